@@ -1,0 +1,447 @@
+"""The hub's JSON API v1 (everything but tus, which is in ``tus.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from . import auth
+from .errors import ApiError, unauthorized
+from .files import file_response, strong_etag
+from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
+from .models import HistoryEvent, Item, Member, Token, utcnow
+from .schemas import (
+    ClientInfo,
+    HistoryBatchIn,
+    HistoryBatchOut,
+    HistoryEventOut,
+    HistoryPage,
+    ItemOut,
+    ItemPage,
+    LinkOut,
+    MemberOut,
+    SessionIn,
+    SessionOut,
+    StatsOut,
+)
+from .stats import compute_stats
+
+router = APIRouter(prefix="/api/v1")
+
+
+def member_out(m: Member) -> MemberOut:
+    role: Literal["agency", "member"] = "agency" if m.role == "agency" else "member"
+    return MemberOut(username=m.username, display_name=m.display_name, country=m.country, role=role)
+
+
+def item_out(item: Item, base: str) -> ItemOut:
+    prefix = f"{base}/api/v1/items/{item.id}"
+    return ItemOut(
+        id=item.id,
+        seq=item.seq,
+        kind=item.kind,  # type: ignore[arg-type]
+        title=item.title,
+        slug=item.slug,
+        dateline=item.dateline,
+        recorded_at=item.recorded_at,
+        published_at=item.published_at,
+        category=item.category,
+        region=item.region,
+        country=item.country,
+        language=item.language,
+        priority=item.priority,  # type: ignore[arg-type]
+        restrictions=item.restrictions,
+        script=item.script,
+        shotlist=item.shotlist,
+        duration=item.duration,
+        source_member=member_out(item.source_member) if item.source_member else None,
+        thumbnail_url=f"{prefix}/thumbnail",
+        renditions=[
+            {  # type: ignore[misc]
+                "name": r.name,
+                "url": f"{prefix}/renditions/{r.name}",
+                "filename": r.filename,
+                "size": r.size,
+                "sha256": r.sha256,
+                "mime": r.mime,
+                "width": r.width,
+                "height": r.height,
+            }
+            for r in item.renditions
+        ],
+    )
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+@router.post("/session", response_model=SessionOut, tags=["session"])
+def sign_in(body: SessionIn, hub: HubDep) -> SessionOut:
+    """Sign in; the token goes in ``Authorization: Bearer`` on every other call."""
+    with hub.db.session() as s:
+        member = auth.check_credentials(s, body.username, body.password)
+        if member is None:
+            raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
+        raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
+        return SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
+
+
+@router.delete("/session", status_code=204, tags=["session"])
+def sign_out(request: Request, hub: HubDep, _member: MemberDep) -> Response:
+    """Revoke the token this request carries."""
+    with hub.db.session() as s:
+        tok = s.execute(
+            select(Token).where(Token.token_hash == auth.token_hash(bearer(request)))
+        ).scalar_one()
+        tok.revoked_at = utcnow()
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MemberOut, tags=["session"])
+def whoami(member: MemberDep) -> MemberOut:
+    return member_out(member)
+
+
+@router.get("/client", response_model=ClientInfo, tags=["session"])
+def client_info(hub: HubDep, _member: MemberDep) -> ClientInfo:
+    """The desktop client version the agency currently distributes (update check)."""
+    from alu_client import __version__
+
+    return ClientInfo(current_version=hub.settings.client_version or __version__)
+
+
+# --- the feed ------------------------------------------------------------------------------
+
+
+def _page(s: Session, after: int, limit: int) -> tuple[list[Item], bool]:
+    rows = list(s.scalars(select(Item).where(Item.seq > after).order_by(Item.seq).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+@router.get("/items", response_model=ItemPage, tags=["feed"])
+def list_items(
+    request: Request,
+    hub: HubDep,
+    _member: MemberDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ItemPage:
+    """The feed in publish order: items with ``seq`` greater than ``after``."""
+    with hub.db.session() as s:
+        rows, more = _page(s, after, limit)
+        base = base_url(request)
+        return ItemPage(
+            items=[item_out(i, base) for i in rows], next=rows[-1].seq if rows else after, more=more
+        )
+
+
+def _item(s: Session, item_id: str) -> Item:
+    item = s.get(Item, item_id) if len(item_id) <= 32 else None
+    if item is None:
+        raise ApiError(404, "unknown_item", "There is no item with this id.")
+    return item
+
+
+@router.get("/items/{item_id}", response_model=ItemOut, tags=["feed"])
+def get_item(item_id: str, request: Request, hub: HubDep, _member: MemberDep) -> ItemOut:
+    with hub.db.session() as s:
+        return item_out(_item(s, item_id), base_url(request))
+
+
+def _reader(request: Request, hub: Hub, m: str | None, exp: str | None, sig: str | None) -> None:
+    """Files accept the bearer token or a signed link (for players that cannot send headers)."""
+    if m is not None or exp is not None or sig is not None:
+        if auth.check_link(hub.link_key(), request.url.path, m or "", exp or "", sig or "") is None:
+            raise unauthorized(
+                "bad_link", "This download link is not valid or has expired; ask for a new one."
+            )
+        return
+    current_member(request, hub)
+
+
+def _serve(
+    request: Request, hub: Hub, key: str, etag_sha: str, mime: str, filename: str | None
+) -> Response:
+    path = hub.storage.local_path(key)
+    if path is None:
+        raise ApiError(500, "storage", "The file store is not reachable.")
+    try:
+        return file_response(
+            request, path, etag=strong_etag(etag_sha), media_type=mime, filename=filename
+        )
+    except FileNotFoundError:
+        raise ApiError(
+            404, "file_missing", "The hub has lost this file; tell the agency."
+        ) from None
+
+
+@router.api_route("/items/{item_id}/renditions/{name}", methods=["GET", "HEAD"], tags=["files"])
+def get_rendition(
+    item_id: str,
+    name: str,
+    request: Request,
+    hub: HubDep,
+    m: str | None = None,
+    exp: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    """The rendition's bytes, with single Range requests, If-Range and a strong ETag."""
+    _reader(request, hub, m, exp, sig)
+    with hub.db.session() as s:
+        item = _item(s, item_id)
+        rend = next((r for r in item.renditions if r.name == name), None)
+        if rend is None:
+            raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
+        s.expunge(rend)
+    return _serve(request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename)
+
+
+@router.api_route("/items/{item_id}/thumbnail", methods=["GET", "HEAD"], tags=["files"])
+def get_thumbnail(
+    item_id: str,
+    request: Request,
+    hub: HubDep,
+    m: str | None = None,
+    exp: str | None = None,
+    sig: str | None = None,
+) -> Response:
+    _reader(request, hub, m, exp, sig)
+    with hub.db.session() as s:
+        item = _item(s, item_id)
+        key = item.thumbnail_key
+    # The thumbnail belongs to an immutable item: its key names it for as long as it lives.
+    return _serve(request, hub, key, auth.token_hash(key), "image/jpeg", None)
+
+
+@router.post("/items/{item_id}/renditions/{name}/link", response_model=LinkOut, tags=["files"])
+def rendition_link(
+    item_id: str, name: str, request: Request, hub: HubDep, member: MemberDep
+) -> LinkOut:
+    """A short-lived URL for the rendition that needs no header (media players, other tools)."""
+    with hub.db.session() as s:
+        item = _item(s, item_id)
+        if not any(r.name == name for r in item.renditions):
+            raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
+    path = f"/api/v1/items/{item_id}/renditions/{name}"
+    ttl = hub.settings.signed_url_ttl_s
+    query = auth.sign_link(hub.link_key(), path, member.id, ttl)
+    return LinkOut(
+        url=f"{base_url(request)}{path}?{query}", expires_at=utcnow() + dt.timedelta(seconds=ttl)
+    )
+
+
+# --- live events ---------------------------------------------------------------------------
+
+
+@router.get("/events", tags=["feed"], response_class=StreamingResponse)
+async def events(
+    request: Request,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: ``event: item`` with the item as data and its seq as id, for every
+    item published after ``after`` (or ``Last-Event-ID`` on reconnect; default: from now)."""
+    hub: Hub = request.app.state.hub
+    await run_in_threadpool(current_member, request, hub)
+    cursor = after
+    if cursor is None and last_event_id and last_event_id.isdigit():
+        cursor = int(last_event_id)
+    if cursor is None:
+        cursor = await run_in_threadpool(_max_seq, hub)
+    base = base_url(request)
+
+    async def stream(cursor: int) -> AsyncIterator[str]:
+        yield "retry: 5000\n\n"
+        while not hub.broker.closing:
+            rows, _ = await run_in_threadpool(_page_out, hub, cursor, base)
+            for seq, data in rows:
+                cursor = seq
+                yield f"id: {seq}\nevent: item\ndata: {data}\n\n"
+            if rows:
+                continue
+            if await request.is_disconnected():
+                return
+            if not await hub.broker.wait(hub.settings.sse_keepalive_s):
+                yield ": keep-alive\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(cursor), media_type="text/event-stream", headers=headers)
+
+
+def _max_seq(hub: Hub) -> int:
+    with hub.db.session() as s:
+        return int(s.scalar(select(func.coalesce(func.max(Item.seq), 0))) or 0)
+
+
+def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], bool]:
+    with hub.db.session() as s:
+        rows, more = _page(s, after, 100)
+        return [(i.seq, item_out(i, base).model_dump_json()) for i in rows], more
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert history rows, skipping event ids already stored; returns how many were new."""
+    if not rows:
+        return 0
+    dialect = s.get_bind().dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(HistoryEvent).on_conflict_do_nothing(index_elements=["event_id"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(HistoryEvent).on_conflict_do_nothing(index_elements=["event_id"])
+    else:  # pragma: no cover - other engines: check first, then insert
+        have = set(
+            s.scalars(
+                select(HistoryEvent.event_id).where(
+                    HistoryEvent.event_id.in_([r["event_id"] for r in rows])
+                )
+            )
+        )
+        rows = [r for r in rows if r["event_id"] not in have]
+        stmt = insert(HistoryEvent)
+    result = s.execute(stmt.returning(HistoryEvent.seq), rows) if rows else None
+    return len(result.all()) if result is not None else 0
+
+
+@router.post("/history", response_model=HistoryBatchOut, tags=["history"])
+def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
+    """Store a batch of the member's events; ids already stored are ignored (safe to resend)."""
+    now = utcnow()
+    # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
+    skew = (now - body.sent_at) if body.sent_at is not None else dt.timedelta(0)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for e in body.events:
+        if e.id in seen:
+            continue
+        seen.add(e.id)
+        when = e.ended_at or e.started_at
+        occurred = min(now, (when + skew)) if when is not None else now
+        rows.append(
+            {
+                "event_id": e.id,
+                "member_id": member.id,
+                "type": e.type,
+                "item_id": e.item_id,
+                "rendition": e.rendition,
+                "bytes": e.bytes,
+                "started_at": e.started_at + skew if e.started_at else None,
+                "ended_at": e.ended_at + skew if e.ended_at else None,
+                "occurred_at": occurred,
+                "received_at": now,
+                "device": e.device,
+                "detail": e.detail,
+            }
+        )
+    for row in rows:  # the JSON detail is bounded too: it is stored and served back
+        if len(json.dumps(row["detail"])) > 4096:
+            raise ApiError(
+                413, "detail_too_large", f"Event {row['event_id']}: detail is over 4 KiB."
+            )
+    with hub.db.session() as s:
+        accepted = _insert_ignore(s, rows)
+    return HistoryBatchOut(accepted=accepted, duplicates=len(body.events) - accepted)
+
+
+@router.get("/history", response_model=HistoryPage, tags=["history"])
+def get_history(
+    hub: HubDep,
+    member: MemberDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> HistoryPage:
+    """The signed-in member's own events (from all its workstations), in the order stored."""
+    with hub.db.session() as s:
+        rows = list(
+            s.scalars(
+                select(HistoryEvent)
+                .where(HistoryEvent.member_id == member.id, HistoryEvent.seq > after)
+                .order_by(HistoryEvent.seq)
+                .limit(limit + 1)
+            )
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return HistoryPage(
+        events=[
+            HistoryEventOut(
+                seq=r.seq,
+                id=r.event_id,
+                type=r.type,
+                item_id=r.item_id,
+                rendition=r.rendition,
+                bytes=r.bytes,
+                started_at=r.started_at,
+                ended_at=r.ended_at,
+                occurred_at=r.occurred_at,
+                device=r.device,
+                detail=r.detail,
+            )
+            for r in rows
+        ],
+        next=rows[-1].seq if rows else after,
+        more=more,
+    )
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def _parse_when(value: str | None, default: dt.datetime, *, end: bool) -> dt.datetime:
+    if not value:
+        return default
+    try:
+        if len(value) == 10:  # a date: the whole day counts
+            day = dt.date.fromisoformat(value)
+            start = dt.datetime.combine(day, dt.time(), dt.UTC)
+            return start + dt.timedelta(days=1) if end else start
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            422, "invalid_request", f"{value!r} is not a date (YYYY-MM-DD) or ISO time."
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+@router.get("/stats", response_model=StatsOut, response_model_by_alias=True, tags=["stats"])
+def stats(
+    hub: HubDep,
+    member: MemberDep,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+) -> StatsOut:
+    """Pushes, downloads, uploads and uploading members between ``from`` and ``to`` (dates are
+    whole days, UTC; default the last 30 days). Members see the totals and their own row;
+    agency staff see every member."""
+    now = utcnow()
+    end = _parse_when(to, now, end=True)
+    start = _parse_when(from_, end - dt.timedelta(days=30), end=False)
+    if start >= end:
+        raise ApiError(422, "invalid_request", "'from' must be before 'to'.")
+    with hub.db.session() as s:
+        out = compute_stats(s, start, end)
+    if member.role != "agency":
+        out.members = [r for r in out.members if r.username == member.username]
+    return out
+
+
+@router.get("/stats/members", response_model=list[MemberOut], tags=["stats"])
+def list_members(hub: HubDep, _agency: AgencyDep) -> list[MemberOut]:
+    with hub.db.session() as s:
+        return [member_out(m) for m in s.scalars(select(Member).order_by(Member.username))]

@@ -1,0 +1,105 @@
+"""Passwords, bearer tokens and signed download links.
+
+Passwords: argon2id. Tokens: 256 random bits given to the client once; only their sha256 is
+stored, with an expiry, so a copy of the database signs nobody in. Signed links: an HMAC over
+path, member and expiry, for tools that cannot send a header (a media player).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Member, Token, utcnow
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_credentials(s: Session, username: str, password: str) -> Member | None:
+    """The member if the username and password match an active member; else None, in about the
+    same time whichever part was wrong (no user enumeration by timing or by answer)."""
+    member = s.execute(select(Member).where(Member.username == username)).scalar_one_or_none()
+    stored = member.password_hash if member is not None else _DUMMY_HASH
+    ok: bool
+    try:
+        ok = _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or member is None or not member.active:
+        return None
+    if _hasher.check_needs_rehash(member.password_hash):
+        member.password_hash = _hasher.hash(password)
+    return member
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_token(s: Session, member: Member, device: str, ttl_s: int) -> tuple[str, Token]:
+    raw = secrets.token_urlsafe(32)
+    tok = Token(
+        member_id=member.id,
+        token_hash=token_hash(raw),
+        device=device[:200],
+        expires_at=utcnow() + dt.timedelta(seconds=ttl_s),
+    )
+    s.add(tok)
+    s.flush()
+    return raw, tok
+
+
+class TokenProblem(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def token_for(s: Session, raw: str) -> Token:
+    """The live token row for a bearer token, or TokenProblem saying why not."""
+    tok = s.execute(select(Token).where(Token.token_hash == token_hash(raw))).scalar_one_or_none()
+    if tok is None or tok.revoked_at is not None:
+        raise TokenProblem("bad_token", "The sign-in token is not valid; sign in again.")
+    if tok.expires_at <= utcnow():
+        raise TokenProblem("expired_token", "The sign-in has expired; sign in again.")
+    if not tok.member.active:
+        raise TokenProblem("bad_token", "This account is disabled; ask the agency.")
+    return tok
+
+
+def _link_mac(key: bytes, path: str, member_id: int, expires: int) -> str:
+    msg = f"{path}\n{member_id}\n{expires}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:40]
+
+
+def sign_link(key: bytes, path: str, member_id: int, ttl_s: int) -> str:
+    """Query string that lets anyone holding it GET ``path`` until it expires."""
+    expires = int(utcnow().timestamp()) + ttl_s
+    return f"m={member_id}&exp={expires}&sig={_link_mac(key, path, member_id, expires)}"
+
+
+def check_link(key: bytes, path: str, member: str, expires: str, sig: str) -> int | None:
+    """The member id a valid, unexpired link was signed for; else None."""
+    try:
+        member_id, exp = int(member), int(expires)
+    except ValueError:
+        return None
+    if exp < int(utcnow().timestamp()):
+        return None
+    if not hmac.compare_digest(_link_mac(key, path, member_id, exp), sig):
+        return None
+    return member_id

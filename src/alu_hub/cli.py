@@ -1,0 +1,274 @@
+"""``alu-hub``: run the hub and do the agency's chores from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import select
+
+from .hub import Hub
+from .settings import Settings
+
+DEFAULT_PORT = 8750
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("ALU_HUB_DATA")
+    return Path(env) if env else Path(platformdirs.user_data_dir("alu-hub", appauthor=False))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    data = Path(args.data).expanduser() if args.data else default_data_dir()
+    base = Settings.from_env(data)
+    if getattr(args, "database_url", None):
+        from dataclasses import replace
+
+        base = replace(base, database_url=args.database_url)
+    return base
+
+
+def _hub(args: argparse.Namespace) -> Hub:
+    from .app import build_hub
+
+    return build_hub(_settings(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .server import uvicorn_config
+
+    settings = _settings(args)
+    app = create_app(settings)
+    print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
+    uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="info")).run()
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise SystemExit("alu-hub: the two passwords differ; nothing was changed.")
+    if len(password) < 4:
+        raise SystemExit("alu-hub: a password needs at least 4 characters.")
+    return password
+
+
+def cmd_member_add(args: argparse.Namespace) -> int:
+    from .auth import hash_password
+    from .models import Member
+
+    if not (len(args.country) == 2 and args.country.isalpha()) and args.role == "member":
+        raise SystemExit("alu-hub: --country takes a two-letter code, e.g. KE.")
+    hub = _hub(args)
+    with hub.db.session() as s:
+        if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():
+            raise SystemExit(f"alu-hub: a member named {args.name!r} exists already.")
+    password = _read_password(args)
+    with hub.db.session() as s:
+        s.add(
+            Member(
+                username=args.name,
+                display_name=args.display_name or args.name,
+                country=args.country.upper(),
+                role=args.role,
+                password_hash=hash_password(password),
+            )
+        )
+    print(f"Added {args.role} {args.name}.")
+    return 0
+
+
+def cmd_member_list(args: argparse.Namespace) -> int:
+    from .models import Member
+
+    hub = _hub(args)
+    with hub.db.session() as s:
+        for m in s.scalars(select(Member).order_by(Member.username)):
+            print(f"{m.username:<16} {m.role:<7} {m.country:<3} {m.display_name}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .publish import ItemFields, PublishError, publish_file
+
+    src = Path(args.file)
+    if not src.is_file():
+        raise SystemExit(f"alu-hub: {src} is not a file.")
+    try:
+        fields = ItemFields.from_metadata(
+            {
+                k: v
+                for k, v in {
+                    "title": args.title,
+                    "slug": args.slug,
+                    "dateline": args.dateline,
+                    "category": args.category,
+                    "region": args.region,
+                    "country": args.country,
+                    "language": args.language,
+                    "priority": args.priority,
+                    "restrictions": args.restrictions,
+                    "recorded_at": args.recorded_at,
+                    "script": Path(args.script_file).read_text(encoding="utf-8")
+                    if args.script_file
+                    else None,
+                    "shotlist": Path(args.shotlist_file).read_text(encoding="utf-8")
+                    if args.shotlist_file
+                    else None,
+                }.items()
+                if v is not None
+            },
+            default_title=src.stem,
+            country="",
+        )
+        hub = _hub(args)
+        item = publish_file(hub, src, fields, kind="push", filename=src.name)
+    except (PublishError, OSError) as e:
+        raise SystemExit(f"alu-hub: {e}") from None
+    print(f"Published {item.id} (seq {item.seq}): {item.title}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .api import _parse_when
+    from .models import utcnow
+    from .stats import compute_stats
+
+    end = _parse_when(args.to, utcnow(), end=True)
+    start = _parse_when(getattr(args, "from"), end - dt.timedelta(days=30), end=False)
+    hub = _hub(args)
+    with hub.db.session() as s:
+        out = compute_stats(s, start, end)
+    if args.json:
+        print(out.model_dump_json(by_alias=True, indent=2))
+        return 0
+    print(f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: {out.summary}")
+    print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
+    for r in out.members:
+        pledge = "yes" if r.meets_pledge else "no"
+        print(
+            f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{r.upload_days:>13}"
+            f"  {pledge}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import build_hub, create_app
+    from .demo import AGENCY_USER, DEMO_USER, seed_demo
+    from .server import uvicorn_config
+
+    if not args.data:
+        args.data = str(default_data_dir() / "demo")
+    settings = _settings(args)
+    hub = build_hub(settings)
+
+    def progress(done: int, total: int) -> None:
+        print(
+            f"\rPreparing the demo feed: {done}/{total} clips",
+            end="" if done < total else "\n",
+            flush=True,
+        )
+
+    seed_demo(hub, progress=progress)
+    app = create_app(settings, hub)
+    print(
+        f"ALU demo hub on http://{args.host}:{args.port}  (data: {settings.data_dir})\n"
+        f"  member: {DEMO_USER[0]} / {DEMO_USER[1]}"
+        f"    agency: {AGENCY_USER[0]} / {AGENCY_USER[1]}\n"
+        f"  API: http://{args.host}:{args.port}/docs    Ctrl-C stops it.",
+        flush=True,
+    )
+    uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="warning")).run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alu-hub", description="The ALU central hub.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", help="data folder (default: $ALU_HUB_DATA or the user data dir)")
+    common.add_argument(
+        "--database-url", help="SQLAlchemy URL (default: SQLite in the data folder)"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the hub")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.set_defaults(func=cmd_serve)
+
+    member = sub.add_parser("member", help="members and agency staff")
+    msub = member.add_subparsers(dest="member_command", required=True)
+    add = msub.add_parser(
+        "add", parents=[common], help="add a member (password from a prompt or stdin)"
+    )
+    add.add_argument("name")
+    add.add_argument("--country", default="", help="two-letter country code, e.g. KE")
+    add.add_argument("--display-name", default="")
+    add.add_argument("--role", choices=["member", "agency"], default="member")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=cmd_member_add)
+    ls = msub.add_parser("list", parents=[common], help="list members")
+    ls.set_defaults(func=cmd_member_list)
+
+    pub = sub.add_parser("publish", parents=[common], help="push a video file to the feed")
+    pub.add_argument("file")
+    pub.add_argument("--title", required=True)
+    pub.add_argument("--slug")
+    pub.add_argument("--dateline")
+    pub.add_argument("--language", choices=["en", "fr", "ar"], default="en")
+    pub.add_argument("--category")
+    pub.add_argument("--region")
+    pub.add_argument("--country")
+    pub.add_argument("--priority", choices=["flash", "urgent", "routine"], default="routine")
+    pub.add_argument("--restrictions")
+    pub.add_argument("--recorded-at", help="ISO date/time the footage was shot")
+    pub.add_argument("--script-file")
+    pub.add_argument("--shotlist-file")
+    pub.set_defaults(func=cmd_publish)
+
+    st = sub.add_parser("stats", parents=[common], help="the council's figures")
+    st.add_argument("--from", help="first day, YYYY-MM-DD (default: 30 days before --to)")
+    st.add_argument("--to", help="last day, YYYY-MM-DD (default: today)")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_stats)
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="seed demo content (if empty) and serve it"
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT)
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alu_hub").setLevel(
+        logging.WARNING if args.command != "serve" else logging.INFO
+    )
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

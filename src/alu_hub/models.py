@@ -1,0 +1,216 @@
+"""The hub's tables (SQLAlchemy 2, typed).
+
+Portable on purpose: no SQLite-only SQL, so the same models run on PostgreSQL. Times are stored
+as timezone-aware UTC. Public ids are random strings; ``Item.seq`` is the feed order, allocated
+from the ``counters`` row inside the publishing transaction so that on PostgreSQL too a reader
+never sees seq N+1 committed before seq N (the row lock orders the commits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every engine (SQLite keeps no zone: we store UTC and re-attach)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the hub database")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+    }
+
+
+class Counter(Base):
+    """Named monotonic counters (``item_seq``); incremented under a row lock."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class KeyValue(Base):
+    """Hub-wide values shared by all replicas, e.g. the key that signs download links."""
+
+    __tablename__ = "hub_kv"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Member(Base):
+    """A broadcaster (role ``member``) or the agency's staff (role ``agency``)."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Token(Base):
+    """A sign-in session. Only the sha256 of the bearer token is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    device: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    member: Mapped[Member] = relationship(lazy="joined")
+
+
+class Item(Base):
+    """A news item in the feed: an agency push or a member's shared upload. Immutable once
+    published; it is inserted only when all its renditions are in storage."""
+
+    __tablename__ = "items"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # push | member_upload
+    title: Mapped[str] = mapped_column(String(500))
+    slug: Mapped[str] = mapped_column(String(200), default="")
+    dateline: Mapped[str] = mapped_column(String(200), default="")
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    category: Mapped[str] = mapped_column(String(64), default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    priority: Mapped[str] = mapped_column(String(16), default="routine")
+    restrictions: Mapped[str] = mapped_column(Text, default="")
+    script: Mapped[str] = mapped_column(Text, default="")
+    shotlist: Mapped[str] = mapped_column(Text, default="")
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    source_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
+    thumbnail_key: Mapped[str] = mapped_column(String(300), default="")
+    source_member: Mapped[Member | None] = relationship(lazy="joined")
+    renditions: Mapped[list[Rendition]] = relationship(
+        lazy="selectin", order_by="Rendition.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (Index("ix_items_published_at", "published_at"),)
+
+
+class Rendition(Base):
+    """One file of an item: ``broadcast`` (as delivered) or ``proxy`` (small H.264 preview)."""
+
+    __tablename__ = "renditions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(100), default="video/mp4")
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("item_id", "name"),)
+
+
+class Upload(Base):
+    """A tus upload. Its bytes live in ``uploads/<id>``; its state here, so that every replica
+    sees the same offset and the same owner."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    length: Mapped[int | None] = mapped_column(BigInteger, default=None)  # None: deferred
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: tus concatenation: "" for a plain upload, "partial", or "final"
+    concat: Mapped[str] = mapped_column(String(8), default="")
+    #: for a final upload, the ids of its partial uploads in order
+    parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: receiving | processing | published | failed | terminated
+    state: Mapped[str] = mapped_column(String(16), default="receiving")
+    error: Mapped[str] = mapped_column(Text, default="")
+    item_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    #: a lease held by the request writing to this upload, visible to every replica
+    lock_owner: Mapped[str] = mapped_column(String(64), default="")
+    lock_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_uploads_member", "member_id"),
+        Index("ix_uploads_expires", "expires_at"),
+    )
+
+
+class HistoryEvent(Base):
+    """What a member's workstation did (download_completed, upload_completed, …).
+
+    ``event_id`` is made by the client, so a batch sent twice is stored once. ``seq`` orders
+    the member's history for its other workstations. ``occurred_at`` is the client's time
+    corrected by the clock offset measured when the batch arrived (workstation clocks are
+    wrong); ``received_at`` is the hub's own clock."""
+
+    __tablename__ = "history"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    rendition: Mapped[str] = mapped_column(String(32), default="")
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    occurred_at: Mapped[dt.datetime] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    device: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_history_member_seq", "member_id", "seq"),
+        Index("ix_history_type_occurred", "type", "occurred_at"),
+    )

@@ -1,0 +1,301 @@
+"""Publishing: a file becomes an item in the feed.
+
+One path for agency pushes (``alu-hub publish``, the demo seed) and for member uploads (tus
+completion). Order matters for "nothing half-written becomes visible": hash and probe the file,
+make the proxy and thumbnail, put every file in storage, and only then insert the item and its
+renditions in one transaction that also takes the next feed seq. A crash before that commit
+leaves files no item points to (removed at start-up), never an item without its files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import shutil
+import unicodedata
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .hub import Hub
+from .media import MediaError, make_proxy, make_thumbnail, probe
+from .models import Item, Member, Rendition, Upload, utcnow
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "fr", "ar")
+PRIORITIES = ("flash", "urgent", "routine")
+KINDS = ("push", "member_upload")
+_LIMITS = {"title": 500, "slug": 200, "dateline": 200, "category": 64, "region": 64}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+class PublishError(Exception):
+    """Why a file could not be published, in words for the person who sent it."""
+
+
+def clean_text(value: str, limit: int, *, multiline: bool = False) -> str:
+    """Metadata text as stored: NFC, no control or bidi-override characters, bounded."""
+    value = unicodedata.normalize("NFC", value)
+    if not multiline:
+        value = value.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    value = _CONTROL.sub("", value).strip()
+    return value[:limit]
+
+
+@dataclass
+class ItemFields:
+    title: str
+    slug: str = ""
+    dateline: str = ""
+    recorded_at: dt.datetime | None = None
+    category: str = ""
+    region: str = ""
+    country: str = ""
+    language: str = "en"
+    priority: str = "routine"
+    restrictions: str = ""
+    script: str = ""
+    shotlist: str = ""
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], *, default_title: str, country: str) -> ItemFields:
+        """Item fields from tus Upload-Metadata; raises PublishError on values we cannot take."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in meta.items() if k in known}
+        values.setdefault("title", default_title)
+        values.setdefault("country", country)
+        recorded = values.pop("recorded_at", None)
+        item = cls(**values)
+        if recorded:
+            try:
+                when = dt.datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+            except ValueError:
+                raise PublishError(f"recorded_at {recorded!r} is not an ISO date") from None
+            item.recorded_at = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return item.validated()
+
+    def validated(self) -> ItemFields:
+        for name, limit in _LIMITS.items():
+            setattr(self, name, clean_text(getattr(self, name) or "", limit))
+        for name in ("restrictions", "script", "shotlist"):
+            setattr(self, name, clean_text(getattr(self, name) or "", 20_000, multiline=True))
+        self.language = (self.language or "en").strip().lower()
+        self.priority = (self.priority or "routine").strip().lower()
+        self.country = (self.country or "").strip().upper()[:2]
+        if not self.title:
+            raise PublishError("An item needs a title.")
+        if self.language not in LANGUAGES:
+            raise PublishError(
+                f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}"
+            )
+        if self.priority not in PRIORITIES:
+            raise PublishError(
+                f"priority must be one of {', '.join(PRIORITIES)}, not {self.priority!r}"
+            )
+        if self.country and not re.fullmatch(r"[A-Z]{2}", self.country):
+            raise PublishError(f"country must be a two-letter code, not {self.country!r}")
+        return self
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _extension(filename: str, mime: str) -> str:
+    suffix = Path(filename.replace("\\", "/")).suffix.lower().lstrip(".")
+    if re.fullmatch(r"[a-z0-9]{1,5}", suffix):
+        return suffix
+    return {"video/quicktime": "mov", "video/x-matroska": "mkv", "video/mxf": "mxf"}.get(
+        mime, "mp4"
+    )
+
+
+def safe_filename(name: str, fallback: str) -> str:
+    """A download name for Content-Disposition: the base name only, printable, bounded."""
+    base = clean_text(name.replace("\\", "/").rsplit("/", 1)[-1], 200)
+    base = base.lstrip(".").strip()
+    return base or fallback
+
+
+def publish_file(
+    hub: Hub,
+    src: Path,
+    item: ItemFields,
+    *,
+    kind: str = "push",
+    source_member: Member | None = None,
+    filename: str = "",
+    expected_sha256: str | None = None,
+    move: bool = False,
+    published_at: dt.datetime | None = None,
+) -> Item:
+    """Publish ``src`` as a new item and return it (committed, with its seq)."""
+    if kind not in KINDS:
+        raise PublishError(f"unknown kind {kind!r}")
+    item.validated()
+    filename = filename or src.name
+    sha256, size = file_sha256(src)
+    if expected_sha256 is not None and sha256 != expected_sha256.lower():
+        raise PublishError(
+            f"The file that arrived does not match its checksum (sha256 {sha256[:12]}…, "
+            f"expected {expected_sha256[:12]}…); nothing was published. Send it again."
+        )
+    if size == 0:
+        raise PublishError("The file is empty; nothing was published.")
+    try:
+        info = probe(src)
+    except MediaError as e:
+        raise PublishError(f"{e} Nothing was published.") from None
+    if not info.video_codec:
+        raise PublishError("The file has no video; nothing was published.")
+
+    item_id = uuid.uuid4().hex
+    prefix = f"items/{item_id}"
+    work = hub.settings.data_dir / "work" / item_id
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        proxy_path, thumb_path = work / "proxy.mp4", work / "thumbnail.jpg"
+        try:
+            proxy_info = make_proxy(src, proxy_path)
+            make_thumbnail(proxy_path, thumb_path)
+        except MediaError as e:
+            raise PublishError(f"{e} Nothing was published.") from None
+        proxy_sha, proxy_size = file_sha256(proxy_path)
+        ext = _extension(filename, info.mime)
+        broadcast_key = f"{prefix}/broadcast.{ext}"
+        if move:
+            hub.storage.put_file(src, broadcast_key)
+        else:
+            copy = work / f"broadcast.{ext}"
+            shutil.copyfile(src, copy)
+            hub.storage.put_file(copy, broadcast_key)
+        hub.storage.put_file(proxy_path, f"{prefix}/proxy.mp4")
+        hub.storage.put_file(thumb_path, f"{prefix}/thumbnail.jpg")
+
+        stem = Path(safe_filename(filename, f"{item_id}.{ext}")).stem or item_id
+        row = Item(
+            id=item_id,
+            kind=kind,
+            title=item.title,
+            slug=item.slug,
+            dateline=item.dateline,
+            recorded_at=item.recorded_at,
+            published_at=published_at or utcnow(),
+            category=item.category,
+            region=item.region,
+            country=item.country,
+            language=item.language,
+            priority=item.priority,
+            restrictions=item.restrictions,
+            script=item.script,
+            shotlist=item.shotlist,
+            duration=round(info.duration, 3),
+            source_member_id=source_member.id if source_member else None,
+            thumbnail_key=f"{prefix}/thumbnail.jpg",
+        )
+        row.renditions = [
+            Rendition(
+                name="broadcast",
+                storage_key=broadcast_key,
+                filename=f"{stem}.{ext}",
+                size=size,
+                sha256=sha256,
+                mime=info.mime,
+                width=info.width,
+                height=info.height,
+            ),
+            Rendition(
+                name="proxy",
+                storage_key=f"{prefix}/proxy.mp4",
+                filename=f"{stem}.proxy.mp4",
+                size=proxy_size,
+                sha256=proxy_sha,
+                mime="video/mp4",
+                width=proxy_info.width,
+                height=proxy_info.height,
+            ),
+        ]
+        with hub.db.session() as s:
+            row.seq = hub.db.next_seq(s)
+            s.add(row)
+        log.info("published item %s seq %d (%s, %d bytes)", item_id, row.seq, kind, size)
+    except BaseException:
+        hub.storage.delete_prefix(prefix)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    hub.broker.notify()
+    with hub.db.session() as s:
+        published = s.get(Item, item_id)
+        assert published is not None
+        s.expunge(published)
+        return published
+
+
+def complete_upload(hub: Hub, upload_id: str) -> None:
+    """tus completion: verify the whole file's sha256 and publish it as a member upload.
+
+    Runs on a worker thread. The outcome is written to the upload row (state published with the
+    item id, or failed with the reason), where the client reads it with HEAD or GET.
+    """
+    path = hub.settings.uploads_dir / upload_id
+    with hub.db.session() as s:
+        upload = s.get(Upload, upload_id)
+        if upload is None or upload.state != "processing":
+            return
+        member = s.get(Member, upload.member_id)
+        assert member is not None
+        s.expunge(member)
+        meta = dict(upload.meta)
+    try:
+        filename = meta.get("filename", "") or f"{upload_id}.mp4"
+        fields_ = ItemFields.from_metadata(
+            meta, default_title=Path(safe_filename(filename, "upload")).stem, country=member.country
+        )
+        item = publish_file(
+            hub,
+            path,
+            fields_,
+            kind="member_upload",
+            source_member=member,
+            filename=filename,
+            expected_sha256=meta.get("sha256", ""),
+            move=True,
+        )
+    except PublishError as e:
+        _finish_upload(hub, upload_id, state="failed", error=str(e))
+        path.unlink(missing_ok=True)
+        log.info("upload %s not published: %s", upload_id[:8], e)
+        return
+    except Exception:
+        log.exception("upload %s: publishing failed", upload_id[:8])
+        _finish_upload(
+            hub,
+            upload_id,
+            state="failed",
+            error="The hub could not publish the file; the agency has been told. Try again later.",
+        )
+        return
+    _finish_upload(hub, upload_id, state="published", item_id=item.id)
+
+
+def _finish_upload(
+    hub: Hub, upload_id: str, *, state: str, error: str = "", item_id: str | None = None
+) -> None:
+    with hub.db.session() as s:
+        upload = s.get(Upload, upload_id)
+        if upload is not None:
+            upload.state = state
+            upload.error = error
+            upload.item_id = item_id
+            upload.updated_at = utcnow()

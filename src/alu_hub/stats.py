@@ -1,0 +1,86 @@
+"""The figures the agency reports to its council.
+
+Pushes and uploads are counted from the feed (the hub's own truth); downloads from the history
+events the workstations send (a download served by a CDN never reaches the hub). Event times are
+the clock-corrected ``occurred_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from .models import HistoryEvent, Item, Member
+from .schemas import MemberStats, StatsOut
+
+DOWNLOAD_EVENT = "download_completed"
+
+
+def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
+    in_items = (Item.published_at >= start) & (Item.published_at < end)
+    pushes = (
+        s.scalar(select(func.count()).select_from(Item).where(in_items, Item.kind == "push")) or 0
+    )
+
+    uploads_by: dict[int, tuple[int, int]] = {}
+    day = (
+        func.date(Item.published_at)
+        if s.get_bind().dialect.name == "sqlite"
+        else func.date_trunc("day", Item.published_at)
+    )
+    for member_id, count, days in s.execute(
+        select(Item.source_member_id, func.count(), func.count(distinct(day)))
+        .where(in_items, Item.kind == "member_upload", Item.source_member_id.is_not(None))
+        .group_by(Item.source_member_id)
+    ):
+        assert member_id is not None
+        uploads_by[int(member_id)] = (int(count), int(days))
+
+    in_events = (HistoryEvent.occurred_at >= start) & (HistoryEvent.occurred_at < end)
+    downloads_by: dict[int, tuple[int, int]] = {}
+    for member_id, count, nbytes in s.execute(
+        select(HistoryEvent.member_id, func.count(), func.coalesce(func.sum(HistoryEvent.bytes), 0))
+        .where(in_events, HistoryEvent.type == DOWNLOAD_EVENT)
+        .group_by(HistoryEvent.member_id)
+    ):
+        downloads_by[int(member_id)] = (int(count), int(nbytes))
+
+    period_days = max(1, math.ceil((end - start).total_seconds() / 86400))
+    rows: list[MemberStats] = []
+    for m in s.scalars(select(Member).where(Member.role == "member").order_by(Member.username)):
+        ups, days = uploads_by.get(m.id, (0, 0))
+        downs, nbytes = downloads_by.get(m.id, (0, 0))
+        rows.append(
+            MemberStats(
+                username=m.username,
+                display_name=m.display_name,
+                country=m.country,
+                downloads=downs,
+                bytes_downloaded=nbytes,
+                uploads=ups,
+                upload_days=days,
+                meets_pledge=days >= period_days,
+            )
+        )
+    downloads = sum(c for c, _ in downloads_by.values())
+    uploads = sum(c for c, _ in uploads_by.values())
+    uploaders = sum(1 for c, _ in uploads_by.values() if c)
+    summary = (
+        f"{pushes:,} pushes, {downloads:,} downloads, {uploads:,} uploads by {uploaders:,} "
+        f"member{'s' if uploaders != 1 else ''}"
+    )
+    return StatsOut.model_validate(
+        {
+            "from": start,
+            "to": end,
+            "pushes": int(pushes),
+            "downloads": downloads,
+            "uploads": uploads,
+            "uploading_members": uploaders,
+            "members": rows,
+            "summary": summary,
+        }
+    )

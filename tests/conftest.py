@@ -1,0 +1,8 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+
+# Qt tests run without a screen (CI has none); set before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
