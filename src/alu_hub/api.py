@@ -188,7 +188,8 @@ def _serve(
         ) from None
 
 
-@router.api_route("/items/{item_id}/renditions/{name}", methods=["GET", "HEAD"], tags=["files"])
+@router.head("/items/{item_id}/renditions/{name}", tags=["files"], operation_id="head_rendition")
+@router.get("/items/{item_id}/renditions/{name}", tags=["files"])
 def get_rendition(
     item_id: str,
     name: str,
@@ -209,7 +210,8 @@ def get_rendition(
     return _serve(request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename)
 
 
-@router.api_route("/items/{item_id}/thumbnail", methods=["GET", "HEAD"], tags=["files"])
+@router.head("/items/{item_id}/thumbnail", tags=["files"], operation_id="head_thumbnail")
+@router.get("/items/{item_id}/thumbnail", tags=["files"])
 def get_thumbnail(
     item_id: str,
     request: Request,

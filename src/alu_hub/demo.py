@@ -13,6 +13,7 @@ import secrets
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .auth import hash_password
 from .hub import Hub
 from .media import generate_clip
 from .models import HistoryEvent, Item, Member, utcnow
-from .publish import ItemFields, publish_file
+from .publish import ItemFields, Prepared, commit, prepare
 
 DEMO_USER = ("demo", "demo")
 AGENCY_USER = ("agency", "agency")
@@ -69,7 +70,11 @@ def ensure_member(
 
 
 def seed_demo(
-    hub: Hub, *, clip_seconds: float = 4.0, progress: Callable[[int, int], None] | None = None
+    hub: Hub,
+    *,
+    clip_seconds: float = 4.0,
+    clip_size: tuple[int, int] = (1280, 720),
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Fill an empty hub with the demo items; returns how many were published (0 if not empty)."""
     members = {}
@@ -93,19 +98,24 @@ def seed_demo(
         demo_content(), key=lambda c: -int(c["minutes_ago"])
     )  # oldest first: seq order
     now = utcnow()
-    published: list[Item] = []
     with tempfile.TemporaryDirectory(prefix="alu-demo-") as tmp:
-        for n, c in enumerate(content):
-            if progress:
-                progress(n, len(content))
-            clip = Path(tmp) / f"{c['slug'].lower()}.mp4"
-            generate_clip(clip, seconds=clip_seconds, seed=n + 1, tone_hz=float(c["tone_hz"]))
-            when = now - dt.timedelta(minutes=int(c["minutes_ago"]))
+
+        def make(n: int) -> Prepared:
+            c = content[n]
+            clip = Path(tmp) / f"{n:03d}.mp4"
+            generate_clip(
+                clip,
+                seconds=clip_seconds,
+                width=clip_size[0],
+                height=clip_size[1],
+                seed=n + 1,
+                tone_hz=float(c["tone_hz"]),
+            )
             fields = ItemFields(
                 title=c["title"],
                 slug=c["slug"],
                 dateline=c["dateline"],
-                recorded_at=when - dt.timedelta(hours=2),
+                recorded_at=now - dt.timedelta(minutes=int(c["minutes_ago"]) + 120),
                 category=c["category"],
                 region=c["region"],
                 country=c["country"],
@@ -116,17 +126,22 @@ def seed_demo(
                 shotlist=c["shotlist"],
             )
             source = members.get(c.get("member") or "") if c["kind"] == "member_upload" else None
-            published.append(
-                publish_file(
-                    hub,
-                    clip,
-                    fields,
-                    kind=c["kind"],
-                    source_member=source,
-                    move=True,
-                    published_at=when,
-                )
-            )
+            return prepare(hub, clip, fields, kind=c["kind"], source_member=source, move=True)
+
+        # Clips and proxies are made two at a time (the encoders leave the GIL); items enter
+        # the feed in order, so that seq follows the publish times.
+        published: list[Item] = []
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="demo-clip") as pool:
+            futures = [pool.submit(make, n) for n in range(len(content))]
+            try:
+                for n, c in enumerate(content):
+                    if progress:
+                        progress(n, len(content))
+                    when = now - dt.timedelta(minutes=int(c["minutes_ago"]))
+                    published.append(commit(hub, futures[n].result(), published_at=when))
+            finally:
+                for f in futures:
+                    f.cancel()
     if progress:
         progress(len(content), len(content))
     _seed_history(hub, published, members)

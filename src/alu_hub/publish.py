@@ -127,7 +127,15 @@ def safe_filename(name: str, fallback: str) -> str:
     return base or fallback
 
 
-def publish_file(
+@dataclass
+class Prepared:
+    """An item whose files are all in storage, not yet in the feed (``commit`` puts it there)."""
+
+    row: Item
+    prefix: str
+
+
+def prepare(
     hub: Hub,
     src: Path,
     item: ItemFields,
@@ -137,9 +145,12 @@ def publish_file(
     filename: str = "",
     expected_sha256: str | None = None,
     move: bool = False,
-    published_at: dt.datetime | None = None,
-) -> Item:
-    """Publish ``src`` as a new item and return it (committed, with its seq)."""
+) -> Prepared:
+    """Check ``src``, make its proxy and thumbnail and put every file in storage.
+
+    The slow part of publishing; safe to run for several files at once. Raises PublishError
+    with words for the sender when the file cannot be published; then nothing is left behind.
+    """
     if kind not in KINDS:
         raise PublishError(f"unknown kind {kind!r}")
     item.validated()
@@ -181,65 +192,101 @@ def publish_file(
             hub.storage.put_file(copy, broadcast_key)
         hub.storage.put_file(proxy_path, f"{prefix}/proxy.mp4")
         hub.storage.put_file(thumb_path, f"{prefix}/thumbnail.jpg")
-
-        stem = Path(safe_filename(filename, f"{item_id}.{ext}")).stem or item_id
-        row = Item(
-            id=item_id,
-            kind=kind,
-            title=item.title,
-            slug=item.slug,
-            dateline=item.dateline,
-            recorded_at=item.recorded_at,
-            published_at=published_at or utcnow(),
-            category=item.category,
-            region=item.region,
-            country=item.country,
-            language=item.language,
-            priority=item.priority,
-            restrictions=item.restrictions,
-            script=item.script,
-            shotlist=item.shotlist,
-            duration=round(info.duration, 3),
-            source_member_id=source_member.id if source_member else None,
-            thumbnail_key=f"{prefix}/thumbnail.jpg",
-        )
-        row.renditions = [
-            Rendition(
-                name="broadcast",
-                storage_key=broadcast_key,
-                filename=f"{stem}.{ext}",
-                size=size,
-                sha256=sha256,
-                mime=info.mime,
-                width=info.width,
-                height=info.height,
-            ),
-            Rendition(
-                name="proxy",
-                storage_key=f"{prefix}/proxy.mp4",
-                filename=f"{stem}.proxy.mp4",
-                size=proxy_size,
-                sha256=proxy_sha,
-                mime="video/mp4",
-                width=proxy_info.width,
-                height=proxy_info.height,
-            ),
-        ]
-        with hub.db.session() as s:
-            row.seq = hub.db.next_seq(s)
-            s.add(row)
-        log.info("published item %s seq %d (%s, %d bytes)", item_id, row.seq, kind, size)
     except BaseException:
         hub.storage.delete_prefix(prefix)
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+    stem = Path(safe_filename(filename, f"{item_id}.{ext}")).stem or item_id
+    row = Item(
+        id=item_id,
+        kind=kind,
+        title=item.title,
+        slug=item.slug,
+        dateline=item.dateline,
+        recorded_at=item.recorded_at,
+        category=item.category,
+        region=item.region,
+        country=item.country,
+        language=item.language,
+        priority=item.priority,
+        restrictions=item.restrictions,
+        script=item.script,
+        shotlist=item.shotlist,
+        duration=round(info.duration, 3),
+        source_member_id=source_member.id if source_member else None,
+        thumbnail_key=f"{prefix}/thumbnail.jpg",
+    )
+    row.renditions = [
+        Rendition(
+            name="broadcast",
+            storage_key=broadcast_key,
+            filename=f"{stem}.{ext}",
+            size=size,
+            sha256=sha256,
+            mime=info.mime,
+            width=info.width,
+            height=info.height,
+        ),
+        Rendition(
+            name="proxy",
+            storage_key=f"{prefix}/proxy.mp4",
+            filename=f"{stem}.proxy.mp4",
+            size=proxy_size,
+            sha256=proxy_sha,
+            mime="video/mp4",
+            width=proxy_info.width,
+            height=proxy_info.height,
+        ),
+    ]
+    return Prepared(row=row, prefix=prefix)
+
+
+def commit(hub: Hub, prepared: Prepared, *, published_at: dt.datetime | None = None) -> Item:
+    """Put a prepared item in the feed: one transaction that also takes the next seq."""
+    row = prepared.row
+    row.published_at = published_at or utcnow()
+    try:
+        with hub.db.session() as s:
+            row.seq = hub.db.next_seq(s)
+            s.add(row)
+    except BaseException:
+        hub.storage.delete_prefix(prepared.prefix)
+        raise
+    log.info("published item %s seq %d (%s)", row.id, row.seq, row.kind)
     hub.broker.notify()
     with hub.db.session() as s:
-        published = s.get(Item, item_id)
+        published = s.get(Item, row.id)
         assert published is not None
         s.expunge(published)
         return published
+
+
+def publish_file(
+    hub: Hub,
+    src: Path,
+    item: ItemFields,
+    *,
+    kind: str = "push",
+    source_member: Member | None = None,
+    filename: str = "",
+    expected_sha256: str | None = None,
+    move: bool = False,
+    published_at: dt.datetime | None = None,
+) -> Item:
+    """Publish ``src`` as a new item and return it (committed, with its seq)."""
+    prepared = prepare(
+        hub,
+        src,
+        item,
+        kind=kind,
+        source_member=source_member,
+        filename=filename,
+        expected_sha256=expected_sha256,
+        move=move,
+    )
+    return commit(hub, prepared, published_at=published_at)
 
 
 def complete_upload(hub: Hub, upload_id: str) -> None:

@@ -1,0 +1,403 @@
+"""The hub's JSON API against a real server on loopback: sign-in, feed, files, SSE, history,
+statistics and the isolation between members."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import requests
+from sqlalchemy import update
+
+from alu_hub.models import Token
+
+from .conftest import LiveHub
+
+
+def test_sign_in_gives_token_and_member(live_hub: LiveHub) -> None:
+    live_hub.member("ktn", "s3cret-pw", country="KE")
+    r = requests.post(
+        live_hub.api("/session"),
+        json={"username": "ktn", "password": "s3cret-pw", "device": "newsroom-1"},
+        timeout=10,
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["token"]) >= 40
+    assert body["member"] == {
+        "username": "ktn",
+        "display_name": "ktn",
+        "country": "KE",
+        "role": "member",
+    }
+    me = requests.get(
+        live_hub.api("/me"), headers={"Authorization": f"Bearer {body['token']}"}, timeout=10
+    )
+    assert me.status_code == 200 and me.json()["username"] == "ktn"
+
+
+def test_wrong_user_and_wrong_password_answer_alike(live_hub: LiveHub) -> None:
+    live_hub.member("ktn", "s3cret-pw")
+    wrong_pw = requests.post(
+        live_hub.api("/session"), json={"username": "ktn", "password": "nope"}, timeout=10
+    )
+    no_user = requests.post(
+        live_hub.api("/session"), json={"username": "nobody", "password": "nope"}, timeout=10
+    )
+    assert wrong_pw.status_code == no_user.status_code == 401
+    assert wrong_pw.json() == no_user.json()
+    assert wrong_pw.json()["error"]["code"] == "bad_credentials"
+
+
+def test_token_is_stored_hashed(live_hub: LiveHub) -> None:
+    live_hub.login("ktn")
+    raw = live_hub.tokens["ktn"]
+    db_bytes = b"".join(p.read_bytes() for p in (live_hub.tmp / "hub").glob("hub.sqlite3*"))
+    assert raw.encode() not in db_bytes
+    assert hashlib.sha256(raw.encode()).hexdigest().encode() in db_bytes
+
+
+def test_every_endpoint_needs_a_token(live_hub: LiveHub) -> None:
+    for method, path in [
+        ("GET", "/items"),
+        ("GET", "/items/abc"),
+        ("GET", "/items/abc/renditions/broadcast"),
+        ("HEAD", "/items/abc/renditions/broadcast"),
+        ("GET", "/items/abc/thumbnail"),
+        ("GET", "/events"),
+        ("GET", "/history"),
+        ("POST", "/history"),
+        ("GET", "/stats"),
+        ("GET", "/me"),
+        ("DELETE", "/session"),
+        ("OPTIONS", "/uploads/"),
+        ("POST", "/uploads/"),
+    ]:
+        r = requests.request(method, live_hub.api(path), timeout=10)
+        assert r.status_code == 401, (method, path, r.status_code)
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+        if method != "HEAD":
+            assert r.json()["error"]["code"] == "no_token"
+
+
+def test_bad_expired_and_revoked_tokens(live_hub: LiveHub) -> None:
+    s = live_hub.login("ktn")
+    bad = requests.get(
+        live_hub.api("/items"), headers={"Authorization": "Bearer not-a-token"}, timeout=10
+    )
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "bad_token"
+
+    with live_hub.hub.db.session() as db:
+        db.execute(
+            update(Token).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+    expired = s.get(live_hub.api("/items"), timeout=10)
+    assert expired.status_code == 401 and expired.json()["error"]["code"] == "expired_token"
+
+    s2 = live_hub.login("ktn")
+    assert s2.get(live_hub.api("/items"), timeout=10).status_code == 200
+    assert s2.delete(live_hub.api("/session"), timeout=10).status_code == 204
+    assert s2.get(live_hub.api("/items"), timeout=10).json()["error"]["code"] == "bad_token"
+
+
+def test_malformed_json_and_invalid_fields(live_hub: LiveHub) -> None:
+    r = requests.post(
+        live_hub.api("/session"),
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
+    r = requests.post(live_hub.api("/session"), json={"username": "x"}, timeout=10)
+    assert r.status_code == 422 and "password" in r.json()["error"]["message"]
+
+
+def test_feed_pages_in_seq_order(live_hub: LiveHub, clip: Path) -> None:
+    ids = [live_hub.publish(clip, title=f"Item {n}") for n in range(5)]
+    s = live_hub.login("ktn")
+    seen: list[str] = []
+    after = 0
+    while True:
+        page = s.get(live_hub.api("/items"), params={"after": after, "limit": 2}, timeout=10).json()
+        seen += [i["id"] for i in page["items"]]
+        seqs = [i["seq"] for i in page["items"]]
+        assert seqs == sorted(seqs) and all(q > after for q in seqs)
+        after = page["next"]
+        if not page["more"]:
+            break
+    assert seen == ids
+    empty = s.get(live_hub.api("/items"), params={"after": after}, timeout=10).json()
+    assert empty == {"items": [], "next": after, "more": False}
+
+
+def test_item_has_all_fields_and_renditions(live_hub: LiveHub, clip: Path) -> None:
+    item_id = live_hub.publish(
+        clip,
+        title="Inondations à Dakar",
+        slug="SENEGAL-FLOODS",
+        dateline="DAKAR, Sénégal",
+        language="fr",
+        priority="urgent",
+        category="environment",
+        region="West Africa",
+        country="SN",
+        restrictions="No access Senegal",
+        script="Des pluies torrentielles…",
+        shotlist="1. Vue générale",
+    )
+    s = live_hub.login("ktn")
+    item = s.get(live_hub.api(f"/items/{item_id}"), timeout=10).json()
+    assert item["kind"] == "push" and item["language"] == "fr" and item["priority"] == "urgent"
+    assert item["title"] == "Inondations à Dakar" and item["dateline"] == "DAKAR, Sénégal"
+    assert 0.8 < item["duration"] < 1.3
+    names = {r["name"]: r for r in item["renditions"]}
+    assert set(names) == {"broadcast", "proxy"}
+    b = names["broadcast"]
+    assert b["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert b["size"] == clip.stat().st_size and (b["width"], b["height"]) == (320, 240)
+    assert names["proxy"]["mime"] == "video/mp4" and names["proxy"]["height"] <= 360
+    for r in item["renditions"]:
+        got = s.get(r["url"], timeout=10)
+        assert got.status_code == 200
+        assert (
+            hashlib.sha256(got.content).hexdigest() == r["sha256"] and len(got.content) == r["size"]
+        )
+    thumb = s.get(item["thumbnail_url"], timeout=10)
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    assert thumb.headers["Content-Type"] == "image/jpeg"
+
+
+def test_unknown_item_and_rendition(live_hub: LiveHub, clip: Path) -> None:
+    s = live_hub.login("ktn")
+    r = s.get(live_hub.api("/items/doesnotexist"), timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_item"
+    item_id = live_hub.publish(clip)
+    r = s.get(live_hub.api(f"/items/{item_id}/renditions/master"), timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_rendition"
+
+
+def test_rendition_range_if_range_and_416(live_hub: LiveHub, clip: Path) -> None:
+    item_id = live_hub.publish(clip)
+    s = live_hub.login("ktn")
+    url = live_hub.api(f"/items/{item_id}/renditions/broadcast")
+    data = clip.read_bytes()
+    head = s.head(url, timeout=10)
+    assert head.status_code == 200 and head.headers["Accept-Ranges"] == "bytes"
+    assert int(head.headers["Content-Length"]) == len(data)
+    etag = head.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+
+    first = s.get(url, headers={"Range": "bytes=0-999"}, timeout=10)
+    assert first.status_code == 206 and first.content == data[:1000]
+    assert first.headers["Content-Range"] == f"bytes 0-999/{len(data)}"
+    rest = s.get(url, headers={"Range": "bytes=1000-", "If-Range": etag}, timeout=10)
+    assert rest.status_code == 206 and first.content + rest.content == data
+    stale = s.get(url, headers={"Range": "bytes=1000-", "If-Range": '"stale"'}, timeout=10)
+    assert stale.status_code == 200 and stale.content == data
+    beyond = s.get(url, headers={"Range": f"bytes={len(data)}-"}, timeout=10)
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{len(data)}"
+
+
+def test_signed_link_works_without_token_until_it_expires(live_hub: LiveHub, clip: Path) -> None:
+    item_id = live_hub.publish(clip)
+    s = live_hub.login("ktn")
+    link = s.post(live_hub.api(f"/items/{item_id}/renditions/proxy/link"), timeout=10).json()
+    got = requests.get(link["url"], timeout=10)
+    assert got.status_code == 200 and got.content[4:8] == b"ftyp"
+    tampered = link["url"].replace("renditions/proxy", "renditions/broadcast")
+    assert requests.get(tampered, timeout=10).status_code == 401
+    expired = link["url"].replace("exp=", "exp=1").split("&sig")[0] + "&sig=00"
+    assert requests.get(expired, timeout=10).json()["error"]["code"] == "bad_link"
+
+
+def test_events_stream_delivers_a_new_item(live_hub: LiveHub, clip: Path) -> None:
+    s = live_hub.login("ktn")
+    received: list[dict[str, object]] = []
+    connected = threading.Event()
+    done = threading.Event()
+
+    def listen() -> None:
+        with s.get(live_hub.api("/events"), stream=True, timeout=30) as r:
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            event: dict[str, str] = {}
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("retry:"):
+                    connected.set()
+                elif line.startswith(("id:", "event:", "data:")):
+                    key, _, value = line.partition(":")
+                    event[key] = value.strip()
+                elif line == "" and "data" in event:
+                    received.append(
+                        {
+                            "id": event["id"],
+                            "event": event["event"],
+                            "item": json.loads(event["data"]),
+                        }
+                    )
+                    done.set()
+                    return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert connected.wait(10)
+    item_id = live_hub.publish(clip, title="Breaking")
+    assert done.wait(10), "no SSE event within 10 s of publishing"
+    assert received[0]["event"] == "item"
+    item = received[0]["item"]
+    assert isinstance(item, dict) and item["id"] == item_id and item["title"] == "Breaking"
+    assert received[0]["id"] == str(item["seq"])
+    t.join(5)
+
+
+def test_events_resume_from_last_event_id(live_hub: LiveHub, clip: Path) -> None:
+    first = live_hub.publish(clip, title="one")
+    second = live_hub.publish(clip, title="two")
+    s = live_hub.login("ktn")
+    items = s.get(live_hub.api("/items"), timeout=10).json()["items"]
+    seq_first = next(i["seq"] for i in items if i["id"] == first)
+    with s.get(
+        live_hub.api("/events"), headers={"Last-Event-ID": str(seq_first)}, stream=True, timeout=10
+    ) as r:
+        for line in r.iter_lines(decode_unicode=True):
+            if line.startswith("data:"):
+                assert json.loads(line[5:])["id"] == second
+                break
+
+
+def _event(kind: str = "download_completed", **kw: object) -> dict[str, object]:
+    now = dt.datetime.now(dt.UTC)
+    base: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "item_id": "x" * 32,
+        "rendition": "broadcast",
+        "bytes": 1000,
+        "started_at": (now - dt.timedelta(seconds=30)).isoformat(),
+        "ended_at": now.isoformat(),
+        "device": "newsroom-1",
+    }
+    base.update(kw)
+    return base
+
+
+def test_history_is_idempotent_and_private(live_hub: LiveHub) -> None:
+    ktn = live_hub.login("ktn")
+    rts = live_hub.login("rts")
+    events = [_event() for _ in range(3)]
+    r1 = ktn.post(live_hub.api("/history"), json={"events": events}, timeout=10)
+    assert r1.status_code == 200 and r1.json() == {"accepted": 3, "duplicates": 0}
+    r2 = ktn.post(live_hub.api("/history"), json={"events": [*events, _event()]}, timeout=10)
+    assert r2.json() == {"accepted": 1, "duplicates": 3}
+
+    mine = ktn.get(live_hub.api("/history"), timeout=10).json()
+    assert [e["id"] for e in mine["events"]] == [e["id"] for e in events] + [
+        mine["events"][3]["id"]
+    ]
+    assert len(mine["events"]) == 4
+    page = ktn.get(
+        live_hub.api("/history"), params={"after": mine["events"][1]["seq"]}, timeout=10
+    ).json()
+    assert len(page["events"]) == 2
+    assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
+    # another member sending the same ids does not touch or read ktn's events
+    r3 = rts.post(live_hub.api("/history"), json={"events": events[:1]}, timeout=10)
+    assert r3.json()["accepted"] == 0
+    assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
+
+
+def test_history_rejects_bad_events(live_hub: LiveHub) -> None:
+    s = live_hub.login("ktn")
+    r = s.post(live_hub.api("/history"), json={"events": [_event(id="../../x")]}, timeout=10)
+    assert r.status_code == 422
+    r = s.post(live_hub.api("/history"), json={"events": [_event(bytes=-1)]}, timeout=10)
+    assert r.status_code == 422
+    r = s.post(
+        live_hub.api("/history"), json={"events": [_event() for _ in range(1001)]}, timeout=10
+    )
+    assert r.status_code == 422
+
+
+def test_history_corrects_workstation_clock(live_hub: LiveHub) -> None:
+    s = live_hub.login("ktn")
+    skewed_now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)  # workstation a day ahead
+    ev = _event(
+        ended_at=skewed_now.isoformat(),
+        started_at=(skewed_now - dt.timedelta(seconds=5)).isoformat(),
+    )
+    s.post(
+        live_hub.api("/history"),
+        json={"events": [ev], "sent_at": skewed_now.isoformat()},
+        timeout=10,
+    )
+    stored = s.get(live_hub.api("/history"), timeout=10).json()["events"][0]
+    occurred = dt.datetime.fromisoformat(stored["occurred_at"])
+    assert abs((occurred - dt.datetime.now(dt.UTC)).total_seconds()) < 60
+
+
+def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
+    for n in range(3):
+        live_hub.publish(clip, title=f"push {n}")
+    ktn = live_hub.login("ktn")
+    rts = live_hub.login("rts")
+    ktn.post(
+        live_hub.api("/history"), json={"events": [_event(bytes=100) for _ in range(4)]}, timeout=10
+    )
+    rts.post(
+        live_hub.api("/history"),
+        json={"events": [_event(bytes=50), _event("upload_completed")]},
+        timeout=10,
+    )
+    agency = live_hub.login("chief")
+    with live_hub.hub.db.session() as db:
+        from sqlalchemy import select
+
+        from alu_hub.models import Member
+
+        db.execute(update(Member).where(Member.username == "chief").values(role="agency"))
+        ktn_member = db.execute(select(Member).where(Member.username == "ktn")).scalar_one()
+        db.expunge(ktn_member)
+    from alu_hub.publish import ItemFields, publish_file
+
+    publish_file(
+        live_hub.hub,
+        clip,
+        ItemFields(title="ktn footage"),
+        kind="member_upload",
+        source_member=ktn_member,
+    )
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    st = agency.get(live_hub.api("/stats"), params={"from": today, "to": today}, timeout=10).json()
+    assert (st["pushes"], st["downloads"], st["uploads"], st["uploading_members"]) == (3, 5, 1, 1)
+    assert st["summary"] == "3 pushes, 5 downloads, 1 uploads by 1 member"
+    rows = {r["username"]: r for r in st["members"]}
+    assert rows["ktn"]["downloads"] == 4 and rows["ktn"]["bytes_downloaded"] == 400
+    assert rows["ktn"]["uploads"] == 1 and rows["ktn"]["meets_pledge"] is True
+    assert rows["rts"]["downloads"] == 1 and rows["rts"]["meets_pledge"] is False
+    # a member sees the totals and only its own row
+    own = rts.get(live_hub.api("/stats"), params={"from": today, "to": today}, timeout=10).json()
+    assert own["downloads"] == 5 and [r["username"] for r in own["members"]] == ["rts"]
+    # another period is empty
+    old = agency.get(
+        live_hub.api("/stats"), params={"from": "2020-01-01", "to": "2020-01-31"}, timeout=10
+    ).json()
+    assert (old["pushes"], old["downloads"], old["uploads"]) == (0, 0, 0)
+    bad = agency.get(live_hub.api("/stats"), params={"from": "yesterday"}, timeout=10)
+    assert bad.status_code == 422
+
+
+def test_openapi_is_served(live_hub: LiveHub) -> None:
+    spec = requests.get(f"{live_hub.url}/openapi.json", timeout=10).json()
+    for path in (
+        "/api/v1/session",
+        "/api/v1/items",
+        "/api/v1/items/{item_id}",
+        "/api/v1/events",
+        "/api/v1/history",
+        "/api/v1/stats",
+    ):
+        assert path in spec["paths"], path

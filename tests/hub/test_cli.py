@@ -1,0 +1,173 @@
+"""`alu-hub` as an operator uses it, and the pieces under it: demo seed, publishing, schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select, text
+
+from alu_hub.app import build_hub, create_app
+from alu_hub.db import Database, SchemaTooNew
+from alu_hub.demo import seed_demo
+from alu_hub.models import Item
+from alu_hub.publish import ItemFields, PublishError, publish_file
+from alu_hub.server import serve_in_thread
+from alu_hub.settings import Settings
+
+
+def hub_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
+    data = str(tmp_path / "hub")
+    r = hub_cli(
+        "member",
+        "add",
+        "ktn",
+        "--country",
+        "KE",
+        "--password-stdin",
+        "--data",
+        data,
+        stdin="pa55word\n",
+    )
+    assert r.returncode == 0, r.stderr
+    again = hub_cli(
+        "member", "add", "ktn", "--country", "KE", "--password-stdin", "--data", data, stdin="x\n"
+    )
+    assert again.returncode != 0 and "exists already" in again.stderr
+    script = tmp_path / "script.txt"
+    script.write_text("أمطار غزيرة في الخرطوم", encoding="utf-8")
+    r = hub_cli(
+        "publish",
+        str(clip),
+        "--data",
+        data,
+        "--title",
+        "أمطار في الخرطوم",
+        "--language",
+        "ar",
+        "--priority",
+        "flash",
+        "--dateline",
+        "الخرطوم، السودان",
+        "--script-file",
+        str(script),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Published" in r.stdout
+
+    settings = Settings(data_dir=Path(data))
+    server = serve_in_thread(create_app(settings))
+    try:
+        tok = requests.post(
+            f"{server.url}/api/v1/session",
+            json={"username": "ktn", "password": "pa55word"},
+            timeout=10,
+        )
+        assert tok.status_code == 200
+        items = requests.get(
+            f"{server.url}/api/v1/items",
+            headers={"Authorization": f"Bearer {tok.json()['token']}"},
+            timeout=10,
+        ).json()["items"]
+        assert len(items) == 1
+        assert items[0]["title"] == "أمطار في الخرطوم" and items[0]["priority"] == "flash"
+        assert items[0]["script"] == "أمطار غزيرة في الخرطوم"
+    finally:
+        server.stop()
+
+    st = hub_cli("stats", "--data", data, "--json")
+    assert st.returncode == 0, st.stderr
+    assert json.loads(st.stdout)["pushes"] == 1
+    human = hub_cli("stats", "--data", data)
+    assert "1 pushes, 0 downloads, 0 uploads by 0 members" in human.stdout
+
+
+def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
+    data = str(tmp_path / "hub")
+    not_video = tmp_path / "notes.txt"
+    not_video.write_text("not a video")
+    r = hub_cli("publish", str(not_video), "--data", data, "--title", "x")
+    assert r.returncode != 0 and "notes.txt" in r.stderr and "Traceback" not in r.stderr
+    r = hub_cli("publish", str(tmp_path / "missing.mp4"), "--data", data, "--title", "x")
+    assert r.returncode != 0 and "is not a file" in r.stderr
+    r = hub_cli("publish", str(not_video), "--data", data, "--title", "x", "--language", "de")
+    assert r.returncode != 0 and "invalid choice" in r.stderr
+
+
+def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
+    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 5000)
+    with pytest.raises(PublishError, match="Nothing was published"):
+        publish_file(hub, junk, ItemFields(title="junk"))
+    with hub.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    assert not any((tmp_path / "hub" / "storage").rglob("*.mp4"))
+    with pytest.raises(PublishError, match="language"):
+        ItemFields(title="x", language="de").validated()
+    with pytest.raises(PublishError, match="title"):
+        ItemFields(title="  ").validated()
+
+
+def test_metadata_is_stored_safely(tmp_path: Path, clip: Path) -> None:
+    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    fields = ItemFields(title="A\x00title\u202e with\ncontrols", slug="../../etc/passwd")
+    item = publish_file(hub, clip, fields, filename="../../evil\x07.mp4")
+    assert item.title == "Atitle with controls"
+    broadcast = next(r for r in item.renditions if r.name == "broadcast")
+    assert broadcast.storage_key == f"items/{item.id}/broadcast.mp4"
+    assert broadcast.filename == "evil.mp4"
+    assert (tmp_path / "hub" / "storage" / "items" / item.id / "broadcast.mp4").is_file()
+
+
+def test_demo_seed_is_realistic_and_runs_once(tmp_path: Path) -> None:
+    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    done: list[int] = []
+    n = seed_demo(
+        hub, clip_seconds=0.5, clip_size=(320, 180), progress=lambda d, _t: done.append(d)
+    )
+    assert n >= 30 and done[-1] == n
+    assert seed_demo(hub, clip_seconds=0.5, clip_size=(320, 180)) == 0
+    with hub.db.session() as s:
+        items = list(s.scalars(select(Item).order_by(Item.seq)))
+        assert {i.language for i in items} == {"en", "fr", "ar"}
+        assert {i.kind for i in items} == {"push", "member_upload"}
+        assert any(i.priority == "flash" for i in items)
+        published = [i.published_at for i in items]
+        assert published == sorted(published)  # seq follows publish time
+        assert all(len(i.renditions) == 2 for i in items)
+    server = serve_in_thread(create_app(hub.settings, hub))
+    try:
+        for user in ("demo", "agency"):
+            r = requests.post(
+                f"{server.url}/api/v1/session",
+                json={"username": user, "password": user},
+                timeout=10,
+            )
+            assert r.status_code == 200, user
+        assert r.json()["member"]["role"] == "agency"
+    finally:
+        server.stop()
+
+
+def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/hub.sqlite3")
+    db.migrate()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaTooNew, match="newer"):
+        Database(f"sqlite:///{tmp_path}/hub.sqlite3").migrate()
