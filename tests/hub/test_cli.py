@@ -171,3 +171,18 @@ def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(SchemaTooNew, match="newer"):
         Database(f"sqlite:///{tmp_path}/hub.sqlite3").migrate()
+
+
+def test_start_up_removes_files_of_items_never_published(tmp_path: Path, clip: Path) -> None:
+    from alu_hub.app import recover
+
+    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    kept = publish_file(hub, clip, ItemFields(title="kept"))
+    orphan = tmp_path / "hub" / "storage" / "items" / ("f" * 32)
+    orphan.mkdir(parents=True)
+    (orphan / "broadcast.mp4").write_bytes(b"half a publish")
+    (tmp_path / "hub" / "work" / "x").mkdir(parents=True)
+    recover(hub)
+    assert not orphan.exists()
+    assert not (tmp_path / "hub" / "work").exists()
+    assert (tmp_path / "hub" / "storage" / "items" / kept.id / "broadcast.mp4").is_file()
