@@ -1,0 +1,917 @@
+"""The tus 1.0.0 upload endpoint, against a real uvicorn on loopback, with requests and tuspy."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import requests
+from fastapi import FastAPI
+from tusclient import client as tus_client
+
+from alu_hub.auth import hash_password, issue_token
+from alu_hub.db import Database
+from alu_hub.errors import install_handlers
+from alu_hub.hub import Hub
+from alu_hub.models import Member, Upload, utcnow
+from alu_hub.server import RunningHub, serve_in_thread
+from alu_hub.settings import Settings
+from alu_hub.storage import LocalStorage
+from alu_hub.tus import expire_uploads, parse_metadata, tus_router
+
+pytestmark = pytest.mark.timeout(60)
+
+MIB = 1024 * 1024
+MAX_UPLOAD = 64 * MIB
+MAX_CHUNK = 8 * MIB
+OFFSET_STREAM = "application/offset+octet-stream"
+
+
+@dataclass
+class Env:
+    hub: Hub
+    server: RunningHub
+    tmp: Path
+    token: str
+    other_token: str
+    completed: list[str] = field(default_factory=list)
+    completed_cv: threading.Condition = field(default_factory=threading.Condition)
+
+    @property
+    def base(self) -> str:
+        return f"{self.server.url}/api/v1/uploads/"
+
+    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        h = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token or self.token}"}
+        h.update({k.replace("_", "-"): v for k, v in extra.items()})
+        return h
+
+    def path(self, url: str) -> Path:
+        return self.hub.settings.uploads_dir / upload_id(url)
+
+    def row(self, url: str) -> Upload:
+        with self.hub.db.session() as s:
+            up = s.get(Upload, upload_id(url))
+            assert up is not None
+            s.expunge(up)
+            return up
+
+    def wait_completed(self, uid: str, timeout: float = 10.0) -> None:
+        with self.completed_cv:
+            assert self.completed_cv.wait_for(lambda: uid in self.completed, timeout), (
+                f"on_upload_complete was not called for {uid}: {self.completed}"
+            )
+
+    def create(self, data: bytes | None = None, *, token: str | None = None, **extra: str) -> str:
+        meta = {"filename": "clip.mp4", "sha256": hashlib.sha256(data or b"").hexdigest()}
+        hdrs = {"Upload-Metadata": encode_meta(meta)}
+        if data is not None:
+            hdrs["Upload-Length"] = str(len(data))
+        hdrs.update({k.replace("_", "-"): v for k, v in extra.items()})
+        r = requests.post(self.base, headers={**self.headers(token), **hdrs}, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.headers["Location"]
+
+    def patch(
+        self, url: str, offset: int, body: bytes, *, token: str | None = None, **extra: str
+    ) -> requests.Response:
+        hdrs = self.headers(token, Upload_Offset=str(offset), Content_Type=OFFSET_STREAM)
+        hdrs.update({k.replace("_", "-"): v for k, v in extra.items()})
+        return requests.patch(url, data=body, headers=hdrs, timeout=30)
+
+    def head(self, url: str, token: str | None = None) -> requests.Response:
+        return requests.head(url, headers=self.headers(token), timeout=10)
+
+
+def upload_id(url: str) -> str:
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def encode_meta(meta: dict[str, str]) -> str:
+    return ",".join(f"{k} {b64(v)}" for k, v in meta.items())
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+@functools.cache
+def password_hash() -> str:
+    return hash_password("x")  # argon2 is slow on purpose: once for the whole file
+
+
+def make_env(tmp_path: Path, **settings: Any) -> tuple[Env, Callable[[], None]]:
+    db = Database(f"sqlite:///{tmp_path}/hub.sqlite3")
+    db.migrate()
+    hub = Hub(
+        settings=Settings(data_dir=tmp_path, **settings),
+        db=db,
+        storage=LocalStorage(tmp_path / "storage"),
+    )
+    with db.session() as s:
+        alice = Member(username="alice", password_hash=password_hash(), country="KE")
+        bob = Member(username="bob", password_hash=password_hash(), country="NG")
+        s.add_all([alice, bob])
+        s.flush()
+        token, _ = issue_token(s, alice, "test", 3600)
+        other, _ = issue_token(s, bob, "test", 3600)
+    app = FastAPI()
+    app.state.hub = hub
+    install_handlers(app)
+    app.include_router(tus_router())
+    server = serve_in_thread(app)
+    env = Env(hub=hub, server=server, tmp=tmp_path, token=token, other_token=other)
+
+    def on_complete(uid: str) -> None:
+        with env.completed_cv:
+            env.completed.append(uid)
+            env.completed_cv.notify_all()
+
+    hub.on_upload_complete = on_complete
+
+    def close() -> None:
+        server.stop()
+        db.dispose()
+
+    return env, close
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    e, close = make_env(tmp_path, max_upload_size=MAX_UPLOAD, max_chunk_size=MAX_CHUNK)
+    yield e
+    close()
+
+
+class RawPatch:
+    """A PATCH written by hand on a socket, to cut it mid-body or leave it hanging."""
+
+    def __init__(self, env: Env, url: str, offset: int, content_length: int) -> None:
+        u = urlsplit(url)
+        assert u.hostname is not None and u.port is not None
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=10)
+        head = (
+            f"PATCH {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+            f"Authorization: Bearer {env.token}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Upload-Offset: {offset}\r\nContent-Type: {OFFSET_STREAM}\r\n"
+            f"Content-Length: {content_length}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode())
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_head(self) -> str:
+        got = b""
+        while b"\r\n\r\n" not in got:
+            more = self.sock.recv(4096)
+            if not more:
+                break
+            got += more
+        return got.decode("latin-1")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# --- discovery, versions, auth ----------------------------------------------------------------
+
+
+def test_options_advertises_tus(env: Env) -> None:
+    for url in (env.base, env.base.rstrip("/")):
+        r = requests.options(url, headers={"Authorization": f"Bearer {env.token}"}, timeout=10)
+        assert r.status_code == 204
+        assert r.headers["Tus-Resumable"] == "1.0.0"
+        assert r.headers["Tus-Version"] == "1.0.0"
+        assert r.headers["Tus-Max-Size"] == str(MAX_UPLOAD)
+        assert set(r.headers["Tus-Extension"].split(",")) == {
+            "creation",
+            "creation-with-upload",
+            "creation-defer-length",
+            "termination",
+            "expiration",
+            "checksum",
+            "concatenation",
+        }
+        assert r.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"
+
+
+def test_without_tus_resumable_412(env: Env) -> None:
+    auth = {"Authorization": f"Bearer {env.token}"}
+    r = requests.post(env.base, headers={**auth, "Upload-Length": "10"}, timeout=10)
+    assert r.status_code == 412
+    assert r.headers["Tus-Version"] == "1.0.0"
+    assert r.headers["Tus-Resumable"] == "1.0.0"
+    assert r.json()["error"]["code"] == "tus_version"
+    r = requests.post(env.base, headers={**auth, "Tus-Resumable": "0.2.2"}, timeout=10)
+    assert r.status_code == 412
+    url = env.create(b"x" * 10)
+    r = requests.head(url, headers=auth, timeout=10)
+    assert r.status_code == 412
+    r = requests.patch(
+        url, data=b"x", headers={**auth, "Upload-Offset": "0", "Content-Type": OFFSET_STREAM}
+    )
+    assert r.status_code == 412
+    assert env.row(url).offset == 0
+    assert requests.delete(url, headers=auth, timeout=10).status_code == 412
+    # OPTIONS (tus) and the JSON status GET (not a tus request) do not need it
+    assert requests.options(url, headers=auth, timeout=10).status_code == 204
+    r = requests.get(url, headers=auth, timeout=10)
+    assert r.status_code == 200 and r.json()["state"] == "receiving"
+    assert r.headers["Tus-Resumable"] == "1.0.0"
+
+
+def test_no_token_401(env: Env) -> None:
+    url = env.create(b"y" * 10)
+    tus = {"Tus-Resumable": "1.0.0"}
+    for method, target in [("OPTIONS", env.base), ("POST", env.base), ("HEAD", url), ("GET", url)]:
+        r = requests.request(method, target, headers={**tus, "Upload-Length": "3"}, timeout=10)
+        assert r.status_code == 401, method
+        assert r.headers["Tus-Resumable"] == "1.0.0"
+        if method != "HEAD":
+            assert r.json()["error"]["code"] == "no_token"
+    r = requests.head(url, headers={**tus, "Authorization": "Bearer nope"}, timeout=10)
+    assert r.status_code == 401
+
+
+def test_other_member_gets_403(env: Env) -> None:
+    data = b"z" * 100
+    url = env.create(data)
+    other = env.other_token
+    r = env.head(url, token=other)
+    assert r.status_code == 403
+    assert r.headers["Tus-Resumable"] == "1.0.0"
+    r = env.patch(url, 0, data, token=other)
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "not_your_upload"
+    r = requests.delete(url, headers=env.headers(other), timeout=10)
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "not_your_upload"
+    r = requests.get(url, headers=env.headers(other), timeout=10)
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "not_your_upload"
+    # nothing happened to it
+    assert env.row(url).offset == 0 and env.row(url).state == "receiving"
+    assert env.head(url).status_code == 200
+    r = requests.head(env.base + "doesNotExist", headers=env.headers(), timeout=10)
+    assert r.status_code == 404
+
+
+# --- uploads with tus clients -----------------------------------------------------------------
+
+
+def test_tuspy_uploads_a_file(env: Env, tmp_path: Path) -> None:
+    data = os.urandom(5 * 1000 * 1000)
+    src = tmp_path / "source.mp4"
+    src.write_bytes(data)
+    client = tus_client.TusClient(env.base, headers={"Authorization": f"Bearer {env.token}"})
+    uploader = client.uploader(
+        file_path=str(src),
+        chunk_size=1 * MIB,
+        metadata={"filename": "source.mp4", "sha256": hashlib.sha256(data).hexdigest()},
+    )
+    uploader.upload()
+    url = uploader.url
+    assert url.startswith(env.server.url + "/api/v1/uploads/")
+    uid = upload_id(url)
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(uid)
+    assert env.completed == [uid]
+    up = env.row(url)
+    assert (up.offset, up.length, up.state) == (len(data), len(data), "processing")
+    assert up.meta == {"filename": "source.mp4", "sha256": hashlib.sha256(data).hexdigest()}
+    assert up.lock_owner == ""
+    r = env.head(url)
+    assert r.headers["Alu-Upload-State"] == "processing"
+    assert "Upload-Expires" not in r.headers
+
+
+def test_tuspy_resumes_an_interrupted_upload(env: Env, tmp_path: Path) -> None:
+    data = os.urandom(3 * MIB + 12345)
+    src = tmp_path / "source.mxf"
+    src.write_bytes(data)
+    meta = {"filename": "source.mxf", "sha256": hashlib.sha256(data).hexdigest()}
+    headers = {"Authorization": f"Bearer {env.token}"}
+    first = tus_client.TusClient(env.base, headers=headers).uploader(
+        file_path=str(src), chunk_size=MIB, metadata=meta
+    )
+    first.upload_chunk()
+    first.upload_chunk()
+    assert first.offset == 2 * MIB
+    url = first.url
+    assert env.head(url).headers["Upload-Offset"] == str(2 * MIB)
+    # a new process, later: same URL, asks the hub for the offset and goes on
+    second = tus_client.TusClient(env.base, headers=headers).uploader(
+        file_path=str(src), chunk_size=MIB, url=url
+    )
+    assert second.offset == 2 * MIB
+    second.upload()
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
+    assert env.completed == [upload_id(url)]
+
+
+def test_tuspy_checksums_are_verified(env: Env, tmp_path: Path) -> None:
+    data = os.urandom(2 * MIB + 7)
+    src = tmp_path / "c.mp4"
+    src.write_bytes(data)
+    uploader = tus_client.TusClient(
+        env.base, headers={"Authorization": f"Bearer {env.token}"}
+    ).uploader(
+        file_path=str(src),
+        chunk_size=MIB,
+        metadata={"filename": "c.mp4", "sha256": hashlib.sha256(data).hexdigest()},
+        upload_checksum=True,
+    )
+    uploader.upload()
+    assert env.path(uploader.url).read_bytes() == data
+
+
+# --- PATCH ------------------------------------------------------------------------------------
+
+
+def test_patch_cut_mid_body_keeps_received_bytes(env: Env) -> None:
+    data = os.urandom(6 * MIB)
+    url = env.create(data)
+    raw = RawPatch(env, url, 0, len(data))
+    sent = 3 * MIB
+    try:
+        raw.send(data[:sent])
+        # the hub writes in ~1 MiB pieces: a second one means at least 2 MiB arrived
+        wait_until(lambda: file_size(env.path(url)) >= 2 * MIB, what="the hub to write 2 MiB")
+    finally:
+        raw.close()  # the link drops: the rest never comes
+    r = wait_until(
+        lambda: (h := env.head(url)).status_code == 200 and env.row(url).lock_owner == "" and h,
+        what="the cut PATCH to be stored",
+    )
+    kept = int(r.headers["Upload-Offset"])
+    assert 2 * MIB <= kept <= sent
+    assert env.path(url).read_bytes()[:kept] == data[:kept]
+    assert env.row(url).offset == kept
+    r = env.patch(url, kept, data[kept:])
+    assert r.status_code == 204, r.text
+    assert r.headers["Upload-Offset"] == str(len(data))
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
+
+
+def test_wrong_offset_409(env: Env) -> None:
+    data = os.urandom(4000)
+    url = env.create(data)
+    assert env.patch(url, 0, data[:1000]).status_code == 204
+    r = env.patch(url, 0, data[:1000])
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "offset_mismatch"
+    assert r.headers["Upload-Offset"] == "1000"
+    r = env.patch(url, 2000, data[2000:])
+    assert r.status_code == 409
+    assert env.path(url).read_bytes() == data[:1000]
+    r = env.patch(url, 1000, data[1000:])
+    assert r.status_code == 204
+    assert env.path(url).read_bytes() == data
+
+
+def test_415_wrong_content_type(env: Env) -> None:
+    url = env.create(b"a" * 10)
+    r = requests.patch(
+        url,
+        data=b"a" * 10,
+        headers=env.headers(Upload_Offset="0", Content_Type="application/octet-stream"),
+        timeout=10,
+    )
+    assert r.status_code == 415
+    assert r.json()["error"]["code"] == "bad_content_type"
+    assert env.row(url).offset == 0
+
+
+def test_413_upload_and_chunk_limits(env: Env) -> None:
+    r = requests.post(
+        env.base,
+        headers=env.headers(
+            Upload_Length=str(MAX_UPLOAD + 1),
+            Upload_Metadata=encode_meta({"filename": "big.mxf", "sha256": "0" * 64}),
+        ),
+        timeout=10,
+    )
+    assert r.status_code == 413
+    err = r.json()["error"]
+    assert err["code"] == "upload_too_large"
+    assert "0.0625 GB" in err["message"]
+
+    data = os.urandom(MAX_CHUNK + 1)
+    url = env.create(data)
+    r = env.patch(url, 0, data)
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "chunk_too_large"
+    assert env.row(url).offset == 0
+    # beyond Upload-Length: refused, nothing written
+    small = env.create(b"s" * 10)
+    r = env.patch(small, 0, b"s" * 11)
+    assert r.status_code == 413
+    assert file_size(env.path(small)) == 0
+    assert env.patch(url, 0, data[:MAX_CHUNK]).status_code == 204
+    assert env.patch(url, MAX_CHUNK, data[MAX_CHUNK:]).status_code == 204
+    assert env.path(url).read_bytes() == data
+
+
+def test_checksum_mismatch_460_and_sha1_accepted(env: Env) -> None:
+    data = os.urandom(300_000)
+    url = env.create(data)
+    assert env.patch(url, 0, data[:100_000]).status_code == 204
+    chunk = data[100_000:200_000]
+    wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    r = env.patch(url, 100_000, chunk, Upload_Checksum=f"sha1 {wrong}")
+    assert r.status_code == 460
+    assert r.json()["error"]["code"] == "checksum_mismatch"
+    assert env.head(url).headers["Upload-Offset"] == "100000"
+    assert file_size(env.path(url)) == 100_000
+    good = base64.b64encode(hashlib.sha1(chunk).digest()).decode()
+    r = env.patch(url, 100_000, chunk, Upload_Checksum=f"sha1 {good}")
+    assert r.status_code == 204
+    assert r.headers["Upload-Offset"] == "200000"
+    rest = data[200_000:]
+    r = env.patch(url, 200_000, rest, Upload_Checksum="crc32 AAAAAA==")
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "checksum_unsupported"
+    md5 = base64.b64encode(hashlib.md5(rest).digest()).decode()
+    assert env.patch(url, 200_000, rest, Upload_Checksum=f"md5 {md5}").status_code == 204
+    assert env.path(url).read_bytes() == data
+
+
+def test_checksum_chunk_cut_mid_body_is_discarded(env: Env) -> None:
+    data = os.urandom(4 * MIB)
+    url = env.create(data)
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    u = urlsplit(url)
+    assert u.port is not None
+    sock = socket.create_connection(("127.0.0.1", u.port), timeout=10)
+    try:
+        sock.sendall(
+            (
+                f"PATCH {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+                f"Authorization: Bearer {env.token}\r\nTus-Resumable: 1.0.0\r\n"
+                f"Upload-Offset: 0\r\nContent-Type: {OFFSET_STREAM}\r\n"
+                f"Upload-Checksum: sha256 {digest}\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[: 3 * MIB]
+        )
+        wait_until(lambda: file_size(env.path(url)) >= 2 * MIB, what="the hub to write")
+    finally:
+        sock.close()
+    wait_until(lambda: env.row(url).lock_owner == "", what="the PATCH to end")
+    assert env.head(url).headers["Upload-Offset"] == "0"
+    assert file_size(env.path(url)) == 0
+
+
+def test_crash_lost_bytes_the_file_wins(env: Env) -> None:
+    data = os.urandom(3 * MIB)
+    url = env.create(data)
+    assert env.patch(url, 0, data[: 2 * MIB]).status_code == 204
+    os.truncate(env.path(url), MIB)  # the disk lost what the database says arrived
+    assert env.head(url).headers["Upload-Offset"] == str(MIB)
+    assert env.row(url).offset == MIB
+    r = env.patch(url, 2 * MIB, data[2 * MIB :])
+    assert r.status_code == 409
+    assert r.headers["Upload-Offset"] == str(MIB)
+    assert env.patch(url, MIB, data[MIB:]).status_code == 204
+    assert env.path(url).read_bytes() == data
+
+
+def test_method_override(env: Env) -> None:
+    data = os.urandom(1000)
+    url = env.create(data)
+    hdrs = env.headers(
+        Upload_Offset="0", Content_Type=OFFSET_STREAM, X_HTTP_Method_Override="PATCH"
+    )
+    r = requests.post(url, data=data, headers=hdrs, timeout=10)
+    assert r.status_code == 204
+    assert r.headers["Upload-Offset"] == "1000"
+    assert env.path(url).read_bytes() == data
+    other = env.create(b"q" * 10)
+    r = requests.post(other, headers=env.headers(X_HTTP_Method_Override="DELETE"), timeout=10)
+    assert r.status_code == 204
+    assert env.row(other).state == "terminated"
+
+
+# --- creation ---------------------------------------------------------------------------------
+
+
+def test_metadata_is_required_and_checked(env: Env) -> None:
+    def post(meta: str) -> requests.Response:
+        return requests.post(
+            env.base, headers=env.headers(Upload_Length="10", Upload_Metadata=meta), timeout=10
+        )
+
+    r = post(f"filename {b64('a.mp4')}")
+    assert r.status_code == 400
+    assert "sha256" in r.json()["error"]["message"]
+    assert post(f"filename {b64('a.mp4')},sha256 {b64('abc')}").status_code == 400
+    r = post(f"sha256 {b64('a' * 64)}")
+    assert r.status_code == 400
+    assert "filename" in r.json()["error"]["message"]
+    assert post(f"filename !!!notbase64,sha256 {b64('a' * 64)}").status_code == 400
+    dup = f"filename {b64('a')},filename {b64('b')},sha256 {b64('a' * 64)}"
+    assert post(dup).status_code == 400
+    r = post(f"filename {b64('a.mp4')},sha256 {b64('AB' * 32)},empty")
+    assert r.status_code == 201
+    up = env.row(r.headers["Location"])
+    assert up.meta == {"filename": "a.mp4", "sha256": "ab" * 32, "empty": ""}
+    head = env.head(r.headers["Location"])
+    assert parse_metadata(head.headers["Upload-Metadata"]) == up.meta
+    assert requests.post(env.base, headers=env.headers(), timeout=10).status_code == 400
+
+
+def test_filename_is_only_metadata(env: Env) -> None:
+    data = b"not a password file"
+    evil = "../../etc/passwd"
+    meta = {"filename": evil, "sha256": hashlib.sha256(data).hexdigest()}
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Length=str(len(data)), Upload_Metadata=encode_meta(meta)),
+        timeout=10,
+    )
+    assert r.status_code == 201
+    url = r.headers["Location"]
+    uid = upload_id(url)
+    assert env.patch(url, 0, data).status_code == 204
+    assert env.row(url).meta["filename"] == evil
+    assert parse_metadata(env.head(url).headers["Upload-Metadata"])["filename"] == evil
+    stored = env.hub.settings.uploads_dir / uid
+    assert stored.read_bytes() == data
+    assert sorted(p.name for p in env.hub.settings.uploads_dir.iterdir()) == [uid]
+    assert not (env.tmp / "etc").exists()
+
+
+def test_location_is_absolute_and_follows_forwarded_proto(env: Env) -> None:
+    meta = encode_meta({"filename": "x", "sha256": "0" * 64})
+    r = requests.post(
+        env.base.rstrip("/"),
+        headers=env.headers(Upload_Length="5", Upload_Metadata=meta, X_Forwarded_Proto="https"),
+        timeout=10,
+    )
+    assert r.status_code == 201
+    loc = r.headers["Location"]
+    assert loc.startswith("https://127.0.0.1:")
+    assert upload_id(loc).replace("-", "").replace("_", "").isalnum()
+    assert len(upload_id(loc)) >= 32
+    expires = dt.datetime.strptime(r.headers["Upload-Expires"], "%a, %d %b %Y %H:%M:%S GMT")
+    expected = utcnow().replace(tzinfo=None) + dt.timedelta(
+        seconds=env.hub.settings.upload_expiry_s
+    )
+    assert abs((expires - expected).total_seconds()) < 60
+
+
+def test_creation_with_upload(env: Env) -> None:
+    data = os.urandom(200_000)
+    meta = encode_meta({"filename": "a.mp4", "sha256": hashlib.sha256(data).hexdigest()})
+    r = requests.post(
+        env.base,
+        data=data[:150_000],
+        headers=env.headers(
+            Upload_Length=str(len(data)), Upload_Metadata=meta, Content_Type=OFFSET_STREAM
+        ),
+        timeout=10,
+    )
+    assert r.status_code == 201
+    assert r.headers["Upload-Offset"] == "150000"
+    url = r.headers["Location"]
+    assert env.path(url).read_bytes() == data[:150_000]
+    assert env.patch(url, 150_000, data[150_000:]).status_code == 204
+    env.wait_completed(upload_id(url))
+    # all at once
+    r = requests.post(
+        env.base,
+        data=data,
+        headers=env.headers(
+            Upload_Length=str(len(data)), Upload_Metadata=meta, Content_Type=OFFSET_STREAM
+        ),
+        timeout=10,
+    )
+    assert r.status_code == 201 and r.headers["Upload-Offset"] == str(len(data))
+    env.wait_completed(upload_id(r.headers["Location"]))
+    assert env.path(r.headers["Location"]).read_bytes() == data
+
+
+def test_deferred_length(env: Env) -> None:
+    data = os.urandom(300_000)
+    url = env.create(None, Upload_Defer_Length="1")
+    h = env.head(url)
+    assert h.headers["Upload-Defer-Length"] == "1"
+    assert "Upload-Length" not in h.headers
+    assert env.patch(url, 0, data[:100_000]).status_code == 204
+    r = env.patch(url, 100_000, data[100_000:], Upload_Length=str(len(data)))
+    assert r.status_code == 204
+    assert r.headers["Upload-Offset"] == str(len(data))
+    h = env.head(url)
+    assert h.headers["Upload-Length"] == str(len(data))
+    env.wait_completed(upload_id(url))
+    assert env.path(url).read_bytes() == data
+    # both, or neither
+    both = env.headers(Upload_Length="5", Upload_Defer_Length="1")
+    assert requests.post(env.base, headers=both, timeout=10).status_code == 400
+
+
+# --- termination, status, expiry --------------------------------------------------------------
+
+
+def test_termination_then_410(env: Env) -> None:
+    data = os.urandom(5000)
+    url = env.create(data)
+    assert env.patch(url, 0, data[:2000]).status_code == 204
+    r = requests.delete(url, headers=env.headers(), timeout=10)
+    assert r.status_code == 204
+    assert r.headers["Tus-Resumable"] == "1.0.0"
+    assert not env.path(url).exists()
+    assert env.row(url).state == "terminated"
+    assert env.head(url).status_code == 410
+    r = env.patch(url, 2000, data[2000:])
+    assert r.status_code == 410
+    assert r.json()["error"]["code"] == "upload_terminated"
+    assert requests.get(url, headers=env.headers(), timeout=10).status_code == 410
+    assert requests.delete(url, headers=env.headers(), timeout=10).status_code == 410
+
+
+def test_get_status_and_alu_headers(env: Env) -> None:
+    data = os.urandom(1000)
+    url = env.create(data)
+    r = requests.get(url, headers=env.headers(), timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == upload_id(url)
+    assert (body["state"], body["offset"], body["length"]) == ("receiving", 0, 1000)
+    assert body["item_id"] is None and body["error"] == ""
+    assert dt.datetime.fromisoformat(body["expires_at"]) > utcnow()
+    assert env.patch(url, 0, data).status_code == 204
+    env.wait_completed(upload_id(url))
+    with env.hub.db.session() as s:
+        up = s.get(Upload, upload_id(url))
+        assert up is not None
+        up.state, up.item_id, up.error = "failed", "item123", "Le fichier est illisible\n(codec ✗)"
+    h = env.head(url)
+    assert h.headers["Alu-Upload-State"] == "failed"
+    assert h.headers["Alu-Item-Id"] == "item123"
+    assert h.headers["Alu-Error"].isascii()
+    assert unquote(h.headers["Alu-Error"]) == "Le fichier est illisible\n(codec ✗)"
+    body = requests.get(url, headers=env.headers(), timeout=10).json()
+    assert (body["state"], body["item_id"]) == ("failed", "item123")
+
+
+def test_expire_uploads(env: Env) -> None:
+    data = os.urandom(10_000)
+    old = env.create(data)
+    assert env.patch(old, 0, data[:4000]).status_code == 204
+    done = env.create(b"d" * 10)
+    assert env.patch(done, 0, b"d" * 10).status_code == 204
+    env.wait_completed(upload_id(done))
+    gone = env.create(b"g" * 10)
+    assert requests.delete(gone, headers=env.headers(), timeout=10).status_code == 204
+    env.path(gone).write_bytes(b"left behind")  # a delete that could not remove the file
+    assert expire_uploads(env.hub) == 0
+    assert env.path(old).exists() and env.path(gone).exists() is False
+    env.path(gone).write_bytes(b"left behind")
+    later = utcnow() + dt.timedelta(seconds=env.hub.settings.upload_expiry_s + 60)
+    assert expire_uploads(env.hub, now=later) == 1
+    assert not env.path(old).exists()
+    assert not env.path(gone).exists()
+    assert env.row(old).state == "expired"
+    assert env.row(done).state == "processing"  # finished uploads never expire
+    r = env.head(old)
+    assert r.status_code == 410
+    assert env.patch(old, 4000, data[4000:]).status_code == 410
+
+
+# --- concatenation ----------------------------------------------------------------------------
+
+
+def test_concatenation_of_three_partials(env: Env) -> None:
+    pieces = [os.urandom(n) for n in (MIB + 3, 500_000, 77)]
+    whole = b"".join(pieces)
+    parts = []
+    for piece in pieces:
+        r = requests.post(
+            env.base,
+            headers=env.headers(Upload_Length=str(len(piece)), Upload_Concat="partial"),
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        parts.append(r.headers["Location"])
+        assert env.head(parts[-1]).headers["Upload-Concat"] == "partial"
+    # parts may be uploaded in any order; the last one is not finished yet
+    assert env.patch(parts[2], 0, pieces[2]).status_code == 204
+    assert env.patch(parts[0], 0, pieces[0]).status_code == 204
+    assert env.patch(parts[1], 0, pieces[1][:1000]).status_code == 204
+    meta = encode_meta({"filename": "joined.mp4", "sha256": hashlib.sha256(whole).hexdigest()})
+    concat = "final;" + " ".join([urlsplit(parts[0]).path, parts[1], parts[2]])
+    r = requests.post(
+        env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
+    )
+    assert r.status_code == 400
+    assert "not complete" in r.json()["error"]["message"]
+    assert env.patch(parts[1], 1000, pieces[1][1000:]).status_code == 204
+    assert env.completed == []  # partial uploads are not published on their own
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta, Upload_Length="5"),
+        timeout=10,
+    )
+    assert r.status_code == 400
+    r = requests.post(env.base, headers=env.headers(Upload_Concat=concat), timeout=10)
+    assert r.status_code == 400  # metadata is required on the final upload
+    r = requests.post(
+        env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
+    )
+    assert r.status_code == 201, r.text
+    final = r.headers["Location"]
+    uid = upload_id(final)
+    env.wait_completed(uid)
+    assert env.path(final).read_bytes() == whole
+    h = env.head(final)
+    assert h.headers["Upload-Offset"] == h.headers["Upload-Length"] == str(len(whole))
+    assert h.headers["Upload-Concat"] == "final;" + " ".join(urlsplit(p).path for p in parts)
+    r = env.patch(final, len(whole), b"x")
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "final_upload"
+    for part in parts:
+        assert env.head(part).status_code == 410
+        assert not env.path(part).exists()
+    # the parts are used up: a second final with them is refused
+    r = requests.post(
+        env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
+    )
+    assert r.status_code == 400
+    assert env.completed == [uid]
+
+
+def test_concatenation_parts_must_be_yours_and_partial(env: Env) -> None:
+    r = requests.post(
+        env.base,
+        headers=env.headers(env.other_token, Upload_Length="3", Upload_Concat="partial"),
+        timeout=10,
+    )
+    theirs = r.headers["Location"]
+    assert env.patch(theirs, 0, b"abc", token=env.other_token).status_code == 204
+    plain = env.create(b"abc")
+    assert env.patch(plain, 0, b"abc").status_code == 204
+    meta = encode_meta({"filename": "j.mp4", "sha256": "0" * 64})
+    for ref in (theirs, plain, env.base + "nosuchupload"):
+        r = requests.post(
+            env.base,
+            headers=env.headers(Upload_Concat=f"final;{ref}", Upload_Metadata=meta),
+            timeout=10,
+        )
+        assert r.status_code == 400, ref
+        assert r.json()["error"]["code"] == "bad_concat"
+
+
+# --- locking ----------------------------------------------------------------------------------
+
+
+def test_concurrent_patches_never_interleave(env: Env) -> None:
+    data = os.urandom(MAX_CHUNK)
+    url = env.create(data)
+    start = threading.Barrier(2)
+    results: list[int | str] = []
+
+    def send() -> None:
+        start.wait()
+        try:
+            results.append(env.patch(url, 0, data).status_code)
+        except requests.RequestException as e:
+            results.append(type(e).__name__)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    # one of them wins; the other gets 409 (it came late) or 423 (it was asked to let go,
+    # keeping what it had written, or it could not get the lock)
+    assert len(results) == 2 and results.count(204) <= 1, results
+    assert any(r in (409, 423) for r in results), results
+    wait_until(lambda: env.row(url).lock_owner == "", what="the writers to finish")
+    offset = int(env.head(url).headers["Upload-Offset"])
+    assert env.path(url).read_bytes()[:offset] == data[:offset]
+    if offset < len(data):
+        assert env.patch(url, offset, data[offset:]).status_code == 204
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
+    assert env.completed == [upload_id(url)]
+
+
+def test_stale_lock_released_by_next_head(env: Env) -> None:
+    data = os.urandom(4 * MIB)
+    url = env.create(data)
+    raw = RawPatch(env, url, 0, len(data))
+    try:
+        raw.send(data[: MIB + MIB // 2])
+        wait_until(lambda: file_size(env.path(url)) >= MIB, what="the hub to write 1 MiB")
+        assert env.row(url).lock_owner != ""  # the writer holds the lease
+        # The link went dead without a FIN: the hub's writer waits for bytes that never come.
+        t0 = time.monotonic()
+        r = env.head(url)
+        assert r.status_code == 200
+        assert time.monotonic() - t0 < 3.0
+        kept = int(r.headers["Upload-Offset"])
+        assert MIB <= kept <= MIB + MIB // 2
+        assert env.row(url).offset == kept and env.row(url).lock_owner == ""
+        assert env.path(url).read_bytes() == data[:kept]
+        # the old writer saved, let go and answered (to nobody, on a real dead link)
+        assert raw.read_head().startswith("HTTP/1.1 423")
+    finally:
+        raw.close()
+    assert env.patch(url, kept, data[kept:]).status_code == 204
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
+
+
+def test_database_lease_of_another_process_is_respected(env: Env) -> None:
+    data = os.urandom(3000)
+    url = env.create(data)
+    assert env.patch(url, 0, data[:1000]).status_code == 204
+    # another hub process sharing the database is writing to this upload
+    with env.hub.db.session() as s:
+        up = s.get(Upload, upload_id(url))
+        assert up is not None
+        up.lock_owner = "other-process"
+        up.lock_expires_at = utcnow() + dt.timedelta(seconds=30)
+    t0 = time.monotonic()
+    r = env.patch(url, 1000, data[1000:])
+    assert r.status_code == 423
+    assert r.json()["error"]["code"] == "upload_locked"
+    assert r.headers["Retry-After"] == "1"
+    assert 2.0 < time.monotonic() - t0 < 10.0  # it waited for the lease, then gave up
+    assert env.head(url).headers["Upload-Offset"] == "1000"  # HEAD does not need the lease
+    later = utcnow() + dt.timedelta(seconds=env.hub.settings.upload_expiry_s + 60)
+    with env.hub.db.session() as s:
+        up = s.get(Upload, upload_id(url))
+        assert up is not None
+        up.lock_expires_at = later + dt.timedelta(seconds=30)
+    assert expire_uploads(env.hub, now=later) == 0  # a live writer is never expired under it
+    # that process died: once its lease has run out the upload is free again
+    with env.hub.db.session() as s:
+        up = s.get(Upload, upload_id(url))
+        assert up is not None
+        up.lock_expires_at = utcnow() - dt.timedelta(seconds=1)
+    assert env.patch(url, 1000, data[1000:]).status_code == 204
+    assert env.path(url).read_bytes() == data
+    assert env.row(url).lock_owner == ""
+
+
+# --- speed (on demand: pytest -m bench) -------------------------------------------------------
+
+
+@pytest.mark.bench
+def test_patch_throughput(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if "bench" not in (request.config.getoption("-m") or ""):
+        pytest.skip("benchmark: run with -m bench")
+    e, close = make_env(tmp_path)
+    try:
+        size, chunk = 256 * MIB, 8 * MIB
+        data = os.urandom(size)
+        url = e.create(data)
+        view = memoryview(data)
+        with requests.Session() as session:
+            t0 = time.perf_counter()
+            for off in range(0, size, chunk):
+                r = session.patch(
+                    url,
+                    data=view[off : off + chunk],
+                    headers=e.headers(Upload_Offset=str(off), Content_Type=OFFSET_STREAM),
+                )
+                assert r.status_code == 204
+            elapsed = time.perf_counter() - t0
+        print(f"\nPATCH throughput: {size / elapsed / 1e6:.0f} MB/s ({elapsed:.2f} s)")
+        assert e.path(url).stat().st_size == size
+    finally:
+        close()

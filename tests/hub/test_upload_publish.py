@@ -1,0 +1,127 @@
+"""A member upload end to end: tuspy (`tusclient`) against the real hub, interrupted and
+resumed, verified by sha256 and published as a `member_upload` item that others see."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+from tusclient import client as tus
+
+from alu_hub.models import Item
+
+from .conftest import LiveHub
+
+
+def wait_for_outcome(s: requests.Session, url: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the upload's status until the hub has published it or failed it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = s.get(url, timeout=10).json()
+        if status["state"] in ("published", "failed"):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"upload still {status['state']} after {timeout} s")
+        time.sleep(0.1)  # polling the hub's state, as a client does
+
+
+def uploader_for(live_hub: LiveHub, user: str, path: Path, **kw: Any) -> Any:
+    c = tus.TusClient(
+        live_hub.api("/uploads/"), headers={"Authorization": f"Bearer {live_hub.tokens[user]}"}
+    )
+    return c.uploader(file_path=str(path), chunk_size=16 * 1024, **kw)
+
+
+def test_interrupted_upload_resumes_and_becomes_an_item(live_hub: LiveHub, clip: Path) -> None:
+    ktn = live_hub.login("ktn")
+    sha = hashlib.sha256(clip.read_bytes()).hexdigest()
+    meta = {
+        "filename": "Nairobi floods.mp4",
+        "sha256": sha,
+        "title": "Flooded roads in Nairobi",
+        "slug": "KENYA-FLOODS-ROADS",
+        "dateline": "NAIROBI, Kenya",
+        "language": "en",
+        "category": "environment",
+        "script": "Heavy rain flooded roads across the capital.",
+    }
+    first = uploader_for(live_hub, "ktn", clip, metadata=meta)
+    first.upload_chunk()
+    first.upload_chunk()  # two chunks, then the workstation goes away
+    assert 0 < first.offset < clip.stat().st_size
+    url = first.url
+
+    resumed = uploader_for(live_hub, "ktn", clip, url=url)
+    assert resumed.offset == first.offset  # asked the hub where it stood
+    resumed.upload()
+
+    status = wait_for_outcome(ktn, url)
+    assert status["state"] == "published", status
+    item_id = status["item_id"]
+    head = ktn.head(url, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
+    assert (
+        head.headers["Alu-Upload-State"] == "published" and head.headers["Alu-Item-Id"] == item_id
+    )
+
+    rts = live_hub.login("rts")
+    feed = rts.get(live_hub.api("/items"), timeout=10).json()["items"]
+    item = next(i for i in feed if i["id"] == item_id)
+    assert item["kind"] == "member_upload" and item["title"] == "Flooded roads in Nairobi"
+    assert item["source_member"]["username"] == "ktn" and item["country"] == "KE"
+    broadcast = next(r for r in item["renditions"] if r["name"] == "broadcast")
+    assert broadcast["sha256"] == sha and broadcast["filename"] == "Nairobi floods.mp4"
+    got = rts.get(broadcast["url"], timeout=10)
+    assert hashlib.sha256(got.content).hexdigest() == sha
+    assert {r["name"] for r in item["renditions"]} == {"broadcast", "proxy"}
+
+
+def test_checksum_mismatch_publishes_nothing(live_hub: LiveHub, clip: Path) -> None:
+    ktn = live_hub.login("ktn")
+    up = uploader_for(live_hub, "ktn", clip, metadata={"filename": "clip.mp4", "sha256": "0" * 64})
+    up.upload()
+    status = wait_for_outcome(ktn, up.url)
+    assert status["state"] == "failed" and status["item_id"] is None
+    assert "does not match its checksum" in status["error"]
+    head = ktn.head(up.url, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
+    assert head.headers["Alu-Upload-State"] == "failed" and "checksum" in head.headers["Alu-Error"]
+    assert ktn.get(live_hub.api("/items"), timeout=10).json()["items"] == []
+    with live_hub.hub.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    assert not any((live_hub.tmp / "hub" / "storage").rglob("*.mp4"))
+
+
+def test_a_file_that_is_not_video_fails_clearly(live_hub: LiveHub, tmp_path: Path) -> None:
+    ktn = live_hub.login("ktn")
+    doc = tmp_path / "notes.mp4"
+    doc.write_bytes(b"meeting notes, not a video\n" * 1000)
+    sha = hashlib.sha256(doc.read_bytes()).hexdigest()
+    up = uploader_for(live_hub, "ktn", doc, metadata={"filename": "notes.mp4", "sha256": sha})
+    up.upload()
+    status = wait_for_outcome(ktn, up.url)
+    assert status["state"] == "failed" and "not a video file" in status["error"]
+
+
+def test_members_cannot_touch_each_others_uploads(live_hub: LiveHub, clip: Path) -> None:
+    live_hub.login("ktn")
+    rts = live_hub.login("rts")
+    up = uploader_for(live_hub, "ktn", clip, metadata={"filename": "a.mp4", "sha256": "1" * 64})
+    up.upload_chunk()
+    tus_headers = {"Tus-Resumable": "1.0.0"}
+    assert rts.head(up.url, headers=tus_headers, timeout=10).status_code == 403
+    assert rts.get(up.url, timeout=10).status_code == 403
+    patch = rts.patch(
+        up.url,
+        data=b"x",
+        headers={
+            **tus_headers,
+            "Upload-Offset": str(up.offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+        timeout=10,
+    )
+    assert patch.status_code == 403 and patch.json()["error"]["code"] == "not_your_upload"
+    assert rts.delete(up.url, headers=tus_headers, timeout=10).status_code == 403
