@@ -77,7 +77,9 @@ def test_every_endpoint_needs_a_token(live_hub: LiveHub) -> None:
         ("OPTIONS", "/uploads/"),
         ("POST", "/uploads/"),
     ]:
-        r = requests.request(method, live_hub.api(path), headers={"Tus-Resumable": "1.0.0"}, timeout=10)
+        r = requests.request(
+            method, live_hub.api(path), headers={"Tus-Resumable": "1.0.0"}, timeout=10
+        )
         assert r.status_code == 401, (method, path, r.status_code)
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
         if method != "HEAD":
