@@ -1,4 +1,4 @@
-"""The hub's JSON API v1 (everything but tus, which is in ``tus.py``)."""
+"""The hub's JSON API v1 (everything but tus, which is the ``tus`` package)."""
 
 from __future__ import annotations
 

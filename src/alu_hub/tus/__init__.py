@@ -1,0 +1,73 @@
+"""tus 1.0.0 resumable uploads at ``/api/v1/uploads`` (https://tus.io/protocols/resumable-upload).
+
+Extensions: creation, creation-with-upload, creation-defer-length, termination, expiration,
+checksum (sha1, sha256, md5) and concatenation (final uploads of complete partials only; no
+concatenation-unfinished). Every request, OPTIONS included, needs the member's bearer token; a
+member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers,
+HEAD answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error``, and ``GET`` on an upload
+answers its status as JSON, which is how a client learns the item its upload became (GET is no
+tus request: it does not need ``Tus-Resumable``, every other method but OPTIONS gets 412
+without it).
+
+Bytes and durability
+    The bytes of upload ``<id>`` go to ``settings.uploads_dir / <id>``; the client's ``filename``
+    is metadata only and never part of a path. A PATCH streams its body into that file from the
+    stored offset in ~1 MiB writes done on a thread (one write in flight while the next buffer
+    fills), so memory stays bounded whatever the chunk size. The file is fsynced before the new
+    offset is stored, so the stored offset never exceeds durable bytes; when a PATCH or HEAD
+    finds the file shorter than the stored offset (a crash), the file wins. Bytes beyond the
+    stored offset (an unrecorded tail) are cut off before the next PATCH writes. A body cut
+    short (the client went away) keeps what arrived, and the client resumes from there; with
+    ``Upload-Checksum`` the partial chunk cannot be verified and is discarded instead, as is a
+    chunk whose digest does not match (460). Each PATCH that adds bytes pushes the expiry
+    (``Upload-Expires``) forward: only abandoned uploads expire.
+
+Locking (two writers must never interleave)
+    In this process: one ``_UploadLock`` per upload id (per event loop), taken by PATCH, HEAD,
+    DELETE and a creation-with-upload body. On links with outages the usual holder of a lock is
+    a PATCH whose client has already gone away while the socket still looks open, so a
+    newcomer does not just queue: it sets the lock's ``release_requested`` flag and cancels the
+    holder's pending body read (the flag is also checked between reads). The holder then stops
+    reading, fsyncs what it wrote, stores that offset and answers 423 ``upload_locked`` (with
+    ``Upload-Offset`` and ``Retry-After: 1``) to whoever is still listening. The newcomer
+    waits up to ``LOCK_WAIT_S`` (3 s) for the lock, else it answers 423 itself. So of two
+    PATCHes racing on one upload, one ends early with 423 (or, if it had finished, the other
+    gets 409) and the bytes never interleave; tus clients retry 423 and resume from HEAD.
+    Between processes: the writer also holds a lease in the upload's row (``lock_owner`` =
+    a random id per request, ``lock_expires_at`` = now + 30 s), taken with one conditional
+    UPDATE (free, or expired) and renewed, again conditionally, every 10 s while bytes arrive
+    and before any write that follows a stall; the new offset is stored only while the lease
+    is still ours, and a writer that lost it stops without writing. A lease past its expiry is
+    free, so a writer that died (or stalls) in another process blocks its upload for at most
+    30 s. HEAD never waits for a lease: the stored offset only moves after an fsync.
+
+Completion
+    When a plain or final upload has all its bytes its state becomes ``processing`` (committed)
+    and ``hub.on_upload_complete(id)`` runs on a daemon thread, never on the event loop nor
+    before the response. A final upload is assembled from its parts on a daemon thread after
+    the 201 (streamed, constant memory); its parts are then terminated and their files deleted.
+
+``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
+and deletes any bytes left behind by terminated ones; the app calls it at start-up and
+periodically.
+
+Modules
+    ``protocol`` (constants, headers, metadata, checksums, errors), ``state`` (the Upload table,
+    leases, completion, expiry), ``locks`` (in-process locks and a request's hold), ``receive``
+    (streaming a body into the file) and ``routes`` (the handlers and ``tus_router``).
+"""
+
+from __future__ import annotations
+
+from .protocol import TUS_VERSION, encode_metadata, http_date, parse_metadata
+from .routes import tus_router
+from .state import expire_uploads
+
+__all__ = [
+    "TUS_VERSION",
+    "encode_metadata",
+    "expire_uploads",
+    "http_date",
+    "parse_metadata",
+    "tus_router",
+]

@@ -1,0 +1,160 @@
+"""Who may write to an upload: the in-process lock per upload (with release requests to a
+stalled holder) and a request's hold, which adds the database lease. See the package doc."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Message
+
+from ..hub import Hub
+from ..models import Upload
+from .protocol import _locked
+from .state import LEASE_RENEW_S, _db_begin, _db_drop_lease, _db_renew_lease
+
+#: How long a newcomer waits for an upload's lock before 423.
+LOCK_WAIT_S = 3.0
+
+
+# --- the per-upload lock ----------------------------------------------------------------------
+
+
+class _UploadLock:
+    """Who writes to (or reads the offset of) one upload in this process; see the package doc."""
+
+    def __init__(self) -> None:
+        self.holder: str | None = None
+        self.release_requested = False
+        #: the holder's pending body read, cancelled to make a stalled holder stop
+        self.reader: asyncio.Future[Message] | None = None
+        self.freed = asyncio.Event()
+        self.waiting = 0
+
+    def ask_release(self) -> None:
+        self.release_requested = True
+        if self.reader is not None and not self.reader.done():
+            self.reader.cancel()
+
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _UploadLock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lock_table() -> dict[str, _UploadLock]:
+    loop = asyncio.get_running_loop()
+    table = _LOCKS.get(loop)
+    if table is None:
+        table = _LOCKS[loop] = {}
+    return table
+
+
+async def _acquire(upload_id: str, owner: str, wait: float) -> _UploadLock:
+    table = _lock_table()
+    lock = table.get(upload_id)
+    if lock is None:
+        lock = table[upload_id] = _UploadLock()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    lock.waiting += 1
+    try:
+        while lock.holder is not None:
+            lock.ask_release()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise _locked()
+            try:
+                await asyncio.wait_for(lock.freed.wait(), remaining)
+            except TimeoutError:
+                raise _locked() from None
+        lock.holder = owner
+        lock.release_requested = False
+        return lock
+    finally:
+        lock.waiting -= 1
+        if lock.holder is None and lock.waiting == 0 and table.get(upload_id) is lock:
+            del table[upload_id]
+
+
+def _release(upload_id: str, lock: _UploadLock, owner: str) -> None:
+    if lock.holder != owner:
+        return
+    lock.holder = None
+    lock.release_requested = False
+    freed, lock.freed = lock.freed, asyncio.Event()
+    freed.set()
+    table = _lock_table()
+    if lock.waiting == 0 and table.get(upload_id) is lock:
+        del table[upload_id]
+
+
+# --- a request's hold -------------------------------------------------------------------------
+
+
+@dataclass
+class _Hold:
+    """This request's hold on an upload: the in-process lock, and maybe the database lease."""
+
+    hub: Hub
+    upload_id: str
+    owner: str
+    lock: _UploadLock
+    deadline: float
+    leased: bool = False
+    renew_at: float = 0.0
+
+    async def begin(self, member_id: int, *, lease: bool) -> Upload:
+        """Load the upload (reconciled with its file); with ``lease``, wait for the database
+        lease until the deadline (423 after it) unless the upload no longer receives bytes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            up, leased = await run_in_threadpool(
+                _db_begin, self.hub, self.upload_id, member_id, self.owner, lease=lease
+            )
+            if leased:
+                self.leased = True
+                self.renew_at = time.monotonic() + LEASE_RENEW_S
+            if leased or not lease or up.state != "receiving" or up.concat == "final":
+                return up
+            if loop.time() >= self.deadline:
+                raise _locked()
+            await asyncio.sleep(0.1)
+
+    async def keep_lease(self) -> bool:
+        """Renew the lease when due; False when it was lost (stop writing)."""
+        if not self.leased:
+            return False
+        if time.monotonic() < self.renew_at:
+            return True
+        if await run_in_threadpool(_db_renew_lease, self.hub, self.upload_id, self.owner):
+            self.renew_at = time.monotonic() + LEASE_RENEW_S
+            return True
+        self.leased = False
+        return False
+
+
+@asynccontextmanager
+async def _hold(hub: Hub, upload_id: str) -> AsyncIterator[_Hold]:
+    """Hold the upload's in-process lock (asking a holder to let go; 423 after LOCK_WAIT_S);
+    on exit, drop the database lease if ``begin`` took it and it was not stored yet."""
+    owner = secrets.token_hex(16)
+    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_S
+    lock = await _acquire(upload_id, owner, LOCK_WAIT_S)
+    hold = _Hold(hub, upload_id, owner, lock, deadline)
+    try:
+        yield hold
+    finally:
+        try:
+            if hold.leased:
+                with contextlib.suppress(Exception):
+                    await run_in_threadpool(_db_drop_lease, hub, upload_id, owner)
+        finally:
+            _release(upload_id, lock, owner)

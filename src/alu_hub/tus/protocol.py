@@ -1,0 +1,232 @@
+"""The tus protocol's wire format: constants, header parsing and encoding, ``Upload-Metadata``,
+``Upload-Checksum``, ``Upload-Concat`` and the API errors the endpoint answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email.utils
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+
+from ..errors import ApiError
+from ..settings import GIB
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = (
+    "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,"
+    "concatenation"
+)
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
+OFFSET_STREAM = "application/offset+octet-stream"
+PREFIX = "/api/v1/uploads"
+#: Upload-Metadata larger than this (decoded) is refused.
+MAX_METADATA_BYTES = 64 * 1024
+
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_INT_RE = re.compile(r"[0-9]{1,19}")
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+# --- errors and headers -----------------------------------------------------------------------
+
+
+def _bad(code: str, message: str) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def _locked() -> ApiError:
+    return ApiError(
+        423,
+        "upload_locked",
+        "Another request is writing to this upload; try again in a moment.",
+        {"Retry-After": "1"},
+    )
+
+
+def http_date(when: dt.datetime) -> str:
+    """RFC 9110 HTTP-date, e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    return email.utils.format_datetime(when.astimezone(dt.UTC), usegmt=True)
+
+
+def _ascii_header(text: str, limit: int = 1000) -> str:
+    """Text made safe for a header value: printable ASCII stays, the rest (and ``%``) is
+    percent-encoded UTF-8, so ``urllib.parse.unquote`` gives the exact text back."""
+    safe = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+    return quote(text[:limit], safe=safe)
+
+
+def _effective_method(request: Request) -> str:
+    override = request.headers.get("x-http-method-override", "").strip()
+    return (override or request.method).upper()
+
+
+def _header_int(request: Request, name: str) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not _INT_RE.fullmatch(raw):
+        raise _bad("bad_header", f"{name} must be a non-negative integer.")
+    return int(raw)
+
+
+def _is_offset_stream(request: Request) -> bool:
+    ctype = request.headers.get("content-type", "")
+    return ctype.split(";", 1)[0].strip().lower() == OFFSET_STREAM
+
+
+def _size_text(n: int) -> str:
+    return f"{n / GIB:.4g} GB"
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "upload_too_large",
+        f"The upload is larger than this hub accepts: the limit is {_size_text(limit)} "
+        f"({limit} bytes).",
+    )
+
+
+def _chunk_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "chunk_too_large",
+        f"A chunk may be at most {limit} bytes ({_size_text(limit)}); send smaller chunks.",
+    )
+
+
+def _offset_mismatch(offset: int) -> ApiError:
+    return ApiError(
+        409,
+        "offset_mismatch",
+        f"Upload-Offset does not match the hub's offset ({offset}); resume from there.",
+        {"Upload-Offset": str(offset)},
+    )
+
+
+def _not_allowed(method: str) -> ApiError:
+    return ApiError(405, "method_not_allowed", f"{method} is not allowed here.")
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def parse_metadata(header: str) -> dict[str, str]:
+    """``Upload-Metadata`` as a dict: comma-separated ``key base64value`` pairs, the value
+    optional. Keys are printable ASCII without spaces or commas; values must be UTF-8 text.
+    Raises ApiError 400 on invalid base64, duplicate keys or anything malformed."""
+    meta: dict[str, str] = {}
+    total = 0
+    for pair in header.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        parts = pair.split()
+        if len(parts) > 2:
+            raise _bad("bad_metadata", "Upload-Metadata pairs are 'key base64value'.")
+        key = parts[0]
+        if not (key.isascii() and key.isprintable()):
+            raise _bad("bad_metadata", "Upload-Metadata keys must be printable ASCII.")
+        if key in meta:
+            raise _bad("bad_metadata", f"Upload-Metadata has the key {key!r} twice.")
+        value = ""
+        if len(parts) == 2:
+            raw = parts[1]
+            try:
+                decoded = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+                value = decoded.decode("utf-8")
+            except (binascii.Error, ValueError):
+                raise _bad(
+                    "bad_metadata",
+                    f"The Upload-Metadata value of {key!r} is not base64-encoded UTF-8 text.",
+                ) from None
+        total += len(key) + len(value)
+        if total > MAX_METADATA_BYTES:
+            raise _bad("bad_metadata", "Upload-Metadata is too large.")
+        meta[key] = value
+    return meta
+
+
+def encode_metadata(meta: dict[str, Any]) -> str:
+    """The ``Upload-Metadata`` header for stored metadata (the inverse of parse_metadata)."""
+    out = []
+    for key, value in meta.items():
+        text = str(value)
+        out.append(f"{key} {base64.b64encode(text.encode()).decode('ascii')}" if text else key)
+    return ",".join(out)
+
+
+def _require_file_meta(meta: dict[str, str]) -> dict[str, str]:
+    if not meta.get("filename"):
+        raise _bad(
+            "missing_metadata",
+            "Upload-Metadata must include 'filename' (the name of the file being uploaded).",
+        )
+    digest = meta.get("sha256", "")
+    if not _SHA256_RE.fullmatch(digest):
+        raise _bad(
+            "missing_metadata",
+            "Upload-Metadata must include 'sha256': the SHA-256 of the whole file as 64 hex "
+            "digits.",
+        )
+    return {**meta, "sha256": digest.lower()}
+
+
+# --- checksums --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Checksum:
+    algorithm: str
+    digest: bytes
+
+
+def _parse_checksum(raw: str | None) -> _Checksum | None:
+    if raw is None:
+        return None
+    parts = raw.split()
+    if len(parts) != 2:
+        raise _bad("bad_checksum", "Upload-Checksum is '<algorithm> <base64 digest>'.")
+    algorithm = parts[0].lower()
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise _bad(
+            "checksum_unsupported",
+            f"The checksum algorithm {parts[0]!r} is not supported; use "
+            f"{', '.join(CHECKSUM_ALGORITHMS)}.",
+        )
+    try:
+        digest = base64.b64decode(parts[1], validate=True)
+    except binascii.Error:
+        raise _bad("bad_checksum", "The Upload-Checksum digest is not valid base64.") from None
+    if len(digest) != hashlib.new(algorithm, usedforsecurity=False).digest_size:
+        raise _bad("bad_checksum", f"The Upload-Checksum digest is not a {algorithm} digest.")
+    return _Checksum(algorithm, digest)
+
+
+# --- concatenation ----------------------------------------------------------------------------
+
+
+def _parse_concat(raw: str | None) -> tuple[str, list[str]]:
+    if raw is None:
+        return "", []
+    raw = raw.strip()
+    if raw.lower() == "partial":
+        return "partial", []
+    kind, sep, rest = raw.partition(";")
+    if kind.strip().lower() != "final" or not sep:
+        raise _bad("bad_concat", "Upload-Concat is 'partial' or 'final;<url> <url> ...'.")
+    ids = []
+    for ref in rest.split():
+        segment = urlsplit(ref).path.rstrip("/").rsplit("/", 1)[-1]
+        if not _ID_RE.fullmatch(segment):
+            raise _bad("bad_concat", f"{ref!r} is not the address of an upload.")
+        ids.append(segment)
+    return "final", ids

@@ -1,0 +1,379 @@
+"""The tus handlers and router: OPTIONS, POST (creation, creation-with-upload,
+concatenation), HEAD, PATCH, DELETE and the JSON status GET. See the package doc."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import ApiError
+from ..hub import Hub, HubDep, MemberDep
+from ..models import Member, Upload, utcnow
+from .locks import _hold
+from .protocol import (
+    CHECKSUM_ALGORITHMS,
+    OFFSET_STREAM,
+    PREFIX,
+    TUS_EXTENSIONS,
+    TUS_VERSION,
+    _ascii_header,
+    _bad,
+    _chunk_too_large,
+    _effective_method,
+    _header_int,
+    _is_offset_stream,
+    _not_allowed,
+    _offset_mismatch,
+    _parse_checksum,
+    _parse_concat,
+    _require_file_meta,
+    _too_large,
+    encode_metadata,
+    http_date,
+    parse_metadata,
+)
+from .receive import _body_problem, _store_headers, _write_and_store
+from .state import (
+    _assemble_final,
+    _db_create,
+    _db_create_final,
+    _db_owned,
+    _db_terminate,
+    _start_complete,
+)
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def _upload_url(request: Request, upload_id: str) -> str:
+    return str(request.url_for("tus_upload", upload_id=upload_id))
+
+
+def _options_response(hub: Hub) -> Response:
+    return Response(
+        status_code=204,
+        headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Max-Size": str(hub.settings.max_upload_size),
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+        },
+    )
+
+
+async def _create(request: Request, hub: Hub, member: Member) -> Response:
+    settings = hub.settings
+    kind, part_ids = _parse_concat(request.headers.get("upload-concat"))
+    length = _header_int(request, "upload-length")
+    defer = request.headers.get("upload-defer-length")
+    if defer is not None and defer.strip() != "1":
+        raise _bad("bad_header", "Upload-Defer-Length can only be 1.")
+    if kind == "final":
+        if length is not None or defer is not None:
+            raise _bad(
+                "bad_header",
+                "A final upload's length is the sum of its parts: send no Upload-Length.",
+            )
+    elif length is None and defer is None:
+        raise _bad("bad_header", "Send Upload-Length, or Upload-Defer-Length: 1.")
+    elif length is not None and defer is not None:
+        raise _bad("bad_header", "Send either Upload-Length or Upload-Defer-Length, not both.")
+    if length is not None and length > settings.max_upload_size:
+        raise _too_large(settings.max_upload_size)
+    meta = parse_metadata(request.headers.get("upload-metadata", ""))
+    if kind != "partial":
+        meta = _require_file_meta(meta)
+    upload_id = secrets.token_urlsafe(24)
+
+    if kind == "final":
+        final = await run_in_threadpool(_db_create_final, hub, member.id, upload_id, part_ids, meta)
+        threading.Thread(
+            target=_assemble_final,
+            args=(hub, upload_id, part_ids),
+            name=f"upload-concat:{upload_id}",
+            daemon=True,
+        ).start()
+        return Response(
+            status_code=201,
+            headers={
+                "Location": _upload_url(request, upload_id),
+                "Upload-Expires": http_date(final.expires_at),
+            },
+        )
+
+    # creation-with-upload: a body of the offset stream type holds the first bytes
+    content_length = _header_int(request, "content-length")
+    has_body = _is_offset_stream(request) and (
+        (content_length or 0) > 0 or "chunked" in request.headers.get("transfer-encoding", "")
+    )
+    checksum = None
+    if has_body:
+        checksum = _parse_checksum(request.headers.get("upload-checksum"))
+        if content_length is not None and content_length > settings.max_chunk_size:
+            raise _chunk_too_large(settings.max_chunk_size)
+        if length is not None and content_length is not None and content_length > length:
+            raise ApiError(413, "beyond_upload_length", "The body is longer than Upload-Length.")
+    now = utcnow()
+    complete_now = length == 0 and kind == ""
+    up = Upload(
+        id=upload_id,
+        member_id=member.id,
+        length=length,
+        offset=0,
+        meta=meta,
+        concat=kind,
+        parts={},
+        state="processing" if complete_now else "receiving",
+        error="",
+        created_at=now,
+        updated_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.upload_expiry_s),
+        lock_owner="",
+    )
+    await run_in_threadpool(_db_create, hub, up)
+    headers = {"Location": _upload_url(request, upload_id)}
+    if not complete_now:
+        headers["Upload-Expires"] = http_date(up.expires_at)
+    if complete_now:
+        _start_complete(hub, upload_id)
+    elif has_body:
+        async with _hold(hub, upload_id) as hold:
+            up = await hold.begin(member.id, lease=True)
+            got, expires, complete = await _write_and_store(
+                request, hub, hold, up, length, checksum
+            )
+        if complete:
+            _start_complete(hub, upload_id)
+        # The upload exists whatever happened to its first bytes: answer 201 with the offset
+        # reached, and the client goes on from there with PATCH.
+        headers["Upload-Offset"] = str(got.end)
+        if expires is not None:
+            headers["Upload-Expires"] = http_date(expires)
+    return Response(status_code=201, headers=headers)
+
+
+def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
+    headers = {
+        "Upload-Offset": str(up.offset),
+        "Cache-Control": "no-store",
+        "Alu-Upload-State": up.state,
+    }
+    if up.length is None:
+        headers["Upload-Defer-Length"] = "1"
+    else:
+        headers["Upload-Length"] = str(up.length)
+    if up.meta:
+        headers["Upload-Metadata"] = encode_metadata(up.meta)
+    if up.state == "receiving":
+        headers["Upload-Expires"] = http_date(up.expires_at)
+    if up.concat == "partial":
+        headers["Upload-Concat"] = "partial"
+    elif up.concat == "final":
+        ids = [str(pid) for pid in (up.parts or {}).get("ids", [])]
+        paths = " ".join(request.url_for("tus_upload", upload_id=pid).path for pid in ids)
+        headers["Upload-Concat"] = f"final;{paths}"
+    if up.item_id:
+        headers["Alu-Item-Id"] = _ascii_header(up.item_id)
+    if up.error:
+        headers["Alu-Error"] = _ascii_header(up.error)
+    return headers
+
+
+async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> Response:
+    up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
+    if up.state == "receiving" and up.concat != "final":
+        # Taking the lock makes a writer whose client went away save and let go first.
+        async with _hold(hub, upload_id) as hold:
+            up = await hold.begin(member.id, lease=False)
+    return Response(status_code=200, headers=_upload_headers(request, up))
+
+
+async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> Response:
+    settings = hub.settings
+    if not _is_offset_stream(request):
+        raise ApiError(
+            415, "bad_content_type", f"A PATCH body must have Content-Type: {OFFSET_STREAM}."
+        )
+    client_offset = _header_int(request, "upload-offset")
+    if client_offset is None:
+        raise _bad("bad_header", "A PATCH needs Upload-Offset.")
+    content_length = _header_int(request, "content-length")
+    if content_length is not None and content_length > settings.max_chunk_size:
+        raise _chunk_too_large(settings.max_chunk_size)
+    checksum = _parse_checksum(request.headers.get("upload-checksum"))
+    declared = _header_int(request, "upload-length")
+
+    up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
+    if up.concat == "final":
+        raise ApiError(403, "final_upload", "A final upload is made from its parts: no PATCH.")
+    if up.state != "receiving":
+        return _patch_finished(up, client_offset, content_length)
+
+    async with _hold(hub, upload_id) as hold:
+        up = await hold.begin(member.id, lease=True)
+        if not hold.leased:  # no longer receiving bytes
+            return _patch_finished(up, client_offset, content_length)
+        offset = up.offset
+        if client_offset != offset:
+            raise _offset_mismatch(offset)
+        length = up.length
+        if declared is not None:
+            if length is None:
+                if declared < offset:
+                    raise _bad("bad_length", "Upload-Length is less than the bytes already sent.")
+                if declared > settings.max_upload_size:
+                    raise _too_large(settings.max_upload_size)
+                length = declared
+            elif declared != length:
+                raise _bad("bad_length", "Upload-Length cannot change once it is known.")
+        if length is not None and content_length is not None and offset + content_length > length:
+            raise ApiError(
+                413,
+                "beyond_upload_length",
+                f"The chunk goes beyond the upload's length ({length} bytes).",
+                {"Upload-Offset": str(offset)},
+            )
+        got, expires, complete = await _write_and_store(request, hub, hold, up, length, checksum)
+    if complete:
+        _start_complete(hub, upload_id)
+    problem = _body_problem(got, expires)
+    if problem is not None:
+        raise problem
+    return Response(status_code=204, headers=_store_headers(got.end, expires))
+
+
+def _patch_finished(up: Upload, client_offset: int, content_length: int | None) -> Response:
+    """PATCH on an upload that has all its bytes: nothing more can be written."""
+    if client_offset != up.offset:
+        raise _offset_mismatch(up.offset)
+    if content_length:
+        raise ApiError(413, "beyond_upload_length", "This upload already has all its bytes.")
+    return Response(status_code=204, headers={"Upload-Offset": str(up.offset)})
+
+
+async def _delete(hub: Hub, member: Member, upload_id: str) -> Response:
+    up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
+    if up.state not in ("receiving", "failed"):
+        raise ApiError(
+            409,
+            "upload_finished",
+            "This upload already has all its bytes and is being processed; it can no longer be "
+            "cancelled.",
+        )
+    async with _hold(hub, upload_id):  # a writer here stops first
+        done = await run_in_threadpool(_db_terminate, hub, upload_id)
+    if not done:
+        raise ApiError(
+            409, "upload_finished", "This upload changed meanwhile; it was not cancelled."
+        )
+    return Response(status_code=204)
+
+
+def _status(up: Upload) -> JSONResponse:
+    return JSONResponse(
+        {
+            "id": up.id,
+            "state": up.state,
+            "offset": up.offset,
+            "length": up.length,
+            "item_id": up.item_id,
+            "error": up.error,
+            "expires_at": up.expires_at.isoformat(),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def upload_collection(request: Request, hub: HubDep, member: MemberDep) -> Response:
+    """``/api/v1/uploads/``: OPTIONS (capabilities) and POST (creation)."""
+    method = _effective_method(request)
+    if method == "OPTIONS":
+        return _options_response(hub)
+    if method == "POST":
+        return await _create(request, hub, member)
+    raise _not_allowed(method)
+
+
+async def upload_resource(
+    request: Request, upload_id: str, hub: HubDep, member: MemberDep
+) -> Response:
+    """``/api/v1/uploads/{id}``: HEAD, PATCH, DELETE, GET (JSON status) and OPTIONS."""
+    method = _effective_method(request)
+    if method == "HEAD":
+        return await _head(request, hub, member, upload_id)
+    if method == "PATCH":
+        return await _patch(request, hub, member, upload_id)
+    if method == "DELETE":
+        return await _delete(hub, member, upload_id)
+    if method == "GET":
+        return _status(await run_in_threadpool(_db_owned, hub, upload_id, member.id))
+    if method == "OPTIONS":
+        return _options_response(hub)
+    raise _not_allowed(method)
+
+
+#: OPTIONS by the tus spec; GET is no tus request but our JSON status, read by plain clients.
+_NO_TUS_VERSION_NEEDED = frozenset({"OPTIONS", "GET"})
+
+
+class _TusRoute(APIRoute):
+    """Adds ``Tus-Resumable`` to every response (errors too) and answers 412 to a tus request
+    (any but OPTIONS and the JSON status GET) without ``Tus-Resumable: 1.0.0``, before
+    authentication."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def tus_handler(request: Request) -> Response:
+            try:
+                if (
+                    _effective_method(request) not in _NO_TUS_VERSION_NEEDED
+                    and request.headers.get("tus-resumable", "").strip() != TUS_VERSION
+                ):
+                    raise ApiError(
+                        412,
+                        "tus_version",
+                        f"This hub speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}.",
+                        {"Tus-Version": TUS_VERSION},
+                    )
+                response = await handler(request)
+            except ApiError as e:
+                e.headers = {**e.headers, "Tus-Resumable": TUS_VERSION}
+                raise
+            response.headers["Tus-Resumable"] = TUS_VERSION
+            return response
+
+        return tus_handler
+
+
+def tus_router() -> APIRouter:
+    """The tus endpoint, to mount with ``app.include_router(tus_router())``; the collection
+    answers with and without the trailing slash (no redirect: it would lose a POST body)."""
+    router = APIRouter(prefix=PREFIX, route_class=_TusRoute, tags=["uploads"])
+    for path, in_schema in (("/", True), ("", False)):
+        for method in ("POST", "OPTIONS"):
+            router.add_api_route(
+                path,
+                upload_collection,
+                methods=[method],
+                name=f"tus_collection_{method.lower()}{'' if in_schema else '_bare'}",
+                include_in_schema=in_schema,
+            )
+    for method in ("GET", "HEAD", "PATCH", "DELETE", "OPTIONS", "POST"):
+        router.add_api_route(
+            "/{upload_id}",
+            upload_resource,
+            methods=[method],
+            name="tus_upload" if method == "GET" else f"tus_upload_{method.lower()}",
+            # POST here only carries X-HTTP-Method-Override
+            include_in_schema=method != "POST",
+        )
+    return router

@@ -1,0 +1,402 @@
+"""The uploads' state: operations on the Upload table (run on worker threads), the database
+lease, completion (and assembly of final uploads) and expiry. See the package doc."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Connection, CursorResult, and_, or_, select, update
+from sqlalchemy.engine import Result
+
+from ..errors import ApiError
+from ..hub import Hub
+from ..models import Upload, utcnow
+from .protocol import _ID_RE, _bad, _too_large
+
+log = logging.getLogger(__name__)
+
+#: Size of each write to the upload file (and of the buffer filled meanwhile).
+WRITE_BUFFER = 1024 * 1024
+#: The lease in the database: its length, and how often a writer renews it.
+LEASE_S = 30.0
+LEASE_RENEW_S = 10.0
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+
+
+# --- database (run on worker threads) ---------------------------------------------------------
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _upload_path(hub: Hub, upload_id: str) -> Path:
+    return hub.settings.uploads_dir / upload_id
+
+
+def _lease_free(now: dt.datetime) -> Any:
+    return or_(
+        Upload.lock_owner == "", Upload.lock_expires_at.is_(None), Upload.lock_expires_at < now
+    )
+
+
+def _check_owned(up: Upload | None, member_id: int) -> Upload:
+    """``up`` if the member may use it; else 404 / 403 / 410."""
+    if up is None:
+        raise ApiError(404, "not_found", "There is no such upload.")
+    if up.member_id != member_id:
+        raise ApiError(403, "not_your_upload", "This upload belongs to another member.")
+    if up.state == "terminated":
+        raise ApiError(410, "upload_terminated", "This upload was cancelled; start a new one.")
+    if up.state == "expired" or (up.state == "receiving" and up.expires_at <= utcnow()):
+        raise ApiError(410, "upload_expired", "This upload expired unfinished; start a new one.")
+    return up
+
+
+def _db_get(conn: Connection, upload_id: str) -> Upload | None:
+    """A detached copy of the upload's row (Core: cheaper than the ORM on the hot path)."""
+    if not _ID_RE.fullmatch(upload_id):
+        return None
+    row = conn.execute(select(Upload.__table__).where(Upload.id == upload_id)).one_or_none()
+    return None if row is None else Upload(**row._asdict())
+
+
+def _db_owned(hub: Hub, upload_id: str, member_id: int) -> Upload:
+    """The upload (detached), or 404 / 403 / 410."""
+    with hub.db.engine.connect() as conn:
+        return _check_owned(_db_get(conn, upload_id), member_id)
+
+
+def _db_begin(
+    hub: Hub, upload_id: str, member_id: int, owner: str, *, lease: bool
+) -> tuple[Upload, bool]:
+    """Under the in-process lock: take the database lease (if asked and free), load the upload
+    and reconcile its offset with the file. Returns the upload and whether we hold the lease
+    (False: another process's writer holds it, or the upload no longer receives bytes)."""
+    now = utcnow()
+    with hub.db.engine.begin() as conn:
+        leased = False
+        if lease:
+            taken = conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.state == "receiving", _lease_free(now))
+                .values(lock_owner=owner, lock_expires_at=now + dt.timedelta(seconds=LEASE_S))
+            )
+            leased = taken.rowcount == 1
+        up = _check_owned(_db_get(conn, upload_id), member_id)
+        if up.state == "receiving" and up.concat != "final":
+            up.offset = _reconcile(conn, hub, up, cut_tail=leased)
+    return up, leased
+
+
+def _reconcile(conn: Connection, hub: Hub, up: Upload, *, cut_tail: bool) -> int:
+    """The offset to trust: the file's size when it is shorter than the stored offset (a
+    crash lost bytes), stored back. With ``cut_tail`` (we hold the lease), bytes beyond the
+    stored offset are cut off so that a new chunk never leaves stale bytes after it."""
+    path = _upload_path(hub, up.id)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if size < up.offset:
+        log.warning(
+            "upload %s: %d bytes on disk, offset was %d; trusting the file", up.id, size, up.offset
+        )
+        conn.execute(
+            update(Upload)
+            .where(Upload.id == up.id, Upload.offset == up.offset, Upload.state == "receiving")
+            .values(offset=size, updated_at=utcnow())
+        )
+        return size
+    if cut_tail and size > up.offset:
+        os.truncate(path, up.offset)
+    return up.offset
+
+
+def _db_renew_lease(hub: Hub, upload_id: str, owner: str) -> bool:
+    now = utcnow()
+    with hub.db.engine.begin() as conn:
+        renewed = conn.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.lock_owner == owner, Upload.state == "receiving")
+            .values(lock_expires_at=now + dt.timedelta(seconds=LEASE_S))
+        )
+        return renewed.rowcount == 1
+
+
+def _db_drop_lease(hub: Hub, upload_id: str, owner: str) -> None:
+    with hub.db.session() as s:
+        s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.lock_owner == owner)
+            .values(lock_owner="", lock_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _db_store(
+    hub: Hub,
+    upload_id: str,
+    owner: str,
+    offset: int,
+    length: int | None,
+    complete: bool,
+    expires: dt.datetime,
+) -> bool:
+    """Store a writer's result and drop its lease, if the lease is still ours (else store
+    nothing and return False)."""
+    with hub.db.engine.begin() as conn:
+        stored = conn.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.lock_owner == owner, Upload.state == "receiving")
+            .values(
+                offset=offset,
+                length=length,
+                updated_at=utcnow(),
+                expires_at=expires,
+                lock_owner="",
+                lock_expires_at=None,
+                state="processing" if complete else "receiving",
+            )
+        )
+        return stored.rowcount == 1
+
+
+def _db_create(hub: Hub, up: Upload) -> None:
+    with hub.db.session() as s:
+        s.add(up)
+    path = _upload_path(hub, up.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | _O_BINARY, 0o600)
+    os.close(fd)
+
+
+def _db_create_final(
+    hub: Hub, member_id: int, final_id: str, part_ids: list[str], meta: dict[str, str]
+) -> Upload:
+    """Check the parts, claim them (state ``processing``) and add the final upload."""
+    if not part_ids:
+        raise _bad("bad_concat", "A final upload needs at least one partial upload.")
+    if len(set(part_ids)) != len(part_ids):
+        raise _bad("bad_concat", "A partial upload is listed twice in Upload-Concat.")
+    now = utcnow()
+    expiry = now + dt.timedelta(seconds=hub.settings.upload_expiry_s)
+    with hub.db.session() as s:
+        rows = s.execute(select(Upload).where(Upload.id.in_(part_ids))).scalars().all()
+        found = {row.id: row for row in rows}
+        total = 0
+        for pid in part_ids:
+            part = found.get(pid)
+            if part is None or part.member_id != member_id:
+                raise _bad("bad_concat", f"The partial upload {pid} is not one of your uploads.")
+            if part.concat != "partial":
+                raise _bad("bad_concat", f"The upload {pid} is not a partial upload.")
+            if part.state != "receiving" or part.expires_at <= now:
+                raise _bad(
+                    "bad_concat", f"The partial upload {pid} is no longer available ({part.state})."
+                )
+            if part.length is None or part.offset != part.length:
+                raise _bad(
+                    "bad_concat",
+                    f"The partial upload {pid} is not complete "
+                    f"({part.offset} of {part.length if part.length is not None else '?'} bytes); "
+                    "this hub concatenates complete partial uploads only.",
+                )
+            total += part.length
+        if total > hub.settings.max_upload_size:
+            raise _too_large(hub.settings.max_upload_size)
+        claimed = s.execute(
+            update(Upload)
+            .where(
+                Upload.id.in_(part_ids),
+                Upload.member_id == member_id,
+                Upload.concat == "partial",
+                Upload.state == "receiving",
+                Upload.offset == Upload.length,
+            )
+            .values(state="processing", updated_at=now, expires_at=expiry)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(claimed) != len(part_ids):
+            raise _bad("bad_concat", "The partial uploads changed meanwhile; try again.")
+        final = Upload(
+            id=final_id,
+            member_id=member_id,
+            length=total,
+            offset=0,
+            meta=meta,
+            concat="final",
+            parts={"ids": part_ids},
+            state="receiving",
+            error="",
+            created_at=now,
+            updated_at=now,
+            expires_at=expiry,
+            lock_owner="",
+        )
+        s.add(final)
+        s.flush()
+        s.expunge(final)
+    return final
+
+
+def _db_terminate(hub: Hub, upload_id: str) -> bool:
+    with hub.db.session() as s:
+        done = s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.state.in_(("receiving", "failed")))
+            .values(state="terminated", lock_owner="", lock_expires_at=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(done) != 1:
+            return False
+    with contextlib.suppress(OSError):  # left for expire_uploads if it cannot go now
+        _upload_path(hub, upload_id).unlink(missing_ok=True)
+    return True
+
+
+# --- completion -------------------------------------------------------------------------------
+
+
+def _mark_failed(hub: Hub, upload_id: str, from_state: str, error: str) -> None:
+    with hub.db.session() as s:
+        s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.state == from_state)
+            .values(state="failed", error=error, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _run_complete(hub: Hub, upload_id: str) -> None:
+    try:
+        hub.on_upload_complete(upload_id)
+    except Exception as e:
+        log.exception("processing upload %s failed", upload_id)
+        with contextlib.suppress(Exception):
+            _mark_failed(hub, upload_id, "processing", f"Processing failed: {e}")
+
+
+def _start_complete(hub: Hub, upload_id: str) -> None:
+    threading.Thread(
+        target=_run_complete, args=(hub, upload_id), name=f"upload-done:{upload_id}", daemon=True
+    ).start()
+
+
+def _assemble_final(hub: Hub, final_id: str, part_ids: list[str]) -> None:
+    """Concatenate the parts into the final upload's file (streamed), then hand it over."""
+    try:
+        with hub.db.session() as s:
+            rows = s.execute(select(Upload.id, Upload.length).where(Upload.id.in_(part_ids)))
+            lengths: dict[str, int | None] = {row.id: row.length for row in rows}
+        total = 0
+        dest = _upload_path(hub, final_id)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb") as out:
+            for pid in part_ids:
+                remaining = lengths.get(pid) or 0
+                with open(_upload_path(hub, pid), "rb") as src:
+                    while remaining > 0:
+                        block = src.read(min(WRITE_BUFFER, remaining))
+                        if not block:
+                            raise OSError(f"the bytes of part {pid} are missing")
+                        out.write(block)
+                        remaining -= len(block)
+                        total += len(block)
+            out.flush()
+            os.fsync(out.fileno())
+        now = utcnow()
+        with hub.db.session() as s:
+            done = s.execute(
+                update(Upload)
+                .where(Upload.id == final_id, Upload.state == "receiving")
+                .values(offset=total, state="processing", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(done) != 1:  # terminated meanwhile: give the parts back
+                s.execute(
+                    update(Upload)
+                    .where(Upload.id.in_(part_ids), Upload.state == "processing")
+                    .values(state="receiving", updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                with contextlib.suppress(OSError):
+                    dest.unlink()
+                return
+            s.execute(
+                update(Upload)
+                .where(Upload.id.in_(part_ids), Upload.state == "processing")
+                .values(state="terminated", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception as e:
+        log.exception("assembling upload %s failed", final_id)
+        with contextlib.suppress(Exception):
+            _mark_failed(
+                hub, final_id, "receiving", f"Could not assemble the upload from its parts: {e}"
+            )
+            with hub.db.session() as s:
+                s.execute(
+                    update(Upload)
+                    .where(Upload.id.in_(part_ids), Upload.state == "processing")
+                    .values(state="receiving", updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+        return
+    for pid in part_ids:
+        with contextlib.suppress(OSError):
+            _upload_path(hub, pid).unlink()
+    _run_complete(hub, final_id)
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def expire_uploads(hub: Hub, now: dt.datetime | None = None) -> int:
+    """Expire unfinished uploads past ``expires_at``: delete their bytes, set state
+    ``expired``. Also deletes bytes left behind by terminated uploads. Uploads whose writer
+    holds a live lease are left alone. Returns how many uploads expired."""
+    now = now or utcnow()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    unfinished = or_(
+        Upload.state == "receiving",
+        # parts claimed by a final upload whose assembly never finished (a crash)
+        and_(Upload.state == "processing", Upload.concat == "partial"),
+    )
+    with hub.db.session() as s:
+        due = list(
+            s.execute(select(Upload.id).where(unfinished, Upload.expires_at < now)).scalars()
+        )
+        terminated = list(
+            s.execute(select(Upload.id).where(Upload.state == "terminated")).scalars()
+        )
+    count = 0
+    for upload_id in due:
+        with hub.db.session() as s:
+            expired = s.execute(
+                update(Upload)
+                .where(
+                    Upload.id == upload_id, unfinished, Upload.expires_at < now, _lease_free(now)
+                )
+                .values(state="expired", lock_owner="", lock_expires_at=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(expired) != 1:
+                continue
+        count += 1
+        with contextlib.suppress(OSError):
+            _upload_path(hub, upload_id).unlink(missing_ok=True)
+    for upload_id in terminated:
+        with contextlib.suppress(OSError):
+            _upload_path(hub, upload_id).unlink(missing_ok=True)
+    if count:
+        log.info("expired %d unfinished uploads", count)
+    return count
