@@ -1,0 +1,246 @@
+"""What every transfer job shares: its errors, its control (pause/cancel), its checkpoint and
+the context the queue hands it.
+
+A job (``download.run`` or ``upload.run``) is a plain blocking function on a worker thread. It
+reports bytes through ``ctx.meter`` (which also throttles and may raise ``Stopped``), saves
+where it stands through ``ctx.checkpoint`` so a restart after a crash resumes there, and ends by
+returning a result or raising one of the errors below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class Stopped(Exception):
+    """The job stopped because its control asked it to (``reason`` is "pause" or "cancel")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransferError(Exception):
+    """A failed attempt, with a message written for newsroom staff (no URLs, no secrets)."""
+
+    retryable: bool = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class RetryableError(TransferError):
+    """Will likely heal: network down, timeouts, stalls, 5xx, 429, 423, a bad hash (re-fetch)."""
+
+
+class PermanentError(TransferError):
+    """Will not heal by retrying: 401/403, the item is gone, the source file was deleted."""
+
+    retryable = False
+
+
+class DiskFullError(TransferError):
+    """No space left where the file is written; the queue pauses the transfer until there is."""
+
+
+# --- control ----------------------------------------------------------------------------------
+
+
+class Control:
+    """Pause/cancel for one transfer, safe from any thread; jobs poll it between reads and
+    the meter checks it on every block, so a stop takes effect within one read (< 1 s)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+        #: callbacks run when a stop is requested (e.g. close a socket blocked in a read)
+        self._on_stop: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self.reason = reason
+                self._event.set()
+            callbacks = list(self._on_stop)
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:  # a closing socket may complain; the stop itself stands
+                logging.getLogger(__name__).debug("stop callback failed", exc_info=True)
+
+    @property
+    def stopped(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Stopped(self.reason)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True (and no exception) if a stop was requested."""
+        return self._event.wait(seconds)
+
+    def on_stop(self, cb: Callable[[], None]) -> Callable[[], None]:
+        """Register ``cb`` for the next stop; returns a function that unregisters it."""
+        with self._lock:
+            self._on_stop.append(cb)
+            fire = self._event.is_set()
+        if fire:
+            cb()
+
+        def remove() -> None:
+            with self._lock:
+                if cb in self._on_stop:
+                    self._on_stop.remove(cb)
+
+        return remove
+
+
+# --- checkpoint -------------------------------------------------------------------------------
+
+
+class Checkpoint(Protocol):
+    """Where a job records how far it got; persisted by the queue in the store (JSON).
+
+    ``save`` must be cheap enough to call every few MB or seconds; it is durable when it
+    returns. Data saved here may include upload URLs, which are secrets: never log it."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, data: dict[str, Any]) -> None: ...
+
+
+class MemoryCheckpoint:
+    """A checkpoint kept in memory (tests, one-shot runs)."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = json.loads(json.dumps(data or {}))
+        self.saves = 0
+
+    def load(self) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(self.data))  # as a store would give
+        return copy
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.data = json.loads(json.dumps(data))
+        self.saves += 1
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+class SessionPool:
+    """One kept-alive ``requests.Session`` per destination (scheme, host, port) and stream.
+
+    Segmented downloads and parallel uploads ask for several ``stream`` numbers so that each
+    stream has its own connection. Sessions never carry auth themselves: headers are passed per
+    request, so a redirect to another host cannot take a token with it by accident."""
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 8,
+        verify: bool | str = True,
+        proxies: dict[str, str] | None = None,
+    ) -> None:
+        self._sessions: dict[tuple[str, int], requests.Session] = {}
+        self._lock = threading.Lock()
+        self.verify = verify
+        self.proxies = proxies or {}
+        self.pool_size = pool_size
+
+    def get(self, url: str, stream: int = 0) -> requests.Session:
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}".lower(), stream)
+        with self._lock:
+            s = self._sessions.get(key)
+            if s is None:
+                s = requests.Session()
+                adapter = requests.adapters.HTTPAdapter(
+                    pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
+                )
+                s.mount("http://", adapter)
+                s.mount("https://", adapter)
+                s.verify = self.verify
+                if self.proxies:
+                    s.proxies.update(self.proxies)
+                self._sessions[key] = s
+            return s
+
+    def close(self) -> None:
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for s in sessions:
+            s.close()
+
+
+# --- the context a job runs in ----------------------------------------------------------------
+
+
+@dataclass
+class Tuning:
+    """Knobs shared by the jobs (defaults chosen for 300 ms, lossy member links)."""
+
+    connect_timeout: float = 15.0
+    #: a read that returns nothing for this long is a stall: drop the connection and resume
+    stall_timeout: float = 30.0
+    read_size: int = 256 * 1024
+    #: files at least this large are fetched with several streams when the server allows Range
+    segment_threshold: int = 32 * 1024 * 1024
+    max_segments: int = 4
+    #: save download progress at least this often (bytes), so a crash re-fetches little
+    checkpoint_every: int = 4 * 1024 * 1024
+    upload_chunk_size: int = 16 * 1024 * 1024
+    min_upload_chunk: int = 256 * 1024
+    max_parallel_uploads: int = 4
+
+
+@dataclass
+class TransferContext:
+    control: Control
+    checkpoint: Checkpoint
+    sessions: SessionPool
+    #: called with every block of bytes moved; counts progress and applies bandwidth limits.
+    #: May block (throttling) and raises Stopped when the control asks to stop.
+    meter: Callable[[int], None] = lambda _n: None
+    #: headers for every request of this job that are not persisted (auth)
+    headers: dict[str, str] = field(default_factory=dict)
+    tuning: Tuning = field(default_factory=Tuning)
+    #: a line for the history / the user when something notable happens ("upload restarted")
+    note: Callable[[str], None] = lambda _msg: None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("alu_client.transfers"))
+
+
+def metered(ctx: TransferContext) -> Callable[[int], None]:
+    """The meter wrapped with the control check, for jobs to call per block."""
+
+    def account(n: int) -> None:
+        ctx.control.check()
+        ctx.meter(n)
+
+    return account
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: host and the first path segment only (upload URLs are secrets)."""
+    parts = urlsplit(url)
+    first = parts.path.strip("/").split("/", 1)[0]
+    return (
+        f"{parts.scheme}://{parts.netloc}/{first}/…"
+        if first
+        else f"{parts.scheme}://{parts.netloc}/"
+    )
