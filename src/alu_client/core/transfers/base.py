@@ -217,6 +217,9 @@ class TransferContext:
     #: called with every block of bytes moved; counts progress and applies bandwidth limits.
     #: May block (throttling) and raises Stopped when the control asks to stop.
     meter: Callable[[int], None] = lambda _n: None
+    #: where the job stands in absolute terms (bytes done, total size), when it knows: after
+    #: resuming (the offset) and after a restart (0); the meter's counts then add to it
+    progress: Callable[[int, int | None], None] = lambda _done, _total: None
     #: headers for every request of this job that are not persisted (auth)
     headers: dict[str, str] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)

@@ -1,0 +1,6 @@
+"""The client's SQLite store (WAL, one writer): transfers now; library, history and settings
+join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
+
+from .db import SchemaTooNew, Store
+
+__all__ = ["SchemaTooNew", "Store"]

@@ -1,0 +1,110 @@
+"""One SQLite file per data folder, in WAL mode, with numbered migrations.
+
+Writes are serialised through one lock and run in ``BEGIN IMMEDIATE`` transactions; reads
+share the same connection under the lock (they are short; WAL keeps them cheap). Migrations are
+numbered steps applied in their own transaction each, after a backup copy of the file; a file
+written by a newer ALU Desk is refused rather than risked (as TagStudio and Vorta do).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .schema import MIGRATIONS
+
+
+class SchemaTooNew(RuntimeError):
+    """The library was written by a newer ALU Desk."""
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            str(path), timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed transfer end survives a power cut, not only a crash.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    # --- schema -------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        newest = len(MIGRATIONS)
+        if current > newest:
+            raise SchemaTooNew(
+                f"This library was written by a newer ALU Desk (schema {current}, this one knows "
+                f"{newest}). Update ALU Desk to open it."
+            )
+        if current == newest:
+            return
+        if current > 0 and self.path is not None:
+            self._backup(self.path.with_name(f"{self.path.name}.bak-v{current}"))
+        for number in range(current + 1, newest + 1):
+            # One transaction per step: the schema and its version number change together.
+            step = MIGRATIONS[number - 1]
+            script = f"BEGIN IMMEDIATE;\n{step};\nPRAGMA user_version = {number};\nCOMMIT;"
+            with self._lock:
+                try:
+                    self._conn.executescript(script)
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+
+    def _backup(self, dest: Path) -> None:
+        with self._lock, sqlite3.connect(str(dest)) as target:
+            self._conn.backup(target)
+
+    # --- access -------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; everything inside commits together or not at all."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params))
+
+    def query_one(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

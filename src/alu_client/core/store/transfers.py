@@ -1,0 +1,291 @@
+"""The transfer queue's rows: what to move, in which order, how far it got, what happened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Store
+
+PRIORITIES = {"flash": 0, "urgent": 1, "routine": 2}
+STATES = ("queued", "active", "paused", "done", "failed", "canceled")
+#: states a transfer can still leave by itself or by a user's resume
+OPEN_STATES = ("queued", "active", "paused")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: int
+    direction: str
+    state: str
+    priority: int
+    position: float
+    label: str
+    source: str
+    destination: str
+    size: int | None
+    bytes_done: int
+    sha256: str | None
+    item_id: str | None
+    rendition: str | None
+    options: dict[str, Any]
+    result: dict[str, Any]
+    attempts: int
+    last_error: str
+    next_attempt_at: float | None
+    pause_reason: str
+    limit_bps: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Transfer:
+        d = dict(row)
+        d["options"] = json.loads(d["options"] or "{}")
+        d["result"] = json.loads(d["result"] or "{}")
+        return cls(**d)
+
+
+class TransferStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(
+        self,
+        direction: str,
+        source: str,
+        destination: str,
+        *,
+        label: str = "",
+        priority: int = 2,
+        size: int | None = None,
+        sha256: str | None = None,
+        item_id: str | None = None,
+        rendition: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> int:
+        now = time.time()
+        with self.store.write() as c:
+            pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM transfers").fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO transfers (direction, source, destination, label, priority, position,"
+                " size, sha256, item_id, rendition, options, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    direction,
+                    source,
+                    destination,
+                    label,
+                    priority,
+                    pos,
+                    size,
+                    sha256,
+                    item_id,
+                    rendition,
+                    json.dumps(options or {}),
+                    now,
+                ),
+            )
+            tid = int(cur.lastrowid or 0)
+            c.execute(
+                "INSERT INTO transfer_log (transfer_id, at, kind, message)"
+                " VALUES (?, ?, 'added', '')",
+                (tid, now),
+            )
+            return tid
+
+    def get(self, tid: int) -> Transfer | None:
+        row = self.store.query_one("SELECT * FROM transfers WHERE id = ?", (tid,))
+        return Transfer.from_row(row) if row else None
+
+    def all(
+        self, states: tuple[str, ...] | None = None, direction: str | None = None
+    ) -> list[Transfer]:
+        sql = "SELECT * FROM transfers WHERE 1=1"
+        params: list[Any] = []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params += list(states)
+        if direction:
+            sql += " AND direction = ?"
+            params.append(direction)
+        sql += " ORDER BY priority, position"
+        return [Transfer.from_row(r) for r in self.store.query(sql, params)]
+
+    def runnable(self, direction: str, now: float, limit: int) -> list[Transfer]:
+        """Queued transfers whose retry time has come, in the order they should start."""
+        rows = self.store.query(
+            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " ORDER BY priority, position LIMIT ?",
+            (direction, now, limit),
+        )
+        return [Transfer.from_row(r) for r in rows]
+
+    def next_wakeup(self) -> float | None:
+        row = self.store.query_one(
+            "SELECT MIN(next_attempt_at) FROM transfers"
+            " WHERE state = 'queued' AND next_attempt_at IS NOT NULL"
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    def claim(self, tid: int) -> bool:
+        """queued → active, only if it is still queued (a pause may have come first)."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET state = 'active', started_at = COALESCE(started_at, ?),"
+                " attempts = attempts + 1, pause_reason = '' WHERE id = ? AND state = 'queued'",
+                (time.time(), tid),
+            )
+            if cur.rowcount:
+                self._log(c, tid, "started", "")
+            return cur.rowcount == 1
+
+    def finish(
+        self,
+        tid: int,
+        state: str,
+        *,
+        error: str = "",
+        next_attempt_at: float | None = None,
+        pause_reason: str = "",
+        bytes_done: int | None = None,
+        size: int | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """The end of an attempt: done, failed, canceled, paused or queued again (a retry)."""
+        assert state in STATES
+        now = time.time()
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE transfers SET state = ?, last_error = ?, next_attempt_at = ?,"
+                " pause_reason = ?, bytes_done = COALESCE(?, bytes_done), size = COALESCE(?, size),"
+                " result = COALESCE(?, result), finished_at = ? WHERE id = ?",
+                (
+                    state,
+                    error,
+                    next_attempt_at,
+                    pause_reason,
+                    bytes_done,
+                    size,
+                    json.dumps(result) if result is not None else None,
+                    now if state in ("done", "failed", "canceled") else None,
+                    tid,
+                ),
+            )
+            self._log(c, tid, state, error or pause_reason)
+
+    def set_state(
+        self, tid: int, state: str, *, only_from: tuple[str, ...], reason: str = ""
+    ) -> bool:
+        """A user's command (pause, resume, cancel, retry): applies only from the given states."""
+        with self.store.write() as c:
+            cur = c.execute(
+                f"UPDATE transfers SET state = ?, pause_reason = ?, next_attempt_at = NULL"  # noqa: S608 - only "?" placeholders are joined in
+                f" WHERE id = ? AND state IN ({','.join('?' * len(only_from))})",
+                (state, reason, tid, *only_from),
+            )
+            if cur.rowcount:
+                self._log(c, tid, state, reason)
+            return cur.rowcount == 1
+
+    def set_progress(self, updates: dict[int, tuple[int, int | None]]) -> None:
+        """Bytes done (and the size once known) of several transfers, in one transaction."""
+        if not updates:
+            return
+        with self.store.write() as c:
+            c.executemany(
+                "UPDATE transfers SET bytes_done = ?, size = COALESCE(?, size) WHERE id = ?",
+                [(done, size, tid) for tid, (done, size) in updates.items()],
+            )
+
+    def note(self, tid: int, kind: str, message: str) -> None:
+        with self.store.write() as c:
+            self._log(c, tid, kind, message)
+
+    def log(self, tid: int) -> list[tuple[float, str, str]]:
+        rows = self.store.query(
+            "SELECT at, kind, message FROM transfer_log WHERE transfer_id = ? ORDER BY id", (tid,)
+        )
+        return [(r["at"], r["kind"], r["message"]) for r in rows]
+
+    def move(self, tid: int, before: int | None) -> None:
+        """Put ``tid`` just before ``before`` (or last when None), keeping the others' order."""
+        with self.store.write() as c:
+            if before is None:
+                pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM transfers").fetchone()[
+                    0
+                ]
+            else:
+                target = c.execute(
+                    "SELECT position FROM transfers WHERE id = ?", (before,)
+                ).fetchone()
+                if target is None:
+                    return
+                prev = c.execute(
+                    "SELECT MAX(position) FROM transfers WHERE position < ? AND id != ?",
+                    (target[0], tid),
+                ).fetchone()[0]
+                pos = (target[0] + (prev if prev is not None else target[0] - 1)) / 2
+            c.execute("UPDATE transfers SET position = ? WHERE id = ?", (pos, tid))
+
+    def set_priority(self, tid: int, priority: int) -> None:
+        with self.store.write() as c:
+            c.execute("UPDATE transfers SET priority = ? WHERE id = ?", (priority, tid))
+
+    def set_limit(self, tid: int, limit_bps: float | None) -> None:
+        with self.store.write() as c:
+            c.execute("UPDATE transfers SET limit_bps = ? WHERE id = ?", (limit_bps, tid))
+
+    def recover_after_crash(self) -> int:
+        """Transfers left 'active' by an engine that died go back to the queue."""
+        with self.store.write() as c:
+            cur = c.execute("UPDATE transfers SET state = 'queued' WHERE state = 'active'")
+            return cur.rowcount
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def load_checkpoint(self, tid: int) -> dict[str, Any]:
+        row = self.store.query_one(
+            "SELECT data FROM transfer_checkpoints WHERE transfer_id = ?", (tid,)
+        )
+        data: dict[str, Any] = json.loads(row[0]) if row else {}
+        return data
+
+    def save_checkpoint(self, tid: int, data: dict[str, Any]) -> None:
+        with self.store.write() as c:
+            c.execute(
+                "INSERT INTO transfer_checkpoints (transfer_id, data, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (transfer_id)"
+                " DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (tid, json.dumps(data), time.time()),
+            )
+
+    def clear_checkpoint(self, tid: int) -> None:
+        with self.store.write() as c:
+            c.execute("DELETE FROM transfer_checkpoints WHERE transfer_id = ?", (tid,))
+
+    @staticmethod
+    def _log(c: sqlite3.Connection, tid: int, kind: str, message: str) -> None:
+        c.execute(
+            "INSERT INTO transfer_log (transfer_id, at, kind, message) VALUES (?, ?, ?, ?)",
+            (tid, time.time(), kind, message),
+        )
+
+
+class StoreCheckpoint:
+    """A job's checkpoint kept in the store (``base.Checkpoint``)."""
+
+    def __init__(self, transfers: TransferStore, tid: int) -> None:
+        self.transfers = transfers
+        self.tid = tid
+
+    def load(self) -> dict[str, Any]:
+        return self.transfers.load_checkpoint(self.tid)
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.transfers.save_checkpoint(self.tid, data)
