@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from alu_hub.errors import error_body
 from alu_hub.files import CHUNK_SIZE, IMMUTABLE, content_disposition, file_response, strong_etag
 from alu_hub.server import serve_in_thread
+from tests.support.waiting import wait_until
 
 SIZE = 3 * 1024 * 1024 + 12_345  # not a multiple of the chunk size
 MTIME = 1_700_000_000.75  # a fraction of a second: Last-Modified is whole seconds
@@ -523,13 +524,6 @@ def _open_fds(path: Path) -> dict[int, int]:
     return found
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
 def test_stalled_client_is_not_read_ahead_and_disconnect_closes_the_file(site: Site) -> None:
     assert _open_fds(site.big_path) == {}
@@ -541,7 +535,7 @@ def test_stalled_client_is_not_read_ahead_and_disconnect_closes_the_file(site: S
         s.connect((host, int(port)))
         s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
-        _wait_for(lambda: len(_open_fds(site.big_path)) == 1, "the file to be open")
+        wait_until(lambda: len(_open_fds(site.big_path)) == 1, 20, what="the file to be open")
         # The client reads nothing more: the server must stop reading soon after.
         last, stable_since = -1, time.monotonic()
         while time.monotonic() - stable_since < 0.5:
@@ -550,7 +544,7 @@ def test_stalled_client_is_not_read_ahead_and_disconnect_closes_the_file(site: S
             (pos,) = fds.values()
             if pos != last:
                 last, stable_since = pos, time.monotonic()
-            time.sleep(0.01)
+            time.sleep(0.01)  # sampling: this checks that nothing happens for 0.5 s
         assert CHUNK_SIZE <= last <= AHEAD_LIMIT, f"read {last} bytes ahead of the client"
     finally:
         s.close()
@@ -563,7 +557,7 @@ def test_stalled_client_is_not_read_ahead_and_disconnect_closes_the_file(site: S
         peak = max(peak, *fds.values(), 0)
         return not fds
 
-    _wait_for(closed, "the file to be closed after disconnect")
+    wait_until(closed, 20, what="the file to be closed after disconnect")
     assert peak <= AHEAD_LIMIT, f"read on to byte {peak} after the client left"
     # and the server is still fine
     r = site.get("/big", Range="bytes=-10")
@@ -582,7 +576,7 @@ def test_files_are_closed_after_every_kind_of_response(site: Site) -> None:
     ):
         site.get(**headers)
         site.head(**headers)
-    _wait_for(lambda: _open_fds(site.data_path) == {}, "every file to be closed")
+    wait_until(lambda: _open_fds(site.data_path) == {}, 20, what="every file to be closed")
 
 
 def test_a_file_that_shrinks_mid_download_cuts_the_connection(site: Site) -> None:

@@ -30,6 +30,7 @@ from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.settings import Settings
 from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, tus_router
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,17 +106,6 @@ def b64(text: str) -> str:
 
 def encode_meta(meta: dict[str, str]) -> str:
     return ",".join(f"{k} {b64(v)}" for k, v in meta.items())
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def file_size(path: Path) -> int:

@@ -4,7 +4,6 @@ resumed, verified by sha256 and published as a `member_upload` item that others 
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,19 @@ from sqlalchemy import func, select
 from tusclient import client as tus
 
 from alu_hub.models import Item
+from tests.support.waiting import wait_until
 
 from .conftest import LiveHub
 
 
 def wait_for_outcome(s: requests.Session, url: str, timeout: float = 60) -> dict[str, Any]:
     """Poll the upload's status until the hub has published it or failed it."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def outcome() -> dict[str, Any] | None:
         status: dict[str, Any] = s.get(url, timeout=10).json()
-        if status["state"] in ("published", "failed"):
-            return status
-        if time.monotonic() > deadline:
-            raise AssertionError(f"upload still {status['state']} after {timeout} s")
-        time.sleep(0.1)  # polling the hub's state, as a client does
+        return status if status["state"] in ("published", "failed") else None
+
+    return wait_until(outcome, timeout, interval=0.1, what="the hub to publish or fail the upload")
 
 
 def uploader_for(live_hub: LiveHub, user: str, path: Path, **kw: Any) -> Any:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.support.faultproxy import FaultProxy
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,14 +123,6 @@ def _proxy_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("faultproxy")]
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
 def raw_exchange(
     port: int, request: bytes = GET_BLOB, half_close: bool = False
 ) -> tuple[bytes, str]:
@@ -188,14 +181,14 @@ def test_pass_through_forwards_identical_bytes_and_counts_them(
     assert how == "eof"
     assert data.startswith(b"HTTP/1.0 200") or data.startswith(b"HTTP/1.1 200")
     assert data.endswith(BODY)
-    wait_until(lambda: proxy.bytes_down == len(data), "bytes_down to match")
+    wait_until(lambda: proxy.bytes_down == len(data), 5, what="bytes_down to match")
     assert proxy.bytes_up == len(GET_BLOB)
 
     # the client's FIN is passed on, the server answers and closes: still every byte
     half, how = raw_exchange(proxy.port, GET_BLOB, half_close=True)
     assert how == "eof"
     assert half == data
-    wait_until(lambda: proxy.bytes_down == 2 * len(data), "bytes_down to match")
+    wait_until(lambda: proxy.bytes_down == 2 * len(data), 5, what="bytes_down to match")
     assert proxy.bytes_up == 2 * len(GET_BLOB)
 
     r1 = session.get(f"{proxy.url}/blob", timeout=10)
@@ -238,7 +231,7 @@ def test_reset_after_up_cuts_an_upload(
         session.post(f"{proxy.url}/upload", data=payload, timeout=10)
     assert proxy.wait_for_event("reset_after") == "reset_after 100000 up conn 1"
     assert proxy.bytes_up == 100_000  # exactly: the fault fires after nbytes were forwarded
-    wait_until(lambda: len(server.uploads) == 1, "the server to see the cut upload")
+    wait_until(lambda: len(server.uploads) == 1, 5, what="the server to see the cut upload")
     assert server.uploads[0] < 100_000
 
     ok = session.post(f"{proxy.url}/upload", data=payload, timeout=10)
@@ -322,7 +315,9 @@ def test_byte_faults_fire_in_arming_order_and_by_times(proxy: FaultProxy) -> Non
         "reset_after 2000 down conn 2",
         "reset_after 2000 down conn 3",
     ]
-    wait_until(lambda: proxy.bytes_down == 1000 + 2000 + 2000 + len(fourth[0]), "byte counts")
+    wait_until(
+        lambda: proxy.bytes_down == 1000 + 2000 + 2000 + len(fourth[0]), 5, what="byte counts"
+    )
 
 
 def test_a_fault_not_reached_stays_armed(proxy: FaultProxy, session: requests.Session) -> None:
