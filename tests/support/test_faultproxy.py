@@ -129,13 +129,14 @@ def raw_exchange(
     """Send request on a fresh socket, read to the end; how it ended: "eof" or "reset"."""
     received = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
+        # The proxy may reset the connection before the request is even sent: that is a reset too.
         try:
+            sock.sendall(request)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
             while chunk := sock.recv(65536):
                 received += chunk
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             return bytes(received), "reset"
     return bytes(received), "eof"
 

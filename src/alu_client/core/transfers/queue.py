@@ -1,0 +1,478 @@
+"""The transfer queue: persistent, ordered, pausable, and safe across crashes.
+
+Rows live in the store (``TransferStore``); this object schedules them. One scheduler thread
+starts queued transfers in priority then manual order, within separate caps for downloads and
+uploads, each on its own worker thread running a job (``download.run`` / ``upload.run``). The
+outcome of an attempt is written in one transaction; a failed attempt goes back to the queue
+with a back-off time (``retry.RetryPolicy``), or ends as failed when retrying cannot help.
+
+Pause and cancel go through the job's ``Control`` and take effect within a second, mid-read.
+Progress is counted in memory per block and handed to listeners in batches a few times a
+second (never per block), and written to the store about once a second.
+
+After a crash (even SIGKILL) ``start()`` puts transfers left 'active' back in the queue; each
+job resumes from its checkpoint and from what is on disk or on the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..store import Store
+from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
+from .base import Control, SessionPool, Stopped, TransferContext, Tuning
+from .retry import RetryPolicy, user_message
+from .throttle import Meter, RateLimiter
+
+log = logging.getLogger(__name__)
+
+#: what a job returns that must not be written to the store
+SECRET_RESULT_KEYS = frozenset({"url"})
+#: why a job was stopped → the state the transfer takes
+_STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One transfer's state as listeners see it (batched a few times a second)."""
+
+    id: int
+    direction: str
+    state: str
+    label: str
+    bytes_done: int
+    size: int | None
+    #: bytes per second, smoothed
+    speed: float
+    #: seconds left at the current speed, None when unknown
+    eta: float | None
+    last_error: str
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.bytes_done / self.size) if self.size else None
+
+
+Job = Callable[[Transfer, TransferContext], dict[str, Any]]
+
+
+def _download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+    from . import download
+
+    spec = download.DownloadSpec(
+        url=t.source,
+        dest=Path(t.destination),
+        sha256=t.sha256,
+        size=t.size,
+        segments=t.options.get("segments"),
+    )
+    r = download.run(spec, ctx)
+    return {
+        "path": str(r.path),
+        "size": r.size,
+        "sha256": r.sha256,
+        "bytes_fetched": r.bytes_fetched,
+        "restarted": r.restarted,
+    }
+
+
+def _upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+    from . import upload
+
+    spec = upload.UploadSpec(
+        path=Path(t.source),
+        endpoint=t.destination,
+        metadata=dict(t.options.get("metadata", {})),
+        chunk_size=t.options.get("chunk_size"),
+        parallel=t.options.get("parallel"),
+    )
+    r = upload.run(spec, ctx)
+    return {
+        "url": r.url,
+        "size": r.size,
+        "bytes_sent": r.bytes_sent,
+        "restarted": r.restarted,
+        "state": r.state,
+        "item_id": r.item_id,
+        "error": r.error,
+    }
+
+
+class _Live:
+    """In-memory progress of one running transfer."""
+
+    def __init__(self, done: int, size: int | None) -> None:
+        self.done = done
+        self.size = size
+        self.speed = 0.0
+        self.last_done = done
+        self.last_at = time.monotonic()
+        self.control = Control()
+
+
+class TransferQueue:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        sessions: SessionPool | None = None,
+        tuning: Tuning | None = None,
+        policy: RetryPolicy | None = None,
+        max_downloads: int = 2,
+        max_uploads: int = 1,
+        headers_for: Callable[[Transfer], dict[str, str]] = lambda _t: {},
+        progress_interval: float = 0.25,
+        jobs: dict[str, Job] | None = None,
+    ) -> None:
+        self.transfers = TransferStore(store)
+        self.sessions = sessions or SessionPool()
+        self.tuning = tuning or Tuning()
+        self.policy = policy or RetryPolicy()
+        self.caps = {"download": max_downloads, "upload": max_uploads}
+        self.limits = {"download": RateLimiter(None), "upload": RateLimiter(None)}
+        self.headers_for = headers_for
+        self.progress_interval = progress_interval
+        self.jobs: dict[str, Job] = jobs or {"download": _download_job, "upload": _upload_job}
+        self._cv = threading.Condition()
+        self._live: dict[int, _Live] = {}
+        self._workers: dict[int, threading.Thread] = {}
+        self._per_transfer: dict[int, RateLimiter] = {}
+        self._listeners: list[Callable[[list[Progress]], None]] = []
+        self._changed: set[int] = set()
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        #: called with a finished transfer's full result (secrets included), on its worker thread
+        self.on_result: Callable[[int, dict[str, Any]], None] = lambda _tid, _result: None
+
+    # --- life -------------------------------------------------------------------------------
+
+    def start(self) -> TransferQueue:
+        recovered = self.transfers.recover_after_crash()
+        if recovered:
+            log.info("%d transfers were active when the engine stopped; they resume", recovered)
+        for target, name in (
+            (self._schedule_loop, "alu-scheduler"),
+            (self._progress_loop, "alu-progress"),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the engine: running transfers stop where they are and stay queued."""
+        with self._cv:
+            self._stopping = True
+            lives = list(self._live.values())
+            self._cv.notify_all()
+        for live in lives:
+            live.control.stop("shutdown")
+        deadline = time.monotonic() + timeout
+        for w in list(self._workers.values()) + self._threads:
+            w.join(max(0.0, deadline - time.monotonic()))
+        self._flush_progress()
+        self.sessions.close()
+
+    # --- adding -----------------------------------------------------------------------------
+
+    def add_download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+        label: str = "",
+        priority: str = "routine",
+        segments: int | None = None,
+        item_id: str | None = None,
+        rendition: str | None = None,
+    ) -> int:
+        options: dict[str, Any] = {}
+        if segments:
+            options["segments"] = segments
+        tid = self.transfers.add(
+            "download",
+            url,
+            str(dest),
+            label=label or dest.name,
+            priority=PRIORITIES[priority],
+            size=size,
+            sha256=sha256.lower() if sha256 else None,
+            item_id=item_id,
+            rendition=rendition,
+            options=options,
+        )
+        self._wake(tid)
+        return tid
+
+    def add_upload(
+        self,
+        path: Path,
+        endpoint: str,
+        metadata: dict[str, str],
+        *,
+        label: str = "",
+        priority: str = "routine",
+        chunk_size: int | None = None,
+        parallel: int | None = None,
+    ) -> int:
+        options: dict[str, Any] = {"metadata": metadata}
+        if chunk_size:
+            options["chunk_size"] = chunk_size
+        if parallel:
+            options["parallel"] = parallel
+        tid = self.transfers.add(
+            "upload",
+            str(path),
+            endpoint,
+            label=label or metadata.get("title") or path.name,
+            priority=PRIORITIES[priority],
+            size=path.stat().st_size,
+            sha256=metadata.get("sha256"),
+            options=options,
+        )
+        self._wake(tid)
+        return tid
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def pause(self, tid: int) -> None:
+        live = self._live.get(tid)
+        if live is not None:
+            live.control.stop("pause")
+        else:
+            self.transfers.set_state(tid, "paused", only_from=("queued",), reason="paused")
+        self._wake(tid)
+
+    def resume(self, tid: int) -> None:
+        """Back to the queue now: from paused, failed, or a queued one waiting for its retry."""
+        self.transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
+        self._wake(tid)
+
+    retry_now = resume
+
+    def cancel(self, tid: int) -> None:
+        live = self._live.get(tid)
+        if live is not None:
+            live.control.stop("cancel")
+        elif self.transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed")):
+            t = self.transfers.get(tid)
+            if t is not None:
+                self._discard(t)
+        self._wake(tid)
+
+    def pause_all(self) -> None:
+        for t in self.transfers.all(("queued", "active")):
+            self.pause(t.id)
+
+    def resume_all(self) -> None:
+        for t in self.transfers.all(("paused",)):
+            self.resume(t.id)
+
+    def move(self, tid: int, before: int | None) -> None:
+        self.transfers.move(tid, before)
+        self._wake(tid)
+
+    def set_priority(self, tid: int, priority: str) -> None:
+        self.transfers.set_priority(tid, PRIORITIES[priority])
+        self._wake(tid)
+
+    def set_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
+        """Global limits per direction, effective at once for running transfers too."""
+        self.limits["download"].rate_bps = download_bps
+        self.limits["upload"].rate_bps = upload_bps
+
+    def set_transfer_limit(self, tid: int, bps: float | None) -> None:
+        self.transfers.set_limit(tid, bps)
+        limiter = self._per_transfer.get(tid)
+        if limiter is not None:
+            limiter.rate_bps = bps
+
+    def add_listener(self, cb: Callable[[list[Progress]], None]) -> None:
+        self._listeners.append(cb)
+
+    def wait_for(
+        self,
+        tid: int,
+        timeout: float | None = None,
+        states: tuple[str, ...] = ("done", "failed", "canceled"),
+    ) -> Transfer:
+        """Block until transfer ``tid`` is in one of ``states`` (or the timeout passes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while True:
+                t = self.transfers.get(tid)
+                if t is None:
+                    raise KeyError(tid)
+                if t.state in states:
+                    return t
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return t
+                self._cv.wait(0.5 if left is None else min(0.5, left))
+
+    def snapshot(self) -> list[Progress]:
+        return [self._progress_of(t) for t in self.transfers.all()]
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def _wake(self, _tid: int | None = None) -> None:
+        with self._cv:
+            if _tid is not None:
+                self._changed.add(_tid)
+            self._cv.notify_all()
+
+    def _schedule_loop(self) -> None:
+        while True:
+            with self._cv:
+                if self._stopping:
+                    return
+                self._start_runnable()
+                wake = self.transfers.next_wakeup()
+                timeout = 1.0 if wake is None else max(0.05, min(1.0, wake - time.time()))
+                self._cv.wait(timeout)
+
+    def _start_runnable(self) -> None:
+        now = time.time()
+        for direction, cap in self.caps.items():
+            running = sum(1 for tid, w in self._workers.items() if w.name.startswith(direction))
+            free = cap - running
+            if free <= 0:
+                continue
+            for t in self.transfers.runnable(direction, now, free):
+                if self.transfers.claim(t.id):
+                    self._launch(t)
+
+    def _launch(self, t: Transfer) -> None:
+        live = _Live(t.bytes_done, t.size)
+        self._live[t.id] = live
+        w = threading.Thread(
+            target=self._work, args=(t.id,), name=f"{t.direction}-{t.id}", daemon=True
+        )
+        self._workers[t.id] = w
+        self._changed.add(t.id)
+        w.start()
+
+    def _work(self, tid: int) -> None:
+        t = self.transfers.get(tid)
+        live = self._live[tid]
+        assert t is not None
+        per = RateLimiter(t.limit_bps)
+        self._per_transfer[tid] = per
+
+        def on_bytes(n: int) -> None:
+            live.done += n
+
+        def on_progress(done: int, total: int | None) -> None:
+            live.done = done
+            if total is not None:
+                live.size = total
+
+        ctx = TransferContext(
+            control=live.control,
+            checkpoint=StoreCheckpoint(self.transfers, tid),
+            sessions=self.sessions,
+            meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
+            progress=on_progress,
+            headers=self.headers_for(t),
+            tuning=self.tuning,
+            note=lambda msg: self.transfers.note(tid, "note", msg),
+            log=log,
+        )
+        try:
+            result = self.jobs[t.direction](t, ctx)
+        except Stopped as s:
+            state = _STOP_STATES.get(s.reason, "paused")
+            if state == "canceled":
+                self._discard(t)
+            self.transfers.finish(tid, state, bytes_done=live.done, pause_reason=s.reason)
+        except BaseException as e:  # every failure is recorded; none kills the engine
+            decision = self.policy.decide(e, t.attempts)
+            message = user_message(e, will_retry=decision.state != "failed")
+            if decision.state == "failed":
+                log.info("transfer %d failed: %s", tid, message)
+                self.transfers.finish(tid, "failed", error=message, bytes_done=live.done)
+            else:
+                log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
+                self.transfers.finish(
+                    tid,
+                    "queued",
+                    error=message,
+                    next_attempt_at=time.time() + decision.delay,
+                    bytes_done=live.done,
+                    pause_reason="disk full" if decision.state == "paused" else "",
+                )
+        else:
+            size = int(result.get("size") or live.size or live.done)
+            # Upload URLs are secrets: handed to the caller in memory, never stored once done.
+            kept = {k: v for k, v in result.items() if k not in SECRET_RESULT_KEYS}
+            self.transfers.finish(tid, "done", bytes_done=size, size=size, result=kept)
+            self.transfers.clear_checkpoint(tid)
+            self.on_result(tid, result)
+        finally:
+            with self._cv:
+                self._live.pop(tid, None)
+                self._workers.pop(tid, None)
+                self._per_transfer.pop(tid, None)
+                self._changed.add(tid)
+                self._cv.notify_all()
+
+    def _discard(self, t: Transfer) -> None:
+        """What a canceled transfer leaves behind: a download's partial file."""
+        if t.direction == "download":
+            Path(t.destination + ".part").unlink(missing_ok=True)
+            self.transfers.clear_checkpoint(t.id)
+
+    # --- progress ---------------------------------------------------------------------------
+
+    def _progress_of(self, t: Transfer) -> Progress:
+        live = self._live.get(t.id)
+        done = live.done if live else t.bytes_done
+        size = (live.size if live and live.size is not None else None) or t.size
+        speed = live.speed if live else 0.0
+        eta = (size - done) / speed if (size and speed > 1) else None
+        return Progress(t.id, t.direction, t.state, t.label, done, size, speed, eta, t.last_error)
+
+    def _progress_loop(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            with self._cv:
+                self._cv.wait(self.progress_interval)
+                exiting = self._stopping and not self._live
+                now = time.monotonic()
+                for tid, live in self._live.items():
+                    dt = now - live.last_at
+                    if dt > 0:
+                        rate = (live.done - live.last_done) / dt
+                        live.speed = rate if live.speed == 0 else 0.7 * live.speed + 0.3 * rate
+                    live.last_done, live.last_at = live.done, now
+                    self._changed.add(tid)
+                changed, self._changed = self._changed, set()
+            if now - last_flush >= 1.0:
+                self._flush_progress()
+                last_flush = now
+            if changed and self._listeners:
+                batch = [
+                    self._progress_of(t)
+                    for tid in sorted(changed)
+                    if (t := self.transfers.get(tid))
+                ]
+                for cb in list(self._listeners):
+                    try:
+                        cb(batch)
+                    except Exception:
+                        log.exception("a progress listener failed")
+            if exiting:
+                return
+
+    def _flush_progress(self) -> None:
+        with self._cv:
+            updates = {tid: (live.done, live.size) for tid, live in self._live.items()}
+        self.transfers.set_progress(updates)

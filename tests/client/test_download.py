@@ -1,0 +1,855 @@
+"""The download job against real servers on 127.0.0.1: the hub, nginx, the fault proxy in front
+of them, and tiny misbehaving servers written here (Range ignored, wrong Content-Range, changed
+ETag, gzip, too much data, wrong bytes, redirects)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import random
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from alu_client.core.transfers import download as dl
+from alu_client.core.transfers.base import (
+    Control,
+    DiskFullError,
+    MemoryCheckpoint,
+    PermanentError,
+    RetryableError,
+    SessionPool,
+    Stopped,
+    TransferContext,
+    Tuning,
+)
+from alu_client.core.transfers.download import DownloadResult, DownloadSpec, run
+from alu_hub.media import generate_clip
+from alu_hub.server import free_port
+from tests.hub.conftest import LiveHub, start_hub
+from tests.support.faultproxy import FaultProxy
+from tests.support.waiting import wait_until
+
+NGINX = Path("/usr/sbin/nginx")
+MB = 1024 * 1024
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def wait_metered(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait for ``pred`` on a condition variable woken by the job's meter."""
+    deadline = time.monotonic() + timeout
+    with _progress:
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {what}")
+            _progress.wait(left)
+
+
+_progress = threading.Condition()
+
+
+# --- a job context as the queue would build it ----------------------------------------------------
+
+
+@dataclass
+class Job:
+    """One transfer's context, kept across runs (a new Control per run, like the queue)."""
+
+    tmp: Path
+    tuning: Tuning
+    headers: dict[str, str] = field(default_factory=dict)
+    checkpoint: MemoryCheckpoint = field(default_factory=MemoryCheckpoint)
+    sessions: SessionPool = field(default_factory=SessionPool)
+    notes: list[str] = field(default_factory=list)
+    progress: list[tuple[int, int | None]] = field(default_factory=list)
+    metered: int = 0
+    ctx: TransferContext | None = None
+
+    def context(self) -> TransferContext:
+        """A fresh context for one run (progress and meter counts are per run)."""
+        self.progress.clear()
+        self.metered = 0
+
+        def meter(n: int) -> None:
+            with _progress:
+                self.metered += n
+                _progress.notify_all()
+
+        self.ctx = TransferContext(
+            control=Control(),
+            checkpoint=self.checkpoint,
+            sessions=self.sessions,
+            meter=meter,
+            progress=lambda done, total: self.progress.append((done, total)),
+            headers=dict(self.headers),
+            tuning=self.tuning,
+            note=self.notes.append,
+        )
+        return self.ctx
+
+    def run(self, spec: DownloadSpec) -> DownloadResult:
+        return run(spec, self.context())
+
+    def done_bytes(self) -> int:
+        return sum(d for _, _, d in self.checkpoint.data.get("segments", []))
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[Job]:
+    j = Job(
+        tmp=tmp_path,
+        tuning=Tuning(
+            connect_timeout=5,
+            stall_timeout=5,
+            read_size=64 * 1024,
+            segment_threshold=2 * MB,
+            max_segments=4,
+            checkpoint_every=256 * 1024,
+        ),
+    )
+    yield j
+    j.sessions.close()
+
+
+def part_of(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def assert_done(result: DownloadResult, dest: Path, data: bytes) -> None:
+    assert result.path == dest and dest.read_bytes() == data
+    assert result.size == len(data) and result.sha256 == sha(data)
+    assert not part_of(dest).exists()
+
+
+# --- the real hub -------------------------------------------------------------------------------
+
+
+@dataclass
+class HubFile:
+    live: LiveHub
+    path: str  # the rendition's path on the hub
+    token: str
+    data: bytes
+
+    @property
+    def url(self) -> str:
+        return self.live.url + self.path
+
+    @property
+    def port(self) -> int:
+        return self.live.server.port
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubFile]:
+    tmp = tmp_path_factory.mktemp("hub")
+    clip = tmp / "clip.mp4"
+    generate_clip(clip, seconds=2.0, width=640, height=360, seed=11)
+    live = start_hub(tmp)
+    item_id = live.publish(clip)
+    s = live.login("ktn")
+    item = s.get(live.api(f"/items/{item_id}"), timeout=10).json()
+    rend = next(r for r in item["renditions"] if r["name"] == "broadcast")
+    data = clip.read_bytes()
+    assert rend["sha256"] == sha(data)
+    yield HubFile(live, urlsplit(rend["url"]).path, live.tokens["ktn"], data)
+    live.server.stop()
+    live.hub.db.dispose()
+
+
+def test_hub_rendition_with_token(hub: HubFile, job: Job) -> None:
+    dest = job.tmp / "sub" / "dir" / "clip.mp4"
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    result = job.run(DownloadSpec(hub.url, dest, sha256=sha(hub.data), size=len(hub.data)))
+    assert_done(result, dest, hub.data)
+    assert result.bytes_fetched == len(hub.data) and not result.restarted
+    assert job.metered == len(hub.data) and job.checkpoint.data == {}
+
+
+def test_hub_without_token_is_refused(hub: HubFile, job: Job) -> None:
+    dest = job.tmp / "clip.mp4"
+    with pytest.raises(PermanentError, match=r"refused access \(HTTP 401\)") as e:
+        job.run(DownloadSpec(hub.url, dest))
+    assert "http" not in e.value.message.lower().replace("(http 401)", "")
+    assert not dest.exists()
+
+
+def test_existing_destination_is_never_overwritten(hub: HubFile, job: Job) -> None:
+    dest = job.tmp / "clip.mp4"
+    dest.write_bytes(b"mine")
+    with pytest.raises(PermanentError, match="already there"):
+        job.run(DownloadSpec(hub.url, dest))
+    assert dest.read_bytes() == b"mine"
+
+
+# --- nginx ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Nginx:
+    port: int
+    root: Path
+    access_log: Path
+    files: dict[str, bytes]
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def log_lines(self) -> list[str]:
+        return self.access_log.read_text().splitlines() if self.access_log.exists() else []
+
+
+def _ensure_nginx() -> None:
+    if NGINX.exists():
+        return
+    if shutil.which("apt-get") and getattr(os, "geteuid", lambda: -1)() == 0:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "nginx-light"],
+            check=False,
+            capture_output=True,
+            timeout=300,
+        )
+    if not NGINX.exists():
+        pytest.fail(
+            "nginx is needed for the Range tests: install it (apt-get install nginx-light)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    _ensure_nginx()
+    base = tmp_path_factory.mktemp("nginx")
+    root = base / "www"
+    root.mkdir()
+    rng = random.Random(5)
+    files = {"big.bin": rng.randbytes(40 * MB), "small.bin": rng.randbytes(4 * MB)}
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (base / d).mkdir()
+    port = free_port()
+    user = ""
+    if getattr(os, "geteuid", lambda: -1)() == 0:  # workers would run as nobody: no temp access
+        import grp
+        import pwd
+
+        user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
+    conf = base / "nginx.conf"
+    conf.write_text(
+        f"""{user}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {base}/nginx.pid;
+error_log {base}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {base}/body;
+    proxy_temp_path {base}/proxy;
+    fastcgi_temp_path {base}/fastcgi;
+    uwsgi_temp_path {base}/uwsgi;
+    scgi_temp_path {base}/scgi;
+    log_format conn '$connection $status "$http_range" $body_bytes_sent';
+    sendfile on;
+    keepalive_requests 10000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        access_log {base}/access.log conn;
+    }}
+}}
+"""
+    )
+    proc = subprocess.Popen(
+        [str(NGINX), "-p", str(base), "-c", str(conf), "-e", str(base / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            pytest.fail(f"nginx did not start: {err}", pytrace=False)
+        try:
+            return requests.head(f"http://127.0.0.1:{port}/small.bin", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_until(answers, timeout=10, what="nginx to answer")
+    except AssertionError:
+        proc.kill()
+        raise
+    yield Nginx(port, root, base / "access.log", files)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_nginx_single_and_segmented_are_identical(nginx: Nginx, job: Job) -> None:
+    data = nginx.files["big.bin"]
+    job.tuning.segment_threshold = 8 * MB
+    t0 = time.monotonic()
+    single = job.run(
+        DownloadSpec(nginx.url("big.bin"), job.tmp / "one.bin", size=len(data), segments=1)
+    )
+    t1 = time.monotonic()
+    assert_done(single, job.tmp / "one.bin", data)
+    before = len(nginx.log_lines())
+    seg = job.run(DownloadSpec(nginx.url("big.bin"), job.tmp / "four.bin", sha256=sha(data)))
+    t2 = time.monotonic()
+    assert_done(seg, job.tmp / "four.bin", data)
+    assert single.bytes_fetched == len(data)
+    # without a known size the probe asks for bytes=0-: a little past segment 0 is read
+    assert len(data) <= seg.bytes_fetched < len(data) + 2 * MB
+    lines = nginx.log_lines()[before:]
+    ranged = [line for line in lines if line.split()[1] == "206"]
+    conns = {line.split()[0] for line in ranged}
+    assert len(conns) >= 4, lines  # four streams, each its own connection
+    sent = sum(int(line.split()[-1]) for line in lines)
+    assert len(data) <= sent < 1.3 * len(data)  # nothing fetched twice but what steals drop
+    print(
+        f"\n40 MB: single {len(data) / (t1 - t0) / 1e6:.0f} MB/s, "
+        f"segmented {len(data) / (t2 - t1) / 1e6:.0f} MB/s"
+    )
+
+
+def test_resume_skips_the_network_when_the_part_is_whole(nginx: Nginx, job: Job) -> None:
+    data = nginx.files["small.bin"]
+    dest = job.tmp / "s.bin"
+    part_of(dest).write_bytes(data)
+    etag = requests.head(nginx.url("small.bin"), timeout=5).headers["ETag"]
+    job.checkpoint.data = {
+        "v": 1,
+        "etag": etag,
+        "last_modified": None,
+        "size": len(data),
+        "segments": [[0, len(data), len(data)]],
+    }
+    result = job.run(DownloadSpec(nginx.url("small.bin"), dest, sha256=sha(data)))
+    assert_done(result, dest, data)
+    assert result.bytes_fetched == 0
+
+
+# --- through the fault proxy ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub_proxy(hub: HubFile) -> Iterator[FaultProxy]:
+    with FaultProxy(("127.0.0.1", hub.port)) as proxy:
+        yield proxy
+
+
+def test_reset_then_resume(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    spec = DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4", sha256=sha(hub.data))
+    hub_proxy.rate_bps = 2_000_000  # the client reads as bytes arrive, before the reset
+    hub_proxy.reset_after(120_000)
+    with pytest.raises(RetryableError, match="cut"):
+        job.run(spec)
+    hub_proxy.wait_for_event("reset_after")
+    kept = job.done_bytes()
+    assert 0 < kept < len(hub.data)
+    assert part_of(spec.dest).read_bytes()[:kept] == hub.data[:kept]
+    hub_proxy.rate_bps = None
+    result = job.run(spec)
+    assert_done(result, spec.dest, hub.data)
+    assert result.bytes_fetched == len(hub.data) - kept and not result.restarted
+    assert job.progress == [(kept, len(hub.data))]  # the queue's bar starts where it stood
+    assert job.metered == len(hub.data) - kept
+
+
+def test_stall_raises_within_stall_timeout(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    job.tuning.stall_timeout = 1
+    spec = DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4", size=len(hub.data))
+    hub_proxy.stall_after(100_000)
+    t0 = time.monotonic()
+    with pytest.raises(RetryableError, match="stalled") as e:
+        job.run(spec)
+    assert time.monotonic() - t0 < 1 + 1.5
+    assert e.value.message == dl.MSG_STALLED
+    hub_proxy.release_stalls()
+    result = job.run(spec)
+    assert_done(result, spec.dest, hub.data)
+    assert result.bytes_fetched < len(hub.data)
+
+
+def test_truncate_then_resume(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    spec = DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4", sha256=sha(hub.data))
+    hub_proxy.truncate_after(150_000)
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        job.run(spec)
+    kept = job.done_bytes()
+    assert 0 < kept < 150_000
+    result = job.run(spec)
+    assert_done(result, spec.dest, hub.data)
+    assert result.bytes_fetched == len(hub.data) - kept
+
+
+def test_injected_503_carries_retry_after(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    hub_proxy.inject_http_response(503, {"Retry-After": "7"}, b"busy")
+    with pytest.raises(RetryableError, match=r"HTTP 503") as e:
+        job.run(DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4"))
+    assert e.value.retry_after == 7
+
+
+def test_retry_after_as_a_date(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    hub_proxy.inject_http_response(429, {"Retry-After": formatdate(time.time() + 60, usegmt=True)})
+    with pytest.raises(RetryableError, match=r"HTTP 429") as e:
+        job.run(DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4"))
+    assert e.value.retry_after is not None and 55 < e.value.retry_after <= 60
+
+
+def test_injected_404_is_permanent(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    hub_proxy.inject_http_response(404, {}, b"nope")
+    with pytest.raises(PermanentError, match="no longer on the server"):
+        job.run(DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4"))
+
+
+def test_refused_connection_is_retryable(job: Job) -> None:
+    url = f"http://127.0.0.1:{free_port()}/nothing-listens-here?sig=secret"
+    with pytest.raises(RetryableError) as e:
+        job.run(DownloadSpec(url, job.tmp / "x.bin"))
+    assert e.value.message == dl.MSG_UNREACHABLE and "secret" not in str(e.value)
+
+
+# --- misbehaving servers --------------------------------------------------------------------------
+
+
+class FileServer(ThreadingHTTPServer):
+    """Serves one file with Range/If-Range, and misbehaves on request."""
+
+    daemon_threads = True
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.data = data
+        self.etag: str | None = '"v1"'
+        self.last_modified = formatdate(1_700_000_000, usegmt=True)
+        self.ignore_range = False
+        self.start_shift = 0  # added to the Content-Range start (and the bytes sent)
+        self.gzip = "never"  # "never" | "range" | "always"
+        self.overlong = 0  # a close-delimited body this many bytes longer than the file
+        self.cut_after: int | None = None  # send this many body bytes, then close
+        self.redirect: str | None = None  # answer 302 to this location…
+        self.redirects_left = 1_000_000  # …this many times
+        self.requests: list[dict[str, str]] = []
+        self.thread = threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/file.bin"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that drop a connection on purpose (stops, steals) are not errors here
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FileServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        srv = self.server
+        srv.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+        if srv.redirect is not None and srv.redirects_left > 0:
+            srv.redirects_left -= 1
+            self.send_response(302)
+            self.send_header("Location", srv.redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = srv.data
+        start, end, status = 0, len(data), 200
+        rng = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if rng and not srv.ignore_range and if_range in (None, srv.etag, srv.last_modified):
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng)
+            assert m, rng
+            start = int(m.group(1))
+            end = min(int(m.group(2)) + 1, len(data)) if m.group(2) else len(data)
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+            start += srv.start_shift
+        body = data[start:end]
+        self.send_response(status)
+        if srv.etag is not None:
+            self.send_header("ETag", srv.etag)
+        self.send_header("Last-Modified", srv.last_modified)
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+        if srv.gzip == "always" or (srv.gzip == "range" and status == 206):
+            body = gzip.compress(body)
+            self.send_header("Content-Encoding", "gzip")
+        if srv.overlong:
+            body += b"\0" * srv.overlong
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if srv.cut_after is not None:
+            body = body[: srv.cut_after]
+            srv.cut_after = None
+            self.close_connection = True
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server() -> Iterator[FileServer]:
+    srv = FileServer(os.urandom(3 * MB))
+    yield srv
+    srv.stop()
+
+
+def cut_first_run(job: Job, server: FileServer, spec: DownloadSpec, at: int = 1 * MB) -> int:
+    """A first run that the server cuts at ``at`` bytes; returns the bytes the checkpoint kept."""
+    server.cut_after = at
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        job.run(spec)
+    kept = job.done_bytes()
+    assert 0 < kept <= at
+    return kept
+
+
+@pytest.mark.parametrize("size", [0, None])
+def test_empty_file(job: Job, size: int | None) -> None:
+    srv = FileServer(b"")
+    try:
+        # size None: the Range probe gets 416 and the file is asked for whole
+        spec = DownloadSpec(srv.url, job.tmp / "empty.bin", sha256=sha(b""), size=size)
+        result = job.run(spec)
+        assert_done(result, spec.dest, b"")
+        assert result.bytes_fetched == 0
+    finally:
+        srv.stop()
+
+
+def test_range_ignored_restarts_from_zero(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    cut_first_run(job, server, spec)
+    server.ignore_range = True
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.restarted and result.bytes_fetched == len(server.data)
+    assert job.notes == [dl.MSG_NO_RESUME]
+    assert job.progress[0][0] > 0 and job.progress[-1] == (0, len(server.data))
+    assert server.requests[-1]["range"].startswith("bytes=")  # it did ask to resume
+
+
+@pytest.mark.parametrize("etag", [None, 'W/"weak"'])
+def test_resume_on_last_modified_without_a_strong_etag(
+    server: FileServer, job: Job, etag: str | None
+) -> None:
+    server.etag = etag
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data))
+    kept = cut_first_run(job, server, spec, at=700_000)  # inside the 1 MiB probe
+    assert job.checkpoint.data["etag"] is None  # no strong ETag: one stream, not segments
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.bytes_fetched == len(server.data) - kept and not result.restarted
+    assert server.requests[-1]["if-range"] == server.last_modified
+
+
+def test_wrong_content_range_start_is_refused_then_resume_works(
+    server: FileServer, job: Job
+) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    kept = cut_first_run(job, server, spec)
+    before = part_of(spec.dest).read_bytes()
+    server.start_shift = 1000
+    with pytest.raises(RetryableError, match="wrong part"):
+        job.run(spec)
+    assert part_of(spec.dest).read_bytes()[:kept] == before[:kept] == server.data[:kept]
+    assert job.done_bytes() == kept
+    server.start_shift = 0
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.bytes_fetched == len(server.data) - kept and not result.restarted
+
+
+def test_changed_etag_restarts_with_a_note(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", segments=1)
+    cut_first_run(job, server, spec)
+    server.data = os.urandom(len(server.data) + 5000)
+    server.etag = '"v2"'
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.restarted and job.notes == [dl.MSG_CHANGED]
+    assert server.requests[-1]["if-range"] == '"v1"'
+
+
+def test_changed_etag_restarts_a_segmented_download(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin")
+    server.cut_after = 300_000  # one of the streams is cut
+    with pytest.raises(RetryableError):
+        job.run(spec)
+    assert len(job.checkpoint.data["segments"]) >= 2
+    server.data = os.urandom(len(server.data))
+    server.etag = '"v2"'
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.restarted and dl.MSG_CHANGED in job.notes
+
+
+def test_gzip_on_a_range_starts_over_without_range(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    cut_first_run(job, server, spec)
+    server.gzip = "range"
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.restarted
+    assert "range" in server.requests[-2] and "range" not in server.requests[-1]
+    assert all(r["accept-encoding"] == "identity" for r in server.requests)
+
+
+def test_gzip_always_is_retried_once_then_permanent(server: FileServer, job: Job) -> None:
+    server.gzip = "always"
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", segments=1)
+    with pytest.raises(RetryableError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_COMPRESSED
+    with pytest.raises(PermanentError, match="compressed"):
+        job.run(spec)
+    assert not spec.dest.exists()
+
+
+def test_body_longer_than_the_file_is_permanent(server: FileServer, job: Job) -> None:
+    server.overlong = 100_000  # no Content-Length: the body runs past the file's size
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", size=len(server.data), segments=1)
+    with pytest.raises(PermanentError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_TOO_LONG
+    assert not spec.dest.exists() and not part_of(spec.dest).exists()
+    assert job.checkpoint.data == {}
+
+
+def test_announced_size_larger_than_expected_is_permanent(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", size=len(server.data) - 1)
+    with pytest.raises(PermanentError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_TOO_LONG
+    assert not part_of(spec.dest).exists()
+
+
+def test_wrong_bytes_are_never_kept(server: FileServer, job: Job) -> None:
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(b"another file"))
+    with pytest.raises(RetryableError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_DAMAGED
+    assert not spec.dest.exists() and not part_of(spec.dest).exists()
+    assert "segments" not in job.checkpoint.data
+    # the next run fetches it all again and says the transfer had to start over
+    result = job.run(DownloadSpec(server.url, spec.dest, sha256=sha(server.data)))
+    assert_done(result, spec.dest, server.data)
+    assert result.restarted and result.bytes_fetched >= len(server.data)
+    assert job.checkpoint.data == {}
+
+
+def test_redirect_to_another_host_drops_credentials(server: FileServer, job: Job) -> None:
+    target = FileServer(server.data)
+    try:
+        port = target.server_address[1]
+        server.redirect = f"http://localhost:{port}/file.bin"
+        job.headers = {"Authorization": "Bearer secret", "X-Alu-Member": "ktn"}
+        spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+        result = job.run(spec)
+        assert_done(result, spec.dest, server.data)
+        assert server.requests[0]["authorization"] == "Bearer secret"
+        assert target.requests and all(
+            "authorization" not in r and "x-alu-member" not in r for r in target.requests
+        )
+    finally:
+        target.stop()
+
+
+def test_redirect_on_the_same_host_keeps_credentials(server: FileServer, job: Job) -> None:
+    server.redirect = "/moved/file.bin"  # relative: same scheme, host and port
+    server.redirects_left = 1
+    job.headers = {"Authorization": "Bearer secret"}
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert [r["path"] for r in server.requests] == ["/file.bin", "/moved/file.bin"]
+    assert all(r["authorization"] == "Bearer secret" for r in server.requests)
+
+
+def test_disk_full_is_reported(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    real = dl._write_at
+
+    def full_after_a_few(fd: int, data: bytes, pos: int, lock: threading.Lock) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            raise OSError(28, "No space left on device")
+        real(fd, data, pos, lock)
+
+    monkeypatch.setattr(dl, "_write_at", full_after_a_few)
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", segments=1)
+    with pytest.raises(DiskFullError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_DISK_FULL
+    kept = job.done_bytes()
+    assert kept > 0
+    monkeypatch.undo()
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.bytes_fetched == len(server.data) - kept
+
+
+# --- pause ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nginx_proxy(nginx: Nginx) -> Iterator[FaultProxy]:
+    with FaultProxy(("127.0.0.1", nginx.port)) as proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize("segments", [1, 4])
+def test_pause_mid_download_then_resume(
+    nginx: Nginx, nginx_proxy: FaultProxy, job: Job, segments: int
+) -> None:
+    data = nginx.files["small.bin"]
+    spec = DownloadSpec(
+        nginx_proxy.url + "/small.bin", job.tmp / "s.bin", sha256=sha(data), segments=segments
+    )
+    nginx_proxy.rate_bps = 200_000
+    ctx = job.context()
+    outcome: list[BaseException | DownloadResult] = []
+
+    def target() -> None:
+        try:
+            outcome.append(run(spec, ctx))
+        except BaseException as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    wait_metered(lambda: job.metered >= 300_000, what="300 kB through the proxy")
+    if segments > 1:
+        assert nginx_proxy.live_connections >= 2
+    t0 = time.monotonic()
+    ctx.control.stop("pause")
+    worker.join(5)
+    stopped_in = time.monotonic() - t0
+    print(f"stopped in {stopped_in * 1000:.0f} ms ({segments} streams)")
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], Stopped) and outcome[0].reason == "pause"
+    assert stopped_in < 1.0
+    kept = job.done_bytes()
+    assert 0 < kept < len(data)
+    nginx_proxy.rate_bps = None
+    result = job.run(spec)
+    assert_done(result, spec.dest, data)
+    assert result.bytes_fetched == len(data) - kept
+
+
+def test_pause_while_waiting_for_the_answer(
+    nginx: Nginx, nginx_proxy: FaultProxy, job: Job
+) -> None:
+    """No answer yet, so no socket of ours to shut: the job still returns within a second."""
+    nginx_proxy.stall_after(0, direction="up")  # the request never reaches nginx
+    ctx = job.context()
+    outcome: list[BaseException | DownloadResult] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            _catch(
+                lambda: run(DownloadSpec(nginx_proxy.url + "/small.bin", job.tmp / "s.bin"), ctx)
+            )
+        )
+    )
+    worker.start()
+    nginx_proxy.wait_for_event("stall_after")  # the request is held in the proxy
+    t0 = time.monotonic()
+    ctx.control.stop("pause")
+    worker.join(5)
+    assert not worker.is_alive() and time.monotonic() - t0 < 1.0
+    assert isinstance(outcome[0], Stopped)
+    assert not (job.tmp / "s.bin").exists()
+
+
+def _catch(fn: Callable[[], DownloadResult]) -> BaseException | DownloadResult:
+    try:
+        return fn()
+    except BaseException as e:
+        return e
+
+
+def test_stop_before_start(nginx: Nginx, job: Job) -> None:
+    ctx = job.context()
+    ctx.control.stop("cancel")
+    with pytest.raises(Stopped):
+        run(DownloadSpec(nginx.url("small.bin"), job.tmp / "s.bin"), ctx)
+
+
+# --- checkpoint durability --------------------------------------------------------------------------
+
+
+def test_checkpoint_never_claims_more_than_the_part_holds(
+    nginx: Nginx, nginx_proxy: FaultProxy, job: Job
+) -> None:
+    data = nginx.files["small.bin"]
+    spec = DownloadSpec(nginx_proxy.url + "/small.bin", job.tmp / "s.bin", sha256=sha(data))
+    nginx_proxy.rate_bps = 2_000_000
+    nginx_proxy.reset_after(400_000)  # one of the four streams dies
+    with pytest.raises(RetryableError, match="cut"):
+        job.run(spec)
+    nginx_proxy.wait_for_event("reset_after")
+    assert nginx_proxy.connections >= 4
+    ck = job.checkpoint.data
+    part = part_of(spec.dest).read_bytes()
+    assert ck["size"] == len(data) and ck["etag"]
+    assert ck["segments"][0][0] == 0 and ck["segments"][-1][1] == len(data)
+    missing = 0
+    for start, end, done in ck["segments"]:
+        assert 0 <= done <= end - start and start + done <= len(part)
+        assert part[start : start + done] == data[start : start + done]
+        missing += end - start - done
+    assert 0 < missing < len(data)
+    nginx_proxy.rate_bps = None
+    result = job.run(spec)
+    assert_done(result, spec.dest, data)
+    assert result.bytes_fetched == missing

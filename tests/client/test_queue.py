@@ -1,0 +1,315 @@
+"""The queue with stand-in jobs: order, caps, pause/resume/cancel, retries, crash recovery,
+batched progress. (The real jobs are tested in test_download/test_upload and end to end.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_client.core.lockfile import EngineBusy, EngineLock
+from alu_client.core.store import SchemaTooNew, Store
+from alu_client.core.store.transfers import Transfer
+from alu_client.core.transfers.base import PermanentError, RetryableError, TransferContext
+from alu_client.core.transfers.queue import Progress, TransferQueue
+from alu_client.core.transfers.retry import Backoff, RetryPolicy
+from tests.support.waiting import wait_until
+
+
+class FakeJobs:
+    """Jobs that move ``blocks`` blocks of 1 KiB through the meter, honouring the control."""
+
+    def __init__(self, blocks: int = 50, block_time: float = 0.005) -> None:
+        self.blocks = blocks
+        self.block_time = block_time
+        self.started: list[int] = []
+        self.running = 0
+        self.max_running = 0
+        self.fail_plan: dict[int, list[Exception]] = {}
+        self.lock = threading.Lock()
+        self.gate: threading.Event | None = None
+
+    def __call__(self, t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        with self.lock:
+            self.started.append(t.id)
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        try:
+            if self.gate is not None:
+                while not self.gate.wait(0.05):
+                    ctx.control.check()
+            plan = self.fail_plan.get(t.id)
+            if plan:
+                raise plan.pop(0)
+            start = int(ctx.checkpoint.load().get("done", 0))
+            ctx.progress(start * 1024, self.blocks * 1024)
+            for n in range(start, self.blocks):
+                ctx.meter(1024)
+                ctx.control.check()
+                ctx.checkpoint.save({"done": n + 1})
+                ctx.control.wait(self.block_time)
+            return {"size": self.blocks * 1024}
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "library.sqlite3")
+    yield s
+    s.close()
+
+
+def make_queue(store: Store, jobs: FakeJobs, **kw: Any) -> TransferQueue:
+    policy = RetryPolicy(Backoff(base=0.05, cap=0.1))
+    return TransferQueue(
+        store, jobs={"download": jobs, "upload": jobs}, policy=policy, progress_interval=0.05, **kw
+    )
+
+
+def add(q: TransferQueue, name: str, priority: str = "routine") -> int:
+    return q.add_download(
+        f"http://127.0.0.1:9/{name}", Path(f"/nonexistent/{name}"), label=name, priority=priority
+    )
+
+
+def test_runs_by_priority_then_order_within_the_cap(store: Store) -> None:
+    jobs = FakeJobs(blocks=5)
+    q = make_queue(store, jobs, max_downloads=1)
+    ids = [add(q, "a"), add(q, "b"), add(q, "c")]
+    flash = add(q, "flash", priority="flash")
+    q.start()
+    try:
+        for tid in [*ids, flash]:
+            assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+    assert jobs.started == [flash, *ids]
+    assert jobs.max_running == 1
+
+
+def test_separate_caps_for_downloads_and_uploads(store: Store, tmp_path: Path) -> None:
+    jobs = FakeJobs(blocks=20)
+    q = make_queue(store, jobs, max_downloads=2, max_uploads=1)
+    src = tmp_path / "f.mp4"
+    src.write_bytes(b"x")
+    ids = [add(q, f"d{n}") for n in range(4)] + [
+        q.add_upload(src, "http://127.0.0.1:9/up/", {"filename": "f.mp4"}) for _ in range(2)
+    ]
+    q.start()
+    try:
+        for tid in ids:
+            assert q.wait_for(tid, timeout=20).state == "done"
+    finally:
+        q.stop()
+    assert jobs.max_running <= 3
+
+
+def test_reorder(store: Store) -> None:
+    jobs = FakeJobs(blocks=2)
+    q = make_queue(store, jobs, max_downloads=1)
+    a, b, c = add(q, "a"), add(q, "b"), add(q, "c")
+    q.move(c, before=a)
+    q.start()
+    try:
+        q.wait_for(b, timeout=10)
+    finally:
+        q.stop()
+    assert jobs.started == [c, a, b]
+
+
+def test_pause_takes_effect_at_once_and_resume_continues(store: Store) -> None:
+    jobs = FakeJobs(blocks=400, block_time=0.01)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(
+            lambda: (
+                (t := q.transfers.get(tid)) is not None
+                and t.state == "active"
+                and len(jobs.started) == 1
+            )
+        )
+        wait_until(lambda: q.transfers.load_checkpoint(tid).get("done", 0) > 10)
+        asked = time.monotonic()
+        q.pause(tid)
+        assert q.wait_for(tid, timeout=5, states=("paused",)).state == "paused"
+        assert time.monotonic() - asked < 1.0
+        at_pause = q.transfers.load_checkpoint(tid)["done"]
+        assert 0 < at_pause < 400
+        q.resume(tid)
+        assert q.wait_for(tid, timeout=20).state == "done"
+    finally:
+        q.stop()
+    assert q.transfers.get(tid).bytes_done == 400 * 1024  # type: ignore[union-attr]
+    kinds = [k for _, k, _ in q.transfers.log(tid)]
+    assert kinds[:2] == ["added", "started"] and "paused" in kinds and kinds[-1] == "done"
+
+
+def test_cancel_active_and_queued(store: Store) -> None:
+    jobs = FakeJobs(blocks=1000, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=1)
+    a, b = add(q, "a"), add(q, "b")
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.get(a).state == "active")  # type: ignore[union-attr]
+        q.cancel(b)
+        q.cancel(a)
+        assert q.wait_for(a, timeout=5).state == "canceled"
+        assert q.transfers.get(b).state == "canceled"  # type: ignore[union-attr]
+    finally:
+        q.stop()
+    assert jobs.started == [a]
+
+
+def test_pause_all_and_resume_all(store: Store) -> None:
+    jobs = FakeJobs(blocks=300, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=1)
+    ids = [add(q, n) for n in "abc"]
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.get(ids[0]).state == "active")  # type: ignore[union-attr]
+        q.pause_all()
+        wait_until(lambda: all(q.transfers.get(i).state == "paused" for i in ids))  # type: ignore[union-attr]
+        q.resume_all()
+        for tid in ids:
+            assert q.wait_for(tid, timeout=30).state == "done"
+    finally:
+        q.stop()
+
+
+def test_retryable_errors_back_off_then_succeed(store: Store) -> None:
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    jobs.fail_plan[tid] = [
+        RetryableError("The connection was lost."),
+        RetryableError("The hub is busy.", retry_after=0.2),
+    ]
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+    t = q.transfers.get(tid)
+    assert t is not None and t.attempts == 3
+    errors = [m for _, k, m in q.transfers.log(tid) if k == "queued"]
+    assert errors == ["The connection was lost.", "The hub is busy."]
+
+
+def test_permanent_error_fails_with_plain_words_and_retry_now_runs_again(store: Store) -> None:
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    jobs.fail_plan[tid] = [PermanentError("The hub refused access; sign in again.")]
+    q.start()
+    try:
+        t = q.wait_for(tid, timeout=10)
+        assert t.state == "failed" and t.last_error == "The hub refused access; sign in again."
+        q.retry_now(tid)
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+
+
+def test_an_unexpected_exception_does_not_kill_the_engine(store: Store) -> None:
+    jobs = FakeJobs(blocks=2)
+    q = make_queue(store, jobs)
+    bad, good = add(q, "bad"), add(q, "good")
+    jobs.fail_plan[bad] = [ZeroDivisionError("bug")] * 10
+    q.start()
+    try:
+        assert q.wait_for(good, timeout=10).state == "done"
+        t = q.wait_for(bad, timeout=20)
+        assert t.state == "failed" and "ZeroDivisionError" in t.last_error
+    finally:
+        q.stop()
+
+
+def test_progress_comes_in_batches_not_per_block(store: Store) -> None:
+    jobs = FakeJobs(blocks=2000, block_time=0.0005)
+    q = make_queue(store, jobs)
+    batches: list[list[Progress]] = []
+    q.add_listener(batches.append)
+    tid = add(q, "a")
+    q.start()
+    started = time.monotonic()
+    try:
+        q.wait_for(tid, timeout=30)
+    finally:
+        q.stop()
+    elapsed = time.monotonic() - started
+    assert len(batches) <= elapsed / 0.05 + 5  # a batch per tick at most, not 2000
+    seen = [p for batch in batches for p in batch if p.id == tid]
+    assert any(p.state == "active" and 0 < p.bytes_done < 2000 * 1024 for p in seen)
+    assert any(p.speed > 0 for p in seen)
+    assert seen[-1].state == "done" and seen[-1].fraction == 1.0
+
+
+def test_transfers_left_active_by_a_crash_resume(store: Store, tmp_path: Path) -> None:
+    jobs = FakeJobs(blocks=10)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    assert q.transfers.claim(tid)  # as if an engine had started it and died
+    q.transfers.save_checkpoint(tid, {"done": 7})
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+    assert jobs.started == [tid]
+
+
+def test_stop_leaves_running_transfers_queued(store: Store) -> None:
+    jobs = FakeJobs(blocks=1000, block_time=0.01)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    q.start()
+    wait_until(lambda: q.transfers.get(tid).state == "active")  # type: ignore[union-attr]
+    q.stop()
+    assert q.transfers.get(tid).state == "queued"  # type: ignore[union-attr]
+
+
+def test_one_engine_per_data_folder(tmp_path: Path) -> None:
+    lock_path = tmp_path / "engine.lock"
+    with (
+        EngineLock(lock_path),
+        pytest.raises(EngineBusy, match="already working on this data folder"),
+    ):
+        EngineLock(lock_path).acquire()
+    EngineLock(lock_path).acquire().release()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from alu_client.core.lockfile import EngineLock; import time; lock = EngineLock(__import__('pathlib').Path({str(lock_path)!r})).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(EngineBusy, match=str(holder.pid)):
+            EngineLock(lock_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    EngineLock(lock_path).acquire().release()  # SIGKILL left no stale lock
+
+
+def test_store_refuses_a_newer_library(tmp_path: Path) -> None:
+    s = Store(tmp_path / "lib.sqlite3")
+    assert s.integrity_check() == "ok" and s.version >= 1
+    with s.write() as c:
+        c.execute("PRAGMA user_version = 999")
+    s.close()
+    with pytest.raises(SchemaTooNew, match="newer ALU Desk"):
+        Store(tmp_path / "lib.sqlite3")

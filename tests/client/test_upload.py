@@ -1,0 +1,868 @@
+"""The upload job against the real hub on loopback (and a bare tus server), with the fault proxy
+in front for resets, stalls, throttling and canned answers. Bytes are checked where they land:
+the hub's ``on_upload_complete`` is wrapped to hash the upload's file before it is published (or
+refused: random bytes are no video)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from fastapi import FastAPI, Request, Response
+from tusclient import client as tus_client
+from tusclient.fingerprint.fingerprint import Fingerprint as TuspyFingerprint
+
+from alu_client.core.transfers import upload as upload_module
+from alu_client.core.transfers.base import (
+    Control,
+    MemoryCheckpoint,
+    PermanentError,
+    RetryableError,
+    SessionPool,
+    Stopped,
+    TransferContext,
+    Tuning,
+)
+from alu_client.core.transfers.upload import (
+    FILE_CHANGED,
+    LOST_NOTE,
+    Fingerprinter,
+    UploadResult,
+    UploadSpec,
+    fingerprint,
+    poll_outcome,
+    run,
+)
+from alu_hub.server import RunningHub, serve_in_thread
+from tests.hub.conftest import LiveHub, clip, start_hub  # noqa: F401  (clip: a fixture)
+from tests.support.faultproxy import FaultProxy
+
+pytestmark = pytest.mark.timeout(120)
+
+KIB = 1024
+MIB = 1024 * KIB
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(MIB):
+            h.update(block)
+    return h.hexdigest()
+
+
+def random_file(path: Path, size: int) -> Path:
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def meta_for(path: Path, **extra: str) -> dict[str, str]:
+    return {"filename": path.name, "sha256": sha256_file(path), **extra}
+
+
+def upload_id(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def is_patch(head: bytes) -> bool:
+    return head.startswith(b"PATCH ")
+
+
+def is_head(head: bytes) -> bool:
+    return head.startswith(b"HEAD ")
+
+
+def watch(proxy: FaultProxy) -> list[bytes]:
+    """Every request head the proxy forwards from now on (an injection that never matches)."""
+    heads: list[bytes] = []
+
+    def record(head: bytes) -> bool:
+        heads.append(head)
+        return False
+
+    proxy.inject_http_response(599, match=record)
+    return heads
+
+
+def header_of(head: bytes, name: bytes) -> bytes | None:
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+@dataclass
+class Ctx:
+    """A TransferContext for one run, counting metered bytes; ``again()`` is the next run with
+    the same checkpoint (as the queue does after a RetryableError or a pause)."""
+
+    token: str
+    checkpoint: MemoryCheckpoint = field(default_factory=MemoryCheckpoint)
+    tuning: dict[str, Any] = field(default_factory=dict)
+    pools: list[SessionPool] = field(default_factory=list)
+    metered: int = 0
+    notes: list[str] = field(default_factory=list)
+    on_meter: Callable[[int], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.control = Control()
+        self.sessions = SessionPool()
+        self.pools.append(self.sessions)
+        self._lock = threading.Lock()
+        self.ctx = TransferContext(
+            control=self.control,
+            checkpoint=self.checkpoint,
+            sessions=self.sessions,
+            meter=self._meter,
+            headers={"Authorization": f"Bearer {self.token}"},
+            tuning=Tuning(**self.tuning),
+            note=self.notes.append,
+        )
+
+    def _meter(self, n: int) -> None:
+        with self._lock:
+            self.metered += n
+            total = self.metered
+        if self.on_meter is not None:
+            self.on_meter(total)
+
+    def stop_after(self, nbytes: int, reason: str = "pause") -> None:
+        def maybe(total: int) -> None:
+            if total >= nbytes:
+                self.control.stop(reason)
+
+        self.on_meter = maybe
+
+    def again(self) -> Ctx:
+        nxt = Ctx(self.token, self.checkpoint, self.tuning, self.pools)
+        nxt.metered = self.metered
+        return nxt
+
+
+class Completed:
+    """Wraps the hub's completion hook: hashes each completed upload's bytes, then lets the
+    hub publish (or refuse) it as usual."""
+
+    def __init__(self, live: LiveHub) -> None:
+        self.live = live
+        self.original = live.hub.on_upload_complete
+        self.sums: dict[str, str] = {}
+        self.cv = threading.Condition()
+
+    def __call__(self, uid: str) -> None:
+        digest = sha256_file(self.live.hub.settings.uploads_dir / uid)
+        with self.cv:
+            self.sums[uid] = digest
+            self.cv.notify_all()
+        self.original(uid)
+
+    def sha256(self, url: str, timeout: float = 30.0) -> str:
+        uid = upload_id(url)
+        with self.cv:
+            assert self.cv.wait_for(lambda: uid in self.sums, timeout), "upload never completed"
+            return self.sums[uid]
+
+
+def run_until_done(spec: UploadSpec, c: Ctx, attempts: int = 4) -> tuple[UploadResult, Ctx, int]:
+    """Runs as the queue would: after a RetryableError, again with the same checkpoint.
+    Returns the result, the last run's Ctx (its ``metered`` is the total) and the failures."""
+    failures = 0
+    for _ in range(attempts):
+        try:
+            return run(spec, c.ctx), c, failures
+        except RetryableError:
+            failures += 1
+            c = c.again()
+    raise AssertionError(f"no success in {attempts} runs")
+
+
+def tus_head(url: str, token: str) -> requests.Response:
+    return requests.head(
+        url, headers={"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    tmp = tmp_path_factory.mktemp("upload-hub")
+    live = start_hub(tmp)
+    live.login("ktn")
+    yield live
+    for thread in threading.enumerate():  # publishing in flight: let it finish first
+        if thread.name.startswith(("upload-done:", "upload-concat:")):
+            thread.join(30)
+    live.server.stop()
+    live.hub.db.dispose()
+    shutil.rmtree(tmp / "hub", ignore_errors=True)
+
+
+@pytest.fixture
+def token(hub: LiveHub) -> str:
+    return hub.tokens["ktn"]
+
+
+@pytest.fixture
+def done(hub: LiveHub) -> Iterator[Completed]:
+    completed = Completed(hub)
+    hub.hub.on_upload_complete = completed
+    yield completed
+    hub.hub.on_upload_complete = completed.original
+
+
+@pytest.fixture
+def proxy(hub: LiveHub) -> Iterator[FaultProxy]:
+    with FaultProxy(("127.0.0.1", hub.server.port)) as p:
+        yield p
+
+
+@pytest.fixture
+def new_ctx(token: str) -> Iterator[Callable[..., Ctx]]:
+    pools: list[SessionPool] = []
+
+    def make(**tuning: Any) -> Ctx:
+        return Ctx(token, tuning=tuning, pools=pools)
+
+    yield make
+    for pool in pools:
+        pool.close()
+
+
+def endpoint(proxy: FaultProxy) -> str:
+    return f"{proxy.url}/api/v1/uploads/"
+
+
+# --- 1, 2: whole uploads ----------------------------------------------------------------------
+
+
+def test_uploads_in_256k_chunks_on_one_connection(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    heads = watch(proxy)
+    path = random_file(tmp_path / "rushes.mxf", 6 * MIB + 12345)
+    size = path.stat().st_size
+    c = new_ctx()
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB), c.ctx)
+
+    assert (result.size, result.bytes_sent, result.restarted) == (size, size, False)
+    assert done.sha256(result.url) == sha256_file(path)
+    assert c.metered == size  # progress moved block by block, each byte once
+    patches = [h for h in heads if is_patch(h)]
+    assert len(patches) == math.ceil(size / (256 * KIB))
+    assert [header_of(h, b"content-length") for h in patches[:-1]] == [b"262144"] * (
+        len(patches) - 1
+    )
+    assert all((header_of(h, b"upload-checksum") or b"").startswith(b"sha1 ") for h in patches)
+    assert not any(header_of(h, b"transfer-encoding") for h in heads)
+    assert proxy.connections == 1  # OPTIONS, POST, every PATCH and the HEAD: one connection
+    saved = c.checkpoint.data
+    assert saved["url"] == result.url and saved["complete"] is True
+    assert (saved["size"], saved["mtime_ns"]) == (size, path.stat().st_mtime_ns)
+    assert saved["fingerprint"] == fingerprint(path)
+    # random bytes are no video: the hub refuses to publish them, and says so
+    state, item_id, error = poll_outcome(result.url, c.ctx, 30)
+    assert state == "failed" and item_id is None and error
+    # the upload URL (a secret) and the token never reach our logs
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("alu_client"))
+    assert "upload rushes.mxf" in ours
+    assert upload_id(result.url) not in ours and c.token not in ours
+
+
+def test_publish_end_to_end(
+    hub: LiveHub,
+    new_ctx: Callable[..., Ctx],
+    clip: Path,  # noqa: F811
+) -> None:
+    sha = sha256_file(clip)
+    meta = {"filename": "Nairobi floods.mp4", "sha256": sha, "title": "Flooded roads in Nairobi"}
+    c = new_ctx()
+
+    result = run(UploadSpec(clip, hub.api("/uploads/"), meta), c.ctx)
+    assert result.state in ("processing", "published")  # the hub publishes asynchronously
+    state, item_id, error = poll_outcome(result.url, c.ctx, 60)
+
+    assert (state, error) == ("published", "") and item_id
+    rts = hub.login("rts")
+    feed = rts.get(hub.api("/items"), timeout=10).json()["items"]
+    item = next(i for i in feed if i["id"] == item_id)
+    assert item["kind"] == "member_upload" and item["title"] == "Flooded roads in Nairobi"
+    broadcast = next(r for r in item["renditions"] if r["name"] == "broadcast")
+    assert broadcast["sha256"] == sha
+
+
+def test_adaptive_chunks_grow_on_a_fast_link(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    heads = watch(proxy)
+    path = random_file(tmp_path / "grow.bin", 8 * MIB)
+    c = new_ctx(upload_chunk_size=MIB)
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path)), c.ctx)
+
+    lengths = [int(header_of(h, b"content-length") or 0) for h in heads if is_patch(h)]
+    assert lengths == [MIB, 2 * MIB, 4 * MIB, MIB]  # doubling (loopback is fast), then the rest
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+# --- 3, 4: resets and stalls ------------------------------------------------------------------
+
+
+def test_reset_mid_chunk_resumes_at_the_hubs_offset(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "a.bin", 6 * MIB)
+    size, chunk = path.stat().st_size, 1 * MIB
+    proxy.reset_after(2 * MIB + 300 * KIB, "up")  # in the third chunk's body
+
+    result, last, _ = run_until_done(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=chunk), new_ctx()
+    )
+
+    assert proxy.wait_for_event("reset_after")
+    assert done.sha256(result.url) == sha256_file(path)
+    assert size < last.metered <= size + chunk  # the cut chunk again, nothing more
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_stall_is_cut_and_resumed(
+    direction: str,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="alu_client")
+    # up: the body stops flowing mid-chunk while the client is still sending (the chunk is
+    # larger than the loopback socket buffers: the send blocks, and the watchdog cuts it);
+    # down: the answer to the third chunk never comes back (the read timeout)
+    size, chunk = (20 * MIB, 16 * MIB) if direction == "up" else (4 * MIB, MIB)
+    path = random_file(tmp_path / "b.bin", size)
+    c = new_ctx(stall_timeout=1.0)
+    if direction == "up":
+        proxy.stall_after(MIB, "up")
+    else:
+        armed: list[bool] = []
+
+        def arm(total: int) -> None:
+            if total > 2 * MIB + 100 * KIB and not armed:
+                armed.append(True)
+                proxy.stall_after(0, "down")  # the next bytes back: this PATCH's answer
+
+        c.on_meter = arm
+    t0 = time.monotonic()
+
+    result, last, _ = run_until_done(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=chunk), c
+    )
+
+    assert proxy.wait_for_event("stall_after")
+    assert time.monotonic() - t0 < 10
+    assert "The link stalled." in caplog.text
+    assert done.sha256(result.url) == sha256_file(path)
+    assert last.metered <= size + chunk
+
+
+# --- 5: canned answers --------------------------------------------------------------------------
+
+
+def test_423_waits_and_goes_on(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "c.bin", 3 * MIB)
+    proxy.inject_http_response(423, {"Retry-After": "1"}, match=is_patch)
+    t0 = time.monotonic()
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB), new_ctx().ctx)
+
+    assert proxy.wait_for_event("inject 423")
+    assert time.monotonic() - t0 >= 1.0  # waited as asked
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_460_sends_the_chunk_again(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    heads = watch(proxy)
+    path = random_file(tmp_path / "sum.bin", 3 * MIB)
+    proxy.inject_http_response(460, times=2, match=is_patch)
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB), new_ctx().ctx)
+
+    offsets = [header_of(h, b"upload-offset") for h in heads if is_patch(h)]
+    assert offsets == [b"0", b"0", b"0", b"1048576", b"2097152"]  # the first chunk, 3 times
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_503_retry_after_is_honoured(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "d.bin", 2 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB)
+    # a short Retry-After is waited for in the run
+    proxy.inject_http_response(503, {"Retry-After": "1"}, match=is_patch)
+    t0 = time.monotonic()
+    result = run(spec, new_ctx().ctx)
+    assert time.monotonic() - t0 >= 1.0
+    assert done.sha256(result.url) == sha256_file(path)
+
+    # a long one goes to the queue at once, and the next run goes on from the checkpoint
+    other = random_file(tmp_path / "e.bin", 2 * MIB)
+    spec = UploadSpec(other, endpoint(proxy), meta_for(other), chunk_size=MIB)
+    proxy.inject_http_response(503, {"Retry-After": "120"}, match=is_patch)
+    c = new_ctx()
+    t0 = time.monotonic()
+    with pytest.raises(RetryableError) as caught:
+        run(spec, c.ctx)
+    assert caught.value.retry_after == 120 and time.monotonic() - t0 < 5
+    result = run(spec, c.again().ctx)
+    assert done.sha256(result.url) == sha256_file(other)
+
+    # the in-run budget: three quick resumes, then RetryableError with the server's Retry-After
+    third = random_file(tmp_path / "f.bin", 2 * MIB)
+    spec = UploadSpec(third, endpoint(proxy), meta_for(third), chunk_size=MIB)
+    proxy.inject_http_response(503, {"Retry-After": "0"}, times=4, match=is_patch)
+    c = new_ctx()
+    with pytest.raises(RetryableError) as caught:
+        run(spec, c.ctx)
+    assert caught.value.retry_after == 0
+    result = run(spec, c.again().ctx)
+    assert done.sha256(result.url) == sha256_file(third)
+
+
+def test_413_halves_the_chunk(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    heads = watch(proxy)
+    path = random_file(tmp_path / "g.bin", 5 * MIB)
+    proxy.inject_http_response(413, match=is_patch)
+
+    result = run(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=2 * MIB), new_ctx().ctx
+    )
+
+    lengths = [int(header_of(h, b"content-length") or 0) for h in heads if is_patch(h)]
+    assert lengths[0] == 2 * MIB  # refused
+    assert lengths[1:] == [MIB] * 5  # halved, and it stays there
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_404_on_resume_starts_a_new_upload(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "h.bin", 3 * MIB)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    old_url = first.checkpoint.data["url"]
+
+    proxy.inject_http_response(404, match=is_head)
+    second = first.again()
+    result = run(spec, second.ctx)
+
+    assert proxy.wait_for_event("inject 404")
+    assert result.restarted and result.url != old_url
+    assert second.notes == [LOST_NOTE]
+    assert result.bytes_sent == size  # from offset 0 again
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+# --- 6: servers with and without the extensions ------------------------------------------------
+
+
+def plain_tus_app(root: Path, seen: list[tuple[str, dict[str, str]]]) -> FastAPI:
+    """tus 1.0 core + creation and nothing else: no OPTIONS (405), relative Locations."""
+    app = FastAPI()
+    uploads: dict[str, list[int]] = {}  # id -> [length, offset]
+
+    def tus(status: int, **headers: str) -> Response:
+        return Response(status_code=status, headers={"Tus-Resumable": "1.0.0", **headers})
+
+    @app.post("/files/")
+    async def create(request: Request) -> Response:
+        seen.append(("POST", dict(request.headers)))
+        uid = secrets.token_hex(8)
+        (root / uid).write_bytes(b"")
+        uploads[uid] = [int(request.headers["upload-length"]), 0]
+        return tus(201, Location=f"/files/{uid}")
+
+    @app.head("/files/{uid}")
+    async def head(uid: str) -> Response:
+        if uid not in uploads:
+            return tus(404)
+        length, offset = uploads[uid]
+        return tus(200, **{"Upload-Offset": str(offset), "Upload-Length": str(length)})
+
+    @app.patch("/files/{uid}")
+    async def patch(uid: str, request: Request) -> Response:
+        seen.append(("PATCH", dict(request.headers)))
+        offset = uploads[uid][1]
+        if int(request.headers["upload-offset"]) != offset:
+            return tus(409)
+        if "content-length" not in request.headers:
+            return tus(411)
+        with open(root / uid, "r+b") as f:
+            f.seek(offset)
+            async for block in request.stream():
+                f.write(block)
+                offset += len(block)
+        uploads[uid][1] = offset
+        return tus(204, **{"Upload-Offset": str(offset)})
+
+    return app
+
+
+def test_plain_tus_server_gets_one_stream(new_ctx: Callable[..., Ctx], tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    seen: list[tuple[str, dict[str, str]]] = []
+    server: RunningHub = serve_in_thread(plain_tus_app(root, seen))
+    try:
+        path = random_file(tmp_path / "i.bin", 3 * MIB + 7)
+        result = run(
+            UploadSpec(path, f"{server.url}/files/", meta_for(path), chunk_size=MIB, parallel=3),
+            new_ctx().ctx,
+        )
+    finally:
+        server.stop()
+
+    assert result.url.startswith(f"{server.url}/files/")  # the relative Location, resolved
+    assert (result.state, result.item_id, result.error) == ("", None, "")
+    assert sha256_file(root / upload_id(result.url)) == sha256_file(path)
+    assert [m for m, _ in seen] == ["POST"] + ["PATCH"] * 4  # one upload, no parts
+    assert not any("upload-checksum" in h or "upload-concat" in h for _, h in seen)
+
+
+def test_parallel_parts_are_concatenated(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    heads = watch(proxy)
+    path = random_file(tmp_path / "j.bin", 6 * MIB + 1001)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB, parallel=3)
+    first = new_ctx()
+    first.stop_after(3 * MIB)  # a pause half way: the parts are in the checkpoint
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    assert len([u for u in first.checkpoint.data["parts"].values() if u]) == 3
+
+    second = first.again()
+    result = run(spec, second.ctx)
+
+    posts = [h for h in heads if h.startswith(b"POST ")]
+    concat = [header_of(h, b"upload-concat") for h in posts]
+    assert concat == [b"partial"] * 3 + [concat[-1]]  # three parts, made once; then the final
+    assert concat[-1] is not None and concat[-1].startswith(b"final;")
+    assert len(concat[-1].split()) == 3
+    assert result.bytes_sent < size  # the second run went on where the parts stood
+    assert proxy.connections >= 3  # a connection per part
+    assert done.sha256(result.url) == sha256_file(path)
+    saved = second.checkpoint.data
+    assert saved["url"] == result.url and saved["complete"] and "parts" not in saved
+
+
+# --- 7: pause and cancel ------------------------------------------------------------------------
+
+
+def start_upload(spec: UploadSpec, c: Ctx) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            run(spec, c.ctx)
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def test_pause_mid_chunk_then_resume_then_cancel(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    proxy.rate_bps = 200_000
+    path = random_file(tmp_path / "k.bin", 3 * MIB)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB)
+    c = new_ctx()
+    moving = threading.Event()
+    c.on_meter = lambda total: moving.set() if total >= 600_000 else None
+    thread, errors = start_upload(spec, c)
+    assert moving.wait(20)
+
+    t0 = time.monotonic()
+    c.control.stop("pause")
+    thread.join(5)
+    assert time.monotonic() - t0 < 1.0
+    assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "pause"
+
+    proxy.rate_bps = None
+    resumed = c.again()
+    result = run(spec, resumed.ctx)
+    assert result.bytes_sent <= size - 512 * KIB  # two chunks had arrived before the pause
+    assert done.sha256(result.url) == sha256_file(path)
+
+    # cancel: the hub is told to drop the upload
+    proxy.rate_bps = 200_000
+    other = random_file(tmp_path / "l.bin", 3 * MIB)
+    c = new_ctx()
+    c.on_meter = lambda total: moving.set() if total >= 600_000 else None
+    moving.clear()
+    thread, errors = start_upload(
+        UploadSpec(other, endpoint(proxy), meta_for(other), chunk_size=256 * KIB), c
+    )
+    assert moving.wait(20)
+    url = c.checkpoint.data["url"]
+    c.control.stop("cancel")
+    thread.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "cancel"
+    assert tus_head(url, c.token).status_code in (404, 410)
+    assert c.checkpoint.data == {}
+
+
+# --- 8: fingerprint and a changed source --------------------------------------------------------
+
+
+def test_fingerprint_does_not_collide_where_tuspys_does(tmp_path: Path) -> None:
+    header = os.urandom(64 * KIB)
+    a = tmp_path / "a.mp4"
+    b = tmp_path / "b.mp4"
+    a.write_bytes(header + b"A" * 5000)
+    b.write_bytes(header + b"B" * 5000)
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        assert TuspyFingerprint().get_fingerprint(fa) == TuspyFingerprint().get_fingerprint(fb)
+    assert fingerprint(a) != fingerprint(b)
+    # the same bytes elsewhere are another upload too; tuspy's interface gives the same key
+    c = tmp_path / "c.mp4"
+    shutil.copy2(a, c)
+    assert fingerprint(a) != fingerprint(c)
+    with open(a, "rb") as fa:
+        assert Fingerprinter().get_fingerprint(fa) == fingerprint(a)
+
+
+@pytest.mark.parametrize("how", ["appended", "rewritten with the same size and mtime"])
+def test_source_changed_between_runs(
+    how: str,
+    token: str,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    path = random_file(tmp_path / "m.bin", 3 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    old_url = first.checkpoint.data["url"]
+    assert tus_head(old_url, token).status_code == 200
+
+    st = path.stat()
+    if how == "appended":
+        with open(path, "ab") as f:
+            f.write(b"more")
+    else:
+        with open(path, "r+b") as f:
+            f.seek(2 * MIB)
+            f.write(b"edited")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+    for _ in range(2):  # and it stays refused
+        with pytest.raises(PermanentError) as caught:
+            run(spec, first.again().ctx)
+        assert caught.value.message == FILE_CHANGED
+    assert tus_head(old_url, token).status_code == 410  # the old upload was DELETEd
+
+
+def test_permanent_errors_in_plain_words(
+    proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "n.bin", 100_000)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path))
+    # larger than Tus-Max-Size
+    proxy.inject_http_response(
+        204,
+        {"Tus-Version": "1.0.0", "Tus-Extension": "creation", "Tus-Max-Size": "1000"},
+        match=lambda h: h.startswith(b"OPTIONS "),
+    )
+    with pytest.raises(PermanentError, match=r"larger than the 0\.001 MB the hub accepts"):
+        run(spec, new_ctx().ctx)
+    # a token the hub no longer accepts
+    c = new_ctx()
+    c.ctx.headers["Authorization"] = "Bearer expired"
+    with pytest.raises(PermanentError, match="sign in again"):
+        run(spec, c.ctx)
+    # the source file is gone
+    path.unlink()
+    with pytest.raises(PermanentError, match="no longer there"):
+        run(spec, new_ctx().ctx)
+
+
+# --- 9: memory ----------------------------------------------------------------------------------
+
+_HUB_SCRIPT = """
+import json, sys
+from pathlib import Path
+from tests.hub.conftest import start_hub
+live = start_hub(Path(sys.argv[1]))
+live.hub.on_upload_complete = lambda _id: None  # keep the bytes; no publishing
+live.login("bench")
+print(json.dumps({"url": live.url, "token": live.tokens["bench"],
+                  "uploads": str(live.hub.settings.uploads_dir)}), flush=True)
+sys.stdin.read()
+live.server.stop()
+"""
+
+
+@dataclass
+class HubProcess:
+    url: str
+    token: str
+    uploads: Path
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
+    """A hub in another process, so that tracemalloc and timings see the client alone."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HUB_SCRIPT, str(tmp_path / "hub")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        yield HubProcess(info["url"], info["token"], Path(info["uploads"]))
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_memory_stays_flat_with_64_mib_chunks(hub_process: HubProcess, tmp_path: Path) -> None:
+    path = tmp_path / "sparse.mxf"
+    with open(path, "wb") as f:
+        f.truncate(200 * 1000 * 1000)
+    meta = meta_for(path)
+    c = Ctx(hub_process.token)
+    spec = UploadSpec(path, f"{hub_process.url}/api/v1/uploads/", meta, chunk_size=64 * MIB)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        result = run(spec, c.ctx)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        c.sessions.close()
+
+    print(f"\nheap peak during a 200 MB upload in 64 MiB chunks: +{(peak - before) / 1e6:.2f} MB")
+    assert peak - before < 8 * 1000 * 1000, f"heap grew by {(peak - before) / 1e6:.1f} MB"
+    assert result.bytes_sent == result.size == 200 * 1000 * 1000
+    landed = hub_process.uploads / upload_id(result.url)
+    assert sha256_file(landed) == meta["sha256"]
+
+
+# --- benchmark (./run bench -k upload_throughput) -----------------------------------------------
+
+
+@pytest.mark.bench
+def test_upload_throughput_vs_tuspy(
+    hub_process: HubProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = int(os.environ.get("ALU_BENCH_UPLOAD_MIB", "1024")) * MIB
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        for _ in range(size // (16 * MIB)):
+            f.write(os.urandom(16 * MIB))
+    meta = meta_for(path)
+    endpoint_url = f"{hub_process.url}/api/v1/uploads/"
+    figures: list[tuple[str, float]] = []
+
+    def timed(name: str, fn: Callable[[], str]) -> None:
+        t0 = time.perf_counter()
+        url = fn()
+        elapsed = time.perf_counter() - t0
+        figures.append((name, size / elapsed / 1e6))
+        print(f"\n{name}: {size / elapsed / 1e6:.0f} MB/s ({elapsed:.1f} s)")
+        if "parts" not in name:  # a final upload is assembled after the answer
+            assert (hub_process.uploads / upload_id(url)).stat().st_size == size
+
+    def tuspy() -> str:
+        client = tus_client.TusClient(
+            endpoint_url, headers={"Authorization": f"Bearer {hub_process.token}"}
+        )
+        uploader = client.uploader(file_path=str(path), chunk_size=8 * MIB, metadata=meta)
+        uploader.upload()
+        return str(uploader.url)
+
+    def ours(parallel: int | None) -> Callable[[], str]:
+        def go() -> str:
+            c = Ctx(hub_process.token)
+            try:
+                return run(UploadSpec(path, endpoint_url, meta, parallel=parallel), c.ctx).url
+            finally:
+                c.sessions.close()
+
+        return go
+
+    t0 = time.perf_counter()
+    fingerprint(path)
+    print(f"\nfingerprint() alone (sha256 of the whole file): {time.perf_counter() - t0:.1f} s")
+    timed("tuspy 1.1.0, 8 MiB chunks", tuspy)
+    timed("upload.run, one stream (adaptive chunks, sha1 checksums)", ours(1))
+    timed("upload.run, default (4 parts, adaptive chunks, sha1 checksums)", ours(None))
+    # the transport alone: the same hub, no Upload-Checksum (as if the hub did not offer it)
+    monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", ())
+    timed("upload.run, one stream, no checksums", ours(1))
+    timed("upload.run, 4 parts, no checksums", ours(None))
+    assert all(rate > 0 for _, rate in figures)
