@@ -313,3 +313,26 @@ def test_store_refuses_a_newer_library(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(SchemaTooNew, match="newer ALU Desk"):
         Store(tmp_path / "lib.sqlite3")
+
+
+def test_weekly_schedule_sets_the_limits_and_manual_limits_return_without_it(store: Store) -> None:
+    import datetime as dt
+
+    from alu_client.core.transfers.throttle import Schedule, ScheduleRule
+
+    q = make_queue(store, FakeJobs())
+    q.set_limits(5_000_000, None)
+    assert q.limits["download"].rate_bps == 5_000_000
+    always = ScheduleRule(
+        days=frozenset(range(7)),
+        start=dt.time(0, 0),
+        end=dt.time(0, 0),
+        down_bps=250_000,
+        up_bps=125_000,
+    )
+    q.set_schedule(Schedule([always]))
+    assert (q.limits["download"].rate_bps, q.limits["upload"].rate_bps) == (250_000, 125_000)
+    q.set_limits(1, 1)  # a manual change while a schedule rules does not override it
+    assert q.limits["download"].rate_bps == 250_000
+    q.set_schedule(None)
+    assert (q.limits["download"].rate_bps, q.limits["upload"].rate_bps) == (1, 1)

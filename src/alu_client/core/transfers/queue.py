@@ -16,6 +16,7 @@ job resumes from its checkpoint and from what is on disk or on the server.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
 from .base import Control, SessionPool, Stopped, TransferContext, Tuning
 from .retry import RetryPolicy, user_message
-from .throttle import Meter, RateLimiter
+from .throttle import Meter, RateLimiter, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class TransferQueue:
         self._changed: set[int] = set()
         self._stopping = False
         self._threads: list[threading.Thread] = []
+        self.schedule: Schedule | None = None
+        self._manual_limits: tuple[float | None, float | None] = (None, None)
+        self._schedule_checked = 0.0
         #: called with a finished transfer's full result (secrets included), on its worker thread
         self.on_result: Callable[[int, dict[str, Any]], None] = lambda _tid, _result: None
 
@@ -285,9 +289,30 @@ class TransferQueue:
         self._wake(tid)
 
     def set_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
-        """Global limits per direction, effective at once for running transfers too."""
+        """Global limits per direction, effective at once for running transfers too.
+        (With a schedule set, the schedule decides; this sets what applies without one.)"""
+        self._manual_limits = (download_bps, upload_bps)
+        if self.schedule is None:
+            self._apply_limits(download_bps, upload_bps)
+
+    def set_schedule(self, schedule: Schedule | None) -> None:
+        """A weekly schedule of limits (e.g. 2 Mbit/s 07:00-19:00 on weekdays); None drops it."""
+        self.schedule = schedule
+        self._apply_schedule(force=True)
+
+    def _apply_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
         self.limits["download"].rate_bps = download_bps
         self.limits["upload"].rate_bps = upload_bps
+
+    def _apply_schedule(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._schedule_checked < 30:
+            return
+        self._schedule_checked = now
+        if self.schedule is None:
+            self._apply_limits(*self._manual_limits)
+        else:
+            self._apply_limits(*self.schedule.limits_at(datetime.datetime.now()))
 
     def set_transfer_limit(self, tid: int, bps: float | None) -> None:
         self.transfers.set_limit(tid, bps)
@@ -334,6 +359,7 @@ class TransferQueue:
             with self._cv:
                 if self._stopping:
                     return
+                self._apply_schedule()
                 self._start_runnable()
                 wake = self.transfers.next_wakeup()
                 timeout = 1.0 if wake is None else max(0.05, min(1.0, wake - time.time()))
