@@ -8,14 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from fastapi import FastAPI, Request, Response
-
-from alu_hub.files import file_response, strong_etag
-from alu_hub.server import RunningHub, serve_in_thread
+from alu_hub.server import RunningHub
 from tests.hub.test_tus import make_env
 from tests.support.faultproxy import FaultProxy
 from tests.support.waiting import wait_until
@@ -46,27 +42,6 @@ def kill_when(
     wait_until(ready, timeout, what="the transfer to progress")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-
-
-@pytest.fixture
-def payload(tmp_path: Path) -> Path:
-    path = tmp_path / "source.mxf"
-    path.write_bytes(os.urandom(SIZE))
-    return path
-
-
-@pytest.fixture
-def file_server(payload: Path) -> Iterator[RunningHub]:
-    sha = hashlib.sha256(payload.read_bytes()).hexdigest()
-    app = FastAPI()
-
-    @app.api_route("/files/source.mxf", methods=["GET", "HEAD"])
-    def serve(request: Request) -> Response:
-        return file_response(request, payload, etag=strong_etag(sha), media_type="application/mxf")
-
-    server = serve_in_thread(app)
-    yield server
-    server.stop()
 
 
 def test_fetch_killed_and_restarted_finishes_identical(

@@ -1,0 +1,137 @@
+"""`alu fetch` / `alu tus-put` as a user runs them: clear one-line errors, quiet off a terminal,
+one engine per data folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alu_hub.server import RunningHub
+from tests.client.test_crash import alu
+from tests.support.faultproxy import FaultProxy
+from tests.support.waiting import wait_until
+
+
+def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fetch", "ftp://example/x", "out"], "http:// or https://"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--sha256", "abc"], "64 hexadecimal"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--header", "NoColon"], "Name: value"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--limit", "fast"], "fast"),
+        (["tus-put", "http://127.0.0.1:9/up/", "/does/not/exist"], "is not a file"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--metadata", "novalue"], "key=value"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--chunk-size", "lots"], "not a size"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    r = run_alu(tmp_path / "home", *args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_fetch_into_a_folder_is_quiet_off_a_terminal(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    sha = hashlib.sha256(payload.read_bytes()).hexdigest()
+    out = tmp_path / "downloads"
+    out.mkdir()
+    r = run_alu(
+        tmp_path / "home",
+        "fetch",
+        f"{file_server.url}/files/source.mxf",
+        f"{out}/",
+        "--sha256",
+        sha,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (out / "source.mxf").read_bytes() == payload.read_bytes()
+    assert r.stderr == ""  # no progress line when stderr is not a terminal
+    assert r.stdout.strip().endswith("sha256 verified)")
+    again = run_alu(
+        tmp_path / "home",
+        "fetch",
+        f"{file_server.url}/files/source.mxf",
+        f"{out}/",
+        "--sha256",
+        sha,
+    )
+    assert again.returncode == 1 and "exists already" in again.stderr
+
+
+def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: RunningHub) -> None:
+    dest = tmp_path / "clip.mxf"
+    home = tmp_path / "home"
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home)}
+    # A wrong hash is retried (the file may have been damaged in transit): stop after the first miss.
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alu_client.cli",
+            "fetch",
+            f"{file_server.url}/files/source.mxf",
+            str(dest),
+            "--sha256",
+            "0" * 64,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from alu_client.core.store import Store
+
+    def missed() -> bool:
+        if not (home / "data" / "library.sqlite3").exists():
+            return False
+        s = Store(home / "data" / "library.sqlite3")
+        try:
+            row = s.query_one("SELECT last_error FROM transfers")
+            return bool(row and "checksum" in row[0])
+        finally:
+            s.close()
+
+    try:
+        wait_until(missed, 60, what="the checksum miss to be recorded")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert not dest.exists()
+
+
+def test_a_second_engine_on_the_same_folder_says_so(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    home = tmp_path / "home"
+    with FaultProxy(("127.0.0.1", file_server.port)) as proxy:
+        proxy.rate_bps = 1_000_000
+        first = alu(home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "a.mxf"))
+        try:
+            wait_until(lambda: proxy.bytes_down > 100_000, 30, what="the first fetch to run")
+            second = run_alu(
+                home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")
+            )
+            assert second.returncode == 1
+            assert "already working on this data folder" in second.stderr
+        finally:
+            first.terminate()
+            first.communicate(timeout=30)
+    assert first.returncode != 0  # interrupted: it says to run again to resume
