@@ -336,3 +336,18 @@ def test_weekly_schedule_sets_the_limits_and_manual_limits_return_without_it(sto
     assert q.limits["download"].rate_bps == 250_000
     q.set_schedule(None)
     assert (q.limits["download"].rate_bps, q.limits["upload"].rate_bps) == (1, 1)
+
+
+def test_processes_opening_a_new_library_at_once_agree(tmp_path: Path) -> None:
+    # The app and `alu` may open (and so create and migrate) the same file at the same moment.
+    path = tmp_path / "lib.sqlite3"
+    code = f"from alu_client.core.store import Store; s = Store({str(path)!r}); print(s.version)"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {str(Store(path).version)}

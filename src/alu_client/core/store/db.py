@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +34,25 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._set_wal()
             # FULL: a committed transfer end survives a power cut, not only a crash.
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=30000")
         self._migrate()
+
+    def _set_wal(self) -> None:
+        """WAL mode; switching needs the file to itself for a moment, and SQLite does not wait
+        on the busy timeout for that, so another process opening the file at once is waited
+        for here."""
+        for attempt in range(100):
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -61,15 +75,14 @@ class Store:
             self._backup(self.path.with_name(f"{self.path.name}.bak-v{current}"))
         for number in range(current + 1, newest + 1):
             # One transaction per step: the schema and its version number change together.
-            step = MIGRATIONS[number - 1]
-            script = f"BEGIN IMMEDIATE;\n{step};\nPRAGMA user_version = {number};\nCOMMIT;"
-            with self._lock:
-                try:
-                    self._conn.executescript(script)
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
+            # The version is read again under the write lock: another process (the app and
+            # `alu` open the same file) may have applied the step in the meantime.
+            with self.write() as conn:
+                if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= number:
+                    continue
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
 
     def _backup(self, dest: Path) -> None:
         with self._lock, sqlite3.connect(str(dest)) as target:
@@ -108,3 +121,17 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into complete SQL statements (sqlite3 decides what is complete)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out

@@ -1,0 +1,114 @@
+"""Where a download stands: the checkpoint, adopted on resume and saved after an fsync."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .connection import _JobBase
+from .partfile import _Segment
+from .protocol import _CHECKPOINT_VERSION, _is_strong
+
+
+class _CheckpointJob(_JobBase):
+    # -- checkpoint --------------------------------------------------------------------
+
+    def _load(self) -> bool:
+        """Adopt the checkpoint if it describes the part file; False to start afresh."""
+        data = self.ctx.checkpoint.load()
+        compressed = data.get("compressed", 0)
+        self.compressed = compressed if isinstance(compressed, int) else 0
+        self.restarted = data.get("restarted") is True  # data was thrown away in an earlier run
+        if not self.part_existed:
+            return False
+        etag, lm, size = data.get("etag"), data.get("last_modified"), data.get("size")
+        raw = data.get("segments")
+        if data.get("v") != _CHECKPOINT_VERSION or not isinstance(size, int) or size < 0:
+            return False
+        if not isinstance(raw, list) or not raw:
+            return False
+        if self.spec.size is not None and size != self.spec.size:
+            return False
+        etag = etag if isinstance(etag, str) and _is_strong(etag) else None
+        lm = lm if isinstance(lm, str) and lm else None
+        if etag is None and lm is None:
+            return False
+        segments: list[_Segment] = []
+        expect = 0
+        for item in raw:
+            if (
+                not isinstance(item, list)
+                or len(item) != 3
+                or not all(isinstance(v, int) for v in item)
+            ):
+                return False
+            start, end, done = item
+            if start != expect or end <= start or not 0 <= done <= end - start:
+                return False
+            segments.append(_Segment(start, end, done))
+            expect = end
+        if expect != size:
+            return False
+        if len(segments) > 1 and etag is None:
+            return False  # segments need a strong validator: each range is its own request
+        on_disk = os.fstat(self.fd).st_size
+        for seg in segments:  # never trust more than the file holds
+            seg.done = max(0, min(seg.done, on_disk - seg.start))
+        self.etag, self.last_modified, self.size, self.segments = etag, lm, size, segments
+        return True
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The checkpoint as it stands (call with the lock held)."""
+        rows: list[list[int]] = []
+        for seg in sorted(self.segments, key=lambda s: s.start):
+            assert seg.end is not None
+            if rows and rows[-1][2] == rows[-1][1] - rows[-1][0] and seg.complete:
+                rows[-1][1] = seg.end  # merge complete neighbours: the list stays short
+                rows[-1][2] = seg.end - rows[-1][0]
+            else:
+                rows.append([seg.start, seg.end, seg.done])
+        data: dict[str, Any] = {
+            "v": _CHECKPOINT_VERSION,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "size": self.size,
+            "segments": rows,
+        }
+        data.update(self._carry())
+        return data
+
+    def _carry(self) -> dict[str, Any]:
+        """What outlives a start over: compressed answers seen, data already thrown away."""
+        carry: dict[str, Any] = {}
+        if self.compressed:
+            carry["compressed"] = self.compressed
+        if self.restarted:
+            carry["restarted"] = True
+        return carry
+
+    def _resumable(self) -> bool:
+        return (
+            self.size is not None
+            and bool(self.segments)
+            and all(s.end is not None for s in self.segments)
+            and (self.etag is not None or self.last_modified is not None)
+        )
+
+    def _save(self, *, blocking: bool = True) -> None:
+        """Fsync the part file, then save the progress counted before the fsync."""
+        if not self.save_lock.acquire(blocking=blocking):
+            return  # another thread is saving right now; a later block will save again
+        try:
+            with self.lock:
+                if not self._resumable() or self.fd < 0:
+                    return
+                data = self._snapshot()
+                self.unsaved = 0
+            os.fsync(self.fd)
+            self.ctx.checkpoint.save(data)
+        finally:
+            self.save_lock.release()
+
+    def _reset_checkpoint(self) -> None:
+        """Forget all progress; done before the part file is truncated, never after."""
+        self.ctx.checkpoint.save(self._carry())

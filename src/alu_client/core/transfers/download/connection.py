@@ -1,0 +1,267 @@
+"""The download job's state, and its requests: redirects followed by hand, the answers still
+open (so a stop can shut their sockets), waiting that a stop interrupts, and network errors
+turned into plain words."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+import requests
+import urllib3.exceptions
+
+from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
+from .partfile import _Segment
+from .protocol import (
+    _DRAIN_LIMIT,
+    _MAX_READ,
+    _MAX_REDIRECTS,
+    _MIN_READ,
+    _MIN_SEGMENT,
+    _REDIRECTS,
+    _STOP_GRACE_S,
+    MSG_CONNECT_TIMEOUT,
+    MSG_CUT,
+    MSG_STALLED,
+    MSG_TRUNCATED,
+    MSG_UNREACHABLE,
+    _Aborted,
+    _check_status,
+    _int_header,
+    _origin,
+)
+from .spec import DownloadSpec
+
+_T = TypeVar("_T")
+
+
+# --- the job ----------------------------------------------------------------------------------
+
+
+class _JobBase:
+    def __init__(
+        self,
+        spec: DownloadSpec,
+        ctx: TransferContext,
+        *,
+        write_at: Callable[[int, bytes, int, threading.Lock], None],
+    ) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.tuning = ctx.tuning
+        self.part = spec.dest.with_name(spec.dest.name + ".part")
+        self.read_size = min(max(self.tuning.read_size, _MIN_READ), _MAX_READ)
+        self.max_streams = max(1, spec.segments or self.tuning.max_segments)
+        self.min_segmented = max(self.tuning.segment_threshold, 2 * _MIN_SEGMENT)
+        self.probe_size = max(self.tuning.segment_threshold // self.max_streams, _MIN_SEGMENT)
+        self.min_split = max(2 * self.tuning.checkpoint_every, 16 * self.read_size, _MIN_SEGMENT)
+        self.account = metered(ctx)
+        self.fd = -1
+        self.part_existed = False
+        # what we know of the file on the server
+        self.etag: str | None = None  # strong ETags only
+        self.last_modified: str | None = None
+        self.size: int | None = None
+        self.segments: list[_Segment] = []
+        self.hasher: Any = None  # running sha256 of bytes [0, hashed_to) (single stream only)
+        self.hashed_to = 0
+        self.compressed = 0  # whole-file answers that came compressed (persisted)
+        self.fetched = 0
+        self.restarted = False
+        self.discard_part = False  # set with a PermanentError that makes the part worthless
+        # threads: `lock` guards everything below and the segments; `cond` is on it
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.save_lock = threading.Lock()
+        self.io_lock = threading.Lock()  # only where os.pwrite/pread do not exist (Windows)
+        self.write_at = write_at  # partfile._write_at, as the package holds it (see run)
+        self.gen = 0  # attempt number: a straggler from an older attempt may not write
+        self.writes_open = False
+        self.inflight = 0
+        self.unsaved = 0
+        self.live: set[requests.Response] = set()
+        self.abort = threading.Event()  # this attempt is over (start over or a permanent error)
+        self.deadline: float | None = None  # after a stop or abort: stop waiting for workers
+        self.errors: list[BaseException] = []
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _request(self, stream: int, rng: str | None, if_range: str | None) -> requests.Response:
+        """GET with our headers, following redirects by hand; returns a 200/206/416 answer."""
+        ctx = self.ctx
+        own = {"Accept-Encoding": "identity"}
+        if rng is not None:
+            own["Range"] = rng
+            if if_range is not None:
+                own["If-Range"] = if_range
+        headers = {**ctx.headers, **own}
+        url = self.spec.url
+        timeout = (self.tuning.connect_timeout, self.tuning.stall_timeout)
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._check_running()
+            session = ctx.sessions.get(url, stream)
+            try:
+                resp = session.get(
+                    url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
+                )
+            except Exception as e:
+                raise self._request_error(e) from e
+            self._register(resp)
+            if resp.status_code in _REDIRECTS:
+                location = resp.headers.get("Location")
+                self._drain(resp)
+                if not location:
+                    raise PermanentError(
+                        "The server sent the download elsewhere without saying where."
+                    )
+                target = urljoin(url, location)
+                if _origin(target) != _origin(url) and headers != own:
+                    headers = dict(own)  # credentials stay with the origin they are for
+                    ctx.log.info(
+                        "download %s: redirected to %s; credentials not sent there",
+                        redact_url(url),
+                        redact_url(target),
+                    )
+                url = target
+                continue
+            try:
+                _check_status(resp)
+            except BaseException:
+                self._drain(resp)
+                raise
+            return resp
+        raise PermanentError("The server redirected the download too many times.")
+
+    def _interruptible(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on a thread; a stop ends the wait even while it hangs in a connect."""
+        box: list[tuple[bool, Any]] = []
+        given_up = False
+
+        def target() -> None:
+            try:
+                value = fn()
+            except BaseException as e:
+                outcome: tuple[bool, Any] = (False, e)
+            else:
+                outcome = (True, value)
+            with self.cond:
+                if given_up and outcome[0]:
+                    late: requests.Response | None = outcome[1]
+                else:
+                    late = None
+                    box.append(outcome)
+                self.cond.notify_all()
+            if late is not None:
+                self._close(late)
+
+        threading.Thread(target=target, name="download-open", daemon=True).start()
+        with self.cond:
+            while not box:
+                if self.deadline is None:
+                    self.cond.wait()
+                    continue
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    given_up = True
+                    raise Stopped(self.ctx.control.reason or "cancel")
+                self.cond.wait(left)
+            ok, value = box[0]
+        if ok:
+            result: _T = value
+            return result
+        raise value
+
+    def _register(self, resp: requests.Response) -> None:
+        """Track ``resp`` so a stop can shut its socket; refuse it if a stop came first."""
+        with self.lock:
+            self.live.add(resp)
+        try:
+            self._check_running()
+        except BaseException:
+            self._close(resp)
+            raise
+
+    def _close(self, resp: requests.Response) -> None:
+        """Release a fully read answer's connection to the pool; drop it otherwise."""
+        with self.lock:
+            self.live.discard(resp)
+        with contextlib.suppress(Exception):
+            resp.close()
+
+    def _drain(self, resp: requests.Response) -> None:
+        """Read a small body to its end so the connection is kept, then close."""
+        length = _int_header(resp, "Content-Length")
+        if length is not None and length <= _DRAIN_LIMIT:
+            with contextlib.suppress(Exception):
+                resp.raw.read(_DRAIN_LIMIT, decode_content=False)  # to the end: it is reused
+        self._close(resp)
+
+    def _check_running(self, gen: int | None = None) -> None:
+        self.ctx.control.check()
+        if self.abort.is_set() or (gen is not None and gen != self.gen):
+            raise _Aborted()
+
+    def _on_stop(self) -> None:
+        with self.cond:
+            self.deadline = time.monotonic() + _STOP_GRACE_S
+            self.cond.notify_all()
+        self._shutdown_live()
+
+    def _abort_all(self, keep: requests.Response | None = None) -> None:
+        with self.cond:
+            self.abort.set()
+            if self.deadline is None:
+                self.deadline = time.monotonic() + _STOP_GRACE_S
+            self.cond.notify_all()
+        self._shutdown_live(keep)
+
+    def _shutdown_live(self, keep: requests.Response | None = None) -> None:
+        with self.lock:
+            live = [r for r in self.live if r is not keep]
+        for resp in live:  # wakes a thread blocked in a read on that socket
+            with contextlib.suppress(Exception):
+                resp.raw.shutdown()
+
+    def _read_error(self, e: BaseException) -> BaseException:
+        if self.ctx.control.stopped:
+            return Stopped(self.ctx.control.reason)
+        if self.abort.is_set():
+            return _Aborted()
+        if isinstance(e, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            return RetryableError(MSG_STALLED)
+        if isinstance(e, urllib3.exceptions.ProtocolError) and any(
+            isinstance(a, http.client.IncompleteRead) for a in e.args
+        ):
+            return RetryableError(MSG_TRUNCATED)
+        if isinstance(
+            e, urllib3.exceptions.HTTPError | http.client.HTTPException | OSError | ValueError
+        ):
+            return RetryableError(MSG_CUT)
+        return e
+
+    def _request_error(self, e: BaseException) -> BaseException:
+        if self.ctx.control.stopped:
+            return Stopped(self.ctx.control.reason)
+        if self.abort.is_set():
+            return _Aborted()
+        if isinstance(e, requests.exceptions.ConnectTimeout):
+            return RetryableError(MSG_CONNECT_TIMEOUT)
+        if isinstance(e, requests.exceptions.ReadTimeout):
+            return RetryableError(MSG_STALLED)
+        if isinstance(
+            e,
+            requests.exceptions.InvalidURL
+            | requests.exceptions.InvalidSchema
+            | requests.exceptions.MissingSchema,
+        ):
+            return PermanentError("The download address is not valid.")
+        if isinstance(e, requests.exceptions.SSLError):
+            return RetryableError("The secure connection to the server failed; trying again.")
+        if isinstance(e, requests.exceptions.RequestException | OSError):
+            return RetryableError(MSG_UNREACHABLE)
+        return e

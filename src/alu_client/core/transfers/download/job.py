@@ -1,0 +1,250 @@
+"""The download job: the run and its start-overs, a fresh start (one stream or segments, from
+the first answer), and a resume from the checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import requests
+
+from ..base import PermanentError, RetryableError, redact_url
+from .partfile import _plan, _Segment
+from .protocol import (
+    _MAX_START_OVERS,
+    MSG_COMPRESSED,
+    MSG_COMPRESSED_AGAIN,
+    _Body,
+    _body_range,
+    _compressed,
+    _disk_error,
+    _header,
+    _is_strong,
+    _StartOver,
+)
+from .spec import DownloadResult
+from .streams import _StreamJob
+from .verify import _VerifyJob
+
+
+class _Job(_StreamJob, _VerifyJob):
+    # -- top level ---------------------------------------------------------------------
+
+    def run(self) -> DownloadResult:
+        spec, ctx = self.spec, self.ctx
+        if spec.dest.exists():
+            raise PermanentError(
+                f"A file named “{spec.dest.name}” is already there; choose another name."
+            )
+        ctx.control.check()
+        try:
+            spec.dest.parent.mkdir(parents=True, exist_ok=True)
+            self.part_existed = self.part.exists()
+            self.fd = os.open(self.part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        except OSError as e:
+            raise _disk_error(e) from e
+        remove = ctx.control.on_stop(self._on_stop)
+        try:
+            self._download()
+            return self._finish()
+        except BaseException:
+            if self.discard_part:
+                self._discard()
+            raise
+        finally:
+            remove()
+            with self.lock:
+                self.writes_open = False
+                live = list(self.live)
+            for resp in live:
+                self._close(resp)
+            self._close_fd()
+
+    def _download(self) -> None:
+        resumable = self._load()
+        first: requests.Response | None = None
+        no_range = False
+        for _ in range(_MAX_START_OVERS + 1):
+            with self.lock:  # a new attempt: the abort of the previous one is over
+                self.abort.clear()
+                if not self.ctx.control.stopped:
+                    self.deadline = None
+            try:
+                if resumable:
+                    self._resume()
+                else:
+                    self._fresh(no_range, first)
+                return
+            except _StartOver as so:
+                resumable = False
+                first, no_range = so.resp, so.no_range
+                self.restarted = True
+                if so.note:
+                    self.ctx.note(so.note)
+                self.ctx.log.info(
+                    "download %s: starting over (%s)", redact_url(self.spec.url), so.note or "-"
+                )
+        if first is not None:
+            self._close(first)
+        raise RetryableError(
+            "The file kept changing on the server while it was downloading; trying again later."
+        )
+
+    # -- fresh start -------------------------------------------------------------------
+
+    def _fresh(self, no_range: bool, first: requests.Response | None) -> None:
+        """Start from byte 0; ``first`` is an answer already received to use as the body."""
+        spec = self.spec
+        self._forget()
+        try:
+            self._reset_checkpoint()
+            os.ftruncate(self.fd, 0)
+            self.ctx.progress(0, self.size)
+        except BaseException:
+            if first is not None:
+                self._close(first)
+            raise
+        may_segment = (
+            not no_range
+            and self.max_streams > 1
+            and (spec.size is None or spec.size >= self.min_segmented)
+        )
+        if first is None:
+            rng: str | None = None
+            if may_segment:
+                # The probe is the first segment's own request: no round trip is spent on it.
+                # Unknown size: a bounded first piece, so that a server which would stream the
+                # whole file does not fill the link with bytes another stream will fetch.
+                end = self.probe_size
+                if spec.size is not None:
+                    end = _plan(spec.size, self.max_streams)[0].end or end
+                rng = f"bytes=0-{end - 1}"
+            first = self._interruptible(lambda: self._request(0, rng, None))
+            if first.status_code == 416:  # an empty file, for one: ask for it whole
+                self._drain(first)
+                first = self._interruptible(lambda: self._request(0, None, None))
+        resp = first
+        handed_over = False
+        try:
+            if _compressed(resp):
+                if resp.request.headers.get("Range"):
+                    raise _StartOver(None, no_range=True)
+                self._compressed_full()
+            if resp.status_code not in (200, 206):
+                raise PermanentError(
+                    f"The server gave an unexpected answer (HTTP {resp.status_code})."
+                )
+            body = _body_range(resp, 0)
+            self._adopt_validators(resp)
+            total = body.total
+            self._check_total(total, resumed=False)
+            if total is not None and total != self.size:
+                self.size = total
+                self.ctx.progress(0, total)
+            if (
+                resp.status_code == 206
+                and self.etag is not None
+                and may_segment
+                and self.size is not None
+                and self.size >= self.min_segmented
+            ):
+                self.segments = _plan(self.size, self.max_streams)
+                os.ftruncate(self.fd, self.size)  # pre-size: every stream writes in place
+                self.ctx.log.info(
+                    "download %s: %d bytes in %d segments",
+                    redact_url(spec.url),
+                    self.size,
+                    len(self.segments),
+                )
+                handed_over = True
+                self._run_workers(self.max_streams, first=(resp, body), single=False)
+                return
+            if (
+                resp.status_code == 206
+                and body.end != self.size
+                and (self.size is None or (self.etag is None and self.last_modified is None))
+            ):
+                # a part we cannot build on (no validator for the rest): ask for the whole file
+                self._close(resp)
+                handed_over = True
+                whole = self._interruptible(lambda: self._request(0, None, None))
+                self._fresh_single(whole, None)
+                return
+            handed_over = True
+            self._fresh_single(resp, body)
+        finally:
+            if not handed_over:
+                self._close(resp)
+
+    def _forget(self) -> None:
+        """Drop what we knew of the file: a fresh start learns it again."""
+        self.etag = self.last_modified = None
+        self.size = self.spec.size
+        self.segments = []
+        self.hasher, self.hashed_to = None, 0
+
+    def _fresh_single(self, resp: requests.Response, body: _Body | None) -> None:
+        """One stream from byte 0, hashing as it goes; ``body`` None: not checked yet."""
+        handed_over = False
+        try:
+            if body is None:
+                if _compressed(resp):
+                    self._compressed_full()
+                if resp.status_code != 200:
+                    raise PermanentError(
+                        f"The server gave an unexpected answer (HTTP {resp.status_code})."
+                    )
+                body = _body_range(resp, 0)
+                self._adopt_validators(resp)
+                self._check_total(body.total, resumed=False)
+                if body.total is not None and body.total != self.size:
+                    self.size = body.total
+                    self.ctx.progress(0, body.total)
+            self.segments = [_Segment(0, self.size)]
+            self.hasher, self.hashed_to = hashlib.sha256(), 0
+            handed_over = True
+            self._run_workers(1, first=(resp, body), single=True)
+        finally:
+            if not handed_over:
+                self._close(resp)
+
+    def _adopt_validators(self, resp: requests.Response) -> None:
+        etag = _header(resp, "ETag")
+        # a weak tag cannot validate a byte range (RFC 9110 §13.1.5): Last-Modified then
+        self.etag = etag if etag is not None and _is_strong(etag) else None
+        self.last_modified = _header(resp, "Last-Modified")
+
+    def _compressed_full(self) -> None:
+        """A whole-file answer came compressed: let the queue ask once more, then give up."""
+        self.compressed += 1
+        self.ctx.checkpoint.save(self._carry())
+        if self.compressed >= 2:
+            raise PermanentError(MSG_COMPRESSED_AGAIN)
+        raise RetryableError(MSG_COMPRESSED)
+
+    # -- resume ------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        assert self.size is not None
+        can_segment = (
+            self.etag is not None and self.max_streams > 1 and self.size >= self.min_segmented
+        )
+        single = len(self.segments) == 1 and not can_segment
+        self.ctx.log.info(
+            "download %s: resuming with %d of %d bytes",
+            redact_url(self.spec.url),
+            sum(s.done for s in self.segments),
+            self.size,
+        )
+        self.ctx.progress(sum(s.done for s in self.segments), self.size)
+        if all(s.complete for s in self.segments):
+            return  # everything is there: verification decides
+        if single:
+            os.ftruncate(self.fd, self.segments[0].pos)  # past the checkpoint: maybe not durable
+            self.hasher, self.hashed_to = hashlib.sha256(), 0
+            self._run_workers(1, first=None, single=True)
+        else:
+            if os.fstat(self.fd).st_size != self.size:
+                os.ftruncate(self.fd, self.size)
+            # the missing ranges are spread over every stream by the workers' splitting
+            self._run_workers(self.max_streams, first=None, single=False)

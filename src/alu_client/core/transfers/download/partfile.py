@@ -1,0 +1,68 @@
+"""The part file: its segments, how a file is cut into them, and positional reads and writes."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .protocol import _MIN_SEGMENT
+
+
+@dataclass
+class _Segment:
+    start: int
+    end: int | None  # exclusive; None only for a single stream of unknown size
+    done: int = 0
+    owner: int | None = None  # the worker fetching it
+    reserved: int = 0  # absolute offset the owner is writing up to (work stealing stays clear)
+    failed: bool = False  # its worker failed: left for the next run
+
+    @property
+    def pos(self) -> int:
+        return self.start + self.done
+
+    @property
+    def complete(self) -> bool:
+        return self.end is not None and self.pos >= self.end
+
+
+def _plan(size: int, streams: int) -> list[_Segment]:
+    n = max(1, min(streams, size // _MIN_SEGMENT))
+    step = size // n
+    bounds = [i * step for i in range(n)] + [size]
+    return [_Segment(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+def _write_at(fd: int, data: bytes, pos: int, io_lock: threading.Lock) -> None:
+    view = memoryview(data)
+    if hasattr(os, "pwrite"):
+        while view:
+            n = os.pwrite(fd, view, pos)
+            view, pos = view[n:], pos + n
+        return
+    with io_lock:  # Windows: no pwrite; seek and write under one lock
+        os.lseek(fd, pos, os.SEEK_SET)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+
+def _read_at(fd: int, n: int, pos: int, io_lock: threading.Lock) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, pos)
+    with io_lock:
+        os.lseek(fd, pos, os.SEEK_SET)
+        return os.read(fd, n)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename durable (POSIX); Windows has no directory handles to fsync."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,192 @@
+"""The HTTP side of a download: messages, limits, internal signals, and what an answer says
+(status, headers, ``Content-Range``), plus how an OS error reads to newsroom staff."""
+
+from __future__ import annotations
+
+import errno
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Final
+from urllib.parse import urlsplit
+
+import requests
+
+from ..base import DiskFullError, PermanentError, RetryableError
+
+# --- messages (plain words for newsroom staff; never a URL) ------------------------------------
+
+MSG_STALLED: Final = "The connection stalled; resuming."
+MSG_CUT: Final = "The connection to the server was cut; resuming."
+MSG_TRUNCATED: Final = "The server closed the connection before the end of the file; resuming."
+MSG_UNREACHABLE: Final = "The server could not be reached; trying again."
+MSG_CONNECT_TIMEOUT: Final = "The server did not answer in time; trying again."
+MSG_DAMAGED: Final = "The downloaded file was damaged (checksum mismatch); downloading it again."
+MSG_CHANGED: Final = "The file changed on the server; downloading it again from the start."
+MSG_NO_RESUME: Final = (
+    "The server cannot resume downloads; downloading the file again from the start."
+)
+MSG_COMPRESSED: Final = "The server compressed the file; asking again."
+MSG_COMPRESSED_AGAIN: Final = (
+    "The server keeps sending the file compressed, so it cannot be checked or resumed. "
+    "Tell the agency."
+)
+MSG_TOO_LONG: Final = "The server sent more data than the file's size."
+MSG_GONE: Final = "The file is no longer on the server."
+MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
+MSG_DISK_FULL: Final = "The disk is full; the download will continue when space is freed."
+
+_MAX_REDIRECTS: Final = 10
+_MAX_START_OVERS: Final = 3  # per run; more means the file keeps changing under us
+_STOP_GRACE_S: Final = 0.5  # how long the caller waits for workers after a stop
+_HASH_BLOCK: Final = 1 << 20
+_MIN_READ: Final = 64 * 1024
+_MAX_READ: Final = 1 << 20
+_MIN_SEGMENT: Final = 1 << 20  # smaller segments cost more round trips than they save
+_DRAIN_LIMIT: Final = 64 * 1024  # small error/redirect bodies are read so the connection stays
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_CHECKPOINT_VERSION: Final = 1
+
+# --- internal signals -------------------------------------------------------------------------
+
+
+class _StartOver(Exception):  # a signal, not an error
+    """Partial data is useless (file changed, Range ignored, compressed): start from byte 0.
+
+    ``resp``, when given, is a full-body answer to reuse as the new start (saves a round trip).
+    """
+
+    def __init__(
+        self,
+        note: str | None,
+        *,
+        resp: requests.Response | None = None,
+        no_range: bool = False,
+    ) -> None:
+        super().__init__(note or "start over")
+        self.note = note
+        self.resp = resp
+        self.no_range = no_range
+
+
+class _Aborted(Exception):  # a signal, not an error
+    """A worker stopped because another one failed for good; not an error of its own."""
+
+
+@dataclass(frozen=True)
+class _Body:
+    """What a 200/206 answer carries: file bytes [start, end) of a file of ``total`` bytes."""
+
+    start: int
+    end: int | None
+    total: int | None
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _is_strong(etag: str) -> bool:
+    return etag.startswith('"') and etag.endswith('"') and len(etag) >= 2
+
+
+def _header(resp: requests.Response, name: str) -> str | None:
+    value = resp.headers.get(name)
+    return value.strip() if value else None
+
+
+def _compressed(resp: requests.Response) -> bool:
+    coding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+    return coding not in ("", "identity")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _int_header(resp: requests.Response, name: str) -> int | None:
+    value = resp.headers.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+def _body_range(resp: requests.Response, requested_start: int) -> _Body:
+    """Which file bytes the body holds; checks Content-Range against what we asked."""
+    length = _int_header(resp, "Content-Length")
+    if resp.status_code == 200:
+        if requested_start != 0:
+            raise RetryableError(MSG_WRONG_PART)
+        return _Body(0, length, length)
+    value = (resp.headers.get("Content-Range") or "").strip()
+    unit, _, rest = value.partition(" ")
+    span, _, total_text = rest.partition("/")
+    first, _, last = span.partition("-")
+    if unit.lower() != "bytes" or not first.isdigit() or not last.isdigit():
+        raise RetryableError(MSG_WRONG_PART)
+    start, end = int(first), int(last) + 1
+    total = int(total_text) if total_text.isdigit() else None
+    if start != requested_start or end <= start or (total is not None and end > total):
+        raise RetryableError(MSG_WRONG_PART)
+    if length is not None and length != end - start:
+        raise RetryableError(MSG_WRONG_PART)
+    return _Body(start, end, total)
+
+
+def _unsatisfied_total(resp: requests.Response) -> int | None:
+    value = (resp.headers.get("Content-Range") or "").strip()
+    _, _, total = value.partition("/")
+    return int(total) if total.isdigit() else None
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _check_status(resp: requests.Response) -> None:
+    code = resp.status_code
+    if code in (200, 206, 416):
+        return
+    if code in (401, 403):
+        raise PermanentError(
+            f"The server refused access (HTTP {code}). Sign in again, or ask the agency "
+            "whether your newsroom may download this item."
+        )
+    if code in (404, 410):
+        raise PermanentError(MSG_GONE)
+    later = _retry_after(resp)
+    if code == 429:
+        raise RetryableError(
+            "The server is busy (HTTP 429); the download will try again shortly.",
+            retry_after=later,
+        )
+    if code in (408, 423) or 500 <= code <= 599:
+        raise RetryableError(
+            f"The server could not send the file just now (HTTP {code}); trying again.",
+            retry_after=later,
+        )
+    raise PermanentError(f"The server gave an unexpected answer (HTTP {code}).")
+
+
+def _disk_error(e: OSError) -> BaseException:
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DiskFullError(MSG_DISK_FULL)
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PermanentError(
+            f"The download folder cannot be written to ({e.strerror or 'access denied'})."
+        )
+    return RetryableError(
+        f"The file could not be written to the disk ({e.strerror or e}); trying again."
+    )

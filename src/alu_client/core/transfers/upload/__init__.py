@@ -1,0 +1,144 @@
+"""The upload job: one local file to the hub (or any tus 1.0 server) over a slow, lossy link,
+resumed at the server's offset, never corrupted, in bounded memory.
+
+``run(spec, ctx)`` is the job the queue calls on a worker thread; ``poll_outcome`` asks the hub
+later what became of a finished upload (it publishes asynchronously).
+
+How it stands on tuspy 1.1.0
+    ``_TusUpload`` *is* tuspy's ``Uploader`` (``tusclient.uploader.uploader.Uploader``) with its
+    transport replaced: tuspy's state (``url``, ``offset``, ``chunk_size``, ``stop_at``,
+    ``metadata``), its flow (``create_url`` → ``set_url``, which stores the URL in the
+    ``url_storage`` under the fingerprint key; ``get_offset`` on resume; ``upload`` driving
+    ``upload_chunk``) and its URL storage and fingerprint interfaces are kept, and every method
+    that touches the network is ours. ``StoreUrlStorage`` is a tuspy ``Storage`` backed by
+    ``ctx.checkpoint``; ``Fingerprinter`` is a tuspy ``Fingerprint`` answering ``fingerprint()``.
+    The gaps, and how each is closed:
+
+    * A new connection per PATCH (module-level ``requests.patch``): every request goes through
+      ``ctx.sessions.get(url, stream)``, one kept-alive connection per destination and stream,
+      so a 300 ms link pays TCP (and TLS) set-up once, not per chunk.
+    * No timeouts: every request has ``(connect_timeout, stall_timeout)``; and because a socket
+      send timeout would only fire after ``connect_timeout`` (urllib3 keeps it while sending a
+      body), a watchdog thread cuts a PATCH whose body has not moved for ``stall_timeout``.
+    * The whole chunk read into memory (and the default chunk is the whole file): the PATCH
+      body is ``_Body``, an iterable with a length that reads the file region in blocks of at
+      most 256 KiB and passes each through ``metered(ctx)`` before it goes out, so memory stays
+      flat whatever the chunk or file size and progress moves inside a chunk. Having a length,
+      it makes requests send ``Content-Length`` (a bare generator would be sent chunked, which
+      tus servers refuse). With the checksum extension the chunk's digest is computed in a first
+      read pass (the header must precede the body), then the chunk is streamed.
+    * A fixed 30 s retry, for PATCH only: ``upload`` classifies every answer (see Errors) and
+      resumes with a HEAD; when its small in-run budget is spent it raises ``RetryableError``
+      (with ``retry_after`` from the server) and the queue backs off between runs; the next run
+      resumes from the checkpoint.
+    * A colliding fingerprint (size + md5 of the first 64 KiB: two camera files of one size with
+      the same container header share it, and one's upload URL would be used for the other):
+      ``fingerprint()`` is the absolute path + size + mtime_ns + sha256 of the whole file.
+    * Also: creation errors, 404/410 and ``Upload-Expires`` are handled (a new upload from 0),
+      a relative ``Location`` is resolved against the endpoint, nothing follows redirects (a
+      redirect must not carry the token elsewhere), and URLs never reach logs or messages.
+
+Checkpoint (through ``StoreUrlStorage``; upload URLs are secrets: never logged)
+    ``{"fingerprint", "size", "mtime_ns", "url"}`` as soon as the upload exists; with parallel
+    parts, ``"parts": {"<start>-<end>": url}`` (the plan is saved before any part is created)
+    and, once the final upload exists, ``"url"`` is the final one; ``"complete"`` once the
+    server has every byte. A run that finds a checkpoint HEADs for the server's offset.
+
+Errors (in one run)
+    A network error, a stall, a 5xx, 429 or 409: HEAD and go on, at most ``QUICK_RESUMES`` times
+    in a row without progress (short backoff, or ``Retry-After`` up to ``MAX_WAIT_IN_RUN``; a
+    longer one goes to the queue at once), then ``RetryableError`` (``retry_after`` from the
+    server). 423: wait ``Retry-After`` (or
+    1 s) and retry, ``LOCKED_TRIES`` times. 460: send the chunk again, ``CHECKSUM_TRIES`` times.
+    413 on PATCH: halve the chunk (not below ``tuning.min_upload_chunk``). 404/410 on HEAD or
+    PATCH, or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted.
+    401/403, a file larger than ``Tus-Max-Size``, a deleted or changed source file:
+    ``PermanentError`` in plain words (a changed file's upload is DELETEd).
+
+Chunk size
+    ``spec.chunk_size`` if given (fixed, but halved on 413), else adaptive from
+    ``tuning.upload_chunk_size``: after each full chunk the size moves towards what the link
+    carries in ``TARGET_CHUNK_S`` seconds, at most doubling or halving per chunk, within
+    ``[min_upload_chunk, MAX_CHUNK]``; a chunk cut short halves it. Chunks of several seconds
+    keep the per-request round trip (300 ms) a small share; not much longer, so that a cut
+    re-sends little (with checksums the hub drops a cut chunk whole) and chunks fit between a
+    flaky link's drops.
+
+Parallel parts
+    When the server lists ``concatenation`` and ``spec.parallel`` (default: the tuning's
+    ``max_parallel_uploads`` for files of 64 MiB or more) asks for more than one stream, the
+    file is cut into contiguous ranges, each a partial upload (``Upload-Concat: partial``) sent
+    on its own thread and session stream; then a final upload is POSTed with
+    ``Upload-Concat: final;<urls>`` and the metadata. If one part fails the others stop.
+
+Stop
+    ``ctx.control.on_stop`` cuts the in-flight connections (socket shutdown; a PATCH's
+    connection is learnt when urllib3 asks for the body's iterator, see ``_sending_connection``),
+    so a pause takes effect mid-chunk at once; a cancel also DELETEs the upload (and its parts)
+    and clears the checkpoint. Short requests (OPTIONS, POST, HEAD) are bounded by timeouts.
+
+Completion
+    After the last byte (or the final POST) one HEAD fills ``state``/``item_id``/``error`` from
+    ``Alu-Upload-State``/``Alu-Item-Id``/``Alu-Error`` (a final upload says ``receiving`` until
+    the hub has joined its parts); ``poll_outcome`` waits for ``published`` or ``failed``. A run
+    on a checkpoint marked complete sends nothing and only asks that HEAD.
+"""
+
+from __future__ import annotations
+
+from ..base import Stopped, TransferContext
+from .job import _Job
+from .protocol import poll_outcome as poll_outcome
+from .spec import CHECKSUM_PREFERENCE as CHECKSUM_PREFERENCE
+from .spec import CHECKSUM_TRIES as CHECKSUM_TRIES
+from .spec import FILE_CHANGED as FILE_CHANGED
+from .spec import KIB as KIB
+from .spec import LOCKED_TRIES as LOCKED_TRIES
+from .spec import LOST_NOTE as LOST_NOTE
+from .spec import LOST_TRACK as LOST_TRACK
+from .spec import MAX_BLOCK as MAX_BLOCK
+from .spec import MAX_CHUNK as MAX_CHUNK
+from .spec import MAX_WAIT_IN_RUN as MAX_WAIT_IN_RUN
+from .spec import MIB as MIB
+from .spec import MIN_BLOCK as MIN_BLOCK
+from .spec import MIN_PART as MIN_PART
+from .spec import OFFSET_STREAM as OFFSET_STREAM
+from .spec import PARALLEL_THRESHOLD as PARALLEL_THRESHOLD
+from .spec import QUICK_RESUMES as QUICK_RESUMES
+from .spec import TARGET_CHUNK_S as TARGET_CHUNK_S
+from .spec import TUS_VERSION as TUS_VERSION
+from .spec import UploadResult as UploadResult
+from .spec import UploadSpec as UploadSpec
+from .storage import Fingerprinter as Fingerprinter
+from .storage import StoreUrlStorage as StoreUrlStorage
+from .storage import fingerprint as fingerprint
+
+__all__ = [
+    "Fingerprinter",
+    "StoreUrlStorage",
+    "UploadResult",
+    "UploadSpec",
+    "fingerprint",
+    "poll_outcome",
+    "run",
+]
+
+
+def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
+    """Upload ``spec.path`` to ``spec.endpoint``, resuming from ``ctx.checkpoint``.
+
+    Returns when the server has every byte (``state`` etc. from one HEAD after that; use
+    ``poll_outcome`` for the hub's final word). Raises ``RetryableError`` after a few in-run
+    attempts (the queue backs off; the next run resumes), ``PermanentError``, or ``Stopped``
+    (after a DELETE when the reason is "cancel")."""
+    # ``CHECKSUM_PREFERENCE`` is read here, from the package, at every run: patching
+    # ``upload.CHECKSUM_PREFERENCE`` (the throughput benchmark does) reaches the job.
+    job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
+    try:
+        return job.run()
+    except Stopped as e:
+        if e.reason == "cancel":
+            job.terminate()
+        raise
+    finally:
+        job.close()

@@ -1,0 +1,149 @@
+"""The upload job: what the server offers (OPTIONS), the run (one stream or parts), and the
+HEAD after the last byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..base import PermanentError, RetryableError, redact_url
+from .parallel import _PartsJob
+from .protocol import _FileChanged, _outcome, _raise_for, _Resume, _retry_after, _split, _too_large
+from .spec import TUS_VERSION, UploadResult
+from .storage import _fingerprint
+from .uploader import _TusUpload
+
+# --- the job -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Caps:
+    extensions: frozenset[str]
+    max_size: int | None
+    checksum: str | None
+
+
+class _Job(_PartsJob):
+    # the run
+
+    def run(self) -> UploadResult:
+        self.ctx.control.check()
+        try:
+            url = self._run()
+        except _FileChanged:
+            self._changed()
+        state, item_id, error = self._final_head(url)
+        self.log.info(
+            "upload %s: done (%d bytes sent in this run%s) state %r",
+            self.name,
+            self.sent,
+            ", restarted" if self.restarted else "",
+            state,
+        )
+        return UploadResult(
+            url=url,
+            size=self.size,
+            bytes_sent=self.sent,
+            restarted=self.restarted,
+            state=state,
+            item_id=item_id,
+            error=error,
+        )
+
+    def _run(self) -> str:
+        st = self._stat()
+        saved = self.storage.snapshot()
+        if "fingerprint" in saved and (saved.get("size"), saved.get("mtime_ns")) != (
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            self._changed()
+        self.size, self.mtime_ns = st.st_size, st.st_mtime_ns
+        try:
+            self.fp = _fingerprint(self.path, self.ctx.control.check)
+        except FileNotFoundError:
+            self._gone()
+        if saved.get("fingerprint") not in (None, self.fp):
+            self._changed()  # same size and mtime, other bytes (or another path)
+        self.check_source()
+        self.storage.bind(self.fp, self.size, self.mtime_ns)
+
+        caps = self._discover()
+        if caps.max_size is not None and self.size > caps.max_size:
+            raise _too_large(self.size, caps.max_size)
+        self.checksum = caps.checksum
+        url = saved.get("url")
+        if saved.get("complete") and isinstance(url, str) and url:
+            return url  # every byte arrived in an earlier run
+        concat = "concatenation" in caps.extensions
+        ranges = self._planned_ranges()
+        if ranges and not concat:
+            self.log.info("upload %s: the hub no longer joins parts: one stream", self.name)
+            self._terminate(self.storage.urls())
+            self.storage.forget_urls()
+            ranges = []
+        if not ranges and not url:
+            n = self._part_count(concat)
+            if n > 1:
+                ranges = _split(self.size, n)
+        self.log.info(
+            "upload %s: %d bytes to %s, %s%s",
+            self.name,
+            self.size,
+            redact_url(self.endpoint),
+            f"{len(ranges)} parts" if ranges else "one stream",
+            f", checksum {self.checksum}" if self.checksum else "",
+        )
+        return self._upload_parts(ranges) if ranges else self._upload_single()
+
+    def _upload_single(self) -> str:
+        up = _TusUpload(
+            self, start=0, end=self.size, key=self.fp, partial=False, stream=0, sizer=self._sizer()
+        )
+        up.upload()
+        assert up.url is not None
+        self.storage.mark_complete(up.url)
+        return up.url
+
+    def _discover(self) -> _Caps:
+        """OPTIONS; a server that does not answer it properly is tus 1.0 core + creation."""
+        plain = _Caps(frozenset({"creation"}), None, None)
+        try:
+            r = self.request("OPTIONS", self.endpoint, 0, self.tus_headers())
+        except _Resume:
+            raise RetryableError(
+                "The hub could not be reached; the upload will try again."
+            ) from None
+        if r.status_code in (401, 403):
+            _raise_for(r)
+        if r.status_code in (429, 502, 503, 504):
+            raise RetryableError(
+                f"The hub is busy or unavailable (HTTP {r.status_code}); it will try again.",
+                retry_after=_retry_after(r),
+            )
+        versions = {v.strip() for v in r.headers.get("Tus-Version", "").split(",") if v.strip()}
+        if not r.ok or not versions:
+            self.log.info("upload %s: no tus OPTIONS answer; plain tus 1.0", self.name)
+            return plain
+        if TUS_VERSION not in versions:
+            raise PermanentError(
+                "The server does not speak the upload protocol version this app uses (tus 1.0)."
+            )
+        extensions = frozenset(
+            e.strip().lower() for e in r.headers.get("Tus-Extension", "").split(",") if e.strip()
+        )
+        raw_max = r.headers.get("Tus-Max-Size", "").strip()
+        algorithms = {
+            a.strip().lower() for a in r.headers.get("Tus-Checksum-Algorithm", "").split(",")
+        }
+        checksum = None
+        if "checksum" in extensions:
+            checksum = next((a for a in self.checksum_preference if a in algorithms), None)
+        return _Caps(extensions, int(raw_max) if raw_max.isdigit() else None, checksum)
+
+    def _final_head(self, url: str) -> tuple[str, str | None, str]:
+        """One HEAD after the last byte: the hub's state so far (it publishes asynchronously)."""
+        try:
+            r = self.request("HEAD", url, 0, self.tus_headers())
+        except _Resume:
+            return "", None, ""
+        return _outcome(r) if r.ok else ("", None, "")

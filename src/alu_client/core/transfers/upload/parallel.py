@@ -1,0 +1,109 @@
+"""Parallel parts: partial uploads on their own streams, then the final upload that joins them
+(tus concatenation)."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from urllib.parse import urljoin
+
+from ..base import PermanentError, RetryableError
+from .protocol import _backoff, _metadata_header, _raise_for, _Resume, _too_large
+from .services import _JobServices
+from .spec import LOST_TRACK, MAX_WAIT_IN_RUN, MIN_PART, PARALLEL_THRESHOLD, QUICK_RESUMES
+from .storage import StoreUrlStorage
+from .uploader import _TusUpload
+
+
+class _PartsJob(_JobServices):
+    def _upload_parts(self, ranges: list[tuple[int, int]]) -> str:
+        self.storage.plan_parts(self.fp, ranges)
+        parts = [
+            _TusUpload(
+                self,
+                start=s,
+                end=e,
+                key=StoreUrlStorage.part_key(self.fp, s, e),
+                partial=True,
+                stream=i,
+                sizer=self._sizer(),
+            )
+            for i, (s, e) in enumerate(ranges)
+        ]
+        failures: list[BaseException] = []
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="alu-upload-part") as pool:
+            futures = [pool.submit(part.upload) for part in parts]
+            for future in as_completed(futures):
+                failure = future.exception()
+                if failure is not None:
+                    failures.append(failure)
+                    self._abort()
+        if failures:
+            raise self._worst(failures)
+        return self._finish_parts(parts)
+
+    def _finish_parts(self, parts: list[_TusUpload]) -> str:
+        urls = [p.url for p in parts if p.url]
+        assert len(urls) == len(parts)
+        if self.storage.finalizing() and not self._parts_open(parts[0]):
+            raise PermanentError(LOST_TRACK)
+        headers = self.tus_headers()
+        headers["Upload-Concat"] = "final;" + " ".join(urls)
+        if self.spec.metadata:
+            headers["Upload-Metadata"] = _metadata_header(self.spec.metadata)
+        self.storage.mark_finalizing()
+        tries = 0
+        while True:
+            self.check()
+            try:
+                r = self.request("POST", self.endpoint, 0, headers)
+                if r.status_code == 413:
+                    raise _too_large(self.size, None)
+                _raise_for(r, creating=True)
+            except _Resume as e:
+                tries += 1
+                wait = e.retry_after if e.retry_after is not None else _backoff(tries)
+                if tries > QUICK_RESUMES or wait > MAX_WAIT_IN_RUN:
+                    raise RetryableError(e.message, retry_after=e.retry_after) from None
+                if not self._parts_open(parts[0]):
+                    raise PermanentError(LOST_TRACK) from None
+                self.wait(wait)
+                continue
+            location = r.headers.get("Location")
+            if not location:
+                raise PermanentError("The hub did not say where the joined file is.")
+            url = urljoin(self.endpoint, location)
+            self.storage.mark_complete(url)
+            return url
+
+    def _parts_open(self, part: _TusUpload) -> bool:
+        """Whether the hub still has the parts to join (False: it took them, or lost them)."""
+        assert part.url is not None
+        try:
+            r = self.request("HEAD", part.url, 0, self.tus_headers())
+        except _Resume:
+            return True  # unknown: the next attempt will tell
+        if r.status_code in (404, 410):
+            return False
+        return r.headers.get("Alu-Upload-State", "receiving") == "receiving"
+
+    def _planned_ranges(self) -> list[tuple[int, int]]:
+        ranges = self.storage.part_ranges()
+        if not ranges:
+            return []
+        contiguous = ranges[0][0] == 0 and ranges[-1][1] == self.size
+        contiguous = contiguous and all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+        if not contiguous:  # not a plan for this file: drop it
+            self._terminate(self.storage.urls())
+            self.storage.forget_urls()
+            return []
+        return ranges
+
+    def _part_count(self, concat: bool) -> int:
+        if not concat:
+            return 1
+        wanted = self.spec.parallel
+        if wanted is None:
+            big = self.size >= PARALLEL_THRESHOLD
+            wanted = self.ctx.tuning.max_parallel_uploads if big else 1
+        return max(1, min(wanted, self.size // MIN_PART))

@@ -1,0 +1,221 @@
+"""The tus side of an upload: what one request's answer means (as internal outcomes), the
+HTTP helpers, and ``poll_outcome`` (the hub's final word on a finished upload)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+import requests
+
+from ..base import PermanentError, Stopped, TransferContext, redact_url
+from .spec import TUS_VERSION
+
+# --- internal outcomes of one request ------------------------------------------------------------
+
+
+class _Resume(Exception):
+    """The request failed in a way a HEAD-resume may heal (network, stall, 5xx, 429, 409)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _Lost(Exception):
+    """The server no longer has the upload (404/410, expired, or not the upload we think)."""
+
+
+class _Locked(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__("locked")
+        self.wait = wait
+
+
+class _TooLarge(Exception):
+    """413 on a PATCH: the chunk is larger than the server takes."""
+
+
+class _BadChecksum(Exception):
+    """460: the chunk arrived damaged and was discarded."""
+
+
+class _Aborted(Exception):
+    """Another part of this upload failed: this one stops too."""
+
+
+class _FileChanged(Exception):
+    """The source file changed (or shrank) while it was being uploaded."""
+
+
+# --- HTTP helpers ---------------------------------------------------------------------------------
+
+_ID_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}|https?://\S+")
+
+
+def _hub_words(r: requests.Response) -> str:
+    """The server's own message (the hub answers ``{"error": {"message"}}``), without anything
+    that looks like an upload id or URL."""
+    message = ""
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = str(body["error"].get("message", ""))
+    message = _ID_LIKE.sub("…", message.strip())[:300]
+    return message or f"HTTP {r.status_code} {r.reason or ''}".strip()
+
+
+def _retry_after(r: requests.Response) -> float | None:
+    raw = r.headers.get("Retry-After")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _int_header(r: requests.Response, name: str) -> int | None:
+    raw = r.headers.get(name, "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _expired(r: requests.Response) -> bool:
+    """A passed Upload-Expires, measured on the server's clock (its Date) when it sends one."""
+    raw = r.headers.get("Upload-Expires")
+    if not raw:
+        return False
+    try:
+        expires = email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError):
+        return False
+    now = time.time()
+    if date := r.headers.get("Date"):
+        with contextlib.suppress(TypeError, ValueError):
+            now = email.utils.parsedate_to_datetime(date).timestamp()
+    return expires <= now
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1e9:.3g} GB" if n >= 1e9 else f"{n / 1e6:.3g} MB"
+
+
+def _too_large(size: int, limit: int | None) -> PermanentError:
+    if limit is None:
+        return PermanentError(f"The hub does not accept a file this large ({_size_text(size)}).")
+    return PermanentError(
+        f"The file is {_size_text(size)}, larger than the {_size_text(limit)} the hub accepts."
+    )
+
+
+def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
+    """Nothing for 2xx; else the exception that says what to do about the answer."""
+    code = r.status_code
+    if 200 <= code < 300:
+        return
+    if code == 401:
+        raise PermanentError("The hub did not accept this sign-in; sign in again, then retry.")
+    if code == 403:
+        raise PermanentError(f"The hub refused the upload for this account: {_hub_words(r)}")
+    if code in (404, 410):
+        if creating:
+            raise PermanentError(
+                "The hub has no upload service at this address; check the hub's address."
+            )
+        raise _Lost()
+    if code == 409:
+        raise _Resume("The hub and this computer disagreed on how much had arrived.")
+    if code == 423:
+        raise _Locked(_retry_after(r) or 1.0)
+    if code == 460:
+        raise _BadChecksum()
+    if code == 429 or code >= 500:
+        raise _Resume(
+            f"The hub is busy or had a problem (HTTP {code}); the upload will go on later.",
+            _retry_after(r),
+        )
+    if 300 <= code < 400:
+        raise PermanentError(
+            "The hub answered with a redirect, which an upload does not follow; check the hub's "
+            "address."
+        )
+    raise PermanentError(f"The hub refused the upload: {_hub_words(r)}")
+
+
+def _outcome(r: requests.Response) -> tuple[str, str | None, str]:
+    state = r.headers.get("Alu-Upload-State", "")
+    item = r.headers.get("Alu-Item-Id")
+    return state, (unquote(item) if item else None), unquote(r.headers.get("Alu-Error", ""))
+
+
+def _metadata_header(meta: Mapping[str, str]) -> str:
+    """Upload-Metadata per the tus spec: ``key base64(utf-8 value)`` pairs, comma-separated."""
+    pairs = []
+    for key, value in meta.items():
+        if not key or not key.isascii() or any(c.isspace() or c == "," for c in key):
+            raise PermanentError(f"The upload detail {key!r} has a name a hub cannot take.")
+        encoded = base64.b64encode(value.encode("utf-8")).decode("ascii")
+        pairs.append(f"{key} {encoded}" if value else key)
+    return ",".join(pairs)
+
+
+def _split(size: int, n: int) -> list[tuple[int, int]]:
+    base = size // n
+    return [(i * base, size if i == n - 1 else (i + 1) * base) for i in range(n)]
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(4.0, 0.5 * 2 ** (attempt - 1)))
+
+
+def poll_outcome(url: str, ctx: TransferContext, timeout: float) -> tuple[str, str | None, str]:
+    """HEAD ``url`` until the hub has published or failed the upload, or ``timeout`` seconds.
+
+    Returns ``(state, item_id, error)`` from the hub's Alu-* headers (the last seen state if it
+    is still processing; ``("", None, "")`` from a server that does not publish). Network errors
+    are retried until the timeout; 401/403/404/410 raise ``PermanentError``."""
+    deadline = time.monotonic() + timeout
+    headers = {"Tus-Resumable": TUS_VERSION, **ctx.headers}
+    tuning = ctx.tuning
+    last: tuple[str, str | None, str] = ("", None, "")
+    delay = 0.2
+    while True:
+        ctx.control.check()
+        try:
+            r = ctx.sessions.get(url, 0).head(
+                url,
+                headers=headers,
+                timeout=(tuning.connect_timeout, min(tuning.stall_timeout, 10.0)),
+                allow_redirects=False,
+            )
+        except requests.RequestException as e:
+            ctx.log.debug("poll %s: %s", redact_url(url), type(e).__name__)
+        else:
+            if r.status_code in (404, 410):
+                raise PermanentError("The hub no longer has this upload.")
+            if r.status_code in (401, 403):
+                _raise_for(r)
+            if r.ok:
+                if "Alu-Upload-State" not in r.headers:
+                    return last
+                last = _outcome(r)
+                if last[0] in ("published", "failed"):
+                    return last
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return last
+        if ctx.control.wait(min(delay, left)):
+            raise Stopped(ctx.control.reason)
+        delay = min(delay * 1.5, 2.0)

@@ -1,0 +1,202 @@
+"""The job's state and what it offers its uploads (the whole file's, or the parts'): requests,
+metering, waiting, the source file's checks and checksums, termination."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import threading
+import time
+from typing import NoReturn
+
+import requests
+from tusclient.client import TusClient
+
+from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
+from .protocol import _Aborted, _FileChanged, _Resume
+from .spec import FILE_CHANGED, LOST_NOTE, MAX_BLOCK, MIN_BLOCK, TUS_VERSION, UploadSpec
+from .storage import StoreUrlStorage
+from .streaming import _ChunkSize, _Flight, _Watchdog
+
+
+class _JobServices:
+    def __init__(
+        self, spec: UploadSpec, ctx: TransferContext, *, checksum_preference: tuple[str, ...]
+    ) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.path = spec.path
+        self.name = spec.path.name
+        self.endpoint = spec.endpoint
+        self.log = ctx.log
+        tuning = ctx.tuning
+        self.stall_s = tuning.stall_timeout
+        self.timeout = (tuning.connect_timeout, tuning.stall_timeout)
+        self.max_block = max(MIN_BLOCK, min(MAX_BLOCK, tuning.read_size))
+        self.storage = StoreUrlStorage(ctx.checkpoint)
+        self.client = TusClient(spec.endpoint, headers=dict(ctx.headers))
+        self.checksum: str | None = None
+        self.checksum_preference = checksum_preference  # as the package holds it (see run)
+        self.size = 0
+        self.mtime_ns = 0
+        self.fp = ""
+        self.restarted = False
+        self.sent = 0
+        self._sent_lock = threading.Lock()
+        self._metered = metered(ctx)
+        self._aborted = threading.Event()
+        self._flights: list[_Flight] = []
+        self._watchdog = _Watchdog(self._flights, self.stall_s)
+        self._forget_on_stop = ctx.control.on_stop(self._on_stop)
+
+    def close(self) -> None:
+        self._forget_on_stop()
+        self._watchdog.stop()
+
+    def _sizer(self) -> _ChunkSize:
+        tuning = self.ctx.tuning
+        start = self.spec.chunk_size or tuning.upload_chunk_size
+        return _ChunkSize(start, tuning.min_upload_chunk, self.spec.chunk_size is None)
+
+    # shared by the uploads
+
+    def tus_headers(self) -> dict[str, str]:
+        return {"Tus-Resumable": TUS_VERSION, **self.ctx.headers}
+
+    def request(
+        self, method: str, url: str, stream: int, headers: dict[str, str]
+    ) -> requests.Response:
+        """A short request (no body) on the destination's kept-alive session."""
+        session = self.ctx.sessions.get(url, stream)
+        try:
+            return session.request(
+                method, url, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as e:
+            self.log.debug("upload %s: %s failed (%s)", self.name, method, type(e).__name__)
+            raise _Resume("The connection to the hub dropped.") from None
+
+    def new_flight(self) -> _Flight:
+        flight = _Flight()
+        self._flights.append(flight)
+        return flight
+
+    def account(self, n: int) -> None:
+        self._metered(n)
+        if self._aborted.is_set():
+            raise _Aborted()
+        with self._sent_lock:
+            self.sent += n
+
+    def check(self) -> None:
+        self.ctx.control.check()
+        if self._aborted.is_set():
+            raise _Aborted()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, but stop at once for a stop or a failed sibling part."""
+        end = time.monotonic() + seconds
+        while True:
+            self.check()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self.ctx.control.wait(min(left, 0.25)):
+                raise Stopped(self.ctx.control.reason)
+
+    def lost(self) -> None:
+        with self._sent_lock:
+            first = not self.restarted
+            self.restarted = True
+        if first:
+            self.log.info("upload %s: the hub lost the upload; starting again", self.name)
+            self.ctx.note(LOST_NOTE)
+
+    def open_source(self) -> io.BufferedReader:
+        try:
+            return open(self.path, "rb")
+        except FileNotFoundError:
+            self._gone()
+
+    def check_source(self) -> None:
+        """The file is still there, unchanged (cheap: one stat per chunk)."""
+        st = self._stat()
+        if (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns):
+            raise _FileChanged()
+
+    def digest(self, pos: int, length: int) -> str:
+        """Upload-Checksum's digest of a file region (a first, local read pass)."""
+        assert self.checksum is not None
+        h = hashlib.new(self.checksum, usedforsecurity=False)
+        buf = bytearray(MAX_BLOCK)
+        view = memoryview(buf)
+        left = length
+        with self.open_source() as f:
+            f.seek(pos)
+            while left > 0:
+                self.check()
+                n = f.readinto(view[: min(MAX_BLOCK, left)])
+                if not n:
+                    raise _FileChanged()
+                h.update(view[:n])
+                left -= n
+        return base64.b64encode(h.digest()).decode("ascii")
+
+    def terminate(self) -> None:
+        """Cancel: DELETE what the server holds, and forget it."""
+        self._terminate(self.storage.urls())
+        self.storage.clear()
+
+    # internals
+
+    def _terminate(self, urls: list[str]) -> None:
+        for url in urls:
+            try:
+                r = self.ctx.sessions.get(url, 0).delete(
+                    url,
+                    headers=self.tus_headers(),
+                    timeout=(self.timeout[0], min(self.timeout[1], 10.0)),
+                    allow_redirects=False,
+                )
+                self.log.info("upload %s: terminated (HTTP %d)", self.name, r.status_code)
+            except requests.RequestException as e:
+                self.log.info("upload %s: could not terminate (%s)", self.name, type(e).__name__)
+
+    def _stat(self) -> os.stat_result:
+        try:
+            return os.stat(self.path)
+        except FileNotFoundError:
+            self._gone()
+
+    def _gone(self) -> NoReturn:
+        raise PermanentError(
+            f"The file {self.name} is no longer there (moved or deleted); it cannot be uploaded."
+        ) from None
+
+    def _changed(self) -> NoReturn:
+        self.log.info("upload %s: the file changed; dropping the upload", self.name)
+        self._terminate(self.storage.urls())
+        self.storage.forget_urls()
+        raise PermanentError(FILE_CHANGED) from None
+
+    def _on_stop(self) -> None:
+        for flight in list(self._flights):
+            flight.cut("stop")
+
+    def _abort(self) -> None:
+        self._aborted.set()
+        for flight in list(self._flights):
+            flight.cut("abort")
+
+    def _worst(self, failures: list[BaseException]) -> BaseException:
+        """The error a failed parallel upload reports."""
+        if self.ctx.control.stopped:
+            return Stopped(self.ctx.control.reason)
+        for kind in (_FileChanged, PermanentError, RetryableError, Stopped):
+            for failure in failures:
+                if isinstance(failure, kind):
+                    return failure
+        real = [f for f in failures if not isinstance(f, _Aborted)]
+        return real[0] if real else failures[0]

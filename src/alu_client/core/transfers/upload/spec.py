@@ -1,0 +1,74 @@
+"""What an upload job works with: its limits and messages, what it is given (``UploadSpec``)
+and what it returns (``UploadResult``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+KIB = 1024
+MIB = 1024 * KIB
+TUS_VERSION = "1.0.0"
+OFFSET_STREAM = "application/offset+octet-stream"
+
+#: largest block read from the file and handed to the socket at once
+MAX_BLOCK = 256 * KIB
+#: smallest block, when the link is so slow that a 256 KiB send would look like a stall
+MIN_BLOCK = 16 * KIB
+#: the adaptive chunk size aims at chunks of about this many seconds...
+TARGET_CHUNK_S = 8.0
+#: ...and never grows beyond this
+MAX_CHUNK = 64 * MIB
+#: files at least this large use the tuning's parallel parts when ``spec.parallel`` is None
+PARALLEL_THRESHOLD = 64 * MIB
+#: a part is never smaller than this
+MIN_PART = 1 * MIB
+#: HEAD-resumes in a row without progress before the run gives up (RetryableError)
+QUICK_RESUMES = 3
+#: a Retry-After longer than this is left to the queue (RetryableError at once)
+MAX_WAIT_IN_RUN = 10.0
+#: 423 answers in a row before RetryableError
+LOCKED_TRIES = 5
+#: 460 answers for one chunk before RetryableError
+CHECKSUM_TRIES = 3
+#: checksum algorithms we can compute, best first
+CHECKSUM_PREFERENCE = ("sha1", "sha256", "md5")
+
+FILE_CHANGED = "The file changed since the upload started; add it again."
+LOST_NOTE = "The hub had lost the partial upload; it started again from the beginning."
+LOST_TRACK = (
+    "The connection dropped just as the hub was joining the parts of the file, and this computer "
+    "could not learn what became of it; check the feed before adding the file again."
+)
+
+
+# --- the job's API ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadSpec:
+    path: Path
+    #: the tus collection URL (``…/api/v1/uploads/`` on the hub)
+    endpoint: str
+    #: Upload-Metadata; the caller includes filename, sha256, title, …
+    metadata: dict[str, str]
+    #: None = adaptive, starting at ``tuning.upload_chunk_size``
+    chunk_size: int | None = None
+    #: parts when the server offers concatenation; None = ``tuning.max_parallel_uploads`` for
+    #: files of 64 MiB or more, else 1
+    parallel: int | None = None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    #: the upload (or, with parts, the final upload); a secret, like every upload URL
+    url: str
+    size: int
+    #: body bytes handed to the network in this run (a cut chunk's bytes count once more)
+    bytes_sent: int
+    #: the server had lost the upload (404/410/expired) and a new one was created
+    restarted: bool
+    #: from the hub's ``Alu-Upload-State``, ``Alu-Item-Id``, ``Alu-Error`` when present
+    state: str
+    item_id: str | None
+    error: str

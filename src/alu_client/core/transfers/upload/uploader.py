@@ -1,0 +1,313 @@
+"""One tus upload (the whole file, or one part of it): tuspy's ``Uploader`` with our transport,
+and the PATCH body it streams."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from urllib.parse import urljoin
+
+import requests
+from tusclient.uploader.uploader import Uploader
+
+from ..base import PermanentError, RetryableError, Stopped
+from .protocol import (
+    _Aborted,
+    _backoff,
+    _BadChecksum,
+    _expired,
+    _FileChanged,
+    _int_header,
+    _Locked,
+    _Lost,
+    _metadata_header,
+    _raise_for,
+    _Resume,
+    _size_text,
+    _too_large,
+    _TooLarge,
+)
+from .services import _JobServices
+from .spec import (
+    CHECKSUM_TRIES,
+    LOCKED_TRIES,
+    LOST_TRACK,
+    MAX_WAIT_IN_RUN,
+    MIN_BLOCK,
+    OFFSET_STREAM,
+    QUICK_RESUMES,
+    TUS_VERSION,
+)
+from .streaming import _ChunkSize, _sending_connection
+
+# --- one tus upload (the whole file, or one part of it) ------------------------------------------
+
+
+class _Body:
+    """A PATCH body: the file region ``[pos, pos + length)`` in blocks of at most 256 KiB, each
+    passed through the meter before it goes out. Its length makes requests send
+    ``Content-Length``; iterating it tells the flight which connection carries it."""
+
+    def __init__(self, up: _TusUpload, pos: int, length: int) -> None:
+        self._up = up
+        self._pos = pos
+        self._length = length
+        self._blocks: Generator[bytes, None, None] | None = None
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._up.flight.attach(_sending_connection())
+        self._blocks = self._read()
+        return self._blocks
+
+    def close(self) -> None:
+        if self._blocks is not None:
+            self._blocks.close()
+
+    def _read(self) -> Generator[bytes, None, None]:
+        up, job, flight = self._up, self._up.job, self._up.flight
+        left = self._length
+        with job.open_source() as f:
+            f.seek(self._pos)
+            while left > 0:
+                up.check_flight()
+                data = f.read(min(up.block, left))
+                if not data:
+                    raise _FileChanged()
+                flight.holding()
+                job.account(len(data))
+                flight.moved()
+                t0 = time.monotonic()
+                yield data
+                took = time.monotonic() - t0
+                flight.moved()
+                left -= len(data)
+                # a send that takes long means a slow link: smaller blocks keep progress (and
+                # the stall watchdog's view of it) moving; fast sends grow them back
+                if took > job.stall_s / 8:
+                    up.block = max(MIN_BLOCK, up.block // 2)
+                elif took < 0.02:
+                    up.block = min(job.max_block, up.block * 2)
+
+
+class _TusUpload(Uploader):
+    """tuspy's Uploader for one upload: the whole file (``start`` 0, ``end`` size) or one part
+    of it, with every network method replaced (see the module doc). ``offset`` and ``stop_at``
+    count from ``start``, as the server sees them."""
+
+    url: str | None  # type: ignore[assignment]  # tuspy declares it as None only
+
+    def __init__(
+        self,
+        job: _JobServices,
+        *,
+        start: int,
+        end: int,
+        key: str,
+        partial: bool,
+        stream: int,
+        sizer: _ChunkSize,
+    ) -> None:
+        self.job = job
+        self.start = start
+        self.end = end
+        self.key = key
+        self.partial = partial
+        self.stream = stream
+        self.sizer = sizer
+        self.flight = job.new_flight()
+        self.block = job.max_block
+        self.restarted = False
+        # store_url=False: tuspy would HEAD in its constructor; the URL comes from the storage
+        # below instead and the HEAD happens in upload(), under its error handling
+        super().__init__(
+            file_path=str(job.path),
+            client=job.client,
+            chunk_size=sizer.size,
+            metadata={} if partial else dict(job.spec.metadata),
+            store_url=False,
+        )
+        self.store_url = True
+        self.url_storage = job.storage
+        self.url = job.storage.get_item(key)
+
+    # tuspy's methods, with our transport
+
+    def get_headers(self) -> dict[str, str]:
+        return {"Tus-Resumable": TUS_VERSION, **self.job.ctx.headers}
+
+    def get_file_size(self) -> int:
+        return self.end - self.start
+
+    def _get_fingerprint(self) -> str:
+        # tuspy re-fingerprints on every set_url; the whole-file hash is made once per run
+        return self.key
+
+    def create_url(self) -> str:
+        headers = self.get_headers()
+        headers["Upload-Length"] = str(self.stop_at)
+        if self.metadata:
+            headers["Upload-Metadata"] = _metadata_header(self.metadata)
+        if self.partial:
+            headers["Upload-Concat"] = "partial"
+        r = self.job.request("POST", self.job.endpoint, self.stream, headers)
+        if r.status_code == 413:
+            raise _too_large(self.job.size, None)
+        _raise_for(r, creating=True)
+        location = r.headers.get("Location")
+        if not location:
+            raise PermanentError("The hub did not say where to send the file; is it a tus server?")
+        return urljoin(self.job.endpoint, location)
+
+    def get_offset(self) -> int:
+        assert self.url is not None
+        r = self.job.request("HEAD", self.url, self.stream, self.get_headers())
+        _raise_for(r)
+        offset = _int_header(r, "Upload-Offset")
+        if offset is None:
+            raise _Resume("The hub's answer had no offset.")
+        length = _int_header(r, "Upload-Length")
+        if (length is not None and length != self.stop_at) or offset > self.stop_at:
+            raise _Lost()  # not the upload of this file (range): never write into it
+        if offset < self.stop_at and _expired(r):
+            raise _Lost()
+        return offset
+
+    def upload_chunk(self) -> None:
+        job, url = self.job, self.url
+        assert url is not None
+        job.check_source()
+        start = self.offset
+        length = min(self.chunk_size, self.stop_at - start)
+        pos = self.start + start
+        headers = self.get_headers()
+        headers.update(
+            {
+                "Upload-Offset": str(start),
+                "Content-Type": OFFSET_STREAM,
+                "Content-Length": str(length),
+            }
+        )
+        if job.checksum:
+            headers["Upload-Checksum"] = f"{job.checksum} {job.digest(pos, length)}"
+        body = _Body(self, pos, length)
+        session = job.ctx.sessions.get(url, self.stream)
+        self.flight.begin()
+        began = time.monotonic()
+        try:
+            r = session.patch(
+                url, data=body, headers=headers, timeout=job.timeout, allow_redirects=False
+            )
+        except requests.RequestException as e:
+            job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
+            self.check_flight()
+            if isinstance(e, requests.Timeout):
+                raise _Resume("The link stalled.") from None
+            raise _Resume("The connection to the hub dropped.") from None
+        finally:
+            self.flight.end()
+            body.close()
+        if r.status_code == 413:
+            raise _TooLarge()
+        _raise_for(r)
+        new = _int_header(r, "Upload-Offset")
+        if new is None or not start <= new <= start + length:
+            raise _Resume("The hub's answer had an unexpected offset.")
+        self.offset = new
+        if new == start + length:
+            self.sizer.after(length, time.monotonic() - began)
+            self.chunk_size = self.sizer.size
+
+    def upload(self, stop_at: int | None = None) -> None:
+        """Create or resume, then send chunks until the server has every byte (see Errors in
+        the module doc for what each failure does)."""
+        job = self.job
+        need_head = self.url is not None
+        quick = locked = bad_sums = 0
+        while True:
+            job.check()
+            sending = False
+            try:
+                if self.url is None:
+                    self.set_url(self.create_url())  # tuspy: stores it under our key
+                    self.offset = 0
+                elif need_head:
+                    self.offset = self.get_offset()
+                need_head = False
+                if self.offset >= self.stop_at:
+                    return
+                before = self.offset
+                sending = True
+                self.upload_chunk()
+                sending = False
+                if self.offset > before:
+                    quick = locked = bad_sums = 0
+            except _Lost:
+                self._restart()
+                need_head = False
+            except _Locked as e:
+                locked += 1
+                if locked > LOCKED_TRIES:
+                    raise RetryableError(
+                        "Another connection is still writing to this upload at the hub; it will "
+                        "go on later.",
+                        retry_after=e.wait,
+                    ) from None
+                job.wait(min(e.wait, MAX_WAIT_IN_RUN))
+                need_head = True
+            except _TooLarge:
+                if not self.sizer.shrink():
+                    raise PermanentError(
+                        f"The hub refuses even pieces of {_size_text(self.sizer.size)}; it cannot "
+                        "take this upload."
+                    ) from None
+                self.chunk_size = self.sizer.size
+                job.log.info(
+                    "upload %s: the hub wants smaller chunks: %d", job.name, self.chunk_size
+                )
+                need_head = True
+            except _BadChecksum:
+                bad_sums += 1
+                if bad_sums > CHECKSUM_TRIES:
+                    raise RetryableError(
+                        "Pieces of the file kept arriving damaged at the hub; it will try again."
+                    ) from None
+                job.log.info("upload %s: a chunk arrived damaged; sending it again", job.name)
+                need_head = True
+            except _Resume as e:
+                if sending:
+                    self.sizer.cut()
+                    self.chunk_size = self.sizer.size
+                quick += 1
+                wait = e.retry_after if e.retry_after is not None else _backoff(quick)
+                if quick > QUICK_RESUMES or wait > MAX_WAIT_IN_RUN:
+                    raise RetryableError(e.message, retry_after=e.retry_after) from None
+                job.log.info("upload %s: %s Resuming in %.1f s.", job.name, e.message, wait)
+                job.wait(wait)
+                need_head = self.url is not None
+
+    # ours
+
+    def check_flight(self) -> None:
+        """Raise what a cut of this stream's flight means."""
+        reason = self.flight.reason
+        if reason == "stop":
+            raise Stopped(self.job.ctx.control.reason or "pause")
+        if reason == "abort":
+            raise _Aborted()
+        if reason == "stall":
+            raise _Resume("The link stalled.")
+
+    def _restart(self) -> None:
+        job = self.job
+        if self.restarted:
+            raise RetryableError("The hub lost the upload again; it will try later.") from None
+        if self.partial and job.storage.finalizing():
+            raise PermanentError(LOST_TRACK) from None
+        self.restarted = True
+        job.lost()
+        job.storage.remove_item(self.key)
+        self.url = None
+        self.offset = 0
