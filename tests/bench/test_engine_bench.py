@@ -1,0 +1,557 @@
+"""Benchmarks of the transfer engine (issue 3): against curl and tuspy on loopback, over linkem
+(20 Mbit/s, 300 ms RTT, 2 % loss), and its memory with four large transfers at once.
+
+Run on demand, never in ``./run tests``: ``./run bench -k engine`` (all), or one of
+``-k loopback_download``, ``-k loopback_upload``, ``-k linkem_download``, ``-k linkem_upload``,
+``-k peak_rss``. Each prints one ``BENCH |`` line per figure: the figure, its baseline measured
+in the same run, their ratio, the target and MET or MISSED. A benchmark passes when its figures
+were measured; a missed target is printed, not failed. The linkem ones need root.
+
+Sizes (env): ``ALU_BENCH_MIB`` (loopback, 1024), ``ALU_BENCH_REPEAT`` (loopback runs of each
+variant, 3; the median counts), ``ALU_BENCH_LINK_MB`` (linkem file, 100 MB),
+``ALU_BENCH_LINK_REPEAT`` (1), ``ALU_BENCH_LINK_CC`` (TCP congestion control on the link, e.g.
+cubic; default: the kernel's), ``ALU_BENCH_RSS_MIB`` (each of the four transfers, 2048).
+``ALU_BENCH_OUT=FILE`` appends every figure to FILE as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tusclient.client import TusClient
+
+from alu_client.core.transfers import download, upload
+from alu_client.core.transfers.base import (
+    Control,
+    MemoryCheckpoint,
+    SessionPool,
+    TransferContext,
+    Tuning,
+)
+from tests.bench.helpers import (
+    IP_SRV,
+    MB,
+    MIB,
+    NS_CLI,
+    NS_SRV,
+    PYTHON,
+    ROOT,
+    TUSPY_SCRIPT,
+    Figure,
+    TusHub,
+    check_measured,
+    env_int,
+    file_sha256,
+    hash_speed,
+    in_netns,
+    linkem,
+    load_average,
+    median,
+    need_space,
+    nginx,
+    note,
+    random_file,
+    remove,
+    report,
+    require_root,
+    run_sampled,
+    run_timed,
+    sparse_file,
+    spread,
+    timed,
+    tus_hub,
+    zeros_sha256,
+)
+
+pytestmark = pytest.mark.bench
+
+LINK = {"delay_ms": 150.0, "loss": 0.02, "rate_mbit": 20.0}
+
+
+def link_cc() -> str:
+    """TCP congestion control for both namespaces (``ALU_BENCH_LINK_CC``); "" = the kernel's."""
+    return os.environ.get("ALU_BENCH_LINK_CC", "").strip()
+
+
+#: the best TCP can do on linkem: its rate counts whole IP packets, and of a 1500-byte packet
+#: 52 bytes are IP and TCP headers (with timestamps)
+TCP_CEILING = 1448 / 1500
+
+
+def context() -> TransferContext:
+    """A job context as a one-shot run builds it: default tuning, checkpoint in memory."""
+    return TransferContext(
+        control=Control(),
+        checkpoint=MemoryCheckpoint(),
+        sessions=SessionPool(),
+        tuning=Tuning(),
+    )
+
+
+def fetch(url: str, dest: Path, sha: str, segments: int | None) -> download.DownloadResult:
+    ctx = context()
+    try:
+        return download.run(download.DownloadSpec(url, dest, sha256=sha, segments=segments), ctx)
+    finally:
+        ctx.sessions.close()
+
+
+def put(hub: TusHub, path: Path, sha: str, parallel: int | None) -> upload.UploadResult:
+    ctx = context()
+    ctx.headers.update(hub.auth)
+    meta = {"filename": path.name, "sha256": sha}
+    try:
+        return upload.run(upload.UploadSpec(path, hub.endpoint, meta, parallel=parallel), ctx)
+    finally:
+        ctx.sessions.close()
+
+
+def tuspy(hub: TusHub, path: Path, sha: str) -> str:
+    client = TusClient(hub.endpoint, headers=dict(hub.auth))
+    uploader = client.uploader(
+        file_path=str(path),
+        chunk_size=8 * MIB,
+        metadata={"filename": path.name, "sha256": sha},
+    )
+    uploader.upload()
+    return str(uploader.url)
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "ALU_CLIENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+
+
+def alu(*args: str) -> list[str]:
+    return [PYTHON, "-m", "alu_client.cli", *args]
+
+
+# --- 1: 1 GiB loopback download vs curl ----------------------------------------------------------
+
+
+@pytest.mark.timeout(1800)
+def test_loopback_download_vs_curl(tmp_path: Path) -> None:
+    size = env_int("ALU_BENCH_MIB", 1024) * MIB
+    repeat = env_int("ALU_BENCH_REPEAT", 3)
+    work = tmp_path / "work"
+    need_space(work, 3 * size)
+    bench = f"1 loopback download {size // MIB} MiB"
+    note(f"{bench}: load {load_average()}, {os.cpu_count()} CPUs")
+    figures: list[Figure] = []
+    try:
+        sha = random_file(work / "www" / "big.bin", size)
+        sha_speed = hash_speed("sha256")
+        out = work / "out"
+        out.mkdir()
+        times: dict[str, list[float]] = defaultdict(list)
+        with nginx(work / "www", work / "nginx") as ng:
+            url = ng.url("big.bin")
+            run_timed(["curl", "-sS", "--fail", "-o", "/dev/null", url], timeout=300)  # warm-up
+            for i in range(repeat):
+                t, _ = run_timed(["curl", "-sS", "--fail", "-o", "/dev/null", url], timeout=300)
+                times["curl_null"].append(t)
+
+                f = out / "curl.bin"
+                t_get, _ = run_timed(["curl", "-sS", "--fail", "-o", str(f), url], timeout=300)
+                t_sum, printed = run_timed(["sha256sum", str(f)], timeout=300)
+                assert printed.split()[0] == sha
+                times["curl_file"].append(t_get)
+                times["sha256sum"].append(t_sum)
+                times["curl_verified"].append(t_get + t_sum)
+                remove(f)
+
+                for label, segments in (("ours_auto", None), ("ours_1", 1)):
+                    dest = out / f"{label}.bin"
+                    t, result = timed(lambda d=dest, s=segments: fetch(url, d, sha, s))
+                    assert result.sha256 == sha and result.size == size
+                    assert dest.stat().st_size == size
+                    times[label].append(t)
+                    remove(dest)
+
+                dest = out / "cli.bin"
+                t, _ = run_timed(
+                    alu("fetch", url, str(dest), "--sha256", sha),
+                    timeout=300,
+                    env=cli_env(work / f"home{i}"),
+                )
+                assert dest.stat().st_size == size
+                times["ours_cli"].append(t)
+                remove(dest)
+
+        def rate(key: str) -> float:
+            return size / median(times[key]) / MB
+
+        sha256sum = rate("sha256sum")
+        curl_null, curl_verified = rate("curl_null"), rate("curl_verified")
+        serial_bound = 1 / (1 / curl_null + 1 / sha_speed)
+        for what, value in (
+            ("hashlib sha256 (this VM, same run)", sha_speed),
+            ("sha256sum (coreutils) on the downloaded file", sha256sum),
+            (f"curl -o /dev/null (transport only; {spread(times['curl_null'])})", curl_null),
+            (f"curl -o FILE, no hash ({spread(times['curl_file'])})", rate("curl_file")),
+            (
+                f"curl -o FILE && sha256sum FILE ({spread(times['curl_verified'])})",
+                curl_verified,
+            ),
+            ("bound: transfer at curl's speed, then hashlib sha256 (serial)", serial_bound),
+        ):
+            figures.append(report(Figure(bench, what, value, "MB/s")))
+        for label, what in (
+            ("ours_auto", "download.run, sha256, segments auto (4)"),
+            ("ours_1", "download.run, sha256, segments=1"),
+            ("ours_cli", "alu fetch --sha256 (queue + store), segments auto"),
+        ):
+            for base_key, base_name in (
+                ("curl_verified", "curl -o FILE + sha256sum"),
+                ("curl_null", "curl -o /dev/null (no hash)"),
+            ):
+                figures.append(
+                    report(
+                        Figure(
+                            bench,
+                            f"{what} ({spread(times[label])})",
+                            rate(label),
+                            "MB/s",
+                            baseline=base_name,
+                            baseline_value=rate(base_key),
+                            target=0.9,
+                        )
+                    )
+                )
+    finally:
+        remove(work)
+    check_measured(figures)
+
+
+# --- 2: 1 GiB loopback tus upload vs tuspy -------------------------------------------------------
+
+
+@pytest.mark.timeout(1800)
+def test_loopback_upload_vs_tuspy(tmp_path: Path) -> None:
+    size = env_int("ALU_BENCH_MIB", 1024) * MIB
+    repeat = env_int("ALU_BENCH_REPEAT", 3)
+    work = tmp_path / "work"
+    need_space(work, 4 * size)  # the source, the hub's parts and the file it joins them into
+    bench = f"2 loopback upload {size // MIB} MiB"
+    note(f"{bench}: load {load_average()}, {os.cpu_count()} CPUs")
+    figures: list[Figure] = []
+    try:
+        src = work / "src" / "big.bin"
+        sha = random_file(src, size)
+        speeds = {alg: hash_speed(alg) for alg in ("sha1", "sha256", "md5")}
+        t_fp, _ = timed(lambda: upload.fingerprint(src))
+        times: dict[str, list[float]] = defaultdict(list)
+        with tus_hub(work / "hub") as hub:
+            for i in range(repeat):
+                t, url = timed(lambda: tuspy(hub, src, sha))
+                t += hub.wait_received(url)
+                assert hub.upload_path(url).stat().st_size == size
+                times["tuspy"].append(t)
+                hub.drop(url)
+
+                for label, parallel in (("ours_default", None), ("ours_1", 1)):
+                    t_run, result = timed(lambda p=parallel: put(hub, src, sha, p))
+                    t_hub = hub.wait_received(result.url)  # a final upload: joined by the hub
+                    landed = hub.upload_path(result.url)
+                    assert landed.stat().st_size == size
+                    if i == 0:  # every byte right, once per variant (outside the timing)
+                        assert file_sha256(landed) == sha
+                    times[label].append(t_run + t_hub)
+                    times[label + "_run"].append(t_run)
+                    hub.drop(result.url)
+
+        def rate(key: str) -> float:
+            return size / median(times[key]) / MB
+
+        for alg, speed in speeds.items():
+            figures.append(
+                report(Figure(bench, f"hashlib {alg} (this VM, same run)", speed, "MB/s"))
+            )
+        figures.append(
+            report(
+                Figure(
+                    bench,
+                    "upload.fingerprint(): sha256 of the whole file before sending",
+                    size / t_fp / MB,
+                    "MB/s",
+                    note=f"{t_fp:.1f} s of every run of ours",
+                )
+            )
+        )
+        tuspy_rate = rate("tuspy")
+        figures.append(
+            report(
+                Figure(
+                    bench,
+                    f"tuspy 1.1.0 Uploader, 8 MiB chunks, no checksum ({spread(times['tuspy'])})",
+                    tuspy_rate,
+                    "MB/s",
+                )
+            )
+        )
+        for label, what in (
+            ("ours_default", "upload.run defaults (4 parts, adaptive chunks, sha1 per chunk)"),
+            ("ours_1", "upload.run parallel=1 (adaptive chunks, sha1 per chunk)"),
+        ):
+            figures.append(
+                report(
+                    Figure(
+                        bench,
+                        f"{what}, until the hub holds the file ({spread(times[label])})",
+                        rate(label),
+                        "MB/s",
+                        baseline="tuspy 8 MiB",
+                        baseline_value=tuspy_rate,
+                        target=1.2,
+                        note=f"run() returned after {median(times[label + '_run']):.1f} s",
+                    )
+                )
+            )
+    finally:
+        remove(work)
+    check_measured(figures)
+
+
+# --- 3: over linkem: 20 Mbit/s, 300 ms RTT, 2 % loss ------------------------------------------
+
+
+def _link_figures(
+    bench: str,
+    size: int,
+    rate_bytes: float,
+    runs: dict[str, list[float]],
+    baseline: str,
+    target: float,
+) -> list[Figure]:
+    def fraction(key: str) -> float:
+        return size / median(runs[key]) / rate_bytes
+
+    figures = [
+        report(
+            Figure(
+                bench,
+                f"{baseline} ({spread(runs[baseline])})",
+                fraction(baseline),
+                "of link",
+                note=f"{size / median(runs[baseline]) / MB:.2f} MB/s",
+            )
+        )
+    ]
+    for key in runs:
+        if key == baseline:
+            continue
+        figures.append(
+            report(
+                Figure(
+                    bench,
+                    f"{key} ({spread(runs[key])})",
+                    fraction(key),
+                    "of link",
+                    baseline=baseline,
+                    baseline_value=fraction(baseline),
+                    target=target,
+                    target_on="value",
+                    note=f"{size / median(runs[key]) / MB:.2f} MB/s; TCP ceiling {TCP_CEILING:.3f}",
+                )
+            )
+        )
+    return figures
+
+
+def _link_stats(bench: str, stats: dict[str, dict[str, int]]) -> None:
+    for way, c in stats.items():
+        note(
+            f"{bench}: linkem {way}: {c.get('packets', 0)} packets, {c.get('lost', 0)} lost, "
+            f"{c.get('queue_drops', 0)} dropped at the 100 ms queue"
+        )
+
+
+@pytest.mark.timeout(1800)
+def test_linkem_download(tmp_path: Path) -> None:
+    require_root("test_linkem_download")
+    size = env_int("ALU_BENCH_LINK_MB", 100) * MB
+    repeat = env_int("ALU_BENCH_LINK_REPEAT", 1)
+    work = tmp_path / "work"
+    need_space(work, 3 * size)
+    bench = f"3 linkem download {size // MB} MB{' ' + link_cc() if link_cc() else ''}"
+    note(f"{bench}: load {load_average()}")
+    figures: list[Figure] = []
+    runs: dict[str, list[float]] = defaultdict(list)
+    try:
+        sha = random_file(work / "www" / "f.bin", size)
+        with (
+            linkem(work / "link", **LINK, cc=link_cc()) as link,
+            nginx(work / "www", work / "nginx", host=IP_SRV, port=8080, netns=NS_SRV) as ng,
+        ):
+            url = ng.url("f.bin")
+            variants: list[tuple[str, Callable[[Path, Path], list[str]]]] = [
+                ("curl, one stream", lambda d, _h: ["curl", "-sS", "--fail", "-o", str(d), url]),
+                (
+                    "alu fetch --sha256, segments default (4)",
+                    lambda d, _h: alu("fetch", url, str(d), "--sha256", sha),
+                ),
+                (
+                    "alu fetch --sha256 --segments 8",
+                    lambda d, _h: alu("fetch", url, str(d), "--sha256", sha, "--segments", "8"),
+                ),
+                (
+                    "alu fetch --sha256 --segments 1",
+                    lambda d, _h: alu("fetch", url, str(d), "--sha256", sha, "--segments", "1"),
+                ),
+            ]
+            for i in range(repeat):
+                for n, (key, argv) in enumerate(variants):
+                    dest, home = work / "out" / f"{i}-{n}.bin", work / f"home-{i}-{n}"
+                    dest.parent.mkdir(exist_ok=True)
+                    got = run_sampled(
+                        in_netns(NS_CLI, argv(dest, home)), timeout=600, env=cli_env(home)
+                    )
+                    assert dest.stat().st_size == size
+                    if n == 0:
+                        assert file_sha256(dest) == sha  # alu fetch --sha256 checks itself
+                    t = got.elapsed
+                    runs[key].append(t)
+                    note(
+                        f"{bench}: {key}: {t:.1f} s, {size / t / link.rate_bytes:.3f} of link; "
+                        + got.profile(link.rate_bytes)
+                    )
+                    remove(dest)
+        figures += _link_figures(bench, size, link.rate_bytes, runs, "curl, one stream", 0.95)
+        _link_stats(bench, link.stats())
+    finally:
+        remove(work)
+    check_measured(figures)
+
+
+@pytest.mark.timeout(1800)
+def test_linkem_upload(tmp_path: Path) -> None:
+    require_root("test_linkem_upload")
+    size = env_int("ALU_BENCH_LINK_MB", 100) * MB
+    repeat = env_int("ALU_BENCH_LINK_REPEAT", 1)
+    work = tmp_path / "work"
+    need_space(work, 4 * size)
+    bench = f"3 linkem upload {size // MB} MB{' ' + link_cc() if link_cc() else ''}"
+    note(f"{bench}: load {load_average()}")
+    figures: list[Figure] = []
+    runs: dict[str, list[float]] = defaultdict(list)
+    try:
+        src = work / "src" / "f.bin"
+        sha = random_file(src, size)
+        with (
+            linkem(work / "link", **LINK, cc=link_cc()) as link,
+            tus_hub(work / "hub", host=IP_SRV, netns=NS_SRV) as hub,
+        ):
+            auth = f"Authorization: Bearer {hub.token}"
+            chunk = str(8 * MIB)
+            put_argv = ["tus-put", hub.endpoint, str(src), "--header", auth]
+            put_argv += ["--metadata", f"sha256={sha}"]
+            variants = [
+                (
+                    "tuspy, 8 MiB chunks",
+                    [PYTHON, "-c", TUSPY_SCRIPT, hub.endpoint, hub.token, str(src), sha, chunk],
+                ),
+                ("alu tus-put, parallel default (4 parts)", alu(*put_argv)),
+                ("alu tus-put --parallel 1", alu(*put_argv, "--parallel", "1")),
+            ]
+            for i in range(repeat):
+                for n, (key, argv) in enumerate(variants):
+                    home = work / f"home-{i}-{n}"
+                    got = run_sampled(
+                        in_netns(NS_CLI, argv),
+                        timeout=900,
+                        env=cli_env(home),
+                        iface="lkm-srv",
+                        counter_pid=hub.pid,  # what reaches the hub's side of the link
+                    )
+                    url = got.stdout.strip().splitlines()[-1]
+                    t = got.elapsed + hub.wait_received(url)  # a final upload: until joined
+                    landed = hub.upload_path(url)
+                    assert landed.stat().st_size == size
+                    if i == 0:
+                        assert file_sha256(landed) == sha
+                    runs[key].append(t)
+                    note(
+                        f"{bench}: {key}: {t:.1f} s, {size / t / link.rate_bytes:.3f} of link; "
+                        + got.profile(link.rate_bytes)
+                    )
+                    hub.drop(url)
+        figures += _link_figures(bench, size, link.rate_bytes, runs, "tuspy, 8 MiB chunks", 0.90)
+        _link_stats(bench, link.stats())
+    finally:
+        remove(work)
+    check_measured(figures)
+
+
+# --- 4: peak RSS with four 2 GiB transfers at once -----------------------------------------------
+
+
+@pytest.mark.timeout(1800)
+def test_peak_rss_four_transfers(tmp_path: Path) -> None:
+    size = env_int("ALU_BENCH_RSS_MIB", 2048) * MIB
+    work = tmp_path / "work"
+    # two downloaded files; on the hub two uploads' parts and the two files joined from them
+    need_space(work, 6 * size)
+    bench = f"4 peak RSS, 2 downloads + 2 uploads of {size // MIB} MiB at once"
+    note(f"{bench}: load {load_average()}")
+    figures: list[Figure] = []
+    try:
+        for name in ("a.bin", "b.bin"):
+            sparse_file(work / "www" / name, size)
+            sparse_file(work / "up" / name, size)
+        sha = zeros_sha256(size)
+        with nginx(work / "www", work / "nginx") as ng, tus_hub(work / "hub") as hub:
+            args = {
+                "home": str(work / "home"),
+                "token": hub.token,
+                "timeout": 1200,
+                "downloads": [
+                    [ng.url(n), str(work / "out" / n), sha, size] for n in ("a.bin", "b.bin")
+                ],
+                "uploads": [[str(work / "up" / n), hub.endpoint, sha] for n in ("a.bin", "b.bin")],
+            }
+            (work / "home").mkdir()
+            _, printed = run_timed(
+                [PYTHON, "-m", "tests.bench.rss_driver", json.dumps(args)],
+                timeout=1500,
+                cwd=ROOT,
+                env=cli_env(work / "home"),
+            )
+            info = json.loads(printed.strip().splitlines()[-1])
+            for tr in info["transfers"]:
+                assert tr["state"] == "done", tr
+                if tr["direction"] == "upload":
+                    hub.wait_received(tr["url"])
+                    assert hub.upload_path(tr["url"]).stat().st_size == size
+                    hub.drop(tr["url"])
+            for name in ("a.bin", "b.bin"):  # verified against sha256 by the engine
+                assert (work / "out" / name).stat().st_size == size
+        hwm = info["hwm_kib"] * 1024 / MB
+        idle = info["idle_rss_kib"] * 1024 / MB
+        note(
+            f"{bench}: {info['elapsed']:.0f} s, at most {info['active_max']} transfers active "
+            f"at once, sampled RSS max {info['rss_max_kib'] * 1024 / MB:.0f} MB"
+        )
+        figures.append(
+            report(
+                Figure(
+                    bench,
+                    "peak RSS (VmHWM) of the engine's process",
+                    hwm,
+                    "MB",
+                    baseline="same process idle (imports, queue, store)",
+                    baseline_value=idle,
+                    better="lower",
+                    target=200,
+                    target_on="value",
+                    note=f"{info['active_max']} active at once; growth {hwm - idle:.0f} MB",
+                )
+            )
+        )
+        assert info["active_max"] == 4, "the four transfers did not run at the same time"
+    finally:
+        remove(work)
+    check_measured(figures)
