@@ -21,6 +21,7 @@ from alu_client.core.transfers.throttle import (
     format_rate,
     parse_rate,
 )
+from tests.support.waiting import wait_until
 
 MB = 1_000_000
 
@@ -45,15 +46,6 @@ class FakeClock:
 
 def fake_limiter(rate: float | None, clock: FakeClock, burst_s: float = 0.25) -> RateLimiter:
     return RateLimiter(rate, burst_s=burst_s, clock=clock, sleep=clock.sleep)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return condition()
 
 
 # --- RateLimiter --------------------------------------------------------------------------------
