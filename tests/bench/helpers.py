@@ -684,6 +684,12 @@ def linkem(
             raise AssertionError(f"linkem said {banner!r}")
         if {NS_CLI, NS_SRV} - netns_list():
             raise AssertionError("linkem is up but its namespaces are not there")
+        if cc and not banner.endswith(f"tcp {cc}"):
+            pytest.fail(
+                f"this kernel would not set TCP congestion control {cc!r} in the namespaces "
+                f"({banner.rsplit(',', 1)[-1].strip()}); the figures would be mislabelled",
+                pytrace=False,
+            )
         note(banner)
         yield Link(delay_ms, loss, rate_mbit, banner, stats)
     finally:
