@@ -53,4 +53,141 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     )
     """,
+    # 2: the library, hub profiles, sync, history, auto-download rules and hot folders
+    """
+    -- A hub the workstation signs in to. The token is in the OS keyring, never here.
+    CREATE TABLE profiles (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        username TEXT NOT NULL,
+        device TEXT NOT NULL DEFAULT '',
+        ca_bundle TEXT NOT NULL DEFAULT '',           -- '' = the system's trust store
+        proxy TEXT NOT NULL DEFAULT '',               -- '' = the system's proxy settings
+        allow_http INTEGER NOT NULL DEFAULT 0,        -- plain HTTP only when the user said so
+        member TEXT NOT NULL DEFAULT '{}',            -- JSON: who signed in (name, role, country)
+        created_at REAL NOT NULL
+    );
+    -- Every item seen in a hub's feed. Ordered by the hub's seq, never by clocks.
+    CREATE TABLE items (
+        pk INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        slug TEXT NOT NULL DEFAULT '',
+        dateline TEXT NOT NULL DEFAULT '',
+        recorded_at TEXT,                             -- ISO 8601 UTC, as the hub said
+        published_at TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL DEFAULT '',
+        country TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        priority INTEGER NOT NULL DEFAULT 2,          -- 0 flash, 1 urgent, 2 routine
+        restrictions TEXT NOT NULL DEFAULT '',
+        script TEXT NOT NULL DEFAULT '',
+        shotlist TEXT NOT NULL DEFAULT '',
+        duration REAL NOT NULL DEFAULT 0,
+        source_member TEXT NOT NULL DEFAULT '',       -- username, for member uploads
+        thumbnail_url TEXT NOT NULL DEFAULT '',
+        renditions TEXT NOT NULL DEFAULT '[]',        -- JSON list as the hub sent it
+        first_seen_at REAL NOT NULL,
+        read_at REAL,
+        rules_done INTEGER NOT NULL DEFAULT 0,        -- auto-download rules evaluated (once)
+        UNIQUE (profile, id)
+    );
+    CREATE INDEX ix_items_seq ON items (profile, seq);
+    CREATE INDEX ix_items_rules ON items (profile, rules_done) WHERE rules_done = 0;
+    -- Full-text index over normalised text (Arabic diacritics and letter forms folded by the
+    -- library code), kept by the library in the same transaction as the item row. Contentless:
+    -- the text lives once, in items; an update first deletes the old terms ('delete' command).
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, slug, dateline, script, shotlist,
+        content='', tokenize='unicode61 remove_diacritics 2'
+    );
+    -- A rendition file on this workstation, verified when it was written.
+    CREATE TABLE library_files (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        rendition TEXT NOT NULL,                      -- broadcast | proxy
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        verified_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'present' CHECK (state IN ('present', 'missing', 'removed')),
+        checked_at REAL,
+        transfer_id INTEGER,
+        probe TEXT,                                   -- JSON: duration, codecs, size, audio
+        probe_error TEXT NOT NULL DEFAULT '',
+        thumbnail TEXT NOT NULL DEFAULT '',           -- file under the cache folder
+        UNIQUE (profile, item_id, rendition)
+    );
+    CREATE INDEX ix_library_files_verified ON library_files (state, verified_at);
+    -- Transfer outcomes (written here first: the outbox) and the member's events from its
+    -- other workstations (pulled from the hub).
+    CREATE TABLE history (
+        id TEXT PRIMARY KEY,                          -- event UUID, made where it happened
+        profile TEXT NOT NULL,
+        type TEXT NOT NULL,
+        item_id TEXT,
+        rendition TEXT NOT NULL DEFAULT '',
+        bytes INTEGER NOT NULL DEFAULT 0,
+        started_at REAL,
+        ended_at REAL,
+        device TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',            -- JSON: label, speed, rule, error, ...
+        transfer_id INTEGER,
+        origin TEXT NOT NULL CHECK (origin IN ('here', 'hub')),
+        hub_seq INTEGER,                              -- the hub's order, once known
+        sent_at REAL                                  -- NULL and origin 'here': in the outbox
+    );
+    CREATE INDEX ix_history_outbox ON history (profile, origin, sent_at);
+    CREATE INDEX ix_history_time ON history (profile, ended_at);
+    -- Cursors and flags per profile: feed seq, history seq, last contact.
+    CREATE TABLE sync_state (
+        profile TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (profile, key)
+    );
+    CREATE TABLE rules (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        position REAL NOT NULL,
+        conditions TEXT NOT NULL DEFAULT '{}',        -- JSON: field -> accepted values, words
+        action TEXT NOT NULL DEFAULT 'broadcast'
+            CHECK (action IN ('broadcast', 'proxy', 'proxy_then_broadcast')),
+        destination TEXT NOT NULL DEFAULT '',         -- '' = the download folder
+        created_at REAL NOT NULL,
+        UNIQUE (profile, name)
+    );
+    CREATE TABLE watch_folders (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        defaults TEXT NOT NULL DEFAULT '{}',          -- JSON: item fields for files without sidecar
+        sent_dir TEXT NOT NULL DEFAULT 'sent',        -- relative to the folder, or absolute
+        settle_seconds REAL NOT NULL DEFAULT 10,
+        created_at REAL NOT NULL
+    );
+    -- Every file a hot folder took: never uploaded twice, errors reported once.
+    CREATE TABLE watch_files (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES watch_folders (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT,
+        state TEXT NOT NULL CHECK (state IN ('uploading', 'sent', 'error')),
+        transfer_id INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        UNIQUE (folder_id, path, size, mtime_ns)
+    );
+    CREATE INDEX ix_watch_files_sha ON watch_files (sha256)
+    """,
 ]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .db import Store
+
+log = logging.getLogger(__name__)
 
 PRIORITIES = {"flash": 0, "urgent": 1, "routine": 2}
 STATES = ("queued", "active", "paused", "done", "failed", "canceled")
@@ -50,9 +54,32 @@ class Transfer:
         return cls(**d)
 
 
+#: called inside the transaction that ends a transfer (done, failed, canceled), with the row as
+#: it now stands: the library and the history outbox are written together with the transfer's end
+OutcomeHook = Callable[[sqlite3.Connection, "Transfer"], None]
+ENDED = ("done", "failed", "canceled")
+
+
 class TransferStore:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.outcome_hooks: list[OutcomeHook] = []
+
+    def _ended(self, c: sqlite3.Connection, tid: int) -> None:
+        """Run the outcome hooks. Each runs in a savepoint: a hook's bug is logged and undone,
+        it never keeps a transfer from ending (which would retry it forever)."""
+        row = c.execute("SELECT * FROM transfers WHERE id = ?", (tid,)).fetchone()
+        if row is None:
+            return
+        t = Transfer.from_row(row)
+        for hook in self.outcome_hooks:
+            c.execute("SAVEPOINT outcome_hook")
+            try:
+                hook(c, t)
+            except Exception:
+                log.exception("recording the outcome of transfer %d failed", tid)
+                c.execute("ROLLBACK TO outcome_hook")
+            c.execute("RELEASE outcome_hook")
 
     def add(
         self,
@@ -178,6 +205,8 @@ class TransferStore:
                 ),
             )
             self._log(c, tid, state, error or pause_reason)
+            if state in ENDED:
+                self._ended(c, tid)
 
     def set_state(
         self, tid: int, state: str, *, only_from: tuple[str, ...], reason: str = ""
@@ -191,6 +220,8 @@ class TransferStore:
             )
             if cur.rowcount:
                 self._log(c, tid, state, reason)
+                if state in ENDED:
+                    self._ended(c, tid)
             return cur.rowcount == 1
 
     def set_progress(self, updates: dict[int, tuple[int, int | None]]) -> None:

@@ -197,8 +197,10 @@ class TransferQueue:
         segments: int | None = None,
         item_id: str | None = None,
         rendition: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> int:
-        options: dict[str, Any] = {}
+        """``extra``: kept with the transfer for whoever records its outcome (profile, rule)."""
+        options: dict[str, Any] = dict(extra or {})
         if segments:
             options["segments"] = segments
         tid = self.transfers.add(
@@ -226,8 +228,9 @@ class TransferQueue:
         priority: str = "routine",
         chunk_size: int | None = None,
         parallel: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> int:
-        options: dict[str, Any] = {"metadata": metadata}
+        options: dict[str, Any] = {**(extra or {}), "metadata": metadata}
         if chunk_size:
             options["chunk_size"] = chunk_size
         if parallel:

@@ -1,0 +1,656 @@
+"""HubClient: the client's one way to talk to a hub's API (not to rendition bytes or tus —
+those go through the transfer engine, which gets its headers from here).
+
+One ``requests.Session`` per hub: kept-alive connections, connect and read timeouts on every
+call, TLS verified (a custom CA bundle for corporate proxies), proxies from the profile or the
+system. Answers are parsed into typed, validated records: a hub that answers garbage raises
+``BadResponse`` and nothing half-read reaches the library. Every failure is a ``HubError`` with a
+sentence a newsroom user can act on. The token lives only in memory here (the keyring holds it
+between runs) and never appears in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from .. import __version__
+
+API = "/api/v1"
+#: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
+MAX_JSON = 32 * 1024 * 1024
+PRIORITIES = ("flash", "urgent", "routine")
+
+
+class HubError(Exception):
+    """A hub call failed; ``str()`` is the user's sentence."""
+
+    #: worth trying again later by itself (network, hub busy); False: a person must act
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(HubError):
+    transient = True
+
+
+class TlsError(HubError):
+    pass
+
+
+class AuthError(HubError):
+    """401: wrong user or password at sign-in, or a token that expired or was revoked."""
+
+
+class Forbidden(HubError):
+    pass
+
+
+class NotFound(HubError):
+    pass
+
+
+class ServerError(HubError):
+    transient = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class BadResponse(HubError):
+    """The hub answered, but not with what the API promises (garbage, a proxy's page, …)."""
+
+    transient = True
+
+
+class PlainHttpRefused(HubError):
+    pass
+
+
+# --- what the hub returns ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    username: str
+    display_name: str
+    country: str
+    role: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "country": self.country,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    url: str
+    filename: str
+    size: int
+    sha256: str
+    mime: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    seq: int
+    kind: str
+    title: str
+    slug: str
+    dateline: str
+    recorded_at: dt.datetime | None
+    published_at: dt.datetime
+    category: str
+    region: str
+    country: str
+    language: str
+    priority: str
+    restrictions: str
+    script: str
+    shotlist: str
+    duration: float
+    source_member: str
+    thumbnail_url: str
+    renditions: tuple[Rendition, ...] = field(default=())
+
+    def rendition(self, name: str) -> Rendition | None:
+        return next((r for r in self.renditions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: list[Item]
+    next: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str = field(repr=False)
+    expires_at: dt.datetime
+    member: Member
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """A history event as the hub stored it (from any of the member's workstations)."""
+
+    seq: int
+    id: str
+    type: str
+    item_id: str | None
+    rendition: str
+    bytes: int
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    occurred_at: dt.datetime
+    device: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    events: list[RemoteEvent]
+    next: int
+    more: bool
+
+
+# --- parsing (every field checked: a hub's answer is untrusted input) -----------------------------
+
+
+class _Reader:
+    def __init__(self, data: Any, what: str) -> None:
+        if not isinstance(data, dict):
+            raise BadResponse(f"The hub sent a malformed {what}.")
+        self.d = data
+        self.what = what
+
+    def _bad(self, key: str) -> BadResponse:
+        return BadResponse(f"The hub sent a malformed {self.what} (field {key!r}).")
+
+    def text(self, key: str, default: str | None = None, max_len: int = 1 << 20) -> str:
+        v = self.d.get(key, default)
+        if v is None and default is not None:
+            v = default
+        if not isinstance(v, str) or len(v) > max_len:
+            raise self._bad(key)
+        return v
+
+    def integer(self, key: str) -> int:
+        v = self.d.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise self._bad(key)
+        return v
+
+    def number(self, key: str) -> float:
+        v = self.d.get(key, 0)
+        if not isinstance(v, int | float) or isinstance(v, bool) or v != v or v < 0:
+            raise self._bad(key)
+        return float(v)
+
+    def flag(self, key: str) -> bool:
+        v = self.d.get(key)
+        if not isinstance(v, bool):
+            raise self._bad(key)
+        return v
+
+    def when(self, key: str, optional: bool = False) -> dt.datetime | None:
+        v = self.d.get(key)
+        if v is None and optional:
+            return None
+        if not isinstance(v, str):
+            raise self._bad(key)
+        try:
+            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise self._bad(key) from None
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    def array(self, key: str) -> list[Any]:
+        v = self.d.get(key)
+        if not isinstance(v, list):
+            raise self._bad(key)
+        return v
+
+
+def parse_member(data: Any) -> Member:
+    r = _Reader(data, "member")
+    return Member(
+        r.text("username", max_len=64),
+        r.text("display_name", ""),
+        r.text("country", ""),
+        r.text("role", "member"),
+    )
+
+
+def parse_rendition(data: Any) -> Rendition:
+    r = _Reader(data, "rendition")
+    sha = r.text("sha256", max_len=64).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise r._bad("sha256")
+    return Rendition(
+        name=r.text("name", max_len=32),
+        url=r.text("url", max_len=4096),
+        filename=r.text("filename", "", max_len=1024),
+        size=r.integer("size"),
+        sha256=sha,
+        mime=r.text("mime", ""),
+        width=int(r.number("width")),
+        height=int(r.number("height")),
+    )
+
+
+def parse_item(data: Any) -> Item:
+    r = _Reader(data, "item")
+    priority = r.text("priority", "routine")
+    if priority not in PRIORITIES:
+        raise r._bad("priority")
+    src = r.d.get("source_member")
+    published = r.when("published_at")
+    assert published is not None
+    return Item(
+        id=r.text("id", max_len=32),
+        seq=r.integer("seq"),
+        kind=r.text("kind", "push", max_len=32),
+        title=r.text("title", ""),
+        slug=r.text("slug", ""),
+        dateline=r.text("dateline", ""),
+        recorded_at=r.when("recorded_at", optional=True),
+        published_at=published,
+        category=r.text("category", ""),
+        region=r.text("region", ""),
+        country=r.text("country", ""),
+        language=r.text("language", ""),
+        priority=priority,
+        restrictions=r.text("restrictions", ""),
+        script=r.text("script", ""),
+        shotlist=r.text("shotlist", ""),
+        duration=r.number("duration"),
+        source_member=parse_member(src).username if src is not None else "",
+        thumbnail_url=r.text("thumbnail_url", "", max_len=4096),
+        renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
+    )
+
+
+def parse_remote_event(data: Any) -> RemoteEvent:
+    r = _Reader(data, "history event")
+    detail = r.d.get("detail") or {}
+    if not isinstance(detail, dict):
+        raise r._bad("detail")
+    occurred = r.when("occurred_at")
+    assert occurred is not None
+    item_id = r.d.get("item_id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise r._bad("item_id")
+    return RemoteEvent(
+        seq=r.integer("seq"),
+        id=r.text("id", max_len=64),
+        type=r.text("type", max_len=32),
+        item_id=item_id,
+        rendition=r.text("rendition", ""),
+        bytes=r.integer("bytes"),
+        started_at=r.when("started_at", optional=True),
+        ended_at=r.when("ended_at", optional=True),
+        occurred_at=occurred,
+        device=r.text("device", ""),
+        detail=detail,
+    )
+
+
+# --- the client ----------------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """``hub.example.org`` → ``https://hub.example.org``; drops a trailing ``/api/v1`` and
+    slashes, so profiles compare equal whatever the user typed."""
+    u = url.strip()
+    if "://" not in u:
+        u = "https://" + u
+    parts = urlsplit(u)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HubError(f"{url!r} is not a hub address; it looks like https://hub.example.org")
+    path = parts.path.rstrip("/")
+    if path.endswith(API):
+        path = path[: -len(API)]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    port = p.port or {"http": 80, "https": 443}.get(p.scheme)
+    return (p.scheme, (p.hostname or "").lower(), port)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one hub: the non-secret part of a profile."""
+
+    url: str
+    ca_bundle: str = ""
+    proxy: str = ""
+    allow_http: bool = False
+    device: str = ""
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+
+class HubClient:
+    def __init__(self, conn: Connection, token: str | None = None) -> None:
+        self.conn = conn
+        self.url = normalize_url(conn.url)
+        if self.url.startswith("http://") and not conn.allow_http:
+            raise PlainHttpRefused(
+                f"{self.url} is plain HTTP: passwords and footage would cross the network "
+                "unencrypted. Use the hub's https:// address, or allow plain HTTP for this hub "
+                "in its profile if your administrator says so."
+            )
+        self.api = self.url + API
+        self._token = token
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"ALU-Desk/{__version__}"
+        self.session.verify = conn.ca_bundle or True
+        if conn.proxy:
+            self.session.proxies = {"http": conn.proxy, "https": conn.proxy}
+            self.session.trust_env = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"HubClient({self.url!r}, signed_in={self._token is not None})"
+
+    # --- token ------------------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self._token is not None
+
+    def set_token(self, token: str | None) -> None:
+        self._token = token
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """Headers for a transfer of ``url``: the token only goes to the hub itself, never to
+        a CDN, S3 or any other host a rendition URL may point at."""
+        return self.auth_headers() if origin(url) == origin(self.url) else {}
+
+    @property
+    def uploads_url(self) -> str:
+        return f"{self.api}/uploads/"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def sign_in(self, username: str, password: str) -> SignIn:
+        body = {"username": username, "password": password, "device": self.conn.device}
+        data = self._call("POST", "/session", json=body, auth=False)
+        r = _Reader(data, "sign-in answer")
+        expires = r.when("expires_at")
+        assert expires is not None
+        token = r.text("token", max_len=512)
+        self._token = token
+        return SignIn(token=token, expires_at=expires, member=parse_member(r.d.get("member")))
+
+    def sign_out(self) -> None:
+        """Revoke the token on the hub (best effort: the caller forgets it whatever happens)."""
+        try:
+            if self._token:
+                self._call("DELETE", "/session")
+        finally:
+            self._token = None
+
+    def me(self) -> Member:
+        return parse_member(self._call("GET", "/me"))
+
+    def current_client_version(self) -> str:
+        return _Reader(self._call("GET", "/client"), "client info").text("current_version")
+
+    def items(self, after: int = 0, limit: int = 100) -> ItemPage:
+        data = self._call("GET", "/items", params={"after": after, "limit": limit})
+        r = _Reader(data, "feed page")
+        return ItemPage(
+            [parse_item(x) for x in r.array("items")], next=r.integer("next"), more=r.flag("more")
+        )
+
+    def item(self, item_id: str) -> Item:
+        return parse_item(self._call("GET", f"/items/{item_id}"))
+
+    def post_history(self, events: list[dict[str, Any]], sent_at: dt.datetime) -> tuple[int, int]:
+        """Send a batch; returns (accepted, duplicates). The hub stores each event id once."""
+        body = {"events": events, "sent_at": sent_at.isoformat()}
+        r = _Reader(self._call("POST", "/history", json=body), "history answer")
+        return r.integer("accepted"), r.integer("duplicates")
+
+    def history(self, after: int = 0, limit: int = 500) -> HistoryPage:
+        data = self._call("GET", "/history", params={"after": after, "limit": limit})
+        r = _Reader(data, "history page")
+        return HistoryPage(
+            [parse_remote_event(x) for x in r.array("events")], r.integer("next"), r.flag("more")
+        )
+
+    def events(self, after: int | None) -> EventStream:
+        """Open the SSE stream of new items (``after`` a seq; None = from now)."""
+        params = {"after": after} if after is not None else {}
+        resp = self._send(
+            "GET",
+            "/events",
+            params=params,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=(self.conn.connect_timeout, 60.0),
+        )
+        if resp.status_code != 200:
+            try:
+                self._raise_for(resp, auth=True)
+            finally:
+                resp.close()
+        if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
+            resp.close()
+            raise BadResponse("The hub's live feed answered with something else than events.")
+        return EventStream(resp)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        timeout: tuple[float, float] | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> requests.Response:
+        h = dict(headers or {})
+        if auth:
+            if not self._token:
+                raise AuthError("Not signed in to this hub; sign in first.")
+            h.update(self.auth_headers())
+        try:
+            return self.session.request(
+                method,
+                self.api + path,
+                headers=h,
+                timeout=timeout or (self.conn.connect_timeout, self.conn.read_timeout),
+                # An API call never redirects; following one could carry the token elsewhere.
+                allow_redirects=False,
+                **kw,
+            )
+        except requests.exceptions.SSLError:
+            raise TlsError(
+                f"The hub's certificate at {self.url} could not be verified. If your network "
+                "uses its own certificate authority, set its CA bundle in the hub's profile."
+            ) from None
+        except requests.exceptions.ProxyError:
+            raise Unreachable(
+                f"The proxy refused the connection to {self.url}; check the proxy settings."
+            ) from None
+        except requests.exceptions.Timeout:
+            raise Unreachable(f"The hub at {self.url} did not answer in time.") from None
+        except requests.exceptions.ConnectionError:
+            raise Unreachable(
+                f"The hub at {self.url} cannot be reached; check the network and the address."
+            ) from None
+        except requests.exceptions.RequestException as e:
+            raise Unreachable(
+                f"The hub at {self.url} cannot be reached ({type(e).__name__})."
+            ) from None
+
+    def _call(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> Any:
+        resp = self._send(method, path, auth=auth, stream=True, **kw)
+        try:
+            if resp.status_code >= 300:
+                self._raise_for(resp, auth=auth)
+            if resp.status_code == 204:
+                return None
+            return _read_json(resp, self.url)
+        finally:
+            resp.close()
+
+    def _raise_for(self, resp: requests.Response, *, auth: bool) -> None:
+        status = resp.status_code
+        hub_message = _hub_message(resp)
+        if 300 <= status < 400:
+            raise BadResponse(
+                f"The hub at {self.url} answered with a redirect to "
+                f"{resp.headers.get('Location', 'elsewhere')}; check the hub address.",
+                status=status,
+            )
+        if status == 401:
+            if not auth:
+                raise AuthError("The hub refused the user name or password.", status=status)
+            raise AuthError("Your session with the hub has ended; sign in again.", status=status)
+        if status == 403:
+            raise Forbidden(
+                hub_message or "The hub does not allow this account to do that.", status=status
+            )
+        if status == 404:
+            raise NotFound(hub_message or "The hub does not have that.", status=status)
+        if status == 429 or status >= 500:
+            raise ServerError(
+                f"The hub at {self.url} is busy or failing (HTTP {status}); trying again later.",
+                status=status,
+                retry_after=_retry_after(resp),
+            )
+        raise HubError(
+            hub_message or f"The hub refused the request (HTTP {status}).", status=status
+        )
+
+
+class EventStream:
+    """Server-sent events of new items. Iterate for items; ``close()`` from any thread ends
+    the iteration (the read in progress fails and the iterator stops)."""
+
+    def __init__(self, resp: requests.Response) -> None:
+        self._resp = resp
+        self.last_id: int | None = None
+        self.retry_ms: int | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+        self._resp.close()
+
+    def __iter__(self) -> Iterator[Item]:
+        event, last = "message", None
+        data: list[str] = []
+        try:
+            for raw in self._resp.iter_lines(chunk_size=1024, decode_unicode=False):
+                line = raw.decode("utf-8", "replace")
+                if len(line) > MAX_JSON:
+                    raise BadResponse("The hub's live feed sent an oversized event.")
+                if not line:
+                    if data and event == "item":
+                        yield parse_item(_loads("\n".join(data)))
+                        if last is not None and last.isdigit():
+                            self.last_id = int(last)
+                    event, data = "message", []
+                    continue
+                if line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+                elif name == "id":
+                    last = value
+                elif name == "retry" and value.isdigit():
+                    self.retry_ms = int(value)
+        except (requests.exceptions.RequestException, AttributeError, ValueError, OSError):
+            if not self._closed:
+                raise Unreachable("The hub's live feed was cut off.") from None
+        finally:
+            self._resp.close()
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadResponse("The hub answered with something that is not ALU data.") from None
+
+
+def _read_json(resp: requests.Response, url: str) -> Any:
+    ctype = resp.headers.get("Content-Type", "")
+    if "json" not in ctype:
+        raise BadResponse(
+            f"The hub at {url} answered with {ctype or 'no content type'}, not ALU data; "
+            "a proxy or a wrong address may be in the way."
+        )
+    declared = resp.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > MAX_JSON:
+        raise BadResponse(f"The hub at {url} sent an answer too large to be ALU data.")
+    body = bytearray()
+    try:
+        for chunk in resp.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_JSON:
+                raise BadResponse(f"The hub at {url} sent an answer too large to be ALU data.")
+    except requests.exceptions.RequestException:
+        raise Unreachable(f"The connection to the hub at {url} broke during an answer.") from None
+    return _loads(bytes(body))
+
+
+def _hub_message(resp: requests.Response) -> str:
+    """The hub's own sentence from ``{"error": {"message": …}}``, when it sent one."""
+    if "json" not in resp.headers.get("Content-Type", ""):
+        return ""
+    try:
+        raw = resp.raw.read(64 * 1024, decode_content=True)
+        msg = json.loads(raw)["error"]["message"]
+    except (ValueError, KeyError, TypeError, OSError, requests.exceptions.RequestException):
+        return ""
+    return msg[:500] if isinstance(msg, str) else ""
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    v = resp.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(v)) if v else None
+    except ValueError:
+        return None
