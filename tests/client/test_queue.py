@@ -15,7 +15,7 @@ import pytest
 
 from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.store import SchemaTooNew, Store
-from alu_client.core.store.transfers import Transfer
+from alu_client.core.store.transfers import Transfer, TransferStore
 from alu_client.core.transfers.base import PermanentError, RetryableError, TransferContext
 from alu_client.core.transfers.queue import Progress, TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
@@ -351,3 +351,32 @@ def test_processes_opening_a_new_library_at_once_agree(tmp_path: Path) -> None:
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     assert {out.strip() for out, _ in results} == {str(Store(path).version)}
+
+
+def test_commands_from_another_process_reach_the_running_engine(
+    store: Store, tmp_path: Path
+) -> None:
+    """`alu queue pause 7` beside the running app: the request goes through the shared store."""
+    jobs = FakeJobs(blocks=2000, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=1)
+    a, b = add(q, "a"), add(q, "b")
+    q.start()
+    other = Store(tmp_path / "library.sqlite3")  # the CLI's own connection to the same file
+    try:
+        cli = TransferStore(other)
+        wait_until(lambda: q.transfers.get(a).state == "active")  # type: ignore[union-attr]
+        assert cli.request(a, "pause")
+        assert q.wait_for(a, timeout=5, states=("paused",)).state == "paused"
+        wait_until(lambda: q.transfers.get(b).state == "active")  # type: ignore[union-attr]
+        assert cli.request(b, "cancel")
+        assert q.wait_for(b, timeout=5).state == "canceled"
+        assert not cli.request(b, "pause")  # nothing to ask of a finished transfer
+        # Added by the other process: the running engine picks it up by itself.
+        c = TransferQueue(other, jobs={"download": jobs, "upload": jobs}).add_download(
+            "http://127.0.0.1:9/c", Path("/nonexistent/c"), label="c"
+        )
+        assert q.wait_for(c, timeout=10, states=("active", "done")).state in ("active", "done")
+        assert cli.take_requests() == []
+    finally:
+        q.stop()
+        other.close()

@@ -55,6 +55,9 @@ MIGRATIONS: list[str] = [
     """,
     # 2: the library, hub profiles, sync, history, auto-download rules and hot folders
     """
+    -- A command for the engine from another process (`alu queue pause 7` while the app runs):
+    -- 'pause' or 'cancel', applied and cleared by the engine holding the data folder.
+    ALTER TABLE transfers ADD COLUMN request TEXT NOT NULL DEFAULT '';
     -- A hub the workstation signs in to. The token is in the OS keyring, never here.
     CREATE TABLE profiles (
         name TEXT PRIMARY KEY,

@@ -45,6 +45,7 @@ class Transfer:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    request: str = ""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Transfer:
@@ -223,6 +224,25 @@ class TransferStore:
                 if state in ENDED:
                     self._ended(c, tid)
             return cur.rowcount == 1
+
+    def request(self, tid: int, what: str) -> bool:
+        """Ask the engine that runs ``tid`` (maybe in another process) to pause or cancel it."""
+        assert what in ("pause", "cancel")
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET request = ? WHERE id = ? AND state IN ('queued', 'active')",
+                (what, tid),
+            )
+            return cur.rowcount == 1
+
+    def take_requests(self) -> list[tuple[int, str]]:
+        """The pending requests, cleared in the same transaction."""
+        if self.store.query_one("SELECT 1 FROM transfers WHERE request != '' LIMIT 1") is None:
+            return []
+        with self.store.write() as c:
+            rows = c.execute("SELECT id, request FROM transfers WHERE request != ''").fetchall()
+            c.execute("UPDATE transfers SET request = '' WHERE request != ''")
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def set_progress(self, updates: dict[int, tuple[int, int | None]]) -> None:
         """Bytes done (and the size once known) of several transfers, in one transaction."""

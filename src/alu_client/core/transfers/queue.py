@@ -505,3 +505,6 @@ class TransferQueue:
         with self._cv:
             updates = {tid: (live.done, live.size) for tid, live in self._live.items()}
         self.transfers.set_progress(updates)
+        # Commands from other processes on the same data folder (the `alu` CLI beside the app).
+        for tid, what in self.transfers.take_requests():
+            (self.pause if what == "pause" else self.cancel)(tid)

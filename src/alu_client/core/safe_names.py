@@ -1,0 +1,81 @@
+"""File names that come from a hub (a rendition's filename, an item's slug or title) are
+untrusted: they must land inside the download folder, be valid on Windows, macOS and Linux, and
+never replace a file that is already there.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+#: names Windows reserves whatever the extension ("CON.mp4" opens the console)
+_RESERVED = {
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+    *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10)),
+    "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
+}  # fmt: skip
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+#: bidirectional controls make "clip‮4pm.exe" read as "clipexe.mp4"; zero-width ones hide text
+_INVISIBLE = {"Cf"}
+MAX_NAME_BYTES = 200  # under every file system's 255, with room for " (12)" and ".part"
+
+
+def safe_filename(name: str, default: str = "download") -> str:
+    """One path component, safe everywhere: no separators, no control or direction characters,
+    no reserved device names, no trailing dots or spaces, at most ``MAX_NAME_BYTES`` in UTF-8
+    (the extension kept)."""
+    text = unicodedata.normalize("NFC", name or "")
+    # Only the last component counts: "../../etc/passwd" and "C:\\x\\clip.mp4" give their tails.
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(
+        " " if unicodedata.category(c) == "Zs" else c
+        for c in text
+        if unicodedata.category(c) not in _INVISIBLE
+    )
+    text = _BAD_CHARS.sub("_", text)
+    text = re.sub(r"\s+", " ", text).strip().rstrip(". ").lstrip(". ")
+    if not text:
+        text = default
+    stem, dot, ext = text.rpartition(".")
+    if not dot or not stem:
+        stem, ext = text, ""
+    if stem.split(".")[0].strip().upper() in _RESERVED:
+        stem = "_" + stem
+    ext = ext[:16]
+    budget = MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0)
+    stem = _truncate_utf8(stem, budget).rstrip(". ") or default
+    return f"{stem}.{ext}" if ext else stem
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:
+    """``folder/safe(name)``, or ``folder/stem (2).ext`` … when that exists (or is ``taken``,
+    e.g. by a queued download that has not started): an existing file is never overwritten."""
+    base = safe_filename(name)
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        stem, ext = base, ""
+    taken = taken or set()
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
+        path = folder / candidate
+        if candidate in taken or path.exists() or path.with_name(candidate + ".part").exists():
+            continue
+        return path
+    raise FileExistsError(f"Too many files named like {base!r} in {folder}")
+
+
+def inside(folder: Path, path: Path) -> bool:
+    """True when ``path`` resolves inside ``folder`` (symlinks followed)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,72 @@
+"""Names from a hub never escape the download folder nor replace a file (issues 4 and 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.safe_names import MAX_NAME_BYTES, inside, safe_filename, unique_path
+
+HOSTILE = [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\Windows\\system.ini", "system.ini"),
+    ("/absolute/clip.mp4", "clip.mp4"),
+    ("C:\\Users\\x\\clip.mp4", "clip.mp4"),
+    ("\\\\server\\share\\clip.mp4", "clip.mp4"),
+    ("clip\x00.mp4", "clip_.mp4"),
+    ("cl\nip\t.mp4", "cl_ip_.mp4"),
+    ("clip\u202egpj.exe", "clipgpj.exe"),
+    ("a\u200bb.mp4", "ab.mp4"),
+    ("CON", "_CON"),
+    ("nul.mp4", "_nul.mp4"),
+    ("COM1.txt", "_COM1.txt"),
+    ("lpt9.tar.gz", "_lpt9.tar.gz"),
+    ("clip.mp4. . ", "clip.mp4"),
+    ("   ", "download"),
+    ("..", "download"),
+    ("", "download"),
+    ('what?<is>:"this"|*.mp4', "what__is___this___.mp4"),
+    ("Élection à Dakar.mp4", "Élection à Dakar.mp4"),
+    ("انتخابات السنغال.mp4", "انتخابات السنغال.mp4"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), HOSTILE)
+def test_hostile_names_become_one_safe_component(name: str, expected: str, tmp_path: Path) -> None:
+    out = safe_filename(name)
+    assert out == expected
+    assert "/" not in out and "\\" not in out
+    p = tmp_path / out
+    assert inside(tmp_path, p)
+    p.write_bytes(b"x")  # the file system accepts it
+    assert p.read_bytes() == b"x"
+
+
+def test_overlong_names_keep_their_extension_within_the_byte_budget() -> None:
+    out = safe_filename("é" * 400 + ".mp4")
+    assert out.endswith(".mp4")
+    assert len(out.encode()) <= MAX_NAME_BYTES
+    arabic = safe_filename("ن" * 300 + ".mov")
+    assert arabic.endswith(".mov") and len(arabic.encode()) <= MAX_NAME_BYTES
+
+
+def test_unique_path_never_overwrites(tmp_path: Path) -> None:
+    first = unique_path(tmp_path, "clip.mp4")
+    assert first == tmp_path / "clip.mp4"
+    first.write_bytes(b"1")
+    second = unique_path(tmp_path, "clip.mp4")
+    assert second == tmp_path / "clip (2).mp4"
+    (tmp_path / "clip (2).mp4.part").write_bytes(b"")  # a download in progress holds the name
+    assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (3).mp4"
+    assert unique_path(tmp_path, "clip.mp4", taken={"clip (3).mp4"}) == tmp_path / "clip (4).mp4"
+
+
+def test_inside_follows_symlinks(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "link").symlink_to(outside)
+    assert not inside(folder, folder / "link" / "x.mp4")
+    assert inside(folder, folder / "x.mp4")
