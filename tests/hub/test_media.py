@@ -175,7 +175,7 @@ def test_a_failed_proxy_leaves_the_old_file_and_no_debris(
     def crash(self: object) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(media._ProxyWriter, "finish", crash)
+    monkeypatch.setattr(media.proxy._ProxyWriter, "finish", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         make_proxy(small_clip, dest)
     assert dest.read_bytes() == b"previous proxy"
