@@ -1,0 +1,123 @@
+"""What a member's upload carries: the item fields, checked here before any byte is sent, so
+the user hears "a title is needed" at once rather than from the hub after a 1 GB upload.
+
+The same rules as the hub's (``alu_hub.publish.ItemFields``), written out here because the
+client talks to a hub over HTTP and must not depend on the hub's code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+LANGUAGES = ("en", "fr", "ar")
+PRIORITIES = ("flash", "urgent", "routine")
+_LIMITS = {"title": 500, "slug": 200, "dateline": 200, "category": 64, "region": 64}
+_LONG = ("restrictions", "script", "shotlist")
+_LONG_LIMIT = 20_000
+#: the hub's Upload-Metadata limit is generous, but the long texts are sent in it too
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+class FieldError(ValueError):
+    """A field the user must fix; ``field`` names it for the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class UploadFields:
+    title: str
+    slug: str = ""
+    dateline: str = ""
+    recorded_at: str = ""  # ISO 8601 date or date-time; '' = unknown
+    language: str = "en"
+    category: str = ""
+    region: str = ""
+    country: str = ""
+    priority: str = "routine"
+    restrictions: str = ""
+    script: str = ""
+    shotlist: str = ""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> UploadFields:
+        """From a sidecar, a form or CLI options; unknown keys are ignored, values made text."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: "" if v is None else str(v) for k, v in values.items() if k in known}
+        kw.setdefault("title", "")
+        return cls(**kw)
+
+    def validated(self) -> UploadFields:
+        """A cleaned copy, or FieldError saying what to fix."""
+        out = UploadFields(**asdict(self))
+        for name, limit in _LIMITS.items():
+            value = " ".join(_CONTROL.sub("", getattr(out, name)).split())
+            if len(value) > limit:
+                raise FieldError(name, f"The {name} is too long ({len(value)} characters; "
+                                       f"at most {limit}).")  # fmt: skip
+            setattr(out, name, value)
+        for name in _LONG:
+            value = _CONTROL.sub("", getattr(out, name)).replace("\r\n", "\n").strip()
+            if len(value) > _LONG_LIMIT:
+                raise FieldError(
+                    name, f"The {name} is too long (at most {_LONG_LIMIT} characters)."
+                )
+            setattr(out, name, value)
+        if not out.title:
+            raise FieldError("title", "A title is needed.")
+        out.language = out.language.strip().lower() or "en"
+        if out.language not in LANGUAGES:
+            raise FieldError("language", "The language must be English, French or Arabic.")
+        out.priority = out.priority.strip().lower() or "routine"
+        if out.priority not in PRIORITIES:
+            raise FieldError("priority", "The priority must be flash, urgent or routine.")
+        out.country = out.country.strip().upper()
+        if out.country and not re.fullmatch(r"[A-Z]{2}", out.country):
+            raise FieldError("country", "The country is a two-letter code, like KE or SN.")
+        out.recorded_at = out.recorded_at.strip()
+        if out.recorded_at:
+            try:
+                when = dt.datetime.fromisoformat(out.recorded_at.replace("Z", "+00:00"))
+            except ValueError:
+                raise FieldError(
+                    "recorded_at",
+                    "The recording date is not a date (use 2026-11-22 or 2026-11-22T14:30).",
+                ) from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            out.recorded_at = when.isoformat()
+        return out
+
+    def metadata(self, path: Path, sha256: str) -> dict[str, str]:
+        """tus Upload-Metadata for the hub: the fields, the file name and its sha256."""
+        clean = self.validated()
+        meta = {k: v for k, v in asdict(clean).items() if v}
+        meta["filename"] = path.name
+        meta["sha256"] = sha256
+        return meta
+
+
+def title_from_filename(path: Path) -> str:
+    """``2026-11-22_nairobi-floods_v2.mp4`` → ``2026 11 22 nairobi floods v2`` (a starting point
+    for the form; the user edits it)."""
+    return " ".join(re.sub(r"[_\-.]+", " ", path.stem).split())
+
+
+def file_sha256(
+    path: Path, progress: Callable[[int], None] | None = None, block: int = 1 << 20
+) -> str:
+    """The sha256 the hub checks the upload against (a worker's job: 1 GB takes seconds)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return h.hexdigest()

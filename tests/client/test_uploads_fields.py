@@ -1,0 +1,55 @@
+"""Upload fields are checked on the workstation, with the hub's rules, before any byte moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
+from alu_hub.publish import ItemFields
+
+
+def test_valid_fields_make_metadata_the_hub_accepts(tmp_path: Path) -> None:
+    f = tmp_path / "clip.mp4"
+    f.write_bytes(b"abc")
+    fields = UploadFields.from_mapping(
+        {"title": "  Floods\tin  Nairobi ", "language": "FR", "country": "ke",
+         "recorded_at": "2026-11-22T10:00", "script": "Line one\r\nLine two", "unknown": "x"}
+    )  # fmt: skip
+    meta = fields.metadata(f, file_sha256(f))
+    assert meta["title"] == "Floods in Nairobi"
+    assert meta["language"] == "fr" and meta["country"] == "KE"
+    assert meta["recorded_at"] == "2026-11-22T10:00:00+00:00"
+    assert meta["script"] == "Line one\nLine two"
+    assert meta["filename"] == "clip.mp4"
+    assert meta["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert "unknown" not in meta
+    # The hub's own parser takes it as it is.
+    item = ItemFields.from_metadata(meta, default_title="x", country="SN")
+    assert (item.title, item.language, item.country) == ("Floods in Nairobi", "fr", "KE")
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"title": "   "}, "title"),
+        ({"title": "t", "language": "sw"}, "language"),
+        ({"title": "t", "priority": "now"}, "priority"),
+        ({"title": "t", "country": "Kenya"}, "country"),
+        ({"title": "t", "recorded_at": "yesterday"}, "recorded_at"),
+        ({"title": "t" * 501}, "title"),
+        ({"title": "t", "script": "s" * 20_001}, "script"),
+    ],
+)
+def test_bad_fields_name_the_field_to_fix(values: dict[str, str], field: str) -> None:
+    with pytest.raises(FieldError) as e:
+        UploadFields.from_mapping(values).validated()
+    assert e.value.field == field
+    assert str(e.value)
+
+
+def test_title_from_file_name() -> None:
+    assert title_from_filename(Path("2026-11-22_nairobi-floods_v2.mp4")) == (
+        "2026 11 22 nairobi floods v2"
+    )
