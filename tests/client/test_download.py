@@ -460,6 +460,9 @@ class FileServer(ThreadingHTTPServer):
         self.redirect: str | None = None  # answer 302 to this location…
         self.redirects_left = 1_000_000  # …this many times
         self.requests: list[dict[str, str]] = []
+        self.hold_at: int | None = None  # a request for a range starting here waits…
+        self.held = threading.Event()  # …(set once it does) after its headers…
+        self.release = threading.Event()  # …until this is set
         self.thread = threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
@@ -527,6 +530,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if srv.hold_at is not None and status == 206 and start == srv.hold_at:
+            srv.hold_at = None
+            self.wfile.flush()
+            srv.held.set()
+            srv.release.wait(30)
         if srv.cut_after is not None:
             body = body[: srv.cut_after]
             srv.cut_after = None
@@ -853,3 +861,117 @@ def test_checkpoint_never_claims_more_than_the_part_holds(
     result = job.run(spec)
     assert_done(result, spec.dest, data)
     assert result.bytes_fetched == missing
+
+
+# --- segments: pieces in file order, stealing down to min_split, hashing the front ------------------
+
+
+def _ranges(server: FileServer) -> list[tuple[int, int]]:
+    out = []
+    for r in server.requests:
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", r.get("range", ""))
+        if m:
+            out.append((int(m.group(1)), int(m.group(2)) + 1))
+    return out
+
+
+def test_steals_split_down_to_min_split_not_checkpoint_every(server: FileServer, job: Job) -> None:
+    """A stream stuck at the start of the last range: the others take it over in halves down to
+    ``min_split`` (far below ``checkpoint_every``), and the file is whole."""
+    data = server.data  # 3 MiB: three 1 MiB pieces for four streams
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.checkpoint_every = 8 * MB  # the old threshold (2 x this) would forbid any split
+    job.tuning.min_split = 128 * 1024
+    server.hold_at = 2 * MB
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    outcome: list[BaseException | DownloadResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(_catch(lambda: job.run(spec))))
+    worker.start()
+    try:
+        assert server.held.wait(10)
+        # the three other streams finish their pieces and split the held one between them
+        wait_until(
+            lambda: sum(1 for a, _ in _ranges(server) if a > 2 * MB) >= 3,
+            timeout=10,
+            what="three steals from the held range",
+        )
+    finally:
+        server.release.set()
+        worker.join(30)
+    result = outcome[0]
+    assert isinstance(result, DownloadResult), result
+    assert_done(result, spec.dest, data)
+    stolen = [(a, b) for a, b in _ranges(server) if a > 2 * MB]
+    assert min(b - a for a, b in stolen) < 512 * 1024  # split twice and more
+    assert result.bytes_fetched < len(data) + 2 * MB  # the held answer's rest is dropped
+    assert job.checkpoint.data == {}
+
+
+def test_pieces_are_fetched_in_file_order(nginx: Nginx, job: Job) -> None:
+    data = nginx.files["big.bin"]  # 40 MiB in 4 MiB pieces for 4 streams
+    job.tuning.segment_piece = 4 * MB
+    before = len(nginx.log_lines())
+    result = job.run(DownloadSpec(nginx.url("big.bin"), job.tmp / "b.bin", size=len(data)))
+    assert_done(result, job.tmp / "b.bin", data)
+    starts = [
+        int(m.group(1))
+        for line in nginx.log_lines()[before:]
+        if (m := re.search(r'"bytes=(\d+)-', line))
+    ]
+    pieces = sorted(set(starts) & {i * 4 * MB for i in range(10)})
+    assert pieces == [i * 4 * MB for i in range(10)]  # every piece its own request
+
+
+def test_the_front_is_hashed_while_the_rest_downloads(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the last piece is held by the server, the hasher reads the two finished pieces
+    before it; at the end only the last one is hashed."""
+    from alu_client.core.transfers.download import fronthash
+
+    data = server.data
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.max_segments = 2
+    server.hold_at = 2 * MB
+    hashed: list[int] = []
+    real_read = fronthash._read_at
+
+    def read_at(fd: int, n: int, pos: int, io_lock: threading.Lock) -> bytes:
+        got = real_read(fd, n, pos, io_lock)
+        hashed.append(pos + len(got))
+        return got
+
+    monkeypatch.setattr(fronthash, "_read_at", read_at)
+    caplog.set_level("DEBUG", logger="alu_client.transfers")
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    outcome: list[BaseException | DownloadResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(_catch(lambda: job.run(spec))))
+    worker.start()
+    try:
+        assert server.held.wait(10)
+        wait_until(lambda: max(hashed, default=0) >= 2 * MB, timeout=10, what="the front hashed")
+        assert max(hashed) == 2 * MB  # never past what is written
+    finally:
+        server.release.set()
+        worker.join(30)
+    result = outcome[0]
+    assert isinstance(result, DownloadResult), result
+    assert_done(result, spec.dest, data)
+    m = re.search(rf"(\d+) of {len(data)} bytes hashed while downloading", caplog.text)
+    assert m and int(m.group(1)) >= 2 * MB  # the end hashed at most the last piece
+
+
+def test_resumed_segments_hash_again_from_byte_zero(server: FileServer, job: Job) -> None:
+    """The running hash is not saved: a resumed segmented download hashes the part from 0 and
+    still ends with the right sha256."""
+    data = server.data
+    job.tuning.segment_piece = 1 * MB
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    server.cut_after = 512 * 1024  # one stream is cut; the others finish their pieces
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        job.run(spec)
+    kept = job.done_bytes()
+    assert 0 < kept < len(data)
+    result = job.run(spec)
+    assert_done(result, spec.dest, data)
+    assert len(data) - kept <= result.bytes_fetched < len(data) - kept + 1 * MB

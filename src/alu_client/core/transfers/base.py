@@ -202,6 +202,14 @@ class Tuning:
     #: files at least this large are fetched with several streams when the server allows Range
     segment_threshold: int = 32 * 1024 * 1024
     max_segments: int = 4
+    #: a stream with nothing left takes half of the largest range still being fetched, down to
+    #: ranges of this size (the tail of a download on a lossy link is short); independent of
+    #: ``checkpoint_every``: a stolen range is a segment of its own in the checkpoint
+    min_split: int = 1024 * 1024
+    #: a segmented download is cut into pieces of at least this size (at least one per stream),
+    #: fetched in file order, so the verified front of the file grows while it downloads and
+    #: hashing keeps pace; a small file keeps one piece per stream
+    segment_piece: int = 32 * 1024 * 1024
     #: save download progress at least this often (bytes), so a crash re-fetches little
     checkpoint_every: int = 4 * 1024 * 1024
     upload_chunk_size: int = 16 * 1024 * 1024

@@ -23,13 +23,19 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   that one) write their ranges with ``pwrite`` into a part file pre-sized with ``truncate``. The
   probe costs no round trip: it asks for the first segment's range (for a file of unknown size,
   a bounded first piece, so a server cannot fill the link with bytes another stream will fetch)
-  and worker 0 keeps its body. A worker with nothing left takes half of the largest range still
-  being fetched ("work stealing"), so the tail of a download is not left to the slowest
-  connection; on resume, the missing ranges are split over all streams the same way. A failing
+  and worker 0 keeps its body. A large file is cut into pieces of ``tuning.segment_piece``
+  (at least one per stream) that the streams take in file order. A worker with nothing left
+  takes half of the largest range still being fetched ("work stealing"), down to ranges of
+  ``tuning.min_split`` (1 MiB, apart from ``checkpoint_every``), so the tail of a download is
+  not left to the slowest connection; a block read past a range's new end is clipped, never
+  written. On resume, the missing ranges are split
+  over all streams the same way. A failing
   worker stops alone; the job raises its error once the others are done, and the next run
   fetches only what is missing.
 * **Hashing.** A single stream hashes bytes as they land, in order (on resume the existing prefix
-  is re-read from disk first). A segmented download hashes the whole part file once at the end.
+  is re-read from disk first). A segmented download hashes its written front on a thread while
+  the streams run (``fronthash.py``) and only the rest at the end. The running hash is never
+  saved, so a resumed download hashes its part file again from byte 0 (alongside the fetch).
 * **Stopping.** Network I/O runs on worker threads and the calling thread only waits. Pause and
   cancel (``ctx.control``) shut down the sockets of the open responses, so a worker blocked in a
   read wakes at once; the caller stops waiting half a second after the stop even if a worker is

@@ -59,7 +59,10 @@ class _JobBase:
         self.max_streams = max(1, spec.segments or self.tuning.max_segments)
         self.min_segmented = max(self.tuning.segment_threshold, 2 * _MIN_SEGMENT)
         self.probe_size = max(self.tuning.segment_threshold // self.max_streams, _MIN_SEGMENT)
-        self.min_split = max(2 * self.tuning.checkpoint_every, 16 * self.read_size, _MIN_SEGMENT)
+        # a steal leaves each half at least two reads long (a read in flight on the victim's
+        # stream is clipped at the new end, see _write)
+        self.min_split = max(self.tuning.min_split, 2 * self.read_size)
+        self.piece = max(self.tuning.segment_piece, _MIN_SEGMENT)
         self.account = metered(ctx)
         self.fd = -1
         self.part_existed = False
@@ -68,7 +71,9 @@ class _JobBase:
         self.last_modified: str | None = None
         self.size: int | None = None
         self.segments: list[_Segment] = []
-        self.hasher: Any = None  # running sha256 of bytes [0, hashed_to) (single stream only)
+        # running sha256 of the part file's bytes [0, hashed_to): fed as bytes land (single
+        # stream) or by the front hasher (segments, see fronthash.py); lost with the process
+        self.hasher: Any = None
         self.hashed_to = 0
         self.compressed = 0  # whole-file answers that came compressed (persisted)
         self.fetched = 0

@@ -117,7 +117,7 @@ class _Job(_StreamJob, _VerifyJob):
                 # whole file does not fill the link with bytes another stream will fetch.
                 end = self.probe_size
                 if spec.size is not None:
-                    end = _plan(spec.size, self.max_streams)[0].end or end
+                    end = _plan(spec.size, self.max_streams, self.piece)[0].end or end
                 rng = f"bytes=0-{end - 1}"
             first = self._interruptible(lambda: self._request(0, rng, None))
             if first.status_code == 416:  # an empty file, for one: ask for it whole
@@ -148,7 +148,7 @@ class _Job(_StreamJob, _VerifyJob):
                 and self.size is not None
                 and self.size >= self.min_segmented
             ):
-                self.segments = _plan(self.size, self.max_streams)
+                self.segments = _plan(self.size, self.max_streams, self.piece)
                 os.ftruncate(self.fd, self.size)  # pre-size: every stream writes in place
                 self.ctx.log.info(
                     "download %s: %d bytes in %d segments",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .protocol import _MIN_SEGMENT
 
+_MAX_PIECES = 4096  # the checkpoint lists every unfinished piece: keep it short
+
 
 @dataclass
 class _Segment:
@@ -28,8 +30,12 @@ class _Segment:
         return self.end is not None and self.pos >= self.end
 
 
-def _plan(size: int, streams: int) -> list[_Segment]:
+def _plan(size: int, streams: int, piece: int = 0) -> list[_Segment]:
+    """Cut ``size`` bytes into one segment per stream, or into pieces of at least ``piece``
+    bytes when there are more of those (taken in file order: the front grows steadily)."""
     n = max(1, min(streams, size // _MIN_SEGMENT))
+    if piece > 0:
+        n = max(n, min(size // piece, _MAX_PIECES))
     step = size // n
     bounds = [i * step for i in range(n)] + [size]
     return [_Segment(bounds[i], bounds[i + 1]) for i in range(n)]

@@ -9,7 +9,7 @@ import time
 import requests
 
 from ..base import PermanentError, RetryableError, Stopped, redact_url
-from .checkpoint import _CheckpointJob
+from .fronthash import _FrontHashJob
 from .partfile import _read_at, _Segment
 from .protocol import (
     _HASH_BLOCK,
@@ -31,7 +31,7 @@ from .protocol import (
 )
 
 
-class _StreamJob(_CheckpointJob):
+class _StreamJob(_FrontHashJob):
     # -- workers -----------------------------------------------------------------------
 
     def _run_workers(
@@ -51,6 +51,7 @@ class _StreamJob(_CheckpointJob):
             if first is not None:
                 self.segments[0].owner = 0  # the answer in hand is segment 0's
         threads: list[threading.Thread] = []
+        hashing = None if single else self._start_front_hasher(gen)
 
         def worker(index: int, given: tuple[requests.Response, _Body] | None) -> None:
             nonlocal pending
@@ -86,6 +87,8 @@ class _StreamJob(_CheckpointJob):
             while self.inflight:
                 self.cond.wait()
             errors = list(self.errors)
+        if hashing is not None:
+            self._stop_front_hasher(hashing)
         for t in threads:
             if not t.is_alive():
                 t.join()
@@ -267,9 +270,9 @@ class _StreamJob(_CheckpointJob):
             keep = len(block) if end is None else max(0, min(len(block), end - pos))
             if keep:
                 data = block if keep == len(block) else block[:keep]
-                self._write(data, pos, seg, gen)
+                keep = self._write(data, pos, seg, gen)
                 if single and self.hasher is not None and self.hashed_to == pos:
-                    self.hasher.update(data)
+                    self.hasher.update(data if keep == len(data) else data[:keep])
                     self.hashed_to = pos + keep
                 pos += keep
             self.account(len(block))
@@ -293,22 +296,31 @@ class _StreamJob(_CheckpointJob):
             raise RetryableError(MSG_TRUNCATED)  # a body that ends at close, and ended early
         # else the answer was whole but the segment is longer: the caller asks for the rest
 
-    def _write(self, data: bytes, pos: int, seg: _Segment, gen: int) -> None:
+    def _write(self, data: bytes, pos: int, seg: _Segment, gen: int) -> int:
+        """Write ``data`` at ``pos`` for ``seg``; returns how many bytes were its to write."""
         with self.lock:
             if not self.writes_open or gen != self.gen:
                 raise _Aborted()
+            if seg.end is not None and pos + len(data) > seg.end:
+                # a steal moved the end while this block was read: the rest is another's
+                data = data[: max(0, seg.end - pos)]
+                if not data:
+                    return 0
             seg.reserved = pos + len(data)
             self.inflight += 1
+        written = False
         try:
             self.write_at(self.fd, data, pos, self.io_lock)
+            written = True
         except OSError as e:
             raise _disk_error(e) from e
         finally:
             with self.cond:
                 self.inflight -= 1
-                self.cond.notify_all()
-        with self.lock:
-            seg.done += len(data)  # counted only once written
+                if written:
+                    seg.done += len(data)  # counted only once written
+                self.cond.notify_all()  # wakes the front hasher too
+        return len(data)
 
     def _rehash_prefix(self, upto: int) -> None:
         """Feed the part file's first ``upto`` bytes to the running hash (a resumed stream)."""

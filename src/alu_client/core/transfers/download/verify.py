@@ -24,10 +24,7 @@ class _VerifyJob(_CheckpointJob):
             self.restarted = True
             self._discard()
             raise RetryableError(MSG_DAMAGED)
-        if self.hasher is not None and self.hashed_to == actual:
-            digest: str = self.hasher.hexdigest()
-        else:
-            digest = self._hash_file(actual)
+        digest = self._hash_rest(actual)
         if spec.sha256 is not None and digest != spec.sha256.strip().lower():
             self.ctx.log.warning(
                 "download %s: checksum mismatch, part discarded", redact_url(spec.url)
@@ -62,9 +59,18 @@ class _VerifyJob(_CheckpointJob):
             restarted=self.restarted,
         )
 
-    def _hash_file(self, size: int) -> str:
-        h = hashlib.sha256()
-        pos = 0
+    def _hash_rest(self, size: int) -> str:
+        """The part file's sha256: the running hash (single stream, or the front hasher) goes
+        on from where it stands; without one, the whole file is read."""
+        h, pos = self.hasher, self.hashed_to
+        if h is None or pos > size:
+            h, pos = hashlib.sha256(), 0
+        self.ctx.log.debug(
+            "download %s: %d of %d bytes hashed while downloading",
+            redact_url(self.spec.url),
+            pos,
+            size,
+        )
         while pos < size:
             self.ctx.control.check()
             data = _read_at(self.fd, min(_HASH_BLOCK, size - pos), pos, self.io_lock)
@@ -72,7 +78,9 @@ class _VerifyJob(_CheckpointJob):
                 break
             h.update(data)
             pos += len(data)
-        return h.hexdigest()
+        self.hasher, self.hashed_to = None, 0
+        digest: str = h.hexdigest()
+        return digest
 
     def _discard(self) -> None:
         """Throw the part file and its progress away (bad data is never kept)."""
