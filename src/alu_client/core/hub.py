@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from .. import __version__
+from . import http
 
 API = "/api/v1"
 #: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
@@ -367,7 +368,7 @@ class HubClient:
             )
         self.api = self.url + API
         self._token = token
-        self.session = requests.Session()
+        self.session = http.Session()
         self.session.headers["User-Agent"] = f"ALU-Desk/{__version__}"
         self.session.verify = conn.ca_bundle or True
         if conn.proxy:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .. import http
+
 # --- errors ---------------------------------------------------------------------------------
 
 
@@ -168,7 +170,7 @@ class SessionPool:
         with self._lock:
             s = self._sessions.get(key)
             if s is None:
-                s = requests.Session()
+                s = http.Session()  # the profile's CA bundle wins over the environment's
                 adapter = requests.adapters.HTTPAdapter(
                     pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
                 )

@@ -1,0 +1,418 @@
+"""``alu doctor``: what stands between this workstation and a working ALU Desk.
+
+Each ``Check`` is one finding — ``ok`` True (fine), None (a warning: works, but fix it) or False
+(broken) — with a plain sentence saying what to do. ``run_checks`` never raises for what it
+finds; it is what support asks a newsroom to run first, on whatever state it is in.
+
+The checks: the hub reachable (DNS, TCP, then HTTP), TLS (or plain HTTP allowed for that hub),
+the sign-in (``GET /me``), the token store, the clock against the hub's ``Date`` header, free
+disk space for downloads and the data folder, the data folder writable, and the library
+database's ``PRAGMA integrity_check``. The pure pieces (``clock_check``, ``disk_check``,
+``network_failure``) take their inputs as arguments so they are testable with given values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from . import hub
+from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
+from .paths import Paths
+from .profiles import Profile
+
+GIB = 1024**3
+MIB = 1024**2
+WARN_FREE = 5 * GIB
+FAIL_FREE = 500 * MIB
+CLOCK_TOLERANCE_S = 120.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: a warning — it works, but something should be fixed
+    message: str
+
+    @property
+    def status(self) -> str:
+        return {True: "ok", None: "warning", False: "failed"}[self.ok]
+
+
+def run_checks(
+    paths: Paths,
+    profile: Profile | None,
+    secrets: Secrets | None,
+    *,
+    timeout: float = 10.0,
+    download_dir: Path | None = None,
+) -> list[Check]:
+    """Every check, in the order a person would fix things. ``secrets`` None: the token store
+    is opened here (and its absence reported)."""
+    checks: list[Check] = []
+    store_check, secrets = _secrets_check(paths, secrets)
+    checks.extend(_hub_checks(profile, secrets, timeout))
+    checks.append(store_check)
+    checks.append(disk_check("disk space (downloads)", download_dir or paths.downloads_dir))
+    checks.append(disk_check("disk space (data folder)", paths.data_dir))
+    checks.append(writable_check(paths.data_dir))
+    checks.append(library_check(paths.db_path))
+    return checks
+
+
+# --- the hub ----------------------------------------------------------------------------------
+
+
+def _hub_checks(profile: Profile | None, secrets: Secrets | None, timeout: float) -> list[Check]:
+    if profile is None:
+        return [Check("hub", False, "No hub profile yet; sign in to your hub first.")]
+    try:
+        url = hub.normalize_url(profile.url)
+    except hub.HubError as e:
+        return [Check("hub", False, str(e))]
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    skipped = "Not checked: the hub cannot be reached."
+
+    proxy = profile.proxy or _system_proxy(url)
+    if proxy:
+        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        target, target_port, what = p.hostname or "", p.port or 8080, "the proxy"
+    else:
+        target, target_port, what = host, port, "the hub"
+    failure = _tcp(target, target_port, timeout)
+    if failure is not None:
+        message = network_failure(target, target_port, failure, timeout, what=what)
+        return [
+            Check("hub reachable", False, message),
+            Check("TLS", None, skipped),
+            Check("signed in", None, skipped),
+            Check("clock", None, skipped),
+        ]
+
+    token = None
+    token_error = ""
+    if secrets is not None:
+        try:
+            token = secrets.get(profile.secret_key)
+        except SecretsError as e:
+            token_error = str(e)
+    conn = profile.connection(connect_timeout=timeout, read_timeout=timeout)
+    try:
+        client = hub.HubClient(conn, token)
+    except hub.PlainHttpRefused as e:
+        return [
+            Check("hub reachable", True, f"{url} answers on port {port}."),
+            Check("TLS", False, str(e)),
+            Check("signed in", None, "Not checked: plain HTTP is not allowed for this hub."),
+            Check("clock", None, "Not checked: plain HTTP is not allowed for this hub."),
+        ]
+    try:
+        return _http_checks(client, url, token, token_error)
+    finally:
+        client.close()
+
+
+def _http_checks(
+    client: hub.HubClient, url: str, token: str | None, token_error: str
+) -> list[Check]:
+    timeout = (client.conn.connect_timeout, client.conn.read_timeout)
+    before = dt.datetime.now(dt.UTC)
+    try:
+        resp = client.session.get(
+            client.api + "/me",
+            headers=client.auth_headers(),
+            timeout=timeout,
+            allow_redirects=False,
+            # Given per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
+            verify=client.session.verify,
+        )
+    except requests.exceptions.SSLError as e:
+        reason = _tls_reason(e)
+        return [
+            Check("hub reachable", True, f"{url} accepts connections."),
+            Check(
+                "TLS",
+                False,
+                f"The hub's certificate is refused ({reason}). If your network inspects HTTPS "
+                "with its own certificate authority, set that CA bundle in the hub's profile; "
+                "otherwise tell the agency.",
+            ),
+            Check("signed in", None, "Not checked: no secure connection to the hub."),
+            Check("clock", None, "Not checked: no secure connection to the hub."),
+        ]
+    except requests.exceptions.RequestException as e:
+        message = (
+            f"{url} accepts connections but did not answer in time; the link may be very slow."
+            if isinstance(e, requests.exceptions.Timeout)
+            else f"{url} accepts connections but the request failed ({type(e).__name__}); "
+            "check the proxy settings and the address."
+        )
+        skipped = "Not checked: the hub did not answer."
+        return [
+            Check("hub reachable", False, message),
+            Check("TLS", None, skipped),
+            Check("signed in", None, skipped),
+            Check("clock", None, skipped),
+        ]
+    after = dt.datetime.now(dt.UTC)
+    try:
+        ctype = resp.headers.get("Content-Type", "")
+        status = resp.status_code
+        hub_date = _parse_http_date(resp.headers.get("Date", ""))
+        body = resp.json() if "json" in ctype and status in (200, 401) else None
+    except ValueError:
+        body = None
+    finally:
+        resp.close()
+
+    checks: list[Check] = []
+    if "json" not in ctype or (status >= 300 and status != 401):
+        checks.append(
+            Check(
+                "hub reachable",
+                False,
+                f"Something answers at {url} (HTTP {status}), but it is not an ALU hub; check "
+                "the address, or whether a proxy or a network login page is in the way.",
+            )
+        )
+    else:
+        checks.append(Check("hub reachable", True, f"The hub at {url} answers."))
+    if url.startswith("https://"):
+        checks.append(Check("TLS", True, "The hub's certificate is valid."))
+    else:
+        checks.append(
+            Check(
+                "TLS",
+                None,
+                "The hub is plain HTTP (allowed for this profile): passwords and footage cross "
+                "the network unencrypted. Use its https:// address if it has one.",
+            )
+        )
+    checks.append(_signed_in_check(status, body, token, token_error))
+    checks.append(clock_check(before + (after - before) / 2, hub_date))
+    return checks
+
+
+def _signed_in_check(status: int, body: object, token: str | None, token_error: str) -> Check:
+    if token_error:
+        return Check("signed in", False, token_error)
+    if not token:
+        return Check("signed in", False, "Not signed in to this hub on this workstation; sign in.")
+    if status == 401:
+        return Check(
+            "signed in",
+            False,
+            "The hub no longer accepts this workstation's sign-in; sign in again.",
+        )
+    if status == 200:
+        try:
+            member = hub.parse_member(body)
+        except hub.BadResponse:
+            return Check("signed in", None, "The hub's answer about your account was malformed.")
+        return Check("signed in", True, f"Signed in as {member.username}.")
+    return Check("signed in", None, f"The sign-in could not be checked (HTTP {status}).")
+
+
+def _tcp(host: str, port: int, timeout: float) -> OSError | None:
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        return e
+    return None
+
+
+def network_failure(
+    host: str, port: int, e: OSError, timeout: float, *, what: str = "the hub"
+) -> str:
+    """The sentence for a failed connection to ``host:port``."""
+    if isinstance(e, socket.gaierror):
+        return (
+            f"The name {host} cannot be found (DNS); check the address of {what} and that "
+            "this workstation is on the network."
+        )
+    if isinstance(e, TimeoutError):
+        return (
+            f"{host}:{port} did not answer within {timeout:g} s; a firewall or the link may be "
+            f"blocking {what}."
+        )
+    if isinstance(e, ConnectionRefusedError):
+        return (
+            f"Nothing answers at {host}:{port}; {what} may be down, or the address or port is "
+            "wrong."
+        )
+    reason = e.strerror or type(e).__name__
+    return f"{what.capitalize()} at {host}:{port} cannot be reached ({reason}); check the network."
+
+
+def _system_proxy(url: str) -> str:
+    proxies = requests.utils.get_environ_proxies(url)
+    scheme = urlsplit(url).scheme
+    return str(proxies.get(scheme) or proxies.get("all") or "")
+
+
+def _tls_reason(e: Exception) -> str:
+    text = str(e)
+    m = re.search(r"certificate verify failed: ([^(\]')]+)", text)
+    if m:
+        return m.group(1).strip()
+    cause = e.__context__ or e.__cause__
+    if isinstance(cause, ssl.SSLError):
+        return cause.reason or "TLS error"
+    return "TLS handshake failed"
+
+
+def _parse_http_date(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def clock_check(local: dt.datetime, hub_time: dt.datetime | None) -> Check:
+    """Compare the workstation's clock (``local``, when the hub answered) with the hub's."""
+    if hub_time is None:
+        return Check("clock", None, "The hub did not tell its time; the clock was not checked.")
+    offset = (local - hub_time).total_seconds()
+    if abs(offset) <= CLOCK_TOLERANCE_S:
+        return Check("clock", True, "The workstation's clock agrees with the hub's.")
+    way = "ahead of" if offset > 0 else "behind"
+    return Check(
+        "clock",
+        None,
+        f"The workstation clock is {_duration(abs(offset))} {way} the hub's; history times are "
+        "corrected but fix the clock (turn on automatic date and time).",
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = round(seconds / 3600)
+    return f"{hours} h" if hours < 48 else f"{round(seconds / 86400)} days"
+
+
+# --- this workstation -------------------------------------------------------------------------
+
+
+def _secrets_check(paths: Paths, secrets: Secrets | None) -> tuple[Check, Secrets | None]:
+    name = "sign-in storage"
+    if secrets is None:
+        try:
+            secrets = open_secrets(paths)
+        except NoKeyring as e:
+            return Check(name, False, str(e)), None
+        except SecretsError as e:
+            return Check(name, False, str(e)), None
+    if secrets.is_system:
+        return Check(name, True, f"Sign-ins are kept in {secrets.name}."), secrets
+    if secrets.plain_text:
+        return (
+            Check(
+                name,
+                None,
+                f"Sign-ins are kept in plain text ({secrets.name}); anyone who can read your "
+                "files could use them. Install a system keyring (on Linux GNOME Keyring or "
+                "KWallet) and sign in again.",
+            ),
+            secrets,
+        )
+    return (
+        Check(name, None, f"Sign-ins are kept in {secrets.name}; they are not kept between runs."),
+        secrets,
+    )
+
+
+def disk_check(name: str, folder: Path, free: int | None = None) -> Check:
+    """Free space where ``folder`` is (or would be); ``free`` given: that figure, for tests."""
+    if free is None:
+        probe = _existing_ancestor(folder)
+        try:
+            free = shutil.disk_usage(probe).free
+        except OSError as e:
+            return Check(name, None, f"The free space of {folder} cannot be read ({e.strerror}).")
+    amount = _size(free)
+    if free < FAIL_FREE:
+        return Check(
+            name,
+            False,
+            f"Only {amount} free for {folder}; transfers will stop. Free disk space or choose "
+            "another folder.",
+        )
+    if free < WARN_FREE:
+        return Check(
+            name,
+            None,
+            f"{amount} free for {folder}; that is a few clips. Free disk space soon, or let "
+            "the library's retention setting drop old files.",
+        )
+    return Check(name, True, f"{amount} free for {folder}.")
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    p = folder.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.1f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
+
+
+def writable_check(folder: Path) -> Check:
+    name = "data folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-") as f:
+            f.write(b"x")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        return Check(
+            name,
+            False,
+            f"ALU Desk cannot write in its data folder {folder} ({e.strerror or e}); fix the "
+            "folder's permissions or free disk space.",
+        )
+    return Check(name, True, f"The data folder {folder} is writable.")
+
+
+def library_check(db_path: Path) -> Check:
+    """``PRAGMA integrity_check`` on the library, opened read-only (nothing created or
+    migrated here)."""
+    name = "library"
+    if not db_path.exists():
+        return Check(name, True, "There is no library yet; it is created at first use.")
+    fix = (
+        "quit ALU Desk, move that file aside and start again — the hub keeps the feed and "
+        "your history; a backup copy may be next to it (.bak-v*)."
+    )
+    try:
+        conn = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return Check(name, False, f"The library {db_path} cannot be read ({e}); {fix}")
+    if rows == ["ok"]:
+        return Check(name, True, "The library database is intact.")
+    return Check(name, False, f"The library {db_path} is damaged ({rows[0]}); {fix}")

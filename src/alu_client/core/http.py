@@ -1,0 +1,32 @@
+"""The one ``requests.Session`` flavour the client uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
+
+
+class Session(requests.Session):
+    """A session whose own CA bundle wins over the environment's.
+
+    requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace ``session.verify`` on
+    every request that does not pass ``verify`` itself, so a hub profile's custom CA bundle
+    (a corporate proxy's, a self-signed hub's) would be silently ignored on machines that set
+    those variables. Proxies from the environment still apply (``trust_env`` stays on)."""
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> _Settings:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings

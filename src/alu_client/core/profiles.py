@@ -1,0 +1,344 @@
+"""Hub profiles (which hub, as whom, how to reach it) and signing in and out.
+
+A ``Profile`` is the non-secret part of a sign-in, kept in the library's ``profiles`` table; its
+token lives in a ``Secrets`` store under ``profile.secret_key``. A workstation may keep several
+profiles (two hubs, or two accounts); one is active (settings key ``active_profile``).
+
+``sign_in`` talks to the hub, puts the token in the secrets store and the profile in the
+library, in that order, and undoes the hub session if the token cannot be kept. ``sign_out``
+revokes the token on the hub when it can and forgets it locally whatever happens; the profile row
+stays, so the library, history and rules that belong to it stay too. ``client_for`` gives a
+``HubClient`` with the token loaded, or ``NotSignedIn``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import hub
+from .credentials import PlainTextNotAccepted, Secrets, SecretsError, plain_warning, secret_key
+from .store.db import Store
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = "active_profile"
+
+
+class ProfileNotFound(KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"There is no hub profile named {self.name!r}; sign in to create it."
+
+
+class NotSignedIn(hub.AuthError):
+    """The profile exists but no token is kept for it (signed out, or never signed in here)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    url: str
+    username: str
+    device: str = ""
+    ca_bundle: str = ""
+    proxy: str = ""
+    allow_http: bool = False
+    member: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def secret_key(self) -> str:
+        return secret_key(self.name, self.url, self.username)
+
+    @property
+    def display_name(self) -> str:
+        name = self.member.get("display_name")
+        return name if isinstance(name, str) and name else self.username
+
+    def connection(
+        self, *, connect_timeout: float = 10.0, read_timeout: float = 30.0
+    ) -> hub.Connection:
+        return hub.Connection(
+            url=self.url,
+            ca_bundle=self.ca_bundle,
+            proxy=self.proxy,
+            allow_http=self.allow_http,
+            device=self.device,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+
+
+def default_device_name() -> str:
+    """How the hub lists this workstation among the member's sessions: its host name."""
+    try:
+        name = socket.gethostname().strip()
+    except OSError:
+        name = ""
+    return (name or "workstation")[:64]
+
+
+def default_profile_name(url: str, username: str) -> str:
+    """``ktn@hub.alu.africa`` (with ``:port`` when it is not the scheme's default)."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if parts.port and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return f"{username}@{host}"
+
+
+class Profiles:
+    """The ``profiles`` table and the active profile, over the shared store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def list(self) -> list[Profile]:
+        rows = self.store.query("SELECT * FROM profiles ORDER BY created_at, name")
+        return [_from_row(r) for r in rows]
+
+    def get(self, name: str) -> Profile | None:
+        row = self.store.query_one("SELECT * FROM profiles WHERE name = ?", (name,))
+        return _from_row(row) if row is not None else None
+
+    def require(self, name: str) -> Profile:
+        profile = self.get(name)
+        if profile is None:
+            raise ProfileNotFound(name)
+        return profile
+
+    def find(self, url: str, username: str) -> Profile | None:
+        """The profile for this account on this hub, if there is one."""
+        url = hub.normalize_url(url)
+        return next((p for p in self.list() if p.url == url and p.username == username), None)
+
+    def save(self, profile: Profile) -> Profile:
+        """Insert or update by name; the first profile saved becomes the active one."""
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO profiles (name, url, username, device, ca_bundle, proxy, allow_http,"
+                " member, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET url = excluded.url,"
+                " username = excluded.username, device = excluded.device,"
+                " ca_bundle = excluded.ca_bundle, proxy = excluded.proxy,"
+                " allow_http = excluded.allow_http, member = excluded.member",
+                (
+                    profile.name,
+                    profile.url,
+                    profile.username,
+                    profile.device,
+                    profile.ca_bundle,
+                    profile.proxy,
+                    int(profile.allow_http),
+                    json.dumps(profile.member, sort_keys=True),
+                    profile.created_at,
+                ),
+            )
+            active = conn.execute("SELECT value FROM settings WHERE key = ?", (ACTIVE_KEY,))
+            row = active.fetchone()
+            current = row[0] if row is not None else None
+            exists = (
+                current is not None
+                and conn.execute("SELECT 1 FROM profiles WHERE name = ?", (current,)).fetchone()
+                is not None
+            )
+            if not exists:
+                _set_setting(conn, ACTIVE_KEY, profile.name)
+        saved = self.get(profile.name)
+        assert saved is not None
+        return saved
+
+    def remove(self, name: str) -> None:
+        """Delete the profile row (its token is the caller's: ``sign_out`` first). When it was
+        the active one, the oldest remaining profile becomes active."""
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (ACTIVE_KEY,)).fetchone()
+            if row is not None and row[0] == name:
+                nxt = conn.execute(
+                    "SELECT name FROM profiles ORDER BY created_at, name LIMIT 1"
+                ).fetchone()
+                if nxt is None:
+                    conn.execute("DELETE FROM settings WHERE key = ?", (ACTIVE_KEY,))
+                else:
+                    _set_setting(conn, ACTIVE_KEY, nxt[0])
+
+    def active(self) -> Profile | None:
+        row = self.store.query_one("SELECT value FROM settings WHERE key = ?", (ACTIVE_KEY,))
+        if row is not None:
+            profile = self.get(row[0])
+            if profile is not None:
+                return profile
+        profiles = self.list()  # the setting was lost or points nowhere: the oldest one
+        return profiles[0] if profiles else None
+
+    def set_active(self, name: str) -> Profile:
+        profile = self.require(name)
+        with self.store.write() as conn:
+            _set_setting(conn, ACTIVE_KEY, name)
+        return profile
+
+
+def _set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def _from_row(row: Any) -> Profile:
+    try:
+        member = json.loads(row["member"] or "{}")
+    except ValueError:
+        member = {}
+    return Profile(
+        name=row["name"],
+        url=row["url"],
+        username=row["username"],
+        device=row["device"],
+        ca_bundle=row["ca_bundle"],
+        proxy=row["proxy"],
+        allow_http=bool(row["allow_http"]),
+        member=member if isinstance(member, dict) else {},
+        created_at=float(row["created_at"]),
+    )
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+
+def sign_in(
+    profiles: Profiles,
+    secrets: Secrets,
+    url: str,
+    username: str,
+    password: str,
+    *,
+    name: str | None = None,
+    ca_bundle: str = "",
+    proxy: str = "",
+    allow_http: bool = False,
+    allow_plain_secrets: bool = False,
+    device: str | None = None,
+) -> Profile:
+    """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
+    (created, or updated when ``name`` — by default the one for this account on this hub —
+    exists), which becomes the active one. ``HubError`` (``AuthError`` for a wrong password),
+    ``PlainTextNotAccepted`` or ``SecretsError`` otherwise; nothing is kept then."""
+    if secrets.needs_consent and not allow_plain_secrets:
+        # Asked before the hub is contacted: no session is opened that could not be kept.
+        raise PlainTextNotAccepted(plain_warning(secrets.name))
+    url = hub.normalize_url(url)
+    existing = profiles.get(name) if name else profiles.find(url, username)
+    conn = hub.Connection(
+        url=url,
+        ca_bundle=ca_bundle,
+        proxy=proxy,
+        allow_http=allow_http,
+        device=device or (existing.device if existing else "") or default_device_name(),
+    )
+    # Read before the hub is asked: a locked keyring fails here, with no session opened yet.
+    previous = secrets.get(existing.secret_key) if existing else None
+    client = hub.HubClient(conn)
+    try:
+        answer = client.sign_in(username, password)
+        member = answer.member
+        profile = Profile(
+            name=name or (existing.name if existing else default_profile_name(url, username)),
+            url=url,
+            username=member.username or username,
+            device=conn.device,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            allow_http=allow_http,
+            member=member.to_json(),
+            created_at=existing.created_at if existing else time.time(),
+        )
+        try:
+            secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
+            saved = profiles.save(profile)
+            profiles.set_active(saved.name)
+        except BaseException:
+            # Keep nothing half-done: the hub session is closed and the token forgotten.
+            _forget(secrets, profile.secret_key)
+            _quietly_sign_out(client)
+            raise
+    finally:
+        client.close()
+    if existing is not None:
+        if existing.secret_key != saved.secret_key:
+            _forget(secrets, existing.secret_key)
+        if previous and previous != answer.token:
+            # The session this workstation had before: revoke it rather than let it linger.
+            _revoke(existing, previous)
+    log.info("signed in to %s as %s (profile %s)", url, saved.username, saved.name)
+    return saved
+
+
+def sign_out(profiles: Profiles, secrets: Secrets, name: str) -> bool:
+    """Sign out of the profile's hub. The token is forgotten locally in every case (offline
+    too); True when the hub confirmed it will not accept that token any more (or it already
+    did not), False when the hub could not be told. The profile row stays."""
+    profile = profiles.require(name)
+    try:
+        token = secrets.get(profile.secret_key)
+        return _revoke(profile, token) if token else False
+    finally:
+        secrets.delete(profile.secret_key)
+        log.info("signed out of %s (profile %s)", profile.url, profile.name)
+
+
+def client_for(
+    profile: Profile, secrets: Secrets, *, connect_timeout: float = 10.0, read_timeout: float = 30.0
+) -> hub.HubClient:
+    """A ``HubClient`` for the profile, signed in with its kept token."""
+    token = secrets.get(profile.secret_key)
+    if not token:
+        raise NotSignedIn(
+            f"Not signed in to {profile.url} as {profile.username} on this workstation; "
+            "sign in again."
+        )
+    conn = profile.connection(connect_timeout=connect_timeout, read_timeout=read_timeout)
+    return hub.HubClient(conn, token)
+
+
+def _revoke(profile: Profile, token: str) -> bool:
+    try:
+        client = hub.HubClient(profile.connection(connect_timeout=5.0, read_timeout=10.0), token)
+    except hub.HubError:
+        return False
+    try:
+        client.sign_out()
+        return True
+    except hub.AuthError:
+        return True  # already expired or revoked: the hub will not take it either way
+    except hub.HubError as e:
+        log.info("sign-out not confirmed by %s: %s", profile.url, e)
+        return False
+    finally:
+        client.close()
+
+
+def _quietly_sign_out(client: hub.HubClient) -> None:
+    with contextlib.suppress(hub.HubError):
+        client.sign_out()
+
+
+def _forget(secrets: Secrets, key: str) -> None:
+    try:
+        secrets.delete(key)
+    except SecretsError as e:
+        log.warning("could not remove an old sign-in from %s: %s", secrets.name, e)

@@ -1,0 +1,384 @@
+"""`alu doctor`'s checks: against a real hub on loopback, and the pure pieces with given values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+import requests
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from alu_client.core.credentials import KeyringSecrets, MemorySecrets
+from alu_client.core.doctor import (
+    FAIL_FREE,
+    GIB,
+    MIB,
+    Check,
+    clock_check,
+    disk_check,
+    library_check,
+    network_failure,
+    run_checks,
+    writable_check,
+)
+from alu_client.core.paths import Paths, default_paths
+from alu_client.core.profiles import Profile, Profiles, sign_in
+from alu_client.core.store.db import Store
+from alu_hub.server import free_port
+from tests.client.test_credentials import DictBackend, PlaintextKeyring
+from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
+
+PASSWORD = "doctor-pw-1"
+HUB_CHECKS = ("hub reachable", "TLS", "signed in", "clock")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return default_paths({"ALU_CLIENT_HOME": str(tmp_path / "client")}).ensure()
+
+
+@pytest.fixture
+def store(paths: Paths) -> Iterator[Store]:
+    s = Store(paths.db_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def secrets() -> KeyringSecrets:
+    return KeyringSecrets(DictBackend())  # a system keyring, as a workstation has
+
+
+@pytest.fixture
+def signed_in(live_hub: LiveHub, store: Store, secrets: KeyringSecrets) -> Profile:
+    live_hub.member("ktn", PASSWORD)
+    return sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    names = [c.name for c in checks]
+    assert len(names) == len(set(names)), names
+    return {c.name: c for c in checks}
+
+
+def test_all_ok_against_a_live_hub(
+    paths: Paths, signed_in: Profile, secrets: KeyringSecrets
+) -> None:
+    checks = by_name(run_checks(paths, signed_in, secrets, timeout=10))
+    assert set(checks) == {
+        *HUB_CHECKS,
+        "sign-in storage",
+        "disk space (downloads)",
+        "disk space (data folder)",
+        "data folder",
+        "library",
+    }
+    for name in (
+        "hub reachable",
+        "signed in",
+        "clock",
+        "sign-in storage",
+        "data folder",
+        "library",
+    ):
+        assert checks[name].ok is True, checks[name]
+    assert checks["signed in"].message == "Signed in as ktn."
+    assert checks["library"].message == "The library database is intact."
+    # The test hub is plain HTTP, allowed for this profile: a warning that says so.
+    assert checks["TLS"].ok is None
+    assert "unencrypted" in checks["TLS"].message
+    for name in ("disk space (downloads)", "disk space (data folder)"):
+        assert checks[name].ok is not False, checks[name]
+    assert all(c.message.endswith(".") for c in checks.values())
+
+
+def test_stopped_hub_is_unreachable(
+    paths: Paths, signed_in: Profile, secrets: KeyringSecrets, live_hub: LiveHub
+) -> None:
+    live_hub.server.stop()
+    checks = by_name(run_checks(paths, signed_in, secrets, timeout=5))
+    reach = checks["hub reachable"]
+    assert reach.ok is False
+    port = live_hub.server.port
+    assert f"Nothing answers at 127.0.0.1:{port}" in reach.message
+    assert "may be down" in reach.message
+    for name in ("TLS", "signed in", "clock"):
+        assert checks[name].ok is None
+        assert checks[name].message == "Not checked: the hub cannot be reached."
+    assert checks["library"].ok is True  # the workstation's own checks still run
+
+
+def test_revoked_token_says_sign_in_again(
+    paths: Paths, signed_in: Profile, secrets: KeyringSecrets, live_hub: LiveHub
+) -> None:
+    token = secrets.get(signed_in.secret_key)
+    assert token is not None
+    r = requests.delete(
+        live_hub.api("/session"), headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert r.status_code == 204  # revoked behind the workstation's back (another device, admin)
+    checks = by_name(run_checks(paths, signed_in, secrets, timeout=10))
+    assert checks["hub reachable"].ok is True
+    assert checks["signed in"].ok is False
+    assert checks["signed in"].message.endswith("sign in again.")
+
+
+def test_bad_token_says_sign_in_again(
+    paths: Paths, signed_in: Profile, secrets: KeyringSecrets
+) -> None:
+    secrets.set(signed_in.secret_key, "not-a-real-token")
+    checks = by_name(run_checks(paths, signed_in, secrets, timeout=10))
+    assert checks["signed in"].ok is False
+    assert "sign in again" in checks["signed in"].message
+
+
+def test_no_token_says_sign_in(paths: Paths, live_hub: LiveHub) -> None:
+    profile = Profile("p", live_hub.url, "ktn", allow_http=True)
+    checks = by_name(run_checks(paths, profile, MemorySecrets(), timeout=10))
+    assert checks["hub reachable"].ok is True
+    assert checks["signed in"].ok is False
+    assert "Not signed in" in checks["signed in"].message
+    assert checks["clock"].ok is True  # the hub's Date header came with the 401 as well
+    assert checks["sign-in storage"].ok is None  # memory: not kept between runs
+    assert "not kept between runs" in checks["sign-in storage"].message
+
+
+def test_plain_http_not_allowed_fails_tls(paths: Paths, live_hub: LiveHub) -> None:
+    profile = Profile("p", live_hub.url, "ktn", allow_http=False)
+    checks = by_name(run_checks(paths, profile, MemorySecrets(), timeout=10))
+    assert checks["hub reachable"].ok is True
+    assert checks["TLS"].ok is False
+    assert "plain HTTP" in checks["TLS"].message
+
+
+def test_no_profile_yet(paths: Paths) -> None:
+    checks = by_name(run_checks(paths, None, MemorySecrets(), timeout=1))
+    assert checks["hub"].ok is False
+    assert checks["hub"].message == "No hub profile yet; sign in to your hub first."
+    assert checks["library"].ok is True
+    assert "no library yet" in checks["library"].message
+
+
+def test_keyring_kinds_are_reported(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = by_name(run_checks(paths, None, KeyringSecrets(PlaintextKeyring()), timeout=1))
+    assert plain["sign-in storage"].ok is None
+    assert "plain text" in plain["sign-in storage"].message
+    monkeypatch.delenv("ALU_SECRETS", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        # No store given: doctor opens the workstation's own, and there is none.
+        none = by_name(run_checks(paths, None, None, timeout=1))
+    finally:
+        keyring.set_keyring(previous)
+    assert none["sign-in storage"].ok is False
+    assert "No keyring is available" in none["sign-in storage"].message
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself, as a corporate CA or a misconfigured hub."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ALU test hub")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "hub.pem", folder / "hub.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_hub(live_hub: LiveHub, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The live hub's app served over HTTPS as well; yields (https URL, its certificate)."""
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    config = uvicorn.Config(
+        live_hub.server.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), what="TLS hub started")
+    assert server.started
+    yield f"https://127.0.0.1:{port}", cert
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_self_signed_certificate_is_refused_with_the_way_in(
+    paths: Paths, tls_hub: tuple[str, Path], live_hub: LiveHub
+) -> None:
+    url, _cert = tls_hub
+    profile = Profile("tls", url, "ktn")
+    checks = by_name(run_checks(paths, profile, MemorySecrets(), timeout=10))
+    assert checks["hub reachable"].ok is True
+    assert checks["TLS"].ok is False
+    assert "self-signed certificate" in checks["TLS"].message
+    assert "CA bundle" in checks["TLS"].message
+
+
+def test_custom_ca_bundle_makes_tls_valid(
+    paths: Paths, tls_hub: tuple[str, Path], live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert = tls_hub
+    # A bundle from the environment must not replace the profile's own (requests prefers it).
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+    live_hub.login("ktn", PASSWORD)
+    secrets = MemorySecrets()
+    profile = Profile("tls", url, "ktn", ca_bundle=str(cert))
+    secrets.set(profile.secret_key, live_hub.tokens["ktn"])
+    checks = by_name(run_checks(paths, profile, secrets, timeout=10))
+    for name in HUB_CHECKS:
+        assert checks[name].ok is True, checks[name]
+    assert checks["TLS"].message == "The hub's certificate is valid."
+    assert checks["signed in"].message == "Signed in as ktn."
+
+
+# --- the pure pieces -----------------------------------------------------------------------------
+
+
+def test_clock_check_logic() -> None:
+    hub_time = dt.datetime(2026, 10, 5, 12, 0, 0, tzinfo=dt.UTC)
+    assert clock_check(hub_time + dt.timedelta(seconds=90), hub_time).ok is True
+    assert clock_check(hub_time - dt.timedelta(seconds=119), hub_time).ok is True
+    ahead = clock_check(hub_time + dt.timedelta(minutes=7, seconds=10), hub_time)
+    assert ahead.ok is None
+    assert ahead.message.startswith("The workstation clock is 7 min ahead of the hub's;")
+    assert "history times are corrected but fix the clock" in ahead.message
+    behind = clock_check(hub_time - dt.timedelta(hours=5), hub_time)
+    assert "5 h behind" in behind.message
+    days = clock_check(hub_time + dt.timedelta(days=3), hub_time)
+    assert "3 days ahead" in days.message
+    unknown = clock_check(hub_time, None)
+    assert unknown.ok is None
+    assert "not checked" in unknown.message
+
+
+def test_disk_check_thresholds(tmp_path: Path) -> None:
+    assert disk_check("d", tmp_path, free=20 * GIB).ok is True
+    low = disk_check("d", tmp_path, free=2 * GIB)
+    assert low.ok is None
+    assert "2.0 GiB free" in low.message
+    full = disk_check("d", tmp_path, free=FAIL_FREE - 1)
+    assert full.ok is False
+    assert "transfers will stop" in full.message
+    assert "Free disk space" in full.message
+    assert disk_check("d", tmp_path, free=300 * MIB).message.startswith("Only 300 MiB free")
+    # A folder not made yet: the space of the disk it will be on.
+    assert disk_check("d", tmp_path / "not" / "yet").ok is not False
+
+
+def test_network_failure_sentences() -> None:
+    dns = network_failure("hub.example.invalid", 443, socket.gaierror(-2, "Name unknown"), 10)
+    assert "hub.example.invalid cannot be found (DNS)" in dns
+    slow = network_failure("10.0.0.9", 443, TimeoutError("timed out"), 10)
+    assert "did not answer within 10 s" in slow
+    assert "firewall" in slow
+    refused = network_failure("127.0.0.1", 1, ConnectionRefusedError(111, "refused"), 10)
+    assert refused.startswith("Nothing answers at 127.0.0.1:1")
+    proxy = network_failure(
+        "proxy.lan", 3128, OSError(113, "No route to host"), 10, what="the proxy"
+    )
+    assert (
+        proxy
+        == "The proxy at proxy.lan:3128 cannot be reached (No route to host); check the network."
+    )
+
+
+def test_data_folder_not_writable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    check = writable_check(blocker / "data")
+    assert check.ok is False
+    assert "cannot write in its data folder" in check.message
+    assert writable_check(tmp_path / "fine").ok is True
+
+
+def test_damaged_library_is_reported(tmp_path: Path) -> None:
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    assert library_check(db).ok is True
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    damaged = library_check(db)
+    assert damaged.ok is False
+    assert "move that file aside" in damaged.message
+
+
+def test_sign_in_over_tls_uses_the_profile_ca_bundle_over_the_environment(
+    paths: Paths, tls_hub: tuple[str, Path], live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HubClient and the transfer engine's sessions keep the profile's CA bundle even where
+    REQUESTS_CA_BUNDLE points elsewhere (requests would let the environment win)."""
+    from alu_client.core.hub import Connection, HubClient, TlsError
+    from alu_client.core.transfers.base import SessionPool
+
+    url, cert = tls_hub
+    live_hub.member("ktn", PASSWORD)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+    with pytest.raises(TlsError, match="CA bundle"):
+        HubClient(Connection(url)).sign_in("ktn", PASSWORD)
+    client = HubClient(Connection(url, ca_bundle=str(cert)))
+    assert client.sign_in("ktn", PASSWORD).member.username == "ktn"
+    pool = SessionPool(verify=str(cert))
+    r = pool.get(url).get(client.api + "/me", headers=client.auth_headers(), timeout=10)
+    assert r.status_code == 200 and r.json()["username"] == "ktn"
+    pool.close()

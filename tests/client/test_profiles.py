@@ -1,0 +1,286 @@
+"""Hub profiles, sign-in and sign-out against real hubs on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from alu_client.core.credentials import (
+    KeyringSecrets,
+    MemorySecrets,
+    PlainTextNotAccepted,
+    SecretsError,
+)
+from alu_client.core.hub import AuthError, HubError, PlainHttpRefused
+from alu_client.core.profiles import (
+    ACTIVE_KEY,
+    NotSignedIn,
+    Profile,
+    ProfileNotFound,
+    Profiles,
+    client_for,
+    default_device_name,
+    default_profile_name,
+    sign_in,
+    sign_out,
+)
+from alu_client.core.store.db import Store
+from alu_hub.models import Token
+from tests.client.test_credentials import LockedBackend, PlaintextKeyring
+from tests.support.livehub import LiveHub, start_hub
+
+PASSWORD = "kenya-pw-2026"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "client" / "library.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def profiles(store: Store) -> Profiles:
+    return Profiles(store)
+
+
+@pytest.fixture
+def secrets() -> MemorySecrets:
+    return MemorySecrets()
+
+
+@pytest.fixture
+def member(live_hub: LiveHub) -> LiveHub:
+    live_hub.member("ktn", PASSWORD)
+    return live_hub
+
+
+def tokens_on_hub(h: LiveHub) -> int:
+    with h.hub.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(Token)) or 0)
+
+
+def me_status(h: LiveHub, token: str) -> int:
+    r = requests.get(h.api("/me"), headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return r.status_code
+
+
+def db_bytes(store: Store) -> bytes:
+    assert store.path is not None
+    files = [store.path, *store.path.parent.glob(store.path.name + "-*")]
+    return b"".join(p.read_bytes() for p in files if p.exists())
+
+
+# --- the profiles table --------------------------------------------------------------------------
+
+
+def test_profiles_save_list_active_and_remove(profiles: Profiles) -> None:
+    assert profiles.list() == []
+    assert profiles.active() is None
+    a = profiles.save(Profile("a", "https://hub-a.example.org", "ktn", created_at=1.0))
+    b = profiles.save(Profile("b", "https://hub-b.example.org", "ktn", created_at=2.0))
+    assert [p.name for p in profiles.list()] == ["a", "b"]
+    assert profiles.active() == a  # the first saved becomes active
+    profiles.set_active("b")
+    assert profiles.active() == b
+    updated = profiles.save(Profile("b", b.url, "ktn", proxy="http://proxy:3128", created_at=9.0))
+    assert updated.proxy == "http://proxy:3128"
+    assert updated.created_at == 2.0  # an update keeps when it was made
+    assert profiles.get("b") == updated
+    profiles.remove("b")
+    assert profiles.active() == a  # the active one went: the oldest left takes over
+    profiles.remove("a")
+    assert profiles.active() is None
+    assert profiles.store.query_one("SELECT 1 FROM settings WHERE key = ?", (ACTIVE_KEY,)) is None
+    with pytest.raises(ProfileNotFound, match="no hub profile named 'zz'"):
+        profiles.set_active("zz")
+
+
+def test_profile_connection_and_names() -> None:
+    p = Profile(
+        "p", "https://hub.example.org", "ktn", device="desk-1", ca_bundle="/ca.pem", allow_http=True
+    )
+    conn = p.connection(connect_timeout=3.0)
+    assert (conn.url, conn.device, conn.ca_bundle, conn.allow_http) == (
+        "https://hub.example.org",
+        "desk-1",
+        "/ca.pem",
+        True,
+    )
+    assert conn.connect_timeout == 3.0
+    assert default_profile_name("https://hub.example.org", "ktn") == "ktn@hub.example.org"
+    assert default_profile_name("http://127.0.0.1:8750", "ktn") == "ktn@127.0.0.1:8750"
+    assert default_device_name()
+    assert p.display_name == "ktn"
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+def test_sign_in_keeps_the_token_in_secrets_and_nothing_secret_in_the_library(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets, store: Store
+) -> None:
+    profile = sign_in(
+        profiles, secrets, member.url + "/api/v1/", "ktn", PASSWORD, allow_http=True, device="d1"
+    )
+    assert profile.url == member.url  # normalised
+    assert profile.name == default_profile_name(member.url, "ktn")
+    assert profile.member["username"] == "ktn"
+    assert profile.member["country"] == "KE"
+    assert profiles.active() == profile
+    token = secrets.get(profile.secret_key)
+    assert token
+    assert secrets.keys() == [profile.secret_key]
+    client = client_for(profile, secrets)
+    assert client.me().username == "ktn"
+    client.close()
+    # Nothing secret in the library: the file bytes (WAL included) and the settings.
+    raw = db_bytes(store)
+    assert b"ktn" in raw  # the profile is there, so the search is meaningful
+    assert token.encode() not in raw
+    assert PASSWORD.encode() not in raw
+    for row in store.query("SELECT key, value FROM settings"):
+        assert token not in row["value"]
+        assert PASSWORD not in row["value"]
+    assert token not in repr(profile)
+
+
+def test_wrong_password_is_a_clear_error_and_keeps_nothing(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    with pytest.raises(AuthError, match="refused the user name or password"):
+        sign_in(profiles, secrets, member.url, "ktn", "wrong", allow_http=True)
+    assert profiles.list() == []
+    assert secrets.keys() == []
+    assert profiles.active() is None
+
+
+def test_plain_http_needs_the_users_permission(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    with pytest.raises(PlainHttpRefused, match="plain HTTP"):
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD)
+    assert profiles.list() == []
+    assert tokens_on_hub(member) == 0
+
+
+def test_bad_address_is_a_clear_error(profiles: Profiles, secrets: MemorySecrets) -> None:
+    with pytest.raises(HubError, match="not a hub address"):
+        sign_in(profiles, secrets, "ftp://hub.example.org", "ktn", PASSWORD)
+    assert profiles.list() == []
+
+
+def test_plain_text_keyring_is_refused_before_the_hub_is_asked(
+    member: LiveHub, profiles: Profiles
+) -> None:
+    backend = PlaintextKeyring()
+    secrets = KeyringSecrets(backend)
+    with pytest.raises(PlainTextNotAccepted, match="plain-text"):
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    assert backend.stored == {}
+    assert profiles.list() == []
+    assert tokens_on_hub(member) == 0  # no session was opened that could not be kept
+    profile = sign_in(
+        profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True, allow_plain_secrets=True
+    )
+    assert list(backend.stored.values()) == [secrets.get(profile.secret_key)]
+
+
+def test_a_token_that_cannot_be_kept_is_revoked_on_the_hub(
+    member: LiveHub, profiles: Profiles
+) -> None:
+    class SetFails(LockedBackend):
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+    with pytest.raises(SecretsError, match="locked"):
+        sign_in(profiles, KeyringSecrets(SetFails()), member.url, "ktn", PASSWORD, allow_http=True)
+    assert profiles.list() == []
+    with member.hub.db.session() as s:
+        tokens = list(s.scalars(select(Token)))
+    assert len(tokens) == 1
+    assert tokens[0].revoked_at is not None  # the session the hub opened was closed again
+
+
+def test_signing_in_again_replaces_and_revokes_the_old_token(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    first = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    old = secrets.get(first.secret_key)
+    assert old is not None
+    again = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    new = secrets.get(again.secret_key)
+    assert again.name == first.name
+    assert again.created_at == first.created_at
+    assert len(profiles.list()) == 1
+    assert new is not None
+    assert new != old
+    assert me_status(member, old) == 401
+    assert me_status(member, new) == 200
+
+
+def test_two_profiles_for_two_hubs(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets, tmp_path: Path
+) -> None:
+    second = start_hub(tmp_path / "second")
+    try:
+        second.member("ktn", "other-password")
+        a = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+        b = sign_in(
+            profiles, secrets, second.url, "ktn", "other-password", allow_http=True, name="backup"
+        )
+        assert [p.name for p in profiles.list()] == [a.name, "backup"]
+        assert profiles.active() == b  # the last sign-in is the one in use
+        assert a.secret_key != b.secret_key
+        assert secrets.get(a.secret_key) != secrets.get(b.secret_key)
+        for p, h in ((a, member), (b, second)):
+            client = client_for(p, secrets)
+            assert client.url == h.url
+            assert client.me().username == "ktn"
+            client.close()
+        assert sign_out(profiles, secrets, "backup") is True
+        client = client_for(a, secrets)  # the other hub's session is untouched
+        assert client.me().username == "ktn"
+        client.close()
+        with pytest.raises(NotSignedIn):
+            client_for(b, secrets)
+    finally:
+        second.server.stop()
+        second.hub.db.dispose()
+        shutil.rmtree(second.tmp / "hub", ignore_errors=True)
+
+
+# --- signing out ---------------------------------------------------------------------------------
+
+
+def test_sign_out_revokes_on_the_hub_and_forgets_the_token(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    profile = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    token = secrets.get(profile.secret_key)
+    assert token is not None
+    assert me_status(member, token) == 200
+    assert sign_out(profiles, secrets, profile.name) is True
+    assert me_status(member, token) == 401
+    assert secrets.get(profile.secret_key) is None
+    assert profiles.get(profile.name) == profile  # the library's profile stays
+    with pytest.raises(NotSignedIn, match="sign in again"):
+        client_for(profile, secrets)
+    assert sign_out(profiles, secrets, profile.name) is False  # nothing left to revoke
+    with pytest.raises(ProfileNotFound):
+        sign_out(profiles, secrets, "nobody")
+
+
+def test_sign_out_offline_still_forgets_the_token(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    profile = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    member.server.stop()
+    assert sign_out(profiles, secrets, profile.name) is False  # the hub could not be told
+    assert secrets.get(profile.secret_key) is None
+    assert secrets.keys() == []
