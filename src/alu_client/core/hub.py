@@ -11,8 +11,10 @@ between runs) and never appears in a message, a log line or a repr.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -572,7 +574,18 @@ class EventStream:
         self._closed = False
 
     def close(self) -> None:
+        """End the stream, also from another thread. On Linux closing a socket does not wake a
+        ``recv`` already blocked on it (that would wait for the next keep-alive, up to 15 s, or
+        the read timeout), so the socket is shut down first, which does."""
         self._closed = True
+        raw = getattr(self._resp, "raw", None)
+        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        if sock is None:  # urllib3 without the connection at hand: through http.client's file
+            fp = getattr(getattr(raw, "_fp", None), "fp", None)
+            sock = getattr(getattr(fp, "raw", None), "_sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._resp.close()
 
     def __iter__(self) -> Iterator[Item]:

@@ -1,0 +1,274 @@
+"""The feed down: items by the hub's seq, stored once, however often they arrive.
+
+``FeedSync.catch_up`` pages ``GET /items?after=<cursor>`` until the hub says there is no more;
+each page is stored first and the cursor moves after (a crash in between brings the page
+again, and the store keeps each item once). ``FeedSync.run`` keeps the feed current: catch up,
+then listen on the hub's event stream from the cursor; when the hub has no stream (404, 501, a
+proxy that does not pass it, anything else) it polls instead, and tries the stream again later.
+
+When the hub is down, slow or answers garbage, the status says "offline" with the reason and
+the loop backs off (about 1 s doubling to 5 min, jittered, never sooner than the hub's
+Retry-After); a refused session says "signed out" and waits to be woken after a new sign-in.
+Nothing half-read is stored: the client validates every answer before it reaches here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..hub import AuthError, EventStream, HubClient, HubError, Item, ServerError, Unreachable
+from ..transfers.retry import Backoff
+from .state import SyncState
+
+log = logging.getLogger(__name__)
+
+ONLINE = "online"
+OFFLINE = "offline"
+SIGNED_OUT = "signed_out"
+
+#: how often the loop looks at its stop event while it waits (stop takes effect within this)
+TICK_S = 0.2
+#: an event stream that ends sooner than this counts as a failed one
+QUICK_STREAM_S = 10.0
+#: failed streams in a row before polling takes over
+QUICK_STREAM_LIMIT = 3
+
+ClientProvider = Callable[[], HubClient | None]
+StoreItems = Callable[[list[Item]], list[Item]]
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """How the workstation stands with the hub: ``online``, ``offline`` (``reason`` says why,
+    in words for the newsroom) or ``signed_out`` (a person must sign in again)."""
+
+    state: str
+    reason: str = ""
+    at: float = field(default_factory=time.time, compare=False)
+
+    @property
+    def online(self) -> bool:
+        return self.state == ONLINE
+
+
+def interrupt(stream: EventStream) -> None:
+    """Close ``stream`` from another thread, ending a read blocked on it now."""
+    stream.close()
+
+
+class FeedSync:
+    """Keeps one profile's feed current.
+
+    ``client_provider`` returns the signed-in client (None when signed out); ``store_items``
+    stores a batch of items and returns those it did not have (it must keep each item once:
+    the same item can come twice); ``on_new`` gets the new items (rules, UI) and ``on_status``
+    every change of status. Both callbacks run on the sync thread: keep them short."""
+
+    def __init__(
+        self,
+        client_provider: ClientProvider,
+        state: SyncState,
+        store_items: StoreItems,
+        *,
+        on_new: Callable[[list[Item]], None] | None = None,
+        on_status: Callable[[SyncStatus], None] | None = None,
+        page_size: int = 100,
+        poll_interval: float = 60.0,
+        sse_retry_interval: float = 600.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client_provider = client_provider
+        self.state = state
+        self.store_items = store_items
+        self.on_new = on_new
+        self.status_listeners: list[Callable[[SyncStatus], None]] = []
+        if on_status is not None:
+            self.status_listeners.append(on_status)
+        self.page_size = max(1, min(page_size, 500))
+        self.poll_interval = poll_interval
+        self.sse_retry_interval = sse_retry_interval
+        self.backoff = backoff or Backoff(base=1.0, cap=300.0)
+        # Until the first answer: what the last run knew (the app shows it at once).
+        if state.online:
+            self.status = SyncStatus(ONLINE)
+        else:
+            self.status = SyncStatus(OFFLINE, state.reason or "Not in contact with the hub yet.")
+        #: True while the event stream is open (new items arrive without polling)
+        self.live = False
+        self._wake = threading.Event()
+        self._take_lock = threading.RLock()
+
+    # --- one pass --------------------------------------------------------------------------------
+
+    def client(self) -> HubClient:
+        client = self.client_provider()
+        if client is None:
+            raise AuthError("Not signed in to this hub; sign in first.")
+        return client
+
+    def catch_up(self) -> int:
+        """Fetch every item after the cursor, page by page; returns how many were new.
+        Raises HubError when the hub cannot be used (the pages stored so far stay stored)."""
+        client = self.client()
+        new = 0
+        while True:
+            after = self.state.feed_seq
+            page = client.items(after=after, limit=self.page_size)
+            fresh = [i for i in page.items if i.seq > after]
+            if fresh:
+                new += self._take(fresh)
+            # An empty page that says "more" would loop for ever: the hub's seq must move.
+            if not page.more or not fresh:
+                break
+        self.state.touch()
+        return new
+
+    def _take(self, items: list[Item]) -> int:
+        """Store items (in seq order, each once), then move the cursor past them."""
+        with self._take_lock:
+            after = self.state.feed_seq
+            unique = {i.id: i for i in items if i.seq > after}
+            batch = sorted(unique.values(), key=lambda i: i.seq)
+            if not batch:
+                return 0
+            new = self.store_items(batch)
+            self.state.advance_feed(batch[-1].seq)
+        if new and self.on_new is not None:
+            try:
+                self.on_new(new)
+            except Exception:
+                log.exception("handling new feed items failed")
+        return len(new)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Try again now: after an error, during a poll wait, or to reopen the stream (the
+        user pressed "sync", the network came back, a new sign-in)."""
+        self._wake.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Keep the feed current until ``stop`` is set (returns within about a second)."""
+        failures = 0  # hub errors in a row
+        quick_streams = 0  # event streams in a row that ended at once
+        stream_off_until = 0.0  # monotonic time before which the loop polls
+        while not stop.is_set():
+            if self._wake.is_set():
+                self._wake.clear()
+                stream_off_until = 0.0
+            try:
+                self.catch_up()
+                failures = 0
+                self._set_status(ONLINE)
+                if time.monotonic() < stream_off_until:
+                    self._pause(self.poll_interval, stop)
+                    continue
+                stream = self._open_stream()
+                if stream is None:
+                    stream_off_until = time.monotonic() + self.sse_retry_interval
+                    self._pause(self.poll_interval, stop)
+                    continue
+                began = time.monotonic()
+                self._listen(stream, stop)
+                if stop.is_set() or self._wake.is_set():
+                    continue
+                if time.monotonic() - began >= QUICK_STREAM_S:
+                    quick_streams = 0
+                    continue  # a long stream ended (hub restart, proxy timeout): reconnect
+                quick_streams += 1
+                if quick_streams >= QUICK_STREAM_LIMIT:
+                    log.info("the hub's live feed keeps ending; polling for a while")
+                    quick_streams = 0
+                    stream_off_until = time.monotonic() + self.sse_retry_interval
+                else:
+                    self._pause(self.backoff.delay(quick_streams), stop)
+            except AuthError as e:
+                self._set_status(SIGNED_OUT, str(e))
+                self._pause(None, stop)  # until a new sign-in wakes us
+            except HubError as e:
+                failures += 1
+                stream_off_until = 0.0  # once back, try the stream again
+                self._set_status(OFFLINE, str(e))
+                retry_after = e.retry_after if isinstance(e, ServerError) else None
+                delay = self.backoff.delay(failures, retry_after)
+                log.info("feed sync: %s; again in %.1f s", e, delay)
+                self._pause(delay, stop)
+            except Exception:
+                # A bug or the local store failing: logged, retried with backoff, never a
+                # dead sync thread.
+                failures += 1
+                log.exception("feed sync failed")
+                self._pause(self.backoff.delay(failures), stop)
+        self.live = False
+
+    def _open_stream(self) -> EventStream | None:
+        """The hub's event stream from the cursor, or None when it has none (polling then):
+        404, 405, 501, a proxy's 502/504 or page, anything but the link failing (that is
+        "offline") or a busy hub (that says when to come back)."""
+        try:
+            return self.client().events(after=self.state.feed_seq)
+        except (AuthError, Unreachable):
+            raise
+        except ServerError as e:
+            if e.status in (429, 503):
+                raise
+            log.info("the hub's live feed is not available (%s); polling instead", e)
+            return None
+        except HubError as e:
+            log.info("the hub's live feed is not available (%s); polling instead", e)
+            return None
+
+    def _listen(self, stream: EventStream, stop: threading.Event) -> None:
+        """Store items from the stream until it ends, is cut, or stop/wake close it."""
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch, args=(stream, stop, done), name="sync-feed-watch", daemon=True
+        )
+        watcher.start()
+        self.live = True
+        try:
+            for item in stream:
+                self._take([item])
+                self.state.touch()
+        except Unreachable as e:
+            # Cut off: the next catch-up says whether the hub is still there. Garbage in the
+            # stream (BadResponse) is not caught here: that is "offline", with the reason.
+            log.info("feed sync: %s", e)
+        finally:
+            self.live = False
+            done.set()
+            stream.close()
+            watcher.join(2 * TICK_S)
+
+    def _watch(self, stream: EventStream, stop: threading.Event, done: threading.Event) -> None:
+        while not done.wait(TICK_S):
+            if stop.is_set() or self._wake.is_set():
+                interrupt(stream)
+                return
+
+    def _pause(self, seconds: float | None, stop: threading.Event) -> None:
+        """Wait ``seconds`` (None: for ever), ending early on stop or wake."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not stop.is_set() and not self._wake.is_set():
+            remaining = TICK_S if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.wait(min(remaining, TICK_S))
+
+    def _set_status(self, state: str, reason: str = "") -> None:
+        if (self.status.state, self.status.reason) == (state, reason):
+            return
+        self.status = SyncStatus(state, reason)
+        try:
+            self.state.set_online(state == ONLINE, reason)
+        except Exception:
+            log.exception("saving the sync status failed")
+        for listener in list(self.status_listeners):
+            try:
+                listener(self.status)
+            except Exception:
+                log.exception("a sync status listener failed")

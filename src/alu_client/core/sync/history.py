@@ -1,0 +1,425 @@
+"""History: what happened to transfers, written here first (the outbox), then sent to the hub;
+and the member's events from its other workstations, pulled back.
+
+- ``record_event`` writes an outbox row inside the caller's transaction (the transfer's end
+  and its event commit together or not at all); ``transfer_outcome_hook`` does it for every
+  finished transfer.
+- ``HistorySync.push`` sends the outbox oldest first (by insertion order, never by clock), in
+  batches, and marks rows sent only once the hub said 200. A failed send changes nothing;
+  sending twice is harmless, the hub keeps each event id once.
+- ``HistorySync.pull`` fetches the member's events after the history cursor (the hub's seq)
+  and stores the unknown ones, moving the cursor in the same transaction.
+
+An event never carries a secret: no upload URL, no token, no local path (file names only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from ..hub import AuthError, HubClient, HubError, RemoteEvent
+from ..store import Store
+from ..store.transfers import OutcomeHook, Transfer
+from .state import SyncState
+
+log = logging.getLogger(__name__)
+
+#: what the hub accepts as an event type
+EVENT_TYPE = re.compile(r"^[a-z][a-z_]{2,31}$")
+#: events per POST (the hub takes up to 1000)
+PUSH_BATCH = 500
+#: the hub refuses a detail over 4 KiB (measured as Python's json.dumps, ASCII-escaped)
+MAX_DETAIL_CHARS = 4000
+MAX_DETAIL_KEYS = 32
+MAX_TEXT = 500
+#: statuses by which the hub refuses the content of a batch (not the sender, not the link)
+REFUSED_STATUSES = (400, 413, 422)
+
+_OUTCOMES = {"done": "completed", "failed": "failed", "canceled": "canceled"}
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
+
+ClientProvider = Callable[[], HubClient | None]
+_List = list  # HistorySync.list shadows the builtin in its class
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One row of the local history (an outcome of this workstation or pulled from the hub)."""
+
+    id: str
+    profile: str
+    type: str
+    item_id: str | None
+    rendition: str
+    bytes: int
+    started_at: float | None
+    ended_at: float | None
+    device: str
+    detail: dict[str, Any]
+    transfer_id: int | None
+    origin: str  # 'here' | 'hub'
+    hub_seq: int | None
+    sent_at: float | None
+
+    @property
+    def pending(self) -> bool:
+        """Still in the outbox: recorded here, not yet accepted by the hub."""
+        return self.origin == "here" and self.sent_at is None
+
+    @property
+    def refused(self) -> str:
+        """The hub's reason when it refused this event for good ('' otherwise)."""
+        return str(self.detail.get("hub_refused", ""))
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> HistoryEvent:
+        d = dict(row)
+        try:
+            detail = json.loads(d["detail"] or "{}")
+        except ValueError:
+            detail = {}
+        d["detail"] = detail if isinstance(detail, dict) else {}
+        return cls(**d)
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+
+def _text(value: str | None, limit: int) -> str:
+    return (value or "")[:limit]
+
+
+def clean_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """A detail the hub will take: JSON values, at most 32 keys, under 4 KiB, no None."""
+    out: dict[str, Any] = {}
+    for key, value in (detail or {}).items():
+        if value is None or len(out) >= MAX_DETAIL_KEYS:
+            continue
+        if isinstance(value, str):
+            value = value[:MAX_TEXT]
+        elif not isinstance(value, bool | int | float | list | dict):
+            value = str(value)[:MAX_TEXT]
+        out[str(key)[:64]] = json.loads(json.dumps(value, default=str))
+    while out and len(json.dumps(out)) > MAX_DETAIL_CHARS:
+        # Shorten the longest value first; drop it if it is not text.
+        key = max(out, key=lambda k: len(json.dumps(out[k])))
+        value = out[key]
+        if isinstance(value, str) and len(value) > 40:
+            out[key] = value[: len(value) // 2]
+        else:
+            del out[key]
+    return out
+
+
+def record_event(
+    conn: sqlite3.Connection,
+    profile: str,
+    type: str,
+    *,
+    item_id: str | None = None,
+    rendition: str = "",
+    bytes: int = 0,
+    started_at: float | None = None,
+    ended_at: float | None = None,
+    device: str = "",
+    detail: dict[str, Any] | None = None,
+    transfer_id: int | None = None,
+) -> str:
+    """Put an event in the outbox, on the caller's open transaction; returns its id (UUID4).
+
+    The event is checked against what the hub accepts now, so one bad event can never block
+    the outbox later."""
+    if not EVENT_TYPE.match(type):
+        raise ValueError(f"{type!r} is not a history event type (a-z and _, 3 to 32 characters)")
+    event_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO history (id, profile, type, item_id, rendition, bytes, started_at, ended_at,"
+        " device, detail, transfer_id, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'here')",
+        (
+            event_id,
+            profile,
+            type,
+            item_id[:32] if item_id else None,
+            _text(rendition, 32),
+            max(0, int(bytes)),
+            started_at,
+            time.time() if ended_at is None else ended_at,
+            _text(device, 200),
+            json.dumps(clean_detail(detail)),
+            transfer_id,
+        ),
+    )
+    return event_id
+
+
+def _safe_error(message: str) -> str:
+    """The transfer's error as the user saw it, without anything that looks like a URL."""
+    return _URL.sub("(address hidden)", message)[:MAX_TEXT]
+
+
+def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
+    """(type, fields) of the event that records how ``t`` ended; None if it has not ended."""
+    outcome = _OUTCOMES.get(t.state)
+    if outcome is None or t.direction not in ("download", "upload"):
+        return None
+    ended = t.finished_at if t.finished_at is not None else time.time()
+    started = t.started_at if t.started_at is not None else t.created_at
+    moved = t.bytes_done
+    if t.state == "done":
+        moved = t.bytes_done or t.size or 0
+    seconds = max(0.0, ended - started)
+    # The local side of a transfer is a path on this workstation: only its file name leaves it.
+    # The other side is a URL (an upload URL is a secret): it never leaves at all.
+    local = t.destination if t.direction == "download" else t.source
+    item_id = t.item_id or t.result.get("item_id")
+    detail = {
+        "label": t.label,
+        "file": PurePath(local).name if local else None,
+        "seconds": round(seconds, 3),
+        "avg_bps": round(moved / seconds, 1) if seconds > 0 and moved else None,
+        "rule": t.options.get("rule"),
+        "error": _safe_error(t.last_error) if t.last_error else None,
+        "restarted": t.result.get("restarted") or None,
+        "rendition": t.rendition,
+        "attempts": t.attempts or None,
+    }
+    fields: dict[str, Any] = {
+        "item_id": item_id if isinstance(item_id, str) else None,
+        "rendition": t.rendition or "",
+        "bytes": moved,
+        "started_at": started,
+        "ended_at": ended,
+        "detail": detail,
+        "transfer_id": t.id,
+    }
+    return f"{t.direction}_{outcome}", fields
+
+
+def transfer_outcome_hook(profile_of: Callable[[Transfer], str | None], device: str) -> OutcomeHook:
+    """An outcome hook for ``TransferStore.outcome_hooks``: every download or upload that ends
+    (done, failed, canceled) puts ``download_completed``, ``upload_failed``, … in the outbox
+    of its profile, in the transaction that ends it. Transfers of no profile (``profile_of``
+    returns None: a plain ``alu fetch``) are not reported."""
+
+    def hook(conn: sqlite3.Connection, t: Transfer) -> None:
+        profile = profile_of(t)
+        if profile is None:
+            return
+        made = event_for_transfer(t)
+        if made is None:
+            return
+        type_, fields = made
+        record_event(conn, profile, type_, device=device, **fields)
+
+    return hook
+
+
+# --- sync with the hub ---------------------------------------------------------------------------
+
+
+def _iso(epoch: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat() if epoch is not None else None
+
+
+def _epoch(when: dt.datetime | None) -> float | None:
+    return when.timestamp() if when is not None else None
+
+
+def _payload(row: sqlite3.Row) -> dict[str, Any]:
+    try:
+        detail = json.loads(row["detail"] or "{}")
+    except ValueError:
+        detail = {}
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "item_id": row["item_id"],
+        "rendition": row["rendition"],
+        "bytes": row["bytes"],
+        "started_at": _iso(row["started_at"]),
+        "ended_at": _iso(row["ended_at"]),
+        "device": row["device"],
+        "detail": detail if isinstance(detail, dict) else {},
+    }
+
+
+class HistorySync:
+    """The history of one profile: the outbox up, the member's events down, the list to show.
+
+    ``client`` is a signed-in HubClient or a function returning the current one (None when
+    signed out). ``push`` and ``pull`` raise ``HubError`` when the hub cannot be used; what was
+    done before the error is kept, what was not is left as it was."""
+
+    def __init__(
+        self,
+        store: Store,
+        profile: str,
+        client: HubClient | ClientProvider,
+        *,
+        state: SyncState | None = None,
+        batch: int = PUSH_BATCH,
+        page_size: int = 500,
+    ) -> None:
+        self.store = store
+        self.profile = profile
+        self._client = client
+        self.state = state or SyncState(store, profile)
+        self.batch = max(1, min(batch, 1000))
+        self.page_size = max(1, min(page_size, 1000))
+        self._lock = threading.Lock()  # one push or pull at a time
+
+    def client(self) -> HubClient:
+        c = self._client if isinstance(self._client, HubClient) else self._client()
+        if c is None:
+            raise AuthError("Not signed in to this hub; sign in first.")
+        return c
+
+    # --- up --------------------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        """How many events wait in the outbox."""
+        row = self.store.query_one(
+            "SELECT COUNT(*) FROM history WHERE profile = ? AND origin = 'here'"
+            " AND sent_at IS NULL",
+            (self.profile,),
+        )
+        return int(row[0]) if row else 0
+
+    def push(self) -> int:
+        """Send the outbox, oldest first; returns how many events the hub now has."""
+        with self._lock:
+            client = self.client()
+            sent = 0
+            last_rowid = 0
+            while True:
+                rows = self.store.query(
+                    "SELECT rowid, * FROM history WHERE profile = ? AND origin = 'here'"
+                    " AND sent_at IS NULL AND rowid > ? ORDER BY rowid LIMIT ?",
+                    (self.profile, last_rowid, self.batch),
+                )
+                if not rows:
+                    return sent
+                sent += self._send(client, rows)
+                last_rowid = int(rows[-1]["rowid"])
+
+    def _send(self, client: HubClient, rows: _List[sqlite3.Row]) -> int:
+        try:
+            client.post_history([_payload(r) for r in rows], dt.datetime.now(dt.UTC))
+        except HubError as e:
+            if e.status not in REFUSED_STATUSES:
+                raise  # the link, the hub or the account: try again later, nothing changed
+            if len(rows) > 1:
+                # Something in this batch is refused: find it, send the rest.
+                half = len(rows) // 2
+                return self._send(client, rows[:half]) + self._send(client, rows[half:])
+            self._refused(rows[0], str(e))
+            return 0
+        now = time.time()
+        with self.store.write() as c:
+            c.executemany(
+                "UPDATE history SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                [(now, r["id"]) for r in rows],
+            )
+            self.state.touch(now, c)
+        return len(rows)
+
+    def _refused(self, row: sqlite3.Row, reason: str) -> None:
+        """The hub will never take this event: out of the outbox, with the reason kept, so it
+        does not hold back the events after it."""
+        log.warning("history event %s refused by the hub: %s", row["id"], reason)
+        detail = _payload(row)["detail"]
+        detail["hub_refused"] = reason[:MAX_TEXT]
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE history SET sent_at = ?, detail = ? WHERE id = ? AND sent_at IS NULL",
+                (time.time(), json.dumps(detail), row["id"]),
+            )
+
+    # --- down ------------------------------------------------------------------------------------
+
+    def pull(self) -> int:
+        """Fetch the member's events after the cursor; returns how many were new here."""
+        with self._lock:
+            client = self.client()
+            added = 0
+            while True:
+                after = self.state.history_seq
+                page = client.history(after=after, limit=self.page_size)
+                events = [e for e in page.events if e.seq > after]
+                if not events:
+                    self.state.touch()
+                    return added
+                with self.store.write() as c:
+                    for e in events:
+                        added += self._store_remote(c, e)
+                    self.state.advance_history(max(e.seq for e in events), c)
+                    self.state.touch(conn=c)
+                if not page.more:
+                    return added
+
+    def _store_remote(self, c: sqlite3.Connection, e: RemoteEvent) -> int:
+        ended = _epoch(e.ended_at) or _epoch(e.occurred_at)
+        cur = c.execute(
+            "INSERT OR IGNORE INTO history (id, profile, type, item_id, rendition, bytes,"
+            " started_at, ended_at, device, detail, origin, hub_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hub', ?)",
+            (
+                e.id,
+                self.profile,
+                e.type,
+                e.item_id,
+                e.rendition,
+                e.bytes,
+                _epoch(e.started_at),
+                ended,
+                e.device,
+                json.dumps(e.detail),
+                e.seq,
+            ),
+        )
+        if cur.rowcount:
+            return 1
+        # One of ours coming back: now we know the hub's order for it, and that the hub has it
+        # (a send whose answer was lost leaves it in the outbox until here).
+        c.execute(
+            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?)"
+            " WHERE id = ? AND profile = ?",
+            (e.seq, time.time(), e.id, self.profile),
+        )
+        return 0
+
+    # --- the list --------------------------------------------------------------------------------
+
+    def list(self, limit: int = 100, before: str | None = None) -> _List[HistoryEvent]:
+        """Events of both origins, newest first (by end time, then as recorded here).
+        ``before``: the id of the last event of the previous page."""
+        sql = "SELECT * FROM history WHERE profile = ?"
+        params: _List[Any] = [self.profile]
+        if before is not None:
+            row = self.store.query_one(
+                "SELECT rowid, ended_at FROM history WHERE id = ? AND profile = ?",
+                (before, self.profile),
+            )
+            if row is None:
+                return []
+            # Descending order puts events without an end time last.
+            if row["ended_at"] is None:
+                sql += " AND ended_at IS NULL AND rowid < ?"
+                params.append(row["rowid"])
+            else:
+                sql += " AND (ended_at < ? OR (ended_at = ? AND rowid < ?) OR ended_at IS NULL)"
+                params += [row["ended_at"], row["ended_at"], row["rowid"]]
+        sql += " ORDER BY ended_at DESC, rowid DESC LIMIT ?"
+        params.append(max(0, limit))
+        return [HistoryEvent.from_row(r) for r in self.store.query(sql, params)]

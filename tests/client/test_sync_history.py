@@ -1,0 +1,412 @@
+"""History: the outbox written with the transfer's end, sent in batches, pulled from another
+data folder of the same member, and never lost or doubled by a failing hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_client.core.hub import BadResponse, Connection, HubClient, ServerError, Unreachable
+from alu_client.core.store import Store
+from alu_client.core.store.transfers import TransferStore
+from alu_client.core.sync import HistorySync, SyncState, record_event, transfer_outcome_hook
+from alu_hub.stats import compute_stats
+from tests.support.faultproxy import FaultProxy
+from tests.support.livehub import LiveHub
+
+PW = "pw-1234"
+
+
+class RecordingClient(HubClient):
+    """A real client that keeps what the hub answered to each history batch."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.answers: list[tuple[int, int]] = []
+        self.batches: list[int] = []
+
+    def post_history(self, events: list[dict[str, Any]], sent_at: dt.datetime) -> tuple[int, int]:
+        self.batches.append(len(events))
+        answer = super().post_history(events, sent_at)
+        self.answers.append(answer)
+        return answer
+
+
+def client_for(url: str, user: str = "ktn", device: str = "desk-1") -> RecordingClient:
+    c = RecordingClient(Connection(url, allow_http=True, device=device, read_timeout=5.0))
+    c.sign_in(user, PW)
+    return c
+
+
+@pytest.fixture
+def hub(live_hub: LiveHub) -> LiveHub:
+    live_hub.member("ktn", PW)
+    return live_hub
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "desk-1" / "library.sqlite3")
+    yield s
+    s.close()
+
+
+def record(store: Store, n: int, profile: str = "main", **kw: Any) -> list[str]:
+    ids = []
+    with store.write() as c:
+        for i in range(n):
+            ids.append(
+                record_event(
+                    c,
+                    profile,
+                    "download_completed",
+                    item_id=f"item{i:04d}",
+                    rendition="broadcast",
+                    bytes=1000 + i,
+                    started_at=1_700_000_000.0 + i,
+                    ended_at=1_700_000_010.0 + i,
+                    device="desk-1",
+                    detail={"label": f"Clip {i}", "rule": None},
+                    **kw,
+                )
+            )
+    return ids
+
+
+def outbox(store: Store) -> list[dict[str, Any]]:
+    return [
+        dict(r) for r in store.query("SELECT * FROM history WHERE origin = 'here' ORDER BY rowid")
+    ]
+
+
+def hub_ids(client: HubClient) -> list[str]:
+    return [e.id for e in client.history(limit=1000).events]
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+
+def test_record_event_writes_an_outbox_row(store: Store, hub: LiveHub) -> None:
+    [eid] = record(store, 1)
+    rows = outbox(store)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["id"] == eid and len(eid) == 36  # a UUID, made here
+    assert row["sent_at"] is None and row["origin"] == "here" and row["hub_seq"] is None
+    assert json.loads(row["detail"]) == {"label": "Clip 0"}  # no None values
+    history = HistorySync(store, "main", client_for(hub.url))
+    assert history.pending() == 1
+    assert HistorySync(store, "other", client_for(hub.url)).pending() == 0
+
+    with pytest.raises(ValueError, match="history event type"), store.write() as c:
+        record_event(c, "main", "Download-Completed")
+    # A detail the hub would refuse is made to fit (at most 4 KiB, 32 keys).
+    with store.write() as c:
+        big = record_event(
+            c, "main", "upload_failed", detail={f"k{i}": "é" * 2000 for i in range(40)}
+        )
+    detail = json.loads(store.query_one("SELECT detail FROM history WHERE id = ?", (big,))[0])
+    assert len(detail) <= 32 and len(json.dumps(detail)) <= 4096
+
+
+def test_a_rolled_back_transfer_end_leaves_no_event(store: Store) -> None:
+    def end_badly() -> None:
+        with store.write() as c:
+            record_event(c, "main", "download_completed")
+            raise RuntimeError("the transaction fails")
+
+    with pytest.raises(RuntimeError):
+        end_badly()
+    assert outbox(store) == []
+
+
+# --- push --------------------------------------------------------------------------------------
+
+
+def test_push_sends_the_outbox_in_batches_oldest_first(store: Store, hub: LiveHub) -> None:
+    ids = record(store, 7)
+    client = client_for(hub.url)
+    history = HistorySync(store, "main", client, batch=3)
+
+    assert history.push() == 7
+    assert client.batches == [3, 3, 1]
+    assert client.answers == [(3, 0), (3, 0), (1, 0)]
+    assert hub_ids(client) == ids  # the hub's order is ours: oldest first
+    assert history.pending() == 0
+    assert all(r["sent_at"] is not None for r in outbox(store))
+    assert history.push() == 0  # nothing left to send
+    assert client.batches == [3, 3, 1]
+    # The hub corrected the times by the clock offset; ours was right, so they stay close.
+    first = client.history().events[0]
+    assert first.ended_at is not None
+    assert abs(first.ended_at.timestamp() - 1_700_000_010.0) < 60
+
+
+def test_push_twice_is_harmless(store: Store, hub: LiveHub) -> None:
+    ids = record(store, 3)
+    client = client_for(hub.url)
+    history = HistorySync(store, "main", client)
+    assert history.push() == 3
+    # The hub's 200 was lost on the way back: the rows are still in the outbox here.
+    with store.write() as c:
+        c.execute("UPDATE history SET sent_at = NULL")
+    assert history.pending() == 3
+
+    assert history.push() == 3
+    assert client.answers == [(3, 0), (0, 3)]  # accepted once, then known
+    assert hub_ids(client) == ids
+    assert history.pending() == 0
+
+
+@pytest.mark.parametrize("fault", ["outage", "503", "html", "reset"])
+def test_failed_push_changes_nothing(store: Store, hub: LiveHub, clip: Path, fault: str) -> None:
+    ids = record(store, 4)
+    with FaultProxy(("127.0.0.1", hub.server.port)) as proxy:
+        client = client_for(proxy.url)
+        history = HistorySync(store, "main", client)
+        before = outbox(store)
+        is_post = lambda head: head.startswith(b"POST /api/v1/history")  # noqa: E731
+        expected: type[Exception]
+        if fault == "outage":
+            proxy.refuse(True)
+            expected = Unreachable
+        elif fault == "503":
+            proxy.inject_http_response(503, {"Retry-After": "30"}, match=is_post)
+            expected = ServerError
+        elif fault == "html":
+            proxy.inject_http_response(
+                200, {"Content-Type": "text/html"}, b"<html>captive portal</html>", match=is_post
+            )
+            expected = BadResponse
+        else:
+            proxy.reset_after(0, direction="down")  # the request goes out, the answer never comes
+            expected = Unreachable
+
+        with pytest.raises(expected):
+            history.push()
+        assert outbox(store) == before  # nothing marked sent, nothing lost
+        assert history.pending() == 4
+
+        proxy.refuse(False)
+        proxy.clear_faults()
+        assert history.push() == 4
+    direct = client_for(hub.url)
+    assert hub_ids(direct) == ids  # each once, whatever reached the hub the first time
+    assert history.pending() == 0
+
+
+def test_an_event_the_hub_refuses_does_not_block_the_others(store: Store, hub: LiveHub) -> None:
+    ids = record(store, 4)
+    # A row written by something else than record_event, with a type the hub refuses.
+    with store.write() as c:
+        c.execute(
+            "INSERT INTO history (id, profile, type, origin, ended_at)"
+            " VALUES ('bad-event-0001', 'main', 'Bad Type!', 'here', 1700000005.0)"
+        )
+    more = record(store, 2)
+    client = client_for(hub.url)
+    history = HistorySync(store, "main", client)
+
+    assert history.push() == 6
+    assert hub_ids(client) == ids + more
+    assert history.pending() == 0
+    [bad] = [e for e in history.list(limit=100) if e.id == "bad-event-0001"]
+    assert bad.refused  # kept here, with the hub's reason
+    assert not bad.pending
+
+
+# --- pull --------------------------------------------------------------------------------------
+
+
+def test_pull_from_a_second_data_folder(store: Store, hub: LiveHub, tmp_path: Path) -> None:
+    ids = record(store, 5)
+    first = HistorySync(store, "main", client_for(hub.url, device="desk-1"))
+    assert first.push() == 5
+
+    other = Store(tmp_path / "desk-2" / "library.sqlite3")
+    try:
+        second = HistorySync(other, "main", client_for(hub.url, device="desk-2"), page_size=2)
+        assert second.pull() == 5
+        events = second.list(limit=10)
+        assert [e.id for e in events] == list(reversed(ids))  # newest first
+        assert all(e.origin == "hub" and e.hub_seq is not None for e in events)
+        assert events[-1].type == "download_completed" and events[-1].bytes == 1000
+        assert events[-1].detail == {"label": "Clip 0"} and events[-1].device == "desk-1"
+        assert second.pending() == 0  # pulled events are not ours to send
+        assert SyncState(other, "main").history_seq == max(e.hub_seq or 0 for e in events)
+
+        assert second.pull() == 0  # nothing twice
+        assert len(second.list(limit=100)) == 5
+
+        # desk-2's own event goes up; desk-1 sees it, and its own come back with the hub's order.
+        [mine] = record(other, 1)
+        assert second.push() == 1
+        assert first.pull() == 1
+        listed = {e.id: e for e in first.list(limit=100)}
+        assert listed[mine].origin == "hub"
+        assert all(listed[i].origin == "here" and listed[i].hub_seq is not None for i in ids)
+        assert len(listed) == 6
+    finally:
+        other.close()
+
+
+def test_pull_marks_an_event_whose_answer_was_lost_as_sent(store: Store, hub: LiveHub) -> None:
+    [eid] = record(store, 1)
+    client = client_for(hub.url)
+    history = HistorySync(store, "main", client)
+    # Sent, but the answer never came back (as if the link broke after the hub stored it).
+    row = outbox(store)[0]
+    client.post_history(
+        [{"id": eid, "type": row["type"], "bytes": row["bytes"]}], dt.datetime.now(dt.UTC)
+    )
+    assert history.pending() == 1
+    assert history.pull() == 0
+    assert history.pending() == 0
+    [event] = history.list()
+    assert event.origin == "here" and event.hub_seq is not None
+
+
+def test_failed_pull_keeps_the_cursor(store: Store, hub: LiveHub) -> None:
+    record(store, 3)
+    HistorySync(store, "main", client_for(hub.url)).push()
+    with FaultProxy(("127.0.0.1", hub.server.port)) as proxy:
+        other_store = Store(store.path.parent.parent / "desk-3" / "library.sqlite3")  # type: ignore[union-attr]
+        try:
+            history = HistorySync(other_store, "main", client_for(proxy.url), page_size=1)
+            # The second page is garbage: the first page stays, the cursor stands after it.
+            proxy.inject_http_response(
+                200,
+                {"Content-Type": "application/json"},
+                b'{"events": [{"seq": "x"}], "next": 9, "more": true}',
+                match=lambda head: (
+                    head.startswith(b"GET /api/v1/history?after=")
+                    and not head.startswith(b"GET /api/v1/history?after=0")
+                ),
+            )
+            with pytest.raises(BadResponse):
+                history.pull()
+            assert len(history.list()) == 1
+            cursor = SyncState(other_store, "main").history_seq
+            assert cursor == history.list()[0].hub_seq
+            assert history.pull() == 2
+            assert len(history.list()) == 3
+        finally:
+            other_store.close()
+
+
+def test_list_pages_newest_first(store: Store, hub: LiveHub) -> None:
+    ids = record(store, 5)
+    with store.write() as c:  # two events ending at the same moment: the later one first
+        same = [record_event(c, "main", "upload_completed", ended_at=1_800_000_000.0) for _ in "ab"]
+    history = HistorySync(store, "main", client_for(hub.url))
+    page1 = history.list(limit=3)
+    assert [e.id for e in page1] == [same[1], same[0], ids[4]]
+    page2 = history.list(limit=3, before=page1[-1].id)
+    assert [e.id for e in page2] == [ids[3], ids[2], ids[1]]
+    page3 = history.list(limit=3, before=page2[-1].id)
+    assert [e.id for e in page3] == [ids[0]]
+    assert history.list(before="no-such-event") == []
+
+
+# --- the outcome hook ---------------------------------------------------------------------------
+
+
+def test_outcome_hook_records_real_transfer_ends(store: Store, hub: LiveHub) -> None:
+    transfers = TransferStore(store)
+    transfers.outcome_hooks.append(
+        transfer_outcome_hook(lambda t: t.options.get("profile"), device="desk-1")
+    )
+    secret_dir = "/home/ama/Private Footage"
+    upload_url = "https://hub.example.org/api/v1/uploads/0f3c9e1d7a2b4c5d?sig=abc123"
+
+    def add(direction: str, **kw: Any) -> int:
+        src, dst = (
+            ("https://hub/api/v1/items/i1/renditions/broadcast", f"{secret_dir}/floods.mp4")
+            if direction == "download"
+            else (f"{secret_dir}/market fire.mov", upload_url)
+        )
+        tid = transfers.add(direction, src, dst, **kw)
+        assert transfers.claim(tid)
+        return tid
+
+    done = add(
+        "download",
+        label="Floods in the north",
+        item_id="i1",
+        rendition="broadcast",
+        size=5000,
+        options={"profile": "main", "rule": "Kenya urgent"},
+    )
+    transfers.finish(done, "done", bytes_done=5000, size=5000, result={"restarted": True})
+    failed = add("download", label="Election", item_id="i2", options={"profile": "main"})
+    transfers.finish(
+        failed, "failed", error=f"The hub refused it (see {upload_url})", bytes_done=100
+    )
+    canceled = add("download", label="Budget", item_id="i3", options={"profile": "main"})
+    assert transfers.set_state(canceled, "canceled", only_from=("active",))
+    up_done = add("upload", label="market fire.mov", options={"profile": "main"})
+    transfers.finish(up_done, "done", bytes_done=800, size=800, result={"item_id": "new1"})
+    up_failed = add("upload", label="market fire.mov", options={"profile": "main"})
+    transfers.finish(up_failed, "failed", error="The file changed while it was sent.")
+    up_canceled = add("upload", label="x", options={"profile": "main"})
+    transfers.finish(up_canceled, "canceled")
+    paused = add("download", options={"profile": "main"})
+    transfers.finish(paused, "paused")  # not an end: no event
+    requeued = add("download", options={"profile": "main"})
+    transfers.finish(requeued, "queued", error="lost connection")  # a retry: no event
+    no_profile = add("download")  # `alu fetch` of any URL: not reported
+    transfers.finish(no_profile, "done", bytes_done=1)
+
+    history = HistorySync(store, "main", client_for(hub.url))
+    by_transfer = {e.transfer_id: e for e in history.list(limit=100)}
+    assert {tid: e.type for tid, e in by_transfer.items()} == {
+        done: "download_completed",
+        failed: "download_failed",
+        canceled: "download_canceled",
+        up_done: "upload_completed",
+        up_failed: "upload_failed",
+        up_canceled: "upload_canceled",
+    }
+    d = by_transfer[done]
+    assert (d.item_id, d.rendition, d.bytes, d.device) == ("i1", "broadcast", 5000, "desk-1")
+    assert d.started_at is not None and d.ended_at is not None and d.ended_at >= d.started_at
+    assert d.detail["label"] == "Floods in the north"
+    assert d.detail["rule"] == "Kenya urgent"
+    assert d.detail["restarted"] is True
+    assert d.detail["rendition"] == "broadcast"
+    assert d.detail["file"] == "floods.mp4"
+    assert d.detail["seconds"] >= 0
+    assert by_transfer[up_done].item_id == "new1"
+    assert by_transfer[up_failed].detail["error"] == "The file changed while it was sent."
+    assert "error" not in d.detail
+    everything = json.dumps([e.detail for e in by_transfer.values()])
+    assert secret_dir not in everything and "Private" not in everything
+    assert "uploads/0f3c" not in everything and "sig=" not in everything
+    assert by_transfer[up_failed].detail["file"] == "market fire.mov"
+
+    # Sent, the hub counts the completed download in its statistics.
+    assert history.push() == 6
+    with hub.hub.db.session() as s:
+        now = dt.datetime.now(dt.UTC)
+        stats = compute_stats(s, now - dt.timedelta(days=1), now + dt.timedelta(days=1))
+    ktn = next(m for m in stats.members if m.username == "ktn")
+    assert (ktn.downloads, ktn.bytes_downloaded) == (1, 5000)
+
+
+def test_a_broken_hook_never_keeps_a_transfer_from_ending(store: Store) -> None:
+    transfers = TransferStore(store)
+
+    def profile_of(_t: object) -> str:
+        raise RuntimeError("bug")
+
+    transfers.outcome_hooks.append(transfer_outcome_hook(profile_of, device="d"))
+    tid = transfers.add("download", "https://x/y", "/tmp/y")
+    transfers.finish(tid, "done", bytes_done=1)
+    t = transfers.get(tid)
+    assert t is not None and t.state == "done"
+    assert outbox(store) == []
