@@ -326,6 +326,11 @@ class TransferQueue:
     def add_listener(self, cb: Callable[[list[Progress]], None]) -> None:
         self._listeners.append(cb)
 
+    def remove_listener(self, cb: Callable[[list[Progress]], None]) -> None:
+        with self._cv:
+            if cb in self._listeners:
+                self._listeners.remove(cb)
+
     def wait_for(
         self,
         tid: int,
@@ -421,13 +426,17 @@ class TransferQueue:
             state = _STOP_STATES.get(s.reason, "paused")
             if state == "canceled":
                 self._discard(t)
-            self.transfers.finish(tid, state, bytes_done=live.done, pause_reason=s.reason)
+            self.transfers.finish(
+                tid, state, bytes_done=live.done, size=live.size, pause_reason=s.reason
+            )
         except BaseException as e:  # every failure is recorded; none kills the engine
             decision = self.policy.decide(e, t.attempts)
             message = user_message(e, will_retry=decision.state != "failed")
             if decision.state == "failed":
                 log.info("transfer %d failed: %s", tid, message)
-                self.transfers.finish(tid, "failed", error=message, bytes_done=live.done)
+                self.transfers.finish(
+                    tid, "failed", error=message, bytes_done=live.done, size=live.size
+                )
             else:
                 log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
                 self.transfers.finish(
@@ -436,6 +445,7 @@ class TransferQueue:
                     error=message,
                     next_attempt_at=time.time() + decision.delay,
                     bytes_done=live.done,
+                    size=live.size,
                     pause_reason="disk full" if decision.state == "paused" else "",
                 )
         else:

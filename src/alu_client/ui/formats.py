@@ -1,0 +1,95 @@
+"""Sizes, speeds, durations and percentages as newsroom staff read them, in their language.
+
+Numbers follow the default QLocale (set with the language by ``i18n.install_translators``);
+units are translatable. Speeds are in bits per second, as links and the bandwidth limits are.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QCoreApplication, QLocale
+
+NO_VALUE = "—"
+
+
+def _number(value: float) -> str:
+    """Three significant digits at most: 734, 12.3, 1.5, 2 (not 2.0)."""
+    return QLocale().toString(float(value), "g", 3)
+
+
+def size_text(nbytes: int | None) -> str:
+    """``734 kB``, ``12.3 MB``, ``1.5 GB`` (powers of 1000, as disk makers count)."""
+    if nbytes is None or nbytes < 0:
+        return NO_VALUE
+    if nbytes < 1000:
+        return QCoreApplication.translate("Formats", "{value} B").format(
+            value=QLocale().toString(nbytes)
+        )
+    units = (
+        QCoreApplication.translate("Formats", "{value} kB"),
+        QCoreApplication.translate("Formats", "{value} MB"),
+        QCoreApplication.translate("Formats", "{value} GB"),
+        QCoreApplication.translate("Formats", "{value} TB"),
+    )
+    value = float(nbytes)
+    for unit in units:
+        value /= 1000
+        if value < 999.95 or unit is units[-1]:
+            return unit.format(value=_number(value))
+    raise AssertionError("unreachable")
+
+
+def speed_text(bytes_per_second: float | None) -> str:
+    """``2.4 Mbit/s``; empty when nothing moves (an idle row stays quiet)."""
+    if not bytes_per_second or bytes_per_second < 1 or math.isnan(bytes_per_second):
+        return ""
+    bits = bytes_per_second * 8
+    units = (
+        (1e9, QCoreApplication.translate("Formats", "{value} Gbit/s")),
+        (1e6, QCoreApplication.translate("Formats", "{value} Mbit/s")),
+        (1e3, QCoreApplication.translate("Formats", "{value} kbit/s")),
+    )
+    for scale, unit in units:
+        if bits >= scale * 0.95:
+            value = bits / scale
+            return unit.format(value=_number(value))
+    return QCoreApplication.translate("Formats", "{value} bit/s").format(value=_number(round(bits)))
+
+
+def duration_text(seconds: float | None) -> str:
+    """Time left: ``45 s``, ``7 min 20 s``, ``25 min``, ``2 h 05 min``, ``3 d 4 h``."""
+    if seconds is None or math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
+        return ""
+    loc = QLocale()
+
+    def n(value: int, width: int = 1) -> str:
+        text = loc.toString(value)
+        return loc.zeroDigit() * (width - len(text)) + text
+
+    s = round(seconds)
+    if s < 60:
+        return QCoreApplication.translate("Formats", "{s} s").format(s=n(max(s, 1)))
+    m, sec = divmod(s, 60)
+    if m < 10:
+        return QCoreApplication.translate("Formats", "{m} min {s} s").format(m=n(m), s=n(sec))
+    if m < 60:
+        return QCoreApplication.translate("Formats", "{m} min").format(m=n(m))
+    h, m = divmod(m, 60)
+    if h < 24:
+        return QCoreApplication.translate("Formats", "{h} h {m} min").format(h=n(h), m=n(m, 2))
+    d, h = divmod(h, 24)
+    return QCoreApplication.translate("Formats", "{d} d {h} h").format(d=n(d), h=n(h))
+
+
+def percent_text(fraction: float | None) -> str:
+    """``42%`` (``42 %`` in French); whole percents, and 100 only when complete."""
+    if fraction is None:
+        return NO_VALUE
+    value = math.floor(max(0.0, min(1.0, fraction)) * 100)
+    return QCoreApplication.translate("Formats", "{percent}%").format(
+        percent=QLocale().toString(value)
+    )
+
+
+__all__ = ["NO_VALUE", "duration_text", "percent_text", "size_text", "speed_text"]

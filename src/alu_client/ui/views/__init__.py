@@ -1,0 +1,1 @@
+"""The panels of the main window; each shows a model from ``ui.models`` through a proxy."""

@@ -1,0 +1,98 @@
+"""The commands of the Transfers tab as actions: one set shared by the toolbar, the context
+menu and the keyboard (Delete cancels, Ctrl+Up/Down change the priority, Ctrl+Shift+P pauses
+everything and Ctrl+Shift+R resumes it, from anywhere in the window)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QStyle, QWidget
+
+
+class TransferActions(QObject):
+    """``TransferActions(panel)``: the actions (``pause``, ``resume``, ``retry``, ``cancel``,
+    ``priority_up``, ``priority_down``, ``pause_all``, ``resume_all``), owned by ``panel``.
+    Their texts are set by ``retranslate()``; the panel connects them."""
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__(panel)
+        icon = panel.style().standardIcon
+        sp = QStyle.StandardPixmap
+
+        def action(
+            name: str,
+            pixmap: QStyle.StandardPixmap,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+            context: Qt.ShortcutContext = Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        ) -> QAction:
+            a = QAction(icon(pixmap), "", panel)
+            a.setObjectName(name)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(context)
+            return a
+
+        window = Qt.ShortcutContext.WindowShortcut
+        self.pause = action(
+            "pause",
+            sp.SP_MediaPause,
+        )
+        self.resume = action(
+            "resume",
+            sp.SP_MediaPlay,
+        )
+        self.retry = action(
+            "retry",
+            sp.SP_BrowserReload,
+        )
+        self.cancel = action(
+            "cancel",
+            sp.SP_DialogCancelButton,
+            QKeySequence.StandardKey.Delete,
+        )
+        self.priority_up = action("priority-up", sp.SP_ArrowUp, "Ctrl+Up")
+        self.priority_down = action("priority-down", sp.SP_ArrowDown, "Ctrl+Down")
+        self.pause_all = action("pause-all", sp.SP_MediaStop, "Ctrl+Shift+P", window)
+        self.resume_all = action("resume-all", sp.SP_MediaSeekForward, "Ctrl+Shift+R", window)
+
+    def groups(self) -> list[tuple[QAction, ...]]:
+        return [
+            (self.pause, self.resume, self.retry, self.cancel),
+            (self.priority_up, self.priority_down),
+            (self.pause_all, self.resume_all),
+        ]
+
+    def retranslate(self) -> None:
+        texts = {
+            self.pause: (self.tr("Pause"), self.tr("Pause the selected transfers")),
+            self.resume: (self.tr("Resume"), self.tr("Resume the selected transfers")),
+            self.retry: (
+                self.tr("Retry now"),
+                self.tr("Try the selected transfers again now, without waiting"),
+            ),
+            self.cancel: (
+                self.tr("Cancel"),
+                self.tr("Cancel the selected transfers (asks first)"),
+            ),
+            self.priority_up: (
+                self.tr("Raise priority"),
+                self.tr("Routine to urgent, urgent to flash"),
+            ),
+            self.priority_down: (
+                self.tr("Lower priority"),
+                self.tr("Flash to urgent, urgent to routine"),
+            ),
+            self.pause_all: (self.tr("Pause all"), self.tr("Pause every transfer")),
+            self.resume_all: (
+                self.tr("Resume all"),
+                self.tr("Resume every paused transfer"),
+            ),
+        }
+        for act, (text, tip) in texts.items():
+            act.setText(text)
+            act.setToolTip(
+                f"{tip} ({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                if not act.shortcut().isEmpty()
+                else tip
+            )
+            act.setStatusTip(tip)

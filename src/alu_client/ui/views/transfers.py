@@ -1,0 +1,448 @@
+"""The Transfers tab: the queue as a table, its commands, a filter and the bandwidth limit.
+
+The panel only observes and commands the ``TransferQueue``: progress arrives through the
+model's listener; every command (pause, cancel, move, priority, limits) and every read of the
+store runs through a ``TaskRunner``, off the GUI thread, in the order the user gave them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QStyle,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.store.transfers import Transfer
+from alu_client.core.transfers.queue import TransferQueue
+
+from ..delegates import ProgressDelegate
+from ..models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+from ..models.transfers import (
+    COL_DIRECTION,
+    COL_ERROR,
+    COL_NAME,
+    COL_PRIORITY,
+    COL_PROGRESS,
+    COL_STATE,
+    PRIORITY_NAMES,
+    TransferRow,
+    TransfersModel,
+)
+from ..tasks import TaskRunner
+from .bandwidth import BandwidthLimitBox
+from .transfer_actions import TransferActions
+
+# filter key → states shown (a regular expression on STATE_ROLE)
+FILTERS = {
+    "all": "",
+    "active": "^(queued|active|paused)$",
+    "finished": "^done$",
+    "failed": "^failed$",
+}
+_PAUSABLE = ("queued", "active")
+_RESUMABLE = ("paused", "failed")
+_CANCELABLE = ("queued", "active", "paused", "failed")
+_OPEN = ("queued", "active", "paused", "failed")
+
+
+_HORIZONTAL = Qt.Orientation.Horizontal
+
+
+def _for_each(command: Callable[[int], None], ids: Sequence[int]) -> None:
+    for tid in ids:
+        command(tid)
+
+
+class TransfersPanel(QWidget):
+    """``TransfersPanel(queue, parent=None, *, tasks=None)``.
+
+    ``tasks`` defaults to a ``TaskRunner`` owned by the panel (one thread: commands in order).
+    Signals: ``command_failed(str)`` with a message for people when a command could not run.
+    """
+
+    command_failed = Signal(str)
+
+    def __init__(
+        self,
+        queue: TransferQueue,
+        parent: QWidget | None = None,
+        *,
+        tasks: TaskRunner | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.tasks = tasks or TaskRunner(self)
+        self._reloading = False
+        self._reload_again = False
+
+        self.model = TransfersModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterRole(STATE_ROLE)
+        self.proxy.setFilterKeyColumn(COL_STATE)
+        # Not dynamic: with 1,000 rows Qt re-checks the order of every changed row on each
+        # tick (thousands of data() calls into Python); the panel re-sorts and re-filters
+        # only when a state, the queue order or the sorted column changed (_source_changed).
+        self.proxy.setDynamicSortFilter(False)
+        self._proxy_stale = QTimer(self)
+        self._proxy_stale.setSingleShot(True)
+        self._proxy_stale.timeout.connect(self.proxy.invalidate)
+
+        self.view = QTableView(self)
+        self.view.setObjectName("transfers-table")
+        self.view.setModel(self.proxy)
+        self.view.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(COL_PRIORITY, Qt.SortOrder.AscendingOrder)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().hide()
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_ERROR, QHeaderView.ResizeMode.Stretch)
+        header.sortIndicatorChanged.connect(self._update_drag)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.view.setDragDropOverwriteMode(False)  # drop between rows, never onto one
+        self.view.setDropIndicatorShown(True)
+        self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        self.commands = c = TransferActions(self)
+        c.pause.triggered.connect(self.pause_selected)
+        c.resume.triggered.connect(self.resume_selected)
+        c.retry.triggered.connect(self.retry_selected)
+        c.cancel.triggered.connect(self.cancel_selected)
+        c.priority_up.triggered.connect(self.raise_priority)
+        c.priority_down.triggered.connect(self.lower_priority)
+        c.pause_all.triggered.connect(self.pause_all)
+        c.resume_all.triggered.connect(self.resume_all)
+        # the names tests and the main window use
+        self.pause_action, self.resume_action, self.retry_action = c.pause, c.resume, c.retry
+        self.cancel_action, self.pause_all_action = c.cancel, c.pause_all
+        self.priority_up_action, self.priority_down_action = c.priority_up, c.priority_down
+        self.resume_all_action = c.resume_all
+        self.toolbar = QToolBar(self)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for group in c.groups():
+            self.toolbar.addActions(list(group))
+            self.toolbar.addSeparator()
+        for group in c.groups():
+            self.view.addActions(list(group))
+            self.addActions(list(group))  # shortcuts anywhere in the panel
+
+        self.filter_label = QLabel(self)
+        self.filter_box = QComboBox(self)
+        self.filter_box.setObjectName("transfers-filter")
+        self.filter_label.setBuddy(self.filter_box)
+        self.filter_box.currentIndexChanged.connect(self._apply_filter)
+        self.limit_label = QLabel(self)
+        self.limit_box = BandwidthLimitBox(queue.limits["download"].rate_bps, self)
+        self.limit_label.setBuddy(self.limit_box)
+        self.limit_box.limit_chosen.connect(self.set_limit)
+        self.limit_box.invalid_rate.connect(self.command_failed)
+        self.message = QLabel(self)
+        self.message.setObjectName("transfers-message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.command_failed.connect(self._show_failure)
+
+        for a in (self.priority_up_action, self.priority_down_action):
+            button = self.toolbar.widgetForAction(a)
+            if isinstance(button, QToolButton):  # arrows say it; the tooltip names it
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 0, 6, 0)
+        bar.addWidget(self.filter_label)
+        bar.addWidget(self.filter_box)
+        bar.addStretch(1)
+        bar.addWidget(self.limit_label)
+        bar.addWidget(self.limit_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.message)
+
+        self._retranslate()
+        self._update_drag()
+
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+        self.model.dataChanged.connect(self._source_changed)
+        self.model.rowsInserted.connect(self._proxy_stale.start)
+        self.model.transfers_unknown.connect(self.reload)
+        self.model.move_requested.connect(self.move_transfers)
+        queue.add_listener(self.model.post_progress)
+        self._update_actions()
+        self.reload()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _retranslate(self) -> None:
+        self.commands.retranslate()
+        self.toolbar.setAccessibleName(self.tr("Transfer commands"))
+        self.toolbar.setWindowTitle(self.tr("Transfer commands"))
+        self.view.setAccessibleName(self.tr("Transfers"))
+        self.view.setAccessibleDescription(
+            self.tr("Downloads and uploads in queue order; drag rows to reorder them")
+        )
+        self.filter_label.setText(self.tr("&Show:"))
+        self.filter_box.setAccessibleName(self.tr("Show transfers"))
+        self._fill_combo(
+            self.filter_box,
+            [
+                (self.tr("All"), "all"),
+                (self.tr("Active"), "active"),
+                (self.tr("Finished"), "finished"),
+                (self.tr("Failed"), "failed"),
+            ],
+        )
+        self.limit_label.setText(self.tr("&Limit:"))
+        self.model.retranslate()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Columns with a fixed vocabulary as wide as their longest word in this language."""
+        header = self.view.horizontalHeader()
+        fm = self.view.fontMetrics()
+        room = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 24
+        for col in (COL_DIRECTION, COL_PRIORITY, COL_STATE):
+            words = [
+                *self.model.vocabulary(col),
+                self.model.headerData(col, Qt.Orientation.Horizontal),
+            ]
+            header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + room)
+
+    def _fill_combo(self, box: QComboBox, items: Sequence[tuple[str, Any]]) -> None:
+        keep = box.currentIndex()
+        box.blockSignals(True)
+        box.clear()
+        for text, data in items:
+            box.addItem(text, data)
+        box.setCurrentIndex(max(0, keep))
+        box.blockSignals(False)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    # --- reading the queue ----------------------------------------------------------------------
+
+    @Slot()
+    def reload(self) -> None:
+        """Load the transfers' details from the store (off the GUI thread); coalesced."""
+        if self._reloading:
+            self._reload_again = True
+            return
+        self._reloading = True
+        self.tasks.run(self.queue.transfers.all, self._reloaded, self._reload_failed)
+
+    def _reloaded(self, transfers: list[Transfer]) -> None:
+        self._reloading = False
+        self.model.set_transfers(transfers)
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+
+    def _reload_failed(self, error: BaseException) -> None:
+        self._reloading = self._reload_again = False
+        self.command_failed.emit(self.tr("Could not read the queue: {error}").format(error=error))
+
+    def selected_rows(self) -> list[TransferRow]:
+        """The selected transfers, in queue order."""
+        rows = [
+            row
+            for i in self.view.selectionModel().selectedRows()
+            if isinstance(row := i.data(OBJECT_ROLE), TransferRow)
+        ]
+        return sorted(rows, key=lambda r: r.rank)
+
+    @Slot()
+    def _update_actions(self) -> None:
+        rows = self.selected_rows()
+        states = {r.state for r in rows}
+        self.pause_action.setEnabled(bool(states & set(_PAUSABLE)))
+        self.resume_action.setEnabled(bool(states & set(_RESUMABLE)))
+        self.retry_action.setEnabled(any(r.state == "failed" or r.retrying for r in rows))
+        self.cancel_action.setEnabled(bool(states & set(_CANCELABLE)))
+        open_rows = [r for r in rows if r.state in _OPEN]
+        self.priority_up_action.setEnabled(any(r.priority > 0 for r in open_rows))
+        self.priority_down_action.setEnabled(any(r.priority < 2 for r in open_rows))
+
+    def _source_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        sorted_by = self.proxy.sortColumn()
+        if (
+            top_left.column() <= COL_STATE
+            or top_left.column() <= sorted_by <= bottom_right.column()
+        ):
+            self._proxy_stale.start()  # once per batch, after the model's signals
+        self._update_actions()
+
+    @Slot()
+    def _update_drag(self) -> None:
+        """Reordering by hand only makes sense while the table shows the queue's order."""
+        header = self.view.horizontalHeader()
+        in_queue_order = (
+            header.sortIndicatorSection() == COL_PRIORITY
+            and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+        )
+        self.view.setDragEnabled(in_queue_order)
+        self.view.setAcceptDrops(in_queue_order)
+        self.view.viewport().setAcceptDrops(in_queue_order)
+
+    @Slot(int)
+    def _apply_filter(self, _index: int = 0) -> None:
+        key = self.filter_box.currentData() or "all"
+        self.proxy.setFilterRegularExpression(FILTERS.get(key, ""))
+
+    def set_filter(self, key: str) -> None:
+        """Show ``all``, ``active``, ``finished`` or ``failed`` transfers."""
+        self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(key)))
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    def _command(self, failure: str, fn: Callable[[], object], *, reload: bool = False) -> None:
+        """Run ``fn`` off the GUI thread; ``failure`` (with ``{error}``) tells people if it
+        fails."""
+
+        def failed(error: BaseException) -> None:
+            self.command_failed.emit(failure.format(error=error))
+
+        def done(_result: object) -> None:
+            self.message.hide()
+            if reload:
+                self.reload()
+
+        self.tasks.run(fn, done, failed)
+
+    def _each(self, failure: str, command: Callable[[int], None], states: Sequence[str]) -> None:
+        ids = [r.id for r in self.selected_rows() if r.state in states]
+        if ids:
+            self._command(failure, lambda: _for_each(command, ids))
+
+    @Slot()
+    def pause_selected(self) -> None:
+        self._each(self.tr("Could not pause: {error}"), self.queue.pause, _PAUSABLE)
+
+    @Slot()
+    def resume_selected(self) -> None:
+        self._each(self.tr("Could not resume: {error}"), self.queue.resume, (*_RESUMABLE, "queued"))
+
+    @Slot()
+    def retry_selected(self) -> None:
+        self._each(self.tr("Could not retry: {error}"), self.queue.retry_now, ("failed", "queued"))
+
+    @Slot()
+    def pause_all(self) -> None:
+        self._command(self.tr("Could not pause all transfers: {error}"), self.queue.pause_all)
+
+    @Slot()
+    def resume_all(self) -> None:
+        self._command(self.tr("Could not resume all transfers: {error}"), self.queue.resume_all)
+
+    @Slot()
+    def cancel_selected(self) -> None:
+        """Ask first (a canceled download loses its partial file), without blocking."""
+        rows = [r for r in self.selected_rows() if r.state in _CANCELABLE]
+        if not rows:
+            return
+        box = QMessageBox(self)
+        box.setObjectName("confirm-cancel")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Cancel transfers"))
+        if len(rows) == 1:
+            box.setText(self.tr("Cancel “{name}”?").format(name=rows[0].label))
+        else:
+            box.setText(self.tr("Cancel {count} transfers?").format(count=len(rows)))
+        box.setInformativeText(self.tr("A canceled download loses the part already fetched."))
+        yes = box.addButton(self.tr("Cancel transfer"), QMessageBox.ButtonRole.DestructiveRole)
+        yes.setObjectName("confirm-cancel-yes")
+        keep = box.addButton(self.tr("Don’t cancel"), QMessageBox.ButtonRole.RejectRole)
+        keep.setObjectName("confirm-cancel-no")
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        ids = [r.id for r in rows]
+
+        def answered() -> None:
+            if box.clickedButton() is yes:
+                self._command(
+                    self.tr("Could not cancel: {error}"),
+                    lambda: _for_each(self.queue.cancel, ids),
+                )
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        box.open()
+
+    def _shift_priority(self, step: int) -> None:
+        changes = {
+            r.id: PRIORITY_NAMES[r.priority + step]
+            for r in self.selected_rows()
+            if r.state in _OPEN and 0 <= r.priority + step <= 2
+        }
+        if changes:
+            self._command(
+                self.tr("Could not change the priority: {error}"),
+                lambda: _for_each(
+                    lambda tid: self.queue.set_priority(tid, changes[tid]), list(changes)
+                ),
+                reload=True,
+            )
+
+    @Slot()
+    def raise_priority(self) -> None:
+        self._shift_priority(-1)
+
+    @Slot()
+    def lower_priority(self) -> None:
+        self._shift_priority(+1)
+
+    @Slot(list, object)
+    def move_transfers(self, ids: list[int], before: int | None) -> None:
+        """Put transfers ``ids`` (in this order) just before ``before`` (None: last)."""
+        self._command(
+            self.tr("Could not reorder the queue: {error}"),
+            lambda: _for_each(lambda tid: self.queue.move(tid, before), ids),
+            reload=True,
+        )
+
+    # --- bandwidth limit ------------------------------------------------------------------------
+
+    @Slot(object)
+    def set_limit(self, bps: float | None) -> None:
+        """The limit for downloads and for uploads (bytes per second; None: unlimited)."""
+        self.limit_box.set_limit(bps)
+        self._command(
+            self.tr("Could not set the bandwidth limit: {error}"),
+            lambda: self.queue.set_limits(bps, bps),
+        )
+
+    @Slot(str)
+    def _show_failure(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def current_index_for(self, tid: int) -> QModelIndex:
+        """The view's index of transfer ``tid`` (invalid when filtered out)."""
+        row = self.model.row_of(tid)
+        if row < 0:
+            return QModelIndex()
+        return self.proxy.mapFromSource(self.model.index(row, COL_NAME))

@@ -1,0 +1,111 @@
+"""GUI tests: the real transfer queue on a real store, with stand-in jobs (no network), driven
+through the widgets as a user would. English unless a test switches language; the ``.qm``
+catalogues are built once per session from the ``.ts`` sources."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from alu_client.core.store import Store
+from alu_client.core.store.transfers import Transfer
+from alu_client.core.transfers.base import TransferContext
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.transfers.retry import Backoff, RetryPolicy
+from alu_client.ui.i18n import build_translations, install_translators
+from alu_client.ui.views.transfers import TransfersPanel
+
+
+class FakeJobs:
+    """Jobs that move ``blocks`` blocks of 1 KiB through the meter, honouring the control
+    (as in tests/client/test_queue.py); ``blocks_for`` sets the length of one transfer."""
+
+    def __init__(self, blocks: int = 50, block_time: float = 0.005) -> None:
+        self.blocks = blocks
+        self.block_time = block_time
+        self.blocks_for: dict[int, int] = {}
+        self.fail_plan: dict[int, list[Exception]] = {}
+        self.started: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        with self.lock:
+            self.started.append(t.id)
+        plan = self.fail_plan.get(t.id)
+        if plan:
+            raise plan.pop(0)
+        blocks = self.blocks_for.get(t.id, self.blocks)
+        start = int(ctx.checkpoint.load().get("done", 0))
+        ctx.progress(start * 1024, blocks * 1024)
+        for n in range(start, blocks):
+            ctx.meter(1024)
+            ctx.control.check()
+            if n % 10 == 0:
+                ctx.checkpoint.save({"done": n + 1})
+            ctx.control.wait(self.block_time)
+        return {"size": blocks * 1024}
+
+
+def add(q: TransferQueue, name: str, priority: str = "routine") -> int:
+    return q.add_download(
+        f"http://127.0.0.1:9/{name}", Path(f"/nonexistent/{name}"), label=name, priority=priority
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _translations_built() -> None:
+    build_translations()
+
+
+@pytest.fixture(autouse=True)
+def english(qapp: QApplication) -> Iterator[None]:
+    install_translators(qapp, "en")
+    yield
+    install_translators(qapp, "en")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "library.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def jobs() -> FakeJobs:
+    # 300 blocks of 10 ms: about 3 s per transfer, long enough to pause it mid-way
+    return FakeJobs(blocks=300, block_time=0.01)
+
+
+def make_queue(store: Store, jobs: FakeJobs, **kw: Any) -> TransferQueue:
+    return TransferQueue(
+        store,
+        jobs={"download": jobs, "upload": jobs},
+        policy=RetryPolicy(Backoff(base=0.05, cap=0.1)),
+        progress_interval=0.05,
+        **kw,
+    )
+
+
+@pytest.fixture
+def queue(store: Store, jobs: FakeJobs) -> Iterator[TransferQueue]:
+    """A queue that is not started: transfers stay queued (order, filters, limits)."""
+    q = make_queue(store, jobs, max_downloads=2)
+    yield q
+    q.stop()
+
+
+@pytest.fixture
+def panel(qtbot: Any, queue: TransferQueue) -> Iterator[TransfersPanel]:
+    p = TransfersPanel(queue)
+    qtbot.addWidget(p)
+    p.resize(1100, 420)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.tasks.wait_for_done()

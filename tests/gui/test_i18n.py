@@ -1,0 +1,142 @@
+"""Languages: Arabic lays the app out right to left and speaks Arabic, French replaces English
+at run time, the catalogues are complete and up to date with the sources."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QLocale, Qt
+from PySide6.QtWidgets import QApplication
+
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.ui import formats
+from alu_client.ui.i18n import (
+    build_translations,
+    install_translators,
+    qt_tool,
+    resolve_language,
+    resources_dir,
+    translations_dir,
+)
+from alu_client.ui.models.transfers import COL_NAME, COL_STATE
+from alu_client.ui.views.transfers import TransfersPanel
+from tests.gui.conftest import add
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def test_arabic_is_right_to_left_and_translated(
+    qtbot: Any, qapp: QApplication, queue: TransferQueue
+) -> None:
+    tid = add(queue, "CAIRO-ELECTIONS")
+    assert install_translators(qapp, "ar") == "ar"
+    assert qapp.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    panel = TransfersPanel(queue)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    assert panel.view.isRightToLeft()
+    assert panel.pause_action.text() == "إيقاف مؤقت"
+    assert panel.pause_all_action.text() == "إيقاف الكل مؤقتًا"
+    assert panel.model.headerData(COL_NAME, Qt.Orientation.Horizontal) == "الاسم"
+    assert [panel.filter_box.itemText(i) for i in range(4)] == [
+        "الكل",
+        "الجارية",
+        "المكتملة",
+        "الفاشلة",
+    ]
+    assert panel.limit_box.itemText(0) == "بلا حدّ"
+    assert panel.view.accessibleName() == "عمليات النقل"
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    assert panel.current_index_for(tid).siblingAtColumn(COL_STATE).data() == "في الانتظار"
+    assert formats.speed_text(250_000) == f"{QLocale().toString(2)} ميغابت/ث"
+    # Qt's own strings (dialog buttons) come from its qtbase catalogue
+    assert QCoreApplication.translate("QPlatformTheme", "OK") != "OK"
+    panel.view.viewport().grab()
+    panel.tasks.wait_for_done()
+
+
+def test_language_changes_while_running(
+    qtbot: Any, qapp: QApplication, panel: TransfersPanel
+) -> None:
+    assert panel.resume_action.text() == "Resume"
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: panel.resume_action.text() == "Reprendre")
+    assert qapp.layoutDirection() == Qt.LayoutDirection.LeftToRight
+    assert panel.model.headerData(COL_NAME, Qt.Orientation.Horizontal) == "Nom"
+    assert panel.limit_box.itemText(0) == "Illimité"
+    assert panel.filter_box.itemText(2) == "Terminés"
+    assert formats.size_text(1_500_000) == "1,5 Mo"
+    install_translators(qapp, "en")
+    qtbot.waitUntil(lambda: panel.resume_action.text() == "Resume")
+    assert panel.limit_box.itemText(0) == "Unlimited"
+
+
+def test_language_setting() -> None:
+    assert resolve_language("fr") == "fr"
+    assert resolve_language("system") in ("en", "fr", "ar")
+    assert resources_dir() == ROOT / "resources"
+    assert translations_dir().is_dir()
+
+
+def messages(ts: Path) -> list[tuple[str, str, ET.Element]]:
+    root = ET.parse(ts).getroot()
+    return [
+        (ctx.findtext("name") or "", msg.findtext("source") or "", msg)
+        for ctx in root.iter("context")
+        for msg in ctx.iter("message")
+    ]
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_every_string_is_translated_with_its_placeholders(lang: str) -> None:
+    found = messages(translations_dir() / f"alu_{lang}.ts")
+    assert len(found) > 50
+    for context, source, msg in found:
+        tr = msg.find("translation")
+        assert tr is not None and tr.get("type") is None, (context, source)
+        assert tr.text, (context, source)
+        assert sorted(PLACEHOLDER.findall(tr.text)) == sorted(PLACEHOLDER.findall(source)), (
+            context,
+            source,
+        )
+
+
+def test_catalogues_are_up_to_date_with_the_sources(tmp_path: Path) -> None:
+    """``python tools/i18n.py update`` would add nothing: no string is left untranslated."""
+    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src/alu_client/ui").rglob("*.py"))
+    for lang in ("fr", "ar"):
+        ts = tmp_path / f"alu_{lang}.ts"
+        shutil.copy(translations_dir() / ts.name, ts)
+        subprocess.run(
+            [
+                str(qt_tool("lupdate")),
+                "-locations",
+                "none",
+                "-no-obsolete",
+                *sources,
+                "-ts",
+                str(ts),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+        pending = [s for _, s, m in messages(ts) if m.find("translation").get("type")]  # type: ignore[union-attr]
+        assert pending == [], f"run `python tools/i18n.py update` and translate: {pending}"
+
+
+def test_build_only_when_the_source_is_newer(tmp_path: Path) -> None:
+    shutil.copy(translations_dir() / "alu_fr.ts", tmp_path / "alu_fr.ts")
+    assert build_translations(tmp_path) == [tmp_path / "alu_fr.qm"]
+    assert (tmp_path / "alu_fr.qm").stat().st_size > 0
+    assert build_translations(tmp_path) == []
+    assert build_translations(tmp_path, force=True) == [tmp_path / "alu_fr.qm"]

@@ -1,0 +1,247 @@
+"""The Transfers tab driven as a user would, on a real queue and store (stand-in jobs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox, QPushButton
+
+from alu_client.core.transfers.base import PermanentError
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.transfers.throttle import parse_rate
+from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models.transfers import COL_NAME, COL_PROGRESS, COL_STATE
+from alu_client.ui.views.transfers import TransfersPanel
+from tests.gui.conftest import FakeJobs, add
+
+
+def state_of(panel: TransfersPanel, tid: int) -> str | None:
+    row = panel.model.row_for(tid)
+    return row.state if row else None
+
+
+def fraction_of(panel: TransfersPanel, tid: int) -> float:
+    row = panel.model.row_for(tid)
+    return (row.fraction or 0.0) if row else 0.0
+
+
+def select(qtbot: Any, panel: TransfersPanel, tid: int) -> None:
+    """Click on the transfer's row, as a user does."""
+    index = panel.current_index_for(tid)
+    assert index.isValid()
+    panel.view.scrollTo(index)
+    rect = panel.view.visualRect(index)
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: [r.id for r in panel.selected_rows()] == [tid])
+
+
+def click(qtbot: Any, panel: TransfersPanel, action: QAction) -> None:
+    qtbot.waitUntil(action.isEnabled)
+    button = panel.toolbar.widgetForAction(action)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def start_holding(queue: TransferQueue) -> None:
+    """Start the engine with no room for downloads: transfers are reported, none runs."""
+    queue.caps["download"] = 0
+    queue.start()
+
+
+def shown_ids(panel: TransfersPanel) -> list[int]:
+    return [panel.proxy.index(r, 0).data(OBJECT_ROLE).id for r in range(panel.proxy.rowCount())]
+
+
+def test_rows_appear_and_progress_advances(
+    qtbot: Any, qtmodeltester: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    a, b = add(queue, "KENYA-FLOODS"), add(queue, "DAKAR-MARKET")
+    queue.start()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
+    qtbot.waitUntil(lambda: 0.05 < fraction_of(panel, a) < 0.9)
+    first = fraction_of(panel, a)
+    qtbot.waitUntil(lambda: fraction_of(panel, a) > first)
+    assert state_of(panel, b) in ("active", "queued", "done")
+    index = panel.current_index_for(a)
+    assert index.siblingAtColumn(COL_NAME).data() == "KENYA-FLOODS"
+    assert index.siblingAtColumn(COL_PROGRESS).data().endswith("%")
+    panel.view.viewport().grab()  # the delegate paints the bars
+    qtmodeltester.check(panel.model)
+    qtmodeltester.check(panel.proxy)
+    qtbot.waitUntil(lambda: state_of(panel, a) == state_of(panel, b) == "done", timeout=15_000)
+    assert panel.current_index_for(a).siblingAtColumn(COL_PROGRESS).data() == "100%"
+
+
+def test_pause_from_the_ui_then_resume_to_done(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    tid = add(queue, "ADDIS-SUMMIT")
+    queue.start()
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "active" and fraction_of(panel, tid) > 0.02)
+    select(qtbot, panel, tid)
+    asked = time.monotonic()
+    click(qtbot, panel, panel.pause_action)
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "paused", timeout=1000)
+    assert time.monotonic() - asked < 1.0
+    assert queue.transfers.get(tid).state == "paused"  # type: ignore[union-attr]
+    assert 0 < fraction_of(panel, tid) < 1
+    click(qtbot, panel, panel.resume_action)
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "done", timeout=15_000)
+
+
+def confirm_box(qtbot: Any, panel: TransfersPanel) -> QMessageBox:
+    qtbot.waitUntil(lambda: (b := panel.findChild(QMessageBox, "confirm-cancel")) and b.isVisible())
+    box = panel.findChild(QMessageBox, "confirm-cancel")
+    assert isinstance(box, QMessageBox)
+    return box
+
+
+def test_cancel_asks_first(qtbot: Any, panel: TransfersPanel, queue: TransferQueue) -> None:
+    tid = add(queue, "LAGOS-PORT")
+    queue.start()
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "active")
+    select(qtbot, panel, tid)
+    # "Keep" leaves it running
+    click(qtbot, panel, panel.cancel_action)
+    box = confirm_box(qtbot, panel)
+    assert "LAGOS-PORT" in box.text()
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-cancel-no"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
+    assert state_of(panel, tid) == "active"
+    # the Delete key asks too; "Cancel transfer" cancels
+    panel.view.setFocus()
+    qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
+    box = confirm_box(qtbot, panel)
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-cancel-yes"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "canceled", timeout=2000)
+    assert queue.transfers.get(tid).state == "canceled"  # type: ignore[union-attr]
+
+
+def test_filter_finished_and_failed(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue, jobs: FakeJobs
+) -> None:
+    done, failed, waiting = add(queue, "DONE-ONE"), add(queue, "FAILED-ONE"), add(queue, "LATER")
+    jobs.blocks_for[done] = 3
+    jobs.fail_plan[failed] = [PermanentError("The item was withdrawn by the agency.")]
+    queue.pause(waiting)
+    queue.start()
+    qtbot.waitUntil(lambda: state_of(panel, done) == "done" and state_of(panel, failed) == "failed")
+    qtbot.waitUntil(lambda: state_of(panel, waiting) == "paused")
+    assert sorted(shown_ids(panel)) == [done, failed, waiting]
+
+    panel.filter_box.setFocus()
+    qtbot.keyClicks(panel.filter_box, "Fin")
+    assert panel.filter_box.currentText() == "Finished"
+    qtbot.waitUntil(lambda: shown_ids(panel) == [done])
+    assert all(
+        panel.proxy.index(r, COL_STATE).data(STATE_ROLE) == "done"
+        for r in range(panel.proxy.rowCount())
+    )
+    panel.set_filter("failed")
+    assert shown_ids(panel) == [failed]
+    assert "withdrawn" in panel.current_index_for(failed).siblingAtColumn(8).data()
+    panel.set_filter("active")
+    assert shown_ids(panel) == [waiting]
+    panel.set_filter("all")
+    assert len(shown_ids(panel)) == 3
+
+
+def test_drag_to_reorder_moves_in_the_queue(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    a, b, c = add(queue, "A"), add(queue, "B"), add(queue, "C")
+    start_holding(queue)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [a, b, c])
+    # what the view does on a drop: the dragged rows' data dropped before row 0
+    mime = panel.proxy.mimeData([panel.proxy.index(2, COL_NAME)])
+    assert panel.proxy.dropMimeData(mime, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
+    qtbot.waitUntil(lambda: shown_ids(panel) == [c, a, b])
+    assert [t.id for t in queue.transfers.all()] == [c, a, b]
+    # dropped below the last row: last in the queue
+    mime = panel.proxy.mimeData([panel.proxy.index(0, COL_NAME)])
+    assert panel.proxy.dropMimeData(mime, Qt.DropAction.MoveAction, 3, 0, QModelIndex())
+    qtbot.waitUntil(lambda: [t.id for t in queue.transfers.all()] == [a, b, c])
+    qtbot.waitUntil(lambda: shown_ids(panel) == [a, b, c])
+
+
+def test_priority_up_and_down(qtbot: Any, panel: TransfersPanel, queue: TransferQueue) -> None:
+    a, b = add(queue, "A"), add(queue, "B")
+    start_holding(queue)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [a, b])
+    select(qtbot, panel, b)
+    click(qtbot, panel, panel.priority_up_action)
+    qtbot.waitUntil(lambda: queue.transfers.get(b).priority == 1)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: shown_ids(panel) == [b, a])  # urgent comes first
+    assert panel.current_index_for(b).siblingAtColumn(2).data() == "Urgent"
+    click(qtbot, panel, panel.priority_down_action)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [a, b])
+
+
+def test_pause_all_shortcut_and_resume_all(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    ids = [add(queue, n) for n in ("A", "B", "C")]
+    queue.start()
+    qtbot.waitUntil(lambda: state_of(panel, ids[0]) == "active")
+    panel.activateWindow()
+    panel.view.setFocus()
+    qtbot.keyClick(
+        panel.view,
+        Qt.Key.Key_P,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(lambda: all(state_of(panel, t) == "paused" for t in ids), timeout=2000)
+    click(qtbot, panel, panel.resume_all_action)
+    qtbot.waitUntil(lambda: all(state_of(panel, t) == "done" for t in ids), timeout=20_000)
+
+
+def test_bandwidth_combo_sets_the_limit(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    box = panel.limit_box
+    assert box.currentText() == "Unlimited"
+    box.setFocus()
+    for _ in range(3):  # Unlimited → 512 kbit/s → 1 Mbit/s → 2 Mbit/s
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert box.currentText() == "2 Mbit/s"
+    qtbot.waitUntil(lambda: queue.limits["download"].rate_bps == parse_rate("2M"))
+    assert queue.limits["upload"].rate_bps == parse_rate("2M")
+
+    # Custom…: type a rate in the dialog
+    qtbot.keyClick(box, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: (d := box.findChild(QInputDialog, "custom-limit")) and d.isVisible())
+    dialog = box.findChild(QInputDialog, "custom-limit")
+    assert isinstance(dialog, QInputDialog)
+    from PySide6.QtWidgets import QLineEdit
+
+    edit = dialog.findChild(QLineEdit)
+    edit.selectAll()
+    qtbot.keyClicks(edit, "3M")
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: queue.limits["download"].rate_bps == parse_rate("3M"))
+    assert box.currentText() == "3 Mbit/s"
+
+    # Back to unlimited
+    qtbot.keyClick(box, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: queue.limits["download"].rate_bps is None)
+
+
+def test_custom_limit_that_is_not_a_rate_says_so(qtbot: Any, panel: TransfersPanel) -> None:
+    box = panel.limit_box
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: (d := box.findChild(QInputDialog, "custom-limit")) and d.isVisible())
+    dialog = box.findChild(QInputDialog, "custom-limit")
+    dialog.setTextValue("fast please")
+    dialog.accept()
+    qtbot.waitUntil(panel.message.isVisible)
+    assert "fast please" in panel.message.text()
+    assert box.currentText() == "Unlimited"
+
+
+def test_row_click_position_is_in_the_table(panel: TransfersPanel) -> None:
+    """Guard for the helpers above: the table has room for rows under the header."""
+    assert panel.view.viewport().rect().contains(QPoint(10, 10))
