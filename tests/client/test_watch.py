@@ -1,0 +1,549 @@
+"""Hot folders on real files with real watchdog: taken once, only when complete, with the
+sidecar's metadata; bad sidecars reported once; duplicates not uploaded; sent files moved."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.store import Store
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.watch import HotFolders, WatchError, WatchFile, WatchFolder, is_ignored
+from tests.support.waiting import wait_until
+
+PROFILE = "agency"
+ENDPOINT = "https://hub.example/api/v1/uploads/"
+
+
+class Uploads:
+    """The service's enqueue_upload: a real (not started) queue, with what it was asked."""
+
+    def __init__(self, store: Store) -> None:
+        self.queue = TransferQueue(store)
+        self.calls: list[tuple[Path, dict[str, str], int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, path: Path, metadata: dict[str, str], folder: WatchFolder) -> int:
+        with self.lock:
+            self.calls.append((path, metadata, path.stat().st_size))
+        return self.queue.add_upload(
+            path,
+            ENDPOINT,
+            metadata,
+            priority=metadata.get("priority", "routine"),
+            extra={"profile": PROFILE, "watch_folder": folder.id},
+        )
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.calls)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "library.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def uploads(store: Store) -> Uploads:
+    return Uploads(store)
+
+
+@pytest.fixture
+def hot_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "hot"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def hot(store: Store, uploads: Uploads) -> Iterator[HotFolders]:
+    h = HotFolders(store, PROFILE, uploads, scan_interval=0.05)
+    uploads.queue.transfers.outcome_hooks.append(h.outcome_hook)
+    yield h
+    h.stop()
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scan_until(hot: HotFolders, cond: object, what: str = "") -> None:
+    """Scan (settle 0 needs two scans: one to see the file, one to find it unchanged)."""
+    assert callable(cond)
+    wait_until(lambda: (hot.scan_now(), cond())[1], timeout=5, what=what)
+
+
+def scan_times(hot: HotFolders, n: int) -> None:
+    for _ in range(n):
+        hot.scan_now()
+
+
+def rows(hot: HotFolders, folder: WatchFolder) -> list[WatchFile]:
+    return hot.files(folder.id)
+
+
+# --- taken once, when complete ---------------------------------------------------------------
+
+
+def test_file_written_slowly_is_uploaded_once_after_it_stops_growing(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, {"language": "en"}, settle_seconds=1.0)
+    hot.start()
+    wait_until(lambda: hot.scans >= 1, what="first scan")
+    target = hot_dir / "slow-feed.mp4"
+    seen_while_growing: list[int] = []
+    chunks = [os.urandom(64 * 1024) for _ in range(8)]
+
+    def writer() -> None:
+        with open(target, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                f.flush()
+                # the watcher scans twice (about 0.1 s) before the next piece: well under settle
+                mark = hot.scans
+                wait_until(lambda: hot.scans >= mark + 2, what="two scans")  # noqa: B023
+                seen_while_growing.append(uploads.count())
+
+    w = threading.Thread(target=writer)
+    w.start()
+    w.join(30)
+    assert not w.is_alive()
+    assert seen_while_growing == [0] * len(chunks), "taken while it was still growing"
+
+    wait_until(lambda: uploads.count() == 1, what="upload queued after the file settled")
+    mark = hot.scans
+    wait_until(lambda: hot.scans >= mark + 10, what="more scans")
+    assert uploads.count() == 1
+
+    path, meta, size = uploads.calls[0]
+    assert path == target
+    assert size == 8 * 64 * 1024
+    assert meta["sha256"] == sha(target)
+    assert meta["filename"] == "slow-feed.mp4"
+    assert meta["title"] == "slow feed"
+    [row] = rows(hot, folder)
+    assert (row.state, row.size, row.sha256) == ("uploading", size, meta["sha256"])
+    t = uploads.queue.transfers.get(row.transfer_id or 0)
+    assert t is not None and t.source == str(target) and t.options["metadata"] == meta
+
+    # a restart does not take the same (path, size, mtime) again
+    hot.stop()
+    again = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    scan_times(again, 3)
+    assert uploads.count() == 1
+
+
+def test_watchdog_wakes_the_scan_early(hot_dir: Path, store: Store, uploads: Uploads) -> None:
+    # the periodic scan would come after 30 s: only the file system event can make it quick
+    h = HotFolders(store, PROFILE, uploads, scan_interval=30)
+    h.add_folder(hot_dir, settle_seconds=0.3)
+    h.start()
+    try:
+        wait_until(lambda: h.scans >= 1, what="first scan")
+        started = time.monotonic()
+        (hot_dir / "event.mp4").write_bytes(b"x" * 1000)
+        wait_until(lambda: uploads.count() == 1, timeout=10, what="taken on the event")
+        assert time.monotonic() - started < 10
+    finally:
+        h.stop()
+
+
+def test_stop_takes_less_than_a_second(hot: HotFolders, hot_dir: Path) -> None:
+    hot.add_folder(hot_dir, settle_seconds=0.5)
+    hot.start()
+    wait_until(lambda: hot.scans >= 2, what="running")
+    started = time.monotonic()
+    hot.stop()
+    assert time.monotonic() - started < 1.0
+    scans = hot.scans
+    hot.scan_now()  # still usable by hand (the CLI) after stop
+    assert hot.scans == scans + 1
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+def test_metadata_from_sidecar_over_defaults_over_file_name(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(
+        hot_dir,
+        {"language": "fr", "category": "politics", "dateline": "DAKAR, Sénégal"},
+        settle_seconds=0,
+    )
+    (hot_dir / "2026-11-22_dakar-vote.mp4").write_bytes(b"vote" * 1000)
+    (hot_dir / "2026-11-22_dakar-vote.json").write_text(
+        json.dumps(
+            {
+                "title": "Élections à Dakar",
+                "slug": "SENEGAL-VOTE",
+                "priority": "urgent",
+                "country": "sn",
+                "script": "Les électeurs se sont rendus aux urnes.",
+                "unknown": "ignored",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (hot_dir / "no_sidecar-here.mov").write_bytes(b"plain" * 1000)
+
+    scan_until(hot, lambda: uploads.count() == 2)
+
+    by_name = {p.name: meta for p, meta, _ in uploads.calls}
+    meta = by_name["2026-11-22_dakar-vote.mp4"]
+    assert meta["title"] == "Élections à Dakar"
+    assert meta["slug"] == "SENEGAL-VOTE"
+    assert meta["priority"] == "urgent"
+    assert meta["country"] == "SN"
+    assert meta["language"] == "fr"
+    assert meta["category"] == "politics"
+    assert meta["dateline"] == "DAKAR, Sénégal"
+    assert meta["script"] == "Les électeurs se sont rendus aux urnes."
+    assert meta["sha256"] == sha(hot_dir / "2026-11-22_dakar-vote.mp4")
+    assert "unknown" not in meta
+    plain = by_name["no_sidecar-here.mov"]
+    assert (plain["title"], plain["language"], plain["filename"]) == (
+        "no sidecar here",
+        "fr",
+        "no_sidecar-here.mov",
+    )
+    t = uploads.queue.transfers.all()
+    assert {x.priority for x in t} == {1, 2}
+    assert len(rows(hot, folder)) == 2
+
+
+def test_bad_sidecar_is_reported_once_and_taken_when_fixed(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "clip.mp4"
+    clip.write_bytes(b"c" * 5000)
+    sidecar = hot_dir / "clip.json"
+    sidecar.write_text('{"title": "Floods", ', encoding="utf-8")
+
+    scan_until(hot, lambda: rows(hot, folder), what="an error row")
+    [row] = rows(hot, folder)
+    assert row.state == "error"
+    assert "clip.json" in row.error and "not valid JSON" in row.error
+
+    scan_times(hot, 10)  # not retried in a loop: nothing queued, the row is not rewritten
+    assert uploads.count() == 0
+    assert rows(hot, folder) == [row]
+
+    # a restart does not retry it either (the sidecar did not change since)
+    restarted = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    scan_times(restarted, 3)
+    assert rows(restarted, folder) == [row]
+
+    # valid JSON, a value the hub refuses: reported with what to fix
+    sidecar.write_text('{"title": "Floods", "language": "de"}', encoding="utf-8")
+    os.utime(sidecar, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))
+    scan_until(hot, lambda: "language" in rows(hot, folder)[0].error, what="field error")
+    assert rows(hot, folder)[0].state == "error"
+    assert "sidecar clip.json" in rows(hot, folder)[0].error
+    scan_times(hot, 5)
+    assert uploads.count() == 0
+
+    sidecar.write_text('{"title": "Floods in the north", "language": "en"}', encoding="utf-8")
+    os.utime(sidecar, ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    scan_until(hot, lambda: uploads.count() == 1, what="taken once fixed")
+    assert uploads.calls[0][1]["title"] == "Floods in the north"
+    [fixed] = rows(hot, folder)
+    assert (fixed.id, fixed.state, fixed.error) == (row.id, "uploading", "")
+    assert fixed.transfer_id is not None
+    scan_times(hot, 5)
+    assert uploads.count() == 1
+
+
+def test_a_refused_file_is_looked_at_again_when_the_file_changes(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "clip.mp4"
+    clip.write_bytes(b"c" * 100)
+    (hot_dir / "clip.json").write_text('{"title": "  "}', encoding="utf-8")
+    scan_until(hot, lambda: rows(hot, folder), what="an error row")
+    [first] = rows(hot, folder)
+    assert "A title is needed" in first.error and "sidecar clip.json" in first.error
+
+    clip.write_bytes(b"c" * 200)  # a new version of the file: judged again
+    scan_until(hot, lambda: rows(hot, folder)[0].size == 200, what="the new version judged")
+    [second] = rows(hot, folder)  # the old report is replaced, not piled up
+    assert second.state == "error" and "A title is needed" in second.error
+    assert uploads.count() == 0
+
+
+def test_sidecar_that_is_not_an_object_is_reported(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    (hot_dir / "a.json").write_text('["title"]', encoding="utf-8")
+    scan_until(hot, lambda: rows(hot, folder), what="an error row")
+    assert "must be a JSON object" in rows(hot, folder)[0].error
+    assert uploads.count() == 0
+
+
+# --- never twice ---------------------------------------------------------------------------------
+
+
+def test_same_content_under_another_name_is_not_uploaded_twice(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    other_dir = tmp_path / "hot2"
+    other_dir.mkdir()
+    other = hot.add_folder(other_dir, settle_seconds=0)
+    content = os.urandom(20_000)
+    (hot_dir / "original.mp4").write_bytes(content)
+    scan_until(hot, lambda: uploads.count() == 1)
+
+    (hot_dir / "copy of original.mp4").write_bytes(content)
+    (other_dir / "renamed.mxf").write_bytes(content)
+    scan_until(hot, lambda: len(rows(hot, folder)) == 2 and len(rows(hot, other)) == 1)
+    scan_times(hot, 3)
+
+    assert uploads.count() == 1
+    dup = next(r for r in rows(hot, folder) if r.path.name == "copy of original.mp4")
+    assert dup.state == "sent" and dup.transfer_id is None
+    assert "original.mp4" in dup.error and "Not uploaded again" in dup.error
+    assert rows(hot, other)[0].state == "sent"
+    # recorded as sent: moved out of the way like a sent file
+    assert (hot_dir / "sent" / "copy of original.mp4").read_bytes() == content
+    assert (other_dir / "sent" / "renamed.mxf").exists()
+    assert (hot_dir / "original.mp4").exists()  # still uploading
+
+
+def test_temporary_hidden_and_sidecar_files_are_ignored(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    for name in (
+        ".hidden.mp4",
+        "clip.mp4.part",
+        "~$clip.mp4",
+        "render.tmp",
+        "download.crdownload",
+        "orphan.json",
+        "Thumbs.db",
+    ):
+        (hot_dir / name).write_bytes(b"junk" * 100)
+    (hot_dir / "sent").mkdir()
+    (hot_dir / "sent" / "old.mp4").write_bytes(b"old" * 100)
+    (hot_dir / "real.mp4").write_bytes(b"real" * 100)
+
+    scan_until(hot, lambda: uploads.count() >= 1)
+    scan_times(hot, 3)
+    assert [p.name for p, _, _ in uploads.calls] == ["real.mp4"]
+    assert [r.path.name for r in rows(hot, folder)] == ["real.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("name", "ignored"),
+    [
+        (".DS_Store", True),
+        ("clip.MP4.PART", True),
+        ("~$report.docx", True),
+        ("x.tmp", True),
+        ("clip.json", True),
+        ("desktop.ini", True),
+        ("clip.mp4", False),
+        ("Élection à Dakar.mov", False),
+        ("الانتخابات.mp4", False),
+    ],
+)
+def test_is_ignored(name: str, ignored: bool) -> None:
+    assert is_ignored(name) is ignored
+
+
+def test_empty_file_is_waited_for(hot: HotFolders, uploads: Uploads, hot_dir: Path) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    empty = hot_dir / "placeholder.mp4"
+    empty.touch()
+    scan_times(hot, 4)
+    assert uploads.count() == 0 and rows(hot, folder) == []
+    empty.write_bytes(b"now with content")
+    scan_until(hot, lambda: uploads.count() == 1)
+
+
+# --- after the upload ----------------------------------------------------------------------------
+
+
+def test_sent_file_and_sidecar_move_to_sent_folder_under_a_new_name_on_a_clash(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "floods.mp4"
+    clip.write_bytes(b"new floods" * 100)
+    (hot_dir / "floods.json").write_text('{"title": "Floods"}', encoding="utf-8")
+    sent = hot_dir / "sent"
+    sent.mkdir()
+    (sent / "floods.mp4").write_bytes(b"yesterday's floods")
+    (sent / "floods.json").write_text('{"title": "Old"}', encoding="utf-8")
+    scan_until(hot, lambda: uploads.count() == 1)
+    [row] = rows(hot, folder)
+    assert row.transfer_id is not None
+
+    hot.start()
+    uploads.queue.transfers.finish(
+        row.transfer_id, "done", result={"state": "published", "item_id": "it9"}
+    )
+    assert rows(hot, folder)[0].state == "sent"  # written in the transaction that ended it
+    wait_until(lambda: not clip.exists(), what="moved by the scan loop")
+
+    assert (sent / "floods (2).mp4").read_bytes() == b"new floods" * 100
+    assert json.loads((sent / "floods (2).json").read_text())["title"] == "Floods"
+    # nothing overwritten
+    assert (sent / "floods.mp4").read_bytes() == b"yesterday's floods"
+    assert json.loads((sent / "floods.json").read_text())["title"] == "Old"
+    assert not (hot_dir / "floods.json").exists()
+    mark = hot.scans
+    wait_until(lambda: hot.scans >= mark + 3, what="more scans")
+    assert uploads.count() == 1
+
+
+def test_absolute_sent_folder(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive" / "hot-sent"
+    folder = hot.add_folder(hot_dir, sent_dir=str(archive), settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    scan_until(hot, lambda: uploads.count() == 1)
+    tid = rows(hot, folder)[0].transfer_id
+    assert tid is not None
+    uploads.queue.transfers.finish(tid, "done", result={"state": "published"})
+    scan_until(hot, lambda: (archive / "a.mp4").exists())
+    assert not (hot_dir / "a.mp4").exists()
+
+
+def test_failed_upload_is_an_error_and_not_retried_in_a_loop(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    (hot_dir / "b.mp4").write_bytes(b"b" * 100)
+    scan_until(hot, lambda: uploads.count() == 2)
+    by_name = {r.path.name: r for r in rows(hot, folder)}
+    uploads.queue.transfers.finish(
+        by_name["a.mp4"].transfer_id or 0, "failed", error="The hub refused the file (413)."
+    )
+    uploads.queue.transfers.finish(
+        by_name["b.mp4"].transfer_id or 0,
+        "done",
+        result={"state": "failed", "error": "not a video"},
+    )
+    by_name = {r.path.name: r for r in rows(hot, folder)}
+    assert (by_name["a.mp4"].state, by_name["a.mp4"].error) == (
+        "error",
+        "The hub refused the file (413).",
+    )
+    assert by_name["b.mp4"].state == "error" and "not a video" in by_name["b.mp4"].error
+    scan_times(hot, 5)
+    assert uploads.count() == 2
+    assert (hot_dir / "a.mp4").exists() and (hot_dir / "b.mp4").exists()
+
+    hot.retry(by_name["a.mp4"].id)  # a person asks for it again
+    scan_until(hot, lambda: uploads.count() == 3)
+
+
+def test_row_left_by_a_crash_before_queueing_is_taken_again(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "a.mp4"
+    clip.write_bytes(b"a" * 100)
+    st = clip.stat()
+    with hot.store.write() as c:  # claimed, then the process died before queueing
+        c.execute(
+            "INSERT INTO watch_files (folder_id, path, size, mtime_ns, sha256, state, at)"
+            " VALUES (?, ?, ?, ?, ?, 'uploading', 0)",
+            (folder.id, str(clip), st.st_size, st.st_mtime_ns, sha(clip)),
+        )
+    scan_until(hot, lambda: uploads.count() == 1)
+    scan_times(hot, 3)
+    assert uploads.count() == 1
+    assert rows(hot, folder)[0].transfer_id is not None
+
+
+# --- folders -------------------------------------------------------------------------------------
+
+
+def test_folder_crud_and_clear_errors(hot: HotFolders, hot_dir: Path, tmp_path: Path) -> None:
+    folder = hot.add_folder(hot_dir, {"language": "ar", "country": "eg"}, "done", 5)
+    assert folder.path == hot_dir.resolve()
+    assert folder.defaults == {"language": "ar", "country": "eg"}
+    assert (folder.sent_dir, folder.sent_path, folder.settle_seconds) == (
+        "done",
+        hot_dir.resolve() / "done",
+        5.0,
+    )
+    assert hot.list_folders() == [folder]
+
+    with pytest.raises(WatchError, match="already a hot folder"):
+        hot.add_folder(hot_dir)
+    with pytest.raises(WatchError, match="not a folder"):
+        hot.add_folder(tmp_path / "nowhere")
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(WatchError, match="not an item field"):
+        hot.add_folder(other, {"colour": "red"})
+    with pytest.raises(WatchError, match="language"):
+        hot.add_folder(other, {"language": "de"})
+    with pytest.raises(WatchError, match="cannot be the hot folder itself"):
+        hot.add_folder(other, sent_dir=".")
+    # another profile sees its own folders only, and is told whose a path is
+    theirs = HotFolders(hot.store, "other-hub", lambda p, m, f: 0)
+    assert theirs.list_folders() == []
+    with pytest.raises(WatchError, match=re.escape("(for the hub profile 'agency')")):
+        theirs.add_folder(hot_dir)
+
+    off = hot.set_enabled(folder.id, False)
+    assert not off.enabled
+    assert hot.update_folder(folder.id, settle_seconds=1).settle_seconds == 1.0
+    hot.remove_folder(folder.id)
+    assert hot.list_folders() == []
+    with pytest.raises(WatchError, match="no hot folder"):
+        hot.remove_folder(folder.id)
+
+
+def test_disabled_folder_is_not_scanned(hot: HotFolders, uploads: Uploads, hot_dir: Path) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0, enabled=False)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    scan_times(hot, 4)
+    assert uploads.count() == 0
+    hot.set_enabled(folder.id, True)
+    scan_until(hot, lambda: uploads.count() == 1)
+
+
+def test_unreachable_folder_is_reported_and_scanning_goes_on(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    share = tmp_path / "share"
+    share.mkdir()
+    gone = hot.add_folder(share, settle_seconds=0)
+    hot.add_folder(hot_dir, settle_seconds=0)
+    share.rmdir()  # the network share went away
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    scan_until(hot, lambda: uploads.count() == 1)
+    assert "cannot be read" in hot.problems[gone.id]
+
+
+def test_scan_now_returns_what_it_wrote(hot: HotFolders, hot_dir: Path) -> None:
+    hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    assert hot.scan_now() == []  # first sight: not settled yet
+    [taken] = hot.scan_now()
+    assert (taken.path.name, taken.state) == ("a.mp4", "uploading")
+    assert hot.scan_now() == []
