@@ -28,6 +28,7 @@ from typing import Any
 from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
 from .base import Control, SessionPool, Stopped, TransferContext, Tuning
+from .jobs import Job, download_job, upload_job
 from .retry import RetryPolicy, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
@@ -58,51 +59,6 @@ class Progress:
     @property
     def fraction(self) -> float | None:
         return min(1.0, self.bytes_done / self.size) if self.size else None
-
-
-Job = Callable[[Transfer, TransferContext], dict[str, Any]]
-
-
-def _download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
-    from . import download
-
-    spec = download.DownloadSpec(
-        url=t.source,
-        dest=Path(t.destination),
-        sha256=t.sha256,
-        size=t.size,
-        segments=t.options.get("segments"),
-    )
-    r = download.run(spec, ctx)
-    return {
-        "path": str(r.path),
-        "size": r.size,
-        "sha256": r.sha256,
-        "bytes_fetched": r.bytes_fetched,
-        "restarted": r.restarted,
-    }
-
-
-def _upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
-    from . import upload
-
-    spec = upload.UploadSpec(
-        path=Path(t.source),
-        endpoint=t.destination,
-        metadata=dict(t.options.get("metadata", {})),
-        chunk_size=t.options.get("chunk_size"),
-        parallel=t.options.get("parallel"),
-    )
-    r = upload.run(spec, ctx)
-    return {
-        "url": r.url,
-        "size": r.size,
-        "bytes_sent": r.bytes_sent,
-        "restarted": r.restarted,
-        "state": r.state,
-        "item_id": r.item_id,
-        "error": r.error,
-    }
 
 
 class _Live:
@@ -139,7 +95,7 @@ class TransferQueue:
         self.limits = {"download": RateLimiter(None), "upload": RateLimiter(None)}
         self.headers_for = headers_for
         self.progress_interval = progress_interval
-        self.jobs: dict[str, Job] = jobs or {"download": _download_job, "upload": _upload_job}
+        self.jobs: dict[str, Job] = jobs or {"download": download_job, "upload": upload_job}
         self._cv = threading.Condition()
         self._live: dict[int, _Live] = {}
         self._workers: dict[int, threading.Thread] = {}

@@ -1,103 +1,28 @@
-"""``alu``: the headless command line of ALU Desk.
+"""`alu fetch` and `alu tus-put`: transfer verbs for any server (diagnostics and scripts).
 
-Transfer verbs for any server (diagnostics and scripts): ``alu fetch`` and ``alu tus-put``. They
-run the same engine as the app, in the foreground, on the data folder's persistent queue, so an
-interrupted run resumes when started again. The hub verbs (login, feed, get, put, …) come with
-the library and sync.
-"""
+They run the same engine as the app, in the foreground, on the data folder's persistent queue,
+so an interrupted run resumes when started again."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import os
 import signal
-import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .core.lockfile import EngineBusy, EngineLock
-from .core.paths import default_paths
-from .core.store import SchemaTooNew, Store
-from .core.store.transfers import Transfer
-from .core.transfers.queue import Progress, TransferQueue
-from .core.transfers.throttle import parse_rate
-
-
-class CliError(Exception):
-    """A one-line message for the user; exit status 1 (2 for usage)."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
-        raise CliError(f"--header takes 'Name: value', not {text!r}", 2)
-    return name.strip(), value.strip()
-
-
-def parse_size(text: str) -> int:
-    units = {
-        "": 1,
-        "k": 1024,
-        "kib": 1024,
-        "m": 1024**2,
-        "mib": 1024**2,
-        "g": 1024**3,
-        "gib": 1024**3,
-    }
-    t = text.strip().lower().replace(" ", "")
-    num = t.rstrip("kmgib")
-    try:
-        value = float(num) * units[t[len(num) :]]
-    except (ValueError, KeyError):
-        raise CliError(f"{text!r} is not a size (e.g. 8M, 512k, 1G)", 2) from None
-    if value < 1:
-        raise CliError(f"{text!r} is too small", 2)
-    return int(value)
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-class ProgressLine:
-    """One self-overwriting line on a terminal (speed, ETA); silent when not a terminal."""
-
-    def __init__(self, tid: int, stream: object = sys.stderr) -> None:
-        self.tid = tid
-        self.stream = stream
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
-        self.last = ""
-
-    def __call__(self, batch: list[Progress]) -> None:
-        for p in batch:
-            if p.id != self.tid or not self.enabled:
-                continue
-            pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
-            eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
-            state = p.state if p.state != "active" else f"{fmt_bytes(p.speed)}/s ETA {eta}"
-            waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
-            line = f"\r{p.label[:40]:<40} {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
-            self.stream.write(line[:160].ljust(len(self.last)))  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
-            self.last = line
-
-    def end(self) -> None:
-        if self.enabled and self.last:
-            self.stream.write("\n")  # type: ignore[attr-defined]
+from ..core.lockfile import EngineBusy, EngineLock
+from ..core.paths import default_paths
+from ..core.store import SchemaTooNew, Store
+from ..core.store.transfers import Transfer
+from ..core.transfers.queue import TransferQueue
+from ..core.transfers.throttle import parse_rate
+from .common import CliError, ProgressLine, fmt_bytes, parse_header, parse_size
 
 
 def _open_engine() -> tuple[Store, EngineLock]:
@@ -245,11 +170,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alu", description="ALU Desk on the command line.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (no secrets)")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def register(sub: Any) -> None:
     f = sub.add_parser("fetch", help="download a URL, resumable and verified")
     f.add_argument("url")
     f.add_argument("dest", help="file, or folder to put it in")
@@ -270,26 +191,3 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     t.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s)")
     t.set_defaults(func=cmd_tus_put)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # urllib3 logs request lines at DEBUG, and upload URLs are secrets.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    try:
-        return int(args.func(args))
-    except CliError as e:
-        print(f"alu: {e}", file=sys.stderr)
-        return e.status
-    except ValueError as e:  # parse_rate and friends say what is wrong
-        print(f"alu: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,64 @@
+"""``alu``: the headless command line of ALU Desk.
+
+- transfer verbs for any server (``fetch``, ``tus-put``): diagnostics and scripts;
+- hub verbs (``login``, ``logout``, ``whoami``, ``doctor``, ``feed``, ``get``, ``put``, ``sync``,
+  ``history``) and local ones (``queue``, ``library``, ``rules``, ``watch``).
+
+Every verb builds the same core as the app (``core.services.Services``); errors are one line
+(exit 1, or 2 for usage), never a traceback, and nothing secret is printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..core.credentials import SecretsError
+from ..core.hub import HubError
+from ..core.lockfile import EngineBusy
+from ..core.store import SchemaTooNew
+from . import hub_verbs as hub_verbs
+from . import local_verbs as local_verbs
+from . import transfer_verbs as transfer_verbs
+from .common import CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alu", description="ALU Desk on the command line.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (no secrets)")
+    sub = p.add_subparsers(dest="command", required=True)
+    transfer_verbs.register(sub)
+    hub_verbs.register(sub)
+    local_verbs.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if args.verbose
+        else "alu: %(levelname)s: %(message)s",
+    )
+    # urllib3 logs request lines at DEBUG, and upload URLs are secrets.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except CliError as e:
+        print(f"alu: {e}", file=sys.stderr)
+        return e.status
+    except (HubError, SecretsError, EngineBusy, SchemaTooNew) as e:
+        print(f"alu: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("alu: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as e:  # parse_rate and friends say what is wrong
+        print(f"alu: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

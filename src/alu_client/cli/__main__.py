@@ -1,0 +1,7 @@
+"""``python -m alu_client.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

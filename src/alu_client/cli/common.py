@@ -1,0 +1,195 @@
+"""What every `alu` verb shares: one-line errors, sizes and rates, the progress line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from ..core.credentials import Secrets, SecretsError, open_secrets
+from ..core.lockfile import EngineBusy
+from ..core.paths import default_paths
+from ..core.services import Services
+from ..core.store import SchemaTooNew
+from ..core.store.transfers import Transfer, TransferStore
+from ..core.transfers.queue import Progress
+
+
+class CliError(Exception):
+    """A one-line message for the user; exit status 1 (2 for usage)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise CliError(f"--header takes 'Name: value', not {text!r}", 2)
+    return name.strip(), value.strip()
+
+
+def parse_size(text: str) -> int:
+    units = {
+        "": 1,
+        "k": 1024,
+        "kib": 1024,
+        "m": 1024**2,
+        "mib": 1024**2,
+        "g": 1024**3,
+        "gib": 1024**3,
+    }
+    t = text.strip().lower().replace(" ", "")
+    num = t.rstrip("kmgib")
+    try:
+        value = float(num) * units[t[len(num) :]]
+    except (ValueError, KeyError):
+        raise CliError(f"{text!r} is not a size (e.g. 8M, 512k, 1G)", 2) from None
+    if value < 1:
+        raise CliError(f"{text!r} is too small", 2)
+    return int(value)
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class ProgressLine:
+    """One self-overwriting line on a terminal (speed, ETA); silent when not a terminal."""
+
+    def __init__(self, tid: int, stream: object = sys.stderr) -> None:
+        self.tid = tid
+        self.stream = stream
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.last = ""
+
+    def __call__(self, batch: list[Progress]) -> None:
+        for p in batch:
+            if p.id != self.tid or not self.enabled:
+                continue
+            pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
+            eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
+            state = p.state if p.state != "active" else f"{fmt_bytes(p.speed)}/s ETA {eta}"
+            waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
+            line = f"\r{p.label[:40]:<40} {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
+            self.stream.write(line[:160].ljust(len(self.last)))  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+            self.last = line
+
+    def end(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("\n")  # type: ignore[attr-defined]
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class _SecretsUnavailable:
+    """Stands in when no keyring can be opened: verbs that need no token still work; the first
+    one that does gets the keyring's own explanation."""
+
+    name = "unavailable"
+    is_system = False
+    plain_text = False
+    needs_consent = False
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def get(self, key: str) -> str | None:
+        raise CliError(self.message)
+
+    def set(self, key: str, token: str, *, allow_plain: bool = False) -> None:
+        raise CliError(self.message)
+
+    def delete(self, key: str) -> None:
+        raise CliError(self.message)
+
+
+def open_services(*, allow_plain: bool = False) -> Services:
+    paths = default_paths().ensure()
+    try:
+        secrets: Secrets = open_secrets(paths, allow_plain=allow_plain)
+    except SecretsError as e:
+        secrets = _SecretsUnavailable(str(e))
+    try:
+        return Services(paths, secrets)
+    except SchemaTooNew as e:
+        raise CliError(str(e)) from None
+
+
+def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> Transfer:
+    """Run transfer ``tid`` to its end in the foreground — on this process's engine, or, when
+    the app (or another `alu`) holds the data folder, on that engine while this one watches."""
+    line = ProgressLine(tid) if not quiet else None
+    interrupted = threading.Event()
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        interrupted.set()
+
+    old = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            queue = services.start_engine(
+                sync=False, rules=False, hot_folders=False, media=False, max_downloads=2
+            )
+        except EngineBusy:
+            return _watch_other_engine(services, tid, line, interrupted)
+        if line is not None:
+            queue.add_listener(line)
+        queue.resume(tid)
+        t = queue.wait_for(tid, timeout=0)
+        while not interrupted.is_set():
+            t = queue.wait_for(tid, timeout=0.5)
+            if t.state in ("done", "failed", "canceled", "paused"):
+                break
+        if line is not None:
+            line.end()
+        if interrupted.is_set():
+            raise CliError("Interrupted; run the same command again to resume.", 130)
+        if t.state == "done":
+            _send_history(services)
+        return t
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def _watch_other_engine(
+    services: Services, tid: int, line: ProgressLine | None, interrupted: threading.Event
+) -> Transfer:
+    transfers = TransferStore(services.store)
+    if line is not None:
+        print("alu: the app (or another alu) runs the transfers here; following it.",
+              file=sys.stderr)  # fmt: skip
+    while not interrupted.wait(0.5):
+        t = transfers.get(tid)
+        if t is None:
+            raise CliError("The transfer disappeared from the queue.")
+        if line is not None:
+            line([Progress(t.id, t.direction, t.state, t.label, t.bytes_done, t.size, 0.0, None,
+                           t.last_error)])  # fmt: skip
+        if t.state in ("done", "failed", "canceled", "paused"):
+            if line is not None:
+                line.end()
+            return t
+    raise CliError("Stopped watching; the transfer goes on in the running app.", 130)
+
+
+def _send_history(services: Services) -> None:
+    """Best effort: the outbox goes to the hub now; if it cannot, the next sync sends it."""
+    try:
+        services.history().push()
+    except Exception as e:  # offline is normal here
+        logging.getLogger(__name__).info("history not sent yet: %s", e)

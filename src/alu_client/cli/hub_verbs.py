@@ -1,0 +1,343 @@
+"""`alu` verbs that talk to the hub: login, logout, whoami, doctor, feed, get, put, sync,
+history. Each works offline where it can (feed, history show what the library has)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core import hub
+from ..core.credentials import PlainTextNotAccepted, SecretsError
+from ..core.doctor import run_checks
+from ..core.library import LibraryItem, Query
+from ..core.profiles import sign_in, sign_out
+from ..core.services import Services
+from ..core.uploads import FieldError, UploadFields, title_from_filename
+from .common import CliError, fmt_bytes, open_services, print_json, wait_for_transfer
+
+PRIORITY_MARK = {"flash": "FLASH ", "urgent": "URGENT", "routine": "      "}
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.user}: ")
+    else:
+        raise CliError("No password: pass --password-stdin and write it to standard input.", 2)
+    if not password:
+        raise CliError("The password is empty.", 2)
+    services = open_services(allow_plain=args.accept_plain_secrets)
+    try:
+        profile = sign_in(
+            services.profiles,
+            services.secrets,
+            args.hub_url,
+            args.user,
+            password,
+            name=args.name,
+            ca_bundle=args.ca_bundle or "",
+            proxy=args.proxy or "",
+            allow_http=args.allow_http,
+            allow_plain_secrets=args.accept_plain_secrets,
+        )
+    except PlainTextNotAccepted as e:
+        raise CliError(f"{e} To accept it, sign in again with --accept-plain-secrets.") from None
+    except (hub.HubError, SecretsError) as e:
+        raise CliError(str(e)) from None
+    finally:
+        services.stop()
+    who = profile.member.get("display_name") or profile.username
+    print(f"Signed in to {profile.url} as {who} (profile {profile.name}).")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        name = args.profile or services.require_profile().name
+        confirmed = sign_out(services.profiles, services.secrets, name)
+    except (hub.HubError, SecretsError) as e:
+        raise CliError(str(e)) from None
+    finally:
+        services.stop()
+    print(
+        "Signed out."
+        if confirmed
+        else "Signed out here; the hub could not be told (its session expires by itself)."
+    )
+    return 0
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        profile = services.require_profile()
+        member = services.client().me()
+    except hub.Unreachable as e:
+        print(f"{profile.username} on {profile.url} (profile {profile.name}); offline: {e}")
+        return 0
+    except hub.HubError as e:
+        raise CliError(str(e)) from None
+    finally:
+        services.stop()
+    if args.json:
+        print_json({"profile": profile.name, "hub": profile.url, **member.to_json()})
+    else:
+        print(
+            f"{member.display_name} ({member.username}, {member.role}, {member.country}) "
+            f"on {profile.url}, profile {profile.name}"
+        )
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        checks = run_checks(services.paths, services.profile, None, timeout=args.timeout)
+    finally:
+        services.stop()
+    failed = 0
+    for c in checks:
+        mark = {True: "ok  ", None: "warn", False: "FAIL"}[c.ok]
+        failed += c.ok is False
+        print(f"{mark}  {c.name}: {c.message}")
+    return 1 if failed else 0
+
+
+def _sync_feed(services: Services) -> tuple[int, str]:
+    """Catch up with the hub's feed; (items new to the library, '' or why it could not)."""
+    try:
+        before = services.library.count(Query()).count
+        services.feed_sync().catch_up()
+        return services.library.count(Query()).count - before, ""
+    except hub.HubError as e:
+        return 0, str(e)
+
+
+def _item_json(li: LibraryItem) -> dict[str, Any]:
+    it = li.item
+    return {
+        "id": it.id,
+        "seq": it.seq,
+        "kind": it.kind,
+        "title": it.title,
+        "slug": it.slug,
+        "dateline": it.dateline,
+        "published_at": it.published_at.isoformat(),
+        "language": it.language,
+        "category": it.category,
+        "region": it.region,
+        "country": it.country,
+        "priority": it.priority,
+        "duration": it.duration,
+        "read": li.read,
+        "files": [
+            {"rendition": f.rendition, "path": str(f.path), "state": f.state} for f in li.files
+        ],
+        "renditions": [{"name": r.name, "size": r.size, "sha256": r.sha256} for r in it.renditions],
+    }
+
+
+def print_items(items: list[LibraryItem], as_json: bool) -> None:
+    if as_json:
+        print_json([_item_json(li) for li in items])
+        return
+    for li in items:
+        it = li.item
+        when = it.published_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        have = "✓" if li.downloaded else " "
+        print(
+            f"{have} {PRIORITY_MARK.get(it.priority, '')} {when}  {it.language:2}  {it.id}  "
+            f"{it.title}"
+        )
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        services.require_profile()
+        if not args.offline:
+            _, problem = _sync_feed(services)
+            if problem:
+                print(f"alu: offline, showing the library: {problem}", file=sys.stderr)
+        page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
+        print_items(page.items, args.json)
+        if args.mark_read:
+            services.library.mark_read([li.id for li in page.items])
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        rendition = "proxy" if args.proxy else "broadcast"
+        try:
+            tid = services.download(
+                args.item_id,
+                rendition,
+                dest_dir=Path(args.dest).expanduser() if args.dest else None,
+            )
+        except hub.HubError as e:
+            raise CliError(str(e)) from None
+        t = wait_for_transfer(services, tid)
+        if t.state != "done":
+            raise CliError(f"{t.label}: {t.last_error or t.state}")
+        print(f"{t.destination} ({fmt_bytes(t.size or 0)}, sha256 verified)")
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    path = Path(args.file).expanduser().absolute()
+    if not path.is_file():
+        raise CliError(f"{args.file} is not a file.", 2)
+    values: dict[str, object] = {
+        k: getattr(args, k)
+        for k in ("title", "slug", "dateline", "language", "category", "region", "country",
+                  "priority", "restrictions", "recorded_at")
+        if getattr(args, k)
+    }  # fmt: skip
+    values.setdefault("title", title_from_filename(path))
+    for field, name in (("script", args.script_file), ("shotlist", args.shotlist_file)):
+        if name:
+            try:
+                values[field] = Path(name).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise CliError(f"{name} could not be read as UTF-8 text ({e}).", 2) from None
+    services = open_services()
+    try:
+        try:
+            tid = services.upload(path, UploadFields.from_mapping(values))
+        except FieldError as e:
+            raise CliError(str(e), 2) from None
+        except hub.HubError as e:
+            raise CliError(str(e)) from None
+        t = wait_for_transfer(services, tid)
+        if t.state != "done":
+            raise CliError(f"{path.name}: {t.last_error or t.state}")
+        item_id = t.result.get("item_id")
+        if item_id:
+            print(f"{path.name}: uploaded, published as item {item_id}")
+        else:
+            print(f"{path.name}: uploaded; the hub is still preparing it (it will be in the feed)")
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        services.require_profile()
+        new, problem = _sync_feed(services)
+        if problem:
+            raise CliError(f"The feed could not be synced: {problem}")
+        history = services.history()
+        try:
+            sent = history.push()
+            pulled = history.pull()
+        except hub.HubError as e:
+            raise CliError(f"The history could not be synced: {e}") from None
+        services.evaluate_rules()
+        print(f"{new} new items; {sent} history events sent, {pulled} received.")
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    services = open_services()
+    try:
+        history = services.history()
+        if not args.offline:
+            try:
+                history.push()
+                history.pull()
+            except hub.HubError as problem:
+                print(f"alu: offline, showing what is here: {problem}", file=sys.stderr)
+        events = history.list(limit=args.limit)
+        if args.json:
+            print_json([e.__dict__ for e in events])
+            return 0
+        for e in events:
+            when = dt.datetime.fromtimestamp(e.ended_at or 0).strftime("%Y-%m-%d %H:%M")
+            label = e.detail.get("label") or e.item_id or ""
+            pending = " (not sent yet)" if e.pending else ""
+            print(f"{when}  {e.type:20} {fmt_bytes(e.bytes):>9}  {e.device or '-':15} "
+                  f"{label}{pending}")  # fmt: skip
+    finally:
+        services.stop()
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("login", help="sign in to a hub (the token goes to the OS keyring)")
+    p.add_argument("hub_url")
+    p.add_argument("--user", required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--name", help="profile name (default user@host)")
+    p.add_argument("--ca-bundle", help="CA certificates file for a corporate proxy or own CA")
+    p.add_argument("--proxy", help="HTTP(S) proxy URL (default: the system's)")
+    p.add_argument("--allow-http", action="store_true", help="allow plain http:// for this hub")
+    p.add_argument(
+        "--accept-plain-secrets",
+        action="store_true",
+        help="keep the token in a plain-text keyring if that is all there is",
+    )
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("logout", help="sign out (the token is revoked and forgotten)")
+    p.add_argument("--profile")
+    p.set_defaults(func=cmd_logout)
+
+    p = sub.add_parser("whoami", help="who is signed in, to which hub")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_whoami)
+
+    p = sub.add_parser("doctor", help="check hub, TLS, sign-in, keyring, clock, disk")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("feed", help="the hub's feed, newest first (synced first)")
+    p.add_argument("--new", action="store_true", help="only items not read yet")
+    p.add_argument("--mark-read", action="store_true", help="mark the listed items read")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offline", action="store_true", help="do not contact the hub")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feed)
+
+    p = sub.add_parser("get", help="download an item's file, verified, into the library")
+    p.add_argument("item_id")
+    p.add_argument("--proxy", action="store_true", help="the small preview file")
+    p.add_argument("--dest", help="folder (default: the download folder)")
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("put", help="upload a file as a member item")
+    p.add_argument("file")
+    p.add_argument("--title")
+    for name in ("slug", "dateline", "category", "region", "restrictions"):
+        p.add_argument(f"--{name}")
+    p.add_argument("--language", help="en, fr or ar")
+    p.add_argument("--country", help="two letters, e.g. KE")
+    p.add_argument("--priority", help="flash, urgent or routine")
+    p.add_argument("--recorded-at", help="e.g. 2026-11-22T14:30")
+    p.add_argument("--script-file", help="UTF-8 text file with the script")
+    p.add_argument("--shotlist-file", help="UTF-8 text file with the shot list")
+    p.set_defaults(func=cmd_put)
+
+    p = sub.add_parser("sync", help="catch up with the feed and exchange the history now")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("history", help="what was downloaded and uploaded, from every workstation")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)

@@ -1,0 +1,65 @@
+"""Auto-download rules: "every flash from East Africa in French, to this folder".
+
+A rule has conditions on the item's fields and an action. An empty condition accepts anything;
+every non-empty condition must hold (values within one condition are alternatives). Words and
+phrases are looked for in the title, slug and script, whatever the case and accents, at the
+start of a word: "élection" finds "ELECTIONS" and "rain" finds "rainfall", but not "training".
+Arabic is folded the simple way (diacritics and tatweel dropped, the alef forms أ إ آ ٱ made ا,
+ى made ي, ة made ه) and a word may carry the article (ال، وال، بال، لل, …): "انتخابات" finds
+"الانْتِخَابَات" and "والإنتخابات".
+
+The engine evaluates every new item of a profile exactly once, in the hub's order (seq): the
+first enabled rule that matches, by position, fires; the others are not looked at. What it
+enqueues is decided by the rule's action:
+
+- ``broadcast``: the broadcast rendition;
+- ``proxy``: the proxy (small, quick to fetch: a newsroom can preview it at once);
+- ``proxy_then_broadcast``: the proxy first, one priority step higher than the item's (so it
+  overtakes the broadcast files waiting in the queue), then the broadcast at the item's own.
+
+**Old items are not downloaded.** Items published more than ``max_age_hours`` (24 by default)
+before the evaluation are marked evaluated without any action: the first sign-in to a hub, or
+a workstation back after a week switched off, pulls the back catalogue into the feed and the
+library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
+what is new.
+
+Crash safety: an item is marked evaluated (``items.rules_done``) right after its downloads are
+queued, in separate transactions. If the process dies between the two, the next evaluation
+finds the item again, but before queueing anything it looks for a transfer of the same item and
+rendition that is queued, running, paused or done, and queues nothing twice.
+
+The engine does not talk to the queue itself: the service injects ``enqueue`` (which calls
+``TransferQueue.add_download`` with the rule named in the transfer's options, so that the
+history records which rule fetched what).
+
+The package: ``conditions`` (text folding, ``Conditions``, ``matches``), ``store`` (``Rule``,
+``RuleStore``: the rules of a profile in the database), ``engine`` (``RuleEngine``, ``Match``,
+``item_from_row``, ``bump``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches
+from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
+from .store import ACTIONS, Rule, RuleStore
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ACTIONS",
+    "CONDITION_FIELDS",
+    "Conditions",
+    "Enqueue",
+    "ItemLoader",
+    "Match",
+    "Rule",
+    "RuleEngine",
+    "RuleError",
+    "RuleStore",
+    "bump",
+    "fold",
+    "item_from_row",
+    "matches",
+]

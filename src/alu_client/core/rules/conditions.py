@@ -1,0 +1,168 @@
+"""What a rule asks of an item: text folding (French accents, Arabic letter forms and
+article), ``Conditions`` and ``matches``. See the package's note for how words are looked for."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..hub import PRIORITIES, Item
+
+if TYPE_CHECKING:
+    from .store import Rule
+
+#: the condition fields a rule has, in the order a form shows them
+CONDITION_FIELDS = ("categories", "regions", "countries", "languages", "priorities", "words")
+
+
+class RuleError(ValueError):
+    """A rule cannot be saved as given; ``str()`` says what to change."""
+
+
+# --- text folding ---------------------------------------------------------------------------
+
+#: letters folded after diacritics are removed (NFKD already splits أ إ آ ؤ ئ into base + mark)
+_ARABIC_FOLD = str.maketrans(
+    {
+        "\u0671": "\u0627",  # ٱ alef wasla → ا
+        "\u0672": "\u0627",  # ٲ
+        "\u0673": "\u0627",  # ٳ
+        "\u0649": "\u064a",  # ى alef maksura → ي
+        "\u0629": "\u0647",  # ة ta marbuta → ه
+        "\u0640": None,  # ـ tatweel (kashida)
+    }
+)
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Text as rules compare it: case-folded, without accents or Arabic diacritics, with the
+    Arabic letter forms above made one."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.translate(_ARABIC_FOLD).casefold()
+
+
+def _words(text: str) -> str:
+    """The folded words of ``text`` joined by single spaces, with a space in front."""
+    return " " + " ".join(_WORD.findall(fold(text)))
+
+
+#: the Arabic article and the particles written together with it (folded: alef forms are ا)
+_ARTICLE = "(?:[وف]?(?:ال|بال|كال|لل))?"
+
+
+@functools.lru_cache(maxsize=1024)
+def _phrase(words: str) -> re.Pattern[str]:
+    """A word or phrase to look for in ``_words(text)``: at the start of a word (after the
+    Arabic article when there is one), its last word possibly longer ("vote" finds "voters")."""
+    return re.compile(" " + _ARTICLE + re.escape(" ".join(_WORD.findall(fold(words)))))
+
+
+# --- conditions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What an item must be for a rule to fire. An empty tuple accepts anything."""
+
+    categories: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    #: two-letter codes (KE, SN)
+    countries: tuple[str, ...] = ()
+    #: en, fr, ar
+    languages: tuple[str, ...] = ()
+    #: flash, urgent, routine
+    priorities: tuple[str, ...] = ()
+    #: words or phrases, any of which in the title, slug or script
+    words: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, **values: Iterable[str] | str) -> Conditions:
+        """``Conditions.of(languages=["fr"], words="élection, vote")``: cleaned and checked
+        (a single string is split on commas); raises RuleError."""
+        unknown = set(values) - set(CONDITION_FIELDS)
+        if unknown:
+            raise RuleError(
+                f"Unknown rule condition {sorted(unknown)[0]!r}; "
+                f"the conditions are {', '.join(CONDITION_FIELDS)}."
+            )
+        kw: dict[str, tuple[str, ...]] = {}
+        for name, raw in values.items():
+            items: list[Any] = raw.split(",") if isinstance(raw, str) else list(raw)
+            cleaned: list[str] = []
+            for v in items:
+                if not isinstance(v, str):
+                    raise RuleError(f"The {name} of a rule are text, not {v!r}.")
+                v = " ".join(v.split())
+                if name in ("countries",):
+                    v = v.upper()
+                elif name in ("languages", "priorities"):
+                    v = v.lower()
+                if v and v not in cleaned:
+                    cleaned.append(v)
+            kw[name] = tuple(cleaned)
+        conditions = cls(**kw)
+        conditions.check()
+        return conditions
+
+    def check(self) -> None:
+        for p in self.priorities:
+            if p not in PRIORITIES:
+                raise RuleError(f"A priority is flash, urgent or routine, not {p!r}.")
+        for c in self.countries:
+            if not re.fullmatch(r"[A-Z]{2}", c):
+                raise RuleError(f"A country is a two-letter code like KE or SN, not {c!r}.")
+        for w in self.words:
+            if not _WORD.search(fold(w)):
+                raise RuleError(f"{w!r} has no letters or digits to look for.")
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, f) for f in CONDITION_FIELDS)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {f: list(getattr(self, f)) for f in CONDITION_FIELDS if getattr(self, f)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Conditions:
+        kw: dict[str, tuple[str, ...]] = {}
+        for f in CONDITION_FIELDS:
+            values = data.get(f)
+            if isinstance(values, list | tuple):
+                kw[f] = tuple(str(v) for v in values)
+        return cls(**kw)
+
+
+def _same(value: str) -> str:
+    """A field's value as compared: folded, spaces collapsed ("East  Africa" is "east africa")."""
+    return " ".join(fold(value).split())
+
+
+def matches(rule: Rule, item: Item) -> bool:
+    """True when every non-empty condition of ``rule`` holds for ``item`` (``enabled`` is the
+    engine's business, not this function's)."""
+    c = rule.conditions
+
+    def one_of(values: tuple[str, ...], value: str) -> bool:
+        return not values or _same(value) in {_same(v) for v in values}
+
+    if not one_of(c.categories, item.category):
+        return False
+    if not one_of(c.regions, item.region):
+        return False
+    if not one_of(c.countries, item.country):
+        return False
+    if not one_of(c.languages, item.language):
+        return False
+    if not one_of(c.priorities, item.priority):
+        return False
+    if c.words:
+        text = _words(f"{item.title}\n{item.slug}\n{item.script}")
+        if not any(_phrase(w).search(text) for w in c.words):
+            return False
+    return True

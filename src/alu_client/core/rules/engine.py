@@ -1,0 +1,217 @@
+"""The engine: every new item of a profile evaluated once, the first matching rule fires
+(see the package's note on old items, crash safety and ``enqueue``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..hub import PRIORITIES, Item, Rendition
+from ..store import Store
+from .conditions import matches
+from .store import Rule, RuleStore
+
+log = logging.getLogger("alu_client.core.rules")  # the package's logger, as before the split
+
+#: the transfer states that mean "this rendition is already being fetched, or was"
+_TAKEN_STATES = ("queued", "active", "paused", "done")
+#: items read from the store at a time
+_PAGE = 500
+
+
+# --- items as stored --------------------------------------------------------------------------
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def item_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Item:
+    """A row of the ``items`` table as a ``hub.Item`` (raises ValueError on a damaged row)."""
+    d = dict(row)
+    raw = json.loads(d.get("renditions") or "[]")
+    renditions = tuple(
+        Rendition(
+            name=str(r.get("name", "")),
+            url=str(r.get("url", "")),
+            filename=str(r.get("filename") or ""),
+            size=int(r.get("size") or 0),
+            sha256=str(r.get("sha256") or "").lower(),
+            mime=str(r.get("mime") or ""),
+            width=int(r.get("width") or 0),
+            height=int(r.get("height") or 0),
+        )
+        for r in (raw if isinstance(raw, list) else [])
+        if isinstance(r, dict) and r.get("name") and r.get("url")
+    )
+    p = d.get("priority", 2)
+    priority = PRIORITIES[p] if isinstance(p, int) and 0 <= p < len(PRIORITIES) else str(p)
+    if priority not in PRIORITIES:
+        priority = "routine"
+    published = _when(d.get("published_at"))
+    if published is None:
+        raise ValueError(f"item {d.get('id')!r} has no publication time")
+    return Item(
+        id=str(d["id"]),
+        seq=int(d["seq"]),
+        kind=str(d.get("kind") or "push"),
+        title=str(d.get("title") or ""),
+        slug=str(d.get("slug") or ""),
+        dateline=str(d.get("dateline") or ""),
+        recorded_at=_when(d.get("recorded_at")),
+        published_at=published,
+        category=str(d.get("category") or ""),
+        region=str(d.get("region") or ""),
+        country=str(d.get("country") or ""),
+        language=str(d.get("language") or ""),
+        priority=priority,
+        restrictions=str(d.get("restrictions") or ""),
+        script=str(d.get("script") or ""),
+        shotlist=str(d.get("shotlist") or ""),
+        duration=float(d.get("duration") or 0),
+        source_member=str(d.get("source_member") or ""),
+        thumbnail_url=str(d.get("thumbnail_url") or ""),
+        renditions=renditions,
+    )
+
+
+def bump(priority: str) -> str:
+    """One step more urgent: routine → urgent → flash (flash stays flash)."""
+    i = PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES) - 1
+    return PRIORITIES[max(0, i - 1)]
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+#: ``enqueue(item, rendition, dest_dir, rule) -> transfer id`` (None: nothing was queued).
+#: The item's ``priority`` is the priority to queue at (already bumped for a first proxy).
+Enqueue = Callable[[Item, str, Path | None, Rule], int | None]
+ItemLoader = Callable[[sqlite3.Row], Item]
+
+
+@dataclass(frozen=True)
+class Match:
+    """One rendition a rule asked for."""
+
+    item: Item
+    rule: Rule
+    rendition: str
+    #: the new transfer; None when one already existed or nothing could be queued
+    transfer_id: int | None
+    #: a transfer of this item and rendition was already queued, running, paused or done
+    already: bool = False
+    #: why nothing was queued ('' when it was, or when ``already``)
+    error: str = ""
+
+
+class RuleEngine:
+    def __init__(self, store: Store, profile: str, enqueue: Enqueue) -> None:
+        self.store = store
+        self.profile = profile
+        self.enqueue = enqueue
+        self.rules = RuleStore(store, profile)
+        self._lock = threading.Lock()
+
+    def evaluate_pending(
+        self,
+        items_loader: ItemLoader = item_from_row,
+        *,
+        now: dt.datetime | None = None,
+        max_age_hours: float | None = 24,
+    ) -> list[Match]:
+        """Evaluate every item of the profile not evaluated yet, in seq order, once each.
+
+        Items published more than ``max_age_hours`` before ``now`` (None: no limit) are only
+        marked: see the package's note on old items."""
+        now = now or dt.datetime.now(dt.UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.UTC)
+        cutoff = now - dt.timedelta(hours=max_age_hours) if max_age_hours is not None else None
+        out: list[Match] = []
+        with self._lock:
+            rules = [r for r in self.rules.all() if r.enabled]
+            cursor = (-1, -1)
+            while True:
+                rows = self.store.query(
+                    "SELECT * FROM items WHERE profile = ? AND rules_done = 0"
+                    " AND (seq > ? OR (seq = ? AND pk > ?)) ORDER BY seq, pk LIMIT ?",
+                    (self.profile, cursor[0], cursor[0], cursor[1], _PAGE),
+                )
+                if not rows:
+                    break
+                cursor = (int(rows[-1]["seq"]), int(rows[-1]["pk"]))
+                quiet: list[int] = []  # evaluated without any download: marked in one go
+                for row in rows:
+                    pk = int(row["pk"])
+                    try:
+                        item = items_loader(row)
+                    except Exception:
+                        log.exception("item %s cannot be read; rules skip it", row["id"])
+                        quiet.append(pk)
+                        continue
+                    if cutoff is not None and item.published_at < cutoff:
+                        quiet.append(pk)
+                        continue
+                    rule = next((r for r in rules if matches(r, item)), None)
+                    if rule is None:
+                        quiet.append(pk)
+                        continue
+                    out += self._fire(rule, item)
+                    self._mark([pk])
+                self._mark(quiet)
+        return out
+
+    def _fire(self, rule: Rule, item: Item) -> list[Match]:
+        if rule.action == "proxy_then_broadcast":
+            plan = [("proxy", dataclasses.replace(item, priority=bump(item.priority)))]
+            plan.append(("broadcast", item))
+        else:
+            plan = [(rule.action, item)]
+        out: list[Match] = []
+        for rendition, as_queued in plan:
+            if item.rendition(rendition) is None:
+                out.append(Match(item, rule, rendition, None, error="no such rendition"))
+                continue
+            if self._already(item.id, rendition):
+                out.append(Match(item, rule, rendition, None, already=True))
+                continue
+            try:
+                tid = self.enqueue(as_queued, rendition, rule.dest_dir, rule)
+            except Exception as e:
+                log.exception("rule %r: queueing %s of %s failed", rule.name, rendition, item.id)
+                out.append(Match(item, rule, rendition, None, error=str(e) or type(e).__name__))
+                continue
+            out.append(Match(item, rule, rendition, tid, error="" if tid else "not queued"))
+            log.info("rule %r: %s of %s queued (transfer %s)", rule.name, rendition, item.id, tid)
+        return out
+
+    def _already(self, item_id: str, rendition: str) -> bool:
+        """A transfer of this item and rendition exists that is not failed or canceled (for this
+        profile, or for none named: a download queued by hand)."""
+        row = self.store.query_one(
+            "SELECT 1 FROM transfers WHERE direction = 'download' AND item_id = ?"
+            " AND rendition = ? AND state IN (?, ?, ?, ?)"
+            " AND COALESCE(json_extract(options, '$.profile'), ?) = ? LIMIT 1",
+            (item_id, rendition, *_TAKEN_STATES, self.profile, self.profile),
+        )
+        return row is not None
+
+    def _mark(self, pks: list[int]) -> None:
+        if not pks:
+            return
+        with self.store.write() as c:
+            c.executemany(
+                "UPDATE items SET rules_done = 1 WHERE pk = ? AND profile = ?",
+                [(pk, self.profile) for pk in pks],
+            )

@@ -1,0 +1,324 @@
+"""The client core for one data folder and its active hub profile, built once.
+
+Both the ``alu`` CLI and the desktop app build a ``Services`` and use its parts (store, library,
+queue, sync, rules, hot folders, media worker); neither wires them by itself. Two levels:
+
+- ``Services(paths, secrets)``: the store, profiles, library and the hub client — what a
+  command like ``alu feed`` or ``alu library`` needs, safe beside a running app.
+- ``services.start_engine()``: the engine (transfer queue, feed and history sync, rules, hot
+  folders, media worker), which needs the data folder's lock: one engine per data folder.
+
+Where things join:
+
+- A finished download is recorded in the library and in the history outbox *inside the
+  transaction that ends the transfer* (outcome hooks), so a crash never leaves one without the
+  other; the media worker then probes it and makes its thumbnail on its own thread.
+- New feed items are evaluated by the auto-download rules once (``items.rules_done``).
+- The token only goes to the hub's own origin (``HubClient.headers_for``), never to a CDN or S3.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import hub
+from .credentials import Secrets
+from .library import Library, record_file, upsert_items
+from .lockfile import EngineLock
+from .media import MediaWorker
+from .paths import Paths
+from .profiles import Profile, Profiles, client_for
+from .rules import Rule, RuleEngine
+from .safe_names import safe_filename, unique_path
+from .store import Store
+from .store.transfers import Transfer
+from .sync import FeedSync, HistorySync, SyncService, SyncState
+from .sync.history import transfer_outcome_hook
+from .transfers.base import SessionPool
+from .transfers.queue import TransferQueue
+from .uploads import UploadFields, file_sha256
+from .watch import HotFolders, WatchFolder
+
+log = logging.getLogger(__name__)
+#: seconds an upload waits, after its last byte, for the hub to say "published" or why not
+PUBLISH_WAIT = 300.0
+
+
+class NoProfile(hub.AuthError):
+    def __init__(self) -> None:
+        super().__init__("Not signed in to any hub yet; sign in first (alu login HUB_URL).")
+
+
+class Services:
+    def __init__(self, paths: Paths, secrets: Secrets, *, store: Store | None = None) -> None:
+        self.paths = paths.ensure()
+        self.secrets = secrets
+        self.store = store or Store(paths.db_path)
+        self.profiles = Profiles(self.store)
+        self.profile: Profile | None = self.profiles.active()
+        self._client: hub.HubClient | None = None
+        self._client_lock = threading.Lock()
+        self.library = Library(self.store, self.profile.name if self.profile else "")
+        self.queue: TransferQueue | None = None
+        self.sync: SyncService | None = None
+        self.rules: RuleEngine | None = None
+        self.hot_folders: HotFolders | None = None
+        self.media: MediaWorker | None = None
+        self._lock: EngineLock | None = None
+        self._rules_lock = threading.Lock()
+
+    # --- the hub ------------------------------------------------------------------------------
+
+    def require_profile(self) -> Profile:
+        if self.profile is None:
+            raise NoProfile()
+        return self.profile
+
+    def client(self) -> hub.HubClient:
+        """The signed-in client of the active profile (made once; NotSignedIn without token)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = client_for(self.require_profile(), self.secrets)
+            return self._client
+
+    def _client_or_none(self) -> hub.HubClient | None:
+        try:
+            return self.client()
+        except hub.HubError:
+            return None
+
+    def store_items(self, items: list[hub.Item]) -> list[hub.Item]:
+        return upsert_items(self.store, self.require_profile().name, items)
+
+    def history(self) -> HistorySync:
+        return HistorySync(self.store, self.require_profile().name, self._client_or_none)
+
+    def feed_sync(self, **kw: Any) -> FeedSync:
+        profile = self.require_profile()
+        return FeedSync(
+            self._client_or_none,
+            SyncState(self.store, profile.name),
+            self.store_items,
+            on_new=lambda _items: self.evaluate_rules(),
+            **kw,
+        )
+
+    # --- the engine ---------------------------------------------------------------------------
+
+    def make_queue(self, **kw: Any) -> TransferQueue:
+        """A queue wired to the library and the history (started or not by the caller)."""
+        profile = self.profile
+        sessions = SessionPool(
+            verify=(profile.ca_bundle or True) if profile else True,
+            proxies={"http": profile.proxy, "https": profile.proxy}
+            if profile and profile.proxy
+            else None,
+        )
+        queue = TransferQueue(self.store, sessions=sessions, headers_for=self._headers_for, **kw)
+        device = profile.device if profile else ""
+        hooks = queue.transfers.outcome_hooks
+        hooks.append(self._library_hook)
+        hooks.append(transfer_outcome_hook(_profile_of, device))
+        return queue
+
+    def start_engine(
+        self,
+        *,
+        sync: bool = True,
+        rules: bool = True,
+        hot_folders: bool = True,
+        media: bool = True,
+        **queue_kw: Any,
+    ) -> TransferQueue:
+        """Take the data folder's lock and start the engine (EngineBusy if another runs)."""
+        self._lock = EngineLock(self.paths.engine_lock).acquire()
+        queue = self.queue = self.make_queue(**queue_kw)
+        profile = self.profile
+        if profile is not None and hot_folders:
+            self.hot_folders = HotFolders(self.store, profile.name, self._enqueue_hot)
+            queue.transfers.outcome_hooks.append(self.hot_folders.outcome_hook)
+        if profile is not None and rules:
+            self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
+        if media:
+            self.media = MediaWorker(self.store, self.paths)
+        queue.start()
+        if profile is not None and sync:
+            self.sync = SyncService(self.feed_sync(), self.history())
+            self.sync.start()
+        if self.hot_folders is not None:
+            self.hot_folders.start()
+        self.evaluate_rules()
+        return queue
+
+    def stop(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+        if self.hot_folders is not None:
+            self.hot_folders.stop()
+        if self.queue is not None:
+            self.queue.stop()
+        if self.media is not None:
+            self.media.stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._client is not None:
+            self._client.close()
+        self.store.close()
+
+    # --- what users ask for -------------------------------------------------------------------
+
+    def download(
+        self,
+        item_id: str,
+        rendition: str = "broadcast",
+        *,
+        dest_dir: Path | None = None,
+        priority: str | None = None,
+        rule: str | None = None,
+        queue: TransferQueue | None = None,
+    ) -> int:
+        """Queue a rendition of an item (known to the library, or asked from the hub)."""
+        profile = self.require_profile()
+        known = self.library.get(item_id)
+        item = known.item if known is not None else self.client().item(item_id)
+        if known is None:
+            self.store_items([item])
+        return self._enqueue_download(
+            item, rendition, dest_dir, priority or item.priority, rule, queue, profile
+        )
+
+    def _enqueue_download(
+        self,
+        item: hub.Item,
+        rendition: str,
+        dest_dir: Path | None,
+        priority: str,
+        rule: str | None,
+        queue: TransferQueue | None,
+        profile: Profile,
+    ) -> int:
+        r = item.rendition(rendition)
+        if r is None:
+            raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")
+        q = queue or self.queue or self.make_queue()
+        for t in q.transfers.all(("queued", "active", "paused"), "download"):
+            if t.item_id == item.id and t.rendition == rendition:
+                return t.id  # asked twice: the same transfer
+        folder = dest_dir or self.paths.downloads_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
+        name = r.filename or f"{item.slug or item.title or item.id}.mp4"
+        if rendition != "broadcast":
+            name = f"{Path(safe_filename(name)).stem} ({rendition}){Path(name).suffix}"
+        dest = unique_path(folder, name, taken)
+        extra: dict[str, Any] = {"profile": profile.name}
+        if rule:
+            extra["rule"] = rule
+        return q.add_download(
+            r.url,
+            dest,
+            sha256=r.sha256,
+            size=r.size,
+            label=item.title or dest.name,
+            priority=priority,
+            item_id=item.id,
+            rendition=rendition,
+            extra=extra,
+        )
+
+    def upload(
+        self,
+        path: Path,
+        fields: UploadFields,
+        *,
+        sha256: str | None = None,
+        queue: TransferQueue | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Queue a member upload (fields checked first; FieldError says what to fix)."""
+        profile = self.require_profile()
+        clean = fields.validated()
+        digest = sha256 or file_sha256(path)
+        q = queue or self.queue or self.make_queue()
+        return q.add_upload(
+            path,
+            self.client().uploads_url,
+            clean.metadata(path, digest),
+            label=clean.title,
+            priority=clean.priority,
+            extra={"profile": profile.name, "publish_wait": PUBLISH_WAIT, **(extra or {})},
+        )
+
+    def evaluate_rules(self) -> None:
+        """Run the auto-download rules over items not evaluated yet (once each)."""
+        engine = self.rules
+        if engine is None:
+            return
+        with self._rules_lock:
+            try:
+                matches = engine.evaluate_pending()
+            except Exception:
+                log.exception("evaluating the auto-download rules failed")
+                return
+        for m in matches:
+            if m.transfer_id is not None and not m.already:
+                log.info("rule %r queued %s (%s)", m.rule.name, m.item.id, m.rendition)
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def _headers_for(self, t: Transfer) -> dict[str, str]:
+        client = self._client_or_none()
+        if client is None:
+            return {}
+        return client.headers_for(t.source if t.direction == "download" else t.destination)
+
+    def _enqueue_rule(
+        self, item: hub.Item, rendition: str, dest_dir: Path | None, rule: Rule
+    ) -> int | None:
+        profile = self.require_profile()
+        return self._enqueue_download(
+            item, rendition, dest_dir, item.priority, rule.name, self.queue, profile
+        )
+
+    def _enqueue_hot(self, path: Path, metadata: dict[str, str], folder: WatchFolder) -> int:
+        q = self.queue or self.make_queue()
+        return q.add_upload(
+            path,
+            self.client().uploads_url,
+            metadata,
+            label=metadata.get("title") or path.name,
+            priority=metadata.get("priority") or "routine",
+            extra={
+                "profile": folder.profile,
+                "hot_folder": folder.id,
+                "publish_wait": PUBLISH_WAIT,
+            },
+        )
+
+    def _library_hook(self, conn: sqlite3.Connection, t: Transfer) -> None:
+        profile = _profile_of(t)
+        if t.direction != "download" or t.state != "done" or not t.item_id or not profile:
+            return
+        record_file(
+            conn,
+            profile,
+            t.item_id,
+            t.rendition or "broadcast",
+            t.destination,
+            int(t.size or t.bytes_done),
+            t.sha256 or "",
+            t.id,
+        )
+        if self.media is not None:
+            # After the commit: the worker reads the new row on its own thread.
+            threading.Timer(0.1, self.media.wake).start()
+
+
+def _profile_of(t: Transfer) -> str | None:
+    value = t.options.get("profile")
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,57 @@
+"""Hot folders: a file dropped in a watched folder is uploaded once it is complete, once.
+
+How a file is taken (one scan thread does all of it; a scan also runs on ``scan_now()``):
+
+- **The scan is the truth.** Every enabled folder is listed every ``scan_interval`` seconds;
+  watchdog only wakes the scan early (its events can be missed, on network shares especially).
+- **Complete** means: size and modification time unchanged (and the sidecar's too) for the
+  folder's ``settle_seconds``, and the file opens for reading (on Windows a file another program
+  still has open for writing does not). An empty file is waited for. A file that stays
+  unreadable although it no longer changes is reported after a grace period (a minute).
+- **Ignored**: hidden files and dotfiles, temporary files (``.part``, ``.tmp``, ``~$…``,
+  ``….crdownload``, …), every ``.json`` file (the sidecars), sub-folders (``sent`` among them).
+- **Metadata**: the sidecar ``<stem>.json`` (an object with title, slug, dateline, language,
+  category, region, country, priority, script, shotlist, restrictions, recorded_at) over the
+  folder's defaults over the file name (the title made from the stem). Write the sidecar before
+  or with the file: a sidecar that arrives after the file was taken is not used. The sha256 of
+  the file is computed here (on the scan thread) and sent with the metadata.
+- **Once**: every file taken is a row of ``watch_files`` keyed by (folder, path, size, mtime);
+  the same key is never taken twice, and the same content (sha256) already uploaded or being
+  uploaded from any hot folder of the profile is recorded as sent with a note, not uploaded.
+- **Errors are reported, not looped**: an invalid sidecar, bad field values or an unreadable
+  file give an ``error`` row with a sentence saying what to fix; the file is looked at again
+  only when it changes (new size or time: a new row) or its sidecar changes (in this run: any
+  change; after a restart: a sidecar modified after the error was recorded), or on ``retry()``.
+- **Afterwards**: the queue's outcome hook (``outcome_hook``, registered in
+  ``TransferStore.outcome_hooks``) marks the row sent or error in the transaction that ends the
+  upload; the next scan moves a sent file and its sidecar to the folder's sent folder (a name
+  relative to the hot folder, or an absolute path), under a new name if the name is taken there:
+  a file is never overwritten.
+
+The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
+store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:
+settling, hashing, sidecars and metadata, queueing), ``move`` (sent files to the sent folder,
+never over another file), ``hotfolders`` (``HotFolders``: the scan thread, watchdog, the
+outcome hook). ``HotFolders`` is one object made of the mixins of these modules.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .folders import METADATA_FIELDS, WatchError, WatchFile, WatchFolder, is_ignored
+from .hotfolders import HotFolders
+from .scan import UNREADABLE_GRACE, EnqueueUpload
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "METADATA_FIELDS",
+    "UNREADABLE_GRACE",
+    "EnqueueUpload",
+    "HotFolders",
+    "WatchError",
+    "WatchFile",
+    "WatchFolder",
+    "is_ignored",
+]

@@ -1,0 +1,248 @@
+"""Hot folders as stored: ``WatchFolder`` (a watched folder and its settings), ``WatchFile``
+(a file taken from one), and ``FolderRegistry``, the folder half of ``HotFolders`` (add,
+change, remove, list). Also which names a hot folder never takes (``is_ignored``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ..store import Store
+from ..uploads import FieldError, UploadFields
+
+#: the item fields a sidecar or a folder's defaults may give
+METADATA_FIELDS = tuple(f.name for f in fields(UploadFields))
+_TEMP_SUFFIXES = (
+    ".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", ".!ut", "~",
+)  # fmt: skip
+_JUNK = {"thumbs.db", "desktop.ini", "icon\r"}
+
+
+class WatchError(ValueError):
+    """A hot folder cannot be set up as asked; ``str()`` says why."""
+
+
+def is_ignored(name: str) -> bool:
+    """Names a hot folder never takes: hidden, temporary, sidecars, system junk."""
+    low = name.lower()
+    return (
+        name.startswith((".", "~$", "~"))
+        or low.endswith(_TEMP_SUFFIXES)
+        or low.endswith(".json")
+        or low in _JUNK
+    )
+
+
+@dataclass(frozen=True)
+class WatchFolder:
+    id: int
+    profile: str
+    path: Path
+    enabled: bool
+    defaults: dict[str, str]
+    #: relative to ``path``, or absolute
+    sent_dir: str
+    settle_seconds: float
+
+    @property
+    def sent_path(self) -> Path:
+        sent = Path(self.sent_dir).expanduser()
+        return sent if sent.is_absolute() else self.path / sent
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> WatchFolder:
+        try:
+            data = json.loads(row["defaults"] or "{}")
+        except ValueError:
+            data = {}
+        return cls(
+            id=int(row["id"]),
+            profile=str(row["profile"]),
+            path=Path(row["path"]),
+            enabled=bool(row["enabled"]),
+            defaults={str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {},
+            sent_dir=str(row["sent_dir"]),
+            settle_seconds=float(row["settle_seconds"]),
+        )
+
+
+@dataclass(frozen=True)
+class WatchFile:
+    id: int
+    folder_id: int
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    #: uploading | sent | error
+    state: str
+    transfer_id: int | None
+    #: the error (state error), or a note (state sent: "not uploaded again: …")
+    error: str
+    at: float
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> WatchFile:
+        return cls(
+            id=int(row["id"]),
+            folder_id=int(row["folder_id"]),
+            path=Path(row["path"]),
+            size=int(row["size"]),
+            mtime_ns=int(row["mtime_ns"]),
+            sha256=row["sha256"],
+            state=str(row["state"]),
+            transfer_id=row["transfer_id"],
+            error=str(row["error"]),
+            at=float(row["at"]),
+        )
+
+
+class FolderRegistry:
+    """The hot folders of one hub profile (a part of ``HotFolders``)."""
+
+    store: Store
+    profile: str
+    _wake: threading.Event
+
+    # --- folders ------------------------------------------------------------------------------
+
+    def add_folder(
+        self,
+        path: Path | str,
+        defaults: Mapping[str, object] | None = None,
+        sent_dir: str | Path = "sent",
+        settle_seconds: float = 10,
+        *,
+        enabled: bool = True,
+    ) -> WatchFolder:
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise WatchError(f"{folder} is not a folder, or cannot be reached.")
+        folder = folder.resolve()
+        clean = _clean_defaults(defaults or {})
+        sent = _clean_sent_dir(folder, sent_dir)
+        settle = _clean_settle(settle_seconds)
+        with self.store.write() as c:
+            other = c.execute(
+                "SELECT profile FROM watch_folders WHERE path = ?", (str(folder),)
+            ).fetchone()
+            if other is not None:
+                whose = "" if other[0] == self.profile else f" (for the hub profile {other[0]!r})"
+                raise WatchError(f"{folder} is already a hot folder{whose}.")
+            cur = c.execute(
+                "INSERT INTO watch_folders (profile, path, enabled, defaults, sent_dir,"
+                " settle_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.profile,
+                    str(folder),
+                    int(enabled),
+                    json.dumps(clean, ensure_ascii=False),
+                    sent,
+                    settle,
+                    time.time(),
+                ),
+            )
+            fid = int(cur.lastrowid or 0)
+        self._wake.set()
+        return self.folder(fid)
+
+    def update_folder(
+        self,
+        folder_id: int,
+        *,
+        defaults: Mapping[str, object] | None = None,
+        sent_dir: str | Path | None = None,
+        settle_seconds: float | None = None,
+        enabled: bool | None = None,
+    ) -> WatchFolder:
+        old = self.folder(folder_id)
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE watch_folders SET defaults = ?, sent_dir = ?, settle_seconds = ?,"
+                " enabled = ? WHERE id = ? AND profile = ?",
+                (
+                    json.dumps(
+                        _clean_defaults(defaults) if defaults is not None else old.defaults,
+                        ensure_ascii=False,
+                    ),
+                    _clean_sent_dir(old.path, sent_dir) if sent_dir is not None else old.sent_dir,
+                    _clean_settle(settle_seconds)
+                    if settle_seconds is not None
+                    else old.settle_seconds,
+                    int(enabled) if enabled is not None else int(old.enabled),
+                    folder_id,
+                    self.profile,
+                ),
+            )
+        self._wake.set()
+        return self.folder(folder_id)
+
+    def set_enabled(self, folder_id: int, enabled: bool) -> WatchFolder:
+        return self.update_folder(folder_id, enabled=enabled)
+
+    def remove_folder(self, folder_id: int) -> None:
+        """Stop watching (the files and the record of what was sent stay where they are)."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "DELETE FROM watch_folders WHERE id = ? AND profile = ?", (folder_id, self.profile)
+            )
+            if cur.rowcount == 0:
+                raise WatchError(f"There is no hot folder #{folder_id}.")
+        self._wake.set()
+
+    def folder(self, folder_id: int) -> WatchFolder:
+        row = self.store.query_one(
+            "SELECT * FROM watch_folders WHERE id = ? AND profile = ?", (folder_id, self.profile)
+        )
+        if row is None:
+            raise WatchError(f"There is no hot folder #{folder_id}.")
+        return WatchFolder.from_row(row)
+
+    def list_folders(self) -> list[WatchFolder]:
+        rows = self.store.query(
+            "SELECT * FROM watch_folders WHERE profile = ? ORDER BY id", (self.profile,)
+        )
+        return [WatchFolder.from_row(r) for r in rows]
+
+    def files(self, folder_id: int) -> list[WatchFile]:
+        rows = self.store.query(
+            "SELECT * FROM watch_files WHERE folder_id = ? ORDER BY id", (folder_id,)
+        )
+        return [WatchFile.from_row(r) for r in rows]
+
+
+def _clean_defaults(defaults: Mapping[str, object]) -> dict[str, str]:
+    unknown = sorted(set(defaults) - set(METADATA_FIELDS))
+    if unknown:
+        raise WatchError(
+            f"{unknown[0]!r} is not an item field; the fields are {', '.join(METADATA_FIELDS)}."
+        )
+    clean = {k: str(v) for k, v in defaults.items() if v is not None and str(v) != ""}
+    try:
+        UploadFields.from_mapping({**clean, "title": clean.get("title") or "x"}).validated()
+    except FieldError as e:
+        raise WatchError(f"In the folder's defaults: {e}") from None
+    return clean
+
+
+def _clean_sent_dir(folder: Path, sent_dir: str | Path) -> str:
+    text = str(sent_dir).strip()
+    if not text:
+        raise WatchError("The sent folder needs a name (like 'sent') or a full path.")
+    sent = Path(text).expanduser()
+    resolved = (sent if sent.is_absolute() else folder / sent).resolve()
+    if resolved == folder.resolve():
+        raise WatchError("The sent folder cannot be the hot folder itself.")
+    return text
+
+
+def _clean_settle(settle_seconds: float) -> float:
+    settle = float(settle_seconds)
+    if not 0 <= settle <= 24 * 3600 or settle != settle:
+        raise WatchError("The settle time is between 0 seconds and a day.")
+    return settle

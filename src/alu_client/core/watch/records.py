@@ -1,0 +1,189 @@
+"""What is known of each file of a hot folder: its row in ``watch_files`` (written, claimed,
+reconciled after a crash) and what the scan remembers in this run (``_Memory``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..store.transfers import ENDED, Transfer
+from .folders import FolderRegistry, WatchFile, WatchFolder
+
+log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
+
+_Sig = tuple[int, int]  # size, mtime_ns
+
+_UPSERT = (
+    "INSERT INTO watch_files (folder_id, path, size, mtime_ns, sha256, state, transfer_id,"
+    " error, at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+    " ON CONFLICT (folder_id, path, size, mtime_ns) DO UPDATE SET sha256 = excluded.sha256,"
+    " state = excluded.state, transfer_id = NULL, error = excluded.error, at = excluded.at"
+)
+#: the same, but a row already there is only taken over when it is in error
+_CLAIM = _UPSERT + " WHERE watch_files.state = 'error'"
+
+
+@dataclass
+class _Candidate:
+    """A file seen but not taken yet: since when it has looked the same."""
+
+    sig: tuple[int, int, _Sig | None]
+    since: float
+    unreadable_since: float | None = None
+
+
+@dataclass
+class _Memory:
+    candidates: dict[tuple[int, str], _Candidate] = field(default_factory=dict)
+    #: error row id → the sidecar's signature when the error was recorded
+    error_sidecars: dict[int, _Sig | None] = field(default_factory=dict)
+    #: sent rows whose move failed (logged once)
+    move_failed: set[int] = field(default_factory=set)
+    #: folder id → the problem logged for it (unreachable, …)
+    problems: dict[int, str] = field(default_factory=dict)
+
+
+class FileRecords(FolderRegistry):
+    """The ``watch_files`` rows of the profile's hot folders (a part of ``HotFolders``)."""
+
+    _mem: _Memory
+
+    def retry(self, file_id: int) -> None:
+        """Forget a file in error: the next scan takes it again (a person's decision)."""
+        with self.store.write() as c:
+            c.execute("DELETE FROM watch_files WHERE id = ? AND state = 'error'", (file_id,))
+        self._mem.error_sidecars.pop(file_id, None)
+        self._wake.set()
+
+    @property
+    def problems(self) -> dict[int, str]:
+        """Folders that cannot be scanned now (folder id → why)."""
+        return dict(self._mem.problems)
+
+    # --- rows --------------------------------------------------------------------------------
+
+    def _row(self, folder_id: int, path: Path, size: int, mtime: int) -> WatchFile | None:
+        row = self.store.query_one(
+            "SELECT * FROM watch_files WHERE folder_id = ? AND path = ? AND size = ?"
+            " AND mtime_ns = ?",
+            (folder_id, str(path), size, mtime),
+        )
+        return WatchFile.from_row(row) if row else None
+
+    def _write_row(
+        self,
+        folder: WatchFolder,
+        path: Path,
+        size: int,
+        mtime: int,
+        sha: str | None,
+        state: str,
+        error: str,
+        *,
+        claim: bool,
+    ) -> int | None:
+        """Insert or update the row of (folder, path, size, mtime). ``claim``: only a new row or
+        one in error may be written (None when another scanner took the file meanwhile)."""
+        with self.store.write() as c:
+            cur = c.execute(
+                _CLAIM if claim else _UPSERT,
+                (folder.id, str(path), size, mtime, sha, state, error, time.time()),
+            )
+            if cur.rowcount == 0:
+                return None
+            # The same file seen before with another size or time and refused: that report is
+            # out of date now (what was sent or is uploading stays on record).
+            c.execute(
+                "DELETE FROM watch_files WHERE folder_id = ? AND path = ? AND state = 'error'"
+                " AND NOT (size = ? AND mtime_ns = ?)",
+                (folder.id, str(path), size, mtime),
+            )
+            row = c.execute(
+                "SELECT id FROM watch_files WHERE folder_id = ? AND path = ? AND size = ?"
+                " AND mtime_ns = ?",
+                (folder.id, str(path), size, mtime),
+            ).fetchone()
+        return int(row[0])
+
+    def _record_error(
+        self,
+        folder: WatchFolder,
+        path: Path,
+        size: int,
+        mtime: int,
+        sha: str | None,
+        message: str,
+        side_sig: _Sig | None,
+    ) -> int:
+        fid = self._write_row(folder, path, size, mtime, sha, "error", message, claim=False)
+        assert fid is not None
+        self._mem.error_sidecars[fid] = side_sig
+        log.warning("hot folder: %s", message)
+        return fid
+
+    def _reconcile(self) -> None:
+        """Rows left behind by a crash or an engine that ran without the outcome hook: an upload
+        that ended without the row knowing, a row whose upload was never queued."""
+        rows = self.store.query(
+            "SELECT wf.id, wf.path, wf.sha256, wf.transfer_id, t.id AS tid, t.state AS tstate,"
+            " t.result, t.last_error FROM watch_files wf"
+            " JOIN watch_folders f ON f.id = wf.folder_id"
+            " LEFT JOIN transfers t ON t.id = wf.transfer_id"
+            " WHERE f.profile = ? AND wf.state = 'uploading'"
+            " AND (t.id IS NULL OR t.state IN ('done', 'failed', 'canceled'))",
+            (self.profile,),
+        )
+        for r in rows:
+            if r["transfer_id"] is None:
+                found = self.store.query_one(
+                    "SELECT * FROM transfers WHERE direction = 'upload' AND source = ?"
+                    " AND sha256 = ? ORDER BY id DESC LIMIT 1",
+                    (r["path"], r["sha256"]),
+                )
+                with self.store.write() as c:
+                    if found is None:  # never queued: take the file again
+                        c.execute(
+                            "DELETE FROM watch_files WHERE id = ? AND state = 'uploading'"
+                            " AND transfer_id IS NULL",
+                            (r["id"],),
+                        )
+                        continue
+                    t = Transfer.from_row(found)
+                    c.execute(
+                        "UPDATE watch_files SET transfer_id = ? WHERE id = ?", (t.id, r["id"])
+                    )
+                    if t.state in ENDED:
+                        state, note = _outcome(t.state, t.result, t.last_error)
+                        _set_outcome(c, r["id"], state, note)
+                continue
+            with self.store.write() as c:
+                if r["tid"] is None:
+                    _set_outcome(c, r["id"], "error", "The upload was removed from the queue.")
+                else:
+                    result = json.loads(r["result"] or "{}")
+                    state, note = _outcome(str(r["tstate"]), result, str(r["last_error"]))
+                    _set_outcome(c, r["id"], state, note)
+
+
+def _outcome(state: str, result: Mapping[str, Any], last_error: str) -> tuple[str, str]:
+    """A transfer's end → the watch file's state and message."""
+    if state == "done":
+        if result.get("state") == "failed":
+            return "error", f"The hub refused it: {result.get('error') or 'no reason given'}"
+        return "sent", ""
+    if state == "canceled":
+        return "error", "The upload was canceled."
+    return "error", last_error or "The upload failed."
+
+
+def _set_outcome(c: sqlite3.Connection, file_id: int, state: str, note: str) -> None:
+    c.execute(
+        "UPDATE watch_files SET state = ?, error = ?, at = ? WHERE id = ? AND state = 'uploading'",
+        (state, note, time.time(), file_id),
+    )

@@ -1,0 +1,279 @@
+"""The scan: every enabled folder listed, a file taken once it has settled and reads, hashed,
+its metadata made from the sidecar, the folder's defaults and the name, then queued (or
+recorded as a duplicate or an error). See the package's note for the rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..uploads import FieldError, UploadFields, title_from_filename
+from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_ignored
+from .move import SentMover
+from .records import FileRecords, _Candidate, _Sig
+
+log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
+
+#: seconds a settled file may stay unreadable before it is reported
+UNREADABLE_GRACE = 60.0
+_HASH_BLOCK = 1 << 20
+
+#: ``enqueue_upload(path, metadata, folder) -> transfer id``
+EnqueueUpload = Callable[[Path, dict[str, str], "WatchFolder"], int]
+
+
+class _BadFile(Exception):
+    """A file that cannot be uploaded as it is; ``str()`` is the sentence shown to the user."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+_UNKNOWN: Any = object()
+
+
+class Scanner(FileRecords, SentMover):
+    """Scanning the hot folders and taking their files (a part of ``HotFolders``)."""
+
+    enqueue_upload: EnqueueUpload
+    scan_interval: float
+    clock: Callable[[], float]
+    unreadable_grace: float
+    scans: int
+    _scan_lock: threading.Lock
+    _stop: threading.Event
+    _next_due: float
+
+    # --- scanning -------------------------------------------------------------------------------
+
+    def scan_now(self) -> list[WatchFile]:
+        """One scan of every enabled folder; returns the rows it wrote (taken, duplicates,
+        errors). Reads and hashes files: call it from a worker or the CLI, never a GUI thread."""
+        with self._scan_lock:
+            self._next_due = math.inf
+            written: list[int] = []
+            self._reconcile()
+            folders = [f for f in self.list_folders() if f.enabled]
+            ids = {f.id for f in folders}
+            for key in [k for k in self._mem.candidates if k[0] not in ids]:
+                del self._mem.candidates[key]
+            for folder in folders:
+                if self._stop.is_set():
+                    break
+                self._scan_folder(folder, written)
+            self.scans += 1
+        if not written:
+            return []
+        ids_ = list(dict.fromkeys(written))
+        got = self.store.query(
+            f"SELECT * FROM watch_files WHERE id IN ({','.join('?' * len(ids_))})",  # noqa: S608 - only "?" placeholders are joined in
+            ids_,
+        )
+        by_id = {int(r["id"]): WatchFile.from_row(r) for r in got}
+        return [by_id[i] for i in ids_ if i in by_id]
+
+    def _file(self, file_id: int) -> WatchFile:
+        row = self.store.query_one("SELECT * FROM watch_files WHERE id = ?", (file_id,))
+        assert row is not None
+        return WatchFile.from_row(row)
+
+    def _scan_folder(self, folder: WatchFolder, written: list[int]) -> None:
+        try:
+            entries = list(os.scandir(folder.path))
+        except OSError as e:
+            message = f"{folder.path} cannot be read: {e.strerror or e}"
+            if self._mem.problems.get(folder.id) != message:
+                log.warning("hot folder %s", message)
+            self._mem.problems[folder.id] = message
+            return
+        self._mem.problems.pop(folder.id, None)
+        seen: set[tuple[int, str]] = set()
+        for entry in entries:
+            if self._stop.is_set():
+                return
+            if is_ignored(entry.name):
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue
+            if getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2):
+                continue
+            path = Path(entry.path)
+            seen.add((folder.id, str(path)))
+            try:
+                self._consider(folder, path, st, written)
+            except _Stopped:
+                return
+            except Exception:
+                log.exception("hot folder: %s could not be handled", path)
+        for key in [k for k in self._mem.candidates if k[0] == folder.id and k not in seen]:
+            del self._mem.candidates[key]
+
+    def _consider(
+        self, folder: WatchFolder, path: Path, st: os.stat_result, written: list[int]
+    ) -> None:
+        key = (folder.id, str(path))
+        size, mtime = st.st_size, st.st_mtime_ns
+        sidecar = path.with_suffix(".json")
+        side_sig = _sig(sidecar)
+        row = self._row(folder.id, path, size, mtime)
+        if row is not None:
+            if row.state == "sent":
+                self._mem.candidates.pop(key, None)
+                self._move_sent(folder, row)
+                return
+            if row.state == "uploading" or not self._sidecar_changed(row, side_sig):
+                self._mem.candidates.pop(key, None)
+                return
+        # Not taken yet (or in error with a changed sidecar): has it settled?
+        now = self.clock()
+        sig = (size, mtime, side_sig)
+        cand = self._mem.candidates.get(key)
+        if cand is None or cand.sig != sig:
+            self._mem.candidates[key] = _Candidate(sig, now)
+            self._due(now + folder.settle_seconds)
+            return
+        if now - cand.since < folder.settle_seconds:
+            self._due(cand.since + folder.settle_seconds)
+            return
+        if size == 0:
+            return
+        try:
+            sha = self._hash(path)
+        except OSError as e:
+            if cand.unreadable_since is None:
+                cand.unreadable_since = now
+            if now - cand.unreadable_since < self.unreadable_grace:
+                self._due(now + min(self.scan_interval, 1.0))
+                return
+            why = f"{path.name} cannot be read: {e.strerror or e}."
+            written.append(self._record_error(folder, path, size, mtime, None, why, side_sig))
+            self._mem.candidates.pop(key, None)
+            return
+        if _sig(path) != (size, mtime) or _sig(sidecar) != side_sig:
+            self._mem.candidates.pop(key, None)  # changed while hashed: settle again
+            self._due(now)
+            return
+        self._mem.candidates.pop(key, None)
+        try:
+            metadata = _metadata(folder, path, sidecar, sha)
+        except _BadFile as e:
+            written.append(self._record_error(folder, path, size, mtime, sha, str(e), side_sig))
+            return
+        dup = self.store.query_one(
+            "SELECT wf.path FROM watch_files wf JOIN watch_folders f ON f.id = wf.folder_id"
+            " WHERE f.profile = ? AND wf.sha256 = ? AND wf.state IN ('uploading', 'sent')"
+            " ORDER BY wf.id LIMIT 1",
+            (self.profile, sha),
+        )
+        if dup is not None:
+            note = f"Not uploaded again: the same content was already sent as {Path(dup[0]).name}."
+            fid = self._write_row(folder, path, size, mtime, sha, "sent", note, claim=False)
+            if fid is not None:
+                written.append(fid)
+                log.info("hot folder: %s has the content of %s; not uploaded", path, dup[0])
+                self._move_sent(folder, self._file(fid))
+            return
+        fid = self._write_row(folder, path, size, mtime, sha, "uploading", "", claim=True)
+        if fid is None:
+            return  # taken meanwhile (another scanner)
+        written.append(fid)
+        try:
+            tid = self.enqueue_upload(path, metadata, folder)
+        except Exception as e:
+            log.exception("hot folder: queueing %s failed", path)
+            self._write_row(
+                folder, path, size, mtime, sha, "error", f"It could not be queued: {e}", claim=False
+            )
+            self._mem.error_sidecars[fid] = side_sig
+            return
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE watch_files SET transfer_id = ? WHERE id = ? AND transfer_id IS NULL",
+                (tid, fid),
+            )
+        self._mem.error_sidecars.pop(fid, None)
+        log.info("hot folder: %s queued for upload (transfer %d)", path, tid)
+
+    def _due(self, when: float) -> None:
+        self._next_due = min(self._next_due, when)
+
+    def _hash(self, path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(_HASH_BLOCK):
+                h.update(block)
+                if self._stop.is_set():
+                    raise _Stopped
+        return h.hexdigest()
+
+    def _sidecar_changed(self, row: WatchFile, side_sig: _Sig | None) -> bool:
+        known = self._mem.error_sidecars.get(row.id, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return bool(side_sig != known)
+        # Not seen in this run (a restart): changed if modified after the error was recorded.
+        changed = side_sig is not None and side_sig[1] > row.at * 1e9
+        if not changed:
+            self._mem.error_sidecars[row.id] = side_sig
+        return changed
+
+
+def _sig(path: Path) -> _Sig | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
+    """Sidecar over the folder's defaults over the file name; raises _BadFile."""
+    values: dict[str, object] = {"title": title_from_filename(path)}
+    values.update(folder.defaults)
+    from_sidecar: set[str] = set()
+    if sidecar.exists():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+        except OSError as e:
+            raise _BadFile(f"The sidecar {sidecar.name} cannot be read: {e.strerror or e}.") from e
+        except UnicodeDecodeError:
+            raise _BadFile(f"The sidecar {sidecar.name} is not UTF-8 text.") from None
+        except ValueError as e:
+            raise _BadFile(
+                f"The sidecar {sidecar.name} is not valid JSON ({e}). "
+                f"Fix it and {path.name} is taken again."
+            ) from None
+        if not isinstance(data, dict):
+            raise _BadFile(
+                f'The sidecar {sidecar.name} must be a JSON object like {{"title": "…"}}.'
+            )
+        for k, v in data.items():
+            if k not in METADATA_FIELDS or v is None:
+                continue
+            if isinstance(v, dict | list | bool):
+                raise _BadFile(f"In the sidecar {sidecar.name}, {k} must be text.")
+            values[k] = v
+            from_sidecar.add(k)
+    try:
+        return UploadFields.from_mapping(values).metadata(path, sha256)
+    except FieldError as e:
+        where = (
+            f"the sidecar {sidecar.name}"
+            if e.field in from_sidecar
+            else "the hot folder's defaults"
+            if e.field in folder.defaults
+            else path.name
+        )
+        raise _BadFile(f"{path.name}: {e} (from {where})") from None

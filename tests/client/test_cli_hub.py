@@ -1,0 +1,178 @@
+"""The `alu` hub verbs end to end, as a user types them, against a real hub on loopback:
+sign in, pull the feed, get an item (verified, in the library, searchable in French and Arabic),
+put a file (becomes an item others see), the history from a second data folder, queue, doctor,
+sign out, and the clear message when no keyring exists."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_hub.media import generate_clip
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-cli-hub-1"
+
+
+def alu(home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,
+        timeout: float = 180) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    full_env = {
+        **os.environ,
+        "ALU_CLIENT_HOME": str(home),
+        "ALU_SECRETS": "insecure-file",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", *args],
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def login(home: Path, hub: LiveHub, user: str = "ktn") -> None:
+    out = ok(alu(home, "login", hub.url, "--user", user, "--password-stdin", "--allow-http",
+                 stdin=PASSWORD + "\n"))  # fmt: skip
+    assert f"Signed in to {hub.url}" in out
+
+
+def feed(home: Path) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(ok(alu(home, "feed", "--json")))
+    return data
+
+
+def test_a_members_day_on_the_command_line(live_hub: LiveHub, clip: Path, tmp_path: Path) -> None:
+    live_hub.member("ktn", PASSWORD)
+    live_hub.member("rts", PASSWORD, country="SN")
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(
+        clip,
+        title="Élections à Dakar : la campagne s'achève",
+        language="fr",
+        script="Les électeurs sénégalais votent dimanche.",
+        shotlist="أَنْصارُ المُرَشَّحِ في شَوارِعِ دَكار",
+    )
+
+    items = feed(home)
+    assert [i["id"] for i in items] == [item_id]
+    assert items[0]["files"] == []
+
+    out = ok(alu(home, "get", item_id))
+    path = Path(out.split(" (")[0])
+    assert path.parent == home / "downloads"
+    assert (
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        == hashlib.sha256(clip.read_bytes()).hexdigest()
+    )
+    assert not list(path.parent.glob("*.part"))
+
+    # In the library, found without accents and in Arabic without diacritics.
+    for words in (["elections", "dakar"], ["electeurs"], ["انصار", "شوارع"]):
+        found = json.loads(ok(alu(home, "library", "search", *words, "--json")))
+        assert [i["id"] for i in found] == [item_id], words
+        assert found[0]["files"][0]["state"] == "present"
+    assert json.loads(ok(alu(home, "library", "search", "football", "--json"))) == []
+
+    # Upload a member item: it becomes an item the others see.
+    own = tmp_path / "nairobi_floods.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=11)
+    out = ok(alu(home, "put", str(own), "--title", "Nairobi floods", "--language", "en",
+                 "--country", "KE", "--category", "weather"))  # fmt: skip
+    assert "published as item" in out
+    uploaded_id = out.strip().rsplit(" ", 1)[-1]
+    other = tmp_path / "rts-desk"
+    login(other, live_hub, "rts")
+    seen = {i["id"]: i for i in feed(other)}
+    assert seen[uploaded_id]["kind"] == "member_upload"
+    assert seen[uploaded_id]["title"] == "Nairobi floods"
+
+    # The history: this desk's download, seen from a second data folder of the same member.
+    second = tmp_path / "ktn-laptop"
+    login(second, live_hub)
+    events = json.loads(ok(alu(second, "history", "--json")))
+    kinds = {(e["type"], e["item_id"]) for e in events}
+    assert ("download_completed", item_id) in kinds
+    assert any(t == "upload_completed" for t, _ in kinds)
+
+    queue = json.loads(ok(alu(home, "queue", "list", "--all", "--json")))
+    assert {(t["direction"], t["state"]) for t in queue} == {
+        ("download", "done"),
+        ("upload", "done"),
+    }
+
+    whoami = json.loads(ok(alu(home, "whoami", "--json")))
+    assert whoami["username"] == "ktn" and whoami["hub"] == live_hub.url
+
+    doctor = alu(home, "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "signed in: Signed in as ktn." in doctor.stdout
+
+    ok(alu(home, "logout"))
+    after = alu(home, "whoami")
+    assert after.returncode == 1
+    assert "sign in" in after.stderr.lower()
+    assert "Traceback" not in after.stderr
+
+    # Nothing secret in the data folder's database or logs (the token file is the one
+    # deliberately insecure store these tests chose).
+    for f in home.rglob("*"):
+        if f.is_file() and "secrets-NOT-SECURE" not in f.name:
+            data = f.read_bytes()
+            assert PASSWORD.encode() not in data, f
+            for token in live_hub.tokens.values():
+                assert token.encode() not in data, f
+
+
+def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
+    live_hub.member("ktn", PASSWORD)
+    env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
+            "--allow-http", stdin=PASSWORD + "\n", env=env)  # fmt: skip
+    assert r.returncode == 1
+    assert "keyring" in r.stderr.lower()
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["feed"], "sign in"),
+        (["get", "abc"], "sign in"),
+        (["put", __file__, "--language", "sw"], "sign in"),
+        (["queue", "pause"], "needs a transfer id"),
+        (["rules", "add"], "sign in"),
+        (["queue", "cancel", "99"], "there is no transfer 99"),
+    ],
+)
+def test_clear_one_line_errors(args: list[str], message: str, tmp_path: Path) -> None:
+    r = alu(tmp_path / "desk", *args)
+    assert r.returncode in (1, 2)
+    assert message in r.stderr.lower()
+    assert "Traceback" not in r.stderr
+
+
+def test_wrong_password_is_said_plainly(live_hub: LiveHub, tmp_path: Path) -> None:
+    live_hub.member("ktn", PASSWORD)
+    r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
+            "--allow-http", stdin="wrong\n")  # fmt: skip
+    assert r.returncode == 1
+    assert "refused the user name or password" in r.stderr
+    r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
+            stdin=PASSWORD + "\n")  # fmt: skip
+    assert r.returncode == 1 and "plain HTTP" in r.stderr
