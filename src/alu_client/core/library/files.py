@@ -1,0 +1,329 @@
+"""Rendition files on this workstation: recorded when a download ends, checked against the disk,
+freed by retention.
+
+A record is never deleted: a file that vanished or changed outside the app becomes
+``missing`` (with the reason), one the app deleted becomes ``removed``; both keep their item's
+history, probe data and thumbnail, and a re-download (``record_file`` again) makes the record
+``present`` once more. The disk is touched outside the store's lock (a network share may take
+seconds to answer) and rows are then updated only if nobody re-recorded them meanwhile.
+
+Deleting is careful: only the exact path a record holds, only a regular file, and only when its
+size is still the recorded one (a different file put there is left alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..store import Store
+
+PRESENT, MISSING, REMOVED = "present", "missing", "removed"
+
+
+class LibraryError(Exception):
+    """A library action could not be done; ``str()`` is the user's sentence."""
+
+
+@dataclass(frozen=True)
+class LibraryFile:
+    id: int
+    profile: str
+    item_id: str
+    rendition: str
+    path: Path
+    size: int
+    sha256: str
+    verified_at: float
+    state: str
+    reason: str
+    checked_at: float | None
+    transfer_id: int | None
+    probe: dict[str, Any] | None
+    probe_error: str
+    thumbnail: str
+
+    @property
+    def present(self) -> bool:
+        return self.state == PRESENT
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LibraryFile:
+        probe: dict[str, Any] | None = None
+        if row["probe"]:
+            try:
+                loaded = json.loads(row["probe"])
+                probe = loaded if isinstance(loaded, dict) else None
+            except ValueError:
+                probe = None
+        return cls(
+            id=row["id"],
+            profile=row["profile"],
+            item_id=row["item_id"],
+            rendition=row["rendition"],
+            path=Path(row["path"]),
+            size=row["size"],
+            sha256=row["sha256"],
+            verified_at=row["verified_at"],
+            state=row["state"],
+            reason=row["reason"],
+            checked_at=row["checked_at"],
+            transfer_id=row["transfer_id"],
+            probe=probe,
+            probe_error=row["probe_error"],
+            thumbnail=row["thumbnail"],
+        )
+
+
+def record_file(
+    conn: sqlite3.Connection,
+    profile: str,
+    item_id: str,
+    rendition: str,
+    path: Path | str,
+    size: int,
+    sha256: str,
+    transfer_id: int | None = None,
+    *,
+    now: float | None = None,
+) -> int:
+    """Record a verified rendition file, inside the caller's open transaction (the one that
+    ends the download). A record that exists (an earlier download, missing or removed since)
+    becomes present again with the new path; its probe and thumbnail are kept when the bytes
+    are the same (sha256), else made again by the media worker. Returns the record's id."""
+    now = time.time() if now is None else now
+    path_text = str(Path(path).absolute())
+    row = conn.execute(
+        "INSERT INTO library_files (profile, item_id, rendition, path, size, sha256,"
+        " verified_at, state, reason, checked_at, transfer_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'present', '', ?, ?)"
+        " ON CONFLICT (profile, item_id, rendition) DO UPDATE SET"
+        "  path = excluded.path, size = excluded.size,"
+        "  verified_at = excluded.verified_at, state = 'present', reason = '',"
+        "  checked_at = excluded.checked_at, transfer_id = excluded.transfer_id,"
+        "  probe = CASE WHEN sha256 = excluded.sha256 THEN probe END,"
+        "  thumbnail = CASE WHEN sha256 = excluded.sha256 THEN thumbnail ELSE '' END,"
+        # a probe that failed is tried again on a fresh copy (the old one may have been bad)
+        "  probe_error = '',"
+        "  sha256 = excluded.sha256"
+        " RETURNING id",
+        (profile, item_id, rendition, path_text, size, sha256.lower(), now, now, transfer_id),
+    ).fetchone()
+    return int(row[0])
+
+
+# --- looking at the disk -------------------------------------------------------------------------
+
+
+def _look(path: Path, size: int) -> str:
+    """'' when ``path`` is a regular file of ``size`` bytes, else why not (a sentence part).
+    Never raises: a vanished drive or a folder without permission is an answer too."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "the file is not there any more (moved or deleted outside ALU Desk)"
+    except NotADirectoryError:
+        return "its folder is not there any more"
+    except PermissionError:
+        return "its folder cannot be read (permission denied)"
+    except OSError as e:
+        return f"it cannot be reached ({e.strerror or type(e).__name__})"
+    if not stat.S_ISREG(st.st_mode):
+        return "something else than a file is at its place"
+    if st.st_size != size:
+        return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
+    return ""
+
+
+@dataclass(frozen=True)
+class MissingFile:
+    item_id: str
+    rendition: str
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    #: records looked at (present ones, and missing ones that may have come back)
+    checked: int = 0
+    #: files that became missing in this check
+    missing: list[MissingFile] = field(default_factory=list)
+    #: missing files found again at their place with their size
+    restored: int = 0
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    #: files deleted, and the bytes that freed (their sizes as they were on disk)
+    removed: int = 0
+    freed_bytes: int = 0
+    #: files retention chose that were already gone (their records are 'removed' too)
+    already_gone: int = 0
+    #: files left in place: changed since verified, or the delete failed; with the reason
+    kept: list[MissingFile] = field(default_factory=list)
+
+
+#: a row's state changes only if it is as it was read: not re-recorded (path, time) meanwhile
+_SET_STATE = (
+    "UPDATE library_files SET state = ?, reason = ?, checked_at = ?"
+    " WHERE id = ? AND state = ? AND path = ? AND verified_at = ?"
+)
+
+
+def _guard(row: sqlite3.Row) -> tuple[Any, ...]:
+    return (row["id"], row["state"], row["path"], row["verified_at"])
+
+
+def check_files(
+    store: Store, profile: str, limit: int | None = None, *, now: float | None = None
+) -> CheckReport:
+    """Stat the present and missing files of ``profile``, least recently checked first
+    (``limit`` bounds how many: a rolling check over a large library). A file gone, moved,
+    unreachable or of another size becomes missing with the reason; a missing one found again
+    at its place with its size is present again."""
+    now = time.time() if now is None else now
+    rows = store.query(
+        "SELECT id, item_id, rendition, path, size, state, verified_at"
+        " FROM library_files WHERE profile = ? AND state IN ('present', 'missing')"
+        " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
+        (profile, -1 if limit is None else limit),
+    )
+    looked = [(row, _look(Path(row["path"]), row["size"])) for row in rows]
+    missing: list[MissingFile] = []
+    restored = 0
+    with store.write() as conn:
+        for row, reason in looked:
+            cur = conn.execute(
+                _SET_STATE,
+                (MISSING if reason else PRESENT, reason, now, *_guard(row)),
+            )
+            if not cur.rowcount:
+                continue  # re-recorded or removed while we looked
+            if reason and row["state"] == PRESENT:
+                missing.append(_missing(row, reason))
+            elif not reason and row["state"] == MISSING:
+                restored += 1
+    return CheckReport(checked=len(looked), missing=missing, restored=restored)
+
+
+def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
+    return MissingFile(row["item_id"], row["rendition"], Path(row["path"]), reason)
+
+
+# --- deleting ------------------------------------------------------------------------------------
+
+DELETED, GONE, CHANGED, FAILED = "deleted", "gone", "changed", "failed"
+
+
+def delete_recorded(path: Path, size: int) -> tuple[str, int, str]:
+    """Delete the file a record holds: (outcome, bytes freed, reason). Outcomes: DELETED;
+    GONE (nothing there); CHANGED (something else than the recorded file is there: left
+    alone); FAILED (the delete was refused: still there). Never follows a symlink, never
+    deletes a folder, never a file of another size than the recorded one."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return GONE, 0, ""
+    except OSError as e:
+        return FAILED, 0, f"it cannot be reached ({e.strerror or type(e).__name__})"
+    if not stat.S_ISREG(st.st_mode):
+        return CHANGED, 0, "something else than the downloaded file is at its place"
+    if st.st_size != size:
+        return CHANGED, 0, f"its size changed from {size:,} to {st.st_size:,} bytes"
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return GONE, 0, ""
+    except OSError as e:
+        return FAILED, 0, f"it could not be deleted ({e.strerror or type(e).__name__})"
+    return DELETED, st.st_size, ""
+
+
+def apply_retention(
+    store: Store,
+    profile: str,
+    max_age_days: float | None,
+    max_total_bytes: int | None,
+    *,
+    now: float,
+) -> RetentionReport:
+    """Free disk space: delete the files of ``profile`` verified more than ``max_age_days``
+    ago, then more, oldest verified first, until the present files total at most
+    ``max_total_bytes``. Records stay (state 'removed'); None leaves that limit off."""
+    rows = store.query(
+        "SELECT id, item_id, rendition, path, size, state, verified_at"
+        " FROM library_files WHERE profile = ? AND state = 'present'"
+        " ORDER BY verified_at, id",
+        (profile,),
+    )
+    total = sum(int(r["size"]) for r in rows)
+    cutoff = None if max_age_days is None else now - max_age_days * 86400.0
+    done: list[tuple[sqlite3.Row, str, str]] = []
+    removed = freed = gone = 0
+    kept: list[MissingFile] = []
+    for row in rows:  # oldest first: once a file is young enough and the total fits, stop
+        too_old = cutoff is not None and row["verified_at"] < cutoff
+        too_big = max_total_bytes is not None and total > max_total_bytes
+        if not (too_old or too_big):
+            break
+        outcome, n, reason = delete_recorded(Path(row["path"]), row["size"])
+        if outcome == FAILED:
+            kept.append(_missing(row, reason))
+            continue  # still on disk, still counted: the next file may free the space
+        total -= row["size"]
+        if outcome == CHANGED:
+            kept.append(_missing(row, reason))
+            done.append((row, MISSING, reason))
+        else:
+            done.append((row, REMOVED, ""))
+            removed += outcome == DELETED
+            gone += outcome == GONE
+            freed += n
+    if done:
+        with store.write() as conn:
+            for row, state, reason in done:
+                conn.execute(
+                    _SET_STATE,
+                    (state, reason, now, *_guard(row)),
+                )
+    return RetentionReport(removed=removed, freed_bytes=freed, already_gone=gone, kept=kept)
+
+
+def remove_file(
+    store: Store, profile: str, item_id: str, rendition: str, *, now: float | None = None
+) -> int:
+    """Delete one rendition file at the user's request; keep its record ('removed'). Returns
+    the bytes freed (0 when it was already gone). Raises LibraryError when there is no such
+    file, or it was left in place (changed since verified, or the delete was refused)."""
+    now = time.time() if now is None else now
+    row = store.query_one(
+        "SELECT id, item_id, rendition, path, size, state, verified_at"
+        " FROM library_files WHERE profile = ? AND item_id = ? AND rendition = ?",
+        (profile, item_id, rendition),
+    )
+    if row is None:
+        raise LibraryError(f"The library has no {rendition} file of item {item_id}.")
+    if row["state"] == REMOVED:
+        return 0
+    outcome, freed, reason = delete_recorded(Path(row["path"]), row["size"])
+    if outcome == FAILED:
+        raise LibraryError(f"{Path(row['path']).name} was not removed: {reason}.")
+    state = MISSING if outcome == CHANGED else REMOVED
+    with store.write() as conn:
+        conn.execute(
+            _SET_STATE,
+            (state, reason, now, *_guard(row)),
+        )
+    if outcome == CHANGED:
+        raise LibraryError(
+            f"{Path(row['path']).name} was left in place: {reason} since it was downloaded, "
+            "so it is not the file ALU Desk verified."
+        )
+    return freed

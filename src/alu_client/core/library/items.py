@@ -1,0 +1,260 @@
+"""Items in the library: stored once per profile whatever arrives twice, updated when the hub
+changed them, with their search terms kept in ``items_fts`` in the same transaction.
+
+``items_fts`` is contentless (the text lives once, in ``items``) and its rowid is ``items.pk``;
+SQLite 3.40 has no ``contentless_delete``, so replacing an item's terms is FTS5's 'delete'
+command with the old values, recomputed here from the old row with the same ``normalize``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..hub import PRIORITIES, Item, Rendition
+from ..store import Store
+from .files import LibraryFile
+from .text import normalize
+
+#: the columns of ``items`` that come from the hub, in the order ``_values`` gives them
+HUB_COLUMNS = (
+    "seq",
+    "kind",
+    "title",
+    "slug",
+    "dateline",
+    "recorded_at",
+    "published_at",
+    "category",
+    "region",
+    "country",
+    "language",
+    "priority",
+    "restrictions",
+    "script",
+    "shotlist",
+    "duration",
+    "source_member",
+    "thumbnail_url",
+    "renditions",
+)
+#: the columns the search index holds, in ``items_fts`` order
+FTS_COLUMNS = ("title", "slug", "dateline", "script", "shotlist")
+
+_FTS_INSERT = "INSERT INTO items_fts (rowid, title, slug, dateline, script, shotlist)"
+_FTS_INSERT_SQL = f"{_FTS_INSERT} VALUES (?, ?, ?, ?, ?, ?)"
+_FTS_DELETE_SQL = (
+    "INSERT INTO items_fts (items_fts, rowid, title, slug, dateline, script, shotlist)"
+    " VALUES ('delete', ?, ?, ?, ?, ?, ?)"
+)
+# Built once from the column names above: only names and "?" placeholders are joined in.
+_INSERT_SQL = (
+    f"INSERT INTO items (profile, id, {', '.join(HUB_COLUMNS)}, first_seen_at, rules_done)"  # noqa: S608
+    f" VALUES (?, ?, {', '.join('?' * len(HUB_COLUMNS))}, ?, ?)"
+)
+_UPDATE_SQL = f"UPDATE items SET {', '.join(f'{c} = ?' for c in HUB_COLUMNS)} WHERE pk = ?"  # noqa: S608
+_SELECT_OLD_SQL = f"SELECT pk, {', '.join(HUB_COLUMNS)} FROM items WHERE profile = ? AND id = ?"  # noqa: S608
+_SELECT_FTS_SQL = f"SELECT pk, {', '.join(FTS_COLUMNS)} FROM items"  # noqa: S608
+
+
+def timestamp(t: dt.datetime) -> str:
+    """How a time is stored: UTC, fixed width (microseconds always), so that text order is
+    time order and date filters compare strings."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def priority_number(name: str) -> int:
+    """0 flash, 1 urgent, 2 routine (the queue's order too)."""
+    return PRIORITIES.index(name)
+
+
+def _renditions_json(renditions: Sequence[Rendition]) -> str:
+    return json.dumps(
+        [
+            {
+                "name": r.name,
+                "url": r.url,
+                "filename": r.filename,
+                "size": r.size,
+                "sha256": r.sha256,
+                "mime": r.mime,
+                "width": r.width,
+                "height": r.height,
+            }
+            for r in renditions
+        ],
+        ensure_ascii=False,
+    )
+
+
+def _values(item: Item) -> tuple[Any, ...]:
+    """The item as ``HUB_COLUMNS`` values."""
+    return (
+        item.seq,
+        item.kind,
+        item.title,
+        item.slug,
+        item.dateline,
+        timestamp(item.recorded_at) if item.recorded_at is not None else None,
+        timestamp(item.published_at),
+        item.category,
+        item.region,
+        item.country,
+        item.language,
+        priority_number(item.priority),
+        item.restrictions,
+        item.script,
+        item.shotlist,
+        item.duration,
+        item.source_member,
+        item.thumbnail_url,
+        _renditions_json(item.renditions),
+    )
+
+
+def _fts_terms(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(normalize(str(row[c])) for c in FTS_COLUMNS)
+
+
+def upsert_items(
+    store: Store, profile: str, items: Iterable[Item], *, rules_done: bool = False
+) -> list[Item]:
+    """Store a batch of items from ``profile``'s hub in one transaction; return the ones new
+    to the library, in the order given.
+
+    An item seen before is stored once, whatever arrives twice (in one batch or across
+    batches); one the hub changed (same id, other fields) is updated and its search terms
+    replaced. ``rules_done`` marks new items as already considered by the auto-download rules
+    (an existing item keeps its mark: each item is evaluated once)."""
+    new: list[Item] = []
+    now = time.time()
+    with store.write() as conn:
+        for item in items:
+            if _upsert_one(conn, profile, item, now, rules_done):
+                new.append(item)
+    return new
+
+
+def _upsert_one(
+    conn: sqlite3.Connection, profile: str, item: Item, now: float, rules_done: bool
+) -> bool:
+    values = _values(item)
+    old = conn.execute(_SELECT_OLD_SQL, (profile, item.id)).fetchone()
+    row = dict(zip(HUB_COLUMNS, values, strict=True))
+    if old is None:
+        cur = conn.execute(_INSERT_SQL, (profile, item.id, *values, now, int(rules_done)))
+        conn.execute(_FTS_INSERT_SQL, (cur.lastrowid, *_fts_terms(row)))
+        return True
+    if tuple(old)[1:] == values:
+        return False
+    pk = old["pk"]
+    old_terms = _fts_terms(dict(old))
+    new_terms = _fts_terms(row)
+    if old_terms != new_terms:
+        conn.execute(_FTS_DELETE_SQL, (pk, *old_terms))
+        conn.execute(_FTS_INSERT_SQL, (pk, *new_terms))
+    conn.execute(_UPDATE_SQL, (*values, pk))
+    return False
+
+
+def rebuild_fts(store: Store) -> None:
+    """Empty the search index and fill it again from ``items`` (after ``normalize`` changed:
+    a contentless index cannot be rebuilt by FTS5 itself)."""
+    with store.write() as conn:
+        conn.execute("INSERT INTO items_fts (items_fts) VALUES ('delete-all')")
+        for row in conn.execute(_SELECT_FTS_SQL):
+            conn.execute(_FTS_INSERT_SQL, (row["pk"], *_fts_terms(dict(row))))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    """An item as the library holds it: what the hub said, plus what this workstation did
+    with it (seen, read, files on disk)."""
+
+    item: Item
+    pk: int
+    first_seen_at: float
+    read_at: float | None
+    rules_done: bool
+    files: tuple[LibraryFile, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def seq(self) -> int:
+        return self.item.seq
+
+    @property
+    def title(self) -> str:
+        return self.item.title
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+    @property
+    def downloaded(self) -> bool:
+        """A file of the item is on this workstation (as last checked)."""
+        return any(f.present for f in self.files)
+
+    def file(self, rendition: str) -> LibraryFile | None:
+        return next((f for f in self.files if f.rendition == rendition), None)
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _renditions(text: str) -> tuple[Rendition, ...]:
+    try:
+        data = json.loads(text or "[]")
+        return tuple(Rendition(**r) for r in data)
+    except (ValueError, TypeError):
+        return ()  # written by us from validated data; never worth failing a search over
+
+
+def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> LibraryItem:
+    published = _when(row["published_at"])
+    assert published is not None
+    item = Item(
+        id=row["id"],
+        seq=row["seq"],
+        kind=row["kind"],
+        title=row["title"],
+        slug=row["slug"],
+        dateline=row["dateline"],
+        recorded_at=_when(row["recorded_at"]),
+        published_at=published,
+        category=row["category"],
+        region=row["region"],
+        country=row["country"],
+        language=row["language"],
+        priority=PRIORITIES[row["priority"]] if 0 <= row["priority"] < 3 else "routine",
+        restrictions=row["restrictions"],
+        script=row["script"],
+        shotlist=row["shotlist"],
+        duration=row["duration"],
+        source_member=row["source_member"],
+        thumbnail_url=row["thumbnail_url"],
+        renditions=_renditions(row["renditions"]),
+    )
+    return LibraryItem(
+        item=item,
+        pk=row["pk"],
+        first_seen_at=row["first_seen_at"],
+        read_at=row["read_at"],
+        rules_done=bool(row["rules_done"]),
+        files=tuple(files),
+    )

@@ -1,0 +1,88 @@
+"""``Library``: one profile's library as the UI and the CLI use it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from ..store import Store
+from . import files as _files
+from . import search as _search
+from .files import CheckReport, LibraryFile, RetentionReport
+from .items import LibraryItem, item_from_row
+from .search import COUNT_CAP, MatchCount, Page, Query
+
+
+class Library:
+    """The items of one hub profile and the files downloaded from them, on this workstation."""
+
+    def __init__(self, store: Store, profile: str) -> None:
+        self.store = store
+        self.profile = profile
+
+    # --- items -----------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> LibraryItem | None:
+        row = self.store.query_one(
+            "SELECT * FROM items WHERE profile = ? AND id = ?", (self.profile, item_id)
+        )
+        if row is None:
+            return None
+        return item_from_row(row, self.files(item_id))
+
+    def search(self, q: Query) -> Page:
+        return _search.search(self.store, self.profile, q)
+
+    def count(self, q: Query, cap: int = COUNT_CAP) -> MatchCount:
+        return _search.count(self.store, self.profile, q, cap)
+
+    def unread_count(self) -> int:
+        row = self.store.query_one(
+            "SELECT count(*) FROM items WHERE profile = ? AND read_at IS NULL", (self.profile,)
+        )
+        return int(row[0]) if row is not None else 0
+
+    def mark_read(self, item_ids: Iterable[str], *, read: bool = True) -> int:
+        """Mark items read (or unread again); returns how many changed."""
+        ids = list(dict.fromkeys(item_ids))
+        changed = 0
+        now = time.time()
+        with self.store.write() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                if read:
+                    sql = "UPDATE items SET read_at = ? WHERE read_at IS NULL"
+                    params: tuple[object, ...] = (now, self.profile, *chunk)
+                else:
+                    sql = "UPDATE items SET read_at = NULL WHERE read_at IS NOT NULL"
+                    params = (self.profile, *chunk)
+                cur = conn.execute(f"{sql} AND profile = ? AND id IN ({marks})", params)
+                changed += cur.rowcount
+        return changed
+
+    def mark_all_read(self) -> int:
+        with self.store.write() as conn:
+            cur = conn.execute(
+                "UPDATE items SET read_at = ? WHERE profile = ? AND read_at IS NULL",
+                (time.time(), self.profile),
+            )
+            return cur.rowcount
+
+    # --- files -----------------------------------------------------------------------------
+
+    def files(self, item_id: str) -> list[LibraryFile]:
+        return _search.files_of(self.store, self.profile, [item_id]).get(item_id, [])
+
+    def check_files(self, limit: int | None = None) -> CheckReport:
+        return _files.check_files(self.store, self.profile, limit)
+
+    def apply_retention(
+        self, max_age_days: float | None, max_total_bytes: int | None, *, now: float
+    ) -> RetentionReport:
+        return _files.apply_retention(
+            self.store, self.profile, max_age_days, max_total_bytes, now=now
+        )
+
+    def remove_file(self, item_id: str, rendition: str) -> int:
+        return _files.remove_file(self.store, self.profile, item_id, rendition)

@@ -1,0 +1,82 @@
+"""Search text: one normalisation for what is indexed and what is asked, and a safe FTS5 query.
+
+The same ``normalize`` runs on an item's text before it goes into ``items_fts`` and on the
+user's words before they are matched, so a search with or without accents, Arabic harakat or
+another alef form finds the same items. The FTS table is contentless: the terms of an item are
+removed by recomputing them from the stored row, so ``normalize`` must stay deterministic (a
+change to it needs the index rebuilt: ``rebuild_fts``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Combining marks (U+0300–U+036F) left by NFKD: the accents of é, ç, ô… (FTS5's
+# remove_diacritics would fold Latin ones too; doing it here covers the query and the index alike).
+_COMBINING = re.compile(r"[\u0300-\u036F]+")
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+# Arabic tashkeel/harakat (fathatan … sukun, maddah and hamza marks, subscript alef), the
+# superscript (dagger) alef and the tatweel. NFKD has already split أ إ آ (and ؤ ئ) into a
+# letter and a hamza/maddah mark of this range, so removing the marks folds those forms.
+_ARABIC_MARKS = re.compile(r"[\u064B-\u065F\u0670\u0640]+")
+_ARABIC_LETTERS = (
+    ("ٱ", "ا"),  # alef wasla
+    ("أ", "ا"),  # (composed forms, in case)
+    ("إ", "ا"),
+    ("آ", "ا"),
+    ("ة", "ه"),  # ta marbuta
+    ("ى", "ي"),  # alef maqsura
+)
+#: a last word this long or longer is matched as a prefix (one letter would match most of the
+#: library: "a*"); ``items_fts`` keeps prefix indexes of 2 and 3 characters for these
+PREFIX_MIN = 2
+# What a query word is made of: letters and digits (FTS5's unicode61 splits on the rest).
+_WORD = re.compile(r"[^\W_]+")
+
+
+def normalize(text: str) -> str:
+    """Casefolded text without Latin diacritics, Arabic harakat or tatweel, with Arabic letter
+    forms folded (أ إ آ ٱ → ا, ة → ه, ى → ي). Idempotent. (Plain str methods and one-class
+    regexes, not ``str.translate``: this runs over every script stored, 100,000s of them.)"""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    if folded.isascii():
+        return folded
+    folded = _COMBINING.sub("", folded)
+    if _ARABIC.search(folded):
+        folded = _ARABIC_MARKS.sub("", folded)
+        for form, letter in _ARABIC_LETTERS:
+            if form in folded:
+                folded = folded.replace(form, letter)
+    return unicodedata.normalize("NFC", folded)
+
+
+def words(text: str, *, strict: bool = False) -> list[str]:
+    """The normalised words of a user's search text, in order. ``strict``: split further at
+    any character that was not yet a letter or digit in Unicode 3.2 (SQLite's tokenizer knows
+    Unicode 6.1, Python a newer one: a word Python sees as one may be two tokens to SQLite)."""
+    found: list[str] = _WORD.findall(normalize(text))
+    if strict:
+        old = unicodedata.ucd_3_2_0
+        found = [
+            piece
+            for w in found
+            for piece in "".join(c if old.category(c)[0] in "LN" else " " for c in w).split()
+        ]
+    return found
+
+
+def fts_query(text: str, *, strict: bool = False) -> str | None:
+    """An FTS5 MATCH expression for what a user typed: every word must appear (any column),
+    the last one as a prefix when it has two letters or more (the user may still be typing
+    it). Each word is a quoted string, so quotes, ``*``, ``NEAR``, ``AND``, ``-`` or
+    parentheses are only ever text. None when the text holds no word at all. (The index keeps
+    no positions, ``detail=none``: a quoted string must be one token, which ``words`` makes
+    sure of, ``strict`` even more so.)"""
+    found = words(text, strict=strict)
+    if not found:
+        return None
+    quoted = [f'"{w}"' for w in found]
+    if len(found[-1]) >= PREFIX_MIN:
+        quoted[-1] += "*"
+    return " ".join(quoted)

@@ -1,0 +1,133 @@
+"""The whole client engine (core.services) against a real hub: a rule that fires on a new push,
+a hot-folder file written slowly that uploads exactly once, the library and history after."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.library import Query
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.rules import Conditions, RuleStore
+from alu_client.core.services import Services
+from alu_client.core.store import Store
+from alu_hub.media import generate_clip
+from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
+
+PASSWORD = "pw-engine-e2e"
+
+
+def make_paths(root: Path) -> Paths:
+    return Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+
+
+@pytest.fixture
+def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
+    live_hub.member("ktn", PASSWORD)
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    store.close()
+    services = Services(paths, secrets)
+    yield services
+    services.stop()
+
+
+def test_a_rule_fires_on_a_new_push(desk: Services, live_hub: LiveHub, clip: Path) -> None:
+    before = live_hub.publish(clip, title="Old sports item", category="sport", priority="flash")
+    RuleStore(desk.store, desk.require_profile().name).add(
+        "flash politics", Conditions.of(priorities="flash", words="élection")
+    )
+    queue = desk.start_engine(media=True)
+    # The catch-up stores the older item; it does not match (sport), nothing is queued.
+    wait_until(lambda: desk.library.get(before) is not None, timeout=20, what="catch-up")
+    new = live_hub.publish(
+        clip, title="ÉLECTIONS au Kenya : résultats", language="fr", priority="flash"
+    )
+    other = live_hub.publish(clip, title="Elections, routine", priority="routine")
+
+    def downloaded() -> bool:
+        li = desk.library.get(new)
+        return li is not None and li.downloaded
+
+    wait_until(downloaded, timeout=60, what="the rule's download in the library")
+    li = desk.library.get(new)
+    assert li is not None
+    f = li.file("broadcast")
+    assert f is not None and f.present
+    assert hashlib.sha256(Path(f.path).read_bytes()).hexdigest() == f.sha256
+    wait_until(lambda: desk.library.get(other) is not None, timeout=20, what="routine item")
+    transfers = queue.transfers.all(None, "download")
+    assert [(t.item_id, t.options.get("rule")) for t in transfers] == [(new, "flash politics")]
+    # The history names the rule; the media worker probed the file and made its thumbnail.
+    events = desk.history().list()
+    done = [e for e in events if e.type == "download_completed"]
+    assert [(e.item_id, e.detail.get("rule")) for e in done] == [(new, "flash politics")]
+
+    def probed() -> bool:
+        li = desk.library.get(new)
+        g = li.file("broadcast") if li else None
+        return g is not None and g.probe is not None and bool(g.thumbnail)
+
+    wait_until(probed, timeout=30, what="probe and thumbnail")
+    # Each item evaluated once: a restart of the rules queues nothing more.
+    desk.evaluate_rules()
+    assert len(queue.transfers.all(None, "download")) == 1
+
+
+def test_a_hot_folder_file_written_slowly_uploads_exactly_once(
+    desk: Services, live_hub: LiveHub, tmp_path: Path
+) -> None:
+    source = tmp_path / "footage.mp4"
+    generate_clip(source, seconds=1.0, width=320, height=240, seed=21)
+    data = source.read_bytes()
+    folder = tmp_path / "hot"
+    folder.mkdir()
+    desk.start_engine()
+    assert desk.hot_folders is not None
+    desk.hot_folders.add_folder(folder, {"language": "en", "category": "news"}, settle_seconds=1.0)
+    (folder / "Mombasa port strike.json").write_text('{"title": "Mombasa port strike"}')
+    target = folder / "Mombasa port strike.mp4"
+    step = len(data) // 6 + 1
+    written = threading.Event()
+
+    def write_slowly() -> None:
+        with open(target, "wb") as f:
+            for i in range(0, len(data), step):
+                f.write(data[i : i + step])
+                f.flush()
+                written.wait(0.4)  # a camera card copying slowly
+        written.set()
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    queue = desk.queue
+    assert queue is not None
+    while not written.is_set():  # nothing may be taken while the file grows
+        assert queue.transfers.all(None, "upload") == []
+        written.wait(0.1)
+    writer.join()
+
+    wait_until(lambda: (folder / "sent" / target.name).exists(), timeout=90, what="moved to sent")
+    uploads = queue.transfers.all(None, "upload")
+    assert len(uploads) == 1 and uploads[0].state == "done"
+    item_id = uploads[0].result.get("item_id")
+    assert item_id
+    wait_until(lambda: desk.library.get(str(item_id)) is not None, timeout=30, what="in the feed")
+    li = desk.library.get(str(item_id))
+    assert li is not None and li.item.title == "Mombasa port strike"
+    assert li.item.kind == "member_upload" and li.item.category == "news"
+    found = desk.library.search(Query(text="mombasa"))
+    assert [x.id for x in found.items] == [item_id]
+    # A copy of the same footage dropped again is not uploaded twice.
+    (folder / "again.mp4").write_bytes(data)
+    wait_until(lambda: (folder / "sent" / "again.mp4").exists(), timeout=30, what="dup moved")
+    assert len(queue.transfers.all(None, "upload")) == 1
