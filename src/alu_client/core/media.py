@@ -286,6 +286,8 @@ class MediaWorker:
         self._wakes = 0
         self._idle = False
         self._stopping = False
+        #: called on the worker's thread with the library file id after each file is handled
+        self.on_done: Callable[[int], None] | None = None
         self._thread = threading.Thread(target=self._run, name="alu-media", daemon=True)
         self._thread.start()
 
@@ -369,3 +371,8 @@ class MediaWorker:
                 " WHERE id = ? AND sha256 = ? AND probe IS NULL AND probe_error = ''",
                 (probe_json, error, thumbnail, file_id, sha256),
             )
+        if self.on_done is not None:
+            try:
+                self.on_done(file_id)
+            except Exception:
+                log.exception("a media listener failed")

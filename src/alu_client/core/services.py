@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from .rules import Rule, RuleEngine
 from .safe_names import safe_filename, unique_path
 from .store import Store
 from .store.transfers import Transfer
-from .sync import FeedSync, HistorySync, SyncService, SyncState
+from .sync import FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
 from .transfers.queue import TransferQueue
@@ -51,6 +52,24 @@ PUBLISH_WAIT = 300.0
 class NoProfile(hub.AuthError):
     def __init__(self) -> None:
         super().__init__("Not signed in to any hub yet; sign in first (alu login HUB_URL).")
+
+
+class CoreEvents:
+    """Listeners for what changes under the UI's feet; called on core threads (the UI bridges
+    them to its own thread). Each callback must be quick and must not raise."""
+
+    def __init__(self) -> None:
+        self.items_added: list[Callable[[list[hub.Item]], None]] = []
+        self.library_changed: list[Callable[[str], None]] = []  # item id ('' = many)
+        self.sync_status: list[Callable[[SyncStatus], None]] = []
+
+    @staticmethod
+    def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
+        for cb in list(listeners):
+            try:
+                cb(*args)
+            except Exception:
+                log.exception("a core listener failed")
 
 
 class Services:
@@ -70,6 +89,7 @@ class Services:
         self.media: MediaWorker | None = None
         self._lock: EngineLock | None = None
         self._rules_lock = threading.Lock()
+        self.events = CoreEvents()
 
     # --- the hub ------------------------------------------------------------------------------
 
@@ -92,7 +112,10 @@ class Services:
             return None
 
     def store_items(self, items: list[hub.Item]) -> list[hub.Item]:
-        return upsert_items(self.store, self.require_profile().name, items)
+        new = upsert_items(self.store, self.require_profile().name, items)
+        if new:
+            self.events.emit(self.events.items_added, new)
+        return new
 
     def history(self) -> HistorySync:
         return HistorySync(self.store, self.require_profile().name, self._client_or_none)
@@ -104,6 +127,7 @@ class Services:
             SyncState(self.store, profile.name),
             self.store_items,
             on_new=lambda _items: self.evaluate_rules(),
+            on_status=lambda status: self.events.emit(self.events.sync_status, status),
             **kw,
         )
 
@@ -145,6 +169,7 @@ class Services:
             self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
         if media:
             self.media = MediaWorker(self.store, self.paths)
+            self.media.on_done = lambda _fid: self.events.emit(self.events.library_changed, "")
         queue.start()
         if profile is not None and sync:
             self.sync = SyncService(self.feed_sync(), self.history())
@@ -314,9 +339,17 @@ class Services:
             t.sha256 or "",
             t.id,
         )
+        item_id = t.item_id
+        # After the commit (this runs inside the transaction): the media worker reads the new
+        # row on its own thread, and the UI hears of it.
+        timer = threading.Timer(0.05, self._recorded, args=(item_id,))
+        timer.daemon = True
+        timer.start()
+
+    def _recorded(self, item_id: str) -> None:
         if self.media is not None:
-            # After the commit: the worker reads the new row on its own thread.
-            threading.Timer(0.1, self.media.wake).start()
+            self.media.wake()
+        self.events.emit(self.events.library_changed, item_id)
 
 
 def _profile_of(t: Transfer) -> str | None:

@@ -1,0 +1,143 @@
+"""The workstation's preferences, in the store's ``settings`` table (one value per key, JSON).
+
+Typed properties with defaults; a value that cannot be read (edited by hand, written by a newer
+version) falls back to its default rather than stopping the app. Nothing secret lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .store import Store
+from .transfers.schedule import Schedule
+
+LANGUAGES = ("system", "en", "fr", "ar")
+
+
+class AppSettings:
+    def __init__(self, store: Store, default_downloads: Path) -> None:
+        self.store = store
+        self.default_downloads = default_downloads
+
+    # --- raw ----------------------------------------------------------------------------------
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.store.query_one("SELECT value FROM settings WHERE key = ?", (f"app.{key}",))
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except ValueError:
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        with self.store.write() as c:
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"app.{key}", json.dumps(value)),
+            )
+
+    def _typed(self, key: str, kind: type, default: Any) -> Any:
+        value = self.get(key, default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        return value if isinstance(value, kind) else default
+
+    # --- typed --------------------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        value = self._typed("language", str, "system")
+        return str(value) if value in LANGUAGES else "system"
+
+    @language.setter
+    def language(self, value: str) -> None:
+        if value not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        self.set("language", value)
+
+    @property
+    def download_dir(self) -> Path:
+        value = self._typed("download_dir", str, "")
+        return Path(value) if value else self.default_downloads
+
+    @download_dir.setter
+    def download_dir(self, value: Path) -> None:
+        self.set("download_dir", str(value))
+
+    @property
+    def max_downloads(self) -> int:
+        return max(1, min(8, int(self._typed("max_downloads", int, 2))))
+
+    @max_downloads.setter
+    def max_downloads(self, value: int) -> None:
+        self.set("max_downloads", max(1, min(8, int(value))))
+
+    @property
+    def max_uploads(self) -> int:
+        return max(1, min(4, int(self._typed("max_uploads", int, 1))))
+
+    @max_uploads.setter
+    def max_uploads(self, value: int) -> None:
+        self.set("max_uploads", max(1, min(4, int(value))))
+
+    @property
+    def limit_down(self) -> float | None:
+        """Bytes per second; None = unlimited."""
+        value = self._typed("limit_down", float, None)
+        return value if value and value > 0 else None
+
+    @limit_down.setter
+    def limit_down(self, value: float | None) -> None:
+        self.set("limit_down", value)
+
+    @property
+    def limit_up(self) -> float | None:
+        value = self._typed("limit_up", float, None)
+        return value if value and value > 0 else None
+
+    @limit_up.setter
+    def limit_up(self, value: float | None) -> None:
+        self.set("limit_up", value)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        value = self.get("schedule")
+        if not value:
+            return None
+        try:
+            return Schedule.from_json(value)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    @schedule.setter
+    def schedule(self, value: Schedule | None) -> None:
+        self.set("schedule", value.to_json() if value is not None else None)
+
+    @property
+    def close_to_tray(self) -> bool:
+        return bool(self._typed("close_to_tray", bool, True))
+
+    @close_to_tray.setter
+    def close_to_tray(self, value: bool) -> None:
+        self.set("close_to_tray", bool(value))
+
+    @property
+    def start_at_login(self) -> bool:
+        return bool(self._typed("start_at_login", bool, False))
+
+    @start_at_login.setter
+    def start_at_login(self, value: bool) -> None:
+        self.set("start_at_login", bool(value))
+
+    @property
+    def notify(self) -> bool:
+        """Notifications for flash/urgent pushes and finished or failed transfers."""
+        return bool(self._typed("notify", bool, True))
+
+    @notify.setter
+    def notify(self, value: bool) -> None:
+        self.set("notify", bool(value))
