@@ -51,6 +51,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
             rows = transfers.all(states)
             if args.json:
                 print_json([_transfer_json(t) for t in rows])
+            elif not rows:
+                print("The queue is empty." if not args.all else "No transfers yet.")
             for t in [] if args.json else rows:
                 size = fmt_bytes(t.size) if t.size else "?"
                 error = f"  ({t.last_error})" if t.last_error else ""
