@@ -461,7 +461,11 @@ class FileServer(ThreadingHTTPServer):
         self.redirects_left = 1_000_000  # …this many times
         self.requests: list[dict[str, str]] = []
         self.hold_at: int | None = None  # a request for a range starting here waits…
+        self.holds = 1  # …(this many of them)…
+        self.hold_headers = False  # …(before its headers, if set)…
+        self.connections = 0
         self.held = threading.Event()  # …(set once it does) after its headers…
+        self.held_count = 0
         self.release = threading.Event()  # …until this is set
         self.thread = threading.Thread(target=self.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
@@ -477,6 +481,10 @@ class FileServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that drop a connection on purpose (stops, steals) are not errors here
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -487,7 +495,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
-        srv.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+        srv.requests.append(
+            {
+                "path": self.path,
+                "peer": str(self.client_address[1]),  # one per connection
+                **{k.lower(): v for k, v in self.headers.items()},
+            }
+        )
         if srv.redirect is not None and srv.redirects_left > 0:
             srv.redirects_left -= 1
             self.send_response(302)
@@ -495,6 +509,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if (
+            srv.hold_headers
+            and srv.hold_at == 0
+            and self.headers.get("Range", "").startswith("bytes=0-")
+        ):
+            srv.hold_at = None
+            srv.held_count += 1
+            srv.held.set()
+            srv.release.wait(30)
         data = srv.data
         start, end, status = 0, len(data), 200
         rng = self.headers.get("Range")
@@ -531,8 +554,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if srv.hold_at is not None and status == 206 and start == srv.hold_at:
-            srv.hold_at = None
+            srv.holds -= 1
+            if srv.holds <= 0:
+                srv.hold_at = None
             self.wfile.flush()
+            srv.held_count += 1
             srv.held.set()
             srv.release.wait(30)
         if srv.cut_after is not None:
@@ -628,6 +654,7 @@ def test_changed_etag_restarts_with_a_note(server: FileServer, job: Job) -> None
 
 def test_changed_etag_restarts_a_segmented_download(server: FileServer, job: Job) -> None:
     spec = DownloadSpec(server.url, job.tmp / "f.bin")
+    job.tuning.endgame = 0  # no second stream on the cut range: the first run must fail
     server.cut_after = 300_000  # one of the streams is cut
     with pytest.raises(RetryableError):
         job.run(spec)
@@ -765,6 +792,7 @@ def test_pause_mid_download_then_resume(
         nginx_proxy.url + "/small.bin", job.tmp / "s.bin", sha256=sha(data), segments=segments
     )
     nginx_proxy.rate_bps = 200_000
+    job.tuning.endgame = 0  # no doubled ranges: the second run fetches exactly what is missing
     ctx = job.context()
     outcome: list[BaseException | DownloadResult] = []
 
@@ -842,6 +870,7 @@ def test_checkpoint_never_claims_more_than_the_part_holds(
     data = nginx.files["small.bin"]
     spec = DownloadSpec(nginx_proxy.url + "/small.bin", job.tmp / "s.bin", sha256=sha(data))
     nginx_proxy.rate_bps = 2_000_000
+    job.tuning.endgame = 0  # no second stream on the cut range: the first run must fail
     nginx_proxy.reset_after(400_000)  # one of the four streams dies
     with pytest.raises(RetryableError, match="cut"):
         job.run(spec)
@@ -932,6 +961,7 @@ def test_the_front_is_hashed_while_the_rest_downloads(
     data = server.data
     job.tuning.segment_piece = 1 * MB
     job.tuning.max_segments = 2
+    job.tuning.endgame = 0  # the held piece stays held (no second stream fetches it)
     server.hold_at = 2 * MB
     hashed: list[int] = []
     real_read = fronthash._read_at
@@ -967,6 +997,7 @@ def test_resumed_segments_hash_again_from_byte_zero(server: FileServer, job: Job
     data = server.data
     job.tuning.segment_piece = 1 * MB
     spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    job.tuning.endgame = 0  # no second stream on the cut range: the first run must fail
     server.cut_after = 512 * 1024  # one stream is cut; the others finish their pieces
     with pytest.raises(RetryableError, match="closed the connection before the end"):
         job.run(spec)
@@ -975,3 +1006,175 @@ def test_resumed_segments_hash_again_from_byte_zero(server: FileServer, job: Job
     result = job.run(spec)
     assert_done(result, spec.dest, data)
     assert len(data) - kept <= result.bytes_fetched < len(data) - kept + 1 * MB
+
+
+# --- the end game: a second stream on the last range; kept-alive connections --------------------------
+
+
+def _run_in_thread(job: Job, spec: DownloadSpec) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[BaseException | DownloadResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(_catch(lambda: job.run(spec))))
+    worker.start()
+    return worker, outcome
+
+
+def test_end_game_fetches_a_stalled_range_again_on_another_stream(
+    server: FileServer, job: Job
+) -> None:
+    """The last piece's answer stalls after its headers. Once the other stream has nothing left
+    to take or split, it asks for the same range on its own connection; the download completes
+    while the stalled answer is still held (long before the stall timeout), the stalled stream
+    is dropped, and every byte is written and counted once."""
+    data = server.data  # 3 MiB: three 1 MiB pieces for two streams
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.max_segments = 2
+    job.tuning.min_split = 4 * MB  # no steals: only the end game can help
+    job.tuning.stall_timeout = 60  # the stall alone would hold the download for a minute
+    server.hold_at = 2 * MB
+    writes: list[tuple[int, int]] = []
+    real_write = dl._write_at
+
+    def write_at(fd: int, chunk: bytes, pos: int, lock: threading.Lock) -> None:
+        writes.append((pos, len(chunk)))
+        real_write(fd, chunk, pos, lock)
+
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    original, dl._write_at = dl._write_at, write_at
+    try:
+        worker, outcome = _run_in_thread(job, spec)
+        wait_until(lambda: bool(outcome), timeout=20, what="the download done, stall held")
+        assert not server.release.is_set()
+    finally:
+        server.release.set()
+        dl._write_at = original
+        worker.join(30)
+    result = outcome[0]
+    assert isinstance(result, DownloadResult), result
+    assert_done(result, spec.dest, data)
+    assert [a for a, _ in _ranges(server)].count(2 * MB) == 2  # the same range, twice
+    assert job.metered == len(data)  # counted once
+    assert sorted(writes) == _tiling(writes, len(data))  # written once, no overlap
+    assert job.checkpoint.data == {}
+
+
+def _tiling(writes: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """``writes`` sorted, after checking that they cover [0, size) exactly once."""
+    pos = 0
+    for start, n in sorted(writes):
+        assert start == pos, f"write at {start}, expected {pos}"
+        pos += n
+    assert pos == size
+    return sorted(writes)
+
+
+def test_end_game_two_answers_with_the_same_bytes_write_each_byte_once(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both answers for the last range are held, then released together: the two streams race
+    over the same bytes; the written front only grows, whichever brings a byte first writes it,
+    the file is right, the meter and the checkpoint count each byte once."""
+    data = server.data
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.max_segments = 2
+    job.tuning.min_split = 4 * MB
+    job.tuning.read_size = 64 * 1024
+    server.hold_at, server.holds = 2 * MB, 2
+    writes: list[tuple[int, int]] = []
+    real_write = dl._write_at
+
+    def write_at(fd: int, chunk: bytes, pos: int, lock: threading.Lock) -> None:
+        writes.append((pos, len(chunk)))
+        real_write(fd, chunk, pos, lock)
+
+    monkeypatch.setattr(dl, "_write_at", write_at)
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    worker, outcome = _run_in_thread(job, spec)
+    try:
+        wait_until(lambda: server.held_count == 2, timeout=10, what="both answers held")
+    finally:
+        server.release.set()
+        worker.join(30)
+    result = outcome[0]
+    assert isinstance(result, DownloadResult), result
+    assert_done(result, spec.dest, data)
+    assert job.metered == len(data)
+    _tiling(writes, len(data))
+    assert len(data) <= result.bytes_fetched <= len(data) + 1 * MB
+    assert job.checkpoint.data == {}
+
+
+def test_end_game_checkpoint_of_a_doubled_range_is_an_unbroken_prefix(
+    server: FileServer, job: Job
+) -> None:
+    """A pause while two streams are on the last range: the checkpoint claims only the
+    unbroken front of it, the part file holds those bytes, and the next run completes."""
+    data = server.data
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.max_segments = 2
+    job.tuning.min_split = 4 * MB
+    job.tuning.stall_timeout = 60
+    server.hold_at, server.holds = 2 * MB, 2
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    ctx = job.context()
+    outcome: list[BaseException | DownloadResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(_catch(lambda: run(spec, ctx))))
+    worker.start()
+    try:
+        wait_until(lambda: server.held_count == 2, timeout=10, what="both answers held")
+        ctx.control.stop("pause")
+        worker.join(5)
+        assert not worker.is_alive()
+    finally:
+        server.release.set()
+        worker.join(30)
+    assert isinstance(outcome[0], Stopped)
+    ck = job.checkpoint.data
+    part = part_of(spec.dest).read_bytes()
+    for start, _end, done in ck["segments"]:
+        assert part[start : start + done] == data[start : start + done]
+    assert job.done_bytes() == 2 * MB  # the last range: nothing of it claimed
+    result = job.run(spec)
+    assert_done(result, spec.dest, data)
+    assert 1 * MB <= result.bytes_fetched <= 2 * MB  # at most a double of the missing range
+
+
+def test_a_stream_keeps_its_connection_from_piece_to_piece(server: FileServer, job: Job) -> None:
+    """A stream that read a piece's answer to its end asks for the next piece on the same
+    kept-alive connection (its TCP window stays open): three pieces, two streams, two
+    connections."""
+    data = server.data
+    job.tuning.segment_piece = 1 * MB
+    job.tuning.max_segments = 2
+    job.tuning.min_split = 4 * MB
+    job.tuning.endgame = 0
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data), size=len(data))
+    result = job.run(spec)
+    assert_done(result, spec.dest, data)
+    ranged = [r for r in server.requests if r.get("range")]
+    assert len(ranged) == 3
+    assert len({r["peer"] for r in ranged}) == 2
+
+
+def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
+    server: FileServer, job: Job
+) -> None:
+    """The first request (the probe) waits for its answer; meanwhile the other three streams
+    have opened their connections, and their requests later go over those (none is opened
+    after the answer came)."""
+    data = server.data
+    job.tuning.endgame = 0
+    server.hold_at, server.hold_headers = 0, True
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(data))
+    worker, outcome = _run_in_thread(job, spec)
+    try:
+        assert server.held.wait(10)
+        wait_until(lambda: server.connections >= 4, timeout=10, what="four connections")
+    finally:
+        server.release.set()
+        worker.join(30)
+    result = outcome[0]
+    assert isinstance(result, DownloadResult), result
+    assert_done(result, spec.dest, data)
+    assert server.connections == 4  # no connection opened after the first answer came
+    ranged = [r for r in server.requests if r.get("range")]
+    assert len({r["peer"] for r in ranged}) >= 3  # the streams with work used theirs

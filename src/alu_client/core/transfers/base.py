@@ -212,6 +212,10 @@ class Tuning:
     #: fetched in file order, so the verified front of the file grows while it downloads and
     #: hashing keeps pace; a small file keeps one piece per stream
     segment_piece: int = 32 * 1024 * 1024
+    #: end game: once nothing is left to take or split, a free stream fetches the rest of a
+    #: range another stream is still on (at most this many bytes left) on its own connection;
+    #: the first to bring a byte writes it, the other drops its answer (0: never)
+    endgame: int = 2 * 1024 * 1024
     #: save download progress at least this often (bytes), so a crash re-fetches little
     checkpoint_every: int = 4 * 1024 * 1024
     upload_chunk_size: int = 16 * 1024 * 1024

@@ -28,10 +28,23 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   takes half of the largest range still being fetched ("work stealing"), down to ranges of
   ``tuning.min_split`` (1 MiB, apart from ``checkpoint_every``), so the tail of a download is
   not left to the slowest connection; a block read past a range's new end is clipped, never
-  written. On resume, the missing ranges are split
-  over all streams the same way. A failing
+  written. On resume, the missing ranges are split over all streams the same way. A failing
   worker stops alone; the job raises its error once the others are done, and the next run
   fetches only what is missing.
+* **End game.** Once nothing is left to take or split, a free stream waits for a range that
+  another stream is still on, has at most ``tuning.endgame`` bytes left and would need more
+  than two round trips (at least 0.25 s) at that stream's speed, and asks for the same bytes
+  on its own connection. The writes of a range go one at a time and only extend its written
+  front, so whichever answer brings a byte first writes it, the other skips it: a byte is
+  written once, counted once (the meter gets written bytes only; ``bytes_fetched`` is every
+  byte received), and the checkpoint's ``done`` stays an unbroken prefix. When the range is
+  complete the slower answer's socket is shut down; a stream that fails while the other one
+  on its range goes on just stops (the other finishes), so a stalled or cut connection at the
+  end no longer holds the download.
+* **Connections.** Each stream keeps its kept-alive connection from piece to piece (an answer
+  read to its end goes back to the pool; its TCP window stays open). While the first answer
+  is on its way, the other streams' connections are opened (``_preconnect``), so their first
+  requests cost one round trip, not two.
 * **Hashing.** A single stream hashes bytes as they land, in order (on resume the existing prefix
   is re-read from disk first). A segmented download hashes its written front on a thread while
   the streams run (``fronthash.py``) and only the rest at the end. The running hash is never

@@ -90,6 +90,11 @@ class _JobBase:
         self.inflight = 0
         self.unsaved = 0
         self.live: set[requests.Response] = set()
+        self.answers: dict[int, requests.Response] = {}  # the answer each stream is reading
+        # when each stream's answer began to land, and where (its speed, for the end game)
+        self.began: dict[int, tuple[float, int]] = {}
+        #: the quickest answer seen (request sent to headers in): about one round trip
+        self.rtt: float | None = None
         self.abort = threading.Event()  # this attempt is over (start over or a permanent error)
         self.deadline: float | None = None  # after a stop or abort: stop waiting for workers
         self.errors: list[BaseException] = []
@@ -110,12 +115,16 @@ class _JobBase:
         for _ in range(_MAX_REDIRECTS + 1):
             self._check_running()
             session = ctx.sessions.get(url, stream)
+            sent = time.monotonic()
             try:
                 resp = session.get(
                     url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
                 )
             except Exception as e:
                 raise self._request_error(e) from e
+            took = time.monotonic() - sent
+            with self.lock:
+                self.rtt = took if self.rtt is None else min(self.rtt, took)
             self._register(resp)
             if resp.status_code in _REDIRECTS:
                 location = resp.headers.get("Location")
@@ -141,6 +150,41 @@ class _JobBase:
                 raise
             return resp
         raise PermanentError("The server redirected the download too many times.")
+
+    def _preconnect(self, streams: range) -> None:
+        """Open the connections of ``streams`` (TCP, and TLS) on threads while the first
+        answer is on its way, so their first requests do not wait for a set-up round trip.
+        Best effort: a connection that fails here is opened again by the request."""
+        url = self.spec.url
+
+        def connect(stream: int) -> None:
+            try:
+                session = self.ctx.sessions.get(url, stream)
+                request = requests.Request("GET", url).prepare()
+                adapter = session.get_adapter(url)
+                if not isinstance(adapter, requests.adapters.HTTPAdapter):
+                    return
+                # the settings a request of this session gets (the pool is chosen by them)
+                env = session.merge_environment_settings(url, {}, None, None, None)
+                pool = adapter.get_connection_with_tls_context(
+                    request, env["verify"], env["proxies"], env["cert"]
+                )
+                if not isinstance(pool, urllib3.HTTPConnectionPool):
+                    return
+                conn = pool._get_conn()  # no public way to warm a pool's connection
+                try:
+                    if getattr(conn, "sock", None) is None:
+                        conn.timeout = self.tuning.connect_timeout
+                        conn.connect()
+                finally:
+                    pool._put_conn(conn)
+            except Exception as e:
+                self.ctx.log.debug("download: stream %d not opened early: %s", stream, e)
+
+        for stream in streams:
+            threading.Thread(
+                target=connect, args=(stream,), name=f"download-connect-{stream}", daemon=True
+            ).start()
 
     def _interruptible(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on a thread; a stop ends the wait even while it hangs in a connect."""

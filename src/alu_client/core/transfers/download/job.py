@@ -119,6 +119,7 @@ class _Job(_StreamJob, _VerifyJob):
                 if spec.size is not None:
                     end = _plan(spec.size, self.max_streams, self.piece)[0].end or end
                 rng = f"bytes=0-{end - 1}"
+                self._preconnect(range(1, self.max_streams))  # meanwhile: the other streams
             first = self._interruptible(lambda: self._request(0, rng, None))
             if first.status_code == 416:  # an empty file, for one: ask for it whole
                 self._drain(first)

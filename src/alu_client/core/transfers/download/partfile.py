@@ -20,6 +20,8 @@ class _Segment:
     owner: int | None = None  # the worker fetching it
     reserved: int = 0  # absolute offset the owner is writing up to (work stealing stays clear)
     failed: bool = False  # its worker failed: left for the next run
+    dup: int | None = None  # end game: a second worker fetching the same rest (see _take)
+    writing: bool = False  # a write is under way: writes of one segment go one at a time
 
     @property
     def pos(self) -> int:

@@ -3,6 +3,7 @@ file), steal work from each other, and write and hash what arrives."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -29,6 +30,9 @@ from .protocol import (
     _StartOver,
     _unsatisfied_total,
 )
+
+_MIN_DOUBLE_S = 0.25  # the end game doubles only ranges that need longer than this
+_ENDGAME_POLL_S = 0.1  # a stream with nothing to do looks again this often (and at writes)
 
 
 class _StreamJob(_FrontHashJob):
@@ -143,6 +147,8 @@ class _StreamJob(_FrontHashJob):
                     return
                 try:
                     while not seg.complete:  # an answer may end before the segment does
+                        with self.lock:  # its speed is judged from here (end game)
+                            self.began[index] = (time.monotonic(), seg.pos)
                         if given is not None:
                             resp, body = given
                             given = None
@@ -151,59 +157,138 @@ class _StreamJob(_FrontHashJob):
                             if opened is None:
                                 break  # the part was already whole
                             resp, body = opened
+                        with self.lock:
+                            self.answers[index] = resp
                         before = seg.pos
                         try:
                             if single and self.hasher is not None and self.hashed_to < seg.pos:
                                 self._rehash_prefix(seg.pos)
-                            self._pump(resp, body, seg, gen, single)
+                            self._pump(resp, body, seg, gen, single, index)
                         finally:
+                            with self.lock:
+                                self.answers.pop(index, None)
                             self._close(resp)
                         if seg.pos == before and not seg.complete:
                             raise RetryableError(MSG_CUT)  # an empty answer: do not spin
-                except BaseException:
+                except BaseException as e:
                     with self.lock:
-                        if gen == self.gen:  # left for the next run, not for this one
-                            seg.failed = True
+                        if gen != self.gen:
+                            raise
+                        if isinstance(e, RetryableError) and (
+                            seg.complete or self._other(seg, index) is not None
+                        ):
+                            # end game: the other stream on this range finishes it (or has)
+                            self.ctx.log.debug(
+                                "download: stream %d left to its double: %s", index, e
+                            )
+                            return
+                        if not seg.complete:
+                            seg.failed = True  # left for the next run, not for this one
                     raise
                 finally:
                     with self.lock:
-                        if seg.owner == index:
-                            seg.owner = None
+                        if seg.owner == index:  # the double, if any, carries on alone
+                            seg.owner, seg.dup = seg.dup, None
+                        elif seg.dup == index:
+                            seg.dup = None
         finally:
             if given is not None:  # an empty file: its answer had nothing to give
                 self._close(given[0])
 
     def _take(self, index: int, gen: int) -> _Segment | None:
-        """Claim a segment still to fetch, else split the largest one being fetched."""
-        with self.lock:
-            if gen != self.gen:
-                return None  # a straggler of an attempt that is over
-            for seg in self.segments:
-                if seg.owner is None and not seg.failed and not seg.complete:
-                    seg.owner = index
+        """Claim a segment still to fetch, else split the largest one being fetched, else (end
+        game) wait until one that another stream is on is worth fetching a second time."""
+        with self.cond:
+            while True:
+                if gen != self.gen or not self.writes_open or self.abort.is_set():
+                    return None  # a straggler of an attempt that is over
+                if self.ctx.control.stopped:
+                    return None
+                seg = self._claim(index)
+                if seg is not None:
                     return seg
-            victim: _Segment | None = None
-            best = 0
-            for seg in self.segments:
-                if seg.owner is None or seg.failed or seg.end is None:
-                    continue
-                left = seg.end - max(seg.pos, seg.reserved)
-                if left > best:
-                    victim, best = seg, left
-            if victim is None or victim.end is None or best < self.min_split:
-                return None
-            mid = max(victim.pos, victim.reserved) + best // 2
-            stolen = _Segment(mid, victim.end, owner=index)
-            victim.end = mid  # its stream stops there and drops the rest of its answer
-            self.segments.insert(self.segments.index(victim) + 1, stolen)
-            return stolen
+                if self.tuning.endgame <= 0 or not any(
+                    s.owner is not None and s.dup is None and not s.complete and not s.failed
+                    for s in self.segments
+                ):
+                    return None  # nothing that a second stream could ever help with
+                self.cond.wait(_ENDGAME_POLL_S)  # writes wake it too
+
+    def _claim(self, index: int) -> _Segment | None:
+        """A segment nobody fetches, else the back half of the largest range being fetched,
+        else a range to double (lock held)."""
+        for seg in self.segments:
+            if seg.owner is None and not seg.failed and not seg.complete:
+                seg.owner = index
+                return seg
+        victim: _Segment | None = None
+        best = 0
+        for seg in self.segments:
+            if seg.owner is None or seg.failed or seg.end is None or seg.dup is not None:
+                continue
+            left = seg.end - max(seg.pos, seg.reserved)
+            if left > best:
+                victim, best = seg, left
+        if victim is None or victim.end is None or best < self.min_split:
+            return self._double(index)
+        mid = max(victim.pos, victim.reserved) + best // 2
+        stolen = _Segment(mid, victim.end, owner=index)
+        victim.end = mid  # its stream stops there and drops the rest of its answer
+        self.segments.insert(self.segments.index(victim) + 1, stolen)
+        return stolen
+
+    def _double(self, index: int) -> _Segment | None:
+        """End game (lock held): fetch the rest of the range with the most bytes left that one
+        other stream is still on, if that rest is small; whichever answer brings a byte first
+        writes it (``_write``) and the slower one is dropped (``_pump``)."""
+        best: _Segment | None = None
+        most = 0
+        for seg in self.segments:
+            if seg.owner is None or seg.dup is not None or seg.failed or seg.end is None:
+                continue
+            left = seg.end - seg.pos
+            if most < left <= self.tuning.endgame and self._worth_doubling(seg, left):
+                best, most = seg, left
+        if best is not None:
+            best.dup = index
+            self.ctx.log.debug(
+                "download: stream %d doubles stream %d on its last %d bytes",
+                index,
+                best.owner,
+                most,
+            )
+        return best
+
+    def _worth_doubling(self, seg: _Segment, left: int) -> bool:
+        """Would its stream need more than two round trips (and ``_MIN_DOUBLE_S``) for
+        ``left`` bytes at the speed it has had since it asked (lock held)? Less, and a second
+        answer would come too late to help."""
+        began = self.began.get(seg.owner) if seg.owner is not None else None
+        if began is None:
+            return False
+        t0, p0 = began
+        elapsed, moved = time.monotonic() - t0, seg.pos - p0
+        worth = max(2 * (self.rtt or 0.0), _MIN_DOUBLE_S)
+        if moved <= 0:
+            return elapsed > worth  # nothing landed yet: a stalled or very slow answer
+        return left * elapsed / moved > worth
+
+    def _other(self, seg: _Segment, index: int) -> int | None:
+        """The other stream on ``seg`` in the end game, if any (lock held)."""
+        if seg.owner == index:
+            return seg.dup
+        return seg.owner if seg.dup == index else None
 
     def _open_range(
         self, index: int, seg: _Segment, single: bool
     ) -> tuple[requests.Response, _Body] | None:
         """Ask for the rest of ``seg`` with If-Range; None when the part is already whole."""
         assert seg.end is not None
-        rng = f"bytes={seg.pos}-" if single else f"bytes={seg.pos}-{seg.end - 1}"
+        with self.lock:  # a double asks from the written front: it may gain on the other
+            start = seg.pos
+            if start >= seg.end:
+                return None  # the other stream on it wrote its end meanwhile (end game)
+        rng = f"bytes={start}-" if single else f"bytes={start}-{seg.end - 1}"
         resp = self._request(index, rng, self.etag or self.last_modified)
         keep = False
         try:
@@ -235,7 +320,7 @@ class _StreamJob(_FrontHashJob):
             new_etag = _header(resp, "ETag")
             if self.etag is not None and new_etag is not None and new_etag != self.etag:
                 raise _StartOver(MSG_CHANGED)
-            body = _body_range(resp, seg.pos)  # nothing is written if it is the wrong part
+            body = _body_range(resp, start)  # nothing is written if it is the wrong part
             self._check_total(body.total, resumed=True)
             keep = True
             return resp, body
@@ -244,13 +329,21 @@ class _StreamJob(_FrontHashJob):
                 self._close(resp)
 
     def _pump(
-        self, resp: requests.Response, body: _Body, seg: _Segment, gen: int, single: bool
+        self,
+        resp: requests.Response,
+        body: _Body,
+        seg: _Segment,
+        gen: int,
+        single: bool,
+        index: int,
     ) -> None:
-        """Copy the body into the part file from ``seg.pos`` until the segment or body ends."""
+        """Copy the body into the part file from ``seg.pos`` until the segment or body ends
+        (or, in the end game, until the other stream on it has written its end)."""
         raw = resp.raw
         pos = body.start
-        if pos != seg.pos:  # cannot happen: every request starts at seg.pos
-            raise RetryableError(MSG_WRONG_PART)
+        with self.lock:
+            if pos > seg.pos:  # cannot happen: every request starts at or before seg.pos
+                raise RetryableError(MSG_WRONG_PART)
         every = self.tuning.checkpoint_every
         while True:
             self._check_running(gen)
@@ -268,20 +361,24 @@ class _StreamJob(_FrontHashJob):
                 self.discard_part = True
                 raise PermanentError(MSG_TOO_LONG)
             keep = len(block) if end is None else max(0, min(len(block), end - pos))
+            written = 0
             if keep:
                 data = block if keep == len(block) else block[:keep]
-                keep = self._write(data, pos, seg, gen)
+                keep, written = self._write(data, pos, seg, gen, index)
                 if single and self.hasher is not None and self.hashed_to == pos:
                     self.hasher.update(data if keep == len(data) else data[:keep])
                     self.hashed_to = pos + keep
                 pos += keep
-            self.account(len(block))
+            self.account(written)  # bytes of the file, once: not a double's or a clipped rest
             with self.lock:
-                self.unsaved += keep
+                self.unsaved += written
                 due = self.unsaved >= every
                 end = seg.end
+                doubled_done = seg.complete and pos < seg.pos
             if due:
                 self._save(blocking=False)
+            if doubled_done:
+                return  # the other stream on this range wrote its end: drop this answer
             if end is not None and pos >= end:
                 if body.end is None and end == size:
                     continue  # a body that ends at close must end here: read to its end
@@ -296,31 +393,51 @@ class _StreamJob(_FrontHashJob):
             raise RetryableError(MSG_TRUNCATED)  # a body that ends at close, and ended early
         # else the answer was whole but the segment is longer: the caller asks for the rest
 
-    def _write(self, data: bytes, pos: int, seg: _Segment, gen: int) -> int:
-        """Write ``data`` at ``pos`` for ``seg``; returns how many bytes were its to write."""
-        with self.lock:
+    def _write(self, data: bytes, pos: int, seg: _Segment, gen: int, index: int) -> tuple[int, int]:
+        """Write ``data`` at ``pos`` for ``seg``: (bytes of ``data`` used up, bytes written).
+
+        The writes of one segment go one at a time and only ever extend its written front
+        (``seg.pos``), so ``done`` stays an unbroken prefix even with two streams on it (end
+        game): bytes the other stream wrote already are skipped, never written twice."""
+        with self.cond:
+            while seg.writing and self.writes_open and gen == self.gen:
+                self.cond.wait()
             if not self.writes_open or gen != self.gen:
                 raise _Aborted()
-            if seg.end is not None and pos + len(data) > seg.end:
+            front = seg.pos
+            if pos > front:  # cannot happen: a stream never gets ahead of the written front
+                raise RetryableError(MSG_WRONG_PART)
+            skip = min(front - pos, len(data))
+            data = data[skip:]
+            if seg.end is not None and front + len(data) > seg.end:
                 # a steal moved the end while this block was read: the rest is another's
-                data = data[: max(0, seg.end - pos)]
-                if not data:
-                    return 0
-            seg.reserved = pos + len(data)
+                data = data[: max(0, seg.end - front)]
+            if not data:
+                return skip, 0
+            seg.reserved = front + len(data)
+            seg.writing = True
             self.inflight += 1
         written = False
+        loser: requests.Response | None = None
         try:
-            self.write_at(self.fd, data, pos, self.io_lock)
+            self.write_at(self.fd, data, front, self.io_lock)
             written = True
         except OSError as e:
             raise _disk_error(e) from e
         finally:
             with self.cond:
                 self.inflight -= 1
+                seg.writing = False
                 if written:
                     seg.done += len(data)  # counted only once written
-                self.cond.notify_all()  # wakes the front hasher too
-        return len(data)
+                    other = self._other(seg, index)
+                    if seg.complete and other is not None:
+                        loser = self.answers.get(other)  # the slower of two: stop its read
+                self.cond.notify_all()  # wakes the front hasher and a waiting writer
+        if loser is not None:
+            with contextlib.suppress(Exception):
+                loser.raw.shutdown()
+        return skip + len(data), len(data)
 
     def _rehash_prefix(self, upto: int) -> None:
         """Feed the part file's first ``upto`` bytes to the running hash (a resumed stream)."""
