@@ -40,18 +40,23 @@ from alu_client.core.transfers.base import (
     Tuning,
 )
 from alu_client.core.transfers.upload import (
+    CHECKSUM_PREFERENCE,
     FILE_CHANGED,
     LOST_NOTE,
     Fingerprinter,
     UploadResult,
     UploadSpec,
+    fastest_checksum,
     fingerprint,
     poll_outcome,
     run,
+    sample_ranges,
 )
+from alu_client.core.transfers.upload import services as upload_services
 from alu_hub.server import RunningHub, serve_in_thread
-from tests.hub.conftest import LiveHub, clip, start_hub  # noqa: F401  (clip: a fixture)
+from tests.hub.conftest import LiveHub, start_hub
 from tests.support.faultproxy import FaultProxy
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -271,8 +276,9 @@ def test_uploads_in_256k_chunks_on_one_connection(
     path = random_file(tmp_path / "rushes.mxf", 6 * MIB + 12345)
     size = path.stat().st_size
     c = new_ctx()
+    meta = meta_for(path)
 
-    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB), c.ctx)
+    result = run(UploadSpec(path, endpoint(proxy), meta, chunk_size=256 * KIB), c.ctx)
 
     assert (result.size, result.bytes_sent, result.restarted) == (size, size, False)
     assert done.sha256(result.url) == sha256_file(path)
@@ -282,13 +288,17 @@ def test_uploads_in_256k_chunks_on_one_connection(
     assert [header_of(h, b"content-length") for h in patches[:-1]] == [b"262144"] * (
         len(patches) - 1
     )
-    assert all((header_of(h, b"upload-checksum") or b"").startswith(b"sha1 ") for h in patches)
+    # the hub lists sha1, sha256 and md5: the fastest of them on this CPU is used
+    fastest = fastest_checksum(["sha1", "sha256", "md5"], CHECKSUM_PREFERENCE)
+    assert fastest is not None
+    prefix = fastest.encode() + b" "
+    assert all((header_of(h, b"upload-checksum") or b"").startswith(prefix) for h in patches)
     assert not any(header_of(h, b"transfer-encoding") for h in heads)
     assert proxy.connections == 1  # OPTIONS, POST, every PATCH and the HEAD: one connection
     saved = c.checkpoint.data
     assert saved["url"] == result.url and saved["complete"] is True
     assert (saved["size"], saved["mtime_ns"]) == (size, path.stat().st_mtime_ns)
-    assert saved["fingerprint"] == fingerprint(path)
+    assert saved["fingerprint"] == fingerprint(path, meta["sha256"])
     # random bytes are no video: the hub refuses to publish them, and says so
     state, item_id, error = poll_outcome(result.url, c.ctx, 30)
     assert state == "failed" and item_id is None and error
@@ -301,7 +311,7 @@ def test_uploads_in_256k_chunks_on_one_connection(
 def test_publish_end_to_end(
     hub: LiveHub,
     new_ctx: Callable[..., Ctx],
-    clip: Path,  # noqa: F811
+    clip: Path,
 ) -> None:
     sha = sha256_file(clip)
     meta = {"filename": "Nairobi floods.mp4", "sha256": sha, "title": "Flooded roads in Nairobi"}
@@ -578,24 +588,49 @@ def test_parallel_parts_are_concatenated(
     size = path.stat().st_size
     spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB, parallel=3)
     first = new_ctx()
-    first.stop_after(3 * MIB)  # a pause half way: the parts are in the checkpoint
+    first.stop_after(3 * MIB)  # a pause half way: the plan and the parts are in the checkpoint
     with pytest.raises(Stopped):
         run(spec, first.ctx)
-    assert len([u for u in first.checkpoint.data["parts"].values() if u]) == 3
+    plan = first.checkpoint.data["parts"]
+    made = {rng for rng, url in plan.items() if url}
+    assert len(plan) == 6 and len(made) >= 3  # 1 MiB parts; each stream had taken one or more
 
     second = first.again()
     result = run(spec, second.ctx)
 
     posts = [h for h in heads if h.startswith(b"POST ")]
     concat = [header_of(h, b"upload-concat") for h in posts]
-    assert concat == [b"partial"] * 3 + [concat[-1]]  # three parts, made once; then the final
+    assert concat == [b"partial"] * len(plan) + [concat[-1]]  # each part made once; the final
     assert concat[-1] is not None and concat[-1].startswith(b"final;")
-    assert len(concat[-1].split()) == 3
+    assert len(concat[-1].split()) == len(plan)
     assert result.bytes_sent < size  # the second run went on where the parts stood
-    assert proxy.connections >= 3  # a connection per part
     assert done.sha256(result.url) == sha256_file(path)
     saved = second.checkpoint.data
     assert saved["url"] == result.url and saved["complete"] and "parts" not in saved
+
+
+def test_parts_are_taken_from_a_queue_by_the_streams(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    heads = watch(proxy)
+    path = random_file(tmp_path / "queue.bin", 24 * MIB + 5)
+    c = new_ctx(upload_chunk_size=MIB)
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), parallel=2), c.ctx)
+
+    partial = [h for h in heads if header_of(h, b"upload-concat") == b"partial"]
+    lengths = [int(header_of(h, b"upload-length") or 0) for h in partial]
+    assert len(lengths) > 2  # more parts than streams...
+    # ...on two connections, each taking the next part, and one creating the parts ahead
+    assert proxy.connections == 3
+    assert sum(lengths) == path.stat().st_size
+    assert lengths[0] > lengths[-2]  # large parts first, small ones at the end
+    assert lengths[-1] <= lengths[0] // 2
+    assert done.sha256(result.url) == sha256_file(path)
 
 
 # --- 7: pause and cancel ------------------------------------------------------------------------
@@ -680,6 +715,74 @@ def test_fingerprint_does_not_collide_where_tuspys_does(tmp_path: Path) -> None:
     assert fingerprint(a) != fingerprint(c)
     with open(a, "rb") as fa:
         assert Fingerprinter().get_fingerprint(fa) == fingerprint(a)
+
+
+def test_fingerprint_samples_a_large_file_and_keys_the_callers_sha256(tmp_path: Path) -> None:
+    size = 256 * MIB
+    path = tmp_path / "big.mxf"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    regions = sample_ranges(size)
+    assert regions[0][0] == 0 and regions[-1][1] == size  # head and tail
+    assert sum(e - s for s, e in regions) <= 4 * MIB  # not the whole file
+    assert sample_ranges(3 * MIB) == [(0, 3 * MIB)]  # small files: all of it
+    sha = "ab" * 32
+    assert fingerprint(path, sha).startswith(f"sha256:{sha} ")
+    assert fingerprint(path, "not a sha256") == fingerprint(path)
+    keys = {fingerprint(path)}
+    st = path.stat()
+    for where in (regions[0][0], regions[len(regions) // 2][0] + 7, size - 1):
+        with open(path, "r+b") as f:
+            f.seek(where)
+            f.write(b"x")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the old mtime put back
+        keys.add(fingerprint(path))
+    assert len(keys) == 4  # each edit in a sampled region gives another key
+
+
+def test_checksums_are_computed_while_the_previous_chunk_is_sent(
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inline: list[tuple[int, int]] = []
+    real = upload_services.region_digests
+
+    def counted(path: Any, algorithm: str, pos: int, lengths: Any, check: Any) -> dict[int, str]:
+        inline.append((pos, *lengths))
+        return real(path, algorithm, pos, lengths, check)
+
+    monkeypatch.setattr(upload_services, "region_digests", counted)
+    heads = watch(proxy)
+    path = random_file(tmp_path / "ahead.bin", 8 * MIB)
+    c = new_ctx(upload_chunk_size=MIB)
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path)), c.ctx)
+
+    patches = [h for h in heads if is_patch(h)]
+    assert [int(header_of(h, b"content-length") or 0) for h in patches] == [
+        MIB,
+        2 * MIB,
+        4 * MIB,
+        MIB,
+    ]
+    assert all(header_of(h, b"upload-checksum") for h in patches)  # the hub checked each one
+    assert inline == [(0, MIB)]  # only the first chunk's digest held the send back
+    assert done.sha256(result.url) == sha256_file(path)
+    wait_until(
+        lambda: not any(t.name == "alu-upload-digest" for t in threading.enumerate()),
+        what="the digest threads to end",
+    )
+
+
+def test_the_fastest_listed_checksum_is_used() -> None:
+    assert fastest_checksum(["sha256"], CHECKSUM_PREFERENCE) == "sha256"
+    assert fastest_checksum([" MD5", "crc32"], CHECKSUM_PREFERENCE) == "md5"
+    assert fastest_checksum(["crc32"], CHECKSUM_PREFERENCE) is None
+    assert fastest_checksum(["sha1", "md5"], ()) is None  # checksums off
+    assert fastest_checksum(["sha1", "sha256", "md5"], CHECKSUM_PREFERENCE) in CHECKSUM_PREFERENCE
 
 
 @pytest.mark.parametrize("how", ["appended", "rewritten with the same size and mtime"])

@@ -25,15 +25,18 @@ How it stands on tuspy 1.1.0
       most 256 KiB and passes each through ``metered(ctx)`` before it goes out, so memory stays
       flat whatever the chunk or file size and progress moves inside a chunk. Having a length,
       it makes requests send ``Content-Length`` (a bare generator would be sent chunked, which
-      tus servers refuse). With the checksum extension the chunk's digest is computed in a first
-      read pass (the header must precede the body), then the chunk is streamed.
+      tus servers refuse). With the checksum extension the chunk's digest needs a read pass of
+      its own (the header precedes the body): the next chunk's pass runs on a thread while this
+      chunk is sent (``checksums``), with the fastest algorithm on this CPU the server lists.
     * A fixed 30 s retry, for PATCH only: ``upload`` classifies every answer (see Errors) and
       resumes with a HEAD; when its small in-run budget is spent it raises ``RetryableError``
       (with ``retry_after`` from the server) and the queue backs off between runs; the next run
       resumes from the checkpoint.
     * A colliding fingerprint (size + md5 of the first 64 KiB: two camera files of one size with
       the same container header share it, and one's upload URL would be used for the other):
-      ``fingerprint()`` is the absolute path + size + mtime_ns + sha256 of the whole file.
+      ``fingerprint()`` is the absolute path + size + mtime_ns + the caller's sha256 (from the
+      metadata, when given) + a sha256 of sampled blocks (see ``storage.fingerprint`` for why
+      that is enough; it costs milliseconds, where a whole-file hash took 4.5 s per GiB).
     * Also: creation errors, 404/410 and ``Upload-Expires`` are handled (a new upload from 0),
       a relative ``Location`` is resolved against the endpoint, nothing follows redirects (a
       redirect must not carry the token elsewhere), and URLs never reach logs or messages.
@@ -57,9 +60,10 @@ Errors (in one run)
 
 Chunk size
     ``spec.chunk_size`` if given (fixed, but halved on 413), else adaptive from
-    ``tuning.upload_chunk_size``: after each full chunk the size moves towards what the link
-    carries in ``TARGET_CHUNK_S`` seconds, at most doubling or halving per chunk, within
-    ``[min_upload_chunk, MAX_CHUNK]``; a chunk cut short halves it. Chunks of several seconds
+    ``tuning.upload_chunk_size``: after each full chunk the size doubles, stays or halves,
+    whichever is nearest to what the link carries in ``TARGET_CHUNK_S`` seconds, within
+    ``[min_upload_chunk, MAX_CHUNK]`` (three steps only, so the next chunk's checksum can be
+    computed ahead); a chunk cut short halves it. Chunks of several seconds
     keep the per-request round trip (300 ms) a small share; not much longer, so that a cut
     re-sends little (with checksums the hub drops a cut chunk whole) and chunks fit between a
     flaky link's drops.
@@ -67,8 +71,11 @@ Chunk size
 Parallel parts
     When the server lists ``concatenation`` and ``spec.parallel`` (default: the tuning's
     ``max_parallel_uploads`` for files of 64 MiB or more) asks for more than one stream, the
-    file is cut into contiguous ranges, each a partial upload (``Upload-Concat: partial``) sent
-    on its own thread and session stream; then a final upload is POSTed with
+    file is cut into contiguous ranges, large first and shrinking towards the end, about 6–7
+    per stream (``protocol._plan``), each a partial upload (``Upload-Concat: partial``). That
+    many streams (threads, each on its own session stream) take the parts from a queue, so
+    they finish together: with one fixed part per stream, the slowest ran alone at the end
+    for seconds on a lossy link. Then a final upload is POSTed with
     ``Upload-Concat: final;<urls>`` and the metadata. If one part fails the others stop.
 
 Stop
@@ -87,6 +94,7 @@ Completion
 from __future__ import annotations
 
 from ..base import Stopped, TransferContext
+from .checksums import fastest_checksum as fastest_checksum
 from .job import _Job
 from .protocol import poll_outcome as poll_outcome
 from .spec import CHECKSUM_PREFERENCE as CHECKSUM_PREFERENCE
@@ -112,15 +120,18 @@ from .spec import UploadSpec as UploadSpec
 from .storage import Fingerprinter as Fingerprinter
 from .storage import StoreUrlStorage as StoreUrlStorage
 from .storage import fingerprint as fingerprint
+from .storage import sample_ranges as sample_ranges
 
 __all__ = [
     "Fingerprinter",
     "StoreUrlStorage",
     "UploadResult",
     "UploadSpec",
+    "fastest_checksum",
     "fingerprint",
     "poll_outcome",
     "run",
+    "sample_ranges",
 ]
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..base import PermanentError, RetryableError, redact_url
+from .checksums import fastest_checksum
 from .parallel import _PartsJob
-from .protocol import _FileChanged, _outcome, _raise_for, _Resume, _retry_after, _split, _too_large
-from .spec import TUS_VERSION, UploadResult
+from .protocol import _FileChanged, _outcome, _plan, _raise_for, _Resume, _retry_after, _too_large
+from .spec import MIN_PART, TUS_VERSION, UploadResult
 from .storage import _fingerprint
 from .uploader import _TusUpload
 
@@ -59,7 +60,11 @@ class _Job(_PartsJob):
             self._changed()
         self.size, self.mtime_ns = st.st_size, st.st_mtime_ns
         try:
-            self.fp = _fingerprint(self.path, self.ctx.control.check)
+            # the caller's sha256 (the ALU hub checks it at the end) keys the content; no
+            # whole-file pass here (see ``fingerprint``)
+            self.fp = _fingerprint(
+                self.path, self.ctx.control.check, self.spec.metadata.get("sha256")
+            )
         except FileNotFoundError:
             self._gone()
         if saved.get("fingerprint") not in (None, self.fp):
@@ -81,19 +86,20 @@ class _Job(_PartsJob):
             self._terminate(self.storage.urls())
             self.storage.forget_urls()
             ranges = []
-        if not ranges and not url:
-            n = self._part_count(concat)
-            if n > 1:
-                ranges = _split(self.size, n)
+        streams = self._stream_count(concat)
+        if not ranges and not url and streams > 1:
+            ranges = _plan(self.size, streams, MIN_PART)
         self.log.info(
             "upload %s: %d bytes to %s, %s%s",
             self.name,
             self.size,
             redact_url(self.endpoint),
-            f"{len(ranges)} parts" if ranges else "one stream",
+            f"{len(ranges)} parts on {min(streams, len(ranges))} streams"
+            if ranges
+            else "one stream",
             f", checksum {self.checksum}" if self.checksum else "",
         )
-        return self._upload_parts(ranges) if ranges else self._upload_single()
+        return self._upload_parts(ranges, streams) if ranges else self._upload_single()
 
     def _upload_single(self) -> str:
         up = _TusUpload(
@@ -132,12 +138,10 @@ class _Job(_PartsJob):
             e.strip().lower() for e in r.headers.get("Tus-Extension", "").split(",") if e.strip()
         )
         raw_max = r.headers.get("Tus-Max-Size", "").strip()
-        algorithms = {
-            a.strip().lower() for a in r.headers.get("Tus-Checksum-Algorithm", "").split(",")
-        }
         checksum = None
         if "checksum" in extensions:
-            checksum = next((a for a in self.checksum_preference if a in algorithms), None)
+            listed = r.headers.get("Tus-Checksum-Algorithm", "").split(",")
+            checksum = fastest_checksum(listed, self.checksum_preference)
         return _Caps(extensions, int(raw_max) if raw_max.isdigit() else None, checksum)
 
     def _final_head(self, url: str) -> tuple[str, str | None, str]:

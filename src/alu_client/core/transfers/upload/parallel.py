@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urljoin
 
@@ -16,7 +17,12 @@ from .uploader import _TusUpload
 
 
 class _PartsJob(_JobServices):
-    def _upload_parts(self, ranges: list[tuple[int, int]]) -> str:
+    def _upload_parts(self, ranges: list[tuple[int, int]], streams: int) -> str:
+        """Upload the parts ``ranges`` on ``streams`` connections, each taking the next part
+        from a shared queue when it has finished one, then join them (``_finish_parts``).
+
+        One more connection creates the parts' uploads (POST) ahead of the streams, so that a
+        stream moving to its next part sends bytes at once instead of idling a round trip."""
         self.storage.plan_parts(self.fp, ranges)
         parts = [
             _TusUpload(
@@ -25,19 +31,47 @@ class _PartsJob(_JobServices):
                 end=e,
                 key=StoreUrlStorage.part_key(self.fp, s, e),
                 partial=True,
-                stream=i,
+                stream=0,
                 sizer=self._sizer(),
             )
-            for i, (s, e) in enumerate(ranges)
+            for s, e in ranges
         ]
+        todo: queue.SimpleQueue[_TusUpload] = queue.SimpleQueue()
+        for part in parts:
+            todo.put(part)
+        n = max(1, min(streams, len(parts)))
+
+        def stream(k: int) -> None:
+            sizer = self._sizer()  # one per connection: what it learnt carries to its next part
+            while not self._aborted.is_set():
+                try:
+                    part = todo.get_nowait()
+                except queue.Empty:
+                    return
+                part.take(k, sizer)
+                part.upload()
+
+        def create_ahead() -> None:
+            for part in parts[n:]:
+                if self.stopping():
+                    return
+                try:
+                    part.create_ahead(n)
+                except Exception as e:  # the stream that takes it creates it (and says why)
+                    self.log.debug("upload %s: creating ahead: %s", self.name, type(e).__name__)
+                    return
+
         failures: list[BaseException] = []
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="alu-upload-part") as pool:
-            futures = [pool.submit(part.upload) for part in parts]
+        with ThreadPoolExecutor(n + 1, thread_name_prefix="alu-upload-part") as pool:
+            futures = [pool.submit(stream, k) for k in range(n)]
+            creator = pool.submit(create_ahead) if len(parts) > n else None
             for future in as_completed(futures):
                 failure = future.exception()
                 if failure is not None:
                     failures.append(failure)
                     self._abort()
+            if creator is not None:
+                creator.result()
         if failures:
             raise self._worst(failures)
         return self._finish_parts(parts)
@@ -99,7 +133,8 @@ class _PartsJob(_JobServices):
             return []
         return ranges
 
-    def _part_count(self, concat: bool) -> int:
+    def _stream_count(self, concat: bool) -> int:
+        """Connections for the parts (1: no parts)."""
         if not concat:
             return 1
         wanted = self.spec.parallel

@@ -171,9 +171,31 @@ def _metadata_header(meta: Mapping[str, str]) -> str:
     return ",".join(pairs)
 
 
-def _split(size: int, n: int) -> list[tuple[int, int]]:
-    base = size // n
-    return [(i * base, size if i == n - 1 else (i + 1) * base) for i in range(n)]
+def _plan(size: int, streams: int, min_part: int) -> list[tuple[int, int]]:
+    """The parts of a parallel upload on ``streams`` connections: contiguous ranges, large
+    first and shrinking towards the end (each ``1 / (2 × streams)`` of what is left, at least
+    ``max(min_part, size / (16 × streams))``), about 6–7 per stream.
+
+    The connections take parts from a queue; when it runs dry, each finishes the part it has,
+    and a connection that is slower than the others (on a lossy link one always is) would be
+    left alone for the rest of a large part, filling a fraction of the link. Small last parts
+    keep that tail short; large first ones keep the per-part round trips (a POST each) few.
+    Measured on linkem (20 Mbit/s, 300 ms, 2 % loss, 100 MB, 4 streams): a floor of 1/16 gave
+    0.78–0.81 of the link in 4 runs; 1/8 and 1/32 had runs with a 20 s tail (a starved stream
+    holding a large part); 4 equal parts (before) 0.59–0.77."""
+    if streams <= 1 or size < 2 * min_part:
+        return [(0, size)]
+    floor = max(min_part, size // (16 * streams))
+    ranges = []
+    start = 0
+    while start < size:
+        left = size - start
+        n = max(floor, -(-left // (2 * streams)))
+        if left - n < floor // 2:
+            n = left  # no sliver at the end
+        ranges.append((start, start + n))
+        start += n
+    return ranges
 
 
 def _backoff(attempt: int) -> float:

@@ -3,8 +3,6 @@ metering, waiting, the source file's checks and checksums, termination."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import os
 import threading
@@ -15,6 +13,7 @@ import requests
 from tusclient.client import TusClient
 
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
+from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume
 from .spec import FILE_CHANGED, LOST_NOTE, MAX_BLOCK, MIN_BLOCK, TUS_VERSION, UploadSpec
 from .storage import StoreUrlStorage
@@ -129,20 +128,20 @@ class _JobServices:
     def digest(self, pos: int, length: int) -> str:
         """Upload-Checksum's digest of a file region (a first, local read pass)."""
         assert self.checksum is not None
-        h = hashlib.new(self.checksum, usedforsecurity=False)
-        buf = bytearray(MAX_BLOCK)
-        view = memoryview(buf)
-        left = length
-        with self.open_source() as f:
-            f.seek(pos)
-            while left > 0:
-                self.check()
-                n = f.readinto(view[: min(MAX_BLOCK, left)])
-                if not n:
-                    raise _FileChanged()
-                h.update(view[:n])
-                left -= n
-        return base64.b64encode(h.digest()).decode("ascii")
+        try:
+            return region_digests(self.path, self.checksum, pos, [length], self.check)[length]
+        except FileNotFoundError:
+            self._gone()
+        except EOFError:
+            raise _FileChanged() from None
+
+    def digest_ahead(self, pos: int, lengths: set[int]) -> DigestAhead:
+        """The digests of ``[pos, pos + n)`` for each ``n``, computed on a thread from now."""
+        assert self.checksum is not None
+        return DigestAhead(self.path, self.checksum, pos, lengths, self.stopping)
+
+    def stopping(self) -> bool:
+        return self.ctx.control.stopped or self._aborted.is_set()
 
     def terminate(self) -> None:
         """Cancel: DELETE what the server holds, and forget it."""

@@ -31,7 +31,7 @@ MAX_WAIT_IN_RUN = 10.0
 LOCKED_TRIES = 5
 #: 460 answers for one chunk before RetryableError
 CHECKSUM_TRIES = 3
-#: checksum algorithms we can compute, best first
+#: checksum algorithms we may use; of those the server lists, the fastest on this CPU is taken
 CHECKSUM_PREFERENCE = ("sha1", "sha256", "md5")
 
 FILE_CHANGED = "The file changed since the upload started; add it again."

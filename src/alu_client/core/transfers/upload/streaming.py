@@ -12,7 +12,7 @@ import time
 
 import urllib3.connection
 
-from .spec import KIB, MAX_CHUNK, TARGET_CHUNK_S
+from .spec import MAX_CHUNK, TARGET_CHUNK_S
 
 # --- cutting a request short from another thread ------------------------------------------------
 
@@ -123,13 +123,30 @@ class _ChunkSize:
         self.ceiling = max(MAX_CHUNK, self.size) if adaptive else self.size
 
     def after(self, sent: int, seconds: float) -> None:
-        """A full chunk of ``sent`` bytes took ``seconds``."""
+        """A full chunk of ``sent`` bytes took ``seconds``: double, keep or halve the size,
+        whichever is nearest (in ratio) to what the link carries in ``TARGET_CHUNK_S``.
+
+        Only these three steps (not any size in between), so that the next chunk's size is one
+        of ``candidates()`` before this chunk is sent: its checksum is computed meanwhile."""
         if not self.adaptive or sent < self.size:
             return
         ideal = sent * TARGET_CHUNK_S / max(seconds, 1e-3)
-        wanted = int(min(max(ideal, self.size / 2), self.size * 2))
-        wanted -= wanted % (64 * KIB)
+        if ideal >= self.size * math.sqrt(2):
+            wanted = self.size * 2
+        elif ideal <= self.size / math.sqrt(2):
+            wanted = self.size // 2
+        else:
+            return
         self.size = max(self.minimum, min(self.ceiling, wanted))
+
+    def candidates(self) -> set[int]:
+        """Every size ``after`` can leave for the next chunk."""
+        if not self.adaptive:
+            return {self.size}
+        return {
+            max(self.minimum, min(self.ceiling, s))
+            for s in (self.size // 2, self.size, self.size * 2)
+        }
 
     def cut(self) -> None:
         """A chunk was cut short: smaller chunks fit between a flaky link's drops (with checksums

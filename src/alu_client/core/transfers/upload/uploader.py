@@ -3,6 +3,7 @@ and the PATCH body it streams."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Generator, Iterator
 from urllib.parse import urljoin
@@ -11,6 +12,7 @@ import requests
 from tusclient.uploader.uploader import Uploader
 
 from ..base import PermanentError, RetryableError, Stopped
+from .checksums import DigestAhead
 from .protocol import (
     _Aborted,
     _backoff,
@@ -120,6 +122,12 @@ class _TusUpload(Uploader):
         self.flight = job.new_flight()
         self.block = job.max_block
         self.restarted = False
+        #: the next chunk's digests, computed while this chunk is sent (see ``checksums``)
+        self.ahead: DigestAhead | None = None
+        #: a stream has taken this part; ``created`` the URL was made in this run (offset 0)
+        self.lock = threading.Lock()
+        self.taken = False
+        self.created = False
         # store_url=False: tuspy would HEAD in its constructor; the URL comes from the storage
         # below instead and the HEAD happens in upload(), under its error handling
         super().__init__(
@@ -142,17 +150,19 @@ class _TusUpload(Uploader):
         return self.end - self.start
 
     def _get_fingerprint(self) -> str:
-        # tuspy re-fingerprints on every set_url; the whole-file hash is made once per run
+        # tuspy re-fingerprints on every set_url; ours is made once per run (the job's key)
         return self.key
 
-    def create_url(self) -> str:
+    def create_url(self, stream: int | None = None) -> str:
         headers = self.get_headers()
         headers["Upload-Length"] = str(self.stop_at)
         if self.metadata:
             headers["Upload-Metadata"] = _metadata_header(self.metadata)
         if self.partial:
             headers["Upload-Concat"] = "partial"
-        r = self.job.request("POST", self.job.endpoint, self.stream, headers)
+        r = self.job.request(
+            "POST", self.job.endpoint, self.stream if stream is None else stream, headers
+        )
         if r.status_code == 413:
             raise _too_large(self.job.size, None)
         _raise_for(r, creating=True)
@@ -191,7 +201,7 @@ class _TusUpload(Uploader):
             }
         )
         if job.checksum:
-            headers["Upload-Checksum"] = f"{job.checksum} {job.digest(pos, length)}"
+            headers["Upload-Checksum"] = f"{job.checksum} {self._digest(pos, length)}"
         body = _Body(self, pos, length)
         session = job.ctx.sessions.get(url, self.stream)
         self.flight.begin()
@@ -223,8 +233,16 @@ class _TusUpload(Uploader):
     def upload(self, stop_at: int | None = None) -> None:
         """Create or resume, then send chunks until the server has every byte (see Errors in
         the module doc for what each failure does)."""
+        try:
+            self._upload()
+        finally:
+            if self.ahead is not None:
+                self.ahead.cancel()
+                self.ahead = None
+
+    def _upload(self) -> None:
         job = self.job
-        need_head = self.url is not None
+        need_head = self.url is not None and not self.created
         quick = locked = bad_sums = 0
         while True:
             job.check()
@@ -286,9 +304,39 @@ class _TusUpload(Uploader):
                     raise RetryableError(e.message, retry_after=e.retry_after) from None
                 job.log.info("upload %s: %s Resuming in %.1f s.", job.name, e.message, wait)
                 job.wait(wait)
-                need_head = self.url is not None
+                need_head = self.url is not None and not self.created
 
     # ours
+
+    def create_ahead(self, stream: int) -> None:
+        """Create this part's upload on ``stream`` before a stream takes it (unless one has)."""
+        with self.lock:
+            if self.taken or self.url is not None:
+                return
+            self.set_url(self.create_url(stream))
+            self.offset = 0
+            self.created = True
+
+    def take(self, stream: int, sizer: _ChunkSize) -> None:
+        """A stream starts on this part (after a ``create_ahead`` in progress, if any)."""
+        with self.lock:
+            self.taken = True
+            self.stream = stream
+            self.sizer = sizer
+            self.chunk_size = sizer.size
+
+    def _digest(self, pos: int, length: int) -> str:
+        """This chunk's digest (from the pass made while the last chunk was sent, if it covered
+        this region); then the next chunk's pass starts, to run while this chunk is sent."""
+        ahead, self.ahead = self.ahead, None
+        digest = ahead.take(pos, length) if ahead is not None else None
+        if digest is None:
+            digest = self.job.digest(pos, length)
+        nxt = pos + length
+        if nxt < self.end:
+            lengths = {min(n, self.end - nxt) for n in self.sizer.candidates()}
+            self.ahead = self.job.digest_ahead(nxt, lengths)
+        return digest
 
     def check_flight(self) -> None:
         """Raise what a cut of this stream's flight means."""

@@ -1,0 +1,139 @@
+"""Upload-Checksum: which algorithm (the fastest here of those the server lists), the digests of
+a file region, and the next chunk's digests computed on a thread while this chunk is sent.
+
+Why a thread: the header must precede the body, so a chunk's digest needs a read pass of its
+own before the chunk goes out. Done inline, that pass and the send take turns (on loopback a
+1 GiB upload spent ~2 s sending and ~2 s hashing, one after the other). The next chunk's
+region is known while this one is sent (it starts where this one ends; its size is one of the
+sizer's ``candidates()``), so one pass over it records the digest at each candidate length
+(``hashlib`` objects can be copied mid-stream) and the next chunk starts at once. hashlib
+releases the GIL on large updates, so the pass runs beside the send on another core. It reads
+the file itself in blocks of at most ``MAX_BLOCK`` (it never holds the chunk), so memory stays
+bounded; a pass whose region turns out not to be the next chunk (the server kept less, the
+size was halved after a 413) is dropped and the digest is computed inline as before."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from .spec import MAX_BLOCK
+
+#: bytes hashed per algorithm to rank them (a few ms each, once per process)
+_PROBE = 4 * MAX_BLOCK
+
+
+@functools.cache
+def _speed(algorithm: str) -> float:
+    """Bytes per second of ``hashlib`` ``algorithm`` on this CPU (best of three short runs)."""
+    data = os.urandom(_PROBE)
+    best = float("inf")
+    for _ in range(3):
+        h = hashlib.new(algorithm, usedforsecurity=False)
+        t0 = time.perf_counter()
+        h.update(data)
+        best = min(best, time.perf_counter() - t0)
+    return _PROBE / max(best, 1e-9)
+
+
+def fastest_checksum(listed: Iterable[str], usable: Iterable[str]) -> str | None:
+    """Of the algorithms the server lists, the fastest on this CPU among ``usable``.
+
+    Upload-Checksum guards a chunk against damage on the way, not against an attacker (the ALU
+    hub checks the whole file's sha256 at the end), so md5, sha1 and sha256 serve alike and
+    speed decides. Which is fastest depends on the CPU: sha1 here (~800 MB/s, md5 ~600, sha256
+    ~390), sha256 on CPUs with SHA extensions, md5 on some ARM cores; so it is measured."""
+    offered = {a.strip().lower() for a in listed}
+    choices = [a for a in usable if a in offered and a in hashlib.algorithms_available]
+    return max(choices, key=_speed, default=None)
+
+
+def region_digests(
+    path: os.PathLike[str] | str,
+    algorithm: str,
+    pos: int,
+    lengths: Iterable[int],
+    check: Callable[[], None],
+) -> dict[int, str]:
+    """Upload-Checksum values (base64) of ``[pos, pos + n)`` for each ``n`` in ``lengths``, in
+    one read pass in blocks of at most ``MAX_BLOCK``. ``check`` runs before each block (it
+    raises to stop). Raises ``EOFError`` if the file ends early (it shrank)."""
+    wanted = set(lengths)
+    ends = sorted(n for n in wanted if n > 0)
+    found: dict[int, str] = {}
+    h = hashlib.new(algorithm, usedforsecurity=False)
+    if 0 in wanted:
+        found[0] = base64.b64encode(h.digest()).decode("ascii")
+    if not ends:
+        return found
+    buf = bytearray(MAX_BLOCK)
+    view = memoryview(buf)
+    done = 0
+    with open(path, "rb") as f:
+        f.seek(pos)
+        for end in ends:
+            while done < end:
+                check()
+                n = f.readinto(view[: min(MAX_BLOCK, end - done)])
+                if not n:
+                    raise EOFError
+                h.update(view[:n])
+                done += n
+            found[end] = base64.b64encode(h.copy().digest()).decode("ascii")
+    return found
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class DigestAhead:
+    """The digests of one region (the next chunk's candidate sizes), computed on a thread.
+
+    ``take(pos, length)`` waits for the pass and returns the digest if the region is the one
+    asked for, else None (the caller computes it inline). ``cancel`` stops the pass at its next
+    block; so does ``stopping()`` becoming true (a pause, a cancel, a failed sibling part)."""
+
+    def __init__(
+        self,
+        path: os.PathLike[str] | str,
+        algorithm: str,
+        pos: int,
+        lengths: Iterable[int],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.pos = pos
+        self.lengths = frozenset(lengths)
+        self._stopping = stopping
+        self._cancel = threading.Event()
+        self._found: dict[int, str] = {}
+        self._thread = threading.Thread(
+            target=self._run, args=(path, algorithm), name="alu-upload-digest", daemon=True
+        )
+        self._thread.start()
+
+    def _check(self) -> None:
+        if self._cancel.is_set() or self._stopping():
+            raise _Cancelled
+
+    def _run(self, path: os.PathLike[str] | str, algorithm: str) -> None:
+        try:
+            self._found = region_digests(path, algorithm, self.pos, self.lengths, self._check)
+        except (_Cancelled, EOFError, OSError):
+            self._found = {}  # the caller computes inline, and meets the error there
+
+    def take(self, pos: int, length: int) -> str | None:
+        if pos != self.pos or length not in self.lengths:
+            self.cancel()
+            return None
+        self._thread.join()
+        return self._found.get(length)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._thread.join()
