@@ -1,33 +1,362 @@
-"""``alu-client``: the desktop app's entry point (the composition root).
+"""``alu-client``: the desktop app's entry point and composition root.
 
-The desktop window is not built yet (issue 5). Until it is, ``alu-client --demo`` starts the
-embedded demo hub — the same content the app will open on — and says so plainly.
+Start-up, in order: the arguments (``--demo``, ``--data DIR``, ``--language``, ``--minimized``);
+a rotating log in the log folder (the core never logs a token or a password); the Qt
+application and its translations, before any widget; one app per data folder (a second launch
+raises the first and exits 0); the token store (no keyring: the user is asked, never
+silently, whether a file that is not secure will do); the sign-in dialog when there is no
+profile or no token; the engine (one per data folder: ``alu watch run`` may hold it — then we
+say so and exit 1); the main window with the real panels.
+
+``--demo`` runs all of that on an embedded demo hub with its own folders (``ui/demo.py``).
+``ALU_CLIENT_EXIT_AFTER=SECONDS`` quits after that long, with exit code 0 only when the
+window was shown and the feed has items (smoke tests, CI).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.handlers
+import os
+import signal
 import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from alu_client import __version__
+from alu_client.core.credentials import (
+    INSECURE_FILE_NAME,
+    FileSecrets,
+    NoKeyring,
+    Secrets,
+    SecretsError,
+    open_secrets,
+)
+from alu_client.core.library import Query
+from alu_client.core.lockfile import EngineBusy
+from alu_client.core.paths import Paths, default_paths
+from alu_client.core.profiles import Profiles, sign_out
+from alu_client.core.services import Services
+from alu_client.core.settings import LANGUAGES, AppSettings
+from alu_client.core.store import Store
+from alu_client.core.sync import SIGNED_OUT, SyncStatus
+from alu_client.ui.signin import ask_insecure_file, startup_text
+
+log = logging.getLogger("alu_client.app")
+EXIT_AFTER_ENV = "ALU_CLIENT_EXIT_AFTER"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="alu-client", description="ALU Desk, the member's transfer client."
+    )
+    p.add_argument("--demo", action="store_true", help="run on the embedded demo hub")
+    p.add_argument("--data", metavar="DIR", help="data folder (the same as ALU_CLIENT_HOME=DIR)")
+    p.add_argument("--language", choices=LANGUAGES, help="language for this run")
+    p.add_argument("--minimized", action="store_true", help="start in the tray (or minimized)")
+    p.add_argument("--version", action="version", version=f"ALU Desk {__version__}")
+    return p.parse_args(argv)
+
+
+def setup_logging(log_dir: Path) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        log_dir / "alu-client.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("alu-client: %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    root.addHandler(console)
+    # Request lines would carry URLs; never let a chatty library log headers or bodies.
+    for name in ("urllib3", "requests", "uvicorn.access", "watchdog"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def make_application() -> QApplication:
+    from alu_client.ui.composition import app_icon
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("ALU Desk")
+    app.setOrganizationName("Africa Link Union")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("alu-client")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # the window may live on in the tray
+    return app
+
+
+class Desk(QObject):
+    """The running app: its services, window and (for ``--demo``) the embedded hub."""
+
+    def __init__(self, app: QApplication, paths: Paths, args: argparse.Namespace) -> None:
+        super().__init__()
+        self.app = app
+        self.paths = paths
+        self.args = args
+        self.demo_session: Any = None
+        self.window: Any = None
+        self.services: Services | None = None
+        self.exit_code = 0
+        self.window_shown = False
+        self._asking_sign_in = False
+
+    # --- start ------------------------------------------------------------------------------
+
+    def start(self) -> int | None:
+        """Everything before the event loop; an exit code when the app must not go on."""
+        from alu_client.ui.demo import demo_client_paths
+        from alu_client.ui.i18n import install_translators
+        from alu_client.ui.single_instance import SingleInstance, instance_key
+
+        client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
+        self.single = SingleInstance(instance_key(client_paths.data_dir), self)
+        if not self.single.claim():
+            print("alu-client: ALU Desk is already running on this data folder; raised it.")
+            return 0
+        try:
+            store = Store(client_paths.db_path)
+        except Exception as e:  # a newer app's database, a broken file: say it, stop
+            install_translators(self.app, self.args.language or "system")
+            self._critical(startup_text("library"), str(e))
+            return 1
+        settings = AppSettings(store, client_paths.downloads_dir)
+        install_translators(self.app, self.args.language or settings.language)
+        secrets: Secrets | None
+        if self.args.demo:
+            secrets = self._start_demo()
+        else:
+            secrets = self._open_secrets()
+            if secrets is not None:
+                secrets = self._ensure_signed_in(store, secrets)
+                if secrets is None:
+                    store.close()
+                    return 0  # the user closed the sign-in: nothing to do
+        if secrets is None:
+            store.close()
+            return 1
+        return self._launch(Services(client_paths, secrets, store=store), settings)
+
+    def _start_demo(self) -> Secrets | None:
+        from alu_client.ui.demo import start_demo
+
+        try:
+            self.demo_session = start_demo(self.paths.data_dir)
+        except Exception as e:
+            log.exception("the demo could not start")
+            self._critical(startup_text("demo"), str(e))
+            return None
+        return self.demo_session.secrets  # type: ignore[no-any-return]
+
+    def _open_secrets(self) -> Secrets | None:
+        try:
+            return open_secrets(self.paths)
+        except NoKeyring as e:
+            insecure = self.paths.data_dir / INSECURE_FILE_NAME
+            if insecure.exists():  # accepted at an earlier start
+                log.warning("no keyring: using the insecure sign-in file accepted earlier")
+                return FileSecrets(insecure)
+            if ask_insecure_file(str(e)):
+                log.warning("no keyring: the user accepted an insecure sign-in file")
+                return FileSecrets(insecure)
+            return None
+        except SecretsError as e:
+            self._critical(startup_text("secrets"), str(e))
+            return None
+
+    def _ensure_signed_in(
+        self, store: Store, secrets: Secrets, *, notice: str = "", force: bool = False
+    ) -> Secrets | None:
+        """The store holding a token for the active profile, after the sign-in dialog if
+        needed; None when the user closed it."""
+        from alu_client.ui.signin import SignInDialog
+
+        profiles = Profiles(store)
+        profile = profiles.active()
+        if profile is not None and not force:
+            try:
+                if secrets.get(profile.secret_key):
+                    return secrets
+            except SecretsError as e:
+                notice = str(e)
+        dialog = SignInDialog(profiles, secrets, profile=profile, notice=notice)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
+            return None
+        return dialog.result_.secrets
+
+    def _launch(self, services: Services, settings: AppSettings) -> int | None:
+        from alu_client.ui.bridge import CoreBridge
+        from alu_client.ui.composition import RealPanels
+        from alu_client.ui.demo import run_with_progress
+        from alu_client.ui.main_window import MainWindow
+        from alu_client.ui.tasks import TaskRunner
+
+        def start_engine(_report: Any) -> None:
+            queue = services.start_engine(
+                max_downloads=settings.max_downloads, max_uploads=settings.max_uploads
+            )
+            queue.set_limits(settings.limit_down, settings.limit_up)
+            queue.set_schedule(settings.schedule)
+
+        try:
+            run_with_progress(
+                start_engine,
+                "ALU Desk",
+                startup_text("starting"),
+            )
+        except EngineBusy as e:
+            services.stop()
+            self._critical(
+                startup_text("busy"),
+                str(e),
+            )
+            return 1
+        self.services = services
+        bridge = CoreBridge(services)
+        tasks = TaskRunner()
+        panels = RealPanels(services, settings, bridge, tasks)
+        window = MainWindow(services, settings, bridge, tasks, panels, demo=self.args.demo)
+        bridge.setParent(window)
+        tasks.setParent(window)
+        window.quit_requested.connect(self.quit)
+        window.sign_out_requested.connect(self.sign_out)
+        bridge.sync_status.connect(self._on_sync_status)
+        self.single.message_received.connect(lambda _m: window.raise_window())
+        self.window = window
+        if self.args.minimized:
+            if window.tray is None:
+                window.showMinimized()
+        else:
+            window.show()
+        self.window_shown = self.window_shown or window.isVisible()
+        seconds = os.environ.get(EXIT_AFTER_ENV)
+        if seconds:
+            QTimer.singleShot(int(float(seconds) * 1000), self._exit_after)
+        return None
+
+    # --- signing out and in again ---------------------------------------------------------------
+
+    def sign_out(self) -> None:
+        from alu_client.ui.demo import run_with_progress
+
+        window, services = self.window, self.services
+        if window is None or services is None or services.profile is None:
+            return
+        name, secrets = services.profile.name, services.secrets
+        try:  # the hub is told when it can be (a few seconds at most); the token goes anyway
+            run_with_progress(
+                lambda _r: sign_out(services.profiles, secrets, name),
+                "ALU Desk",
+                startup_text("signing-out"),
+            )
+        except Exception as e:
+            log.warning("sign-out: %s", e)
+        self._restart(secrets, force=True)
+
+    def _on_sync_status(self, status: SyncStatus) -> None:
+        if status.state != SIGNED_OUT or self._asking_sign_in or self.services is None:
+            return
+        self._asking_sign_in = True
+        QTimer.singleShot(0, lambda: self._restart(self.services.secrets, notice=status.reason))  # type: ignore[union-attr]
+
+    def _restart(self, secrets: Secrets, *, force: bool = False, notice: str = "") -> None:
+        """Sign in again (the dialog), then a new engine and window; quit if the user gives
+        up after signing out, keep the window (offline) if the hub had refused the token."""
+        old = self.window
+        client_paths = self.services.paths if self.services else self.paths
+        store = Store(client_paths.db_path)
+        fresh = self._ensure_signed_in(store, secrets, notice=notice, force=True)
+        self._asking_sign_in = False
+        if fresh is None:
+            store.close()
+            if force and old is not None:
+                old.quit()
+            return
+        settings = AppSettings(store, client_paths.downloads_dir)
+        if old is not None:
+            old.quit_requested.disconnect(self.quit)
+            old.shutdown()
+            old.hide()
+            old.deleteLater()
+        self.window = None
+        if self._launch(Services(client_paths, fresh, store=store), settings) is not None:
+            self.quit()
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def request_quit(self) -> None:
+        if self.window is not None:
+            self.window.quit()
+        else:
+            self.quit()
+
+    def quit(self) -> None:
+        self.cleanup()
+        self.app.exit(self.exit_code)
+
+    def cleanup(self) -> None:
+        if self.window is not None:
+            self.window.shutdown()
+        if self.demo_session is not None:
+            self.demo_session.hub.stop()
+            self.demo_session = None
+        if hasattr(self, "single"):
+            self.single.release()
+
+    def _exit_after(self) -> None:
+        window, services = self.window, self.services
+        shown = self.window_shown
+        items = 0
+        feed_ok = False
+        if window is not None and services is not None:
+            from alu_client.ui.composition import Unavailable
+
+            feed_ok = not isinstance(window.feed, Unavailable)
+            items = services.library.count(Query()).count
+        ok = shown and feed_ok and items > 0
+        print(f"{EXIT_AFTER_ENV}: window shown={shown} feed panel={feed_ok} items={items}")
+        self.exit_code = 0 if ok else 3
+        self.request_quit()
+
+    def _critical(self, title: str, text: str) -> None:
+        print(f"alu-client: {title}: {text}", file=sys.stderr)
+        QMessageBox.critical(None, title, text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="alu-client", description="ALU Desk, the member's transfer client."
-    )
-    parser.add_argument("--demo", action="store_true", help="run on the embedded demo hub")
-    parser.add_argument("--port", type=int, default=8750, help="demo hub port (default 8750)")
-    args = parser.parse_args(argv)
-    if not args.demo:
-        print(
-            "alu-client: the desktop window is not built yet; run `alu-client --demo` to start "
-            "the demo hub it will use.",
-            file=sys.stderr,
-        )
-        return 2
-    from alu_hub.cli import main as hub_main
+    args = parse_args(argv)
+    if args.data:
+        os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
+    paths = default_paths().ensure()
+    setup_logging(paths.log_dir)
+    log.info("ALU Desk %s starting (data %s)", __version__, paths.data_dir)
+    from alu_client.ui.i18n import build_missing_translations
 
-    print("alu-client: the desktop window is not built yet; starting the demo hub it will use.")
-    return hub_main(["demo", "--port", str(args.port)])
+    build_missing_translations()
+    app = make_application()
+    desk = Desk(app, paths, args)
+    code = desk.start()
+    if code is not None:
+        desk.cleanup()
+        return code
+    # Ctrl-C in the terminal quits cleanly; the timer lets Python run its signal handler.
+    signal.signal(signal.SIGINT, lambda *_a: QTimer.singleShot(0, desk.request_quit))
+    tick = QTimer()
+    tick.start(500)
+    tick.timeout.connect(lambda: None)
+    code = app.exec()
+    desk.cleanup()
+    return code or desk.exit_code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,448 @@
+"""The main window: the four tabs, the commands around them, the status bar and the tray.
+
+The window frames panels it does not build: a ``Panels`` factory (``composition.RealPanels``
+in the app, plain widgets in tests) makes the Feed, Transfers, Library and History tabs and
+opens the upload and settings dialogs. The window wires what joins them (the feed's unread
+count in its tab title, a preview request opening the item in the Library), takes files
+dropped anywhere on it, and owns the app-wide commands: add files, settings, pause and resume
+all, sync now, sign out, quit, about and the update check.
+
+Closing the window hides it in the tray when the settings ask for it and a tray exists, so
+transfers go on; otherwise it shuts the engine down and asks the app to quit.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from alu_client import __version__
+from alu_client.core.hub import Item
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.sync import SyncStatus
+from alu_client.core.transfers.queue import Progress
+
+from .bridge import CoreBridge
+from .composition import Panels, app_icon
+from .i18n import install_translators
+from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
+from .tasks import TaskRunner
+from .tray import Tray, tray_available
+
+log = logging.getLogger(__name__)
+
+TAB_FEED, TAB_TRANSFERS, TAB_LIBRARY, TAB_HISTORY = range(4)
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(services, settings, bridge, tasks, panels, parent=None, *, demo=False)``.
+
+    Signals: ``quit_requested`` (the engine has stopped; the app may quit),
+    ``sign_out_requested`` (the user confirmed signing out)."""
+
+    quit_requested = Signal()
+    sign_out_requested = Signal()
+
+    def __init__(
+        self,
+        services: Services,
+        settings: AppSettings,
+        bridge: CoreBridge,
+        tasks: TaskRunner,
+        panels: Panels,
+        parent: QWidget | None = None,
+        *,
+        demo: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.services = services
+        self.settings = settings
+        self.bridge = bridge
+        self.tasks = tasks
+        self.panels = panels
+        self.demo = demo
+        self.unread = 0
+        self.close_to_tray = True
+        self.notify = True
+        self._quitting = False
+        self._shut_down = False
+        self._told_about_tray = False
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self.feed = panels.feed(self.tabs)
+        self.transfers = panels.transfers(self.tabs)
+        self.library = panels.library(self.tabs)
+        self.history = panels.history(self.tabs)
+        for w in (self.feed, self.transfers, self.library, self.history):
+            self.tabs.addTab(w, "")
+        _connect(self.feed, "unread_changed", self.set_unread)
+        _connect(self.feed, "preview_requested", self.show_item)
+
+        self.actions_ = ShellActions(self)
+        a = self.actions_
+        a.add_files.triggered.connect(self.add_files)
+        a.settings.triggered.connect(self.open_settings)
+        a.pause_all.triggered.connect(self.pause_all)
+        a.resume_all.triggered.connect(self.resume_all)
+        a.sync_now.triggered.connect(self.sync_now)
+        a.sign_out.triggered.connect(self.confirm_sign_out)
+        a.quit.triggered.connect(self.quit)
+        a.about.triggered.connect(self.about)
+        a.check_updates.triggered.connect(self.check_for_updates)
+        for n, act in enumerate(a.tab_actions):
+            act.triggered.connect(lambda _=False, n=n: self.tabs.setCurrentIndex(n))
+        a.build_menus(self.menuBar())
+        self.toolbar = a.build_toolbar(self)
+        self.addToolBar(self.toolbar)
+
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        profile = services.profile
+        self.status.set_hub(_hub_name(services))
+        self.status.set_sync_status(bridge.last_status)
+        bridge.sync_status.connect(self._on_sync_status)
+        bridge.items_added.connect(self._on_items_added)
+
+        self.activity = TransferActivity(services.queue, self)
+        self.activity.changed.connect(self._on_activity)
+        self.activity.transfer_ended.connect(self._on_transfer_ended)
+        if services.queue is not None:
+            queue = services.queue
+            tasks.run(queue.snapshot, self.activity.seed)
+        self._limits = QTimer(self)
+        self._limits.setInterval(1000)
+        self._limits.timeout.connect(self._show_limits)
+        self._limits.start()
+        self._show_limits()
+
+        self.tray: Tray | None = None
+        if tray_available():
+            self.tray = Tray(self.windowIcon(), self)
+            self.tray.show_requested.connect(self.raise_window)
+            self.tray.pause_all_requested.connect(self.pause_all)
+            self.tray.resume_all_requested.connect(self.resume_all)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.show()
+        self.member = profile.display_name if profile else ""
+        self._retranslate()
+        self._restore_geometry()
+        self.reload_preferences()
+
+    # --- the panels -----------------------------------------------------------------------------
+
+    def set_unread(self, count: int) -> None:
+        self.unread = int(count)
+        self._title_tabs()
+
+    def show_item(self, item_id: str) -> None:
+        show = getattr(self.library, "show_item", None)
+        if callable(show):
+            show(item_id)
+            self.tabs.setCurrentWidget(self.library)
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def add_files(self) -> None:
+        names, _filter = QFileDialog.getOpenFileNames(
+            self,
+            self.tr("Add files to upload"),
+            str(Path.home()),
+            self.tr("Video files (*.mp4 *.mov *.mxf *.mkv *.avi *.m4v *.ts);;All files (*)"),
+        )
+        if names:
+            self.panels.open_upload(self, [QUrl.fromLocalFile(n) for n in names])
+
+    def open_settings(self) -> None:
+        dialog = self.panels.open_settings(self)
+        if dialog is None:
+            return
+        signal = getattr(dialog, "language_changed", None)
+        if signal is not None:
+            signal.connect(self.apply_language)
+        dialog.finished.connect(lambda _result: self.reload_preferences())
+
+    def pause_all(self) -> None:
+        queue = self.services.queue
+        if queue is not None:
+            self.tasks.run(queue.pause_all, on_error=self._command_failed)
+
+    def resume_all(self) -> None:
+        queue = self.services.queue
+        if queue is not None:
+            self.tasks.run(queue.resume_all, on_error=self._command_failed)
+
+    def sync_now(self) -> None:
+        if self.services.sync is not None:
+            self.services.sync.sync_now()  # wakes the sync threads; returns at once
+        self.statusBar().showMessage(self.tr("Checking the hub for new items…"), 4000)
+
+    def confirm_sign_out(self) -> None:
+        answer = QMessageBox.question(
+            self,
+            self.tr("Sign out"),
+            self.tr(
+                "Sign out of %1? Transfers stop until you sign in again; the library and "
+                "the queue stay on this workstation."
+            ).replace("%1", _hub_name(self.services)),
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.sign_out_requested.emit()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            self.tr("About ALU Desk"),
+            self.tr(
+                "<h3>ALU Desk %1</h3><p>News video between the Africa Link Union agency and "
+                "its member broadcasters: the feed, resumable transfers, the library and the "
+                "history.</p>"
+            ).replace("%1", __version__),
+        )
+
+    def check_for_updates(self) -> None:
+        def ask() -> str:
+            return self.services.client().current_client_version()
+
+        self.actions_.check_updates.setEnabled(False)
+        self.tasks.run(ask, self._update_answer, self._update_failed)
+
+    def _update_answer(self, current: str) -> None:
+        self.actions_.check_updates.setEnabled(True)
+        if newer_version(current, __version__):
+            text = self.tr(
+                "ALU Desk %1 is available (this workstation has %2). Ask your administrator "
+                "or the agency for the installer."
+            )
+            text = text.replace("%1", current).replace("%2", __version__)
+        else:
+            text = self.tr("ALU Desk %1 is the current version.").replace("%1", __version__)
+        self.last_update_message = text
+        QMessageBox.information(self, self.tr("Check for updates"), text)
+
+    def _update_failed(self, error: BaseException) -> None:
+        self.actions_.check_updates.setEnabled(True)
+        text = self.tr("Could not ask the hub for the current version: %1").replace(
+            "%1", str(error)
+        )
+        self.last_update_message = text
+        QMessageBox.warning(self, self.tr("Check for updates"), text)
+
+    def _command_failed(self, error: BaseException) -> None:
+        log.warning("command failed: %s", error)
+        self.statusBar().showMessage(str(error), 8000)
+
+    # --- language -------------------------------------------------------------------------------
+
+    def apply_language(self, language: str) -> str:
+        """Switch the whole app's language now (Arabic turns the layout right to left);
+        widgets retranslate on the ``LanguageChange`` event Qt sends them."""
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        return install_translators(app, language)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    def _retranslate(self) -> None:
+        self.actions_.retranslate()
+        self._title_tabs()
+        title = self.tr("ALU Desk")
+        hub = _hub_name(self.services)
+        if hub:
+            title = self.tr("%1 — %2").replace("%1", title).replace("%2", hub)
+        if self.demo:
+            title = self.tr("%1 (Demo)").replace("%1", title)
+        self.setWindowTitle(title)
+        self.tabs.setAccessibleName(self.tr("Main sections"))
+
+    def _title_tabs(self) -> None:
+        feed = self.tr("Feed")
+        if self.unread:
+            feed = self.tr("Feed (%1)").replace("%1", str(self.unread))
+        for index, text in (
+            (TAB_FEED, feed),
+            (TAB_TRANSFERS, self.tr("Transfers")),
+            (TAB_LIBRARY, self.tr("Library")),
+            (TAB_HISTORY, self.tr("History")),
+        ):
+            self.tabs.setTabText(index, text)
+
+    # --- what the core says ---------------------------------------------------------------------
+
+    def _on_sync_status(self, status: SyncStatus) -> None:
+        self.status.set_sync_status(status)
+        self._tray_state()
+
+    def _on_activity(self, activity: Activity) -> None:
+        self.status.set_activity(activity)
+        self._tray_state()
+
+    def _tray_state(self) -> None:
+        if self.tray is not None:
+            parts = [self.status.connection.text().lstrip("●○ ")]
+            a = self.status.activity
+            if a.active or a.queued:
+                parts.append(self.status.activity_label.text())
+            self.tray.set_state(" · ".join(parts))
+
+    def _show_limits(self) -> None:
+        queue = self.services.queue
+        if queue is None:
+            self.status.set_limits(None, None)
+            return
+        self.status.set_limits(
+            queue.limits["download"].rate_bps,
+            queue.limits["upload"].rate_bps,
+            queue.schedule is not None,
+        )
+
+    def _on_items_added(self, items: list[Item]) -> None:
+        if self.notify and self.tray is not None:
+            self.tray.notify_pushes(items)
+
+    def _on_transfer_ended(self, p: Progress) -> None:
+        if self.notify and self.tray is not None:
+            self.tray.notify_transfer(p)
+
+    def reload_preferences(self) -> None:
+        settings = self.settings
+
+        def read() -> tuple[bool, bool]:
+            return settings.close_to_tray, settings.notify
+
+        def apply(prefs: tuple[bool, bool]) -> None:
+            self.close_to_tray, self.notify = prefs
+
+        self.tasks.run(read, apply)
+
+    # --- drops ----------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _local_urls(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if _local_urls(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls = _local_urls(event)
+        if not urls:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.panels.open_upload(self, urls)
+
+    # --- showing, hiding, quitting --------------------------------------------------------------
+
+    def raise_window(self) -> None:
+        """Bring the window to the front (the tray, a second launch)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def quit(self) -> None:
+        self._quitting = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_geometry()
+        if not self._quitting and self.close_to_tray and self.tray is not None:
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.tray.notify(
+                    self.tr("ALU Desk is still running"),
+                    self.tr("Transfers go on. Quit from the tray icon's menu."),
+                )
+            return
+        event.accept()
+        self.shutdown()
+        self.quit_requested.emit()
+
+    def shutdown(self) -> None:
+        """Stop listening and stop the engine (once): transfers stop where they are and resume
+        at the next start."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._limits.stop()
+        self.bridge.detach()
+        self.activity.detach()
+        if self.tray is not None:
+            self.tray.dispose()
+        self.tasks.wait_for_done()
+        self.services.stop()
+
+    def _geometry_store(self) -> QSettings:
+        path = self.services.paths.data_dir / "window.ini"
+        return QSettings(str(path), QSettings.Format.IniFormat)
+
+    def _save_geometry(self) -> None:
+        s = self._geometry_store()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        s.setValue("tab", self.tabs.currentIndex())
+        s.sync()
+
+    def _restore_geometry(self) -> None:
+        s = self._geometry_store()
+        geometry, state = s.value("geometry"), s.value("state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        tab = s.value("tab")
+        if tab is not None and str(tab).isdigit():
+            self.tabs.setCurrentIndex(int(str(tab)))
+
+
+def _hub_name(services: Services) -> str:
+    profile = services.profile
+    if profile is None:
+        return ""
+    host = QUrl(profile.url).host() or profile.url
+    port = QUrl(profile.url).port()
+    where = f"{host}:{port}" if port > 0 else host
+    return f"{profile.display_name} @ {where}"
+
+
+def _local_urls(event: QDropEvent | QDragEnterEvent | Any) -> list[QUrl]:
+    mime = event.mimeData()
+    if mime is None or not mime.hasUrls():
+        return []
+    return [u for u in mime.urls() if u.isLocalFile()]
+
+
+def _connect(widget: QWidget, signal_name: str, slot: Any) -> None:
+    signal = getattr(widget, signal_name, None)
+    if signal is not None and hasattr(signal, "connect"):
+        signal.connect(slot)

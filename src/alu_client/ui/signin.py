@@ -1,0 +1,414 @@
+"""Signing in to a hub: address, user name, password, and how to reach it.
+
+The hub is asked on a worker thread (``core.profiles.sign_in``); the dialog stays responsive
+and says what went wrong in plain words: the hub cannot be reached, its certificate is not
+trusted, the user name or password was refused. Two refusals are questions for the user, and
+the sign-in is tried again when they agree: a plain ``http://`` hub, and a workstation whose
+only keyring keeps the token in plain text.
+
+With "Remember me" off the token is kept for this session only (in memory) and any token the
+keyring held for that account is forgotten.
+
+The other things the app says before its window opens are here too (``startup_text``,
+``ask_insecure_file``), so that they are translated with the rest of the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core import hub
+from alu_client.core.credentials import (
+    MemorySecrets,
+    PlainTextNotAccepted,
+    Secrets,
+    SecretsError,
+)
+from alu_client.core.profiles import Profile, Profiles, sign_in
+
+from .tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+def startup_text(key: str) -> str:
+    """A title or progress label of the start-up (``library``, ``demo``, ``secrets``,
+    ``starting``, ``busy``, ``signing-out``)."""
+    texts = {
+        "library": QCoreApplication.translate("Startup", "ALU Desk cannot open its library"),
+        "demo": QCoreApplication.translate("Startup", "The demo could not start"),
+        "secrets": QCoreApplication.translate("Startup", "ALU Desk cannot keep your sign-in"),
+        "starting": QCoreApplication.translate("Startup", "Starting the transfers…"),
+        "busy": QCoreApplication.translate(
+            "Startup", "ALU Desk is already at work on this data folder"
+        ),
+        "signing-out": QCoreApplication.translate("Startup", "Signing out…"),
+    }
+    return texts[key]
+
+
+def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
+    """No keyring on this workstation: may the sign-in be kept in a file that is not secure?
+    (Never decided silently.)"""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        QCoreApplication.translate("Startup", "No keyring"),
+        QCoreApplication.translate("Startup", "No keyring is available to keep your sign-in safe."),
+        QMessageBox.StandardButton.NoButton,
+        parent,
+    )
+    box.setInformativeText(
+        message
+        + "\n\n"
+        + QCoreApplication.translate(
+            "Startup",
+            "You can go on with the sign-in kept in a file that is NOT secure: anyone who can "
+            "read your files could use it.",
+        )
+    )
+    go = box.addButton(
+        QCoreApplication.translate("Startup", "Continue with an insecure file"),
+        QMessageBox.ButtonRole.AcceptRole,
+    )
+    box.addButton(QCoreApplication.translate("Startup", "Quit"), QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    return box.clickedButton() is go
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    profile: Profile
+    #: where the token went: the store given, or a memory store ("Remember me" off)
+    secrets: Secrets
+
+
+class SignInDialog(QDialog):
+    """``SignInDialog(profiles, secrets, parent=None, *, tasks=None, profile=None, notice='')``:
+    ``profile`` prefills the form (signing in again); ``notice`` says why the dialog shows.
+
+    After ``Accepted``: ``result_`` (``SignedIn``). Signals: ``signed_in(SignedIn)``."""
+
+    signed_in = Signal(object)
+
+    def __init__(
+        self,
+        profiles: Profiles,
+        secrets: Secrets,
+        parent: QWidget | None = None,
+        *,
+        tasks: TaskRunner | None = None,
+        profile: Profile | None = None,
+        notice: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("signInDialog")
+        self.profiles = profiles
+        self.secrets = secrets
+        self.tasks = tasks or TaskRunner(self)
+        self.result_: SignedIn | None = None
+        self.error_text = ""
+        self.allow_plain_secrets = False
+        self.busy = False
+        self.notice_text = notice
+
+        self.notice = QLabel(self)
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(bool(notice))
+        self.url = QLineEdit(self)
+        self.url.setObjectName("hubUrl")
+        self.user = QLineEdit(self)
+        self.user.setObjectName("userName")
+        self.password = QLineEdit(self)
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox(self)
+        self.remember.setObjectName("remember")
+        self.remember.setChecked(True)
+
+        self.advanced = QGroupBox(self)
+        self.advanced.setObjectName("advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        self.ca_bundle = QLineEdit(self.advanced)
+        self.ca_bundle.setObjectName("caBundle")
+        self.browse = QPushButton(self.advanced)
+        self.browse.clicked.connect(self._choose_ca_bundle)
+        self.proxy = QLineEdit(self.advanced)
+        self.proxy.setObjectName("proxy")
+        self.allow_http = QCheckBox(self.advanced)
+        self.allow_http.setObjectName("allowHttp")
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_bundle, 1)
+        ca_row.addWidget(self.browse)
+        adv = QFormLayout(self.advanced)
+        self.ca_label, self.proxy_label = QLabel(self.advanced), QLabel(self.advanced)
+        self.ca_label.setBuddy(self.ca_bundle)
+        self.proxy_label.setBuddy(self.proxy)
+        adv.addRow(self.ca_label, ca_row)
+        adv.addRow(self.proxy_label, self.proxy)
+        adv.addRow("", self.allow_http)
+        self.advanced.toggled.connect(self._show_advanced)
+
+        self.error = QLabel(self)
+        self.error.setObjectName("signInError")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.hide()
+
+        self.buttons = QDialogButtonBox(self)
+        self.sign_in_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
+        self.sign_in_button.setObjectName("signInButton")
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        self.url_label, self.user_label = QLabel(self), QLabel(self)
+        self.password_label = QLabel(self)
+        for label, field in (
+            (self.url_label, self.url),
+            (self.user_label, self.user),
+            (self.password_label, self.password),
+        ):
+            label.setBuddy(field)
+            form.addRow(label, field)
+        form.addRow("", self.remember)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addLayout(form)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+        for field in (self.url, self.user, self.password):
+            field.textChanged.connect(self._update_button)
+        if profile is not None:
+            self.prefill(profile)
+        self._show_advanced(self.advanced.isChecked())
+        self._retranslate()
+        self._update_button()
+        first = self.url if not self.url.text() else self.user if not self.user.text() else None
+        (first or self.password).setFocus()
+        self.setMinimumWidth(460)
+
+    def prefill(self, profile: Profile) -> None:
+        self.url.setText(profile.url)
+        self.user.setText(profile.username)
+        self.ca_bundle.setText(profile.ca_bundle)
+        self.proxy.setText(profile.proxy)
+        self.allow_http.setChecked(profile.allow_http)
+        if profile.ca_bundle or profile.proxy or profile.allow_http:
+            self.advanced.setChecked(True)
+        self.password.setFocus()
+
+    # --- signing in ---------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        if self.busy or not self._complete():
+            return
+        self._set_busy(True)
+        self._show_error("")
+        profiles, secrets = self.profiles, self.secrets
+        url, user = self.url.text().strip(), self.user.text().strip()
+        password = self.password.text()
+        remember = self.remember.isChecked()
+        advanced = self.advanced.isChecked()
+        ca_bundle = self.ca_bundle.text().strip() if advanced else ""
+        proxy = self.proxy.text().strip() if advanced else ""
+        allow_http = advanced and self.allow_http.isChecked()
+        allow_plain = self.allow_plain_secrets
+
+        def work() -> SignedIn:
+            store: Secrets = secrets if remember else MemorySecrets()
+            profile = sign_in(
+                profiles,
+                store,
+                url,
+                user,
+                password,
+                ca_bundle=ca_bundle,
+                proxy=proxy,
+                allow_http=allow_http,
+                allow_plain_secrets=allow_plain,
+            )
+            if not remember and store is not secrets:
+                try:
+                    secrets.delete(profile.secret_key)  # no token left behind to remember
+                except SecretsError as e:
+                    log.warning("could not forget the kept sign-in: %s", e)
+            return SignedIn(profile, store)
+
+        self.tasks.run(work, self._done, self._failed)
+
+    def _done(self, result: SignedIn) -> None:
+        self._set_busy(False)
+        self.password.clear()
+        self.result_ = result
+        self.signed_in.emit(result)
+        self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(error, hub.PlainHttpRefused):
+            if self._ask_plain_http():
+                self.advanced.setChecked(True)
+                self.allow_http.setChecked(True)
+                self.submit()
+                return
+            self._show_error(self.tr("Use the hub's https:// address, or allow plain HTTP."))
+            return
+        if isinstance(error, PlainTextNotAccepted):
+            if self._ask_plain_secrets(str(error)):
+                self.allow_plain_secrets = True
+                self.submit()
+                return
+            self._show_error(
+                self.tr("The sign-in was not kept. Install a system keyring, then sign in again.")
+            )
+            return
+        self._show_error(self.message_for(error))
+
+    def message_for(self, error: BaseException) -> str:
+        """What went wrong, in the newsroom's words."""
+        if isinstance(error, hub.AuthError):
+            return self.tr("The hub refused the user name or password.")
+        if isinstance(error, hub.TlsError):
+            return self.tr(
+                "The hub's security certificate could not be checked. If your organisation "
+                "uses its own certificate authority, choose its CA bundle under Advanced."
+            )
+        if isinstance(error, hub.Unreachable):
+            return self.tr(
+                "The hub could not be reached. Check its address and the network (or the "
+                "proxy under Advanced), then try again."
+            )
+        if isinstance(error, hub.Forbidden):
+            return self.tr("The hub does not let this account sign in here: %1").replace(
+                "%1", str(error)
+            )
+        if isinstance(error, hub.HubError | SecretsError):
+            return str(error)  # the core's own sentence
+        log.error("sign-in failed", exc_info=error)
+        return self.tr("Signing in failed: %1").replace("%1", str(error) or type(error).__name__)
+
+    def _ask_plain_http(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            self.tr("Plain HTTP"),
+            self.tr(
+                "This hub address uses plain HTTP: the password and the footage would cross "
+                "the network unencrypted. Use it only if your administrator says so.\n\n"
+                "Allow plain HTTP for this hub?"
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_plain_secrets(self, warning: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            self.tr("No secure keyring"),
+            self.tr("%1\n\nKeep the sign-in in plain text anyway?").replace("%1", warning),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    # --- the form -----------------------------------------------------------------------------
+
+    def _complete(self) -> bool:
+        return all(f.text().strip() for f in (self.url, self.user)) and bool(self.password.text())
+
+    def _update_button(self) -> None:
+        self.sign_in_button.setEnabled(self._complete() and not self.busy)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        for w in (self.url, self.user, self.password, self.remember, self.advanced):
+            w.setEnabled(not busy)
+        self.sign_in_button.setText(self.tr("Signing in…") if busy else self.tr("Sign in"))
+        self._update_button()
+
+    def _show_error(self, text: str) -> None:
+        self.error_text = text
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+        if text:
+            self.password.selectAll()
+            self.password.setFocus()
+
+    def _show_advanced(self, on: bool) -> None:
+        for w in (self.ca_bundle, self.browse, self.proxy, self.allow_http):
+            w.setVisible(on)
+        for label in (self.ca_label, self.proxy_label):
+            label.setVisible(on)
+
+    def _choose_ca_bundle(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("CA bundle"),
+            self.ca_bundle.text(),
+            self.tr("Certificates (*.pem *.crt *.cer);;All files (*)"),
+        )
+        if name:
+            self.ca_bundle.setText(name)
+
+    def reject(self) -> None:
+        if not self.busy:  # a sign-in on its way finishes first (or its token would be lost)
+            super().reject()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    def _retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Sign in to the hub"))
+        self.notice.setText(self.notice_text)
+        self.url_label.setText(self.tr("&Hub address:"))
+        self.url.setPlaceholderText(self.tr("https://hub.example.org"))
+        self.url.setAccessibleName(self.tr("Hub address"))
+        self.user_label.setText(self.tr("&User name:"))
+        self.user.setAccessibleName(self.tr("User name"))
+        self.password_label.setText(self.tr("&Password:"))
+        self.password.setAccessibleName(self.tr("Password"))
+        self.remember.setText(self.tr("&Remember me on this workstation"))
+        self.remember.setToolTip(
+            self.tr(
+                "Keep the sign-in in the system keyring (never the password). Off: sign in "
+                "again at each start."
+            )
+        )
+        self.advanced.setTitle(self.tr("&Advanced connection settings"))
+        self.ca_label.setText(self.tr("&CA bundle:"))
+        self.ca_bundle.setPlaceholderText(self.tr("Certificate file of a private authority"))
+        self.ca_bundle.setAccessibleName(self.tr("CA bundle file"))
+        self.browse.setText(self.tr("Browse…"))
+        self.browse.setAccessibleName(self.tr("Choose the CA bundle file"))
+        self.proxy_label.setText(self.tr("Pro&xy:"))
+        self.proxy.setPlaceholderText(self.tr("http://proxy.example.org:3128 (empty: system)"))
+        self.proxy.setAccessibleName(self.tr("Proxy"))
+        self.allow_http.setText(self.tr("Allow plain &HTTP (unencrypted)"))
+        self.error.setAccessibleName(self.tr("Sign-in problem"))
+        self.cancel_button.setText(self.tr("Cancel"))
+        self._set_busy(self.busy)

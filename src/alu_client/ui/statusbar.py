@@ -1,0 +1,322 @@
+"""The main window's bars: its commands (menus, toolbar, shortcuts) and its status bar.
+
+``ShellActions`` holds the window-wide commands and puts them in the menu bar and toolbar.
+
+``TransferActivity`` listens to the queue's progress batches (on the queue's thread), brings
+them to the GUI thread and keeps one small record per transfer: from it come the speeds per
+direction, the counts of active and queued transfers, and ``transfer_ended`` when a transfer
+finishes or fails (the tray's notifications). ``StatusBar`` shows the connection (online,
+offline with the reason as a tooltip, signed out), the hub, the speeds and counts, and whether
+a bandwidth limit is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle, QToolBar, QWidget
+
+from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
+from alu_client.core.transfers.queue import Progress, TransferQueue
+
+from .formats import speed_text
+
+_ENDED = ("done", "failed")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the queue is doing now."""
+
+    speed_down: float = 0.0
+    speed_up: float = 0.0
+    active: int = 0
+    queued: int = 0
+
+
+@dataclass(frozen=True)
+class _Known:
+    direction: str
+    state: str
+    speed: float
+
+
+class TransferActivity(QObject):
+    """Signals: ``changed(Activity)``; ``transfer_ended(Progress)`` when one finishes or fails
+    while the app watches (not for those that ended before it started)."""
+
+    changed = Signal(object)
+    transfer_ended = Signal(object)
+    _posted = Signal(list)
+
+    def __init__(self, queue: TransferQueue | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.queue: TransferQueue | None = None
+        self._known: dict[int, _Known] = {}
+        self.activity = Activity()
+        self._posted.connect(self._apply, Qt.ConnectionType.QueuedConnection)
+        if queue is not None:
+            self.attach(queue)
+
+    def attach(self, queue: TransferQueue) -> None:
+        self.detach()
+        self.queue = queue
+        queue.add_listener(self._post)
+
+    def detach(self) -> None:
+        if self.queue is not None:
+            self.queue.remove_listener(self._post)
+            self.queue = None
+
+    def _post(self, batch: list[Progress]) -> None:  # the queue's progress thread
+        self._posted.emit(list(batch))
+
+    def seed(self, snapshot: Sequence[Progress]) -> None:
+        """Start from the queue's snapshot (read off the GUI thread): no notifications for
+        what had ended before."""
+        for p in snapshot:
+            self._known.setdefault(p.id, _Known(p.direction, p.state, p.speed))
+        self._recount()
+
+    @Slot(list)
+    def _apply(self, batch: list[Progress]) -> None:
+        self.apply(batch)
+
+    def apply(self, batch: Sequence[Progress]) -> None:
+        for p in batch:
+            before = self._known.get(p.id)
+            self._known[p.id] = _Known(p.direction, p.state, p.speed)
+            if p.state in _ENDED and (before is None or before.state != p.state):
+                self.transfer_ended.emit(p)
+        self._recount()
+
+    def _recount(self) -> None:
+        down = up = 0.0
+        active = queued = 0
+        for k in self._known.values():
+            if k.state == "active":
+                active += 1
+                if k.direction == "download":
+                    down += k.speed
+                else:
+                    up += k.speed
+            elif k.state == "queued":
+                queued += 1
+        activity = Activity(down, up, active, queued)
+        if activity != self.activity:
+            self.activity = activity
+            self.changed.emit(activity)
+
+
+class StatusBar(QStatusBar):
+    """Connection · hub · speeds and counts · limit."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainStatusBar")
+        self.connection = QLabel(self)
+        self.connection.setObjectName("statusConnection")
+        self.hub = QLabel(self)
+        self.hub.setObjectName("statusHub")
+        self.activity_label = QLabel(self)
+        self.activity_label.setObjectName("statusActivity")
+        self.limit = QLabel(self)
+        self.limit.setObjectName("statusLimit")
+        self.addWidget(self.connection)
+        self.addWidget(self.hub, 1)
+        self.addPermanentWidget(self.activity_label)
+        self.addPermanentWidget(self.limit)
+        self.status: SyncStatus | None = None
+        self.hub_name = ""
+        self.activity = Activity()
+        self.limited = False
+        self._retranslate()
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def set_sync_status(self, status: SyncStatus | None) -> None:
+        self.status = status
+        self._show_connection()
+
+    def set_hub(self, name: str) -> None:
+        self.hub_name = name
+        self._show_hub()
+
+    def set_activity(self, activity: Activity) -> None:
+        self.activity = activity
+        self._show_activity()
+
+    def set_limits(self, down: float | None, up: float | None, scheduled: bool = False) -> None:
+        self.limited = bool(down or up or scheduled)
+        self._show_limit()
+
+    @property
+    def state(self) -> str:
+        """``online``, ``offline``, ``signed_out`` or ``connecting`` (nothing heard yet)."""
+        return self.status.state if self.status is not None else "connecting"
+
+    # --- painting -----------------------------------------------------------------------------
+
+    def _show_connection(self) -> None:
+        status = self.status
+        if status is None:
+            text, tip = self.tr("Connecting…"), ""
+        elif status.state == ONLINE:
+            text, tip = self.tr("● Online"), self.tr("Connected to the hub; the feed is live.")
+        elif status.state == OFFLINE:
+            text = self.tr("○ Offline")
+            tip = status.reason or self.tr("The hub cannot be reached; the app will catch up.")
+        else:
+            text = self.tr("○ Signed out")
+            tip = status.reason or self.tr("The hub no longer accepts this sign-in.")
+        self.connection.setText(text)
+        self.connection.setToolTip(tip)
+        self.connection.setAccessibleName(self.tr("Connection: %1").replace("%1", text))
+
+    def _show_hub(self) -> None:
+        self.hub.setText(self.hub_name)
+        self.hub.setAccessibleName(self.tr("Hub: %1").replace("%1", self.hub_name))
+
+    def _show_activity(self) -> None:
+        a = self.activity
+        down = speed_text(a.speed_down) or "0"
+        up = speed_text(a.speed_up) or "0"
+        text = self.tr("↓ %1  ↑ %2  ·  %3 active, %4 queued")
+        for n, value in enumerate((down, up, str(a.active), str(a.queued)), start=1):
+            text = text.replace(f"%{n}", value)
+        self.activity_label.setText(text)
+        self.activity_label.setAccessibleName(text)
+
+    def _show_limit(self) -> None:
+        text = self.tr("Limit on") if self.limited else self.tr("No limit")
+        self.limit.setText(text)
+        self.limit.setToolTip(
+            self.tr("A bandwidth limit slows the transfers (Settings or Transfers tab).")
+            if self.limited
+            else self.tr("Transfers use all the bandwidth they can.")
+        )
+        self.limit.setAccessibleName(text)
+
+    def _retranslate(self) -> None:
+        self._show_connection()
+        self._show_hub()
+        self._show_activity()
+        self._show_limit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+
+class ShellActions(QObject):
+    """The main window's commands, in its menus, toolbar and shortcuts."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        sp = QStyle.StandardPixmap
+
+        def make(
+            name: str, icon: QStyle.StandardPixmap | None = None, keys: str = "", theme: str = ""
+        ) -> QAction:
+            a = QAction(window)
+            a.setObjectName(f"action-{name}")
+            if icon is not None:
+                a.setIcon(QIcon.fromTheme(theme, window.style().standardIcon(icon)))
+            if keys:
+                a.setShortcut(QKeySequence(keys))
+            window.addAction(a)  # shortcuts work with the menu bar hidden too
+            return a
+
+        self.add_files = make("add-files", sp.SP_FileDialogNewFolder, "Ctrl+O", "document-open")
+        self.settings = make(
+            "settings", sp.SP_FileDialogDetailedView, "Ctrl+,", "preferences-system"
+        )
+        # Ctrl+Shift+P / R belong to the Transfers tab's own pause all / resume all.
+        self.pause_all = make("pause-all", sp.SP_MediaPause)
+        self.resume_all = make("resume-all", sp.SP_MediaPlay)
+        self.sync_now = make("sync-now", sp.SP_BrowserReload, "F5")
+        self.sign_out = make("sign-out", sp.SP_DialogCloseButton)
+        self.quit = make("quit", None, "Ctrl+Q")
+        self.about = make("about", sp.SP_MessageBoxInformation)
+        self.check_updates = make("check-updates")
+        self.tab_actions = [make(f"tab-{n + 1}", None, f"Ctrl+{n + 1}") for n in range(4)]
+        self.menus: dict[str, Any] = {}
+        self.toolbar: QToolBar | None = None
+
+    def build_menus(self, bar: QMenuBar) -> None:
+        for key, actions in (
+            ("file", [self.add_files, None, self.sign_out, None, self.quit]),
+            ("transfers", [self.pause_all, self.resume_all, None, self.sync_now]),
+            ("view", self.tab_actions),
+            ("tools", [self.settings]),
+            ("help", [self.check_updates, None, self.about]),
+        ):
+            menu = bar.addMenu("")
+            menu.setObjectName(f"menu-{key}")
+            for a in actions:
+                menu.addSeparator() if a is None else menu.addAction(a)
+            self.menus[key] = menu
+
+    def build_toolbar(self, parent: QWidget) -> QToolBar:
+        bar = QToolBar(parent)
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.add_files, None, self.pause_all, self.resume_all, self.sync_now, None):
+            bar.addSeparator() if a is None else bar.addAction(a)
+        bar.addAction(self.settings)
+        self.toolbar = bar
+        return bar
+
+    def retranslate(self) -> None:
+        for action, text, tip in (
+            (self.add_files, self.tr("&Add files…"), self.tr("Choose video files to upload")),
+            (self.settings, self.tr("&Settings…"), self.tr("Folders, limits, rules, language")),
+            (self.pause_all, self.tr("&Pause all"), self.tr("Pause every transfer")),
+            (self.resume_all, self.tr("&Resume all"), self.tr("Resume every paused transfer")),
+            (self.sync_now, self.tr("S&ync now"), self.tr("Ask the hub for new items now")),
+            (self.sign_out, self.tr("Sign &out…"), self.tr("Sign out of the hub")),
+            (self.quit, self.tr("&Quit"), self.tr("Stop the transfers and quit")),
+            (self.about, self.tr("&About ALU Desk"), ""),
+            (self.check_updates, self.tr("Check for &updates"), self.tr("Ask the hub")),
+        ):
+            action.setText(text)
+            action.setToolTip(tip or text.replace("&", ""))
+        for a, text in zip(
+            self.tab_actions,
+            (self.tr("&Feed"), self.tr("&Transfers"), self.tr("&Library"), self.tr("&History")),
+            strict=True,
+        ):
+            a.setText(text)
+        for key, text in (
+            ("file", self.tr("&File")),
+            ("transfers", self.tr("&Transfers")),
+            ("view", self.tr("&View")),
+            ("tools", self.tr("T&ools")),
+            ("help", self.tr("&Help")),
+        ):
+            if key in self.menus:
+                self.menus[key].setTitle(text)
+        if self.toolbar is not None:
+            self.toolbar.setWindowTitle(self.tr("Main toolbar"))
+
+
+def newer_version(current: str, mine: str) -> bool:
+    """Whether the hub's ``current`` client version is newer than ``mine`` (1.10 > 1.9)."""
+
+    def key(v: str) -> tuple[int, ...]:
+        parts = []
+        for piece in v.strip().lstrip("vV").split("."):
+            digits = "".join(ch for ch in piece if ch.isdigit())
+            if not digits:
+                break
+            parts.append(int(digits))
+        return tuple(parts)
+
+    return bool(current) and key(current) > key(mine)

@@ -1,0 +1,124 @@
+"""The tray icon: the app's state at a glance, quick pause, and notifications.
+
+Only where the desktop has a system tray (``tray_available``); without one, closing the window
+quits the app instead of hiding it. The menu offers Show, Pause all / Resume all and Quit; the
+window decides what each does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from alu_client.core.hub import Item
+from alu_client.core.transfers.queue import Progress
+
+
+def tray_available() -> bool:
+    """Whether the desktop shows tray icons (an offscreen or bare X session does not)."""
+    return QSystemTrayIcon.isSystemTrayAvailable()
+
+
+class Tray(QObject):
+    """Signals: ``show_requested``, ``pause_all_requested``, ``resume_all_requested``,
+    ``quit_requested``."""
+
+    show_requested = Signal()
+    pause_all_requested = Signal()
+    resume_all_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, icon: QIcon, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.menu = QMenu()
+        self.icon = QSystemTrayIcon(icon, self)
+        self.show_action = QAction(self)
+        self.pause_action = QAction(self)
+        self.resume_action = QAction(self)
+        self.quit_action = QAction(self)
+        self.show_action.triggered.connect(self.show_requested)
+        self.pause_action.triggered.connect(self.pause_all_requested)
+        self.resume_action.triggered.connect(self.resume_all_requested)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.menu.addAction(self.show_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.pause_action)
+        self.menu.addAction(self.resume_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.state_text = ""
+        self.messages: list[tuple[str, str]] = []  # what was notified (the newest last)
+        self.menu.installEventFilter(self)
+        self.retranslate()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def set_state(self, text: str) -> None:
+        """The tooltip: ``ALU Desk — Online · 2 active``."""
+        self.state_text = text
+        self.icon.setToolTip(self.tr("ALU Desk — %1").replace("%1", text) if text else "ALU Desk")
+
+    def notify(self, title: str, message: str, *, warning: bool = False) -> None:
+        self.messages.append((title, message))
+        del self.messages[:-20]
+        kind = (
+            QSystemTrayIcon.MessageIcon.Warning
+            if warning
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        self.icon.showMessage(title, message, kind, 8000)
+
+    def notify_pushes(self, items: Sequence[Item]) -> None:
+        """Flash and urgent pushes (three at most, then how many more)."""
+        hot = [i for i in items if i.priority in ("flash", "urgent")]
+        for item in hot[:3]:
+            title = self.tr("FLASH: %1") if item.priority == "flash" else self.tr("Urgent: %1")
+            self.notify(title.replace("%1", item.title), item.dateline or item.slug)
+        if len(hot) > 3:
+            more = self.tr("%1 more flash or urgent items in the feed.")
+            self.notify(self.tr("Feed"), more.replace("%1", str(len(hot) - 3)))
+
+    def notify_transfer(self, p: Progress) -> None:
+        """A transfer finished or failed."""
+        upload = p.direction == "upload"
+        if p.state == "done":
+            title = self.tr("Upload finished") if upload else self.tr("Download finished")
+            self.notify(title, p.label)
+        else:
+            title = self.tr("Upload failed") if upload else self.tr("Download failed")
+            self.notify(
+                title, f"{p.label}: {p.last_error}" if p.last_error else p.label, warning=True
+            )
+
+    def retranslate(self) -> None:
+        self.show_action.setText(self.tr("Show ALU Desk"))
+        self.pause_action.setText(self.tr("Pause all transfers"))
+        self.resume_action.setText(self.tr("Resume all transfers"))
+        self.quit_action.setText(self.tr("Quit"))
+        self.set_state(self.state_text)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The menu is a widget: it hears of language changes, the tray icon does not.
+        if watched is self.menu and event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        return False
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.show_requested.emit()
+
+    def dispose(self) -> None:
+        self.icon.hide()
+        self.menu.deleteLater()

@@ -1,0 +1,178 @@
+"""The sign-in dialog against a real hub on loopback, typed into as a user does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.profiles import Profiles
+from alu_client.core.store import Store
+from alu_client.ui.signin import SignInDialog
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-signin-1234"
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> Iterator[Profiles]:
+    store = Store(tmp_path / "library.sqlite3")
+    yield Profiles(store)
+    store.close()
+
+
+@pytest.fixture
+def secrets() -> MemorySecrets:
+    return MemorySecrets()
+
+
+@pytest.fixture
+def dialog(qtbot: Any, profiles: Profiles, secrets: MemorySecrets) -> Iterator[SignInDialog]:
+    d = SignInDialog(profiles, secrets)
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    yield d
+    d.tasks.wait_for_done()
+
+
+def fill(qtbot: Any, d: SignInDialog, url: str, user: str, password: str) -> None:
+    for field, text in ((d.url, url), (d.user, user), (d.password, password)):
+        field.clear()
+        qtbot.keyClicks(field, text)
+
+
+def allow_http(qtbot: Any, d: SignInDialog) -> None:
+    d.advanced.setChecked(True)
+    assert d.allow_http.isVisible()
+    qtbot.mouseClick(d.allow_http, Qt.MouseButton.LeftButton)
+    assert d.allow_http.isChecked()
+
+
+def click_sign_in(qtbot: Any, d: SignInDialog) -> None:
+    assert d.sign_in_button.isEnabled()
+    qtbot.mouseClick(d.sign_in_button, Qt.MouseButton.LeftButton)
+
+
+def test_sign_in_waits_for_a_complete_form(qtbot: Any, dialog: SignInDialog) -> None:
+    assert not dialog.sign_in_button.isEnabled()
+    fill(qtbot, dialog, "hub.example.org", "ktn", "")
+    assert not dialog.sign_in_button.isEnabled()
+    qtbot.keyClicks(dialog.password, "x")
+    assert dialog.sign_in_button.isEnabled()
+    assert dialog.password.echoMode() == dialog.password.EchoMode.Password
+    assert dialog.url.accessibleName() == "Hub address"
+
+
+def test_a_wrong_password_is_said_plainly_and_nothing_is_kept(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, live_hub.url, "ktn", "not-the-password")
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+    assert dialog.error.text() == "The hub refused the user name or password."
+    assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
+    assert profiles.list() == [] and secrets.keys() == []
+    assert dialog.url.isEnabled() and dialog.sign_in_button.text() == "Sign in"
+
+
+def test_the_right_password_keeps_the_profile_and_accepts(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+    with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+        click_sign_in(qtbot, dialog)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    profile = profiles.active()
+    assert profile is not None and profile.username == "ktn" and profile.allow_http
+    assert dialog.result_ is not None and dialog.result_.secrets is secrets
+    assert secrets.get(profile.secret_key)
+    assert dialog.password.text() == ""  # the password does not linger in the form
+
+
+def test_plain_http_is_asked_then_retried_with_consent(
+    qtbot: Any,
+    dialog: SignInDialog,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    asked: list[str] = []
+
+    def answer(_parent: Any, title: str, text: str, *_a: Any) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)  # http://, plain HTTP not allowed yet
+    with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+        click_sign_in(qtbot, dialog)
+    assert len(asked) == 1 and "unencrypted" in asked[0]
+    assert dialog.allow_http.isChecked()
+    profile = profiles.active()
+    assert profile is not None and profile.allow_http
+
+
+def test_refusing_plain_http_leaves_the_dialog_open(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.No)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+    assert "https://" in dialog.error.text()
+    assert dialog.isVisible()
+
+
+def test_an_unreachable_hub_is_said_plainly(qtbot: Any, dialog: SignInDialog) -> None:
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, "http://127.0.0.1:9", "ktn", PASSWORD)  # nothing listens on port 9
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=30_000)
+    assert dialog.error.text().startswith("The hub could not be reached.")
+
+
+def test_without_remember_me_the_token_stays_in_memory_only(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+    qtbot.mouseClick(dialog.remember, Qt.MouseButton.LeftButton)
+    assert not dialog.remember.isChecked()
+    with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+        click_sign_in(qtbot, dialog)
+    profile = profiles.active()
+    assert profile is not None
+    assert secrets.get(profile.secret_key) is None  # nothing in the kept store
+    assert dialog.result_ is not None and dialog.result_.secrets is not secrets
+    assert dialog.result_.secrets.get(profile.secret_key)
+
+
+def test_signing_in_again_prefills_the_profile(
+    qtbot: Any, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    from alu_client.core.profiles import sign_in
+
+    live_hub.member("ktn", PASSWORD)
+    profile = sign_in(profiles, secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    d = SignInDialog(profiles, secrets, profile=profile, notice="Your sign-in has expired.")
+    qtbot.addWidget(d)
+    d.show()
+    assert d.url.text() == live_hub.url and d.user.text() == "ktn"
+    assert d.advanced.isChecked() and d.allow_http.isChecked()
+    assert d.notice.isVisible() and d.notice.text() == "Your sign-in has expired."
+    qtbot.keyClicks(d.password, PASSWORD)
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        qtbot.keyClick(d.password, Qt.Key.Key_Return)
+    assert d.result_ is not None and d.result_.profile.name == profile.name
