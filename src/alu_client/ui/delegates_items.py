@@ -1,0 +1,343 @@
+"""How items look: the thumbnail cell of the Feed and Library tables, the cards of the Library
+grid (thumbnail, length, title, priority mark), and what painting them needs — thumbnails read
+off the GUI thread (``ThumbnailCache``), the priority colours, lengths, languages and times as
+people read them. Painted, never a widget per item.
+
+The delegates read what ``ItemsModel`` gives: ``DecorationRole`` (a scaled ``QPixmap``, or None
+while it loads or when there is none: a quiet placeholder keeps the layout still),
+``OBJECT_ROLE`` (the ``LibraryItem``) and the font and colour roles that make flash items
+stand out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QCoreApplication,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QImageReader, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+from alu_client.core.library import LibraryItem
+
+from .models import OBJECT_ROLE
+from .tasks import TaskRunner
+
+THUMB_SIZE = QSize(160, 90)
+FLASH_COLOR = QColor("#c62828")
+URGENT_COLOR = QColor("#b45309")
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def language_name(code: str) -> str:
+    names = {
+        "en": QCoreApplication.translate("Languages", "English"),
+        "fr": QCoreApplication.translate("Languages", "French"),
+        "ar": QCoreApplication.translate("Languages", "Arabic"),
+        "pt": QCoreApplication.translate("Languages", "Portuguese"),
+        "sw": QCoreApplication.translate("Languages", "Swahili"),
+    }
+    return names.get(code, code.upper())
+
+
+def clip_length(seconds: float | None) -> str:
+    """A video's length as editors read it: ``0:45``, ``12:05``, ``1:02:07``."""
+    if not seconds or seconds < 0:
+        return ""
+    loc = QLocale()
+
+    def two(n: int) -> str:
+        text = loc.toString(n)
+        return loc.zeroDigit() * (2 - len(text)) + text
+
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    if h:
+        return f"{loc.toString(h)}:{two(m)}:{two(s)}"
+    return f"{loc.toString(m)}:{two(s)}"
+
+
+def _qt_time(when: dt.datetime) -> QDateTime:
+    return QDateTime.fromMSecsSinceEpoch(round(when.timestamp() * 1000))
+
+
+def local_time(when: dt.datetime, form: QLocale.FormatType = QLocale.FormatType.ShortFormat) -> str:
+    """A date and time in the workstation's zone and the app's language."""
+    return QLocale().toString(_qt_time(when), form)
+
+
+def relative_time(when: dt.datetime, now: dt.datetime) -> str:
+    """``just now``, ``5 min ago``, ``3 h ago``, ``2 d ago``, then the date."""
+    seconds = (now - when).total_seconds()
+    loc = QLocale()
+    if seconds < 60:
+        return QCoreApplication.translate("ItemsModel", "just now")
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return QCoreApplication.translate("ItemsModel", "{n} min ago").format(
+            n=loc.toString(minutes)
+        )
+    hours = minutes // 60
+    if hours < 24:
+        return QCoreApplication.translate("ItemsModel", "{n} h ago").format(n=loc.toString(hours))
+    days = hours // 24
+    if days < 7:
+        return QCoreApplication.translate("ItemsModel", "{n} d ago").format(n=loc.toString(days))
+    return loc.toString(_qt_time(when).date(), QLocale.FormatType.ShortFormat)
+
+
+def _read_image(path: str, size: QSize) -> QImage:
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    full = reader.size()
+    if full.isValid():
+        reader.setScaledSize(full.scaled(size, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        raise OSError(reader.errorString())
+    return image
+
+
+class ThumbnailCache(QObject):
+    """Scaled thumbnails, read on worker threads and kept (LRU). ``loaded(path)`` says one is
+    ready; a file that cannot be read is not tried again."""
+
+    loaded = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, *, size: QSize = THUMB_SIZE) -> None:
+        super().__init__(parent)
+        self.size = size
+        self.limit = 600
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._pending: set[str] = set()
+        self._failed: set[str] = set()
+        self._tasks = TaskRunner(self, max_threads=2)
+
+    def pixmap(self, path: str) -> QPixmap | None:
+        """The thumbnail if it is loaded; else None, and it starts loading."""
+        if not path:
+            return None
+        found = self._pixmaps.get(path)
+        if found is not None:
+            self._pixmaps.move_to_end(path)
+            return found
+        if path not in self._pending and path not in self._failed:
+            self._pending.add(path)
+            size = QSize(self.size)
+            self._tasks.run(
+                lambda: _read_image(path, size),
+                lambda image: self._done(path, image),
+                lambda _error: self._fail(path),
+            )
+        return None
+
+    def _done(self, path: str, image: QImage) -> None:
+        self._pending.discard(path)
+        self._pixmaps[path] = QPixmap.fromImage(image)
+        while len(self._pixmaps) > self.limit:
+            self._pixmaps.popitem(last=False)
+        self.loaded.emit(path)
+
+    def _fail(self, path: str) -> None:
+        self._pending.discard(path)
+        self._failed.add(path)
+
+    def wait_for_done(self, msecs: int = 10_000) -> bool:
+        return self._tasks.wait_for_done(msecs)
+
+
+def thumbnail_path(li: LibraryItem) -> str:
+    """The thumbnail of the item's file (the broadcast one first), or ''."""
+    for f in sorted(li.files, key=lambda f: f.rendition != "broadcast"):
+        if f.thumbnail:
+            return f.thumbnail
+    return ""
+
+
+def _draw_picture(painter: QPainter, rect: QRect, pixmap: object, palette: QPalette) -> None:
+    """The pixmap centred in ``rect`` (kept in proportion), or a placeholder frame."""
+    if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+        scaled = pixmap.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, scaled.width(), scaled.height())
+        target.moveCenter(rect.center())
+        painter.drawPixmap(target, pixmap)
+        return
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(palette.color(QPalette.ColorRole.Mid).lighter(130))
+    painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
+    painter.restore()
+
+
+def _background(painter: QPainter, option: QStyleOptionViewItem) -> None:
+    widget = option.widget
+    style = widget.style() if widget is not None else QApplication.style()
+    style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """The picture column of the tables."""
+
+    margin = 2
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        self.initStyleOption(option, index)
+        _background(painter, option)
+        rect = option.rect.adjusted(self.margin, self.margin, -self.margin, -self.margin)
+        _draw_picture(painter, rect, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
+
+
+class ItemCardDelegate(QStyledItemDelegate):
+    """A card of the Library grid: the picture with its length, then the title (two lines)."""
+
+    padding = 6
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        line = option.fontMetrics.lineSpacing()
+        return QSize(
+            THUMB_SIZE.width() + 2 * self.padding,
+            THUMB_SIZE.height() + 2 * line + 3 * self.padding,
+        )
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        self.initStyleOption(option, index)
+        li = index.data(OBJECT_ROLE)
+        if not isinstance(li, LibraryItem):
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        option.text = ""
+        option.icon = QIcon()
+        _background(painter, option)
+        pad = self.padding
+        box = option.rect.adjusted(pad, pad, -pad, -pad)
+        picture = QRect(box.topLeft(), THUMB_SIZE.boundedTo(box.size()))
+        picture.moveLeft(box.left() + (box.width() - picture.width()) // 2)
+        _draw_picture(painter, picture, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
+        self._badges(painter, picture, li, option)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        color = option.palette.color(role)
+        font = QFont(option.font)
+        if li.item.priority == "flash":
+            font.setBold(True)
+            if not selected:
+                color = FLASH_COLOR
+        painter.setFont(font)
+        painter.setPen(color)
+        text = QRect(
+            box.left(), picture.bottom() + pad, box.width(), box.bottom() - picture.bottom() - pad
+        )
+        fm = painter.fontMetrics()
+        title = fm.elidedText(
+            li.title, Qt.TextElideMode.ElideRight, text.width() * 2 - fm.averageCharWidth()
+        )
+        flags = int(
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        )
+        painter.drawText(text, flags, title)
+        painter.restore()
+
+    def _badges(
+        self, painter: QPainter, picture: QRect, li: LibraryItem, option: QStyleOptionViewItem
+    ) -> None:
+        """The clip's length in a corner of the picture; a coloured edge for flash/urgent."""
+        length = clip_length(li.item.duration)
+        fm = option.fontMetrics
+        if length:
+            w, h = fm.horizontalAdvance(length) + 8, fm.height() + 2
+            corner = QRect(picture.right() - w - 3, picture.bottom() - h - 3, w, h)
+            if option.direction == Qt.LayoutDirection.RightToLeft:
+                corner.moveLeft(picture.left() + 3)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(corner, 3, 3)
+            painter.setPen(QColor("white"))
+            painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), length)
+        edge = {"flash": FLASH_COLOR, "urgent": URGENT_COLOR}.get(li.item.priority)
+        if edge is not None:
+            painter.fillRect(QRect(picture.left(), picture.top(), picture.width(), 4), edge)
+
+
+def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
+    """A table of items as the Feed and the Library list show them (the columns of
+    ``ItemsModel``: picture, title, slug, dateline, language, length, priority, published,
+    state)."""
+    view = QTableView(parent)
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setItemDelegateForColumn(0, ThumbnailDelegate(view))
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    view.setWordWrap(False)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(THUMB_SIZE.height() // 2 + 6)
+    header = view.horizontalHeader()
+    header.setStretchLastSection(True)
+    # fixed widths, not ResizeToContents: that measures rows again at every change
+    em = view.fontMetrics().averageCharWidth()
+    widths = (THUMB_SIZE.width() // 2 + 8, 40 * em, 18 * em, 18 * em, 11 * em, 10 * em, 10 * em)
+    for col, width in enumerate(widths):
+        header.resizeSection(col, width)
+    header.resizeSection(7, 13 * em)
+    return view
+
+
+def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:
+    """A grid of item cards (the Library's thumbnails) over column 0 of ``ItemsModel``."""
+    view = QListView(parent)
+    view.setObjectName(name)
+    view.setViewMode(QListView.ViewMode.IconMode)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
+    view.setMovement(QListView.Movement.Static)
+    view.setUniformItemSizes(True)
+    view.setSpacing(6)
+    view.setModel(model)
+    view.setModelColumn(0)
+    view.setItemDelegate(ItemCardDelegate(view))
+    # whole rows, as the list mode selects them: switching modes keeps the same selection
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    return view
+
+
+__all__ = [
+    "FLASH_COLOR",
+    "THUMB_SIZE",
+    "URGENT_COLOR",
+    "ItemCardDelegate",
+    "ThumbnailCache",
+    "ThumbnailDelegate",
+    "clip_length",
+    "item_grid",
+    "item_table",
+    "language_name",
+    "local_time",
+    "relative_time",
+    "thumbnail_path",
+]

@@ -1,0 +1,499 @@
+"""Items of the library as a table (the Feed and Library tabs), 100,000 items or more.
+
+``ItemsModel`` shows one ``Query``'s items newest first, a page at a time (``fetchMore`` with
+the keyset cursor ``Page.older``; never an OFFSET, never everything). Filters and search are
+the query's, so nothing is sorted or filtered on top. Store reads run on the model's
+``TaskRunner`` one at a time — a page, the items newer than the top row (``add_newer``: new
+pushes inserted at the top, selection and scroll kept), or ``refresh`` (the loaded rows read
+again and merged in place after downloads, deletions and probes); requests made meanwhile are
+merged and run next, results of an older query dropped. Thumbnails come from
+``ThumbnailCache`` (read off the GUI thread).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFont
+
+from alu_client.core.library import Library, LibraryItem, Page, Query
+from alu_client.core.library.search import MAX_LIMIT
+
+from ..delegates_items import (
+    FLASH_COLOR,
+    THUMB_SIZE,
+    URGENT_COLOR,
+    ThumbnailCache,
+    clip_length,
+    language_name,
+    local_time,
+    relative_time,
+    thumbnail_path,
+)
+from ..tasks import TaskRunner
+from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+
+(COL_THUMB, COL_TITLE, COL_SLUG, COL_DATELINE, COL_LANGUAGE, COL_DURATION, COL_PRIORITY,
+ COL_PUBLISHED, COL_STATE) = range(9)  # fmt: skip
+COLUMN_COUNT = 9
+
+#: item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
+STATES = ("downloaded", "queued", "missing", "new", "seen")
+# beyond this many new items at once (a long offline spell), the list starts over instead
+_NEWER_CAP = 5000
+_Index = QModelIndex | QPersistentModelIndex
+_ROW_FLAGS = (
+    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+)
+_OPEN_DOWNLOADS = (
+    "SELECT DISTINCT item_id FROM transfers WHERE direction = 'download'"
+    " AND state IN ('queued', 'active', 'paused') AND item_id IS NOT NULL"
+)
+
+
+def item_state(li: LibraryItem, queued: bool) -> str:
+    if li.downloaded:
+        return "downloaded"
+    if queued:
+        return "queued"
+    if any(f.state == "missing" for f in li.files):
+        return "missing"
+    return "new" if not li.read else "seen"
+
+
+def _open_download_ids(library: Library) -> frozenset[str]:
+    return frozenset(str(r[0]) for r in library.store.query(_OPEN_DOWNLOADS))
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one store read found: items (newest first), the cursor past them, open downloads."""
+
+    items: list[LibraryItem]
+    older: int | None
+    queued: frozenset[str]
+    too_many: bool = False
+
+
+class ItemsModel(QAbstractTableModel):
+    """``ItemsModel(library, parent=None, *, page_size=100, tasks=None, thumbnails=None)``.
+
+    Signals: ``loading_changed(bool)``; ``load_failed(str)`` (a sentence for people);
+    ``rows_loaded()`` after each read is applied (a page, new items, a refresh).
+    """
+
+    loading_changed = Signal(bool)
+    load_failed = Signal(str)
+    rows_loaded = Signal()
+
+    def __init__(
+        self,
+        library: Library,
+        parent: QObject | None = None,
+        *,
+        page_size: int = 100,
+        tasks: TaskRunner | None = None,
+        thumbnails: ThumbnailCache | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.page_size = max(1, min(page_size, MAX_LIMIT))
+        self.tasks = tasks or TaskRunner(self)
+        self.thumbnails = thumbnails or ThumbnailCache(self)
+        self.thumbnails.loaded.connect(self._thumbnail_loaded)
+        self._query = Query()
+        self._rows: list[LibraryItem] = []
+        self._row_of: dict[str, int] | None = {}
+        self._queued: frozenset[str] = frozenset()
+        self._older: int | None = None
+        self._generation = 0
+        self._wanted: set[str] = set()
+        self._busy = False
+        self._started = False
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._headers: list[str] = []
+        self._texts: dict[str, str] = {}
+        self._translate()
+        self._clock = QTimer(self)
+        self._clock.setInterval(60_000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+
+    # --- what to show ---------------------------------------------------------------------------
+
+    def query(self) -> Query:
+        return self._query
+
+    def set_query(self, q: Query) -> None:
+        """Show ``q``'s items (cursors and limit are the model's): starts over."""
+        self._query = replace(q, after=None, before=None, limit=self.page_size)
+        self._generation += 1
+        self._started = True
+        self.beginResetModel()
+        self._rows = []
+        self._row_of = {}
+        self._older = None
+        self.endResetModel()
+        self._wanted = {"reset"}
+        self._next()
+
+    def add_newer(self) -> None:
+        """New items reached the library: put those that match at the top."""
+        self._want("newer")
+
+    def refresh(self) -> None:
+        """Read the loaded rows again (files, read marks, queued downloads) and merge."""
+        self._want("refresh")
+
+    def item_at(self, row: int) -> LibraryItem:
+        return self._rows[row]
+
+    def row_of(self, item_id: str) -> int | None:
+        if self._row_of is None:
+            self._row_of = {li.id: r for r, li in enumerate(self._rows)}
+        return self._row_of.get(item_id)
+
+    def state_of(self, li: LibraryItem) -> str:
+        return item_state(li, li.id in self._queued)
+
+    def set_read(self, item_ids: Iterable[str]) -> None:
+        """Show items as read (the store was told by the caller)."""
+        for item_id in item_ids:
+            r = self.row_of(item_id)
+            if r is not None and not self._rows[r].read:
+                self._rows[r] = replace(self._rows[r], read_at=dt.datetime.now().timestamp())
+                index = self.index(r, COL_STATE)
+                self.dataChanged.emit(index, index)
+
+    # --- Qt's table ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's default
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < COLUMN_COUNT:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._headers[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == COL_THUMB:
+            return self._texts["picture"]
+        return None
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        return not parent.isValid() and self._older is not None
+
+    def fetchMore(self, parent: _Index) -> None:
+        if not parent.isValid() and self._older is not None:
+            self._want("more")
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        li = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(li, col)
+        if role == OBJECT_ROLE:
+            return li
+        if role == STATE_ROLE:
+            return self.state_of(li)
+        if role == SORT_ROLE:
+            return self._sort_value(li, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
+            return self.thumbnails.pixmap(thumbnail_path(li))
+        if role == Qt.ItemDataRole.FontRole and li.item.priority == "flash":
+            return self._bold
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if li.item.priority == "flash":
+                return FLASH_COLOR
+            if li.item.priority == "urgent" and col == COL_PRIORITY:
+                return URGENT_COLOR
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(li, col)
+        if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_THUMB:
+            return li.title
+        if role == Qt.ItemDataRole.SizeHintRole and col == COL_THUMB:
+            return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
+        return None
+
+    def _display(self, li: LibraryItem, col: int) -> str | None:
+        it = li.item
+        if col == COL_TITLE:
+            return it.title
+        if col == COL_SLUG:
+            return it.slug
+        if col == COL_DATELINE:
+            return it.dateline
+        if col == COL_LANGUAGE:
+            return language_name(it.language) if it.language else ""
+        if col == COL_DURATION:
+            return clip_length(it.duration)
+        if col == COL_PRIORITY:
+            return self._texts.get(it.priority, it.priority)
+        if col == COL_PUBLISHED:
+            return relative_time(it.published_at, dt.datetime.now(dt.UTC))
+        if col == COL_STATE:
+            state = self.state_of(li)
+            return "" if state == "seen" else self._texts[state]
+        return None
+
+    def _sort_value(self, li: LibraryItem, col: int) -> Any:
+        it = li.item
+        if col in (COL_THUMB, COL_PUBLISHED):
+            return it.seq
+        if col == COL_DURATION:
+            return it.duration
+        if col == COL_PRIORITY:
+            return ("flash", "urgent", "routine").index(it.priority)
+        if col == COL_STATE:
+            return STATES.index(self.state_of(li))
+        return (self._display(li, col) or "").casefold()
+
+    def _tooltip(self, li: LibraryItem, col: int) -> str | None:
+        if col == COL_PUBLISHED:
+            return local_time(li.item.published_at, QLocale.FormatType.LongFormat)
+        if col in (COL_TITLE, COL_THUMB):
+            return li.title
+        return None
+
+    # --- reading the store (one read at a time) ---------------------------------------------
+
+    def _want(self, op: str) -> None:
+        if not self._started:
+            return
+        self._wanted.add(op)
+        self._next()
+
+    def _next(self) -> None:
+        if self._busy or not self._wanted:
+            return
+        wanted = self._wanted
+        # a reset covers everything; a refresh reads from the top, so it finds new items too
+        op = next(o for o in ("reset", "refresh", "newer", "more") if o in wanted)
+        if op == "refresh" or (op == "newer" and not self._rows):
+            op = "reset" if not self._rows else "refresh"
+            wanted.discard("newer")
+        if op == "more" and self._older is None:
+            wanted.discard("more")
+            self._next()
+            return
+        wanted.discard(op)
+        if op == "reset":
+            wanted.clear()
+        read = self._reader(op)
+        generation = self._generation
+        self._busy = True
+        self.loading_changed.emit(True)
+        self.tasks.run(
+            read,
+            lambda result: self._read_done(generation, op, result),
+            lambda error: self._read_failed(generation, error),
+        )
+
+    def _reader(self, op: str) -> Callable[[], _Read]:
+        library, q = self.library, self._query
+        if op == "reset":
+            return lambda: _page(library, q, None)
+        if op == "more":
+            before = self._older
+            return lambda: _page(library, q, before)
+        if op == "newer":
+            newest = self._rows[0].seq
+            return lambda: _newer_than(library, q, newest)
+        bound = self._rows[-1].seq
+        return lambda: _down_to(library, q, bound)
+
+    def _read_done(self, generation: int, op: str, result: _Read) -> None:
+        self._busy = False
+        if generation == self._generation:
+            if result.too_many:
+                self._wanted = {"reset"}
+                self._generation += 1
+                self.beginResetModel()
+                self._rows, self._row_of, self._older = [], {}, None
+                self.endResetModel()
+            else:
+                changed_queue = result.queued != self._queued
+                self._queued = result.queued
+                self._apply(op, result)
+                if changed_queue and self._rows:
+                    self._emit_all(COL_STATE, COL_STATE)
+                self.rows_loaded.emit()
+        if not self._busy:
+            self.loading_changed.emit(False)
+        self._next()
+
+    def _read_failed(self, generation: int, error: BaseException) -> None:
+        self._busy = False
+        self.loading_changed.emit(False)
+        if generation == self._generation:
+            self.load_failed.emit(
+                self.tr("Could not read the library: {error}").format(error=error)
+            )
+        self._next()
+
+    def _apply(self, op: str, result: _Read) -> None:
+        if op in ("reset", "more"):
+            self._older = result.older
+            self._insert(len(self._rows), [li for li in result.items if self.row_of(li.id) is None])
+        elif op == "newer":
+            top = self._rows[0].seq if self._rows else -1
+            self._insert(
+                0, [li for li in result.items if li.seq > top and self.row_of(li.id) is None]
+            )
+        else:
+            self._merge(result.items)
+
+    def _insert(self, at: int, items: Sequence[LibraryItem]) -> None:
+        if not items:
+            return
+        self.beginInsertRows(QModelIndex(), at, at + len(items) - 1)
+        self._rows[at:at] = items
+        self._row_of = None
+        self.endInsertRows()
+
+    def _merge(self, fresh: list[LibraryItem]) -> None:
+        """Make the rows equal ``fresh`` (both newest first) with removals, insertions and
+        one ``dataChanged``: the view keeps its selection and scroll position."""
+        keep = {li.id for li in fresh}
+        r = len(self._rows) - 1
+        while r >= 0:  # bottom up, in runs
+            if self._rows[r].id in keep:
+                r -= 1
+                continue
+            last = r
+            while r >= 0 and self._rows[r].id not in keep:
+                r -= 1
+            self.beginRemoveRows(QModelIndex(), r + 1, last)
+            del self._rows[r + 1 : last + 1]
+            self._row_of = None
+            self.endRemoveRows()
+        changed = False
+        p = 0
+        run: list[LibraryItem] = []
+        for li in fresh:
+            if p < len(self._rows) and self._rows[p].id == li.id:
+                if run:
+                    self._insert(p, run)
+                    p += len(run)
+                    run = []
+                if self._rows[p] != li:
+                    self._rows[p] = li
+                    changed = True
+                p += 1
+            else:
+                run.append(li)
+        if run:
+            self._insert(p, run)
+        if changed:
+            self._emit_all(0, COLUMN_COUNT - 1)
+
+    def _emit_all(self, first: int, last: int) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, first), self.index(len(self._rows) - 1, last))
+
+    # --- time and thumbnails ------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Each minute: "4 min ago" becomes "5 min ago"."""
+        self._emit_all(COL_PUBLISHED, COL_PUBLISHED)
+
+    def _thumbnail_loaded(self, path: str) -> None:
+        rows = [r for r, li in enumerate(self._rows) if thumbnail_path(li) == path]
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), COL_THUMB),
+                self.index(max(rows), COL_THUMB),
+                [int(Qt.ItemDataRole.DecorationRole)],
+            )
+
+    # --- language -----------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self._translate()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, COLUMN_COUNT - 1)
+        self._emit_all(0, COLUMN_COUNT - 1)
+
+    def _translate(self) -> None:
+        self._headers = [
+            "",
+            self.tr("Title"),
+            self.tr("Slug"),
+            self.tr("Dateline"),
+            self.tr("Language"),
+            self.tr("Duration"),
+            self.tr("Priority"),
+            self.tr("Published"),
+            self.tr("State"),
+        ]
+        self._texts = {
+            "picture": self.tr("Picture"),
+            "flash": self.tr("Flash"),
+            "urgent": self.tr("Urgent"),
+            "routine": self.tr("Routine"),
+            "new": self.tr("New"),
+            "queued": self.tr("Queued"),
+            "downloaded": self.tr("Downloaded"),
+            "missing": self.tr("Missing"),
+            "seen": "",
+        }
+
+
+# --- the reads (worker threads) -----------------------------------------------------------------
+
+
+def _page(library: Library, q: Query, before: int | None) -> _Read:
+    page = library.search(replace(q, before=before))
+    return _Read(page.items, page.older, _open_download_ids(library))
+
+
+def _newer_than(library: Library, q: Query, newest: int) -> _Read:
+    """Every matching item above ``newest`` (oldest pages first; newest first in the end)."""
+    found: list[LibraryItem] = []
+    cursor = newest
+    while True:
+        page: Page = library.search(replace(q, after=cursor, limit=MAX_LIMIT))
+        found[:0] = page.items
+        if page.newer is None or not page.items:
+            break
+        if len(found) > _NEWER_CAP:
+            return _Read([], None, frozenset(), too_many=True)
+        cursor = page.newer
+    return _Read(found, None, _open_download_ids(library))
+
+
+def _down_to(library: Library, q: Query, bound: int) -> _Read:
+    """Every matching item from the newest down to seq ``bound`` (the last loaded row)."""
+    found: list[LibraryItem] = []
+    before: int | None = None
+    while True:
+        page = library.search(replace(q, before=before, limit=MAX_LIMIT))
+        found.extend(li for li in page.items if li.seq >= bound)
+        if page.older is None or not page.items or page.items[-1].seq <= bound:
+            break
+        before = page.older
+    return _Read(found, None, _open_download_ids(library))

@@ -1,0 +1,342 @@
+"""The Feed tab: the agency's pushes and the members' shared items, newest first.
+
+A table over ``ItemsModel`` (pages read as the user scrolls), the filter bar, the unread count,
+a detail pane, and the commands: download the broadcast or the proxy rendition of one or many
+items, preview a downloaded one. New pushes arrive through ``CoreBridge.items_added`` and slide
+in at the top; the selection and the scroll position stay. An item selected for a moment
+(``read_delay_ms``) is marked read. Every store read and write, and every download request,
+runs off the GUI thread (``TaskRunner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core import hub
+from alu_client.core.library import LibraryItem
+from alu_client.core.services import Services
+
+from ..bridge import CoreBridge
+from ..delegates_items import item_table
+from ..models import OBJECT_ROLE
+from ..models.items import (
+    COL_TITLE,
+    ItemsModel,
+)
+from ..tasks import TaskRunner
+from .filters import FilterBar, run_while_alive
+from .item_detail import ItemDetail
+
+
+def preview_file_ready(li: LibraryItem) -> bool:
+    """An item can be previewed when one of its files is here (the proxy preferably)."""
+    return any(f.present for f in li.files)
+
+
+T = TypeVar("T")
+
+
+class FeedPanel(QWidget):
+    """``FeedPanel(services, bridge, tasks, parent=None)``.
+
+    Signals: ``unread_changed(int)``; ``preview_requested(str)`` (item id: the main window
+    shows it in the Library tab's player); ``command_failed(str)`` (also shown in the panel).
+    """
+
+    unread_changed = Signal(int)
+    preview_requested = Signal(str)
+    command_failed = Signal(str)
+
+    def __init__(
+        self,
+        services: Services,
+        bridge: CoreBridge,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        read_delay_ms: int = 1500,
+        page_size: int = 100,
+    ) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.bridge = bridge
+        self.tasks = tasks
+        self.unread = 0
+        self._unread_known = False
+        self.model = ItemsModel(services.library, self, page_size=page_size)
+        self.filters = FilterBar(self)
+        self.unread_label = QLabel(self)
+        self.unread_label.setObjectName("feed-unread")
+
+        self.view = item_table(self.model, self, "feed-table")
+        self.view.doubleClicked.connect(self._activated)
+
+        self.detail = ItemDetail(self)
+        self.detail.setObjectName("feed-detail")
+        self.download_action = QAction(self)
+        self.download_proxy_action = QAction(self)
+        self.preview_action = QAction(self)
+        self.mark_all_read_action = QAction(self)
+        self.download_action.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_D))
+        self.preview_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        for a in (self.download_action, self.preview_action):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(a)
+        self.download_action.triggered.connect(lambda: self.download_selected("broadcast"))
+        self.download_proxy_action.triggered.connect(lambda: self.download_selected("proxy"))
+        self.preview_action.triggered.connect(self.preview_selected)
+        self.mark_all_read_action.triggered.connect(self.mark_all_read)
+        self.toolbar = QToolBar(self)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.addActions([self.download_action, self.download_proxy_action])
+        self.toolbar.addSeparator()
+        self.toolbar.addActions([self.preview_action, self.mark_all_read_action])
+
+        self.message = QLabel(self)
+        self.message.setObjectName("feed-message")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.hide()
+        self.command_failed.connect(self._show_failure)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([760, 440])
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 6, 0)
+        top.addWidget(self.toolbar, 1)
+        top.addWidget(self.unread_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.message)
+
+        self._read_timer = QTimer(self)
+        self._read_timer.setSingleShot(True)
+        self._read_timer.setInterval(read_delay_ms)
+        self._read_timer.timeout.connect(self._mark_current_read)
+        self._facets_timer = QTimer(self)
+        self._facets_timer.setSingleShot(True)
+        self._facets_timer.setInterval(2000)
+        self._facets_timer.timeout.connect(self.load_facets)
+
+        self.filters.changed.connect(self.apply_filters)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.rows_loaded.connect(self._rows_loaded)
+        self.model.load_failed.connect(self.command_failed)
+        bridge.items_added.connect(self._items_added)
+        bridge.library_changed.connect(self.model.refresh)
+        self._retranslate()
+        self._update_actions()
+        self.apply_filters()
+        self.load_facets()
+        self.update_unread()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def apply_filters(self) -> None:
+        self.model.set_query(self.filters.query())
+
+    def load_facets(self) -> None:
+        self.filters.load_choices(self.services.library, self.tasks)
+
+    def update_unread(self) -> None:
+        """Count the unread items (off the GUI thread); ``unread_changed`` tells the window."""
+        self._run(self.services.library.unread_count, self._unread_counted)
+
+    def _unread_counted(self, count: int) -> None:
+        changed = count != self.unread or not self._unread_known
+        self.unread, self._unread_known = count, True
+        self.unread_label.setText(self.tr("{count} unread").format(count=count))
+        if changed:
+            self.unread_changed.emit(count)
+
+    def _items_added(self, _items: list[hub.Item]) -> None:
+        self.model.add_newer()
+        self.update_unread()
+        if not self._facets_timer.isActive():
+            self._facets_timer.start()
+
+    def _rows_loaded(self) -> None:
+        """Rows were read again: the detail pane and the commands follow the new objects."""
+        current = self.current_item()
+        if current != self.detail.item:
+            self.detail.set_item(current)
+        self._update_actions()
+
+    # --- selection ----------------------------------------------------------------------------
+
+    def selected_items(self) -> list[LibraryItem]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedRows())
+        return [self.model.item_at(r) for r in rows if r < self.model.rowCount()]
+
+    def current_item(self) -> LibraryItem | None:
+        index = self.view.selectionModel().currentIndex()
+        if not index.isValid() or not self.view.selectionModel().isRowSelected(index.row()):
+            return None
+        li = index.data(OBJECT_ROLE)
+        return li if isinstance(li, LibraryItem) else None
+
+    def select_item(self, item_id: str) -> bool:
+        """Make ``item_id`` the current, only selected row (False when it is not loaded)."""
+        row = self.model.row_of(item_id)
+        if row is None:
+            return False
+        self.view.selectRow(row)
+        self.view.scrollTo(self.model.index(row, COL_TITLE))
+        return True
+
+    def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
+        self.detail.set_item(self.current_item())
+        self._update_actions()
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self._read_timer.start()
+        else:
+            self._read_timer.stop()
+
+    def _update_actions(self) -> None:
+        items = self.selected_items()
+        self.download_action.setEnabled(any(li.item.rendition("broadcast") for li in items))
+        self.download_proxy_action.setEnabled(any(li.item.rendition("proxy") for li in items))
+        self.preview_action.setEnabled(len(items) == 1 and preview_file_ready(items[0]))
+
+    def _mark_current_read(self) -> None:
+        li = self.current_item()
+        if li is None or li.read:
+            return
+        library, item_id = self.services.library, li.id
+
+        def done(_changed: int) -> None:
+            self.model.set_read([item_id])
+            self.update_unread()
+
+        self._run(lambda: library.mark_read([item_id]), done, self._failure_handler())
+
+    def mark_all_read(self) -> None:
+        def done(_changed: int) -> None:
+            self.model.refresh()
+            self.update_unread()
+
+        self._run(self.services.library.mark_all_read, done, self._failure_handler())
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def download_selected(self, rendition: str = "broadcast") -> None:
+        """Queue ``rendition`` of every selected item that has one (off the GUI thread)."""
+        items = self.selected_items()
+        if not items:
+            return
+        without = [li for li in items if li.item.rendition(rendition) is None]
+        wanted = [(li.id, li.title) for li in items if li not in without]
+        problems: list[str] = []
+        if without:
+            names = {"broadcast": self.tr("broadcast"), "proxy": self.tr("proxy")}
+            problems.append(
+                self.tr("“{title}” has no {rendition} file.").format(
+                    title=without[0].title, rendition=names.get(rendition, rendition)
+                )
+            )
+        download = self.services.download
+
+        def work() -> list[tuple[str, BaseException]]:
+            failed: list[tuple[str, BaseException]] = []
+            for item_id, title in wanted:
+                try:
+                    download(item_id, rendition)
+                except Exception as e:  # each item on its own: one failure stops no other
+                    failed.append((title, e))
+            return failed
+
+        def done(failed: list[tuple[str, BaseException]]) -> None:
+            for title, error in failed:
+                problems.append(
+                    self.tr("Could not download “{title}”: {error}").format(
+                        title=title, error=error
+                    )
+                )
+            if problems:
+                self.command_failed.emit("\n".join(problems))
+            else:
+                self.message.hide()
+            self.model.refresh()
+
+        if wanted:
+            self._run(work, done, self._failure_handler())
+        elif problems:
+            self.command_failed.emit("\n".join(problems))
+
+    def preview_selected(self) -> None:
+        items = self.selected_items()
+        if len(items) == 1 and preview_file_ready(items[0]):
+            self.preview_requested.emit(items[0].id)
+
+    def _activated(self, index: QModelIndex) -> None:
+        li = index.data(OBJECT_ROLE)
+        if isinstance(li, LibraryItem) and preview_file_ready(li):
+            self.preview_requested.emit(li.id)
+
+    def _run(
+        self,
+        fn: Callable[[], T],
+        on_done: Callable[[T], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        run_while_alive(self, self.tasks, fn, on_done, on_error)
+
+    def _failure_handler(self) -> Callable[[BaseException], None]:
+        def failed(error: BaseException) -> None:
+            self.command_failed.emit(self.tr("Something went wrong: {error}").format(error=error))
+
+        return failed
+
+    def _show_failure(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    # --- language -----------------------------------------------------------------------------
+
+    def _retranslate(self) -> None:
+        self.download_action.setText(self.tr("&Download"))
+        self.download_action.setToolTip(
+            self.tr("Download the broadcast file of the selected items")
+        )
+        self.download_proxy_action.setText(self.tr("Download &proxy"))
+        self.download_proxy_action.setToolTip(
+            self.tr("Download the small preview file of the selected items")
+        )
+        self.preview_action.setText(self.tr("Pre&view"))
+        self.preview_action.setToolTip(self.tr("Play the downloaded file in the Library"))
+        self.mark_all_read_action.setText(self.tr("Mark all &read"))
+        self.toolbar.setAccessibleName(self.tr("Feed commands"))
+        self.view.setAccessibleName(self.tr("Feed"))
+        self.view.setAccessibleDescription(self.tr("Items pushed to this newsroom, newest first"))
+        self.unread_label.setText(self.tr("{count} unread").format(count=self.unread))
+        self.model.retranslate()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+
+__all__ = ["FeedPanel", "preview_file_ready"]

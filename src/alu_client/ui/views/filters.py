@@ -1,0 +1,257 @@
+"""The filter bar of the Feed and Library tabs: search words and filters, as one ``Query``.
+
+Combo boxes apply at once; typing in the search box waits 250 ms after the last key (one query
+per pause, not per key). The choices of language, category and region are what the library
+holds (``models.items.load_facets``, read by the owner off the GUI thread, ``set_facets``).
+Ctrl+F (the platform's Find key) focuses the search box while the bar's tab is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from alu_client.core.library import Library, Query
+
+from ..delegates_items import language_name
+from ..tasks import TaskRunner
+
+DATE_RANGES = ("all", "today", "24h", "7d")
+PRIORITY_KEYS = ("flash", "urgent", "routine")
+SEARCH_DELAY_MS = 250
+T = TypeVar("T")
+
+
+def run_while_alive(
+    owner: QObject,
+    tasks: TaskRunner,
+    fn: Callable[[], T],
+    on_done: Callable[[T], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    """``tasks.run`` whose callbacks are dropped once ``owner`` is deleted (the runner is the
+    window's and may outlive a panel)."""
+
+    def alive(cb: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+        if cb is None:
+            return None
+
+        def call(value: Any) -> None:
+            if shiboken6.isValid(owner):
+                cb(value)
+
+        return call
+
+    tasks.run(fn, alive(on_done), alive(on_error) or _ignore)
+
+
+def _ignore(_error: BaseException) -> None:
+    """A read for a widget that is gone failed: nobody to tell."""
+
+
+def date_from(key: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    """The start of a date range: today (local midnight), the last 24 hours, 7 days; None: all."""
+    now = now or dt.datetime.now().astimezone()
+    if key == "today":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if key == "24h":
+        return now - dt.timedelta(hours=24)
+    if key == "7d":
+        return now - dt.timedelta(days=7)
+    return None
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the filters offer: what the library holds."""
+
+    languages: tuple[str, ...]
+    categories: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+def load_facets(library: Library) -> Facets:
+    """Distinct languages, categories and regions of the library (slow: off the GUI thread)."""
+    found: list[tuple[str, ...]] = []
+    for column in ("language", "category", "region"):
+        rows = library.store.query(
+            f"SELECT DISTINCT {column} FROM items WHERE profile = ?"  # noqa: S608 - fixed names
+            f" AND {column} != '' ORDER BY {column}",
+            (library.profile,),
+        )
+        found.append(tuple(str(r[0]) for r in rows))
+    return Facets(*found)
+
+
+class FilterBar(QWidget):
+    """Signals: ``changed()`` when the query to show changed (debounced for typed words)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._facets = Facets((), (), ())
+        self.search = QLineEdit(self)
+        self.search.setObjectName("search")
+        self.search.setClearButtonEnabled(True)
+        self.language = QComboBox(self)
+        self.language.setObjectName("filter-language")
+        self.category = QComboBox(self)
+        self.category.setObjectName("filter-category")
+        self.region = QComboBox(self)
+        self.region.setObjectName("filter-region")
+        self.priority = QComboBox(self)
+        self.priority.setObjectName("filter-priority")
+        self.dates = QComboBox(self)
+        self.dates.setObjectName("filter-dates")
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(self.changed)
+        self.search.textChanged.connect(lambda _text: self._debounce.start())
+        self.search.returnPressed.connect(self._search_now)
+        for box in self._boxes():
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            box.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.find_action = QAction(self)
+        self.find_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
+        self.find_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.find_action.triggered.connect(self.focus_search)
+        self.addAction(self.find_action)
+        self.search_label = QLabel(self)
+        self.search_label.setBuddy(self.search)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.search_label)
+        layout.addWidget(self.search, 2)
+        for box in self._boxes():
+            layout.addWidget(box)
+        self._retranslate()
+
+    def _boxes(self) -> tuple[QComboBox, ...]:
+        return (self.language, self.category, self.region, self.priority, self.dates)
+
+    # --- what the user asked ------------------------------------------------------------------
+
+    def query(self, base: Query | None = None) -> Query:
+        """``base`` narrowed by the bar (dates computed now: "24 h" moves with the clock)."""
+        q = base or Query()
+
+        def one(box: QComboBox) -> tuple[str, ...]:
+            value = box.currentData()
+            return (str(value),) if value else ()
+
+        return replace(
+            q,
+            text=self.search.text().strip(),
+            languages=one(self.language),
+            categories=one(self.category),
+            regions=one(self.region),
+            priorities=one(self.priority),
+            published_from=date_from(str(self.dates.currentData() or "all")),
+        )
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _search_now(self) -> None:
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self.changed.emit()
+
+    def set_value(self, box: QComboBox, value: str) -> None:
+        """Pick ``value`` in a filter ('' for any)."""
+        box.setCurrentIndex(max(0, box.findData(value or None)))
+
+    def clear(self) -> None:
+        """Every filter back to "any" and no search words (one ``changed``)."""
+        self.blockSignals(True)
+        self.search.clear()
+        self._debounce.stop()
+        for box in self._boxes():
+            box.setCurrentIndex(0)
+        self.blockSignals(False)
+        self.changed.emit()
+
+    def load_choices(self, library: Library, tasks: TaskRunner) -> None:
+        """Offer what ``library`` holds (read off the GUI thread)."""
+        run_while_alive(self, tasks, lambda: load_facets(library), self.set_facets)
+
+    def set_facets(self, facets: Facets) -> None:
+        """The languages, categories and regions the library holds."""
+        self._facets = facets
+        self._fill_facets()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _fill(self, box: QComboBox, any_text: str, items: Sequence[tuple[str, str]]) -> None:
+        keep = box.currentData()
+        box.blockSignals(True)
+        box.clear()
+        box.addItem(any_text, None)
+        for text, value in items:
+            box.addItem(text, value)
+        index = box.findData(keep) if keep else 0
+        if index < 0:  # what was chosen is not offered any more: keep it offered
+            box.addItem(str(keep), keep)
+            index = box.count() - 1
+        box.setCurrentIndex(index)
+        box.blockSignals(False)
+
+    def _fill_facets(self) -> None:
+        languages = sorted({"en", "fr", "ar", *self._facets.languages})
+        self._fill(
+            self.language,
+            self.tr("All languages"),
+            sorted(((language_name(c), c) for c in languages), key=lambda t: t[0].casefold()),
+        )
+        self._fill(
+            self.category, self.tr("All categories"), [(c, c) for c in self._facets.categories]
+        )
+        self._fill(self.region, self.tr("All regions"), [(r, r) for r in self._facets.regions])
+
+    def _retranslate(self) -> None:
+        self.search_label.setText(self.tr("&Search:"))
+        self.search.setPlaceholderText(self.tr("Words in title, slug, dateline, script…"))
+        self.search.setAccessibleName(self.tr("Search items"))
+        self.language.setAccessibleName(self.tr("Language"))
+        self.category.setAccessibleName(self.tr("Category"))
+        self.region.setAccessibleName(self.tr("Region"))
+        self.priority.setAccessibleName(self.tr("Priority"))
+        self.dates.setAccessibleName(self.tr("Published"))
+        self.find_action.setText(self.tr("Find"))
+        self._fill_facets()
+        self._fill(
+            self.priority,
+            self.tr("All priorities"),
+            [
+                (self.tr("Flash"), "flash"),
+                (self.tr("Urgent"), "urgent"),
+                (self.tr("Routine"), "routine"),
+            ],
+        )
+        self._fill(
+            self.dates,
+            self.tr("Any date"),
+            [
+                (self.tr("Today"), "today"),
+                (self.tr("Last 24 hours"), "24h"),
+                (self.tr("Last 7 days"), "7d"),
+            ],
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+
+__all__ = ["DATE_RANGES", "FilterBar", "date_from", "run_while_alive"]

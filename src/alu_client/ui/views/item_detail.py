@@ -1,0 +1,268 @@
+"""The detail pane of an item: what the agency said about it (slug, dateline, times, place,
+priority, restrictions, script, shotlist, renditions and sizes) and, in the Library, what the
+local file holds (codec, resolution, length, audio).
+
+Script and shotlist keep their own writing direction whatever the app's language: an Arabic
+shotlist reads right to left in the English app, a French script left to right in the Arabic
+one (each text's first strong letter decides, as a word processor does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from PySide6.QtCore import QEvent, QLocale, Qt
+from PySide6.QtGui import QFont, QTextOption
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.library import LibraryFile, LibraryItem
+
+from .. import formats
+from ..delegates_items import clip_length, language_name, local_time
+
+_FIELDS = (
+    "slug",
+    "dateline",
+    "published",
+    "recorded",
+    "language",
+    "category",
+    "region",
+    "country",
+    "priority",
+    "restrictions",
+    "renditions",
+    "file",
+)
+
+
+def preferred_file(li: LibraryItem, first: str = "broadcast") -> LibraryFile | None:
+    """The item's file on this workstation: rendition ``first`` if it is here, else another."""
+    present = [f for f in li.files if f.present]
+    present.sort(key=lambda f: f.rendition != first)
+    return present[0] if present else None
+
+
+def text_direction(text: str) -> Qt.LayoutDirection:
+    """The direction of the first strong letter (Arabic, Hebrew: right to left)."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return Qt.LayoutDirection.RightToLeft
+        if kind == "L":
+            return Qt.LayoutDirection.LeftToRight
+    return Qt.LayoutDirection.LeftToRight
+
+
+def _when(value: dt.datetime | None) -> str:
+    return local_time(value) if value is not None else ""
+
+
+class ItemDetail(QWidget):
+    """``ItemDetail(parent=None, *, show_file=False)``; ``set_item(LibraryItem | None)``."""
+
+    def __init__(self, parent: QWidget | None = None, *, show_file: bool = False) -> None:
+        super().__init__(parent)
+        self.show_file = show_file
+        self.item: LibraryItem | None = None
+        self.title = QLabel(self)
+        self.title.setObjectName("detail-title")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = QFont(self.title.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        self.title.setFont(font)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.labels: dict[str, QLabel] = {}
+        self.values: dict[str, QLabel] = {}
+        for key in _FIELDS:
+            label, value = QLabel(self), QLabel(self)
+            value.setObjectName(f"detail-{key}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setBuddy(value)
+            self.labels[key], self.values[key] = label, value
+            self.form.addRow(label, value)
+        self.restrictions = self.values["restrictions"]
+        self.restrictions.setStyleSheet(
+            'QLabel[restricted="true"] { background: #fff3cd; color: #7a4b00;'
+            " border: 1px solid #e0a800; border-radius: 3px; padding: 2px 4px; font-weight: bold; }"
+        )
+        self.script_label, self.script = QLabel(self), self._text_box("detail-script")
+        self.shotlist_label, self.shotlist = QLabel(self), self._text_box("detail-shotlist")
+        self.script_label.setBuddy(self.script)
+        self.shotlist_label.setBuddy(self.shotlist)
+        self.placeholder = QLabel(self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        body = QWidget(self)
+        inner = QVBoxLayout(body)
+        inner.addWidget(self.placeholder)
+        inner.addWidget(self.title)
+        inner.addLayout(self.form)
+        inner.addWidget(self.script_label)
+        inner.addWidget(self.script, 2)
+        inner.addWidget(self.shotlist_label)
+        inner.addWidget(self.shotlist, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        self._retranslate()
+        self.set_item(None)
+
+    def _text_box(self, name: str) -> QPlainTextEdit:
+        box = QPlainTextEdit(self)
+        box.setObjectName(name)
+        box.setReadOnly(True)
+        box.setMinimumHeight(80)
+        return box
+
+    def set_item(self, li: LibraryItem | None) -> None:
+        self.item = li
+        shown = li is not None
+        self.placeholder.setVisible(not shown)
+        for w in (self.title, self.script_label, self.script, self.shotlist_label, self.shotlist):
+            w.setVisible(shown)
+        for key in _FIELDS:
+            self.labels[key].setVisible(shown)
+            self.values[key].setVisible(shown)
+        if li is None:
+            return
+        it = li.item
+        self.title.setText(it.title)
+        v = self.values
+        v["slug"].setText(it.slug)
+        v["dateline"].setText(it.dateline)
+        v["published"].setText(_when(it.published_at))
+        v["recorded"].setText(_when(it.recorded_at))
+        v["language"].setText(language_name(it.language) if it.language else "")
+        v["category"].setText(it.category)
+        v["region"].setText(it.region)
+        v["country"].setText(it.country)
+        v["priority"].setText(
+            {
+                "flash": self.tr("Flash"),
+                "urgent": self.tr("Urgent"),
+                "routine": self.tr("Routine"),
+            }.get(it.priority, it.priority)
+        )
+        restricted = bool(it.restrictions.strip())
+        self.restrictions.setText(it.restrictions if restricted else self.tr("None"))
+        self.restrictions.setProperty("restricted", restricted)
+        self.restrictions.style().unpolish(self.restrictions)
+        self.restrictions.style().polish(self.restrictions)
+        v["renditions"].setText(self._renditions(li))
+        file_text = self._file(li) if self.show_file else ""
+        v["file"].setText(file_text)
+        self.labels["file"].setVisible(bool(file_text))
+        v["file"].setVisible(bool(file_text))
+        for key in ("recorded", "category", "region", "country"):
+            self.labels[key].setVisible(bool(v[key].text()))
+            v[key].setVisible(bool(v[key].text()))
+        self._set_text(self.script, it.script)
+        self._set_text(self.shotlist, it.shotlist)
+
+    @staticmethod
+    def _set_text(box: QPlainTextEdit, text: str) -> None:
+        box.setPlainText(text)
+        option = QTextOption(box.document().defaultTextOption())
+        option.setTextDirection(text_direction(text))
+        box.document().setDefaultTextOption(option)
+
+    def _renditions(self, li: LibraryItem) -> str:
+        names = {"broadcast": self.tr("Broadcast"), "proxy": self.tr("Proxy")}
+        lines = []
+        for r in li.item.renditions:
+            parts = [formats.size_text(r.size)]
+            if r.width and r.height:
+                parts.append(f"{r.width}×{r.height}")
+            f = li.file(r.name)
+            if f is not None and f.present:
+                parts.append(self.tr("on this workstation"))
+            elif f is not None and f.state == "missing":
+                parts.append(self.tr("file missing"))
+            lines.append(f"{names.get(r.name, r.name)}: {', '.join(parts)}")
+        return "\n".join(lines) or self.tr("None")
+
+    def _file(self, li: LibraryItem) -> str:
+        """What the local file holds (the broadcast one first), from the media worker's probe."""
+        f = preferred_file(li)
+        if f is None:
+            return ""
+        p = f.probe
+        if not p:
+            return self.tr("{name} — not examined yet").format(name=f.path.name)
+        video = " ".join(
+            x
+            for x in (
+                str(p.get("video_codec") or ""),
+                f"{p['width']}×{p['height']}" if p.get("width") and p.get("height") else "",
+                self.tr("{fps} fps").format(fps=QLocale().toString(float(p["fps"]), "g", 4))
+                if p.get("fps")
+                else "",
+            )
+            if x
+        )
+        audio = ""
+        if p.get("audio_codec"):
+            audio = self.tr("{codec}, {channels} ch, {rate} Hz").format(
+                codec=p["audio_codec"],
+                channels=QLocale().toString(int(p.get("channels") or 0)),
+                rate=QLocale().toString(int(p.get("sample_rate") or 0)),
+            )
+        lines = [
+            f.path.name,
+            self.tr("Video: {video}").format(video=video or self.tr("none")),
+            self.tr("Audio: {audio}").format(audio=audio or self.tr("none")),
+            self.tr("Length: {length}").format(length=clip_length(p.get("duration"))),
+            self.tr("Size: {size}").format(size=formats.size_text(f.size)),
+        ]
+        return "\n".join(lines)
+
+    def _retranslate(self) -> None:
+        names = {
+            "slug": self.tr("Slug:"),
+            "dateline": self.tr("Dateline:"),
+            "published": self.tr("Published:"),
+            "recorded": self.tr("Recorded:"),
+            "language": self.tr("Language:"),
+            "category": self.tr("Category:"),
+            "region": self.tr("Region:"),
+            "country": self.tr("Country:"),
+            "priority": self.tr("Priority:"),
+            "restrictions": self.tr("Restrictions:"),
+            "renditions": self.tr("Renditions:"),
+            "file": self.tr("Local file:"),
+        }
+        for key, text in names.items():
+            self.labels[key].setText(text)
+        self.script_label.setText(self.tr("Script"))
+        self.shotlist_label.setText(self.tr("Shotlist"))
+        self.script.setAccessibleName(self.tr("Script"))
+        self.shotlist.setAccessibleName(self.tr("Shotlist"))
+        self.placeholder.setText(self.tr("Select an item to see its details."))
+        self.setAccessibleName(self.tr("Item details"))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+            self.set_item(self.item)
+        super().changeEvent(event)
+
+
+__all__ = ["ItemDetail", "preferred_file", "text_direction"]

@@ -1,0 +1,497 @@
+"""The Library tab: the items with a file on this workstation, as a grid of thumbnails or a list.
+
+Both views show one ``ItemsModel`` (``Query(downloaded=True)`` narrowed by the filter bar) and
+share one selection, so switching keeps what is selected. The detail pane shows the item, what
+its file holds (the media worker's probe) and the player with the selected file loaded.
+
+Commands: Show in folder; Copy to… (a folder picked by the user, the copy made off the GUI
+thread with its progress, never over an existing file: ``core.safe_names.unique_path`` and an
+exclusive create); Delete local file (asked first; the record stays, so the item keeps its
+history and can be downloaded again). ``show_item`` selects an item and plays it (the Feed's
+preview).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.library import LibraryFile, LibraryItem, Query
+from alu_client.core.safe_names import unique_path
+from alu_client.core.services import Services
+
+from ..bridge import CoreBridge
+from ..delegates_items import item_grid, item_table
+from ..models import OBJECT_ROLE
+from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
+from ..tasks import TaskRunner
+from .filters import FilterBar, run_while_alive
+from .item_detail import ItemDetail, preferred_file
+
+log = logging.getLogger(__name__)
+PLAYER_MODULE = "alu_client.ui.widgets.player"
+
+
+T = TypeVar("T")
+
+
+class CopyCanceled(Exception):
+    pass
+
+
+def copy_files(
+    sources: list[Path],
+    folder: Path,
+    progress: Callable[[int, int], None],
+    cancel: threading.Event,
+) -> list[Path]:
+    """Copy ``sources`` into ``folder`` under names not taken (never overwriting: the target is
+    created exclusively); a copy stopped half-way is removed. Returns the new paths."""
+    total = sum(p.stat().st_size for p in sources)
+    done = 0
+    made: list[Path] = []
+    last = 0.0
+    for src in sources:
+        for _attempt in range(20):
+            dest = unique_path(folder, src.name)
+            try:
+                out = dest.open("xb")
+            except FileExistsError:  # somebody took the name meanwhile: the next one
+                continue
+            break
+        else:
+            raise FileExistsError(dest)
+        try:
+            with out, src.open("rb") as inp:
+                while chunk := inp.read(1 << 20):
+                    if cancel.is_set():
+                        raise CopyCanceled()
+                    out.write(chunk)
+                    done += len(chunk)
+                    if time.monotonic() - last > 0.1:
+                        last = time.monotonic()
+                        progress(done, total)
+            shutil.copystat(src, dest)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        made.append(dest)
+    progress(done, total)
+    return made
+
+
+class _CopyProgress(QObject):
+    """Carries progress from the copying thread to the GUI thread (a queued signal)."""
+
+    moved = Signal(int, int)
+
+
+def _load_player(parent: QWidget) -> Any | None:
+    """The player widget, when the app has one (built separately; the tab works without)."""
+    try:
+        module = importlib.import_module(PLAYER_MODULE)
+    except ImportError:
+        log.info("no player widget: the Library shows files without playing them")
+        return None
+    return module.PlayerWidget(parent)
+
+
+class LibraryPanel(QWidget):
+    """``LibraryPanel(services, bridge, tasks, parent=None)``.
+
+    Signals: ``command_failed(str)`` (also shown in the panel); ``copied(list)`` (the new
+    paths, when a copy is complete).
+    """
+
+    command_failed = Signal(str)
+    copied = Signal(list)
+
+    def __init__(
+        self,
+        services: Services,
+        bridge: CoreBridge,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        page_size: int = 100,
+    ) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.bridge = bridge
+        self.tasks = tasks
+        self.base_query = Query(downloaded=True)
+        self.model = ItemsModel(services.library, self, page_size=page_size)
+        self.filters = FilterBar(self)
+        self.loaded_path: Path | None = None
+        self._first = "broadcast"  # the rendition a selected item plays
+        self._copy_cancel: threading.Event | None = None
+        self._copy_tasks = TaskRunner(self)
+
+        self.grid = item_grid(self.model, self, "library-grid")
+        self.table = item_table(self.model, self, "library-table")
+        for view in (self.grid, self.table):
+            view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+            view.doubleClicked.connect(lambda _index: self.play_current())
+        self.selection = self.table.selectionModel()
+        self.grid.setSelectionModel(self.selection)
+        self.views = QStackedWidget(self)
+        self.views.addWidget(self.grid)
+        self.views.addWidget(self.table)
+
+        self.detail = ItemDetail(self, show_file=True)
+        self.detail.setObjectName("library-detail")
+        self.player = _load_player(self)
+        self.side = QSplitter(Qt.Orientation.Vertical, self)
+        if self.player is not None:
+            self.side.addWidget(self.player)
+        self.side.addWidget(self.detail)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.views)
+        self.splitter.addWidget(self.side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([700, 500])
+
+        self.grid_action = QAction(self)
+        self.list_action = QAction(self)
+        modes = QActionGroup(self)
+        for a in (self.grid_action, self.list_action):
+            a.setCheckable(True)
+            modes.addAction(a)
+        self.grid_action.setChecked(True)
+        self.grid_action.triggered.connect(lambda: self.set_mode("grid"))
+        self.list_action.triggered.connect(lambda: self.set_mode("list"))
+        self.show_folder_action = QAction(self)
+        self.copy_action = QAction(self)
+        self.delete_action = QAction(self)
+        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.views.addAction(self.delete_action)
+        self.show_folder_action.triggered.connect(self.show_in_folder)
+        self.copy_action.triggered.connect(self.ask_copy_to)
+        self.delete_action.triggered.connect(self.delete_selected)
+        self.toolbar = QToolBar(self)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.addActions([self.grid_action, self.list_action])
+        self.toolbar.addSeparator()
+        self.toolbar.addActions([self.show_folder_action, self.copy_action, self.delete_action])
+
+        self.copy_progress = QProgressBar(self)
+        self.copy_progress.setObjectName("copy-progress")
+        self.copy_cancel_button = QPushButton(self)
+        self.copy_cancel_button.clicked.connect(self.cancel_copy)
+        self._progress = _CopyProgress(self)
+        self._progress.moved.connect(self._copy_moved, Qt.ConnectionType.QueuedConnection)
+        self.message = QLabel(self)
+        self.message.setObjectName("library-message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self.command_failed.connect(self._show_failure)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(6, 0, 6, 0)
+        bottom.addWidget(self.message, 1)
+        bottom.addWidget(self.copy_progress)
+        bottom.addWidget(self.copy_cancel_button)
+        self._show_copying(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(bottom)
+
+        self.filters.changed.connect(self.apply_filters)
+        self.selection.selectionChanged.connect(self._selection_changed)
+        self.model.rows_loaded.connect(self._rows_loaded)
+        self.model.load_failed.connect(self.command_failed)
+        bridge.library_changed.connect(self.model.refresh)
+        self._retranslate()
+        self._update_actions()
+        self.apply_filters()
+        self.filters.load_choices(services.library, tasks)
+
+    # --- what is shown ------------------------------------------------------------------------
+
+    def apply_filters(self) -> None:
+        self.model.set_query(self.filters.query(self.base_query))
+
+    def set_mode(self, mode: str) -> None:
+        """``grid`` (thumbnails) or ``list`` (a table); the selection stays."""
+        grid = mode != "list"
+        self.views.setCurrentWidget(self.grid if grid else self.table)
+        (self.grid_action if grid else self.list_action).setChecked(True)
+
+    @property
+    def current_view(self) -> QAbstractItemView:
+        return self.grid if self.views.currentWidget() is self.grid else self.table
+
+    def selected_items(self) -> list[LibraryItem]:
+        rows = sorted({i.row() for i in self.selection.selectedIndexes()})
+        return [self.model.item_at(r) for r in rows if r < self.model.rowCount()]
+
+    def current_item(self) -> LibraryItem | None:
+        index = self.selection.currentIndex()
+        if not index.isValid() or not self.selection.isRowSelected(index.row()):
+            items = self.selected_items()
+            return items[0] if len(items) == 1 else None
+        li = index.data(OBJECT_ROLE)
+        return li if isinstance(li, LibraryItem) else None
+
+    def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
+        li = self.current_item()
+        self.detail.set_item(li)
+        self._update_actions()
+        f = preferred_file(li, self._first) if li is not None else None
+        if f is not None:
+            self._load(f)
+
+    def _rows_loaded(self) -> None:
+        li = self.current_item()
+        if li is not None and li != self.detail.item:
+            self.detail.set_item(li)
+        elif li is None and self.detail.item is not None and not self.detail.item.downloaded:
+            self.detail.set_item(None)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        items = self.selected_items()
+        have_files = any(preferred_file(li) for li in items)
+        self.show_folder_action.setEnabled(len(items) == 1 and have_files)
+        self.copy_action.setEnabled(have_files and self._copy_cancel is None)
+        self.delete_action.setEnabled(have_files)
+
+    # --- the player ---------------------------------------------------------------------------
+
+    def _load(self, f: LibraryFile) -> None:
+        if self.player is not None and f.path != self.loaded_path:
+            self.loaded_path = f.path
+            self.player.load(f.path, (f.probe or {}).get("fps") or None)
+
+    def play_current(self) -> None:
+        li = self.current_item()
+        if li is not None:
+            self._play(li, "broadcast")
+
+    def show_item(self, item_id: str) -> None:
+        """Select ``item_id`` and play it (the proxy first: it is what a preview is for)."""
+        row = self.model.row_of(item_id)
+        if row is None:  # not among the rows shown (filtered out, not read yet): show it anyway
+            get = self.services.library.get
+            self._run(lambda: get(item_id), self._show_loose, self._failure_handler())
+            return
+        view = self.current_view
+        index = self.model.index(row, COL_THUMB if view is self.grid else COL_TITLE)
+        self._first = "proxy"
+        try:
+            view.setCurrentIndex(index)
+            view.scrollTo(index)
+        finally:
+            self._first = "broadcast"
+        self._play(self.model.item_at(row), "proxy")
+
+    def _show_loose(self, li: LibraryItem | None) -> None:
+        if li is not None:
+            self.selection.clearSelection()
+            self.detail.set_item(li)
+            self._play(li, "proxy")
+
+    def _play(self, li: LibraryItem, first: str) -> None:
+        f = preferred_file(li, first)
+        if f is not None and self.player is not None:
+            self._load(f)
+            self.player.play()
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def show_in_folder(self) -> None:
+        li = self.current_item()
+        f = preferred_file(li) if li is not None else None
+        if f is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.path.parent)))
+
+    def ask_copy_to(self) -> None:
+        """Ask for a folder (without blocking), then copy the selected files there."""
+        dialog = QFileDialog(self, self.tr("Copy to folder"))
+        dialog.setObjectName("copy-to-dialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+        dialog.setLabelText(QFileDialog.DialogLabel.Accept, self.tr("Copy here"))
+        dialog.fileSelected.connect(lambda folder: self.copy_selected_to(Path(folder)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def copy_selected_to(self, folder: Path) -> None:
+        sources = [f.path for li in self.selected_items() if (f := preferred_file(li))]
+        if not sources or self._copy_cancel is not None:
+            return
+        cancel = self._copy_cancel = threading.Event()
+        self._show_copying(True)
+        self.copy_progress.setRange(0, 0)
+        self._update_actions()
+        progress = self._progress.moved.emit
+
+        def done(made: list[Path]) -> None:
+            self._copy_ended()
+            self.message.hide()
+            self.copied.emit(made)
+
+        def failed(error: BaseException) -> None:
+            self._copy_ended()
+            if not isinstance(error, CopyCanceled):
+                self.command_failed.emit(
+                    self.tr("Could not copy to {folder}: {error}").format(
+                        folder=folder, error=error
+                    )
+                )
+
+        self._copy_tasks.run(lambda: copy_files(sources, folder, progress, cancel), done, failed)
+
+    def cancel_copy(self) -> None:
+        if self._copy_cancel is not None:
+            self._copy_cancel.set()
+
+    def _copy_moved(self, done: int, total: int) -> None:
+        if total > 0:
+            # per mille: sizes above 2 GiB do not fit the bar's int
+            self.copy_progress.setRange(0, 1000)
+            self.copy_progress.setValue(round(1000 * done / total))
+
+    def _copy_ended(self) -> None:
+        self._copy_cancel = None
+        self._show_copying(False)
+        self._update_actions()
+
+    def _show_copying(self, on: bool) -> None:
+        self.copy_progress.setVisible(on)
+        self.copy_cancel_button.setVisible(on)
+
+    def delete_selected(self) -> None:
+        """Ask first, then delete the selected items' local files (records kept)."""
+        items = [li for li in self.selected_items() if preferred_file(li)]
+        if not items:
+            return
+        box = QMessageBox(self)
+        box.setObjectName("confirm-delete")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Delete local files"))
+        if len(items) == 1:
+            box.setText(self.tr("Delete the local file of “{title}”?").format(title=items[0].title))
+        else:
+            box.setText(
+                self.tr("Delete the local files of {count} items?").format(count=len(items))
+            )
+        box.setInformativeText(
+            self.tr("The items stay in the library and can be downloaded again.")
+        )
+        yes = box.addButton(self.tr("Delete file"), QMessageBox.ButtonRole.DestructiveRole)
+        yes.setObjectName("confirm-delete-yes")
+        keep = box.addButton(self.tr("Keep"), QMessageBox.ButtonRole.RejectRole)
+        keep.setObjectName("confirm-delete-no")
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        targets = [(li.id, f.rendition, f.path) for li in items for f in li.files if f.present]
+
+        def answered() -> None:
+            if box.clickedButton() is yes:
+                self._delete(targets)
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        box.open()
+
+    def _delete(self, targets: list[tuple[str, str, Path]]) -> None:
+        if self.player is not None and self.loaded_path in {p for _i, _r, p in targets}:
+            self.player.stop()
+        library = self.services.library
+
+        def work() -> list[str]:
+            problems = []
+            for item_id, rendition, _path in targets:
+                try:
+                    library.remove_file(item_id, rendition)
+                except Exception as e:  # the others are still deleted
+                    problems.append(str(e))
+            return problems
+
+        def done(problems: list[str]) -> None:
+            if problems:
+                self.command_failed.emit(
+                    self.tr("Some files were not deleted: {reasons}").format(
+                        reasons=" ".join(problems)
+                    )
+                )
+            self.bridge.notify_library_changed()
+            self.model.refresh()
+
+        self._run(work, done, self._failure_handler())
+
+    def _run(
+        self,
+        fn: Callable[[], T],
+        on_done: Callable[[T], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        run_while_alive(self, self.tasks, fn, on_done, on_error)
+
+    def _failure_handler(self) -> Callable[[BaseException], None]:
+        def failed(error: BaseException) -> None:
+            self.command_failed.emit(self.tr("Something went wrong: {error}").format(error=error))
+
+        return failed
+
+    def _show_failure(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    # --- language -----------------------------------------------------------------------------
+
+    def _retranslate(self) -> None:
+        self.grid_action.setText(self.tr("&Grid"))
+        self.grid_action.setToolTip(self.tr("Show thumbnails"))
+        self.list_action.setText(self.tr("&List"))
+        self.list_action.setToolTip(self.tr("Show a table"))
+        self.show_folder_action.setText(self.tr("Show in &folder"))
+        self.copy_action.setText(self.tr("&Copy to…"))
+        self.copy_action.setToolTip(self.tr("Copy the selected files to another folder"))
+        self.delete_action.setText(self.tr("&Delete local file"))
+        self.delete_action.setToolTip(
+            self.tr("Delete the file from this workstation; the item stays in the library")
+        )
+        self.copy_cancel_button.setText(self.tr("Stop copying"))
+        self.copy_progress.setAccessibleName(self.tr("Copy progress"))
+        self.toolbar.setAccessibleName(self.tr("Library commands"))
+        self.grid.setAccessibleName(self.tr("Library thumbnails"))
+        self.table.setAccessibleName(self.tr("Library list"))
+        self.model.retranslate()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+
+__all__ = ["LibraryPanel", "copy_files", "preferred_file"]

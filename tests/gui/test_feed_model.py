@@ -1,0 +1,200 @@
+"""ItemsModel on a real store with generated items: lazy pages, live insertion at the top with
+the selection kept, refresh merging in place, the roles the views paint with."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QTableView
+
+from alu_client.core.hub import Item, Rendition
+from alu_client.core.library import Library, LibraryItem, Query, upsert_items
+from alu_client.core.store import Store
+from alu_client.ui.delegates_items import FLASH_COLOR, clip_length, relative_time
+from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models.items import (
+    COL_DURATION,
+    COL_LANGUAGE,
+    COL_PRIORITY,
+    COL_PUBLISHED,
+    COL_STATE,
+    COL_TITLE,
+    ItemsModel,
+)
+
+PROFILE = "desk"
+BASE = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
+
+
+def make_item(seq: int, **fields: Any) -> Item:
+    item_id = fields.pop("id", f"it{seq:06d}")
+    values: dict[str, Any] = {
+        "id": item_id,
+        "seq": seq,
+        "kind": "push",
+        "title": f"Item number {seq}",
+        "slug": f"ITEM-{seq}",
+        "dateline": "NAIROBI, Kenya",
+        "recorded_at": None,
+        "published_at": BASE + dt.timedelta(minutes=seq),
+        "category": "politics",
+        "region": "East Africa",
+        "country": "KE",
+        "language": "en",
+        "priority": "routine",
+        "restrictions": "",
+        "script": "",
+        "shotlist": "",
+        "duration": 65.0,
+        "source_member": "",
+        "thumbnail_url": "",
+        "renditions": (
+            Rendition("broadcast", f"http://hub/{item_id}", f"{item_id}.mp4", 1000, "0" * 64,
+                      "video/mp4", 1280, 720),
+        ),
+    }  # fmt: skip
+    values.update(fields)
+    return Item(**values)
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    store = Store(tmp_path / "library.sqlite3")
+    upsert_items(
+        store,
+        PROFILE,
+        [make_item(n, priority="flash" if n % 50 == 0 else "routine") for n in range(1, 501)],
+    )
+    yield Library(store, PROFILE)
+    store.close()
+
+
+@pytest.fixture
+def model(qtbot: Any, library: Library) -> Iterator[ItemsModel]:
+    m = ItemsModel(library, page_size=100)
+    yield m
+    m.tasks.wait_for_done()
+    m.thumbnails.wait_for_done()
+
+
+def settle(qtbot: Any, model: ItemsModel) -> None:
+    """Wait until the model has no read under way nor asked for."""
+    qtbot.waitUntil(lambda: not model._busy and not model._wanted)
+
+
+def seqs(model: ItemsModel) -> list[int]:
+    return [model.item_at(r).seq for r in range(model.rowCount())]
+
+
+def test_only_a_page_is_loaded_until_fetch_more(qtbot: Any, model: ItemsModel) -> None:
+    assert model.rowCount() == 0
+    with qtbot.waitSignal(model.rows_loaded):
+        model.set_query(Query())
+    settle(qtbot, model)
+    assert model.rowCount() == 100
+    assert seqs(model) == list(range(500, 400, -1))  # newest first
+    assert model.canFetchMore(model.index(-1, -1))
+    with qtbot.waitSignal(model.rows_loaded):
+        model.fetchMore(model.index(-1, -1))
+    settle(qtbot, model)
+    assert model.rowCount() == 200
+    assert seqs(model)[100] == 400
+    for _ in range(3):
+        model.fetchMore(model.index(-1, -1))
+        qtbot.waitUntil(lambda: not model._busy and not model._wanted)
+    assert model.rowCount() == 500
+    assert seqs(model) == list(range(500, 0, -1))
+    assert not model.canFetchMore(model.index(-1, -1))
+
+
+def test_model_tester(qtbot: Any, qtmodeltester: Any, model: ItemsModel) -> None:
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    qtmodeltester.check(model)
+    settle(qtbot, model)
+    # the tester asks for more pages (fetchMore) as it checks: rows stay newest first, unique
+    qtmodeltester.check(model)
+    assert seqs(model) == sorted(set(seqs(model)), reverse=True)
+    assert model.rowCount() >= 100
+
+
+def test_roles_and_texts(qtbot: Any, model: ItemsModel) -> None:
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    flash = model.index(0, COL_TITLE)  # seq 500: a flash item
+    assert isinstance(flash.data(OBJECT_ROLE), LibraryItem)
+    assert flash.data(OBJECT_ROLE).item.priority == "flash"
+    font = flash.data(Qt.ItemDataRole.FontRole)
+    assert isinstance(font, QFont) and font.bold()
+    assert flash.data(Qt.ItemDataRole.ForegroundRole) == FLASH_COLOR
+    routine = model.index(1, COL_TITLE)
+    assert routine.data(Qt.ItemDataRole.FontRole) is None
+    assert routine.data() == "Item number 499"
+    assert model.index(0, COL_PRIORITY).data() == "Flash"
+    assert model.index(0, COL_LANGUAGE).data() == "English"
+    assert model.index(0, COL_DURATION).data() == "1:05"
+    assert model.index(0, COL_STATE).data() == "New"
+    assert model.index(0, COL_STATE).data(STATE_ROLE) == "new"
+    assert model.headerData(COL_PUBLISHED, Qt.Orientation.Horizontal) == "Published"
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    assert relative_time(now - dt.timedelta(seconds=20), now) == "just now"
+    assert relative_time(now - dt.timedelta(minutes=5, seconds=10), now) == "5 min ago"
+    assert relative_time(now - dt.timedelta(hours=3), now) == "3 h ago"
+    assert relative_time(now - dt.timedelta(days=2), now) == "2 d ago"
+    assert clip_length(3727) == "1:02:07"
+
+
+def test_new_items_go_on_top_and_the_selection_stays(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.show()
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    view.selectRow(3)
+    chosen = model.item_at(3).id
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    upsert_items(library.store, PROFILE, [make_item(501), make_item(502, priority="flash")])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.add_newer()
+    settle(qtbot, model)
+    assert seqs(model)[:3] == [502, 501, 500]
+    assert model.rowCount() == 102
+    selected = view.selectionModel().selectedRows()
+    assert [model.item_at(i.row()).id for i in selected] == [chosen]
+    assert view.selectionModel().currentIndex().row() == 5
+    assert resets == []
+
+
+def test_refresh_merges_in_place(qtbot: Any, model: ItemsModel, library: Library) -> None:
+    model.set_query(Query(unread=True))
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    keep = model.item_at(10).id
+    selection = QItemSelectionModel(model)
+    flags = QItemSelectionModel.SelectionFlag
+    selection.select(model.index(10, 0), flags.Select | flags.Rows)
+    gone = [model.item_at(r).id for r in (0, 1, 2, 50)]
+    library.mark_read(gone)
+    upsert_items(library.store, PROFILE, [make_item(501)])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+    ids = [model.item_at(r).id for r in range(model.rowCount())]
+    assert not set(gone) & set(ids)
+    assert ids[0] == "it000501"
+    assert model.rowCount() == 97
+    assert [model.item_at(i.row()).id for i in selection.selectedRows()] == [keep]
+    # read marks shown without a store read
+    model.set_read([keep])
+    assert model.index(model.row_of(keep) or 0, COL_STATE).data() == ""

@@ -1,0 +1,240 @@
+"""The Feed tab on a real core and a real hub on loopback, driven as a user would: pushes shown
+newest first, a new push arriving live at the top with the selection kept, filters and search
+(French accents, Arabic), read marks, downloads and the preview request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.services import Services
+from alu_client.core.store import Store
+from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.i18n import install_translators
+from alu_client.ui.models import STATE_ROLE
+from alu_client.ui.models.items import COL_STATE, COL_TITLE
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.feed import FeedPanel
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-feed-panel"
+ARABIC_SHOTLIST = "١. لقطة عامة للمدينة\n٢. ناخبون أمام مركز الاقتراع"
+
+
+@pytest.fixture
+def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
+    """A signed-in core for a member of the live hub (engine not started)."""
+    live_hub.member("ktn", PASSWORD)
+    root = tmp_path / "desk"
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    store.close()
+    services = Services(paths, secrets)
+    yield services
+    services.stop()
+
+
+@pytest.fixture
+def pushes(live_hub: LiveHub, clip: Path) -> dict[str, str]:
+    """Three pushes in three languages, oldest first."""
+    return {
+        "en": live_hub.publish(
+            clip, title="Floods in the north", language="en", slug="KENYA-FLOODS",
+            category="environment", region="East Africa", dateline="NAIROBI, Kenya",
+        ),
+        "fr": live_hub.publish(
+            clip, title="ÉLECTIONS au Sénégal : résultats", language="fr", priority="urgent",
+            slug="SENEGAL-ELECTIONS", category="politics", region="West Africa",
+            restrictions="No access Senegal",
+        ),
+        "ar": live_hub.publish(
+            clip, title="انتخابات في مصر", language="ar", priority="flash",
+            slug="EGYPT-VOTE", category="politics", region="North Africa",
+            shotlist=ARABIC_SHOTLIST,
+        ),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def bridge(desk: Services) -> Iterator[CoreBridge]:
+    b = CoreBridge(desk)
+    yield b
+    b.detach()
+
+
+@pytest.fixture
+def tasks() -> Iterator[TaskRunner]:
+    t = TaskRunner()
+    yield t
+    t.wait_for_done()
+
+
+@pytest.fixture
+def feed(
+    qtbot: Any, desk: Services, bridge: CoreBridge, tasks: TaskRunner, pushes: dict[str, str]
+) -> Iterator[FeedPanel]:
+    desk.start_engine(sync=True, rules=False, hot_folders=False, media=True)
+    panel = FeedPanel(desk, bridge, tasks, read_delay_ms=150)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3, timeout=20_000)
+    yield panel
+    panel.model.tasks.wait_for_done()
+
+
+def shown_ids(panel: FeedPanel) -> list[str]:
+    return [panel.model.item_at(r).id for r in range(panel.model.rowCount())]
+
+
+def click_row(qtbot: Any, panel: FeedPanel, row: int) -> None:
+    index = panel.model.index(row, COL_TITLE)
+    rect = panel.view.visualRect(index)
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: [li.id for li in panel.selected_items()] == [shown_ids(panel)[row]])
+
+
+def type_text(widget: QWidget, text: str) -> None:
+    """Type as a keyboard of that script does (QTest's keyClicks only types Latin-1)."""
+    for ch in text:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(
+                widget, QKeyEvent(kind, Qt.Key.Key_unknown, Qt.KeyboardModifier.NoModifier, ch)
+            )
+
+
+def pick(qtbot: Any, box: QComboBox, value: str | None) -> None:
+    index = box.findData(value)
+    assert index >= 0, f"{value!r} not offered"
+    box.setCurrentIndex(index)
+
+
+def test_newest_first_and_a_new_push_arrives_on_top(
+    qtbot: Any, feed: FeedPanel, desk: Services, live_hub: LiveHub, clip: Path,
+    pushes: dict[str, str],
+) -> None:  # fmt: skip
+    assert shown_ids(feed) == [pushes["ar"], pushes["fr"], pushes["en"]]
+    qtbot.waitUntil(lambda: feed.unread == 3)
+    click_row(qtbot, feed, 1)
+    assert feed.detail.title.text() == "ÉLECTIONS au Sénégal : résultats"
+    assert feed.detail.restrictions.text() == "No access Senegal"
+    assert feed.detail.restrictions.property("restricted") is True
+    assert "Broadcast:" in feed.detail.values["renditions"].text()
+    # selected for a moment: read, and the unread count follows
+    with qtbot.waitSignal(feed.unread_changed, check_params_cb=lambda n: n == 2, timeout=5000):
+        pass
+    assert desk.library.get(pushes["fr"]).read  # type: ignore[union-attr]
+    feed.view.scrollToBottom()
+    scroll = feed.view.verticalScrollBar().value()
+
+    new = live_hub.publish(clip, title="Breaking: port reopens", language="en", priority="flash")
+    qtbot.waitUntil(lambda: feed.model.rowCount() == 4, timeout=20_000)
+    assert shown_ids(feed)[0] == new
+    assert [li.id for li in feed.selected_items()] == [pushes["fr"]]
+    assert feed.detail.item is not None and feed.detail.item.id == pushes["fr"]
+    assert feed.view.verticalScrollBar().value() >= scroll
+    qtbot.waitUntil(lambda: feed.unread == 3)
+
+
+def test_filters_and_search_narrow_the_rows(
+    qtbot: Any, feed: FeedPanel, pushes: dict[str, str]
+) -> None:
+    bar = feed.filters
+    qtbot.waitUntil(lambda: bar.region.findData("West Africa") >= 0)
+    pick(qtbot, bar.language, "fr")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["fr"]])
+    pick(qtbot, bar.language, None)
+    pick(qtbot, bar.priority, "flash")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["ar"]])
+    pick(qtbot, bar.priority, None)
+    pick(qtbot, bar.category, "politics")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["ar"], pushes["fr"]])
+    pick(qtbot, bar.region, "East Africa")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [])
+    pick(qtbot, bar.category, None)
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["en"]])
+    pick(qtbot, bar.region, None)
+    pick(qtbot, bar.dates, "today")
+    qtbot.waitUntil(lambda: len(shown_ids(feed)) == 3)
+
+    # Ctrl+F goes to the search box; words without accents find the French title
+    feed.view.setFocus()
+    qtbot.keyClick(feed.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is bar.search)
+    qtbot.keyClicks(bar.search, "senegal elections")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["fr"]])
+    bar.search.clear()
+    type_text(bar.search, "انتخابات")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["ar"]])
+    bar.search.clear()
+    type_text(bar.search, "résultats")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["fr"]])
+    bar.clear()
+    qtbot.waitUntil(lambda: len(shown_ids(feed)) == 3)
+
+
+def test_arabic_shotlist_reads_right_to_left(
+    qtbot: Any, feed: FeedPanel, pushes: dict[str, str]
+) -> None:
+    click_row(qtbot, feed, 0)
+    shotlist = feed.detail.shotlist
+    assert shotlist.toPlainText() == ARABIC_SHOTLIST
+    option = shotlist.document().defaultTextOption()
+    assert option.textDirection() == Qt.LayoutDirection.RightToLeft
+    click_row(qtbot, feed, 1)
+    option = feed.detail.script.document().defaultTextOption()
+    assert option.textDirection() == Qt.LayoutDirection.LeftToRight
+
+
+def test_download_queues_a_transfer_and_the_state_follows(
+    qtbot: Any, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    assert not feed.download_action.isEnabled()
+    click_row(qtbot, feed, 2)
+    assert feed.download_action.isEnabled()
+    assert not feed.preview_action.isEnabled()
+    previews: list[str] = []
+    feed.preview_requested.connect(previews.append)
+    qtbot.mouseClick(feed.toolbar.widgetForAction(feed.download_action), Qt.MouseButton.LeftButton)
+    assert desk.queue is not None
+    qtbot.waitUntil(
+        lambda: [t.item_id for t in desk.queue.transfers.all(None, "download")] == [pushes["en"]]
+    )
+    row = shown_ids(feed).index(pushes["en"])
+    state = feed.model.index(row, COL_STATE)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "downloaded", timeout=30_000)
+    assert state.data() == "Downloaded"
+    assert feed.message.isHidden()
+    # downloaded: the preview opens it (the main window shows it in the Library's player)
+    qtbot.waitUntil(feed.preview_action.isEnabled)
+    feed.preview_action.trigger()
+    assert previews == [pushes["en"]]
+    # several at once: the proxies of the two others
+    feed.view.selectAll()
+    with qtbot.waitSignal(feed.model.rows_loaded, timeout=10_000):
+        feed.download_proxy_action.trigger()
+    renditions = {(t.item_id, t.rendition) for t in desk.queue.transfers.all(None, "download")}
+    assert {(pushes["fr"], "proxy"), (pushes["ar"], "proxy")} <= renditions
+
+
+def test_arabic_translates_the_feed_and_lays_it_out_right_to_left(
+    qtbot: Any, qapp: QApplication, feed: FeedPanel
+) -> None:
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: feed.download_action.text() == "&تنزيل")
+    assert feed.isRightToLeft()
+    assert feed.model.headerData(COL_TITLE, Qt.Orientation.Horizontal) == "العنوان"
+    assert feed.filters.language.itemText(0) == "كل اللغات"
+    assert feed.model.index(0, COL_STATE).data() == "جديدة"

@@ -1,0 +1,209 @@
+"""The Library tab on a real core and a real hub: a download made from the Feed appears with its
+thumbnail and probe once the media worker has made them; grid and list; show in folder; copy
+to a folder (never over a file); delete the local file (asked first, the record kept); the
+Feed's preview selects the item here."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
+
+from alu_client.core.services import Services
+from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.models.items import COL_THUMB, COL_TITLE
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.feed import FeedPanel
+from alu_client.ui.views.library import PLAYER_MODULE, LibraryPanel
+from tests.gui import test_feed_panel as feed_tests
+
+# the Feed tests' fixtures (a signed-in core, the pushes, the bridge, the runner, the Feed tab)
+desk, pushes, bridge, tasks, feed = (
+    feed_tests.desk,
+    feed_tests.pushes,
+    feed_tests.bridge,
+    feed_tests.tasks,
+    feed_tests.feed,
+)
+click_row = feed_tests.click_row
+
+
+def player_available() -> bool:
+    try:
+        return importlib.util.find_spec(PLAYER_MODULE) is not None
+    except ModuleNotFoundError:  # the widgets package itself is not there yet
+        return False
+
+
+@pytest.fixture
+def library(
+    qtbot: Any, desk: Services, bridge: CoreBridge, tasks: TaskRunner
+) -> Iterator[LibraryPanel]:
+    panel = LibraryPanel(desk, bridge, tasks)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    yield panel
+    panel.model.tasks.wait_for_done()
+    panel.model.thumbnails.wait_for_done()
+
+
+def shown_ids(panel: LibraryPanel) -> list[str]:
+    return [panel.model.item_at(r).id for r in range(panel.model.rowCount())]
+
+
+def download_from_feed(qtbot: Any, feed: FeedPanel, item_id: str) -> None:
+    click_row(qtbot, feed, [feed.model.item_at(r).id for r in range(3)].index(item_id))
+    qtbot.mouseClick(feed.toolbar.widgetForAction(feed.download_action), Qt.MouseButton.LeftButton)
+
+
+def thumbnail(panel: LibraryPanel, row: int) -> Any:
+    return panel.model.index(row, COL_THUMB).data(Qt.ItemDataRole.DecorationRole)
+
+
+def wait_thumbnail(qtbot: Any, panel: LibraryPanel, row: int = 0) -> None:
+    qtbot.waitUntil(
+        lambda: isinstance(p := thumbnail(panel, row), QPixmap) and not p.isNull(), timeout=30_000
+    )
+
+
+def select(qtbot: Any, panel: LibraryPanel, row: int) -> None:
+    view = panel.current_view
+    column = COL_THUMB if view is panel.grid else COL_TITLE
+    rect = view.visualRect(panel.model.index(row, column))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: [li.id for li in panel.selected_items()] == [shown_ids(panel)[row]])
+
+
+def test_download_appears_with_thumbnail_then_delete_keeps_the_record(
+    qtbot: Any, qtmodeltester: Any, feed: FeedPanel, library: LibraryPanel, desk: Services,
+    pushes: dict[str, str],
+) -> None:  # fmt: skip
+    assert shown_ids(library) == []
+    download_from_feed(qtbot, feed, pushes["fr"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["fr"]], timeout=30_000)
+    wait_thumbnail(qtbot, library)
+    qtmodeltester.check(library.model)
+    # the grid paints the card; the list mode shows the same rows and keeps the selection
+    library.grid.viewport().grab()
+    select(qtbot, library, 0)
+    assert library.detail.title.text() == "ÉLECTIONS au Sénégal : résultats"
+    qtbot.waitUntil(lambda: "h264" in library.detail.values["file"].text(), timeout=30_000)
+    assert "Video:" in library.detail.values["file"].text()
+    assert library.show_folder_action.isEnabled() and library.delete_action.isEnabled()
+    if player_available():
+        assert library.player is not None and library.loaded_path is not None
+    else:
+        assert library.player is None
+    library.list_action.trigger()
+    assert library.views.currentWidget() is library.table
+    assert [li.id for li in library.selected_items()] == [pushes["fr"]]
+    library.table.viewport().grab()
+    library.grid_action.trigger()
+
+    li = desk.library.get(pushes["fr"])
+    assert li is not None
+    f = li.file("broadcast")
+    assert f is not None and f.present and f.path.exists()
+    # Delete (the key) asks first; "Keep" keeps
+    library.current_view.setFocus()
+    qtbot.keyClick(library.current_view, Qt.Key.Key_Delete)
+    box = confirm_box(qtbot, library)
+    assert "ÉLECTIONS au Sénégal" in box.text()
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-delete-no"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
+    assert f.path.exists()
+    library.delete_action.trigger()
+    box = confirm_box(qtbot, library)
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-delete-yes"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: shown_ids(library) == [], timeout=10_000)
+    assert not f.path.exists()
+    kept = desk.library.get(pushes["fr"])
+    assert kept is not None
+    assert kept.file("broadcast").state == "removed"  # type: ignore[union-attr]
+    assert kept.item.title == "ÉLECTIONS au Sénégal : résultats"
+    assert library.message.isHidden()
+
+
+def confirm_box(qtbot: Any, panel: LibraryPanel) -> QMessageBox:
+    qtbot.waitUntil(lambda: (b := panel.findChild(QMessageBox, "confirm-delete")) and b.isVisible())
+    box = panel.findChild(QMessageBox, "confirm-delete")
+    assert isinstance(box, QMessageBox)
+    return box
+
+
+class UrlCatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+def test_copy_to_never_overwrites_and_show_in_folder(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    download_from_feed(qtbot, feed, pushes["en"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["en"]], timeout=30_000)
+    select(qtbot, library, 0)
+    li = library.selected_items()[0]
+    source = li.file("broadcast")
+    assert source is not None
+    share = tmp_path / "newsroom-share"
+    share.mkdir()
+    taken = share / source.path.name
+    taken.write_bytes(b"somebody else's file")
+
+    library.copy_action.trigger()
+    qtbot.waitUntil(
+        lambda: (d := library.findChild(QFileDialog, "copy-to-dialog")) and d.isVisible()
+    )
+    dialog = library.findChild(QFileDialog, "copy-to-dialog")
+    assert isinstance(dialog, QFileDialog)
+    dialog.setDirectory(str(share))
+    with qtbot.waitSignal(library.copied, timeout=20_000) as copied:
+        dialog.accept()
+    made = copied.args[0]
+    assert len(made) == 1 and made[0].parent == share and made[0] != taken
+    assert made[0].read_bytes() == source.path.read_bytes()
+    assert taken.read_bytes() == b"somebody else's file"
+    assert library.copy_progress.isHidden()
+
+    catcher = UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
+    try:
+        library.show_folder_action.trigger()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [Path(u.toLocalFile()) for u in catcher.urls] == [source.path.parent]
+
+
+def test_preview_from_the_feed_selects_the_item(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    feed.preview_requested.connect(library.show_item)
+    download_from_feed(qtbot, feed, pushes["ar"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["ar"]], timeout=30_000)
+    library.selection.clearSelection()
+    qtbot.waitUntil(feed.preview_action.isEnabled, timeout=10_000)
+    feed.preview_action.trigger()
+    assert [li.id for li in library.selected_items()] == [pushes["ar"]]
+    assert library.detail.item is not None and library.detail.item.id == pushes["ar"]
+    if library.player is not None:
+        assert library.loaded_path is not None and library.loaded_path.exists()
+    # an item not among the rows (filtered out) is shown all the same
+    library.filters.set_value(library.filters.language, "en")
+    qtbot.waitUntil(lambda: shown_ids(library) == [])
+    library.show_item(pushes["ar"])
+    qtbot.waitUntil(lambda: library.detail.item is not None)
+    assert library.detail.item is not None and library.detail.item.id == pushes["ar"]
