@@ -1,0 +1,181 @@
+"""Start at login: the entry each desktop reads when the user logs in.
+
+- Linux (and other XDG desktops): ``$XDG_CONFIG_HOME/autostart/alu-client.desktop``
+  (``~/.config`` when the variable is unset), as the XDG Autostart specification says;
+- Windows: a value named ``ALU Desk`` under the user's
+  ``HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run`` key;
+- macOS: a LaunchAgent, ``~/Library/LaunchAgents/africa.alu.desk.plist`` (``RunAtLoad``).
+
+No core import: this writes one small file (or one registry value) and nothing else. It
+touches the disk: call it off the GUI thread. ``platform`` (a ``sys.platform`` value) and
+``home`` are parameters so that every branch can be exercised anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+APP_NAME = "ALU Desk"
+DESKTOP_FILE = "alu-client.desktop"
+LAUNCH_AGENT_LABEL = "africa.alu.desk"
+RUN_KEY = "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
+# the environment that names another data folder: kept, so the app starts on the same one
+KEPT_ENVIRONMENT = ("ALU_CLIENT_HOME",)
+
+
+def launch_command() -> list[str]:
+    """How this copy of the app is started: the frozen executable, the ``alu-client`` script
+    beside this Python, or the module run by this Python."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    script = Path(sys.executable).with_name("alu-client")
+    if os.name == "nt":
+        script = script.with_suffix(".exe")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("alu-client")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "alu_client.app"]
+
+
+def launch_environment() -> dict[str, str]:
+    """The variables the login entry must set for the app to find the same data folder."""
+    return {k: os.environ[k] for k in KEPT_ENVIRONMENT if os.environ.get(k)}
+
+
+def _platform(platform: str | None) -> str:
+    name = platform or sys.platform
+    if name.startswith("win"):
+        return "windows"
+    if name == "darwin":
+        return "macos"
+    return "xdg"
+
+
+def entry_path(platform: str | None = None, home: Path | None = None) -> Path | None:
+    """The file that starts the app at login (None on Windows: a registry value)."""
+    kind = _platform(platform)
+    base = home or Path.home()
+    if kind == "windows":
+        return None
+    if kind == "macos":
+        return base / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
+    config = os.environ.get("XDG_CONFIG_HOME", "")
+    # The spec says a relative value is invalid and is to be ignored.
+    root = Path(config) if config and Path(config).is_absolute() else base / ".config"
+    return root / "autostart" / DESKTOP_FILE
+
+
+def is_enabled(platform: str | None = None, home: Path | None = None) -> bool:
+    if _platform(platform) == "windows":
+        return _run_key().contains(APP_NAME)
+    path = entry_path(platform, home)
+    return path is not None and path.is_file()
+
+
+def enable(
+    command: Sequence[str] | None = None,
+    *,
+    environment: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    home: Path | None = None,
+) -> Path | None:
+    """Write (or rewrite) the login entry; returns its file (None on Windows)."""
+    args = list(command or launch_command())
+    env = dict(launch_environment() if environment is None else environment)
+    kind = _platform(platform)
+    if kind == "windows":
+        settings = _run_key()
+        # The Run key has no environment of its own: cmd sets it for the app when needed.
+        line = subprocess.list2cmdline(args)
+        if env:
+            sets = " && ".join(f'set "{k}={v}"' for k, v in env.items())
+            line = f'cmd /c "{sets} && start "" {line}"'
+        settings.setValue(APP_NAME, line)
+        settings.sync()
+        return None
+    path = entry_path(platform, home)
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "macos":
+        agent: dict[str, object] = {
+            "Label": LAUNCH_AGENT_LABEL,
+            "ProgramArguments": args,
+            "RunAtLoad": True,
+            "ProcessType": "Interactive",
+        }
+        if env:
+            agent["EnvironmentVariables"] = env
+        data = plistlib.dumps(agent)
+    else:
+        exec_line = " ".join(_desktop_quote(a) for a in args)
+        if env:
+            pairs = " ".join(_desktop_quote(f"{k}={v}") for k, v in env.items())
+            exec_line = f"env {pairs} {exec_line}"
+        data = (
+            "[Desktop Entry]\n"
+            "Type=Application\n"
+            f"Name={APP_NAME}\n"
+            "Comment=News video transfers with the Africa Link Union\n"
+            f"Exec={exec_line}\n"
+            "Icon=alu-client\n"
+            "Terminal=false\n"
+            "X-GNOME-Autostart-enabled=true\n"
+        ).encode()
+    _write_atomically(path, data)
+    return path
+
+
+def disable(platform: str | None = None, home: Path | None = None) -> None:
+    """Remove the login entry (nothing to do when there is none)."""
+    if _platform(platform) == "windows":
+        settings = _run_key()
+        settings.remove(APP_NAME)
+        settings.sync()
+        return
+    path = entry_path(platform, home)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def set_enabled(
+    on: bool,
+    command: Sequence[str] | None = None,
+    *,
+    platform: str | None = None,
+    home: Path | None = None,
+) -> None:
+    """``enable`` or ``disable``."""
+    if on:
+        enable(command, platform=platform, home=home)
+    else:
+        disable(platform=platform, home=home)
+
+
+def _run_key() -> QSettings:
+    return QSettings(RUN_KEY, QSettings.Format.NativeFormat)
+
+
+def _desktop_quote(arg: str) -> str:
+    """One argument of an ``Exec`` line, quoted as the Desktop Entry spec asks."""
+    if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`"):
+        return arg.replace("%", "%%")
+    escaped = arg
+    for c in ("\\", '"', "`", "$"):
+        escaped = escaped.replace(c, "\\" + c)
+    return '"' + escaped.replace("%", "%%") + '"'
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

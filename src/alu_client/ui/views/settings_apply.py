@@ -1,0 +1,257 @@
+"""What the Settings dialog reads and writes, without widgets: run off the GUI thread.
+
+``load(...)`` reads everything the pages show in one go (settings, rules, hot folders and
+their files, the profile); ``apply(...)`` first checks what needs the disk (the download folder,
+the CA bundle), raising ``Problem`` before anything is written, then writes every part and,
+when the engine runs, hands the new limits, schedule and caps to the queue at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import ssl
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alu_client.core.profiles import Profile
+from alu_client.core.rules import Rule, RuleStore
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.transfers.schedule import Schedule, ScheduleRule
+from alu_client.core.watch import HotFolders, WatchFile, WatchFolder
+
+from .. import autostart
+
+
+class Problem(Exception):
+    """An entry the user must fix: ``field`` names it, ``code`` says what is wrong (the page
+    words it), ``detail`` is the system's own explanation when there is one."""
+
+    def __init__(self, field: str, code: str, detail: str = "") -> None:
+        super().__init__(f"{field}: {code} {detail}".strip())
+        self.field = field
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class FolderRow:
+    """A hot folder as the page shows it (``id`` < 0: added in the dialog, not saved yet)."""
+
+    id: int
+    path: Path
+    enabled: bool
+    defaults: dict[str, str]
+    sent: int = 0
+    errors: list[WatchFile] = field(default_factory=list)
+
+
+@dataclass
+class Values:
+    """Everything the dialog edits."""
+
+    language: str = "system"
+    close_to_tray: bool = True
+    start_at_login: bool = False
+    notify: bool = True
+    download_dir: Path = Path()
+    max_downloads: int = 2
+    max_uploads: int = 1
+    limit_down: float | None = None
+    limit_up: float | None = None
+    schedule_rules: list[ScheduleRule] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    folders: list[FolderRow] = field(default_factory=list)
+    proxy: str = ""
+    ca_bundle: str = ""
+    allow_http: bool = False
+
+
+@dataclass
+class Loaded:
+    values: Values
+    profile: Profile | None
+    #: whether a login entry exists now (it may differ from the setting)
+    autostart_entry: bool = False
+
+
+def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> Loaded:
+    profile = services.profiles.active()
+    schedule = settings.schedule
+    v = Values(
+        language=settings.language,
+        close_to_tray=settings.close_to_tray,
+        start_at_login=settings.start_at_login,
+        notify=settings.notify,
+        download_dir=settings.download_dir,
+        max_downloads=settings.max_downloads,
+        max_uploads=settings.max_uploads,
+        limit_down=settings.limit_down,
+        limit_up=settings.limit_up,
+        schedule_rules=list(schedule.rules) if schedule else [],
+    )
+    if profile is not None:
+        v.rules = RuleStore(services.store, profile.name).all()
+        v.proxy, v.ca_bundle, v.allow_http = profile.proxy, profile.ca_bundle, profile.allow_http
+    if hot is not None:
+        v.folders = [folder_row(hot, f.id) for f in hot.list_folders()]
+    return Loaded(v, profile, autostart.is_enabled())
+
+
+def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
+    folder = hot.folder(folder_id)
+    files = hot.files(folder_id)
+    return FolderRow(
+        id=folder.id,
+        path=folder.path,
+        enabled=folder.enabled,
+        defaults=dict(folder.defaults),
+        sent=sum(1 for f in files if f.state == "sent"),
+        errors=[f for f in files if f.state == "error"],
+    )
+
+
+# --- checks that need the disk --------------------------------------------------------------
+
+
+def check_download_dir(path: Path, default: Path | None = None) -> None:
+    """The folder must exist and take files; the app's own default is made when missing
+    (the core makes it at the first download anyway)."""
+    if not path.is_absolute():
+        raise Problem("download_dir", "relative")
+    if path == default and not path.exists():
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise Problem("download_dir", "not_writable", e.strerror or str(e)) from None
+    if not path.is_dir():
+        raise Problem("download_dir", "missing")
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise Problem("download_dir", "not_writable", e.strerror or str(e)) from None
+
+
+def check_ca_bundle(path: str) -> None:
+    if not path:
+        return
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise Problem("ca_bundle", "missing")
+    try:
+        context = ssl.create_default_context(cafile=str(file))
+    except (ssl.SSLError, ValueError, OSError) as e:
+        raise Problem("ca_bundle", "not_pem", str(e)) from None
+    if not context.get_ca_certs():
+        raise Problem("ca_bundle", "not_pem")
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def schedule_of(v: Values) -> Schedule | None:
+    """The weekly schedule, with the plain limits as what applies outside its periods."""
+    if not v.schedule_rules:
+        return None
+    return Schedule(v.schedule_rules, default_down=v.limit_down, default_up=v.limit_up)
+
+
+def apply(
+    services: Services,
+    settings: AppSettings,
+    hot: HotFolders | None,
+    v: Values,
+    *,
+    autostart_command: Sequence[str] | None = None,
+) -> None:
+    """Check, then write. ``Problem`` (nothing written) or a core error (RuleError,
+    WatchError: what came before it is written) when something is wrong."""
+    check_download_dir(v.download_dir, settings.default_downloads)
+    check_ca_bundle(v.ca_bundle)
+    settings.language = v.language
+    settings.close_to_tray = v.close_to_tray
+    settings.notify = v.notify
+    settings.download_dir = v.download_dir
+    settings.max_downloads = v.max_downloads
+    settings.max_uploads = v.max_uploads
+    settings.limit_down = v.limit_down
+    settings.limit_up = v.limit_up
+    schedule = schedule_of(v)
+    settings.schedule = schedule
+    try:
+        autostart.set_enabled(v.start_at_login, autostart_command)
+    except OSError as e:
+        raise Problem("start_at_login", "not_written", e.strerror or str(e)) from None
+    settings.start_at_login = v.start_at_login
+    queue = services.queue
+    if queue is not None:
+        queue.caps["download"] = v.max_downloads
+        queue.caps["upload"] = v.max_uploads
+        queue.set_limits(v.limit_down, v.limit_up)
+        queue.set_schedule(schedule)
+    profile = services.profiles.active()
+    if profile is not None:
+        apply_rules(RuleStore(services.store, profile.name), v.rules)
+        services.profiles.save(
+            dataclasses.replace(
+                profile, proxy=v.proxy.strip(), ca_bundle=v.ca_bundle, allow_http=v.allow_http
+            )
+        )
+    if hot is not None:
+        apply_folders(hot, v.folders)
+
+
+def apply_rules(store: RuleStore, rules: Sequence[Rule]) -> None:
+    """Make the store hold ``rules`` in this order (new ones have ids < 0)."""
+    wanted = {r.id for r in rules if r.id > 0}
+    before = {r.id: r for r in store.all()}
+    for rid in set(before) - wanted:
+        store.remove(rid)
+    # A name may pass from one rule to another: free every changed name first.
+    changed = [r for r in rules if r.id in before and r != before[r.id]]
+    for r in changed:
+        if r.name != before[r.id].name:
+            store.update(r.id, name=f"{r.name} #{r.id}")
+    for r in changed:
+        store.update(
+            r.id,
+            name=r.name,
+            conditions=r.conditions,
+            action=r.action,
+            destination=r.destination,
+            enabled=r.enabled,
+        )
+    order: list[int] = []
+    for r in rules:
+        if r.id > 0:
+            order.append(r.id)
+            continue
+        added = store.add(
+            r.name, r.conditions, action=r.action, destination=r.destination, enabled=r.enabled
+        )
+        order.append(added.id)
+    if order and [r.id for r in store.all()] != order:
+        store.reorder(order)
+
+
+def apply_folders(hot: HotFolders, folders: Sequence[FolderRow]) -> None:
+    before = {f.id: f for f in hot.list_folders()}
+    wanted = {f.id for f in folders if f.id > 0}
+    for fid in set(before) - wanted:
+        hot.remove_folder(fid)
+    for f in folders:
+        if f.id > 0:
+            if f.id in before and before[f.id].enabled != f.enabled:
+                hot.set_enabled(f.id, f.enabled)
+        else:
+            hot.add_folder(f.path, f.defaults, enabled=f.enabled)
+
+
+def not_running(path: Path, metadata: dict[str, str], folder: WatchFolder) -> int:
+    """The ``enqueue_upload`` of hot folders edited while the engine is stopped: the dialog
+    never scans, so this is never called."""
+    raise RuntimeError(f"the transfer engine is not running; {os.fspath(path)} waits")

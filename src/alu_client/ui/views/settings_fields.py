@@ -1,0 +1,151 @@
+"""Small field widgets of the Settings dialog: an error line shown under a field, a rate field
+read with the core's ``parse_rate``, and a path field with a Browse button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication, Signal, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.transfers.throttle import parse_rate
+
+_SCALES = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def rate_text(bps: float | None) -> str:
+    """A limit as a user would type it: ``2 Mbit/s``, ``500 kbit/s``; '' when unlimited."""
+    if bps is None:
+        return ""
+    bits = bps * 8
+    for scale, prefix in _SCALES:
+        if bits >= scale:
+            return f"{bits / scale:.6g} {prefix}bit/s"
+    return f"{bits:.6g} bit/s"
+
+
+def read_rate(text: str) -> float | None:
+    """Bytes per second from what was typed ('' = unlimited); ValueError when unreadable."""
+    clean = text.replace("\u202f", " ").replace("\xa0", " ").strip()
+    return parse_rate(clean) if clean else None
+
+
+def rate_error(text: str) -> str:
+    return QCoreApplication.translate(
+        "SettingsFields",
+        "“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or "
+        "1.5 MB/s, or leave it empty for no limit.",
+    ).format(text=text)
+
+
+class ErrorLabel(QLabel):
+    """What is wrong with the field above it; hidden when nothing is."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#c62828"))
+        self.setPalette(palette)
+        self.hide()
+
+    def show_message(self, message: str) -> None:
+        self.setText(message)
+        self.setVisible(bool(message))
+
+    def clear_message(self) -> None:
+        self.show_message("")
+
+
+class RateField(QWidget):
+    """A limit in bytes per second: typed as ``2M``, ``500 kbit/s``, ``1.5 MB/s``; empty is
+    unlimited. ``value()`` raises ValueError (with the field's error shown by the caller)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit(self)
+        self.edit.setClearButtonEnabled(True)
+        self.error = ErrorLabel(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit)
+        layout.addWidget(self.error)
+        self._value: float | None = None
+        self._text = ""
+        self.edit.textEdited.connect(self.error.clear_message)
+
+    def set_value(self, bps: float | None) -> None:
+        self._value, self._text = bps, rate_text(bps)
+        self.edit.setText(self._text)
+        self.error.clear_message()
+
+    def value(self) -> float | None:
+        text = self.edit.text()
+        if text == self._text:
+            return self._value  # untouched: exactly what was there, not a rounded copy
+        return read_rate(text)
+
+
+class PathField(QWidget):
+    """A folder (or a file, ``pick_file=True``) typed or chosen with Browse…"""
+
+    chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, pick_file: bool = False) -> None:
+        super().__init__(parent)
+        self.pick_file = pick_file
+        self.edit = QLineEdit(self)
+        self.browse = QPushButton(self)
+        self.error = ErrorLabel(self)
+        self.dialog: QFileDialog | None = None
+        self.name_filter = ""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.error)
+        self.browse.clicked.connect(self._browse)
+        self.edit.textEdited.connect(self.error.clear_message)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.browse.setText(self.tr("Browse…"))
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def set_text(self, text: str) -> None:
+        self.edit.setText(text)
+        self.error.clear_message()
+
+    @Slot()
+    def _browse(self) -> None:
+        dialog = QFileDialog(self, self.browse.accessibleName() or self.tr("Choose"))
+        if self.pick_file:
+            dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+            if self.name_filter:
+                dialog.setNameFilter(self.name_filter)
+        else:
+            dialog.setFileMode(QFileDialog.FileMode.Directory)
+            dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        if self.text():
+            dialog.setDirectory(self.text())
+        dialog.fileSelected.connect(self._picked)
+        dialog.finished.connect(dialog.deleteLater)
+        self.dialog = dialog
+        dialog.open()
+
+    @Slot(str)
+    def _picked(self, path: str) -> None:
+        self.set_text(path)
+        self.chosen.emit(path)

@@ -1,0 +1,237 @@
+"""The Settings dialog's smaller tables: the weekly bandwidth schedule, the hot folders and the
+files a hot folder could not send. Plain lists the dialog edits and writes back on OK."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from alu_client.core.transfers.schedule import ScheduleRule
+from alu_client.core.watch import WatchFile
+
+from .. import formats
+from ..models import OBJECT_ROLE, SORT_ROLE
+from .settings_apply import FolderRow
+
+_Index = QModelIndex | QPersistentModelIndex
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+T = TypeVar("T")
+
+
+def day_names(days: frozenset[int]) -> str:
+    """``Mon–Fri``, ``Sat, Sun`` in the user's language (0 = Monday)."""
+    locale = QLocale()
+    ordered = sorted(days)
+
+    def name(d: int) -> str:
+        return locale.dayName(d + 1, QLocale.FormatType.ShortFormat)
+
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{name(ordered[i])}–{name(ordered[j])}")
+        else:
+            parts.extend(name(d) for d in ordered[i : j + 1])
+        i = j + 1
+    return ", ".join(parts)
+
+
+def time_text(t: datetime.time) -> str:
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+class _ListModel(QAbstractTableModel, Generic[T]):
+    """A table over a Python list; subclasses say what each column shows."""
+
+    columns = 0
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[T] = []
+
+    def set_items(self, items: Sequence[T]) -> None:
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+
+    def items(self) -> list[T]:
+        return list(self._items)
+
+    def item_at(self, row: int) -> T | None:
+        return self._items[row] if 0 <= row < len(self._items) else None
+
+    def append(self, item: T) -> int:
+        row = len(self._items)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._items.append(item)
+        self.endInsertRows()
+        return row
+
+    def replace(self, row: int, item: T) -> None:
+        if 0 <= row < len(self._items):
+            self._items[row] = item
+            self.dataChanged.emit(self.index(row, 0), self.index(row, self.columns - 1))
+
+    def remove(self, row: int) -> None:
+        if 0 <= row < len(self._items):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._items[row]
+            self.endRemoveRows()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self.columns
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        names = self.headers()
+        return names[section] if 0 <= section < len(names) else None
+
+    def headers(self) -> list[str]:
+        raise NotImplementedError
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self.item_at(index.row()) if index.isValid() else None
+        if item is None:
+            return None
+        if role == OBJECT_ROLE:
+            return item
+        if role == SORT_ROLE:
+            return index.row()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.text(item, index.column())
+        return self.other(item, index.column(), role)
+
+    def text(self, item: T, column: int) -> str | None:
+        raise NotImplementedError
+
+    def other(self, item: T, column: int, role: int) -> Any:
+        return None
+
+
+# --- the weekly schedule ----------------------------------------------------------------------
+
+COL_DAYS, COL_FROM, COL_TO, COL_DOWN, COL_UP = range(5)
+
+
+class ScheduleModel(_ListModel[ScheduleRule]):
+    """Periods of the weekly bandwidth schedule (the first that covers a moment applies)."""
+
+    columns = 5
+
+    def headers(self) -> list[str]:
+        return [self.tr("Days"), self.tr("From"), self.tr("To"), self.tr("Down"), self.tr("Up")]
+
+    def text(self, item: ScheduleRule, column: int) -> str | None:
+        if column == COL_DAYS:
+            return day_names(item.days)
+        if column == COL_FROM:
+            return time_text(item.start)
+        if column == COL_TO:
+            return "24:00" if item.end == datetime.time(0) else time_text(item.end)
+        if column in (COL_DOWN, COL_UP):
+            bps = item.down_bps if column == COL_DOWN else item.up_bps
+            return formats.speed_text(bps) if bps else self.tr("Unlimited")
+        return None
+
+
+# --- hot folders ------------------------------------------------------------------------------
+
+COL_FOLDER, COL_FOLDER_ON, COL_SENT, COL_ERRORS, COL_DEFAULTS = range(5)
+
+
+class HotFoldersModel(_ListModel[FolderRow]):
+    """Hot folders with their counts; the On column is a check box (the user's change is kept
+    until OK)."""
+
+    columns = 5
+
+    def headers(self) -> list[str]:
+        return [
+            self.tr("Folder"),
+            self.tr("On"),
+            self.tr("Sent"),
+            self.tr("Errors"),
+            self.tr("Defaults"),
+        ]
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() == COL_FOLDER_ON:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def text(self, item: FolderRow, column: int) -> str | None:
+        if column == COL_FOLDER:
+            return str(item.path)
+        if column == COL_SENT:
+            return QLocale().toString(item.sent)
+        if column == COL_ERRORS:
+            return QLocale().toString(len(item.errors))
+        if column == COL_DEFAULTS:
+            return ", ".join(f"{k}: {v}" for k, v in sorted(item.defaults.items())) or "—"
+        return None
+
+    def other(self, item: FolderRow, column: int, role: int) -> Any:
+        if column == COL_FOLDER_ON:
+            if role == Qt.ItemDataRole.CheckStateRole:
+                return Qt.CheckState.Checked if item.enabled else Qt.CheckState.Unchecked
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return self.tr("Watched") if item.enabled else self.tr("Not watched")
+        return None
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        item = self.item_at(index.row()) if index.isValid() else None
+        if item is None or index.column() != COL_FOLDER_ON:
+            return False
+        if role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        on = value in (Qt.CheckState.Checked, int(Qt.CheckState.Checked.value))
+        self.replace(index.row(), dataclasses.replace(item, enabled=on))
+        return True
+
+
+COL_FILE, COL_MESSAGE, COL_WHEN = range(3)
+
+
+class WatchErrorsModel(_ListModel[WatchFile]):
+    """The files of one hot folder that were not sent, with what to fix."""
+
+    columns = 3
+
+    def headers(self) -> list[str]:
+        return [self.tr("File"), self.tr("Problem"), self.tr("When")]
+
+    def text(self, item: WatchFile, column: int) -> str | None:
+        if column == COL_FILE:
+            return item.path.name
+        if column == COL_MESSAGE:
+            return item.error
+        if column == COL_WHEN:
+            when = QDateTime.fromSecsSinceEpoch(int(item.at))
+            return QLocale().toString(when, QLocale.FormatType.ShortFormat)
+        return None

@@ -1,0 +1,379 @@
+"""Settings › Auto-download: the rules of the hub profile, in the order they are tried, and the
+small form that edits one. Changes are kept in the model and written when the user presses OK."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError
+
+from ..models.rules import COL_CONDITIONS, RulesModel
+from .settings_apply import Loaded, Values
+from .settings_fields import ErrorLabel, PathField
+
+LANGUAGE_CODES = ("en", "fr", "ar")
+PRIORITY_CODES = ("flash", "urgent", "routine")
+
+
+class RuleDialog(QDialog):
+    """Add or edit one rule. ``taken``: the names of the other rules."""
+
+    def __init__(
+        self,
+        rule: Rule | None,
+        taken: set[str],
+        model: RulesModel,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("rule-dialog")
+        self.setWindowTitle(self.tr("Edit rule") if rule else self.tr("New rule"))
+        self.rule = rule
+        self.taken = taken
+        self.model = model
+        self.result_rule: Rule | None = None
+        c = rule.conditions if rule else Conditions()
+        form = QFormLayout(self)
+
+        def line(
+            name: str, label: str, accessible: str, values: tuple[str, ...], hint: str
+        ) -> tuple[QLineEdit, ErrorLabel]:
+            edit = QLineEdit(", ".join(values), self)
+            edit.setObjectName(f"rule-{name}")
+            edit.setAccessibleName(accessible)
+            edit.setPlaceholderText(hint)
+            error = ErrorLabel(self)
+            edit.textEdited.connect(error.clear_message)
+            form.addRow(label, edit)
+            form.addRow("", error)
+            return edit, error
+
+        any_hint = self.tr("any")
+        self.name, self.name_error = line(
+            "name", self.tr("&Name:"), self.tr("Rule name"), (rule.name,) if rule else (), ""
+        )
+        self.enabled = QCheckBox(self.tr("Rule on"), self)
+        self.enabled.setObjectName("rule-enabled")
+        self.enabled.setChecked(rule.enabled if rule else True)
+        form.addRow("", self.enabled)
+        form.addRow(QLabel(self.tr("Items that match every condition filled in:"), self))
+        self.categories, _ = line(
+            "categories", self.tr("Categories:"), self.tr("Categories"), c.categories, any_hint
+        )
+        self.regions, _ = line(
+            "regions", self.tr("Regions:"), self.tr("Regions"), c.regions, any_hint
+        )
+        self.countries, self.countries_error = line(
+            "countries",
+            self.tr("Countries:"),
+            self.tr("Countries (two-letter codes)"),
+            c.countries,
+            self.tr("any (e.g. KE, SN)"),
+        )
+        self.languages = self._boxes("language", c.languages, form, self.tr("Languages:"))
+        self.priorities = self._boxes("priority", c.priorities, form, self.tr("Priorities:"))
+        self.words, self.words_error = line(
+            "words",
+            self.tr("Words:"),
+            self.tr("Words or phrases"),
+            c.words,
+            self.tr("any (e.g. élection, vote)"),
+        )
+        self.action = QComboBox(self)
+        self.action.setObjectName("rule-action")
+        self.action.setAccessibleName(self.tr("What to download"))
+        for a in ACTIONS:
+            self.action.addItem(model.action_text(a), a)
+        self.action.setCurrentIndex(max(0, self.action.findData(rule.action if rule else "")))
+        form.addRow(self.tr("&Download:"), self.action)
+        self.destination = PathField(self)
+        self.destination.edit.setObjectName("rule-destination")
+        self.destination.edit.setAccessibleName(self.tr("Destination folder"))
+        self.destination.edit.setPlaceholderText(self.tr("the download folder"))
+        self.destination.set_text(rule.destination if rule else "")
+        form.addRow(self.tr("&To folder:"), self.destination)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+
+    def _boxes(
+        self, name: str, chosen: tuple[str, ...], form: QFormLayout, label: str
+    ) -> dict[str, QCheckBox]:
+        texts = {
+            "en": self.tr("English"),
+            "fr": self.tr("French"),
+            "ar": self.tr("Arabic"),
+            "flash": self.tr("Flash"),
+            "urgent": self.tr("Urgent"),
+            "routine": self.tr("Routine"),
+        }
+        codes = LANGUAGE_CODES if name == "language" else PRIORITY_CODES
+        row = QHBoxLayout()
+        boxes: dict[str, QCheckBox] = {}
+        for code in codes:
+            box = QCheckBox(texts[code], self)
+            box.setObjectName(f"rule-{name}-{code}")
+            box.setChecked(code in chosen)
+            row.addWidget(box)
+            boxes[code] = box
+        row.addStretch(1)
+        form.addRow(label, row)
+        return boxes
+
+    def _check(self, check: Callable[[], object], error: ErrorLabel, message: str) -> bool:
+        try:
+            check()
+        except RuleError:
+            error.show_message(message)
+            return False
+        return True
+
+    @Slot()
+    def _accept(self) -> None:
+        ok = True
+        name = " ".join(self.name.text().split())
+        if not name:
+            self.name_error.show_message(self.tr("Give the rule a name."))
+            ok = False
+        elif len(name) > 100:
+            self.name_error.show_message(self.tr("A rule's name is at most 100 characters."))
+            ok = False
+        elif name in self.taken:
+            self.name_error.show_message(
+                self.tr("Another rule is already named “{name}”.").format(name=name)
+            )
+            ok = False
+        countries = self.countries.text()
+        ok &= self._check(
+            lambda: Conditions.of(countries=countries),
+            self.countries_error,
+            self.tr("Countries are two-letter codes separated by commas, like KE, SN."),
+        )
+        for word in self.words.text().split(","):
+            if not self._check(
+                lambda w=word: Conditions.of(words=[w]),  # type: ignore[misc]
+                self.words_error,
+                self.tr("“{word}” has no letters or digits to look for.").format(word=word.strip()),
+            ):
+                ok = False
+                break
+        if not ok:
+            return
+        try:
+            conditions = Conditions.of(
+                categories=self.categories.text(),
+                regions=self.regions.text(),
+                countries=countries,
+                languages=[c for c, b in self.languages.items() if b.isChecked()],
+                priorities=[c for c, b in self.priorities.items() if b.isChecked()],
+                words=self.words.text(),
+            )
+        except RuleError as e:  # anything the checks above did not foresee, in the core's words
+            self.name_error.show_message(str(e))
+            return
+        values = {
+            "name": name,
+            "enabled": self.enabled.isChecked(),
+            "conditions": conditions,
+            "action": str(self.action.currentData()),
+            "destination": self.destination.text(),
+        }
+        if self.rule is not None:
+            self.result_rule = dataclasses.replace(self.rule, **values)  # type: ignore[arg-type]
+        else:
+            self.result_rule = Rule(id=self.model.new_id(), position=0, **values)  # type: ignore[arg-type]
+        self.accept()
+
+
+class RulesPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = RulesModel(self)
+        self.view = QTableView(self)
+        self.view.setObjectName("settings-rules")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setSectionResizeMode(
+            COL_CONDITIONS, QHeaderView.ResizeMode.Stretch
+        )
+        self.view.doubleClicked.connect(self._double_clicked)
+        self.note = QLabel(self)
+        self.note.setWordWrap(True)
+        self.message = ErrorLabel(self)
+        self.message.setObjectName("rules-message")
+        self.add_button = QPushButton(self)
+        self.add_button.setObjectName("rule-add")
+        self.edit_button = QPushButton(self)
+        self.edit_button.setObjectName("rule-edit")
+        self.remove_button = QPushButton(self)
+        self.remove_button.setObjectName("rule-remove")
+        self.up_button = QPushButton(self)
+        self.up_button.setObjectName("rule-up")
+        self.down_button = QPushButton(self)
+        self.down_button.setObjectName("rule-down")
+        self.toggle_button = QPushButton(self)
+        self.toggle_button.setObjectName("rule-toggle")
+        self.add_button.clicked.connect(self.add_rule)
+        self.edit_button.clicked.connect(self.edit_rule)
+        self.remove_button.clicked.connect(self.remove_rule)
+        self.up_button.clicked.connect(lambda: self.move_rule(-1))
+        self.down_button.clicked.connect(lambda: self.move_rule(1))
+        self.toggle_button.clicked.connect(self.toggle_rule)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view)
+        delete.activated.connect(self.remove_rule)
+        self.dialog: RuleDialog | None = None
+        buttons = QHBoxLayout()
+        for b in (
+            self.add_button,
+            self.edit_button,
+            self.remove_button,
+            self.up_button,
+            self.down_button,
+            self.toggle_button,
+        ):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.model.dataChanged.connect(self._update_buttons)
+        self.model.modelReset.connect(self._update_buttons)
+        self.model.rowsMoved.connect(self._update_buttons)
+        self.has_profile = False
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        if self.has_profile:
+            self.note.setText(
+                self.tr(
+                    "New items are checked against the rules from the top: the first rule "
+                    "that is on and matches downloads the item. Items older than a day are "
+                    "never downloaded by a rule."
+                )
+            )
+        else:
+            self.note.setText(self.tr("Sign in to a hub to set up automatic downloads."))
+        self.view.setAccessibleName(self.tr("Auto-download rules"))
+        self.add_button.setText(self.tr("&Add…"))
+        self.edit_button.setText(self.tr("&Edit…"))
+        self.remove_button.setText(self.tr("&Remove"))
+        self.up_button.setText(self.tr("Move &up"))
+        self.down_button.setText(self.tr("Move do&wn"))
+        self._update_buttons()
+
+    def load(self, loaded: Loaded) -> None:
+        self.has_profile = loaded.profile is not None
+        self.model.set_rules(loaded.values.rules)
+        self.setEnabled(True)
+        for w in (self.view, self.add_button):
+            w.setEnabled(self.has_profile)
+        self.retranslate()
+
+    def collect(self, v: Values) -> bool:
+        v.rules = self.model.rules()
+        return True
+
+    def show_error(self, message: str) -> None:
+        self.message.show_message(message)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def selected_row(self) -> int:
+        rows = self.view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    def _update_buttons(self) -> None:
+        row = self.selected_row()
+        rule = self.model.rule_at(row)
+        has = rule is not None and self.has_profile
+        for b in (self.edit_button, self.remove_button, self.toggle_button):
+            b.setEnabled(has)
+        self.up_button.setEnabled(has and row > 0)
+        self.down_button.setEnabled(has and row < self.model.rowCount() - 1)
+        on = rule is not None and rule.enabled
+        self.toggle_button.setText(self.tr("Turn &off") if on else self.tr("Turn o&n"))
+
+    @Slot(QModelIndex)
+    def _double_clicked(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.edit_rule()
+
+    @Slot()
+    def add_rule(self) -> None:
+        self._open(None, -1)
+
+    @Slot()
+    def edit_rule(self) -> None:
+        row = self.selected_row()
+        rule = self.model.rule_at(row)
+        if rule is not None:
+            self._open(rule, row)
+
+    def _open(self, rule: Rule | None, row: int) -> None:
+        taken = {r.name for r in self.model.rules() if rule is None or r.id != rule.id}
+        dialog = RuleDialog(rule, taken, self.model, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def done(result: int) -> None:
+            self.dialog = None
+            dialog.deleteLater()
+            new = dialog.result_rule
+            if result != QDialog.DialogCode.Accepted or new is None:
+                return
+            self.message.clear_message()
+            if row < 0:
+                self.view.selectRow(self.model.append(new))
+            else:
+                self.model.replace(row, new)
+
+        dialog.finished.connect(done)
+        self.dialog = dialog
+        dialog.open()
+
+    @Slot()
+    def remove_rule(self) -> None:
+        row = self.selected_row()
+        if row >= 0:
+            self.model.remove(row)
+            if self.model.rowCount():
+                self.view.selectRow(min(row, self.model.rowCount() - 1))
+
+    def move_rule(self, delta: int) -> None:
+        row = self.selected_row()
+        if row >= 0:
+            self.view.selectRow(self.model.move(row, delta))
+
+    @Slot()
+    def toggle_rule(self) -> None:
+        row = self.selected_row()
+        rule = self.model.rule_at(row)
+        if rule is not None:
+            self.model.set_enabled(row, not rule.enabled)

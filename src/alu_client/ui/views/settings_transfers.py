@@ -1,0 +1,302 @@
+"""Settings › Transfers: download folder, how many at once, bandwidth limits and the weekly
+schedule of limits (a table of periods, each edited in a small form)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QLocale, Qt, QTime, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alu_client.core.transfers.schedule import ScheduleRule
+
+from .settings_apply import Loaded, Values
+from .settings_fields import ErrorLabel, PathField, RateField, rate_error
+from .settings_models import COL_DAYS, ScheduleModel
+
+
+class ScheduleRuleDialog(QDialog):
+    """One period of the schedule: days, from, to, and the two limits."""
+
+    def __init__(self, rule: ScheduleRule | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("schedule-rule-dialog")
+        self.setWindowTitle(self.tr("Bandwidth period"))
+        self.result_rule: ScheduleRule | None = None
+        locale = QLocale()
+        self.days: list[QCheckBox] = []
+        day_row = QHBoxLayout()
+        for d in range(7):
+            box = QCheckBox(locale.dayName(d + 1, QLocale.FormatType.ShortFormat), self)
+            box.setObjectName(f"schedule-day-{d}")
+            box.setAccessibleName(locale.dayName(d + 1, QLocale.FormatType.LongFormat))
+            box.setChecked((rule is None and d < 5) or (rule is not None and d in rule.days))
+            day_row.addWidget(box)
+            self.days.append(box)
+        self.days_error = ErrorLabel(self)
+        self.start = QTimeEdit(self)
+        self.start.setObjectName("schedule-from")
+        self.start.setDisplayFormat("HH:mm")
+        self.start.setAccessibleName(self.tr("From"))
+        self.end = QTimeEdit(self)
+        self.end.setObjectName("schedule-to")
+        self.end.setDisplayFormat("HH:mm")
+        self.end.setAccessibleName(self.tr("To (00:00 is midnight)"))
+        start = rule.start if rule else datetime.time(7, 0)
+        end = rule.end if rule else datetime.time(19, 0)
+        self.start.setTime(QTime(start.hour, start.minute))
+        self.end.setTime(QTime(end.hour, end.minute))
+        self.down = RateField(self)
+        self.down.edit.setObjectName("schedule-down")
+        self.down.edit.setAccessibleName(self.tr("Download limit in this period"))
+        self.down.set_value(rule.down_bps if rule else None)
+        self.up = RateField(self)
+        self.up.edit.setObjectName("schedule-up")
+        self.up.edit.setAccessibleName(self.tr("Upload limit in this period"))
+        self.up.set_value(rule.up_bps if rule else None)
+        for field in (self.down, self.up):
+            field.edit.setPlaceholderText(self.tr("unlimited"))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        self.buttons = buttons
+        form = QFormLayout(self)
+        form.addRow(self.tr("Days:"), day_row)
+        form.addRow("", self.days_error)
+        form.addRow(self.tr("From:"), self.start)
+        form.addRow(self.tr("To:"), self.end)
+        form.addRow(self.tr("Download limit:"), self.down)
+        form.addRow(self.tr("Upload limit:"), self.up)
+        form.addRow(
+            QLabel(self.tr("A period that ends before it starts runs past midnight."), self)
+        )
+        form.addRow(buttons)
+
+    @Slot()
+    def _accept(self) -> None:
+        days = frozenset(d for d, box in enumerate(self.days) if box.isChecked())
+        ok = True
+        if not days:
+            self.days_error.show_message(self.tr("Tick at least one day."))
+            ok = False
+        rates: list[float | None] = []
+        for field in (self.down, self.up):
+            try:
+                rates.append(field.value())
+            except ValueError:
+                field.error.show_message(rate_error(field.edit.text()))
+                ok = False
+        if not ok:
+            return
+        s, e = self.start.time(), self.end.time()
+        self.result_rule = ScheduleRule(
+            days=days,
+            start=datetime.time(s.hour(), s.minute()),
+            end=datetime.time(e.hour(), e.minute()),
+            down_bps=rates[0],
+            up_bps=rates[1],
+        )
+        self.accept()
+
+
+class TransfersPage(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.download_dir = PathField(self)
+        self.download_dir.edit.setObjectName("settings-download-dir")
+        self.max_downloads = QSpinBox(self)
+        self.max_downloads.setObjectName("settings-max-downloads")
+        self.max_downloads.setRange(1, 8)
+        self.max_uploads = QSpinBox(self)
+        self.max_uploads.setObjectName("settings-max-uploads")
+        self.max_uploads.setRange(1, 4)
+        self.limit_down = RateField(self)
+        self.limit_down.edit.setObjectName("settings-limit-down")
+        self.limit_up = RateField(self)
+        self.limit_up.edit.setObjectName("settings-limit-up")
+
+        self.schedule_model = ScheduleModel(self)
+        self.schedule_view = QTableView(self)
+        self.schedule_view.setObjectName("settings-schedule")
+        self.schedule_view.setModel(self.schedule_model)
+        self.schedule_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.schedule_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.schedule_view.verticalHeader().hide()
+        self.schedule_view.horizontalHeader().setSectionResizeMode(
+            COL_DAYS, QHeaderView.ResizeMode.Stretch
+        )
+        self.schedule_view.doubleClicked.connect(self.edit_period)
+        self.add_period = QPushButton(self)
+        self.add_period.setObjectName("schedule-add")
+        self.edit_period_button = QPushButton(self)
+        self.edit_period_button.setObjectName("schedule-edit")
+        self.remove_period = QPushButton(self)
+        self.remove_period.setObjectName("schedule-remove")
+        self.add_period.clicked.connect(self.new_period)
+        self.edit_period_button.clicked.connect(self.edit_period)
+        self.remove_period.clicked.connect(self.remove_selected_period)
+        self.period_dialog: ScheduleRuleDialog | None = None
+
+        self.labels = [QLabel(self) for _ in range(5)]
+        for label, buddy in zip(
+            self.labels,
+            (
+                self.download_dir.edit,
+                self.max_downloads,
+                self.max_uploads,
+                self.limit_down.edit,
+                self.limit_up.edit,
+            ),
+            strict=True,
+        ):
+            label.setBuddy(buddy)
+        form = QFormLayout()
+        form.addRow(self.labels[0], self.download_dir)
+        form.addRow(self.labels[1], self.max_downloads)
+        form.addRow(self.labels[2], self.max_uploads)
+        form.addRow(self.labels[3], self.limit_down)
+        form.addRow(self.labels[4], self.limit_up)
+        self.schedule_box = QGroupBox(self)
+        buttons = QHBoxLayout()
+        for b in (self.add_period, self.edit_period_button, self.remove_period):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.schedule_note = QLabel(self)
+        self.schedule_note.setWordWrap(True)
+        inner = QVBoxLayout(self.schedule_box)
+        inner.addWidget(self.schedule_note)
+        inner.addWidget(self.schedule_view)
+        inner.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.schedule_box, 1)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        texts = (
+            self.tr("&Download folder:"),
+            self.tr("Downloads at &once:"),
+            self.tr("&Uploads at once:"),
+            self.tr("Download &limit:"),
+            self.tr("Upload l&imit:"),
+        )
+        for label, text in zip(self.labels, texts, strict=True):
+            label.setText(text)
+        self.download_dir.edit.setAccessibleName(self.tr("Download folder"))
+        self.download_dir.browse.setAccessibleName(self.tr("Choose the download folder"))
+        self.download_dir.retranslate()
+        self.max_downloads.setAccessibleName(self.tr("Downloads at once"))
+        self.max_uploads.setAccessibleName(self.tr("Uploads at once"))
+        self.limit_down.edit.setAccessibleName(self.tr("Download limit"))
+        self.limit_up.edit.setAccessibleName(self.tr("Upload limit"))
+        for f in (self.limit_down, self.limit_up):
+            f.edit.setPlaceholderText(self.tr("unlimited (e.g. 2M or 500 kbit/s)"))
+        self.schedule_box.setTitle(self.tr("Weekly schedule"))
+        self.schedule_note.setText(
+            self.tr(
+                "In these periods their limits apply instead of the ones above (the first "
+                "period that covers a moment wins)."
+            )
+        )
+        self.schedule_view.setAccessibleName(self.tr("Weekly bandwidth schedule"))
+        self.add_period.setText(self.tr("Add period…"))
+        self.edit_period_button.setText(self.tr("Edit…"))
+        self.remove_period.setText(self.tr("Remove"))
+
+    def load(self, loaded: Loaded) -> None:
+        v = loaded.values
+        self.download_dir.set_text(str(v.download_dir))
+        self.max_downloads.setValue(v.max_downloads)
+        self.max_uploads.setValue(v.max_uploads)
+        self.limit_down.set_value(v.limit_down)
+        self.limit_up.set_value(v.limit_up)
+        self.schedule_model.set_items(v.schedule_rules)
+
+    def collect(self, v: Values) -> bool:
+        ok = True
+        folder = self.download_dir.text()
+        if not folder:
+            self.download_dir.error.show_message(self.tr("Choose a folder for the downloads."))
+            ok = False
+        v.download_dir = Path(folder).expanduser()
+        v.max_downloads = self.max_downloads.value()
+        v.max_uploads = self.max_uploads.value()
+        for field, name in ((self.limit_down, "limit_down"), (self.limit_up, "limit_up")):
+            try:
+                setattr(v, name, field.value())
+            except ValueError:
+                field.error.show_message(rate_error(field.edit.text()))
+                ok = False
+        v.schedule_rules = self.schedule_model.items()
+        return ok
+
+    def show_problem(self, code: str, detail: str) -> None:
+        texts = {
+            "relative": self.tr("Give the full path of the folder."),
+            "missing": self.tr("This folder does not exist, or cannot be reached."),
+            "not_writable": self.tr("ALU Desk cannot write in this folder ({why}).").format(
+                why=detail
+            ),
+        }
+        self.download_dir.error.show_message(texts.get(code, detail))
+
+    # --- the schedule ---------------------------------------------------------------------
+
+    def _selected_period(self) -> int:
+        rows = self.schedule_view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    @Slot()
+    def new_period(self) -> None:
+        self._open_period(None, -1)
+
+    @Slot()
+    def edit_period(self) -> None:
+        row = self._selected_period()
+        rule = self.schedule_model.item_at(row)
+        if rule is not None:
+            self._open_period(rule, row)
+
+    def _open_period(self, rule: ScheduleRule | None, row: int) -> None:
+        dialog = ScheduleRuleDialog(rule, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def done(result: int) -> None:
+            self.period_dialog = None
+            dialog.deleteLater()
+            new = dialog.result_rule
+            if result != QDialog.DialogCode.Accepted or new is None:
+                return
+            if row < 0:
+                self.schedule_view.selectRow(self.schedule_model.append(new))
+            else:
+                self.schedule_model.replace(row, new)
+
+        dialog.finished.connect(done)
+        self.period_dialog = dialog
+        dialog.open()
+
+    @Slot()
+    def remove_selected_period(self) -> None:
+        row = self._selected_period()
+        if row >= 0:
+            self.schedule_model.remove(row)

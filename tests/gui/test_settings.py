@@ -1,0 +1,397 @@
+"""The Settings dialog driven as a user would, on a real store and core services (a profile is
+saved directly: no hub is needed). General, Transfers, Network, the login entry, and the live
+application of limits to a running queue. Rules and hot folders: test_settings_rules.py and
+test_settings_hot.py."""
+
+from __future__ import annotations
+
+import datetime
+import plistlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import certifi
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QWidget
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profile, Profiles
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.store import Store
+from alu_client.core.transfers.schedule import ScheduleRule
+from alu_client.ui import autostart
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.settings import SettingsDialog
+from alu_client.ui.views.settings_models import ScheduleModel
+from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
+
+PROFILE = "ktn@127.0.0.1:8750"
+COMMAND = ["/opt/alu desk/alu-client", "--minimized"]
+
+
+# --- shared by the settings tests -------------------------------------------------------------
+
+
+def make_desk(root: Path) -> Services:
+    """Services on a fresh data folder with a saved (not signed-in) hub profile."""
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    store = Store(paths.db_path)
+    Profiles(store).save(
+        Profile(name=PROFILE, url="http://127.0.0.1:8750", username="ktn", allow_http=True)
+    )
+    store.close()
+    return Services(paths, MemorySecrets())
+
+
+def open_dialog(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> SettingsDialog:
+    dialog = SettingsDialog(desk, settings, tasks, autostart_command=COMMAND)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: dialog.is_loaded)
+    return dialog
+
+
+def click(qtbot: Any, button: QAbstractButton) -> None:
+    qtbot.waitUntil(button.isEnabled)
+    # A check box on its box: a wide row's centre may be past the text.
+    pos = (
+        QPoint(8, button.height() // 2) if isinstance(button, QCheckBox) else button.rect().center()
+    )
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def type_into(qtbot: Any, edit: QLineEdit | QWidget, text: str) -> None:
+    """Select what the field holds and type over it."""
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    if text:
+        qtbot.keyClicks(edit, text)
+
+
+def press_ok(qtbot: Any, dialog: SettingsDialog) -> None:
+    """OK, and wait until the dialog closed (everything written)."""
+    with qtbot.waitSignal(dialog.finished, timeout=10_000):
+        click(qtbot, dialog.ok_button)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def press_ok_expecting_error(qtbot: Any, dialog: SettingsDialog, label: QWidget) -> None:
+    click(qtbot, dialog.ok_button)
+    qtbot.waitUntil(lambda: label.isVisible() and dialog.ok_button.isEnabled())
+    assert dialog.isVisible()
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The login entry goes to a folder of the test, never the user's own."""
+    config = tmp_path / "xdg-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return config
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Services]:
+    services = make_desk(tmp_path / "desk")
+    yield services
+    services.stop()
+
+
+@pytest.fixture
+def settings(desk: Services) -> AppSettings:
+    return AppSettings(desk.store, desk.paths.downloads_dir)
+
+
+@pytest.fixture
+def tasks(desk: Services) -> Iterator[TaskRunner]:
+    runner = TaskRunner()
+    yield runner
+    runner.wait_for_done()
+
+
+# --- General ----------------------------------------------------------------------------------
+
+
+def test_general_round_trip_and_language_signal(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, private_config: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.general
+    assert page.language.currentData() == "system"
+    assert page.close_to_tray.isChecked() and page.notify.isChecked()
+    page.language.setFocus()
+    qtbot.keyClick(page.language, Qt.Key.Key_End)  # the last one: العربية
+    assert page.language.currentText() == "العربية"
+    click(qtbot, page.close_to_tray)
+    click(qtbot, page.notify)
+    click(qtbot, page.start_at_login)
+    with qtbot.waitSignal(dialog.language_changed) as changed:
+        press_ok(qtbot, dialog)
+    assert changed.args == ["ar"]
+    assert settings.language == "ar"
+    assert (settings.close_to_tray, settings.notify, settings.start_at_login) == (
+        False,
+        False,
+        True,
+    )
+    entry = private_config / "autostart" / "alu-client.desktop"
+    text = entry.read_text()
+    assert 'Exec="/opt/alu desk/alu-client" --minimized' in text
+    assert "Type=Application" in text
+
+    again = open_dialog(qtbot, desk, settings, tasks)
+    assert again.general.language.currentData() == "ar"
+    assert again.general.start_at_login.isChecked()
+    assert not again.general.close_to_tray.isChecked()
+    click(qtbot, again.general.start_at_login)
+    with qtbot.assertNotEmitted(again.language_changed):
+        press_ok(qtbot, again)
+    assert not entry.exists()
+    assert settings.start_at_login is False
+
+
+def test_cancel_discards(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    click(qtbot, dialog.general.notify)
+    type_into(qtbot, dialog.transfers.limit_down.edit, "2M")
+    with qtbot.waitSignal(dialog.finished):
+        click(qtbot, dialog.buttons.button(dialog.buttons.StandardButton.Cancel))
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert settings.notify is True
+    assert settings.limit_down is None
+
+
+def test_autostart_entries(tmp_path: Path, private_config: Path) -> None:
+    assert not autostart.is_enabled("linux")
+    path = autostart.enable(["/usr/bin/alu-client"], environment={"ALU_CLIENT_HOME": "/srv/a b"})
+    assert path == private_config / "autostart" / "alu-client.desktop"
+    assert autostart.is_enabled("linux")
+    assert 'Exec=env "ALU_CLIENT_HOME=/srv/a b" /usr/bin/alu-client' in path.read_text()
+    autostart.disable("linux")
+    assert not path.exists() and not autostart.is_enabled("linux")
+    autostart.disable("linux")  # nothing there: nothing to do
+
+    home = tmp_path / "mac"
+    agent = autostart.enable(
+        ["/Applications/ALU Desk.app/Contents/MacOS/alu-client"],
+        environment={},
+        platform="darwin",
+        home=home,
+    )
+    assert agent == home / "Library" / "LaunchAgents" / "africa.alu.desk.plist"
+    data = plistlib.loads(agent.read_bytes())
+    assert data["ProgramArguments"] == ["/Applications/ALU Desk.app/Contents/MacOS/alu-client"]
+    assert data["RunAtLoad"] is True
+    assert autostart.is_enabled("darwin", home)
+    autostart.set_enabled(False, platform="darwin", home=home)
+    assert not agent.exists()
+
+
+# --- Transfers --------------------------------------------------------------------------------
+
+
+def test_transfers_round_trip_with_a_schedule(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "Videos ALU"
+    folder.mkdir()
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentWidget(page)
+    assert page.download_dir.text() == str(desk.paths.downloads_dir)
+    type_into(qtbot, page.download_dir.edit, str(folder))
+    type_into(qtbot, page.max_downloads, "5")
+    type_into(qtbot, page.max_uploads, "3")
+    type_into(qtbot, page.limit_down.edit, "2M")
+    type_into(qtbot, page.limit_up.edit, "500 kbit/s")
+
+    click(qtbot, page.add_period)
+    qtbot.waitUntil(lambda: page.period_dialog is not None and page.period_dialog.isVisible())
+    period = page.period_dialog
+    assert isinstance(period, ScheduleRuleDialog)
+    assert [b.isChecked() for b in period.days] == [True] * 5 + [False] * 2  # weekdays
+    type_into(qtbot, period.down.edit, "1M")
+    click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
+    qtbot.waitUntil(lambda: page.schedule_model.rowCount() == 1)
+    press_ok(qtbot, dialog)
+
+    assert settings.download_dir == folder
+    assert (settings.max_downloads, settings.max_uploads) == (5, 3)
+    assert settings.limit_down == 250_000 and settings.limit_up == 62_500
+    schedule = settings.schedule
+    assert schedule is not None
+    assert schedule.rules == (
+        ScheduleRule(
+            frozenset(range(5)), datetime.time(7), datetime.time(19), down_bps=125_000, up_bps=None
+        ),
+    )
+    # outside the periods, the plain limits
+    assert (schedule.default_down, schedule.default_up) == (250_000, 62_500)
+
+    again = open_dialog(qtbot, desk, settings, tasks)
+    p = again.transfers
+    assert (p.max_downloads.value(), p.max_uploads.value()) == (5, 3)
+    assert p.limit_down.edit.text() == "2 Mbit/s" and p.limit_up.edit.text() == "500 kbit/s"
+    assert p.schedule_model.rowCount() == 1
+    p.schedule_view.selectRow(0)
+    click(qtbot, p.remove_period)
+    type_into(qtbot, p.limit_up.edit, "")
+    press_ok(qtbot, again)
+    assert settings.schedule is None and settings.limit_up is None
+    assert settings.limit_down == 250_000
+
+
+def test_a_bad_limit_shows_at_the_field_and_nothing_is_applied(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentIndex(0)
+    type_into(qtbot, page.limit_down.edit, "fast please")
+    type_into(qtbot, page.max_downloads, "6")
+    press_ok_expecting_error(qtbot, dialog, page.limit_down.error)
+    assert dialog.tabs.currentWidget() is page
+    assert "fast please" in page.limit_down.error.text()
+    assert not page.limit_up.error.isVisible()
+    tasks.wait_for_done()
+    assert settings.max_downloads == 2 and settings.limit_down is None
+    # Typing again clears the message; a good rate goes through.
+    type_into(qtbot, page.limit_down.edit, "1.5 MB/s")
+    assert not page.limit_down.error.isVisible()
+    press_ok(qtbot, dialog)
+    assert settings.limit_down == 1_500_000 and settings.max_downloads == 6
+
+
+def test_a_bad_schedule_rate_keeps_the_period_form_open(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentWidget(page)
+    click(qtbot, page.add_period)
+    qtbot.waitUntil(lambda: page.period_dialog is not None and page.period_dialog.isVisible())
+    period = page.period_dialog
+    assert period is not None
+    for box in period.days[:5]:
+        click(qtbot, box)
+    type_into(qtbot, period.up.edit, "lots")
+    click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
+    assert period.isVisible()
+    assert period.days_error.isVisible() and period.up.error.isVisible()
+    click(qtbot, period.days[6])
+    type_into(qtbot, period.up.edit, "256k")
+    with qtbot.waitSignal(period.finished):
+        click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
+    rule = page.schedule_model.item_at(0)
+    assert rule is not None and rule.days == frozenset({6}) and rule.up_bps == 32_000
+
+
+def test_a_missing_download_folder_is_refused_before_anything_is_written(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    click(qtbot, dialog.general.notify)
+    type_into(qtbot, page.download_dir.edit, str(tmp_path / "nowhere"))
+    press_ok_expecting_error(qtbot, dialog, page.download_dir.error)
+    assert "does not exist" in page.download_dir.error.text()
+    assert dialog.tabs.currentWidget() is page
+    assert settings.notify is True  # nothing written
+
+
+def test_schedule_model(qtmodeltester: Any) -> None:
+    model = ScheduleModel()
+    model.set_items(
+        [
+            ScheduleRule(
+                frozenset({0, 1, 2, 3, 4}), datetime.time(7), datetime.time(19), 250e3, None
+            ),
+            ScheduleRule(frozenset({5, 6}), datetime.time(22), datetime.time(0), None, 1e5),
+        ]
+    )
+    qtmodeltester.check(model)
+    assert model.index(1, 2).data() == "24:00"
+    assert model.index(0, 3).data() == "2 Mbit/s"
+    assert model.index(0, 4).data() == "Unlimited"
+
+
+# --- Network ----------------------------------------------------------------------------------
+
+
+def test_network_round_trip_and_ca_bundle_check(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    not_pem = tmp_path / "bundle.pem"
+    not_pem.write_text("this is not a certificate\n")
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.network
+    dialog.tabs.setCurrentWidget(page)
+    assert page.allow_http.isChecked() and page.http_warning.isVisible()
+    type_into(qtbot, page.proxy, "proxy.newsroom:3128")
+    press_ok_expecting_error(qtbot, dialog, page.proxy_error)
+    type_into(qtbot, page.proxy, "http://proxy.newsroom.local:3128")
+    type_into(qtbot, page.ca_bundle.edit, str(not_pem))
+    press_ok_expecting_error(qtbot, dialog, page.ca_bundle.error)
+    assert "PEM" in page.ca_bundle.error.text()
+    type_into(qtbot, page.ca_bundle.edit, str(tmp_path / "missing.pem"))
+    press_ok_expecting_error(qtbot, dialog, page.ca_bundle.error)
+    assert "no file" in page.ca_bundle.error.text()
+    type_into(qtbot, page.ca_bundle.edit, certifi.where())
+    click(qtbot, page.allow_http)
+    assert not page.http_warning.isVisible()
+    press_ok(qtbot, dialog)
+    profile = Profiles(desk.store).require(PROFILE)
+    assert profile.proxy == "http://proxy.newsroom.local:3128"
+    assert profile.ca_bundle == certifi.where()
+    assert profile.allow_http is False
+    assert profile.url == "http://127.0.0.1:8750" and profile.username == "ktn"
+
+
+# --- live application -------------------------------------------------------------------------
+
+
+def test_ok_applies_limits_schedule_and_caps_to_a_running_queue(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    queue = desk.start_engine(sync=False, media=False)
+    assert queue.limits["download"].rate_bps is None
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    type_into(qtbot, page.limit_down.edit, "2M")
+    type_into(qtbot, page.limit_up.edit, "1M")
+    type_into(qtbot, page.max_downloads, "4")
+    press_ok(qtbot, dialog)
+    assert queue.caps == {"download": 4, "upload": 1}
+    assert queue.limits["download"].rate_bps == 250_000
+    assert queue.limits["upload"].rate_bps == 125_000
+
+    # A period covering the whole week (from 00:00 to 00:00 is a whole day) wins at once.
+    again = open_dialog(qtbot, desk, settings, tasks)
+    p = again.transfers
+    click(qtbot, p.add_period)
+    qtbot.waitUntil(lambda: p.period_dialog is not None and p.period_dialog.isVisible())
+    period = p.period_dialog
+    assert period is not None
+    for box in period.days[5:]:
+        click(qtbot, box)
+    for edit in (period.start, period.end):  # the hours typed over: 00:00
+        edit.setFocus()
+        edit.setSelectedSection(edit.Section.HourSection)
+        qtbot.keyClicks(edit, "00")
+    type_into(qtbot, period.down.edit, "512k")
+    with qtbot.waitSignal(period.finished):
+        click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
+    press_ok(qtbot, again)
+    assert queue.schedule is not None
+    assert queue.limits["download"].rate_bps == 64_000
+    assert queue.limits["upload"].rate_bps is None

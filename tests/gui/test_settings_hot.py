@@ -1,0 +1,182 @@
+"""Settings › Hot folders: folders added with defaults, switched off and removed through the
+dialog (engine stopped, then running), and a file that could not be sent taken again with
+Retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.watch import HotFolders
+from alu_client.ui.models import OBJECT_ROLE
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.settings import SettingsDialog
+from alu_client.ui.views.settings_apply import not_running
+from alu_client.ui.views.settings_hot import HotFolderDialog
+from alu_client.ui.views.settings_models import (
+    COL_ERRORS,
+    COL_FOLDER_ON,
+    COL_SENT,
+    HotFoldersModel,
+    WatchErrorsModel,
+)
+from tests.gui.test_settings import PROFILE, click, make_desk, open_dialog, press_ok
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Services]:
+    services = make_desk(tmp_path / "desk")
+    yield services
+    services.stop()
+
+
+@pytest.fixture
+def tasks(desk: Services) -> Iterator[TaskRunner]:
+    runner = TaskRunner()
+    yield runner
+    runner.wait_for_done()
+
+
+def open_hot(qtbot: Any, desk: Services, tasks: TaskRunner) -> SettingsDialog:
+    d = open_dialog(qtbot, desk, AppSettings(desk.store, desk.paths.downloads_dir), tasks)
+    d.tabs.setCurrentWidget(d.hot_page)
+    return d
+
+
+def select(qtbot: Any, view: Any, row: int) -> None:
+    rect = view.visualRect(view.model().index(row, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: [i.row() for i in view.selectionModel().selectedRows()] == [row])
+
+
+def add_through_form(qtbot: Any, dialog: SettingsDialog, folder: Path) -> HotFolderDialog:
+    page = dialog.hot_page
+    click(qtbot, page.add_button)
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible())
+    form = page.dialog
+    assert form is not None
+    qtbot.keyClicks(form.folder.edit, str(folder))
+    return form
+
+
+def test_add_a_folder_with_defaults_then_switch_off_and_remove(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    dialog = open_hot(qtbot, desk, tasks)
+    form = add_through_form(qtbot, dialog, inbox)
+    form.language.setFocus()
+    qtbot.keyClick(form.language, Qt.Key.Key_End)  # Arabic
+    qtbot.keyClicks(form.category, "politics")
+    qtbot.keyClicks(form.country, "Kenya")
+    form.priority.setFocus()
+    qtbot.keyClick(form.priority, Qt.Key.Key_End)  # flash
+    click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+    assert form.isVisible() and "two-letter" in form.error.text()
+    form.country.clear()
+    qtbot.keyClicks(form.country, "ke")
+    with qtbot.waitSignal(form.finished):
+        click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+    assert dialog.hot_page.model.rowCount() == 1
+    press_ok(qtbot, dialog)
+
+    hot = HotFolders(desk.store, PROFILE, not_running)
+    [folder] = hot.list_folders()
+    assert folder.path == inbox.resolve() and folder.enabled
+    assert folder.defaults == {
+        "language": "ar",
+        "category": "politics",
+        "country": "KE",
+        "priority": "flash",
+    }
+
+    # The engine runs now: the dialog works on its hot folders.
+    desk.start_engine(sync=False, media=False)
+    assert desk.hot_folders is not None
+    again = open_hot(qtbot, desk, tasks)
+    assert again.hot is desk.hot_folders
+    page = again.hot_page
+    view = page.view
+    rect = view.visualRect(page.model.index(0, COL_FOLDER_ON))
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.left() + 10, rect.center().y())
+    )
+    qtbot.waitUntil(lambda: not page.model.items()[0].enabled)
+    press_ok(qtbot, again)
+    assert desk.hot_folders.folder(folder.id).enabled is False
+
+    third = open_hot(qtbot, desk, tasks)
+    select(qtbot, third.hot_page.view, 0)
+    click(qtbot, third.hot_page.remove_button)
+    press_ok(qtbot, third)
+    assert desk.hot_folders.list_folders() == []
+
+
+def test_the_same_folder_twice_is_refused(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    HotFolders(desk.store, PROFILE, not_running).add_folder(inbox)
+    dialog = open_hot(qtbot, desk, tasks)
+    qtbot.waitUntil(lambda: dialog.hot_page.model.rowCount() == 1)
+    form = add_through_form(qtbot, dialog, inbox)
+    click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+    assert form.isVisible() and "already a hot folder" in form.folder.error.text()
+
+
+def test_files_not_sent_are_listed_and_retried(
+    qtbot: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    scanner = HotFolders(desk.store, PROFILE, not_running)
+    scanner.add_folder(inbox, settle_seconds=0)
+    (inbox / "floods.mp4").write_bytes(b"\0" * 4096)
+    (inbox / "floods.json").write_text("{ not json")
+
+    def errors() -> int:
+        scanner.scan_now()
+        return sum(1 for f in scanner.files(scanner.list_folders()[0].id) if f.state == "error")
+
+    wait_until(errors, timeout=10, what="the bad sidecar reported")
+    dialog = open_hot(qtbot, desk, tasks)
+    page = dialog.hot_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    assert page.model.index(0, COL_ERRORS).data() == "1"
+    assert page.model.index(0, COL_SENT).data() == "0"
+    qtmodeltester.check(page.model)
+    select(qtbot, page.view, 0)
+    qtbot.waitUntil(lambda: page.errors_model.rowCount() == 1)
+    qtmodeltester.check(page.errors_model)
+    assert page.errors_model.index(0, 0).data() == "floods.mp4"
+    assert page.errors_model.index(0, 1).data()  # what to fix, in words
+    assert not page.retry_button.isEnabled()
+    select(qtbot, page.errors_view, 0)
+    file = page.errors_model.index(0, 0).data(OBJECT_ROLE)
+    click(qtbot, page.retry_button)
+    qtbot.waitUntil(lambda: page.errors_model.rowCount() == 0)
+    assert page.model.index(0, COL_ERRORS).data() == "0"
+    assert all(f.id != file.id for f in scanner.files(file.folder_id))
+
+
+def test_models_without_rows(qtmodeltester: Any) -> None:
+    folders, errors = HotFoldersModel(), WatchErrorsModel()
+    qtmodeltester.check(folders)
+    qtmodeltester.check(errors)
+    assert folders.headerData(0, Qt.Orientation.Horizontal) == "Folder"
+    assert errors.headerData(1, Qt.Orientation.Horizontal) == "Problem"
