@@ -29,6 +29,167 @@
     </message>
 </context>
 <context>
+    <name>Demo</name>
+    <message>
+        <source>ALU Desk demo</source>
+        <translation>العرض التجريبي لـ ALU Desk</translation>
+    </message>
+    <message>
+        <source>Preparing the demo feed: making the video clips (only the first time)…</source>
+        <translation>جارٍ إعداد الموجز التجريبي: إنشاء المقاطع المصوّرة (في المرة الأولى فقط)…</translation>
+    </message>
+</context>
+<context>
+    <name>FeedPanel</name>
+    <message>
+        <source>{count} unread</source>
+        <translation>{count} غير مقروءة</translation>
+    </message>
+    <message>
+        <source>broadcast</source>
+        <translation>البث</translation>
+    </message>
+    <message>
+        <source>proxy</source>
+        <translation>المعاينة</translation>
+    </message>
+    <message>
+        <source>“{title}” has no {rendition} file.</source>
+        <translation>لا يوجد ملف {rendition} للمادة «{title}».</translation>
+    </message>
+    <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>تعذّر تنزيل «{title}»: {error}</translation>
+    </message>
+    <message>
+        <source>Something went wrong: {error}</source>
+        <translation>حدث خطأ: {error}</translation>
+    </message>
+    <message>
+        <source>&amp;Download</source>
+        <translation>&amp;تنزيل</translation>
+    </message>
+    <message>
+        <source>Download the broadcast file of the selected items</source>
+        <translation>تنزيل ملف البث للمواد المحددة</translation>
+    </message>
+    <message>
+        <source>Download &amp;proxy</source>
+        <translation>تنزيل ملف الم&amp;عاينة</translation>
+    </message>
+    <message>
+        <source>Download the small preview file of the selected items</source>
+        <translation>تنزيل ملف المعاينة الصغير للمواد المحددة</translation>
+    </message>
+    <message>
+        <source>Pre&amp;view</source>
+        <translation>م&amp;عاينة</translation>
+    </message>
+    <message>
+        <source>Play the downloaded file in the Library</source>
+        <translation>تشغيل الملف المنزَّل في المكتبة</translation>
+    </message>
+    <message>
+        <source>Mark all &amp;read</source>
+        <translation>تعليم الكل &amp;مقروءًا</translation>
+    </message>
+    <message>
+        <source>Feed commands</source>
+        <translation>أوامر الموجز</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>الموجز</translation>
+    </message>
+    <message>
+        <source>Items pushed to this newsroom, newest first</source>
+        <translation>المواد المرسلة إلى غرفة الأخبار هذه، الأحدث أولًا</translation>
+    </message>
+</context>
+<context>
+    <name>FilterBar</name>
+    <message>
+        <source>All languages</source>
+        <translation>كل اللغات</translation>
+    </message>
+    <message>
+        <source>All categories</source>
+        <translation>كل الأبواب</translation>
+    </message>
+    <message>
+        <source>All regions</source>
+        <translation>كل المناطق</translation>
+    </message>
+    <message>
+        <source>&amp;Search:</source>
+        <translation>&amp;بحث:</translation>
+    </message>
+    <message>
+        <source>Words in title, slug, dateline, script…</source>
+        <translation>كلمات من العنوان أو الرمز أو المكان أو النص…</translation>
+    </message>
+    <message>
+        <source>Search items</source>
+        <translation>البحث في المواد</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>اللغة</translation>
+    </message>
+    <message>
+        <source>Category</source>
+        <translation>الباب</translation>
+    </message>
+    <message>
+        <source>Region</source>
+        <translation>المنطقة</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>الأولوية</translation>
+    </message>
+    <message>
+        <source>Published</source>
+        <translation>النشر</translation>
+    </message>
+    <message>
+        <source>Find</source>
+        <translation>بحث</translation>
+    </message>
+    <message>
+        <source>All priorities</source>
+        <translation>كل الأولويات</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>عاجل جدًا</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>عاجل</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادي</translation>
+    </message>
+    <message>
+        <source>Any date</source>
+        <translation>أي تاريخ</translation>
+    </message>
+    <message>
+        <source>Today</source>
+        <translation>اليوم</translation>
+    </message>
+    <message>
+        <source>Last 24 hours</source>
+        <translation>آخر 24 ساعة</translation>
+    </message>
+    <message>
+        <source>Last 7 days</source>
+        <translation>آخر 7 أيام</translation>
+    </message>
+</context>
+<context>
     <name>Formats</name>
     <message>
         <source>{value} B</source>
@@ -89,6 +250,1737 @@
     <message>
         <source>{percent}%</source>
         <translation>{percent}٪</translation>
+    </message>
+</context>
+<context>
+    <name>GeneralPage</name>
+    <message>
+        <source>Same as the system</source>
+        <translation>مثل النظام</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>&amp;اللغة:</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>اللغة</translation>
+    </message>
+    <message>
+        <source>Closing the window keeps transfers running (tray)</source>
+        <translation>إغلاق النافذة يُبقي عمليات النقل جارية (في شريط المهام)</translation>
+    </message>
+    <message>
+        <source>Start ALU Desk when I log in</source>
+        <translation>تشغيل ALU Desk عند تسجيل الدخول</translation>
+    </message>
+    <message>
+        <source>Notify me of flash and urgent pushes and of finished transfers</source>
+        <translation>إعلامي بالمواد العاجلة والهامة وبعمليات النقل المكتملة</translation>
+    </message>
+    <message>
+        <source>The login entry could not be written: {why}</source>
+        <translation>تعذّرت كتابة إعداد التشغيل عند الدخول: {why}</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryModel</name>
+    <message>
+        <source>When</source>
+        <extracomment>events read per page</extracomment>
+        <translation>الوقت</translation>
+    </message>
+    <message>
+        <source>What</source>
+        <translation>الحدث</translation>
+    </message>
+    <message>
+        <source>Item</source>
+        <translation>المادة</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>الحجم</translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation>السرعة</translation>
+    </message>
+    <message>
+        <source>Time taken</source>
+        <translation>المدة</translation>
+    </message>
+    <message>
+        <source>Workstation</source>
+        <translation>محطة العمل</translation>
+    </message>
+    <message>
+        <source>Rule</source>
+        <translation>القاعدة</translation>
+    </message>
+    <message>
+        <source>Sent to hub</source>
+        <translation>الإرسال إلى المركز</translation>
+    </message>
+    <message>
+        <source>Download completed</source>
+        <translation>اكتمل التنزيل</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>فشل التنزيل</translation>
+    </message>
+    <message>
+        <source>Download canceled</source>
+        <translation>أُلغي التنزيل</translation>
+    </message>
+    <message>
+        <source>Upload completed</source>
+        <translation>اكتمل الرفع</translation>
+    </message>
+    <message>
+        <source>Upload failed</source>
+        <translation>فشل الرفع</translation>
+    </message>
+    <message>
+        <source>Upload canceled</source>
+        <translation>أُلغي الرفع</translation>
+    </message>
+    <message>
+        <source>This workstation</source>
+        <translation>محطة العمل هذه</translation>
+    </message>
+    <message>
+        <source>Waiting to be sent</source>
+        <translation>بانتظار الإرسال</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>أُرسل</translation>
+    </message>
+    <message>
+        <source>Refused by the hub</source>
+        <translation>رفضه المركز</translation>
+    </message>
+    <message>
+        <source>From the hub</source>
+        <translation>وارد من المركز</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryPanel</name>
+    <message>
+        <source>&amp;Refresh</source>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded)</extracomment>
+        <translation>&amp;تحديث</translation>
+    </message>
+    <message>
+        <source>Read the history again (F5)</source>
+        <translation>إعادة قراءة السجل (F5)</translation>
+    </message>
+    <message>
+        <source>&amp;Sync now</source>
+        <translation>&amp;مزامنة الآن</translation>
+    </message>
+    <message>
+        <source>Send this workstation&apos;s history to the hub and fetch the others&apos;</source>
+        <translation>إرسال سجل محطة العمل هذه إلى المركز وجلب سجلات المحطات الأخرى</translation>
+    </message>
+    <message>
+        <source>History commands</source>
+        <translation>أوامر السجل</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>السجل</translation>
+    </message>
+    <message>
+        <source>Downloads and uploads that ended, the newest first</source>
+        <translation>عمليات التنزيل والرفع المنتهية، الأحدث أولاً</translation>
+    </message>
+    <message>
+        <source>1 event waiting to be sent to the hub</source>
+        <translation>حدث واحد بانتظار الإرسال إلى المركز</translation>
+    </message>
+    <message>
+        <source>{count} events waiting to be sent to the hub</source>
+        <translation>أحداث بانتظار الإرسال إلى المركز: {count}</translation>
+    </message>
+    <message>
+        <source>Everything has been sent to the hub</source>
+        <translation>أُرسل كل شيء إلى المركز</translation>
+    </message>
+    <message>
+        <source>Could not read the history: {error}</source>
+        <translation>تعذّرت قراءة السجل: {error}</translation>
+    </message>
+    <message>
+        <source>Syncing the history with the hub…</source>
+        <translation>جارٍ مزامنة السجل مع المركز…</translation>
+    </message>
+    <message>
+        <source>History synced: {sent} sent, {received} new from other workstations.</source>
+        <translation>تمت مزامنة السجل — المُرسَلة: {sent}، والجديدة من محطات أخرى: {received}.</translation>
+    </message>
+    <message>
+        <source>The hub cannot be reached just now; the history will be sent when it can.</source>
+        <translation>يتعذّر الوصول إلى المركز حالياً؛ سيُرسَل السجل حين يصبح ذلك ممكناً.</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub again to sync the history.</source>
+        <translation>سجّل الدخول إلى المركز مجدداً لمزامنة السجل.</translation>
+    </message>
+    <message>
+        <source>Could not sync the history: {error}</source>
+        <translation>تعذّرت مزامنة السجل: {error}</translation>
+    </message>
+</context>
+<context>
+    <name>HotFolderDialog</name>
+    <message>
+        <source>New hot folder</source>
+        <translation>مجلد مراقَب جديد</translation>
+    </message>
+    <message>
+        <source>Folder to watch</source>
+        <translation>المجلد المراد مراقبته</translation>
+    </message>
+    <message>
+        <source>Choose the folder to watch</source>
+        <translation>اختيار المجلد المراد مراقبته</translation>
+    </message>
+    <message>
+        <source>Default language</source>
+        <translation>اللغة الافتراضية</translation>
+    </message>
+    <message>
+        <source>Not set (English)</source>
+        <translation>غير محددة (الإنجليزية)</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation>الإنجليزية</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>الفرنسية</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>العربية</translation>
+    </message>
+    <message>
+        <source>Default category</source>
+        <translation>التصنيف الافتراضي</translation>
+    </message>
+    <message>
+        <source>Default country (two letters)</source>
+        <translation>البلد الافتراضي (حرفان)</translation>
+    </message>
+    <message>
+        <source>e.g. KE</source>
+        <translation>مثلاً KE</translation>
+    </message>
+    <message>
+        <source>Default priority</source>
+        <translation>الأولوية الافتراضية</translation>
+    </message>
+    <message>
+        <source>Not set (routine)</source>
+        <translation>غير محددة (عادية)</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادية</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>هامة</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>عاجلة</translation>
+    </message>
+    <message>
+        <source>&amp;Folder:</source>
+        <translation>&amp;المجلد:</translation>
+    </message>
+    <message>
+        <source>Defaults for its files (a sidecar .json may say otherwise):</source>
+        <translation>القيم الافتراضية لملفاته (يمكن لملف ‎.json‎ مرافق أن يغيّرها):</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>&amp;اللغة:</translation>
+    </message>
+    <message>
+        <source>&amp;Category:</source>
+        <translation>الت&amp;صنيف:</translation>
+    </message>
+    <message>
+        <source>C&amp;ountry:</source>
+        <translation>ال&amp;بلد:</translation>
+    </message>
+    <message>
+        <source>&amp;Priority:</source>
+        <translation>الأ&amp;ولوية:</translation>
+    </message>
+    <message>
+        <source>Choose the folder to watch.</source>
+        <translation>اختر المجلد المراد مراقبته.</translation>
+    </message>
+    <message>
+        <source>This folder is already a hot folder.</source>
+        <translation>هذا المجلد مراقَب بالفعل.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>البلد رمز من حرفين، مثل KE أو SN.</translation>
+    </message>
+    <message>
+        <source>The category is too long.</source>
+        <translation>التصنيف طويل جداً.</translation>
+    </message>
+</context>
+<context>
+    <name>HotFoldersModel</name>
+    <message>
+        <source>Folder</source>
+        <translation>المجلد</translation>
+    </message>
+    <message>
+        <source>On</source>
+        <translation>مفعّل</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>المُرسلة</translation>
+    </message>
+    <message>
+        <source>Errors</source>
+        <translation>الأخطاء</translation>
+    </message>
+    <message>
+        <source>Defaults</source>
+        <translation>القيم الافتراضية</translation>
+    </message>
+    <message>
+        <source>Watched</source>
+        <translation>مراقَب</translation>
+    </message>
+    <message>
+        <source>Not watched</source>
+        <translation>غير مراقَب</translation>
+    </message>
+</context>
+<context>
+    <name>HotFoldersPage</name>
+    <message>
+        <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
+        <translation>يُرفع الملف الموضوع في مجلد مراقَب بعد اكتماله، ثم يُنقل إلى مجلد «sent» التابع له.</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to watch folders for uploads.</source>
+        <translation>سجّل الدخول إلى مركز لمراقبة مجلدات الرفع.</translation>
+    </message>
+    <message>
+        <source>Hot folders</source>
+        <translation>المجلدات المراقَبة</translation>
+    </message>
+    <message>
+        <source>Files not sent</source>
+        <translation>الملفات غير المُرسلة</translation>
+    </message>
+    <message>
+        <source>Files of this folder that were &amp;not sent:</source>
+        <translation>ملفات هذا المجلد التي &amp;لم تُرسل:</translation>
+    </message>
+    <message>
+        <source>&amp;Add folder…</source>
+        <translation>إ&amp;ضافة مجلد…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>إ&amp;زالة</translation>
+    </message>
+    <message>
+        <source>Re&amp;try</source>
+        <translation>إعادة الم&amp;حاولة</translation>
+    </message>
+    <message>
+        <source>Take this file again at the next scan (at once)</source>
+        <translation>إعادة أخذ هذا الملف في الفحص التالي (فوراً)</translation>
+    </message>
+</context>
+<context>
+    <name>ItemDetail</name>
+    <message>
+        <source>Flash</source>
+        <translation>عاجل جدًا</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>عاجل</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادي</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>لا يوجد</translation>
+    </message>
+    <message>
+        <source>Broadcast</source>
+        <translation>البث</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>المعاينة</translation>
+    </message>
+    <message>
+        <source>on this workstation</source>
+        <translation>على هذا الجهاز</translation>
+    </message>
+    <message>
+        <source>file missing</source>
+        <translation>الملف مفقود</translation>
+    </message>
+    <message>
+        <source>{name} — not examined yet</source>
+        <translation>{name} — لم يُفحص بعد</translation>
+    </message>
+    <message>
+        <source>{fps} fps</source>
+        <translation>{fps} إطار/ث</translation>
+    </message>
+    <message>
+        <source>{codec}, {channels} ch, {rate} Hz</source>
+        <translation>{codec}، {channels} قنوات، {rate} هرتز</translation>
+    </message>
+    <message>
+        <source>Video: {video}</source>
+        <translation>الفيديو: {video}</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>لا يوجد</translation>
+    </message>
+    <message>
+        <source>Audio: {audio}</source>
+        <translation>الصوت: {audio}</translation>
+    </message>
+    <message>
+        <source>Length: {length}</source>
+        <translation>المدة: {length}</translation>
+    </message>
+    <message>
+        <source>Size: {size}</source>
+        <translation>الحجم: {size}</translation>
+    </message>
+    <message>
+        <source>Slug:</source>
+        <translation>الرمز:</translation>
+    </message>
+    <message>
+        <source>Dateline:</source>
+        <translation>المكان والتاريخ:</translation>
+    </message>
+    <message>
+        <source>Published:</source>
+        <translation>تاريخ النشر:</translation>
+    </message>
+    <message>
+        <source>Recorded:</source>
+        <translation>تاريخ التصوير:</translation>
+    </message>
+    <message>
+        <source>Language:</source>
+        <translation>اللغة:</translation>
+    </message>
+    <message>
+        <source>Category:</source>
+        <translation>الباب:</translation>
+    </message>
+    <message>
+        <source>Region:</source>
+        <translation>المنطقة:</translation>
+    </message>
+    <message>
+        <source>Country:</source>
+        <translation>البلد:</translation>
+    </message>
+    <message>
+        <source>Priority:</source>
+        <translation>الأولوية:</translation>
+    </message>
+    <message>
+        <source>Restrictions:</source>
+        <translation>القيود:</translation>
+    </message>
+    <message>
+        <source>Renditions:</source>
+        <translation>النسخ:</translation>
+    </message>
+    <message>
+        <source>Local file:</source>
+        <translation>الملف المحلي:</translation>
+    </message>
+    <message>
+        <source>Script</source>
+        <translation>النص</translation>
+    </message>
+    <message>
+        <source>Shotlist</source>
+        <translation>قائمة اللقطات</translation>
+    </message>
+    <message>
+        <source>Select an item to see its details.</source>
+        <translation>اختر مادة لعرض تفاصيلها.</translation>
+    </message>
+    <message>
+        <source>Item details</source>
+        <translation>تفاصيل المادة</translation>
+    </message>
+</context>
+<context>
+    <name>ItemsModel</name>
+    <message>
+        <source>just now</source>
+        <translation>الآن</translation>
+    </message>
+    <message>
+        <source>{n} min ago</source>
+        <translation>منذ {n} د</translation>
+    </message>
+    <message>
+        <source>{n} h ago</source>
+        <translation>منذ {n} س</translation>
+    </message>
+    <message>
+        <source>{n} d ago</source>
+        <translation>منذ {n} يوم</translation>
+    </message>
+    <message>
+        <source>Could not read the library: {error}</source>
+        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``)</extracomment>
+        <translation>تعذّرت قراءة المكتبة: {error}</translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation>العنوان</translation>
+    </message>
+    <message>
+        <source>Slug</source>
+        <translation>الرمز</translation>
+    </message>
+    <message>
+        <source>Dateline</source>
+        <translation>المكان</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>اللغة</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>المدة</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>الأولوية</translation>
+    </message>
+    <message>
+        <source>Published</source>
+        <translation>النشر</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>الحالة</translation>
+    </message>
+    <message>
+        <source>Picture</source>
+        <translation>الصورة</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>عاجل جدًا</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>عاجل</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادي</translation>
+    </message>
+    <message>
+        <source>New</source>
+        <translation>جديدة</translation>
+    </message>
+    <message>
+        <source>Queued</source>
+        <translation>في الانتظار</translation>
+    </message>
+    <message>
+        <source>Downloaded</source>
+        <translation>منزَّلة</translation>
+    </message>
+    <message>
+        <source>Missing</source>
+        <translation>مفقودة</translation>
+    </message>
+</context>
+<context>
+    <name>Languages</name>
+    <message>
+        <source>English</source>
+        <translation>الإنجليزية</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>الفرنسية</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>العربية</translation>
+    </message>
+    <message>
+        <source>Portuguese</source>
+        <translation>البرتغالية</translation>
+    </message>
+    <message>
+        <source>Swahili</source>
+        <translation>السواحيلية</translation>
+    </message>
+</context>
+<context>
+    <name>LibraryPanel</name>
+    <message>
+        <source>Copy to folder</source>
+        <translation>نسخ إلى مجلد</translation>
+    </message>
+    <message>
+        <source>Copy here</source>
+        <translation>النسخ هنا</translation>
+    </message>
+    <message>
+        <source>Could not copy to {folder}: {error}</source>
+        <translation>تعذّر النسخ إلى {folder}: {error}</translation>
+    </message>
+    <message>
+        <source>Delete local files</source>
+        <translation>حذف الملفات المحلية</translation>
+    </message>
+    <message>
+        <source>Delete the local file of “{title}”?</source>
+        <translation>حذف الملف المحلي للمادة «{title}»؟</translation>
+    </message>
+    <message>
+        <source>Delete the local files of {count} items?</source>
+        <translation>حذف الملفات المحلية لـ {count} مواد؟</translation>
+    </message>
+    <message>
+        <source>The items stay in the library and can be downloaded again.</source>
+        <translation>تبقى المواد في المكتبة ويمكن تنزيلها مجددًا.</translation>
+    </message>
+    <message>
+        <source>Delete file</source>
+        <translation>حذف الملف</translation>
+    </message>
+    <message>
+        <source>Keep</source>
+        <translation>الإبقاء</translation>
+    </message>
+    <message>
+        <source>Some files were not deleted: {reasons}</source>
+        <translation>لم تُحذف بعض الملفات: {reasons}</translation>
+    </message>
+    <message>
+        <source>Something went wrong: {error}</source>
+        <translation>حدث خطأ: {error}</translation>
+    </message>
+    <message>
+        <source>&amp;Grid</source>
+        <translation>&amp;شبكة</translation>
+    </message>
+    <message>
+        <source>Show thumbnails</source>
+        <translation>عرض الصور المصغّرة</translation>
+    </message>
+    <message>
+        <source>&amp;List</source>
+        <translation>&amp;قائمة</translation>
+    </message>
+    <message>
+        <source>Show a table</source>
+        <translation>عرض جدول</translation>
+    </message>
+    <message>
+        <source>Show in &amp;folder</source>
+        <translation>الإظهار في الم&amp;جلد</translation>
+    </message>
+    <message>
+        <source>&amp;Copy to…</source>
+        <translation>&amp;نسخ إلى…</translation>
+    </message>
+    <message>
+        <source>Copy the selected files to another folder</source>
+        <translation>نسخ الملفات المحددة إلى مجلد آخر</translation>
+    </message>
+    <message>
+        <source>&amp;Delete local file</source>
+        <translation>&amp;حذف الملف المحلي</translation>
+    </message>
+    <message>
+        <source>Delete the file from this workstation; the item stays in the library</source>
+        <translation>حذف الملف من هذا الجهاز؛ تبقى المادة في المكتبة</translation>
+    </message>
+    <message>
+        <source>Stop copying</source>
+        <translation>إيقاف النسخ</translation>
+    </message>
+    <message>
+        <source>Copy progress</source>
+        <translation>تقدّم النسخ</translation>
+    </message>
+    <message>
+        <source>Library commands</source>
+        <translation>أوامر المكتبة</translation>
+    </message>
+    <message>
+        <source>Library thumbnails</source>
+        <translation>الصور المصغّرة في المكتبة</translation>
+    </message>
+    <message>
+        <source>Library list</source>
+        <translation>قائمة المكتبة</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Add files to upload</source>
+        <translation>إضافة ملفات للرفع</translation>
+    </message>
+    <message>
+        <source>Video files (*.mp4 *.mov *.mxf *.mkv *.avi *.m4v *.ts);;All files (*)</source>
+        <translation>ملفات الفيديو (*.mp4 *.mov *.mxf *.mkv *.avi *.m4v *.ts);;كل الملفات (*)</translation>
+    </message>
+    <message>
+        <source>Checking the hub for new items…</source>
+        <translation>جارٍ البحث عن مواد جديدة في المركز…</translation>
+    </message>
+    <message>
+        <source>Sign out</source>
+        <translation>تسجيل الخروج</translation>
+    </message>
+    <message>
+        <source>Sign out of %1? Transfers stop until you sign in again; the library and the queue stay on this workstation.</source>
+        <translation>تسجيل الخروج من %1؟ تتوقف عمليات النقل حتى تسجّل الدخول مجددًا؛ وتبقى المكتبة وقائمة الانتظار على محطة العمل هذه.</translation>
+    </message>
+    <message>
+        <source>About ALU Desk</source>
+        <translation>حول ALU Desk</translation>
+    </message>
+    <message>
+        <source>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;News video between the Africa Link Union agency and its member broadcasters: the feed, resumable transfers, the library and the history.&lt;/p&gt;</source>
+        <translation>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;الفيديو الإخباري بين وكالة اتحاد أفريقيا لينك والهيئات الإذاعية الأعضاء: الموجز، وعمليات النقل القابلة للاستئناف، والمكتبة، والسجل.&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>ALU Desk %1 is available (this workstation has %2). Ask your administrator or the agency for the installer.</source>
+        <translation>الإصدار %1 من ALU Desk متاح (على محطة العمل هذه الإصدار %2). اطلب برنامج التثبيت من المسؤول أو من الوكالة.</translation>
+    </message>
+    <message>
+        <source>ALU Desk %1 is the current version.</source>
+        <translation>ALU Desk %1 هو الإصدار الحالي.</translation>
+    </message>
+    <message>
+        <source>Check for updates</source>
+        <translation>البحث عن تحديثات</translation>
+    </message>
+    <message>
+        <source>Could not ask the hub for the current version: %1</source>
+        <translation>تعذّر سؤال المركز عن الإصدار الحالي: %1</translation>
+    </message>
+    <message>
+        <source>ALU Desk</source>
+        <translation>ALU Desk</translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation>%1 — %2</translation>
+    </message>
+    <message>
+        <source>%1 (Demo)</source>
+        <translation>%1 (عرض تجريبي)</translation>
+    </message>
+    <message>
+        <source>Main sections</source>
+        <translation>الأقسام الرئيسية</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>الموجز</translation>
+    </message>
+    <message>
+        <source>Feed (%1)</source>
+        <translation>الموجز (%1)</translation>
+    </message>
+    <message>
+        <source>Transfers</source>
+        <translation>عمليات النقل</translation>
+    </message>
+    <message>
+        <source>Library</source>
+        <translation>المكتبة</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>السجل</translation>
+    </message>
+    <message>
+        <source>ALU Desk is still running</source>
+        <translation>ما زال ALU Desk يعمل</translation>
+    </message>
+    <message>
+        <source>Transfers go on. Quit from the tray icon&apos;s menu.</source>
+        <translation>تستمر عمليات النقل. للإنهاء استخدم قائمة الأيقونة في منطقة الإشعارات.</translation>
+    </message>
+</context>
+<context>
+    <name>NetworkPage</name>
+    <message>
+        <source>&amp;Proxy:</source>
+        <translation>&amp;الوكيل:</translation>
+    </message>
+    <message>
+        <source>none (e.g. http://proxy.newsroom.local:3128)</source>
+        <translation>لا يوجد (مثلاً http://proxy.newsroom.local:3128)</translation>
+    </message>
+    <message>
+        <source>Proxy address</source>
+        <translation>عنوان الوكيل</translation>
+    </message>
+    <message>
+        <source>&amp;CA bundle:</source>
+        <translation>&amp;شهادات الجهات:</translation>
+    </message>
+    <message>
+        <source>the system&apos;s certificates</source>
+        <translation>شهادات النظام</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>ملف شهادات الجهات</translation>
+    </message>
+    <message>
+        <source>Choose the CA bundle file</source>
+        <translation>اختيار ملف شهادات الجهات</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>الشهادات (*.pem *.crt *.cer);;كل الملفات (*)</translation>
+    </message>
+    <message>
+        <source>Allow plain HTTP (no encryption)</source>
+        <translation>السماح بـ HTTP العادي (دون تشفير)</translation>
+    </message>
+    <message>
+        <source>Warning: over plain HTTP your password, your session and every file travel unencrypted; anyone on the network path can read or change them. Use it only for a hub on your own local network.</source>
+        <translation>تحذير: عبر HTTP العادي تنتقل كلمة المرور والجلسة وكل ملف دون تشفير، ويستطيع أي شخص على مسار الشبكة قراءتها أو تغييرها. لا تستخدمه إلا لمركز على شبكتك المحلية.</translation>
+    </message>
+    <message>
+        <source>Changes to the network settings take effect the next time ALU Desk starts.</source>
+        <translation>تسري تغييرات إعدادات الشبكة عند التشغيل التالي لـ ALU Desk.</translation>
+    </message>
+    <message>
+        <source>For the hub profile {name}</source>
+        <translation>لملف المركز {name}</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to set how it is reached.</source>
+        <translation>سجّل الدخول إلى مركز لضبط طريقة الوصول إليه.</translation>
+    </message>
+    <message>
+        <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
+        <translation>«{text}» ليس عنوان وكيل؛ اكتبه مثل http://proxy.newsroom.local:3128.</translation>
+    </message>
+    <message>
+        <source>There is no file at this path.</source>
+        <translation>لا يوجد ملف في هذا المسار.</translation>
+    </message>
+    <message>
+        <source>This file holds no certificate ALU Desk can read; a CA bundle is a PEM file (text starting with -----BEGIN CERTIFICATE-----).</source>
+        <translation>لا يحتوي هذا الملف على شهادة يستطيع ALU Desk قراءتها؛ ملف شهادات الجهات بصيغة PEM (نص يبدأ بـ -----BEGIN CERTIFICATE-----).</translation>
+    </message>
+</context>
+<context>
+    <name>PathField</name>
+    <message>
+        <source>Browse…</source>
+        <translation>استعراض…</translation>
+    </message>
+    <message>
+        <source>Choose</source>
+        <translation>اختيار</translation>
+    </message>
+</context>
+<context>
+    <name>PlayerWidget</name>
+    <message>
+        <source>This file is no longer on the disk; it may have been moved or deleted.</source>
+        <translation>لم يعد هذا الملف موجودًا على القرص؛ ربما نُقل أو حُذف.</translation>
+    </message>
+    <message>
+        <source>This file cannot be played here; it is still in the library.</source>
+        <translation>لا يمكن تشغيل هذا الملف هنا؛ لكنه لا يزال في المكتبة.</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>إيقاف مؤقت</translation>
+    </message>
+    <message>
+        <source>Play</source>
+        <translation>تشغيل</translation>
+    </message>
+    <message>
+        <source>Pause (Space)</source>
+        <translation>إيقاف مؤقت (مسافة)</translation>
+    </message>
+    <message>
+        <source>Play (Space)</source>
+        <translation>تشغيل (مسافة)</translation>
+    </message>
+    <message>
+        <source>Previous frame</source>
+        <translation>الإطار السابق</translation>
+    </message>
+    <message>
+        <source>Previous frame (,)</source>
+        <translation>الإطار السابق (,)</translation>
+    </message>
+    <message>
+        <source>Next frame</source>
+        <translation>الإطار التالي</translation>
+    </message>
+    <message>
+        <source>Next frame (.)</source>
+        <translation>الإطار التالي (.)</translation>
+    </message>
+    <message>
+        <source>Mute</source>
+        <translation>كتم الصوت</translation>
+    </message>
+    <message>
+        <source>Sound on or off</source>
+        <translation>تشغيل الصوت أو كتمه</translation>
+    </message>
+    <message>
+        <source>Full screen</source>
+        <translation>ملء الشاشة</translation>
+    </message>
+    <message>
+        <source>Leave full screen (Esc)</source>
+        <translation>الخروج من ملء الشاشة (Esc)</translation>
+    </message>
+    <message>
+        <source>Full screen (F)</source>
+        <translation>ملء الشاشة (F)</translation>
+    </message>
+    <message>
+        <source>Position in the clip</source>
+        <translation>الموضع في المقطع</translation>
+    </message>
+    <message>
+        <source>Time played</source>
+        <translation>الوقت المنقضي</translation>
+    </message>
+    <message>
+        <source>Length of the clip</source>
+        <translation>مدة المقطع</translation>
+    </message>
+    <message>
+        <source>Volume</source>
+        <translation>مستوى الصوت</translation>
+    </message>
+    <message>
+        <source>Volume (no sound device found)</source>
+        <translation>مستوى الصوت (لم يُعثر على جهاز صوت)</translation>
+    </message>
+    <message>
+        <source>Picture</source>
+        <translation>الصورة</translation>
+    </message>
+    <message>
+        <source>Player</source>
+        <translation>المشغّل</translation>
+    </message>
+</context>
+<context>
+    <name>RuleDialog</name>
+    <message>
+        <source>Edit rule</source>
+        <translation>تعديل القاعدة</translation>
+    </message>
+    <message>
+        <source>New rule</source>
+        <translation>قاعدة جديدة</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>أي قيمة</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>الا&amp;سم:</translation>
+    </message>
+    <message>
+        <source>Rule name</source>
+        <translation>اسم القاعدة</translation>
+    </message>
+    <message>
+        <source>Rule on</source>
+        <translation>القاعدة مفعّلة</translation>
+    </message>
+    <message>
+        <source>Items that match every condition filled in:</source>
+        <translation>المواد التي تستوفي كل الشروط المحددة:</translation>
+    </message>
+    <message>
+        <source>Categories:</source>
+        <translation>التصنيفات:</translation>
+    </message>
+    <message>
+        <source>Categories</source>
+        <translation>التصنيفات</translation>
+    </message>
+    <message>
+        <source>Regions:</source>
+        <translation>المناطق:</translation>
+    </message>
+    <message>
+        <source>Regions</source>
+        <translation>المناطق</translation>
+    </message>
+    <message>
+        <source>Countries:</source>
+        <translation>البلدان:</translation>
+    </message>
+    <message>
+        <source>Countries (two-letter codes)</source>
+        <translation>البلدان (رموز من حرفين)</translation>
+    </message>
+    <message>
+        <source>any (e.g. KE, SN)</source>
+        <translation>أي بلد (مثلاً KE, SN)</translation>
+    </message>
+    <message>
+        <source>Languages:</source>
+        <translation>اللغات:</translation>
+    </message>
+    <message>
+        <source>Priorities:</source>
+        <translation>الأولويات:</translation>
+    </message>
+    <message>
+        <source>Words:</source>
+        <translation>الكلمات:</translation>
+    </message>
+    <message>
+        <source>Words or phrases</source>
+        <translation>كلمات أو عبارات</translation>
+    </message>
+    <message>
+        <source>any (e.g. élection, vote)</source>
+        <translation>أي كلمة (مثلاً انتخابات، تصويت)</translation>
+    </message>
+    <message>
+        <source>What to download</source>
+        <translation>ما يجب تنزيله</translation>
+    </message>
+    <message>
+        <source>&amp;Download:</source>
+        <translation>&amp;تنزيل:</translation>
+    </message>
+    <message>
+        <source>Destination folder</source>
+        <translation>مجلد الوجهة</translation>
+    </message>
+    <message>
+        <source>the download folder</source>
+        <translation>مجلد التنزيلات</translation>
+    </message>
+    <message>
+        <source>&amp;To folder:</source>
+        <translation>إ&amp;لى المجلد:</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation>الإنجليزية</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>الفرنسية</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>العربية</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>عاجلة</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>هامة</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادية</translation>
+    </message>
+    <message>
+        <source>Give the rule a name.</source>
+        <translation>أعطِ القاعدة اسماً.</translation>
+    </message>
+    <message>
+        <source>A rule&apos;s name is at most 100 characters.</source>
+        <translation>لا يتجاوز اسم القاعدة 100 حرف.</translation>
+    </message>
+    <message>
+        <source>Another rule is already named “{name}”.</source>
+        <translation>توجد قاعدة أخرى باسم «{name}».</translation>
+    </message>
+    <message>
+        <source>Countries are two-letter codes separated by commas, like KE, SN.</source>
+        <translation>البلدان رموز من حرفين تفصل بينها فواصل، مثل KE, SN.</translation>
+    </message>
+    <message>
+        <source>“{word}” has no letters or digits to look for.</source>
+        <translation>«{word}» لا يحتوي على حروف أو أرقام للبحث عنها.</translation>
+    </message>
+</context>
+<context>
+    <name>RulesModel</name>
+    <message>
+        <source>Name</source>
+        <translation>الاسم</translation>
+    </message>
+    <message>
+        <source>On</source>
+        <translation>مفعّلة</translation>
+    </message>
+    <message>
+        <source>Conditions</source>
+        <translation>الشروط</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>الإجراء</translation>
+    </message>
+    <message>
+        <source>Destination</source>
+        <translation>الوجهة</translation>
+    </message>
+    <message>
+        <source>Download folder</source>
+        <translation>مجلد التنزيلات</translation>
+    </message>
+    <message>
+        <source>Rule on</source>
+        <translation>القاعدة مفعّلة</translation>
+    </message>
+    <message>
+        <source>Rule off</source>
+        <translation>القاعدة معطّلة</translation>
+    </message>
+    <message>
+        <source>Broadcast file</source>
+        <translation>ملف البث</translation>
+    </message>
+    <message>
+        <source>Proxy (preview) file</source>
+        <translation>ملف المعاينة (بروكسي)</translation>
+    </message>
+    <message>
+        <source>Proxy first, then broadcast</source>
+        <translation>المعاينة أولاً ثم ملف البث</translation>
+    </message>
+    <message>
+        <source>Every new item</source>
+        <translation>كل مادة جديدة</translation>
+    </message>
+    <message>
+        <source>Category: {values}</source>
+        <translation>التصنيف: {values}</translation>
+    </message>
+    <message>
+        <source>Region: {values}</source>
+        <translation>المنطقة: {values}</translation>
+    </message>
+    <message>
+        <source>Country: {values}</source>
+        <translation>البلد: {values}</translation>
+    </message>
+    <message>
+        <source>Language: {values}</source>
+        <translation>اللغة: {values}</translation>
+    </message>
+    <message>
+        <source>Priority: {values}</source>
+        <translation>الأولوية: {values}</translation>
+    </message>
+    <message>
+        <source>“{word}”</source>
+        <translation>«{word}»</translation>
+    </message>
+    <message>
+        <source>Words: {values}</source>
+        <translation>الكلمات: {values}</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>؛ </translation>
+    </message>
+</context>
+<context>
+    <name>RulesPage</name>
+    <message>
+        <source>New items are checked against the rules from the top: the first rule that is on and matches downloads the item. Items older than a day are never downloaded by a rule.</source>
+        <translation>تُقارن المواد الجديدة بالقواعد من الأعلى: أول قاعدة مفعّلة تنطبق تنزّل المادة. لا تنزّل أي قاعدة مادة مضى عليها أكثر من يوم.</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to set up automatic downloads.</source>
+        <translation>سجّل الدخول إلى مركز لإعداد التنزيل التلقائي.</translation>
+    </message>
+    <message>
+        <source>Auto-download rules</source>
+        <translation>قواعد التنزيل التلقائي</translation>
+    </message>
+    <message>
+        <source>&amp;Add…</source>
+        <translation>إ&amp;ضافة…</translation>
+    </message>
+    <message>
+        <source>&amp;Edit…</source>
+        <translation>ت&amp;عديل…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>&amp;حذف</translation>
+    </message>
+    <message>
+        <source>Move &amp;up</source>
+        <translation>نقل لأ&amp;على</translation>
+    </message>
+    <message>
+        <source>Move do&amp;wn</source>
+        <translation>نقل لأ&amp;سفل</translation>
+    </message>
+    <message>
+        <source>Turn &amp;off</source>
+        <translation>ت&amp;عطيل</translation>
+    </message>
+    <message>
+        <source>Turn o&amp;n</source>
+        <translation>ت&amp;فعيل</translation>
+    </message>
+</context>
+<context>
+    <name>ScheduleModel</name>
+    <message>
+        <source>Days</source>
+        <translation>الأيام</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>من</translation>
+    </message>
+    <message>
+        <source>To</source>
+        <translation>إلى</translation>
+    </message>
+    <message>
+        <source>Down</source>
+        <translation>التنزيل</translation>
+    </message>
+    <message>
+        <source>Up</source>
+        <translation>الرفع</translation>
+    </message>
+    <message>
+        <source>Unlimited</source>
+        <translation>بلا حد</translation>
+    </message>
+</context>
+<context>
+    <name>ScheduleRuleDialog</name>
+    <message>
+        <source>Bandwidth period</source>
+        <translation>فترة عرض النطاق</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>من</translation>
+    </message>
+    <message>
+        <source>To (00:00 is midnight)</source>
+        <translation>إلى (00:00 منتصف الليل)</translation>
+    </message>
+    <message>
+        <source>Download limit in this period</source>
+        <translation>حد التنزيل في هذه الفترة</translation>
+    </message>
+    <message>
+        <source>Upload limit in this period</source>
+        <translation>حد الرفع في هذه الفترة</translation>
+    </message>
+    <message>
+        <source>unlimited</source>
+        <translation>بلا حد</translation>
+    </message>
+    <message>
+        <source>Days:</source>
+        <translation>الأيام:</translation>
+    </message>
+    <message>
+        <source>From:</source>
+        <translation>من:</translation>
+    </message>
+    <message>
+        <source>To:</source>
+        <translation>إلى:</translation>
+    </message>
+    <message>
+        <source>Download limit:</source>
+        <translation>حد التنزيل:</translation>
+    </message>
+    <message>
+        <source>Upload limit:</source>
+        <translation>حد الرفع:</translation>
+    </message>
+    <message>
+        <source>A period that ends before it starts runs past midnight.</source>
+        <translation>الفترة التي تنتهي قبل بدايتها تمتد إلى ما بعد منتصف الليل.</translation>
+    </message>
+    <message>
+        <source>Tick at least one day.</source>
+        <translation>اختر يوماً واحداً على الأقل.</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>الإعدادات</translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation>عام</translation>
+    </message>
+    <message>
+        <source>Transfers</source>
+        <translation>عمليات النقل</translation>
+    </message>
+    <message>
+        <source>Auto-download</source>
+        <translation>التنزيل التلقائي</translation>
+    </message>
+    <message>
+        <source>Hot folders</source>
+        <translation>المجلدات المراقَبة</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>الشبكة</translation>
+    </message>
+    <message>
+        <source>Settings pages</source>
+        <translation>صفحات الإعدادات</translation>
+    </message>
+    <message>
+        <source>The settings could not be read or saved: {error}</source>
+        <translation>تعذّرت قراءة الإعدادات أو حفظها: {error}</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsFields</name>
+    <message>
+        <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
+        <translation>«{text}» ليس سرعة؛ اكتب مثلاً 2M (ميغابت في الثانية) أو 500 kbit/s أو 1.5 MB/s، أو اتركه فارغاً لعدم التقييد.</translation>
+    </message>
+</context>
+<context>
+    <name>ShellActions</name>
+    <message>
+        <source>&amp;Add files…</source>
+        <translation>إ&amp;ضافة ملفات…</translation>
+    </message>
+    <message>
+        <source>Choose video files to upload</source>
+        <translation>اختيار ملفات فيديو لرفعها</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>الإ&amp;عدادات…</translation>
+    </message>
+    <message>
+        <source>Folders, limits, rules, language</source>
+        <translation>المجلدات والحدود والقواعد واللغة</translation>
+    </message>
+    <message>
+        <source>&amp;Pause all</source>
+        <translation>إ&amp;يقاف الكل مؤقتًا</translation>
+    </message>
+    <message>
+        <source>Pause every transfer</source>
+        <translation>إيقاف كل عمليات النقل مؤقتًا</translation>
+    </message>
+    <message>
+        <source>&amp;Resume all</source>
+        <translation>ا&amp;ستئناف الكل</translation>
+    </message>
+    <message>
+        <source>Resume every paused transfer</source>
+        <translation>استئناف كل عمليات النقل المتوقفة مؤقتًا</translation>
+    </message>
+    <message>
+        <source>S&amp;ync now</source>
+        <translation>م&amp;زامنة الآن</translation>
+    </message>
+    <message>
+        <source>Ask the hub for new items now</source>
+        <translation>طلب المواد الجديدة من المركز الآن</translation>
+    </message>
+    <message>
+        <source>Sign &amp;out…</source>
+        <translation>تسجيل ال&amp;خروج…</translation>
+    </message>
+    <message>
+        <source>Sign out of the hub</source>
+        <translation>تسجيل الخروج من المركز</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>إ&amp;نهاء</translation>
+    </message>
+    <message>
+        <source>Stop the transfers and quit</source>
+        <translation>إيقاف عمليات النقل والإنهاء</translation>
+    </message>
+    <message>
+        <source>&amp;About ALU Desk</source>
+        <translation>&amp;حول ALU Desk</translation>
+    </message>
+    <message>
+        <source>Check for &amp;updates</source>
+        <translation>البحث عن ت&amp;حديثات</translation>
+    </message>
+    <message>
+        <source>Ask the hub</source>
+        <translation>سؤال المركز</translation>
+    </message>
+    <message>
+        <source>&amp;Feed</source>
+        <translation>ال&amp;موجز</translation>
+    </message>
+    <message>
+        <source>&amp;Transfers</source>
+        <translation>عمليات ال&amp;نقل</translation>
+    </message>
+    <message>
+        <source>&amp;Library</source>
+        <translation>الم&amp;كتبة</translation>
+    </message>
+    <message>
+        <source>&amp;History</source>
+        <translation>ال&amp;سجل</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;ملف</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>&amp;عرض</translation>
+    </message>
+    <message>
+        <source>T&amp;ools</source>
+        <translation>أ&amp;دوات</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>م&amp;ساعدة</translation>
+    </message>
+    <message>
+        <source>Main toolbar</source>
+        <translation>شريط الأدوات الرئيسي</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
+        <extracomment>where the token went: the store given, or a memory store (&quot;Remember me&quot; off)</extracomment>
+        <translation>استخدم عنوان https:// للمركز، أو اسمح باستخدام HTTP غير المشفّر.</translation>
+    </message>
+    <message>
+        <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
+        <translation>لم تُحفظ بيانات الدخول. ثبّت سلسلة مفاتيح للنظام، ثم سجّل الدخول مجددًا.</translation>
+    </message>
+    <message>
+        <source>The hub refused the user name or password.</source>
+        <translation>رفض المركز اسم المستخدم أو كلمة المرور.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
+        <translation>تعذّر التحقق من شهادة الأمان الخاصة بالمركز. إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
+    </message>
+    <message>
+        <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
+        <translation>تعذّر الوصول إلى المركز. تحقّق من عنوانه ومن الشبكة (أو من الوكيل في الإعدادات المتقدمة)، ثم أعد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The hub does not let this account sign in here: %1</source>
+        <translation>لا يسمح المركز لهذا الحساب بتسجيل الدخول هنا: %1</translation>
+    </message>
+    <message>
+        <source>Signing in failed: %1</source>
+        <translation>فشل تسجيل الدخول: %1</translation>
+    </message>
+    <message>
+        <source>Plain HTTP</source>
+        <translation>HTTP غير مشفّر</translation>
+    </message>
+    <message>
+        <source>This hub address uses plain HTTP: the password and the footage would cross the network unencrypted. Use it only if your administrator says so.
+
+Allow plain HTTP for this hub?</source>
+        <translation>يستخدم عنوان هذا المركز بروتوكول HTTP غير المشفّر: ستعبر كلمة المرور والمواد المصوّرة الشبكة دون تشفير. لا تستخدمه إلا إذا طلب منك المسؤول ذلك.
+
+هل تسمح باستخدام HTTP غير المشفّر لهذا المركز؟</translation>
+    </message>
+    <message>
+        <source>No secure keyring</source>
+        <translation>لا توجد سلسلة مفاتيح آمنة</translation>
+    </message>
+    <message>
+        <source>%1
+
+Keep the sign-in in plain text anyway?</source>
+        <translation>%1
+
+هل تريد رغم ذلك حفظ بيانات الدخول نصًا غير مشفّر؟</translation>
+    </message>
+    <message>
+        <source>Signing in…</source>
+        <translation>جارٍ تسجيل الدخول…</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>تسجيل الدخول</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>ملف الشهادات</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>الشهادات (*.pem *.crt *.cer);;كل الملفات (*)</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub</source>
+        <translation>تسجيل الدخول إلى المركز</translation>
+    </message>
+    <message>
+        <source>&amp;Hub address:</source>
+        <translation>عنوان ال&amp;مركز:</translation>
+    </message>
+    <message>
+        <source>https://hub.example.org</source>
+        <translation>https://hub.example.org</translation>
+    </message>
+    <message>
+        <source>Hub address</source>
+        <translation>عنوان المركز</translation>
+    </message>
+    <message>
+        <source>&amp;User name:</source>
+        <translation>اسم الم&amp;ستخدم:</translation>
+    </message>
+    <message>
+        <source>User name</source>
+        <translation>اسم المستخدم</translation>
+    </message>
+    <message>
+        <source>&amp;Password:</source>
+        <translation>&amp;كلمة المرور:</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>كلمة المرور</translation>
+    </message>
+    <message>
+        <source>&amp;Remember me on this workstation</source>
+        <translation>ت&amp;ذكّرني على محطة العمل هذه</translation>
+    </message>
+    <message>
+        <source>Keep the sign-in in the system keyring (never the password). Off: sign in again at each start.</source>
+        <translation>حفظ بيانات الدخول في سلسلة مفاتيح النظام (وليس كلمة المرور أبدًا). عند إلغاء التحديد: سجّل الدخول مجددًا عند كل تشغيل.</translation>
+    </message>
+    <message>
+        <source>&amp;Advanced connection settings</source>
+        <translation>إعدادات الاتصال المت&amp;قدمة</translation>
+    </message>
+    <message>
+        <source>&amp;CA bundle:</source>
+        <translation>ملف ال&amp;شهادات:</translation>
+    </message>
+    <message>
+        <source>Certificate file of a private authority</source>
+        <translation>ملف شهادات جهة تصديق خاصة</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>ملف الشهادات</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>استعراض…</translation>
+    </message>
+    <message>
+        <source>Choose the CA bundle file</source>
+        <translation>اختيار ملف الشهادات</translation>
+    </message>
+    <message>
+        <source>Pro&amp;xy:</source>
+        <translation>ال&amp;وكيل:</translation>
+    </message>
+    <message>
+        <source>http://proxy.example.org:3128 (empty: system)</source>
+        <translation>http://proxy.example.org:3128 (فارغ: وكيل النظام)</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>الوكيل</translation>
+    </message>
+    <message>
+        <source>Allow plain &amp;HTTP (unencrypted)</source>
+        <translation>السماح بـ &amp;HTTP (غير مشفّر)</translation>
+    </message>
+    <message>
+        <source>Sign-in problem</source>
+        <translation>مشكلة في تسجيل الدخول</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>إلغاء</translation>
+    </message>
+</context>
+<context>
+    <name>Startup</name>
+    <message>
+        <source>ALU Desk cannot open its library</source>
+        <translation>يتعذّر على ALU Desk فتح مكتبته</translation>
+    </message>
+    <message>
+        <source>The demo could not start</source>
+        <translation>تعذّر تشغيل العرض التجريبي</translation>
+    </message>
+    <message>
+        <source>ALU Desk cannot keep your sign-in</source>
+        <translation>يتعذّر على ALU Desk حفظ بيانات دخولك</translation>
+    </message>
+    <message>
+        <source>Starting the transfers…</source>
+        <translation>جارٍ بدء عمليات النقل…</translation>
+    </message>
+    <message>
+        <source>ALU Desk is already at work on this data folder</source>
+        <translation>يعمل ALU Desk بالفعل على مجلد البيانات هذا</translation>
+    </message>
+    <message>
+        <source>Signing out…</source>
+        <translation>جارٍ تسجيل الخروج…</translation>
+    </message>
+    <message>
+        <source>No keyring</source>
+        <translation>لا توجد سلسلة مفاتيح</translation>
+    </message>
+    <message>
+        <source>No keyring is available to keep your sign-in safe.</source>
+        <translation>لا تتوفر سلسلة مفاتيح لحفظ بيانات دخولك بأمان.</translation>
+    </message>
+    <message>
+        <source>You can go on with the sign-in kept in a file that is NOT secure: anyone who can read your files could use it.</source>
+        <translation>يمكنك المتابعة مع حفظ بيانات الدخول في ملف غير آمن: أي شخص يستطيع قراءة ملفاتك يمكنه استخدامها.</translation>
+    </message>
+    <message>
+        <source>Continue with an insecure file</source>
+        <translation>المتابعة بملف غير آمن</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>إنهاء</translation>
+    </message>
+</context>
+<context>
+    <name>StatusBar</name>
+    <message>
+        <source>Connecting…</source>
+        <translation>جارٍ الاتصال…</translation>
+    </message>
+    <message>
+        <source>● Online</source>
+        <translation>● متصل</translation>
+    </message>
+    <message>
+        <source>Connected to the hub; the feed is live.</source>
+        <translation>متصل بالمركز؛ الموجز يصل مباشرة.</translation>
+    </message>
+    <message>
+        <source>○ Offline</source>
+        <translation>○ غير متصل</translation>
+    </message>
+    <message>
+        <source>The hub cannot be reached; the app will catch up.</source>
+        <translation>يتعذّر الوصول إلى المركز؛ سيستدرك التطبيق ما فاته لاحقًا.</translation>
+    </message>
+    <message>
+        <source>○ Signed out</source>
+        <translation>○ تم تسجيل الخروج</translation>
+    </message>
+    <message>
+        <source>The hub no longer accepts this sign-in.</source>
+        <translation>لم يعد المركز يقبل بيانات الدخول هذه.</translation>
+    </message>
+    <message>
+        <source>Connection: %1</source>
+        <translation>الاتصال: %1</translation>
+    </message>
+    <message>
+        <source>Hub: %1</source>
+        <translation>المركز: %1</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2  ·  %3 active, %4 queued</source>
+        <translation>↓ %1  ↑ %2  ·  الجارية: %3، في الانتظار: %4</translation>
+    </message>
+    <message>
+        <source>Limit on</source>
+        <translation>الحدّ مفعّل</translation>
+    </message>
+    <message>
+        <source>No limit</source>
+        <translation>بلا حدّ</translation>
+    </message>
+    <message>
+        <source>A bandwidth limit slows the transfers (Settings or Transfers tab).</source>
+        <translation>حدّ لعرض النطاق يبطئ عمليات النقل (الإعدادات أو تبويب عمليات النقل).</translation>
+    </message>
+    <message>
+        <source>Transfers use all the bandwidth they can.</source>
+        <translation>تستخدم عمليات النقل كل عرض النطاق المتاح.</translation>
     </message>
 </context>
 <context>
@@ -250,6 +2142,97 @@
     </message>
 </context>
 <context>
+    <name>TransfersPage</name>
+    <message>
+        <source>&amp;Download folder:</source>
+        <translation>مجلد ال&amp;تنزيلات:</translation>
+    </message>
+    <message>
+        <source>Downloads at &amp;once:</source>
+        <translation>التنزيلات في آن &amp;واحد:</translation>
+    </message>
+    <message>
+        <source>&amp;Uploads at once:</source>
+        <translation>عمليات ال&amp;رفع في آن واحد:</translation>
+    </message>
+    <message>
+        <source>Download &amp;limit:</source>
+        <translation>&amp;حد التنزيل:</translation>
+    </message>
+    <message>
+        <source>Upload l&amp;imit:</source>
+        <translation>ح&amp;د الرفع:</translation>
+    </message>
+    <message>
+        <source>Download folder</source>
+        <translation>مجلد التنزيلات</translation>
+    </message>
+    <message>
+        <source>Choose the download folder</source>
+        <translation>اختيار مجلد التنزيلات</translation>
+    </message>
+    <message>
+        <source>Downloads at once</source>
+        <translation>التنزيلات في آن واحد</translation>
+    </message>
+    <message>
+        <source>Uploads at once</source>
+        <translation>عمليات الرفع في آن واحد</translation>
+    </message>
+    <message>
+        <source>Download limit</source>
+        <translation>حد التنزيل</translation>
+    </message>
+    <message>
+        <source>Upload limit</source>
+        <translation>حد الرفع</translation>
+    </message>
+    <message>
+        <source>unlimited (e.g. 2M or 500 kbit/s)</source>
+        <translation>بلا حد (مثلاً 2M أو 500 kbit/s)</translation>
+    </message>
+    <message>
+        <source>Weekly schedule</source>
+        <translation>الجدول الأسبوعي</translation>
+    </message>
+    <message>
+        <source>In these periods their limits apply instead of the ones above (the first period that covers a moment wins).</source>
+        <translation>في هذه الفترات تُطبَّق حدودها بدلاً من الحدود أعلاه (تُعتمد أول فترة تشمل اللحظة).</translation>
+    </message>
+    <message>
+        <source>Weekly bandwidth schedule</source>
+        <translation>الجدول الأسبوعي لعرض النطاق</translation>
+    </message>
+    <message>
+        <source>Add period…</source>
+        <translation>إضافة فترة…</translation>
+    </message>
+    <message>
+        <source>Edit…</source>
+        <translation>تعديل…</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>حذف</translation>
+    </message>
+    <message>
+        <source>Choose a folder for the downloads.</source>
+        <translation>اختر مجلداً للتنزيلات.</translation>
+    </message>
+    <message>
+        <source>Give the full path of the folder.</source>
+        <translation>أدخل المسار الكامل للمجلد.</translation>
+    </message>
+    <message>
+        <source>This folder does not exist, or cannot be reached.</source>
+        <translation>هذا المجلد غير موجود أو لا يمكن الوصول إليه.</translation>
+    </message>
+    <message>
+        <source>ALU Desk cannot write in this folder ({why}).</source>
+        <translation>لا يستطيع ALU Desk الكتابة في هذا المجلد ({why}).</translation>
+    </message>
+</context>
+<context>
     <name>TransfersPanel</name>
     <message>
         <source>Transfer commands</source>
@@ -354,6 +2337,311 @@
     <message>
         <source>Could not set the bandwidth limit: {error}</source>
         <translation>تعذّر ضبط حدّ السرعة: {error}</translation>
+    </message>
+</context>
+<context>
+    <name>Tray</name>
+    <message>
+        <source>ALU Desk — %1</source>
+        <translation>ALU Desk — %1</translation>
+    </message>
+    <message>
+        <source>FLASH: %1</source>
+        <translation>عاجل جدًا: %1</translation>
+    </message>
+    <message>
+        <source>Urgent: %1</source>
+        <translation>عاجل: %1</translation>
+    </message>
+    <message>
+        <source>%1 more flash or urgent items in the feed.</source>
+        <translation>مواد عاجلة أخرى في الموجز: %1.</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>الموجز</translation>
+    </message>
+    <message>
+        <source>Upload finished</source>
+        <translation>اكتمل الرفع</translation>
+    </message>
+    <message>
+        <source>Download finished</source>
+        <translation>اكتمل التنزيل</translation>
+    </message>
+    <message>
+        <source>Upload failed</source>
+        <translation>فشل الرفع</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>فشل التنزيل</translation>
+    </message>
+    <message>
+        <source>Show ALU Desk</source>
+        <translation>إظهار ALU Desk</translation>
+    </message>
+    <message>
+        <source>Pause all transfers</source>
+        <translation>إيقاف كل عمليات النقل مؤقتًا</translation>
+    </message>
+    <message>
+        <source>Resume all transfers</source>
+        <translation>استئناف كل عمليات النقل</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>إنهاء</translation>
+    </message>
+</context>
+<context>
+    <name>Unavailable</name>
+    <message>
+        <source>This part of ALU Desk could not be opened (%1). The rest works; the log has the details.</source>
+        <translation>تعذّر فتح هذا الجزء من ALU Desk (%1). باقي التطبيق يعمل؛ التفاصيل في السجل.</translation>
+    </message>
+</context>
+<context>
+    <name>Upload</name>
+    <message>
+        <source>Upload</source>
+        <translation>رفع</translation>
+    </message>
+    <message>
+        <source>There is no video file to upload in what was dropped.</source>
+        <translation>لا يوجد ملف فيديو للرفع بين العناصر المُفلَتة.</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file.</source>
+        <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
+        <translation>{name} ليس ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{url} is not a file on this computer.</source>
+        <translation>{url} ليس ملفاً على هذا الحاسوب.</translation>
+    </message>
+    <message>
+        <source>The folder {name} has no video files.</source>
+        <translation>لا يحتوي المجلد {name} على أي ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>تعذّر العثور على {name}.</translation>
+    </message>
+</context>
+<context>
+    <name>UploadDialog</name>
+    <message>
+        <source>Upload {name}</source>
+        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <translation>رفع {name}</translation>
+    </message>
+    <message>
+        <source>Upload {count} files</source>
+        <translation>رفع الملفات ({count})</translation>
+    </message>
+    <message>
+        <source>Files to upload</source>
+        <translation>الملفات المراد رفعها</translation>
+    </message>
+    <message>
+        <source>&amp;Apply to all files</source>
+        <translation>&amp;تطبيق على كل الملفات</translation>
+    </message>
+    <message>
+        <source>Copy the dateline, language, place, priority and restrictions to all files</source>
+        <translation>نسخ مكان الخبر واللغة والمنطقة والأولوية والقيود إلى كل الملفات</translation>
+    </message>
+    <message>
+        <source>&amp;Upload</source>
+        <translation>&amp;رفع</translation>
+    </message>
+    <message>
+        <source>Preparing the upload</source>
+        <translation>تجهيز الرفع</translation>
+    </message>
+    <message>
+        <source>Left out:</source>
+        <translation>مستبعَد:</translation>
+    </message>
+    <message>
+        <source>The shared fields now read the same for all {count} files.</source>
+        <translation>أصبحت الحقول المشتركة موحّدة في كل الملفات ({count}).</translation>
+    </message>
+    <message>
+        <source>Check {name}: {problem}</source>
+        <translation>راجع {name}: {problem}</translation>
+    </message>
+    <message>
+        <source>Preparing…</source>
+        <translation>جارٍ التجهيز…</translation>
+    </message>
+    <message>
+        <source>Adding to the queue…</source>
+        <translation>جارٍ الإضافة إلى قائمة الانتظار…</translation>
+    </message>
+    <message>
+        <source>{name}: {problem}</source>
+        <translation>{name}: {problem}</translation>
+    </message>
+    <message>
+        <source>Could not queue the upload — {problems}</source>
+        <translation>تعذّرت إضافة الرفع إلى قائمة الانتظار — {problems}</translation>
+    </message>
+    <message>
+        <source>Could not prepare the upload: {error}</source>
+        <translation>تعذّر تجهيز الرفع: {error}</translation>
+    </message>
+    <message>
+        <source>Preparing… %p%</source>
+        <translation>جارٍ التجهيز… %p%</translation>
+    </message>
+</context>
+<context>
+    <name>UploadForm</name>
+    <message>
+        <source>&amp;Title:</source>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <translation>&amp;العنوان:</translation>
+    </message>
+    <message>
+        <source>S&amp;lug:</source>
+        <translation>&amp;الكلمة الدالة:</translation>
+    </message>
+    <message>
+        <source>&amp;Dateline:</source>
+        <translation>&amp;مكان الخبر:</translation>
+    </message>
+    <message>
+        <source>Lan&amp;guage:</source>
+        <translation>&amp;اللغة:</translation>
+    </message>
+    <message>
+        <source>Cat&amp;egory:</source>
+        <translation>&amp;التصنيف:</translation>
+    </message>
+    <message>
+        <source>Regi&amp;on:</source>
+        <translation>&amp;المنطقة:</translation>
+    </message>
+    <message>
+        <source>Countr&amp;y:</source>
+        <translation>&amp;البلد:</translation>
+    </message>
+    <message>
+        <source>&amp;Priority:</source>
+        <translation>&amp;الأولوية:</translation>
+    </message>
+    <message>
+        <source>&amp;Restrictions:</source>
+        <translation>&amp;القيود:</translation>
+    </message>
+    <message>
+        <source>&amp;Script:</source>
+        <translation>&amp;النص:</translation>
+    </message>
+    <message>
+        <source>S&amp;hotlist:</source>
+        <translation>&amp;قائمة اللقطات:</translation>
+    </message>
+    <message>
+        <source>Re&amp;corded:</source>
+        <translation>&amp;تاريخ التصوير:</translation>
+    </message>
+    <message>
+        <source>Tick when you know when the footage was shot</source>
+        <translation>ضع علامة إذا كنت تعرف متى صُوّرت اللقطات</translation>
+    </message>
+    <message>
+        <source>Recorded date</source>
+        <translation>تاريخ التصوير</translation>
+    </message>
+    <message>
+        <source>Thumbnail</source>
+        <translation>صورة مصغّرة</translation>
+    </message>
+    <message>
+        <source>e.g. KENYA-FLOODS</source>
+        <translation>مثال: KENYA-FLOODS</translation>
+    </message>
+    <message>
+        <source>e.g. NAIROBI, Kenya</source>
+        <translation>مثال: نيروبي، كينيا</translation>
+    </message>
+    <message>
+        <source>two letters, e.g. KE</source>
+        <translation>حرفان، مثال: KE</translation>
+    </message>
+    <message>
+        <source>e.g. No access Kenya</source>
+        <translation>مثال: يُحظر البث في كينيا</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>عاجل جداً</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>عاجل</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>عادي</translation>
+    </message>
+    <message>
+        <source>{name} — reading the file…</source>
+        <translation>{name} — جارٍ قراءة الملف…</translation>
+    </message>
+    <message>
+        <source>{name} — {problem}</source>
+        <translation>{name} — {problem}</translation>
+    </message>
+    <message>
+        <source>{duration} long</source>
+        <translation>المدة {duration}</translation>
+    </message>
+    <message>
+        <source>no sound</source>
+        <translation>بلا صوت</translation>
+    </message>
+    <message>
+        <source>This is too long (at most {limit} characters).</source>
+        <translation>هذا طويل جداً (الحد الأقصى لعدد الأحرف: {limit}).</translation>
+    </message>
+    <message>
+        <source>A title is needed.</source>
+        <translation>العنوان مطلوب.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>يُكتب البلد برمز من حرفين، مثل KE أو SN.</translation>
+    </message>
+    <message>
+        <source>The recording date is not a date.</source>
+        <translation>تاريخ التصوير غير صالح.</translation>
+    </message>
+    <message>
+        <source>The language must be English, French or Arabic.</source>
+        <translation>يجب أن تكون اللغة الإنجليزية أو الفرنسية أو العربية.</translation>
+    </message>
+    <message>
+        <source>The priority must be flash, urgent or routine.</source>
+        <translation>يجب أن تكون الأولوية: عاجل جداً أو عاجل أو عادي.</translation>
+    </message>
+</context>
+<context>
+    <name>WatchErrorsModel</name>
+    <message>
+        <source>File</source>
+        <translation>الملف</translation>
+    </message>
+    <message>
+        <source>Problem</source>
+        <translation>المشكلة</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>الوقت</translation>
     </message>
 </context>
 </TS>

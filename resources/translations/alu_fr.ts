@@ -29,6 +29,167 @@
     </message>
 </context>
 <context>
+    <name>Demo</name>
+    <message>
+        <source>ALU Desk demo</source>
+        <translation>Démo d&apos;ALU Desk</translation>
+    </message>
+    <message>
+        <source>Preparing the demo feed: making the video clips (only the first time)…</source>
+        <translation>Préparation du fil de démonstration : création des séquences vidéo (la première fois seulement)…</translation>
+    </message>
+</context>
+<context>
+    <name>FeedPanel</name>
+    <message>
+        <source>{count} unread</source>
+        <translation>{count} non lus</translation>
+    </message>
+    <message>
+        <source>broadcast</source>
+        <translation>diffusion</translation>
+    </message>
+    <message>
+        <source>proxy</source>
+        <translation>proxy</translation>
+    </message>
+    <message>
+        <source>“{title}” has no {rendition} file.</source>
+        <translation>« {title} » n’a pas de fichier {rendition}.</translation>
+    </message>
+    <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>Impossible de télécharger « {title} » : {error}</translation>
+    </message>
+    <message>
+        <source>Something went wrong: {error}</source>
+        <translation>Un problème est survenu : {error}</translation>
+    </message>
+    <message>
+        <source>&amp;Download</source>
+        <translation>&amp;Télécharger</translation>
+    </message>
+    <message>
+        <source>Download the broadcast file of the selected items</source>
+        <translation>Télécharger le fichier de diffusion des sujets sélectionnés</translation>
+    </message>
+    <message>
+        <source>Download &amp;proxy</source>
+        <translation>Télécharger le &amp;proxy</translation>
+    </message>
+    <message>
+        <source>Download the small preview file of the selected items</source>
+        <translation>Télécharger le petit fichier de visionnage des sujets sélectionnés</translation>
+    </message>
+    <message>
+        <source>Pre&amp;view</source>
+        <translation>&amp;Aperçu</translation>
+    </message>
+    <message>
+        <source>Play the downloaded file in the Library</source>
+        <translation>Lire le fichier téléchargé dans la Médiathèque</translation>
+    </message>
+    <message>
+        <source>Mark all &amp;read</source>
+        <translation>Tout marquer comme &amp;lu</translation>
+    </message>
+    <message>
+        <source>Feed commands</source>
+        <translation>Commandes du fil</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>Fil</translation>
+    </message>
+    <message>
+        <source>Items pushed to this newsroom, newest first</source>
+        <translation>Sujets envoyés à cette rédaction, les plus récents d’abord</translation>
+    </message>
+</context>
+<context>
+    <name>FilterBar</name>
+    <message>
+        <source>All languages</source>
+        <translation>Toutes les langues</translation>
+    </message>
+    <message>
+        <source>All categories</source>
+        <translation>Toutes les rubriques</translation>
+    </message>
+    <message>
+        <source>All regions</source>
+        <translation>Toutes les régions</translation>
+    </message>
+    <message>
+        <source>&amp;Search:</source>
+        <translation>&amp;Rechercher :</translation>
+    </message>
+    <message>
+        <source>Words in title, slug, dateline, script…</source>
+        <translation>Mots du titre, du slug, du lieu, du script…</translation>
+    </message>
+    <message>
+        <source>Search items</source>
+        <translation>Rechercher des sujets</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Langue</translation>
+    </message>
+    <message>
+        <source>Category</source>
+        <translation>Rubrique</translation>
+    </message>
+    <message>
+        <source>Region</source>
+        <translation>Région</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>Priorité</translation>
+    </message>
+    <message>
+        <source>Published</source>
+        <translation>Publication</translation>
+    </message>
+    <message>
+        <source>Find</source>
+        <translation>Rechercher</translation>
+    </message>
+    <message>
+        <source>All priorities</source>
+        <translation>Toutes les priorités</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgent</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Routine</translation>
+    </message>
+    <message>
+        <source>Any date</source>
+        <translation>Toutes les dates</translation>
+    </message>
+    <message>
+        <source>Today</source>
+        <translation>Aujourd’hui</translation>
+    </message>
+    <message>
+        <source>Last 24 hours</source>
+        <translation>Dernières 24 heures</translation>
+    </message>
+    <message>
+        <source>Last 7 days</source>
+        <translation>7 derniers jours</translation>
+    </message>
+</context>
+<context>
     <name>Formats</name>
     <message>
         <source>{value} B</source>
@@ -89,6 +250,1737 @@
     <message>
         <source>{percent}%</source>
         <translation>{percent}&#x202f;%</translation>
+    </message>
+</context>
+<context>
+    <name>GeneralPage</name>
+    <message>
+        <source>Same as the system</source>
+        <translation>Comme le système</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>&amp;Langue :</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Langue</translation>
+    </message>
+    <message>
+        <source>Closing the window keeps transfers running (tray)</source>
+        <translation>Fermer la fenêtre laisse les transferts se poursuivre (zone de notification)</translation>
+    </message>
+    <message>
+        <source>Start ALU Desk when I log in</source>
+        <translation>Lancer ALU Desk à l’ouverture de session</translation>
+    </message>
+    <message>
+        <source>Notify me of flash and urgent pushes and of finished transfers</source>
+        <translation>Me prévenir des envois flash et urgents et des transferts terminés</translation>
+    </message>
+    <message>
+        <source>The login entry could not be written: {why}</source>
+        <translation>Impossible d’enregistrer le lancement à l’ouverture de session : {why}</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryModel</name>
+    <message>
+        <source>When</source>
+        <extracomment>events read per page</extracomment>
+        <translation>Quand</translation>
+    </message>
+    <message>
+        <source>What</source>
+        <translation>Événement</translation>
+    </message>
+    <message>
+        <source>Item</source>
+        <translation>Sujet</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>Taille</translation>
+    </message>
+    <message>
+        <source>Speed</source>
+        <translation>Débit</translation>
+    </message>
+    <message>
+        <source>Time taken</source>
+        <translation>Durée</translation>
+    </message>
+    <message>
+        <source>Workstation</source>
+        <translation>Poste de travail</translation>
+    </message>
+    <message>
+        <source>Rule</source>
+        <translation>Règle</translation>
+    </message>
+    <message>
+        <source>Sent to hub</source>
+        <translation>Envoyé au hub</translation>
+    </message>
+    <message>
+        <source>Download completed</source>
+        <translation>Téléchargement terminé</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>Échec du téléchargement</translation>
+    </message>
+    <message>
+        <source>Download canceled</source>
+        <translation>Téléchargement annulé</translation>
+    </message>
+    <message>
+        <source>Upload completed</source>
+        <translation>Envoi terminé</translation>
+    </message>
+    <message>
+        <source>Upload failed</source>
+        <translation>Échec de l&apos;envoi</translation>
+    </message>
+    <message>
+        <source>Upload canceled</source>
+        <translation>Envoi annulé</translation>
+    </message>
+    <message>
+        <source>This workstation</source>
+        <translation>Ce poste</translation>
+    </message>
+    <message>
+        <source>Waiting to be sent</source>
+        <translation>En attente d&apos;envoi</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>Envoyé</translation>
+    </message>
+    <message>
+        <source>Refused by the hub</source>
+        <translation>Refusé par le hub</translation>
+    </message>
+    <message>
+        <source>From the hub</source>
+        <translation>Reçu du hub</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryPanel</name>
+    <message>
+        <source>&amp;Refresh</source>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded)</extracomment>
+        <translation>&amp;Actualiser</translation>
+    </message>
+    <message>
+        <source>Read the history again (F5)</source>
+        <translation>Relire l&apos;historique (F5)</translation>
+    </message>
+    <message>
+        <source>&amp;Sync now</source>
+        <translation>&amp;Synchroniser</translation>
+    </message>
+    <message>
+        <source>Send this workstation&apos;s history to the hub and fetch the others&apos;</source>
+        <translation>Envoyer l&apos;historique de ce poste au hub et récupérer celui des autres postes</translation>
+    </message>
+    <message>
+        <source>History commands</source>
+        <translation>Commandes de l&apos;historique</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Historique</translation>
+    </message>
+    <message>
+        <source>Downloads and uploads that ended, the newest first</source>
+        <translation>Téléchargements et envois terminés, les plus récents d&apos;abord</translation>
+    </message>
+    <message>
+        <source>1 event waiting to be sent to the hub</source>
+        <translation>1 événement en attente d&apos;envoi au hub</translation>
+    </message>
+    <message>
+        <source>{count} events waiting to be sent to the hub</source>
+        <translation>{count} événements en attente d&apos;envoi au hub</translation>
+    </message>
+    <message>
+        <source>Everything has been sent to the hub</source>
+        <translation>Tout a été envoyé au hub</translation>
+    </message>
+    <message>
+        <source>Could not read the history: {error}</source>
+        <translation>Impossible de lire l&apos;historique : {error}</translation>
+    </message>
+    <message>
+        <source>Syncing the history with the hub…</source>
+        <translation>Synchronisation de l&apos;historique avec le hub…</translation>
+    </message>
+    <message>
+        <source>History synced: {sent} sent, {received} new from other workstations.</source>
+        <translation>Historique synchronisé — envoyés : {sent} ; nouveaux, venus d&apos;autres postes : {received}.</translation>
+    </message>
+    <message>
+        <source>The hub cannot be reached just now; the history will be sent when it can.</source>
+        <translation>Le hub est injoignable pour le moment ; l&apos;historique sera envoyé dès que possible.</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub again to sync the history.</source>
+        <translation>Reconnectez-vous au hub pour synchroniser l&apos;historique.</translation>
+    </message>
+    <message>
+        <source>Could not sync the history: {error}</source>
+        <translation>Impossible de synchroniser l&apos;historique : {error}</translation>
+    </message>
+</context>
+<context>
+    <name>HotFolderDialog</name>
+    <message>
+        <source>New hot folder</source>
+        <translation>Nouveau dossier surveillé</translation>
+    </message>
+    <message>
+        <source>Folder to watch</source>
+        <translation>Dossier à surveiller</translation>
+    </message>
+    <message>
+        <source>Choose the folder to watch</source>
+        <translation>Choisir le dossier à surveiller</translation>
+    </message>
+    <message>
+        <source>Default language</source>
+        <translation>Langue par défaut</translation>
+    </message>
+    <message>
+        <source>Not set (English)</source>
+        <translation>Non précisée (anglais)</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation>Anglais</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>Français</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>Arabe</translation>
+    </message>
+    <message>
+        <source>Default category</source>
+        <translation>Rubrique par défaut</translation>
+    </message>
+    <message>
+        <source>Default country (two letters)</source>
+        <translation>Pays par défaut (deux lettres)</translation>
+    </message>
+    <message>
+        <source>e.g. KE</source>
+        <translation>p. ex. KE</translation>
+    </message>
+    <message>
+        <source>Default priority</source>
+        <translation>Priorité par défaut</translation>
+    </message>
+    <message>
+        <source>Not set (routine)</source>
+        <translation>Non précisée (normale)</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Normale</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgente</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>&amp;Folder:</source>
+        <translation>&amp;Dossier :</translation>
+    </message>
+    <message>
+        <source>Defaults for its files (a sidecar .json may say otherwise):</source>
+        <translation>Valeurs par défaut de ses fichiers (un fichier .json associé peut les remplacer) :</translation>
+    </message>
+    <message>
+        <source>&amp;Language:</source>
+        <translation>&amp;Langue :</translation>
+    </message>
+    <message>
+        <source>&amp;Category:</source>
+        <translation>&amp;Rubrique :</translation>
+    </message>
+    <message>
+        <source>C&amp;ountry:</source>
+        <translation>&amp;Pays :</translation>
+    </message>
+    <message>
+        <source>&amp;Priority:</source>
+        <translation>P&amp;riorité :</translation>
+    </message>
+    <message>
+        <source>Choose the folder to watch.</source>
+        <translation>Choisissez le dossier à surveiller.</translation>
+    </message>
+    <message>
+        <source>This folder is already a hot folder.</source>
+        <translation>Ce dossier est déjà surveillé.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>Le pays est un code de deux lettres, comme KE ou SN.</translation>
+    </message>
+    <message>
+        <source>The category is too long.</source>
+        <translation>La rubrique est trop longue.</translation>
+    </message>
+</context>
+<context>
+    <name>HotFoldersModel</name>
+    <message>
+        <source>Folder</source>
+        <translation>Dossier</translation>
+    </message>
+    <message>
+        <source>On</source>
+        <translation>Actif</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>Envoyés</translation>
+    </message>
+    <message>
+        <source>Errors</source>
+        <translation>Erreurs</translation>
+    </message>
+    <message>
+        <source>Defaults</source>
+        <translation>Valeurs par défaut</translation>
+    </message>
+    <message>
+        <source>Watched</source>
+        <translation>Surveillé</translation>
+    </message>
+    <message>
+        <source>Not watched</source>
+        <translation>Non surveillé</translation>
+    </message>
+</context>
+<context>
+    <name>HotFoldersPage</name>
+    <message>
+        <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
+        <translation>Un fichier déposé dans un dossier surveillé est envoyé dès qu’il est complet, puis déplacé dans son dossier « sent ».</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to watch folders for uploads.</source>
+        <translation>Connectez-vous à un hub pour surveiller des dossiers d’envoi.</translation>
+    </message>
+    <message>
+        <source>Hot folders</source>
+        <translation>Dossiers surveillés</translation>
+    </message>
+    <message>
+        <source>Files not sent</source>
+        <translation>Fichiers non envoyés</translation>
+    </message>
+    <message>
+        <source>Files of this folder that were &amp;not sent:</source>
+        <translation>Fichiers de ce dossier &amp;non envoyés :</translation>
+    </message>
+    <message>
+        <source>&amp;Add folder…</source>
+        <translation>&amp;Ajouter un dossier…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>&amp;Retirer</translation>
+    </message>
+    <message>
+        <source>Re&amp;try</source>
+        <translation>Réessa&amp;yer</translation>
+    </message>
+    <message>
+        <source>Take this file again at the next scan (at once)</source>
+        <translation>Reprendre ce fichier au prochain passage (immédiat)</translation>
+    </message>
+</context>
+<context>
+    <name>ItemDetail</name>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgent</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Routine</translation>
+    </message>
+    <message>
+        <source>None</source>
+        <translation>Aucune</translation>
+    </message>
+    <message>
+        <source>Broadcast</source>
+        <translation>Diffusion</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>on this workstation</source>
+        <translation>sur ce poste</translation>
+    </message>
+    <message>
+        <source>file missing</source>
+        <translation>fichier introuvable</translation>
+    </message>
+    <message>
+        <source>{name} — not examined yet</source>
+        <translation>{name} — pas encore analysé</translation>
+    </message>
+    <message>
+        <source>{fps} fps</source>
+        <translation>{fps} i/s</translation>
+    </message>
+    <message>
+        <source>{codec}, {channels} ch, {rate} Hz</source>
+        <translation>{codec}, {channels} canaux, {rate} Hz</translation>
+    </message>
+    <message>
+        <source>Video: {video}</source>
+        <translation>Vidéo : {video}</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>aucune</translation>
+    </message>
+    <message>
+        <source>Audio: {audio}</source>
+        <translation>Audio : {audio}</translation>
+    </message>
+    <message>
+        <source>Length: {length}</source>
+        <translation>Durée : {length}</translation>
+    </message>
+    <message>
+        <source>Size: {size}</source>
+        <translation>Taille : {size}</translation>
+    </message>
+    <message>
+        <source>Slug:</source>
+        <translation>Slug :</translation>
+    </message>
+    <message>
+        <source>Dateline:</source>
+        <translation>Lieu et date :</translation>
+    </message>
+    <message>
+        <source>Published:</source>
+        <translation>Publié :</translation>
+    </message>
+    <message>
+        <source>Recorded:</source>
+        <translation>Tourné :</translation>
+    </message>
+    <message>
+        <source>Language:</source>
+        <translation>Langue :</translation>
+    </message>
+    <message>
+        <source>Category:</source>
+        <translation>Rubrique :</translation>
+    </message>
+    <message>
+        <source>Region:</source>
+        <translation>Région :</translation>
+    </message>
+    <message>
+        <source>Country:</source>
+        <translation>Pays :</translation>
+    </message>
+    <message>
+        <source>Priority:</source>
+        <translation>Priorité :</translation>
+    </message>
+    <message>
+        <source>Restrictions:</source>
+        <translation>Restrictions :</translation>
+    </message>
+    <message>
+        <source>Renditions:</source>
+        <translation>Versions :</translation>
+    </message>
+    <message>
+        <source>Local file:</source>
+        <translation>Fichier local :</translation>
+    </message>
+    <message>
+        <source>Script</source>
+        <translation>Script</translation>
+    </message>
+    <message>
+        <source>Shotlist</source>
+        <translation>Liste des plans</translation>
+    </message>
+    <message>
+        <source>Select an item to see its details.</source>
+        <translation>Sélectionnez un sujet pour en voir le détail.</translation>
+    </message>
+    <message>
+        <source>Item details</source>
+        <translation>Détail du sujet</translation>
+    </message>
+</context>
+<context>
+    <name>ItemsModel</name>
+    <message>
+        <source>just now</source>
+        <translation>à l’instant</translation>
+    </message>
+    <message>
+        <source>{n} min ago</source>
+        <translation>il y a {n} min</translation>
+    </message>
+    <message>
+        <source>{n} h ago</source>
+        <translation>il y a {n} h</translation>
+    </message>
+    <message>
+        <source>{n} d ago</source>
+        <translation>il y a {n} j</translation>
+    </message>
+    <message>
+        <source>Could not read the library: {error}</source>
+        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``)</extracomment>
+        <translation>Impossible de lire la médiathèque : {error}</translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation>Titre</translation>
+    </message>
+    <message>
+        <source>Slug</source>
+        <translation>Slug</translation>
+    </message>
+    <message>
+        <source>Dateline</source>
+        <translation>Lieu</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>Langue</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>Durée</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>Priorité</translation>
+    </message>
+    <message>
+        <source>Published</source>
+        <translation>Publication</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>État</translation>
+    </message>
+    <message>
+        <source>Picture</source>
+        <translation>Image</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgent</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Routine</translation>
+    </message>
+    <message>
+        <source>New</source>
+        <translation>Nouveau</translation>
+    </message>
+    <message>
+        <source>Queued</source>
+        <translation>En attente</translation>
+    </message>
+    <message>
+        <source>Downloaded</source>
+        <translation>Téléchargé</translation>
+    </message>
+    <message>
+        <source>Missing</source>
+        <translation>Introuvable</translation>
+    </message>
+</context>
+<context>
+    <name>Languages</name>
+    <message>
+        <source>English</source>
+        <translation>Anglais</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>Français</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>Arabe</translation>
+    </message>
+    <message>
+        <source>Portuguese</source>
+        <translation>Portugais</translation>
+    </message>
+    <message>
+        <source>Swahili</source>
+        <translation>Swahili</translation>
+    </message>
+</context>
+<context>
+    <name>LibraryPanel</name>
+    <message>
+        <source>Copy to folder</source>
+        <translation>Copier dans un dossier</translation>
+    </message>
+    <message>
+        <source>Copy here</source>
+        <translation>Copier ici</translation>
+    </message>
+    <message>
+        <source>Could not copy to {folder}: {error}</source>
+        <translation>Impossible de copier dans {folder} : {error}</translation>
+    </message>
+    <message>
+        <source>Delete local files</source>
+        <translation>Supprimer les fichiers locaux</translation>
+    </message>
+    <message>
+        <source>Delete the local file of “{title}”?</source>
+        <translation>Supprimer le fichier local de « {title} » ?</translation>
+    </message>
+    <message>
+        <source>Delete the local files of {count} items?</source>
+        <translation>Supprimer les fichiers locaux de {count} sujets ?</translation>
+    </message>
+    <message>
+        <source>The items stay in the library and can be downloaded again.</source>
+        <translation>Les sujets restent dans la médiathèque et pourront être téléchargés à nouveau.</translation>
+    </message>
+    <message>
+        <source>Delete file</source>
+        <translation>Supprimer le fichier</translation>
+    </message>
+    <message>
+        <source>Keep</source>
+        <translation>Conserver</translation>
+    </message>
+    <message>
+        <source>Some files were not deleted: {reasons}</source>
+        <translation>Certains fichiers n’ont pas été supprimés : {reasons}</translation>
+    </message>
+    <message>
+        <source>Something went wrong: {error}</source>
+        <translation>Un problème est survenu : {error}</translation>
+    </message>
+    <message>
+        <source>&amp;Grid</source>
+        <translation>&amp;Mosaïque</translation>
+    </message>
+    <message>
+        <source>Show thumbnails</source>
+        <translation>Afficher les vignettes</translation>
+    </message>
+    <message>
+        <source>&amp;List</source>
+        <translation>&amp;Liste</translation>
+    </message>
+    <message>
+        <source>Show a table</source>
+        <translation>Afficher un tableau</translation>
+    </message>
+    <message>
+        <source>Show in &amp;folder</source>
+        <translation>Afficher dans le &amp;dossier</translation>
+    </message>
+    <message>
+        <source>&amp;Copy to…</source>
+        <translation>&amp;Copier vers…</translation>
+    </message>
+    <message>
+        <source>Copy the selected files to another folder</source>
+        <translation>Copier les fichiers sélectionnés dans un autre dossier</translation>
+    </message>
+    <message>
+        <source>&amp;Delete local file</source>
+        <translation>&amp;Supprimer le fichier local</translation>
+    </message>
+    <message>
+        <source>Delete the file from this workstation; the item stays in the library</source>
+        <translation>Supprimer le fichier de ce poste ; le sujet reste dans la médiathèque</translation>
+    </message>
+    <message>
+        <source>Stop copying</source>
+        <translation>Arrêter la copie</translation>
+    </message>
+    <message>
+        <source>Copy progress</source>
+        <translation>Progression de la copie</translation>
+    </message>
+    <message>
+        <source>Library commands</source>
+        <translation>Commandes de la médiathèque</translation>
+    </message>
+    <message>
+        <source>Library thumbnails</source>
+        <translation>Vignettes de la médiathèque</translation>
+    </message>
+    <message>
+        <source>Library list</source>
+        <translation>Liste de la médiathèque</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Add files to upload</source>
+        <translation>Ajouter des fichiers à envoyer</translation>
+    </message>
+    <message>
+        <source>Video files (*.mp4 *.mov *.mxf *.mkv *.avi *.m4v *.ts);;All files (*)</source>
+        <translation>Fichiers vidéo (*.mp4 *.mov *.mxf *.mkv *.avi *.m4v *.ts);;Tous les fichiers (*)</translation>
+    </message>
+    <message>
+        <source>Checking the hub for new items…</source>
+        <translation>Recherche de nouveaux sujets sur le hub…</translation>
+    </message>
+    <message>
+        <source>Sign out</source>
+        <translation>Se déconnecter</translation>
+    </message>
+    <message>
+        <source>Sign out of %1? Transfers stop until you sign in again; the library and the queue stay on this workstation.</source>
+        <translation>Se déconnecter de %1 ? Les transferts s&apos;arrêtent jusqu&apos;à la prochaine connexion ; la médiathèque et la file d&apos;attente restent sur ce poste.</translation>
+    </message>
+    <message>
+        <source>About ALU Desk</source>
+        <translation>À propos d&apos;ALU Desk</translation>
+    </message>
+    <message>
+        <source>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;News video between the Africa Link Union agency and its member broadcasters: the feed, resumable transfers, the library and the history.&lt;/p&gt;</source>
+        <translation>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;La vidéo d&apos;actualité entre l&apos;agence de l&apos;Africa Link Union et ses diffuseurs membres : le fil, les transferts reprenables, la médiathèque et l&apos;historique.&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>ALU Desk %1 is available (this workstation has %2). Ask your administrator or the agency for the installer.</source>
+        <translation>ALU Desk %1 est disponible (ce poste a la version %2). Demandez le programme d&apos;installation à votre administrateur ou à l&apos;agence.</translation>
+    </message>
+    <message>
+        <source>ALU Desk %1 is the current version.</source>
+        <translation>ALU Desk %1 est la version actuelle.</translation>
+    </message>
+    <message>
+        <source>Check for updates</source>
+        <translation>Rechercher des mises à jour</translation>
+    </message>
+    <message>
+        <source>Could not ask the hub for the current version: %1</source>
+        <translation>Impossible de demander la version actuelle au hub : %1</translation>
+    </message>
+    <message>
+        <source>ALU Desk</source>
+        <translation>ALU Desk</translation>
+    </message>
+    <message>
+        <source>%1 — %2</source>
+        <translation>%1 — %2</translation>
+    </message>
+    <message>
+        <source>%1 (Demo)</source>
+        <translation>%1 (Démo)</translation>
+    </message>
+    <message>
+        <source>Main sections</source>
+        <translation>Sections principales</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>Fil</translation>
+    </message>
+    <message>
+        <source>Feed (%1)</source>
+        <translation>Fil (%1)</translation>
+    </message>
+    <message>
+        <source>Transfers</source>
+        <translation>Transferts</translation>
+    </message>
+    <message>
+        <source>Library</source>
+        <translation>Médiathèque</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Historique</translation>
+    </message>
+    <message>
+        <source>ALU Desk is still running</source>
+        <translation>ALU Desk continue de tourner</translation>
+    </message>
+    <message>
+        <source>Transfers go on. Quit from the tray icon&apos;s menu.</source>
+        <translation>Les transferts continuent. Pour quitter, passez par le menu de l&apos;icône dans la zone de notification.</translation>
+    </message>
+</context>
+<context>
+    <name>NetworkPage</name>
+    <message>
+        <source>&amp;Proxy:</source>
+        <translation>&amp;Proxy :</translation>
+    </message>
+    <message>
+        <source>none (e.g. http://proxy.newsroom.local:3128)</source>
+        <translation>aucun (p. ex. http://proxy.newsroom.local:3128)</translation>
+    </message>
+    <message>
+        <source>Proxy address</source>
+        <translation>Adresse du proxy</translation>
+    </message>
+    <message>
+        <source>&amp;CA bundle:</source>
+        <translation>&amp;Certificats d’autorité :</translation>
+    </message>
+    <message>
+        <source>the system&apos;s certificates</source>
+        <translation>les certificats du système</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>Fichier de certificats d’autorité</translation>
+    </message>
+    <message>
+        <source>Choose the CA bundle file</source>
+        <translation>Choisir le fichier de certificats d’autorité</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>Certificats (*.pem *.crt *.cer);;Tous les fichiers (*)</translation>
+    </message>
+    <message>
+        <source>Allow plain HTTP (no encryption)</source>
+        <translation>Autoriser le HTTP simple (sans chiffrement)</translation>
+    </message>
+    <message>
+        <source>Warning: over plain HTTP your password, your session and every file travel unencrypted; anyone on the network path can read or change them. Use it only for a hub on your own local network.</source>
+        <translation>Attention : en HTTP simple, votre mot de passe, votre session et chaque fichier circulent sans chiffrement ; n’importe qui sur le trajet réseau peut les lire ou les modifier. À n’utiliser que pour un hub de votre propre réseau local.</translation>
+    </message>
+    <message>
+        <source>Changes to the network settings take effect the next time ALU Desk starts.</source>
+        <translation>Les modifications des réglages réseau prennent effet au prochain lancement d’ALU Desk.</translation>
+    </message>
+    <message>
+        <source>For the hub profile {name}</source>
+        <translation>Pour le profil de hub {name}</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to set how it is reached.</source>
+        <translation>Connectez-vous à un hub pour régler la façon de le joindre.</translation>
+    </message>
+    <message>
+        <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
+        <translation>« {text} » n’est pas une adresse de proxy ; écrivez-la comme http://proxy.newsroom.local:3128.</translation>
+    </message>
+    <message>
+        <source>There is no file at this path.</source>
+        <translation>Aucun fichier à cet emplacement.</translation>
+    </message>
+    <message>
+        <source>This file holds no certificate ALU Desk can read; a CA bundle is a PEM file (text starting with -----BEGIN CERTIFICATE-----).</source>
+        <translation>Ce fichier ne contient aucun certificat lisible par ALU Desk ; un fichier de certificats d’autorité est au format PEM (texte commençant par -----BEGIN CERTIFICATE-----).</translation>
+    </message>
+</context>
+<context>
+    <name>PathField</name>
+    <message>
+        <source>Browse…</source>
+        <translation>Parcourir…</translation>
+    </message>
+    <message>
+        <source>Choose</source>
+        <translation>Choisir</translation>
+    </message>
+</context>
+<context>
+    <name>PlayerWidget</name>
+    <message>
+        <source>This file is no longer on the disk; it may have been moved or deleted.</source>
+        <translation>Ce fichier n’est plus sur le disque ; il a peut-être été déplacé ou supprimé.</translation>
+    </message>
+    <message>
+        <source>This file cannot be played here; it is still in the library.</source>
+        <translation>Ce fichier ne peut pas être lu ici ; il reste dans la médiathèque.</translation>
+    </message>
+    <message>
+        <source>Pause</source>
+        <translation>Pause</translation>
+    </message>
+    <message>
+        <source>Play</source>
+        <translation>Lire</translation>
+    </message>
+    <message>
+        <source>Pause (Space)</source>
+        <translation>Pause (Espace)</translation>
+    </message>
+    <message>
+        <source>Play (Space)</source>
+        <translation>Lire (Espace)</translation>
+    </message>
+    <message>
+        <source>Previous frame</source>
+        <translation>Image précédente</translation>
+    </message>
+    <message>
+        <source>Previous frame (,)</source>
+        <translation>Image précédente (,)</translation>
+    </message>
+    <message>
+        <source>Next frame</source>
+        <translation>Image suivante</translation>
+    </message>
+    <message>
+        <source>Next frame (.)</source>
+        <translation>Image suivante (.)</translation>
+    </message>
+    <message>
+        <source>Mute</source>
+        <translation>Couper le son</translation>
+    </message>
+    <message>
+        <source>Sound on or off</source>
+        <translation>Activer ou couper le son</translation>
+    </message>
+    <message>
+        <source>Full screen</source>
+        <translation>Plein écran</translation>
+    </message>
+    <message>
+        <source>Leave full screen (Esc)</source>
+        <translation>Quitter le plein écran (Échap)</translation>
+    </message>
+    <message>
+        <source>Full screen (F)</source>
+        <translation>Plein écran (F)</translation>
+    </message>
+    <message>
+        <source>Position in the clip</source>
+        <translation>Position dans le sujet</translation>
+    </message>
+    <message>
+        <source>Time played</source>
+        <translation>Temps écoulé</translation>
+    </message>
+    <message>
+        <source>Length of the clip</source>
+        <translation>Durée du sujet</translation>
+    </message>
+    <message>
+        <source>Volume</source>
+        <translation>Volume</translation>
+    </message>
+    <message>
+        <source>Volume (no sound device found)</source>
+        <translation>Volume (aucune sortie audio trouvée)</translation>
+    </message>
+    <message>
+        <source>Picture</source>
+        <translation>Image</translation>
+    </message>
+    <message>
+        <source>Player</source>
+        <translation>Lecteur</translation>
+    </message>
+</context>
+<context>
+    <name>RuleDialog</name>
+    <message>
+        <source>Edit rule</source>
+        <translation>Modifier la règle</translation>
+    </message>
+    <message>
+        <source>New rule</source>
+        <translation>Nouvelle règle</translation>
+    </message>
+    <message>
+        <source>any</source>
+        <translation>toutes</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>&amp;Nom :</translation>
+    </message>
+    <message>
+        <source>Rule name</source>
+        <translation>Nom de la règle</translation>
+    </message>
+    <message>
+        <source>Rule on</source>
+        <translation>Règle active</translation>
+    </message>
+    <message>
+        <source>Items that match every condition filled in:</source>
+        <translation>Sujets qui remplissent toutes les conditions indiquées :</translation>
+    </message>
+    <message>
+        <source>Categories:</source>
+        <translation>Rubriques :</translation>
+    </message>
+    <message>
+        <source>Categories</source>
+        <translation>Rubriques</translation>
+    </message>
+    <message>
+        <source>Regions:</source>
+        <translation>Régions :</translation>
+    </message>
+    <message>
+        <source>Regions</source>
+        <translation>Régions</translation>
+    </message>
+    <message>
+        <source>Countries:</source>
+        <translation>Pays :</translation>
+    </message>
+    <message>
+        <source>Countries (two-letter codes)</source>
+        <translation>Pays (codes de deux lettres)</translation>
+    </message>
+    <message>
+        <source>any (e.g. KE, SN)</source>
+        <translation>tous (p. ex. KE, SN)</translation>
+    </message>
+    <message>
+        <source>Languages:</source>
+        <translation>Langues :</translation>
+    </message>
+    <message>
+        <source>Priorities:</source>
+        <translation>Priorités :</translation>
+    </message>
+    <message>
+        <source>Words:</source>
+        <translation>Mots :</translation>
+    </message>
+    <message>
+        <source>Words or phrases</source>
+        <translation>Mots ou expressions</translation>
+    </message>
+    <message>
+        <source>any (e.g. élection, vote)</source>
+        <translation>tous (p. ex. élection, vote)</translation>
+    </message>
+    <message>
+        <source>What to download</source>
+        <translation>Ce qu’il faut télécharger</translation>
+    </message>
+    <message>
+        <source>&amp;Download:</source>
+        <translation>&amp;Télécharger :</translation>
+    </message>
+    <message>
+        <source>Destination folder</source>
+        <translation>Dossier de destination</translation>
+    </message>
+    <message>
+        <source>the download folder</source>
+        <translation>le dossier de téléchargement</translation>
+    </message>
+    <message>
+        <source>&amp;To folder:</source>
+        <translation>&amp;Vers le dossier :</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation>Anglais</translation>
+    </message>
+    <message>
+        <source>French</source>
+        <translation>Français</translation>
+    </message>
+    <message>
+        <source>Arabic</source>
+        <translation>Arabe</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgente</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Normale</translation>
+    </message>
+    <message>
+        <source>Give the rule a name.</source>
+        <translation>Donnez un nom à la règle.</translation>
+    </message>
+    <message>
+        <source>A rule&apos;s name is at most 100 characters.</source>
+        <translation>Le nom d’une règle compte au plus 100 caractères.</translation>
+    </message>
+    <message>
+        <source>Another rule is already named “{name}”.</source>
+        <translation>Une autre règle s’appelle déjà « {name} ».</translation>
+    </message>
+    <message>
+        <source>Countries are two-letter codes separated by commas, like KE, SN.</source>
+        <translation>Les pays sont des codes de deux lettres séparés par des virgules, comme KE, SN.</translation>
+    </message>
+    <message>
+        <source>“{word}” has no letters or digits to look for.</source>
+        <translation>« {word} » ne contient ni lettre ni chiffre à rechercher.</translation>
+    </message>
+</context>
+<context>
+    <name>RulesModel</name>
+    <message>
+        <source>Name</source>
+        <translation>Nom</translation>
+    </message>
+    <message>
+        <source>On</source>
+        <translation>Active</translation>
+    </message>
+    <message>
+        <source>Conditions</source>
+        <translation>Conditions</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>Action</translation>
+    </message>
+    <message>
+        <source>Destination</source>
+        <translation>Destination</translation>
+    </message>
+    <message>
+        <source>Download folder</source>
+        <translation>Dossier de téléchargement</translation>
+    </message>
+    <message>
+        <source>Rule on</source>
+        <translation>Règle active</translation>
+    </message>
+    <message>
+        <source>Rule off</source>
+        <translation>Règle inactive</translation>
+    </message>
+    <message>
+        <source>Broadcast file</source>
+        <translation>Fichier de diffusion</translation>
+    </message>
+    <message>
+        <source>Proxy (preview) file</source>
+        <translation>Fichier proxy (aperçu)</translation>
+    </message>
+    <message>
+        <source>Proxy first, then broadcast</source>
+        <translation>Proxy d’abord, puis diffusion</translation>
+    </message>
+    <message>
+        <source>Every new item</source>
+        <translation>Tous les nouveaux sujets</translation>
+    </message>
+    <message>
+        <source>Category: {values}</source>
+        <translation>Rubrique : {values}</translation>
+    </message>
+    <message>
+        <source>Region: {values}</source>
+        <translation>Région : {values}</translation>
+    </message>
+    <message>
+        <source>Country: {values}</source>
+        <translation>Pays : {values}</translation>
+    </message>
+    <message>
+        <source>Language: {values}</source>
+        <translation>Langue : {values}</translation>
+    </message>
+    <message>
+        <source>Priority: {values}</source>
+        <translation>Priorité : {values}</translation>
+    </message>
+    <message>
+        <source>“{word}”</source>
+        <translation>« {word} »</translation>
+    </message>
+    <message>
+        <source>Words: {values}</source>
+        <translation>Mots : {values}</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation> ; </translation>
+    </message>
+</context>
+<context>
+    <name>RulesPage</name>
+    <message>
+        <source>New items are checked against the rules from the top: the first rule that is on and matches downloads the item. Items older than a day are never downloaded by a rule.</source>
+        <translation>Les nouveaux sujets sont comparés aux règles de haut en bas : la première règle active qui correspond télécharge le sujet. Une règle ne télécharge jamais un sujet vieux de plus d’un jour.</translation>
+    </message>
+    <message>
+        <source>Sign in to a hub to set up automatic downloads.</source>
+        <translation>Connectez-vous à un hub pour régler les téléchargements automatiques.</translation>
+    </message>
+    <message>
+        <source>Auto-download rules</source>
+        <translation>Règles de téléchargement automatique</translation>
+    </message>
+    <message>
+        <source>&amp;Add…</source>
+        <translation>&amp;Ajouter…</translation>
+    </message>
+    <message>
+        <source>&amp;Edit…</source>
+        <translation>&amp;Modifier…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove</source>
+        <translation>&amp;Supprimer</translation>
+    </message>
+    <message>
+        <source>Move &amp;up</source>
+        <translation>Monter (&amp;h)</translation>
+    </message>
+    <message>
+        <source>Move do&amp;wn</source>
+        <translation>Descendre (&amp;b)</translation>
+    </message>
+    <message>
+        <source>Turn &amp;off</source>
+        <translation>&amp;Désactiver</translation>
+    </message>
+    <message>
+        <source>Turn o&amp;n</source>
+        <translation>Act&amp;iver</translation>
+    </message>
+</context>
+<context>
+    <name>ScheduleModel</name>
+    <message>
+        <source>Days</source>
+        <translation>Jours</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>De</translation>
+    </message>
+    <message>
+        <source>To</source>
+        <translation>À</translation>
+    </message>
+    <message>
+        <source>Down</source>
+        <translation>Réception</translation>
+    </message>
+    <message>
+        <source>Up</source>
+        <translation>Envoi</translation>
+    </message>
+    <message>
+        <source>Unlimited</source>
+        <translation>Illimité</translation>
+    </message>
+</context>
+<context>
+    <name>ScheduleRuleDialog</name>
+    <message>
+        <source>Bandwidth period</source>
+        <translation>Plage de débit</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>De</translation>
+    </message>
+    <message>
+        <source>To (00:00 is midnight)</source>
+        <translation>À (00:00 = minuit)</translation>
+    </message>
+    <message>
+        <source>Download limit in this period</source>
+        <translation>Limite de réception dans cette plage</translation>
+    </message>
+    <message>
+        <source>Upload limit in this period</source>
+        <translation>Limite d’envoi dans cette plage</translation>
+    </message>
+    <message>
+        <source>unlimited</source>
+        <translation>illimité</translation>
+    </message>
+    <message>
+        <source>Days:</source>
+        <translation>Jours :</translation>
+    </message>
+    <message>
+        <source>From:</source>
+        <translation>De :</translation>
+    </message>
+    <message>
+        <source>To:</source>
+        <translation>À :</translation>
+    </message>
+    <message>
+        <source>Download limit:</source>
+        <translation>Limite de réception :</translation>
+    </message>
+    <message>
+        <source>Upload limit:</source>
+        <translation>Limite d’envoi :</translation>
+    </message>
+    <message>
+        <source>A period that ends before it starts runs past midnight.</source>
+        <translation>Une plage qui se termine avant son début continue après minuit.</translation>
+    </message>
+    <message>
+        <source>Tick at least one day.</source>
+        <translation>Cochez au moins un jour.</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>Réglages</translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation>Général</translation>
+    </message>
+    <message>
+        <source>Transfers</source>
+        <translation>Transferts</translation>
+    </message>
+    <message>
+        <source>Auto-download</source>
+        <translation>Téléchargement auto</translation>
+    </message>
+    <message>
+        <source>Hot folders</source>
+        <translation>Dossiers surveillés</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>Réseau</translation>
+    </message>
+    <message>
+        <source>Settings pages</source>
+        <translation>Pages des réglages</translation>
+    </message>
+    <message>
+        <source>The settings could not be read or saved: {error}</source>
+        <translation>Impossible de lire ou d’enregistrer les réglages : {error}</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsFields</name>
+    <message>
+        <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
+        <translation>« {text} » n’est pas un débit ; écrivez p. ex. 2M (mégabits par seconde), 500 kbit/s ou 1.5 MB/s, ou laissez vide pour ne pas limiter.</translation>
+    </message>
+</context>
+<context>
+    <name>ShellActions</name>
+    <message>
+        <source>&amp;Add files…</source>
+        <translation>&amp;Ajouter des fichiers…</translation>
+    </message>
+    <message>
+        <source>Choose video files to upload</source>
+        <translation>Choisir des fichiers vidéo à envoyer</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Paramètres…</translation>
+    </message>
+    <message>
+        <source>Folders, limits, rules, language</source>
+        <translation>Dossiers, limites, règles, langue</translation>
+    </message>
+    <message>
+        <source>&amp;Pause all</source>
+        <translation>Tout &amp;suspendre</translation>
+    </message>
+    <message>
+        <source>Pause every transfer</source>
+        <translation>Mettre en pause tous les transferts</translation>
+    </message>
+    <message>
+        <source>&amp;Resume all</source>
+        <translation>Tout &amp;reprendre</translation>
+    </message>
+    <message>
+        <source>Resume every paused transfer</source>
+        <translation>Reprendre tous les transferts en pause</translation>
+    </message>
+    <message>
+        <source>S&amp;ync now</source>
+        <translation>S&amp;ynchroniser maintenant</translation>
+    </message>
+    <message>
+        <source>Ask the hub for new items now</source>
+        <translation>Demander dès maintenant les nouveaux sujets au hub</translation>
+    </message>
+    <message>
+        <source>Sign &amp;out…</source>
+        <translation>Se &amp;déconnecter…</translation>
+    </message>
+    <message>
+        <source>Sign out of the hub</source>
+        <translation>Se déconnecter du hub</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Quitter</translation>
+    </message>
+    <message>
+        <source>Stop the transfers and quit</source>
+        <translation>Arrêter les transferts et quitter</translation>
+    </message>
+    <message>
+        <source>&amp;About ALU Desk</source>
+        <translation>À &amp;propos d&apos;ALU Desk</translation>
+    </message>
+    <message>
+        <source>Check for &amp;updates</source>
+        <translation>Rechercher des mises à &amp;jour</translation>
+    </message>
+    <message>
+        <source>Ask the hub</source>
+        <translation>Demander au hub</translation>
+    </message>
+    <message>
+        <source>&amp;Feed</source>
+        <translation>&amp;Fil</translation>
+    </message>
+    <message>
+        <source>&amp;Transfers</source>
+        <translation>&amp;Transferts</translation>
+    </message>
+    <message>
+        <source>&amp;Library</source>
+        <translation>&amp;Médiathèque</translation>
+    </message>
+    <message>
+        <source>&amp;History</source>
+        <translation>&amp;Historique</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;Fichier</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>&amp;Affichage</translation>
+    </message>
+    <message>
+        <source>T&amp;ools</source>
+        <translation>&amp;Outils</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>&amp;Aide</translation>
+    </message>
+    <message>
+        <source>Main toolbar</source>
+        <translation>Barre d&apos;outils principale</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
+        <extracomment>where the token went: the store given, or a memory store (&quot;Remember me&quot; off)</extracomment>
+        <translation>Utilisez l&apos;adresse https:// du hub, ou autorisez le HTTP non chiffré.</translation>
+    </message>
+    <message>
+        <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
+        <translation>La connexion n&apos;a pas été conservée. Installez un trousseau de clés système, puis reconnectez-vous.</translation>
+    </message>
+    <message>
+        <source>The hub refused the user name or password.</source>
+        <translation>Le hub a refusé le nom d&apos;utilisateur ou le mot de passe.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
+        <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
+    </message>
+    <message>
+        <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
+        <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les paramètres avancés), puis réessayez.</translation>
+    </message>
+    <message>
+        <source>The hub does not let this account sign in here: %1</source>
+        <translation>Le hub n&apos;autorise pas ce compte à se connecter ici : %1</translation>
+    </message>
+    <message>
+        <source>Signing in failed: %1</source>
+        <translation>La connexion a échoué : %1</translation>
+    </message>
+    <message>
+        <source>Plain HTTP</source>
+        <translation>HTTP non chiffré</translation>
+    </message>
+    <message>
+        <source>This hub address uses plain HTTP: the password and the footage would cross the network unencrypted. Use it only if your administrator says so.
+
+Allow plain HTTP for this hub?</source>
+        <translation>Cette adresse de hub utilise le HTTP non chiffré : le mot de passe et les images circuleraient en clair sur le réseau. Ne l&apos;utilisez que si votre administrateur vous le demande.
+
+Autoriser le HTTP non chiffré pour ce hub ?</translation>
+    </message>
+    <message>
+        <source>No secure keyring</source>
+        <translation>Aucun trousseau sécurisé</translation>
+    </message>
+    <message>
+        <source>%1
+
+Keep the sign-in in plain text anyway?</source>
+        <translation>%1
+
+Conserver quand même la connexion en clair ?</translation>
+    </message>
+    <message>
+        <source>Signing in…</source>
+        <translation>Connexion…</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>Se connecter</translation>
+    </message>
+    <message>
+        <source>CA bundle</source>
+        <translation>Fichier de certificats</translation>
+    </message>
+    <message>
+        <source>Certificates (*.pem *.crt *.cer);;All files (*)</source>
+        <translation>Certificats (*.pem *.crt *.cer);;Tous les fichiers (*)</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub</source>
+        <translation>Connexion au hub</translation>
+    </message>
+    <message>
+        <source>&amp;Hub address:</source>
+        <translation>Adresse du &amp;hub :</translation>
+    </message>
+    <message>
+        <source>https://hub.example.org</source>
+        <translation>https://hub.example.org</translation>
+    </message>
+    <message>
+        <source>Hub address</source>
+        <translation>Adresse du hub</translation>
+    </message>
+    <message>
+        <source>&amp;User name:</source>
+        <translation>Nom d&apos;&amp;utilisateur :</translation>
+    </message>
+    <message>
+        <source>User name</source>
+        <translation>Nom d&apos;utilisateur</translation>
+    </message>
+    <message>
+        <source>&amp;Password:</source>
+        <translation>Mot de &amp;passe :</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>Mot de passe</translation>
+    </message>
+    <message>
+        <source>&amp;Remember me on this workstation</source>
+        <translation>Se souvenir de moi sur ce &amp;poste</translation>
+    </message>
+    <message>
+        <source>Keep the sign-in in the system keyring (never the password). Off: sign in again at each start.</source>
+        <translation>Garder la connexion dans le trousseau du système (jamais le mot de passe). Décoché : reconnexion à chaque démarrage.</translation>
+    </message>
+    <message>
+        <source>&amp;Advanced connection settings</source>
+        <translation>Paramètres de connexion &amp;avancés</translation>
+    </message>
+    <message>
+        <source>&amp;CA bundle:</source>
+        <translation>Fichier de &amp;certificats :</translation>
+    </message>
+    <message>
+        <source>Certificate file of a private authority</source>
+        <translation>Fichier de certificats d&apos;une autorité privée</translation>
+    </message>
+    <message>
+        <source>CA bundle file</source>
+        <translation>Fichier de certificats</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>Parcourir…</translation>
+    </message>
+    <message>
+        <source>Choose the CA bundle file</source>
+        <translation>Choisir le fichier de certificats</translation>
+    </message>
+    <message>
+        <source>Pro&amp;xy:</source>
+        <translation>Pro&amp;xy :</translation>
+    </message>
+    <message>
+        <source>http://proxy.example.org:3128 (empty: system)</source>
+        <translation>http://proxy.example.org:3128 (vide : celui du système)</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>Allow plain &amp;HTTP (unencrypted)</source>
+        <translation>Autoriser le &amp;HTTP (non chiffré)</translation>
+    </message>
+    <message>
+        <source>Sign-in problem</source>
+        <translation>Problème de connexion</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>Annuler</translation>
+    </message>
+</context>
+<context>
+    <name>Startup</name>
+    <message>
+        <source>ALU Desk cannot open its library</source>
+        <translation>ALU Desk ne peut pas ouvrir sa médiathèque</translation>
+    </message>
+    <message>
+        <source>The demo could not start</source>
+        <translation>La démo n&apos;a pas pu démarrer</translation>
+    </message>
+    <message>
+        <source>ALU Desk cannot keep your sign-in</source>
+        <translation>ALU Desk ne peut pas conserver votre connexion</translation>
+    </message>
+    <message>
+        <source>Starting the transfers…</source>
+        <translation>Démarrage des transferts…</translation>
+    </message>
+    <message>
+        <source>ALU Desk is already at work on this data folder</source>
+        <translation>ALU Desk travaille déjà sur ce dossier de données</translation>
+    </message>
+    <message>
+        <source>Signing out…</source>
+        <translation>Déconnexion…</translation>
+    </message>
+    <message>
+        <source>No keyring</source>
+        <translation>Aucun trousseau de clés</translation>
+    </message>
+    <message>
+        <source>No keyring is available to keep your sign-in safe.</source>
+        <translation>Aucun trousseau de clés n&apos;est disponible pour protéger votre connexion.</translation>
+    </message>
+    <message>
+        <source>You can go on with the sign-in kept in a file that is NOT secure: anyone who can read your files could use it.</source>
+        <translation>Vous pouvez continuer en gardant la connexion dans un fichier NON sécurisé : toute personne pouvant lire vos fichiers pourrait s&apos;en servir.</translation>
+    </message>
+    <message>
+        <source>Continue with an insecure file</source>
+        <translation>Continuer avec un fichier non sécurisé</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>Quitter</translation>
+    </message>
+</context>
+<context>
+    <name>StatusBar</name>
+    <message>
+        <source>Connecting…</source>
+        <translation>Connexion…</translation>
+    </message>
+    <message>
+        <source>● Online</source>
+        <translation>● En ligne</translation>
+    </message>
+    <message>
+        <source>Connected to the hub; the feed is live.</source>
+        <translation>Connecté au hub ; le fil arrive en direct.</translation>
+    </message>
+    <message>
+        <source>○ Offline</source>
+        <translation>○ Hors ligne</translation>
+    </message>
+    <message>
+        <source>The hub cannot be reached; the app will catch up.</source>
+        <translation>Le hub est injoignable ; l&apos;application rattrapera son retard ensuite.</translation>
+    </message>
+    <message>
+        <source>○ Signed out</source>
+        <translation>○ Déconnecté</translation>
+    </message>
+    <message>
+        <source>The hub no longer accepts this sign-in.</source>
+        <translation>Le hub n&apos;accepte plus cette connexion.</translation>
+    </message>
+    <message>
+        <source>Connection: %1</source>
+        <translation>Connexion : %1</translation>
+    </message>
+    <message>
+        <source>Hub: %1</source>
+        <translation>Hub : %1</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2  ·  %3 active, %4 queued</source>
+        <translation>↓ %1  ↑ %2  ·  %3 en cours, %4 en attente</translation>
+    </message>
+    <message>
+        <source>Limit on</source>
+        <translation>Limite active</translation>
+    </message>
+    <message>
+        <source>No limit</source>
+        <translation>Sans limite</translation>
+    </message>
+    <message>
+        <source>A bandwidth limit slows the transfers (Settings or Transfers tab).</source>
+        <translation>Une limite de débit ralentit les transferts (Paramètres ou onglet Transferts).</translation>
+    </message>
+    <message>
+        <source>Transfers use all the bandwidth they can.</source>
+        <translation>Les transferts utilisent tout le débit disponible.</translation>
     </message>
 </context>
 <context>
@@ -250,6 +2142,97 @@
     </message>
 </context>
 <context>
+    <name>TransfersPage</name>
+    <message>
+        <source>&amp;Download folder:</source>
+        <translation>Dossier de &amp;téléchargement :</translation>
+    </message>
+    <message>
+        <source>Downloads at &amp;once:</source>
+        <translation>Téléchargements &amp;simultanés :</translation>
+    </message>
+    <message>
+        <source>&amp;Uploads at once:</source>
+        <translation>&amp;Envois simultanés :</translation>
+    </message>
+    <message>
+        <source>Download &amp;limit:</source>
+        <translation>&amp;Limite de réception :</translation>
+    </message>
+    <message>
+        <source>Upload l&amp;imit:</source>
+        <translation>L&amp;imite d’envoi :</translation>
+    </message>
+    <message>
+        <source>Download folder</source>
+        <translation>Dossier de téléchargement</translation>
+    </message>
+    <message>
+        <source>Choose the download folder</source>
+        <translation>Choisir le dossier de téléchargement</translation>
+    </message>
+    <message>
+        <source>Downloads at once</source>
+        <translation>Téléchargements simultanés</translation>
+    </message>
+    <message>
+        <source>Uploads at once</source>
+        <translation>Envois simultanés</translation>
+    </message>
+    <message>
+        <source>Download limit</source>
+        <translation>Limite de réception</translation>
+    </message>
+    <message>
+        <source>Upload limit</source>
+        <translation>Limite d’envoi</translation>
+    </message>
+    <message>
+        <source>unlimited (e.g. 2M or 500 kbit/s)</source>
+        <translation>illimité (p. ex. 2M ou 500 kbit/s)</translation>
+    </message>
+    <message>
+        <source>Weekly schedule</source>
+        <translation>Programme hebdomadaire</translation>
+    </message>
+    <message>
+        <source>In these periods their limits apply instead of the ones above (the first period that covers a moment wins).</source>
+        <translation>Pendant ces plages, leurs limites remplacent celles ci-dessus (la première plage qui couvre un moment l’emporte).</translation>
+    </message>
+    <message>
+        <source>Weekly bandwidth schedule</source>
+        <translation>Programme hebdomadaire des débits</translation>
+    </message>
+    <message>
+        <source>Add period…</source>
+        <translation>Ajouter une plage…</translation>
+    </message>
+    <message>
+        <source>Edit…</source>
+        <translation>Modifier…</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Supprimer</translation>
+    </message>
+    <message>
+        <source>Choose a folder for the downloads.</source>
+        <translation>Choisissez un dossier pour les téléchargements.</translation>
+    </message>
+    <message>
+        <source>Give the full path of the folder.</source>
+        <translation>Indiquez le chemin complet du dossier.</translation>
+    </message>
+    <message>
+        <source>This folder does not exist, or cannot be reached.</source>
+        <translation>Ce dossier n’existe pas ou est inaccessible.</translation>
+    </message>
+    <message>
+        <source>ALU Desk cannot write in this folder ({why}).</source>
+        <translation>ALU Desk ne peut pas écrire dans ce dossier ({why}).</translation>
+    </message>
+</context>
+<context>
     <name>TransfersPanel</name>
     <message>
         <source>Transfer commands</source>
@@ -354,6 +2337,311 @@
     <message>
         <source>Could not set the bandwidth limit: {error}</source>
         <translation>Impossible de régler la limite de débit&#xa0;: {error}</translation>
+    </message>
+</context>
+<context>
+    <name>Tray</name>
+    <message>
+        <source>ALU Desk — %1</source>
+        <translation>ALU Desk — %1</translation>
+    </message>
+    <message>
+        <source>FLASH: %1</source>
+        <translation>FLASH : %1</translation>
+    </message>
+    <message>
+        <source>Urgent: %1</source>
+        <translation>Urgent : %1</translation>
+    </message>
+    <message>
+        <source>%1 more flash or urgent items in the feed.</source>
+        <translation>%1 autres sujets flash ou urgents dans le fil.</translation>
+    </message>
+    <message>
+        <source>Feed</source>
+        <translation>Fil</translation>
+    </message>
+    <message>
+        <source>Upload finished</source>
+        <translation>Envoi terminé</translation>
+    </message>
+    <message>
+        <source>Download finished</source>
+        <translation>Téléchargement terminé</translation>
+    </message>
+    <message>
+        <source>Upload failed</source>
+        <translation>Échec de l&apos;envoi</translation>
+    </message>
+    <message>
+        <source>Download failed</source>
+        <translation>Échec du téléchargement</translation>
+    </message>
+    <message>
+        <source>Show ALU Desk</source>
+        <translation>Afficher ALU Desk</translation>
+    </message>
+    <message>
+        <source>Pause all transfers</source>
+        <translation>Suspendre tous les transferts</translation>
+    </message>
+    <message>
+        <source>Resume all transfers</source>
+        <translation>Reprendre tous les transferts</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>Quitter</translation>
+    </message>
+</context>
+<context>
+    <name>Unavailable</name>
+    <message>
+        <source>This part of ALU Desk could not be opened (%1). The rest works; the log has the details.</source>
+        <translation>Cette partie d&apos;ALU Desk n&apos;a pas pu s&apos;ouvrir (%1). Le reste fonctionne ; le journal donne les détails.</translation>
+    </message>
+</context>
+<context>
+    <name>Upload</name>
+    <message>
+        <source>Upload</source>
+        <translation>Envoi</translation>
+    </message>
+    <message>
+        <source>There is no video file to upload in what was dropped.</source>
+        <translation>Aucun fichier vidéo à envoyer parmi les éléments déposés.</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file.</source>
+        <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
+        <translation>{name} n&apos;est pas un fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{url} is not a file on this computer.</source>
+        <translation>{url} n&apos;est pas un fichier de cet ordinateur.</translation>
+    </message>
+    <message>
+        <source>The folder {name} has no video files.</source>
+        <translation>Le dossier {name} ne contient aucun fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>{name} est introuvable.</translation>
+    </message>
+</context>
+<context>
+    <name>UploadDialog</name>
+    <message>
+        <source>Upload {name}</source>
+        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <translation>Envoyer {name}</translation>
+    </message>
+    <message>
+        <source>Upload {count} files</source>
+        <translation>Envoyer {count} fichiers</translation>
+    </message>
+    <message>
+        <source>Files to upload</source>
+        <translation>Fichiers à envoyer</translation>
+    </message>
+    <message>
+        <source>&amp;Apply to all files</source>
+        <translation>&amp;Appliquer à tous les fichiers</translation>
+    </message>
+    <message>
+        <source>Copy the dateline, language, place, priority and restrictions to all files</source>
+        <translation>Reporter la dateline, la langue, le lieu, la priorité et les restrictions sur tous les fichiers</translation>
+    </message>
+    <message>
+        <source>&amp;Upload</source>
+        <translation>&amp;Envoyer</translation>
+    </message>
+    <message>
+        <source>Preparing the upload</source>
+        <translation>Préparation de l&apos;envoi</translation>
+    </message>
+    <message>
+        <source>Left out:</source>
+        <translation>Écartés :</translation>
+    </message>
+    <message>
+        <source>The shared fields now read the same for all {count} files.</source>
+        <translation>Les champs communs sont désormais identiques pour les {count} fichiers.</translation>
+    </message>
+    <message>
+        <source>Check {name}: {problem}</source>
+        <translation>Vérifiez {name} : {problem}</translation>
+    </message>
+    <message>
+        <source>Preparing…</source>
+        <translation>Préparation…</translation>
+    </message>
+    <message>
+        <source>Adding to the queue…</source>
+        <translation>Ajout à la file d&apos;attente…</translation>
+    </message>
+    <message>
+        <source>{name}: {problem}</source>
+        <translation>{name} : {problem}</translation>
+    </message>
+    <message>
+        <source>Could not queue the upload — {problems}</source>
+        <translation>Impossible de mettre l&apos;envoi en file d&apos;attente — {problems}</translation>
+    </message>
+    <message>
+        <source>Could not prepare the upload: {error}</source>
+        <translation>Impossible de préparer l&apos;envoi : {error}</translation>
+    </message>
+    <message>
+        <source>Preparing… %p%</source>
+        <translation>Préparation… %p %</translation>
+    </message>
+</context>
+<context>
+    <name>UploadForm</name>
+    <message>
+        <source>&amp;Title:</source>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <translation>&amp;Titre :</translation>
+    </message>
+    <message>
+        <source>S&amp;lug:</source>
+        <translation>S&amp;lug :</translation>
+    </message>
+    <message>
+        <source>&amp;Dateline:</source>
+        <translation>&amp;Dateline :</translation>
+    </message>
+    <message>
+        <source>Lan&amp;guage:</source>
+        <translation>Lan&amp;gue :</translation>
+    </message>
+    <message>
+        <source>Cat&amp;egory:</source>
+        <translation>Cat&amp;égorie :</translation>
+    </message>
+    <message>
+        <source>Regi&amp;on:</source>
+        <translation>Régi&amp;on :</translation>
+    </message>
+    <message>
+        <source>Countr&amp;y:</source>
+        <translation>&amp;Pays :</translation>
+    </message>
+    <message>
+        <source>&amp;Priority:</source>
+        <translation>P&amp;riorité :</translation>
+    </message>
+    <message>
+        <source>&amp;Restrictions:</source>
+        <translation>&amp;Restrictions :</translation>
+    </message>
+    <message>
+        <source>&amp;Script:</source>
+        <translation>&amp;Script :</translation>
+    </message>
+    <message>
+        <source>S&amp;hotlist:</source>
+        <translation>Liste des p&amp;lans :</translation>
+    </message>
+    <message>
+        <source>Re&amp;corded:</source>
+        <translation>Tourné &amp;le :</translation>
+    </message>
+    <message>
+        <source>Tick when you know when the footage was shot</source>
+        <translation>Cochez si vous savez quand les images ont été tournées</translation>
+    </message>
+    <message>
+        <source>Recorded date</source>
+        <translation>Date de tournage</translation>
+    </message>
+    <message>
+        <source>Thumbnail</source>
+        <translation>Vignette</translation>
+    </message>
+    <message>
+        <source>e.g. KENYA-FLOODS</source>
+        <translation>ex. KENYA-INONDATIONS</translation>
+    </message>
+    <message>
+        <source>e.g. NAIROBI, Kenya</source>
+        <translation>ex. NAIROBI, Kenya</translation>
+    </message>
+    <message>
+        <source>two letters, e.g. KE</source>
+        <translation>deux lettres, ex. KE</translation>
+    </message>
+    <message>
+        <source>e.g. No access Kenya</source>
+        <translation>ex. Pas d&apos;accès Kenya</translation>
+    </message>
+    <message>
+        <source>Flash</source>
+        <translation>Flash</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>Urgent</translation>
+    </message>
+    <message>
+        <source>Routine</source>
+        <translation>Routine</translation>
+    </message>
+    <message>
+        <source>{name} — reading the file…</source>
+        <translation>{name} — lecture du fichier…</translation>
+    </message>
+    <message>
+        <source>{name} — {problem}</source>
+        <translation>{name} — {problem}</translation>
+    </message>
+    <message>
+        <source>{duration} long</source>
+        <translation>durée {duration}</translation>
+    </message>
+    <message>
+        <source>no sound</source>
+        <translation>sans son</translation>
+    </message>
+    <message>
+        <source>This is too long (at most {limit} characters).</source>
+        <translation>Trop long (au plus {limit} caractères).</translation>
+    </message>
+    <message>
+        <source>A title is needed.</source>
+        <translation>Il faut un titre.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>Le pays s&apos;écrit en deux lettres, comme KE ou SN.</translation>
+    </message>
+    <message>
+        <source>The recording date is not a date.</source>
+        <translation>La date de tournage n&apos;est pas une date valide.</translation>
+    </message>
+    <message>
+        <source>The language must be English, French or Arabic.</source>
+        <translation>La langue doit être l&apos;anglais, le français ou l&apos;arabe.</translation>
+    </message>
+    <message>
+        <source>The priority must be flash, urgent or routine.</source>
+        <translation>La priorité doit être flash, urgent ou routine.</translation>
+    </message>
+</context>
+<context>
+    <name>WatchErrorsModel</name>
+    <message>
+        <source>File</source>
+        <translation>Fichier</translation>
+    </message>
+    <message>
+        <source>Problem</source>
+        <translation>Problème</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>Quand</translation>
     </message>
 </context>
 </TS>

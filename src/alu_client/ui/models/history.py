@@ -1,0 +1,282 @@
+"""The history as a table: what was downloaded and uploaded, when, how big, how fast, from
+which workstation, and whether the hub has it yet.
+
+Rows are ``HistoryEvent``s from ``HistorySync.list`` (newest first), loaded a page at a time:
+the model says it can fetch more while the last page was full, and ``fetchMore`` asks its
+owner (``more_wanted(last_event_id)``) to read the next page off the GUI thread and hand it to
+``append_events``. A refresh (``set_events`` with the newest events) inserts what is new at the
+top and updates rows that changed (an event sent to the hub), so selection and scroll stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+
+from alu_client.core.sync import HistoryEvent
+
+from .. import formats
+from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+
+COL_WHEN = 0
+COL_WHAT = 1
+COL_ITEM = 2
+COL_SIZE = 3
+COL_SPEED = 4
+COL_DURATION = 5
+COL_DEVICE = 6
+COL_RULE = 7
+COL_SENT = 8
+COLUMN_COUNT = 9
+#: events read per page
+PAGE_SIZE = 200
+_RIGHT = Qt.AlignmentFlag.AlignTrailing | Qt.AlignmentFlag.AlignVCenter
+_NUMBERS = (COL_SIZE, COL_SPEED, COL_DURATION)
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _state(e: HistoryEvent) -> str:
+    """'here-pending', 'here-sent', 'here-refused' or 'hub': where the event stands."""
+    if e.origin != "here":
+        return "hub"
+    if e.refused:
+        return "here-refused"
+    return "here-pending" if e.pending else "here-sent"
+
+
+class HistoryModel(QAbstractTableModel):
+    """History events (``COL_*`` columns); ``OBJECT_ROLE`` gives the ``HistoryEvent``,
+    ``STATE_ROLE`` its type (``download_completed``, …).
+
+    Signal ``more_wanted(str)``: the view reached the end; load the page after this event id.
+    """
+
+    more_wanted = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[HistoryEvent] = []
+        self._has_more = False
+        self._loading_more = False
+        self._texts: dict[str, str] = {}
+        self._headers: list[str] = []
+        self.retranslate()
+
+    # --- texts ------------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self._headers = [
+            self.tr("When"),
+            self.tr("What"),
+            self.tr("Item"),
+            self.tr("Size"),
+            self.tr("Speed"),
+            self.tr("Time taken"),
+            self.tr("Workstation"),
+            self.tr("Rule"),
+            self.tr("Sent to hub"),
+        ]
+        self._texts = {
+            "download_completed": self.tr("Download completed"),
+            "download_failed": self.tr("Download failed"),
+            "download_canceled": self.tr("Download canceled"),
+            "upload_completed": self.tr("Upload completed"),
+            "upload_failed": self.tr("Upload failed"),
+            "upload_canceled": self.tr("Upload canceled"),
+            "here": self.tr("This workstation"),
+            "here-pending": self.tr("Waiting to be sent"),
+            "here-sent": self.tr("Sent"),
+            "here-refused": self.tr("Refused by the hub"),
+            "hub": self.tr("From the hub"),
+        }
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, COL_SENT))
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, COLUMN_COUNT - 1)
+
+    # --- feeding ----------------------------------------------------------------------------
+
+    @property
+    def has_more(self) -> bool:
+        return self._has_more
+
+    def events(self) -> list[HistoryEvent]:
+        return list(self._rows)
+
+    def set_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
+        """The newest events (a refresh). What is new goes in at the top, changed rows are
+        updated; when the list differs in any other way, the model is reset."""
+        events = list(events)
+        old_ids = [e.id for e in self._rows]
+        new_ids = [e.id for e in events]
+        known = set(old_ids)
+        fresh = 0
+        while fresh < len(new_ids) and new_ids[fresh] not in known:
+            fresh += 1
+        rest = new_ids[fresh:]
+        if not old_ids or rest != old_ids[: len(rest)]:
+            self.beginResetModel()
+            self._rows = events
+            self._has_more = has_more
+            self.endResetModel()
+            return
+        changed = [n for n, e in enumerate(events[fresh:]) if e != self._rows[n]]
+        for n in changed:
+            self._rows[n] = events[fresh + n]
+        if changed:
+            first, last = min(changed), max(changed)
+            self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
+        if fresh:
+            self.beginInsertRows(QModelIndex(), 0, fresh - 1)
+            self._rows[:0] = events[:fresh]
+            self.endInsertRows()
+        if len(rest) == len(old_ids):
+            # the refresh read past every row we had: it knows whether more are left
+            self._has_more = has_more
+
+    def append_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
+        """The page after the last row (what ``more_wanted`` asked for)."""
+        self._loading_more = False
+        known = {e.id for e in self._rows}
+        new = [e for e in events if e.id not in known]
+        self._has_more = has_more
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._rows.extend(new)
+            self.endInsertRows()
+
+    def more_failed(self) -> None:
+        """The page could not be read: let the view ask again later."""
+        self._loading_more = False
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        return not parent.isValid() and self._has_more and not self._loading_more
+
+    def fetchMore(self, parent: _Index) -> None:
+        if self.canFetchMore(parent) and self._rows:
+            self._loading_more = True
+            self.more_wanted.emit(self._rows[-1].id)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def event_at(self, row: int) -> HistoryEvent | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own default
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else COLUMN_COUNT
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < COLUMN_COUNT:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self._headers[section]
+        if role == Qt.ItemDataRole.TextAlignmentRole and section in _NUMBERS:
+            return _RIGHT
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        e = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(e, col)
+        if role == OBJECT_ROLE:
+            return e
+        if role == SORT_ROLE:
+            return self._sort_key(e, col)
+        if role == STATE_ROLE:
+            return e.type
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(e, col)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMBERS:
+            return _RIGHT
+        return None
+
+    def what(self, e: HistoryEvent) -> str:
+        """``Download completed``, ``Upload failed``, … (an unknown type as it is named)."""
+        return self._texts.get(e.type) or e.type.replace("_", " ").capitalize()
+
+    @staticmethod
+    def label(e: HistoryEvent) -> str:
+        detail = e.detail
+        for key in ("label", "file"):
+            value = detail.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return e.item_id or ""
+
+    @staticmethod
+    def _number(e: HistoryEvent, key: str) -> float | None:
+        value = e.detail.get(key)
+        return float(value) if isinstance(value, int | float) and value >= 0 else None
+
+    def _display(self, e: HistoryEvent, col: int) -> str:
+        if col == COL_WHEN:
+            if e.ended_at is None:
+                return formats.NO_VALUE
+            when = QDateTime.fromMSecsSinceEpoch(round(e.ended_at * 1000)).toLocalTime()
+            return QLocale().toString(when, QLocale.FormatType.ShortFormat)
+        if col == COL_WHAT:
+            return self.what(e)
+        if col == COL_ITEM:
+            return self.label(e)
+        if col == COL_SIZE:
+            return formats.size_text(e.bytes) if e.bytes else ""
+        if col == COL_SPEED:
+            return formats.speed_text(self._number(e, "avg_bps"))
+        if col == COL_DURATION:
+            return formats.duration_text(self._number(e, "seconds"))
+        if col == COL_DEVICE:
+            return self._texts["here"] if e.origin == "here" else e.device
+        if col == COL_RULE:
+            rule = e.detail.get("rule")
+            return rule if isinstance(rule, str) else ""
+        return self._texts[_state(e)]
+
+    def _sort_key(self, e: HistoryEvent, col: int) -> Any:
+        if col == COL_WHEN:
+            return e.ended_at if e.ended_at is not None else -1.0
+        if col == COL_SIZE:
+            return e.bytes
+        if col == COL_SPEED:
+            return self._number(e, "avg_bps") or 0.0
+        if col == COL_DURATION:
+            return self._number(e, "seconds") or 0.0
+        return self._display(e, col).casefold()
+
+    def _tooltip(self, e: HistoryEvent, col: int) -> str | None:
+        error = e.detail.get("error")
+        if col in (COL_WHAT, COL_ITEM) and isinstance(error, str) and error:
+            return error
+        if col == COL_SENT and e.refused:
+            return e.refused
+        if col == COL_DEVICE and e.origin == "here" and e.device:
+            return e.device
+        if col == COL_ITEM:
+            return self.label(e) or None
+        return None
+
+    def vocabulary(self, col: int) -> list[str]:
+        """Every text a column with a fixed vocabulary can show (to size it)."""
+        if col == COL_WHAT:
+            return [v for k, v in self._texts.items() if "_" in k]
+        if col == COL_SENT:
+            return [self._texts[k] for k in ("here-pending", "here-sent", "here-refused", "hub")]
+        return []

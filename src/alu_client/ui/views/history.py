@@ -1,0 +1,264 @@
+"""The History tab: what this member downloaded and uploaded, on this workstation and others.
+
+The list comes from the local history (``services.history().list``), read off the GUI thread a
+page at a time (more as the view scrolls to the end). It refreshes by itself when the library
+changes (a download recorded), every minute (uploads ending, events pulled by the sync) and
+on F5. "Sync now" sends the outbox to the hub and pulls the member's other workstations'
+events, on a thread of its own so a slow link never holds up the app's other commands; being
+offline is normal (the events wait), only other failures are told as problems.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QLocale, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QStyle,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core import hub
+from ...core.services import Services
+from ...core.sync import HistoryEvent
+from ..bridge import CoreBridge
+from ..models import SORT_ROLE
+from ..models.history import (
+    COL_DEVICE,
+    COL_ITEM,
+    COL_SENT,
+    COL_WHAT,
+    COL_WHEN,
+    PAGE_SIZE,
+    HistoryModel,
+)
+from ..tasks import TaskRunner
+
+#: refresh by itself this often (ms)
+REFRESH_INTERVAL_MS = 60_000
+#: a refresh re-reads at most this many of the newest events (the rest stays as loaded)
+_MAX_REFRESH = 5_000
+
+
+class HistoryPanel(QWidget):
+    """``HistoryPanel(services, bridge, tasks)``: the table, Refresh (F5) and Sync now.
+
+    Signals: ``refreshed()`` after each refresh is shown; ``synced(str)`` with the sentence
+    shown after "Sync now" (done, offline or failed)."""
+
+    refreshed = Signal()
+    synced = Signal(str)
+
+    def __init__(
+        self,
+        services: Services,
+        bridge: CoreBridge,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.bridge = bridge
+        self.tasks = tasks
+        # network calls: their own thread, never queued in front of the app's commands
+        self.sync_tasks = TaskRunner(self)
+        self._refreshing = False
+        self._refresh_again = False
+        self._pending = 0
+
+        self.model = HistoryModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setDynamicSortFilter(True)
+        self.view = QTableView(self)
+        self.view.setObjectName("history-table")
+        self.view.setModel(self.proxy)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(COL_WHEN, Qt.SortOrder.DescendingOrder)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().hide()
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(COL_ITEM, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_DEVICE, QHeaderView.ResizeMode.ResizeToContents)
+
+        icon = self.style().standardIcon
+        self.refresh_action = QAction(icon(QStyle.StandardPixmap.SP_BrowserReload), "", self)
+        self.refresh_action.setObjectName("history-refresh")
+        self.refresh_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.refresh_action.triggered.connect(self.refresh)
+        self.sync_action = QAction(icon(QStyle.StandardPixmap.SP_ArrowUp), "", self)
+        self.sync_action.setObjectName("history-sync")
+        self.sync_action.triggered.connect(self.sync_now)
+        self.addActions([self.refresh_action, self.sync_action])
+        self.toolbar = QToolBar(self)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toolbar.addAction(self.refresh_action)
+        self.toolbar.addAction(self.sync_action)
+        self.status = QLabel(self)
+        self.status.setObjectName("history-status")
+        self.toolbar.addSeparator()
+        self.toolbar.addWidget(self.status)
+        self.message = QLabel(self)
+        self.message.setObjectName("history-message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.message)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_INTERVAL_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        bridge.library_changed.connect(self.refresh)
+        self.model.more_wanted.connect(self._load_more)
+        self._retranslate()
+        self.refresh()
+
+    # --- texts ------------------------------------------------------------------------------
+
+    def _retranslate(self) -> None:
+        self.refresh_action.setText(self.tr("&Refresh"))
+        self.refresh_action.setToolTip(self.tr("Read the history again (F5)"))
+        self.sync_action.setText(self.tr("&Sync now"))
+        self.sync_action.setToolTip(
+            self.tr("Send this workstation's history to the hub and fetch the others'")
+        )
+        self.toolbar.setAccessibleName(self.tr("History commands"))
+        self.toolbar.setWindowTitle(self.tr("History commands"))
+        self.view.setAccessibleName(self.tr("History"))
+        self.view.setAccessibleDescription(
+            self.tr("Downloads and uploads that ended, the newest first")
+        )
+        self.model.retranslate()
+        self._show_pending()
+        fm = self.view.fontMetrics()
+        header = self.view.horizontalHeader()
+        for col in (COL_WHAT, COL_SENT):
+            words = [
+                *self.model.vocabulary(col),
+                self.model.headerData(col, Qt.Orientation.Horizontal),
+            ]
+            header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + 32)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    def _show_pending(self) -> None:
+        if self._pending == 1:
+            self.status.setText(self.tr("1 event waiting to be sent to the hub"))
+        elif self._pending:
+            count = QLocale().toString(self._pending)
+            self.status.setText(
+                self.tr("{count} events waiting to be sent to the hub").format(count=count)
+            )
+        else:
+            self.status.setText(self.tr("Everything has been sent to the hub"))
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the newest events again (off the GUI thread); coalesced."""
+        if self._refreshing:
+            self._refresh_again = True
+            return
+        self._refreshing = True
+        limit = min(_MAX_REFRESH, max(PAGE_SIZE, self.model.rowCount()))
+        services = self.services
+
+        def read() -> tuple[list[HistoryEvent], int, int]:
+            history = services.history()
+            return history.list(limit=limit), history.pending(), limit
+
+        self.tasks.run(read, self._refreshed, self._refresh_failed)
+
+    def _refreshed(self, result: tuple[list[HistoryEvent], int, int]) -> None:
+        events, pending, limit = result
+        self._refreshing = False
+        self._pending = pending
+        self._show_pending()
+        self.model.set_events(events, has_more=len(events) >= limit)
+        self.refreshed.emit()
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh()
+
+    def _refresh_failed(self, error: BaseException) -> None:
+        self._refreshing = self._refresh_again = False
+        self._say(self.tr("Could not read the history: {error}").format(error=error))
+
+    @Slot(str)
+    def _load_more(self, last_id: str) -> None:
+        services = self.services
+
+        def read() -> list[HistoryEvent]:
+            return services.history().list(limit=PAGE_SIZE, before=last_id)
+
+        def failed(error: BaseException) -> None:
+            self.model.more_failed()
+            self._say(self.tr("Could not read the history: {error}").format(error=error))
+
+        self.tasks.run(
+            read, lambda events: self.model.append_events(events, len(events) >= PAGE_SIZE), failed
+        )
+
+    # --- sync -------------------------------------------------------------------------------
+
+    @Slot()
+    def sync_now(self) -> None:
+        """Send the outbox and pull the member's other events (off the GUI thread)."""
+        if not self.sync_action.isEnabled():
+            return
+        self.sync_action.setEnabled(False)
+        self._say(self.tr("Syncing the history with the hub…"))
+        services = self.services
+
+        def sync() -> tuple[int, int]:
+            history = services.history()
+            return history.push(), history.pull()
+
+        self.sync_tasks.run(sync, self._synced, self._sync_failed)
+
+    def _synced(self, counts: tuple[int, int]) -> None:
+        sent, received = counts
+        self.sync_action.setEnabled(True)
+        text = self.tr(
+            "History synced: {sent} sent, {received} new from other workstations."
+        ).format(sent=sent, received=received)
+        self._say(text)
+        self.synced.emit(text)
+        self.refresh()
+
+    def _sync_failed(self, error: BaseException) -> None:
+        self.sync_action.setEnabled(True)
+        if isinstance(error, hub.HubError) and error.transient:
+            text = self.tr(
+                "The hub cannot be reached just now; the history will be sent when it can."
+            )
+        elif isinstance(error, hub.AuthError):
+            text = self.tr("Sign in to the hub again to sync the history.")
+        else:
+            text = self.tr("Could not sync the history: {error}").format(error=error)
+        self._say(text)
+        self.synced.emit(text)
+        self.refresh()

@@ -1,0 +1,234 @@
+"""What the upload dialog works on, without the dialog: which dropped files are videos, taking
+drops on a widget, what a file holds (probe, thumbnail, recording date) and its sha256 with
+progress that can be canceled. The last two are worker jobs (they read whole files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QObject,
+    Qt,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage
+from PySide6.QtWidgets import (
+    QWidget,
+)
+
+from ...core import media
+from ...core.uploads import file_sha256
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".mts", ".m2ts", ".webm"}
+)
+#: a recording date before this is a camera's unset clock, not a date
+_EARLIEST_RECORDING = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
+
+# --- what was dropped ------------------------------------------------------------------------
+
+
+def _hidden(path: Path) -> bool:
+    if path.name.startswith("."):
+        return True
+    attrs = getattr(path.lstat(), "st_file_attributes", 0)  # Windows
+    return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
+    """The video files among ``urls``, folders searched through (hidden files and folders in
+    them left out), each once, in order; and a sentence for each thing left out. Reads the
+    disk: call it off the GUI thread for folders."""
+    files: list[Path] = []
+    skipped: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    def not_video(path: Path) -> None:
+        skipped.append(
+            QCoreApplication.translate("Upload", "{name} is not a video file.").format(
+                name=path.name
+            )
+        )
+
+    for url in urls:
+        if not url.isLocalFile():
+            skipped.append(
+                QCoreApplication.translate(
+                    "Upload", "{url} is not a file on this computer."
+                ).format(url=url.toDisplayString())
+            )
+            continue
+        path = Path(url.toLocalFile())
+        if path.is_dir():
+            found = 0
+            for root, dirs, names in os.walk(path, onerror=lambda _e: None):
+                dirs[:] = sorted(d for d in dirs if not _hidden(Path(root) / d))
+                for name in sorted(names):
+                    child = Path(root) / name
+                    if _hidden(child) or not child.is_file():
+                        continue
+                    if _is_video(child):
+                        add(child)
+                        found += 1
+                    else:
+                        not_video(child)
+            if not found:
+                skipped.append(
+                    QCoreApplication.translate(
+                        "Upload", "The folder {name} has no video files."
+                    ).format(name=path.name)
+                )
+        elif path.is_file():
+            if _is_video(path):
+                add(path)
+            else:
+                not_video(path)
+        else:
+            skipped.append(
+                QCoreApplication.translate("Upload", "{name} was not found.").format(
+                    name=path.name or str(path)
+                )
+            )
+    return files, skipped
+
+
+_DragEvent = QDragEnterEvent | QDragMoveEvent | QDropEvent
+
+
+class DropTarget(QObject):
+    """Makes ``widget`` take drops of files and folders (its children too, unless they take
+    drops themselves); ``dropped(list[QUrl])`` on each drop."""
+
+    dropped = Signal(list)
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        widget.setAcceptDrops(True)
+        widget.installEventFilter(self)
+
+    @staticmethod
+    def accepts(event: _DragEvent) -> bool:
+        """Whether a drag carries local files or folders (nothing else is worth taking)."""
+        mime = event.mimeData()
+        return mime is not None and mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
+
+    @staticmethod
+    def urls(event: _DragEvent) -> list[QUrl]:
+        mime = event.mimeData()
+        return list(mime.urls()) if mime is not None and mime.hasUrls() else []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            assert isinstance(event, QDragEnterEvent | QDragMoveEvent | QDropEvent)
+            if not self.accepts(event):
+                return False  # not files: the widget does what it does with it
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            if kind == QEvent.Type.Drop:
+                self.dropped.emit(self.urls(event))
+            return True
+        return super().eventFilter(watched, event)
+
+
+# --- probing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inspection:
+    probe: media.Probe | None
+    error: str
+    thumbnail: QImage | None
+    recorded: dt.datetime | None
+
+
+def _recorded_time(path: Path) -> dt.datetime | None:
+    """When the footage was shot, as far as the file tells: the container's creation time
+    (cameras write it), else the file's birth or modification time."""
+    when: dt.datetime | None = None
+    with contextlib.suppress(Exception):  # a tag we cannot read is no date, not an error
+        with av.open(str(path), "r", metadata_errors="replace") as container:
+            tag = str(container.metadata.get("creation_time") or "")
+        if tag:
+            when = dt.datetime.fromisoformat(tag.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+    if when is None or when < _EARLIEST_RECORDING:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        epoch = getattr(st, "st_birthtime", None) or st.st_mtime
+        when = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return when if when >= _EARLIEST_RECORDING else None
+
+
+def inspect_file(path: Path, thumbnail: Path) -> Inspection:
+    """Probe ``path`` and make its thumbnail at ``thumbnail`` (a worker's job)."""
+    recorded = _recorded_time(path)
+    try:
+        probe = media.probe(path)
+    except media.MediaError as e:
+        return Inspection(None, str(e), None, recorded)
+    image = None
+    if probe.video_codec is not None:
+        with contextlib.suppress(media.MediaError):
+            media.make_thumbnail(path, thumbnail)
+            loaded = QImage(str(thumbnail))
+            image = None if loaded.isNull() else loaded
+    return Inspection(probe, "", image, recorded)
+
+
+class Canceled(Exception):
+    pass
+
+
+def hash_all(
+    paths: list[Path], cancel: threading.Event, report: Callable[[int, int], None]
+) -> list[str]:
+    """The sha256 of each file (the hub checks it), reporting at most ~10 times a second."""
+    total = sum(p.stat().st_size for p in paths)
+    done = 0
+    last = 0.0
+    digests = []
+
+    def progress(n: int) -> None:
+        nonlocal done, last
+        if cancel.is_set():
+            raise Canceled()
+        done += n
+        now = time.monotonic()
+        if now - last >= 0.1:
+            last = now
+            report(done, total)
+
+    for path in paths:
+        if cancel.is_set():
+            raise Canceled()
+        digests.append(file_sha256(path, progress))
+    report(total, total)
+    return digests

@@ -1,0 +1,447 @@
+"""The parts of the upload dialog: the files being sent (a list model) and the metadata form.
+
+``UploadEntry`` is one file with the field values typed for it (texts keyed by the names of
+``core.uploads.UploadFields``), what the probe found and its thumbnail. ``UploadFilesModel``
+lists the entries (title, thumbnail, a warning when a field needs fixing). ``UploadForm`` edits
+one entry at a time; each field has its message line under it, shown by ``show_error`` with the
+``FieldError.field`` name the core gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QDateTime,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.media import Probe
+from ...core.uploads import FieldError
+from .. import formats
+from ..models import OBJECT_ROLE
+
+#: the fields of ``UploadFields`` the form edits, in the form's order
+FIELDS = (
+    "title",
+    "slug",
+    "dateline",
+    "recorded_at",
+    "language",
+    "category",
+    "region",
+    "country",
+    "priority",
+    "restrictions",
+    "script",
+    "shotlist",
+)
+#: what "Apply to all" copies: the story's context, not what names one file
+SHARED_FIELDS = (
+    "dateline",
+    "language",
+    "category",
+    "region",
+    "country",
+    "priority",
+    "restrictions",
+)
+#: languages an item may be in, named in their own language (never translated)
+LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
+_Index = QModelIndex | QPersistentModelIndex
+_THUMB_SIZE = (256, 144)
+
+
+@dataclass(eq=False)
+class UploadEntry:
+    """One file to upload and what the form holds for it."""
+
+    path: Path
+    values: dict[str, str]
+    probe: Probe | None = None
+    probe_error: str = ""
+    thumbnail: QImage | None = None
+    inspected: bool = False
+    #: fields the user changed (a late probe must not overwrite them)
+    touched: set[str] = field(default_factory=set)
+    #: the message of the field to fix and that field's name, or ''
+    error: str = ""
+    error_field: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.values.get("title", "").strip() or self.path.name
+
+
+class UploadFilesModel(QAbstractListModel):
+    """The files of one upload dialog, one row each."""
+
+    def __init__(self, entries: list[UploadEntry], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.entries = entries
+        self._icons: dict[int, QIcon] = {}
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's own default
+        return 0 if parent.isValid() else len(self.entries)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.entries):
+            return None
+        entry = self.entries[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return entry.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{entry.path}\n{entry.error}" if entry.error else str(entry.path)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._icon(entry)
+        if role == OBJECT_ROLE:
+            return entry
+        return None
+
+    def _icon(self, entry: UploadEntry) -> QIcon | None:
+        if entry.error:
+            return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        if entry.thumbnail is None:
+            return None
+        key = id(entry)
+        if key not in self._icons:
+            self._icons[key] = QIcon(QPixmap.fromImage(entry.thumbnail.scaledToWidth(64)))
+        return self._icons[key]
+
+    def entry_changed(self, entry: UploadEntry) -> None:
+        if entry in self.entries:
+            self._icons.pop(id(entry), None)
+            i = self.index(self.entries.index(entry))
+            self.dataChanged.emit(i, i)
+
+    def append(self, entries: list[UploadEntry]) -> None:
+        first = len(self.entries)
+        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        self.entries.extend(entries)
+        self.endInsertRows()
+
+    def remove(self, entries: list[UploadEntry]) -> None:
+        for entry in entries:
+            if entry in self.entries:
+                row = self.entries.index(entry)
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self.entries[row]
+                self._icons.pop(id(entry), None)
+                self.endRemoveRows()
+
+
+def local_datetime(value: str) -> QDateTime | None:
+    """The QDateTime (local time) of an ISO 8601 text, or None."""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return QDateTime.fromSecsSinceEpoch(int(when.timestamp()))
+
+
+def iso_text(value: QDateTime) -> str:
+    """ISO 8601 with this workstation's offset (the hub stores an aware time)."""
+    return dt.datetime.fromtimestamp(value.toSecsSinceEpoch()).astimezone().isoformat()
+
+
+class UploadForm(QWidget):
+    """The fields of one file. ``edited(field)`` when the user changes one."""
+
+    edited = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._loading = False
+        self.thumbnail = QLabel(self)
+        self.thumbnail.setObjectName("upload-thumbnail")
+        self.thumbnail.setFixedSize(*_THUMB_SIZE)
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setFrameShape(QLabel.Shape.StyledPanel)
+        self.info = QLabel(self)
+        self.info.setObjectName("upload-info")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.title = QLineEdit(self)
+        self.slug = QLineEdit(self)
+        self.dateline = QLineEdit(self)
+        self.recorded_known = QCheckBox(self)
+        self.recorded = QDateTimeEdit(self)
+        self.recorded.setCalendarPopup(True)
+        self.recorded.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.recorded.setDateTime(QDateTime.currentDateTime())
+        self.recorded.setEnabled(False)
+        self.language = QComboBox(self)
+        for code, name in LANGUAGE_NAMES:
+            self.language.addItem(name, code)
+        self.category = QLineEdit(self)
+        self.region = QLineEdit(self)
+        self.country = QLineEdit(self)
+        self.priority = QComboBox(self)
+        for code in ("flash", "urgent", "routine"):
+            self.priority.addItem("", code)
+        self.restrictions = QLineEdit(self)
+        self.script = QPlainTextEdit(self)
+        self.shotlist = QPlainTextEdit(self)
+        for box in (self.script, self.shotlist):
+            box.setTabChangesFocus(True)
+            box.setMinimumHeight(self.fontMetrics().lineSpacing() * 5)
+
+        self.widgets: dict[str, QWidget] = {
+            "title": self.title,
+            "slug": self.slug,
+            "dateline": self.dateline,
+            "recorded_at": self.recorded,
+            "language": self.language,
+            "category": self.category,
+            "region": self.region,
+            "country": self.country,
+            "priority": self.priority,
+            "restrictions": self.restrictions,
+            "script": self.script,
+            "shotlist": self.shotlist,
+        }
+        self.labels: dict[str, QLabel] = {}
+        self.errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for name, widget in self.widgets.items():
+            widget.setObjectName(f"field-{name}")
+            error = QLabel(self)
+            error.setObjectName(f"error-{name}")
+            error.setWordWrap(True)
+            error.setStyleSheet("color: #b00020;")
+            error.hide()
+            self.errors[name] = error
+            cell = QVBoxLayout()
+            cell.setContentsMargins(0, 0, 0, 0)
+            cell.setSpacing(2)
+            cell.addWidget(widget)
+            cell.addWidget(error)
+            if name == "recorded_at":
+                form.addRow(self.recorded_known, cell)
+            else:
+                label = QLabel(self)
+                label.setBuddy(widget)
+                self.labels[name] = label
+                form.addRow(label, cell)
+        top = QVBoxLayout(self)
+        top.addWidget(self.thumbnail, 0, Qt.AlignmentFlag.AlignHCenter)
+        top.addWidget(self.info)
+        top.addLayout(form)
+        top.addStretch(1)
+
+        for name in ("title", "slug", "dateline", "category", "region", "country", "restrictions"):
+            line = self.widgets[name]
+            assert isinstance(line, QLineEdit)
+            line.textEdited.connect(lambda _t, n=name: self._changed(n))
+        self.script.textChanged.connect(lambda: self._changed("script"))
+        self.shotlist.textChanged.connect(lambda: self._changed("shotlist"))
+        self.language.currentIndexChanged.connect(lambda _i: self._changed("language"))
+        self.priority.currentIndexChanged.connect(lambda _i: self._changed("priority"))
+        self.recorded.dateTimeChanged.connect(lambda _d: self._changed("recorded_at"))
+        self.recorded_known.toggled.connect(self._recorded_toggled)
+        self.retranslate()
+
+    # --- texts ------------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        texts = {
+            "title": self.tr("&Title:"),
+            "slug": self.tr("S&lug:"),
+            "dateline": self.tr("&Dateline:"),
+            "language": self.tr("Lan&guage:"),
+            "category": self.tr("Cat&egory:"),
+            "region": self.tr("Regi&on:"),
+            "country": self.tr("Countr&y:"),
+            "priority": self.tr("&Priority:"),
+            "restrictions": self.tr("&Restrictions:"),
+            "script": self.tr("&Script:"),
+            "shotlist": self.tr("S&hotlist:"),
+        }
+        for name, text in texts.items():
+            self.labels[name].setText(text)
+            self.widgets[name].setAccessibleName(text.replace("&", "").rstrip(":"))
+        self.recorded_known.setText(self.tr("Re&corded:"))
+        self.recorded_known.setToolTip(self.tr("Tick when you know when the footage was shot"))
+        self.recorded.setAccessibleName(self.tr("Recorded date"))
+        self.thumbnail.setAccessibleName(self.tr("Thumbnail"))
+        self.slug.setPlaceholderText(self.tr("e.g. KENYA-FLOODS"))
+        self.dateline.setPlaceholderText(self.tr("e.g. NAIROBI, Kenya"))
+        self.country.setPlaceholderText(self.tr("two letters, e.g. KE"))
+        self.restrictions.setPlaceholderText(self.tr("e.g. No access Kenya"))
+        for i, text in enumerate((self.tr("Flash"), self.tr("Urgent"), self.tr("Routine"))):
+            self.priority.setItemText(i, text)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    # --- values -----------------------------------------------------------------------------
+
+    def _recorded_toggled(self, on: bool) -> None:
+        self.recorded.setEnabled(on)
+        self._changed("recorded_at")
+
+    def _changed(self, name: str) -> None:
+        if not self._loading:
+            self.clear_error(name)
+            self.edited.emit(name)
+
+    def value(self, name: str) -> str:
+        widget = self.widgets[name]
+        if name == "recorded_at":
+            return iso_text(self.recorded.dateTime()) if self.recorded_known.isChecked() else ""
+        if isinstance(widget, QComboBox):
+            return str(widget.currentData() or "")
+        if isinstance(widget, QPlainTextEdit):
+            return widget.toPlainText()
+        assert isinstance(widget, QLineEdit)
+        return widget.text()
+
+    def values(self) -> dict[str, str]:
+        return {name: self.value(name) for name in FIELDS}
+
+    def load(self, entry: UploadEntry) -> None:
+        """Show ``entry`` (its values, probe and thumbnail) without emitting ``edited``."""
+        self._loading = True
+        try:
+            for name in FIELDS:
+                self._set(name, entry.values.get(name, ""))
+            self.show_media(entry)
+            self.clear_errors()
+        finally:
+            self._loading = False
+
+    def set_value(self, name: str, text: str) -> None:
+        """Show ``text`` in one field (as the program, not the user: no ``edited``)."""
+        self._loading = True
+        try:
+            self._set(name, text)
+        finally:
+            self._loading = False
+
+    def _set(self, name: str, text: str) -> None:
+        widget = self.widgets[name]
+        if name == "recorded_at":
+            when = local_datetime(text) if text else None
+            self.recorded_known.setChecked(when is not None)
+            if when is not None:
+                self.recorded.setDateTime(when)
+        elif isinstance(widget, QComboBox):
+            widget.setCurrentIndex(max(0, widget.findData(text)))
+        elif isinstance(widget, QPlainTextEdit):
+            if widget.toPlainText() != text:
+                widget.setPlainText(text)
+        else:
+            assert isinstance(widget, QLineEdit)
+            widget.setText(text)
+
+    def show_media(self, entry: UploadEntry) -> None:
+        """The thumbnail and what the probe says (or that it is still looking)."""
+        if entry.thumbnail is not None:
+            self.thumbnail.setPixmap(
+                QPixmap.fromImage(entry.thumbnail).scaled(
+                    *_THUMB_SIZE,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        else:
+            self.thumbnail.setPixmap(
+                self.style()
+                .standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+                .pixmap(QSize(48, 48), self.devicePixelRatioF())
+            )
+        self.info.setText(self.describe(entry))
+
+    def describe(self, entry: UploadEntry) -> str:
+        name = entry.path.name
+        if not entry.inspected:
+            return self.tr("{name} — reading the file…").format(name=name)
+        p = entry.probe
+        if p is None:
+            return self.tr("{name} — {problem}").format(name=name, problem=entry.probe_error)
+        parts = [name]
+        if p.duration > 0:
+            parts.append(
+                self.tr("{duration} long").format(duration=formats.duration_text(p.duration))
+            )
+        if p.width and p.height:
+            parts.append(f"{p.width}×{p.height}")
+        if p.video_codec:
+            parts.append(p.video_codec)
+        if p.audio_codec is None:
+            parts.append(self.tr("no sound"))
+        return " · ".join(parts)
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def message_for(self, error: FieldError) -> str:
+        """The user's sentence for a field the core refused, in their language."""
+        text = str(error)
+        if "too long" in text:
+            numbers = re.findall(r"\d+", text)
+            limit = numbers[-1] if numbers else "?"
+            return self.tr("This is too long (at most {limit} characters).").format(limit=limit)
+        known = {
+            "title": self.tr("A title is needed."),
+            "country": self.tr("The country is a two-letter code, like KE or SN."),
+            "recorded_at": self.tr("The recording date is not a date."),
+            "language": self.tr("The language must be English, French or Arabic."),
+            "priority": self.tr("The priority must be flash, urgent or routine."),
+        }
+        return known.get(error.field, text)
+
+    def show_error(self, name: str, message: str) -> None:
+        label = self.errors.get(name)
+        widget = self.widgets.get(name)
+        if label is None or widget is None:
+            return
+        label.setText(message)
+        label.show()
+        widget.setAccessibleDescription(message)
+        widget.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def clear_error(self, name: str) -> None:
+        if name in self.errors:
+            self.errors[name].hide()
+            self.errors[name].clear()
+            self.widgets[name].setAccessibleDescription("")
+
+    def clear_errors(self) -> None:
+        for name in self.errors:
+            self.clear_error(name)
+
+    def shown_error(self, name: str) -> str:
+        """The message under a field ('' when none is shown)."""
+        label = self.errors[name]
+        return label.text() if not label.isHidden() else ""

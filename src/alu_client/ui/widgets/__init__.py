@@ -1,0 +1,4 @@
+"""Reusable widgets that are not panels: they show one thing, not a model.
+
+- ``player.PlayerWidget``: reviews a downloaded clip offline (QtMultimedia, FFmpeg backend).
+"""

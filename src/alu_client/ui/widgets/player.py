@@ -1,0 +1,499 @@
+"""The Library's player: a downloaded clip reviewed offline.
+
+A ``QMediaPlayer`` (the FFmpeg backend, the one PySide6 ships) draws into a ``QVideoWidget``;
+sound goes to the system's default output and follows it when a device comes or goes. With
+no sound device at all (a headless CI, a workstation without a sound card) the picture still
+plays. Nothing here raises on a bad file: the player says in plain words what happened
+(``error_occurred``) and shows it in place of the picture; the item stays in the library.
+
+Full screen takes the picture *and* the control bar (the "stage") to the whole screen, so the
+controls stay reachable; F toggles it, Escape leaves. Keys act while the focus is in the
+player: Space plays or pauses, comma and full stop step one frame back or forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QLocale, QObject, QSignalBlocker, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence, QMouseEvent, QShortcut
+from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaMetaData, QMediaPlayer, QtAudio
+from PySide6.QtMultimediaWidgets import QVideoWidget
+from PySide6.QtQml import QQmlComponent, QQmlEngine
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QStackedLayout,
+    QStyle,
+    QStyleOptionSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+log = logging.getLogger(__name__)
+
+# One frame when the file does not tell its rate: 25 fps, the rate of most news pictures.
+FALLBACK_FRAME_MS = 40.0
+
+_Status = QMediaPlayer.MediaStatus
+_State = QMediaPlayer.PlaybackState
+_SP = QStyle.StandardPixmap
+_NOT_READY = (_Status.NoMedia, _Status.LoadingMedia, _Status.InvalidMedia)
+# the volume slider is cubic (as loud as it looks, as PulseAudio's); the output gain is linear
+_CUBIC, _LINEAR = QtAudio.VolumeScale.CubicVolumeScale, QtAudio.VolumeScale.LinearVolumeScale
+
+
+def clock_text(ms: int) -> str:
+    """A position or a length as a clock: ``01:05``, ``1:02:03`` past an hour (locale digits)."""
+    loc = QLocale()
+
+    def two(value: int) -> str:
+        text = loc.toString(value)
+        return loc.zeroDigit() * (2 - len(text)) + text
+
+    h, rest = divmod(max(0, ms) // 1000, 3600)
+    m, s = divmod(rest, 60)
+    return f"{loc.toString(h)}:{two(m)}:{two(s)}" if h else f"{two(m)}:{two(s)}"
+
+
+def native_audio_output(parent: QObject) -> QAudioOutput:
+    """An audio output made by Qt itself, not by Python.
+
+    PySide6 (6.12) makes a ``QAudioOutput()`` built in Python a subclass whose virtual methods
+    take the GIL. The FFmpeg backend's audio thread calls one as it tears down, while the GUI
+    thread waits for that thread inside ``stop()`` or ``setSource()`` holding the GIL: the app
+    hangs, one stop in a few dozen. QML builds the plain C++ class, which has no such hook.
+    Falls back to a Python-made output when QML's multimedia types are missing.
+    """
+    engine = QQmlEngine()
+    component = QQmlComponent(engine)
+    component.setData(b"import QtMultimedia\nAudioOutput {}", QUrl())
+    made = component.create()
+    if isinstance(made, QAudioOutput):
+        QQmlEngine.setObjectOwnership(made, QQmlEngine.ObjectOwnership.CppOwnership)
+        made.setParent(parent)
+        return made
+    log.warning("QML multimedia types missing (%s): stopping may hang", component.errorString())
+    return QAudioOutput(parent)
+
+
+class SeekSlider(QSlider):
+    """A slider that jumps to where it is clicked (not by a page), then drags from there."""
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.maximum() > self.minimum():
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            style = self.style()
+            cc = QStyle.ComplexControl.CC_Slider
+            handle = style.subControlRect(cc, opt, QStyle.SubControl.SC_SliderHandle, self)
+            point = event.position().toPoint()
+            if not handle.contains(point):
+                groove = style.subControlRect(cc, opt, QStyle.SubControl.SC_SliderGroove, self)
+                span = max(1, groove.width() - handle.width())
+                x = point.x() - groove.x() - handle.width() // 2
+                lo, hi = self.minimum(), self.maximum()
+                self.setSliderPosition(
+                    QStyle.sliderValueFromPosition(lo, hi, x, span, opt.upsideDown)
+                )
+        super().mousePressEvent(event)
+
+
+class PlayerWidget(QWidget):
+    """``PlayerWidget(parent=None)``: ``load(path, fps=None)``, ``play()``, ``pause()``,
+    ``stop()``, ``toggle()``, ``step(frames)``, ``set_full_screen(on)``, ``clear()`` (lets go
+    of the file: call it before deleting or moving the file).
+
+    ``play_pause_action`` can go in the main window's menu with a shortcut of its own (not
+    Space: the player keeps Space for itself while it has the focus). ``player``,
+    ``audio_output`` and ``video_widget`` are the QtMultimedia objects underneath.
+
+    Signals: ``media_status_changed(QMediaPlayer.MediaStatus)``,
+    ``playback_state_changed(QMediaPlayer.PlaybackState)``, ``error_occurred(str)`` with a
+    message for people, ``full_screen_changed(bool)``.
+    """
+
+    media_status_changed = Signal(QMediaPlayer.MediaStatus)
+    playback_state_changed = Signal(QMediaPlayer.PlaybackState)
+    error_occurred = Signal(str)
+    full_screen_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("player")
+        self._path: Path | None = None
+        self._fps: float | None = None
+        # _play_when_loaded: play() came while the file was still opening
+        self._failed = self._full_screen = self._play_when_loaded = False
+
+        self.player = QMediaPlayer(self)
+        self.audio_output = native_audio_output(self)
+        self._devices = QMediaDevices(self)
+        self._devices.audioOutputsChanged.connect(self._follow_default_output)
+
+        self._build()
+        self._connect()
+        self._follow_default_output()
+        self._set_media_controls(False)
+
+    # ---- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.stage = QWidget(self)
+        self.stage.setObjectName("player-stage")
+        self.stage.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.stage.installEventFilter(self)
+        self.setFocusProxy(self.stage)
+
+        self.video_widget = QVideoWidget(self.stage)
+        self.video_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.video_widget.setMinimumSize(160, 90)
+        self.player.setVideoOutput(self.video_widget)
+        self.message_label = QLabel(self.stage)
+        self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message_label.setWordWrap(True)
+        self.screen_stack = QStackedLayout()
+        self.screen_stack.addWidget(self.video_widget)
+        self.screen_stack.addWidget(self.message_label)
+
+        def control(
+            icon: QStyle.StandardPixmap, checkable: bool = False
+        ) -> tuple[QAction, QToolButton]:
+            action = QAction(self.style().standardIcon(icon), "", self)
+            action.setCheckable(checkable)
+            b = QToolButton(self.stage)
+            b.setDefaultAction(action)
+            b.setAutoRaise(True)
+            action.changed.connect(lambda: b.setAccessibleName(action.text()))  # text, language
+            return action, b
+
+        self.play_pause_action, self.play_button = control(_SP.SP_MediaPlay)
+        self.play_pause_action.setObjectName("play-pause")
+        self.step_back_action, self.step_back_button = control(_SP.SP_MediaSeekBackward)
+        self.step_forward_action, self.step_forward_button = control(_SP.SP_MediaSeekForward)
+        self.mute_action, self.mute_button = control(_SP.SP_MediaVolume, checkable=True)
+        self.full_screen_action, self.full_screen_button = control(
+            _SP.SP_TitleBarMaxButton, checkable=True
+        )
+
+        self.seek_slider = SeekSlider(Qt.Orientation.Horizontal, self.stage)
+        self.seek_slider.setObjectName("seek")
+        self.seek_slider.setRange(0, 0)
+        self.seek_slider.setSingleStep(1000)
+        self.seek_slider.setPageStep(5000)
+        self.position_label = QLabel(clock_text(0), self.stage)
+        self.duration_label = QLabel(clock_text(0), self.stage)
+        for label in (self.position_label, self.duration_label):
+            label.setTextFormat(Qt.TextFormat.PlainText)
+        self.volume_slider = QSlider(Qt.Orientation.Horizontal, self.stage)
+        self.volume_slider.setObjectName("volume")
+        self.volume_slider.setRange(0, 100)
+        self.volume_slider.setMaximumWidth(110)
+        self._show_volume()
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        for w in (self.play_button, self.step_back_button, self.step_forward_button):
+            bar.addWidget(w)
+        bar.addWidget(self.position_label)
+        bar.addWidget(self.seek_slider, 1)
+        bar.addWidget(self.duration_label)
+        bar.addWidget(self.mute_button)
+        bar.addWidget(self.volume_slider)
+        bar.addWidget(self.full_screen_button)
+
+        inner = QVBoxLayout(self.stage)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.setSpacing(0)
+        inner.addLayout(self.screen_stack, 1)
+        inner.addLayout(bar)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stage)
+
+        # keys while the focus is anywhere in the stage (in full screen too: it is a window then)
+        def key(seq: QKeySequence.StandardKey | Qt.Key) -> QShortcut:
+            s = QShortcut(QKeySequence(seq), self.stage)
+            s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            return s
+
+        key(Qt.Key.Key_Space).activated.connect(self.toggle)
+        key(Qt.Key.Key_Comma).activated.connect(self.step_back_action.trigger)
+        key(Qt.Key.Key_Period).activated.connect(self.step_forward_action.trigger)
+        key(Qt.Key.Key_F).activated.connect(self.full_screen_action.trigger)
+        self._escape = key(Qt.Key.Key_Escape)
+        self._escape.setContext(Qt.ShortcutContext.WindowShortcut)  # on only when a window
+        self._escape.activated.connect(lambda: self.set_full_screen(False))
+        self._escape.setEnabled(False)
+
+    def _connect(self) -> None:
+        p = self.player
+        p.mediaStatusChanged.connect(self._on_status)
+        p.playbackStateChanged.connect(self._on_state)
+        p.durationChanged.connect(self._on_duration)
+        p.positionChanged.connect(self._on_position)
+        p.errorOccurred.connect(self._on_error)
+        self.play_pause_action.triggered.connect(self.toggle)
+        self.step_back_action.triggered.connect(lambda: self.step(-1))
+        self.step_forward_action.triggered.connect(lambda: self.step(1))
+        self.mute_action.toggled.connect(self.audio_output.setMuted)
+        self.full_screen_action.toggled.connect(self.set_full_screen)
+        self.audio_output.mutedChanged.connect(self._show_volume)
+        self.audio_output.volumeChanged.connect(self._show_volume)
+        self.volume_slider.valueChanged.connect(self._volume_moved)
+        self.seek_slider.valueChanged.connect(self._seek_moved)
+        self.seek_slider.sliderReleased.connect(self._seek_released)
+
+    # ---- commands -------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def frame_ms(self) -> float:
+        """One frame in milliseconds: the given rate, else the file's, else 40 ms (25 fps)."""
+        fps = self._fps
+        if not fps:
+            rate = self.player.metaData().value(QMediaMetaData.Key.VideoFrameRate)
+            fps = float(rate) if isinstance(rate, int | float) else None
+        return 1000.0 / fps if fps and fps > 0 else FALLBACK_FRAME_MS
+
+    def is_full_screen(self) -> bool:
+        return self._full_screen
+
+    def load(self, path: Path, fps: float | None = None) -> None:
+        """Open ``path`` paused at its start (``fps``: the probe's rate, for frame steps).
+        Problems come later, through ``error_occurred``."""
+        self._path = Path(path)
+        self._fps = fps
+        self._failed = self._play_when_loaded = False
+        self.screen_stack.setCurrentWidget(self.video_widget)
+        self._reset_bar()
+        url = QUrl.fromLocalFile(str(self._path))
+        if self.player.source() == url:  # the same again (say, restored on disk): open anew
+            self.player.setSource(QUrl())
+        self.player.setSource(url)
+
+    def clear(self) -> None:
+        """Close the file (and leave full screen): nothing loaded."""
+        self.set_full_screen(False)
+        self.stop()
+        self.player.setSource(QUrl())
+        self._path = None
+        self._reset_bar()
+
+    def _reset_bar(self) -> None:
+        self._set_media_controls(False)
+        self._on_duration(0)
+        self._on_position(0)
+
+    def play(self) -> None:
+        """Play; right after ``load()``, as soon as the file is open."""
+        if self._playable():
+            self.player.play()
+        else:
+            loading = self.player.mediaStatus() == _Status.LoadingMedia
+            self._play_when_loaded = loading and not self._failed
+
+    def pause(self) -> None:
+        self._play_when_loaded = False
+        if self._playable():
+            self.player.pause()
+
+    def stop(self) -> None:
+        self._play_when_loaded = False
+        self.player.stop()
+
+    @Slot()
+    def toggle(self) -> None:
+        if self.player.playbackState() == _State.PlayingState or self._play_when_loaded:
+            self.pause()
+        else:
+            self.play()
+
+    def step(self, frames: int) -> None:
+        """Pause, then move ``frames`` frames (negative: back)."""
+        if not self._playable():
+            return
+        if self.player.playbackState() != _State.PausedState:
+            self.player.pause()
+        target = round(self.player.position() + frames * self.frame_ms)
+        self.player.setPosition(max(0, min(self.player.duration(), target)))
+
+    @Slot(bool)
+    def set_full_screen(self, on: bool) -> None:
+        if on == self._full_screen:
+            return
+        self._full_screen = on
+        stage = self.stage
+        if on:
+            stage.setWindowFlag(Qt.WindowType.Window, True)
+            stage.showFullScreen()
+            stage.activateWindow()
+        else:
+            stage.setWindowState(Qt.WindowState.WindowNoState)
+            stage.setWindowFlag(Qt.WindowType.Window, False)
+            stage.show()
+        stage.setFocus()
+        self._escape.setEnabled(on)
+        self.full_screen_action.setChecked(on)
+        self._retranslate()
+        self.full_screen_changed.emit(on)
+
+    # ---- following the player -------------------------------------------------------------
+
+    def _playable(self) -> bool:
+        return not self._failed and self.player.mediaStatus() not in _NOT_READY
+
+    def _set_media_controls(self, on: bool) -> None:
+        for a in (self.play_pause_action, self.step_back_action, self.step_forward_action):
+            a.setEnabled(on)
+        self.seek_slider.setEnabled(on)
+
+    @Slot(QMediaPlayer.MediaStatus)
+    def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status == _Status.LoadedMedia and not (self.player.hasVideo() or self.player.hasAudio()):
+            # FFmpeg opens some text (subtitles) as media with nothing to see or hear
+            self._fail(unplayable=True)
+            status = _Status.InvalidMedia
+        elif status == _Status.LoadedMedia and not self._failed:
+            self._set_media_controls(True)
+            if self._play_when_loaded:
+                self._play_when_loaded = False
+                self.player.play()
+        elif status in (_Status.NoMedia, _Status.InvalidMedia):
+            self._set_media_controls(False)
+        self.media_status_changed.emit(status)
+
+    @Slot(QMediaPlayer.PlaybackState)
+    def _on_state(self, state: QMediaPlayer.PlaybackState) -> None:
+        self._show_state(state)
+        self.playback_state_changed.emit(state)
+
+    def _show_state(self, state: QMediaPlayer.PlaybackState) -> None:
+        playing = state == _State.PlayingState
+        pp = self.play_pause_action
+        pp.setIcon(self.style().standardIcon(_SP.SP_MediaPause if playing else _SP.SP_MediaPlay))
+        pp.setText(self.tr("Pause") if playing else self.tr("Play"))
+        pp.setToolTip(self.tr("Pause (Space)") if playing else self.tr("Play (Space)"))
+
+    @Slot(int)
+    def _on_duration(self, ms: int) -> None:
+        with QSignalBlocker(self.seek_slider):  # the slider follows: not a seek by the user
+            self.seek_slider.setRange(0, max(0, ms))
+        self.duration_label.setText(clock_text(ms))
+
+    @Slot(int)
+    def _on_position(self, ms: int) -> None:
+        if not self.seek_slider.isSliderDown():
+            with QSignalBlocker(self.seek_slider):
+                self.seek_slider.setValue(ms)
+            self.position_label.setText(clock_text(ms))
+
+    @Slot(int)
+    def _seek_moved(self, value: int) -> None:
+        self.position_label.setText(clock_text(value))
+        if not self.seek_slider.isSliderDown():  # a click, a key: seek now; a drag: on release
+            self.player.setPosition(value)
+
+    @Slot()
+    def _seek_released(self) -> None:
+        self.player.setPosition(self.seek_slider.value())
+
+    @Slot(QMediaPlayer.Error, str)
+    def _on_error(self, error: QMediaPlayer.Error, detail: str) -> None:
+        if error != QMediaPlayer.Error.NoError:
+            log.info("cannot play %s: %s (%s)", self._path, detail, error.name)
+            self._fail(unplayable=False)
+
+    def _fail(self, *, unplayable: bool) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        self._set_media_controls(False)
+        # the disk is asked once, after a failure, only to choose the words
+        if not unplayable and self._path is not None and not self._path.exists():
+            message = self.tr(
+                "This file is no longer on the disk; it may have been moved or deleted."
+            )
+        else:
+            message = self.tr("This file cannot be played here; it is still in the library.")
+        self.message_label.setText(message)
+        self.screen_stack.setCurrentWidget(self.message_label)
+        self.error_occurred.emit(message)
+
+    # ---- sound ----------------------------------------------------------------------------
+
+    @Slot()
+    def _follow_default_output(self) -> None:
+        device = QMediaDevices.defaultAudioOutput()
+        # no device: no output attached, the picture plays alone until a device comes
+        if device.isNull():
+            self.player.setAudioOutput(None)  # type: ignore[arg-type]
+        else:
+            self.audio_output.setDevice(device)
+            self.player.setAudioOutput(self.audio_output)
+        self._retranslate()
+
+    @Slot(int)
+    def _volume_moved(self, value: int) -> None:
+        self.audio_output.setVolume(QtAudio.convertVolume(value / 100, _CUBIC, _LINEAR))
+        if value > 0 and self.audio_output.isMuted():
+            self.audio_output.setMuted(False)
+
+    @Slot()
+    def _show_volume(self) -> None:
+        muted = self.audio_output.isMuted()
+        volume = QtAudio.convertVolume(self.audio_output.volume(), _LINEAR, _CUBIC)
+        with QSignalBlocker(self.volume_slider), QSignalBlocker(self.mute_action):
+            self.volume_slider.setValue(round(volume * 100))
+            self.mute_action.setChecked(muted)
+        icon = _SP.SP_MediaVolumeMuted if muted else _SP.SP_MediaVolume
+        self.mute_action.setIcon(self.style().standardIcon(icon))
+
+    # ---- Qt events ------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # closing the full-screen window (window manager, Alt+F4) brings the stage back home
+        if watched is self.stage and event.type() == QEvent.Type.Close and self._full_screen:
+            event.ignore()
+            self.set_full_screen(False)
+            return True
+        return super().eventFilter(watched, event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    def _retranslate(self) -> None:
+        self._show_state(self.player.playbackState())
+        self.step_back_action.setText(self.tr("Previous frame"))
+        self.step_back_action.setToolTip(self.tr("Previous frame (,)"))
+        self.step_forward_action.setText(self.tr("Next frame"))
+        self.step_forward_action.setToolTip(self.tr("Next frame (.)"))
+        self.mute_action.setText(self.tr("Mute"))
+        self.mute_action.setToolTip(self.tr("Sound on or off"))
+        fs = self.full_screen_action
+        fs.setText(self.tr("Full screen"))
+        fs.setToolTip(
+            self.tr("Leave full screen (Esc)") if self._full_screen else self.tr("Full screen (F)")
+        )
+        self.seek_slider.setAccessibleName(self.tr("Position in the clip"))
+        self.position_label.setAccessibleName(self.tr("Time played"))
+        self.duration_label.setAccessibleName(self.tr("Length of the clip"))
+        self.volume_slider.setAccessibleName(self.tr("Volume"))
+        no_device = self.player.audioOutput() is None
+        self.volume_slider.setToolTip(
+            self.tr("Volume (no sound device found)") if no_device else self.tr("Volume")
+        )
+        self.video_widget.setAccessibleName(self.tr("Picture"))
+        self.stage.setWindowTitle(self.tr("Player"))
+
+
+__all__ = ["FALLBACK_FRAME_MS", "PlayerWidget", "SeekSlider", "clock_text"]

@@ -1,0 +1,218 @@
+"""The History tab on a real workstation core signed in to a real hub on loopback: a download
+and an upload show with the right words and sizes, the list pages in as the user scrolls, and
+"Sync now" sends the history (or says calmly that the hub is out of reach)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.services import Services
+from alu_client.core.store import Store
+from alu_client.core.sync import record_event
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.uploads import UploadFields
+from alu_client.ui import formats
+from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models.history import (
+    COL_DEVICE,
+    COL_DURATION,
+    COL_ITEM,
+    COL_RULE,
+    COL_SENT,
+    COL_SIZE,
+    COL_SPEED,
+    COL_WHAT,
+    COL_WHEN,
+    PAGE_SIZE,
+)
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.history import HistoryPanel
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-history-gui"
+
+
+@pytest.fixture
+def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
+    """A workstation signed in to the live hub as member ``ktn``; the engine runs without the
+    background sync, so what reaches the hub is what the user sends."""
+    live_hub.member("ktn", PASSWORD, country="KE")
+    root = tmp_path / "desk"
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    store.close()
+    services = Services(paths, secrets)
+    services.start_engine(sync=False, hot_folders=False, rules=False)
+    yield services
+    services.stop()
+
+
+@pytest.fixture
+def panel(qtbot: Any, qapp: QApplication, desk: Services) -> Iterator[HistoryPanel]:
+    tasks = TaskRunner()
+    bridge = CoreBridge(desk)
+    p = HistoryPanel(desk, bridge, tasks)
+    qtbot.addWidget(p)
+    p.resize(1200, 400)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    bridge.detach()
+    tasks.wait_for_done()
+    p.sync_tasks.wait_for_done()
+
+
+def engine(services: Services) -> TransferQueue:
+    assert services.queue is not None
+    return services.queue
+
+
+def rows(panel: HistoryPanel) -> list[dict[int, str]]:
+    """What the table shows, top to bottom, column by column."""
+    proxy = panel.proxy
+    return [
+        {c: proxy.index(r, c).data() for c in range(proxy.columnCount())}
+        for r in range(proxy.rowCount())
+    ]
+
+
+def test_a_download_and_an_upload_are_listed(
+    qtbot: Any,
+    qtmodeltester: Any,
+    panel: HistoryPanel,
+    desk: Services,
+    live_hub: LiveHub,
+    clip: Path,
+    tmp_path: Path,
+) -> None:
+    qtbot.waitUntil(lambda: panel.status.text() == "Everything has been sent to the hub")
+    assert rows(panel) == []
+    item_id = live_hub.publish(clip, title="Floods in the north", slug="KENYA-FLOODS")
+    desk.feed_sync().catch_up()
+    down = engine(desk).wait_for(desk.download(item_id), timeout=60)
+    assert down.state == "done", down.last_error
+    # the library changed: the panel refreshes by itself
+    qtbot.waitUntil(lambda: len(rows(panel)) == 1, timeout=10_000)
+    footage = tmp_path / "mombasa.mp4"
+    shutil.copy(clip, footage)
+    up = engine(desk).wait_for(desk.upload(footage, UploadFields(title="Port strike")), timeout=60)
+    assert up.state == "done", up.last_error
+    panel.view.setFocus()
+    qtbot.keyClick(panel.view, Qt.Key.Key_F5)  # Refresh
+    qtbot.waitUntil(lambda: len(rows(panel)) == 2)
+
+    shown = rows(panel)
+    size = formats.size_text(clip.stat().st_size)
+    upload, download = shown  # newest first
+    assert (upload[COL_WHAT], upload[COL_ITEM], upload[COL_SIZE]) == (
+        "Upload completed",
+        "Port strike",
+        size,
+    )
+    assert (download[COL_WHAT], download[COL_ITEM], download[COL_SIZE]) == (
+        "Download completed",
+        "Floods in the north",
+        size,
+    )
+    for row in shown:
+        assert row[COL_DEVICE] == "This workstation"
+        assert row[COL_SENT] == "Waiting to be sent"
+        assert row[COL_RULE] == ""
+        assert row[COL_SPEED].endswith("bit/s")
+        assert row[COL_DURATION].endswith("s")
+        assert row[COL_WHEN]
+    assert panel.status.text() == "2 events waiting to be sent to the hub"
+    assert panel.proxy.index(0, COL_WHAT).data(STATE_ROLE) == "upload_completed"
+    assert panel.proxy.index(1, COL_WHAT).data(OBJECT_ROLE).item_id == item_id
+
+    # Sync now sends both; the table says so without losing the selection
+    panel.view.selectRow(1)
+    with qtbot.waitSignal(panel.synced, timeout=20_000) as synced:
+        qtbot.mouseClick(
+            panel.toolbar.widgetForAction(panel.sync_action), Qt.MouseButton.LeftButton
+        )
+    assert synced.args[0] == "History synced: 2 sent, 0 new from other workstations."
+    qtbot.waitUntil(lambda: [r[COL_SENT] for r in rows(panel)] == ["Sent", "Sent"])
+    assert panel.status.text() == "Everything has been sent to the hub"
+    assert panel.message.text() == synced.args[0]
+    selected = panel.view.selectionModel().selectedRows()
+    assert [i.data() for i in selected] == [download[COL_WHEN]]
+    qtmodeltester.check(panel.model)
+    qtmodeltester.check(panel.proxy)
+
+
+def test_older_events_load_as_the_view_reaches_the_end(
+    qtbot: Any, qtmodeltester: Any, panel: HistoryPanel, desk: Services
+) -> None:
+    profile = desk.require_profile().name
+    total = PAGE_SIZE * 2 + 50
+    start = time.time() - 10 * total
+    with desk.store.write() as conn:
+        for n in range(total):
+            record_event(
+                conn,
+                profile,
+                "download_failed" if n % 3 == 0 else "download_completed",
+                item_id=f"item{n}",
+                bytes=1_000 * (n + 1),
+                ended_at=start + 10 * n,
+                device="laptop",
+                detail={"label": f"Item {n}", "seconds": 2.0, "avg_bps": 500.0 * (n + 1)},
+            )
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == PAGE_SIZE)
+    assert panel.model.has_more
+    assert panel.proxy.index(0, COL_ITEM).data() == f"Item {total - 1}"  # newest first
+    assert panel.proxy.index(0, COL_WHAT).data() == "Download completed"
+    assert panel.proxy.index(2, COL_WHAT).data() == "Download failed"  # n = total - 3
+    # scrolling to the end asks for the next page, until there is no more
+    for expected in (PAGE_SIZE * 2, total):
+        panel.view.scrollToBottom()
+        qtbot.waitUntil(lambda n=expected: panel.model.rowCount() == n)
+    assert not panel.model.has_more
+    last = panel.proxy.rowCount() - 1
+    assert panel.proxy.index(last, COL_ITEM).data() == "Item 0"
+    assert panel.proxy.index(last, COL_SIZE).data() == formats.size_text(1_000)
+    # a new event goes in at the top, the rows below stay as they were
+    with desk.store.write() as conn:
+        record_event(conn, profile, "upload_canceled", bytes=0, detail={"label": "Late one"})
+    qtbot.keyClick(panel.view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == total + 1)
+    assert panel.proxy.index(0, COL_WHAT).data() == "Upload canceled"
+    assert panel.proxy.index(0, COL_SIZE).data() == ""
+    qtmodeltester.check(panel.model)
+
+
+def test_sync_now_while_the_hub_is_out_of_reach(
+    qtbot: Any, panel: HistoryPanel, desk: Services, live_hub: LiveHub
+) -> None:
+    with desk.store.write() as conn:
+        record_event(
+            conn, desk.require_profile().name, "upload_failed", detail={"label": "Dakar market"}
+        )
+    qtbot.keyClick(panel.view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: len(rows(panel)) == 1)
+    live_hub.server.stop()
+    with qtbot.waitSignal(panel.synced, timeout=30_000) as synced:
+        panel.sync_action.trigger()
+    assert synced.args[0] == (
+        "The hub cannot be reached just now; the history will be sent when it can."
+    )
+    assert panel.sync_action.isEnabled()
+    assert rows(panel)[0][COL_SENT] == "Waiting to be sent"
+    assert rows(panel)[0][COL_WHAT] == "Upload failed"
+    assert panel.status.text() == "1 event waiting to be sent to the hub"

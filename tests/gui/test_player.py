@@ -1,0 +1,372 @@
+"""The Library's player driven as a user would, on a real H.264 + AAC clip (1 s, 320x240,
+25 fps) and the real FFmpeg backend of QtMultimedia, offscreen and without a sound device."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtMultimedia import QMediaDevices, QMediaPlayer, QVideoFrame
+from PySide6.QtWidgets import QApplication, QMenu
+
+from alu_client.ui.i18n import install_translators
+from alu_client.ui.widgets.player import FALLBACK_FRAME_MS, PlayerWidget, clock_text
+
+Status = QMediaPlayer.MediaStatus
+State = QMediaPlayer.PlaybackState
+UNPLAYABLE = "This file cannot be played here; it is still in the library."
+MISSING = "This file is no longer on the disk; it may have been moved or deleted."
+
+
+@pytest.fixture
+def player(qtbot: Any) -> Iterator[PlayerWidget]:
+    w = PlayerWidget()
+    qtbot.addWidget(w)
+    w.resize(640, 420)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.clear()
+
+
+def load(qtbot: Any, w: PlayerWidget, path: Path) -> None:
+    with qtbot.waitSignal(
+        w.media_status_changed, check_params_cb=lambda s: s == Status.LoadedMedia, timeout=10_000
+    ):
+        w.load(path)
+
+
+def focus(qtbot: Any, w: PlayerWidget) -> None:
+    w.activateWindow()
+    w.setFocus()
+    # the focus may land on the picture's window container, inside the stage
+    qtbot.waitUntil(
+        lambda: (
+            w.stage.isActiveWindow()
+            and (w.stage.hasFocus() or w.stage.isAncestorOf(QApplication.focusWidget()))
+        )
+    )
+
+
+def paused_at(qtbot: Any, w: PlayerWidget, ms: int) -> None:
+    """Pause the clip and put it at ``ms`` by the seek slider's keys (as a user can)."""
+    w.pause()
+    qtbot.waitUntil(lambda: w.player.playbackState() == State.PausedState)
+    w.seek_slider.setValue(ms)  # not a drag: the player seeks at once
+    qtbot.waitUntil(lambda: abs(w.player.position() - ms) <= 1)
+
+
+def test_clock_text() -> None:
+    assert clock_text(0) == "00:00"
+    assert clock_text(999) == "00:00"
+    assert clock_text(65_000) == "01:05"
+    assert clock_text(3_723_000) == "1:02:03"
+    assert clock_text(-5) == "00:00"
+
+
+def test_load_reaches_loaded_media_with_duration(
+    qtbot: Any, player: PlayerWidget, clip: Path
+) -> None:
+    assert not player.play_pause_action.isEnabled()  # nothing to play yet
+    seen: list[QMediaPlayer.MediaStatus] = []
+    player.media_status_changed.connect(seen.append)
+    load(qtbot, player, clip)
+    assert seen[-1] == Status.LoadedMedia
+    assert abs(player.player.duration() - 1000) <= 50
+    assert player.seek_slider.maximum() == player.player.duration()
+    assert player.duration_label.text() == "00:01"
+    assert player.position_label.text() == "00:00"
+    assert player.play_pause_action.isEnabled()
+    assert player.play_button.accessibleName() == "Play"
+    assert player.seek_slider.accessibleName() == "Position in the clip"
+    assert player.frame_ms == pytest.approx(40.0)  # the file's 25 fps
+    assert player.path == clip
+
+
+def test_play_advances_and_frames_arrive(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    frames: list[QVideoFrame] = []
+    player.video_widget.videoSink().videoFrameChanged.connect(
+        lambda f: frames.append(f) if f.isValid() else None
+    )
+    load(qtbot, player, clip)
+    states: list[QMediaPlayer.PlaybackState] = []
+    player.playback_state_changed.connect(states.append)
+    qtbot.mouseClick(player.play_button, Qt.MouseButton.LeftButton)
+    assert states[0] == State.PlayingState
+    assert player.play_pause_action.text() == "Pause"
+    qtbot.waitUntil(lambda: player.player.position() > 200, timeout=5000)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=5000)
+    assert frames[-1].width() == 320
+    assert frames[-1].height() == 240
+    qtbot.waitUntil(lambda: player.seek_slider.value() > 0)
+    # played to the end: stopped, and the button offers to play again
+    qtbot.waitUntil(lambda: player.player.mediaStatus() == Status.EndOfMedia, timeout=5000)
+    assert player.player.playbackState() == State.StoppedState
+    assert player.play_pause_action.text() == "Play"
+
+
+def test_play_right_after_load_starts_once_open(
+    qtbot: Any, player: PlayerWidget, clip: Path
+) -> None:
+    # as the Library does: load the selected file and play it at once
+    with qtbot.waitSignal(
+        player.playback_state_changed,
+        check_params_cb=lambda s: s == State.PlayingState,
+        timeout=10_000,
+    ):
+        player.load(clip)
+        player.play()
+    qtbot.waitUntil(lambda: player.player.position() > 100, timeout=5000)
+    # asked to play, then changed one's mind before the file was open: it stays put
+    player.load(clip)
+    player.play()
+    player.toggle()
+    qtbot.waitUntil(lambda: player.player.mediaStatus() == Status.LoadedMedia, timeout=10_000)
+    qtbot.waitSignal(player.playback_state_changed, timeout=300, raising=False).wait()
+    assert player.player.playbackState() != State.PlayingState
+
+
+def test_pause_holds_the_position(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    player.play()
+    qtbot.waitUntil(lambda: player.player.position() > 100, timeout=5000)
+    with qtbot.waitSignal(player.playback_state_changed, timeout=5000) as blocker:
+        qtbot.mouseClick(player.play_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [State.PausedState]
+    held = player.player.position()
+    assert 0 < held < 1000
+    # still there once the event loop has turned a while
+    qtbot.waitSignal(player.video_widget.videoSink().videoFrameChanged, timeout=300, raising=False)
+    assert player.player.position() == held
+    assert player.player.playbackState() == State.PausedState
+
+
+def test_seek_by_clicking_and_dragging_the_slider(
+    qtbot: Any, player: PlayerWidget, clip: Path
+) -> None:
+    load(qtbot, player, clip)
+    player.pause()
+    qtbot.waitUntil(lambda: player.player.playbackState() == State.PausedState)
+    slider = player.seek_slider
+    # a click three quarters along the bar jumps there (not by a page)
+    click_at = QPoint(round(slider.width() * 0.75), slider.height() // 2)
+    qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=click_at)
+    qtbot.waitUntil(lambda: 600 <= player.player.position() <= 900)
+    assert player.position_label.text() == "00:00"  # 0.6-0.9 s
+    # a drag: nothing moves until the handle is let go
+    slider.setSliderDown(True)
+    slider.setSliderPosition(250)
+    assert 600 <= player.player.position() <= 900
+    slider.setSliderDown(False)  # emits sliderReleased, as the mouse does
+    qtbot.waitUntil(lambda: abs(player.player.position() - 250) <= 1)
+    assert slider.value() == 250
+
+
+def test_frame_step_while_paused(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    paused_at(qtbot, player, 400)
+    qtbot.mouseClick(player.step_forward_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: abs(player.player.position() - 440) <= 1)
+    focus(qtbot, player)
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Period)
+    qtbot.waitUntil(lambda: abs(player.player.position() - 480) <= 1)
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Comma)
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Comma)
+    qtbot.waitUntil(lambda: abs(player.player.position() - 400) <= 1)
+    assert player.player.playbackState() == State.PausedState
+
+
+def test_frame_step_pauses_a_playing_clip(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    player.play()
+    qtbot.waitUntil(lambda: player.player.position() > 100, timeout=5000)
+    qtbot.mouseClick(player.step_back_button, Qt.MouseButton.LeftButton)
+    assert player.player.playbackState() == State.PausedState
+    qtbot.waitUntil(lambda: player.player.position() < 1000)
+
+
+def test_frame_step_uses_the_given_rate(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    player.load(clip, fps=50.0)
+    assert player.frame_ms == pytest.approx(20.0)
+    qtbot.waitUntil(lambda: player.player.mediaStatus() == Status.LoadedMedia, timeout=10_000)
+    paused_at(qtbot, player, 500)
+    player.step(1)
+    qtbot.waitUntil(lambda: abs(player.player.position() - 520) <= 1)
+    assert FALLBACK_FRAME_MS == 40.0
+
+
+def test_volume_and_mute(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    out = player.audio_output
+    assert player.volume_slider.value() == 100
+    assert not out.isMuted()
+    # attached only while a sound device exists (none in CI): the picture plays alone
+    no_device = QMediaDevices.defaultAudioOutput().isNull()
+    assert (player.player.audioOutput() is None) == no_device
+    qtbot.mouseClick(player.mute_button, Qt.MouseButton.LeftButton)
+    assert out.isMuted()
+    assert player.mute_action.isChecked()
+    qtbot.mouseClick(player.mute_button, Qt.MouseButton.LeftButton)
+    assert not out.isMuted()
+    # the slider is cubic: half-way along is much quieter than half the gain
+    player.volume_slider.setFocus()
+    qtbot.keyClick(player.volume_slider, Qt.Key.Key_End)
+    assert out.volume() == pytest.approx(1.0)
+    player.volume_slider.setValue(50)
+    assert 0.05 < out.volume() < 0.5
+    qtbot.keyClick(player.volume_slider, Qt.Key.Key_Home)
+    assert out.volume() == pytest.approx(0.0)
+    # muted, then the volume raised: sound comes back
+    qtbot.mouseClick(player.mute_button, Qt.MouseButton.LeftButton)
+    player.volume_slider.setValue(30)
+    assert not out.isMuted()
+    # set from elsewhere (the output itself): the controls follow
+    out.setMuted(True)
+    assert player.mute_action.isChecked()
+    out.setVolume(1.0)
+    assert player.volume_slider.value() == 100
+
+
+def test_full_screen_and_escape(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    changes: list[bool] = []
+    player.full_screen_changed.connect(changes.append)
+    qtbot.mouseClick(player.full_screen_button, Qt.MouseButton.LeftButton)
+    stage = player.stage
+    qtbot.waitUntil(lambda: stage.isWindow() and stage.isFullScreen())
+    assert player.is_full_screen()
+    assert player.full_screen_button.isVisible()  # the controls come along
+    assert player.seek_slider.isVisible()
+    assert stage.isAncestorOf(player.video_widget)
+    qtbot.waitUntil(stage.isActiveWindow)  # its own window, in front, with the keys
+    qtbot.keyClick(stage, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not stage.isWindow() and stage.isVisible())
+    assert not player.is_full_screen()
+    assert not player.full_screen_action.isChecked()
+    assert changes == [True, False]
+    # F toggles both ways while the player has the focus; closing the window brings it back
+    focus(qtbot, player)
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: stage.isFullScreen())
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: not stage.isWindow())
+    player.set_full_screen(True)
+    stage.close()
+    qtbot.waitUntil(lambda: not stage.isWindow() and stage.isVisible())
+    assert changes == [True, False, True, False, True, False]
+
+
+def test_space_toggles_play_and_pause(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    focus(qtbot, player)
+    with qtbot.waitSignal(
+        player.playback_state_changed, check_params_cb=lambda s: s == State.PlayingState
+    ):
+        qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Space)
+    with qtbot.waitSignal(
+        player.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
+    ):
+        qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Space)
+    # focus on a control of the player (the mute button): Space still plays, it does not mute
+    player.mute_button.setFocus()
+    qtbot.waitUntil(player.mute_button.hasFocus)
+    with qtbot.waitSignal(
+        player.playback_state_changed, check_params_cb=lambda s: s == State.PlayingState
+    ):
+        qtbot.keyClick(player.mute_button, Qt.Key.Key_Space)
+    assert not player.audio_output.isMuted()
+
+
+def test_play_pause_action_in_a_menu(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    menu = QMenu()
+    menu.addAction(player.play_pause_action)
+    load(qtbot, player, clip)
+    with qtbot.waitSignal(player.playback_state_changed):
+        player.play_pause_action.trigger()
+    assert player.player.playbackState() == State.PlayingState
+    assert player.play_pause_action.text() == "Pause"
+    with qtbot.waitSignal(player.playback_state_changed):
+        player.play_pause_action.trigger()
+    assert player.player.playbackState() == State.PausedState
+
+
+def test_corrupt_file_says_so_and_plays_nothing(
+    qtbot: Any, player: PlayerWidget, tmp_path: Path
+) -> None:
+    bad = tmp_path / "KENYA-FLOODS.mp4"
+    bad.write_bytes(random.Random(5).randbytes(50_000))
+    with qtbot.waitSignal(player.error_occurred, timeout=10_000) as blocker:
+        player.load(bad)
+    assert blocker.args == [UNPLAYABLE]
+    assert player.message_label.isVisible()
+    assert player.message_label.text() == UNPLAYABLE
+    assert not player.play_pause_action.isEnabled()
+    player.toggle()  # nothing to play: no crash, no change
+    qtbot.mouseClick(player.step_forward_button, Qt.MouseButton.LeftButton)
+    assert player.player.playbackState() == State.StoppedState
+
+
+def test_text_taken_for_media_is_not_playable(
+    qtbot: Any, player: PlayerWidget, tmp_path: Path
+) -> None:
+    # FFmpeg opens lyrics or subtitles as media with nothing to see or hear
+    notes = tmp_path / "DAKAR-MARKET.mp4"
+    notes.write_bytes(b"[00:01.00]Traders open early\n[00:02.00]Prices rise\n")
+    statuses: list[QMediaPlayer.MediaStatus] = []
+    player.media_status_changed.connect(statuses.append)
+    with qtbot.waitSignal(player.error_occurred, timeout=10_000) as blocker:
+        player.load(notes)
+    assert blocker.args == [UNPLAYABLE]
+    assert Status.LoadedMedia not in statuses
+    assert statuses[-1] == Status.InvalidMedia
+    assert not player.play_pause_action.isEnabled()
+    player.play()
+    assert player.player.playbackState() == State.StoppedState
+
+
+def test_missing_file_says_so(qtbot: Any, player: PlayerWidget, tmp_path: Path) -> None:
+    with qtbot.waitSignal(player.error_occurred, timeout=10_000) as blocker:
+        player.load(tmp_path / "gone.mp4")
+    assert blocker.args == [MISSING]
+    assert player.message_label.text() == MISSING
+
+
+def test_a_good_file_after_a_bad_one_plays(
+    qtbot: Any, player: PlayerWidget, clip: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with qtbot.waitSignal(player.error_occurred, timeout=10_000):
+        player.load(empty)
+    load(qtbot, player, clip)
+    assert player.video_widget.isVisible()
+    assert not player.message_label.isVisible()
+    player.play()
+    qtbot.waitUntil(lambda: player.player.position() > 100, timeout=5000)
+
+
+def test_clear_lets_go_of_the_file(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
+    load(qtbot, player, clip)
+    player.set_full_screen(True)
+    with qtbot.waitSignal(
+        player.media_status_changed, check_params_cb=lambda s: s == Status.NoMedia
+    ):
+        player.clear()
+    assert player.path is None
+    assert not player.is_full_screen()
+    assert not player.play_pause_action.isEnabled()
+    assert player.duration_label.text() == "00:00"
+
+
+def test_labels_follow_the_language(qtbot: Any, qapp: QApplication, player: PlayerWidget) -> None:
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: player.play_pause_action.text() == "Lire")
+    assert player.full_screen_action.text() == "Plein écran"
+    assert player.play_button.accessibleName() == "Lire"
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: player.play_pause_action.text() == "تشغيل")
+    assert player.isRightToLeft()

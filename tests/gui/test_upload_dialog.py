@@ -1,0 +1,365 @@
+"""Uploading from the desktop, as a user does it: files dropped (a real QDropEvent), the form
+prefilled from the name and the probe, mistakes shown at the field, and an upload that reaches
+a real hub on loopback and comes back in the library."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.services import Services
+from alu_client.core.store import Store
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.ui import formats
+from alu_client.ui.i18n import install_translators
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.upload import DropTarget, UploadDialog, collect_files, open_upload_for_urls
+from alu_client.ui.views.upload_form import UploadEntry
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-upload-gui"
+
+
+@pytest.fixture
+def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
+    """A workstation signed in to the live hub as member ``ktn`` (Kenya), engine running."""
+    live_hub.member("ktn", PASSWORD, country="KE")
+    root = tmp_path / "desk"
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    store.close()
+    services = Services(paths, secrets)
+    services.start_engine(hot_folders=False, rules=False)
+    yield services
+    services.stop()
+
+
+@pytest.fixture
+def tasks(qapp: QApplication) -> Iterator[TaskRunner]:
+    runner = TaskRunner()
+    yield runner
+    runner.wait_for_done()
+
+
+@pytest.fixture
+def footage(tmp_path: Path, clip: Path) -> Path:
+    """The session's real clip under a camera-like name."""
+    path = tmp_path / "footage" / "2026-11-22_nairobi-floods_v2.mp4"
+    path.parent.mkdir()
+    shutil.copy(clip, path)
+    return path
+
+
+def engine(services: Services) -> TransferQueue:
+    assert services.queue is not None
+    return services.queue
+
+
+def open_dialog(qtbot: Any, services: Services, tasks: TaskRunner, *files: Path) -> UploadDialog:
+    dialog = UploadDialog(services, tasks, list(files))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    # the probe and the thumbnail arrive from the workers
+    qtbot.waitUntil(lambda: all(e.inspected for e in dialog.model.entries), timeout=20_000)
+    return dialog
+
+
+def retype(qtbot: Any, widget: QWidget, text: str) -> None:
+    """Select what the field holds and type over it, as a user does."""
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(widget, Qt.Key.Key_Delete)
+    if text:
+        qtbot.keyClicks(widget, text)
+
+
+def uploads(services: Services) -> list[int]:
+    return [t.id for t in engine(services).transfers.all(None, "upload")]
+
+
+def test_collect_files_searches_folders_and_says_what_it_left_out(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    tree = tmp_path / "card"
+    (tree / "DAY1" / "B-ROLL").mkdir(parents=True)
+    (tree / ".thumbs").mkdir()
+    for name in ("DAY1/interview.MOV", "DAY1/B-ROLL/market.mp4", "DAY1/B-ROLL/b.mxf"):
+        (tree / name).write_bytes(b"x")
+    (tree / "DAY1" / "notes.txt").write_text("names of the people interviewed")
+    (tree / "DAY1" / ".DS_Store").write_bytes(b"x")
+    (tree / ".thumbs" / "hidden.mp4").write_bytes(b"x")
+    loose = tmp_path / "loose.webm"
+    loose.write_bytes(b"x")
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"x")
+    urls = [
+        QUrl.fromLocalFile(str(tree)),
+        QUrl.fromLocalFile(str(loose)),
+        QUrl.fromLocalFile(str(loose)),  # dropped twice: once
+        QUrl.fromLocalFile(str(photo)),
+        QUrl.fromLocalFile(str(tmp_path / "gone.mp4")),
+        QUrl("https://example.org/clip.mp4"),
+    ]
+    files, skipped = collect_files(urls)
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == [
+        "card/DAY1/interview.MOV",
+        "card/DAY1/B-ROLL/b.mxf",
+        "card/DAY1/B-ROLL/market.mp4",
+        "loose.webm",
+    ]
+    assert skipped == [
+        "notes.txt is not a video file.",
+        "photo.jpg is not a video file.",
+        "gone.mp4 was not found.",
+        "https://example.org/clip.mp4 is not a file on this computer.",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert collect_files([QUrl.fromLocalFile(str(empty))]) == (
+        [],
+        ["The folder empty has no video files."],
+    )
+
+
+def test_the_form_is_prefilled_from_the_name_and_the_probe(
+    qtbot: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    form = dialog.form
+    entry = dialog.model.entries[0]
+    assert form.title.text() == "2026 11 22 nairobi floods v2"
+    assert form.country.text() == "KE"  # the member's country
+    assert form.language.currentText() == "English"
+    assert form.priority.currentText() == "Routine"
+    assert entry.probe is not None and entry.probe.duration > 0
+    info = form.info.text()
+    assert formats.duration_text(entry.probe.duration) in info
+    assert "320×240" in info
+    pixmap = form.thumbnail.pixmap()
+    assert not pixmap.isNull() and pixmap.width() > 100
+    assert form.recorded_known.isChecked()  # from the file's time
+    assert dialog.upload_button.isDefault()
+    assert dialog.windowTitle() == "Upload 2026-11-22_nairobi-floods_v2.mp4"
+    qtmodeltester.check(dialog.model)
+
+
+def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    form = dialog.form
+    retype(qtbot, form.title, "")
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert form.shown_error("title") == "A title is needed."
+    assert form.errors["title"].isVisible()
+    assert form.title.hasFocus()
+    assert dialog.isVisible() and not dialog.busy
+    assert uploads(desk) == []
+    # typing in the field takes its message away
+    qtbot.keyClicks(form.title, "Nairobi floods")
+    assert form.shown_error("title") == ""
+    retype(qtbot, form.country, "Kenya")
+    qtbot.keyClick(form.country, Qt.Key.Key_Return)  # Enter presses Upload, the default
+    assert form.shown_error("country") == "The country is a two-letter code, like KE or SN."
+    assert form.errors["country"].isVisible()
+    assert form.shown_error("title") == ""
+    assert uploads(desk) == []
+    # Escape cancels: the dialog closes, still nothing queued
+    qtbot.keyClick(form.country, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.result() == UploadDialog.DialogCode.Rejected
+    assert uploads(desk) == []
+
+
+def test_upload_completes_and_the_item_is_published(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    form = dialog.form
+    retype(qtbot, form.title, "Floods cut the Nairobi-Mombasa road")
+    qtbot.keyClicks(form.slug, "KENYA-FLOODS")
+    qtbot.keyClicks(form.dateline, "NAIROBI, Kenya")
+    qtbot.keyClicks(form.category, "environment")
+    form.script.setFocus()
+    qtbot.keyClicks(form.script, "Heavy rain overnight cut the main road.")
+    with qtbot.waitSignal(dialog.uploads_queued, timeout=20_000) as queued:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        assert dialog.busy  # preparing: the form is locked, the dialog stays responsive
+    (tid,) = queued.args[0]
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.result() == UploadDialog.DialogCode.Accepted
+    t = engine(desk).wait_for(tid, timeout=60)
+    assert t.state == "done", t.last_error
+    item_id = t.result.get("item_id")
+    assert isinstance(item_id, str) and item_id
+    desk.feed_sync().catch_up()
+    li = desk.library.get(item_id)
+    assert li is not None
+    assert li.item.title == "Floods cut the Nairobi-Mombasa road"
+    assert (li.item.slug, li.item.dateline, li.item.country) == (
+        "KENYA-FLOODS",
+        "NAIROBI, Kenya",
+        "KE",
+    )
+    assert li.item.script == "Heavy rain overnight cut the main road."
+    assert li.item.recorded_at is not None
+
+
+def test_a_batch_of_two_with_apply_to_all(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, clip: Path
+) -> None:
+    second = footage.parent / "mombasa_port.mov"
+    shutil.copy(clip, second)
+    dialog = open_dialog(qtbot, desk, tasks, footage, second)
+    form = dialog.form
+    assert dialog.files_view.isVisible() and dialog.windowTitle() == "Upload 2 files"
+    assert dialog.model.rowCount() == 2
+    retype(qtbot, form.title, "Kenya floods: the road")
+    qtbot.keyClicks(form.dateline, "MOMBASA, Kenya")
+    qtbot.keyClicks(form.category, "economy")
+    form.language.setFocus()
+    qtbot.keyClicks(form.language, "Fr")  # Français
+    assert form.language.currentData() == "fr"
+    qtbot.mouseClick(dialog.apply_all, Qt.MouseButton.LeftButton)
+    # the second file now reads the same shared fields; its own title stays its own
+    view = dialog.files_view
+    rect = view.visualRect(dialog.model.index(1))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: form.title.text() == "mombasa port")
+    assert form.dateline.text() == "MOMBASA, Kenya"
+    assert form.category.text() == "economy"
+    assert form.language.currentData() == "fr"
+    assert view.model().index(0, 0).data() == "Kenya floods: the road"
+    with qtbot.waitSignal(dialog.uploads_queued, timeout=20_000) as queued:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    ids = queued.args[0]
+    assert len(ids) == 2
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    items = []
+    for tid in ids:
+        t = engine(desk).wait_for(tid, timeout=60)
+        assert t.state == "done", t.last_error
+        items.append(t.result["item_id"])
+    desk.feed_sync().catch_up()
+    got = [desk.library.get(i) for i in items]
+    assert [li.item.title for li in got if li] == ["Kenya floods: the road", "mombasa port"]
+    assert {(li.item.dateline, li.item.category, li.item.language) for li in got if li} == {
+        ("MOMBASA, Kenya", "economy", "fr")
+    }
+
+
+def drag_events(urls: list[QUrl]) -> tuple[QMimeData, QDragEnterEvent, QDragMoveEvent, QDropEvent]:
+    mime = QMimeData()
+    mime.setUrls(urls)
+    action = Qt.DropAction.CopyAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(20, 20), action, mime, buttons, mods)
+    move = QDragMoveEvent(QPoint(30, 30), action, mime, buttons, mods)
+    drop = QDropEvent(QPointF(30, 30), action, mime, buttons, mods)
+    return mime, enter, move, drop
+
+
+def test_a_real_drop_opens_the_form(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, tmp_path: Path
+) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.resize(400, 300)
+    target = DropTarget(window)
+    target.dropped.connect(lambda urls: open_upload_for_urls(desk, tasks, urls, window))
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.acceptDrops()
+
+    # text is not taken
+    text = QMimeData()
+    text.setText("just words")
+    refused = QDragEnterEvent(
+        QPoint(5, 5),
+        Qt.DropAction.CopyAction,
+        text,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, refused)
+    assert not refused.isAccepted()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("who is who")
+    # the folder holding the footage, and a text file beside it
+    _mime, enter, move, drop = drag_events(
+        [QUrl.fromLocalFile(str(footage.parent)), QUrl.fromLocalFile(str(notes))]
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted() and enter.dropAction() == Qt.DropAction.CopyAction
+    QApplication.sendEvent(window, move)
+    assert move.isAccepted()
+    with qtbot.waitSignal(target.dropped) as dropped:
+        QApplication.sendEvent(window, drop)
+    assert drop.isAccepted()
+    assert [u.toLocalFile() for u in dropped.args[0]] == [str(footage.parent), str(notes)]
+
+    def dialog() -> UploadDialog | None:
+        found = window.findChild(UploadDialog)
+        return found if isinstance(found, UploadDialog) and found.isVisible() else None
+
+    qtbot.waitUntil(lambda: dialog() is not None)
+    d = dialog()
+    assert d is not None
+    entries: list[UploadEntry] = d.model.entries
+    assert [e.path for e in entries] == [footage]
+    assert "notes.txt is not a video file." in d.message.text()
+    qtbot.waitUntil(lambda: entries[0].inspected, timeout=20_000)
+    assert d.form.title.text() == "2026 11 22 nairobi floods v2"
+    d.reject()
+    qtbot.waitUntil(lambda: not d.isVisible())
+
+
+def test_preparing_shows_progress_and_can_be_canceled(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    big = tmp_path / "rushes.mxf"
+    with open(big, "wb") as f:  # sparse: 3 GB to hash, nothing written
+        f.truncate(3 * 1000**3)
+    dialog = open_dialog(qtbot, desk, tasks, big)
+    assert "rushes.mxf" in dialog.form.info.text()  # not readable media: said, not fatal
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.busy and not dialog.upload_button.isEnabled()
+    assert dialog.message.text() == "Preparing…"
+    # the GUI thread keeps going while the file is read: the bar moves
+    qtbot.waitUntil(lambda: dialog.progress.isVisible() and 0 < dialog.progress.value() < 1000)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.workers.wait_for_done(10_000)  # the hashing stopped at once
+    assert dialog.result() == UploadDialog.DialogCode.Rejected
+    assert uploads(desk) == []
+
+
+def test_the_form_speaks_french_and_arabic(
+    qtbot: Any, qapp: QApplication, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: dialog.form.labels["title"].text() == "&Titre :")
+    assert dialog.upload_button.text() == "&Envoyer"
+    retype(qtbot, dialog.form.title, "")
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.form.shown_error("title") == "Il faut un titre."
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: dialog.form.labels["country"].text() == "&البلد:")
+    assert dialog.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    assert dialog.windowTitle() == f"رفع {footage.name}"
+    assert uploads(desk) == []
