@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import QApplication
 
 from alu_client.core.library import Query
 from alu_client.core.services import Services
 from alu_client.ui.main_window import MainWindow
+from alu_client.ui.models.items import COL_THUMB
 from alu_client.ui.views.upload import UploadDialog
 from alu_hub.media import generate_clip
 from tests.gui.test_app_shell import build_window, signed_in_services
@@ -53,6 +54,16 @@ def test_a_newsroom_day_in_the_window(
 
     # The feed shows the pushes, newest first.
     qtbot.waitUntil(lambda: feed_ids(window)[:2] == [second, first], timeout=30_000)
+
+    # Items not downloaded yet show the hub's thumbnail (fetched off the GUI thread).
+    model = window.feed.model  # type: ignore[attr-defined]
+
+    def thumbnail_shown() -> bool:
+        row = feed_ids(window).index(first)
+        picture = model.index(row, COL_THUMB).data(Qt.ItemDataRole.DecorationRole)
+        return isinstance(picture, QPixmap) and not picture.isNull()
+
+    qtbot.waitUntil(thumbnail_shown, timeout=20_000)
 
     # Download the flash item from the Feed tab.
     select_in_feed(qtbot, window, second)

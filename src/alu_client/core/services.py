@@ -47,6 +47,8 @@ from .watch import HotFolders, WatchFolder
 log = logging.getLogger(__name__)
 #: seconds an upload waits, after its last byte, for the hub to say "published" or why not
 PUBLISH_WAIT = 300.0
+#: a hub thumbnail larger than this is not one
+MAX_THUMBNAIL = 4 * 1024 * 1024
 
 
 class NoProfile(hub.AuthError):
@@ -293,6 +295,35 @@ class Services:
         for m in matches:
             if m.transfer_id is not None and not m.already:
                 log.info("rule %r queued %s (%s)", m.rule.name, m.item.id, m.rendition)
+
+    def fetch_hub_thumbnail(self, item_id: str) -> Path:
+        """The hub's thumbnail of an item, kept in the cache folder (a worker's job: network).
+        Raises OSError or HubError when there is none to have."""
+        folder = self.paths.thumbnails_dir / "hub"
+        dest = folder / f"{safe_filename(item_id)}.jpg"
+        if dest.exists():
+            return dest
+        known = self.library.get(item_id)
+        url = known.item.thumbnail_url if known is not None else ""
+        if not url:
+            raise OSError(f"item {item_id} has no thumbnail")
+        client = self.client()
+        r = client.session.get(url, headers=client.headers_for(url), timeout=(10, 30), stream=True)
+        try:
+            if r.status_code != 200 or not r.headers.get("Content-Type", "").startswith("image/"):
+                raise OSError(f"thumbnail of {item_id}: HTTP {r.status_code}")
+            data = bytearray()
+            for chunk in r.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > MAX_THUMBNAIL:
+                    raise OSError(f"thumbnail of {item_id} is too large")
+        finally:
+            r.close()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(bytes(data))
+        tmp.replace(dest)
+        return dest
 
     # --- wiring -------------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -119,6 +121,9 @@ def _read_image(path: str, size: QSize) -> QImage:
     return image
 
 
+HUB_PREFIX = "hub:"
+
+
 class ThumbnailCache(QObject):
     """Scaled thumbnails, read on worker threads and kept (LRU). ``loaded(path)`` says one is
     ready; a file that cannot be read is not tried again."""
@@ -133,6 +138,15 @@ class ThumbnailCache(QObject):
         self._pending: set[str] = set()
         self._failed: set[str] = set()
         self._tasks = TaskRunner(self, max_threads=2)
+        #: fetches a hub thumbnail (``hub:<item id>``) to a local file, on a worker thread
+        self.fetch: Callable[[str], Path] | None = None
+
+    def _local(self, path: str) -> str:
+        if not path.startswith(HUB_PREFIX):
+            return path
+        if self.fetch is None:
+            raise OSError("no thumbnail fetcher")
+        return str(self.fetch(path[len(HUB_PREFIX) :]))
 
     def pixmap(self, path: str) -> QPixmap | None:
         """The thumbnail if it is loaded; else None, and it starts loading."""
@@ -146,7 +160,7 @@ class ThumbnailCache(QObject):
             self._pending.add(path)
             size = QSize(self.size)
             self._tasks.run(
-                lambda: _read_image(path, size),
+                lambda: _read_image(self._local(path), size),
                 lambda image: self._done(path, image),
                 lambda _error: self._fail(path),
             )
@@ -168,11 +182,12 @@ class ThumbnailCache(QObject):
 
 
 def thumbnail_path(li: LibraryItem) -> str:
-    """The thumbnail of the item's file (the broadcast one first), or ''."""
+    """The thumbnail of the item's file (the broadcast one first); else ``hub:<id>`` for the
+    hub's own thumbnail (fetched by the cache's ``fetch`` when it has one), or ''."""
     for f in sorted(li.files, key=lambda f: f.rendition != "broadcast"):
         if f.thumbnail:
             return f.thumbnail
-    return ""
+    return f"{HUB_PREFIX}{li.id}" if li.item.thumbnail_url else ""
 
 
 def _draw_picture(painter: QPainter, rect: QRect, pixmap: object, palette: QPalette) -> None:

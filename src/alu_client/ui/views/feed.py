@@ -76,6 +76,8 @@ class FeedPanel(QWidget):
         self.unread = 0
         self._unread_known = False
         self.model = ItemsModel(services.library, self, page_size=page_size)
+        # Items not downloaded show the hub's thumbnail (fetched off the GUI thread, cached).
+        self.model.thumbnails.fetch = services.fetch_hub_thumbnail
         self.filters = FilterBar(self)
         self.unread_label = QLabel(self)
         self.unread_label.setObjectName("feed-unread")

@@ -425,7 +425,9 @@ class LibraryPanel(QWidget):
 
     def _delete(self, targets: list[tuple[str, str, Path]]) -> None:
         if self.player is not None and self.loaded_path in {p for _i, _r, p in targets}:
-            self.player.stop()
+            # Let go of the file (stop() keeps it open: Windows would refuse the delete).
+            self.player.clear()
+            self.loaded_path = None
         library = self.services.library
 
         def work() -> list[str]:
