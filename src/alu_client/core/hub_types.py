@@ -1,0 +1,303 @@
+"""What a hub sends, as typed and validated records, and the errors of talking to it.
+
+A hub's answer is untrusted input: every field is checked here (type, range, length) and a
+malformed answer raises ``BadResponse``; nothing half-read reaches the library. Re-exported by
+``core.hub``, which is where callers import them from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+PRIORITIES = ("flash", "urgent", "routine")
+
+
+class HubError(Exception):
+    """A hub call failed; ``str()`` is the user's sentence."""
+
+    #: worth trying again later by itself (network, hub busy); False: a person must act
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(HubError):
+    transient = True
+
+
+class TlsError(HubError):
+    pass
+
+
+class AuthError(HubError):
+    """401: wrong user or password at sign-in, or a token that expired or was revoked."""
+
+
+class Forbidden(HubError):
+    pass
+
+
+class NotFound(HubError):
+    pass
+
+
+class ServerError(HubError):
+    transient = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class BadResponse(HubError):
+    """The hub answered, but not with what the API promises (garbage, a proxy's page, …)."""
+
+    transient = True
+
+
+class PlainHttpRefused(HubError):
+    pass
+
+
+# --- what the hub returns ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    username: str
+    display_name: str
+    country: str
+    role: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "country": self.country,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    url: str
+    filename: str
+    size: int
+    sha256: str
+    mime: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    seq: int
+    kind: str
+    title: str
+    slug: str
+    dateline: str
+    recorded_at: dt.datetime | None
+    published_at: dt.datetime
+    category: str
+    region: str
+    country: str
+    language: str
+    priority: str
+    restrictions: str
+    script: str
+    shotlist: str
+    duration: float
+    source_member: str
+    thumbnail_url: str
+    renditions: tuple[Rendition, ...] = field(default=())
+
+    def rendition(self, name: str) -> Rendition | None:
+        return next((r for r in self.renditions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: list[Item]
+    next: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str = field(repr=False)
+    expires_at: dt.datetime
+    member: Member
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """A history event as the hub stored it (from any of the member's workstations)."""
+
+    seq: int
+    id: str
+    type: str
+    item_id: str | None
+    rendition: str
+    bytes: int
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    occurred_at: dt.datetime
+    device: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    events: list[RemoteEvent]
+    next: int
+    more: bool
+
+
+# --- parsing (every field checked: a hub's answer is untrusted input) -----------------------------
+
+
+class _Reader:
+    def __init__(self, data: Any, what: str) -> None:
+        if not isinstance(data, dict):
+            raise BadResponse(f"The hub sent a malformed {what}.")
+        self.d = data
+        self.what = what
+
+    def _bad(self, key: str) -> BadResponse:
+        return BadResponse(f"The hub sent a malformed {self.what} (field {key!r}).")
+
+    def text(self, key: str, default: str | None = None, max_len: int = 1 << 20) -> str:
+        v = self.d.get(key, default)
+        if v is None and default is not None:
+            v = default
+        if not isinstance(v, str) or len(v) > max_len:
+            raise self._bad(key)
+        return v
+
+    def integer(self, key: str) -> int:
+        v = self.d.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise self._bad(key)
+        return v
+
+    def number(self, key: str) -> float:
+        v = self.d.get(key, 0)
+        if not isinstance(v, int | float) or isinstance(v, bool) or v != v or v < 0:
+            raise self._bad(key)
+        return float(v)
+
+    def flag(self, key: str) -> bool:
+        v = self.d.get(key)
+        if not isinstance(v, bool):
+            raise self._bad(key)
+        return v
+
+    def when(self, key: str, optional: bool = False) -> dt.datetime | None:
+        v = self.d.get(key)
+        if v is None and optional:
+            return None
+        if not isinstance(v, str):
+            raise self._bad(key)
+        try:
+            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise self._bad(key) from None
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    def array(self, key: str) -> list[Any]:
+        v = self.d.get(key)
+        if not isinstance(v, list):
+            raise self._bad(key)
+        return v
+
+
+def parse_member(data: Any) -> Member:
+    r = _Reader(data, "member")
+    return Member(
+        r.text("username", max_len=64),
+        r.text("display_name", ""),
+        r.text("country", ""),
+        r.text("role", "member"),
+    )
+
+
+def parse_rendition(data: Any) -> Rendition:
+    r = _Reader(data, "rendition")
+    sha = r.text("sha256", max_len=64).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise r._bad("sha256")
+    return Rendition(
+        name=r.text("name", max_len=32),
+        url=r.text("url", max_len=4096),
+        filename=r.text("filename", "", max_len=1024),
+        size=r.integer("size"),
+        sha256=sha,
+        mime=r.text("mime", ""),
+        width=int(r.number("width")),
+        height=int(r.number("height")),
+    )
+
+
+def parse_item(data: Any) -> Item:
+    r = _Reader(data, "item")
+    priority = r.text("priority", "routine")
+    if priority not in PRIORITIES:
+        raise r._bad("priority")
+    src = r.d.get("source_member")
+    published = r.when("published_at")
+    assert published is not None
+    return Item(
+        id=r.text("id", max_len=32),
+        seq=r.integer("seq"),
+        kind=r.text("kind", "push", max_len=32),
+        title=r.text("title", ""),
+        slug=r.text("slug", ""),
+        dateline=r.text("dateline", ""),
+        recorded_at=r.when("recorded_at", optional=True),
+        published_at=published,
+        category=r.text("category", ""),
+        region=r.text("region", ""),
+        country=r.text("country", ""),
+        language=r.text("language", ""),
+        priority=priority,
+        restrictions=r.text("restrictions", ""),
+        script=r.text("script", ""),
+        shotlist=r.text("shotlist", ""),
+        duration=r.number("duration"),
+        source_member=parse_member(src).username if src is not None else "",
+        thumbnail_url=r.text("thumbnail_url", "", max_len=4096),
+        renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
+    )
+
+
+def parse_remote_event(data: Any) -> RemoteEvent:
+    r = _Reader(data, "history event")
+    detail = r.d.get("detail") or {}
+    if not isinstance(detail, dict):
+        raise r._bad("detail")
+    occurred = r.when("occurred_at")
+    assert occurred is not None
+    item_id = r.d.get("item_id")
+    if item_id is not None and not isinstance(item_id, str):
+        raise r._bad("item_id")
+    return RemoteEvent(
+        seq=r.integer("seq"),
+        id=r.text("id", max_len=64),
+        type=r.text("type", max_len=32),
+        item_id=item_id,
+        rendition=r.text("rendition", ""),
+        bytes=r.integer("bytes"),
+        started_at=r.when("started_at", optional=True),
+        ended_at=r.when("ended_at", optional=True),
+        occurred_at=occurred,
+        device=r.text("device", ""),
+        detail=detail,
+    )
