@@ -6,7 +6,6 @@ so an interrupted run resumes when started again."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import signal
 import threading
@@ -22,6 +21,7 @@ from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import parse_rate
+from ..core.uploads import file_sha256
 from .common import CliError, ProgressLine, fmt_bytes, parse_header, parse_size
 
 
@@ -124,14 +124,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cmd_tus_put(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser().absolute()
     if not path.is_file():
@@ -156,7 +148,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
             return t.id
         meta = {"filename": path.name, **metadata}
         if "sha256" not in meta:
-            meta["sha256"] = _sha256_file(path)
+            meta["sha256"] = file_sha256(path)
         return queue.add_upload(
             path, endpoint, meta, chunk_size=chunk, parallel=args.parallel, label=path.name
         )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..hub import PRIORITIES, Item
+from ..library.text import normalize
 
 if TYPE_CHECKING:
     from .store import Rule
@@ -25,26 +25,14 @@ class RuleError(ValueError):
 
 # --- text folding ---------------------------------------------------------------------------
 
-#: letters folded after diacritics are removed (NFKD already splits أ إ آ ؤ ئ into base + mark)
-_ARABIC_FOLD = str.maketrans(
-    {
-        "\u0671": "\u0627",  # ٱ alef wasla → ا
-        "\u0672": "\u0627",  # ٲ
-        "\u0673": "\u0627",  # ٳ
-        "\u0649": "\u064a",  # ى alef maksura → ي
-        "\u0629": "\u0647",  # ة ta marbuta → ه
-        "\u0640": None,  # ـ tatweel (kashida)
-    }
-)
 _WORD = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
-    """Text as rules compare it: case-folded, without accents or Arabic diacritics, with the
-    Arabic letter forms above made one."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return bare.translate(_ARABIC_FOLD).casefold()
+    """Text as rules compare it: the library's search normalisation (case, Latin accents,
+    Arabic diacritics, tatweel and letter forms folded), so a rule's words match what a search
+    for them finds."""
+    return normalize(text)
 
 
 def _words(text: str) -> str:
