@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..hub import PRIORITIES, Item, Rendition
+from ..hub import PRIORITIES, Item
+from ..library.items import item_from_row as library_item_from_row
 from ..store import Store
 from .conditions import matches
 from .store import Rule, RuleStore
@@ -37,53 +37,10 @@ def _when(value: Any) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-def item_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Item:
-    """A row of the ``items`` table as a ``hub.Item`` (raises ValueError on a damaged row)."""
-    d = dict(row)
-    raw = json.loads(d.get("renditions") or "[]")
-    renditions = tuple(
-        Rendition(
-            name=str(r.get("name", "")),
-            url=str(r.get("url", "")),
-            filename=str(r.get("filename") or ""),
-            size=int(r.get("size") or 0),
-            sha256=str(r.get("sha256") or "").lower(),
-            mime=str(r.get("mime") or ""),
-            width=int(r.get("width") or 0),
-            height=int(r.get("height") or 0),
-        )
-        for r in (raw if isinstance(raw, list) else [])
-        if isinstance(r, dict) and r.get("name") and r.get("url")
-    )
-    p = d.get("priority", 2)
-    priority = PRIORITIES[p] if isinstance(p, int) and 0 <= p < len(PRIORITIES) else str(p)
-    if priority not in PRIORITIES:
-        priority = "routine"
-    published = _when(d.get("published_at"))
-    if published is None:
-        raise ValueError(f"item {d.get('id')!r} has no publication time")
-    return Item(
-        id=str(d["id"]),
-        seq=int(d["seq"]),
-        kind=str(d.get("kind") or "push"),
-        title=str(d.get("title") or ""),
-        slug=str(d.get("slug") or ""),
-        dateline=str(d.get("dateline") or ""),
-        recorded_at=_when(d.get("recorded_at")),
-        published_at=published,
-        category=str(d.get("category") or ""),
-        region=str(d.get("region") or ""),
-        country=str(d.get("country") or ""),
-        language=str(d.get("language") or ""),
-        priority=priority,
-        restrictions=str(d.get("restrictions") or ""),
-        script=str(d.get("script") or ""),
-        shotlist=str(d.get("shotlist") or ""),
-        duration=float(d.get("duration") or 0),
-        source_member=str(d.get("source_member") or ""),
-        thumbnail_url=str(d.get("thumbnail_url") or ""),
-        renditions=renditions,
-    )
+def item_from_row(row: sqlite3.Row) -> Item:
+    """A row of the ``items`` table as a ``hub.Item``: the library's own reading of it (a
+    damaged row raises, and the engine marks that item done without action)."""
+    return library_item_from_row(row).item
 
 
 def bump(priority: str) -> str:
