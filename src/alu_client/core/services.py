@@ -371,11 +371,9 @@ class Services:
             t.id,
         )
         item_id = t.item_id
-        # After the commit (this runs inside the transaction): the media worker reads the new
-        # row on its own thread, and the UI hears of it.
-        timer = threading.Timer(0.05, self._recorded, args=(item_id,))
-        timer.daemon = True
-        timer.start()
+        # This runs inside the transaction: the media worker and the UI read the new row
+        # once it is committed.
+        self.store.after_commit(lambda: self._recorded(item_id))
 
     def _recorded(self, item_id: str) -> None:
         if self.media is not None:

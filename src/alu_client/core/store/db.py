@@ -8,15 +8,18 @@ written by a newer ALU Desk is refused rather than risked (as TagStudio and Vort
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 
 class SchemaTooNew(RuntimeError):
@@ -33,6 +36,7 @@ class Store:
         )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []
         with self._lock:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._set_wal()
@@ -98,10 +102,22 @@ class Store:
             try:
                 yield self._conn
             except BaseException:
+                self._after_commit.clear()
                 self._conn.execute("ROLLBACK")
                 raise
             else:
                 self._conn.execute("COMMIT")
+                callbacks, self._after_commit = self._after_commit, []
+        for fn in callbacks:
+            try:
+                fn()
+            except Exception:
+                log.exception("an after-commit callback failed")
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the write transaction in progress has committed (not if it rolls
+        back): tell other threads about rows they can now read."""
+        self._after_commit.append(fn)
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
