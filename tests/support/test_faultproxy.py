@@ -128,7 +128,12 @@ def raw_exchange(
 ) -> tuple[bytes, str]:
     """Send request on a fresh socket, read to the end; how it ended: "eof" or "reset"."""
     received = bytearray()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionResetError:
+        # The proxy accepted and reset so fast that the kernel reported it to connect() itself.
+        return b"", "reset"
+    with sock:
         # The proxy may reset the connection before the request is even sent: that is a reset too.
         try:
             sock.sendall(request)
