@@ -152,7 +152,12 @@ def test_filters_and_search_narrow_the_rows(
     qtbot: Any, feed: FeedPanel, pushes: dict[str, str]
 ) -> None:
     bar = feed.filters
-    qtbot.waitUntil(lambda: bar.region.findData("West Africa") >= 0)
+    # the choices follow the library: wait until they hold all three pushes
+    qtbot.waitUntil(
+        lambda: all(bar.region.findData(r) >= 0 for r in ("West Africa", "East Africa"))
+        and bar.category.findData("politics") >= 0,
+        timeout=10_000,
+    )
     pick(qtbot, bar.language, "fr")
     qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["fr"]])
     pick(qtbot, bar.language, None)

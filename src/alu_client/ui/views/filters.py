@@ -78,16 +78,20 @@ class Facets:
 
 
 def load_facets(library: Library) -> Facets:
-    """Distinct languages, categories and regions of the library (slow: off the GUI thread)."""
-    found: list[tuple[str, ...]] = []
-    for column in ("language", "category", "region"):
-        rows = library.store.query(
-            f"SELECT DISTINCT {column} FROM items WHERE profile = ?"  # noqa: S608 - fixed names
-            f" AND {column} != '' ORDER BY {column}",
-            (library.profile,),
-        )
-        found.append(tuple(str(r[0]) for r in rows))
-    return Facets(*found)
+    """Distinct languages, categories and regions of the library (slow: off the GUI thread).
+
+    One statement, so the three lists come from the same moment of the library even while the
+    feed sync is adding items (three reads could offer a region but not its item's category).
+    """
+    columns = ("language", "category", "region")
+    sql = " UNION ALL ".join(
+        f"SELECT DISTINCT {i}, {c} FROM items WHERE profile = ? AND {c} != ''"  # noqa: S608
+        for i, c in enumerate(columns)
+    )
+    found: list[list[str]] = [[] for _ in columns]
+    for which, value in library.store.query(sql, (library.profile,) * len(columns)):
+        found[int(which)].append(str(value))
+    return Facets(*(tuple(sorted(values)) for values in found))
 
 
 class FilterBar(QWidget):
