@@ -154,8 +154,10 @@ def test_filters_and_search_narrow_the_rows(
     bar = feed.filters
     # the choices follow the library: wait until they hold all three pushes
     qtbot.waitUntil(
-        lambda: all(bar.region.findData(r) >= 0 for r in ("West Africa", "East Africa"))
-        and bar.category.findData("politics") >= 0,
+        lambda: (
+            all(bar.region.findData(r) >= 0 for r in ("West Africa", "East Africa"))
+            and bar.category.findData("politics") >= 0
+        ),
         timeout=10_000,
     )
     pick(qtbot, bar.language, "fr")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -52,3 +53,52 @@ def test_commands_run_in_the_order_given(qtbot: Any) -> None:
             runner.run(lambda n=n: step(n), delivered.append)
     assert order == list(range(20))
     assert delivered == list(range(20))
+
+
+class _Witness:
+    """Records the thread that frees it (a Python-owned QObject freed off the GUI thread
+    is destroyed there, which Qt does not survive)."""
+
+    def __init__(self, freed_on: list[threading.Thread]) -> None:
+        self.freed_on = freed_on
+
+    def __del__(self) -> None:
+        self.freed_on.append(threading.current_thread())
+
+
+def test_a_runner_deleted_while_its_task_runs_is_not_called_back(qtbot: Any) -> None:
+    freed_on: list[threading.Thread] = []
+    go, ran = threading.Event(), threading.Event()
+    called: list[object] = []
+    runner = TaskRunner()
+
+    def make_call() -> tuple[Any, Any]:
+        witness, other = _Witness(freed_on), _Witness(freed_on)
+
+        def work() -> _Witness:
+            go.wait(10)
+            ran.set()
+            return _Witness(freed_on) if witness else other
+
+        return work, lambda result: called.append((result, other))
+
+    work, done = make_call()
+    runner.run(work, done)
+    del work, done, runner
+    gc.collect()  # the runner is gone; only the worker and the outbox hold the call
+    go.set()
+    assert ran.wait(10)
+    qtbot.waitUntil(lambda: len(freed_on) == 3)
+    assert called == []
+    assert all(t is threading.main_thread() for t in freed_on)
+
+
+def test_two_workers_run_two_calls_at_once(qtbot: Any) -> None:
+    runner = TaskRunner(max_threads=2)
+    both = threading.Barrier(2, timeout=10)
+    got: list[int] = []
+    runner.run(lambda: both.wait() + 1, got.append)
+    runner.run(lambda: both.wait() + 1, got.append)
+    qtbot.waitUntil(lambda: len(got) == 2)
+    assert sorted(got) == [1, 2]
+    assert runner.wait_for_done(1000)

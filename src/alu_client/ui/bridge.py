@@ -4,15 +4,24 @@ The core calls its listeners on its own threads (sync, workers, media). ``CoreBr
 each call into a Qt signal; signals emitted from another thread reach GUI-thread slots through
 queued connections, so views never touch core threads and the core never waits for the GUI.
 Library changes are coalesced (at most a few refreshes a second, whatever the core sends).
+
+The core threads do not emit on the bridge themselves: the window may delete it while a core
+thread is in the middle of a call. They post to the GUI thread (``tasks.post_to_gui``) with a
+weak reference, and the signal is emitted there if the bridge is still alive.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.hub import Item
 from ..core.services import Services
 from ..core.sync import SyncStatus
+from .tasks import install_mailbox, post_to_gui
 
 
 class CoreBridge(QObject):
@@ -23,8 +32,6 @@ class CoreBridge(QObject):
     #: the sync's state: online / offline (with the reason) / signed out
     sync_status = Signal(object)
 
-    _library_poke = Signal()
-
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.services = services
@@ -33,34 +40,25 @@ class CoreBridge(QObject):
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(300)
         self._coalesce.timeout.connect(self.library_changed.emit)
-        self._library_poke.connect(self._schedule_library_changed)
+        install_mailbox()
+        # the core holds these, not bound methods: a core thread never keeps the bridge alive
+        me = weakref.ref(self)
+        self._listeners = _listeners(me)
         events = services.events
-        events.items_added.append(self._on_items)
-        events.library_changed.append(self._on_library)
-        events.sync_status.append(self._on_status)
+        events.items_added.append(self._listeners[0])
+        events.library_changed.append(self._listeners[1])
+        events.sync_status.append(self._listeners[2])
 
     def detach(self) -> None:
         """Stop listening (the window is closing; the core may outlive it)."""
         events = self.services.events
-        for listeners, cb in (
-            (events.items_added, self._on_items),
-            (events.library_changed, self._on_library),
-            (events.sync_status, self._on_status),
-        ):
-            if cb in listeners:
-                listeners.remove(cb)  # type: ignore[arg-type]
-
-    # --- called on core threads ---------------------------------------------------------------
-
-    def _on_items(self, items: list[Item]) -> None:
-        self.items_added.emit(list(items))
-
-    def _on_library(self, _item_id: str) -> None:
-        self._library_poke.emit()
-
-    def _on_status(self, status: SyncStatus) -> None:
-        self.last_status = status
-        self.sync_status.emit(status)
+        on_items, on_library, on_status = self._listeners
+        if on_items in events.items_added:
+            events.items_added.remove(on_items)
+        if on_library in events.library_changed:
+            events.library_changed.remove(on_library)
+        if on_status in events.sync_status:
+            events.sync_status.remove(on_status)
 
     # --- GUI thread ---------------------------------------------------------------------------
 
@@ -71,3 +69,34 @@ class CoreBridge(QObject):
     def notify_library_changed(self) -> None:
         """For the UI's own changes (a file deleted from the Library tab)."""
         self._schedule_library_changed()
+
+
+# --- called on core threads -------------------------------------------------------------------
+
+
+def _listeners(
+    me: weakref.ref[CoreBridge],
+) -> tuple[Callable[[list[Item]], None], Callable[[str], None], Callable[[SyncStatus], None]]:
+    def post(call: Callable[[CoreBridge], None]) -> None:
+        def on_gui() -> None:
+            bridge = me()
+            if bridge is not None and shiboken6.isValid(bridge):
+                call(bridge)
+
+        post_to_gui(on_gui)
+
+    def on_items(items: list[Item]) -> None:
+        copied = list(items)
+        post(lambda b: b.items_added.emit(copied))
+
+    def on_library(_item_id: str) -> None:
+        post(CoreBridge._schedule_library_changed)
+
+    def on_status(status: SyncStatus) -> None:
+        def deliver(b: CoreBridge) -> None:
+            b.last_status = status
+            b.sync_status.emit(status)
+
+        post(deliver)
+
+    return on_items, on_library, on_status
