@@ -1,0 +1,1 @@
+"""Issue 6: the fault matrix, the crash soak, hostile servers and secrets."""
