@@ -911,6 +911,17 @@ def test_memory_stays_flat_with_64_mib_chunks(hub_process: HubProcess, tmp_path:
     print(f"\nheap peak during a 200 MB upload in 64 MiB chunks: +{(peak - before) / 1e6:.2f} MB")
     assert peak - before < 8 * 1000 * 1000, f"heap grew by {(peak - before) / 1e6:.1f} MB"
     assert result.bytes_sent == result.size == 200 * 1000 * 1000
+    # a file this large goes in parallel parts, which the hub joins after the final POST:
+    # hash it once the hub says the upload is whole (no longer receiving)
+    auth = {"Authorization": f"Bearer {hub_process.token}", "Tus-Resumable": "1.0.0"}
+    wait_until(
+        lambda: (
+            requests.head(result.url, headers=auth, timeout=10).headers.get("Alu-Upload-State")
+            not in (None, "receiving")
+        ),
+        timeout=60,
+        what="the hub to join the parts",
+    )
     landed = hub_process.uploads / upload_id(result.url)
     assert sha256_file(landed) == meta["sha256"]
 
