@@ -464,6 +464,7 @@ class FileServer(ThreadingHTTPServer):
         self.holds = 1  # …(this many of them)…
         self.hold_headers = False  # …(before its headers, if set)…
         self.connections = 0
+        self.peers: list[str] = []  # client ports, in the order the connections came
         self.held = threading.Event()  # …(set once it does) after its headers…
         self.held_count = 0
         self.release = threading.Event()  # …until this is set
@@ -483,6 +484,7 @@ class FileServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.connections += 1
+        self.peers.append(str(client_address[1]))
         super().process_request(request, client_address)
 
 
@@ -1169,12 +1171,14 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     try:
         assert server.held.wait(10)
         wait_until(lambda: server.connections >= 4, timeout=10, what="four connections")
+        opened_early = set(server.peers)
     finally:
         server.release.set()
         worker.join(30)
     result = outcome[0]
     assert isinstance(result, DownloadResult), result
     assert_done(result, spec.dest, data)
-    assert server.connections == 4  # no connection opened after the first answer came
-    ranged = [r for r in server.requests if r.get("range")]
-    assert len({r["peer"] for r in ranged}) >= 3  # the streams with work used theirs
+    # the streams with work sent their requests over the connections they opened while the
+    # first answer was on its way (a loaded machine may add a reconnect after a stall: allowed)
+    ranged = {r["peer"] for r in server.requests if r.get("range")}
+    assert len(ranged & opened_early) >= 3, (ranged, opened_early)
