@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from . import hub
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
@@ -38,6 +40,8 @@ MIB = 1024**2
 WARN_FREE = 5 * GIB
 FAIL_FREE = 500 * MIB
 CLOCK_TOLERANCE_S = 120.0
+#: the most read of the hub's answer about the account (a few hundred bytes when it is one)
+MAX_ME = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ def _http_checks(
             allow_redirects=False,
             # Given per request: requests lets REQUESTS_CA_BUNDLE override the session's own.
             verify=client.session.verify,
+            stream=True,  # the body is read below, up to MAX_ME: a hub may send no end of it
         )
     except requests.exceptions.SSLError as e:
         reason = _tls_reason(e)
@@ -173,9 +178,7 @@ def _http_checks(
         ctype = resp.headers.get("Content-Type", "")
         status = resp.status_code
         hub_date = _parse_http_date(resp.headers.get("Date", ""))
-        body = resp.json() if "json" in ctype and status in (200, 401) else None
-    except ValueError:
-        body = None
+        body = _small_json(resp) if "json" in ctype and status in (200, 401) else None
     finally:
         resp.close()
 
@@ -205,6 +208,20 @@ def _http_checks(
     checks.append(_signed_in_check(status, body, token, token_error))
     checks.append(clock_check(before + (after - before) / 2, hub_date))
     return checks
+
+
+def _small_json(resp: requests.Response) -> object:
+    """The answer's JSON when it is at most ``MAX_ME`` bytes and parses; else None."""
+    try:
+        data = resp.raw.read(MAX_ME + 1, decode_content=True)
+    except (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException):
+        return None
+    if not isinstance(data, bytes) or len(data) > MAX_ME:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _signed_in_check(status: int, body: object, token: str | None, token_error: str) -> Check:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -278,7 +280,12 @@ class HubClient:
             ) from None
         except requests.exceptions.Timeout:
             raise Unreachable(f"The hub at {self.url} did not answer in time.") from None
-        except requests.exceptions.ConnectionError:
+        except requests.exceptions.ConnectionError as e:
+            if _not_http(e):
+                raise BadResponse(
+                    f"The server at {self.url} answered with something that is not HTTP a hub "
+                    "would send; check the hub address, or whether a proxy is in the way."
+                ) from None
             raise Unreachable(
                 f"The hub at {self.url} cannot be reached; check the network and the address."
             ) from None
@@ -356,17 +363,17 @@ class EventStream:
     def __iter__(self) -> Iterator[Item]:
         event, last = "message", None
         data: list[str] = []
+        size = 0  # of the event being read: its data lines may not grow without end either
         try:
-            for raw in self._resp.iter_lines(chunk_size=1024, decode_unicode=False):
+            chunks = self._resp.iter_content(chunk_size=1024, decode_unicode=False)
+            for raw in _sse_lines(chunks, MAX_JSON):
                 line = raw.decode("utf-8", "replace")
-                if len(line) > MAX_JSON:
-                    raise BadResponse("The hub's live feed sent an oversized event.")
                 if not line:
                     if data and event == "item":
                         yield parse_item(_loads("\n".join(data)))
                         if last is not None and last.isdigit():
                             self.last_id = int(last)
-                    event, data = "message", []
+                    event, data, size = "message", [], 0
                     continue
                 if line.startswith(":"):
                     continue
@@ -375,6 +382,9 @@ class EventStream:
                 if name == "event":
                     event = value
                 elif name == "data":
+                    size += len(raw) + 1
+                    if size > MAX_JSON:
+                        raise BadResponse("The hub's live feed sent an oversized event.")
                     data.append(value)
                 elif name == "id":
                     last = value
@@ -385,6 +395,52 @@ class EventStream:
                 raise Unreachable("The hub's live feed was cut off.") from None
         finally:
             self._resp.close()
+
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def _sse_lines(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """The lines of an event stream (ended by CRLF, LF or CR), without their ends. A line
+    longer than ``limit`` raises ``BadResponse`` as soon as that many bytes are buffered: a
+    hub that never ends a line must not fill the memory (``iter_lines`` would keep it all)."""
+    pending = bytearray()
+    after_cr = False  # the last chunk ended with CR: a LF opening the next one belongs to it
+    for chunk in chunks:
+        if after_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        after_cr = False
+        start = 0
+        for m in _EOL.finditer(chunk):
+            pending += chunk[start : m.start()]
+            if len(pending) > limit:
+                break
+            yield bytes(pending)
+            pending.clear()
+            start = m.end()
+            after_cr = m.group() == b"\r" and start == len(chunk)
+        else:
+            pending += chunk[start:]
+        if len(pending) > limit:
+            raise BadResponse("The hub's live feed sent an oversized event.")
+    if pending:
+        yield bytes(pending)
+
+
+def _not_http(error: BaseException) -> bool:
+    """True when a connection error is the server's doing: an answer http.client cannot take
+    (no status line, more than 100 headers, a header line over 64 KiB), not a connection lost
+    before any answer came."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, HTTPException):
+            return not isinstance(e, RemoteDisconnected | IncompleteRead)
+        # requests and urllib3 carry the cause in their arguments
+        inner = [a for a in e.args if isinstance(a, BaseException)]
+        e = inner[0] if inner else (e.__cause__ or e.__context__)
+    return False
 
 
 def _loads(text: str | bytes) -> Any:
