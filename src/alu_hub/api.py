@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import auth
+from . import auth, signin
 from .errors import ApiError, unauthorized
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
@@ -88,15 +88,29 @@ def base_url(request: Request) -> str:
 # --- sign-in -------------------------------------------------------------------------------
 
 
-@router.post("/session", response_model=SessionOut, tags=["session"])
-def sign_in(body: SessionIn, hub: HubDep) -> SessionOut:
-    """Sign in; the token goes in ``Authorization: Bearer`` on every other call."""
+@router.post(
+    "/session",
+    response_model=SessionOut,
+    tags=["session"],
+    responses={
+        401: {"description": "The user name or password is wrong."},
+        413: {"description": "The body is larger than a sign-in needs."},
+        429: {"description": "Too many failed sign-ins for this name or address (Retry-After)."},
+    },
+)
+def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
+    """Sign in; the token goes in ``Authorization: Bearer`` on every other call. Failed
+    sign-ins are limited per user name and per address (429 with ``Retry-After``)."""
+    address = request.client.host if request.client else None
+    attempt = signin.begin(hub.db, hub.settings, body.username, address)
     with hub.db.session() as s:
         member = auth.check_credentials(s, body.username, body.password)
         if member is None:
             raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
         raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
-        return SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
+        out = SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
+    signin.succeeded(hub.db, attempt)
+    return out
 
 
 @router.delete("/session", status_code=204, tags=["session"])

@@ -7,27 +7,27 @@ import contextlib
 import logging
 import shutil
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from . import __doc__ as hub_doc
+from . import signin
 from .api import router as api_router
 from .db import Database
-from .errors import error_body, install_handlers
+from .errors import install_handlers
 from .hub import Hub
+from .limits import BodyLimits
 from .models import Item, Upload
 from .publish import complete_upload
 from .settings import Settings
 from .storage import LocalStorage
 from .tus import expire_uploads, tus_router
+from .web import router as web_router
 
 log = logging.getLogger(__name__)
-
-#: JSON bodies are small; only tus PATCH/POST bodies (streamed to disk) may be large.
-MAX_JSON_BODY = 4 * 1024 * 1024
 
 
 def build_hub(settings: Settings) -> Hub:
@@ -42,7 +42,7 @@ def build_hub(settings: Settings) -> Hub:
 
 def recover(hub: Hub) -> None:
     """Start-up housekeeping after a crash: drop half-published files, finish uploads that had
-    all their bytes, and delete abandoned uploads past their expiry."""
+    all their bytes, delete abandoned uploads past their expiry and old sign-in attempts."""
     shutil.rmtree(hub.settings.data_dir / "work", ignore_errors=True)
     items_dir = hub.settings.storage_dir / "items"
     if items_dir.is_dir():
@@ -52,6 +52,7 @@ def recover(hub: Hub) -> None:
             if d.name not in known:
                 log.warning("removing files of an item that was never published: %s", d.name)
                 shutil.rmtree(d, ignore_errors=True)
+    _drop_spent_upload_files(hub)
     with hub.db.session() as s:
         pending = list(s.scalars(select(Upload.id).where(Upload.state == "processing")))
     for upload_id in pending:
@@ -59,6 +60,34 @@ def recover(hub: Hub) -> None:
     expired = expire_uploads(hub)
     if expired:
         log.info("removed %d expired uploads", expired)
+    signin.prune(hub.db, hub.settings)
+
+
+def _drop_spent_upload_files(hub: Hub) -> None:
+    """Delete bytes in ``uploads/`` that no upload needs: its item has them (a crash came
+    between publishing and deleting), it was cancelled or expired, or there is no such upload.
+    A row is always written before its file, so a file without one is never work in progress."""
+    names = [p.name for p in hub.settings.uploads_dir.iterdir() if p.is_file()]
+    states: dict[str, str] = {}
+    with hub.db.session() as s:
+        for start in range(0, len(names), 500):
+            rows = s.execute(
+                select(Upload.id, Upload.state).where(Upload.id.in_(names[start : start + 500]))
+            )
+            states.update({row.id: row.state for row in rows})
+    for name in names:
+        if states.get(name) in (None, "published", "terminated", "expired"):
+            log.info("removing the bytes of upload %s (%s)", name[:8], states.get(name, "unknown"))
+            (hub.settings.uploads_dir / name).unlink(missing_ok=True)
+
+
+def housekeeping(hub: Hub) -> None:
+    """Every few minutes: expire abandoned uploads, forget old sign-in attempts."""
+    try:
+        expire_uploads(hub)
+        signin.prune(hub.db, hub.settings)
+    except Exception:  # the database may be away for a moment: try again next time
+        log.exception("housekeeping failed")
 
 
 def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
@@ -69,12 +98,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         hub.broker.bind(asyncio.get_running_loop())
         await asyncio.to_thread(recover, hub)
 
-        async def housekeeping() -> None:
+        async def every_ten_minutes() -> None:
             while True:
                 await asyncio.sleep(600)
-                await asyncio.to_thread(expire_uploads, hub)
+                await asyncio.to_thread(housekeeping, hub)
 
-        task = asyncio.create_task(housekeeping())
+        task = asyncio.create_task(every_ten_minutes())
         try:
             yield
         finally:
@@ -92,23 +121,11 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.state.hub = hub
     install_handlers(app)
 
-    @app.middleware("http")
-    async def bound_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length", "")
-        if (
-            length.isdigit()
-            and int(length) > MAX_JSON_BODY
-            and not request.url.path.startswith("/api/v1/uploads")
-        ):
-            from fastapi.responses import JSONResponse
-
-            return JSONResponse(error_body("body_too_large", "The request body is too large."), 413)
-        return await call_next(request)
-
+    # JSON bodies are bounded before they are read whole (tus bodies are streamed to disk).
+    app.add_middleware(BodyLimits, settings=hub.settings)
     app.include_router(api_router)
     app.include_router(tus_router())
+    app.include_router(web_router)
     return app
 
 

@@ -28,9 +28,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+#: Added to the hub's clock: zero in service. ``utcnow`` is the hub's one clock (token, link
+#: and upload expiry, history times, publishing); tests set this to run a hub whose clock is off.
+clock_offset = dt.timedelta(0)
+
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC) + clock_offset
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -213,4 +217,21 @@ class HistoryEvent(Base):
     __table_args__ = (
         Index("ix_history_member_seq", "member_id", "seq"),
         Index("ix_history_type_occurred", "type", "occurred_at"),
+    )
+
+
+class SignInAttempt(Base):
+    """A sign-in that did not succeed, or is being checked, counted for rate limiting by every
+    replica. ``key`` is the sha256 of the user name or of the client's address, never the text
+    as typed (people type their password in the user field). Rows older than the window are
+    deleted."""
+
+    __tablename__ = "signin_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_signin_attempts_key_at", "key", "at"),
+        Index("ix_signin_attempts_at", "at"),
     )

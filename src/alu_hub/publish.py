@@ -3,8 +3,10 @@
 One path for agency pushes (``alu-hub publish``, the demo seed) and for member uploads (tus
 completion). Order matters for "nothing half-written becomes visible": hash and probe the file,
 make the proxy and thumbnail, put every file in storage, and only then insert the item and its
-renditions in one transaction that also takes the next feed seq. A crash before that commit
-leaves files no item points to (removed at start-up), never an item without its files.
+renditions in one transaction that also takes the next feed seq (and, for a member upload,
+marks the upload published). A crash before that commit leaves files no item points to (removed
+at start-up), never an item without its files; a member upload keeps its bytes until then, so
+start-up publishes it again.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import shutil
 import unicodedata
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from .hub import Hub
 from .media import MediaError, make_proxy, make_thumbnail, probe
@@ -30,6 +37,14 @@ LANGUAGES = ("en", "fr", "ar")
 PRIORITIES = ("flash", "urgent", "routine")
 KINDS = ("push", "member_upload")
 _LIMITS = {"title": 500, "slug": 200, "dateline": 200, "category": 64, "region": 64}
+#: the long texts (several lines each) and their limit
+_LONG = ("restrictions", "script", "shotlist")
+_LONG_LIMIT = 20_000
+#: longest file name taken from a member (most file systems stop at 255)
+MAX_FILENAME = 255
+#: recorded_at may be this far ahead of the hub's clock (time zones, workstation clocks)
+RECORDED_AHEAD = dt.timedelta(days=2)
+EARLIEST_RECORDING = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -71,18 +86,14 @@ class ItemFields:
         recorded = values.pop("recorded_at", None)
         item = cls(**values)
         if recorded:
-            try:
-                when = dt.datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
-            except ValueError:
-                raise PublishError(f"recorded_at {recorded!r} is not an ISO date") from None
-            item.recorded_at = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+            item.recorded_at = parse_recorded_at(str(recorded))
         return item.validated()
 
     def validated(self) -> ItemFields:
         for name, limit in _LIMITS.items():
             setattr(self, name, clean_text(getattr(self, name) or "", limit))
-        for name in ("restrictions", "script", "shotlist"):
-            setattr(self, name, clean_text(getattr(self, name) or "", 20_000, multiline=True))
+        for name in _LONG:
+            setattr(self, name, clean_text(getattr(self, name) or "", _LONG_LIMIT, multiline=True))
         self.language = (self.language or "en").strip().lower()
         self.priority = (self.priority or "routine").strip().lower()
         self.country = (self.country or "").strip().upper()[:2]
@@ -99,6 +110,61 @@ class ItemFields:
         if self.country and not re.fullmatch(r"[A-Z]{2}", self.country):
             raise PublishError(f"country must be a two-letter code, not {self.country!r}")
         return self
+
+
+def parse_recorded_at(value: str) -> dt.datetime:
+    """When footage was recorded: an ISO 8601 date or date-time (UTC when it has no zone),
+    from 1900 to two days after the hub's today; PublishError otherwise."""
+    try:
+        when = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise PublishError(
+            f"recorded_at {value[:40]!r} is not a date (use 2026-11-22 or 2026-11-22T14:30)."
+        ) from None
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    if not EARLIEST_RECORDING <= when <= utcnow() + RECORDED_AHEAD:
+        raise PublishError(f"recorded_at {value[:40]!r} is not a date footage can be from.")
+    return when
+
+
+def check_metadata(meta: Mapping[str, str]) -> None:
+    """The item fields of a member upload's ``Upload-Metadata``, checked when the upload is
+    created, before any byte is sent, by the rules the item will be published under, but
+    strictly: a text over its limit is refused rather than cut, a country code of three letters
+    rather than shortened. Raises PublishError naming the field; unknown keys are ignored (tus
+    clients add their own)."""
+    filename = meta.get("filename", "")
+    if len(filename) > MAX_FILENAME:
+        raise PublishError(
+            f"The filename is too long ({len(filename)} characters; at most {MAX_FILENAME})."
+        )
+    for name, limit, multiline in (
+        *((n, lim, False) for n, lim in _LIMITS.items()),
+        *((n, _LONG_LIMIT, True) for n in _LONG),
+    ):
+        value = meta.get(name)
+        if value is None:
+            continue
+        size = len(clean_text(value, 1 << 30, multiline=multiline))
+        if size > limit:
+            raise PublishError(f"The {name} is too long ({size} characters; at most {limit}).")
+    if "title" in meta and not clean_text(meta["title"], 1):
+        raise PublishError("An item needs a title: the title is empty.")
+    language = (meta.get("language") or "en").strip().lower()
+    if language not in LANGUAGES:
+        raise PublishError(
+            f"language must be one of {', '.join(LANGUAGES)}, not {language[:20]!r}."
+        )
+    priority = (meta.get("priority") or "routine").strip().lower()
+    if priority not in PRIORITIES:
+        raise PublishError(
+            f"priority must be one of {', '.join(PRIORITIES)}, not {priority[:20]!r}."
+        )
+    country = (meta.get("country") or "").strip().upper()
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        raise PublishError(f"country must be a two-letter code like KE, not {country[:20]!r}.")
+    if meta.get("recorded_at"):
+        parse_recorded_at(meta["recorded_at"])
 
 
 def file_sha256(path: Path) -> tuple[str, int]:
@@ -243,14 +309,28 @@ def prepare(
     return Prepared(row=row, prefix=prefix)
 
 
-def commit(hub: Hub, prepared: Prepared, *, published_at: dt.datetime | None = None) -> Item:
-    """Put a prepared item in the feed: one transaction that also takes the next seq."""
+#: Run inside the publishing transaction, with the item: what must be true exactly when the
+#: item is in the feed (a member upload marked published). Raising undoes the publication.
+AlsoInTransaction = Callable[[Session, Item], None]
+
+
+def commit(
+    hub: Hub,
+    prepared: Prepared,
+    *,
+    published_at: dt.datetime | None = None,
+    also: AlsoInTransaction | None = None,
+) -> Item:
+    """Put a prepared item in the feed: one transaction that also takes the next seq (and
+    runs ``also``)."""
     row = prepared.row
     row.published_at = published_at or utcnow()
     try:
         with hub.db.session() as s:
             row.seq = hub.db.next_seq(s)
             s.add(row)
+            if also is not None:
+                also(s, row)
     except BaseException:
         hub.storage.delete_prefix(prepared.prefix)
         raise
@@ -274,6 +354,7 @@ def publish_file(
     expected_sha256: str | None = None,
     move: bool = False,
     published_at: dt.datetime | None = None,
+    also: AlsoInTransaction | None = None,
 ) -> Item:
     """Publish ``src`` as a new item and return it (committed, with its seq)."""
     prepared = prepare(
@@ -286,14 +367,45 @@ def publish_file(
         expected_sha256=expected_sha256,
         move=move,
     )
-    return commit(hub, prepared, published_at=published_at)
+    return commit(hub, prepared, published_at=published_at, also=also)
+
+
+class _AlreadyFinished(Exception):
+    """The upload was published or failed meanwhile (another replica): publish nothing."""
+
+
+def _mark_published(upload_id: str) -> AlsoInTransaction:
+    def mark(s: Session, item: Item) -> None:
+        done = s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.state == "processing")
+            .values(state="published", error="", item_id=item.id, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise _AlreadyFinished(upload_id)
+
+    return mark
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """``dest`` with the bytes of ``src``: a hard link (instant, no space) where the file system
+    has them, else a copy. Only for files the hub owns and never writes again."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def complete_upload(hub: Hub, upload_id: str) -> None:
     """tus completion: verify the whole file's sha256 and publish it as a member upload.
 
     Runs on a worker thread. The outcome is written to the upload row (state published with the
-    item id, or failed with the reason), where the client reads it with HEAD or GET.
+    item id, or failed with the reason), where the client reads it with HEAD or GET. The upload
+    is marked published in the transaction that puts its item in the feed, and its bytes stay
+    in ``uploads/`` until then (storage takes a hard link of them), so a crash at any moment
+    leaves an upload that start-up publishes again, or one published exactly once — never an
+    item twice, nor an upload whose bytes went with a half publish.
     """
     path = hub.settings.uploads_dir / upload_id
     with hub.db.session() as s:
@@ -304,21 +416,29 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
         assert member is not None
         s.expunge(member)
         meta = dict(upload.meta)
+    staging = hub.settings.data_dir / "work" / f"upload-{upload_id}"
     try:
         filename = meta.get("filename", "") or f"{upload_id}.mp4"
         fields_ = ItemFields.from_metadata(
             meta, default_title=Path(safe_filename(filename, "upload")).stem, country=member.country
         )
-        item = publish_file(
+        staging.mkdir(parents=True, exist_ok=True)
+        staged = staging / "upload"
+        _link_or_copy(path, staged)
+        publish_file(
             hub,
-            path,
+            staged,
             fields_,
             kind="member_upload",
             source_member=member,
             filename=filename,
             expected_sha256=meta.get("sha256", ""),
             move=True,
+            also=_mark_published(upload_id),
         )
+    except _AlreadyFinished:
+        log.info("upload %s was finished elsewhere meanwhile", upload_id[:8])
+        return
     except PublishError as e:
         _finish_upload(hub, upload_id, state="failed", error=str(e))
         path.unlink(missing_ok=True)
@@ -333,7 +453,9 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
             error="The hub could not publish the file; the agency has been told. Try again later.",
         )
         return
-    _finish_upload(hub, upload_id, state="published", item_id=item.id)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    path.unlink(missing_ok=True)  # the item has the bytes now (start-up drops them otherwise)
 
 
 def _finish_upload(
@@ -341,7 +463,7 @@ def _finish_upload(
 ) -> None:
     with hub.db.session() as s:
         upload = s.get(Upload, upload_id)
-        if upload is not None:
+        if upload is not None and upload.state == "processing":
             upload.state = state
             upload.error = error
             upload.item_id = item_id

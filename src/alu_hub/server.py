@@ -3,6 +3,8 @@ a free loopback port (tests, the client's embedded demo hub)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import time
@@ -10,6 +12,10 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .errors import error_body
+from .settings import LOOPBACK, Settings
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -18,19 +24,92 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the request line and headers bounded: past
+    ``max_head`` bytes the hub answers 431 (JSON) and closes, without reading on. Without it one
+    endless header is gathered in memory for as long as the client sends it (the parser calls
+    back only once a header is complete). Counted on the bytes received before the blank line
+    that ends the head; a second pipelined request in the same read is counted from the next
+    read on, so the bound holds within one read (256 KiB)."""
+
+    max_head: int = 256 * 1024
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head = True
+        self._head_bytes = 0
+        self._tail = b""
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._tail = True, 0, b""
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            end = _head_end(self._tail, data)
+            self._head_bytes += len(data) if end < 0 else end
+            if self._head_bytes > self.max_head:
+                self._refuse_head()
+                return
+            self._tail = (self._tail + data[-3:])[-3:]
+        super().data_received(data)
+
+    def _refuse_head(self) -> None:
+        body = json.dumps(
+            error_body(
+                "headers_too_large",
+                f"The request's headers are larger than this hub accepts ({self.max_head} "
+                "bytes); nothing was done.",
+            )
+        ).encode()
+        head = (
+            "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self._in_head = False
+        self.transport.write(head.encode("ascii") + body)
+        self.transport.close()
+
+
+def _head_end(tail: bytes, data: bytes) -> int:
+    """How many bytes of ``data`` belong to the head when ``data`` holds its end (the blank line),
+    given the last bytes before it; -1 when the head goes on."""
+    end = (tail + data[:3]).find(b"\r\n\r\n")
+    if end >= 0:
+        return end + 4 - len(tail)
+    end = data.find(b"\r\n\r\n")
+    return -1 if end < 0 else end + 4
+
+
+def _bounded_protocol(max_head: int) -> type[BoundedHttpToolsProtocol]:
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"max_head": max_head})
+
+
 def uvicorn_config(
     app: FastAPI, host: str, port: int, *, log_level: str = "warning"
 ) -> uvicorn.Config:
+    """The server for a hub app: its limits and its trusted proxies come from the hub's
+    settings (defaults for an app without a hub)."""
+    hub = getattr(app.state, "hub", None)
+    settings: Settings | None = getattr(hub, "settings", None)
+    trusted = list(settings.trusted_proxies if settings is not None else LOOPBACK)
+    max_head = settings.max_header_bytes if settings is not None else 256 * 1024
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
-        http="httptools",
+        http=_bounded_protocol(max_head),
         # Clients on 300 ms links keep connections between chunks; do not cut them too soon.
         timeout_keep_alive=75,
-        # Behind nginx/a load balancer, trust X-Forwarded-* from loopback only (uvicorn default).
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto are believed from the trusted proxies only (Settings); uvicorn
+        # takes the client as the last address in X-Forwarded-For that is not a trusted proxy.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

@@ -6,7 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+KIB = 1024
+MIB = 1024**2
 GIB = 1024**3
+#: The trusted proxies by default: a proxy on the same machine.
+LOOPBACK = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,32 @@ class Settings:
     media_workers: int = 1
     #: The client version the hub advertises as current (update check).
     client_version: str = ""
+    #: Sign-in rate limiting: sign-ins that did not succeed are counted in a sliding window of
+    #: this length, in the database (so every replica sees the same counts). Beyond a limit the
+    #: hub answers 429 with Retry-After, without checking the password, whether or not the user
+    #: exists. A limit of 0 turns that limit off.
+    signin_window_s: int = 15 * 60
+    #: … per user name (a password guessed at one account).
+    signin_max_failures_per_user: int = 10
+    #: … per client address (one name tried after another from one place; IPv6 by /64). A
+    #: newsroom's staff share one address behind its NAT, hence more room than per user.
+    signin_max_failures_per_address: int = 50
+    #: Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or networks
+    #: such as ``10.0.0.0/8``); any other peer is the client itself. The default is loopback
+    #: only (nginx on the same machine); empty: no proxy, forwarded headers are ignored.
+    trusted_proxies: tuple[str, ...] = LOOPBACK
+    #: The request line and headers together, at most (431 beyond, before they are all read).
+    #: Room for the largest Upload-Metadata below plus the other headers.
+    max_header_bytes: int = 256 * KIB
+    #: Upload-Metadata as sent (base64), at most (413 beyond): room for the longest item fields
+    #: the client allows (three 20,000-character texts in Arabic are about 160 KiB encoded).
+    max_metadata_bytes: int = 192 * KIB
+    #: JSON request bodies, at most (413 beyond, before they are all read): sign-in, …
+    max_signin_body_bytes: int = 16 * KIB
+    #: … a history batch (1000 events at their largest are under 5 MiB), …
+    max_history_batch_bytes: int = 6 * MIB
+    #: … and any other call outside tus (whose bodies are streamed to disk, see max_chunk_size).
+    max_json_body_bytes: int = 64 * KIB
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -55,4 +85,20 @@ class Settings:
             database_url=os.environ.get("ALU_HUB_DATABASE_URL", ""),
             token_ttl_s=int(os.environ.get("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600)),
             max_upload_size=int(os.environ.get("ALU_HUB_MAX_UPLOAD", 64 * GIB)),
+            signin_window_s=int(os.environ.get("ALU_HUB_SIGNIN_WINDOW", 15 * 60)),
+            signin_max_failures_per_user=int(os.environ.get("ALU_HUB_SIGNIN_MAX_PER_USER", 10)),
+            signin_max_failures_per_address=int(
+                os.environ.get("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50)
+            ),
+            trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
         )
+
+
+def _proxies(value: str | None) -> tuple[str, ...]:
+    """``ALU_HUB_TRUSTED_PROXIES``: comma-separated addresses or networks; unset: loopback;
+    empty or ``none``: no proxy is trusted."""
+    if value is None:
+        return LOOPBACK
+    if value.strip().lower() in ("", "none"):
+        return ()
+    return tuple(p.strip() for p in value.split(",") if p.strip())

@@ -26,8 +26,9 @@ TUS_EXTENSIONS = (
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 OFFSET_STREAM = "application/offset+octet-stream"
 PREFIX = "/api/v1/uploads"
-#: Upload-Metadata larger than this (decoded) is refused.
-MAX_METADATA_BYTES = 64 * 1024
+#: Upload-Metadata larger than this (as sent, base64) is refused with 413; the hub's own limit
+#: is ``Settings.max_metadata_bytes``.
+MAX_METADATA_BYTES = 192 * 1024
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _INT_RE = re.compile(r"[0-9]{1,19}")
@@ -119,12 +120,19 @@ def _not_allowed(method: str) -> ApiError:
 # --- metadata ---------------------------------------------------------------------------------
 
 
-def parse_metadata(header: str) -> dict[str, str]:
+def parse_metadata(header: str, limit: int = MAX_METADATA_BYTES) -> dict[str, str]:
     """``Upload-Metadata`` as a dict: comma-separated ``key base64value`` pairs, the value
     optional. Keys are printable ASCII without spaces or commas; values must be UTF-8 text.
-    Raises ApiError 400 on invalid base64, duplicate keys or anything malformed."""
+    Raises ApiError 413 when the header is over ``limit`` bytes (before decoding anything), 400
+    on invalid base64, duplicate keys or anything malformed."""
+    if len(header) > limit:
+        raise ApiError(
+            413,
+            "metadata_too_large",
+            f"Upload-Metadata is {len(header)} bytes, more than the {limit} this hub accepts: "
+            "shorten the script, shot list or restrictions.",
+        )
     meta: dict[str, str] = {}
-    total = 0
     for pair in header.split(","):
         pair = pair.strip()
         if not pair:
@@ -148,9 +156,6 @@ def parse_metadata(header: str) -> dict[str, str]:
                     "bad_metadata",
                     f"The Upload-Metadata value of {key!r} is not base64-encoded UTF-8 text.",
                 ) from None
-        total += len(key) + len(value)
-        if total > MAX_METADATA_BYTES:
-            raise _bad("bad_metadata", "Upload-Metadata is too large.")
         meta[key] = value
     return meta
 

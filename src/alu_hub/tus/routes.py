@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import ApiError
 from ..hub import Hub, HubDep, MemberDep
 from ..models import Member, Upload, utcnow
+from ..publish import PublishError, check_metadata
 from .locks import _hold
 from .protocol import (
     CHECKSUM_ALGORITHMS,
@@ -88,9 +89,13 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
         raise _bad("bad_header", "Send either Upload-Length or Upload-Defer-Length, not both.")
     if length is not None and length > settings.max_upload_size:
         raise _too_large(settings.max_upload_size)
-    meta = parse_metadata(request.headers.get("upload-metadata", ""))
+    meta = parse_metadata(request.headers.get("upload-metadata", ""), settings.max_metadata_bytes)
     if kind != "partial":
         meta = _require_file_meta(meta)
+        try:  # the item's fields, before any byte is sent (a partial upload has none)
+            check_metadata(meta)
+        except PublishError as e:
+            raise ApiError(400, "invalid_metadata", str(e)) from None
     upload_id = secrets.token_urlsafe(24)
 
     if kind == "final":
