@@ -206,6 +206,11 @@ class TransferStore:
                 ),
             )
             self._log(c, tid, state, error or pause_reason)
+            if state == "done":
+                # Nothing is left to resume, and an upload's checkpoint holds its URLs (secrets):
+                # dropped in the transaction that ends the transfer, so a crash just after the
+                # commit cannot leave them behind.
+                c.execute("DELETE FROM transfer_checkpoints WHERE transfer_id = ?", (tid,))
             if state in ENDED:
                 self._ended(c, tid)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,15 @@ from .base import PermanentError, TransferContext
 
 Job = Callable[[Transfer, TransferContext], dict[str, Any]]
 
+_HASH_BLOCK = 1024 * 1024
+
 
 def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import download
 
+    found = _renamed_before(t, ctx)
+    if found is not None:
+        return found
     spec = download.DownloadSpec(
         url=t.source,
         dest=Path(t.destination),
@@ -32,6 +38,44 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     }
 
 
+def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
+    """The result of an earlier run of ``t`` that died after renaming its verified file into
+    place but before the queue committed the transfer's end (a crash, kill -9, power cut).
+
+    The download job never overwrites a file, so without this the next run would refuse the
+    transfer's own file as a stranger's ("already there") and the transfer would fail with its
+    file on disk, missing from the library and the history. The file is taken as ours only
+    when this transfer ran before, no part file is left and the file has the expected size and
+    sha256 (read again here: the bytes are checked, not assumed)."""
+    dest = Path(t.destination)
+    if t.attempts < 2 or not t.sha256 or not dest.is_file():
+        return None
+    if dest.with_name(dest.name + ".part").exists():
+        return None
+    size = dest.stat().st_size
+    if t.size is not None and size != t.size:
+        return None
+    h = hashlib.sha256()
+    with open(dest, "rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            ctx.control.check()
+            h.update(block)
+    digest = h.hexdigest()
+    if digest != t.sha256.strip().lower():
+        return None
+    restarted = ctx.checkpoint.load().get("restarted") is True
+    ctx.checkpoint.save({})
+    ctx.progress(size, size)
+    ctx.log.info("download %d: its verified file was already in place (an earlier run)", t.id)
+    return {
+        "path": str(dest),
+        "size": size,
+        "sha256": digest,
+        "bytes_fetched": 0,
+        "restarted": restarted,
+    }
+
+
 def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import upload
 
@@ -44,12 +88,13 @@ def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     )
     r = upload.run(spec, ctx)
     state, item_id, error = r.state, r.item_id, r.error
-    if state == "processing" and t.options.get("publish_wait"):
+    if state in ("receiving", "processing") and t.options.get("publish_wait"):
         # The ALU hub verifies, probes and publishes after the last byte; wait a while for its
         # word so the user hears "published" or why not (the item also arrives by the feed).
+        # A parallel upload's final upload says "receiving" until the hub has joined its parts.
         # (Asked for by the hub verbs and the app; `alu tus-put` to any server does not wait.)
         wait = float(t.options["publish_wait"])
-        state, item_id, error = upload.poll_outcome(r.url, ctx, wait)
+        state, item_id, error = upload.poll_outcome(r.url, ctx, wait, spec.endpoint)
         state = state or "processing"
     if state == "failed":
         raise PermanentError(f"The hub received {spec.path.name} but could not publish it: {error}")

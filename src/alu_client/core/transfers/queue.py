@@ -408,8 +408,8 @@ class TransferQueue:
             size = int(result.get("size") or live.size or live.done)
             # Upload URLs are secrets: handed to the caller in memory, never stored once done.
             kept = {k: v for k, v in result.items() if k not in SECRET_RESULT_KEYS}
+            # (the checkpoint goes in the same transaction: ``TransferStore.finish``)
             self.transfers.finish(tid, "done", bytes_done=size, size=size, result=kept)
-            self.transfers.clear_checkpoint(tid)
             self.on_result(tid, result)
         finally:
             with self._cv:
