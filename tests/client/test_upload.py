@@ -300,7 +300,7 @@ def test_uploads_in_256k_chunks_on_one_connection(
     assert (saved["size"], saved["mtime_ns"]) == (size, path.stat().st_mtime_ns)
     assert saved["fingerprint"] == fingerprint(path, meta["sha256"])
     # random bytes are no video: the hub refuses to publish them, and says so
-    state, item_id, error = poll_outcome(result.url, c.ctx, 30)
+    state, item_id, error = poll_outcome(result.url, c.ctx, 30, result.url)
     assert state == "failed" and item_id is None and error
     # the upload URL (a secret) and the token never reach our logs
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("alu_client"))
@@ -319,7 +319,7 @@ def test_publish_end_to_end(
 
     result = run(UploadSpec(clip, hub.api("/uploads/"), meta), c.ctx)
     assert result.state in ("processing", "published")  # the hub publishes asynchronously
-    state, item_id, error = poll_outcome(result.url, c.ctx, 60)
+    state, item_id, error = poll_outcome(result.url, c.ctx, 60, result.url)
 
     assert (state, error) == ("published", "") and item_id
     rts = hub.login("rts")

@@ -637,11 +637,6 @@ def test_a_rendition_or_thumbnail_on_another_origin_gets_no_token(
     assert not any("authorization" in s.headers for s in other.seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tus upload sends the hub's token to whatever origin the creation's Location "
-    "names (transfers/upload/uploader.py: headers are per transfer, not per URL)",
-)
 def test_an_upload_url_on_another_origin_gets_no_token(
     fake_hub: FakeHub, other: FakeHub, desk: Services, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -30,3 +31,16 @@ class Session(requests.Session):
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
         return settings
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``: what credentials are scoped to (RFC 6454)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are on one origin (a token for one is sent to the other)."""
+    return origin(a) == origin(b)

@@ -147,7 +147,7 @@ class _Job(_PartsJob):
     def _final_head(self, url: str) -> tuple[str, str | None, str]:
         """One HEAD after the last byte: the hub's state so far (it publishes asynchronously)."""
         try:
-            r = self.request("HEAD", url, 0, self.tus_headers())
+            r = self.request("HEAD", url, 0, self.tus_headers(url))
         except _Resume:
             return "", None, ""
         return _outcome(r) if r.ok else ("", None, "")

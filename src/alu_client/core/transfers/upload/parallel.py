@@ -114,7 +114,7 @@ class _PartsJob(_JobServices):
         """Whether the hub still has the parts to join (False: it took them, or lost them)."""
         assert part.url is not None
         try:
-            r = self.request("HEAD", part.url, 0, self.tus_headers())
+            r = self.request("HEAD", part.url, 0, self.tus_headers(part.url))
         except _Resume:
             return True  # unknown: the next attempt will tell
         if r.status_code in (404, 410):

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import requests
 
+from ...http import same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
 from .spec import TUS_VERSION
 
@@ -202,14 +203,23 @@ def _backoff(attempt: int) -> float:
     return float(min(4.0, 0.5 * 2 ** (attempt - 1)))
 
 
-def poll_outcome(url: str, ctx: TransferContext, timeout: float) -> tuple[str, str | None, str]:
+def tus_headers_for(url: str, endpoint: str, auth: dict[str, str]) -> dict[str, str]:
+    """``Tus-Resumable`` and, when ``url`` is on ``endpoint``'s origin, the ``auth`` headers."""
+    if same_origin(url, endpoint):
+        return {"Tus-Resumable": TUS_VERSION, **auth}
+    return {"Tus-Resumable": TUS_VERSION}
+
+
+def poll_outcome(
+    url: str, ctx: TransferContext, timeout: float, endpoint: str
+) -> tuple[str, str | None, str]:
     """HEAD ``url`` until the hub has published or failed the upload, or ``timeout`` seconds.
 
     Returns ``(state, item_id, error)`` from the hub's Alu-* headers (the last seen state if it
     is still processing; ``("", None, "")`` from a server that does not publish). Network errors
     are retried until the timeout; 401/403/404/410 raise ``PermanentError``."""
     deadline = time.monotonic() + timeout
-    headers = {"Tus-Resumable": TUS_VERSION, **ctx.headers}
+    headers = tus_headers_for(url, endpoint, ctx.headers)
     tuning = ctx.tuning
     last: tuple[str, str | None, str] = ("", None, "")
     delay = 0.2

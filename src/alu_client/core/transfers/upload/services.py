@@ -14,8 +14,8 @@ from tusclient.client import TusClient
 
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
-from .protocol import _Aborted, _FileChanged, _Resume
-from .spec import FILE_CHANGED, LOST_NOTE, MAX_BLOCK, MIN_BLOCK, TUS_VERSION, UploadSpec
+from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
+from .spec import FILE_CHANGED, LOST_NOTE, MAX_BLOCK, MIN_BLOCK, UploadSpec
 from .storage import StoreUrlStorage
 from .streaming import _ChunkSize, _Flight, _Watchdog
 
@@ -61,8 +61,11 @@ class _JobServices:
 
     # shared by the uploads
 
-    def tus_headers(self) -> dict[str, str]:
-        return {"Tus-Resumable": TUS_VERSION, **self.ctx.headers}
+    def tus_headers(self, url: str | None = None) -> dict[str, str]:
+        """tus headers for a request to ``url`` (default: the endpoint); the credentials only
+        when ``url`` is on the endpoint's origin (a server may answer a creation with a
+        Location elsewhere: the token never follows it)."""
+        return tus_headers_for(url or self.spec.endpoint, self.spec.endpoint, self.ctx.headers)
 
     def request(
         self, method: str, url: str, stream: int, headers: dict[str, str]
@@ -155,7 +158,7 @@ class _JobServices:
             try:
                 r = self.ctx.sessions.get(url, 0).delete(
                     url,
-                    headers=self.tus_headers(),
+                    headers=self.tus_headers(url),
                     timeout=(self.timeout[0], min(self.timeout[1], 10.0)),
                     allow_redirects=False,
                 )

@@ -38,7 +38,6 @@ from .spec import (
     MIN_BLOCK,
     OFFSET_STREAM,
     QUICK_RESUMES,
-    TUS_VERSION,
 )
 from .streaming import _ChunkSize, _sending_connection
 
@@ -143,8 +142,9 @@ class _TusUpload(Uploader):
 
     # tuspy's methods, with our transport
 
-    def get_headers(self) -> dict[str, str]:
-        return {"Tus-Resumable": TUS_VERSION, **self.job.ctx.headers}
+    def get_headers(self, url: str | None = None) -> dict[str, str]:
+        """For ``url`` (default: the endpoint): credentials only on the endpoint's origin."""
+        return self.job.tus_headers(url)
 
     def get_file_size(self) -> int:
         return self.end - self.start
@@ -173,7 +173,7 @@ class _TusUpload(Uploader):
 
     def get_offset(self) -> int:
         assert self.url is not None
-        r = self.job.request("HEAD", self.url, self.stream, self.get_headers())
+        r = self.job.request("HEAD", self.url, self.stream, self.get_headers(self.url))
         _raise_for(r)
         offset = _int_header(r, "Upload-Offset")
         if offset is None:
@@ -192,7 +192,7 @@ class _TusUpload(Uploader):
         start = self.offset
         length = min(self.chunk_size, self.stop_at - start)
         pos = self.start + start
-        headers = self.get_headers()
+        headers = self.get_headers(url)
         headers.update(
             {
                 "Upload-Offset": str(start),
