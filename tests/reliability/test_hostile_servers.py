@@ -835,12 +835,6 @@ def test_a_rendition_on_a_server_with_a_bad_certificate_is_not_downloaded(
     assert not part.exists() or part.stat().st_size == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transfers/download/connection.py turns every SSLError into RetryableError('The "
-    "secure connection to the server failed; trying again.'): no word of the certificate, "
-    "and retried for ever although retry.py says a certificate problem needs a person",
-)
 def test_a_bad_certificate_on_a_download_says_so_and_is_not_retried_for_ever(
     bad_cdn: str, desk: Services
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -44,3 +45,30 @@ def origin(url: str) -> tuple[str, str, int | None]:
 def same_origin(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are on one origin (a token for one is sent to the other)."""
     return origin(a) == origin(b)
+
+
+def certificate_problem(error: BaseException) -> bool:
+    """Whether ``error`` (from requests) is a refused certificate — not a TLS handshake cut by
+    a flaky link, which is worth another try. A certificate does not fix itself: a person must
+    (the date of the computer, a login page on the network, the profile's CA bundle)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate verify failed" in str(e):
+            return True
+        e = (
+            e.__cause__
+            or e.__context__
+            or (e.args[0] if e.args and isinstance(e.args[0], BaseException) else None)
+        )
+    return False
+
+
+CERTIFICATE_MESSAGE = (
+    "The server's security certificate was refused (is the computer's date right, or is a "
+    "network login page in the way? A network with its own certificate authority needs its "
+    "CA bundle in the hub's profile)."
+)

@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3.exceptions
 
+from ...http import CERTIFICATE_MESSAGE, certificate_problem
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
@@ -310,6 +311,8 @@ class _JobBase:
         ):
             return PermanentError("The download address is not valid.")
         if isinstance(e, requests.exceptions.SSLError):
+            if certificate_problem(e):
+                return PermanentError(CERTIFICATE_MESSAGE)
             return RetryableError("The secure connection to the server failed; trying again.")
         if isinstance(e, requests.exceptions.RequestException | OSError):
             return RetryableError(MSG_UNREACHABLE)

@@ -12,6 +12,7 @@ from typing import NoReturn
 import requests
 from tusclient.client import TusClient
 
+from ...http import CERTIFICATE_MESSAGE, certificate_problem
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
@@ -78,6 +79,8 @@ class _JobServices:
             )
         except requests.RequestException as e:
             self.log.debug("upload %s: %s failed (%s)", self.name, method, type(e).__name__)
+            if certificate_problem(e):
+                raise PermanentError(CERTIFICATE_MESSAGE) from None
             raise _Resume("The connection to the hub dropped.") from None
 
     def new_flight(self) -> _Flight:

@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 import requests
 from tusclient.uploader.uploader import Uploader
 
+from ...http import CERTIFICATE_MESSAGE, certificate_problem
 from ..base import PermanentError, RetryableError, Stopped
 from .checksums import DigestAhead
 from .protocol import (
@@ -212,6 +213,8 @@ class _TusUpload(Uploader):
             )
         except requests.RequestException as e:
             job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
+            if certificate_problem(e):
+                raise PermanentError(CERTIFICATE_MESSAGE) from None
             self.check_flight()
             if isinstance(e, requests.Timeout):
                 raise _Resume("The link stalled.") from None
