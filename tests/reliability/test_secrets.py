@@ -288,12 +288,6 @@ def test_the_logs_did_follow_the_session(run: Run) -> None:
     assert {"data", "logs", "downloads"} <= names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a finished upload's URL is deleted from transfer_checkpoints, but the -wal keeps "
-    "the frames that held it for as long as the library is open (and after a crash): no WAL "
-    "truncation, no PRAGMA secure_delete (store/db.py, store/transfers.py)",
-)
 def test_upload_urls_do_not_linger_in_the_write_ahead_log(run: Run) -> None:
     uploads = {k: v for k, v in run.secrets.items() if k.startswith(("upload", "job"))}
     assert leaks(run.wal_open, uploads) == []

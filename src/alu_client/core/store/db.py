@@ -36,13 +36,15 @@ class Store:
         )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], object]] = []
         with self._lock:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._set_wal()
             # FULL: a committed transfer end survives a power cut, not only a crash.
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            # deleted rows are overwritten, not left in free pages (upload URLs are secrets)
+            self._conn.execute("PRAGMA secure_delete=ON")
         self._migrate()
 
     def _set_wal(self) -> None:
@@ -114,7 +116,7 @@ class Store:
             except Exception:
                 log.exception("an after-commit callback failed")
 
-    def after_commit(self, fn: Callable[[], None]) -> None:
+    def after_commit(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` once the write transaction in progress has committed (not if it rolls
         back): tell other threads about rows they can now read."""
         self._after_commit.append(fn)
@@ -129,6 +131,21 @@ class Store:
         with self._lock:
             row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
             return row
+
+    def forget_deleted(self) -> bool:
+        """Copy the write-ahead log into the database and empty it, so that rows deleted
+        (zeroed, with ``secure_delete``) do not live on in older frames of the log. Waits at
+        most a second for readers of other processes; False if they kept it from happening
+        (it happens at a later call, or when the last connection closes)."""
+        with self._lock:
+            self._conn.execute("PRAGMA busy_timeout=1000")
+            try:
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                self._conn.execute("PRAGMA busy_timeout=30000")
+        return not busy
 
     def integrity_check(self) -> str:
         with self._lock:

@@ -206,11 +206,12 @@ class TransferStore:
                 ),
             )
             self._log(c, tid, state, error or pause_reason)
-            if state == "done":
+            if state in ("done", "canceled"):
                 # Nothing is left to resume, and an upload's checkpoint holds its URLs (secrets):
                 # dropped in the transaction that ends the transfer, so a crash just after the
-                # commit cannot leave them behind.
-                c.execute("DELETE FROM transfer_checkpoints WHERE transfer_id = ?", (tid,))
+                # commit cannot leave them behind; and out of the write-ahead log after it.
+                # (A failed transfer keeps its checkpoint: "Retry" resumes where it stopped.)
+                self._drop_checkpoint(c, tid)
             if state in ENDED:
                 self._ended(c, tid)
 
@@ -323,7 +324,11 @@ class TransferStore:
 
     def clear_checkpoint(self, tid: int) -> None:
         with self.store.write() as c:
-            c.execute("DELETE FROM transfer_checkpoints WHERE transfer_id = ?", (tid,))
+            self._drop_checkpoint(c, tid)
+
+    def _drop_checkpoint(self, c: sqlite3.Connection, tid: int) -> None:
+        if c.execute("DELETE FROM transfer_checkpoints WHERE transfer_id = ?", (tid,)).rowcount:
+            self.store.after_commit(self.store.forget_deleted)
 
     @staticmethod
     def _log(c: sqlite3.Connection, tid: int, kind: str, message: str) -> None:
