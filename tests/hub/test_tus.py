@@ -753,7 +753,10 @@ def test_concatenation_of_three_partials(env: Env) -> None:
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "final_upload"
     for part in parts:
-        assert env.head(part).status_code == 410
+        h = env.head(part)
+        assert h.status_code == 410
+        # a client that lost the answer to its final POST learns where its parts went
+        assert h.headers["Alu-Final-Upload"] == final
         assert not env.path(part).exists()
     # the parts are used up: a second final with them is refused
     r = requests.post(

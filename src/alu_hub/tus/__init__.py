@@ -4,7 +4,8 @@ Extensions: creation, creation-with-upload, creation-defer-length, termination, 
 checksum (sha1, sha256, md5) and concatenation (final uploads of complete partials only; no
 concatenation-unfinished). Every request, OPTIONS included, needs the member's bearer token; a
 member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers,
-HEAD answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error``, and ``GET`` on an upload
+HEAD answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error`` (and, on a partial upload
+a final upload took, ``Alu-Final-Upload``: its URL, also with the 410), and ``GET`` on an upload
 answers its status as JSON, which is how a client learns the item its upload became (GET is no
 tus request: it does not need ``Tus-Resumable``, every other method but OPTIONS gets 412
 without it).

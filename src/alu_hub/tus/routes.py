@@ -46,10 +46,14 @@ from .state import (
     _assemble_final,
     _db_create,
     _db_create_final,
+    _db_get,
     _db_owned,
     _db_terminate,
     _start_complete,
 )
+
+#: on a partial upload joined into a final one: where the final upload is (see _final_of)
+FINAL_HEADER = "Alu-Final-Upload"
 
 # --- handlers ---------------------------------------------------------------------------------
 
@@ -181,6 +185,9 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
         headers["Upload-Expires"] = http_date(up.expires_at)
     if up.concat == "partial":
         headers["Upload-Concat"] = "partial"
+        final = (up.parts or {}).get("final")
+        if final:
+            headers[FINAL_HEADER] = _upload_url(request, str(final))
     elif up.concat == "final":
         ids = [str(pid) for pid in (up.parts or {}).get("ids", [])]
         paths = " ".join(request.url_for("tus_upload", upload_id=pid).path for pid in ids)
@@ -192,8 +199,29 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
     return headers
 
 
+def _final_of(hub: Hub, upload_id: str, member_id: int) -> str | None:
+    """The final upload that took partial ``upload_id`` of ``member_id`` (None: none did)."""
+    with hub.db.engine.connect() as conn:
+        up = _db_get(conn, upload_id)
+    if up is None or up.member_id != member_id or up.concat != "partial":
+        return None
+    final = (up.parts or {}).get("final")
+    return str(final) if final else None
+
+
 async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> Response:
-    up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
+    try:
+        up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
+    except ApiError as e:
+        # a part joined into a final upload is gone (410) but says where it went
+        final = (
+            await run_in_threadpool(_final_of, hub, upload_id, member.id)
+            if e.status == 410
+            else None
+        )
+        if final is not None:
+            e.headers[FINAL_HEADER] = _upload_url(request, final)
+        raise
     if up.state == "receiving" and up.concat != "final":
         # Taking the lock makes a writer whose client went away save and let go first.
         async with _hold(hub, upload_id) as hold:

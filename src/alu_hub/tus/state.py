@@ -221,7 +221,11 @@ def _db_create_final(
                 Upload.state == "receiving",
                 Upload.offset == Upload.length,
             )
-            .values(state="processing", updated_at=now, expires_at=expiry)
+            # each part remembers the final upload that took it: a client that lost the
+            # answer to its final POST (a crash, a cut link) finds it again by a HEAD of a part
+            .values(
+                state="processing", updated_at=now, expires_at=expiry, parts={"final": final_id}
+            )
             .execution_options(synchronize_session=False)
         )
         if _rowcount(claimed) != len(part_ids):

@@ -8,6 +8,7 @@ import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urljoin
 
+from ...http import same_origin
 from ..base import PermanentError, RetryableError
 from .protocol import _backoff, _metadata_header, _raise_for, _Resume, _too_large
 from .services import _JobServices
@@ -24,6 +25,13 @@ class _PartsJob(_JobServices):
         One more connection creates the parts' uploads (POST) ahead of the streams, so that a
         stream moving to its next part sends bytes at once instead of idling a round trip."""
         self.storage.plan_parts(self.fp, ranges)
+        if self.storage.finalizing():
+            # an earlier run sent the final POST and may not have heard the answer
+            first = self.storage.get_item(StoreUrlStorage.part_key(self.fp, *ranges[0]))
+            final = self._joined_into(first) if isinstance(first, str) and first else None
+            if final is not None:
+                self.storage.mark_complete(final)
+                return final
         parts = [
             _TusUpload(
                 self,
@@ -80,7 +88,7 @@ class _PartsJob(_JobServices):
         urls = [p.url for p in parts if p.url]
         assert len(urls) == len(parts)
         if self.storage.finalizing() and not self._parts_open(parts[0]):
-            raise PermanentError(LOST_TRACK)
+            return self._found_final(parts[0])
         headers = self.tus_headers()
         headers["Upload-Concat"] = "final;" + " ".join(urls)
         if self.spec.metadata:
@@ -100,7 +108,7 @@ class _PartsJob(_JobServices):
                 if tries > QUICK_RESUMES or wait > MAX_WAIT_IN_RUN:
                     raise RetryableError(e.message, retry_after=e.retry_after) from None
                 if not self._parts_open(parts[0]):
-                    raise PermanentError(LOST_TRACK) from None
+                    return self._found_final(parts[0])
                 self.wait(wait)
                 continue
             location = r.headers.get("Location")
@@ -109,6 +117,30 @@ class _PartsJob(_JobServices):
             url = urljoin(self.endpoint, location)
             self.storage.mark_complete(url)
             return url
+
+    def _found_final(self, part: _TusUpload) -> str:
+        """The final upload the hub joined the parts into (our final POST went through and
+        its answer was lost), or LOST_TRACK when the hub does not say."""
+        assert part.url is not None
+        final = self._joined_into(part.url)
+        if final is None:
+            raise PermanentError(LOST_TRACK)
+        self.log.info("upload %s: the hub had joined the parts already", self.name)
+        self.storage.mark_complete(final)
+        return final
+
+    def _joined_into(self, part_url: str) -> str | None:
+        """What the ALU hub says (``Alu-Final-Upload`` on a HEAD of a part, also with its 410)
+        about the final upload that took ``part_url``; None from other servers or on error."""
+        try:
+            r = self.request("HEAD", part_url, 0, self.tus_headers(part_url))
+        except _Resume:
+            return None
+        final = r.headers.get("Alu-Final-Upload")
+        if not final:
+            return None
+        url = urljoin(part_url, final)
+        return url if same_origin(url, self.endpoint) else None
 
     def _parts_open(self, part: _TusUpload) -> bool:
         """Whether the hub still has the parts to join (False: it took them, or lost them)."""
