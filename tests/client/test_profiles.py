@@ -160,6 +160,20 @@ def test_wrong_password_is_a_clear_error_and_keeps_nothing(
     assert profiles.active() is None
 
 
+def test_too_many_wrong_passwords_say_so_and_when_to_try_again(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    limit = member.hub.settings.signin_max_failures_per_user
+    for _ in range(limit):
+        with pytest.raises(AuthError):
+            sign_in(profiles, secrets, member.url, "ktn", "wrong", allow_http=True)
+    # the hub now refuses even the right password for a while (429 with Retry-After)
+    with pytest.raises(HubError, match=r"Too many failed sign-ins.*try again in \d+ minute") as e:
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    assert e.value.status == 429
+    assert profiles.list() == []
+
+
 def test_plain_http_needs_the_users_permission(
     member: LiveHub, profiles: Profiles, secrets: MemorySecrets
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import re
 import socket
 import threading
@@ -324,6 +325,13 @@ class HubClient:
             )
         if status == 404:
             raise NotFound(hub_message or "The hub does not have that.", status=status)
+        if status == 429 and not auth:
+            wait = _retry_after(resp)
+            when = f"in {max(1, math.ceil(wait / 60))} minute(s)" if wait is not None else "later"
+            raise HubError(
+                f"Too many failed sign-ins for this user or this network; try again {when}.",
+                status=status,
+            )
         if status == 429 or status >= 500:
             raise ServerError(
                 f"The hub at {self.url} is busy or failing (HTTP {status}); trying again later.",
