@@ -58,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", metavar="DIR", help="data folder (the same as ALU_CLIENT_HOME=DIR)")
     p.add_argument("--language", choices=LANGUAGES, help="language for this run")
     p.add_argument("--minimized", action="store_true", help="start in the tray (or minimized)")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation offscreen on a temporary demo hub, print a report",
+    )
     p.add_argument("--version", action="version", version=f"ALU Desk {__version__}")
     return p.parse_args(argv)
 
@@ -335,6 +340,10 @@ class Desk(QObject):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.self_test:  # its own temporary folders: the user's profile is never touched
+        from alu_client.selftest import run_self_test
+
+        return run_self_test()
     if args.data:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
     paths = default_paths().ensure()

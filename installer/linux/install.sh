@@ -1,0 +1,61 @@
+#!/bin/sh
+# ALU Desk for one user, without root: run this from the unpacked archive.
+#
+#   ./install.sh              install (or update) into ~/.local/opt/alu-desk, with a menu entry
+#   ./install.sh --uninstall  remove it (your data, downloads and sign-in stay)
+#
+# The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the command to
+# $PREFIX/bin/alu-client, the menu entry and icon to the XDG data folder
+# (${XDG_DATA_HOME:-~/.local/share}). Check the installation with: alu-client --self-test
+set -eu
+
+here="$(cd "$(dirname "$0")" && pwd)"
+prefix="${PREFIX:-$HOME/.local}"
+data="${XDG_DATA_HOME:-$HOME/.local/share}"
+app_dir="$prefix/opt/alu-desk"
+bin="$prefix/bin/alu-client"
+desktop="$data/applications/alu-client.desktop"
+icon_png="$data/icons/hicolor/256x256/apps/alu-client.png"
+icon_svg="$data/icons/hicolor/scalable/apps/alu-client.svg"
+
+refresh_menus() {
+  command -v update-desktop-database >/dev/null 2>&1 &&
+    update-desktop-database -q "$data/applications" 2>/dev/null || true
+  command -v gtk-update-icon-cache >/dev/null 2>&1 &&
+    gtk-update-icon-cache -q -t "$data/icons/hicolor" 2>/dev/null || true
+}
+
+if [ "${1:-}" = "--uninstall" ]; then
+  rm -rf "$app_dir"
+  rm -f "$bin" "$desktop" "$icon_png" "$icon_svg"
+  refresh_menus
+  echo "ALU Desk removed. Your data (~/.local/share/alu-client) and downloads were kept."
+  exit 0
+fi
+
+[ -x "$here/alu-client/alu-client" ] || {
+  echo "install.sh: run me from the unpacked ALU Desk archive (alu-client/ is missing)" >&2
+  exit 1
+}
+
+# A new version replaces the old one whole (a running app keeps its files open: fine on Linux).
+mkdir -p "$prefix/opt" "$prefix/bin" "$data/applications" "$(dirname "$icon_png")" "$(dirname "$icon_svg")"
+rm -rf "$app_dir.new"
+cp -a "$here/alu-client" "$app_dir.new"
+rm -rf "$app_dir"
+mv "$app_dir.new" "$app_dir"
+ln -sf "$app_dir/alu-client" "$bin"
+cp "$here/share/icons/alu-client-256.png" "$icon_png"
+cp "$here/share/icons/alu-client.svg" "$icon_svg"
+# The menu entry names the command by its full path: ~/.local/bin may not be on the PATH.
+sed -e "s|^Exec=alu-client|Exec=$bin|" -e "s|^TryExec=alu-client|TryExec=$bin|" \
+  "$here/share/alu-client.desktop" >"$desktop"
+chmod 0644 "$desktop"
+refresh_menus
+
+echo "ALU Desk installed in $app_dir"
+echo "Start it from the menu, or run: $bin"
+case ":$PATH:" in
+  *":$prefix/bin:"*) ;;
+  *) echo "($prefix/bin is not on your PATH: use the full path above or add it.)" ;;
+esac
