@@ -91,6 +91,7 @@ class Settings:
                 os.environ.get("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50)
             ),
             trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
+            client_version=os.environ.get("ALU_HUB_CLIENT_VERSION", ""),
         )
 
 

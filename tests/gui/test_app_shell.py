@@ -4,6 +4,7 @@ single-instance guard, and ``python -m alu_client.app --demo`` in a subprocess."
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -246,6 +247,25 @@ def test_check_for_updates_asks_the_hub_off_the_gui_thread(
     menu_action(shell.window, "help", "check-updates").trigger()
     qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
     assert shown == [f"ALU Desk {__version__} is the current version."]
+
+
+def test_a_newer_version_on_the_hub_is_told_quietly_at_start(
+    qtbot: Any, shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text: shown.append(text))
+    hub = shell.hub.hub
+    # the window's quiet check is armed at start; the agency now distributes a newer version
+    assert shell.window._update_timer.isActive()
+    monkeypatch.setattr(hub, "settings", dataclasses.replace(hub.settings, client_version="99.0"))
+    shell.window._update_timer.stop()
+    shell.window.check_for_updates(quiet=True)
+    qtbot.waitUntil(lambda: "99.0" in shell.window.status.currentMessage(), timeout=10_000)
+    assert shell.window.status.currentMessage() == (
+        f"ALU Desk 99.0 is available (this workstation has {__version__}). Ask your "
+        "administrator or the agency for the installer."
+    )
+    assert shown == []  # no dialog in the user's way
 
 
 def test_versions_compare_as_numbers() -> None:

@@ -44,6 +44,9 @@ from .tray import Tray, tray_available
 
 log = logging.getLogger(__name__)
 
+#: the quiet update check runs this long after the window opens (the sync and the engine first)
+UPDATE_CHECK_DELAY_MS = 20_000
+
 TAB_FEED, TAB_TRANSFERS, TAB_LIBRARY, TAB_HISTORY = range(4)
 
 
@@ -133,6 +136,14 @@ class MainWindow(QMainWindow):
         self._limits.timeout.connect(self._show_limits)
         self._limits.start()
         self._show_limits()
+        # a quiet update check a little after start: a word in the status bar when a newer
+        # version exists, nothing otherwise (never installs anything)
+        self._update_timer = QTimer(self)
+        self._update_timer.setSingleShot(True)
+        self._update_timer.setInterval(UPDATE_CHECK_DELAY_MS)
+        self._update_timer.timeout.connect(lambda: self.check_for_updates(quiet=True))
+        if services.profile is not None:
+            self._update_timer.start()
 
         self.tray: Tray | None = None
         if tray_available():
@@ -218,27 +229,46 @@ class MainWindow(QMainWindow):
             ).replace("%1", __version__),
         )
 
-    def check_for_updates(self) -> None:
+    def check_for_updates(self, quiet: bool = False) -> None:
+        """Ask the hub which version is current. From the menu: a dialog either way; ``quiet``
+        (at start): a status-bar message only when a newer version exists."""
+
         def ask() -> str:
             return self.services.client().current_client_version()
 
-        self.actions_.check_updates.setEnabled(False)
-        self.tasks.run(ask, self._update_answer, self._update_failed)
+        def answered(current: str) -> None:
+            self._update_answer(current, quiet)
 
-    def _update_answer(self, current: str) -> None:
-        self.actions_.check_updates.setEnabled(True)
+        def failed(error: BaseException) -> None:
+            self._update_failed(error, quiet)
+
+        if not quiet:
+            self.actions_.check_updates.setEnabled(False)
+        self.tasks.run(ask, answered, failed)
+
+    def _update_answer(self, current: str, quiet: bool = False) -> None:
+        if not quiet:
+            self.actions_.check_updates.setEnabled(True)
         if newer_version(current, __version__):
             text = self.tr(
                 "ALU Desk %1 is available (this workstation has %2). Ask your administrator "
                 "or the agency for the installer."
             )
             text = text.replace("%1", current).replace("%2", __version__)
+        elif quiet:
+            return
         else:
             text = self.tr("ALU Desk %1 is the current version.").replace("%1", __version__)
         self.last_update_message = text
-        QMessageBox.information(self, self.tr("Check for updates"), text)
+        if quiet:
+            self.status.showMessage(text)
+        else:
+            QMessageBox.information(self, self.tr("Check for updates"), text)
 
-    def _update_failed(self, error: BaseException) -> None:
+    def _update_failed(self, error: BaseException, quiet: bool = False) -> None:
+        if quiet:  # offline at start is normal: the menu's check says why
+            log.info("update check at start: %s", type(error).__name__)
+            return
         self.actions_.check_updates.setEnabled(True)
         text = self.tr("Could not ask the hub for the current version: %1").replace(
             "%1", str(error)
