@@ -144,6 +144,15 @@ class _JobBase:
                     )
                 url = target
                 continue
+            if resp.status_code in (401, 403) and _origin(url) != _origin(self.spec.url):
+                # A signed link the server sent us to (S3, a CDN) refused: it expired (a long
+                # wait, a clock far off) — every attempt starts at the server again and gets a
+                # fresh one, so this is worth another try, not a "sign in again".
+                self._drain(resp)
+                raise RetryableError(
+                    "The storage the server sent the download to refused its link (expired?); "
+                    "asking the server for a new one."
+                )
             try:
                 _check_status(resp)
             except BaseException:
