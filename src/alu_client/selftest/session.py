@@ -1,37 +1,10 @@
-"""``alu-client --self-test``: check this installation from end to end and print a short report.
-
-For CI (the built installers, run as they will be installed) and for support staff on a
-member's workstation: it changes nothing in the user's profile, keyring or downloads. It
-starts offscreen (``QT_QPA_PLATFORM=offscreen`` unless set), in a temporary data folder, and
-checks, each on one line of the report (``ok``, ``warning`` or ``FAILED`` and a figure):
-
-- platform: Qt starts, the image formats the app shows (JPEG, PNG, SVG) and its icon load;
-- translations: the French and Arabic catalogues (``alu_fr.qm``, ``alu_ar.qm``) and Qt's own;
-- keyring: the keyring backends of this OS are in the build; which one this session offers
-  (a plain-text one, or none, is a warning: the app then asks before keeping a sign-in);
-- hub: an embedded demo hub on 127.0.0.1, seeded with small clips;
-- sign-in, feed, update check: as the demo member, through the real client core;
-- download: one item through the transfer queue, then its sha256 computed again here;
-- playback: one second of it in the Library's player (QtMultimedia's FFmpeg backend),
-  QMediaPlayer playing and its position advancing;
-- upload: a small clip through tus, until the hub has published it and it is in the feed;
-- window: the main window with its real panels, its feed showing the items.
-
-Exit status 0 only when no check failed (warnings allowed), 1 otherwise. The report is also
-saved to ``<temp>/alu-client-self-test.txt`` (a Windows app started from a shortcut has no
-console), and the log of a failed run is kept beside it.
-
-``ALU_SELFTEST_HUB=URL`` runs the hub checks against a hub on this machine that has the demo
-accounts instead of the embedded one (tests); ``ALU_SELFTEST_TIMEOUT`` (seconds, default 300)
-ends a run that hangs, with a FAILED line naming the check; ``ALU_DEMO_CLIP_SECONDS`` and
-``ALU_DEMO_CLIP_SIZE`` change the seed (default 2 s at 320x180: about ten seconds to make).
-"""
+"""The self-test's run: the embedded hub and the checks through the real client (see the
+package doc)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import io
 import logging
 import os
@@ -41,217 +14,34 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from alu_client import __version__
 
+from .basics import (
+    DEFAULT_TIMEOUT,
+    FAILED,
+    HUB_ENV,
+    OK,
+    PLAY_MS,
+    REPORT_NAME,
+    TIMEOUT_ENV,
+    WARNING,
+    CheckFailed,
+    Outcome,
+    Result,
+    Warn,
+    check_keyring,
+    check_platform,
+    check_translations,
+    human_size,
+    loopback_url,
+    seed_size,
+    wait_until,
+)
+
 log = logging.getLogger(__name__)
-
-OK, WARNING, FAILED = "ok", "warning", "FAILED"
-HUB_ENV = "ALU_SELFTEST_HUB"
-TIMEOUT_ENV = "ALU_SELFTEST_TIMEOUT"
-DEFAULT_TIMEOUT = 300.0
-REPORT_NAME = "alu-client-self-test.txt"
-#: the demo seed unless ALU_DEMO_CLIP_SECONDS / ALU_DEMO_CLIP_SIZE say otherwise
-SEED_SECONDS, SEED_SIZE = "2", "320x180"
-#: how much of the downloaded clip is played
-PLAY_MS = 1000
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: the keyring backends ALU Desk relies on, per OS: missing from a build is a packaging error
-KEYRING_MODULES = {
-    "linux": ("keyring.backends.SecretService", "keyring.backends.libsecret", "secretstorage"),
-    "darwin": ("keyring.backends.macOS",),
-    "win32": ("keyring.backends.Windows",),
-}
-#: strings that must come out translated (context, English source)
-TRANSLATION_PROBES = (("PlayerWidget", "Play"), ("Demo", "ALU Desk demo"))
-
-
-class CheckFailed(Exception):
-    """A check did not pass; ``str()`` is the figure for the report."""
-
-
-@dataclass(frozen=True)
-class Warn:
-    """A check that passed with a reservation (returned, not raised)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    status: str
-    figure: str
-
-    def line(self) -> str:
-        return f"{self.status:<8} {self.name:<13} {self.figure}"
-
-
-Outcome = str | Warn
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Run the Qt event loop until ``predicate()`` holds or ``timeout`` seconds pass."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    if predicate():
-        return True
-    deadline = time.monotonic() + timeout
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.setInterval(20)
-
-    def tick() -> None:
-        if predicate() or time.monotonic() > deadline:
-            loop.quit()
-
-    timer.timeout.connect(tick)
-    timer.start()
-    loop.exec()
-    timer.stop()
-    return predicate()
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # not reached
-
-
-def seed_size(env: dict[str, str] | None = None) -> Any:
-    """The demo seed for the self-test: small clips unless the environment says otherwise."""
-    from alu_client.ui.demo import SeedSize
-
-    env = dict(os.environ) if env is None else env
-    return SeedSize.from_env(
-        {
-            "ALU_DEMO_CLIP_SECONDS": env.get("ALU_DEMO_CLIP_SECONDS") or SEED_SECONDS,
-            "ALU_DEMO_CLIP_SIZE": env.get("ALU_DEMO_CLIP_SIZE") or SEED_SIZE,
-        }
-    )
-
-
-def loopback_url(url: str) -> str:
-    """``url`` if it names a hub on this machine; CheckFailed otherwise."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or (parts.hostname or "") not in LOOPBACK:
-        raise CheckFailed(f"{HUB_ENV} must be an http(s) address on this machine, not {url!r}")
-    return url.strip().rstrip("/")
-
-
-# --- checks that need no hub ------------------------------------------------------------------
-
-
-def check_platform() -> Outcome:
-    from PySide6 import __version__ as pyside_version
-    from PySide6.QtCore import qVersion
-    from PySide6.QtGui import QGuiApplication, QImageReader
-
-    from alu_client.ui.composition import app_icon
-
-    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
-    missing = [f for f in ("jpeg", "png", "svg") if f not in formats]
-    if missing:
-        raise CheckFailed(f"image formats missing: {', '.join(missing)}")
-    icon = app_icon()
-    if icon.isNull() or icon.pixmap(64, 64).isNull():
-        raise CheckFailed("the app's icon is missing (resources/icons)")
-    return (
-        f"Qt {qVersion()} (PySide6 {pyside_version}) on {QGuiApplication.platformName()}; "
-        "image formats jpeg png svg; icon"
-    )
-
-
-def check_translations(folder: Path | None = None, qt_folder: str | None = None) -> Outcome:
-    """Our catalogues and Qt's own for each translated language; Arabic turns the layout."""
-    from PySide6.QtCore import QCoreApplication, QLibraryInfo, Qt, QTranslator
-    from PySide6.QtGui import QGuiApplication
-
-    from alu_client.ui.i18n import CATALOG, TRANSLATED, install_translators, translations_dir
-
-    folder = folder or translations_dir()
-    qt_folder = qt_folder or QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    figures = []
-    for code in TRANSLATED:
-        ours = QTranslator()
-        if not ours.load(f"{CATALOG}_{code}", str(folder)):
-            raise CheckFailed(f"{CATALOG}_{code}.qm is missing or damaged in {folder}")
-        for context, source in TRANSLATION_PROBES:
-            text = ours.translate(context, source)
-            if not text or text == source:
-                raise CheckFailed(f"{CATALOG}_{code}.qm does not translate {source!r}")
-        qt = QTranslator()
-        if not qt.load(f"qtbase_{code}", qt_folder):
-            raise CheckFailed(f"Qt's own translation qtbase_{code}.qm is missing from {qt_folder}")
-        size = (folder / f"{CATALOG}_{code}.qm").stat().st_size
-        figures.append(f"{code} ({human_size(size)})")
-    app = QCoreApplication.instance()
-    rtl = ""
-    if isinstance(app, QGuiApplication):
-        try:
-            install_translators(app, "ar")
-            if app.layoutDirection() != Qt.LayoutDirection.RightToLeft:
-                raise CheckFailed("Arabic did not turn the layout right to left")
-            rtl = "; Arabic right to left"
-        finally:
-            install_translators(app, "en")
-    return f"{', '.join(figures)} and Qt's own{rtl}"
-
-
-def check_keyring(timeout: float = 15.0) -> Outcome:
-    """The keyring backends this OS needs are in the build (FAILED if not); which keyring
-    this session offers (warning when only plain text, or none)."""
-    from importlib import metadata
-
-    from alu_client.core.credentials import backend_kind, backend_name
-
-    platform_key = "win32" if sys.platform == "win32" else sys.platform
-    platform_key = "linux" if platform_key.startswith("linux") else platform_key
-    for module in KEYRING_MODULES.get(platform_key, ()):
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise CheckFailed(f"{module} is missing from this build ({e})") from None
-    plugins = {ep.name for ep in metadata.entry_points(group="keyring.backends")}
-    if not plugins:
-        raise CheckFailed("keyring's backend list (its package metadata) is missing")
-
-    found: dict[str, Any] = {}
-
-    def probe() -> None:
-        try:
-            import keyring
-
-            backend = keyring.get_keyring()
-            found["kind"], found["name"] = backend_kind(backend), backend_name(backend)
-        except Exception as e:  # a backend whose service vanished, D-Bus errors…
-            found["error"] = e
-
-    thread = threading.Thread(target=probe, name="selftest-keyring", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        return Warn(f"the keyring did not answer in {timeout:.0f} s")
-    if "error" in found:
-        return Warn(f"no usable keyring ({type(found['error']).__name__})")
-    kind, name = found["kind"], found["name"]
-    if kind == "system":
-        return f"{name}"
-    if kind == "plain":
-        return Warn(f"only plain text here ({name}); the app asks before using it")
-    return Warn("no keyring in this session; the app asks before keeping a sign-in in a file")
-
-
-# --- the run ----------------------------------------------------------------------------------
 
 
 class SelfTest:
