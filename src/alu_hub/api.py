@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,9 @@ from .schemas import (
     StatsOut,
 )
 from .stats import compute_stats
+from .storage import StorageError
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
 
 
@@ -189,6 +192,25 @@ def _reader(request: Request, hub: Hub, m: str | None, exp: str | None, sig: str
 def _serve(
     request: Request, hub: Hub, key: str, etag_sha: str, mime: str, filename: str | None
 ) -> Response:
+    """The file from local storage (Range, ETag, …), or, when the store is remote (S3), a 307
+    to a short-lived URL of the store: the bytes never pass through the hub, and the client's
+    own headers (Range, If-Range against the store's ETag) go to the store with the request it
+    repeats there. The token does not: clients drop credentials on a redirect to another origin."""
+    try:
+        url = hub.storage.download_url(
+            key, head=request.method.upper() == "HEAD", filename=filename, mime=mime
+        )
+    except StorageError:
+        log.exception("signing a download URL failed")
+        raise ApiError(
+            503,
+            "storage",
+            "The file store cannot be reached just now; try again shortly.",
+            headers={"Retry-After": "30"},
+        ) from None
+    if url is not None:
+        # no-store: a cached redirect would outlive the URL it names
+        return Response(status_code=307, headers={"Location": url, "Cache-Control": "no-store"})
     path = hub.storage.local_path(key)
     if path is None:
         raise ApiError(500, "storage", "The file store is not reachable.")
@@ -213,7 +235,8 @@ def get_rendition(
     exp: str | None = None,
     sig: str | None = None,
 ) -> Response:
-    """The rendition's bytes, with single Range requests, If-Range and a strong ETag."""
+    """The rendition's bytes, with single Range requests, If-Range and a strong ETag; or,
+    with S3 storage, a 307 to a short-lived URL of the store that does the same."""
     _reader(request, hub, m, exp, sig)
     with hub.db.session() as s:
         item = _item(s, item_id)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,13 +16,13 @@ from . import signin
 from .api import router as api_router
 from .db import Database
 from .errors import install_handlers
-from .hub import Hub
+from .hub import Hub, clear_work_folder
 from .limits import BodyLimits
 from .models import Item, Upload
 from .publish import complete_upload
 from .settings import Settings
-from .storage import LocalStorage
-from .tus import expire_uploads, tus_router
+from .storage import build_storage
+from .tus import expire_uploads, republish_uploads, tus_router
 from .web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -35,28 +33,27 @@ def build_hub(settings: Settings) -> Hub:
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     db.migrate()
-    hub = Hub(settings=settings, db=db, storage=LocalStorage(settings.storage_dir))
+    hub = Hub(settings=settings, db=db, storage=build_storage(settings))
     hub.on_upload_complete = lambda upload_id: complete_upload(hub, upload_id)
     return hub
 
 
 def recover(hub: Hub) -> None:
     """Start-up housekeeping after a crash: drop half-published files, finish uploads that had
-    all their bytes, delete abandoned uploads past their expiry and old sign-in attempts."""
-    shutil.rmtree(hub.settings.data_dir / "work", ignore_errors=True)
-    items_dir = hub.settings.storage_dir / "items"
-    if items_dir.is_dir():
-        with hub.db.session() as s:
-            known = set(s.scalars(select(Item.id)))
-        for d in items_dir.iterdir():
-            if d.name not in known:
-                log.warning("removing files of an item that was never published: %s", d.name)
-                shutil.rmtree(d, ignore_errors=True)
-    _drop_spent_upload_files(hub)
-    with hub.db.session() as s:
-        pending = list(s.scalars(select(Upload.id).where(Upload.state == "processing")))
-    for upload_id in pending:
-        threading.Thread(target=hub.on_upload_complete, args=(upload_id,), daemon=True).start()
+    all their bytes, delete abandoned uploads past their expiry and old sign-in attempts.
+
+    Replicas: when other processes are at work on the same data folder (``DataFolderLock``),
+    their work in progress stays: only stale ``work/`` entries go, the files of items not yet
+    committed stay, and only uploads nobody is publishing are published again."""
+    with hub.folder_lock.starting() as alone:
+        clear_work_folder(hub.settings.data_dir / "work", alone=alone)
+        if alone:
+            with hub.db.session() as s:
+                known = set(s.scalars(select(Item.id)))
+            for item_id in hub.storage.remove_unreferenced(known):
+                log.warning("removed the files of an item that was never published: %s", item_id)
+        _drop_spent_upload_files(hub)
+    republish_uploads(hub, alone=alone)
     expired = expire_uploads(hub)
     if expired:
         log.info("removed %d expired uploads", expired)
@@ -82,9 +79,11 @@ def _drop_spent_upload_files(hub: Hub) -> None:
 
 
 def housekeeping(hub: Hub) -> None:
-    """Every few minutes: expire abandoned uploads, forget old sign-in attempts."""
+    """Every few minutes: expire abandoned uploads, publish again uploads whose publisher died
+    (another replica, ``republish_uploads``), forget old sign-in attempts."""
     try:
         expire_uploads(hub)
+        republish_uploads(hub, alone=False)
         signin.prune(hub.db, hub.settings)
     except Exception:  # the database may be away for a moment: try again next time
         log.exception("housekeeping failed")
@@ -111,6 +110,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            hub.folder_lock.close()
 
     app = FastAPI(
         title="ALU hub",

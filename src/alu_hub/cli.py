@@ -35,9 +35,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _hub(args: argparse.Namespace) -> Hub:
+    """The hub of a chore (``publish``, ``member``, ``stats``): it shares the data folder with
+    the replicas serving it, so that none of them takes its work in progress (say, the files of
+    an item being published) for a crash's leftovers at start-up (``hub.DataFolderLock``)."""
     from .app import build_hub
 
-    return build_hub(_settings(args))
+    hub = build_hub(_settings(args))
+    hub.folder_lock.share()
+    return hub
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

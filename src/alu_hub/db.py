@@ -7,6 +7,8 @@ newer than this code knows.
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,12 +41,76 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _postgresql_session(dbapi_conn: Any, _record: Any) -> None:
+    # Days are UTC days on every engine: date_trunc and casts of timestamptz follow the
+    # session's zone, which is the server's own (often local time) unless set. SET is
+    # transactional: committed, or the pool's rollback would undo it.
+    cur = dbapi_conn.cursor()
+    cur.execute("SET TIME ZONE 'UTC'")
+    cur.close()
+    dbapi_conn.commit()
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` (a statement's parameters) with NUL characters in its strings replaced."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _postgresql_params(
+    _conn: Any,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> tuple[str, Any]:
+    # PostgreSQL's text cannot hold NUL (SQLite's can): a NUL that got past the API's checks
+    # (a user name, a device, an id in a URL) becomes U+FFFD instead of failing the request with
+    # a 500. A lookup then finds nothing, as it does on SQLite; a stored text keeps its length.
+    return statement, _without_nul(parameters)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns hold standard JSON on every engine: NaN and infinities (which Python's
+    json reads and writes, PostgreSQL refuses, and no client can parse back) become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_json_value(value), allow_nan=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            json_serializer=json_dumps,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=json_dumps
+    )
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_session)
+        event.listen(engine, "before_cursor_execute", _postgresql_params, retval=True)
+    return engine
 
 
 class Database:

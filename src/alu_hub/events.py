@@ -1,15 +1,40 @@
 """Wake the server-sent-event streams when the feed grows.
 
 Publishing happens on worker threads; the streams wait on the event loop. ``FeedBroker.notify``
-is safe from any thread. The streams read new items from the database by seq, so a missed wake-up
-costs at most one keep-alive interval, and replicas that share a database stay correct by that
-same poll.
+is safe from any thread. The streams read new items from the database by seq, so a wake-up
+only tells them to look.
+
+Items committed by other processes sharing the database (replicas behind one address,
+``alu-hub publish``) never call this process's ``notify``: while any stream waits, one task per
+process reads the feed counter (one row, by key) every ``FEED_POLL_S`` and wakes the streams
+when it moved, on that tick and the next one (a stream that had just read its page, and was
+not yet waiting on the first tick, is woken by the second). So an item reaches the streams of
+every replica within about a second; the keep-alive interval bounds anything missed besides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from .db import Database
+from .models import Counter
+
+log = logging.getLogger(__name__)
+
+#: How often a process reads the feed counter while any of its streams waits.
+FEED_POLL_S = 1.0
+
+
+def feed_counter(db: Database) -> int:
+    """The feed's seq counter: it moves in the transaction that publishes an item."""
+    with db.engine.connect() as conn:
+        value = conn.execute(select(Counter.value).where(Counter.name == "item_seq")).scalar()
+    return int(value or 0)
 
 
 class FeedBroker:
@@ -18,9 +43,18 @@ class FeedBroker:
         self._waiters: set[asyncio.Event] = set()
         #: set at shutdown: open streams end instead of holding the server up
         self.closing = False
+        self._probe: Callable[[], int] | None = None
+        self._interval = FEED_POLL_S
+        self._watcher: asyncio.Task[None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    def watch(self, probe: Callable[[], int], interval: float = FEED_POLL_S) -> None:
+        """Read ``probe`` (on a worker thread) every ``interval`` while streams wait, and wake
+        them when its value moves: items published by other processes."""
+        self._probe = probe
+        self._interval = interval
 
     def notify(self) -> None:
         loop = self._loop
@@ -41,6 +75,7 @@ class FeedBroker:
         """Wait until something was published or ``timeout`` passed; True if woken."""
         waiter = asyncio.Event()
         self._waiters.add(waiter)
+        self._ensure_watcher()
         try:
             await asyncio.wait_for(waiter.wait(), timeout)
             return True
@@ -48,3 +83,32 @@ class FeedBroker:
             return False
         finally:
             self._waiters.discard(waiter)
+
+    def _ensure_watcher(self) -> None:
+        if self._probe is None or self.closing:
+            return
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(self._probe))
+
+    async def _watch(self, probe: Callable[[], int]) -> None:
+        """Runs while streams wait (started again by the next one after)."""
+        last: int | None = None
+        again = False  # wake once more on the tick after a move
+        failing = False
+        while self._waiters and not self.closing:
+            value: int | None
+            try:
+                value = await asyncio.to_thread(probe)
+            except Exception:  # the database may be away for a moment: the next tick tells
+                if not failing:
+                    log.warning("reading the feed counter failed", exc_info=True)
+                failing = True
+                value = last
+            else:
+                failing = False
+            moved = value != last  # the first reading wakes too: a stream may be behind it
+            last = value
+            if moved or again:
+                self._wake_all()
+            again = moved
+            await asyncio.sleep(self._interval)

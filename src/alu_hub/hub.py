@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import time
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,23 +19,132 @@ from fastapi import Depends, Request
 from .auth import TokenProblem, token_for
 from .db import Database
 from .errors import ApiError, unauthorized
-from .events import FeedBroker
+from .events import FeedBroker, feed_counter
 from .models import Member
 from .settings import Settings
-from .storage import LocalStorage
+from .storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Hub:
     settings: Settings
     db: Database
-    storage: LocalStorage
+    #: LocalStorage, or S3Storage for ``ALU_HUB_STORAGE=s3://…`` (``storage.build_storage``)
+    storage: Storage
     broker: FeedBroker = field(default_factory=FeedBroker)
     #: Called (on a worker thread) when a tus upload has all its bytes; set by the app factory.
     on_upload_complete: Callable[[str], None] = lambda _upload_id: None
+    #: This process's hold on the data folder, taken at start-up (``DataFolderLock``).
+    folder_lock: DataFolderLock = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.folder_lock = DataFolderLock(self.settings.data_dir)
+        # Items published by other processes on the same database wake this one's streams too.
+        db = self.db
+        self.broker.watch(lambda: feed_counter(db))
 
     def link_key(self) -> bytes:
         return self.db.link_key()
+
+
+class DataFolderLock:
+    """Which processes use a data folder: each one that serves it (a replica) or works on it
+    (``alu-hub`` chores such as ``publish``) holds a shared OS lock on ``<data>/hub.lock`` for
+    as long as it runs; the OS lets go when the process ends, even by SIGKILL.
+
+    A hub starting up asks for the lock exclusively first (``starting``): when it gets it no
+    other process is at work on the folder, so whatever a crash left behind (``work/``, files
+    of items never committed, uploads in ``processing``) can go or be redone at once. When it
+    does not, other replicas are running and their work in progress must be left alone; the
+    start-up then waits (for the shared lock) while another one is clearing up. Without
+    ``fcntl`` (Windows, where the hub is only the app's embedded demo) a start-up is alone."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "hub.lock"
+        self._fd: int | None = None
+        self._closer: Callable[[], object] | None = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = fd
+            self._closer = weakref.finalize(self, os.close, fd)
+        return self._fd
+
+    def share(self) -> None:
+        """Hold the folder's lock shared (waiting while a start-up clears the folder up)."""
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(self._open(), fcntl.LOCK_SH)
+
+    @contextlib.contextmanager
+    def starting(self) -> Iterator[bool]:
+        """Start-up: yields True when no other process uses the folder (then holding it
+        exclusively for the block), else False; holds it shared after the block."""
+        if sys.platform == "win32":
+            yield True
+            return
+        import fcntl
+
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            alone = False
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        else:
+            alone = True
+        try:
+            yield alone
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        """Let go of the folder (this process no longer uses it)."""
+        if self._closer is not None:
+            self._fd = None
+            self._closer()
+            self._closer = None
+
+
+#: With other processes at work on the data folder, start-up removes an entry of ``work/`` only
+#: when nothing in it changed for this long (a publish writes there while it runs).
+WORK_STALE_S = 24 * 3600.0
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for sub in path.rglob("*"):
+            with contextlib.suppress(OSError):
+                newest = max(newest, sub.lstat().st_mtime)
+    return newest
+
+
+def clear_work_folder(work: Path, *, alone: bool) -> None:
+    """Start-up: empty ``work/`` (publishing's scratch space), or with other processes at work
+    on the folder (not ``alone``), remove only what nothing touched for ``WORK_STALE_S``."""
+    if alone:
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    if not work.is_dir():
+        return
+    limit = time.time() - WORK_STALE_S
+    for entry in work.iterdir():
+        try:
+            stale = _newest_mtime(entry) < limit
+        except OSError:  # gone meanwhile
+            continue
+        if stale:
+            log.info("removing %s, left in work/ by a publish that ended", entry.name)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def get_hub(request: Request) -> Hub:

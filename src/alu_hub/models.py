@@ -59,6 +59,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+#: A 64-bit key that grows with traffic (history events, sign-in attempts): BIGINT on
+#: PostgreSQL, where INTEGER (and its SERIAL sequence) stops at 2**31 - 1; SQLite's INTEGER
+#: PRIMARY KEY is 64-bit already, and must stay INTEGER to be the rowid.
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dt.datetime: UTCDateTime(),
@@ -200,7 +206,7 @@ class HistoryEvent(Base):
     wrong); ``received_at`` is the hub's own clock."""
 
     __tablename__ = "history"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
@@ -227,7 +233,7 @@ class SignInAttempt(Base):
     deleted."""
 
     __tablename__ = "signin_attempts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True)
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column()
 

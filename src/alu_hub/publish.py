@@ -253,9 +253,7 @@ def prepare(
         if move:
             hub.storage.put_file(src, broadcast_key)
         else:
-            copy = work / f"broadcast.{ext}"
-            shutil.copyfile(src, copy)
-            hub.storage.put_file(copy, broadcast_key)
+            hub.storage.copy_file(src, broadcast_key)
         hub.storage.put_file(proxy_path, f"{prefix}/proxy.mp4")
         hub.storage.put_file(thumb_path, f"{prefix}/thumbnail.jpg")
     except BaseException:

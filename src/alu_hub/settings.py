@@ -62,6 +62,22 @@ class Settings:
     max_history_batch_bytes: int = 6 * MIB
     #: … and any other call outside tus (whose bodies are streamed to disk, see max_chunk_size).
     max_json_body_bytes: int = 64 * KIB
+    #: Where renditions and thumbnails live: empty for ``data_dir/storage``, or
+    #: ``s3://bucket/prefix`` for an S3-compatible store (credentials: boto3's usual chain).
+    storage_url: str = ""
+    #: The S3 API's address (MinIO, Ceph, R2, …); empty for AWS itself.
+    s3_endpoint: str = ""
+    #: The address presigned URLs name, when clients reach the store by another one than the hub.
+    s3_public_endpoint: str = ""
+    #: The bucket's region; empty: AWS_REGION / AWS_DEFAULT_REGION / the profile, else us-east-1.
+    s3_region: str = ""
+    #: A presigned download URL lives this long (each Range request asks the hub for a new one).
+    s3_url_ttl_s: int = 600
+    #: Files larger than this go up in multipart uploads of parts this size (at least 5 MiB).
+    s3_part_size: int = 16 * MIB
+    #: Start-up removes objects of items never committed only when older than this (replicas
+    #: share the bucket: another one may be between storing an item's files and committing it).
+    s3_orphan_grace_s: int = 24 * 3600
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -92,6 +108,13 @@ class Settings:
             ),
             trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
             client_version=os.environ.get("ALU_HUB_CLIENT_VERSION", ""),
+            storage_url=os.environ.get("ALU_HUB_STORAGE", ""),
+            s3_endpoint=os.environ.get("ALU_HUB_S3_ENDPOINT", ""),
+            s3_public_endpoint=os.environ.get("ALU_HUB_S3_PUBLIC_ENDPOINT", ""),
+            s3_region=os.environ.get("ALU_HUB_S3_REGION", ""),
+            s3_url_ttl_s=int(os.environ.get("ALU_HUB_S3_URL_TTL", 600)),
+            s3_part_size=int(os.environ.get("ALU_HUB_S3_PART_SIZE", 16 * MIB)),
+            s3_orphan_grace_s=int(os.environ.get("ALU_HUB_S3_ORPHAN_GRACE", 24 * 3600)),
         )
 
 

@@ -9,8 +9,6 @@ import hashlib
 import os
 import random
 import re
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,9 +39,9 @@ from alu_hub.media import generate_clip
 from alu_hub.server import free_port
 from tests.hub.conftest import LiveHub, start_hub
 from tests.support.faultproxy import FaultProxy
+from tests.support.nginx import start_nginx
 from tests.support.waiting import wait_until
 
-NGINX = Path("/usr/sbin/nginx")
 MB = 1024 * 1024
 
 
@@ -216,26 +214,8 @@ class Nginx:
         return self.access_log.read_text().splitlines() if self.access_log.exists() else []
 
 
-def _ensure_nginx() -> None:
-    if NGINX.exists():
-        return
-    if shutil.which("apt-get") and getattr(os, "geteuid", lambda: -1)() == 0:
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "nginx-light"],
-            check=False,
-            capture_output=True,
-            timeout=300,
-        )
-    if not NGINX.exists():
-        pytest.fail(
-            "nginx is needed for the Range tests: install it (apt-get install nginx-light)",
-            pytrace=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    _ensure_nginx()
     base = tmp_path_factory.mktemp("nginx")
     root = base / "www"
     root.mkdir()
@@ -243,68 +223,23 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     files = {"big.bin": rng.randbytes(40 * MB), "small.bin": rng.randbytes(4 * MB)}
     for name, data in files.items():
         (root / name).write_bytes(data)
-    for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (base / d).mkdir()
-    port = free_port()
-    user = ""
-    if getattr(os, "geteuid", lambda: -1)() == 0:  # workers would run as nobody: no temp access
-        import grp
-        import pwd
-
-        user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
-    conf = base / "nginx.conf"
-    conf.write_text(
-        f"""{user}
-daemon off;
-master_process on;
-worker_processes 1;
-pid {base}/nginx.pid;
-error_log {base}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {base}/body;
-    proxy_temp_path {base}/proxy;
-    fastcgi_temp_path {base}/fastcgi;
-    uwsgi_temp_path {base}/uwsgi;
-    scgi_temp_path {base}/scgi;
-    log_format conn '$connection $status "$http_range" $body_bytes_sent';
+    # the access log: connection, status, Range asked, body bytes sent
+    block = f"""    log_format conn '$connection $status "$http_range" $body_bytes_sent';
     sendfile on;
-    keepalive_requests 10000;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{{port}};
         root {root};
         access_log {base}/access.log conn;
-    }}
-}}
-"""
-    )
-    proc = subprocess.Popen(
-        [str(NGINX), "-p", str(base), "-c", str(conf), "-e", str(base / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    }}"""
 
-    def answers() -> bool:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            pytest.fail(f"nginx did not start: {err}", pytrace=False)
-        try:
-            return requests.head(f"http://127.0.0.1:{port}/small.bin", timeout=1).ok
-        except requests.ConnectionError:
-            return False
+    def ready(port: int) -> bool:
+        return requests.head(f"http://127.0.0.1:{port}/small.bin", timeout=1).ok
 
+    server = start_nginx(base, block, ready)
     try:
-        wait_until(answers, timeout=10, what="nginx to answer")
-    except AssertionError:
-        proc.kill()
-        raise
-    yield Nginx(port, root, base / "access.log", files)
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield Nginx(server.port, root, server.access_log, files)
+    finally:
+        server.stop()
 
 
 def test_nginx_single_and_segmented_are_identical(nginx: Nginx, job: Job) -> None:

@@ -1,5 +1,29 @@
-"""The hub tests use the shared live-hub helpers of tests/support/livehub.py."""
+"""The hub tests use the shared live-hub helpers of tests/support/livehub.py.
 
+The modules in BOTH_DATABASES run on SQLite and on PostgreSQL in every default run (a
+representative set: the API, tus uploads, security and publishing), so that each run checks
+both without doubling its time; ``ALU_TEST_DATABASE=postgresql ./run pytest tests/hub
+tests/client`` runs every hub test on PostgreSQL (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import hub_db_mode
 from tests.support.livehub import LiveHub, sha256_of, start_hub
 
 __all__ = ["LiveHub", "sha256_of", "start_hub"]
+
+BOTH_DATABASES = {
+    "tests.hub.test_api",
+    "tests.hub.test_database",
+    "tests.hub.test_security",
+    "tests.hub.test_tus",
+    "tests.hub.test_upload_publish",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in BOTH_DATABASES and hub_db_mode(metafunc.config) == "both":
+        metafunc.parametrize("hub_db", ["sqlite", "postgresql"], indirect=True)

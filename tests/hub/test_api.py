@@ -14,6 +14,7 @@ import requests
 from sqlalchemy import update
 
 from alu_hub.models import Token
+from tests.support.livehub import database_bytes
 
 from .conftest import LiveHub
 
@@ -56,7 +57,7 @@ def test_wrong_user_and_wrong_password_answer_alike(live_hub: LiveHub) -> None:
 def test_token_is_stored_hashed(live_hub: LiveHub) -> None:
     live_hub.login("ktn")
     raw = live_hub.tokens["ktn"]
-    db_bytes = b"".join(p.read_bytes() for p in (live_hub.tmp / "hub").glob("hub.sqlite3*"))
+    db_bytes = database_bytes(live_hub.hub)
     assert raw.encode() not in db_bytes
     assert hashlib.sha256(raw.encode()).hexdigest().encode() in db_bytes
 

@@ -17,16 +17,19 @@ from alu_hub.demo import seed_demo
 from alu_hub.models import Item
 from alu_hub.publish import ItemFields, PublishError, publish_file
 from alu_hub.server import serve_in_thread
-from alu_hub.settings import Settings
+from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
 
 def hub_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``alu-hub`` on the test's database (``--data`` names the hub)."""
+    data = Path(args[args.index("--data") + 1]) if "--data" in args else None
     return subprocess.run(
         [sys.executable, "-m", "alu_hub.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
+        env=hub_env(data) if data is not None else None,
     )
 
 
@@ -69,7 +72,7 @@ def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "Published" in r.stdout
 
-    settings = Settings(data_dir=Path(data))
+    settings = hub_settings(Path(data))
     server = serve_in_thread(create_app(settings))
     try:
         tok = requests.post(
@@ -109,7 +112,7 @@ def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
 
 
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
-    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00" * 5000)
     with pytest.raises(PublishError, match="Nothing was published"):
@@ -124,7 +127,7 @@ def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_metadata_is_stored_safely(tmp_path: Path, clip: Path) -> None:
-    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    hub = build_hub(hub_settings(tmp_path / "hub"))
     fields = ItemFields(title="A\x00title\u202e with\ncontrols", slug="../../etc/passwd")
     item = publish_file(hub, clip, fields, filename="../../evil\x07.mp4")
     assert item.title == "Atitle with controls"
@@ -135,7 +138,7 @@ def test_metadata_is_stored_safely(tmp_path: Path, clip: Path) -> None:
 
 
 def test_demo_seed_is_realistic_and_runs_once(tmp_path: Path) -> None:
-    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    hub = build_hub(hub_settings(tmp_path / "hub"))
     done: list[int] = []
     n = seed_demo(
         hub, clip_seconds=0.5, clip_size=(320, 180), progress=lambda d, _t: done.append(d)
@@ -165,18 +168,20 @@ def test_demo_seed_is_realistic_and_runs_once(tmp_path: Path) -> None:
 
 
 def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path}/hub.sqlite3")
+    url = hub_database_url(tmp_path)
+    db = Database(url)
     db.migrate()
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    db.dispose()
     with pytest.raises(SchemaTooNew, match="newer"):
-        Database(f"sqlite:///{tmp_path}/hub.sqlite3").migrate()
+        Database(url).migrate()
 
 
 def test_start_up_removes_files_of_items_never_published(tmp_path: Path, clip: Path) -> None:
     from alu_hub.app import recover
 
-    hub = build_hub(Settings(data_dir=tmp_path / "hub"))
+    hub = build_hub(hub_settings(tmp_path / "hub"))
     kept = publish_file(hub, clip, ItemFields(title="kept"))
     orphan = tmp_path / "hub" / "storage" / "items" / ("f" * 32)
     orphan.mkdir(parents=True)

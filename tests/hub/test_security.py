@@ -32,7 +32,7 @@ from alu_hub.app import build_hub
 from alu_hub.demo import ensure_member
 from alu_hub.models import SignInAttempt, Upload, utcnow
 from alu_hub.publish import ItemFields, commit, prepare
-from alu_hub.settings import Settings
+from tests.support.livehub import database_bytes, hub_settings
 from tests.support.waiting import wait_until
 
 from .conftest import LiveHub, start_hub
@@ -150,7 +150,7 @@ def test_failed_sign_ins_are_limited_per_user_name_the_same_for_any_name(hubs: S
     # the limit is per name: another member at the same address signs in
     assert sign_in(h, "rts", "rts-pw").status_code == 200
     # names are counted by digest: what was typed is not kept (it may be a password)
-    db_bytes = b"".join(p.read_bytes() for p in (h.tmp / "hub").glob("hub.sqlite3*"))
+    db_bytes = database_bytes(h.hub)
     assert ghost.encode() not in db_bytes
 
 
@@ -515,8 +515,8 @@ CRASH_SCRIPT = textwrap.dedent(
     from alu_hub.publish import complete_upload
     from alu_hub.settings import Settings
 
-    data, upload_id, moment = sys.argv[1:4]
-    hub = build_hub(Settings(data_dir=Path(data)))
+    data, upload_id, moment, database_url = sys.argv[1:5]
+    hub = build_hub(Settings(data_dir=Path(data), database_url=database_url))
 
     @event.listens_for(Session, "after_flush")
     def _flushed(session, _context):
@@ -544,7 +544,8 @@ def test_a_crash_mid_publish_leaves_nothing_half_visible(
     hubs: StartHub, tmp_path: Path, clip: Path, moment: str
 ) -> None:
     data_dir = tmp_path / "a" / "hub"
-    hub = build_hub(Settings(data_dir=data_dir))
+    settings = hub_settings(data_dir)
+    hub = build_hub(settings)
     member = ensure_member(hub, "ktn", "pw-1234", country="KE")
     upload_id = "u" + uuid.uuid4().hex
     sha = hashlib.sha256(clip.read_bytes()).hexdigest()
@@ -571,7 +572,15 @@ def test_a_crash_mid_publish_leaves_nothing_half_visible(
     hub.db.dispose()
 
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, str(data_dir), upload_id, moment],
+        [
+            sys.executable,
+            "-c",
+            CRASH_SCRIPT,
+            str(data_dir),
+            upload_id,
+            moment,
+            settings.database_url,
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -27,9 +27,9 @@ from alu_hub.errors import install_handlers
 from alu_hub.hub import Hub
 from alu_hub.models import Member, Upload, utcnow
 from alu_hub.server import RunningHub, serve_in_thread
-from alu_hub.settings import Settings
 from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, tus_router
+from tests.support.livehub import hub_database_url, hub_settings
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -121,10 +121,10 @@ def password_hash() -> str:
 
 
 def make_env(tmp_path: Path, **settings: Any) -> tuple[Env, Callable[[], None]]:
-    db = Database(f"sqlite:///{tmp_path}/hub.sqlite3")
+    db = Database(hub_database_url(tmp_path))
     db.migrate()
     hub = Hub(
-        settings=Settings(data_dir=tmp_path, **settings),
+        settings=hub_settings(tmp_path, **settings),
         db=db,
         storage=LocalStorage(tmp_path / "storage"),
     )

@@ -1,11 +1,17 @@
 """A real hub on 127.0.0.1 with a random port and a temp data folder, per test.
 
 The fixtures `live_hub` and `clip` are registered in tests/conftest.py for every test folder.
+
+Every hub the tests make gets its database from ``hub_settings`` / ``hub_database_url``: SQLite
+in its data folder, or its own database on the session's throwaway PostgreSQL server
+(tests/support/postgres.py) when the test runs on PostgreSQL (``ALU_TEST_DATABASE=postgresql``,
+``--hub-db=postgresql``, or the ``postgresql`` side of the tests run on both; tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +27,61 @@ from alu_hub.media import generate_clip
 from alu_hub.publish import ItemFields, publish_file
 from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.settings import Settings
+from tests.support import postgres
+
+#: The databases a hub can get in the tests.
+DATABASES = ("sqlite", "postgresql")
+_database = "sqlite"
+
+
+def hub_database() -> str:
+    """The database the hubs of the running test get: ``sqlite`` or ``postgresql``."""
+    return _database
+
+
+def use_database(kind: str) -> str:
+    """Make the hubs started from now on use ``kind``; returns the previous kind."""
+    global _database
+    if kind not in DATABASES:
+        raise ValueError(f"unknown hub database {kind!r}: one of {', '.join(DATABASES)}")
+    previous, _database = _database, kind
+    return previous
+
+
+def hub_database_url(data_dir: Path) -> str:
+    """The database URL of the hub whose data folder is ``data_dir``: its SQLite file, or its
+    own PostgreSQL database (the same one every time for one folder: replicas, restarts)."""
+    if _database == "postgresql":
+        return postgres.shared_cluster().database_for(data_dir.resolve())
+    return f"sqlite:///{data_dir / 'hub.sqlite3'}"
+
+
+def hub_settings(data_dir: Path, **settings: object) -> Settings:
+    """``Settings`` for a hub in ``data_dir`` on the test's database."""
+    if _database != "sqlite" and "database_url" not in settings:
+        settings["database_url"] = hub_database_url(data_dir)
+    return Settings(data_dir=data_dir, **settings)  # type: ignore[arg-type]
+
+
+def hub_env(data_dir: Path) -> dict[str, str]:
+    """Environment for an ``alu-hub`` process on ``data_dir``: the test's database too."""
+    env = dict(os.environ)
+    env.pop("ALU_HUB_DATABASE_URL", None)
+    if _database != "sqlite":
+        env["ALU_HUB_DATABASE_URL"] = hub_database_url(data_dir)
+    return env
+
+
+def database_bytes(hub: Hub) -> bytes:
+    """All the hub's database holds, as bytes, to look for what must never be stored: the
+    SQLite files (the write-ahead log included), or a ``pg_dump`` of every row."""
+    url = hub.db.url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    if url.startswith("postgresql"):
+        return postgres.shared_cluster().dump(url)
+    raise ValueError(f"no way to read the database {url.split(':', 1)[0]}")
 
 
 @dataclass
@@ -75,7 +136,7 @@ def sha256_of(path: Path) -> str:
 
 
 def start_hub(tmp: Path, **settings: object) -> LiveHub:
-    s = Settings(data_dir=tmp / "hub", **settings)  # type: ignore[arg-type]
+    s = hub_settings(tmp / "hub", **settings)
     hub = build_hub(s)
     server = serve_in_thread(create_app(s, hub))
     return LiveHub(hub=hub, server=server, tmp=tmp)

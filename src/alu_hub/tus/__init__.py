@@ -38,15 +38,22 @@ Locking (two writers must never interleave)
     a random id per request, ``lock_expires_at`` = now + 30 s), taken with one conditional
     UPDATE (free, or expired) and renewed, again conditionally, every 10 s while bytes arrive
     and before any write that follows a stall; the new offset is stored only while the lease
-    is still ours, and a writer that lost it stops without writing. A lease past its expiry is
-    free, so a writer that died (or stalls) in another process blocks its upload for at most
-    30 s. HEAD never waits for a lease: the stored offset only moves after an fsync.
+    is still ours, and a writer that lost it stops without writing. A request in another
+    process (a replica) that finds the lease held asks its writer to let go by marking the
+    lease (``lock_owner`` + ``!``); the writer looks for the mark every 0.5 s and then lets go
+    as above, so a client whose link died mid-PATCH on one replica resumes through another
+    within about a second. A HEAD waits for that too (up to ``LOCK_WAIT_S``, then answers the
+    stored offset: it only moves after an fsync). A lease past its expiry is free, so a writer
+    whose process died blocks its upload for at most 30 s.
 
 Completion
     When a plain or final upload has all its bytes its state becomes ``processing`` (committed)
     and ``hub.on_upload_complete(id)`` runs on a daemon thread, never on the event loop nor
-    before the response. A final upload is assembled from its parts on a daemon thread after
-    the 201 (streamed, constant memory); its parts are then terminated and their files deleted.
+    before the response; meanwhile a heartbeat moves the row's ``updated_at`` on every 15 s, so
+    that a replica starting up (or the periodic housekeeping) publishes again only uploads
+    nobody is publishing (``republish_uploads``; the commit marks an upload published once).
+    A final upload is assembled from its parts on a daemon thread after the 201 (streamed,
+    constant memory); its parts are then terminated and their files deleted.
 
 ``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
 and deletes any bytes left behind by terminated ones; the app calls it at start-up and
@@ -62,7 +69,7 @@ from __future__ import annotations
 
 from .protocol import TUS_VERSION, encode_metadata, http_date, parse_metadata
 from .routes import tus_router
-from .state import expire_uploads
+from .state import expire_uploads, republish_uploads
 
 __all__ = [
     "TUS_VERSION",
@@ -70,5 +77,6 @@ __all__ = [
     "expire_uploads",
     "http_date",
     "parse_metadata",
+    "republish_uploads",
     "tus_router",
 ]

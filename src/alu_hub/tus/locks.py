@@ -1,10 +1,12 @@
 """Who may write to an upload: the in-process lock per upload (with release requests to a
-stalled holder) and a request's hold, which adds the database lease. See the package doc."""
+stalled holder) and a request's hold, which adds the database lease (with release requests
+between processes). See the package doc."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 import weakref
@@ -16,9 +18,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Message
 
 from ..hub import Hub
-from ..models import Upload
+from ..models import Upload, utcnow
 from .protocol import _locked
-from .state import LEASE_RENEW_S, _db_begin, _db_drop_lease, _db_renew_lease
+from .state import (
+    LEASE_RENEW_S,
+    RELEASE_POLL_S,
+    _db_begin,
+    _db_drop_lease,
+    _db_lease_state,
+    _db_renew_lease,
+    _held_elsewhere,
+)
+
+log = logging.getLogger(__name__)
 
 #: How long a newcomer waits for an upload's lock before 423.
 LOCK_WAIT_S = 3.0
@@ -101,7 +113,17 @@ def _release(upload_id: str, lock: _UploadLock, owner: str) -> None:
 
 @dataclass
 class _Hold:
-    """This request's hold on an upload: the in-process lock, and maybe the database lease."""
+    """This request's hold on an upload: the in-process lock, and maybe the database lease.
+
+    A request that finds the lease held by another process's writer asks it to let go (a mark
+    on the lease, ``state.RELEASE_MARK``) and looks again every 0.1 s until the deadline: a HEAD
+    then answers the offset stored meanwhile (or the one stored before, at the deadline), a
+    PATCH takes the lease (423 at the deadline). While it holds the lease, a writer looks for
+    that mark every ``RELEASE_POLL_S`` (``_watch``) and, seeing it, lets go the way it does for
+    a request of its own process (``_UploadLock.ask_release``): it stops reading, fsyncs and
+    stores what it wrote and drops the lease. So a client whose link died mid-PATCH on one
+    replica resumes on another within about a second, not after the lease's 30 s; only a
+    writer whose process died holds its upload until the lease runs out."""
 
     hub: Hub
     upload_id: str
@@ -110,10 +132,14 @@ class _Hold:
     deadline: float
     leased: bool = False
     renew_at: float = 0.0
+    #: the lease went to another writer (or the upload stopped receiving): write nothing more
+    lost: bool = False
+    watcher: asyncio.Task[None] | None = None
 
     async def begin(self, member_id: int, *, lease: bool) -> Upload:
         """Load the upload (reconciled with its file); with ``lease``, wait for the database
-        lease until the deadline (423 after it) unless the upload no longer receives bytes."""
+        lease until the deadline (423 after it) unless the upload no longer receives bytes.
+        Either way, a writer in another process is asked to let go and waited for."""
         loop = asyncio.get_running_loop()
         while True:
             up, leased = await run_in_threadpool(
@@ -122,15 +148,51 @@ class _Hold:
             if leased:
                 self.leased = True
                 self.renew_at = time.monotonic() + LEASE_RENEW_S
-            if leased or not lease or up.state != "receiving" or up.concat == "final":
+                self.watcher = loop.create_task(self._watch())
+                return up
+            if up.state != "receiving" or up.concat == "final":
+                return up
+            if not lease and not _held_elsewhere(up, utcnow()):
                 return up
             if loop.time() >= self.deadline:
+                if not lease:
+                    return up  # the stored offset: it only moves after an fsync
                 raise _locked()
             await asyncio.sleep(0.1)
 
+    async def _watch(self) -> None:
+        """While we hold the lease: let go when another process asks (or took it)."""
+        while True:
+            await asyncio.sleep(RELEASE_POLL_S)
+            if not self._holding():
+                return
+            try:
+                state = await run_in_threadpool(
+                    _db_lease_state, self.hub, self.upload_id, self.owner
+                )
+            except Exception:  # the database may be away for a moment: keep_lease will tell
+                log.debug("upload %s: the lease check failed", self.upload_id[:8], exc_info=True)
+                continue
+            if not self._holding():  # stored meanwhile
+                return
+            if state == "held":
+                continue
+            if state == "lost":
+                self.lost = True
+            self.lock.ask_release()
+            return
+
+    def _holding(self) -> bool:
+        return self.leased
+
+    def stop_watching(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
+
     async def keep_lease(self) -> bool:
         """Renew the lease when due; False when it was lost (stop writing)."""
-        if not self.leased:
+        if not self.leased or self.lost:
             return False
         if time.monotonic() < self.renew_at:
             return True
@@ -152,6 +214,7 @@ async def _hold(hub: Hub, upload_id: str) -> AsyncIterator[_Hold]:
     try:
         yield hold
     finally:
+        hold.stop_watching()
         try:
             if hold.leased:
                 with contextlib.suppress(Exception):

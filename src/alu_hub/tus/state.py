@@ -1,5 +1,6 @@
 """The uploads' state: operations on the Upload table (run on worker threads), the database
-lease, completion (and assembly of final uploads) and expiry. See the package doc."""
+lease (and release requests between processes), completion (and assembly of final uploads),
+the publishing heartbeat, and expiry. See the package doc."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ WRITE_BUFFER = 1024 * 1024
 #: The lease in the database: its length, and how often a writer renews it.
 LEASE_S = 30.0
 LEASE_RENEW_S = 10.0
+#: A request in another process that wants the upload appends this to ``lock_owner`` (the
+#: lease stays the holder's); the holder, which looks every ``RELEASE_POLL_S``, then stops
+#: reading, stores what it wrote and drops the lease (see ``locks._Hold``).
+RELEASE_MARK = "!"
+RELEASE_POLL_S = 0.5
+#: A process publishing a complete upload moves its ``updated_at`` on every this often; an
+#: upload in ``processing`` whose ``updated_at`` is older than ``PUBLISH_STALE_S`` has nobody
+#: publishing it (the process died) and is published again (``republish_uploads``).
+PUBLISH_HEARTBEAT_S = 15.0
+PUBLISH_STALE_S = 90.0
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)
 
@@ -44,6 +55,21 @@ def _upload_path(hub: Hub, upload_id: str) -> Path:
 def _lease_free(now: dt.datetime) -> Any:
     return or_(
         Upload.lock_owner == "", Upload.lock_expires_at.is_(None), Upload.lock_expires_at < now
+    )
+
+
+def _leased_by(owner: str) -> Any:
+    """The lease is ``owner``'s (whether or not another process asked it to let go)."""
+    return Upload.lock_owner.in_((owner, owner + RELEASE_MARK))
+
+
+def _held_elsewhere(up: Upload, now: dt.datetime) -> bool:
+    """Another request (here or in another process) holds a live lease on ``up``."""
+    return bool(
+        up.state == "receiving"
+        and up.lock_owner
+        and up.lock_expires_at is not None
+        and up.lock_expires_at >= now
     )
 
 
@@ -79,7 +105,9 @@ def _db_begin(
 ) -> tuple[Upload, bool]:
     """Under the in-process lock: take the database lease (if asked and free), load the upload
     and reconcile its offset with the file. Returns the upload and whether we hold the lease
-    (False: another process's writer holds it, or the upload no longer receives bytes)."""
+    (False: another process's writer holds it, or the upload no longer receives bytes). When
+    another process's writer holds a live lease, it is asked to let go (``RELEASE_MARK``):
+    the caller looks again until the lease is free (see ``locks._Hold.begin``)."""
     now = utcnow()
     with hub.db.engine.begin() as conn:
         leased = False
@@ -91,6 +119,12 @@ def _db_begin(
             )
             leased = taken.rowcount == 1
         up = _check_owned(_db_get(conn, upload_id), member_id)
+        if not leased and _held_elsewhere(up, now) and not up.lock_owner.endswith(RELEASE_MARK):
+            conn.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.lock_owner == up.lock_owner)
+                .values(lock_owner=up.lock_owner + RELEASE_MARK)
+            )
         if up.state == "receiving" and up.concat != "final":
             up.offset = _reconcile(conn, hub, up, cut_tail=leased)
     return up, leased
@@ -125,17 +159,31 @@ def _db_renew_lease(hub: Hub, upload_id: str, owner: str) -> bool:
     with hub.db.engine.begin() as conn:
         renewed = conn.execute(
             update(Upload)
-            .where(Upload.id == upload_id, Upload.lock_owner == owner, Upload.state == "receiving")
+            .where(Upload.id == upload_id, _leased_by(owner), Upload.state == "receiving")
             .values(lock_expires_at=now + dt.timedelta(seconds=LEASE_S))
         )
         return renewed.rowcount == 1
+
+
+def _db_lease_state(hub: Hub, upload_id: str, owner: str) -> str:
+    """``held``, ``asked`` (another process asked us to let go) or ``lost`` (not ours, or the
+    upload no longer receives bytes)."""
+    with hub.db.engine.connect() as conn:
+        row = conn.execute(
+            select(Upload.lock_owner, Upload.state).where(Upload.id == upload_id)
+        ).one_or_none()
+    if row is None or row.state != "receiving":
+        return "lost"
+    if row.lock_owner == owner:
+        return "held"
+    return "asked" if row.lock_owner == owner + RELEASE_MARK else "lost"
 
 
 def _db_drop_lease(hub: Hub, upload_id: str, owner: str) -> None:
     with hub.db.session() as s:
         s.execute(
             update(Upload)
-            .where(Upload.id == upload_id, Upload.lock_owner == owner)
+            .where(Upload.id == upload_id, _leased_by(owner))
             .values(lock_owner="", lock_expires_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -155,7 +203,7 @@ def _db_store(
     with hub.db.engine.begin() as conn:
         stored = conn.execute(
             update(Upload)
-            .where(Upload.id == upload_id, Upload.lock_owner == owner, Upload.state == "receiving")
+            .where(Upload.id == upload_id, _leased_by(owner), Upload.state == "receiving")
             .values(
                 offset=offset,
                 length=length,
@@ -279,19 +327,73 @@ def _mark_failed(hub: Hub, upload_id: str, from_state: str, error: str) -> None:
         )
 
 
+def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event) -> None:
+    """While ``upload_id`` is being published here: move its ``updated_at`` on, so that no other
+    process takes it for abandoned (``republish_uploads``)."""
+    while not stop.wait(PUBLISH_HEARTBEAT_S):
+        try:
+            with hub.db.engine.begin() as conn:
+                beat = conn.execute(
+                    update(Upload)
+                    .where(Upload.id == upload_id, Upload.state == "processing")
+                    .values(updated_at=utcnow())
+                )
+            if beat.rowcount != 1:
+                return
+        except Exception:  # the database may be away for a moment
+            log.warning("upload %s: the publishing heartbeat failed", upload_id[:8], exc_info=True)
+
+
 def _run_complete(hub: Hub, upload_id: str) -> None:
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat, args=(hub, upload_id, stop), name=f"upload-beat:{upload_id}", daemon=True
+    )
+    beat.start()
     try:
         hub.on_upload_complete(upload_id)
     except Exception as e:
         log.exception("processing upload %s failed", upload_id)
         with contextlib.suppress(Exception):
             _mark_failed(hub, upload_id, "processing", f"Processing failed: {e}")
+    finally:
+        stop.set()
+        beat.join()
 
 
 def _start_complete(hub: Hub, upload_id: str) -> None:
     threading.Thread(
         target=_run_complete, args=(hub, upload_id), name=f"upload-done:{upload_id}", daemon=True
     ).start()
+
+
+def republish_uploads(hub: Hub, *, alone: bool) -> list[str]:
+    """Publish again the uploads that have all their bytes but nobody publishing them (a crash
+    between the last byte and the commit), each on its own thread; returns their ids.
+
+    With ``alone`` (no other process uses this data folder: ``hub.DataFolderLock``) that is
+    every plain or final upload in ``processing``. Otherwise another process may be publishing
+    one right now, so only those whose publishing heartbeat stopped (``updated_at`` older than
+    ``PUBLISH_STALE_S``) are taken, each with a conditional UPDATE that one process wins.
+    Partial uploads in ``processing`` belong to a final upload and are never published."""
+    now = utcnow()
+    stale = now - dt.timedelta(seconds=PUBLISH_STALE_S)
+    pending = and_(Upload.state == "processing", Upload.concat != "partial")
+    if not alone:
+        pending = and_(pending, Upload.updated_at < stale)
+    with hub.db.engine.connect() as conn:
+        candidates = list(conn.execute(select(Upload.id).where(pending)).scalars())
+    taken: list[str] = []
+    for upload_id in candidates:
+        with hub.db.engine.begin() as conn:
+            claimed = conn.execute(
+                update(Upload).where(Upload.id == upload_id, pending).values(updated_at=now)
+            )
+        if claimed.rowcount == 1:
+            log.info("publishing upload %s again (nobody was publishing it)", upload_id[:8])
+            _start_complete(hub, upload_id)
+            taken.append(upload_id)
+    return taken
 
 
 def _assemble_final(hub: Hub, final_id: str, part_ids: list[str]) -> None:

@@ -1,0 +1,168 @@
+"""The hub's schema and SQL on each database it runs on (SQLite, PostgreSQL): the migrations
+build what the models describe, go down and up again with data in place, and input that one
+engine stores and the other refuses is answered alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from alu_hub.db import Database
+from alu_hub.models import Base, HistoryEvent, Member, SignInAttempt, utcnow
+from tests.support.livehub import LiveHub, hub_database_url
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_the_migrations_build_what_the_models_describe(tmp_path: Path) -> None:
+    db = Database(hub_database_url(tmp_path))
+    try:
+        db.migrate()
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_the_migrations_go_down_and_up_again_keeping_the_rows(tmp_path: Path, hub_db: str) -> None:
+    db = Database(hub_database_url(tmp_path))
+    cfg = db.alembic_config()
+    try:
+        command.downgrade(cfg, "base")  # a database copied from a migrated template, or new
+        command.upgrade(cfg, "0002")
+        with db.session() as s:
+            ktn = Member(username="ktn", password_hash="x", country="KE")
+            s.add(ktn)
+            s.flush()
+            s.add(
+                HistoryEvent(
+                    event_id="e" * 16,
+                    member_id=ktn.id,
+                    type="download_completed",
+                    occurred_at=utcnow(),
+                )
+            )
+            s.add(SignInAttempt(key="k" * 64, at=utcnow()))
+        db.migrate()
+        with db.session() as s:
+            assert s.scalar(select(HistoryEvent.event_id)) == "e" * 16
+            assert s.scalar(select(func.count()).select_from(SignInAttempt)) == 1
+            if hub_db == "postgresql":  # the keys and their sequences are 64-bit now
+                for table, column in (("history", "seq"), ("signin_attempts", "id")):
+                    s.execute(
+                        text("SELECT setval(pg_get_serial_sequence(:t, :c), 3000000000)"),
+                        {"t": table, "c": column},
+                    )
+            member_id = s.scalar(select(Member.id))
+            assert member_id is not None
+            event = HistoryEvent(
+                event_id="f" * 16,
+                member_id=member_id,
+                type="upload_completed",
+                occurred_at=utcnow(),
+            )
+            attempt = SignInAttempt(key="k" * 64, at=utcnow())
+            s.add_all([event, attempt])
+            s.flush()
+            if hub_db == "postgresql":
+                assert event.seq > 2**31 and attempt.id > 2**31
+            s.delete(event)  # 0003's downgrade cannot keep such keys in 32 bits
+            s.delete(attempt)
+            if hub_db == "postgresql":
+                for table, column in (("history", "seq"), ("signin_attempts", "id")):
+                    s.execute(
+                        text("SELECT setval(pg_get_serial_sequence(:t, :c), 100)"),
+                        {"t": table, "c": column},
+                    )
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "head")
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_the_sessions_count_days_in_utc(live_hub: LiveHub, hub_db: str) -> None:
+    """The stats count upload days; PostgreSQL's date_trunc works in the session's zone, which
+    is the server's unless the hub sets it (the test server's is UTC+14)."""
+    with live_hub.hub.db.session() as s:
+        late = dt.datetime(2026, 11, 1, 23, 30, tzinfo=dt.UTC)
+        if hub_db == "postgresql":
+            assert s.scalar(text("SELECT current_setting('TimeZone')")) == "UTC"
+            day = s.scalar(select(func.date_trunc("day", late)))
+        else:
+            day = s.scalar(select(func.date(late.replace(tzinfo=None))))
+        assert str(day).startswith("2026-11-01")
+
+
+def _event(**fields: object) -> dict[str, object]:
+    return {"id": uuid.uuid4().hex, "type": "download_completed", **fields}
+
+
+def test_text_with_nul_is_answered_alike(live_hub: LiveHub) -> None:
+    """PostgreSQL's text cannot hold NUL: a NUL in a user name, a device or an id in a URL is
+    no reason for a 500 (it was one on PostgreSQL)."""
+    live_hub.member("ktn", "pw-1234")
+    signin = live_hub.api("/session")
+    nul_user = requests.post(
+        signin, json={"username": "ktn\x00", "password": "pw-1234"}, timeout=10
+    )
+    assert nul_user.status_code == 401
+    device = requests.post(
+        signin, json={"username": "ktn", "password": "pw-1234", "device": "a\x00b"}, timeout=10
+    )
+    assert device.status_code == 200
+    ktn = live_hub.login("ktn")
+    for path in (
+        "/items/abc%00def",
+        "/items/abc%00/renditions/broadcast",
+        "/items/abc%00/thumbnail",
+    ):
+        assert ktn.get(live_hub.api(path), timeout=10).status_code == 404, path
+    events = [_event(device="desk\x00"), _event(item_id="i\x00"), _event(rendition="r\x00")]
+    r = ktn.post(live_hub.api("/history"), json={"events": events}, timeout=10)
+    assert r.status_code == 200 and r.json()["accepted"] == 3
+    stored = ktn.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert [e["id"] for e in stored] == [e["id"] for e in events]
+    assert stored[0]["device"] in ("desk\x00", "desk\ufffd")
+
+
+def test_json_without_nan_is_stored_on_every_engine(live_hub: LiveHub) -> None:
+    """Python's json reads NaN and Infinity; PostgreSQL's json refuses them (a 500 it was) and
+    no client could read them back: they are stored as null."""
+    ktn = live_hub.login("ktn")
+    detail = '"detail": {"nan": NaN, "inf": [Infinity, -Infinity, 1e400], "ok": 1.5}'
+    body = f'{{"events": [{{"id": "{uuid.uuid4().hex}", "type": "download_completed", {detail}}}]}}'
+    r = ktn.post(
+        live_hub.api("/history"),
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    stored = ktn.get(live_hub.api("/history"), timeout=10)
+    assert stored.status_code == 200
+    assert stored.json()["events"][0]["detail"] == {
+        "nan": None,
+        "inf": [None, None, None],
+        "ok": 1.5,
+    }
+
+
+def test_history_cursors_beyond_32_bits(live_hub: LiveHub) -> None:
+    ktn = live_hub.login("ktn")
+    for after in (2**31, 2**40):
+        r = ktn.get(live_hub.api("/history"), params={"after": after}, timeout=10)
+        assert r.status_code == 200 and r.json() == {"events": [], "next": after, "more": False}
+        r = ktn.get(live_hub.api("/items"), params={"after": after}, timeout=10)
+        assert r.status_code == 200 and r.json()["items"] == []
