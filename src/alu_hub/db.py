@@ -2,7 +2,8 @@
 
 The schema is owned by Alembic migrations in ``alu_hub/migrations`` (numbered, one per
 change); ``Database.migrate()`` brings any database up to the newest at start-up and refuses one
-newer than this code knows.
+newer than this code knows. On PostgreSQL, replicas starting together take turns at it (an
+advisory lock).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, create_engine, event, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Counter, KeyValue
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The PostgreSQL advisory lock a process holds while it migrates ("alu-hub" in ASCII).
+MIGRATION_LOCK = 0x616C752D687562
 
 
 class SchemaTooNew(RuntimeError):
@@ -126,7 +129,32 @@ class Database:
         cfg.attributes["engine"] = self.engine
         return cfg
 
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On PostgreSQL, one process migrates a database at a time: replicas starting together
+        on a new database would otherwise all create the tables, and all but one fail (Alembic's
+        module-level context makes it unsafe between threads too). SQLite: nothing."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        conn = self.engine.connect()
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+            yield
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+        except BaseException:
+            conn.invalidate()  # the server lets go of the lock with the connection
+            raise
+        finally:
+            conn.close()
+
     def migrate(self) -> None:
+        with self._migration_lock():
+            self._migrate()
+
+    def _migrate(self) -> None:
         cfg = self.alembic_config()
         script = ScriptDirectory.from_config(cfg)
         known = {rev.revision for rev in script.walk_revisions()}

@@ -5,6 +5,8 @@ engine stores and the other refuses is answered alike."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from alu_hub.db import Database
-from alu_hub.models import Base, HistoryEvent, Member, SignInAttempt, utcnow
+from alu_hub.models import Base, Counter, HistoryEvent, KeyValue, Member, SignInAttempt, utcnow
 from tests.support.livehub import LiveHub, hub_database_url
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,6 +92,58 @@ def test_the_migrations_go_down_and_up_again_keeping_the_rows(tmp_path: Path, hu
             assert compare_metadata(ctx, Base.metadata) == []
     finally:
         db.dispose()
+
+
+MIGRATE = """
+import sys
+from alu_hub.db import Database
+db = Database(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+db.migrate()
+"""
+
+
+def test_replicas_starting_together_on_a_new_database_take_turns(
+    tmp_path: Path, hub_db: str
+) -> None:
+    """Several processes migrating one new database at once: on PostgreSQL an advisory lock
+    makes them take turns (without it, all but one failed creating tables that exist)."""
+    if hub_db != "postgresql":
+        pytest.skip(
+            "PostgreSQL only: SQLite replicas starting together on a new file are not serialised"
+        )
+    url = hub_database_url(tmp_path)
+    db = Database(url)
+    command.downgrade(db.alembic_config(), "base")  # a new, empty database
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        for p in procs:  # all imported and connected-ready: then all go at once
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        for p in procs:
+            _, err = p.communicate(timeout=90)
+            assert p.returncode == 0, err[-2000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Counter)) == 1
+        assert s.scalar(select(func.count()).select_from(KeyValue)) == 1
+    db.dispose()
 
 
 def test_the_sessions_count_days_in_utc(live_hub: LiveHub, hub_db: str) -> None:

@@ -10,7 +10,10 @@ system user is created when it is missing) and owns the temp folder.
 A database is made for each hub (keyed by its data folder, so that two replicas, or a restart,
 on one folder share one database) as a copy of a template migrated once per session: that runs
 the hub's Alembic migrations on PostgreSQL every session, and makes a database in tens of
-milliseconds.
+milliseconds. A keeper thread makes the next databases ahead of time and drops those of test
+modules that ended (tests/conftest.py), so neither is on a test's clock.
+
+``./run python -m tests.support.postgres`` starts one by hand, to try a hub on PostgreSQL.
 
 The binaries are looked for in ``ALU_TEST_PG_BIN``, on the PATH, then in the usual packaged
 places (Debian's ``/usr/lib/postgresql/<version>/bin``, Homebrew, ``/usr/local/pgsql/bin``).
