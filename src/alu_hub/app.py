@@ -110,6 +110,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await asyncio.to_thread(hub.media.close)
             hub.folder_lock.close()
 
     app = FastAPI(

@@ -38,9 +38,12 @@ def _hub(args: argparse.Namespace) -> Hub:
     """The hub of a chore (``publish``, ``member``, ``stats``): it shares the data folder with
     the replicas serving it, so that none of them takes its work in progress (say, the files of
     an item being published) for a crash's leftovers at start-up (``hub.DataFolderLock``)."""
+    from dataclasses import replace
+
     from .app import build_hub
 
-    hub = build_hub(_settings(args))
+    # A chore is a process of its own: its media work has no requests to keep waiting.
+    hub = build_hub(replace(_settings(args), media_workers=0))
     hub.folder_lock.share()
     return hub
 

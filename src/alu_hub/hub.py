@@ -20,6 +20,8 @@ from .auth import TokenProblem, token_for
 from .db import Database
 from .errors import ApiError, unauthorized
 from .events import FeedBroker, feed_counter
+from .feed import ItemJsonCache
+from .mediapool import MediaPool
 from .models import Member
 from .settings import Settings
 from .storage import Storage
@@ -38,9 +40,14 @@ class Hub:
     on_upload_complete: Callable[[str], None] = lambda _upload_id: None
     #: This process's hold on the data folder, taken at start-up (``DataFolderLock``).
     folder_lock: DataFolderLock = field(init=False, repr=False, compare=False)
+    #: Where probing, proxies and thumbnails run (``mediapool``).
+    media: MediaPool = field(init=False, repr=False, compare=False)
+    #: The JSON of items already served (items never change): ``feed``.
+    feed_cache: ItemJsonCache = field(default_factory=ItemJsonCache, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.folder_lock = DataFolderLock(self.settings.data_dir)
+        self.media = MediaPool(self.settings.media_workers, nice=self.settings.media_nice)
         # Items published by other processes on the same database wake this one's streams too.
         db = self.db
         self.broker.watch(lambda: feed_counter(db))
@@ -147,7 +154,8 @@ def clear_work_folder(work: Path, *, alone: bool) -> None:
                 entry.unlink(missing_ok=True)
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """(``async``: FastAPI calls it on the event loop, not through the thread pool.)"""
     hub = request.app.state.hub
     assert isinstance(hub, Hub)
     return hub

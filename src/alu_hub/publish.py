@@ -28,7 +28,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .hub import Hub
-from .media import MediaError, make_proxy, make_thumbnail, probe
+from .media import MediaError, probe
+from .mediapool import render
 from .models import Item, Member, Rendition, Upload, utcnow
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ def prepare(
     if size == 0:
         raise PublishError("The file is empty; nothing was published.")
     try:
-        info = probe(src)
+        info = hub.media.run(probe, src)
     except MediaError as e:
         raise PublishError(f"{e} Nothing was published.") from None
     if not info.video_codec:
@@ -243,8 +244,7 @@ def prepare(
     try:
         proxy_path, thumb_path = work / "proxy.mp4", work / "thumbnail.jpg"
         try:
-            proxy_info = make_proxy(src, proxy_path)
-            make_thumbnail(proxy_path, thumb_path)
+            proxy_info = hub.media.run(render, src, proxy_path, thumb_path).proxy
         except MediaError as e:
             raise PublishError(f"{e} Nothing was published.") from None
         proxy_sha, proxy_size = file_sha256(proxy_path)

@@ -32,8 +32,12 @@ class Settings:
     signed_url_ttl_s: int = 3600
     #: Seconds between keep-alive comments on the SSE stream (proxies cut idle streams).
     sse_keepalive_s: float = 15.0
-    #: Make proxies and thumbnails for uploads in a worker pool of this size.
-    media_workers: int = 1
+    #: Probe, proxy and thumbnail in this many worker processes (``mediapool``), so that a
+    #: transcode never holds the serving process's GIL; 0: on the publishing thread itself
+    #: (the demo hub inside the desktop app, most tests). ``alu-hub serve`` uses 1.
+    media_workers: int = 0
+    #: The media workers' CPU priority, lower than the serving process's (``nice`` value).
+    media_nice: int = 10
     #: The client version the hub advertises as current (update check).
     client_version: str = ""
     #: Sign-in rate limiting: sign-ins that did not succeed are counted in a sliding window of
@@ -108,6 +112,8 @@ class Settings:
             ),
             trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
             client_version=os.environ.get("ALU_HUB_CLIENT_VERSION", ""),
+            media_workers=int(os.environ.get("ALU_HUB_MEDIA_WORKERS", 1)),
+            media_nice=int(os.environ.get("ALU_HUB_MEDIA_NICE", 10)),
             storage_url=os.environ.get("ALU_HUB_STORAGE", ""),
             s3_endpoint=os.environ.get("ALU_HUB_S3_ENDPOINT", ""),
             s3_public_endpoint=os.environ.get("ALU_HUB_S3_PUBLIC_ENDPOINT", ""),

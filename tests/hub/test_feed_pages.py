@@ -1,0 +1,158 @@
+"""Feed pages made from cached item JSON (``alu_hub.feed``) and media work in worker processes
+(``alu_hub.mediapool``): the same answers as before, faster, with the heavy work elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from alu_hub.api import item_out
+from alu_hub.media import MediaError, MediaInfo, probe
+from alu_hub.mediapool import MediaPool
+from alu_hub.models import Item, Member
+from alu_hub.publish import ItemFields, publish_file
+from alu_hub.schemas import ItemPage
+from tests.support.livehub import LiveHub, start_hub
+
+
+def _orm_page(live: LiveHub, base: str, after: int, limit: int) -> str:
+    """The page as the ORM + ``ItemPage`` model made it before the cache existed."""
+    with live.hub.db.session() as s:
+        rows = list(
+            s.scalars(select(Item).where(Item.seq > after).order_by(Item.seq).limit(limit + 1))
+        )
+        items = [item_out(i, base) for i in rows[:limit]]
+        return ItemPage(
+            items=items, next=items[-1].seq if items else after, more=len(rows) > limit
+        ).model_dump_json()
+
+
+def _publish_both_kinds(live: LiveHub, clip: Path) -> None:
+    live.member("ktn", country="KE")
+    live.publish(clip, "Élections : الانتخابات", language="fr", script="Ligne 1\nLigne 2")
+    with live.hub.db.session() as s:
+        member = s.execute(select(Member).where(Member.username == "ktn")).scalar_one()
+        s.expunge(member)
+    publish_file(
+        live.hub,
+        clip,
+        ItemFields(title="Nairobi floods"),
+        kind="member_upload",
+        source_member=member,
+    )
+    live.publish(clip, "Third", priority="flash")
+
+
+def test_pages_are_byte_for_byte_what_the_model_gives(live_hub: LiveHub, clip: Path) -> None:
+    _publish_both_kinds(live_hub, clip)
+    s = live_hub.login("rts")
+    for after, limit in ((0, 100), (0, 1), (1, 1), (1, 5), (3, 10), (99, 10)):
+        for _ in range(2):  # the second time from the cache
+            r = s.get(live_hub.api("/items"), params={"after": after, "limit": limit}, timeout=10)
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "application/json"
+            assert r.text == _orm_page(live_hub, live_hub.url, after, limit), (after, limit)
+    page = s.get(live_hub.api("/items"), timeout=10).json()
+    assert [i["source_member"] and i["source_member"]["username"] for i in page["items"]] == [
+        None,
+        "ktn",
+        None,
+    ]
+    assert len(live_hub.hub.feed_cache) == 3
+
+
+def test_item_urls_follow_the_address_the_client_used(live_hub: LiveHub, clip: Path) -> None:
+    live_hub.publish(clip, "One")
+    s = live_hub.login("rts")
+    port = live_hub.url.rsplit(":", 1)[1]
+    by_ip = s.get(live_hub.api("/items"), timeout=10).json()["items"][0]
+    by_name = s.get(f"http://localhost:{port}/api/v1/items", timeout=10).json()["items"][0]
+    assert by_ip["thumbnail_url"].startswith(f"http://127.0.0.1:{port}/")
+    assert by_name["thumbnail_url"].startswith(f"http://localhost:{port}/")
+    assert by_name["renditions"][0]["url"].startswith(f"http://localhost:{port}/")
+
+
+def test_the_page_needs_a_valid_token(live_hub: LiveHub) -> None:
+    r = requests.get(live_hub.api("/items"), timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "no_token"
+    r = requests.get(live_hub.api("/items"), headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_token"
+    s = live_hub.login("ktn")
+    assert s.get(live_hub.api("/items"), params={"limit": 0}, timeout=10).status_code == 422
+
+
+def test_cache_keeps_the_most_recently_used() -> None:
+    from alu_hub.feed import ItemJsonCache
+
+    cache = ItemJsonCache(size=2)
+    cache.put_many("b", {"1": b"one", "2": b"two"})
+    assert cache.get_many("b", ["1"]) == {"1": b"one"}  # 1 is now the most recent
+    cache.put_many("b", {"3": b"three"})
+    assert cache.get_many("b", ["1", "2", "3"]) == {"1": b"one", "3": b"three"}
+    assert cache.get_many("other", ["1"]) == {}
+
+
+# --- media in worker processes -------------------------------------------------------------
+
+
+def _die() -> None:  # run in a worker: as a decoder crashing on a hostile file would
+    os._exit(1)
+
+
+def _worker_pid(_path: Path) -> int:
+    return os.getpid()
+
+
+@pytest.fixture
+def pool() -> Iterator[MediaPool]:
+    p = MediaPool(1, nice=5)
+    yield p
+    p.close()
+
+
+def test_pool_runs_in_another_process_at_lower_priority(pool: MediaPool, clip: Path) -> None:
+    info = pool.run(probe, clip)
+    assert isinstance(info, MediaInfo) and info.video_codec == "h264"
+    assert pool.run(_worker_pid, clip) != os.getpid()
+    assert pool.run(os.getpriority, os.PRIO_PROCESS, 0) == os.getpriority(os.PRIO_PROCESS, 0) + 5
+
+
+def test_errors_come_back_as_themselves(pool: MediaPool, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(MediaError, match=r"notes\.mp4"):
+        pool.run(probe, bad)
+
+
+def test_a_crashed_worker_fails_its_job_and_the_next_job_runs(pool: MediaPool, clip: Path) -> None:
+    with pytest.raises(MediaError, match="could not be processed"):
+        pool.run(_die)
+    assert pool.run(probe, clip).video_codec == "h264"
+
+
+def test_in_place_when_no_workers(clip: Path) -> None:
+    p = MediaPool(0)
+    assert p.run(_worker_pid, clip) == os.getpid()
+    p.close()
+
+
+def test_a_hub_with_media_workers_publishes_an_upload(tmp_path: Path, clip: Path) -> None:
+    live = start_hub(tmp_path, media_workers=1)
+    try:
+        item_id = live.publish(clip, "Through the worker")
+        s = live.login("ktn")
+        item = s.get(live.api(f"/items/{item_id}"), timeout=10).json()
+        assert {r["name"] for r in item["renditions"]} == {"broadcast", "proxy"}
+        assert s.get(item["thumbnail_url"], timeout=10).content[:2] == b"\xff\xd8"
+        assert live.hub.media._pool is not None  # the work went to the pool
+    finally:
+        live.server.stop()
+        live.hub.media.close()
+        live.hub.db.dispose()
+        shutil.rmtree(tmp_path / "hub", ignore_errors=True)
