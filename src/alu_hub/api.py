@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import auth, signin
 from .errors import ApiError, unauthorized
+from .feed import page_body, page_json
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
 from .models import HistoryEvent, Item, Member, Token, utcnow
@@ -143,26 +144,23 @@ def client_info(hub: HubDep, _member: MemberDep) -> ClientInfo:
 # --- the feed ------------------------------------------------------------------------------
 
 
-def _page(s: Session, after: int, limit: int) -> tuple[list[Item], bool]:
-    rows = list(s.scalars(select(Item).where(Item.seq > after).order_by(Item.seq).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
-
-
 @router.get("/items", response_model=ItemPage, tags=["feed"])
-def list_items(
+async def list_items(
     request: Request,
-    hub: HubDep,
-    _member: MemberDep,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> ItemPage:
+) -> Response:
     """The feed in publish order: items with ``seq`` greater than ``after``."""
-    with hub.db.session() as s:
-        rows, more = _page(s, after, limit)
-        base = base_url(request)
-        return ItemPage(
-            items=[item_out(i, base) for i in rows], next=rows[-1].seq if rows else after, more=more
-        )
+    hub: Hub = request.app.state.hub
+    base = base_url(request)
+
+    def answer() -> bytes:  # one trip to the thread pool for the token and the page
+        current_member(request, hub)
+        with hub.db.session() as s:
+            items, more = page_json(s, hub.feed_cache, after, limit, base)
+        return page_body(items, after, more)
+
+    return Response(await run_in_threadpool(answer), media_type="application/json")
 
 
 def _item(s: Session, item_id: str) -> Item:
@@ -327,8 +325,8 @@ def _max_seq(hub: Hub) -> int:
 
 def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], bool]:
     with hub.db.session() as s:
-        rows, more = _page(s, after, 100)
-        return [(i.seq, item_out(i, base).model_dump_json()) for i in rows], more
+        items, more = page_json(s, hub.feed_cache, after, 100, base)
+    return [(seq, text.decode()) for seq, text in items], more
 
 
 # --- history -------------------------------------------------------------------------------
