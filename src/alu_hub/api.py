@@ -19,7 +19,7 @@ from . import auth, signin
 from .errors import ApiError, unauthorized
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
-from .models import HistoryEvent, Item, Member, Token, utcnow
+from .models import MAX_BIGINT, HistoryEvent, Item, Member, Token, utcnow
 from .schemas import (
     ClientInfo,
     HistoryBatchIn,
@@ -153,7 +153,7 @@ def list_items(
     request: Request,
     hub: HubDep,
     _member: MemberDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ItemPage:
     """The feed in publish order: items with ``seq`` greater than ``after``."""
@@ -288,7 +288,7 @@ def rendition_link(
 @router.get("/events", tags=["feed"], response_class=StreamingResponse)
 async def events(
     request: Request,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``event: item`` with the item as data and its seq as id, for every
@@ -296,8 +296,8 @@ async def events(
     hub: Hub = request.app.state.hub
     await run_in_threadpool(current_member, request, hub)
     cursor = after
-    if cursor is None and last_event_id and last_event_id.isdigit():
-        cursor = int(last_event_id)
+    if cursor is None and last_event_id:
+        cursor = _event_id(last_event_id)
     if cursor is None:
         cursor = await run_in_threadpool(_max_seq, hub)
     base = base_url(request)
@@ -318,6 +318,16 @@ async def events(
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(cursor), media_type="text/event-stream", headers=headers)
+
+
+def _event_id(value: str) -> int | None:
+    """A ``Last-Event-ID`` as a seq; None (start from now, as without one) for anything this
+    hub cannot have sent: not ASCII digits (``isdigit`` takes ``²`` too), or past any seq."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        return None
+    seq = int(value)
+    return seq if seq <= MAX_BIGINT else None
 
 
 def _max_seq(hub: Hub) -> int:
@@ -402,7 +412,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
 def get_history(
     hub: HubDep,
     member: MemberDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> HistoryPage:
     """The signed-in member's own events (from all its workstations), in the order stored."""
