@@ -34,7 +34,8 @@ from .schemas import (
     SessionOut,
     StatsOut,
 )
-from .stats import compute_stats
+from .stats import PeriodError, compute_stats
+from .stats import period as stats_period
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -452,22 +453,6 @@ def get_history(
 # --- statistics ----------------------------------------------------------------------------
 
 
-def _parse_when(value: str | None, default: dt.datetime, *, end: bool) -> dt.datetime:
-    if not value:
-        return default
-    try:
-        if len(value) == 10:  # a date: the whole day counts
-            day = dt.date.fromisoformat(value)
-            start = dt.datetime.combine(day, dt.time(), dt.UTC)
-            return start + dt.timedelta(days=1) if end else start
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(
-            422, "invalid_request", f"{value!r} is not a date (YYYY-MM-DD) or ISO time."
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 @router.get("/stats", response_model=StatsOut, response_model_by_alias=True, tags=["stats"])
 def stats(
     hub: HubDep,
@@ -476,13 +461,12 @@ def stats(
     to: Annotated[str | None, Query()] = None,
 ) -> StatsOut:
     """Pushes, downloads, uploads and uploading members between ``from`` and ``to`` (dates are
-    whole days, UTC; default the last 30 days). Members see the totals and their own row;
-    agency staff see every member."""
-    now = utcnow()
-    end = _parse_when(to, now, end=True)
-    start = _parse_when(from_, end - dt.timedelta(days=30), end=False)
-    if start >= end:
-        raise ApiError(422, "invalid_request", "'from' must be before 'to'.")
+    whole days, UTC; default the last 30 days; at most ten years). Members see the totals and
+    their own row; agency staff see every member."""
+    try:
+        start, end = stats_period(from_, to, utcnow())
+    except PeriodError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
     with hub.db.session() as s:
         out = compute_stats(s, start, end)
     if member.role != "agency":

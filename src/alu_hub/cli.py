@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import logging
 import os
@@ -43,6 +42,13 @@ def _hub(args: argparse.Namespace) -> Hub:
     hub = build_hub(_settings(args))
     hub.folder_lock.share()
     return hub
+
+
+def _refuse(message: str) -> int:
+    """A command's input it cannot take: one line on stderr, and exit status 2 (as argparse
+    gives for a bad option), before anything is changed."""
+    print(f"alu-hub: {message}", file=sys.stderr)
+    return 2
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -147,12 +153,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .api import _parse_when
     from .models import utcnow
-    from .stats import compute_stats
+    from .stats import PeriodError, compute_stats, period
 
-    end = _parse_when(args.to, utcnow(), end=True)
-    start = _parse_when(getattr(args, "from"), end - dt.timedelta(days=30), end=False)
+    try:
+        start, end = period(getattr(args, "from"), args.to, utcnow())
+    except PeriodError as e:
+        return _refuse(str(e))
     hub = _hub(args)
     with hub.db.session() as s:
         out = compute_stats(s, start, end)

@@ -6,13 +6,19 @@ command's one-line error), never a 500 or a traceback; on SQLite and on PostgreS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
+from alu_hub import cli
 from alu_hub.models import MAX_BIGINT
+from tests.support.livehub import hub_env
 
 from .conftest import LiveHub, start_hub
 
@@ -75,3 +81,92 @@ def test_a_last_event_id_the_hub_never_sent_starts_from_now(
         lines = r.iter_lines(decode_unicode=True)
         assert next(lines) == "retry: 5000"
         assert ": keep-alive" in [next(lines) for _ in range(3)]
+
+
+# --- 2. dates past the calendar, periods of centuries ----------------------------------------
+
+
+#: (query, words of the refusal)
+REFUSED_PERIODS = [
+    ({"from": "0001-01-01", "to": "9999-12-31"}, "calendar"),  # to's day ends in year 10000
+    ({"from": "0001-01-01", "to": "9999-12-30"}, "at most 10 years"),
+    ({"from": "0001-01-01"}, "at most 10 years"),
+    ({"to": "9999-12-31"}, "calendar"),
+    ({"to": "0001-01-01"}, "too early"),  # the 30 days before it
+    ({"from": "9999-12-01", "to": "9999-12-31T23:59:59-14:00"}, "calendar"),
+    ({"from": "0001-01-01T00:00:00+14:00", "to": "0001-01-31"}, "calendar"),
+    ({"from": "2015-12-31", "to": "2025-12-31"}, "at most 10 years"),
+    ({"from": "2026-01-02", "to": "2026-01-01"}, "before"),
+    ({"from": "someday"}, "not a date"),
+]
+COUNTED_PERIODS = [
+    {"from": "2016-01-01", "to": "2025-12-31"},  # ten years to the day
+    {"from": "0001-01-01", "to": "0001-01-31"},
+    {"from": "9999-12-01", "to": "9999-12-30"},
+    {"to": "0001-01-31"},
+]
+
+
+def test_stats_periods_outside_the_calendar_or_too_long_are_refused(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    for params, words in REFUSED_PERIODS:
+        r = ktn.get(live_hub.api("/stats"), params=params, timeout=30)
+        assert words in refused(r), params
+
+
+def test_stats_periods_at_the_edges_are_counted(live_hub: LiveHub, ktn: requests.Session) -> None:
+    for params in COUNTED_PERIODS:
+        r = ktn.get(live_hub.api("/stats"), params=params, timeout=30)
+        assert r.status_code == 200, (params, r.text)
+        assert r.json()["pushes"] == 0
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def hub_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """``alu-hub ARGS --data DATA`` run in this process (a process each costs seconds of
+    imports) on the test's database, as ``__main__`` runs it: what ``main`` returns or exits
+    with is the exit status; an exception is a traceback, and fails the test."""
+    level = logging.getLogger("alu_hub").level
+
+    def run(data: Path, *args: str, stdin: str = "") -> Ran:
+        for key, value in hub_env(data).items():
+            if key == "ALU_HUB_DATABASE_URL":
+                monkeypatch.setenv(key, value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        try:
+            code = cli.main([*args, "--data", str(data)])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+        finally:
+            logging.getLogger("alu_hub").setLevel(level)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run
+
+
+def one_line_refusal(r: Ran, words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.startswith("alu-hub: ") and r.stderr.count("\n") == 1, r.stderr
+    assert words in r.stderr, r.stderr
+
+
+def test_the_stats_command_refuses_such_periods_in_one_line(
+    tmp_path: Path, hub_cli: Callable[..., Ran]
+) -> None:
+    for params, words in REFUSED_PERIODS:
+        args = [a for k, v in params.items() for a in (f"--{k}", v)]
+        one_line_refusal(hub_cli(tmp_path / "hub", "stats", *args), words)
