@@ -122,6 +122,60 @@ def test_stats_periods_at_the_edges_are_counted(live_hub: LiveHub, ktn: requests
         assert r.json()["pushes"] == 0
 
 
+AGENCY = ("chief", "chief-pw-1")
+
+
+def web_sign_in(live: LiveHub, next_url: str = "/stats") -> requests.Response:
+    return requests.post(
+        f"{live.url}/stats/login",
+        data={"username": AGENCY[0], "password": AGENCY[1], "next": next_url},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def agency_page(live_hub: LiveHub) -> requests.Session:
+    """A browser signed in to the statistics page as agency staff."""
+    live_hub.member(*AGENCY, role="agency")
+    r = web_sign_in(live_hub)
+    assert r.status_code == 303, r.text
+    s = requests.Session()
+    s.cookies.update(r.cookies)
+    return s
+
+
+def test_the_stats_page_refuses_months_it_cannot_show(
+    live_hub: LiveHub, agency_page: requests.Session
+) -> None:
+    for month in ("0001-01", "9999-12", "1969-12", "٢٠٢٦-٠١", "２０２６-０１"):
+        for path in ("/stats", "/stats.csv"):
+            r = agency_page.get(live_hub.url + path, params={"month": month}, timeout=30)
+            assert r.status_code == 400, (path, month, r.status_code)
+            assert r.headers["Content-Type"].startswith("text/html")
+            assert "Choose a month" in r.text
+    for path in ("/stats", "/stats.csv"):  # the first month it can show
+        r = agency_page.get(live_hub.url + path, params={"month": "1970-01"}, timeout=30)
+        assert r.status_code == 200, (path, r.text[:300])
+
+
+NOT_ASCII_NEXT = "/stats?month=٢٠٢٦-٠١"
+
+
+def test_a_sign_in_never_sends_the_browser_to_an_address_a_header_cannot_hold(
+    live_hub: LiveHub, agency_page: requests.Session
+) -> None:
+    r = web_sign_in(live_hub, NOT_ASCII_NEXT)
+    assert r.status_code == 303 and r.headers["Location"] == "/stats"
+    r = agency_page.get(
+        live_hub.url + "/stats/login",
+        params={"next": NOT_ASCII_NEXT},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/stats"
+
+
 @dataclass
 class Ran:
     returncode: int
