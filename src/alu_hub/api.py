@@ -369,20 +369,57 @@ def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
     return len(result.all()) if result is not None else 0
 
 
+#: A workstation clock further off than this is refused rather than corrected: not a clock
+#: that drifted or lost its battery (those say 1970 or 2000, and are corrected), but a wrong
+#: date typed in, and times shifted by centuries would leave the calendar.
+MAX_CLOCK_SKEW_YEARS = 100
+MAX_CLOCK_SKEW = dt.timedelta(days=36525)
+
+
+def _corrected(
+    event_id: str, name: str, when: dt.datetime | None, skew: dt.timedelta
+) -> dt.datetime | None:
+    """An event's time (aware UTC: schemas.UTCTime) shifted by the clock's offset."""
+    if when is None:
+        return None
+    try:
+        return when + skew
+    except OverflowError:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"Event {event_id}: {name} {when.isoformat()}, corrected by the workstation clock's "
+            "offset, is outside the calendar the hub can store.",
+        ) from None
+
+
 @router.post("/history", response_model=HistoryBatchOut, tags=["history"])
 def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
-    """Store a batch of the member's events; ids already stored are ignored (safe to resend)."""
+    """Store a batch of the member's events; ids already stored are ignored (safe to resend).
+    Event times are corrected by how far ``sent_at`` is from the hub's clock; a clock more than
+    100 years off is refused (422 ``clock_off``)."""
     now = utcnow()
     # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
-    skew = (now - body.sent_at) if body.sent_at is not None else dt.timedelta(0)
+    sent = body.sent_at
+    skew = (now - sent) if sent is not None else dt.timedelta(0)
+    if sent is not None and abs(skew) > MAX_CLOCK_SKEW:
+        raise ApiError(
+            422,
+            "clock_off",
+            f"The workstation's clock is more than {MAX_CLOCK_SKEW_YEARS} years off (it says "
+            f"{sent.isoformat(sep=' ', timespec='minutes')[:16]} UTC); set it right and send "
+            "again.",
+        )
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for e in body.events:
         if e.id in seen:
             continue
         seen.add(e.id)
-        when = e.ended_at or e.started_at
-        occurred = min(now, (when + skew)) if when is not None else now
+        started = _corrected(e.id, "started_at", e.started_at, skew)
+        ended = _corrected(e.id, "ended_at", e.ended_at, skew)
+        when = ended or started
+        occurred = min(now, when) if when is not None else now
         rows.append(
             {
                 "event_id": e.id,
@@ -391,8 +428,8 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
                 "item_id": e.item_id,
                 "rendition": e.rendition,
                 "bytes": e.bytes,
-                "started_at": e.started_at + skew if e.started_at else None,
-                "ended_at": e.ended_at + skew if e.ended_at else None,
+                "started_at": started,
+                "ended_at": ended,
                 "occurred_at": occurred,
                 "received_at": now,
                 "device": e.device,

@@ -43,7 +43,9 @@ def install_handlers(app: FastAPI) -> None:
         parts = []
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
-            parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg")))
+            msg = str(e.get("msg", "invalid"))
+            msg = msg.removeprefix("Value error, ")  # a validator's own words
+            parts.append(f"{where}: {msg}" if where else msg)
         return JSONResponse(error_body("invalid_request", "; ".join(parts)), 422)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 
 class SessionIn(BaseModel):
@@ -76,6 +76,23 @@ class LinkOut(BaseModel):
 EVENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$"
 
 
+def _utc(when: dt.datetime) -> dt.datetime:
+    """A time from a workstation as aware UTC; one without a zone is UTC, as everywhere in the
+    hub (the database takes aware times only)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise ValueError(
+            "this time is outside the calendar the hub can store (years 1 to 9999, UTC)"
+        ) from None
+
+
+#: A time as UTC (see ``_utc``).
+UTCTime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
 class HistoryEventIn(BaseModel):
     id: str = Field(
         pattern=EVENT_ID, description="made by the client (a UUID); sent twice, stored once"
@@ -84,8 +101,8 @@ class HistoryEventIn(BaseModel):
     item_id: str | None = Field(default=None, max_length=32)
     rendition: str = Field(default="", max_length=32)
     bytes: int = Field(default=0, ge=0, le=1 << 50)
-    started_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
+    started_at: UTCTime | None = None
+    ended_at: UTCTime | None = None
     device: str = Field(default="", max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
@@ -93,7 +110,7 @@ class HistoryEventIn(BaseModel):
 class HistoryBatchIn(BaseModel):
     events: list[HistoryEventIn] = Field(max_length=1000)
     #: the workstation's clock when it sent the batch; the hub corrects event times by the offset
-    sent_at: dt.datetime | None = None
+    sent_at: UTCTime | None = None
 
 
 class HistoryBatchOut(BaseModel):

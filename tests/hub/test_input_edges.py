@@ -6,12 +6,16 @@ command's one-line error), never a 500 or a traceback; on SQLite and on PostgreS
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -174,6 +178,102 @@ def test_a_sign_in_never_sends_the_browser_to_an_address_a_header_cannot_hold(
         timeout=30,
     )
     assert r.status_code == 303 and r.headers["Location"] == "/stats"
+
+
+# --- 3. workstation clocks centuries off, times past the calendar -----------------------------
+
+
+def event(**kw: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "type": "download_completed", "bytes": 10, **kw}
+
+
+def post_history(live: LiveHub, s: requests.Session, body: dict[str, Any]) -> requests.Response:
+    """POST /history with ``body`` as JSON text written here: ``json.dumps`` escapes what is not
+    ASCII, lone surrogates included, as JSON can."""
+    return s.post(
+        live.api("/history"),
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def stored_events(live: LiveHub, s: requests.Session) -> list[dict[str, Any]]:
+    r = s.get(live.api("/history"), timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    return list(r.json()["events"])
+
+
+def test_a_clock_centuries_off_is_refused_plainly(live_hub: LiveHub, ktn: requests.Session) -> None:
+    for sent_at, says in [
+        ("9999-12-31T23:59:59Z", "9999-12-31 23:59 UTC"),
+        ("0001-01-01T00:00:00Z", "0001-01-01 00:00 UTC"),
+        ("2200-01-01T00:00:00+14:00", "2199-12-31 10:00 UTC"),
+    ]:
+        body = {"sent_at": sent_at, "events": [event(started_at="2026-01-01T00:00:00Z")]}
+        message = refused(post_history(live_hub, ktn, body), code="clock_off")
+        assert message == (
+            f"The workstation's clock is more than 100 years off (it says {says}); set it right "
+            "and send again."
+        )
+    assert stored_events(live_hub, ktn) == []
+
+
+def test_a_clock_that_lost_its_battery_is_still_corrected(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    """A workstation back at 1970 (56 years behind) is a clock, not a mistake: its events get
+    the hub's times."""
+    body = {
+        "sent_at": "1970-01-01T00:10:00Z",
+        "events": [event(started_at="1970-01-01T00:00:00Z", ended_at="1970-01-01T00:05:00")],
+    }
+    r = post_history(live_hub, ktn, body)
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    [stored] = stored_events(live_hub, ktn)
+    now = dt.datetime.now(dt.UTC)
+    ended = dt.datetime.fromisoformat(stored["ended_at"])
+    assert abs(ended - (now - dt.timedelta(minutes=5))) < dt.timedelta(minutes=1)
+    assert dt.datetime.fromisoformat(stored["occurred_at"]) == ended
+
+
+def test_event_times_past_the_calendar_are_refused(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    fifty_years_behind = dt.datetime.now(dt.UTC) - dt.timedelta(days=50 * 365)
+    for body, words in [
+        # year 0 and year 10000 in UTC
+        ({"events": [event(started_at="0001-01-01T00:00:00+14:00")]}, "started_at"),
+        ({"events": [event(ended_at="9999-12-31T23:59:59-14:00")]}, "ended_at"),
+        ({"sent_at": "0001-01-01T00:00:00+14:00", "events": []}, "sent_at"),
+        # corrected by the clock's offset (+50 years): past 9999
+        (
+            {"sent_at": fifty_years_behind.isoformat(), "events": [event(ended_at="9990-01-01")]},
+            "ended_at 9990-01-01T00:00:00+00:00, corrected",
+        ),
+    ]:
+        message = refused(post_history(live_hub, ktn, body))
+        assert words in message and "calendar" in message, message
+    assert stored_events(live_hub, ktn) == []
+
+
+def test_times_at_the_ends_of_the_calendar_and_without_a_zone_are_kept(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    body = {
+        "sent_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),  # no zone: UTC
+        "events": [
+            event(started_at="0001-01-01T00:00:00Z", ended_at="9999-12-31T23:59:59Z"),
+            event(started_at="2026-01-01T12:00:00", ended_at="2026-01-01T12:00:05"),
+        ],
+    }
+    r = post_history(live_hub, ktn, body)
+    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+    first, second = stored_events(live_hub, ktn)
+    assert dt.datetime.fromisoformat(first["started_at"]).year == 1
+    assert dt.datetime.fromisoformat(first["ended_at"]).year == 9999
+    started = dt.datetime.fromisoformat(second["started_at"])
+    assert abs(started - dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)) < dt.timedelta(minutes=1)
 
 
 @dataclass
