@@ -111,6 +111,15 @@ def cmd_member_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SystemExit(
+            f"alu-hub: {path} is not UTF-8 text; save it as UTF-8 and publish again."
+        ) from None
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from .publish import ItemFields, PublishError, publish_file
 
@@ -132,12 +141,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
                     "priority": args.priority,
                     "restrictions": args.restrictions,
                     "recorded_at": args.recorded_at,
-                    "script": Path(args.script_file).read_text(encoding="utf-8")
-                    if args.script_file
-                    else None,
-                    "shotlist": Path(args.shotlist_file).read_text(encoding="utf-8")
-                    if args.shotlist_file
-                    else None,
+                    "script": _read_text(args.script_file) if args.script_file else None,
+                    "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
                 }.items()
                 if v is not None
             },

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .schemas import NOT_UNICODE
+
 
 class ApiError(Exception):
     def __init__(
@@ -44,6 +46,8 @@ def install_handlers(app: FastAPI) -> None:
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
             msg = str(e.get("msg", "invalid"))
+            if e.get("type") == "string_unicode":  # pydantic: "unable to parse raw data as …"
+                msg = NOT_UNICODE
             msg = msg.removeprefix("Value error, ")  # a validator's own words
             parts.append(f"{where}: {msg}" if where else msg)
         return JSONResponse(error_body("invalid_request", "; ".join(parts)), 422)

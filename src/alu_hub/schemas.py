@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 
 class SessionIn(BaseModel):
@@ -93,6 +93,32 @@ def _utc(when: dt.datetime) -> dt.datetime:
 UTCTime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
+def not_unicode(value: Any) -> bool:
+    """Whether JSON ``value`` holds a string (a key or a value, at any depth) that is not
+    Unicode text: a lone surrogate such as ``"\\ud800"``, which JSON can carry and UTF-8 (the
+    database, every response) cannot. Iterative: JSON nests as deep as its parser allows."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+#: What a 422 says of a string that is not Unicode text (errors.py says it of every field).
+NOT_UNICODE = (
+    "holds text that is not valid Unicode (a lone surrogate such as \\ud800); send UTF-8 text"
+)
+
+
 class HistoryEventIn(BaseModel):
     id: str = Field(
         pattern=EVENT_ID, description="made by the client (a UUID); sent twice, stored once"
@@ -105,6 +131,13 @@ class HistoryEventIn(BaseModel):
     ended_at: UTCTime | None = None
     device: str = Field(default="", max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
+
+    @field_validator("detail")
+    @classmethod
+    def _detail_is_text(cls, detail: dict[str, Any]) -> dict[str, Any]:
+        if not_unicode(detail):
+            raise ValueError(NOT_UNICODE)
+        return detail
 
 
 class HistoryBatchIn(BaseModel):

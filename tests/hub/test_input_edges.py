@@ -6,10 +6,13 @@ command's one-line error), never a 500 or a traceback; on SQLite and on PostgreS
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
 import logging
+import os
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,10 +22,13 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from alu_hub import cli
-from alu_hub.models import MAX_BIGINT
-from tests.support.livehub import hub_env
+from alu_hub.db import Database
+from alu_hub.hub import Hub
+from alu_hub.models import MAX_BIGINT, Rendition
+from tests.support.livehub import hub_database_url, hub_env
 
 from .conftest import LiveHub, start_hub
 
@@ -276,6 +282,67 @@ def test_times_at_the_ends_of_the_calendar_and_without_a_zone_are_kept(
     assert abs(started - dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)) < dt.timedelta(minutes=1)
 
 
+# --- 4. text that is not Unicode ----------------------------------------------------------------
+
+NOT_UNICODE = "not valid Unicode"
+
+
+def test_history_text_that_is_not_unicode_is_refused(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    for fields, where in [
+        ({"detail": {"note": "\ud800"}}, "detail"),
+        ({"detail": {"\udc80": 1}}, "detail"),
+        ({"detail": {"a": [1, {"b": ["ok", "x\udfff"]}]}}, "detail"),
+        ({"device": "newsroom \udc80"}, "device"),
+        ({"item_id": "\ud800"}, "item_id"),
+        ({"rendition": "\udbff"}, "rendition"),
+    ]:
+        message = refused(post_history(live_hub, ktn, {"events": [event(**fields)]}))
+        assert f"events.0.{where}: " in message and NOT_UNICODE in message, message
+    assert stored_events(live_hub, ktn) == []
+    # a surrogate pair is a character: stored and served back as it came
+    r = post_history(live_hub, ktn, {"events": [event(detail={"note": "\U0001f4f9 ok"})]})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    assert stored_events(live_hub, ktn)[0]["detail"] == {"note": "\U0001f4f9 ok"}
+
+
+def test_a_sign_in_with_text_that_is_not_unicode_is_refused(live_hub: LiveHub) -> None:
+    live_hub.member("ktn")
+    for field in ("username", "password", "device"):
+        body = {"username": "ktn", "password": "pw-1234", "device": "pytest", field: "k\udc80"}
+        r = requests.post(
+            live_hub.api("/session"),
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        message = refused(r)
+        assert message.startswith(f"{field}: ") and NOT_UNICODE in message, message
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def test_upload_metadata_that_is_not_utf8_is_refused(
+    live_hub: LiveHub, ktn: requests.Session
+) -> None:
+    surrogate = "\ud800".encode("utf-8", "surrogatepass")  # CESU-8: not UTF-8
+    for key, value in (("title", surrogate), ("filename", b"clip" + surrogate + b".mp4")):
+        meta = {"filename": b"clip.mp4", "sha256": b"0" * 64, key: value}
+        r = ktn.post(
+            live_hub.api("/uploads/"),
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "Upload-Length": "100",
+                "Upload-Metadata": ",".join(f"{k} {b64(v)}" for k, v in meta.items()),
+            },
+            timeout=30,
+        )
+        assert key in refused(r, 400, "bad_metadata")
+
+
 @dataclass
 class Ran:
     returncode: int
@@ -286,11 +353,19 @@ class Ran:
 @pytest.fixture
 def hub_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Ran]:
+) -> Iterator[Callable[..., Ran]]:
     """``alu-hub ARGS --data DATA`` run in this process (a process each costs seconds of
     imports) on the test's database, as ``__main__`` runs it: what ``main`` returns or exits
     with is the exit status; an exception is a traceback, and fails the test."""
     level = logging.getLogger("alu_hub").level
+    built: list[Hub] = []
+    make_hub = cli._hub
+
+    def _hub(args: Any) -> Hub:
+        built.append(make_hub(args))
+        return built[-1]
+
+    monkeypatch.setattr(cli, "_hub", _hub)
 
     def run(data: Path, *args: str, stdin: str = "") -> Ran:
         for key, value in hub_env(data).items():
@@ -309,11 +384,14 @@ def hub_cli(
         out = capsys.readouterr()
         return Ran(code, out.out, out.err)
 
-    return run
+    yield run
+    for hub in built:
+        hub.db.dispose()
+        hub.folder_lock.close()
 
 
-def one_line_refusal(r: Ran, words: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+def one_line_refusal(r: Ran, words: str, status: int = 2) -> None:
+    assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.startswith("alu-hub: ") and r.stderr.count("\n") == 1, r.stderr
     assert words in r.stderr, r.stderr
 
@@ -324,3 +402,42 @@ def test_the_stats_command_refuses_such_periods_in_one_line(
     for params, words in REFUSED_PERIODS:
         args = [a for k, v in params.items() for a in (f"--{k}", v)]
         one_line_refusal(hub_cli(tmp_path / "hub", "stats", *args), words)
+
+
+def test_publish_refuses_text_that_is_not_utf8_in_one_line(
+    tmp_path: Path, hub_cli: Callable[..., Ran]
+) -> None:
+    """A command line or a file in another encoding: Python reads bytes that are not UTF-8 as
+    lone surrogates (\\udc80-\\udcff), which the database cannot store."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not looked at: the fields are checked first")
+    latin1 = os.fsdecode(b"Caf\xe9 fire")  # "Caf\udce9 fire"
+    for fields in (
+        ["--title", latin1],
+        ["--title", "Fire", "--dateline", latin1],
+        ["--title", "Fire", "--restrictions", latin1],
+    ):
+        r = hub_cli(tmp_path / "hub", "publish", str(video), *fields)
+        one_line_refusal(r, f"The {fields[-2][2:]} is not text the hub can store", status=1)
+    script = tmp_path / "script.txt"
+    script.write_bytes("Café".encode("latin-1"))
+    r = hub_cli(
+        tmp_path / "hub", "publish", str(video), "--title", "Fire", "--script-file", str(script)
+    )
+    one_line_refusal(r, f"{script} is not UTF-8 text", status=1)
+
+
+def test_publish_takes_a_file_whose_name_is_not_utf8(
+    tmp_path: Path, clip: Path, hub_cli: Callable[..., Ran]
+) -> None:
+    video = tmp_path / os.fsdecode(b"caf\xe9-fire.mp4")
+    shutil.copyfile(clip, video)
+    r = hub_cli(tmp_path / "hub", "publish", str(video), "--title", "Fire")
+    assert r.returncode == 0, r.stderr
+    db = Database(hub_database_url(tmp_path / "hub"))
+    try:
+        with db.session() as s:
+            names = set(s.scalars(select(Rendition.filename)))
+    finally:
+        db.dispose()
+    assert names == {"caf\ufffd-fire.mp4", "caf\ufffd-fire.proxy.mp4"}
