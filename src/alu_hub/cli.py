@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -76,12 +77,61 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+#: What a member's name or display name may not hold: control characters (a line break, a
+#: tab, NUL, which PostgreSQL cannot store), bidi overrides (text that shows other than it
+#: reads), and lone surrogates (bytes that were not UTF-8 on the command line).
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _name_problem(what: str, value: str, limit: int) -> str | None:
+    """Why ``value`` cannot be a member's ``what`` (its column holds ``limit`` characters)."""
+    if not value.strip():
+        return f"the {what} is empty."
+    if value != value.strip():
+        return f"the {what} {value!r} begins or ends with a space."
+    if len(value) > limit:
+        return f"the {what} is {len(value)} characters long; it can have at most {limit}."
+    bad = _NOT_IN_NAMES.search(value)
+    if bad is not None:
+        if "\ud800" <= bad.group() <= "\udfff":
+            return f"the {what} holds bytes that are not UTF-8; type it again in a UTF-8 terminal."
+        return f"the {what} {value!r} holds a character a name cannot have ({bad.group()!r})."
+    return None
+
+
+def _member_problem(args: argparse.Namespace) -> str | None:
+    """Why ``member add`` cannot add this member as given, checked before anything is
+    changed, by the columns of models.Member, on every engine alike (SQLite would store a
+    name of any length, PostgreSQL fail on it)."""
+    from sqlalchemy import String
+
+    from .models import Member
+
+    def limit(column: str) -> int:
+        kind = Member.__table__.c[column].type
+        assert isinstance(kind, String)
+        assert kind.length is not None
+        return kind.length
+
+    problem = _name_problem("name", args.name, limit("username")) or (
+        _name_problem("display name", args.display_name, limit("display_name"))
+        if args.display_name
+        else None
+    )
+    if problem is not None:
+        return problem
+    if not re.fullmatch(r"[A-Za-z]{2}", args.country) and (args.country or args.role == "member"):
+        return "--country takes a two-letter code, e.g. KE."
+    return None
+
+
 def cmd_member_add(args: argparse.Namespace) -> int:
     from .auth import hash_password
     from .models import Member
 
-    if not (len(args.country) == 2 and args.country.isalpha()) and args.role == "member":
-        raise SystemExit("alu-hub: --country takes a two-letter code, e.g. KE.")
+    problem = _member_problem(args)
+    if problem is not None:
+        return _refuse(problem)
     hub = _hub(args)
     with hub.db.session() as s:
         if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from alu_hub import cli
 from alu_hub.db import Database
 from alu_hub.hub import Hub
-from alu_hub.models import MAX_BIGINT, Rendition
+from alu_hub.models import MAX_BIGINT, Member, Rendition
 from tests.support.livehub import hub_database_url, hub_env
 
 from .conftest import LiveHub, start_hub
@@ -441,3 +442,77 @@ def test_publish_takes_a_file_whose_name_is_not_utf8(
     finally:
         db.dispose()
     assert names == {"caf\ufffd-fire.mp4", "caf\ufffd-fire.proxy.mp4"}
+
+
+# --- 5. member names longer than their column ------------------------------------------------
+
+
+def members(data: Path) -> list[tuple[str, str, str]]:
+    db = Database(hub_database_url(data))
+    try:
+        with db.session() as s:
+            return [
+                (m.username, m.display_name, m.country)
+                for m in s.scalars(select(Member).order_by(Member.username))
+            ]
+    finally:
+        db.dispose()
+
+
+def member_add(hub_cli: Callable[..., Ran], data: Path, *args: str) -> Ran:
+    return hub_cli(data, "member", "add", *args, "--password-stdin", stdin="pa55word\n")
+
+
+def test_member_add_refuses_what_the_members_table_cannot_hold(
+    tmp_path: Path, hub_cli: Callable[..., Ran]
+) -> None:
+    data = tmp_path / "hub"
+    assert member_add(hub_cli, data, "first", "--country", "KE").returncode == 0
+    for args, words in [
+        (["k" * 65, "--country", "KE"], "the name is 65 characters long; it can have at most 64"),
+        (["k" * 300, "--country", "KE"], "the name is 300 characters long"),
+        (["ktn", "--display-name", "K" * 201, "--country", "KE"], "at most 200"),
+        (["", "--country", "KE"], "the name is empty"),
+        (["   ", "--country", "KE"], "the name is empty"),
+        ([" ktn", "--country", "KE"], "begins or ends with a space"),
+        (["ktn\nroot", "--country", "KE"], "a character a name cannot have"),
+        (["ktn\x00", "--country", "KE"], "a character a name cannot have"),
+        (["ktn\u202e", "--country", "KE"], "a character a name cannot have"),
+        (["ktn", "--display-name", "KTN\tTV", "--country", "KE"], "display name"),
+        ([os.fsdecode(b"t\xe9l\xe9"), "--country", "KE"], "bytes that are not UTF-8"),
+        (["ktn", "--country", "KEN"], "two-letter code"),
+        (["ktn", "--country", "ßa"], "two-letter code"),  # "SSA" once upper-cased
+        (["ktn", "--country", "ÄÖ"], "two-letter code"),
+        (["ktn"], "two-letter code"),
+        (["chief", "--role", "agency", "--country", "KENYA"], "two-letter code"),
+    ]:
+        one_line_refusal(member_add(hub_cli, data, *args), words)
+    assert [m[0] for m in members(data)] == ["first"]
+
+
+def test_member_add_takes_names_as_long_as_their_columns(
+    tmp_path: Path, hub_cli: Callable[..., Ran]
+) -> None:
+    data = tmp_path / "hub"
+    name, display = "ḱ" * 64, "Télévision " + "x" * 189
+    r = member_add(hub_cli, data, name, "--display-name", display, "--country", "sn")
+    assert r.returncode == 0, r.stderr
+    r = member_add(hub_cli, data, "chief", "--role", "agency")  # staff need no country
+    assert r.returncode == 0, r.stderr
+    assert members(data) == [("chief", "chief", ""), (name, display, "SN")]
+
+
+def test_the_member_add_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    """As an operator runs it, in its own process, on either engine."""
+    data = tmp_path / "hub"
+    command = ["member", "add", "k" * 65, "--country", "KE", "--password-stdin"]
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *command, "--data", str(data)],
+        input="pa55word\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=hub_env(data),
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr == "alu-hub: the name is 65 characters long; it can have at most 64.\n"
