@@ -20,7 +20,7 @@ from .errors import ApiError, unauthorized
 from .feed import page_body, page_json
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
-from .models import HistoryEvent, Item, Member, Token, utcnow
+from .models import MAX_BIGINT, HistoryEvent, Item, Member, Token, utcnow
 from .schemas import (
     ClientInfo,
     HistoryBatchIn,
@@ -35,7 +35,8 @@ from .schemas import (
     SessionOut,
     StatsOut,
 )
-from .stats import compute_stats
+from .stats import PeriodError, compute_stats
+from .stats import period as stats_period
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def client_info(hub: HubDep, _member: MemberDep) -> ClientInfo:
 @router.get("/items", response_model=ItemPage, tags=["feed"])
 async def list_items(
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """The feed in publish order: items with ``seq`` greater than ``after``."""
@@ -286,7 +287,7 @@ def rendition_link(
 @router.get("/events", tags=["feed"], response_class=StreamingResponse)
 async def events(
     request: Request,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``event: item`` with the item as data and its seq as id, for every
@@ -294,8 +295,8 @@ async def events(
     hub: Hub = request.app.state.hub
     await run_in_threadpool(current_member, request, hub)
     cursor = after
-    if cursor is None and last_event_id and last_event_id.isdigit():
-        cursor = int(last_event_id)
+    if cursor is None and last_event_id:
+        cursor = _event_id(last_event_id)
     if cursor is None:
         cursor = await run_in_threadpool(_max_seq, hub)
     base = base_url(request)
@@ -316,6 +317,16 @@ async def events(
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(cursor), media_type="text/event-stream", headers=headers)
+
+
+def _event_id(value: str) -> int | None:
+    """A ``Last-Event-ID`` as a seq; None (start from now, as without one) for anything this
+    hub cannot have sent: not ASCII digits (``isdigit`` takes ``²`` too), or past any seq."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        return None
+    seq = int(value)
+    return seq if seq <= MAX_BIGINT else None
 
 
 def _max_seq(hub: Hub) -> int:
@@ -356,20 +367,57 @@ def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
     return len(result.all()) if result is not None else 0
 
 
+#: A workstation clock further off than this is refused rather than corrected: not a clock
+#: that drifted or lost its battery (those say 1970 or 2000, and are corrected), but a wrong
+#: date typed in, and times shifted by centuries would leave the calendar.
+MAX_CLOCK_SKEW_YEARS = 100
+MAX_CLOCK_SKEW = dt.timedelta(days=36525)
+
+
+def _corrected(
+    event_id: str, name: str, when: dt.datetime | None, skew: dt.timedelta
+) -> dt.datetime | None:
+    """An event's time (aware UTC: schemas.UTCTime) shifted by the clock's offset."""
+    if when is None:
+        return None
+    try:
+        return when + skew
+    except OverflowError:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"Event {event_id}: {name} {when.isoformat()}, corrected by the workstation clock's "
+            "offset, is outside the calendar the hub can store.",
+        ) from None
+
+
 @router.post("/history", response_model=HistoryBatchOut, tags=["history"])
 def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
-    """Store a batch of the member's events; ids already stored are ignored (safe to resend)."""
+    """Store a batch of the member's events; ids already stored are ignored (safe to resend).
+    Event times are corrected by how far ``sent_at`` is from the hub's clock; a clock more than
+    100 years off is refused (422 ``clock_off``)."""
     now = utcnow()
     # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
-    skew = (now - body.sent_at) if body.sent_at is not None else dt.timedelta(0)
+    sent = body.sent_at
+    skew = (now - sent) if sent is not None else dt.timedelta(0)
+    if sent is not None and abs(skew) > MAX_CLOCK_SKEW:
+        raise ApiError(
+            422,
+            "clock_off",
+            f"The workstation's clock is more than {MAX_CLOCK_SKEW_YEARS} years off (it says "
+            f"{sent.isoformat(sep=' ', timespec='minutes')[:16]} UTC); set it right and send "
+            "again.",
+        )
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for e in body.events:
         if e.id in seen:
             continue
         seen.add(e.id)
-        when = e.ended_at or e.started_at
-        occurred = min(now, (when + skew)) if when is not None else now
+        started = _corrected(e.id, "started_at", e.started_at, skew)
+        ended = _corrected(e.id, "ended_at", e.ended_at, skew)
+        when = ended or started
+        occurred = min(now, when) if when is not None else now
         rows.append(
             {
                 "event_id": e.id,
@@ -378,8 +426,8 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
                 "item_id": e.item_id,
                 "rendition": e.rendition,
                 "bytes": e.bytes,
-                "started_at": e.started_at + skew if e.started_at else None,
-                "ended_at": e.ended_at + skew if e.ended_at else None,
+                "started_at": started,
+                "ended_at": ended,
                 "occurred_at": occurred,
                 "received_at": now,
                 "device": e.device,
@@ -400,7 +448,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
 def get_history(
     hub: HubDep,
     member: MemberDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> HistoryPage:
     """The signed-in member's own events (from all its workstations), in the order stored."""
@@ -440,22 +488,6 @@ def get_history(
 # --- statistics ----------------------------------------------------------------------------
 
 
-def _parse_when(value: str | None, default: dt.datetime, *, end: bool) -> dt.datetime:
-    if not value:
-        return default
-    try:
-        if len(value) == 10:  # a date: the whole day counts
-            day = dt.date.fromisoformat(value)
-            start = dt.datetime.combine(day, dt.time(), dt.UTC)
-            return start + dt.timedelta(days=1) if end else start
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(
-            422, "invalid_request", f"{value!r} is not a date (YYYY-MM-DD) or ISO time."
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 @router.get("/stats", response_model=StatsOut, response_model_by_alias=True, tags=["stats"])
 def stats(
     hub: HubDep,
@@ -464,13 +496,12 @@ def stats(
     to: Annotated[str | None, Query()] = None,
 ) -> StatsOut:
     """Pushes, downloads, uploads and uploading members between ``from`` and ``to`` (dates are
-    whole days, UTC; default the last 30 days). Members see the totals and their own row;
-    agency staff see every member."""
-    now = utcnow()
-    end = _parse_when(to, now, end=True)
-    start = _parse_when(from_, end - dt.timedelta(days=30), end=False)
-    if start >= end:
-        raise ApiError(422, "invalid_request", "'from' must be before 'to'.")
+    whole days, UTC; default the last 30 days; at most ten years). Members see the totals and
+    their own row; agency staff see every member."""
+    try:
+        start, end = stats_period(from_, to, utcnow())
+    except PeriodError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
     with hub.db.session() as s:
         out = compute_stats(s, start, end)
     if member.role != "agency":

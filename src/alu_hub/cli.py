@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -48,6 +48,13 @@ def _hub(args: argparse.Namespace) -> Hub:
     return hub
 
 
+def _refuse(message: str) -> int:
+    """A command's input it cannot take: one line on stderr, and exit status 2 (as argparse
+    gives for a bad option), before anything is changed."""
+    print(f"alu-hub: {message}", file=sys.stderr)
+    return 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -73,12 +80,61 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+#: What a member's name or display name may not hold: control characters (a line break, a
+#: tab, NUL, which PostgreSQL cannot store), bidi overrides (text that shows other than it
+#: reads), and lone surrogates (bytes that were not UTF-8 on the command line).
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _name_problem(what: str, value: str, limit: int) -> str | None:
+    """Why ``value`` cannot be a member's ``what`` (its column holds ``limit`` characters)."""
+    if not value.strip():
+        return f"the {what} is empty."
+    if value != value.strip():
+        return f"the {what} {value!r} begins or ends with a space."
+    if len(value) > limit:
+        return f"the {what} is {len(value)} characters long; it can have at most {limit}."
+    bad = _NOT_IN_NAMES.search(value)
+    if bad is not None:
+        if "\ud800" <= bad.group() <= "\udfff":
+            return f"the {what} holds bytes that are not UTF-8; type it again in a UTF-8 terminal."
+        return f"the {what} {value!r} holds a character a name cannot have ({bad.group()!r})."
+    return None
+
+
+def _member_problem(args: argparse.Namespace) -> str | None:
+    """Why ``member add`` cannot add this member as given, checked before anything is
+    changed, by the columns of models.Member, on every engine alike (SQLite would store a
+    name of any length, PostgreSQL fail on it)."""
+    from sqlalchemy import String
+
+    from .models import Member
+
+    def limit(column: str) -> int:
+        kind = Member.__table__.c[column].type
+        assert isinstance(kind, String)
+        assert kind.length is not None
+        return kind.length
+
+    problem = _name_problem("name", args.name, limit("username")) or (
+        _name_problem("display name", args.display_name, limit("display_name"))
+        if args.display_name
+        else None
+    )
+    if problem is not None:
+        return problem
+    if not re.fullmatch(r"[A-Za-z]{2}", args.country) and (args.country or args.role == "member"):
+        return "--country takes a two-letter code, e.g. KE."
+    return None
+
+
 def cmd_member_add(args: argparse.Namespace) -> int:
     from .auth import hash_password
     from .models import Member
 
-    if not (len(args.country) == 2 and args.country.isalpha()) and args.role == "member":
-        raise SystemExit("alu-hub: --country takes a two-letter code, e.g. KE.")
+    problem = _member_problem(args)
+    if problem is not None:
+        return _refuse(problem)
     hub = _hub(args)
     with hub.db.session() as s:
         if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():
@@ -108,6 +164,15 @@ def cmd_member_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SystemExit(
+            f"alu-hub: {path} is not UTF-8 text; save it as UTF-8 and publish again."
+        ) from None
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from .publish import ItemFields, PublishError, publish_file
 
@@ -129,12 +194,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
                     "priority": args.priority,
                     "restrictions": args.restrictions,
                     "recorded_at": args.recorded_at,
-                    "script": Path(args.script_file).read_text(encoding="utf-8")
-                    if args.script_file
-                    else None,
-                    "shotlist": Path(args.shotlist_file).read_text(encoding="utf-8")
-                    if args.shotlist_file
-                    else None,
+                    "script": _read_text(args.script_file) if args.script_file else None,
+                    "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
                 }.items()
                 if v is not None
             },
@@ -150,12 +211,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .api import _parse_when
     from .models import utcnow
-    from .stats import compute_stats
+    from .stats import PeriodError, compute_stats, period
 
-    end = _parse_when(args.to, utcnow(), end=True)
-    start = _parse_when(getattr(args, "from"), end - dt.timedelta(days=30), end=False)
+    try:
+        start, end = period(getattr(args, "from"), args.to, utcnow())
+    except PeriodError as e:
+        return _refuse(str(e))
     hub = _hub(args)
     with hub.db.session() as s:
         out = compute_stats(s, start, end)

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .schemas import NOT_UNICODE
+
 
 class ApiError(Exception):
     def __init__(
@@ -43,7 +45,11 @@ def install_handlers(app: FastAPI) -> None:
         parts = []
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
-            parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg")))
+            msg = str(e.get("msg", "invalid"))
+            if e.get("type") == "string_unicode":  # pydantic: "unable to parse raw data as …"
+                msg = NOT_UNICODE
+            msg = msg.removeprefix("Value error, ")  # a validator's own words
+            parts.append(f"{where}: {msg}" if where else msg)
         return JSONResponse(error_body("invalid_request", "; ".join(parts)), 422)
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -63,6 +63,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 #: PostgreSQL, where INTEGER (and its SERIAL sequence) stops at 2**31 - 1; SQLite's INTEGER
 #: PRIMARY KEY is 64-bit already, and must stay INTEGER to be the rowid.
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
+#: The largest value of a 64-bit column (BIGINT, SQLite's INTEGER): a number from a request
+#: that is compared with one (a feed or history cursor) must not be larger, or the database
+#: driver fails the request instead of finding nothing.
+MAX_BIGINT = 2**63 - 1
 
 
 class Base(DeclarativeBase):

@@ -47,6 +47,13 @@ MAX_FILENAME = 255
 RECORDED_AHEAD = dt.timedelta(days=2)
 EARLIEST_RECORDING = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+#: Lone surrogates: what Python makes of bytes that are not UTF-8 in a command line or a file
+#: name (\udc80-\udcff), and what JSON's "\ud800" gives; UTF-8 (the database) cannot hold them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NOT_TEXT = (
+    "is not text the hub can store: it holds bytes that are not UTF-8 (check the encoding of "
+    "the terminal or the file it comes from)."
+)
 
 
 class PublishError(Exception):
@@ -91,6 +98,10 @@ class ItemFields:
         return item.validated()
 
     def validated(self) -> ItemFields:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and _SURROGATE.search(value):
+                raise PublishError(f"The {f.name} {_NOT_TEXT}")
         for name, limit in _LIMITS.items():
             setattr(self, name, clean_text(getattr(self, name) or "", limit))
         for name in _LONG:
@@ -134,6 +145,9 @@ def check_metadata(meta: Mapping[str, str]) -> None:
     strictly: a text over its limit is refused rather than cut, a country code of three letters
     rather than shortened. Raises PublishError naming the field; unknown keys are ignored (tus
     clients add their own)."""
+    for key, text in meta.items():
+        if _SURROGATE.search(text):
+            raise PublishError(f"The {key[:40]} {_NOT_TEXT}")
     filename = meta.get("filename", "")
     if len(filename) > MAX_FILENAME:
         raise PublishError(
@@ -188,7 +202,9 @@ def _extension(filename: str, mime: str) -> str:
 
 
 def safe_filename(name: str, fallback: str) -> str:
-    """A download name for Content-Disposition: the base name only, printable, bounded."""
+    """A download name for Content-Disposition: the base name only, printable, bounded; bytes
+    of a file name that were not UTF-8 become U+FFFD."""
+    name = _SURROGATE.sub("\ufffd", name)
     base = clean_text(name.replace("\\", "/").rsplit("/", 1)[-1], 200)
     base = base.lstrip(".").strip()
     return base or fallback

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 
 class SessionIn(BaseModel):
@@ -76,6 +76,49 @@ class LinkOut(BaseModel):
 EVENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$"
 
 
+def _utc(when: dt.datetime) -> dt.datetime:
+    """A time from a workstation as aware UTC; one without a zone is UTC, as everywhere in the
+    hub (the database takes aware times only)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise ValueError(
+            "this time is outside the calendar the hub can store (years 1 to 9999, UTC)"
+        ) from None
+
+
+#: A time as UTC (see ``_utc``).
+UTCTime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+def not_unicode(value: Any) -> bool:
+    """Whether JSON ``value`` holds a string (a key or a value, at any depth) that is not
+    Unicode text: a lone surrogate such as ``"\\ud800"``, which JSON can carry and UTF-8 (the
+    database, every response) cannot. Iterative: JSON nests as deep as its parser allows."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+#: What a 422 says of a string that is not Unicode text (errors.py says it of every field).
+NOT_UNICODE = (
+    "holds text that is not valid Unicode (a lone surrogate such as \\ud800); send UTF-8 text"
+)
+
+
 class HistoryEventIn(BaseModel):
     id: str = Field(
         pattern=EVENT_ID, description="made by the client (a UUID); sent twice, stored once"
@@ -84,16 +127,23 @@ class HistoryEventIn(BaseModel):
     item_id: str | None = Field(default=None, max_length=32)
     rendition: str = Field(default="", max_length=32)
     bytes: int = Field(default=0, ge=0, le=1 << 50)
-    started_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
+    started_at: UTCTime | None = None
+    ended_at: UTCTime | None = None
     device: str = Field(default="", max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
+
+    @field_validator("detail")
+    @classmethod
+    def _detail_is_text(cls, detail: dict[str, Any]) -> dict[str, Any]:
+        if not_unicode(detail):
+            raise ValueError(NOT_UNICODE)
+        return detail
 
 
 class HistoryBatchIn(BaseModel):
     events: list[HistoryEventIn] = Field(max_length=1000)
     #: the workstation's clock when it sent the batch; the hub corrects event times by the offset
-    sent_at: dt.datetime | None = None
+    sent_at: UTCTime | None = None
 
 
 class HistoryBatchOut(BaseModel):

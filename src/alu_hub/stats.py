@@ -17,6 +17,62 @@ from .models import HistoryEvent, Item, Member
 from .schemas import MemberStats, StatsOut
 
 DOWNLOAD_EVENT = "download_completed"
+#: The period asked for when none is: the 30 days up to ``to``.
+DEFAULT_PERIOD = dt.timedelta(days=30)
+#: The longest period counted at once: ten years (a council report needs far less, and a
+#: period of thousands of years is a mistake, not a question).
+MAX_PERIOD_YEARS = 10
+MAX_PERIOD = dt.timedelta(days=MAX_PERIOD_YEARS * 365 + 3)  # with its leap days
+
+
+class PeriodError(ValueError):
+    """Why ``from`` / ``to`` do not make a period the statistics can cover (plain words)."""
+
+
+def _when(value: str, name: str, *, end: bool) -> dt.datetime:
+    """A date (the whole day: its end is the next midnight) or an ISO time (UTC when it has no
+    zone), as an aware UTC time."""
+    try:
+        if len(value) == 10:  # a date: the whole day counts
+            day = dt.date.fromisoformat(value)
+            start = dt.datetime.combine(day, dt.time(), dt.UTC)
+            return start + dt.timedelta(days=1) if end else start
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise PeriodError(
+            f"'{name}' {value[:40]!r} is outside the calendar the hub can count in."
+        ) from None
+    except ValueError:
+        raise PeriodError(
+            f"'{name}' {value[:40]!r} is not a date (YYYY-MM-DD) or ISO time."
+        ) from None
+
+
+def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The period ``[start, end)`` of ``from`` and ``to`` (each a date, taken whole, or an ISO
+    time; ``to`` defaults to now, ``from`` to 30 days before ``to``); PeriodError when it is not
+    one the statistics can cover: a value that is not a date, or outside the calendar, ``from``
+    not before ``to``, or longer than ten years."""
+    end = _when(to, "to", end=True) if to else now
+    if from_:
+        start = _when(from_, "from", end=False)
+    else:
+        try:
+            start = end - DEFAULT_PERIOD
+        except OverflowError:
+            raise PeriodError(
+                f"'to' {to!r} is too early: the 30 days before it are outside the calendar the "
+                "hub can count in."
+            ) from None
+    if start >= end:
+        raise PeriodError("'from' must be before 'to'.")
+    if end - start > MAX_PERIOD:
+        raise PeriodError(
+            f"The period is too long: the statistics cover at most {MAX_PERIOD_YEARS} years at "
+            "a time; ask for shorter periods."
+        )
+    return start, end
 
 
 def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:

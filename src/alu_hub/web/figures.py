@@ -22,7 +22,8 @@ HISTORY_MONTHS = 12
 #: How many months back the month selector offers (any month can still be asked by address).
 SELECTOR_MONTHS = 24
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+#: ASCII digits only (``\d`` would take ``٢٠٢٦-٠١`` too, and int() reads it)
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 #: English month names (not strftime's: it follows the process locale).
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",

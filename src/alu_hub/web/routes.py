@@ -34,8 +34,9 @@ COOKIE = "alu_hub_stats"
 WEB_SESSION_S = 12 * 3600
 #: A sign-in form is a few hundred bytes.
 MAX_FORM_BYTES = 16 * 1024
-#: Where a sign-in may send the browser next (nothing else: no open redirect).
-_NEXT = re.compile(r"/stats(?:\.csv)?(?:\?month=\d{4}-\d{2})?")
+#: Where a sign-in may send the browser next (nothing else: no open redirect). ASCII digits
+#: only: the address goes into a Location header, which holds Latin-1 at most.
+_NEXT = re.compile(r"/stats(?:\.csv)?(?:\?month=[0-9]{4}-[0-9]{2})?")
 
 MEMBER_REFUSED = (
     "This account belongs to a member broadcaster. The statistics page is for agency staff; "
