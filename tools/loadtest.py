@@ -167,6 +167,7 @@ class Options:
     baseline: int = 50
     media_nice: int = 0
     hub_log_level: str = "info"
+    hub_workers: int = 1
     grace: float = 90.0
     seed: int = 1
 
@@ -245,6 +246,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     p.add_argument("--clip-seconds", type=float, default=4.0, help="length of the clips (4)")
     p.add_argument("--hub-log-level", default="info", help="uvicorn's (info, as alu-hub serve)")
+    p.add_argument(
+        "--hub-workers",
+        type=int,
+        default=1,
+        help="serving processes (alu-hub serve --workers; the pushes are then published from "
+        "another process, as by alu-hub publish)",
+    )
     p.add_argument("--grace", type=float, default=90.0, help="seconds to finish in-flight work")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args(argv)
@@ -314,6 +322,25 @@ def cpu_seconds_of(pid: int) -> float:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields_[11]) + int(fields_[12])) / ticks
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and of its descendants alive now (the hub's serving workers,
+    its media workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields_ = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields_[1])
+    tree, todo = {pid}, [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in tree]
+        tree.update(kids)
+        todo.extend(kids)
+    return sum(cpu_seconds_of(p) for p in tree)
 
 
 def own_cpu_seconds() -> float:
@@ -677,6 +704,7 @@ def hub_process_main(argv: Sequence[str]) -> int:
     p.add_argument("--clip", type=Path, required=True)
     p.add_argument("--log-level", default="info")
     p.add_argument("--media-nice", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
     a = p.parse_args(argv)
     # As alu-hub's main() for `serve`.
     logging.basicConfig(
@@ -684,6 +712,8 @@ def hub_process_main(argv: Sequence[str]) -> int:
     )
     logging.getLogger("alu_hub").setLevel(logging.INFO)
     settings = hub_settings(a.data, a.database_url)
+    if a.workers > 1:
+        return _hub_workers_main(a, settings)
     app = create_app(settings)
     hub = app.state.hub
 
@@ -710,33 +740,8 @@ def hub_process_main(argv: Sequence[str]) -> int:
     jobs: queue.Queue[int | None] = queue.Queue()
 
     def publisher() -> None:
-        from alu_hub.publish import ItemFields, publish_file
-
-        content = demo_content()
         lower_priority()
-        while (n := jobs.get()) is not None:
-            c = content[n % len(content)]
-            fields_ = ItemFields(
-                title=f"{c['title']} (push {n})",
-                slug=c["slug"],
-                dateline=c["dateline"],
-                category=c["category"],
-                region=c["region"],
-                country=c["country"],
-                language=c["language"],
-                priority=c["priority"],
-                restrictions=c["restrictions"],
-                script=c["script"],
-                shotlist=c["shotlist"],
-            )
-            began = time.perf_counter()
-            try:
-                item = publish_file(hub, a.clip, fields_, kind="push", filename=f"push-{n}.mp4")
-            except Exception as e:
-                say(f"publish-error {n} {type(e).__name__}: {e}")
-                continue
-            ms = (time.perf_counter() - began) * 1000
-            say(f"published {n} {item.seq} {item.id} {ms:.1f}")
+        _publisher(hub, a.clip, jobs, say)
 
     def control() -> None:
         for line in sys.stdin:
@@ -758,6 +763,87 @@ def hub_process_main(argv: Sequence[str]) -> int:
     for target in (publisher, control, announce):
         threading.Thread(target=target, name=f"loadtest-{target.__name__}", daemon=True).start()
     server.run()
+    return 0
+
+
+def _publisher(
+    hub: Any, clip: Path, jobs: queue.Queue[int | None], say: Callable[[str], None]
+) -> None:
+    """Publish the agency's pushes asked for on ``jobs`` (one clip, new metadata each time)."""
+    from alu_hub.publish import ItemFields, publish_file
+
+    content = demo_content()
+    while (n := jobs.get()) is not None:
+        c = content[n % len(content)]
+        fields_ = ItemFields(
+            title=f"{c['title']} (push {n})",
+            slug=c["slug"],
+            dateline=c["dateline"],
+            category=c["category"],
+            region=c["region"],
+            country=c["country"],
+            language=c["language"],
+            priority=c["priority"],
+            restrictions=c["restrictions"],
+            script=c["script"],
+            shotlist=c["shotlist"],
+        )
+        began = time.perf_counter()
+        try:
+            item = publish_file(hub, clip, fields_, kind="push", filename=f"push-{n}.mp4")
+        except Exception as e:
+            say(f"publish-error {n} {type(e).__name__}: {e}")
+            continue
+        ms = (time.perf_counter() - began) * 1000
+        say(f"published {n} {item.seq} {item.id} {ms:.1f}")
+
+
+def _hub_workers_main(a: argparse.Namespace, settings: Any) -> int:
+    """``_hub --workers N``: ``alu-hub serve --workers N`` (uvicorn's supervisor in the main
+    thread, N serving processes), and the agency's publisher in this process as ``alu-hub
+    publish`` would be: a process of its own on the same data folder and database."""
+    import signal
+    import urllib.request
+
+    from alu_hub.app import build_hub
+    from alu_hub.server import serve_workers
+
+    out_lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with out_lock:
+            sys.stdout.write(line.replace("\n", " ") + "\n")
+            sys.stdout.flush()
+
+    hub = build_hub(settings)
+    hub.folder_lock.share()
+    jobs: queue.Queue[int | None] = queue.Queue()
+
+    def control() -> None:
+        for line in sys.stdin:
+            word, _, arg = line.strip().partition(" ")
+            if word == "push" and arg.isdigit():
+                jobs.put(int(arg))
+            elif word == "stop":
+                break
+        jobs.put(None)
+        os.kill(os.getpid(), signal.SIGTERM)  # the supervisor stops its workers
+
+    def announce() -> None:
+        url = f"http://127.0.0.1:{a.port}/openapi.json"
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url, timeout=5):
+                    say("ready")
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    threading.Thread(target=_publisher, args=(hub, a.clip, jobs, say), daemon=True).start()
+    for target in (control, announce):
+        threading.Thread(target=target, name=f"loadtest-{target.__name__}", daemon=True).start()
+    serve_workers(settings, "127.0.0.1", a.port, a.workers, log_level=a.log_level)
+    hub.media.close()
     return 0
 
 
@@ -783,7 +869,7 @@ class HubProcess:
     ) -> HubProcess:
         args = [sys.executable, "-m", "tools.loadtest", "_hub", "--data", str(data)]
         args += ["--port", str(port), "--clip", str(clip), "--log-level", opts.hub_log_level]
-        args += ["--media-nice", str(opts.media_nice)]
+        args += ["--media-nice", str(opts.media_nice), "--workers", str(opts.hub_workers)]
         if opts.database_url:
             args += ["--database-url", opts.database_url]
         proc = await asyncio.create_subprocess_exec(
@@ -1577,10 +1663,10 @@ async def baseline(run: Run, m: Member, hub: HubProcess) -> dict[str, dict[str, 
             for _ in range(3):  # warm-up, not counted
                 await one(name)
             rec.series[name] = Series("request")
-            cpu0 = cpu_seconds_of(hub.proc.pid)
+            cpu0 = tree_cpu_seconds(hub.proc.pid)
             for _ in range(run.opts.baseline):
                 await one(name)
-            cpu_ms = (cpu_seconds_of(hub.proc.pid) - cpu0) / run.opts.baseline * 1000
+            cpu_ms = (tree_cpu_seconds(hub.proc.pid) - cpu0) / run.opts.baseline * 1000
             times = sorted(rec.series[name].times_ms)
             out[name] = {
                 "count": len(times),
@@ -1623,7 +1709,7 @@ async def _drive(run: Run, members: list[Member], hub: HubProcess) -> Outcome:
 
     run.t0 = run.rec.t0 = time.monotonic()
     loadavg_start = os.getloadavg()
-    hub_cpu0, own_cpu0 = cpu_seconds_of(hub.proc.pid), own_cpu_seconds()
+    hub_cpu0, own_cpu0 = tree_cpu_seconds(hub.proc.pid), own_cpu_seconds()
     streams = [asyncio.create_task(m.events_loop()) for m in members]
     work: list[asyncio.Task[None]] = [asyncio.create_task(push_loop())]
     watcher = asyncio.create_task(watch_loop())
@@ -1641,7 +1727,7 @@ async def _drive(run: Run, members: list[Member], hub: HubProcess) -> Outcome:
     await asyncio.sleep(max(0.0, deadline - time.monotonic()))
     run.stop.set()
     seconds = time.monotonic() - run.t0
-    hub_cpu = cpu_seconds_of(hub.proc.pid) - hub_cpu0
+    hub_cpu = tree_cpu_seconds(hub.proc.pid) - hub_cpu0
     own_cpu = own_cpu_seconds() - own_cpu0
     loadavg_end = os.getloadavg()
     # In-flight work ends (downloads under way, uploads waiting for "published", the last
@@ -1807,7 +1893,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"pre-fill: {pre['items_added']:,} items in {pre['items_seconds']:.0f} s, "
         f"{pre['events_added']:,} events in {pre['events_seconds']:.0f} s",
         f"load average {m['loadavg_start'][0]:.2f} at the start, {m['loadavg_end'][0]:.2f} at "
-        f"the end (max {m['loadavg_max_1m']:.2f}) on {m['cpus']} CPUs; hub process "
+        f"the end (max {m['loadavg_max_1m']:.2f}) on {m['cpus']} CPUs; hub (all its processes) "
         f"{m['hub_cpu_percent']:.0f}% CPU, load generator {m['generator_cpu_percent']:.0f}% "
         f"(event-loop lag p99 {_num(m['generator_loop_lag_p99_ms'])} ms)",
         "",

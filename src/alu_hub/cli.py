@@ -62,6 +62,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import uvicorn_config
 
     settings = _settings(args)
+    if args.workers > 1:
+        from .server import serve_workers
+
+        print(
+            f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir}, "
+            f"{args.workers} processes)",
+            flush=True,
+        )
+        serve_workers(settings, args.host, args.port, args.workers)
+        return 0
     app = create_app(settings)
     print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
     uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="info")).run()
@@ -279,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the hub")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("ALU_HUB_WORKERS", 1)),
+        help="serving processes on the one port (default 1; about one per CPU core)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     member = sub.add_parser("member", help="members and agency staff")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import socket
 import threading
 import time
@@ -108,6 +110,53 @@ def uvicorn_config(
         timeout_keep_alive=75,
         # X-Forwarded-For/-Proto are believed from the trusted proxies only (Settings); uvicorn
         # takes the client as the last address in X-Forwarded-For that is not a trusted proxy.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The app of one serving process of ``alu-hub serve --workers N``, built in that process
+    from the ``ALU_HUB_*`` environment its parent set (``serve_workers``)."""
+    from .app import create_app
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return create_app(Settings.from_env())
+
+
+def serve_workers(
+    settings: Settings, host: str, port: int, workers: int, *, log_level: str = "info"
+) -> None:
+    """Serve with ``workers`` processes on one listening socket (uvicorn's supervisor: it
+    restarts a worker that dies). One Python process is one GIL: past about one core of
+    request handling, latency grows with every request queued behind the others; processes
+    share the load as replicas do (same database and data folder — everything the hub shares
+    between requests lives there, see ``hub.DataFolderLock`` and the tus leases).
+
+    The schema is brought up to date here, once, before the workers start together."""
+    from .db import Database
+
+    db = Database(settings.db_url)
+    db.migrate()
+    db.dispose()
+    os.environ["ALU_HUB_DATA"] = str(settings.data_dir)
+    os.environ["ALU_HUB_DATABASE_URL"] = settings.database_url
+    trusted = list(settings.trusted_proxies)
+    uvicorn.run(
+        "alu_hub.server:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        # the default head bound (settings.max_header_bytes has no variable of its own)
+        http="alu_hub.server:BoundedHttpToolsProtocol",
+        timeout_keep_alive=75,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         lifespan="on",
