@@ -1,0 +1,192 @@
+"""``alu-hub serve --workers N``: several serving processes on one port, under uvicorn's
+supervisor — all of them answer, a worker that dies is replaced, a stop stops them all, and a
+tus upload whose PATCHes land on different workers is published once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from alu_hub.server import free_port
+from tests.support.livehub import hub_env
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+ROOT = Path(__file__).resolve().parents[2]
+HUB_CLI = (sys.executable, "-m", "alu_hub.cli")
+PASSWORD = "pw-12345678"
+
+
+def children(pid: int) -> set[int]:
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def serving_workers(pid: int) -> set[int]:
+    """The supervisor's serving processes (its other child is multiprocessing's tracker)."""
+    found = set()
+    for child in children(pid):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in cmd:
+            found.add(child)
+    return found
+
+
+class Served:
+    def __init__(self, data: Path, workers: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data.parent / "serve.log"
+        env = hub_env(data)
+        env["PYTHONUNBUFFERED"] = "1"
+        added = subprocess.run(
+            [*HUB_CLI, "member", "add", "ktn", "--data", str(data), "--country", "KE",
+             "--password-stdin"],
+            input=PASSWORD, text=True, capture_output=True, env=env, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [*HUB_CLI, "serve", "--data", str(data), "--port", str(self.port),
+                 "--workers", str(workers)],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            )  # fmt: skip
+        wait_until(lambda: len(serving_workers(self.proc.pid)) == workers, timeout=90)
+        wait_until(self.answers, timeout=90)
+
+    def answers(self) -> bool:
+        assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+        try:
+            return requests.get(f"{self.url}/openapi.json", timeout=5).ok
+        except requests.ConnectionError:
+            return False
+
+    def token(self) -> str:
+        r = requests.post(
+            f"{self.url}/api/v1/session",
+            json={"username": "ktn", "password": PASSWORD, "device": "pytest"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return str(r.json()["token"])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    s = Served(tmp_path / "hub", workers=2)
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait(30)
+
+
+def test_a_dead_worker_is_replaced_and_a_stop_stops_them_all(served: Served) -> None:
+    first = serving_workers(served.proc.pid)
+    assert len(first) == 2
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(
+        lambda: (
+            len(serving_workers(served.proc.pid)) == 2
+            and victim not in serving_workers(served.proc.pid)
+        ),
+        timeout=60,
+    )
+    wait_until(served.answers, timeout=60)
+    token = served.token()
+    for _ in range(10):  # new connections each time: the kernel spreads them over the workers
+        r = requests.get(
+            f"{served.url}/api/v1/items", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert r.status_code == 200 and r.json()["items"] == []
+    every = serving_workers(served.proc.pid)
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(60) == 0
+    wait_until(lambda: all(not Path(f"/proc/{p}").exists() for p in every), timeout=30)
+
+
+def test_a_tus_upload_over_many_connections_is_published_once(served: Served, clip: Path) -> None:
+    token = served.token()
+    data = clip.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    h = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+    meta = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in {"filename": "clip.mp4", "title": "Over workers", "sha256": sha}.items()
+    )
+    r = requests.post(
+        f"{served.url}/api/v1/uploads/",
+        headers={**h, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    url = r.headers["Location"]
+    chunk = max(1, len(data) // 8)
+    offset = 0
+    while offset < len(data):  # a new connection per PATCH: any worker may take each one
+        body = data[offset : offset + chunk]
+        p = requests.patch(
+            url,
+            data=body,
+            headers={
+                **h,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                "Connection": "close",
+            },
+            timeout=60,
+        )
+        assert p.status_code == 204, p.text
+        offset = int(p.headers["Upload-Offset"])
+
+    def published() -> bool:
+        head = requests.head(url, headers=h, timeout=30)
+        return head.headers.get("Alu-Upload-State") == "published"
+
+    wait_until(published, timeout=120)
+    items = requests.get(
+        f"{served.url}/api/v1/items", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()["items"]
+    assert [i["title"] for i in items] == ["Over workers"]
+    assert items[0]["renditions"][0]["sha256"] == sha
+
+
+def test_connections_of_a_handed_over_socket_send_at_once() -> None:
+    """A listening socket rebuilt from its descriptor (as in a worker process) has ``proto`` 0,
+    so asyncio leaves Nagle's algorithm on for its connections; the protocol turns it off."""
+    import socket
+
+    from alu_hub.server import _no_delay
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    handed = socket.fromfd(listener.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = handed.accept()
+    try:
+        assert conn.proto == 0  # what asyncio looks at before it sets TCP_NODELAY
+        assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+
+        class Transport:
+            def get_extra_info(self, name: str) -> object:
+                return conn if name == "socket" else None
+
+        _no_delay(Transport())  # type: ignore[arg-type]
+        assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for s in (conn, client, handed, listener):
+            s.close()
