@@ -607,6 +607,7 @@ def prefill(hub: Any, opts: Options, members: dict[str, int], clip: Path) -> Pre
             with engine.begin() as conn:
                 conn.execute(insert(Item), items)
                 conn.execute(insert(Rendition), rends)
+                _fill_feed_json(conn, [i["id"] for i in items])
                 conn.execute(
                     update(SeqCounter)
                     .where(SeqCounter.name == "item_seq")
@@ -615,6 +616,15 @@ def prefill(hub: Any, opts: Options, members: dict[str, int], clip: Path) -> Pre
             _progress("items", start + n, add_items, began)
         out.items_added = add_items
         out.items_seconds = time.monotonic() - began
+
+    with engine.connect() as conn:  # items of an older pre-fill, made before feed_json
+        older = list(conn.scalars(select(Item.id).where(Item.feed_json.is_(None))))
+    if older:
+        began = time.monotonic()
+        for start, n in _chunks(len(older), 2000):
+            with engine.begin() as conn:
+                _fill_feed_json(conn, older[start : start + n])
+            _progress("feed JSON of older items", start + n, len(older), began)
 
     add_events = max(0, opts.history_events - out.events_before)
     if add_events:
@@ -677,6 +687,23 @@ def prefill(hub: Any, opts: Options, members: dict[str, int], clip: Path) -> Pre
             conn.execute(select(func.coalesce(func.max(HistoryEvent.seq), 0))).scalar_one()
         )
     return out
+
+
+def _fill_feed_json(conn: Any, ids: list[str]) -> None:
+    """``items.feed_json`` of the items ``ids``, as publishing makes it (``feed.item_json``)."""
+    from sqlalchemy import bindparam, update
+    from sqlalchemy.orm import Session
+
+    from alu_hub.feed import load_items_json
+    from alu_hub.models import Item
+
+    with Session(bind=conn) as s:
+        texts = load_items_json(s, ids)
+    if texts:
+        conn.execute(
+            update(Item).where(Item.id == bindparam("b_id")).values(feed_json=bindparam("b_json")),
+            [{"b_id": k, "b_json": v.decode()} for k, v in texts.items()],
+        )
 
 
 def _progress(what: str, done: int, total: int, began: float) -> None:

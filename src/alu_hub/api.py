@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import auth, signin
 from .errors import ApiError, unauthorized
-from .feed import page_body, page_json
+from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
 from .models import MAX_BIGINT, HistoryEvent, Item, Member, Token, utcnow
@@ -158,8 +158,8 @@ async def list_items(
     def answer() -> bytes:  # one trip to the thread pool for the token and the page
         current_member(request, hub)
         with hub.db.session() as s:
-            items, more = page_json(s, hub.feed_cache, after, limit, base)
-        return page_body(items, after, more)
+            items, more = page_json(s, hub.feed_cache, after, limit)
+        return page_body(items, after, more, base)
 
     return Response(await run_in_threadpool(answer), media_type="application/json")
 
@@ -336,8 +336,8 @@ def _max_seq(hub: Hub) -> int:
 
 def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], bool]:
     with hub.db.session() as s:
-        items, more = page_json(s, hub.feed_cache, after, 100, base)
-    return [(seq, text.decode()) for seq, text in items], more
+        items, more = page_json(s, hub.feed_cache, after, 100)
+    return [(seq, with_base(text, base).decode()) for seq, text in items], more
 
 
 # --- history -------------------------------------------------------------------------------

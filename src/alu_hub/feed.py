@@ -1,12 +1,13 @@
 """Feed pages as JSON, made once per item.
 
 Items never change once published (nor do the members they name), and every workstation of
-every member reads the same items, page after page: the JSON of an item is made once per
-base URL and kept in a bounded cache, and a page is the page's seqs read from the database
-(one indexed query) joined with those texts. Items not in the cache are read with SQLAlchemy
-Core (no ORM objects: loading a page of 100 through the ORM cost ~10 ms, Core ~2 ms) and
-serialised through the same ``ItemOut`` model the API documents, so the answer is byte for
-byte what ``ItemPage`` would produce.
+every member reads the same items, page after page. So the JSON of an item is made once, in
+the transaction that publishes it (``items.feed_json``, through the same ``ItemOut`` model the
+API documents), with its URLs relative to the hub; a page is one indexed query for those texts,
+joined, with the request's base URL put in front of the URLs. Items published before that
+column existed are read with SQLAlchemy Core (loading a page of 100 through the ORM cost ~10 ms,
+Core ~2 ms), rendered, and kept in a bounded per-process cache. The answer is byte for byte what
+``ItemPage`` would produce.
 """
 
 from __future__ import annotations
@@ -28,30 +29,31 @@ CACHE_ITEMS = 2000
 
 
 class ItemJsonCache:
-    """(base URL, item id) → the item's JSON, least recently used dropped first."""
+    """Item id → the item's JSON (URLs relative), least recently used dropped first. For items
+    without ``feed_json`` (published before migration 0004)."""
 
     def __init__(self, size: int = CACHE_ITEMS) -> None:
         self.size = size
-        self._data: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._data: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_many(self, base: str, ids: Iterable[str]) -> dict[str, bytes]:
+    def get_many(self, ids: Iterable[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         with self._lock:
             for item_id in ids:
-                data = self._data.get((base, item_id))
+                data = self._data.get(item_id)
                 if data is not None:
-                    self._data.move_to_end((base, item_id))
+                    self._data.move_to_end(item_id)
                     found[item_id] = data
         return found
 
-    def put_many(self, base: str, texts: dict[str, bytes]) -> None:
+    def put_many(self, texts: dict[str, bytes]) -> None:
         if self.size <= 0:
             return
         with self._lock:
             for item_id, data in texts.items():
-                self._data[(base, item_id)] = data
-                self._data.move_to_end((base, item_id))
+                self._data[item_id] = data
+                self._data.move_to_end(item_id)
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
@@ -59,70 +61,71 @@ class ItemJsonCache:
         return len(self._data)
 
 
-_ITEM_COLUMNS = list(Item.__table__.columns)
+_ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name != "feed_json"]
 _MEMBER_COLUMNS = [
     Member.username.label("m_username"),
     Member.display_name.label("m_display_name"),
     Member.country.label("m_country"),
     Member.role.label("m_role"),
 ]
+#: The URLs of an item are stored relative to the hub: these start them in its JSON (inside a
+#: JSON string a quote is escaped, so these bytes can only be the start of those two fields).
+_RELATIVE_URLS = (b'"thumbnail_url":"/api/v1/items/', b'"url":"/api/v1/items/')
 
 
-def _render(rows: Sequence[Any], renditions: dict[str, list[Any]], base: str) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    for r in rows:
-        prefix = f"{base}/api/v1/items/{r.id}"
-        source = (
-            MemberOut(
-                username=r.m_username,
-                display_name=r.m_display_name,
-                country=r.m_country,
-                role="agency" if r.m_role == "agency" else "member",
-            )
-            if r.source_member_id is not None and r.m_username is not None
-            else None
-        )
-        item = ItemOut.model_validate(
-            {
-                "id": r.id,
-                "seq": r.seq,
-                "kind": r.kind,
-                "title": r.title,
-                "slug": r.slug,
-                "dateline": r.dateline,
-                "recorded_at": r.recorded_at,
-                "published_at": r.published_at,
-                "category": r.category,
-                "region": r.region,
-                "country": r.country,
-                "language": r.language,
-                "priority": r.priority,
-                "restrictions": r.restrictions,
-                "script": r.script,
-                "shotlist": r.shotlist,
-                "duration": r.duration,
-                "source_member": source,
-                "thumbnail_url": f"{prefix}/thumbnail",
-                "renditions": [
-                    {
-                        "name": x.name,
-                        "url": f"{prefix}/renditions/{x.name}",
-                        "filename": x.filename,
-                        "size": x.size,
-                        "sha256": x.sha256,
-                        "mime": x.mime,
-                        "width": x.width,
-                        "height": x.height,
-                    }
-                    for x in renditions.get(r.id, [])
-                ],
-            }
-        )
-        out[r.id] = item.model_dump_json().encode()
-    return out
+def item_json(fields: Any, source: MemberOut | None, renditions: Sequence[Any]) -> str:
+    """The item as the feed serves it, URLs relative to the hub. ``fields`` has the item's
+    columns as attributes (an ``Item`` or a Core row), ``renditions`` those of its renditions
+    in order."""
+    prefix = f"/api/v1/items/{fields.id}"
+    return ItemOut.model_validate(
+        {
+            "id": fields.id,
+            "seq": fields.seq,
+            "kind": fields.kind,
+            "title": fields.title,
+            "slug": fields.slug,
+            "dateline": fields.dateline,
+            "recorded_at": fields.recorded_at,
+            "published_at": fields.published_at,
+            "category": fields.category,
+            "region": fields.region,
+            "country": fields.country,
+            "language": fields.language,
+            "priority": fields.priority,
+            "restrictions": fields.restrictions,
+            "script": fields.script,
+            "shotlist": fields.shotlist,
+            "duration": fields.duration,
+            "source_member": source,
+            "thumbnail_url": f"{prefix}/thumbnail",
+            "renditions": [
+                {
+                    "name": x.name,
+                    "url": f"{prefix}/renditions/{x.name}",
+                    "filename": x.filename,
+                    "size": x.size,
+                    "sha256": x.sha256,
+                    "mime": x.mime,
+                    "width": x.width,
+                    "height": x.height,
+                }
+                for x in renditions
+            ],
+        }
+    ).model_dump_json()
 
 
-def load_items_json(s: Session, ids: Sequence[str], base: str) -> dict[str, bytes]:
+def member_out(username: str, display_name: str, country: str, role: str) -> MemberOut:
+    return MemberOut(
+        username=username,
+        display_name=display_name,
+        country=country,
+        role="agency" if role == "agency" else "member",
+    )
+
+
+def load_items_json(s: Session, ids: Sequence[str]) -> dict[str, bytes]:
     """The JSON of the items ``ids`` (those that exist), read with two Core queries."""
     if not ids:
         return {}
@@ -147,36 +150,57 @@ def load_items_json(s: Session, ids: Sequence[str], base: str) -> dict[str, byte
         .order_by(Rendition.id)
     ):
         renditions.setdefault(x.item_id, []).append(x)
-    return _render(rows, renditions, base)
+    out: dict[str, bytes] = {}
+    for r in rows:
+        source = (
+            member_out(r.m_username, r.m_display_name, r.m_country, r.m_role)
+            if r.source_member_id is not None and r.m_username is not None
+            else None
+        )
+        out[r.id] = item_json(r, source, renditions.get(r.id, [])).encode()
+    return out
 
 
 def page_json(
-    s: Session, cache: ItemJsonCache, after: int, limit: int, base: str
+    s: Session, cache: ItemJsonCache, after: int, limit: int
 ) -> tuple[list[tuple[int, bytes]], bool]:
-    """Items with seq > ``after`` in seq order, at most ``limit``, as (seq, JSON); and whether
-    more follow."""
+    """Items with seq > ``after`` in seq order, at most ``limit``, as (seq, JSON with relative
+    URLs: ``with_base``); and whether more follow."""
     heads = s.execute(
-        select(Item.seq, Item.id).where(Item.seq > after).order_by(Item.seq).limit(limit + 1)
+        select(Item.seq, Item.id, Item.feed_json)
+        .where(Item.seq > after)
+        .order_by(Item.seq)
+        .limit(limit + 1)
     ).all()
     more = len(heads) > limit
     heads = heads[:limit]
-    ids = [h.id for h in heads]
-    texts = cache.get_many(base, ids)
-    missing = [i for i in ids if i not in texts]
-    if missing:
-        made = load_items_json(s, missing, base)
-        cache.put_many(base, made)
-        texts.update(made)
+    texts = {h.id: h.feed_json.encode() for h in heads if h.feed_json is not None}
+    older = [h.id for h in heads if h.feed_json is None]
+    if older:
+        texts.update(cache.get_many(older))
+        missing = [i for i in older if i not in texts]
+        if missing:
+            made = load_items_json(s, missing)
+            cache.put_many(made)
+            texts.update(made)
     return [(h.seq, texts[h.id]) for h in heads if h.id in texts], more
 
 
-def page_body(items: list[tuple[int, bytes]], after: int, more: bool) -> bytes:
+def with_base(text: bytes, base: str) -> bytes:
+    """JSON of items with the hub's base URL in front of their URLs."""
+    for start in _RELATIVE_URLS:
+        text = text.replace(start, start.replace(b'"/api/', f'"{base}/api/'.encode()))
+    return text
+
+
+def page_body(items: list[tuple[int, bytes]], after: int, more: bool, base: str) -> bytes:
     """An ``ItemPage`` as JSON, from the items' JSON texts."""
     nxt = items[-1][0] if items else after
-    return b"".join(
+    body = b"".join(
         (
             b'{"items":[',
             b",".join(text for _, text in items),
             b'],"next":%d,"more":%s}' % (nxt, b"true" if more else b"false"),
         )
     )
+    return with_base(body, base)

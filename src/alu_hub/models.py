@@ -144,6 +144,9 @@ class Item(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)
     source_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), default=None)
     thumbnail_key: Mapped[str] = mapped_column(String(300), default="")
+    #: The item as the feed serves it, URLs relative to the hub (``feed.item_json``); made in
+    #: the publishing transaction. None for items published before migration 0004.
+    feed_json: Mapped[str | None] = mapped_column(Text, default=None, deferred=True)
     source_member: Mapped[Member | None] = relationship(lazy="joined")
     renditions: Mapped[list[Rendition]] = relationship(
         lazy="selectin", order_by="Rendition.id", cascade="all, delete-orphan"

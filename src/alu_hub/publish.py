@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from .feed import item_json, member_out
 from .hub import Hub
 from .media import MediaError, probe
 from .mediapool import render
@@ -342,6 +343,7 @@ def commit(
     try:
         with hub.db.session() as s:
             row.seq = hub.db.next_seq(s)
+            row.feed_json = _feed_json(s, row)
             s.add(row)
             if also is not None:
                 also(s, row)
@@ -355,6 +357,16 @@ def commit(
         assert published is not None
         s.expunge(published)
         return published
+
+
+def _feed_json(s: Session, row: Item) -> str:
+    """The item as the feed will serve it (``feed.item_json``), once its seq is known."""
+    source = None
+    if row.source_member_id is not None:
+        m = s.get(Member, row.source_member_id)
+        if m is not None:
+            source = member_out(m.username, m.display_name, m.country, m.role)
+    return item_json(row, source, row.renditions)
 
 
 def publish_file(

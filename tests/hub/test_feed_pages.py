@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from alu_hub.api import item_out
 from alu_hub.media import MediaError, MediaInfo, probe
@@ -64,7 +64,20 @@ def test_pages_are_byte_for_byte_what_the_model_gives(live_hub: LiveHub, clip: P
         "ktn",
         None,
     ]
-    assert len(live_hub.hub.feed_cache) == 3
+    assert len(live_hub.hub.feed_cache) == 0  # each one's JSON was made when published
+
+
+def test_items_from_before_the_stored_json_are_served_alike(live_hub: LiveHub, clip: Path) -> None:
+    """Items published before migration 0004 have no ``feed_json``: made when first served."""
+    _publish_both_kinds(live_hub, clip)
+    s = live_hub.login("rts")
+    stored = s.get(live_hub.api("/items"), timeout=10).text
+    with live_hub.hub.db.session() as db:
+        db.execute(update(Item).where(Item.seq <= 2).values(feed_json=None))
+    for _ in range(2):  # made, then from the cache
+        assert s.get(live_hub.api("/items"), timeout=10).text == stored
+        assert stored == _orm_page(live_hub, live_hub.url, 0, 100)
+    assert len(live_hub.hub.feed_cache) == 2
 
 
 def test_item_urls_follow_the_address_the_client_used(live_hub: LiveHub, clip: Path) -> None:
@@ -91,11 +104,10 @@ def test_cache_keeps_the_most_recently_used() -> None:
     from alu_hub.feed import ItemJsonCache
 
     cache = ItemJsonCache(size=2)
-    cache.put_many("b", {"1": b"one", "2": b"two"})
-    assert cache.get_many("b", ["1"]) == {"1": b"one"}  # 1 is now the most recent
-    cache.put_many("b", {"3": b"three"})
-    assert cache.get_many("b", ["1", "2", "3"]) == {"1": b"one", "3": b"three"}
-    assert cache.get_many("other", ["1"]) == {}
+    cache.put_many({"1": b"one", "2": b"two"})
+    assert cache.get_many(["1"]) == {"1": b"one"}  # 1 is now the most recent
+    cache.put_many({"3": b"three"})
+    assert cache.get_many(["1", "2", "3"]) == {"1": b"one", "3": b"three"}
 
 
 # --- media in worker processes -------------------------------------------------------------
