@@ -41,6 +41,7 @@ from tests.bench.helpers import (
     NS_SRV,
     PYTHON,
     ROOT,
+    SUBPROCESS_PYTHONPATH,
     TUSPY_SCRIPT,
     Figure,
     TusHub,
@@ -76,6 +77,17 @@ LINK = {"delay_ms": 150.0, "loss": 0.02, "rate_mbit": 20.0}
 def link_cc() -> str:
     """TCP congestion control for both namespaces (``ALU_BENCH_LINK_CC``); "" = the kernel's."""
     return os.environ.get("ALU_BENCH_LINK_CC", "").strip()
+
+
+def link_timeout(variants: int, floor: float) -> float:
+    """Seconds allowed for one linkem run (``variants=1``) or a whole test: the file at a third
+    of the link rate per variant, and never less than ``floor`` (the 100 MB default's limits),
+    so that ``ALU_BENCH_LINK_MB=1024`` (tuspy alone takes ~17 min there) is not cut short."""
+    size = env_int("ALU_BENCH_LINK_MB", 100) * MB
+    rate = LINK["rate_mbit"] * 1e6 / 8
+    per_run = size / (rate / 3)
+    repeat = env_int("ALU_BENCH_LINK_REPEAT", 1) if variants > 1 else 1
+    return max(floor, variants * repeat * per_run + 300)
 
 
 #: the best TCP can do on linkem: its rate counts whole IP packets, and of a 1500-byte packet
@@ -123,7 +135,7 @@ def tuspy(hub: TusHub, path: Path, sha: str) -> str:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "ALU_CLIENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "ALU_CLIENT_HOME": str(home), "PYTHONPATH": SUBPROCESS_PYTHONPATH}
 
 
 def alu(*args: str) -> list[str]:
@@ -392,7 +404,7 @@ def _link_stats(bench: str, stats: dict[str, dict[str, int]]) -> None:
         )
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(link_timeout(4, 1800))
 def test_linkem_download(tmp_path: Path) -> None:
     require_root("test_linkem_download")
     size = env_int("ALU_BENCH_LINK_MB", 100) * MB
@@ -430,7 +442,9 @@ def test_linkem_download(tmp_path: Path) -> None:
                     dest, home = work / "out" / f"{i}-{n}.bin", work / f"home-{i}-{n}"
                     dest.parent.mkdir(exist_ok=True)
                     got = run_sampled(
-                        in_netns(NS_CLI, argv(dest, home)), timeout=600, env=cli_env(home)
+                        in_netns(NS_CLI, argv(dest, home)),
+                        timeout=link_timeout(1, 600),
+                        env=cli_env(home),
                     )
                     assert dest.stat().st_size == size
                     if n == 0:
@@ -449,7 +463,7 @@ def test_linkem_download(tmp_path: Path) -> None:
     check_measured(figures)
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(link_timeout(3, 1800))
 def test_linkem_upload(tmp_path: Path) -> None:
     require_root("test_linkem_upload")
     size = env_int("ALU_BENCH_LINK_MB", 100) * MB
@@ -484,7 +498,7 @@ def test_linkem_upload(tmp_path: Path) -> None:
                     home = work / f"home-{i}-{n}"
                     got = run_sampled(
                         in_netns(NS_CLI, argv),
-                        timeout=900,
+                        timeout=link_timeout(1, 900),
                         env=cli_env(home),
                         iface="lkm-srv",
                         counter_pid=hub.pid,  # what reaches the hub's side of the link
