@@ -268,7 +268,7 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 for label, parallel, checksums in (
                     ("ours_default", None, True),
                     ("ours_1", 1, True),
-                    ("ours_default_nock", None, False),
+                    ("ours_4", 4, True),
                     ("ours_1_nock", 1, False),
                 ):
                     # where the time goes: the same runs without Upload-Checksum (as against
@@ -319,14 +319,16 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for label, what, target in (
             (
                 "ours_default",
-                "upload.run defaults (4 streams taking parts from a queue, adaptive chunks, "
+                "upload.run defaults (auto: one stream, the round trip being under "
+                f"{Tuning().parallel_upload_min_rtt * 1000:.0f} ms; adaptive chunks, "
                 f"{checksum} per chunk)",
                 1.2,
             ),
             ("ours_1", f"upload.run parallel=1 (adaptive chunks, {checksum} per chunk)", 1.2),
             (
-                "ours_default_nock",
-                "diagnosis: upload.run defaults without Upload-Checksum",
+                "ours_4",
+                "diagnosis: upload.run parallel=4 (4 streams taking parts from a queue, "
+                "joined by the hub; the default before 2026-12-03)",
                 None,
             ),
             ("ours_1_nock", "diagnosis: upload.run parallel=1 without Upload-Checksum", None),
@@ -490,7 +492,11 @@ def test_linkem_upload(tmp_path: Path) -> None:
                     "tuspy, 8 MiB chunks",
                     [PYTHON, "-c", TUSPY_SCRIPT, hub.endpoint, hub.token, str(src), sha, chunk],
                 ),
-                ("alu tus-put, parallel default (4 streams, parts from a queue)", alu(*put_argv)),
+                (
+                    "alu tus-put, parallel default (auto: 4 streams, parts from a queue, "
+                    "at this round trip)",
+                    alu(*put_argv),
+                ),
                 ("alu tus-put --parallel 1", alu(*put_argv, "--parallel", "1")),
             ]
             for i in range(repeat):
