@@ -169,9 +169,12 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
 
                 f = out / "curl.bin"
                 t_get, _ = run_timed(["curl", "-sS", "--fail", "-o", str(f), url], timeout=300)
+                # what curl leaves undone that we do: the data on disk (fsync) before it counts
+                t_sync, _ = run_timed(["sync", str(f)], timeout=300)
                 t_sum, printed = run_timed(["sha256sum", str(f)], timeout=300)
                 assert printed.split()[0] == sha
                 times["curl_file"].append(t_get)
+                times["curl_file_sync"].append(t_get + t_sync)
                 times["sha256sum"].append(t_sum)
                 times["curl_verified"].append(t_get + t_sum)
                 remove(f)
@@ -205,6 +208,10 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
             ("sha256sum (coreutils) on the downloaded file", sha256sum),
             (f"curl -o /dev/null (transport only; {spread(times['curl_null'])})", curl_null),
             (f"curl -o FILE, no hash ({spread(times['curl_file'])})", rate("curl_file")),
+            (
+                f"curl -o FILE && sync FILE (on disk, as ours; {spread(times['curl_file_sync'])})",
+                rate("curl_file_sync"),
+            ),
             (
                 f"curl -o FILE && sha256sum FILE ({spread(times['curl_verified'])})",
                 curl_verified,
