@@ -34,6 +34,9 @@ NGINX = Path("/usr/sbin/nginx")
 LINKEM = ROOT.parent / "shared" / "tools" / "linkem"
 NS_CLI, NS_SRV = "linkem-cli", "linkem-srv"
 IP_CLI, IP_SRV = "10.77.0.1", "10.77.0.2"
+#: for the processes we start (the CLI, the hub): this tree's sources first, so that a git
+#: worktree run measures its own code and not the editable install the venv points at
+SUBPROCESS_PYTHONPATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -582,7 +585,7 @@ def tus_hub(data: Path, *, host: str = "127.0.0.1", netns: str | None = None) ->
         proc = subprocess.Popen(
             in_netns(netns, [PYTHON, "-c", _HUB_SCRIPT, str(data), host]),
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": SUBPROCESS_PYTHONPATH},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,

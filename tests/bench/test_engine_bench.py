@@ -41,6 +41,7 @@ from tests.bench.helpers import (
     NS_SRV,
     PYTHON,
     ROOT,
+    SUBPROCESS_PYTHONPATH,
     TUSPY_SCRIPT,
     Figure,
     TusHub,
@@ -76,6 +77,17 @@ LINK = {"delay_ms": 150.0, "loss": 0.02, "rate_mbit": 20.0}
 def link_cc() -> str:
     """TCP congestion control for both namespaces (``ALU_BENCH_LINK_CC``); "" = the kernel's."""
     return os.environ.get("ALU_BENCH_LINK_CC", "").strip()
+
+
+def link_timeout(variants: int, floor: float) -> float:
+    """Seconds allowed for one linkem run (``variants=1``) or a whole test: the file at a third
+    of the link rate per variant, and never less than ``floor`` (the 100 MB default's limits),
+    so that ``ALU_BENCH_LINK_MB=1024`` (tuspy alone takes ~17 min there) is not cut short."""
+    size = env_int("ALU_BENCH_LINK_MB", 100) * MB
+    rate = LINK["rate_mbit"] * 1e6 / 8
+    per_run = size / (rate / 3)
+    repeat = env_int("ALU_BENCH_LINK_REPEAT", 1) if variants > 1 else 1
+    return max(floor, variants * repeat * per_run + 300)
 
 
 #: the best TCP can do on linkem: its rate counts whole IP packets, and of a 1500-byte packet
@@ -123,7 +135,7 @@ def tuspy(hub: TusHub, path: Path, sha: str) -> str:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "ALU_CLIENT_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "ALU_CLIENT_HOME": str(home), "PYTHONPATH": SUBPROCESS_PYTHONPATH}
 
 
 def alu(*args: str) -> list[str]:
@@ -157,9 +169,12 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
 
                 f = out / "curl.bin"
                 t_get, _ = run_timed(["curl", "-sS", "--fail", "-o", str(f), url], timeout=300)
+                # what curl leaves undone that we do: the data on disk (fsync) before it counts
+                t_sync, _ = run_timed(["sync", str(f)], timeout=300)
                 t_sum, printed = run_timed(["sha256sum", str(f)], timeout=300)
                 assert printed.split()[0] == sha
                 times["curl_file"].append(t_get)
+                times["curl_file_sync"].append(t_get + t_sync)
                 times["sha256sum"].append(t_sum)
                 times["curl_verified"].append(t_get + t_sum)
                 remove(f)
@@ -194,6 +209,10 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
             (f"curl -o /dev/null (transport only; {spread(times['curl_null'])})", curl_null),
             (f"curl -o FILE, no hash ({spread(times['curl_file'])})", rate("curl_file")),
             (
+                f"curl -o FILE && sync FILE (on disk, as ours; {spread(times['curl_file_sync'])})",
+                rate("curl_file_sync"),
+            ),
+            (
                 f"curl -o FILE && sha256sum FILE ({spread(times['curl_verified'])})",
                 curl_verified,
             ),
@@ -201,12 +220,14 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
         ):
             figures.append(report(Figure(bench, what, value, "MB/s")))
         for label, what in (
-            ("ours_auto", "download.run, sha256, segments auto (4)"),
+            ("ours_auto", "download.run, sha256, segments auto (4 for a large file)"),
             ("ours_1", "download.run, sha256, segments=1"),
             ("ours_cli", "alu fetch --sha256 (queue + store), segments auto"),
         ):
             for base_key, base_name in (
                 ("curl_verified", "curl -o FILE + sha256sum"),
+                # the fair curl: it writes the file as we do, but hashes nothing
+                ("curl_file", "curl -o FILE (writes, no hash)"),
                 ("curl_null", "curl -o /dev/null (no hash)"),
             ):
                 figures.append(
@@ -256,7 +277,7 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 for label, parallel, checksums in (
                     ("ours_default", None, True),
                     ("ours_1", 1, True),
-                    ("ours_default_nock", None, False),
+                    ("ours_4", 4, True),
                     ("ours_1_nock", 1, False),
                 ):
                     # where the time goes: the same runs without Upload-Checksum (as against
@@ -307,14 +328,16 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for label, what, target in (
             (
                 "ours_default",
-                "upload.run defaults (4 streams taking parts from a queue, adaptive chunks, "
+                "upload.run defaults (auto: one stream, the round trip being under "
+                f"{Tuning().parallel_upload_min_rtt * 1000:.0f} ms; adaptive chunks, "
                 f"{checksum} per chunk)",
                 1.2,
             ),
             ("ours_1", f"upload.run parallel=1 (adaptive chunks, {checksum} per chunk)", 1.2),
             (
-                "ours_default_nock",
-                "diagnosis: upload.run defaults without Upload-Checksum",
+                "ours_4",
+                "diagnosis: upload.run parallel=4 (4 streams taking parts from a queue, "
+                "joined by the hub; the default before 2026-12-03)",
                 None,
             ),
             ("ours_1_nock", "diagnosis: upload.run parallel=1 without Upload-Checksum", None),
@@ -392,7 +415,7 @@ def _link_stats(bench: str, stats: dict[str, dict[str, int]]) -> None:
         )
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(link_timeout(4, 1800))
 def test_linkem_download(tmp_path: Path) -> None:
     require_root("test_linkem_download")
     size = env_int("ALU_BENCH_LINK_MB", 100) * MB
@@ -430,7 +453,9 @@ def test_linkem_download(tmp_path: Path) -> None:
                     dest, home = work / "out" / f"{i}-{n}.bin", work / f"home-{i}-{n}"
                     dest.parent.mkdir(exist_ok=True)
                     got = run_sampled(
-                        in_netns(NS_CLI, argv(dest, home)), timeout=600, env=cli_env(home)
+                        in_netns(NS_CLI, argv(dest, home)),
+                        timeout=link_timeout(1, 600),
+                        env=cli_env(home),
                     )
                     assert dest.stat().st_size == size
                     if n == 0:
@@ -449,7 +474,7 @@ def test_linkem_download(tmp_path: Path) -> None:
     check_measured(figures)
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(link_timeout(3, 1800))
 def test_linkem_upload(tmp_path: Path) -> None:
     require_root("test_linkem_upload")
     size = env_int("ALU_BENCH_LINK_MB", 100) * MB
@@ -476,7 +501,11 @@ def test_linkem_upload(tmp_path: Path) -> None:
                     "tuspy, 8 MiB chunks",
                     [PYTHON, "-c", TUSPY_SCRIPT, hub.endpoint, hub.token, str(src), sha, chunk],
                 ),
-                ("alu tus-put, parallel default (4 streams, parts from a queue)", alu(*put_argv)),
+                (
+                    "alu tus-put, parallel default (auto: 4 streams, parts from a queue, "
+                    "at this round trip)",
+                    alu(*put_argv),
+                ),
                 ("alu tus-put --parallel 1", alu(*put_argv, "--parallel", "1")),
             ]
             for i in range(repeat):
@@ -484,7 +513,7 @@ def test_linkem_upload(tmp_path: Path) -> None:
                     home = work / f"home-{i}-{n}"
                     got = run_sampled(
                         in_netns(NS_CLI, argv),
-                        timeout=900,
+                        timeout=link_timeout(1, 900),
                         env=cli_env(home),
                         iface="lkm-srv",
                         counter_pid=hub.pid,  # what reaches the hub's side of the link

@@ -52,6 +52,7 @@ from alu_client.core.transfers.upload import (
     run,
     sample_ranges,
 )
+from alu_client.core.transfers.upload import parallel as upload_parallel
 from alu_client.core.transfers.upload import services as upload_services
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.hub.conftest import LiveHub, start_hub
@@ -633,6 +634,92 @@ def test_parts_are_taken_from_a_queue_by_the_streams(
     assert done.sha256(result.url) == sha256_file(path)
 
 
+def auto_spec(proxy: FaultProxy, path: Path) -> UploadSpec:
+    """``parallel`` left to the job (None), as the queue and ``alu tus-put`` leave it."""
+    return UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+
+
+def partial_posts(heads: list[bytes]) -> int:
+    return sum(1 for h in heads if header_of(h, b"upload-concat") == b"partial")
+
+
+@pytest.fixture
+def small_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of 4 MiB count as large enough for parts, so the choice is quick to test."""
+    monkeypatch.setattr(upload_parallel, "PARALLEL_THRESHOLD", 4 * MIB)
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_auto_is_one_stream_on_a_short_path(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # the hub on loopback: parts would only add its join, so a large file goes on one stream
+    heads = watch(proxy)
+    path = random_file(tmp_path / "near.bin", 8 * MIB + 3)
+    c = new_ctx()
+
+    result = run(auto_spec(proxy, path), c.ctx)
+
+    assert partial_posts(heads) == 0
+    assert proxy.connections == 1
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_auto_is_parallel_parts_on_a_long_path(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    proxy.delay_s = 0.030  # each way: a 60 ms round trip, over the 20 ms limit
+    heads = watch(proxy)
+    path = random_file(tmp_path / "far.bin", 8 * MIB + 3)
+    c = new_ctx(max_parallel_uploads=3)
+
+    result = run(auto_spec(proxy, path), c.ctx)
+
+    assert partial_posts(heads) >= 3
+    assert proxy.connections >= 3  # the streams and the one creating parts ahead
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_auto_limit_is_a_tuning(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # the same loopback path counts as long with a limit below any round trip
+    heads = watch(proxy)
+    path = random_file(tmp_path / "tuned.bin", 8 * MIB + 3)
+    c = new_ctx(parallel_upload_min_rtt=0.0)
+
+    result = run(auto_spec(proxy, path), c.ctx)
+
+    assert partial_posts(heads) > 1
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.usefixtures("small_threshold")
+def test_a_resumed_upload_keeps_its_parts_whatever_the_path(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "moved.bin", 8 * MIB + 3)
+    proxy.delay_s = 0.030
+    first = new_ctx(max_parallel_uploads=2)
+    first.stop_after(2 * MIB)  # paused on the long path: parts planned and begun
+    with pytest.raises(Stopped):
+        run(auto_spec(proxy, path), first.ctx)
+    plan = first.checkpoint.data["parts"]
+    assert len(plan) > 1
+
+    proxy.delay_s = 0.0  # resumed on a short path (another network): the plan stands
+    heads = watch(proxy)
+    result = run(auto_spec(proxy, path), first.again().ctx)
+
+    finals = [header_of(h, b"upload-concat") for h in heads if h.startswith(b"POST ")]
+    assert finals[-1] is not None and finals[-1].startswith(b"final;")
+    assert len(finals[-1].split()) == len(plan)
+    assert result.bytes_sent < path.stat().st_size
+    assert done.sha256(result.url) == sha256_file(path)
+
+
 # --- 7: pause and cancel ------------------------------------------------------------------------
 
 
@@ -911,8 +998,8 @@ def test_memory_stays_flat_with_64_mib_chunks(hub_process: HubProcess, tmp_path:
     print(f"\nheap peak during a 200 MB upload in 64 MiB chunks: +{(peak - before) / 1e6:.2f} MB")
     assert peak - before < 8 * 1000 * 1000, f"heap grew by {(peak - before) / 1e6:.1f} MB"
     assert result.bytes_sent == result.size == 200 * 1000 * 1000
-    # a file this large goes in parallel parts, which the hub joins after the final POST:
-    # hash it once the hub says the upload is whole (no longer receiving)
+    # hash it once the hub says the upload is whole (no longer receiving; a file this large
+    # would go in parallel parts on a long path, which the hub joins after the final POST)
     auth = {"Authorization": f"Bearer {hub_process.token}", "Tus-Resumable": "1.0.0"}
     wait_until(
         lambda: (

@@ -177,7 +177,10 @@ def register(sub: Any) -> None:
     t.add_argument("file")
     t.add_argument("--chunk-size", help="e.g. 8M (default: adaptive from 16M)")
     t.add_argument(
-        "--parallel", type=int, help="parts in parallel when the server has concatenation"
+        "--parallel",
+        type=int,
+        help="parts in parallel when the server has concatenation (default: 4 for files of "
+        "64 MiB or more when the round trip is 20 ms or more, else 1)",
     )
     t.add_argument("--metadata", action="append", default=[], help="key=value (repeatable)")
     t.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")

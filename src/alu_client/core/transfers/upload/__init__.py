@@ -70,7 +70,10 @@ Chunk size
 
 Parallel parts
     When the server lists ``concatenation`` and ``spec.parallel`` (default: the tuning's
-    ``max_parallel_uploads`` for files of 64 MiB or more) asks for more than one stream, the
+    ``max_parallel_uploads`` for files of 64 MiB or more when the OPTIONS round trip is at
+    least ``tuning.parallel_upload_min_rtt``; one stream on a LAN or loopback, where parts
+    gain nothing and cost the server's join; an upload under way keeps its plan) asks for
+    more than one stream, the
     file is cut into contiguous ranges, large first and shrinking towards the end, about 6–7
     per stream (``protocol._plan``), each a partial upload (``Upload-Concat: partial``). That
     many streams (threads, each on its own session stream) take the parts from a queue, so

@@ -86,7 +86,7 @@ class _Job(_PartsJob):
             self._terminate(self.storage.urls())
             self.storage.forget_urls()
             ranges = []
-        streams = self._stream_count(concat)
+        streams = self._stream_count(concat, resuming=bool(ranges or url))
         if not ranges and not url and streams > 1:
             ranges = _plan(self.size, streams, MIN_PART)
         self.log.info(
@@ -114,7 +114,7 @@ class _Job(_PartsJob):
         """OPTIONS; a server that does not answer it properly is tus 1.0 core + creation."""
         plain = _Caps(frozenset({"creation"}), None, None)
         try:
-            r = self.request("OPTIONS", self.endpoint, 0, self.tus_headers())
+            r = self.timed_request("OPTIONS", self.endpoint, 0, self.tus_headers())
         except _Resume:
             raise RetryableError(
                 "The hub could not be reached; the upload will try again."

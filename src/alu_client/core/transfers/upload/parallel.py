@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -165,12 +166,38 @@ class _PartsJob(_JobServices):
             return []
         return ranges
 
-    def _stream_count(self, concat: bool) -> int:
-        """Connections for the parts (1: no parts)."""
+    def _stream_count(self, concat: bool, *, resuming: bool) -> int:
+        """Connections for the parts (1: no parts). Left to us (``spec.parallel`` None): the
+        tuning's ``max_parallel_uploads`` for a large file on a long path, one stream for a
+        small file or a short path (see ``Tuning.parallel_upload_min_rtt``). An upload already
+        under way keeps its plan (its parts, or its single upload) whatever the path."""
         if not concat:
             return 1
         wanted = self.spec.parallel
         if wanted is None:
-            big = self.size >= PARALLEL_THRESHOLD
-            wanted = self.ctx.tuning.max_parallel_uploads if big else 1
+            tuning = self.ctx.tuning
+            if resuming:
+                wanted = tuning.max_parallel_uploads  # the parts stored decide how many
+            elif self.size >= PARALLEL_THRESHOLD and self._long_path():
+                wanted = tuning.max_parallel_uploads
+            else:
+                wanted = 1
         return max(1, min(wanted, self.size // MIN_PART))
+
+    def _long_path(self) -> bool:
+        """Whether the round trip to the server reaches ``tuning.parallel_upload_min_rtt``.
+        The OPTIONS discovery measured one (with the connection's handshake when it was new);
+        a second OPTIONS on the kept-alive connection confirms a long one, so that a slow
+        first answer or handshake on a LAN does not count as distance."""
+        limit = self.ctx.tuning.parallel_upload_min_rtt
+        if self.rtt is not None and self.rtt >= limit:
+            with contextlib.suppress(_Resume):  # if it fails, the first figure stands
+                self.timed_request("OPTIONS", self.endpoint, 0, self.tus_headers())
+        long = self.rtt is None or self.rtt >= limit
+        self.log.info(
+            "upload %s: round trip %s: %s",
+            self.name,
+            "unknown" if self.rtt is None else f"{self.rtt * 1000:.1f} ms",
+            "parallel parts" if long else "one stream (a short path gains nothing from parts)",
+        )
+        return long

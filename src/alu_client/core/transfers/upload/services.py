@@ -44,6 +44,8 @@ class _JobServices:
         self.fp = ""
         self.restarted = False
         self.sent = 0
+        #: the shortest round trip seen to the endpoint (seconds; the OPTIONS discovery)
+        self.rtt: float | None = None
         self._sent_lock = threading.Lock()
         self._metered = metered(ctx)
         self._aborted = threading.Event()
@@ -82,6 +84,17 @@ class _JobServices:
             if certificate_problem(e):
                 raise PermanentError(CERTIFICATE_MESSAGE) from None
             raise _Resume("The connection to the hub dropped.") from None
+
+    def timed_request(
+        self, method: str, url: str, stream: int, headers: dict[str, str]
+    ) -> requests.Response:
+        """``request``, keeping the shortest time it took in ``rtt``: a round trip (the
+        first one on a new connection also includes its handshake, so it errs long)."""
+        t0 = time.monotonic()
+        r = self.request(method, url, stream, headers)
+        took = time.monotonic() - t0
+        self.rtt = took if self.rtt is None else min(self.rtt, took)
+        return r
 
     def new_flight(self) -> _Flight:
         flight = _Flight()

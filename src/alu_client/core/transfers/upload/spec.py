@@ -55,7 +55,8 @@ class UploadSpec:
     #: None = adaptive, starting at ``tuning.upload_chunk_size``
     chunk_size: int | None = None
     #: parts when the server offers concatenation; None = ``tuning.max_parallel_uploads`` for
-    #: files of 64 MiB or more, else 1
+    #: files of 64 MiB or more on a path whose round trip is at least
+    #: ``tuning.parallel_upload_min_rtt``, else 1 (a resumed upload keeps its parts)
     parallel: int | None = None
 
 
