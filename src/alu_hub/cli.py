@@ -14,7 +14,7 @@ import platformdirs
 from sqlalchemy import select
 
 from .hub import Hub
-from .settings import Settings
+from .settings import Settings, SettingsError, env_int
 
 DEFAULT_PORT = 8750
 
@@ -62,15 +62,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import uvicorn_config
 
     settings = _settings(args)
-    if args.workers > 1:
+    workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1)
+    if workers > 1:
         from .server import serve_workers
 
         print(
             f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir}, "
-            f"{args.workers} processes)",
+            f"{workers} processes)",
             flush=True,
         )
-        serve_workers(settings, args.host, args.port, args.workers)
+        serve_workers(settings, args.host, args.port, workers)
         return 0
     app = create_app(settings)
     print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
@@ -292,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("ALU_HUB_WORKERS", 1)),
-        help="serving processes on the one port (default 1; about one per CPU core)",
+        default=None,
+        help="serving processes on the one port (default: ALU_HUB_WORKERS, else 1; about one "
+        "per CPU core)",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -352,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except SettingsError as e:
+        return _refuse(str(e))
     except KeyboardInterrupt:
         return 130
 

@@ -103,25 +103,38 @@ class Settings:
         return cls(
             data_dir=base,
             database_url=os.environ.get("ALU_HUB_DATABASE_URL", ""),
-            token_ttl_s=int(os.environ.get("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600)),
-            max_upload_size=int(os.environ.get("ALU_HUB_MAX_UPLOAD", 64 * GIB)),
-            signin_window_s=int(os.environ.get("ALU_HUB_SIGNIN_WINDOW", 15 * 60)),
-            signin_max_failures_per_user=int(os.environ.get("ALU_HUB_SIGNIN_MAX_PER_USER", 10)),
-            signin_max_failures_per_address=int(
-                os.environ.get("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50)
-            ),
+            token_ttl_s=env_int("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600),
+            max_upload_size=env_int("ALU_HUB_MAX_UPLOAD", 64 * GIB),
+            signin_window_s=env_int("ALU_HUB_SIGNIN_WINDOW", 15 * 60),
+            signin_max_failures_per_user=env_int("ALU_HUB_SIGNIN_MAX_PER_USER", 10),
+            signin_max_failures_per_address=env_int("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50),
             trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
             client_version=os.environ.get("ALU_HUB_CLIENT_VERSION", ""),
-            media_workers=int(os.environ.get("ALU_HUB_MEDIA_WORKERS", 1)),
-            media_nice=int(os.environ.get("ALU_HUB_MEDIA_NICE", 10)),
+            media_workers=env_int("ALU_HUB_MEDIA_WORKERS", 1),
+            media_nice=env_int("ALU_HUB_MEDIA_NICE", 10),
             storage_url=os.environ.get("ALU_HUB_STORAGE", ""),
             s3_endpoint=os.environ.get("ALU_HUB_S3_ENDPOINT", ""),
             s3_public_endpoint=os.environ.get("ALU_HUB_S3_PUBLIC_ENDPOINT", ""),
             s3_region=os.environ.get("ALU_HUB_S3_REGION", ""),
-            s3_url_ttl_s=int(os.environ.get("ALU_HUB_S3_URL_TTL", 600)),
-            s3_part_size=int(os.environ.get("ALU_HUB_S3_PART_SIZE", 16 * MIB)),
-            s3_orphan_grace_s=int(os.environ.get("ALU_HUB_S3_ORPHAN_GRACE", 24 * 3600)),
+            s3_url_ttl_s=env_int("ALU_HUB_S3_URL_TTL", 600),
+            s3_part_size=env_int("ALU_HUB_S3_PART_SIZE", 16 * MIB),
+            s3_orphan_grace_s=env_int("ALU_HUB_S3_ORPHAN_GRACE", 24 * 3600),
         )
+
+
+class SettingsError(ValueError):
+    """A setting from the environment the hub cannot take, in words for the operator."""
+
+
+def env_int(name: str, default: int) -> int:
+    """The whole number in the environment variable ``name``, or ``default`` when unset."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}.") from None
 
 
 def _proxies(value: str | None) -> tuple[str, ...]:

@@ -191,3 +191,26 @@ def test_start_up_removes_files_of_items_never_published(tmp_path: Path, clip: P
     assert not orphan.exists()
     assert not (tmp_path / "hub" / "work").exists()
     assert (tmp_path / "hub" / "storage" / "items" / kept.id / "broadcast.mp4").is_file()
+
+
+@pytest.mark.parametrize(
+    ("variable", "command"),
+    [
+        ("ALU_HUB_WORKERS", ["serve", "--port", "1"]),
+        ("ALU_HUB_TOKEN_TTL", ["member", "list"]),
+        ("ALU_HUB_MEDIA_WORKERS", ["serve", "--port", "1"]),
+    ],
+)
+def test_a_setting_that_is_not_a_number_is_one_line(
+    tmp_path: Path, variable: str, command: list[str]
+) -> None:
+    env = {**hub_env(tmp_path / "hub"), variable: "many"}
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *command, "--data", str(tmp_path / "hub")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"alu-hub: {variable} must be a whole number, not 'many'."
