@@ -509,3 +509,20 @@ def test_an_engine_already_at_work_is_said_plainly(
     assert said[0][0] == "ALU Desk is already at work on this data folder"
     assert "Another ALU Desk" in said[0][1]
     assert desk.window is None
+
+
+def test_a_window_opened_after_the_sync_went_online_says_online(
+    qtbot: Any, live_hub: LiveHub, tmp_path: Path
+) -> None:
+    """The sync tells its listeners only of changes: a window built after it went online (the
+    engine started first, as at start-up) starts from its status, not from "connecting"."""
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    services.start_engine(media=False)
+    sync = services.sync
+    assert sync is not None
+    qtbot.waitUntil(lambda: sync.status.online, timeout=20_000)  # a new folder: a change
+    window = build_window(qtbot, services, SimplePanels())
+    try:
+        assert window.status.state == "online"
+    finally:
+        window.shutdown()

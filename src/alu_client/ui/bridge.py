@@ -48,6 +48,10 @@ class CoreBridge(QObject):
         events.items_added.append(self._listeners[0])
         events.library_changed.append(self._listeners[1])
         events.sync_status.append(self._listeners[2])
+        # The sync may have started before this bridge listened, and it tells only changes:
+        # start from its status now (a change after this arrives through the listener).
+        sync = services.sync
+        self.last_status = sync.status if sync is not None else None
 
     def detach(self) -> None:
         """Stop listening (the window is closing; the core may outlive it)."""
