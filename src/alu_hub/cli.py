@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
@@ -28,8 +29,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     data = Path(args.data).expanduser() if args.data else default_data_dir()
     base = Settings.from_env(data)
     if getattr(args, "database_url", None):
-        from dataclasses import replace
-
         base = replace(base, database_url=args.database_url)
     return base
 
@@ -38,8 +37,6 @@ def _hub(args: argparse.Namespace) -> Hub:
     """The hub of a chore (``publish``, ``member``, ``stats``): it shares the data folder with
     the replicas serving it, so that none of them takes its work in progress (say, the files of
     an item being published) for a crash's leftovers at start-up (``hub.DataFolderLock``)."""
-    from dataclasses import replace
-
     from .app import build_hub
 
     # A chore is a process of its own: its media work has no requests to keep waiting.
@@ -255,7 +252,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not args.data:
         args.data = str(default_data_dir() / "demo")
-    settings = _settings(args)
+    # the demo seed makes its clips two at a time on threads: in place, no worker process
+    settings = replace(_settings(args), media_workers=0)
     hub = build_hub(settings)
 
     def progress(done: int, total: int) -> None:

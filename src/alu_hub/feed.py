@@ -12,6 +12,8 @@ Core ~2 ms), rendered, and kept in a bounded per-process cache. The answer is by
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -73,6 +75,11 @@ _MEMBER_COLUMNS = [
 _RELATIVE_URLS = (b'"thumbnail_url":"/api/v1/items/', b'"url":"/api/v1/items/')
 
 
+def _utc(when: dt.datetime | None) -> dt.datetime | None:
+    """In UTC, as the database gives times back (a member's recorded_at may carry its zone)."""
+    return when.astimezone(dt.UTC) if when is not None else None
+
+
 def item_json(fields: Any, source: MemberOut | None, renditions: Sequence[Any]) -> str:
     """The item as the feed serves it, URLs relative to the hub. ``fields`` has the item's
     columns as attributes (an ``Item`` or a Core row), ``renditions`` those of its renditions
@@ -86,8 +93,8 @@ def item_json(fields: Any, source: MemberOut | None, renditions: Sequence[Any]) 
             "title": fields.title,
             "slug": fields.slug,
             "dateline": fields.dateline,
-            "recorded_at": fields.recorded_at,
-            "published_at": fields.published_at,
+            "recorded_at": _utc(fields.recorded_at),
+            "published_at": _utc(fields.published_at),
             "category": fields.category,
             "region": fields.region,
             "country": fields.country,
@@ -188,8 +195,10 @@ def page_json(
 
 def with_base(text: bytes, base: str) -> bytes:
     """JSON of items with the hub's base URL in front of their URLs."""
+    # escaped as JSON string content (the base comes from the request's Host header)
+    escaped = json.dumps(base, ensure_ascii=False)[1:-1]
     for start in _RELATIVE_URLS:
-        text = text.replace(start, start.replace(b'"/api/', f'"{base}/api/'.encode()))
+        text = text.replace(start, start.replace(b'"/api/', f'"{escaped}/api/'.encode()))
     return text
 
 

@@ -18,9 +18,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,6 @@ log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-
-#: A worker is replaced after this many jobs (FFmpeg's libraries keep caches; a long-lived
-#: worker that leaks a little per file would grow without bound).
-JOBS_PER_WORKER = 100
 
 
 @dataclass(frozen=True)
@@ -54,65 +51,101 @@ def render(src: Path, proxy_path: Path, thumbnail_path: Path) -> Renderings:
 
 
 def _start_worker(nice: int) -> None:
-    """In each worker, first: a lower CPU priority than the process serving requests."""
+    """In each worker, first: a lower CPU priority than the process serving requests, and deaf
+    to the stop signals a service manager or a terminal sends the whole process group — the
+    hub stops its workers itself, after its publishing threads have let go (a worker killed
+    under a running publish would fail that upload for good)."""
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(OSError):  # not allowed here: the normal priority then
             os.nice(nice)
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+class MediaPoolClosed(BaseException):
+    """The hub is stopping: the job was not done and must not count as a failure. A
+    BaseException so that the publishing code's ``except Exception`` (which marks an upload
+    failed) lets it through: the upload stays ``processing``, and the next start publishes it."""
 
 
 class MediaPool:
     """Runs media functions in worker processes (``workers`` ≥ 1) or in place (0).
 
     Thread-safe: every publishing thread of the hub calls ``run`` and waits for its result.
-    The pool starts with the first job, and again after a worker died (the job that was
-    running fails with a MediaError naming the file; later jobs get a fresh pool)."""
+    The pool starts with the first job. A worker that dies (a decoder crashing on a hostile
+    file) breaks the whole pool, every job on it included: each of those jobs is tried once
+    more on a new pool, and only a job that breaks that one too fails, with a MediaError."""
 
     def __init__(self, workers: int, *, nice: int = 10) -> None:
         self.workers = max(0, workers)
         self.nice = nice
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._closed:
+                raise MediaPoolClosed()
             if self._pool is None:
                 # spawn: the hub runs threads (server, publishers), which fork does not copy
-                # safely; spawn starts each worker from a clean interpreter.
+                # safely; spawn starts each worker from a clean interpreter. No
+                # max_tasks_per_child: with jobs queued, CPython 3.11-3.13 may not replace a
+                # worker that retires (gh-115634), and the queued jobs would wait forever.
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
                     initargs=(self.nice,),
-                    max_tasks_per_child=JOBS_PER_WORKER,
                 )
             return self._pool
 
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
     def run(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        """``fn(*args, **kwargs)`` in a worker (or here), its result or its exception."""
+        """``fn(*args, **kwargs)`` in a worker (or here), its result or its exception;
+        MediaPoolClosed when the hub is stopping."""
         if self.workers == 0:
             return fn(*args, **kwargs)
-        pool = self._executor()
-        try:
-            return pool.submit(fn, *args, **kwargs).result()
-        except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            names = [a.name for a in args if isinstance(a, Path)][:1]
-            what = names[0] if names else "the file"
-            log.error("a media worker stopped while working on %s; starting a new one", what)
-            raise MediaError(
-                f"{what} could not be processed: the video decoder stopped on it"
-            ) from None
+        for attempt in (1, 2):
+            pool = self._executor()
+            try:
+                return pool.submit(fn, *args, **kwargs).result()
+            except BrokenProcessPool:
+                self._drop(pool)
+                if self._closed:
+                    raise MediaPoolClosed() from None
+                if attempt == 1:
+                    log.warning("a media worker stopped; trying the job again on a new one")
+                    continue
+            except CancelledError:  # dropped from the queue by close()
+                raise MediaPoolClosed() from None
+        names = [a.name for a in args if isinstance(a, Path)][:1]
+        what = names[0] if names else "the file"
+        log.error("a media worker stopped twice while working on %s", what)
+        raise MediaError(f"{what} could not be processed: the video decoder stopped on it")
 
     def close(self) -> None:
-        """Stop the workers (jobs still waiting are dropped; the one running ends). A job
-        after this starts new ones (a hub whose server stopped and started again)."""
+        """Stop the workers: jobs waiting are dropped and their callers get MediaPoolClosed
+        (as do later ones); a job running is left to end in the background."""
         with self._lock:
+            self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["MediaError", "MediaInfo", "MediaPool", "Renderings", "probe", "render"]
+__all__ = [
+    "MediaError",
+    "MediaInfo",
+    "MediaPool",
+    "MediaPoolClosed",
+    "Renderings",
+    "probe",
+    "render",
+]

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from sqlalchemy import select, update
 
 from alu_hub.api import item_out
 from alu_hub.media import MediaError, MediaInfo, probe
-from alu_hub.mediapool import MediaPool
+from alu_hub.mediapool import MediaPool, MediaPoolClosed
 from alu_hub.models import Item, Member
 from alu_hub.publish import ItemFields, publish_file
 from alu_hub.schemas import ItemPage
@@ -47,6 +51,8 @@ def _publish_both_kinds(live: LiveHub, clip: Path) -> None:
         source_member=member,
     )
     live.publish(clip, "Third", priority="flash")
+    zoned = dt.datetime(2026, 1, 1, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    publish_file(live.hub, clip, ItemFields(title="Recorded in Nairobi time", recorded_at=zoned))
 
 
 def test_pages_are_byte_for_byte_what_the_model_gives(live_hub: LiveHub, clip: Path) -> None:
@@ -63,7 +69,9 @@ def test_pages_are_byte_for_byte_what_the_model_gives(live_hub: LiveHub, clip: P
         None,
         "ktn",
         None,
+        None,
     ]
+    assert page["items"][3]["recorded_at"] == "2026-01-01T11:30:00Z"
     assert len(live_hub.hub.feed_cache) == 0  # each one's JSON was made when published
 
 
@@ -168,3 +176,43 @@ def test_a_hub_with_media_workers_publishes_an_upload(tmp_path: Path, clip: Path
         live.hub.media.close()
         live.hub.db.dispose()
         shutil.rmtree(tmp_path / "hub", ignore_errors=True)
+
+
+def test_the_base_url_is_put_in_as_json_text() -> None:
+    from alu_hub.feed import with_base
+
+    text = b'{"thumbnail_url":"/api/v1/items/x/thumbnail","title":"\\"url\\":\\"/api/v1/items/"}'
+    out = json.loads(with_base(text, 'http://h"b\\'))
+    assert out["thumbnail_url"] == 'http://h"b\\/api/v1/items/x/thumbnail'
+    assert out["title"] == '"url":"/api/v1/items/'  # text inside a string is never touched
+
+
+def test_jobs_broken_by_another_jobs_crash_are_tried_again(pool: MediaPool, clip: Path) -> None:
+    results: list[object] = []
+
+    def other() -> None:
+        results.append(pool.run(probe, clip).video_codec)
+
+    threads = [threading.Thread(target=other) for _ in range(3)]
+    for t in threads:
+        t.start()
+    with pytest.raises(MediaError):
+        pool.run(_die)
+    for t in threads:
+        t.join(120)
+    assert results == ["h264"] * 3
+
+
+def test_a_worker_outlives_a_stop_signal_to_its_group(pool: MediaPool, clip: Path) -> None:
+    pid = pool.run(_worker_pid, clip)
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    assert pool.run(probe, clip).video_codec == "h264"
+    assert pool.run(_worker_pid, clip) == pid
+
+
+def test_after_close_jobs_are_refused_as_a_stop(pool: MediaPool, clip: Path) -> None:
+    assert pool.run(probe, clip).video_codec == "h264"
+    pool.close()
+    with pytest.raises(MediaPoolClosed):
+        pool.run(probe, clip)

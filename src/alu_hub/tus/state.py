@@ -17,6 +17,7 @@ from sqlalchemy.engine import Result
 
 from ..errors import ApiError
 from ..hub import Hub
+from ..mediapool import MediaPoolClosed
 from ..models import Upload, utcnow
 from .protocol import _ID_RE, _bad, _too_large
 
@@ -352,6 +353,8 @@ def _run_complete(hub: Hub, upload_id: str) -> None:
     beat.start()
     try:
         hub.on_upload_complete(upload_id)
+    except MediaPoolClosed:  # the hub is stopping: the next start publishes it
+        log.info("upload %s: left for the next start (the hub is stopping)", upload_id[:8])
     except Exception as e:
         log.exception("processing upload %s failed", upload_id)
         with contextlib.suppress(Exception):
