@@ -75,7 +75,8 @@ class MediaPool:
     Thread-safe: every publishing thread of the hub calls ``run`` and waits for its result.
     The pool starts with the first job. A worker that dies (a decoder crashing on a hostile
     file) breaks the whole pool, every job on it included: each of those jobs is tried once
-    more on a new pool, and only a job that breaks that one too fails, with a MediaError."""
+    more in a process of its own, and only a job that kills that one too fails, with a
+    MediaError; later jobs get a new pool."""
 
     def __init__(self, workers: int, *, nice: int = 10) -> None:
         self.workers = max(0, workers)
@@ -93,13 +94,16 @@ class MediaPool:
                 # safely; spawn starts each worker from a clean interpreter. No
                 # max_tasks_per_child: with jobs queued, CPython 3.11-3.13 may not replace a
                 # worker that retires (gh-115634), and the queued jobs would wait forever.
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(self.nice,),
-                )
+                self._pool = self._new_executor(self.workers)
             return self._pool
+
+    def _new_executor(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.nice,),
+        )
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
@@ -112,23 +116,32 @@ class MediaPool:
         MediaPoolClosed when the hub is stopping."""
         if self.workers == 0:
             return fn(*args, **kwargs)
-        for attempt in (1, 2):
-            pool = self._executor()
-            try:
-                return pool.submit(fn, *args, **kwargs).result()
-            except BrokenProcessPool:
-                self._drop(pool)
-                if self._closed:
-                    raise MediaPoolClosed() from None
-                if attempt == 1:
-                    log.warning("a media worker stopped; trying the job again on a new one")
-                    continue
-            except CancelledError:  # dropped from the queue by close()
+        pool = self._executor()
+        try:
+            return pool.submit(fn, *args, **kwargs).result()
+        except BrokenProcessPool:
+            self._drop(pool)
+            if self._closed:
                 raise MediaPoolClosed() from None
-        names = [a.name for a in args if isinstance(a, Path)][:1]
-        what = names[0] if names else "the file"
-        log.error("a media worker stopped twice while working on %s", what)
-        raise MediaError(f"{what} could not be processed: the video decoder stopped on it")
+        except CancelledError:  # dropped from the queue by close()
+            raise MediaPoolClosed() from None
+        # A worker died, and every job on the pool with it: this one is tried again in a
+        # process of its own, so that only the job that kills its worker fails.
+        log.warning("a media worker stopped; trying the job again in a process of its own")
+        alone = self._new_executor(1)
+        try:
+            return alone.submit(fn, *args, **kwargs).result()
+        except BrokenProcessPool:
+            if self._closed:
+                raise MediaPoolClosed() from None
+            names = [a.name for a in args if isinstance(a, Path)][:1]
+            what = names[0] if names else "the file"
+            log.error("a media worker stopped twice while working on %s", what)
+            raise MediaError(
+                f"{what} could not be processed: the video decoder stopped on it"
+            ) from None
+        finally:
+            alone.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the workers: jobs waiting are dropped and their callers get MediaPoolClosed
