@@ -193,6 +193,18 @@ def page_json(
     return [(h.seq, texts[h.id]) for h in heads if h.id in texts], more
 
 
+def item_by_id(s: Session, cache: ItemJsonCache, item_id: str) -> bytes | None:
+    """One item's JSON (URLs relative: ``with_base``), or None when there is no such item."""
+    stored = s.execute(select(Item.feed_json).where(Item.id == item_id)).first()
+    if stored is None:
+        return None
+    if stored.feed_json is not None:
+        return str(stored.feed_json).encode()
+    found = cache.get_many([item_id]) or load_items_json(s, [item_id])
+    cache.put_many(found)
+    return found.get(item_id)
+
+
 def with_base(text: bytes, base: str) -> bytes:
     """JSON of items with the hub's base URL in front of their URLs."""
     # escaped as JSON string content (the base comes from the request's Host header)
