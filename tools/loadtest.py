@@ -960,6 +960,10 @@ class HubProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        # Its output ends when the last process holding it does (media workers end with
+        # their parent): read to the end, or asyncio finds the pipe open after the loop closed.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reader), 15)
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader

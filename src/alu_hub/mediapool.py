@@ -61,6 +61,18 @@ def _start_worker(nice: int) -> None:
     for name in ("SIGINT", "SIGTERM"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _end_with(parent: multiprocessing.process.BaseProcess) -> None:
+    """A worker ends when the process that started it is gone (killed, or ended without
+    closing its pool): the workers ignore stop signals, and a worker waiting for jobs holds its
+    own end of the job queue, so without this it would wait forever, orphaned — one was left
+    behind by every stop of a hub with several serving processes."""
+    parent.join()  # the parent's sentinel: returns when it has ended, on every OS
+    os._exit(0)
 
 
 class MediaPoolClosed(BaseException):

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -139,7 +141,24 @@ def app_from_env() -> FastAPI:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    _stop_with_supervisor()
     return create_app(Settings.from_env())
+
+
+def _stop_with_supervisor() -> None:
+    """A serving process stops when its supervisor is gone (killed by SIGKILL, the OOM killer):
+    left running, it would go on answering on the shared socket, unsupervised, with its media
+    workers, and a hub started again would share the port with it."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # the parent's sentinel: returns when it has ended
+        logging.getLogger(__name__).warning("the supervisor has gone; this process stops")
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop, lifespan shutdown
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 def serve_workers(

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,3 +259,37 @@ def test_after_close_jobs_are_refused_as_a_stop(pool: MediaPool, clip: Path) -> 
     pool.close()
     with pytest.raises(MediaPoolClosed):
         pool.run(probe, clip)
+
+
+def test_workers_end_when_the_process_that_started_them_dies(tmp_path: Path) -> None:
+    """A hub process killed (or ended without closing its pool) must not leave its media
+    workers behind: they ignore stop signals, so nothing else would end them."""
+    script = (
+        "import os, sys\n"
+        "from alu_hub.mediapool import MediaPool\n"
+        "pool = MediaPool(1, nice=0)\n"
+        "print(pool.run(os.getpid), flush=True)\n"
+        "os._exit(0)\n"  # no close(), no interpreter shutdown: as a SIGKILL would end it
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    worker = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.05)
+    assert not _alive(worker), f"media worker {worker} outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (already ended, not yet reaped by init) counts as gone
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+            return False
+    return True

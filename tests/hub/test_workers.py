@@ -91,8 +91,32 @@ def served(tmp_path: Path) -> Iterator[Served]:
     s = Served(tmp_path / "hub", workers=2)
     yield s
     if s.proc.poll() is None:
-        s.proc.kill()
-        s.proc.wait(30)
+        every = serving_workers(s.proc.pid)
+        s.proc.send_signal(signal.SIGTERM)
+        try:
+            s.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            s.proc.kill()
+            s.proc.wait(30)
+        wait_until(lambda: all(not Path(f"/proc/{p}").exists() for p in every), timeout=30)
+
+
+def test_serving_processes_end_when_their_supervisor_is_killed(served: Served) -> None:
+    """SIGKILL (the OOM killer, kill -9) gives the supervisor no chance to stop its workers:
+    they must see it gone and stop themselves, not serve on unsupervised."""
+    every = serving_workers(served.proc.pid)
+    assert len(every) == 2
+    served.proc.kill()
+    served.proc.wait(30)
+    wait_until(lambda: all(not _running(p) for p in every), timeout=30)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1]
+    except (OSError, IndexError):
+        return False
+    return not state.startswith(("Z", "X"))  # a zombie has ended (init reaps it)
 
 
 def test_a_dead_worker_is_replaced_and_a_stop_stops_them_all(served: Served) -> None:
