@@ -19,8 +19,8 @@ from . import auth, feed, signin
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
-from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member
-from .models import MAX_BIGINT, HistoryEvent, Item, Member, Token, utcnow
+from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member, member_for
+from .models import MAX_BIGINT, HistoryEvent, Item, Member, Rendition, Token, utcnow
 from .schemas import (
     ClientInfo,
     HistoryBatchIn,
@@ -82,11 +82,11 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
 @router.delete("/session", status_code=204, tags=["session"])
 def sign_out(request: Request, hub: HubDep, _member: MemberDep) -> Response:
     """Revoke the token this request carries."""
+    digest = auth.token_hash(bearer(request))
     with hub.db.session() as s:
-        tok = s.execute(
-            select(Token).where(Token.token_hash == auth.token_hash(bearer(request)))
-        ).scalar_one()
+        tok = s.execute(select(Token).where(Token.token_hash == digest)).scalar_one()
         tok.revoked_at = utcnow()
+    hub.tokens.forget(digest)
     return Response(status_code=204)
 
 
@@ -117,7 +117,7 @@ async def list_items(
     base = base_url(request)
 
     def answer() -> bytes:  # one trip to the thread pool for the token and the page
-        current_member(request, hub)
+        member_for(request, hub)
         with hub.db.session() as s:
             items, more = page_json(s, hub.feed_cache, after, limit)
         return page_body(items, after, more, base)
@@ -150,7 +150,7 @@ def _reader(request: Request, hub: Hub, m: str | None, exp: str | None, sig: str
                 "bad_link", "This download link is not valid or has expired; ask for a new one."
             )
         return
-    current_member(request, hub)
+    member_for(request, hub)
 
 
 def _serve(
@@ -202,12 +202,19 @@ def get_rendition(
     """The rendition's bytes, with single Range requests, If-Range and a strong ETag; or,
     with S3 storage, a 307 to a short-lived URL of the store that does the same."""
     _reader(request, hub, m, exp, sig)
-    with hub.db.session() as s:
-        item = _item(s, item_id)
-        rend = next((r for r in item.renditions if r.name == name), None)
+    with hub.db.session() as s:  # one indexed row (Core: the ORM's item and list cost more)
+        rend = (
+            s.execute(
+                select(
+                    Rendition.storage_key, Rendition.sha256, Rendition.mime, Rendition.filename
+                ).where(Rendition.item_id == item_id, Rendition.name == name)
+            ).one_or_none()
+            if len(item_id) <= 32
+            else None
+        )
         if rend is None:
+            _item(s, item_id)  # 404 unknown_item, or:
             raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
-        s.expunge(rend)
     return _serve(request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename)
 
 
@@ -258,7 +265,7 @@ async def events(
     """Server-sent events: ``event: item`` with the item as data and its seq as id, for every
     item published after ``after`` (or ``Last-Event-ID`` on reconnect; default: from now)."""
     hub: Hub = request.app.state.hub
-    await run_in_threadpool(current_member, request, hub)
+    await current_member(request, hub)
     cursor = after
     if cursor is None and last_event_id:
         cursor = _event_id(last_event_id)
@@ -269,15 +276,16 @@ async def events(
     async def stream(cursor: int) -> AsyncIterator[str]:
         yield "retry: 5000\n\n"
         while not hub.broker.closing:
-            rows, _ = await run_in_threadpool(_page_out, hub, cursor, base)
+            seen = hub.broker.generation  # before reading: a wake-up while reading counts
+            rows, more = await run_in_threadpool(_page_out, hub, cursor, base)
             for seq, data in rows:
                 cursor = seq
                 yield f"id: {seq}\nevent: item\ndata: {data}\n\n"
-            if rows:
+            if more:
                 continue
             if await request.is_disconnected():
                 return
-            if not await hub.broker.wait(hub.settings.sse_keepalive_s):
+            if not await hub.broker.wait(hub.settings.sse_keepalive_s, since=seen):
                 yield ": keep-alive\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -417,15 +425,26 @@ def get_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> HistoryPage:
     """The signed-in member's own events (from all its workstations), in the order stored."""
-    with hub.db.session() as s:
-        rows = list(
-            s.scalars(
-                select(HistoryEvent)
-                .where(HistoryEvent.member_id == member.id, HistoryEvent.seq > after)
-                .order_by(HistoryEvent.seq)
-                .limit(limit + 1)
-            )
-        )
+    columns = [
+        HistoryEvent.seq,
+        HistoryEvent.event_id,
+        HistoryEvent.type,
+        HistoryEvent.item_id,
+        HistoryEvent.rendition,
+        HistoryEvent.bytes,
+        HistoryEvent.started_at,
+        HistoryEvent.ended_at,
+        HistoryEvent.occurred_at,
+        HistoryEvent.device,
+        HistoryEvent.detail,
+    ]
+    with hub.db.session() as s:  # rows, not ORM objects: a page of 500 is read often
+        rows = s.execute(
+            select(*columns)
+            .where(HistoryEvent.member_id == member.id, HistoryEvent.seq > after)
+            .order_by(HistoryEvent.seq)
+            .limit(limit + 1)
+        ).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return HistoryPage(

@@ -7,9 +7,12 @@ only tells them to look.
 Items committed by other processes sharing the database (replicas behind one address,
 ``alu-hub publish``) never call this process's ``notify``: while any stream waits, one task per
 process reads the feed counter (one row, by key) every ``FEED_POLL_S`` and wakes the streams
-when it moved, on that tick and the next one (a stream that had just read its page, and was
-not yet waiting on the first tick, is woken by the second). So an item reaches the streams of
-every replica within about a second; the keep-alive interval bounds anything missed besides.
+when it moved. So an item reaches the streams of every replica within about a second; the
+keep-alive interval bounds anything missed besides.
+
+Every wake-up moves ``generation``. A stream notes it before it reads its page and waits with
+``since=`` that value: a wake-up that came while it was reading (between its query and its wait)
+ends the wait at once, so the stream neither misses an item nor reads its page twice for one.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class FeedBroker:
         self._probe: Callable[[], int] | None = None
         self._interval = FEED_POLL_S
         self._watcher: asyncio.Task[None] | None = None
+        #: moves at every wake-up (event loop only)
+        self.generation = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -68,11 +73,15 @@ class FeedBroker:
         self.notify()
 
     def _wake_all(self) -> None:
+        self.generation += 1
         for waiter in self._waiters:
             waiter.set()
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait until something was published or ``timeout`` passed; True if woken."""
+    async def wait(self, timeout: float, since: int | None = None) -> bool:
+        """Wait until something was published or ``timeout`` passed; True if woken. With
+        ``since`` (a ``generation`` noted earlier), at once when woken after it was noted."""
+        if since is not None and since != self.generation:
+            return True
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         self._ensure_watcher()
@@ -93,7 +102,6 @@ class FeedBroker:
     async def _watch(self, probe: Callable[[], int]) -> None:
         """Runs while streams wait (started again by the next one after)."""
         last: int | None = None
-        again = False  # wake once more on the tick after a move
         failing = False
         while self._waiters and not self.closing:
             value: int | None
@@ -106,9 +114,7 @@ class FeedBroker:
                 value = last
             else:
                 failing = False
-            moved = value != last  # the first reading wakes too: a stream may be behind it
-            last = value
-            if moved or again:
+            if value != last:  # the first reading wakes too: a stream may be behind it
                 self._wake_all()
-            again = moved
+            last = value
             await asyncio.sleep(self._interval)

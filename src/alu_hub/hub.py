@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from .auth import TokenProblem, token_for
+from .auth import TokenCache, TokenProblem, token_by_hash, token_hash
 from .db import Database
 from .errors import ApiError, unauthorized
 from .events import FeedBroker, feed_counter
@@ -44,6 +45,8 @@ class Hub:
     media: MediaPool = field(init=False, repr=False, compare=False)
     #: The JSON of items already served (items never change): ``feed``.
     feed_cache: ItemJsonCache = field(default_factory=ItemJsonCache, repr=False, compare=False)
+    #: Tokens checked lately, and whom they sign in (``auth.TokenCache``).
+    tokens: TokenCache = field(default_factory=TokenCache, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.folder_lock = DataFolderLock(self.settings.data_dir)
@@ -172,17 +175,32 @@ def bearer(request: Request) -> str:
     return value.strip()
 
 
-def current_member(request: Request, hub: HubDep) -> Member:
-    """The signed-in member, from ``Authorization: Bearer``; 401 otherwise."""
-    raw = bearer(request)
+def member_for(request: Request, hub: Hub) -> Member:
+    """The signed-in member, from ``Authorization: Bearer``; 401 otherwise. Reads the token's
+    row unless this process checked the token lately (``hub.tokens``). Any thread."""
+    digest = token_hash(bearer(request))
+    member = hub.tokens.get(digest)
+    if member is not None:
+        return member
     with hub.db.session() as s:
         try:
-            tok = token_for(s, raw)
+            tok = token_by_hash(s, digest)
         except TokenProblem as e:
             raise unauthorized(e.code, e.message) from None
         member = tok.member
+        expires_at = tok.expires_at
         s.expunge(member)
+    hub.tokens.put(digest, member, expires_at)
     return member
+
+
+async def current_member(request: Request, hub: HubDep) -> Member:
+    """``member_for`` as a dependency: on the event loop when the token was checked lately,
+    else on a worker thread (it reads the database)."""
+    member = hub.tokens.get(token_hash(bearer(request)))
+    if member is not None:
+        return member
+    return await run_in_threadpool(member_for, request, hub)
 
 
 MemberDep = Annotated[Member, Depends(current_member)]

@@ -258,6 +258,7 @@ def sign_out(request: Request, hub: HubDep) -> Response:
     if raw and len(raw) <= 200:
         with hub.db.session() as s, contextlib.suppress(auth.TokenProblem):
             auth.token_for(s, raw).revoked_at = utcnow()
+        hub.tokens.forget(auth.token_hash(raw))
     r = Response(status_code=303, headers={"Location": "/stats/login", **_headers(None)})
     _clear_cookie(r, request)
     return r
