@@ -25,7 +25,9 @@
    by ``--speedup`` (a simulated day lasts 86400/speedup seconds):
 
    * the agency pushes 60 items a day (evenly spaced, the first at once);
-   * every member holds ``GET /events`` open from its feed cursor, polls
+   * every member holds ``GET /events`` open from its feed cursor (all opened before the
+     measured period and its clock start: workstations are connected long before any given
+     minute of a day; the cost of opening them all at once is the ``GET /events`` row), polls
      ``GET /items?after=`` every 60 client seconds (what the app does when a proxy blocks the
      stream; here it does both) and reads a full page of 100 older items every client hour
      (a workstation catching up after a night off: more often than in real life);
@@ -1058,6 +1060,8 @@ class Member:
         self.streamed: set[str] = set()
         self.downloads: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.history_wake = asyncio.Event()
+        #: set when the event stream first answered
+        self.connected = asyncio.Event()
         self.rng = random.Random(run.opts.seed * 1000 + index)  # noqa: S311
         self.uploads_done = 0
         lo, hi = run.opts.link_mbit
@@ -1175,6 +1179,7 @@ class Member:
                     while line_b := await resp.content.readline():
                         if first:
                             self.rec.ok(EVENTS, (time.perf_counter() - began) * 1000)
+                            self.connected.set()
                             first = False
                         line = line_b.decode("utf-8").rstrip("\r\n")
                         if not line:
@@ -1738,10 +1743,16 @@ async def _drive(run: Run, members: list[Member], hub: HubProcess) -> Outcome:
             hub.push()
             when += period
 
+    # The members' workstations are connected before the measured period starts, as those of
+    # a network are long before any given minute of its day: the herd of all of them opening
+    # their streams in the same instant (a hub restart) is not an ALU rate. Its cost is the
+    # GET /events row; the periodic work (and its clock) starts once every stream is open.
+    run.rec.t0 = time.monotonic()
+    streams = [asyncio.create_task(m.events_loop()) for m in members]
+    await asyncio.wait_for(asyncio.gather(*(m.connected.wait() for m in members)), 120)
     run.t0 = run.rec.t0 = time.monotonic()
     loadavg_start = os.getloadavg()
     hub_cpu0, own_cpu0 = tree_cpu_seconds(hub.proc.pid), own_cpu_seconds()
-    streams = [asyncio.create_task(m.events_loop()) for m in members]
     work: list[asyncio.Task[None]] = [asyncio.create_task(push_loop())]
     watcher = asyncio.create_task(watch_loop())
     loops: list[Callable[[Member], Awaitable[None]]] = [

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -317,26 +317,28 @@ def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], b
 
 
 def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert history rows, skipping event ids already stored; returns how many were new."""
+    """Insert history rows, skipping event ids already stored; returns how many were new.
+    (On the table, not through the ORM's bulk insert: a backlog of 200 events cost twice the
+    time that way.)"""
     if not rows:
         return 0
-    dialect = s.get_bind().dialect.name
+    table: Table = HistoryEvent.__table__  # type: ignore[assignment]
+    conn = s.connection()
+    dialect = conn.dialect.name
     stmt: Any
     if dialect == "postgresql":
-        stmt = postgresql.insert(HistoryEvent).on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
     elif dialect == "sqlite":
-        stmt = sqlite.insert(HistoryEvent).on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
     else:  # pragma: no cover - other engines: check first, then insert
         have = set(
-            s.scalars(
-                select(HistoryEvent.event_id).where(
-                    HistoryEvent.event_id.in_([r["event_id"] for r in rows])
-                )
+            conn.scalars(
+                select(table.c.event_id).where(table.c.event_id.in_([r["event_id"] for r in rows]))
             )
         )
         rows = [r for r in rows if r["event_id"] not in have]
-        stmt = insert(HistoryEvent)
-    result = s.execute(stmt.returning(HistoryEvent.seq), rows) if rows else None
+        stmt = insert(table)
+    result = conn.execute(stmt.returning(table.c.seq), rows) if rows else None
     return len(result.all()) if result is not None else 0
 
 

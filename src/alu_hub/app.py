@@ -103,10 +103,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
                 await asyncio.to_thread(housekeeping, hub)
 
         task = asyncio.create_task(every_ten_minutes())
+        hub.db.start_checkpoints()
         try:
             yield
         finally:
             hub.broker.close()
+            hub.db.stop_checkpoints()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
