@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from alu_client.core.hub import BadResponse, Connection, HubClient, ServerError, Unreachable
+from alu_client.core.hub import (
+    BadResponse,
+    Connection,
+    HubClient,
+    HubError,
+    ServerError,
+    Unreachable,
+)
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import TransferStore
 from alu_client.core.sync import HistorySync, SyncState, record_event, transfer_outcome_hook
@@ -218,6 +225,36 @@ def test_an_event_the_hub_refuses_does_not_block_the_others(store: Store, hub: L
     [bad] = [e for e in history.list(limit=100) if e.id == "bad-event-0001"]
     assert bad.refused  # kept here, with the hub's reason
     assert not bad.pending
+
+
+class ClockOffClient(RecordingClient):
+    """A workstation whose clock says a century and a half ago (a dead battery, a typo)."""
+
+    offset = dt.timedelta(days=365 * 150)
+
+    def post_history(self, events: list[dict[str, Any]], sent_at: dt.datetime) -> tuple[int, int]:
+        return super().post_history(events, sent_at - self.offset)
+
+
+def test_a_clock_the_hub_refuses_keeps_the_events_for_later(store: Store, hub: LiveHub) -> None:
+    """``clock_off`` is about the sender, not an event: the events wait in the outbox (none is
+    marked refused) and the user is told why, until the clock is set right."""
+    ids = record(store, 3)
+    client = ClockOffClient(Connection(hub.url, allow_http=True, device="desk-1", read_timeout=5))
+    client.sign_in("ktn", PW)
+    history = HistorySync(store, "main", client)
+    with pytest.raises(HubError) as refused:
+        history.push()
+    assert refused.value.status == 422 and refused.value.code == "clock_off"
+    assert "clock" in str(refused.value)
+    assert history.pending() == 3
+    assert not any(e.refused for e in history.list(limit=10))
+    assert client.batches == [3]  # not split event by event to find a culprit
+
+    client.offset = dt.timedelta(0)  # the clock is set right
+    assert history.push() == 3
+    assert hub_ids(client_for(hub.url)) == ids
+    assert history.pending() == 0
 
 
 # --- pull --------------------------------------------------------------------------------------

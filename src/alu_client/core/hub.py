@@ -308,7 +308,7 @@ class HubClient:
 
     def _raise_for(self, resp: requests.Response, *, auth: bool) -> None:
         status = resp.status_code
-        hub_message = _hub_message(resp)
+        code, hub_message = _hub_error(resp)
         if 300 <= status < 400:
             raise BadResponse(
                 f"The hub at {self.url} answered with a redirect to "
@@ -339,7 +339,9 @@ class HubClient:
                 retry_after=_retry_after(resp),
             )
         raise HubError(
-            hub_message or f"The hub refused the request (HTTP {status}).", status=status
+            hub_message or f"The hub refused the request (HTTP {status}).",
+            status=status,
+            code=code,
         )
 
 
@@ -479,16 +481,26 @@ def _read_json(resp: requests.Response, url: str) -> Any:
     return _loads(bytes(body))
 
 
-def _hub_message(resp: requests.Response) -> str:
-    """The hub's own sentence from ``{"error": {"message": …}}``, when it sent one."""
+def _hub_error(resp: requests.Response) -> tuple[str, str]:
+    """The hub's error code and own sentence from ``{"error": {"code": …, "message": …}}``,
+    when it sent them (else empty)."""
     if "json" not in resp.headers.get("Content-Type", ""):
-        return ""
+        return "", ""
     try:
         raw = resp.raw.read(64 * 1024, decode_content=True)
-        msg = json.loads(raw)["error"]["message"]
-    except (ValueError, KeyError, TypeError, OSError, requests.exceptions.RequestException):
-        return ""
-    return msg[:500] if isinstance(msg, str) else ""
+        error = json.loads(raw)["error"]
+        code, msg = error.get("code", ""), error["message"]
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OSError,
+        requests.exceptions.RequestException,
+    ):
+        return "", ""
+    code = code[:64] if isinstance(code, str) else ""
+    return code, (msg[:500] if isinstance(msg, str) else "")
 
 
 def _retry_after(resp: requests.Response) -> float | None:

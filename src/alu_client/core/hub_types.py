@@ -20,9 +20,11 @@ class HubError(Exception):
     #: worth trying again later by itself (network, hub busy); False: a person must act
     transient = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
         super().__init__(message)
         self.status = status
+        #: the hub's error code (``{"error": {"code": …}}``), when it sent one
+        self.code = code
 
 
 class Unreachable(HubError):

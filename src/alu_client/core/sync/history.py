@@ -45,6 +45,9 @@ MAX_DETAIL_KEYS = 32
 MAX_TEXT = 500
 #: statuses by which the hub refuses the content of a batch (not the sender, not the link)
 REFUSED_STATUSES = (400, 413, 422)
+#: ... unless the hub says the sender is at fault, not an event: ``clock_off`` (the
+#: workstation's clock is more than 100 years off) refuses every batch until it is set right
+SENDER_CODES = frozenset({"clock_off"})
 
 _OUTCOMES = {"done": "completed", "failed": "failed", "canceled": "canceled"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
@@ -317,8 +320,10 @@ class HistorySync:
         try:
             client.post_history([_payload(r) for r in rows], dt.datetime.now(dt.UTC))
         except HubError as e:
-            if e.status not in REFUSED_STATUSES:
-                raise  # the link, the hub or the account: try again later, nothing changed
+            if e.status not in REFUSED_STATUSES or e.code in SENDER_CODES:
+                # the link, the hub, the account or this workstation's clock: try again
+                # later, nothing changed (the events wait in the outbox)
+                raise
             if len(rows) > 1:
                 # Something in this batch is refused: find it, send the rest.
                 half = len(rows) // 2
