@@ -216,8 +216,9 @@ class Cluster:
     # --- life cycle ------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, bindir: Path, base: Path | None = None) -> Cluster:
-        """initdb in a new temp folder and start the server; the template is migrated too."""
+    def start(cls, bindir: Path, base: Path | None = None, *, conf: str = "") -> Cluster:
+        """initdb in a new temp folder and start the server; the template is migrated too.
+        ``conf``: postgresql.conf lines after (so over) the test cluster's own."""
         run_as = _run_as()
         base = base or Path(tempfile.gettempdir())
         if run_as.uid is not None and not os.stat(base).st_mode & 0o001:
@@ -228,7 +229,7 @@ class Cluster:
         run_as.own(root)
         cluster = cls(bindir, root, 0, secrets.token_urlsafe(24), run_as)
         try:
-            cluster._initdb()
+            cluster._initdb(conf)
             cluster._start_server()
             cluster._make_template()
             cluster._keeper = threading.Thread(
@@ -262,7 +263,7 @@ class Cluster:
         except OSError:
             return ""
 
-    def _initdb(self) -> None:
+    def _initdb(self, extra: str = "") -> None:
         pwfile = self.root / "pw"
         pwfile.write_text(self.password + "\n")
         pwfile.chmod(0o600)
@@ -283,7 +284,7 @@ class Cluster:
         finally:
             pwfile.unlink(missing_ok=True)
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(_CONF.format(sockets=self.root))
+            conf.write(_CONF.format(sockets=self.root) + extra)
 
     def _start_server(self) -> None:
         """pg_ctl start on a free port (another one if it was taken meanwhile), waiting with
@@ -549,19 +550,29 @@ def databases_dropped_after() -> Iterator[None]:
 
 def main() -> None:
     """``./run python -m tests.support.postgres``: a throwaway PostgreSQL server for trying
-    the hub on PostgreSQL by hand; prints the database URL, runs until Ctrl-C, then is gone."""
+    the hub on PostgreSQL by hand; prints the database URL, runs until Ctrl-C, then is gone.
+    ``--shared-buffers`` (default 128MB, PostgreSQL's own default; the test suite's clusters
+    run with 32MB) is the server's page cache: the load test (tools/loadtest.py) runs on a
+    database of a gigabyte."""
+    import argparse
     import signal
 
+    p = argparse.ArgumentParser(prog="python -m tests.support.postgres")
+    p.add_argument("--shared-buffers", default="128MB", help="the server's cache (128MB)")
+    a = p.parse_args()
+    if not re.fullmatch(r"[0-9]+(kB|MB|GB)", a.shared_buffers):
+        p.error("--shared-buffers takes a size such as 128MB or 1GB")
     bindir = find_bindir()
     if bindir is None or psycopg is None:
         raise SystemExit(unavailable_reason() if bindir is None else "psycopg is not installed")
-    cluster = Cluster.start(bindir)
+    cluster = Cluster.start(bindir, conf=f"shared_buffers = {a.shared_buffers}\n")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         url = cluster.database_for("alu")
         print(
             f"PostgreSQL {cluster.version // 10000} on 127.0.0.1:{cluster.port}, in {cluster.root}"
+            f" (shared_buffers {a.shared_buffers})"
         )
         print("Run a hub on it (another terminal; its tables are made at start):")
         print(f"  ALU_HUB_DATABASE_URL='{url}' ./run alu-hub serve --data /tmp/alu-hub-pg")
