@@ -246,3 +246,30 @@ def test_a_serving_hub_checkpoints_the_sqlite_log_in_the_background(tmp_path: Pa
     finally:
         db.dispose()
     assert db._checkpointer is None  # dispose stopped it
+
+
+def test_connections_the_server_closed_are_replaced_before_a_request_gets_them(
+    live_hub: LiveHub, hub_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart or idle timeout closes the pooled connections: one that sat in the
+    pool is checked before use and replaced, and no request fails for it."""
+    if hub_db != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no server to close connections")
+    import psycopg
+
+    from alu_hub import db as hub_db_module
+
+    s = live_hub.login("ktn")
+    for _ in range(3):
+        assert s.get(live_hub.api("/history"), timeout=10).status_code == 200
+    url = live_hub.hub.settings.db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:
+        closed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert closed is not None and closed[0] >= 1
+    monkeypatch.setattr(hub_db_module, "PING_IDLE_S", 0.0)  # as if they sat idle a while
+    for _ in range(5):
+        r = s.get(live_hub.api("/history"), timeout=10)
+        assert r.status_code == 200, r.text
