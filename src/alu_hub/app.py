@@ -108,7 +108,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             yield
         finally:
             hub.broker.close()
-            hub.db.stop_checkpoints()
+            await asyncio.to_thread(hub.db.stop_checkpoints)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

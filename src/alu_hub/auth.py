@@ -131,6 +131,8 @@ class TokenCache:
         self.size = size
         self._data: OrderedDict[str, tuple[Member, float]] = OrderedDict()
         self._lock = threading.Lock()
+        #: moves at every ``forget``: a row read before a sign-out is not put in after it
+        self.epoch = 0
 
     def get(self, digest: str) -> Member | None:
         now = time.monotonic()
@@ -144,12 +146,16 @@ class TokenCache:
             self._data.move_to_end(digest)
             return entry[0]
 
-    def put(self, digest: str, member: Member, expires_at: dt.datetime) -> None:
+    def put(self, digest: str, member: Member, expires_at: dt.datetime, epoch: int) -> None:
+        """Keep what the token's row said when it was read; ``epoch`` is this cache's
+        ``epoch`` from before the read (a token forgotten since is not put back)."""
         if self.ttl_s <= 0 or self.size <= 0:
             return
         left = (expires_at - utcnow()).total_seconds()
         until = time.monotonic() + min(self.ttl_s, left)
         with self._lock:
+            if epoch != self.epoch:
+                return
             self._data[digest] = (member, until)
             self._data.move_to_end(digest)
             while len(self._data) > self.size:
@@ -157,6 +163,7 @@ class TokenCache:
 
     def forget(self, digest: str) -> None:
         with self._lock:
+            self.epoch += 1
             self._data.pop(digest, None)
 
     def clear(self) -> None:

@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select, text, update
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Counter, KeyValue
@@ -137,8 +137,10 @@ def make_engine(url: str) -> Engine:
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20, json_serializer=json_dumps)
     # A connection the server closed (a restart, an idle timeout) is replaced before a request
-    # gets it: checked when it sat unused in the pool for a while (``PING_IDLE_S``), not on
-    # every checkout (pool_pre_ping) — that was a third of the statements under load.
+    # gets it when it sat unused in the pool for a while (``PING_IDLE_S``); not checked on
+    # every checkout (pool_pre_ping): that was a third of the statements under load. The
+    # trade: a restart while requests are being served fails those in flight and about one
+    # more per serving process (whose disconnect error makes the pool drop all the others).
     event.listen(engine, "checkout", _ping_if_idle)
     event.listen(engine, "checkin", _note_checkin)
     if engine.dialect.name == "postgresql":
@@ -167,8 +169,10 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         finally:
             cur.close()
         dbapi_conn.rollback()
-    except Exception as e:  # the DB-API's own errors: the pool drops it and takes another
-        raise DisconnectionError(f"a pooled connection was closed: {e}") from e
+    except Exception as e:  # the DB-API's own errors: the server went away (a restart)
+        # every pooled connection is as old as this one: the pool drops them all, this
+        # request gets a new one
+        raise InvalidatePoolError(f"a pooled connection was closed: {e}") from e
 
 
 class Database:
@@ -282,6 +286,7 @@ class Database:
         self._checkpointer.start()
 
     def stop_checkpoints(self) -> None:
+        """(Waits for a checkpoint under way: call it off the event loop.)"""
         self._checkpoints_stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(10)

@@ -51,6 +51,8 @@ class FeedBroker:
         self._watcher: asyncio.Task[None] | None = None
         #: moves at every wake-up (event loop only)
         self.generation = 0
+        #: the feed counter as the watcher read it last
+        self._counter_seen: int | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -100,8 +102,9 @@ class FeedBroker:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(self._probe))
 
     async def _watch(self, probe: Callable[[], int]) -> None:
-        """Runs while streams wait (started again by the next one after)."""
-        last: int | None = None
+        """Runs while streams wait (started again by the next one after, from the value this
+        one saw last: a restart under load must not wake every stream for nothing)."""
+        last = self._counter_seen
         failing = False
         while self._waiters and not self.closing:
             value: int | None
@@ -114,7 +117,7 @@ class FeedBroker:
                 value = last
             else:
                 failing = False
-            if value != last:  # the first reading wakes too: a stream may be behind it
+            if value != last:  # the very first reading wakes too: a stream may be behind it
                 self._wake_all()
-            last = value
+            last = self._counter_seen = value
             await asyncio.sleep(self._interval)

@@ -182,6 +182,7 @@ def member_for(request: Request, hub: Hub) -> Member:
     member = hub.tokens.get(digest)
     if member is not None:
         return member
+    epoch = hub.tokens.epoch  # before the read: a sign-out meanwhile keeps it out of the cache
     with hub.db.session() as s:
         try:
             tok = token_by_hash(s, digest)
@@ -190,7 +191,7 @@ def member_for(request: Request, hub: Hub) -> Member:
         member = tok.member
         expires_at = tok.expires_at
         s.expunge(member)
-    hub.tokens.put(digest, member, expires_at)
+    hub.tokens.put(digest, member, expires_at, epoch)
     return member
 
 

@@ -156,7 +156,9 @@ def _stop_with_supervisor() -> None:
     def watch() -> None:
         parent.join()  # the parent's sentinel: returns when it has ended
         logging.getLogger(__name__).warning("the supervisor has gone; this process stops")
-        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop, lifespan shutdown
+        # uvicorn's graceful stop, lifespan shutdown (raise_signal, not os.kill: on Windows
+        # that would be TerminateProcess)
+        signal.raise_signal(signal.SIGTERM)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 

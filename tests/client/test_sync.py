@@ -3,12 +3,14 @@ items stored once, the event stream, polling when there is none, outages, garbag
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -496,3 +498,37 @@ def test_service_syncs_feed_and_history_and_stops_fast(
         service.stop()
         assert time.monotonic() - began < 1.5
         assert not service.running
+
+
+class ClockOffClient(CountingClient):
+    """A workstation whose clock says a century and a half ago."""
+
+    def post_history(self, events: list[dict[str, Any]], sent_at: dt.datetime) -> tuple[int, int]:
+        return super().post_history(events, sent_at - dt.timedelta(days=365 * 150))
+
+
+def test_a_clock_the_hub_refuses_is_said_and_the_other_desks_events_still_come(
+    hub: LiveHub, tmp_path: Path
+) -> None:
+    client = ClockOffClient(Connection(hub.url, allow_http=True, device="desk-1", read_timeout=5))
+    client.sign_in("ktn", PW)
+    r = make_rig(tmp_path, client)
+    history = HistorySync(r.store, "main", lambda: client)
+    with r.store.write() as c:
+        mine = record_event(c, "main", "download_completed", item_id="x1", bytes=10, device="d")
+    other = client_for(hub.url, device="desk-2")  # the member's other workstation, clock right
+    theirs = "0f" * 16
+    other.post_history(
+        [{"id": theirs, "type": "upload_completed", "bytes": 5}], dt.datetime.now(dt.UTC)
+    )
+    service = SyncService(r.feed, history, history_interval=60.0, backoff=FAST)
+    service.start()
+    try:
+        wait_until(lambda: "clock" in service.history_error, what="the clock named")
+        wait_until(
+            lambda: theirs in {e.id for e in history.list(limit=10)}, what="the pull still ran"
+        )
+        assert history.pending() == 1  # ours waits for the clock
+        assert mine not in {e.id for e in other.history().events}
+    finally:
+        service.stop()

@@ -23,7 +23,7 @@ def _member(name: str) -> Member:
 def test_token_cache_never_outlives_the_token() -> None:
     cache = TokenCache(ttl_s=60)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.2)
-    cache.put("a", _member("a"), soon)
+    cache.put("a", _member("a"), soon, cache.epoch)
     assert cache.get("a") is not None
     time.sleep(0.3)
     assert cache.get("a") is None, "a token past its expiry must be read from the database"
@@ -33,14 +33,23 @@ def test_token_cache_forgets_and_keeps_its_size() -> None:
     cache = TokenCache(ttl_s=60, size=3)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     for name in "abcd":
-        cache.put(name, _member(name), later)
+        cache.put(name, _member(name), later, cache.epoch)
     assert cache.get("a") is None  # the least recently used went first
     assert [cache.get(n).username for n in "bcd"] == ["b", "c", "d"]  # type: ignore[union-attr]
     cache.forget("c")
     assert cache.get("c") is None
     off = TokenCache(ttl_s=0)
-    off.put("a", _member("a"), later)
+    off.put("a", _member("a"), later, off.epoch)
     assert off.get("a") is None
+
+
+def test_a_row_read_before_a_sign_out_is_not_cached_after_it() -> None:
+    cache = TokenCache(ttl_s=60)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    epoch = cache.epoch  # a request starts reading the token's row
+    cache.forget("a")  # meanwhile another request signs the token out
+    cache.put("a", _member("a"), later, epoch)  # the first one's read was from before
+    assert cache.get("a") is None
 
 
 def test_a_token_revoked_elsewhere_stops_working_within_the_cache_time(

@@ -15,7 +15,7 @@ import time
 from ..hub import AuthError, HubError, ServerError
 from ..transfers.retry import Backoff
 from .feed import ONLINE, TICK_S, FeedSync, SyncStatus
-from .history import HistorySync
+from .history import SENDER_CODES, HistorySync
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,16 @@ class SyncService:
             self._history_wake.clear()
             delay: float | None
             try:
-                history.push()
+                refused: HubError | None = None
+                try:
+                    history.push()
+                except HubError as e:
+                    if e.code not in SENDER_CODES:
+                        raise
+                    refused = e  # this workstation's clock: the events wait; still pull
                 history.pull()
+                if refused is not None:
+                    raise refused
                 failures = 0
                 self.history_error = ""
                 delay = self.history_interval
