@@ -11,15 +11,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .lru import Lru
 from .models import Member, Token, utcnow
 
 _hasher = PasswordHasher()
@@ -121,51 +120,38 @@ TOKEN_CACHE_S = 5.0
 TOKEN_CACHE_SIZE = 4096
 
 
-class TokenCache:
+class TokenCache(Lru[str, tuple[Member, float]]):
     """``token_hash`` → the member it signs in (a detached, fully loaded row, only read), for
-    ``TOKEN_CACHE_S`` and never past the token's expiry; least recently used dropped first.
-    Thread-safe."""
+    ``TOKEN_CACHE_S`` and never past the token's expiry."""
 
     def __init__(self, ttl_s: float = TOKEN_CACHE_S, size: int = TOKEN_CACHE_SIZE) -> None:
+        super().__init__(size)
         self.ttl_s = ttl_s
-        self.size = size
-        self._data: OrderedDict[str, tuple[Member, float]] = OrderedDict()
-        self._lock = threading.Lock()
         #: moves at every ``forget``: a row read before a sign-out is not put in after it
         self.epoch = 0
 
-    def get(self, digest: str) -> Member | None:
-        now = time.monotonic()
-        with self._lock:
-            entry = self._data.get(digest)
+    def member(self, digest: str) -> Member | None:
+        with self.lock:
+            entry = self.get(digest)
             if entry is None:
                 return None
-            if entry[1] <= now:
-                del self._data[digest]
+            if entry[1] <= time.monotonic():
+                self.pop(digest)
                 return None
-            self._data.move_to_end(digest)
             return entry[0]
 
-    def put(self, digest: str, member: Member, expires_at: dt.datetime, epoch: int) -> None:
+    def keep(self, digest: str, member: Member, expires_at: dt.datetime, epoch: int) -> None:
         """Keep what the token's row said when it was read; ``epoch`` is this cache's
         ``epoch`` from before the read (a token forgotten since is not put back)."""
-        if self.ttl_s <= 0 or self.size <= 0:
+        if self.ttl_s <= 0:
             return
         left = (expires_at - utcnow()).total_seconds()
         until = time.monotonic() + min(self.ttl_s, left)
-        with self._lock:
-            if epoch != self.epoch:
-                return
-            self._data[digest] = (member, until)
-            self._data.move_to_end(digest)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+        with self.lock:
+            if epoch == self.epoch:
+                self.put(digest, (member, until))
 
     def forget(self, digest: str) -> None:
-        with self._lock:
+        with self.lock:
             self.epoch += 1
-            self._data.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+            self.pop(digest)

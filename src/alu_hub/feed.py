@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .lru import Lru
 from .models import Item, Member, Rendition
 from .schemas import ItemOut, MemberOut
 
@@ -30,37 +29,21 @@ from .schemas import ItemOut, MemberOut
 CACHE_ITEMS = 2000
 
 
-class ItemJsonCache:
-    """Item id → the item's JSON (URLs relative), least recently used dropped first. For items
-    without ``feed_json`` (published before migration 0004)."""
+class ItemJsonCache(Lru[str, bytes]):
+    """Item id → the item's JSON (URLs relative). For items without ``feed_json`` (published
+    before migration 0004)."""
 
     def __init__(self, size: int = CACHE_ITEMS) -> None:
-        self.size = size
-        self._data: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(size)
 
     def get_many(self, ids: Iterable[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        with self._lock:
-            for item_id in ids:
-                data = self._data.get(item_id)
-                if data is not None:
-                    self._data.move_to_end(item_id)
-                    found[item_id] = data
-        return found
+        with self.lock:
+            return {i: data for i in ids if (data := self.get(i)) is not None}
 
     def put_many(self, texts: dict[str, bytes]) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
+        with self.lock:
             for item_id, data in texts.items():
-                self._data[item_id] = data
-                self._data.move_to_end(item_id)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
+                self.put(item_id, data)
 
 
 _ITEM_COLUMNS = [c for c in Item.__table__.columns if c.name != "feed_json"]

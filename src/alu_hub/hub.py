@@ -179,7 +179,7 @@ def member_for(request: Request, hub: Hub) -> Member:
     """The signed-in member, from ``Authorization: Bearer``; 401 otherwise. Reads the token's
     row unless this process checked the token lately (``hub.tokens``). Any thread."""
     digest = token_hash(bearer(request))
-    member = hub.tokens.get(digest)
+    member = hub.tokens.member(digest)
     if member is not None:
         return member
     epoch = hub.tokens.epoch  # before the read: a sign-out meanwhile keeps it out of the cache
@@ -191,14 +191,14 @@ def member_for(request: Request, hub: Hub) -> Member:
         member = tok.member
         expires_at = tok.expires_at
         s.expunge(member)
-    hub.tokens.put(digest, member, expires_at, epoch)
+    hub.tokens.keep(digest, member, expires_at, epoch)
     return member
 
 
 async def current_member(request: Request, hub: HubDep) -> Member:
     """``member_for`` as a dependency: on the event loop when the token was checked lately,
     else on a worker thread (it reads the database)."""
-    member = hub.tokens.get(token_hash(bearer(request)))
+    member = hub.tokens.member(token_hash(bearer(request)))
     if member is not None:
         return member
     return await run_in_threadpool(member_for, request, hub)

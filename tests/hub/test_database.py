@@ -239,7 +239,7 @@ def test_a_serving_hub_checkpoints_the_sqlite_log_in_the_background(tmp_path: Pa
         with db.engine.begin() as c:  # ~400 pages of 4 KiB: in the log, far from its backstop
             for _ in range(200):
                 c.exec_driver_sql("INSERT INTO filler VALUES (randomblob(8000))")
-        time.sleep(0.3)
+        time.sleep(0.3)  # checks that nothing happens meanwhile: no signal to wait on
         assert main.stat().st_size == before, "a commit checkpointed: the backstop is too low"
         db.start_checkpoints(0.05)
         wait_until(lambda: main.stat().st_size > before + 1_000_000, timeout=10)

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from alu_hub.models import Item, Member
 from alu_hub.publish import ItemFields, publish_file
 from alu_hub.schemas import ItemOut, ItemPage
 from tests.support.livehub import LiveHub, start_hub
+from tests.support.waiting import wait_until
 
 
 def item_out(item: Item, base: str) -> ItemOut:
@@ -277,9 +277,7 @@ def test_workers_end_when_the_process_that_started_them_dies(tmp_path: Path) -> 
     )
     assert out.returncode == 0, out.stderr
     worker = int(out.stdout.split()[0])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(worker):
-        time.sleep(0.05)
+    wait_until(lambda: not _alive(worker), timeout=10, what="the media worker gone")
     assert not _alive(worker), f"media worker {worker} outlived its parent"
 
 

@@ -338,11 +338,8 @@ class HubClient:
                 status=status,
                 retry_after=_retry_after(resp),
             )
-        raise HubError(
-            hub_message or f"The hub refused the request (HTTP {status}).",
-            status=status,
-            code=code,
-        )
+        message = hub_message or f"The hub refused the request (HTTP {status})."
+        raise HubError(message, status=status, code=code)
 
 
 class EventStream:
@@ -482,25 +479,16 @@ def _read_json(resp: requests.Response, url: str) -> Any:
 
 
 def _hub_error(resp: requests.Response) -> tuple[str, str]:
-    """The hub's error code and own sentence from ``{"error": {"code": …, "message": …}}``,
-    when it sent them (else empty)."""
+    """The hub's ``{"error": {"code": …, "message": …}}``, when it sent one (else empty)."""
     if "json" not in resp.headers.get("Content-Type", ""):
         return "", ""
     try:
         raw = resp.raw.read(64 * 1024, decode_content=True)
         error = json.loads(raw)["error"]
         code, msg = error.get("code", ""), error["message"]
-    except (
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        OSError,
-        requests.exceptions.RequestException,
-    ):
+    except (ValueError, KeyError, TypeError, AttributeError, OSError, requests.RequestException):
         return "", ""
-    code = code[:64] if isinstance(code, str) else ""
-    return code, (msg[:500] if isinstance(msg, str) else "")
+    return (code[:64] if isinstance(code, str) else ""), (msg[:500] if isinstance(msg, str) else "")
 
 
 def _retry_after(resp: requests.Response) -> float | None:
