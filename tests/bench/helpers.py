@@ -7,6 +7,7 @@ every wait has a deadline. Nothing listens beyond 127.0.0.1 and the linkem names
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import grp
 import hashlib
@@ -267,33 +268,55 @@ def run_timed(
 @dataclass
 class Sampled:
     """A command run to its end while the byte counter of one interface of its network
-    namespace was read every half second."""
+    namespace was read every 0.1 s."""
 
     elapsed: float
     stdout: str
     #: (seconds since start, bytes counted so far: whole IP packets)
     samples: list[tuple[float, int]]
 
+    def rates(self, window: float = 0.5) -> list[tuple[float, float]]:
+        """(end of window, bytes per second over the ``window`` seconds before it)."""
+        times = [t for t, _ in self.samples]
+        out: list[tuple[float, float]] = []
+        for t, b in self.samples:
+            t0, b0 = self.samples[bisect.bisect_left(times, t - window)]
+            if t - t0 >= window * 0.8:
+                out.append((t, (b - b0) / (t - t0)))
+        return out
+
     def profile(self, rate_bytes: float) -> str:
         """Where the time went: until the link was half full, how full it was while busy,
-        and how long the end took after it was last 80 % full (a slow last stream)."""
-        s = self.samples
-        if len(s) < 3:
+        how often it dipped meanwhile (bbr's ProbeRTT: every ~10 s the sender holds 4 packets
+        in flight for 200 ms and a round trip, and the link runs dry), and how long the end
+        took after it was last 80 % full (a slow last stream)."""
+        win = self.rates()
+        if len(win) < 3:
             return "too short to profile"
-        win = [
-            (s[i][0], (s[i][1] - s[i - 2][1]) / (s[i][0] - s[i - 2][0])) for i in range(2, len(s))
-        ]
         full = [t for t, r in win if r >= 0.8 * rate_bytes]
         half = next((t for t, r in win if r >= 0.5 * rate_bytes), None)
         if half is None or not full:
             return f"link never half full (peak {max(r for _, r in win) / rate_bytes:.2f})"
         last_full = full[-1]
-        b0 = next(b for t, b in s if t >= half)
-        b1 = next(b for t, b in s if t >= last_full)
+        b0 = next(b for t, b in self.samples if t >= half)
+        b1 = next(b for t, b in self.samples if t >= last_full)
         busy = (b1 - b0) / max(last_full - half, 1e-9) / rate_bytes
+        # dips: windows under 70 % of the link between the two, counted once per run of them
+        dips: list[float] = []
+        low = False
+        for t, r in win:
+            if half < t < last_full and r < 0.7 * rate_bytes:
+                if not low:
+                    dips.append(t)
+                low = True
+            else:
+                low = False
+        every = (dips[-1] - dips[0]) / (len(dips) - 1) if len(dips) > 1 else 0.0
         return (
             f"link half full after {half:.1f} s; {busy:.3f} of the link (IP bytes) from then "
-            f"until {last_full:.1f} s; then {self.elapsed - last_full:.1f} s of tail below 80 %"
+            f"until {last_full:.1f} s, with {len(dips)} dips under 70 %"
+            + (f" (one every {every:.1f} s)" if every else "")
+            + f"; then {self.elapsed - last_full:.1f} s of tail below 80 %"
         )
 
 
@@ -307,7 +330,7 @@ def run_sampled(
     counter_pid: int | None = None,
 ) -> Sampled:
     """Like ``run_timed`` for a command run with ``ip netns exec`` (which keeps its pid), also
-    sampling ``iface``'s rx or tx byte counter from ``/proc/<pid>/net/dev`` (of the command, or
+    sampling ``iface``'s rx or tx byte counter (every 0.1 s) from ``/proc/<pid>/net/dev`` (of the command, or
     of ``counter_pid``: a process in the other namespace). Count what arrives (rx): what is
     sent (tx) includes the packets the link then drops."""
     t0 = time.perf_counter()
@@ -332,7 +355,7 @@ def run_sampled(
             except (OSError, ValueError, IndexError):
                 pass  # not in the namespace yet, or already gone
             try:
-                proc.wait(0.5)
+                proc.wait(0.1)
                 break
             except subprocess.TimeoutExpired:
                 if time.monotonic() > deadline:

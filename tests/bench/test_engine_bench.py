@@ -519,7 +519,8 @@ def test_linkem_upload(tmp_path: Path) -> None:
                         counter_pid=hub.pid,  # what reaches the hub's side of the link
                     )
                     url = got.stdout.strip().splitlines()[-1]
-                    t = got.elapsed + hub.wait_received(url)  # a final upload: until joined
+                    t_join = hub.wait_received(url)  # a final upload: until joined
+                    t = got.elapsed + t_join
                     landed = hub.upload_path(url)
                     assert landed.stat().st_size == size
                     if i == 0:
@@ -528,6 +529,7 @@ def test_linkem_upload(tmp_path: Path) -> None:
                     note(
                         f"{bench}: {key}: {t:.1f} s, {size / t / link.rate_bytes:.3f} of link; "
                         + got.profile(link.rate_bytes)
+                        + f"; then {t_join:.1f} s until the hub held the file (its join of parts)"
                     )
                     hub.drop(url)
         figures += _link_figures(bench, size, link.rate_bytes, runs, "tuspy, 8 MiB chunks", 0.90)

@@ -6,6 +6,7 @@ refused: random bytes are no video)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -53,7 +54,9 @@ from alu_client.core.transfers.upload import (
     sample_ranges,
 )
 from alu_client.core.transfers.upload import parallel as upload_parallel
+from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload import services as upload_services
+from alu_client.core.transfers.upload import spec as upload_spec
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.hub.conftest import LiveHub, start_hub
 from tests.support.faultproxy import FaultProxy
@@ -63,6 +66,7 @@ pytestmark = pytest.mark.timeout(120)
 
 KIB = 1024
 MIB = 1024 * KIB
+GIB = 1024 * MIB
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -632,6 +636,21 @@ def test_parts_are_taken_from_a_queue_by_the_streams(
     assert lengths[0] > lengths[-2]  # large parts first, small ones at the end
     assert lengths[-1] <= lengths[0] // 2
     assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.parametrize("size", [3 * MIB, 100 * 10**6, GIB, 10 * GIB + 7])
+def test_parts_shrink_to_a_few_mib_whatever_the_file_size(size: int) -> None:
+    ranges = upload_protocol._plan(size, 4, upload_spec.MIN_PART)
+
+    assert ranges[0][0] == 0 and ranges[-1][1] == size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # contiguous
+    lengths = [e - s for s, e in ranges]
+    assert all(n >= min(upload_spec.MIN_PART, size) // 2 for n in lengths)
+    assert lengths == sorted(lengths[:-1], reverse=True) + lengths[-1:]  # shrinking
+    # the parts left when the queue runs dry are small, so the slowest stream's tail is short
+    # (a 1 GiB file used to end on 16 MiB parts: 10 s at a quarter of a 20 Mbit/s link)
+    assert max(lengths[-4:]) <= 6 * MIB
+    assert len(ranges) <= 64  # and few enough that the per-part round trips stay rare
 
 
 def auto_spec(proxy: FaultProxy, path: Path) -> UploadSpec:

@@ -15,7 +15,7 @@ import requests
 
 from ...http import same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
-from .spec import TUS_VERSION
+from .spec import PART_FLOOR_MAX, TUS_VERSION
 
 # --- internal outcomes of one request ------------------------------------------------------------
 
@@ -172,10 +172,12 @@ def _metadata_header(meta: Mapping[str, str]) -> str:
     return ",".join(pairs)
 
 
-def _plan(size: int, streams: int, min_part: int) -> list[tuple[int, int]]:
+def _plan(
+    size: int, streams: int, min_part: int, max_floor: int = PART_FLOOR_MAX
+) -> list[tuple[int, int]]:
     """The parts of a parallel upload on ``streams`` connections: contiguous ranges, large
-    first and shrinking towards the end (each ``1 / (2 × streams)`` of what is left, at least
-    ``max(min_part, size / (16 × streams))``), about 6–7 per stream.
+    first and shrinking towards the end (each ``1 / (2 × streams)`` of what is left, down to a
+    floor of ``size / (16 × streams)`` kept between ``min_part`` and ``max_floor``).
 
     The connections take parts from a queue; when it runs dry, each finishes the part it has,
     and a connection that is slower than the others (on a lossy link one always is) would be
@@ -183,10 +185,14 @@ def _plan(size: int, streams: int, min_part: int) -> list[tuple[int, int]]:
     keep that tail short; large first ones keep the per-part round trips (a POST each) few.
     Measured on linkem (20 Mbit/s, 300 ms, 2 % loss, 100 MB, 4 streams): a floor of 1/16 gave
     0.78–0.81 of the link in 4 runs; 1/8 and 1/32 had runs with a 20 s tail (a starved stream
-    holding a large part); 4 equal parts (before) 0.59–0.77."""
+    holding a large part); 4 equal parts (before) 0.59–0.77. The floor's cap (``max_floor``):
+    without it a 1 GiB file ended on 16 MiB parts, and the stream left alone with the rest of
+    one (at a quarter of the link: a bbr sender's rate estimate grows slowly once the others
+    stop) took 10 s at the end; the last parts of a file now take a few seconds at a quarter of
+    a 20 Mbit/s link whatever the file's size."""
     if streams <= 1 or size < 2 * min_part:
         return [(0, size)]
-    floor = max(min_part, size // (16 * streams))
+    floor = max(min_part, min(max_floor, size // (16 * streams)))
     ranges = []
     start = 0
     while start < size:

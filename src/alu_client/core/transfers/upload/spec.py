@@ -23,6 +23,8 @@ MAX_CHUNK = 64 * MIB
 PARALLEL_THRESHOLD = 64 * MIB
 #: a part is never smaller than this
 MIN_PART = 1 * MIB
+#: the last parts of a parallel upload are at most about this large (see ``protocol._plan``)
+PART_FLOOR_MAX = 4 * MIB
 #: HEAD-resumes in a row without progress before the run gives up (RetryableError)
 QUICK_RESUMES = 3
 #: a Retry-After longer than this is left to the queue (RetryableError at once)
