@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import requests
 from fastapi import FastAPI
+from sqlalchemy import update
 from tusclient import client as tus_client
 
 from alu_hub.auth import hash_password, issue_token
@@ -28,7 +29,9 @@ from alu_hub.hub import Hub
 from alu_hub.models import Member, Upload, utcnow
 from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.storage import LocalStorage
-from alu_hub.tus import expire_uploads, parse_metadata, tus_router
+from alu_hub.tus import expire_uploads, parse_metadata, republish_uploads, tus_router
+from alu_hub.tus import routes as tus_routes
+from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
 from tests.support.waiting import wait_until
 
@@ -764,6 +767,77 @@ def test_concatenation_of_three_partials(env: Env) -> None:
     )
     assert r.status_code == 400
     assert env.completed == [uid]
+
+
+def test_a_join_stopped_by_a_crash_is_taken_up_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces = [os.urandom(n) for n in (MIB + 11, 300_000)]
+    whole = b"".join(pieces)
+    parts = []
+    for piece in pieces:
+        r = requests.post(
+            env.base,
+            headers=env.headers(Upload_Length=str(len(piece)), Upload_Concat="partial"),
+            timeout=10,
+        )
+        parts.append(r.headers["Location"])
+        assert env.patch(parts[-1], 0, piece).status_code == 204
+    # the process dies right after committing the final upload: nobody joins the parts, and
+    # a join it had begun left a half-written file behind
+    monkeypatch.setattr(tus_routes, "_start_assemble", lambda *_args: None)
+    meta = encode_meta({"filename": "j.mp4", "sha256": hashlib.sha256(whole).hexdigest()})
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Concat="final;" + " ".join(parts), Upload_Metadata=meta),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    final = r.headers["Location"]
+    env.path(final).write_bytes(b"half a join" * 1000)
+    assert env.head(final).headers["Alu-Upload-State"] == "receiving"
+
+    # another live process leaves a join that may be under way (its heartbeat is recent)...
+    assert republish_uploads(env.hub, alone=False) == []
+    # ...and takes it up once the heartbeat has stopped
+    with env.hub.db.session() as s:
+        s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id(final))
+            .values(updated_at=utcnow() - dt.timedelta(seconds=PUBLISH_STALE_S + 1))
+        )
+    assert republish_uploads(env.hub, alone=False) == [upload_id(final)]
+    env.wait_completed(upload_id(final))
+    assert env.path(final).read_bytes() == whole
+    assert env.row(final).state == "processing"
+    for part in parts:
+        assert env.head(part).headers["Alu-Final-Upload"] == final
+        assert not env.path(part).exists()
+
+
+def test_a_hub_starting_alone_joins_every_final_upload_left_receiving(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    piece = os.urandom(70_000)
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Length=str(len(piece)), Upload_Concat="partial"),
+        timeout=10,
+    )
+    part = r.headers["Location"]
+    assert env.patch(part, 0, piece).status_code == 204
+    monkeypatch.setattr(tus_routes, "_start_assemble", lambda *_args: None)
+    meta = encode_meta({"filename": "j.mp4", "sha256": hashlib.sha256(piece).hexdigest()})
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Concat=f"final;{part}", Upload_Metadata=meta),
+        timeout=10,
+    )
+    final = r.headers["Location"]
+    # start-up with no other process on the data folder: no need to wait for a heartbeat
+    assert republish_uploads(env.hub, alone=True) == [upload_id(final)]
+    env.wait_completed(upload_id(final))
+    assert env.path(final).read_bytes() == piece
 
 
 def test_concatenation_parts_must_be_yours_and_partial(env: Env) -> None:

@@ -53,7 +53,10 @@ Completion
     that a replica starting up (or the periodic housekeeping) publishes again only uploads
     nobody is publishing (``republish_uploads``; the commit marks an upload published once).
     A final upload is assembled from its parts on a daemon thread after the 201 (streamed,
-    constant memory); its parts are then terminated and their files deleted.
+    constant memory, under the same heartbeat); its parts are then terminated and their files
+    deleted. A join a crash stopped is started again from the beginning by
+    ``republish_uploads`` (at start-up, and by the housekeeping once its heartbeat is stale);
+    before, the final upload stayed ``receiving`` until it expired.
 
 ``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
 and deletes any bytes left behind by terminated ones; the app calls it at start-up and

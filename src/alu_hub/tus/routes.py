@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -43,12 +42,12 @@ from .protocol import (
 )
 from .receive import _body_problem, _store_headers, _write_and_store
 from .state import (
-    _assemble_final,
     _db_create,
     _db_create_final,
     _db_get,
     _db_owned,
     _db_terminate,
+    _start_assemble,
     _start_complete,
 )
 
@@ -104,12 +103,7 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
 
     if kind == "final":
         final = await run_in_threadpool(_db_create_final, hub, member.id, upload_id, part_ids, meta)
-        threading.Thread(
-            target=_assemble_final,
-            args=(hub, upload_id, part_ids),
-            name=f"upload-concat:{upload_id}",
-            daemon=True,
-        ).start()
+        _start_assemble(hub, upload_id, part_ids)
         return Response(
             status_code=201,
             headers={

@@ -328,15 +328,16 @@ def _mark_failed(hub: Hub, upload_id: str, from_state: str, error: str) -> None:
         )
 
 
-def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event) -> None:
-    """While ``upload_id`` is being published here: move its ``updated_at`` on, so that no other
-    process takes it for abandoned (``republish_uploads``)."""
+def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event, state: str = "processing") -> None:
+    """While ``upload_id`` is being published (or, a final upload in ``receiving``, joined)
+    here: move its ``updated_at`` on, so that no other process takes it for abandoned
+    (``republish_uploads``)."""
     while not stop.wait(PUBLISH_HEARTBEAT_S):
         try:
             with hub.db.engine.begin() as conn:
                 beat = conn.execute(
                     update(Upload)
-                    .where(Upload.id == upload_id, Upload.state == "processing")
+                    .where(Upload.id == upload_id, Upload.state == state)
                     .values(updated_at=utcnow())
                 )
             if beat.rowcount != 1:
@@ -372,35 +373,84 @@ def _start_complete(hub: Hub, upload_id: str) -> None:
 
 def republish_uploads(hub: Hub, *, alone: bool) -> list[str]:
     """Publish again the uploads that have all their bytes but nobody publishing them (a crash
-    between the last byte and the commit), each on its own thread; returns their ids.
+    between the last byte and the commit), and join again the final uploads whose join
+    stopped (a crash while the parts were being copied), each on its own thread; returns
+    their ids.
 
     With ``alone`` (no other process uses this data folder: ``hub.DataFolderLock``) that is
-    every plain or final upload in ``processing``. Otherwise another process may be publishing
-    one right now, so only those whose publishing heartbeat stopped (``updated_at`` older than
-    ``PUBLISH_STALE_S``) are taken, each with a conditional UPDATE that one process wins.
-    Partial uploads in ``processing`` belong to a final upload and are never published."""
+    every plain or final upload in ``processing`` and every final upload in ``receiving``.
+    Otherwise another process may be at work on one right now, so only those whose heartbeat
+    stopped (``updated_at`` older than ``PUBLISH_STALE_S``) are taken, each with a conditional
+    UPDATE that one process wins. Partial uploads in ``processing`` belong to a final upload
+    and are never published."""
     now = utcnow()
     stale = now - dt.timedelta(seconds=PUBLISH_STALE_S)
-    pending = and_(Upload.state == "processing", Upload.concat != "partial")
+    publish = and_(Upload.state == "processing", Upload.concat != "partial")
+    join = and_(Upload.state == "receiving", Upload.concat == "final")
     if not alone:
-        pending = and_(pending, Upload.updated_at < stale)
-    with hub.db.engine.connect() as conn:
-        candidates = list(conn.execute(select(Upload.id).where(pending)).scalars())
+        publish = and_(publish, Upload.updated_at < stale)
+        join = and_(join, Upload.updated_at < stale)
     taken: list[str] = []
-    for upload_id in candidates:
-        with hub.db.engine.begin() as conn:
-            claimed = conn.execute(
-                update(Upload).where(Upload.id == upload_id, pending).values(updated_at=now)
-            )
-        if claimed.rowcount == 1:
-            log.info("publishing upload %s again (nobody was publishing it)", upload_id[:8])
-            _start_complete(hub, upload_id)
-            taken.append(upload_id)
+    for pending, again in ((publish, _start_complete), (join, _start_assemble)):
+        with hub.db.engine.connect() as conn:
+            candidates = list(conn.execute(select(Upload.id).where(pending)).scalars())
+        for upload_id in candidates:
+            with hub.db.engine.begin() as conn:
+                claimed = conn.execute(
+                    update(Upload).where(Upload.id == upload_id, pending).values(updated_at=now)
+                )
+            if claimed.rowcount == 1:
+                log.info(
+                    "%s upload %s again (nobody was at work on it)",
+                    "publishing" if again is _start_complete else "joining",
+                    upload_id[:8],
+                )
+                again(hub, upload_id)
+                taken.append(upload_id)
     return taken
 
 
+def _start_assemble(hub: Hub, final_id: str, part_ids: list[str] | None = None) -> None:
+    """Join the parts of final upload ``final_id`` on a daemon thread (``_assemble_final``);
+    the parts are read from its row when not given."""
+    if part_ids is None:
+        with hub.db.session() as s:
+            parts = s.execute(select(Upload.parts).where(Upload.id == final_id)).scalar()
+        ids = parts.get("ids") if isinstance(parts, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            _mark_failed(hub, final_id, "receiving", "The hub lost the list of parts to join.")
+            return
+        part_ids = list(ids)
+    threading.Thread(
+        target=_assemble_final,
+        args=(hub, final_id, part_ids),
+        name=f"upload-concat:{final_id}",
+        daemon=True,
+    ).start()
+
+
 def _assemble_final(hub: Hub, final_id: str, part_ids: list[str]) -> None:
-    """Concatenate the parts into the final upload's file (streamed), then hand it over."""
+    """Concatenate the parts into the final upload's file (streamed), then hand it over.
+
+    The file is written from its start every time, so a join a crash stopped (taken up again
+    by ``republish_uploads``) never keeps a half-written one; a heartbeat meanwhile tells other
+    processes it is under way."""
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat,
+        args=(hub, final_id, stop, "receiving"),
+        name=f"upload-concat-beat:{final_id}",
+        daemon=True,
+    )
+    beat.start()
+    try:
+        _join_parts(hub, final_id, part_ids)
+    finally:
+        stop.set()
+        beat.join()
+
+
+def _join_parts(hub: Hub, final_id: str, part_ids: list[str]) -> None:
     try:
         with hub.db.session() as s:
             rows = s.execute(select(Upload.id, Upload.length).where(Upload.id.in_(part_ids)))
