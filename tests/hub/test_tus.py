@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import errno
 import functools
 import hashlib
 import os
@@ -31,6 +32,7 @@ from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, republish_uploads, tus_router
 from alu_hub.tus import routes as tus_routes
+from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
 from tests.support.waiting import wait_until
@@ -838,6 +840,37 @@ def test_a_hub_starting_alone_joins_every_final_upload_left_receiving(
     assert republish_uploads(env.hub, alone=True) == [upload_id(final)]
     env.wait_completed(upload_id(final))
     assert env.path(final).read_bytes() == piece
+
+
+@pytest.mark.parametrize("kernel", ["copies", "absent", "refuses", "stops_midway"])
+def test_a_part_is_copied_whole_by_the_kernel_or_by_hand(
+    kernel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 * MIB + 5)
+    (tmp_path / "part").write_bytes(data)
+    real = getattr(os, "copy_file_range", None)
+    if kernel == "copies" and real is None:
+        pytest.skip("os.copy_file_range is Linux-only")  # the other cases cover the loop
+    calls = []
+
+    def refusing(src: int, dst: int, count: int) -> int:
+        calls.append(count)
+        if kernel == "stops_midway" and len(calls) == 1 and real is not None:
+            return real(src, dst, min(count, MIB))  # some bytes, then a refusal
+        raise OSError(errno.EXDEV, "cross-device")
+
+    if kernel == "absent":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    elif kernel in ("refuses", "stops_midway"):
+        monkeypatch.setattr(os, "copy_file_range", refusing, raising=False)
+    with open(tmp_path / "part", "rb") as src, open(tmp_path / "joined", "wb") as out:
+        out.write(b"head")  # what earlier parts left in the writer's buffer
+        assert tus_state._copy_part(src, out, len(data) - 5) == len(data) - 5
+        # a part whose file is shorter than its length: the copy says so
+        src.seek(0)
+        assert tus_state._copy_part(src, out, len(data) + 1) == len(data)
+    assert (tmp_path / "joined").read_bytes() == b"head" + data[:-5] + data
+    assert calls or kernel in ("copies", "absent")
 
 
 def test_concatenation_parts_must_be_yours_and_partial(env: Env) -> None:
