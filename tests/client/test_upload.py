@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 from fastapi import FastAPI, Request, Response
+from sqlalchemy import select
 from tusclient import client as tus_client
 from tusclient.fingerprint.fingerprint import Fingerprint as TuspyFingerprint
 
@@ -57,7 +58,9 @@ from alu_client.core.transfers.upload import parallel as upload_parallel
 from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload import services as upload_services
 from alu_client.core.transfers.upload import spec as upload_spec
+from alu_hub.models import Upload
 from alu_hub.server import RunningHub, serve_in_thread
+from alu_hub.tus import routes as tus_routes
 from tests.hub.conftest import LiveHub, start_hub
 from tests.support.faultproxy import FaultProxy
 from tests.support.waiting import wait_until
@@ -612,6 +615,162 @@ def test_parallel_parts_are_concatenated(
     assert done.sha256(result.url) == sha256_file(path)
     saved = second.checkpoint.data
     assert saved["url"] == result.url and saved["complete"] and "parts" not in saved
+
+
+def concat_of(head: bytes) -> bytes:
+    return header_of(head, b"upload-concat") or b""
+
+
+def test_the_hub_joins_the_parts_while_they_upload(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    # concatenation-unfinished: the final upload is asked for once every part exists, so the
+    # hub joins each part as it completes instead of copying the whole file after the last byte
+    heads = watch(proxy)
+    proxy.rate_bps = 3 * MIB  # per connection: the parts take a second or two
+    path = random_file(tmp_path / "early.bin", 8 * MIB + 77)
+    c = new_ctx()
+
+    result = run(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2),
+        c.ctx,
+    )
+
+    finals = [i for i, h in enumerate(heads) if concat_of(h).startswith(b"final;")]
+    patches = [i for i, h in enumerate(heads) if is_patch(h)]
+    assert len(finals) == 1
+    assert finals[0] < patches[-1]  # asked for while parts were still being sent
+    assert done.sha256(result.url) == sha256_file(path)
+    assert c.checkpoint.data["complete"] and "final" not in c.checkpoint.data
+
+
+class Recording(MemoryCheckpoint):
+    """A checkpoint that keeps every state it was saved in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, Any]] = []
+
+    def save(self, data: dict[str, Any]) -> None:
+        super().save(data)
+        self.history.append(self.load())
+
+
+def test_killed_after_the_early_join_the_next_run_sends_nothing_again(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    token: str,
+) -> None:
+    heads = watch(proxy)
+    proxy.rate_bps = 3 * MIB
+    path = random_file(tmp_path / "k.bin", 6 * MIB + 9)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2)
+    recording = Recording()
+    first = Ctx(token, recording)
+    joined = run(spec, first.ctx)
+    done.sha256(joined.url)  # the hub joined the parts (and terminated them) meanwhile
+    # the engine was killed after the last byte, before it stored that the upload is complete:
+    # the last state saved with the early final upload's URL and every part
+    before = [
+        h for h in recording.history if h.get("final") and not h.get("complete") and h["parts"]
+    ][-1]
+    assert before["final"] == joined.url and all(before["parts"].values())
+    posts = sum(1 for h in heads if h.startswith(b"POST "))
+
+    second = Ctx(token, MemoryCheckpoint(before))
+    result = run(spec, second.ctx)
+
+    # every part answers 410 naming that final upload: nothing is sent or created again
+    assert result.url == joined.url
+    assert second.metered == 0 and not result.restarted
+    assert sum(1 for h in heads if h.startswith(b"POST ")) == posts
+    assert second.checkpoint.data["complete"]
+    assert list(done.sums) == [upload_id(joined.url)]
+
+
+def test_parts_are_joined_at_the_end_by_a_server_that_wants_them_complete(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tus_routes, "TUS_EXTENSIONS", "creation,termination,checksum,concatenation")
+    heads = watch(proxy)
+    proxy.rate_bps = 3 * MIB
+    path = random_file(tmp_path / "late.bin", 4 * MIB + 3)
+
+    result = run(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2),
+        new_ctx().ctx,
+    )
+
+    finals = [i for i, h in enumerate(heads) if concat_of(h).startswith(b"final;")]
+    patches = [i for i, h in enumerate(heads) if is_patch(h)]
+    assert len(finals) == 1 and finals[0] > patches[-1]
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_a_part_the_hub_lost_after_an_early_join_is_joined_at_the_end(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    heads = watch(proxy)
+    proxy.rate_bps = MIB  # per connection: the parts take seconds, also on a busy machine
+    path = random_file(tmp_path / "lost.bin", 12 * MIB + 5)
+    c = new_ctx()
+    results: list[UploadResult] = []
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2)
+
+    def finals() -> set[str]:  # the hub serves the whole module: earlier tests' too
+        with hub.hub.db.session() as s:
+            return set(s.execute(select(Upload.id).where(Upload.concat == "final")).scalars())
+
+    before = finals()
+    worker = threading.Thread(target=lambda: results.append(run(spec, c.ctx)))
+    worker.start()
+    wait_until(lambda: finals() - before, timeout=20)
+    (early,) = finals() - before
+    # the hub loses a part of it still being sent (as expire_uploads does: state and bytes)
+    with hub.hub.db.session() as s:
+        part = (
+            s.execute(
+                select(Upload).where(
+                    Upload.parts["final"].as_string() == early,
+                    Upload.state == "receiving",
+                    Upload.offset < Upload.length,
+                )
+            )
+            .scalars()
+            .first()
+        )
+        assert part is not None, "every part was complete already: send more bytes"
+        part.state = "expired"
+        lost = part.id
+    (hub.hub.settings.uploads_dir / lost).unlink()
+    worker.join(60)
+
+    assert results, "the upload did not finish"
+    result = results[0]
+    posts = [h for h in heads if concat_of(h).startswith(b"final;")]
+    assert len(posts) == 2  # the early join, dropped; then the parts as they are, joined
+    assert result.restarted
+    assert upload_id(result.url) != early
+    assert done.sha256(result.url) == sha256_file(path)
+    with hub.hub.db.session() as s:
+        state = s.execute(select(Upload.state).where(Upload.id == early)).scalar()
+    assert state in ("terminated", "failed")  # the early one did not publish
 
 
 def test_parts_are_taken_from_a_queue_by_the_streams(

@@ -217,6 +217,7 @@ def test_options_advertises_tus(env: Env) -> None:
             "expiration",
             "checksum",
             "concatenation",
+            "concatenation-unfinished",
         }
         assert r.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"
 
@@ -722,19 +723,12 @@ def test_concatenation_of_three_partials(env: Env) -> None:
         assert r.status_code == 201, r.text
         parts.append(r.headers["Location"])
         assert env.head(parts[-1]).headers["Upload-Concat"] == "partial"
-    # parts may be uploaded in any order; the last one is not finished yet
+    # parts may be uploaded in any order; the middle one is not finished yet
     assert env.patch(parts[2], 0, pieces[2]).status_code == 204
     assert env.patch(parts[0], 0, pieces[0]).status_code == 204
     assert env.patch(parts[1], 0, pieces[1][:1000]).status_code == 204
     meta = encode_meta({"filename": "joined.mp4", "sha256": hashlib.sha256(whole).hexdigest()})
     concat = "final;" + " ".join([urlsplit(parts[0]).path, parts[1], parts[2]])
-    r = requests.post(
-        env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
-    )
-    assert r.status_code == 400
-    assert "not complete" in r.json()["error"]["message"]
-    assert env.patch(parts[1], 1000, pieces[1][1000:]).status_code == 204
-    assert env.completed == []  # partial uploads are not published on their own
     r = requests.post(
         env.base,
         headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta, Upload_Length="5"),
@@ -743,12 +737,26 @@ def test_concatenation_of_three_partials(env: Env) -> None:
     assert r.status_code == 400
     r = requests.post(env.base, headers=env.headers(Upload_Concat=concat), timeout=10)
     assert r.status_code == 400  # metadata is required on the final upload
+    # concatenation-unfinished: the final upload may come before its parts are complete...
     r = requests.post(
         env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
     )
     assert r.status_code == 201, r.text
     final = r.headers["Location"]
     uid = upload_id(final)
+    h = env.head(final)
+    assert h.headers["Alu-Upload-State"] == "receiving"
+    assert h.headers["Upload-Length"] == str(len(whole))
+    # ...its parts are its own from then on...
+    r = requests.post(
+        env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
+    )
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_concat"  # taken by the join, or being joined
+    assert env.head(parts[1]).headers["Alu-Final-Upload"] == final
+    # ...and it is joined once the last of them is complete
+    assert env.completed == []
+    assert env.patch(parts[1], 1000, pieces[1][1000:]).status_code == 204
     env.wait_completed(uid)
     assert env.path(final).read_bytes() == whole
     h = env.head(final)
@@ -769,6 +777,98 @@ def test_concatenation_of_three_partials(env: Env) -> None:
     )
     assert r.status_code == 400
     assert env.completed == [uid]
+
+
+def new_part(env: Env, data: bytes, sent: int) -> str:
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Length=str(len(data)), Upload_Concat="partial"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    url = r.headers["Location"]
+    if sent:
+        assert env.patch(url, 0, data[:sent]).status_code == 204
+    return url
+
+
+def post_final(env: Env, parts: list[str], data: bytes) -> requests.Response:
+    meta = encode_meta({"filename": "j.mp4", "sha256": hashlib.sha256(data).hexdigest()})
+    return requests.post(
+        env.base,
+        headers=env.headers(Upload_Concat="final;" + " ".join(parts), Upload_Metadata=meta),
+        timeout=10,
+    )
+
+
+def test_a_part_cancelled_before_the_join_fails_the_final_upload(env: Env) -> None:
+    a, b = os.urandom(5000), os.urandom(7000)
+    parts = [new_part(env, a, len(a)), new_part(env, b, 100)]
+    r = post_final(env, parts, a + b)
+    final = r.headers["Location"]
+    assert requests.delete(parts[1], headers=env.headers(), timeout=10).status_code == 204
+    wait_until(lambda: env.row(final).state == "failed", timeout=10)
+    assert "send the file again" in env.head(final).headers["Alu-Error"]
+    # the cancelled part went into no final upload: its HEAD does not send a client there
+    h = env.head(parts[1])
+    assert h.status_code == 410 and "Alu-Final-Upload" not in h.headers
+    assert not env.path(final).exists()  # what the join had copied is gone
+    # the part that was complete is free again: it can go into another final upload
+    assert "Alu-Final-Upload" not in env.head(parts[0]).headers
+    c = os.urandom(10)
+    again = post_final(env, [parts[0], new_part(env, c, len(c))], a + c)
+    assert again.status_code == 201, again.text
+    env.wait_completed(upload_id(again.headers["Location"]))
+    assert env.path(again.headers["Location"]).read_bytes() == a + c
+    assert env.completed == [upload_id(again.headers["Location"])]
+
+
+def test_a_final_upload_cancelled_while_waiting_gives_its_parts_back(env: Env) -> None:
+    a, b = os.urandom(3000), os.urandom(4000)
+    parts = [new_part(env, a, len(a)), new_part(env, b, 10)]
+    final = post_final(env, parts, a + b).headers["Location"]
+    assert requests.delete(final, headers=env.headers(), timeout=10).status_code == 204
+    wait_until(lambda: "Alu-Final-Upload" not in env.head(parts[1]).headers, timeout=10)
+    assert env.patch(parts[1], 10, b[10:]).status_code == 204
+    again = post_final(env, parts, a + b)
+    assert again.status_code == 201, again.text
+    env.wait_completed(upload_id(again.headers["Location"]))
+    assert env.path(again.headers["Location"]).read_bytes() == a + b
+    assert env.row(final).state == "terminated"
+
+
+def test_a_claim_left_by_a_final_upload_that_ended_does_not_hold(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a hub killed between ending a final upload and giving its parts back leaves them marked
+    a = os.urandom(2000)
+    part = new_part(env, a, len(a))
+    with monkeypatch.context() as m:
+        m.setattr(tus_routes, "_start_assemble", lambda *_args: None)  # no join under way
+        first = post_final(env, [part], a).headers["Location"]
+    with env.hub.db.session() as s:
+        s.execute(
+            update(Upload)
+            .where(Upload.id == upload_id(first))
+            .values(state="terminated", updated_at=utcnow())
+        )
+    assert env.head(part).headers["Alu-Final-Upload"] == first  # still marked
+    again = post_final(env, [part], a)
+    assert again.status_code == 201, again.text
+    env.wait_completed(upload_id(again.headers["Location"]))
+    assert env.path(again.headers["Location"]).read_bytes() == a
+
+
+def test_a_part_without_a_length_cannot_be_joined_yet(env: Env) -> None:
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Defer_Length="1", Upload_Concat="partial"),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    r = post_final(env, [r.headers["Location"]], b"")
+    assert r.status_code == 400
+    assert "no length yet" in r.json()["error"]["message"]
 
 
 def test_a_join_stopped_by_a_crash_is_taken_up_again(

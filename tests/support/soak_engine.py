@@ -33,7 +33,9 @@ upload-acked                the hub acknowledged a PATCH (new offset), nothing s
 upload-complete-acked       the same, for the PATCH that gave the hub the last byte of a
                             single-stream upload (the hub starts publishing it)
 upload-joined               the hub answered the final POST of a parallel upload (tus
-                            concatenation), before the checkpoint says complete
+                            concatenation), before the checkpoint holds its URL: the early
+                            one (concatenation-unfinished, parts still being sent) or the
+                            one after the last byte
 transfer-commit             inside the transaction that ends a transfer as done, after the
                             library and history hooks ran, before the commit
 transfer-committed          the transfer's end committed, before the worker's own end
@@ -224,6 +226,15 @@ def install(trap: Trap) -> None:
         mark_complete(self, url)
 
     upload_storage.StoreUrlStorage.mark_complete = soak_mark_complete  # type: ignore[method-assign]
+
+    set_early_final = upload_storage.StoreUrlStorage.set_early_final
+
+    def soak_set_early_final(self: upload_storage.StoreUrlStorage, url: str | None) -> None:
+        if url:  # the early final POST was answered (or a part named it): not stored yet
+            reached("upload-joined")
+        set_early_final(self, url)
+
+    upload_storage.StoreUrlStorage.set_early_final = soak_set_early_final  # type: ignore[method-assign]
 
     # --- the store and the history --------------------------------------------------------
     ended = TransferStore._ended

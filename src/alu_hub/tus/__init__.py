@@ -1,8 +1,9 @@
 """tus 1.0.0 resumable uploads at ``/api/v1/uploads`` (https://tus.io/protocols/resumable-upload).
 
 Extensions: creation, creation-with-upload, creation-defer-length, termination, expiration,
-checksum (sha1, sha256, md5) and concatenation (final uploads of complete partials only; no
-concatenation-unfinished). Every request, OPTIONS included, needs the member's bearer token; a
+checksum (sha1, sha256, md5), concatenation and concatenation-unfinished (a final upload may
+list parts still being uploaded, with known lengths; it joins each part, in order, once it is
+complete: see Completion). Every request, OPTIONS included, needs the member's bearer token; a
 member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers,
 HEAD answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error`` (and, on a partial upload
 a final upload took, ``Alu-Final-Upload``: its URL, also with the 410), and ``GET`` on an upload
@@ -52,11 +53,19 @@ Completion
     before the response; meanwhile a heartbeat moves the row's ``updated_at`` on every 15 s, so
     that a replica starting up (or the periodic housekeeping) publishes again only uploads
     nobody is publishing (``republish_uploads``; the commit marks an upload published once).
-    A final upload is assembled from its parts on a daemon thread after the 201 (streamed,
-    constant memory, under the same heartbeat); its parts are then terminated and their files
-    deleted. A join a crash stopped is started again from the beginning by
-    ``republish_uploads`` (at start-up, and by the housekeeping once its heartbeat is stale);
-    before, the final upload stayed ``receiving`` until it expired.
+    A final upload is assembled from its parts on a daemon thread after the 201 (the kernel's
+    ``copy_file_range`` where it can, under the same heartbeat, which also keeps the final upload of
+    a join that waits for its parts from expiring): each part, in order, as soon as it is complete
+    (it becomes ``processing``: no more PATCH or DELETE); then the parts are terminated and their
+    files deleted. A part cancelled or expired first fails the final upload ("send the file again");
+    a final upload cancelled first gives its parts back at once (another final upload may take
+    them). Each part names the final upload that took it (``Alu-Final-Upload``) until it is given
+    back; a cancelled or expired part names none. OPTIONS says so (``Alu-Tus-Features:
+    final-upload-of-part``): a client whose final POST lost its answer can find the final upload
+    again, which the ALU client needs before it joins parts early. A claim left by a final upload
+    that ended (a crash between its end and the give-back) does not hold. A join a crash stopped is
+    started again from the beginning by ``republish_uploads`` (at start-up, and by the housekeeping
+    once its heartbeat is stale).
 
 ``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
 and deletes any bytes left behind by terminated ones; the app calls it at start-up and

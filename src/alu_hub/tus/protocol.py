@@ -21,7 +21,7 @@ from ..settings import GIB
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = (
     "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,"
-    "concatenation"
+    "concatenation,concatenation-unfinished"
 )
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 OFFSET_STREAM = "application/offset+octet-stream"

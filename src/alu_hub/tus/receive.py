@@ -27,7 +27,7 @@ from ..hub import Hub
 from ..models import Upload, utcnow
 from .locks import _Hold, _UploadLock
 from .protocol import _Checksum, http_date
-from .state import _O_BINARY, WRITE_BUFFER, _db_store, _upload_path
+from .state import _O_BINARY, PART_COMPLETE, WRITE_BUFFER, _db_store, _upload_path
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,9 @@ async def _write_and_store(
     hold.leased = False
     if not stored:
         return got, None, False
+    if up.concat == "partial" and length is not None and got.end == length:
+        with PART_COMPLETE:  # a join waiting for this part here goes on at once
+            PART_COMPLETE.notify_all()
     return got, expires, complete
 
 

@@ -69,6 +69,9 @@ def _options_response(hub: Hub) -> Response:
             "Tus-Max-Size": str(hub.settings.max_upload_size),
             "Tus-Extension": TUS_EXTENSIONS,
             "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+            # a HEAD of a partial upload names the final upload that took it: a client whose
+            # final POST lost its answer finds it again (needed to join parts early safely)
+            "Alu-Tus-Features": "final-upload-of-part",
         },
     )
 
@@ -194,10 +197,13 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
 
 
 def _final_of(hub: Hub, upload_id: str, member_id: int) -> str | None:
-    """The final upload that took partial ``upload_id`` of ``member_id`` (None: none did)."""
+    """The final upload that took partial ``upload_id`` of ``member_id`` (None: none did; a
+    part that expired or was cancelled went into none, even if one was waiting for it)."""
     with hub.db.engine.connect() as conn:
         up = _db_get(conn, upload_id)
     if up is None or up.member_id != member_id or up.concat != "partial":
+        return None
+    if up.state != "terminated":
         return None
     final = (up.parts or {}).get("final")
     return str(final) if final else None

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from sqlalchemy import Connection, CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, CursorResult, and_, or_, select, update
 from sqlalchemy.engine import Result
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from ..errors import ApiError
 from ..hub import Hub
@@ -232,7 +234,9 @@ def _db_create(hub: Hub, up: Upload) -> None:
 def _db_create_final(
     hub: Hub, member_id: int, final_id: str, part_ids: list[str], meta: dict[str, str]
 ) -> Upload:
-    """Check the parts, claim them (state ``processing``) and add the final upload."""
+    """Check the parts, claim them (each remembers the final upload in ``parts``) and add the
+    final upload. Parts may still be receiving (``concatenation-unfinished``): the join
+    (``_assemble_final``) takes each one when it is complete, in order."""
     if not part_ids:
         raise _bad("bad_concat", "A final upload needs at least one partial upload.")
     if len(set(part_ids)) != len(part_ids):
@@ -240,8 +244,20 @@ def _db_create_final(
     now = utcnow()
     expiry = now + dt.timedelta(seconds=hub.settings.upload_expiry_s)
     with hub.db.session() as s:
-        rows = s.execute(select(Upload).where(Upload.id.in_(part_ids))).scalars().all()
-        found = {row.id: row for row in rows}
+        query = select(Upload).where(Upload.id.in_(part_ids)).with_for_update()
+        found = {row.id: row for row in s.execute(query).scalars().all()}
+        # a claim holds while its final upload is joining; one left by a final that ended
+        # (cancelled, failed, expired: a crash between its end and the give-back) does not
+        claimers = {
+            str(row.parts["final"])
+            for row in found.values()
+            if isinstance(row.parts, dict) and row.parts.get("final")
+        }
+        joining = set(
+            s.execute(
+                select(Upload.id).where(Upload.id.in_(claimers), Upload.state == "receiving")
+            ).scalars()
+        )
         total = 0
         for pid in part_ids:
             part = found.get(pid)
@@ -253,16 +269,24 @@ def _db_create_final(
                 raise _bad(
                     "bad_concat", f"The partial upload {pid} is no longer available ({part.state})."
                 )
-            if part.length is None or part.offset != part.length:
+            if (part.parts or {}).get("final") in joining:
+                raise _bad(
+                    "bad_concat", f"The partial upload {pid} is being joined into another upload."
+                )
+            if part.length is None:
                 raise _bad(
                     "bad_concat",
-                    f"The partial upload {pid} is not complete "
-                    f"({part.offset} of {part.length if part.length is not None else '?'} bytes); "
-                    "this hub concatenates complete partial uploads only.",
+                    f"The partial upload {pid} has no length yet; declare it (Upload-Length) "
+                    "before joining it.",
                 )
             total += part.length
         if total > hub.settings.max_upload_size:
             raise _too_large(hub.settings.max_upload_size)
+        unclaimed = Upload.parts["final"].as_string().is_(None)
+        if claimers - joining:
+            unclaimed = or_(unclaimed, Upload.parts["final"].as_string().in_(claimers - joining))
+        # conditional on the claim read above: of two final uploads claiming a part at once
+        # (SQLite does not lock rows on SELECT ... FOR UPDATE), one changes no row
         claimed = s.execute(
             update(Upload)
             .where(
@@ -270,13 +294,11 @@ def _db_create_final(
                 Upload.member_id == member_id,
                 Upload.concat == "partial",
                 Upload.state == "receiving",
-                Upload.offset == Upload.length,
+                unclaimed,
             )
             # each part remembers the final upload that took it: a client that lost the
             # answer to its final POST (a crash, a cut link) finds it again by a HEAD of a part
-            .values(
-                state="processing", updated_at=now, expires_at=expiry, parts={"final": final_id}
-            )
+            .values(updated_at=now, expires_at=expiry, parts={"final": final_id})
             .execution_options(synchronize_session=False)
         )
         if _rowcount(claimed) != len(part_ids):
@@ -303,15 +325,31 @@ def _db_create_final(
 
 
 def _db_terminate(hub: Hub, upload_id: str) -> bool:
+    """Cancel an upload (DELETE). A cancelled part goes into no final upload: it forgets the
+    one that was waiting for it (which then fails), so a HEAD does not send its client there."""
     with hub.db.session() as s:
+        concat = s.execute(select(Upload.concat).where(Upload.id == upload_id)).scalar()
+        values: dict[str, Any] = {
+            "state": "terminated",
+            "lock_owner": "",
+            "lock_expires_at": None,
+            "updated_at": utcnow(),
+        }
+        if concat == "partial":
+            values["parts"] = {}
         done = s.execute(
             update(Upload)
             .where(Upload.id == upload_id, Upload.state.in_(("receiving", "failed")))
-            .values(state="terminated", lock_owner="", lock_expires_at=None, updated_at=utcnow())
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         if _rowcount(done) != 1:
             return False
+        if concat == "final":  # its parts are free again at once (its join stops on its own)
+            parts = s.execute(select(Upload.parts).where(Upload.id == upload_id)).scalar()
+            ids = parts.get("ids") if isinstance(parts, dict) else None
+            if isinstance(ids, list):
+                _release_parts(s, upload_id, [str(i) for i in ids])
     with contextlib.suppress(OSError):  # left for expire_uploads if it cannot go now
         _upload_path(hub, upload_id).unlink(missing_ok=True)
     return True
@@ -336,11 +374,15 @@ def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event, state: str = "pr
     (``republish_uploads``)."""
     while not stop.wait(PUBLISH_HEARTBEAT_S):
         try:
+            now = utcnow()
+            values: dict[str, Any] = {"updated_at": now}
+            if state == "receiving":  # a join waiting for its parts does not expire meanwhile
+                values["expires_at"] = now + dt.timedelta(seconds=hub.settings.upload_expiry_s)
             with hub.db.engine.begin() as conn:
                 beat = conn.execute(
                     update(Upload)
                     .where(Upload.id == upload_id, Upload.state == state)
-                    .values(updated_at=utcnow())
+                    .values(values)
                 )
             if beat.rowcount != 1:
                 return
@@ -484,17 +526,117 @@ def _assemble_final(hub: Hub, final_id: str, part_ids: list[str]) -> None:
         beat.join()
 
 
+class _PartGone(Exception):
+    """A part of a final upload went away before it was complete (cancelled, expired)."""
+
+
+class _FinalGone(Exception):
+    """The final upload is no longer waiting for its join (cancelled, expired)."""
+
+
+#: notified when a partial upload has all its bytes (``receive``), so that a join waiting for
+#: it in this process goes on at once; joins also look every ``JOIN_POLL_S`` (other processes)
+PART_COMPLETE = threading.Condition()
+JOIN_POLL_S = 1.0
+
+
+def _take_part(hub: Hub, final_id: str, part_id: str) -> int:
+    """Wait until ``part_id`` is complete, freeze it (state ``processing``: no more PATCH or
+    DELETE) and return its length. A database that is away for a while (a restart) is waited
+    for: a join may wait for its parts for hours."""
+    ours = Upload.parts["final"].as_string() == final_id
+    pause = JOIN_POLL_S
+    while True:
+        try:
+            length = _try_take_part(hub, final_id, part_id, ours)
+            pause = JOIN_POLL_S
+        except DBAPIError:
+            log.warning("upload %s: the database is away; the join waits", final_id[:8])
+            pause = min(30.0, pause * 2)
+            length = None
+        if length is not None:
+            return length
+        with PART_COMPLETE:
+            PART_COMPLETE.wait(pause)
+
+
+def _try_take_part(hub: Hub, final_id: str, part_id: str, ours: ColumnElement[bool]) -> int | None:
+    with hub.db.engine.begin() as conn:
+        final_state = conn.execute(
+            select(Upload.state).where(Upload.id == final_id)
+        ).scalar_one_or_none()
+        if final_state != "receiving":
+            raise _FinalGone
+        row = conn.execute(
+            select(Upload.state, Upload.offset, Upload.length, Upload.parts).where(
+                Upload.id == part_id
+            )
+        ).one_or_none()
+        if row is None or row.state not in ("receiving", "processing") or row.length is None:
+            raise _PartGone(row.state if row is not None else "gone")
+        if (row.parts or {}).get("final") != final_id:
+            raise _PartGone("given to another upload")
+        if row.state == "processing":
+            return int(row.length)  # taken by an earlier run of this join
+        if row.offset != row.length:
+            return None
+        took = conn.execute(
+            update(Upload)
+            .where(
+                Upload.id == part_id,
+                Upload.state == "receiving",
+                Upload.offset == Upload.length,
+                ours,
+            )
+            .values(state="processing", updated_at=utcnow())
+        )
+        return int(row.length) if took.rowcount == 1 else None
+
+
+def _release_parts(s: Session, final_id: str, part_ids: list[str]) -> None:
+    """In session ``s``: the parts ``final_id`` still holds are free for another final upload
+    (a part given back once may have been claimed again since: that claim stays)."""
+    s.execute(
+        update(Upload)
+        .where(
+            Upload.id.in_(part_ids),
+            Upload.state.in_(("receiving", "processing")),
+            Upload.parts["final"].as_string() == final_id,
+        )
+        .values(state="receiving", parts={}, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _give_back(hub: Hub, final_id: str, part_ids: list[str]) -> None:
+    """The join into ``final_id`` will not happen: free its parts."""
+    with hub.db.session() as s:
+        _release_parts(s, final_id, part_ids)
+
+
+def _fail_join(hub: Hub, final_id: str, part_ids: list[str], error: str, dest: Path) -> None:
+    """The final upload fails and gives its parts back, in one transaction; its bytes go."""
+    with contextlib.suppress(Exception), hub.db.session() as s:
+        failed = s.execute(
+            update(Upload)
+            .where(Upload.id == final_id, Upload.state == "receiving")
+            .values(state="failed", error=error, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(failed) == 1:
+            _release_parts(s, final_id, part_ids)
+    with contextlib.suppress(OSError):
+        dest.unlink(missing_ok=True)
+
+
 def _join_parts(hub: Hub, final_id: str, part_ids: list[str]) -> None:
+    dest = _upload_path(hub, final_id)
     try:
-        with hub.db.session() as s:
-            rows = s.execute(select(Upload.id, Upload.length).where(Upload.id.in_(part_ids)))
-            lengths: dict[str, int | None] = {row.id: row.length for row in rows}
         total = 0
-        dest = _upload_path(hub, final_id)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(dest, "wb") as out:
             for pid in part_ids:
-                length = lengths.get(pid) or 0
+                length = _take_part(hub, final_id, pid)
                 with open(_upload_path(hub, pid), "rb") as src:
                     if _copy_part(src, out, length) != length:
                         raise OSError(f"the bytes of part {pid} are missing")
@@ -509,35 +651,41 @@ def _join_parts(hub: Hub, final_id: str, part_ids: list[str]) -> None:
                 .values(offset=total, state="processing", updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(done) != 1:  # terminated meanwhile: give the parts back
-                s.execute(
-                    update(Upload)
-                    .where(Upload.id.in_(part_ids), Upload.state == "processing")
-                    .values(state="receiving", updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                with contextlib.suppress(OSError):
-                    dest.unlink()
-                return
+            if _rowcount(done) != 1:
+                raise _FinalGone
             s.execute(
                 update(Upload)
                 .where(Upload.id.in_(part_ids), Upload.state == "processing")
                 .values(state="terminated", updated_at=now)
                 .execution_options(synchronize_session=False)
             )
+    except _FinalGone:  # cancelled or expired meanwhile: give the parts back
+        with contextlib.suppress(Exception):
+            _give_back(hub, final_id, part_ids)
+            with hub.db.engine.connect() as conn:
+                state = conn.execute(
+                    select(Upload.state).where(Upload.id == final_id)
+                ).scalar_one_or_none()
+            # another process may have joined it (this one's heartbeat stalled): its file stays
+            if state not in ("processing", "published"):
+                dest.unlink(missing_ok=True)
+        return
+    except _PartGone as e:
+        log.info("upload %s: a part went away before the join (%s)", final_id[:8], e)
+        _fail_join(
+            hub,
+            final_id,
+            part_ids,
+            "A part of the file was cancelled or expired before it was complete; send the "
+            "file again.",
+            dest,
+        )
+        return
     except Exception as e:
         log.exception("assembling upload %s failed", final_id)
-        with contextlib.suppress(Exception):
-            _mark_failed(
-                hub, final_id, "receiving", f"Could not assemble the upload from its parts: {e}"
-            )
-            with hub.db.session() as s:
-                s.execute(
-                    update(Upload)
-                    .where(Upload.id.in_(part_ids), Upload.state == "processing")
-                    .values(state="receiving", updated_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
+        _fail_join(
+            hub, final_id, part_ids, f"Could not assemble the upload from its parts: {e}", dest
+        )
         return
     for pid in part_ids:
         with contextlib.suppress(OSError):

@@ -21,6 +21,8 @@ class _Caps:
     extensions: frozenset[str]
     max_size: int | None
     checksum: str | None
+    #: a HEAD of a partial upload names the final upload that took it (the ALU hub)
+    names_final: bool = False
 
 
 class _Job(_PartsJob):
@@ -80,6 +82,12 @@ class _Job(_PartsJob):
         if saved.get("complete") and isinstance(url, str) and url:
             return url  # every byte arrived in an earlier run
         concat = "concatenation" in caps.extensions
+        # only where a lost answer to the early final POST can be found again: the ALU hub
+        # names, on a HEAD of a part, the final upload that took it (else two final uploads
+        # of the same parts could be made)
+        self.join_early = (
+            concat and "concatenation-unfinished" in caps.extensions and caps.names_final
+        )
         ranges = self._planned_ranges()
         if ranges and not concat:
             self.log.info("upload %s: the hub no longer joins parts: one stream", self.name)
@@ -142,7 +150,13 @@ class _Job(_PartsJob):
         if "checksum" in extensions:
             listed = r.headers.get("Tus-Checksum-Algorithm", "").split(",")
             checksum = fastest_checksum(listed, self.checksum_preference)
-        return _Caps(extensions, int(raw_max) if raw_max.isdigit() else None, checksum)
+        features = {f.strip() for f in r.headers.get("Alu-Tus-Features", "").split(",")}
+        return _Caps(
+            extensions,
+            int(raw_max) if raw_max.isdigit() else None,
+            checksum,
+            names_final="final-upload-of-part" in features,
+        )
 
     def _final_head(self, url: str) -> tuple[str, str | None, str]:
         """One HEAD after the last byte: the hub's state so far (it publishes asynchronously)."""

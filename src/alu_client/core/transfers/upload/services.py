@@ -8,11 +8,12 @@ import os
 import threading
 import time
 from typing import NoReturn
+from urllib.parse import urljoin
 
 import requests
 from tusclient.client import TusClient
 
-from ...http import CERTIFICATE_MESSAGE, certificate_problem
+from ...http import CERTIFICATE_MESSAGE, certificate_problem, same_origin
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
@@ -38,6 +39,11 @@ class _JobServices:
         self.storage = StoreUrlStorage(ctx.checkpoint)
         self.client = TusClient(spec.endpoint, headers=dict(ctx.headers))
         self.checksum: str | None = None
+        #: the server joins parts still being uploaded (``concatenation-unfinished``): the final
+        #: upload is asked for as soon as every part exists, and joined meanwhile
+        self.join_early = False
+        #: held while the early final upload's URL is stored or dropped (``storage.early_final``)
+        self.early_lock = threading.Lock()
         self.checksum_preference = checksum_preference  # as the package holds it (see run)
         self.size = 0
         self.mtime_ns = 0
@@ -158,6 +164,23 @@ class _JobServices:
         """The digests of ``[pos, pos + n)`` for each ``n``, computed on a thread from now."""
         assert self.checksum is not None
         return DigestAhead(self.path, self.checksum, pos, lengths, self.stopping)
+
+    def joined_into(self, part_url: str) -> str | None:
+        """What the ALU hub says (``Alu-Final-Upload`` on a HEAD of a part, also with its 410)
+        about the final upload that took ``part_url``; None from other servers or on error."""
+        try:
+            r = self.request("HEAD", part_url, 0, self.tus_headers(part_url))
+        except _Resume:
+            return None
+        return self.final_named(r, part_url)
+
+    def final_named(self, r: requests.Response, part_url: str) -> str | None:
+        """The final upload an answer about a part names (``Alu-Final-Upload``), if any."""
+        final = r.headers.get("Alu-Final-Upload")
+        if not final:
+            return None
+        url = urljoin(part_url, final)
+        return url if same_origin(url, self.endpoint) else None
 
     def stopping(self) -> bool:
         return self.ctx.control.stopped or self._aborted.is_set()

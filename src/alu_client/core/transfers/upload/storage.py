@@ -124,9 +124,9 @@ class StoreUrlStorage(Storage):
     The key of the whole file's upload is its ``fingerprint()``; a parallel part's key is the
     fingerprint + ``#part:<start>-<end>`` (see ``part_key``). The checkpoint holds one file's
     record: ``fingerprint``, ``size``, ``mtime_ns`` (from ``bind``), ``url``, ``parts`` (range →
-    URL), ``finalizing`` and ``complete``; storing a key of another fingerprint starts the
-    record over. Thread-safe (parts store their URLs from their own threads); every change is
-    saved at once. The URLs are secrets: never log what this holds."""
+    URL), ``finalizing``, ``final`` (``set_early_final``) and ``complete``; storing a key of
+    another fingerprint starts the record over. Thread-safe (parts store their URLs from their
+    own threads); every change is saved at once. The URLs are secrets: never log what this holds."""
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self._checkpoint = checkpoint
@@ -214,24 +214,42 @@ class StoreUrlStorage(Storage):
         with self._lock:
             return bool(self._data.get("finalizing"))
 
+    def set_early_final(self, url: str | None) -> None:
+        """The final upload asked for before the parts were complete (``concatenation-
+        unfinished``): ``""`` while its POST is under way (a lost answer may have made it),
+        its URL once known, None to forget it."""
+        with self._lock:
+            if url is None:
+                self._data.pop("final", None)
+            else:
+                self._data["final"] = url
+            self._save()
+
+    def early_final(self) -> str | None:
+        """``set_early_final``'s value: None (none asked for), ``""`` (answer unknown) or a URL."""
+        with self._lock:
+            value = self._data.get("final")
+        return value if isinstance(value, str) else None
+
     def mark_complete(self, url: str) -> None:
         """The server has every byte of the upload at ``url`` (the parts are its business now)."""
         with self._lock:
             self._data["url"] = url
             self._data["complete"] = True
-            self._data.pop("parts", None)
-            self._data.pop("finalizing", None)
+            for name in ("parts", "finalizing", "final"):
+                self._data.pop(name, None)
             self._save()
 
     def urls(self) -> list[str]:
+        """Every upload URL held, the final one first (a cancel deletes it before its parts)."""
         with self._lock:
-            found = [self._data.get("url"), *self._parts().values()]
+            found = [self._data.get("final"), self._data.get("url"), *self._parts().values()]
         return [u for u in found if isinstance(u, str) and u]
 
     def forget_urls(self) -> None:
         """Drop every URL but keep the file's record (so a changed file stays refused)."""
         with self._lock:
-            for name in ("url", "parts", "finalizing", "complete"):
+            for name in ("url", "parts", "finalizing", "complete", "final"):
                 self._data.pop(name, None)
             self._save()
 

@@ -128,6 +128,8 @@ class _TusUpload(Uploader):
         self.lock = threading.Lock()
         self.taken = False
         self.created = False
+        #: the final upload a 410 for this part said took it (``Alu-Final-Upload``)
+        self.gone_into: str | None = None
         # store_url=False: tuspy would HEAD in its constructor; the URL comes from the storage
         # below instead and the HEAD happens in upload(), under its error handling
         super().__init__(
@@ -175,6 +177,8 @@ class _TusUpload(Uploader):
     def get_offset(self) -> int:
         assert self.url is not None
         r = self.job.request("HEAD", self.url, self.stream, self.get_headers(self.url))
+        if r.status_code == 410 and self.partial:  # a part a final upload took and finished
+            self.gone_into = self.job.final_named(r, self.url)
         _raise_for(r)
         offset = _int_header(r, "Upload-Offset")
         if offset is None:
@@ -266,6 +270,8 @@ class _TusUpload(Uploader):
                 if self.offset > before:
                     quick = locked = bad_sums = 0
             except _Lost:
+                if self._joined_early():
+                    return
                 self._restart()
                 need_head = False
             except _Locked as e:
@@ -351,12 +357,34 @@ class _TusUpload(Uploader):
         if reason == "stall":
             raise _Resume("The link stalled.")
 
+    def _joined_early(self) -> bool:
+        """A part the server no longer offers (410) because the final upload asked for early
+        took it and is joined (``concatenation-unfinished``): it is complete, nothing to send
+        again. Read from that 410 itself, never from another request that could fail."""
+        job = self.job
+        final, self.gone_into = self.gone_into, None
+        with job.early_lock:
+            early = job.storage.early_final()
+            if not self.partial or final is None or early not in ("", final):
+                return False
+            job.storage.set_early_final(final)
+        self.offset = self.stop_at
+        return True
+
     def _restart(self) -> None:
         job = self.job
         if self.restarted:
             raise RetryableError("The hub lost the upload again; it will try later.") from None
         if self.partial and job.storage.finalizing():
             raise PermanentError(LOST_TRACK) from None
+        with job.early_lock:
+            early = job.storage.early_final() if self.partial else None
+            if early is not None:
+                job.storage.set_early_final(None)
+        if early:
+            # the final upload asked for early waits for this part's old upload, which is gone:
+            # drop it (the hub frees the other parts); they are joined at the end instead
+            job._terminate([early])
         self.restarted = True
         job.lost()
         job.storage.remove_item(self.key)
