@@ -695,6 +695,35 @@ def test_killed_after_the_early_join_the_next_run_sends_nothing_again(
     assert list(done.sums) == [upload_id(joined.url)]
 
 
+def test_an_early_final_upload_the_run_forgot_is_found_at_the_end(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the early POST's answer is lost and the run forgets it (as when a part is made again
+    # meanwhile): the hub joins the parts into it all the same, and the final POST at the end
+    # is refused (400: the parts are taken); the run finds that final upload and uses it
+    real = upload_parallel._PartsJob._final_early
+
+    def forgetful(self: upload_parallel._PartsJob, parts: Any, stream: int) -> None:
+        real(self, parts, stream)
+        self.storage.set_early_final(None)
+
+    monkeypatch.setattr(upload_parallel._PartsJob, "_final_early", forgetful)
+    heads = watch(proxy)
+    path = random_file(tmp_path / "forgot.bin", 4 * MIB + 1)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2)
+
+    result = run(spec, new_ctx().ctx)
+
+    assert len([h for h in heads if concat_of(h).startswith(b"final;")]) == 2
+    assert done.sha256(result.url) == sha256_file(path)
+    assert list(done.sums) == [upload_id(result.url)]  # one file published, not two
+
+
 def test_parts_are_joined_at_the_end_by_a_server_that_wants_them_complete(
     hub: LiveHub,
     done: Completed,

@@ -9,6 +9,8 @@ import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from urllib.parse import urljoin
 
+import requests
+
 from ..base import PermanentError, RetryableError, Stopped
 from .protocol import _Aborted, _backoff, _metadata_header, _raise_for, _Resume, _too_large
 from .services import _JobServices
@@ -171,13 +173,26 @@ class _PartsJob(_JobServices):
             headers["Upload-Metadata"] = _metadata_header(self.spec.metadata)
         self.storage.mark_finalizing()
         tries = 0
+        freed = False
         while True:
             self.check()
+            r: requests.Response | None = None
             try:
                 r = self.request("POST", self.endpoint, 0, headers)
                 if r.status_code == 413:
                     raise _too_large(self.size, None)
                 _raise_for(r, creating=True)
+            except PermanentError:
+                if freed or r is None or r.status_code != 400 or not self.join_early:
+                    raise
+                # the parts may still be held by an early final upload this run forgot (its
+                # POST's answer was lost, then a part was made again): free them, or use it
+                freed = True
+                held = self._held_by_forgotten_final(parts)
+                if held is not None:
+                    self.storage.mark_complete(held)
+                    return held
+                continue
             except _Resume as e:
                 tries += 1
                 wait = e.retry_after if e.retry_after is not None else _backoff(tries)
@@ -193,6 +208,20 @@ class _PartsJob(_JobServices):
             url = urljoin(self.endpoint, location)
             self.storage.mark_complete(url)
             return url
+
+    def _held_by_forgotten_final(self, parts: list[_TusUpload]) -> str | None:
+        """The final upload holding these parts that this run lost track of: returned if the
+        hub has joined it whole (it is this file), else DELETEd so the parts are free."""
+        finals = {f for p in parts if p.url and (f := self.joined_into(p.url))}
+        for final in finals:
+            try:
+                r = self.request("HEAD", final, 0, self.tus_headers(final))
+            except _Resume:
+                continue
+            if r.ok and r.headers.get("Alu-Upload-State") in ("processing", "published"):
+                return final
+            self._terminate([final])
+        return None
 
     def _found_final(self, part: _TusUpload) -> str:
         """The final upload the hub joined the parts into (our final POST went through and
