@@ -3,6 +3,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import threading
@@ -168,6 +169,31 @@ def test_cancel_active_and_queued(store: Store) -> None:
     finally:
         q.stop()
     assert jobs.started == [a]
+
+
+def test_pause_all_while_the_queue_starts_transfers_pauses_every_one(store: Store) -> None:
+    # pause-all lands at random moments of the scheduler starting the next transfer (claimed in
+    # the store, not yet running): none of them may slip through and run on
+    rng = random.Random(7)
+    jobs = FakeJobs(blocks=3, block_time=0.002)
+    q = make_queue(store, jobs, max_downloads=1)
+    states = ("paused", "done")
+    q.start()
+    try:
+        for round_ in range(25):
+            ids = [add(q, f"r{round_}-{n}") for n in range(4)]
+            time.sleep(rng.uniform(0, 0.03))
+            q.pause_all()
+            wait_until(
+                lambda ids=ids: all(q.transfers.get(i).state in states for i in ids),  # type: ignore[union-attr]
+                timeout=5,
+            )
+            time.sleep(0.05)  # nothing starts again behind the pause
+            assert all(q.transfers.get(i).state in states for i in ids)  # type: ignore[union-attr]
+            for tid in ids:
+                q.cancel(tid)
+    finally:
+        q.stop()
 
 
 def test_pause_all_and_resume_all(store: Store) -> None:

@@ -676,6 +676,15 @@ def test_killed_after_the_early_join_the_next_run_sends_nothing_again(
     first = Ctx(token, recording)
     joined = run(spec, first.ctx)
     done.sha256(joined.url)  # the hub joined the parts (and terminated them) meanwhile
+
+    def published_or_refused() -> bool:  # random bytes: the hub's publishing refuses them
+        with hub.hub.db.session() as s:
+            state = s.execute(
+                select(Upload.state).where(Upload.id == upload_id(joined.url))
+            ).scalar()
+        return state in ("published", "failed")
+
+    wait_until(published_or_refused, timeout=30)
     # the engine was killed after the last byte, before it stored that the upload is complete:
     # the last state saved with the early final upload's URL and every part
     before = [

@@ -207,12 +207,15 @@ class TransferQueue:
     # --- commands ---------------------------------------------------------------------------
 
     def pause(self, tid: int) -> None:
-        live = self._live.get(tid)
-        if live is not None:
-            live.control.stop("pause")
-        else:
+        # under the scheduler's lock: a transfer it is starting is either not claimed yet
+        # (queued: paused here) or claimed and live (stopped); never in between, neither
+        with self._cv:
+            live = self._live.get(tid)
+            if live is not None:
+                live.control.stop("pause")
+            # also when live: one just ending in a retry is queued again, and stays paused
             self.transfers.set_state(tid, "paused", only_from=("queued",), reason="paused")
-        self._wake(tid)
+            self._wake(tid)
 
     def resume(self, tid: int) -> None:
         """Back to the queue now: from paused, failed, or a queued one waiting for its retry."""
@@ -222,10 +225,16 @@ class TransferQueue:
     retry_now = resume
 
     def cancel(self, tid: int) -> None:
-        live = self._live.get(tid)
-        if live is not None:
-            live.control.stop("cancel")
-        elif self.transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed")):
+        with self._cv:  # see pause
+            live = self._live.get(tid)
+            if live is not None:
+                live.control.stop("cancel")
+                self._wake(tid)
+                return
+            canceled = self.transfers.set_state(
+                tid, "canceled", only_from=("queued", "paused", "failed")
+            )
+        if canceled:
             t = self.transfers.get(tid)
             if t is not None:
                 self._discard(t)

@@ -19,6 +19,21 @@ from .storage import StoreUrlStorage
 from .uploader import _TusUpload
 
 
+def _joined_whole(r: requests.Response) -> bool:
+    """A HEAD of a final upload says the hub has joined every part (whatever came after)."""
+    offset, length = r.headers.get("Upload-Offset"), r.headers.get("Upload-Length")
+    return (
+        offset is not None
+        and offset == length
+        and r.headers.get("Alu-Upload-State")
+        in (
+            "processing",
+            "published",
+            "failed",
+        )
+    )
+
+
 class _PartsJob(_JobServices):
     def _upload_parts(self, ranges: list[tuple[int, int]], streams: int) -> str:
         """Upload the parts ``ranges`` on ``streams`` connections, each taking the next part
@@ -150,7 +165,9 @@ class _PartsJob(_JobServices):
             r = self.request("HEAD", early, 0, self.tus_headers(early))
         except _Resume:
             return early  # unknown: the HEAD after the last byte will tell
-        if r.status_code in (404, 410) or r.headers.get("Alu-Upload-State") == "failed":
+        if r.status_code in (404, 410) or (
+            r.headers.get("Alu-Upload-State") == "failed" and not _joined_whole(r)
+        ):  # a final upload joined whole whose publishing failed is this file: its verdict stands
             self.log.info("upload %s: the early join did not go through; joining now", self.name)
             if r.status_code not in (404, 410):
                 self._terminate([early])  # frees the parts at once, and the bytes it joined
@@ -218,7 +235,7 @@ class _PartsJob(_JobServices):
                 r = self.request("HEAD", final, 0, self.tus_headers(final))
             except _Resume:
                 continue
-            if r.ok and r.headers.get("Alu-Upload-State") in ("processing", "published"):
+            if r.ok and _joined_whole(r):
                 return final
             self._terminate([final])
         return None
