@@ -182,7 +182,7 @@ def test_pause_all_while_the_queue_starts_transfers_pauses_every_one(store: Stor
     try:
         for round_ in range(25):
             ids = [add(q, f"r{round_}-{n}") for n in range(4)]
-            time.sleep(rng.uniform(0, 0.03))
+            time.sleep(rng.uniform(0, 0.03))  # a random moment of the scheduler is the point
             q.pause_all()
             wait_until(
                 lambda ids=ids: all(q.transfers.get(i).state in states for i in ids),  # type: ignore[union-attr]

@@ -31,8 +31,8 @@ from alu_hub.models import Member, Upload, utcnow
 from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, republish_uploads, tus_router
+from alu_hub.tus import join as tus_join
 from alu_hub.tus import routes as tus_routes
-from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
 from tests.support.waiting import wait_until
@@ -965,10 +965,10 @@ def test_a_part_is_copied_whole_by_the_kernel_or_by_hand(
         monkeypatch.setattr(os, "copy_file_range", refusing, raising=False)
     with open(tmp_path / "part", "rb") as src, open(tmp_path / "joined", "wb") as out:
         out.write(b"head")  # what earlier parts left in the writer's buffer
-        assert tus_state._copy_part(src, out, len(data) - 5) == len(data) - 5
+        assert tus_join._copy_part(src, out, len(data) - 5) == len(data) - 5
         # a part whose file is shorter than its length: the copy says so
         src.seek(0)
-        assert tus_state._copy_part(src, out, len(data) + 1) == len(data)
+        assert tus_join._copy_part(src, out, len(data) + 1) == len(data)
     assert (tmp_path / "joined").read_bytes() == b"head" + data[:-5] + data
     assert calls or kernel in ("copies", "absent")
 

@@ -73,15 +73,17 @@ periodically.
 
 Modules
     ``protocol`` (constants, headers, metadata, checksums, errors), ``state`` (the Upload table,
-    leases, completion, expiry), ``locks`` (in-process locks and a request's hold), ``receive``
-    (streaming a body into the file) and ``routes`` (the handlers and ``tus_router``).
+    leases, completion, expiry), ``join`` (joining a final upload's parts; taking up again what
+    a crash stopped), ``locks`` (in-process locks and a request's hold), ``receive`` (streaming a
+    body into the file) and ``routes`` (the handlers and ``tus_router``).
 """
 
 from __future__ import annotations
 
+from .join import republish_uploads
 from .protocol import TUS_VERSION, encode_metadata, http_date, parse_metadata
 from .routes import tus_router
-from .state import expire_uploads, republish_uploads
+from .state import expire_uploads
 
 __all__ = [
     "TUS_VERSION",

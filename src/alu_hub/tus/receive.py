@@ -25,9 +25,10 @@ from starlette.types import Message, Receive
 from ..errors import ApiError
 from ..hub import Hub
 from ..models import Upload, utcnow
+from .join import PART_COMPLETE
 from .locks import _Hold, _UploadLock
 from .protocol import _Checksum, http_date
-from .state import _O_BINARY, PART_COMPLETE, WRITE_BUFFER, _db_store, _upload_path
+from .state import _O_BINARY, WRITE_BUFFER, _db_store, _upload_path
 
 log = logging.getLogger(__name__)
 

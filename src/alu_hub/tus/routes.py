@@ -17,6 +17,7 @@ from ..errors import ApiError
 from ..hub import Hub, HubDep, MemberDep
 from ..models import Member, Upload, utcnow
 from ..publish import PublishError, check_metadata
+from .join import _start_assemble
 from .locks import _hold
 from .protocol import (
     CHECKSUM_ALGORITHMS,
@@ -47,7 +48,6 @@ from .state import (
     _db_get,
     _db_owned,
     _db_terminate,
-    _start_assemble,
     _start_complete,
 )
 
