@@ -648,6 +648,64 @@ def test_the_hub_joins_the_parts_while_they_upload(
     assert c.checkpoint.data["complete"] and "final" not in c.checkpoint.data
 
 
+@pytest.fixture
+def quick_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams judged on chunks of a fraction of a second (the real floor is seconds)."""
+    monkeypatch.setattr(upload_services, "JUDGE_MIN_S", 0.05)
+
+
+@pytest.mark.usefixtures("quick_judge")
+def test_a_starved_connection_is_renewed_at_a_chunks_end(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # one of the streams' TCP connections gets a tenth of its sibling's rate (as a bbr flow
+    # can on a lossy link): after its chunk it is given a new connection, which goes at the
+    # sibling's rate, and the file arrives whole
+    caplog.set_level(logging.INFO, logger="alu_client")
+    proxy.rate_bps = 2 * MIB
+    proxy.throttle_connection(1, 150 * KIB)  # stream 0's: the first one opened
+    path = random_file(tmp_path / "starved.bin", 6 * MIB + 5)
+
+    result = run(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2),
+        new_ctx().ctx,
+    )
+
+    renewed = [r.getMessage() for r in caplog.records if "new connection" in r.getMessage()]
+    assert renewed and all("stream 0 " in m for m in renewed), renewed
+    assert len(renewed) == 1  # at most once per RENEW_EVERY_S
+    assert proxy.connections >= 4  # two streams, the creator, the renewed stream
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.usefixtures("quick_judge")
+def test_connections_going_at_like_rates_are_kept(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="alu_client")
+    proxy.rate_bps = 1 * MIB
+    path = random_file(tmp_path / "even.bin", 4 * MIB + 5)
+
+    result = run(
+        UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=2),
+        new_ctx().ctx,
+    )
+
+    assert not [r for r in caplog.records if "new connection" in r.getMessage()]
+    assert proxy.connections == 3  # the two streams and the creator, kept alive throughout
+    assert done.sha256(result.url) == sha256_file(path)
+
+
 class Recording(MemoryCheckpoint):
     """A checkpoint that keeps every state it was saved in."""
 

@@ -329,6 +329,7 @@ class FaultProxy:
         self._state = "new"  # "new" | "running" | "stopping" | "stopped"
         self._delay_s = 0.0
         self._rate_bps: float | None = None
+        self._conn_rates: dict[int, float] = {}
         self._refusing = False
         self._seq = 0
         self._armed: dict[str, list[_Armed]] = {d: [] for d in _DIRECTIONS}
@@ -479,6 +480,16 @@ class FaultProxy:
             raise ValueError(f"rate_bps must be > 0 or None, not {value}")
         with self._lock:
             self._rate_bps = None if value is None else float(value)
+        self._wakeup()
+
+    def throttle_connection(self, cid: int, rate_bps: float) -> None:
+        """Throttle only connection number ``cid`` (1 for the first one accepted, and so on;
+        it need not exist yet) to ``rate_bps`` in each direction, whatever ``rate_bps`` says:
+        one slow connection among fast ones."""
+        if not rate_bps > 0:
+            raise ValueError(f"rate_bps must be > 0, not {rate_bps}")
+        with self._lock:
+            self._conn_rates[cid] = float(rate_bps)
         self._wakeup()
 
     # -- faults ------------------------------------------------------------------------
@@ -927,7 +938,7 @@ class FaultProxy:
                     return
                 remaining = len(item.data) - pipe.offset
                 allow = remaining
-                rate = self._rate_bps
+                rate = self._conn_rates.get(conn.id, self._rate_bps)
                 if rate is None:
                     pipe.rate_seen = None
                 else:

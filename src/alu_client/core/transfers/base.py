@@ -182,6 +182,16 @@ class SessionPool:
                 self._sessions[key] = s
             return s
 
+    def renew(self, url: str, stream: int = 0) -> None:
+        """Drop ``stream``'s connections to ``url``'s origin: its next request opens a new one.
+        (A request in flight on the old session finishes; its connection then closes.)"""
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}".lower(), stream)
+        with self._lock:
+            old = self._sessions.pop(key, None)
+        if old is not None:
+            old.close()
+
     def close(self) -> None:
         with self._lock:
             sessions = list(self._sessions.values())

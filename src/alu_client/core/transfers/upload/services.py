@@ -4,6 +4,7 @@ metering, waiting, the source file's checks and checksums, termination."""
 from __future__ import annotations
 
 import io
+import math
 import os
 import threading
 import time
@@ -17,7 +18,17 @@ from ...http import CERTIFICATE_MESSAGE, certificate_problem, same_origin
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
-from .spec import FILE_CHANGED, LOST_NOTE, MAX_BLOCK, MIN_BLOCK, UploadSpec
+from .spec import (
+    FILE_CHANGED,
+    JUDGE_MIN_S,
+    LOST_NOTE,
+    MAX_BLOCK,
+    MIN_BLOCK,
+    RENEW_EVERY_S,
+    SIBLINGS_RECENT_S,
+    STARVED_RATIO,
+    UploadSpec,
+)
 from .storage import StoreUrlStorage
 from .streaming import _ChunkSize, _Flight, _Watchdog
 
@@ -53,6 +64,9 @@ class _JobServices:
         #: the shortest round trip seen to the endpoint (seconds; the OPTIONS discovery)
         self.rtt: float | None = None
         self._sent_lock = threading.Lock()
+        #: per stream: its last judged chunk's rate (bytes/s) and when it ended; its last renewal
+        self._rates: dict[int, tuple[float, float]] = {}
+        self._renewed: dict[int, float] = {}
         self._metered = metered(ctx)
         self._aborted = threading.Event()
         self._flights: list[_Flight] = []
@@ -101,6 +115,42 @@ class _JobServices:
         took = time.perf_counter() - t0
         self.rtt = took if self.rtt is None else min(self.rtt, took)
         return r
+
+    def starved(self, stream: int, sent: int, seconds: float) -> bool:
+        """A full chunk of ``sent`` bytes took ``seconds`` on ``stream``: whether that stream's
+        connection gets so much less of the link than its siblings' that it should be renewed.
+
+        Parallel streams' TCP connections do not share a link evenly for long: on the 300 ms,
+        2 % loss link of the benchmarks one bbr connection of four kept a third of its
+        siblings' rate for a minute, and its part ended the upload alone. A new connection
+        starts from scratch and takes its share. Judged only at a chunk's end (the connection
+        is idle then: nothing is lost), on chunks long enough to measure, against the median of
+        siblings measured lately; at most once per ``RENEW_EVERY_S`` for a stream."""
+        if seconds < JUDGE_MIN_S or sent <= 0:
+            return False
+        rate, now = sent / seconds, time.monotonic()
+        with self._sent_lock:
+            self._rates[stream] = (rate, now)
+            others = sorted(
+                r
+                for k, (r, t) in self._rates.items()
+                if k != stream and now - t <= SIBLINGS_RECENT_S
+            )
+            if not others or now - self._renewed.get(stream, -math.inf) < RENEW_EVERY_S:
+                return False
+            median = others[len(others) // 2]
+            if rate >= STARVED_RATIO * median:
+                return False
+            self._renewed[stream] = now
+            del self._rates[stream]  # the new connection's rate is yet to be seen
+        self.log.info(
+            "upload %s: stream %d carried %.0f kB/s, its siblings %.0f kB/s: new connection",
+            self.name,
+            stream,
+            rate / 1000,
+            median / 1000,
+        )
+        return True
 
     def new_flight(self) -> _Flight:
         flight = _Flight()

@@ -15,6 +15,14 @@ OFFSET_STREAM = "application/offset+octet-stream"
 MAX_BLOCK = 256 * KIB
 #: smallest block, when the link is so slow that a 256 KiB send would look like a stall
 MIN_BLOCK = 16 * KIB
+#: a parallel upload's connection whose chunks go at less than this fraction of its siblings'
+#: is renewed at a chunk's end (see ``_JobServices.starved``); chunks shorter than
+#: ``JUDGE_MIN_S`` are not judged, siblings' figures older than ``SIBLINGS_RECENT_S`` not
+#: counted, and a stream is renewed at most once per ``RENEW_EVERY_S``
+STARVED_RATIO = 0.5
+JUDGE_MIN_S = 4.0
+SIBLINGS_RECENT_S = 30.0
+RENEW_EVERY_S = 30.0
 #: the adaptive chunk size aims at chunks of about this many seconds...
 TARGET_CHUNK_S = 8.0
 #: ...and never grows beyond this

@@ -234,8 +234,11 @@ class _TusUpload(Uploader):
             raise _Resume("The hub's answer had an unexpected offset.")
         self.offset = new
         if new == start + length:
-            self.sizer.after(length, time.monotonic() - began)
+            took = time.monotonic() - began
+            self.sizer.after(length, took)
             self.chunk_size = self.sizer.size
+            if job.starved(self.stream, length, took):
+                job.ctx.sessions.renew(url, self.stream)
 
     def upload(self, stop_at: int | None = None) -> None:
         """Create or resume, then send chunks until the server has every byte (see Errors in
