@@ -263,7 +263,7 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     try:
         src = work / "src" / "big.bin"
         sha = random_file(src, size)
-        speeds = {alg: hash_speed(alg) for alg in ("sha1", "sha256", "md5")}
+        speeds = {alg: hash_speed(alg) for alg in ("crc32", "sha1", "sha256", "md5")}
         t_fp, _ = timed(lambda: upload.fingerprint(src, sha))
         times: dict[str, list[float]] = defaultdict(list)
         with tus_hub(work / "hub") as hub:
@@ -274,15 +274,16 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 times["tuspy"].append(t)
                 hub.drop(url)
 
-                for label, parallel, checksums in (
-                    ("ours_default", None, True),
-                    ("ours_1", 1, True),
-                    ("ours_4", 4, True),
-                    ("ours_1_nock", 1, False),
+                for label, parallel, preference in (
+                    ("ours_default", None, upload.CHECKSUM_PREFERENCE),
+                    ("ours_1", 1, upload.CHECKSUM_PREFERENCE),
+                    ("ours_4", 4, upload.CHECKSUM_PREFERENCE),
+                    ("ours_1_sha1", 1, ("sha1",)),
+                    ("ours_1_nock", 1, ()),
                 ):
-                    # where the time goes: the same runs without Upload-Checksum (as against
-                    # a hub that does not offer it); patching the package's tuple reaches the job
-                    preference = upload.CHECKSUM_PREFERENCE if checksums else ()
+                    # where the time goes: the same runs with sha1 (the choice before crc32)
+                    # and without Upload-Checksum (as against a hub that does not offer it);
+                    # patching the package's tuple reaches the job
                     with monkeypatch.context() as m:
                         m.setattr(upload, "CHECKSUM_PREFERENCE", preference)
                         t_run, result = timed(lambda p=parallel: put(hub, src, sha, p))
@@ -340,6 +341,7 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 "joined by the hub; the default before 2026-12-03)",
                 None,
             ),
+            ("ours_1_sha1", "diagnosis: upload.run parallel=1 with sha1 per chunk", None),
             ("ours_1_nock", "diagnosis: upload.run parallel=1 without Upload-Checksum", None),
         ):
             figures.append(

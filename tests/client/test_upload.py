@@ -5,6 +5,7 @@ refused: random bytes are no video)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,7 @@ from alu_client.core.transfers.upload import parallel as upload_parallel
 from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload import services as upload_services
 from alu_client.core.transfers.upload import spec as upload_spec
+from alu_client.core.transfers.upload.checksums import Crc32, region_digests
 from alu_hub.models import Upload
 from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.tus import routes as tus_routes
@@ -296,8 +299,8 @@ def test_uploads_in_256k_chunks_on_one_connection(
     assert [header_of(h, b"content-length") for h in patches[:-1]] == [b"262144"] * (
         len(patches) - 1
     )
-    # the hub lists sha1, sha256 and md5: the fastest of them on this CPU is used
-    fastest = fastest_checksum(["sha1", "sha256", "md5"], CHECKSUM_PREFERENCE)
+    # the hub lists sha1, sha256, md5 and crc32: the fastest of them on this CPU is used
+    fastest = fastest_checksum(["sha1", "sha256", "md5", "crc32"], CHECKSUM_PREFERENCE)
     assert fastest is not None
     prefix = fastest.encode() + b" "
     assert all((header_of(h, b"upload-checksum") or b"").startswith(prefix) for h in patches)
@@ -440,6 +443,50 @@ def test_460_sends_the_chunk_again(
     offsets = [header_of(h, b"upload-offset") for h in heads if is_patch(h)]
     assert offsets == [b"0", b"0", b"0", b"1048576", b"2097152"]  # the first chunk, 3 times
     assert done.sha256(result.url) == sha256_file(path)
+
+
+@pytest.mark.parametrize("algorithm", ["crc32", "sha1", "sha256", "md5"])
+def test_a_chunk_damaged_on_the_way_is_refused_and_sent_again(
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    algorithm: str,
+) -> None:
+    monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", (algorithm,))
+    heads = watch(proxy)
+    path = random_file(tmp_path / "damaged.bin", 3 * MIB)
+    # one byte of the second chunk's body inverted (the heads before it are a few kB)
+    proxy.corrupt_after(MIB + MIB // 2, direction="up")
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB, parallel=1)
+
+    result = run(spec, new_ctx().ctx)
+
+    assert proxy.wait_for_event("corrupt_after")
+    patches = [h for h in heads if is_patch(h)]
+    prefix = algorithm.encode() + b" "
+    assert all((header_of(h, b"upload-checksum") or b"").startswith(prefix) for h in patches)
+    offsets = [header_of(h, b"upload-offset") for h in patches]
+    assert offsets == [b"0", b"1048576", b"1048576", b"2097152"]  # the hub refused it: 460
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_crc32_is_zlibs_in_big_endian_and_copies_mid_stream(tmp_path: Path) -> None:
+    crc = Crc32()
+    crc.update(b"1234")
+    half = crc.copy()
+    crc.update(b"56789")
+    assert crc.digest() == bytes.fromhex("cbf43926")  # CRC-32 of "123456789"
+    half.update(b"5")
+    assert half.digest() == zlib.crc32(b"12345").to_bytes(4, "big")
+    path = random_file(tmp_path / "r.bin", 300_000)
+    data = path.read_bytes()
+    got = region_digests(path, "crc32", 1000, [0, 5, 200_000], lambda: None)
+    assert got == {
+        n: base64.b64encode(zlib.crc32(data[1000 : 1000 + n]).to_bytes(4, "big")).decode()
+        for n in (0, 5, 200_000)
+    }
 
 
 def test_503_retry_after_is_honoured(
@@ -1140,10 +1187,12 @@ def test_checksums_are_computed_while_the_previous_chunk_is_sent(
 
 def test_the_fastest_listed_checksum_is_used() -> None:
     assert fastest_checksum(["sha256"], CHECKSUM_PREFERENCE) == "sha256"
-    assert fastest_checksum([" MD5", "crc32"], CHECKSUM_PREFERENCE) == "md5"
-    assert fastest_checksum(["crc32"], CHECKSUM_PREFERENCE) is None
+    assert fastest_checksum([" MD5", "crc64nvme"], CHECKSUM_PREFERENCE) == "md5"
+    assert fastest_checksum(["CRC32"], CHECKSUM_PREFERENCE) == "crc32"
+    assert fastest_checksum(["crc64nvme", "sha512"], CHECKSUM_PREFERENCE) is None  # none we use
     assert fastest_checksum(["sha1", "md5"], ()) is None  # checksums off
-    assert fastest_checksum(["sha1", "sha256", "md5"], CHECKSUM_PREFERENCE) in CHECKSUM_PREFERENCE
+    listed = ["sha1", "sha256", "md5", "crc32"]
+    assert fastest_checksum(listed, CHECKSUM_PREFERENCE) in CHECKSUM_PREFERENCE
 
 
 @pytest.mark.parametrize("how", ["appended", "rewritten with the same size and mtime"])

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +220,7 @@ def test_options_advertises_tus(env: Env) -> None:
             "concatenation",
             "concatenation-unfinished",
         }
-        assert r.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"
+        assert r.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5,crc32"
 
 
 def test_without_tus_resumable_412(env: Env) -> None:
@@ -457,11 +458,40 @@ def test_checksum_mismatch_460_and_sha1_accepted(env: Env) -> None:
     assert r.status_code == 204
     assert r.headers["Upload-Offset"] == "200000"
     rest = data[200_000:]
-    r = env.patch(url, 200_000, rest, Upload_Checksum="crc32 AAAAAA==")
+    sha512 = base64.b64encode(hashlib.sha512(rest).digest()).decode()
+    r = env.patch(url, 200_000, rest, Upload_Checksum=f"sha512 {sha512}")
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "checksum_unsupported"
     md5 = base64.b64encode(hashlib.md5(rest).digest()).decode()
     assert env.patch(url, 200_000, rest, Upload_Checksum=f"md5 {md5}").status_code == 204
+    assert env.path(url).read_bytes() == data
+
+
+def test_crc32_checksums(env: Env) -> None:
+    data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(9375))
+    url = env.create(data)
+
+    def crc32(chunk: bytes) -> str:
+        return base64.b64encode(zlib.crc32(chunk).to_bytes(4, "big")).decode()
+
+    first = data[:100_000]
+    damaged = bytes([first[0] ^ 1]) + first[1:]
+    r = env.patch(url, 0, damaged, Upload_Checksum=f"crc32 {crc32(first)}")
+    assert r.status_code == 460
+    assert r.json()["error"]["code"] == "checksum_mismatch"
+    assert file_size(env.path(url)) == 0
+    # little-endian is not the encoding: the same value's bytes reversed do not match
+    reversed_le = base64.b64encode(zlib.crc32(first).to_bytes(4, "little")).decode()
+    assert reversed_le != crc32(first)
+    r = env.patch(url, 0, first, Upload_Checksum=f"crc32 {reversed_le}")
+    assert r.status_code == 460
+    r = env.patch(url, 0, first, Upload_Checksum=f"CRC32 {crc32(first)}")
+    assert (r.status_code, r.headers["Upload-Offset"]) == (204, "100000")
+    r = env.patch(url, 100_000, data[100_000:], Upload_Checksum="crc32 AAAA")  # 3 bytes
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_checksum"
+    r = env.patch(url, 100_000, data[100_000:], Upload_Checksum=f"crc32 {crc32(data[100_000:])}")
+    assert r.status_code == 204
     assert env.path(url).read_bytes() == data
 
 

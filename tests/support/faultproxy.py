@@ -2,8 +2,8 @@
 
 It sits between a client and a real server on 127.0.0.1 and makes the link slow or broken
 on demand: added one-way latency, a per-connection throttle, resets (RST), stalls,
-truncated bodies (FIN), refused connections, and canned HTTP answers (503, 423, 429…)
-given instead of forwarding a request.
+truncated bodies (FIN), a damaged byte, refused connections, and canned HTTP answers (503,
+423, 429…) given instead of forwarding a request.
 
     with FaultProxy(("127.0.0.1", hub_port)) as proxy:
         proxy.rate_bps = 200_000
@@ -94,7 +94,7 @@ class _Armed:
     """A counted byte fault waiting for connections to claim it."""
 
     seq: int
-    kind: str  # "reset_after" | "stall_after" | "truncate_after"
+    kind: str  # "reset_after" | "stall_after" | "truncate_after" | "corrupt_after"
     nbytes: int
     times: int
 
@@ -506,6 +506,11 @@ class FaultProxy:
         """Forward nbytes server->client, then close cleanly (FIN): a short body."""
         self._arm("truncate_after", nbytes, "down", times)
 
+    def corrupt_after(self, nbytes: int, direction: str = "up", times: int = 1) -> None:
+        """Forward nbytes in `direction`, then the next byte inverted (XOR 0xFF), then the rest
+        unchanged: damage on the way that TCP's checksum missed."""
+        self._arm("corrupt_after", nbytes, direction, times)
+
     def release_stalls(self) -> None:
         """Resume forwarding on every stalled connection."""
 
@@ -875,8 +880,20 @@ class FaultProxy:
             if pipe.fault is not None:
                 pipe.fault_left = pipe.fault.nbytes
         fault = pipe.fault
-        if fault is None:
+        if fault is None or fault.fired:  # a damaged byte has passed: the rest goes on as is
             self._enqueue(pipe, _Item(0.0, data=data))
+            return
+        if fault.kind == "corrupt_after":
+            if len(data) <= pipe.fault_left:
+                pipe.fault_left -= len(data)
+                self._enqueue(pipe, _Item(0.0, data=data))
+                return
+            damaged = bytearray(data)
+            damaged[pipe.fault_left] ^= 0xFF
+            pipe.fault_left = 0
+            fault.fired = True
+            self._enqueue(pipe, _Item(0.0, data=bytes(damaged)))
+            self._event(f"corrupt_after {fault.nbytes} {pipe.name} conn {conn.id}")
             return
         if len(data) < pipe.fault_left:
             pipe.fault_left -= len(data)

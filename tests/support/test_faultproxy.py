@@ -303,6 +303,36 @@ def test_truncate_after_gives_a_short_body_with_the_full_content_length(
     assert proxy.events == ["truncate_after 100000 down conn 1"]
 
 
+def test_corrupt_after_inverts_one_byte_and_passes_the_rest(proxy: FaultProxy) -> None:
+    payload = random.Random(7).randbytes(300_000)
+    head = (
+        f"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: {len(payload)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    proxy.corrupt_after(len(head) + 100_000, direction="up")
+    proxy.corrupt_after(200_000, direction="down")
+
+    answer, how = raw_exchange(proxy.port, head + payload)
+    damaged = bytearray(payload)
+    damaged[100_000] ^= 0xFF
+    assert how == "eof"
+    assert answer.endswith(f"{len(payload)} {hashlib.sha256(damaged).hexdigest()}".encode())
+
+    data, how = raw_exchange(proxy.port)
+    start = len(data) - len(BODY)  # where the body begins after the response head
+    damaged = bytearray(BODY)
+    damaged[200_000 - start] ^= 0xFF
+    assert how == "eof"
+    assert data[start:] == damaged
+    assert proxy.events == [
+        f"corrupt_after {len(head) + 100_000} up conn 1",
+        "corrupt_after 200000 down conn 2",
+    ]
+    # fired once each: the next exchange is intact
+    again, _ = raw_exchange(proxy.port)
+    assert again.endswith(BODY)
+
+
 def test_byte_faults_fire_in_arming_order_and_by_times(proxy: FaultProxy) -> None:
     proxy.truncate_after(1000)
     proxy.reset_after(2000, times=2)

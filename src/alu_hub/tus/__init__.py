@@ -1,7 +1,7 @@
 """tus 1.0.0 resumable uploads at ``/api/v1/uploads`` (https://tus.io/protocols/resumable-upload).
 
 Extensions: creation, creation-with-upload, creation-defer-length, termination, expiration,
-checksum (sha1, sha256, md5), concatenation and concatenation-unfinished (a final upload may
+checksum (sha1, sha256, md5, crc32), concatenation and concatenation-unfinished (a final upload may
 list parts still being uploaded, with known lengths; it joins each part, in order, once it is
 complete: see Completion). Every request, OPTIONS included, needs the member's bearer token; a
 member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import os
@@ -27,7 +26,7 @@ from ..hub import Hub
 from ..models import Upload, utcnow
 from .join import PART_COMPLETE
 from .locks import _Hold, _UploadLock
-from .protocol import _Checksum, http_date
+from .protocol import _Checksum, http_date, new_digest
 from .state import _O_BINARY, WRITE_BUFFER, _db_store, _upload_path
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class _FileWriter:
         self.pos = start
         self.flushed = start
         os.lseek(self.fd, start, os.SEEK_SET)
-        self.hasher = hashlib.new(algorithm, usedforsecurity=False) if algorithm else None
+        self.hasher = new_digest(algorithm) if algorithm else None
 
     def _write_all(self, data: bytes | memoryview) -> None:
         view = memoryview(data)

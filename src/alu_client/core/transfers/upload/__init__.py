@@ -27,7 +27,9 @@ How it stands on tuspy 1.1.0
       it makes requests send ``Content-Length`` (a bare generator would be sent chunked, which
       tus servers refuse). With the checksum extension the chunk's digest needs a read pass of
       its own (the header precedes the body): the next chunk's pass runs on a thread while this
-      chunk is sent (``checksums``), with the fastest algorithm on this CPU the server lists.
+      chunk is sent (``checksums``), with the fastest algorithm on this CPU the server lists
+      (crc32 when listed, as by the ALU hub: see ``checksums.fastest_checksum`` on why a CRC
+      serves).
     * A fixed 30 s retry, for PATCH only: ``upload`` classifies every answer (see Errors) and
       resumes with a HEAD; when its small in-run budget is spent it raises ``RetryableError``
       (with ``retry_after`` from the server) and the queue backs off between runs; the next run
