@@ -344,6 +344,24 @@ def test_truncate_then_resume(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> 
     assert result.bytes_fetched == len(hub.data) - kept
 
 
+def test_a_byte_damaged_on_the_way_is_never_kept(
+    hub: HubFile, hub_proxy: FaultProxy, job: Job
+) -> None:
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    spec = DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4", sha256=sha(hub.data))
+    hub_proxy.corrupt_after(
+        100_000, direction="down"
+    )  # TCP's checksum missed it: only the sha256 can tell
+    with pytest.raises(RetryableError) as e:
+        job.run(spec)
+    assert e.value.message == dl.MSG_DAMAGED
+    hub_proxy.wait_for_event("corrupt_after")
+    assert not spec.dest.exists() and not part_of(spec.dest).exists()
+    result = job.run(spec)
+    assert_done(result, spec.dest, hub.data)
+    assert result.restarted  # fetched whole again: which byte was damaged is unknown
+
+
 def test_injected_503_carries_retry_after(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
     job.headers = {"Authorization": f"Bearer {hub.token}"}
     hub_proxy.inject_http_response(503, {"Retry-After": "7"}, b"busy")
