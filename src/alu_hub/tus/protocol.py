@@ -204,7 +204,7 @@ class Crc32:
     Upload-Checksum value is its 4 bytes big-endian in base64 (as S3's x-amz-checksum-crc32).
     A chunk's checksum guards against damage on the way, not against an attacker (who could
     change the header with the body), and the hub checks the whole file's sha256 before it
-    publishes; a CRC-32 is enough for that and costs the hub about half of a sha1 (zlib
+    publishes; a CRC-32 is enough for that and costs the hub half a sha1 or less (zlib
     releases the GIL on large updates, as hashlib does)."""
 
     digest_size = 4

@@ -67,7 +67,7 @@ AVAILABLE = frozenset(hashlib.algorithms_available) | {"crc32"}
 
 @functools.cache
 def _speed(algorithm: str) -> float:
-    """Bytes per second of ``hashlib`` ``algorithm`` on this CPU (best of three short runs)."""
+    """Bytes per second of ``algorithm`` on this CPU (best of three short runs)."""
     data = os.urandom(_PROBE)
     best = float("inf")
     for _ in range(3):
@@ -85,8 +85,8 @@ def fastest_checksum(listed: Iterable[str], usable: Iterable[str]) -> str | None
     can change the body can change the header too; the ALU hub checks the whole file's sha256
     at the end), so crc32, md5, sha1 and sha256 serve alike and speed decides: a CRC-32 is
     what TCP's 16-bit sum is not, sure to catch any burst of up to 32 bits and random damage
-    but for one chance in 4 billion, and what S3 and Cloud Storage check transfers with.
-    Which is fastest depends on the CPU: crc32 in general (~3 GB/s on this VM, sha1 ~1.9 and
+    but for one chance in 4 billion (S3 and Cloud Storage check transfers with CRCs too).
+    Which is fastest depends on the CPU: crc32 in general (3–4 GB/s on this VM, sha1 ~1.9 and
     sha256 ~1.8 with the CPU's SHA extensions, sha1 ~0.8 without them, md5 ~0.75), so it is
     measured."""
     offered = {a.strip().lower() for a in listed}
