@@ -472,6 +472,36 @@ def test_a_chunk_damaged_on_the_way_is_refused_and_sent_again(
     assert done.sha256(result.url) == sha256_file(path)
 
 
+def test_crc32_only_where_the_server_says_its_byte_order(
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", ("crc32",))
+    path = random_file(tmp_path / "other.bin", 2 * MIB)
+    # the ALU hub says how it reads a crc32 (Alu-Tus-Features: crc32-big-endian): used
+    heads = watch(proxy)
+    run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB), new_ctx().ctx)
+    sums = [header_of(h, b"upload-checksum") or b"" for h in heads if is_patch(h)]
+    assert [v[:6] for v in sums] == [b"crc32 "] * 2
+    # another tus server listing crc32 without saying so: a digest whose bytes tus defines
+    tus_only = {
+        "Tus-Resumable": "1.0.0",
+        "Tus-Version": "1.0.0",
+        "Tus-Extension": "creation,termination,checksum",
+        "Tus-Checksum-Algorithm": "crc32,sha1",
+    }
+    proxy.inject_http_response(204, tus_only, match=lambda h: h.startswith(b"OPTIONS "))
+    monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", ("crc32", "sha1"))
+    heads = watch(proxy)
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=MIB), new_ctx().ctx)
+    sums = [header_of(h, b"upload-checksum") or b"" for h in heads if is_patch(h)]
+    assert [v[:5] for v in sums] == [b"sha1 "] * 2
+    assert done.sha256(result.url) == sha256_file(path)
+
+
 def test_crc32_is_zlibs_in_big_endian_and_copies_mid_stream(tmp_path: Path) -> None:
     crc = Crc32()
     crc.update(b"1234")

@@ -221,6 +221,8 @@ def test_options_advertises_tus(env: Env) -> None:
             "concatenation-unfinished",
         }
         assert r.headers["Tus-Checksum-Algorithm"] == "sha1,sha256,md5,crc32"
+        features = r.headers["Alu-Tus-Features"].split(",")
+        assert set(features) == {"final-upload-of-part", "crc32-big-endian"}
 
 
 def test_without_tus_resumable_412(env: Env) -> None:

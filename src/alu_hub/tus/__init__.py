@@ -1,15 +1,15 @@
 """tus 1.0.0 resumable uploads at ``/api/v1/uploads`` (https://tus.io/protocols/resumable-upload).
 
-Extensions: creation, creation-with-upload, creation-defer-length, termination, expiration,
-checksum (sha1, sha256, md5, crc32), concatenation and concatenation-unfinished (a final upload may
-list parts still being uploaded, with known lengths; it joins each part, in order, once it is
+Extensions: creation, creation-with-upload, creation-defer-length, termination, expiration, checksum
+(sha1, sha256, md5, crc32: its 4 bytes big-endian, which tus leaves open, so OPTIONS says
+``Alu-Tus-Features: crc32-big-endian``), concatenation and concatenation-unfinished (a final upload
+may list parts still being uploaded, with known lengths; it joins each part, in order, once it is
 complete: see Completion). Every request, OPTIONS included, needs the member's bearer token; a
-member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers,
-HEAD answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error`` (and, on a partial upload
-a final upload took, ``Alu-Final-Upload``: its URL, also with the 410), and ``GET`` on an upload
-answers its status as JSON, which is how a client learns the item its upload became (GET is no
-tus request: it does not need ``Tus-Resumable``, every other method but OPTIONS gets 412
-without it).
+member sees only its own uploads (403 ``not_your_upload`` otherwise). Besides the tus headers, HEAD
+answers ``Alu-Upload-State``, ``Alu-Item-Id`` and ``Alu-Error`` (and, on a partial upload a final
+upload took, ``Alu-Final-Upload``: its URL, also with the 410), and ``GET`` on an upload answers its
+status as JSON, which is how a client learns the item its upload became (GET is no tus request: it
+does not need ``Tus-Resumable``, every other method but OPTIONS gets 412 without it).
 
 Bytes and durability
     The bytes of upload ``<id>`` go to ``settings.uploads_dir / <id>``; the client's ``filename``

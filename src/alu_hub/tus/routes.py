@@ -70,8 +70,9 @@ def _options_response(hub: Hub) -> Response:
             "Tus-Extension": TUS_EXTENSIONS,
             "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
             # a HEAD of a partial upload names the final upload that took it: a client whose
-            # final POST lost its answer finds it again (needed to join parts early safely)
-            "Alu-Tus-Features": "final-upload-of-part",
+            # final POST lost its answer finds it again (needed to join parts early safely);
+            # and crc32 Upload-Checksums are 4 bytes big-endian (tus names no CRC encoding)
+            "Alu-Tus-Features": "final-upload-of-part,crc32-big-endian",
         },
     )
 

@@ -146,11 +146,16 @@ class _Job(_PartsJob):
             e.strip().lower() for e in r.headers.get("Tus-Extension", "").split(",") if e.strip()
         )
         raw_max = r.headers.get("Tus-Max-Size", "").strip()
+        features = {f.strip() for f in r.headers.get("Alu-Tus-Features", "").split(",")}
         checksum = None
         if "checksum" in extensions:
             listed = r.headers.get("Tus-Checksum-Algorithm", "").split(",")
-            checksum = fastest_checksum(listed, self.checksum_preference)
-        features = {f.strip() for f in r.headers.get("Alu-Tus-Features", "").split(",")}
+            usable = self.checksum_preference
+            if "crc32-big-endian" not in features:
+                # tus says "base64 of the checksum" and no byte order for a CRC: a server
+                # reading it otherwise would refuse every chunk, so only where it says which
+                usable = tuple(a for a in usable if a != "crc32")
+            checksum = fastest_checksum(listed, usable)
         return _Caps(
             extensions,
             int(raw_max) if raw_max.isdigit() else None,

@@ -42,6 +42,7 @@ LOCKED_TRIES = 5
 #: 460 answers for one chunk before RetryableError
 CHECKSUM_TRIES = 3
 #: checksum algorithms we may use; of those the server lists, the fastest on this CPU is taken
+#: (crc32 only from a server that says its byte order: ``Alu-Tus-Features: crc32-big-endian``)
 CHECKSUM_PREFERENCE = ("crc32", "sha1", "sha256", "md5")
 
 FILE_CHANGED = "The file changed since the upload started; add it again."
