@@ -506,7 +506,7 @@ class FaultProxy:
         """Forward nbytes server->client, then close cleanly (FIN): a short body."""
         self._arm("truncate_after", nbytes, "down", times)
 
-    def corrupt_after(self, nbytes: int, direction: str = "up", times: int = 1) -> None:
+    def corrupt_after(self, nbytes: int, direction: str = "down", times: int = 1) -> None:
         """Forward nbytes in `direction`, then the next byte inverted (XOR 0xFF), then the rest
         unchanged: damage on the way that TCP's checksum missed."""
         self._arm("corrupt_after", nbytes, direction, times)

@@ -11,7 +11,7 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
@@ -196,7 +196,6 @@ class _Digest(Protocol):
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
     def digest(self) -> bytes: ...
-    def copy(self) -> Self: ...
 
 
 class Crc32:
@@ -217,9 +216,6 @@ class Crc32:
 
     def digest(self) -> bytes:
         return self._value.to_bytes(4, "big")
-
-    def copy(self) -> Crc32:
-        return Crc32(self._value)
 
 
 def new_digest(algorithm: str) -> _Digest:
