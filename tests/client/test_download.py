@@ -349,9 +349,8 @@ def test_a_byte_damaged_on_the_way_is_never_kept(
 ) -> None:
     job.headers = {"Authorization": f"Bearer {hub.token}"}
     spec = DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4", sha256=sha(hub.data))
-    hub_proxy.corrupt_after(
-        100_000, direction="down"
-    )  # TCP's checksum missed it: only the sha256 can tell
+    # one byte damaged that TCP's checksum missed: only the sha256 can tell
+    hub_proxy.corrupt_after(100_000, direction="down")
     with pytest.raises(RetryableError) as e:
         job.run(spec)
     assert e.value.message == dl.MSG_DAMAGED
