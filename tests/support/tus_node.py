@@ -1,0 +1,126 @@
+"""The official tus Node.js server on 127.0.0.1, for the upload interoperability tests: a tus 1.0
+server we did not write, with the extensions creation, creation-with-upload,
+creation-defer-length, termination and expiration, and neither checksum nor concatenation.
+
+It is ``@tus/server`` with ``@tus/file-store`` (tus-node-server), at the versions pinned with
+their hashes in ``tests/support/tus-node-server/package-lock.json``; ``npm ci`` installs them
+beside it on first use (and again when the lock changes), which takes a few seconds. Node.js
+20.19 or newer and npm are needed: ``.ci/run`` installs them where they are missing.
+
+``start_tus_node(directory, maxSize=…, expirationMs=…, relativeLocation=…)`` starts one on a
+free port (the options are ``server.mjs``'s); each upload lands in ``directory`` as a file named
+by its id, beside ``<id>.json`` with its length, offset and metadata.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent / "tus-node-server"
+MIN_NODE = (20, 19)
+START_TIMEOUT_S = 30.0
+
+
+def _need(what: str) -> None:
+    pytest.fail(
+        f"{what} for the tus interoperability tests (tests/support/tus_node.py): install "
+        "Node.js 20.19 or newer with npm (.ci/run does so on Debian)",
+        pytrace=False,
+    )
+
+
+def ensure_installed() -> str:
+    """The path of ``node``, once the pinned packages are in ``node_modules`` (installed with
+    ``npm ci`` when missing or out of date with the lock)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        _need("node and npm are needed")
+    assert node is not None and npm is not None
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    found = re.match(r"v(\d+)\.(\d+)", version.stdout.strip())
+    if found is None or (int(found[1]), int(found[2])) < MIN_NODE:
+        _need(f"node {version.stdout.strip() or '?'} is too old")
+    lock = HERE / "package-lock.json"
+    want = hashlib.sha256(lock.read_bytes() + (HERE / "package.json").read_bytes()).hexdigest()
+    stamp = HERE / "node_modules" / ".alu-stamp"
+    with open(HERE / ".install-lock", "w") as guard:  # another test run may be installing
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != want:
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=HERE,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if done.returncode != 0:
+                pytest.fail(f"npm ci failed in {HERE}:\n{done.stderr[-3000:]}", pytrace=False)
+            stamp.write_text(want)
+    return node
+
+
+@dataclass
+class TusNode:
+    port: int
+    directory: Path
+    proc: subprocess.Popen[str]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/files"
+
+    def data(self, url: str) -> Path:
+        """The file an upload's bytes land in."""
+        return self.directory / url.rstrip("/").rsplit("/", 1)[-1]
+
+    def info(self, url: str) -> dict[str, Any]:
+        """What the server keeps about an upload (length, offset, decoded metadata)."""
+        parsed: dict[str, Any] = json.loads(self.data(url).with_suffix(".json").read_text())
+        return parsed
+
+    def uploads(self) -> list[str]:
+        """The ids of the uploads the server has (each with its ``.json``)."""
+        return sorted(p.stem for p in self.directory.glob("*.json"))
+
+
+@contextmanager
+def start_tus_node(directory: Path, **options: Any) -> Iterator[TusNode]:
+    node = ensure_installed()
+    directory.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [node, str(HERE / "server.mjs"), str(directory), json.dumps(options)],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the first line, or "" if it died
+        started = re.match(r"LISTENING (\d+)$", line.strip())
+        if started is None:
+            proc.kill()
+            rest = proc.stdout.read()
+            pytest.fail(f"the tus Node.js server did not start:\n{line}{rest}", pytrace=False)
+        yield TusNode(int(started[1]), directory, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
