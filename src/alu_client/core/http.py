@@ -47,6 +47,56 @@ def same_origin(a: str, b: str) -> bool:
     return origin(a) == origin(b)
 
 
+def proxy_answer(
+    resp: requests.Response, *, server: str = "", proxy: str = "", not_the_servers: bool = False
+) -> str | None:
+    """When ``resp`` is an error that a proxy on the way made itself, not the server's answer,
+    the sentence to show; else None. A proxy's own error is a 407 (only a proxy sends one), an
+    answer carrying its marks (RFC 9209's ``Proxy-Status`` with an ``error``, squid's
+    ``X-Squid-Error``), or, when the caller knows the answer is not the server's
+    (``not_the_servers``: the hub words all its errors in JSON), any error below 500 on a
+    request sent through a proxy. ``server`` names the server (default: the request URL's
+    host), ``proxy`` the proxy the request went through (see ``proxy_for``), if known."""
+    code = resp.status_code
+    if code < 400:
+        return None
+    marked = "X-Squid-Error" in resp.headers or "error=" in resp.headers.get("Proxy-Status", "")
+    known = bool(proxy) and not_the_servers and code < 500 and code != 429
+    if code != 407 and not marked and not known:
+        return None
+    server = server or urlsplit(resp.url or "").hostname or "the server"
+    who = f"The network's proxy ({proxy})" if proxy else "The network's proxy"
+    if code == 407:
+        return (
+            f"{who} wants a user name and password (HTTP 407), which ALU Desk cannot give it; "
+            f"ask the network's administrator to let this computer reach {server} without one."
+        )
+    if code >= 500:
+        return f"{who} could not reach {server} (HTTP {code}); trying again later."
+    return (
+        f"{who} refused to pass the request to {server} (HTTP {code}); check the proxy "
+        "settings, or ask the network's administrator to let this computer reach it."
+    )
+
+
+def proxy_for(session: requests.Session, url: str) -> str:
+    """The proxy ``session`` sends requests for ``url`` through (its own proxies, else the
+    system's unless ``url``'s host is in ``no_proxy``), as ``scheme://host:port`` without any
+    user name or password; "" when it goes direct."""
+    proxies: dict[str, str] = {}
+    if session.trust_env:
+        proxies.update(requests.utils.get_environ_proxies(url))
+    proxies.update({k: v for k, v in session.proxies.items() if v})
+    chosen = requests.utils.select_proxy(url, proxies)
+    if not chosen:
+        return ""
+    parts = urlsplit(chosen if "://" in chosen else f"http://{chosen}")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
 def certificate_problem(error: BaseException) -> bool:
     """Whether ``error`` (from requests) is a refused certificate — not a TLS handshake cut by
     a flaky link, which is worth another try. A certificate does not fix itself: a person must

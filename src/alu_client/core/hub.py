@@ -309,6 +309,18 @@ class HubClient:
     def _raise_for(self, resp: requests.Response, *, auth: bool) -> None:
         status = resp.status_code
         code, hub_message = _hub_error(resp)
+        said = None
+        if not code:  # not the hub's own answer (the hub words all its errors in JSON)
+            said = http.proxy_answer(
+                resp,
+                server=f"the hub at {self.url}",
+                proxy=http.proxy_for(self.session, self.url),
+                not_the_servers=True,
+            )
+        if said is not None:
+            if status >= 500:
+                raise ServerError(said, status=status, retry_after=_retry_after(resp))
+            raise Unreachable(said, status=status)
         if 300 <= status < 400:
             raise BadResponse(
                 f"The hub at {self.url} answered with a redirect to "

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ...http import proxy_answer
 from ..base import DiskFullError, PermanentError, RetryableError
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
@@ -159,6 +160,9 @@ def _check_status(resp: requests.Response) -> None:
     code = resp.status_code
     if code in (200, 206, 416):
         return
+    said = proxy_answer(resp)
+    if said is not None:
+        raise (RetryableError if code >= 500 else PermanentError)(said)
     if code in (401, 403):
         raise PermanentError(
             f"The server refused access (HTTP {code}). Sign in again, or ask the agency "

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import requests
 
-from ...http import same_origin
+from ...http import proxy_answer, same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
 from .spec import PART_FLOOR_MAX, TUS_VERSION
 
@@ -126,6 +126,11 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
     code = r.status_code
     if 200 <= code < 300:
         return
+    said = proxy_answer(r)
+    if said is not None:
+        if code >= 500:
+            raise _Resume(said, _retry_after(r))
+        raise PermanentError(said)
     if code == 401:
         raise PermanentError("The hub did not accept this sign-in; sign in again, then retry.")
     if code == 403:

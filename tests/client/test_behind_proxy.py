@@ -1,0 +1,275 @@
+"""A member station behind its network's forward proxy (squid, tests/support/squid.py): `alu`
+signs in, pulls the feed, downloads an item (verified) and uploads one (tus, published) with
+every request going through the proxy — set in the hub's profile (`--proxy`) for a TLS hub
+(CONNECT tunnels), or taken from the system's settings (`HTTP_PROXY`) for a plain-HTTP one
+(the proxy forwards each request, PATCH bodies included). The hub is wrapped to record where
+each request came from: squid connects from 127.0.0.2, so one that went around it shows. A
+proxy that refuses the station is said to be the proxy's doing, in plain words."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+import requests
+import uvicorn
+
+from alu_client.core.http import proxy_answer, proxy_for
+from alu_hub.media import generate_clip
+from alu_hub.server import free_port
+from tests.support.hostile import Authority, serve_tls
+from tests.support.livehub import LiveHub
+from tests.support.squid import Squid, start_squid
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+PASSWORD = "pw-proxy-1"
+#: the environment of a workstation with no proxy of its own set (the tests' machine may have)
+NO_PROXY_ENV = {
+    k: "" for k in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for k in (k, k.upper())
+}
+
+
+@dataclass
+class Seen:
+    """The hub's ASGI app, recording each request's peer address and ``Via`` header."""
+
+    app: Any
+    requests: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            peer = scope["client"][0] if scope.get("client") else ""
+            via = headers.get(b"via", b"").decode()
+            self.requests.append((scope["method"], scope["path"], peer, via))
+        await self.app(scope, receive, send)
+
+    def methods(self) -> set[str]:
+        return {method for method, *_ in self.requests}
+
+
+def alu(home: Path, *args: str, env: dict[str, str], stdin: str = "") -> tuple[int, str, str]:
+    full_env = {**os.environ, **NO_PROXY_ENV, "ALU_CLIENT_HOME": str(home)}
+    full_env.update({"ALU_SECRETS": "insecure-file", **env})
+    done = subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", *args],
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def ok(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code == 0, (out, err)
+    return out
+
+
+@pytest.fixture
+def squid() -> Iterator[Squid]:
+    with start_squid() as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def plain_hub(live_hub: LiveHub) -> Iterator[tuple[str, Seen]]:
+    """The live hub's app on a second plain-HTTP port, wrapped in ``Seen``."""
+    seen = Seen(live_hub.server.app)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(seen, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True, name=f"plain-hub:{port}")
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), 20, what="the hub to start")
+    assert server.started
+    yield f"http://127.0.0.1:{port}", seen
+    server.should_exit = True
+    thread.join(10)
+
+
+def a_members_day(
+    home: Path, live_hub: LiveHub, clip: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Feed, a verified download into the library, an upload published as an item."""
+    item_id = live_hub.publish(clip, title="Élections à Dakar", language="fr")
+    items = json.loads(ok(alu(home, "feed", "--json", env=env)))
+    assert [i["id"] for i in items] == [item_id]
+
+    out = ok(alu(home, "get", item_id, env=env))
+    path = Path(out.split(" (")[0])
+    assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(clip.read_bytes()).digest()
+
+    own = tmp_path / "nairobi_floods.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=12)
+    out = ok(alu(home, "put", str(own), "--title", "Nairobi floods", "--language", "en", env=env))
+    assert "published as item" in out
+
+
+def test_a_tls_hub_through_the_proxy_in_the_profile(
+    live_hub: LiveHub, clip: Path, tmp_path: Path, squid: Squid
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    ca = Authority(tmp_path / "ca")
+    cert, key = ca.issue(["127.0.0.1"])
+    seen = Seen(live_hub.server.app)
+    tls = serve_tls(seen, cert, key)
+    try:
+        home = tmp_path / "desk"
+        out = ok(alu(home, "login", tls.url, "--user", "ktn", "--password-stdin",
+                     "--ca-bundle", str(ca.bundle), "--proxy", squid.url,
+                     env={}, stdin=PASSWORD + "\n"))  # fmt: skip
+        assert f"Signed in to {tls.url}" in out
+
+        a_members_day(home, live_hub, clip, tmp_path, env={})
+    finally:
+        tls.stop()
+
+    # everything went through squid's tunnels: the hub saw squid's address only
+    assert {peer for _, _, peer, _ in seen.requests} == {"127.0.0.2"}
+    assert {"GET", "POST", "PATCH"} <= seen.methods()  # sign-in, feed, download, tus upload
+    tunnels = squid.requests()
+    assert tunnels and all(m == "CONNECT" for m, _, _ in tunnels), tunnels
+    assert {url for _, url, _ in tunnels} == {tls.url.removeprefix("https://")}
+
+
+def test_a_plain_hub_through_the_systems_proxy(
+    plain_hub: tuple[str, Seen], live_hub: LiveHub, clip: Path, tmp_path: Path, squid: Squid
+) -> None:
+    url, seen = plain_hub
+    live_hub.member("ktn", PASSWORD)
+    env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+    home = tmp_path / "desk"
+    out = ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
+                 env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+    assert f"Signed in to {url}" in out
+
+    a_members_day(home, live_hub, clip, tmp_path, env=env)
+
+    assert seen.requests
+    assert all("squid" in via for _, _, _, via in seen.requests), seen.requests
+    logged = squid.requests()
+    assert {m for m, _, _ in logged} >= {"GET", "POST", "PATCH"}
+    assert all(u.startswith(f"{url}/") for _, u, _ in logged)
+    patches = [s for m, _, s in logged if m == "PATCH"]
+    assert patches and all(s == 204 for s in patches)  # each chunk stored by the hub
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [("deny", "refused to pass the request"), ("password", "wants a user name and password")],
+)
+def test_a_proxy_that_refuses_the_station_is_named(
+    policy: Literal["deny", "password"],
+    said: str,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    plain_hub: tuple[str, Seen],
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    ca = Authority(tmp_path / "ca")
+    cert, key = ca.issue(["127.0.0.1"])
+    tls = serve_tls(live_hub.server.app, cert, key)
+    url, seen = plain_hub
+    try:
+        with start_squid(policy=policy) as squid:
+            # a TLS hub: the proxy refuses the tunnel (CONNECT)
+            code, _, err = alu(tmp_path / "a", "login", tls.url, "--user", "ktn",
+                               "--password-stdin", "--ca-bundle", str(ca.bundle),
+                               "--proxy", squid.url, env={}, stdin=PASSWORD + "\n")  # fmt: skip
+            assert code == 1
+            assert "proxy refused the connection" in err and "Traceback" not in err, err
+
+            # a plain-HTTP hub: the proxy answers in the hub's place
+            env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+            code, _, err = alu(tmp_path / "b", "login", url, "--user", "ktn",
+                               "--password-stdin", "--allow-http", env=env,
+                               stdin=PASSWORD + "\n")  # fmt: skip
+            assert code == 1
+            assert f"The network's proxy ({squid.url}) {said}" in err, err
+            assert "Traceback" not in err and "does not allow this account" not in err
+            assert seen.requests == []  # nothing reached the hub
+            assert {(m, s) for m, _, s in squid.requests()} == {
+                ("CONNECT", 403 if policy == "deny" else 407),
+                ("POST", 403 if policy == "deny" else 407),
+            }
+    finally:
+        tls.stop()
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [("deny", "refused to pass the request to 127.0.0.1"), ("password", "wants a user name")],
+)
+def test_transfers_refused_by_the_proxy_say_so(
+    policy: Literal["deny", "password"], said: str, tmp_path: Path, plain_hub: tuple[str, Seen]
+) -> None:
+    url, seen = plain_hub
+    source = tmp_path / "clip.mxf"
+    source.write_bytes(os.urandom(200_000))
+    with start_squid(policy=policy) as squid:
+        env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+        for args in (
+            ["fetch", f"{url}/api/v1/files/x", str(tmp_path / "out.mxf")],
+            ["tus-put", f"{url}/api/v1/uploads/", str(source)],
+        ):
+            code, _, err = alu(tmp_path / "desk", *args, env=env)
+            assert code == 1, err
+            assert f"The network's proxy {said}" in err, err
+            assert "The hub refused" not in err and "The server refused" not in err
+    assert seen.requests == []
+    assert not (tmp_path / "out.mxf").exists()
+
+
+def answer(status: int, **headers: str) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = status
+    resp.url = "https://hub.example.org/api/v1/files/1"
+    resp.headers.update(headers)
+    return resp
+
+
+def test_what_counts_as_a_proxys_own_answer() -> None:
+    assert "user name and password" in (proxy_answer(answer(407)) or "")
+    squid = answer(403, **{"X-Squid-Error": "ERR_ACCESS_DENIED 0"})
+    assert "refused to pass the request to hub.example.org" in (proxy_answer(squid) or "")
+    bad_gateway = answer(502, **{"Proxy-Status": 'corp-proxy; error="destination_unavailable"'})
+    assert "could not reach hub.example.org" in (proxy_answer(bad_gateway) or "")
+    # the server's own answers, passed on by a proxy: not the proxy's doing
+    assert proxy_answer(answer(403, **{"Proxy-Status": "corp-proxy; received-status=403"})) is None
+    assert proxy_answer(answer(403, Via="1.1 corp-proxy")) is None
+    assert proxy_answer(answer(503)) is None
+    assert proxy_answer(answer(200, **{"X-Squid-Error": "x"})) is None
+    # not the hub's JSON, through a proxy: the proxy's; without a proxy: not
+    plain = answer(403)
+    said = proxy_answer(plain, proxy="http://10.0.0.1:3128", not_the_servers=True)
+    assert said is not None and said.startswith("The network's proxy (http://10.0.0.1:3128)")
+    assert proxy_answer(plain, not_the_servers=True) is None
+    assert proxy_answer(answer(500), proxy="http://10.0.0.1:3128", not_the_servers=True) is None
+
+
+def test_the_proxy_in_use_is_shown_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NO_PROXY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    session = requests.Session()
+    assert proxy_for(session, "https://hub.example.org/") == ""
+    monkeypatch.setenv("https_proxy", "http://station:s3cret@10.0.0.1:3128")
+    assert proxy_for(session, "https://hub.example.org/") == "http://10.0.0.1:3128"
+    monkeypatch.setenv("no_proxy", "hub.example.org")
+    assert proxy_for(session, "https://hub.example.org/") == ""
+    session.proxies = {"https": "http://[::1]:8080"}  # the profile's wins over the system's
+    assert proxy_for(session, "https://hub.example.org/") == "http://[::1]:8080"
