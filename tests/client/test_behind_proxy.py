@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,10 @@ import requests
 import uvicorn
 
 from alu_client.core.http import proxy_answer, proxy_for
+from alu_client.core.hub import Connection, HubClient
 from alu_hub.media import generate_clip
 from alu_hub.server import free_port
+from tests.client.test_sync import make_rig
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.squid import Squid, start_squid
@@ -273,3 +276,28 @@ def test_the_proxy_in_use_is_shown_without_its_password(monkeypatch: pytest.Monk
     assert proxy_for(session, "https://hub.example.org/") == ""
     session.proxies = {"https": "http://[::1]:8080"}  # the profile's wins over the system's
     assert proxy_for(session, "https://hub.example.org/") == "http://[::1]:8080"
+
+
+def test_the_live_feed_comes_through_the_proxy(
+    live_hub: LiveHub, clip: Path, tmp_path: Path, squid: Squid
+) -> None:
+    # server-sent events through a proxy that passes the stream on as it comes
+    live_hub.member("ktn", PASSWORD)
+    client = HubClient(
+        Connection(live_hub.url, allow_http=True, proxy=squid.url, device="desk", read_timeout=5.0)
+    )
+    client.sign_in("ktn", PASSWORD)
+    rig = make_rig(tmp_path / "desk", client)
+    try:
+        rig.start()
+        wait_until(lambda: rig.feed.live, what="listening on the event stream")
+        began = time.monotonic()
+        item = live_hub.publish(clip, title="Live through the proxy")
+        wait_until(lambda: item in rig.shelf.items, timeout=5, what="the live item")
+        assert time.monotonic() - began < 5
+    finally:
+        rig.halt()
+        rig.store.close()
+    assert ("GET", f"{live_hub.url}/api/v1/events") in {
+        (m, u.split("?")[0]) for m, u, _ in squid.requests()
+    }
