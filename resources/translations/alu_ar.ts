@@ -961,6 +961,7 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
+        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first)</extracomment>
         <translation>إضافة ملفات للرفع</translation>
     </message>
     <message>
@@ -1101,6 +1102,10 @@
     <message>
         <source>Sign in to a hub to set how it is reached.</source>
         <translation>سجّل الدخول إلى مركز لضبط طريقة الوصول إليه.</translation>
+    </message>
+    <message>
+        <source>A proxy address with a user name or password is not supported (it would be kept where secrets are not); ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>عنوان الوكيل الذي يتضمن اسم مستخدم أو كلمة مرور غير مدعوم (ستُحفظ حيث لا تُحفظ الأسرار)؛ اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالمرور دونهما.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>

@@ -961,6 +961,7 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
+        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first)</extracomment>
         <translation>Ajouter des fichiers à envoyer</translation>
     </message>
     <message>
@@ -1101,6 +1102,10 @@
     <message>
         <source>Sign in to a hub to set how it is reached.</source>
         <translation>Connectez-vous à un hub pour régler la façon de le joindre.</translation>
+    </message>
+    <message>
+        <source>A proxy address with a user name or password is not supported (it would be kept where secrets are not); ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Une adresse de proxy avec un nom d&apos;utilisateur ou un mot de passe n&apos;est pas prise en charge (il serait gardé là où les secrets ne le sont pas) ; demandez à l&apos;administrateur du réseau de laisser passer cet ordinateur sans identifiants.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>

@@ -26,6 +26,7 @@ from alu_client.core.profiles import (
     client_for,
     default_device_name,
     default_profile_name,
+    proxy_problem,
     sign_in,
     sign_out,
 )
@@ -187,6 +188,26 @@ def test_bad_address_is_a_clear_error(profiles: Profiles, secrets: MemorySecrets
     with pytest.raises(HubError, match="not a hub address"):
         sign_in(profiles, secrets, "ftp://hub.example.org", "ktn", PASSWORD)
     assert profiles.list() == []
+
+
+@pytest.mark.parametrize(
+    ("proxy", "said"),
+    [
+        ("http://desk:s3cret@proxy.newsroom.local:3128", "user name or password is not supported"),
+        ("socks5://proxy.newsroom.local:1080", "not a proxy address"),
+        ("proxy.newsroom.local:3128", "not a proxy address"),
+        ("http://proxy.newsroom.local:port", "not a proxy address"),
+    ],
+)
+def test_a_proxy_address_that_cannot_work_is_refused_before_the_hub_is_asked(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets, proxy: str, said: str
+) -> None:
+    with pytest.raises(HubError, match=said) as refused:
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, proxy=proxy, allow_http=True)
+    assert "s3cret" not in str(refused.value)
+    assert profiles.list() == []
+    assert tokens_on_hub(member) == 0
+    assert proxy_problem("") == proxy_problem("https://proxy.newsroom.local") == ""
 
 
 def test_plain_text_keyring_is_refused_before_the_hub_is_asked(

@@ -30,6 +30,36 @@ from .store.db import Store
 log = logging.getLogger(__name__)
 
 ACTIVE_KEY = "active_profile"
+#: what a proxy address may start with: requests speaks HTTP to both (SOCKS would need PySocks,
+#: which ALU Desk does not ship)
+PROXY_SCHEMES = ("http", "https")
+PROXY_MESSAGES = {
+    "address": "“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.",
+    "password": (
+        "A proxy address with a user name or password is not supported (it would be kept where "
+        "secrets are not); ask the network's administrator to let this computer through "
+        "without one."
+    ),
+}
+
+
+def proxy_problem(address: str) -> str:
+    """Why ``address`` cannot be a profile's proxy: "password" (a user name or password in it,
+    which the profile would keep in the open), "address" (not ``http(s)://host[:port]``), or
+    "" (it can, or it is empty: no proxy but the system's). Keys of ``PROXY_MESSAGES``."""
+    text = address.strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # a port that is no number raises
+    except ValueError:
+        return "address"
+    if "@" in parts.netloc:
+        return "password"
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        return "address"
+    return ""
 
 
 class ProfileNotFound(KeyError):
@@ -241,6 +271,9 @@ def sign_in(
     if secrets.needs_consent and not allow_plain_secrets:
         # Asked before the hub is contacted: no session is opened that could not be kept.
         raise PlainTextNotAccepted(plain_warning(secrets.name))
+    problem = proxy_problem(proxy)
+    if problem:
+        raise hub.HubError(PROXY_MESSAGES[problem].format(text=proxy.strip()))
     url = hub.normalize_url(url)
     existing = profiles.get(name) if name else profiles.find(url, username)
     conn = hub.Connection(

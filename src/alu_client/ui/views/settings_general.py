@@ -3,16 +3,14 @@ the active profile's proxy, CA bundle and plain HTTP."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
+from ...core.profiles import proxy_problem
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField
 
 # the language setting's values, each named in its own language (not translated)
 LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
-PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 class GeneralPage(QWidget):
@@ -153,16 +151,24 @@ class NetworkPage(QWidget):
     def collect(self, v: Values) -> bool:
         proxy = self.proxy.text().strip()
         ok = True
-        if proxy:
-            parts = urlsplit(proxy)
-            if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
-                self.proxy_error.show_message(
-                    self.tr(
-                        "“{text}” is not a proxy address; write it like "
-                        "http://proxy.newsroom.local:3128."
-                    ).format(text=proxy)
+        problem = proxy_problem(proxy)
+        if problem == "password":
+            self.proxy_error.show_message(
+                self.tr(
+                    "A proxy address with a user name or password is not supported (it would "
+                    "be kept where secrets are not); ask the network's administrator to let "
+                    "this computer through without one."
                 )
-                ok = False
+            )
+            ok = False
+        elif problem:
+            self.proxy_error.show_message(
+                self.tr(
+                    "“{text}” is not a proxy address; write it like "
+                    "http://proxy.newsroom.local:3128."
+                ).format(text=proxy)
+            )
+            ok = False
         v.proxy = proxy
         v.ca_bundle = self.ca_bundle.text()
         v.allow_http = self.allow_http.isChecked()
