@@ -1,15 +1,18 @@
-"""The official tus Node.js server on 127.0.0.1, for the upload interoperability tests: a tus 1.0
-server we did not write, with the extensions creation, creation-with-upload,
-creation-defer-length, termination and expiration, and neither checksum nor concatenation.
+"""tus implementations in Node.js that we did not write, for the interoperability tests: the
+official tus Node.js server on 127.0.0.1 (``start_tus_node``; the client's uploads to a server
+with the extensions creation, creation-with-upload, creation-defer-length, termination and
+expiration, and neither checksum nor concatenation), and tus-js-client, the client of Uppy and
+most web uploaders (``upload.mjs``, run by tests/hub/test_tus_js_client.py against the hub).
 
-It is ``@tus/server`` with ``@tus/file-store`` (tus-node-server), at the versions pinned with
-their hashes in ``tests/support/tus-node-server/package-lock.json``; ``npm ci`` installs them
-beside it on first use (and again when the lock changes), which takes a few seconds. Node.js
-20.19 or newer and npm are needed: ``.ci/run`` installs them where they are missing.
+They are ``@tus/server`` with ``@tus/file-store`` (tus-node-server) and ``tus-js-client``, at the
+versions pinned with their hashes in ``tests/support/tus-node/package-lock.json``; ``npm ci``
+installs them beside it on first use (and again when the lock changes), which takes a few
+seconds. Node.js 20.19 or newer and npm are needed: ``.ci/run`` installs them where they are
+missing.
 
-``start_tus_node(directory, maxSize=…, expirationMs=…, relativeLocation=…)`` starts one on a
-free port (the options are ``server.mjs``'s); each upload lands in ``directory`` as a file named
-by its id, beside ``<id>.json`` with its length, offset and metadata.
+``start_tus_node(directory, maxSize=…, expirationMs=…, relativeLocation=…)`` starts a server on
+a free port (the options are ``server.mjs``'s); each upload lands in ``directory`` as a file
+named by its id, beside ``<id>.json`` with its length and metadata.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent / "tus-node-server"
+HERE = Path(__file__).resolve().parent / "tus-node"
 MIN_NODE = (20, 19)
 START_TIMEOUT_S = 30.0
 
