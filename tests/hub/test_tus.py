@@ -779,6 +779,9 @@ def test_concatenation_of_three_partials(env: Env) -> None:
     h = env.head(final)
     assert h.headers["Alu-Upload-State"] == "receiving"
     assert h.headers["Upload-Length"] == str(len(whole))
+    # tus: no Upload-Offset on a final upload before its join is done (a client would take it
+    # for an offset to PATCH at)
+    assert "Upload-Offset" not in h.headers
     # ...its parts are its own from then on...
     r = requests.post(
         env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10

@@ -168,11 +168,11 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
 
 
 def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
-    headers = {
-        "Upload-Offset": str(up.offset),
-        "Cache-Control": "no-store",
-        "Alu-Upload-State": up.state,
-    }
+    headers = {"Cache-Control": "no-store", "Alu-Upload-State": up.state}
+    # tus concatenation: a final upload's HEAD SHOULD NOT carry Upload-Offset until its parts
+    # are all joined (its value before is undefined for clients); then it equals the length
+    if up.concat != "final" or (up.length is not None and up.offset >= up.length):
+        headers["Upload-Offset"] = str(up.offset)
     if up.length is None:
         headers["Upload-Defer-Length"] = "1"
     else:
