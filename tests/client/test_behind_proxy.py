@@ -26,9 +26,12 @@ import uvicorn
 
 from alu_client.core.http import proxy_answer, proxy_for
 from alu_client.core.hub import Connection, HubClient
+from alu_client.core.transfers.base import Stopped
+from alu_client.core.transfers.upload import UploadSpec
 from alu_hub.media import generate_clip
 from alu_hub.server import free_port
 from tests.client.test_sync import make_rig
+from tests.client.test_upload import Ctx, meta_for, start_upload
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.squid import Squid, start_squid
@@ -301,3 +304,59 @@ def test_the_live_feed_comes_through_the_proxy(
     assert ("GET", f"{live_hub.url}/api/v1/events") in {
         (m, u.split("?")[0]) for m, u, _ in squid.requests()
     }
+
+
+def test_a_proxy_that_refuses_patch_gets_chunks_as_post(
+    plain_hub: tuple[str, Seen], live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # some corporate proxies pass GET, HEAD and POST only: tus lets a client send PATCH (and
+    # DELETE) as POST with X-HTTP-Method-Override, which the hub honours
+    url, seen = plain_hub
+    live_hub.member("ktn", PASSWORD)
+    with start_squid(policy="no-patch") as squid:
+        env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+        home = tmp_path / "desk"
+        ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
+               env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+        own = tmp_path / "lagos_market.mp4"
+        generate_clip(own, seconds=1.0, width=320, height=240, seed=13)
+        out = ok(alu(home, "-v", "put", str(own), "--title", "Lagos market", env=env))
+        assert "published as item" in out
+        logged = squid.requests()
+    patches = [status for method, _, status in logged if method == "PATCH"]
+    assert patches == [403]  # refused once; then each chunk went as POST
+    overridden = [r for r in seen.requests if r[0] == "POST" and "/uploads/" in r[1]]
+    assert overridden, seen.requests
+    assert ("POST", 204) in {(m, s) for m, u, s in logged if "/uploads/" in u}
+
+
+def test_a_canceled_upload_is_deleted_through_a_proxy_that_refuses_delete(
+    live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    token = live_hub.login("ktn", PASSWORD).headers["Authorization"].removeprefix("Bearer ")
+    path = tmp_path / "long.mxf"
+    path.write_bytes(os.urandom(24 * 1024 * 1024))
+    with start_squid(policy="no-delete") as squid:
+        for name, value in {**NO_PROXY_ENV, "http_proxy": squid.url}.items():
+            monkeypatch.setenv(name, value)
+        c = Ctx(token, tuning={"upload_chunk_size": 1024 * 1024})
+        moving = threading.Event()
+        c.on_meter = lambda total: moving.set() if total >= 3 * 1024 * 1024 else None
+        spec = UploadSpec(path, live_hub.api("/uploads/"), meta_for(path), chunk_size=1024 * 1024)
+        thread, errors = start_upload(spec, c)
+        assert moving.wait(30)
+        upload_url = c.checkpoint.data["url"]
+        c.control.stop("cancel")
+        thread.join(15)
+        c.sessions.close()
+        assert len(errors) == 1 and isinstance(errors[0], Stopped), errors
+        head = requests.head(
+            upload_url,
+            headers={"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        logged = squid.requests()
+    assert head.status_code in (404, 410)  # the hub dropped it
+    deletes = [s for m, _, s in logged if m == "DELETE"]
+    assert deletes == [403]  # refused, then sent as POST with X-HTTP-Method-Override

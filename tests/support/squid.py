@@ -9,7 +9,9 @@ nothing: every request reaches the hub), and an access log of one line per reque
 It forwards what clients on 127.0.0.1 ask (plain HTTP requests and CONNECT tunnels to any
 port), connecting from 127.0.0.2 (so that a server can tell what came through it). With
 ``policy="deny"`` it refuses every request (403), as a proxy that has not been told about this
-workstation does; with ``policy="password"`` it asks for a user name and password (407). As root, squid drops to its ``proxy`` user, who is
+workstation does; with ``policy="password"`` it asks for a user name and password (407); with
+``policy="no-patch"`` it refuses PATCH and DELETE (403), as some corporate proxies do, and
+passes the rest (``policy="no-delete"``: DELETE only). As root, squid drops to its ``proxy`` user, who is
 given the temp folder (directly under the system's temp folder, where that user can reach it).
 """
 
@@ -86,13 +88,21 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def start_squid(*, policy: Literal["allow", "deny", "password"] = "allow") -> Iterator[Squid]:
+def start_squid(
+    *, policy: Literal["allow", "deny", "password", "no-patch", "no-delete"] = "allow"
+) -> Iterator[Squid]:
     ensure_squid()
     base = Path(tempfile.mkdtemp(prefix="alu-test-squid-"))
     port = free_port()
     as_root = os.geteuid() == 0
     rules = {
         "allow": "http_access allow localhost",
+        "no-patch": "acl unusual method PATCH DELETE\n"
+        "http_access deny unusual\n"
+        "http_access allow localhost",
+        "no-delete": "acl unusual method DELETE\n"
+        "http_access deny unusual\n"
+        "http_access allow localhost",
         "deny": "http_access deny localhost",
         # any user name and password would do (basic_fake_auth); the client has none to give
         "password": "auth_param basic program /usr/lib/squid/basic_fake_auth\n"
@@ -104,7 +114,7 @@ def start_squid(*, policy: Literal["allow", "deny", "password"] = "allow") -> It
 http_port 127.0.0.1:{port}
 pid_filename {base}/squid.pid
 cache_log {base}/cache.log
-logformat alu %rm %ru %>Hs %<st %>st
+logformat alu %rm %ru %>Hs %<st %>st %ts.%03tu %tr
 access_log stdio:{base}/access.log logformat=alu
 cache deny all
 cache_mem 8 MB

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 import requests
 from tusclient.client import TusClient
 
-from ...http import CERTIFICATE_MESSAGE, certificate_problem, same_origin
+from ...http import CERTIFICATE_MESSAGE, certificate_problem, proxy_answer, same_origin
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
@@ -63,6 +63,8 @@ class _JobServices:
         self.sent = 0
         #: the shortest round trip seen to the endpoint (seconds; the OPTIONS discovery)
         self.rtt: float | None = None
+        #: PATCH and DELETE go as POST with X-HTTP-Method-Override (see ``refused_method``)
+        self.method_override = False
         self._sent_lock = threading.Lock()
         #: per stream: its last judged chunk's rate (bytes/s) and when it ended; its last renewal
         self._rates: dict[int, tuple[float, float]] = {}
@@ -104,6 +106,36 @@ class _JobServices:
             if certificate_problem(e):
                 raise PermanentError(CERTIFICATE_MESSAGE) from None
             raise _Resume("The connection to the hub dropped.") from None
+
+    def method_for(self, method: str, headers: dict[str, str]) -> str:
+        """The method to send a ``method`` request with: itself, or POST carrying
+        ``X-HTTP-Method-Override: <method>`` (which tus servers must honour) once the network
+        has been seen refusing it (``refused_method``)."""
+        if self.method_override and method in ("PATCH", "DELETE"):
+            headers["X-HTTP-Method-Override"] = method
+            return "POST"
+        return method
+
+    def refused_method(self, r: requests.Response, method: str) -> bool:
+        """Whether ``r``, the answer to a ``method`` request sent as itself, says that something
+        on the way does not pass that method: a 405, or a proxy's own 403/501 (some corporate
+        proxies pass only GET, HEAD and POST). From then on the job's PATCH and DELETE requests
+        go as POST with ``X-HTTP-Method-Override``; the caller sends this one again so."""
+        if self.method_override or method not in ("PATCH", "DELETE"):
+            return False
+        if r.status_code != 405 and not (
+            r.status_code in (403, 501) and proxy_answer(r) is not None
+        ):
+            return False
+        self.method_override = True
+        self.log.info(
+            "upload %s: %s was refused on the way (HTTP %d); sending it as POST with "
+            "X-HTTP-Method-Override",
+            self.name,
+            method,
+            r.status_code,
+        )
+        return True
 
     def timed_request(
         self, method: str, url: str, stream: int, headers: dict[str, str]
@@ -245,15 +277,22 @@ class _JobServices:
     def _terminate(self, urls: list[str]) -> None:
         for url in urls:
             try:
-                r = self.ctx.sessions.get(url, 0).delete(
-                    url,
-                    headers=self.tus_headers(url),
-                    timeout=(self.timeout[0], min(self.timeout[1], 10.0)),
-                    allow_redirects=False,
-                )
+                r = self._delete(url)
+                if self.refused_method(r, "DELETE"):
+                    r = self._delete(url)
                 self.log.info("upload %s: terminated (HTTP %d)", self.name, r.status_code)
             except requests.RequestException as e:
                 self.log.info("upload %s: could not terminate (%s)", self.name, type(e).__name__)
+
+    def _delete(self, url: str) -> requests.Response:
+        headers = self.tus_headers(url)
+        return self.ctx.sessions.get(url, 0).request(
+            self.method_for("DELETE", headers),
+            url,
+            headers=headers,
+            timeout=(self.timeout[0], min(self.timeout[1], 10.0)),
+            allow_redirects=False,
+        )
 
     def _stat(self) -> os.stat_result:
         try:

@@ -55,6 +55,8 @@ class _Body:
         self._pos = pos
         self._length = length
         self._blocks: Generator[bytes, None, None] | None = None
+        #: every byte was handed to the connection (an answer may come before: see upload_chunk)
+        self.finished = False
 
     def __len__(self) -> int:
         return self._length
@@ -92,6 +94,7 @@ class _Body:
                     up.block = max(MIN_BLOCK, up.block // 2)
                 elif took < 0.02:
                     up.block = min(job.max_block, up.block * 2)
+        self.finished = True
 
 
 class _TusUpload(Uploader):
@@ -209,11 +212,12 @@ class _TusUpload(Uploader):
             headers["Upload-Checksum"] = f"{job.checksum} {self._digest(pos, length)}"
         body = _Body(self, pos, length)
         session = job.ctx.sessions.get(url, self.stream)
+        method = job.method_for("PATCH", headers)
         self.flight.begin()
         began = time.monotonic()
         try:
-            r = session.patch(
-                url, data=body, headers=headers, timeout=job.timeout, allow_redirects=False
+            r = session.request(
+                method, url, data=body, headers=headers, timeout=job.timeout, allow_redirects=False
             )
         except requests.RequestException as e:
             job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
@@ -226,8 +230,15 @@ class _TusUpload(Uploader):
         finally:
             self.flight.end()
             body.close()
+        if r.status_code >= 400 or not body.finished:
+            # a refusal may come before the body has been read (or even sent): whoever answered
+            # may still have the rest of it to read, and take the next request on this
+            # connection for part of it (squid does), so the connection carries nothing more
+            job.ctx.sessions.renew(url, self.stream)
         if r.status_code == 413:
             raise _TooLarge()
+        if method == "PATCH" and job.refused_method(r, "PATCH"):
+            raise _Resume("The network does not pass PATCH; the chunk goes again as POST.")
         _raise_for(r)
         new = _int_header(r, "Upload-Offset")
         if new is None or not start <= new <= start + length:
