@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import end_process
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 NGINX = Path("/usr/sbin/nginx")
@@ -366,7 +368,7 @@ def run_sampled(
         elapsed = time.perf_counter() - t0
         out, err = proc.communicate(timeout=30)
     finally:
-        _stop(proc)
+        end_process(proc)
     if proc.returncode != 0:
         pytest.fail(
             f"exit {proc.returncode}: {' '.join(argv)[:300]}\n{err.decode(errors='replace')[-2000:]}"
@@ -405,16 +407,6 @@ def _tail(log: Path) -> str:
         return log.read_text(errors="replace")[-1500:]
     except OSError:
         return "no log"
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(grace)
 
 
 def _wait_ready(probe: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
@@ -505,7 +497,7 @@ http {{
         _wait_ready(answers, proc, "nginx")
         yield Nginx(host, port, root)
     finally:
-        _stop(proc)
+        end_process(proc)
 
 
 # --- a tus-only hub in another process ---------------------------------------------------------
@@ -631,7 +623,7 @@ def tus_hub(data: Path, *, host: str = "127.0.0.1", netns: str | None = None) ->
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
-            _stop(proc)
+            end_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 
@@ -727,7 +719,7 @@ def linkem(
         note(banner)
         yield Link(delay_ms, loss, rate_mbit, banner, stats)
     finally:
-        _stop(proc, grace=15)  # SIGTERM: linkem removes its namespaces itself
+        end_process(proc, 15)  # SIGTERM: linkem removes its namespaces itself
         if proc.stdout is not None:
             proc.stdout.close()
         for ns in {NS_CLI, NS_SRV} & netns_list():  # ours, in case it could not

@@ -31,7 +31,7 @@ import pytest
 import requests
 
 from alu_hub.server import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import end_process, wait_until
 
 NGINX = Path("/usr/sbin/nginx")
 
@@ -76,15 +76,7 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        end_process(self.proc)
 
 
 def _user_directive() -> str:

@@ -31,7 +31,7 @@ from typing import Literal
 import pytest
 
 from alu_hub.server import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import end_process, wait_until
 
 SQUID = Path("/usr/sbin/squid")
 
@@ -144,13 +144,5 @@ http_access deny all
             pytest.fail(f"squid did not start:\n{err}\n{log[-3000:]}", pytrace=False)
         yield Squid(port, base, proc)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        end_process(proc, 15)
         shutil.rmtree(base, ignore_errors=True)

@@ -33,6 +33,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import end_process
+
 HERE = Path(__file__).resolve().parent / "tus-node"
 MIN_NODE = (20, 19)
 #: installed from the npm registry when the system's Node.js is older than MIN_NODE
@@ -157,11 +159,4 @@ def start_tus_node(directory: Path, **options: Any) -> Iterator[TusNode]:
             pytest.fail(f"the tus Node.js server did not start:\n{line}{rest}", pytrace=False)
         yield TusNode(int(started[1]), directory, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end_process(proc)

@@ -1,11 +1,13 @@
-"""Waiting on a condition with a deadline (never a fixed sleep standing in for a result)."""
+"""Waiting on a condition with a deadline (never a fixed sleep standing in for a result), and
+ending the server processes the tests start."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -23,3 +25,18 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s: {what or cond}")
         pause.wait(interval)
+
+
+def end_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Stop a server the tests started: SIGTERM, then SIGKILL after ``grace`` seconds; its
+    pipes are closed."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
