@@ -47,6 +47,24 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message:
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux lets a name hold any bytes")
+def test_a_file_name_that_is_not_text_is_refused_plainly(tmp_path: Path) -> None:
+    odd = tmp_path / os.fsdecode(b"journal_f\xe9vrier.mxf")  # Latin-1, from an old card
+    odd.write_bytes(b"x" * 1000)
+    home = tmp_path / "home"
+    for args in (
+        ["tus-put", "http://127.0.0.1:9/up/", str(odd)],
+        ["fetch", "http://127.0.0.1:9/x", str(tmp_path / os.fsdecode(b"f\xe9vrier.mxf"))],
+    ):
+        r = run_alu(home, *args)
+        assert r.returncode == 2, r.stderr
+        assert "f\ufffdvrier.mxf” in" in r.stderr and "is not valid text" in r.stderr
+        assert "Rename the file" in r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    listed = run_alu(home, "queue", "list", "--all", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]"  # nothing was queued
+
+
 def test_fetch_into_a_folder_is_quiet_off_a_terminal(
     tmp_path: Path, payload: Path, file_server: RunningHub
 ) -> None:

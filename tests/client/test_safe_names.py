@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from alu_client.core.safe_names import MAX_NAME_BYTES, inside, safe_filename, unique_path
+from alu_client.core.safe_names import (
+    MAX_NAME_BYTES,
+    NameNotText,
+    check_text_path,
+    inside,
+    safe_filename,
+    shown,
+    unique_path,
+)
 
 HOSTILE = [
     ("../../etc/passwd", "passwd"),
@@ -70,3 +78,12 @@ def test_inside_follows_symlinks(tmp_path: Path) -> None:
     (folder / "link").symlink_to(outside)
     assert not inside(folder, folder / "link" / "x.mp4")
     assert inside(folder, folder / "x.mp4")
+
+
+def test_a_path_that_is_not_text_is_named_readably() -> None:
+    odd = "/media/card/" + b"r\xe9union.mp4".decode("utf-8", "surrogateescape")
+    assert shown(odd) == "/media/card/r\ufffdunion.mp4"
+    with pytest.raises(NameNotText) as refused:
+        check_text_path(odd)
+    assert "“r\ufffdunion.mp4” in /media/card is not valid text" in str(refused.value)
+    assert check_text_path("/media/card/réunion مقابلة.mp4") == "/media/card/réunion مقابلة.mp4"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -547,3 +549,23 @@ def test_scan_now_returns_what_it_wrote(hot: HotFolders, hot_dir: Path) -> None:
     [taken] = hot.scan_now()
     assert (taken.path.name, taken.state) == ("a.mp4", "uploading")
     assert hot.scan_now() == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux lets a name hold any bytes")
+def test_a_name_that_is_not_text_is_reported_once_and_the_others_go(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a clip copied from an old camera card: its name in Latin-1, not UTF-8
+    odd = hot_dir / os.fsdecode(b"r\xe9union.mp4")
+    odd.write_bytes(b"r" * 100)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    with caplog.at_level(logging.WARNING, logger="alu_client"):
+        scan_until(hot, lambda: uploads.count() == 1)
+        scan_times(hot, 3)
+    assert [p.name for p, _, _ in uploads.calls] == ["a.mp4"]
+    assert "“r\ufffdunion.mp4”" in hot.problems[folder.id]
+    assert "Rename the file" in hot.problems[folder.id]
+    assert [r.path.name for r in rows(hot, folder)] == ["a.mp4"]
+    assert sum("is not valid text" in r.getMessage() for r in caplog.records) == 1
+    assert not any(r.exc_info for r in caplog.records)  # no traceback at every scan

@@ -79,3 +79,29 @@ def inside(folder: Path, path: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+class NameNotText(ValueError):
+    """A path whose name is not valid text (see ``check_text_path``)."""
+
+
+def shown(text: str | Path) -> str:
+    """A path as it can be shown: bytes that are no text in the file system's encoding (kept by
+    Python as lone surrogates) become U+FFFD."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def check_text_path(path: str | Path) -> str:
+    """``str(path)``, or ``NameNotText`` if it cannot be stored or sent as text: on Linux a
+    name may hold any bytes (a file from an old camera card or a Windows share with another
+    code page), which neither the library's database nor a tus server's metadata can take."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NameNotText(
+            f"The name of “{shown(Path(text).name)}” in {shown(Path(text).parent)} is not valid "
+            "text: it holds bytes no character set here can read. Rename the file, then add it "
+            "again."
+        ) from None
+    return text

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..safe_names import check_text_path
 from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
 from .base import Control, SessionPool, Stopped, TransferContext, Tuning
@@ -156,6 +157,7 @@ class TransferQueue:
         extra: dict[str, Any] | None = None,
     ) -> int:
         """``extra``: kept with the transfer for whoever records its outcome (profile, rule)."""
+        check_text_path(dest)
         options: dict[str, Any] = dict(extra or {})
         if segments:
             options["segments"] = segments
@@ -186,6 +188,7 @@ class TransferQueue:
         parallel: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> int:
+        check_text_path(path)  # NameNotText: said plainly, nothing queued
         options: dict[str, Any] = {**(extra or {}), "metadata": metadata}
         if chunk_size:
             options["chunk_size"] = chunk_size

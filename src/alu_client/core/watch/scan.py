@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_ignored
 from .move import SentMover
@@ -95,7 +96,7 @@ class Scanner(FileRecords, SentMover):
                 log.warning("hot folder %s", message)
             self._mem.problems[folder.id] = message
             return
-        self._mem.problems.pop(folder.id, None)
+        before = self._mem.problems.pop(folder.id, None)
         seen: set[tuple[int, str]] = set()
         for entry in entries:
             if self._stop.is_set():
@@ -111,6 +112,13 @@ class Scanner(FileRecords, SentMover):
             if getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2):
                 continue
             path = Path(entry.path)
+            try:
+                check_text_path(path)
+            except NameNotText as e:  # no row can hold its name: the folder's problem says so
+                if str(e) not in (before, self._mem.problems.get(folder.id)):
+                    log.warning("hot folder: %s", e)  # once, not at every scan
+                self._mem.problems[folder.id] = str(e)
+                continue
             seen.add((folder.id, str(path)))
             try:
                 self._consider(folder, path, st, written)
