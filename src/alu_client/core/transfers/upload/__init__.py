@@ -58,7 +58,11 @@ Errors (in one run)
     413 on PATCH: halve the chunk (not below ``tuning.min_upload_chunk``). 404/410 on HEAD or
     PATCH, or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted.
     401/403, a file larger than ``Tus-Max-Size``, a deleted or changed source file:
-    ``PermanentError`` in plain words (a changed file's upload is DELETEd).
+    ``PermanentError`` in plain words (a changed file's upload is DELETEd). An error a proxy
+    made itself (``http.proxy_answer``) is named as the proxy's; a 405, or a proxy's 403/501,
+    to a PATCH or DELETE switches the job to POST with ``X-HTTP-Method-Override`` (tus allows
+    it; some proxies pass GET, HEAD and POST only). After an error answer to a PATCH its
+    connection is dropped: the answer may have come before the body was read.
 
 Chunk size
     ``spec.chunk_size`` if given (fixed, but halved on 413), else adaptive from
