@@ -209,7 +209,15 @@ def test_a_proxy_that_refuses_the_station_is_named(
             assert f"The network's proxy ({squid.url}) {said}" in err, err
             assert "Traceback" not in err and "does not allow this account" not in err
             assert seen.requests == []  # nothing reached the hub
-            assert {(m, s) for m, _, s in squid.requests()} == {
+            if policy == "deny":  # doctor, for a station signed in before the proxy came
+                home = tmp_path / "c"
+                ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
+                       env={}, stdin=PASSWORD + "\n"))  # fmt: skip
+                code, out, _ = alu(home, "doctor", env=env)
+                assert code == 1
+                assert f"hub reachable: The network's proxy ({squid.url}) refused" in out, out
+                seen.requests.clear()
+            assert {(m, s) for m, _, s in squid.requests()} >= {
                 ("CONNECT", 403 if policy == "deny" else 407),
                 ("POST", 403 if policy == "deny" else 407),
             }

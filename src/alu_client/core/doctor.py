@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from . import hub
+from . import http, hub
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
@@ -183,7 +183,15 @@ def _http_checks(
         resp.close()
 
     checks: list[Check] = []
-    if "json" not in ctype or (status >= 300 and status != 401):
+    refused = http.proxy_answer(
+        resp,
+        server=f"the hub at {url}",
+        proxy=http.proxy_for(client.session, url),
+        not_the_servers="json" not in ctype,
+    )
+    if refused is not None:
+        checks.append(Check("hub reachable", False, refused))
+    elif "json" not in ctype or (status >= 300 and status != 401):
         checks.append(
             Check(
                 "hub reachable",
