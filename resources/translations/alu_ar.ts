@@ -1742,6 +1742,14 @@
         <translation>تعذّر التحقق من شهادة الأمان الخاصة بالمركز. إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
     </message>
     <message>
+        <source>The network&apos;s proxy{proxy} wants a user name and password, which ALU Desk cannot give it. Ask the network&apos;s administrator to let this computer reach the hub without one.</source>
+        <translation>يطلب وكيل الشبكة{proxy} اسم مستخدم وكلمة مرور لا يستطيع ALU Desk تقديمهما. اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالوصول إلى المركز دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
+        <translation>رفض وكيل الشبكة{proxy} وصول هذا الحاسوب إلى المركز (HTTP {status}). تحقق من الوكيل في الإعدادات المتقدمة، أو راجع مسؤول الشبكة.</translation>
+    </message>
+    <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
         <translation>تعذّر الوصول إلى المركز. تحقّق من عنوانه ومن الشبكة (أو من الوكيل في الإعدادات المتقدمة)، ثم أعد المحاولة.</translation>
     </message>

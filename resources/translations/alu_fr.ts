@@ -1742,6 +1742,14 @@
         <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
     </message>
     <message>
+        <source>The network&apos;s proxy{proxy} wants a user name and password, which ALU Desk cannot give it. Ask the network&apos;s administrator to let this computer reach the hub without one.</source>
+        <translation>Le proxy du réseau{proxy} demande un nom d&apos;utilisateur et un mot de passe, qu&apos;ALU Desk ne peut pas lui donner. Demandez à l&apos;administrateur du réseau de laisser cet ordinateur joindre le hub sans identifiants.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les paramètres avancés, ou adressez-vous à l&apos;administrateur du réseau.</translation>
+    </message>
+    <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
         <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les paramètres avancés), puis réessayez.</translation>
     </message>

@@ -176,12 +176,16 @@ def test_a_plain_hub_through_the_systems_proxy(
 
 
 @pytest.mark.parametrize(
-    ("policy", "said"),
-    [("deny", "refused to pass the request"), ("password", "wants a user name and password")],
+    ("policy", "said", "said_tls"),
+    [
+        ("deny", "refused to pass the request", "refused the connection"),
+        ("password", "wants a user name and password", "wants a user name and password"),
+    ],
 )
 def test_a_proxy_that_refuses_the_station_is_named(
     policy: Literal["deny", "password"],
     said: str,
+    said_tls: str,
     live_hub: LiveHub,
     tmp_path: Path,
     plain_hub: tuple[str, Seen],
@@ -198,7 +202,8 @@ def test_a_proxy_that_refuses_the_station_is_named(
                                "--password-stdin", "--ca-bundle", str(ca.bundle),
                                "--proxy", squid.url, env={}, stdin=PASSWORD + "\n")  # fmt: skip
             assert code == 1
-            assert "proxy refused the connection" in err and "Traceback" not in err, err
+            assert f"The network's proxy ({squid.url}) {said_tls}" in err, err
+            assert "Traceback" not in err
 
             # a plain-HTTP hub: the proxy answers in the hub's place
             env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}

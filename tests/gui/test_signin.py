@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from PySide6.QtCore import Qt
@@ -14,7 +14,9 @@ from alu_client.core.credentials import MemorySecrets
 from alu_client.core.profiles import Profiles
 from alu_client.core.store import Store
 from alu_client.ui.signin import SignInDialog
+from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
+from tests.support.squid import start_squid
 
 PASSWORD = "pw-signin-1234"
 
@@ -176,3 +178,32 @@ def test_signing_in_again_prefills_the_profile(
     with qtbot.waitSignal(d.signed_in, timeout=15_000):
         qtbot.keyClick(d.password, Qt.Key.Key_Return)
     assert d.result_ is not None and d.result_.profile.name == profile.name
+
+
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [("deny", "refused to let this computer reach the hub (HTTP 403)"), ("password", "wants a")],
+)
+def test_a_proxy_that_refuses_is_named_in_the_dialog(
+    qtbot: Any,
+    dialog: SignInDialog,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    policy: Literal["deny", "password"],
+    said: str,
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    ca = Authority(tmp_path / "ca")
+    tls = serve_tls(live_hub.server.app, *ca.issue(["127.0.0.1"]))
+    try:
+        with start_squid(policy=policy) as squid:
+            dialog.advanced.setChecked(True)
+            qtbot.keyClicks(dialog.proxy, squid.url)
+            qtbot.keyClicks(dialog.ca_bundle, str(ca.bundle))
+            fill(qtbot, dialog, tls.url, "ktn", PASSWORD)
+            click_sign_in(qtbot, dialog)
+            qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+            text = dialog.error.text()
+            assert text.startswith(f"The network's proxy ({squid.url}) {said}"), text
+    finally:
+        tls.stop()

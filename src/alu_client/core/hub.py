@@ -40,6 +40,7 @@ from .hub_types import (
     Member,
     NotFound,
     PlainHttpRefused,
+    ProxyRefused,
     RemoteEvent,
     Rendition,
     ServerError,
@@ -70,6 +71,7 @@ __all__ = [
     "Member",
     "NotFound",
     "PlainHttpRefused",
+    "ProxyRefused",
     "RemoteEvent",
     "Rendition",
     "ServerError",
@@ -275,10 +277,27 @@ class HubClient:
                 f"The hub's certificate at {self.url} could not be verified. If your network "
                 "uses its own certificate authority, set its CA bundle in the hub's profile."
             ) from None
-        except requests.exceptions.ProxyError:
-            raise Unreachable(
-                f"The proxy refused the connection to {self.url}; check the proxy settings."
-            ) from None
+        except requests.exceptions.ProxyError as e:
+            proxy = http.proxy_for(self.session, self.url)
+            # a refused tunnel (CONNECT) says its status only in the text: "Tunnel connection
+            # failed: 407 Proxy Authentication Required"
+            found = re.search(r"Tunnel connection failed: (\d{3})", str(e))
+            if found is None:
+                raise Unreachable(
+                    f"The network's proxy{f' ({proxy})' if proxy else ''} cannot be reached; "
+                    "check the proxy settings."
+                ) from None
+            status = int(found[1])
+            said = (
+                f"The network's proxy{f' ({proxy})' if proxy else ''} wants a user name and "
+                "password (HTTP 407), which ALU Desk cannot give it; ask the network's "
+                f"administrator to let this computer reach {self.url} without one."
+                if status == 407
+                else f"The network's proxy{f' ({proxy})' if proxy else ''} refused the "
+                f"connection to {self.url} (HTTP {status}); check the proxy settings, or ask "
+                "the network's administrator to let this computer reach the hub."
+            )
+            raise ProxyRefused(said, status=status, proxy=proxy) from None
         except requests.exceptions.Timeout:
             raise Unreachable(f"The hub at {self.url} did not answer in time.") from None
         except requests.exceptions.ConnectionError as e:
@@ -320,7 +339,7 @@ class HubClient:
         if said is not None:
             if status >= 500:
                 raise ServerError(said, status=status, retry_after=_retry_after(resp))
-            raise Unreachable(said, status=status)
+            raise ProxyRefused(said, status=status, proxy=http.proxy_for(self.session, self.url))
         if 300 <= status < 400:
             raise BadResponse(
                 f"The hub at {self.url} answered with a redirect to "

@@ -31,6 +31,15 @@ class Unreachable(HubError):
     transient = True
 
 
+class ProxyRefused(Unreachable):
+    """A proxy on the way refused the request itself (``status``: 407 wants a password it
+    cannot be given); ``proxy`` is its address without credentials, "" if unknown."""
+
+    def __init__(self, message: str, *, status: int | None, proxy: str) -> None:
+        super().__init__(message, status=status)
+        self.proxy = proxy
+
+
 class TlsError(HubError):
     pass
 

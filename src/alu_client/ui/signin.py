@@ -296,6 +296,19 @@ class SignInDialog(QDialog):
                 "The hub's security certificate could not be checked. If your organisation "
                 "uses its own certificate authority, choose its CA bundle under Advanced."
             )
+        if isinstance(error, hub.ProxyRefused):
+            # "{proxy}" is " (address)", or nothing when the address is not known
+            proxy = f" ({error.proxy})" if error.proxy else ""
+            if error.status == 407:
+                return self.tr(
+                    "The network's proxy{proxy} wants a user name and password, which ALU Desk "
+                    "cannot give it. Ask the network's administrator to let this computer "
+                    "reach the hub without one."
+                ).format(proxy=proxy)
+            return self.tr(
+                "The network's proxy{proxy} refused to let this computer reach the hub (HTTP "
+                "{status}). Check the proxy under Advanced, or ask the network's administrator."
+            ).format(proxy=proxy, status=error.status)
         if isinstance(error, hub.Unreachable):
             return self.tr(
                 "The hub could not be reached. Check its address and the network (or the "
