@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,8 +33,10 @@ from alu_hub.media import generate_clip
 from alu_hub.server import free_port
 from tests.client.test_sync import make_rig
 from tests.client.test_upload import Ctx, meta_for, start_upload
+from tests.support.faultproxy import FaultProxy
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
+from tests.support.nginx import start_nginx
 from tests.support.squid import Squid, start_squid
 from tests.support.waiting import wait_until
 
@@ -373,3 +376,47 @@ def test_a_canceled_upload_is_deleted_through_a_proxy_that_refuses_delete(
     assert head.status_code in (404, 410)  # the hub dropped it
     deletes = [s for m, _, s in logged if m == "DELETE"]
     assert deletes == [403]  # refused, then sent as POST with X-HTTP-Method-Override
+
+
+def test_a_segmented_download_through_the_proxy_resumes_after_kill(
+    tmp_path: Path, squid: Squid
+) -> None:
+    # Range requests on four connections through squid (a server we did not write behind a
+    # proxy we did not write), the CLI killed with SIGKILL, then run again
+    www = tmp_path / "www"
+    www.mkdir()
+    data = os.urandom(48 * 1024 * 1024)
+    (www / "big.mxf").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    server = start_nginx(
+        tmp_path / "nginx",
+        f"server {{ listen 127.0.0.1:{{port}}; root {www}; }}",
+        lambda port: requests.head(f"http://127.0.0.1:{port}/big.mxf", timeout=2).ok,
+    )
+    dest = tmp_path / "out" / "big.mxf"
+    env = {**os.environ, **NO_PROXY_ENV, "http_proxy": squid.url, "HTTP_PROXY": squid.url}
+    env["ALU_CLIENT_HOME"] = str(tmp_path / "home")
+    try:
+        with FaultProxy(("127.0.0.1", server.port)) as slow:
+            slow.rate_bps = 8 * 1024 * 1024
+            argv = [sys.executable, "-m", "alu_client.cli", "fetch", f"{slow.url}/big.mxf"]
+            argv += [str(dest), "--sha256", sha, "--segments", "4"]
+            first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                wait_until(lambda: slow.bytes_down > len(data) * 0.6, 60, what="the download")
+            finally:
+                first.send_signal(signal.SIGKILL)
+                first.communicate(timeout=10)
+            before = slow.bytes_down
+            slow.rate_bps = None
+            second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+            again = slow.bytes_down - before
+    finally:
+        server.stop()
+    assert second.returncode == 0, second.stderr
+    assert "sha256 verified" in second.stdout
+    assert dest.read_bytes() == data
+    # resumed, not started over (what each segment had not checkpointed comes again)
+    assert again < len(data) * 0.9, again
+    ranges = [s for m, u, s in squid.requests() if m == "GET" and u.endswith("/big.mxf")]
+    assert ranges.count(206) >= 4, ranges  # the segments' ranges went through squid
