@@ -1104,8 +1104,8 @@
         <translation>سجّل الدخول إلى مركز لضبط طريقة الوصول إليه.</translation>
     </message>
     <message>
-        <source>A proxy address with a user name or password is not supported (it would be kept where secrets are not); ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>عنوان الوكيل الذي يتضمن اسم مستخدم أو كلمة مرور غير مدعوم (ستُحفظ حيث لا تُحفظ الأسرار)؛ اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالمرور دونهما.</translation>
+        <source>A proxy address with a user name or password cannot be kept in a profile (it is no place for a secret). Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this field empty.</source>
+        <translation>لا يمكن حفظ عنوان وكيل يتضمن اسم مستخدم أو كلمة مرور في ملف تعريف (فهو ليس مكانًا للأسرار). أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128) واترك هذا الحقل فارغًا.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
@@ -1742,8 +1742,8 @@
         <translation>تعذّر التحقق من شهادة الأمان الخاصة بالمركز. إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy{proxy} wants a user name and password, which ALU Desk cannot give it. Ask the network&apos;s administrator to let this computer reach the hub without one.</source>
-        <translation>يطلب وكيل الشبكة{proxy} اسم مستخدم وكلمة مرور لا يستطيع ALU Desk تقديمهما. اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالوصول إلى المركز دونهما.</translation>
+        <source>The network&apos;s proxy{proxy} wants a user name and password. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة{proxy} اسم مستخدم وكلمة مرور. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالمرور دونهما.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>

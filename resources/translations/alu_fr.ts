@@ -1104,8 +1104,8 @@
         <translation>Connectez-vous à un hub pour régler la façon de le joindre.</translation>
     </message>
     <message>
-        <source>A proxy address with a user name or password is not supported (it would be kept where secrets are not); ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Une adresse de proxy avec un nom d&apos;utilisateur ou un mot de passe n&apos;est pas prise en charge (il serait gardé là où les secrets ne le sont pas) ; demandez à l&apos;administrateur du réseau de laisser passer cet ordinateur sans identifiants.</translation>
+        <source>A proxy address with a user name or password cannot be kept in a profile (it is no place for a secret). Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this field empty.</source>
+        <translation>Une adresse de proxy avec un nom d&apos;utilisateur ou un mot de passe ne peut pas être gardée dans un profil (ce n&apos;est pas un lieu pour un secret). Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128) et laissez ce champ vide.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
@@ -1742,8 +1742,8 @@
         <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy{proxy} wants a user name and password, which ALU Desk cannot give it. Ask the network&apos;s administrator to let this computer reach the hub without one.</source>
-        <translation>Le proxy du réseau{proxy} demande un nom d&apos;utilisateur et un mot de passe, qu&apos;ALU Desk ne peut pas lui donner. Demandez à l&apos;administrateur du réseau de laisser cet ordinateur joindre le hub sans identifiants.</translation>
+        <source>The network&apos;s proxy{proxy} wants a user name and password. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau{proxy} demande un nom d&apos;utilisateur et un mot de passe. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l&apos;administrateur du réseau de laisser passer cet ordinateur sans identifiants.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>

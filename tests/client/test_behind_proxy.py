@@ -420,3 +420,26 @@ def test_a_segmented_download_through_the_proxy_resumes_after_kill(
     assert again < len(data) * 0.9, again
     ranges = [s for m, u, s in squid.requests() if m == "GET" and u.endswith("/big.mxf")]
     assert ranges.count(206) >= 4, ranges  # the segments' ranges went through squid
+
+
+def test_a_proxy_password_from_the_systems_setting_is_used_and_kept_nowhere(
+    plain_hub: tuple[str, Seen], live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    url, seen = plain_hub
+    live_hub.member("ktn", PASSWORD)
+    with start_squid(policy="password") as squid:
+        with_password = squid.url.replace("http://", "http://desk:proxy-s3cret@")
+        env = {"http_proxy": with_password, "HTTP_PROXY": with_password}
+        home = tmp_path / "desk"
+        ok(alu(home, "-v", "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
+               env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+        item_id = live_hub.publish(clip, title="Behind an authenticated proxy")
+        code, out, err = alu(home, "-v", "get", item_id, env=env)
+        assert code == 0, err
+        assert "proxy-s3cret" not in out + err
+        statuses = {s for m, _, s in squid.requests()}
+    assert seen.requests and all("squid" in via for *_, via in seen.requests)
+    assert 200 in statuses or 206 in statuses
+    for f in home.rglob("*"):
+        if f.is_file():
+            assert b"proxy-s3cret" not in f.read_bytes(), f

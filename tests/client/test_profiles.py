@@ -193,7 +193,7 @@ def test_bad_address_is_a_clear_error(profiles: Profiles, secrets: MemorySecrets
 @pytest.mark.parametrize(
     ("proxy", "said"),
     [
-        ("http://desk:s3cret@proxy.newsroom.local:3128", "user name or password is not supported"),
+        ("http://desk:s3cret@proxy.newsroom.local:3128", "cannot be kept in a profile"),
         ("socks5://proxy.newsroom.local:1080", "not a proxy address"),
         ("proxy.newsroom.local:3128", "not a proxy address"),
         ("http://proxy.newsroom.local:port", "not a proxy address"),

@@ -344,7 +344,7 @@ def test_network_round_trip_and_ca_bundle_check(
     assert "not a proxy address" in page.proxy_error.text()
     type_into(qtbot, page.proxy, "http://desk:s3cret@proxy.newsroom.local:3128")
     press_ok_expecting_error(qtbot, dialog, page.proxy_error)
-    assert "user name or password is not supported" in page.proxy_error.text()
+    assert "cannot be kept in a profile" in page.proxy_error.text()
     assert "s3cret" not in page.proxy_error.text()
     type_into(qtbot, page.proxy, "http://proxy.newsroom.local:3128")
     type_into(qtbot, page.ca_bundle.edit, str(not_pem))

@@ -47,6 +47,23 @@ def same_origin(a: str, b: str) -> bool:
     return origin(a) == origin(b)
 
 
+#: where a proxy's user name and password go: the system's setting, which requests reads and
+#: ALU Desk keeps nothing of (a profile is no place for a secret)
+PROXY_CREDENTIALS_HINT = (
+    "Give them in the system's proxy setting (for example "
+    "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to let "
+    "this computer through without one."
+)
+
+
+def proxy_password_message(who: str, server: str) -> str:
+    """A 407: ``who`` (the proxy) wants a user name and password to reach ``server``."""
+    return (
+        f"{who} wants a user name and password (HTTP 407) to reach {server}. "
+        + PROXY_CREDENTIALS_HINT
+    )
+
+
 def proxy_answer(
     resp: requests.Response, *, server: str = "", proxy: str = "", not_the_servers: bool = False
 ) -> str | None:
@@ -67,10 +84,7 @@ def proxy_answer(
     server = server or urlsplit(resp.url or "").hostname or "the server"
     who = f"The network's proxy ({proxy})" if proxy else "The network's proxy"
     if code == 407:
-        return (
-            f"{who} wants a user name and password (HTTP 407), which ALU Desk cannot give it; "
-            f"ask the network's administrator to let this computer reach {server} without one."
-        )
+        return proxy_password_message(who, server)
     if code >= 500:
         return f"{who} could not reach {server} (HTTP {code}); trying again later."
     return (

@@ -288,14 +288,13 @@ class HubClient:
                     "check the proxy settings."
                 ) from None
             status = int(found[1])
+            who = f"The network's proxy{f' ({proxy})' if proxy else ''}"
             said = (
-                f"The network's proxy{f' ({proxy})' if proxy else ''} wants a user name and "
-                "password (HTTP 407), which ALU Desk cannot give it; ask the network's "
-                f"administrator to let this computer reach {self.url} without one."
+                http.proxy_password_message(who, f"the hub at {self.url}")
                 if status == 407
-                else f"The network's proxy{f' ({proxy})' if proxy else ''} refused the "
-                f"connection to {self.url} (HTTP {status}); check the proxy settings, or ask "
-                "the network's administrator to let this computer reach the hub."
+                else f"{who} refused the connection to {self.url} (HTTP {status}); check the "
+                "proxy settings, or ask the network's administrator to let this computer reach "
+                "the hub."
             )
             raise ProxyRefused(said, status=status, proxy=proxy) from None
         except requests.exceptions.Timeout:

@@ -36,9 +36,9 @@ PROXY_SCHEMES = ("http", "https")
 PROXY_MESSAGES = {
     "address": "“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.",
     "password": (
-        "A proxy address with a user name or password is not supported (it would be kept where "
-        "secrets are not); ask the network's administrator to let this computer through "
-        "without one."
+        "A proxy address with a user name or password cannot be kept in a profile (it is no "
+        "place for a secret). Give them in the system's proxy setting (for example "
+        "HTTPS_PROXY=http://user:password@proxy:3128) and leave the profile's proxy empty."
     ),
 }
 

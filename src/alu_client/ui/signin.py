@@ -301,9 +301,10 @@ class SignInDialog(QDialog):
             proxy = f" ({error.proxy})" if error.proxy else ""
             if error.status == 407:
                 return self.tr(
-                    "The network's proxy{proxy} wants a user name and password, which ALU Desk "
-                    "cannot give it. Ask the network's administrator to let this computer "
-                    "reach the hub without one."
+                    "The network's proxy{proxy} wants a user name and password. Give them in "
+                    "the system's proxy setting (for example "
+                    "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's "
+                    "administrator to let this computer through without one."
                 ).format(proxy=proxy)
             return self.tr(
                 "The network's proxy{proxy} refused to let this computer reach the hub (HTTP "

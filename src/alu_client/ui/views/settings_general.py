@@ -155,9 +155,10 @@ class NetworkPage(QWidget):
         if problem == "password":
             self.proxy_error.show_message(
                 self.tr(
-                    "A proxy address with a user name or password is not supported (it would "
-                    "be kept where secrets are not); ask the network's administrator to let "
-                    "this computer through without one."
+                    "A proxy address with a user name or password cannot be kept in a profile "
+                    "(it is no place for a secret). Give them in the system's proxy setting "
+                    "(for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this "
+                    "field empty."
                 )
             )
             ok = False
