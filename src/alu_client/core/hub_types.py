@@ -32,8 +32,8 @@ class Unreachable(HubError):
 
 
 class ProxyRefused(Unreachable):
-    """A proxy on the way refused the request itself (``status``: 407 wants a password it
-    cannot be given); ``proxy`` is its address without credentials, "" if unknown."""
+    """A proxy on the way refused the request itself (``status`` 407: it wants a user name and
+    password); ``proxy`` is its address without credentials, "" if unknown."""
 
     def __init__(self, message: str, *, status: int | None, proxy: str) -> None:
         super().__init__(message, status=status)
