@@ -88,6 +88,17 @@ def ok(result: tuple[int, str, str]) -> str:
     return out
 
 
+def via(proxy: str) -> dict[str, str]:
+    """The system's proxy setting, as a workstation's environment gives it."""
+    return {"http_proxy": proxy, "HTTP_PROXY": proxy}
+
+
+def login(home: Path, url: str, env: dict[str, str], *extra: str) -> tuple[int, str, str]:
+    """``alu login`` as ktn, the password typed on standard input."""
+    args = ("login", url, "--user", "ktn", "--password-stdin", *extra)
+    return alu(home, *args, env=env, stdin=PASSWORD + "\n")
+
+
 @pytest.fixture
 def squid() -> Iterator[Squid]:
     with start_squid() as proxy:
@@ -139,9 +150,7 @@ def test_a_tls_hub_through_the_proxy_in_the_profile(
     tls = serve_tls(seen, cert, key)
     try:
         home = tmp_path / "desk"
-        out = ok(alu(home, "login", tls.url, "--user", "ktn", "--password-stdin",
-                     "--ca-bundle", str(ca.bundle), "--proxy", squid.url,
-                     env={}, stdin=PASSWORD + "\n"))  # fmt: skip
+        out = ok(login(home, tls.url, {}, "--ca-bundle", str(ca.bundle), "--proxy", squid.url))
         assert f"Signed in to {tls.url}" in out
 
         a_members_day(home, live_hub, clip, tmp_path, env={})
@@ -161,10 +170,9 @@ def test_a_plain_hub_through_the_systems_proxy(
 ) -> None:
     url, seen = plain_hub
     live_hub.member("ktn", PASSWORD)
-    env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+    env = via(squid.url)
     home = tmp_path / "desk"
-    out = ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
-                 env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+    out = ok(login(home, url, env, "--allow-http"))
     assert f"Signed in to {url}" in out
 
     a_members_day(home, live_hub, clip, tmp_path, env=env)
@@ -201,26 +209,22 @@ def test_a_proxy_that_refuses_the_station_is_named(
     try:
         with start_squid(policy=policy) as squid:
             # a TLS hub: the proxy refuses the tunnel (CONNECT)
-            code, _, err = alu(tmp_path / "a", "login", tls.url, "--user", "ktn",
-                               "--password-stdin", "--ca-bundle", str(ca.bundle),
-                               "--proxy", squid.url, env={}, stdin=PASSWORD + "\n")  # fmt: skip
+            tunnel = ("--ca-bundle", str(ca.bundle), "--proxy", squid.url)
+            code, _, err = login(tmp_path / "a", tls.url, {}, *tunnel)
             assert code == 1
             assert f"The network's proxy ({squid.url}) {said_tls}" in err, err
             assert "Traceback" not in err
 
             # a plain-HTTP hub: the proxy answers in the hub's place
-            env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
-            code, _, err = alu(tmp_path / "b", "login", url, "--user", "ktn",
-                               "--password-stdin", "--allow-http", env=env,
-                               stdin=PASSWORD + "\n")  # fmt: skip
+            env = via(squid.url)
+            code, _, err = login(tmp_path / "b", url, env, "--allow-http")
             assert code == 1
             assert f"The network's proxy ({squid.url}) {said}" in err, err
             assert "Traceback" not in err and "does not allow this account" not in err
             assert seen.requests == []  # nothing reached the hub
             if policy == "deny":  # doctor, for a station signed in before the proxy came
                 home = tmp_path / "c"
-                ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
-                       env={}, stdin=PASSWORD + "\n"))  # fmt: skip
+                ok(login(home, url, {}, "--allow-http"))
                 code, out, _ = alu(home, "doctor", env=env)
                 assert code == 1
                 assert f"hub reachable: The network's proxy ({squid.url}) refused" in out, out
@@ -244,7 +248,7 @@ def test_transfers_refused_by_the_proxy_say_so(
     source = tmp_path / "clip.mxf"
     source.write_bytes(os.urandom(200_000))
     with start_squid(policy=policy) as squid:
-        env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+        env = via(squid.url)
         for args in (
             ["fetch", f"{url}/api/v1/files/x", str(tmp_path / "out.mxf")],
             ["tus-put", f"{url}/api/v1/uploads/", str(source)],
@@ -330,10 +334,9 @@ def test_a_proxy_that_refuses_patch_gets_chunks_as_post(
     url, seen = plain_hub
     live_hub.member("ktn", PASSWORD)
     with start_squid(policy="no-patch") as squid:
-        env = {"http_proxy": squid.url, "HTTP_PROXY": squid.url}
+        env = via(squid.url)
         home = tmp_path / "desk"
-        ok(alu(home, "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
-               env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+        ok(login(home, url, env, "--allow-http"))
         own = tmp_path / "lagos_market.mp4"
         generate_clip(own, seconds=1.0, width=320, height=240, seed=13)
         out = ok(alu(home, "-v", "put", str(own), "--title", "Lagos market", env=env))
@@ -394,7 +397,7 @@ def test_a_segmented_download_through_the_proxy_resumes_after_kill(
         lambda port: requests.head(f"http://127.0.0.1:{port}/big.mxf", timeout=2).ok,
     )
     dest = tmp_path / "out" / "big.mxf"
-    env = {**os.environ, **NO_PROXY_ENV, "http_proxy": squid.url, "HTTP_PROXY": squid.url}
+    env = {**os.environ, **NO_PROXY_ENV, **via(squid.url)}
     env["ALU_CLIENT_HOME"] = str(tmp_path / "home")
     try:
         with FaultProxy(("127.0.0.1", server.port)) as slow:
@@ -429,10 +432,9 @@ def test_a_proxy_password_from_the_systems_setting_is_used_and_kept_nowhere(
     live_hub.member("ktn", PASSWORD)
     with start_squid(policy="password") as squid:
         with_password = squid.url.replace("http://", "http://desk:proxy-s3cret@")
-        env = {"http_proxy": with_password, "HTTP_PROXY": with_password}
+        env = via(with_password)
         home = tmp_path / "desk"
-        ok(alu(home, "-v", "login", url, "--user", "ktn", "--password-stdin", "--allow-http",
-               env=env, stdin=PASSWORD + "\n"))  # fmt: skip
+        ok(login(home, url, env, "--allow-http"))
         item_id = live_hub.publish(clip, title="Behind an authenticated proxy")
         code, out, err = alu(home, "-v", "get", item_id, env=env)
         assert code == 0, err
