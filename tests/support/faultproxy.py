@@ -339,6 +339,7 @@ class FaultProxy:
         self._connections = 0
         self._bytes_up = 0
         self._bytes_down = 0
+        self._server_closes = 0
         # Owned by the loop thread:
         self._conns: dict[int, _Conn] = {}
         self._interest: dict[socket.socket, int] = {}
@@ -422,6 +423,11 @@ class FaultProxy:
     @property
     def live_connections(self) -> int:
         return len(self._conns)
+
+    @property
+    def server_closes(self) -> int:
+        """Connections the server has ended (its FIN), passed on to the client so far."""
+        return self._server_closes
 
     @property
     def bytes_up(self) -> int:
@@ -793,6 +799,8 @@ class FaultProxy:
             return
         if not data:
             pipe.src_eof = True
+            if pipe is conn.down:
+                self._server_closes += 1
             self._enqueue(pipe, _Item(0.0, action="eof"))
         elif pipe is conn.up:
             self._ingest_up(conn, data)

@@ -189,6 +189,7 @@ def test_pass_through_forwards_identical_bytes_and_counts_them(
     assert data.endswith(BODY)
     wait_until(lambda: proxy.bytes_down == len(data), 5, what="bytes_down to match")
     assert proxy.bytes_up == len(GET_BLOB)
+    wait_until(lambda: proxy.server_closes == 1, 5, what="the server's close to be counted")
 
     # the client's FIN is passed on, the server answers and closes: still every byte
     half, how = raw_exchange(proxy.port, GET_BLOB, half_close=True)
@@ -204,6 +205,7 @@ def test_pass_through_forwards_identical_bytes_and_counts_them(
     assert r2.content == b"/small"
     assert proxy.bytes_down > 2 * len(data) + len(BODY)
     assert proxy.connections == 3  # the session kept its connection alive through the proxy
+    assert proxy.server_closes == 2  # the two raw exchanges; the session's is still open
     assert proxy.events == []
 
 
