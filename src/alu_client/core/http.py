@@ -56,6 +56,11 @@ PROXY_CREDENTIALS_HINT = (
 )
 
 
+def proxy_named(proxy: str) -> str:
+    """ "The network's proxy", with its address when known."""
+    return f"The network's proxy ({proxy})" if proxy else "The network's proxy"
+
+
 def proxy_password_message(who: str, server: str) -> str:
     """A 407: ``who`` (the proxy) wants a user name and password to reach ``server``."""
     return (
@@ -82,7 +87,7 @@ def proxy_answer(
     if code != 407 and not marked and not known:
         return None
     server = server or urlsplit(resp.url or "").hostname or "the server"
-    who = f"The network's proxy ({proxy})" if proxy else "The network's proxy"
+    who = proxy_named(proxy)
     if code == 407:
         return proxy_password_message(who, server)
     if code >= 500:

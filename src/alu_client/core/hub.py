@@ -284,11 +284,10 @@ class HubClient:
             found = re.search(r"Tunnel connection failed: (\d{3})", str(e))
             if found is None:
                 raise Unreachable(
-                    f"The network's proxy{f' ({proxy})' if proxy else ''} cannot be reached; "
-                    "check the proxy settings."
+                    f"{http.proxy_named(proxy)} cannot be reached; check the proxy settings."
                 ) from None
             status = int(found[1])
-            who = f"The network's proxy{f' ({proxy})' if proxy else ''}"
+            who = http.proxy_named(proxy)
             said = (
                 http.proxy_password_message(who, f"the hub at {self.url}")
                 if status == 407
