@@ -4,6 +4,9 @@ HEAD after the last byte."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
 
 from ..base import PermanentError, RetryableError, redact_url
 from .checksums import fastest_checksum
@@ -121,12 +124,11 @@ class _Job(_PartsJob):
     def _discover(self) -> _Caps:
         """OPTIONS; a server that does not answer it properly is tus 1.0 core + creation."""
         plain = _Caps(frozenset({"creation"}), None, None)
-        try:
-            r = self.timed_request("OPTIONS", self.endpoint, 0, self.tus_headers())
-        except _Resume:
-            raise RetryableError(
-                "The hub could not be reached; the upload will try again."
-            ) from None
+        r = self._options(self.endpoint)
+        if r.status_code in (404, 405) and (slashed := _with_slash(self.endpoint)):
+            # tuspyserver (FastAPI) answers OPTIONS only at ".../files/" and 405 at the
+            # ".../files" it takes creations at: ask there before taking the server as plain
+            r = self._options(slashed)
         if r.status_code in (401, 403):
             _raise_for(r)
         if r.status_code in (429, 502, 503, 504):
@@ -163,6 +165,14 @@ class _Job(_PartsJob):
             names_final="final-upload-of-part" in features,
         )
 
+    def _options(self, url: str) -> requests.Response:
+        try:
+            return self.timed_request("OPTIONS", url, 0, self.tus_headers())
+        except _Resume:
+            raise RetryableError(
+                "The hub could not be reached; the upload will try again."
+            ) from None
+
     def _final_head(self, url: str) -> tuple[str, str | None, str]:
         """One HEAD after the last byte: the hub's state so far (it publishes asynchronously)."""
         try:
@@ -170,3 +180,11 @@ class _Job(_PartsJob):
         except _Resume:
             return "", None, ""
         return _outcome(r) if r.ok else ("", None, "")
+
+
+def _with_slash(endpoint: str) -> str | None:
+    """The endpoint with a "/" after its path, or None when its path ends with one."""
+    parts = urlsplit(endpoint)
+    if parts.path.endswith("/"):
+        return None
+    return urlunsplit(parts._replace(path=parts.path + "/"))
