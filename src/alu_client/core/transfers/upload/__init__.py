@@ -122,6 +122,8 @@ Completion
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..base import Stopped, TransferContext
 from .checksums import fastest_checksum as fastest_checksum
 from .job import _Job
@@ -146,6 +148,7 @@ from .spec import TARGET_CHUNK_S as TARGET_CHUNK_S
 from .spec import TUS_VERSION as TUS_VERSION
 from .spec import UploadResult as UploadResult
 from .spec import UploadSpec as UploadSpec
+from .spec import described
 from .storage import Fingerprinter as Fingerprinter
 from .storage import StoreUrlStorage as StoreUrlStorage
 from .storage import fingerprint as fingerprint
@@ -173,6 +176,7 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     (after a DELETE when the reason is "cancel")."""
     # ``CHECKSUM_PREFERENCE`` is read here, from the package, at every run: patching
     # ``upload.CHECKSUM_PREFERENCE`` (the throughput benchmark does) reaches the job.
+    spec = dataclasses.replace(spec, metadata=described(spec))
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
         return job.run()

@@ -3,6 +3,7 @@ and what it returns (``UploadResult``)."""
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,8 @@ class UploadSpec:
     path: Path
     #: the tus collection URL (``…/api/v1/uploads/`` on the hub)
     endpoint: str
-    #: Upload-Metadata; the caller includes filename, sha256, title, …
+    #: Upload-Metadata; the caller includes sha256, title, …; "filename" and "filetype" are
+    #: added when missing (see ``described``)
     metadata: dict[str, str]
     #: None = adaptive, starting at ``tuning.upload_chunk_size``
     chunk_size: int | None = None
@@ -84,3 +86,16 @@ class UploadResult:
     state: str
     item_id: str | None
     error: str
+
+
+def described(spec: UploadSpec) -> dict[str, str]:
+    """``spec.metadata`` with the file's name and media type where the caller gave none, as
+    tus-js-client (Uppy) sends them and servers built for it expect them: tuspyserver answers
+    HEAD with 400 on a whole upload without "filetype", so the upload could not resume after a
+    network error. The hub ignores "filetype"."""
+    guessed, _ = mimetypes.guess_type(spec.path.name, strict=False)
+    return {
+        "filename": spec.path.name,
+        "filetype": guessed or "application/octet-stream",
+        **spec.metadata,
+    }
