@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from alu_client.core.transfers.base import MemoryCheckpoint, PermanentError, SessionPool, Stopped
+from alu_client.core.transfers.base import MemoryCheckpoint, PermanentError, Stopped
 from alu_client.core.transfers.upload import LOST_NOTE, UploadSpec, run
 from tests.client.test_upload import (
     Ctx,
@@ -55,19 +55,6 @@ def proxy(tus_node: TusNode) -> Iterator[FaultProxy]:
         yield p
 
 
-@pytest.fixture
-def new_ctx() -> Iterator[Callable[..., Ctx]]:
-    pools: list[SessionPool] = []
-
-    def make(**tuning: object) -> Ctx:
-        # the server checks no credentials; the header goes out as it would to the hub
-        return Ctx("not-checked", tuning=dict(tuning), pools=pools)
-
-    yield make
-    for pool in pools:
-        pool.close()
-
-
 def through(proxy: FaultProxy) -> str:
     return f"{proxy.url}/files"
 
@@ -81,7 +68,7 @@ def test_one_stream_without_checksum_or_parts_and_metadata_kept(
         FaultProxy(("127.0.0.1", server.port)) as proxy,
     ):
         heads = watch(proxy)
-        path = random_file(tmp_path / "مقابلة الوزير.mxf", 5 * MIB + 3)
+        path = random_file(tmp_path / "مقابلة الوزير.mp4", 5 * MIB + 3)
         meta = meta_for(path, slug="ALU-0412 مقابلة", lang="ar")
         result = run(
             UploadSpec(path, through(proxy), meta, chunk_size=MIB, parallel=4), new_ctx().ctx
@@ -92,9 +79,8 @@ def test_one_stream_without_checksum_or_parts_and_metadata_kept(
         assert sha256_file(server.data(result.url)) == sha256_file(path)
         head = requests.head(result.url, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
         assert head.headers["Upload-Offset"] == head.headers["Upload-Length"] == str(5 * MIB + 3)
-        assert (
-            server.info(result.url)["metadata"] == meta
-        )  # UTF-8 keys and values arrive as they were sent
+        # UTF-8 keys and values arrive as they were sent, with the media type added
+        assert server.info(result.url)["metadata"] == {**meta, "filetype": "video/mp4"}
         patches = [h for h in heads if is_patch(h)]
         assert len(patches) == 6
         assert not any(header_of(h, b"upload-checksum") for h in patches)  # none listed
