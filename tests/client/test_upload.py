@@ -1278,6 +1278,21 @@ def test_permanent_errors_in_plain_words(
     c.ctx.headers["Authorization"] = "Bearer expired"
     with pytest.raises(PermanentError, match="sign in again"):
         run(spec, c.ctx)
+    # the server's own words, as FastAPI servers (tuspyserver) and tusd or the tus Node.js
+    # server (plain text) put them
+    for content_type, body in (
+        ("application/json", b'{"detail": "Upload-Metadata must name a project"}'),
+        ("text/plain; charset=utf-8", b"Upload-Metadata must name\n a project\n"),
+    ):
+        proxy.inject_http_response(
+            400, {"Content-Type": content_type}, body, match=lambda h: h.startswith(b"POST ")
+        )
+        with pytest.raises(PermanentError) as refused:
+            run(spec, new_ctx().ctx)
+        assert (
+            refused.value.message
+            == "The hub refused the upload: Upload-Metadata must name a project"
+        )
     # the source file is gone
     path.unlink()
     with pytest.raises(PermanentError, match="no longer there"):

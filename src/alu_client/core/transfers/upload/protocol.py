@@ -61,8 +61,9 @@ _ID_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}|https?://\S+")
 
 
 def _hub_words(r: requests.Response) -> str:
-    """The server's own message (the hub answers ``{"error": {"message"}}``), without anything
-    that looks like an upload id or URL."""
+    """The server's own message, without anything that looks like an upload id or URL: the
+    hub answers ``{"error": {"message"}}``, FastAPI servers such as tuspyserver
+    ``{"detail": "…"}``, the tus Node.js server and tusd a line of plain text."""
     message = ""
     try:
         body = r.json()
@@ -70,6 +71,10 @@ def _hub_words(r: requests.Response) -> str:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         message = str(body["error"].get("message", ""))
+    elif isinstance(body, dict) and isinstance(body.get("detail"), str):
+        message = body["detail"]
+    elif r.headers.get("Content-Type", "").startswith("text/plain"):
+        message = " ".join(r.text[:300].split())
     message = _ID_LIKE.sub("…", message.strip())[:300]
     return message or f"HTTP {r.status_code} {r.reason or ''}".strip()
 
