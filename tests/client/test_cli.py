@@ -3,6 +3,7 @@ one engine per data folder."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -10,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request, Response
 
-from alu_hub.server import RunningHub
+from alu_client.cli.common import credentials_out_of
+from alu_hub.files import file_response
+from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
 from tests.support.faultproxy import FaultProxy
 from tests.support.waiting import wait_until
@@ -95,44 +99,45 @@ def test_fetch_into_a_folder_is_quiet_off_a_terminal(
 
 
 def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: RunningHub) -> None:
+    # a miss is fetched again (damage on the way); the same wrong bytes twice end it
     dest = tmp_path / "clip.mxf"
-    home = tmp_path / "home"
-    env = {**os.environ, "ALU_CLIENT_HOME": str(home)}
-    # A wrong hash is retried (the file may have been damaged in transit): stop after the first miss.
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alu_client.cli",
-            "fetch",
-            f"{file_server.url}/files/source.mxf",
-            str(dest),
-            "--sha256",
-            "0" * 64,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    from alu_client.core.store import Store
+    url = f"{file_server.url}/files/source.mxf"
+    r = run_alu(tmp_path / "home", "fetch", url, str(dest), "--sha256", "0" * 64)
+    assert r.returncode == 1, r.stderr
+    assert "clip.mxf: The server's file is not the one expected" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not dest.exists() and not (tmp_path / "clip.mxf.part").exists()
 
-    def missed() -> bool:
-        if not (home / "data" / "library.sqlite3").exists():
-            return False
-        s = Store(home / "data" / "library.sqlite3")
-        try:
-            row = s.query_one("SELECT last_error FROM transfers")
-            return bool(row and "checksum" in row[0])
-        finally:
-            s.close()
 
+def test_credentials_in_the_url_are_sent_but_never_kept_or_logged(
+    tmp_path: Path, payload: Path
+) -> None:
+    # a server that asks for a user name and password (Basic), as many private mirrors do
+    app = FastAPI()
+    wanted = "Basic " + base64.b64encode(b"agence:p@ss w0rd").decode()
+
+    @app.api_route("/files/source.mxf", methods=["GET", "HEAD"])
+    def serve(request: Request) -> Response:
+        if request.headers.get("authorization") != wanted:
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="x"'})
+        return file_response(request, payload, etag='"v1"', media_type="application/mxf")
+
+    server = serve_in_thread(app)
     try:
-        wait_until(missed, 60, what="the checksum miss to be recorded")
+        home = tmp_path / "home"
+        url = server.url.replace("://", "://agence:p%40ss%20w0rd@") + "/files/source.mxf"
+        r = run_alu(home, "-v", "fetch", url, str(tmp_path / "clip.mxf"))
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
-    assert not dest.exists()
+        server.stop()
+
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "clip.mxf").read_bytes() == payload.read_bytes()
+    assert "w0rd" not in r.stdout + r.stderr and "agence" not in r.stderr
+    assert "download http://127.0.0.1:" in r.stderr  # logged, without the user or password
+    for f in home.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert b"w0rd" not in data and b"agence" not in data, f
 
 
 def test_a_second_engine_on_the_same_folder_says_so(
@@ -153,3 +158,26 @@ def test_a_second_engine_on_the_same_folder_says_so(
             first.terminate()
             first.communicate(timeout=30)
     assert first.returncode != 0  # interrupted: it says to run again to resume
+
+
+@pytest.mark.parametrize(
+    ("url", "given", "clean", "auth"),
+    [
+        ("https://u:p@h.example/f", {}, "https://h.example/f", "Basic dTpw"),
+        (
+            "http://u%40x:p%3A1@[::1]:8080/f?a=1",
+            {},
+            "http://[::1]:8080/f?a=1",
+            "Basic dUB4OnA6MQ==",
+        ),
+        ("https://u@h.example:444/f", {}, "https://h.example:444/f", "Basic dTo="),
+        ("https://u:p@h/f", {"authorization": "Bearer t"}, "https://h/f", None),  # given wins
+        ("https://h.example/f", {}, "https://h.example/f", None),
+    ],
+)
+def test_credentials_out_of_the_url(
+    url: str, given: dict[str, str], clean: str, auth: str | None
+) -> None:
+    headers = dict(given)
+    assert credentials_out_of(url, headers) == clean
+    assert headers.get("Authorization") == auth

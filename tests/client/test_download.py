@@ -667,7 +667,13 @@ def test_wrong_bytes_are_never_kept(server: FileServer, job: Job) -> None:
     assert e.value.message == dl.MSG_DAMAGED
     assert not spec.dest.exists() and not part_of(spec.dest).exists()
     assert "segments" not in job.checkpoint.data
-    # the next run fetches it all again and says the transfer had to start over
+    # the same wrong bytes again: not damage on the way, so no more fetching them for ever
+    with pytest.raises(PermanentError) as again:
+        job.run(spec)
+    assert again.value.message == dl.MSG_NOT_THE_FILE
+    assert not spec.dest.exists() and not part_of(spec.dest).exists()
+    # the next run (the right checksum, as after the agency fixed its item) fetches it all
+    # again and says the transfer had to start over
     result = job.run(DownloadSpec(server.url, spec.dest, sha256=sha(server.data)))
     assert_done(result, spec.dest, server.data)
     assert result.restarted and result.bytes_fetched >= len(server.data)

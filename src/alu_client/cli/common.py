@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..core.credentials import Secrets, SecretsError, open_secrets
 from ..core.lockfile import EngineBusy
@@ -32,6 +34,24 @@ def parse_header(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
         raise CliError(f"--header takes 'Name: value', not {text!r}", 2)
     return name.strip(), value.strip()
+
+
+def credentials_out_of(url: str, headers: dict[str, str]) -> str:
+    """The URL without a ``user:password@`` in it; those go into an ``Authorization: Basic``
+    header (unless one was given), which lives in memory only. The URL is kept in the queue's
+    store and named in logs, and neither may hold a password."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if not any(name.lower() == "authorization" for name in headers):
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def parse_size(text: str) -> int:

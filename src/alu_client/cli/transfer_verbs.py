@@ -22,7 +22,14 @@ from ..core.store.transfers import Transfer
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import parse_rate
 from ..core.uploads import file_sha256
-from .common import CliError, ProgressLine, fmt_bytes, parse_header, parse_size
+from .common import (
+    CliError,
+    ProgressLine,
+    credentials_out_of,
+    fmt_bytes,
+    parse_header,
+    parse_size,
+)
 
 
 def _open_engine() -> tuple[Store, EngineLock]:
@@ -94,9 +101,10 @@ def _existing(
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    url = args.url
-    if urlsplit(url).scheme not in ("http", "https"):
+    if urlsplit(args.url).scheme not in ("http", "https"):
         raise CliError("fetch takes an http:// or https:// URL", 2)
+    headers = dict(parse_header(h) for h in args.header)
+    url = credentials_out_of(args.url, headers)
     dest = Path(args.dest).expanduser().absolute()
     if dest.is_dir() or args.dest.endswith(("/", os.sep)):
         name = Path(unquote(urlsplit(url).path)).name or "download"
@@ -104,7 +112,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     sha = args.sha256.lower() if args.sha256 else None
     if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
-    headers = dict(parse_header(h) for h in args.header)
     limit = parse_rate(args.limit) if args.limit else None
 
     def find_or_add(queue: TransferQueue) -> int:
@@ -128,16 +135,16 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser().absolute()
     if not path.is_file():
         raise CliError(f"{args.file} is not a file", 2)
-    endpoint = args.endpoint
-    if urlsplit(endpoint).scheme not in ("http", "https"):
+    if urlsplit(args.endpoint).scheme not in ("http", "https"):
         raise CliError("tus-put takes an http:// or https:// endpoint", 2)
+    headers = dict(parse_header(h) for h in args.header)
+    endpoint = credentials_out_of(args.endpoint, headers)
     metadata: dict[str, str] = {}
     for item in args.metadata:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--metadata takes key=value, not {item!r}", 2)
         metadata[key] = value
-    headers = dict(parse_header(h) for h in args.header)
     chunk = parse_size(args.chunk_size) if args.chunk_size else None
     limit = parse_rate(args.limit) if args.limit else None
 

@@ -270,11 +270,9 @@ def metered(ctx: TransferContext) -> Callable[[int], None]:
 
 
 def redact_url(url: str) -> str:
-    """A URL fit for logs: host and the first path segment only (upload URLs are secrets)."""
+    """A URL fit for logs: host and the first path segment only (upload URLs are secrets),
+    never a ``user:password@``."""
     parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
     first = parts.path.strip("/").split("/", 1)[0]
-    return (
-        f"{parts.scheme}://{parts.netloc}/{first}/…"
-        if first
-        else f"{parts.scheme}://{parts.netloc}/"
-    )
+    return f"{parts.scheme}://{host}/{first}/…" if first else f"{parts.scheme}://{host}/"

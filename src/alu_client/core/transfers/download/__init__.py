@@ -55,7 +55,10 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   still stuck in a connect, and a generation number keeps such a straggler from ever writing.
 * **What is kept.** The part file survives every error except the ones that prove its data
   wrong: a checksum or size mismatch and a server sending more than the file's size. A 401/403
-  keeps it (signing in again resumes), and so does a full disk.
+  keeps it (signing in again resumes), and so does a full disk. A checksum mismatch is fetched
+  again (damage on the way) until the same wrong digest comes twice: the server holds other
+  bytes then, and the download fails for good (``MSG_NOT_THE_FILE``) instead of fetching the
+  whole file again at every retry.
 * **Secrets.** ``ctx.headers`` (auth) go only to the URL's own origin: redirects are followed by
   hand and the headers are dropped when the scheme, host or port changes. Messages are for
   newsroom staff and never contain URLs; logs use ``redact_url``.
@@ -76,6 +79,7 @@ from .protocol import MSG_COMPRESSED_AGAIN as MSG_COMPRESSED_AGAIN
 from .protocol import MSG_CONNECT_TIMEOUT as MSG_CONNECT_TIMEOUT
 from .protocol import MSG_CUT as MSG_CUT
 from .protocol import MSG_DAMAGED as MSG_DAMAGED
+from .protocol import MSG_NOT_THE_FILE as MSG_NOT_THE_FILE
 from .protocol import MSG_DISK_FULL as MSG_DISK_FULL
 from .protocol import MSG_GONE as MSG_GONE
 from .protocol import MSG_NO_RESUME as MSG_NO_RESUME

@@ -19,6 +19,8 @@ class _CheckpointJob(_JobBase):
         compressed = data.get("compressed", 0)
         self.compressed = compressed if isinstance(compressed, int) else 0
         self.restarted = data.get("restarted") is True  # data was thrown away in an earlier run
+        wrong = data.get("wrong_sha256")
+        self.wrong_sha256 = wrong if isinstance(wrong, str) else None
         if not self.part_existed:
             return False
         etag, lm, size = data.get("etag"), data.get("last_modified"), data.get("size")
@@ -78,12 +80,15 @@ class _CheckpointJob(_JobBase):
         return data
 
     def _carry(self) -> dict[str, Any]:
-        """What outlives a start over: compressed answers seen, data already thrown away."""
+        """What outlives a start over: compressed answers seen, data already thrown away, the
+        digest of a whole file that did not match."""
         carry: dict[str, Any] = {}
         if self.compressed:
             carry["compressed"] = self.compressed
         if self.restarted:
             carry["restarted"] = True
+        if self.wrong_sha256:
+            carry["wrong_sha256"] = self.wrong_sha256
         return carry
 
     def _resumable(self) -> bool:

@@ -77,6 +77,7 @@ class _JobBase:
         self.hasher: Any = None
         self.hashed_to = 0
         self.compressed = 0  # whole-file answers that came compressed (persisted)
+        self.wrong_sha256: str | None = None  # a whole file's digest that missed (persisted)
         self.fetched = 0
         self.restarted = False
         self.discard_part = False  # set with a PermanentError that makes the part worthless

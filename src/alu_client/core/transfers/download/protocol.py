@@ -23,6 +23,10 @@ MSG_TRUNCATED: Final = "The server closed the connection before the end of the f
 MSG_UNREACHABLE: Final = "The server could not be reached; trying again."
 MSG_CONNECT_TIMEOUT: Final = "The server did not answer in time; trying again."
 MSG_DAMAGED: Final = "The downloaded file was damaged (checksum mismatch); downloading it again."
+MSG_NOT_THE_FILE: Final = (
+    "The server's file is not the one expected: it arrived twice with the same different "
+    "checksum, so it is not damage on the way. Nothing was kept; tell the agency."
+)
 MSG_CHANGED: Final = "The file changed on the server; downloading it again from the start."
 MSG_NO_RESUME: Final = (
     "The server cannot resume downloads; downloading the file again from the start."

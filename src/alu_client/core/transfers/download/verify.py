@@ -9,7 +9,7 @@ import os
 from ..base import PermanentError, RetryableError, redact_url
 from .checkpoint import _CheckpointJob
 from .partfile import _fsync_dir, _read_at
-from .protocol import _HASH_BLOCK, MSG_DAMAGED, _disk_error
+from .protocol import _HASH_BLOCK, MSG_DAMAGED, MSG_NOT_THE_FILE, _disk_error
 from .spec import DownloadResult
 
 
@@ -29,8 +29,15 @@ class _VerifyJob(_CheckpointJob):
             self.ctx.log.warning(
                 "download %s: checksum mismatch, part discarded", redact_url(spec.url)
             )
+            # Damage on the way gives a different digest each time; the same wrong digest
+            # twice means the server holds other bytes, and fetching them again cannot heal
+            # that (on a member's link it would cost the whole file every few minutes).
+            again = digest == self.wrong_sha256
+            self.wrong_sha256 = digest
             self.restarted = True  # the next run says so in its result
-            self._discard()
+            self._discard()  # the checkpoint keeps wrong_sha256 (see _carry)
+            if again:
+                raise PermanentError(MSG_NOT_THE_FILE)
             raise RetryableError(MSG_DAMAGED)
         try:
             os.fsync(self.fd)
