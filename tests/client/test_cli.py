@@ -181,3 +181,37 @@ def test_credentials_out_of_the_url(
     headers = dict(given)
     assert credentials_out_of(url, headers) == clean
     assert headers.get("Authorization") == auth
+
+
+def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None:
+    # nothing listens on 127.0.0.1:9: the transfer waits and tries again for ever, which a
+    # script's log must show instead of looking hung; one line, not one per attempt
+    env = {**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alu_client.cli", "fetch", "http://127.0.0.1:9/clip.mp4", "out"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from alu_client.core.store import Store
+
+    def attempts() -> int:
+        if not (tmp_path / "home" / "data" / "library.sqlite3").exists():
+            return 0
+        s = Store(tmp_path / "home" / "data" / "library.sqlite3")
+        try:
+            row = s.query_one("SELECT attempts FROM transfers")
+            return int(row[0]) if row else 0
+        finally:
+            s.close()
+
+    try:
+        wait_until(lambda: attempts() >= 3, 60, what="three attempts")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    lines = err.strip().splitlines()
+    assert lines[0] == "out: The server could not be reached; trying again.", err
+    assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err

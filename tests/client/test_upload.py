@@ -1293,6 +1293,10 @@ def test_permanent_errors_in_plain_words(
             refused.value.message
             == "The hub refused the upload: Upload-Metadata must name a project"
         )
+    # a web server without uploads (Python's http.server answers POST with 501)
+    proxy.inject_http_response(501, match=lambda h: h.startswith(b"POST "))
+    with pytest.raises(PermanentError, match=r"does not take uploads \(HTTP 501\)"):
+        run(spec, new_ctx().ctx)
     # the source file is gone
     path.unlink()
     with pytest.raises(PermanentError, match="no longer there"):

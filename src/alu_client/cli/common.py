@@ -84,17 +84,27 @@ def fmt_bytes(n: float) -> str:
 
 
 class ProgressLine:
-    """One self-overwriting line on a terminal (speed, ETA); silent when not a terminal."""
+    """One self-overwriting line on a terminal (speed, ETA). Not on a terminal (a script, a
+    log file) there is no progress, only a line when the reason the transfer waits changes
+    ("The server could not be reached; trying again."), so that a run that cannot go on
+    does not look hung."""
 
     def __init__(self, tid: int, stream: object = sys.stderr) -> None:
         self.tid = tid
         self.stream = stream
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self.last = ""
+        self.last_problem = ""
 
     def __call__(self, batch: list[Progress]) -> None:
         for p in batch:
-            if p.id != self.tid or not self.enabled:
+            if p.id != self.tid:
+                continue
+            if not self.enabled:
+                if p.state == "queued" and p.last_error and p.last_error != self.last_problem:
+                    self.last_problem = p.last_error
+                    self.stream.write(f"{p.label}: {p.last_error}\n")  # type: ignore[attr-defined]
+                    self.stream.flush()  # type: ignore[attr-defined]
                 continue
             pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
             eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"

@@ -152,6 +152,10 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
         raise _Locked(_retry_after(r) or 1.0)
     if code == 460:
         raise _BadChecksum()
+    if code == 501:  # the server does not implement the method: it will not heal
+        raise PermanentError(
+            "The server at this address does not take uploads (HTTP 501); check the address."
+        )
     if code == 429 or code >= 500:
         raise _Resume(
             f"The hub is busy or had a problem (HTTP {code}); the upload will go on later.",
