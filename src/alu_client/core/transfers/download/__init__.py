@@ -79,10 +79,10 @@ from .protocol import MSG_COMPRESSED_AGAIN as MSG_COMPRESSED_AGAIN
 from .protocol import MSG_CONNECT_TIMEOUT as MSG_CONNECT_TIMEOUT
 from .protocol import MSG_CUT as MSG_CUT
 from .protocol import MSG_DAMAGED as MSG_DAMAGED
-from .protocol import MSG_NOT_THE_FILE as MSG_NOT_THE_FILE
 from .protocol import MSG_DISK_FULL as MSG_DISK_FULL
 from .protocol import MSG_GONE as MSG_GONE
 from .protocol import MSG_NO_RESUME as MSG_NO_RESUME
+from .protocol import MSG_NOT_THE_FILE as MSG_NOT_THE_FILE
 from .protocol import MSG_STALLED as MSG_STALLED
 from .protocol import MSG_TOO_LONG as MSG_TOO_LONG
 from .protocol import MSG_TRUNCATED as MSG_TRUNCATED
