@@ -40,6 +40,329 @@
     </message>
 </context>
 <context>
+    <name>EngineMessage</name>
+    <message>
+        <source>The connection stalled; resuming.</source>
+        <translation>توقف الاتصال؛ جارٍ الاستئناف.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was cut; resuming.</source>
+        <translation>انقطع الاتصال بالخادم؛ جارٍ الاستئناف.</translation>
+    </message>
+    <message>
+        <source>The server closed the connection before the end of the file; resuming.</source>
+        <translation>أغلق الخادم الاتصال قبل نهاية الملف؛ جارٍ الاستئناف.</translation>
+    </message>
+    <message>
+        <source>The server could not be reached; trying again.</source>
+        <translation>تعذّر الوصول إلى الخادم؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; trying again.</source>
+        <translation>لم يُجب الخادم في الوقت المحدد؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The downloaded file was damaged (checksum mismatch); downloading it again.</source>
+        <translation>وصل الملف المُنزَّل تالفًا (مجموع التحقق غير مطابق)؛ جارٍ تنزيله من جديد.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s file is not the one expected: it arrived twice with the same different checksum, so it is not damage on the way. Nothing was kept; tell the agency.</source>
+        <translation>ملف الخادم ليس الملف المنتظر: وصل مرتين بمجموع التحقق المختلف نفسه، فالخلل ليس تلفًا أثناء النقل. لم يُحتفظ بشيء؛ أبلغ الوكالة.</translation>
+    </message>
+    <message>
+        <source>The file changed on the server; downloading it again from the start.</source>
+        <translation>تغيّر الملف على الخادم؛ جارٍ تنزيله من البداية.</translation>
+    </message>
+    <message>
+        <source>The server cannot resume downloads; downloading the file again from the start.</source>
+        <translation>لا يستطيع الخادم استئناف التنزيل؛ جارٍ تنزيل الملف من البداية.</translation>
+    </message>
+    <message>
+        <source>The server compressed the file; asking again.</source>
+        <translation>ضغط الخادم الملف؛ جارٍ طلبه من جديد.</translation>
+    </message>
+    <message>
+        <source>The server keeps sending the file compressed, so it cannot be checked or resumed. Tell the agency.</source>
+        <translation>يواصل الخادم إرسال الملف مضغوطًا، فلا يمكن التحقق منه ولا استئنافه. أبلغ الوكالة.</translation>
+    </message>
+    <message>
+        <source>The server sent more data than the file&apos;s size.</source>
+        <translation>أرسل الخادم بيانات أكثر من حجم الملف.</translation>
+    </message>
+    <message>
+        <source>The file is no longer on the server.</source>
+        <translation>لم يعد الملف موجودًا على الخادم.</translation>
+    </message>
+    <message>
+        <source>The server sent the wrong part of the file; asking again.</source>
+        <translation>أرسل الخادم جزءًا خاطئًا من الملف؛ جارٍ طلبه من جديد.</translation>
+    </message>
+    <message>
+        <source>The disk is full; the download will continue when space is freed.</source>
+        <translation>القرص ممتلئ؛ سيستمر التنزيل عند تحرير مساحة.</translation>
+    </message>
+    <message>
+        <source>The download address is not valid.</source>
+        <translation>عنوان التنزيل غير صالح.</translation>
+    </message>
+    <message>
+        <source>The file kept changing on the server while it was downloading; trying again later.</source>
+        <translation>ظل الملف يتغيّر على الخادم أثناء تنزيله؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The secure connection to the server failed; trying again.</source>
+        <translation>فشل الاتصال الآمن بالخادم؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server is busy (HTTP 429); the download will try again shortly.</source>
+        <translation>الخادم مشغول (HTTP 429)؛ سيُعاد التنزيل بعد قليل.</translation>
+    </message>
+    <message>
+        <source>The server redirected the download too many times.</source>
+        <translation>أعاد الخادم توجيه التنزيل مرات كثيرة جدًا.</translation>
+    </message>
+    <message>
+        <source>The server sent the download elsewhere without saying where.</source>
+        <translation>أحال الخادم التنزيل إلى مكان آخر دون أن يحدده.</translation>
+    </message>
+    <message>
+        <source>The storage the server sent the download to refused its link (expired?); asking the server for a new one.</source>
+        <translation>رفض التخزين الذي أحال إليه الخادمُ التنزيلَ رابطَه (منتهي الصلاحية؟)؛ جارٍ طلب رابط جديد من الخادم.</translation>
+    </message>
+    <message>
+        <source>The server refused access (HTTP %1). Sign in again, or ask the agency whether your newsroom may download this item.</source>
+        <translation>رفض الخادم الوصول (HTTP %1). سجّل الدخول من جديد، أو اسأل الوكالة إن كان يحق لغرفة أخباركم تنزيل هذه المادة.</translation>
+    </message>
+    <message>
+        <source>The server could not send the file just now (HTTP %1); trying again.</source>
+        <translation>تعذّر على الخادم إرسال الملف الآن (HTTP %1)؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server gave an unexpected answer (HTTP %1).</source>
+        <translation>أعطى الخادم ردًا غير متوقع (HTTP %1).</translation>
+    </message>
+    <message>
+        <source>The download folder cannot be written to (%1).</source>
+        <translation>لا يمكن الكتابة في مجلد التنزيل (%1).</translation>
+    </message>
+    <message>
+        <source>The file could not be written to the disk (%1); trying again.</source>
+        <translation>تعذّرت كتابة الملف على القرص (%1)؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server offers a shorter file than expected (%1 bytes instead of %2); trying again later.</source>
+        <translation>يعرض الخادم ملفًا أقصر من المنتظر (%1 بايت بدل %2)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>A file named “%1” appeared there meanwhile; choose another name.</source>
+        <translation>ظهر في الأثناء ملف باسم «%1» في هذا المكان؛ اختر اسمًا آخر.</translation>
+    </message>
+    <message>
+        <source>A file named “%1” is already there; choose another name.</source>
+        <translation>يوجد ملف باسم «%1» في هذا المكان؛ اختر اسمًا آخر.</translation>
+    </message>
+    <message>
+        <source>Another connection is still writing to this upload at the hub; it will go on later.</source>
+        <translation>ما زال اتصال آخر يكتب في هذا الإرسال على المركز؛ سيستمر لاحقًا.</translation>
+    </message>
+    <message>
+        <source>Pieces of the file kept arriving damaged at the hub; it will try again.</source>
+        <translation>ظلت أجزاء من الملف تصل تالفة إلى المركز؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub dropped.</source>
+        <translation>انقطع الاتصال بالمركز.</translation>
+    </message>
+    <message>
+        <source>The link stalled.</source>
+        <translation>توقف الرابط.</translation>
+    </message>
+    <message>
+        <source>The hub and this computer disagreed on how much had arrived.</source>
+        <translation>اختلف المركز وهذا الحاسوب على مقدار ما وصل.</translation>
+    </message>
+    <message>
+        <source>The hub answered with a redirect, which an upload does not follow; check the hub&apos;s address.</source>
+        <translation>ردّ المركز بإعادة توجيه لا يتبعها الإرسال؛ تحقّق من عنوان المركز.</translation>
+    </message>
+    <message>
+        <source>The hub could not be reached; the upload will try again.</source>
+        <translation>تعذّر الوصول إلى المركز؛ سيُعاد الإرسال.</translation>
+    </message>
+    <message>
+        <source>The hub did not accept this sign-in; sign in again, then retry.</source>
+        <translation>لم يقبل المركز تسجيل الدخول هذا؛ سجّل الدخول من جديد ثم أعد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The hub did not say where the joined file is.</source>
+        <translation>لم يذكر المركز أين يوجد الملف المجمَّع.</translation>
+    </message>
+    <message>
+        <source>The hub did not say where to send the file; is it a tus server?</source>
+        <translation>لم يذكر المركز إلى أين يُرسَل الملف؛ هل هو خادم tus؟</translation>
+    </message>
+    <message>
+        <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
+        <translation>لا توجد لدى المركز خدمة إرسال على هذا العنوان؛ تحقّق من عنوان المركز.</translation>
+    </message>
+    <message>
+        <source>The hub lost the upload again; it will try later.</source>
+        <translation>فقد المركز الإرسال مرة أخرى؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The hub no longer has this upload.</source>
+        <translation>لم يعد هذا الإرسال موجودًا لدى المركز.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had an unexpected offset.</source>
+        <translation>احتوى رد المركز على موضع غير متوقع.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had no offset.</source>
+        <translation>لم يحتوِ رد المركز على أي موضع.</translation>
+    </message>
+    <message>
+        <source>The network does not pass PATCH; the chunk goes again as POST.</source>
+        <translation>لا تمرّر الشبكة طلبات PATCH؛ يُعاد إرسال الجزء بطلب POST.</translation>
+    </message>
+    <message>
+        <source>The server at this address does not take uploads (HTTP 501); check the address.</source>
+        <translation>الخادم على هذا العنوان لا يستقبل الإرسال (HTTP 501)؛ تحقّق من العنوان.</translation>
+    </message>
+    <message>
+        <source>The server does not speak the upload protocol version this app uses (tus 1.0).</source>
+        <translation>لا يدعم الخادم إصدار بروتوكول الإرسال الذي يستخدمه هذا التطبيق (tus 1.0).</translation>
+    </message>
+    <message>
+        <source>The file changed since the upload started; add it again.</source>
+        <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
+    </message>
+    <message>
+        <source>The hub had lost the partial upload; it started again from the beginning.</source>
+        <translation>كان المركز قد فقد الإرسال الجزئي؛ فبدأ من جديد من البداية.</translation>
+    </message>
+    <message>
+        <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
+        <translation>انقطع الاتصال بينما كان المركز يجمع أجزاء الملف، ولم يتمكن هذا الحاسوب من معرفة ما آل إليه؛ راجع الموجز قبل إضافة الملف من جديد.</translation>
+    </message>
+    <message>
+        <source>The hub received %1 but could not publish it: %2</source>
+        <translation>استلم المركز %1 لكنه لم يتمكن من نشره: %2</translation>
+    </message>
+    <message>
+        <source>The file is %1, larger than the %2 the hub accepts.</source>
+        <translation>حجم الملف %1، وهو أكبر من %2 التي يقبلها المركز.</translation>
+    </message>
+    <message>
+        <source>The hub does not accept a file this large (%1).</source>
+        <translation>لا يقبل المركز ملفًا بهذا الحجم (%1).</translation>
+    </message>
+    <message>
+        <source>The hub refused the upload for this account: %1</source>
+        <translation>رفض المركز الإرسال لهذا الحساب: %1</translation>
+    </message>
+    <message>
+        <source>The hub refused the upload: %1</source>
+        <translation>رفض المركز الإرسال: %1</translation>
+    </message>
+    <message>
+        <source>The hub is busy or had a problem (HTTP %1); the upload will go on later.</source>
+        <translation>المركز مشغول أو واجه مشكلة (HTTP %1)؛ سيستمر الإرسال لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The hub is busy or unavailable (HTTP %1); it will try again.</source>
+        <translation>المركز مشغول أو غير متاح (HTTP %1)؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The upload detail %1 has a name a hub cannot take.</source>
+        <translation>تفصيل الإرسال %1 يحمل اسمًا لا يقبله المركز.</translation>
+    </message>
+    <message>
+        <source>The hub refuses even pieces of %1; it cannot take this upload.</source>
+        <translation>يرفض المركز حتى أجزاءً بحجم %1؛ لا يمكنه قبول هذا الإرسال.</translation>
+    </message>
+    <message>
+        <source>The file %1 is no longer there (moved or deleted); it cannot be uploaded.</source>
+        <translation>لم يعد الملف %1 موجودًا (نُقل أو حُذف)؛ لا يمكن إرساله.</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>أُلغي.</translation>
+    </message>
+    <message>
+        <source>Paused.</source>
+        <translation>متوقف مؤقتًا.</translation>
+    </message>
+    <message>
+        <source>The disk is full. The transfer resumes when there is space again.</source>
+        <translation>القرص ممتلئ. سيُستأنف النقل عند توفر مساحة من جديد.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
+        <translation>تعذّر التحقق من شهادة أمان المركز (هل تاريخ الحاسوب صحيح، أم تعترض الطريقَ صفحةُ دخول إلى الشبكة؟)؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer has stopped; you can try it again from the list.</source>
+        <translation>تعذّر التحقق من شهادة أمان المركز (هل تاريخ الحاسوب صحيح، أم تعترض الطريقَ صفحةُ دخول إلى الشبكة؟)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time; the transfer will be tried again.</source>
+        <translation>لم يُجب المركز في الوقت المحدد؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time; the transfer has stopped; you can try it again from the list.</source>
+        <translation>لم يُجب المركز في الوقت المحدد؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub was lost; the transfer will be tried again.</source>
+        <translation>انقطع الاتصال بالمركز؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub was lost; the transfer has stopped; you can try it again from the list.</source>
+        <translation>انقطع الاتصال بالمركز؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The hub answered with an error (%1); the transfer will be tried again.</source>
+        <translation>ردّ المركز بخطأ (%1)؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The hub answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>ردّ المركز بخطأ (%1)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>Something went wrong in ALU Desk (%1); the transfer will be tried again.</source>
+        <translation>حدث خطأ في ALU Desk (%1)؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>Something went wrong in ALU Desk (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>حدث خطأ في ALU Desk (%1)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة (%1) اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %2. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %1. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
+        <translation>تعذّر على وكيل الشبكة (%1) الوصول إلى %2 (HTTP %3)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy could not reach %1 (HTTP %2); trying again later.</source>
+        <translation>تعذّر على وكيل الشبكة الوصول إلى %1 (HTTP %2)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused to pass the request to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>رفض وكيل الشبكة (%1) تمرير الطلب إلى %2 (HTTP %3)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused to pass the request to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>رفض وكيل الشبكة تمرير الطلب إلى %1 (HTTP %2)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
+    </message>
+</context>
+<context>
     <name>FeedPanel</name>
     <message>
         <source>{count} unread</source>

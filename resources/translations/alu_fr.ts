@@ -40,6 +40,329 @@
     </message>
 </context>
 <context>
+    <name>EngineMessage</name>
+    <message>
+        <source>The connection stalled; resuming.</source>
+        <translation>La connexion s’est figée ; reprise en cours.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was cut; resuming.</source>
+        <translation>La connexion au serveur a été coupée ; reprise en cours.</translation>
+    </message>
+    <message>
+        <source>The server closed the connection before the end of the file; resuming.</source>
+        <translation>Le serveur a fermé la connexion avant la fin du fichier ; reprise en cours.</translation>
+    </message>
+    <message>
+        <source>The server could not be reached; trying again.</source>
+        <translation>Le serveur est injoignable ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; trying again.</source>
+        <translation>Le serveur n’a pas répondu à temps ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The downloaded file was damaged (checksum mismatch); downloading it again.</source>
+        <translation>Le fichier téléchargé était endommagé (somme de contrôle différente) ; nouveau téléchargement.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s file is not the one expected: it arrived twice with the same different checksum, so it is not damage on the way. Nothing was kept; tell the agency.</source>
+        <translation>Le fichier du serveur n’est pas celui attendu : il est arrivé deux fois avec la même somme de contrôle différente, ce n’est donc pas une avarie en route. Rien n’a été gardé ; prévenez l’agence.</translation>
+    </message>
+    <message>
+        <source>The file changed on the server; downloading it again from the start.</source>
+        <translation>Le fichier a changé sur le serveur ; nouveau téléchargement depuis le début.</translation>
+    </message>
+    <message>
+        <source>The server cannot resume downloads; downloading the file again from the start.</source>
+        <translation>Le serveur ne sait pas reprendre un téléchargement ; nouveau téléchargement depuis le début.</translation>
+    </message>
+    <message>
+        <source>The server compressed the file; asking again.</source>
+        <translation>Le serveur a compressé le fichier ; nouvelle demande.</translation>
+    </message>
+    <message>
+        <source>The server keeps sending the file compressed, so it cannot be checked or resumed. Tell the agency.</source>
+        <translation>Le serveur envoie toujours le fichier compressé : il ne peut être ni vérifié ni repris. Prévenez l’agence.</translation>
+    </message>
+    <message>
+        <source>The server sent more data than the file&apos;s size.</source>
+        <translation>Le serveur a envoyé plus de données que la taille du fichier.</translation>
+    </message>
+    <message>
+        <source>The file is no longer on the server.</source>
+        <translation>Le fichier n’est plus sur le serveur.</translation>
+    </message>
+    <message>
+        <source>The server sent the wrong part of the file; asking again.</source>
+        <translation>Le serveur a envoyé la mauvaise partie du fichier ; nouvelle demande.</translation>
+    </message>
+    <message>
+        <source>The disk is full; the download will continue when space is freed.</source>
+        <translation>Le disque est plein ; le téléchargement reprendra quand de la place sera libérée.</translation>
+    </message>
+    <message>
+        <source>The download address is not valid.</source>
+        <translation>L’adresse de téléchargement n’est pas valide.</translation>
+    </message>
+    <message>
+        <source>The file kept changing on the server while it was downloading; trying again later.</source>
+        <translation>Le fichier n’a cessé de changer sur le serveur pendant le téléchargement ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The secure connection to the server failed; trying again.</source>
+        <translation>La connexion sécurisée au serveur a échoué ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The server is busy (HTTP 429); the download will try again shortly.</source>
+        <translation>Le serveur est occupé (HTTP 429) ; le téléchargement réessaiera sous peu.</translation>
+    </message>
+    <message>
+        <source>The server redirected the download too many times.</source>
+        <translation>Le serveur a redirigé le téléchargement trop de fois.</translation>
+    </message>
+    <message>
+        <source>The server sent the download elsewhere without saying where.</source>
+        <translation>Le serveur a redirigé le téléchargement sans dire vers où.</translation>
+    </message>
+    <message>
+        <source>The storage the server sent the download to refused its link (expired?); asking the server for a new one.</source>
+        <translation>Le stockage vers lequel le serveur a renvoyé le téléchargement a refusé son lien (expiré ?) ; demande d’un nouveau lien au serveur.</translation>
+    </message>
+    <message>
+        <source>The server refused access (HTTP %1). Sign in again, or ask the agency whether your newsroom may download this item.</source>
+        <translation>Le serveur a refusé l’accès (HTTP %1). Reconnectez-vous, ou demandez à l’agence si votre rédaction peut télécharger ce sujet.</translation>
+    </message>
+    <message>
+        <source>The server could not send the file just now (HTTP %1); trying again.</source>
+        <translation>Le serveur n’a pas pu envoyer le fichier pour l’instant (HTTP %1) ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The server gave an unexpected answer (HTTP %1).</source>
+        <translation>Le serveur a donné une réponse inattendue (HTTP %1).</translation>
+    </message>
+    <message>
+        <source>The download folder cannot be written to (%1).</source>
+        <translation>Impossible d’écrire dans le dossier de téléchargement (%1).</translation>
+    </message>
+    <message>
+        <source>The file could not be written to the disk (%1); trying again.</source>
+        <translation>Le fichier n’a pas pu être écrit sur le disque (%1) ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The server offers a shorter file than expected (%1 bytes instead of %2); trying again later.</source>
+        <translation>Le serveur propose un fichier plus court que prévu (%1 octets au lieu de %2) ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>A file named “%1” appeared there meanwhile; choose another name.</source>
+        <translation>Un fichier nommé « %1 » est apparu entre-temps à cet endroit ; choisissez un autre nom.</translation>
+    </message>
+    <message>
+        <source>A file named “%1” is already there; choose another name.</source>
+        <translation>Un fichier nommé « %1 » existe déjà à cet endroit ; choisissez un autre nom.</translation>
+    </message>
+    <message>
+        <source>Another connection is still writing to this upload at the hub; it will go on later.</source>
+        <translation>Une autre connexion écrit encore dans cet envoi sur le hub ; il reprendra plus tard.</translation>
+    </message>
+    <message>
+        <source>Pieces of the file kept arriving damaged at the hub; it will try again.</source>
+        <translation>Des morceaux du fichier sont sans cesse arrivés endommagés au hub ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub dropped.</source>
+        <translation>La connexion au hub a été perdue.</translation>
+    </message>
+    <message>
+        <source>The link stalled.</source>
+        <translation>La liaison s’est figée.</translation>
+    </message>
+    <message>
+        <source>The hub and this computer disagreed on how much had arrived.</source>
+        <translation>Le hub et cet ordinateur ne s’accordaient pas sur ce qui était arrivé.</translation>
+    </message>
+    <message>
+        <source>The hub answered with a redirect, which an upload does not follow; check the hub&apos;s address.</source>
+        <translation>Le hub a répondu par une redirection, qu’un envoi ne suit pas ; vérifiez l’adresse du hub.</translation>
+    </message>
+    <message>
+        <source>The hub could not be reached; the upload will try again.</source>
+        <translation>Le hub est injoignable ; l’envoi réessaiera.</translation>
+    </message>
+    <message>
+        <source>The hub did not accept this sign-in; sign in again, then retry.</source>
+        <translation>Le hub n’a pas accepté cette connexion ; reconnectez-vous, puis réessayez.</translation>
+    </message>
+    <message>
+        <source>The hub did not say where the joined file is.</source>
+        <translation>Le hub n’a pas indiqué où se trouve le fichier assemblé.</translation>
+    </message>
+    <message>
+        <source>The hub did not say where to send the file; is it a tus server?</source>
+        <translation>Le hub n’a pas indiqué où envoyer le fichier ; est-ce un serveur tus ?</translation>
+    </message>
+    <message>
+        <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
+        <translation>Le hub n’a pas de service d’envoi à cette adresse ; vérifiez l’adresse du hub.</translation>
+    </message>
+    <message>
+        <source>The hub lost the upload again; it will try later.</source>
+        <translation>Le hub a de nouveau perdu l’envoi ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The hub no longer has this upload.</source>
+        <translation>Le hub n’a plus cet envoi.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had an unexpected offset.</source>
+        <translation>La réponse du hub indiquait une position inattendue.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had no offset.</source>
+        <translation>La réponse du hub n’indiquait aucune position.</translation>
+    </message>
+    <message>
+        <source>The network does not pass PATCH; the chunk goes again as POST.</source>
+        <translation>Le réseau ne laisse pas passer PATCH ; le morceau repart en POST.</translation>
+    </message>
+    <message>
+        <source>The server at this address does not take uploads (HTTP 501); check the address.</source>
+        <translation>Le serveur à cette adresse n’accepte pas d’envois (HTTP 501) ; vérifiez l’adresse.</translation>
+    </message>
+    <message>
+        <source>The server does not speak the upload protocol version this app uses (tus 1.0).</source>
+        <translation>Le serveur ne parle pas la version du protocole d’envoi qu’utilise cette application (tus 1.0).</translation>
+    </message>
+    <message>
+        <source>The file changed since the upload started; add it again.</source>
+        <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
+    </message>
+    <message>
+        <source>The hub had lost the partial upload; it started again from the beginning.</source>
+        <translation>Le hub avait perdu l’envoi partiel ; il a recommencé depuis le début.</translation>
+    </message>
+    <message>
+        <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
+        <translation>La connexion a été perdue au moment où le hub assemblait les parties du fichier, et cet ordinateur n’a pas pu savoir ce qu’il en est advenu ; consultez le fil avant d’ajouter le fichier de nouveau.</translation>
+    </message>
+    <message>
+        <source>The hub received %1 but could not publish it: %2</source>
+        <translation>Le hub a reçu %1 mais n’a pas pu le publier : %2</translation>
+    </message>
+    <message>
+        <source>The file is %1, larger than the %2 the hub accepts.</source>
+        <translation>Le fichier fait %1, plus que les %2 qu’accepte le hub.</translation>
+    </message>
+    <message>
+        <source>The hub does not accept a file this large (%1).</source>
+        <translation>Le hub n’accepte pas un fichier aussi gros (%1).</translation>
+    </message>
+    <message>
+        <source>The hub refused the upload for this account: %1</source>
+        <translation>Le hub a refusé l’envoi pour ce compte : %1</translation>
+    </message>
+    <message>
+        <source>The hub refused the upload: %1</source>
+        <translation>Le hub a refusé l’envoi : %1</translation>
+    </message>
+    <message>
+        <source>The hub is busy or had a problem (HTTP %1); the upload will go on later.</source>
+        <translation>Le hub est occupé ou a eu un problème (HTTP %1) ; l’envoi continuera plus tard.</translation>
+    </message>
+    <message>
+        <source>The hub is busy or unavailable (HTTP %1); it will try again.</source>
+        <translation>Le hub est occupé ou indisponible (HTTP %1) ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The upload detail %1 has a name a hub cannot take.</source>
+        <translation>Le détail d’envoi %1 porte un nom qu’un hub ne peut pas accepter.</translation>
+    </message>
+    <message>
+        <source>The hub refuses even pieces of %1; it cannot take this upload.</source>
+        <translation>Le hub refuse même des morceaux de %1 ; il ne peut pas accepter cet envoi.</translation>
+    </message>
+    <message>
+        <source>The file %1 is no longer there (moved or deleted); it cannot be uploaded.</source>
+        <translation>Le fichier %1 n’est plus là (déplacé ou supprimé) ; il ne peut pas être envoyé.</translation>
+    </message>
+    <message>
+        <source>Cancelled.</source>
+        <translation>Annulé.</translation>
+    </message>
+    <message>
+        <source>Paused.</source>
+        <translation>En pause.</translation>
+    </message>
+    <message>
+        <source>The disk is full. The transfer resumes when there is space again.</source>
+        <translation>Le disque est plein. Le transfert reprendra quand il y aura de nouveau de la place.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
+        <translation>Le certificat de sécurité du hub n’a pas pu être vérifié (la date de l’ordinateur est-elle juste, une page de connexion du réseau s’interpose-t-elle ?) ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le certificat de sécurité du hub n’a pas pu être vérifié (la date de l’ordinateur est-elle juste, une page de connexion du réseau s’interpose-t-elle ?) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time; the transfer will be tried again.</source>
+        <translation>Le hub n’a pas répondu à temps ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time; the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le hub n’a pas répondu à temps ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub was lost; the transfer will be tried again.</source>
+        <translation>La connexion au hub a été perdue ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub was lost; the transfer has stopped; you can try it again from the list.</source>
+        <translation>La connexion au hub a été perdue ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The hub answered with an error (%1); the transfer will be tried again.</source>
+        <translation>Le hub a répondu par une erreur (%1) ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The hub answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le hub a répondu par une erreur (%1) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>Something went wrong in ALU Desk (%1); the transfer will be tried again.</source>
+        <translation>Un problème est survenu dans ALU Desk (%1) ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>Something went wrong in ALU Desk (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>Un problème est survenu dans ALU Desk (%1) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau (%1) demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %2. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %1. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
+        <translation>Le proxy du réseau (%1) n’a pas pu atteindre %2 (HTTP %3) ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy could not reach %1 (HTTP %2); trying again later.</source>
+        <translation>Le proxy du réseau n’a pas pu atteindre %1 (HTTP %2) ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused to pass the request to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>Le proxy du réseau (%1) a refusé de transmettre la demande à %2 (HTTP %3) ; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused to pass the request to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>Le proxy du réseau a refusé de transmettre la demande à %1 (HTTP %2) ; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
+    </message>
+</context>
+<context>
     <name>FeedPanel</name>
     <message>
         <source>{count} unread</source>

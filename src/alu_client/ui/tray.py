@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from alu_client.core.hub import Item
 from alu_client.core.transfers.queue import Progress
 
+from . import engine_text
+
 
 def tray_available() -> bool:
     """Whether the desktop shows tray icons (an offscreen or bare X session does not)."""
@@ -96,7 +98,9 @@ class Tray(QObject):
         else:
             title = self.tr("Upload failed") if upload else self.tr("Download failed")
             self.notify(
-                title, f"{p.label}: {p.last_error}" if p.last_error else p.label, warning=True
+                title,
+                f"{p.label}: {engine_text.shown(p.last_error)}" if p.last_error else p.label,
+                warning=True,
             )
 
     def retranslate(self) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 
 from alu_client.core.sync import HistoryEvent
 
-from .. import formats
+from .. import engine_text, formats
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
 COL_WHEN = 0
@@ -264,7 +264,7 @@ class HistoryModel(QAbstractTableModel):
     def _tooltip(self, e: HistoryEvent, col: int) -> str | None:
         error = e.detail.get("error")
         if col in (COL_WHAT, COL_ITEM) and isinstance(error, str) and error:
-            return error
+            return engine_text.shown(error)
         if col == COL_SENT and e.refused:
             return e.refused
         if col == COL_DEVICE and e.origin == "here" and e.device:

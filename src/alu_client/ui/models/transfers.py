@@ -36,7 +36,7 @@ from PySide6.QtGui import QFont
 from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.queue import Progress
 
-from .. import formats
+from .. import engine_text, formats
 from . import FRACTION_ROLE, OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
 COL_NAME = 0
@@ -363,7 +363,7 @@ class TransfersModel(QAbstractTableModel):
             return formats.duration_text(row.eta) if active else ""
         if col == COL_SIZE:
             return formats.size_text(row.size)
-        return row.last_error
+        return engine_text.shown(row.last_error)
 
     def _sort_key(self, row: TransferRow, col: int) -> Any:
         if col == COL_NAME:
@@ -387,7 +387,7 @@ class TransfersModel(QAbstractTableModel):
 
     def _tooltip(self, row: TransferRow, col: int) -> str | None:
         if col in (COL_ERROR, COL_STATE) and row.last_error:
-            return row.last_error
+            return engine_text.shown(row.last_error)
         if col == COL_NAME:
             return row.label
         if col in (COL_SIZE, COL_PROGRESS) and row.size:

@@ -1,0 +1,299 @@
+"""The transfer engine's messages in the user's language.
+
+The engine (``alu_client.core``) has no Qt and words its messages in English: they reach the
+transfer list as ``last_error`` and the history as notes, and the CLI prints them as they are.
+Here each one the engine can say is a template, marked for Qt Linguist, with ``%1``, ``%2`` …
+where the engine puts a detail (an HTTP status, a size, a file name, the server's own words).
+``shown`` finds the template a message was made from and fills the translated template with
+the same details; a message no template matches (a new one, a server's) is shown as it is.
+``tests/gui/test_engine_text.py`` checks that every message the engine's sources can make has
+a template here, so a new message without one fails the tests.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
+
+CONTEXT = "EngineMessage"
+
+_MARKED = (
+    # downloads
+    QT_TRANSLATE_NOOP("EngineMessage", "The connection stalled; resuming."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The connection to the server was cut; resuming."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server closed the connection before the end of the file; resuming."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server could not be reached; trying again."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server did not answer in time; trying again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The downloaded file was damaged (checksum mismatch); downloading it again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's file is not the one expected: it arrived twice with the same different "
+        "checksum, so it is not damage on the way. Nothing was kept; tell the agency.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The file changed on the server; downloading it again from the start."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server cannot resume downloads; downloading the file again from the start.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server compressed the file; asking again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server keeps sending the file compressed, so it cannot be checked or resumed. "
+        "Tell the agency.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server sent more data than the file's size."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The file is no longer on the server."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server sent the wrong part of the file; asking again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The disk is full; the download will continue when space is freed."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The download address is not valid."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file kept changing on the server while it was downloading; trying again later.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The secure connection to the server failed; trying again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server is busy (HTTP 429); the download will try again shortly."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server redirected the download too many times."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server sent the download elsewhere without saying where."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The storage the server sent the download to refused its link (expired?); asking the "
+        "server for a new one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server refused access (HTTP %1). Sign in again, or ask the agency whether your "
+        "newsroom may download this item.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server could not send the file just now (HTTP %1); trying again."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server gave an unexpected answer (HTTP %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The download folder cannot be written to (%1)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The file could not be written to the disk (%1); trying again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server offers a shorter file than expected (%1 bytes instead of %2); trying again "
+        "later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "A file named “%1” appeared there meanwhile; choose another name."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "A file named “%1” is already there; choose another name."),
+    # uploads
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Another connection is still writing to this upload at the hub; it will go on later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "Pieces of the file kept arriving damaged at the hub; it will try again."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The connection to the hub dropped."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The link stalled."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub and this computer disagreed on how much had arrived."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub answered with a redirect, which an upload does not follow; check the hub's "
+        "address.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub could not be reached; the upload will try again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub did not accept this sign-in; sign in again, then retry."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub did not say where the joined file is."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub did not say where to send the file; is it a tus server?"
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub has no upload service at this address; check the hub's address.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub lost the upload again; it will try later."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub no longer has this upload."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub's answer had an unexpected offset."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub's answer had no offset."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The network does not pass PATCH; the chunk goes again as POST."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at this address does not take uploads (HTTP 501); check the address.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server does not speak the upload protocol version this app uses (tus 1.0).",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The file changed since the upload started; add it again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub had lost the partial upload; it started again from the beginning.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The connection dropped just as the hub was joining the parts of the file, and this "
+        "computer could not learn what became of it; check the feed before adding the file "
+        "again.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub received %1 but could not publish it: %2"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The file is %1, larger than the %2 the hub accepts."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub does not accept a file this large (%1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload for this account: %1"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload: %1"),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub is busy or had a problem (HTTP %1); the upload will go on later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub is busy or unavailable (HTTP %1); it will try again."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The upload detail %1 has a name a hub cannot take."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub refuses even pieces of %1; it cannot take this upload."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 is no longer there (moved or deleted); it cannot be uploaded.",
+    ),
+    # the queue's words for what the engine did not foresee
+    QT_TRANSLATE_NOOP("EngineMessage", "Cancelled."),
+    QT_TRANSLATE_NOOP("EngineMessage", "Paused."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The disk is full. The transfer resumes when there is space again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub's security certificate could not be checked (is the computer's date right, or "
+        "is a network login page in the way?); the transfer will be tried again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub's security certificate could not be checked (is the computer's date right, or "
+        "is a network login page in the way?); the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub did not answer in time; the transfer will be tried again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub did not answer in time; the transfer has stopped; you can try it again from "
+        "the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The connection to the hub was lost; the transfer will be tried again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The connection to the hub was lost; the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub answered with an error (%1); the transfer will be tried again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub answered with an error (%1); the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Something went wrong in ALU Desk (%1); the transfer will be tried again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Something went wrong in ALU Desk (%1); the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    # a proxy on the way (core/http.py)
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give "
+        "them in the system's proxy setting (for example "
+        "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to "
+        "let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy wants a user name and password (HTTP 407) to reach %1. Give them "
+        "in the system's proxy setting (for example "
+        "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to "
+        "let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) could not reach %2 (HTTP %3); trying again later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy could not reach %1 (HTTP %2); trying again later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) refused to pass the request to %2 (HTTP %3); check the proxy "
+        "settings, or ask the network's administrator to let this computer reach it.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy refused to pass the request to %1 (HTTP %2); check the proxy "
+        "settings, or ask the network's administrator to let this computer reach it.",
+    ),
+)
+
+#: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
+TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _MARKED)
+
+_PLACEHOLDER = re.compile(r"%(\d)")
+
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each template as a pattern whose groups are its details, the most specific first (a
+    template with fewer details wins over one whose detail could swallow its words)."""
+    out = []
+    for template in sorted(TEMPLATES, key=lambda t: len(_PLACEHOLDER.findall(t))):
+        parts = _PLACEHOLDER.split(template)
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<p{part}>.+?)" for i, part in enumerate(parts)
+        )
+        out.append((re.compile(f"^{regex}$", re.DOTALL), template))
+    return tuple(out)
+
+
+def template_of(message: str) -> tuple[str, dict[str, str]] | None:
+    """The template ``message`` was made from and its details by number, or None."""
+    for pattern, template in _patterns():
+        found = pattern.match(message)
+        if found is not None:
+            return template, {name[1:]: value for name, value in found.groupdict().items()}
+    return None
+
+
+def shown(message: str) -> str:
+    """``message`` in the user's language where a translation is installed; else as it is."""
+    if not message:
+        return message
+    known = template_of(message)
+    if known is None:
+        return message
+    template, details = known
+    translated = QCoreApplication.translate(CONTEXT, template)
+    return _PLACEHOLDER.sub(lambda m: details.get(m.group(1), m.group(0)), translated)

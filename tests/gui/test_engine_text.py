@@ -1,0 +1,174 @@
+"""The transfer engine's messages in French and Arabic: every message the engine's sources can
+make has a template in alu_client/ui/engine_text.py, every template is translated with its
+details kept, and the transfer list shows them in the user's language."""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from alu_client.core import http
+from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.transfers.retry import user_message
+from alu_client.ui import engine_text
+from alu_client.ui.i18n import install_translators, translations_dir
+from alu_client.ui.models.transfers import COL_ERROR
+from alu_client.ui.views.transfers import TransfersPanel
+from tests.gui.conftest import add
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE = ROOT / "src" / "alu_client" / "core" / "transfers"
+#: what carries a message to the user: the engine's exceptions
+CARRIERS = {"RetryableError", "PermanentError", "DiskFullError", "_Resume", "TransferError"}
+
+
+def _sample(node: ast.expr) -> str | None:
+    """A message ``node`` can make: a string, or an f-string with "7" for each detail."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(v.value) if isinstance(v, ast.Constant) else "7" for v in node.values)
+    return None
+
+
+def engine_messages() -> list[tuple[str, str]]:
+    """(where, message) for every message the engine's sources raise or keep as a constant."""
+    found = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            sample = None
+            if isinstance(node, ast.Call) and node.args:
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in CARRIERS:
+                    sample = _sample(node.args[0])
+            elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                value = _sample(node.value)
+                # module constants that are sentences: MSG_*, FILE_CHANGED, LOST_NOTE, …
+                if names and names[0].isupper() and value and " " in value and value[0].isupper():
+                    sample = value
+            if sample is not None:
+                found.append((f"{path.relative_to(ROOT)}:{node.lineno}", sample))
+    return found
+
+
+def test_every_message_of_the_engine_has_a_template() -> None:
+    messages = engine_messages()
+    assert len(messages) > 60  # the scan finds them (a broken scan would find none)
+    missing = [(where, m) for where, m in messages if engine_text.template_of(m) is None]
+    assert missing == [], "add these to alu_client/ui/engine_text.py:\n" + "\n".join(
+        f"{where}: {m}" for where, m in missing
+    )
+
+
+class _Answer(requests.Response):
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        super().__init__()
+        self.status_code = status
+        self.headers.update(headers)
+        self.url = "https://hub.example.org/api/v1/items"
+
+
+@pytest.mark.parametrize("proxy", ["http://proxy.station:3128", ""])
+@pytest.mark.parametrize(
+    ("status", "headers"), [(407, {}), (502, {"X-Squid-Error": "E"}), (403, {"X-Squid-Error": "E"})]
+)
+def test_every_proxy_message_has_a_template(
+    proxy: str, status: int, headers: dict[str, str]
+) -> None:
+    said = http.proxy_answer(_Answer(status, headers), proxy=proxy)
+    assert said is not None and engine_text.template_of(said) is not None, said
+
+
+@pytest.mark.parametrize("will_retry", [True, False])
+@pytest.mark.parametrize(
+    "error",
+    [
+        Stopped("cancel"),
+        Stopped("pause"),
+        OSError(28, "No space left on device"),
+        requests.exceptions.SSLError("certificate verify failed"),
+        requests.Timeout("read timed out"),
+        requests.ConnectionError("connection refused"),
+        requests.HTTPError(response=_Answer(500, {})),
+        KeyError("surprise"),
+    ],
+)
+def test_every_queue_message_has_a_template(error: BaseException, will_retry: bool) -> None:
+    said = user_message(error, will_retry=will_retry)
+    assert engine_text.template_of(said) is not None, said
+
+
+def _translations(lang: str) -> dict[str, str]:
+    tree = ET.parse(translations_dir() / f"alu_{lang}.ts")
+    for context in tree.getroot().iter("context"):
+        if context.findtext("name") == engine_text.CONTEXT:
+            return {
+                m.findtext("source", ""): m.findtext("translation", "")
+                for m in context.iter("message")
+            }
+    return {}
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_every_template_is_translated_with_its_details(lang: str) -> None:
+    done = _translations(lang)
+    for template in engine_text.TEMPLATES:
+        translated = done.get(template, "")
+        assert translated and translated != template, (lang, template)
+        marks = sorted(re.findall(r"%\d", template))
+        assert sorted(re.findall(r"%\d", translated)) == marks, (lang, template, translated)
+
+
+def test_messages_are_shown_in_the_users_language(qapp: QApplication) -> None:
+    unexpected = str(PermanentError("The server gave an unexpected answer (HTTP 418)."))
+    refused = "The hub refused the upload: Upload-Metadata must name a project"
+    assert engine_text.shown(unexpected) == unexpected  # English: as it is
+
+    install_translators(qapp, "fr")
+    assert engine_text.shown(unexpected) == "Le serveur a donné une réponse inattendue (HTTP 418)."
+    # the server's own words stay as the server wrote them
+    assert (
+        engine_text.shown(refused)
+        == "Le hub a refusé l’envoi : Upload-Metadata must name a project"
+    )
+    stalled = RetryableError("The connection stalled; resuming.").message
+    assert engine_text.shown(stalled) == "La connexion s’est figée ; reprise en cours."
+
+    install_translators(qapp, "ar")
+    assert engine_text.shown(unexpected) == "أعطى الخادم ردًا غير متوقع (HTTP 418)."
+    assert engine_text.shown("Nothing the engine says.") == "Nothing the engine says."
+    assert engine_text.shown("") == ""
+
+
+def test_the_transfer_list_shows_the_error_translated(
+    qtbot: Any, qapp: QApplication, queue: TransferQueue
+) -> None:
+    tid = add(queue, "DAKAR-FLOODS")
+    # an attempt failed and the next one waits (as the queue records a retry)
+    queue.transfers.finish(
+        tid,
+        "queued",
+        error="The server could not be reached; trying again.",
+        next_attempt_at=time.time() + 3600,
+    )
+    install_translators(qapp, "fr")
+    panel = TransfersPanel(queue)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    cell = panel.current_index_for(tid).siblingAtColumn(COL_ERROR)
+    assert cell.data() == "Le serveur est injoignable ; nouvel essai."
+    assert cell.data(Qt.ItemDataRole.ToolTipRole) == "Le serveur est injoignable ; nouvel essai."
