@@ -338,12 +338,12 @@
         <translation>حدث خطأ في ALU Desk (%1)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>يطلب وكيل الشبكة (%1) اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %2. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة (%1) اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %2. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو alu login --proxy http://user:password@proxy:3128؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %1. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %1. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو alu login --proxy http://user:password@proxy:3128؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
@@ -1387,6 +1387,26 @@
         <translation>عنوان الوكيل</translation>
     </message>
     <message>
+        <source>Proxy user na&amp;me:</source>
+        <translation>اسم م&amp;ستخدم الوكيل:</translation>
+    </message>
+    <message>
+        <source>only if the proxy asks for one</source>
+        <translation>فقط إن طلبه الوكيل</translation>
+    </message>
+    <message>
+        <source>Proxy user name</source>
+        <translation>اسم مستخدم الوكيل</translation>
+    </message>
+    <message>
+        <source>Proxy pass&amp;word:</source>
+        <translation>كلمة م&amp;رور الوكيل:</translation>
+    </message>
+    <message>
+        <source>Proxy password</source>
+        <translation>كلمة مرور الوكيل</translation>
+    </message>
+    <message>
         <source>&amp;CA bundle:</source>
         <translation>&amp;شهادات الجهات:</translation>
     </message>
@@ -1427,12 +1447,20 @@
         <translation>سجّل الدخول إلى مركز لضبط طريقة الوصول إليه.</translation>
     </message>
     <message>
-        <source>A proxy address with a user name or password cannot be kept in a profile (it is no place for a secret). Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this field empty.</source>
-        <translation>لا يمكن حفظ عنوان وكيل يتضمن اسم مستخدم أو كلمة مرور في ملف تعريف (فهو ليس مكانًا للأسرار). أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128) واترك هذا الحقل فارغًا.</translation>
+        <source>kept in the keyring (type a new one to change it)</source>
+        <translation>محفوظة في سلسلة المفاتيح (اكتب كلمة جديدة لتغييرها)</translation>
+    </message>
+    <message>
+        <source>Give the proxy&apos;s address alone here, and its user name and password in the fields below: they are kept in the system keyring, not with the profile.</source>
+        <translation>أدخل هنا عنوان الوكيل وحده، واسم المستخدم وكلمة المرور في الحقلين أدناه: يُحفظان في سلسلة مفاتيح النظام لا مع الملف الشخصي.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
         <translation>«{text}» ليس عنوان وكيل؛ اكتبه مثل http://proxy.newsroom.local:3128.</translation>
+    </message>
+    <message>
+        <source>The proxy&apos;s user name and password could not be kept: {why}</source>
+        <translation>تعذّر حفظ اسم مستخدم الوكيل وكلمة مروره: {why}</translation>
     </message>
     <message>
         <source>There is no file at this path.</source>
@@ -2065,8 +2093,8 @@
         <translation>تعذّر التحقق من شهادة الأمان الخاصة بالمركز. إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy{proxy} wants a user name and password. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>يطلب وكيل الشبكة{proxy} اسم مستخدم وكلمة مرور. أدخلهما في إعداد الوكيل في النظام (مثلًا HTTPS_PROXY=http://user:password@proxy:3128)، أو اطلب من مسؤول الشبكة أن يسمح لهذا الحاسوب بالمرور دونهما.</translation>
+        <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة{proxy} اسم مستخدم وكلمة مرور، أو لم يقبل ما أُعطي. أدخلهما في الإعدادات المتقدمة مع عنوان الوكيل (يُحفظان في سلسلة مفاتيح النظام)، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
@@ -2199,6 +2227,26 @@ Keep the sign-in in plain text anyway?</source>
     <message>
         <source>Proxy</source>
         <translation>الوكيل</translation>
+    </message>
+    <message>
+        <source>Proxy user na&amp;me:</source>
+        <translation>اسم م&amp;ستخدم الوكيل:</translation>
+    </message>
+    <message>
+        <source>only if the proxy asks for one</source>
+        <translation>فقط إن طلبه الوكيل</translation>
+    </message>
+    <message>
+        <source>Proxy user name</source>
+        <translation>اسم مستخدم الوكيل</translation>
+    </message>
+    <message>
+        <source>Proxy pass&amp;word:</source>
+        <translation>كلمة م&amp;رور الوكيل:</translation>
+    </message>
+    <message>
+        <source>Proxy password</source>
+        <translation>كلمة مرور الوكيل</translation>
     </message>
     <message>
         <source>Allow plain &amp;HTTP (unencrypted)</source>

@@ -338,12 +338,12 @@
         <translation>Un problème est survenu dans ALU Desk (%1) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Le proxy du réseau (%1) demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %2. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau (%1) demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %2. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128 ; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %1. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128 ; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
@@ -1387,6 +1387,26 @@
         <translation>Adresse du proxy</translation>
     </message>
     <message>
+        <source>Proxy user na&amp;me:</source>
+        <translation>No&amp;m d’utilisateur du proxy :</translation>
+    </message>
+    <message>
+        <source>only if the proxy asks for one</source>
+        <translation>seulement si le proxy en demande un</translation>
+    </message>
+    <message>
+        <source>Proxy user name</source>
+        <translation>Nom d’utilisateur du proxy</translation>
+    </message>
+    <message>
+        <source>Proxy pass&amp;word:</source>
+        <translation>Mot de passe du pr&amp;oxy :</translation>
+    </message>
+    <message>
+        <source>Proxy password</source>
+        <translation>Mot de passe du proxy</translation>
+    </message>
+    <message>
         <source>&amp;CA bundle:</source>
         <translation>&amp;Certificats d’autorité :</translation>
     </message>
@@ -1427,12 +1447,20 @@
         <translation>Connectez-vous à un hub pour régler la façon de le joindre.</translation>
     </message>
     <message>
-        <source>A proxy address with a user name or password cannot be kept in a profile (it is no place for a secret). Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this field empty.</source>
-        <translation>Une adresse de proxy avec un nom d&apos;utilisateur ou un mot de passe ne peut pas être gardée dans un profil (ce n&apos;est pas un lieu pour un secret). Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128) et laissez ce champ vide.</translation>
+        <source>kept in the keyring (type a new one to change it)</source>
+        <translation>gardé dans le trousseau (tapez-en un nouveau pour le changer)</translation>
+    </message>
+    <message>
+        <source>Give the proxy&apos;s address alone here, and its user name and password in the fields below: they are kept in the system keyring, not with the profile.</source>
+        <translation>Indiquez ici l’adresse du proxy seule, et son nom d’utilisateur et son mot de passe dans les champs ci-dessous : ils sont gardés dans le trousseau du système, pas avec le profil.</translation>
     </message>
     <message>
         <source>“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.</source>
         <translation>« {text} » n’est pas une adresse de proxy ; écrivez-la comme http://proxy.newsroom.local:3128.</translation>
+    </message>
+    <message>
+        <source>The proxy&apos;s user name and password could not be kept: {why}</source>
+        <translation>Le nom d’utilisateur et le mot de passe du proxy n’ont pas pu être gardés : {why}</translation>
     </message>
     <message>
         <source>There is no file at this path.</source>
@@ -2065,8 +2093,8 @@
         <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
     </message>
     <message>
-        <source>The network&apos;s proxy{proxy} wants a user name and password. Give them in the system&apos;s proxy setting (for example HTTPS_PROXY=http://user:password@proxy:3128), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Le proxy du réseau{proxy} demande un nom d&apos;utilisateur et un mot de passe. Indiquez-les dans le réglage de proxy du système (par exemple HTTPS_PROXY=http://user:password@proxy:3128), ou demandez à l&apos;administrateur du réseau de laisser passer cet ordinateur sans identifiants.</translation>
+        <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau{proxy} demande un nom d’utilisateur et un mot de passe, ou n’a pas accepté ceux donnés. Indiquez-les dans les paramètres avancés, avec l’adresse du proxy (ils sont gardés dans le trousseau du système), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
@@ -2199,6 +2227,26 @@ Conserver quand même la connexion en clair ?</translation>
     <message>
         <source>Proxy</source>
         <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>Proxy user na&amp;me:</source>
+        <translation>No&amp;m d’utilisateur du proxy :</translation>
+    </message>
+    <message>
+        <source>only if the proxy asks for one</source>
+        <translation>seulement si le proxy en demande un</translation>
+    </message>
+    <message>
+        <source>Proxy user name</source>
+        <translation>Nom d’utilisateur du proxy</translation>
+    </message>
+    <message>
+        <source>Proxy pass&amp;word:</source>
+        <translation>Mot de passe du pr&amp;oxy :</translation>
+    </message>
+    <message>
+        <source>Proxy password</source>
+        <translation>Mot de passe du proxy</translation>
     </message>
     <message>
         <source>Allow plain &amp;HTTP (unencrypted)</source>

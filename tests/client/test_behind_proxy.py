@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ import pytest
 import requests
 import uvicorn
 
+from alu_client.core.credentials import INSECURE_FILE_NAME
 from alu_client.core.http import proxy_answer, proxy_for
 from alu_client.core.hub import Connection, HubClient
 from alu_client.core.transfers.base import Stopped
@@ -445,3 +447,54 @@ def test_a_proxy_password_from_the_systems_setting_is_used_and_kept_nowhere(
     for f in home.rglob("*"):
         if f.is_file():
             assert b"proxy-s3cret" not in f.read_bytes(), f
+
+
+def test_a_proxy_password_with_the_profiles_proxy_is_kept_in_the_keyring_only(
+    plain_hub: tuple[str, Seen], live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # no system proxy: the profile's proxy, with its login given as curl takes it (-x)
+    url, seen = plain_hub
+    live_hub.member("ktn", PASSWORD)
+    with start_squid(policy="desk-password") as squid:
+        with_password = squid.url.replace("http://", "http://desk:proxy-s3cret@")
+        home = tmp_path / "desk"
+        ok(login(home, url, {}, "--allow-http", "--proxy", with_password))
+        # signing in again with the address alone keeps the login kept for the profile
+        ok(login(home, url, {}, "--allow-http", "--proxy", squid.url))
+        item_id = live_hub.publish(clip, title="Behind the profile's authenticated proxy")
+        code, out, err = alu(home, "-v", "get", item_id, env={})
+        assert code == 0, err
+        assert "proxy-s3cret" not in out + err
+        doctor = alu(home, "doctor", env={})
+        assert "proxy-s3cret" not in doctor[1] + doctor[2]
+        statuses = [s for m, _, s in squid.requests()]
+    assert seen.requests and all("squid" in via for *_, via in seen.requests)
+    assert 407 not in statuses  # the login went with every request
+    secrets_file = home / "data" / INSECURE_FILE_NAME  # the tests' stand-in for the keyring
+    assert b"proxy-s3cret" in secrets_file.read_bytes()
+    for f in home.rglob("*"):
+        if f.is_file() and f != secrets_file:
+            assert b"proxy-s3cret" not in f.read_bytes(), f
+    assert squid.url in profile_proxies(home)  # the address alone is kept with the profile
+
+
+def test_a_wrong_proxy_password_is_named_not_the_hubs(
+    plain_hub: tuple[str, Seen], live_hub: LiveHub, tmp_path: Path
+) -> None:
+    url, _ = plain_hub
+    live_hub.member("ktn", PASSWORD)
+    with start_squid(policy="desk-password") as squid:
+        wrong = squid.url.replace("http://", "http://desk:not-it@")
+        code, out, err = login(tmp_path / "desk", url, {}, "--allow-http", "--proxy", wrong)
+    assert code == 1, (out, err)
+    assert f"The network's proxy ({squid.url}) wants a user name and password" in err
+    assert "not-it" not in out + err
+
+
+def profile_proxies(home: Path) -> list[str]:
+    """The proxy addresses the profiles keep in the library."""
+    db = sqlite3.connect(home / "data" / "library.sqlite3")
+    try:
+        return [row[0] for row in db.execute("SELECT proxy FROM profiles")]
+    finally:
+        db.close()

@@ -19,6 +19,9 @@ from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QW
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profile, Profiles
+from alu_client.core.proxy_login import ProxyLogin
+from alu_client.core.proxy_login import key_for as proxy_key_for
+from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.store import Store
@@ -344,7 +347,7 @@ def test_network_round_trip_and_ca_bundle_check(
     assert "not a proxy address" in page.proxy_error.text()
     type_into(qtbot, page.proxy, "http://desk:s3cret@proxy.newsroom.local:3128")
     press_ok_expecting_error(qtbot, dialog, page.proxy_error)
-    assert "cannot be kept in a profile" in page.proxy_error.text()
+    assert "address alone" in page.proxy_error.text()
     assert "s3cret" not in page.proxy_error.text()
     type_into(qtbot, page.proxy, "http://proxy.newsroom.local:3128")
     type_into(qtbot, page.ca_bundle.edit, str(not_pem))
@@ -362,6 +365,39 @@ def test_network_round_trip_and_ca_bundle_check(
     assert profile.ca_bundle == certifi.where()
     assert profile.allow_http is False
     assert profile.url == "http://127.0.0.1:8750" and profile.username == "ktn"
+
+
+def test_the_proxys_login_is_kept_in_the_keyring_and_never_shown(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    key = Profiles(desk.store).require(PROFILE).secret_key
+    try:
+        dialog = open_dialog(qtbot, desk, settings, tasks)
+        page = dialog.network
+        dialog.tabs.setCurrentWidget(page)
+        assert page.proxy_user.text() == "" and page.proxy_password.placeholderText() == ""
+        assert page.proxy_password.echoMode() == QLineEdit.EchoMode.Password
+        type_into(qtbot, page.proxy, "http://proxy.newsroom.local:3128")
+        type_into(qtbot, page.proxy_user, "desk")
+        type_into(qtbot, page.proxy_password, "proxy-s3cret")
+        press_ok(qtbot, dialog)
+        assert load_proxy_login(desk.secrets, key) == ProxyLogin("desk", "proxy-s3cret")
+        assert Profiles(desk.store).require(PROFILE).proxy == "http://proxy.newsroom.local:3128"
+
+        again = open_dialog(qtbot, desk, settings, tasks)
+        page = again.network
+        assert page.proxy_user.text() == "desk"
+        assert page.proxy_password.text() == ""  # the kept password is never shown...
+        assert "kept" in page.proxy_password.placeholderText()  # ...only said to be there
+        press_ok(qtbot, again)  # the password left empty: the kept one stays
+        assert load_proxy_login(desk.secrets, key) == ProxyLogin("desk", "proxy-s3cret")
+
+        third = open_dialog(qtbot, desk, settings, tasks)
+        type_into(qtbot, third.network.proxy_user, "")  # no user name: no login
+        press_ok(qtbot, third)
+        assert load_proxy_login(desk.secrets, key) is None
+    finally:
+        desk.secrets.delete(proxy_key_for(key))  # the memory store is the whole process's
 
 
 # --- live application -------------------------------------------------------------------------

@@ -12,11 +12,13 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.profiles import Profiles
+from alu_client.core.proxy_login import ProxyLogin
+from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import Store
 from alu_client.ui.signin import SignInDialog
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
-from tests.support.squid import start_squid
+from tests.support.squid import DESK_LOGIN, start_squid
 
 PASSWORD = "pw-signin-1234"
 
@@ -207,3 +209,25 @@ def test_a_proxy_that_refuses_is_named_in_the_dialog(
             assert text.startswith(f"The network's proxy ({squid.url}) {said}"), text
     finally:
         tls.stop()
+
+
+def test_a_proxy_login_given_under_advanced_is_used_and_kept_in_the_keyring(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    user, password = DESK_LOGIN
+    with start_squid(policy="desk-password") as squid:
+        allow_http(qtbot, dialog)
+        qtbot.keyClicks(dialog.proxy, squid.url)
+        assert dialog.proxy_user.isVisible() and dialog.proxy_password.isVisible()
+        assert dialog.proxy_password.echoMode() == dialog.proxy_password.EchoMode.Password
+        qtbot.keyClicks(dialog.proxy_user, user)
+        qtbot.keyClicks(dialog.proxy_password, password)
+        fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+        with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+            click_sign_in(qtbot, dialog)
+        through = [s for m, u, s in squid.requests() if "/api/v1/" in u]
+    assert 200 in through and 407 not in through  # the hub was reached through the proxy
+    profile = profiles.active()
+    assert profile is not None and profile.proxy == squid.url  # the address alone
+    assert load_proxy_login(secrets, profile.secret_key) == ProxyLogin(user, password)

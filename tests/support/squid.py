@@ -9,7 +9,8 @@ nothing: every request reaches the hub), and an access log of one line per reque
 It forwards what clients on 127.0.0.1 ask (plain HTTP requests and CONNECT tunnels to any
 port), connecting from 127.0.0.2 (so that a server can tell what came through it). With
 ``policy="deny"`` it refuses every request (403), as a proxy that has not been told about this
-workstation does; with ``policy="password"`` it asks for a user name and password (407); with
+workstation does; with ``policy="password"`` it asks for a user name and password (407) and takes any; with
+``policy="desk-password"`` only ``DESK_LOGIN`` (an htpasswd file made with openssl); with
 ``policy="no-patch"`` it refuses PATCH and DELETE (403), as some corporate proxies do, and
 passes the rest (``policy="no-delete"``: DELETE only). As root, squid drops to its ``proxy`` user, who is
 given the temp folder (directly under the system's temp folder, where that user can reach it).
@@ -87,9 +88,16 @@ def _answers(port: int) -> bool:
         return False
 
 
+#: the one login the "desk-password" policy lets through
+DESK_LOGIN = ("desk", "proxy-s3cret")
+
+
 @contextmanager
 def start_squid(
-    *, policy: Literal["allow", "deny", "password", "no-patch", "no-delete"] = "allow"
+    *,
+    policy: Literal[
+        "allow", "deny", "password", "desk-password", "no-patch", "no-delete"
+    ] = "allow",
 ) -> Iterator[Squid]:
     ensure_squid()
     base = Path(tempfile.mkdtemp(prefix="alu-test-squid-"))
@@ -108,7 +116,20 @@ def start_squid(
         "password": "auth_param basic program /usr/lib/squid/basic_fake_auth\n"
         "acl station proxy_auth REQUIRED\n"
         "http_access allow localhost station",
+        # only the user name and password DESK_LOGIN (checked against an htpasswd file)
+        "desk-password": f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {base}/passwd\n"
+        "acl station proxy_auth REQUIRED\n"
+        "http_access allow localhost station",
     }
+    if policy == "desk-password":
+        user, password = DESK_LOGIN
+        hashed = subprocess.run(
+            ["openssl", "passwd", "-apr1", password],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        (base / "passwd").write_text(f"{user}:{hashed}\n")
     (base / "squid.conf").write_text(
         f"""# tests/support/squid.py
 http_port 127.0.0.1:{port}

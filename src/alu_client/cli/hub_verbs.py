@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core import hub
+from ..core import hub, proxy_login
 from ..core.credentials import PlainTextNotAccepted, SecretsError
 from ..core.doctor import run_checks
 from ..core.library import LibraryItem, Query
@@ -31,6 +31,9 @@ def cmd_login(args: argparse.Namespace) -> int:
         raise CliError("No password: pass --password-stdin and write it to standard input.", 2)
     if not password:
         raise CliError("The password is empty.", 2)
+    # a login in the proxy's address is kept apart, in the keyring (the profile keeps the rest);
+    # without one, a login kept for the profile goes on being used
+    proxy, login = proxy_login.split(args.proxy or "")
     services = open_services(allow_plain=args.accept_plain_secrets)
     try:
         profile = sign_in(
@@ -41,9 +44,10 @@ def cmd_login(args: argparse.Namespace) -> int:
             password,
             name=args.name,
             ca_bundle=args.ca_bundle or "",
-            proxy=args.proxy or "",
+            proxy=proxy,
             allow_http=args.allow_http,
             allow_plain_secrets=args.accept_plain_secrets,
+            proxy_login=login or "keep",
         )
     except PlainTextNotAccepted as e:
         raise CliError(f"{e} To accept it, sign in again with --accept-plain-secrets.") from None
@@ -285,7 +289,11 @@ def register(sub: Any) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.add_argument("--name", help="profile name (default user@host)")
     p.add_argument("--ca-bundle", help="CA certificates file for a corporate proxy or own CA")
-    p.add_argument("--proxy", help="HTTP(S) proxy URL (default: the system's)")
+    p.add_argument(
+        "--proxy",
+        help="HTTP(S) proxy URL (default: the system's); a user:password@ in it is kept in the "
+        "keyring",
+    )
     p.add_argument("--allow-http", action="store_true", help="allow plain http:// for this hub")
     p.add_argument(
         "--accept-plain-secrets",

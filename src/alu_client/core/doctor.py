@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from . import http, hub
+from . import http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
@@ -109,12 +109,14 @@ def _hub_checks(profile: Profile | None, secrets: Secrets | None, timeout: float
 
     token = None
     token_error = ""
+    login = None
     if secrets is not None:
         try:
             token = secrets.get(profile.secret_key)
         except SecretsError as e:
             token_error = str(e)
-    conn = profile.connection(connect_timeout=timeout, read_timeout=timeout)
+        login = proxy_login.load(secrets, profile.secret_key)
+    conn = profile.connection(connect_timeout=timeout, read_timeout=timeout, login=login)
     try:
         client = hub.HubClient(conn, token)
     except hub.PlainHttpRefused as e:

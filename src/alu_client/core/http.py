@@ -47,12 +47,12 @@ def same_origin(a: str, b: str) -> bool:
     return origin(a) == origin(b)
 
 
-#: where a proxy's user name and password go: the system's setting, which requests reads and
-#: ALU Desk keeps nothing of (a profile is no place for a secret)
+#: where a proxy's user name and password go: the profile's proxy login (in the keyring, see
+#: ``proxy_login``), or the system's setting, which requests reads
 PROXY_CREDENTIALS_HINT = (
-    "Give them in the system's proxy setting (for example "
-    "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to let "
-    "this computer through without one."
+    "Give them with the profile's proxy (in the app's settings, or alu login --proxy "
+    "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy setting, or "
+    "ask the network's administrator to let this computer through without one."
 )
 
 

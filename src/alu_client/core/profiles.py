@@ -20,10 +20,11 @@ import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from . import hub
+from . import proxy_login as proxy_logins
 from .credentials import PlainTextNotAccepted, Secrets, SecretsError, plain_warning, secret_key
 from .store.db import Store
 
@@ -37,8 +38,8 @@ PROXY_MESSAGES = {
     "address": "“{text}” is not a proxy address; write it like http://proxy.newsroom.local:3128.",
     "password": (
         "A proxy address with a user name or password cannot be kept in a profile (it is no "
-        "place for a secret). Give them in the system's proxy setting (for example "
-        "HTTPS_PROXY=http://user:password@proxy:3128) and leave the profile's proxy empty."
+        "place for a secret). Give the address alone, and the user name and password in "
+        "their own fields (kept in the system's keyring)."
     ),
 }
 
@@ -97,12 +98,18 @@ class Profile:
         return name if isinstance(name, str) and name else self.username
 
     def connection(
-        self, *, connect_timeout: float = 10.0, read_timeout: float = 30.0
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        login: proxy_logins.ProxyLogin | None = None,
     ) -> hub.Connection:
+        """How to reach the hub; ``login`` is the proxy's user name and password (see
+        ``proxy_login``), which goes into the connection's proxy address in memory only."""
         return hub.Connection(
             url=self.url,
             ca_bundle=self.ca_bundle,
-            proxy=self.proxy,
+            proxy=proxy_logins.with_login(self.proxy, login),
             allow_http=self.allow_http,
             device=self.device,
             connect_timeout=connect_timeout,
@@ -263,11 +270,16 @@ def sign_in(
     allow_http: bool = False,
     allow_plain_secrets: bool = False,
     device: str | None = None,
+    proxy_login: proxy_logins.ProxyLogin | Literal["keep"] | None = "keep",
 ) -> Profile:
     """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
     (created, or updated when ``name`` — by default the one for this account on this hub —
-    exists), which becomes the active one. ``HubError`` (``AuthError`` for a wrong password),
-    ``PlainTextNotAccepted`` or ``SecretsError`` otherwise; nothing is kept then."""
+    exists), which becomes the active one. ``proxy_login`` is the user name and password for
+    ``proxy``, kept beside the token: "keep" uses and keeps the one kept for the profile, if
+    any; None forgets it; a login with the kept user name and no password keeps the kept
+    password (a form never shows it), see ``proxy_login.chosen``. ``HubError``
+    (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
+    otherwise; nothing is kept then."""
     if secrets.needs_consent and not allow_plain_secrets:
         # Asked before the hub is contacted: no session is opened that could not be kept.
         raise PlainTextNotAccepted(plain_warning(secrets.name))
@@ -276,15 +288,24 @@ def sign_in(
         raise hub.HubError(PROXY_MESSAGES[problem].format(text=proxy.strip()))
     url = hub.normalize_url(url)
     existing = profiles.get(name) if name else profiles.find(url, username)
+    # Read before the hub is asked: a locked keyring fails here, with no session opened yet.
+    previous = secrets.get(existing.secret_key) if existing else None
+    kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
+    if not proxy.strip():
+        login = None  # a login goes with the profile's proxy, not the system's
+    elif proxy_login == "keep":
+        login = kept
+    elif proxy_login is None:
+        login = None
+    else:
+        login = proxy_logins.chosen(kept, proxy_login.user, proxy_login.password)
     conn = hub.Connection(
         url=url,
         ca_bundle=ca_bundle,
-        proxy=proxy,
+        proxy=proxy_logins.with_login(proxy, login),
         allow_http=allow_http,
         device=device or (existing.device if existing else "") or default_device_name(),
     )
-    # Read before the hub is asked: a locked keyring fails here, with no session opened yet.
-    previous = secrets.get(existing.secret_key) if existing else None
     client = hub.HubClient(conn)
     try:
         answer = client.sign_in(username, password)
@@ -302,11 +323,13 @@ def sign_in(
         )
         try:
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
+            proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
             saved = profiles.save(profile)
             profiles.set_active(saved.name)
         except BaseException:
             # Keep nothing half-done: the hub session is closed and the token forgotten.
             _forget(secrets, profile.secret_key)
+            _forget(secrets, proxy_logins.key_for(profile.secret_key))
             _quietly_sign_out(client)
             raise
     finally:
@@ -314,9 +337,10 @@ def sign_in(
     if existing is not None:
         if existing.secret_key != saved.secret_key:
             _forget(secrets, existing.secret_key)
+            _forget(secrets, proxy_logins.key_for(existing.secret_key))
         if previous and previous != answer.token:
             # The session this workstation had before: revoke it rather than let it linger.
-            _revoke(existing, previous)
+            _revoke(existing, previous, kept)
     log.info("signed in to %s as %s (profile %s)", url, saved.username, saved.name)
     return saved
 
@@ -328,7 +352,8 @@ def sign_out(profiles: Profiles, secrets: Secrets, name: str) -> bool:
     profile = profiles.require(name)
     try:
         token = secrets.get(profile.secret_key)
-        return _revoke(profile, token) if token else False
+        login = proxy_logins.load(secrets, profile.secret_key)
+        return _revoke(profile, token, login) if token else False
     finally:
         secrets.delete(profile.secret_key)
         log.info("signed out of %s (profile %s)", profile.url, profile.name)
@@ -344,13 +369,18 @@ def client_for(
             f"Not signed in to {profile.url} as {profile.username} on this workstation; "
             "sign in again."
         )
-    conn = profile.connection(connect_timeout=connect_timeout, read_timeout=read_timeout)
+    conn = profile.connection(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        login=proxy_logins.load(secrets, profile.secret_key),
+    )
     return hub.HubClient(conn, token)
 
 
-def _revoke(profile: Profile, token: str) -> bool:
+def _revoke(profile: Profile, token: str, login: proxy_logins.ProxyLogin | None) -> bool:
     try:
-        client = hub.HubClient(profile.connection(connect_timeout=5.0, read_timeout=10.0), token)
+        conn = profile.connection(connect_timeout=5.0, read_timeout=10.0, login=login)
+        client = hub.HubClient(conn, token)
     except hub.HubError:
         return False
     try:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import hub
+from . import hub, proxy_login
 from .credentials import Secrets
 from .library import Library, record_file, upsert_items
 from .lockfile import EngineLock
@@ -138,11 +138,13 @@ class Services:
     def make_queue(self, **kw: Any) -> TransferQueue:
         """A queue wired to the library and the history (started or not by the caller)."""
         profile = self.profile
+        proxy = ""
+        if profile and profile.proxy:
+            login = proxy_login.load(self.secrets, profile.secret_key)
+            proxy = proxy_login.with_login(profile.proxy, login)
         sessions = SessionPool(
             verify=(profile.ca_bundle or True) if profile else True,
-            proxies={"http": profile.proxy, "https": profile.proxy}
-            if profile and profile.proxy
-            else None,
+            proxies={"http": proxy, "https": proxy} if proxy else None,
         )
         queue = TransferQueue(self.store, sessions=sessions, headers_for=self._headers_for, **kw)
         device = profile.device if profile else ""

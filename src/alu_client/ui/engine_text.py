@@ -227,16 +227,16 @@ _MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The network's proxy (%1) wants a user name and password (HTTP 407) to reach %2. Give "
-        "them in the system's proxy setting (for example "
-        "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to "
-        "let this computer through without one.",
+        "them with the profile's proxy (in the app's settings, or alu login --proxy "
+        "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
+        "setting, or ask the network's administrator to let this computer through without one.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The network's proxy wants a user name and password (HTTP 407) to reach %1. Give them "
-        "in the system's proxy setting (for example "
-        "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's administrator to "
-        "let this computer through without one.",
+        "with the profile's proxy (in the app's settings, or alu login --proxy "
+        "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
+        "setting, or ask the network's administrator to let this computer through without one.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtWidgets import (
@@ -43,6 +44,7 @@ from alu_client.core.credentials import (
     SecretsError,
 )
 from alu_client.core.profiles import Profile, Profiles, sign_in
+from alu_client.core.proxy_login import ProxyLogin
 
 from .tasks import TaskRunner
 
@@ -153,6 +155,11 @@ class SignInDialog(QDialog):
         self.browse.clicked.connect(self._choose_ca_bundle)
         self.proxy = QLineEdit(self.advanced)
         self.proxy.setObjectName("proxy")
+        self.proxy_user = QLineEdit(self.advanced)
+        self.proxy_user.setObjectName("proxyUser")
+        self.proxy_password = QLineEdit(self.advanced)
+        self.proxy_password.setObjectName("proxyPassword")
+        self.proxy_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.allow_http = QCheckBox(self.advanced)
         self.allow_http.setObjectName("allowHttp")
         ca_row = QHBoxLayout()
@@ -160,10 +167,18 @@ class SignInDialog(QDialog):
         ca_row.addWidget(self.browse)
         adv = QFormLayout(self.advanced)
         self.ca_label, self.proxy_label = QLabel(self.advanced), QLabel(self.advanced)
+        self.proxy_user_label, self.proxy_password_label = (
+            QLabel(self.advanced),
+            QLabel(self.advanced),
+        )
         self.ca_label.setBuddy(self.ca_bundle)
         self.proxy_label.setBuddy(self.proxy)
+        self.proxy_user_label.setBuddy(self.proxy_user)
+        self.proxy_password_label.setBuddy(self.proxy_password)
         adv.addRow(self.ca_label, ca_row)
         adv.addRow(self.proxy_label, self.proxy)
+        adv.addRow(self.proxy_user_label, self.proxy_user)
+        adv.addRow(self.proxy_password_label, self.proxy_password)
         adv.addRow("", self.allow_http)
         self.advanced.toggled.connect(self._show_advanced)
 
@@ -234,6 +249,11 @@ class SignInDialog(QDialog):
         advanced = self.advanced.isChecked()
         ca_bundle = self.ca_bundle.text().strip() if advanced else ""
         proxy = self.proxy.text().strip() if advanced else ""
+        # no proxy user name given: the login kept for this profile, if any, goes on
+        proxy_user = self.proxy_user.text().strip() if advanced else ""
+        login: ProxyLogin | Literal["keep"] = (
+            ProxyLogin(proxy_user, self.proxy_password.text()) if proxy_user else "keep"
+        )
         allow_http = advanced and self.allow_http.isChecked()
         allow_plain = self.allow_plain_secrets
 
@@ -249,6 +269,7 @@ class SignInDialog(QDialog):
                 proxy=proxy,
                 allow_http=allow_http,
                 allow_plain_secrets=allow_plain,
+                proxy_login=login,
             )
             if not remember and store is not secrets:
                 try:
@@ -301,10 +322,10 @@ class SignInDialog(QDialog):
             proxy = f" ({error.proxy})" if error.proxy else ""
             if error.status == 407:
                 return self.tr(
-                    "The network's proxy{proxy} wants a user name and password. Give them in "
-                    "the system's proxy setting (for example "
-                    "HTTPS_PROXY=http://user:password@proxy:3128), or ask the network's "
-                    "administrator to let this computer through without one."
+                    "The network's proxy{proxy} wants a user name and password, or did not "
+                    "take the ones given. Give them under Advanced, with the proxy's address "
+                    "(they are kept in the system keyring), or ask the network's administrator "
+                    "to let this computer through without one."
                 ).format(proxy=proxy)
             return self.tr(
                 "The network's proxy{proxy} refused to let this computer reach the hub (HTTP "
@@ -372,9 +393,21 @@ class SignInDialog(QDialog):
             self.password.setFocus()
 
     def _show_advanced(self, on: bool) -> None:
-        for w in (self.ca_bundle, self.browse, self.proxy, self.allow_http):
+        for w in (
+            self.ca_bundle,
+            self.browse,
+            self.proxy,
+            self.proxy_user,
+            self.proxy_password,
+            self.allow_http,
+        ):
             w.setVisible(on)
-        for label in (self.ca_label, self.proxy_label):
+        for label in (
+            self.ca_label,
+            self.proxy_label,
+            self.proxy_user_label,
+            self.proxy_password_label,
+        ):
             label.setVisible(on)
 
     def _choose_ca_bundle(self) -> None:
@@ -422,6 +455,11 @@ class SignInDialog(QDialog):
         self.proxy_label.setText(self.tr("Pro&xy:"))
         self.proxy.setPlaceholderText(self.tr("http://proxy.example.org:3128 (empty: system)"))
         self.proxy.setAccessibleName(self.tr("Proxy"))
+        self.proxy_user_label.setText(self.tr("Proxy user na&me:"))
+        self.proxy_user.setPlaceholderText(self.tr("only if the proxy asks for one"))
+        self.proxy_user.setAccessibleName(self.tr("Proxy user name"))
+        self.proxy_password_label.setText(self.tr("Proxy pass&word:"))
+        self.proxy_password.setAccessibleName(self.tr("Proxy password"))
         self.allow_http.setText(self.tr("Allow plain &HTTP (unencrypted)"))
         self.error.setAccessibleName(self.tr("Sign-in problem"))
         self.cancel_button.setText(self.tr("Cancel"))

@@ -198,6 +198,7 @@ class SettingsDialog(QDialog):
             pages: dict[str, Any] = {
                 "download_dir": self.transfers,
                 "ca_bundle": self.network,
+                "proxy_login": self.network,
                 "start_at_login": self.general,
             }
             page = pages.get(error.field)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alu_client.core import proxy_login
+from alu_client.core.credentials import Secrets, SecretsError
 from alu_client.core.profiles import Profile
 from alu_client.core.rules import Rule, RuleStore
 from alu_client.core.services import Services
@@ -66,6 +68,11 @@ class Values:
     rules: list[Rule] = field(default_factory=list)
     folders: list[FolderRow] = field(default_factory=list)
     proxy: str = ""
+    #: the proxy's login (kept in the keyring): its user name; a new password, or "" to keep
+    #: the kept one (whose being there ``proxy_password_kept`` tells: a form never shows it)
+    proxy_user: str = ""
+    proxy_password: str = ""
+    proxy_password_kept: bool = False
     ca_bundle: str = ""
     allow_http: bool = False
 
@@ -96,6 +103,9 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     if profile is not None:
         v.rules = RuleStore(services.store, profile.name).all()
         v.proxy, v.ca_bundle, v.allow_http = profile.proxy, profile.ca_bundle, profile.allow_http
+        kept = proxy_login.load(services.secrets, profile.secret_key)
+        if kept is not None:
+            v.proxy_user, v.proxy_password_kept = kept.user, bool(kept.password)
     if hot is not None:
         v.folders = [folder_row(hot, f.id) for f in hot.list_folders()]
     return Loaded(v, profile, autostart.is_enabled())
@@ -201,8 +211,25 @@ def apply(
                 profile, proxy=v.proxy.strip(), ca_bundle=v.ca_bundle, allow_http=v.allow_http
             )
         )
+        apply_proxy_login(services.secrets, profile.secret_key, v)
     if hot is not None:
         apply_folders(hot, v.folders)
+
+
+def apply_proxy_login(secrets: Secrets, key: str, v: Values) -> None:
+    """Keep the proxy's login as the form says, in the keyring beside the profile's token (no
+    proxy or no user name: none)."""
+    kept = proxy_login.load(secrets, key)
+    login = proxy_login.chosen(kept, v.proxy_user, v.proxy_password) if v.proxy.strip() else None
+    if login == kept:
+        return
+    try:
+        # a store that asks for consent to plain text already holds this profile's token
+        # when the user accepted it at sign-in
+        allow_plain = secrets.get(key) is not None
+        proxy_login.save(secrets, key, login, allow_plain=allow_plain)
+    except SecretsError as e:
+        raise Problem("proxy_login", "not_kept", str(e)) from None
 
 
 def apply_rules(store: RuleStore, rules: Sequence[Rule]) -> None:

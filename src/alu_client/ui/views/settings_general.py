@@ -80,6 +80,13 @@ class NetworkPage(QWidget):
         self.proxy.setClearButtonEnabled(True)
         self.proxy_error = ErrorLabel(self)
         self.proxy.textEdited.connect(self.proxy_error.clear_message)
+        self.proxy_user = QLineEdit(self)
+        self.proxy_user.setObjectName("settings-proxy-user")
+        self.proxy_password = QLineEdit(self)
+        self.proxy_password.setObjectName("settings-proxy-password")
+        self.proxy_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.proxy_login_error = ErrorLabel(self)
+        self._password_kept = False
         self.ca_bundle = PathField(self, pick_file=True)
         self.ca_bundle.edit.setObjectName("settings-ca-bundle")
         self.allow_http = QCheckBox(self)
@@ -93,12 +100,19 @@ class NetworkPage(QWidget):
         self.restart_note.setWordWrap(True)
         self.proxy_label = QLabel(self)
         self.proxy_label.setBuddy(self.proxy)
+        self.proxy_user_label = QLabel(self)
+        self.proxy_user_label.setBuddy(self.proxy_user)
+        self.proxy_password_label = QLabel(self)
+        self.proxy_password_label.setBuddy(self.proxy_password)
         self.ca_label = QLabel(self)
         self.ca_label.setBuddy(self.ca_bundle.edit)
         form = QFormLayout(self)
         form.addRow(self.profile_label)
         form.addRow(self.proxy_label, self.proxy)
         form.addRow("", self.proxy_error)
+        form.addRow(self.proxy_user_label, self.proxy_user)
+        form.addRow(self.proxy_password_label, self.proxy_password)
+        form.addRow("", self.proxy_login_error)
         form.addRow(self.ca_label, self.ca_bundle)
         form.addRow(self.allow_http)
         form.addRow(self.http_warning)
@@ -110,6 +124,12 @@ class NetworkPage(QWidget):
         self.proxy_label.setText(self.tr("&Proxy:"))
         self.proxy.setPlaceholderText(self.tr("none (e.g. http://proxy.newsroom.local:3128)"))
         self.proxy.setAccessibleName(self.tr("Proxy address"))
+        self.proxy_user_label.setText(self.tr("Proxy user na&me:"))
+        self.proxy_user.setPlaceholderText(self.tr("only if the proxy asks for one"))
+        self.proxy_user.setAccessibleName(self.tr("Proxy user name"))
+        self.proxy_password_label.setText(self.tr("Proxy pass&word:"))
+        self.proxy_password.setAccessibleName(self.tr("Proxy password"))
+        self._show_password_kept()
         self.ca_label.setText(self.tr("&CA bundle:"))
         self.ca_bundle.edit.setPlaceholderText(self.tr("the system's certificates"))
         self.ca_bundle.edit.setAccessibleName(self.tr("CA bundle file"))
@@ -142,11 +162,24 @@ class NetworkPage(QWidget):
         self._profile = loaded.profile.name if loaded.profile else ""
         self._retranslate_profile()
         self.proxy.setText(v.proxy)
+        self.proxy_user.setText(v.proxy_user)
+        self.proxy_password.clear()
+        self._password_kept = v.proxy_password_kept
+        self._show_password_kept()
         self.ca_bundle.set_text(v.ca_bundle)
         self.allow_http.setChecked(v.allow_http)
         self.http_warning.setVisible(v.allow_http)
-        for w in (self.proxy, self.ca_bundle, self.allow_http):
+        for w in (self.proxy, self.proxy_user, self.proxy_password, self.ca_bundle):
             w.setEnabled(loaded.profile is not None)
+        self.allow_http.setEnabled(loaded.profile is not None)
+
+    def _show_password_kept(self) -> None:
+        # the kept password is never shown: the field says it is there and stays empty
+        self.proxy_password.setPlaceholderText(
+            self.tr("kept in the keyring (type a new one to change it)")
+            if self._password_kept
+            else ""
+        )
 
     def collect(self, v: Values) -> bool:
         proxy = self.proxy.text().strip()
@@ -155,10 +188,9 @@ class NetworkPage(QWidget):
         if problem == "password":
             self.proxy_error.show_message(
                 self.tr(
-                    "A proxy address with a user name or password cannot be kept in a profile "
-                    "(it is no place for a secret). Give them in the system's proxy setting "
-                    "(for example HTTPS_PROXY=http://user:password@proxy:3128) and leave this "
-                    "field empty."
+                    "Give the proxy's address alone here, and its user name and password in "
+                    "the fields below: they are kept in the system keyring, not with the "
+                    "profile."
                 )
             )
             ok = False
@@ -171,11 +203,20 @@ class NetworkPage(QWidget):
             )
             ok = False
         v.proxy = proxy
+        v.proxy_user = self.proxy_user.text().strip()
+        v.proxy_password = self.proxy_password.text()
         v.ca_bundle = self.ca_bundle.text()
         v.allow_http = self.allow_http.isChecked()
         return ok
 
     def show_problem(self, code: str, detail: str) -> None:
+        if code == "not_kept":
+            self.proxy_login_error.show_message(
+                self.tr("The proxy's user name and password could not be kept: {why}").format(
+                    why=detail
+                )
+            )
+            return
         if code == "missing":
             text = self.tr("There is no file at this path.")
         else:
