@@ -227,7 +227,19 @@ def test_a_proxy_login_given_under_advanced_is_used_and_kept_in_the_keyring(
         with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
             click_sign_in(qtbot, dialog)
         through = [s for m, u, s in squid.requests() if "/api/v1/" in u]
-    assert 200 in through and 407 not in through  # the hub was reached through the proxy
-    profile = profiles.active()
-    assert profile is not None and profile.proxy == squid.url  # the address alone
-    assert load_proxy_login(secrets, profile.secret_key) == ProxyLogin(user, password)
+        assert 200 in through and 407 not in through  # the hub was reached through the proxy
+        profile = profiles.active()
+        assert profile is not None and profile.proxy == squid.url  # the address alone
+        assert load_proxy_login(secrets, profile.secret_key) == ProxyLogin(user, password)
+
+        # signing in again, not remembered this time, the fields left empty: the kept login
+        again = SignInDialog(profiles, secrets, profile=profile)
+        qtbot.addWidget(again)
+        again.show()
+        qtbot.mouseClick(again.remember, Qt.MouseButton.LeftButton)
+        assert not again.remember.isChecked() and again.proxy_user.text() == ""
+        qtbot.keyClicks(again.password, PASSWORD)
+        with qtbot.waitSignal(again.signed_in, timeout=15_000):
+            click_sign_in(qtbot, again)
+        again.tasks.wait_for_done()
+        assert 407 not in [s for m, u, s in squid.requests() if "/api/v1/" in u]

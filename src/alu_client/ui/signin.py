@@ -45,6 +45,7 @@ from alu_client.core.credentials import (
 )
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
+from alu_client.core.proxy_login import load as load_proxy_login
 
 from .tasks import TaskRunner
 
@@ -259,6 +260,12 @@ class SignInDialog(QDialog):
 
         def work() -> SignedIn:
             store: Secrets = secrets if remember else MemorySecrets()
+            chosen = login
+            if chosen == "keep" and store is not secrets:
+                # not remembered this time: the login kept for the profile still carries it
+                existing = profiles.find(hub.normalize_url(url), user)
+                if existing is not None:
+                    chosen = load_proxy_login(secrets, existing.secret_key) or "keep"
             profile = sign_in(
                 profiles,
                 store,
@@ -269,7 +276,7 @@ class SignInDialog(QDialog):
                 proxy=proxy,
                 allow_http=allow_http,
                 allow_plain_secrets=allow_plain,
-                proxy_login=login,
+                proxy_login=chosen,
             )
             if not remember and store is not secrets:
                 try:
