@@ -40,7 +40,7 @@ from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.nginx import start_nginx
 from tests.support.squid import Squid, start_squid
-from tests.support.waiting import wait_until
+from tests.support.waiting import assert_kept_nowhere, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -444,9 +444,7 @@ def test_a_proxy_password_from_the_systems_setting_is_used_and_kept_nowhere(
         statuses = {s for m, _, s in squid.requests()}
     assert seen.requests and all("squid" in via for *_, via in seen.requests)
     assert 200 in statuses or 206 in statuses
-    for f in home.rglob("*"):
-        if f.is_file():
-            assert b"proxy-s3cret" not in f.read_bytes(), f
+    assert_kept_nowhere(home, b"proxy-s3cret")
 
 
 def test_a_proxy_password_with_the_profiles_proxy_is_kept_in_the_keyring_only(
@@ -472,9 +470,7 @@ def test_a_proxy_password_with_the_profiles_proxy_is_kept_in_the_keyring_only(
     assert 407 not in statuses  # the login went with every request
     secrets_file = home / "data" / INSECURE_FILE_NAME  # the tests' stand-in for the keyring
     assert b"proxy-s3cret" in secrets_file.read_bytes()
-    for f in home.rglob("*"):
-        if f.is_file() and f != secrets_file:
-            assert b"proxy-s3cret" not in f.read_bytes(), f
+    assert_kept_nowhere(home, b"proxy-s3cret", but=[secrets_file])
     assert squid.url in profile_proxies(home)  # the address alone is kept with the profile
 
 

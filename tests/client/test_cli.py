@@ -18,7 +18,7 @@ from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
 from tests.support.faultproxy import FaultProxy
-from tests.support.waiting import wait_until
+from tests.support.waiting import assert_kept_nowhere, wait_until
 
 
 def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -134,10 +134,7 @@ def test_credentials_in_the_url_are_sent_but_never_kept_or_logged(
     assert (tmp_path / "clip.mxf").read_bytes() == payload.read_bytes()
     assert "w0rd" not in r.stdout + r.stderr and "agence" not in r.stderr
     assert "download http://127.0.0.1:" in r.stderr  # logged, without the user or password
-    for f in home.rglob("*"):
-        if f.is_file():
-            data = f.read_bytes()
-            assert b"w0rd" not in data and b"agence" not in data, f
+    assert_kept_nowhere(home, b"w0rd", b"agence")
 
 
 def test_a_second_engine_on_the_same_folder_says_so(

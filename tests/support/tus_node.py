@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.waiting import end_process
+from tests.support.waiting import end_process, listening_port
 
 HERE = Path(__file__).resolve().parent / "tus-node"
 MIN_NODE = (20, 19)
@@ -150,13 +150,6 @@ def start_tus_node(directory: Path, **options: Any) -> Iterator[TusNode]:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the first line, or "" if it died
-        started = re.match(r"LISTENING (\d+)$", line.strip())
-        if started is None:
-            proc.kill()
-            rest = proc.stdout.read()
-            pytest.fail(f"the tus Node.js server did not start:\n{line}{rest}", pytrace=False)
-        yield TusNode(int(started[1]), directory, proc)
+        yield TusNode(listening_port(proc, "the tus Node.js server"), directory, proc)
     finally:
         end_process(proc)

@@ -17,7 +17,6 @@ prints ``LISTENING <port>`` once it accepts connections.
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -77,7 +76,7 @@ class TusPy:
 
 @contextmanager
 def start_tus_py(directory: Path, **options: Any) -> Iterator[TusPy]:
-    from tests.support.waiting import end_process
+    from tests.support.waiting import end_process, listening_port
 
     directory.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -87,14 +86,7 @@ def start_tus_py(directory: Path, **options: Any) -> Iterator[TusPy]:
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the first line, or "" if it died
-        started = re.match(r"LISTENING (\d+)$", line.strip())
-        if started is None:
-            proc.kill()
-            rest = proc.stdout.read()
-            raise RuntimeError(f"tuspyserver did not start:\n{line}{rest}")
-        yield TusPy(int(started[1]), directory, proc)
+        yield TusPy(listening_port(proc, "tuspyserver"), directory, proc)
     finally:
         end_process(proc)
 
