@@ -9,6 +9,7 @@ import pytest
 
 from alu_client.core import proxy_login
 from alu_client.core.credentials import MemorySecrets
+from alu_client.core.hub import Connection
 from alu_client.core.proxy_login import ProxyLogin
 
 
@@ -65,3 +66,10 @@ def test_kept_loaded_and_forgotten_and_never_shown(caplog: pytest.LogCaptureFixt
         assert "s3cret-kept" not in caplog.text
     finally:
         secrets.delete(proxy_login.key_for(key))
+
+
+def test_a_connection_carrying_a_login_does_not_show_it() -> None:
+    proxy = proxy_login.with_login("http://proxy:3128", ProxyLogin("desk", "s3cret-in-conn"))
+    conn = Connection("https://hub.example.org", proxy=proxy)
+    assert conn.proxy == proxy  # what the session uses
+    assert "s3cret-in-conn" not in repr(conn)

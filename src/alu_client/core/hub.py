@@ -19,7 +19,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -117,11 +117,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 @dataclass(frozen=True)
 class Connection:
-    """How to reach one hub: the non-secret part of a profile."""
+    """How to reach one hub: a profile's settings. ``proxy`` may carry the proxy's login
+    (``proxy_login.with_login``, in memory only), so it is left out of the repr."""
 
     url: str
     ca_bundle: str = ""
-    proxy: str = ""
+    proxy: str = field(default="", repr=False)
     allow_http: bool = False
     device: str = ""
     connect_timeout: float = 10.0
