@@ -10,9 +10,9 @@ import sys
 import threading
 import time
 from types import FrameType
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..core.credentials import Secrets, SecretsError, open_secrets
+from ..core.http import split_userinfo
 from ..core.lockfile import EngineBusy
 from ..core.paths import default_paths
 from ..core.services import Services
@@ -40,18 +40,13 @@ def credentials_out_of(url: str, headers: dict[str, str]) -> str:
     """The URL without a ``user:password@`` in it; those go into an ``Authorization: Basic``
     header (unless one was given), which lives in memory only. The URL is kept in the queue's
     store and named in logs, and neither may hold a password."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    clean, pair = split_userinfo(url)
+    if pair is None:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
     if not any(name.lower() == "authorization" for name in headers):
-        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-    return urlunsplit(parts._replace(netloc=host))
+        token = base64.b64encode(":".join(pair).encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    return clean
 
 
 def parse_size(text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -54,6 +54,17 @@ PROXY_CREDENTIALS_HINT = (
     "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy setting, or "
     "ask the network's administrator to let this computer through without one."
 )
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without a ``user:password@`` and the (unquoted) user name and password that were
+    in it, or ``(url, None)`` when it holds none."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=host)), (unquote(user), unquote(password))
 
 
 def proxy_named(proxy: str) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .credentials import Secrets, SecretsError
+from .http import split_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,5 @@ def chosen(kept: ProxyLogin | None, user: str, password: str) -> ProxyLogin | No
 def split(proxy: str) -> tuple[str, ProxyLogin | None]:
     """``http://user:password@proxy:3128`` as the address alone and the login in it (as curl
     takes ``-x``), for the command line; an address without one is returned as it is."""
-    text = proxy.strip()
-    parts = urlsplit(text)
-    if "@" not in parts.netloc:
-        return text, None
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    login = ProxyLogin(unquote(user), unquote(password)) if user else None
-    return urlunsplit(parts._replace(netloc=host)), login
+    address, pair = split_userinfo(proxy.strip())
+    return address, ProxyLogin(*pair) if pair and pair[0] else None
