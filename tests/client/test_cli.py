@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 
 from alu_client.cli.common import credentials_out_of
 from alu_hub.files import file_response
@@ -96,6 +97,32 @@ def test_fetch_into_a_folder_is_quiet_off_a_terminal(
         sha,
     )
     assert again.returncode == 1 and "exists already" in again.stderr
+
+
+def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: Path) -> None:
+    # a server that streams without a length: the body's end is all there is, and a body cut
+    # short would look the same; without --sha256 the CLI must not claim a check it did not make
+    data = payload.read_bytes()
+    app = FastAPI()
+
+    @app.get("/stream.mxf")
+    def stream() -> StreamingResponse:
+        return StreamingResponse(iter([data[:100_000], data[100_000:]]))  # chunked, no length
+
+    server = serve_in_thread(app)
+    try:
+        url = f"{server.url}/stream.mxf"
+        plain = run_alu(tmp_path / "home", "fetch", url, str(tmp_path / "a.mxf"))
+        sha = hashlib.sha256(data).hexdigest()
+        checked = run_alu(tmp_path / "home", "fetch", url, str(tmp_path / "b.mxf"), "--sha256", sha)
+    finally:
+        server.stop()
+    assert plain.returncode == 0, plain.stderr
+    assert (tmp_path / "a.mxf").read_bytes() == data
+    assert "size checked" not in plain.stdout
+    assert "not checked: the server gave no size" in plain.stdout
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip().endswith("sha256 verified)")
 
 
 def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: RunningHub) -> None:

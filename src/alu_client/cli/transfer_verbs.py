@@ -123,10 +123,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             raise CliError(f"{dest} exists already; nothing was downloaded.")
         return queue.add_download(url, dest, sha256=sha, segments=args.segments, label=dest.name)
 
-    t = _run_one(find_or_add, headers, limit, direction="download")
+    results: dict[int, dict[str, object]] = {}
+    t = _run_one(find_or_add, headers, limit, direction="download", results=results)
     if t.state != "done":
         raise CliError(f"{dest.name}: {t.last_error or t.state}")
-    verified = "sha256 verified" if sha else "size checked"
+    if t.sha256:  # this run's --sha256, or the one the interrupted run was given
+        verified = "sha256 verified"
+    elif results.get(t.id, {}).get("size_checked", True):
+        verified = "size checked"
+    else:
+        verified = "not checked: the server gave no size; pass --sha256 to check it"
     print(f"{dest} ({fmt_bytes(t.size or 0)}, {verified})")
     return 0
 

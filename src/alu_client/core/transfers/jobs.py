@@ -35,6 +35,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         "sha256": r.sha256,
         "bytes_fetched": r.bytes_fetched,
         "restarted": r.restarted,
+        "size_checked": r.size_checked,
     }
 
 

@@ -71,6 +71,8 @@ class _JobBase:
         self.etag: str | None = None  # strong ETags only
         self.last_modified: str | None = None
         self.size: int | None = None
+        #: the size is where a body of unknown length ended: nothing checked it
+        self.size_from_body = False
         self.segments: list[_Segment] = []
         # running sha256 of the part file's bytes [0, hashed_to): fed as bytes land (single
         # stream) or by the front hasher (segments, see fronthash.py); lost with the process

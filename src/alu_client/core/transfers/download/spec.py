@@ -30,3 +30,7 @@ class DownloadResult:
     bytes_fetched: int
     #: partial data had to be discarded (changed ETag, hash mismatch, Range ignored)
     restarted: bool
+    #: the size was checked against one known beforehand (the spec's, or the server's
+    #: Content-Length/Content-Range); False when the body simply ended (a server that gave no
+    #: length), which a truncated body cannot be told apart from without a sha256
+    size_checked: bool = True

@@ -389,6 +389,7 @@ class _StreamJob(_FrontHashJob):
             with self.lock:
                 seg.end = pos
                 self.size = pos
+                self.size_from_body = True
         elif body.end is None and pos < seg.end:
             raise RetryableError(MSG_TRUNCATED)  # a body that ends at close, and ended early
         # else the answer was whole but the segment is longer: the caller asks for the rest

@@ -64,6 +64,7 @@ class _VerifyJob(_CheckpointJob):
             sha256=digest,
             bytes_fetched=self.fetched,
             restarted=self.restarted,
+            size_checked=spec.size is not None or not self.size_from_body,
         )
 
     def _hash_rest(self, size: int) -> str:
