@@ -134,6 +134,14 @@ def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: 
     assert "clip.mxf: The server's file is not the one expected" in r.stderr
     assert "Traceback" not in r.stderr
     assert not dest.exists() and not (tmp_path / "clip.mxf.part").exists()
+    # the user corrects the checksum: the same command with it now succeeds (it used to
+    # resume the failed transfer with the old sum and fail again, for ever)
+    sha = hashlib.sha256(payload.read_bytes()).hexdigest()
+    fixed = run_alu(tmp_path / "home", "fetch", url, str(dest), "--sha256", sha)
+    assert fixed.returncode == 0, fixed.stderr
+    assert dest.read_bytes() == payload.read_bytes()
+    listed = run_alu(tmp_path / "home", "queue", "list", "--all", "--json")
+    assert listed.stdout.count('"id"') == 1  # the same transfer, not a second one
 
 
 def test_credentials_in_the_url_are_sent_but_never_kept_or_logged(

@@ -117,6 +117,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     def find_or_add(queue: TransferQueue) -> int:
         t = _existing(queue, "download", url, str(dest))
         if t is not None:
+            if sha is not None and sha != t.sha256:
+                # a corrected checksum: the bytes so far stay, the new sum is what counts
+                queue.transfers.set_sha256(t.id, sha)
             queue.resume(t.id)
             return t.id
         if dest.exists():

@@ -298,6 +298,19 @@ class TransferStore:
         with self.store.write() as c:
             c.execute("UPDATE transfers SET limit_bps = ? WHERE id = ?", (limit_bps, tid))
 
+    def set_sha256(self, tid: int, sha256: str | None) -> None:
+        """Another expected checksum for a transfer not running (the user corrected it). The
+        bytes it holds stay: a checksum is only compared at the end. (A download's checkpoint
+        keeps the digest of the server's bytes an earlier run found wrong: the same bytes
+        again, not matching the new sum either, then fail at once, which is right.)"""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET sha256 = ? WHERE id = ? AND sha256 IS NOT ?",
+                (sha256, tid, sha256),
+            )
+            if cur.rowcount:
+                self._log(c, tid, "note", "expected sha256 changed by the user")
+
     def recover_after_crash(self) -> int:
         """Transfers left 'active' by an engine that died go back to the queue."""
         with self.store.write() as c:
