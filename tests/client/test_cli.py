@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,37 @@ def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: P
     assert "not checked: the server gave no size" in plain.stdout
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip().endswith("sha256 verified)")
+
+
+def test_a_commands_headers_go_to_its_own_transfer_only(tmp_path: Path, payload: Path) -> None:
+    # `alu fetch` started the whole queue of its data folder, and gave every transfer it ran
+    # the headers (a token, a password) given for its own URL
+    seen: list[tuple[str, str | None]] = []
+    app = FastAPI()
+
+    @app.get("/{name}")
+    def serve(name: str, request: Request) -> Response:
+        seen.append((name, request.headers.get("x-secret")))
+        return file_response(request, payload, etag='"v1"', media_type="application/mxf")
+
+    server = serve_in_thread(app)
+    home = tmp_path / "home"
+    try:
+        first = alu(home, "fetch", f"{server.url}/first.mxf", str(tmp_path / "first.mxf"),
+                    "--limit", "100KB")  # fmt: skip
+        wait_until(lambda: ("first.mxf", None) in seen, timeout=20, what="the first fetch")
+        first.send_signal(signal.SIGINT)  # interrupted: left queued, to resume later
+        assert first.wait(20) == 130, first.communicate()
+        first.communicate()
+        r = run_alu(home, "fetch", f"{server.url}/second.mxf", str(tmp_path / "second.mxf"),
+                    "--header", "X-Secret: s3cret")  # fmt: skip
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    assert ("second.mxf", "s3cret") in seen
+    assert [s for n, s in seen if n == "first.mxf"] == [None]  # not run again, no secret
+    listed = run_alu(home, "queue", "list")
+    assert "first.mxf" in listed.stdout and "queued" in listed.stdout
 
 
 def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: RunningHub) -> None:

@@ -32,6 +32,9 @@ from sqlalchemy import select
 from tusclient import client as tus_client
 from tusclient.fingerprint.fingerprint import Fingerprint as TuspyFingerprint
 
+from alu_client.cli.local_verbs import _command
+from alu_client.core.store import Store
+from alu_client.core.store.transfers import StoreCheckpoint, TransferStore
 from alu_client.core.transfers import upload as upload_module
 from alu_client.core.transfers.base import (
     Control,
@@ -43,11 +46,13 @@ from alu_client.core.transfers.base import (
     TransferContext,
     Tuning,
 )
+from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.upload import (
     CHECKSUM_PREFERENCE,
     FILE_CHANGED,
     LOST_NOTE,
     Fingerprinter,
+    StoreUrlStorage,
     UploadResult,
     UploadSpec,
     fastest_checksum,
@@ -1133,6 +1138,50 @@ def test_pause_mid_chunk_then_resume_then_cancel(
     assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "cancel"
     assert tus_head(url, c.token).status_code in (404, 410)
     assert c.checkpoint.data == {}
+
+
+@pytest.mark.parametrize(("parallel", "where"), [(1, "app"), (2, "app"), (2, "cli")])
+def test_a_paused_upload_canceled_is_deleted_on_the_hub(
+    hub: LiveHub, token: str, proxy: FaultProxy, tmp_path: Path, parallel: int, where: str
+) -> None:
+    # cancel of an upload that is not running (paused: the usual way in the app) must still
+    # tell the hub to drop it, and forget its URLs (secrets) — it used to do neither. From the
+    # CLI (`alu queue cancel`, another process, no engine there) the next engine does it.
+    proxy.rate_bps = 300_000
+    path = random_file(tmp_path / "p.bin", 4 * MIB)
+    store = Store(tmp_path / "queue.db")
+    queue = TransferQueue(store, headers_for=lambda _t: {"Authorization": f"Bearer {token}"})
+    tid = queue.add_upload(
+        path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=parallel
+    )
+    queue.start()
+    try:
+        wait_until(lambda: queue.snapshot()[0].bytes_done > 600_000, timeout=30, what="bytes")
+        queue.pause(tid)
+        assert queue.wait_for(tid, 10, states=("paused",)).state == "paused"
+        urls = StoreUrlStorage(StoreCheckpoint(queue.transfers, tid)).urls()
+        # one upload, or the final one and its parts
+        assert len(urls) == 1 if parallel == 1 else len(urls) > 2
+        assert all(tus_head(u, token).status_code == 200 for u in urls)
+
+        if where == "app":
+            queue.cancel(tid)
+        else:
+            queue.stop()
+            _command(TransferStore(store), tid, "cancel")  # what `alu queue cancel` does
+            queue = TransferQueue(
+                store, headers_for=lambda _t: {"Authorization": f"Bearer {token}"}
+            ).start()
+        assert queue.transfers.get(tid).state == "canceled"  # type: ignore[union-attr]
+        wait_until(
+            lambda: all(tus_head(u, token).status_code in (404, 410) for u in urls),
+            timeout=20,
+            what="the hub dropping the canceled upload",
+        )
+        wait_until(lambda: queue.transfers.load_checkpoint(tid) == {}, timeout=10, what="forgot")
+    finally:
+        queue.stop()
+        store.close()
 
 
 # --- 8: fingerprint and a changed source --------------------------------------------------------

@@ -55,7 +55,15 @@ def _run_one(
     results: dict[int, dict[str, object]] | None = None,
 ) -> Transfer:
     store, lock = _open_engine()
-    queue = TransferQueue(store, max_downloads=1, max_uploads=1, headers_for=lambda _t: headers)
+    # This command's headers (a token, a password) are for its own transfer alone, and it runs
+    # that one only: others queued in the data folder (the app's, an earlier command's) are
+    # left for the engine that has their credentials.
+    queue = TransferQueue(
+        store,
+        max_downloads=1,
+        max_uploads=1,
+        headers_for=lambda t: headers if queue.only is not None and t.id in queue.only else {},
+    )
     if results is not None:
         queue.on_result = lambda tid, result: results.__setitem__(tid, dict(result))
     if direction == "download":
@@ -71,6 +79,7 @@ def _run_one(
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
         tid = find_or_add(queue)
+        queue.only = frozenset({tid})
         line = ProgressLine(tid)
         queue.add_listener(line)
         queue.start()

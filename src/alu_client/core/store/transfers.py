@@ -144,12 +144,18 @@ class TransferStore:
         sql += " ORDER BY priority, position"
         return [Transfer.from_row(r) for r in self.store.query(sql, params)]
 
-    def runnable(self, direction: str, now: float, limit: int) -> list[Transfer]:
-        """Queued transfers whose retry time has come, in the order they should start."""
+    def runnable(
+        self, direction: str, now: float, limit: int, only: frozenset[int] | None = None
+    ) -> list[Transfer]:
+        """Queued transfers whose retry time has come, in the order they should start (of
+        ``only``'s, when given)."""
+        among = ""
+        if only is not None:
+            among = f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
         rows = self.store.query(
-            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"
+            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers are joined in
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-            " ORDER BY priority, position LIMIT ?",
+            f"{among} ORDER BY priority, position LIMIT ?",
             (direction, now, limit),
         )
         return [Transfer.from_row(r) for r in rows]
@@ -310,6 +316,17 @@ class TransferStore:
             )
             if cur.rowcount:
                 self._log(c, tid, "note", "expected sha256 changed by the user")
+
+    def canceled_with_checkpoint(self, direction: str) -> list[Transfer]:
+        """Canceled transfers whose checkpoint is still here: canceled while not running (by
+        the app, or by ``alu queue cancel`` in another process), what they left is not yet
+        cleaned up (an upload's URLs: the server still holds its bytes)."""
+        rows = self.store.query(
+            "SELECT t.* FROM transfer_checkpoints c JOIN transfers t ON t.id = c.transfer_id"
+            " WHERE t.state = 'canceled' AND t.direction = ? ORDER BY t.id",
+            (direction,),
+        )
+        return [Transfer.from_row(r) for r in rows]
 
     def recover_after_crash(self) -> int:
         """Transfers left 'active' by an engine that died go back to the queue."""

@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store.transfers import Transfer
 from .base import PermanentError, TransferContext
 
+if TYPE_CHECKING:
+    from . import upload
+
 Job = Callable[[Transfer, TransferContext], dict[str, Any]]
+#: what is left to do for a transfer canceled while not running (see ``TransferQueue``)
+Cleanup = Callable[[Transfer, TransferContext], None]
 
 _HASH_BLOCK = 1024 * 1024
 
@@ -77,16 +82,29 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     }
 
 
-def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+def _upload_spec(t: Transfer) -> upload.UploadSpec:
     from . import upload
 
-    spec = upload.UploadSpec(
+    return upload.UploadSpec(
         path=Path(t.source),
         endpoint=t.destination,
         metadata=dict(t.options.get("metadata", {})),
         chunk_size=t.options.get("chunk_size"),
         parallel=t.options.get("parallel"),
     )
+
+
+def upload_cleanup(t: Transfer, ctx: TransferContext) -> None:
+    """A canceled upload that was not running: the server is told to drop what it holds."""
+    from . import upload
+
+    upload.terminate(_upload_spec(t), ctx)
+
+
+def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+    from . import upload
+
+    spec = _upload_spec(t)
     r = upload.run(spec, ctx)
     state, item_id, error = r.state, r.item_id, r.error
     if state in ("receiving", "processing") and t.options.get("publish_wait"):

@@ -29,7 +29,7 @@ from ..safe_names import check_text_path
 from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
 from .base import Control, SessionPool, Stopped, TransferContext, Tuning
-from .jobs import Job, download_job, upload_job
+from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
 from .retry import RetryPolicy, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
@@ -97,6 +97,15 @@ class TransferQueue:
         self.headers_for = headers_for
         self.progress_interval = progress_interval
         self.jobs: dict[str, Job] = jobs or {"download": download_job, "upload": upload_job}
+        #: what a transfer canceled while not running leaves to clean up, per direction (a
+        #: download's part file goes at once, in ``cancel``; an upload needs the network)
+        self.cleanups: dict[str, Cleanup] = {"upload": upload_cleanup}
+        self._cleaning: set[int] = set()
+        #: when set, this engine starts (and cleans up after) these transfers alone: the CLI's
+        #: one-shot verbs, whose headers belong to their own transfer, not to the others queued
+        #: in the same data folder
+        self.only: frozenset[int] | None = None
+        self._swept = 0.0
         self._cv = threading.Condition()
         self._live: dict[int, _Live] = {}
         self._workers: dict[int, threading.Thread] = {}
@@ -241,6 +250,7 @@ class TransferQueue:
             t = self.transfers.get(tid)
             if t is not None:
                 self._discard(t)
+            self._swept = 0.0  # an upload's server side: at the scheduler's next pass
         self._wake(tid)
 
     def pause_all(self) -> None:
@@ -337,6 +347,7 @@ class TransferQueue:
                     return
                 self._apply_schedule()
                 self._start_runnable()
+                self._sweep_canceled()
                 wake = self.transfers.next_wakeup()
                 timeout = 1.0 if wake is None else max(0.05, min(1.0, wake - time.time()))
                 self._cv.wait(timeout)
@@ -348,9 +359,52 @@ class TransferQueue:
             free = cap - running
             if free <= 0:
                 continue
-            for t in self.transfers.runnable(direction, now, free):
+            for t in self.transfers.runnable(direction, now, free, self.only):
                 if self.transfers.claim(t.id):
                     self._launch(t)
+
+    def _sweep_canceled(self, force: bool = False) -> None:
+        """Clean up after transfers canceled while not running, on a thread each: at start,
+        at once after ``cancel``, and every 30 s for those canceled from another process."""
+        now = time.monotonic()
+        if not force and self._swept and now - self._swept < 30:
+            return
+        self._swept = now
+        for direction, cleanup in self.cleanups.items():
+            for t in self.transfers.canceled_with_checkpoint(direction):
+                if t.id in self._cleaning or t.id in self._live:
+                    continue
+                if self.only is not None and t.id not in self.only:
+                    continue
+                self._cleaning.add(t.id)
+                w = threading.Thread(
+                    target=self._clean, args=(t, cleanup), name=f"cleanup-{t.id}", daemon=True
+                )
+                self._threads = [x for x in self._threads if x.is_alive()]
+                self._threads.append(w)
+                w.start()
+
+    def _clean(self, t: Transfer, cleanup: Cleanup) -> None:
+        control = Control()
+        ctx = TransferContext(
+            control=control,
+            checkpoint=StoreCheckpoint(self.transfers, t.id),
+            sessions=self.sessions,
+            meter=Meter([], control, lambda _n: None),
+            progress=lambda _done, _total: None,
+            headers=self.headers_for(t),
+            tuning=self.tuning,
+            note=lambda msg: self.transfers.note(t.id, "note", msg),
+            log=log,
+        )
+        try:
+            cleanup(t, ctx)
+        except Exception:  # a bug here must not bring it back every 30 s, nor stop the engine
+            log.exception("cleaning up after canceled transfer %d failed", t.id)
+        finally:
+            self.transfers.clear_checkpoint(t.id)
+            with self._cv:
+                self._cleaning.discard(t.id)
 
     def _launch(self, t: Transfer) -> None:
         live = _Live(t.bytes_done, t.size)

@@ -164,6 +164,7 @@ __all__ = [
     "poll_outcome",
     "run",
     "sample_ranges",
+    "terminate",
 ]
 
 
@@ -184,5 +185,16 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
         if e.reason == "cancel":
             job.terminate()
         raise
+    finally:
+        job.close()
+
+
+def terminate(spec: UploadSpec, ctx: TransferContext) -> None:
+    """Cancel an upload that is not running (paused, waiting, failed): DELETE every upload its
+    checkpoint holds, the final one first, then forget them. Best effort, as when a running
+    upload is canceled: a server that cannot be reached keeps the upload until it expires."""
+    job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
+    try:
+        job.terminate()
     finally:
         job.close()
