@@ -231,6 +231,53 @@ def test_retryable_errors_back_off_then_succeed(store: Store) -> None:
     assert errors == ["The connection was lost.", "The hub is busy."]
 
 
+@pytest.mark.parametrize(
+    ("direction", "how"),
+    [("download", "bytes"), ("upload", "confirmed"), ("upload", "bytes sent, none confirmed")],
+)
+def test_the_back_off_grows_with_failures_in_a_row_without_progress(
+    store: Store, tmp_path: Path, direction: str, how: str
+) -> None:
+    # attempts 1-3 move the transfer on, then fail; 4-5 fail with nothing moved; 6 succeeds.
+    # The back-off grew with all the attempts: after hours of a lossy link the next outage
+    # waited minutes. A download's bytes are progress; an upload's only once the server has
+    # them (a server can take none of what it is sent).
+    seen: list[int] = []
+
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        seen.append(t.failures)
+        if len(seen) <= 3:
+            ctx.meter(1000)
+            if how == "confirmed":
+                ctx.advanced()
+            raise RetryableError("The connection was lost.")
+        if len(seen) <= 5:
+            raise RetryableError("The hub could not be reached.")
+        return {"size": 3000}
+
+    q = TransferQueue(
+        store,
+        jobs={"download": job, "upload": job},
+        policy=RetryPolicy(Backoff(base=0.01, cap=0.02)),
+    )
+    if direction == "download":
+        tid = add(q, "a")
+    else:
+        src = tmp_path / "clip.mp4"
+        src.write_bytes(b"x" * 3000)
+        tid = q.add_upload(src, "http://127.0.0.1:9/files/", {})
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=20).state == "done"
+    finally:
+        q.stop()
+    # the count each attempt started with: the failures in a row before it
+    if how == "bytes sent, none confirmed":
+        assert seen == [0, 1, 2, 3, 4, 5]
+    else:
+        assert seen == [0, 1, 1, 1, 2, 3]
+
+
 def test_permanent_error_fails_with_plain_words_and_retry_now_runs_again(store: Store) -> None:
     jobs = FakeJobs(blocks=3)
     q = make_queue(store, jobs)

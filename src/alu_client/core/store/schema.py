@@ -205,4 +205,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ix_watch_files_sha ON watch_files (sha256)
     """,
+    # failed attempts in a row without a byte moved: what the back-off grows with (attempts
+    # counts them all; a long transfer that had outages must not wait minutes at the next one)
+    """
+    ALTER TABLE transfers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
+    """,
 ]

@@ -46,6 +46,8 @@ class Transfer:
     started_at: float | None
     finished_at: float | None
     request: str = ""
+    #: failed attempts in a row without progress (the back-off's count)
+    failures: int = 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Transfer:
@@ -190,6 +192,7 @@ class TransferStore:
         bytes_done: int | None = None,
         size: int | None = None,
         result: dict[str, Any] | None = None,
+        failures: int | None = None,
     ) -> None:
         """The end of an attempt: done, failed, canceled, paused or queued again (a retry)."""
         assert state in STATES
@@ -198,7 +201,8 @@ class TransferStore:
             c.execute(
                 "UPDATE transfers SET state = ?, last_error = ?, next_attempt_at = ?,"
                 " pause_reason = ?, bytes_done = COALESCE(?, bytes_done), size = COALESCE(?, size),"
-                " result = COALESCE(?, result), finished_at = ? WHERE id = ?",
+                " result = COALESCE(?, result), finished_at = ?,"
+                " failures = COALESCE(?, failures) WHERE id = ?",
                 (
                     state,
                     error,
@@ -208,6 +212,7 @@ class TransferStore:
                     size,
                     json.dumps(result) if result is not None else None,
                     now if state in ("done", "failed", "canceled") else None,
+                    failures,
                     tid,
                 ),
             )

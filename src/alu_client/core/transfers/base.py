@@ -257,6 +257,9 @@ class TransferContext:
     #: a line for the history / the user when something notable happens ("upload restarted")
     note: Callable[[str], None] = lambda _msg: None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("alu_client.transfers"))
+    #: the server confirmed progress (an upload's offset moved on): the queue's back-off starts
+    #: over after a failure in an attempt that did (a download's bytes count by themselves)
+    advanced: Callable[[], None] = lambda: None
 
 
 def metered(ctx: TransferContext) -> Callable[[int], None]:

@@ -72,6 +72,8 @@ class _Live:
         self.last_done = done
         self.last_at = time.monotonic()
         self.control = Control()
+        #: this attempt moved the transfer on (see ``TransferContext.advanced``)
+        self.advanced = False
 
 
 class TransferQueue:
@@ -425,6 +427,11 @@ class TransferQueue:
 
         def on_bytes(n: int) -> None:
             live.done += n
+            if t.direction == "download":  # bytes received are kept (an upload's: see advanced)
+                live.advanced = True
+
+        def advanced() -> None:
+            live.advanced = True
 
         def on_progress(done: int, total: int | None) -> None:
             live.done = done
@@ -441,6 +448,7 @@ class TransferQueue:
             tuning=self.tuning,
             note=lambda msg: self.transfers.note(tid, "note", msg),
             log=log,
+            advanced=advanced,
         )
         try:
             result = self.jobs[t.direction](t, ctx)
@@ -452,12 +460,20 @@ class TransferQueue:
                 tid, state, bytes_done=live.done, size=live.size, pause_reason=s.reason
             )
         except BaseException as e:  # every failure is recorded; none kills the engine
-            decision = self.policy.decide(e, t.attempts)
+            # the back-off grows with the failures in a row without progress, not with all the
+            # attempts: after hours of a lossy link, the next outage starts again at ~1 s
+            failures = 1 if live.advanced else t.failures + 1
+            decision = self.policy.decide(e, failures)
             message = user_message(e, will_retry=decision.state != "failed")
             if decision.state == "failed":
                 log.info("transfer %d failed: %s", tid, message)
                 self.transfers.finish(
-                    tid, "failed", error=message, bytes_done=live.done, size=live.size
+                    tid,
+                    "failed",
+                    error=message,
+                    bytes_done=live.done,
+                    size=live.size,
+                    failures=failures,
                 )
             else:
                 log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
@@ -469,6 +485,7 @@ class TransferQueue:
                     bytes_done=live.done,
                     size=live.size,
                     pause_reason="disk full" if decision.state == "paused" else "",
+                    failures=failures,
                 )
         else:
             size = int(result.get("size") or live.size or live.done)

@@ -53,12 +53,18 @@ Errors (in one run)
     A network error, a stall, a 5xx, 429 or 409: HEAD and go on, at most ``QUICK_RESUMES`` times
     in a row without progress (short backoff, or ``Retry-After`` up to ``MAX_WAIT_IN_RUN``; a
     longer one goes to the queue at once), then ``RetryableError`` (``retry_after`` from the
-    server). 423: wait ``Retry-After`` (or
+    server). Progress is the server's offset moving on, by a PATCH or as the HEAD after a cut
+    one shows (servers keep what arrived), so a link that drops every few MB never ends a run;
+    a PATCH answered 204 that kept nothing is a failure without progress (``ctx.advanced`` tells
+    the queue, whose back-off starts over after progress). 423: wait ``Retry-After`` (or
     1 s) and retry, ``LOCKED_TRIES`` times. 460: send the chunk again, ``CHECKSUM_TRIES`` times.
     413 on PATCH: halve the chunk (not below ``tuning.min_upload_chunk``). 404/410 on HEAD or
-    PATCH, or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted.
-    401/403, a file larger than ``Tus-Max-Size``, a deleted or changed source file:
-    ``PermanentError`` in plain words (a changed file's upload is DELETEd). An error a proxy
+    PATCH, a 403 without ``Upload-Offset`` on HEAD (tus 1.0 allows it for an upload not held),
+    or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted. An
+    OPTIONS answered anything but 2xx or 401 (a gateway's 403 included): plain tus 1.0 core +
+    creation. 401/403, a file larger than ``Tus-Max-Size``, a deleted or changed source file
+    (checked before each chunk and after the last): ``PermanentError`` in plain words (a
+    changed file's upload is DELETEd). An error a proxy
     made itself (``http.proxy_answer``) is named as the proxy's; a 405, or a proxy's 403/501,
     to a PATCH or DELETE switches the job to POST with ``X-HTTP-Method-Override`` (tus allows
     it; some proxies pass GET, HEAD and POST only). After an error answer to a PATCH its

@@ -129,7 +129,7 @@ class _Job(_PartsJob):
             # tuspyserver (FastAPI) answers OPTIONS only at ".../files/" and 405 at the
             # ".../files" it takes creations at: ask there before taking the server as plain
             r = self._options(slashed)
-        if r.status_code in (401, 403):
+        if r.status_code == 401:
             _raise_for(r)
         if r.status_code in (429, 502, 503, 504):
             raise RetryableError(

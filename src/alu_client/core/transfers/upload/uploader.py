@@ -182,6 +182,10 @@ class _TusUpload(Uploader):
         r = self.job.request("HEAD", self.url, self.stream, self.get_headers(self.url))
         if r.status_code == 410 and self.partial:  # a part a final upload took and finished
             self.gone_into = self.job.final_named(r, self.url)
+        if r.status_code == 403 and "Upload-Offset" not in r.headers:
+            # tus 1.0: a server may answer 403 (as well as 404 or 410) for an upload it does
+            # not hold; made again, at most once a run (a refusal then comes from the POST)
+            raise _Lost()
         _raise_for(r)
         offset = _int_header(r, "Upload-Offset")
         if offset is None:
@@ -244,6 +248,10 @@ class _TusUpload(Uploader):
         if new is None or not start <= new <= start + length:
             raise _Resume("The hub's answer had an unexpected offset.")
         self.offset = new
+        if new == start:
+            # a success that kept nothing: sent again at once, this would loop at full speed
+            # for ever; it counts as a failure without progress (backs off, then gives up)
+            raise _Resume("The hub took none of the piece it was sent.")
         if new == start + length:
             took = time.monotonic() - began
             self.sizer.after(length, took)
@@ -265,6 +273,10 @@ class _TusUpload(Uploader):
         job = self.job
         need_head = self.url is not None and not self.created
         quick = locked = bad_sums = 0
+        #: the server's offset when the failure counters were last reset: any progress since,
+        #: by a PATCH or seen by the HEAD after a cut one (a server keeps what it received),
+        #: resets them, so a link that drops every few MB never makes a run give up
+        mark = -1
         while True:
             job.check()
             sending = False
@@ -275,14 +287,19 @@ class _TusUpload(Uploader):
                 elif need_head:
                     self.offset = self.get_offset()
                 need_head = False
+                if self.offset > mark:
+                    if mark >= 0:
+                        job.ctx.advanced()
+                    mark = self.offset
+                    quick = locked = bad_sums = 0
                 if self.offset >= self.stop_at:
+                    # the bytes the server holds were read from the file as it was at the
+                    # start: a change during the last chunk would leave a torn upload
+                    job.check_source()
                     return
-                before = self.offset
                 sending = True
                 self.upload_chunk()
                 sending = False
-                if self.offset > before:
-                    quick = locked = bad_sums = 0
             except _Lost:
                 if self._joined_early():
                     return

@@ -1,0 +1,133 @@
+"""Uploads to tus 1.0 servers that answer legally but unusually (tests/support/tinytus.py): an
+OPTIONS refused with 403, an upload forgotten and answered 403, a PATCH answered 204 that kept
+fewer bytes than it was sent or none, a link that cuts every PATCH (the server keeping what
+arrived), and a file changed while its last chunk goes out. Each ends with the server holding
+our bytes exactly, or with the clear error that is right and nothing torn left there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.transfers.base import PermanentError, RetryableError
+from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE, UploadSpec, run
+from alu_client.core.transfers.upload.spec import QUICK_RESUMES
+from tests.client.test_upload import Ctx, random_file, run_until_done
+from tests.support.faultproxy import FaultProxy
+from tests.support.tinytus import Bends, TinyTus
+
+pytestmark = pytest.mark.timeout(120)
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@pytest.fixture
+def bends() -> Bends:
+    return Bends()
+
+
+@pytest.fixture
+def server(bends: Bends) -> Iterator[TinyTus]:
+    with TinyTus(bends) as s:
+        yield s
+
+
+def test_an_options_refused_with_403_is_plain_tus(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # OPTIONS "MAY be used"; a gateway that denies the method (403) must not stop the upload
+    bends.options_status = 403
+    path = random_file(tmp_path / "a.mp4", 3 * MIB + 7)
+    result = run(UploadSpec(path, server.endpoint, {}, chunk_size=MIB), new_ctx().ctx)
+    assert server.only_upload() == path.read_bytes()
+    assert result.size == path.stat().st_size
+    assert server.methods()[:2] == ["OPTIONS", "POST"]
+
+
+def test_a_patch_answered_204_that_kept_part_goes_on_from_the_servers_offset(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    bends.keep_at_most = 300 * KIB  # of each 1 MiB chunk
+    path = random_file(tmp_path / "b.mp4", 2 * MIB + 11)
+    run(UploadSpec(path, server.endpoint, {}, chunk_size=MIB), new_ctx().ctx)
+    assert server.only_upload() == path.read_bytes()
+
+
+def test_a_patch_answered_204_that_kept_nothing_backs_off_and_gives_up(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # it used to send the same chunk again at once, for ever: ~30,000 PATCHes in 40 s
+    bends.keep_at_most = 0
+    path = random_file(tmp_path / "c.mp4", 2 * MIB)
+    with pytest.raises(RetryableError, match="took none"):
+        run(UploadSpec(path, server.endpoint, {}, chunk_size=MIB), new_ctx().ctx)
+    patches = server.methods().count("PATCH")
+    assert patches == QUICK_RESUMES + 1  # the first, then one per resume allowed in a run
+    assert server.only_upload() == b""
+
+
+def test_an_upload_the_server_forgot_and_answers_403_is_made_again(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # tus 1.0, HEAD: "If the resource is not found, the Server SHOULD return either the 404
+    # Not Found, 410 Gone or 403 Forbidden status"; a 403 there failed the upload for good
+    bends.unknown_status = 403
+    path = random_file(tmp_path / "d.mp4", 3 * MIB)
+    spec = UploadSpec(path, server.endpoint, {}, chunk_size=512 * KIB)
+    c = new_ctx()
+    c.stop_after(MIB)
+    with pytest.raises(Exception, match="pause"):
+        run(spec, c.ctx)
+    server.forget_all()
+    again = c.again()
+    result = run(spec, again.ctx)
+    assert result.restarted
+    assert LOST_NOTE in again.notes
+    assert server.only_upload() == path.read_bytes()
+    assert server.methods().count("POST") == 2
+
+
+def test_every_patch_cut_still_finishes_in_one_run(
+    server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # the server keeps what arrived of a cut PATCH; the HEAD after shows the progress, which
+    # must count as progress: the run used to give up after QUICK_RESUMES cuts however far
+    # each had gone, and the queue's back-off grew
+    path = random_file(tmp_path / "e.mp4", 12 * MIB)
+    cuts = QUICK_RESUMES + 4
+    with FaultProxy(("127.0.0.1", server.server_address[1])) as proxy:
+        proxy.reset_after(int(1.5 * MIB), direction="up", times=cuts)
+        spec = UploadSpec(path, f"{proxy.url}/files/", {}, chunk_size=4 * MIB)
+        result, _c, failures = run_until_done(spec, new_ctx(), attempts=1)
+        assert len([e for e in proxy.events if "reset" in e]) == cuts
+    assert failures == 0
+    assert server.only_upload() == path.read_bytes()
+    assert result.size == path.stat().st_size
+
+
+def test_a_file_changed_while_its_last_chunk_goes_out_is_not_left_torn(
+    server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # one chunk (files up to 16 MiB are one by default): the change used to go unseen, the
+    # command exited 0 and the server held old bytes at the start and new ones at the end
+    path = random_file(tmp_path / "f.mp4", 3 * MIB)
+    c = new_ctx()
+    changed: list[bool] = []
+
+    def rewrite(total: int) -> None:
+        if total >= MIB and not changed:
+            changed.append(True)
+            with open(path, "r+b") as f:  # in place: same size, other bytes at the end
+                f.seek(-4 * KIB, 2)
+                f.write(b"\0" * 4 * KIB)
+
+    c.on_meter = rewrite
+    with pytest.raises(PermanentError) as e:
+        run(UploadSpec(path, server.endpoint, {}, chunk_size=8 * MIB), c.ctx)
+    assert str(e.value) == FILE_CHANGED
+    assert changed
+    assert server.uploads == {}  # the torn upload was deleted on the server
+    assert "DELETE" in server.methods()

@@ -1,0 +1,153 @@
+"""A small tus 1.0 server (http.server, 127.0.0.1, a random port) whose answers a test bends
+into the legal-but-unusual ones real servers give: OPTIONS refused, 403 for an upload it no
+longer holds, a PATCH answered 204 that kept fewer bytes than it was sent (or none), a server
+that keeps what arrived of a cut PATCH (tus: "SHOULD … store as much of the received data as
+possible", as tusd and the tus Node.js server do). Every request is recorded (``seen``)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from alu_hub.server import free_port
+
+
+@dataclass
+class Bends:
+    #: status of every OPTIONS answer (204: the extensions below)
+    options_status: int = 204
+    extensions: str = "creation,termination"
+    #: HEAD of an upload not held (or forgotten): 404, 410 or 403 all are tus 1.0
+    unknown_status: int = 404
+    #: a PATCH keeps at most this many bytes of its body (None: all), and says so in its 204
+    keep_at_most: int | None = None
+
+
+@dataclass
+class Upload:
+    length: int
+    data: bytearray = field(default_factory=bytearray)
+
+
+class TinyTus(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, bends: Bends | None = None) -> None:
+        super().__init__(("127.0.0.1", free_port()), _Handler)
+        self.bends = bends or Bends()
+        self.uploads: dict[str, Upload] = {}
+        self.lock = threading.Lock()
+        self.seen: list[tuple[str, str, int]] = []  # method, path, status
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/files/"
+
+    def methods(self) -> list[str]:
+        return [m for m, _p, _s in self.seen]
+
+    def forget_all(self) -> None:
+        """The server's clean-up ran: every upload is gone."""
+        with self.lock:
+            self.uploads.clear()
+
+    def only_upload(self) -> bytes:
+        with self.lock:
+            (up,) = self.uploads.values()
+            return bytes(up.data)
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def __enter__(self) -> TinyTus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that cut a PATCH is what these tests are about
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: TinyTus
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.server.seen.append((self.command, self.path, status))
+        self.send_response(status)
+        self.send_header("Tus-Resumable", "1.0.0")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _upload(self) -> tuple[str, Upload | None]:
+        uid = self.path.rstrip("/").rsplit("/", 1)[-1]
+        return uid, self.server.uploads.get(uid)
+
+    def do_OPTIONS(self) -> None:
+        bends = self.server.bends
+        if bends.options_status >= 300:
+            self._send(bends.options_status)
+            return
+        self._send(
+            bends.options_status, {"Tus-Version": "1.0.0", "Tus-Extension": bends.extensions}
+        )
+
+    def do_POST(self) -> None:
+        uid = uuid.uuid4().hex
+        with self.server.lock:
+            self.server.uploads[uid] = Upload(int(self.headers["Upload-Length"]))
+        self._send(201, {"Location": f"/files/{uid}"})
+
+    def do_HEAD(self) -> None:
+        _uid, up = self._upload()
+        if up is None:
+            self._send(self.server.bends.unknown_status)
+            return
+        self._send(200, {"Upload-Offset": str(len(up.data)), "Upload-Length": str(up.length)})
+
+    def do_PATCH(self) -> None:
+        _uid, up = self._upload()
+        n = int(self.headers.get("Content-Length") or 0)
+        body = bytearray()
+        while len(body) < n:
+            try:
+                piece = self.rfile.read(min(65536, n - len(body)))
+            except OSError:
+                piece = b""
+            if not piece:
+                break
+            body += piece
+        if up is None:
+            self._send(404)
+            return
+        offset = int(self.headers.get("Upload-Offset", "-1"))
+        with self.server.lock:
+            if offset != len(up.data):
+                self._send(409)
+                return
+            if len(body) < n:  # cut on the way: kept, as a tus server should
+                up.data += body
+                self.server.seen.append(("PATCH-cut", self.path, 0))
+                self.close_connection = True
+                return
+            keep = self.server.bends.keep_at_most
+            up.data += body if keep is None else body[:keep]
+            self._send(204, {"Upload-Offset": str(len(up.data))})
+
+    def do_DELETE(self) -> None:
+        uid, up = self._upload()
+        with self.server.lock:
+            self.server.uploads.pop(uid, None)
+        self._send(204 if up is not None else 404)
