@@ -162,6 +162,26 @@
         <translation>يوجد ملف باسم «%1» في هذا المكان؛ اختر اسمًا آخر.</translation>
     </message>
     <message>
+        <source>A file named “%1” is already there and this download did not make it (another download to the same name, or another program); move it away or choose another name.</source>
+        <translation>يوجد ملف باسم «%1» بالفعل ولم ينشئه هذا التنزيل (تنزيل آخر بالاسم نفسه، أو برنامج آخر)؛ انقله إلى مكان آخر أو اختر اسمًا آخر.</translation>
+    </message>
+    <message>
+        <source>The file cannot be saved there (%1); choose another folder or name.</source>
+        <translation>لا يمكن حفظ الملف هناك (%1)؛ اختر مجلدًا أو اسمًا آخر.</translation>
+    </message>
+    <message>
+        <source>The server sent the download to another address, which asks for a sign-in; the credentials given are not sent to another server. Use that address directly, with its own credentials.</source>
+        <translation>أحال الخادم التنزيل إلى عنوان آخر يطلب تسجيل الدخول؛ لا تُرسَل بيانات الدخول المعطاة إلى خادم آخر. استخدم ذلك العنوان مباشرة ببيانات الدخول الخاصة به.</translation>
+    </message>
+    <message>
+        <source>The hub took none of the piece it was sent.</source>
+        <translation>لم يحتفظ المركز بأي شيء من الجزء الذي أُرسل إليه.</translation>
+    </message>
+    <message>
+        <source>The server asks for a sign-in, and none was sent to the address it gave for the upload; check the address and the credentials given.</source>
+        <translation>يطلب الخادم تسجيل الدخول، ولم يُرسَل أي منه إلى العنوان الذي حدده للرفع؛ تحقق من العنوان وبيانات الدخول المعطاة.</translation>
+    </message>
+    <message>
         <source>Another connection is still writing to this upload at the hub; it will go on later.</source>
         <translation>ما زال اتصال آخر يكتب في هذا الإرسال على المركز؛ سيستمر لاحقًا.</translation>
     </message>

@@ -162,6 +162,26 @@
         <translation>Un fichier nommé « %1 » existe déjà à cet endroit ; choisissez un autre nom.</translation>
     </message>
     <message>
+        <source>A file named “%1” is already there and this download did not make it (another download to the same name, or another program); move it away or choose another name.</source>
+        <translation>Un fichier nommé « %1 » est déjà là et ce téléchargement ne l’a pas créé (un autre téléchargement vers le même nom, ou un autre programme) ; déplacez-le ou choisissez un autre nom.</translation>
+    </message>
+    <message>
+        <source>The file cannot be saved there (%1); choose another folder or name.</source>
+        <translation>Le fichier ne peut pas être enregistré là (%1) ; choisissez un autre dossier ou un autre nom.</translation>
+    </message>
+    <message>
+        <source>The server sent the download to another address, which asks for a sign-in; the credentials given are not sent to another server. Use that address directly, with its own credentials.</source>
+        <translation>Le serveur a renvoyé le téléchargement vers une autre adresse, qui demande une connexion ; les identifiants donnés ne sont pas envoyés à un autre serveur. Utilisez directement cette adresse, avec ses propres identifiants.</translation>
+    </message>
+    <message>
+        <source>The hub took none of the piece it was sent.</source>
+        <translation>Le hub n’a rien gardé du morceau qui lui a été envoyé.</translation>
+    </message>
+    <message>
+        <source>The server asks for a sign-in, and none was sent to the address it gave for the upload; check the address and the credentials given.</source>
+        <translation>Le serveur demande une connexion, et aucune n’a été envoyée à l’adresse qu’il a donnée pour l’envoi ; vérifiez l’adresse et les identifiants donnés.</translation>
+    </message>
+    <message>
         <source>Another connection is still writing to this upload at the hub; it will go on later.</source>
         <translation>Une autre connexion écrit encore dans cet envoi sur le hub ; il reprendra plus tard.</translation>
     </message>

@@ -131,3 +131,15 @@ def test_a_file_changed_while_its_last_chunk_goes_out_is_not_left_torn(
     assert changed
     assert server.uploads == {}  # the torn upload was deleted on the server
     assert "DELETE" in server.methods()
+
+
+def test_a_sign_in_asked_where_none_was_sent_is_said_so(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # the server names the upload under another host name: the token stays with the
+    # endpoint's origin, and the 401 there is not "sign in again" (that would not help)
+    bends.auth, bends.location_host = "Bearer t0ken", "localhost"
+    path = random_file(tmp_path / "g.mp4", MIB)
+    with pytest.raises(PermanentError, match="none was sent to the address it gave"):
+        run(UploadSpec(path, server.endpoint, {}), Ctx("t0ken").ctx)
+    assert server.methods()[:3] == ["OPTIONS", "POST", "PATCH"]  # POST took the token

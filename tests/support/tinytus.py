@@ -24,6 +24,10 @@ class Bends:
     unknown_status: int = 404
     #: a PATCH keeps at most this many bytes of its body (None: all), and says so in its 204
     keep_at_most: int | None = None
+    #: every request but OPTIONS needs this Authorization header (None: none needed)
+    auth: str | None = None
+    #: Location names the upload on this host (the same server under another name)
+    location_host: str | None = None
 
 
 @dataclass
@@ -104,13 +108,29 @@ class _Handler(BaseHTTPRequestHandler):
             bends.options_status, {"Tus-Version": "1.0.0", "Tus-Extension": bends.extensions}
         )
 
+    def _refused(self) -> bool:
+        auth = self.server.bends.auth
+        if auth is None or self.headers.get("Authorization") == auth:
+            return False
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        self._send(401)
+        return True
+
     def do_POST(self) -> None:
+        if self._refused():
+            return
         uid = uuid.uuid4().hex
         with self.server.lock:
             self.server.uploads[uid] = Upload(int(self.headers["Upload-Length"]))
-        self._send(201, {"Location": f"/files/{uid}"})
+        host = self.server.bends.location_host
+        where = f"http://{host}:{self.server.server_address[1]}" if host else ""
+        self._send(201, {"Location": f"{where}/files/{uid}"})
 
     def do_HEAD(self) -> None:
+        if self._refused():
+            return
         _uid, up = self._upload()
         if up is None:
             self._send(self.server.bends.unknown_status)
@@ -118,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"Upload-Offset": str(len(up.data)), "Upload-Length": str(up.length)})
 
     def do_PATCH(self) -> None:
+        if self._refused():
+            return
         _uid, up = self._upload()
         n = int(self.headers.get("Content-Length") or 0)
         body = bytearray()

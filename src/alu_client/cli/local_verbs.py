@@ -16,6 +16,7 @@ from ..core.lockfile import EngineBusy
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import Services
 from ..core.store.transfers import Transfer, TransferStore
+from ..core.transfers.download import discard_part
 from ..core.transfers.throttle import parse_rate
 from ..core.watch import HotFolders, WatchError
 from .common import CliError, fmt_bytes, open_services, parse_size, print_json
@@ -86,7 +87,7 @@ def _command(transfers: TransferStore, tid: int, action: str) -> None:
         t = transfers.get(tid)
         if transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed")):
             if t is not None and t.direction == "download":
-                Path(t.destination + ".part").unlink(missing_ok=True)
+                discard_part(Path(t.destination), transfers.load_checkpoint(tid))
                 transfers.clear_checkpoint(tid)
         else:
             transfers.request(tid, "cancel")

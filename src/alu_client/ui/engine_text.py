@@ -96,6 +96,26 @@ _MARKED = (
         "EngineMessage", "A file named “%1” appeared there meanwhile; choose another name."
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "A file named “%1” is already there; choose another name."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "A file named “%1” is already there and this download did not make it (another "
+        "download to the same name, or another program); move it away or choose another name.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The file cannot be saved there (%1); choose another folder or name."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server sent the download to another address, which asks for a sign-in; the "
+        "credentials given are not sent to another server. Use that address directly, with "
+        "its own credentials.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub took none of the piece it was sent."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server asks for a sign-in, and none was sent to the address it gave for the "
+        "upload; check the address and the credentials given.",
+    ),
     # uploads
     QT_TRANSLATE_NOOP(
         "EngineMessage",

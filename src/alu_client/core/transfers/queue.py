@@ -505,7 +505,9 @@ class TransferQueue:
     def _discard(self, t: Transfer) -> None:
         """What a canceled transfer leaves behind: a download's partial file."""
         if t.direction == "download":
-            Path(t.destination + ".part").unlink(missing_ok=True)
+            from .download import discard_part
+
+            discard_part(Path(t.destination), self.transfers.load_checkpoint(t.id))
             self.transfers.clear_checkpoint(t.id)
 
     # --- progress ---------------------------------------------------------------------------

@@ -73,6 +73,8 @@ from __future__ import annotations
 from ..base import TransferContext
 from .job import _Job
 from .partfile import _write_at as _write_at
+from .partfile import discard_part as discard_part
+from .partfile import part_is_ours as part_is_ours
 from .protocol import MSG_CHANGED as MSG_CHANGED
 from .protocol import MSG_COMPRESSED as MSG_COMPRESSED
 from .protocol import MSG_COMPRESSED_AGAIN as MSG_COMPRESSED_AGAIN
@@ -91,7 +93,7 @@ from .protocol import MSG_WRONG_PART as MSG_WRONG_PART
 from .spec import DownloadResult as DownloadResult
 from .spec import DownloadSpec as DownloadSpec
 
-__all__ = ["DownloadResult", "DownloadSpec", "run"]
+__all__ = ["DownloadResult", "DownloadSpec", "discard_part", "part_is_ours", "run"]
 
 
 def run(spec: DownloadSpec, ctx: TransferContext) -> DownloadResult:

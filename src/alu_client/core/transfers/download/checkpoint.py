@@ -18,6 +18,7 @@ class _CheckpointJob(_JobBase):
         data = self.ctx.checkpoint.load()
         compressed = data.get("compressed", 0)
         self.compressed = compressed if isinstance(compressed, int) else 0
+        self.one_stream = data.get("one_stream") is True
         self.restarted = data.get("restarted") is True  # data was thrown away in an earlier run
         wrong = data.get("wrong_sha256")
         self.wrong_sha256 = wrong if isinstance(wrong, str) else None
@@ -83,8 +84,12 @@ class _CheckpointJob(_JobBase):
         """What outlives a start over: compressed answers seen, data already thrown away, the
         digest of a whole file that did not match."""
         carry: dict[str, Any] = {}
+        if self.part_id is not None:
+            carry["part"] = self.part_id
         if self.compressed:
             carry["compressed"] = self.compressed
+        if self.one_stream:
+            carry["one_stream"] = True
         if self.restarted:
             carry["restarted"] = True
         if self.wrong_sha256:

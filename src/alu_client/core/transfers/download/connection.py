@@ -34,6 +34,7 @@ from .protocol import (
     _Aborted,
     _check_status,
     _int_header,
+    _keeps_credentials,
     _origin,
 )
 from .spec import DownloadSpec
@@ -67,6 +68,8 @@ class _JobBase:
         self.account = metered(ctx)
         self.fd = -1
         self.part_existed = False
+        #: the part file's device and inode, kept in the checkpoint (see ``part_is_ours``)
+        self.part_id: list[int] | None = None
         # what we know of the file on the server
         self.etag: str | None = None  # strong ETags only
         self.last_modified: str | None = None
@@ -79,6 +82,8 @@ class _JobBase:
         self.hasher: Any = None
         self.hashed_to = 0
         self.compressed = 0  # whole-file answers that came compressed (persisted)
+        #: a ranged request of several was answered whole: one stream only (persisted)
+        self.one_stream = False
         self.wrong_sha256: str | None = None  # a whole file's digest that missed (persisted)
         self.fetched = 0
         self.restarted = False
@@ -116,6 +121,7 @@ class _JobBase:
         headers = {**ctx.headers, **own}
         url = self.spec.url
         timeout = (self.tuning.connect_timeout, self.tuning.stall_timeout)
+        stripped = False
         for _ in range(_MAX_REDIRECTS + 1):
             self._check_running()
             session = ctx.sessions.get(url, stream)
@@ -138,8 +144,9 @@ class _JobBase:
                         "The server sent the download elsewhere without saying where."
                     )
                 target = urljoin(url, location)
-                if _origin(target) != _origin(url) and headers != own:
+                if not _keeps_credentials(url, target) and headers != own:
                     headers = dict(own)  # credentials stay with the origin they are for
+                    stripped = True
                     ctx.log.info(
                         "download %s: redirected to %s; credentials not sent there",
                         redact_url(url),
@@ -147,6 +154,14 @@ class _JobBase:
                     )
                 url = target
                 continue
+            if resp.status_code == 401 and stripped:
+                # it asks for a sign-in where this app does not send the one it has
+                self._drain(resp)
+                raise PermanentError(
+                    "The server sent the download to another address, which asks for a "
+                    "sign-in; the credentials given are not sent to another server. Use "
+                    "that address directly, with its own credentials."
+                )
             if resp.status_code in (401, 403) and _origin(url) != _origin(self.spec.url):
                 # A signed link the server sent us to (S3, a CDN) refused: it expired (a long
                 # wait, a clock far off) — every attempt starts at the server again and gets a

@@ -9,11 +9,12 @@ import os
 import requests
 
 from ..base import PermanentError, RetryableError, redact_url
-from .partfile import _plan, _Segment
+from .partfile import _plan, _Segment, part_is_ours
 from .protocol import (
     _MAX_START_OVERS,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
+    MSG_PART_NOT_OURS,
     _Body,
     _body_range,
     _compressed,
@@ -26,21 +27,37 @@ from .spec import DownloadResult
 from .streams import _StreamJob
 from .verify import _VerifyJob
 
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link put where the part goes is not followed
+
 
 class _Job(_StreamJob, _VerifyJob):
     # -- top level ---------------------------------------------------------------------
 
     def run(self) -> DownloadResult:
         spec, ctx = self.spec, self.ctx
-        if spec.dest.exists():
+        try:
+            there = os.path.lexists(spec.dest)
+        except OSError as e:  # a name too long, say
+            raise _disk_error(e) from e
+        if there:
             raise PermanentError(
                 f"A file named “{spec.dest.name}” is already there; choose another name."
             )
         ctx.control.check()
         try:
             spec.dest.parent.mkdir(parents=True, exist_ok=True)
-            self.part_existed = self.part.exists()
-            self.fd = os.open(self.part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            self.part_existed = os.path.lexists(self.part)
+            if self.part_existed and not part_is_ours(self.part, ctx.checkpoint.load()):
+                raise PermanentError(MSG_PART_NOT_OURS.format(name=self.part.name))
+            flags = os.O_RDWR | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
+            if not self.part_existed:
+                flags |= os.O_EXCL  # made now, by this download: never someone else's
+            self.fd = os.open(self.part, flags, 0o644)
+            st = os.fstat(self.fd)
+            self.part_id = [st.st_dev, st.st_ino]
+            if not self.part_existed:  # named at once: a crash now still finds it ours
+                ctx.checkpoint.save({**ctx.checkpoint.load(), "part": self.part_id})
         except OSError as e:
             raise _disk_error(e) from e
         remove = ctx.control.on_stop(self._on_stop)
@@ -106,6 +123,7 @@ class _Job(_StreamJob, _VerifyJob):
             raise
         may_segment = (
             not no_range
+            and not self.one_stream
             and self.max_streams > 1
             and (spec.size is None or spec.size >= self.min_segmented)
         )
@@ -228,7 +246,10 @@ class _Job(_StreamJob, _VerifyJob):
     def _resume(self) -> None:
         assert self.size is not None
         can_segment = (
-            self.etag is not None and self.max_streams > 1 and self.size >= self.min_segmented
+            self.etag is not None
+            and not self.one_stream
+            and self.max_streams > 1
+            and self.size >= self.min_segmented
         )
         single = len(self.segments) == 1 and not can_segment
         self.ctx.log.info(

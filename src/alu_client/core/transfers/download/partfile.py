@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .protocol import _MIN_SEGMENT
+from .protocol import _CHECKPOINT_VERSION, _MIN_SEGMENT
 
 _MAX_PIECES = 4096  # the checkpoint lists every unfinished piece: keep it short
 
@@ -41,6 +43,32 @@ def _plan(size: int, streams: int, piece: int = 0) -> list[_Segment]:
     step = size // n
     bounds = [i * step for i in range(n)] + [size]
     return [_Segment(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+def part_is_ours(part: Path, checkpoint: dict[str, Any]) -> bool:
+    """Whether the part file at ``part`` is this download's: a regular file (not a link, which
+    could point at anything) that the checkpoint names by device and inode; or an empty one
+    (nothing to lose: e.g. the run that made it died before its first checkpoint). A part file
+    another download or program left there is never written into, nor deleted."""
+    try:
+        st = os.lstat(part)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    named = checkpoint.get("part")
+    if isinstance(named, list) and len(named) == 2 and all(isinstance(v, int) for v in named):
+        return [st.st_dev, st.st_ino] == named
+    if named is None and checkpoint.get("v") == _CHECKPOINT_VERSION and checkpoint.get("segments"):
+        return True  # a checkpoint from before parts were named (an engine update mid-download)
+    return st.st_size == 0
+
+
+def discard_part(dest: Path, checkpoint: dict[str, Any]) -> None:
+    """A canceled download's part file goes, when it is this download's (``part_is_ours``)."""
+    part = dest.with_name(dest.name + ".part")
+    if os.path.lexists(part) and part_is_ours(part, checkpoint):
+        part.unlink(missing_ok=True)
 
 
 def _write_at(fd: int, data: bytes, pos: int, io_lock: threading.Lock) -> None:

@@ -40,6 +40,10 @@ MSG_TOO_LONG: Final = "The server sent more data than the file's size."
 MSG_GONE: Final = "The file is no longer on the server."
 MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
 MSG_DISK_FULL: Final = "The disk is full; the download will continue when space is freed."
+MSG_PART_NOT_OURS: Final = (
+    "A file named “{name}” is already there and this download did not make it (another "
+    "download to the same name, or another program); move it away or choose another name."
+)
 
 _MAX_REDIRECTS: Final = 10
 _MAX_START_OVERS: Final = 3  # per run; more means the file keeps changing under us
@@ -101,7 +105,7 @@ def _header(resp: requests.Response, name: str) -> str | None:
 
 def _compressed(resp: requests.Response) -> bool:
     coding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-    return coding not in ("", "identity")
+    return coding not in ("", "identity", "none")  # "none": not a coding, but often sent
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -109,6 +113,14 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
+
+
+def _keeps_credentials(source: str, target: str) -> bool:
+    """Whether a redirect from ``source`` to ``target`` may carry the credentials: the same
+    origin, or the same host moved from http to https on the standard ports (a safer channel
+    to the same server, as requests itself allows)."""
+    a, b = _origin(source), _origin(target)
+    return a == b or (a == ("http", b[1], 80) and b == ("https", a[1], 443))
 
 
 def _int_header(resp: requests.Response, name: str) -> int | None:
@@ -126,6 +138,10 @@ def _body_range(resp: requests.Response, requested_start: int) -> _Body:
         if requested_start != 0:
             raise RetryableError(MSG_WRONG_PART)
         return _Body(0, length, length)
+    if (resp.headers.get("Content-Type") or "").lower().startswith("multipart/byteranges"):
+        # several parts for one range asked (RFC 9110 says a server must not): the file
+        # whole instead, on one stream
+        raise _StartOver(MSG_NO_RESUME, no_range=True)
     value = (resp.headers.get("Content-Range") or "").strip()
     unit, _, rest = value.partition(" ")
     span, _, total_text = rest.partition("/")
@@ -134,7 +150,9 @@ def _body_range(resp: requests.Response, requested_start: int) -> _Body:
         raise RetryableError(MSG_WRONG_PART)
     start, end = int(first), int(last) + 1
     total = int(total_text) if total_text.isdigit() else None
-    if start != requested_start or end <= start or (total is not None and end > total):
+    # Content-Range says what the body holds (RFC 9110 §14.4): a range from earlier than
+    # asked (a store that aligns ranges to its blocks) is fine, its first bytes are skipped
+    if start > requested_start or end <= requested_start or (total is not None and end > total):
         raise RetryableError(MSG_WRONG_PART)
     if length is not None and length != end - start:
         raise RetryableError(MSG_WRONG_PART)
@@ -188,12 +206,23 @@ def _check_status(resp: requests.Response) -> None:
     raise PermanentError(f"The server gave an unexpected answer (HTTP {code}).")
 
 
+#: errors of the destination's path (a folder in it is a file, the name too long, a folder or a
+#: link where the part file goes): not a passing state of the disk
+_BAD_PATH: Final = frozenset(
+    {errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.EISDIR, errno.ELOOP, errno.EINVAL}
+)
+
+
 def _disk_error(e: OSError) -> BaseException:
     if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return DiskFullError(MSG_DISK_FULL)
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return PermanentError(
             f"The download folder cannot be written to ({e.strerror or 'access denied'})."
+        )
+    if e.errno in _BAD_PATH:  # the path itself is wrong: trying again cannot help
+        return PermanentError(
+            f"The file cannot be saved there ({e.strerror or e}); choose another folder or name."
         )
     return RetryableError(
         f"The file could not be written to the disk ({e.strerror or e}); trying again."

@@ -312,13 +312,23 @@ class _StreamJob(_FrontHashJob):
                 if single:  # this answer is the whole file: start over with it
                     keep = True
                     raise _StartOver(note, resp=resp)
-                raise _StartOver(note)
+                # one of several ranges answered whole: a server that honours only some ranges,
+                # or replicas behind a balancer each with its own ETag (each stream is its own
+                # connection): segments would start over for ever; one stream, from now on
+                with self.lock:
+                    self.one_stream = True
+                raise _StartOver(note, no_range=True)
             if resp.status_code != 206:
                 raise PermanentError(
                     f"The server gave an unexpected answer (HTTP {resp.status_code})."
                 )
             new_etag = _header(resp, "ETag")
             if self.etag is not None and new_etag is not None and new_etag != self.etag:
+                raise _StartOver(MSG_CHANGED)
+            new_lm = _header(resp, "Last-Modified")
+            if self.etag is None and new_lm is not None and new_lm != self.last_modified:
+                # resumed on Last-Modified alone, and a server that ignored If-Range (some
+                # S3-compatible stores) sent a range of a newer file: never spliced on
                 raise _StartOver(MSG_CHANGED)
             body = _body_range(resp, start)  # nothing is written if it is the wrong part
             self._check_total(body.total, resumed=True)

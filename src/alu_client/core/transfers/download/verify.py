@@ -92,6 +92,7 @@ class _VerifyJob(_CheckpointJob):
 
     def _discard(self) -> None:
         """Throw the part file and its progress away (bad data is never kept)."""
+        self.part_id = None  # the file goes; the next run names the one it makes
         with contextlib.suppress(Exception):
             self._reset_checkpoint()
         self._close_fd()

@@ -137,6 +137,13 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
             raise _Resume(said, _retry_after(r))
         raise PermanentError(said)
     if code == 401:
+        if r.request is not None and "Authorization" not in r.request.headers:
+            # none sent: not given, or withheld because the server put the upload on another
+            # host (credentials go only to the address they were given for)
+            raise PermanentError(
+                "The server asks for a sign-in, and none was sent to the address it gave for "
+                "the upload; check the address and the credentials given."
+            )
         raise PermanentError("The hub did not accept this sign-in; sign in again, then retry.")
     if code == 403:
         raise PermanentError(f"The hub refused the upload for this account: {_hub_words(r)}")

@@ -1,0 +1,360 @@
+"""Downloads from HTTP servers that answer legally but unusually, and from folders where
+something else already sits: a part file the download did not make (another program's, another
+download's, a link to another file), a store that ignores If-Range with only Last-Modified to go
+by, replicas behind a balancer each with its own ETag, a path that cannot be, a redirect to
+another server that asks for a sign-in. Each ends with our file byte-identical, or with the
+clear error that is right and nothing of anyone else's touched."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_client.core.transfers.base import PermanentError, RetryableError, Tuning
+from alu_client.core.transfers.download import DownloadSpec, discard_part, run
+from alu_hub.server import free_port
+from tests.client.test_download import Job, assert_done, part_of, sha
+
+pytestmark = pytest.mark.timeout(60)
+
+MB = 1024 * 1024
+LM = "Mon, 01 Jan 2024 00:00:00 GMT"
+
+#: (status, headers, body) for a request; the handler is the request's own
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Server(ThreadingHTTPServer):
+    """Answers every GET with ``answer(handler)``; records (path, Range, If-Range, auth)."""
+
+    daemon_threads = True
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], Answer]) -> None:
+        super().__init__(("127.0.0.1", free_port()), _Handler)
+        self.answer = answer
+        self.seen: list[tuple[str, str | None, str | None, str | None]] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        h = self.headers
+        self.server.seen.append(
+            (self.path, h.get("Range"), h.get("If-Range"), h.get("Authorization"))
+        )
+        status, headers, body = self.server.answer(self)
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def ranged(
+    data: Callable[[], bytes],
+    validators: Callable[[], list[tuple[str, str]]],
+    *,
+    if_range: bool = True,
+    cut_after: int | None = None,
+) -> Callable[[BaseHTTPRequestHandler], Answer]:
+    """A static file with Range; ``if_range`` False: If-Range ignored (a range of whatever the
+    file is now); ``cut_after``: the first answer stops after that many bytes."""
+    cuts = [cut_after] if cut_after is not None else []
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        d, v = data(), validators()
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range") or "")
+        if m and if_range and h.headers.get("If-Range") not in (None, *(x for _k, x in v)):
+            m = None  # the file changed: the whole new one
+        if m is None:
+            status, start, body = 200, 0, d
+            headers = [*v, ("Accept-Ranges", "bytes")]
+        else:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else len(d) - 1, len(d) - 1)
+            status, body = 206, d[start : end + 1]
+            headers = [*v, ("Content-Range", f"bytes {start}-{end}/{len(d)}")]
+        if cuts:
+            n = cuts.pop()
+            h.close_connection = True  # the answer says its full length, then stops short
+            h.send_response(status)
+            for k, x in headers:
+                h.send_header(k, x)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body[:n])
+            h.wfile.flush()
+            raise ConnectionAbortedError  # handle_error: quiet
+        return status, headers, body
+
+    return answer
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[Job]:
+    j = Job(
+        tmp=tmp_path, tuning=Tuning(connect_timeout=5, stall_timeout=5, segment_threshold=2 * MB)
+    )
+    yield j
+    j.sessions.close()
+
+
+@pytest.fixture
+def served() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler], Answer]], Server]]:
+    servers: list[Server] = []
+
+    def start(answer: Callable[[BaseHTTPRequestHandler], Answer]) -> Server:
+        servers.append(Server(answer))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+# --- a part file this download did not make ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["another program's file", "a link to another file"])
+def test_a_part_file_it_did_not_make_is_never_written_into(
+    served: Callable[..., Server], job: Job, tmp_path: Path, kind: str
+) -> None:
+    data = random.Random(1).randbytes(3 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    dest = job.tmp / "out" / "clip.mxf"
+    dest.parent.mkdir()
+    precious = tmp_path / "notes.txt"
+    precious.write_bytes(b"my notes - must not change")
+    if kind == "a link to another file":
+        part_of(dest).symlink_to(precious)
+    else:
+        part_of(dest).write_bytes(precious.read_bytes())
+    with pytest.raises(PermanentError, match="this download did not make it"):
+        run(DownloadSpec(f"{server.url}/clip.mxf", dest), job.context())
+    assert precious.read_bytes() == b"my notes - must not change"
+    assert part_of(dest).read_bytes() == b"my notes - must not change"
+    assert server.seen == []  # refused before a byte was asked for
+    discard_part(dest, job.checkpoint.data)  # a cancel then leaves it alone too
+    assert part_of(dest).read_bytes() == b"my notes - must not change"
+
+
+def test_two_downloads_to_one_name_never_mix_their_bytes(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # A is cut, B (another file, same destination) must not build on A's part, nor A on B's
+    a_data, b_data = random.Random(2).randbytes(3 * MB), random.Random(3).randbytes(3 * MB)
+    a = served(ranged(lambda: a_data, lambda: [("ETag", '"a"')], cut_after=MB))
+    b = served(ranged(lambda: b_data, lambda: [("ETag", '"b"')]))
+    dest = job.tmp / "y.mxf"
+    spec_a = DownloadSpec(f"{a.url}/a.mxf", dest, segments=1)
+    with pytest.raises(RetryableError):
+        run(spec_a, job.context())
+    assert part_of(dest).stat().st_size > 0
+    other = Job(tmp=job.tmp, tuning=job.tuning)  # B: a transfer of its own
+    with pytest.raises(PermanentError, match="this download did not make it"):
+        run(DownloadSpec(f"{b.url}/b.mxf", dest), other.context())
+    assert_done(run(spec_a, job.context()), dest, a_data)  # A resumes its own part
+    assert a.seen[-1][1] is not None  # resumed with a Range, not fetched again whole
+    other.sessions.close()
+
+
+def test_an_empty_part_file_left_by_a_crash_is_taken_over(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the run that made it died before its first checkpoint: nothing to lose, nothing refused
+    data = random.Random(4).randbytes(MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    dest = job.tmp / "c.mxf"
+    part_of(dest).write_bytes(b"")
+    assert_done(run(DownloadSpec(f"{server.url}/c.mxf", dest), job.context()), dest, data)
+
+
+# --- validators and replicas -------------------------------------------------------------------
+
+
+def test_a_resume_on_last_modified_alone_never_splices_a_newer_file(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # no ETag; the file is replaced (same size, new Last-Modified) while the download waits,
+    # and the store ignores If-Range: its 206 is a range of the new file
+    old, new = random.Random(5).randbytes(3 * MB), random.Random(6).randbytes(3 * MB)
+    current = {"data": old, "lm": LM}
+    server = served(
+        ranged(
+            lambda: current["data"],
+            lambda: [("Last-Modified", current["lm"])],
+            if_range=False,
+            cut_after=MB,
+        )
+    )
+    dest = job.tmp / "lm.mxf"
+    spec = DownloadSpec(f"{server.url}/lm.mxf", dest, segments=1)
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    current.update(data=new, lm="Tue, 02 Jan 2024 00:00:00 GMT")
+    result = run(spec, job.context())
+    assert_done(result, dest, new)  # the new file whole: no old bytes at its start
+    assert result.restarted
+    assert server.seen[1][2] == LM  # the resume did ask If-Range with the old date
+
+
+def test_replicas_with_their_own_etags_end_in_one_stream_not_in_a_loop(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # each segment is a connection of its own; a balancer sends them to replicas that tag
+    # the same bytes differently, so If-Range fails on all but one: segments started over for
+    # ever ("The file kept changing…"); one stream takes the whole answer
+    data = random.Random(7).randbytes(8 * MB)
+    turn = iter(range(10_000))
+    server = served(ranged(lambda: data, lambda: [("ETag", f'"replica-{next(turn) % 2}"')]))
+    dest = job.tmp / "lb.mxf"
+    result = run(DownloadSpec(f"{server.url}/lb.mxf", dest, sha256=sha(data)), job.context())
+    assert_done(result, dest, data)
+    assert job.checkpoint.data == {}
+    assert len(server.seen) < 12
+
+
+def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
+    served: Callable[..., Server], job: Job
+) -> None:
+    data = random.Random(8).randbytes(8 * MB)
+    whole = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        if not (h.headers.get("Range") or "").startswith("bytes=0-"):
+            del h.headers["Range"]  # mid-file ranges: the whole file, 200
+        return whole(h)
+
+    server = served(answer)
+    dest = job.tmp / "first.mxf"
+    assert_done(run(DownloadSpec(f"{server.url}/f.mxf", dest), job.context()), dest, data)
+    assert server.seen[-1][1] is None  # the last request: the whole file, one stream
+
+
+# --- the destination's path --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["a folder in the path is a file", "a name too long"])
+def test_a_path_that_cannot_be_fails_at_once(
+    served: Callable[..., Server], job: Job, where: str
+) -> None:
+    # these were retried for ever ("trying again") by the queue
+    data = b"x" * 1000
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    if where == "a name too long":
+        dest = job.tmp / ("a" * 252 + ".mxf")
+    else:
+        (job.tmp / "notadir").write_bytes(b"")
+        dest = job.tmp / "notadir" / "out.mxf"
+    with pytest.raises(PermanentError, match="cannot be saved there"):
+        run(DownloadSpec(f"{server.url}/x.mxf", dest), job.context())
+
+
+# --- redirects ---------------------------------------------------------------------------------
+
+
+def test_a_sign_in_asked_where_the_credentials_are_not_sent_fails_plainly(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the credentials stay with their origin; a 401 there was taken for an expired signed
+    # link and retried for ever
+    def wants_token(h: BaseHTTPRequestHandler) -> Answer:
+        if h.headers.get("Authorization") != "Bearer s3cret":
+            return 401, [("WWW-Authenticate", 'Bearer realm="dl"')], b""
+        return 200, [], b"x" * 1000
+
+    other = served(wants_token)
+    origin = served(lambda h: (301, [("Location", f"{other.url}/f.mxf")], b""))
+    job.headers = {"Authorization": "Bearer s3cret"}
+    with pytest.raises(PermanentError, match="asks for a sign-in"):
+        run(DownloadSpec(f"{origin.url}/f.mxf", job.tmp / "f.mxf"), job.context())
+    assert [auth for *_x, auth in other.seen] == [None]  # the token never went there
+
+
+# --- ranges answered otherwise than asked ------------------------------------------------------
+
+
+def test_a_range_answered_from_earlier_than_asked_is_used(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # a store that aligns ranges to 1 MiB blocks: Content-Range says what the body holds
+    # (RFC 9110 §14.4); "the wrong part of the file" was retried for ever
+    data = random.Random(9).randbytes(3 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')], cut_after=MB + 777)
+
+    def aligned(h: BaseHTTPRequestHandler) -> Answer:
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range") or "")
+        if m:
+            h.headers.replace_header("Range", f"bytes={int(m.group(1)) // MB * MB}-")
+        return plain(h)
+
+    server = served(aligned)
+    dest = job.tmp / "al.mxf"
+    spec = DownloadSpec(f"{server.url}/al.mxf", dest, segments=1)
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    result = run(spec, job.context())
+    assert_done(result, dest, data)
+    assert not result.restarted and server.seen[-1][1] == f"bytes={MB + 777}-"
+
+
+def test_a_multipart_answer_to_one_range_ends_in_the_whole_file(
+    served: Callable[..., Server], job: Job
+) -> None:
+    data = random.Random(10).randbytes(3 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def multipart(h: BaseHTTPRequestHandler) -> Answer:
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range") or "")
+        if not m:
+            return plain(h)
+        start = int(m.group(1))
+        end = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+        body = (
+            b"--B\r\nContent-Type: application/octet-stream\r\n"
+            + f"Content-Range: bytes {start}-{end}/{len(data)}\r\n\r\n".encode()
+            + data[start : end + 1]
+            + b"\r\n--B--\r\n"
+        )
+        return 206, [("Content-Type", "multipart/byteranges; boundary=B"), ("ETag", '"v1"')], body
+
+    server = served(multipart)
+    dest = job.tmp / "mp.mxf"
+    assert_done(run(DownloadSpec(f"{server.url}/mp.mxf", dest), job.context()), dest, data)
+    assert server.seen[-1][1] is None
+
+
+def test_content_encoding_none_is_no_coding(served: Callable[..., Server], job: Job) -> None:
+    # not a coding at all, but what many download scripts send; it failed for good
+    data = random.Random(11).randbytes(MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def none(h: BaseHTTPRequestHandler) -> Answer:
+        status, headers, body = plain(h)
+        return status, [*headers, ("Content-Encoding", "none")], body
+
+    server = served(none)
+    dest = job.tmp / "ce.mxf"
+    assert_done(run(DownloadSpec(f"{server.url}/ce.mxf", dest), job.context()), dest, data)
