@@ -58,7 +58,9 @@ def part_is_ours(part: Path, checkpoint: dict[str, Any]) -> bool:
         return False
     named = checkpoint.get("part")
     if isinstance(named, list) and len(named) == 2 and all(isinstance(v, int) for v in named):
-        return [st.st_dev, st.st_ino] == named
+        if named[1] != 0:  # a file system without inode numbers gives 0: then as below
+            return [st.st_dev, st.st_ino] == named
+        named = None
     if named is None and checkpoint.get("v") == _CHECKPOINT_VERSION and checkpoint.get("segments"):
         return True  # a checkpoint from before parts were named (an engine update mid-download)
     return st.st_size == 0
