@@ -19,6 +19,7 @@ import pytest
 
 from alu_client.core.transfers.base import PermanentError, RetryableError, Tuning
 from alu_client.core.transfers.download import DownloadSpec, discard_part, run
+from alu_client.core.transfers.download.protocol import _keeps_credentials
 from alu_hub.server import free_port
 from tests.client.test_download import Job, assert_done, part_of, sha
 
@@ -358,3 +359,19 @@ def test_content_encoding_none_is_no_coding(served: Callable[..., Server], job: 
     server = served(none)
     dest = job.tmp / "ce.mxf"
     assert_done(run(DownloadSpec(f"{server.url}/ce.mxf", dest), job.context()), dest, data)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "kept"),
+    [
+        ("http://agence.example/f.mxf", "http://agence.example/g.mxf", True),
+        ("http://agence.example/f.mxf", "https://agence.example/f.mxf", True),  # upgraded
+        ("http://agence.example:80/f", "https://AGENCE.example:443/f", True),
+        ("https://agence.example/f.mxf", "http://agence.example/f.mxf", False),  # downgraded
+        ("http://agence.example:8080/f", "https://agence.example/f", False),
+        ("http://agence.example/f.mxf", "https://cdn.example/f.mxf", False),
+        ("http://agence.example/f.mxf", "http://agence.example.evil/f.mxf", False),
+    ],
+)
+def test_which_redirects_keep_the_credentials(source: str, target: str, kept: bool) -> None:
+    assert _keeps_credentials(source, target) is kept
