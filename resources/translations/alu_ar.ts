@@ -178,6 +178,14 @@
         <translation>لم يحتفظ المركز بأي شيء من الجزء الذي أُرسل إليه.</translation>
     </message>
     <message>
+        <source>The hub could not join the parts yet; it will try again.</source>
+        <translation>لم يتمكن المركز بعد من تجميع الأجزاء؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>This transfer&apos;s record in the library is damaged; cancel it and add the file again.</source>
+        <translation>سجل هذا النقل في المكتبة تالف؛ ألغِه وأضف الملف من جديد.</translation>
+    </message>
+    <message>
         <source>The server asks for a sign-in, and none was sent to the address it gave for the upload; check the address and the credentials given.</source>
         <translation>يطلب الخادم تسجيل الدخول، ولم يُرسَل أي منه إلى العنوان الذي حدده للرفع؛ تحقق من العنوان وبيانات الدخول المعطاة.</translation>
     </message>

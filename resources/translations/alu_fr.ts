@@ -178,6 +178,14 @@
         <translation>Le hub n’a rien gardé du morceau qui lui a été envoyé.</translation>
     </message>
     <message>
+        <source>The hub could not join the parts yet; it will try again.</source>
+        <translation>Le hub n’a pas encore pu assembler les parties ; il réessaiera.</translation>
+    </message>
+    <message>
+        <source>This transfer&apos;s record in the library is damaged; cancel it and add the file again.</source>
+        <translation>L’enregistrement de ce transfert dans la bibliothèque est endommagé ; annulez-le et ajoutez de nouveau le fichier.</translation>
+    </message>
+    <message>
         <source>The server asks for a sign-in, and none was sent to the address it gave for the upload; check the address and the credentials given.</source>
         <translation>Le serveur demande une connexion, et aucune n’a été envoyée à l’adresse qu’il a donnée pour l’envoi ; vérifiez l’adresse et les identifiants donnés.</translation>
     </message>

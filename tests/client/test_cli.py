@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
 from tests.support.faultproxy import FaultProxy
+from tests.support.tinytus import TinyTus
 from tests.support.waiting import assert_kept_nowhere, wait_until
 
 
@@ -279,3 +281,87 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
     assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err
+
+
+def test_a_library_that_cannot_be_read_is_one_clear_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "library.sqlite3").write_bytes(b"garbage, not a database")
+    r = run_alu(home, "queue", "list")
+    assert r.returncode == 1
+    assert "the library in the data folder cannot be used" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_queue_command_that_does_nothing_says_so(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    home = tmp_path / "home"
+    got = run_alu(home, "fetch", f"{file_server.url}/files/source.mxf", str(tmp_path / "a.mxf"))
+    assert got.returncode == 0, got.stderr
+    for action in ("pause", "resume", "cancel"):
+        r = run_alu(home, "queue", action, "1")
+        assert r.returncode == 1  # exit 0 with nothing done misled scripts
+        assert f"Transfer 1 is done: there is nothing to {action}." in r.stderr
+
+
+def _interrupted_put(home: Path, endpoint: str, path: Path, *extra: str) -> None:
+    put = alu(home, "tus-put", endpoint, str(path), "--limit", "200KB", "--chunk-size", "256K",
+              *extra)  # fmt: skip
+    try:
+        wait_until(lambda: put.poll() is not None or _sent(home), timeout=30, what="bytes out")
+    finally:
+        put.send_signal(signal.SIGINT)
+    assert put.wait(20) == 130, put.communicate()
+    put.communicate()
+
+
+def _sent(home: Path) -> bool:
+    listed = run_alu(home, "queue", "list", "--json")
+    return '"bytes_done": 0' not in listed.stdout and '"id"' in listed.stdout
+
+
+def test_tus_put_again_after_the_file_changed_sends_the_new_one(tmp_path: Path) -> None:
+    # the interrupted upload cannot go on with other bytes; running the command again is how a
+    # script adds the file again: it failed for ever ("The file changed… add it again")
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    with TinyTus() as server:
+        _interrupted_put(home, server.endpoint, path)
+        path.write_bytes(os.urandom(3 * 1024 * 1024))  # a new cut of the clip
+        r = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert r.returncode == 0, r.stderr
+        assert server.only_upload() == path.read_bytes()  # the old one was DELETEd
+        assert r.stdout.strip().startswith(server.endpoint.rstrip("/"))
+
+
+def test_tus_put_again_with_other_metadata_says_it_keeps_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    with TinyTus() as server:
+        _interrupted_put(home, server.endpoint, path, "--metadata", "title=WRONG")
+        r = run_alu(home, "tus-put", server.endpoint, str(path), "--metadata", "title=Right")
+        assert r.returncode == 0, r.stderr
+        assert "goes on with the metadata it was started with" in r.stderr
+        assert "alu queue cancel 1" in r.stderr
+        assert server.only_upload() == path.read_bytes()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a sparse file and SIGINT")
+def test_ctrl_c_while_tus_put_hashes_a_big_file_stops_it_at_once(tmp_path: Path) -> None:
+    # the hash of the whole file comes before the transfer exists; Ctrl-C waited for it (35 s
+    # for 6 GB here), minutes for a day's rushes
+    path = tmp_path / "rushes.mxf"
+    with open(path, "wb") as f:
+        f.truncate(64 * 1024**3)  # sparse: no disk, hashing it still reads 64 GiB of zeros
+    put = alu(tmp_path / "home", "tus-put", "http://127.0.0.1:9/files/", str(path))
+    time.sleep(1.0)  # well into the hash, which takes tens of seconds
+    assert put.poll() is None
+    put.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    assert put.wait(10) == 130
+    assert time.monotonic() - t0 < 3
+    _out, err = put.communicate()
+    assert "Interrupted; nothing was sent." in err

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from alu_client.cli.local_verbs import _command
 from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.store import SchemaTooNew, Store
-from alu_client.core.store.transfers import Transfer, TransferStore
+from alu_client.core.store.transfers import PRIORITIES, Transfer, TransferStore
 from alu_client.core.transfers.base import PermanentError, RetryableError, TransferContext
-from alu_client.core.transfers.queue import Progress, TransferQueue
+from alu_client.core.transfers.queue import MSG_DAMAGED_ROW, Progress, TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
 from tests.support.waiting import wait_until
 
@@ -276,6 +277,95 @@ def test_the_back_off_grows_with_failures_in_a_row_without_progress(
         assert seen == [0, 1, 2, 3, 4, 5]
     else:
         assert seen == [0, 1, 1, 1, 2, 3]
+
+
+def test_a_rate_that_is_not_one_is_refused_and_changes_nothing(store: Store) -> None:
+    # kept, a negative limit killed the transfer's worker (the row stayed "active" for ever)
+    # or, as a global limit, the scheduler 30 s later: no transfer ever started again
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    with pytest.raises(ValueError, match="-5"):
+        q.set_transfer_limit(tid, -5)
+    with pytest.raises(ValueError, match="-5"):
+        q.set_limits(-5, None)
+    t = q.transfers.get(tid)
+    assert t is not None and t.limit_bps is None
+    assert q._manual_limits == (None, None)
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+
+
+def test_a_damaged_row_fails_alone_and_the_others_run(store: Store) -> None:
+    jobs = FakeJobs(blocks=2)
+    q = make_queue(store, jobs)
+    bad, good = add(q, "bad"), add(q, "good")
+    with store.write() as c:  # edited or damaged in the file: SQLite keeps any type anywhere
+        c.execute(
+            "UPDATE transfers SET options = '{oops', priority = 7, size = 'big', limit_bps = -5"
+            " WHERE id = ?",
+            (bad,),
+        )
+    t = q.transfers.get(bad)
+    assert t is not None and t.damaged == "options, size, priority"
+    assert (t.options, t.size, t.priority) == ({}, None, PRIORITIES["routine"])
+    q.start()
+    try:
+        assert q.wait_for(good, timeout=10).state == "done"
+        failed = q.wait_for(bad, timeout=10)
+    finally:
+        q.stop()
+    assert failed.state == "failed" and failed.last_error == MSG_DAMAGED_ROW
+    assert jobs.started == [good]  # the damaged one never ran
+
+
+def test_a_damaged_checkpoint_is_lost_not_the_transfer(store: Store) -> None:
+    transfers = TransferStore(store)
+    q = make_queue(store, FakeJobs(blocks=1))
+    tid = add(q, "a")
+    for garbage in ("{not json", "null", "[1, 2]", '"x"'):
+        with store.write() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO transfer_checkpoints (transfer_id, data, updated_at)"
+                " VALUES (?, ?, 0)",
+                (tid, garbage),
+            )
+        assert transfers.load_checkpoint(tid) == {}
+
+
+def test_a_resume_withdraws_a_pause_asked_of_an_engine_that_died(store: Store) -> None:
+    # alu queue pause, while the row still said "active" after a kill -9: stored as a request
+    # for the engine; then alu queue resume did nothing, and the next engine paused it
+    transfers = TransferStore(store)
+    q = make_queue(store, FakeJobs(blocks=2))
+    tid = add(q, "a")
+    transfers.claim(tid)  # active, and no engine: it was killed
+    assert _command(transfers, tid, "pause")  # a request, as the row says active
+    assert _command(transfers, tid, "resume")
+    assert transfers.take_requests() == []
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+
+
+def test_the_result_is_handed_over_before_the_transfer_is_done(store: Store) -> None:
+    # alu tus-put prints the upload's URL there: a kill -9 after the commit and before the
+    # print lost it, and the rerun (nothing unfinished any more) sent the whole file again
+    states: list[str] = []
+    q = make_queue(store, FakeJobs(blocks=1))
+    q.on_result = lambda tid, _result: states.append(q.transfers.get(tid).state)  # type: ignore[union-attr]
+    tid = add(q, "a")
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+    assert states == ["active"]
 
 
 def test_permanent_error_fails_with_plain_words_and_retry_now_runs_again(store: Store) -> None:

@@ -94,6 +94,22 @@ def test_parts_are_joined_by_its_concatenation_and_metadata_kept(
     assert not any(header_of(h, b"upload-checksum") for h in heads if is_patch(h))  # unlisted
 
 
+@pytest.mark.parametrize("status", [423, 460])
+def test_a_423_or_460_to_the_joining_post_is_waited_out(
+    tus_py: TusPy, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path, status: int
+) -> None:
+    # the POST that joins the parts (at the end: this server names no final upload of a
+    # part) answered "locked" or "checksum mismatch": that was taken for a bug in the app
+    # ("Something went wrong…"), which the queue tries only 3 times
+    path = random_file(tmp_path / "j.mxf", 6 * MIB + 3)
+    proxy.inject_http_response(status, {"Retry-After": "1"}, match=lambda h: b"final;" in h.lower())
+    result = run(UploadSpec(path, through(proxy), meta_for(path), chunk_size=MIB, parallel=2),
+                 new_ctx().ctx)  # fmt: skip
+    assert proxy.wait_for_event(f"inject {status}")
+    assert tus_py.info(result.url)["is_final"]
+    assert sha256_file(tus_py.data(result.url)) == sha256_file(path)
+
+
 def test_without_parts_one_stream_ends_identical(
     tus_py: TusPy, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:

@@ -598,6 +598,9 @@ def test_404_on_resume_starts_a_new_upload(
     assert second.notes == [LOST_NOTE]
     assert result.bytes_sent == size  # from offset 0 again
     assert done.sha256(result.url) == sha256_file(path)
+    # the hub still held the old one (the 404 was not its own): told to drop it, not left
+    # there until it expires
+    assert tus_head(old_url, second.token).status_code in (404, 410)
 
 
 # --- 6: servers with and without the extensions ------------------------------------------------

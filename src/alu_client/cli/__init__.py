@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 
 from ..core.credentials import SecretsError
@@ -55,6 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alu: interrupted", file=sys.stderr)
         return 130
+    except sqlite3.DatabaseError as e:  # the library file: unreadable, not a database, locked
+        print(
+            f"alu: the library in the data folder cannot be used ({e}); check the folder "
+            "(ALU_CLIENT_HOME) and its disk, or restore the file from a backup.",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as e:  # the data folder: read-only, missing, full
+        where = f" ({e.filename})" if e.filename else ""
+        print(
+            f"alu: {e.strerror or e}{where}. Where that is the data folder, check its "
+            "permissions and disk, or choose another with ALU_CLIENT_HOME.",
+            file=sys.stderr,
+        )
+        return 1
     except ValueError as e:  # parse_rate and friends say what is wrong
         print(f"alu: {e}", file=sys.stderr)
         return 2

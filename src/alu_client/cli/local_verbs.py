@@ -38,6 +38,7 @@ def _transfer_json(t: Transfer) -> dict[str, Any]:
         "rendition": t.rendition,
         "destination": t.destination if t.direction == "download" else "",
         "attempts": t.attempts,
+        "damaged": t.damaged,
         "last_error": t.last_error,
     }
 
@@ -57,6 +58,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
             for t in [] if args.json else rows:
                 size = fmt_bytes(t.size) if t.size else "?"
                 error = f"  ({t.last_error})" if t.last_error else ""
+                if t.damaged:
+                    error += f"  (damaged record: {t.damaged})"
                 print(f"{t.id:>5}  {t.direction:8} {t.state:8} {fmt_bytes(t.bytes_done):>9}/"
                       f"{size:<9} {t.label}{error}")  # fmt: skip
             return 0
@@ -69,28 +72,38 @@ def cmd_queue(args: argparse.Namespace) -> int:
             if transfers.get(args.id) is None:
                 raise CliError(f"There is no transfer {args.id}.")
             ids = [args.id]
-        for tid in ids:
-            _command(transfers, tid, action)
+        done = [tid for tid in ids if _command(transfers, tid, action)]
+        if args.id is not None and not done:
+            now = transfers.get(args.id)
+            state = now.state if now is not None else "gone"
+            raise CliError(f"Transfer {args.id} is {state}: there is nothing to {action}.")
+        if args.id is None and not done:
+            print(f"alu: no transfer to {action.removesuffix('-all')}.")
     finally:
         services.stop()
     return 0
 
 
-def _command(transfers: TransferStore, tid: int, action: str) -> None:
-    """Change a transfer's state, or ask the running engine to (it applies it within a second)."""
+def _command(transfers: TransferStore, tid: int, action: str) -> bool:
+    """Change a transfer's state, or ask the running engine to (it applies it within a second).
+    False when there was nothing to do (a finished transfer, say)."""
     if action in ("pause", "pause-all"):
-        if not transfers.set_state(tid, "paused", only_from=("queued",), reason="paused"):
-            transfers.request(tid, "pause")
-    elif action in ("resume", "resume-all", "retry"):
-        transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
-    elif action == "cancel":
+        if transfers.set_state(tid, "paused", only_from=("queued",), reason="paused"):
+            return True
+        return transfers.request(tid, "pause")
+    if action in ("resume", "resume-all", "retry"):
+        withdrawn = transfers.clear_request(tid)  # a pause asked of an engine that died
+        queued = transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
+        return withdrawn or queued
+    if action == "cancel":
         t = transfers.get(tid)
         if transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed")):
             if t is not None and t.direction == "download":
                 discard_part(Path(t.destination), transfers.load_checkpoint(tid))
                 transfers.clear_checkpoint(tid)
-        else:
-            transfers.request(tid, "cancel")
+            return True
+        return transfers.request(tid, "cancel")
+    return False
 
 
 # --- library ---------------------------------------------------------------------------------

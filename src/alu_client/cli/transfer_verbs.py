@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -47,12 +48,13 @@ def _open_engine() -> tuple[Store, EngineLock]:
 
 
 def _run_one(
-    find_or_add: Callable[[TransferQueue], int],
+    find_or_add: Callable[[TransferQueue, threading.Event], int],
     headers: dict[str, str],
     limit: float | None,
     *,
     direction: str,
     results: dict[int, dict[str, object]] | None = None,
+    on_result: Callable[[int, dict[str, object]], None] | None = None,
 ) -> Transfer:
     store, lock = _open_engine()
     # This command's headers (a token, a password) are for its own transfer alone, and it runs
@@ -64,8 +66,15 @@ def _run_one(
         max_uploads=1,
         headers_for=lambda t: headers if queue.only is not None and t.id in queue.only else {},
     )
-    if results is not None:
-        queue.on_result = lambda tid, result: results.__setitem__(tid, dict(result))
+    if results is not None or on_result is not None:
+
+        def handed(tid: int, result: dict[str, object]) -> None:
+            if results is not None:
+                results[tid] = dict(result)
+            if on_result is not None:
+                on_result(tid, result)
+
+        queue.on_result = handed
     if direction == "download":
         queue.set_limits(limit, None)
     else:
@@ -78,8 +87,8 @@ def _run_one(
     old = signal.signal(signal.SIGINT, on_signal)
     old_term = signal.signal(signal.SIGTERM, on_signal)
     try:
-        tid = find_or_add(queue)
-        queue.only = frozenset({tid})
+        tid = find_or_add(queue, interrupted)
+        queue.only = frozenset({tid}) | (queue.only or frozenset())
         line = ProgressLine(tid)
         queue.add_listener(line)
         queue.start()
@@ -123,7 +132,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
     limit = parse_rate(args.limit) if args.limit else None
 
-    def find_or_add(queue: TransferQueue) -> int:
+    def find_or_add(queue: TransferQueue, _interrupted: threading.Event) -> int:
         t = _existing(queue, "download", url, str(dest))
         if t is not None:
             if sha is not None and sha != t.sha256:
@@ -166,24 +175,53 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     chunk = parse_size(args.chunk_size) if args.chunk_size else None
     limit = parse_rate(args.limit) if args.limit else None
 
-    def find_or_add(queue: TransferQueue) -> int:
+    def find_or_add(queue: TransferQueue, interrupted: threading.Event) -> int:
         t = _existing(queue, "upload", str(path), endpoint)
+        if t is not None and (t.state == "failed" or t.size != path.stat().st_size):
+            # failed (the file changed, a refusal): running the command again is how a
+            # script adds it again. The old upload is canceled; this engine, which has the
+            # same endpoint's credentials, tells the server to drop what it holds of it.
+            queue.cancel(t.id)
+            queue.only = frozenset({t.id})
+            t = None
         if t is not None:
+            kept = t.options.get("metadata", {})
+            if any(kept.get(k) != v for k, v in metadata.items()):
+                print(
+                    f"alu: {path.name}: the upload under way goes on with the metadata it was "
+                    f"started with (tus cannot change it); to send the new one, "
+                    f"`alu queue cancel {t.id}` and run this again.",
+                    file=sys.stderr,
+                )
             queue.resume(t.id)
             return t.id
         meta = {"filename": path.name, **metadata}
         if "sha256" not in meta:
-            meta["sha256"] = file_sha256(path)
+
+            def still_wanted(_n: int) -> None:  # Ctrl-C must not wait for a 50 GB hash
+                if interrupted.is_set():
+                    raise CliError("Interrupted; nothing was sent.", 130)
+
+            meta["sha256"] = file_sha256(path, still_wanted)
         return queue.add_upload(
             path, endpoint, meta, chunk_size=chunk, parallel=args.parallel, label=path.name
         )
 
-    results: dict[int, dict[str, object]] = {}
-    t = _run_one(find_or_add, headers, limit, direction="upload", results=results)
+    printed: list[int] = []
+
+    def print_url(tid: int, result: dict[str, object]) -> None:
+        # at once, before the queue records the upload as done: a kill after that moment
+        # must not leave a finished upload whose URL nobody got (a rerun would send it again)
+        print(result.get("url", ""), flush=True)
+        printed.append(tid)
+
+    t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
         raise CliError(f"{path.name}: {t.last_error or t.state}")
-    # The upload URL is a secret: the queue never stores it once done; it is handed back here.
-    print(results.get(t.id, {}).get("url", ""))
+    # The upload URL is a secret: the queue never stores it once done; it was printed as the
+    # queue handed it over (print_url).
+    if t.id not in printed:  # cannot happen: an upload is done only through print_url
+        raise CliError(f"{path.name}: sent, but its address was not handed over; run again.")
     return 0
 
 

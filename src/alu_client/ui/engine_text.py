@@ -111,6 +111,11 @@ _MARKED = (
         "its own credentials.",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub took none of the piece it was sent."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub could not join the parts yet; it will try again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "This transfer's record in the library is damaged; cancel it and add the file again.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The server asks for a sign-in, and none was sent to the address it gave for the "

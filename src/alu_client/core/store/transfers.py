@@ -48,13 +48,61 @@ class Transfer:
     request: str = ""
     #: failed attempts in a row without progress (the back-off's count)
     failures: int = 0
+    #: what of the row could not be read (a file edited or damaged on the disk): the fields
+    #: named here hold stand-ins, and the queue fails the transfer instead of running it
+    damaged: str = ""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Transfer:
+        """The row as a Transfer; a value that cannot be what its column holds (SQLite keeps
+        any type in any column) is replaced by a stand-in and named in ``damaged``, so one bad
+        row never stops a list, the CLI or the scheduler."""
         d = dict(row)
-        d["options"] = json.loads(d["options"] or "{}")
-        d["result"] = json.loads(d["result"] or "{}")
+        bad: list[str] = []
+        for name in ("options", "result"):
+            try:
+                value = json.loads(d[name] or "{}")
+            except (TypeError, ValueError):
+                value = None
+            if not isinstance(value, dict):
+                bad.append(name)
+                value = {}
+            d[name] = value
+        for name, default in _NUMBERS.items():
+            value = d.get(name)
+            if value is None and default is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                bad.append(name)
+                d[name] = default
+            elif name in _INTEGERS:
+                d[name] = int(value)
+        if d.get("priority") not in PRIORITIES.values():
+            bad.append("priority")
+            d["priority"] = PRIORITIES["routine"]
+        if d.get("state") not in STATES:
+            bad.append("state")
+            d["state"] = "failed"
+        if d.get("direction") not in ("download", "upload"):
+            bad.append("direction")
+            d["direction"] = "download"
+        d["damaged"] = ", ".join(bad)
         return cls(**d)
+
+
+#: numeric columns and the stand-in for a value that is not a number (None: may be NULL)
+_NUMBERS: dict[str, int | float | None] = {
+    "size": None,
+    "bytes_done": 0,
+    "attempts": 0,
+    "failures": 0,
+    "next_attempt_at": None,
+    "limit_bps": None,
+    "created_at": 0.0,
+    "started_at": None,
+    "finished_at": None,
+}
+_INTEGERS = frozenset({"size", "bytes_done", "attempts", "failures"})
 
 
 #: called inside the transaction that ends a transfer (done, failed, canceled), with the row as
@@ -252,6 +300,15 @@ class TransferStore:
             )
             return cur.rowcount == 1
 
+    def clear_request(self, tid: int) -> bool:
+        """Withdraw a pause or cancel asked of an engine that has not taken it (it died, say):
+        a resume after it must win, not the older request at the next engine's start."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET request = '' WHERE id = ? AND request != ''", (tid,)
+            )
+            return cur.rowcount == 1
+
     def take_requests(self) -> list[tuple[int, str]]:
         """The pending requests, cleared in the same transaction."""
         if self.store.query_one("SELECT 1 FROM transfers WHERE request != '' LIMIT 1") is None:
@@ -345,7 +402,17 @@ class TransferStore:
         row = self.store.query_one(
             "SELECT data FROM transfer_checkpoints WHERE transfer_id = ?", (tid,)
         )
-        data: dict[str, Any] = json.loads(row[0]) if row else {}
+        if not row:
+            return {}
+        try:
+            data = json.loads(row[0])
+        except (TypeError, ValueError):
+            data = None
+        if not isinstance(data, dict):
+            # damaged in the file: where the transfer stood is lost, not the transfer (a
+            # download starts over, keeping no byte it cannot vouch for; an upload asks anew)
+            log.warning("transfer %d: its checkpoint could not be read; it starts over", tid)
+            return {}
         return data
 
     def save_checkpoint(self, tid: int, data: dict[str, Any]) -> None:

@@ -28,8 +28,9 @@ from typing import Any
 from ..safe_names import check_text_path
 from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
-from .base import Control, SessionPool, Stopped, TransferContext, Tuning
+from .base import Control, PermanentError, SessionPool, Stopped, TransferContext, Tuning
 from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
+from .rates import _normalize_rate
 from .retry import RetryPolicy, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: what a job returns that must not be written to the store
 SECRET_RESULT_KEYS = frozenset({"url"})
+#: a transfer whose row in the store cannot be read (edited, damaged on the disk)
+MSG_DAMAGED_ROW = (
+    "This transfer's record in the library is damaged; cancel it and add the file again."
+)
 #: why a job was stopped → the state the transfer takes
 _STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
 
@@ -119,7 +124,8 @@ class TransferQueue:
         self.schedule: Schedule | None = None
         self._manual_limits: tuple[float | None, float | None] = (None, None)
         self._schedule_checked = 0.0
-        #: called with a finished transfer's full result (secrets included), on its worker thread
+        #: called with a finished transfer's full result (secrets included), on its worker
+        #: thread, just before the transfer is recorded as done
         self.on_result: Callable[[int, dict[str, Any]], None] = lambda _tid, _result: None
 
     # --- life -------------------------------------------------------------------------------
@@ -273,7 +279,10 @@ class TransferQueue:
 
     def set_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
         """Global limits per direction, effective at once for running transfers too.
-        (With a schedule set, the schedule decides; this sets what applies without one.)"""
+        (With a schedule set, the schedule decides; this sets what applies without one.)
+        A rate that is not one (negative, not a number) raises ValueError and changes
+        nothing: kept, it would stop the scheduler at its next look at the limits."""
+        download_bps, upload_bps = _normalize_rate(download_bps), _normalize_rate(upload_bps)
         self._manual_limits = (download_bps, upload_bps)
         if self.schedule is None:
             self._apply_limits(download_bps, upload_bps)
@@ -298,6 +307,8 @@ class TransferQueue:
             self._apply_limits(*self.schedule.limits_at(datetime.datetime.now()))
 
     def set_transfer_limit(self, tid: int, bps: float | None) -> None:
+        """A transfer's own limit (ValueError, nothing stored, for a rate that is not one)."""
+        bps = _normalize_rate(bps)
         self.transfers.set_limit(tid, bps)
         limiter = self._per_transfer.get(tid)
         if limiter is not None:
@@ -347,11 +358,17 @@ class TransferQueue:
             with self._cv:
                 if self._stopping:
                     return
-                self._apply_schedule()
-                self._start_runnable()
-                self._sweep_canceled()
-                wake = self.transfers.next_wakeup()
-                timeout = 1.0 if wake is None else max(0.05, min(1.0, wake - time.time()))
+                timeout = 1.0
+                try:
+                    self._apply_schedule()
+                    self._start_runnable()
+                    self._sweep_canceled()
+                    wake = self.transfers.next_wakeup()
+                    if wake is not None:
+                        timeout = max(0.05, min(1.0, wake - time.time()))
+                except Exception:  # one bad row or a passing store error: never the engine
+                    log.exception("the transfer scheduler met an error; it goes on")
+                    timeout = 5.0
                 self._cv.wait(timeout)
 
     def _start_runnable(self) -> None:
@@ -419,10 +436,21 @@ class TransferQueue:
         w.start()
 
     def _work(self, tid: int) -> None:
-        t = self.transfers.get(tid)
         live = self._live[tid]
-        assert t is not None
-        per = RateLimiter(t.limit_bps)
+        try:
+            t = self.transfers.get(tid)
+            assert t is not None
+            if t.damaged:
+                raise PermanentError(MSG_DAMAGED_ROW)
+            per = RateLimiter(t.limit_bps)
+        except Exception as e:  # a row damaged in the file: said, never a dead worker
+            log.warning("transfer %d cannot run: %s", tid, e)
+            self.transfers.finish(tid, "failed", error=MSG_DAMAGED_ROW)
+            with self._cv:
+                self._live.pop(tid, None)
+                self._workers.pop(tid, None)
+                self._changed.add(tid)
+            return
         self._per_transfer[tid] = per
 
         def on_bytes(n: int) -> None:
@@ -438,19 +466,19 @@ class TransferQueue:
             if total is not None:
                 live.size = total
 
-        ctx = TransferContext(
-            control=live.control,
-            checkpoint=StoreCheckpoint(self.transfers, tid),
-            sessions=self.sessions,
-            meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
-            progress=on_progress,
-            headers=self.headers_for(t),
-            tuning=self.tuning,
-            note=lambda msg: self.transfers.note(tid, "note", msg),
-            log=log,
-            advanced=advanced,
-        )
         try:
+            ctx = TransferContext(
+                control=live.control,
+                checkpoint=StoreCheckpoint(self.transfers, tid),
+                sessions=self.sessions,
+                meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
+                progress=on_progress,
+                headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
+                tuning=self.tuning,
+                note=lambda msg: self.transfers.note(tid, "note", msg),
+                log=log,
+                advanced=advanced,
+            )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
             state = _STOP_STATES.get(s.reason, "paused")
@@ -491,9 +519,15 @@ class TransferQueue:
             size = int(result.get("size") or live.size or live.done)
             # Upload URLs are secrets: handed to the caller in memory, never stored once done.
             kept = {k: v for k, v in result.items() if k not in SECRET_RESULT_KEYS}
+            # Handed over before the transfer is done in the store: a crash in between leaves
+            # it to resume (its checkpoint says complete: the same URL, nothing sent again);
+            # the other way round, the URL would be lost with the crash, and the file sent again.
+            try:
+                self.on_result(tid, result)
+            except Exception:
+                log.exception("the result of transfer %d could not be handed over", tid)
             # (the checkpoint goes in the same transaction: ``TransferStore.finish``)
             self.transfers.finish(tid, "done", bytes_done=size, size=size, result=kept)
-            self.on_result(tid, result)
         finally:
             with self._cv:
                 self._live.pop(tid, None)

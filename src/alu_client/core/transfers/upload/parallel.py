@@ -12,7 +12,16 @@ from urllib.parse import urljoin
 import requests
 
 from ..base import PermanentError, RetryableError, Stopped
-from .protocol import _Aborted, _backoff, _metadata_header, _raise_for, _Resume, _too_large
+from .protocol import (
+    _Aborted,
+    _backoff,
+    _BadChecksum,
+    _Locked,
+    _metadata_header,
+    _raise_for,
+    _Resume,
+    _too_large,
+)
 from .services import _JobServices
 from .spec import LOST_TRACK, MAX_WAIT_IN_RUN, MIN_PART, PARALLEL_THRESHOLD, QUICK_RESUMES
 from .storage import StoreUrlStorage
@@ -210,11 +219,18 @@ class _PartsJob(_JobServices):
                     self.storage.mark_complete(held)
                     return held
                 continue
-            except _Resume as e:
+            except (_Resume, _Locked, _BadChecksum) as e:
+                # a 423 (a part still locked: tuspyserver holds a lock for a whole PATCH) or a
+                # 460 to the joining POST: waited out like a failed request, never a bug
                 tries += 1
-                wait = e.retry_after if e.retry_after is not None else _backoff(tries)
+                message, hinted = "The hub could not join the parts yet; it will try again.", None
+                if isinstance(e, _Resume):
+                    message, hinted = e.message, e.retry_after
+                elif isinstance(e, _Locked):
+                    hinted = e.wait
+                wait = hinted if hinted is not None else _backoff(tries)
                 if tries > QUICK_RESUMES or wait > MAX_WAIT_IN_RUN:
-                    raise RetryableError(e.message, retry_after=e.retry_after) from None
+                    raise RetryableError(message, retry_after=hinted) from None
                 if not self._parts_open(parts[0]):
                     return self._found_final(parts[0])
                 self.wait(wait)

@@ -418,6 +418,10 @@ class _TusUpload(Uploader):
             job._terminate([early])
         self.restarted = True
         job.lost()
+        if self.url is not None:
+            # taken for lost (a 404/410/403, an expiry, another length), the server may still
+            # hold it: told to drop it, best effort, so no orphan waits there for its expiry
+            job._terminate([self.url])
         job.storage.remove_item(self.key)
         self.url = None
         self.offset = 0
