@@ -53,7 +53,6 @@ def _run_one(
     limit: float | None,
     *,
     direction: str,
-    results: dict[int, dict[str, object]] | None = None,
     on_result: Callable[[int, dict[str, object]], None] | None = None,
 ) -> Transfer:
     store, lock = _open_engine()
@@ -66,15 +65,8 @@ def _run_one(
         max_uploads=1,
         headers_for=lambda t: headers if queue.only is not None and t.id in queue.only else {},
     )
-    if results is not None or on_result is not None:
-
-        def handed(tid: int, result: dict[str, object]) -> None:
-            if results is not None:
-                results[tid] = dict(result)
-            if on_result is not None:
-                on_result(tid, result)
-
-        queue.on_result = handed
+    if on_result is not None:
+        queue.on_result = on_result
     if direction == "download":
         queue.set_limits(limit, None)
     else:
@@ -145,7 +137,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return queue.add_download(url, dest, sha256=sha, segments=args.segments, label=dest.name)
 
     results: dict[int, dict[str, object]] = {}
-    t = _run_one(find_or_add, headers, limit, direction="download", results=results)
+    t = _run_one(
+        find_or_add,
+        headers,
+        limit,
+        direction="download",
+        on_result=lambda tid, result: results.__setitem__(tid, dict(result)),
+    )
     if t.state != "done":
         raise CliError(f"{dest.name}: {t.last_error or t.state}")
     if t.sha256:  # this run's --sha256, or the one the interrupted run was given

@@ -382,11 +382,11 @@ class TransferQueue:
                 if self.transfers.claim(t.id):
                     self._launch(t)
 
-    def _sweep_canceled(self, force: bool = False) -> None:
+    def _sweep_canceled(self) -> None:
         """Clean up after transfers canceled while not running, on a thread each: at start,
         at once after ``cancel``, and every 30 s for those canceled from another process."""
         now = time.monotonic()
-        if not force and self._swept and now - self._swept < 30:
+        if self._swept and now - self._swept < 30:
             return
         self._swept = now
         for direction, cleanup in self.cleanups.items():
@@ -405,18 +405,17 @@ class TransferQueue:
 
     def _clean(self, t: Transfer, cleanup: Cleanup) -> None:
         control = Control()
-        ctx = TransferContext(
-            control=control,
-            checkpoint=StoreCheckpoint(self.transfers, t.id),
-            sessions=self.sessions,
-            meter=Meter([], control, lambda _n: None),
-            progress=lambda _done, _total: None,
-            headers=self.headers_for(t),
-            tuning=self.tuning,
-            note=lambda msg: self.transfers.note(t.id, "note", msg),
-            log=log,
-        )
         try:
+            ctx = TransferContext(
+                control=control,
+                checkpoint=StoreCheckpoint(self.transfers, t.id),
+                sessions=self.sessions,
+                meter=Meter([], control, lambda _n: None),
+                headers=self.headers_for(t),  # may fail (a keyring): as any other failure
+                tuning=self.tuning,
+                note=lambda msg: self.transfers.note(t.id, "note", msg),
+                log=log,
+            )
             cleanup(t, ctx)
         except Exception:  # a bug here must not bring it back every 30 s, nor stop the engine
             log.exception("cleaning up after canceled transfer %d failed", t.id)

@@ -36,11 +36,7 @@ class _Job(_StreamJob, _VerifyJob):
 
     def run(self) -> DownloadResult:
         spec, ctx = self.spec, self.ctx
-        try:
-            there = os.path.lexists(spec.dest)
-        except OSError as e:  # a name too long, say
-            raise _disk_error(e) from e
-        if there:
+        if os.path.lexists(spec.dest):  # (False for a name too long: os.open then says so)
             raise PermanentError(
                 f"A file named “{spec.dest.name}” is already there; choose another name."
             )
