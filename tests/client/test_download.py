@@ -406,7 +406,7 @@ class FileServer(ThreadingHTTPServer):
         self.last_modified = formatdate(1_700_000_000, usegmt=True)
         self.ignore_range = False
         self.start_shift = 0  # added to the Content-Range start (and the bytes sent)
-        self.gzip = "never"  # "never" | "range" | "always"
+        self.gzip = "never"  # "never" | "range" | "always" | "br" (labelled br, not coded)
         self.overlong = 0  # a close-delimited body this many bytes longer than the file
         self.cut_after: int | None = None  # send this many body bytes, then close
         self.redirect: str | None = None  # answer 302 to this location…
@@ -500,6 +500,8 @@ class _Handler(BaseHTTPRequestHandler):
         if srv.gzip == "always" or (srv.gzip == "range" and status == 206):
             body = gzip.compress(body)
             self.send_header("Content-Encoding", "gzip")
+        elif srv.gzip == "br":
+            self.send_header("Content-Encoding", "br")
         if srv.overlong:
             body += b"\0" * srv.overlong
             self.send_header("Connection", "close")
@@ -631,8 +633,26 @@ def test_gzip_on_a_range_starts_over_without_range(server: FileServer, job: Job)
     assert all(r["accept-encoding"] == "identity" for r in server.requests)
 
 
-def test_gzip_always_is_retried_once_then_permanent(server: FileServer, job: Job) -> None:
+def test_gzip_on_the_fly_is_decoded_and_the_file_verified(
+    server: FileServer, job: Job
+) -> None:
+    """A server compressing every answer whatever we ask (each range compressed afresh: no
+    range of it can be trusted): the file is asked for whole and decoded, its sha256 is the
+    file's."""
     server.gzip = "always"
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data))
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.size == len(server.data)
+    assert "range" in server.requests[0] and "range" not in server.requests[-1]
+    assert all(r["accept-encoding"] == "identity" for r in server.requests)
+    assert [p.name for p in spec.dest.parent.iterdir()] == [spec.dest.name]
+
+
+def test_a_coding_we_cannot_read_is_retried_once_then_permanent(
+    server: FileServer, job: Job
+) -> None:
+    server.gzip = "br"
     spec = DownloadSpec(server.url, job.tmp / "f.bin", segments=1)
     with pytest.raises(RetryableError) as e:
         job.run(spec)

@@ -56,7 +56,10 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     dest = Path(t.destination)
     if t.attempts < 2 or not t.sha256 or not dest.is_file():
         return None
-    if dest.with_name(dest.name + ".part").exists():
+    # a part file means the download is under way; but a coded download (see download/
+    # decode.py) renames its decoded copy into place before it removes its part file
+    decoded = "decoding" in ctx.checkpoint.load()
+    if dest.with_name(dest.name + ".part").exists() and not decoded:
         return None
     size = dest.stat().st_size
     if t.size is not None and size != t.size:
@@ -69,7 +72,12 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     digest = h.hexdigest()
     if digest != t.sha256.strip().lower():
         return None
-    restarted = ctx.checkpoint.load().get("restarted") is True
+    checkpoint = ctx.checkpoint.load()
+    restarted = checkpoint.get("restarted") is True
+    if decoded:
+        from . import download
+
+        download.discard_part(dest, checkpoint)
     ctx.checkpoint.save({})
     ctx.progress(size, size)
     ctx.log.info("download %d: its verified file was already in place (an earlier run)", t.id)

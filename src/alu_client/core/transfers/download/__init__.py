@@ -14,9 +14,11 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   ETag, else Last-Modified). A ``200`` means the file changed or Range is not supported: that body
   is taken as a fresh start (no extra round trip on a 300 ms link) and the result says
   ``restarted``. ``Content-Range`` must start where we asked; anything else is refused before one
-  byte is written. ``Accept-Encoding: identity`` is always sent and a compressed answer is never
-  decoded (its byte offsets are not the file's): a compressed range makes us start over without
-  Range; a compressed whole file is a RetryableError the first time, a PermanentError after.
+  byte is written. ``Accept-Encoding: identity`` is always sent. A server that compresses anyway
+  (gzip or deflate) sends the file's coded bytes: those are fetched, resumed (a range of them
+  only with a strong ETag, on one stream) and kept in the part file as sent, and decoded into
+  the file once whole (``decode.py``): the sha256 and size checked are the file's. Another
+  coding is a RetryableError the first time, a PermanentError after.
 * **Several streams for large files.** When the server answers a Range probe with ``206`` and a
   strong ETag and the file is at least ``tuning.segment_threshold``, N workers (one
   ``ctx.sessions`` stream each, so one TCP connection each: a loss on one connection slows only

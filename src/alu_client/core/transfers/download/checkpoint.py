@@ -30,12 +30,15 @@ class _CheckpointJob(_JobBase):
             return False
         if not isinstance(raw, list) or not raw:
             return False
-        if self.spec.size is not None and size != self.spec.size:
-            return False
+        coding = data.get("coding")
+        if coding is None and self.spec.size is not None and size != self.spec.size:
+            return False  # (coded bytes have a size of their own)
         etag = etag if isinstance(etag, str) and _is_strong(etag) else None
         lm = lm if isinstance(lm, str) and lm else None
         if etag is None and lm is None:
             return False
+        if coding is not None and (coding not in ("gzip", "deflate") or etag is None):
+            return False  # coded bytes resume on a strong ETag only (see _adopt_coding)
         segments: list[_Segment] = []
         expect = 0
         for item in raw:
@@ -58,6 +61,7 @@ class _CheckpointJob(_JobBase):
         for seg in segments:  # never trust more than the file holds
             seg.done = max(0, min(seg.done, on_disk - seg.start))
         self.etag, self.last_modified, self.size, self.segments = etag, lm, size, segments
+        self.coding = coding
         return True
 
     def _snapshot(self) -> dict[str, Any]:
@@ -77,6 +81,8 @@ class _CheckpointJob(_JobBase):
             "size": self.size,
             "segments": rows,
         }
+        if self.coding is not None:
+            data["coding"] = self.coding
         data.update(self._carry())
         return data
 
@@ -102,6 +108,7 @@ class _CheckpointJob(_JobBase):
             and bool(self.segments)
             and all(s.end is not None for s in self.segments)
             and (self.etag is not None or self.last_modified is not None)
+            and (self.coding is None or self.etag is not None)
         )
 
     def _save(self, *, blocking: bool = True) -> None:

@@ -74,6 +74,9 @@ class _JobBase:
         self.etag: str | None = None  # strong ETags only
         self.last_modified: str | None = None
         self.size: int | None = None
+        #: the coding of the bytes the server sends ("gzip", "deflate"), despite asking for
+        #: none: the part file holds them as sent and is decoded at the end (persisted)
+        self.coding: str | None = None
         #: the size is where a body of unknown length ended: nothing checked it
         self.size_from_body = False
         self.segments: list[_Segment] = []

@@ -9,6 +9,7 @@ import os
 import requests
 
 from ..base import PermanentError, RetryableError, redact_url
+from .decode import DECODABLE
 from .partfile import _plan, _Segment, part_is_ours
 from .protocol import (
     _MAX_START_OVERS,
@@ -17,7 +18,7 @@ from .protocol import (
     MSG_PART_NOT_OURS,
     _Body,
     _body_range,
-    _compressed,
+    _coding,
     _disk_error,
     _header,
     _is_strong,
@@ -141,25 +142,19 @@ class _Job(_StreamJob, _VerifyJob):
         resp = first
         handed_over = False
         try:
-            if _compressed(resp):
-                if resp.request.headers.get("Range"):
-                    raise _StartOver(None, no_range=True)
-                self._compressed_full()
+            self._adopt_coding(resp)
             if resp.status_code not in (200, 206):
                 raise PermanentError(
                     f"The server gave an unexpected answer (HTTP {resp.status_code})."
                 )
             body = _body_range(resp, 0)
             self._adopt_validators(resp)
-            total = body.total
-            self._check_total(total, resumed=False)
-            if total is not None and total != self.size:
-                self.size = total
-                self.ctx.progress(0, total)
+            self._adopt_total(body.total)
             if (
                 resp.status_code == 206
                 and self.etag is not None
                 and may_segment
+                and self.coding is None  # coded bytes: one stream (see decode.py)
                 and self.size is not None
                 and self.size >= self.min_segmented
             ):
@@ -195,6 +190,7 @@ class _Job(_StreamJob, _VerifyJob):
         """Drop what we knew of the file: a fresh start learns it again."""
         self.etag = self.last_modified = None
         self.size = self.spec.size
+        self.coding = None
         self.segments = []
         self.hasher, self.hashed_to = None, 0
 
@@ -203,18 +199,14 @@ class _Job(_StreamJob, _VerifyJob):
         handed_over = False
         try:
             if body is None:
-                if _compressed(resp):
-                    self._compressed_full()
+                self._adopt_coding(resp)
                 if resp.status_code != 200:
                     raise PermanentError(
                         f"The server gave an unexpected answer (HTTP {resp.status_code})."
                     )
                 body = _body_range(resp, 0)
                 self._adopt_validators(resp)
-                self._check_total(body.total, resumed=False)
-                if body.total is not None and body.total != self.size:
-                    self.size = body.total
-                    self.ctx.progress(0, body.total)
+                self._adopt_total(body.total)
             self.segments = [_Segment(0, self.size)]
             self.hasher, self.hashed_to = hashlib.sha256(), 0
             handed_over = True
@@ -228,6 +220,49 @@ class _Job(_StreamJob, _VerifyJob):
         # a weak tag cannot validate a byte range (RFC 9110 §13.1.5): Last-Modified then
         self.etag = etag if etag is not None and _is_strong(etag) else None
         self.last_modified = _header(resp, "Last-Modified")
+
+    def _adopt_total(self, total: int | None) -> None:
+        """The size a first answer gives: checked against the item's, and adopted (coded bytes
+        have a size of their own, unknown when the answer does not say it)."""
+        self._check_total(total, resumed=False)
+        if total != self.size and (total is not None or self.coding is not None):
+            self.size = total
+            self.ctx.progress(0, self._file_size())
+
+    def _file_size(self) -> int | None:
+        """The size progress reports: the file's (the queue keeps it as the transfer's size
+        and expects it of the next run). Coded bytes have their own, and the file's is known
+        only once they are decoded: then none."""
+        return self.size if self.coding is None else None
+
+    def _adopt_coding(self, resp: requests.Response) -> None:
+        """A first answer's content coding, despite ``Accept-Encoding: identity``: gzip or
+        deflate bytes are fetched as they are and decoded at the end (see decode.py); a range of
+        them only with a strong ETag and a Content-Range that fits (else the bytes may be
+        compressed afresh for each answer: the whole file is asked for); another coding cannot
+        be read: asked once more, then given up."""
+        coding = _coding(resp)
+        self.coding = None
+        if coding is None:
+            return
+        ranged = bool(resp.request.headers.get("Range"))
+        if coding not in DECODABLE:
+            if ranged:
+                raise _StartOver(None, no_range=True)
+            self._compressed_full()
+        if resp.status_code == 206:
+            try:
+                _body_range(resp, 0)
+            except RetryableError:
+                raise _StartOver(None, no_range=True) from None
+            if not _is_strong(_header(resp, "ETag") or ""):
+                raise _StartOver(None, no_range=True)
+        self.coding = DECODABLE[coding]
+        self.ctx.log.info(
+            "download %s: the server sends it %s-coded; decoded once whole",
+            redact_url(self.spec.url),
+            self.coding,
+        )
 
     def _compressed_full(self) -> None:
         """A whole-file answer came compressed: let the queue ask once more, then give up."""
@@ -243,6 +278,7 @@ class _Job(_StreamJob, _VerifyJob):
         assert self.size is not None
         can_segment = (
             self.etag is not None
+            and self.coding is None
             and not self.one_stream
             and self.max_streams > 1
             and self.size >= self.min_segmented
@@ -254,7 +290,7 @@ class _Job(_StreamJob, _VerifyJob):
             sum(s.done for s in self.segments),
             self.size,
         )
-        self.ctx.progress(sum(s.done for s in self.segments), self.size)
+        self.ctx.progress(sum(s.done for s in self.segments), self._file_size())
         if all(s.complete for s in self.segments):
             return  # everything is there: verification decides
         if single:

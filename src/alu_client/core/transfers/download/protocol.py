@@ -103,9 +103,10 @@ def _header(resp: requests.Response, name: str) -> str | None:
     return value.strip() if value else None
 
 
-def _compressed(resp: requests.Response) -> bool:
-    coding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-    return coding not in ("", "identity", "none")  # "none": not a coding, but often sent
+def _coding(resp: requests.Response) -> str | None:
+    """The answer's content coding, in lower case; None for the bytes as they are."""
+    coding = (resp.headers.get("Content-Encoding") or "").strip().lower()
+    return None if coding in ("", "identity", "none") else coding  # "none": often sent
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

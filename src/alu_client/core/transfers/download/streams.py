@@ -10,6 +10,7 @@ import time
 import requests
 
 from ..base import PermanentError, RetryableError, Stopped, redact_url
+from .decode import DECODABLE
 from .fronthash import _FrontHashJob
 from .partfile import _read_at, _Segment
 from .protocol import (
@@ -24,7 +25,7 @@ from .protocol import (
     _Aborted,
     _Body,
     _body_range,
-    _compressed,
+    _coding,
     _disk_error,
     _header,
     _StartOver,
@@ -301,8 +302,11 @@ class _StreamJob(_FrontHashJob):
                         self.size = seg.pos
                     return None
                 raise _StartOver(MSG_CHANGED)
-            if _compressed(resp):
-                raise _StartOver(None, no_range=True)
+            coding = _coding(resp)
+            if (DECODABLE.get(coding, coding) if coding else None) != self.coding:
+                if self.coding is None:  # compressed now: ask for it whole (see _adopt_coding)
+                    raise _StartOver(None, no_range=True)
+                raise _StartOver(MSG_CHANGED)  # the server no longer sends the coded bytes
             if resp.status_code == 200:
                 new_etag, new_lm = _header(resp, "ETag"), _header(resp, "Last-Modified")
                 changed = (self.etag is not None and new_etag != self.etag) or (
@@ -465,7 +469,7 @@ class _StreamJob(_FrontHashJob):
         """The server's size against what we expect (the spec, else the checkpoint)."""
         if total is None:
             return
-        expected = self.spec.size
+        expected = self.spec.size if self.coding is None else None  # coded: their own size
         if expected is not None and total != expected:
             if total > expected:
                 self.discard_part = True
