@@ -361,6 +361,30 @@ def test_content_encoding_none_is_no_coding(served: Callable[..., Server], job: 
     assert_done(run(DownloadSpec(f"{server.url}/ce.mxf", dest), job.context()), dest, data)
 
 
+def test_interim_answers_before_the_answer_are_skipped(
+    served: Callable[..., Server], job: Job
+) -> None:
+    """103 Early Hints (CDNs send them), 102 Processing: informational answers before the
+    final one (RFC 9110 §15.2). They failed as "unexpected answer (HTTP 103)", and the real
+    answer was left on the connection."""
+    data = random.Random(12).randbytes(3 * MB)  # segmented: several requests per connection
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def hints(h: BaseHTTPRequestHandler) -> Answer:
+        h.wfile.write(b"HTTP/1.1 102 Processing\r\n\r\n")
+        h.wfile.write(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n"
+            b"Link: </b.js>; rel=preload\r\n\r\n"
+        )
+        return plain(h)
+
+    server = served(hints)
+    dest = job.tmp / "hints.mxf"
+    spec = DownloadSpec(f"{server.url}/hints.mxf", dest, sha256=sha(data))
+    assert_done(run(spec, job.context()), dest, data)
+    assert len(server.seen) >= 2
+
+
 @pytest.mark.parametrize(
     ("source", "target", "kept"),
     [

@@ -47,6 +47,19 @@ def test_an_options_refused_with_403_is_plain_tus(
     assert server.methods()[:2] == ["OPTIONS", "POST"]
 
 
+def test_interim_answers_before_each_answer_are_skipped(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # 102 Processing / 103 Early Hints before every answer (RFC 9110 §15.2): they were taken
+    # for the answers, and the real ones left on the connection
+    bends.interim = True
+    path = random_file(tmp_path / "i.mp4", 3 * MIB + 5)
+    result = run(UploadSpec(path, server.endpoint, {}, chunk_size=MIB), new_ctx().ctx)
+    assert server.only_upload() == path.read_bytes()
+    assert result.size == path.stat().st_size
+    assert server.methods().count("PATCH") == 4
+
+
 def test_a_patch_answered_204_that_kept_part_goes_on_from_the_servers_offset(
     server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:

@@ -28,6 +28,8 @@ class Bends:
     auth: str | None = None
     #: Location names the upload on this host (the same server under another name)
     location_host: str | None = None
+    #: interim answers (102 Processing, 103 Early Hints) before every final one
+    interim: bool = False
 
 
 @dataclass
@@ -88,6 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.server.seen.append((self.command, self.path, status))
+        if self.server.bends.interim:
+            self.wfile.write(b"HTTP/1.1 102 Processing\r\n\r\n")
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
         self.send_response(status)
         self.send_header("Tus-Resumable", "1.0.0")
         for k, v in (headers or {}).items():

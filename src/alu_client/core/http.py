@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.poolmanager
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -152,3 +157,66 @@ CERTIFICATE_MESSAGE = (
     "network login page in the way? A network with its own certificate authority needs its "
     "CA bundle in the hub's profile)."
 )
+
+
+# --- interim answers ---------------------------------------------------------------------------
+
+_MAX_INTERIM: Final = 20  # interim answers skipped before one request's final answer
+_MAX_INTERIM_LINES: Final = 100
+_MAX_LINE: Final = 65536
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """An answer that skips interim ones (1xx but 101: 102 Processing, 103 Early Hints) as
+    http.client skips ``100 Continue``. RFC 9110 §15.2: a client must be able to parse one or
+    more 1xx answers before the final one; http.client takes a 103 for the final answer, and
+    the real one is left unread on the connection."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        for _ in range(_MAX_INTERIM):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 102 <= status < 200:  # 100: begin() skips it; 101: another protocol
+                return version, status, reason
+            for _line in range(_MAX_INTERIM_LINES):  # its header fields: not for us
+                line = self.fp.readline(_MAX_LINE + 1)
+                if len(line) > _MAX_LINE:
+                    raise http.client.LineTooLong("interim header line")
+                if line in (b"\r\n", b"\n", b""):
+                    break
+            else:
+                raise http.client.HTTPException("too many interim header lines")
+        raise http.client.HTTPException("too many interim answers")
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _FinalResponse
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _FinalResponse
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS: Final = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class TransferAdapter(requests.adapters.HTTPAdapter):
+    """The transfers' adapter: its connections skip interim answers (see ``_FinalResponse``),
+    directly and through an HTTP proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.poolmanager.ProxyManager:  # (not SOCKS: pools of its own)
+            manager.pool_classes_by_scheme = _POOLS
+        return manager

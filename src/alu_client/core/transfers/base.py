@@ -171,7 +171,7 @@ class SessionPool:
             s = self._sessions.get(key)
             if s is None:
                 s = http.Session()  # the profile's CA bundle wins over the environment's
-                adapter = requests.adapters.HTTPAdapter(
+                adapter = http.TransferAdapter(
                     pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
                 )
                 s.mount("http://", adapter)
