@@ -153,17 +153,29 @@ def open_services(*, allow_plain: bool = False) -> Services:
         raise CliError(str(e)) from None
 
 
+class Interrupted(threading.Event):
+    """Set by SIGINT or SIGTERM (``handler``); ``status`` is the exit status a shell gives a
+    command that signal ends: 128 + its number (130 for Ctrl-C, 143 for a kill or a
+    service manager's stop), so a script can tell which it was."""
+
+    signum: int = signal.SIGINT
+
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
+        self.signum = signum
+        self.set()
+
+    @property
+    def status(self) -> int:
+        return 128 + int(self.signum)
+
+
 def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> Transfer:
     """Run transfer ``tid`` to its end in the foreground — on this process's engine, or, when
     the app (or another `alu`) holds the data folder, on that engine while this one watches."""
     line = ProgressLine(tid) if not quiet else None
-    interrupted = threading.Event()
-
-    def on_signal(_sig: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    old = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
+    interrupted = Interrupted()
+    old = signal.signal(signal.SIGINT, interrupted.handler)
+    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
         try:
             queue = services.start_engine(
@@ -182,7 +194,7 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
         if line is not None:
             line.end()
         if interrupted.is_set():
-            raise CliError("Interrupted; run the same command again to resume.", 130)
+            raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
         if t.state == "done":
             _send_history(services)
         return t
@@ -192,7 +204,7 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
 
 
 def _watch_other_engine(
-    services: Services, tid: int, line: ProgressLine | None, interrupted: threading.Event
+    services: Services, tid: int, line: ProgressLine | None, interrupted: Interrupted
 ) -> Transfer:
     transfers = TransferStore(services.store)
     if line is not None:
@@ -209,7 +221,7 @@ def _watch_other_engine(
             if line is not None:
                 line.end()
             return t
-    raise CliError("Stopped watching; the transfer goes on in the running app.", 130)
+    raise CliError("Stopped watching; the transfer goes on in the running app.", interrupted.status)
 
 
 def _send_history(services: Services) -> None:

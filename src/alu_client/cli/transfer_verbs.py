@@ -9,10 +9,8 @@ import argparse
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +23,7 @@ from ..core.transfers.throttle import parse_rate
 from ..core.uploads import file_sha256
 from .common import (
     CliError,
+    Interrupted,
     ProgressLine,
     credentials_out_of,
     fmt_bytes,
@@ -48,7 +47,7 @@ def _open_engine() -> tuple[Store, EngineLock]:
 
 
 def _run_one(
-    find_or_add: Callable[[TransferQueue, threading.Event], int],
+    find_or_add: Callable[[TransferQueue, Interrupted], int],
     headers: dict[str, str],
     limit: float | None,
     *,
@@ -71,13 +70,9 @@ def _run_one(
         queue.set_limits(limit, None)
     else:
         queue.set_limits(None, limit)
-    interrupted = threading.Event()
-
-    def on_signal(_sig: int, _frame: FrameType | None) -> None:
-        interrupted.set()
-
-    old = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
+    interrupted = Interrupted()
+    old = signal.signal(signal.SIGINT, interrupted.handler)
+    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
         tid = find_or_add(queue, interrupted)
         queue.only = frozenset({tid}) | (queue.only or frozenset())
@@ -90,7 +85,7 @@ def _run_one(
                 break
         line.end()
         if interrupted.is_set():
-            raise CliError("Interrupted; run the same command again to resume.", 130)
+            raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
         return t
     finally:
         queue.stop()
@@ -124,7 +119,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
     limit = parse_rate(args.limit) if args.limit else None
 
-    def find_or_add(queue: TransferQueue, _interrupted: threading.Event) -> int:
+    def find_or_add(queue: TransferQueue, _interrupted: Interrupted) -> int:
         t = _existing(queue, "download", url, str(dest))
         if t is not None:
             if sha is not None and sha != t.sha256:
@@ -173,7 +168,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     chunk = parse_size(args.chunk_size) if args.chunk_size else None
     limit = parse_rate(args.limit) if args.limit else None
 
-    def find_or_add(queue: TransferQueue, interrupted: threading.Event) -> int:
+    def find_or_add(queue: TransferQueue, interrupted: Interrupted) -> int:
         t = _existing(queue, "upload", str(path), endpoint)
         if t is not None and (t.state == "failed" or t.size != path.stat().st_size):
             # failed (the file changed, a refusal): running the command again is how a
@@ -198,7 +193,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
 
             def still_wanted(_n: int) -> None:  # Ctrl-C must not wait for a 50 GB hash
                 if interrupted.is_set():
-                    raise CliError("Interrupted; nothing was sent.", 130)
+                    raise CliError("Interrupted; nothing was sent.", interrupted.status)
 
             meta["sha256"] = file_sha256(path, still_wanted)
         return queue.add_upload(
