@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import errno
 import gzip
+import os
 import random
+import re
+import shutil
 import zlib
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import requests
 
+from alu_client.core.transfers import download as dl
 from alu_client.core.transfers import jobs
 from alu_client.core.transfers.base import DiskFullError, PermanentError, RetryableError
-from alu_client.core.transfers.download import DownloadSpec, decode, run
+from alu_client.core.transfers.download import DownloadSpec, decode, discard_part, run, verify
+from alu_client.core.transfers.download.partfile import decoded_name
 from tests.client.test_cli import run_alu
 from tests.client.test_download import Job, assert_done, part_of, sha
-from tests.client.test_download_odd_servers import Server, job, ranged, served
+from tests.client.test_download_odd_servers import LM, Answer, Server, job, ranged, served
 from tests.support.faultproxy import FaultProxy
 from tests.support.nginx import start_nginx
 from tests.support.s3 import S3Server, aws_env, unique_bucket
@@ -48,6 +54,17 @@ def clip_text(n: int, seed: int = 7) -> bytes:
 
 def coded(headers: list[tuple[str, str]], coding: str) -> Callable[[], list[tuple[str, str]]]:
     return lambda: [*headers, ("Content-Encoding", coding)]
+
+
+def raw(write: Callable[[BaseHTTPRequestHandler], None]) -> Callable[..., Answer]:
+    """An answer written by ``write`` itself (no Content-Length added), the connection closed."""
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        write(h)
+        h.wfile.flush()
+        raise ConnectionAbortedError  # the server's handle_error is quiet: the answer is out
+
+    return answer
 
 
 def leftovers(dest: Path) -> list[str]:
@@ -211,9 +228,59 @@ def test_a_file_that_decodes_larger_than_the_item_stops_at_its_size(
     body = gzip.compress(b"\0" * (64 * MB))
     server = served(ranged(lambda: body, coded([("ETag", '"z"')], "gzip")))
     spec = DownloadSpec(f"{server.url}/z.bin", job.tmp / "z.bin", size=MB)
+    with pytest.raises(PermanentError) as e:  # as a plain body longer than the file
+        run(spec, job.context())
+    assert e.value.message == dl.MSG_TOO_LONG
+    assert not spec.dest.exists() and leftovers(spec.dest) == []
+
+
+def test_a_wrong_file_compressed_afresh_each_time_is_not_fetched_for_ever(
+    served: Callable[..., Server], job: Job
+) -> None:
+    """Compressed on the fly, the same wrong file comes as other coded bytes each time (the
+    gzip header's time): the same wrong digest twice is the decoded file's."""
+    data = clip_text(MB, seed=37)
+    stamps = iter(range(1_000_000, 2_000_000))
+    server = served(ranged(lambda: gzip.compress(data, mtime=next(stamps)), coded([], "gzip")))
+    spec = DownloadSpec(f"{server.url}/f.txt", job.tmp / "f.txt", sha256=sha(b"another file"))
     with pytest.raises(RetryableError, match="damaged"):
         run(spec, job.context())
-    assert not spec.dest.exists() and leftovers(spec.dest) == []
+    with pytest.raises(PermanentError) as e:
+        run(spec, job.context())
+    assert e.value.message == dl.MSG_NOT_THE_FILE
+    assert leftovers(spec.dest) == []
+
+
+def test_ranges_compressed_afresh_and_counted_in_the_files_bytes_mean_the_whole_file(
+    served: Callable[..., Server], job: Job
+) -> None:
+    """206 answers compressed one by one, their Content-Range in the file's bytes and no
+    Content-Length (RFC 9110 §14.4 says a range is of the coded bytes): none can be built on.
+    The client spliced them for ever, each "closed before the end"."""
+    data = clip_text(3 * MB, seed=41)
+    requests_seen: list[str | None] = []
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        rng = h.headers.get("Range")
+        requests_seen.append(rng)
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
+        start = int(m.group(1)) if m else 0
+        end = int(m.group(2)) if m and m.group(2) else len(data) - 1
+        body = gzip.compress(data[start : end + 1])
+        h.send_response(206 if m else 200)
+        h.send_header("ETag", '"same"')
+        h.send_header("Content-Encoding", "gzip")
+        if m:
+            h.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(body)
+        h.close_connection = True
+
+    server = served(raw(answer))
+    spec = DownloadSpec(f"{server.url}/r.txt", job.tmp / "r.txt", sha256=sha(data))
+    assert_done(run(spec, job.context()), spec.dest, data)
+    assert requests_seen[-1] is None  # asked for whole
 
 
 def test_a_wrong_sha256_of_the_decoded_file_is_a_mismatch(
@@ -239,7 +306,7 @@ def test_a_full_disk_while_decoding_keeps_the_coded_bytes(
     body = gzip.compress(data)
     server = served(ranged(lambda: body, coded([("ETag", '"d"')], "gzip")))
     spec = DownloadSpec(f"{server.url}/d.txt", job.tmp / "d.txt", sha256=sha(data))
-    real_write = decode._write_all
+    real_write = verify._write_all
     written = [0]
 
     def full_disk(fd: int, chunk: bytes) -> None:
@@ -248,19 +315,73 @@ def test_a_full_disk_while_decoding_keeps_the_coded_bytes(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(fd, chunk)
 
-    monkeypatch.setattr(decode, "_write_all", full_disk)
+    monkeypatch.setattr(verify, "_write_all", full_disk)
     with pytest.raises(DiskFullError):
         run(spec, job.context())
     assert leftovers(spec.dest) == [part_of(spec.dest).name]  # the decoded copy is gone
     assert part_of(spec.dest).stat().st_size == len(body)
     name = job.checkpoint.data["decoding"]
-    # what a kill -9 at that moment would have left: the copy the checkpoint names
+    needs = job.checkpoint.data["decode_needs"]
+    assert needs >= MB
+    # the disk has no more room than the decoding had filled: not tried again (it would fill
+    # the disk again, and every other program's writes with it)
+    usage = shutil.disk_usage(job.tmp)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage._replace(free=needs // 2))
+    with pytest.raises(DiskFullError):
+        run(spec, job.context())
+    assert written[0] <= 2 * MB  # nothing more was written
+    monkeypatch.undo()
+    # what a kill -9 while decoding would have left: the copy the checkpoint names
     (spec.dest.parent / name).write_bytes(data[:MB])
-    monkeypatch.setattr(decode, "_write_all", real_write)
     result = run(spec, job.context())
     assert_done(result, spec.dest, data)
     assert result.bytes_fetched == 0  # the coded bytes were all there
     assert leftovers(spec.dest) == []
+
+
+@pytest.mark.parametrize("validator", [("ETag", 'W/"weak"'), ("Last-Modified", LM)])
+def test_a_copy_left_by_a_kill_while_decoding_goes_whatever_the_next_run_does(
+    served: Callable[..., Server], job: Job, validator: tuple[str, str]
+) -> None:
+    """Without a strong ETag the coded bytes cannot be resumed: the next run starts afresh,
+    and the copy the stopped run was decoding into must go all the same."""
+    data = clip_text(2 * MB, seed=29)
+    body = gzip.compress(data)
+    server = served(ranged(lambda: body, coded([validator], "gzip")))
+    spec = DownloadSpec(f"{server.url}/v.txt", job.tmp / "v.txt", sha256=sha(data))
+    left = decoded_name(spec.dest)
+    left.write_bytes(data[:MB])  # a kill -9 while decoding: the copy, named in the checkpoint
+    part_of(spec.dest).write_bytes(b"")
+    job.checkpoint.data = {"decoding": left.name}
+    assert_done(run(spec, job.context()), spec.dest, data)
+    assert leftovers(spec.dest) == []
+
+
+def test_a_cancel_after_a_kill_while_decoding_removes_the_copy_too(job: Job) -> None:
+    dest = job.tmp / "c.txt"
+    part_of(dest).write_bytes(b"coded bytes")
+    left = decoded_name(dest)
+    left.write_bytes(b"half decoded")
+    st = part_of(dest).stat()
+    discard_part(dest, {"part": [st.st_dev, st.st_ino], "decoding": left.name})
+    assert leftovers(dest) == []
+
+
+def test_a_name_a_download_can_take_can_be_decoded_into(
+    served: Callable[..., Server], job: Job
+) -> None:
+    """The decoded copy's name is no longer than the part file's: a name of 244 bytes (of
+    the 255 a file system allows) worked for a plain download and failed for a coded one,
+    after the whole file had come."""
+    data = clip_text(MB, seed=31)
+    body = gzip.compress(data)
+    server = served(ranged(lambda: body, coded([("ETag", '"n"')], "gzip")))
+    for name in ("x" * 240 + ".txt", "تقرير" * 24 + ".mp4", "a"):  # Arabic: 2 bytes a letter
+        dest = job.tmp / name
+        assert len(os.fsencode(name + ".part")) <= 255
+        assert len(os.fsencode(decoded_name(dest).name)) <= max(19, len(os.fsencode(name)) + 5)
+        assert_done(run(DownloadSpec(f"{server.url}/n", dest, sha256=sha(data)), job.context()),
+                    dest, data)  # fmt: skip
 
 
 def test_a_kill_after_the_decoded_file_is_in_place_is_finished_by_the_next_run(
@@ -313,3 +434,24 @@ def test_alu_fetch_of_a_coded_file_cut_on_the_way(
     assert dest.read_bytes() == data and leftovers(dest) == []
     ranges = [r for _p, r, _i, _a in server.seen]
     assert len(ranges) == 2 and ranges[1] not in (None, "bytes=0-")  # resumed, not restarted
+
+
+# --- the decoder alone ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", [MB - 1, MB - 2, MB, MB + 1])
+def test_a_gzip_member_starting_at_any_byte_of_a_block_is_decoded(first: int) -> None:
+    """Members one after another (bgzip writes thousands): one starting a byte before the end
+    of a 1 MiB read block was taken for data after the end."""
+    # stored (incompressible) blocks: 103 bytes of gzip framing around ~1 MiB
+    one = gzip.compress(random.Random(first).randbytes(first - 103), compresslevel=0)
+    assert len(one) == first
+    two = gzip.compress(b"the second member")
+    coded_bytes = one + two
+    out: list[bytes] = []
+    size, digest = decode.decode_into(
+        lambda pos, n: coded_bytes[pos : pos + n], len(coded_bytes), "gzip", out.append,
+        check=lambda: None,
+    )  # fmt: skip
+    whole = gzip.decompress(coded_bytes)
+    assert b"".join(out) == whole and size == len(whole) and digest == sha(whole)

@@ -22,6 +22,8 @@ class _CheckpointJob(_JobBase):
         self.restarted = data.get("restarted") is True  # data was thrown away in an earlier run
         wrong = data.get("wrong_sha256")
         self.wrong_sha256 = wrong if isinstance(wrong, str) else None
+        needs = data.get("decode_needs")
+        self.decode_needs = needs if isinstance(needs, int) else 0
         if not self.part_existed:
             return False
         etag, lm, size = data.get("etag"), data.get("last_modified"), data.get("size")
@@ -100,6 +102,8 @@ class _CheckpointJob(_JobBase):
             carry["restarted"] = True
         if self.wrong_sha256:
             carry["wrong_sha256"] = self.wrong_sha256
+        if self.decode_needs:
+            carry["decode_needs"] = self.decode_needs
         return carry
 
     def _resumable(self) -> bool:

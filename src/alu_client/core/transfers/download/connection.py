@@ -88,6 +88,8 @@ class _JobBase:
         #: a ranged request of several was answered whole: one stream only (persisted)
         self.one_stream = False
         self.wrong_sha256: str | None = None  # a whole file's digest that missed (persisted)
+        #: bytes a decoding had written when the disk filled: more room first (persisted)
+        self.decode_needs = 0
         self.fetched = 0
         self.restarted = False
         self.discard_part = False  # set with a PermanentError that makes the part worthless

@@ -14,7 +14,6 @@ mismatch. Memory stays bounded: a block in, at most a block out per call.
 from __future__ import annotations
 
 import hashlib
-import os
 import zlib
 from collections.abc import Callable
 from typing import Final
@@ -30,6 +29,10 @@ class BadCoding(Exception):
     """The coded bytes do not decode into a whole file."""
 
 
+class TooLong(BadCoding):
+    """The coded bytes decode to more than the file's size."""
+
+
 def _wbits(coding: str, head: bytes) -> int:
     if coding == "gzip":
         return 16 + zlib.MAX_WBITS  # the gzip wrapper only, its trailer checked
@@ -43,25 +46,20 @@ def _wbits(coding: str, head: bytes) -> int:
     return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def decode_into(
     read: Callable[[int, int], bytes],
     size: int,
     coding: str,
-    out_fd: int,
+    write: Callable[[bytes], None],
     *,
     check: Callable[[], None],
     limit: int | None = None,
 ) -> tuple[int, str]:
-    """Decode the ``size`` coded bytes that ``read(pos, n)`` gives into ``out_fd``.
+    """Decode the ``size`` coded bytes that ``read(pos, n)`` gives, handing them to ``write``.
 
     Returns the decoded size and its sha256; raises ``BadCoding`` for data that is not a whole
-    stream of ``coding`` (or decodes to more than ``limit`` bytes) and lets OSError through.
+    stream of ``coding``, ``TooLong`` once it decodes to more than ``limit`` bytes; what
+    ``read`` and ``write`` raise goes through.
     ``check`` is called between blocks (a pause or cancel raises there)."""
     digest = hashlib.sha256()
     out = 0
@@ -79,6 +77,12 @@ def decode_into(
                 raise BadCoding("the part file is shorter than its size")
             pos += len(pending)
         if d is None:  # the start of a member (gzip files may hold several, one after another)
+            while len(pending) < 2 and pos < size:  # a member's magic, a zlib header: 2 bytes
+                more = read(pos, min(_BLOCK, size - pos))
+                if not more:
+                    raise BadCoding("the part file is shorter than its size")
+                pending += more
+                pos += len(more)
             if members and coding == "gzip" and not pending.startswith(_GZIP_MAGIC):
                 if pending.strip(b"\0"):
                     raise BadCoding("data after the end of the compressed file")
@@ -86,9 +90,6 @@ def decode_into(
                 continue
             if members and coding != "gzip":
                 raise BadCoding("data after the end of the compressed file")
-            if len(pending) < 2 and pos < size:
-                pending += read(pos, 1)  # two bytes tell a zlib header from raw deflate
-                pos += 1
             d = zlib.decompressobj(_wbits(coding, pending))
             members += 1
         while True:
@@ -100,9 +101,9 @@ def decode_into(
             if chunk:
                 out += len(chunk)
                 if limit is not None and out > limit:
-                    raise BadCoding("it decodes to more than the file's size")
+                    raise TooLong("it decodes to more than the file's size")
                 digest.update(chunk)
-                _write_all(out_fd, chunk)
+                write(chunk)
             if d.eof:
                 pending = d.unused_data + pending
                 d = None

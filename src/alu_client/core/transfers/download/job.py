@@ -10,7 +10,7 @@ import requests
 
 from ..base import PermanentError, RetryableError, redact_url
 from .decode import DECODABLE
-from .partfile import _plan, _Segment, part_is_ours
+from .partfile import _plan, _Segment, drop_decoded, part_is_ours
 from .protocol import (
     _MAX_START_OVERS,
     MSG_COMPRESSED,
@@ -18,6 +18,7 @@ from .protocol import (
     MSG_PART_NOT_OURS,
     _Body,
     _body_range,
+    _coded_range_fits,
     _coding,
     _disk_error,
     _header,
@@ -47,6 +48,9 @@ class _Job(_StreamJob, _VerifyJob):
             self.part_existed = os.path.lexists(self.part)
             if self.part_existed and not part_is_ours(self.part, ctx.checkpoint.load()):
                 raise PermanentError(MSG_PART_NOT_OURS.format(name=self.part.name))
+            # a decoded copy a stopped run left (see decode.py): whatever this run does, it
+            # decodes afresh if it must
+            drop_decoded(spec.dest, ctx.checkpoint.load())
             flags = os.O_RDWR | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
             if not self.part_existed:
                 flags |= os.O_EXCL  # made now, by this download: never someone else's
@@ -250,13 +254,8 @@ class _Job(_StreamJob, _VerifyJob):
             if ranged:
                 raise _StartOver(None, no_range=True)
             self._compressed_full()
-        if resp.status_code == 206:
-            try:
-                _body_range(resp, 0)
-            except RetryableError:
-                raise _StartOver(None, no_range=True) from None
-            if not _is_strong(_header(resp, "ETag") or ""):
-                raise _StartOver(None, no_range=True)
+        if resp.status_code == 206 and not _coded_range_fits(resp):
+            raise _StartOver(None, no_range=True)
         self.coding = DECODABLE[coding]
         self.ctx.log.info(
             "download %s: the server sends it %s-coded; decoded once whole",

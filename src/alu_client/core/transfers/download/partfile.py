@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .protocol import _CHECKPOINT_VERSION, _MIN_SEGMENT
 
@@ -67,10 +69,40 @@ def part_is_ours(part: Path, checkpoint: dict[str, Any]) -> bool:
 
 
 def discard_part(dest: Path, checkpoint: dict[str, Any]) -> None:
-    """A canceled download's part file goes, when it is this download's (``part_is_ours``)."""
+    """A canceled download's part file goes, when it is this download's (``part_is_ours``),
+    and so does a decoded copy the checkpoint names (a run stopped while decoding)."""
     part = dest.with_name(dest.name + ".part")
     if os.path.lexists(part) and part_is_ours(part, checkpoint):
         part.unlink(missing_ok=True)
+    drop_decoded(dest, checkpoint)
+
+
+_DECODING: Final = ".decoding"
+
+
+def decoded_name(dest: Path) -> Path:
+    """A new name beside ``dest`` for its decoded copy (see decode.py): hidden, random, and no
+    longer than the part file's name, so that any name a download can use works for it (a
+    name cut to fit: the copy is found by the checkpoint, not by its name)."""
+    token = secrets.token_hex(4)
+    budget = len(os.fsencode(dest.name + ".part"))
+    stem = dest.name
+    while stem and len(os.fsencode(f".{stem}.{token}{_DECODING}")) > budget:
+        stem = stem[:-1]
+    return dest.with_name(f".{stem}.{token}{_DECODING}")
+
+
+def drop_decoded(dest: Path, checkpoint: dict[str, Any]) -> None:
+    """Remove the decoded copy ``checkpoint`` names, if any (it is ours: made with O_EXCL)."""
+    name = checkpoint.get("decoding")
+    if (
+        isinstance(name, str)
+        and name.startswith(".")
+        and name.endswith(_DECODING)
+        and Path(name).name == name
+    ):
+        with contextlib.suppress(OSError):
+            (dest.parent / name).unlink()
 
 
 def _write_at(fd: int, data: bytes, pos: int, io_lock: threading.Lock) -> None:

@@ -109,6 +109,22 @@ def _coding(resp: requests.Response) -> str | None:
     return None if coding in ("", "identity", "none") else coding  # "none": often sent
 
 
+def _coded_range_fits(resp: requests.Response) -> bool:
+    """Whether a compressed 206 is a range of stored coded bytes (an S3 object, a static
+    .gz): a strong ETag, a Content-Length, and a Content-Range that says as much. A server
+    compressing each answer afresh sends other bytes each time, or counts the range in the
+    file's bytes (RFC 9110 §14.4 says the coded ones): no range of it can be built on."""
+    if not _is_strong(_header(resp, "ETag") or "") or _int_header(resp, "Content-Length") is None:
+        return False
+    value = (resp.headers.get("Content-Range") or "").strip()
+    unit, _, rest = value.partition(" ")
+    span, _, _total = rest.partition("/")
+    first, _, last = span.partition("-")
+    if unit.lower() != "bytes" or not first.isdigit() or not last.isdigit():
+        return False
+    return _int_header(resp, "Content-Length") == int(last) + 1 - int(first)
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -25,6 +25,7 @@ from .protocol import (
     _Aborted,
     _Body,
     _body_range,
+    _coded_range_fits,
     _coding,
     _disk_error,
     _header,
@@ -307,6 +308,8 @@ class _StreamJob(_FrontHashJob):
                 if self.coding is None:  # compressed now: ask for it whole (see _adopt_coding)
                     raise _StartOver(None, no_range=True)
                 raise _StartOver(MSG_CHANGED)  # the server no longer sends the coded bytes
+            if coding and resp.status_code == 206 and not _coded_range_fits(resp):
+                raise _StartOver(MSG_NO_RESUME, no_range=True)
             if resp.status_code == 200:
                 new_etag, new_lm = _header(resp, "ETag"), _header(resp, "Last-Modified")
                 changed = (self.etag is not None and new_etag != self.etag) or (

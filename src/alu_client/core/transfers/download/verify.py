@@ -5,18 +5,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
+import shutil
 from pathlib import Path
 from typing import Final, NoReturn
 
-from ..base import PermanentError, RetryableError, redact_url
+from ..base import DiskFullError, PermanentError, RetryableError, redact_url
 from .checkpoint import _CheckpointJob
-from .decode import BadCoding, decode_into
-from .partfile import _fsync_dir, _read_at
-from .protocol import _HASH_BLOCK, MSG_DAMAGED, MSG_NOT_THE_FILE, _disk_error
+from .decode import BadCoding, TooLong, decode_into
+from .partfile import _fsync_dir, _read_at, decoded_name, drop_decoded
+from .protocol import (
+    _HASH_BLOCK,
+    MSG_DAMAGED,
+    MSG_DISK_FULL,
+    MSG_NOT_THE_FILE,
+    MSG_TOO_LONG,
+    _disk_error,
+)
 from .spec import DownloadResult
 
-_DECODING: Final = ".decoding"  # a decoded copy being written: ``.<name>.<random>.decoding``
 _DECODED_FLAGS: Final = (
     os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 )
@@ -46,7 +52,7 @@ class _VerifyJob(_CheckpointJob):
         ):
             if final != self.part:
                 final.unlink(missing_ok=True)
-            self._mismatch(digest)
+            self._mismatch(sha256)  # the file's: compressed afresh, its coded bytes vary
         try:
             os.fsync(self.fd)
             self._close_fd()
@@ -102,9 +108,10 @@ class _VerifyJob(_CheckpointJob):
         decode.py): its path, size and sha256, or None when the bytes do not decode."""
         dest = self.spec.dest
         self._drop_decoded()  # a decoding that a crash cut short
+        self._room_to_decode()
         try:
             while True:
-                path = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{_DECODING}")
+                path = decoded_name(dest)
                 try:
                     fd = os.open(path, _DECODED_FLAGS, 0o644)
                     break
@@ -113,19 +120,29 @@ class _VerifyJob(_CheckpointJob):
         except OSError as e:
             raise _disk_error(e) from e
         kept = False
+        out = 0
+
+        def write(chunk: bytes) -> None:
+            nonlocal out
+            _write_all(fd, chunk)
+            out += len(chunk)
+
         try:
             # named in the checkpoint, so the next run removes it after a crash
             self.ctx.checkpoint.save({**self.ctx.checkpoint.load(), "decoding": path.name})
             try:
-                out, sha256 = decode_into(
+                total, sha256 = decode_into(
                     lambda pos, n: _read_at(self.fd, n, pos, self.io_lock),
                     size,
                     self.coding or "",
-                    fd,
+                    write,
                     check=self.ctx.control.check,
                     limit=self.spec.size,
                 )
                 os.fsync(fd)
+            except TooLong:
+                self.discard_part = True
+                raise PermanentError(MSG_TOO_LONG) from None
             except BadCoding as e:
                 self.ctx.log.warning(
                     "download %s: the %s-coded bytes do not decode: %s",
@@ -135,26 +152,39 @@ class _VerifyJob(_CheckpointJob):
                 )
                 return None
             except OSError as e:
-                raise _disk_error(e) from e
+                error = _disk_error(e)
+                if isinstance(error, DiskFullError):  # not again until there is more room
+                    self.decode_needs = max(self.decode_needs, out)
+                    self.ctx.checkpoint.save(
+                        {**self.ctx.checkpoint.load(), "decode_needs": self.decode_needs}
+                    )
+                raise error from e
             kept = True
-            return path, out, sha256
+            return path, total, sha256
         finally:
             os.close(fd)
             if not kept:
                 path.unlink(missing_ok=True)
 
+    def _room_to_decode(self) -> None:
+        """A decoding that filled the disk is not tried again (it would fill it again, and
+        every other program's writes would fail with it) until the disk has more room than it
+        had written then, or than the file's size when that is known."""
+        needs = self.decode_needs
+        if self.spec.size is not None:
+            needs = max(needs, self.spec.size)
+        if not needs:
+            return
+        try:
+            free = shutil.disk_usage(self.spec.dest.parent).free
+        except OSError:
+            return  # cannot tell: try
+        if free <= needs:
+            raise DiskFullError(MSG_DISK_FULL)
+
     def _drop_decoded(self) -> None:
         """Remove the decoded copy the checkpoint names (a run that stopped while decoding)."""
-        name = self.ctx.checkpoint.load().get("decoding")
-        dest = self.spec.dest
-        if (
-            isinstance(name, str)
-            and name.startswith(f".{dest.name}.")
-            and name.endswith(_DECODING)
-            and Path(name).name == name
-        ):
-            with contextlib.suppress(OSError):
-                (dest.parent / name).unlink()
+        drop_decoded(self.spec.dest, self.ctx.checkpoint.load())
 
     def _hash_rest(self, size: int) -> str:
         """The part file's sha256: the running hash (single stream, or the front hasher) goes
@@ -195,3 +225,9 @@ class _VerifyJob(_CheckpointJob):
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
