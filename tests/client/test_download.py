@@ -633,9 +633,7 @@ def test_gzip_on_a_range_starts_over_without_range(server: FileServer, job: Job)
     assert all(r["accept-encoding"] == "identity" for r in server.requests)
 
 
-def test_gzip_on_the_fly_is_decoded_and_the_file_verified(
-    server: FileServer, job: Job
-) -> None:
+def test_gzip_on_the_fly_is_decoded_and_the_file_verified(server: FileServer, job: Job) -> None:
     """A server compressing every answer whatever we ask (each range compressed afresh: no
     range of it can be trusted): the file is asked for whole and decoded, its sha256 is the
     file's."""
