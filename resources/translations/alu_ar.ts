@@ -314,6 +314,14 @@
         <translation>لم يعد الملف %1 موجودًا (نُقل أو حُذف)؛ لا يمكن إرساله.</translation>
     </message>
     <message>
+        <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
+        <translation>رُفضت شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها في ملف تعريف المركز).</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 64 KiB), so it cannot be used; tell whoever runs the server.</source>
+        <translation>يحتوي رد الخادم على أسطر ترويسة أكثر مما يقرؤه هذا التطبيق (أكثر من 100، أو سطر يتجاوز 64 كيلوبايت)، فلا يمكن استخدامه؛ أبلغ من يدير الخادم.</translation>
+    </message>
+    <message>
         <source>Cancelled.</source>
         <translation>أُلغي.</translation>
     </message>

@@ -314,6 +314,14 @@
         <translation>Le fichier %1 n’est plus là (déplacé ou supprimé) ; il ne peut pas être envoyé.</translation>
     </message>
     <message>
+        <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
+        <translation>Le certificat de sécurité du serveur a été refusé (la date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats dans le profil du hub).</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 64 KiB), so it cannot be used; tell whoever runs the server.</source>
+        <translation>La réponse du serveur a plus de lignes d’en-tête que cette application n’en lit (plus de 100, ou une de plus de 64 Kio) : elle est inutilisable ; prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
         <source>Cancelled.</source>
         <translation>Annulé.</translation>
     </message>

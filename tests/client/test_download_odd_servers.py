@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE
 from alu_client.core.transfers.base import PermanentError, RetryableError, Tuning
 from alu_client.core.transfers.download import DownloadSpec, discard_part, run
 from alu_client.core.transfers.download.protocol import _keeps_credentials
@@ -383,6 +385,59 @@ def test_interim_answers_before_the_answer_are_skipped(
     spec = DownloadSpec(f"{server.url}/hints.mxf", dest, sha256=sha(data))
     assert_done(run(spec, job.context()), dest, data)
     assert len(server.seen) >= 2
+
+
+def test_a_kept_alive_connection_the_server_closed_as_idle_is_no_failure(
+    served: Callable[..., Server], job: Job
+) -> None:
+    """The server's idle timer closes a kept-alive connection as the next request comes on it:
+    the GET goes again at once on a new connection (RFC 9112 §9.3.1). It failed the run ("The
+    server could not be reached") and waited out the queue's back-off."""
+    data = random.Random(13).randbytes(MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+    closed: list[str] = []
+
+    def idle_timer(h: BaseHTTPRequestHandler) -> Answer:
+        last = getattr(h, "answered_at", None)
+        if last is not None and time.monotonic() - last > 0.5:
+            closed.append(h.path)
+            h.close_connection = True
+            raise ConnectionAbortedError  # closed, unanswered
+        answer = plain(h)
+        h.answered_at = time.monotonic()  # type: ignore[attr-defined]
+        return answer
+
+    server = served(idle_timer)
+    first, second = job.tmp / "a.mxf", job.tmp / "b.mxf"
+    assert_done(run(DownloadSpec(f"{server.url}/a", first, segments=1), job.context()), first, data)
+    time.sleep(0.8)  # the connection idles past the server's timer
+    spec = DownloadSpec(f"{server.url}/b", second, segments=1)
+    assert_done(run(spec, job.context()), second, data)  # the same session pool: the queue's
+    assert closed == ["/b"]
+
+
+@pytest.mark.parametrize("kind", ["many", "long"])
+def test_a_header_section_larger_than_can_be_read_is_said_so_once(
+    served: Callable[..., Server], job: Job, kind: str
+) -> None:
+    """More than 100 header fields, or one over 64 KiB (RFC 9110 sets no limit; Python's
+    http.client refuses them): it was "could not be reached", retried for ever."""
+    data = random.Random(14).randbytes(1000)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+    extra = (
+        [(f"X-Trace-{i}", "x") for i in range(120)] if kind == "many" else [("X-Big", "y" * 70_000)]
+    )
+
+    def big(h: BaseHTTPRequestHandler) -> Answer:
+        status, headers, body = plain(h)
+        return status, [*headers, *extra], body
+
+    server = served(big)
+    dest = job.tmp / "h.mxf"
+    with pytest.raises(PermanentError) as e:
+        run(DownloadSpec(f"{server.url}/h.mxf", dest), job.context())
+    assert e.value.message == HEADERS_TOO_LARGE_MESSAGE
+    assert not dest.exists()
 
 
 @pytest.mark.parametrize(

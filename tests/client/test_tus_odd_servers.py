@@ -6,13 +6,20 @@ our bytes exactly, or with the clear error that is right and nothing torn left t
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
-from alu_client.core.transfers.base import PermanentError, RetryableError
+from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE
+from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
+from alu_client.core.transfers.download import protocol as download_protocol
 from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE, UploadSpec, run
+from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload.spec import QUICK_RESUMES
 from tests.client.test_upload import Ctx, random_file, run_until_done
 from tests.support.faultproxy import FaultProxy
@@ -58,6 +65,103 @@ def test_interim_answers_before_each_answer_are_skipped(
     assert server.only_upload() == path.read_bytes()
     assert result.size == path.stat().st_size
     assert server.methods().count("PATCH") == 4
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD"])
+def test_an_answer_whose_body_never_ends_is_cut_by_a_pause_and_by_the_stall_time(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path, method: str
+) -> None:
+    """An answer trickling a body that never ends (a streaming resource given by mistake, a
+    proxy's keep-alive stream): every byte kept the read timeout from firing, the upload
+    hung for ever and a pause could not stop it."""
+    path = random_file(tmp_path / "t.mp4", 2 * MIB)
+    spec = UploadSpec(path, server.endpoint, {}, chunk_size=MIB)
+    if method == "HEAD":  # an upload under way: its resume asks the offset with a HEAD
+        c = new_ctx()
+        c.stop_after(MIB)
+        with pytest.raises(Stopped):
+            run(spec, c.ctx)
+        checkpoint = c.checkpoint
+    bends.trickle = frozenset({method})
+    paused = new_ctx(stall_timeout=60)
+    if method == "HEAD":
+        paused.checkpoint.data = dict(checkpoint.data)
+    threading.Timer(1.0, paused.control.stop, args=("pause",)).start()
+    t0 = time.monotonic()
+    with pytest.raises(Stopped):
+        run(spec, paused.ctx)
+    assert time.monotonic() - t0 < 4  # the pause came after 1 s
+
+    stalled = new_ctx(stall_timeout=2)
+    if method == "HEAD":
+        stalled.checkpoint.data = dict(checkpoint.data)
+    t0 = time.monotonic()
+    with pytest.raises(RetryableError):
+        run(spec, stalled.ctx)
+    assert time.monotonic() - t0 < 20  # cut after the stall time, however often it tried
+
+
+def test_a_kept_alive_connection_the_server_closed_as_idle_is_no_failure(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    """The server's idle timer closes a kept-alive connection just as the next request comes
+    on it (on a 300 ms link they cross on the way): an OPTIONS or HEAD is sent again at once
+    on a new connection (RFC 9112 §9.3.1), not counted as a failed attempt."""
+    bends.idle_close_s = 0.5
+    first = new_ctx()
+    a = random_file(tmp_path / "a.mp4", MIB)
+    run(UploadSpec(a, server.endpoint, {}), first.ctx)
+    time.sleep(0.8)  # the connection idles past the server's timer
+    second = new_ctx()
+    ctx = dataclasses.replace(second.ctx, sessions=first.sessions)  # the queue shares one
+    b = random_file(tmp_path / "b.mp4", MIB + 3)
+    run(UploadSpec(b, server.endpoint, {}), ctx)
+    assert ("closed-unanswered", "", 0) in server.seen  # the case this is about happened
+    assert sorted(len(u.data) for u in server.uploads.values()) == [MIB, MIB + 3]
+
+
+def test_an_offset_sent_twice_with_the_same_value_is_that_offset(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    """``Upload-Offset: N`` twice (a proxy adding what the server said): requests joins them
+    into "N, N", which read as no offset: no resume ever ("The hub's answer had no
+    offset"). Different values are still refused."""
+    bends.offset_twice = True
+    path = random_file(tmp_path / "d.mp4", 3 * MIB + 1)
+    spec = UploadSpec(path, server.endpoint, {}, chunk_size=MIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    again = new_ctx()
+    again.checkpoint.data = dict(first.checkpoint.data)
+    run(spec, again.ctx)
+    assert server.only_upload() == path.read_bytes()
+    assert "HEAD" in server.methods()  # resumed from the offset the HEAD gave
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [("5", 5), ("5, 5", 5), (" 7 ,7", 7), ("5, 6", None), ("1²", None), ("", None), ("-1", None)],
+)
+def test_number_headers_from_a_server(value: str, read: int | None) -> None:
+    r = requests.Response()
+    r.headers["Upload-Offset"] = value
+    assert upload_protocol._int_header(r, "Upload-Offset") == read
+    r.headers["Content-Length"] = value
+    assert download_protocol._int_header(r, "Content-Length") == (
+        read if "," not in value else None
+    )
+
+
+def test_answers_with_more_header_fields_than_can_be_read_are_said_so_once(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    bends.extra_headers = 120  # it was "The hub could not be reached", again and again
+    path = random_file(tmp_path / "h.mp4", MIB)
+    with pytest.raises(PermanentError) as e:
+        run(UploadSpec(path, server.endpoint, {}), new_ctx().ctx)
+    assert e.value.message == HEADERS_TOO_LARGE_MESSAGE
 
 
 def test_a_patch_answered_204_that_kept_part_goes_on_from_the_servers_offset(

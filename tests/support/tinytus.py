@@ -6,7 +6,10 @@ possible", as tusd and the tus Node.js server do). Every request is recorded (``
 
 from __future__ import annotations
 
+import contextlib
+import select
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +33,15 @@ class Bends:
     location_host: str | None = None
     #: interim answers (102 Processing, 103 Early Hints) before every final one
     interim: bool = False
+    #: answers to these methods get a body that never ends: 6 bytes a second, chunked
+    trickle: frozenset[str] = frozenset()
+    #: Upload-Offset sent twice (the same value) in every answer that has one
+    offset_twice: bool = False
+    #: this many more header fields in every answer (http.client reads at most 100)
+    extra_headers: int = 0
+    #: a kept-alive connection idle this long is closed as a request comes on it, unanswered
+    #: (the server's idle timer and the request crossing on the way)
+    idle_close_s: float | None = None
 
 
 @dataclass
@@ -97,12 +109,44 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Tus-Resumable", "1.0.0")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+            if k == "Upload-Offset" and self.server.bends.offset_twice:
+                self.send_header(k, v)
+        for i in range(self.server.bends.extra_headers):
+            self.send_header(f"X-Trace-{i}", "x")
+        if self.command in self.server.bends.trickle:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                for _ in range(600):  # ten minutes, or until the client goes
+                    self.wfile.write(b"6\r\ndata:\n\r\n")
+                    self.wfile.flush()
+                    time.sleep(1)
+            return
         self.send_header("Content-Length", "0")
         self.end_headers()
 
     def _upload(self) -> tuple[str, Upload | None]:
         uid = self.path.rstrip("/").rsplit("/", 1)[-1]
         return uid, self.server.uploads.get(uid)
+
+    def handle_one_request(self) -> None:
+        idle = self.server.bends.idle_close_s
+        last = getattr(self, "_answered_at", None)
+        if idle is not None and last is not None:
+            ready, _w, _x = select.select([self.connection], [], [], idle)
+            if ready:  # a request came before the idle time: served
+                super().handle_one_request()
+                self._answered_at = time.monotonic()
+                return
+            # idle: the server closes it, and the request on its way meets the close
+            ready, _w, _x = select.select([self.connection], [], [], 30)
+            if ready:
+                self.server.seen.append(("closed-unanswered", "", 0))
+            self.close_connection = True
+            return
+        super().handle_one_request()
+        self._answered_at = time.monotonic()
 
     def do_OPTIONS(self) -> None:
         bends = self.server.bends

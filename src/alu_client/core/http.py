@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ssl
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -11,7 +14,9 @@ import requests
 import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
+import urllib3.exceptions
 import urllib3.poolmanager
+import urllib3.util
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -37,6 +42,12 @@ class Session(requests.Session):
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
         return settings
+
+
+def is_number(text: str) -> bool:
+    """Whether a server's ``text`` is a decimal number ``int`` reads: ASCII digits only
+    (``str.isdigit`` also takes "²", which ``int`` refuses, and header values are Latin-1)."""
+    return text.isascii() and text.isdigit()
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -158,6 +169,31 @@ CERTIFICATE_MESSAGE = (
     "CA bundle in the hub's profile)."
 )
 
+HEADERS_TOO_LARGE_MESSAGE = (
+    "The server's answer has more header lines than this app reads (over 100, or one over "
+    "64 KiB), so it cannot be used; tell whoever runs the server."
+)
+
+
+def headers_too_large(error: BaseException) -> bool:
+    """Whether ``error`` (a requests error, as raised) comes from http.client refusing an
+    answer's header section: more than 100 fields, or a line over 64 KiB. It is not a
+    network failure: the same server answers so every time."""
+    seen: set[int] = set()
+    todo: list[object] = [error]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, http.client.LineTooLong) or (
+            isinstance(e, http.client.HTTPException) and str(e).startswith("got more than")
+        ):
+            return True
+        todo.extend([*e.args, e.__cause__, e.__context__])
+        todo.append(getattr(e, "reason", None))  # urllib3's MaxRetryError
+    return False
+
 
 # --- interim answers ---------------------------------------------------------------------------
 
@@ -188,12 +224,42 @@ class _FinalResponse(http.client.HTTPResponse):
         raise http.client.HTTPException("too many interim answers")
 
 
+_sending = threading.local()
+
+
+@contextlib.contextmanager
+def on_connection(hook: Callable[[urllib3.connection.HTTPConnection], None]) -> Iterator[None]:
+    """Call ``hook`` with the connection each request of this thread goes out on (through a
+    ``TransferAdapter``), so that another thread can shut its socket down: a pause or a stall
+    then ends a request blocked in a read at once. Neither requests nor urllib3 offer
+    another way to reach the socket of a request in flight."""
+    _sending.hook = hook
+    try:
+        yield
+    finally:
+        _sending.hook = None
+
+
+def _announce(conn: urllib3.connection.HTTPConnection) -> None:
+    hook = getattr(_sending, "hook", None)
+    if hook is not None:
+        hook(conn)
+
+
 class _HTTPConnection(urllib3.connection.HTTPConnection):
     response_class = _FinalResponse
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _announce(self)
+        super().request(*args, **kwargs)
 
 
 class _HTTPSConnection(urllib3.connection.HTTPSConnection):
     response_class = _FinalResponse
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _announce(self)
+        super().request(*args, **kwargs)
 
 
 class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -206,10 +272,64 @@ class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
 
 _POOLS: Final = {"http": _HTTPPool, "https": _HTTPSPool}
 
+#: the methods a request of which may go again by itself (RFC 9110 §9.2.2: idempotent, and
+#: the only ones the transfers send without a body)
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_UNANSWERED: Final = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+def _unanswered(error: Exception) -> bool:
+    """Whether ``error`` is a connection closed before its answer came (``RemoteDisconnected``
+    is a ConnectionResetError): the server had closed a kept-alive connection as idle while
+    the request was on its way."""
+    return isinstance(error, urllib3.exceptions.ProtocolError) and any(
+        isinstance(arg, _UNANSWERED) for arg in error.args
+    )
+
+
+class _StaleRetry(urllib3.util.Retry):
+    """Once, at once and on another connection: an idempotent request whose connection was
+    closed before its answer (RFC 9112 §9.3.1: a server may close an idle kept-alive
+    connection at any time, and a request sent meanwhile meets the close; the client may
+    retry it, as curl and Go do). It was a failed attempt with the queue's back-off. Any
+    other error is raised as without retries (a read timeout stays one)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs = {
+            "total": 1,
+            "connect": 0,
+            "read": 1,
+            "redirect": 0,
+            "status": 0,
+            "other": 0,
+            "allowed_methods": _IDEMPOTENT,
+            "raise_on_status": False,
+            "respect_retry_after_header": False,
+            **kwargs,
+        }
+        super().__init__(**kwargs)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _StaleRetry:
+        if error is not None and self._is_read_error(error) and not _unanswered(error):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 class TransferAdapter(requests.adapters.HTTPAdapter):
     """The transfers' adapter: its connections skip interim answers (see ``_FinalResponse``),
-    directly and through an HTTP proxy."""
+    directly and through an HTTP proxy, and an idempotent request that meets a kept-alive
+    connection closed by the server goes again once on a new one (``_StaleRetry``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"max_retries": _StaleRetry(), **kwargs})
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

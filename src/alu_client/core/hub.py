@@ -408,7 +408,7 @@ class EventStream:
                 if not line:
                     if data and event == "item":
                         yield parse_item(_loads("\n".join(data)))
-                        if last is not None and last.isdigit():
+                        if last is not None and http.is_number(last):
                             self.last_id = int(last)
                     event, data, size = "message", [], 0
                     continue
@@ -425,7 +425,7 @@ class EventStream:
                     data.append(value)
                 elif name == "id":
                     last = value
-                elif name == "retry" and value.isdigit():
+                elif name == "retry" and http.is_number(value):
                     self.retry_ms = int(value)
         except (requests.exceptions.RequestException, AttributeError, ValueError, OSError):
             if not self._closed:
@@ -495,7 +495,7 @@ def _read_json(resp: requests.Response, url: str) -> Any:
             "a proxy or a wrong address may be in the way."
         )
     declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > MAX_JSON:
+    if declared and http.is_number(declared) and int(declared) > MAX_JSON:
         raise BadResponse(f"The hub at {url} sent an answer too large to be ALU data.")
     body = bytearray()
     try:

@@ -197,6 +197,18 @@ _MARKED = (
         "EngineMessage",
         "The file %1 is no longer there (moved or deleted); it cannot be uploaded.",
     ),
+    # what any transfer connection can meet (core/http.py)
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's security certificate was refused (is the computer's date right, or is a "
+        "network login page in the way? A network with its own certificate authority needs its "
+        "CA bundle in the hub's profile).",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's answer has more header lines than this app reads (over 100, or one over "
+        "64 KiB), so it cannot be used; tell whoever runs the server.",
+    ),
     # the queue's words for what the engine did not foresee
     QT_TRANSLATE_NOOP("EngineMessage", "Cancelled."),
     QT_TRANSLATE_NOOP("EngineMessage", "Paused."),

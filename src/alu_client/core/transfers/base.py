@@ -171,9 +171,7 @@ class SessionPool:
             s = self._sessions.get(key)
             if s is None:
                 s = http.Session()  # the profile's CA bundle wins over the environment's
-                adapter = http.TransferAdapter(
-                    pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
-                )
+                adapter = http.TransferAdapter(pool_connections=1, pool_maxsize=self.pool_size)
                 s.mount("http://", adapter)
                 s.mount("https://", adapter)
                 s.verify = self.verify

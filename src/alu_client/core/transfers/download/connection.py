@@ -15,7 +15,12 @@ from urllib.parse import urljoin
 import requests
 import urllib3.exceptions
 
-from ...http import CERTIFICATE_MESSAGE, certificate_problem
+from ...http import (
+    CERTIFICATE_MESSAGE,
+    HEADERS_TOO_LARGE_MESSAGE,
+    certificate_problem,
+    headers_too_large,
+)
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
@@ -346,6 +351,8 @@ class _JobBase:
             if certificate_problem(e):
                 return PermanentError(CERTIFICATE_MESSAGE)
             return RetryableError("The secure connection to the server failed; trying again.")
+        if headers_too_large(e):
+            return PermanentError(HEADERS_TOO_LARGE_MESSAGE)
         if isinstance(e, requests.exceptions.RequestException | OSError):
             return RetryableError(MSG_UNREACHABLE)
         return e

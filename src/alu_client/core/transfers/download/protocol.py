@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ...http import proxy_answer
+from ...http import is_number, proxy_answer
 from ..base import DiskFullError, PermanentError, RetryableError
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
@@ -120,7 +120,7 @@ def _coded_range_fits(resp: requests.Response) -> bool:
     unit, _, rest = value.partition(" ")
     span, _, _total = rest.partition("/")
     first, _, last = span.partition("-")
-    if unit.lower() != "bytes" or not first.isdigit() or not last.isdigit():
+    if unit.lower() != "bytes" or not is_number(first) or not is_number(last):
         return False
     return _int_header(resp, "Content-Length") == int(last) + 1 - int(first)
 
@@ -145,7 +145,7 @@ def _int_header(resp: requests.Response, name: str) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if is_number(value) else None
 
 
 def _body_range(resp: requests.Response, requested_start: int) -> _Body:
@@ -163,10 +163,10 @@ def _body_range(resp: requests.Response, requested_start: int) -> _Body:
     unit, _, rest = value.partition(" ")
     span, _, total_text = rest.partition("/")
     first, _, last = span.partition("-")
-    if unit.lower() != "bytes" or not first.isdigit() or not last.isdigit():
+    if unit.lower() != "bytes" or not is_number(first) or not is_number(last):
         raise RetryableError(MSG_WRONG_PART)
     start, end = int(first), int(last) + 1
-    total = int(total_text) if total_text.isdigit() else None
+    total = int(total_text) if is_number(total_text) else None
     # Content-Range says what the body holds (RFC 9110 §14.4): a range from earlier than
     # asked (a store that aligns ranges to its blocks) is fine, its first bytes are skipped
     if start > requested_start or end <= requested_start or (total is not None and end > total):
@@ -179,14 +179,14 @@ def _body_range(resp: requests.Response, requested_start: int) -> _Body:
 def _unsatisfied_total(resp: requests.Response) -> int | None:
     value = (resp.headers.get("Content-Range") or "").strip()
     _, _, total = value.partition("/")
-    return int(total) if total.isdigit() else None
+    return int(total) if is_number(total) else None
 
 
 def _retry_after(resp: requests.Response) -> float | None:
     value = (resp.headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if is_number(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

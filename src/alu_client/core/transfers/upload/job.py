@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from ...http import is_number
 from ..base import PermanentError, RetryableError, redact_url
 from .checksums import fastest_checksum
 from .parallel import _PartsJob
@@ -160,7 +161,7 @@ class _Job(_PartsJob):
             checksum = fastest_checksum(listed, usable)
         return _Caps(
             extensions,
-            int(raw_max) if raw_max.isdigit() else None,
+            int(raw_max) if is_number(raw_max) else None,
             checksum,
             names_final="final-upload-of-part" in features,
         )

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import requests
 
-from ...http import proxy_answer, same_origin
+from ...http import is_number, proxy_answer, same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
 from .spec import PART_FLOOR_MAX, TUS_VERSION
 
@@ -84,7 +84,7 @@ def _retry_after(r: requests.Response) -> float | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if raw.isdigit():
+    if is_number(raw):
         return float(raw)
     try:
         when = email.utils.parsedate_to_datetime(raw)
@@ -94,8 +94,11 @@ def _retry_after(r: requests.Response) -> float | None:
 
 
 def _int_header(r: requests.Response, name: str) -> int | None:
-    raw = r.headers.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    """A number header; one sent twice with the same value is that value (requests joins the
+    two with a comma; RFC 9110 §8.6 allows it for Content-Length), different values none."""
+    values = {v.strip() for v in r.headers.get(name, "").split(",")}
+    raw = values.pop() if len(values) == 1 else ""
+    return int(raw) if is_number(raw) else None
 
 
 def _expired(r: requests.Response) -> bool:

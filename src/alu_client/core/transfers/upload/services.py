@@ -14,7 +14,15 @@ from urllib.parse import urljoin
 import requests
 from tusclient.client import TusClient
 
-from ...http import CERTIFICATE_MESSAGE, certificate_problem, proxy_answer, same_origin
+from ...http import (
+    CERTIFICATE_MESSAGE,
+    HEADERS_TOO_LARGE_MESSAGE,
+    certificate_problem,
+    headers_too_large,
+    on_connection,
+    proxy_answer,
+    same_origin,
+)
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
@@ -31,6 +39,9 @@ from .spec import (
 )
 from .storage import StoreUrlStorage
 from .streaming import _ChunkSize, _Flight, _Watchdog
+
+#: of a short request's answer body (an error's text, at most), what is read
+SHORT_BODY = 64 * 1024
 
 
 class _JobServices:
@@ -95,17 +106,62 @@ class _JobServices:
     def request(
         self, method: str, url: str, stream: int, headers: dict[str, str]
     ) -> requests.Response:
-        """A short request (no body) on the destination's kept-alive session."""
-        session = self.ctx.sessions.get(url, stream)
+        """A short request (no body) on the destination's kept-alive session (see
+        ``_short``)."""
         try:
-            return session.request(
-                method, url, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            return self._short(method, url, stream, headers, self.timeout)
         except requests.RequestException as e:
             self.log.debug("upload %s: %s failed (%s)", self.name, method, type(e).__name__)
             if certificate_problem(e):
                 raise PermanentError(CERTIFICATE_MESSAGE) from None
+            if headers_too_large(e):
+                raise PermanentError(HEADERS_TOO_LARGE_MESSAGE) from None
             raise _Resume("The connection to the hub dropped.") from None
+
+    def _short(
+        self,
+        method: str,
+        url: str,
+        stream: int,
+        headers: dict[str, str],
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """A short request, in flight like a PATCH: a stop cuts it at once, and the watchdog
+        once it has taken the stall time in all, so a server that trickles an answer's body,
+        or never ends it, cannot hold the job (and a pause) for ever. Of the answer's body
+        (the text of an error, at most) ``SHORT_BODY`` bytes are read; a longer one's
+        connection is closed. A cut raises Stopped or ``_Resume``."""
+        session = self.ctx.sessions.get(url, stream)
+        flight = _Flight()
+        self._flights.append(flight)
+        flight.begin()
+        try:
+            with on_connection(flight.attach):
+                r = session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                body = bytearray()
+                for piece in r.iter_content(16 * 1024):
+                    body += piece
+                    if len(body) >= SHORT_BODY:
+                        r.close()  # the rest unread: the connection cannot carry more
+                        break
+            r._content = bytes(body[:SHORT_BODY])
+            return r
+        except requests.RequestException:
+            if flight.reason == "stop":
+                raise Stopped(self.ctx.control.reason or "pause") from None
+            if flight.reason == "stall":
+                raise _Resume("The link stalled.") from None
+            raise
+        finally:
+            flight.end()
+            self._flights.remove(flight)
 
     def method_for(self, method: str, headers: dict[str, str]) -> str:
         """The method to send a ``method`` request with: itself, or POST carrying
@@ -281,18 +337,14 @@ class _JobServices:
                 if self.refused_method(r, "DELETE"):
                     r = self._delete(url)
                 self.log.info("upload %s: terminated (HTTP %d)", self.name, r.status_code)
-            except requests.RequestException as e:
+            except (requests.RequestException, _Resume, Stopped) as e:
                 self.log.info("upload %s: could not terminate (%s)", self.name, type(e).__name__)
 
     def _delete(self, url: str) -> requests.Response:
         headers = self.tus_headers(url)
-        return self.ctx.sessions.get(url, 0).request(
-            self.method_for("DELETE", headers),
-            url,
-            headers=headers,
-            timeout=(self.timeout[0], min(self.timeout[1], 10.0)),
-            allow_redirects=False,
-        )
+        method = self.method_for("DELETE", headers)
+        timeout = (self.timeout[0], min(self.timeout[1], 10.0))
+        return self._short(method, url, 0, headers, timeout)
 
     def _stat(self) -> os.stat_result:
         try:

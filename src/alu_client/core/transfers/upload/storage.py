@@ -15,6 +15,7 @@ from typing import IO, Any
 from tusclient.fingerprint.interface import Fingerprint
 from tusclient.storage.interface import Storage
 
+from ...http import is_number
 from ..base import Checkpoint
 from .spec import MAX_BLOCK, MIB
 
@@ -201,7 +202,7 @@ class StoreUrlStorage(Storage):
         ranges = []
         for rng in keys:
             start, _, end = rng.partition("-")
-            if start.isdigit() and end.isdigit():
+            if is_number(start) and is_number(end):
                 ranges.append((int(start), int(end)))
         return sorted(ranges)
 

@@ -11,7 +11,12 @@ from urllib.parse import urljoin
 import requests
 from tusclient.uploader.uploader import Uploader
 
-from ...http import CERTIFICATE_MESSAGE, certificate_problem
+from ...http import (
+    CERTIFICATE_MESSAGE,
+    HEADERS_TOO_LARGE_MESSAGE,
+    certificate_problem,
+    headers_too_large,
+)
 from ..base import PermanentError, RetryableError, Stopped
 from .checksums import DigestAhead
 from .protocol import (
@@ -227,6 +232,8 @@ class _TusUpload(Uploader):
             job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
             if certificate_problem(e):
                 raise PermanentError(CERTIFICATE_MESSAGE) from None
+            if headers_too_large(e):
+                raise PermanentError(HEADERS_TOO_LARGE_MESSAGE) from None
             self.check_flight()
             if isinstance(e, requests.Timeout):
                 raise _Resume("The link stalled.") from None
