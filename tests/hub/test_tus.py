@@ -34,6 +34,7 @@ from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, republish_uploads, tus_router
 from alu_hub.tus import join as tus_join
 from alu_hub.tus import routes as tus_routes
+from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
 from tests.support.waiting import wait_until
@@ -1027,6 +1028,138 @@ def test_concatenation_parts_must_be_yours_and_partial(env: Env) -> None:
         )
         assert r.status_code == 400, ref
         assert r.json()["error"]["code"] == "bad_concat"
+
+
+def test_concatenation_names_uploads_of_this_hub_separated_by_spaces(env: Env) -> None:
+    """A list separated by commas read as its last upload alone (a final of part B only,
+    accepted 201); another server's URL read as its last path segment."""
+    parts = []
+    for data in (b"A" * 10, b"B" * 20):
+        r = requests.post(
+            env.base, headers=env.headers(Upload_Length=str(len(data)), Upload_Concat="partial"),
+            timeout=10,
+        )  # fmt: skip
+        parts.append(r.headers["Location"])
+        assert env.patch(parts[-1], 0, data).status_code == 204
+    meta = encode_meta(
+        {"filename": "j.mp4", "sha256": hashlib.sha256(b"A" * 10 + b"B" * 20).hexdigest()}
+    )
+    a, b = parts
+    for concat in (
+        f"final;{a},{b}",
+        f"final;https://other-server.example/api/v1/uploads/{upload_id(b)}",
+        f"final;{a}?x=1",
+        "final;",
+    ):
+        r = requests.post(
+            env.base, headers=env.headers(Upload_Concat=concat, Upload_Metadata=meta), timeout=10
+        )
+        assert r.status_code == 400, concat
+        assert r.json()["error"]["code"] == "bad_concat"
+    assert env.row(a).state == env.row(b).state == "receiving"  # neither taken
+    # the forms a client has from Location: the URL, or its path
+    r = requests.post(
+        env.base,
+        headers=env.headers(Upload_Concat=f"final;{a} {urlsplit(b).path}", Upload_Metadata=meta),
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_deferred_length_upload_cannot_grow_past_the_largest_upload(tmp_path: Path) -> None:
+    e, close = make_env(tmp_path, max_upload_size=1000, max_chunk_size=500)
+    try:
+        url = e.create(Upload_Defer_Length="1")
+        assert e.patch(url, 0, b"x" * 500).status_code == 204
+        assert e.patch(url, 500, b"x" * 500).status_code == 204
+        r = e.patch(url, 1000, b"x" * 500)  # it went on to 3000 bytes and more, all 204
+        assert r.status_code == 413
+        assert file_size(e.path(url)) == 1000
+        # a chunked body (no Content-Length) is bounded too
+        r = requests.patch(
+            url,
+            data=iter([b"y" * 100]),
+            headers=e.headers(Upload_Offset="1000", Content_Type=OFFSET_STREAM),
+            timeout=10,
+        )
+        assert r.status_code == 413
+        assert file_size(e.path(url)) == 1000
+    finally:
+        close()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_safe_method_with_an_override_changes_nothing(env: Env, method: str) -> None:
+    url = env.create(b"abc")
+    r = requests.request(
+        method, url, headers=env.headers(X_HTTP_Method_Override="DELETE"), timeout=10
+    )
+    assert r.status_code == 200  # a GET or HEAD, as it is (RFC 9110 §9.2.1: safe)
+    assert env.row(url).state == "receiving"
+
+
+def test_numbers_of_many_digits_are_refused_for_what_they_are(env: Env) -> None:
+    r = requests.post(
+        env.base, headers=env.headers(Upload_Length="1" + "0" * 19, Upload_Metadata=encode_meta({"filename": "b.mp4", "sha256": "0" * 64})),
+        timeout=10,
+    )  # fmt: skip
+    assert r.status_code == 413  # too large, not malformed
+    url = env.create(b"abc")
+    assert env.patch(url, 0, b"").status_code == 204
+    r = requests.patch(
+        url, data=b"a",
+        headers=env.headers(Upload_Offset="1" + "0" * 25, Content_Type=OFFSET_STREAM), timeout=10,
+    )  # fmt: skip
+    assert r.status_code == 409 and r.headers["Upload-Offset"] == "0"
+    assert env.patch(url, 0, b"abc", Upload_Offset="0" * 30).status_code == 204
+
+
+def test_a_405_says_which_methods_are_allowed(env: Env) -> None:
+    url = env.create(b"abc")
+    for method, where, allow in (
+        ("PUT", url, "GET, HEAD, PATCH, DELETE, OPTIONS, POST"),
+        ("POST", url, "GET, HEAD, PATCH, DELETE, OPTIONS, POST"),
+        ("PATCH", env.base, "OPTIONS, POST"),
+        ("DELETE", env.base, "OPTIONS, POST"),
+    ):
+        r = requests.request(method, where, headers=env.headers(), timeout=10)
+        assert r.status_code == 405, (method, where)
+        assert r.headers.get("Allow") == allow and r.headers.get("Tus-Resumable") == "1.0.0"
+
+
+def test_a_finished_part_waiting_for_an_earlier_one_does_not_expire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """concatenation-unfinished: part 2 done, part 1 still coming slowly. Part 2's expiry was
+    set once, when the final upload took it: it expired, and the final upload failed."""
+    monkeypatch.setattr(tus_state, "PUBLISH_HEARTBEAT_S", 0.2)
+    e, close = make_env(tmp_path, upload_expiry_s=2)
+    try:
+        one, two = b"A" * 8, b"B" * 4
+        parts = []
+        for data in (one, two):
+            r = requests.post(
+                e.base, headers=e.headers(Upload_Length=str(len(data)), Upload_Concat="partial"),
+                timeout=10,
+            )  # fmt: skip
+            parts.append(r.headers["Location"])
+        assert e.patch(parts[1], 0, two).status_code == 204
+        meta = encode_meta({"filename": "w.mp4", "sha256": hashlib.sha256(one + two).hexdigest()})
+        r = requests.post(
+            e.base,
+            headers=e.headers(Upload_Concat=f"final;{parts[0]} {parts[1]}", Upload_Metadata=meta),
+            timeout=10,
+        )
+        assert r.status_code == 201
+        final = r.headers["Location"]
+        for i in range(len(one)):  # part 1, a byte every 0.5 s: 4 s, twice the expiry time
+            time.sleep(0.5)
+            assert e.patch(parts[0], i, one[i : i + 1]).status_code == 204
+            assert expire_uploads(e.hub) == 0
+        e.wait_completed(upload_id(final))
+        assert e.path(final).read_bytes() == one + two
+    finally:
+        close()
 
 
 # --- locking ----------------------------------------------------------------------------------

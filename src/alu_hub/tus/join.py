@@ -133,7 +133,7 @@ def _assemble_final(hub: Hub, final_id: str, part_ids: list[str]) -> None:
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat,
-        args=(hub, final_id, stop, "receiving"),
+        args=(hub, final_id, stop, "receiving", part_ids),
         name=f"upload-concat-beat:{final_id}",
         daemon=True,
     )

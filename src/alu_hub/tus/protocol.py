@@ -10,6 +10,7 @@ import email.utils
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -33,7 +34,10 @@ PREFIX = "/api/v1/uploads"
 MAX_METADATA_BYTES = 192 * 1024
 
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_INT_RE = re.compile(r"[0-9]{1,19}")
+_INT_RE = re.compile(r"[0-9]+")
+#: a number of more digits than any size or offset here can have: read as this, it is refused
+#: for what it is (413 for a length, 409 for an offset), not as a malformed header
+_HUGE = 1 << 63
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -66,6 +70,11 @@ def _ascii_header(text: str, limit: int = 1000) -> str:
 
 
 def _effective_method(request: Request) -> str:
+    """The method a request stands for: a POST's ``X-HTTP-Method-Override`` (for networks
+    that pass only GET and POST), never a GET's or a HEAD's: those are safe methods (RFC 9110
+    §9.2.1), and a link followed or prefetched must not delete an upload."""
+    if request.method.upper() != "POST":
+        return request.method.upper()
     override = request.headers.get("x-http-method-override", "").strip()
     return (override or request.method).upper()
 
@@ -77,7 +86,8 @@ def _header_int(request: Request, name: str) -> int | None:
     raw = raw.strip()
     if not _INT_RE.fullmatch(raw):
         raise _bad("bad_header", f"{name} must be a non-negative integer.")
-    return int(raw)
+    digits = raw.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else _HUGE
 
 
 def _is_offset_stream(request: Request) -> bool:
@@ -115,8 +125,9 @@ def _offset_mismatch(offset: int) -> ApiError:
     )
 
 
-def _not_allowed(method: str) -> ApiError:
-    return ApiError(405, "method_not_allowed", f"{method} is not allowed here.")
+def _not_allowed(method: str, allow: str) -> ApiError:
+    """405, with the methods that are (RFC 9110 §15.5.6: a 405 MUST say them)."""
+    return ApiError(405, "method_not_allowed", f"{method} is not allowed here.", {"Allow": allow})
 
 
 # --- metadata ---------------------------------------------------------------------------------
@@ -256,7 +267,13 @@ def _parse_checksum(raw: str | None) -> _Checksum | None:
 # --- concatenation ----------------------------------------------------------------------------
 
 
-def _parse_concat(raw: str | None) -> tuple[str, list[str]]:
+def _parse_concat(
+    raw: str | None, own_url: Callable[[str], str] | None = None
+) -> tuple[str, list[str]]:
+    """``Upload-Concat``: "partial", or "final;" and the partial uploads' URLs, separated by
+    spaces. ``own_url(id)`` is this hub's URL of upload ``id``: a reference must be that URL,
+    or its path (the forms a client has from Location), never another server's or a list
+    separated otherwise (its last segment alone named another upload than meant)."""
     if raw is None:
         return "", []
     raw = raw.strip()
@@ -267,8 +284,19 @@ def _parse_concat(raw: str | None) -> tuple[str, list[str]]:
         raise _bad("bad_concat", "Upload-Concat is 'partial' or 'final;<url> <url> ...'.")
     ids = []
     for ref in rest.split():
-        segment = urlsplit(ref).path.rstrip("/").rsplit("/", 1)[-1]
-        if not _ID_RE.fullmatch(segment):
+        parts = urlsplit(ref)
+        segment = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        if not _ID_RE.fullmatch(segment) or parts.query or parts.fragment:
             raise _bad("bad_concat", f"{ref!r} is not the address of an upload.")
+        if own_url is not None:
+            own = urlsplit(own_url(segment))
+            same_server = not parts.netloc or (
+                parts.scheme.lower() in ("", own.scheme.lower())
+                and parts.netloc.lower() == own.netloc.lower()
+            )
+            if not same_server or parts.path.rstrip("/") != own.path.rstrip("/"):
+                raise _bad("bad_concat", f"{ref!r} is not the address of an upload here.")
         ids.append(segment)
+    if not ids:
+        raise _bad("bad_concat", "Upload-Concat: final names no upload.")
     return "final", ids

@@ -237,9 +237,9 @@ async def _write_and_store(
     Returns what was received, the upload's expiry (None if the lease was lost: nothing
     stored) and whether the upload is now complete."""
     start = up.offset
-    limit = hub.settings.max_chunk_size
-    if length is not None:
-        limit = min(limit, length - start)
+    # a deferred length still has the largest upload for a bound (tus: 413 beyond Tus-Max-Size)
+    bound = length if length is not None else hub.settings.max_upload_size
+    limit = min(hub.settings.max_chunk_size, bound - start)
     got = await _receive_body(request, hold, _upload_path(hub, up.id), start, limit, checksum)
     if got.outcome == "lease_lost":
         return got, None, False

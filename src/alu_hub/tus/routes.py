@@ -79,7 +79,9 @@ def _options_response(hub: Hub) -> Response:
 
 async def _create(request: Request, hub: Hub, member: Member) -> Response:
     settings = hub.settings
-    kind, part_ids = _parse_concat(request.headers.get("upload-concat"))
+    kind, part_ids = _parse_concat(
+        request.headers.get("upload-concat"), lambda uid: _upload_url(request, uid)
+    )
     length = _header_int(request, "upload-length")
     defer = request.headers.get("upload-defer-length")
     if defer is not None and defer.strip() != "1":
@@ -268,6 +270,12 @@ async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> 
                 length = declared
             elif declared != length:
                 raise _bad("bad_length", "Upload-Length cannot change once it is known.")
+        if (
+            length is None
+            and content_length is not None
+            and offset + content_length > settings.max_upload_size
+        ):
+            raise _too_large(settings.max_upload_size)  # a deferred length has this bound too
         if length is not None and content_length is not None and offset + content_length > length:
             raise ApiError(
                 413,
@@ -333,7 +341,7 @@ async def upload_collection(request: Request, hub: HubDep, member: MemberDep) ->
         return _options_response(hub)
     if method == "POST":
         return await _create(request, hub, member)
-    raise _not_allowed(method)
+    raise _not_allowed(method, "OPTIONS, POST")
 
 
 async def upload_resource(
@@ -351,7 +359,7 @@ async def upload_resource(
         return _status(await run_in_threadpool(_db_owned, hub, upload_id, member.id))
     if method == "OPTIONS":
         return _options_response(hub)
-    raise _not_allowed(method)
+    raise _not_allowed(method, "GET, HEAD, PATCH, DELETE, OPTIONS, POST")
 
 
 #: OPTIONS by the tus spec; GET is no tus request but our JSON status, read by plain clients.
@@ -393,21 +401,22 @@ def tus_router() -> APIRouter:
     answers with and without the trailing slash (no redirect: it would lose a POST body)."""
     router = APIRouter(prefix=PREFIX, route_class=_TusRoute, tags=["uploads"])
     for path, in_schema in (("/", True), ("", False)):
-        for method in ("POST", "OPTIONS"):
+        # the other methods too: their 405 then says what is allowed, with Tus-Resumable
+        for method in ("POST", "OPTIONS", "GET", "HEAD", "PATCH", "DELETE", "PUT"):
             router.add_api_route(
                 path,
                 upload_collection,
                 methods=[method],
                 name=f"tus_collection_{method.lower()}{'' if in_schema else '_bare'}",
-                include_in_schema=in_schema,
+                include_in_schema=in_schema and method in ("POST", "OPTIONS"),
             )
-    for method in ("GET", "HEAD", "PATCH", "DELETE", "OPTIONS", "POST"):
+    for method in ("GET", "HEAD", "PATCH", "DELETE", "OPTIONS", "POST", "PUT"):
         router.add_api_route(
             "/{upload_id}",
             upload_resource,
             methods=[method],
             name="tus_upload" if method == "GET" else f"tus_upload_{method.lower()}",
-            # POST here only carries X-HTTP-Method-Override
-            include_in_schema=method != "POST",
+            # POST here only carries X-HTTP-Method-Override; PUT only gets its 405
+            include_in_schema=method not in ("POST", "PUT"),
         )
     return router

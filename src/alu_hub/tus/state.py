@@ -365,15 +365,23 @@ def _mark_failed(hub: Hub, upload_id: str, from_state: str, error: str) -> None:
         )
 
 
-def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event, state: str = "processing") -> None:
+def _heartbeat(
+    hub: Hub,
+    upload_id: str,
+    stop: threading.Event,
+    state: str = "processing",
+    part_ids: list[str] | None = None,
+) -> None:
     """While ``upload_id`` is being published (or, a final upload in ``receiving``, joined)
     here: move its ``updated_at`` on, so that no other process takes it for abandoned
-    (``republish_uploads``)."""
+    (``republish_uploads``). A join waiting for its parts does not expire meanwhile, nor do
+    its parts (``part_ids``): a finished one waiting its turn while the client still sends
+    another is not abandoned (it expired, and the final upload failed)."""
     while not stop.wait(PUBLISH_HEARTBEAT_S):
         try:
             now = utcnow()
             values: dict[str, Any] = {"updated_at": now}
-            if state == "receiving":  # a join waiting for its parts does not expire meanwhile
+            if state == "receiving":
                 values["expires_at"] = now + dt.timedelta(seconds=hub.settings.upload_expiry_s)
             with hub.db.engine.begin() as conn:
                 beat = conn.execute(
@@ -381,6 +389,16 @@ def _heartbeat(hub: Hub, upload_id: str, stop: threading.Event, state: str = "pr
                     .where(Upload.id == upload_id, Upload.state == state)
                     .values(values)
                 )
+                if beat.rowcount == 1 and part_ids:
+                    conn.execute(
+                        update(Upload)
+                        .where(
+                            Upload.id.in_(part_ids),
+                            Upload.concat == "partial",
+                            Upload.state.in_(("receiving", "processing")),
+                        )
+                        .values(expires_at=values["expires_at"])
+                    )
             if beat.rowcount != 1:
                 return
         except Exception:  # the database may be away for a moment
