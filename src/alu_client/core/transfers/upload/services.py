@@ -126,13 +126,15 @@ class _JobServices:
         headers: dict[str, str],
         timeout: tuple[float, float],
     ) -> requests.Response:
-        """A short request, in flight like a PATCH: a stop cuts it at once, and the watchdog
-        once it has taken the stall time in all, so a server that trickles an answer's body,
-        or never ends it, cannot hold the job (and a pause) for ever. Of the answer's body
-        (the text of an error, at most) ``SHORT_BODY`` bytes are read; a longer one's
-        connection is closed. A cut raises Stopped or ``_Resume``."""
+        """A short request, in flight like a PATCH: a stop cuts it at once (not a POST: see
+        ``_Flight.stoppable``), and the watchdog once it has taken the stall time in all, so
+        a server that trickles an answer's body, or never ends it, cannot hold the job (and a
+        pause) for ever. Of the answer's body (the text of an error, at most) ``SHORT_BODY``
+        bytes are read; a longer one's connection is closed. A cut raises Stopped or
+        ``_Resume``."""
         session = self.ctx.sessions.get(url, stream)
         flight = _Flight()
+        flight.stoppable = method != "POST"  # (the stall time still bounds a POST)
         self._flights.append(flight)
         flight.begin()
         try:
@@ -365,12 +367,14 @@ class _JobServices:
 
     def _on_stop(self) -> None:
         for flight in list(self._flights):
-            flight.cut("stop")
+            if flight.stoppable:
+                flight.cut("stop")
 
     def _abort(self) -> None:
         self._aborted.set()
         for flight in list(self._flights):
-            flight.cut("abort")
+            if flight.stoppable:
+                flight.cut("abort")
 
     def _worst(self, failures: list[BaseException]) -> BaseException:
         """The error a failed parallel upload reports."""

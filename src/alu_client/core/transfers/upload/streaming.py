@@ -43,6 +43,10 @@ class _Flight:
         self._lock = threading.Lock()
         self._conn: urllib3.connection.HTTPConnection | None = None
         self.active = False
+        #: whether a stop (pause, cancel) or a sibling's failure cuts it: not a POST, whose
+        #: effect on the server a cut would leave unknown (a part or a final upload made, its
+        #: URL lost); it is short, and the stall time still bounds it
+        self.stoppable = True
         #: when the body last moved (inf while the meter holds it back: throttling is no stall)
         self.idle_since = 0.0
         self.reason = ""
