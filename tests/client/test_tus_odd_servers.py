@@ -6,7 +6,9 @@ our bytes exactly, or with the clear error that is right and nothing torn left t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,12 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE
+from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE, TransferAdapter, on_connection
 from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
 from alu_client.core.transfers.download import protocol as download_protocol
 from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE, UploadSpec, run
 from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload.spec import QUICK_RESUMES
+from alu_client.core.transfers.upload.streaming import _Flight
 from tests.client.test_upload import Ctx, random_file, run_until_done
 from tests.support.faultproxy import FaultProxy
 from tests.support.tinytus import Bends, TinyTus
@@ -72,8 +75,11 @@ def test_an_answer_whose_body_never_ends_is_cut_by_a_pause_and_by_the_stall_time
     server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path, method: str
 ) -> None:
     """An answer trickling a body that never ends (a streaming resource given by mistake, a
-    proxy's keep-alive stream): every byte kept the read timeout from firing, the upload
-    hung for ever and a pause could not stop it."""
+    proxy's keep-alive stream), or for a HEAD, whose answer has no body, header fields that
+    never end: every byte kept the read timeout from firing, the upload hung for ever and a
+    pause could not stop it. Once cut, what came of the answer is not taken for all of it
+    (http.client reads the end of the connection as the end of the header fields: the HEAD
+    cut by the stall time was an answer, and the upload went on)."""
     path = random_file(tmp_path / "t.mp4", 2 * MIB)
     spec = UploadSpec(path, server.endpoint, {}, chunk_size=MIB)
     if method == "HEAD":  # an upload under way: its resume asks the offset with a HEAD
@@ -99,6 +105,45 @@ def test_an_answer_whose_body_never_ends_is_cut_by_a_pause_and_by_the_stall_time
     with pytest.raises(RetryableError):
         run(spec, stalled.ctx)
     assert time.monotonic() - t0 < 20  # cut after the stall time, however often it tried
+
+
+def test_a_request_sent_again_after_its_cut_goes_nowhere() -> None:
+    """A HEAD cut by the stall time (or a pause) before its answer read as a connection the
+    server closed, and urllib3 sent it again at once on a new connection (the idle-close
+    retry), which the cut had not reached: the job then hung for the read timeout (each byte
+    of a trickling answer put that off: 100 s in CI). A connection announced to a cut flight
+    now goes nowhere."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    got_request = threading.Event()
+
+    def serve() -> None:  # reads requests and never answers
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                accepted.append(conn)
+                conn.recv(65536)
+                got_request.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    session = requests.Session()
+    session.mount("http://", TransferAdapter())
+    flight = _Flight()
+    flight.begin()
+    threading.Thread(
+        target=lambda: got_request.wait(10) and flight.cut("stall"), daemon=True
+    ).start()
+    t0 = time.monotonic()
+    try:
+        with on_connection(flight.attach), pytest.raises(requests.ConnectionError):
+            session.head(f"http://127.0.0.1:{port}/files/x", timeout=(5, 30))
+        assert time.monotonic() - t0 < 5
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+        session.close()
 
 
 def test_a_kept_alive_connection_the_server_closed_as_idle_is_no_failure(

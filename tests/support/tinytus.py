@@ -33,7 +33,8 @@ class Bends:
     location_host: str | None = None
     #: interim answers (102 Processing, 103 Early Hints) before every final one
     interim: bool = False
-    #: answers to these methods get a body that never ends: 6 bytes a second, chunked
+    #: answers to these methods never end: a chunked body of 6 bytes a second; for HEAD, whose
+    #: answer has no body (RFC 9110 §9.3.2: no client reads one), a header field a second
     trickle: frozenset[str] = frozenset()
     #: Upload-Offset sent twice (the same value) in every answer that has one
     offset_twice: bool = False
@@ -113,6 +114,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
         for i in range(self.server.bends.extra_headers):
             self.send_header(f"X-Trace-{i}", "x")
+        if self.command == "HEAD" and "HEAD" in self.server.bends.trickle:
+            self.wfile.write(b"".join(self._headers_buffer))  # type: ignore[attr-defined]
+            self._headers_buffer = []  # type: ignore[attr-defined]
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                for i in range(600):  # ten minutes, or until the client goes
+                    self.wfile.write(b"X-Wait-%d: x\r\n" % i)
+                    self.wfile.flush()
+                    time.sleep(1)
+            return
         if self.command in self.server.bends.trickle:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()

@@ -153,6 +153,12 @@ class _JobServices:
                     if len(body) >= SHORT_BODY:
                         r.close()  # the rest unread: the connection cannot carry more
                         break
+            if flight.reason:
+                # cut while the answer came: http.client takes the end of the connection for
+                # the end of the header fields (and a HEAD's answer has no body to fail on),
+                # so what came is no answer, its last field perhaps cut short
+                r.close()
+                raise requests.ConnectionError("cut before the answer was complete")
             r._content = bytes(body[:SHORT_BODY])
             return r
         except requests.RequestException:

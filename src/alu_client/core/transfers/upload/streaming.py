@@ -4,6 +4,7 @@ stall watchdog, and the chunk size."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import socket
 import sys
@@ -59,10 +60,16 @@ class _Flight:
             self._conn = None
 
     def attach(self, conn: urllib3.connection.HTTPConnection | None) -> None:
+        """``conn`` carries the request (or its body). Once the flight is cut, a connection
+        goes nowhere: a HEAD or OPTIONS whose cut read as the server's reset is sent again by
+        urllib3 (``_StaleRetry``) on a new connection, not yet open here, so not shut down."""
         with self._lock:
             self._conn = conn
-            if self.reason:
+            cut = bool(self.reason)
+            if cut:
                 self._shutdown()
+        if cut:
+            raise OSError(errno.ECANCELED, "the request was cut")
 
     def holding(self) -> None:
         self.idle_since = math.inf

@@ -241,6 +241,9 @@ class _TusUpload(Uploader):
         finally:
             self.flight.end()
             body.close()
+        if self.flight.reason:  # cut as the answer came: its fields may be cut short (``_short``)
+            job.ctx.sessions.renew(url, self.stream)
+            self.check_flight()
         if r.status_code >= 400 or not body.finished:
             # a refusal may come before the body has been read (or even sent): whoever answered
             # may still have the rest of it to read, and take the next request on this
