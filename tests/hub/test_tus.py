@@ -575,7 +575,7 @@ def test_metadata_is_required_and_checked(env: Env) -> None:
     r = post(f"filename {b64('a.mp4')},sha256 {b64('AB' * 32)},empty")
     assert r.status_code == 201
     up = env.row(r.headers["Location"])
-    assert up.meta == {"filename": "a.mp4", "sha256": "ab" * 32, "empty": ""}
+    assert up.meta == {"filename": "a.mp4", "sha256": "AB" * 32, "empty": ""}  # as sent
     head = env.head(r.headers["Location"])
     assert parse_metadata(head.headers["Upload-Metadata"]) == up.meta
     assert requests.post(env.base, headers=env.headers(), timeout=10).status_code == 400
@@ -712,8 +712,12 @@ def test_get_status_and_alu_headers(env: Env) -> None:
     assert h.headers["Alu-Item-Id"] == "item123"
     assert h.headers["Alu-Error"].isascii()
     assert unquote(h.headers["Alu-Error"]) == "Le fichier est illisible\n(codec ✗)"
-    body = requests.get(url, headers=env.headers(), timeout=10).json()
-    assert (body["state"], body["item_id"]) == ("failed", "item123")
+    g = requests.get(url, headers=env.headers(), timeout=10)
+    assert (g.json()["state"], g.json()["item_id"]) == ("failed", "item123")
+    # a HEAD says what a GET would send (RFC 9110 §8.6: its Content-Length MUST NOT differ)
+    h = env.head(url)
+    assert h.headers["Content-Length"] == str(len(g.content)) != "0"
+    assert h.headers["Content-Type"] == g.headers["Content-Type"]
 
 
 def test_expire_uploads(env: Env) -> None:

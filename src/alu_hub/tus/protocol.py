@@ -195,7 +195,9 @@ def _require_file_meta(meta: dict[str, str]) -> dict[str, str]:
             "Upload-Metadata must include 'sha256': the SHA-256 of the whole file as 64 hex "
             "digits.",
         )
-    return {**meta, "sha256": digest.lower()}
+    # kept as sent, in either case: a HEAD gives the metadata back as the client specified it
+    # (tus core: MUST); what checks the file (publish) compares without case
+    return meta
 
 
 # --- checksums --------------------------------------------------------------------------------

@@ -229,7 +229,12 @@ async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> R
         # Taking the lock makes a writer whose client went away save and let go first.
         async with _hold(hub, upload_id) as hold:
             up = await hold.begin(member.id, lease=False)
-    return Response(status_code=200, headers=_upload_headers(request, up))
+    headers = _upload_headers(request, up)
+    # the content a GET would send (RFC 9110 §8.6: a HEAD's Content-Length MUST NOT differ)
+    status = _status(up)
+    headers["Content-Type"] = status.headers["content-type"]
+    headers["Content-Length"] = str(len(status.body))
+    return Response(status_code=200, headers=headers)
 
 
 async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> Response:
