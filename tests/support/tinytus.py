@@ -114,23 +114,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
         for i in range(self.server.bends.extra_headers):
             self.send_header(f"X-Trace-{i}", "x")
-        if self.command == "HEAD" and "HEAD" in self.server.bends.trickle:
-            self.wfile.write(b"".join(self._headers_buffer))  # type: ignore[attr-defined]
-            self._headers_buffer = []  # type: ignore[attr-defined]
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                for i in range(600):  # ten minutes, or until the client goes
-                    self.wfile.write(b"X-Wait-%d: x\r\n" % i)
-                    self.wfile.flush()
-                    time.sleep(1)
-            return
         if self.command in self.server.bends.trickle:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            if self.command == "HEAD":  # no body: the header section itself never ends
+                self.wfile.write(b"".join(self._headers_buffer))  # type: ignore[attr-defined]
+                self._headers_buffer = []  # type: ignore[attr-defined]
+                piece = b"X-Wait: x\r\n"
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                piece = b"6\r\ndata:\n\r\n"
             self.close_connection = True
             with contextlib.suppress(OSError):
                 for _ in range(600):  # ten minutes, or until the client goes
-                    self.wfile.write(b"6\r\ndata:\n\r\n")
+                    self.wfile.write(piece)
                     self.wfile.flush()
                     time.sleep(1)
             return
