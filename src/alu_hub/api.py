@@ -256,7 +256,12 @@ def rendition_link(
 # --- live events ---------------------------------------------------------------------------
 
 
-@router.get("/events", tags=["feed"], response_class=StreamingResponse)
+@router.get(
+    "/events",
+    tags=["feed"],
+    response_class=StreamingResponse,
+    responses={503: {"description": "The hub is shutting down (Retry-After)."}},
+)
 async def events(
     request: Request,
     after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
@@ -266,6 +271,15 @@ async def events(
     item published after ``after`` (or ``Last-Event-ID`` on reconnect; default: from now)."""
     hub: Hub = request.app.state.hub
     await current_member(request, hub)
+    if hub.broker.closing:
+        # shutting down: a stream opened now would end at once, and clients count streams
+        # that end at once as a proxy cutting them (and poll for minutes); a 503 says "later"
+        raise ApiError(
+            503,
+            "restarting",
+            "The hub is restarting; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
     cursor = after
     if cursor is None and last_event_id:
         cursor = _event_id(last_event_id)

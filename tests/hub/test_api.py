@@ -272,6 +272,20 @@ def test_events_resume_from_last_event_id(live_hub: LiveHub, clip: Path) -> None
                 break
 
 
+def test_a_stream_asked_for_while_the_hub_shuts_down_is_told_to_come_back(
+    live_hub: LiveHub,
+) -> None:
+    """Between the streams' end and the server's, a new stream ended at once: clients take
+    streams that end at once for a proxy cutting them and poll for minutes. A 503 says later."""
+    s = live_hub.login("ktn")
+    live_hub.hub.broker.close()  # what RunningHub.stop does first
+    r = s.get(live_hub.api("/events"), stream=True, timeout=10)
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "5"
+    assert r.json()["error"]["code"] == "restarting"
+    r.close()
+
+
 def _event(kind: str = "download_completed", **kw: object) -> dict[str, object]:
     now = dt.datetime.now(dt.UTC)
     base: dict[str, object] = {
