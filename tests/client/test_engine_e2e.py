@@ -131,3 +131,23 @@ def test_a_hot_folder_file_written_slowly_uploads_exactly_once(
     (folder / "again.mp4").write_bytes(data)
     wait_until(lambda: (folder / "sent" / "again.mp4").exists(), timeout=30, what="dup moved")
     assert len(queue.transfers.all(None, "upload")) == 1
+
+
+def test_a_finished_download_reaches_the_hubs_history_at_once(
+    desk: Services, live_hub: LiveHub, clip: Path
+) -> None:
+    """The event waited for the next history round (a minute): nothing asked for it sooner."""
+    item = live_hub.publish(clip, title="Dakar port strike")
+    queue = desk.start_engine(rules=False, hot_folders=False, media=False)
+    sync = desk.sync
+    assert sync is not None and sync.history_interval >= 60
+    wait_until(lambda: sync.status.online, timeout=20, what="online")
+    wait_until(lambda: desk.library.get(item) is not None, timeout=20, what="catch-up")
+    tid = desk.download(item)
+    queue.wait_for(tid, timeout=30)
+
+    def sent() -> bool:
+        events = [e for e in desk.history().list() if e.type == "download_completed"]
+        return bool(events) and events[0].sent_at is not None
+
+    wait_until(sent, timeout=15, what="the event sent to the hub")

@@ -3,6 +3,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -15,10 +16,15 @@ from typing import Any
 import pytest
 
 from alu_client.cli.local_verbs import _command
-from alu_client.core.lockfile import EngineBusy, EngineLock
+from alu_client.core.lockfile import EngineBusy, EngineLock, holder
 from alu_client.core.store import SchemaTooNew, Store
 from alu_client.core.store.transfers import PRIORITIES, Transfer, TransferStore
-from alu_client.core.transfers.base import PermanentError, RetryableError, TransferContext
+from alu_client.core.transfers.base import (
+    PHASE_VERIFYING,
+    PermanentError,
+    RetryableError,
+    TransferContext,
+)
 from alu_client.core.transfers.queue import MSG_DAMAGED_ROW, Progress, TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
 from tests.support.waiting import wait_until
@@ -417,6 +423,43 @@ def test_progress_comes_in_batches_not_per_block(store: Store) -> None:
     assert seen[-1].state == "done" and seen[-1].fraction == 1.0
 
 
+def test_a_job_checking_its_bytes_is_reported_as_such_without_speed_or_time_left(
+    store: Store,
+) -> None:
+    checking = threading.Event()
+    release = threading.Event()
+
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        ctx.progress(0, 64 * 1024)
+        for _ in range(64):  # bytes move fast: a speed is measured
+            ctx.meter(1024)
+            time.sleep(0.002)
+        ctx.phase(PHASE_VERIFYING)
+        checking.set()
+        release.wait(10)
+        return {"size": 64 * 1024}
+
+    q = TransferQueue(store, jobs={"download": job, "upload": job}, progress_interval=0.05)
+    batches: list[list[Progress]] = []
+    q.add_listener(batches.append)
+    tid = add(q, "a")
+    q.start()
+    try:
+        assert checking.wait(10)
+        wait_until(lambda: any(p.phase for b in batches for p in b), timeout=5)
+        now = next(p for p in q.snapshot() if p.id == tid)
+        assert (now.state, now.phase, now.speed, now.eta) == ("active", PHASE_VERIFYING, 0.0, None)
+        assert now.fraction == 1.0
+        release.set()
+        q.wait_for(tid, timeout=10)
+    finally:
+        release.set()
+        q.stop()
+    seen = [p for batch in batches for p in batch if p.id == tid]
+    assert any(p.state == "active" and not p.phase and p.speed > 0 for p in seen)
+    assert seen[-1].state == "done" and seen[-1].phase == ""
+
+
 def test_transfers_left_active_by_a_crash_resume(store: Store, tmp_path: Path) -> None:
     jobs = FakeJobs(blocks=10)
     q = make_queue(store, jobs)
@@ -439,6 +482,23 @@ def test_stop_leaves_running_transfers_queued(store: Store) -> None:
     wait_until(lambda: q.transfers.get(tid).state == "active")  # type: ignore[union-attr]
     q.stop()
     assert q.transfers.get(tid).state == "queued"  # type: ignore[union-attr]
+
+
+def test_an_engine_starting_waits_out_a_look_at_its_lock(tmp_path: Path) -> None:
+    """`alu queue` takes the lock for a moment to see whether an engine runs; an app or
+    `alu watch run` starting in that moment said another engine worked on the folder."""
+    lock_path = tmp_path / "engine.lock"
+    look = EngineLock(lock_path).acquire(say=False)
+    threading.Timer(0.4, look.release).start()
+    EngineLock(lock_path).acquire(wait=3.0).release()  # taken once the look is over
+    held = EngineLock(lock_path).acquire()
+    try:
+        started = time.monotonic()
+        with pytest.raises(EngineBusy):  # an engine that stays: still refused, after the wait
+            EngineLock(lock_path).acquire(wait=0.3)
+        assert time.monotonic() - started >= 0.3
+    finally:
+        held.release()
 
 
 def test_one_engine_per_data_folder(tmp_path: Path) -> None:
@@ -466,6 +526,27 @@ def test_one_engine_per_data_folder(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
     EngineLock(lock_path).acquire().release()  # SIGKILL left no stale lock
+
+
+def test_engine_lock_says_which_transfers_its_engine_runs(tmp_path: Path) -> None:
+    """A follower (`alu get`/`put` finding the folder held) reads whether the engine there runs
+    its transfer: all of them (the app, `alu watch run`) or its own only (the one-shot verbs)."""
+    lock_path = tmp_path / "engine.lock"
+    with EngineLock(lock_path):
+        who = holder(lock_path)
+        assert who is not None and who.only is None and who.runs(7)
+        assert who.pid == str(os.getpid())
+    lock = EngineLock(lock_path).acquire(only=frozenset())
+    try:
+        who = holder(lock_path)
+        assert who is not None and who.only == frozenset() and not who.runs(7)
+        lock.set_only(frozenset({3, 7}))
+        who = holder(lock_path)
+        assert who is not None and who.runs(7) and not who.runs(4)
+        with pytest.raises(EngineBusy, match=f"process {os.getpid()}\\)"):
+            EngineLock(lock_path).acquire()
+    finally:
+        lock.release()
 
 
 def test_store_refuses_a_newer_library(tmp_path: Path) -> None:

@@ -367,6 +367,17 @@ def test_schedule_first_matching_rule_wins_and_whole_day_rules() -> None:
     assert Schedule([lunch, all_day]).limits_at(at(SAT, 12, 30)) == (None, None)
 
 
+def test_schedule_names_the_rule_in_force() -> None:
+    """What the Transfers tab asks to know whether the schedule or the plain limit decides:
+    a rule that is unlimited still decides (None from ``limits_at`` alone cannot tell)."""
+    weekday, weekend = office_hours().rules
+    assert office_hours().rule_at(at(MON, 10)) == weekday
+    assert office_hours().rule_at(at(SAT, 12)) == weekend
+    assert office_hours().rule_at(at(SAT, 12)).up_bps is None  # unlimited, by the rule
+    assert office_hours().rule_at(at(TUE, 23, 30)) is None  # the defaults apply
+    assert office_hours().rule_at(at(MON, 10).astimezone()) == weekday
+
+
 def test_schedule_aware_time_is_read_as_local_wall_clock() -> None:
     naive = at(MON, 10)
     aware = naive.astimezone()  # the same instant, labelled with the local zone

@@ -2,12 +2,20 @@
 
 An OS file lock (``flock`` / ``msvcrt.locking``) on ``engine.lock``: the OS drops it when the
 process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
+
+The file says who holds the lock: the process id on its first line and, for an engine that runs
+only some transfers (the CLI's one-shot verbs: ``get``, ``put``, ``fetch``, ``tus-put``), a
+second line ``only`` followed by their ids. Another ``alu`` waiting for a transfer reads it
+(``holder``) to know whether the engine there will run that transfer or whether it must wait
+for the lock and run it itself.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -16,30 +24,88 @@ class EngineBusy(RuntimeError):
     """Another ALU Desk process holds this data folder."""
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds an engine lock: its process id, and the transfers its engine runs
+    (``only``; None: all of them, as the app and `alu watch run` do)."""
+
+    pid: str
+    only: frozenset[int] | None
+
+    def runs(self, tid: int) -> bool:
+        return self.only is None or tid in self.only
+
+
+def _describe(pid: int, only: frozenset[int] | None) -> str:
+    text = str(pid)
+    if only is not None:
+        text += "\nonly" + "".join(f" {i}" for i in sorted(only))
+    return text
+
+
+def _parse(text: str) -> Holder:
+    lines = text.strip().splitlines()
+    pid = lines[0].strip() if lines else ""
+    only: frozenset[int] | None = None
+    if len(lines) > 1 and lines[1].split()[:1] == ["only"]:
+        only = frozenset(int(w) for w in lines[1].split()[1:] if w.isdigit())
+    return Holder(pid or "?", only)
+
+
+def holder(path: Path) -> Holder | None:
+    """Who holds the lock at ``path`` as its file says (None when it cannot be read). Only
+    meaningful while the lock is held: ask after a failed ``acquire``."""
+    try:
+        return _parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 class EngineLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] | None = None
 
-    def acquire(self) -> EngineLock:
+    def acquire(
+        self, only: frozenset[int] | None = None, *, wait: float = 0.0, say: bool = True
+    ) -> EngineLock:
+        """Take the lock (EngineBusy when another process holds it). ``only``: the transfers
+        this engine runs, when not all of them (see ``set_only``). ``wait``: seconds to try
+        again for before giving up — an engine starting waits out a process that holds the
+        lock for a moment only (`alu queue` looking whether an engine runs). ``say``: write
+        who holds it in the file (not for such a look, which runs no transfer)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
-        try:
-            _lock(f)
-        except OSError:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                _lock(f)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
             f.seek(0)
-            holder = f.read().strip() or "?"
+            pid = _parse(f.read()).pid
             f.close()
             raise EngineBusy(
-                f"Another ALU Desk (process {holder}) is already working on this data folder. "
+                f"Another ALU Desk (process {pid}) is already working on this data folder. "
                 "Close it first, or use ALU_CLIENT_HOME to pick another folder."
             ) from None
+        self._file = f
+        if say:
+            self.set_only(only)
+        return self
+
+    def set_only(self, only: frozenset[int] | None) -> None:
+        """Say, in the lock's file, which transfers this engine runs (None: all)."""
+        f = self._file
+        if f is None:
+            return
         f.seek(0)
         f.truncate()
-        f.write(str(os.getpid()))
+        f.write(_describe(os.getpid(), only))
         f.flush()
-        self._file = f
-        return self
 
     def release(self) -> None:
         if self._file is not None:

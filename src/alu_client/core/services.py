@@ -19,12 +19,13 @@ Where things join:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from . import hub, proxy_login
 from .credentials import Secrets
@@ -35,16 +36,30 @@ from .paths import Paths
 from .profiles import Profile, Profiles, client_for
 from .rules import Rule, RuleEngine
 from .safe_names import safe_filename, unique_path
+from .settings import AppSettings
 from .store import Store
 from .store.transfers import Transfer
 from .sync import FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
-from .transfers.queue import TransferQueue
+from .transfers.queue import Progress, TransferQueue
+from .transfers.schedule import Schedule
 from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
 
 log = logging.getLogger(__name__)
+
+#: a limit for ``start_engine`` / ``apply_settings`` that keeps the saved one
+SAVED: Final = "saved"
+#: bytes per second, None for unlimited, or SAVED
+Limit = float | None | Literal["saved"]
+
+#: how long an engine starting waits for the data folder's lock before it says another engine
+#: works there: `alu queue` holds it for a moment to see whether one runs
+ENGINE_LOCK_WAIT = 2.0
+
+#: the states a transfer ends in (its history event, if any, is written then)
+_ENDED = frozenset({"done", "failed", "canceled"})
 #: seconds an upload waits, after its last byte, for the hub to say "published" or why not
 PUBLISH_WAIT = 300.0
 #: a hub thumbnail larger than this is not one
@@ -54,6 +69,16 @@ MAX_THUMBNAIL = 4 * 1024 * 1024
 class NoProfile(hub.AuthError):
     def __init__(self) -> None:
         super().__init__("Not signed in to any hub yet; sign in first (alu login HUB_URL).")
+
+
+class AlreadyDownloaded(Exception):
+    """The rendition's file is on this workstation already (``path``, with its recorded size):
+    a second copy would only orphan the first. Delete it (or lose it) to download again."""
+
+    def __init__(self, title: str, path: Path) -> None:
+        super().__init__(f"{title!r} is already downloaded: {path}")
+        self.title = title
+        self.path = path
 
 
 class CoreEvents:
@@ -160,11 +185,28 @@ class Services:
         rules: bool = True,
         hot_folders: bool = True,
         media: bool = True,
+        only: frozenset[int] | None = None,
+        limit_down: Limit = SAVED,
+        limit_up: Limit = SAVED,
+        lock_wait: float = ENGINE_LOCK_WAIT,
         **queue_kw: Any,
     ) -> TransferQueue:
-        """Take the data folder's lock and start the engine (EngineBusy if another runs)."""
-        self._lock = EngineLock(self.paths.engine_lock).acquire()
+        """Take the data folder's lock and start the engine (EngineBusy if another runs).
+
+        ``only``: the transfers it runs (the CLI's `get` and `put`: their own), else all; said
+        in the lock's file for other processes waiting on the folder (lockfile.holder).
+
+        The workstation's saved settings (``AppSettings``: transfers at once, bandwidth limits,
+        weekly schedule) apply, for the app and the CLI alike; ``max_downloads`` /
+        ``max_uploads`` given here, or a limit (a CLI flag: None is unlimited), replace the
+        saved ones for this run (see ``apply_settings``)."""
+        self._lock = EngineLock(self.paths.engine_lock).acquire(only=only, wait=lock_wait)
+        settings = AppSettings(self.store, self.paths.downloads_dir)
+        queue_kw.setdefault("max_downloads", settings.max_downloads)
+        queue_kw.setdefault("max_uploads", settings.max_uploads)
         queue = self.queue = self.make_queue(**queue_kw)
+        queue.only = only
+        apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
         if profile is not None and hot_folders:
             self.hot_folders = HotFolders(self.store, profile.name, self._enqueue_hot)
@@ -176,8 +218,16 @@ class Services:
             self.media.on_done = lambda _fid: self.events.emit(self.events.library_changed, "")
         queue.start()
         if profile is not None and sync:
-            self.sync = SyncService(self.feed_sync(), self.history())
-            self.sync.start()
+            service = self.sync = SyncService(self.feed_sync(), self.history())
+            service.start()
+
+            def ended(batch: list[Progress]) -> None:
+                # a transfer that ended wrote its history event (in the transaction that ended
+                # it): sent now, not at the next round a minute later
+                if any(p.state in _ENDED for p in batch):
+                    service.push_soon()
+
+            queue.add_listener(ended)
         if self.hot_folders is not None:
             self.hot_folders.start()
         self.evaluate_rules()
@@ -211,9 +261,18 @@ class Services:
         rule: str | None = None,
         queue: TransferQueue | None = None,
     ) -> int:
-        """Queue a rendition of an item (known to the library, or asked from the hub)."""
+        """Queue a rendition of an item (known to the library, or asked from the hub).
+        Raises AlreadyDownloaded when its file is here (checked on disk: one deleted or changed
+        by hand is recorded missing and downloaded again)."""
         profile = self.require_profile()
         known = self.library.get(item_id)
+        f = known.file(rendition) if known is not None else None
+        if f is not None and f.state in ("present", "missing"):
+            self.library.check_files(item_ids=[item_id])  # the record follows the disk
+            again = self.library.get(item_id)
+            f = again.file(rendition) if again is not None else None
+            if again is not None and f is not None and f.present:
+                raise AlreadyDownloaded(again.title, f.path)
         item = known.item if known is not None else self.client().item(item_id)
         if known is None:
             self.store_items([item])
@@ -259,6 +318,24 @@ class Services:
             rendition=rendition,
             extra=extra,
         )
+
+    def open_upload(self, path: Path, sha256: str) -> Transfer | None:
+        """An unfinished upload (queued, active, paused or failed) of this very file to this
+        profile's hub — same path, same size, same sha256: sending it again resumes that one
+        instead of publishing the file twice."""
+        self.require_profile()
+        endpoint = self.client().uploads_url
+        size = path.stat().st_size
+        q = self.queue or self.make_queue()
+        for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload"):
+            if (
+                t.source == str(path)
+                and t.destination == endpoint
+                and t.size == size
+                and (t.sha256 or "").lower() == sha256.lower()
+            ):
+                return t
+        return None
 
     def upload(
         self,
@@ -381,6 +458,36 @@ class Services:
         if self.media is not None:
             self.media.wake()
         self.events.emit(self.events.library_changed, item_id)
+
+
+def apply_settings(
+    queue: TransferQueue,
+    settings: AppSettings,
+    *,
+    limit_down: Limit = SAVED,
+    limit_up: Limit = SAVED,
+) -> None:
+    """The saved bandwidth limits and weekly schedule on ``queue``. A limit given (bytes per
+    second, None for unlimited: a CLI flag for one run) replaces, in its direction, the saved
+    limit and every limit of the schedule; the other direction keeps what was saved."""
+    down = settings.limit_down if isinstance(limit_down, str) else limit_down
+    up = settings.limit_up if isinstance(limit_up, str) else limit_up
+    queue.set_limits(down, up)
+    schedule = settings.schedule
+    if schedule is not None and not (isinstance(limit_down, str) and isinstance(limit_up, str)):
+        schedule = Schedule(
+            [
+                dataclasses.replace(
+                    rule,
+                    down_bps=rule.down_bps if isinstance(limit_down, str) else limit_down,
+                    up_bps=rule.up_bps if isinstance(limit_up, str) else limit_up,
+                )
+                for rule in schedule.rules
+            ],
+            default_down=schedule.default_down if isinstance(limit_down, str) else limit_down,
+            default_up=schedule.default_up if isinstance(limit_up, str) else limit_up,
+        )
+    queue.set_schedule(schedule)
 
 
 def _profile_of(t: Transfer) -> str | None:

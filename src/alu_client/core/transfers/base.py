@@ -200,6 +200,9 @@ class SessionPool:
 
 # --- the context a job runs in ----------------------------------------------------------------
 
+#: ``TransferContext.phase``: a download has every byte and checks its size and sha256
+PHASE_VERIFYING = "verifying"
+
 
 @dataclass
 class Tuning:
@@ -258,6 +261,9 @@ class TransferContext:
     #: the server confirmed progress (an upload's offset moved on): the queue's back-off starts
     #: over after a failure in an attempt that did (a download's bytes count by themselves)
     advanced: Callable[[], None] = lambda: None
+    #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
+    #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
+    phase: Callable[[str], None] = lambda _phase: None
 
 
 def metered(ctx: TransferContext) -> Callable[[int], None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,28 +53,38 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     The download job never overwrites a file, so without this the next run would refuse the
     transfer's own file as a stranger's ("already there") and the transfer would fail with its
     file on disk, missing from the library and the history. The file is taken as ours only
-    when this transfer ran before, no part file is left and the file has the expected size and
-    sha256 (read again here: the bytes are checked, not assumed)."""
+    when this transfer ran before, no part file is left, and the file has the expected size
+    and either the expected sha256 (read again here: the bytes are checked, not assumed) or,
+    without one, the device, inode, size and modification time the checkpoint recorded of the
+    part file just before its rename (a file someone else put there is another inode)."""
     dest = Path(t.destination)
-    if t.attempts < 2 or not t.sha256 or not dest.is_file():
+    if t.attempts < 2 or not dest.is_file():
         return None
+    checkpoint = ctx.checkpoint.load()
     # a part file means the download is under way; but a coded download (see download/
     # decode.py) renames its decoded copy into place before it removes its part file
-    decoded = "decoding" in ctx.checkpoint.load()
+    decoded = "decoding" in checkpoint
     if dest.with_name(dest.name + ".part").exists() and not decoded:
         return None
     size = dest.stat().st_size
     if t.size is not None and size != t.size:
         return None
-    h = hashlib.sha256()
-    with open(dest, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            ctx.control.check()
-            h.update(block)
-    digest = h.hexdigest()
-    if digest != t.sha256.strip().lower():
-        return None
-    checkpoint = ctx.checkpoint.load()
+    size_checked = True
+    if t.sha256:
+        h = hashlib.sha256()
+        with open(dest, "rb") as f:
+            while block := f.read(_HASH_BLOCK):
+                ctx.control.check()
+                h.update(block)
+        digest = h.hexdigest()
+        if digest != t.sha256.strip().lower():
+            return None
+    else:
+        placed = _placed_file(dest, checkpoint)
+        if placed is None:
+            return None
+        digest = str(placed.get("sha256") or "")
+        size_checked = placed.get("size_checked") is not False
     restarted = checkpoint.get("restarted") is True
     if decoded:
         from . import download
@@ -87,7 +99,28 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         "sha256": digest,
         "bytes_fetched": 0,
         "restarted": restarted,
+        "size_checked": size_checked,
     }
+
+
+def _placed_file(dest: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint's record of the file this download renamed to ``dest`` when ``dest`` is
+    still that file (same device, inode, size and modification time), else None."""
+    from .download.verify import PLACED
+
+    placed = checkpoint.get(PLACED)
+    if not isinstance(placed, dict):
+        return None
+    try:
+        st = os.lstat(dest)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or not st.st_ino:  # (no inode numbers: nothing to tell by)
+        return None
+    seen = {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if any(placed.get(k) != v or isinstance(placed.get(k), bool) for k, v in seen.items()):
+        return None
+    return placed
 
 
 def _upload_spec(t: Transfer) -> upload.UploadSpec:

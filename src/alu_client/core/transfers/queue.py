@@ -61,10 +61,23 @@ class Progress:
     #: seconds left at the current speed, None when unknown
     eta: float | None
     last_error: str
+    #: what an active transfer does when it moves no bytes (``TransferContext.phase``), or ""
+    phase: str = ""
 
     @property
     def fraction(self) -> float | None:
         return min(1.0, self.bytes_done / self.size) if self.size else None
+
+
+@dataclass(frozen=True)
+class LimitsNow:
+    """``TransferQueue.limits_now()``: bytes/s per direction (None: unlimited), whether a weekly
+    schedule is set, and whether one of its periods sets these limits."""
+
+    download: float | None
+    upload: float | None
+    scheduled: bool = False
+    by_rule: bool = False
 
 
 class _Live:
@@ -79,6 +92,7 @@ class _Live:
         self.control = Control()
         #: this attempt moved the transfer on (see ``TransferContext.advanced``)
         self.advanced = False
+        self.phase = ""
 
 
 class TransferQueue:
@@ -292,6 +306,17 @@ class TransferQueue:
         self.schedule = schedule
         self._apply_schedule(force=True)
 
+    def limits_now(self) -> LimitsNow:
+        """The limits in force at this moment, as the user should see them: the schedule's
+        when one is set (the scheduler applies a period's within 30 s of its start), else the
+        plain ones; and whether a period of the schedule sets them."""
+        schedule = self.schedule
+        if schedule is None:
+            return LimitsNow(self.limits["download"].rate_bps, self.limits["upload"].rate_bps)
+        now = datetime.datetime.now()
+        down, up = schedule.limits_at(now)
+        return LimitsNow(down, up, scheduled=True, by_rule=schedule.rule_at(now) is not None)
+
     def _apply_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
         self.limits["download"].rate_bps = download_bps
         self.limits["upload"].rate_bps = upload_bps
@@ -465,6 +490,9 @@ class TransferQueue:
             if total is not None:
                 live.size = total
 
+        def on_phase(phase: str) -> None:
+            live.phase = phase
+
         try:
             ctx = TransferContext(
                 control=live.control,
@@ -477,6 +505,7 @@ class TransferQueue:
                 note=lambda msg: self.transfers.note(tid, "note", msg),
                 log=log,
                 advanced=advanced,
+                phase=on_phase,
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
@@ -550,8 +579,13 @@ class TransferQueue:
         done = live.done if live else t.bytes_done
         size = (live.size if live and live.size is not None else None) or t.size
         speed = live.speed if live else 0.0
+        phase = live.phase if live and t.state == "active" else ""
+        if phase:  # no bytes move: no speed, no time left to guess
+            speed = 0.0
         eta = (size - done) / speed if (size and speed > 1) else None
-        return Progress(t.id, t.direction, t.state, t.label, done, size, speed, eta, t.last_error)
+        return Progress(
+            t.id, t.direction, t.state, t.label, done, size, speed, eta, t.last_error, phase
+        )
 
     def _progress_loop(self) -> None:
         last_flush = time.monotonic()

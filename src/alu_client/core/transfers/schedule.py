@@ -115,12 +115,20 @@ class Schedule:
     def limits_at(self, when: datetime.datetime) -> tuple[float | None, float | None]:
         """``(down_bps, up_bps)`` at ``when``. A naive ``when`` is taken as local wall-clock
         time; an aware one is first converted to the machine's local time zone."""
+        rule = self.rule_at(when)
+        if rule is not None:
+            return rule.down_bps, rule.up_bps
+        return self.default_down, self.default_up
+
+    def rule_at(self, when: datetime.datetime) -> ScheduleRule | None:
+        """The rule that sets the limits at ``when`` (the first that covers it), or None when
+        the defaults apply. ``when`` is read as :meth:`limits_at` reads it."""
         if when.tzinfo is not None:
             when = when.astimezone().replace(tzinfo=None)
         for rule in self.rules:
             if rule.matches(when):
-                return rule.down_bps, rule.up_bps
-        return self.default_down, self.default_up
+                return rule
+        return None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):

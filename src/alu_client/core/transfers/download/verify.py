@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Final, NoReturn
 
-from ..base import DiskFullError, PermanentError, RetryableError, redact_url
+from ..base import PHASE_VERIFYING, DiskFullError, PermanentError, RetryableError, redact_url
 from .checkpoint import _CheckpointJob
 from .decode import BadCoding, TooLong, decode_into
 from .partfile import _fsync_dir, _read_at, decoded_name, drop_decoded
@@ -23,6 +23,9 @@ from .protocol import (
 )
 from .spec import DownloadResult
 
+#: the checkpoint's record of the verified file renamed into place (see ``_finish``)
+PLACED: Final = "placed"
+
 _DECODED_FLAGS: Final = (
     os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 )
@@ -32,6 +35,7 @@ class _VerifyJob(_CheckpointJob):
     # -- the end -----------------------------------------------------------------------
 
     def _finish(self) -> DownloadResult:
+        self.ctx.phase(PHASE_VERIFYING)
         spec = self.spec
         actual = os.fstat(self.fd).st_size
         expected = self.size if self.coding is not None or spec.size is None else spec.size
@@ -61,6 +65,19 @@ class _VerifyJob(_CheckpointJob):
                     f"A file named “{spec.dest.name}” appeared there meanwhile; "
                     "choose another name."
                 )
+            # What identifies the file about to be renamed (its inode survives the rename):
+            # a run killed after the rename, before the queue records the end, finds its own
+            # file in place by this, with or without an expected sha256 (jobs._renamed_before)
+            st = os.stat(final)
+            placed = {
+                "dev": st.st_dev,
+                "ino": st.st_ino,
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "sha256": sha256,
+                "size_checked": spec.size is not None or not self.size_from_body,
+            }
+            self.ctx.checkpoint.save({**self.ctx.checkpoint.load(), PLACED: placed})
             os.replace(final, spec.dest)
             if final != self.part:
                 self.part.unlink(missing_ok=True)
@@ -70,7 +87,9 @@ class _VerifyJob(_CheckpointJob):
         finally:
             if final != self.part and final.exists():  # not renamed: the decoded copy goes
                 final.unlink(missing_ok=True)
-        self.ctx.checkpoint.save({})
+        # nothing left to resume; what identifies the file in place stays until the queue
+        # records the end (which drops the checkpoint in the same transaction)
+        self.ctx.checkpoint.save({PLACED: placed})
         self.ctx.log.info(
             "download %s: done, %d bytes (%d fetched in this run)",
             redact_url(spec.url),

@@ -40,11 +40,11 @@ class _Job(_PartsJob):
             self._changed()
         state, item_id, error = self._final_head(url)
         self.log.info(
-            "upload %s: done (%d bytes sent in this run%s) state %r",
+            "upload %s: done (%d bytes sent in this run%s)%s",
             self.name,
             self.sent,
             ", restarted" if self.restarted else "",
-            state,
+            f", the server says {state!r}" if state else "",  # the ALU hub's Alu-Upload-State
         )
         return UploadResult(
             url=url,
