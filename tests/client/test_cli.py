@@ -46,13 +46,46 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["tus-put", "http://127.0.0.1:9/up/", "/does/not/exist"], "is not a file"),
         (["tus-put", "http://127.0.0.1:9/up/", __file__, "--metadata", "novalue"], "key=value"),
         (["tus-put", "http://127.0.0.1:9/up/", __file__, "--chunk-size", "lots"], "not a size"),
+        # these gave a traceback (OverflowError) or the raw "cannot convert float NaN"
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--chunk-size", "inf"], "not a size"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--chunk-size", "nan"], "not a size"),
+        # 0 or -3 streams were taken and ignored
+        (["fetch", "http://127.0.0.1:9/x", "out", "--segments", "0"], "1 or more"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--parallel", "-2"], "1 or more"),
+        # a name the file system cannot hold was blamed on the data folder
+        (["fetch", "http://127.0.0.1:9/x", "o" * 300], "choose another DEST"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
     r = run_alu(tmp_path / "home", *args)
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert "data folder" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    if lines[0].startswith("usage:"):  # argparse's own: its usage, then the one line
+        lines = [line for line in lines if line.startswith("alu")]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_verbose_goes_before_or_after_the_verb(tmp_path: Path) -> None:
+    for args in (["-v", "fetch", "ftp://x/y", "out"], ["fetch", "-v", "ftp://x/y", "out"]):
+        r = run_alu(tmp_path / "home", *args)
+        assert r.returncode == 2 and "http:// or https://" in r.stderr, r.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    """`alu … | head -1`: the rest has nowhere to go; that is the reader's choice, not a
+    failure of the data folder (it said "Broken pipe. Where that is the data folder…")."""
+    code = (
+        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+        "from alu_client.cli import main; sys.exit(main(['queue', '--json']))"
+    )
+    env = {**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home")}
+    r = subprocess.run(
+        [sys.executable, "-u", "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 141, r.stderr
+    assert "data folder" not in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="only Linux lets a name hold any bytes")

@@ -176,3 +176,51 @@ def test_wrong_password_is_said_plainly(live_hub: LiveHub, tmp_path: Path) -> No
     r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
     assert r.returncode == 1 and "plain HTTP" in r.stderr
+
+
+def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path: Path) -> None:
+    """A script parses it whatever the hub does (it printed a sentence when offline)."""
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    up = json.loads(ok(alu(home, "whoami", "--json")))
+    assert up["online"] is True and up["username"] == "ktn"
+    live_hub.server.stop()
+    down = json.loads(ok(alu(home, "whoami", "--json")))
+    assert down["online"] is False and down["username"] == "ktn" and down["hub"] == live_hub.url
+    assert down["error"]
+
+
+def test_logout_of_a_profile_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    r = alu(tmp_path / "desk", "logout", "--profile", "nope")
+    assert r.returncode == 1
+    assert "No hub profile is named 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_doctor_runs_its_checks_on_a_damaged_library(tmp_path: Path) -> None:
+    """The library check said what was wrong only when the library could be opened: a damaged
+    one stopped doctor at once, with none of the other checks."""
+    home = tmp_path / "desk"
+    ok(alu(home, "queue"))  # the library exists
+    db = home / "data" / "library.sqlite3"
+    assert db.exists()
+    db.write_bytes(b"this is not a database" * 100)
+    r = alu(home, "doctor", "--timeout", "2")
+    assert r.returncode == 1, r.stderr
+    assert "FAIL  library" in r.stdout
+    assert "disk space (data folder)" in r.stdout and "is writable" in r.stdout
+
+
+def test_get_into_a_dest_that_is_a_file_names_it(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item = live_hub.publish(clip, title="Dest check")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    r = alu(home, "get", item, "--dest", str(a_file))
+    assert r.returncode == 2
+    assert "is a file" in r.stderr and "data folder" not in r.stderr
+    assert a_file.read_text() == "mine"

@@ -11,7 +11,9 @@ Every verb builds the same core as the app (``core.services.Services``); errors 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sqlite3
 import sys
 
@@ -32,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     transfer_verbs.register(sub)
     hub_verbs.register(sub)
     local_verbs.register(sub)
+    for verb in sub.choices.values():  # `alu fetch -v …` as well as `alu -v fetch …`
+        verb.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as alu -v"
+        )
     return p
 
 
@@ -56,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alu: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `alu feed --json | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):  # no second error when Python flushes at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a shell reports SIGPIPE
     except sqlite3.DatabaseError as e:  # the library file: unreadable, not a database, locked
         print(
             f"alu: the library in the data folder cannot be used ({e}); check the folder "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -13,12 +15,12 @@ from types import FrameType
 
 from ..core.credentials import Secrets, SecretsError, open_secrets
 from ..core.http import split_userinfo
-from ..core.lockfile import EngineBusy
+from ..core.lockfile import EngineBusy, holder
 from ..core.paths import default_paths
 from ..core.services import Services
 from ..core.store import SchemaTooNew
 from ..core.store.transfers import Transfer, TransferStore
-from ..core.transfers.queue import Progress
+from ..core.transfers.queue import Progress, TransferQueue
 
 
 class CliError(Exception):
@@ -49,6 +51,17 @@ def credentials_out_of(url: str, headers: dict[str, str]) -> str:
     return clean
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (0 or -3 streams meant nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
 def parse_size(text: str) -> int:
     units = {
         "": 1,
@@ -64,6 +77,8 @@ def parse_size(text: str) -> int:
     try:
         value = float(num) * units[t[len(num) :]]
     except (ValueError, KeyError):
+        value = math.nan
+    if not math.isfinite(value):  # "inf", "nan", "1e400": no size either
         raise CliError(f"{text!r} is not a size (e.g. 8M, 512k, 1G)", 2) from None
     if value < 1:
         raise CliError(f"{text!r} is too small", 2)
@@ -103,7 +118,12 @@ class ProgressLine:
                 continue
             pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
             eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
-            state = p.state if p.state != "active" else f"{fmt_bytes(p.speed)}/s ETA {eta}"
+            if p.state != "active":
+                state = p.state
+            elif p.phase:  # every byte is in: the sha256 is being checked
+                state = p.phase
+            else:
+                state = f"{fmt_bytes(p.speed)}/s ETA {eta}"
             waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
             line = f"\r{p.label[:40]:<40} {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
             self.stream.write(line[:160].ljust(len(self.last)))  # type: ignore[attr-defined]
@@ -170,19 +190,19 @@ class Interrupted(threading.Event):
 
 
 def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> Transfer:
-    """Run transfer ``tid`` to its end in the foreground — on this process's engine, or, when
-    the app (or another `alu`) holds the data folder, on that engine while this one watches."""
+    """Run transfer ``tid`` to its end in the foreground, on an engine of this process that
+    runs it alone (the others queued in the data folder are left for the app or `alu watch
+    run`). While another process holds the data folder, follow it when its engine runs this
+    transfer (the app, `alu watch run`, the same command run twice), else wait for it to end;
+    either way, take over as soon as the folder is free (that engine stopped or ended)."""
     line = ProgressLine(tid) if not quiet else None
     interrupted = Interrupted()
     old = signal.signal(signal.SIGINT, interrupted.handler)
     old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
-        try:
-            queue = services.start_engine(
-                sync=False, rules=False, hot_folders=False, media=False, max_downloads=2
-            )
-        except EngineBusy:
-            return _watch_other_engine(services, tid, line, interrupted)
+        queue = _engine_for(services, tid, line, interrupted)
+        if isinstance(queue, Transfer):
+            return queue  # it ended on the other engine
         if line is not None:
             queue.add_listener(line)
         queue.resume(tid)
@@ -203,25 +223,73 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
         signal.signal(signal.SIGTERM, old_term)
 
 
-def _watch_other_engine(
+def _start_engine(services: Services, tid: int) -> TransferQueue:
+    return services.start_engine(
+        sync=False,
+        rules=False,
+        hot_folders=False,
+        media=False,
+        only=frozenset({tid}),  # the saved caps, limits and schedule apply (start_engine)
+        lock_wait=0.2,  # polled: each look short, so Ctrl-C is heard
+    )
+
+
+def _engine_for(
     services: Services, tid: int, line: ProgressLine | None, interrupted: Interrupted
-) -> Transfer:
+) -> TransferQueue | Transfer:
+    """This process's engine for ``tid`` — at once, or when the process holding the data folder
+    lets it go; or ``tid`` itself when it ends on that process's engine meanwhile."""
     transfers = TransferStore(services.store)
-    if line is not None:
-        print("alu: the app (or another alu) runs the transfers here; following it.",
-              file=sys.stderr)  # fmt: skip
-    while not interrupted.wait(0.5):
+    said = ""
+    following = handed = False
+    while True:
+        try:
+            queue = _start_engine(services, tid)
+        except EngineBusy:
+            pass
+        else:
+            if said:
+                print("alu: the data folder is free now; the transfer runs here.", file=sys.stderr)
+            return queue
+        who = holder(services.paths.engine_lock)
+        # unreadable (Windows locks the file's bytes): as before, an engine that runs all
+        following = who is None or who.runs(tid)
+        pid = who.pid if who is not None else "?"
+        if following:
+            message = "the app (or another alu) runs the transfers here; following it."
+        else:
+            message = (
+                f"another alu (process {pid}) is working on this data folder for its own "
+                "transfer only; this one starts when it ends."
+            )
+        if message != said:
+            said = message
+            print(f"alu: {message}", file=sys.stderr)
+        if following and not handed:
+            # as this process's engine would (queue.resume): a paused or failed one is queued
+            # again, for that engine's scheduler to take
+            transfers.set_state(tid, "queued", only_from=("paused", "failed"))
+            handed = True
         t = transfers.get(tid)
         if t is None:
             raise CliError("The transfer disappeared from the queue.")
-        if line is not None:
-            line([Progress(t.id, t.direction, t.state, t.label, t.bytes_done, t.size, 0.0, None,
-                           t.last_error)])  # fmt: skip
-        if t.state in ("done", "failed", "canceled", "paused"):
+        if following:
             if line is not None:
-                line.end()
-            return t
-    raise CliError("Stopped watching; the transfer goes on in the running app.", interrupted.status)
+                line([Progress(t.id, t.direction, t.state, t.label, t.bytes_done, t.size, 0.0,
+                               None, t.last_error)])  # fmt: skip
+            if t.state in ("done", "failed", "canceled", "paused"):
+                if line is not None:
+                    line.end()
+                return t
+        if interrupted.wait(0.5):
+            break
+    if line is not None:
+        line.end()
+    if following:
+        raise CliError(
+            "Stopped watching; the transfer goes on in the running app.", interrupted.status
+        )
+    raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
 
 
 def _send_history(services: Services) -> None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..core import hub, proxy_login
 from ..core.credentials import PlainTextNotAccepted, SecretsError
-from ..core.doctor import run_checks
+from ..core.doctor import Check, run_checks
 from ..core.library import LibraryItem, Query
-from ..core.profiles import sign_in, sign_out
-from ..core.services import Services
-from ..core.uploads import FieldError, UploadFields, title_from_filename
+from ..core.paths import default_paths
+from ..core.profiles import ProfileNotFound, sign_in, sign_out
+from ..core.services import AlreadyDownloaded, Services
+from ..core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
 from .common import CliError, fmt_bytes, open_services, print_json, wait_for_transfer
 
 PRIORITY_MARK = {"flash": "FLASH ", "urgent": "URGENT", "routine": "      "}
@@ -67,6 +70,10 @@ def cmd_logout(args: argparse.Namespace) -> int:
         confirmed = sign_out(services.profiles, services.secrets, name)
     except (hub.HubError, SecretsError) as e:
         raise CliError(str(e)) from None
+    except ProfileNotFound as e:
+        raise CliError(
+            f"No hub profile is named {e.name!r} here; alu whoami names the one in use."
+        ) from None
     finally:
         services.stop()
     print(
@@ -83,14 +90,27 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         profile = services.require_profile()
         member = services.client().me()
     except hub.Unreachable as e:
-        print(f"{profile.username} on {profile.url} (profile {profile.name}); offline: {e}")
+        if args.json:  # a script reads JSON whatever the hub does
+            print_json(
+                {
+                    "profile": profile.name,
+                    "hub": profile.url,
+                    "username": profile.username,
+                    "online": False,
+                    "error": str(e),
+                }
+            )
+        else:
+            print(f"{profile.username} on {profile.url} (profile {profile.name}); offline: {e}")
         return 0
     except hub.HubError as e:
         raise CliError(str(e)) from None
     finally:
         services.stop()
     if args.json:
-        print_json({"profile": profile.name, "hub": profile.url, **member.to_json()})
+        print_json(
+            {"profile": profile.name, "hub": profile.url, "online": True, **member.to_json()}
+        )
     else:
         print(
             f"{member.display_name} ({member.username}, {member.role}, {member.country}) "
@@ -100,11 +120,19 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    services = open_services()
     try:
-        checks = run_checks(services.paths, services.profile, None, timeout=args.timeout)
-    finally:
-        services.stop()
+        services = open_services()
+    except (sqlite3.DatabaseError, CliError) as e:
+        # the library cannot be opened (damaged, or from a newer version): its check says so
+        # and the others still run (without a profile: none can be read from it)
+        checks = run_checks(default_paths(), None, None, timeout=args.timeout)
+        if isinstance(e, CliError):  # intact, but not this version's
+            checks = [Check(c.name, False, str(e)) if c.name == "library" else c for c in checks]
+    else:
+        try:
+            checks = run_checks(services.paths, services.profile, None, timeout=args.timeout)
+        finally:
+            services.stop()
     failed = 0
     for c in checks:
         mark = {True: "ok  ", None: "warn", False: "FAIL"}[c.ok]
@@ -178,16 +206,30 @@ def cmd_feed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download_folder(folder: Path) -> Path:
+    """``--dest`` as a folder the download can go to (made if missing), or a CliError that
+    names it (not the data folder's advice a failure there would otherwise get)."""
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--dest must be a folder; {folder} is a file.", 2)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"--dest {folder} cannot be made ({e.strerror or e}).", 2) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"--dest {folder} cannot be written to; choose a folder of yours.", 2)
+    return folder
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         rendition = "proxy" if args.proxy else "broadcast"
+        dest_dir = _download_folder(Path(args.dest).expanduser()) if args.dest else None
         try:
-            tid = services.download(
-                args.item_id,
-                rendition,
-                dest_dir=Path(args.dest).expanduser() if args.dest else None,
-            )
+            tid = services.download(args.item_id, rendition, dest_dir=dest_dir)
+        except AlreadyDownloaded as e:
+            print(f"{e.path} (already downloaded)")
+            return 0
         except hub.HubError as e:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
@@ -219,7 +261,25 @@ def cmd_put(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         try:
-            tid = services.upload(path, UploadFields.from_mapping(values))
+            services.require_profile()  # "sign in" first, before the fields and the hash
+            fields = UploadFields.from_mapping(values)
+            clean = fields.validated()
+            digest = file_sha256(path)
+            # run again after an interruption (as its message says): the upload under way
+            # resumes; a second one would publish the file twice
+            open_one = services.open_upload(path, digest)
+            if open_one is None:
+                tid = services.upload(path, fields, sha256=digest)
+            else:
+                tid = open_one.id
+                kept = open_one.options.get("metadata", {})
+                if kept != clean.metadata(path, digest):
+                    print(
+                        f"alu: {path.name}: the upload under way goes on with the details it was "
+                        f"started with (they cannot change once it has begun); to send the new "
+                        f"ones, `alu queue cancel {tid}` and run this again.",
+                        file=sys.stderr,
+                    )
         except FieldError as e:
             raise CliError(str(e), 2) from None
         except hub.HubError as e:

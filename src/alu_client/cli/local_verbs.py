@@ -4,32 +4,33 @@ and beside a running app (commands to running transfers go through the shared st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import threading
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ..core.library import Query
-from ..core.lockfile import EngineBusy
+from ..core.lockfile import EngineBusy, EngineLock
 from ..core.rules import Conditions, RuleError, RuleStore
-from ..core.services import Services
+from ..core.services import SAVED, Limit, Services
 from ..core.store.transfers import Transfer, TransferStore
 from ..core.transfers.download import discard_part
 from ..core.transfers.throttle import parse_rate
 from ..core.watch import HotFolders, WatchError
-from .common import CliError, fmt_bytes, open_services, parse_size, print_json
+from .common import CliError, Interrupted, fmt_bytes, open_services, parse_size, print_json
 from .hub_verbs import print_items
 
 # --- queue -------------------------------------------------------------------------------------
 
 
-def _transfer_json(t: Transfer) -> dict[str, Any]:
+def _transfer_json(t: Transfer, interrupted: bool = False) -> dict[str, Any]:
     return {
         "id": t.id,
         "direction": t.direction,
-        "state": t.state,
+        "state": "queued" if interrupted else t.state,
+        "interrupted": interrupted,
         "label": t.label,
         "priority": ("flash", "urgent", "routine")[t.priority],
         "bytes_done": t.bytes_done,
@@ -43,24 +44,49 @@ def _transfer_json(t: Transfer) -> dict[str, Any]:
     }
 
 
+#: said of a transfer left 'active' by an engine that died (kill -9, a crash, a power cut)
+INTERRUPTED = "interrupted: no engine is running it; it resumes at the next run"
+
+
+def _idle_engine_lock(services: Services) -> EngineLock | None:
+    """The data folder's engine lock when no engine holds it (held by this command while it
+    works, so none starts meanwhile), or None when one runs (the app, `alu watch run`, a
+    `fetch`…). With none running, a transfer the store says is 'active' is a dead engine's."""
+    try:
+        return EngineLock(services.paths.engine_lock).acquire(say=False)
+    except EngineBusy:
+        return None
+    except OSError:  # the lock cannot be taken here (a read-only folder): assume one runs
+        return None
+
+
 def cmd_queue(args: argparse.Namespace) -> int:
     services = open_services()
+    lock: EngineLock | None = None
     try:
         transfers = TransferStore(services.store)
+        lock = _idle_engine_lock(services)
+        idle = lock is not None
         action = args.action
+        if action == "list" and lock is not None:
+            lock.release()  # held only to look: an engine starting now must not find it held
+            lock = None
         if action == "list":
             states = None if args.all else ("queued", "active", "paused", "failed")
             rows = transfers.all(states)
             if args.json:
-                print_json([_transfer_json(t) for t in rows])
+                print_json([_transfer_json(t, idle and t.state == "active") for t in rows])
             elif not rows:
                 print("The queue is empty." if not args.all else "No transfers yet.")
             for t in [] if args.json else rows:
                 size = fmt_bytes(t.size) if t.size else "?"
                 error = f"  ({t.last_error})" if t.last_error else ""
+                state = t.state
+                if idle and t.state == "active":
+                    state, error = "queued", f"  ({INTERRUPTED}){error}"
                 if t.damaged:
                     error += f"  (damaged record: {t.damaged})"
-                print(f"{t.id:>5}  {t.direction:8} {t.state:8} {fmt_bytes(t.bytes_done):>9}/"
+                print(f"{t.id:>5}  {t.direction:8} {state:8} {fmt_bytes(t.bytes_done):>9}/"
                       f"{size:<9} {t.label}{error}")  # fmt: skip
             return 0
         if action in ("pause-all", "resume-all"):
@@ -72,7 +98,12 @@ def cmd_queue(args: argparse.Namespace) -> int:
             if transfers.get(args.id) is None:
                 raise CliError(f"There is no transfer {args.id}.")
             ids = [args.id]
-        done = [tid for tid in ids if _command(transfers, tid, action)]
+        done = []
+        for tid in ids:
+            said = _command(transfers, tid, action, engine_running=not idle)
+            if said:
+                print(said)
+                done.append(tid)
         if args.id is not None and not done:
             now = transfers.get(args.id)
             state = now.state if now is not None else "gone"
@@ -80,30 +111,62 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if args.id is None and not done:
             print(f"alu: no transfer to {action.removesuffix('-all')}.")
     finally:
+        if lock is not None:
+            lock.release()
         services.stop()
     return 0
 
 
-def _command(transfers: TransferStore, tid: int, action: str) -> bool:
-    """Change a transfer's state, or ask the running engine to (it applies it within a second).
-    False when there was nothing to do (a finished transfer, say)."""
+def _command(
+    transfers: TransferStore, tid: int, action: str, *, engine_running: bool = True
+) -> str:
+    """Change a transfer's state, or ask the running engine to (it applies it within a
+    second): what was done, said in a line; "" when there was nothing to do (a finished
+    transfer, say). With no engine running, a transfer left 'active' by one that died is
+    changed here and now, as a queued one: a request would wait for an engine, and the next
+    one would be the user's own rerun (which resumes it, and must not then stop)."""
+    stale = () if engine_running else ("active",)
+    before = transfers.get(tid)
+    interrupted = (
+        " (it had been interrupted)" if stale and before and before.state == "active" else ""
+    )
     if action in ("pause", "pause-all"):
-        if transfers.set_state(tid, "paused", only_from=("queued",), reason="paused"):
-            return True
-        return transfers.request(tid, "pause")
+        if transfers.set_state(tid, "paused", only_from=("queued", *stale), reason="paused"):
+            if stale:
+                transfers.clear_request(tid)
+            return f"paused {tid}{interrupted}"
+        if engine_running and transfers.request(tid, "pause"):
+            return f"asked the running engine to pause {tid}"
+        return ""
     if action in ("resume", "resume-all", "retry"):
         withdrawn = transfers.clear_request(tid)  # a pause asked of an engine that died
-        queued = transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
-        return withdrawn or queued
+        queued = transfers.set_state(
+            tid, "queued", only_from=("paused", "failed", "queued", *stale)
+        )
+        if not (withdrawn or queued):
+            return ""
+        return f"{'queued' if action == 'retry' else 'resumed'} {tid}{interrupted}"
     if action == "cancel":
-        t = transfers.get(tid)
-        if transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed")):
-            if t is not None and t.direction == "download":
-                discard_part(Path(t.destination), transfers.load_checkpoint(tid))
+        if transfers.set_state(tid, "canceled", only_from=("queued", "paused", "failed", *stale)):
+            transfers.clear_request(tid)
+            if before is not None and before.direction == "download":
+                # as the engine does for one it cancels: the part file goes (when it is this
+                # download's), and the checkpoint with it
+                discard_part(Path(before.destination), transfers.load_checkpoint(tid))
                 transfers.clear_checkpoint(tid)
-            return True
-        return transfers.request(tid, "cancel")
-    return False
+                return f"canceled {tid}{interrupted}; its partial file was removed"
+            if transfers.load_checkpoint(tid):
+                # the checkpoint (the upload's URL) stays: the next engine to run here tells
+                # the server to drop what it received (TransferQueue._sweep_canceled)
+                return (
+                    f"canceled {tid}{interrupted}; the server is told to drop what it "
+                    "received when the app or alu watch run next runs here"
+                )
+            return f"canceled {tid}{interrupted}"
+        if engine_running and transfers.request(tid, "cancel"):
+            return f"asked the running engine to cancel {tid}"
+        return ""
+    return ""
 
 
 # --- library ---------------------------------------------------------------------------------
@@ -244,23 +307,44 @@ def _defaults(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def _rate_flag(text: str | None) -> Limit:
+    """A --limit-down/--limit-up given (0 is unlimited), or the saved settings' limit."""
+    return parse_rate(text) if text else SAVED
+
+
 def _run_engine(services: Services, args: argparse.Namespace) -> int:
     """The whole engine in the foreground (a headless station): sync, rules, hot folders,
-    transfers, until Ctrl+C."""
+    transfers, until Ctrl+C or SIGTERM (a service manager's stop), after which the engine is
+    stopped (in cmd_watch): running transfers stop where they are, queued again, and resume at
+    the next run. The exit status is a signal's usual one (130, 143), as for the other verbs."""
+    interrupted = Interrupted()
+    old = signal.signal(signal.SIGINT, interrupted.handler)
+    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
-        queue = services.start_engine()
-    except EngineBusy as e:
-        raise CliError(str(e)) from None
-    if args.limit_down or args.limit_up:
-        queue.set_limits(
-            parse_rate(args.limit_down) if args.limit_down else None,
-            parse_rate(args.limit_up) if args.limit_up else None,
+        try:
+            # the saved settings' caps, limits and schedule; a flag replaces its direction's
+            services.start_engine(
+                limit_down=_rate_flag(args.limit_down), limit_up=_rate_flag(args.limit_up)
+            )
+        except EngineBusy as e:
+            raise CliError(str(e)) from None
+        print(
+            "alu: engine running (feed sync, rules, hot folders, transfers); Ctrl+C stops it.",
+            flush=True,
         )
-    print("alu: engine running (feed sync, rules, hot folders, transfers); Ctrl+C stops it.")
-    stop = threading.Event()
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait(args.seconds if args.seconds else None)
-    return 0
+        deadline = time.monotonic() + args.seconds if args.seconds else None
+        while not interrupted.is_set():
+            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if left <= 0:
+                return 0
+            interrupted.wait(left)
+        # cmd_watch stops the engine (services.stop) on the way out
+        print("alu: stopping the engine; the transfers under way resume at the next run.",
+              file=sys.stderr)  # fmt: skip
+        return interrupted.status
+    finally:
+        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 def register(sub: Any) -> None:

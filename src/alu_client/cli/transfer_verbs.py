@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
+from ..core.services import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
+from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
 from ..core.transfers.queue import TransferQueue
@@ -29,13 +31,16 @@ from .common import (
     fmt_bytes,
     parse_header,
     parse_size,
+    positive_int,
 )
 
 
 def _open_engine() -> tuple[Store, EngineLock]:
     paths = default_paths().ensure()
     try:
-        lock = EngineLock(paths.engine_lock).acquire()
+        # this engine runs its own transfer only: said in the lock's file from the start, so
+        # that another `alu` waiting for a transfer here waits for the lock, not for this engine
+        lock = EngineLock(paths.engine_lock).acquire(only=frozenset(), wait=ENGINE_LOCK_WAIT)
     except EngineBusy as e:
         raise CliError(str(e)) from None
     try:
@@ -49,7 +54,7 @@ def _open_engine() -> tuple[Store, EngineLock]:
 def _run_one(
     find_or_add: Callable[[TransferQueue, Interrupted], int],
     headers: dict[str, str],
-    limit: float | None,
+    limit: Limit,
     *,
     direction: str,
     on_result: Callable[[int, dict[str, object]], None] | None = None,
@@ -66,16 +71,25 @@ def _run_one(
     )
     if on_result is not None:
         queue.on_result = on_result
-    if direction == "download":
-        queue.set_limits(limit, None)
-    else:
-        queue.set_limits(None, limit)
+    # the workstation's saved limits and schedule (Settings); --limit replaces them in the
+    # command's direction for this run
+    apply_settings(
+        queue,
+        AppSettings(store, default_paths().downloads_dir),
+        limit_down=limit if direction == "download" else SAVED,
+        limit_up=limit if direction == "upload" else SAVED,
+    )
     interrupted = Interrupted()
     old = signal.signal(signal.SIGINT, interrupted.handler)
     old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
         tid = find_or_add(queue, interrupted)
+        # This process holds the engine lock: a pause or cancel still waiting in the row was
+        # asked of an engine that died before it took it; the user's own rerun resumes the
+        # transfer, and must not stop it again at its first second.
+        queue.transfers.clear_request(tid)
         queue.only = frozenset({tid}) | (queue.only or frozenset())
+        lock.set_only(queue.only)
         line = ProgressLine(tid)
         queue.add_listener(line)
         queue.start()
@@ -83,6 +97,7 @@ def _run_one(
             t = queue.wait_for(tid, timeout=0.5)
             if t.state in ("done", "failed", "canceled", "paused"):
                 break
+        queue.remove_listener(line)  # the stop below reports once more: not onto our last line
         line.end()
         if interrupted.is_set():
             raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
@@ -111,13 +126,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     headers = dict(parse_header(h) for h in args.header)
     url = credentials_out_of(args.url, headers)
     dest = Path(args.dest).expanduser().absolute()
-    if dest.is_dir() or args.dest.endswith(("/", os.sep)):
-        name = Path(unquote(urlsplit(url).path)).name or "download"
-        dest = dest / name
+    try:
+        if dest.is_dir() or args.dest.endswith(("/", os.sep)):
+            name = Path(unquote(urlsplit(url).path)).name or "download"
+            dest = dest / name
+        dest.exists()  # a name too long, a folder that cannot be looked in: said here
+    except OSError as e:
+        raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
     sha = args.sha256.lower() if args.sha256 else None
     if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
-    limit = parse_rate(args.limit) if args.limit else None
+    limit: Limit = parse_rate(args.limit) if args.limit else SAVED
 
     def find_or_add(queue: TransferQueue, _interrupted: Interrupted) -> int:
         t = _existing(queue, "download", url, str(dest))
@@ -166,7 +185,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
             raise CliError(f"--metadata takes key=value, not {item!r}", 2)
         metadata[key] = value
     chunk = parse_size(args.chunk_size) if args.chunk_size else None
-    limit = parse_rate(args.limit) if args.limit else None
+    limit: Limit = parse_rate(args.limit) if args.limit else SAVED
 
     def find_or_add(queue: TransferQueue, interrupted: Interrupted) -> int:
         t = _existing(queue, "upload", str(path), endpoint)
@@ -223,7 +242,9 @@ def register(sub: Any) -> None:
     f.add_argument("url")
     f.add_argument("dest", help="file, or folder to put it in")
     f.add_argument("--sha256", help="expected sha256; exit 0 only when it matches")
-    f.add_argument("--segments", type=int, help="parallel streams for large files (default 4)")
+    f.add_argument(
+        "--segments", type=positive_int, help="parallel streams for large files (default 4)"
+    )
     f.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s) or 500KB (bytes/s)")
     f.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     f.set_defaults(func=cmd_fetch)
@@ -234,7 +255,7 @@ def register(sub: Any) -> None:
     t.add_argument("--chunk-size", help="e.g. 8M (default: adaptive from 16M)")
     t.add_argument(
         "--parallel",
-        type=int,
+        type=positive_int,
         help="parts in parallel when the server has concatenation (default: 4 for files of "
         "64 MiB or more when the round trip is 20 ms or more, else 1)",
     )
