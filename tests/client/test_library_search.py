@@ -225,3 +225,27 @@ def test_read_marks(tmp_path: Path) -> None:
     assert lib.unread_count() == 0
     assert Library(store, "other").unread_count() == 5
     store.close()
+
+
+def test_mark_all_read_with_a_query_marks_only_its_items(tmp_path: Path) -> None:
+    """A filtered view's "Mark all read": the matching items (loaded or not), no other."""
+    store = Store(tmp_path / "library.sqlite3")
+    lib = Library(store, PROFILE)
+    upsert_items(store, PROFILE, ITEMS[:40])
+    upsert_items(store, "other", ITEMS[:40])
+    flash = {i.id for i in ITEMS[:40] if i.priority == "flash"}
+    q = Query(priorities=("flash",), limit=1)
+    assert lib.mark_all_read(q) == len(flash) == 8
+    assert lib.mark_all_read(q) == 0
+    assert lib.unread_count() == 40 - len(flash)
+    assert {li.id for li in lib.search(Query(unread=False, limit=100)).items} == flash
+    assert Library(store, "other").unread_count() == 40
+    # words: the search's own matching (accents folded)
+    words = lib.mark_all_read(Query(text="inondations"))
+    assert words == len([i for i in ITEMS[:40] if "inondations" in i.title]) - len(
+        [i for i in ITEMS[:40] if "inondations" in i.title and i.id in flash]
+    )
+    assert words > 0
+    assert lib.mark_all_read(Query(text="!!!")) == 0  # no word: nothing matches
+    assert lib.unread_count() == 40 - len(flash) - words
+    store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def test_valid_fields_make_metadata_the_hub_accepts(tmp_path: Path) -> None:
         ({"title": "t", "priority": "now"}, "priority"),
         ({"title": "t", "country": "Kenya"}, "country"),
         ({"title": "t", "recorded_at": "yesterday"}, "recorded_at"),
+        ({"title": "t", "recorded_at": "2999-01-01"}, "recorded_at"),  # the hub refuses it
+        ({"title": "t", "recorded_at": "1899-12-31T23:00"}, "recorded_at"),
         ({"title": "t" * 501}, "title"),
         ({"title": "t", "script": "s" * 20_001}, "script"),
     ],
@@ -47,6 +50,15 @@ def test_bad_fields_name_the_field_to_fix(values: dict[str, str], field: str) ->
         UploadFields.from_mapping(values).validated()
     assert e.value.field == field
     assert str(e.value)
+
+
+def test_a_recording_date_is_taken_up_to_a_day_ahead() -> None:
+    """A workstation's clock a little ahead of the hub's is no mistake; a year ahead is."""
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)).isoformat()
+    assert UploadFields.from_mapping({"title": "t", "recorded_at": soon}).validated().recorded_at
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).isoformat()
+    with pytest.raises(FieldError, match="in the future"):
+        UploadFields.from_mapping({"title": "t", "recorded_at": later}).validated()
 
 
 def test_title_from_file_name() -> None:

@@ -23,6 +23,14 @@ _LONG_LIMIT = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
+#: the recording dates the hub takes are 1900 to two days after its today; a day here, so that a
+#: workstation's clock a little ahead of the hub's is not refused after the form closed
+EARLIEST_RECORDING = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+RECORDED_AHEAD = dt.timedelta(days=1)
+MSG_RECORDED_AHEAD = "The recording date is in the future; check it (and the camera's clock)."
+MSG_RECORDED_TOO_EARLY = "The recording date is before 1900."
+
+
 class FieldError(ValueError):
     """A field the user must fix; ``field`` names it for the form."""
 
@@ -92,6 +100,12 @@ class UploadFields:
                 ) from None
             if when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
+            # the hub takes 1900 to two days after its today: refused here, the form keeps
+            # what was typed (refused by the hub, the upload failed after the form closed)
+            if when < EARLIEST_RECORDING:
+                raise FieldError("recorded_at", MSG_RECORDED_TOO_EARLY)
+            if when > dt.datetime.now(dt.UTC) + RECORDED_AHEAD:
+                raise FieldError("recorded_at", MSG_RECORDED_AHEAD)
             out.recorded_at = when.isoformat()
         return out
 

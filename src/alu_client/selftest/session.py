@@ -389,9 +389,7 @@ class SelfTest:
         services = Services(self.paths, self.secrets)
         settings = AppSettings(services.store, self.paths.downloads_dir)
         try:
-            services.start_engine(
-                max_downloads=settings.max_downloads, max_uploads=settings.max_uploads
-            )
+            services.start_engine()  # with the saved caps, limits and schedule
         except BaseException:
             services.stop()
             raise

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,18 +183,28 @@ def _guard(row: sqlite3.Row) -> tuple[Any, ...]:
 
 
 def check_files(
-    store: Store, profile: str, limit: int | None = None, *, now: float | None = None
+    store: Store,
+    profile: str,
+    limit: int | None = None,
+    *,
+    now: float | None = None,
+    item_ids: Sequence[str] | None = None,
 ) -> CheckReport:
     """Stat the present and missing files of ``profile``, least recently checked first
-    (``limit`` bounds how many: a rolling check over a large library). A file gone, moved,
-    unreachable or of another size becomes missing with the reason; a missing one found again
-    at its place with its size is present again."""
+    (``limit`` bounds how many: a rolling check over a large library; ``item_ids``: only the
+    files of these items). A file gone, moved, unreachable or of another size becomes missing
+    with the reason; a missing one found again at its place with its size is present again."""
     now = time.time() if now is None else now
+    only, ids = "", list(dict.fromkeys(item_ids or ()))[:500]
+    if item_ids is not None:
+        if not ids:
+            return CheckReport()
+        only = f" AND item_id IN ({', '.join('?' * len(ids))})"
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at"
-        " FROM library_files WHERE profile = ? AND state IN ('present', 'missing')"
+        "SELECT id, item_id, rendition, path, size, state, verified_at"  # noqa: S608 - "?" only
+        f" FROM library_files WHERE profile = ? AND state IN ('present', 'missing'){only}"
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
-        (profile, -1 if limit is None else limit),
+        (profile, *ids, -1 if limit is None else limit),
     )
     looked = [(row, _look(Path(row["path"]), row["size"])) for row in rows]
     missing: list[MissingFile] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..store import Store
 from . import files as _files
@@ -61,7 +61,11 @@ class Library:
                 changed += cur.rowcount
         return changed
 
-    def mark_all_read(self) -> int:
+    def mark_all_read(self, q: Query | None = None) -> int:
+        """Mark read every unread item, or every one matching ``q`` (its filters and words;
+        cursors and limit ignored), in one statement; returns how many changed."""
+        if q is not None:
+            return _search.mark_read(self.store, self.profile, q, time.time())
         with self.store.write() as conn:
             cur = conn.execute(
                 "UPDATE items SET read_at = ? WHERE profile = ? AND read_at IS NULL",
@@ -74,8 +78,12 @@ class Library:
     def files(self, item_id: str) -> list[LibraryFile]:
         return _search.files_of(self.store, self.profile, [item_id]).get(item_id, [])
 
-    def check_files(self, limit: int | None = None) -> CheckReport:
-        return _files.check_files(self.store, self.profile, limit)
+    def check_files(
+        self, limit: int | None = None, *, item_ids: Sequence[str] | None = None
+    ) -> CheckReport:
+        """Stat the files (all, ``limit`` of them, or those of ``item_ids``, at most 500
+        items) and record which are missing or back: see ``files.check_files``."""
+        return _files.check_files(self.store, self.profile, limit, item_ids=item_ids)
 
     def apply_retention(
         self, max_age_days: float | None, max_total_bytes: int | None, *, now: float

@@ -199,6 +199,28 @@ def search(store: Store, profile: str, q: Query) -> Page:
     )
 
 
+def mark_read(store: Store, profile: str, q: Query, now: float) -> int:
+    """Mark every unread item matching ``q`` read (cursors and limit ignored) in one
+    statement; returns how many changed."""
+    for strict in (False, True):
+        built = _where(profile, q, strict)
+        if built is None:
+            return 0
+        where, params = built
+        try:
+            with store.write() as conn:
+                cur = conn.execute(
+                    "UPDATE items SET read_at = ? WHERE read_at IS NULL AND pk IN"  # noqa: S608
+                    f" (SELECT i.pk FROM items i WHERE {where})",
+                    (now, *params),
+                )
+                return cur.rowcount
+        except sqlite3.OperationalError as e:  # as in ``_run``: words split, tried again
+            if "fts5" not in str(e) or strict:
+                raise
+    return 0
+
+
 def count(store: Store, profile: str, q: Query, cap: int = COUNT_CAP) -> MatchCount:
     """How many items match ``q`` (cursors and limit ignored), counting up to ``cap``."""
     rows = _run(
