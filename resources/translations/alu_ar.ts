@@ -5,11 +5,20 @@
     <name>BandwidthLimitBox</name>
     <message>
         <source>Bandwidth limit</source>
+        <extracomment>(down, up) when the two directions have limits of their own (set in the settings)</extracomment>
         <translation>حدّ السرعة</translation>
+    </message>
+    <message>
+        <source>The weekly schedule sets the limit at this hour; change it in Settings.</source>
+        <translation>الجدول الأسبوعي يحدد الحد في هذه الساعة؛ غيّره من الإعدادات.</translation>
     </message>
     <message>
         <source>Highest speed for downloads and for uploads, each</source>
         <translation>أقصى سرعة للتنزيل وللرفع، لكلٍّ منهما</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2</source>
+        <translation>↓ %1  ↑ %2</translation>
     </message>
     <message>
         <source>Custom…</source>
@@ -402,6 +411,7 @@
     <name>FeedPanel</name>
     <message>
         <source>{count} unread</source>
+        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
         <translation>{count} غير مقروءة</translation>
     </message>
     <message>
@@ -423,6 +433,14 @@
     <message>
         <source>Something went wrong: {error}</source>
         <translation>حدث خطأ: {error}</translation>
+    </message>
+    <message>
+        <source>Already downloaded: “{title}”</source>
+        <translation>سبق تنزيلها: «{title}»</translation>
+    </message>
+    <message>
+        <source>Already downloaded: “{title}” and {count} more</source>
+        <translation>سبق تنزيلها: «{title}» و{count} غيرها</translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -451,6 +469,10 @@
     <message>
         <source>Mark all &amp;read</source>
         <translation>تعليم الكل &amp;مقروءًا</translation>
+    </message>
+    <message>
+        <source>Mark as read every item the filters and the search show</source>
+        <translation>تعليم كل المواد التي تعرضها عوامل التصفية والبحث كمقروءة</translation>
     </message>
     <message>
         <source>Feed commands</source>
@@ -1006,6 +1028,16 @@
         <translation>الملف مفقود</translation>
     </message>
     <message>
+        <source>{rendition}: {details}</source>
+        <extracomment>a rendition and what is known of it: &quot;Broadcast: 160 kB, 640×360&quot;</extracomment>
+        <translation>{rendition}: {details}</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <extracomment>between the details of a rendition: &quot;160 kB, 640×360, on this workstation&quot;</extracomment>
+        <translation>، </translation>
+    </message>
+    <message>
         <source>{name} — not examined yet</source>
         <translation>{name} — لم يُفحص بعد</translation>
     </message>
@@ -1182,6 +1214,14 @@
         <translation>في الانتظار</translation>
     </message>
     <message>
+        <source>Paused</source>
+        <translation>متوقفة مؤقتًا</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>فشل التنزيل</translation>
+    </message>
+    <message>
         <source>Downloaded</source>
         <translation>منزَّلة</translation>
     </message>
@@ -1226,6 +1266,18 @@
     <message>
         <source>Could not copy to {folder}: {error}</source>
         <translation>تعذّر النسخ إلى {folder}: {error}</translation>
+    </message>
+    <message>
+        <source>Copied 1 file to {folder}</source>
+        <translation>تم نسخ ملف واحد إلى {folder}</translation>
+    </message>
+    <message>
+        <source>Copied {count} files to {folder}</source>
+        <translation>تم نسخ {count} من الملفات إلى {folder}</translation>
+    </message>
+    <message>
+        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
+        <translation>تم نسخ {count} من أصل {total} من الملفات إلى {folder}؛ لم يُنسخ: {failed}</translation>
     </message>
     <message>
         <source>Delete local files</source>
@@ -2395,8 +2447,20 @@ Keep the sign-in in plain text anyway?</source>
         <translation>بلا حدّ</translation>
     </message>
     <message>
-        <source>A bandwidth limit slows the transfers (Settings or Transfers tab).</source>
-        <translation>حدّ لعرض النطاق يبطئ عمليات النقل (الإعدادات أو تبويب عمليات النقل).</translation>
+        <source>Limit set by the weekly schedule: ↓ %1  ↑ %2 (Settings).</source>
+        <translation>حدّ يفرضه الجدول الأسبوعي: ↓ %1  ↑ %2 (الإعدادات).</translation>
+    </message>
+    <message>
+        <source>Bandwidth limit: ↓ %1  ↑ %2 (Settings or Transfers tab).</source>
+        <translation>حدّ عرض النطاق: ↓ %1  ↑ %2 (الإعدادات أو تبويب عمليات النقل).</translation>
+    </message>
+    <message>
+        <source>unlimited</source>
+        <translation>بلا حدّ</translation>
+    </message>
+    <message>
+        <source>No limit at this hour; the weekly schedule sets one at other hours.</source>
+        <translation>لا حدّ في هذه الساعة؛ الجدول الأسبوعي يفرض حدًّا في ساعات أخرى.</translation>
     </message>
     <message>
         <source>Transfers use all the bandwidth they can.</source>
@@ -2474,6 +2538,7 @@ Keep the sign-in in plain text anyway?</source>
     <name>TransfersModel</name>
     <message>
         <source>{done} of {total}</source>
+        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them</extracomment>
         <translation>{done} من {total}</translation>
     </message>
     <message>
@@ -2559,6 +2624,10 @@ Keep the sign-in in plain text anyway?</source>
     <message>
         <source>Waiting to retry</source>
         <translation>بانتظار إعادة المحاولة</translation>
+    </message>
+    <message>
+        <source>Verifying</source>
+        <translation>جارٍ التحقق</translation>
     </message>
 </context>
 <context>
@@ -2798,6 +2867,10 @@ Keep the sign-in in plain text anyway?</source>
         <translation>فشل التنزيل</translation>
     </message>
     <message>
+        <source>{name}: {problem}</source>
+        <translation>{name}: {problem}</translation>
+    </message>
+    <message>
         <source>Show ALU Desk</source>
         <translation>إظهار ALU Desk</translation>
     </message>
@@ -3027,6 +3100,14 @@ Keep the sign-in in plain text anyway?</source>
     <message>
         <source>This is too long (at most {limit} characters).</source>
         <translation>هذا طويل جداً (الحد الأقصى لعدد الأحرف: {limit}).</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>
+        <translation>تاريخ التسجيل في المستقبل؛ تحقّق منه (ومن ساعة الكاميرا).</translation>
+    </message>
+    <message>
+        <source>The recording date is before 1900.</source>
+        <translation>تاريخ التسجيل قبل عام 1900.</translation>
     </message>
     <message>
         <source>A title is needed.</source>

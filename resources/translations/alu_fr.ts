@@ -5,11 +5,20 @@
     <name>BandwidthLimitBox</name>
     <message>
         <source>Bandwidth limit</source>
+        <extracomment>(down, up) when the two directions have limits of their own (set in the settings)</extracomment>
         <translation>Limite de débit</translation>
+    </message>
+    <message>
+        <source>The weekly schedule sets the limit at this hour; change it in Settings.</source>
+        <translation>Le calendrier hebdomadaire fixe la limite à cette heure ; modifiez-le dans les Réglages.</translation>
     </message>
     <message>
         <source>Highest speed for downloads and for uploads, each</source>
         <translation>Débit maximal, pour les téléchargements comme pour les envois</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2</source>
+        <translation>↓ %1  ↑ %2</translation>
     </message>
     <message>
         <source>Custom…</source>
@@ -402,6 +411,7 @@
     <name>FeedPanel</name>
     <message>
         <source>{count} unread</source>
+        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
         <translation>{count} non lus</translation>
     </message>
     <message>
@@ -423,6 +433,14 @@
     <message>
         <source>Something went wrong: {error}</source>
         <translation>Un problème est survenu : {error}</translation>
+    </message>
+    <message>
+        <source>Already downloaded: “{title}”</source>
+        <translation>Déjà téléchargé : « {title} »</translation>
+    </message>
+    <message>
+        <source>Already downloaded: “{title}” and {count} more</source>
+        <translation>Déjà téléchargés : « {title} » et {count} autres</translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -451,6 +469,10 @@
     <message>
         <source>Mark all &amp;read</source>
         <translation>Tout marquer comme &amp;lu</translation>
+    </message>
+    <message>
+        <source>Mark as read every item the filters and the search show</source>
+        <translation>Marquer comme lus tous les éléments affichés par les filtres et la recherche</translation>
     </message>
     <message>
         <source>Feed commands</source>
@@ -1006,6 +1028,16 @@
         <translation>fichier introuvable</translation>
     </message>
     <message>
+        <source>{rendition}: {details}</source>
+        <extracomment>a rendition and what is known of it: &quot;Broadcast: 160 kB, 640×360&quot;</extracomment>
+        <translation>{rendition} : {details}</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <extracomment>between the details of a rendition: &quot;160 kB, 640×360, on this workstation&quot;</extracomment>
+        <translation>, </translation>
+    </message>
+    <message>
         <source>{name} — not examined yet</source>
         <translation>{name} — pas encore analysé</translation>
     </message>
@@ -1182,6 +1214,14 @@
         <translation>En attente</translation>
     </message>
     <message>
+        <source>Paused</source>
+        <translation>En pause</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>Échec</translation>
+    </message>
+    <message>
         <source>Downloaded</source>
         <translation>Téléchargé</translation>
     </message>
@@ -1226,6 +1266,18 @@
     <message>
         <source>Could not copy to {folder}: {error}</source>
         <translation>Impossible de copier dans {folder} : {error}</translation>
+    </message>
+    <message>
+        <source>Copied 1 file to {folder}</source>
+        <translation>1 fichier copié dans {folder}</translation>
+    </message>
+    <message>
+        <source>Copied {count} files to {folder}</source>
+        <translation>{count} fichiers copiés dans {folder}</translation>
+    </message>
+    <message>
+        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
+        <translation>{count} fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</translation>
     </message>
     <message>
         <source>Delete local files</source>
@@ -2395,8 +2447,20 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Sans limite</translation>
     </message>
     <message>
-        <source>A bandwidth limit slows the transfers (Settings or Transfers tab).</source>
-        <translation>Une limite de débit ralentit les transferts (Paramètres ou onglet Transferts).</translation>
+        <source>Limit set by the weekly schedule: ↓ %1  ↑ %2 (Settings).</source>
+        <translation>Limite fixée par le calendrier hebdomadaire : ↓ %1  ↑ %2 (Réglages).</translation>
+    </message>
+    <message>
+        <source>Bandwidth limit: ↓ %1  ↑ %2 (Settings or Transfers tab).</source>
+        <translation>Limite de débit : ↓ %1  ↑ %2 (Réglages ou onglet Transferts).</translation>
+    </message>
+    <message>
+        <source>unlimited</source>
+        <translation>illimité</translation>
+    </message>
+    <message>
+        <source>No limit at this hour; the weekly schedule sets one at other hours.</source>
+        <translation>Pas de limite à cette heure ; le calendrier hebdomadaire en fixe une à d’autres heures.</translation>
     </message>
     <message>
         <source>Transfers use all the bandwidth they can.</source>
@@ -2474,6 +2538,7 @@ Conserver quand même la connexion en clair ?</translation>
     <name>TransfersModel</name>
     <message>
         <source>{done} of {total}</source>
+        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them</extracomment>
         <translation>{done} sur {total}</translation>
     </message>
     <message>
@@ -2559,6 +2624,10 @@ Conserver quand même la connexion en clair ?</translation>
     <message>
         <source>Waiting to retry</source>
         <translation>Nouvel essai sous peu</translation>
+    </message>
+    <message>
+        <source>Verifying</source>
+        <translation>Vérification</translation>
     </message>
 </context>
 <context>
@@ -2798,6 +2867,10 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Échec du téléchargement</translation>
     </message>
     <message>
+        <source>{name}: {problem}</source>
+        <translation>{name} : {problem}</translation>
+    </message>
+    <message>
         <source>Show ALU Desk</source>
         <translation>Afficher ALU Desk</translation>
     </message>
@@ -3027,6 +3100,14 @@ Conserver quand même la connexion en clair ?</translation>
     <message>
         <source>This is too long (at most {limit} characters).</source>
         <translation>Trop long (au plus {limit} caractères).</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>
+        <translation>La date d’enregistrement est dans le futur ; vérifiez-la (et l’horloge de la caméra).</translation>
+    </message>
+    <message>
+        <source>The recording date is before 1900.</source>
+        <translation>La date d’enregistrement est antérieure à 1900.</translation>
     </message>
     <message>
         <source>A title is needed.</source>

@@ -207,11 +207,8 @@ class Desk(QObject):
         from alu_client.ui.tasks import TaskRunner
 
         def start_engine(_report: Any) -> None:
-            queue = services.start_engine(
-                max_downloads=settings.max_downloads, max_uploads=settings.max_uploads
-            )
-            queue.set_limits(settings.limit_down, settings.limit_up)
-            queue.set_schedule(settings.schedule)
+            # the saved caps, limits and schedule: applied by the core, as for the CLI
+            services.start_engine()
 
         try:
             run_with_progress(

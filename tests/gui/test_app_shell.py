@@ -5,7 +5,10 @@ single-instance guard, and ``python -m alu_client.app --demo`` in a subprocess."
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QSystemTrayIcon, QWidget
 
 from alu_client import __version__
@@ -28,14 +32,21 @@ from alu_client.core.settings import AppSettings
 from alu_client.core.store import Store
 from alu_client.core.sync import SyncStatus
 from alu_client.core.transfers.queue import Progress
+from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.ui import main_window as main_window_module
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.composition import RealPanels, Unavailable
+from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
+from alu_client.ui.models.items import COL_TITLE
 from alu_client.ui.single_instance import SingleInstance, instance_key
 from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer_version
 from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.feed import FeedPanel, preview_file_ready
+from alu_client.ui.views.history import HistoryPanel
+from alu_client.ui.views.library import PLAYER_MODULE, LibraryPanel
 from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
 
 PASSWORD = "pw-shell-1234"
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,6 +237,152 @@ def test_pause_all_and_resume_all_from_the_menu(qtbot: Any, shell: Shell, clip: 
     qtbot.waitUntil(lambda: state() == "queued")
 
 
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+def ambiguous(qtlog: Any) -> list[str]:
+    """What Qt says when two shortcuts own one key (and it then runs neither)."""
+    return [r.message for r in qtlog.records if "Ambiguous shortcut" in r.message]
+
+
+def focus_in(qtbot: Any, window: MainWindow, widget: QWidget) -> None:
+    window.activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(lambda: window.isActiveWindow() and widget.hasFocus())
+
+
+def test_f5_syncs_on_every_tab_and_on_history_reads_it_again(
+    qtbot: Any, shell: Shell, qtlog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = shell.window
+    history = window.history
+    assert isinstance(history, HistoryPanel)
+    sync = shell.services.sync
+    assert sync is not None
+    woken: list[bool] = []
+    monkeypatch.setattr(sync, "sync_now", lambda: woken.append(True))
+    qtbot.waitUntil(lambda: not history._refreshing)  # the first reading is done
+    refreshed: list[bool] = []
+    history.refreshed.connect(lambda: refreshed.append(True))
+    window.tabs.setCurrentWidget(history)
+    focus_in(qtbot, window, history.view)
+    qtbot.keyClick(history.view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: refreshed == [True])
+    assert woken == [True]  # one owner of F5: Sync now, which re-reads the tab shown
+    # elsewhere F5 is Sync now
+    window.tabs.setCurrentWidget(window.feed)
+    feed_view = window.feed.view
+    focus_in(qtbot, window, feed_view)
+    qtbot.keyClick(feed_view, Qt.Key.Key_F5)
+    assert woken == [True, True]
+    assert window.status.currentMessage() == "Checking the hub for new items…"
+    assert ambiguous(qtlog) == []
+    assert menu_action(window, "transfers", "sync-now").toolTip().endswith("(F5)")
+
+
+def test_pause_all_and_resume_all_keys_work_on_every_tab(
+    qtbot: Any, shell: Shell, clip: Path, qtlog: Any
+) -> None:
+    window = shell.window
+    queue = shell.services.queue
+    assert queue is not None
+    queue.caps["download"] = 0  # nothing runs: the transfer stays queued until paused
+    tid = shell.services.download(shell.hub.publish(clip, title="Market day in Dakar"))
+
+    def state() -> str:
+        t = queue.transfers.get(tid)
+        return t.state if t else ""
+
+    assert state() == "queued"
+    window.tabs.setCurrentWidget(window.feed)  # the Transfers tab is hidden
+    focus_in(qtbot, window, window.feed.view)
+    qtbot.keyClick(window.feed.view, Qt.Key.Key_P, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: state() == "paused")
+    window.tabs.setCurrentWidget(window.library)
+    focus_in(qtbot, window, window.library.current_view)
+    qtbot.keyClick(window.library.current_view, Qt.Key.Key_R, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: state() == "queued")
+    # on the Transfers tab too: one owner of the keys, no ambiguity with its own buttons
+    window.tabs.setCurrentWidget(window.transfers)
+    focus_in(qtbot, window, window.transfers.view)
+    qtbot.keyClick(window.transfers.view, Qt.Key.Key_P, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: state() == "paused")
+    qtbot.keyClick(window.transfers.view, Qt.Key.Key_R, CTRL_SHIFT)
+    qtbot.waitUntil(lambda: state() == "queued")
+    assert ambiguous(qtlog) == []
+    assert menu_action(window, "transfers", "pause-all").toolTip() == (
+        "Pause every transfer (Ctrl+Shift+P)"
+    )
+
+
+def test_the_library_view_outlasts_a_restart(qtbot: Any, shell: Shell) -> None:
+    window = shell.window
+    library = window.library
+    assert isinstance(library, LibraryPanel)
+    assert library.views.currentWidget() is library.grid  # thumbnails the first time
+    library.list_action.trigger()
+    with qtbot.waitSignal(window.quit_requested, timeout=15_000):
+        window.quit()
+    services = Services(shell.services.paths, shell.services.secrets)
+    again = build_window(qtbot, services, None)
+    try:
+        assert isinstance(again.library, LibraryPanel)
+        assert again.library.views.currentWidget() is again.library.table
+        assert again.library.list_action.isChecked()
+    finally:
+        again.shutdown()
+
+
+@pytest.mark.skipif(importlib.util.find_spec(PLAYER_MODULE) is None, reason="no player")
+def test_space_pauses_what_the_feed_previews(qtbot: Any, shell: Shell, clip: Path) -> None:
+    window = shell.window
+    library, feed = window.library, window.feed
+    assert isinstance(library, LibraryPanel) and isinstance(feed, FeedPanel)
+    item_id = shell.hub.publish(clip, title="Harbour fire")
+    queue = shell.services.queue
+    assert queue is not None
+    done = queue.wait_for(shell.services.download(item_id, "broadcast"), timeout=60)
+    assert done.state == "done", done.last_error
+    window.tabs.setCurrentWidget(feed)
+
+    def downloaded() -> bool:  # the feed's row knows its file is here
+        row = feed.model.row_of(item_id)
+        return row is not None and preview_file_ready(feed.model.item_at(row))
+
+    qtbot.waitUntil(downloaded, timeout=20_000)
+    # the user had searched the Library before: its search box had the focus there
+    window.tabs.setCurrentWidget(library)
+    focus_in(qtbot, window, library.filters.search)
+    window.tabs.setCurrentWidget(feed)
+    focus_in(qtbot, window, feed.view)
+    index = feed.model.index(feed.model.row_of(item_id) or 0, COL_TITLE)
+    feed.view.scrollTo(index)
+    rect = feed.view.visualRect(index)
+    qtbot.mouseClick(feed.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: [li.id for li in feed.selected_items()] == [item_id])
+    qtbot.waitUntil(feed.preview_action.isEnabled, timeout=20_000)
+    player = library.player
+    assert player is not None
+    with qtbot.waitSignal(
+        player.playback_state_changed,
+        check_params_cb=lambda s: s == QMediaPlayer.PlaybackState.PlayingState,
+        timeout=10_000,
+    ):
+        qtbot.keyClick(feed.view, Qt.Key.Key_Space)  # the Feed's Space: Preview
+    assert window.tabs.currentWidget() is library
+    # the focus is on the item previewed (not the search box); the picture's own window may
+    # take it as it starts (offscreen does): the player's keys work there too
+    focused = QApplication.focusWidget()
+    assert focused is library.current_view or player.stage.isAncestorOf(focused)
+    with qtbot.waitSignal(
+        player.playback_state_changed,
+        check_params_cb=lambda s: s == QMediaPlayer.PlaybackState.PausedState,
+        timeout=10_000,
+    ):
+        qtbot.keyClick(focused, Qt.Key.Key_Space)  # the Library's Space: pause
+    assert library.filters.search.text() == ""
+
+
 def test_arabic_turns_the_window_right_to_left_live(qtbot: Any, shell: Shell) -> None:
     window = shell.window
     assert window.layoutDirection() == Qt.LayoutDirection.LeftToRight
@@ -357,6 +514,29 @@ def test_closing_hides_to_the_tray_when_there_is_one(
         window.shutdown()
 
 
+def test_the_trays_tooltip_follows_a_language_change(
+    qtbot: Any,
+    qapp: QApplication,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It stayed in the old language (the tray re-sent the words it had been given)."""
+    monkeypatch.setattr(main_window_module, "tray_available", lambda: True)
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    services.start_engine(media=False)
+    window = build_window(qtbot, services, SimplePanels())
+    try:
+        assert window.tray is not None
+        tray = window.tray
+        qtbot.waitUntil(lambda: "Online" in tray.icon.toolTip(), timeout=10_000)
+        install_translators(qapp, "fr")
+        qtbot.waitUntil(lambda: "En ligne" in tray.icon.toolTip(), timeout=5000)
+    finally:
+        install_translators(qapp, "en")
+        window.shutdown()
+
+
 # --- status bar and tray feed -----------------------------------------------------------------
 
 
@@ -390,8 +570,42 @@ def test_the_status_bar_sums_speeds_and_counts_transfers(qtbot: Any) -> None:
     assert bar.connection.toolTip() == "The hub did not answer in time."
     bar.set_limits(250_000, None)
     assert bar.limit.text() == "Limit on"
+    assert (
+        bar.limit.toolTip()
+        == "Bandwidth limit: ↓ 2 Mbit/s  ↑ unlimited (Settings or Transfers tab)."
+    )
     bar.set_limits(None, None)
     assert bar.limit.text() == "No limit"
+    # a weekly schedule that limits at other hours only: nothing limits now
+    bar.set_limits(None, None, True)
+    assert bar.limit.text() == "No limit"
+    assert "other hours" in bar.limit.toolTip()
+    bar.set_limits(125_000, 125_000, True, by_rule=True)
+    assert bar.limit.text() == "Limit on"
+    assert bar.limit.toolTip().startswith("Limit set by the weekly schedule: ↓ 1 Mbit/s")
+
+
+def test_the_status_bar_says_a_limit_only_when_one_applies_now(shell: Shell) -> None:
+    """A weekly schedule whose periods are at other hours limits nothing now: the status bar
+    said "Limit on" while the Transfers tab said "Unlimited"."""
+    queue = shell.services.queue
+    assert queue is not None
+    window = shell.window
+    now = datetime.datetime.now()
+    later = (now + datetime.timedelta(hours=3)).time().replace(minute=0, second=0, microsecond=0)
+    elsewhere = ScheduleRule(
+        frozenset({(now.weekday() + 3) % 7}), later, later.replace(minute=30), 1000.0, 1000.0
+    )
+    queue.set_schedule(Schedule([elsewhere]))
+    window._show_limits()
+    assert window.status.limit.text() == "No limit"
+    everywhere = ScheduleRule(frozenset(range(7)), datetime.time(0), datetime.time(0), 1000.0, None)
+    queue.set_schedule(Schedule([everywhere]))
+    window._show_limits()
+    assert window.status.limit.text() == "Limit on"
+    queue.set_schedule(None)
+    window._show_limits()
+    assert window.status.limit.text() == "No limit"
 
 
 # --- one app per data folder ------------------------------------------------------------------
@@ -526,3 +740,46 @@ def test_a_window_opened_after_the_sync_went_online_says_online(
         assert window.status.state == "online"
     finally:
         window.shutdown()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TIME_WAIT on the listening port: Linux")
+def test_the_demo_keeps_its_port_when_restarted_at_once() -> None:
+    """The demo that just quit leaves connections in TIME_WAIT on its port: the next start
+    took the port for taken and moved the hub (a new profile, an empty library)."""
+    from alu_client.ui.demo import _port_free
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn listens
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+    client.close()
+    server.close()
+    # free once the closes have gone through (TIME_WAIT lasts a minute: the old probe never was)
+    wait_until(lambda: _port_free(port), timeout=3, what="the port of a demo that just quit")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        assert not _port_free(busy.getsockname()[1])  # a port in use is still seen as taken
+    finally:
+        busy.close()
+
+
+def test_arabic_counts_use_the_digits_of_the_rest_of_the_screen(
+    qtbot: Any, qapp: QApplication, plain: Shell
+) -> None:
+    install_translators(qapp, "ar")
+    window = plain.window
+    qtbot.waitUntil(lambda: window.tabs.tabText(TAB_LIBRARY) != "Library")
+    plain.window.feed.unread_changed.emit(29)
+    assert window.tabs.tabText(TAB_FEED) == "الموجز (٢٩)"
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_activity(Activity(0, 0, 2, 13))
+    text = bar.activity_label.text()
+    assert "٢" in text and "١٣" in text
+    assert not any(ch in "0123456789" for ch in text), text

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QTableView
 from alu_client.core.hub import Item, Rendition
 from alu_client.core.library import Library, LibraryItem, Query, upsert_items
 from alu_client.core.store import Store
+from alu_client.core.store.transfers import TransferStore
 from alu_client.ui.delegates_items import FLASH_COLOR, clip_length, relative_time
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models.items import (
@@ -198,3 +199,75 @@ def test_refresh_merges_in_place(qtbot: Any, model: ItemsModel, library: Library
     # read marks shown without a store read
     model.set_read([keep])
     assert model.index(model.row_of(keep) or 0, COL_STATE).data() == ""
+
+
+def test_refresh_when_everything_is_loaded_finds_older_items(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """Every page loaded, an item older than every row newly matches (a download of
+    yesterday's story in the Library): a refresh shows it, in its place, selection kept."""
+    library.mark_read([make_item(n).id for n in range(451, 481)])
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.show()
+    model.set_query(Query(unread=False))
+    qtbot.waitUntil(lambda: model.rowCount() == 30)
+    settle(qtbot, model)
+    assert not model.canFetchMore(model.index(-1, -1))  # nothing more to page in
+    view.selectRow(4)
+    chosen = model.item_at(4).id
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    library.mark_read(["it000007", "it000300"])  # older than every row
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+    assert seqs(model) == [*range(480, 450, -1), 300, 7]
+    assert [model.item_at(i.row()).id for i in view.selectionModel().selectedRows()] == [chosen]
+    assert resets == []
+
+
+def test_refresh_with_pages_left_reads_only_down_to_the_last_row(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """Older items that match now come with the next page, not with a refresh (which stays
+    as cheap as the rows loaded)."""
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    upsert_items(library.store, PROFILE, [make_item(501)])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+    assert seqs(model) == list(range(501, 400, -1))
+    model.fetchMore(model.index(-1, -1))
+    settle(qtbot, model)
+    assert seqs(model)[-1] == 301
+
+
+def test_state_follows_the_downloads_as_transfers_show_them(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """Queued (or under way), paused and failed downloads each say so, as the Transfers tab
+    does; canceled ones are forgotten; one under way wins over an older failed one."""
+    transfers = TransferStore(library.store)
+
+    def download(seq: int, state: str) -> None:
+        tid = transfers.add("download", "http://hub/x", f"/tmp/{seq}.mp4", item_id=f"it{seq:06d}")
+        if state != "queued":
+            transfers.set_state(tid, state, only_from=("queued",))
+
+    download(500, "queued")
+    download(499, "paused")
+    download(498, "failed")
+    download(497, "canceled")
+    download(496, "failed")
+    download(496, "queued")
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    states = [model.index(r, COL_STATE).data(STATE_ROLE) for r in range(6)]
+    assert states == ["queued", "paused", "failed", "new", "queued", "new"]
+    texts = [model.index(r, COL_STATE).data() for r in range(3)]
+    assert texts == ["Queued", "Paused", "Failed"]

@@ -4,14 +4,15 @@ newest first, a new push arriving live at the top with the selection kept, filte
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
+from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QWidget
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
@@ -19,9 +20,10 @@ from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
 from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.delegates_items import relative_time
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import STATE_ROLE
-from alu_client.ui.models.items import COL_STATE, COL_TITLE
+from alu_client.ui.models.items import COL_PRIORITY, COL_PUBLISHED, COL_STATE, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
 from tests.support.livehub import LiveHub
@@ -245,3 +247,104 @@ def test_arabic_translates_the_feed_and_lays_it_out_right_to_left(
     assert feed.model.headerData(COL_TITLE, Qt.Orientation.Horizontal) == "العنوان"
     assert feed.filters.language.itemText(0) == "كل اللغات"
     assert feed.model.index(0, COL_STATE).data() == "جديدة"
+
+
+def test_mark_all_read_marks_what_the_filters_show(
+    qtbot: Any, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    qtbot.waitUntil(lambda: feed.unread == 3)
+    pick(qtbot, feed.filters.priority, "flash")
+    qtbot.waitUntil(lambda: shown_ids(feed) == [pushes["ar"]])
+    qtbot.mouseClick(
+        feed.toolbar.widgetForAction(feed.mark_all_read_action), Qt.MouseButton.LeftButton
+    )
+    qtbot.waitUntil(lambda: feed.unread == 2)
+    assert feed.model.index(0, COL_STATE).data(STATE_ROLE) == "seen"
+    unread = {i for i in pushes.values() if not desk.library.get(i).read}  # type: ignore[union-attr]
+    assert unread == {pushes["en"], pushes["fr"]}
+    # without a filter it is everything
+    pick(qtbot, feed.filters.priority, None)
+    qtbot.waitUntil(lambda: len(shown_ids(feed)) == 3)
+    feed.mark_all_read_action.trigger()
+    qtbot.waitUntil(lambda: feed.unread == 0)
+
+
+def test_download_skips_a_file_already_here_and_takes_one_deleted_by_hand(
+    qtbot: Any, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    assert desk.queue is not None
+    click_row(qtbot, feed, 2)
+    qtbot.mouseClick(feed.toolbar.widgetForAction(feed.download_action), Qt.MouseButton.LeftButton)
+    state = feed.model.index(2, COL_STATE)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "downloaded", timeout=30_000)
+    first = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
+    assert first is not None and first.path.exists()
+    # downloaded: Download is off for it (the proxy is not here: that one is on)
+    qtbot.waitUntil(lambda: not feed.download_action.isEnabled())
+    assert feed.download_proxy_action.isEnabled()
+
+    # with items not downloaded selected too, Download takes those and says it skipped it
+    feed.view.selectAll()
+    qtbot.waitUntil(feed.download_action.isEnabled)
+    with qtbot.waitSignal(feed.model.rows_loaded, timeout=10_000):
+        feed.download_action.trigger()
+    qtbot.waitUntil(lambda: not feed.message.isHidden())
+    assert feed.message.text() == "Already downloaded: “Floods in the north”"
+    downloads = desk.queue.transfers.all(None, "download")
+    assert sorted(t.item_id or "" for t in downloads) == sorted(pushes.values())
+    qtbot.waitUntil(
+        lambda: all(t.state == "done" for t in desk.queue.transfers.all(None, "download")),  # type: ignore[union-attr]
+        timeout=30_000,
+    )
+    kept = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
+    assert kept is not None and kept.path == first.path and kept.present
+    assert len(list(first.path.parent.glob("*"))) == 3  # one file per item: no "(2)" copy
+
+    # deleted by hand: selecting it shows it missing, and Download fetches it again
+    first.path.unlink()
+    click_row(qtbot, feed, 2)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "missing", timeout=10_000)
+    qtbot.waitUntil(feed.download_action.isEnabled)
+    feed.message.hide()
+    qtbot.mouseClick(feed.toolbar.widgetForAction(feed.download_action), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "downloaded", timeout=30_000)
+    again = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
+    assert again is not None and again.present and again.path.exists()
+    assert feed.message.isHidden()
+
+
+def test_short_columns_show_whole_values_and_the_state_stays_in_sight(
+    qtbot: Any, qapp: QApplication, feed: FeedPanel
+) -> None:
+    # the Feed tab of the window at its default size (1280×820)
+    feed.resize(1270, 700)
+    view, header = feed.view, feed.view.horizontalHeader()
+    bold = QFont(view.font())
+    bold.setBold(True)
+    fm = QFontMetrics(bold)
+    margin = 2 * (view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1)
+    now = dt.datetime.now(dt.UTC)
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("ItemsModel", text)
+
+    for lang, download in (("fr", "&Télécharger"), ("ar", "&تنزيل"), ("en", "&Download")):
+        install_translators(qapp, lang)
+        qtbot.waitUntil(lambda d=download: feed.download_action.text() == d)
+        qtbot.wait(50)
+        assert view.horizontalScrollBar().maximum() == 0, lang  # nothing off to the side
+        assert header.sectionSize(COL_STATE) >= fm.horizontalAdvance(tr("Downloaded"))
+        shown = {
+            COL_PRIORITY: [tr("Flash"), tr("Urgent"), tr("Routine")],
+            COL_STATE: [tr("New"), tr("Queued"), tr("Downloaded"), tr("Missing")],
+            COL_PUBLISHED: [
+                relative_time(now - dt.timedelta(minutes=m), now) for m in (13, 48, 23 * 60)
+            ],
+        }
+        for col, texts in shown.items():
+            for text in texts:
+                # "عاجل جدًا" (Flash) must not read "عاجل …" (Urgent)
+                assert fm.horizontalAdvance(text) + margin <= header.sectionSize(col), (lang, text)
+    # Arabic counts in Arabic digits, as the times and sizes beside them
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: feed.unread_label.text() == "٣ غير مقروءة")

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QLocale, Qt
+from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
 from PySide6.QtWidgets import QApplication
 
+from alu_client.core.hub import Rendition
+from alu_client.core.library import LibraryItem
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.ui import formats
 from alu_client.ui.i18n import (
@@ -25,8 +27,11 @@ from alu_client.ui.i18n import (
     translations_dir,
 )
 from alu_client.ui.models.transfers import COL_NAME, COL_STATE
+from alu_client.ui.views.item_detail import ItemDetail
 from alu_client.ui.views.transfers import TransfersPanel
+from alu_client.ui.views.upload import collect_files
 from tests.gui.conftest import add
+from tests.gui.test_feed_model import make_item
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -140,3 +145,55 @@ def test_build_only_when_the_source_is_newer(tmp_path: Path) -> None:
     assert (tmp_path / "alu_fr.qm").stat().st_size > 0
     assert build_translations(tmp_path) == []
     assert build_translations(tmp_path, force=True) == [tmp_path / "alu_fr.qm"]
+
+
+# --- right to left: numbers and names keep their order -----------------------------------------
+
+LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
+
+
+class _FrenchColons(QTranslator):
+    """A stand-in catalogue: the French colon (no-break space before it) and list comma."""
+
+    def translate(
+        self, context: str, source: str, disambiguation: str | None = None, n: int = -1
+    ) -> str | None:
+        if context == "ItemDetail" and source == "{rendition}: {details}":
+            return "{rendition}\u00a0: {details}"
+        if context == "ItemDetail" and source == ", ":
+            return " ; "
+        return None  # not here: the French catalogue answers
+
+
+def test_arabic_keeps_frame_sizes_and_file_names_in_order(
+    qtbot: Any, qapp: QApplication, tmp_path: Path
+) -> None:
+    assert install_translators(qapp, "ar") == "ar"
+    # width first, left to right, in the digits of the rest of the screen
+    assert formats.frame_size(640, 360) == f"{LRI}٦٤٠×٣٦٠{PDI}"
+    assert formats.frame_size(1920, 1080) == f"{LRI}١٩٢٠×١٠٨٠{PDI}"  # no group separator
+    assert formats.isolated("024 (2).mp4") == f"{FSI}024 (2).mp4{PDI}"
+    item = make_item(7, renditions=(
+        Rendition("broadcast", "http://hub/b", "b.mp4", 160_000, "0" * 64, "video/mp4", 640, 360),
+        Rendition("proxy", "http://hub/p", "p.mp4", 39_000, "0" * 64, "video/mp4", 320, 180),
+    ))  # fmt: skip
+    detail = ItemDetail(show_file=True)
+    qtbot.addWidget(detail)
+    detail.set_item(LibraryItem(item, 1, 0.0, None, True))
+    renditions = detail.values["renditions"].text()
+    assert f"{LRI}٦٤٠×٣٦٠{PDI}" in renditions and f"{LRI}٣٢٠×١٨٠{PDI}" in renditions
+    assert "640" not in renditions and "360×640" not in renditions
+    # a file name dropped into an Arabic sentence stays one left-to-right piece
+    (tmp_path / "024 (2).txt").write_text("notes")
+    _files, skipped = collect_files([QUrl.fromLocalFile(str(tmp_path / "024 (2).txt"))])
+    assert skipped == [f"{FSI}024 (2).txt{PDI} ليس ملف فيديو."]
+    # the separators of a rendition's line are the language's
+    install_translators(qapp, "fr")
+    french = _FrenchColons(qapp)
+    qapp.installTranslator(french)
+    try:
+        detail.set_item(detail.item)
+        lines = detail.values["renditions"].text().split("\n")
+        assert lines[0] == f"Diffusion\u00a0: 160 ko ; {LRI}640×360{PDI}"
+    finally:
+        qapp.removeTranslator(french)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QPixmap
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
 
 from alu_client.core.services import Services
 from alu_client.ui.bridge import CoreBridge
@@ -178,6 +178,9 @@ def test_copy_to_never_overwrites_and_show_in_folder(
     assert made[0].read_bytes() == source.path.read_bytes()
     assert taken.read_bytes() == b"somebody else's file"
     assert library.copy_progress.isHidden()
+    # the panel says it is done (the bar alone just vanished)
+    assert library.message.isVisible()
+    assert library.message.text() == f"Copied 1 file to {share}"
 
     catcher = UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
@@ -196,14 +199,132 @@ def test_preview_from_the_feed_selects_the_item(
     qtbot.waitUntil(lambda: shown_ids(library) == [pushes["ar"]], timeout=30_000)
     library.selection.clearSelection()
     qtbot.waitUntil(feed.preview_action.isEnabled, timeout=10_000)
+    # the search box had the focus in the Library: the preview moves it to the item shown, so
+    # that Space pauses (and types no space in the search)
+    search = library.filters.search
+    library.activateWindow()
+    search.setFocus()
+    qtbot.waitUntil(lambda: library.isActiveWindow() and search.hasFocus())
     feed.preview_action.trigger()
     assert [li.id for li in library.selected_items()] == [pushes["ar"]]
     assert library.detail.item is not None and library.detail.item.id == pushes["ar"]
+    qtbot.waitUntil(library.current_view.hasFocus)
     if library.player is not None:
         assert library.loaded_path is not None and library.loaded_path.exists()
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        playing = QMediaPlayer.PlaybackState.PlayingState
+        qtbot.waitUntil(lambda: library.player.player.playbackState() == playing, timeout=10_000)
+        with qtbot.waitSignal(library.player.playback_state_changed, timeout=10_000):
+            qtbot.keyClick(library.current_view, Qt.Key.Key_Space)
+        assert library.player.player.playbackState() != playing
+    assert search.text() == ""
     # an item not among the rows (filtered out) is shown all the same
     library.filters.set_value(library.filters.language, "en")
     qtbot.waitUntil(lambda: shown_ids(library) == [])
     library.show_item(pushes["ar"])
     qtbot.waitUntil(lambda: library.detail.item is not None)
     assert library.detail.item is not None and library.detail.item.id == pushes["ar"]
+
+
+def test_a_download_older_than_every_row_appears(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, pushes: dict[str, str]
+) -> None:
+    """The Library lists the newest download; the user then downloads an older story from the
+    Feed: it shows too, below, with no filter change or restart."""
+    download_from_feed(qtbot, feed, pushes["ar"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["ar"]], timeout=30_000)
+    select(qtbot, library, 0)
+    download_from_feed(qtbot, feed, pushes["en"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["ar"], pushes["en"]], timeout=30_000)
+    assert [li.id for li in library.selected_items()] == [pushes["ar"]]
+
+
+def test_a_copy_says_what_it_copied_and_what_it_could_not(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    for key in ("en", "fr"):
+        download_from_feed(qtbot, feed, pushes[key])
+    qtbot.waitUntil(lambda: len(shown_ids(library)) == 2, timeout=30_000)
+    library.current_view.selectAll()
+    qtbot.waitUntil(lambda: len(library.selected_items()) == 2)
+    share = tmp_path / "share"
+    share.mkdir()
+    with qtbot.waitSignal(library.copied, timeout=20_000) as copied:
+        library.copy_selected_to(share)
+    assert len(copied.args[0]) == 2
+    assert library.message.text() == f"Copied 2 files to {share}"
+    # one of the two files has gone from the disk meanwhile: the other is still copied, and
+    # the panel says which one was not and why
+    gone = desk.library.get(pushes["fr"])
+    assert gone is not None
+    gone_file = gone.file("broadcast")
+    assert gone_file is not None
+    gone_file.path.unlink()
+    again = tmp_path / "again"
+    again.mkdir()
+    with qtbot.waitSignal(library.copied, timeout=20_000) as copied:
+        library.copy_selected_to(again)
+    assert [p.parent for p in copied.args[0]] == [again]
+    assert library.message.isVisible()
+    assert library.message.text() == (
+        f"Copied 1 of 2 files to {again}; not copied: {gone_file.path.name} "
+        "(No such file or directory)"
+    )
+    # nothing copied at all: said as a failure
+    with qtbot.waitSignal(library.command_failed, timeout=20_000) as failed:
+        library.copy_selected_to(tmp_path / "no-such-folder")
+    assert failed.args[0].startswith(f"Could not copy to {tmp_path / 'no-such-folder'}: ")
+
+
+@pytest.mark.skipif(not player_available(), reason="no player widget")
+def test_player_keys_work_from_the_grid_the_list_and_the_detail(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, pushes: dict[str, str]
+) -> None:
+    from PySide6.QtMultimedia import QMediaPlayer
+
+    state = QMediaPlayer.PlaybackState
+    download_from_feed(qtbot, feed, pushes["en"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["en"]], timeout=30_000)
+    player = library.player
+    assert player is not None
+    library.activateWindow()
+    select(qtbot, library, 0)  # a click on the thumbnail: the grid has the focus, not the player
+    qtbot.waitUntil(
+        lambda: player.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadedMedia,
+        timeout=10_000,
+    )
+
+    def press(widget: Any, key: Qt.Key, expect: QMediaPlayer.PlaybackState) -> None:
+        widget.setFocus()
+        qtbot.waitUntil(lambda: library.isActiveWindow() and widget.hasFocus())
+        with qtbot.waitSignal(
+            player.playback_state_changed, check_params_cb=lambda s: s == expect, timeout=10_000
+        ):
+            qtbot.keyClick(widget, key)
+
+    press(library.grid, Qt.Key.Key_Space, state.PlayingState)
+    press(library.grid, Qt.Key.Key_Space, state.PausedState)
+    library.list_action.trigger()
+    press(library.table, Qt.Key.Key_Space, state.PlayingState)
+    press(library.table, Qt.Key.Key_Period, state.PausedState)  # a frame step pauses
+    at = player.player.position()
+    qtbot.keyClick(library.table, Qt.Key.Key_Period)
+    qtbot.waitUntil(lambda: player.player.position() > at)
+    script = library.detail.findChild(QPlainTextEdit, "detail-script")
+    assert script is not None and script.isReadOnly()
+    press(script, Qt.Key.Key_Space, state.PlayingState)
+    press(script, Qt.Key.Key_Space, state.PausedState)
+    # F: full screen (Escape leaves)
+    qtbot.keyClick(library.table, Qt.Key.Key_F)
+    qtbot.waitUntil(player.is_full_screen)
+    player.set_full_screen(False)
+    # the search box keeps Space (and F, comma, full stop) for typing
+    search = library.filters.search
+    search.setFocus()
+    qtbot.waitUntil(lambda: library.isActiveWindow() and search.hasFocus())
+    qtbot.keyClicks(search, "f, .x y")
+    assert search.text() == "f, .x y"
+    assert player.player.playbackState() != state.PlayingState
+    assert not player.is_full_screen()

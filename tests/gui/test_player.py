@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtMultimedia import QMediaDevices, QMediaPlayer, QVideoFrame
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QListWidget,
+    QMenu,
+    QVBoxLayout,
+    QWidget,
+)
 
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.widgets.player import FALLBACK_FRAME_MS, PlayerWidget, clock_text
@@ -279,6 +286,58 @@ def test_space_toggles_play_and_pause(qtbot: Any, player: PlayerWidget, clip: Pa
     ):
         qtbot.keyClick(player.mute_button, Qt.Key.Key_Space)
     assert not player.audio_output.isMuted()
+
+
+def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None:
+    """``add_key_scope``: the keys work from a list of clips beside the player (as in the
+    Library), and a text field in that scope still types them."""
+    page = QWidget()
+    qtbot.addWidget(page)
+    scope = QWidget(page)  # the list and a search box, beside the player (not holding it)
+    search = QLineEdit(scope)
+    clips = QListWidget(scope)
+    clips.addItems(["KENYA-FLOODS", "SENEGAL-ELECTIONS"])
+    inner = QVBoxLayout(scope)
+    inner.addWidget(search)
+    inner.addWidget(clips)
+    w = PlayerWidget(page)
+    outer = QVBoxLayout(page)
+    outer.addWidget(scope)
+    outer.addWidget(w)
+    page.resize(640, 640)
+    page.show()
+    qtbot.waitExposed(page)
+    w.add_key_scope(scope)
+    load(qtbot, w, clip)
+    page.activateWindow()
+    clips.setFocus()
+    qtbot.waitUntil(lambda: page.isActiveWindow() and clips.hasFocus())
+    with qtbot.waitSignal(
+        w.playback_state_changed, check_params_cb=lambda s: s == State.PlayingState
+    ):
+        qtbot.keyClick(clips, Qt.Key.Key_Space)
+    with qtbot.waitSignal(
+        w.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
+    ):
+        qtbot.keyClick(clips, Qt.Key.Key_Comma)  # a frame step pauses
+    qtbot.keyClick(clips, Qt.Key.Key_F)
+    qtbot.waitUntil(w.is_full_screen)
+    w.set_full_screen(False)
+    # the player's own keys are not ambiguous with the scope's
+    focus(qtbot, w)
+    with qtbot.waitSignal(
+        w.playback_state_changed, check_params_cb=lambda s: s == State.PlayingState
+    ):
+        qtbot.keyClick(w.focusWidget(), Qt.Key.Key_Space)
+    w.pause()
+    qtbot.waitUntil(lambda: w.player.playbackState() == State.PausedState)
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClicks(search, "a b, f.")
+    assert search.text() == "a b, f."
+    assert w.player.playbackState() == State.PausedState
+    assert not w.is_full_screen()
+    w.clear()
 
 
 def test_play_pause_action_in_a_menu(qtbot: Any, player: PlayerWidget, clip: Path) -> None:

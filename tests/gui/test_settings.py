@@ -31,6 +31,7 @@ from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.settings import SettingsDialog
 from alu_client.ui.views.settings_models import ScheduleModel
 from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
+from alu_client.ui.views.transfers import TransfersPanel
 
 PROFILE = "ktn@127.0.0.1:8750"
 COMMAND = ["/opt/alu desk/alu-client", "--minimized"]
@@ -438,3 +439,30 @@ def test_ok_applies_limits_schedule_and_caps_to_a_running_queue(
     assert queue.schedule is not None
     assert queue.limits["download"].rate_bps == 64_000
     assert queue.limits["upload"].rate_bps is None
+
+
+def test_the_transfers_tabs_quick_limit_and_the_dialog_are_one_limit(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    """Chosen in the Transfers tab, the dialog shows it (its OK used to undo it); set in the
+    dialog, the tab's box shows it."""
+    queue = desk.start_engine(sync=False, media=False)
+    panel = TransfersPanel(queue, tasks=tasks, settings=settings)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    box = panel.limit_box
+    box.setFocus()
+    for _ in range(2):  # Unlimited → 512 kbit/s → 1 Mbit/s
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: settings.limit_up == 125_000)
+    tasks.wait_for_done()
+    assert queue.limits["upload"].rate_bps == 125_000
+
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    assert page.limit_down.edit.text() == "1 Mbit/s" and page.limit_up.edit.text() == "1 Mbit/s"
+    type_into(qtbot, page.limit_down.edit, "5M")
+    press_ok(qtbot, dialog)
+    assert queue.limits["upload"].rate_bps == 125_000  # the OK kept the tab's choice
+    qtbot.waitUntil(lambda: box.currentText() == "↓ 5 Mbit/s  ↑ 1 Mbit/s", timeout=3000)

@@ -14,6 +14,7 @@ from PySide6.QtCore import QPoint, Qt
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders
+from alu_client.ui import formats
 from alu_client.ui.models import OBJECT_ROLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.settings import SettingsDialog
@@ -163,7 +164,7 @@ def test_files_not_sent_are_listed_and_retried(
     select(qtbot, page.view, 0)
     qtbot.waitUntil(lambda: page.errors_model.rowCount() == 1)
     qtmodeltester.check(page.errors_model)
-    assert page.errors_model.index(0, 0).data() == "floods.mp4"
+    assert page.errors_model.index(0, 0).data() == formats.isolated("floods.mp4")
     assert page.errors_model.index(0, 1).data()  # what to fix, in words
     assert not page.retry_button.isEnabled()
     select(qtbot, page.errors_view, 0)

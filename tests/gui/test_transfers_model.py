@@ -15,6 +15,7 @@ from alu_client.ui import formats
 from alu_client.ui.models import FRACTION_ROLE, OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from alu_client.ui.models.transfers import (
     COL_ERROR,
+    COL_ETA,
     COL_NAME,
     COL_PRIORITY,
     COL_PROGRESS,
@@ -126,6 +127,22 @@ def test_plain_error_is_shown_and_is_the_tooltip() -> None:
     assert m.index(0, COL_STATE).data() == "Waiting to retry"
 
 
+def test_a_download_checking_its_bytes_says_verifying_not_transferring() -> None:
+    m = model_with(2)
+    seen = changes(m)
+    m.apply_progress([progress(1, 10 * MB, speed=0.0, eta=None, phase="verifying")])
+    assert m.index(0, COL_STATE).data() == "Verifying"
+    assert m.index(0, COL_STATE).data(STATE_ROLE) == "active"  # the filters see it as active
+    assert m.index(0, COL_PROGRESS).data() == "100%"
+    assert m.index(0, COL_SPEED).data() == "" and m.index(0, COL_ETA).data() == ""
+    assert seen and seen[-1][2] <= COL_STATE  # the state cell repainted
+    m.apply_progress([progress(1, 10 * MB, "done", speed=0.0, eta=None)])
+    assert m.index(0, COL_STATE).data() == "Done"
+    # a transfer first seen while it checks (the tab opened then) says so too
+    m.apply_progress([progress(7, 10 * MB, speed=0.0, eta=None, phase="verifying")])
+    assert m.index(m.row_of(7), COL_STATE).data() == "Verifying"
+
+
 def test_one_data_changed_per_changed_row_or_one_for_most_rows() -> None:
     m = model_with(10)
     seen = changes(m)
@@ -207,3 +224,22 @@ def test_formats() -> None:
     assert formats.percent_text(0.426) == "42%"
     assert formats.percent_text(0.999) == "99%"
     assert formats.percent_text(1.0) == "100%"
+
+
+def test_sizes_and_speeds_just_under_a_unit_never_show_an_exponent() -> None:
+    # three significant digits round 999.6 kB up to 1000: that is "1 MB", not "1e+03 kB"
+    assert formats.size_text(999_600) == "1 MB"
+    assert formats.size_text(999_500) == "1 MB"
+    assert formats.size_text(999_499) == "999 kB"
+    assert formats.size_text(999_600_000) == "1 GB"
+    assert formats.size_text(999_960_000_000) == "1 TB"
+    assert formats.size_text(5_000_000_000_000_000) == "5,000 TB"  # the last unit: whole numbers
+    assert formats.size_text(0) == "0 B"
+    assert formats.size_text(-1) == formats.NO_VALUE
+    assert formats.speed_text(124_990_000) == "1 Gbit/s"
+    assert "e+" not in formats.speed_text(1e15)
+    for nothing in (-5.0, 0.5, float("nan"), float("inf")):
+        assert formats.speed_text(nothing) == ""
+    assert formats.duration_text(59.6) == "1 min 0 s"
+    assert formats.duration_text(-1) == ""
+    assert formats.percent_text(float("nan")) == formats.NO_VALUE

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox, QPushButton
 
+from alu_client.core.settings import AppSettings
+from alu_client.core.store import Store
 from alu_client.core.transfers.base import PermanentError
 from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.core.transfers.throttle import parse_rate
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models.transfers import COL_NAME, COL_PROGRESS, COL_STATE
@@ -179,19 +184,15 @@ def test_priority_up_and_down(qtbot: Any, panel: TransfersPanel, queue: Transfer
     qtbot.waitUntil(lambda: shown_ids(panel) == [a, b])
 
 
-def test_pause_all_shortcut_and_resume_all(
-    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
-) -> None:
+def test_pause_all_and_resume_all(qtbot: Any, panel: TransfersPanel, queue: TransferQueue) -> None:
+    # Ctrl+Shift+P / R are the main window's (they work on every tab: test_app_shell); the
+    # panel's buttons carry no keys, or Qt would find two owners and run neither
+    assert panel.pause_all_action.shortcut().isEmpty()
+    assert panel.resume_all_action.shortcut().isEmpty()
     ids = [add(queue, n) for n in ("A", "B", "C")]
     queue.start()
     qtbot.waitUntil(lambda: state_of(panel, ids[0]) == "active")
-    panel.activateWindow()
-    panel.view.setFocus()
-    qtbot.keyClick(
-        panel.view,
-        Qt.Key.Key_P,
-        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
-    )
+    click(qtbot, panel, panel.pause_all_action)
     qtbot.waitUntil(lambda: all(state_of(panel, t) == "paused" for t in ids), timeout=2000)
     click(qtbot, panel, panel.resume_all_action)
     qtbot.waitUntil(lambda: all(state_of(panel, t) == "done" for t in ids), timeout=20_000)
@@ -227,6 +228,82 @@ def test_bandwidth_combo_sets_the_limit(
     # Back to unlimited
     qtbot.keyClick(box, Qt.Key.Key_Home)
     qtbot.waitUntil(lambda: queue.limits["download"].rate_bps is None)
+
+
+ALL_DAY_EVERY_DAY = ScheduleRule(frozenset(range(7)), dt.time(0), dt.time(0), 250_000.0, 125_000.0)
+
+
+def _settings_panel(
+    qtbot: Any, queue: TransferQueue, store: Store, tmp_path: Path
+) -> tuple[TransfersPanel, AppSettings]:
+    settings = AppSettings(store, tmp_path / "downloads")
+    p = TransfersPanel(queue, settings=settings)
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitExposed(p)
+    return p, settings
+
+
+def test_a_limit_chosen_here_is_the_settings_limit_and_outlasts_a_restart(
+    qtbot: Any, queue: TransferQueue, store: Store, tmp_path: Path
+) -> None:
+    """The Transfers tab's limit is the one the settings dialog shows and the next start
+    applies: chosen here, it was lost at a restart and undone by the dialog's OK."""
+    panel, settings = _settings_panel(qtbot, queue, store, tmp_path)
+    # a schedule with no rule in force now: its defaults are the limits that apply
+    night = ScheduleRule(frozenset({0}), dt.time(3), dt.time(3, 1), 1000.0, 1000.0)
+    settings.schedule = Schedule([night])
+    queue.set_schedule(settings.schedule)
+    box = panel.limit_box
+    box.setFocus()
+    for _ in range(3):  # Unlimited → 512 kbit/s → 1 Mbit/s → 2 Mbit/s
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    two = parse_rate("2M")
+    qtbot.waitUntil(lambda: settings.limit_down == two)
+    panel.tasks.wait_for_done()
+    assert settings.limit_up == two
+    kept = settings.schedule
+    assert kept is not None and kept.rules == (night,)
+    assert (kept.default_down, kept.default_up) == (two, two)
+    if not night.matches(dt.datetime.now()):
+        assert queue.limits["download"].rate_bps == two
+        assert queue.limits["upload"].rate_bps == two
+    assert queue.schedule is not None and queue.schedule.rules == (night,)
+    # what a restart reads
+    again = AppSettings(store, tmp_path / "downloads")
+    assert (again.limit_down, again.limit_up) == (two, two)
+
+
+def test_the_box_shows_limits_set_elsewhere(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    box = panel.limit_box
+    queue.set_limits(parse_rate("5M"), parse_rate("5M"))  # as the settings dialog does
+    qtbot.waitUntil(lambda: box.currentText() == "5 Mbit/s", timeout=3000)
+    queue.set_limits(parse_rate("1M"), parse_rate("512k"))  # one per direction
+    qtbot.waitUntil(lambda: box.currentText() == "↓ 1 Mbit/s  ↑ 512 kbit/s", timeout=3000)
+    # one choice here sets both again
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Home)
+    qtbot.waitUntil(lambda: queue.limits["upload"].rate_bps is None)
+    assert queue.limits["download"].rate_bps is None
+    assert box.currentText() == "Unlimited"
+    assert "↓" not in "".join(box.itemText(i) for i in range(box.count()))
+
+
+def test_while_the_schedule_sets_the_limit_the_box_says_so(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    box = panel.limit_box
+    assert box.isEnabled()
+    queue.set_schedule(Schedule([ALL_DAY_EVERY_DAY]))
+    qtbot.waitUntil(lambda: not box.isEnabled(), timeout=3000)
+    assert box.currentText() == "↓ 2 Mbit/s  ↑ 1 Mbit/s"
+    assert "schedule" in box.toolTip()
+    queue.set_schedule(None)
+    qtbot.waitUntil(box.isEnabled, timeout=3000)
+    assert box.currentText() == "Unlimited"
+    assert "schedule" not in box.toolTip()
 
 
 def test_custom_limit_that_is_not_a_rate_says_so(qtbot: Any, panel: TransfersPanel) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -121,16 +121,17 @@ def test_collect_files_searches_folders_and_says_what_it_left_out(
         "loose.webm",
     ]
     assert skipped == [
-        "notes.txt is not a video file.",
-        "photo.jpg is not a video file.",
-        "gone.mp4 was not found.",
-        "https://example.org/clip.mp4 is not a file on this computer.",
+        # names and URLs isolated: they keep their order inside an Arabic sentence
+        f"{formats.isolated('notes.txt')} is not a video file.",
+        f"{formats.isolated('photo.jpg')} is not a video file.",
+        f"{formats.isolated('gone.mp4')} was not found.",
+        f"{formats.isolated('https://example.org/clip.mp4')} is not a file on this computer.",
     ]
     empty = tmp_path / "empty"
     empty.mkdir()
     assert collect_files([QUrl.fromLocalFile(str(empty))]) == (
         [],
-        ["The folder empty has no video files."],
+        [f"The folder {formats.isolated('empty')} has no video files."],
     )
 
 
@@ -152,7 +153,7 @@ def test_the_form_is_prefilled_from_the_name_and_the_probe(
     assert not pixmap.isNull() and pixmap.width() > 100
     assert form.recorded_known.isChecked()  # from the file's time
     assert dialog.upload_button.isDefault()
-    assert dialog.windowTitle() == "Upload 2026-11-22_nairobi-floods_v2.mp4"
+    assert dialog.windowTitle() == f"Upload {formats.isolated(footage.name)}"
     qtmodeltester.check(dialog.model)
 
 
@@ -176,6 +177,17 @@ def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
     assert form.shown_error("country") == "The country is a two-letter code, like KE or SN."
     assert form.errors["country"].isVisible()
     assert form.shown_error("title") == ""
+    assert uploads(desk) == []
+    # a recording date the hub would refuse (a camera's clock a year ahead): said here, at
+    # the field, before anything is sent (it failed in Transfers after the form had closed)
+    retype(qtbot, form.country, "KE")
+    form.recorded_known.setChecked(True)
+    form.recorded.setDateTime(QDateTime.currentDateTime().addYears(1))
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert form.shown_error("recorded_at") == (
+        "The recording date is in the future; check it (and the camera's clock)."
+    )
+    assert dialog.isVisible() and form.title.text() == "Nairobi floods"
     assert uploads(desk) == []
     # Escape cancels: the dialog closes, still nothing queued
     qtbot.keyClick(form.country, Qt.Key.Key_Escape)
@@ -242,7 +254,7 @@ def test_a_batch_of_two_with_apply_to_all(
     assert form.dateline.text() == "MOMBASA, Kenya"
     assert form.category.text() == "economy"
     assert form.language.currentData() == "fr"
-    assert view.model().index(0, 0).data() == "Kenya floods: the road"
+    assert view.model().index(0, 0).data() == formats.isolated("Kenya floods: the road")
     with qtbot.waitSignal(dialog.uploads_queued, timeout=20_000) as queued:
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     ids = queued.args[0]
@@ -321,7 +333,7 @@ def test_a_real_drop_opens_the_form(
     assert d is not None
     entries: list[UploadEntry] = d.model.entries
     assert [e.path for e in entries] == [footage]
-    assert "notes.txt is not a video file." in d.message.text()
+    assert f"{formats.isolated('notes.txt')} is not a video file." in d.message.text()
     qtbot.waitUntil(lambda: entries[0].inspected, timeout=20_000)
     assert d.form.title.text() == "2026 11 22 nairobi floods v2"
     d.reject()
@@ -361,5 +373,5 @@ def test_the_form_speaks_french_and_arabic(
     install_translators(qapp, "ar")
     qtbot.waitUntil(lambda: dialog.form.labels["country"].text() == "&البلد:")
     assert dialog.layoutDirection() == Qt.LayoutDirection.RightToLeft
-    assert dialog.windowTitle() == f"رفع {footage.name}"
+    assert dialog.windowTitle() == f"رفع {formats.isolated(footage.name)}"
     assert uploads(desk) == []

@@ -113,7 +113,7 @@ class RealPanels:
             queue = self.services.queue
             if queue is None:
                 raise RuntimeError("the engine is not started")
-            return TransfersPanel(queue, parent, tasks=self.tasks)
+            return TransfersPanel(queue, parent, tasks=self.tasks, settings=self.settings)
         except Exception as e:
             return self._failed("transfers", e, parent)
 

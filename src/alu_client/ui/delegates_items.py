@@ -29,10 +29,21 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QImageReader, QPainter, QPalette, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QHeaderView,
     QListView,
     QStyle,
     QStyledItemDelegate,
@@ -313,14 +324,72 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
     view.verticalHeader().hide()
     view.verticalHeader().setDefaultSectionSize(THUMB_SIZE.height() // 2 + 6)
     header = view.horizontalHeader()
-    header.setStretchLastSection(True)
-    # fixed widths, not ResizeToContents: that measures rows again at every change
+    # the title takes the room the others leave: the State column stays in sight
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
     em = view.fontMetrics().averageCharWidth()
-    widths = (THUMB_SIZE.width() // 2 + 8, 40 * em, 18 * em, 18 * em, 11 * em, 10 * em, 10 * em)
-    for col, width in enumerate(widths):
-        header.resizeSection(col, width)
-    header.resizeSection(7, 13 * em)
+    for column, width in ((0, THUMB_SIZE.width() // 2 + 8), (2, 14 * em), (3, 16 * em)):
+        header.resizeSection(column, width)
+    _ColumnFitter(view).fit()
     return view
+
+
+def _column_texts(column: int) -> list[str]:
+    """Every text a column of short values can show, in the current language (to size it);
+    [] for the columns of free text (title, slug, dateline)."""
+
+    def model_texts(*sources: str) -> list[str]:
+        """``ItemsModel``'s own translations (marked for translators there)."""
+        return [QCoreApplication.translate("ItemsModel", s) for s in sources]
+
+    if column == 4:  # language
+        return [language_name(code) for code in ("en", "fr", "ar", "pt", "sw")]
+    if column == 5:  # duration
+        return [clip_length(s) for s in (45, 59 * 60 + 58, 2 * 3600 - 2)]
+    if column == 6:  # priority
+        return model_texts("Flash", "Urgent", "Routine")
+    if column == 7:  # published: each form, with wide numbers
+        now = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)
+        ago = [0, 38, 48, 58, 10 * 60, 18 * 60, 23 * 60, 2 * 1440, 6 * 1440, 8 * 1440]
+        texts = [relative_time(now - dt.timedelta(minutes=m), now) for m in ago]
+        days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
+        return texts + [relative_time(day, now) for day in days]
+    if column == 8:  # state
+        return model_texts("New", "Queued", "Downloaded", "Missing")
+    return []
+
+
+class _ColumnFitter(QObject):
+    """Sizes an item table's columns (fixed widths, not ResizeToContents, which measures the
+    rows again at every change): the short values' columns to their longest text in the
+    current language and font (in bold, as flash rows are), again when the headers are
+    translated."""
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self.view = view
+        view.model().headerDataChanged.connect(self._headers_changed)
+
+    def _headers_changed(self, orientation: Qt.Orientation, _first: int, _last: int) -> None:
+        if orientation == Qt.Orientation.Horizontal:
+            self.fit()
+
+    def fit(self) -> None:
+        view, header = self.view, self.view.horizontalHeader()
+        model = view.model()
+        bold = QFont(view.font())
+        bold.setBold(True)
+        cells = QFontMetrics(bold)
+        heads = header.fontMetrics()
+        style = view.style()
+        cell_pad = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
+        head_pad = 2 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
+        em = view.fontMetrics().averageCharWidth()
+        for column in range(4, model.columnCount()):
+            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+            widths = [heads.horizontalAdvance(title) + head_pad]
+            widths += [cells.horizontalAdvance(t) + cell_pad for t in _column_texts(column)]
+            header.resizeSection(column, max(widths) + em)
 
 
 def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:

@@ -68,7 +68,13 @@ def demo_client_paths(data_dir: Path) -> Paths:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the demo hub can listen on ``port``. Asked as the server asks (uvicorn sets
+    SO_REUSEADDR): without it, the connections of the demo that just quit, in TIME_WAIT for a
+    minute, made the port look taken, and the demo moved to another port — another profile, an
+    empty library. (Windows' SO_REUSEADDR would take a port in use: not set there.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if os.name != "nt":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:

@@ -2,6 +2,10 @@
 
 Numbers follow the default QLocale (set with the language by ``i18n.install_translators``);
 units are translatable. Speeds are in bits per second, as links and the bandwidth limits are.
+
+File names, paths, URLs and frame sizes dropped into a translated sentence go in Unicode
+isolates (``isolated``, ``frame_size``): without them the Arabic sentence's direction reorders
+their pieces ("024 (2).mp4" read as "mp4.(2) 024", "640×360" as "360×640").
 """
 
 from __future__ import annotations
@@ -11,10 +15,33 @@ import math
 from PySide6.QtCore import QCoreApplication, QLocale
 
 NO_VALUE = "—"
+# first-strong isolate, left-to-right isolate, pop directional isolate
+FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+
+
+def isolated(text: object) -> str:
+    """``text`` (a file name, path, URL, title) as a first-strong isolate: inside a sentence
+    of the other direction it keeps its own order, and its neighbours keep theirs."""
+    s = str(text)
+    return f"{FSI}{s}{PDI}" if s else s
+
+
+def frame_size(width: int, height: int) -> str:
+    """``640×360``: width first, in the language's digits, left to right in every language."""
+    loc = QLocale()
+    loc.setNumberOptions(loc.numberOptions() | QLocale.NumberOption.OmitGroupSeparator)
+    return f"{LRI}{loc.toString(int(width))}×{loc.toString(int(height))}{PDI}"
+
+
+def count_text(n: int) -> str:
+    """A count of things in the language's digits: ``29``, ``٢٩`` (never ``str(n)``)."""
+    return QLocale().toString(int(n))
 
 
 def _number(value: float) -> str:
-    """Three significant digits at most: 734, 12.3, 1.5, 2 (not 2.0)."""
+    """Three significant digits at most: 734, 12.3, 1.5, 2 (not 2.0); never ``1e+03``."""
+    if abs(value) >= 999.5:  # "g" would write 1e+03: whole numbers from there
+        return QLocale().toString(round(value))
     return QLocale().toString(float(value), "g", 3)
 
 
@@ -35,14 +62,20 @@ def size_text(nbytes: int | None) -> str:
     value = float(nbytes)
     for unit in units:
         value /= 1000
-        if value < 999.95 or unit is units[-1]:
+        # 999.6 shows as 1000 at three significant digits: the next unit's "1" then
+        if value < 999.5 or unit is units[-1]:
             return unit.format(value=_number(value))
     raise AssertionError("unreachable")
 
 
 def speed_text(bytes_per_second: float | None) -> str:
     """``2.4 Mbit/s``; empty when nothing moves (an idle row stays quiet)."""
-    if not bytes_per_second or bytes_per_second < 1 or math.isnan(bytes_per_second):
+    if (
+        not bytes_per_second
+        or math.isnan(bytes_per_second)
+        or math.isinf(bytes_per_second)
+        or bytes_per_second < 1
+    ):
         return ""
     bits = bytes_per_second * 8
     units = (
@@ -84,7 +117,7 @@ def duration_text(seconds: float | None) -> str:
 
 def percent_text(fraction: float | None) -> str:
     """``42%`` (``42 %`` in French); whole percents, and 100 only when complete."""
-    if fraction is None:
+    if fraction is None or math.isnan(fraction):
         return NO_VALUE
     value = math.floor(max(0.0, min(1.0, fraction)) * 100)
     return QCoreApplication.translate("Formats", "{percent}%").format(
@@ -92,4 +125,16 @@ def percent_text(fraction: float | None) -> str:
     )
 
 
-__all__ = ["NO_VALUE", "duration_text", "percent_text", "size_text", "speed_text"]
+__all__ = [
+    "FSI",
+    "LRI",
+    "NO_VALUE",
+    "PDI",
+    "count_text",
+    "duration_text",
+    "frame_size",
+    "isolated",
+    "percent_text",
+    "size_text",
+    "speed_text",
+]

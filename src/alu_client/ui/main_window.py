@@ -37,6 +37,7 @@ from alu_client.core.transfers.queue import Progress
 
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
+from .formats import count_text
 from .i18n import install_translators
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
 from .tasks import TaskRunner
@@ -202,9 +203,15 @@ class MainWindow(QMainWindow):
             self.tasks.run(queue.resume_all, on_error=self._command_failed)
 
     def sync_now(self) -> None:
+        """Sync now (F5): wake the sync (the feed, and the history both ways); on the History
+        tab, read the history again too (F5 is its Refresh there: one owner for the key)."""
         if self.services.sync is not None:
             self.services.sync.sync_now()  # wakes the sync threads; returns at once
         self.statusBar().showMessage(self.tr("Checking the hub for new items…"), 4000)
+        if self.tabs.currentWidget() is self.history:
+            refresh = getattr(self.history, "refresh", None)
+            if callable(refresh):
+                refresh()
 
     def confirm_sign_out(self) -> None:
         answer = QMessageBox.question(
@@ -305,11 +312,14 @@ class MainWindow(QMainWindow):
             title = self.tr("%1 (Demo)").replace("%1", title)
         self.setWindowTitle(title)
         self.tabs.setAccessibleName(self.tr("Main sections"))
+        # the tray's tooltip is made of the status bar's words: once it has them in the new
+        # language (it hears of the change in its own time)
+        QTimer.singleShot(0, self._tray_state)
 
     def _title_tabs(self) -> None:
         feed = self.tr("Feed")
         if self.unread:
-            feed = self.tr("Feed (%1)").replace("%1", str(self.unread))
+            feed = self.tr("Feed (%1)").replace("%1", count_text(self.unread))
         for index, text in (
             (TAB_FEED, feed),
             (TAB_TRANSFERS, self.tr("Transfers")),
@@ -341,11 +351,8 @@ class MainWindow(QMainWindow):
         if queue is None:
             self.status.set_limits(None, None)
             return
-        self.status.set_limits(
-            queue.limits["download"].rate_bps,
-            queue.limits["upload"].rate_bps,
-            queue.schedule is not None,
-        )
+        now = queue.limits_now()
+        self.status.set_limits(now.download, now.upload, now.scheduled, by_rule=now.by_rule)
 
     def _on_items_added(self, items: list[Item]) -> None:
         if self.notify and self.tray is not None:
@@ -439,6 +446,9 @@ class MainWindow(QMainWindow):
         s.setValue("geometry", self.saveGeometry())
         s.setValue("state", self.saveState())
         s.setValue("tab", self.tabs.currentIndex())
+        mode = getattr(self.library, "mode", None)
+        if isinstance(mode, str):
+            s.setValue("library_mode", mode)
         s.sync()
 
     def _restore_geometry(self) -> None:
@@ -453,6 +463,10 @@ class MainWindow(QMainWindow):
         tab = s.value("tab")
         if tab is not None and str(tab).isdigit():
             self.tabs.setCurrentIndex(int(str(tab)))
+        mode = s.value("library_mode")
+        set_mode = getattr(self.library, "set_mode", None)
+        if mode in ("grid", "list") and callable(set_mode):
+            set_mode(str(mode))
 
 
 def _hub_name(services: Services) -> str:

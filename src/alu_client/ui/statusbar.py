@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle,
 from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
-from .formats import speed_text
+from .formats import count_text, speed_text
 
 _ENDED = ("done", "failed")
 
@@ -134,6 +134,9 @@ class StatusBar(QStatusBar):
         self.hub_name = ""
         self.activity = Activity()
         self.limited = False
+        self.limits: tuple[float | None, float | None] = (None, None)
+        self.scheduled = False
+        self.by_rule = False
         self._retranslate()
 
     # --- inputs -------------------------------------------------------------------------------
@@ -150,8 +153,19 @@ class StatusBar(QStatusBar):
         self.activity = activity
         self._show_activity()
 
-    def set_limits(self, down: float | None, up: float | None, scheduled: bool = False) -> None:
-        self.limited = bool(down or up or scheduled)
+    def set_limits(
+        self,
+        down: float | None,
+        up: float | None,
+        scheduled: bool = False,
+        *,
+        by_rule: bool = False,
+    ) -> None:
+        """The limits in force now (bytes/s, None: unlimited); ``scheduled`` when a weekly
+        schedule is set (it may limit at other hours even when nothing limits now), ``by_rule``
+        when one of its periods sets these limits."""
+        self.limits, self.scheduled, self.by_rule = (down, up), scheduled, by_rule
+        self.limited = bool(down or up)
         self._show_limit()
 
     @property
@@ -183,10 +197,10 @@ class StatusBar(QStatusBar):
 
     def _show_activity(self) -> None:
         a = self.activity
-        down = speed_text(a.speed_down) or "0"
-        up = speed_text(a.speed_up) or "0"
+        down = speed_text(a.speed_down) or count_text(0)
+        up = speed_text(a.speed_up) or count_text(0)
         text = self.tr("↓ %1  ↑ %2  ·  %3 active, %4 queued")
-        for n, value in enumerate((down, up, str(a.active), str(a.queued)), start=1):
+        for n, value in enumerate((down, up, count_text(a.active), count_text(a.queued)), start=1):
             text = text.replace(f"%{n}", value)
         self.activity_label.setText(text)
         self.activity_label.setAccessibleName(text)
@@ -194,11 +208,19 @@ class StatusBar(QStatusBar):
     def _show_limit(self) -> None:
         text = self.tr("Limit on") if self.limited else self.tr("No limit")
         self.limit.setText(text)
-        self.limit.setToolTip(
-            self.tr("A bandwidth limit slows the transfers (Settings or Transfers tab).")
-            if self.limited
-            else self.tr("Transfers use all the bandwidth they can.")
-        )
+        if self.limited:
+            tip = (
+                self.tr("Limit set by the weekly schedule: ↓ %1  ↑ %2 (Settings).")
+                if self.by_rule
+                else self.tr("Bandwidth limit: ↓ %1  ↑ %2 (Settings or Transfers tab).")
+            )
+            for n, bps in enumerate(self.limits, start=1):
+                tip = tip.replace(f"%{n}", speed_text(bps) if bps else self.tr("unlimited"))
+        elif self.scheduled:
+            tip = self.tr("No limit at this hour; the weekly schedule sets one at other hours.")
+        else:
+            tip = self.tr("Transfers use all the bandwidth they can.")
+        self.limit.setToolTip(tip)
         self.limit.setAccessibleName(text)
 
     def _retranslate(self) -> None:
@@ -237,9 +259,12 @@ class ShellActions(QObject):
         self.settings = make(
             "settings", sp.SP_FileDialogDetailedView, "Ctrl+,", "preferences-system"
         )
-        # Ctrl+Shift+P / R belong to the Transfers tab's own pause all / resume all.
-        self.pause_all = make("pause-all", sp.SP_MediaPause)
-        self.resume_all = make("resume-all", sp.SP_MediaPlay)
+        # The window owns these keys, so they work on every tab; the panels' own buttons for
+        # the same commands (Transfers' pause all / resume all, History's refresh) carry none,
+        # or Qt would find two owners and run neither. F5 also re-reads the History tab when
+        # it is the one shown (MainWindow.sync_now).
+        self.pause_all = make("pause-all", sp.SP_MediaPause, "Ctrl+Shift+P")
+        self.resume_all = make("resume-all", sp.SP_MediaPlay, "Ctrl+Shift+R")
         self.sync_now = make("sync-now", sp.SP_BrowserReload, "F5")
         self.sign_out = make("sign-out", sp.SP_DialogCloseButton)
         self.quit = make("quit", None, "Ctrl+Q")
@@ -287,7 +312,9 @@ class ShellActions(QObject):
             (self.check_updates, self.tr("Check for &updates"), self.tr("Ask the hub")),
         ):
             action.setText(text)
-            action.setToolTip(tip or text.replace("&", ""))
+            tip = tip or text.replace("&", "")
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{tip} ({keys})" if keys else tip)
         for a, text in zip(
             self.tab_actions,
             (self.tr("&Feed"), self.tr("&Transfers"), self.tr("&Library"), self.tr("&History")),

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QLocale, QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from alu_client.core.hub import Item
 from alu_client.core.transfers.queue import Progress
 
-from . import engine_text
+from . import engine_text, formats
 
 
 def tray_available() -> bool:
@@ -84,10 +84,12 @@ class Tray(QObject):
         hot = [i for i in items if i.priority in ("flash", "urgent")]
         for item in hot[:3]:
             title = self.tr("FLASH: %1") if item.priority == "flash" else self.tr("Urgent: %1")
-            self.notify(title.replace("%1", item.title), item.dateline or item.slug)
+            self.notify(
+                title.replace("%1", formats.isolated(item.title)), item.dateline or item.slug
+            )
         if len(hot) > 3:
             more = self.tr("%1 more flash or urgent items in the feed.")
-            self.notify(self.tr("Feed"), more.replace("%1", str(len(hot) - 3)))
+            self.notify(self.tr("Feed"), more.replace("%1", QLocale().toString(len(hot) - 3)))
 
     def notify_transfer(self, p: Progress) -> None:
         """A transfer finished or failed."""
@@ -99,7 +101,11 @@ class Tray(QObject):
             title = self.tr("Upload failed") if upload else self.tr("Download failed")
             self.notify(
                 title,
-                f"{p.label}: {engine_text.shown(p.last_error)}" if p.last_error else p.label,
+                self.tr("{name}: {problem}").format(
+                    name=formats.isolated(p.label), problem=engine_text.shown(p.last_error)
+                )
+                if p.last_error
+                else p.label,
                 warning=True,
             )
 

@@ -15,12 +15,14 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QDate,
     QDateTime,
     QLocale,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTime,
     Signal,
 )
 
@@ -274,9 +276,19 @@ class HistoryModel(QAbstractTableModel):
         return None
 
     def vocabulary(self, col: int) -> list[str]:
-        """Every text a column with a fixed vocabulary can show (to size it)."""
+        """Every text a column with a fixed vocabulary can show (to size it); for When, the
+        widest dates and times."""
         if col == COL_WHAT:
             return [v for k, v in self._texts.items() if "_" in k]
         if col == COL_SENT:
             return [self._texts[k] for k in ("here-pending", "here-sent", "here-refused", "hub")]
+        if col == COL_WHEN:  # wide digits, two-digit months and hours, morning and evening
+            return [
+                QLocale().toString(
+                    QDateTime(QDate(2026, month, 28), QTime(hour, 58)),
+                    QLocale.FormatType.ShortFormat,
+                )
+                for month in (10, 12)
+                for hour in (10, 22)
+            ]
         return []

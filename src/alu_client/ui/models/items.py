@@ -5,8 +5,10 @@ the keyset cursor ``Page.older``; never an OFFSET, never everything). Filters an
 the query's, so nothing is sorted or filtered on top. Store reads run on the model's
 ``TaskRunner`` one at a time — a page, the items newer than the top row (``add_newer``: new
 pushes inserted at the top, selection and scroll kept), or ``refresh`` (the loaded rows read
-again and merged in place after downloads, deletions and probes); requests made meanwhile are
-merged and run next, results of an older query dropped. Thumbnails come from
+again and merged in place after downloads, deletions and probes; once every page is loaded,
+the whole query, so that an older item newly matching it — a download of yesterday's story in
+the Library — shows too); requests made meanwhile are merged and run next, results of an older
+query dropped. Thumbnails come from
 ``ThumbnailCache`` (read off the GUI thread).
 """
 
@@ -52,40 +54,54 @@ from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 COLUMN_COUNT = 9
 
 #: item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
-STATES = ("downloaded", "queued", "missing", "new", "seen")
+STATES = ("downloaded", "queued", "paused", "failed", "missing", "new", "seen")
 # beyond this many new items at once (a long offline spell), the list starts over instead
 _NEWER_CAP = 5000
 _Index = QModelIndex | QPersistentModelIndex
 _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 )
-_OPEN_DOWNLOADS = (
-    "SELECT DISTINCT item_id FROM transfers WHERE direction = 'download'"
-    " AND state IN ('queued', 'active', 'paused') AND item_id IS NOT NULL"
+# downloads not done nor canceled, as the Transfers tab shows them (a failed one stays there
+# until it is retried or canceled)
+_DOWNLOADS = (
+    "SELECT item_id, state FROM transfers WHERE direction = 'download'"
+    " AND state IN ('queued', 'active', 'paused', 'failed') AND item_id IS NOT NULL"
 )
+# an item with several downloads shows the most hopeful: one under way, then paused, then failed
+_TRANSFER_STATES = {"active": "queued", "queued": "queued", "paused": "paused", "failed": "failed"}
 
 
-def item_state(li: LibraryItem, queued: bool) -> str:
+def item_state(li: LibraryItem, transfer: str | None) -> str:
+    """The State column's state; ``transfer`` is the item's download state as
+    ``_download_states`` gives it ("queued", "paused", "failed" or None)."""
     if li.downloaded:
         return "downloaded"
-    if queued:
-        return "queued"
+    if transfer is not None:
+        return transfer
     if any(f.state == "missing" for f in li.files):
         return "missing"
     return "new" if not li.read else "seen"
 
 
-def _open_download_ids(library: Library) -> frozenset[str]:
-    return frozenset(str(r[0]) for r in library.store.query(_OPEN_DOWNLOADS))
+def _download_states(library: Library) -> dict[str, str]:
+    """item id → "queued" (waiting or under way), "paused" or "failed"."""
+    found: dict[str, str] = {}
+    for item_id, state in library.store.query(_DOWNLOADS):
+        mine = _TRANSFER_STATES[state]
+        had = found.get(str(item_id))
+        if had is None or STATES.index(mine) < STATES.index(had):
+            found[str(item_id)] = mine
+    return found
 
 
 @dataclass(frozen=True)
 class _Read:
-    """What one store read found: items (newest first), the cursor past them, open downloads."""
+    """What one store read found: items (newest first), the cursor past them, the items'
+    downloads not done (item id → state)."""
 
     items: list[LibraryItem]
     older: int | None
-    queued: frozenset[str]
+    transfers: dict[str, str]
     too_many: bool = False
 
 
@@ -118,7 +134,7 @@ class ItemsModel(QAbstractTableModel):
         self._query = Query()
         self._rows: list[LibraryItem] = []
         self._row_of: dict[str, int] | None = {}
-        self._queued: frozenset[str] = frozenset()
+        self._transfers: dict[str, str] = {}
         self._older: int | None = None
         self._generation = 0
         self._wanted: set[str] = set()
@@ -157,7 +173,8 @@ class ItemsModel(QAbstractTableModel):
         self._want("newer")
 
     def refresh(self) -> None:
-        """Read the loaded rows again (files, read marks, queued downloads) and merge."""
+        """Read the loaded rows again (files, read marks, downloads) and merge; once every
+        page is loaded, the whole query (older items that match now are added too)."""
         self._want("refresh")
 
     def item_at(self, row: int) -> LibraryItem:
@@ -169,7 +186,7 @@ class ItemsModel(QAbstractTableModel):
         return self._row_of.get(item_id)
 
     def state_of(self, li: LibraryItem) -> str:
-        return item_state(li, li.id in self._queued)
+        return item_state(li, self._transfers.get(li.id))
 
     def set_read(self, item_ids: Iterable[str]) -> None:
         """Show items as read (the store was told by the caller)."""
@@ -324,7 +341,9 @@ class ItemsModel(QAbstractTableModel):
         if op == "newer":
             newest = self._rows[0].seq
             return lambda: _newer_than(library, q, newest)
-        bound = self._rows[-1].seq
+        # Rows below the last one come with the next page — unless every page is loaded: then
+        # an older item that matches now (downloaded, marked unread) has no page to come with.
+        bound = self._rows[-1].seq if self._older is not None else None
         return lambda: _down_to(library, q, bound)
 
     def _read_done(self, generation: int, op: str, result: _Read) -> None:
@@ -337,8 +356,8 @@ class ItemsModel(QAbstractTableModel):
                 self._rows, self._row_of, self._older = [], {}, None
                 self.endResetModel()
             else:
-                changed_queue = result.queued != self._queued
-                self._queued = result.queued
+                changed_queue = result.transfers != self._transfers
+                self._transfers = result.transfers
                 self._apply(op, result)
                 if changed_queue and self._rows:
                     self._emit_all(COL_STATE, COL_STATE)
@@ -457,6 +476,8 @@ class ItemsModel(QAbstractTableModel):
             "routine": self.tr("Routine"),
             "new": self.tr("New"),
             "queued": self.tr("Queued"),
+            "paused": self.tr("Paused"),
+            "failed": self.tr("Failed"),
             "downloaded": self.tr("Downloaded"),
             "missing": self.tr("Missing"),
             "seen": "",
@@ -468,7 +489,7 @@ class ItemsModel(QAbstractTableModel):
 
 def _page(library: Library, q: Query, before: int | None) -> _Read:
     page = library.search(replace(q, before=before))
-    return _Read(page.items, page.older, _open_download_ids(library))
+    return _Read(page.items, page.older, _download_states(library))
 
 
 def _newer_than(library: Library, q: Query, newest: int) -> _Read:
@@ -481,19 +502,22 @@ def _newer_than(library: Library, q: Query, newest: int) -> _Read:
         if page.newer is None or not page.items:
             break
         if len(found) > _NEWER_CAP:
-            return _Read([], None, frozenset(), too_many=True)
+            return _Read([], None, {}, too_many=True)
         cursor = page.newer
-    return _Read(found, None, _open_download_ids(library))
+    return _Read(found, None, _download_states(library))
 
 
-def _down_to(library: Library, q: Query, bound: int) -> _Read:
-    """Every matching item from the newest down to seq ``bound`` (the last loaded row)."""
+def _down_to(library: Library, q: Query, bound: int | None) -> _Read:
+    """Every matching item from the newest down to seq ``bound`` (the last loaded row; None:
+    to the oldest)."""
     found: list[LibraryItem] = []
     before: int | None = None
     while True:
         page = library.search(replace(q, before=before, limit=MAX_LIMIT))
-        found.extend(li for li in page.items if li.seq >= bound)
-        if page.older is None or not page.items or page.items[-1].seq <= bound:
+        found.extend(li for li in page.items if bound is None or li.seq >= bound)
+        if page.older is None or not page.items:
+            break
+        if bound is not None and page.items[-1].seq <= bound:
             break
         before = page.older
-    return _Read(found, None, _open_download_ids(library))
+    return _Read(found, None, _download_states(library))

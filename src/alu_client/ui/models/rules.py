@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from alu_client.core.rules import Rule
 
+from .. import formats
 from . import OBJECT_ROLE, SORT_ROLE
 
 COL_NAME = 0
@@ -152,7 +153,9 @@ class RulesModel(QAbstractTableModel):
             if col == COL_ACTION:
                 return self.action_text(rule.action)
             if col == COL_DESTINATION:
-                return rule.destination or self.tr("Download folder")
+                if rule.destination:  # a path keeps its order in Arabic
+                    return formats.isolated(rule.destination)
+                return self.tr("Download folder")
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_ENABLED:
             return self._enabled_tip(rule)
         return None

@@ -34,6 +34,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 from alu_client.core.store.transfers import Transfer
+from alu_client.core.transfers.base import PHASE_VERIFYING
 from alu_client.core.transfers.queue import Progress
 
 from .. import engine_text, formats
@@ -92,6 +93,13 @@ class TransferRow:
     rank: int = 0
     created_at: float | None = None
     finished_at: float | None = None
+    #: ``Progress.phase``: "verifying" once a download has every byte and checks them
+    phase: str = ""
+
+    @property
+    def moving(self) -> bool:
+        """Active and moving bytes (not checking them): speed and time left mean something."""
+        return self.state == "active" and not self.phase
 
     @property
     def fraction(self) -> float | None:
@@ -131,8 +139,8 @@ class TransferRow:
         if p.label != self.label:
             self.label = p.label
             first = COL_NAME
-        if p.state != self.state or p.last_error != self.last_error:
-            self.state, self.last_error = p.state, p.last_error
+        if (p.state, p.last_error, p.phase) != (self.state, self.last_error, self.phase):
+            self.state, self.last_error, self.phase = p.state, p.last_error, p.phase
             first, last = min(first, COL_STATE), COL_ERROR
         # A size once known stays known: the engine may report None for a transfer stopped
         # before its size reached the store.
@@ -225,6 +233,7 @@ class TransfersModel(QAbstractTableModel):
                     p.eta,
                     p.last_error,
                     rank=next_rank + n,
+                    phase=p.phase,
                 )
                 for n, p in enumerate(unknown)
             ]
@@ -346,7 +355,6 @@ class TransfersModel(QAbstractTableModel):
         return None
 
     def _display(self, row: TransferRow, col: int) -> str:
-        active = row.state == "active"
         if col == COL_NAME:
             return row.label
         if col == COL_DIRECTION:
@@ -354,13 +362,15 @@ class TransfersModel(QAbstractTableModel):
         if col == COL_PRIORITY:
             return self._texts[row.priority_name]
         if col == COL_STATE:
+            if row.state == "active" and row.phase == PHASE_VERIFYING:
+                return self._texts[PHASE_VERIFYING]
             return self._texts["retrying" if row.retrying else row.state]
         if col == COL_PROGRESS:
             return formats.percent_text(row.fraction)
         if col == COL_SPEED:
-            return formats.speed_text(row.speed) if active else ""
+            return formats.speed_text(row.speed) if row.moving else ""
         if col == COL_ETA:
-            return formats.duration_text(row.eta) if active else ""
+            return formats.duration_text(row.eta) if row.moving else ""
         if col == COL_SIZE:
             return formats.size_text(row.size)
         return engine_text.shown(row.last_error)
@@ -378,9 +388,9 @@ class TransfersModel(QAbstractTableModel):
             f = row.fraction
             return -1.0 if f is None else f
         if col == COL_SPEED:
-            return row.speed if row.state == "active" else 0.0
+            return row.speed if row.moving else 0.0
         if col == COL_ETA:
-            return row.eta if row.eta is not None and row.state == "active" else 1e18
+            return row.eta if row.eta is not None and row.moving else 1e18
         if col == COL_SIZE:
             return -1 if row.size is None else row.size
         return row.last_error.casefold()
@@ -483,4 +493,5 @@ class TransfersModel(QAbstractTableModel):
             "failed": self.tr("Failed"),
             "canceled": self.tr("Canceled"),
             "retrying": self.tr("Waiting to retry"),
+            PHASE_VERIFYING: self.tr("Verifying"),
         }

@@ -23,6 +23,7 @@ LIMIT_PRESETS: tuple[float | None, ...] = (
     parse_rate("10M"),
 )
 CUSTOM = "custom"
+MIXED = "mixed"  # the item that shows two limits of their own, one per direction
 
 
 class BandwidthLimitBox(QComboBox):
@@ -40,6 +41,9 @@ class BandwidthLimitBox(QComboBox):
         self.setObjectName("bandwidth-limit")
         self._limit = limit
         self._custom: float | None = None
+        #: (down, up) when the two directions have limits of their own (set in the settings)
+        self._mixed: tuple[float | None, float | None] | None = None
+        self._scheduled = False
         self.dialog: QInputDialog | None = None
         self.activated.connect(self._activated)
         self._retranslate()
@@ -48,9 +52,37 @@ class BandwidthLimitBox(QComboBox):
     def limit(self) -> float | None:
         return self._limit
 
+    @property
+    def busy(self) -> bool:
+        """The user is choosing (the list or the custom rate's dialog is open)."""
+        return self.dialog is not None or self.view().isVisible()
+
+    def show_limits(self, down: float | None, up: float | None, scheduled: bool = False) -> None:
+        """Show the limits in force (without ``limit_chosen``): one rate when both directions
+        have it, both otherwise; ``scheduled`` when the weekly schedule sets them at this hour,
+        which the user changes in the settings, not here (the box is then disabled)."""
+        if scheduled != self._scheduled:
+            self._scheduled = scheduled
+            self.setEnabled(not scheduled)
+            self._show_tip()
+        if down == up:
+            if self._mixed is not None:
+                self._mixed = None
+                self._limit = down
+                self._fill()
+            elif down != self._limit:
+                self.set_limit(down)
+        elif self._mixed != (down, up):
+            self._mixed = (down, up)
+            self._limit = down
+            self._fill()
+
     def set_limit(self, bps: float | None) -> None:
         """Show ``bps`` as the current limit (without ``limit_chosen``)."""
         self._limit = bps
+        if self._mixed is not None:
+            self.setCurrentIndex(self.findData(MIXED))
+            return
         for i in range(self.count()):
             if self.itemData(i) == bps:
                 self.setCurrentIndex(i)
@@ -65,8 +97,15 @@ class BandwidthLimitBox(QComboBox):
 
     def _retranslate(self) -> None:
         self.setAccessibleName(self.tr("Bandwidth limit"))
-        self.setToolTip(self.tr("Highest speed for downloads and for uploads, each"))
+        self._show_tip()
         self._fill()
+
+    def _show_tip(self) -> None:
+        self.setToolTip(
+            self.tr("The weekly schedule sets the limit at this hour; change it in Settings.")
+            if self._scheduled
+            else self.tr("Highest speed for downloads and for uploads, each")
+        )
 
     def _fill(self) -> None:
         self.blockSignals(True)
@@ -75,6 +114,10 @@ class BandwidthLimitBox(QComboBox):
             self.addItem(self._text(bps), bps)
         if self._custom is not None:
             self.addItem(self._text(self._custom), self._custom)
+        if self._mixed is not None:
+            down, up = self._mixed
+            text = self.tr("↓ %1  ↑ %2")
+            self.addItem(text.replace("%1", self._text(down)).replace("%2", self._text(up)), MIXED)
         self.addItem(self.tr("Custom…"), CUSTOM)
         self.blockSignals(False)
         self.set_limit(self._limit)
@@ -87,10 +130,14 @@ class BandwidthLimitBox(QComboBox):
         data = self.itemData(index)
         if data == CUSTOM:
             self._ask()
-        else:
+        elif data != MIXED:
             self._choose(data)
 
     def _choose(self, bps: float | None) -> None:
+        if self._mixed is not None:  # one limit for both directions from now on
+            self._mixed = None
+            self._limit = bps
+            self._fill()
         self.set_limit(bps)
         self.limit_chosen.emit(bps)
 

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from alu_client.core import hub
-from alu_client.core.library import LibraryItem
-from alu_client.core.services import Services
+from alu_client.core.library import CheckReport, LibraryItem
+from alu_client.core.services import AlreadyDownloaded, Services
 
+from .. import formats
 from ..bridge import CoreBridge
 from ..delegates_items import item_table
 from ..models import OBJECT_ROLE
@@ -43,6 +44,16 @@ from .item_detail import ItemDetail
 def preview_file_ready(li: LibraryItem) -> bool:
     """An item can be previewed when one of its files is here (the proxy preferably)."""
     return any(f.present for f in li.files)
+
+
+def can_download(li: LibraryItem, rendition: str) -> bool:
+    """The item has that rendition and its file is not here (as the library last saw it)."""
+    f = li.file(rendition)
+    return li.item.rendition(rendition) is not None and (f is None or not f.present)
+
+
+#: at most this many selected items have their files looked at on disk when selected
+_CHECK_AT_MOST = 100
 
 
 T = TypeVar("T")
@@ -167,7 +178,7 @@ class FeedPanel(QWidget):
     def _unread_counted(self, count: int) -> None:
         changed = count != self.unread or not self._unread_known
         self.unread, self._unread_known = count, True
-        self.unread_label.setText(self.tr("{count} unread").format(count=count))
+        self.unread_label.setText(self.tr("{count} unread").format(count=formats.count_text(count)))
         if changed:
             self.unread_changed.emit(count)
 
@@ -209,6 +220,22 @@ class FeedPanel(QWidget):
     def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
         self.detail.set_item(self.current_item())
         self._update_actions()
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """The library learns of a file deleted (or put back) by hand only when it looks: the
+        selected items' files are looked at (off the GUI thread), so that Download is offered
+        again for one that is gone."""
+        ids = [li.id for li in self.selected_items() if li.files][:_CHECK_AT_MOST]
+        if not ids:
+            return
+        library, model = self.services.library, self.model
+
+        def done(report: CheckReport) -> None:
+            if report.missing or report.restored:
+                model.refresh()
+
+        self._run(lambda: library.check_files(item_ids=ids), done)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
@@ -218,8 +245,8 @@ class FeedPanel(QWidget):
 
     def _update_actions(self) -> None:
         items = self.selected_items()
-        self.download_action.setEnabled(any(li.item.rendition("broadcast") for li in items))
-        self.download_proxy_action.setEnabled(any(li.item.rendition("proxy") for li in items))
+        self.download_action.setEnabled(any(can_download(li, "broadcast") for li in items))
+        self.download_proxy_action.setEnabled(any(can_download(li, "proxy") for li in items))
         self.preview_action.setEnabled(len(items) == 1 and preview_file_ready(items[0]))
 
     def _mark_current_read(self) -> None:
@@ -235,11 +262,14 @@ class FeedPanel(QWidget):
         self._run(lambda: library.mark_read([item_id]), done, self._failure_handler())
 
     def mark_all_read(self) -> None:
+        """Mark read what the filters and the search show (all of it, loaded or not)."""
+        library, q = self.services.library, self.model.query()
+
         def done(_changed: int) -> None:
             self.model.refresh()
             self.update_unread()
 
-        self._run(self.services.library.mark_all_read, done, self._failure_handler())
+        self._run(lambda: library.mark_all_read(q), done, self._failure_handler())
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -264,20 +294,27 @@ class FeedPanel(QWidget):
             failed: list[tuple[str, BaseException]] = []
             for item_id, title in wanted:
                 try:
+                    # a file here already is skipped (checked on disk, not only recorded)
                     download(item_id, rendition)
                 except Exception as e:  # each item on its own: one failure stops no other
                     failed.append((title, e))
             return failed
 
         def done(failed: list[tuple[str, BaseException]]) -> None:
+            here = [title for title, error in failed if isinstance(error, AlreadyDownloaded)]
             for title, error in failed:
-                problems.append(
-                    self.tr("Could not download “{title}”: {error}").format(
-                        title=title, error=error
+                if not isinstance(error, AlreadyDownloaded):
+                    problems.append(
+                        self.tr("Could not download “{title}”: {error}").format(
+                            title=title, error=error
+                        )
                     )
-                )
             if problems:
+                if here:
+                    problems.append(self._already_text(here))
                 self.command_failed.emit("\n".join(problems))
+            elif here:
+                self._show_message(self._already_text(here), error=False)
             else:
                 self.message.hide()
             self.model.refresh()
@@ -311,7 +348,18 @@ class FeedPanel(QWidget):
 
         return failed
 
+    def _already_text(self, titles: list[str]) -> str:
+        if len(titles) == 1:
+            return self.tr("Already downloaded: “{title}”").format(title=titles[0])
+        return self.tr("Already downloaded: “{title}” and {count} more").format(
+            title=titles[0], count=len(titles) - 1
+        )
+
     def _show_failure(self, text: str) -> None:
+        self._show_message(text, error=True)
+
+    def _show_message(self, text: str, *, error: bool) -> None:
+        self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)
         self.message.show()
 
@@ -329,10 +377,15 @@ class FeedPanel(QWidget):
         self.preview_action.setText(self.tr("Pre&view"))
         self.preview_action.setToolTip(self.tr("Play the downloaded file in the Library"))
         self.mark_all_read_action.setText(self.tr("Mark all &read"))
+        self.mark_all_read_action.setToolTip(
+            self.tr("Mark as read every item the filters and the search show")
+        )
         self.toolbar.setAccessibleName(self.tr("Feed commands"))
         self.view.setAccessibleName(self.tr("Feed"))
         self.view.setAccessibleDescription(self.tr("Items pushed to this newsroom, newest first"))
-        self.unread_label.setText(self.tr("{count} unread").format(count=self.unread))
+        self.unread_label.setText(
+            self.tr("{count} unread").format(count=formats.count_text(self.unread))
+        )
         self.model.retranslate()
 
     def changeEvent(self, event: QEvent) -> None:

@@ -3,15 +3,18 @@
 The list comes from the local history (``services.history().list``), read off the GUI thread a
 page at a time (more as the view scrolls to the end). It refreshes by itself when the library
 changes (a download recorded), every minute (uploads ending, events pulled by the sync) and
-on F5. "Sync now" sends the outbox to the hub and pulls the member's other workstations'
-events, on a thread of its own so a slow link never holds up the app's other commands; being
-offline is normal (the events wait), only other failures are told as problems.
+on Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
+now, which then refreshes this tab too), so Refresh carries no shortcut of its own (two owners
+of one key and Qt runs neither). "Sync now" sends the outbox to the hub and pulls the member's
+other workstations' events, on a thread of its own so a slow link never holds up the app's
+other commands; being offline is normal (the events wait), only other failures are told as
+problems.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QLocale, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -46,7 +49,7 @@ _MAX_REFRESH = 5_000
 
 
 class HistoryPanel(QWidget):
-    """``HistoryPanel(services, bridge, tasks)``: the table, Refresh (F5) and Sync now.
+    """``HistoryPanel(services, bridge, tasks)``: the table, Refresh and Sync now.
 
     Signals: ``refreshed()`` after each refresh is shown; ``synced(str)`` with the sentence
     shown after "Sync now" (done, offline or failed)."""
@@ -93,8 +96,6 @@ class HistoryPanel(QWidget):
         icon = self.style().standardIcon
         self.refresh_action = QAction(icon(QStyle.StandardPixmap.SP_BrowserReload), "", self)
         self.refresh_action.setObjectName("history-refresh")
-        self.refresh_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
-        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.refresh_action.triggered.connect(self.refresh)
         self.sync_action = QAction(icon(QStyle.StandardPixmap.SP_ArrowUp), "", self)
         self.sync_action.setObjectName("history-sync")
@@ -132,6 +133,7 @@ class HistoryPanel(QWidget):
 
     def _retranslate(self) -> None:
         self.refresh_action.setText(self.tr("&Refresh"))
+        # F5 is the main window's (Sync now, which refreshes this tab while it is shown)
         self.refresh_action.setToolTip(self.tr("Read the history again (F5)"))
         self.sync_action.setText(self.tr("&Sync now"))
         self.sync_action.setToolTip(
@@ -147,7 +149,7 @@ class HistoryPanel(QWidget):
         self._show_pending()
         fm = self.view.fontMetrics()
         header = self.view.horizontalHeader()
-        for col in (COL_WHAT, COL_SENT):
+        for col in (COL_WHEN, COL_WHAT, COL_SENT):
             words = [
                 *self.model.vocabulary(col),
                 self.model.headerData(col, Qt.Orientation.Horizontal),
@@ -244,7 +246,7 @@ class HistoryPanel(QWidget):
         self.sync_action.setEnabled(True)
         text = self.tr(
             "History synced: {sent} sent, {received} new from other workstations."
-        ).format(sent=sent, received=received)
+        ).format(sent=QLocale().toString(sent), received=QLocale().toString(received))
         self._say(text)
         self.synced.emit(text)
         self.refresh()

@@ -190,13 +190,17 @@ class ItemDetail(QWidget):
         for r in li.item.renditions:
             parts = [formats.size_text(r.size)]
             if r.width and r.height:
-                parts.append(f"{r.width}×{r.height}")
+                parts.append(formats.frame_size(r.width, r.height))
             f = li.file(r.name)
             if f is not None and f.present:
                 parts.append(self.tr("on this workstation"))
             elif f is not None and f.state == "missing":
                 parts.append(self.tr("file missing"))
-            lines.append(f"{names.get(r.name, r.name)}: {', '.join(parts)}")
+            #: a rendition and what is known of it: "Broadcast: 160 kB, 640×360"
+            line = self.tr("{rendition}: {details}")
+            #: between the details of a rendition: "160 kB, 640×360, on this workstation"
+            details = self.tr(", ").join(parts)
+            lines.append(line.format(rendition=names.get(r.name, r.name), details=details))
         return "\n".join(lines) or self.tr("None")
 
     def _file(self, li: LibraryItem) -> str:
@@ -206,12 +210,14 @@ class ItemDetail(QWidget):
             return ""
         p = f.probe
         if not p:
-            return self.tr("{name} — not examined yet").format(name=f.path.name)
+            return self.tr("{name} — not examined yet").format(name=formats.isolated(f.path.name))
         video = " ".join(
             x
             for x in (
                 str(p.get("video_codec") or ""),
-                f"{p['width']}×{p['height']}" if p.get("width") and p.get("height") else "",
+                formats.frame_size(int(p["width"]), int(p["height"]))
+                if p.get("width") and p.get("height")
+                else "",
                 self.tr("{fps} fps").format(fps=QLocale().toString(float(p["fps"]), "g", 4))
                 if p.get("fps")
                 else "",
@@ -226,7 +232,7 @@ class ItemDetail(QWidget):
                 rate=QLocale().toString(int(p.get("sample_rate") or 0)),
             )
         lines = [
-            f.path.name,
+            formats.isolated(f.path.name),
             self.tr("Video: {video}").format(video=video or self.tr("none")),
             self.tr("Audio: {audio}").format(audio=audio or self.tr("none")),
             self.tr("Length: {length}").format(length=clip_length(p.get("duration"))),

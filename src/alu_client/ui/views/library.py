@@ -6,23 +6,28 @@ its file holds (the media worker's probe) and the player with the selected file 
 
 Commands: Show in folder; Copy to… (a folder picked by the user, the copy made off the GUI
 thread with its progress, never over an existing file: ``core.safe_names.unique_path`` and an
-exclusive create); Delete local file (asked first; the record stays, so the item keeps its
-history and can be downloaded again). ``show_item`` selects an item and plays it (the Feed's
-preview).
+exclusive create; a file that cannot be copied does not stop the others, and the panel says
+what was copied where and what was not); Delete local file (asked first; the record stays, so
+the item keeps its history and can be downloaded again). ``show_item`` selects an item and
+plays it (the Feed's preview). The player's keys (Space, F, comma, full stop) act while the
+focus is in the grid, the list or the detail too, not only in the player; the search box keeps
+them for typing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QDir, QEvent, QItemSelection, QLocale, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -43,6 +48,7 @@ from alu_client.core.library import LibraryFile, LibraryItem, Query
 from alu_client.core.safe_names import unique_path
 from alu_client.core.services import Services
 
+from .. import formats
 from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
@@ -62,45 +68,63 @@ class CopyCanceled(Exception):
     pass
 
 
+@dataclass
+class CopyOutcome:
+    """What ``copy_files`` did: the new paths, and the sources not copied with the reason."""
+
+    made: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, OSError]] = field(default_factory=list)
+
+
 def copy_files(
     sources: list[Path],
     folder: Path,
     progress: Callable[[int, int], None],
     cancel: threading.Event,
-) -> list[Path]:
+) -> CopyOutcome:
     """Copy ``sources`` into ``folder`` under names not taken (never overwriting: the target is
-    created exclusively); a copy stopped half-way is removed. Returns the new paths."""
-    total = sum(p.stat().st_size for p in sources)
+    created exclusively); a copy stopped half-way is removed. A file that cannot be copied (gone,
+    unreadable, the folder full or read-only) is told in the outcome and the others are still
+    copied; a cancel raises ``CopyCanceled``."""
+    total = 0
+    for src in sources:
+        with contextlib.suppress(OSError):  # told when its copy fails
+            total += src.stat().st_size
     done = 0
-    made: list[Path] = []
+    outcome = CopyOutcome()
     last = 0.0
     for src in sources:
-        for _attempt in range(20):
-            dest = unique_path(folder, src.name)
-            try:
-                out = dest.open("xb")
-            except FileExistsError:  # somebody took the name meanwhile: the next one
-                continue
-            break
-        else:
-            raise FileExistsError(dest)
+        dest: Path | None = None
         try:
-            with out, src.open("rb") as inp:
-                while chunk := inp.read(1 << 20):
-                    if cancel.is_set():
-                        raise CopyCanceled()
-                    out.write(chunk)
-                    done += len(chunk)
-                    if time.monotonic() - last > 0.1:
-                        last = time.monotonic()
-                        progress(done, total)
-            shutil.copystat(src, dest)
-        except BaseException:
-            dest.unlink(missing_ok=True)
-            raise
-        made.append(dest)
+            for _attempt in range(20):
+                dest = unique_path(folder, src.name)
+                try:
+                    out = dest.open("xb")
+                except FileExistsError:  # somebody took the name meanwhile: the next one
+                    continue
+                break
+            else:
+                raise FileExistsError(dest)
+            try:
+                with out, src.open("rb") as inp:
+                    while chunk := inp.read(1 << 20):
+                        if cancel.is_set():
+                            raise CopyCanceled()
+                        out.write(chunk)
+                        done += len(chunk)
+                        if time.monotonic() - last > 0.1:
+                            last = time.monotonic()
+                            progress(done, total)
+                shutil.copystat(src, dest)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+        except OSError as e:  # this one is not copied; the others still are
+            outcome.failed.append((src, e))
+            continue
+        outcome.made.append(dest)
     progress(done, total)
-    return made
+    return outcome
 
 
 class _CopyProgress(QObject):
@@ -123,7 +147,7 @@ class LibraryPanel(QWidget):
     """``LibraryPanel(services, bridge, tasks, parent=None)``.
 
     Signals: ``command_failed(str)`` (also shown in the panel); ``copied(list)`` (the new
-    paths, when a copy is complete).
+    paths, when a copy has ended; the panel says what was copied and what was not).
     """
 
     command_failed = Signal(str)
@@ -174,6 +198,11 @@ class LibraryPanel(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([700, 500])
+        if self.player is not None:
+            # Space, F, comma and full stop act from the grid, the list and the detail too
+            # (a clip just clicked or previewed), not only from the player itself
+            self.player.add_key_scope(self.views)
+            self.player.add_key_scope(self.detail)
 
         self.grid_action = QAction(self)
         self.list_action = QAction(self)
@@ -245,6 +274,11 @@ class LibraryPanel(QWidget):
         (self.grid_action if grid else self.list_action).setChecked(True)
 
     @property
+    def mode(self) -> str:
+        """``grid`` or ``list``: what ``set_mode`` chose (the window keeps it for next time)."""
+        return "grid" if self.views.currentWidget() is self.grid else "list"
+
+    @property
     def current_view(self) -> QAbstractItemView:
         return self.grid if self.views.currentWidget() is self.grid else self.table
 
@@ -310,12 +344,14 @@ class LibraryPanel(QWidget):
             view.scrollTo(index)
         finally:
             self._first = "broadcast"
+        view.setFocus(Qt.FocusReason.OtherFocusReason)  # Space pauses what starts playing
         self._play(self.model.item_at(row), "proxy")
 
     def _show_loose(self, li: LibraryItem | None) -> None:
         if li is not None:
             self.selection.clearSelection()
             self.detail.set_item(li)
+            self.current_view.setFocus(Qt.FocusReason.OtherFocusReason)
             self._play(li, "proxy")
 
     def _play(self, li: LibraryItem, first: str) -> None:
@@ -349,15 +385,16 @@ class LibraryPanel(QWidget):
         if not sources or self._copy_cancel is not None:
             return
         cancel = self._copy_cancel = threading.Event()
+        self.message.hide()
         self._show_copying(True)
         self.copy_progress.setRange(0, 0)
         self._update_actions()
         progress = self._progress.moved.emit
 
-        def done(made: list[Path]) -> None:
+        def done(outcome: CopyOutcome) -> None:
             self._copy_ended()
-            self.message.hide()
-            self.copied.emit(made)
+            self._say_copied(outcome, folder)
+            self.copied.emit(outcome.made)
 
         def failed(error: BaseException) -> None:
             self._copy_ended()
@@ -369,6 +406,35 @@ class LibraryPanel(QWidget):
                 )
 
         self._copy_tasks.run(lambda: copy_files(sources, folder, progress, cancel), done, failed)
+
+    def _say_copied(self, outcome: CopyOutcome, folder: Path) -> None:
+        where = QDir.toNativeSeparators(str(folder))
+        made, failed = len(outcome.made), len(outcome.failed)
+        reasons = "; ".join(
+            f"{src.name} ({error.strerror or error})" for src, error in outcome.failed
+        )
+        if not failed:
+            if made == 1:
+                text = self.tr("Copied 1 file to {folder}").format(folder=where)
+            else:
+                text = self.tr("Copied {count} files to {folder}").format(
+                    count=QLocale().toString(made), folder=where
+                )
+            self.message.setText(text)
+            self.message.show()
+        elif not made:
+            self.command_failed.emit(
+                self.tr("Could not copy to {folder}: {error}").format(folder=where, error=reasons)
+            )
+        else:
+            self.command_failed.emit(
+                self.tr("Copied {count} of {total} files to {folder}; not copied: {failed}").format(
+                    count=QLocale().toString(made),
+                    total=QLocale().toString(made + failed),
+                    folder=where,
+                    failed=reasons,
+                )
+            )
 
     def cancel_copy(self) -> None:
         if self._copy_cancel is not None:
@@ -402,7 +468,9 @@ class LibraryPanel(QWidget):
             box.setText(self.tr("Delete the local file of “{title}”?").format(title=items[0].title))
         else:
             box.setText(
-                self.tr("Delete the local files of {count} items?").format(count=len(items))
+                self.tr("Delete the local files of {count} items?").format(
+                    count=formats.count_text(len(items))
+                )
             )
         box.setInformativeText(
             self.tr("The items stay in the library and can be downloaded again.")
@@ -496,4 +564,4 @@ class LibraryPanel(QWidget):
         super().changeEvent(event)
 
 
-__all__ = ["LibraryPanel", "copy_files", "preferred_file"]
+__all__ = ["CopyOutcome", "LibraryPanel", "copy_files", "preferred_file"]

@@ -187,7 +187,7 @@ class HotFoldersModel(_ListModel[FolderRow]):
 
     def text(self, item: FolderRow, column: int) -> str | None:
         if column == COL_FOLDER:
-            return str(item.path)
+            return formats.isolated(item.path)
         if column == COL_SENT:
             return QLocale().toString(item.sent)
         if column == COL_ERRORS:
@@ -228,7 +228,7 @@ class WatchErrorsModel(_ListModel[WatchFile]):
 
     def text(self, item: WatchFile, column: int) -> str | None:
         if column == COL_FILE:
-            return item.path.name
+            return formats.isolated(item.path.name)
         if column == COL_MESSAGE:
             return item.error
         if column == COL_WHEN:

@@ -1,6 +1,7 @@
 """The commands of the Transfers tab as actions: one set shared by the toolbar, the context
-menu and the keyboard (Delete cancels, Ctrl+Up/Down change the priority, Ctrl+Shift+P pauses
-everything and Ctrl+Shift+R resumes it, from anywhere in the window)."""
+menu and the keyboard (Delete cancels, Ctrl+Up/Down change the priority). Pause all and resume
+all carry no keys here: Ctrl+Shift+P and Ctrl+Shift+R are the main window's own Pause all /
+Resume all, which work on every tab (this panel is hidden on the others)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ class TransferActions(QObject):
                 a.setShortcutContext(context)
             return a
 
-        window = Qt.ShortcutContext.WindowShortcut
         self.pause = action(
             "pause",
             sp.SP_MediaPause,
@@ -52,8 +52,8 @@ class TransferActions(QObject):
         )
         self.priority_up = action("priority-up", sp.SP_ArrowUp, "Ctrl+Up")
         self.priority_down = action("priority-down", sp.SP_ArrowDown, "Ctrl+Down")
-        self.pause_all = action("pause-all", sp.SP_MediaStop, "Ctrl+Shift+P", window)
-        self.resume_all = action("resume-all", sp.SP_MediaSeekForward, "Ctrl+Shift+R", window)
+        self.pause_all = action("pause-all", sp.SP_MediaStop)
+        self.resume_all = action("resume-all", sp.SP_MediaSeekForward)
 
     def groups(self) -> list[tuple[QAction, ...]]:
         return [

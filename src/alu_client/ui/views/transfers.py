@@ -8,7 +8,7 @@ store runs through a ``TaskRunner``, off the GUI thread, in the order the user g
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.transfers.schedule import Schedule
 
+from .. import formats
 from ..delegates import ProgressDelegate
 from ..models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from ..models.transfers import (
@@ -45,6 +47,9 @@ from ..models.transfers import (
 from ..tasks import TaskRunner
 from .bandwidth import BandwidthLimitBox
 from .transfer_actions import TransferActions
+
+if TYPE_CHECKING:
+    from alu_client.core.settings import AppSettings
 
 # filter key → states shown (a regular expression on STATE_ROLE)
 FILTERS = {
@@ -68,9 +73,11 @@ def _for_each(command: Callable[[int], None], ids: Sequence[int]) -> None:
 
 
 class TransfersPanel(QWidget):
-    """``TransfersPanel(queue, parent=None, *, tasks=None)``.
+    """``TransfersPanel(queue, parent=None, *, tasks=None, settings=None)``.
 
     ``tasks`` defaults to a ``TaskRunner`` owned by the panel (one thread: commands in order).
+    ``settings``: where a limit chosen here is kept (the same limits as the settings dialog's,
+    so that it lasts past a restart and the dialog shows it); without, it lasts this run.
     Signals: ``command_failed(str)`` with a message for people when a command could not run.
     """
 
@@ -82,9 +89,11 @@ class TransfersPanel(QWidget):
         parent: QWidget | None = None,
         *,
         tasks: TaskRunner | None = None,
+        settings: AppSettings | None = None,
     ) -> None:
         super().__init__(parent)
         self.queue = queue
+        self.settings = settings
         self.tasks = tasks or TaskRunner(self)
         self._reloading = False
         self._reload_again = False
@@ -157,6 +166,13 @@ class TransfersPanel(QWidget):
         self.limit_label.setBuddy(self.limit_box)
         self.limit_box.limit_chosen.connect(self.set_limit)
         self.limit_box.invalid_rate.connect(self.command_failed)
+        # the box follows the limits in force, wherever they were set (the settings dialog,
+        # the weekly schedule); not while a choice made here is on its way to the queue
+        self._limits_pending = 0
+        self._limits_timer = QTimer(self)
+        self._limits_timer.setInterval(1000)
+        self._limits_timer.timeout.connect(self.show_limits)
+        self._limits_timer.start()
         self.message = QLabel(self)
         self.message.setObjectName("transfers-message")
         self.message.setWordWrap(True)
@@ -191,6 +207,7 @@ class TransfersPanel(QWidget):
         self.model.move_requested.connect(self.move_transfers)
         queue.add_listener(self.model.post_progress)
         self._update_actions()
+        self.show_limits()
         self.reload()
 
     # --- building -----------------------------------------------------------------------------
@@ -369,9 +386,11 @@ class TransfersPanel(QWidget):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.tr("Cancel transfers"))
         if len(rows) == 1:
-            box.setText(self.tr("Cancel “{name}”?").format(name=rows[0].label))
+            box.setText(self.tr("Cancel “{name}”?").format(name=formats.isolated(rows[0].label)))
         else:
-            box.setText(self.tr("Cancel {count} transfers?").format(count=len(rows)))
+            box.setText(
+                self.tr("Cancel {count} transfers?").format(count=formats.count_text(len(rows)))
+            )
         box.setInformativeText(self.tr("A canceled download loses the part already fetched."))
         yes = box.addButton(self.tr("Cancel transfer"), QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirm-cancel-yes")
@@ -428,12 +447,49 @@ class TransfersPanel(QWidget):
 
     @Slot(object)
     def set_limit(self, bps: float | None) -> None:
-        """The limit for downloads and for uploads (bytes per second; None: unlimited)."""
+        """The limit for downloads and for uploads (bytes per second; None: unlimited): the
+        settings' limits, which apply whenever the weekly schedule sets none, kept there."""
         self.limit_box.set_limit(bps)
-        self._command(
-            self.tr("Could not set the bandwidth limit: {error}"),
-            lambda: self.queue.set_limits(bps, bps),
-        )
+        queue, settings = self.queue, self.settings
+
+        def apply() -> None:
+            if settings is not None:
+                settings.limit_down = bps
+                settings.limit_up = bps
+                kept = settings.schedule
+                if kept is not None:
+                    settings.schedule = Schedule(kept.rules, default_down=bps, default_up=bps)
+            queue.set_limits(bps, bps)
+            schedule = queue.schedule
+            if schedule is not None:
+                queue.set_schedule(Schedule(schedule.rules, default_down=bps, default_up=bps))
+
+        def ended() -> None:
+            self._limits_pending -= 1
+            self.show_limits()
+
+        def done(_result: object) -> None:
+            self.message.hide()
+            ended()
+
+        def failed(error: BaseException) -> None:
+            ended()
+            self.command_failed.emit(
+                self.tr("Could not set the bandwidth limit: {error}").format(error=error)
+            )
+
+        self._limits_pending += 1
+        self.tasks.run(apply, done, failed)
+
+    @Slot()
+    def show_limits(self) -> None:
+        """Show the limits in force now in the box (disabled while a rule of the weekly
+        schedule sets them: the settings change those)."""
+        box = self.limit_box
+        if self._limits_pending or box.busy:
+            return
+        now = self.queue.limits_now()
+        box.show_limits(now.download, now.upload, scheduled=now.by_rule)
 
     @Slot(str)
     def _show_failure(self, text: str) -> None:

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from ...core.services import Services
 from ...core.uploads import FieldError, UploadFields, title_from_filename
+from .. import formats
 from ..tasks import TaskRunner
 from .upload_files import (
     VIDEO_EXTENSIONS,
@@ -224,10 +225,14 @@ class UploadDialog(QDialog):
         count = len(self.model.entries)
         if count == 1:
             self.setWindowTitle(
-                self.tr("Upload {name}").format(name=self.model.entries[0].path.name)
+                self.tr("Upload {name}").format(
+                    name=formats.isolated(self.model.entries[0].path.name)
+                )
             )
         else:
-            self.setWindowTitle(self.tr("Upload {count} files").format(count=count))
+            self.setWindowTitle(
+                self.tr("Upload {count} files").format(count=formats.count_text(count))
+            )
         self.files_view.setAccessibleName(self.tr("Files to upload"))
         self.apply_all.setText(self.tr("&Apply to all files"))
         tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
@@ -339,7 +344,7 @@ class UploadDialog(QDialog):
                     entry.touched.add(name)
         self._say(
             self.tr("The shared fields now read the same for all {count} files.").format(
-                count=len(self.model.entries)
+                count=formats.count_text(len(self.model.entries))
             )
         )
 
@@ -368,7 +373,7 @@ class UploadDialog(QDialog):
                 if len(self.model.entries) > 1:
                     self._say(
                         self.tr("Check {name}: {problem}").format(
-                            name=entry.path.name, problem=entry.error
+                            name=formats.isolated(entry.path.name), problem=entry.error
                         )
                     )
                 return []
@@ -438,7 +443,8 @@ class UploadDialog(QDialog):
         self.model.remove([entry for entry, _tid in done])
         self._set_busy(False)
         problems = "; ".join(
-            self.tr("{name}: {problem}").format(name=e.path.name, problem=p) for e, p in failed
+            self.tr("{name}: {problem}").format(name=formats.isolated(e.path.name), problem=p)
+            for e, p in failed
         )
         self._say(self.tr("Could not queue the upload — {problems}").format(problems=problems))
 

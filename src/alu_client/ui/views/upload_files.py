@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ...core import media
 from ...core.uploads import file_sha256
+from .. import formats
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".mts", ".m2ts", ".webm"}
@@ -70,7 +71,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
     def not_video(path: Path) -> None:
         skipped.append(
             QCoreApplication.translate("Upload", "{name} is not a video file.").format(
-                name=path.name
+                name=formats.isolated(path.name)
             )
         )
 
@@ -79,7 +80,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             skipped.append(
                 QCoreApplication.translate(
                     "Upload", "{url} is not a file on this computer."
-                ).format(url=url.toDisplayString())
+                ).format(url=formats.isolated(url.toDisplayString()))
             )
             continue
         path = Path(url.toLocalFile())
@@ -100,7 +101,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
                 skipped.append(
                     QCoreApplication.translate(
                         "Upload", "The folder {name} has no video files."
-                    ).format(name=path.name)
+                    ).format(name=formats.isolated(path.name))
                 )
         elif path.is_file():
             if _is_video(path):
@@ -110,7 +111,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
         else:
             skipped.append(
                 QCoreApplication.translate("Upload", "{name} was not found.").format(
-                    name=path.name or str(path)
+                    name=formats.isolated(path.name or str(path))
                 )
             )
     return files, skipped

@@ -17,8 +17,10 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QDate,
     QDateTime,
     QEvent,
+    QLocale,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -42,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.media import Probe
-from ...core.uploads import FieldError
+from ...core.uploads import MSG_RECORDED_AHEAD, MSG_RECORDED_TOO_EARLY, FieldError
 from .. import formats
 from ..models import OBJECT_ROLE
 
@@ -113,7 +115,10 @@ class UploadFilesModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self.entries):
             return None
         entry = self.entries[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            # a file name keeps its order in the Arabic list ("024 (2).mp4", not "mp4.(2) 024")
+            return formats.isolated(entry.title)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
             return entry.title
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{entry.path}\n{entry.error}" if entry.error else str(entry.path)
@@ -196,6 +201,7 @@ class UploadForm(QWidget):
         self.recorded = QDateTimeEdit(self)
         self.recorded.setCalendarPopup(True)
         self.recorded.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.recorded.setMinimumDate(QDate(1900, 1, 1))
         self.recorded.setDateTime(QDateTime.currentDateTime())
         self.recorded.setEnabled(False)
         self.language = QComboBox(self)
@@ -384,7 +390,7 @@ class UploadForm(QWidget):
         self.info.setText(self.describe(entry))
 
     def describe(self, entry: UploadEntry) -> str:
-        name = entry.path.name
+        name = formats.isolated(entry.path.name)
         if not entry.inspected:
             return self.tr("{name} — reading the file…").format(name=name)
         p = entry.probe
@@ -396,7 +402,7 @@ class UploadForm(QWidget):
                 self.tr("{duration} long").format(duration=formats.duration_text(p.duration))
             )
         if p.width and p.height:
-            parts.append(f"{p.width}×{p.height}")
+            parts.append(formats.frame_size(p.width, p.height))
         if p.video_codec:
             parts.append(p.video_codec)
         if p.audio_codec is None:
@@ -410,8 +416,14 @@ class UploadForm(QWidget):
         text = str(error)
         if "too long" in text:
             numbers = re.findall(r"\d+", text)
-            limit = numbers[-1] if numbers else "?"
+            limit = QLocale().toString(int(numbers[-1])) if numbers else "?"
             return self.tr("This is too long (at most {limit} characters).").format(limit=limit)
+        if text == MSG_RECORDED_AHEAD:
+            return self.tr(
+                "The recording date is in the future; check it (and the camera's clock)."
+            )
+        if text == MSG_RECORDED_TOO_EARLY:
+            return self.tr("The recording date is before 1900.")
         known = {
             "title": self.tr("A title is needed."),
             "country": self.tr("The country is a two-letter code, like KE or SN."),

@@ -8,7 +8,8 @@ plays. Nothing here raises on a bad file: the player says in plain words what ha
 
 Full screen takes the picture *and* the control bar (the "stage") to the whole screen, so the
 controls stay reachable; F toggles it, Escape leaves. Keys act while the focus is in the
-player: Space plays or pauses, comma and full stop step one frame back or forward.
+player, or in the widgets given to ``add_key_scope`` (the Library's views and detail): Space
+plays or pauses, comma and full stop step one frame back or forward.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class SeekSlider(QSlider):
 class PlayerWidget(QWidget):
     """``PlayerWidget(parent=None)``: ``load(path, fps=None)``, ``play()``, ``pause()``,
     ``stop()``, ``toggle()``, ``step(frames)``, ``set_full_screen(on)``, ``clear()`` (lets go
-    of the file: call it before deleting or moving the file).
+    of the file: call it before deleting or moving the file), ``add_key_scope(widget)`` (the
+    keys act from there too).
 
     ``play_pause_action`` can go in the main window's menu with a shortcut of its own (not
     Space: the player keeps Space for itself while it has the focus). ``player``,
@@ -216,19 +218,26 @@ class PlayerWidget(QWidget):
         outer.addWidget(self.stage)
 
         # keys while the focus is anywhere in the stage (in full screen too: it is a window then)
-        def key(seq: QKeySequence.StandardKey | Qt.Key) -> QShortcut:
-            s = QShortcut(QKeySequence(seq), self.stage)
-            s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            return s
-
-        key(Qt.Key.Key_Space).activated.connect(self.toggle)
-        key(Qt.Key.Key_Comma).activated.connect(self.step_back_action.trigger)
-        key(Qt.Key.Key_Period).activated.connect(self.step_forward_action.trigger)
-        key(Qt.Key.Key_F).activated.connect(self.full_screen_action.trigger)
-        self._escape = key(Qt.Key.Key_Escape)
+        self.add_key_scope(self.stage)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.stage)
         self._escape.setContext(Qt.ShortcutContext.WindowShortcut)  # on only when a window
         self._escape.activated.connect(lambda: self.set_full_screen(False))
         self._escape.setEnabled(False)
+
+    def add_key_scope(self, scope: QWidget) -> None:
+        """Let the player's keys (Space plays or pauses, F full screen, comma and full stop step
+        a frame) act while the focus is anywhere in ``scope`` too, say the list of clips beside
+        the player. ``scope`` must not hold the player (its own keys would be ambiguous there);
+        a text field inside it keeps these keys for typing (Qt lets it override shortcuts)."""
+        for seq, slot in (
+            (Qt.Key.Key_Space, self.toggle),
+            (Qt.Key.Key_Comma, self.step_back_action.trigger),
+            (Qt.Key.Key_Period, self.step_forward_action.trigger),
+            (Qt.Key.Key_F, self.full_screen_action.trigger),
+        ):
+            s = QShortcut(QKeySequence(seq), scope)
+            s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            s.activated.connect(slot)
 
     def _connect(self) -> None:
         p = self.player
