@@ -2,7 +2,8 @@
 
 Against a real hub on loopback, behind a throttled link (tests/support/faultproxy.py):
 
-- `alu put` interrupted and run again resumes its upload: the clip is published once;
+- `alu put` interrupted and run again resumes its upload: the clip is published once; run
+  again after the file was exported anew, it cancels the old upload and sends the new file;
 - two `alu put` at once on one data folder both finish (the second waits for the first's
   engine, which runs its own upload only, then runs its own);
 - `alu get` while `alu fetch` holds the data folder finishes after the fetch;
@@ -152,6 +153,34 @@ def test_put_run_again_with_other_details_goes_on_with_the_first(
     assert "goes on with the details it was started with" in err
     assert "alu queue cancel" in err
     assert len([t for t in queue_of(home) if t["direction"] == "upload"]) == 1
+
+
+def test_put_of_a_file_exported_again_cancels_the_upload_of_the_old_one(
+    slow_hub: tuple[LiveHub, FaultProxy], big_clip: Path, tmp_path: Path
+) -> None:
+    hub, proxy = slow_hub
+    home = tmp_path / "desk"
+    login(home, proxy.url)
+    proxy.rate_bps = 150_000
+    args = ("put", str(big_clip), "--title", "Exported twice", "--language", "en")
+    first = start(home, *args)
+    wait_until(lambda: proxy.bytes_up > 200_000 or first.poll() is not None, 60)
+    assert first.poll() is None, first.communicate()
+    first.send_signal(signal.SIGINT)
+    # what the proxy holds of the cut PATCH would still reach the hub and finish the upload
+    # of the old content (socket buffers take the whole megabyte at once): drop it
+    proxy.reset_all()
+    assert finish(first)[0] == 130
+    generate_clip(big_clip, seconds=2.0, width=320, height=240, seed=11)  # the new export
+    proxy.rate_bps = None
+    status, _out, err = finish(start(home, *args))
+    assert status == 0, err
+    assert "content that has changed since; it is canceled" in err
+    states = sorted(t["state"] for t in queue_of(home) if t["direction"] == "upload")
+    assert states == ["canceled", "done"], states
+    wait_until(lambda: published(hub, home, "Exported twice"), 30, interval=0.5,
+               what="the item in the feed")  # fmt: skip
+    assert len(published(hub, home, "Exported twice")) == 1, published(hub, home, "Exported twice")
 
 
 def test_two_puts_at_once_both_finish(

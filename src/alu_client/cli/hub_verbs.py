@@ -267,6 +267,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             digest = file_sha256(path)
             # run again after an interruption (as its message says): the upload under way
             # resumes; a second one would publish the file twice
+            _cancel_superseded(services, path, digest)
             open_one = services.open_upload(path, digest)
             if open_one is None:
                 tid = services.upload(path, fields, sha256=digest)
@@ -295,6 +296,22 @@ def cmd_put(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _cancel_superseded(services: Services, path: Path, digest: str) -> None:
+    """An earlier `alu put` of this path, interrupted before the file was exported again,
+    can never finish (its bytes are gone): cancel it now, not leave it to fail later in the
+    app. One an engine is running right now is left to it: it sees the change and stops."""
+    for old in services.superseded_uploads(path, digest):
+        transfers = (services.queue or services.make_queue()).transfers
+        if not transfers.set_state(old.id, "canceled", only_from=("queued", "paused", "failed")):
+            continue
+        transfers.clear_request(old.id)
+        print(
+            f"alu: {path.name}: the earlier upload of this file (transfer {old.id}) was of "
+            "content that has changed since; it is canceled and this one sent instead.",
+            file=sys.stderr,
+        )
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -337,6 +337,22 @@ class Services:
                 return t
         return None
 
+    def superseded_uploads(self, path: Path, sha256: str) -> list[Transfer]:
+        """Unfinished uploads of this path to this profile's hub that were of other content
+        (the file was exported again since): their bytes are no longer on disk, so they can
+        never finish; the caller cancels them rather than leave them to fail later."""
+        self.require_profile()
+        endpoint = self.client().uploads_url
+        size = path.stat().st_size
+        q = self.queue or self.make_queue()
+        return [
+            t
+            for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload")
+            if t.source == str(path)
+            and t.destination == endpoint
+            and (t.size != size or (t.sha256 or "").lower() != sha256.lower())
+        ]
+
     def upload(
         self,
         path: Path,
