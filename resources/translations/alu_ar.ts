@@ -1280,6 +1280,14 @@
         <translation>تم نسخ {count} من أصل {total} من الملفات إلى {folder}؛ لم يُنسخ: {failed}</translation>
     </message>
     <message>
+        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
+        <translation>توقف النسخ: تم نسخ {count} من أصل {total} من الملفات إلى {folder}</translation>
+    </message>
+    <message>
+        <source>Copy stopped: nothing was copied to {folder}</source>
+        <translation>توقف النسخ: لم يُنسخ شيء إلى {folder}</translation>
+    </message>
+    <message>
         <source>Delete local files</source>
         <translation>حذف الملفات المحلية</translation>
     </message>

@@ -1280,6 +1280,14 @@
         <translation>{count} fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</translation>
     </message>
     <message>
+        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
+        <translation>Copie arrêtée : {count} fichiers sur {total} copiés dans {folder}</translation>
+    </message>
+    <message>
+        <source>Copy stopped: nothing was copied to {folder}</source>
+        <translation>Copie arrêtée : rien n’a été copié dans {folder}</translation>
+    </message>
+    <message>
         <source>Delete local files</source>
         <translation>Supprimer les fichiers locaux</translation>
     </message>

@@ -6,6 +6,7 @@ Feed's preview selects the item here."""
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,17 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushBut
 
 from alu_client.core.services import Services
 from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.formats import isolated
 from alu_client.ui.models.items import COL_THUMB, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
-from alu_client.ui.views.library import PLAYER_MODULE, LibraryPanel
+from alu_client.ui.views.library import (
+    PLAYER_MODULE,
+    CopyCanceled,
+    CopyOutcome,
+    LibraryPanel,
+    copy_files,
+)
 from tests.gui import test_feed_panel as feed_tests
 
 # the Feed tests' fixtures (a signed-in core, the pushes, the bridge, the runner, the Feed tab)
@@ -180,7 +188,7 @@ def test_copy_to_never_overwrites_and_show_in_folder(
     assert library.copy_progress.isHidden()
     # the panel says it is done (the bar alone just vanished)
     assert library.message.isVisible()
-    assert library.message.text() == f"Copied 1 file to {share}"
+    assert library.message.text() == f"Copied 1 file to {isolated(share)}"
 
     catcher = UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
@@ -254,7 +262,7 @@ def test_a_copy_says_what_it_copied_and_what_it_could_not(
     with qtbot.waitSignal(library.copied, timeout=20_000) as copied:
         library.copy_selected_to(share)
     assert len(copied.args[0]) == 2
-    assert library.message.text() == f"Copied 2 files to {share}"
+    assert library.message.text() == f"Copied 2 files to {isolated(share)}"
     # one of the two files has gone from the disk meanwhile: the other is still copied, and
     # the panel says which one was not and why
     gone = desk.library.get(pushes["fr"])
@@ -269,13 +277,33 @@ def test_a_copy_says_what_it_copied_and_what_it_could_not(
     assert [p.parent for p in copied.args[0]] == [again]
     assert library.message.isVisible()
     assert library.message.text() == (
-        f"Copied 1 of 2 files to {again}; not copied: {gone_file.path.name} "
+        f"Copied 1 of 2 files to {isolated(again)}; not copied: {isolated(gone_file.path.name)} "
         "(No such file or directory)"
     )
     # nothing copied at all: said as a failure
     with qtbot.waitSignal(library.command_failed, timeout=20_000) as failed:
         library.copy_selected_to(tmp_path / "no-such-folder")
-    assert failed.args[0].startswith(f"Could not copy to {tmp_path / 'no-such-folder'}: ")
+    assert failed.args[0].startswith(f"Could not copy to {isolated(tmp_path / 'no-such-folder')}: ")
+    # stopped by the user after the first file: said, with what is in the folder
+    library._say_stopped(CopyOutcome(made=[again / "x.mp4"]), again, 3)
+    assert library.message.text() == f"Copy stopped: 1 of 3 files copied to {isolated(again)}"
+    library._say_stopped(CopyOutcome(), again, 3)
+    assert library.message.text() == f"Copy stopped: nothing was copied to {isolated(again)}"
+
+
+def test_a_copy_stopped_part_way_keeps_the_whole_files_and_says_which(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    first.write_bytes(b"a" * 1000)
+    second.write_bytes(b"b" * (3 << 20))
+    out = tmp_path / "out"
+    out.mkdir()
+    cancel = threading.Event()
+    # the first progress report comes after the first file's only chunk: stop there
+    with pytest.raises(CopyCanceled) as stopped:
+        copy_files([first, second], out, lambda _done, _total: cancel.set(), cancel)
+    assert stopped.value.outcome.made == [out / "a.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4"]  # b's half copy is removed
+    assert (out / "a.mp4").read_bytes() == first.read_bytes()
 
 
 @pytest.mark.skipif(not player_available(), reason="no player widget")

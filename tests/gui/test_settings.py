@@ -313,6 +313,18 @@ def test_a_missing_download_folder_is_refused_before_anything_is_written(
     assert settings.notify is True  # nothing written
 
 
+def test_paths_and_addresses_read_left_to_right_in_an_arabic_layout(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    dialog.setLayoutDirection(Qt.LayoutDirection.RightToLeft)  # as the app in Arabic
+    assert dialog.general.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    ltr = Qt.LayoutDirection.LeftToRight
+    assert dialog.transfers.download_dir.edit.layoutDirection() == ltr
+    assert dialog.network.ca_bundle.edit.layoutDirection() == ltr
+    assert dialog.network.proxy.layoutDirection() == ltr
+
+
 def test_schedule_model(qtmodeltester: Any) -> None:
     model = ScheduleModel()
     model.set_items(

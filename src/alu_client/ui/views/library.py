@@ -65,7 +65,11 @@ T = TypeVar("T")
 
 
 class CopyCanceled(Exception):
-    pass
+    """The user stopped a copy; ``outcome`` holds the files copied whole before that."""
+
+    def __init__(self, outcome: CopyOutcome) -> None:
+        super().__init__("copy stopped")
+        self.outcome = outcome
 
 
 @dataclass
@@ -109,7 +113,7 @@ def copy_files(
                 with out, src.open("rb") as inp:
                     while chunk := inp.read(1 << 20):
                         if cancel.is_set():
-                            raise CopyCanceled()
+                            raise CopyCanceled(outcome)
                         out.write(chunk)
                         done += len(chunk)
                         if time.monotonic() - last > 0.1:
@@ -398,20 +402,25 @@ class LibraryPanel(QWidget):
 
         def failed(error: BaseException) -> None:
             self._copy_ended()
-            if not isinstance(error, CopyCanceled):
+            if isinstance(error, CopyCanceled):
+                self._say_stopped(error.outcome, folder, len(sources))
+                self.copied.emit(error.outcome.made)
+            else:
                 self.command_failed.emit(
                     self.tr("Could not copy to {folder}: {error}").format(
-                        folder=folder, error=error
+                        folder=formats.isolated(QDir.toNativeSeparators(str(folder))),
+                        error=error,
                     )
                 )
 
         self._copy_tasks.run(lambda: copy_files(sources, folder, progress, cancel), done, failed)
 
     def _say_copied(self, outcome: CopyOutcome, folder: Path) -> None:
-        where = QDir.toNativeSeparators(str(folder))
+        where = formats.isolated(QDir.toNativeSeparators(str(folder)))
         made, failed = len(outcome.made), len(outcome.failed)
         reasons = "; ".join(
-            f"{src.name} ({error.strerror or error})" for src, error in outcome.failed
+            f"{formats.isolated(src.name)} ({error.strerror or error})"
+            for src, error in outcome.failed
         )
         if not failed:
             if made == 1:
@@ -435,6 +444,21 @@ class LibraryPanel(QWidget):
                     failed=reasons,
                 )
             )
+
+    def _say_stopped(self, outcome: CopyOutcome, folder: Path, total: int) -> None:
+        """A copy the user stopped: what is in the folder now (whole files only; the one being
+        copied was removed)."""
+        where = formats.isolated(QDir.toNativeSeparators(str(folder)))
+        if outcome.made:
+            text = self.tr("Copy stopped: {count} of {total} files copied to {folder}").format(
+                count=QLocale().toString(len(outcome.made)),
+                total=QLocale().toString(total),
+                folder=where,
+            )
+        else:
+            text = self.tr("Copy stopped: nothing was copied to {folder}").format(folder=where)
+        self.message.setText(text)
+        self.message.show()
 
     def cancel_copy(self) -> None:
         if self._copy_cancel is not None:

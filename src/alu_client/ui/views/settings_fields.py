@@ -3,7 +3,7 @@ read with the core's ``parse_rate``, and a path field with a Browse button."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -102,6 +102,9 @@ class PathField(QWidget):
         super().__init__(parent)
         self.pick_file = pick_file
         self.edit = QLineEdit(self)
+        # a path reads left to right in every language (in Arabic too: its slashes and Latin
+        # names would be reordered and the start of the path aligned to the wrong side)
+        self.edit.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.browse = QPushButton(self)
         self.error = ErrorLabel(self)
         self.dialog: QFileDialog | None = None

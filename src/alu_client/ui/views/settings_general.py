@@ -3,6 +3,7 @@ the active profile's proxy, CA bundle and plain HTTP."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
 from ...core.profiles import proxy_problem
@@ -78,6 +79,7 @@ class NetworkPage(QWidget):
         self.proxy = QLineEdit(self)
         self.proxy.setObjectName("settings-proxy")
         self.proxy.setClearButtonEnabled(True)
+        self.proxy.setLayoutDirection(Qt.LayoutDirection.LeftToRight)  # an address, as a path
         self.proxy_error = ErrorLabel(self)
         self.proxy.textEdited.connect(self.proxy_error.clear_message)
         self.proxy_user = QLineEdit(self)
