@@ -183,6 +183,35 @@ def test_put_of_a_file_exported_again_cancels_the_upload_of_the_old_one(
     assert len(published(hub, home, "Exported twice")) == 1, published(hub, home, "Exported twice")
 
 
+def test_a_stale_pause_request_does_not_stop_the_put_run_again(
+    slow_hub: tuple[LiveHub, FaultProxy], big_clip: Path, tmp_path: Path
+) -> None:
+    from alu_client.core.store import Store
+
+    hub, proxy = slow_hub
+    home = tmp_path / "desk"
+    login(home, proxy.url)
+    proxy.rate_bps = 150_000
+    args = ("put", str(big_clip), "--title", "Asked to pause", "--language", "en")
+    first = start(home, *args)
+    wait_until(lambda: proxy.bytes_up > 200_000 or first.poll() is not None, 60)
+    assert first.poll() is None, first.communicate()
+    first.send_signal(signal.SIGINT)
+    proxy.reset_all()
+    assert finish(first)[0] == 130
+    # a pause asked of an engine that died before it took it (`alu queue pause` while the
+    # first ran, then a kill): the user's own rerun must not stop at its first second
+    store = Store(home / "data" / "library.sqlite3")
+    with store.write() as c:
+        assert c.execute("UPDATE transfers SET request = 'pause'").rowcount == 1
+    store.close()
+    status, _out, err = finish(start(home, *args))  # still throttled: several seconds
+    assert status == 0, err
+    assert [t["state"] for t in queue_of(home)] == ["done"]
+    wait_until(lambda: published(hub, home, "Asked to pause"), 30, interval=0.5,
+               what="the item in the feed")  # fmt: skip
+
+
 def test_two_puts_at_once_both_finish(
     slow_hub: tuple[LiveHub, FaultProxy], big_clip: Path, tmp_path: Path
 ) -> None:

@@ -206,6 +206,11 @@ class Services:
         queue_kw.setdefault("max_uploads", settings.max_uploads)
         queue = self.queue = self.make_queue(**queue_kw)
         queue.only = only
+        for tid in only or ():
+            # a one-shot verb (`alu get`, `alu put`) run again for its own transfer: a pause or
+            # cancel still in the row was asked of an engine that died before it took it (this
+            # one holds the lock now); the user's rerun must not be stopped by it
+            queue.transfers.clear_request(tid)
         apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
         if profile is not None and hot_folders:
