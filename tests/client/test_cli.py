@@ -414,3 +414,49 @@ def test_ctrl_c_while_tus_put_hashes_a_big_file_stops_it_at_once(
     assert time.monotonic() - t0 < 3
     _out, err = put.communicate()
     assert "Interrupted; nothing was sent." in err
+
+
+def test_queue_first_last_and_priority_reorder_what_runs_next(tmp_path: Path) -> None:
+    from alu_client.core.store import Store
+    from alu_client.core.store.transfers import TransferStore
+
+    home = tmp_path / "home"
+    assert run_alu(home, "queue").returncode == 0  # the data folder and its library
+    store = Store(home / "data" / "library.sqlite3")
+    transfers = TransferStore(store)
+    for name in ("a", "b", "c"):
+        transfers.add("download", f"http://127.0.0.1:9/{name}", str(tmp_path / name), label=name)
+    transfers.add("download", "http://127.0.0.1:9/d", str(tmp_path / "d"), label="d")
+    transfers.finish(4, "done")
+
+    def order() -> list[str]:
+        return [t.label for t in transfers.runnable("download", time.time(), 10, None)]
+
+    try:
+        assert order() == ["a", "b", "c"]
+        r = run_alu(home, "queue", "first", "3")
+        assert (r.returncode, r.stdout.strip()) == (0, "3 is first of its priority now"), r.stderr
+        assert order() == ["c", "a", "b"]
+        assert run_alu(home, "queue", "last", "3").returncode == 0
+        assert order() == ["a", "b", "c"]
+        r = run_alu(home, "queue", "priority", "2", "flash")
+        assert (r.returncode, r.stdout.strip()) == (0, "2 is flash now"), r.stderr
+        assert order() == ["b", "a", "c"]
+        r = run_alu(home, "queue", "first", "3")  # first of the routine ones: after the flash
+        assert order() == ["b", "c", "a"]
+
+        for args, status, message in [
+            (("priority", "1", "soon"), 2, "needs a level: flash, urgent, routine"),
+            (("priority", "1"), 2, "needs a level"),
+            (("first",), 2, "queue first needs a transfer id"),
+            (("first", "9"), 1, "There is no transfer 9."),
+            (("first", "4"), 1, "Transfer 4 is done: it has no place in the queue."),
+            (("last", "1", "flash"), 2, "queue last takes a transfer id only."),
+            (("pause", "1", "flash"), 2, "queue pause takes a transfer id only."),
+        ]:
+            r = run_alu(home, "queue", *args)
+            assert r.returncode == status, (args, r.stderr)
+            assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert order() == ["b", "c", "a"]  # the refused ones changed nothing
+    finally:
+        store.close()

@@ -15,7 +15,7 @@ from ..core.library import Query
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import SAVED, Limit, Services
-from ..core.store.transfers import Transfer, TransferStore
+from ..core.store.transfers import PRIORITIES, Transfer, TransferStore
 from ..core.transfers.download import discard_part
 from ..core.transfers.throttle import parse_rate
 from ..core.watch import HotFolders, WatchError
@@ -89,6 +89,11 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 print(f"{t.id:>5}  {t.direction:8} {state:8} {fmt_bytes(t.bytes_done):>9}/"
                       f"{size:<9} {t.label}{error}")  # fmt: skip
             return 0
+        if args.value is not None and action not in ("first", "last", "priority"):
+            raise CliError(f"queue {action} takes a transfer id only.", 2)
+        if action in ("first", "last", "priority"):
+            print(_reorder(transfers, action, args.id, args.value))
+            return 0
         if action in ("pause-all", "resume-all"):
             wanted = ("queued", "active") if action == "pause-all" else ("paused",)
             ids = [t.id for t in transfers.all(wanted)]
@@ -115,6 +120,37 @@ def cmd_queue(args: argparse.Namespace) -> int:
             lock.release()
         services.stop()
     return 0
+
+
+def _reorder(transfers: TransferStore, action: str, tid: int | None, value: str | None) -> str:
+    """Where a transfer not finished stands in the queue: first or last of its priority, or
+    another priority. The store is the queue's order: a running engine starts the next
+    transfers in the new order (one running already goes on)."""
+    if tid is None:
+        raise CliError(f"queue {action} needs a transfer id (see alu queue list).", 2)
+    t = transfers.get(tid)
+    if t is None:
+        raise CliError(f"There is no transfer {tid}.")
+    if t.state not in ("queued", "active", "paused", "failed"):
+        raise CliError(f"Transfer {tid} is {t.state}: it has no place in the queue.")
+    if action == "priority":
+        if value not in PRIORITIES:
+            raise CliError(
+                f"queue priority needs a level: {', '.join(PRIORITIES)} "
+                f"(e.g. alu queue priority {tid} flash).",
+                2,
+            )
+        transfers.set_priority(tid, PRIORITIES[value])
+        return f"{tid} is {value} now"
+    if value is not None:
+        raise CliError(f"queue {action} takes a transfer id only.", 2)
+    if action == "first":
+        ahead = min(transfers.all(), key=lambda o: o.position)  # tid's own row at least
+        if ahead.id != tid:
+            transfers.move(tid, ahead.id)
+        return f"{tid} is first of its priority now"
+    transfers.move(tid, None)
+    return f"{tid} is last of its priority now"
 
 
 def _command(
@@ -348,14 +384,24 @@ def _run_engine(services: Services, args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("queue", help="the transfer queue: list, pause, resume, cancel, retry")
+    p = sub.add_parser(
+        "queue",
+        help="the transfer queue: list, pause, resume, cancel, retry, reorder",
+        description="Without an action: the open transfers. pause/resume/cancel/retry ID act "
+        "on one (done by the running engine within a second, or here when none runs); "
+        "pause-all/resume-all on every one; first/last ID move one to the front or the end of "
+        "its priority; priority ID LEVEL gives it another (flash, urgent, routine: flash "
+        "ones start first).",
+    )
     p.add_argument(
         "action",
         nargs="?",
         default="list",
-        choices=["list", "pause", "resume", "cancel", "retry", "pause-all", "resume-all"],
-    )
-    p.add_argument("id", nargs="?", type=int)
+        choices=["list", "pause", "resume", "cancel", "retry", "pause-all", "resume-all",
+                 "first", "last", "priority"],
+    )  # fmt: skip
+    p.add_argument("id", nargs="?", type=int, help="a transfer's number (alu queue list)")
+    p.add_argument("value", nargs="?", help="for priority: flash, urgent or routine")
     p.add_argument("--all", action="store_true", help="list finished transfers too")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_queue)
