@@ -141,6 +141,29 @@ def test_a_reset_mid_chunk_of_a_part_resumes_at_the_servers_offset(
     assert size < last.metered <= size + chunk
 
 
+def test_a_reset_in_a_part_made_ahead_asks_the_server_where_it_stands(
+    tus_py: TusPy, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # the cut falls in the first connection's second part, which the creating connection made
+    # ahead of it: this server keeps what arrived of the cut chunk, so the part goes on at
+    # the offset a HEAD gives (it was sent again at the old offset: 409 three times, and the
+    # whole run given up to the queue's back-off)
+    size, chunk = 12 * MIB, MIB
+    path = random_file(tmp_path / "ahead.bin", size)
+    heads = watch(proxy)
+    proxy.reset_after(4 * MIB + 300 * KIB, "up")
+
+    result, last, failures = run_until_done(
+        UploadSpec(path, through(proxy), meta_for(path), chunk_size=chunk, parallel=2), new_ctx()
+    )
+
+    assert proxy.wait_for_event("reset_after")
+    assert sha256_file(tus_py.data(result.url)) == sha256_file(path)
+    assert failures == 0  # healed within the run
+    assert size < last.metered <= size + chunk
+    assert any(h.startswith(b"HEAD ") for h in heads)
+
+
 def test_a_stalled_chunk_waits_out_the_servers_lock_then_resumes(
     tus_py: TusPy, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:

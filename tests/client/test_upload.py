@@ -145,6 +145,10 @@ class Ctx:
     metered: int = 0
     notes: list[str] = field(default_factory=list)
     on_meter: Callable[[int], None] | None = None
+    #: the progress as the queue keeps it (the meter's bytes, set by ``progress``, taken back
+    #: by ``rewind``) and the most it ever said
+    done: int = 0
+    most: int = 0
 
     def __post_init__(self) -> None:
         self.control = Control()
@@ -159,11 +163,24 @@ class Ctx:
             headers={"Authorization": f"Bearer {self.token}"},
             tuning=Tuning(**self.tuning),
             note=self.notes.append,
+            progress=self._progress,
+            rewind=self._rewind,
         )
+
+    def _progress(self, done: int, _total: int | None) -> None:
+        with self._lock:
+            self.done = done
+            self.most = max(self.most, done)
+
+    def _rewind(self, n: int) -> None:
+        with self._lock:
+            self.done = max(0, self.done - n)
 
     def _meter(self, n: int) -> None:
         with self._lock:
             self.metered += n
+            self.done += n
+            self.most = max(self.most, self.done)
             total = self.metered
         if self.on_meter is not None:
             self.on_meter(total)
@@ -178,6 +195,7 @@ class Ctx:
     def again(self) -> Ctx:
         nxt = Ctx(self.token, self.checkpoint, self.tuning, self.pools)
         nxt.metered = self.metered
+        nxt.done, nxt.most = self.done, self.most
         return nxt
 
 
@@ -377,6 +395,27 @@ def test_reset_mid_chunk_resumes_at_the_hubs_offset(
     assert proxy.wait_for_event("reset_after")
     assert done.sha256(result.url) == sha256_file(path)
     assert size < last.metered <= size + chunk  # the cut chunk again, nothing more
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_progress_never_counts_what_a_cut_lost(
+    parallel: int, done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a link that drops again and again: each cut PATCH's tail, counted as it left, never
+    # reached the hub and is sent again; the progress must not count it twice (it reached
+    # 100 % long before the end) — one stream, and parts on three
+    path = random_file(tmp_path / "cut.bin", 6 * MIB)
+    size = path.stat().st_size
+    for at in (700 * KIB, 900 * KIB, 1100 * KIB):
+        proxy.reset_after(at, "up")
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=1 * MIB, parallel=parallel)
+
+    result, last, _ = run_until_done(spec, new_ctx(), attempts=6)
+
+    assert done.sha256(result.url) == sha256_file(path)
+    assert last.metered > size  # bytes were sent again (else this shows nothing)
+    assert last.most <= size, f"the progress said {last.most} of {size} bytes"
+    assert last.done == size
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])

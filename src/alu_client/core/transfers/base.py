@@ -261,6 +261,10 @@ class TransferContext:
     #: the server confirmed progress (an upload's offset moved on): the queue's back-off starts
     #: over after a failure in an attempt that did (a download's bytes count by themselves)
     advanced: Callable[[], None] = lambda: None
+    #: bytes the meter counted that the server did not keep (a cut request's tail, a part
+    #: started over): progress goes back by that much; the meter's own count (bandwidth) stays.
+    #: Without it an upload on a link that drops often showed 100 % long before its end.
+    rewind: Callable[[int], None] = lambda _n: None
     #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
     #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
     phase: Callable[[str], None] = lambda _phase: None

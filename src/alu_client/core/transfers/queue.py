@@ -490,6 +490,9 @@ class TransferQueue:
             if total is not None:
                 live.size = total
 
+        def rewind(n: int) -> None:
+            live.done = max(0, live.done - n)
+
         def on_phase(phase: str) -> None:
             live.phase = phase
 
@@ -506,6 +509,7 @@ class TransferQueue:
                 log=log,
                 advanced=advanced,
                 phase=on_phase,
+                rewind=rewind,
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:

@@ -87,6 +87,7 @@ class _Body:
                     raise _FileChanged()
                 flight.holding()
                 job.account(len(data))
+                up.in_chunk += len(data)
                 flight.moved()
                 t0 = time.monotonic()
                 yield data
@@ -130,6 +131,9 @@ class _TusUpload(Uploader):
         self.flight = job.new_flight()
         self.block = job.max_block
         self.restarted = False
+        #: bytes of the PATCH under way (or last cut) counted as progress; what the server did
+        #: not keep of them is taken back (``_settle``) when its offset is known
+        self.in_chunk = 0
         #: the next chunk's digests, computed while this chunk is sent (see ``checksums``)
         self.ahead: DigestAhead | None = None
         #: a stream has taken this part; ``created`` the URL was made in this run (offset 0)
@@ -220,6 +224,7 @@ class _TusUpload(Uploader):
         if job.checksum:
             headers["Upload-Checksum"] = f"{job.checksum} {self._digest(pos, length)}"
         body = _Body(self, pos, length)
+        self.in_chunk = 0
         session = job.ctx.sessions.get(url, self.stream)
         method = job.method_for("PATCH", headers)
         self.flight.begin()
@@ -257,6 +262,7 @@ class _TusUpload(Uploader):
         new = _int_header(r, "Upload-Offset")
         if new is None or not start <= new <= start + length:
             raise _Resume("The hub's answer had an unexpected offset.")
+        self._settle(new)
         self.offset = new
         if new == start:
             # a success that kept nothing: sent again at once, this would loop at full speed
@@ -274,6 +280,14 @@ class _TusUpload(Uploader):
         the module doc for what each failure does)."""
         try:
             self._upload()
+        except BaseException:
+            # a run that ends mid-PATCH (a stop, a sibling's failure, an error that waits for
+            # the next run) never learns what the server kept of it: counted as lost (the next
+            # run's offsets bring back what was not; the end sets the whole size)
+            sent, self.in_chunk = self.in_chunk, 0
+            if sent:
+                self.job.ctx.rewind(sent)
+            raise
         finally:
             if self.ahead is not None:
                 self.ahead.cancel()
@@ -295,7 +309,12 @@ class _TusUpload(Uploader):
                     self.set_url(self.create_url())  # tuspy: stores it under our key
                     self.offset = 0
                 elif need_head:
-                    self.offset = self.get_offset()
+                    offset = self.get_offset()
+                    self._settle(offset)
+                    self.offset = offset
+                    if not self.partial:
+                        # the whole file on one stream: the server's offset is the progress
+                        job.ctx.progress(offset, job.size)
                 need_head = False
                 if self.offset > mark:
                     if mark >= 0:
@@ -354,7 +373,9 @@ class _TusUpload(Uploader):
                     raise RetryableError(e.message, retry_after=e.retry_after) from None
                 job.log.info("upload %s: %s Resuming in %.1f s.", job.name, e.message, wait)
                 job.wait(wait)
-                need_head = self.url is not None and not self.created
+                # after any failure the server's offset decides, also for a part made in this
+                # run: a cut PATCH may have left bytes there (tus servers keep what arrived)
+                need_head = self.url is not None
 
     # ours
 
@@ -387,6 +408,14 @@ class _TusUpload(Uploader):
             lengths = {min(n, self.end - nxt) for n in self.sizer.candidates()}
             self.ahead = self.job.digest_ahead(nxt, lengths)
         return digest
+
+    def _settle(self, offset: int) -> None:
+        """The server holds ``offset`` bytes (a PATCH's answer, a HEAD after a cut one): what
+        was counted of the last PATCH beyond them goes back out of the progress."""
+        sent, self.in_chunk = self.in_chunk, 0
+        lost = self.offset + sent - offset
+        if sent and lost > 0:
+            self.job.ctx.rewind(min(lost, sent))
 
     def check_flight(self) -> None:
         """Raise what a cut of this stream's flight means."""
@@ -434,4 +463,11 @@ class _TusUpload(Uploader):
             job._terminate([self.url])
         job.storage.remove_item(self.key)
         self.url = None
+        # what this run counted of this upload goes back (an earlier run's count of a part is
+        # not known here; the whole file's is its offset, set at once)
+        sent, self.in_chunk = self.in_chunk, 0
+        if self.partial:
+            job.ctx.rewind(self.offset + sent)
+        else:
+            job.ctx.progress(0, job.size)
         self.offset = 0
