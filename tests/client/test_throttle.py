@@ -11,6 +11,7 @@ from datetime import time as clock_time
 
 import pytest
 
+from alu_client.core.transfers import throttle as throttle_module
 from alu_client.core.transfers.base import Control, Stopped
 from alu_client.core.transfers.throttle import (
     MAX_WAIT_SLICE,
@@ -153,7 +154,10 @@ def test_three_threads_sharing_two_mb_per_second_get_two_mb_per_second() -> None
     elapsed = time.monotonic() - start
     assert not any(t.is_alive() for t in threads)
     measured = sum(totals) / elapsed
-    assert measured == pytest.approx(rate, rel=0.15)
+    # never over the limit (what the limiter is for); under it only by the threads' own pace
+    # (a busy machine can starve them: a wide lower bound, not a speed target)
+    assert measured <= rate * 1.15
+    assert measured >= rate * 0.4
     assert min(totals) >= 0.2 * sum(totals)  # nobody starved
 
 
@@ -178,13 +182,16 @@ def _blocked_acquire(
     return thread, done, errors
 
 
-def test_switching_to_unlimited_releases_a_blocked_caller_quickly() -> None:
+def test_switching_to_unlimited_releases_a_blocked_caller_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # its waits are cut in slices (MAX_WAIT_SLICE); made a minute long here, a caller left to
+    # its next slice would sleep on: released within seconds, it was woken by the change
+    monkeypatch.setattr(throttle_module, "MAX_WAIT_SLICE", 60.0)
     limiter = RateLimiter(1000)  # 1 MB at 1 kB/s: a quarter of an hour
     thread, done, errors = _blocked_acquire(limiter, 1 * MB)
-    started = time.monotonic()
     limiter.rate_bps = None
-    assert done.wait(1.0)
-    assert time.monotonic() - started < 0.1  # woken, not left to its next slice
+    assert done.wait(10.0)
     thread.join(1)
     assert errors == []
     assert limiter.waiting == 0

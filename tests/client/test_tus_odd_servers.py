@@ -241,8 +241,9 @@ def test_an_upload_the_server_forgot_and_answers_403_is_made_again(
     spec = UploadSpec(path, server.endpoint, {}, chunk_size=512 * KIB)
     c = new_ctx()
     c.stop_after(MIB)
-    with pytest.raises(Exception, match="pause"):
+    with pytest.raises(Stopped) as stopped:
         run(spec, c.ctx)
+    assert stopped.value.reason == "pause"
     server.forget_all()
     again = c.again()
     result = run(spec, again.ctx)

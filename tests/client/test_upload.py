@@ -1530,4 +1530,3 @@ def test_upload_throughput_vs_tuspy(
     monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", ())
     timed("upload.run, one stream, no checksums", ours(1))
     timed("upload.run, default (parts on a long path), no checksums", ours(None))
-    assert all(rate > 0 for _, rate in figures)

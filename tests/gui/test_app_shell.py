@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.util
 import os
 import socket
 import subprocess
@@ -44,7 +43,7 @@ from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel, preview_file_ready
 from alu_client.ui.views.history import HistoryPanel
-from alu_client.ui.views.library import PLAYER_MODULE, LibraryPanel
+from alu_client.ui.views.library import LibraryPanel
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -333,7 +332,6 @@ def test_the_library_view_outlasts_a_restart(qtbot: Any, shell: Shell) -> None:
         again.shutdown()
 
 
-@pytest.mark.skipif(importlib.util.find_spec(PLAYER_MODULE) is None, reason="no player")
 def test_space_pauses_what_the_feed_previews(qtbot: Any, shell: Shell, clip: Path) -> None:
     window = shell.window
     library, feed = window.library, window.feed

@@ -10,6 +10,7 @@ import threading
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import update
 
@@ -270,6 +271,8 @@ def test_events_resume_from_last_event_id(live_hub: LiveHub, clip: Path) -> None
             if line.startswith("data:"):
                 assert json.loads(line[5:])["id"] == second
                 break
+        else:
+            pytest.fail("the stream ended with no event after Last-Event-ID")
 
 
 def test_a_stream_asked_for_while_the_hub_shuts_down_is_told_to_come_back(

@@ -31,9 +31,10 @@ Reproduce a run: the seed is printed; ``ALU_SOAK_SEED=<seed>`` replays the same 
 moments still depend on timing). Engine logs: ``<tmp>/desk/logs/soak-engine.log``, its output
 per run in ``<tmp>/runs/``.
 
-The one dangerous moment that is not in the soak: the hub answered the final POST that joins a
-parallel upload's parts, and the engine died before storing the answer. That upload then fails
-although the hub publishes it; ``test_killed_after_the_hub_joined_the_parts`` shows it (xfail).
+One dangerous moment is not left to the soak's chance: the hub answered the final POST that
+joins a parallel upload's parts, and the engine died before storing the answer;
+``test_killed_after_the_hub_joined_the_parts`` kills it there and checks that the restarted
+engine finds where the parts went and ends with the one published item.
 """
 
 from __future__ import annotations
