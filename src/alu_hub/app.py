@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from . import __doc__ as hub_doc
 from . import signin
@@ -18,8 +18,8 @@ from .db import Database
 from .errors import install_handlers
 from .hub import Hub, clear_work_folder
 from .limits import BodyLimits
-from .models import Item, Upload
-from .publish import complete_upload
+from .models import Item, Upload, utcnow
+from .publish import OLD_FAILURE, RETRY_NOTE, complete_upload
 from .settings import Settings
 from .storage import build_storage
 from .tus import expire_uploads, republish_uploads, tus_router
@@ -52,12 +52,33 @@ def recover(hub: Hub) -> None:
                 known = set(s.scalars(select(Item.id)))
             for item_id in hub.storage.remove_unreferenced(known):
                 log.warning("removed the files of an item that was never published: %s", item_id)
+            _retry_old_publish_failures(hub)
         _drop_spent_upload_files(hub)
     republish_uploads(hub, alone=alone)
     expired = expire_uploads(hub)
     if expired:
         log.info("removed %d expired uploads", expired)
     signin.prune(hub.db, hub.settings)
+
+
+def _retry_old_publish_failures(hub: Hub) -> None:
+    """Uploads an earlier version marked failed for good when publishing met an error that was
+    not the file's (``OLD_FAILURE``: a storage outage, say), with their bytes still here: back
+    to ``processing``, for ``republish_uploads`` to publish now."""
+    with hub.db.engine.begin() as conn:
+        failed = conn.execute(
+            select(Upload.id).where(
+                Upload.state == "failed", Upload.error == OLD_FAILURE, Upload.concat != "partial"
+            )
+        ).scalars()
+        kept = [i for i in failed if (hub.settings.uploads_dir / i).is_file()]
+        if kept:
+            conn.execute(
+                update(Upload)
+                .where(Upload.id.in_(kept), Upload.state == "failed")
+                .values(state="processing", error=RETRY_NOTE, updated_at=utcnow())
+            )
+            log.info("publishing again %d uploads an outage had failed", len(kept))
 
 
 def _drop_spent_upload_files(hub: Hub) -> None:

@@ -471,17 +471,34 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
         log.info("upload %s not published: %s", upload_id[:8], e)
         return
     except Exception:
-        log.exception("upload %s: publishing failed", upload_id[:8])
-        _finish_upload(
-            hub,
-            upload_id,
-            state="failed",
-            error="The hub could not publish the file; the agency has been told. Try again later.",
-        )
+        # Not the file's fault (the storage or the database away, a full disk, a bug): the
+        # upload stays in ``processing`` with its bytes, and is published again once its
+        # heartbeat has stopped (``republish_uploads``: at the next start, and by the
+        # housekeeping every 10 minutes). It was marked failed, for good: the member's bytes
+        # were lost to a passing outage, and no retry from the workstation could bring it back.
+        log.exception("upload %s: publishing failed; it is tried again later", upload_id[:8])
+        _note_retry(hub, upload_id)
         return
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     path.unlink(missing_ok=True)  # the item has the bytes now (start-up drops them otherwise)
+
+
+#: said (``Alu-Error``) of an upload whose publishing failed for a reason that may pass
+RETRY_NOTE = (
+    "The hub could not publish the file yet; it tries again every few minutes (nothing to do "
+    "on the workstation)."
+)
+#: what such an upload was marked failed with before; start-up publishes those again
+OLD_FAILURE = "The hub could not publish the file; the agency has been told. Try again later."
+
+
+def _note_retry(hub: Hub, upload_id: str) -> None:
+    with hub.db.session() as s:
+        upload = s.get(Upload, upload_id)
+        if upload is not None and upload.state == "processing":
+            upload.error = RETRY_NOTE
+            upload.updated_at = utcnow()  # from now: the retry comes after the stale time
 
 
 def _finish_upload(

@@ -3,6 +3,7 @@ resumed, verified by sha256 and published as a `member_upload` item that others 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,84 @@ def test_members_cannot_touch_each_others_uploads(live_hub: LiveHub, clip: Path)
     )
     assert patch.status_code == 403 and patch.json()["error"]["code"] == "not_your_upload"
     assert rts.delete(up.url, headers=tus_headers, timeout=10).status_code == 403
+
+
+def _fail_storage_once(live_hub: LiveHub) -> list[str]:
+    """The hub's storage refuses the next file (a bucket or a share away for a moment)."""
+    storage = live_hub.hub.storage
+    real = storage.put_file
+    refused: list[str] = []
+
+    def put_file(src: Path, key: str) -> None:
+        if not refused:
+            refused.append(key)
+            raise OSError(5, "Input/output error (the storage is away)")
+        real(src, key)
+
+    storage.put_file = put_file  # type: ignore[method-assign]
+    return refused
+
+
+def _upload_left_for_later(live_hub: LiveHub, clip: Path) -> tuple[requests.Session, str]:
+    ktn = live_hub.login("ktn")
+    sha = hashlib.sha256(clip.read_bytes()).hexdigest()
+    up = uploader_for(live_hub, "ktn", clip, metadata={"filename": "fire.mp4", "sha256": sha,
+                                                          "title": "Harbour fire"})  # fmt: skip
+    up.upload()
+
+    def noted() -> dict[str, Any] | None:
+        status: dict[str, Any] = ktn.get(up.url, timeout=10).json()
+        return status if status["error"] else None
+
+    status = wait_until(noted, 60, interval=0.1, what="the failed publish to be noted")
+    # not failed for good: the member's bytes wait for the storage to come back
+    assert status["state"] == "processing", status
+    assert "tries again every few minutes" in status["error"]
+    return ktn, str(up.url)
+
+
+def test_a_publish_an_outage_stopped_is_done_by_the_housekeeping(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    from sqlalchemy import update
+
+    from alu_hub.app import housekeeping
+    from alu_hub.models import Upload
+
+    refused = _fail_storage_once(live_hub)
+    ktn, url = _upload_left_for_later(live_hub, clip)
+    assert refused
+    with live_hub.hub.db.engine.begin() as conn:  # as if the housekeeping came 10 minutes on
+        conn.execute(update(Upload).values(updated_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    housekeeping(live_hub.hub)
+    status = wait_for_outcome(ktn, url)
+    assert status["state"] == "published" and status["error"] == "", status
+    feed = ktn.get(live_hub.api("/items"), timeout=10).json()["items"]
+    assert [i["title"] for i in feed] == ["Harbour fire"]
+
+
+def test_an_upload_an_outage_failed_before_is_published_at_the_next_start(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    # what an earlier version did: marked failed for good, bytes kept in uploads/
+    from sqlalchemy import update
+
+    from alu_hub.models import Upload
+    from alu_hub.publish import OLD_FAILURE
+    from tests.support.livehub import start_hub
+
+    _fail_storage_once(live_hub)
+    _ktn, url = _upload_left_for_later(live_hub, clip)
+    with live_hub.hub.db.engine.begin() as conn:
+        conn.execute(update(Upload).values(state="failed", error=OLD_FAILURE))
+    live_hub.server.stop()
+    live_hub.hub.db.dispose()
+
+    again = start_hub(live_hub.tmp)  # the same data folder: start-up publishes it
+    try:
+        ktn = again.login("ktn")
+        status = wait_for_outcome(ktn, url.replace(live_hub.url, again.url))
+        assert status["state"] == "published", status
+    finally:
+        again.server.stop()
+        again.hub.db.dispose()
