@@ -1,19 +1,25 @@
-"""Fixtures for the client tests: a random payload and a real Range-capable file server."""
+"""Fixtures for the client tests: a random payload, a real Range-capable file server, the live
+hub served over HTTPS with a self-signed certificate."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from alu_client.core.transfers.base import SessionPool
 from alu_hub.files import file_response, strong_etag
-from alu_hub.server import RunningHub, serve_in_thread
+from alu_hub.server import RunningHub, free_port, serve_in_thread
+from tests.client.test_doctor import self_signed
 from tests.client.test_upload import Ctx
+from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
 
 MIB = 1024 * 1024
 SIZE = 24 * MIB
@@ -52,3 +58,27 @@ def new_ctx() -> Iterator[Callable[..., Ctx]]:
     yield make
     for pool in pools:
         pool.close()
+
+
+@pytest.fixture
+def tls_hub(live_hub: LiveHub, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The live hub's app served over HTTPS as well; yields (https URL, its certificate)."""
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    config = uvicorn.Config(
+        live_hub.server.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), what="TLS hub started")
+    assert server.started
+    yield f"https://127.0.0.1:{port}", cert
+    server.should_exit = True
+    thread.join(10)

@@ -175,7 +175,24 @@ def test_wrong_password_is_said_plainly(live_hub: LiveHub, tmp_path: Path) -> No
     assert "refused the user name or password" in r.stderr
     r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
-    assert r.returncode == 1 and "plain HTTP" in r.stderr
+    assert r.returncode == 2 and "plain HTTP" in r.stderr
+    assert "Here: sign in again with --allow-http." in r.stderr  # the flag, not an app setting
+
+
+def test_an_unverified_certificate_names_the_flag_that_helps(
+    tls_hub: tuple[str, Path], live_hub: LiveHub, tmp_path: Path
+) -> None:
+    url, cert = tls_hub
+    live_hub.member("ktn", PASSWORD)
+    login = ("login", url, "--user", "ktn", "--password-stdin")
+    r = alu(tmp_path / "desk", *login, stdin=PASSWORD + "\n")
+    assert r.returncode == 1
+    assert "could not be verified" in r.stderr
+    assert "Here: sign in again with --ca-bundle FILE." in r.stderr
+    errors = [line for line in r.stderr.splitlines() if "WARNING" not in line]  # ALU_SECRETS's
+    assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
+    r = alu(tmp_path / "desk", *login, "--ca-bundle", str(cert), stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
 
 
 def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import keyring
 import keyring.backends.fail
 import pytest
 import requests
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,10 +33,8 @@ from alu_client.core.doctor import (
 from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.store.db import Store
-from alu_hub.server import free_port
 from tests.client.test_credentials import DictBackend, PlaintextKeyring
 from tests.support.livehub import LiveHub
-from tests.support.waiting import wait_until
 
 PASSWORD = "doctor-pw-1"
 HUB_CHECKS = ("hub reachable", "TLS", "signed in", "clock")
@@ -238,30 +234,6 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
-
-
-@pytest.fixture
-def tls_hub(live_hub: LiveHub, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The live hub's app served over HTTPS as well; yields (https URL, its certificate)."""
-    cert, key = self_signed(tmp_path)
-    port = free_port()
-    config = uvicorn.Config(
-        live_hub.server.app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started or not thread.is_alive(), what="TLS hub started")
-    assert server.started
-    yield f"https://127.0.0.1:{port}", cert
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_self_signed_certificate_is_refused_with_the_way_in(

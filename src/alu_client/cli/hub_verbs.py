@@ -54,6 +54,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
     except PlainTextNotAccepted as e:
         raise CliError(f"{e} To accept it, sign in again with --accept-plain-secrets.") from None
+    except hub.PlainHttpRefused as e:  # its text speaks of the profile (the app's words)
+        raise CliError(f"{e} Here: sign in again with --allow-http.", 2) from None
+    except hub.TlsError as e:
+        raise CliError(f"{e} Here: sign in again with --ca-bundle FILE.") from None
     except (hub.HubError, SecretsError) as e:
         raise CliError(str(e)) from None
     finally:
