@@ -59,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import uvicorn_config
 
     settings = _settings(args)
-    workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1)
+    workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)
     if workers > 1:
         from .server import serve_workers
 

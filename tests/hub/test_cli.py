@@ -214,3 +214,30 @@ def test_a_setting_that_is_not_a_number_is_one_line(
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"alu-hub: {variable} must be a whole number, not 'many'."
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ALU_HUB_TOKEN_TTL", "-5"),
+        ("ALU_HUB_TOKEN_TTL", "0"),
+        ("ALU_HUB_SIGNIN_WINDOW", "-1"),
+        ("ALU_HUB_MAX_UPLOAD", "0"),
+    ],
+)
+def test_a_setting_that_must_be_positive_is_refused(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    """(Taken before: every token born expired, rate limiting off, every upload too large.)"""
+    data = tmp_path / "hub"
+    env = {**hub_env(data), variable: value}
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "member", "list", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"alu-hub: {variable} must be at least 1, not {value!r}."
+    assert not data.exists()
