@@ -101,6 +101,7 @@ def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
 
 def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
     data = str(tmp_path / "hub")
+    build_hub(hub_settings(Path(data))).db.dispose()  # publish needs a hub to publish in
     not_video = tmp_path / "notes.txt"
     not_video.write_text("not a video")
     r = hub_cli("publish", str(not_video), "--data", data, "--title", "x")
