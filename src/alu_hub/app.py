@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 
 
 def build_hub(settings: Settings) -> Hub:
+    # the store first: a wrong ALU_HUB_STORAGE is refused before a database is made
+    storage = build_storage(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     db.migrate()
-    hub = Hub(settings=settings, db=db, storage=build_storage(settings))
+    hub = Hub(settings=settings, db=db, storage=storage)
     hub.on_upload_complete = lambda upload_id: complete_upload(hub, upload_id)
     return hub
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import re
@@ -12,7 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, make_url, select
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
 
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
@@ -33,14 +36,172 @@ def _settings(args: argparse.Namespace) -> Settings:
     return base
 
 
-def _hub(args: argparse.Namespace) -> Hub:
-    """The hub of a chore (``publish``, ``member``, ``stats``): it shares the data folder with
-    the replicas serving it, so that none of them takes its work in progress (say, the files of
-    an item being published) for a crash's leftovers at start-up (``hub.DataFolderLock``)."""
+class Refused(Exception):
+    """A command that cannot go on: one line for the operator (``main``), and the exit status:
+    2 for input it cannot take, 1 for what it met (a database away, a store refusing)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: What ``serve`` records in the data folder of how the hub is set up: its database (the URL
+#: without its password; empty for SQLite in the folder) and its store (ALU_HUB_STORAGE; empty
+#: for the folder's ``storage/``). The other commands refuse to run otherwise (``_check_setup``):
+#: a ``publish`` without the variables would write into a hub nobody serves.
+SETUP_FILE = "hub-setup.json"
+
+_NEW_HUB = "`alu-hub serve --data DIR` or `alu-hub member add --data DIR …` creates one."
+
+
+def _safe_url(url: str) -> str:
+    """A database URL as it may be shown or stored: without its password."""
+    try:
+        # (URL is a NamedTuple; its set(password=None) leaves the password as it was)
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
+    except (ArgumentError, ValueError):
+        return "(not a database URL)"
+
+
+def _setup(settings: Settings) -> dict[str, str]:
+    return {
+        "database": _safe_url(settings.database_url) if settings.database_url else "",
+        "storage": settings.storage_url.strip(),
+    }
+
+
+def _recorded_setup(data_dir: Path) -> dict[str, str] | None:
+    """The set-up ``serve`` recorded, or None (never served since the record exists)."""
+    try:
+        raw = json.loads((data_dir / SETUP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    return {k: str(raw.get(k, "")) for k in ("database", "storage")}
+
+
+def _record_setup(settings: Settings) -> None:
+    recorded = _recorded_setup(settings.data_dir)
+    mine = _setup(settings)
+    if recorded is not None and recorded != mine:
+        print(
+            f"alu-hub: note: {settings.data_dir} was served with "
+            f"{_database_words(recorded['database'])} and {_storage_words(recorded['storage'])}"
+            f"; from now on {_database_words(mine['database'])} and "
+            f"{_storage_words(mine['storage'])}.",
+            file=sys.stderr,
+        )
+    path = settings.data_dir / SETUP_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _database_words(database: str) -> str:
+    return database or "SQLite (hub.sqlite3 in the data folder)"
+
+
+def _storage_words(storage: str) -> str:
+    return storage or "the data folder's storage/"
+
+
+def _check_setup(settings: Settings) -> None:
+    """Refuse to work on a hub set up otherwise than ``serve`` recorded (``SETUP_FILE``)."""
+    recorded = _recorded_setup(settings.data_dir)
+    if recorded is None:
+        return
+    mine = _setup(settings)
+    here = f"The hub in {settings.data_dir}"
+    if recorded["database"] != mine["database"]:
+        todo = (
+            "set ALU_HUB_DATABASE_URL as for `alu-hub serve`."
+            if recorded["database"]
+            else "unset ALU_HUB_DATABASE_URL (and --database-url), as for `alu-hub serve`."
+        )
+        raise Refused(
+            f"{here} uses the database {_database_words(recorded['database'])}, but this "
+            f"command would use {_database_words(mine['database'])}: {todo}",
+            2,
+        )
+    if recorded["storage"] != mine["storage"]:
+        todo = (
+            f"set ALU_HUB_STORAGE={recorded['storage']} (and the ALU_HUB_S3_* variables) as "
+            "for `alu-hub serve`."
+            if recorded["storage"]
+            else "unset ALU_HUB_STORAGE, as for `alu-hub serve`."
+        )
+        raise Refused(
+            f"{here} keeps its files in {_storage_words(recorded['storage'])}, but this "
+            f"command would use {_storage_words(mine['storage'])}: {todo}",
+            2,
+        )
+
+
+def _no_hub(settings: Settings) -> str | None:
+    """Why the settings name no hub, or None when they do; looked at without making anything
+    (a chore on a mistyped ``--data`` made a new, empty hub and worked on that)."""
+    data = settings.data_dir
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and Path(url.database).is_file():
+            return None
+        what = "no hub.sqlite3 there" if not settings.database_url else f"no {url.database}"
+        return f"No hub in {data} ({what}): is --data right? {_NEW_HUB}"
+    engine = create_engine(settings.db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            schema = inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
+    if not schema:
+        return (
+            f"No hub in the database {_safe_url(settings.db_url)} (no hub tables there): is "
+            "ALU_HUB_DATABASE_URL right? `alu-hub serve` or `alu-hub member add` with it "
+            "creates one."
+        )
+    if not data.is_dir():
+        return f"No hub in {data} (no such folder): is --data right? {_NEW_HUB}"
+    return None
+
+
+def _use_data_dir(settings: Settings) -> None:
+    """Make the data folder (if need be) and check that this user may write there (its
+    ``hub.lock``): a wrong folder is one line here, not a traceback from deep in start-up."""
+    data = settings.data_dir
+    if data.exists() and not data.is_dir():
+        raise Refused(f"{data} is a file, not a folder: check --data.", 2)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(data / "hub.lock", os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as e:
+        raise Refused(
+            f"The data folder {data} cannot be used: {e.strerror or e} ({e.filename or data}): "
+            "check --data, and that this user may write there."
+        ) from None
+
+
+def _hub(args: argparse.Namespace, *, create: bool = False, check_storage: bool = False) -> Hub:
+    """The hub of a chore (``publish``, ``member``, ``stats``): an existing one, set up as
+    ``serve`` recorded (``create``: ``member add``, the operator's first step, may make one).
+    It shares the data folder with the replicas serving it, so that none of them takes its work
+    in progress (say, the files of an item being published) for a crash's leftovers at start-up
+    (``hub.DataFolderLock``)."""
     from .app import build_hub
 
     # A chore is a process of its own: its media work has no requests to keep waiting.
-    hub = build_hub(replace(_settings(args), media_workers=0))
+    settings = replace(_settings(args), media_workers=0)
+    _check_setup(settings)
+    missing = _no_hub(settings)
+    if missing is not None and not create:
+        raise Refused(missing, 2)
+    _use_data_dir(settings)
+    hub = build_hub(settings)
+    if check_storage:
+        hub.storage.check()
+    if missing is not None:
+        _record_setup(settings)
+        print(f"Created a new hub in {settings.data_dir}.", file=sys.stderr)
     hub.folder_lock.share()
     return hub
 
@@ -55,14 +216,30 @@ def _refuse(message: str) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import build_hub, create_app
     from .server import uvicorn_config
+    from .storage import build_storage
 
     settings = _settings(args)
-    workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1)
+    _check_port(args.port)
+    workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)
+    # refused before the data folder is made: a database URL of the wrong form, and a store
+    # that cannot be used (no bucket, no endpoint), with which every upload would fail
+    create_engine(settings.db_url, poolclass=NullPool).dispose()  # (connects to nothing)
+    if settings.storage_url.strip():
+        build_storage(settings).check()
+    _use_data_dir(settings)
     if workers > 1:
+        from .db import Database
         from .server import serve_workers
 
+        # what the workers would each fail on, once and in one line before they start
+        db = Database(settings.db_url)
+        try:
+            db.migrate()
+        finally:
+            db.dispose()
+        _record_setup(settings)
         print(
             f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir}, "
             f"{workers} processes)",
@@ -70,10 +247,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         serve_workers(settings, args.host, args.port, workers)
         return 0
-    app = create_app(settings)
+    hub = build_hub(settings)
+    _record_setup(settings)
+    app = create_app(settings, hub)
     print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
     uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="info")).run()
     return 0
+
+
+def _check_port(port: int) -> None:
+    if not 0 < port < 65536:
+        raise Refused(f"--port {port} is not a port: give one from 1 to 65535.", 2)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -143,7 +327,7 @@ def cmd_member_add(args: argparse.Namespace) -> int:
     problem = _member_problem(args)
     if problem is not None:
         return _refuse(problem)
-    hub = _hub(args)
+    hub = _hub(args, create=True)
     with hub.db.session() as s:
         if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():
             raise SystemExit(f"alu-hub: a member named {args.name!r} exists already.")
@@ -210,7 +394,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             default_title=src.stem,
             country="",
         )
-        hub = _hub(args)
+        hub = _hub(args, check_storage=True)
         item = publish_file(hub, src, fields, kind="push", filename=src.name)
     except (PublishError, OSError) as e:
         raise SystemExit(f"alu-hub: {e}") from None
@@ -250,6 +434,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import AGENCY_USER, DEMO_USER, seed_demo
     from .server import uvicorn_config
 
+    _check_port(args.port)
     if not args.data:
         args.data = str(default_data_dir() / "demo")
     # the demo seed makes its clips two at a time on threads: in place, no worker process
@@ -352,10 +537,75 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except SettingsError as e:
-        return _refuse(str(e))
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        said = _one_line(e, args)
+        if said is None:
+            raise  # a bug: its traceback is what to report
+        message, status = said
+        print(f"alu-hub: {message}", file=sys.stderr)
+        return status
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    return str(getattr(args, "database_url", None) or os.environ.get("ALU_HUB_DATABASE_URL", ""))
+
+
+def _one_line(e: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
+    """What went wrong, in one line for the operator, and the exit status; None for an error
+    that is not the operator's to fix (a bug)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .db import SchemaTooNew
+
+    url = _database_url(args)
+    if isinstance(e, Refused):
+        return str(e), e.status
+    if isinstance(e, SettingsError):
+        return str(e), 2
+    if isinstance(e, ArgumentError):  # an unparsable URL, or a dialect SQLAlchemy lacks
+        if url.startswith("postgres://"):
+            return (
+                "ALU_HUB_DATABASE_URL starts with postgres://, which SQLAlchemy does not take: "
+                "write postgresql+psycopg://USER:PASSWORD@HOST/DATABASE.",
+                2,
+            )
+        return (
+            "ALU_HUB_DATABASE_URL (or --database-url) is not a database URL the hub can use: "
+            "give postgresql+psycopg://USER:PASSWORD@HOST/DATABASE, or nothing for SQLite in "
+            "the data folder.",
+            2,
+        )
+    if isinstance(e, DBAPIError):
+        reason = _without_password(" ".join(str(e.orig).split())[:300], url)
+        if url and not url.startswith("sqlite"):
+            return (
+                f"The database {_safe_url(url)} cannot be used ({reason}): check "
+                "ALU_HUB_DATABASE_URL (user, password, database name) and that the server runs.",
+                1,
+            )
+        where = make_url(url).database if url else _settings(args).data_dir / "hub.sqlite3"
+        return (
+            f"The hub database {where} cannot be used ({reason}): is --data right? If it is "
+            "damaged, restore it from a backup.",
+            1,
+        )
+    if isinstance(e, SchemaTooNew | OSError):  # StorageError too; OSError: one line already
+        return _without_password(" ".join(str(e).split()), url), 1
+    return None
+
+
+def _without_password(message: str, url: str) -> str:
+    """A library's ``message`` with the password of ``url`` (the database's) blanked out,
+    wherever it was put."""
+    try:
+        password = make_url(url).password if url else None
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        message = message.replace(str(password), "***")
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", message)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from .files import content_disposition
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .storage import ITEMS, StorageError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 #: Keys the hub makes: path segments of safe characters, no empty or dot-only segment.
 _KEY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
-_S3_ERRORS = (BotoCoreError, ClientError)
+#: (boto3's managed upload wraps the errors of a failed PUT in S3UploadFailedError)
+_S3_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -99,21 +101,39 @@ class S3Storage:
         part_size: int = 16 * 1024 * 1024,
         orphan_grace_s: int = 24 * 3600,
     ) -> None:
+        # SettingsError: refused at start, in one line (``alu-hub``)
         if url_ttl_s < 1 or url_ttl_s > 7 * 24 * 3600:
-            raise ValueError("ALU_HUB_S3_URL_TTL must be between 1 s and 7 days")
+            raise SettingsError(
+                f"ALU_HUB_S3_URL_TTL must be between 1 s and 7 days, not {url_ttl_s}."
+            )
         if part_size < MIN_PART:
-            raise ValueError(f"ALU_HUB_S3_PART_SIZE must be at least {MIN_PART} bytes")
+            raise SettingsError(
+                f"ALU_HUB_S3_PART_SIZE must be at least {MIN_PART} bytes, not {part_size}."
+            )
         self.bucket = bucket
+        self.endpoint = endpoint
         self.prefix = prefix.strip("/")
         self.url_ttl_s = url_ttl_s
         self.orphan_grace_s = orphan_grace_s
         session = boto3.session.Session()
         self.region = region or session.region_name or "us-east-1"
-        self.client: Any = session.client(
+        try:
+            self.client: Any = session.client(
+                "s3",
+                endpoint_url=endpoint or None,
+                region_name=self.region,
+                config=_config(path_style=bool(endpoint)),
+            )
+        except ValueError as e:  # botocore: "Invalid endpoint: …"
+            raise SettingsError(f"ALU_HUB_S3_ENDPOINT: {e}.") from None
+        #: for ``check`` at start-up: an answer in seconds, not after five tries
+        self._checker: Any = session.client(
             "s3",
             endpoint_url=endpoint or None,
             region_name=self.region,
-            config=_config(path_style=bool(endpoint)),
+            config=_config(path_style=bool(endpoint)).merge(
+                Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5)
+            ),
         )
         signing = public_endpoint or endpoint
         # presigning is local (no request): a second client only names another address
@@ -134,7 +154,10 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
-        bucket, prefix = parse_s3_url(settings.storage_url)
+        try:
+            bucket, prefix = parse_s3_url(settings.storage_url)
+        except ValueError as e:
+            raise SettingsError(f"ALU_HUB_STORAGE: {e}.") from None
         return cls(
             bucket,
             prefix,
@@ -154,6 +177,35 @@ class S3Storage:
         if not _KEY.fullmatch(key) or any(s in (".", "..") for s in key.split("/")):
             raise ValueError(f"not a storage key the hub makes: {key!r}")
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def check(self) -> None:
+        """The bucket is there and may be used (see ``Storage.check``): without it every
+        upload would fail, each long after the start."""
+        where = self.endpoint or f"AWS ({self.region})"
+        try:
+            self._checker.head_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket"):
+                raise StorageError(
+                    f"S3 bucket {self.bucket} not found at {where}: create it or fix "
+                    "ALU_HUB_STORAGE."
+                ) from None
+            if code in ("403", "AccessDenied"):
+                raise StorageError(
+                    f"S3 refuses access to bucket {self.bucket} at {where}: check the "
+                    "credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE)."
+                ) from None
+            raise StorageError(f"S3 bucket {self.bucket} at {where} cannot be used: {e}") from None
+        except NoCredentialsError:
+            raise StorageError(
+                "No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+                "AWS_PROFILE)."
+            ) from None
+        except BotoCoreError as e:
+            raise StorageError(
+                f"S3 endpoint {where} cannot be reached: {e}; check ALU_HUB_S3_ENDPOINT."
+            ) from None
 
     # -- writing -----------------------------------------------------------------------------
 

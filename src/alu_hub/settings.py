@@ -103,14 +103,17 @@ class Settings:
         return cls(
             data_dir=base,
             database_url=os.environ.get("ALU_HUB_DATABASE_URL", ""),
-            token_ttl_s=env_int("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600),
-            max_upload_size=env_int("ALU_HUB_MAX_UPLOAD", 64 * GIB),
-            signin_window_s=env_int("ALU_HUB_SIGNIN_WINDOW", 15 * 60),
-            signin_max_failures_per_user=env_int("ALU_HUB_SIGNIN_MAX_PER_USER", 10),
-            signin_max_failures_per_address=env_int("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50),
+            # a lifetime, a size or a window of 0 or less would be taken without a word and
+            # break the hub quietly (every token born expired, rate limiting off): refused
+            token_ttl_s=env_int("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600, least=1),
+            max_upload_size=env_int("ALU_HUB_MAX_UPLOAD", 64 * GIB, least=1),
+            signin_window_s=env_int("ALU_HUB_SIGNIN_WINDOW", 15 * 60, least=1),
+            # (a limit of 0 turns that limit off, on purpose)
+            signin_max_failures_per_user=env_int("ALU_HUB_SIGNIN_MAX_PER_USER", 10, least=0),
+            signin_max_failures_per_address=env_int("ALU_HUB_SIGNIN_MAX_PER_ADDRESS", 50, least=0),
             trusted_proxies=_proxies(os.environ.get("ALU_HUB_TRUSTED_PROXIES")),
             client_version=os.environ.get("ALU_HUB_CLIENT_VERSION", ""),
-            media_workers=env_int("ALU_HUB_MEDIA_WORKERS", 1),
+            media_workers=env_int("ALU_HUB_MEDIA_WORKERS", 1, least=0),
             media_nice=env_int("ALU_HUB_MEDIA_NICE", 10),
             storage_url=os.environ.get("ALU_HUB_STORAGE", ""),
             s3_endpoint=os.environ.get("ALU_HUB_S3_ENDPOINT", ""),
@@ -118,7 +121,7 @@ class Settings:
             s3_region=os.environ.get("ALU_HUB_S3_REGION", ""),
             s3_url_ttl_s=env_int("ALU_HUB_S3_URL_TTL", 600),
             s3_part_size=env_int("ALU_HUB_S3_PART_SIZE", 16 * MIB),
-            s3_orphan_grace_s=env_int("ALU_HUB_S3_ORPHAN_GRACE", 24 * 3600),
+            s3_orphan_grace_s=env_int("ALU_HUB_S3_ORPHAN_GRACE", 24 * 3600, least=0),
         )
 
 
@@ -126,15 +129,19 @@ class SettingsError(ValueError):
     """A setting from the environment the hub cannot take, in words for the operator."""
 
 
-def env_int(name: str, default: int) -> int:
-    """The whole number in the environment variable ``name``, or ``default`` when unset."""
+def env_int(name: str, default: int, *, least: int | None = None) -> int:
+    """The whole number in the environment variable ``name``, or ``default`` when unset; one
+    below ``least`` is refused."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {value!r}.") from None
+    if least is not None and number < least:
+        raise SettingsError(f"{name} must be at least {least}, not {value!r}.")
+    return number
 
 
 def _proxies(value: str | None) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from .settings import SettingsError
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -57,6 +59,10 @@ class Storage(Protocol):
         """Start-up: remove the files of items not in ``known`` (a publish that crashed before
         its commit); returns the item ids whose files went."""
 
+    def check(self) -> None:
+        """Start-up (``alu-hub serve``, ``publish``): StorageError, in words for the operator,
+        when the store cannot be used at all, rather than every upload failing later."""
+
 
 def build_storage(settings: Settings) -> Storage:
     """The store the settings name: S3 for ``s3://…``, else the data folder's ``storage/``."""
@@ -67,8 +73,8 @@ def build_storage(settings: Settings) -> Storage:
         from .s3storage import S3Storage  # boto3 is needed only here (the 'server' extra)
 
         return S3Storage.from_settings(settings)
-    raise ValueError(
-        f"ALU_HUB_STORAGE must be empty (the data folder) or s3://bucket/prefix, not {url!r}"
+    raise SettingsError(
+        f"ALU_HUB_STORAGE must be empty (the data folder) or s3://bucket/prefix, not {url!r}."
     )
 
 
@@ -119,6 +125,9 @@ class LocalStorage:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def check(self) -> None:
+        pass  # the folder was made (or refused, OSError) in __init__
 
     def download_url(
         self, key: str, *, head: bool = False, filename: str | None = None, mime: str = ""

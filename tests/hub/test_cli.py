@@ -101,6 +101,7 @@ def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
 
 def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
     data = str(tmp_path / "hub")
+    build_hub(hub_settings(Path(data))).db.dispose()  # publish needs a hub to publish in
     not_video = tmp_path / "notes.txt"
     not_video.write_text("not a video")
     r = hub_cli("publish", str(not_video), "--data", data, "--title", "x")
@@ -214,3 +215,30 @@ def test_a_setting_that_is_not_a_number_is_one_line(
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"alu-hub: {variable} must be a whole number, not 'many'."
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ALU_HUB_TOKEN_TTL", "-5"),
+        ("ALU_HUB_TOKEN_TTL", "0"),
+        ("ALU_HUB_SIGNIN_WINDOW", "-1"),
+        ("ALU_HUB_MAX_UPLOAD", "0"),
+    ],
+)
+def test_a_setting_that_must_be_positive_is_refused(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    """(Taken before: every token born expired, rate limiting off, every upload too large.)"""
+    data = tmp_path / "hub"
+    env = {**hub_env(data), variable: value}
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "member", "list", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"alu-hub: {variable} must be at least 1, not {value!r}."
+    assert not data.exists()

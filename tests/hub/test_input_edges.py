@@ -26,10 +26,11 @@ import requests
 from sqlalchemy import select
 
 from alu_hub import cli
+from alu_hub.app import build_hub
 from alu_hub.db import Database
 from alu_hub.hub import Hub
 from alu_hub.models import MAX_BIGINT, Member, Rendition
-from tests.support.livehub import hub_database_url, hub_env
+from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
 from .conftest import LiveHub, start_hub
 
@@ -362,8 +363,8 @@ def hub_cli(
     built: list[Hub] = []
     make_hub = cli._hub
 
-    def _hub(args: Any) -> Hub:
-        built.append(make_hub(args))
+    def _hub(args: Any, **kw: Any) -> Hub:
+        built.append(make_hub(args, **kw))
         return built[-1]
 
     monkeypatch.setattr(cli, "_hub", _hub)
@@ -433,6 +434,7 @@ def test_publish_takes_a_file_whose_name_is_not_utf8(
 ) -> None:
     video = tmp_path / os.fsdecode(b"caf\xe9-fire.mp4")
     shutil.copyfile(clip, video)
+    build_hub(hub_settings(tmp_path / "hub")).db.dispose()  # publish needs a hub to publish in
     r = hub_cli(tmp_path / "hub", "publish", str(video), "--title", "Fire")
     assert r.returncode == 0, r.stderr
     db = Database(hub_database_url(tmp_path / "hub"))

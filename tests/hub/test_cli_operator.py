@@ -1,0 +1,474 @@
+"""`alu-hub` as a new operator meets it: a wrong data folder, commands run without the
+variables the hub is served with, and the mistakes of a first set-up (database URL, store,
+folder), each refused in one line, with nothing made."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from alu_hub.db import Database
+from alu_hub.server import free_port
+from tests.support import postgres
+from tests.support.livehub import hub_env
+from tests.support.s3 import S3Server, aws_env, unique_bucket
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+SECRET = "s3cret-Pa55"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``alu-hub ARGS`` with the hub variables of ``env`` only (on top of the test's own)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALU_HUB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, **(env or {})},
+    )
+
+
+def said(r: subprocess.CompletedProcess[str]) -> list[str]:
+    """What the command said as itself on stderr (library logs aside), with no traceback."""
+    assert "Traceback" not in r.stderr, r.stderr
+    return [line for line in r.stderr.splitlines() if line.startswith("alu-hub:")]
+
+
+def no_hub(data: Path) -> str:
+    return (
+        f"alu-hub: No hub in {data} (no hub.sqlite3 there): is --data right? "
+        "`alu-hub serve --data DIR` or `alu-hub member add --data DIR …` creates one."
+    )
+
+
+def add_member(data: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run(
+        "member", "add", "ktn", "--country", "KE", "--password-stdin", "--data", str(data),
+        env=env, stdin="pa55word\n",
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def serving(data: Path, env: dict[str, str]) -> Iterator[None]:
+    """``alu-hub serve`` on ``data`` until the block ends (it records its set-up at start)."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALU_HUB_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alu_hub.cli", "serve", "--data", str(data), "--port", str(port)],
+        env={**base, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def up() -> bool:
+        assert proc.poll() is None, proc.communicate()[1]
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).ok
+        return False
+
+    try:
+        wait_until(up, timeout=90)
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+def s3_env(s3: S3Server, bucket: str) -> dict[str, str]:
+    return {
+        **aws_env(),
+        "ALU_HUB_STORAGE": f"s3://{bucket}/hub",
+        "ALU_HUB_S3_ENDPOINT": s3.endpoint,
+    }
+
+
+def empty_postgres_database() -> str:
+    """The URL of a new database with no tables at all (not a copy of the hub's template)."""
+    try:
+        cluster = postgres.shared_cluster()
+    except postgres.PostgresUnavailable as e:
+        pytest.skip(str(e))
+    name = f"empty_{secrets.token_hex(4)}"
+    with postgres.psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    return cluster.url(name)
+
+
+def postgres_url(key: Path) -> str:
+    try:
+        return postgres.shared_cluster().database_for(key)
+    except postgres.PostgresUnavailable as e:
+        pytest.skip(str(e))
+
+
+# --- 1. a folder that holds no hub ---------------------------------------------------------------
+
+
+def test_a_chore_on_a_folder_without_a_hub_is_refused_and_makes_nothing(
+    tmp_path: Path, clip: Path
+) -> None:
+    typo = tmp_path / "typo"
+    for command in (
+        ["stats"],
+        ["stats", "--json"],
+        ["member", "list"],
+        ["publish", str(clip), "--title", "X"],
+    ):
+        r = run(*command, "--data", str(typo))
+        assert r.returncode == 2, (command, r.stderr)
+        assert said(r) == [no_hub(typo)], command
+        assert not typo.exists(), command
+    # a folder that exists but holds something else: refused too, and left as it was
+    other = tmp_path / "other"
+    other.mkdir()
+    r = run("member", "list", "--data", str(other))
+    assert r.returncode == 2 and said(r) == [no_hub(other)]
+    assert list(other.iterdir()) == []
+
+
+def test_member_add_makes_a_new_hub_and_says_so(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    r = add_member(data, hub_env(data))
+    assert r.returncode == 0, r.stderr
+    assert f"Created a new hub in {data}." in r.stderr.splitlines()
+    assert r.stdout.strip() == "Added member ktn."
+    listed = run("member", "list", "--data", str(data), env=hub_env(data))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[:3] == ["ktn", "member", "KE"]
+    again = run(
+        "member", "add", "nbs", "--password-stdin", "--country", "UG", "--data", str(data),
+        env=hub_env(data), stdin="pa55word\n",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "Created" not in again.stderr
+
+
+def test_a_chore_on_a_database_without_a_hub_is_refused_and_makes_no_tables(
+    tmp_path: Path,
+) -> None:
+    url = empty_postgres_database()
+    data = tmp_path / "hub"
+    data.mkdir()
+    env = {"ALU_HUB_DATABASE_URL": url}
+    shown = url.replace(f":{url.split(':')[2].split('@')[0]}@", "@")  # without the password
+    for command in (["stats"], ["member", "list"]):
+        r = run(*command, "--data", str(data), env=env)
+        assert r.returncode == 2, r.stderr
+        assert said(r) == [
+            f"alu-hub: No hub in the database {shown} (no hub tables there): is "
+            "ALU_HUB_DATABASE_URL right? `alu-hub serve` or `alu-hub member add` with it "
+            "creates one."
+        ]
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            tables = conn.execute(
+                text("SELECT count(*) FROM information_schema.tables WHERE table_schema='public'")
+            ).scalar_one()
+    finally:
+        db.dispose()
+    assert tables == 0
+    assert list(data.iterdir()) == []
+
+
+# --- 2. commands set up otherwise than the hub is served ------------------------------------------
+
+
+def test_commands_refuse_a_database_other_than_the_served_one(tmp_path: Path, clip: Path) -> None:
+    on_pg = tmp_path / "pg"
+    url = postgres_url(on_pg)
+    shown = url.replace(f":{url.split(':')[2].split('@')[0]}@", "@")
+    with serving(on_pg, {"ALU_HUB_DATABASE_URL": url}):
+        pass
+    recorded = json.loads((on_pg / "hub-setup.json").read_text())
+    assert recorded == {"database": shown, "storage": ""}
+    assert url.split(":")[2].split("@")[0] not in (on_pg / "hub-setup.json").read_text()
+    for command in (["publish", str(clip), "--title", "X"], ["stats"], ["member", "list"]):
+        r = run(*command, "--data", str(on_pg))
+        assert r.returncode == 2, r.stderr
+        assert said(r) == [
+            f"alu-hub: The hub in {on_pg} uses the database {shown}, but this command would use "
+            "SQLite (hub.sqlite3 in the data folder): set ALU_HUB_DATABASE_URL as for "
+            "`alu-hub serve`."
+        ]
+    assert not (on_pg / "hub.sqlite3").exists()
+    # and the other way round: served on SQLite, a command given a PostgreSQL URL
+    on_sqlite = tmp_path / "sqlite"
+    with serving(on_sqlite, {}):
+        pass
+    r = run("member", "list", "--data", str(on_sqlite), env={"ALU_HUB_DATABASE_URL": url})
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub in {on_sqlite} uses the database SQLite (hub.sqlite3 in the data "
+        f"folder), but this command would use {shown}: unset ALU_HUB_DATABASE_URL (and "
+        "--database-url), as for `alu-hub serve`."
+    ]
+    # with the same set-up, the commands work
+    r = run(
+        "publish",
+        str(clip),
+        "--title",
+        "X",
+        "--data",
+        str(on_pg),
+        env={"ALU_HUB_DATABASE_URL": url},
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def test_commands_refuse_a_store_other_than_the_served_one(
+    tmp_path: Path, clip: Path, s3: S3Server
+) -> None:
+    bucket = unique_bucket()
+    s3.client().create_bucket(Bucket=bucket)
+    on_s3 = tmp_path / "s3"
+    with serving(on_s3, s3_env(s3, bucket)):
+        pass
+    r = run("publish", str(clip), "--title", "X", "--data", str(on_s3), env=aws_env())
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub in {on_s3} keeps its files in s3://{bucket}/hub, but this command "
+        f"would use the data folder's storage/: set ALU_HUB_STORAGE=s3://{bucket}/hub (and the "
+        "ALU_HUB_S3_* variables) as for `alu-hub serve`."
+    ]
+    assert not (on_s3 / "storage" / "items").exists()
+    r = run("publish", str(clip), "--title", "X", "--data", str(on_s3), env=s3_env(s3, bucket))
+    assert r.returncode == 0, r.stderr
+
+    local = tmp_path / "local"
+    with serving(local, {}):
+        pass
+    r = run("publish", str(clip), "--title", "X", "--data", str(local), env=s3_env(s3, bucket))
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub in {local} keeps its files in the data folder's storage/, but this "
+        f"command would use s3://{bucket}/hub: unset ALU_HUB_STORAGE, as for `alu-hub serve`."
+    ]
+
+
+# --- 3. start-up mistakes: one line, exit 2 or 1, no password ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "variables", "status", "line"),
+    [
+        (
+            ["member", "list"],
+            {"ALU_HUB_DATABASE_URL": f"postgresql+psycopg://alu:{SECRET}@127.0.0.1:1/alu"},
+            1,
+            "alu-hub: The database postgresql+psycopg://alu@127.0.0.1:1/alu cannot be used "
+            '(connection failed: connection to server at "127.0.0.1", port 1 failed: '
+            "Connection refused",
+        ),
+        (
+            ["stats"],
+            {"ALU_HUB_DATABASE_URL": f"postgres://alu:{SECRET}@127.0.0.1/alu"},
+            2,
+            "alu-hub: ALU_HUB_DATABASE_URL starts with postgres://, which SQLAlchemy does not "
+            "take: write postgresql+psycopg://USER:PASSWORD@HOST/DATABASE.",
+        ),
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_DATABASE_URL": f"alu:{SECRET} at the database"},
+            2,
+            "alu-hub: ALU_HUB_DATABASE_URL (or --database-url) is not a database URL the hub can "
+            "use: give postgresql+psycopg://USER:PASSWORD@HOST/DATABASE, or nothing for SQLite in "
+            "the data folder.",
+        ),
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_STORAGE": "/srv/alu-storage"},
+            2,
+            "alu-hub: ALU_HUB_STORAGE must be empty (the data folder) or s3://bucket/prefix, not "
+            "'/srv/alu-storage'.",
+        ),
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_STORAGE": "s3://alu-media", "ALU_HUB_S3_PART_SIZE": "1000"},
+            2,
+            "alu-hub: ALU_HUB_S3_PART_SIZE must be at least 5242880 bytes, not 1000.",
+        ),
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_STORAGE": "s3://alu-media", "ALU_HUB_S3_URL_TTL": "-1"},
+            2,
+            "alu-hub: ALU_HUB_S3_URL_TTL must be between 1 s and 7 days, not -1.",
+        ),
+        (
+            ["serve", "--port", "99999"],
+            {},
+            2,
+            "alu-hub: --port 99999 is not a port: give one from 1 to 65535.",
+        ),
+    ],
+)
+def test_a_wrong_setting_is_one_line_and_makes_nothing(
+    tmp_path: Path, command: list[str], variables: dict[str, str], status: int, line: str
+) -> None:
+    data = tmp_path / "hub"
+    r = run(*command, "--data", str(data), env={**aws_env(), **variables}, timeout=30)
+    assert r.returncode == status, r.stderr
+    lines = said(r)
+    assert len(lines) == 1 and lines[0].startswith(line), r.stderr
+    assert SECRET not in r.stderr + r.stdout
+    assert not data.exists()
+
+
+def test_a_wrong_postgresql_password_or_database_is_one_line(tmp_path: Path) -> None:
+    url = postgres_url(tmp_path / "pg")
+    password = url.split(":")[2].split("@")[0]
+    base = url.rsplit("/", 1)[0]
+    for wrong, cause in (
+        (
+            url.replace(f":{password}@", f":{SECRET}@"),
+            'password authentication failed for user "alu"',
+        ),
+        (f"{base}/no_such_db", 'database "no_such_db" does not exist'),
+    ):
+        r = run(
+            "member", "list", "--data", str(tmp_path / "hub"), env={"ALU_HUB_DATABASE_URL": wrong}
+        )
+        assert r.returncode == 1, r.stderr
+        (line,) = said(r)
+        shown = wrong.replace(f":{SECRET}@", "@").replace(f":{password}@", "@")
+        assert line.startswith(f"alu-hub: The database {shown} cannot be used ("), line
+        assert cause in line and line.endswith(
+            "check ALU_HUB_DATABASE_URL (user, password, database name) and that the server runs."
+        )
+        assert SECRET not in r.stderr and password not in r.stderr
+
+
+def test_a_data_folder_that_cannot_be_one_is_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    r = run("serve", "--port", "1", "--data", str(a_file))
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [f"alu-hub: {a_file} is a file, not a folder: check --data."]
+    r = run(
+        "member",
+        "add",
+        "ktn",
+        "--password-stdin",
+        "--country",
+        "KE",
+        "--data",
+        str(a_file / "hub"),
+        stdin="pa55word\n",
+    )
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: The data folder {a_file / 'hub'} cannot be used: Not a directory "
+        f"({a_file / 'hub'}): check --data, and that this user may write there."
+    ]
+    assert a_file.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in a read-only folder")
+def test_a_read_only_data_folder_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    assert add_member(data).returncode == 0
+    (data / "hub.lock").unlink()
+    data.chmod(0o555)
+    try:
+        r = run("member", "list", "--data", str(data))
+    finally:
+        data.chmod(0o755)
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: The data folder {data} cannot be used: Permission denied "
+        f"({data / 'hub.lock'}): check --data, and that this user may write there."
+    ]
+
+
+def test_a_database_the_hub_cannot_read_is_one_line(tmp_path: Path) -> None:
+    newer = tmp_path / "newer"
+    assert add_member(newer).returncode == 0
+    db = Database(f"sqlite:///{newer / 'hub.sqlite3'}")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    db.dispose()
+    r = run("stats", "--data", str(newer))
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        "alu-hub: The hub database is at schema 9999, newer than this hub knows; upgrade "
+        "alu-hub before running it on this database."
+    ]
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "hub.sqlite3").write_bytes(b"not SQLite at all " * 100)
+    r = run("member", "list", "--data", str(damaged))
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub database {damaged / 'hub.sqlite3'} cannot be used (file is not a "
+        "database): is --data right? If it is damaged, restore it from a backup."
+    ]
+
+
+# --- 5. a store that cannot be used stops serve and publish ---------------------------------------
+
+
+def test_serve_refuses_a_missing_bucket_or_an_unreachable_endpoint(
+    tmp_path: Path, s3: S3Server
+) -> None:
+    missing = unique_bucket()
+    r = run(
+        "serve",
+        "--port",
+        str(free_port()),
+        "--data",
+        str(tmp_path / "a"),
+        env=s3_env(s3, missing),
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: S3 bucket {missing} not found at {s3.endpoint}: create it or fix "
+        "ALU_HUB_STORAGE."
+    ]
+    away = f"http://127.0.0.1:{free_port()}"
+    env = {**s3_env(s3, missing), "ALU_HUB_S3_ENDPOINT": away}
+    r = run("serve", "--port", str(free_port()), "--data", str(tmp_path / "b"), env=env, timeout=60)
+    assert r.returncode == 1, r.stderr
+    (line,) = said(r)
+    assert line.startswith(f"alu-hub: S3 endpoint {away} cannot be reached: ")
+    assert line.endswith("; check ALU_HUB_S3_ENDPOINT.")
+
+
+def test_publish_to_a_missing_bucket_is_one_line(tmp_path: Path, clip: Path, s3: S3Server) -> None:
+    bucket = unique_bucket()
+    env = s3_env(s3, bucket)
+    data = tmp_path / "hub"
+    assert add_member(data, env).returncode == 0  # makes the hub (its store is not used)
+    r = run("publish", str(clip), "--title", "X", "--data", str(data), env=env)
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: S3 bucket {bucket} not found at {s3.endpoint}: create it or fix ALU_HUB_STORAGE."
+    ]
