@@ -2,7 +2,9 @@
 
 Pushes and uploads are counted from the feed (the hub's own truth); downloads from the history
 events the workstations send (a download served by a CDN never reaches the hub). Event times are
-the clock-corrected ``occurred_at``.
+the clock-corrected ``occurred_at``. Member figures are those of member accounts (role
+``member``): agency staff's own uploads and downloads are not member activity, and the totals
+are the sums of the member rows.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.date
     return start, end
 
 
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
     in_items = (Item.published_at >= start) & (Item.published_at < end)
     pushes = (
@@ -121,12 +127,14 @@ def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
                 meets_pledge=days >= period_days,
             )
         )
-    downloads = sum(c for c, _ in downloads_by.values())
-    uploads = sum(c for c, _ in uploads_by.values())
-    uploaders = sum(1 for c, _ in uploads_by.values() if c)
+    # from the rows, not from every account: an agency account's client uploads and downloads
+    # too, and counted here it made "2 uploading members" of one
+    downloads = sum(r.downloads for r in rows)
+    uploads = sum(r.uploads for r in rows)
+    uploaders = sum(1 for r in rows if r.uploads)
     summary = (
-        f"{pushes:,} pushes, {downloads:,} downloads, {uploads:,} uploads by {uploaders:,} "
-        f"member{'s' if uploaders != 1 else ''}"
+        f"{_count(pushes, 'push', 'pushes')}, {_count(downloads, 'download')}, "
+        f"{_count(uploads, 'upload')} by {_count(uploaders, 'member')}"
     )
     return StatsOut.model_validate(
         {

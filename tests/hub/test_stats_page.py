@@ -301,6 +301,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[See
             timeout=30,
         )
         assert sent.status_code == 200 and sent.json()["accepted"] == 4
+        # the agency account's own client uploads and downloads too: not member activity
+        chief = member_id(live.hub, AGENCY[0])
+        insert_items(live.hub, [("member_upload", chief, at[7])])
+        insert_downloads(live.hub, [(chief, at[8], 5000)])
         expected = {
             "ktn": {"downloads": 4, "bytes": 4000, "uploads": days, "days": days, "met": 1},
             "rts": {"downloads": 2, "bytes": 500, "uploads": 3, "days": 2, "met": 0},
@@ -542,6 +546,41 @@ def test_page_figures_match_the_events(seeded: Seeded, agency: requests.Session)
     assert number(current.by_id["pushes"]) == 1 and number(current.by_id["downloads"]) == 1
     assert "month to date" in current.by_id["period"]
     assert current.rows["ktn"][5] == f"0/{now.day}"
+
+
+def test_agency_staff_activity_is_not_member_activity(
+    seeded: Seeded, agency: requests.Session
+) -> None:
+    """The agency account uploaded and downloaded in the month (``seeded``): the totals, the
+    uploading members, the CSV and ``alu-hub stats`` count members only, as the rows do."""
+    month = f"{seeded.month:%Y-%m}"
+    members, uploads = len(seeded.expected), seeded.days + 3
+    r = agency.get(seeded.live.url + "/stats", params={"month": month}, timeout=30)
+    page = parse(r.text)
+    assert number(page.by_id["uploads"]) == uploads
+    assert number(page.by_id["downloads"]) == 6
+    assert number(page.by_id["uploading-members"]) == 2
+    assert f"uploading members of {members}</span>" in r.text
+    assert AGENCY[0] not in page.rows
+
+    csv_text = agency.get(seeded.live.url + "/stats.csv", params={"month": month}, timeout=30)
+    rows = list(csv.DictReader(io.StringIO(csv_text.content.decode("utf-8-sig"), newline="")))
+    assert sorted(row["username"] for row in rows) == sorted(seeded.expected)
+
+    from tests.hub.test_cli import hub_cli
+
+    data = str(seeded.live.hub.settings.data_dir)
+    last_day = seeded.month + dt.timedelta(days=seeded.days - 1)
+    period = ["--from", f"{seeded.month:%Y-%m-%d}", "--to", f"{last_day:%Y-%m-%d}"]
+    out = hub_cli("stats", "--data", data, *period, "--json")
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)
+    assert [m["username"] for m in st["members"]] == sorted(seeded.expected)
+    assert st["downloads"] == sum(m["downloads"] for m in st["members"]) == 6
+    assert st["uploads"] == sum(m["uploads"] for m in st["members"]) == uploads
+    assert st["uploading_members"] == sum(1 for m in st["members"] if m["uploads"]) == 2
+    human = hub_cli("stats", "--data", data, *period)
+    assert f"2 pushes, 6 downloads, {uploads} uploads by 2 members" in human.stdout
 
 
 def test_bad_months_are_refused_plainly(seeded: Seeded, agency: requests.Session) -> None:
