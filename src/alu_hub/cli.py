@@ -403,20 +403,28 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .models import utcnow
-    from .stats import PeriodError, compute_stats, period
+    import datetime as dt
 
+    from .models import utcnow
+    from .stats import PeriodError, compute_stats, end_of_today, period, pledge_days
+
+    now = utcnow()
     try:
-        start, end = period(getattr(args, "from"), args.to, utcnow())
+        start, end = period(getattr(args, "from"), args.to, now)
     except PeriodError as e:
         return _refuse(str(e))
     hub = _hub(args)
     with hub.db.session() as s:
-        out = compute_stats(s, start, end)
+        out = compute_stats(s, start, end, now)
     if args.json:
         print(out.model_dump_json(by_alias=True, indent=2))
         return 0
-    print(f"{start:%Y-%m-%d} to {end:%Y-%m-%d}: {out.summary}")
+    # the last day counted, as --to gives it (``end`` is the midnight after it)
+    last = end - dt.timedelta(microseconds=1)
+    to_date = ""
+    if end > end_of_today(now):  # a period still going on: the pledge counts the days so far
+        to_date = f" (to date: the pledge counts {pledge_days(start, end, now)} days)"
+    print(f"{start:%Y-%m-%d} to {last:%Y-%m-%d}{to_date}: {out.summary}")
     print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
     for r in out.members:
         pledge = "yes" if r.meets_pledge else "no"

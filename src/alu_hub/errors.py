@@ -1,14 +1,43 @@
 """One shape for every error the API returns: ``{"error": {"code", "message"}}`` with the right
-status. ``code`` is for programs, ``message`` is plain words for people."""
+status. ``code`` is for programs, ``message`` is plain words for people.
+
+Outages are not bugs: a database that cannot be reached answers 503 and a full disk 507, both
+with ``Retry-After`` (clients back off and resume), and each is logged as one line at most
+every ``OUTAGE_LOG_S`` per kind, not as a traceback per request (a database that is down
+fails every request: tracebacks by the hundred buried the one line that said why)."""
 
 from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+import threading
+import time
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .schemas import NOT_UNICODE
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_S = 10
+#: Seconds a client is asked to wait when the disk is full (someone has to make room).
+DISK_RETRY_S = 60
+#: The same kind of outage is logged at most once in this many seconds.
+OUTAGE_LOG_S = 30.0
+#: OSError numbers that mean "no room": the disk is full, or the hub's quota is used up.
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+#: PostgreSQL's disk_full (SQLSTATE class 53: insufficient resources).
+_PG_DISK_FULL = "53100"
+
+Outage = Literal["database", "disk_full"]
 
 
 class ApiError(Exception):
@@ -28,6 +57,90 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 
 def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, {"WWW-Authenticate": 'Bearer realm="alu-hub"'})
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full: an OSError, or the database's own
+    "database or disk is full"."""
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_DISK_ERRNOS
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        return (
+            getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+        )
+    return False
+
+
+def outage_of(exc: BaseException) -> Outage | None:
+    """The outage ``exc`` is a sign of, or None for anything else (a bug: a 500)."""
+    if disk_full(exc):
+        return "disk_full"
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+        return "database"  # refused, dropped, a pool with no free connection, locked, …
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "database"
+    return None
+
+
+def _cause(exc: BaseException) -> str:
+    """The error in one short line. For a database error, the driver's words only: SQLAlchemy's
+    own text adds the statement and its parameters, which may hold what is never logged."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, OSError) and orig.strerror:
+        words = orig.strerror  # without the file name: upload ids are not for the log
+    else:
+        words = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {words[:300]}" if words else type(orig).__name__
+
+
+class _OutageLog:
+    """One log line per kind of outage at most every ``OUTAGE_LOG_S``, saying how many more
+    requests it failed since the last line."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def report(self, kind: Outage, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < OUTAGE_LOG_S:
+                self._quiet[kind] = self._quiet.get(kind, 0) + 1
+                return
+            self._last[kind] = now
+            quiet = self._quiet.pop(kind, 0)
+        what = "the database cannot be reached" if kind == "database" else "the disk is full"
+        more = f" ({quiet} more failed requests since the last report)" if quiet else ""
+        log.error("%s: %s%s", what, _cause(exc), more)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last.clear()
+            self._quiet.clear()
+
+
+outages = _OutageLog()
+
+
+def outage_error(kind: Outage, message: str | None = None) -> ApiError:
+    """The answer to an outage: 503 or 507 with Retry-After, in the usual JSON shape."""
+    if kind == "database":
+        return ApiError(
+            503,
+            "database_unavailable",
+            message or "The hub cannot reach its database just now; try again shortly.",
+            {"Retry-After": str(DATABASE_RETRY_S)},
+        )
+    return ApiError(
+        507,
+        "disk_full",
+        message or "The hub's disk is full; nothing was changed. Try again later.",
+        {"Retry-After": str(DISK_RETRY_S)},
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -60,6 +173,26 @@ def install_handlers(app: FastAPI) -> None:
             message = "There is nothing at this address."
         return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
 
+    async def outage(_request: Request, exc: Exception) -> JSONResponse:
+        kind = outage_of(exc)
+        if kind is None:
+            raise exc  # not an outage: a bug, for the 500 below (with its traceback)
+        outages.report(kind, exc)
+        return await api_error(_request, outage_error(kind))
+
+    async def internal_error(_request: Request, _exc: Exception) -> JSONResponse:
+        # starlette logs the traceback after this answer (a bug: it is wanted)
+        return JSONResponse(
+            error_body(
+                "internal_error", "The hub had a problem with this request; tell the agency."
+            ),
+            500,
+        )
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DBAPIError, outage)
+    app.add_exception_handler(PoolTimeout, outage)
+    app.add_exception_handler(OSError, outage)
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import uvicorn
@@ -29,6 +30,52 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+#: Query parameters whose values are secrets: a signed link's signature, tokens, and S3's
+#: presigned credentials. Nothing secret is ever logged, and uvicorn's access log writes each
+#: request's query whole (a signed link in it stays valid for an hour).
+SECRET_QUERY_NAMES = frozenset(
+    {
+        "sig",
+        "signature",
+        "token",
+        "access_token",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+REDACTED = "REDACTED"
+
+
+def redact_query(target: str) -> str:
+    """A request target (path and query) with the values of ``SECRET_QUERY_NAMES`` replaced,
+    the rest as it was. Names are compared decoded: ``%73ig`` is ``sig``."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        if eq and urllib.parse.unquote_plus(name).strip().lower() in SECRET_QUERY_NAMES:
+            part = f"{name}={REDACTED}"
+        parts.append(part)
+    return f"{path}?{'&'.join(parts)}"
+
+
+class RedactSecrets(logging.Filter):
+    """Takes secrets out of uvicorn's access log lines (``redact_query`` on their arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args
+            )
+        return True
+
+
+_REDACT_SECRETS = RedactSecrets()
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the request line and headers bounded: past
     ``max_head`` bytes the hub answers 431 (JSON) and closes, without reading on. Without it one
@@ -41,6 +88,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         _no_delay(transport)
+        # Here, not in a logging config: every process serving a hub uses this protocol
+        # (``alu-hub serve`` and its workers, the demo, the client's embedded hub), and a
+        # logging config set later (uvicorn's, in each worker) keeps a logger's filters.
+        self.access_logger.addFilter(_REDACT_SECRETS)  # once: addFilter skips one it has
         super().connection_made(transport)
         self._in_head = True
         self._head_bytes = 0

@@ -2,7 +2,9 @@
 
 Pushes and uploads are counted from the feed (the hub's own truth); downloads from the history
 events the workstations send (a download served by a CDN never reaches the hub). Event times are
-the clock-corrected ``occurred_at``.
+the clock-corrected ``occurred_at``. Member figures are those of member accounts (role
+``member``): agency staff's own uploads and downloads are not member activity, and the totals
+are the sums of the member rows.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import math
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from .models import HistoryEvent, Item, Member
+from .models import HistoryEvent, Item, Member, utcnow
 from .schemas import MemberStats, StatsOut
 
 DOWNLOAD_EVENT = "download_completed"
-#: The period asked for when none is: the 30 days up to ``to``.
+#: The period asked for when none is: the 30 days up to ``to`` (whole days: today included).
 DEFAULT_PERIOD = dt.timedelta(days=30)
 #: The longest period counted at once: ten years (a council report needs far less, and a
 #: period of thousands of years is a mistake, not a question).
@@ -49,17 +51,35 @@ def _when(value: str, name: str, *, end: bool) -> dt.datetime:
         ) from None
 
 
+def midnight(when: dt.datetime) -> dt.datetime:
+    """The start of ``when``'s day (UTC: the statistics' days are UTC days, as on the page)."""
+    return dt.datetime.combine(when.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+
+
+def end_of_today(now: dt.datetime) -> dt.datetime:
+    """The next midnight (UTC): the exclusive end of a period that includes today."""
+    return midnight(now) + dt.timedelta(days=1)
+
+
+def pledge_days(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
+    """The days of ``[start, end)`` the pledge (an upload a day) is counted over: up to today
+    included, as the page counts a month in progress: days to come cannot be met yet."""
+    counted_end = min(end, end_of_today(now))
+    return max(1, math.ceil((counted_end - start).total_seconds() / 86400))
+
+
 def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The period ``[start, end)`` of ``from`` and ``to`` (each a date, taken whole, or an ISO
-    time; ``to`` defaults to now, ``from`` to 30 days before ``to``); PeriodError when it is not
-    one the statistics can cover: a value that is not a date, or outside the calendar, ``from``
-    not before ``to``, or longer than ten years."""
-    end = _when(to, "to", end=True) if to else now
+    time; ``to`` defaults to today, taken whole, ``from`` to the midnight 30 days before ``to``);
+    PeriodError when it is not one the statistics can cover: a value that is not a date, or
+    outside the calendar, ``from`` not before ``to``, or longer than ten years."""
+    end = _when(to, "to", end=True) if to else end_of_today(now)
     if from_:
         start = _when(from_, "from", end=False)
     else:
         try:
-            start = end - DEFAULT_PERIOD
+            # whole days: a period starting at the current time of day cut its first day
+            start = midnight(end - DEFAULT_PERIOD)
         except OverflowError:
             raise PeriodError(
                 f"'to' {to!r} is too early: the 30 days before it are outside the calendar the "
@@ -75,7 +95,14 @@ def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.date
     return start, end
 
 
-def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+def compute_stats(
+    s: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
+) -> StatsOut:
+    """The figures of ``[start, end)``; the pledge over its days up to today (``pledge_days``)."""
     in_items = (Item.published_at >= start) & (Item.published_at < end)
     pushes = (
         s.scalar(select(func.count()).select_from(Item).where(in_items, Item.kind == "push")) or 0
@@ -104,7 +131,7 @@ def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
     ):
         downloads_by[int(member_id)] = (int(count), int(nbytes))
 
-    period_days = max(1, math.ceil((end - start).total_seconds() / 86400))
+    period_days = pledge_days(start, end, now or utcnow())
     rows: list[MemberStats] = []
     for m in s.scalars(select(Member).where(Member.role == "member").order_by(Member.username)):
         ups, days = uploads_by.get(m.id, (0, 0))
@@ -121,12 +148,14 @@ def compute_stats(s: Session, start: dt.datetime, end: dt.datetime) -> StatsOut:
                 meets_pledge=days >= period_days,
             )
         )
-    downloads = sum(c for c, _ in downloads_by.values())
-    uploads = sum(c for c, _ in uploads_by.values())
-    uploaders = sum(1 for c, _ in uploads_by.values() if c)
+    # from the rows, not from every account: an agency account's client uploads and downloads
+    # too, and counted here it made "2 uploading members" of one
+    downloads = sum(r.downloads for r in rows)
+    uploads = sum(r.uploads for r in rows)
+    uploaders = sum(1 for r in rows if r.uploads)
     summary = (
-        f"{pushes:,} pushes, {downloads:,} downloads, {uploads:,} uploads by {uploaders:,} "
-        f"member{'s' if uploaders != 1 else ''}"
+        f"{_count(pushes, 'push', 'pushes')}, {_count(downloads, 'download')}, "
+        f"{_count(uploads, 'upload')} by {_count(uploaders, 'member')}"
     )
     return StatsOut.model_validate(
         {

@@ -394,7 +394,7 @@ def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
     today = dt.datetime.now(dt.UTC).date().isoformat()
     st = agency.get(live_hub.api("/stats"), params={"from": today, "to": today}, timeout=10).json()
     assert (st["pushes"], st["downloads"], st["uploads"], st["uploading_members"]) == (3, 5, 1, 1)
-    assert st["summary"] == "3 pushes, 5 downloads, 1 uploads by 1 member"
+    assert st["summary"] == "3 pushes, 5 downloads, 1 upload by 1 member"
     rows = {r["username"]: r for r in st["members"]}
     assert rows["ktn"]["downloads"] == 4 and rows["ktn"]["bytes_downloaded"] == 400
     assert rows["ktn"]["uploads"] == 1 and rows["ktn"]["meets_pledge"] is True

@@ -96,7 +96,7 @@ def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
     assert st.returncode == 0, st.stderr
     assert json.loads(st.stdout)["pushes"] == 1
     human = hub_cli("stats", "--data", data)
-    assert "1 pushes, 0 downloads, 0 uploads by 0 members" in human.stdout
+    assert "1 push, 0 downloads, 0 uploads by 0 members" in human.stdout
 
 
 def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:

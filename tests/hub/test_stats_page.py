@@ -40,11 +40,14 @@ import requests
 from sqlalchemy import insert, update
 from sqlalchemy import select as sql_select
 
+from alu_hub import stats
+from alu_hub.app import build_hub
 from alu_hub.auth import hash_password
 from alu_hub.demo import ensure_member
 from alu_hub.hub import Hub
 from alu_hub.models import Counter, HistoryEvent, Item, Member, utcnow
 from alu_hub.publish import ItemFields, publish_file
+from tests.support.livehub import hub_settings
 
 from .conftest import LiveHub, start_hub
 
@@ -301,6 +304,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[See
             timeout=30,
         )
         assert sent.status_code == 200 and sent.json()["accepted"] == 4
+        # the agency account's own client uploads and downloads too: not member activity
+        chief = member_id(live.hub, AGENCY[0])
+        insert_items(live.hub, [("member_upload", chief, at[7])])
+        insert_downloads(live.hub, [(chief, at[8], 5000)])
         expected = {
             "ktn": {"downloads": 4, "bytes": 4000, "uploads": days, "days": days, "met": 1},
             "rts": {"downloads": 2, "bytes": 500, "uploads": 3, "days": 2, "met": 0},
@@ -542,6 +549,95 @@ def test_page_figures_match_the_events(seeded: Seeded, agency: requests.Session)
     assert number(current.by_id["pushes"]) == 1 and number(current.by_id["downloads"]) == 1
     assert "month to date" in current.by_id["period"]
     assert current.rows["ktn"][5] == f"0/{now.day}"
+
+
+def test_agency_staff_activity_is_not_member_activity(
+    seeded: Seeded, agency: requests.Session
+) -> None:
+    """The agency account uploaded and downloaded in the month (``seeded``): the totals, the
+    uploading members, the CSV and ``alu-hub stats`` count members only, as the rows do."""
+    month = f"{seeded.month:%Y-%m}"
+    members, uploads = len(seeded.expected), seeded.days + 3
+    r = agency.get(seeded.live.url + "/stats", params={"month": month}, timeout=30)
+    page = parse(r.text)
+    assert number(page.by_id["uploads"]) == uploads
+    assert number(page.by_id["downloads"]) == 6
+    assert number(page.by_id["uploading-members"]) == 2
+    assert f"uploading members of {members}</span>" in r.text
+    assert AGENCY[0] not in page.rows
+
+    csv_text = agency.get(seeded.live.url + "/stats.csv", params={"month": month}, timeout=30)
+    rows = list(csv.DictReader(io.StringIO(csv_text.content.decode("utf-8-sig"), newline="")))
+    assert sorted(row["username"] for row in rows) == sorted(seeded.expected)
+
+    from tests.hub.test_cli import hub_cli
+
+    data = str(seeded.live.hub.settings.data_dir)
+    last_day = seeded.month + dt.timedelta(days=seeded.days - 1)
+    period = ["--from", f"{seeded.month:%Y-%m-%d}", "--to", f"{last_day:%Y-%m-%d}"]
+    out = hub_cli("stats", "--data", data, *period, "--json")
+    assert out.returncode == 0, out.stderr
+    st = json.loads(out.stdout)
+    assert [m["username"] for m in st["members"]] == sorted(seeded.expected)
+    assert st["downloads"] == sum(m["downloads"] for m in st["members"]) == 6
+    assert st["uploads"] == sum(m["uploads"] for m in st["members"]) == uploads
+    assert st["uploading_members"] == sum(1 for m in st["members"] if m["uploads"]) == 2
+    human = hub_cli("stats", "--data", data, *period)
+    assert f"2 pushes, 6 downloads, {uploads} uploads by 2 members" in human.stdout
+
+
+def test_the_default_period_is_whole_utc_days_up_to_today() -> None:
+    now = dt.datetime(2026, 11, 5, 3, 40, 51, tzinfo=dt.UTC)
+    # the 30 days up to today included, from midnight, as the page's days are
+    assert stats.period(None, None, now) == (
+        dt.datetime(2026, 10, 7, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 6, tzinfo=dt.UTC),
+    )
+    start, _ = stats.period(None, "2026-11-05T03:40:51Z", now)
+    assert start == dt.datetime(2026, 10, 6, tzinfo=dt.UTC)
+
+
+def test_alu_hub_stats_shows_the_days_asked_and_counts_the_pledge_to_date(
+    tmp_path: Path,
+) -> None:
+    """``--to`` in the future: the header gives the last day as asked (not the midnight after
+    it), and the pledge counts the days up to today, as the page's month to date does: a member
+    who uploaded on every day so far meets it."""
+    from tests.hub.test_cli import hub_cli
+
+    data = tmp_path / "hub"
+    hub = build_hub(hub_settings(data))
+    try:
+        add_members(hub, [("ktn", "KTN", "KE", "member"), ("rts", "RTS", "SN", "member")], None)
+        ktn, rts = member_id(hub, "ktn"), member_id(hub, "rts")
+        now = utcnow()
+        today = now.date()
+        noon = dt.datetime.combine(today, dt.time(12), dt.UTC)
+        insert_items(
+            hub,
+            [
+                ("member_upload", ktn, noon - dt.timedelta(days=2)),
+                ("member_upload", ktn, noon - dt.timedelta(days=1)),
+                ("member_upload", ktn, now),
+                ("member_upload", rts, now),
+            ],
+        )
+    finally:
+        hub.db.dispose()
+    first, last = today - dt.timedelta(days=2), today + dt.timedelta(days=10)
+    period = ["--from", first.isoformat(), "--to", last.isoformat()]
+    out = hub_cli("stats", "--data", str(data), *period)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"{first} to {last} (to date: the pledge counts 3 days): ")
+    pledge = {line.split()[0]: line.split()[-1] for line in lines[2:]}
+    assert pledge == {"ktn": "yes", "rts": "no"}
+    st = json.loads(hub_cli("stats", "--data", str(data), *period, "--json").stdout)
+    assert {m["username"]: m["meets_pledge"] for m in st["members"]} == {"ktn": True, "rts": False}
+
+    # a period that is over: its last day, no note
+    past = hub_cli("stats", "--data", str(data), "--from", "2026-10-01", "--to", "2026-10-31")
+    assert past.stdout.startswith("2026-10-01 to 2026-10-31: 0 pushes"), past.stdout
 
 
 def test_bad_months_are_refused_plainly(seeded: Seeded, agency: requests.Session) -> None:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 
-from ..errors import ApiError
+from ..errors import ApiError, disk_full, outage_error, outages
 from ..hub import Hub
 from ..models import Upload, utcnow
 from .join import PART_COMPLETE
@@ -42,7 +42,14 @@ _IO = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tus-io")
 # --- receiving a body -------------------------------------------------------------------------
 
 _Outcome = Literal[
-    "complete", "disconnected", "released", "too_much", "lease_lost", "write_failed", "bad_checksum"
+    "complete",
+    "disconnected",
+    "released",
+    "too_much",
+    "lease_lost",
+    "write_failed",
+    "disk_full",
+    "bad_checksum",
 ]
 _writev: Callable[[int, list[bytes]], int] | None = getattr(os, "writev", None)
 _fadvise: Callable[[int, int, int, int], None] | None = getattr(os, "posix_fadvise", None)
@@ -191,12 +198,16 @@ async def _receive_body(
             if outcome == "lease_lost" or (buf and not await hold.keep_lease()):
                 return _Received(start, start, "lease_lost")
             await loop.run_in_executor(_IO, writer.finish, buf)
-        except OSError:
-            log.exception("writing upload %s failed", hold.upload_id)
+        except OSError as e:
+            if disk_full(e):  # an outage, not a bug: one line now and then (errors.outages)
+                outages.report("disk_full", e)
+                outcome = "disk_full"
+            else:
+                log.exception("writing upload %s failed", hold.upload_id)
+                outcome = "write_failed"
             while pending:
                 with contextlib.suppress(Exception):
                     await asyncio.wrap_future(pending.pop(0))
-            outcome = "write_failed"
             try:
                 await loop.run_in_executor(_IO, _fdatasync, writer.fd)
             except OSError:
@@ -291,6 +302,14 @@ def _body_problem(got: _Received, expires: dt.datetime | None) -> ApiError | Non
             "The chunk goes beyond the upload's length or the largest chunk accepted.",
             headers,
         )
+    if got.outcome == "disk_full":
+        # 507 with Retry-After: clients back off, then HEAD and go on from what was kept
+        e = outage_error(
+            "disk_full",
+            "The hub's disk is full; what arrived was kept: ask for the offset and go on later.",
+        )
+        e.headers.update(headers)
+        return e
     if got.outcome == "write_failed":
         return ApiError(
             500, "write_failed", "The hub could not store the chunk; try again later.", headers

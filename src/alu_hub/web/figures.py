@@ -8,14 +8,13 @@ the CSV and in ``GET /api/v1/stats?from=…&to=…`` for the same dates.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from ..schemas import StatsOut
-from ..stats import compute_stats
+from ..stats import compute_stats, end_of_today, pledge_days
 
 #: How many months the month-by-month charts show, ending with the chosen one.
 HISTORY_MONTHS = 12
@@ -88,11 +87,9 @@ class Period:
         if start > now:
             raise ValueError(f"{month.label} has not begun yet")
         month_end = month.shifted(1).start
-        tomorrow = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
-        tomorrow += dt.timedelta(days=1)
-        end = min(month_end, tomorrow)
+        end = min(month_end, end_of_today(now))
         # The same count as compute_stats uses for meets_pledge.
-        days = max(1, math.ceil((end - start).total_seconds() / 86400))
+        days = pledge_days(start, end, now)
         return cls(month, start, end, days, end < month_end)
 
     @property
