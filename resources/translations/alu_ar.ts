@@ -307,6 +307,10 @@
         <translation>المركز مشغول أو واجه مشكلة (HTTP %1)؛ سيستمر الإرسال لاحقًا.</translation>
     </message>
     <message>
+        <source>The hub&apos;s disk is full; the upload will go on once the agency has made room.</source>
+        <translation>قرص المركز ممتلئ؛ سيستمر الإرسال حين تُفرغ الوكالة مساحة.</translation>
+    </message>
+    <message>
         <source>The hub is busy or unavailable (HTTP %1); it will try again.</source>
         <translation>المركز مشغول أو غير متاح (HTTP %1)؛ ستُعاد المحاولة.</translation>
     </message>

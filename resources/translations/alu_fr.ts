@@ -307,6 +307,10 @@
         <translation>Le hub est occupé ou a eu un problème (HTTP %1) ; l’envoi continuera plus tard.</translation>
     </message>
     <message>
+        <source>The hub&apos;s disk is full; the upload will go on once the agency has made room.</source>
+        <translation>Le disque du hub est plein ; l’envoi continuera quand l’agence aura libéré de la place.</translation>
+    </message>
+    <message>
         <source>The hub is busy or unavailable (HTTP %1); it will try again.</source>
         <translation>Le hub est occupé ou indisponible (HTTP %1) ; nouvel essai.</translation>
     </message>

@@ -202,6 +202,9 @@ def test_a_full_disk_answers_507_and_the_upload_goes_on_once_there_is_room(
     with pytest.raises(_Resume) as resume:
         _raise_for(r)
     assert resume.value.retry_after == errors.DISK_RETRY_S
+    assert resume.value.message == (  # said as what it is, in the member's words
+        "The hub's disk is full; the upload will go on once the agency has made room."
+    )
     assert [x.exc_info for x in log.records if x.exc_info] == []
     assert len([x for x in log.lines() if "disk is full" in x]) == 1, log.lines()
 

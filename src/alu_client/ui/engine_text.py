@@ -187,6 +187,10 @@ _MARKED = (
         "The hub is busy or had a problem (HTTP %1); the upload will go on later.",
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub's disk is full; the upload will go on once the agency has made room.",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage", "The hub is busy or unavailable (HTTP %1); it will try again."
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The upload detail %1 has a name a hub cannot take."),

@@ -166,6 +166,11 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
         raise PermanentError(
             "The server at this address does not take uploads (HTTP 501); check the address."
         )
+    if code == 507:  # Insufficient Storage: the ALU hub's full disk (it says when to come back)
+        raise _Resume(
+            "The hub's disk is full; the upload will go on once the agency has made room.",
+            _retry_after(r),
+        )
     if code == 429 or code >= 500:
         raise _Resume(
             f"The hub is busy or had a problem (HTTP {code}); the upload will go on later.",
