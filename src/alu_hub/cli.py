@@ -11,10 +11,12 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import platformdirs
-from sqlalchemy import create_engine, inspect, make_url, select
+from sqlalchemy import CursorResult, create_engine, delete, inspect, make_url, select, update
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from .hub import Hub
@@ -352,7 +354,70 @@ def cmd_member_list(args: argparse.Namespace) -> int:
     hub = _hub(args)
     with hub.db.session() as s:
         for m in s.scalars(select(Member).order_by(Member.username)):
-            print(f"{m.username:<16} {m.role:<7} {m.country:<3} {m.display_name}")
+            off = "  (disabled)" if not m.active else ""
+            print(f"{m.username:<16} {m.role:<7} {m.country:<3} {m.display_name}{off}")
+    return 0
+
+
+def _end_signins(s: Session, member_id: int) -> int:
+    """Revoke every live sign-in token of the member (its workstations must sign in again;
+    serving processes see it within ``auth.TOKEN_CACHE_S``); how many there were."""
+    from .models import Token, utcnow
+
+    ended = s.execute(
+        update(Token)
+        .where(Token.member_id == member_id, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(cast(CursorResult[Any], ended).rowcount)
+
+
+def _forget_attempts(s: Session, username: str) -> None:
+    """The user name's failed sign-ins no longer count (a lock-out is lifted)."""
+    from .models import SignInAttempt
+    from .signin import user_key
+
+    s.execute(delete(SignInAttempt).where(SignInAttempt.key == user_key(username)))
+
+
+def cmd_member_change(args: argparse.Namespace) -> int:
+    """``member password|disable|enable|signout|unlock NAME``: what an operator does for a
+    member who forgot a password, left, lost a workstation or locked the account by mistyping."""
+    from .auth import hash_password
+    from .models import Member
+
+    hub = _hub(args)
+    action = args.member_command
+    password = _read_password(args) if action == "password" else ""
+    with hub.db.session() as s:
+        m = s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none()
+        if m is None:
+            return _refuse(f"there is no member named {args.name!r} (see alu-hub member list).")
+        if action == "password":
+            m.password_hash = hash_password(password)
+            ended = _end_signins(s, m.id)
+            _forget_attempts(s, m.username)
+            said = f"Changed the password of {m.username}"
+        elif action == "disable":
+            m.active = False
+            ended = _end_signins(s, m.id)
+            said = f"Disabled {m.username}: it can no longer sign in"
+        elif action == "enable":
+            m.active = True
+            ended = 0
+            _forget_attempts(s, m.username)
+            said = f"Enabled {m.username}: it can sign in again"
+        elif action == "signout":
+            ended = _end_signins(s, m.id)
+            said = f"Signed {m.username} out"
+        else:  # unlock
+            ended = 0
+            _forget_attempts(s, m.username)
+            said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
+    if ended:
+        plural = "s" if ended != 1 else ""
+        said += f"; {ended} workstation sign-in{plural} ended (they sign in again)"
+    print(f"{said}.")
     return 0
 
 
@@ -503,6 +568,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_member_add)
     ls = msub.add_parser("list", parents=[common], help="list members")
     ls.set_defaults(func=cmd_member_list)
+    for action, what in (
+        ("password", "set a new password (prompt or stdin); ends its sign-ins, lifts a lock-out"),
+        ("disable", "the account can no longer sign in; ends its sign-ins (its items stay)"),
+        ("enable", "the account can sign in again"),
+        ("signout", "end every sign-in of the account (a lost or stolen workstation)"),
+        ("unlock", "lift a sign-in lock-out (too many wrong passwords)"),
+    ):
+        change = msub.add_parser(action, parents=[common], help=what)
+        change.add_argument("name")
+        if action == "password":
+            change.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
+        change.set_defaults(func=cmd_member_change)
 
     pub = sub.add_parser("publish", parents=[common], help="push a video file to the feed")
     pub.add_argument("file")

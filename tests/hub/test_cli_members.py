@@ -1,0 +1,105 @@
+"""``alu-hub member password|disable|enable|signout|unlock``: what an operator does for a member
+who forgot a password, left, lost a workstation or locked the account by mistyping, against a
+hub that is serving meanwhile (the chore is a process of its own on the same database)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.support.livehub import LiveHub, hub_env
+from tests.support.waiting import wait_until
+
+PASSWORD = "old-pw-1234"
+NEW = "new-pw-5678"
+
+
+def chore(live_hub: LiveHub, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    data: Path = live_hub.tmp / "hub"
+    return subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "member", *args, "--data", str(data)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=hub_env(data),
+    )
+
+
+def sign_in(live_hub: LiveHub, password: str) -> requests.Response:
+    return requests.post(
+        live_hub.api("/session"),
+        json={"username": "ktn", "password": password, "device": "pytest"},
+        timeout=10,
+    )
+
+
+def refused_soon(session: requests.Session, live_hub: LiveHub) -> None:
+    """The serving hub refuses the token within its cache time (auth.TOKEN_CACHE_S)."""
+    wait_until(
+        lambda: session.get(live_hub.api("/me"), timeout=10).status_code == 401,
+        15,
+        interval=0.25,
+        what="the hub to refuse the ended sign-in",
+    )
+
+
+def test_a_new_password_ends_the_old_sign_ins(live_hub: LiveHub) -> None:
+    workstation = live_hub.login("ktn", PASSWORD)
+    assert workstation.get(live_hub.api("/me"), timeout=10).status_code == 200
+    r = chore(live_hub, "password", "ktn", "--password-stdin", stdin=NEW + "\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == (
+        "Changed the password of ktn; 1 workstation sign-in ended (they sign in again)."
+    )
+    refused_soon(workstation, live_hub)
+    assert sign_in(live_hub, PASSWORD).status_code == 401
+    assert sign_in(live_hub, NEW).status_code == 200
+
+
+def test_a_disabled_member_cannot_sign_in_until_enabled(live_hub: LiveHub) -> None:
+    workstation = live_hub.login("ktn", PASSWORD)
+    r = chore(live_hub, "disable", "ktn")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Disabled ktn: it can no longer sign in; 1 workstation")
+    refused_soon(workstation, live_hub)
+    assert sign_in(live_hub, PASSWORD).status_code == 401
+    listed = chore(live_hub, "list")
+    assert "(disabled)" in next(line for line in listed.stdout.splitlines() if "ktn" in line)
+    assert chore(live_hub, "enable", "ktn").returncode == 0
+    assert sign_in(live_hub, PASSWORD).status_code == 200
+
+
+def test_signout_ends_a_stolen_workstations_sign_in_and_keeps_the_password(
+    live_hub: LiveHub,
+) -> None:
+    stolen = live_hub.login("ktn", PASSWORD)
+    r = chore(live_hub, "signout", "ktn")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Signed ktn out; 1 workstation sign-in ended (they sign in again)."
+    refused_soon(stolen, live_hub)
+    assert sign_in(live_hub, PASSWORD).status_code == 200
+
+
+def test_unlock_lifts_a_lock_out(live_hub: LiveHub) -> None:
+    live_hub.member("ktn", PASSWORD)
+    limit = live_hub.hub.settings.signin_max_failures_per_user
+    for _ in range(limit):
+        sign_in(live_hub, "wrong")
+    assert sign_in(live_hub, PASSWORD).status_code == 429  # locked out, the right one too
+    r = chore(live_hub, "unlock", "ktn")
+    assert r.returncode == 0, r.stderr
+    assert sign_in(live_hub, PASSWORD).status_code == 200
+
+
+def test_a_member_who_is_not_there_is_one_line(live_hub: LiveHub) -> None:
+    live_hub.member("ktn", PASSWORD)
+    r = chore(live_hub, "signout", "kbc")
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[-1] == (
+        "alu-hub: there is no member named 'kbc' (see alu-hub member list)."
+    )
+    assert "Traceback" not in r.stderr
