@@ -614,6 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _dialect_noise(record: logging.LogRecord) -> bool:
+    """alembic's "Context impl SQLiteImpl." and "Will assume non-transactional DDL." lines."""
+    text = str(record.msg)
+    return not (text.startswith("Context impl") or text.startswith("Will assume"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -622,6 +628,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alu_hub").setLevel(
         logging.WARNING if args.command != "serve" else logging.INFO
     )
+    # alembic says at INFO which dialect it talks to on every start: noise an operator took
+    # for a problem; an upgrade (Running upgrade …) is said by serve, once
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING if args.command != "serve" else logging.INFO
+    )
+    logging.getLogger("alembic.runtime.migration").addFilter(_dialect_noise)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

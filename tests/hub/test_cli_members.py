@@ -103,3 +103,12 @@ def test_a_member_who_is_not_there_is_one_line(live_hub: LiveHub) -> None:
         "alu-hub: there is no member named 'kbc' (see alu-hub member list)."
     )
     assert "Traceback" not in r.stderr
+
+
+def test_a_chore_says_nothing_but_its_own_lines(live_hub: LiveHub) -> None:
+    # alembic's "Context impl SQLiteImpl." / "Will assume non-transactional DDL." at every
+    # command: an operator took them for a problem
+    live_hub.member("ktn", PASSWORD)
+    r = chore(live_hub, "list")
+    assert r.returncode == 0 and "ktn" in r.stdout
+    assert r.stderr == ""
