@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import logging
@@ -224,6 +225,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _check_port(args.port)
+    _check_free(args.host, args.port)
     workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)
     # refused before the data folder is made: a database URL of the wrong form, and a store
     # that cannot be used (no bucket, no endpoint), with which every upload would fail
@@ -260,6 +262,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _check_port(port: int) -> None:
     if not 0 < port < 65536:
         raise Refused(f"--port {port} is not a port: give one from 1 to 65535.", 2)
+
+
+def _check_free(host: str, port: int) -> None:
+    """The address can be listened on (as uvicorn binds it: SO_REUSEADDR), said in one line
+    before the hub starts; uvicorn started the app, then logged the error and exited 3."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise Refused(
+            f"--host {host} is not an address of this machine ({e.strerror}).", 2
+        ) from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise Refused(
+                    f"{host}:{port} is in use by another program (another hub?): stop it, or "
+                    "serve on another --port."
+                ) from None
+            raise Refused(f"the hub cannot listen on {host}:{port}: {e.strerror}.") from None
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -472,3 +472,19 @@ def test_publish_to_a_missing_bucket_is_one_line(tmp_path: Path, clip: Path, s3:
     assert said(r) == [
         f"alu-hub: S3 bucket {bucket} not found at {s3.endpoint}: create it or fix ALU_HUB_STORAGE."
     ]
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run("serve", "--data", str(tmp_path / "hub"), "--port", str(port))
+    assert r.returncode == 1
+    assert said(r) == [
+        f"alu-hub: 127.0.0.1:{port} is in use by another program (another hub?): stop it, or "
+        "serve on another --port."
+    ]
+    assert "ALU hub on" not in r.stdout  # it did not say it was serving
