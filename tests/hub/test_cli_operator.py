@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import requests
@@ -110,12 +111,19 @@ def s3_env(s3: S3Server, bucket: str) -> dict[str, str]:
     }
 
 
+def _no_postgres(e: Exception) -> NoReturn:
+    """Without PostgreSQL its cases are skipped, except on CI (CI=true), where it is there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{e} (PostgreSQL is required with CI=true)")
+    pytest.skip(str(e))
+
+
 def empty_postgres_database() -> str:
     """The URL of a new database with no tables at all (not a copy of the hub's template)."""
     try:
         cluster = postgres.shared_cluster()
     except postgres.PostgresUnavailable as e:
-        pytest.skip(str(e))
+        _no_postgres(e)
     name = f"empty_{secrets.token_hex(4)}"
     with postgres.psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
@@ -126,7 +134,7 @@ def postgres_url(key: Path) -> str:
     try:
         return postgres.shared_cluster().database_for(key)
     except postgres.PostgresUnavailable as e:
-        pytest.skip(str(e))
+        _no_postgres(e)
 
 
 # --- 1. a folder that holds no hub ---------------------------------------------------------------

@@ -328,34 +328,33 @@ class Services:
         """An unfinished upload (queued, active, paused or failed) of this very file to this
         profile's hub — same path, same size, same sha256: sending it again resumes that one
         instead of publishing the file twice."""
-        self.require_profile()
-        endpoint = self.client().uploads_url
         size = path.stat().st_size
-        q = self.queue or self.make_queue()
-        for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload"):
-            if (
-                t.source == str(path)
-                and t.destination == endpoint
-                and t.size == size
-                and (t.sha256 or "").lower() == sha256.lower()
-            ):
+        for t in self._unfinished_uploads_of(path):
+            if t.size == size and (t.sha256 or "").lower() == sha256.lower():
                 return t
         return None
+
+    def _unfinished_uploads_of(self, path: Path) -> list[Transfer]:
+        """Uploads of ``path`` to this profile's hub not finished yet (queued, active, paused or
+        failed)."""
+        self.require_profile()
+        endpoint = self.client().uploads_url
+        q = self.queue or self.make_queue()
+        return [
+            t
+            for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload")
+            if t.source == str(path) and t.destination == endpoint
+        ]
 
     def superseded_uploads(self, path: Path, sha256: str) -> list[Transfer]:
         """Unfinished uploads of this path to this profile's hub that were of other content
         (the file was exported again since): their bytes are no longer on disk, so they can
         never finish; the caller cancels them rather than leave them to fail later."""
-        self.require_profile()
-        endpoint = self.client().uploads_url
         size = path.stat().st_size
-        q = self.queue or self.make_queue()
         return [
             t
-            for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload")
-            if t.source == str(path)
-            and t.destination == endpoint
-            and (t.size != size or (t.sha256 or "").lower() != sha256.lower())
+            for t in self._unfinished_uploads_of(path)
+            if t.size != size or (t.sha256 or "").lower() != sha256.lower()
         ]
 
     def upload(
