@@ -21,7 +21,7 @@ from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
 from tests.support.faultproxy import FaultProxy
-from tests.support.tinytus import TinyTus
+from tests.support.tinytus import Bends, TinyTus
 from tests.support.waiting import assert_kept_nowhere, wait_until
 
 
@@ -460,3 +460,18 @@ def test_queue_first_last_and_priority_reorder_what_runs_next(tmp_path: Path) ->
         assert order() == ["b", "c", "a"]  # the refused ones changed nothing
     finally:
         store.close()
+
+
+def test_tus_put_to_a_server_that_is_no_hub_speaks_of_the_server(tmp_path: Path) -> None:
+    # the engine words its messages for the ALU hub; `alu tus-put` to tusd or any tus server
+    # said "The hub did not accept this sign-in", and the user looked for a hub
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(64 * 1024))
+    with TinyTus(Bends(auth="Bearer right")) as server:
+        r = run_alu(
+            tmp_path / "home", "tus-put", server.endpoint, str(path),
+            "--header", "Authorization: Bearer wrong",
+        )  # fmt: skip
+    assert r.returncode != 0
+    assert "The server did not accept this sign-in" in r.stderr, r.stderr
+    assert "hub" not in r.stderr.lower(), r.stderr

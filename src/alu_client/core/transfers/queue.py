@@ -31,7 +31,7 @@ from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferSto
 from .base import Control, PermanentError, SessionPool, Stopped, TransferContext, Tuning
 from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
 from .rates import _normalize_rate
-from .retry import RetryPolicy, user_message
+from .retry import RetryPolicy, in_server_words, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,13 @@ MSG_DAMAGED_ROW = (
 )
 #: why a job was stopped → the state the transfer takes
 _STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
+
+
+def _words_for(t: Transfer, message: str) -> str:
+    """A message for ``t``: the engine words its messages for the ALU hub; a transfer of the
+    CLI's verbs for any server (no hub profile: ``alu fetch``, ``alu tus-put``) speaks of
+    "the server"."""
+    return message if t.options.get("profile") else in_server_words(message)
 
 
 @dataclass(frozen=True)
@@ -438,7 +445,7 @@ class TransferQueue:
                 meter=Meter([], control, lambda _n: None),
                 headers=self.headers_for(t),  # may fail (a keyring): as any other failure
                 tuning=self.tuning,
-                note=lambda msg: self.transfers.note(t.id, "note", msg),
+                note=lambda msg: self.transfers.note(t.id, "note", _words_for(t, msg)),
                 log=log,
             )
             cleanup(t, ctx)
@@ -505,7 +512,7 @@ class TransferQueue:
                 progress=on_progress,
                 headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
                 tuning=self.tuning,
-                note=lambda msg: self.transfers.note(tid, "note", msg),
+                note=lambda msg: self.transfers.note(tid, "note", _words_for(t, msg)),
                 log=log,
                 advanced=advanced,
                 phase=on_phase,
@@ -524,7 +531,7 @@ class TransferQueue:
             # attempts: after hours of a lossy link, the next outage starts again at ~1 s
             failures = 1 if live.advanced else t.failures + 1
             decision = self.policy.decide(e, failures)
-            message = user_message(e, will_retry=decision.state != "failed")
+            message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
             if decision.state == "failed":
                 log.info("transfer %d failed: %s", tid, message)
                 self.transfers.finish(

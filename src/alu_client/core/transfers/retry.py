@@ -29,6 +29,7 @@ __all__ = [
     "Backoff",
     "Decision",
     "RetryPolicy",
+    "in_server_words",
     "parse_retry_after",
     "user_message",
 ]
@@ -296,6 +297,23 @@ def _scrub(text: str) -> str:
     text = _QUERY_RE.sub("", text)
     text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}=[hidden]", text)
     return re.sub(r"\s{2,}", " ", text).strip()
+
+
+#: The engine's words for the ALU hub, said of any other server (``alu tus-put`` to tusd,
+#: ``alu fetch`` from a CDN): the user must not look for a hub that is not there.
+_ANY_SERVER_WORDS = (
+    (re.compile(r"\bonce the agency has made room\b"), "once the server has room again"),
+    (re.compile(r"\bThe hub\b"), "The server"),
+    (re.compile(r"\bthe hub\b"), "the server"),
+)
+
+
+def in_server_words(message: str) -> str:
+    """``message`` said of a server that is not an ALU hub ("The hub's disk is full" →
+    "The server's disk is full")."""
+    for pattern, words in _ANY_SERVER_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 def user_message(error: BaseException, *, will_retry: bool = True) -> str:
