@@ -1572,6 +1572,113 @@
     </message>
 </context>
 <context>
+    <name>OsError</name>
+    <message>
+        <source>Permission denied</source>
+        <translation>تم رفض الإذن</translation>
+    </message>
+    <message>
+        <source>Operation not permitted</source>
+        <translation>العملية غير مسموح بها</translation>
+    </message>
+    <message>
+        <source>No such file or directory</source>
+        <translation>لا يوجد ملف أو مجلد بهذا الاسم</translation>
+    </message>
+    <message>
+        <source>No space left on device</source>
+        <translation>لم تبقَ مساحة على القرص</translation>
+    </message>
+    <message>
+        <source>Read-only file system</source>
+        <translation>نظام الملفات للقراءة فقط</translation>
+    </message>
+    <message>
+        <source>File exists</source>
+        <translation>الملف موجود بالفعل</translation>
+    </message>
+    <message>
+        <source>Not a directory</source>
+        <translation>ليس مجلدًا</translation>
+    </message>
+    <message>
+        <source>Is a directory</source>
+        <translation>هذا مجلد</translation>
+    </message>
+    <message>
+        <source>File name too long</source>
+        <translation>اسم الملف طويل جدًا</translation>
+    </message>
+    <message>
+        <source>Input/output error</source>
+        <translation>خطأ في الإدخال/الإخراج</translation>
+    </message>
+    <message>
+        <source>Device or resource busy</source>
+        <translation>الجهاز أو المورد مشغول</translation>
+    </message>
+    <message>
+        <source>Resource busy</source>
+        <translation>المورد مشغول</translation>
+    </message>
+    <message>
+        <source>Disk quota exceeded</source>
+        <translation>تم تجاوز حصة القرص</translation>
+    </message>
+    <message>
+        <source>Disc quota exceeded</source>
+        <translation>تم تجاوز حصة القرص</translation>
+    </message>
+    <message>
+        <source>Too many open files</source>
+        <translation>عدد الملفات المفتوحة كبير جدًا</translation>
+    </message>
+    <message>
+        <source>Directory not empty</source>
+        <translation>المجلد ليس فارغًا</translation>
+    </message>
+    <message>
+        <source>Invalid argument</source>
+        <translation>وسيط غير صالح</translation>
+    </message>
+    <message>
+        <source>Stale file handle</source>
+        <translation>مقبض ملف منتهي الصلاحية (مشاركة شبكة)</translation>
+    </message>
+    <message>
+        <source>Access is denied</source>
+        <translation>تم رفض الوصول</translation>
+    </message>
+    <message>
+        <source>The system cannot find the file specified</source>
+        <translation>تعذّر على النظام العثور على الملف المحدد</translation>
+    </message>
+    <message>
+        <source>The system cannot find the path specified</source>
+        <translation>تعذّر على النظام العثور على المسار المحدد</translation>
+    </message>
+    <message>
+        <source>There is not enough space on the disk</source>
+        <translation>لا توجد مساحة كافية على القرص</translation>
+    </message>
+    <message>
+        <source>The process cannot access the file because it is being used by another process</source>
+        <translation>لا يمكن الوصول إلى الملف لأن برنامجًا آخر يستخدمه</translation>
+    </message>
+    <message>
+        <source>The filename, directory name, or volume label syntax is incorrect</source>
+        <translation>صيغة اسم الملف أو المجلد أو وحدة التخزين غير صحيحة</translation>
+    </message>
+    <message>
+        <source>The media is write protected</source>
+        <translation>الوسائط محمية ضد الكتابة</translation>
+    </message>
+    <message>
+        <source>The network path was not found</source>
+        <translation>لم يتم العثور على مسار الشبكة</translation>
+    </message>
+</context>
+<context>
     <name>PathField</name>
     <message>
         <source>Browse…</source>

@@ -1572,6 +1572,113 @@
     </message>
 </context>
 <context>
+    <name>OsError</name>
+    <message>
+        <source>Permission denied</source>
+        <translation>Permission refusée</translation>
+    </message>
+    <message>
+        <source>Operation not permitted</source>
+        <translation>Opération non autorisée</translation>
+    </message>
+    <message>
+        <source>No such file or directory</source>
+        <translation>Aucun fichier ou dossier de ce nom</translation>
+    </message>
+    <message>
+        <source>No space left on device</source>
+        <translation>Plus d’espace libre sur le disque</translation>
+    </message>
+    <message>
+        <source>Read-only file system</source>
+        <translation>Système de fichiers en lecture seule</translation>
+    </message>
+    <message>
+        <source>File exists</source>
+        <translation>Le fichier existe déjà</translation>
+    </message>
+    <message>
+        <source>Not a directory</source>
+        <translation>Ce n’est pas un dossier</translation>
+    </message>
+    <message>
+        <source>Is a directory</source>
+        <translation>C&apos;est un dossier</translation>
+    </message>
+    <message>
+        <source>File name too long</source>
+        <translation>Nom de fichier trop long</translation>
+    </message>
+    <message>
+        <source>Input/output error</source>
+        <translation>Erreur d’entrée/sortie</translation>
+    </message>
+    <message>
+        <source>Device or resource busy</source>
+        <translation>Périphérique ou ressource occupé</translation>
+    </message>
+    <message>
+        <source>Resource busy</source>
+        <translation>Ressource occupée</translation>
+    </message>
+    <message>
+        <source>Disk quota exceeded</source>
+        <translation>Quota de disque dépassé</translation>
+    </message>
+    <message>
+        <source>Disc quota exceeded</source>
+        <translation>Quota de disque dépassé</translation>
+    </message>
+    <message>
+        <source>Too many open files</source>
+        <translation>Trop de fichiers ouverts</translation>
+    </message>
+    <message>
+        <source>Directory not empty</source>
+        <translation>Le dossier n’est pas vide</translation>
+    </message>
+    <message>
+        <source>Invalid argument</source>
+        <translation>Argument non valide</translation>
+    </message>
+    <message>
+        <source>Stale file handle</source>
+        <translation>Descripteur de fichier périmé (partage réseau)</translation>
+    </message>
+    <message>
+        <source>Access is denied</source>
+        <translation>Accès refusé</translation>
+    </message>
+    <message>
+        <source>The system cannot find the file specified</source>
+        <translation>Le fichier indiqué est introuvable</translation>
+    </message>
+    <message>
+        <source>The system cannot find the path specified</source>
+        <translation>Le chemin indiqué est introuvable</translation>
+    </message>
+    <message>
+        <source>There is not enough space on the disk</source>
+        <translation>Il n’y a pas assez d’espace sur le disque</translation>
+    </message>
+    <message>
+        <source>The process cannot access the file because it is being used by another process</source>
+        <translation>Le fichier est utilisé par un autre programme</translation>
+    </message>
+    <message>
+        <source>The filename, directory name, or volume label syntax is incorrect</source>
+        <translation>Le nom de fichier, de dossier ou de volume est incorrect</translation>
+    </message>
+    <message>
+        <source>The media is write protected</source>
+        <translation>Le support est protégé en écriture</translation>
+    </message>
+    <message>
+        <source>The network path was not found</source>
+        <translation>Le chemin réseau est introuvable</translation>
+    </message>
+</context>
+<context>
     <name>PathField</name>
     <message>
         <source>Browse…</source>

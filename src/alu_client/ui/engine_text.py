@@ -17,6 +17,8 @@ from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from .os_text import os_text
+
 CONTEXT = "EngineMessage"
 
 _MARKED = (
@@ -337,4 +339,8 @@ def shown(message: str) -> str:
         return message
     template, details = known
     translated = QCoreApplication.translate(CONTEXT, template)
-    return _PLACEHOLDER.sub(lambda m: details.get(m.group(1), m.group(0)), translated)
+    # a detail may be the system's words for a file error ("Permission denied")
+    return _PLACEHOLDER.sub(
+        lambda m: os_text(details[m.group(1)]) if m.group(1) in details else m.group(0),
+        translated,
+    )

@@ -53,6 +53,7 @@ from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
+from ..os_text import os_error_text
 from ..tasks import TaskRunner
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
@@ -409,7 +410,7 @@ class LibraryPanel(QWidget):
                 self.command_failed.emit(
                     self.tr("Could not copy to {folder}: {error}").format(
                         folder=formats.isolated(QDir.toNativeSeparators(str(folder))),
-                        error=error,
+                        error=os_error_text(error),
                     )
                 )
 
@@ -419,7 +420,7 @@ class LibraryPanel(QWidget):
         where = formats.isolated(QDir.toNativeSeparators(str(folder)))
         made, failed = len(outcome.made), len(outcome.failed)
         reasons = "; ".join(
-            f"{formats.isolated(src.name)} ({error.strerror or error})"
+            f"{formats.isolated(src.name)} ({os_error_text(error)})"
             for src, error in outcome.failed
         )
         if not failed:

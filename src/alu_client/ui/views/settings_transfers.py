@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.transfers.schedule import ScheduleRule
 
+from ..os_text import os_text
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField, RateField, rate_error
 from .settings_models import COL_DAYS, ScheduleModel
@@ -254,7 +255,7 @@ class TransfersPage(QWidget):
             "relative": self.tr("Give the full path of the folder."),
             "missing": self.tr("This folder does not exist, or cannot be reached."),
             "not_writable": self.tr("ALU Desk cannot write in this folder ({why}).").format(
-                why=detail
+                why=os_text(detail)
             ),
         }
         self.download_dir.error.show_message(texts.get(code, detail))
