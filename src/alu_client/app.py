@@ -38,6 +38,7 @@ from alu_client.core.credentials import (
 )
 from alu_client.core.library import Query
 from alu_client.core.lockfile import EngineBusy
+from alu_client.core.logsafe import quiet_libraries
 from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
 from alu_client.core.services import Services
@@ -83,8 +84,7 @@ def setup_logging(log_dir: Path) -> None:
     root.addHandler(handler)
     root.addHandler(console)
     # Request lines would carry URLs; never let a chatty library log headers or bodies.
-    for name in ("urllib3", "requests", "uvicorn.access", "watchdog"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries(handler, console)
 
 
 def make_application() -> QApplication:

@@ -20,6 +20,7 @@ import sys
 from ..core.credentials import SecretsError
 from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
+from ..core.logsafe import quiet_libraries
 from ..core.store import SchemaTooNew
 from . import hub_verbs as hub_verbs
 from . import local_verbs as local_verbs
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose
         else "alu: %(levelname)s: %(message)s",
     )
-    # urllib3 logs request lines at DEBUG, and upload URLs are secrets.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # urllib3 names request paths and queries (upload URLs, signed links: secrets)
+    quiet_libraries(*logging.getLogger().handlers)
     try:
         return int(args.func(args))
     except CliError as e:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from alu_client import __version__
+from alu_client.core.logsafe import quiet_libraries
 
 from .basics import (
     DEFAULT_TIMEOUT,
@@ -439,8 +440,7 @@ class _Chatter:
         root = logging.getLogger()
         root.setLevel(logging.INFO)
         root.addHandler(self.handler)
-        for name in ("urllib3", "requests", "uvicorn.access", "watchdog"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet_libraries(self.handler)
         try:
             if sys.stderr is not None:
                 sys.stderr.flush()

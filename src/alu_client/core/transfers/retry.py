@@ -31,6 +31,7 @@ __all__ = [
     "RetryPolicy",
     "in_server_words",
     "parse_retry_after",
+    "scrub",
     "user_message",
 ]
 
@@ -282,7 +283,7 @@ _SECRET_PARAM_RE = re.compile(
 _BEARER_WORD_RE = re.compile(r"(?i)\bbearer\b")
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
     """Take out of a message what must not reach the screen: URLs (only the host is kept),
     query strings, auth headers and ``token=…``-like values."""
 
@@ -324,7 +325,7 @@ def user_message(error: BaseException, *, will_retry: bool = True) -> str:
     if isinstance(error, Stopped):
         return "Cancelled." if error.reason == "cancel" else "Paused."
     if isinstance(error, TransferError):
-        message = _scrub(error.message)
+        message = scrub(error.message)
         if message:
             return message
     ending = (
@@ -345,5 +346,5 @@ def user_message(error: BaseException, *, will_retry: bool = True) -> str:
         return f"The connection to the hub was lost; {ending}"
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return f"The hub answered with an error ({error.response.status_code}); {ending}"
-    kind = _scrub(type(error).__name__) or "unknown error"
+    kind = scrub(type(error).__name__) or "unknown error"
     return f"Something went wrong in ALU Desk ({kind}); {ending}"
