@@ -1118,6 +1118,36 @@ def test_a_resumed_upload_keeps_its_parts_whatever_the_path(
     assert done.sha256(result.url) == sha256_file(path)
 
 
+@pytest.mark.usefixtures("small_threshold")
+@pytest.mark.parametrize("status", [500, 522, 404])
+def test_a_resumed_upload_keeps_its_parts_when_options_fails_once(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path, status: int
+) -> None:
+    # an OPTIONS answered 500 (or a CDN's 522, a proxy's 404) was taken for "plain tus": the
+    # parts already sent were DELETEd and the whole file sent again on one stream
+    path = random_file(tmp_path / "parts.bin", 8 * MIB + 3)
+    proxy.delay_s = 0.030
+    first = new_ctx(max_parallel_uploads=2)
+    first.stop_after(3 * MIB)
+    with pytest.raises(Stopped):
+        run(auto_spec(proxy, path), first.ctx)
+    assert len(first.checkpoint.data["parts"]) > 1
+
+    heads = watch(proxy)
+    proxy.inject_http_response(status, match=lambda h: h.startswith(b"OPTIONS "))
+    again = first.again()
+    if status == 404:
+        result = run(auto_spec(proxy, path), again.ctx)
+    else:
+        with pytest.raises(RetryableError):  # the queue backs off, then runs it again
+            run(auto_spec(proxy, path), again.ctx)
+        result = run(auto_spec(proxy, path), again.again().ctx)
+
+    assert not any(h.startswith(b"DELETE ") for h in heads)
+    assert result.bytes_sent < path.stat().st_size - 2 * MIB
+    assert done.sha256(result.url) == sha256_file(path)
+
+
 # --- 7: pause and cancel ------------------------------------------------------------------------
 
 

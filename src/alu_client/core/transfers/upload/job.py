@@ -27,6 +27,8 @@ class _Caps:
     checksum: str | None
     #: a HEAD of a partial upload names the final upload that took it (the ALU hub)
     names_final: bool = False
+    #: the server answered OPTIONS as a tus server (else what it offers is not known)
+    answered: bool = True
 
 
 class _Job(_PartsJob):
@@ -93,6 +95,11 @@ class _Job(_PartsJob):
             concat and "concatenation-unfinished" in caps.extensions and caps.names_final
         )
         ranges = self._planned_ranges()
+        if ranges and not caps.answered:
+            # parts made in an earlier run were joinable then; no answer now (a proxy's 404,
+            # an OPTIONS the server stopped routing) is no reason to throw them away
+            self.log.info("upload %s: no tus OPTIONS answer; the parts go on", self.name)
+            concat = True
         if ranges and not concat:
             self.log.info("upload %s: the hub no longer joins parts: one stream", self.name)
             self._terminate(self.storage.urls())
@@ -124,7 +131,7 @@ class _Job(_PartsJob):
 
     def _discover(self) -> _Caps:
         """OPTIONS; a server that does not answer it properly is tus 1.0 core + creation."""
-        plain = _Caps(frozenset({"creation"}), None, None)
+        plain = _Caps(frozenset({"creation"}), None, None, answered=False)
         r = self._options(self.endpoint)
         if r.status_code in (404, 405) and (slashed := _with_slash(self.endpoint)):
             # tuspyserver (FastAPI) answers OPTIONS only at ".../files/" and 405 at the
@@ -132,7 +139,8 @@ class _Job(_PartsJob):
             r = self._options(slashed)
         if r.status_code == 401:
             _raise_for(r)
-        if r.status_code in (429, 502, 503, 504):
+        if r.status_code in (408, 429) or (r.status_code >= 500 and r.status_code != 501):
+            # a server error says nothing of the extensions (501: the method is not there)
             raise RetryableError(
                 f"The hub is busy or unavailable (HTTP {r.status_code}); it will try again.",
                 retry_after=_retry_after(r),
