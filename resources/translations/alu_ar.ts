@@ -239,6 +239,10 @@
         <translation>لم يذكر المركز إلى أين يُرسَل الملف؛ هل هو خادم tus؟</translation>
     </message>
     <message>
+        <source>The hub gave an address for the upload that cannot be used; tell whoever runs it.</source>
+        <translation>أعطى المركز عنوانًا للرفع لا يمكن استخدامه؛ أبلغ المسؤول عنه.</translation>
+    </message>
+    <message>
         <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
         <translation>لا توجد لدى المركز خدمة إرسال على هذا العنوان؛ تحقّق من عنوان المركز.</translation>
     </message>

@@ -239,6 +239,10 @@
         <translation>Le hub n’a pas indiqué où envoyer le fichier ; est-ce un serveur tus ?</translation>
     </message>
     <message>
+        <source>The hub gave an address for the upload that cannot be used; tell whoever runs it.</source>
+        <translation>Le hub a donné pour l’envoi une adresse inutilisable ; prévenez qui l’administre.</translation>
+    </message>
+    <message>
         <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
         <translation>Le hub n’a pas de service d’envoi à cette adresse ; vérifiez l’adresse du hub.</translation>
     </message>

@@ -306,3 +306,29 @@ def test_a_sign_in_asked_where_none_was_sent_is_said_so(
     with pytest.raises(PermanentError, match="none was sent to the address it gave"):
         run(UploadSpec(path, server.endpoint, {}), Ctx("t0ken").ctx)
     assert server.methods()[:3] == ["OPTIONS", "POST", "PATCH"]  # POST took the token
+
+
+@pytest.mark.parametrize("location", ["ftp://127.0.0.1/files/x", "http://[::1", "mailto:a@b"])
+def test_a_creation_naming_no_usable_address_is_said_once(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path, location: str
+) -> None:
+    # ftp: was taken for a dropped connection, stored, and tried for ever; "http://[::1"
+    # ended in "Something went wrong in ALU Desk (ValueError)" after three uploads made
+    bends.location = location
+    path = random_file(tmp_path / "h.mp4", MIB)
+    c = new_ctx()
+    with pytest.raises(PermanentError) as caught:
+        run(UploadSpec(path, server.endpoint, {}), c.ctx)
+    assert caught.value.message == upload_protocol.BAD_LOCATION
+    assert server.methods() == ["OPTIONS", "POST"]
+    assert "url" not in c.checkpoint.data
+
+
+def test_upload_url_resolves_relative_locations_and_refuses_the_rest() -> None:
+    base = "https://hub.example:8443/api/v1/uploads/"
+    url = upload_protocol.upload_url
+    assert url(base, "/api/v1/uploads/ab12") == "https://hub.example:8443/api/v1/uploads/ab12"
+    assert url(base, "ab12") == "https://hub.example:8443/api/v1/uploads/ab12"
+    assert url(base, " http://other:1080/x ") == "http://other:1080/x"
+    for bad in ("ftp://hub.example/x", "http://[::1", "https://hub.example:99999/x", "http:///x"):
+        assert url(base, bad) is None, bad

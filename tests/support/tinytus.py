@@ -31,6 +31,8 @@ class Bends:
     auth: str | None = None
     #: Location names the upload on this host (the same server under another name)
     location_host: str | None = None
+    #: the creation's Location, whatever it is (None: this server's address of the upload)
+    location: str | None = None
     #: interim answers (102 Processing, 103 Early Hints) before every final one
     interim: bool = False
     #: answers to these methods never end: a chunked body of 6 bytes a second; for HEAD, whose
@@ -182,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.uploads[uid] = Upload(int(self.headers["Upload-Length"]))
         host = self.server.bends.location_host
         where = f"http://{host}:{self.server.server_address[1]}" if host else ""
-        self._send(201, {"Location": f"{where}/files/{uid}"})
+        self._send(201, {"Location": self.server.bends.location or f"{where}/files/{uid}"})
 
     def do_HEAD(self) -> None:
         if self._refused():

@@ -151,6 +151,10 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The hub gave an address for the upload that cannot be used; tell whoever runs it.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The hub has no upload service at this address; check the hub's address.",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub lost the upload again; it will try later."),

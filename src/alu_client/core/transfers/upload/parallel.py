@@ -7,12 +7,12 @@ import contextlib
 import itertools
 import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from urllib.parse import urljoin
 
 import requests
 
 from ..base import PermanentError, RetryableError, Stopped
 from .protocol import (
+    BAD_LOCATION,
     _Aborted,
     _backoff,
     _BadChecksum,
@@ -21,6 +21,7 @@ from .protocol import (
     _raise_for,
     _Resume,
     _too_large,
+    upload_url,
 )
 from .services import _JobServices
 from .spec import LOST_TRACK, MAX_WAIT_IN_RUN, MIN_PART, PARALLEL_THRESHOLD, QUICK_RESUMES
@@ -139,7 +140,8 @@ class _PartsJob(_JobServices):
         except _Resume:
             return  # the end asks a part where it went
         location = r.headers.get("Location") if r.status_code == 201 else None
-        if not location:
+        url = upload_url(self.endpoint, location) if location else None
+        if url is None:
             self.log.info(
                 "upload %s: the hub did not join the parts early (HTTP %d): at the end instead",
                 self.name,
@@ -150,7 +152,6 @@ class _PartsJob(_JobServices):
                     if self.storage.early_final() == "":
                         self.storage.set_early_final(None)
             return
-        url = urljoin(self.endpoint, location)
         with self.early_lock:
             # a part made again meanwhile (its restart dropped the "" above): not these parts
             ours = [p.url for p in parts] == urls and self.storage.early_final() == ""
@@ -238,7 +239,9 @@ class _PartsJob(_JobServices):
             location = r.headers.get("Location")
             if not location:
                 raise PermanentError("The hub did not say where the joined file is.")
-            url = urljoin(self.endpoint, location)
+            url = upload_url(self.endpoint, location)
+            if url is None:
+                raise PermanentError(BAD_LOCATION)
             self.storage.mark_complete(url)
             return url
 

@@ -9,7 +9,7 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
@@ -91,6 +91,24 @@ def _retry_after(r: requests.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+#: an upload address (a creation's ``Location``) that cannot be used
+BAD_LOCATION = "The hub gave an address for the upload that cannot be used; tell whoever runs it."
+
+
+def upload_url(base: str, location: str) -> str | None:
+    """``location`` (a ``Location`` header, maybe relative) resolved against ``base``, or None
+    when it names no http(s) address (``ftp:``, ``mailto:``, a broken ``http://[::1``)."""
+    try:
+        url = urljoin(base, location.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def _int_header(r: requests.Response, name: str) -> int | None:

@@ -9,7 +9,6 @@ import os
 import threading
 import time
 from typing import NoReturn
-from urllib.parse import urljoin
 
 import requests
 from tusclient.client import TusClient
@@ -25,7 +24,7 @@ from ...http import (
 )
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
-from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for
+from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for, upload_url
 from .spec import (
     FILE_CHANGED,
     JUDGE_MIN_S,
@@ -325,8 +324,8 @@ class _JobServices:
         final = r.headers.get("Alu-Final-Upload")
         if not final:
             return None
-        url = urljoin(part_url, final)
-        return url if same_origin(url, self.endpoint) else None
+        url = upload_url(part_url, final)
+        return url if url is not None and same_origin(url, self.endpoint) else None
 
     def stopping(self) -> bool:
         return self.ctx.control.stopped or self._aborted.is_set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator, Iterator
-from urllib.parse import urljoin
 
 import requests
 from tusclient.uploader.uploader import Uploader
@@ -20,6 +19,7 @@ from ...http import (
 from ..base import PermanentError, RetryableError, Stopped
 from .checksums import DigestAhead
 from .protocol import (
+    BAD_LOCATION,
     _Aborted,
     _backoff,
     _BadChecksum,
@@ -34,6 +34,7 @@ from .protocol import (
     _size_text,
     _too_large,
     _TooLarge,
+    upload_url,
 )
 from .services import _JobServices
 from .spec import (
@@ -184,7 +185,10 @@ class _TusUpload(Uploader):
         location = r.headers.get("Location")
         if not location:
             raise PermanentError("The hub did not say where to send the file; is it a tus server?")
-        return urljoin(self.job.endpoint, location)
+        url = upload_url(self.job.endpoint, location)
+        if url is None:
+            raise PermanentError(BAD_LOCATION)
+        return url
 
     def get_offset(self) -> int:
         assert self.url is not None
