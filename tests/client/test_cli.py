@@ -42,6 +42,18 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["fetch", "ftp://example/x", "out"], "http:// or https://"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--sha256", "abc"], "64 hexadecimal"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--header", "NoColon"], "Name: value"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--header", "Bad Name: x"], "Name: value"),
+        # `$(… | base64)` wraps at 76 columns: "could not be reached" for ever, nothing sent
+        (
+            ["fetch", "http://127.0.0.1:9/x", "out", "--header", "Authorization: Basic QU\nJD"],
+            "--header Authorization: the value is on more than one line",
+        ),
+        # "Something went wrong in ALU Desk (UnicodeEncodeError)" after three attempts
+        (["fetch", "http://127.0.0.1:9/x", "out", "--header", "X-City: 東京"], "ASCII"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--header", "X: a\rb"], "one line"),
+        # 2000 connections opened at once
+        (["fetch", "http://127.0.0.1:9/x", "out", "--segments", "2000"], "16 or fewer"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--parallel", "64"], "16 or fewer"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--limit", "fast"], "fast"),
         (["tus-put", "http://127.0.0.1:9/up/", "/does/not/exist"], "is not a file"),
         (["tus-put", "http://127.0.0.1:9/up/", __file__, "--metadata", "novalue"], "key=value"),

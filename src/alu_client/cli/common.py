@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import math
+import re
 import signal
 import sys
 import threading
@@ -31,11 +32,32 @@ class CliError(Exception):
         self.status = status
 
 
+#: a header name is an HTTP token (RFC 9110 §5.1)
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 def parse_header(text: str) -> tuple[str, str]:
+    """``--header 'Name: value'``, refused at once when HTTP cannot carry it (the value is
+    never echoed: it is often a credential)."""
     name, sep, value = text.partition(":")
-    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
-        raise CliError(f"--header takes 'Name: value', not {text!r}", 2)
-    return name.strip(), value.strip()
+    name, value = name.strip(), value.strip()
+    if not sep or not _HEADER_NAME_RE.match(name):
+        raise CliError("--header takes 'Name: value', the name in letters, digits and -", 2)
+    if any(c in value for c in "\r\n"):
+        # base64(1) wraps at 76 columns: `$(… | base64)` made such a value, which was then
+        # "The server could not be reached" for ever
+        raise CliError(
+            f"--header {name}: the value is on more than one line; give it on one "
+            "(base64 -w0 writes one).",
+            2,
+        )
+    if any(ord(c) > 0xFF or (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        raise CliError(
+            f"--header {name}: the value has characters a header cannot carry; give it in "
+            "ASCII (percent- or base64-encode the rest).",
+            2,
+        )
+    return name, value
 
 
 def credentials_out_of(url: str, headers: dict[str, str]) -> str:
@@ -59,6 +81,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
+#: more streams than this only crowd a server (and a --segments 2000 opened 2000 connections)
+MAX_STREAMS = 16
+
+
+def stream_count(text: str) -> int:
+    """An argparse type: parallel streams, 1 to ``MAX_STREAMS``."""
+    value = positive_int(text)
+    if value > MAX_STREAMS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {MAX_STREAMS} or fewer")
     return value
 
 

@@ -24,6 +24,7 @@ from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import parse_rate
 from ..core.uploads import file_sha256
 from .common import (
+    MAX_STREAMS,
     CliError,
     Interrupted,
     ProgressLine,
@@ -31,7 +32,7 @@ from .common import (
     fmt_bytes,
     parse_header,
     parse_size,
-    positive_int,
+    stream_count,
 )
 
 
@@ -243,7 +244,9 @@ def register(sub: Any) -> None:
     f.add_argument("dest", help="file, or folder to put it in")
     f.add_argument("--sha256", help="expected sha256; exit 0 only when it matches")
     f.add_argument(
-        "--segments", type=positive_int, help="parallel streams for large files (default 4)"
+        "--segments",
+        type=stream_count,
+        help=f"parallel streams for large files (default 4, at most {MAX_STREAMS})",
     )
     f.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s) or 500KB (bytes/s)")
     f.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
@@ -255,7 +258,7 @@ def register(sub: Any) -> None:
     t.add_argument("--chunk-size", help="e.g. 8M (default: adaptive from 16M)")
     t.add_argument(
         "--parallel",
-        type=positive_int,
+        type=stream_count,
         help="parts in parallel when the server has concatenation (default: 4 for files of "
         "64 MiB or more when the round trip is 20 ms or more, else 1)",
     )
