@@ -243,6 +243,14 @@
         <translation>أعطى المركز عنوانًا للرفع لا يمكن استخدامه؛ أبلغ المسؤول عنه.</translation>
     </message>
     <message>
+        <source>The server kept less of the file than it had confirmed; sending the rest.</source>
+        <translation>احتفظ الخادم بجزء من الملف أقل مما أكّده؛ جارٍ إرسال الباقي.</translation>
+    </message>
+    <message>
+        <source>The server joined the parts into a file shorter than this one; add the file again.</source>
+        <translation>جمع الخادم الأجزاء في ملف أقصر من هذا الملف؛ أضف الملف مرة أخرى.</translation>
+    </message>
+    <message>
         <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
         <translation>لا توجد لدى المركز خدمة إرسال على هذا العنوان؛ تحقّق من عنوان المركز.</translation>
     </message>

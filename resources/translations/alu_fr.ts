@@ -243,6 +243,14 @@
         <translation>Le hub a donné pour l’envoi une adresse inutilisable ; prévenez qui l’administre.</translation>
     </message>
     <message>
+        <source>The server kept less of the file than it had confirmed; sending the rest.</source>
+        <translation>Le serveur a gardé moins du fichier qu’il n’en avait confirmé ; envoi du reste.</translation>
+    </message>
+    <message>
+        <source>The server joined the parts into a file shorter than this one; add the file again.</source>
+        <translation>Le serveur a assemblé les parties en un fichier plus court que celui-ci ; ajoutez le fichier à nouveau.</translation>
+    </message>
+    <message>
         <source>The hub has no upload service at this address; check the hub&apos;s address.</source>
         <translation>Le hub n’a pas de service d’envoi à cette adresse ; vérifiez l’adresse du hub.</translation>
     </message>

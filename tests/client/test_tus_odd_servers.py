@@ -21,6 +21,7 @@ from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE, TransferAdapter, on_
 from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
 from alu_client.core.transfers.download import protocol as download_protocol
 from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE, UploadSpec, run
+from alu_client.core.transfers.upload import job as upload_job
 from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload.spec import QUICK_RESUMES
 from alu_client.core.transfers.upload.streaming import _Flight
@@ -216,6 +217,23 @@ def test_a_patch_answered_204_that_kept_part_goes_on_from_the_servers_offset(
     path = random_file(tmp_path / "b.mp4", 2 * MIB + 11)
     run(UploadSpec(path, server.endpoint, {}, chunk_size=MIB), new_ctx().ctx)
     assert server.only_upload() == path.read_bytes()
+
+
+def test_a_server_holding_less_than_it_confirmed_is_sent_the_rest(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # every PATCH answered with the whole chunk's offset, 100 KiB of it not kept: the HEAD
+    # after the last byte said so, and the run still ended "done" with a torn file there
+    bends.keep_at_most, bends.claims_all = MIB - 100 * KIB, True
+    path = random_file(tmp_path / "short.mp4", MIB + 5)  # one PATCH: nothing to refute it
+    c = new_ctx()
+    with pytest.raises(RetryableError) as caught:
+        run(UploadSpec(path, server.endpoint, {}, chunk_size=2 * MIB), c.ctx)
+    assert caught.value.message == upload_job.MSG_SHORT
+    bends.keep_at_most, bends.claims_all = None, False  # the server mended
+    again = run(UploadSpec(path, server.endpoint, {}, chunk_size=2 * MIB), c.again().ctx)
+    assert server.only_upload() == path.read_bytes()
+    assert again.bytes_sent == 100 * KIB + 5  # the rest, from the server's offset
 
 
 def test_a_patch_answered_204_that_kept_nothing_backs_off_and_gives_up(

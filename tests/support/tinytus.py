@@ -27,6 +27,8 @@ class Bends:
     unknown_status: int = 404
     #: a PATCH keeps at most this many bytes of its body (None: all), and says so in its 204
     keep_at_most: int | None = None
+    #: a PATCH that kept less (``keep_at_most``) says it kept all (a server losing bytes)
+    claims_all: bool = False
     #: every request but OPTIONS needs this Authorization header (None: none needed)
     auth: str | None = None
     #: Location names the upload on this host (the same server under another name)
@@ -224,7 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             keep = self.server.bends.keep_at_most
             up.data += body if keep is None else body[:keep]
-            self._send(204, {"Upload-Offset": str(len(up.data))})
+            said = offset + n if self.server.bends.claims_all else len(up.data)
+            self._send(204, {"Upload-Offset": str(said)})
 
     def do_DELETE(self) -> None:
         uid, up = self._upload()

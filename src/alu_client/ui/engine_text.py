@@ -154,6 +154,13 @@ _MARKED = (
         "The hub gave an address for the upload that cannot be used; tell whoever runs it.",
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server kept less of the file than it had confirmed; sending the rest."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server joined the parts into a file shorter than this one; add the file again.",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The hub has no upload service at this address; check the hub's address.",
     ),

@@ -12,7 +12,16 @@ from ...http import is_number
 from ..base import PermanentError, RetryableError, redact_url
 from .checksums import fastest_checksum
 from .parallel import _PartsJob
-from .protocol import _FileChanged, _outcome, _plan, _raise_for, _Resume, _retry_after, _too_large
+from .protocol import (
+    _FileChanged,
+    _int_header,
+    _outcome,
+    _plan,
+    _raise_for,
+    _Resume,
+    _retry_after,
+    _too_large,
+)
 from .spec import MIN_PART, TUS_VERSION, UploadResult
 from .storage import _fingerprint
 from .uploader import _TusUpload
@@ -31,6 +40,14 @@ class _Caps:
     answered: bool = True
 
 
+#: ``_final_head``: the server holds less than the whole file after the last byte
+SHORT = "short"
+MSG_SHORT = "The server kept less of the file than it had confirmed; sending the rest."
+MSG_SHORT_JOINED = (
+    "The server joined the parts into a file shorter than this one; add the file again."
+)
+
+
 class _Job(_PartsJob):
     # the run
 
@@ -41,6 +58,14 @@ class _Job(_PartsJob):
         except _FileChanged:
             self._changed()
         state, item_id, error = self._final_head(url)
+        if state == SHORT:
+            # every PATCH was answered with the offset sent, yet the server holds less: it
+            # lost bytes after confirming them (or misreports); a run that ended here left a
+            # torn file there, and said it was done
+            if self.joined:
+                raise PermanentError(MSG_SHORT_JOINED)
+            self.storage.reopen(url)
+            raise RetryableError(MSG_SHORT)
         self.log.info(
             "upload %s: done (%d bytes sent in this run%s)%s",
             self.name,
@@ -183,12 +208,18 @@ class _Job(_PartsJob):
             ) from None
 
     def _final_head(self, url: str) -> tuple[str, str | None, str]:
-        """One HEAD after the last byte: the hub's state so far (it publishes asynchronously)."""
+        """One HEAD after the last byte: the hub's state so far (it publishes asynchronously),
+        or ``SHORT`` when the server says it holds less than the whole file."""
         try:
             r = self.request("HEAD", url, 0, self.tus_headers(url))
         except _Resume:
             return "", None, ""
-        return _outcome(r) if r.ok else ("", None, "")
+        if not r.ok:
+            return "", None, ""
+        held, length = _int_header(r, "Upload-Offset"), _int_header(r, "Upload-Length")
+        if held is not None and held < self.size and length in (None, self.size):
+            return SHORT, None, ""
+        return _outcome(r)
 
 
 def _with_slash(endpoint: str) -> str | None:

@@ -63,6 +63,8 @@ class _JobServices:
         #: the server joins parts still being uploaded (``concatenation-unfinished``): the final
         #: upload is asked for as soon as every part exists, and joined meanwhile
         self.join_early = False
+        #: this run joined parts into a final upload (else the upload is one whole upload)
+        self.joined = False
         #: held while the early final upload's URL is stored or dropped (``storage.early_final``)
         self.early_lock = threading.Lock()
         self.checksum_preference = checksum_preference  # as the package holds it (see run)

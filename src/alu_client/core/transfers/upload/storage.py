@@ -241,6 +241,13 @@ class StoreUrlStorage(Storage):
                 self._data.pop(name, None)
             self._save()
 
+    def reopen(self, url: str) -> None:
+        """``url`` is not complete after all (the server holds less): the next run resumes it."""
+        with self._lock:
+            self._data["url"] = url
+            self._data.pop("complete", None)
+            self._save()
+
     def urls(self) -> list[str]:
         """Every upload URL held, the final one first (a cancel deletes it before its parts)."""
         with self._lock:
