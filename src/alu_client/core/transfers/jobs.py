@@ -32,7 +32,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         url=t.source,
         dest=Path(t.destination),
         sha256=t.sha256,
-        size=t.size,
+        size=_expected_size(t),
         segments=t.options.get("segments"),
     )
     r = download.run(spec, ctx)
@@ -44,6 +44,17 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         "restarted": r.restarted,
         "size_checked": r.size_checked,
     }
+
+
+def _expected_size(t: Transfer) -> int | None:
+    """The size ``t``'s caller gave (an item's), not the one an earlier attempt learned from
+    the server: that one held a file replaced there by another of a new size (a new ETag,
+    answered in full) to the old size for ever. Transfers queued before the two were told
+    apart: a hub item's size was given, a URL's was learned."""
+    if "expected_size" in t.options:
+        value = t.options["expected_size"]
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return t.size if t.item_id else None
 
 
 def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:

@@ -199,6 +199,9 @@ class TransferQueue:
         options: dict[str, Any] = dict(extra or {})
         if segments:
             options["segments"] = segments
+        # the size the caller expects (the item's), apart from the transfer's size, which is
+        # what the server said: a file replaced there by one of another size is fetched anew
+        options["expected_size"] = size
         tid = self.transfers.add(
             "download",
             url,

@@ -1,0 +1,94 @@
+"""A file replaced on the server by one of another size between two attempts is fetched anew:
+the size an attempt learned from the server is not the size the caller expects."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.client.test_cli import run_alu
+
+KIB = 1024
+V1 = os.urandom(2048 * KIB)
+
+
+class _Replaced(BaseHTTPRequestHandler):
+    """The first GET gets v1 (ETag "v1"), cut after 512 KiB; every later one v2 (ETag "v2"),
+    a 206 only for a Range whose If-Range names v2 (RFC 9110 §13.1.5), else v2 whole."""
+
+    protocol_version = "HTTP/1.1"
+    v2 = b""
+    gets = 0
+    lock = threading.Lock()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).gets += 1
+            first = self.gets == 1
+        if first:
+            self.send_response(200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", str(len(V1)))
+            self.end_headers()
+            self.wfile.write(V1[: 512 * KIB])
+            self.close_connection = True
+            return
+        body, status, extra = self.v2, 200, {}
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and self.headers.get("If-Range", '"v2"') == '"v2"':
+            start_s, _, end_s = rng[6:].partition("-")
+            start = int(start_s)
+            end = min(int(end_s), len(body) - 1) if end_s else len(body) - 1
+            status, body = 206, body[start : end + 1]
+            extra = {"Content-Range": f"bytes {start}-{end}/{len(self.v2)}"}
+        self.send_response(status)
+        self.send_header("ETag", '"v2"')
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(params=[3072 * KIB, 1536 * KIB], ids=["bigger", "smaller"])
+def server(request: pytest.FixtureRequest) -> Iterator[type[_Replaced]]:
+    handler = type("Handler", (_Replaced,), {"v2": os.urandom(request.param), "gets": 0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    handler.url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"  # type: ignore[attr-defined]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("segments", ["1", "4"])
+def test_a_file_replaced_by_one_of_another_size_is_fetched_anew(
+    tmp_path: Path, server: type[_Replaced], segments: str
+) -> None:
+    # bigger: "The server sent more data than the file's size", the part deleted, exit 1 on
+    # every run; smaller: "offers a shorter file than expected", again and again, for ever
+    dest = tmp_path / "clip.mp4"
+    r = run_alu(
+        tmp_path / "home",
+        "fetch",
+        server.url,
+        str(dest),
+        "--segments",
+        segments,  # type: ignore[attr-defined]
+    )
+    assert r.returncode == 0, r.stderr
+    assert dest.read_bytes() == server.v2
+    assert server.gets >= 2
+    assert "size checked" in r.stdout, r.stdout
