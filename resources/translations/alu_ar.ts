@@ -155,6 +155,10 @@
         <translation>لا يمكن الكتابة في مجلد التنزيل (%1).</translation>
     </message>
     <message>
+        <source>The file is too large for the download folder&apos;s disk (FAT32 and some USB disks hold files of at most 4 GB); choose a folder on another disk.</source>
+        <translation>الملف أكبر من أن يتسع له قرص مجلد التنزيل (أنظمة FAT32 وبعض أقراص USB لا تقبل ملفات أكبر من 4 غيغابايت)؛ اختر مجلدًا على قرص آخر.</translation>
+    </message>
+    <message>
         <source>The file could not be written to the disk (%1); trying again.</source>
         <translation>تعذّرت كتابة الملف على القرص (%1)؛ ستُعاد المحاولة.</translation>
     </message>

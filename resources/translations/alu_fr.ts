@@ -155,6 +155,10 @@
         <translation>Impossible d’écrire dans le dossier de téléchargement (%1).</translation>
     </message>
     <message>
+        <source>The file is too large for the download folder&apos;s disk (FAT32 and some USB disks hold files of at most 4 GB); choose a folder on another disk.</source>
+        <translation>Le fichier est trop gros pour le disque du dossier de téléchargement (FAT32 et certains disques USB n’acceptent pas de fichiers de plus de 4 Go) ; choisissez un dossier sur un autre disque.</translation>
+    </message>
+    <message>
         <source>The file could not be written to the disk (%1); trying again.</source>
         <translation>Le fichier n’a pas pu être écrit sur le disque (%1) ; nouvel essai.</translation>
     </message>

@@ -87,6 +87,11 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The server gave an unexpected answer (HTTP %1)."),
     QT_TRANSLATE_NOOP("EngineMessage", "The download folder cannot be written to (%1)."),
     QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file is too large for the download folder's disk (FAT32 and some USB disks hold "
+        "files of at most 4 GB); choose a folder on another disk.",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage", "The file could not be written to the disk (%1); trying again."
     ),
     QT_TRANSLATE_NOOP(

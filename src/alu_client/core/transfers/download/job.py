@@ -163,7 +163,7 @@ class _Job(_StreamJob, _VerifyJob):
                 and self.size >= self.min_segmented
             ):
                 self.segments = _plan(self.size, self.max_streams, self.piece)
-                os.ftruncate(self.fd, self.size)  # pre-size: every stream writes in place
+                _set_length(self.fd, self.size)  # pre-size: every stream writes in place
                 self.ctx.log.info(
                     "download %s: %d bytes in %d segments",
                     redact_url(spec.url),
@@ -298,6 +298,15 @@ class _Job(_StreamJob, _VerifyJob):
             self._run_workers(1, first=None, single=True)
         else:
             if os.fstat(self.fd).st_size != self.size:
-                os.ftruncate(self.fd, self.size)
+                _set_length(self.fd, self.size)
             # the missing ranges are spread over every stream by the workers' splitting
             self._run_workers(self.max_streams, first=None, single=False)
+
+
+def _set_length(fd: int, size: int) -> None:
+    """The part file made ``size`` bytes long; a size its file system cannot hold (EFBIG: a
+    FAT32 disk and a 5 GB file, or a server naming a petabyte) said as such."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as e:
+        raise _disk_error(e) from e

@@ -230,6 +230,12 @@ _BAD_PATH: Final = frozenset(
 )
 
 
+MSG_TOO_BIG_FOR_DISK = (
+    "The file is too large for the download folder's disk (FAT32 and some USB disks hold "
+    "files of at most 4 GB); choose a folder on another disk."
+)
+
+
 def _disk_error(e: OSError) -> BaseException:
     if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return DiskFullError(MSG_DISK_FULL)
@@ -237,6 +243,8 @@ def _disk_error(e: OSError) -> BaseException:
         return PermanentError(
             f"The download folder cannot be written to ({e.strerror or 'access denied'})."
         )
+    if e.errno == errno.EFBIG:  # (or a process limit, ulimit -f): no retry makes it fit
+        return PermanentError(MSG_TOO_BIG_FOR_DISK)
     if e.errno in _BAD_PATH:  # the path itself is wrong: trying again cannot help
         return PermanentError(
             f"The file cannot be saved there ({e.strerror or e}); choose another folder or name."

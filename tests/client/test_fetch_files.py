@@ -1,9 +1,14 @@
-"""A file replaced on the server by one of another size between two attempts is fetched anew:
-the size an attempt learned from the server is not the size the caller expects."""
+"""`alu fetch` and files that change or do not fit: a file replaced on the server by one of
+another size between two attempts is fetched anew (the size an attempt learned from the server
+is not the size the caller expects); a file too large for the disk's file system is one clear,
+final error."""
 
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +97,60 @@ def test_a_file_replaced_by_one_of_another_size_is_fetched_anew(
     assert dest.read_bytes() == server.v2
     assert server.gets >= 2
     assert "size checked" in r.stdout, r.stdout
+
+
+class _Static(BaseHTTPRequestHandler):
+    """One file, with ranges (a 206 for "bytes=a-b" or "bytes=a-")."""
+
+    protocol_version = "HTTP/1.1"
+    body = os.urandom(3 * 1024 * KIB)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body, status, extra = self.body, 200, {}
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes="):
+            start_s, _, end_s = rng[6:].partition("-")
+            start = int(start_s)
+            end = min(int(end_s), len(body) - 1) if end_s else len(body) - 1
+            status, body = 206, body[start : end + 1]
+            extra = {"Content-Range": f"bytes {start}-{end}/{len(self.body)}"}
+        self.send_response(status)
+        self.send_header("ETag", '"one"')
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a file size limit (RLIMIT_FSIZE)")
+@pytest.mark.parametrize("segments", ["1", "4"])
+def test_a_file_too_large_for_the_disk_is_said_once(tmp_path: Path, segments: str) -> None:
+    # a 1 MiB file size limit stands for FAT32's 4 GB: EFBIG was "Something went wrong in ALU
+    # Desk (OSError)" (the part file's pre-sizing), or "could not be written" for ever
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Static)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (KIB * KIB, KIB * KIB))
+
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "alu_client.cli", "fetch", url, str(tmp_path / "clip.mp4"),
+             "--segments", segments],
+            env={**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home")},
+            capture_output=True, text=True, timeout=60, preexec_fn=small_files,
+        )  # fmt: skip
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert r.returncode == 1, r.stderr
+    assert "too large for the download folder's disk" in r.stderr, r.stderr
+    assert "Something went wrong" not in r.stderr and "trying again" not in r.stderr, r.stderr
+    assert not (tmp_path / "clip.mp4").exists()
