@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from tests.client.test_cli import run_alu
+from tests.support.waiting import wait_until
 
 KIB = 1024
 V1 = os.urandom(2048 * KIB)
@@ -154,3 +157,53 @@ def test_a_file_too_large_for_the_disk_is_said_once(tmp_path: Path, segments: st
     assert "too large for the download folder's disk" in r.stderr, r.stderr
     assert "Something went wrong" not in r.stderr and "trying again" not in r.stderr, r.stderr
     assert not (tmp_path / "clip.mp4").exists()
+
+
+class _Signed(_Static):
+    """``?sig=old`` sends 1 MiB, then stalls (the run is interrupted); ``?sig=new`` serves."""
+
+    ranges: ClassVar[list[str]] = []
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        if "sig=old" not in self.path:
+            self.ranges.append(self.headers.get("Range", ""))
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("ETag", '"one"')
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body[: 1024 * KIB])
+        self.wfile.flush()
+        self.release.wait(30)
+
+
+def test_a_signed_link_issued_again_resumes_the_same_download(tmp_path: Path) -> None:
+    # a new signature is a new URL: the rerun was refused, "A file named clip.mp4.part is
+    # already there and this download did not make it"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Signed)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
+    dest, home = tmp_path / "clip.mp4", tmp_path / "home"
+    part = tmp_path / "clip.mp4.part"
+    try:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "alu_client.cli", "fetch", f"{base}?sig=old", str(dest),
+             "--segments", "1"],
+            env={**os.environ, "ALU_CLIENT_HOME": str(home)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_until(lambda: part.exists() and part.stat().st_size >= 1024 * KIB, timeout=30)
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=30) == 130
+        r = run_alu(home, "fetch", f"{base}?sig=new", str(dest), "--segments", "1")
+    finally:
+        _Signed.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+    assert r.returncode == 0, r.stderr
+    assert dest.read_bytes() == _Signed.body
+    assert _Signed.ranges and _Signed.ranges[0].startswith("bytes=1048576-"), _Signed.ranges

@@ -121,6 +121,20 @@ def _existing(
     return None
 
 
+def _same_file_signed_again(queue: TransferQueue, url: str, destination: str) -> Transfer | None:
+    """An unfinished download to ``destination`` from the same address but for its query: a
+    signed link (S3, a CDN) is issued again with a new signature, and the part file its first
+    run made is this one's (it was refused as "not made by this download")."""
+    where = urlsplit(url)._replace(query="", fragment="")
+    for t in queue.transfers.all(("queued", "active", "paused", "failed"), "download"):
+        if (
+            t.destination == destination
+            and urlsplit(t.source)._replace(query="", fragment="") == where
+        ):
+            return t
+    return None
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     if urlsplit(args.url).scheme not in ("http", "https"):
         raise CliError("fetch takes an http:// or https:// URL", 2)
@@ -141,6 +155,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     def find_or_add(queue: TransferQueue, _interrupted: Interrupted) -> int:
         t = _existing(queue, "download", url, str(dest))
+        if t is None and (t := _same_file_signed_again(queue, url, str(dest))) is not None:
+            queue.transfers.set_source(t.id, url)
         if t is not None:
             if sha is not None and sha != t.sha256:
                 # a corrected checksum: the bytes so far stay, the new sum is what counts

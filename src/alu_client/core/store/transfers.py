@@ -366,6 +366,18 @@ class TransferStore:
         with self.store.write() as c:
             c.execute("UPDATE transfers SET limit_bps = ? WHERE id = ?", (limit_bps, tid))
 
+    def set_source(self, tid: int, source: str) -> None:
+        """Another address of the same file for a transfer not running (a signed link issued
+        again: its query changed). The bytes it holds stay: the download resumes with the
+        validator it saved (If-Range), so a different file there is fetched whole."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET source = ? WHERE id = ? AND source IS NOT ?",
+                (source, tid, source),
+            )
+            if cur.rowcount:
+                self._log(c, tid, "note", "resumed from a new address of the same file")
+
     def set_sha256(self, tid: int, sha256: str | None) -> None:
         """Another expected checksum for a transfer not running (the user corrected it). The
         bytes it holds stay: a checksum is only compared at the end. (A download's checkpoint
