@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import os
 import socket
 import threading
 import time
@@ -350,3 +352,47 @@ def test_upload_url_resolves_relative_locations_and_refuses_the_rest() -> None:
     assert url(base, " http://other:1080/x ") == "http://other:1080/x"
     for bad in ("ftp://hub.example/x", "http://[::1", "https://hub.example:99999/x", "http:///x"):
         assert url(base, bad) is None, bad
+
+
+def test_bytes_rewritten_under_the_old_mtime_are_not_resumed_into_a_torn_upload(
+    server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # the same size, bytes changed outside the fingerprint's sample (a 40 MiB file is
+    # sampled), the mtime put back (touch -r, cp -p, rsync -t): the upload resumed and the
+    # server ended with a mix of the two files, and exit 0
+    path = random_file(tmp_path / "big.mp4", 40 * MIB)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    spec = UploadSpec(path, server.endpoint, {"sha256": digest}, chunk_size=MIB)
+    c = new_ctx()
+    c.stop_after(8 * MIB)
+    with pytest.raises(Stopped):
+        run(spec, c.ctx)
+    st = path.stat()
+    with path.open("r+b") as f:
+        for pos in (3 * MIB, 30 * MIB):
+            f.seek(pos)
+            f.write(b"\xff" * 4096)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+
+    with pytest.raises(PermanentError) as caught:
+        run(spec, c.again().ctx)
+    assert caught.value.message == FILE_CHANGED
+    assert "DELETE" in server.methods()  # the old upload dropped, not resumed
+
+
+def test_an_unchanged_file_whose_inode_changed_resumes(
+    server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a chmod changes the ctime too: the whole file is read against its sha256, and resumes
+    path = random_file(tmp_path / "same.mp4", 40 * MIB)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    spec = UploadSpec(path, server.endpoint, {"sha256": digest}, chunk_size=MIB)
+    c = new_ctx()
+    c.stop_after(8 * MIB)
+    with pytest.raises(Stopped):
+        run(spec, c.ctx)
+    path.chmod(0o600)
+    result = run(spec, c.again().ctx)
+    assert server.only_upload() == path.read_bytes()
+    assert result.bytes_sent < 34 * MIB

@@ -3,6 +3,7 @@ HEAD after the last byte."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +23,7 @@ from .protocol import (
     _retry_after,
     _too_large,
 )
-from .spec import MIN_PART, TUS_VERSION, UploadResult
+from .spec import MAX_BLOCK, MIN_PART, TUS_VERSION, UploadResult
 from .storage import _fingerprint
 from .uploader import _TusUpload
 
@@ -102,8 +103,10 @@ class _Job(_PartsJob):
             self._gone()
         if saved.get("fingerprint") not in (None, self.fp):
             self._changed()  # same size and mtime, other bytes (or another path)
+        if saved.get("ctime_ns") not in (None, st.st_ctime_ns):
+            self._recheck_content()
         self.check_source()
-        self.storage.bind(self.fp, self.size, self.mtime_ns)
+        self.storage.bind(self.fp, self.size, self.mtime_ns, st.st_ctime_ns)
 
         caps = self._discover()
         if caps.max_size is not None and self.size > caps.max_size:
@@ -144,6 +147,26 @@ class _Job(_PartsJob):
             f", checksum {self.checksum}" if self.checksum else "",
         )
         return self._upload_parts(ranges, streams) if ranges else self._upload_single()
+
+    def _recheck_content(self) -> None:
+        """The file's inode changed since the upload began (its ctime: a rewrite, a copy over
+        it; also a chmod) while its size and mtime did not: a tool that puts the old mtime back
+        (``touch -r``, ``cp -p``, ``rsync -t``) on bytes rewritten outside the fingerprint's
+        sample would resume into a torn file. The whole file is read against the caller's
+        sha256 (seconds per GB, only then); without one the sample has to do."""
+        expected = (self.spec.metadata.get("sha256") or "").strip().lower()
+        if not expected:
+            return
+        h = hashlib.sha256()
+        try:
+            with open(self.path, "rb") as f:
+                while block := f.read(MAX_BLOCK):
+                    self.ctx.control.check()
+                    h.update(block)
+        except FileNotFoundError:
+            self._gone()
+        if h.hexdigest() != expected:
+            self._changed()
 
     def _upload_single(self) -> str:
         up = _TusUpload(

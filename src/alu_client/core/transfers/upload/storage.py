@@ -41,7 +41,10 @@ def fingerprint(path: Path, sha256: str | None = None) -> str:
     container's header, tail index or most of the blocks). The same path with the same size,
     mtime_ns and sample is the same file for our purposes, and nothing is trusted blindly: the
     server's offset is re-checked with HEAD before every resume, a change during the upload is
-    caught by a stat per chunk, and the hub verifies the whole file's sha256 at the end.
+    caught by a stat per chunk, and the hub verifies the whole file's sha256 at the end. A
+    rewrite the sample misses under a restored mtime still changes the inode's ctime, which no
+    tool can put back: a run that finds another ctime reads the whole file against the
+    caller's sha256 before it resumes (``_Job._recheck_content``), for any tus server.
     The inode and device are left out on purpose: they are not stable for the files newsrooms
     upload (FAT/exFAT camera cards number inodes afresh at each mount, and even when the
     kernel evicts an inode; a remounted drive gets another device number), and a key that
@@ -140,9 +143,20 @@ class StoreUrlStorage(Storage):
     def part_key(file_fingerprint: str, start: int, end: int) -> str:
         return f"{file_fingerprint}#part:{start}-{end}"
 
-    def bind(self, file_fingerprint: str, size: int, mtime_ns: int) -> None:
-        """The file this run uploads: its record is saved with its first URL."""
-        self._record = {"fingerprint": file_fingerprint, "size": size, "mtime_ns": mtime_ns}
+    def bind(self, file_fingerprint: str, size: int, mtime_ns: int, ctime_ns: int) -> None:
+        """The file this run uploads: its record is saved with its first URL (and ``ctime_ns``
+        kept up to date: a later run compares it, see ``_Job._recheck_content``)."""
+        self._record = {
+            "fingerprint": file_fingerprint,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "ctime_ns": ctime_ns,
+        }
+        with self._lock:
+            held = self._data.get("fingerprint") == file_fingerprint
+            if held and self._data.get("ctime_ns") != ctime_ns:
+                self._data["ctime_ns"] = ctime_ns
+                self._save()
 
     # tuspy's interface
 
