@@ -240,6 +240,24 @@ def test_replicas_with_their_own_etags_end_in_one_stream_not_in_a_loop(
     assert len(server.seen) < 12
 
 
+def test_replicas_that_ignore_if_range_end_in_one_stream_not_in_a_loop(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the same replicas, ignoring If-Range (a 206 whatever it says, as S3-compatible stores
+    # do): another tag on a 206 started the segments over until "The file kept changing…",
+    # and the queue tried again within a second, for ever (hundreds of requests a minute)
+    data = random.Random(9).randbytes(8 * MB)
+    turn = iter(range(10_000))
+    server = served(
+        ranged(lambda: data, lambda: [("ETag", f'"replica-{next(turn) % 2}"')], if_range=False)
+    )
+    dest = job.tmp / "lb2.mxf"
+    result = run(DownloadSpec(f"{server.url}/lb.mxf", dest, sha256=sha(data)), job.context())
+    assert_done(result, dest, data)
+    assert len(server.seen) < 12
+    assert server.seen[-1][1] is None  # the last request: the whole file, one stream
+
+
 def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
     served: Callable[..., Server], job: Job
 ) -> None:

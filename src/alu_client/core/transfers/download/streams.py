@@ -331,6 +331,13 @@ class _StreamJob(_FrontHashJob):
                 )
             new_etag = _header(resp, "ETag")
             if self.etag is not None and new_etag is not None and new_etag != self.etag:
+                if not single:
+                    # as for a 200 above, when the server ignores If-Range (S3-compatible
+                    # stores do): replicas that tag the same bytes each their own way would
+                    # start the segments over for ever; one stream, from now on
+                    with self.lock:
+                        self.one_stream = True
+                    raise _StartOver(MSG_CHANGED, no_range=True)
                 raise _StartOver(MSG_CHANGED)
             new_lm = _header(resp, "Last-Modified")
             if self.etag is None and new_lm is not None and new_lm != self.last_modified:
