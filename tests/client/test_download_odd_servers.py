@@ -258,6 +258,24 @@ def test_replicas_that_ignore_if_range_end_in_one_stream_not_in_a_loop(
     assert server.seen[-1][1] is None  # the last request: the whole file, one stream
 
 
+def test_a_file_that_keeps_changing_is_no_progress_for_the_queue(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # a file still being written on the server: every answer says a larger size, so every
+    # attempt starts over; the bytes it fetched are thrown away, and the queue must not take
+    # them for progress (its back-off would start over at ~1 s at every run, for ever)
+    base = random.Random(10).randbytes(8 * MB)
+    grow = iter(range(10_000))
+    server = served(
+        ranged(lambda: base[: 6 * MB + 1000 * next(grow)], lambda: [("ETag", '"live"')])
+    )
+    dest = job.tmp / "live.mxf"
+    with pytest.raises(RetryableError, match="kept changing") as e:
+        run(DownloadSpec(f"{server.url}/live.mxf", dest), job.context())
+    assert e.value.wasted
+    assert len(server.seen) < 40  # a few start overs in a run, not a loop
+
+
 def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
     served: Callable[..., Server], job: Job
 ) -> None:

@@ -37,10 +37,16 @@ class TransferError(Exception):
 
     retryable: bool = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, wasted: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        #: the attempt threw away all it moved (a download that kept starting over): however
+        #: many bytes went through the meter it is no progress, and the queue's back-off goes
+        #: on growing instead of starting over at its shortest
+        self.wasted = wasted
 
 
 class RetryableError(TransferError):
