@@ -293,6 +293,93 @@ def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
     assert server.seen[-1][1] is None  # the last request: the whole file, one stream
 
 
+# --- a server that takes one connection at a time ------------------------------------------------
+
+
+def one_at_a_time(server: Server, *, cut_first: int | None = None) -> list[int]:
+    """Make ``server`` serve one request at a time (a per-client connection limit) and tell
+    any other "503, Retry-After: 5"; ``cut_first``: the first answer stops after that many
+    bytes, once the others were refused. Returns the statuses sent, in order."""
+    lock = threading.Lock()
+    busy = [False]
+    cuts = [cut_first] if cut_first is not None else []
+    statuses: list[int] = []
+
+    class OneAtATime(_Handler):
+        def do_GET(self) -> None:
+            with lock:
+                refused, busy[0] = busy[0], True
+            if refused:
+                statuses.append(503)
+                self.close_connection = True
+                self.send_response(503)
+                self.send_header("Retry-After", "5")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            try:
+                time.sleep(0.2)  # latency: the other streams ask meanwhile
+                status, headers, body = self.server.answer(self)
+                statuses.append(status)
+                if cuts:
+                    self.close_connection = True
+                    self.send_response(status)
+                    for k, v in headers:
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: cuts.pop()])
+                    self.wfile.flush()
+                    time.sleep(0.3)  # the others are refused before this one is cut
+                    return
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            finally:
+                with lock:
+                    busy[0] = False
+
+    server.RequestHandlerClass = OneAtATime
+    return statuses
+
+
+def test_pieces_refused_to_extra_streams_are_fetched_by_the_one_served(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the refused streams left their pieces "failed" for the next run: the attempt ended in
+    # the 503, waited its Retry-After, and the next one opened 4 streams again (80 s for
+    # 48 MiB that one stream fetches in under a second)
+    data = random.Random(11).randbytes(8 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    statuses = one_at_a_time(server)
+    dest = job.tmp / "one.mxf"
+    result = run(DownloadSpec(f"{server.url}/one.mxf", dest, sha256=sha(data)), job.context())
+    assert_done(result, dest, data)
+    assert 503 in statuses  # the extra streams were refused, and it did not matter
+
+
+def test_a_server_that_refused_extra_streams_gets_fewer_from_then_on(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the one stream served is cut as well: the run ends, remembering that the server takes
+    # one stream; the next run asks on one stream only, and is not refused
+    data = random.Random(12).randbytes(8 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    statuses = one_at_a_time(server, cut_first=MB // 2)  # of a 1 MiB probe
+    dest = job.tmp / "few.mxf"
+    spec = DownloadSpec(f"{server.url}/few.mxf", dest, sha256=sha(data))
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    assert job.checkpoint.data.get("streams") == 1
+    assert statuses.count(503) == 3
+    first_run = len(statuses)
+    assert_done(run(spec, job.context()), dest, data)
+    assert 503 not in statuses[first_run:]
+
+
 # --- the destination's path --------------------------------------------------------------------
 
 

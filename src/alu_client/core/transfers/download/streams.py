@@ -53,9 +53,11 @@ class _StreamJob(_FrontHashJob):
             gen = self.gen
             self.writes_open = True
             self.errors = []
+            self.served, self.refused = set(), set()
             pending = count
             if first is not None:
                 self.segments[0].owner = 0  # the answer in hand is segment 0's
+                self.served.add(0)
         threads: list[threading.Thread] = []
         hashing = None if single else self._start_front_hasher(gen)
 
@@ -98,8 +100,28 @@ class _StreamJob(_FrontHashJob):
         for t in threads:
             if not t.is_alive():
                 t.join()
+        self._fewer_streams(count)
         self._save()
         self._raise_outcome(errors)
+
+    def _fewer_streams(self, count: int) -> None:
+        """A server that told some of ``count`` streams "not now" (429, 503) while it served
+        others limits connections: this transfer asks for no more than it served, from the
+        next attempt on (kept in the checkpoint), instead of opening ``count`` again and
+        waiting out its Retry-After at every attempt."""
+        with self.lock:
+            working = self.served - self.refused
+            if not self.refused or not working or len(working) >= count:
+                return  # refused all (busy, not a limit) or none: no limit learnt
+            self._cap_streams(len(working))
+            cap = self.max_streams
+        self.ctx.log.info(
+            "download %s: the server refused %d of %d streams; at most %d from now on",
+            redact_url(self.spec.url),
+            len(self.refused),
+            count,
+            cap,
+        )
 
     def _raise_outcome(self, errors: list[BaseException]) -> None:
         real = [e for e in errors if not isinstance(e, _Aborted)]
@@ -109,10 +131,12 @@ class _StreamJob(_FrontHashJob):
                     raise e
         if self.ctx.control.stopped:
             raise Stopped(self.ctx.control.reason)
-        if real:
-            raise real[0]
         with self.lock:
             missing = any(s.end is not None and not s.complete for s in self.segments)
+            unfinished = any(not s.complete for s in self.segments)  # (or of unknown end)
+        if real and (unfinished or not all(isinstance(e, RetryableError) for e in real)):
+            raise real[0]
+        # (a stream that failed left its range to the others: if they fetched it, all is well)
         if missing:  # a stream gave up waiting on a straggler: the next run fetches the rest
             raise RetryableError(MSG_CUT)
 
@@ -184,15 +208,19 @@ class _StreamJob(_FrontHashJob):
                                 "download: stream %d left to its double: %s", index, e
                             )
                             return
-                        if not seg.complete:
+                        refused = isinstance(e, RetryableError) and index in self.refused
+                        if not seg.complete and not refused:
                             seg.failed = True  # left for the next run, not for this one
+                        # else its rest is left to the streams still going (this one stops):
+                        # a server that told it "not now" while it serves them (see _BUSY)
                     raise
                 finally:
-                    with self.lock:
+                    with self.cond:
                         if seg.owner == index:  # the double, if any, carries on alone
                             seg.owner, seg.dup = seg.dup, None
                         elif seg.dup == index:
                             seg.dup = None
+                        self.cond.notify_all()  # a free stream may take what is left
         finally:
             if given is not None:  # an empty file: its answer had nothing to give
                 self._close(given[0])
@@ -347,6 +375,8 @@ class _StreamJob(_FrontHashJob):
             body = _body_range(resp, start)  # nothing is written if it is the wrong part
             self._check_total(body.total, resumed=True)
             keep = True
+            with self.lock:
+                self.served.add(index)
             return resp, body
         finally:
             if not keep:
