@@ -447,6 +447,31 @@ def test_a_range_answered_from_earlier_than_asked_is_used(
     assert not result.restarted and server.seen[-1][1] == f"bytes={MB + 777}-"
 
 
+def test_bytes_read_and_thrown_away_are_held_back_by_the_limit_too(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # every range answered from byte 0 (legal, see above): each stream reads up to its piece
+    # and drops that start; only written bytes went through the meter, so `--limit 8MB`
+    # let ~22 MB/s through. The dropped ones go to ctx.throttle (the same limits, no progress)
+    data = random.Random(13).randbytes(8 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def from_zero(h: BaseHTTPRequestHandler) -> Answer:
+        if h.headers.get("Range"):
+            h.headers.replace_header("Range", "bytes=0-")
+        return plain(h)
+
+    server = served(from_zero)
+    dest = job.tmp / "z.mxf"
+    ctx = job.context()
+    thrown: list[int] = []
+    ctx.throttle = thrown.append
+    result = run(DownloadSpec(f"{server.url}/z.mxf", dest, sha256=sha(data)), ctx)
+    assert_done(result, dest, data)
+    assert job.metered == len(data)  # progress: the file's bytes, once
+    assert sum(thrown) == result.bytes_fetched - len(data) > MB  # every other byte read
+
+
 def test_a_multipart_answer_to_one_range_ends_in_the_whole_file(
     served: Callable[..., Server], job: Job
 ) -> None:

@@ -517,6 +517,7 @@ class TransferQueue:
                 checkpoint=StoreCheckpoint(self.transfers, tid),
                 sessions=self.sessions,
                 meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
+                throttle=Meter([self.limits[t.direction], per], live.control, lambda _n: None),
                 progress=on_progress,
                 headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
                 tuning=self.tuning,

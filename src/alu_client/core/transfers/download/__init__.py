@@ -41,8 +41,9 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   than two round trips (at least 0.25 s) at that stream's speed, and asks for the same bytes
   on its own connection. The writes of a range go one at a time and only extend its written
   front, so whichever answer brings a byte first writes it, the other skips it: a byte is
-  written once, counted once (the meter gets written bytes only; ``bytes_fetched`` is every
-  byte received), and the checkpoint's ``done`` stays an unbroken prefix. When the range is
+  written once, counted once (the meter gets written bytes only, ``ctx.throttle`` the others
+  read, so a bandwidth limit holds for every byte received; ``bytes_fetched`` counts them
+  all), and the checkpoint's ``done`` stays an unbroken prefix. When the range is
   complete the slower answer's socket is shut down; a stream that fails while the other one
   on its range goes on just stops (the other finishes), so a stalled or cut connection at the
   end no longer holds the download.

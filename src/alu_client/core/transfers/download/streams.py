@@ -424,6 +424,9 @@ class _StreamJob(_FrontHashJob):
                     self.hashed_to = pos + keep
                 pos += keep
             self.account(written)  # bytes of the file, once: not a double's or a clipped rest
+            # the rest was read all the same: a bandwidth limit is for what the link carries
+            # (a server answering every range from byte 0 would fill it), progress it is not
+            self.ctx.throttle(len(block) - written)
             with self.lock:
                 self.unsaved += written
                 due = self.unsaved >= every
