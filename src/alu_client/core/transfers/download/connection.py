@@ -98,6 +98,9 @@ class _JobBase:
         # this attempt's streams that got an answer to build on, and that were told "not now"
         self.served: set[int] = set()
         self.refused: set[int] = set()
+        #: this attempt: a range came back starting well before the bytes asked for (a
+        #: server answering ranges from byte 0): each new request reads that start again
+        self.no_split = False
         self.wrong_sha256: str | None = None  # a whole file's digest that missed (persisted)
         #: bytes a decoding had written when the disk filled: more room first (persisted)
         self.decode_needs = 0

@@ -54,6 +54,7 @@ class _StreamJob(_FrontHashJob):
             self.writes_open = True
             self.errors = []
             self.served, self.refused = set(), set()
+            self.no_split = False
             pending = count
             if first is not None:
                 self.segments[0].owner = 0  # the answer in hand is segment 0's
@@ -251,6 +252,8 @@ class _StreamJob(_FrontHashJob):
             if seg.owner is None and not seg.failed and not seg.complete:
                 seg.owner = index
                 return seg
+        if self.no_split:
+            return None  # a split or a double would read the file's start once more
         victim: _Segment | None = None
         best = 0
         for seg in self.segments:
@@ -377,6 +380,8 @@ class _StreamJob(_FrontHashJob):
             keep = True
             with self.lock:
                 self.served.add(index)
+                if start - body.start > self.min_split:
+                    self.no_split = True
             return resp, body
         finally:
             if not keep:
