@@ -240,6 +240,42 @@ def test_replicas_with_their_own_etags_end_in_one_stream_not_in_a_loop(
     assert len(server.seen) < 12
 
 
+def test_replicas_that_ignore_if_range_end_in_one_stream_not_in_a_loop(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the same replicas, ignoring If-Range (a 206 whatever it says, as S3-compatible stores
+    # do): another tag on a 206 started the segments over until "The file kept changing…",
+    # and the queue tried again within a second, for ever (hundreds of requests a minute)
+    data = random.Random(9).randbytes(8 * MB)
+    turn = iter(range(10_000))
+    server = served(
+        ranged(lambda: data, lambda: [("ETag", f'"replica-{next(turn) % 2}"')], if_range=False)
+    )
+    dest = job.tmp / "lb2.mxf"
+    result = run(DownloadSpec(f"{server.url}/lb.mxf", dest, sha256=sha(data)), job.context())
+    assert_done(result, dest, data)
+    assert len(server.seen) < 12
+    assert server.seen[-1][1] is None  # the last request: the whole file, one stream
+
+
+def test_a_file_that_keeps_changing_is_no_progress_for_the_queue(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # a file still being written on the server: every answer says a larger size, so every
+    # attempt starts over; the bytes it fetched are thrown away, and the queue must not take
+    # them for progress (its back-off would start over at ~1 s at every run, for ever)
+    base = random.Random(10).randbytes(8 * MB)
+    grow = iter(range(10_000))
+    server = served(
+        ranged(lambda: base[: 6 * MB + 1000 * next(grow)], lambda: [("ETag", '"live"')])
+    )
+    dest = job.tmp / "live.mxf"
+    with pytest.raises(RetryableError, match="kept changing") as e:
+        run(DownloadSpec(f"{server.url}/live.mxf", dest), job.context())
+    assert e.value.wasted
+    assert len(server.seen) < 40  # a few start overs in a run, not a loop
+
+
 def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
     served: Callable[..., Server], job: Job
 ) -> None:
@@ -255,6 +291,93 @@ def test_a_server_that_answers_only_the_first_range_ends_in_one_stream(
     dest = job.tmp / "first.mxf"
     assert_done(run(DownloadSpec(f"{server.url}/f.mxf", dest), job.context()), dest, data)
     assert server.seen[-1][1] is None  # the last request: the whole file, one stream
+
+
+# --- a server that takes one connection at a time ------------------------------------------------
+
+
+def one_at_a_time(server: Server, *, cut_first: int | None = None) -> list[int]:
+    """Make ``server`` serve one request at a time (a per-client connection limit) and tell
+    any other "503, Retry-After: 5"; ``cut_first``: the first answer stops after that many
+    bytes, once the others were refused. Returns the statuses sent, in order."""
+    lock = threading.Lock()
+    busy = [False]
+    cuts = [cut_first] if cut_first is not None else []
+    statuses: list[int] = []
+
+    class OneAtATime(_Handler):
+        def do_GET(self) -> None:
+            with lock:
+                refused, busy[0] = busy[0], True
+            if refused:
+                statuses.append(503)
+                self.close_connection = True
+                self.send_response(503)
+                self.send_header("Retry-After", "5")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            try:
+                time.sleep(0.2)  # latency: the other streams ask meanwhile
+                status, headers, body = self.server.answer(self)
+                statuses.append(status)
+                if cuts:
+                    self.close_connection = True
+                    self.send_response(status)
+                    for k, v in headers:
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: cuts.pop()])
+                    self.wfile.flush()
+                    time.sleep(0.3)  # the others are refused before this one is cut
+                    return
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            finally:
+                with lock:
+                    busy[0] = False
+
+    server.RequestHandlerClass = OneAtATime
+    return statuses
+
+
+def test_pieces_refused_to_extra_streams_are_fetched_by_the_one_served(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the refused streams left their pieces "failed" for the next run: the attempt ended in
+    # the 503, waited its Retry-After, and the next one opened 4 streams again (80 s for
+    # 48 MiB that one stream fetches in under a second)
+    data = random.Random(11).randbytes(8 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    statuses = one_at_a_time(server)
+    dest = job.tmp / "one.mxf"
+    result = run(DownloadSpec(f"{server.url}/one.mxf", dest, sha256=sha(data)), job.context())
+    assert_done(result, dest, data)
+    assert 503 in statuses  # the extra streams were refused, and it did not matter
+
+
+def test_a_server_that_refused_extra_streams_gets_fewer_from_then_on(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the one stream served is cut as well: the run ends, remembering that the server takes
+    # one stream; the next run asks on one stream only, and is not refused
+    data = random.Random(12).randbytes(8 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    statuses = one_at_a_time(server, cut_first=MB // 2)  # of a 1 MiB probe
+    dest = job.tmp / "few.mxf"
+    spec = DownloadSpec(f"{server.url}/few.mxf", dest, sha256=sha(data))
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    assert job.checkpoint.data.get("streams") == 1
+    assert statuses.count(503) == 3
+    first_run = len(statuses)
+    assert_done(run(spec, job.context()), dest, data)
+    assert 503 not in statuses[first_run:]
 
 
 # --- the destination's path --------------------------------------------------------------------
@@ -322,6 +445,34 @@ def test_a_range_answered_from_earlier_than_asked_is_used(
     result = run(spec, job.context())
     assert_done(result, dest, data)
     assert not result.restarted and server.seen[-1][1] == f"bytes={MB + 777}-"
+
+
+def test_bytes_read_and_thrown_away_are_held_back_by_the_limit_too(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # every range answered from byte 0 (legal, see above): each stream reads up to its piece
+    # and drops that start; only written bytes went through the meter, so `--limit 8MB`
+    # let ~22 MB/s through. The dropped ones go to ctx.throttle (the same limits, no progress)
+    data = random.Random(13).randbytes(8 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+
+    def from_zero(h: BaseHTTPRequestHandler) -> Answer:
+        if h.headers.get("Range"):
+            h.headers.replace_header("Range", "bytes=0-")
+        return plain(h)
+
+    server = served(from_zero)
+    dest = job.tmp / "z.mxf"
+    ctx = job.context()
+    thrown: list[int] = []
+    ctx.throttle = thrown.append
+    result = run(DownloadSpec(f"{server.url}/z.mxf", dest, sha256=sha(data)), ctx)
+    assert_done(result, dest, data)
+    assert job.metered == len(data)  # progress: the file's bytes, once
+    assert sum(thrown) == result.bytes_fetched - len(data) > MB  # every other byte read
+    # and no split nor double once a range came from byte 0: each would read the start again
+    # (slowed by a limit, the streams split ever more: 4x the bytes under --limit)
+    assert result.bytes_fetched < 3 * len(data)
 
 
 def test_a_multipart_answer_to_one_range_ends_in_the_whole_file(

@@ -250,7 +250,12 @@ def test_retryable_errors_back_off_then_succeed(
 
 @pytest.mark.parametrize(
     ("direction", "how"),
-    [("download", "bytes"), ("upload", "confirmed"), ("upload", "bytes sent, none confirmed")],
+    [
+        ("download", "bytes"),
+        ("download", "bytes thrown away"),
+        ("upload", "confirmed"),
+        ("upload", "bytes sent, none confirmed"),
+    ],
 )
 def test_the_back_off_grows_with_failures_in_a_row_without_progress(
     store: Store, tmp_path: Path, direction: str, how: str
@@ -267,7 +272,8 @@ def test_the_back_off_grows_with_failures_in_a_row_without_progress(
             ctx.meter(1000)
             if how == "confirmed":
                 ctx.advanced()
-            raise RetryableError("The connection was lost.")
+            # a download that kept starting over threw its bytes away: no progress either
+            raise RetryableError("The connection was lost.", wasted=how == "bytes thrown away")
         if len(seen) <= 5:
             raise RetryableError("The hub could not be reached.")
         return {"size": 3000}
@@ -289,7 +295,7 @@ def test_the_back_off_grows_with_failures_in_a_row_without_progress(
     finally:
         q.stop()
     # the count each attempt started with: the failures in a row before it
-    if how == "bytes sent, none confirmed":
+    if how in ("bytes sent, none confirmed", "bytes thrown away"):
         assert seen == [0, 1, 2, 3, 4, 5]
     else:
         assert seen == [0, 1, 1, 1, 2, 3]

@@ -37,10 +37,16 @@ class TransferError(Exception):
 
     retryable: bool = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, wasted: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        #: the attempt threw away all it moved (a download that kept starting over): however
+        #: many bytes went through the meter it is no progress, and the queue's back-off goes
+        #: on growing instead of starting over at its shortest
+        self.wasted = wasted
 
 
 class RetryableError(TransferError):
@@ -265,6 +271,11 @@ class TransferContext:
     #: started over): progress goes back by that much; the meter's own count (bandwidth) stays.
     #: Without it an upload on a link that drops often showed 100 % long before its end.
     rewind: Callable[[int], None] = lambda _n: None
+    #: bytes received and thrown away (a download's range that starts before the bytes it
+    #: needs, the slower of two answers, a rest clipped off): held back by the same bandwidth
+    #: limits as the meter's, so a limit holds for what the link carries, but not counted as
+    #: progress. May block and raises Stopped like the meter.
+    throttle: Callable[[int], None] = lambda _n: None
     #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
     #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
     phase: Callable[[str], None] = lambda _phase: None

@@ -28,7 +28,15 @@ from typing import Any
 from ..safe_names import check_text_path
 from ..store import Store
 from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
-from .base import Control, PermanentError, SessionPool, Stopped, TransferContext, Tuning
+from .base import (
+    Control,
+    PermanentError,
+    SessionPool,
+    Stopped,
+    TransferContext,
+    TransferError,
+    Tuning,
+)
 from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
 from .rates import _normalize_rate
 from .retry import RetryPolicy, in_server_words, user_message
@@ -512,6 +520,7 @@ class TransferQueue:
                 checkpoint=StoreCheckpoint(self.transfers, tid),
                 sessions=self.sessions,
                 meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
+                throttle=Meter([self.limits[t.direction], per], live.control, lambda _n: None),
                 progress=on_progress,
                 headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
                 tuning=self.tuning,
@@ -532,7 +541,9 @@ class TransferQueue:
         except BaseException as e:  # every failure is recorded; none kills the engine
             # the back-off grows with the failures in a row without progress, not with all the
             # attempts: after hours of a lossy link, the next outage starts again at ~1 s
-            failures = 1 if live.advanced else t.failures + 1
+            # (an attempt that threw its bytes away moved nothing on, see TransferError.wasted)
+            wasted = isinstance(e, TransferError) and e.wasted
+            failures = 1 if live.advanced and not wasted else t.failures + 1
             decision = self.policy.decide(e, failures)
             message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
             if decision.state == "failed":

@@ -32,14 +32,18 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   not left to the slowest connection; a block read past a range's new end is clipped, never
   written. On resume, the missing ranges are split over all streams the same way. A failing
   worker stops alone; the job raises its error once the others are done, and the next run
-  fetches only what is missing.
+  fetches only what is missing. A stream the server tells "not now" (``429``/``503``) stops
+  too, but leaves the rest of its range to the streams still going: such a server limits
+  connections, and the transfer asks for no more streams than it served from then on
+  (``"streams"`` in the checkpoint).
 * **End game.** Once nothing is left to take or split, a free stream waits for a range that
   another stream is still on, has at most ``tuning.endgame`` bytes left and would need more
   than two round trips (at least 0.25 s) at that stream's speed, and asks for the same bytes
   on its own connection. The writes of a range go one at a time and only extend its written
   front, so whichever answer brings a byte first writes it, the other skips it: a byte is
-  written once, counted once (the meter gets written bytes only; ``bytes_fetched`` is every
-  byte received), and the checkpoint's ``done`` stays an unbroken prefix. When the range is
+  written once, counted once (the meter gets written bytes only, ``ctx.throttle`` the others
+  read, so a bandwidth limit holds for every byte received; ``bytes_fetched`` counts them
+  all), and the checkpoint's ``done`` stays an unbroken prefix. When the range is
   complete the slower answer's socket is shut down; a stream that fails while the other one
   on its range goes on just stops (the other finishes), so a stalled or cut connection at the
   end no longer holds the download.

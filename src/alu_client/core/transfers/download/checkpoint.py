@@ -19,6 +19,9 @@ class _CheckpointJob(_JobBase):
         compressed = data.get("compressed", 0)
         self.compressed = compressed if isinstance(compressed, int) else 0
         self.one_stream = data.get("one_stream") is True
+        cap = data.get("streams")
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1:
+            self._cap_streams(cap)
         self.restarted = data.get("restarted") is True  # data was thrown away in an earlier run
         wrong = data.get("wrong_sha256")
         self.wrong_sha256 = wrong if isinstance(wrong, str) else None
@@ -90,7 +93,7 @@ class _CheckpointJob(_JobBase):
 
     def _carry(self) -> dict[str, Any]:
         """What outlives a start over: compressed answers seen, data already thrown away, the
-        digest of a whole file that did not match."""
+        digest of a whole file that did not match, how many streams the server takes."""
         carry: dict[str, Any] = {}
         if self.part_id is not None:
             carry["part"] = self.part_id
@@ -98,6 +101,8 @@ class _CheckpointJob(_JobBase):
             carry["compressed"] = self.compressed
         if self.one_stream:
             carry["one_stream"] = True
+        if self.stream_cap is not None:
+            carry["streams"] = self.stream_cap
         if self.restarted:
             carry["restarted"] = True
         if self.wrong_sha256:
@@ -105,6 +110,11 @@ class _CheckpointJob(_JobBase):
         if self.decode_needs:
             carry["decode_needs"] = self.decode_needs
         return carry
+
+    def _cap_streams(self, cap: int) -> None:
+        """At most ``cap`` streams for this transfer from now on (a server that refused more)."""
+        self.stream_cap = cap if self.stream_cap is None else min(cap, self.stream_cap)
+        self.max_streams = min(self.max_streams, self.stream_cap)
 
     def _resumable(self) -> bool:
         return (

@@ -24,6 +24,7 @@ from ...http import (
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
+    _BUSY,
     _DRAIN_LIMIT,
     _MAX_READ,
     _MAX_REDIRECTS,
@@ -92,6 +93,14 @@ class _JobBase:
         self.compressed = 0  # whole-file answers that came compressed (persisted)
         #: a ranged request of several was answered whole: one stream only (persisted)
         self.one_stream = False
+        #: the most streams the server served at once when it refused more (persisted)
+        self.stream_cap: int | None = None
+        # this attempt's streams that got an answer to build on, and that were told "not now"
+        self.served: set[int] = set()
+        self.refused: set[int] = set()
+        #: this attempt: a range came back starting well before the bytes asked for (a
+        #: server answering ranges from byte 0): each new request reads that start again
+        self.no_split = False
         self.wrong_sha256: str | None = None  # a whole file's digest that missed (persisted)
         #: bytes a decoding had written when the disk filled: more room first (persisted)
         self.decode_needs = 0
@@ -164,6 +173,9 @@ class _JobBase:
                     )
                 url = target
                 continue
+            if resp.status_code in _BUSY:
+                with self.lock:
+                    self.refused.add(stream)
             if resp.status_code == 401 and stripped:
                 # it asks for a sign-in where this app does not send the one it has
                 self._drain(resp)

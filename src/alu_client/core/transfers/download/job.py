@@ -105,7 +105,8 @@ class _Job(_StreamJob, _VerifyJob):
         if first is not None:
             self._close(first)
         raise RetryableError(
-            "The file kept changing on the server while it was downloading; trying again later."
+            "The file kept changing on the server while it was downloading; trying again later.",
+            wasted=True,  # every start over threw its bytes away: the queue's back-off grows
         )
 
     # -- fresh start -------------------------------------------------------------------

@@ -54,6 +54,8 @@ _MAX_READ: Final = 1 << 20
 _MIN_SEGMENT: Final = 1 << 20  # smaller segments cost more round trips than they save
 _DRAIN_LIMIT: Final = 64 * 1024  # small error/redirect bodies are read so the connection stays
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+#: "not now" answers: to a stream while others are served, a server refusing extra connections
+_BUSY: Final = frozenset({429, 503})
 _CHECKPOINT_VERSION: Final = 1
 
 # --- internal signals -------------------------------------------------------------------------

@@ -53,9 +53,12 @@ class _StreamJob(_FrontHashJob):
             gen = self.gen
             self.writes_open = True
             self.errors = []
+            self.served, self.refused = set(), set()
+            self.no_split = False
             pending = count
             if first is not None:
                 self.segments[0].owner = 0  # the answer in hand is segment 0's
+                self.served.add(0)
         threads: list[threading.Thread] = []
         hashing = None if single else self._start_front_hasher(gen)
 
@@ -98,8 +101,28 @@ class _StreamJob(_FrontHashJob):
         for t in threads:
             if not t.is_alive():
                 t.join()
+        self._fewer_streams(count)
         self._save()
         self._raise_outcome(errors)
+
+    def _fewer_streams(self, count: int) -> None:
+        """A server that told some of ``count`` streams "not now" (429, 503) while it served
+        others limits connections: this transfer asks for no more than it served, from the
+        next attempt on (kept in the checkpoint), instead of opening ``count`` again and
+        waiting out its Retry-After at every attempt."""
+        with self.lock:
+            working = self.served - self.refused
+            if not self.refused or not working or len(working) >= count:
+                return  # refused all (busy, not a limit) or none: no limit learnt
+            self._cap_streams(len(working))
+            cap = self.max_streams
+        self.ctx.log.info(
+            "download %s: the server refused %d of %d streams; at most %d from now on",
+            redact_url(self.spec.url),
+            len(self.refused),
+            count,
+            cap,
+        )
 
     def _raise_outcome(self, errors: list[BaseException]) -> None:
         real = [e for e in errors if not isinstance(e, _Aborted)]
@@ -109,10 +132,12 @@ class _StreamJob(_FrontHashJob):
                     raise e
         if self.ctx.control.stopped:
             raise Stopped(self.ctx.control.reason)
-        if real:
-            raise real[0]
         with self.lock:
             missing = any(s.end is not None and not s.complete for s in self.segments)
+            unfinished = any(not s.complete for s in self.segments)  # (or of unknown end)
+        if real and (unfinished or not all(isinstance(e, RetryableError) for e in real)):
+            raise real[0]
+        # (a stream that failed left its range to the others: if they fetched it, all is well)
         if missing:  # a stream gave up waiting on a straggler: the next run fetches the rest
             raise RetryableError(MSG_CUT)
 
@@ -184,15 +209,19 @@ class _StreamJob(_FrontHashJob):
                                 "download: stream %d left to its double: %s", index, e
                             )
                             return
-                        if not seg.complete:
+                        refused = isinstance(e, RetryableError) and index in self.refused
+                        if not seg.complete and not refused:
                             seg.failed = True  # left for the next run, not for this one
+                        # else its rest is left to the streams still going (this one stops):
+                        # a server that told it "not now" while it serves them (see _BUSY)
                     raise
                 finally:
-                    with self.lock:
+                    with self.cond:
                         if seg.owner == index:  # the double, if any, carries on alone
                             seg.owner, seg.dup = seg.dup, None
                         elif seg.dup == index:
                             seg.dup = None
+                        self.cond.notify_all()  # a free stream may take what is left
         finally:
             if given is not None:  # an empty file: its answer had nothing to give
                 self._close(given[0])
@@ -223,6 +252,8 @@ class _StreamJob(_FrontHashJob):
             if seg.owner is None and not seg.failed and not seg.complete:
                 seg.owner = index
                 return seg
+        if self.no_split:
+            return None  # a split or a double would read the file's start once more
         victim: _Segment | None = None
         best = 0
         for seg in self.segments:
@@ -331,6 +362,13 @@ class _StreamJob(_FrontHashJob):
                 )
             new_etag = _header(resp, "ETag")
             if self.etag is not None and new_etag is not None and new_etag != self.etag:
+                if not single:
+                    # as for a 200 above, when the server ignores If-Range (S3-compatible
+                    # stores do): replicas that tag the same bytes each their own way would
+                    # start the segments over for ever; one stream, from now on
+                    with self.lock:
+                        self.one_stream = True
+                    raise _StartOver(MSG_CHANGED, no_range=True)
                 raise _StartOver(MSG_CHANGED)
             new_lm = _header(resp, "Last-Modified")
             if self.etag is None and new_lm is not None and new_lm != self.last_modified:
@@ -340,6 +378,10 @@ class _StreamJob(_FrontHashJob):
             body = _body_range(resp, start)  # nothing is written if it is the wrong part
             self._check_total(body.total, resumed=True)
             keep = True
+            with self.lock:
+                self.served.add(index)
+                if start - body.start > self.min_split:
+                    self.no_split = True
             return resp, body
         finally:
             if not keep:
@@ -387,6 +429,9 @@ class _StreamJob(_FrontHashJob):
                     self.hashed_to = pos + keep
                 pos += keep
             self.account(written)  # bytes of the file, once: not a double's or a clipped rest
+            # the rest was read all the same: a bandwidth limit is for what the link carries
+            # (a server answering every range from byte 0 would fill it), progress it is not
+            self.ctx.throttle(len(block) - written)
             with self.lock:
                 self.unsaved += written
                 due = self.unsaved >= every
