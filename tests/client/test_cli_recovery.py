@@ -318,3 +318,77 @@ def test_fetch_keeps_the_saved_limit_unless_told_otherwise(
     assert again.returncode == 0, again.stderr
     assert time.monotonic() - t0 < 20  # 24 MiB left at 500 KB/s would be ~48 s
     assert dest.read_bytes() == payload.read_bytes()
+
+
+def _bytes_done(home: Path, tid: int) -> int:
+    from alu_client.core.store import Store
+
+    db = home / "data" / "library.sqlite3"
+    if not db.exists():
+        return 0
+    s = Store(db)
+    try:
+        row = s.query_one("SELECT bytes_done FROM transfers WHERE id = ?", (tid,))
+        return int(row[0]) if row else 0
+    finally:
+        s.close()
+
+
+def _states(home: Path) -> dict[int, str]:
+    listed = run_alu(home, "queue", "list", "--all", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {int(r["id"]): str(r["state"]) for r in json.loads(listed.stdout)}
+
+
+def test_tus_put_killed_twice_around_a_change_of_the_file_resumes_the_newest_upload(
+    tmp_path: Path,
+) -> None:
+    # killed, the file grew (an export still being written), run again: a new upload, and the
+    # old one canceled. That one was left 'active' by the kill, and the cancel did nothing:
+    # it ran again and failed ("the file changed"), and the next rerun took it for the one to
+    # replace: a third upload from byte 0, the second queued for ever, its server upload kept
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    slow = ("--limit", "200KB", "--chunk-size", "256K")
+    with TinyTus() as server:
+        first = alu(home, "tus-put", server.endpoint, str(path), *slow)
+        kill_when(first, lambda: _bytes_done(home, 1) > 0)
+        with open(path, "ab") as f:
+            f.write(os.urandom(100_000))
+        second = alu(home, "tus-put", server.endpoint, str(path), *slow)
+        kill_when(second, lambda: _bytes_done(home, 2) > 0)
+        assert _states(home) == {1: "canceled", 2: "queued"}
+        posts = server.methods().count("POST")
+        third = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert third.returncode == 0, third.stderr
+        assert server.methods().count("POST") == posts  # transfer 2's upload went on
+        assert _states(home) == {1: "canceled", 2: "done"}
+        assert server.only_upload() == path.read_bytes()  # the first one was DELETEd
+
+
+def test_tus_put_resumes_the_newest_of_two_transfers_of_the_file(tmp_path: Path) -> None:
+    # what an earlier version left after the run above: the replaced transfer failed, the one
+    # that replaced it queued. The rerun is for the newest; the failed one was taken, replaced
+    # by a third, and the second stayed queued for ever
+    from alu_client.core.store import Store
+    from alu_client.core.store.transfers import TransferStore
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(300_000))
+    home = tmp_path / "home"
+    assert run_alu(home, "queue").returncode == 0  # the data folder and its library
+    with TinyTus() as server:
+        store = Store(home / "data" / "library.sqlite3")
+        try:
+            transfers = TransferStore(store)
+            for _ in range(2):
+                transfers.add("upload", str(path), server.endpoint, size=300_000,
+                              options={"metadata": {"filename": path.name}})  # fmt: skip
+            transfers.finish(1, "failed", error="The file changed since the upload started.")
+        finally:
+            store.close()
+        r = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert r.returncode == 0, r.stderr
+        assert _states(home) == {1: "failed", 2: "done"}
+        assert server.methods().count("POST") == 1
