@@ -27,6 +27,7 @@ from alu_client.core.transfers.upload.streaming import _Flight
 from tests.client.test_upload import Ctx, random_file, run_until_done
 from tests.support.faultproxy import FaultProxy
 from tests.support.tinytus import Bends, TinyTus
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -332,3 +333,36 @@ def test_upload_url_resolves_relative_locations_and_refuses_the_rest() -> None:
     assert url(base, " http://other:1080/x ") == "http://other:1080/x"
     for bad in ("ftp://hub.example/x", "http://[::1", "https://hub.example:99999/x", "http:///x"):
         assert url(base, bad) is None, bad
+
+
+def test_an_upload_the_server_keeps_losing_backs_off_as_failures_do(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # a server whose uploads expire before the file is in: each attempt made a new upload,
+    # whose first chunk counted as progress, so the back-off never grew (a POST and a DELETE
+    # about once a second, for ever)
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+    from alu_client.core.transfers.retry import Backoff, RetryPolicy
+
+    bends.lose_at = 256 * KIB
+    path = random_file(tmp_path / "e.mp4", MIB)
+    store = Store(tmp_path / "library.sqlite3")
+    q = TransferQueue(store, policy=RetryPolicy(Backoff(base=0.01, cap=0.05, jitter=0)))
+    tid = q.add_upload(path, server.endpoint, {}, chunk_size=256 * KIB)
+    q.start()
+    try:
+
+        def attempts() -> int:
+            now = q.transfers.get(tid)
+            return now.attempts if now is not None else 0
+
+        wait_until(lambda: attempts() >= 5, 30, what="five attempts")
+        t = q.transfers.get(tid)
+    finally:
+        q.stop()
+        store.close()
+    # the failures in a row without progress: every attempt (the first one's new upload got
+    # further than none, but that upload was lost, and the next one got no further)
+    assert t is not None and t.failures >= 4, (t.attempts, t.failures)
+    assert "lost the upload again" in t.last_error

@@ -99,6 +99,8 @@ class _Live:
         self.control = Control()
         #: this attempt moved the transfer on (see ``TransferContext.advanced``)
         self.advanced = False
+        #: after a loss (``TransferContext.lost``), progress is getting beyond this many bytes
+        self.floor = -1
         self.phase = ""
 
 
@@ -490,7 +492,12 @@ class TransferQueue:
                 live.advanced = True
 
         def advanced() -> None:
-            live.advanced = True
+            if live.done > live.floor:
+                live.advanced = True
+
+        def lost() -> None:
+            live.floor = max(live.floor, live.done)
+            live.advanced = False
 
         def on_progress(done: int, total: int | None) -> None:
             live.done = done
@@ -515,6 +522,7 @@ class TransferQueue:
                 note=lambda msg: self.transfers.note(tid, "note", _words_for(t, msg)),
                 log=log,
                 advanced=advanced,
+                lost=lost,
                 phase=on_phase,
                 rewind=rewind,
             )

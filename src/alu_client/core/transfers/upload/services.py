@@ -276,6 +276,7 @@ class _JobServices:
                 raise Stopped(self.ctx.control.reason)
 
     def lost(self) -> None:
+        self.ctx.lost()  # every time: a later loss in the run sets the queue's mark higher
         with self._sent_lock:
             first = not self.restarted
             self.restarted = True
