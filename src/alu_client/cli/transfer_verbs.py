@@ -103,6 +103,7 @@ def _run_one(
         lock.set_only(queue.only)
         line = ProgressLine(tid)
         queue.add_listener(line)
+        queue.on_note = line.note
         queue.start()
         while not interrupted.is_set():
             t = queue.wait_for(tid, timeout=0.5)

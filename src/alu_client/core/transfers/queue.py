@@ -150,6 +150,10 @@ class TransferQueue:
         #: called with a finished transfer's full result (secrets included), on its worker
         #: thread, just before the transfer is recorded as done
         self.on_result: Callable[[int, dict[str, Any]], None] = lambda _tid, _result: None
+        #: called with a transfer and a note of it as the history keeps it ("The hub had lost
+        #: the partial upload; it started again…"), on the thread that made it, once it is
+        #: kept: the CLI says it as it happens (no alu command shows a transfer's log)
+        self.on_note: Callable[[Transfer, str], None] = lambda _t, _message: None
 
     # --- life -------------------------------------------------------------------------------
 
@@ -447,7 +451,7 @@ class TransferQueue:
                 meter=Meter([], control, lambda _n: None),
                 headers=self.headers_for(t),  # may fail (a keyring): as any other failure
                 tuning=self.tuning,
-                note=lambda msg: self.transfers.note(t.id, "note", _words_for(t, msg)),
+                note=lambda msg: self._note(t, msg),
                 log=log,
             )
             cleanup(t, ctx)
@@ -519,7 +523,7 @@ class TransferQueue:
                 progress=on_progress,
                 headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
                 tuning=self.tuning,
-                note=lambda msg: self.transfers.note(tid, "note", _words_for(t, msg)),
+                note=lambda msg: self._note(t, msg),
                 log=log,
                 advanced=advanced,
                 lost=lost,
@@ -582,6 +586,14 @@ class TransferQueue:
                 self._per_transfer.pop(tid, None)
                 self._changed.add(tid)
                 self._cv.notify_all()
+
+    def _note(self, t: Transfer, message: str) -> None:
+        said = _words_for(t, message)
+        self.transfers.note(t.id, "note", said)
+        try:
+            self.on_note(t, said)
+        except Exception:  # who listens must not fail the transfer
+            log.exception("a note of transfer %d could not be handed over", t.id)
 
     def _discard(self, t: Transfer) -> None:
         """What a canceled transfer leaves behind: a download's partial file."""
