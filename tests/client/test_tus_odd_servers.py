@@ -366,3 +366,33 @@ def test_an_upload_the_server_keeps_losing_backs_off_as_failures_do(
     # further than none, but that upload was lost, and the next one got no further)
     assert t is not None and t.failures >= 4, (t.attempts, t.failures)
     assert "lost the upload again" in t.last_error
+
+
+def test_a_clean_up_here_and_now_is_short_even_when_the_server_never_answers(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # `alu queue cancel` tells the server itself when no engine runs: a server that never
+    # ends its answer must not hold the command
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+
+    path = random_file(tmp_path / "f.mp4", MIB)
+    store = Store(tmp_path / "library.sqlite3")
+    q = TransferQueue(store)
+    try:
+        tid = q.add_upload(path, server.endpoint, {})
+        q.transfers.save_checkpoint(tid, {"url": f"{server.endpoint}0123"})
+        q.transfers.set_state(tid, "canceled", only_from=("queued",))
+        t = q.transfers.get(tid)
+        assert t is not None
+        bends.trickle = frozenset({"DELETE"})
+        t0 = time.monotonic()
+        assert q.clean_up_now(t, 1.0) is False
+        assert time.monotonic() - t0 < 3
+        assert q.transfers.load_checkpoint(tid) != {}  # kept, for another try
+        bends.trickle = frozenset()
+        assert q.clean_up_now(t, 1.0) is True  # 404: the server holds it no longer
+        assert q.transfers.load_checkpoint(tid) == {}
+    finally:
+        q.sessions.close()
+        store.close()

@@ -236,6 +236,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(204, {"Upload-Offset": str(len(up.data))})
 
     def do_DELETE(self) -> None:
+        if self._refused():
+            return
         uid, up = self._upload()
         with self.server.lock:
             self.server.uploads.pop(uid, None)

@@ -16,6 +16,7 @@ job resumes from its checkpoint and from what is on disk or on the server.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import threading
@@ -442,25 +443,56 @@ class TransferQueue:
                 w.start()
 
     def _clean(self, t: Transfer, cleanup: Cleanup) -> None:
-        control = Control()
         try:
-            ctx = TransferContext(
-                control=control,
-                checkpoint=StoreCheckpoint(self.transfers, t.id),
-                sessions=self.sessions,
-                meter=Meter([], control, lambda _n: None),
-                headers=self.headers_for(t),  # may fail (a keyring): as any other failure
-                tuning=self.tuning,
-                note=lambda msg: self._note(t, msg),
-                log=log,
-            )
-            cleanup(t, ctx)
+            cleanup(t, self._cleanup_context(t, Control(), self.tuning))
         except Exception:  # a bug here must not bring it back every 30 s, nor stop the engine
             log.exception("cleaning up after canceled transfer %d failed", t.id)
         finally:
             self.transfers.clear_checkpoint(t.id)
             with self._cv:
                 self._cleaning.discard(t.id)
+
+    def _cleanup_context(self, t: Transfer, control: Control, tuning: Tuning) -> TransferContext:
+        return TransferContext(
+            control=control,
+            checkpoint=StoreCheckpoint(self.transfers, t.id),
+            sessions=self.sessions,
+            meter=Meter([], control, lambda _n: None),
+            headers=self.headers_for(t),  # may fail (a keyring): as any other failure
+            tuning=tuning,
+            note=lambda msg: self._note(t, msg),
+            log=log,
+        )
+
+    def clean_up_now(self, t: Transfer, timeout: float) -> bool:
+        """Clean up after ``t``, canceled while not running, here and now on this thread, in
+        about ``timeout`` seconds at most: for `alu queue cancel` when no engine runs (it
+        holds the engine lock), where no sweep would come (``alu tus-put`` runs its own
+        transfer only, `alu watch run` needs a hub). True when done: the checkpoint goes; else
+        it stays, for another try (this one's, the next engine's sweep)."""
+        cleanup = self.cleanups.get(t.direction)
+        if cleanup is None:
+            return True
+        control = Control()
+        # a stop cuts the request in flight, and the job's next ones stop at once
+        timer = threading.Timer(timeout, control.stop, ("shutdown",))
+        timer.daemon = True
+        timer.start()
+        short = dataclasses.replace(
+            self.tuning,
+            connect_timeout=min(self.tuning.connect_timeout, timeout),
+            stall_timeout=min(self.tuning.stall_timeout, timeout),
+        )
+        try:
+            done = cleanup(t, self._cleanup_context(t, control, short))
+        except Exception:  # best effort: said as not done, never a traceback
+            log.exception("cleaning up after canceled transfer %d failed", t.id)
+            done = False
+        finally:
+            timer.cancel()
+        if done:
+            self.transfers.clear_checkpoint(t.id)
+        return done
 
     def _launch(self, t: Transfer) -> None:
         live = _Live(t.bytes_done, t.size)

@@ -189,19 +189,21 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     try:
         return job.run()
     except Stopped as e:
-        if e.reason == "cancel":
-            job.terminate()
+        if e.reason == "cancel" and not job.terminate():
+            job.storage.clear()  # canceled as it ran: its URLs go with it, dropped or not
         raise
     finally:
         job.close()
 
 
-def terminate(spec: UploadSpec, ctx: TransferContext) -> None:
+def terminate(spec: UploadSpec, ctx: TransferContext) -> bool:
     """Cancel an upload that is not running (paused, waiting, failed): DELETE every upload its
     checkpoint holds, the final one first, then forget them. Best effort, as when a running
-    upload is canceled: a server that cannot be reached keeps the upload until it expires."""
+    upload is canceled: a server that cannot be reached keeps the upload until it expires.
+    True when the server said it dropped every one; else the checkpoint keeps the URLs (for
+    another try: see ``TransferQueue.clean_up_now``)."""
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
-        job.terminate()
+        return job.terminate()
     finally:
         job.close()
