@@ -4,7 +4,9 @@ one engine per data folder."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import io
 import os
 import signal
 import subprocess
@@ -487,3 +489,50 @@ def test_tus_put_to_a_server_that_is_no_hub_speaks_of_the_server(tmp_path: Path)
     assert r.returncode != 0
     assert "The server did not accept this sign-in" in r.stderr, r.stderr
     assert "hub" not in r.stderr.lower(), r.stderr
+
+
+def test_tus_put_says_when_the_server_lost_the_upload_and_it_starts_again(
+    tmp_path: Path,
+) -> None:
+    # the whole file sent again, exit 0 and not a word: the note was in the transfer's log
+    # only, which no alu command shows
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    with TinyTus() as server:
+        _interrupted_put(home, server.endpoint, path)
+        server.forget_all()  # lost (a server's clean-up, a restart): 404
+        r = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.splitlines() == [
+            "clip.mp4: The server had lost the partial upload; it started again from the beginning."
+        ]
+        assert server.only_upload() == path.read_bytes()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_note_on_a_terminal_is_a_line_of_its_own_under_the_progress() -> None:
+    from alu_client.cli.common import ProgressLine
+    from alu_client.core.store.transfers import Transfer
+    from alu_client.core.transfers.queue import Progress
+
+    out = _Terminal()
+    line = ProgressLine(7, out)
+    p = Progress(7, "upload", "active", "clip.mp4", 1000, 5000, 500.0, 8.0, "")
+    line([p])
+    t = Transfer(7, "upload", "active", 2, 1.0, "clip.mp4", "/c", "http://s/", 5000, 1000,
+                 None, None, None, {}, {}, 1, "", None, "", None, 0.0, None, None)  # fmt: skip
+    line.note(t, "The server had lost the partial upload; it started again from the beginning.")
+    line.note(dataclasses.replace(t, id=8), "another transfer's: not this command's")
+    line([p])
+    line.end()
+    shown = out.getvalue().split("\n")
+    assert shown[0].split("\r")[-1].rstrip() == (
+        "clip.mp4: The server had lost the partial upload; it started again from the beginning."
+    )
+    assert shown[1].startswith("\rclip.mp4 ") and "%" in shown[1]  # drawn again below
+    assert shown[2:] == [""] and "another" not in out.getvalue()

@@ -16,7 +16,7 @@ import pytest
 from alu_client.core.services import Services
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_hub.server import RunningHub
-from tests.client.test_cli import run_alu
+from tests.client.test_cli import _interrupted_put, run_alu
 from tests.client.test_crash import alu, kill_when
 from tests.support.tinytus import TinyTus
 from tests.support.waiting import wait_until
@@ -210,9 +210,21 @@ def test_queue_pause_with_an_engine_running_asks_it(
     assert _stored(home) == ("paused", "")
 
 
-def test_queue_cancel_of_an_interrupted_upload_leaves_the_server_side_to_the_engine(
-    tmp_path: Path,
-) -> None:
+def _checkpoint(home: Path, tid: int) -> bool:
+    from alu_client.core.store import Store
+
+    s = Store(home / "data" / "library.sqlite3")
+    try:
+        row = s.query_one("SELECT data FROM transfer_checkpoints WHERE transfer_id = ?", (tid,))
+        return row is not None and json.loads(row[0]) != {}
+    finally:
+        s.close()
+
+
+def test_queue_cancel_of_an_interrupted_upload_tells_the_server_at_once(tmp_path: Path) -> None:
+    # it said "the server is told … when the app or alu watch run next runs here": for a
+    # plain tus server neither ever does (tus-put runs its own transfer, watch run needs a
+    # hub); with no engine running, the cancel holds the data folder and tells the server
     path = tmp_path / "clip.mp4"
     path.write_bytes(os.urandom(2 * 1024 * 1024))
     home = tmp_path / "home"
@@ -220,17 +232,68 @@ def test_queue_cancel_of_an_interrupted_upload_leaves_the_server_side_to_the_eng
         put = alu(home, "tus-put", server.endpoint, str(path), "--limit", "200KB",
                   "--chunk-size", "256K")  # fmt: skip
         kill_when(put, lambda: _row(home)["bytes_done"] != 0 if _has_row(home) else False)
+        assert len(server.uploads) == 1
         canceled = run_alu(home, "queue", "cancel", "1")
         assert canceled.returncode == 0, canceled.stderr
-        assert "canceled 1" in canceled.stdout and "server is told" in canceled.stdout
+        assert canceled.stdout == (
+            "canceled 1 (it had been interrupted); the server dropped what it had received\n"
+        )
         assert _stored(home) == ("canceled", "")
-        from alu_client.core.store import Store
+        assert server.methods().count("DELETE") == 1 and server.uploads == {}
+        assert not _checkpoint(home, 1)  # the upload's URL is gone with it
 
-        s = Store(home / "data" / "library.sqlite3")
-        try:  # what the next engine needs to tell the server to drop the upload
-            assert s.query_one("SELECT 1 FROM transfer_checkpoints WHERE transfer_id = 1")
+
+def test_queue_cancel_that_cannot_reach_the_server_says_so_and_can_be_tried_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    with TinyTus() as server:
+        _interrupted_put(home, server.endpoint, path)
+        server.bends.auth = "Bearer only-the-command-had-it"  # not kept: refused (401)
+        canceled = run_alu(home, "queue", "cancel", "1")
+        assert canceled.returncode == 0, canceled.stderr
+        assert canceled.stdout == (
+            "canceled 1; the server could not be told to drop what it received; run "
+            "alu queue cancel 1 again to try again\n"
+        )
+        assert len(server.uploads) == 1 and _checkpoint(home, 1)
+        server.bends.auth = None
+        again = run_alu(home, "queue", "cancel", "1")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == "1 was canceled already; the server dropped what it had received\n"
+        assert server.uploads == {} and not _checkpoint(home, 1)
+        nothing = run_alu(home, "queue", "cancel", "1")
+        assert nothing.returncode == 1
+        assert "Transfer 1 is canceled: there is nothing to cancel." in nothing.stderr
+
+
+def test_queue_cancel_beside_another_commands_engine_says_who_tells_the_server(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    # an `alu fetch` runs (its engine runs its own transfer only): the canceled upload's
+    # server side is nobody's now, and the line says so
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home, dest = tmp_path / "home", tmp_path / "s.mxf"
+    part = dest.with_name(dest.name + ".part")
+    with TinyTus() as server:
+        _interrupted_put(home, server.endpoint, path)
+        fetch = alu(home, "fetch", f"{file_server.url}/files/source.mxf", str(dest),
+                    "--limit", "2M", "--segments", "1")  # fmt: skip
+        try:
+            wait_until(lambda: part.exists(), 60, what="the fetch under way")
+            canceled = run_alu(home, "queue", "cancel", "1")
         finally:
-            s.close()
+            fetch.kill()
+            fetch.communicate()
+        assert canceled.returncode == 0, canceled.stderr
+        assert canceled.stdout == (
+            "canceled 1; the server keeps what it received until alu queue cancel 1 is run "
+            "again while no other alu runs here\n"
+        )
+        assert len(server.uploads) == 1 and _checkpoint(home, 1)
 
 
 def _has_row(home: Path) -> bool:
@@ -318,3 +381,77 @@ def test_fetch_keeps_the_saved_limit_unless_told_otherwise(
     assert again.returncode == 0, again.stderr
     assert time.monotonic() - t0 < 20  # 24 MiB left at 500 KB/s would be ~48 s
     assert dest.read_bytes() == payload.read_bytes()
+
+
+def _bytes_done(home: Path, tid: int) -> int:
+    from alu_client.core.store import Store
+
+    db = home / "data" / "library.sqlite3"
+    if not db.exists():
+        return 0
+    s = Store(db)
+    try:
+        row = s.query_one("SELECT bytes_done FROM transfers WHERE id = ?", (tid,))
+        return int(row[0]) if row else 0
+    finally:
+        s.close()
+
+
+def _states(home: Path) -> dict[int, str]:
+    listed = run_alu(home, "queue", "list", "--all", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return {int(r["id"]): str(r["state"]) for r in json.loads(listed.stdout)}
+
+
+def test_tus_put_killed_twice_around_a_change_of_the_file_resumes_the_newest_upload(
+    tmp_path: Path,
+) -> None:
+    # killed, the file grew (an export still being written), run again: a new upload, and the
+    # old one canceled. That one was left 'active' by the kill, and the cancel did nothing:
+    # it ran again and failed ("the file changed"), and the next rerun took it for the one to
+    # replace: a third upload from byte 0, the second queued for ever, its server upload kept
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    home = tmp_path / "home"
+    slow = ("--limit", "200KB", "--chunk-size", "256K")
+    with TinyTus() as server:
+        first = alu(home, "tus-put", server.endpoint, str(path), *slow)
+        kill_when(first, lambda: _bytes_done(home, 1) > 0)
+        with open(path, "ab") as f:
+            f.write(os.urandom(100_000))
+        second = alu(home, "tus-put", server.endpoint, str(path), *slow)
+        kill_when(second, lambda: _bytes_done(home, 2) > 0)
+        assert _states(home) == {1: "canceled", 2: "queued"}
+        posts = server.methods().count("POST")
+        third = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert third.returncode == 0, third.stderr
+        assert server.methods().count("POST") == posts  # transfer 2's upload went on
+        assert _states(home) == {1: "canceled", 2: "done"}
+        assert server.only_upload() == path.read_bytes()  # the first one was DELETEd
+
+
+def test_tus_put_resumes_the_newest_of_two_transfers_of_the_file(tmp_path: Path) -> None:
+    # what an earlier version left after the run above: the replaced transfer failed, the one
+    # that replaced it queued. The rerun is for the newest; the failed one was taken, replaced
+    # by a third, and the second stayed queued for ever
+    from alu_client.core.store import Store
+    from alu_client.core.store.transfers import TransferStore
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(300_000))
+    home = tmp_path / "home"
+    assert run_alu(home, "queue").returncode == 0  # the data folder and its library
+    with TinyTus() as server:
+        store = Store(home / "data" / "library.sqlite3")
+        try:
+            transfers = TransferStore(store)
+            for _ in range(2):
+                transfers.add("upload", str(path), server.endpoint, size=300_000,
+                              options={"metadata": {"filename": path.name}})  # fmt: skip
+            transfers.finish(1, "failed", error="The file changed since the upload started.")
+        finally:
+            store.close()
+        r = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert r.returncode == 0, r.stderr
+        assert _states(home) == {1: "failed", 2: "done"}
+        assert server.methods().count("POST") == 1

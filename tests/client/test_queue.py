@@ -301,6 +301,36 @@ def test_the_back_off_grows_with_failures_in_a_row_without_progress(
         assert seen == [0, 1, 1, 1, 2, 3]
 
 
+def test_an_upload_lost_and_made_again_is_progress_only_beyond_where_it_stood(
+    store: Store, tmp_path: Path
+) -> None:
+    # the server lost the upload (404, expired): the job makes it again from byte 0. Its
+    # first confirmed chunks are no progress (they were held before); getting beyond is
+    seen: list[int] = []
+
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        seen.append(t.failures)
+        ctx.progress(2000, 3000)  # the server's offset before the loss was found
+        ctx.lost()
+        ctx.progress(0, 3000)
+        ctx.meter(1000 if len(seen) <= 2 else 2500)
+        ctx.advanced()
+        if len(seen) <= 3:
+            raise RetryableError("The hub lost the upload again; it will try later.")
+        return {"size": 3000}
+
+    q = TransferQueue(store, jobs={"upload": job}, policy=RetryPolicy(Backoff(base=0.01, cap=0.02)))
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"x" * 3000)
+    tid = q.add_upload(src, "http://127.0.0.1:9/files/", {})
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=20).state == "done"
+    finally:
+        q.stop()
+    assert seen == [0, 1, 2, 1]
+
+
 def test_a_rate_that_is_not_one_is_refused_and_changes_nothing(store: Store) -> None:
     # kept, a negative limit killed the transfer's worker (the row stayed "active" for ever)
     # or, as a global limit, the scheduler 30 s later: no transfer ever started again

@@ -30,6 +30,7 @@ from alu_client.core.transfers.upload.streaming import _Flight
 from tests.client.test_upload import Ctx, random_file, run_until_done
 from tests.support.faultproxy import FaultProxy
 from tests.support.tinytus import Bends, TinyTus
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -396,3 +397,66 @@ def test_an_unchanged_file_whose_inode_changed_resumes(
     result = run(spec, c.again().ctx)
     assert server.only_upload() == path.read_bytes()
     assert result.bytes_sent < 34 * MIB
+
+
+def test_an_upload_the_server_keeps_losing_backs_off_as_failures_do(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # a server whose uploads expire before the file is in: each attempt made a new upload,
+    # whose first chunk counted as progress, so the back-off never grew (a POST and a DELETE
+    # about once a second, for ever)
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+    from alu_client.core.transfers.retry import Backoff, RetryPolicy
+
+    bends.lose_at = 256 * KIB
+    path = random_file(tmp_path / "e.mp4", MIB)
+    store = Store(tmp_path / "library.sqlite3")
+    q = TransferQueue(store, policy=RetryPolicy(Backoff(base=0.01, cap=0.05, jitter=0)))
+    tid = q.add_upload(path, server.endpoint, {}, chunk_size=256 * KIB)
+    q.start()
+    try:
+
+        def attempts() -> int:
+            now = q.transfers.get(tid)
+            return now.attempts if now is not None else 0
+
+        wait_until(lambda: attempts() >= 5, 30, what="five attempts")
+        t = q.transfers.get(tid)
+    finally:
+        q.stop()
+        store.close()
+    # the failures in a row without progress: every attempt (the first one's new upload got
+    # further than none, but that upload was lost, and the next one got no further)
+    assert t is not None and t.failures >= 4, (t.attempts, t.failures)
+    assert "lost the upload again" in t.last_error
+
+
+def test_a_clean_up_here_and_now_is_short_even_when_the_server_never_answers(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # `alu queue cancel` tells the server itself when no engine runs: a server that never
+    # ends its answer must not hold the command
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+
+    path = random_file(tmp_path / "f.mp4", MIB)
+    store = Store(tmp_path / "library.sqlite3")
+    q = TransferQueue(store)
+    try:
+        tid = q.add_upload(path, server.endpoint, {})
+        q.transfers.save_checkpoint(tid, {"url": f"{server.endpoint}0123"})
+        q.transfers.set_state(tid, "canceled", only_from=("queued",))
+        t = q.transfers.get(tid)
+        assert t is not None
+        bends.trickle = frozenset({"DELETE"})
+        t0 = time.monotonic()
+        assert q.clean_up_now(t, 1.0) is False
+        assert time.monotonic() - t0 < 3
+        assert q.transfers.load_checkpoint(tid) != {}  # kept, for another try
+        bends.trickle = frozenset()
+        assert q.clean_up_now(t, 1.0) is True  # 404: the server holds it no longer
+        assert q.transfers.load_checkpoint(tid) == {}
+    finally:
+        q.sessions.close()
+        store.close()

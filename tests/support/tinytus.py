@@ -47,6 +47,9 @@ class Bends:
     #: a kept-alive connection idle this long is closed as a request comes on it, unanswered
     #: (the server's idle timer and the request crossing on the way)
     idle_close_s: float | None = None
+    #: an upload holding this many bytes or more is forgotten when the next request for it
+    #: comes (one that expires sooner than the file can be sent)
+    lose_at: int | None = None
 
 
 @dataclass
@@ -139,7 +142,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _upload(self) -> tuple[str, Upload | None]:
         uid = self.path.rstrip("/").rsplit("/", 1)[-1]
-        return uid, self.server.uploads.get(uid)
+        lose_at = self.server.bends.lose_at
+        with self.server.lock:
+            up = self.server.uploads.get(uid)
+            if up is not None and lose_at is not None and len(up.data) >= lose_at:
+                del self.server.uploads[uid]
+                up = None
+        return uid, up
 
     def handle_one_request(self) -> None:
         idle = self.server.bends.idle_close_s
@@ -230,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(204, {"Upload-Offset": str(said)})
 
     def do_DELETE(self) -> None:
+        if self._refused():
+            return
         uid, up = self._upload()
         with self.server.lock:
             self.server.uploads.pop(uid, None)

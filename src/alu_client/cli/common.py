@@ -131,7 +131,9 @@ class ProgressLine:
     """One self-overwriting line on a terminal (speed, ETA). Not on a terminal (a script, a
     log file) there is no progress, only a line when the reason the transfer waits changes
     ("The server could not be reached; trying again."), so that a run that cannot go on
-    does not look hung."""
+    does not look hung. On a terminal or not, a note of the transfer (``note``: "The server
+    had lost the partial upload; it started again from the beginning.") is a line of its own
+    as it happens: a run that sends the whole file again must say why."""
 
     def __init__(self, tid: int, stream: object = sys.stderr) -> None:
         self.tid = tid
@@ -139,8 +141,27 @@ class ProgressLine:
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self.last = ""
         self.last_problem = ""
+        # notes come from the transfer's thread, progress from the queue's
+        self._lock = threading.Lock()
+
+    def note(self, t: Transfer, message: str) -> None:
+        """``TransferQueue.on_note``: said on a line of its own (this transfer's only)."""
+        if t.id != self.tid:
+            return
+        with self._lock:
+            text = f"{t.label}: {message}"
+            if self.enabled and self.last:
+                # over the progress line, which the next progress draws again below
+                text = f"\r{text}".ljust(len(self.last))
+                self.last = ""
+            self.stream.write(text + "\n")  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
 
     def __call__(self, batch: list[Progress]) -> None:
+        with self._lock:
+            self._show(batch)
+
+    def _show(self, batch: list[Progress]) -> None:
         for p in batch:
             if p.id != self.tid:
                 continue

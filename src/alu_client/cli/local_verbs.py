@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..core.library import Query
-from ..core.lockfile import EngineBusy, EngineLock
+from ..core.lockfile import EngineBusy, EngineLock, holder
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import SAVED, Limit, Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore
 from ..core.transfers.download import discard_part
+from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import parse_rate
 from ..core.watch import HotFolders, WatchError
 from .common import CliError, Interrupted, fmt_bytes, open_services, parse_size, print_json
@@ -63,6 +66,7 @@ def _idle_engine_lock(services: Services) -> EngineLock | None:
 def cmd_queue(args: argparse.Namespace) -> int:
     services = open_services()
     lock: EngineLock | None = None
+    cleaner: TransferQueue | None = None
     try:
         transfers = TransferStore(services.store)
         lock = _idle_engine_lock(services)
@@ -103,9 +107,29 @@ def cmd_queue(args: argparse.Namespace) -> int:
             if transfers.get(args.id) is None:
                 raise CliError(f"There is no transfer {args.id}.")
             ids = [args.id]
+
+        def clean_up(t: Transfer) -> bool:
+            nonlocal cleaner
+            try:
+                if cleaner is None:  # not started: its connections and credentials only
+                    cleaner = services.make_queue()
+                return cleaner.clean_up_now(t, CLEAN_UP_WAIT)
+            except Exception as e:  # best effort (a keyring that cannot be opened, say)
+                logging.getLogger(__name__).info("clean-up of %d not done: %s", t.id, e)
+                return False
+
+        who = None if idle else holder(services.paths.engine_lock)
         done = []
         for tid in ids:
-            said = _command(transfers, tid, action, engine_running=not idle)
+            said = _command(
+                transfers,
+                tid,
+                action,
+                engine_running=not idle,
+                # what the engine that holds the data folder runs (unreadable: as before, all)
+                engine_runs=who is None or who.runs(tid),
+                clean_up=clean_up if idle else None,
+            )
             if said:
                 print(said)
                 done.append(tid)
@@ -116,6 +140,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if args.id is None and not done:
             print(f"alu: no transfer to {action.removesuffix('-all')}.")
     finally:
+        if cleaner is not None:
+            cleaner.sessions.close()
         if lock is not None:
             lock.release()
         services.stop()
@@ -154,13 +180,24 @@ def _reorder(transfers: TransferStore, action: str, tid: int | None, value: str 
 
 
 def _command(
-    transfers: TransferStore, tid: int, action: str, *, engine_running: bool = True
+    transfers: TransferStore,
+    tid: int,
+    action: str,
+    *,
+    engine_running: bool = True,
+    engine_runs: bool = True,
+    clean_up: Callable[[Transfer], bool] | None = None,
 ) -> str:
     """Change a transfer's state, or ask the running engine to (it applies it within a
     second): what was done, said in a line; "" when there was nothing to do (a finished
     transfer, say). With no engine running, a transfer left 'active' by one that died is
     changed here and now, as a queued one: a request would wait for an engine, and the next
-    one would be the user's own rerun (which resumes it, and must not then stop)."""
+    one would be the user's own rerun (which resumes it, and must not then stop).
+
+    An upload canceled here leaves what the server received of it: ``clean_up`` (given when
+    no engine runs, this command holding the data folder) tells the server now; else the
+    engine running here does when it runs all transfers (``engine_runs``), or the next
+    one that does. What the line says of it is what happens."""
     stale = () if engine_running else ("active",)
     before = transfers.get(tid)
     interrupted = (
@@ -191,18 +228,69 @@ def _command(
                 discard_part(Path(before.destination), transfers.load_checkpoint(tid))
                 transfers.clear_checkpoint(tid)
                 return f"canceled {tid}{interrupted}; its partial file was removed"
-            if transfers.load_checkpoint(tid):
-                # the checkpoint (the upload's URL) stays: the next engine to run here tells
-                # the server to drop what it received (TransferQueue._sweep_canceled)
-                return (
-                    f"canceled {tid}{interrupted}; the server is told to drop what it "
-                    "received when the app or alu watch run next runs here"
-                )
+            if before is not None and _on_the_server(transfers, tid):
+                said = _server_side(before, engine_runs=engine_runs, clean_up=clean_up)
+                return f"canceled {tid}{interrupted}; {said}"
             return f"canceled {tid}{interrupted}"
         if engine_running and transfers.request(tid, "cancel"):
             return f"asked the running engine to cancel {tid}"
+        if (
+            clean_up is not None
+            and before is not None
+            and before.state == "canceled"
+            and _on_the_server(transfers, tid)
+        ):
+            # canceled earlier, when the server could not be told (or by an older version):
+            # cancel again is how to try once more
+            said = _server_side(before, engine_runs=engine_runs, clean_up=clean_up)
+            return f"{tid} was canceled already; {said}"
         return ""
     return ""
+
+
+#: the longest `alu queue cancel` waits for a server to drop a canceled upload
+CLEAN_UP_WAIT = 10.0
+
+
+def _on_the_server(transfers: TransferStore, tid: int) -> bool:
+    """Upload ``tid``'s checkpoint names uploads made on the server (``upload.storage``)."""
+    checkpoint = transfers.load_checkpoint(tid)
+    return any(checkpoint.get(k) for k in ("url", "final", "parts"))
+
+
+def _server_side(
+    t: Transfer, *, engine_runs: bool, clean_up: Callable[[Transfer], bool] | None
+) -> str:
+    """What becomes of what the server received of canceled upload ``t``, truly said. The
+    checkpoint (the upload's URLs) stays until the server is told; an engine's sweep
+    (``TransferQueue._sweep_canceled``) tells it for those canceled while it was not running
+    them: the app's and `alu watch run`'s, which run every transfer. `alu tus-put`'s engine
+    runs its own only, and `alu watch run` needs a hub: for an upload of `alu tus-put`, that
+    next engine may never come, so no engine running, this command tells the server now."""
+    hub = bool(t.options.get("profile"))  # a hub's transfer: the app or watch run come back
+    if clean_up is not None:
+        if clean_up(t):
+            return "the server dropped what it had received"
+        if hub:
+            return (
+                "the server could not be told to drop what it received; the app or alu watch "
+                "run tries again when it next runs here"
+            )
+        return (
+            "the server could not be told to drop what it received; run "
+            f"alu queue cancel {t.id} again to try again"
+        )
+    if engine_runs:
+        return "the engine running here tells the server to drop what it received"
+    if hub:
+        return (
+            "the server is told to drop what it received when the app or alu watch run next "
+            "runs here"
+        )
+    return (
+        "the server keeps what it received until alu queue cancel "
+        f"{t.id} is run again while no other alu runs here"
+    )
 
 
 # --- library ---------------------------------------------------------------------------------

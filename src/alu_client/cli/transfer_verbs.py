@@ -6,6 +6,7 @@ so an interrupted run resumes when started again."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,8 @@ from .common import (
     parse_size,
     stream_count,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _open_engine() -> tuple[Store, EngineLock]:
@@ -84,6 +87,14 @@ def _run_one(
     old = signal.signal(signal.SIGINT, interrupted.handler)
     old_term = signal.signal(signal.SIGTERM, interrupted.handler)
     try:
+        # This process holds the engine lock: a transfer the store says is 'active' was left
+        # so by an engine that died (kill -9, a crash). Put back in the queue now, as
+        # ``queue.start`` would, and before ``find_or_add`` looks: as 'active' it could not
+        # be canceled there (the cancel of a superseded upload did nothing, and the old one
+        # then ran beside the new one).
+        recovered = queue.transfers.recover_after_crash()
+        if recovered:
+            log.info("%d transfers were left active by an engine that stopped", recovered)
         tid = find_or_add(queue, interrupted)
         # This process holds the engine lock: a pause or cancel still waiting in the row was
         # asked of an engine that died before it took it; the user's own rerun resumes the
@@ -93,6 +104,7 @@ def _run_one(
         lock.set_only(queue.only)
         line = ProgressLine(tid)
         queue.add_listener(line)
+        queue.on_note = line.note
         queue.start()
         while not interrupted.is_set():
             t = queue.wait_for(tid, timeout=0.5)
@@ -114,11 +126,16 @@ def _run_one(
 def _existing(
     queue: TransferQueue, direction: str, source: str, destination: str
 ) -> Transfer | None:
-    """An unfinished transfer of the same thing: running the command again resumes it."""
-    for t in queue.transfers.all(("queued", "active", "paused", "failed"), direction):
-        if t.source == source and t.destination == destination:
-            return t
-    return None
+    """The newest unfinished transfer of the same thing: running the command again resumes
+    it. The newest, because an older one is one a rerun replaced (the file changed: canceled
+    then, or failed when an earlier version of this command could not cancel it); taking an
+    older one first added yet another upload and left the newest queued for ever."""
+    same = [
+        t
+        for t in queue.transfers.all(("queued", "active", "paused", "failed"), direction)
+        if t.source == source and t.destination == destination
+    ]
+    return max(same, key=lambda t: t.id, default=None)
 
 
 def _same_file_signed_again(queue: TransferQueue, url: str, destination: str) -> Transfer | None:

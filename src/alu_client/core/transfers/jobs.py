@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from . import upload
 
 Job = Callable[[Transfer, TransferContext], dict[str, Any]]
-#: what is left to do for a transfer canceled while not running (see ``TransferQueue``)
-Cleanup = Callable[[Transfer, TransferContext], None]
+#: what is left to do for a transfer canceled while not running (see ``TransferQueue``);
+#: True when it is done (the server said it dropped what it held)
+Cleanup = Callable[[Transfer, TransferContext], bool]
 
 _HASH_BLOCK = 1024 * 1024
 
@@ -146,11 +147,11 @@ def _upload_spec(t: Transfer) -> upload.UploadSpec:
     )
 
 
-def upload_cleanup(t: Transfer, ctx: TransferContext) -> None:
+def upload_cleanup(t: Transfer, ctx: TransferContext) -> bool:
     """A canceled upload that was not running: the server is told to drop what it holds."""
     from . import upload
 
-    upload.terminate(_upload_spec(t), ctx)
+    return upload.terminate(_upload_spec(t), ctx)
 
 
 def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ job resumes from its checkpoint and from what is on disk or on the server.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import threading
@@ -107,6 +108,8 @@ class _Live:
         self.control = Control()
         #: this attempt moved the transfer on (see ``TransferContext.advanced``)
         self.advanced = False
+        #: after a loss (``TransferContext.lost``), progress is getting beyond this many bytes
+        self.floor = -1
         self.phase = ""
 
 
@@ -156,6 +159,10 @@ class TransferQueue:
         #: called with a finished transfer's full result (secrets included), on its worker
         #: thread, just before the transfer is recorded as done
         self.on_result: Callable[[int, dict[str, Any]], None] = lambda _tid, _result: None
+        #: called with a transfer and a note of it as the history keeps it ("The hub had lost
+        #: the partial upload; it started again…"), on the thread that made it, once it is
+        #: kept: the CLI says it as it happens (no alu command shows a transfer's log)
+        self.on_note: Callable[[Transfer, str], None] = lambda _t, _message: None
 
     # --- life -------------------------------------------------------------------------------
 
@@ -447,25 +454,56 @@ class TransferQueue:
                 w.start()
 
     def _clean(self, t: Transfer, cleanup: Cleanup) -> None:
-        control = Control()
         try:
-            ctx = TransferContext(
-                control=control,
-                checkpoint=StoreCheckpoint(self.transfers, t.id),
-                sessions=self.sessions,
-                meter=Meter([], control, lambda _n: None),
-                headers=self.headers_for(t),  # may fail (a keyring): as any other failure
-                tuning=self.tuning,
-                note=lambda msg: self.transfers.note(t.id, "note", _words_for(t, msg)),
-                log=log,
-            )
-            cleanup(t, ctx)
+            cleanup(t, self._cleanup_context(t, Control(), self.tuning))
         except Exception:  # a bug here must not bring it back every 30 s, nor stop the engine
             log.exception("cleaning up after canceled transfer %d failed", t.id)
         finally:
             self.transfers.clear_checkpoint(t.id)
             with self._cv:
                 self._cleaning.discard(t.id)
+
+    def _cleanup_context(self, t: Transfer, control: Control, tuning: Tuning) -> TransferContext:
+        return TransferContext(
+            control=control,
+            checkpoint=StoreCheckpoint(self.transfers, t.id),
+            sessions=self.sessions,
+            meter=Meter([], control, lambda _n: None),
+            headers=self.headers_for(t),  # may fail (a keyring): as any other failure
+            tuning=tuning,
+            note=lambda msg: self._note(t, msg),
+            log=log,
+        )
+
+    def clean_up_now(self, t: Transfer, timeout: float) -> bool:
+        """Clean up after ``t``, canceled while not running, here and now on this thread, in
+        about ``timeout`` seconds at most: for `alu queue cancel` when no engine runs (it
+        holds the engine lock), where no sweep would come (``alu tus-put`` runs its own
+        transfer only, `alu watch run` needs a hub). True when done: the checkpoint goes; else
+        it stays, for another try (this one's, the next engine's sweep)."""
+        cleanup = self.cleanups.get(t.direction)
+        if cleanup is None:
+            return True
+        control = Control()
+        # a stop cuts the request in flight, and the job's next ones stop at once
+        timer = threading.Timer(timeout, control.stop, ("shutdown",))
+        timer.daemon = True
+        timer.start()
+        short = dataclasses.replace(
+            self.tuning,
+            connect_timeout=min(self.tuning.connect_timeout, timeout),
+            stall_timeout=min(self.tuning.stall_timeout, timeout),
+        )
+        try:
+            done = cleanup(t, self._cleanup_context(t, control, short))
+        except Exception:  # best effort: said as not done, never a traceback
+            log.exception("cleaning up after canceled transfer %d failed", t.id)
+            done = False
+        finally:
+            timer.cancel()
+        if done:
+            self.transfers.clear_checkpoint(t.id)
+        return done
 
     def _launch(self, t: Transfer) -> None:
         live = _Live(t.bytes_done, t.size)
@@ -501,7 +539,12 @@ class TransferQueue:
                 live.advanced = True
 
         def advanced() -> None:
-            live.advanced = True
+            if live.done > live.floor:
+                live.advanced = True
+
+        def lost() -> None:
+            live.floor = max(live.floor, live.done)
+            live.advanced = False
 
         def on_progress(done: int, total: int | None) -> None:
             live.done = done
@@ -524,9 +567,10 @@ class TransferQueue:
                 progress=on_progress,
                 headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
                 tuning=self.tuning,
-                note=lambda msg: self.transfers.note(tid, "note", _words_for(t, msg)),
+                note=lambda msg: self._note(t, msg),
                 log=log,
                 advanced=advanced,
+                lost=lost,
                 phase=on_phase,
                 rewind=rewind,
             )
@@ -588,6 +632,14 @@ class TransferQueue:
                 self._per_transfer.pop(tid, None)
                 self._changed.add(tid)
                 self._cv.notify_all()
+
+    def _note(self, t: Transfer, message: str) -> None:
+        said = _words_for(t, message)
+        self.transfers.note(t.id, "note", said)
+        try:
+            self.on_note(t, said)
+        except Exception:  # who listens must not fail the transfer
+            log.exception("a note of transfer %d could not be handed over", t.id)
 
     def _discard(self, t: Transfer) -> None:
         """What a canceled transfer leaves behind: a download's partial file."""

@@ -60,7 +60,8 @@ Errors (in one run)
     1 s) and retry, ``LOCKED_TRIES`` times. 460: send the chunk again, ``CHECKSUM_TRIES`` times.
     413 on PATCH: halve the chunk (not below ``tuning.min_upload_chunk``). 404/410 on HEAD or
     PATCH, a 403 without ``Upload-Offset`` on HEAD (tus 1.0 allows it for an upload not held),
-    or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted. An
+    or a passed ``Upload-Expires``: a new upload from offset 0 (once per run), noted, and no
+    progress (``ctx.lost``: a server that keeps losing it backs off as for failures). An
     OPTIONS answered anything but 2xx or 401 (a gateway's 403 included): plain tus 1.0 core +
     creation. 401/403, a file larger than ``Tus-Max-Size``, a deleted or changed source file
     (checked before each chunk and after the last): ``PermanentError`` in plain words (a
@@ -188,19 +189,21 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     try:
         return job.run()
     except Stopped as e:
-        if e.reason == "cancel":
-            job.terminate()
+        if e.reason == "cancel" and not job.terminate():
+            job.storage.clear()  # canceled as it ran: its URLs go with it, dropped or not
         raise
     finally:
         job.close()
 
 
-def terminate(spec: UploadSpec, ctx: TransferContext) -> None:
+def terminate(spec: UploadSpec, ctx: TransferContext) -> bool:
     """Cancel an upload that is not running (paused, waiting, failed): DELETE every upload its
     checkpoint holds, the final one first, then forget them. Best effort, as when a running
-    upload is canceled: a server that cannot be reached keeps the upload until it expires."""
+    upload is canceled: a server that cannot be reached keeps the upload until it expires.
+    True when the server said it dropped every one; else the checkpoint keeps the URLs (for
+    another try: see ``TransferQueue.clean_up_now``)."""
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
-        job.terminate()
+        return job.terminate()
     finally:
         job.close()

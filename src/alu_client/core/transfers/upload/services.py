@@ -278,6 +278,7 @@ class _JobServices:
                 raise Stopped(self.ctx.control.reason)
 
     def lost(self) -> None:
+        self.ctx.lost()  # every time: a later loss in the run sets the queue's mark higher
         with self._sent_lock:
             first = not self.restarted
             self.restarted = True
@@ -332,22 +333,32 @@ class _JobServices:
     def stopping(self) -> bool:
         return self.ctx.control.stopped or self._aborted.is_set()
 
-    def terminate(self) -> None:
-        """Cancel: DELETE what the server holds, and forget it."""
-        self._terminate(self.storage.urls())
-        self.storage.clear()
+    def terminate(self) -> bool:
+        """Cancel: DELETE what the server holds, and forget it. True when the server dropped
+        every upload (or no longer held it); else the URLs stay, for another try (the queue
+        drops the checkpoint when it gives up on it)."""
+        dropped = self._terminate(self.storage.urls())
+        if dropped:
+            self.storage.clear()
+        return dropped
 
     # internals
 
-    def _terminate(self, urls: list[str]) -> None:
+    def _terminate(self, urls: list[str]) -> bool:
+        """DELETE ``urls``, best effort; True when the server answered that each is gone (a
+        2xx, or 404/410: it held it no longer)."""
+        dropped = True
         for url in urls:
             try:
                 r = self._delete(url)
                 if self.refused_method(r, "DELETE"):
                     r = self._delete(url)
                 self.log.info("upload %s: terminated (HTTP %d)", self.name, r.status_code)
+                dropped = dropped and (r.ok or r.status_code in (404, 410))
             except (requests.RequestException, _Resume, Stopped) as e:
                 self.log.info("upload %s: could not terminate (%s)", self.name, type(e).__name__)
+                dropped = False
+        return dropped
 
     def _delete(self, url: str) -> requests.Response:
         headers = self.tus_headers(url)
