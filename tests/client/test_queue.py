@@ -4,6 +4,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 from __future__ import annotations
 
 import os
+import sqlite3
 import random
 import subprocess
 import sys
@@ -603,6 +604,21 @@ def test_store_refuses_a_newer_library(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(SchemaTooNew, match="newer ALU Desk"):
         Store(tmp_path / "lib.sqlite3")
+
+
+def test_a_newer_library_refused_is_left_exactly_as_it_was(tmp_path: Path) -> None:
+    # "refused rather than risked": the refusal came after the switch to WAL, which rewrote
+    # the file's header and left -wal and -shm files beside it
+    path = tmp_path / "lib.sqlite3"
+    with sqlite3.connect(path) as c:  # a rollback-journal file, as another version may write
+        c.execute("CREATE TABLE later (x)")
+        c.execute("PRAGMA user_version = 99")
+    c.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNew, match="newer ALU Desk"):
+        Store(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.sqlite3"]
 
 
 def test_weekly_schedule_sets_the_limits_and_manual_limits_return_without_it(store: Store) -> None:

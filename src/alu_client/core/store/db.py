@@ -39,6 +39,13 @@ class Store:
         self._after_commit: list[Callable[[], object]] = []
         with self._lock:
             self._conn.execute("PRAGMA busy_timeout=30000")
+            try:
+                # before anything is changed: a newer ALU Desk's file is left exactly as it
+                # is (switching it to WAL rewrote its header and made -wal/-shm files)
+                self._refuse_newer()
+            except BaseException:
+                self._conn.close()
+                raise
             self._set_wal()
             # FULL: a committed transfer end survives a power cut, not only a crash.
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -67,14 +74,18 @@ class Store:
         with self._lock:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
-        current = self.version
-        newest = len(MIGRATIONS)
+    def _refuse_newer(self) -> None:
+        current, newest = self.version, len(MIGRATIONS)
         if current > newest:
             raise SchemaTooNew(
                 f"This library was written by a newer ALU Desk (schema {current}, this one knows "
                 f"{newest}). Update ALU Desk to open it."
             )
+
+    def _migrate(self) -> None:
+        self._refuse_newer()
+        current = self.version
+        newest = len(MIGRATIONS)
         if current == newest:
             return
         if current > 0 and self.path is not None:
