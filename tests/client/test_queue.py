@@ -4,8 +4,8 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 from __future__ import annotations
 
 import os
-import sqlite3
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
