@@ -686,3 +686,73 @@ def test_commands_from_another_process_reach_the_running_engine(
     finally:
         q.stop()
         other.close()
+
+
+def _state(q: TransferQueue, tid: int) -> str:
+    t = q.transfers.get(tid)
+    return t.state if t is not None else "gone"
+
+
+class _FullStore:
+    """``TransferStore.finish`` failing as SQLite does on a full disk, ``times`` times."""
+
+    def __init__(self, transfers: TransferStore, times: int) -> None:
+        self.real, self.left, self.calls = transfers.finish, times, 0
+        transfers.finish = self  # type: ignore[method-assign]
+
+    def __call__(self, tid: int, state: str, **fields: Any) -> None:
+        self.calls += 1
+        if self.left > 0:
+            self.left -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        self.real(tid, state, **fields)
+
+
+@pytest.mark.parametrize("how", ["done", "retry", "pause while it cannot be written"])
+def test_an_end_the_store_could_not_write_is_written_once_it_can(store: Store, how: str) -> None:
+    # the worker died on the error ("Exception in thread download-1"), the transfer stayed
+    # "active" for good with no worker, and pause and cancel were accepted and never done
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    if how != "done":
+        jobs.fail_plan[tid] = [RetryableError("The server could not be reached; trying again.")]
+    full = _FullStore(q.transfers, times=2)
+    q.start()
+    try:
+        if how.startswith("pause"):
+            wait_until(lambda: full.calls >= 1, timeout=10)
+            q.pause(tid)
+            wait_until(lambda: _state(q, tid) == "paused", timeout=15)
+            assert full.calls == 3 and tid not in q._live
+            return
+        assert q.wait_for(tid, timeout=30).state == "done"
+        assert full.calls >= 3
+    finally:
+        q.stop()
+
+
+def test_progress_and_requests_from_other_processes_go_on_after_the_store_failed(
+    store: Store,
+) -> None:
+    # the progress thread died with the first failed write: no more progress, and a pause
+    # asked by `alu queue pause` in another process was acknowledged and never done
+    jobs = FakeJobs(blocks=400, block_time=0.02)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    real, failed = q.transfers.set_progress, []
+
+    def full(updates: dict[int, tuple[int, int | None]]) -> None:
+        if len(failed) < 2:
+            failed.append(1)
+            raise sqlite3.OperationalError("database or disk is full")
+        real(updates)
+
+    q.transfers.set_progress = full  # type: ignore[method-assign]
+    q.start()
+    try:
+        wait_until(lambda: len(failed) == 2, timeout=10)
+        assert q.transfers.request(tid, "pause")  # as `alu queue pause` does
+        wait_until(lambda: _state(q, tid) == "paused", timeout=10)
+    finally:
+        q.stop()

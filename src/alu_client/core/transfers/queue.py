@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -579,8 +580,8 @@ class TransferQueue:
             state = _STOP_STATES.get(s.reason, "paused")
             if state == "canceled":
                 self._discard(t)
-            self.transfers.finish(
-                tid, state, bytes_done=live.done, size=live.size, pause_reason=s.reason
+            self._finish(
+                t, live, state, bytes_done=live.done, size=live.size, pause_reason=s.reason
             )
         except BaseException as e:  # every failure is recorded; none kills the engine
             # the back-off grows with the failures in a row without progress, not with all the
@@ -592,8 +593,9 @@ class TransferQueue:
             message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
             if decision.state == "failed":
                 log.info("transfer %d failed: %s", tid, message)
-                self.transfers.finish(
-                    tid,
+                self._finish(
+                    t,
+                    live,
                     "failed",
                     error=message,
                     bytes_done=live.done,
@@ -602,8 +604,9 @@ class TransferQueue:
                 )
             else:
                 log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
-                self.transfers.finish(
-                    tid,
+                self._finish(
+                    t,
+                    live,
                     "queued",
                     error=message,
                     next_attempt_at=time.time() + decision.delay,
@@ -624,7 +627,7 @@ class TransferQueue:
             except Exception:
                 log.exception("the result of transfer %d could not be handed over", tid)
             # (the checkpoint goes in the same transaction: ``TransferStore.finish``)
-            self.transfers.finish(tid, "done", bytes_done=size, size=size, result=kept)
+            self._finish(t, live, "done", bytes_done=size, size=size, result=kept)
         finally:
             with self._cv:
                 self._live.pop(tid, None)
@@ -632,6 +635,43 @@ class TransferQueue:
                 self._per_transfer.pop(tid, None)
                 self._changed.add(tid)
                 self._cv.notify_all()
+
+    def _finish(self, t: Transfer, live: _Live, state: str, **fields: Any) -> None:
+        """``TransferStore.finish``, until it is written. A store that could not be written
+        (the data folder's disk full, an I/O error) killed the worker and left the transfer
+        "active" for good: pause and cancel were accepted and never done, and space coming
+        back changed nothing. The end is written again, waiting longer each time (up to 30 s);
+        a pause or cancel asked meanwhile is what is written then (a done transfer stays done).
+        At shutdown it is left "active", for the next start to take back
+        (``recover_after_crash``)."""
+        wait = 1.0
+        while True:
+            try:
+                self.transfers.finish(t.id, state, **fields)
+                return
+            except sqlite3.Error as e:
+                log.warning(
+                    "transfer %d: its end could not be recorded (%s); trying again in %.0f s",
+                    t.id,
+                    e,
+                    wait,
+                )
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if self._stopping:
+                    return
+                time.sleep(0.2)
+            wait = min(wait * 2, 30.0)
+            reason = live.control.reason if live.control.stopped else ""
+            if state != "done" and reason in ("pause", "cancel") and state != _STOP_STATES[reason]:
+                state = _STOP_STATES[reason]
+                if state == "canceled":
+                    self._discard(t)
+                fields = {
+                    "bytes_done": fields.get("bytes_done"),
+                    "size": fields.get("size"),
+                    "pause_reason": reason,
+                }
 
     def _note(self, t: Transfer, message: str) -> None:
         said = _words_for(t, message)
@@ -666,6 +706,7 @@ class TransferQueue:
 
     def _progress_loop(self) -> None:
         last_flush = time.monotonic()
+        failing = False
         while True:
             with self._cv:
                 self._cv.wait(self.progress_interval)
@@ -679,20 +720,30 @@ class TransferQueue:
                     live.last_done, live.last_at = live.done, now
                     self._changed.add(tid)
                 changed, self._changed = self._changed, set()
-            if now - last_flush >= 1.0:
-                self._flush_progress()
-                last_flush = now
-            if changed and self._listeners:
-                batch = [
-                    self._progress_of(t)
-                    for tid in sorted(changed)
-                    if (t := self.transfers.get(tid))
-                ]
-                for cb in list(self._listeners):
-                    try:
-                        cb(batch)
-                    except Exception:
-                        log.exception("a progress listener failed")
+            try:
+                if now - last_flush >= 1.0:
+                    last_flush = now
+                    self._flush_progress()
+                if changed and self._listeners:
+                    batch = [
+                        self._progress_of(t)
+                        for tid in sorted(changed)
+                        if (t := self.transfers.get(tid))
+                    ]
+                    for cb in list(self._listeners):
+                        try:
+                            cb(batch)
+                        except Exception:
+                            log.exception("a progress listener failed")
+                if failing:
+                    log.info("the library can be written again")
+                    failing = False
+            except sqlite3.Error as e:
+                # the data folder's disk full: this thread died with it, and with it progress
+                # and the pause/cancel asked from other processes; said once, tried each second
+                if not failing:
+                    log.warning("progress cannot be saved in the library (%s); trying again", e)
+                    failing = True
             if exiting:
                 return
 

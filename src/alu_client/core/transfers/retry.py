@@ -12,6 +12,7 @@ import math
 import random
 import re
 import socket
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -162,9 +163,18 @@ def _is_network(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in NETWORK_ERRNOS
 
 
+#: SQLite's "database or disk is full" (the data folder's disk: the store cannot be written)
+_SQLITE_FULL = 13
+
+
 def _is_disk_full(error: BaseException) -> bool:
-    return isinstance(error, DiskFullError) or (
-        isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS
+    return (
+        isinstance(error, DiskFullError)
+        or (isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS)
+        or (
+            isinstance(error, sqlite3.Error)
+            and getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL
+        )
     )
 
 
