@@ -207,3 +207,26 @@ def test_a_signed_link_issued_again_resumes_the_same_download(tmp_path: Path) ->
     assert r.returncode == 0, r.stderr
     assert dest.read_bytes() == _Signed.body
     assert _Signed.ranges and _Signed.ranges[0].startswith("bytes=1048576-"), _Signed.ranges
+
+
+def test_a_fetch_that_ended_before_it_could_say_so_ends_when_run_again(tmp_path: Path) -> None:
+    # killed after the end was recorded and before it printed it, the rerun said "exists
+    # already; nothing was downloaded" (exit 1) for ever: a script's `until alu fetch` never
+    # ended. A rerun finds the recorded download's own file and ends as it would have.
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Static)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4?sig=1"
+    dest, home = tmp_path / "clip.mp4", tmp_path / "home"
+    try:
+        first = run_alu(home, "fetch", url, str(dest))
+        assert first.returncode == 0, first.stderr
+        again = run_alu(home, "fetch", url.replace("sig=1", "sig=2"), str(dest))
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == first.stdout
+        dest.write_bytes(b"someone else's")  # not the recorded file: still refused
+        other = run_alu(home, "fetch", url, str(dest))
+        assert other.returncode == 1 and "exists already" in other.stderr, other.stderr
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -152,6 +152,31 @@ def _same_file_signed_again(queue: TransferQueue, url: str, destination: str) ->
     return None
 
 
+def _done_before(queue: TransferQueue, url: str, dest: Path, sha: str | None) -> Transfer | None:
+    """The download of ``url`` to ``dest`` that an earlier run finished, when ``dest`` is still
+    its file (the size and sha256 it recorded; ``sha``, if given, too): a run killed after the
+    end was recorded, before it printed it, is not "exists already" for the rerun (a script's
+    `until alu fetch …` never ended)."""
+    where = urlsplit(url)._replace(query="", fragment="")
+    newest_first = sorted(queue.transfers.all(("done",), "download"), key=lambda t: -t.id)
+    for t in newest_first:
+        recorded = str(t.result.get("sha256") or "")
+        if (
+            t.destination != str(dest)
+            or urlsplit(t.source)._replace(query="", fragment="") != where
+            or not recorded
+            or (sha is not None and sha != recorded)
+        ):
+            continue
+        try:
+            if dest.stat().st_size != t.result.get("size") or file_sha256(dest) != recorded:
+                return None
+        except OSError:
+            return None
+        return t
+    return None
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     if urlsplit(args.url).scheme not in ("http", "https"):
         raise CliError("fetch takes an http:// or https:// URL", 2)
@@ -181,6 +206,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             queue.resume(t.id)
             return t.id
         if dest.exists():
+            if (done := _done_before(queue, url, dest, sha)) is not None:
+                return done.id  # ended in a run killed before it could say so
             raise CliError(f"{dest} exists already; nothing was downloaded.")
         return queue.add_download(url, dest, sha256=sha, segments=args.segments, label=dest.name)
 
