@@ -138,16 +138,18 @@ def _existing(
     return max(same, key=lambda t: t.id, default=None)
 
 
+def _without_query(url: str) -> str:
+    """``url`` but its query and fragment: a signed link's address, whatever its signature."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def _same_file_signed_again(queue: TransferQueue, url: str, destination: str) -> Transfer | None:
     """An unfinished download to ``destination`` from the same address but for its query: a
     signed link (S3, a CDN) is issued again with a new signature, and the part file its first
     run made is this one's (it was refused as "not made by this download")."""
-    where = urlsplit(url)._replace(query="", fragment="")
+    where = _without_query(url)
     for t in queue.transfers.all(("queued", "active", "paused", "failed"), "download"):
-        if (
-            t.destination == destination
-            and urlsplit(t.source)._replace(query="", fragment="") == where
-        ):
+        if t.destination == destination and _without_query(t.source) == where:
             return t
     return None
 
@@ -157,13 +159,13 @@ def _done_before(queue: TransferQueue, url: str, dest: Path, sha: str | None) ->
     its file (the size and sha256 it recorded; ``sha``, if given, too): a run killed after the
     end was recorded, before it printed it, is not "exists already" for the rerun (a script's
     `until alu fetch …` never ended)."""
-    where = urlsplit(url)._replace(query="", fragment="")
+    where = _without_query(url)
     newest_first = sorted(queue.transfers.all(("done",), "download"), key=lambda t: -t.id)
     for t in newest_first:
         recorded = str(t.result.get("sha256") or "")
         if (
             t.destination != str(dest)
-            or urlsplit(t.source)._replace(query="", fragment="") != where
+            or _without_query(t.source) != where
             or not recorded
             or (sha is not None and sha != recorded)
         ):

@@ -3,13 +3,13 @@ HEAD after the last byte."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ...http import is_number
+from ...uploads import file_sha256
 from ..base import PermanentError, RetryableError, redact_url
 from .checksums import fastest_checksum
 from .parallel import _PartsJob
@@ -23,7 +23,7 @@ from .protocol import (
     _retry_after,
     _too_large,
 )
-from .spec import MAX_BLOCK, MIN_PART, TUS_VERSION, UploadResult
+from .spec import MIN_PART, TUS_VERSION, UploadResult
 from .storage import _fingerprint
 from .uploader import _TusUpload
 
@@ -157,15 +157,11 @@ class _Job(_PartsJob):
         expected = (self.spec.metadata.get("sha256") or "").strip().lower()
         if not expected:
             return
-        h = hashlib.sha256()
         try:
-            with open(self.path, "rb") as f:
-                while block := f.read(MAX_BLOCK):
-                    self.ctx.control.check()
-                    h.update(block)
+            digest = file_sha256(self.path, progress=lambda _n: self.ctx.control.check())
         except FileNotFoundError:
             self._gone()
-        if h.hexdigest() != expected:
+        if digest != expected:
             self._changed()
 
     def _upload_single(self) -> str:
