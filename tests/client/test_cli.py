@@ -537,3 +537,36 @@ def test_a_note_on_a_terminal_is_a_line_of_its_own_under_the_progress() -> None:
     )
     assert shown[1].startswith("\rclip.mp4 ") and "%" in shown[1]  # drawn again below
     assert shown[2:] == [""] and "another" not in out.getvalue()
+
+
+def test_get_and_put_say_their_transfers_notes(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # `alu get` and `alu put` run their transfer through ``wait_for_transfer``: a note of the
+    # engine ("The hub had lost the partial upload; …") went to the transfer's log only, and
+    # the command sent the whole file again without a word (tus-put and fetch said it)
+    from alu_client.cli import common
+    from alu_client.core.store.transfers import Transfer
+
+    t = Transfer(7, "upload", "active", 2, 1.0, "clip.mp4", "/c", "http://s/", 5000, 1000,
+                 None, None, None, {}, {}, 1, "", None, "", None, 0.0, None, None)  # fmt: skip
+    said = "The hub had lost the partial upload; it started again from the beginning."
+
+    class Engine:
+        def __init__(self) -> None:
+            self.on_note = lambda _t, _m: None
+
+        def add_listener(self, _cb: object) -> None:
+            pass
+
+        def resume(self, _tid: int) -> None:
+            pass
+
+        def wait_for(self, tid: int, timeout: float) -> Transfer:
+            self.on_note(t, said)  # as the engine's thread would, mid-transfer
+            return dataclasses.replace(t, state="failed")
+
+    monkeypatch.setattr(common, "_engine_for", lambda *_a: Engine())
+    ended = common.wait_for_transfer(object(), 7)  # type: ignore[arg-type]
+    assert ended.state == "failed"
+    assert f"clip.mp4: {said}" in capfd.readouterr().err.splitlines()

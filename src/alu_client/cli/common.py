@@ -135,9 +135,9 @@ class ProgressLine:
     had lost the partial upload; it started again from the beginning.") is a line of its own
     as it happens: a run that sends the whole file again must say why."""
 
-    def __init__(self, tid: int, stream: object = sys.stderr) -> None:
+    def __init__(self, tid: int, stream: object = None) -> None:
         self.tid = tid
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr  # the one of the moment
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self.last = ""
         self.last_problem = ""
@@ -260,6 +260,7 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
             return queue  # it ended on the other engine
         if line is not None:
             queue.add_listener(line)
+            queue.on_note = line.note  # "The hub had lost the partial upload; …" is said
         queue.resume(tid)
         t = queue.wait_for(tid, timeout=0)
         while not interrupted.is_set():
