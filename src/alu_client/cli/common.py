@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import TextIO
 
 from ..core.credentials import Secrets, SecretsError, open_secrets
 from ..core.http import split_userinfo
@@ -135,9 +136,9 @@ class ProgressLine:
     had lost the partial upload; it started again from the beginning.") is a line of its own
     as it happens: a run that sends the whole file again must say why."""
 
-    def __init__(self, tid: int, stream: object = None) -> None:
+    def __init__(self, tid: int, stream: TextIO | None = None) -> None:
         self.tid = tid
-        self.stream = stream if stream is not None else sys.stderr  # the one of the moment
+        self.stream: TextIO = stream if stream is not None else sys.stderr  # the one of now
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self.last = ""
         self.last_problem = ""
@@ -154,8 +155,8 @@ class ProgressLine:
                 # over the progress line, which the next progress draws again below
                 text = f"\r{text}".ljust(len(self.last))
                 self.last = ""
-            self.stream.write(text + "\n")  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def __call__(self, batch: list[Progress]) -> None:
         with self._lock:
@@ -168,8 +169,8 @@ class ProgressLine:
             if not self.enabled:
                 if p.state == "queued" and p.last_error and p.last_error != self.last_problem:
                     self.last_problem = p.last_error
-                    self.stream.write(f"{p.label}: {p.last_error}\n")  # type: ignore[attr-defined]
-                    self.stream.flush()  # type: ignore[attr-defined]
+                    self.stream.write(f"{p.label}: {p.last_error}\n")
+                    self.stream.flush()
                 continue
             pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
             eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
@@ -181,13 +182,13 @@ class ProgressLine:
                 state = f"{fmt_bytes(p.speed)}/s ETA {eta}"
             waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
             line = f"\r{p.label[:40]:<40} {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
-            self.stream.write(line[:160].ljust(len(self.last)))  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
+            self.stream.write(line[:160].ljust(len(self.last)))
+            self.stream.flush()
             self.last = line
 
     def end(self) -> None:
         if self.enabled and self.last:
-            self.stream.write("\n")  # type: ignore[attr-defined]
+            self.stream.write("\n")
 
 
 def print_json(data: object) -> None:
