@@ -295,6 +295,10 @@
         <translation>كان المركز قد فقد الإرسال الجزئي؛ فبدأ من جديد من البداية.</translation>
     </message>
     <message>
+        <source>The partial upload had expired at the hub; it started again from the beginning.</source>
+        <translation>كان الإرسال الجزئي قد انتهت صلاحيته لدى المركز؛ فبدأ من جديد من البداية.</translation>
+    </message>
+    <message>
         <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
         <translation>انقطع الاتصال بينما كان المركز يجمع أجزاء الملف، ولم يتمكن هذا الحاسوب من معرفة ما آل إليه؛ راجع الموجز قبل إضافة الملف من جديد.</translation>
     </message>

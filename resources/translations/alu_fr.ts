@@ -295,6 +295,10 @@
         <translation>Le hub avait perdu l’envoi partiel ; il a recommencé depuis le début.</translation>
     </message>
     <message>
+        <source>The partial upload had expired at the hub; it started again from the beginning.</source>
+        <translation>L’envoi partiel avait expiré sur le hub ; il a recommencé depuis le début.</translation>
+    </message>
+    <message>
         <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
         <translation>La connexion a été perdue au moment où le hub assemblait les parties du fichier, et cet ordinateur n’a pas pu savoir ce qu’il en est advenu ; consultez le fil avant d’ajouter le fichier de nouveau.</translation>
     </message>

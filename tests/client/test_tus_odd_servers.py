@@ -22,7 +22,13 @@ import requests
 from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE, TransferAdapter, on_connection
 from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
 from alu_client.core.transfers.download import protocol as download_protocol
-from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE, UploadSpec, run
+from alu_client.core.transfers.upload import (
+    EXPIRED_NOTE,
+    FILE_CHANGED,
+    LOST_NOTE,
+    UploadSpec,
+    run,
+)
 from alu_client.core.transfers.upload import job as upload_job
 from alu_client.core.transfers.upload import protocol as upload_protocol
 from alu_client.core.transfers.upload.spec import QUICK_RESUMES
@@ -274,6 +280,41 @@ def test_an_upload_the_server_forgot_and_answers_403_is_made_again(
     assert server.methods().count("POST") == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "note"),
+    [
+        (410, {"Upload-Expires": "Sun, 06 Nov 1994 08:49:37 GMT"}, EXPIRED_NOTE),
+        (410, {}, LOST_NOTE),  # gone, for a reason not given: lost
+        (404, {"Upload-Expires": "Sun, 06 Nov 1994 08:49:37 GMT"}, EXPIRED_NOTE),
+        (404, {"Upload-Expires": "Sun, 06 Nov 2095 08:49:37 GMT"}, LOST_NOTE),
+    ],
+)
+def test_an_upload_the_server_let_expire_is_said_to_have_expired(
+    server: TinyTus,
+    bends: Bends,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    status: int,
+    headers: dict[str, str],
+    note: str,
+) -> None:
+    # an upload that expired (a 410 naming a passed Upload-Expires, as the hub's) was said to
+    # be "lost" by the hub: the user looked for a fault where there was only a long pause
+    bends.unknown_status = status
+    bends.unknown_headers = headers
+    path = random_file(tmp_path / "d.mp4", 2 * MIB)
+    spec = UploadSpec(path, server.endpoint, {}, chunk_size=512 * KIB)
+    c = new_ctx()
+    c.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, c.ctx)
+    server.forget_all()
+    again = c.again()
+    assert run(spec, again.ctx).restarted
+    assert again.notes == [note]
+    assert server.only_upload() == path.read_bytes()
+
+
 def test_every_patch_cut_still_finishes_in_one_run(
     server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:
@@ -460,3 +501,30 @@ def test_a_clean_up_here_and_now_is_short_even_when_the_server_never_answers(
     finally:
         q.sessions.close()
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "expired"),
+    [
+        (410, "application/json", b'{"detail": "Upload expired"}', True),  # tuspyserver
+        (410, "text/plain", b"The file for this url has expired", True),  # tus Node.js server
+        (
+            410,
+            "application/json",
+            b'{"error": {"code": "upload_terminated", '
+            b'"message": "This upload was cancelled; start a new one."}}',
+            False,
+        ),
+        (404, "application/json", b'{"detail": "Upload expired"}', False),  # 404: not said
+    ],
+)
+def test_the_words_of_a_410_tell_an_expired_upload(
+    status: int, content_type: str, body: bytes, expired: bool
+) -> None:
+    from alu_client.core.transfers.upload.protocol import _says_expired
+
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = content_type
+    r._content = body
+    assert _says_expired(r) is expired

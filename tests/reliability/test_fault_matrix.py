@@ -140,7 +140,7 @@ from alu_client.core.transfers import download as dl
 from alu_client.core.transfers.base import Tuning
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
-from alu_client.core.transfers.upload import FILE_CHANGED, LOST_NOTE
+from alu_client.core.transfers.upload import EXPIRED_NOTE, FILE_CHANGED, LOST_NOTE
 from alu_client.core.uploads import UploadFields
 from alu_hub.app import build_hub, create_app
 from alu_hub.auth import hash_password, issue_token
@@ -1160,7 +1160,7 @@ def upload_410(cell: Cell) -> None:
     triggers.on("reset_after", eight_days_later)
     rig.proxy.reset_after(UP_CUT, "up")
     rig.run()
-    assert rig.desk.notes(rig.tid) == [LOST_NOTE]
+    assert rig.desk.notes(rig.tid) == [EXPIRED_NOTE]
     assert_uploaded(rig, restarted=True)
     states = sorted(u.state for u in rig.hub_uploads())
     assert states == ["published", "receiving"]  # the expired one was never used again

@@ -25,6 +25,8 @@ class Bends:
     extensions: str = "creation,termination"
     #: HEAD of an upload not held (or forgotten): 404, 410 or 403 all are tus 1.0
     unknown_status: int = 404
+    #: header fields of that answer (e.g. a passed ``Upload-Expires``: the upload expired)
+    unknown_headers: dict[str, str] = field(default_factory=dict)
     #: a PATCH keeps at most this many bytes of its body (None: all), and says so in its 204
     keep_at_most: int | None = None
     #: a PATCH that kept less (``keep_at_most``) says it kept all (a server losing bytes)
@@ -202,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         _uid, up = self._upload()
         if up is None:
-            self._send(self.server.bends.unknown_status)
+            self._send(self.server.bends.unknown_status, self.server.bends.unknown_headers)
             return
         self._send(200, {"Upload-Offset": str(len(up.data)), "Upload-Length": str(up.length)})
 

@@ -191,6 +191,10 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The partial upload had expired at the hub; it started again from the beginning.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The connection dropped just as the hub was joining the parts of the file, and this "
         "computer could not learn what became of it; check the feed before adding the file "
         "again.",

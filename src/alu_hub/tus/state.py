@@ -20,7 +20,7 @@ from ..errors import ApiError
 from ..hub import Hub
 from ..mediapool import MediaPoolClosed
 from ..models import Upload, utcnow
-from .protocol import _ID_RE, _bad, _too_large
+from .protocol import _ID_RE, _bad, _too_large, http_date
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ def _check_owned(up: Upload | None, member_id: int) -> Upload:
     if up.state == "terminated":
         raise ApiError(410, "upload_terminated", "This upload was cancelled; start a new one.")
     if up.state == "expired" or (up.state == "receiving" and up.expires_at <= utcnow()):
-        raise ApiError(410, "upload_expired", "This upload expired unfinished; start a new one.")
+        # the passed Upload-Expires tells a client so also on a HEAD, whose answer has no words
+        raise ApiError(
+            410,
+            "upload_expired",
+            "This upload expired unfinished; start a new one.",
+            {"Upload-Expires": http_date(up.expires_at)},
+        )
     return up
 
 

@@ -137,6 +137,7 @@ from .job import _Job
 from .protocol import poll_outcome as poll_outcome
 from .spec import CHECKSUM_PREFERENCE as CHECKSUM_PREFERENCE
 from .spec import CHECKSUM_TRIES as CHECKSUM_TRIES
+from .spec import EXPIRED_NOTE as EXPIRED_NOTE
 from .spec import FILE_CHANGED as FILE_CHANGED
 from .spec import KIB as KIB
 from .spec import LOCKED_TRIES as LOCKED_TRIES

@@ -30,7 +30,12 @@ class _Resume(Exception):
 
 
 class _Lost(Exception):
-    """The server no longer has the upload (404/410, expired, or not the upload we think)."""
+    """The server no longer has the upload (404/410, expired, or not the upload we think);
+    ``expired`` when the server said it expired (the note says so, not "lost")."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("expired" if expired else "lost")
+        self.expired = expired
 
 
 class _Locked(Exception):
@@ -119,6 +124,18 @@ def _int_header(r: requests.Response, name: str) -> int | None:
     return int(raw) if is_number(raw) else None
 
 
+def _says_expired(r: requests.Response) -> bool:
+    """A 404/410 for an upload that expired: a passed ``Upload-Expires``; or a 410 with one
+    (the hub's, whose clock the answer's Date may not follow) or in words of expiry
+    (tuspyserver's "Upload expired", the tus Node.js server's "The file for this url has
+    expired"; a HEAD's answer has no words)."""
+    if _expired(r):
+        return True
+    if r.status_code != 410:
+        return False
+    return "Upload-Expires" in r.headers or "expire" in _hub_words(r).lower()
+
+
 def _expired(r: requests.Response) -> bool:
     """A passed Upload-Expires, measured on the server's clock (its Date) when it sends one."""
     raw = r.headers.get("Upload-Expires")
@@ -173,7 +190,7 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
             raise PermanentError(
                 "The hub has no upload service at this address; check the hub's address."
             )
-        raise _Lost()
+        raise _Lost(expired=_says_expired(r))
     if code == 409:
         raise _Resume("The hub and this computer disagreed on how much had arrived.")
     if code == 423:

@@ -26,6 +26,7 @@ from ..base import PermanentError, RetryableError, Stopped, TransferContext, met
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for, upload_url
 from .spec import (
+    EXPIRED_NOTE,
     FILE_CHANGED,
     JUDGE_MIN_S,
     LOST_NOTE,
@@ -277,14 +278,15 @@ class _JobServices:
             if self.ctx.control.wait(min(left, 0.25)):
                 raise Stopped(self.ctx.control.reason)
 
-    def lost(self) -> None:
+    def lost(self, *, expired: bool = False) -> None:
         self.ctx.lost()  # every time: a later loss in the run sets the queue's mark higher
         with self._sent_lock:
             first = not self.restarted
             self.restarted = True
         if first:
-            self.log.info("upload %s: the hub lost the upload; starting again", self.name)
-            self.ctx.note(LOST_NOTE)
+            what = "let the upload expire" if expired else "lost the upload"
+            self.log.info("upload %s: the hub %s; starting again", self.name, what)
+            self.ctx.note(EXPIRED_NOTE if expired else LOST_NOTE)
 
     def open_source(self) -> io.BufferedReader:
         try:

@@ -48,6 +48,7 @@ CHECKSUM_PREFERENCE = ("crc32", "sha1", "sha256", "md5")
 
 FILE_CHANGED = "The file changed since the upload started; add it again."
 LOST_NOTE = "The hub had lost the partial upload; it started again from the beginning."
+EXPIRED_NOTE = "The partial upload had expired at the hub; it started again from the beginning."
 LOST_TRACK = (
     "The connection dropped just as the hub was joining the parts of the file, and this computer "
     "could not learn what became of it; check the feed before adding the file again."

@@ -207,7 +207,7 @@ class _TusUpload(Uploader):
         if (length is not None and length != self.stop_at) or offset > self.stop_at:
             raise _Lost()  # not the upload of this file (range): never write into it
         if offset < self.stop_at and _expired(r):
-            raise _Lost()
+            raise _Lost(expired=True)
         return offset
 
     def upload_chunk(self) -> None:
@@ -333,10 +333,10 @@ class _TusUpload(Uploader):
                 sending = True
                 self.upload_chunk()
                 sending = False
-            except _Lost:
+            except _Lost as e:
                 if self._joined_early():
                     return
-                self._restart()
+                self._restart(expired=e.expired)
                 need_head = False
             except _Locked as e:
                 locked += 1
@@ -445,7 +445,7 @@ class _TusUpload(Uploader):
         self.offset = self.stop_at
         return True
 
-    def _restart(self) -> None:
+    def _restart(self, *, expired: bool = False) -> None:
         job = self.job
         if self.restarted:
             raise RetryableError("The hub lost the upload again; it will try later.") from None
@@ -460,7 +460,7 @@ class _TusUpload(Uploader):
             # drop it (the hub frees the other parts); they are joined at the end instead
             job._terminate([early])
         self.restarted = True
-        job.lost()
+        job.lost(expired=expired)
         if self.url is not None:
             # taken for lost (a 404/410/403, an expiry, another length), the server may still
             # hold it: told to drop it, best effort, so no orphan waits there for its expiry
