@@ -91,8 +91,11 @@ class _JobBase:
         self.hasher: Any = None
         self.hashed_to = 0
         self.compressed = 0  # whole-file answers that came compressed (persisted)
-        #: a ranged request of several was answered whole: one stream only (persisted)
+        #: a ranged request of several was answered whole, or from far before the bytes asked
+        #: for: one stream only (persisted)
         self.one_stream = False
+        #: this attempt began from a checkpoint (its bytes are not thrown away unsaid)
+        self.resuming = False
         #: the most streams the server served at once when it refused more (persisted)
         self.stream_cap: int | None = None
         # this attempt's streams that got an answer to build on, and that were told "not now"

@@ -114,6 +114,7 @@ class _Job(_StreamJob, _VerifyJob):
     def _fresh(self, no_range: bool, first: requests.Response | None) -> None:
         """Start from byte 0; ``first`` is an answer already received to use as the body."""
         spec = self.spec
+        self.resuming = False
         self._forget()
         try:
             self._reset_checkpoint()
@@ -284,6 +285,7 @@ class _Job(_StreamJob, _VerifyJob):
             and self.size >= self.min_segmented
         )
         single = len(self.segments) == 1 and not can_segment
+        self.resuming = True
         self.ctx.log.info(
             "download %s: resuming with %d of %d bytes",
             redact_url(self.spec.url),

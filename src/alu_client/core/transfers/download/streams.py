@@ -377,6 +377,16 @@ class _StreamJob(_FrontHashJob):
                 raise _StartOver(MSG_CHANGED)
             body = _body_range(resp, start)  # nothing is written if it is the wrong part
             self._check_total(body.total, resumed=True)
+            if not single and start - body.start >= max(
+                self.min_split, (self.size or 0) // self.max_streams
+            ):
+                # a range answered from (near) the file's start, a segment's length or more
+                # before the bytes asked for (block-aligned stores stay well within): every
+                # stream would read the file's start again, 2.5x the file for four. One
+                # stream from now on, from byte 0: the file read once
+                with self.lock:
+                    self.one_stream = True
+                raise _StartOver(MSG_NO_RESUME if self.resuming else None, no_range=True)
             keep = True
             with self.lock:
                 self.served.add(index)
