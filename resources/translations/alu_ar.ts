@@ -430,6 +430,158 @@
         <source>The network&apos;s proxy refused to pass the request to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
         <translation>رفض وكيل الشبكة تمرير الطلب إلى %1 (HTTP %2)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
     </message>
+    <message>
+        <source>The server took none of the piece it was sent.</source>
+        <translation>لم يحتفظ الخادم بأي شيء من الجزء الذي أُرسل إليه.</translation>
+    </message>
+    <message>
+        <source>The server could not join the parts yet; it will try again.</source>
+        <translation>لم يتمكن الخادم بعد من تجميع الأجزاء؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>Another connection is still writing to this upload at the server; it will go on later.</source>
+        <translation>ما زال اتصال آخر يكتب في هذا الإرسال على الخادم؛ سيستمر لاحقًا.</translation>
+    </message>
+    <message>
+        <source>Pieces of the file kept arriving damaged at the server; it will try again.</source>
+        <translation>ظلت أجزاء من الملف تصل تالفة إلى الخادم؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The connection to the server dropped.</source>
+        <translation>انقطع الاتصال بالخادم.</translation>
+    </message>
+    <message>
+        <source>The server and this computer disagreed on how much had arrived.</source>
+        <translation>اختلف الخادم وهذا الحاسوب على مقدار ما وصل.</translation>
+    </message>
+    <message>
+        <source>The server answered with a redirect, which an upload does not follow; check the server&apos;s address.</source>
+        <translation>ردّ الخادم بإعادة توجيه لا يتبعها الإرسال؛ تحقّق من عنوان الخادم.</translation>
+    </message>
+    <message>
+        <source>The server could not be reached; the upload will try again.</source>
+        <translation>تعذّر الوصول إلى الخادم؛ سيُعاد الإرسال.</translation>
+    </message>
+    <message>
+        <source>The server did not accept this sign-in; sign in again, then retry.</source>
+        <translation>لم يقبل الخادم تسجيل الدخول هذا؛ سجّل الدخول من جديد ثم أعد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server did not say where the joined file is.</source>
+        <translation>لم يذكر الخادم أين يوجد الملف المجمَّع.</translation>
+    </message>
+    <message>
+        <source>The server did not say where to send the file; is it a tus server?</source>
+        <translation>لم يذكر الخادم إلى أين يُرسَل الملف؛ هل هو خادم tus؟</translation>
+    </message>
+    <message>
+        <source>The server gave an address for the upload that cannot be used; tell whoever runs it.</source>
+        <translation>أعطى الخادم عنوانًا للرفع لا يمكن استخدامه؛ أبلغ المسؤول عنه.</translation>
+    </message>
+    <message>
+        <source>The server has no upload service at this address; check the server&apos;s address.</source>
+        <translation>لا توجد لدى الخادم خدمة إرسال على هذا العنوان؛ تحقّق من عنوان الخادم.</translation>
+    </message>
+    <message>
+        <source>The server lost the upload again; it will try later.</source>
+        <translation>فقد الخادم الإرسال مرة أخرى؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The server no longer has this upload.</source>
+        <translation>لم يعد هذا الإرسال موجودًا لدى الخادم.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer had an unexpected offset.</source>
+        <translation>احتوى رد الخادم على موضع غير متوقع.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer had no offset.</source>
+        <translation>لم يحتوِ رد الخادم على أي موضع.</translation>
+    </message>
+    <message>
+        <source>The server had lost the partial upload; it started again from the beginning.</source>
+        <translation>كان الخادم قد فقد الإرسال الجزئي؛ فبدأ من جديد من البداية.</translation>
+    </message>
+    <message>
+        <source>The partial upload had expired at the server; it started again from the beginning.</source>
+        <translation>كان الإرسال الجزئي قد انتهت صلاحيته لدى الخادم؛ فبدأ من جديد من البداية.</translation>
+    </message>
+    <message>
+        <source>The connection dropped just as the server was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
+        <translation>انقطع الاتصال بينما كان الخادم يجمع أجزاء الملف، ولم يتمكن هذا الحاسوب من معرفة ما آل إليه؛ راجع الموجز قبل إضافة الملف من جديد.</translation>
+    </message>
+    <message>
+        <source>The server received %1 but could not publish it: %2</source>
+        <translation>استلم الخادم %1 لكنه لم يتمكن من نشره: %2</translation>
+    </message>
+    <message>
+        <source>The file is %1, larger than the %2 the server accepts.</source>
+        <translation>حجم الملف %1، وهو أكبر من %2 التي يقبلها الخادم.</translation>
+    </message>
+    <message>
+        <source>The server does not accept a file this large (%1).</source>
+        <translation>لا يقبل الخادم ملفًا بهذا الحجم (%1).</translation>
+    </message>
+    <message>
+        <source>The server refused the upload for this account: %1</source>
+        <translation>رفض الخادم الإرسال لهذا الحساب: %1</translation>
+    </message>
+    <message>
+        <source>The server refused the upload: %1</source>
+        <translation>رفض الخادم الإرسال: %1</translation>
+    </message>
+    <message>
+        <source>The server is busy or had a problem (HTTP %1); the upload will go on later.</source>
+        <translation>الخادم مشغول أو واجه مشكلة (HTTP %1)؛ سيستمر الإرسال لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s disk is full; the upload will go on once the server has room again.</source>
+        <translation>قرص الخادم ممتلئ؛ سيستمر الإرسال حين تتوفر على الخادم مساحة من جديد.</translation>
+    </message>
+    <message>
+        <source>The server is busy or unavailable (HTTP %1); it will try again.</source>
+        <translation>الخادم مشغول أو غير متاح (HTTP %1)؛ ستُعاد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The server refuses even pieces of %1; it cannot take this upload.</source>
+        <translation>يرفض الخادم حتى أجزاءً بحجم %1؛ لا يمكنه قبول هذا الإرسال.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the server&apos;s profile).</source>
+        <translation>رُفضت شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها في ملف تعريف الخادم).</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
+        <translation>تعذّر التحقق من شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم تعترض الطريقَ صفحةُ دخول إلى الشبكة؟)؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer has stopped; you can try it again from the list.</source>
+        <translation>تعذّر التحقق من شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم تعترض الطريقَ صفحةُ دخول إلى الشبكة؟)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; the transfer will be tried again.</source>
+        <translation>لم يُجب الخادم في الوقت المحدد؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; the transfer has stopped; you can try it again from the list.</source>
+        <translation>لم يُجب الخادم في الوقت المحدد؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was lost; the transfer will be tried again.</source>
+        <translation>انقطع الاتصال بالخادم؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was lost; the transfer has stopped; you can try it again from the list.</source>
+        <translation>انقطع الاتصال بالخادم؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
+    <message>
+        <source>The server answered with an error (%1); the transfer will be tried again.</source>
+        <translation>ردّ الخادم بخطأ (%1)؛ ستُعاد محاولة النقل.</translation>
+    </message>
+    <message>
+        <source>The server answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>ردّ الخادم بخطأ (%1)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

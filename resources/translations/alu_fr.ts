@@ -430,6 +430,158 @@
         <source>The network&apos;s proxy refused to pass the request to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
         <translation>Le proxy du réseau a refusé de transmettre la demande à %1 (HTTP %2) ; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
     </message>
+    <message>
+        <source>The server took none of the piece it was sent.</source>
+        <translation>Le serveur n’a rien gardé du morceau qui lui a été envoyé.</translation>
+    </message>
+    <message>
+        <source>The server could not join the parts yet; it will try again.</source>
+        <translation>Le serveur n’a pas encore pu assembler les parties ; il réessaiera.</translation>
+    </message>
+    <message>
+        <source>Another connection is still writing to this upload at the server; it will go on later.</source>
+        <translation>Une autre connexion écrit encore dans cet envoi sur le serveur ; il reprendra plus tard.</translation>
+    </message>
+    <message>
+        <source>Pieces of the file kept arriving damaged at the server; it will try again.</source>
+        <translation>Des morceaux du fichier sont sans cesse arrivés endommagés au serveur ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The connection to the server dropped.</source>
+        <translation>La connexion au serveur a été perdue.</translation>
+    </message>
+    <message>
+        <source>The server and this computer disagreed on how much had arrived.</source>
+        <translation>Le serveur et cet ordinateur ne s’accordaient pas sur ce qui était arrivé.</translation>
+    </message>
+    <message>
+        <source>The server answered with a redirect, which an upload does not follow; check the server&apos;s address.</source>
+        <translation>Le serveur a répondu par une redirection, qu’un envoi ne suit pas ; vérifiez l’adresse du serveur.</translation>
+    </message>
+    <message>
+        <source>The server could not be reached; the upload will try again.</source>
+        <translation>Le serveur est injoignable ; l’envoi réessaiera.</translation>
+    </message>
+    <message>
+        <source>The server did not accept this sign-in; sign in again, then retry.</source>
+        <translation>Le serveur n’a pas accepté cette connexion ; reconnectez-vous, puis réessayez.</translation>
+    </message>
+    <message>
+        <source>The server did not say where the joined file is.</source>
+        <translation>Le serveur n’a pas indiqué où se trouve le fichier assemblé.</translation>
+    </message>
+    <message>
+        <source>The server did not say where to send the file; is it a tus server?</source>
+        <translation>Le serveur n’a pas indiqué où envoyer le fichier ; est-ce un serveur tus ?</translation>
+    </message>
+    <message>
+        <source>The server gave an address for the upload that cannot be used; tell whoever runs it.</source>
+        <translation>Le serveur a donné pour l’envoi une adresse inutilisable ; prévenez qui l’administre.</translation>
+    </message>
+    <message>
+        <source>The server has no upload service at this address; check the server&apos;s address.</source>
+        <translation>Le serveur n’a pas de service d’envoi à cette adresse ; vérifiez l’adresse du serveur.</translation>
+    </message>
+    <message>
+        <source>The server lost the upload again; it will try later.</source>
+        <translation>Le serveur a de nouveau perdu l’envoi ; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The server no longer has this upload.</source>
+        <translation>Le serveur n’a plus cet envoi.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer had an unexpected offset.</source>
+        <translation>La réponse du serveur indiquait une position inattendue.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s answer had no offset.</source>
+        <translation>La réponse du serveur n’indiquait aucune position.</translation>
+    </message>
+    <message>
+        <source>The server had lost the partial upload; it started again from the beginning.</source>
+        <translation>Le serveur avait perdu l’envoi partiel ; il a recommencé depuis le début.</translation>
+    </message>
+    <message>
+        <source>The partial upload had expired at the server; it started again from the beginning.</source>
+        <translation>L’envoi partiel avait expiré sur le serveur ; il a recommencé depuis le début.</translation>
+    </message>
+    <message>
+        <source>The connection dropped just as the server was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
+        <translation>La connexion a été perdue au moment où le serveur assemblait les parties du fichier, et cet ordinateur n’a pas pu savoir ce qu’il en est advenu ; consultez le fil avant d’ajouter le fichier de nouveau.</translation>
+    </message>
+    <message>
+        <source>The server received %1 but could not publish it: %2</source>
+        <translation>Le serveur a reçu %1 mais n’a pas pu le publier : %2</translation>
+    </message>
+    <message>
+        <source>The file is %1, larger than the %2 the server accepts.</source>
+        <translation>Le fichier fait %1, plus que les %2 qu’accepte le serveur.</translation>
+    </message>
+    <message>
+        <source>The server does not accept a file this large (%1).</source>
+        <translation>Le serveur n’accepte pas un fichier aussi gros (%1).</translation>
+    </message>
+    <message>
+        <source>The server refused the upload for this account: %1</source>
+        <translation>Le serveur a refusé l’envoi pour ce compte : %1</translation>
+    </message>
+    <message>
+        <source>The server refused the upload: %1</source>
+        <translation>Le serveur a refusé l’envoi : %1</translation>
+    </message>
+    <message>
+        <source>The server is busy or had a problem (HTTP %1); the upload will go on later.</source>
+        <translation>Le serveur est occupé ou a eu un problème (HTTP %1) ; l’envoi continuera plus tard.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s disk is full; the upload will go on once the server has room again.</source>
+        <translation>Le disque du serveur est plein ; l’envoi continuera quand le serveur aura de nouveau de la place.</translation>
+    </message>
+    <message>
+        <source>The server is busy or unavailable (HTTP %1); it will try again.</source>
+        <translation>Le serveur est occupé ou indisponible (HTTP %1) ; nouvel essai.</translation>
+    </message>
+    <message>
+        <source>The server refuses even pieces of %1; it cannot take this upload.</source>
+        <translation>Le serveur refuse même des morceaux de %1 ; il ne peut pas accepter cet envoi.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the server&apos;s profile).</source>
+        <translation>Le certificat de sécurité du serveur a été refusé (la date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats dans le profil du serveur).</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
+        <translation>Le certificat de sécurité du serveur n’a pas pu être vérifié (la date de l’ordinateur est-elle juste, une page de connexion du réseau s’interpose-t-elle ?) ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The server&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le certificat de sécurité du serveur n’a pas pu être vérifié (la date de l’ordinateur est-elle juste, une page de connexion du réseau s’interpose-t-elle ?) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; the transfer will be tried again.</source>
+        <translation>Le serveur n’a pas répondu à temps ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in time; the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le serveur n’a pas répondu à temps ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was lost; the transfer will be tried again.</source>
+        <translation>La connexion au serveur a été perdue ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The connection to the server was lost; the transfer has stopped; you can try it again from the list.</source>
+        <translation>La connexion au serveur a été perdue ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
+    <message>
+        <source>The server answered with an error (%1); the transfer will be tried again.</source>
+        <translation>Le serveur a répondu par une erreur (%1) ; le transfert sera réessayé.</translation>
+    </message>
+    <message>
+        <source>The server answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
+        <translation>Le serveur a répondu par une erreur (%1) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

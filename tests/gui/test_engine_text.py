@@ -163,6 +163,32 @@ def test_messages_are_shown_in_the_users_language(qapp: QApplication) -> None:
     assert engine_text.shown("") == ""
 
 
+def test_a_message_said_of_any_server_is_shown_in_the_users_language(
+    qapp: QApplication,
+) -> None:
+    # `alu tus-put` / `alu fetch` to a server that is no ALU hub word the engine's messages
+    # for "the server" (retry.in_server_words); shown in the app's list (the same data
+    # folder), they stayed in English
+    from alu_client.core.transfers.retry import in_server_words
+
+    for template in engine_text.TEMPLATES:
+        assert in_server_words(template) in engine_text.TEMPLATES, template
+    lost = in_server_words("The hub refused the upload: Upload-Metadata must name a project")
+    full = in_server_words(
+        "The hub's disk is full; the upload will go on once the agency has made room."
+    )
+    install_translators(qapp, "fr")
+    assert engine_text.shown(lost) == (
+        "Le serveur a refusé l’envoi : Upload-Metadata must name a project"
+    )
+    assert engine_text.shown(full) == (
+        "Le disque du serveur est plein ; l’envoi continuera quand le serveur aura de nouveau "
+        "de la place."
+    )
+    install_translators(qapp, "ar")
+    assert engine_text.shown(lost) == "رفض الخادم الإرسال: Upload-Metadata must name a project"
+
+
 def test_the_transfer_list_shows_the_error_translated(
     qtbot: Any, qapp: QApplication, queue: TransferQueue
 ) -> None:

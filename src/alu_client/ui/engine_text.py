@@ -319,6 +319,124 @@ _MARKED = (
         "The network's proxy refused to pass the request to %1 (HTTP %2); check the proxy "
         "settings, or ask the network's administrator to let this computer reach it.",
     ),
+    # the same, said of a server that is no ALU hub (`alu fetch`, `alu tus-put` to any server:
+    # ``retry.in_server_words``), as a transfer of the command line shows in the app
+    QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server could not join the parts yet; it will try again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Another connection is still writing to this upload at the server; it will go on later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Pieces of the file kept arriving damaged at the server; it will try again.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The connection to the server dropped."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server and this computer disagreed on how much had arrived."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server answered with a redirect, which an upload does not follow; check the server's "
+        "address.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server could not be reached; the upload will try again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server did not accept this sign-in; sign in again, then retry."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server did not say where the joined file is."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server did not say where to send the file; is it a tus server?"
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server gave an address for the upload that cannot be used; tell whoever runs it.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server has no upload service at this address; check the server's address.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server lost the upload again; it will try later."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server no longer has this upload."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server's answer had an unexpected offset."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server's answer had no offset."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server had lost the partial upload; it started again from the beginning.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The partial upload had expired at the server; it started again from the beginning.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The connection dropped just as the server was joining the parts of the file, and this "
+        "computer could not learn what became of it; check the feed before adding the file again.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server received %1 but could not publish it: %2"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The file is %1, larger than the %2 the server accepts."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server does not accept a file this large (%1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server refused the upload for this account: %1"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server refused the upload: %1"),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server is busy or had a problem (HTTP %1); the upload will go on later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's disk is full; the upload will go on once the server has room again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server is busy or unavailable (HTTP %1); it will try again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server refuses even pieces of %1; it cannot take this upload."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's security certificate was refused (is the computer's date right, or is a "
+        "network login page in the way? A network with its own certificate authority needs its CA "
+        "bundle in the server's profile).",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's security certificate could not be checked (is the computer's date right, or "
+        "is a network login page in the way?); the transfer will be tried again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's security certificate could not be checked (is the computer's date right, or "
+        "is a network login page in the way?); the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server did not answer in time; the transfer will be tried again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server did not answer in time; the transfer has stopped; you can try it again from "
+        "the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The connection to the server was lost; the transfer will be tried again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The connection to the server was lost; the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server answered with an error (%1); the transfer will be tried again."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server answered with an error (%1); the transfer has stopped; you can try it again "
+        "from the list.",
+    ),
 )
 
 #: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
