@@ -570,3 +570,53 @@ def test_get_and_put_say_their_transfers_notes(
     ended = common.wait_for_transfer(object(), 7)  # type: ignore[arg-type]
     assert ended.state == "failed"
     assert f"clip.mp4: {said}" in capfd.readouterr().err.splitlines()
+
+
+def test_tus_put_run_again_after_its_end_prints_the_same_url_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    # a `tus-put` killed after its end was recorded (the URL maybe printed, exit status 137:
+    # a script runs it again) sent the whole file a second time: the server held it twice
+    import sqlite3
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(300 * 1024))
+    home = tmp_path / "home"
+    with TinyTus() as server:
+        first = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert first.returncode == 0, first.stderr
+        url = first.stdout.strip()
+        assert url.startswith(server.endpoint)
+
+        again = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == url
+        assert "sent already by an earlier run" in again.stderr
+        assert server.methods().count("POST") == 1 and server.methods().count("PATCH") == 1
+
+        # other metadata asked for: another upload
+        other = run_alu(home, "tus-put", server.endpoint, str(path), "--metadata", "k=v")
+        assert other.returncode == 0 and other.stdout.strip() != url, other.stderr
+        assert server.methods().count("POST") == 2
+
+        # the file changed: sent anew
+        path.write_bytes(os.urandom(300 * 1024))
+        changed = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert changed.returncode == 0, changed.stderr
+        assert changed.stdout.strip() not in (url, "") and "sent already" not in changed.stderr
+        assert server.methods().count("POST") == 3
+
+        # a day later the URL is forgotten (the next engine's start deletes it): sent anew
+        db = home / "data" / "library.sqlite3"
+        if not db.exists():
+            db = next(home.rglob("library.sqlite3"))
+        with sqlite3.connect(db) as c:
+            c.execute("UPDATE transfer_checkpoints SET data = json_set(data, '$.kept_until', 1)")
+        later = run_alu(home, "tus-put", server.endpoint, str(path))
+        assert later.returncode == 0 and "sent already" not in later.stderr, later.stderr
+        assert server.methods().count("POST") == 4
+        with sqlite3.connect(db) as c:
+            rows = c.execute("SELECT data FROM transfer_checkpoints").fetchall()
+        # only the newest upload's URL is kept now, for its own day
+        assert [r[0] for r in rows if url in r[0] or changed.stdout.strip() in r[0]] == []
+        assert len(rows) == 1 and later.stdout.strip() in rows[0][0]

@@ -179,6 +179,35 @@ def _done_before(queue: TransferQueue, url: str, dest: Path, sha: str | None) ->
     return None
 
 
+def _sent_before(
+    queue: TransferQueue,
+    path: Path,
+    endpoint: str,
+    metadata: dict[str, str],
+    still_wanted: Callable[[int], None],
+) -> tuple[Transfer, str] | None:
+    """The upload of ``path`` to ``endpoint`` that an earlier run finished, and the URL it
+    printed (kept a day: ``queue.KEEP_URL_S``), when the file is still the one it sent (its
+    size and sha256) and the metadata asked for are the ones it sent: a run killed after the
+    end was recorded (its URL printed or not; a script seeing exit status 137 runs it again)
+    is not sent twice."""
+    size = path.stat().st_size
+    newest_first = sorted(queue.transfers.all(("done",), "upload"), key=lambda t: -t.id)
+    for t in newest_first:
+        if t.source != str(path) or t.destination != endpoint or t.size != size or not t.sha256:
+            continue
+        sent = t.options.get("metadata", {})
+        if any(sent.get(k) != v for k, v in metadata.items()):
+            continue
+        url = queue.transfers.kept(t.id).get("url")
+        if not isinstance(url, str) or not url:
+            continue
+        if file_sha256(path, still_wanted) != t.sha256:
+            return None  # the file changed since: it is sent anew
+        return t, url
+    return None
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     if urlsplit(args.url).scheme not in ("http", "https"):
         raise CliError("fetch takes an http:// or https:// URL", 2)
@@ -251,6 +280,10 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     limit: Limit = parse_rate(args.limit) if args.limit else SAVED
 
     def find_or_add(queue: TransferQueue, interrupted: Interrupted) -> int:
+        def still_wanted(_n: int) -> None:  # Ctrl-C must not wait for a 50 GB hash
+            if interrupted.is_set():
+                raise CliError("Interrupted; nothing was sent.", interrupted.status)
+
         t = _existing(queue, "upload", str(path), endpoint)
         if t is not None and (t.state == "failed" or t.size != path.stat().st_size):
             # failed (the file changed, a refusal): running the command again is how a
@@ -270,16 +303,27 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
                 )
             queue.resume(t.id)
             return t.id
+        if t is None and (sent := _sent_before(queue, path, endpoint, metadata, still_wanted)):
+            done, url = sent
+            print(
+                f"alu: {path.name}: sent already by an earlier run of this command (transfer "
+                f"{done.id}); not sent again. Its address:",
+                file=sys.stderr,
+            )
+            print_url(done.id, {"url": url})
+            return done.id
         meta = {"filename": path.name, **metadata}
         if "sha256" not in meta:
-
-            def still_wanted(_n: int) -> None:  # Ctrl-C must not wait for a 50 GB hash
-                if interrupted.is_set():
-                    raise CliError("Interrupted; nothing was sent.", interrupted.status)
-
             meta["sha256"] = file_sha256(path, still_wanted)
         return queue.add_upload(
-            path, endpoint, meta, chunk_size=chunk, parallel=args.parallel, label=path.name
+            path,
+            endpoint,
+            meta,
+            chunk_size=chunk,
+            parallel=args.parallel,
+            label=path.name,
+            # its URL kept a day once done: the command run again prints it, not a second upload
+            extra={"keep_url": True},
         )
 
     printed: list[int] = []

@@ -18,6 +18,9 @@ PRIORITIES = {"flash": 0, "urgent": 1, "routine": 2}
 STATES = ("queued", "active", "paused", "done", "failed", "canceled")
 #: states a transfer can still leave by itself or by a user's resume
 OPEN_STATES = ("queued", "active", "paused")
+#: the key of a done transfer's kept checkpoint (``TransferStore.finish(keep=…)``): the time
+#: (``time.time()``) after which it is forgotten
+KEPT_UNTIL = "kept_until"
 
 
 @dataclass(frozen=True)
@@ -241,8 +244,11 @@ class TransferStore:
         size: int | None = None,
         result: dict[str, Any] | None = None,
         failures: int | None = None,
+        keep: dict[str, Any] | None = None,
     ) -> None:
-        """The end of an attempt: done, failed, canceled, paused or queued again (a retry)."""
+        """The end of an attempt: done, failed, canceled, paused or queued again (a retry).
+        ``keep``: what a done transfer's checkpoint holds from now on instead of nothing
+        (``KEPT_UNTIL`` says until when: ``forget_kept``)."""
         assert state in STATES
         now = time.time()
         with self.store.write() as c:
@@ -265,7 +271,17 @@ class TransferStore:
                 ),
             )
             self._log(c, tid, state, error or pause_reason)
-            if state in ("done", "canceled"):
+            if state == "done" and keep is not None:
+                # what a rerun of the command needs (``alu tus-put``: the URL it printed), in
+                # place of the parts' URLs, in the same transaction; gone at ``forget_kept``
+                c.execute(
+                    "INSERT INTO transfer_checkpoints (transfer_id, data, updated_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (transfer_id)"
+                    " DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                    (tid, json.dumps(keep), now),
+                )
+                self.store.after_commit(self.store.forget_deleted)
+            elif state in ("done", "canceled"):
                 # Nothing is left to resume, and an upload's checkpoint holds its URLs (secrets):
                 # dropped in the transaction that ends the transfer, so a crash just after the
                 # commit cannot leave them behind; and out of the write-ahead log after it.
@@ -401,6 +417,33 @@ class TransferStore:
             (direction,),
         )
         return [Transfer.from_row(r) for r in rows]
+
+    def kept(self, tid: int) -> dict[str, Any]:
+        """What a done transfer's checkpoint still keeps (``finish(keep=…)``), until its
+        ``KEPT_UNTIL``; else {}."""
+        data = self.load_checkpoint(tid)
+        until = data.get(KEPT_UNTIL)
+        return data if isinstance(until, int | float) and until > time.time() else {}
+
+    def forget_kept(self) -> int:
+        """What done transfers kept (``finish(keep=…)``) and whose time is over, deleted (and
+        out of the write-ahead log); the number forgotten."""
+        now = time.time()
+        with self.store.write() as c:
+            rows = c.execute(
+                "SELECT k.transfer_id, k.data FROM transfer_checkpoints k"
+                " JOIN transfers t ON t.id = k.transfer_id WHERE t.state = 'done'"
+            ).fetchall()
+            gone = 0
+            for tid, raw in rows:
+                try:
+                    until = json.loads(raw).get(KEPT_UNTIL)
+                except (TypeError, ValueError, AttributeError):
+                    until = None
+                if not isinstance(until, int | float) or until <= now:
+                    self._drop_checkpoint(c, tid)
+                    gone += 1
+            return gone
 
     def recover_after_crash(self) -> int:
         """Transfers left 'active' by an engine that died go back to the queue."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..safe_names import check_text_path
 from ..store import Store
-from ..store.transfers import PRIORITIES, StoreCheckpoint, Transfer, TransferStore
+from ..store.transfers import KEPT_UNTIL, PRIORITIES, StoreCheckpoint, Transfer, TransferStore
 from .base import (
     Control,
     PermanentError,
@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 #: what a job returns that must not be written to the store
 SECRET_RESULT_KEYS = frozenset({"url"})
+#: an upload whose options say so (``alu tus-put``) keeps the URL it ended with this long in
+#: its checkpoint (``TransferStore.kept``): the command run again after a kill that came
+#: after the end prints it again instead of sending the file twice
+KEEP_URL_S = 24 * 3600.0
 #: a transfer whose row in the store cannot be read (edited, damaged on the disk)
 MSG_DAMAGED_ROW = (
     "This transfer's record in the library is damaged; cancel it and add the file again."
@@ -171,6 +175,7 @@ class TransferQueue:
         recovered = self.transfers.recover_after_crash()
         if recovered:
             log.info("%d transfers were active when the engine stopped; they resume", recovered)
+        self.transfers.forget_kept()
         for target, name in (
             (self._schedule_loop, "alu-scheduler"),
             (self._progress_loop, "alu-progress"),
@@ -627,7 +632,10 @@ class TransferQueue:
             except Exception:
                 log.exception("the result of transfer %d could not be handed over", tid)
             # (the checkpoint goes in the same transaction: ``TransferStore.finish``)
-            self._finish(t, live, "done", bytes_done=size, size=size, result=kept)
+            keep = None
+            if t.options.get("keep_url") and result.get("url"):
+                keep = {"url": result["url"], KEPT_UNTIL: time.time() + KEEP_URL_S}
+            self._finish(t, live, "done", bytes_done=size, size=size, result=kept, keep=keep)
         finally:
             with self._cv:
                 self._live.pop(tid, None)
