@@ -30,7 +30,7 @@ from alu_client.core.credentials import INSECURE_FILE_NAME
 from alu_client.core.http import proxy_answer, proxy_for
 from alu_client.core.hub import Connection, HubClient
 from alu_client.core.transfers.base import Stopped
-from alu_client.core.transfers.upload import UploadSpec
+from alu_client.core.transfers.upload import UploadSpec, terminate
 from alu_hub.media import generate_clip
 from alu_hub.server import free_port
 from tests.client.test_sync import make_rig
@@ -376,8 +376,9 @@ def test_a_canceled_upload_is_deleted_through_a_proxy_that_refuses_delete(
         upload_url = c.checkpoint.data["url"]
         c.control.stop("cancel")
         thread.join(15)
-        c.sessions.close()
         assert len(errors) == 1 and isinstance(errors[0], Stopped), errors
+        assert terminate(spec, c.again().ctx)  # as the queue does once it recorded the cancel
+        c.sessions.close()
         head = requests.head(
             upload_url,
             headers={"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}"},

@@ -24,6 +24,7 @@ from alu_client.core.transfers.base import (
     PHASE_VERIFYING,
     PermanentError,
     RetryableError,
+    Stopped,
     TransferContext,
 )
 from alu_client.core.transfers.queue import MSG_DAMAGED_ROW, Progress, TransferQueue
@@ -177,6 +178,43 @@ def test_cancel_active_and_queued(store: Store) -> None:
     finally:
         q.stop()
     assert jobs.started == [a]
+
+
+class SlowToStop(FakeJobs):
+    """A job that takes a while to wind down once stopped (a socket closing, a last write)."""
+
+    def __call__(self, t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        try:
+            return super().__call__(t, ctx)
+        except Stopped:
+            time.sleep(0.3)
+            raise
+
+
+@pytest.mark.parametrize("second", ["cancel", "resume"])
+def test_what_is_asked_last_while_a_pause_winds_down_wins(store: Store, second: str) -> None:
+    # pause() then at once cancel() ended paused (the cancel lost: the part file and the server
+    # upload kept); pause() then resume() (or pause_all/resume_all) ended paused too
+    jobs = SlowToStop(blocks=2000, block_time=0.005)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.load_checkpoint(tid).get("done", 0) > 5)
+        if second == "cancel":
+            q.pause(tid)
+            q.cancel(tid)
+            assert q.wait_for(tid, timeout=5).state == "canceled"
+        else:
+            q.pause_all()
+            q.resume_all()
+            wait_until(lambda: len(jobs.started) == 2, what="started again")
+            q.pause(tid)
+            q.resume(tid)
+            assert q.wait_for(tid, timeout=30).state == "done"
+            assert len(jobs.started) == 3
+    finally:
+        q.stop()
 
 
 def test_pause_all_while_the_queue_starts_transfers_pauses_every_one(store: Store) -> None:
@@ -642,6 +680,82 @@ def test_weekly_schedule_sets_the_limits_and_manual_limits_return_without_it(sto
     assert q.limits["download"].rate_bps == 250_000
     q.set_schedule(None)
     assert (q.limits["download"].rate_bps, q.limits["upload"].rate_bps) == (1, 1)
+
+
+def test_a_schedule_period_starts_within_a_second_of_its_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the scheduler looked at the schedule every 30 s: a period began up to 30 s late, and
+    # one shorter than that could pass without being applied
+    import datetime as dt
+    import types
+
+    from alu_client.core.transfers import queue as queue_module
+    from alu_client.core.transfers.throttle import Schedule, ScheduleRule
+
+    clock = {"now": dt.datetime(2026, 12, 7, 9, 59, 59)}  # a Monday
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Clock:  # type: ignore[override]
+            return clock["now"]  # type: ignore[return-value]
+
+    monkeypatch.setattr(queue_module, "datetime", types.SimpleNamespace(datetime=Clock))
+    ten_past = ScheduleRule(
+        days=frozenset({0}), start=dt.time(10, 0), end=dt.time(10, 1), down_bps=250_000,
+        up_bps=None,
+    )  # fmt: skip
+    q = make_queue(store, FakeJobs())
+    q.set_schedule(Schedule([ten_past]))
+    q.start()
+    try:
+        assert q.limits["download"].rate_bps is None
+        time.sleep(1.5)  # the scheduler's passes before the period: nothing changes
+        assert q.limits["download"].rate_bps is None
+        clock["now"] = dt.datetime(2026, 12, 7, 10, 0, 0)
+        wait_until(lambda: q.limits["download"].rate_bps == 250_000, 3, what="the period")
+        clock["now"] = dt.datetime(2026, 12, 7, 10, 1, 0)
+        wait_until(lambda: q.limits["download"].rate_bps is None, 3, what="its end")
+    finally:
+        q.stop()
+
+
+def test_many_moves_into_one_gap_keep_the_order(store: Store) -> None:
+    # each move took the middle of two positions: after ~50 moves into the same gap the
+    # middle was a neighbour's own position and the manual order broke (a drag of 60 rows)
+    q = make_queue(store, FakeJobs())
+    first, last = add(q, "first"), add(q, "last")
+    moved = [add(q, f"m{n}") for n in range(100)]
+    for tid in moved:  # as the Transfers view drops a selection before "last"
+        q.move(tid, last)
+    assert [t.id for t in q.transfers.all(("queued",))] == [first, *moved, last]
+    for tid in reversed(moved[1:]):  # and each one just before the first of them
+        q.move(tid, moved[0])
+    want = [first, *reversed(moved[1:]), moved[0], last]
+    assert [t.id for t in q.transfers.all(("queued",))] == want
+
+
+def test_batches_keep_their_pace_while_transfers_come_and_go(store: Store) -> None:
+    # every add, move or end woke the progress thread, which sent a batch each time (~70 a
+    # second with many short transfers) and measured speeds over a few milliseconds
+    jobs = FakeJobs(blocks=400, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=4)
+    times: list[float] = []
+    q.add_listener(lambda _batch: times.append(time.monotonic()))
+    q.start()
+    try:
+        steady = add(q, "steady")
+        wait_until(lambda: q.transfers.get(steady).state == "active")  # type: ignore[union-attr]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            q.move(add(q, "short"), steady)
+            time.sleep(0.002)
+        t1 = time.monotonic()
+    finally:
+        q.stop()
+    during = [t for t in times if t0 <= t <= t1]
+    # progress_interval is 0.05 s here: ~20 batches in a second, not one per command
+    assert len(during) <= 1.0 / 0.05 + 3, len(during)
 
 
 def test_processes_opening_a_new_library_at_once_agree(tmp_path: Path) -> None:

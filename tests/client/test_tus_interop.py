@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from alu_client.core.transfers.base import MemoryCheckpoint, PermanentError, Stopped
-from alu_client.core.transfers.upload import LOST_NOTE, UploadSpec, run
+from alu_client.core.transfers.upload import LOST_NOTE, UploadSpec, run, terminate
 from tests.client.test_upload import (
     Ctx,
     header_of,
@@ -158,9 +158,8 @@ def test_cancel_terminates_the_upload_on_the_server(
     c = new_ctx()
     moving = threading.Event()
     c.on_meter = lambda total: moving.set() if total >= 600_000 else None
-    thread, errors = start_upload(
-        UploadSpec(path, through(proxy), meta_for(path), chunk_size=256 * KIB), c
-    )
+    spec = UploadSpec(path, through(proxy), meta_for(path), chunk_size=256 * KIB)
+    thread, errors = start_upload(spec, c)
     assert moving.wait(20)
     url = c.checkpoint.data["url"]
     assert len(tus_node.uploads()) == 1
@@ -168,6 +167,8 @@ def test_cancel_terminates_the_upload_on_the_server(
     c.control.stop("cancel")
     thread.join(10)
     assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "cancel"
+    assert c.checkpoint.data["url"] == url  # kept for the DELETE, which the queue asks next
+    assert terminate(spec, c.again().ctx)
     head = requests.head(url, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
     assert head.status_code in (404, 410)
     assert tus_node.uploads() == []  # the termination extension: the server dropped it

@@ -528,3 +528,36 @@ def test_the_words_of_a_410_tell_an_expired_upload(
     r.headers["Content-Type"] = content_type
     r._content = body
     assert _says_expired(r) is expired
+
+
+def test_a_running_upload_canceled_is_canceled_at_once_when_the_delete_hangs(
+    server: TinyTus, bends: Bends, tmp_path: Path
+) -> None:
+    # the DELETE was sent before the cancel was recorded: a server slow to answer it (here:
+    # never ending its answer) held the transfer "active" for 10 s, and the next upload too
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.base import Tuning
+    from alu_client.core.transfers.queue import TransferQueue
+
+    bends.trickle = frozenset({"DELETE"})
+    a = random_file(tmp_path / "a.mp4", 4 * MIB)
+    b = random_file(tmp_path / "b.mp4", 64 * KIB)
+    store = Store(tmp_path / "library.sqlite3")
+    q = TransferQueue(store, max_uploads=1, tuning=Tuning(stall_timeout=2.0))
+    q.set_limits(None, 500_000)
+    first = q.add_upload(a, server.endpoint, {}, chunk_size=256 * KIB)
+    second = q.add_upload(b, server.endpoint, {})
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.load_checkpoint(first).get("url") is not None)
+        asked = time.monotonic()
+        q.cancel(first)
+        assert q.wait_for(first, timeout=5).state == "canceled"
+        assert time.monotonic() - asked < 1.0
+        assert q.wait_for(second, timeout=10).state == "done"  # its turn came at once
+        wait_until(lambda: "DELETE" in server.methods(), what="the server told")
+        # the DELETE cut by the stall time: its URL forgotten all the same (best effort)
+        wait_until(lambda: q.transfers.load_checkpoint(first) == {}, 15, what="URL forgotten")
+    finally:
+        q.stop()
+        store.close()

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
-from alu_client.core.transfers.upload import UploadSpec, run
+from alu_client.core.transfers.upload import UploadSpec, run, terminate
 from tests.client.test_upload import (
     Ctx,
     header_of,
@@ -205,14 +205,14 @@ def test_cancel_terminates_every_part_on_the_server(
     c = new_ctx()
     moving = threading.Event()
     c.on_meter = lambda total: moving.set() if total >= 1_500_000 else None
-    thread, errors = start_upload(
-        UploadSpec(path, through(proxy), meta_for(path), chunk_size=256 * KIB, parallel=3), c
-    )
+    spec = UploadSpec(path, through(proxy), meta_for(path), chunk_size=256 * KIB, parallel=3)
+    thread, errors = start_upload(spec, c)
     assert moving.wait(30)
     assert len(tus_py.uploads()) >= 3  # the parts
 
     c.control.stop("cancel")
     thread.join(10)
+    assert terminate(spec, c.again().ctx)  # as the queue does once it recorded the cancel
 
     assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "cancel"
     assert tus_py.uploads() == []  # the termination extension: the server dropped them all

@@ -60,6 +60,7 @@ from alu_client.core.transfers.upload import (
     poll_outcome,
     run,
     sample_ranges,
+    terminate,
 )
 from alu_client.core.transfers.upload import parallel as upload_parallel
 from alu_client.core.transfers.upload import protocol as upload_protocol
@@ -1200,14 +1201,15 @@ def test_pause_mid_chunk_then_resume_then_cancel(
     c = new_ctx()
     c.on_meter = lambda total: moving.set() if total >= 600_000 else None
     moving.clear()
-    thread, errors = start_upload(
-        UploadSpec(other, endpoint(proxy), meta_for(other), chunk_size=256 * KIB), c
-    )
+    other_spec = UploadSpec(other, endpoint(proxy), meta_for(other), chunk_size=256 * KIB)
+    thread, errors = start_upload(other_spec, c)
     assert moving.wait(20)
     url = c.checkpoint.data["url"]
     c.control.stop("cancel")
     thread.join(10)
     assert len(errors) == 1 and isinstance(errors[0], Stopped) and errors[0].reason == "cancel"
+    # the DELETE: the queue's, once it recorded the cancel (the job keeps the URLs for it)
+    assert terminate(other_spec, c.again().ctx)
     assert tus_head(url, c.token).status_code in (404, 410)
     assert c.checkpoint.data == {}
 

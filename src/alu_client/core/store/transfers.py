@@ -21,6 +21,9 @@ OPEN_STATES = ("queued", "active", "paused")
 #: the key of a done transfer's kept checkpoint (``TransferStore.finish(keep=…)``): the time
 #: (``time.time()``) after which it is forgotten
 KEPT_UNTIL = "kept_until"
+#: positions closer than this are numbered again before a move between them (a double has
+#: ~16 digits: the middle of two positions 1e-9 apart is still a third one)
+_MIN_GAP = 1e-9
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,12 @@ class TransferStore:
         result: dict[str, Any] | None = None,
         failures: int | None = None,
         keep: dict[str, Any] | None = None,
+        keep_checkpoint: bool = False,
     ) -> None:
         """The end of an attempt: done, failed, canceled, paused or queued again (a retry).
         ``keep``: what a done transfer's checkpoint holds from now on instead of nothing
-        (``KEPT_UNTIL`` says until when: ``forget_kept``)."""
+        (``KEPT_UNTIL`` says until when: ``forget_kept``). ``keep_checkpoint``: a canceled
+        transfer keeps it (an upload's URLs, for the DELETE its engine sends next)."""
         assert state in STATES
         now = time.time()
         with self.store.write() as c:
@@ -281,7 +286,7 @@ class TransferStore:
                     (tid, json.dumps(keep), now),
                 )
                 self.store.after_commit(self.store.forget_deleted)
-            elif state in ("done", "canceled"):
+            elif state == "done" or (state == "canceled" and not keep_checkpoint):
                 # Nothing is left to resume, and an upload's checkpoint holds its URLs (secrets):
                 # dropped in the transaction that ends the transfer, so a crash just after the
                 # commit cannot leave them behind; and out of the write-ahead log after it.
@@ -355,13 +360,18 @@ class TransferStore:
         return [(r["at"], r["kind"], r["message"]) for r in rows]
 
     def move(self, tid: int, before: int | None) -> None:
-        """Put ``tid`` just before ``before`` (or last when None), keeping the others' order."""
+        """Put ``tid`` just before ``before`` (or last when None), keeping the others' order.
+        Between two neighbours it takes the middle of their positions; once they are too
+        close for that (after ~50 moves into the same gap, the middle was a neighbour's own
+        position and the order broke), every position is numbered 1, 2, 3 … again first."""
         with self.store.write() as c:
             if before is None:
                 pos = c.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM transfers").fetchone()[
                     0
                 ]
-            else:
+                c.execute("UPDATE transfers SET position = ? WHERE id = ?", (pos, tid))
+                return
+            for _ in range(2):
                 target = c.execute(
                     "SELECT position FROM transfers WHERE id = ?", (before,)
                 ).fetchone()
@@ -371,8 +381,25 @@ class TransferStore:
                     "SELECT MAX(position) FROM transfers WHERE position < ? AND id != ?",
                     (target[0], tid),
                 ).fetchone()[0]
-                pos = (target[0] + (prev if prev is not None else target[0] - 1)) / 2
-            c.execute("UPDATE transfers SET position = ? WHERE id = ?", (pos, tid))
+                low = prev if prev is not None else target[0] - 1
+                taken = c.execute(
+                    "SELECT COUNT(*) FROM transfers WHERE position = ? AND id != ?",
+                    (target[0], before),
+                ).fetchone()[0]
+                if target[0] - low > _MIN_GAP and not taken:
+                    break
+                self._renumber(c)
+            middle = (low + target[0]) / 2
+            c.execute("UPDATE transfers SET position = ? WHERE id = ?", (middle, tid))
+
+    @staticmethod
+    def _renumber(c: sqlite3.Connection) -> None:
+        """Positions 1, 2, 3 … in the order they stand (ties by id): room between any two."""
+        ids = [r[0] for r in c.execute("SELECT id FROM transfers ORDER BY position, id")]
+        c.executemany(
+            "UPDATE transfers SET position = ? WHERE id = ?",
+            [(n, tid) for n, tid in enumerate(ids, start=1)],
+        )
 
     def set_priority(self, tid: int, priority: int) -> None:
         with self.store.write() as c:

@@ -117,8 +117,10 @@ Parallel parts
 Stop
     ``ctx.control.on_stop`` cuts the in-flight connections (socket shutdown; a PATCH's
     connection is learnt when urllib3 asks for the body's iterator, see ``_sending_connection``),
-    so a pause takes effect mid-chunk at once; a cancel also DELETEs the upload (and its parts)
-    and clears the checkpoint. Short requests (OPTIONS, POST, HEAD) are bounded by timeouts.
+    so a pause or a cancel takes effect mid-chunk at once. A cancel's DELETE of the upload (and
+    its parts) is ``terminate``'s, which the queue calls once the transfer is recorded as
+    canceled, and which clears the checkpoint. Short requests (OPTIONS, POST, HEAD) are
+    bounded by timeouts.
 
 Completion
     After the last byte (or the final POST) one HEAD fills ``state``/``item_id``/``error`` from
@@ -131,7 +133,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..base import Stopped, TransferContext
+from ..base import TransferContext
 from .checksums import fastest_checksum as fastest_checksum
 from .job import _Job
 from .protocol import poll_outcome as poll_outcome
@@ -182,25 +184,23 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     Returns when the server has every byte (``state`` etc. from one HEAD after that; use
     ``poll_outcome`` for the hub's final word). Raises ``RetryableError`` after a few in-run
     attempts (the queue backs off; the next run resumes), ``PermanentError``, or ``Stopped``
-    (after a DELETE when the reason is "cancel")."""
+    (the checkpoint keeps the URLs: a cancel's DELETE is ``terminate``'s, which the queue
+    calls once the transfer is recorded as canceled, so that a server slow to answer does
+    not hold the cancel)."""
     # ``CHECKSUM_PREFERENCE`` is read here, from the package, at every run: patching
     # ``upload.CHECKSUM_PREFERENCE`` (the throughput benchmark does) reaches the job.
     spec = dataclasses.replace(spec, metadata=described(spec))
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
         return job.run()
-    except Stopped as e:
-        if e.reason == "cancel" and not job.terminate():
-            job.storage.clear()  # canceled as it ran: its URLs go with it, dropped or not
-        raise
     finally:
         job.close()
 
 
 def terminate(spec: UploadSpec, ctx: TransferContext) -> bool:
-    """Cancel an upload that is not running (paused, waiting, failed): DELETE every upload its
-    checkpoint holds, the final one first, then forget them. Best effort, as when a running
-    upload is canceled: a server that cannot be reached keeps the upload until it expires.
+    """Cancel an upload (stopped as it ran, or paused, waiting, failed): DELETE every upload
+    its checkpoint holds, the final one first, then forget them. Best effort: a server that
+    cannot be reached keeps the upload until it expires.
     True when the server said it dropped every one; else the checkpoint keeps the URLs (for
     another try: see ``TransferQueue.clean_up_now``)."""
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
