@@ -431,6 +431,22 @@
         <translation>رفض وكيل الشبكة تمرير الطلب إلى %1 (HTTP %2)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
     </message>
     <message>
+        <source>The server&apos;s security certificate was refused (%1). Is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle: in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>رُفضت شهادة أمان الخادم (%1). هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها: في ملف التعريف (تسجيل الدخول في التطبيق، alu login --ca-bundle)، أو في REQUESTS_CA_BUNDLE أو SSL_CERT_FILE من أجل alu fetch و alu tus-put.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in TLS (https) at this address: is its port one for plain http, or is a network login page in the way?</source>
+        <translation>لم يُجب الخادم بـ TLS ‏(https) على هذا العنوان: هل منفذه خاص بـ http العادي، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) cannot be reached; check the proxy settings.</source>
+        <translation>تعذّر الوصول إلى وكيل الشبكة (%1)؛ تحقّق من إعدادات الوكيل.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy cannot be reached; check the proxy settings.</source>
+        <translation>تعذّر الوصول إلى وكيل الشبكة؛ تحقّق من إعدادات الوكيل.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>لم يحتفظ الخادم بأي شيء من الجزء الذي أُرسل إليه.</translation>
     </message>

@@ -431,6 +431,22 @@
         <translation>Le proxy du réseau a refusé de transmettre la demande à %1 (HTTP %2) ; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
     </message>
     <message>
+        <source>The server&apos;s security certificate was refused (%1). Is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle: in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>Le certificat de sécurité du serveur a été refusé (%1). La date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats : dans le profil (la connexion de l’application, alu login --ca-bundle), ou dans REQUESTS_CA_BUNDLE ou SSL_CERT_FILE pour alu fetch et alu tus-put.</translation>
+    </message>
+    <message>
+        <source>The server did not answer in TLS (https) at this address: is its port one for plain http, or is a network login page in the way?</source>
+        <translation>Le serveur n’a pas répondu en TLS (https) à cette adresse : son port est-il celui du http simple, ou une page de connexion au réseau est-elle en travers ?</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) cannot be reached; check the proxy settings.</source>
+        <translation>Le proxy du réseau (%1) est injoignable ; vérifiez les réglages du proxy.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy cannot be reached; check the proxy settings.</source>
+        <translation>Le proxy du réseau est injoignable ; vérifiez les réglages du proxy.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>Le serveur n’a rien gardé du morceau qui lui a été envoyé.</translation>
     </message>

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
+import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +43,12 @@ class Session(requests.Session):
         settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
+        elif settings["verify"] is True and self.trust_env:
+            # SSL_CERT_FILE, which OpenSSL, curl and Python's own ssl read, where requests
+            # reads only REQUESTS_CA_BUNDLE (a network's own CA for `alu fetch`/`tus-put`)
+            cafile = os.environ.get("SSL_CERT_FILE", "")
+            if cafile and os.path.isfile(cafile):
+                settings["verify"] = cafile
         return settings
 
 
@@ -143,30 +151,104 @@ def proxy_for(session: requests.Session, url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
-def certificate_problem(error: BaseException) -> bool:
-    """Whether ``error`` (from requests) is a refused certificate — not a TLS handshake cut by
-    a flaky link, which is worth another try. A certificate does not fix itself: a person must
-    (the date of the computer, a login page on the network, the profile's CA bundle)."""
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it was raised from (requests wraps urllib3's, which wraps ssl's)."""
     seen: set[int] = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(e) or "certificate verify failed" in str(e):
-            return True
+        yield e
         e = (
             e.__cause__
             or e.__context__
             or (e.args[0] if e.args and isinstance(e.args[0], BaseException) else None)
         )
+
+
+def certificate_problem(error: BaseException) -> bool:
+    """Whether ``error`` (from requests) is a refused certificate — not a TLS handshake cut by
+    a flaky link, which is worth another try. A certificate does not fix itself: a person must
+    (the date of the computer, a login page on the network, the profile's CA bundle)."""
+    return any(
+        isinstance(e, ssl.SSLCertVerificationError)
+        or "CERTIFICATE_VERIFY_FAILED" in str(e)
+        or "certificate verify failed" in str(e)
+        for e in _chain(error)
+    )
+
+
+def certificate_reason(error: BaseException) -> str:
+    """Why the certificate was refused, in OpenSSL's words ("certificate has expired",
+    "Hostname mismatch, …", "self-signed certificate", "unable to get local issuer
+    certificate"), or "not trusted"."""
+    for e in _chain(error):
+        said = getattr(e, "verify_message", None)
+        if isinstance(e, ssl.SSLCertVerificationError) and said:
+            return str(said).strip().rstrip(".")
+        found = re.search(r"certificate verify failed: ([^(\]')]+)", str(e))
+        if found:
+            return found[1].strip().rstrip(".")
+    return "not trusted"
+
+
+def certificate_message(error: BaseException) -> str:
+    """``CERTIFICATE_REFUSED`` with the reason ``error`` gives."""
+    return CERTIFICATE_REFUSED.format(reason=certificate_reason(error))
+
+
+#: the SSL reasons of a server answering https:// with something else than TLS (plain HTTP)
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "UNKNOWN_PROTOCOL")
+
+
+def not_tls(error: BaseException) -> bool:
+    """Whether ``error`` is an https:// address answered in plain HTTP (or not in TLS at all):
+    no retry mends that, an address does (or a network login page, once passed)."""
+    for e in _chain(error):
+        reason = getattr(e, "reason", None)
+        if isinstance(e, ssl.SSLError) and isinstance(reason, str) and reason in _NOT_TLS:
+            return True
+        text = str(e)
+        if any(r in text for r in _NOT_TLS) or "wrong version number" in text:
+            return True
     return False
 
 
-CERTIFICATE_MESSAGE = (
-    "The server's security certificate was refused (is the computer's date right, or is a "
-    "network login page in the way? A network with its own certificate authority needs its "
-    "CA bundle in the hub's profile)."
+NOT_TLS_MESSAGE = (
+    "The server did not answer in TLS (https) at this address: is its port one for plain "
+    "http, or is a network login page in the way?"
+)
+
+
+def tunnel_refusal(error: BaseException, proxy: str, server: str) -> tuple[str, bool] | None:
+    """When ``error`` is a proxy's (requests' ``ProxyError``: its tunnel for an https://
+    address refused, or the proxy out of reach), the sentence to show and whether it is final
+    (a 407 or a refusal wants a person; a proxy down or its upstream failing may pass); else
+    None. ``proxy`` as ``proxy_for`` gives it, ``server`` the host the tunnel was for."""
+    if not isinstance(error, requests.exceptions.ProxyError):
+        return None
+    who = proxy_named(proxy)
+    # a refused tunnel (CONNECT) says its status only in the text: "Tunnel connection
+    # failed: 407 Proxy Authentication Required"
+    found = re.search(r"Tunnel connection failed: (\d{3})", str(error))
+    if found is None:
+        return f"{who} cannot be reached; check the proxy settings.", False
+    code = int(found[1])
+    if code == 407:
+        return proxy_password_message(who, server), True
+    if code >= 500:
+        return f"{who} could not reach {server} (HTTP {code}); trying again later.", False
+    return (
+        f"{who} refused to pass the request to {server} (HTTP {code}); check the proxy "
+        "settings, or ask the network's administrator to let this computer reach it."
+    ), True
+
+
+#: a refused certificate (``certificate_message`` puts the reason in)
+CERTIFICATE_REFUSED = (
+    "The server's security certificate was refused ({reason}). Is the computer's date right, "
+    "or is a network login page in the way? A network with its own certificate authority "
+    "needs its CA bundle: in the profile (the app's sign-in, alu login --ca-bundle), or in "
+    "REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put."
 )
 
 HEADERS_TOO_LARGE_MESSAGE = (
@@ -340,3 +422,21 @@ class TransferAdapter(requests.adapters.HTTPAdapter):
         if type(manager) is urllib3.poolmanager.ProxyManager:  # (not SOCKS: pools of its own)
             manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+def connection_failure(
+    error: BaseException, session: requests.Session | None, url: str
+) -> tuple[str, bool] | None:
+    """What a transfer says when a request to ``url`` on ``session`` raised ``error`` for a
+    reason a retry does not mend by itself, and whether it is final: a refused certificate, an
+    https:// address answered in plain HTTP, an answer whose header section this app cannot
+    read, a proxy's refusal or a proxy out of reach (not final: it may come back); else None
+    (a link that dropped: worth another try, in the caller's words)."""
+    if certificate_problem(error):
+        return certificate_message(error), True
+    if not_tls(error):
+        return NOT_TLS_MESSAGE, True
+    if headers_too_large(error):
+        return HEADERS_TOO_LARGE_MESSAGE, True
+    proxy = proxy_for(session, url) if session is not None else ""
+    return tunnel_refusal(error, proxy, urlsplit(url).hostname or "the server")

@@ -319,6 +319,24 @@ _MARKED = (
         "The network's proxy refused to pass the request to %1 (HTTP %2); check the proxy "
         "settings, or ask the network's administrator to let this computer reach it.",
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's security certificate was refused (%1). Is the computer's date right, or "
+        "is a network login page in the way? A network with its own certificate authority "
+        "needs its CA bundle: in the profile (the app's sign-in, alu login --ca-bundle), or in "
+        "REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server did not answer in TLS (https) at this address: is its port one for plain "
+        "http, or is a network login page in the way?",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The network's proxy (%1) cannot be reached; check the proxy settings."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The network's proxy cannot be reached; check the proxy settings."
+    ),
     # the same, said of a server that is no ALU hub (`alu fetch`, `alu tus-put` to any server:
     # ``retry.in_server_words``), as a transfer of the command line shows in the app
     QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),

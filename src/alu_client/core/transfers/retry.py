@@ -295,8 +295,15 @@ _BEARER_WORD_RE = re.compile(r"(?i)\bbearer\b")
 
 def scrub(text: str) -> str:
     """Take out of a message what must not reach the screen: URLs (only the host is kept),
-    query strings, auth headers and ``token=…``-like values."""
+    query strings, auth headers and ``token=…``-like values. The app's own advice on proxy
+    logins stays whole: its example address was cut to "proxy:3128", the wrong syntax."""
+    from ..http import PROXY_CREDENTIALS_HINT as hint
 
+    text = hint.join(_scrub(part) for part in text.split(hint))
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _scrub(text: str) -> str:
     def host_only(match: re.Match[str]) -> str:
         netloc = match.group(1).rpartition("@")[2]  # never user:password@
         return netloc or "the server"
@@ -306,8 +313,7 @@ def scrub(text: str) -> str:
         text = pattern.sub("[credentials hidden]", text)
     text = _BEARER_WORD_RE.sub("[credentials hidden]", text)
     text = _QUERY_RE.sub("", text)
-    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}=[hidden]", text)
-    return re.sub(r"\s{2,}", " ", text).strip()
+    return _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}=[hidden]", text)
 
 
 #: The engine's words for the ALU hub, said of any other server (``alu tus-put`` to tusd,

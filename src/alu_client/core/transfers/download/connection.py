@@ -15,12 +15,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3.exceptions
 
-from ...http import (
-    CERTIFICATE_MESSAGE,
-    HEADERS_TOO_LARGE_MESSAGE,
-    certificate_problem,
-    headers_too_large,
-)
+from ...http import connection_failure, proxy_for
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
@@ -153,7 +148,7 @@ class _JobBase:
                     url, headers=headers, stream=True, timeout=timeout, allow_redirects=False
                 )
             except Exception as e:
-                raise self._request_error(e) from e
+                raise self._request_error(e, session, url) from e
             took = time.monotonic() - sent
             with self.lock:
                 self.rtt = took if self.rtt is None else min(self.rtt, took)
@@ -219,6 +214,10 @@ class _JobBase:
                     return
                 # the settings a request of this session gets (the pool is chosen by them)
                 env = session.merge_environment_settings(url, {}, None, None, None)
+                if proxy_for(session, url):
+                    # through a proxy, an https:// connection is a tunnel that only a request
+                    # sets up (a bare connect spoke TLS to the proxy itself: errors in its log)
+                    return
                 pool = adapter.get_connection_with_tls_context(
                     request, env["verify"], env["proxies"], env["cert"]
                 )
@@ -346,7 +345,9 @@ class _JobBase:
             return RetryableError(MSG_CUT)
         return e
 
-    def _request_error(self, e: BaseException) -> BaseException:
+    def _request_error(
+        self, e: BaseException, session: requests.Session, url: str
+    ) -> BaseException:
         if self.ctx.control.stopped:
             return Stopped(self.ctx.control.reason)
         if self.abort.is_set():
@@ -362,12 +363,12 @@ class _JobBase:
             | requests.exceptions.MissingSchema,
         ):
             return PermanentError("The download address is not valid.")
+        said = connection_failure(e, session, url)
+        if said is not None:  # a certificate, no TLS, a proxy's refusal, …
+            message, final = said
+            return PermanentError(message) if final else RetryableError(message)
         if isinstance(e, requests.exceptions.SSLError):
-            if certificate_problem(e):
-                return PermanentError(CERTIFICATE_MESSAGE)
             return RetryableError("The secure connection to the server failed; trying again.")
-        if headers_too_large(e):
-            return PermanentError(HEADERS_TOO_LARGE_MESSAGE)
         if isinstance(e, requests.exceptions.RequestException | OSError):
             return RetryableError(MSG_UNREACHABLE)
         return e

@@ -14,10 +14,7 @@ import requests
 from tusclient.client import TusClient
 
 from ...http import (
-    CERTIFICATE_MESSAGE,
-    HEADERS_TOO_LARGE_MESSAGE,
-    certificate_problem,
-    headers_too_large,
+    connection_failure,
     on_connection,
     proxy_answer,
     same_origin,
@@ -114,10 +111,11 @@ class _JobServices:
             return self._short(method, url, stream, headers, self.timeout)
         except requests.RequestException as e:
             self.log.debug("upload %s: %s failed (%s)", self.name, method, type(e).__name__)
-            if certificate_problem(e):
-                raise PermanentError(CERTIFICATE_MESSAGE) from None
-            if headers_too_large(e):
-                raise PermanentError(HEADERS_TOO_LARGE_MESSAGE) from None
+            said = connection_failure(e, self.ctx.sessions.get(url, stream), url)
+            if said is not None:  # a certificate, no TLS, a proxy's refusal, …
+                if said[1]:
+                    raise PermanentError(said[0]) from None
+                raise _Resume(said[0]) from None
             raise _Resume("The connection to the hub dropped.") from None
 
     def _short(

@@ -10,12 +10,7 @@ from collections.abc import Generator, Iterator
 import requests
 from tusclient.uploader.uploader import Uploader
 
-from ...http import (
-    CERTIFICATE_MESSAGE,
-    HEADERS_TOO_LARGE_MESSAGE,
-    certificate_problem,
-    headers_too_large,
-)
+from ...http import connection_failure
 from ..base import PermanentError, RetryableError, Stopped
 from .checksums import DigestAhead
 from .protocol import (
@@ -239,10 +234,9 @@ class _TusUpload(Uploader):
             )
         except requests.RequestException as e:
             job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
-            if certificate_problem(e):
-                raise PermanentError(CERTIFICATE_MESSAGE) from None
-            if headers_too_large(e):
-                raise PermanentError(HEADERS_TOO_LARGE_MESSAGE) from None
+            said = connection_failure(e, session, url)
+            if said is not None and said[1]:  # a certificate, no TLS, a proxy's refusal, …
+                raise PermanentError(said[0]) from None
             self.check_flight()
             if isinstance(e, requests.Timeout):
                 raise _Resume("The link stalled.") from None
