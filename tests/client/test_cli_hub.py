@@ -241,3 +241,31 @@ def test_get_into_a_dest_that_is_a_file_names_it(
     assert r.returncode == 2
     assert "is a file" in r.stderr and "data folder" not in r.stderr
     assert a_file.read_text() == "mine"
+
+
+def test_put_run_again_after_its_end_does_not_publish_the_file_twice(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # a `put` killed once its end was recorded (before it said "published"), run again as its
+    # advice says, published the item a second time; so did the same command after a success
+    live_hub.member("ktn", PASSWORD)
+    live_hub.member("rts", PASSWORD, country="SN")
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    own = tmp_path / "floods.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=21)
+    put = ["put", str(own), "--title", "Floods", "--language", "en", "--country", "KE"]
+    first = ok(alu(home, *put))
+    assert "published as item" in first
+    again = alu(home, *put)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first  # the same item
+    assert "sent already with these details by an earlier run" in again.stderr
+    other = tmp_path / "rts-desk"
+    login(other, live_hub, "rts")
+    assert [i["title"] for i in feed(other) if i["kind"] == "member_upload"] == ["Floods"]
+    # other details asked for: another item, as asked
+    renamed = ok(alu(home, *put[:3], "Floods, day 2", *put[4:]))
+    assert "published as item" in renamed and renamed != first
+    titles = sorted(i["title"] for i in feed(other) if i["kind"] == "member_upload")
+    assert titles == ["Floods", "Floods, day 2"]

@@ -273,7 +273,15 @@ def cmd_put(args: argparse.Namespace) -> int:
             # resumes; a second one would publish the file twice
             _cancel_superseded(services, path, digest)
             open_one = services.open_upload(path, digest)
-            if open_one is None:
+            sent = services.sent_upload(path, digest, clean.metadata(path, digest))
+            if open_one is None and sent is not None:
+                print(
+                    f"alu: {path.name}: sent already with these details by an earlier run "
+                    f"(transfer {sent.id}); not sent again.",
+                    file=sys.stderr,
+                )
+                tid = sent.id
+            elif open_one is None:
                 tid = services.upload(path, fields, sha256=digest)
             else:
                 tid = open_one.id

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -331,6 +332,31 @@ class Services:
         size = path.stat().st_size
         for t in self._unfinished_uploads_of(path):
             if t.size == size and (t.sha256 or "").lower() == sha256.lower():
+                return t
+        return None
+
+    def sent_upload(
+        self, path: Path, sha256: str, metadata: dict[str, str], within_s: float = 24 * 3600.0
+    ) -> Transfer | None:
+        """The upload of this very file (same path, size and sha256) with these very details
+        to this profile's hub that ended in the last ``within_s`` seconds, if any: `alu put`
+        run again after a kill that came once its end was recorded (before it said so), or
+        after a success, says that one instead of publishing the file a second time."""
+        self.require_profile()
+        endpoint = self.client().uploads_url
+        q = self.queue or self.make_queue()
+        size = path.stat().st_size
+        since = time.time() - within_s
+        newest_first = sorted(q.transfers.all(("done",), "upload"), key=lambda t: -t.id)
+        for t in newest_first:
+            if (
+                t.source == str(path)
+                and t.destination == endpoint
+                and t.size == size
+                and (t.sha256 or "").lower() == sha256.lower()
+                and (t.finished_at or 0) >= since
+                and t.options.get("metadata", {}) == metadata
+            ):
                 return t
         return None
 
