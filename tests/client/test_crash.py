@@ -108,3 +108,26 @@ def test_tus_put_killed_and_restarted_finishes_identical(tmp_path: Path, payload
         assert resent <= chunk + 256 * 1024, f"{resent} bytes sent twice (chunk {chunk})"
     finally:
         close()
+
+
+def test_fetch_killed_on_a_slow_link_loses_seconds_not_megabytes(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    # progress was saved every 4 MiB only: on a slow link (here 600 kB/s) a kill lost up to
+    # minutes, and one in the first 4 MiB kept nothing to resume from (every rerun began at 0)
+    sha = hashlib.sha256(payload.read_bytes()).hexdigest()
+    home, dest = tmp_path / "home", tmp_path / "out" / "clip.mxf"
+    with FaultProxy(("127.0.0.1", file_server.port)) as proxy:
+        proxy.rate_bps = 600_000
+        url = f"{proxy.url}/files/source.mxf"
+        first = alu(home, "fetch", url, str(dest), "--sha256", sha, "--segments", "1")
+        kill_when(first, lambda: proxy.bytes_down > 3 * MIB)  # ~5 s in, under 4 MiB
+        proxy.rate_bps = None
+        second = alu(home, "fetch", url, str(dest), "--sha256", sha, "--segments", "1")
+        _out, err = second.communicate(timeout=120)
+        assert second.returncode == 0, err
+        again = proxy.bytes_down - SIZE  # fetched twice (headers included)
+    assert dest.read_bytes() == payload.read_bytes()
+    # saved every 2 s: at most ~2 s of the link (1.2 MB) and what was in flight is fetched again
+    print(f"\nfetch at 600 kB/s: {again} bytes fetched twice after kill -9")
+    assert again <= 2 * MIB, f"{again} bytes fetched twice"

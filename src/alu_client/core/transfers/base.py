@@ -240,6 +240,9 @@ class Tuning:
     endgame: int = 2 * 1024 * 1024
     #: save download progress at least this often (bytes), so a crash re-fetches little
     checkpoint_every: int = 4 * 1024 * 1024
+    #: … and at least this often (seconds) while bytes arrive: on a slow link 4 MiB is minutes,
+    #: and a kill before the first save kept nothing to resume from
+    checkpoint_every_s: float = 2.0
     upload_chunk_size: int = 16 * 1024 * 1024
     min_upload_chunk: int = 256 * 1024
     max_parallel_uploads: int = 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from .connection import _JobBase
@@ -135,6 +136,7 @@ class _CheckpointJob(_JobBase):
                     return
                 data = self._snapshot()
                 self.unsaved = 0
+                self.saved_at = time.monotonic()
             os.fsync(self.fd)
             self.ctx.checkpoint.save(data)
         finally:

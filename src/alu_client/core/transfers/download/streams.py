@@ -413,7 +413,7 @@ class _StreamJob(_FrontHashJob):
         with self.lock:
             if pos > seg.pos:  # cannot happen: every request starts at or before seg.pos
                 raise RetryableError(MSG_WRONG_PART)
-        every = self.tuning.checkpoint_every
+        every, every_s = self.tuning.checkpoint_every, self.tuning.checkpoint_every_s
         while True:
             self._check_running(gen)
             try:
@@ -444,7 +444,9 @@ class _StreamJob(_FrontHashJob):
             self.ctx.throttle(len(block) - written)
             with self.lock:
                 self.unsaved += written
-                due = self.unsaved >= every
+                due = self.unsaved >= every or (
+                    self.unsaved > 0 and time.monotonic() - self.saved_at >= every_s
+                )
                 end = seg.end
                 doubled_done = seg.complete and pos < seg.pos
             if due:
