@@ -1166,6 +1166,49 @@ def start_upload(spec: UploadSpec, c: Ctx) -> tuple[threading.Thread, list[BaseE
     return thread, errors
 
 
+def test_a_run_stopped_in_its_first_chunk_makes_the_next_one_fit_the_link(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    # each run began with a 16 MiB chunk, dropped whole by the hub when cut (checksums): on a
+    # 1 MB/s link, runs stopped after a few seconds each kept nothing, and every rerun sent
+    # from byte 0 again with the same 16 MiB chunk
+    from alu_client.core.transfers.upload.job import _Job
+
+    proxy.rate_bps = 1_000_000
+    path = random_file(tmp_path / "r.bin", 20 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path))  # adaptive, from 16 MiB
+    c = new_ctx()
+    moving = threading.Event()
+    c.on_meter = lambda total: moving.set() if total >= 3_000_000 else None
+    thread, errors = start_upload(spec, c)
+    assert moving.wait(20)
+    time.sleep(4)  # a run of a few seconds, stopped (Ctrl-C, a kill) in its first chunk
+    c.control.stop("pause")
+    thread.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], Stopped)
+    url = c.checkpoint.data["url"]
+    assert int(tus_head(url, c.token).headers["Upload-Offset"]) == 0  # the 16 MiB chunk: cut
+    # what the link carried, as the client saw it (loopback's socket buffers make it more)
+    assert 500_000 < c.checkpoint.data["rate"] < 4_000_000, c.checkpoint.data
+
+    # the next run starts with what the link carries in ~TARGET_CHUNK_S (8 s), not 16 MiB:
+    # at 1 MB/s, 4 MiB (the largest size of the sizer's steps under 8 MB)
+    c.checkpoint.data["rate"] = 1_000_000
+    again = c.again()
+    job = _Job(spec, again.ctx, checksum_preference=("crc32",))
+    try:
+        assert job._sizer().size == 4 * MIB
+    finally:
+        job.close()
+    proxy.rate_bps = None
+    result = run(spec, again.ctx)
+    assert done.sha256(result.url) == sha256_file(path)
+
+
 def test_pause_mid_chunk_then_resume_then_cancel(
     hub: LiveHub,
     done: Completed,

@@ -32,6 +32,7 @@ from .spec import (
     RENEW_EVERY_S,
     SIBLINGS_RECENT_S,
     STARVED_RATIO,
+    TARGET_CHUNK_S,
     UploadSpec,
 )
 from .storage import StoreUrlStorage
@@ -90,8 +91,18 @@ class _JobServices:
         self._watchdog.stop()
 
     def _sizer(self) -> _ChunkSize:
+        """The chunk size to start with: the spec's, else the tuning's, or — when an earlier
+        run measured the link (``storage.link_rate``) — what it carries in about
+        ``TARGET_CHUNK_S``: a run interrupted in its first chunk (with checksums the hub drops
+        a cut chunk whole) lost its 16 MiB each time on a slow link, and started again at 0."""
         tuning = self.ctx.tuning
         start = self.spec.chunk_size or tuning.upload_chunk_size
+        rate = self.storage.link_rate() if self.spec.chunk_size is None else None
+        if rate is not None:
+            size = tuning.min_upload_chunk
+            while size * 2 <= min(rate * TARGET_CHUNK_S, start):
+                size *= 2
+            start = size
         return _ChunkSize(start, tuning.min_upload_chunk, self.spec.chunk_size is None)
 
     # shared by the uploads

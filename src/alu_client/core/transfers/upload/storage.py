@@ -202,6 +202,18 @@ class StoreUrlStorage(Storage):
             copy: dict[str, Any] = json.loads(json.dumps(self._data))
         return copy
 
+    def link_rate(self) -> float | None:
+        """Bytes per second a stream carried when a run last measured it (a chunk sent, or one
+        cut by a stop or the link), for the next run's first chunk; None if never."""
+        with self._lock:
+            rate = self._data.get("rate")
+        return float(rate) if isinstance(rate, int | float) and rate > 0 else None
+
+    def set_link_rate(self, bps: float) -> None:
+        with self._lock:
+            self._data["rate"] = round(bps)
+            self._save()
+
     def plan_parts(self, file_fingerprint: str, ranges: list[tuple[int, int]]) -> None:
         """Save the parts' ranges before any is created, so that a crash resumes this plan."""
         with self._lock:
