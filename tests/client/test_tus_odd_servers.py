@@ -561,3 +561,17 @@ def test_a_running_upload_canceled_is_canceled_at_once_when_the_delete_hangs(
     finally:
         q.stop()
         store.close()
+
+
+def test_a_locked_upload_is_asked_for_with_small_chunks_until_it_is_free(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a 423 comes once the body is in: each locked PATCH sent a whole chunk for nothing (a hub
+    # restarted while its dead process's lease ran: 44 MB sent for a 10 MB file)
+    bends.locked_patches = 3
+    path = random_file(tmp_path / "l.mp4", 8 * MIB)
+    result = run(UploadSpec(path, server.endpoint, {}), new_ctx().ctx)  # adaptive: 8 MiB
+    assert server.only_upload() == path.read_bytes() and not result.restarted
+    assert server.methods().count("PATCH") >= 4
+    # the first 423 cost its chunk; the next two asked with the smallest one
+    assert server.patch_bytes <= 2 * 8 * MIB + 2 * 256 * KIB, server.patch_bytes

@@ -52,6 +52,9 @@ class Bends:
     #: an upload holding this many bytes or more is forgotten when the next request for it
     #: comes (one that expires sooner than the file can be sent)
     lose_at: int | None = None
+    #: this many PATCHes are answered 423 Locked once their body is in (another writer holds
+    #: the upload: a server restarted while its dead process's lease runs)
+    locked_patches: int = 0
 
 
 @dataclass
@@ -69,6 +72,7 @@ class TinyTus(ThreadingHTTPServer):
         self.uploads: dict[str, Upload] = {}
         self.lock = threading.Lock()
         self.seen: list[tuple[str, str, int]] = []  # method, path, status
+        self.patch_bytes = 0  # of PATCH bodies received, whatever became of them
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 
@@ -227,6 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         offset = int(self.headers.get("Upload-Offset", "-1"))
         with self.server.lock:
+            self.server.patch_bytes += len(body)
+            if self.server.bends.locked_patches > 0:
+                self.server.bends.locked_patches -= 1
+                self._send(423, {"Retry-After": "0"})
+                return
             if offset != len(up.data):
                 self._send(409)
                 return

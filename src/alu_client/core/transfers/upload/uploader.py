@@ -228,10 +228,12 @@ class _TusUpload(Uploader):
         method = job.method_for("PATCH", headers)
         self.flight.begin()
         began = time.monotonic()
+        answered = False
         try:
             r = session.request(
                 method, url, data=body, headers=headers, timeout=job.timeout, allow_redirects=False
             )
+            answered = True
         except requests.RequestException as e:
             job.log.debug("upload %s: PATCH failed (%s)", job.name, type(e).__name__)
             said = connection_failure(e, session, url)
@@ -244,6 +246,10 @@ class _TusUpload(Uploader):
         finally:
             self.flight.end()
             body.close()
+            took = time.monotonic() - began
+            if not answered and took >= 1.0 and self.in_chunk > 0:
+                # cut (a stop, the link): what it carried sizes the next run's first chunk
+                job.storage.set_link_rate(self.in_chunk / took)
         if self.flight.reason:  # cut as the answer came: its fields may be cut short (``_short``)
             job.ctx.sessions.renew(url, self.stream)
             self.check_flight()
@@ -268,6 +274,8 @@ class _TusUpload(Uploader):
             raise _Resume("The hub took none of the piece it was sent.")
         if new == start + length:
             took = time.monotonic() - began
+            if took >= 1.0 and length >= self.sizer.size:  # a chunk of the sizer's: the link's
+                job.storage.set_link_rate(length / took)
             self.sizer.after(length, took)
             self.chunk_size = self.sizer.size
             if job.starved(self.stream, length, took):
@@ -342,6 +350,11 @@ class _TusUpload(Uploader):
                     ) from None
                 job.wait(min(e.wait, MAX_WAIT_IN_RUN))
                 need_head = True
+                # until the lock is free, the smallest chunk asks for it: a 423 comes once the
+                # body is in, and each full chunk was sent for nothing (a hub restarted while
+                # a lease of its dead process ran: 44 MB sent for a 10 MB file); a chunk that
+                # goes through brings the sizer's size back
+                self.chunk_size = self.sizer.minimum
             except _TooLarge:
                 if not self.sizer.shrink():
                     raise PermanentError(
