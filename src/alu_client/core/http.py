@@ -219,6 +219,14 @@ NOT_TLS_MESSAGE = (
 )
 
 
+def tunnel_status(error: BaseException) -> int | None:
+    """The status a proxy refused a tunnel (CONNECT) with: requests' ``ProxyError`` says it
+    only in its text ("Tunnel connection failed: 407 Proxy Authentication Required"); None
+    when the proxy gave none (out of reach)."""
+    found = re.search(r"Tunnel connection failed: (\d{3})", str(error))
+    return int(found[1]) if found else None
+
+
 def tunnel_refusal(error: BaseException, proxy: str, server: str) -> tuple[str, bool] | None:
     """When ``error`` is a proxy's (requests' ``ProxyError``: its tunnel for an https://
     address refused, or the proxy out of reach), the sentence to show and whether it is final
@@ -227,12 +235,9 @@ def tunnel_refusal(error: BaseException, proxy: str, server: str) -> tuple[str, 
     if not isinstance(error, requests.exceptions.ProxyError):
         return None
     who = proxy_named(proxy)
-    # a refused tunnel (CONNECT) says its status only in the text: "Tunnel connection
-    # failed: 407 Proxy Authentication Required"
-    found = re.search(r"Tunnel connection failed: (\d{3})", str(error))
-    if found is None:
+    code = tunnel_status(error)
+    if code is None:
         return f"{who} cannot be reached; check the proxy settings.", False
-    code = int(found[1])
     if code == 407:
         return proxy_password_message(who, server), True
     if code >= 500:

@@ -280,14 +280,11 @@ class HubClient:
             ) from None
         except requests.exceptions.ProxyError as e:
             proxy = http.proxy_for(self.session, self.url)
-            # a refused tunnel (CONNECT) says its status only in the text: "Tunnel connection
-            # failed: 407 Proxy Authentication Required"
-            found = re.search(r"Tunnel connection failed: (\d{3})", str(e))
-            if found is None:
+            status = http.tunnel_status(e)
+            if status is None:
                 raise Unreachable(
                     f"{http.proxy_named(proxy)} cannot be reached; check the proxy settings."
                 ) from None
-            status = int(found[1])
             who = http.proxy_named(proxy)
             said = (
                 http.proxy_password_message(who, f"the hub at {self.url}")

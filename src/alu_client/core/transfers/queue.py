@@ -103,14 +103,6 @@ class LimitsNow:
     by_rule: bool = False
 
 
-def force_rate(limiter: RateLimiter, bps: float | None) -> bool:
-    """``limiter`` at ``bps`` (None: unlimited); True when that changed it."""
-    if limiter.rate_bps == bps:
-        return False
-    limiter.rate_bps = bps
-    return True
-
-
 class _Live:
     """In-memory progress of one running transfer."""
 
@@ -375,7 +367,8 @@ class TransferQueue:
 
     def _apply_limits(self, download_bps: float | None, upload_bps: float | None) -> None:
         for direction, bps in (("download", download_bps), ("upload", upload_bps)):
-            if force_rate(self.limits[direction], bps):
+            if self.limits[direction].rate_bps != bps:  # (the scheduler asks every second)
+                self.limits[direction].rate_bps = bps
                 log.info("%s limit now %s", direction, "none" if bps is None else f"{bps:.0f} B/s")
 
     def _apply_schedule(self, force: bool = False) -> None:
