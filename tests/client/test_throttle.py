@@ -312,6 +312,96 @@ def test_meter_is_thread_safe_in_counting() -> None:
     assert meter.total == 4 * 2000 * 3
 
 
+def test_a_block_is_counted_as_it_passes_the_limit_not_all_at_once() -> None:
+    # a 256 KiB read at 100 kB/s was counted whole and then waited for: progress moved in
+    # steps of 2.6 s, and the speeds shown swung from 9 to 324 kB/s
+    clock = FakeClock()
+    start = clock.now
+    seen: list[tuple[float, int]] = []
+    meter = Meter([fake_limiter(100_000, clock)], Control(), lambda n: seen.append((clock.now, n)))
+    meter(256 * 1024)
+    assert sum(n for _, n in seen) == 256 * 1024
+    assert clock.now - start == pytest.approx(256 * 1024 / 100_000, rel=0.05)
+    counted = 0
+    for at, n in seen:  # never ahead of the rate by more than one slice
+        counted += n
+        assert counted <= (at - start) * 100_000 + 6000, (at - start, counted)
+
+
+def test_a_block_stopped_mid_way_is_counted_whole() -> None:
+    # its bytes have moved (read from the socket, or out): progress must have them all
+    clock = FakeClock()
+    control = Control()
+    start = clock.now
+    clock.after_sleep = lambda: control.stop("pause") if clock.now - start > 0.5 else None
+    counted: list[int] = []
+    meter = Meter([fake_limiter(100_000, clock)], control, counted.append)
+    with pytest.raises(Stopped):
+        meter(256 * 1024)
+    assert clock.now - start < 1.0
+    assert sum(counted) == meter.total == 256 * 1024
+
+
+def test_several_streams_of_one_transfer_do_not_burst_past_the_limit() -> None:
+    # four streams each counted a first 256 KiB read before any wait: 1.8x the limit over
+    # the first 5 s (1 MB in the first instant at 250 kB/s)
+    control = Control()
+    meter = Meter([RateLimiter(250_000)], control, lambda _n: None)
+
+    def stream() -> None:
+        try:
+            while True:
+                meter(256 * 1024)
+        except Stopped:
+            pass
+
+    threads = [threading.Thread(target=stream, daemon=True) for _ in range(4)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    wait_until(lambda: time.monotonic() - start >= 0.5, 5, what="half a second")
+    at_half_second = meter.total
+    control.stop("pause")
+    for t in threads:
+        t.join(5)
+    # a limited meter counts what passes: 0.5 s of the rate, its 0.25 s of burst, one slice
+    # per stream held at the stop, and the rest of the four blocks stopped mid-way at the end
+    assert at_half_second <= 250_000 * (0.5 + 0.25 + 0.2) + 4 * 12_500, at_half_second
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_transfers_share_a_global_limit_equally_whatever_their_streams() -> None:
+    # the limiter serves callers in turn: a download with four streams took four shares and
+    # a one-stream flash item one (786 against 210 kB/s under 1 MB/s)
+    shared = RateLimiter(2 * MB)
+    four = Meter([shared, RateLimiter(None)], Control(), lambda _n: None)
+    one = Meter([shared, RateLimiter(None)], Control(), lambda _n: None)
+    deadline = time.monotonic() + 2.0
+
+    def stream(meter: Meter) -> None:
+        while time.monotonic() < deadline:
+            meter(64 * 1024)
+
+    threads = [threading.Thread(target=stream, args=(four,), daemon=True) for _ in range(4)]
+    threads.append(threading.Thread(target=stream, args=(one,), daemon=True))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    share = one.total / (one.total + four.total)
+    assert 0.35 <= share <= 0.65, (one.total, four.total)
+
+
+def test_rates_too_slow_to_move_a_file_are_refused() -> None:
+    # '--limit 1' was 1 bit/s: 7.9 KB in 10 s, then nothing moved, and nothing said why
+    for text in ("1", "0.0001", "7k", "999 B/s"):
+        with pytest.raises(ValueError, match="too slow to move a file"):
+            parse_rate(text)
+    assert parse_rate("8k") == 1000.0
+    assert parse_rate("1 KB/s") == 1000.0
+
+
 # --- Schedule -----------------------------------------------------------------------------------
 
 WEEKDAYS = frozenset(range(5))
@@ -505,7 +595,7 @@ def test_schedule_from_json_explains_what_is_wrong(data: object, message: str) -
         ("2 MiB", 2 * 1024 * 1024.0),
         ("500 kB/s", 500_000.0),
         ("3 MBps", 3_000_000.0),
-        ("100 bytes per second", 100.0),
+        ("1000 bytes per second", 1000.0),
         ("2 Mo/s", 2_000_000.0),  # French: mégaoctets
         ("  0.5 M  ", 62_500.0),
         (".5M", 62_500.0),
@@ -546,6 +636,6 @@ def test_format_rate(bps: float | None, expected: str) -> None:
     assert format_rate(bps) == expected
 
 
-@pytest.mark.parametrize("bps", [None, 125.0, 62_500.0, 250_000.0, 125_000_000.0])
+@pytest.mark.parametrize("bps", [None, 1250.0, 62_500.0, 250_000.0, 125_000_000.0])
 def test_format_then_parse_gives_the_rate_back(bps: float | None) -> None:
     assert parse_rate(format_rate(bps)) == bps

@@ -35,6 +35,10 @@ _UNIT_RE = re.compile(r"([kKmMgGtT]?)(i?)((?i:bits?|bytes?)|b|B|o|)")
 _PREFIX = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 
 
+#: the slowest limit people may type, in bytes per second (8 kbit/s)
+MIN_RATE_BPS = 1000.0
+
+
 def parse_rate(text: str) -> float | None:
     """Read a rate as people write it; returns bytes per second, or None for unlimited.
 
@@ -64,6 +68,11 @@ def parse_rate(text: str) -> float | None:
     value = number * scale / (1 if is_bytes else 8)
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is too large to be a rate")
+    if 0 < value < MIN_RATE_BPS:  # '--limit 1' read as 1 bit/s: 7.9 KB in 10 s, then still
+        raise ValueError(
+            f"{text!r} is too slow to move a file; write at least '8k' (8 kbit/s, 1 KB/s), "
+            f"or 'unlimited'"
+        )
     return value if value > 0 else None
 
 
