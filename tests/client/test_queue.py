@@ -896,3 +896,51 @@ def test_progress_and_requests_from_other_processes_go_on_after_the_store_failed
         wait_until(lambda: _state(q, tid) == "paused", timeout=10)
     finally:
         q.stop()
+
+
+def test_requests_from_other_processes_are_taken_at_each_progress_tick(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `alu queue pause` beside a running app: taken once a second with the progress, the
+    # pause came 1.0-1.2 s after the command, not within the second promised
+    looked: list[float] = []
+    take = TransferStore.take_requests
+
+    def counted(self: TransferStore) -> list[tuple[int, str]]:
+        looked.append(time.monotonic())
+        return take(self)
+
+    monkeypatch.setattr(TransferStore, "take_requests", counted)
+    q = make_queue(store, FakeJobs())  # a tick every 0.05 s
+    q.start()
+    try:
+        wait_until(lambda: len(looked) >= 8, 4, what="eight looks at the requests")
+    finally:
+        q.stop()
+
+
+def test_a_transfer_limit_set_by_another_process_applies_while_it_runs(
+    store: Store, tmp_path: Path
+) -> None:
+    # `alu queue limit` writes the store; the engine running the transfer kept its old limit
+    from alu_client.core.transfers.throttle import Meter
+
+    def job(_t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        meter = ctx.meter
+        assert isinstance(meter, Meter)
+        while not any(limiter.rate_bps == 125_000 for limiter in meter.limiters):
+            ctx.control.wait(0.02)
+            ctx.control.check()
+        return {"size": 0}
+
+    q = TransferQueue(store, jobs={"download": job}, progress_interval=0.05)
+    tid = add(q, "a")
+    q.start()
+    other = Store(tmp_path / "library.sqlite3")  # the CLI's own connection
+    try:
+        wait_until(lambda: q.transfers.get(tid).state == "active", 5, what="the start")  # type: ignore[union-attr]
+        TransferStore(other).set_limit(tid, 125_000)
+        assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+        other.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -58,6 +59,9 @@ MSG_DAMAGED_ROW = (
 )
 #: a transfer's first speed is measured over this many seconds from its start
 _FIRST_SPAN_S = 1.0
+#: then smoothed with this time constant: speeds measured over each 0.25 s tick swing with the
+#: link (and the ETA with them), and the average over the last few seconds is what people read
+SPEED_SMOOTHING_S = 2.0
 #: why a job was stopped → the state the transfer takes
 _STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
 
@@ -207,6 +211,7 @@ class TransferQueue:
         for w in list(self._workers.values()) + self._threads:
             w.join(max(0.0, deadline - time.monotonic()))
         self._flush_progress()
+        self._take_requests()  # asked as it stopped: a pause still holds at the next start
         self.sessions.close()
 
     # --- adding -----------------------------------------------------------------------------
@@ -777,7 +782,10 @@ class TransferQueue:
                     # buffers held comes at once (the first speed read 2.6-2.9x the limit)
                     if dt > 0 and now - live.began >= _FIRST_SPAN_S:
                         rate = max(0.0, (live.done - live.last_done) / dt)  # (a restart: 0)
-                        live.speed = 0.7 * live.speed + 0.3 * rate if live.measured else rate
+                        weight = 1.0 - math.exp(-dt / SPEED_SMOOTHING_S)
+                        live.speed = (
+                            live.speed + weight * (rate - live.speed) if live.measured else rate
+                        )
                         live.measured = True
                         live.last_done, live.last_at = live.done, now
                     self._changed.add(tid)
@@ -786,6 +794,9 @@ class TransferQueue:
                 if now - last_flush >= 1.0:
                     last_flush = now
                     self._flush_progress()
+                # asked of it from other processes (the `alu` CLI beside the app): each tick,
+                # to pause or cancel within a second (read each second, 1.0-1.2 s)
+                self._take_requests()
                 if changed and self._listeners:
                     batch = [
                         self._progress_of(t)
@@ -812,7 +823,19 @@ class TransferQueue:
     def _flush_progress(self) -> None:
         with self._cv:
             updates = {tid: (live.done, live.size) for tid, live in self._live.items()}
+            limiters = dict(self._per_transfer)
         self.transfers.set_progress(updates)
-        # Commands from other processes on the same data folder (the `alu` CLI beside the app).
+        # a transfer's own limit set from another process (`alu queue limit`)
+        for tid, limiter in limiters.items():
+            t = self.transfers.get(tid)
+            try:
+                bps = _normalize_rate(t.limit_bps) if t is not None else limiter.rate_bps
+            except (TypeError, ValueError):  # an edited row: the limit it ran with stays
+                continue
+            if bps != limiter.rate_bps:
+                limiter.rate_bps = bps
+
+    def _take_requests(self) -> None:
+        """Commands from other processes on the same data folder."""
         for tid, what in self.transfers.take_requests():
             (self.pause if what == "pause" else self.cancel)(tid)
