@@ -2825,6 +2825,14 @@ Keep the sign-in in plain text anyway?</source>
         <translation>من عاجل جدًا إلى عاجل، ومن عاجل إلى عادي</translation>
     </message>
     <message>
+        <source>Limit speed…</source>
+        <translation>تحديد السرعة…</translation>
+    </message>
+    <message>
+        <source>A speed limit of their own for the selected transfers</source>
+        <translation>حدّ سرعة خاص بالتحويلات المحددة</translation>
+    </message>
+    <message>
         <source>Pause all</source>
         <translation>إيقاف الكل مؤقتًا</translation>
     </message>
@@ -2844,8 +2852,12 @@ Keep the sign-in in plain text anyway?</source>
 <context>
     <name>TransfersModel</name>
     <message>
+        <source>Limited to {rate}</source>
+        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s</extracomment>
+        <translation>محدود بـ {rate}</translation>
+    </message>
+    <message>
         <source>{done} of {total}</source>
-        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them</extracomment>
         <translation>{done} من {total}</translation>
     </message>
     <message>
@@ -3129,6 +3141,18 @@ Keep the sign-in in plain text anyway?</source>
     <message>
         <source>Could not reorder the queue: {error}</source>
         <translation>تعذّرت إعادة ترتيب قائمة الانتظار: {error}</translation>
+    </message>
+    <message>
+        <source>Speed limit</source>
+        <translation>حدّ السرعة</translation>
+    </message>
+    <message>
+        <source>Highest speed for the selected transfers, e.g. 3M or 400 KB/s (empty: none):</source>
+        <translation>أقصى سرعة للتحويلات المحددة، مثل 3M أو 400 KB/s (فارغ: بلا حد):</translation>
+    </message>
+    <message>
+        <source>Could not set the speed limit: {error}</source>
+        <translation>تعذّر ضبط حدّ السرعة: {error}</translation>
     </message>
     <message>
         <source>Could not set the bandwidth limit: {error}</source>

@@ -2825,6 +2825,14 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Flash devient urgent, urgent devient routine</translation>
     </message>
     <message>
+        <source>Limit speed…</source>
+        <translation>Limiter la vitesse…</translation>
+    </message>
+    <message>
+        <source>A speed limit of their own for the selected transfers</source>
+        <translation>Une limite de vitesse propre aux transferts sélectionnés</translation>
+    </message>
+    <message>
         <source>Pause all</source>
         <translation>Tout suspendre</translation>
     </message>
@@ -2844,8 +2852,12 @@ Conserver quand même la connexion en clair ?</translation>
 <context>
     <name>TransfersModel</name>
     <message>
+        <source>Limited to {rate}</source>
+        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s</extracomment>
+        <translation>Limité à {rate}</translation>
+    </message>
+    <message>
         <source>{done} of {total}</source>
-        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them</extracomment>
         <translation>{done} sur {total}</translation>
     </message>
     <message>
@@ -3129,6 +3141,18 @@ Conserver quand même la connexion en clair ?</translation>
     <message>
         <source>Could not reorder the queue: {error}</source>
         <translation>Impossible de changer l’ordre de la file d’attente&#xa0;: {error}</translation>
+    </message>
+    <message>
+        <source>Speed limit</source>
+        <translation>Limite de vitesse</translation>
+    </message>
+    <message>
+        <source>Highest speed for the selected transfers, e.g. 3M or 400 KB/s (empty: none):</source>
+        <translation>Vitesse maximale des transferts sélectionnés, par ex. 3M ou 400 KB/s (vide : aucune) :</translation>
+    </message>
+    <message>
+        <source>Could not set the speed limit: {error}</source>
+        <translation>Impossible de fixer la limite de vitesse : {error}</translation>
     </message>
     <message>
         <source>Could not set the bandwidth limit: {error}</source>

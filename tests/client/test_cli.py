@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -475,6 +476,81 @@ def test_queue_first_last_and_priority_reorder_what_runs_next(tmp_path: Path) ->
         assert order() == ["b", "c", "a"]  # the refused ones changed nothing
     finally:
         store.close()
+
+
+def test_queue_limit_gives_one_transfer_a_speed_limit_of_its_own(tmp_path: Path) -> None:
+    # a per-transfer limit existed in the engine only: no command or control could set one
+    from alu_client.core.store import Store
+    from alu_client.core.store.transfers import TransferStore
+
+    home = tmp_path / "home"
+    assert run_alu(home, "queue").returncode == 0
+    store = Store(home / "data" / "library.sqlite3")
+    transfers = TransferStore(store)
+    for name in ("a", "b"):
+        transfers.add("download", f"http://127.0.0.1:9/{name}", str(tmp_path / name), label=name)
+    transfers.finish(2, "done")
+    try:
+        r = run_alu(home, "queue", "limit", "1", "2M")
+        assert (r.returncode, r.stdout.strip()) == (0, "1 is limited to 2.0 Mbit/s now"), r.stderr
+        assert transfers.get(1).limit_bps == 250_000  # type: ignore[union-attr]
+        listed = run_alu(home, "queue")
+        assert "(limited to 2.0 Mbit/s)" in listed.stdout, listed.stdout
+        assert json.loads(run_alu(home, "queue", "--json").stdout)[0]["limit_bps"] == 250_000
+        for args, status, message in [
+            (("limit", "1", "fast"), 2, "can't read 'fast' as a rate"),
+            (("limit", "1", "1"), 2, "too slow to move a file"),
+            (("limit", "1"), 2, "queue limit needs a transfer id and a rate"),
+            (("limit", "9", "2M"), 1, "There is no transfer 9."),
+            (("limit", "2", "2M"), 1, "Transfer 2 is done: it moves no more bytes."),
+        ]:
+            r = run_alu(home, "queue", *args)
+            assert r.returncode == status, (args, r.stderr)
+            assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert transfers.get(1).limit_bps == 250_000  # type: ignore[union-attr]
+        r = run_alu(home, "queue", "limit", "1", "unlimited")
+        assert (r.returncode, r.stdout.strip()) == (0, "1 has no limit of its own now"), r.stderr
+        assert transfers.get(1).limit_bps is None  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_queue_resume_all_withdraws_a_pause_the_running_engine_has_not_taken(
+    tmp_path: Path,
+) -> None:
+    # pause-all then resume-all beside a running app: resume-all looked at paused transfers
+    # only, said "no transfer to resume" and both ended paused
+    from alu_client.core.lockfile import EngineLock
+    from alu_client.core.store import Store
+    from alu_client.core.store.transfers import TransferStore
+
+    home = tmp_path / "home"
+    assert run_alu(home, "queue").returncode == 0
+    store = Store(home / "data" / "library.sqlite3")
+    transfers = TransferStore(store)
+    for name in ("a", "b"):
+        tid = transfers.add("download", f"http://127.0.0.1:9/{name}", str(tmp_path / name))
+        assert transfers.claim(tid)
+    engine = EngineLock(home / "data" / "engine.lock").acquire()  # the app, running them
+    try:
+        paused = run_alu(home, "queue", "pause-all")
+        assert paused.stdout.count("asked the running engine to pause") == 2, paused.stdout
+        resumed = run_alu(home, "queue", "resume-all")
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.split() == ["resumed", "1", "resumed", "2"], resumed.stdout
+        assert [(t.state, t.request) for t in transfers.all()] == [("active", "")] * 2
+    finally:
+        engine.release()
+        store.close()
+
+
+def test_the_progress_line_counts_days_in_the_time_left() -> None:
+    # 27 h left read "ETA 03:00:00" (a clock's hours, not a duration's)
+    from alu_client.cli.common import fmt_eta
+
+    assert fmt_eta(27 * 3600) == "1d 03:00:00"
+    assert fmt_eta(3 * 3600 + 62) == "03:01:02"
+    assert fmt_eta(None) == fmt_eta(float("inf")) == "--:--:--"
 
 
 def test_tus_put_to_a_server_that_is_no_hub_speaks_of_the_server(tmp_path: Path) -> None:

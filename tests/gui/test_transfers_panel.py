@@ -124,6 +124,53 @@ def test_cancel_asks_first(qtbot: Any, panel: TransfersPanel, queue: TransferQue
     assert queue.transfers.get(tid).state == "canceled"  # type: ignore[union-attr]
 
 
+def _answer_limit(qtbot: Any, panel: TransfersPanel, text: str) -> None:
+    click(qtbot, panel, panel.limit_action)
+    qtbot.waitUntil(
+        lambda: (d := panel.findChild(QInputDialog, "transfer-limit")) and d.isVisible()
+    )
+    dialog = panel.findChild(QInputDialog, "transfer-limit")
+    assert isinstance(dialog, QInputDialog)
+    from PySide6.QtWidgets import QLineEdit
+
+    edit = dialog.findChild(QLineEdit)
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Backspace)
+    if text:
+        qtbot.keyClicks(edit, text)
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+
+
+def test_a_transfer_gets_a_speed_limit_of_its_own(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # the engine had per-transfer limits, and nothing a user could reach set one
+    from alu_client.ui.models.transfers import COL_SPEED
+
+    tid = add(queue, "BAMAKO-RALLY")
+    panel.reload()
+    qtbot.waitUntil(lambda: state_of(panel, tid) == "queued")
+    select(qtbot, panel, tid)
+    _answer_limit(qtbot, panel, "1M")
+    qtbot.waitUntil(lambda: queue.transfers.get(tid).limit_bps == 125_000)  # type: ignore[union-attr]
+    tip = Qt.ItemDataRole.ToolTipRole
+    qtbot.waitUntil(
+        lambda: (
+            "Limited to"
+            in (panel.current_index_for(tid).siblingAtColumn(COL_SPEED).data(tip) or "")
+        )
+    )
+    # not a speed: said, and the limit stays
+    _answer_limit(qtbot, panel, "fast")
+    qtbot.waitUntil(lambda: panel.message.isVisible() and "not a speed" in panel.message.text())
+    assert queue.transfers.get(tid).limit_bps == 125_000  # type: ignore[union-attr]
+    # empty: no limit of its own
+    _answer_limit(qtbot, panel, "")
+    qtbot.waitUntil(lambda: queue.transfers.get(tid).limit_bps is None)  # type: ignore[union-attr]
+
+
 def test_filter_finished_and_failed(
     qtbot: Any, panel: TransfersPanel, queue: TransferQueue, jobs: FakeJobs
 ) -> None:

@@ -11,7 +11,6 @@ import re
 import signal
 import sys
 import threading
-import time
 from types import FrameType
 from typing import TextIO
 
@@ -128,6 +127,16 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def fmt_eta(seconds: float | None) -> str:
+    """Time left as H:MM:SS, with days past one (27 h left read "03:00:00" with strftime)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "--:--:--"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
 class ProgressLine:
     """One self-overwriting line on a terminal (speed, ETA). Not on a terminal (a script, a
     log file) there is no progress, only a line when the reason the transfer waits changes
@@ -173,7 +182,7 @@ class ProgressLine:
                     self.stream.flush()
                 continue
             pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
-            eta = time.strftime("%H:%M:%S", time.gmtime(p.eta)) if p.eta is not None else "--:--:--"
+            eta = fmt_eta(p.eta)
             if p.state != "active":
                 state = p.state
             elif p.phase:  # every byte is in: the sha256 is being checked

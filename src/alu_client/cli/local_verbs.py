@@ -20,7 +20,7 @@ from ..core.services import SAVED, Limit, Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore
 from ..core.transfers.download import discard_part
 from ..core.transfers.queue import TransferQueue
-from ..core.transfers.throttle import parse_rate
+from ..core.transfers.throttle import format_rate, parse_rate
 from ..core.watch import HotFolders, WatchError
 from .common import CliError, Interrupted, fmt_bytes, open_services, parse_size, print_json
 from .hub_verbs import print_items
@@ -42,6 +42,7 @@ def _transfer_json(t: Transfer, interrupted: bool = False) -> dict[str, Any]:
         "rendition": t.rendition,
         "destination": t.destination if t.direction == "download" else "",
         "attempts": t.attempts,
+        "limit_bps": t.limit_bps,
         "damaged": t.damaged,
         "last_error": t.last_error,
     }
@@ -90,16 +91,23 @@ def cmd_queue(args: argparse.Namespace) -> int:
                     state, error = "queued", f"  ({INTERRUPTED}){error}"
                 if t.damaged:
                     error += f"  (damaged record: {t.damaged})"
+                if t.limit_bps and t.state in ("queued", "active", "paused", "failed"):
+                    error += f"  (limited to {format_rate(t.limit_bps)})"
                 print(f"{t.id:>5}  {t.direction:8} {state:8} {fmt_bytes(t.bytes_done):>9}/"
                       f"{size:<9} {t.label}{error}")  # fmt: skip
             return 0
-        if args.value is not None and action not in ("first", "last", "priority"):
+        if args.value is not None and action not in ("first", "last", "priority", "limit"):
             raise CliError(f"queue {action} takes a transfer id only.", 2)
         if action in ("first", "last", "priority"):
             print(_reorder(transfers, action, args.id, args.value))
             return 0
+        if action == "limit":
+            print(_limit(transfers, args.id, args.value))
+            return 0
         if action in ("pause-all", "resume-all"):
-            wanted = ("queued", "active") if action == "pause-all" else ("paused",)
+            # resume-all: "active" too, one whose pause the running engine has not taken yet
+            # (pause-all then resume-all left them all paused)
+            wanted = ("queued", "active") if action == "pause-all" else ("paused", "active")
             ids = [t.id for t in transfers.all(wanted)]
         else:
             if args.id is None:
@@ -177,6 +185,25 @@ def _reorder(transfers: TransferStore, action: str, tid: int | None, value: str 
         return f"{tid} is first of its priority now"
     transfers.move(tid, None)
     return f"{tid} is last of its priority now"
+
+
+def _limit(transfers: TransferStore, tid: int | None, value: str | None) -> str:
+    """A transfer's own speed limit, under the direction's: a running engine applies it within
+    a second, and it holds for the transfer's next runs."""
+    if tid is None or value is None:
+        raise CliError("queue limit needs a transfer id and a rate (e.g. alu queue limit 3 2M).", 2)
+    t = transfers.get(tid)
+    if t is None:
+        raise CliError(f"There is no transfer {tid}.")
+    if t.state not in ("queued", "active", "paused", "failed"):
+        raise CliError(f"Transfer {tid} is {t.state}: it moves no more bytes.")
+    bps = parse_rate(value)
+    transfers.set_limit(tid, bps)
+    return (
+        f"{tid} is limited to {format_rate(bps)} now"
+        if bps
+        else f"{tid} has no limit of its own now"
+    )
 
 
 def _command(
@@ -479,17 +506,20 @@ def register(sub: Any) -> None:
         "on one (done by the running engine within a second, or here when none runs); "
         "pause-all/resume-all on every one; first/last ID move one to the front or the end of "
         "its priority; priority ID LEVEL gives it another (flash, urgent, routine: flash "
-        "ones start first).",
+        "ones start first); limit ID RATE gives it a speed limit of its own (2M, 500KB/s, "
+        "unlimited), under the global one.",
     )
     p.add_argument(
         "action",
         nargs="?",
         default="list",
         choices=["list", "pause", "resume", "cancel", "retry", "pause-all", "resume-all",
-                 "first", "last", "priority"],
+                 "first", "last", "priority", "limit"],
     )  # fmt: skip
     p.add_argument("id", nargs="?", type=int, help="a transfer's number (alu queue list)")
-    p.add_argument("value", nargs="?", help="for priority: flash, urgent or routine")
+    p.add_argument(
+        "value", nargs="?", help="for priority: flash, urgent or routine; for limit: a rate (2M)"
+    )
     p.add_argument("--all", action="store_true", help="list finished transfers too")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_queue)

@@ -95,6 +95,8 @@ class TransferRow:
     finished_at: float | None = None
     #: ``Progress.phase``: "verifying" once a download has every byte and checks them
     phase: str = ""
+    #: the transfer's own speed limit (bytes per second), under the direction's
+    limit_bps: float | None = None
 
     @property
     def moving(self) -> bool:
@@ -131,6 +133,7 @@ class TransferRow:
             rank=rank,
             created_at=t.created_at,
             finished_at=t.finished_at,
+            limit_bps=t.limit_bps,
         )
 
     def apply(self, p: Progress) -> tuple[int, int] | None:
@@ -270,6 +273,9 @@ class TransfersModel(QAbstractTableModel):
                     row.finished_at,
                 ) = meta
                 spans[r] = (COL_NAME, COL_PRIORITY)
+            if t.limit_bps != row.limit_bps:  # its tooltip
+                row.limit_bps = t.limit_bps
+                spans[r] = (spans.get(r, (COL_SPEED,))[0], COL_SPEED)
         if spans:
             self._emit_changed(spans)
         if new:
@@ -400,6 +406,8 @@ class TransfersModel(QAbstractTableModel):
             return engine_text.shown(row.last_error)
         if col == COL_NAME:
             return row.label
+        if col == COL_SPEED and row.limit_bps:
+            return self.tr("Limited to {rate}").format(rate=formats.speed_text(row.limit_bps))
         if col in (COL_SIZE, COL_PROGRESS) and row.size:
             return self.tr("{done} of {total}").format(
                 done=formats.size_text(row.bytes_done), total=formats.size_text(row.size)

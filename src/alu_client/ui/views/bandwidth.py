@@ -6,7 +6,7 @@ Rates are read with the core's ``parse_rate`` (``3M`` is 3 megabits/s, ``400 KB/
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QInputDialog, QLineEdit, QWidget
 
 from alu_client.core.transfers.throttle import format_rate, parse_rate
@@ -143,12 +143,13 @@ class BandwidthLimitBox(QComboBox):
 
     def _ask(self) -> None:
         """A window-modal question that does not block the event loop."""
-        dialog = QInputDialog(self)
+        dialog = rate_dialog(
+            self,
+            self.tr("Bandwidth limit"),
+            self.tr("Highest speed, e.g. 3M (megabits per second) or 400 KB/s:"),
+            self._limit,
+        )
         dialog.setObjectName("custom-limit")
-        dialog.setWindowTitle(self.tr("Bandwidth limit"))
-        dialog.setLabelText(self.tr("Highest speed, e.g. 3M (megabits per second) or 400 KB/s:"))
-        dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
-        dialog.setTextValue("" if self._limit is None else format_rate(self._limit))
         dialog.finished.connect(self._answered)
         self.dialog = dialog
         dialog.open()
@@ -164,12 +165,32 @@ class BandwidthLimitBox(QComboBox):
             self.set_limit(self._limit)
             return
         try:
-            # Units are as people type them; QLocale may have put a narrow space in our own.
-            bps = parse_rate(text.replace("\u202f", " ").replace("\xa0", " "))
+            bps = read_rate(text)
         except ValueError:
             self.set_limit(self._limit)
-            self.invalid_rate.emit(
-                self.tr("“{text}” is not a speed; write e.g. 3M or 400 KB/s.").format(text=text)
-            )
+            self.invalid_rate.emit(not_a_rate(text))
             return
         self._choose(bps)
+
+
+def rate_dialog(parent: QWidget, title: str, label: str, current: float | None) -> QInputDialog:
+    """The question for a speed (not opened: the caller connects ``finished`` and opens it)."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.setLabelText(label)
+    dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
+    dialog.setTextValue("" if current is None else format_rate(current))
+    return dialog
+
+
+def read_rate(text: str) -> float | None:
+    """A typed speed in bytes per second (None: no limit; empty is none); ValueError if not one.
+    Units are as people type them; QLocale may have put a narrow space in our own."""
+    text = text.replace("\u202f", " ").replace("\xa0", " ").strip()
+    return parse_rate(text) if text else None
+
+
+def not_a_rate(text: str) -> str:
+    return QCoreApplication.translate(
+        "BandwidthLimitBox", "“{text}” is not a speed; write e.g. 3M or 400 KB/s."
+    ).format(text=text)

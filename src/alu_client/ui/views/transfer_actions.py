@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QStyle, QWidget
 
 class TransferActions(QObject):
     """``TransferActions(panel)``: the actions (``pause``, ``resume``, ``retry``, ``cancel``,
-    ``priority_up``, ``priority_down``, ``pause_all``, ``resume_all``), owned by ``panel``.
+    ``priority_up``, ``priority_down``, ``limit``, ``pause_all``, ``resume_all``), owned by
+    ``panel``.
     Their texts are set by ``retranslate()``; the panel connects them."""
 
     def __init__(self, panel: QWidget) -> None:
@@ -52,13 +53,14 @@ class TransferActions(QObject):
         )
         self.priority_up = action("priority-up", sp.SP_ArrowUp, "Ctrl+Up")
         self.priority_down = action("priority-down", sp.SP_ArrowDown, "Ctrl+Down")
+        self.limit = action("limit", sp.SP_DriveNetIcon)
         self.pause_all = action("pause-all", sp.SP_MediaStop)
         self.resume_all = action("resume-all", sp.SP_MediaSeekForward)
 
     def groups(self) -> list[tuple[QAction, ...]]:
         return [
             (self.pause, self.resume, self.retry, self.cancel),
-            (self.priority_up, self.priority_down),
+            (self.priority_up, self.priority_down, self.limit),
             (self.pause_all, self.resume_all),
         ]
 
@@ -81,6 +83,10 @@ class TransferActions(QObject):
             self.priority_down: (
                 self.tr("Lower priority"),
                 self.tr("Flash to urgent, urgent to routine"),
+            ),
+            self.limit: (
+                self.tr("Limit speed…"),
+                self.tr("A speed limit of their own for the selected transfers"),
             ),
             self.pause_all: (self.tr("Pause all"), self.tr("Pause every transfer")),
             self.resume_all: (

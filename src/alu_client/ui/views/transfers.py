@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QStyle,
@@ -45,7 +46,7 @@ from ..models.transfers import (
     TransfersModel,
 )
 from ..tasks import TaskRunner
-from .bandwidth import BandwidthLimitBox
+from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog, read_rate
 from .transfer_actions import TransferActions
 
 if TYPE_CHECKING:
@@ -140,13 +141,14 @@ class TransfersPanel(QWidget):
         c.cancel.triggered.connect(self.cancel_selected)
         c.priority_up.triggered.connect(self.raise_priority)
         c.priority_down.triggered.connect(self.lower_priority)
+        c.limit.triggered.connect(self.limit_selected)
         c.pause_all.triggered.connect(self.pause_all)
         c.resume_all.triggered.connect(self.resume_all)
         # the names tests and the main window use
         self.pause_action, self.resume_action, self.retry_action = c.pause, c.resume, c.retry
         self.cancel_action, self.pause_all_action = c.cancel, c.pause_all
         self.priority_up_action, self.priority_down_action = c.priority_up, c.priority_down
-        self.resume_all_action = c.resume_all
+        self.resume_all_action, self.limit_action = c.resume_all, c.limit
         self.toolbar = QToolBar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for group in c.groups():
@@ -303,6 +305,7 @@ class TransfersPanel(QWidget):
         open_rows = [r for r in rows if r.state in _OPEN]
         self.priority_up_action.setEnabled(any(r.priority > 0 for r in open_rows))
         self.priority_down_action.setEnabled(any(r.priority < 2 for r in open_rows))
+        self.limit_action.setEnabled(bool(open_rows))
 
     def _source_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         sorted_by = self.proxy.sortColumn()
@@ -444,6 +447,41 @@ class TransfersPanel(QWidget):
         )
 
     # --- bandwidth limit ------------------------------------------------------------------------
+
+    @Slot()
+    def limit_selected(self) -> None:
+        """Ask for a speed limit of the selected transfers' own (empty: none), without
+        blocking; the engine applies it at once, under the direction's limit."""
+        rows = [r for r in self.selected_rows() if r.state in _OPEN]
+        if not rows:
+            return
+        limits = {r.limit_bps for r in rows}
+        dialog = rate_dialog(
+            self,
+            self.tr("Speed limit"),
+            self.tr("Highest speed for the selected transfers, e.g. 3M or 400 KB/s (empty: none):"),
+            limits.pop() if len(limits) == 1 else None,
+        )
+        dialog.setObjectName("transfer-limit")
+        ids = [r.id for r in rows]
+
+        def answered(result: int) -> None:
+            dialog.deleteLater()
+            if result != QInputDialog.DialogCode.Accepted:
+                return
+            try:
+                bps = read_rate(dialog.textValue())
+            except ValueError:
+                self.command_failed.emit(not_a_rate(dialog.textValue()))
+                return
+            self._command(
+                self.tr("Could not set the speed limit: {error}"),
+                lambda: _for_each(lambda tid: self.queue.set_transfer_limit(tid, bps), ids),
+                reload=True,
+            )
+
+        dialog.finished.connect(answered)
+        dialog.open()
 
     @Slot(object)
     def set_limit(self, bps: float | None) -> None:
