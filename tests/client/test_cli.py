@@ -553,6 +553,52 @@ def test_the_progress_line_counts_days_in_the_time_left() -> None:
     assert fmt_eta(None) == fmt_eta(float("inf")) == "--:--:--"
 
 
+def _cancel_a_running_tus_put(tmp_path: Path, bends: Bends, *extra: str) -> None:
+    """`alu tus-put` with credentials, canceled from another shell once the server has its
+    upload: the command ends saying so, the server got the DELETE (with the credentials:
+    it asks for them) and the upload's address is kept nowhere in the data folder."""
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(1024 * 1024))
+    home = tmp_path / "home"
+    bends.auth = "Bearer right"
+    with TinyTus(bends) as server:
+        put = alu(
+            home, "tus-put", server.endpoint, str(path), "--chunk-size", "64K",
+            "--header", "Authorization: Bearer right", *extra,
+        )  # fmt: skip
+        try:
+            wait_until(
+                lambda: any(m == "PATCH" for m, _p, _s in server.seen) or put.poll() is not None,
+                30,
+                what="a PATCH",
+            )
+            assert put.poll() is None, put.communicate()
+            (upload,) = {p for m, p, _s in server.seen if m == "PATCH"}
+            r = run_alu(home, "queue", "cancel", "1")
+            assert r.returncode == 0, r.stderr
+            _out, err = put.communicate(timeout=30)
+        finally:
+            if put.poll() is None:
+                put.kill()
+                put.communicate()
+        assert put.returncode == 1 and "canceled (from alu queue or the app)" in err, err
+        assert ("DELETE", upload, 204) in server.seen, server.seen
+        assert not server.uploads
+    assert_kept_nowhere(home, upload.encode())
+
+
+def test_queue_cancel_of_a_tus_put_waiting_to_retry_tells_the_server(tmp_path: Path) -> None:
+    # the command ended at the cancel, before any sweep: no DELETE, the upload's address left
+    # in the library, and its last words were "the upload will go on later"
+    _cancel_a_running_tus_put(tmp_path, Bends(patch_status=503))
+
+
+def test_queue_cancel_of_a_tus_put_sending_tells_the_server(tmp_path: Path) -> None:
+    # the worker telling the server was no longer waited for by the engine's stop: the process
+    # ended before it could, and the upload's address stayed in the library (3 runs in 4)
+    _cancel_a_running_tus_put(tmp_path, Bends(), "--limit", "40KB")
+
+
 def test_tus_put_to_a_server_that_is_no_hub_speaks_of_the_server(tmp_path: Path) -> None:
     # the engine words its messages for the ALU hub; `alu tus-put` to tusd or any tus server
     # said "The hub did not accept this sign-in", and the user looked for a hub

@@ -55,6 +55,8 @@ class Bends:
     #: this many PATCHes are answered 423 Locked once their body is in (another writer holds
     #: the upload: a server restarted while its dead process's lease runs)
     locked_patches: int = 0
+    #: every PATCH is answered this status once its body is in, keeping nothing (None: none)
+    patch_status: int | None = None
 
 
 @dataclass
@@ -232,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
         offset = int(self.headers.get("Upload-Offset", "-1"))
         with self.server.lock:
             self.server.patch_bytes += len(body)
+            if self.server.bends.patch_status is not None:
+                self._send(self.server.bends.patch_status)
+                return
             if self.server.bends.locked_patches > 0:
                 self.server.bends.locked_patches -= 1
                 self._send(423, {"Retry-After": "0"})

@@ -127,6 +127,17 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def not_done(t: Transfer) -> str:
+    """Why a command's transfer ended without its file: a pause or cancel asked from elsewhere
+    (`alu queue`, the app) said as such; a cancel said the last attempt's error before it
+    ("the server is busy…; the upload will go on later"), which it will not."""
+    if t.state == "canceled":
+        return "canceled (from alu queue or the app)."
+    if t.state == "paused":
+        return "paused (from alu queue or the app); run the same command again to go on."
+    return t.last_error or t.state
+
+
 def fmt_eta(seconds: float | None) -> str:
     """Time left as H:MM:SS, with days past one (27 h left read "03:00:00" with strftime)."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:

@@ -20,7 +20,14 @@ from ..core.paths import default_paths
 from ..core.profiles import ProfileNotFound, sign_in, sign_out
 from ..core.services import AlreadyDownloaded, Services
 from ..core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
-from .common import CliError, fmt_bytes, open_services, print_json, wait_for_transfer
+from .common import (
+    CliError,
+    fmt_bytes,
+    not_done,
+    open_services,
+    print_json,
+    wait_for_transfer,
+)
 
 PRIORITY_MARK = {"flash": "FLASH ", "urgent": "URGENT", "routine": "      "}
 
@@ -238,7 +245,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
         if t.state != "done":
-            raise CliError(f"{t.label}: {t.last_error or t.state}")
+            raise CliError(f"{t.label}: {not_done(t)}")
         print(f"{t.destination} ({fmt_bytes(t.size or 0)}, sha256 verified)")
     finally:
         services.stop()
@@ -299,7 +306,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
         if t.state != "done":
-            raise CliError(f"{path.name}: {t.last_error or t.state}")
+            raise CliError(f"{path.name}: {not_done(t)}")
         item_id = t.result.get("item_id")
         if item_id:
             print(f"{path.name}: uploaded, published as item {item_id}")

@@ -31,6 +31,7 @@ from .common import (
     ProgressLine,
     credentials_out_of,
     fmt_bytes,
+    not_done,
     parse_header,
     parse_size,
     stream_count,
@@ -110,6 +111,10 @@ def _run_one(
             t = queue.wait_for(tid, timeout=0.5)
             if t.state in ("done", "failed", "canceled", "paused"):
                 break
+        if not interrupted.is_set() and t.state == "canceled":
+            # by `alu queue cancel`: the server is told now, with the credentials this command
+            # has (``stop`` waits for it)
+            queue.clean_up_canceled()
         queue.remove_listener(line)  # the stop below reports once more: not onto our last line
         line.end()
         if interrupted.is_set():
@@ -251,7 +256,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         on_result=lambda tid, result: results.__setitem__(tid, dict(result)),
     )
     if t.state != "done":
-        raise CliError(f"{dest.name}: {t.last_error or t.state}")
+        raise CliError(f"{dest.name}: {not_done(t)}")
     if t.sha256:  # this run's --sha256, or the one the interrupted run was given
         verified = "sha256 verified"
     elif results.get(t.id, {}).get("size_checked", True):
@@ -336,7 +341,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
 
     t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
-        raise CliError(f"{path.name}: {t.last_error or t.state}")
+        raise CliError(f"{path.name}: {not_done(t)}")
     # The upload URL is a secret: the queue never stores it once done; it was printed as the
     # queue handed it over (print_url).
     if t.id not in printed:  # cannot happen: an upload is done only through print_url

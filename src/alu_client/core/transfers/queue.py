@@ -208,7 +208,9 @@ class TransferQueue:
         for live in lives:
             live.control.stop("shutdown")
         deadline = time.monotonic() + timeout
-        for w in list(self._workers.values()) + self._threads:
+        with self._cv:  # (a worker telling a server of a cancel moves from one to the other)
+            waited = list(self._workers.values()) + list(self._threads)
+        for w in waited:
             w.join(max(0.0, deadline - time.monotonic()))
         self._flush_progress()
         self._take_requests()  # asked as it stopped: a pause still holds at the next start
@@ -482,9 +484,18 @@ class TransferQueue:
                 w = threading.Thread(
                     target=self._clean, args=(t, cleanup), name=f"cleanup-{t.id}", daemon=True
                 )
-                self._threads = [x for x in self._threads if x.is_alive()]
+                self._threads[:] = [x for x in self._threads if x.is_alive()]
                 self._threads.append(w)
                 w.start()
+
+    def clean_up_canceled(self) -> None:
+        """Tell the servers now of uploads canceled from another process (`alu queue cancel`
+        beside an `alu tus-put` waiting to retry), not at the next sweep 30 s on: the command
+        ended at the cancel, and left the upload on the server and its address in the
+        library. ``stop`` waits for it."""
+        with self._cv:
+            self._swept = 0.0
+            self._sweep_canceled()
 
     def _clean(self, t: Transfer, cleanup: Cleanup) -> None:
         try:
@@ -680,6 +691,8 @@ class TransferQueue:
             self._finish(t, live, "done", bytes_done=size, size=size, result=kept, keep=keep)
         finally:
             with self._cv:
+                if clean_up:  # stop() waits for the server to be told, as for a worker
+                    self._threads.append(threading.current_thread())
                 self._live.pop(tid, None)
                 self._workers.pop(tid, None)
                 self._per_transfer.pop(tid, None)
