@@ -13,12 +13,13 @@ import signal
 import socket
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from alu_client.core.http import redact_query
 
 from .errors import error_body
 from .settings import LOOPBACK, Settings
@@ -28,38 +29,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-#: Query parameters whose values are secrets: a signed link's signature, tokens, and S3's
-#: presigned credentials. Nothing secret is ever logged, and uvicorn's access log writes each
-#: request's query whole (a signed link in it stays valid for an hour).
-SECRET_QUERY_NAMES = frozenset(
-    {
-        "sig",
-        "signature",
-        "token",
-        "access_token",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-    }
-)
-REDACTED = "REDACTED"
-
-
-def redact_query(target: str) -> str:
-    """A request target (path and query) with the values of ``SECRET_QUERY_NAMES`` replaced,
-    the rest as it was. Names are compared decoded: ``%73ig`` is ``sig``."""
-    path, mark, query = target.partition("?")
-    if not mark:
-        return target
-    parts = []
-    for part in query.split("&"):
-        name, eq, _value = part.partition("=")
-        if eq and urllib.parse.unquote_plus(name).strip().lower() in SECRET_QUERY_NAMES:
-            part = f"{name}={REDACTED}"
-        parts.append(part)
-    return f"{path}?{'&'.join(parts)}"
 
 
 class RedactSecrets(logging.Filter):

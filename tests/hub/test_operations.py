@@ -21,10 +21,10 @@ import sqlalchemy.exc
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
+from alu_client.core.http import REDACTED, redact_query
 from alu_client.core.transfers.upload.protocol import _raise_for, _Resume
 from alu_hub import errors
 from alu_hub.auth import token_hash
-from alu_hub.server import REDACTED, redact_query
 from tests.hub.test_tus import MIB, Env, make_env, upload_id
 from tests.support.livehub import LiveHub
 

@@ -104,19 +104,30 @@ def proxy_password_message(who: str, server: str) -> str:
     )
 
 
+#: HTTP 511: a captive portal (a hotel's, an office's guest network) wants a sign-in first;
+#: retried as a proxy's 5xx is ("the server could not send the file just now" said nothing)
+MSG_NETWORK_SIGN_IN = (
+    "The network asks for a sign-in (HTTP 511): open any web page in a browser on this "
+    "computer and sign in to the network; the transfer goes on after."
+)
+
+
 def proxy_answer(
     resp: requests.Response, *, server: str = "", proxy: str = "", not_the_servers: bool = False
 ) -> str | None:
     """When ``resp`` is an error that a proxy on the way made itself, not the server's answer,
-    the sentence to show; else None. A proxy's own error is a 407 (only a proxy sends one), an
-    answer carrying its marks (RFC 9209's ``Proxy-Status`` with an ``error``, squid's
-    ``X-Squid-Error``), or, when the caller knows the answer is not the server's
-    (``not_the_servers``: the hub words all its errors in JSON), any error below 500 on a
-    request sent through a proxy. ``server`` names the server (default: the request URL's
-    host), ``proxy`` the proxy the request went through (see ``proxy_for``), if known."""
+    the sentence to show; else None. A 511 is a network's sign-in page; a proxy's own error
+    is a 407 (only a proxy sends one), an answer carrying its marks (RFC 9209's
+    ``Proxy-Status`` with an ``error``, squid's ``X-Squid-Error``), or, when the caller knows
+    the answer is not the server's (``not_the_servers``: the hub words all its errors in
+    JSON), any error below 500 on a request sent through a proxy. ``server`` names the server
+    (default: the request URL's host), ``proxy`` the proxy the request went through (see
+    ``proxy_for``), if known."""
     code = resp.status_code
     if code < 400:
         return None
+    if code == 511:  # only a network's gate sends it (RFC 6585 §6), never the server
+        return MSG_NETWORK_SIGN_IN
     marked = "X-Squid-Error" in resp.headers or "error=" in resp.headers.get("Proxy-Status", "")
     known = bool(proxy) and not_the_servers and code < 500 and code != 429
     if code != 407 and not marked and not known:
@@ -445,3 +456,38 @@ def connection_failure(
         return HEADERS_TOO_LARGE_MESSAGE, True
     proxy = proxy_for(session, url) if session is not None else ""
     return tunnel_refusal(error, proxy, urlsplit(url).hostname or "the server")
+
+
+#: Query parameters whose values are secrets: a signed link's signature, tokens, and the
+#: presigned credentials of S3 and Google Cloud Storage. Nothing secret is ever logged (the
+#: hub's access log writes each request's query whole), nor kept once a download has ended.
+SECRET_QUERY_NAMES = frozenset(
+    {
+        "sig",
+        "signature",
+        "token",
+        "access_token",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+    }
+)
+REDACTED = "REDACTED"
+
+
+def redact_query(target: str) -> str:
+    """A URL or request target with the values of ``SECRET_QUERY_NAMES`` in its query replaced,
+    the rest as it was. Names are compared decoded: ``%73ig`` is ``sig``."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    query, hash_mark, fragment = query.partition("#")
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        if eq and unquote(name.replace("+", " ")).strip().lower() in SECRET_QUERY_NAMES:
+            part = f"{name}={REDACTED}"
+        parts.append(part)
+    return f"{path}?{'&'.join(parts)}{hash_mark}{fragment}"

@@ -84,7 +84,16 @@ _MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The server could not send the file just now (HTTP %1); trying again."
     ),
-    QT_TRANSLATE_NOOP("EngineMessage", "The server gave an unexpected answer (HTTP %1)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server gave an unexpected answer (HTTP %1); check the address, or tell whoever "
+        "runs the server.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network asks for a sign-in (HTTP 511): open any web page in a browser on this "
+        "computer and sign in to the network; the transfer goes on after.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The download folder cannot be written to (%1)."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -172,7 +181,12 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The hub lost the upload again; it will try later."),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub no longer has this upload."),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub's answer had an unexpected offset."),
-    QT_TRANSLATE_NOOP("EngineMessage", "The hub's answer had no offset."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub's answer had no usable offset."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub stopped waiting for the upload's bytes (HTTP 408); the upload goes on from "
+        "what it received.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The network does not pass PATCH; the chunk goes again as POST."
     ),
@@ -381,7 +395,12 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The server lost the upload again; it will try later."),
     QT_TRANSLATE_NOOP("EngineMessage", "The server no longer has this upload."),
     QT_TRANSLATE_NOOP("EngineMessage", "The server's answer had an unexpected offset."),
-    QT_TRANSLATE_NOOP("EngineMessage", "The server's answer had no offset."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The server's answer had no usable offset."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server stopped waiting for the upload's bytes (HTTP 408); the upload goes on from "
+        "what it received.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The server had lost the partial upload; it started again from the beginning.",

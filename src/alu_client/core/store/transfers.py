@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..http import redact_query
 from .db import Store
 
 log = logging.getLogger(__name__)
@@ -123,12 +125,20 @@ class TransferStore:
         self.outcome_hooks: list[OutcomeHook] = []
 
     def _ended(self, c: sqlite3.Connection, tid: int) -> None:
-        """Run the outcome hooks. Each runs in a savepoint: a hook's bug is logged and undone,
-        it never keeps a transfer from ending (which would retry it forever)."""
+        """Forget a download's signed query; run the outcome hooks. Each hook runs in a
+        savepoint: its bug is logged and undone, it never keeps a transfer from ending (which
+        would retry it forever)."""
         row = c.execute("SELECT * FROM transfers WHERE id = ?", (tid,)).fetchone()
         if row is None:
             return
         t = Transfer.from_row(row)
+        if t.direction == "download" and t.state in ("done", "canceled"):
+            # a signed link's signature (or a token in the query) is kept while the download
+            # may still run, and not a moment after: it would stay in the library for good
+            source = redact_query(t.source)
+            if source != t.source:
+                c.execute("UPDATE transfers SET source = ? WHERE id = ?", (source, tid))
+                t = dataclasses.replace(t, source=source)
         for hook in self.outcome_hooks:
             c.execute("SAVEPOINT outcome_hook")
             try:

@@ -24,6 +24,7 @@ from .protocol import (
     _header,
     _is_strong,
     _StartOver,
+    unexpected_answer,
 )
 from .spec import DownloadResult
 from .streams import _StreamJob
@@ -150,9 +151,7 @@ class _Job(_StreamJob, _VerifyJob):
         try:
             self._adopt_coding(resp)
             if resp.status_code not in (200, 206):
-                raise PermanentError(
-                    f"The server gave an unexpected answer (HTTP {resp.status_code})."
-                )
+                raise unexpected_answer(resp.status_code)
             body = _body_range(resp, 0)
             self._adopt_validators(resp)
             self._adopt_total(body.total)
@@ -207,9 +206,7 @@ class _Job(_StreamJob, _VerifyJob):
             if body is None:
                 self._adopt_coding(resp)
                 if resp.status_code != 200:
-                    raise PermanentError(
-                        f"The server gave an unexpected answer (HTTP {resp.status_code})."
-                    )
+                    raise unexpected_answer(resp.status_code)
                 body = _body_range(resp, 0)
                 self._adopt_validators(resp)
                 self._adopt_total(body.total)

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import errno
-import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -14,6 +12,7 @@ import requests
 
 from ...http import is_number, proxy_answer
 from ..base import DiskFullError, PermanentError, RetryableError
+from ..retry import parse_retry_after
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
 
@@ -185,16 +184,7 @@ def _unsatisfied_total(resp: requests.Response) -> int | None:
 
 
 def _retry_after(resp: requests.Response) -> float | None:
-    value = (resp.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if is_number(value):
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after(resp.headers.get("Retry-After"))
 
 
 def _check_status(resp: requests.Response) -> None:
@@ -222,7 +212,15 @@ def _check_status(resp: requests.Response) -> None:
             f"The server could not send the file just now (HTTP {code}); trying again.",
             retry_after=later,
         )
-    raise PermanentError(f"The server gave an unexpected answer (HTTP {code}).")
+    raise unexpected_answer(code)
+
+
+def unexpected_answer(code: int) -> PermanentError:
+    """An answer a download cannot use (400, 405, 415…): what it was and what to do."""
+    return PermanentError(
+        f"The server gave an unexpected answer (HTTP {code}); check the address, or tell "
+        "whoever runs the server."
+    )
 
 
 #: errors of the destination's path (a folder in it is a file, the name too long, a folder or a

@@ -31,6 +31,7 @@ from .protocol import (
     _header,
     _StartOver,
     _unsatisfied_total,
+    unexpected_answer,
 )
 
 _MIN_DOUBLE_S = 0.25  # the end game doubles only ranges that need longer than this
@@ -357,9 +358,7 @@ class _StreamJob(_FrontHashJob):
                     self.one_stream = True
                 raise _StartOver(note, no_range=True)
             if resp.status_code != 206:
-                raise PermanentError(
-                    f"The server gave an unexpected answer (HTTP {resp.status_code})."
-                )
+                raise unexpected_answer(resp.status_code)
             new_etag = _header(resp, "ETag")
             if self.etag is not None and new_etag is not None and new_etag != self.etag:
                 if not single:

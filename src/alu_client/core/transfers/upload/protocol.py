@@ -4,7 +4,6 @@ HTTP helpers, and ``poll_outcome`` (the hub's final word on a finished upload)."
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.utils
 import re
 import time
@@ -15,6 +14,7 @@ import requests
 
 from ...http import is_number, proxy_answer, same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
+from ..retry import parse_retry_after
 from .spec import PART_FLOOR_MAX, TUS_VERSION
 
 # --- internal outcomes of one request ------------------------------------------------------------
@@ -81,21 +81,15 @@ def _hub_words(r: requests.Response) -> str:
     elif r.headers.get("Content-Type", "").startswith("text/plain"):
         message = " ".join(r.text[:300].split())
     message = _ID_LIKE.sub("…", message.strip())[:300]
-    return message or f"HTTP {r.status_code} {r.reason or ''}".strip()
+    if message:
+        return message
+    # the reason phrase, as the body's words: a server's 5,000 bytes of it went out whole
+    reason = "".join(c for c in str(r.reason or "") if c.isprintable())
+    return f"HTTP {r.status_code} {_ID_LIKE.sub('…', ' '.join(reason.split()))[:100]}".strip()
 
 
 def _retry_after(r: requests.Response) -> float | None:
-    raw = r.headers.get("Retry-After")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    if is_number(raw):
-        return float(raw)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return parse_retry_after(r.headers.get("Retry-After"))
 
 
 #: an upload address (a creation's ``Location``) that cannot be used
@@ -138,18 +132,22 @@ def _says_expired(r: requests.Response) -> bool:
 
 def _expired(r: requests.Response) -> bool:
     """A passed Upload-Expires, measured on the server's clock (its Date) when it sends one."""
-    raw = r.headers.get("Upload-Expires")
+    expires = _http_date(r.headers.get("Upload-Expires"))
+    if expires is None:
+        return False
+    now = _http_date(r.headers.get("Date"))
+    return expires <= (time.time() if now is None else now)
+
+
+def _http_date(raw: str | None) -> float | None:
+    """An HTTP-date as a timestamp; None when absent or unreadable (a year 99999999999999999999
+    raised OverflowError, and a 503 to be retried for ever failed the upload for good)."""
     if not raw:
-        return False
+        return None
     try:
-        expires = email.utils.parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError):
-        return False
-    now = time.time()
-    if date := r.headers.get("Date"):
-        with contextlib.suppress(TypeError, ValueError):
-            now = email.utils.parsedate_to_datetime(date).timestamp()
-    return expires <= now
+        return email.utils.parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _size_text(n: int) -> str:
@@ -191,6 +189,12 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
                 "The hub has no upload service at this address; check the hub's address."
             )
         raise _Lost(expired=_says_expired(r))
+    if code == 408:  # the server tired of a slow body (nginx's client_body_timeout)
+        raise _Resume(
+            "The hub stopped waiting for the upload's bytes (HTTP 408); the upload goes on "
+            "from what it received.",
+            _retry_after(r),
+        )
     if code == 409:
         raise _Resume("The hub and this computer disagreed on how much had arrived.")
     if code == 423:

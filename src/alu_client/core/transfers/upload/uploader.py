@@ -197,7 +197,7 @@ class _TusUpload(Uploader):
         _raise_for(r)
         offset = _int_header(r, "Upload-Offset")
         if offset is None:
-            raise _Resume("The hub's answer had no offset.")
+            raise _Resume("The hub's answer had no usable offset.")
         length = _int_header(r, "Upload-Length")
         if (length is not None and length != self.stop_at) or offset > self.stop_at:
             raise _Lost()  # not the upload of this file (range): never write into it
