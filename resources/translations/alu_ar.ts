@@ -123,10 +123,6 @@
         <translation>فشل الاتصال الآمن بالخادم؛ ستُعاد المحاولة.</translation>
     </message>
     <message>
-        <source>The server is busy (HTTP 429); the download will try again shortly.</source>
-        <translation>الخادم مشغول (HTTP 429)؛ سيُعاد التنزيل بعد قليل.</translation>
-    </message>
-    <message>
         <source>The server redirected the download too many times.</source>
         <translation>أعاد الخادم توجيه التنزيل مرات كثيرة جدًا.</translation>
     </message>
@@ -145,10 +141,6 @@
     <message>
         <source>The server could not send the file just now (HTTP %1); trying again.</source>
         <translation>تعذّر على الخادم إرسال الملف الآن (HTTP %1)؛ ستُعاد المحاولة.</translation>
-    </message>
-    <message>
-        <source>The server gave an unexpected answer (HTTP %1).</source>
-        <translation>أعطى الخادم ردًا غير متوقع (HTTP %1).</translation>
     </message>
     <message>
         <source>The download folder cannot be written to (%1).</source>
@@ -271,8 +263,28 @@
         <translation>احتوى رد المركز على موضع غير متوقع.</translation>
     </message>
     <message>
-        <source>The hub&apos;s answer had no offset.</source>
-        <translation>لم يحتوِ رد المركز على أي موضع.</translation>
+        <source>The server gave an unexpected answer (HTTP %1); check the address, or tell whoever runs the server.</source>
+        <translation>أعطى الخادم ردًا غير متوقع (HTTP %1)؛ تحقّق من العنوان، أو أبلغ المسؤول عن الخادم.</translation>
+    </message>
+    <message>
+        <source>The server is busy (HTTP 429); the download will try again later.</source>
+        <translation>الخادم مشغول (HTTP 429)؛ سيُعاد التنزيل لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The link stopped working part-way through the file (it expired?); get a new link and download it again with that one: it goes on from where it stopped.</source>
+        <translation>توقف الرابط عن العمل في منتصف الملف (انتهت صلاحيته؟)؛ احصل على رابط جديد وأعد التنزيل به: يستأنف من حيث توقف.</translation>
+    </message>
+    <message>
+        <source>The network asks for a sign-in (HTTP 511): open any web page in a browser on this computer and sign in to the network; the transfer goes on after.</source>
+        <translation>تطلب الشبكة تسجيل الدخول (HTTP 511): افتح أي صفحة ويب في متصفح على هذا الحاسوب وسجّل الدخول إلى الشبكة؛ يستأنف التحويل بعد ذلك.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had no usable offset.</source>
+        <translation>لم يتضمن رد المركز موضعًا صالحًا.</translation>
+    </message>
+    <message>
+        <source>The hub stopped waiting for the upload&apos;s bytes (HTTP 408); the upload goes on from what it received.</source>
+        <translation>توقف المركز عن انتظار بايتات الرفع (HTTP 408)؛ يستأنف الرفع مما استلمه.</translation>
     </message>
     <message>
         <source>The network does not pass PATCH; the chunk goes again as POST.</source>
@@ -511,8 +523,12 @@
         <translation>احتوى رد الخادم على موضع غير متوقع.</translation>
     </message>
     <message>
-        <source>The server&apos;s answer had no offset.</source>
-        <translation>لم يحتوِ رد الخادم على أي موضع.</translation>
+        <source>The server&apos;s answer had no usable offset.</source>
+        <translation>لم يتضمن رد الخادم موضعًا صالحًا.</translation>
+    </message>
+    <message>
+        <source>The server stopped waiting for the upload&apos;s bytes (HTTP 408); the upload goes on from what it received.</source>
+        <translation>توقف الخادم عن انتظار بايتات الرفع (HTTP 408)؛ يستأنف الرفع مما استلمه.</translation>
     </message>
     <message>
         <source>The server had lost the partial upload; it started again from the beginning.</source>

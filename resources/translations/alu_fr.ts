@@ -123,10 +123,6 @@
         <translation>La connexion sécurisée au serveur a échoué ; nouvel essai.</translation>
     </message>
     <message>
-        <source>The server is busy (HTTP 429); the download will try again shortly.</source>
-        <translation>Le serveur est occupé (HTTP 429) ; le téléchargement réessaiera sous peu.</translation>
-    </message>
-    <message>
         <source>The server redirected the download too many times.</source>
         <translation>Le serveur a redirigé le téléchargement trop de fois.</translation>
     </message>
@@ -145,10 +141,6 @@
     <message>
         <source>The server could not send the file just now (HTTP %1); trying again.</source>
         <translation>Le serveur n’a pas pu envoyer le fichier pour l’instant (HTTP %1) ; nouvel essai.</translation>
-    </message>
-    <message>
-        <source>The server gave an unexpected answer (HTTP %1).</source>
-        <translation>Le serveur a donné une réponse inattendue (HTTP %1).</translation>
     </message>
     <message>
         <source>The download folder cannot be written to (%1).</source>
@@ -271,8 +263,28 @@
         <translation>La réponse du hub indiquait une position inattendue.</translation>
     </message>
     <message>
-        <source>The hub&apos;s answer had no offset.</source>
-        <translation>La réponse du hub n’indiquait aucune position.</translation>
+        <source>The server gave an unexpected answer (HTTP %1); check the address, or tell whoever runs the server.</source>
+        <translation>Le serveur a donné une réponse inattendue (HTTP %1) ; vérifiez l’adresse, ou prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
+        <source>The server is busy (HTTP 429); the download will try again later.</source>
+        <translation>Le serveur est occupé (HTTP 429) ; le téléchargement réessaiera plus tard.</translation>
+    </message>
+    <message>
+        <source>The link stopped working part-way through the file (it expired?); get a new link and download it again with that one: it goes on from where it stopped.</source>
+        <translation>Le lien a cessé de fonctionner en cours de fichier (expiré ?) ; obtenez un nouveau lien et relancez le téléchargement avec celui-ci : il reprend là où il s’était arrêté.</translation>
+    </message>
+    <message>
+        <source>The network asks for a sign-in (HTTP 511): open any web page in a browser on this computer and sign in to the network; the transfer goes on after.</source>
+        <translation>Le réseau demande une connexion (HTTP 511) : ouvrez une page web dans un navigateur sur cet ordinateur et connectez-vous au réseau ; le transfert reprendra ensuite.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s answer had no usable offset.</source>
+        <translation>La réponse du hub n’indiquait aucune position utilisable.</translation>
+    </message>
+    <message>
+        <source>The hub stopped waiting for the upload&apos;s bytes (HTTP 408); the upload goes on from what it received.</source>
+        <translation>Le hub a cessé d’attendre les octets de l’envoi (HTTP 408) ; l’envoi reprend à partir de ce qu’il a reçu.</translation>
     </message>
     <message>
         <source>The network does not pass PATCH; the chunk goes again as POST.</source>
@@ -511,8 +523,12 @@
         <translation>La réponse du serveur indiquait une position inattendue.</translation>
     </message>
     <message>
-        <source>The server&apos;s answer had no offset.</source>
-        <translation>La réponse du serveur n’indiquait aucune position.</translation>
+        <source>The server&apos;s answer had no usable offset.</source>
+        <translation>La réponse du serveur n’indiquait aucune position utilisable.</translation>
+    </message>
+    <message>
+        <source>The server stopped waiting for the upload&apos;s bytes (HTTP 408); the upload goes on from what it received.</source>
+        <translation>Le serveur a cessé d’attendre les octets de l’envoi (HTTP 408) ; l’envoi reprend à partir de ce qu’il a reçu.</translation>
     </message>
     <message>
         <source>The server had lost the partial upload; it started again from the beginning.</source>

@@ -7,6 +7,7 @@ clear error that is right and nothing of anyone else's touched."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import threading
@@ -635,3 +636,167 @@ def test_a_header_section_larger_than_can_be_read_is_said_so_once(
 )
 def test_which_redirects_keep_the_credentials(source: str, target: str, kept: bool) -> None:
     assert _keeps_credentials(source, target) is kept
+
+
+def _cut_every(
+    data: bytes, every: int, tag: Callable[[], str], *, multipart: bool = False
+) -> tuple[Callable[[BaseHTTPRequestHandler], Answer], list[int]]:
+    """A file behind a link that cuts every answer after ``every`` bytes of body; ``tag``
+    gives each answer its ETag (a CDN's nodes); one Last-Modified. Returns the answer and
+    the bytes sent (a list of one total)."""
+    sent = [0]
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        etag = tag()
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range") or "")
+        if m and h.headers.get("If-Range") not in (None, etag, LM):
+            m = None
+        headers = [("ETag", etag), ("Last-Modified", LM), ("Accept-Ranges", "bytes")]
+        if m is None:
+            status, body = 200, data
+        else:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+            status, body = 206, data[start : end + 1]
+            span = f"bytes {start}-{end}/{len(data)}"
+            if multipart:
+                body = (
+                    b"--B\r\nContent-Type: application/octet-stream\r\n"
+                    + f"Content-Range: {span}\r\n\r\n".encode()
+                    + body
+                    + b"\r\n--B--\r\n"
+                )
+                headers.append(("Content-Type", "multipart/byteranges; boundary=B"))
+            else:
+                headers.append(("Content-Range", span))
+        sent[0] += min(every, len(body))
+        if len(body) <= every:
+            return status, headers, body
+        h.close_connection = True  # the answer says its full length, then stops short
+        h.send_response(status)
+        for k, x in headers:
+            h.send_header(k, x)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body[:every])
+        h.wfile.flush()
+        raise ConnectionAbortedError  # handle_error: quiet
+
+    return answer, sent
+
+
+def _runs_until_done(job: Job, spec: DownloadSpec, most: int) -> tuple[int, list[int]]:
+    """Run the download again after each failure, as the queue does; how many runs it took,
+    and at which runs its bytes were thrown away (``ctx.lost``)."""
+    lost: list[int] = []
+    for n in range(1, most + 1):
+        ctx = dataclasses.replace(job.context(), lost=lambda n=n: lost.append(n))  # type: ignore[misc]
+        try:
+            run(spec, ctx)
+            return n, lost
+        except RetryableError:
+            continue
+    raise AssertionError(f"not done in {most} runs; thrown away at runs {lost}")
+
+
+def test_a_cdn_whose_nodes_tag_the_file_their_own_way_resumes_on_last_modified(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # each connection reaches another node with its own ETag, one Last-Modified: every resume
+    # after a cut got the whole file from another node, "The file changed on the server", and
+    # it started over for ever (17x the file in two minutes, never done)
+    data = random.Random(21).randbytes(8 * MB)
+    turn = iter(range(10_000))
+    answer, sent = _cut_every(data, 1 * MB, lambda: f'"node-{next(turn) % 3}"')
+    server = served(answer)
+    dest = job.tmp / "cdn.mxf"
+    runs, _lost = _runs_until_done(job, DownloadSpec(f"{server.url}/cdn.mxf", dest), 20)
+    assert dest.read_bytes() == data
+    # a tag not seen before may be a new file: it starts over until a tag comes back
+    assert sum("changed" in note for note in job.notes) <= 3, job.notes
+    assert sent[0] < 4 * len(data), (sent[0], runs)
+    assert LM in {if_range for _p, _r, if_range, _a in server.seen[-3:]}
+
+
+def test_a_multipart_server_on_a_link_that_cuts_backs_off_on_one_stream(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # a multipart answer to each range, cut every few MB: each resume asked for segments
+    # again, started over from byte 0 and was cut, about once a second for ever (9x the file
+    # in a minute). Now: one stream for good, and every run that only gets back to where the
+    # last one stood is no progress for the queue (its back-off grows)
+    data = random.Random(22).randbytes(8 * MB)
+    answer, _sent = _cut_every(data, 3 * MB, lambda: '"v1"', multipart=True)
+    server = served(answer)
+    spec = DownloadSpec(f"{server.url}/mp.mxf", job.tmp / "mp.mxf")
+    lost: list[int] = []
+    for n in range(1, 4):
+        ctx = dataclasses.replace(job.context(), lost=lambda n=n: lost.append(n))  # type: ignore[misc]
+        with pytest.raises(RetryableError):
+            run(spec, ctx)
+        assert job.checkpoint.data.get("one_stream") is True, n
+    assert lost and lost[-1] == 3  # the third run threw the bytes away too: no progress
+    ranges = [r for _p, r, _i, _a in server.seen]
+    assert sum(1 for r in ranges if r is not None and not r.startswith("bytes=0-")) <= 3, ranges
+
+
+def test_a_range_never_answered_does_not_hold_a_download_whose_bytes_are_all_in(
+    served: Callable[..., Server], tmp_path: Path
+) -> None:
+    # a request that got no answer's headers (its range doubled by the other streams, which
+    # finished it) held the finished download until the stall timeout: 30 s for a file
+    # whose every byte was in after 2 s
+    data = random.Random(23).randbytes(8 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"')])
+    release = threading.Event()
+    hung: list[str] = []
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        rng = h.headers.get("Range") or ""
+        if not hung and rng.startswith("bytes=") and not rng.startswith("bytes=0-"):
+            hung.append(rng)
+            release.wait(60)  # no answer at all
+        return plain(h)
+
+    server = served(answer)
+    job = Job(tmp=tmp_path, tuning=Tuning(stall_timeout=30, segment_threshold=2 * MB))
+    dest = tmp_path / "hung.mxf"
+    started = time.monotonic()
+    try:
+        result = run(DownloadSpec(f"{server.url}/hung.mxf", dest, sha256=sha(data)), job.context())
+        took = time.monotonic() - started
+    finally:
+        release.set()
+        job.sessions.close()
+    assert_done(result, dest, data)
+    assert hung  # one range was never answered
+    assert took < 15, took  # not the 30 s stall timeout
+
+
+def test_a_signed_link_that_expires_part_way_says_so_and_a_new_one_resumes(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # an S3 link refused (403) once it expired, after the run's first ranges came: "Sign in
+    # again, or ask the agency whether your newsroom may download this item"
+    data = random.Random(24).randbytes(8 * MB)
+    plain = ranged(lambda: data, lambda: [("ETag", '"v1"'), ("Last-Modified", LM)])
+    served_with = {"sig=old": 2}
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        query = h.path.partition("?")[2]
+        if query in served_with:
+            if served_with[query] == 0:
+                return 403, [("Content-Type", "application/xml")], b"<Error>AccessDenied</Error>"
+            served_with[query] -= 1
+        return plain(h)
+
+    server = served(answer)
+    dest = job.tmp / "signed.mxf"
+    with pytest.raises(PermanentError, match="link stopped working part-way"):
+        run(DownloadSpec(f"{server.url}/signed.mxf?sig=old", dest, sha256=sha(data)), job.context())
+    assert job.done_bytes() > 0
+    result = run(
+        DownloadSpec(f"{server.url}/signed.mxf?sig=new", dest, sha256=sha(data)), job.context()
+    )
+    assert_done(result, dest, data)
+    assert server.seen[-1][1] is not None  # resumed with a range, not fetched whole again

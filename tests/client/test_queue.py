@@ -944,3 +944,30 @@ def test_a_transfer_limit_set_by_another_process_applies_while_it_runs(
     finally:
         q.stop()
         other.close()
+
+
+def test_a_download_that_only_gets_back_to_where_it_stood_is_no_progress(store: Store) -> None:
+    # each run started over once (its part thrown away: ctx.lost) and was cut where the last
+    # one had been: its bytes counted as progress, the failures started over at 1, and it was
+    # tried again about once a second for ever (a CDN's nodes, a multipart server)
+    runs: list[int] = []
+
+    def job(_t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        runs.append(1)
+        ctx.progress(1_000_000, 2_000_000)  # where the last run stood
+        ctx.lost()
+        ctx.progress(0, 2_000_000)
+        for _ in range(100):  # back to the same place, then cut
+            ctx.meter(10_000)
+        raise RetryableError("The connection was cut; trying again.")
+
+    policy = RetryPolicy(Backoff(base=0.01, cap=0.02))
+    q = TransferQueue(store, jobs={"download": job}, policy=policy, progress_interval=0.05)
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: len(runs) >= 4, 10, what="four runs")
+    finally:
+        q.stop()
+    t = q.transfers.get(tid)
+    assert t is not None and t.failures >= 3, t

@@ -17,7 +17,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from alu_client.core import http
-from alu_client.core.transfers.base import PermanentError, RetryableError, Stopped
+from alu_client.core.transfers.base import RetryableError, Stopped
+from alu_client.core.transfers.download.protocol import unexpected_answer
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import user_message
 from alu_client.ui import engine_text
@@ -143,12 +144,15 @@ def test_every_template_is_translated_with_its_details(lang: str) -> None:
 
 
 def test_messages_are_shown_in_the_users_language(qapp: QApplication) -> None:
-    unexpected = str(PermanentError("The server gave an unexpected answer (HTTP 418)."))
+    unexpected = str(unexpected_answer(418))
     refused = "The hub refused the upload: Upload-Metadata must name a project"
     assert engine_text.shown(unexpected) == unexpected  # English: as it is
 
     install_translators(qapp, "fr")
-    assert engine_text.shown(unexpected) == "Le serveur a donné une réponse inattendue (HTTP 418)."
+    assert engine_text.shown(unexpected) == (
+        "Le serveur a donné une réponse inattendue (HTTP 418) ; vérifiez l’adresse, ou prévenez "
+        "qui gère le serveur."
+    )
     # the server's own words stay as the server wrote them
     assert (
         engine_text.shown(refused)
@@ -158,7 +162,9 @@ def test_messages_are_shown_in_the_users_language(qapp: QApplication) -> None:
     assert engine_text.shown(stalled) == "La connexion s’est figée ; reprise en cours."
 
     install_translators(qapp, "ar")
-    assert engine_text.shown(unexpected) == "أعطى الخادم ردًا غير متوقع (HTTP 418)."
+    assert engine_text.shown(unexpected) == (
+        "أعطى الخادم ردًا غير متوقع (HTTP 418)؛ تحقّق من العنوان، أو أبلغ المسؤول عن الخادم."
+    )
     assert engine_text.shown("Nothing the engine says.") == "Nothing the engine says."
     assert engine_text.shown("") == ""
 

@@ -740,7 +740,7 @@ def assert_download_failed(rig: DownloadRig, message: str) -> None:
 
 def download_status_message(code: int) -> str:
     if code == 429:
-        return "The server is busy (HTTP 429); the download will try again shortly."
+        return "The server is busy (HTTP 429); the download will try again later."
     return f"The server could not send the file just now (HTTP {code}); trying again."
 
 

@@ -65,7 +65,7 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The secure connection to the server failed; trying again."),
     QT_TRANSLATE_NOOP(
-        "EngineMessage", "The server is busy (HTTP 429); the download will try again shortly."
+        "EngineMessage", "The server is busy (HTTP 429); the download will try again later."
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server redirected the download too many times."),
     QT_TRANSLATE_NOOP(
@@ -88,6 +88,11 @@ _MARKED = (
         "EngineMessage",
         "The server gave an unexpected answer (HTTP %1); check the address, or tell whoever "
         "runs the server.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The link stopped working part-way through the file (it expired?); get a new link and "
+        "download it again with that one: it goes on from where it stopped.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",

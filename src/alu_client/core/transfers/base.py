@@ -276,10 +276,11 @@ class TransferContext:
     #: over after a failure in an attempt that did (a download's bytes count by themselves)
     advanced: Callable[[], None] = lambda: None
     #: what the server held of this transfer is gone (an upload it lost, or let expire, made
-    #: again from byte 0): no progress, even if the attempt confirmed bytes before; it counts
-    #: again only once the transfer gets beyond where it stood when the loss was found, so a
-    #: server that keeps losing it backs off as any failure does (it restarted about once a
-    #: second for ever, each new upload's first chunk counting as progress)
+    #: again from byte 0; a download's part file started over): no progress, even if the
+    #: attempt confirmed bytes before; it counts again only once the transfer gets beyond
+    #: where it stood when the loss was found, so a server that keeps losing it backs off as
+    #: any failure does (it restarted about once a second for ever, each new upload's first
+    #: chunk counting as progress)
     lost: Callable[[], None] = lambda: None
     #: bytes the meter counted that the server did not keep (a cut request's tail, a part
     #: started over): progress goes back by that much; the meter's own count (bandwidth) stays.

@@ -579,7 +579,9 @@ class TransferQueue:
 
         def on_bytes(n: int) -> None:
             live.done += n
-            if t.direction == "download":  # bytes received are kept (an upload's: see advanced)
+            # bytes received are kept (an upload's: see advanced), once past what a start over
+            # threw away (``lost``)
+            if t.direction == "download" and live.done > live.floor:
                 live.advanced = True
 
         def advanced() -> None:

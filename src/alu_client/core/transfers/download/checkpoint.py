@@ -20,6 +20,9 @@ class _CheckpointJob(_JobBase):
         compressed = data.get("compressed", 0)
         self.compressed = compressed if isinstance(compressed, int) else 0
         self.one_stream = data.get("one_stream") is True
+        self.etag_unreliable = data.get("etag_unreliable") is True
+        tags = data.get("tags_seen")
+        self.tags_seen = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
         cap = data.get("streams")
         if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1:
             self._cap_streams(cap)
@@ -40,6 +43,8 @@ class _CheckpointJob(_JobBase):
         if coding is None and self.spec.size is not None and size != self.spec.size:
             return False  # (coded bytes have a size of their own)
         etag = etag if isinstance(etag, str) and _is_strong(etag) else None
+        if self.etag_unreliable:
+            etag = None
         lm = lm if isinstance(lm, str) and lm else None
         if etag is None and lm is None:
             return False
@@ -102,6 +107,10 @@ class _CheckpointJob(_JobBase):
             carry["compressed"] = self.compressed
         if self.one_stream:
             carry["one_stream"] = True
+        if self.etag_unreliable:
+            carry["etag_unreliable"] = True
+        if self.tags_seen:
+            carry["tags_seen"] = list(self.tags_seen)
         if self.stream_cap is not None:
             carry["streams"] = self.stream_cap
         if self.restarted:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -29,6 +29,7 @@ from .protocol import (
     _STOP_GRACE_S,
     MSG_CONNECT_TIMEOUT,
     MSG_CUT,
+    MSG_LINK_EXPIRED,
     MSG_STALLED,
     MSG_TRUNCATED,
     MSG_UNREACHABLE,
@@ -89,6 +90,11 @@ class _JobBase:
         #: a ranged request of several was answered whole, or from far before the bytes asked
         #: for: one stream only (persisted)
         self.one_stream = False
+        #: the server's ETags differ for the same file (a CDN's nodes each tag it their own
+        #: way, with one Last-Modified and size): resumes go on Last-Modified (persisted)
+        self.etag_unreliable = False
+        #: the ETags this file had before, with the Last-Modified and size it has (persisted)
+        self.tags_seen: list[str] = []
         #: this attempt began from a checkpoint (its bytes are not thrown away unsaid)
         self.resuming = False
         #: the most streams the server served at once when it refused more (persisted)
@@ -192,6 +198,12 @@ class _JobBase:
                     "The storage the server sent the download to refused its link (expired?); "
                     "asking the server for a new one."
                 )
+            if resp.status_code in (401, 403) and self.served and urlsplit(url).query:
+                # the link served this run's first ranges, then refused the next: a signed
+                # link (S3's, a CDN's) that expired on the way. "Sign in again" said nothing of
+                # it; a new link resumes the download
+                self._drain(resp)
+                raise PermanentError(MSG_LINK_EXPIRED)
             try:
                 _check_status(resp)
             except BaseException:

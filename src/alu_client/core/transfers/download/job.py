@@ -98,6 +98,13 @@ class _Job(_StreamJob, _VerifyJob):
                 resumable = False
                 first, no_range = so.resp, so.no_range
                 self.restarted = True
+                if so.one_stream:
+                    with self.lock:
+                        self.one_stream = True
+                # the bytes so far are thrown away: until the transfer is past them again, its
+                # attempts move nothing on and the queue's back-off grows (each run started
+                # over once, then was cut: ~1 s apart for ever, the file pulled 17x in 2 min)
+                self.ctx.lost()
                 if so.note:
                     self.ctx.note(so.note)
                 self.ctx.log.info(
@@ -220,8 +227,10 @@ class _Job(_StreamJob, _VerifyJob):
 
     def _adopt_validators(self, resp: requests.Response) -> None:
         etag = _header(resp, "ETag")
-        # a weak tag cannot validate a byte range (RFC 9110 §13.1.5): Last-Modified then
-        self.etag = etag if etag is not None and _is_strong(etag) else None
+        # a weak tag cannot validate a byte range (RFC 9110 §13.1.5): Last-Modified then; nor
+        # can tags that differ from one node of the server to the next
+        strong = etag is not None and _is_strong(etag) and not self.etag_unreliable
+        self.etag = etag if strong else None
         self.last_modified = _header(resp, "Last-Modified")
 
     def _adopt_total(self, total: int | None) -> None:

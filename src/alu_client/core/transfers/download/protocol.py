@@ -26,6 +26,10 @@ MSG_NOT_THE_FILE: Final = (
     "The server's file is not the one expected: it arrived twice with the same different "
     "checksum, so it is not damage on the way. Nothing was kept; tell the agency."
 )
+MSG_LINK_EXPIRED: Final = (
+    "The link stopped working part-way through the file (it expired?); get a new link and "
+    "download it again with that one: it goes on from where it stopped."
+)
 MSG_CHANGED: Final = "The file changed on the server; downloading it again from the start."
 MSG_NO_RESUME: Final = (
     "The server cannot resume downloads; downloading the file again from the start."
@@ -45,6 +49,7 @@ MSG_PART_NOT_OURS: Final = (
 )
 
 _MAX_REDIRECTS: Final = 10
+_MAX_TAGS: Final = 8  # ETags of one file remembered (a CDN's nodes)
 _MAX_START_OVERS: Final = 3  # per run; more means the file keeps changing under us
 _STOP_GRACE_S: Final = 0.5  # how long the caller waits for workers after a stop
 _HASH_BLOCK: Final = 1 << 20
@@ -64,6 +69,8 @@ class _StartOver(Exception):  # a signal, not an error
     """Partial data is useless (file changed, Range ignored, compressed): start from byte 0.
 
     ``resp``, when given, is a full-body answer to reuse as the new start (saves a round trip).
+    ``one_stream``: no segments for this file from now on (a server whose ranges cannot be
+    used: each segmented resume would start over again).
     """
 
     def __init__(
@@ -72,11 +79,13 @@ class _StartOver(Exception):  # a signal, not an error
         *,
         resp: requests.Response | None = None,
         no_range: bool = False,
+        one_stream: bool = False,
     ) -> None:
         super().__init__(note or "start over")
         self.note = note
         self.resp = resp
         self.no_range = no_range
+        self.one_stream = one_stream
 
 
 class _Aborted(Exception):  # a signal, not an error
@@ -158,8 +167,9 @@ def _body_range(resp: requests.Response, requested_start: int) -> _Body:
         return _Body(0, length, length)
     if (resp.headers.get("Content-Type") or "").lower().startswith("multipart/byteranges"):
         # several parts for one range asked (RFC 9110 says a server must not): the file
-        # whole instead, on one stream
-        raise _StartOver(MSG_NO_RESUME, no_range=True)
+        # whole instead, on one stream, and on one stream from now on (each segmented resume
+        # started over again: 9x the file over a link that cuts)
+        raise _StartOver(MSG_NO_RESUME, no_range=True, one_stream=True)
     value = (resp.headers.get("Content-Range") or "").strip()
     unit, _, rest = value.partition(" ")
     span, _, total_text = rest.partition("/")
@@ -204,7 +214,7 @@ def _check_status(resp: requests.Response) -> None:
     later = _retry_after(resp)
     if code == 429:
         raise RetryableError(
-            "The server is busy (HTTP 429); the download will try again shortly.",
+            "The server is busy (HTTP 429); the download will try again later.",
             retry_after=later,
         )
     if code in (408, 423) or 500 <= code <= 599:

@@ -15,6 +15,8 @@ from .fronthash import _FrontHashJob
 from .partfile import _read_at, _Segment
 from .protocol import (
     _HASH_BLOCK,
+    _MAX_TAGS,
+    _STOP_GRACE_S,
     MSG_CHANGED,
     MSG_CUT,
     MSG_DAMAGED,
@@ -29,6 +31,7 @@ from .protocol import (
     _coding,
     _disk_error,
     _header,
+    _int_header,
     _StartOver,
     _unsatisfied_total,
     unexpected_answer,
@@ -83,8 +86,15 @@ class _StreamJob(_FrontHashJob):
             )
             threads.append(t)
             t.start()
+        all_in = False
         with self.cond:
             while pending:
+                if self.deadline is None and not single and all(s.complete for s in self.segments):
+                    # every byte is in: a stream still waiting for an answer's headers (a
+                    # range the end game doubled) held the finished download for the 30 s
+                    # stall timeout; it finds it may not write
+                    self.deadline = time.monotonic() + _STOP_GRACE_S
+                    all_in = True
                 if self.deadline is None:
                     self.cond.wait()
                     continue
@@ -92,6 +102,8 @@ class _StreamJob(_FrontHashJob):
                 if left <= 0:
                     break  # a stream stuck in a connect: it will find it may not write
                 self.cond.wait(left)
+            if all_in and not self.abort.is_set() and not self.ctx.control.stopped:
+                self.deadline = None  # (that wait was this one's, not a stop's)
             # no write from this attempt after this point; wait for the ones under way
             self.writes_open = False
             while self.inflight:
@@ -313,6 +325,36 @@ class _StreamJob(_FrontHashJob):
             return seg.dup
         return seg.owner if seg.dup == index else None
 
+    def _same_file_elsewhere(self, resp: requests.Response) -> bool:
+        """``resp`` has another ETag than ours for the same file: a tag this file had before
+        (``tags_seen``), with the same Last-Modified and size, come back. A CDN's or a
+        cluster's nodes each tag the file their own way: a download cut every few MB, each
+        resume reaching another node, started over for ever (17x the file in two minutes).
+        Resumes go on Last-Modified from then on (``etag_unreliable``, persisted). A tag not
+        seen before may be a new file of the same size and date: it starts over, as always."""
+        new_lm, new_tag = _header(resp, "Last-Modified"), _header(resp, "ETag")
+        if resp.status_code == 206:
+            total = _unsatisfied_total(resp)  # (the "/size" of any Content-Range)
+        else:
+            total = None if _coding(resp) else _int_header(resp, "Content-Length")
+        with self.lock:
+            if (
+                new_lm is None
+                or new_lm != self.last_modified
+                or total is None
+                or total != self.size
+                or self.coding
+            ):
+                self.tags_seen.clear()
+                return False
+            if new_tag is None or new_tag not in self.tags_seen:
+                if self.etag is not None and self.etag not in self.tags_seen:
+                    self.tags_seen = [*self.tags_seen, self.etag][-_MAX_TAGS:]
+                return False
+            self.etag_unreliable = True
+            self.etag = None
+        return True
+
     def _open_range(
         self, index: int, seg: _Segment, single: bool
     ) -> tuple[requests.Response, _Body] | None:
@@ -347,6 +389,8 @@ class _StreamJob(_FrontHashJob):
                 changed = (self.etag is not None and new_etag != self.etag) or (
                     self.etag is None and new_lm != self.last_modified
                 )
+                if changed and self.etag is not None and self._same_file_elsewhere(resp):
+                    changed = False  # another node's tag: resumes go on Last-Modified now
                 note = MSG_CHANGED if changed else MSG_NO_RESUME
                 if single:  # this answer is the whole file: start over with it
                     keep = True
@@ -360,14 +404,20 @@ class _StreamJob(_FrontHashJob):
             if resp.status_code != 206:
                 raise unexpected_answer(resp.status_code)
             new_etag = _header(resp, "ETag")
-            if self.etag is not None and new_etag is not None and new_etag != self.etag:
+            if (
+                self.etag is not None
+                and new_etag is not None
+                and new_etag != self.etag
+                and not (single and self._same_file_elsewhere(resp))  # (if so: used as it is)
+            ):
                 if not single:
                     # as for a 200 above, when the server ignores If-Range (S3-compatible
                     # stores do): replicas that tag the same bytes each their own way would
                     # start the segments over for ever; one stream, from now on
+                    same = self._same_file_elsewhere(resp)
                     with self.lock:
                         self.one_stream = True
-                    raise _StartOver(MSG_CHANGED, no_range=True)
+                    raise _StartOver(MSG_NO_RESUME if same else MSG_CHANGED, no_range=True)
                 raise _StartOver(MSG_CHANGED)
             new_lm = _header(resp, "Last-Modified")
             if self.etag is None and new_lm is not None and new_lm != self.last_modified:
