@@ -544,6 +544,16 @@ def test_queue_resume_all_withdraws_a_pause_the_running_engine_has_not_taken(
         store.close()
 
 
+def test_limits_that_are_not_rates_are_refused_with_the_rates_own_words(tmp_path: Path) -> None:
+    # "--limit -2M" read as an option: argparse's "expected one argument"; "--limit 1" was
+    # 1 bit/s, and the download sat still with nothing said
+    for value, says in [("-2M", "can't read '-2M' as a rate"), ("1", "too slow to move a file")]:
+        r = run_alu(tmp_path / "home", "fetch", "http://127.0.0.1:9/x", str(tmp_path / "x"),
+                    "--limit", value)  # fmt: skip
+        assert r.returncode == 2, r.stderr
+        assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_the_progress_line_counts_days_in_the_time_left() -> None:
     # 27 h left read "ETA 03:00:00" (a clock's hours, not a duration's)
     from alu_client.cli.common import fmt_eta

@@ -42,8 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: options whose value may look like an option to argparse ("-2M"): read glued to them
+_RATE_OPTIONS = frozenset({"--limit", "--limit-down", "--limit-up"})
+
+
+def _glued(argv: list[str]) -> list[str]:
+    """``--limit -2M`` as ``--limit=-2M``: argparse took the rate for an option and said
+    "expected one argument"; glued, the rate says what is wrong with it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _RATE_OPTIONS and arg[:1] == "-" and arg[1:2].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"
