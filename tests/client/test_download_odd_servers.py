@@ -710,7 +710,8 @@ def test_a_cdn_whose_nodes_tag_the_file_their_own_way_resumes_on_last_modified(
     answer, sent = _cut_every(data, 1 * MB, lambda: f'"node-{next(turn) % 3}"')
     server = served(answer)
     dest = job.tmp / "cdn.mxf"
-    runs, _lost = _runs_until_done(job, DownloadSpec(f"{server.url}/cdn.mxf", dest), 20)
+    spec = DownloadSpec(f"{server.url}/cdn.mxf", dest, sha256=sha(data))  # (see below)
+    runs, _lost = _runs_until_done(job, spec, 20)
     assert dest.read_bytes() == data
     # a tag not seen before may be a new file: it starts over until a tag comes back
     assert sum("changed" in note for note in job.notes) <= 3, job.notes
@@ -773,8 +774,9 @@ def test_a_range_never_answered_does_not_hold_a_download_whose_bytes_are_all_in(
     assert took < 15, took  # not the 30 s stall timeout
 
 
+@pytest.mark.parametrize("who", ["the store", "a proxy"])
 def test_a_signed_link_that_expires_part_way_says_so_and_a_new_one_resumes(
-    served: Callable[..., Server], job: Job
+    served: Callable[..., Server], job: Job, who: str
 ) -> None:
     # an S3 link refused (403) once it expired, after the run's first ranges came: "Sign in
     # again, or ask the agency whether your newsroom may download this item"
@@ -786,13 +788,16 @@ def test_a_signed_link_that_expires_part_way_says_so_and_a_new_one_resumes(
         query = h.path.partition("?")[2]
         if query in served_with:
             if served_with[query] == 0:
+                if who == "a proxy":  # its own refusal, which says so itself
+                    return 403, [("X-Squid-Error", "ERR_ACCESS_DENIED 0")], b"denied"
                 return 403, [("Content-Type", "application/xml")], b"<Error>AccessDenied</Error>"
             served_with[query] -= 1
         return plain(h)
 
     server = served(answer)
     dest = job.tmp / "signed.mxf"
-    with pytest.raises(PermanentError, match="link stopped working part-way"):
+    said = "link stopped working part-way" if who == "the store" else "refused to pass"
+    with pytest.raises(PermanentError, match=said):
         run(DownloadSpec(f"{server.url}/signed.mxf?sig=old", dest, sha256=sha(data)), job.context())
     assert job.done_bytes() > 0
     result = run(
@@ -800,3 +805,48 @@ def test_a_signed_link_that_expires_part_way_says_so_and_a_new_one_resumes(
     )
     assert_done(result, dest, data)
     assert server.seen[-1][1] is not None  # resumed with a range, not fetched whole again
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["sha256 known", "no sha256"])
+def test_nodes_half_way_through_a_new_version_are_never_spliced(
+    served: Callable[..., Server], job: Job, known: bool
+) -> None:
+    # a file replaced by one of the same size and date, while the CDN's stale nodes still
+    # serve the old one: its tags come back, as another node's do; resumed on the date alone,
+    # the first half was of one version and the rest of the other
+    v1, v2 = random.Random(25).randbytes(3 * MB // 2), random.Random(26).randbytes(3 * MB // 2)
+    versions = {'"A"': v1, '"B"': v2}
+    nodes = iter(['"A"', '"B"', '"A"', *(['"B"'] * 50)])  # updated, stale, updated…
+    every = MB // 2
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        tag = next(nodes)
+        data = versions[tag]
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("Range") or "")
+        if m and h.headers.get("If-Range") not in (None, tag, LM):
+            m = None
+        headers = [("ETag", tag), ("Last-Modified", LM), ("Accept-Ranges", "bytes")]
+        if m is None:
+            status, body = 200, data
+        else:
+            start = int(m.group(1))
+            status, body = 206, data[start:]
+            headers.append(("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}"))
+        if len(body) <= every or status == 206:
+            return status, headers, body
+        h.close_connection = True  # the answer says its full length, then stops short
+        h.send_response(status)
+        for k, x in headers:
+            h.send_header(k, x)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body[:every])
+        h.wfile.flush()
+        raise ConnectionAbortedError  # handle_error: quiet
+
+    server = served(answer)
+    dest = job.tmp / "f.bin"
+    spec = DownloadSpec(f"{server.url}/f.bin", dest, sha256=sha(v2) if known else None, segments=1)
+    _runs_until_done(job, spec, 12)
+    got = dest.read_bytes()
+    assert got in (v1, v2) and (got == v2 or not known), "spliced from two versions"

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3.exceptions
 
-from ...http import connection_failure, proxy_for
+from ...http import connection_failure, proxy_answer, proxy_for
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
@@ -198,7 +198,12 @@ class _JobBase:
                     "The storage the server sent the download to refused its link (expired?); "
                     "asking the server for a new one."
                 )
-            if resp.status_code in (401, 403) and self.served and urlsplit(url).query:
+            if (
+                resp.status_code in (401, 403)
+                and self.served
+                and urlsplit(url).query
+                and proxy_answer(resp) is None  # (a proxy's refusal says so itself)
+            ):
                 # the link served this run's first ranges, then refused the next: a signed
                 # link (S3's, a CDN's) that expired on the way. "Sign in again" said nothing of
                 # it; a new link resumes the download

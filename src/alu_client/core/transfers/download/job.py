@@ -13,6 +13,7 @@ from .decode import DECODABLE
 from .partfile import _plan, _Segment, drop_decoded, part_is_ours
 from .protocol import (
     _MAX_START_OVERS,
+    MSG_CHANGED,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
     MSG_PART_NOT_OURS,
@@ -98,9 +99,13 @@ class _Job(_StreamJob, _VerifyJob):
                 resumable = False
                 first, no_range = so.resp, so.no_range
                 self.restarted = True
-                if so.one_stream:
-                    with self.lock:
+                with self.lock:
+                    if so.one_stream:
                         self.one_stream = True
+                    if so.note == MSG_CHANGED and self.etag_unreliable:
+                        # a new file (another date or size): its tags are trusted again
+                        self.etag_unreliable = False
+                        self.tags_seen = []
                 # the bytes so far are thrown away: until the transfer is past them again, its
                 # attempts move nothing on and the queue's back-off grows (each run started
                 # over once, then was cut: ~1 s apart for ever, the file pulled 17x in 2 min)

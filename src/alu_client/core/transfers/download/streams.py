@@ -331,7 +331,14 @@ class _StreamJob(_FrontHashJob):
         cluster's nodes each tag the file their own way: a download cut every few MB, each
         resume reaching another node, started over for ever (17x the file in two minutes).
         Resumes go on Last-Modified from then on (``etag_unreliable``, persisted). A tag not
-        seen before may be a new file of the same size and date: it starts over, as always."""
+        seen before may be a new file of the same size and date: it starts over, as always.
+
+        Only when the file's sha256 is known: nodes half-way through taking a new version of
+        the same size and date serve two files under tags that come back too, and a resume on
+        the date alone would splice them; the sha256 catches that (fetched again), where
+        nothing would without it (`alu fetch` with no --sha256 starts over, backing off)."""
+        if self.spec.sha256 is None:
+            return False
         new_lm, new_tag = _header(resp, "Last-Modified"), _header(resp, "ETag")
         if resp.status_code == 206:
             total = _unsatisfied_total(resp)  # (the "/size" of any Content-Range)
