@@ -971,3 +971,39 @@ def test_a_download_that_only_gets_back_to_where_it_stood_is_no_progress(store: 
         q.stop()
     t = q.transfers.get(tid)
     assert t is not None and t.failures >= 3, t
+
+
+def test_a_limit_set_here_is_not_undone_by_the_progress_thread(store: Store) -> None:
+    # the progress thread read the transfer's row, the Transfers tab set a new limit, and the
+    # thread then put back the limit it had read (for a second: a lowered limit not applied)
+    q = make_queue(store, FakeJobs(blocks=100_000, block_time=0.001))
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: tid in q._per_transfer, 5, what="the transfer running")
+        limiter = q._per_transfer[tid]
+        read, go = threading.Event(), threading.Event()
+        real_get = q.transfers.get
+
+        def get(i: int) -> Transfer | None:
+            t = real_get(i)
+            if threading.current_thread().name == "alu-progress" and not go.is_set():
+                read.set()
+                go.wait(5)  # the progress thread has read the row: the user acts now
+            return t
+
+        q.transfers.get = get  # type: ignore[method-assign]
+        assert read.wait(5)
+        setter = threading.Thread(target=q.set_transfer_limit, args=(tid, 50_000))
+        setter.start()
+        setter.join(0.3)  # (done at once, or waiting for the progress thread's turn)
+        go.set()
+        setter.join(5)
+        assert not setter.is_alive()
+        held = threading.Event()
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:  # the flush that read the row has ended meanwhile
+            assert limiter.rate_bps == 50_000
+            held.wait(0.01)
+    finally:
+        q.stop()

@@ -168,6 +168,7 @@ class TransferQueue:
         self._live: dict[int, _Live] = {}
         self._workers: dict[int, threading.Thread] = {}
         self._per_transfer: dict[int, RateLimiter] = {}
+        self._limit_lock = threading.Lock()
         self._listeners: list[Callable[[list[Progress]], None]] = []
         self._changed: set[int] = set()
         self._stopping = False
@@ -394,10 +395,11 @@ class TransferQueue:
     def set_transfer_limit(self, tid: int, bps: float | None) -> None:
         """A transfer's own limit (ValueError, nothing stored, for a rate that is not one)."""
         bps = _normalize_rate(bps)
-        self.transfers.set_limit(tid, bps)
-        limiter = self._per_transfer.get(tid)
-        if limiter is not None:
-            limiter.rate_bps = bps
+        with self._limit_lock:  # (see _flush_progress)
+            self.transfers.set_limit(tid, bps)
+            limiter = self._per_transfer.get(tid)
+            if limiter is not None:
+                limiter.rate_bps = bps
 
     def add_listener(self, cb: Callable[[list[Progress]], None]) -> None:
         self._listeners.append(cb)
@@ -840,15 +842,18 @@ class TransferQueue:
             updates = {tid: (live.done, live.size) for tid, live in self._live.items()}
             limiters = dict(self._per_transfer)
         self.transfers.set_progress(updates)
-        # a transfer's own limit set from another process (`alu queue limit`)
+        # a transfer's own limit set from another process (`alu queue limit`); read and set
+        # under the lock set_transfer_limit holds: a row read before its change, set after
+        # it, put the old limit back for a second
         for tid, limiter in limiters.items():
-            t = self.transfers.get(tid)
-            try:
-                bps = _normalize_rate(t.limit_bps) if t is not None else limiter.rate_bps
-            except (TypeError, ValueError):  # an edited row: the limit it ran with stays
-                continue
-            if bps != limiter.rate_bps:
-                limiter.rate_bps = bps
+            with self._limit_lock:
+                t = self.transfers.get(tid)
+                try:
+                    bps = _normalize_rate(t.limit_bps) if t is not None else limiter.rate_bps
+                except (TypeError, ValueError):  # an edited row: the limit it ran with stays
+                    continue
+                if bps != limiter.rate_bps:
+                    limiter.rate_bps = bps
 
     def _take_requests(self) -> None:
         """Commands from other processes on the same data folder."""
