@@ -539,6 +539,10 @@ def test_queue_resume_all_withdraws_a_pause_the_running_engine_has_not_taken(
         assert resumed.returncode == 0, resumed.stderr
         assert resumed.stdout.split() == ["resumed", "1", "resumed", "2"], resumed.stdout
         assert [(t.state, t.request) for t in transfers.all()] == [("active", "")] * 2
+        # a cancel asked is not withdrawn by a resume: cancel, then resume-all, cancels
+        assert run_alu(home, "queue", "cancel", "1").returncode == 0
+        assert run_alu(home, "queue", "resume-all").returncode in (0, 1)
+        assert [t.request for t in transfers.all()] == ["cancel", ""]
     finally:
         engine.release()
         store.close()

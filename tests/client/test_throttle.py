@@ -535,6 +535,12 @@ def test_schedule_from_json_accepts_human_forms() -> None:
     assert schedule.limits_at(at(TUE, 9)) == (250_000.0, None)
     weekend = Schedule.from_json([{"days": ["sat", "Sunday"], "start": "00:00", "end": "00:00"}])
     assert weekend.rules[0].days == WEEKEND
+    # a schedule written by hand before limits had a floor still loads (the settings dropped a
+    # schedule that does not, whole, for "unlimited")
+    slow = Schedule.from_json(
+        [{"days": "Mon-Fri", "start": "7:00", "end": "19:00", "down_bps": "4k"}]
+    )
+    assert slow.limits_at(at(TUE, 9))[0] == 500.0
 
 
 def _rule(**changes: object) -> dict[str, object]:

@@ -239,7 +239,8 @@ def _command(
             return f"asked the running engine to pause {tid}"
         return ""
     if action in ("resume", "resume-all", "retry"):
-        withdrawn = transfers.clear_request(tid)  # a pause asked of an engine that died
+        # a pause asked of an engine that died, or not taken yet; a cancel asked stays
+        withdrawn = transfers.clear_request(tid, only="pause")
         queued = transfers.set_state(
             tid, "queued", only_from=("paused", "failed", "queued", *stale)
         )

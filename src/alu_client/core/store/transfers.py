@@ -331,13 +331,19 @@ class TransferStore:
             )
             return cur.rowcount == 1
 
-    def clear_request(self, tid: int) -> bool:
+    def clear_request(self, tid: int, only: str | None = None) -> bool:
         """Withdraw a pause or cancel asked of an engine that has not taken it (it died, say):
-        a resume after it must win, not the older request at the next engine's start."""
+        a resume after it must win, not the older request at the next engine's start.
+        ``only``: that request alone (a resume withdraws a pause, never a cancel)."""
         with self.store.write() as c:
-            cur = c.execute(
-                "UPDATE transfers SET request = '' WHERE id = ? AND request != ''", (tid,)
-            )
+            if only is None:
+                cur = c.execute(
+                    "UPDATE transfers SET request = '' WHERE id = ? AND request != ''", (tid,)
+                )
+            else:
+                cur = c.execute(
+                    "UPDATE transfers SET request = '' WHERE id = ? AND request = ?", (tid, only)
+                )
             return cur.rowcount == 1
 
     def take_requests(self) -> list[tuple[int, str]]:

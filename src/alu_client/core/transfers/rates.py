@@ -39,13 +39,15 @@ _PREFIX = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 MIN_RATE_BPS = 1000.0
 
 
-def parse_rate(text: str) -> float | None:
+def parse_rate(text: str, *, floor: bool = True) -> float | None:
     """Read a rate as people write it; returns bytes per second, or None for unlimited.
 
     Network convention: ``M``, ``Mb``, ``Mbit``, ``Mbps`` (and a bare number) are **bits**
     per second; only an upper-case ``B``, the word ``byte`` or the French ``o`` (octet) mean
     bytes (``MB``, ``MB/s``, ``MiB``, ``Mo/s``). ``k``/``M``/``G`` are powers of 1000,
     ``Ki``/``Mi``/``Gi`` of 1024. ``0``, ``unlimited``, ``none`` and ``off`` mean no limit.
+    A rate under ``MIN_RATE_BPS`` is refused unless ``floor`` is False (a schedule file
+    written before there was one: refused, the whole schedule would be dropped).
 
     >>> parse_rate("2M"), parse_rate("500 KiB/s"), parse_rate("1.5MB/s")
     (250000.0, 512000.0, 1500000.0)
@@ -68,7 +70,9 @@ def parse_rate(text: str) -> float | None:
     value = number * scale / (1 if is_bytes else 8)
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is too large to be a rate")
-    if 0 < value < MIN_RATE_BPS:  # '--limit 1' read as 1 bit/s: 7.9 KB in 10 s, then still
+    if (
+        floor and 0 < value < MIN_RATE_BPS
+    ):  # '--limit 1' read as 1 bit/s: 7.9 KB in 10 s, then still
         raise ValueError(
             f"{text!r} is too slow to move a file; write at least '8k' (8 kbit/s, 1 KB/s), "
             f"or 'unlimited'"

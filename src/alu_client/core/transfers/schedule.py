@@ -288,7 +288,7 @@ def _json_rate(value: object, label: str, key: str) -> float | None:
         return None
     if isinstance(value, str):
         try:
-            return parse_rate(value)
+            return parse_rate(value, floor=False)
         except ValueError as exc:
             raise ValueError(f"{label}: '{key}': {exc}") from None
     if (
