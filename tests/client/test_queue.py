@@ -1007,3 +1007,31 @@ def test_a_limit_set_here_is_not_undone_by_the_progress_thread(store: Store) -> 
             held.wait(0.01)
     finally:
         q.stop()
+
+
+def test_what_a_link_to_a_server_carried_is_kept_for_the_next_uploads(
+    store: Store, tmp_path: Path
+) -> None:
+    # the measure a new upload's first chunk is sized to: kept in the library, by server
+    seen: list[float | None] = []
+
+    def job(_t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        seen.append(ctx.link_rate("https://hub.example:443"))
+        ctx.remember_link_rate("https://hub.example:443", 123_456.7)
+        return {"size": 0}
+
+    for _ in range(2):  # the second run is a new engine (the app started again)
+        q = TransferQueue(store, jobs={"upload": job}, progress_interval=0.05)
+        clip = tmp_path / "clip.mp4"
+        clip.write_bytes(b"x")
+        tid = q.add_upload(clip, "https://hub.example/files/", {})
+        q.start()
+        try:
+            assert q.wait_for(tid, timeout=10).state == "done"
+        finally:
+            q.stop()
+    assert seen == [None, 123_457.0]
+    with store.write() as c:  # an edited value: as if never measured, no failure
+        c.execute("UPDATE settings SET value = 'fast' WHERE key LIKE 'link.%'")
+    q = TransferQueue(store, jobs={"upload": job})
+    assert q._link_rate("https://hub.example:443") is None

@@ -6,6 +6,7 @@ refused: random bytes are no video)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -1207,6 +1208,44 @@ def test_a_run_stopped_in_its_first_chunk_makes_the_next_one_fit_the_link(
     proxy.rate_bps = None
     result = run(spec, again.ctx)
     assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
+    hub: LiveHub,
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    # what a run measured sized that upload's own reruns only: each new upload began with a
+    # 16 MiB chunk (134 s on a 1 Mbit/s uplink, dropped whole when cut with checksums), so a
+    # member's uploads of the day each met the same slow start
+    from alu_client.core.transfers.upload.job import _Job
+
+    kept: dict[str, float] = {}
+    proxy.rate_bps = 1_000_000
+    first = random_file(tmp_path / "monday.bin", 4 * MIB)
+    c = new_ctx(upload_chunk_size=2 * MIB)
+    c.ctx = dataclasses.replace(c.ctx, remember_link_rate=kept.__setitem__)
+    run(UploadSpec(first, endpoint(proxy), meta_for(first)), c.ctx)
+    server = proxy.url.rstrip("/")  # (its origin: http://127.0.0.1:PORT)
+    assert list(kept) == [server]
+    assert 500_000 < kept[server] < 4_000_000, kept  # (loopback's socket buffers add some)
+
+    kept[server] = 1_000_000
+    second = random_file(tmp_path / "tuesday.bin", 4 * MIB)
+    fresh = new_ctx()  # a new upload: nothing of its own measured, 16 MiB by default
+    fresh.ctx = dataclasses.replace(fresh.ctx, link_rate=kept.get)
+    job = _Job(
+        UploadSpec(second, endpoint(proxy), meta_for(second)),
+        fresh.ctx,
+        checksum_preference=("crc32",),
+    )
+    try:
+        # at 1 MB/s, 4 MiB: the largest of the sizer's steps the link carries in ~8 s
+        assert job._sizer().size == 4 * MIB
+    finally:
+        job.close()
 
 
 def test_pause_mid_chunk_then_resume_then_cancel(

@@ -291,6 +291,12 @@ class TransferContext:
     #: limits as the meter's, so a limit holds for what the link carries, but not counted as
     #: progress. May block and raises Stopped like the meter.
     throttle: Callable[[int], None] = lambda _n: None
+    #: what one stream to a server (by origin, ``scheme://host:port``) carried when last
+    #: measured, in bytes per second, and the place to say it: a new upload's first chunk is
+    #: sized to it (each began at 16 MiB: 134 s on a 1 Mbit/s uplink, dropped whole when cut
+    #: with checksums). The queue keeps it in the library's settings.
+    link_rate: Callable[[str], float | None] = lambda _origin: None
+    remember_link_rate: Callable[[str, float], None] = lambda _origin, _bps: None
     #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
     #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
     phase: Callable[[str], None] = lambda _phase: None

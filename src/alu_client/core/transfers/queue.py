@@ -62,6 +62,8 @@ _FIRST_SPAN_S = 1.0
 #: then smoothed with this time constant: speeds measured over each 0.25 s tick swing with the
 #: link (and the ETA with them), and the average over the last few seconds is what people read
 SPEED_SMOOTHING_S = 2.0
+#: the settings key (with the server's origin after it) of what one upload stream carried
+_LINK_RATE_KEY = "link.upload_rate "
 #: why a job was stopped → the state the transfer takes
 _STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
 
@@ -622,6 +624,8 @@ class TransferQueue:
                 lost=lost,
                 phase=on_phase,
                 rewind=rewind,
+                link_rate=self._link_rate,
+                remember_link_rate=self._remember_link_rate,
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
@@ -704,6 +708,25 @@ class TransferQueue:
                 self._cv.notify_all()
         if clean_up:  # canceled as it ran: its slot is free, the server is told now
             self._clean(t, self.cleanups[t.direction])
+
+    def _link_rate(self, server: str) -> float | None:
+        """What one stream to ``server`` carried when last measured (``TransferContext``)."""
+        row = self.transfers.store.query_one(
+            "SELECT value FROM settings WHERE key = ?", (_LINK_RATE_KEY + server,)
+        )
+        try:
+            bps = float(row[0]) if row is not None else 0.0
+        except (TypeError, ValueError):  # an edited row: as if never measured
+            return None
+        return bps if 0 < bps < math.inf else None
+
+    def _remember_link_rate(self, server: str, bps: float) -> None:
+        with self.transfers.store.write() as c:
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_LINK_RATE_KEY + server, str(round(bps))),
+            )
 
     def _finish(self, t: Transfer, live: _Live, state: str, **fields: Any) -> None:
         """``TransferStore.finish``, until it is written. A store that could not be written

@@ -16,6 +16,7 @@ from tusclient.client import TusClient
 from ...http import (
     connection_failure,
     on_connection,
+    origin,
     proxy_answer,
     same_origin,
 )
@@ -97,7 +98,9 @@ class _JobServices:
         a cut chunk whole) lost its 16 MiB each time on a slow link, and started again at 0."""
         tuning = self.ctx.tuning
         start = self.spec.chunk_size or tuning.upload_chunk_size
-        rate = self.storage.link_rate() if self.spec.chunk_size is None else None
+        rate = None
+        if self.spec.chunk_size is None:  # this upload's own measure, else the server's
+            rate = self.storage.link_rate() or self.ctx.link_rate(self.server)
         if rate is not None:
             size = tuning.min_upload_chunk
             while size * 2 <= min(rate * TARGET_CHUNK_S, start):
@@ -106,6 +109,20 @@ class _JobServices:
         return _ChunkSize(start, tuning.min_upload_chunk, self.spec.chunk_size is None)
 
     # shared by the uploads
+
+    @property
+    def server(self) -> str:
+        """The endpoint's origin, ``scheme://host:port``."""
+        return "{}://{}:{}".format(*origin(self.spec.endpoint))
+
+    def link_measured(self, bps: float) -> None:
+        """One stream carried ``bps``: for this upload's next run, and any new one to the
+        same server (``TransferContext.link_rate``)."""
+        self.storage.set_link_rate(bps)
+        try:
+            self.ctx.remember_link_rate(self.server, bps)
+        except Exception as e:  # a hint: never worth an upload's failure (a full disk, say)
+            self.ctx.log.info("the link's rate could not be kept: %s", e)
 
     def tus_headers(self, url: str | None = None) -> dict[str, str]:
         """tus headers for a request to ``url`` (default: the endpoint); the credentials only

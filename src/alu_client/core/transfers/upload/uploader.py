@@ -249,7 +249,7 @@ class _TusUpload(Uploader):
             took = time.monotonic() - began
             if not answered and took >= 1.0 and self.in_chunk > 0:
                 # cut (a stop, the link): what it carried sizes the next run's first chunk
-                job.storage.set_link_rate(self.in_chunk / took)
+                job.link_measured(self.in_chunk / took)
         if self.flight.reason:  # cut as the answer came: its fields may be cut short (``_short``)
             job.ctx.sessions.renew(url, self.stream)
             self.check_flight()
@@ -275,7 +275,7 @@ class _TusUpload(Uploader):
         if new == start + length:
             took = time.monotonic() - began
             if took >= 1.0 and length >= self.sizer.size:  # a chunk of the sizer's: the link's
-                job.storage.set_link_rate(length / took)
+                job.link_measured(length / took)
             self.sizer.after(length, took)
             self.chunk_size = self.sizer.size
             if job.starved(self.stream, length, took):
