@@ -30,11 +30,11 @@
     </message>
     <message>
         <source>Highest speed, e.g. 3M (megabits per second) or 400 KB/s:</source>
-        <translation>أقصى سرعة، مثلًا 3M (ميغابت في الثانية) أو 400 KB/s:</translation>
+        <translation>أقصى سرعة، مثلًا ⁦3M⁩ (ميغابت في الثانية) أو ⁦400 KB/s⁩:</translation>
     </message>
     <message>
         <source>“{text}” is not a speed; write e.g. 3M or 400 KB/s.</source>
-        <translation>«{text}» ليست سرعة صالحة؛ اكتب مثلًا 3M أو 400 KB/s.</translation>
+        <translation>«{text}» ليست سرعة صالحة؛ اكتب مثلًا ⁦3M⁩ أو ⁦400 KB/s⁩.</translation>
     </message>
 </context>
 <context>
@@ -2374,7 +2374,12 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <translation>«{text}» ليس سرعة؛ اكتب مثلاً 2M (ميغابت في الثانية) أو 500 kbit/s أو 1.5 MB/s، أو اتركه فارغاً لعدم التقييد.</translation>
+        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
+        <translation>«{text}» ليس سرعة؛ اكتب مثلاً ⁦2M⁩ (ميغابت في الثانية) أو ⁦500 kbit/s⁩ أو ⁦1.5 MB/s⁩، أو اتركه فارغاً لعدم التقييد.</translation>
+    </message>
+    <message>
+        <source>“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty for no limit.</source>
+        <translation>«{text}» بطيء جدًا لنقل ملف؛ اكتب على الأقل ⁦8k⁩ (⁦8 kbit/s⁩)، أو اتركه فارغًا لعدم التقييد.</translation>
     </message>
 </context>
 <context>
@@ -3013,7 +3018,7 @@ Keep the sign-in in plain text anyway?</source>
     </message>
     <message>
         <source>unlimited (e.g. 2M or 500 kbit/s)</source>
-        <translation>بلا حد (مثلاً 2M أو 500 kbit/s)</translation>
+        <translation>بلا حد (مثلاً ⁦2M⁩ أو ⁦500 kbit/s⁩)</translation>
     </message>
     <message>
         <source>Weekly schedule</source>
@@ -3164,7 +3169,7 @@ Keep the sign-in in plain text anyway?</source>
     </message>
     <message>
         <source>Highest speed for the selected transfers, e.g. 3M or 400 KB/s (empty: none):</source>
-        <translation>أقصى سرعة للتحويلات المحددة، مثل 3M أو 400 KB/s (فارغ: بلا حد):</translation>
+        <translation>أقصى سرعة للتحويلات المحددة، مثل ⁦3M⁩ أو ⁦400 KB/s⁩ (فارغ: بلا حد):</translation>
     </message>
     <message>
         <source>Could not set the speed limit: {error}</source>

@@ -2374,7 +2374,12 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
+        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
         <translation>« {text} » n’est pas un débit ; écrivez p. ex. 2M (mégabits par seconde), 500 kbit/s ou 1.5 MB/s, ou laissez vide pour ne pas limiter.</translation>
+    </message>
+    <message>
+        <source>“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty for no limit.</source>
+        <translation>« {text} » est trop lent pour transférer un fichier ; écrivez au moins 8k (8 kbit/s), ou laissez vide pour ne pas limiter.</translation>
     </message>
 </context>
 <context>

@@ -1035,3 +1035,31 @@ def test_what_a_link_to_a_server_carried_is_kept_for_the_next_uploads(
         c.execute("UPDATE settings SET value = 'fast' WHERE key LIKE 'link.%'")
     q = TransferQueue(store, jobs={"upload": job})
     assert q._link_rate("https://hub.example:443") is None
+
+
+def test_the_speed_shown_follows_a_new_limit_at_once(store: Store) -> None:
+    # the 2 s average of the old rate took ~10 s to follow a lowered limit: 5 Mbit/s shown
+    # under a 400 kbit/s limit, and a time left of hours that was days
+    def job(_t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        while True:
+            ctx.meter(5_000)  # as fast as the limits let it
+
+    q = TransferQueue(store, jobs={"download": job}, progress_interval=0.05)
+    q.set_limits(1_000_000, None)
+    speeds: list[tuple[float, float]] = []
+    q.add_listener(
+        lambda batch: speeds.extend((time.monotonic(), p.speed) for p in batch if p.speed)
+    )
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: any(s > 700_000 for _t, s in speeds), 10, what="about 1 MB/s")
+        lowered = time.monotonic()
+        q.set_transfer_limit(tid, 100_000)
+        wait_until(
+            lambda: any(t > lowered and s < 300_000 for t, s in speeds),
+            1.8,
+            what="the new speed shown",
+        )
+    finally:
+        q.stop()

@@ -369,3 +369,27 @@ def test_custom_limit_that_is_not_a_rate_says_so(qtbot: Any, panel: TransfersPan
 def test_row_click_position_is_in_the_table(panel: TransfersPanel) -> None:
     """Guard for the helpers above: the table has room for rows under the header."""
     assert panel.view.viewport().rect().contains(QPoint(10, 10))
+
+
+def test_the_quick_limit_box_shows_both_limits_whole(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # the box kept the width of its first text: "↓ 1 Mbit/s ▾" of "↓ 1 Mbit/s  ↑ 512 kbit/s"
+    queue.set_limits(parse_rate("1M"), parse_rate("512k"))
+    panel.show_limits()
+    box = panel.limit_box
+    assert "512" in box.currentText()
+    needed = box.fontMetrics().horizontalAdvance(box.currentText())
+    qtbot.waitUntil(lambda: box.width() >= needed)
+
+
+def test_a_row_dropped_among_another_prioritys_rows_takes_their_priority(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # a routine transfer dropped above urgent ones: accepted, and nothing moved
+    urgent, routine = add(queue, "URGENT-ONE", "urgent"), add(queue, "ROUTINE-ONE")
+    panel.reload()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
+    panel.move_transfers([routine], urgent)
+    qtbot.waitUntil(lambda: queue.transfers.get(routine).priority == 1)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: shown_ids(panel)[:2] == [routine, urgent])

@@ -128,6 +128,13 @@ class _Live:
         #: resumed while its pause was winding down: it goes back to the queue, not paused
         self.resumed = False
 
+    def remeasure(self) -> None:
+        """Measure the speed anew, over the next second: a limit changed (the average of the
+        old rate took ~10 s to follow it: 5 Mbit/s shown under a 400 kbit/s limit)."""
+        self.last_done, self.last_at = self.done, time.monotonic()
+        self.began = self.last_at
+        self.measured = False
+
     def stop_reason(self, raised: str = "") -> str:
         """Why it stops, as asked last (a cancel after a pause; no pause once resumed)."""
         reason = self.control.reason if self.control.stopped else raised
@@ -379,6 +386,11 @@ class TransferQueue:
         for direction, bps in (("download", download_bps), ("upload", upload_bps)):
             if self.limits[direction].rate_bps != bps:  # (the scheduler asks every second)
                 self.limits[direction].rate_bps = bps
+                with self._cv:
+                    for tid, w in self._workers.items():
+                        live = self._live.get(tid)
+                        if live is not None and w.name.startswith(direction):
+                            live.remeasure()
                 log.info("%s limit now %s", direction, "none" if bps is None else f"{bps:.0f} B/s")
 
     def _apply_schedule(self, force: bool = False) -> None:
@@ -400,8 +412,11 @@ class TransferQueue:
         with self._limit_lock:  # (see _flush_progress)
             self.transfers.set_limit(tid, bps)
             limiter = self._per_transfer.get(tid)
-            if limiter is not None:
+            if limiter is not None and limiter.rate_bps != bps:
                 limiter.rate_bps = bps
+                with self._cv:
+                    if (live := self._live.get(tid)) is not None:
+                        live.remeasure()
 
     def add_listener(self, cb: Callable[[list[Progress]], None]) -> None:
         self._listeners.append(cb)
@@ -877,6 +892,9 @@ class TransferQueue:
                     continue
                 if bps != limiter.rate_bps:
                     limiter.rate_bps = bps
+                    with self._cv:
+                        if (live := self._live.get(tid)) is not None:
+                            live.remeasure()
 
     def _take_requests(self) -> None:
         """Commands from other processes on the same data folder."""

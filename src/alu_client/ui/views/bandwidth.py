@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QInputDialog, QLineEdit, QWidget
 from alu_client.core.transfers.throttle import format_rate, parse_rate
 
 from .. import formats
+from .settings_fields import read_rate, too_slow
 
 # the quick limits offered, in bytes per second (None: unlimited)
 LIMIT_PRESETS: tuple[float | None, ...] = (
@@ -39,6 +40,9 @@ class BandwidthLimitBox(QComboBox):
     def __init__(self, limit: float | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("bandwidth-limit")
+        # items come and go (a custom rate, one per direction, another language): the box
+        # kept its first width and showed "↓ 1 Mbit/s" of "↓ 1 Mbit/s  ↑ 512 kbit/s"
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._limit = limit
         self._custom: float | None = None
         #: (down, up) when the two directions have limits of their own (set in the settings)
@@ -166,9 +170,9 @@ class BandwidthLimitBox(QComboBox):
             return
         try:
             bps = read_rate(text)
-        except ValueError:
+        except ValueError as e:
             self.set_limit(self._limit)
-            self.invalid_rate.emit(not_a_rate(text))
+            self.invalid_rate.emit(not_a_rate(text, e))
             return
         self._choose(bps)
 
@@ -183,14 +187,9 @@ def rate_dialog(parent: QWidget, title: str, label: str, current: float | None) 
     return dialog
 
 
-def read_rate(text: str) -> float | None:
-    """A typed speed in bytes per second (None: no limit; empty is none); ValueError if not one.
-    Units are as people type them; QLocale may have put a narrow space in our own."""
-    text = text.replace("\u202f", " ").replace("\xa0", " ").strip()
-    return parse_rate(text) if text else None
-
-
-def not_a_rate(text: str) -> str:
+def not_a_rate(text: str, error: ValueError | None = None) -> str:
+    if error is not None and "too slow" in str(error):
+        return too_slow(text)
     return QCoreApplication.translate(
         "BandwidthLimitBox", "“{text}” is not a speed; write e.g. 3M or 400 KB/s."
     ).format(text=text)

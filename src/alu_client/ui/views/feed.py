@@ -37,6 +37,7 @@ from ..models.items import (
     ItemsModel,
 )
 from ..tasks import TaskRunner
+from . import select_row
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail
 
@@ -213,7 +214,7 @@ class FeedPanel(QWidget):
         row = self.model.row_of(item_id)
         if row is None:
             return False
-        self.view.selectRow(row)
+        select_row(self.view, row)
         self.view.scrollTo(self.model.index(row, COL_TITLE))
         return True
 

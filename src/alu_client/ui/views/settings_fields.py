@@ -3,7 +3,9 @@ read with the core's ``parse_rate``, and a path field with a Browse button."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
+import re
+
+from PySide6.QtCore import QCoreApplication, QLocale, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -31,17 +33,53 @@ def rate_text(bps: float | None) -> str:
     return f"{bits:.6g} bit/s"
 
 
+#: Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators
+_ARABIC_NUMBERS = str.maketrans(
+    {
+        **{chr(0x660 + i): str(i) for i in range(10)},
+        **{chr(0x6F0 + i): str(i) for i in range(10)},
+        "\u066b": ".",
+        "\u066c": "",
+    }
+)
+#: the units ``formats.speed_text`` writes, as their templates name them
+_UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
+
+
 def read_rate(text: str) -> float | None:
-    """Bytes per second from what was typed ('' = unlimited); ValueError when unreadable."""
-    clean = text.replace("\u202f", " ").replace("\xa0", " ").strip()
+    """Bytes per second from what was typed ('' = unlimited); ValueError when unreadable.
+
+    Read as the app writes speeds in the user's language too: "1,5 Mbit/s" in French and
+    "١٫٥ ميغابت/ث" in Arabic were refused as "not a speed" (the core reads ASCII digits, a
+    point and Latin units); QLocale may also have put a narrow space in our own."""
+    clean = text.replace("\u202f", " ").replace("\xa0", " ").translate(_ARABIC_NUMBERS)
+    if QLocale().decimalPoint() == ",":
+        clean = re.sub(r"(?<=\d),(?=\d)", ".", clean)
+    for template in _UNIT_TEMPLATES:
+        english = template.replace("{value}", "").strip()
+        shown = QCoreApplication.translate("Formats", template).replace("{value}", "").strip()
+        if shown and shown != english and shown in clean:
+            clean = clean.replace(shown, english)
+    clean = clean.strip()
     return parse_rate(clean) if clean else None
 
 
-def rate_error(text: str) -> str:
+def rate_error(text: str, error: ValueError | None = None) -> str:
+    if error is not None and "too slow" in str(error):
+        return too_slow(text)
     return QCoreApplication.translate(
         "SettingsFields",
         "“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or "
         "1.5 MB/s, or leave it empty for no limit.",
+    ).format(text=text)
+
+
+def too_slow(text: str) -> str:
+    """For a rate under the core's floor (``MIN_RATE_BPS``), which moves nothing useful."""
+    return QCoreApplication.translate(
+        "SettingsFields",
+        "“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty "
+        "for no limit.",
     ).format(text=text)
 
 

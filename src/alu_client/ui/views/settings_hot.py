@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.uploads import FieldError, UploadFields
 
 from ..models import OBJECT_ROLE
+from . import select_row
 from .settings_apply import FolderRow, Loaded, Values
 from .settings_fields import ErrorLabel, PathField
 from .settings_models import COL_FOLDER, COL_MESSAGE, HotFoldersModel, WatchErrorsModel
@@ -244,7 +245,7 @@ class HotFoldersPage(QWidget):
             new.id = self._next_new
             self._next_new -= 1
             self.message.clear_message()
-            self.view.selectRow(self.model.append(new))
+            select_row(self.view, self.model.append(new))
 
         dialog.finished.connect(done)
         self.dialog = dialog

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError
 
 from ..models.rules import COL_CONDITIONS, RulesModel
+from . import select_row
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField
 
@@ -350,7 +351,7 @@ class RulesPage(QWidget):
                 return
             self.message.clear_message()
             if row < 0:
-                self.view.selectRow(self.model.append(new))
+                select_row(self.view, self.model.append(new))
             else:
                 self.model.replace(row, new)
 
@@ -364,12 +365,12 @@ class RulesPage(QWidget):
         if row >= 0:
             self.model.remove(row)
             if self.model.rowCount():
-                self.view.selectRow(min(row, self.model.rowCount() - 1))
+                select_row(self.view, min(row, self.model.rowCount() - 1))
 
     def move_rule(self, delta: int) -> None:
         row = self.selected_row()
         if row >= 0:
-            self.view.selectRow(self.model.move(row, delta))
+            select_row(self.view, self.model.move(row, delta))
 
     @Slot()
     def toggle_rule(self) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.transfers.schedule import ScheduleRule
 
 from ..os_text import os_text
+from . import select_row
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField, RateField, rate_error
 from .settings_models import COL_DAYS, ScheduleModel
@@ -103,8 +104,8 @@ class ScheduleRuleDialog(QDialog):
         for field in (self.down, self.up):
             try:
                 rates.append(field.value())
-            except ValueError:
-                field.error.show_message(rate_error(field.edit.text()))
+            except ValueError as error:
+                field.error.show_message(rate_error(field.edit.text(), error))
                 ok = False
         if not ok:
             return
@@ -244,8 +245,8 @@ class TransfersPage(QWidget):
         for field, name in ((self.limit_down, "limit_down"), (self.limit_up, "limit_up")):
             try:
                 setattr(v, name, field.value())
-            except ValueError:
-                field.error.show_message(rate_error(field.edit.text()))
+            except ValueError as e:
+                field.error.show_message(rate_error(field.edit.text(), e))
                 ok = False
         v.schedule_rules = self.schedule_model.items()
         return ok
@@ -288,7 +289,7 @@ class TransfersPage(QWidget):
             if result != QDialog.DialogCode.Accepted or new is None:
                 return
             if row < 0:
-                self.schedule_view.selectRow(self.schedule_model.append(new))
+                select_row(self.schedule_view, self.schedule_model.append(new))
             else:
                 self.schedule_model.replace(row, new)
 

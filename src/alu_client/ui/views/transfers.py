@@ -46,7 +46,8 @@ from ..models.transfers import (
     TransfersModel,
 )
 from ..tasks import TaskRunner
-from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog, read_rate
+from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog
+from .settings_fields import read_rate
 from .transfer_actions import TransferActions
 
 if TYPE_CHECKING:
@@ -439,10 +440,23 @@ class TransfersPanel(QWidget):
 
     @Slot(list, object)
     def move_transfers(self, ids: list[int], before: int | None) -> None:
-        """Put transfers ``ids`` (in this order) just before ``before`` (None: last)."""
+        """Put transfers ``ids`` (in this order) just before ``before`` (None: last of their
+        priority). Dropped among transfers of another priority, they take it: the queue runs
+        by priority first, and a routine one dropped above urgent ones stayed where it was,
+        the drop accepted and nothing said."""
+        target = self.model.row_for(before) if before is not None else None
+        priority = target.priority_name if target is not None else None
+        retag = {t for t in ids if (r := self.model.row_for(t)) and r.priority_name != priority}
+        queue = self.queue
+
+        def move(tid: int) -> None:
+            if priority is not None and tid in retag:
+                queue.set_priority(tid, priority)
+            queue.move(tid, before)
+
         self._command(
             self.tr("Could not reorder the queue: {error}"),
-            lambda: _for_each(lambda tid: self.queue.move(tid, before), ids),
+            lambda: _for_each(move, ids),
             reload=True,
         )
 
@@ -471,8 +485,8 @@ class TransfersPanel(QWidget):
                 return
             try:
                 bps = read_rate(dialog.textValue())
-            except ValueError:
-                self.command_failed.emit(not_a_rate(dialog.textValue()))
+            except ValueError as e:
+                self.command_failed.emit(not_a_rate(dialog.textValue(), e))
                 return
             self._command(
                 self.tr("Could not set the speed limit: {error}"),
