@@ -652,6 +652,25 @@ class _Terminal(io.StringIO):
         return True
 
 
+def test_the_progress_line_is_drawn_on_the_terminal_the_command_writes_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the commands make their line without naming a stream (stderr, as it is then): the line
+    # read the terminal test off the stream not given, and was never drawn: a 110 s upload
+    # looked hung until its last line
+    from alu_client.cli.common import ProgressLine
+    from alu_client.core.transfers.queue import Progress
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    line = ProgressLine(7)
+    assert line.enabled
+    line([Progress(7, "upload", "active", "clip.mp4", 1000, 5000, 500.0, 8.0, "")])
+    assert "clip.mp4" in terminal.getvalue() and "ETA" in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file: no line
+    assert not ProgressLine(7).enabled
+
+
 def test_a_note_on_a_terminal_is_a_line_of_its_own_under_the_progress() -> None:
     from alu_client.cli.common import ProgressLine
     from alu_client.core.store.transfers import Transfer

@@ -159,7 +159,7 @@ class ProgressLine:
     def __init__(self, tid: int, stream: TextIO | None = None) -> None:
         self.tid = tid
         self.stream: TextIO = stream if stream is not None else sys.stderr  # the one of now
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last = ""
         self.last_problem = ""
         # notes come from the transfer's thread, progress from the queue's
