@@ -399,6 +399,29 @@ def test_reset_mid_chunk_resumes_at_the_hubs_offset(
     assert size < last.metered <= size + chunk  # the cut chunk again, nothing more
 
 
+def test_a_chunk_cut_on_a_slow_link_sizes_the_next_one_to_the_link(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a cut halved the chunk: 16, 8, then 4 MiB, 134, 67 and 34 s at 1 Mbit/s, most of them
+    # cut whole on a link that drops every minute; now what the cut chunk carried decides
+    heads = watch(proxy)
+    proxy.rate_bps = 250_000
+    path = random_file(tmp_path / "slow.bin", 12 * MIB)
+    proxy.reset_after(3_500_000, "up")  # ~14 s into the first (16 MiB) chunk's body
+
+    def fast_again() -> None:  # the rest at loopback speed: only the sizes matter here
+        proxy.wait_for_event("reset_after", timeout=60)
+        proxy.rate_bps = None
+
+    threading.Thread(target=fast_again, daemon=True).start()
+    result, _last, _ = run_until_done(UploadSpec(path, endpoint(proxy), meta_for(path)), new_ctx())
+    assert done.sha256(result.url) == sha256_file(path)
+    lengths = [int(header_of(h, b"content-length") or 0) for h in heads if is_patch(h)]
+    # what the cut chunk carried, socket buffers included (~0.5 MB/s), in ~8 s: 2 or 4 MiB,
+    # not 8 MiB (the half of 16)
+    assert lengths[0] == 12 * MIB and lengths[1] <= 4 * MIB, lengths
+
+
 @pytest.mark.parametrize("parallel", [1, 3])
 def test_progress_never_counts_what_a_cut_lost(
     parallel: int, done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
@@ -418,6 +441,29 @@ def test_progress_never_counts_what_a_cut_lost(
     assert last.metered > size  # bytes were sent again (else this shows nothing)
     assert last.most <= size, f"the progress said {last.most} of {size} bytes"
     assert last.done == size
+
+
+def test_parts_resumed_after_a_kill_count_what_the_server_confirmed(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a kill -9 mid-chunk leaves the saved progress counting bytes the hub never confirmed;
+    # one stream's HEAD sets it right, parts' did not: 27.3 MB of a 24 MB file after two
+    # kills with --parallel 4
+    path = random_file(tmp_path / "parts.bin", 6 * MIB)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=3)
+    proxy.rate_bps = 1_000_000
+    first = new_ctx()
+    first.stop_after(3 * MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    proxy.rate_bps = None
+    again = first.again()
+    again.done += 2 * MIB  # what the killed run counted and the hub never got (no rewind)
+    result = run(spec, again.ctx)
+    assert done.sha256(result.url) == sha256_file(path)
+    assert again.most <= size, f"the progress said {again.most} of {size} bytes"
+    assert again.done == size
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])

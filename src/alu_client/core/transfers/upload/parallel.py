@@ -72,6 +72,11 @@ class _PartsJob(_JobServices):
             )
             for s, e in ranges
         ]
+        if any(self.storage.get_item(p.key) for p in parts):
+            # resumed: where the parts stand by what the server confirmed, not by the progress
+            # saved (which a kill mid-chunk leaves counting bytes it never confirmed); each
+            # part's HEAD then goes on from its offset, the bytes sent counting from here
+            self.ctx.progress(self.storage.parts_done(), self.size)
         todo: queue.SimpleQueue[_TusUpload] = queue.SimpleQueue()
         for part in parts:
             todo.put(part)

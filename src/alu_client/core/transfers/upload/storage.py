@@ -174,6 +174,10 @@ class StoreUrlStorage(Storage):
             self._own(fp)
             if rng:
                 parts = self._parts()
+                if parts.get(rng) != value:  # a new upload for the part: nothing confirmed
+                    confirmed = self._data.get("done")
+                    if isinstance(confirmed, dict):
+                        confirmed.pop(rng, None)
                 parts[rng] = value
                 self._data["parts"] = parts
             else:
@@ -190,6 +194,9 @@ class StoreUrlStorage(Storage):
                 if rng in parts:
                     parts[rng] = ""  # the plan stays: the range is uploaded again
                     self._data["parts"] = parts
+                    confirmed = self._data.get("done")
+                    if isinstance(confirmed, dict):
+                        confirmed.pop(rng, None)
             else:
                 self._data.pop("url", None)
                 self._data.pop("complete", None)
@@ -213,6 +220,30 @@ class StoreUrlStorage(Storage):
         with self._lock:
             self._data["rate"] = round(bps)
             self._save()
+
+    def set_part_done(self, start: int, end: int, done: int) -> None:
+        """The server confirmed ``done`` bytes of the part ``start``-``end`` (a PATCH's answer)."""
+        with self._lock:
+            confirmed = self._data.get("done")
+            if not isinstance(confirmed, dict):
+                confirmed = self._data["done"] = {}
+            confirmed[f"{start}-{end}"] = done
+            self._save()
+
+    def parts_done(self) -> int:
+        """The bytes the server confirmed of the parts, as last saved: where a resumed parallel
+        upload stands (the progress an engine killed mid-chunk saved counts bytes it never
+        confirmed: after two kills and a rerun, 27.3 MB of a 24 MB file)."""
+        with self._lock:
+            confirmed = self._data.get("done")
+            ranges = set(self._parts())
+        if not isinstance(confirmed, dict):
+            return 0
+        return sum(
+            n
+            for k, n in confirmed.items()
+            if k in ranges and isinstance(n, int) and not isinstance(n, bool) and n > 0
+        )
 
     def plan_parts(self, file_fingerprint: str, ranges: list[tuple[int, int]]) -> None:
         """Save the parts' ranges before any is created, so that a crash resumes this plan."""

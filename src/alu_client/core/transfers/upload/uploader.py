@@ -130,6 +130,8 @@ class _TusUpload(Uploader):
         #: bytes of the PATCH under way (or last cut) counted as progress; what the server did
         #: not keep of them is taken back (``_settle``) when its offset is known
         self.in_chunk = 0
+        #: what a chunk cut in this run carried, bytes per second (``_ChunkSize.cut``)
+        self.cut_rate: float | None = None
         #: the next chunk's digests, computed while this chunk is sent (see ``checksums``)
         self.ahead: DigestAhead | None = None
         #: a stream has taken this part; ``created`` the URL was made in this run (offset 0)
@@ -248,8 +250,10 @@ class _TusUpload(Uploader):
             body.close()
             took = time.monotonic() - began
             if not answered and took >= 1.0 and self.in_chunk > 0:
-                # cut (a stop, the link): what it carried sizes the next run's first chunk
-                job.link_measured(self.in_chunk / took)
+                # cut (a stop, the link): what it carried sizes the next chunk, and the next
+                # run's first
+                self.cut_rate = self.in_chunk / took
+                job.link_measured(self.cut_rate)
         if self.flight.reason:  # cut as the answer came: its fields may be cut short (``_short``)
             job.ctx.sessions.renew(url, self.stream)
             self.check_flight()
@@ -268,6 +272,8 @@ class _TusUpload(Uploader):
             raise _Resume("The hub's answer had an unexpected offset.")
         self._settle(new)
         self.offset = new
+        if self.partial and new > start:  # (a part's offsets are its own upload's)
+            job.storage.set_part_done(self.start, self.end, new)
         if new == start:
             # a success that kept nothing: sent again at once, this would loop at full speed
             # for ever; it counts as a failure without progress (backs off, then gives up)
@@ -376,8 +382,9 @@ class _TusUpload(Uploader):
                 need_head = True
             except _Resume as e:
                 if sending:
-                    self.sizer.cut()
+                    self.sizer.cut(self.cut_rate)
                     self.chunk_size = self.sizer.size
+                self.cut_rate = None
                 quick += 1
                 wait = e.retry_after if e.retry_after is not None else _backoff(quick)
                 if quick > QUICK_RESUMES or wait > MAX_WAIT_IN_RUN:
