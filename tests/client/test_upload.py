@@ -463,7 +463,9 @@ def test_parts_resumed_after_a_kill_count_what_the_server_confirmed(
     result = run(spec, again.ctx)
     assert done.sha256(result.url) == sha256_file(path)
     assert again.most <= size, f"the progress said {again.most} of {size} bytes"
-    assert again.done == size
+    # (what a part's HEAD shows beyond its last confirmed chunk, kept by the hub of a PATCH
+    # the stop cut, is not counted: under, never over; the queue sets the whole size at the end)
+    assert size - 2 * 256 * KIB * 3 <= again.done <= size
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])
@@ -1290,6 +1292,13 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
     try:
         # at 1 MB/s, 4 MiB: the largest of the sizer's steps the link carries in ~8 s
         assert job._sizer().size == 4 * MIB
+        # on four streams each has a quarter of the link: 1 MiB each (each began with 4 MiB,
+        # four times the 8 s aimed at); what a stream of four carries is a quarter of the link
+        job.sharing = 4
+        assert job._sizer().size == 1 * MIB
+        fresh.ctx.remember_link_rate = kept.__setitem__
+        job.link_measured(200_000)
+        assert kept[server] == 800_000
     finally:
         job.close()
 

@@ -52,6 +52,7 @@ class _PartsJob(_JobServices):
         One more connection creates the parts' uploads (POST) ahead of the streams, so that a
         stream moving to its next part sends bytes at once instead of idling a round trip."""
         self.joined = True
+        self.sharing = max(1, min(streams, len(ranges)))  # (see ``_JobServices.link_measured``)
         self.storage.plan_parts(self.fp, ranges)
         if self.storage.finalizing():
             # an earlier run sent the final POST and may not have heard the answer

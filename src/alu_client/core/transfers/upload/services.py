@@ -58,6 +58,8 @@ class _JobServices:
         self.timeout = (tuning.connect_timeout, tuning.stall_timeout)
         self.max_block = max(MIN_BLOCK, min(MAX_BLOCK, tuning.read_size))
         self.storage = StoreUrlStorage(ctx.checkpoint)
+        #: the streams this upload's parts share the link on (1: the whole file on one)
+        self.sharing = 1
         self.client = TusClient(spec.endpoint, headers=dict(ctx.headers))
         self.checksum: str | None = None
         #: the server joins parts still being uploaded (``concatenation-unfinished``): the final
@@ -100,7 +102,8 @@ class _JobServices:
         start = self.spec.chunk_size or tuning.upload_chunk_size
         rate = None
         if self.spec.chunk_size is None:  # this upload's own measure, else the server's
-            rate = self.storage.link_rate() or self.ctx.link_rate(self.server)
+            server = self.ctx.link_rate(self.server)
+            rate = self.storage.link_rate() or (server / self.sharing if server else None)
         if rate is not None:
             size = tuning.min_upload_chunk
             while size * 2 <= min(rate * TARGET_CHUNK_S, start):
@@ -116,11 +119,13 @@ class _JobServices:
         return "{}://{}:{}".format(*origin(self.spec.endpoint))
 
     def link_measured(self, bps: float) -> None:
-        """One stream carried ``bps``: for this upload's next run, and any new one to the
-        same server (``TransferContext.link_rate``)."""
+        """One stream carried ``bps``: for this upload's next run (per stream), and any new
+        one to the same server (the link's, ``bps`` times the streams sharing it: a new
+        upload on four streams started each with what one stream had carried alone, 4x the
+        8 s aimed at)."""
         self.storage.set_link_rate(bps)
         try:
-            self.ctx.remember_link_rate(self.server, bps)
+            self.ctx.remember_link_rate(self.server, bps * self.sharing)
         except Exception as e:  # a hint: never worth an upload's failure (a full disk, say)
             self.ctx.log.info("the link's rate could not be kept: %s", e)
 
