@@ -1296,6 +1296,12 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
         # four times the 8 s aimed at); what a stream of four carries is a quarter of the link
         job.sharing = 4
         assert job._sizer().size == 1 * MIB
+
+        def unreadable(_server: str) -> float | None:
+            raise OSError("disk I/O error")  # the library cannot be read: the default size
+
+        fresh.ctx.link_rate = unreadable
+        assert job._sizer().size == 16 * MIB
         fresh.ctx.remember_link_rate = kept.__setitem__
         job.link_measured(200_000)
         assert kept[server] == 800_000

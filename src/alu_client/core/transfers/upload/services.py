@@ -102,8 +102,14 @@ class _JobServices:
         start = self.spec.chunk_size or tuning.upload_chunk_size
         rate = None
         if self.spec.chunk_size is None:  # this upload's own measure, else the server's
-            server = self.ctx.link_rate(self.server)
-            rate = self.storage.link_rate() or (server / self.sharing if server else None)
+            rate = self.storage.link_rate()
+            if rate is None:
+                try:
+                    link = self.ctx.link_rate(self.server)
+                except Exception as e:  # a hint: never worth an upload's failure
+                    self.ctx.log.info("the link's rate could not be read: %s", e)
+                    link = None
+                rate = link / self.sharing if link else None
         if rate is not None:
             size = tuning.min_upload_chunk
             while size * 2 <= min(rate * TARGET_CHUNK_S, start):
