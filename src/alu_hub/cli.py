@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import getpass
 import json
@@ -10,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -95,10 +97,20 @@ def _record_setup(settings: Settings) -> None:
             f"{_storage_words(mine['storage'])}.",
             file=sys.stderr,
         )
+    if recorded == mine:
+        return  # (replicas starting together wrote it at once)
     path = settings.data_dir / SETUP_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    # a name of its own: replicas started together shared one ".tmp", and all but the first
+    # to rename it died with "No such file or directory"
+    fd, tmp = tempfile.mkstemp(prefix=f".{SETUP_FILE}.", suffix=".tmp", dir=settings.data_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(mine, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _database_words(database: str) -> str:

@@ -496,3 +496,35 @@ def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Pat
         "serve on another --port."
     ]
     assert "ALU hub on" not in r.stdout  # it did not say it was serving
+
+
+def test_replicas_starting_together_each_record_the_setup(tmp_path: Path) -> None:
+    # replicas started at once shared one "hub-setup.json.tmp": all but the first to rename it
+    # died with "No such file or directory" (five errors of tests/hub/test_replicas.py in CI)
+    import threading
+
+    from alu_hub.cli import SETUP_FILE, _record_setup
+    from alu_hub.settings import Settings
+
+    failures: list[BaseException] = []
+    go = threading.Event()
+
+    def start(i: int) -> None:
+        url = f"sqlite:///{tmp_path / f'hub{i % 2}.sqlite3'}"  # two setups: the file changes
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        go.wait(5)
+        try:
+            for _ in range(20):
+                _record_setup(settings)
+        except BaseException as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(30)
+    assert failures == []
+    assert json.loads((tmp_path / SETUP_FILE).read_text())["database"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
