@@ -39,6 +39,10 @@ _PREFIX = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 MIN_RATE_BPS = 1000.0
 
 
+class RateTooSlow(ValueError):
+    """A rate under ``MIN_RATE_BPS``: readable, but it would move nothing useful."""
+
+
 def parse_rate(text: str, *, floor: bool = True) -> float | None:
     """Read a rate as people write it; returns bytes per second, or None for unlimited.
 
@@ -73,7 +77,7 @@ def parse_rate(text: str, *, floor: bool = True) -> float | None:
     if (
         floor and 0 < value < MIN_RATE_BPS
     ):  # '--limit 1' read as 1 bit/s: 7.9 KB in 10 s, then still
-        raise ValueError(
+        raise RateTooSlow(
             f"{text!r} is too slow to move a file; write at least '8k' (8 kbit/s, 1 KB/s), "
             f"or 'unlimited'"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication, QEvent, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QInputDialog, QLineEdit, QWidget
 
+from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import format_rate, parse_rate
 
 from .. import formats
@@ -188,7 +189,7 @@ def rate_dialog(parent: QWidget, title: str, label: str, current: float | None) 
 
 
 def not_a_rate(text: str, error: ValueError | None = None) -> str:
-    if error is not None and "too slow" in str(error):
+    if isinstance(error, RateTooSlow):
         return too_slow(text)
     return QCoreApplication.translate(
         "BandwidthLimitBox", "“{text}” is not a speed; write e.g. 3M or 400 KB/s."

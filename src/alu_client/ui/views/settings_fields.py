@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
 
 _SCALES = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -65,7 +66,7 @@ def read_rate(text: str) -> float | None:
 
 
 def rate_error(text: str, error: ValueError | None = None) -> str:
-    if error is not None and "too slow" in str(error):
+    if isinstance(error, RateTooSlow):
         return too_slow(text)
     return QCoreApplication.translate(
         "SettingsFields",
@@ -75,7 +76,7 @@ def rate_error(text: str, error: ValueError | None = None) -> str:
 
 
 def too_slow(text: str) -> str:
-    """For a rate under the core's floor (``MIN_RATE_BPS``), which moves nothing useful."""
+    """For a rate under the core's floor (``RateTooSlow``: under ``MIN_RATE_BPS``)."""
     return QCoreApplication.translate(
         "SettingsFields",
         "“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty "
