@@ -256,11 +256,15 @@ def test_queue_cancel_that_cannot_reach_the_server_says_so_and_can_be_tried_agai
         assert canceled.returncode == 0, canceled.stderr
         assert canceled.stdout == (
             "canceled 1; the server could not be told to drop what it received; run "
-            "alu queue cancel 1 again to try again\n"
+            "alu queue cancel 1 again to try again (with the --header options the upload was "
+            "sent with, when the server wants credentials)\n"
         )
         assert len(server.uploads) == 1 and _checkpoint(home, 1)
-        server.bends.auth = None
-        again = run_alu(home, "queue", "cancel", "1")
+        wrong = run_alu(home, "queue", "pause", "1", "--header", "Authorization: Bearer x")
+        assert wrong.returncode == 2 and "--header goes with cancel only" in wrong.stderr
+        # the credentials the upload was sent with (`alu tus-put --header`), given again
+        again = run_alu(home, "queue", "cancel", "1", "--header",
+                        "Authorization: Bearer only-the-command-had-it")  # fmt: skip
         assert again.returncode == 0, again.stderr
         assert again.stdout == "1 was canceled already; the server dropped what it had received\n"
         assert server.uploads == {} and not _checkpoint(home, 1)

@@ -22,7 +22,15 @@ from ..core.transfers.download import discard_part
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import format_rate, parse_rate
 from ..core.watch import HotFolders, WatchError
-from .common import CliError, Interrupted, fmt_bytes, open_services, parse_size, print_json
+from .common import (
+    CliError,
+    Interrupted,
+    fmt_bytes,
+    open_services,
+    parse_header,
+    parse_size,
+    print_json,
+)
 from .hub_verbs import print_items
 
 # --- queue -------------------------------------------------------------------------------------
@@ -116,11 +124,18 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 raise CliError(f"There is no transfer {args.id}.")
             ids = [args.id]
 
+        given = dict(parse_header(h) for h in args.header)
+        if given and action != "cancel":
+            raise CliError("--header goes with cancel only (the credentials of an upload).", 2)
+
         def clean_up(t: Transfer) -> bool:
             nonlocal cleaner
             try:
                 if cleaner is None:  # not started: its connections and credentials only
                     cleaner = services.make_queue()
+                    if given:  # what `alu tus-put --header` sent, for its DELETE
+                        own = cleaner.headers_for
+                        cleaner.headers_for = lambda t: {**own(t), **given}
                 return cleaner.clean_up_now(t, CLEAN_UP_WAIT)
             except Exception as e:  # best effort (a keyring that cannot be opened, say)
                 logging.getLogger(__name__).info("clean-up of %d not done: %s", t.id, e)
@@ -306,7 +321,8 @@ def _server_side(
             )
         return (
             "the server could not be told to drop what it received; run "
-            f"alu queue cancel {t.id} again to try again"
+            f"alu queue cancel {t.id} again to try again (with the --header options the "
+            "upload was sent with, when the server wants credentials)"
         )
     if engine_runs:
         return "the engine running here tells the server to drop what it received"
@@ -523,6 +539,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--all", action="store_true", help="list finished transfers too")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        help="cancel: 'Name: value' (repeatable), the credentials alu tus-put sent, for the "
+        "server to drop the upload",
+    )
     p.set_defaults(func=cmd_queue)
 
     p = sub.add_parser("library", help="search the local library; check files; free space")
