@@ -1063,3 +1063,73 @@ def test_the_speed_shown_follows_a_new_limit_at_once(store: Store) -> None:
         )
     finally:
         q.stop()
+
+
+def _started_twice(jobs: FakeJobs, tid: int) -> bool:
+    with jobs.lock:
+        return jobs.started.count(tid) == 2
+
+
+def test_a_flash_transfer_takes_the_slot_of_the_last_routine_one_which_resumes_after(
+    store: Store,
+) -> None:
+    # breaking news waited behind the day's routine downloads for a free slot (hours, on a
+    # 2 Mbit/s link with two 1 GB files ahead of it)
+    jobs = FakeJobs(blocks=300, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=2)
+    a, b = add(q, "a"), add(q, "b")
+    q.start()
+    try:
+        for tid in (a, b):
+            wait_until(lambda tid=tid: q.transfers.load_checkpoint(tid).get("done", 0) > 10)
+        flash = add(q, "flash", priority="flash")
+        asked = time.monotonic()
+        wait_until(lambda: flash in jobs.started, 5, what="the flash transfer started")
+        assert time.monotonic() - asked < 2.0
+        back = q.transfers.get(b)
+        assert back is not None and back.state in ("queued", "active")
+        assert _state(q, a) == "active"  # one slot taken, not both
+        at_stop = q.transfers.load_checkpoint(b)["done"]
+        assert q.wait_for(flash, timeout=20).state == "done"
+        for tid in (a, b):
+            assert q.wait_for(tid, timeout=30).state == "done"
+    finally:
+        q.stop()
+    assert jobs.max_running == 2
+    assert jobs.started.count(a) == 1 and jobs.started.count(b) == 2
+    done_b = q.transfers.get(b)
+    assert done_b is not None and done_b.failures == 0 and done_b.bytes_done == 300 * 1024
+    assert 10 < at_stop < 300  # it went on from there: the job resumes from its checkpoint
+    assert ("queued", "preempt") in [(k, m) for _, k, m in q.transfers.log(b)]
+
+
+@pytest.mark.parametrize(("running", "waiting"), [("routine", "urgent"), ("flash", "flash")])
+def test_only_a_flash_transfer_takes_the_slot_of_a_lower_one(
+    store: Store, running: str, waiting: str
+) -> None:
+    jobs = FakeJobs(blocks=300, block_time=0.01)
+    q = make_queue(store, jobs, max_downloads=1)
+    a = add(q, "a", priority=running)
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.load_checkpoint(a).get("done", 0) > 5)
+        later = add(q, "later", priority=waiting)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert later not in jobs.started and _state(q, a) == "active"
+            time.sleep(0.05)
+        assert q.wait_for(later, timeout=30).state == "done"
+    finally:
+        q.stop()
+    assert jobs.started == [a, later]
+
+
+def test_a_pause_asked_while_a_transfer_makes_way_for_a_flash_one_holds() -> None:
+    from alu_client.core.transfers.base import Control
+
+    control = Control()
+    control.stop("preempt")
+    control.stop("pause")
+    assert control.reason == "pause"  # it went back to the queue and ran again, unpaused
+    control.stop("shutdown")
+    assert control.reason == "pause"

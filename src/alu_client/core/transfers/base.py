@@ -78,14 +78,15 @@ class Control:
         self._lock = threading.Lock()
 
     def stop(self, reason: str) -> None:
-        """Ask for a stop (``reason``: pause, cancel, shutdown). A cancel asked after a pause
-        or a shutdown, while the job winds down, is what the stop is from then on (it was
-        lost: the transfer ended paused, its part file and server upload kept)."""
+        """Ask for a stop (``reason``: pause, cancel, shutdown, preempt). A cancel asked after
+        a pause or a shutdown, while the job winds down, is what the stop is from then on (it
+        was lost: the transfer ended paused, its part file and server upload kept); so is a
+        pause asked after a preempt (the queue's, which only puts the transfer back in line)."""
         with self._lock:
             if not self._event.is_set():
                 self.reason = reason
                 self._event.set()
-            elif reason == "cancel":
+            elif reason == "cancel" or (reason == "pause" and self.reason == "preempt"):
                 self.reason = reason
             callbacks = list(self._on_stop)
         for cb in callbacks:

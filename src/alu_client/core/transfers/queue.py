@@ -65,7 +65,10 @@ SPEED_SMOOTHING_S = 2.0
 #: the settings key (with the server's origin after it) of what one upload stream carried
 _LINK_RATE_KEY = "link.upload_rate "
 #: why a job was stopped → the state the transfer takes
-_STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued"}
+_STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued", "preempt": "queued"}
+#: a flash transfer does not wait for a free slot: it takes the one of a running transfer of a
+#: lower priority, which goes back to the queue and resumes where it was (see ``_preempt``)
+PREEMPTING = PRIORITIES["flash"]
 
 
 def _words_for(t: Transfer, message: str) -> str:
@@ -478,13 +481,38 @@ class TransferQueue:
     def _start_runnable(self) -> None:
         now = time.time()
         for direction, cap in self.caps.items():
-            running = sum(1 for tid, w in self._workers.items() if w.name.startswith(direction))
-            free = cap - running
+            running = [tid for tid, w in self._workers.items() if w.name.startswith(direction)]
+            free = cap - len(running)
             if free <= 0:
+                self._preempt(direction, running, now)
                 continue
             for t in self.transfers.runnable(direction, now, free, self.only):
                 if self.transfers.claim(t.id):
                     self._launch(t)
+
+    def _preempt(self, direction: str, running: list[int], now: float) -> None:
+        """Breaking news does not wait behind the day's routine: with every slot of
+        ``direction`` taken and a flash transfer next in line, the running transfer of the
+        lowest priority (the last in its order) is stopped and goes back to the queue; its
+        slot frees within a second and the flash one starts in it. It resumes later where it
+        was (a download's part file, an upload's offset on the server); its failures and
+        back-off are untouched. One at a time: not while another of ``direction`` stops."""
+        if any(self._live[tid].control.stopped for tid in running if tid in self._live):
+            return
+        waiting = self.transfers.runnable(direction, now, 1, self.only)
+        if not waiting or waiting[0].priority > PREEMPTING:
+            return
+        rows = [r for r in (self.transfers.get(tid) for tid in running) if r is not None]
+        lower = [r for r in rows if r.priority > waiting[0].priority]
+        # (not one checking its last bytes: it is about to end and free the slot anyway)
+        lower = [r for r in lower if r.id in self._live and not self._live[r.id].phase]
+        if not lower:
+            return
+        victim = max(lower, key=lambda r: (r.priority, r.position))
+        log.info(
+            "transfer %d goes back to the queue for flash transfer %d", victim.id, waiting[0].id
+        )
+        self._live[victim.id].control.stop("preempt")
 
     def _sweep_canceled(self) -> None:
         """Clean up after transfers canceled while not running, on a thread each: at start,
