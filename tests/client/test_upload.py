@@ -468,6 +468,65 @@ def test_parts_resumed_after_a_kill_count_what_the_server_confirmed(
     assert size - 2 * 256 * KIB * 3 <= again.done <= size
 
 
+def test_parts_resumed_from_an_older_versions_checkpoint_keep_their_progress(
+    done: Completed,
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a checkpoint that kept no part's confirmed bytes (an upload begun before they were):
+    # its progress was set to 0 at the resume (38 % at the end of a 6 MiB upload)
+    from alu_client.core.transfers.upload.storage import StoreUrlStorage
+
+    path = random_file(tmp_path / "parts.bin", 6 * MIB)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=3)
+    proxy.rate_bps = 1_000_000
+    first = new_ctx()
+    first.stop_after(4 * MIB)
+    with monkeypatch.context() as m:  # as the older version: nothing of the parts kept
+        m.setattr(StoreUrlStorage, "set_part_done", lambda *_a, **_k: None)
+        with pytest.raises(Stopped):
+            run(spec, first.ctx)
+    proxy.rate_bps = None
+    assert "done" not in first.checkpoint.data and first.done > 2 * MIB
+    again = first.again()
+    result = run(spec, again.ctx)
+    assert done.sha256(result.url) == sha256_file(path)
+    assert size - 2 * 256 * KIB * 3 <= again.done <= size
+
+
+def test_parts_resumed_that_the_server_lost_meanwhile_are_not_counted_twice(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], token: str, tmp_path: Path
+) -> None:
+    # the resume counts each part's confirmed bytes; a part the hub then answers 404 for (it
+    # expired, was cleaned up while the engine was down) is sent again: its count went back
+    # only from the offset this run had seen, 0 (6.55 of 6.29 MB)
+    path = random_file(tmp_path / "parts.bin", 6 * MIB)
+    size = path.stat().st_size
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=3)
+    proxy.rate_bps = 1_000_000
+    first = new_ctx()
+    first.stop_after(2 * MIB)  # (each stream part-way through its first part)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    proxy.rate_bps = None
+    cp = first.checkpoint.data
+    auth = {"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {token}"}
+    lost = 0
+    for k, n in cp["done"].items():  # the hub drops every part begun (not a complete one)
+        status = requests.delete(cp["parts"][k], headers=auth, timeout=10).status_code
+        assert status in (204, 409), status
+        lost += n if status == 204 else 0
+    assert lost > 2 * 256 * KIB  # (else it shows nothing: more than a cut chunk's under-count)
+    again = first.again()
+    result = run(spec, again.ctx)
+    assert done.sha256(result.url) == sha256_file(path)
+    assert again.most <= size, f"the progress said {again.most} of {size} bytes"
+    assert again.done >= size - 2 * 256 * KIB * 3  # (taken back once, not twice)
+
+
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_stall_is_cut_and_resumed(
     direction: str,

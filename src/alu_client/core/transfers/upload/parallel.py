@@ -73,11 +73,15 @@ class _PartsJob(_JobServices):
             )
             for s, e in ranges
         ]
-        if any(self.storage.get_item(p.key) for p in parts):
+        confirmed = self.storage.parts_done()
+        if confirmed is not None and any(self.storage.get_item(p.key) for p in parts):
             # resumed: where the parts stand by what the server confirmed, not by the progress
             # saved (which a kill mid-chunk leaves counting bytes it never confirmed); each
-            # part's HEAD then goes on from its offset, the bytes sent counting from here
-            self.ctx.progress(self.storage.parts_done(), self.size)
+            # part's HEAD then goes on from its offset, the bytes sent counting from here. (A
+            # checkpoint that kept no such count, an older version's, keeps its progress.)
+            for part in parts:
+                part.counted = confirmed.get((part.start, part.end), 0)
+            self.ctx.progress(sum(part.counted for part in parts), self.size)
         todo: queue.SimpleQueue[_TusUpload] = queue.SimpleQueue()
         for part in parts:
             todo.put(part)

@@ -230,20 +230,26 @@ class StoreUrlStorage(Storage):
             confirmed[f"{start}-{end}"] = done
             self._save()
 
-    def parts_done(self) -> int:
-        """The bytes the server confirmed of the parts, as last saved: where a resumed parallel
-        upload stands (the progress an engine killed mid-chunk saved counts bytes it never
-        confirmed: after two kills and a rerun, 27.3 MB of a 24 MB file)."""
+    def parts_done(self) -> dict[tuple[int, int], int] | None:
+        """The bytes the server confirmed of each part (by its range), as last saved: where a
+        resumed parallel upload stands (the progress an engine killed mid-chunk saved counts
+        bytes it never confirmed: after two kills and a rerun, 27.3 MB of a 24 MB file).
+        None when nothing was saved of it (a checkpoint from before it was kept)."""
         with self._lock:
             confirmed = self._data.get("done")
-            ranges = set(self._parts())
+            ranges = self._parts()
         if not isinstance(confirmed, dict):
-            return 0
-        return sum(
-            n
-            for k, n in confirmed.items()
-            if k in ranges and isinstance(n, int) and not isinstance(n, bool) and n > 0
-        )
+            return None
+        out: dict[tuple[int, int], int] = {}
+        for k in ranges:
+            n = confirmed.get(k)
+            start, _, end = k.partition("-")
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                try:
+                    out[int(start), int(end)] = n
+                except ValueError:  # an edited checkpoint: that part counts nothing
+                    continue
+        return out
 
     def plan_parts(self, file_fingerprint: str, ranges: list[tuple[int, int]]) -> None:
         """Save the parts' ranges before any is created, so that a crash resumes this plan."""
