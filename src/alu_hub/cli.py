@@ -104,6 +104,9 @@ def _record_setup(settings: Settings) -> None:
     # to rename it died with "No such file or directory"
     fd, tmp = tempfile.mkstemp(prefix=f".{SETUP_FILE}.", suffix=".tmp", dir=settings.data_dir)
     try:
+        # readable by all as written before (mkstemp makes it 0600): the operator's commands,
+        # run as another account, read it to refuse a database or storage other than serve's
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(json.dumps(mine, indent=2) + "\n")
         os.replace(tmp, path)

@@ -528,3 +528,6 @@ def test_replicas_starting_together_each_record_the_setup(tmp_path: Path) -> Non
     assert failures == []
     assert json.loads((tmp_path / SETUP_FILE).read_text())["database"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    # readable by the operator's commands run as another account (a temporary file is 0600:
+    # they took it for "never served", and checked nothing)
+    assert (tmp_path / SETUP_FILE).stat().st_mode & 0o777 == 0o644
