@@ -671,6 +671,28 @@ def test_the_progress_line_is_drawn_on_the_terminal_the_command_writes_to(
     assert not ProgressLine(7).enabled
 
 
+@pytest.mark.parametrize("columns", [80, 50])
+def test_the_progress_line_fits_the_terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    # a line wider than the terminal wraps, and each redraw ("\r") left a copy behind: 82
+    # columns for a long name on 80, 115 for one waiting with its reason
+    from alu_client.cli.common import ProgressLine
+    from alu_client.core.transfers.queue import Progress
+
+    monkeypatch.setenv("COLUMNS", str(columns))  # (a StringIO has no terminal size of its own)
+    out = _Terminal()
+    line = ProgressLine(7, out)
+    name = "interview_2024-05-12_camera-A_take3_final_cut.mp4"
+    line([Progress(7, "upload", "active", name, 123_500_000, 10**9, 12.3e6, 71.0, "")])
+    line([Progress(7, "upload", "queued", name, 123_500_000, 10**9, 0.0, None,
+                   "The server could not be reached; trying again.")])  # fmt: skip
+    line([Progress(7, "upload", "active", "clip.mp4", 123_500_000, 10**9, 12.3e6, 71.0, "")])
+    drawn = out.getvalue().split("\r")[1:]
+    assert len(drawn) == 3
+    assert all(len(d) < columns for d in drawn), [len(d) for d in drawn]
+    assert drawn[0].startswith("intervie") and "12.3%" in drawn[0]
+    assert drawn[2].startswith("clip.mp4 ") and drawn[2].rstrip().endswith("ETA 00:01:11")
+
+
 def test_a_note_on_a_terminal_is_a_line_of_its_own_under_the_progress() -> None:
     from alu_client.cli.common import ProgressLine
     from alu_client.core.store.transfers import Transfer

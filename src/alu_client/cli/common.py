@@ -7,7 +7,9 @@ import base64
 import json
 import logging
 import math
+import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -201,10 +203,22 @@ class ProgressLine:
             else:
                 state = f"{fmt_bytes(p.speed)}/s ETA {eta}"
             waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
-            line = f"\r{p.label[:40]:<40} {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
-            self.stream.write(line[:160].ljust(len(self.last)))
+            rest = f" {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
+            # within the terminal's width: a line longer wraps, and each redraw then left a
+            # copy behind (82 columns with a 40-column name); the name gives way first
+            width = self._columns() - 1
+            room = max(min(8, len(p.label)), min(40, width - len(rest)))
+            line = f"\r{p.label[:room]:<{room}}{rest}"[: width + 1]
+            self.stream.write(line.ljust(len(self.last)))
             self.stream.flush()
             self.last = line
+
+    def _columns(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # (a stream that has no terminal size)
+            columns = 0
+        return max(20, columns or shutil.get_terminal_size((80, 24)).columns)
 
     def end(self) -> None:
         if self.enabled and self.last:
