@@ -1548,6 +1548,10 @@
         <translation>الإظهار في الم&amp;جلد</translation>
     </message>
     <message>
+        <source>Open the folder that holds the file</source>
+        <translation>فتح المجلد الذي يحتوي على الملف</translation>
+    </message>
+    <message>
         <source>&amp;Copy to…</source>
         <translation>&amp;نسخ إلى…</translation>
     </message>

@@ -1548,6 +1548,10 @@
         <translation>Afficher dans le &amp;dossier</translation>
     </message>
     <message>
+        <source>Open the folder that holds the file</source>
+        <translation>Ouvrir le dossier qui contient le fichier</translation>
+    </message>
+    <message>
         <source>&amp;Copy to…</source>
         <translation>&amp;Copier vers…</translation>
     </message>

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QWidget
 
 from alu_client.core.credentials import MemorySecrets
@@ -348,3 +348,45 @@ def test_short_columns_show_whole_values_and_the_state_stays_in_sight(
     # Arabic counts in Arabic digits, as the times and sizes beside them
     install_translators(qapp, "ar")
     qtbot.waitUntil(lambda: feed.unread_label.text() == "٣ غير مقروءة")
+
+
+def test_the_keyboard_reaches_every_command_and_tab_leaves_the_table(
+    qtbot: Any, qapp: QApplication, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    # Tab moved from cell to cell and never left the table (changing the item selected), and
+    # Download proxy, Preview and Mark all read were toolbar buttons that take no focus
+    click_row(qtbot, feed, 0)
+    feed.view.setFocus()
+    qtbot.waitUntil(feed.view.hasFocus)
+    qtbot.keyClick(feed.view, Qt.Key.Key_Tab)
+    qtbot.waitUntil(lambda: not feed.view.hasFocus())
+    assert [li.id for li in feed.selected_items()] == [shown_ids(feed)[0]]
+    # each one in the table's context menu, with its keys in the tooltip
+    menu = [a for a in feed.view.actions() if not a.isSeparator()]
+    for action in (feed.download_action, feed.download_proxy_action, feed.preview_action,
+                   feed.mark_all_read_action):  # fmt: skip
+        assert action in menu
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        assert keys and action.toolTip().endswith(f"({keys})")
+    # Ctrl+Shift+D from the detail pane, not only from the table
+    feed.detail.setFocus()
+    qtbot.waitUntil(feed.detail.hasFocus)
+    qtbot.keyClick(feed.detail, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    assert desk.queue is not None
+    qtbot.waitUntil(
+        lambda: [(t.item_id, t.rendition) for t in desk.queue.transfers.all(None, "download")]
+        == [(shown_ids(feed)[0], "proxy")]
+    )
+
+
+def test_a_narrow_window_keeps_room_to_type_a_search(
+    qtbot: Any, qapp: QApplication, feed: FeedPanel
+) -> None:
+    # at 800 px in French the filters took it all: 28 px, the clear button only
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: feed.download_action.text() == "&Télécharger")
+    feed.resize(760, 600)
+    qtbot.wait(50)
+    em = feed.filters.search.fontMetrics().averageCharWidth()
+    assert feed.filters.search.width() >= 16 * em

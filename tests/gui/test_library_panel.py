@@ -346,3 +346,25 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     assert search.text() == "f, .x y"
     assert player.player.playbackState() != state.PlayingState
     assert not player.is_full_screen()
+
+
+def test_every_library_command_is_in_the_context_menu_and_has_keys(
+    qtbot: Any, library: LibraryPanel
+) -> None:
+    # Grid/List, Show in folder and Copy to… were toolbar buttons only, which take no focus
+    commands = (library.grid_action, library.list_action, library.show_folder_action,
+                library.copy_action, library.delete_action)  # fmt: skip
+    for view in (library.grid, library.table):
+        assert view.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+        assert set(commands) <= set(view.actions())
+    keys = [a.shortcut().toString() for a in commands]
+    assert all(keys) and len(set(keys)) == len(keys)
+    assert all(a.toolTip().endswith(f"({a.shortcut().toString()})") for a in commands)
+    library.detail.setFocus()
+    qtbot.waitUntil(library.detail.hasFocus)
+    qtbot.keyClick(library.detail, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    qtbot.waitUntil(lambda: library.current_view is library.table)
+    qtbot.keyClick(library.detail, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    qtbot.waitUntil(lambda: library.current_view is library.grid)

@@ -56,6 +56,7 @@ from alu_client.core.library import LibraryItem
 
 from .models import OBJECT_ROLE
 from .tasks import TaskRunner
+from .views import new_table
 
 THUMB_SIZE = QSize(160, 90)
 FLASH_COLOR = QColor("#c62828")
@@ -313,7 +314,7 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
     """A table of items as the Feed and the Library list show them (the columns of
     ``ItemsModel``: picture, title, slug, dateline, language, length, priority, published,
     state)."""
-    view = QTableView(parent)
+    view = new_table(parent)
     view.setObjectName(name)
     view.setModel(model)
     view.setItemDelegateForColumn(0, ThumbnailDelegate(view))

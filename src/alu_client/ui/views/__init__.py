@@ -1,7 +1,25 @@
 """The panels of the main window; each shows a model from ``ui.models`` through a proxy."""
 
 from PySide6.QtCore import QItemSelectionModel
-from PySide6.QtWidgets import QAbstractItemView
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+
+
+def tip_with_keys(action: QAction) -> None:
+    """Add the action's keys to its tooltip ("Download … (Ctrl+D)"), as the keyboard's only
+    hint: a toolbar button shows no mnemonic. Call after ``setToolTip``."""
+    keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    if keys:
+        action.setToolTip(f"{action.toolTip()} ({keys})")
+
+
+def new_table(parent: QWidget) -> QTableView:
+    """A table whose Tab goes on to the next control, as in any other widget (a QTableView's
+    Tab moves from cell to cell and wraps to the next row: keyboard users could not leave the
+    Feed, and each Tab changed the item selected). The arrows move within it."""
+    view = QTableView(parent)
+    view.setTabKeyNavigation(False)
+    return view
 
 
 def select_row(view: QAbstractItemView, row: int) -> None:

@@ -37,7 +37,7 @@ from ..models.items import (
     ItemsModel,
 )
 from ..tasks import TaskRunner
-from . import select_row
+from . import select_row, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail
 
@@ -103,11 +103,25 @@ class FeedPanel(QWidget):
         self.download_proxy_action = QAction(self)
         self.preview_action = QAction(self)
         self.mark_all_read_action = QAction(self)
-        self.download_action.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_D))
-        self.preview_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
-        for a in (self.download_action, self.preview_action):
+        # Every command has keys and is in the table's context menu (Menu key, Shift+F10): the
+        # toolbar's buttons take no focus. Space is the table's own (the search box types it);
+        # the others work anywhere in the panel (Ctrl+D from the detail or the search box too).
+        for a, keys in (
+            (self.download_action, "Ctrl+D"),
+            (self.download_proxy_action, "Ctrl+Shift+D"),
+            (self.preview_action, "Space"),
+            (self.mark_all_read_action, "Ctrl+Shift+M"),
+        ):
+            a.setShortcut(QKeySequence(keys))
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.view.addAction(a)
+            (self.view if a is self.preview_action else self).addAction(a)
+        separator = QAction(self)
+        separator.setSeparator(True)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.view.addActions(
+            [self.download_action, self.download_proxy_action, self.preview_action, separator,
+             self.mark_all_read_action]
+        )  # fmt: skip
         self.download_action.triggered.connect(lambda: self.download_selected("broadcast"))
         self.download_proxy_action.triggered.connect(lambda: self.download_selected("proxy"))
         self.preview_action.triggered.connect(self.preview_selected)
@@ -381,6 +395,13 @@ class FeedPanel(QWidget):
         self.mark_all_read_action.setToolTip(
             self.tr("Mark as read every item the filters and the search show")
         )
+        for a in (
+            self.download_action,
+            self.download_proxy_action,
+            self.preview_action,
+            self.mark_all_read_action,
+        ):
+            tip_with_keys(a)
         self.toolbar.setAccessibleName(self.tr("Feed commands"))
         self.view.setAccessibleName(self.tr("Feed"))
         self.view.setAccessibleDescription(self.tr("Items pushed to this newsroom, newest first"))

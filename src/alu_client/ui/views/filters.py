@@ -121,8 +121,14 @@ class FilterBar(QWidget):
         self._debounce.timeout.connect(self.changed)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.search.returnPressed.connect(self._search_now)
+        # In a narrow window the filters give way before the search box (it kept 28 px, its
+        # clear button only, in French at 800 px): the box keeps room for a few words, the
+        # filters shrink from their whole choices down to a short start of them
+        em = self.fontMetrics().averageCharWidth()
+        self.search.setMinimumWidth(16 * em)
         for box in self._boxes():
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            box.setMinimumWidth(8 * em)
             box.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.find_action = QAction(self)
         self.find_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))

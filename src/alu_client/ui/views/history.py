@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QStyle,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from ..models.history import (
     HistoryModel,
 )
 from ..tasks import TaskRunner
+from . import new_table
 
 #: refresh by itself this often (ms)
 REFRESH_INTERVAL_MS = 60_000
@@ -79,7 +79,7 @@ class HistoryPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
-        self.view = QTableView(self)
+        self.view = new_table(self)
         self.view.setObjectName("history-table")
         self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

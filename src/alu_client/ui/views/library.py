@@ -55,6 +55,7 @@ from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
 from ..tasks import TaskRunner
+from . import tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
 
@@ -221,9 +222,27 @@ class LibraryPanel(QWidget):
         self.show_folder_action = QAction(self)
         self.copy_action = QAction(self)
         self.delete_action = QAction(self)
-        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.views.addAction(self.delete_action)
+        # Every command has keys and is in the views' context menu (Menu key, Shift+F10): the
+        # toolbar's buttons take no focus. Delete is the views' own (the search box deletes
+        # text with it); the others work anywhere in the panel.
+        for a, keys in (
+            (self.grid_action, QKeySequence("Ctrl+Shift+G")),
+            (self.list_action, QKeySequence("Ctrl+Shift+L")),
+            (self.show_folder_action, QKeySequence("Ctrl+Shift+O")),
+            (self.copy_action, QKeySequence("Ctrl+Shift+C")),
+            (self.delete_action, QKeySequence(QKeySequence.StandardKey.Delete)),
+        ):
+            a.setShortcut(keys)
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            (self.views if a is self.delete_action else self).addAction(a)
+        separator = QAction(self)
+        separator.setSeparator(True)
+        for view in (self.grid, self.table):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+            view.addActions(
+                [self.show_folder_action, self.copy_action, self.delete_action, separator,
+                 self.grid_action, self.list_action]
+            )  # fmt: skip
         self.show_folder_action.triggered.connect(self.show_in_folder)
         self.copy_action.triggered.connect(self.ask_copy_to)
         self.delete_action.triggered.connect(self.delete_selected)
@@ -570,12 +589,21 @@ class LibraryPanel(QWidget):
         self.list_action.setText(self.tr("&List"))
         self.list_action.setToolTip(self.tr("Show a table"))
         self.show_folder_action.setText(self.tr("Show in &folder"))
+        self.show_folder_action.setToolTip(self.tr("Open the folder that holds the file"))
         self.copy_action.setText(self.tr("&Copy to…"))
         self.copy_action.setToolTip(self.tr("Copy the selected files to another folder"))
         self.delete_action.setText(self.tr("&Delete local file"))
         self.delete_action.setToolTip(
             self.tr("Delete the file from this workstation; the item stays in the library")
         )
+        for a in (
+            self.grid_action,
+            self.list_action,
+            self.show_folder_action,
+            self.copy_action,
+            self.delete_action,
+        ):
+            tip_with_keys(a)
         self.copy_cancel_button.setText(self.tr("Stop copying"))
         self.copy_progress.setAccessibleName(self.tr("Copy progress"))
         self.toolbar.setAccessibleName(self.tr("Library commands"))

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.uploads import FieldError, UploadFields
 
 from ..models import OBJECT_ROLE
-from . import select_row
+from . import new_table, select_row
 from .settings_apply import FolderRow, Loaded, Values
 from .settings_fields import ErrorLabel, PathField
 from .settings_models import COL_FOLDER, COL_MESSAGE, HotFoldersModel, WatchErrorsModel
@@ -127,11 +126,11 @@ class HotFoldersPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = HotFoldersModel(self)
-        self.view = QTableView(self)
+        self.view = new_table(self)
         self.view.setObjectName("settings-hot-folders")
         self.view.setModel(self.model)
         self.errors_model = WatchErrorsModel(self)
-        self.errors_view = QTableView(self)
+        self.errors_view = new_table(self)
         self.errors_view.setObjectName("settings-hot-errors")
         self.errors_view.setModel(self.errors_model)
         for v, stretch in ((self.view, COL_FOLDER), (self.errors_view, COL_MESSAGE)):

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError
 
 from ..models.rules import COL_CONDITIONS, RulesModel
-from . import select_row
+from . import new_table, select_row
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField
 
@@ -213,7 +212,7 @@ class RulesPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = RulesModel(self)
-        self.view = QTableView(self)
+        self.view = new_table(self)
         self.view.setObjectName("settings-rules")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
-    QTableView,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.transfers.schedule import ScheduleRule
 
 from ..os_text import os_text
-from . import select_row
+from . import new_table, select_row
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField, RateField, rate_error
 from .settings_models import COL_DAYS, ScheduleModel
@@ -137,7 +136,7 @@ class TransfersPage(QWidget):
         self.limit_up.edit.setObjectName("settings-limit-up")
 
         self.schedule_model = ScheduleModel(self)
-        self.schedule_view = QTableView(self)
+        self.schedule_view = new_table(self)
         self.schedule_view.setObjectName("settings-schedule")
         self.schedule_view.setModel(self.schedule_model)
         self.schedule_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

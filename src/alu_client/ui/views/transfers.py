@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QStyle,
-    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -46,6 +45,7 @@ from ..models.transfers import (
     TransfersModel,
 )
 from ..tasks import TaskRunner
+from . import new_table
 from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog
 from .settings_fields import read_rate
 from .transfer_actions import TransferActions
@@ -114,7 +114,7 @@ class TransfersPanel(QWidget):
         self._proxy_stale.setSingleShot(True)
         self._proxy_stale.timeout.connect(self.proxy.invalidate)
 
-        self.view = QTableView(self)
+        self.view = new_table(self)
         self.view.setObjectName("transfers-table")
         self.view.setModel(self.proxy)
         self.view.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.view))
