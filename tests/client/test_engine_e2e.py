@@ -151,3 +151,26 @@ def test_a_finished_download_reaches_the_hubs_history_at_once(
         return bool(events) and events[0].sent_at is not None
 
     wait_until(sent, timeout=15, what="the event sent to the hub")
+
+
+def test_download_asked_again_resumes_a_paused_one_and_retries_a_failed_one(
+    desk: Services, live_hub: LiveHub, clip: Path
+) -> None:
+    # the Feed's Download on an item whose download was paused did nothing and said nothing;
+    # on one that had failed, it began a second transfer beside the failed one
+    item = live_hub.publish(clip, title="Accra fuel prices")
+    queue = desk.make_queue()  # (not started: states only)
+    tid = desk.download(item, queue=queue)
+    queue.pause(tid)
+    assert queue.transfers.get(tid).state == "paused"  # type: ignore[union-attr]
+    assert desk.download(item, queue=queue) == tid
+    assert queue.transfers.get(tid).state == "queued"  # type: ignore[union-attr]
+    queue.transfers.finish(tid, "failed", error="The link was refused.")
+    assert desk.download(item, queue=queue) == tid
+    assert queue.transfers.get(tid).state == "queued"  # type: ignore[union-attr]
+    assert [t.id for t in queue.transfers.all(None, "download")] == [tid]
+    # a failed one of a file the item no longer has: a new transfer for the new file
+    queue.transfers.finish(tid, "failed", error="The file is no longer on the server.")
+    queue.transfers.set_sha256(tid, "0" * 64)
+    again = desk.download(item, queue=queue)
+    assert again != tid and queue.transfers.get(tid).state == "failed"  # type: ignore[union-attr]

@@ -300,9 +300,16 @@ class Services:
         if r is None:
             raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")
         q = queue or self.queue or self.make_queue()
-        for t in q.transfers.all(("queued", "active", "paused"), "download"):
-            if t.item_id == item.id and t.rendition == rendition:
-                return t.id  # asked twice: the same transfer
+        for t in q.transfers.all(("queued", "active", "paused", "failed"), "download"):
+            if t.item_id != item.id or t.rendition != rendition:
+                continue
+            if t.state == "failed" and (t.source, t.sha256, t.size) != (r.url, r.sha256, r.size):
+                continue  # the item's file changed since: a new transfer for the new one
+            if t.state in ("paused", "failed"):
+                # asked again: the user wants it now (it said nothing and stayed paused, or
+                # a second row began beside the failed one)
+                q.resume(t.id)
+            return t.id  # asked twice: the same transfer
         folder = dest_dir or self.paths.downloads_dir
         folder.mkdir(parents=True, exist_ok=True)
         taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
