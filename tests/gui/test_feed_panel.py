@@ -375,8 +375,10 @@ def test_the_keyboard_reaches_every_command_and_tab_leaves_the_table(
                    | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
     assert desk.queue is not None
     qtbot.waitUntil(
-        lambda: [(t.item_id, t.rendition) for t in desk.queue.transfers.all(None, "download")]
-        == [(shown_ids(feed)[0], "proxy")]
+        lambda: (
+            [(t.item_id, t.rendition) for t in desk.queue.transfers.all(None, "download")]
+            == [(shown_ids(feed)[0], "proxy")]
+        )
     )
 
 
@@ -390,3 +392,46 @@ def test_a_narrow_window_keeps_room_to_type_a_search(
     qtbot.wait(50)
     em = feed.filters.search.fontMetrics().averageCharWidth()
     assert feed.filters.search.width() >= 16 * em
+
+
+def test_hub_thumbnails_that_failed_in_an_outage_come_back_with_the_hub(
+    qtbot: Any, feed: FeedPanel, bridge: CoreBridge, tmp_path: Path
+) -> None:
+    # a thumbnail that failed was never tried again: after an outage the Feed stayed blank
+    # (0 of 30 thumbnails) with the hub back and online
+    from PySide6.QtGui import QImage
+
+    from alu_client.core.sync import SyncStatus
+    from alu_client.ui.delegates_items import HUB_PREFIX
+
+    cache = feed.model.thumbnails
+    image = tmp_path / "thumb.png"
+    red = QImage(32, 18, QImage.Format.Format_RGB32)
+    red.fill(Qt.GlobalColor.red)
+    assert red.save(str(image))
+    asked: list[str] = []
+    reachable = False
+    real = cache.fetch
+    assert real is not None
+
+    def fetch(item_id: str) -> Path:
+        if item_id != "outage-item":  # the feed's own items
+            return real(item_id)
+        asked.append(item_id)
+        if not reachable:
+            raise OSError("The hub cannot be reached")
+        return image
+
+    cache.fetch = fetch
+    path = f"{HUB_PREFIX}outage-item"
+    assert cache.pixmap(path) is None
+    qtbot.waitUntil(lambda: cache.failed(path))
+    bridge.sync_status.emit(SyncStatus("offline", "The hub cannot be reached."))
+    assert cache.pixmap(path) is None and cache.wait_for_done(1000)
+    assert asked == ["outage-item"]  # not asked again and again while it is down
+    reachable = True
+    with qtbot.waitSignal(cache.loaded, timeout=10_000, check_params_cb=lambda p: p == path):
+        bridge.sync_status.emit(SyncStatus("online"))
+    assert asked == ["outage-item", "outage-item"]
+    shown = cache.pixmap(path)
+    assert shown is not None and not shown.isNull()

@@ -12,6 +12,7 @@ stand out.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -136,9 +137,15 @@ def _read_image(path: str, size: QSize) -> QImage:
 HUB_PREFIX = "hub:"
 
 
+#: a hub thumbnail that could not be fetched is tried again after this long (or at once when
+#: the hub is back: ``ThumbnailCache.retry_hub``)
+HUB_RETRY_S = 300.0
+
+
 class ThumbnailCache(QObject):
     """Scaled thumbnails, read on worker threads and kept (LRU). ``loaded(path)`` says one is
-    ready; a file that cannot be read is not tried again."""
+    ready; a file that cannot be read is not tried again, a hub thumbnail after a while (an
+    outage made the Feed's thumbnails blank for the rest of the session)."""
 
     loaded = Signal(str)
 
@@ -148,7 +155,8 @@ class ThumbnailCache(QObject):
         self.limit = 600
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._pending: set[str] = set()
-        self._failed: set[str] = set()
+        #: path → when it failed (``time.monotonic``)
+        self._failed: dict[str, float] = {}
         self._tasks = TaskRunner(self, max_threads=2)
         #: fetches a hub thumbnail (``hub:<item id>``) to a local file, on a worker thread
         self.fetch: Callable[[str], Path] | None = None
@@ -168,7 +176,15 @@ class ThumbnailCache(QObject):
         if found is not None:
             self._pixmaps.move_to_end(path)
             return found
-        if path not in self._pending and path not in self._failed:
+        failed = self._failed.get(path)
+        if (
+            failed is not None
+            and path.startswith(HUB_PREFIX)
+            and time.monotonic() - failed > HUB_RETRY_S
+        ):
+            del self._failed[path]
+            failed = None
+        if path not in self._pending and failed is None:
             self._pending.add(path)
             size = QSize(self.size)
             self._tasks.run(
@@ -187,7 +203,18 @@ class ThumbnailCache(QObject):
 
     def _fail(self, path: str) -> None:
         self._pending.discard(path)
-        self._failed.add(path)
+        self._failed[path] = time.monotonic()
+
+    def failed(self, path: str) -> bool:
+        """``path`` could not be read (and is not being tried again now)."""
+        return path in self._failed
+
+    def retry_hub(self) -> None:
+        """Fetch again the hub thumbnails that failed (the hub is back): each loaded says so."""
+        paths = [p for p in self._failed if p.startswith(HUB_PREFIX)]
+        for path in paths:
+            del self._failed[path]
+            self.pixmap(path)
 
     def wait_for_done(self, msecs: int = 10_000) -> bool:
         return self._tasks.wait_for_done(msecs)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from alu_client.core import hub
 from alu_client.core.library import CheckReport, LibraryItem
 from alu_client.core.services import AlreadyDownloaded, Services
+from alu_client.core.sync import SyncStatus
 
 from .. import formats
 from ..bridge import CoreBridge
@@ -171,6 +172,8 @@ class FeedPanel(QWidget):
         self.model.rows_loaded.connect(self._rows_loaded)
         self.model.load_failed.connect(self.command_failed)
         bridge.items_added.connect(self._items_added)
+        self._online = bridge.last_status.online if bridge.last_status is not None else None
+        bridge.sync_status.connect(self._sync_status)
         bridge.library_changed.connect(self.model.refresh)
         self._retranslate()
         self._update_actions()
@@ -202,6 +205,11 @@ class FeedPanel(QWidget):
         self.update_unread()
         if not self._facets_timer.isActive():
             self._facets_timer.start()
+
+    def _sync_status(self, status: SyncStatus) -> None:
+        if status.online and self._online is False:  # back: what an outage left blank
+            self.model.thumbnails.retry_hub()
+        self._online = status.online
 
     def _rows_loaded(self) -> None:
         """Rows were read again: the detail pane and the commands follow the new objects."""
