@@ -87,3 +87,17 @@ def test_a_path_that_is_not_text_is_named_readably() -> None:
         check_text_path(odd)
     assert "“r\ufffdunion.mp4” in /media/card is not valid text" in str(refused.value)
     assert check_text_path("/media/card/réunion مقابلة.mp4") == "/media/card/réunion مقابلة.mp4"
+
+
+def test_a_marker_survives_a_long_name() -> None:
+    # " (proxy)" was added before the cut to MAX_NAME_BYTES: a long Arabic name lost it, and
+    # the preview took the clean name the broadcast file was to have
+    from alu_client.core.safe_names import MAX_NAME_BYTES
+
+    long = "انتخابات-" * 30 + ".mp4"
+    proxy = safe_filename(long, marker=" (proxy)")
+    assert proxy.endswith(" (proxy).mp4") and len(proxy.encode()) <= MAX_NAME_BYTES
+    assert proxy != safe_filename(long)
+    assert safe_filename("clip.mp4", marker=" (proxy)") == "clip (proxy).mp4"
+    assert safe_filename("clip", marker=" (proxy)") == "clip (proxy)"
+    assert safe_filename(proxy) == proxy  # (unique_path reads it again: unchanged)

@@ -21,10 +21,11 @@ _INVISIBLE = {"Cf"}
 MAX_NAME_BYTES = 200  # under every file system's 255, with room for " (12)" and ".part"
 
 
-def safe_filename(name: str, default: str = "download") -> str:
+def safe_filename(name: str, default: str = "download", *, marker: str = "") -> str:
     """One path component, safe everywhere: no separators, no control or direction characters,
     no reserved device names, no trailing dots or spaces, at most ``MAX_NAME_BYTES`` in UTF-8
-    (the extension kept)."""
+    (the extension kept, and ``marker`` after the stem: " (proxy)" was cut off a long name,
+    and the preview took the broadcast's name)."""
     text = unicodedata.normalize("NFC", name or "")
     # Only the last component counts: "../../etc/passwd" and "C:\\x\\clip.mp4" give their tails.
     text = re.split(r"[/\\]", text)[-1]
@@ -43,8 +44,9 @@ def safe_filename(name: str, default: str = "download") -> str:
     if stem.split(".")[0].strip().upper() in _RESERVED:
         stem = "_" + stem
     ext = ext[:16]
-    budget = MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0)
-    stem = _truncate_utf8(stem, budget).rstrip(". ") or default
+    marker = _BAD_CHARS.sub("_", marker)
+    budget = MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0) - len(marker.encode())
+    stem = (_truncate_utf8(stem, budget).rstrip(". ") or default) + marker
     return f"{stem}.{ext}" if ext else stem
 
 

@@ -315,7 +315,7 @@ class Services:
         taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"
         if rendition != "broadcast":
-            name = f"{Path(safe_filename(name)).stem} ({rendition}){Path(name).suffix}"
+            name = safe_filename(name, marker=f" ({rendition})")
         dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
         if rule:
