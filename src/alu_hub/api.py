@@ -60,6 +60,7 @@ def base_url(request: Request) -> str:
     tags=["session"],
     responses={
         401: {"description": "The user name or password is wrong."},
+        403: {"description": "The account is disabled (the password was right)."},
         413: {"description": "The body is larger than a sign-in needs."},
         429: {"description": "Too many failed sign-ins for this name or address (Retry-After)."},
     },
@@ -69,13 +70,20 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
     sign-ins are limited per user name and per address (429 with ``Retry-After``)."""
     address = request.client.host if request.client else None
     attempt = signin.begin(hub.db, hub.settings, body.username, address)
+    out: SessionOut | None = None
     with hub.db.session() as s:
-        member = auth.check_credentials(s, body.username, body.password)
-        if member is None:
-            raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
-        raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
-        out = SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
-    signin.succeeded(hub.db, attempt)
+        try:
+            member = auth.check_credentials(s, body.username, body.password)
+        except auth.AccountDisabled:
+            member = None
+        else:
+            if member is None:
+                raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
+            raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
+            out = SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
+    signin.succeeded(hub.db, attempt)  # the password was right: no lock-out for it
+    if out is None:
+        raise ApiError(403, "account_disabled", "This account is disabled; ask the agency.")
     return out
 
 

@@ -30,9 +30,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+class AccountDisabled(Exception):
+    """The user name and password are right, but the agency disabled the account."""
+
+
 def check_credentials(s: Session, username: str, password: str) -> Member | None:
     """The member if the username and password match an active member; else None, in about the
-    same time whichever part was wrong (no user enumeration by timing or by answer)."""
+    same time whichever part was wrong (no user enumeration by timing or by answer). Raises
+    ``AccountDisabled`` when they match a disabled member: told its password was wrong, a
+    member tried others until the sign-in limit locked it out (said only to who knows the
+    password)."""
     member = s.execute(select(Member).where(Member.username == username)).scalar_one_or_none()
     stored = member.password_hash if member is not None else _DUMMY_HASH
     ok: bool
@@ -40,8 +47,10 @@ def check_credentials(s: Session, username: str, password: str) -> Member | None
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok or member is None or not member.active:
+    if not ok or member is None:
         return None
+    if not member.active:
+        raise AccountDisabled()
     if _hasher.check_needs_rehash(member.password_hash):
         member.password_hash = _hasher.hash(password)
     return member

@@ -66,7 +66,14 @@ def test_a_disabled_member_cannot_sign_in_until_enabled(live_hub: LiveHub) -> No
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Disabled ktn: it can no longer sign in; 1 workstation")
     refused_soon(workstation, live_hub)
-    assert sign_in(live_hub, PASSWORD).status_code == 401
+    # the right password is told the account is disabled (told "wrong password", a member
+    # tried others until the sign-in limit locked it out); a wrong one learns nothing
+    refused = sign_in(live_hub, PASSWORD)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == "This account is disabled; ask the agency."
+    assert sign_in(live_hub, "not-the-password").status_code == 401
+    for _ in range(live_hub.hub.settings.signin_max_failures_per_user + 1):
+        assert sign_in(live_hub, PASSWORD).status_code == 403  # never a lock-out
     listed = chore(live_hub, "list")
     assert "(disabled)" in next(line for line in listed.stdout.splitlines() if "ktn" in line)
     assert chore(live_hub, "enable", "ktn").returncode == 0

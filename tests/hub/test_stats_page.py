@@ -374,6 +374,27 @@ def test_no_cookie_goes_to_the_sign_in_form(seeded: Seeded) -> None:
     assert 'name="next" value="/stats"' in evil.text
 
 
+def test_a_disabled_account_is_told_so_with_its_right_password(seeded: Seeded) -> None:
+    live = seeded.live
+    ensure_member(live.hub, "agency-left", "pw-left-1234", country="KE", role="agency")
+    with live.hub.db.session() as s:
+        s.execute(update(Member).where(Member.username == "agency-left").values(active=False))
+
+    def post(password: str) -> requests.Response:
+        return requests.post(
+            live.url + "/stats/login",
+            data={"username": "agency-left", "password": password, "next": "/stats"},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+    right = post("pw-left-1234")
+    assert right.status_code == 403 and "Set-Cookie" not in right.headers
+    assert "This account is disabled; ask the agency." in right.text
+    wrong = post("nope")
+    assert wrong.status_code == 401 and "disabled" not in wrong.text
+
+
 def test_sign_in_sets_a_strict_http_only_cookie(seeded: Seeded) -> None:
     url = seeded.live.url
     wrong = requests.post(

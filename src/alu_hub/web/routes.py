@@ -165,7 +165,7 @@ def sign_in_form(
 
 @dataclass(frozen=True)
 class _SignIn:
-    outcome: str  # "ok" | "wrong" | "member" | "too_many"
+    outcome: str  # "ok" | "wrong" | "member" | "too_many" | "disabled"
     token: str = ""
     ttl_s: int = 0
     retry_after: str = ""
@@ -182,15 +182,19 @@ def _check(hub: Hub, username: str, password: str, address: str | None, device: 
             raise
         return _SignIn("too_many", retry_after=e.headers.get("Retry-After", ""))
     with hub.db.session() as s:
-        member = auth.check_credentials(s, username, password)
-        if member is None:
-            return _SignIn("wrong")
-        if member.role != "agency":
-            result = _SignIn("member")
+        try:
+            member = auth.check_credentials(s, username, password)
+        except auth.AccountDisabled:
+            result = _SignIn("disabled")  # (the password was right: no lock-out for it)
         else:
-            ttl = min(WEB_SESSION_S, hub.settings.token_ttl_s)
-            raw, _tok = auth.issue_token(s, member, device, ttl)
-            result = _SignIn("ok", raw, ttl)
+            if member is None:
+                return _SignIn("wrong")
+            if member.role != "agency":
+                result = _SignIn("member")
+            else:
+                ttl = min(WEB_SESSION_S, hub.settings.token_ttl_s)
+                raw, _tok = auth.issue_token(s, member, device, ttl)
+                result = _SignIn("ok", raw, ttl)
     signin.succeeded(hub.db, attempt)
     return result
 
@@ -236,14 +240,17 @@ async def sign_in(request: Request, hub: HubDep) -> Response:
             r.headers["Retry-After"] = result.retry_after
         return r
     if result.outcome != "ok":
+        disabled = result.outcome == "disabled"
         return _page(
             lambda nonce: pages.sign_in(
                 nonce,
                 next_url=next_url,
                 username=username,
-                error="The user name or password is wrong.",
+                error="This account is disabled; ask the agency."
+                if disabled
+                else "The user name or password is wrong.",
             ),
-            401,
+            403 if disabled else 401,
         )
     r = Response(status_code=303, headers={"Location": next_url, **_headers(None)})
     _set_cookie(r, request, result.token, result.ttl_s)
