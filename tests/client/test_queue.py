@@ -1133,3 +1133,27 @@ def test_a_pause_asked_while_a_transfer_makes_way_for_a_flash_one_holds() -> Non
     assert control.reason == "pause"  # it went back to the queue and ran again, unpaused
     control.stop("shutdown")
     assert control.reason == "pause"
+
+
+def test_a_job_is_told_the_lowest_limit_on_its_transfer(store: Store, tmp_path: Path) -> None:
+    # (an upload sizes its first chunk to it: see test_upload)
+    seen: dict[str, float | None] = {}
+
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        seen[t.label] = ctx.limit()
+        return {"size": 1}
+
+    q = TransferQueue(store, jobs={"download": job, "upload": job}, progress_interval=0.05)
+    q.set_limits(400_000, None)
+    a, c = add(q, "a"), add(q, "c")
+    q.set_transfer_limit(c, 100_000)
+    src = tmp_path / "f.mp4"
+    src.write_bytes(b"x")
+    u = q.add_upload(src, "http://127.0.0.1:9/up/", {"filename": "f.mp4"}, label="u")
+    q.start()
+    try:
+        for tid in (a, c, u):
+            assert q.wait_for(tid, timeout=10).state == "done"
+    finally:
+        q.stop()
+    assert seen == {"a": 400_000, "c": 100_000, "u": None}

@@ -1364,6 +1364,14 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
         fresh.ctx.remember_link_rate = kept.__setitem__
         job.link_measured(200_000)
         assert kept[server] == 800_000
+        # under a limit, what the limit lets through: a first chunk sized to the link alone
+        # took 25 s under 400 kB/s, and a kill lost it whole (four kills, the hub still at 0)
+        job.sharing = 1
+        unlimited = job._sizer().size  # (1 MiB: this upload's own measure, 200 kB/s)
+        fresh.ctx.limit = lambda: 100_000.0
+        assert job._sizer().size == 512 * KIB  # 8 s of 100 kB/s, in the sizer's steps
+        fresh.ctx.limit = lambda: 50_000_000.0  # a limit above the link changes nothing
+        assert job._sizer().size == unlimited == 1 * MIB
     finally:
         job.close()
 

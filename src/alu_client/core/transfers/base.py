@@ -298,6 +298,9 @@ class TransferContext:
     #: with checksums). The queue keeps it in the library's settings.
     link_rate: Callable[[str], float | None] = lambda _origin: None
     remember_link_rate: Callable[[str, float], None] = lambda _origin, _bps: None
+    #: the lowest bandwidth limit on this transfer now (bytes per second; None: none): a first
+    #: chunk sized to the link alone took 25 s under a 400 kB/s limit, lost whole by a kill
+    limit: Callable[[], float | None] = lambda: None
     #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
     #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
     phase: Callable[[str], None] = lambda _phase: None

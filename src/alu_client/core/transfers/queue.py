@@ -669,6 +669,10 @@ class TransferQueue:
                 rewind=rewind,
                 link_rate=self._link_rate,
                 remember_link_rate=self._remember_link_rate,
+                limit=lambda: min(
+                    (r for r in (self.limits[t.direction].rate_bps, per.rate_bps) if r),
+                    default=None,
+                ),
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:

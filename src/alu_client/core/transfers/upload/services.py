@@ -97,7 +97,8 @@ class _JobServices:
         """The chunk size to start with: the spec's, else the tuning's, or — when an earlier
         run measured the link (``storage.link_rate``) — what it carries in about
         ``TARGET_CHUNK_S``: a run interrupted in its first chunk (with checksums the hub drops
-        a cut chunk whole) lost its 16 MiB each time on a slow link, and started again at 0."""
+        a cut chunk whole) lost its 16 MiB each time on a slow link, and started again at 0.
+        Under a bandwidth limit, of what the limit lets through (``ctx.limit``)."""
         tuning = self.ctx.tuning
         start = self.spec.chunk_size or tuning.upload_chunk_size
         rate = None
@@ -110,6 +111,13 @@ class _JobServices:
                     self.ctx.log.info("the link's rate could not be read: %s", e)
                     link = None
                 rate = link / self.sharing if link else None
+            try:
+                limit = self.ctx.limit()
+            except Exception as e:  # a hint, as the link's rate
+                self.ctx.log.info("the limit in force could not be read: %s", e)
+                limit = None
+            if limit:  # under a limit, what the limit lets through (shared by the streams)
+                rate = min(rate or math.inf, limit / self.sharing)
         if rate is not None:
             size = tuning.min_upload_chunk
             while size * 2 <= min(rate * TARGET_CHUNK_S, start):
