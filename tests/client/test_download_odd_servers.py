@@ -8,6 +8,7 @@ clear error that is right and nothing of anyone else's touched."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import re
 import threading
@@ -805,6 +806,38 @@ def test_a_signed_link_that_expires_part_way_says_so_and_a_new_one_resumes(
     )
     assert_done(result, dest, data)
     assert server.seen[-1][1] is not None  # resumed with a range, not fetched whole again
+
+
+def test_a_signed_link_that_expires_after_a_cut_says_so_too(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the link served a run that the connection cut; when the next run came, the link had
+    # expired: "Sign in again, or ask the agency…" (it knew the link had served bytes only
+    # within one run)
+    data = random.Random(25).randbytes(8 * MB)
+    cut, _sent = _cut_every(data, 3 * MB, lambda: '"v1"')
+    expired = {"now": False}
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        if "sig=old" in h.path and expired["now"]:
+            return 403, [("Content-Type", "application/xml")], b"<Error>AccessDenied</Error>"
+        return cut(h)
+
+    server = served(answer)
+    dest = job.tmp / "signed.mxf"
+    old = DownloadSpec(f"{server.url}/signed.mxf?sig=old", dest, sha256=sha(data), segments=1)
+    with pytest.raises(RetryableError):
+        run(old, job.context())
+    assert job.done_bytes() > 0
+    expired["now"] = True
+    with pytest.raises(PermanentError, match="link stopped working part-way"):
+        run(old, job.context())
+    assert "sig=old" not in json.dumps(job.checkpoint.data)  # (a digest of it only)
+    # a link that never served this file is not "stopped working": the server's refusal
+    other = DownloadSpec(f"{server.url}/signed.mxf?sig=old&v=2", dest, sha256=sha(data))
+    with pytest.raises(PermanentError) as refused:
+        run(other, job.context())
+    assert "part-way" not in str(refused.value)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["sha256 known", "no sha256"])

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from .connection import _JobBase
+from .connection import _JobBase, link_digest
 from .partfile import _Segment
 from .protocol import _CHECKPOINT_VERSION, _is_strong
 
@@ -31,6 +31,7 @@ class _CheckpointJob(_JobBase):
         self.wrong_sha256 = wrong if isinstance(wrong, str) else None
         needs = data.get("decode_needs")
         self.decode_needs = needs if isinstance(needs, int) else 0
+        self.link_served = data.get("served_by") == link_digest(self.spec.url)
         if not self.part_existed:
             return False
         etag, lm, size = data.get("etag"), data.get("last_modified"), data.get("size")
@@ -94,6 +95,8 @@ class _CheckpointJob(_JobBase):
         }
         if self.coding is not None:
             data["coding"] = self.coding
+        if any(row[2] for row in rows):
+            data["served_by"] = link_digest(self.spec.url)
         data.update(self._carry())
         return data
 

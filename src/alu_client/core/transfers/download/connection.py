@@ -5,6 +5,7 @@ turned into plain words."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import threading
 import time
@@ -45,6 +46,12 @@ _T = TypeVar("_T")
 
 
 # --- the job ----------------------------------------------------------------------------------
+
+
+def link_digest(url: str) -> str:
+    """A short digest of a download's URL, kept in its checkpoint (the URL itself may be a
+    secret: a signed link)."""
+    return hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class _JobBase:
@@ -99,6 +106,9 @@ class _JobBase:
         self.resuming = False
         #: the most streams the server served at once when it refused more (persisted)
         self.stream_cap: int | None = None
+        #: this link (``link_digest`` of the URL) served bytes of the file in an earlier
+        #: attempt, when this one began from a checkpoint (persisted as "served_by")
+        self.link_served = False
         # this attempt's streams that got an answer to build on, and that were told "not now"
         self.served: set[int] = set()
         self.refused: set[int] = set()
@@ -200,13 +210,13 @@ class _JobBase:
                 )
             if (
                 resp.status_code in (401, 403)
-                and self.served
+                and (self.served or self.link_served)
                 and urlsplit(url).query
                 and proxy_answer(resp) is None  # (a proxy's refusal says so itself)
             ):
-                # the link served this run's first ranges, then refused the next: a signed
-                # link (S3's, a CDN's) that expired on the way. "Sign in again" said nothing of
-                # it; a new link resumes the download
+                # the link served this run's first ranges (or an earlier run's, before a cut
+                # link), then refused the next: a signed link (S3's, a CDN's) that expired on
+                # the way. "Sign in again" said nothing of it; a new link resumes the download
                 self._drain(resp)
                 raise PermanentError(MSG_LINK_EXPIRED)
             try:
