@@ -43,7 +43,7 @@ from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
 from alu_client.core.services import Services
 from alu_client.core.settings import LANGUAGES, AppSettings
-from alu_client.core.store import Store
+from alu_client.core.store import Store, disk_full, disk_full_words
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.ui.signin import ask_insecure_file, startup_text
 
@@ -133,7 +133,10 @@ class Desk(QObject):
             store = Store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
             install_translators(self.app, self.args.language or "system")
-            self._critical(startup_text("library"), str(e))
+            folder = client_paths.data_dir
+            self._critical(
+                startup_text("library"), disk_full_words(folder) if disk_full(e, folder) else str(e)
+            )
             return 1
         settings = AppSettings(store, client_paths.downloads_dir)
         install_translators(self.app, self.args.language or settings.language)

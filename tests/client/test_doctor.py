@@ -335,6 +335,51 @@ def test_damaged_library_is_reported(tmp_path: Path) -> None:
     assert "move that file aside" in damaged.message
 
 
+def test_a_full_disk_is_not_called_a_damaged_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a read-only open in WAL mode that cannot grow its -shm file says "disk I/O error": on a
+    # full disk the doctor said "move that file aside and start again" (the queue and the
+    # history not yet sent thrown away), and every alu verb "restore the file from a backup"
+    import collections
+    import sqlite3
+
+    from alu_client import cli
+    from alu_client.core.store import problems
+
+    db = tmp_path / "data" / "library.sqlite3"
+    db.parent.mkdir()
+    Store(db).close()
+    usage = collections.namedtuple("usage", "total used free")
+    free = {"bytes": 0}
+    monkeypatch.setattr(
+        problems.shutil, "disk_usage", lambda _p: usage(10**9, 10**9, free["bytes"])
+    )
+
+    def io_error(*_a: object, **_k: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr("alu_client.core.doctor.sqlite3.connect", io_error)
+    full = library_check(db)
+    assert full.ok is False and "is full" in full.message and "aside" not in full.message
+    free["bytes"] = 10**9  # room on the disk: an I/O error of another kind, still no "aside"
+    other = library_check(db)
+    assert other.ok is False and "aside" not in other.message and "disk I/O" in other.message
+    monkeypatch.undo()
+
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path))
+    monkeypatch.setattr(problems.shutil, "disk_usage", lambda _p: usage(10**9, 10**9, 4096))
+    monkeypatch.setattr(
+        "alu_client.cli.local_verbs.open_services",
+        lambda **_k: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")),
+    )
+    assert cli.main(["queue", "list"]) == 1
+    said = capsys.readouterr().err
+    assert "is full" in said and "nothing is lost" in said and "backup" not in said
+    assert problems.disk_full(OSError(28, "No space left on device"), tmp_path)
+    assert problems.disk_full(sqlite3.OperationalError("database or disk is full"), tmp_path)
+
+
 def test_sign_in_over_tls_uses_the_profile_ca_bundle_over_the_environment(
     paths: Paths, tls_hub: tuple[str, Path], live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,8 @@ from ..core.credentials import SecretsError
 from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
-from ..core.store import SchemaTooNew
+from ..core.paths import default_paths
+from ..core.store import SchemaTooNew, disk_full, disk_full_words
 from . import hub_verbs as hub_verbs
 from . import local_verbs as local_verbs
 from . import transfer_verbs as transfer_verbs
@@ -84,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # as a shell reports SIGPIPE
     except sqlite3.DatabaseError as e:  # the library file: unreadable, not a database, locked
+        folder = default_paths().data_dir
+        if disk_full(e, folder):
+            print(f"alu: {disk_full_words(folder)}", file=sys.stderr)
+            return 1
         print(
             f"alu: the library in the data folder cannot be used ({e}); check the folder "
             "(ALU_CLIENT_HOME) and its disk, or restore the file from a backup.",

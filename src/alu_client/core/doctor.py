@@ -34,6 +34,7 @@ from . import http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
+from .store import disk_full, disk_full_words
 
 GIB = 1024**3
 MIB = 1024**2
@@ -439,6 +440,15 @@ def library_check(db_path: Path) -> Check:
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
+        if disk_full(e, db_path.parent):  # not damage: moved aside, the queue would be lost
+            return Check(name, False, disk_full_words(db_path.parent))
+        if isinstance(e, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
+            return Check(
+                name,
+                False,
+                f"The library {db_path} cannot be read now ({e}); check its disk and "
+                "folder, and try again. Nothing says the file is damaged.",
+            )
         return Check(name, False, f"The library {db_path} cannot be read ({e}); {fix}")
     if rows == ["ok"]:
         return Check(name, True, "The library database is intact.")

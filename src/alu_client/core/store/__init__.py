@@ -2,5 +2,6 @@
 join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
 
 from .db import SchemaTooNew, Store
+from .problems import disk_full, disk_full_words
 
-__all__ = ["SchemaTooNew", "Store"]
+__all__ = ["SchemaTooNew", "Store", "disk_full", "disk_full_words"]
