@@ -174,3 +174,57 @@ def test_download_asked_again_resumes_a_paused_one_and_retries_a_failed_one(
     queue.transfers.set_sha256(tid, "0" * 64)
     again = desk.download(item, queue=queue)
     assert again != tid and queue.transfers.get(tid).state == "failed"  # type: ignore[union-attr]
+
+
+def test_a_running_engine_takes_a_sign_in_made_by_another_process(
+    desk: Services, live_hub: LiveHub, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the password changed while `alu watch run` ran; the member signed in again with
+    # `alu login`: the engine kept the revoked token (HTTP 401, "Sign in again") for good,
+    # and what had failed for it stayed failed
+    import subprocess
+    import sys
+
+    import requests
+
+    from alu_client.core import services as services_module
+    from alu_client.core.sync import ONLINE
+    from alu_client.core.sync import feed as feed_module
+    from tests.support.livehub import hub_env
+
+    monkeypatch.setattr(services_module, "TOKEN_RECHECK_S", 0.5)
+    monkeypatch.setattr(feed_module, "SIGNED_OUT_RECHECK_S", 1.0)
+    item = live_hub.publish(clip, title="Harare council vote")
+    queue = desk.start_engine(rules=False, hot_folders=False, media=False)
+    sync = desk.sync
+    assert sync is not None
+    wait_until(lambda: sync.status.online, timeout=20, what="online")
+    old = desk.client().auth_headers()
+    data = live_hub.tmp / "hub"
+    changed = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "member", "password", "ktn", "--data", str(data)],
+        input="pw-new-12345\npw-new-12345\n", capture_output=True, text=True, timeout=60,
+        env=hub_env(data),
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    wait_until(
+        lambda: requests.get(live_hub.api("/me"), headers=old, timeout=10).status_code == 401,
+        timeout=15,
+        what="the hub to refuse the old sign-in (its token cache)",
+    )
+    tid = desk.download(item)
+    refused = queue.wait_for(tid, timeout=30)
+    assert refused.state == "failed", refused
+    # `alu login` in another process: a new token in the token store
+    other = Store(desk.paths.db_path)
+    try:
+        sign_in(Profiles(other), desk.secrets, live_hub.url, "ktn", "pw-new-12345",
+                allow_http=True)  # fmt: skip
+    finally:
+        other.close()
+    wait_until(
+        lambda: (t := queue.transfers.get(tid)) is not None and t.state == "done",
+        timeout=30,
+        what="the failed download tried again with the new sign-in, and done",
+    )
+    wait_until(lambda: sync.status.state == ONLINE, timeout=30, what="online")

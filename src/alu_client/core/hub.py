@@ -161,6 +161,10 @@ class HubClient:
     def set_token(self, token: str | None) -> None:
         self._token = token
 
+    def has_token(self, token: str) -> bool:
+        """This client signs in with ``token`` (compared here: the token is not handed out)."""
+        return self._token == token
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from . import hub, proxy_login
-from .credentials import Secrets
+from .credentials import Secrets, SecretsError
 from .library import Library, record_file, upsert_items
 from .lockfile import EngineLock
 from .media import MediaWorker
@@ -40,7 +40,7 @@ from .safe_names import safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
 from .store.transfers import Transfer
-from .sync import FeedSync, HistorySync, SyncService, SyncState, SyncStatus
+from .sync import SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
@@ -49,6 +49,9 @@ from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
 
 log = logging.getLogger(__name__)
+
+#: how often a running engine reads its token again from the token store (see ``client``)
+TOKEN_RECHECK_S = 10.0
 
 #: a limit for ``start_engine`` / ``apply_settings`` that keeps the saved one
 SAVED: Final = "saved"
@@ -109,6 +112,8 @@ class Services:
         self.profile: Profile | None = self.profiles.active()
         self._client: hub.HubClient | None = None
         self._client_lock = threading.Lock()
+        self._token_read = 0.0
+        self._stopping = threading.Event()
         self.library = Library(self.store, self.profile.name if self.profile else "")
         self.queue: TransferQueue | None = None
         self.sync: SyncService | None = None
@@ -127,11 +132,47 @@ class Services:
         return self.profile
 
     def client(self) -> hub.HubClient:
-        """The signed-in client of the active profile (made once; NotSignedIn without token)."""
+        """The signed-in client of the active profile (made once; NotSignedIn without token).
+        Its token is read again from the token store every ``TOKEN_RECHECK_S``: a member who
+        signed in again from another process (`alu login` beside `alu watch run`, after a
+        password change) was refused by the running engine with the revoked one for good."""
+        again = False
         with self._client_lock:
             if self._client is None:
                 self._client = client_for(self.require_profile(), self.secrets)
-            return self._client
+                self._token_read = time.monotonic()
+            elif time.monotonic() - self._token_read > TOKEN_RECHECK_S:
+                self._token_read = time.monotonic()
+                again = self._take_new_token(self._client)
+            client = self._client
+        if again:
+            self._signed_in_again()
+        return client
+
+    def _take_new_token(self, client: hub.HubClient) -> bool:
+        profile = self.profile
+        if profile is None:
+            return False
+        try:
+            token = self.secrets.get(profile.secret_key)
+        except SecretsError as e:  # (the store is said by who needs it; this is a hint)
+            log.info("the token store could not be read again: %s", e)
+            return False
+        if not token or client.has_token(token):
+            return False
+        client.set_token(token)
+        log.info("a new sign-in to %s on this workstation is used from now on", profile.url)
+        return True
+
+    def _signed_in_again(self) -> None:
+        """A new sign-in was taken: the hub's transfers that failed get another try (those
+        refused for the old sign-in among them; others fail again as they did, said again)."""
+        queue, profile = self.queue, self.profile
+        if queue is None or profile is None:
+            return
+        for t in queue.transfers.all(("failed",)):
+            if t.options.get("profile") == profile.name:
+                queue.resume(t.id)
 
     def _client_or_none(self) -> hub.HubClient | None:
         try:
@@ -236,10 +277,33 @@ class Services:
             queue.add_listener(ended)
         if self.hot_folders is not None:
             self.hot_folders.start()
+        if profile is not None:
+            watch = threading.Thread(target=self._watch_token, name="alu-token", daemon=True)
+            watch.start()
         self.evaluate_rules()
         return queue
 
+    def _watch_token(self) -> None:
+        """While the hub refuses this workstation (the sync signed out, hub transfers failed),
+        look for a new sign-in made by another process every ``TOKEN_RECHECK_S`` (``client``
+        takes it); otherwise the token store is not read."""
+        while not self._stopping.wait(TOKEN_RECHECK_S):
+            sync, queue, profile = self.sync, self.queue, self.profile
+            if queue is None or profile is None:
+                continue
+            signed_out = sync is not None and sync.status.state == SIGNED_OUT
+            try:
+                failed = any(
+                    t.options.get("profile") == profile.name
+                    for t in queue.transfers.all(("failed",))
+                )
+                if signed_out or failed:
+                    self.client()
+            except Exception as e:  # (the store closing at stop, a token store gone)
+                log.debug("looking for a new sign-in: %s", e)
+
     def stop(self) -> None:
+        self._stopping.set()
         if self.sync is not None:
             self.sync.stop()
         if self.hot_folders is not None:

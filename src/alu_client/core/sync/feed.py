@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
 SIGNED_OUT = "signed_out"
+#: signed out, the sync looks again this often whether a new sign-in came from elsewhere
+SIGNED_OUT_RECHECK_S = 15.0
 
 #: how often the loop looks at its stop event while it waits (stop takes effect within this)
 TICK_S = 0.2
@@ -188,7 +190,9 @@ class FeedSync:
                     self._pause(self.backoff.delay(quick_streams), stop)
             except AuthError as e:
                 self._set_status(SIGNED_OUT, str(e))
-                self._pause(None, stop)  # until a new sign-in wakes us
+                # until a new sign-in wakes us, or one made by another process (``alu
+                # login``: the client reads its token again) is found on the next look
+                self._pause(SIGNED_OUT_RECHECK_S, stop)
             except HubError as e:
                 failures += 1
                 stream_off_until = 0.0  # once back, try the stream again

@@ -14,7 +14,7 @@ import time
 
 from ..hub import AuthError, HubError, ServerError
 from ..transfers.retry import Backoff
-from .feed import ONLINE, TICK_S, FeedSync, SyncStatus
+from .feed import ONLINE, SIGNED_OUT_RECHECK_S, TICK_S, FeedSync, SyncStatus
 from .history import SENDER_CODES, HistorySync
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ class SyncService:
                 delay = self.history_interval
             except AuthError as e:
                 self.history_error = str(e)
-                delay = None  # until sync_now or the hub is back
+                # until sync_now, or a new sign-in from another process found (``client``)
+                delay = SIGNED_OUT_RECHECK_S
             except HubError as e:
                 failures += 1
                 self.history_error = str(e)
