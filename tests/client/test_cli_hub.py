@@ -66,13 +66,21 @@ def test_a_members_day_on_the_command_line(live_hub: LiveHub, clip: Path, tmp_pa
         language="fr",
         script="Les électeurs sénégalais votent dimanche.",
         shotlist="أَنْصارُ المُرَشَّحِ في شَوارِعِ دَكار",
+        restrictions="No access Senegal",
     )
 
     items = feed(home)
     assert [i["id"] for i in items] == [item_id]
     assert items[0]["files"] == []
+    # what the app shows in its detail pane (the CLI said nothing of the restrictions)
+    assert items[0]["restrictions"] == "No access Senegal"
+    assert items[0]["script"] == "Les électeurs sénégalais votent dimanche."
+    listed = ok(alu(home, "feed", "--offline"))
+    assert "Restrictions: No access Senegal" in listed
 
-    out = ok(alu(home, "get", item_id))
+    got = alu(home, "get", item_id)
+    out = ok(got)
+    assert "usage restrictions: No access Senegal" in got.stderr
     path = Path(out.split(" (")[0])
     assert path.parent == home / "downloads"
     assert (

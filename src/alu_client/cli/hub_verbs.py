@@ -178,6 +178,9 @@ def _item_json(li: LibraryItem) -> dict[str, Any]:
         "country": it.country,
         "priority": it.priority,
         "duration": it.duration,
+        "restrictions": it.restrictions,
+        "script": it.script,
+        "shotlist": it.shotlist,
         "read": li.read,
         "files": [
             {"rendition": f.rendition, "path": str(f.path), "state": f.state} for f in li.files
@@ -198,6 +201,8 @@ def print_items(items: list[LibraryItem], as_json: bool) -> None:
             f"{have} {PRIORITY_MARK.get(it.priority, '')} {when}  {it.language:2}  {it.id}  "
             f"{it.title}"
         )
+        if it.restrictions:  # what may not be aired, where: never left out of a listing
+            print(f"      Restrictions: {it.restrictions}")
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
@@ -240,6 +245,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             tid = services.download(args.item_id, rendition, dest_dir=dest_dir)
         except AlreadyDownloaded as e:
             print(f"{e.path} (already downloaded)")
+            _say_restrictions(services, args.item_id)
             return 0
         except hub.HubError as e:
             raise CliError(str(e)) from None
@@ -247,9 +253,18 @@ def cmd_get(args: argparse.Namespace) -> int:
         if t.state != "done":
             raise CliError(f"{t.label}: {not_done(t)}")
         print(f"{t.destination} ({fmt_bytes(t.size or 0)}, sha256 verified)")
+        _say_restrictions(services, args.item_id)
     finally:
         services.stop()
     return 0
+
+
+def _say_restrictions(services: Services, item_id: str) -> None:
+    """The item's usage restrictions, on stderr (stdout stays the file's path, for scripts):
+    what the app shows beside the file, a headless download must say too."""
+    li = services.library.get(item_id)
+    if li is not None and li.item.restrictions:
+        print(f"alu: usage restrictions: {li.item.restrictions}", file=sys.stderr)
 
 
 def cmd_put(args: argparse.Namespace) -> int:
