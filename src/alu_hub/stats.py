@@ -1,7 +1,8 @@
 """The figures the agency reports to its council.
 
 Pushes and uploads are counted from the feed (the hub's own truth); downloads from the history
-events the workstations send (a download served by a CDN never reaches the hub). Event times are
+events the workstations send (a download served by a CDN never reaches the hub): the items a
+member downloaded, each once in the period whatever its renditions and repeats. Event times are
 the clock-corrected ``occurred_at``. Member figures are those of member accounts (role
 ``member``): agency staff's own uploads and downloads are not member activity, and the totals
 are the sums of the member rows.
@@ -124,8 +125,15 @@ def compute_stats(
 
     in_events = (HistoryEvent.occurred_at >= start) & (HistoryEvent.occurred_at < end)
     downloads_by: dict[int, tuple[int, int]] = {}
+    # an item counts once per member in the period, whatever its renditions and repeats (a
+    # proxy previewed, the broadcast file, the same again after a deletion by hand: 3 for
+    # one item); the bytes are all those moved
     for member_id, count, nbytes in s.execute(
-        select(HistoryEvent.member_id, func.count(), func.coalesce(func.sum(HistoryEvent.bytes), 0))
+        select(
+            HistoryEvent.member_id,
+            func.count(distinct(HistoryEvent.item_id)),
+            func.coalesce(func.sum(HistoryEvent.bytes), 0),
+        )
         .where(in_events, HistoryEvent.type == DOWNLOAD_EVENT)
         .group_by(HistoryEvent.member_id)
     ):

@@ -364,8 +364,17 @@ def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
         live_hub.publish(clip, title=f"push {n}")
     ktn = live_hub.login("ktn")
     rts = live_hub.login("rts")
+    # four items; the last again as its proxy and once more: an item counts once (a preview,
+    # the broadcast file, the same again after a deletion by hand counted 3), its bytes all
+    items = [f"{n:032d}" for n in range(4)]
     ktn.post(
-        live_hub.api("/history"), json={"events": [_event(bytes=100) for _ in range(4)]}, timeout=10
+        live_hub.api("/history"),
+        json={
+            "events": [_event(bytes=100, item_id=i) for i in items]
+            + [_event(bytes=10, item_id=items[-1], rendition="proxy")]
+            + [_event(bytes=100, item_id=items[-1])]
+        },
+        timeout=10,
     )
     rts.post(
         live_hub.api("/history"),
@@ -396,7 +405,7 @@ def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
     assert (st["pushes"], st["downloads"], st["uploads"], st["uploading_members"]) == (3, 5, 1, 1)
     assert st["summary"] == "3 pushes, 5 downloads, 1 upload by 1 member"
     rows = {r["username"]: r for r in st["members"]}
-    assert rows["ktn"]["downloads"] == 4 and rows["ktn"]["bytes_downloaded"] == 400
+    assert rows["ktn"]["downloads"] == 4 and rows["ktn"]["bytes_downloaded"] == 510
     assert rows["ktn"]["uploads"] == 1 and rows["ktn"]["meets_pledge"] is True
     assert rows["rts"]["downloads"] == 1 and rows["rts"]["meets_pledge"] is False
     # a member sees the totals and only its own row

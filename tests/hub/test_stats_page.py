@@ -211,7 +211,7 @@ def history_event(
     return {
         "id": str(uuid.uuid4()),
         "type": kind,
-        "item_id": "x" * 32,
+        "item_id": uuid.uuid4().hex,  # an item each: one item counts once (stats.compute_stats)
         "rendition": "broadcast",
         "bytes": size,
         "started_at": (when - dt.timedelta(seconds=30)).isoformat(),
