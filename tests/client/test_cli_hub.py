@@ -277,3 +277,29 @@ def test_put_run_again_after_its_end_does_not_publish_the_file_twice(
     assert "published as item" in renamed and renamed != first
     titles = sorted(i["title"] for i in feed(other) if i["kind"] == "member_upload")
     assert titles == ["Floods", "Floods, day 2"]
+
+
+def test_a_login_at_a_new_address_of_the_same_account_says_where_its_past_is(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # the hub moved (another port, another name): `alu login` at the new address made a new
+    # profile without a word, with an empty library, while the old one kept the queue and
+    # the history not yet sent (a download never counted, a file fetched again as "(2)")
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    old_name = json.loads(ok(alu(home, "whoami", "--json")))["profile"]
+    moved = live_hub.url.replace("127.0.0.1", "localhost")
+    new = alu(home, "login", moved, "--user", "ktn", "--password-stdin", "--allow-http",
+              stdin=PASSWORD + "\n")  # fmt: skip
+    assert new.returncode == 0, new.stderr
+    assert f"profile {old_name} ({live_hub.url}), the same account at another address" in (
+        new.stderr
+    )
+    assert f"sign in with --name {old_name} instead" in new.stderr
+    again = alu(home, "login", moved, "--user", "ktn", "--password-stdin", "--allow-http",
+                "--name", old_name, stdin=PASSWORD + "\n")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "note" not in again.stderr
+    me = json.loads(ok(alu(home, "whoami", "--json")))
+    assert (me["profile"], me["hub"]) == (old_name, moved)

@@ -17,7 +17,7 @@ from ..core.credentials import PlainTextNotAccepted, SecretsError
 from ..core.doctor import Check, run_checks
 from ..core.library import LibraryItem, Query
 from ..core.paths import default_paths
-from ..core.profiles import ProfileNotFound, sign_in, sign_out
+from ..core.profiles import Profile, ProfileNotFound, sign_in, sign_out
 from ..core.services import AlreadyDownloaded, Services
 from ..core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
 from .common import (
@@ -46,6 +46,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     proxy, login = proxy_login.split(args.proxy or "")
     services = open_services(allow_plain=args.accept_plain_secrets)
     try:
+        before = services.profiles.list()
         profile = sign_in(
             services.profiles,
             services.secrets,
@@ -71,7 +72,31 @@ def cmd_login(args: argparse.Namespace) -> int:
         services.stop()
     who = profile.member.get("display_name") or profile.username
     print(f"Signed in to {profile.url} as {who} (profile {profile.name}).")
+    _moved_hub_note(profile, before)
     return 0
+
+
+def _moved_hub_note(profile: Profile, before: list[Profile]) -> None:
+    """A new profile for the same account as one at another address: the hub moved, most
+    likely, and the new profile began with an empty library while the old one kept the
+    queue and the history not yet sent (downloads never counted, files fetched again)."""
+    if any(p.name == profile.name for p in before):
+        return
+    same = [
+        p
+        for p in before
+        if p.username == profile.username
+        and p.url != profile.url
+        and all(p.member.get(k) == profile.member.get(k) for k in ("display_name", "country"))
+    ]
+    for old in same:
+        print(
+            f"alu: note: profile {profile.name} is new; profile {old.name} ({old.url}), the "
+            "same account at another address, keeps its library, queue and history not yet "
+            f"sent. If the hub moved, sign in with --name {old.name} instead (then alu logout "
+            f"--profile {profile.name}).",
+            file=sys.stderr,
+        )
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
