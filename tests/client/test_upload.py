@@ -1362,16 +1362,23 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
         fresh.ctx.link_rate = unreadable
         assert job._sizer().size == 16 * MIB
         fresh.ctx.remember_link_rate = kept.__setitem__
-        job.link_measured(200_000)
+        mine, *others = [job.new_flight() for _ in range(4)]
+        for f in others:
+            f.begin()  # three other streams sending: the link is four times what one carried
+        job.link_measured(200_000, mine)
         assert kept[server] == 800_000
+        for f in others:
+            f.end()  # alone at the end, it carried the whole link (not a quarter of it)
+        job.link_measured(700_000, mine)
+        assert kept[server] == 700_000
         # under a limit, what the limit lets through: a first chunk sized to the link alone
         # took 25 s under 400 kB/s, and a kill lost it whole (four kills, the hub still at 0)
         job.sharing = 1
-        unlimited = job._sizer().size  # (1 MiB: this upload's own measure, 200 kB/s)
+        unlimited = job._sizer().size  # (this upload's own last measure, 700 kB/s)
         fresh.ctx.limit = lambda: 100_000.0
         assert job._sizer().size == 512 * KIB  # 8 s of 100 kB/s, in the sizer's steps
         fresh.ctx.limit = lambda: 50_000_000.0  # a limit above the link changes nothing
-        assert job._sizer().size == unlimited == 1 * MIB
+        assert job._sizer().size == unlimited == 4 * MIB
     finally:
         job.close()
 

@@ -132,14 +132,16 @@ class _JobServices:
         """The endpoint's origin, ``scheme://host:port``."""
         return "{}://{}:{}".format(*origin(self.spec.endpoint))
 
-    def link_measured(self, bps: float) -> None:
-        """One stream carried ``bps``: for this upload's next run (per stream), and any new
-        one to the same server (the link's, ``bps`` times the streams sharing it: a new
-        upload on four streams started each with what one stream had carried alone, 4x the
-        8 s aimed at)."""
+    def link_measured(self, bps: float, flight: _Flight | None = None) -> None:
+        """One stream (``flight``'s) carried ``bps``: for this upload's next run (per stream),
+        and any new one to the same server (the link's, ``bps`` times the streams sharing it
+        now, this one and the others sending: a new upload on four streams started each with
+        what one stream had carried alone, 4x the 8 s aimed at; and the last stream of four,
+        alone at the end, carried the whole link, not a quarter)."""
         self.storage.set_link_rate(bps)
+        sharing = 1 + sum(1 for f in list(self._flights) if f is not flight and f.active)
         try:
-            self.ctx.remember_link_rate(self.server, bps * self.sharing)
+            self.ctx.remember_link_rate(self.server, bps * min(self.sharing, sharing))
         except Exception as e:  # a hint: never worth an upload's failure (a full disk, say)
             self.ctx.log.info("the link's rate could not be kept: %s", e)
 

@@ -255,7 +255,7 @@ class _TusUpload(Uploader):
                 # cut (a stop, the link): what it carried sizes the next chunk, and the next
                 # run's first
                 self.cut_rate = self.in_chunk / took
-                job.link_measured(self.cut_rate)
+                job.link_measured(self.cut_rate, self.flight)
         if self.flight.reason:  # cut as the answer came: its fields may be cut short (``_short``)
             job.ctx.sessions.renew(url, self.stream)
             self.check_flight()
@@ -283,7 +283,7 @@ class _TusUpload(Uploader):
         if new == start + length:
             took = time.monotonic() - began
             if took >= 1.0 and length >= self.sizer.size:  # a chunk of the sizer's: the link's
-                job.link_measured(length / took)
+                job.link_measured(length / took, self.flight)
             self.sizer.after(length, took)
             self.chunk_size = self.sizer.size
             if job.starved(self.stream, length, took):
