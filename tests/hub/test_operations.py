@@ -79,7 +79,14 @@ def test_a_signed_download_link_is_not_in_the_access_log(live_hub: LiveHub, clip
     with captured("uvicorn.access", level=logging.INFO) as log:
         got = requests.get(link["url"], timeout=10)
         assert got.status_code == 200
-    [line] = [x for x in log.lines("uvicorn.access") if "/renditions/broadcast" in x]
+
+        def logged() -> list[str]:
+            return [x for x in log.lines("uvicorn.access") if "/renditions/broadcast" in x]
+
+        # (the server writes its line once the answer has gone: a moment after the client
+        # has it, longer on a busy machine)
+        wait_until(lambda: bool(logged()), 10, what="the access log's line")
+    [line] = logged()
     assert sig not in line
     assert f"sig={REDACTED}" in line and " 200" in line
     assert f"/api/v1/items/{item_id}/renditions/broadcast?m=" in line  # the rest stays
