@@ -27,6 +27,7 @@ from alu_hub import errors
 from alu_hub.auth import token_hash
 from tests.hub.test_tus import MIB, Env, make_env, upload_id
 from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
