@@ -8,11 +8,21 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QImage, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QTableView
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
 
-from alu_client.ui.delegates_items import item_table
+from alu_client.core.library import LibraryItem
+from alu_client.ui.delegates_items import ItemCardDelegate, item_table
+from alu_client.ui.formats import FSI, PDI
+from alu_client.ui.models import OBJECT_ROLE
 from alu_client.ui.views import new_table
+from tests.gui.test_feed_model import make_item
 
 LTR, RTL = Qt.LayoutDirection.LeftToRight, Qt.LayoutDirection.RightToLeft
 LATIN = "Liberian coast guard detains seven trawlers fishing without licences off Monrovia"
@@ -76,5 +86,87 @@ def test_text_too_long_for_its_cell_is_cut_at_its_own_end(
     qtbot.addWidget(view)
     view.setLayoutDirection(layout)
     left, right = _cell_ink(qtbot, view, 1)
+    dots, letters = (left, right) if ellipsis_at == "left" else (right, left)
+    assert dots <= 3 < letters, (left, right)
+
+
+class _Recorder(QPainter):
+    """A painter that keeps what it was asked to write, and where."""
+
+    def __init__(self, device: QImage) -> None:
+        super().__init__(device)
+        self.texts: list[tuple[QRect, str]] = []
+        self.widths: list[int] = []
+
+    def drawText(self, *args: Any) -> None:  # type: ignore[override]
+        if len(args) == 3 and isinstance(args[0], QRect) and isinstance(args[2], str):
+            self.texts.append((QRect(args[0]), args[2]))
+            self.widths.append(self.fontMetrics().horizontalAdvance(args[2]))
+        super().drawText(*args)
+
+
+def _paint_card(title: str, layout: Qt.LayoutDirection) -> tuple[QImage, _Recorder, int]:
+    """A card of the Library grid painted as the grid paints it: the image, what was
+    written on it, and the width its title has."""
+    item = make_item(1, title=title, duration=0.0)  # no length on the picture
+    model = QStandardItemModel(1, 1)
+    cell = QStandardItem()
+    cell.setData(LibraryItem(item, 1, 0.0, None, True), OBJECT_ROLE)
+    model.setItem(0, 0, cell)
+    host = QWidget()
+    host.setLayoutDirection(layout)
+    delegate = ItemCardDelegate(host)
+    option = QStyleOptionViewItem()
+    option.initFrom(host)
+    size = delegate.sizeHint(option, model.index(0, 0))
+    option.rect = QRect(0, 0, size.width(), size.height())
+    image = QImage(size, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = _Recorder(image)
+    painter.setLayoutDirection(layout)  # as a painter on the grid's viewport starts
+    delegate.paint(painter, option, model.index(0, 0))
+    painter.end()
+    return image, painter, size.width() - 2 * delegate.padding
+
+
+def _plain(text: str) -> str:
+    return text.replace(FSI, "").replace(PDI, "")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Botswana fits elephants with GPS collars to warn farmers",
+        "Botswana fits elephants with GPS collars to warn farmers of crop raids at night",
+    ],
+)
+def test_a_card_title_too_long_for_its_two_lines_ends_with_an_ellipsis(
+    qtbot: Any, title: str
+) -> None:
+    # it was cut after two lines with nothing to say so: "… GPS collars to warn", "farmers"
+    # missing, read as the whole title
+    _image, painter, width = _paint_card(title, LTR)
+    lines = [_plain(text) for _rect, text in painter.texts]
+    assert 1 <= len(lines) <= 2
+    assert max(painter.widths) <= width, lines
+    assert lines[-1].endswith("…"), lines
+    shown = " ".join(lines)[:-1].split()
+    assert title.split()[: len(shown)][:-1] == shown[:-1], lines  # its beginning, in order
+    # one that fits is shown whole, without an ellipsis
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
+    assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "text", "ellipsis_at"),
+    [(RTL, LATIN, "right"), (LTR, ARABIC, "left")],
+    ids=["latin-in-rtl", "arabic-in-ltr"],
+)
+def test_a_card_title_is_cut_at_its_own_end(
+    qtbot: Any, layout: Qt.LayoutDirection, text: str, ellipsis_at: str
+) -> None:
+    image, painter, _width = _paint_card(text, layout)
+    last, _text = painter.texts[-1]
+    left, right = _ink_heights(image, last)
     dots, letters = (left, right) if ellipsis_at == "left" else (right, left)
     assert dots <= 3 < letters, (left, right)

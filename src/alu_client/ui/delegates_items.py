@@ -40,6 +40,8 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPixmap,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,6 +57,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.library import LibraryItem
 
+from . import formats
 from .models import OBJECT_ROLE
 from .tasks import TaskRunner
 from .views import new_table
@@ -265,16 +268,51 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
 
 
+def title_lines(text: str, font: QFont, width: int, most: int) -> list[str]:
+    """``text`` broken into lines of ``width`` pixels as word wrap breaks it, ``most`` of them
+    at most: when it needs more, the last one ends with "…" (a title cut after two lines with
+    nothing to say so read as whole: "… GPS collars to warn", "farmers" missing)."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    units = text.encode("utf-16-le")  # Qt counts UTF-16 code units
+
+    def part(start: int, end: int | None = None) -> str:
+        stop = None if end is None else 2 * end
+        return units[2 * start : stop].decode("utf-16-le").strip()
+
+    lines: list[str] = []
+    layout.beginLayout()
+    try:
+        while len(lines) < most:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            start = line.textStart()
+            if len(lines) == most - 1:  # the last one takes the rest, elided if it is longer
+                elide = Qt.TextElideMode.ElideRight
+                lines.append(QFontMetrics(font).elidedText(part(start), elide, width))
+            else:
+                lines.append(part(start, start + line.textLength()))
+    finally:
+        layout.endLayout()
+    return [line for line in lines if line]
+
+
 class ItemCardDelegate(QStyledItemDelegate):
     """A card of the Library grid: the picture with its length, then the title (two lines)."""
 
     padding = 6
+    #: lines of the title under the picture
+    title_rows = 2
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         line = option.fontMetrics.lineSpacing()
         return QSize(
             THUMB_SIZE.width() + 2 * self.padding,
-            THUMB_SIZE.height() + 2 * line + 3 * self.padding,
+            THUMB_SIZE.height() + self.title_rows * line + 3 * self.padding,
         )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
@@ -303,17 +341,13 @@ class ItemCardDelegate(QStyledItemDelegate):
                 color = FLASH_COLOR
         painter.setFont(font)
         painter.setPen(color)
-        text = QRect(
-            box.left(), picture.bottom() + pad, box.width(), box.bottom() - picture.bottom() - pad
-        )
         fm = painter.fontMetrics()
-        title = fm.elidedText(
-            li.title, Qt.TextElideMode.ElideRight, text.width() * 2 - fm.averageCharWidth()
-        )
-        flags = int(
-            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
-        )
-        painter.drawText(text, flags, title)
+        top = picture.bottom() + pad
+        flags = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        for n, line in enumerate(title_lines(li.title, font, box.width(), self.title_rows)):
+            # each line in the title's own direction: a cut one ends with "…" where it ends
+            rect = QRect(box.left(), top + n * fm.lineSpacing(), box.width(), fm.height())
+            painter.drawText(rect, flags, formats.isolated(line))
         painter.restore()
 
     def _badges(
@@ -452,4 +486,5 @@ __all__ = [
     "local_time",
     "relative_time",
     "thumbnail_path",
+    "title_lines",
 ]
