@@ -1520,6 +1520,10 @@
         <translation>الإبقاء</translation>
     </message>
     <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>تعذّر تنزيل «{title}»: {error}</translation>
+    </message>
+    <message>
         <source>Some files were not deleted: {reasons}</source>
         <translation>لم تُحذف بعض الملفات: {reasons}</translation>
     </message>
@@ -1566,6 +1570,14 @@
     <message>
         <source>Delete the file from this workstation; the item stays in the library</source>
         <translation>حذف الملف من هذا الجهاز؛ تبقى المادة في المكتبة</translation>
+    </message>
+    <message>
+        <source>Download &amp;again</source>
+        <translation>&amp;إعادة التنزيل</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing</source>
+        <translation>إعادة تنزيل الملفات المفقودة للمواد المحددة</translation>
     </message>
     <message>
         <source>Stop copying</source>

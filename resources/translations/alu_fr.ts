@@ -1520,6 +1520,10 @@
         <translation>Conserver</translation>
     </message>
     <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>Impossible de télécharger « {title} » : {error}</translation>
+    </message>
+    <message>
         <source>Some files were not deleted: {reasons}</source>
         <translation>Certains fichiers n’ont pas été supprimés : {reasons}</translation>
     </message>
@@ -1566,6 +1570,14 @@
     <message>
         <source>Delete the file from this workstation; the item stays in the library</source>
         <translation>Supprimer le fichier de ce poste ; le sujet reste dans la médiathèque</translation>
+    </message>
+    <message>
+        <source>Download &amp;again</source>
+        <translation>&amp;Télécharger à nouveau</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing</source>
+        <translation>Télécharger à nouveau les fichiers manquants des sujets sélectionnés</translation>
     </message>
     <message>
         <source>Stop copying</source>

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
 from alu_client.core.library import LibraryItem
 from alu_client.ui.delegates_items import ItemCardDelegate, item_table
 from alu_client.ui.formats import FSI, PDI
-from alu_client.ui.models import OBJECT_ROLE
+from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models.items import COL_STATE
 from alu_client.ui.views import new_table
 from tests.gui.test_feed_model import make_item
 
@@ -105,14 +106,18 @@ class _Recorder(QPainter):
         super().drawText(*args)
 
 
-def _paint_card(title: str, layout: Qt.LayoutDirection) -> tuple[QImage, _Recorder, int]:
+def _paint_card(
+    title: str, layout: Qt.LayoutDirection, state: tuple[str, str] = ("downloaded", "Downloaded")
+) -> tuple[QImage, _Recorder, int]:
     """A card of the Library grid painted as the grid paints it: the image, what was
-    written on it, and the width its title has."""
+    written on it, and the width its title has. ``state``: the item's, and its words."""
     item = make_item(1, title=title, duration=0.0)  # no length on the picture
-    model = QStandardItemModel(1, 1)
+    model = QStandardItemModel(1, COL_STATE + 1)
     cell = QStandardItem()
     cell.setData(LibraryItem(item, 1, 0.0, None, True), OBJECT_ROLE)
+    cell.setData(state[0], STATE_ROLE)
     model.setItem(0, 0, cell)
+    model.setItem(0, COL_STATE, QStandardItem(state[1]))
     host = QWidget()
     host.setLayoutDirection(layout)
     delegate = ItemCardDelegate(host)
@@ -170,3 +175,10 @@ def test_a_card_title_is_cut_at_its_own_end(
     left, right = _ink_heights(image, last)
     dots, letters = (left, right) if ellipsis_at == "left" else (right, left)
     assert dots <= 3 < letters, (left, right)
+
+
+def test_a_card_whose_file_is_missing_says_so(qtbot: Any) -> None:
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR, ("missing", "Missing"))
+    assert [_plain(text) for _rect, text in painter.texts] == ["Missing", "Floods in Nairobi"]
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
+    assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]

@@ -58,7 +58,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.library import LibraryItem
 
 from . import formats
-from .models import OBJECT_ROLE
+from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
 from .views import new_table
 
@@ -66,6 +66,8 @@ THUMB_SIZE = QSize(160, 90)
 FLASH_COLOR = QColor("#c62828")
 URGENT_COLOR = QColor("#b45309")
 _Index = QModelIndex | QPersistentModelIndex
+# ``ItemsModel``'s State column (its translated words; models.items imports this module)
+_STATE_COLUMN = 8
 
 
 def language_name(code: str) -> str:
@@ -331,6 +333,7 @@ class ItemCardDelegate(QStyledItemDelegate):
         picture.moveLeft(box.left() + (box.width() - picture.width()) // 2)
         _draw_picture(painter, picture, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
         self._badges(painter, picture, li, option)
+        self._state_badge(painter, picture, index, option)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         color = option.palette.color(role)
@@ -369,6 +372,31 @@ class ItemCardDelegate(QStyledItemDelegate):
         edge = {"flash": FLASH_COLOR, "urgent": URGENT_COLOR}.get(li.item.priority)
         if edge is not None:
             painter.fillRect(QRect(picture.left(), picture.top(), picture.width(), 4), edge)
+
+    def _state_badge(
+        self, painter: QPainter, picture: QRect, index: _Index, option: QStyleOptionViewItem
+    ) -> None:
+        """In the other bottom corner, the item's state when its file is not simply here:
+        missing (deleted by hand), queued, paused or failed (being downloaded again)."""
+        state = index.data(STATE_ROLE)
+        if state in (None, "downloaded"):
+            return
+        text = str(index.sibling(index.row(), _STATE_COLUMN).data() or "")
+        if not text:
+            return
+        fm = option.fontMetrics
+        w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+        corner = QRect(picture.left() + 3, picture.bottom() - h - 3, w, h)
+        if option.direction == Qt.LayoutDirection.RightToLeft:
+            corner.moveRight(picture.right() - 3)
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        alarm = state in ("missing", "failed")
+        painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(corner, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
 
 
 def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
@@ -416,7 +444,7 @@ def _column_texts(column: int) -> list[str]:
         texts = [relative_time(now - dt.timedelta(minutes=m), now) for m in ago]
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
-    if column == 8:  # state
+    if column == _STATE_COLUMN:
         return model_texts("New", "Queued", "Downloaded", "Missing")
     return []
 
