@@ -614,6 +614,146 @@
         <source>The server answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
         <translation>ردّ الخادم بخطأ (%1)؛ توقف النقل؛ يمكنك إعادة محاولته من القائمة.</translation>
     </message>
+    <message>
+        <source>Not in contact with the hub yet.</source>
+        <translation>لم يتم الاتصال بالمركز بعد.</translation>
+    </message>
+    <message>
+        <source>Not signed in to this hub; sign in first.</source>
+        <translation>لم يتم تسجيل الدخول إلى هذا المركز؛ سجّل الدخول أولًا.</translation>
+    </message>
+    <message>
+        <source>%1 is not a hub address; it looks like https://hub.example.org</source>
+        <translation>⁦%1⁩ ليس عنوان مركز؛ يكون العنوان مثل ⁦https://hub.example.org⁩</translation>
+    </message>
+    <message>
+        <source>%1 is plain HTTP: passwords and footage would cross the network unencrypted. Use the hub&apos;s https:// address, or allow plain HTTP for this hub in its profile if your administrator says so.</source>
+        <translation>⁦%1⁩ يستخدم HTTP العادي: ستعبر كلمات المرور واللقطات الشبكة دون تشفير. استخدم عنوان ⁦https://⁩ الخاص بالمركز، أو اسمح بـ HTTP العادي لهذا المركز في ملف تعريفه إن أذن بذلك مسؤولك.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
+        <translation>تعذّر التحقق من شهادة المركز على العنوان ⁦%1⁩. إن كانت شبكتك تستخدم سلطة شهادات خاصة بها، فاضبط حزمة شهاداتها في ملف تعريف المركز.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach the hub at %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة (⁦%1⁩) اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى المركز على العنوان ⁦%2⁩. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو ⁦alu login --proxy http://user:password@proxy:3128⁩؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach the hub at %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى المركز على العنوان ⁦%1⁩. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو ⁦alu login --proxy http://user:password@proxy:3128⁩؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused the connection to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>
+        <translation>رفض وكيل الشبكة (⁦%1⁩) الاتصال بـ ⁦%2⁩ (HTTP %3)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إلى المركز.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused the connection to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>
+        <translation>رفض وكيل الشبكة الاتصال بـ ⁦%1⁩ (HTTP %2)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إلى المركز.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) could not reach the hub at %2 (HTTP %3); trying again later.</source>
+        <translation>تعذّر على وكيل الشبكة (⁦%1⁩) الوصول إلى المركز على العنوان ⁦%2⁩ (HTTP %3)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy could not reach the hub at %1 (HTTP %2); trying again later.</source>
+        <translation>تعذّر على وكيل الشبكة الوصول إلى المركز على العنوان ⁦%1⁩ (HTTP %2)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused to pass the request to the hub at %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>رفض وكيل الشبكة (⁦%1⁩) تمرير الطلب إلى المركز على العنوان ⁦%2⁩ (HTTP %3)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused to pass the request to the hub at %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>رفض وكيل الشبكة تمرير الطلب إلى المركز على العنوان ⁦%1⁩ (HTTP %2)؛ تحقّق من إعدادات الوكيل، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالوصول إليه.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 did not answer in time.</source>
+        <translation>لم يُجب المركز على العنوان ⁦%1⁩ في الوقت المحدد.</translation>
+    </message>
+    <message>
+        <source>The server at %1 answered with something that is not HTTP a hub would send; check the hub address, or whether a proxy is in the way.</source>
+        <translation>أجاب الخادم على العنوان ⁦%1⁩ بشيء ليس من HTTP الذي يرسله المركز؛ تحقّق من عنوان المركز، أو مما إذا كان وكيل يعترض الطريق.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 cannot be reached; check the network and the address.</source>
+        <translation>يتعذّر الوصول إلى المركز على العنوان ⁦%1⁩؛ تحقّق من الشبكة ومن العنوان.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 cannot be reached (%2).</source>
+        <translation>يتعذّر الوصول إلى المركز على العنوان ⁦%1⁩ (⁦%2⁩).</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with a redirect to %2; check the hub address.</source>
+        <translation>أجاب المركز على العنوان ⁦%1⁩ بإعادة توجيه إلى ⁦%2⁩؛ تحقّق من عنوان المركز.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with a redirect to elsewhere; check the hub address.</source>
+        <translation>أجاب المركز على العنوان ⁦%1⁩ بإعادة توجيه إلى مكان آخر؛ تحقّق من عنوان المركز.</translation>
+    </message>
+    <message>
+        <source>The hub refused the user name or password.</source>
+        <translation>رفض المركز اسم المستخدم أو كلمة المرور.</translation>
+    </message>
+    <message>
+        <source>Your session with the hub has ended; sign in again.</source>
+        <translation>انتهت جلستك مع المركز؛ سجّل الدخول من جديد.</translation>
+    </message>
+    <message>
+        <source>The hub does not allow this account to do that.</source>
+        <translation>لا يسمح المركز لهذا الحساب بذلك.</translation>
+    </message>
+    <message>
+        <source>The hub does not have that.</source>
+        <translation>لا يملك المركز ما طُلب.</translation>
+    </message>
+    <message>
+        <source>Too many failed sign-ins for this user or this network; try again in %1 minute(s).</source>
+        <translation>محاولات دخول فاشلة كثيرة لهذا المستخدم أو لهذه الشبكة؛ أعد المحاولة بعد %1 دقيقة.</translation>
+    </message>
+    <message>
+        <source>Too many failed sign-ins for this user or this network; try again later.</source>
+        <translation>محاولات دخول فاشلة كثيرة لهذا المستخدم أو لهذه الشبكة؛ أعد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 is busy or failing (HTTP %2); trying again later.</source>
+        <translation>المركز على العنوان ⁦%1⁩ مشغول أو متعطّل (HTTP %2)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The hub refused the request (HTTP %1).</source>
+        <translation>رفض المركز الطلب (HTTP %1).</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed answered with something else than events.</source>
+        <translation>أجاب البث المباشر للمركز بشيء غير الأحداث.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed sent an oversized event.</source>
+        <translation>أرسل البث المباشر للمركز حدثًا كبيرًا جدًا.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed was cut off.</source>
+        <translation>انقطع البث المباشر للمركز.</translation>
+    </message>
+    <message>
+        <source>The hub answered with something that is not ALU data.</source>
+        <translation>أجاب المركز بشيء ليس بيانات ALU.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with %2, not ALU data; a proxy or a wrong address may be in the way.</source>
+        <translation>أجاب المركز على العنوان ⁦%1⁩ بـ ⁦%2⁩، لا ببيانات ALU؛ ربما يعترض الطريق وكيل أو عنوان خاطئ.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with no content type, not ALU data; a proxy or a wrong address may be in the way.</source>
+        <translation>أجاب المركز على العنوان ⁦%1⁩ دون نوع محتوى، لا ببيانات ALU؛ ربما يعترض الطريق وكيل أو عنوان خاطئ.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 sent an answer too large to be ALU data.</source>
+        <translation>أرسل المركز على العنوان ⁦%1⁩ ردًا أكبر من أن يكون بيانات ALU.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub at %1 broke during an answer.</source>
+        <translation>انقطع الاتصال بالمركز على العنوان ⁦%1⁩ أثناء رد.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>
@@ -1520,6 +1660,10 @@
         <translation>الإبقاء</translation>
     </message>
     <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>تعذّر تنزيل «{title}»: {error}</translation>
+    </message>
+    <message>
         <source>Some files were not deleted: {reasons}</source>
         <translation>لم تُحذف بعض الملفات: {reasons}</translation>
     </message>
@@ -1566,6 +1710,14 @@
     <message>
         <source>Delete the file from this workstation; the item stays in the library</source>
         <translation>حذف الملف من هذا الجهاز؛ تبقى المادة في المكتبة</translation>
+    </message>
+    <message>
+        <source>Download &amp;again</source>
+        <translation>&amp;إعادة التنزيل</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing</source>
+        <translation>إعادة تنزيل الملفات المفقودة للمواد المحددة</translation>
     </message>
     <message>
         <source>Stop copying</source>

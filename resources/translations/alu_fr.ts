@@ -614,6 +614,146 @@
         <source>The server answered with an error (%1); the transfer has stopped; you can try it again from the list.</source>
         <translation>Le serveur a répondu par une erreur (%1) ; le transfert s’est arrêté ; vous pouvez le relancer depuis la liste.</translation>
     </message>
+    <message>
+        <source>Not in contact with the hub yet.</source>
+        <translation>Pas encore en contact avec le hub.</translation>
+    </message>
+    <message>
+        <source>Not signed in to this hub; sign in first.</source>
+        <translation>Non connecté à ce hub&#x202f;; connectez-vous d’abord.</translation>
+    </message>
+    <message>
+        <source>%1 is not a hub address; it looks like https://hub.example.org</source>
+        <translation>%1 n’est pas une adresse de hub&#x202f;; elle ressemble à https://hub.example.org</translation>
+    </message>
+    <message>
+        <source>%1 is plain HTTP: passwords and footage would cross the network unencrypted. Use the hub&apos;s https:// address, or allow plain HTTP for this hub in its profile if your administrator says so.</source>
+        <translation>%1 est en HTTP simple&#xa0;: les mots de passe et les images traverseraient le réseau sans chiffrement. Utilisez l’adresse https:// du hub, ou autorisez le HTTP simple pour ce hub dans son profil si votre administrateur le permet.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
+        <translation>Le certificat du hub à l’adresse %1 n’a pas pu être vérifié. Si votre réseau utilise sa propre autorité de certification, indiquez son paquet de certificats dans le profil du hub.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach the hub at %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau (%1) demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre le hub à l’adresse %2. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128&#x202f;; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach the hub at %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
+        <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre le hub à l’adresse %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128&#x202f;; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused the connection to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>
+        <translation>Le proxy du réseau (%1) a refusé la connexion à %2 (HTTP %3)&#x202f;; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur atteindre le hub.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused the connection to %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>
+        <translation>Le proxy du réseau a refusé la connexion à %1 (HTTP %2)&#x202f;; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur atteindre le hub.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) could not reach the hub at %2 (HTTP %3); trying again later.</source>
+        <translation>Le proxy du réseau (%1) n’a pas pu atteindre le hub à l’adresse %2 (HTTP %3)&#x202f;; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy could not reach the hub at %1 (HTTP %2); trying again later.</source>
+        <translation>Le proxy du réseau n’a pas pu atteindre le hub à l’adresse %1 (HTTP %2)&#x202f;; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) refused to pass the request to the hub at %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>Le proxy du réseau (%1) a refusé de transmettre la demande au hub à l’adresse %2 (HTTP %3)&#x202f;; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy refused to pass the request to the hub at %1 (HTTP %2); check the proxy settings, or ask the network&apos;s administrator to let this computer reach it.</source>
+        <translation>Le proxy du réseau a refusé de transmettre la demande au hub à l’adresse %1 (HTTP %2)&#x202f;; vérifiez les réglages du proxy, ou demandez à l’administrateur du réseau de laisser cet ordinateur l’atteindre.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 did not answer in time.</source>
+        <translation>Le hub à l’adresse %1 n’a pas répondu à temps.</translation>
+    </message>
+    <message>
+        <source>The server at %1 answered with something that is not HTTP a hub would send; check the hub address, or whether a proxy is in the way.</source>
+        <translation>Le serveur à l’adresse %1 a répondu par autre chose que le HTTP qu’enverrait un hub&#x202f;; vérifiez l’adresse du hub, ou si un proxy est en travers.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 cannot be reached; check the network and the address.</source>
+        <translation>Le hub à l’adresse %1 est injoignable&#x202f;; vérifiez le réseau et l’adresse.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 cannot be reached (%2).</source>
+        <translation>Le hub à l’adresse %1 est injoignable (%2).</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with a redirect to %2; check the hub address.</source>
+        <translation>Le hub à l’adresse %1 a répondu par une redirection vers %2&#x202f;; vérifiez l’adresse du hub.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with a redirect to elsewhere; check the hub address.</source>
+        <translation>Le hub à l’adresse %1 a répondu par une redirection ailleurs&#x202f;; vérifiez l’adresse du hub.</translation>
+    </message>
+    <message>
+        <source>The hub refused the user name or password.</source>
+        <translation>Le hub a refusé le nom d’utilisateur ou le mot de passe.</translation>
+    </message>
+    <message>
+        <source>Your session with the hub has ended; sign in again.</source>
+        <translation>Votre session avec le hub a pris fin&#x202f;; reconnectez-vous.</translation>
+    </message>
+    <message>
+        <source>The hub does not allow this account to do that.</source>
+        <translation>Le hub n’autorise pas ce compte à faire cela.</translation>
+    </message>
+    <message>
+        <source>The hub does not have that.</source>
+        <translation>Le hub n’a pas ce qui est demandé.</translation>
+    </message>
+    <message>
+        <source>Too many failed sign-ins for this user or this network; try again in %1 minute(s).</source>
+        <translation>Trop de connexions échouées pour cet utilisateur ou ce réseau&#x202f;; réessayez dans %1 minute(s).</translation>
+    </message>
+    <message>
+        <source>Too many failed sign-ins for this user or this network; try again later.</source>
+        <translation>Trop de connexions échouées pour cet utilisateur ou ce réseau&#x202f;; réessayez plus tard.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 is busy or failing (HTTP %2); trying again later.</source>
+        <translation>Le hub à l’adresse %1 est occupé ou en panne (HTTP %2)&#x202f;; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The hub refused the request (HTTP %1).</source>
+        <translation>Le hub a refusé la demande (HTTP %1).</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed answered with something else than events.</source>
+        <translation>Le flux en direct du hub a répondu par autre chose que des événements.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed sent an oversized event.</source>
+        <translation>Le flux en direct du hub a envoyé un événement trop gros.</translation>
+    </message>
+    <message>
+        <source>The hub&apos;s live feed was cut off.</source>
+        <translation>Le flux en direct du hub a été coupé.</translation>
+    </message>
+    <message>
+        <source>The hub answered with something that is not ALU data.</source>
+        <translation>Le hub a répondu par autre chose que des données ALU.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with %2, not ALU data; a proxy or a wrong address may be in the way.</source>
+        <translation>Le hub à l’adresse %1 a répondu avec %2, pas avec des données ALU&#x202f;; un proxy ou une mauvaise adresse est peut-être en travers.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 answered with no content type, not ALU data; a proxy or a wrong address may be in the way.</source>
+        <translation>Le hub à l’adresse %1 a répondu sans type de contenu, pas avec des données ALU&#x202f;; un proxy ou une mauvaise adresse est peut-être en travers.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 sent an answer too large to be ALU data.</source>
+        <translation>Le hub à l’adresse %1 a envoyé une réponse trop grande pour être des données ALU.</translation>
+    </message>
+    <message>
+        <source>The connection to the hub at %1 broke during an answer.</source>
+        <translation>La connexion au hub à l’adresse %1 s’est rompue pendant une réponse.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>
@@ -1520,6 +1660,10 @@
         <translation>Conserver</translation>
     </message>
     <message>
+        <source>Could not download “{title}”: {error}</source>
+        <translation>Impossible de télécharger « {title} » : {error}</translation>
+    </message>
+    <message>
         <source>Some files were not deleted: {reasons}</source>
         <translation>Certains fichiers n’ont pas été supprimés : {reasons}</translation>
     </message>
@@ -1566,6 +1710,14 @@
     <message>
         <source>Delete the file from this workstation; the item stays in the library</source>
         <translation>Supprimer le fichier de ce poste ; le sujet reste dans la médiathèque</translation>
+    </message>
+    <message>
+        <source>Download &amp;again</source>
+        <translation>&amp;Télécharger à nouveau</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing</source>
+        <translation>Télécharger à nouveau les fichiers manquants des sujets sélectionnés</translation>
     </message>
     <message>
         <source>Stop copying</source>

@@ -1,6 +1,7 @@
 """The transfer engine's messages in French and Arabic: every message the engine's sources can
 make has a template in alu_client/ui/engine_text.py, every template is translated with its
-details kept, and the transfer list shows them in the user's language."""
+details kept, and the transfer list shows them in the user's language. So do the hub client's
+errors, the reasons the status bar gives for being offline or signed out."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def _translations(lang: str) -> dict[str, str]:
 @pytest.mark.parametrize("lang", ["fr", "ar"])
 def test_every_template_is_translated_with_its_details(lang: str) -> None:
     done = _translations(lang)
-    for template in engine_text.TEMPLATES:
+    for template in engine_text.TEMPLATES + engine_text.HUB_TEMPLATES:
         translated = done.get(template, "")
         assert translated and translated != template, (lang, template)
         marks = sorted(re.findall(r"%\d", template))
@@ -213,3 +214,124 @@ def test_the_transfer_list_shows_the_error_translated(
     cell = panel.current_index_for(tid).siblingAtColumn(COL_ERROR)
     assert cell.data() == "Le serveur est injoignable ; nouvel essai."
     assert cell.data(Qt.ItemDataRole.ToolTipRole) == "Le serveur est injoignable ; nouvel essai."
+
+
+# --- why the app is offline: the hub client's errors, the sync status's reasons -------------
+
+HUB = ROOT / "src" / "alu_client" / "core" / "hub.py"
+FEED_SYNC = ROOT / "src" / "alu_client" / "core" / "sync" / "feed.py"
+#: what carries a reason to the status bar: the hub client's errors, the sync's status
+HUB_CARRIERS = {
+    "HubError", "Unreachable", "TlsError", "AuthError", "Forbidden", "NotFound", "ServerError",
+    "BadResponse", "PlainHttpRefused", "ProxyRefused", "SyncStatus",
+}  # fmt: skip
+#: details the hub client puts in its sentences, as they read (the proxy named, a wait)
+HUB_DETAILS = {"who": "The network's proxy (7)", "when": "in 7 minute(s)"}
+
+
+def _hub_sample(node: ast.expr) -> str | None:
+    """As ``_sample``, with the hub client's worded details, and the words of an ``x or "…"``."""
+    if isinstance(node, ast.BoolOp):
+        return _hub_sample(node.values[-1])
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+                continue
+            value = v.value if isinstance(v, ast.FormattedValue) else v
+            name = value.id if isinstance(value, ast.Name) else ""
+            called = value.func if isinstance(value, ast.Call) else None
+            if isinstance(called, ast.Attribute) and called.attr == "proxy_named":
+                name = "who"
+            parts.append(HUB_DETAILS.get(name, "7"))
+        return "".join(parts)
+    return _sample(node)
+
+
+def hub_reasons() -> list[tuple[str, str]]:
+    """(where, sentence) for every reason the hub client and the feed sync word."""
+    found = []
+    for path in (HUB, FEED_SYNC):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            samples: list[str | None] = []
+            if isinstance(node, ast.Call) and node.args:
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in HUB_CARRIERS:
+                    samples = [_hub_sample(a) for a in node.args[:2]]
+            elif isinstance(node, ast.IfExp):  # said = (a 407's sentence if … else another's)
+                samples = [_hub_sample(node.body), _hub_sample(node.orelse)]
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.BoolOp):
+                samples = [_hub_sample(node.value)]  # message = the hub's words or ours
+            for sample in samples:  # a sentence: a capital, or a detail, first
+                if sample and " " in sample and (sample[0].isupper() or sample[0] == "7"):
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", sample))
+    return found
+
+
+def test_every_reason_of_the_hub_client_has_a_template() -> None:
+    reasons = hub_reasons()
+    assert len(reasons) > 20  # the scan finds them
+    missing = [(where, r) for where, r in reasons if engine_text.template_of(r) is None]
+    assert missing == [], "add these to alu_client/ui/engine_text.py:\n" + "\n".join(
+        f"{where}: {r}" for where, r in missing
+    )
+
+
+@pytest.mark.parametrize("proxy", ["http://proxy.station:3128", ""])
+@pytest.mark.parametrize(("status", "headers"), [(407, {}), (502, {}), (403, {})])
+def test_a_proxy_on_the_way_to_the_hub_is_told_with_the_hubs_address_alone(
+    proxy: str, status: int, headers: dict[str, str]
+) -> None:
+    # as the hub client asks (a proxy's answer, not the hub's JSON): the detail is the address,
+    # not "the hub at" and the address, left in English in a translated sentence
+    hub_url = "https://hub.example.org"
+    said = http.proxy_answer(
+        _Answer(status, {"X-Squid-Error": "E", **headers}),
+        server=f"the hub at {hub_url}",
+        proxy=proxy,
+        not_the_servers=True,
+    )
+    assert said is not None
+    found = engine_text.template_of(said)
+    assert found is not None, said
+    assert "the hub at" in found[0] and hub_url in found[1].values(), found
+
+
+def test_why_the_app_is_offline_is_told_in_the_users_language(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    from alu_client.core.hub import Connection, HubClient, Unreachable
+    from alu_client.core.sync import OFFLINE, SIGNED_OUT, SyncStatus
+    from alu_client.ui.statusbar import StatusBar
+
+    client = HubClient(Connection("http://127.0.0.1:9", allow_http=True), token="t")
+    with pytest.raises(Unreachable) as out:
+        client.items(after=0)
+    reason = str(out.value)
+    assert reason == (
+        "The hub at http://127.0.0.1:9 cannot be reached; check the network and the address."
+    )
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_sync_status(SyncStatus(OFFLINE, reason))
+    assert bar.connection.toolTip() == reason  # English: as it is
+    install_translators(qapp, "fr")  # the language changes while offline: the tip follows
+    french = (
+        "Le hub à l’adresse http://127.0.0.1:9 est injoignable\u202f; vérifiez le réseau et "
+        "l’adresse."
+    )
+    qtbot.waitUntil(lambda: bar.connection.toolTip() == french)
+    install_translators(qapp, "ar")
+    arabic = (
+        "يتعذّر الوصول إلى المركز على العنوان \u2066http://127.0.0.1:9\u2069؛ تحقّق من الشبكة "
+        "ومن العنوان."
+    )
+    qtbot.waitUntil(lambda: bar.connection.toolTip() == arabic)
+    bar.set_sync_status(
+        SyncStatus(SIGNED_OUT, "Your session with the hub has ended; sign in again.")
+    )
+    assert bar.connection.toolTip() == "انتهت جلستك مع المركز؛ سجّل الدخول من جديد."
+    bar.set_sync_status(SyncStatus(OFFLINE, "Not in contact with the hub yet."))
+    assert bar.connection.toolTip() == "لم يتم الاتصال بالمركز بعد."

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushBut
 from alu_client.core.services import Services
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.formats import isolated
-from alu_client.ui.models.items import COL_THUMB, COL_TITLE
+from alu_client.ui.models import STATE_ROLE
+from alu_client.ui.models.items import COL_STATE, COL_THUMB, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
 from alu_client.ui.views.library import (
@@ -368,3 +369,54 @@ def test_every_library_command_is_in_the_context_menu_and_has_keys(
     qtbot.keyClick(library.detail, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier
                    | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
     qtbot.waitUntil(lambda: library.current_view is library.grid)
+
+
+def test_a_file_deleted_by_hand_is_shown_missing_and_can_be_downloaded_again(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str],
+) -> None:  # fmt: skip
+    download_from_feed(qtbot, feed, pushes["en"])
+    qtbot.waitUntil(lambda: shown_ids(library) == [pushes["en"]], timeout=30_000)
+    qtbot.waitUntil(lambda: feed_state(feed, pushes["en"]) == "downloaded", timeout=30_000)
+    gone = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
+    assert gone is not None and gone.present
+    gone.path.unlink()
+    library.list_action.trigger()
+
+    # selected in the Library: it is looked at on disk, and stays in sight, missing
+    select(qtbot, library, 0)
+    state = library.model.index(0, COL_STATE)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "missing", timeout=10_000)
+    assert shown_ids(library) == [pushes["en"]]
+    assert state.data() == "Missing"
+    assert "file missing" in library.detail.values["renditions"].text()
+    assert "on this workstation" not in library.detail.values["renditions"].text()
+    assert library.detail.values["file"].isHidden()  # no codec, length or size of a file gone
+    qtbot.waitUntil(library.download_action.isEnabled)
+    assert not library.show_folder_action.isEnabled()
+    assert not library.copy_action.isEnabled()
+    assert not library.delete_action.isEnabled()
+    assert library.loaded_path is None
+    # the Feed says so too, without the item being selected there
+    qtbot.waitUntil(lambda: feed_state(feed, pushes["en"]) == "missing", timeout=10_000)
+
+    # Download again (Ctrl+D, as in the Feed) fetches it back
+    library.current_view.setFocus()
+    qtbot.keyClick(library.current_view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "downloaded", timeout=30_000)
+    again = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
+    assert again is not None and again.present and again.path.exists()
+    qtbot.waitUntil(library.delete_action.isEnabled)
+    assert not library.download_action.isEnabled()
+    assert library.message.isHidden()
+
+    # deleted while the tab is not shown: showing it looks at the rows' files
+    library.selection.clearSelection()
+    library.hide()
+    again.path.unlink()
+    library.show()
+    qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "missing", timeout=10_000)
+
+
+def feed_state(feed: FeedPanel, item_id: str) -> str:
+    row = feed.model.row_of(item_id)
+    return "" if row is None else str(feed.model.index(row, COL_STATE).data(STATE_ROLE))

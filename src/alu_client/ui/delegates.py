@@ -1,4 +1,11 @@
-"""Painting cells: the progress bar of a transfer, drawn by the style (never a widget per row).
+"""Painting cells: text elided at its own end, and the progress bar of a transfer, drawn by the
+style (never a widget per row).
+
+``TextDelegate`` (every table's, see ``views.new_table``) paints a cell's text as a first-strong
+isolate: elided, it ends with "…" where its own direction ends. The style elides at the logical
+end and the ellipsis, a neutral character, took the layout's direction: a French title in the
+Arabic layout read "…Liberian coast guard de", as if its beginning were cut (an Arabic one in
+the English layout, the mirror of that).
 
 ``ProgressDelegate`` reads ``FRACTION_ROLE`` (0.0–1.0, or None when the size is unknown) and
 draws the platform's progress bar with the cell's display text (the percentage) on it; with no
@@ -18,10 +25,25 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from . import formats
 from .models import FRACTION_ROLE
 
 # steps of the painted bar (per mille: smooth on wide columns, integer for the style)
 _STEPS = 1000
+
+
+class TextDelegate(QStyledItemDelegate):
+    """Paints a cell's text in its own direction (its first strong letter decides), whatever
+    the layout's: "…" after a Latin title's last letter shown, before an Arabic one's."""
+
+    def initStyleOption(
+        self,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        super().initStyleOption(option, index)
+        if option.text:
+            option.text = formats.isolated(option.text)
 
 
 class ProgressDelegate(QStyledItemDelegate):

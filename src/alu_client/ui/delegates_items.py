@@ -40,6 +40,8 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPixmap,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,7 +57,8 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.library import LibraryItem
 
-from .models import OBJECT_ROLE
+from . import formats
+from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
 from .views import new_table
 
@@ -63,6 +66,8 @@ THUMB_SIZE = QSize(160, 90)
 FLASH_COLOR = QColor("#c62828")
 URGENT_COLOR = QColor("#b45309")
 _Index = QModelIndex | QPersistentModelIndex
+# ``ItemsModel``'s State column (its translated words; models.items imports this module)
+_STATE_COLUMN = 8
 
 
 def language_name(code: str) -> str:
@@ -265,16 +270,51 @@ class ThumbnailDelegate(QStyledItemDelegate):
         return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
 
 
+def title_lines(text: str, font: QFont, width: int, most: int) -> list[str]:
+    """``text`` broken into lines of ``width`` pixels as word wrap breaks it, ``most`` of them
+    at most: when it needs more, the last one ends with "…" (a title cut after two lines with
+    nothing to say so read as whole: "… GPS collars to warn", "farmers" missing)."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    units = text.encode("utf-16-le")  # Qt counts UTF-16 code units
+
+    def part(start: int, end: int | None = None) -> str:
+        stop = None if end is None else 2 * end
+        return units[2 * start : stop].decode("utf-16-le").strip()
+
+    lines: list[str] = []
+    layout.beginLayout()
+    try:
+        while len(lines) < most:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            start = line.textStart()
+            if len(lines) == most - 1:  # the last one takes the rest, elided if it is longer
+                elide = Qt.TextElideMode.ElideRight
+                lines.append(QFontMetrics(font).elidedText(part(start), elide, width))
+            else:
+                lines.append(part(start, start + line.textLength()))
+    finally:
+        layout.endLayout()
+    return [line for line in lines if line]
+
+
 class ItemCardDelegate(QStyledItemDelegate):
     """A card of the Library grid: the picture with its length, then the title (two lines)."""
 
     padding = 6
+    #: lines of the title under the picture
+    title_rows = 2
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         line = option.fontMetrics.lineSpacing()
         return QSize(
             THUMB_SIZE.width() + 2 * self.padding,
-            THUMB_SIZE.height() + 2 * line + 3 * self.padding,
+            THUMB_SIZE.height() + self.title_rows * line + 3 * self.padding,
         )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
@@ -293,6 +333,7 @@ class ItemCardDelegate(QStyledItemDelegate):
         picture.moveLeft(box.left() + (box.width() - picture.width()) // 2)
         _draw_picture(painter, picture, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
         self._badges(painter, picture, li, option)
+        self._state_badge(painter, picture, index, option)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         color = option.palette.color(role)
@@ -303,17 +344,13 @@ class ItemCardDelegate(QStyledItemDelegate):
                 color = FLASH_COLOR
         painter.setFont(font)
         painter.setPen(color)
-        text = QRect(
-            box.left(), picture.bottom() + pad, box.width(), box.bottom() - picture.bottom() - pad
-        )
         fm = painter.fontMetrics()
-        title = fm.elidedText(
-            li.title, Qt.TextElideMode.ElideRight, text.width() * 2 - fm.averageCharWidth()
-        )
-        flags = int(
-            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
-        )
-        painter.drawText(text, flags, title)
+        top = picture.bottom() + pad
+        flags = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        for n, line in enumerate(title_lines(li.title, font, box.width(), self.title_rows)):
+            # each line in the title's own direction: a cut one ends with "…" where it ends
+            rect = QRect(box.left(), top + n * fm.lineSpacing(), box.width(), fm.height())
+            painter.drawText(rect, flags, formats.isolated(line))
         painter.restore()
 
     def _badges(
@@ -335,6 +372,31 @@ class ItemCardDelegate(QStyledItemDelegate):
         edge = {"flash": FLASH_COLOR, "urgent": URGENT_COLOR}.get(li.item.priority)
         if edge is not None:
             painter.fillRect(QRect(picture.left(), picture.top(), picture.width(), 4), edge)
+
+    def _state_badge(
+        self, painter: QPainter, picture: QRect, index: _Index, option: QStyleOptionViewItem
+    ) -> None:
+        """In the other bottom corner, the item's state when its file is not simply here:
+        missing (deleted by hand), queued, paused or failed (being downloaded again)."""
+        state = index.data(STATE_ROLE)
+        if state in (None, "downloaded"):
+            return
+        text = str(index.sibling(index.row(), _STATE_COLUMN).data() or "")
+        if not text:
+            return
+        fm = option.fontMetrics
+        w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+        corner = QRect(picture.left() + 3, picture.bottom() - h - 3, w, h)
+        if option.direction == Qt.LayoutDirection.RightToLeft:
+            corner.moveRight(picture.right() - 3)
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        alarm = state in ("missing", "failed")
+        painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(corner, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
 
 
 def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
@@ -382,7 +444,7 @@ def _column_texts(column: int) -> list[str]:
         texts = [relative_time(now - dt.timedelta(minutes=m), now) for m in ago]
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
-    if column == 8:  # state
+    if column == _STATE_COLUMN:
         return model_texts("New", "Queued", "Downloaded", "Missing")
     return []
 
@@ -452,4 +514,5 @@ __all__ = [
     "local_time",
     "relative_time",
     "thumbnail_path",
+    "title_lines",
 ]

@@ -1,13 +1,15 @@
-"""The transfer engine's messages in the user's language.
+"""The transfer engine's messages, and why the app is offline, in the user's language.
 
 The engine (``alu_client.core``) has no Qt and words its messages in English: they reach the
 transfer list as ``last_error`` and the history as notes, and the CLI prints them as they are.
+The hub client's errors are the sync's reasons for being offline or signed out (the status
+bar's tooltip): they are templates here too.
 Here each one the engine can say is a template, marked for Qt Linguist, with ``%1``, ``%2`` …
 where the engine puts a detail (an HTTP status, a size, a file name, the server's own words).
 ``shown`` finds the template a message was made from and fills the translated template with
 the same details; a message no template matches (a new one, a server's) is shown as it is.
-``tests/gui/test_engine_text.py`` checks that every message the engine's sources can make has
-a template here, so a new message without one fails the tests.
+``tests/gui/test_engine_text.py`` checks that every message the engine's and the hub client's
+sources can make has a template here, so a new message without one fails the tests.
 """
 
 from __future__ import annotations
@@ -481,10 +483,132 @@ _MARKED = (
     ),
 )
 
+# The hub client's errors (core/hub.py), the sync's reasons for being offline or signed out
+# (core/sync/feed.py): the status bar's tooltip. Said of the hub only, never of another server.
+_HUB_MARKED = (
+    QT_TRANSLATE_NOOP("EngineMessage", "Not in contact with the hub yet."),
+    QT_TRANSLATE_NOOP("EngineMessage", "Not signed in to this hub; sign in first."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "%1 is not a hub address; it looks like https://hub.example.org"
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 is plain HTTP: passwords and footage would cross the network unencrypted. Use the "
+        "hub's https:// address, or allow plain HTTP for this hub in its profile if your "
+        "administrator says so.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub's certificate at %1 could not be verified. If your network uses its own "
+        "certificate authority, set its CA bundle in the hub's profile.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) wants a user name and password (HTTP 407) to reach the hub at "
+        "%2. Give them with the profile's proxy (in the app's settings, or alu login --proxy "
+        "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
+        "setting, or ask the network's administrator to let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy wants a user name and password (HTTP 407) to reach the hub at %1. "
+        "Give them with the profile's proxy (in the app's settings, or alu login --proxy "
+        "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
+        "setting, or ask the network's administrator to let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) refused the connection to %2 (HTTP %3); check the proxy "
+        "settings, or ask the network's administrator to let this computer reach the hub.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy refused the connection to %1 (HTTP %2); check the proxy settings, "
+        "or ask the network's administrator to let this computer reach the hub.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) could not reach the hub at %2 (HTTP %3); trying again later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy could not reach the hub at %1 (HTTP %2); trying again later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) refused to pass the request to the hub at %2 (HTTP %3); check "
+        "the proxy settings, or ask the network's administrator to let this computer reach it.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy refused to pass the request to the hub at %1 (HTTP %2); check the "
+        "proxy settings, or ask the network's administrator to let this computer reach it.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub at %1 did not answer in time."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at %1 answered with something that is not HTTP a hub would send; check the "
+        "hub address, or whether a proxy is in the way.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub at %1 cannot be reached; check the network and the address."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub at %1 cannot be reached (%2)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub at %1 answered with a redirect to %2; check the hub address."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub at %1 answered with a redirect to elsewhere; check the hub address.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the user name or password."),
+    QT_TRANSLATE_NOOP("EngineMessage", "Your session with the hub has ended; sign in again."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub does not allow this account to do that."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub does not have that."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Too many failed sign-ins for this user or this network; try again in %1 minute(s).",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Too many failed sign-ins for this user or this network; try again later.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub at %1 is busy or failing (HTTP %2); trying again later."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the request (HTTP %1)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub's live feed answered with something else than events."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub's live feed sent an oversized event."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub's live feed was cut off."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub answered with something that is not ALU data."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub at %1 answered with %2, not ALU data; a proxy or a wrong address may be in the "
+        "way.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub at %1 answered with no content type, not ALU data; a proxy or a wrong address "
+        "may be in the way.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub at %1 sent an answer too large to be ALU data."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The connection to the hub at %1 broke during an answer."),
+)
+
 #: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
 TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _MARKED)
+#: why the app is offline or signed out
+HUB_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _HUB_MARKED)
 
 _PLACEHOLDER = re.compile(r"%(\d)")
+
+
+def _specificity(template: str) -> tuple[int, int]:
+    """Fewer details first, then more words of its own: of "… to reach %2. …" and "… to reach
+    the hub at %2. …", the second (its detail a URL, not "the hub at" and a URL in English)."""
+    return len(_PLACEHOLDER.findall(template)), -len(_PLACEHOLDER.sub("", template))
 
 
 @cache
@@ -492,7 +616,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Each template as a pattern whose groups are its details, the most specific first (a
     template with fewer details wins over one whose detail could swallow its words)."""
     out = []
-    for template in sorted(TEMPLATES, key=lambda t: len(_PLACEHOLDER.findall(t))):
+    for template in sorted(TEMPLATES + HUB_TEMPLATES, key=_specificity):
         parts = _PLACEHOLDER.split(template)
         regex = "".join(
             re.escape(part) if i % 2 == 0 else f"(?P<p{part}>.+?)" for i, part in enumerate(parts)
@@ -511,7 +635,8 @@ def template_of(message: str) -> tuple[str, dict[str, str]] | None:
 
 
 def shown(message: str) -> str:
-    """``message`` in the user's language where a translation is installed; else as it is."""
+    """``message`` (the engine's, or a sync status's reason) in the user's language where a
+    translation is installed; else as it is."""
     if not message:
         return message
     known = template_of(message)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle,
 from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
+from . import engine_text
 from .formats import count_text, speed_text
 
 _ENDED = ("done", "failed")
@@ -183,10 +184,13 @@ class StatusBar(QStatusBar):
             text, tip = self.tr("● Online"), self.tr("Connected to the hub; the feed is live.")
         elif status.state == OFFLINE:
             text = self.tr("○ Offline")
-            tip = status.reason or self.tr("The hub cannot be reached; the app will catch up.")
+            # the core words its reasons in English: shown in the user's language
+            reason = engine_text.shown(status.reason)
+            tip = reason or self.tr("The hub cannot be reached; the app will catch up.")
         else:
             text = self.tr("○ Signed out")
-            tip = status.reason or self.tr("The hub no longer accepts this sign-in.")
+            reason = engine_text.shown(status.reason)
+            tip = reason or self.tr("The hub no longer accepts this sign-in.")
         self.connection.setText(text)
         self.connection.setToolTip(tip)
         self.connection.setAccessibleName(self.tr("Connection: %1").replace("%1", text))

@@ -27,6 +27,10 @@ MAX_LIMIT = 500
 COUNT_CAP = 10_000
 # Not correlated: the (few) downloaded ids are listed once, then each row is looked up in them.
 _HAS_FILE = "i.id IN (SELECT item_id FROM library_files WHERE profile = ? AND state = 'present')"
+_HAD_FILE = (
+    "i.id IN (SELECT item_id FROM library_files WHERE profile = ?"
+    " AND state IN ('present', 'missing'))"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class Query:
     priorities: Sequence[str] = ()  # "flash", "urgent", "routine"
     kind: str | None = None
     downloaded: bool | None = None  # True: a file is on this workstation; False: none is
+    #: with ``downloaded=True``, the items whose file is recorded missing too (deleted by hand,
+    #: on a share out of reach): the Library keeps them in sight, to be downloaded again
+    with_missing: bool = False
     unread: bool | None = None  # True: only unread; False: only read
     after: int | None = None
     before: int | None = None
@@ -116,7 +123,8 @@ def _where(profile: str, q: Query, strict: bool = False) -> tuple[str, list[Any]
         where.append("i.kind = ?")
         params.append(q.kind)
     if q.downloaded is not None:
-        where.append(_HAS_FILE if q.downloaded else f"NOT {_HAS_FILE}")
+        has = _HAD_FILE if q.downloaded and q.with_missing else _HAS_FILE
+        where.append(has if q.downloaded else f"NOT {has}")
         params.append(profile)
     if q.unread is not None:
         where.append("i.read_at IS NULL" if q.unread else "i.read_at IS NOT NULL")

@@ -4,6 +4,8 @@ from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
+from ..delegates import TextDelegate
+
 
 def tip_with_keys(action: QAction) -> None:
     """Add the action's keys to its tooltip ("Download … (Ctrl+D)"), as the keyboard's only
@@ -16,9 +18,11 @@ def tip_with_keys(action: QAction) -> None:
 def new_table(parent: QWidget) -> QTableView:
     """A table whose Tab goes on to the next control, as in any other widget (a QTableView's
     Tab moves from cell to cell and wraps to the next row: keyboard users could not leave the
-    Feed, and each Tab changed the item selected). The arrows move within it."""
+    Feed, and each Tab changed the item selected). The arrows move within it. Its cells elide
+    text at the end of the text's own direction (``TextDelegate``)."""
     view = QTableView(parent)
     view.setTabKeyNavigation(False)
+    view.setItemDelegate(TextDelegate(view))
     return view
 
 

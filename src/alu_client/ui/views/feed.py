@@ -248,15 +248,15 @@ class FeedPanel(QWidget):
     def _check_files(self) -> None:
         """The library learns of a file deleted (or put back) by hand only when it looks: the
         selected items' files are looked at (off the GUI thread), so that Download is offered
-        again for one that is gone."""
+        again for one that is gone (and the Library shows it missing too)."""
         ids = [li.id for li in self.selected_items() if li.files][:_CHECK_AT_MOST]
         if not ids:
             return
-        library, model = self.services.library, self.model
+        library, bridge = self.services.library, self.bridge
 
         def done(report: CheckReport) -> None:
             if report.missing or report.restored:
-                model.refresh()
+                bridge.notify_library_changed()  # this tab's rows and the Library's
 
         self._run(lambda: library.check_files(item_ids=ids), done)
 

@@ -1,8 +1,14 @@
 """The Library tab: the items with a file on this workstation, as a grid of thumbnails or a list.
 
-Both views show one ``ItemsModel`` (``Query(downloaded=True)`` narrowed by the filter bar) and
-share one selection, so switching keeps what is selected. The detail pane shows the item, what
-its file holds (the media worker's probe) and the player with the selected file loaded.
+Both views show one ``ItemsModel`` (``Query(downloaded=True, with_missing=True)`` narrowed by the
+filter bar) and share one selection, so switching keeps what is selected. The detail pane shows
+the item, what its file holds (the media worker's probe) and the player with the selected file
+loaded.
+
+The library learns of a file deleted (or put back) by hand only when it looks: the selected
+items' files, and those of the rows shown when the tab is shown, are looked at on disk (off the
+GUI thread). A file gone stays in sight, marked missing, with Download again; the commands that
+need the file are off for it. The Feed follows (``CoreBridge.library_changed``).
 
 Commands: Show in folder; Copy to… (a folder picked by the user, the copy made off the GUI
 thread with its progress, never over an existing file: ``core.safe_names.unique_path`` and an
@@ -28,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QDir, QEvent, QItemSelection, QLocale, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -44,9 +50,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.library import LibraryFile, LibraryItem, Query
+from alu_client.core.library import CheckReport, LibraryFile, LibraryItem, Query
 from alu_client.core.safe_names import unique_path
-from alu_client.core.services import Services
+from alu_client.core.services import AlreadyDownloaded, Services
 
 from .. import formats
 from ..bridge import CoreBridge
@@ -61,6 +67,13 @@ from .item_detail import ItemDetail, preferred_file
 
 log = logging.getLogger(__name__)
 PLAYER_MODULE = "alu_client.ui.widgets.player"
+# at most this many items have their files looked at on disk at a time (selected, or shown)
+_CHECK_AT_MOST = 100
+
+
+def missing_renditions(li: LibraryItem) -> list[str]:
+    """The renditions of ``li`` whose file is recorded missing (deleted or moved by hand)."""
+    return [f.rendition for f in li.files if f.state == "missing"]
 
 
 T = TypeVar("T")
@@ -172,13 +185,14 @@ class LibraryPanel(QWidget):
         self.services = services
         self.bridge = bridge
         self.tasks = tasks
-        self.base_query = Query(downloaded=True)
+        self.base_query = Query(downloaded=True, with_missing=True)
         self.model = ItemsModel(services.library, self, page_size=page_size)
         self.filters = FilterBar(self)
         self.loaded_path: Path | None = None
         self._first = "broadcast"  # the rendition a selected item plays
         self._copy_cancel: threading.Event | None = None
         self._copy_tasks = TaskRunner(self)
+        self._check_when_loaded = False  # shown before its rows were read: look once they are
 
         self.grid = item_grid(self.model, self, "library-grid")
         self.table = item_table(self.model, self, "library-table")
@@ -222,6 +236,7 @@ class LibraryPanel(QWidget):
         self.show_folder_action = QAction(self)
         self.copy_action = QAction(self)
         self.delete_action = QAction(self)
+        self.download_action = QAction(self)
         # Every command has keys and is in the views' context menu (Menu key, Shift+F10): the
         # toolbar's buttons take no focus. Delete is the views' own (the search box deletes
         # text with it); the others work anywhere in the panel.
@@ -231,6 +246,7 @@ class LibraryPanel(QWidget):
             (self.show_folder_action, QKeySequence("Ctrl+Shift+O")),
             (self.copy_action, QKeySequence("Ctrl+Shift+C")),
             (self.delete_action, QKeySequence(QKeySequence.StandardKey.Delete)),
+            (self.download_action, QKeySequence("Ctrl+D")),  # as in the Feed
         ):
             a.setShortcut(keys)
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -240,17 +256,20 @@ class LibraryPanel(QWidget):
         for view in (self.grid, self.table):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
             view.addActions(
-                [self.show_folder_action, self.copy_action, self.delete_action, separator,
-                 self.grid_action, self.list_action]
+                [self.show_folder_action, self.copy_action, self.delete_action,
+                 self.download_action, separator, self.grid_action, self.list_action]
             )  # fmt: skip
         self.show_folder_action.triggered.connect(self.show_in_folder)
         self.copy_action.triggered.connect(self.ask_copy_to)
         self.delete_action.triggered.connect(self.delete_selected)
+        self.download_action.triggered.connect(self.download_again)
         self.toolbar = QToolBar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.toolbar.addActions([self.grid_action, self.list_action])
         self.toolbar.addSeparator()
-        self.toolbar.addActions([self.show_folder_action, self.copy_action, self.delete_action])
+        self.toolbar.addActions(
+            [self.show_folder_action, self.copy_action, self.delete_action, self.download_action]
+        )
 
         self.copy_progress = QProgressBar(self)
         self.copy_progress.setObjectName("copy-progress")
@@ -325,6 +344,9 @@ class LibraryPanel(QWidget):
         f = preferred_file(li, self._first) if li is not None else None
         if f is not None:
             self._load(f)
+        elif li is not None:  # its file is missing: nothing of another item stays on screen
+            self._unload()
+        self._check_files([item.id for item in self.selected_items()])
 
     def _rows_loaded(self) -> None:
         li = self.current_item()
@@ -332,7 +354,12 @@ class LibraryPanel(QWidget):
             self.detail.set_item(li)
         elif li is None and self.detail.item is not None and not self.detail.item.downloaded:
             self.detail.set_item(None)
+        if li is not None and self.loaded_path is not None and preferred_file(li) is None:
+            self._unload()  # the file it played was found missing
         self._update_actions()
+        if self._check_when_loaded and self.model.rowCount():
+            self._check_when_loaded = False
+            self._check_shown()
 
     def _update_actions(self) -> None:
         items = self.selected_items()
@@ -340,6 +367,35 @@ class LibraryPanel(QWidget):
         self.show_folder_action.setEnabled(len(items) == 1 and have_files)
         self.copy_action.setEnabled(have_files and self._copy_cancel is None)
         self.delete_action.setEnabled(have_files)
+        self.download_action.setEnabled(any(missing_renditions(li) for li in items))
+
+    # --- the files on disk --------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._check_shown()
+
+    def _check_shown(self) -> None:
+        """Look at the files of the rows read so far (the first ones: what the tab shows)."""
+        rows = min(self.model.rowCount(), _CHECK_AT_MOST)
+        if not rows:
+            self._check_when_loaded = True
+            return
+        self._check_files([self.model.item_at(r).id for r in range(rows)])
+
+    def _check_files(self, ids: list[str]) -> None:
+        """Look at the files of ``ids`` on disk (off the GUI thread): one deleted by hand is
+        recorded missing, one put back present; the Library and the Feed then show it so."""
+        ids = ids[:_CHECK_AT_MOST]
+        if not ids:
+            return
+        library, bridge = self.services.library, self.bridge
+
+        def done(report: CheckReport) -> None:
+            if report.missing or report.restored:
+                bridge.notify_library_changed()
+
+        self._run(lambda: library.check_files(item_ids=ids), done)
 
     # --- the player ---------------------------------------------------------------------------
 
@@ -347,6 +403,11 @@ class LibraryPanel(QWidget):
         if self.player is not None and f.path != self.loaded_path:
             self.loaded_path = f.path
             self.player.load(f.path, (f.probe or {}).get("fps") or None)
+
+    def _unload(self) -> None:
+        if self.player is not None and self.loaded_path is not None:
+            self.player.clear()
+            self.loaded_path = None
 
     def play_current(self) -> None:
         li = self.current_item()
@@ -535,11 +596,45 @@ class LibraryPanel(QWidget):
         box.finished.connect(answered)
         box.open()
 
+    def download_again(self) -> None:
+        """Queue again the missing files of the selected items (off the GUI thread)."""
+        items = self.selected_items()
+        wanted = [(li.id, li.title, r) for li in items for r in missing_renditions(li)]
+        if not wanted:
+            return
+        download = self.services.download
+
+        def work() -> list[tuple[str, BaseException]]:
+            failed: list[tuple[str, BaseException]] = []
+            for item_id, title, rendition in wanted:
+                try:
+                    download(item_id, rendition)
+                except AlreadyDownloaded:  # put back meanwhile: nothing to fetch
+                    pass
+                except Exception as e:  # each on its own: one failure stops no other
+                    failed.append((title, e))
+            return failed
+
+        def done(failed: list[tuple[str, BaseException]]) -> None:
+            if failed:
+                self.command_failed.emit(
+                    "\n".join(
+                        self.tr("Could not download “{title}”: {error}").format(
+                            title=title, error=error
+                        )
+                        for title, error in failed
+                    )
+                )
+            else:
+                self.message.hide()
+            self.bridge.notify_library_changed()
+
+        self._run(work, done, self._failure_handler())
+
     def _delete(self, targets: list[tuple[str, str, Path]]) -> None:
-        if self.player is not None and self.loaded_path in {p for _i, _r, p in targets}:
+        if self.loaded_path in {p for _i, _r, p in targets}:
             # Let go of the file (stop() keeps it open: Windows would refuse the delete).
-            self.player.clear()
-            self.loaded_path = None
+            self._unload()
         library = self.services.library
 
         def work() -> list[str]:
@@ -596,12 +691,17 @@ class LibraryPanel(QWidget):
         self.delete_action.setToolTip(
             self.tr("Delete the file from this workstation; the item stays in the library")
         )
+        self.download_action.setText(self.tr("Download &again"))
+        self.download_action.setToolTip(
+            self.tr("Download again the files of the selected items that are missing")
+        )
         for a in (
             self.grid_action,
             self.list_action,
             self.show_folder_action,
             self.copy_action,
             self.delete_action,
+            self.download_action,
         ):
             tip_with_keys(a)
         self.copy_cancel_button.setText(self.tr("Stop copying"))

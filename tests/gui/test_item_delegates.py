@@ -1,0 +1,184 @@
+"""How item views paint text, read back from the pixels and the painter: a title too long for
+its cell ends with "…" where its own direction ends (a Latin title in the Arabic layout too),
+and a card's title that does not fit its two lines says so with "…"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
+
+from alu_client.core.library import LibraryItem
+from alu_client.ui.delegates_items import ItemCardDelegate, item_table
+from alu_client.ui.formats import FSI, PDI
+from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models.items import COL_STATE
+from alu_client.ui.views import new_table
+from tests.gui.test_feed_model import make_item
+
+LTR, RTL = Qt.LayoutDirection.LeftToRight, Qt.LayoutDirection.RightToLeft
+LATIN = "Liberian coast guard detains seven trawlers fishing without licences off Monrovia"
+ARABIC = "الأمطار الغزيرة تغمر شوارع نيروبي وتعطل حركة المرور في وسط المدينة لساعات"
+
+
+def _ink_heights(image: QImage, rect: QRect) -> tuple[int, int]:
+    """How tall the ink is at the left end and at the right end of what ``rect`` shows: a
+    letter is several pixels tall, an ellipsis's dots one or two."""
+    inner = rect.adjusted(4, 2, -4, -2)
+    ground = QColor(image.pixel(inner.left(), inner.top())).lightness()
+
+    def inked(x: int) -> list[int]:
+        return [
+            y
+            for y in range(inner.top(), inner.bottom() + 1)
+            if abs(QColor(image.pixel(x, y)).lightness() - ground) > 90
+        ]
+
+    columns = [x for x in range(inner.left(), inner.right() + 1) if inked(x)]
+    assert len(columns) > 20, "no text painted"
+
+    def height(xs: list[int]) -> int:
+        ys = [y for x in xs for y in inked(x)]
+        return max(ys) - min(ys) + 1
+
+    return height(columns[:3]), height(columns[-3:])
+
+
+def _cell_ink(qtbot: Any, view: QTableView, column: int) -> tuple[int, int]:
+    view.horizontalHeader().setSectionResizeMode(column, view.horizontalHeader().ResizeMode.Fixed)
+    view.horizontalHeader().resizeSection(column, 240)
+    view.resize(1400, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.viewport().grab().toImage()
+    return _ink_heights(image, view.visualRect(view.model().index(0, column)))
+
+
+@pytest.mark.parametrize("table", ["feed", "history"])
+@pytest.mark.parametrize(
+    ("layout", "text", "ellipsis_at"),
+    [(RTL, LATIN, "right"), (LTR, ARABIC, "left"), (LTR, LATIN, "right"), (RTL, ARABIC, "left")],
+    ids=["latin-in-rtl", "arabic-in-ltr", "latin-in-ltr", "arabic-in-rtl"],
+)
+def test_text_too_long_for_its_cell_is_cut_at_its_own_end(
+    qtbot: Any, table: str, layout: Qt.LayoutDirection, text: str, ellipsis_at: str
+) -> None:
+    # the Feed and the Library list (item_table) and the History (new_table): an Arabic
+    # layout showed "…Liberian coast guard de", as if the title's beginning were cut
+    model = QStandardItemModel(1, 9)
+    for column in range(9):
+        model.setItem(0, column, QStandardItem(""))
+    model.item(0, 1).setText(text)
+    if table == "feed":
+        view = item_table(model, None, "feed-table")  # type: ignore[arg-type]
+    else:
+        view = new_table(None)  # type: ignore[arg-type]
+        view.setModel(model)
+        view.setWordWrap(False)  # as the History's
+    qtbot.addWidget(view)
+    view.setLayoutDirection(layout)
+    left, right = _cell_ink(qtbot, view, 1)
+    dots, letters = (left, right) if ellipsis_at == "left" else (right, left)
+    assert dots <= 3 < letters, (left, right)
+
+
+class _Recorder(QPainter):
+    """A painter that keeps what it was asked to write, and where."""
+
+    def __init__(self, device: QImage) -> None:
+        super().__init__(device)
+        self.texts: list[tuple[QRect, str]] = []
+        self.widths: list[int] = []
+
+    def drawText(self, *args: Any) -> None:  # type: ignore[override]
+        if len(args) == 3 and isinstance(args[0], QRect) and isinstance(args[2], str):
+            self.texts.append((QRect(args[0]), args[2]))
+            self.widths.append(self.fontMetrics().horizontalAdvance(args[2]))
+        super().drawText(*args)
+
+
+def _paint_card(
+    title: str, layout: Qt.LayoutDirection, state: tuple[str, str] = ("downloaded", "Downloaded")
+) -> tuple[QImage, _Recorder, int]:
+    """A card of the Library grid painted as the grid paints it: the image, what was
+    written on it, and the width its title has. ``state``: the item's, and its words."""
+    item = make_item(1, title=title, duration=0.0)  # no length on the picture
+    model = QStandardItemModel(1, COL_STATE + 1)
+    cell = QStandardItem()
+    cell.setData(LibraryItem(item, 1, 0.0, None, True), OBJECT_ROLE)
+    cell.setData(state[0], STATE_ROLE)
+    model.setItem(0, 0, cell)
+    model.setItem(0, COL_STATE, QStandardItem(state[1]))
+    host = QWidget()
+    host.setLayoutDirection(layout)
+    delegate = ItemCardDelegate(host)
+    option = QStyleOptionViewItem()
+    option.initFrom(host)
+    size = delegate.sizeHint(option, model.index(0, 0))
+    option.rect = QRect(0, 0, size.width(), size.height())
+    image = QImage(size, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = _Recorder(image)
+    painter.setLayoutDirection(layout)  # as a painter on the grid's viewport starts
+    delegate.paint(painter, option, model.index(0, 0))
+    painter.end()
+    return image, painter, size.width() - 2 * delegate.padding
+
+
+def _plain(text: str) -> str:
+    return text.replace(FSI, "").replace(PDI, "")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Botswana fits elephants with GPS collars to warn farmers",
+        "Botswana fits elephants with GPS collars to warn farmers of crop raids at night",
+    ],
+)
+def test_a_card_title_too_long_for_its_two_lines_ends_with_an_ellipsis(
+    qtbot: Any, title: str
+) -> None:
+    # it was cut after two lines with nothing to say so: "… GPS collars to warn", "farmers"
+    # missing, read as the whole title
+    _image, painter, width = _paint_card(title, LTR)
+    lines = [_plain(text) for _rect, text in painter.texts]
+    assert 1 <= len(lines) <= 2
+    assert max(painter.widths) <= width, lines
+    assert lines[-1].endswith("…"), lines
+    shown = " ".join(lines)[:-1].split()
+    assert title.split()[: len(shown)][:-1] == shown[:-1], lines  # its beginning, in order
+    # one that fits is shown whole, without an ellipsis
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
+    assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "text", "ellipsis_at"),
+    [(RTL, LATIN, "right"), (LTR, ARABIC, "left")],
+    ids=["latin-in-rtl", "arabic-in-ltr"],
+)
+def test_a_card_title_is_cut_at_its_own_end(
+    qtbot: Any, layout: Qt.LayoutDirection, text: str, ellipsis_at: str
+) -> None:
+    image, painter, _width = _paint_card(text, layout)
+    last, _text = painter.texts[-1]
+    left, right = _ink_heights(image, last)
+    dots, letters = (left, right) if ellipsis_at == "left" else (right, left)
+    assert dots <= 3 < letters, (left, right)
+
+
+def test_a_card_whose_file_is_missing_says_so(qtbot: Any) -> None:
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR, ("missing", "Missing"))
+    assert [_plain(text) for _rect, text in painter.texts] == ["Missing", "Floods in Nairobi"]
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
+    assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]
