@@ -1157,3 +1157,40 @@ def test_a_job_is_told_the_lowest_limit_on_its_transfer(store: Store, tmp_path: 
     finally:
         q.stop()
     assert seen == {"a": 400_000, "c": 100_000, "u": None}
+
+
+def test_a_flash_transfer_that_keeps_failing_does_not_keep_stopping_the_others(
+    store: Store,
+) -> None:
+    # a flash download on a flaky link (a few KB, then a reset) took the routine one's slot
+    # at each of its retries, every second or two, for ever: 16 restarts in 15 s
+    jobs = FakeJobs(blocks=600, block_time=0.01)
+    flaky: list[float] = []
+
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        if t.label != "flash":
+            return jobs(t, ctx)
+        flaky.append(time.monotonic())
+        ctx.meter(1024)
+        raise RetryableError("The connection was reset.")
+
+    q = TransferQueue(
+        store,
+        jobs={"download": job, "upload": job},
+        policy=RetryPolicy(Backoff(base=0.1, cap=0.2)),
+        progress_interval=0.05,
+        max_downloads=1,
+    )
+    routine = add(q, "routine")
+    q.start()
+    try:
+        wait_until(lambda: q.transfers.load_checkpoint(routine).get("done", 0) > 5)
+        add(q, "flash", priority="flash")
+        wait_until(lambda: len(flaky) >= 1, 5, what="the flash transfer's first try")
+        # (its retries come every 0.1-0.2 s; the routine one needs ~6 s more)
+        assert q.wait_for(routine, timeout=30).state == "done"
+        wait_until(lambda: len(flaky) >= 3, 10, what="its retries in the slot come free")
+    finally:
+        q.stop()
+    starts = [k for _, k, _ in q.transfers.log(routine)].count("started")
+    assert starts == 2, starts  # stopped once for it, not at each of its retries

@@ -69,6 +69,9 @@ _STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued", "
 #: a flash transfer does not wait for a free slot: it takes the one of a running transfer of a
 #: lower priority, which goes back to the queue and resumes where it was (see ``_preempt``)
 PREEMPTING = PRIORITIES["flash"]
+#: ... once in this many seconds for one flash transfer: one that keeps failing fast (a flaky
+#: link, a full disk) stopped the same routine transfer every second or two, for ever
+PREEMPT_AGAIN_S = 60.0
 
 
 def _words_for(t: Transfer, message: str) -> str:
@@ -180,6 +183,8 @@ class TransferQueue:
         self._live: dict[int, _Live] = {}
         self._workers: dict[int, threading.Thread] = {}
         self._per_transfer: dict[int, RateLimiter] = {}
+        #: flash transfer → when it last took a running transfer's slot (``_preempt``)
+        self._preempted_for: dict[int, float] = {}
         self._limit_lock = threading.Lock()
         self._listeners: list[Callable[[list[Progress]], None]] = []
         self._changed: set[int] = set()
@@ -496,12 +501,19 @@ class TransferQueue:
         lowest priority (the last in its order) is stopped and goes back to the queue; its
         slot frees within a second and the flash one starts in it. It resumes later where it
         was (a download's part file, an upload's offset on the server); its failures and
-        back-off are untouched. One at a time: not while another of ``direction`` stops."""
+        back-off are untouched. One at a time: not while another of ``direction`` stops; and
+        once a minute for one flash transfer (``PREEMPT_AGAIN_S``): one failing fast waits."""
         if any(self._live[tid].control.stopped for tid in running if tid in self._live):
             return
         waiting = self.transfers.runnable(direction, now, 1, self.only)
         if not waiting or waiting[0].priority > PREEMPTING:
             return
+        clock = time.monotonic()
+        self._preempted_for = {
+            tid: at for tid, at in self._preempted_for.items() if clock - at < PREEMPT_AGAIN_S
+        }
+        if waiting[0].id in self._preempted_for:
+            return  # it took a slot lately and failed since: it waits for one now
         rows = [r for r in (self.transfers.get(tid) for tid in running) if r is not None]
         lower = [r for r in rows if r.priority > waiting[0].priority]
         # (not one checking its last bytes: it is about to end and free the slot anyway)
@@ -513,6 +525,7 @@ class TransferQueue:
             "transfer %d goes back to the queue for flash transfer %d", victim.id, waiting[0].id
         )
         self._live[victim.id].control.stop("preempt")
+        self._preempted_for[waiting[0].id] = clock
 
     def _sweep_canceled(self) -> None:
         """Clean up after transfers canceled while not running, on a thread each: at start,
