@@ -532,3 +532,50 @@ def test_a_clock_the_hub_refuses_is_said_and_the_other_desks_events_still_come(
         assert mine not in {e.id for e in other.history().events}
     finally:
         service.stop()
+
+
+def test_signed_out_stays_signed_out_through_a_network_blip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # signed out, the sync looks for a new sign-in now and then; a look that met a blip made
+    # it "offline" and then "signed out" again, and the app asked for the password each time
+    import threading
+
+    from alu_client.core.hub import AuthError, Unreachable
+    from alu_client.core.store import Store
+    from alu_client.core.sync import SyncState
+    from alu_client.core.sync import feed as feed_module
+    from alu_client.core.sync.feed import FeedSync
+    from alu_client.core.transfers.retry import Backoff
+
+    monkeypatch.setattr(feed_module, "SIGNED_OUT_RECHECK_S", 0.2)
+    answers = ["auth", "net", "auth", "net", "auth", "net"]
+    asked: list[str] = []
+
+    class Client:
+        def items(self, after: int, limit: int) -> Any:
+            what = answers.pop(0) if answers else "auth"
+            asked.append(what)
+            if what == "auth":
+                raise AuthError("Your session with the hub has ended; sign in again.")
+            raise Unreachable("The hub at https://hub.example cannot be reached.")
+
+    store = Store(tmp_path / "lib.sqlite3")
+    seen: list[str] = []
+    sync = FeedSync(
+        lambda: Client(),  # type: ignore[arg-type,return-value]
+        SyncState(store, "p"),
+        lambda items: [],
+        on_status=lambda s: seen.append(s.state),
+        backoff=Backoff(base=0.05, cap=0.1),
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=sync.run, args=(stop,))
+    runner.start()
+    try:
+        wait_until(lambda: len(asked) >= 6, 15, what="the looks for a new sign-in")
+    finally:
+        stop.set()
+        runner.join(10)
+        store.close()
+    assert seen == [SIGNED_OUT]

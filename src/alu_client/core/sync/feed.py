@@ -196,7 +196,11 @@ class FeedSync:
             except HubError as e:
                 failures += 1
                 stream_off_until = 0.0  # once back, try the stream again
-                self._set_status(OFFLINE, str(e))
+                if self.status.state != SIGNED_OUT:
+                    # (signed out, it stays so until a call succeeds: a look for a new
+                    # sign-in that met a network blip made it "offline", then "signed out"
+                    # again, and the app asked for the password after each blip)
+                    self._set_status(OFFLINE, str(e))
                 retry_after = e.retry_after if isinstance(e, ServerError) else None
                 delay = self.backoff.delay(failures, retry_after)
                 log.info("feed sync: %s; again in %.1f s", e, delay)
