@@ -2677,6 +2677,10 @@
         <translation>تعذّر الوصول إلى المركز. تحقّق من عنوانه ومن الشبكة (أو من الوكيل في الإعدادات المتقدمة)، ثم أعد المحاولة.</translation>
     </message>
     <message>
+        <source>This account is disabled: the password is right, but the agency has turned the account off. Ask the agency to turn it on again.</source>
+        <translation>هذا الحساب معطَّل: كلمة المرور صحيحة، لكن الوكالة أوقفت الحساب. اطلب من الوكالة إعادة تفعيله.</translation>
+    </message>
+    <message>
         <source>The hub does not let this account sign in here: %1</source>
         <translation>لا يسمح المركز لهذا الحساب بتسجيل الدخول هنا: %1</translation>
     </message>

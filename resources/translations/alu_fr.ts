@@ -2677,6 +2677,10 @@
         <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les paramètres avancés), puis réessayez.</translation>
     </message>
     <message>
+        <source>This account is disabled: the password is right, but the agency has turned the account off. Ask the agency to turn it on again.</source>
+        <translation>Ce compte est désactivé : le mot de passe est juste, mais l’agence a désactivé le compte. Demandez à l’agence de le réactiver.</translation>
+    </message>
+    <message>
         <source>The hub does not let this account sign in here: %1</source>
         <translation>Le hub n&apos;autorise pas ce compte à se connecter ici : %1</translation>
     </message>

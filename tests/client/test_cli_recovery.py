@@ -288,7 +288,7 @@ def test_queue_cancel_beside_another_commands_engine_says_who_tells_the_server(
                     "--limit", "2M", "--segments", "1")  # fmt: skip
         try:
             wait_until(lambda: part.exists(), 60, what="the fetch under way")
-            canceled = run_alu(home, "queue", "cancel", "1")
+            canceled = run_alu(home, "queue", "cancel", "1", "--header", "Authorization: B x")
         finally:
             fetch.kill()
             fetch.communicate()
@@ -298,6 +298,8 @@ def test_queue_cancel_beside_another_commands_engine_says_who_tells_the_server(
             "again while no other alu runs here\n"
         )
         assert len(server.uploads) == 1 and _checkpoint(home, 1)
+        # (credentials given here would go nowhere: said, not silently dropped)
+        assert "--header is not used" in canceled.stderr
 
 
 def _has_row(home: Path) -> bool:

@@ -87,6 +87,24 @@ def test_a_wrong_password_is_said_plainly_and_nothing_is_kept(
     assert dialog.url.isEnabled() and dialog.sign_in_button.text() == "Sign in"
 
 
+def test_a_disabled_account_is_told_so_not_that_its_password_is_wrong(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    from sqlalchemy import update
+
+    from alu_hub.models import Member
+
+    live_hub.member("ktn", PASSWORD)
+    with live_hub.hub.db.session() as s:
+        s.execute(update(Member).where(Member.username == "ktn").values(active=False))
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+    assert dialog.error.text().startswith("This account is disabled: the password is right")
+    assert profiles.list() == [] and secrets.keys() == []
+
+
 def test_the_right_password_keeps_the_profile_and_accepts(
     qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
 ) -> None:

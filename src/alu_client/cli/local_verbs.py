@@ -127,6 +127,12 @@ def cmd_queue(args: argparse.Namespace) -> int:
         given = dict(parse_header(h) for h in args.header)
         if given and action != "cancel":
             raise CliError("--header goes with cancel only (the credentials of an upload).", 2)
+        if given and not idle:
+            print(
+                "alu: note: an engine runs on this data folder: it tells the server itself, "
+                "with the credentials it was given; --header is not used.",
+                file=sys.stderr,
+            )
 
         def clean_up(t: Transfer) -> bool:
             nonlocal cleaner

@@ -352,7 +352,9 @@ class HubClient:
             raise AuthError("Your session with the hub has ended; sign in again.", status=status)
         if status == 403:
             raise Forbidden(
-                hub_message or "The hub does not allow this account to do that.", status=status
+                hub_message or "The hub does not allow this account to do that.",
+                status=status,
+                code=code,
             )
         if status == 404:
             raise NotFound(hub_message or "The hub does not have that.", status=status)

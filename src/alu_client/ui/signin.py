@@ -343,6 +343,11 @@ class SignInDialog(QDialog):
                 "The hub could not be reached. Check its address and the network (or the "
                 "proxy under Advanced), then try again."
             )
+        if isinstance(error, hub.Forbidden) and error.code == "account_disabled":
+            return self.tr(
+                "This account is disabled: the password is right, but the agency has turned "
+                "the account off. Ask the agency to turn it on again."
+            )
         if isinstance(error, hub.Forbidden):
             return self.tr("The hub does not let this account sign in here: %1").replace(
                 "%1", str(error)
