@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import Transfer
@@ -109,3 +110,16 @@ def panel(qtbot: Any, queue: TransferQueue) -> Iterator[TransfersPanel]:
     qtbot.waitExposed(p)
     yield p
     p.tasks.wait_for_done()
+
+
+def press_shortcut(qtbot: Any, widget: QWidget, key: Qt.Key, *, shift: bool = False) -> None:
+    """Ctrl(+Shift)+``key`` on ``widget``, as a person types it. QTest leaves Shift held in
+    the application's modifiers after such a click (offscreen): the next test's selectRow
+    then toggled rows off, as a Shift/Ctrl-click does; so both are released here."""
+    mods = Qt.KeyboardModifier.ControlModifier
+    if shift:
+        mods |= Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(widget, key, mods)
+    qtbot.keyRelease(widget, Qt.Key.Key_Shift)
+    qtbot.keyRelease(widget, Qt.Key.Key_Control)
+    assert QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier

@@ -26,6 +26,7 @@ from alu_client.ui.models import STATE_ROLE
 from alu_client.ui.models.items import COL_PRIORITY, COL_PUBLISHED, COL_STATE, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
+from tests.gui.conftest import press_shortcut
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-feed-panel"
@@ -371,8 +372,7 @@ def test_the_keyboard_reaches_every_command_and_tab_leaves_the_table(
     # Ctrl+Shift+D from the detail pane, not only from the table
     feed.detail.setFocus()
     qtbot.waitUntil(feed.detail.hasFocus)
-    qtbot.keyClick(feed.detail, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    press_shortcut(qtbot, feed.detail, Qt.Key.Key_D, shift=True)
     assert desk.queue is not None
     qtbot.waitUntil(
         lambda: (

@@ -29,6 +29,7 @@ from alu_client.ui.views.library import (
     copy_files,
 )
 from tests.gui import test_feed_panel as feed_tests
+from tests.gui.conftest import press_shortcut
 
 # the Feed tests' fixtures (a signed-in core, the pushes, the bridge, the runner, the Feed tab)
 desk, pushes, bridge, tasks, feed = (
@@ -363,11 +364,9 @@ def test_every_library_command_is_in_the_context_menu_and_has_keys(
     assert all(a.toolTip().endswith(f"({a.shortcut().toString()})") for a in commands)
     library.detail.setFocus()
     qtbot.waitUntil(library.detail.hasFocus)
-    qtbot.keyClick(library.detail, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    press_shortcut(qtbot, library.detail, Qt.Key.Key_L, shift=True)
     qtbot.waitUntil(lambda: library.current_view is library.table)
-    qtbot.keyClick(library.detail, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    press_shortcut(qtbot, library.detail, Qt.Key.Key_G, shift=True)
     qtbot.waitUntil(lambda: library.current_view is library.grid)
 
 
