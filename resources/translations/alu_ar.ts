@@ -279,6 +279,10 @@
         <translation>تطلب الشبكة تسجيل الدخول (HTTP 511): افتح أي صفحة ويب في متصفح على هذا الحاسوب وسجّل الدخول إلى الشبكة؛ يستأنف التحويل بعد ذلك.</translation>
     </message>
     <message>
+        <source>Another download is writing “%1” right now (from another ALU Desk or data folder); this one waits and tries again.</source>
+        <translation>تنزيل آخر يكتب «%1» الآن (من ALU Desk آخر أو مجلد بيانات آخر)؛ هذا التنزيل ينتظر ثم يحاول من جديد.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s answer had no usable offset.</source>
         <translation>لم يتضمن رد المركز موضعًا صالحًا.</translation>
     </message>

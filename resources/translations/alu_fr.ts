@@ -279,6 +279,10 @@
         <translation>Le réseau demande une connexion (HTTP 511) : ouvrez une page web dans un navigateur sur cet ordinateur et connectez-vous au réseau ; le transfert reprendra ensuite.</translation>
     </message>
     <message>
+        <source>Another download is writing “%1” right now (from another ALU Desk or data folder); this one waits and tries again.</source>
+        <translation>Un autre téléchargement écrit « %1 » en ce moment (depuis un autre ALU Desk ou un autre dossier de données) ; celui-ci attend et réessaie.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s answer had no usable offset.</source>
         <translation>La réponse du hub n’indiquait aucune position utilisable.</translation>
     </message>
@@ -2678,7 +2682,7 @@
     </message>
     <message>
         <source>This account is disabled: the password is right, but the agency has turned the account off. Ask the agency to turn it on again.</source>
-        <translation>Ce compte est désactivé : le mot de passe est juste, mais l’agence a désactivé le compte. Demandez à l’agence de le réactiver.</translation>
+        <translation>Ce compte est désactivé&#x202f;: le mot de passe est juste, mais l’agence a désactivé le compte. Demandez à l’agence de le réactiver.</translation>
     </message>
     <message>
         <source>The hub does not let this account sign in here: %1</source>

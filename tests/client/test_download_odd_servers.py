@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -195,6 +197,29 @@ def test_an_empty_part_file_left_by_a_crash_is_taken_over(
     dest = job.tmp / "c.mxf"
     part_of(dest).write_bytes(b"")
     assert_done(run(DownloadSpec(f"{server.url}/c.mxf", dest), job.context()), dest, data)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the part file's lock is POSIX's flock")
+def test_an_empty_part_file_another_download_is_writing_is_left_to_it(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # two downloads from two data folders to one name at once: the first made the part file
+    # and had written nothing yet; the second took the empty file for its own, and both wrote
+    # into it: a file of both at its name, said checked (5 races in 10 without a sha256)
+    import fcntl
+
+    data = random.Random(5).randbytes(MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    dest = job.tmp / "race.mxf"
+    other = os.open(part_of(dest), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other download, running
+        with pytest.raises(RetryableError, match="Another download is writing"):
+            run(DownloadSpec(f"{server.url}/race.mxf", dest), job.context())
+        assert server.seen == [] and part_of(dest).stat().st_size == 0
+    finally:
+        os.close(other)  # it ended (here: died before its first byte)
+    assert_done(run(DownloadSpec(f"{server.url}/race.mxf", dest), job.context()), dest, data)
 
 
 # --- validators and replicas -------------------------------------------------------------------

@@ -121,6 +121,11 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "A file named “%1” is already there; choose another name."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "Another download is writing “%1” right now (from another ALU Desk or data folder); "
+        "this one waits and tries again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "A file named “%1” is already there and this download did not make it (another "
         "download to the same name, or another program); move it away or choose another name.",
     ),

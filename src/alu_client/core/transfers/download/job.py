@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 import requests
 
@@ -16,6 +17,7 @@ from .protocol import (
     MSG_CHANGED,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
+    MSG_PART_BUSY,
     MSG_PART_NOT_OURS,
     _Body,
     _body_range,
@@ -30,6 +32,26 @@ from .protocol import (
 from .spec import DownloadResult
 from .streams import _StreamJob
 from .verify import _VerifyJob
+
+
+def _hold(fd: int) -> bool:
+    """Hold the part file for this run (an advisory lock, released when it is closed); False
+    when another run holds it. Two downloads from two data folders to one name both took an
+    empty part file for their own and wrote into it together: a file of both, at its name,
+    said checked (without a sha256). POSIX only: on Windows a byte-range lock would also
+    refuse this run's own reads by other handles."""
+    if sys.platform == "win32":
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks (some network shares): as before
+        return True
+    return True
+
 
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link put where the part goes is not followed
@@ -57,6 +79,10 @@ class _Job(_StreamJob, _VerifyJob):
             if not self.part_existed:
                 flags |= os.O_EXCL  # made now, by this download: never someone else's
             self.fd = os.open(self.part, flags, 0o644)
+            if not _hold(self.fd):
+                os.close(self.fd)
+                self.fd = -1
+                raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
             st = os.fstat(self.fd)
             self.part_id = [st.st_dev, st.st_ino]
             if not self.part_existed:  # named at once: a crash now still finds it ours

@@ -43,6 +43,10 @@ MSG_TOO_LONG: Final = "The server sent more data than the file's size."
 MSG_GONE: Final = "The file is no longer on the server."
 MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
 MSG_DISK_FULL: Final = "The disk is full; the download will continue when space is freed."
+MSG_PART_BUSY: Final = (
+    "Another download is writing “{name}” right now (from another ALU Desk or data folder); "
+    "this one waits and tries again."
+)
 MSG_PART_NOT_OURS: Final = (
     "A file named “{name}” is already there and this download did not make it (another "
     "download to the same name, or another program); move it away or choose another name."
