@@ -222,6 +222,26 @@ def test_an_empty_part_file_another_download_is_writing_is_left_to_it(
     assert_done(run(DownloadSpec(f"{server.url}/race.mxf", dest), job.context()), dest, data)
 
 
+def test_a_part_file_made_by_another_download_just_after_a_look_is_left_to_it(
+    served: Callable[..., Server], job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # both looked, found no part file, and made it with O_EXCL: the second's "File exists"
+    # was said as "The file cannot be saved there; choose another folder or name"
+    from alu_client.core.transfers.download import job as job_module
+
+    data = random.Random(6).randbytes(MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')]))
+    dest = job.tmp / "raced.mxf"
+    part_of(dest).write_bytes(b"the other download's first bytes")
+    real = os.path.lexists
+    monkeypatch.setattr(
+        job_module.os.path, "lexists", lambda p: False if str(p).endswith(".part") else real(p)
+    )
+    with pytest.raises(RetryableError, match="Another download is writing"):
+        run(DownloadSpec(f"{server.url}/raced.mxf", dest), job.context())
+    assert part_of(dest).read_bytes() == b"the other download's first bytes"
+
+
 # --- validators and replicas -------------------------------------------------------------------
 
 

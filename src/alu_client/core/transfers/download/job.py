@@ -87,6 +87,11 @@ class _Job(_StreamJob, _VerifyJob):
             self.part_id = [st.st_dev, st.st_ino]
             if not self.part_existed:  # named at once: a crash now still finds it ours
                 ctx.checkpoint.save({**ctx.checkpoint.load(), "part": self.part_id})
+        except FileExistsError as e:
+            if e.filename is not None and os.fsdecode(e.filename) == os.fsdecode(self.part):
+                # another download made it between our look and our O_EXCL: its, not ours
+                raise RetryableError(MSG_PART_BUSY.format(name=self.part.name)) from e
+            raise _disk_error(e) from e
         except OSError as e:
             raise _disk_error(e) from e
         remove = ctx.control.on_stop(self._on_stop)
