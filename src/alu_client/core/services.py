@@ -167,12 +167,20 @@ class Services:
     def _signed_in_again(self) -> None:
         """A new sign-in was taken: the hub's transfers that failed get another try (those
         refused for the old sign-in among them; others fail again as they did, said again)."""
+        queue = self.queue
+        if queue is None:
+            return
+        for t in self._failed_hub_transfers():
+            queue.resume(t.id)
+
+    def _failed_hub_transfers(self) -> list[Transfer]:
+        """The failed transfers of the active profile's hub (none without an engine)."""
         queue, profile = self.queue, self.profile
         if queue is None or profile is None:
-            return
-        for t in queue.transfers.all(("failed",)):
-            if t.options.get("profile") == profile.name:
-                queue.resume(t.id)
+            return []
+        return [
+            t for t in queue.transfers.all(("failed",)) if t.options.get("profile") == profile.name
+        ]
 
     def _client_or_none(self) -> hub.HubClient | None:
         try:
@@ -288,16 +296,11 @@ class Services:
         look for a new sign-in made by another process every ``TOKEN_RECHECK_S`` (``client``
         takes it); otherwise the token store is not read."""
         while not self._stopping.wait(TOKEN_RECHECK_S):
-            sync, queue, profile = self.sync, self.queue, self.profile
-            if queue is None or profile is None:
-                continue
-            signed_out = sync is not None and sync.status.state == SIGNED_OUT
+            sync = self.sync
             try:
-                failed = any(
-                    t.options.get("profile") == profile.name
-                    for t in queue.transfers.all(("failed",))
-                )
-                if signed_out or failed:
+                if (sync is not None and sync.status.state == SIGNED_OUT) or (
+                    self._failed_hub_transfers()
+                ):
                     self.client()
             except Exception as e:  # (the store closing at stop, a token store gone)
                 log.debug("looking for a new sign-in: %s", e)
