@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -228,3 +229,53 @@ def test_a_running_engine_takes_a_sign_in_made_by_another_process(
         what="the failed download tried again with the new sign-in, and done",
     )
     wait_until(lambda: sync.status.state == ONLINE, timeout=30, what="online")
+
+
+def test_downloads_waiting_to_retry_go_as_soon_as_the_hub_is_back(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # an outage long enough for the back-off to reach minutes: when the hub answers again,
+    # the app said "online" and the download sat waiting for its next try all the same
+    from alu_client.core.sync import OFFLINE, ONLINE
+    from alu_client.core.transfers.retry import Backoff, RetryPolicy
+    from tests.support.faultproxy import FaultProxy
+
+    live_hub.member("ktn", PASSWORD)
+    item = live_hub.publish(clip, title="Lusaka power cuts")
+    with FaultProxy(("127.0.0.1", live_hub.server.port)) as link:
+        paths = make_paths(tmp_path / "desk")
+        secrets = MemorySecrets()
+        store = Store(paths.db_path)
+        sign_in(Profiles(store), secrets, link.url, "ktn", PASSWORD, allow_http=True)
+        store.close()
+        desk = Services(paths, secrets)
+        try:
+            queue = desk.start_engine(
+                rules=False,
+                hot_folders=False,
+                media=False,
+                policy=RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0)),
+            )
+            sync = desk.sync
+            assert sync is not None
+            wait_until(lambda: desk.library.get(item) is not None, timeout=20, what="catch-up")
+            link.refuse(True)
+            wait_until(lambda: sync.status.state == OFFLINE, timeout=20, what="offline")
+            tid = desk.download(item)
+            wait_until(
+                lambda: (
+                    (t := queue.transfers.get(tid)) is not None
+                    and t.attempts == 1
+                    and t.state == "queued"
+                    and (t.next_attempt_at or 0) > time.time() + 500
+                ),
+                timeout=30,
+                what="the download failed and waits ten minutes for its next try",
+            )
+            link.refuse(False)
+            wait_until(lambda: sync.status.state == ONLINE, timeout=30, what="online again")
+            done = queue.wait_for(tid, timeout=30)
+            assert done.state == "done", done
+            assert done.attempts == 2
+        finally:
+            desk.stop()

@@ -1194,3 +1194,48 @@ def test_a_flash_transfer_that_keeps_failing_does_not_keep_stopping_the_others(
         q.stop()
     starts = [k for _, k, _ in q.transfers.log(routine)].count("started")
     assert starts == 2, starts  # stopped once for it, not at each of its retries
+
+
+def test_transfers_waiting_to_retry_go_at_once_when_their_server_is_back(store: Store) -> None:
+    # after a long outage the back-off has grown to minutes: the hub answering again (the
+    # feed sync says so) sends the transfers that wait for it now, not minutes later
+    jobs = FakeJobs(blocks=3)
+    policy = RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0))
+    q = TransferQueue(
+        store, jobs={"download": jobs, "upload": jobs}, policy=policy, progress_interval=0.05
+    )
+    hub = q.add_download(
+        "http://127.0.0.1:9/a", Path("/nonexistent/a"), label="a", extra={"profile": "ktn"}
+    )
+    other = q.add_download("http://127.0.0.1:9/b", Path("/nonexistent/b"), label="b")
+    held = q.add_download(
+        "http://127.0.0.1:9/c", Path("/nonexistent/c"), label="c", extra={"profile": "ktn"}
+    )
+    for tid in (hub, other, held):
+        jobs.fail_plan[tid] = [RetryableError("The hub could not be reached.")]
+    q.start()
+    try:
+        for tid in (hub, other, held):
+            wait_until(lambda tid=tid: tid in jobs.started, what=f"{tid} tried")
+            wait_until(
+                lambda tid=tid: (
+                    (t := q.transfers.get(tid)) is not None
+                    and t.state == "queued"
+                    and (t.next_attempt_at or 0) > time.time() + 500
+                ),
+                what=f"{tid} waiting ten minutes",
+            )
+        q.pause(held)  # paused by the user meanwhile: stays paused
+        hurried = q.retry_waiting(lambda t: t.options.get("profile") == "ktn")
+        assert hurried == 1
+        assert q.wait_for(hub, timeout=10).state == "done"
+        t_other = q.transfers.get(other)
+        assert t_other is not None and t_other.state == "queued"  # another server's: waits
+        assert (t_other.next_attempt_at or 0) > time.time() + 500
+        assert _state(q, held) == "paused"
+        t_hub = q.transfers.get(hub)
+        assert t_hub is not None and t_hub.attempts == 2
+        assert q.retry_waiting(lambda t: True) == 1  # only `other` still waits
+        assert q.wait_for(other, timeout=10).state == "done"
+    finally:
+        q.stop()

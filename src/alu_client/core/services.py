@@ -40,7 +40,7 @@ from .safe_names import safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
 from .store.transfers import Transfer
-from .sync import SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
+from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
@@ -274,6 +274,7 @@ class Services:
         queue.start()
         if profile is not None and sync:
             service = self.sync = SyncService(self.feed_sync(), self.history())
+            service.feed.status_listeners.append(self._hub_back(queue, profile.name))
             service.start()
 
             def ended(batch: list[Progress]) -> None:
@@ -290,6 +291,21 @@ class Services:
             watch.start()
         self.evaluate_rules()
         return queue
+
+    @staticmethod
+    def _hub_back(queue: TransferQueue, name: str) -> Callable[[SyncStatus], None]:
+        """A feed status listener: when the hub answers again after an outage, the profile's
+        transfers waiting for a retry go at once (their back-off had grown to minutes; the feed
+        tries the hub at least once a minute)."""
+        online = [False]
+
+        def listener(status: SyncStatus) -> None:
+            now = status.state == ONLINE
+            if now and not online[0]:
+                queue.retry_waiting(lambda t: t.options.get("profile") == name)
+            online[0] = now
+
+        return listener
 
     def _watch_token(self) -> None:
         """While the hub refuses this workstation (the sync signed out, hub transfers failed),

@@ -233,6 +233,30 @@ class TransferStore:
         )
         return float(row[0]) if row and row[0] is not None else None
 
+    def waiting(self) -> list[Transfer]:
+        """Queued transfers waiting for a retry time still to come (a back-off after a failure;
+        not those waiting for disk space, which say so in ``pause_reason``)."""
+        rows = self.store.query(
+            "SELECT * FROM transfers WHERE state = 'queued' AND pause_reason = ''"
+            " AND next_attempt_at > ? ORDER BY priority, position",
+            (time.time(),),
+        )
+        return [Transfer.from_row(r) for r in rows]
+
+    def hurry(self, ids: list[int], at: float) -> int:
+        """Bring the retry of these waiting transfers forward to ``at`` (never later than
+        planned; a transfer that started, was paused or ended meanwhile is left as it is)."""
+        if not ids:
+            return 0
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET next_attempt_at = ?"  # noqa: S608 - only "?" placeholders
+                f" WHERE id IN ({','.join('?' * len(ids))}) AND state = 'queued'"
+                " AND pause_reason = '' AND next_attempt_at > ?",
+                (at, *ids, at),
+            )
+            return cur.rowcount
+
     def claim(self, tid: int) -> bool:
         """queued → active, only if it is still queued (a pause may have come first)."""
         with self.store.write() as c:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
 SIGNED_OUT = "signed_out"
+#: the longest wait between two tries of a hub that does not answer (seconds)
+FEED_RETRY_CAP_S = 60.0
 #: signed out, the sync looks again this often whether a new sign-in came from elsewhere
 SIGNED_OUT_RECHECK_S = 15.0
 
@@ -93,7 +95,9 @@ class FeedSync:
         self.page_size = max(1, min(page_size, 500))
         self.poll_interval = poll_interval
         self.sse_retry_interval = sse_retry_interval
-        self.backoff = backoff or Backoff(base=1.0, cap=300.0)
+        # at least once a minute while the hub does not answer: the app says "online" soon
+        # after it is back, and the transfers waiting for a retry go then (``Services``)
+        self.backoff = backoff or Backoff(base=1.0, cap=FEED_RETRY_CAP_S)
         # Until the first answer: what the last run knew (the app shows it at once).
         if state.online:
             self.status = SyncStatus(ONLINE)

@@ -347,6 +347,20 @@ class TransferQueue:
             self._swept = 0.0  # an upload's server side: at the scheduler's next pass
         self._wake(tid)
 
+    def retry_waiting(self, which: Callable[[Transfer], bool]) -> int:
+        """The transfers of ``which`` that wait for a retry after a failure go now (the caller
+        knows their server answers again: the hub is back after an outage, where the back-off
+        had grown to minutes). Their failure count stays: failing again, they wait as long as
+        they would have. Returns how many."""
+        ids = [t.id for t in self.transfers.waiting() if which(t)]
+        hurried = self.transfers.hurry(ids, time.time())
+        if hurried:
+            log.info("the server is back: %d transfer(s) waiting to retry go now", hurried)
+            with self._cv:
+                self._changed.update(ids)
+                self._cv.notify_all()
+        return hurried
+
     def pause_all(self) -> None:
         for t in self.transfers.all(("queued", "active")):
             self.pause(t.id)
