@@ -1575,7 +1575,10 @@ def feed_rig(
         SyncState(desk.store, PROFILE),
         store_items,
         on_status=statuses.append,
-        page_size=5,
+        # pages of 2: the shared hub's 5 items (more once the upload cells ran) are more than
+        # one page, so the answer after the first breaks whatever ran before (with 5, alone
+        # or in another order the feed cells had no second page to break)
+        page_size=2,
         poll_interval=60.0,
         backoff=backoff or desk.backoff,
     )
