@@ -279,3 +279,21 @@ def test_downloads_waiting_to_retry_go_as_soon_as_the_hub_is_back(
             assert done.attempts == 2
         finally:
             desk.stop()
+
+
+def test_a_transfer_canceled_from_the_command_line_is_in_the_history(
+    desk: Services, live_hub: LiveHub, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `alu queue cancel` of a queued transfer ended it in a store without the history's hook:
+    # the cancel was in no history, here or on the hub (the engine's own cancel was)
+    from alu_client.cli import main
+
+    item = live_hub.publish(clip, title="Dakar port strike")
+    desk.store_items([desk.client().item(item)])
+    tid = desk.download(item)  # queued: no engine runs here
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(desk.paths.data_dir.parent))
+    monkeypatch.setenv("ALU_SECRETS", "memory")
+    assert main(["queue", "cancel", str(tid)]) == 0
+    events = [(e.type, e.item_id) for e in desk.history().list()]
+    assert events == [("download_canceled", item)]
+    assert desk.history().pending() == 1

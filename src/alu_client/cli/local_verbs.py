@@ -77,7 +77,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     lock: EngineLock | None = None
     cleaner: TransferQueue | None = None
     try:
-        transfers = TransferStore(services.store)
+        transfers = services.transfer_store()
         lock = _idle_engine_lock(services)
         idle = lock is not None
         action = args.action

@@ -39,7 +39,7 @@ from .rules import Rule, RuleEngine
 from .safe_names import safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
-from .store.transfers import Transfer
+from .store.transfers import OutcomeHook, Transfer, TransferStore
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
@@ -222,11 +222,20 @@ class Services:
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
         queue = TransferQueue(self.store, sessions=sessions, headers_for=self._headers_for, **kw)
-        device = profile.device if profile else ""
-        hooks = queue.transfers.outcome_hooks
-        hooks.append(self._library_hook)
-        hooks.append(transfer_outcome_hook(_profile_of, device))
+        queue.transfers.outcome_hooks.extend(self.outcome_hooks())
         return queue
+
+    def transfer_store(self) -> TransferStore:
+        """The queue's rows, for commands made without an engine (`alu queue cancel`): a
+        transfer they end is written to the library and the history as the engine does."""
+        transfers = TransferStore(self.store)
+        transfers.outcome_hooks.extend(self.outcome_hooks())
+        return transfers
+
+    def outcome_hooks(self) -> list[OutcomeHook]:
+        """What a transfer's end writes in its transaction: the library, the history outbox."""
+        device = self.profile.device if self.profile else ""
+        return [self._library_hook, transfer_outcome_hook(_profile_of, device)]
 
     def start_engine(
         self,
