@@ -303,3 +303,40 @@ def test_a_login_at_a_new_address_of_the_same_account_says_where_its_past_is(
     assert "note" not in again.stderr
     me = json.loads(ok(alu(home, "whoami", "--json")))
     assert (me["profile"], me["hub"]) == (old_name, moved)
+
+
+def test_a_profile_moved_to_the_hubs_new_address_downloads_what_its_library_knew(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # the library kept the rendition addresses the hub gave at its old address: after
+    # `alu login NEW --name PROFILE`, `get` of an item seen before went to the old address,
+    # without the sign-in (it goes to the profile's address only): HTTP 401, "Sign in again"
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Kisumu market fire")
+    assert [i["id"] for i in feed(home)] == [item_id]
+    name = json.loads(ok(alu(home, "whoami", "--json")))["profile"]
+    moved = live_hub.url.replace("127.0.0.1", "localhost")
+    ok(alu(home, "login", moved, "--user", "ktn", "--password-stdin", "--allow-http",
+           "--name", name, stdin=PASSWORD + "\n"))  # fmt: skip
+    got = alu(home, "get", item_id)
+    path = Path(ok(got).split(" (")[0])
+    assert path.read_bytes() == clip.read_bytes()
+
+
+def test_a_profile_is_not_taken_over_by_another_account(live_hub: LiveHub, tmp_path: Path) -> None:
+    # `alu login --user rts --name <ktn's profile>` signed rts in on ktn's profile: the
+    # downloads and uploads ktn had not reported yet were then counted for rts
+    live_hub.member("ktn", PASSWORD)
+    live_hub.member("rts", PASSWORD, country="SN")
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    name = json.loads(ok(alu(home, "whoami", "--json")))["profile"]
+    other = alu(home, "login", live_hub.url, "--user", "rts", "--password-stdin",
+                "--allow-http", "--name", name, stdin=PASSWORD + "\n")  # fmt: skip
+    assert other.returncode == 2, other.stderr
+    assert f"Profile {name} is the account ktn's" in other.stderr
+    assert "Sign in as rts without --name" in other.stderr
+    me = json.loads(ok(alu(home, "whoami", "--json")))
+    assert (me["profile"], me["username"]) == (name, "ktn")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -319,3 +320,69 @@ def test_sign_out_offline_still_forgets_the_token(
     assert sign_out(profiles, secrets, profile.name) is False  # the hub could not be told
     assert secrets.get(profile.secret_key) is None
     assert secrets.keys() == []
+
+
+def test_a_moved_hubs_addresses_follow_in_the_library_and_queue(tmp_path: Path) -> None:
+    # what the hub at its old address gave (the files of its items, a queued download, an
+    # upload's URLs on the hub) follows the profile to the new address; what is elsewhere (a
+    # store the hub sends downloads to), another profile's, and local paths stay
+    from alu_client.core.profiles import move_hub_urls
+    from alu_client.core.store.transfers import TransferStore
+
+    old, new = "http://10.0.0.5:8750", "https://hub.example.org/alu"
+    store = Store(tmp_path / "library.sqlite3")
+    try:
+        renditions = [
+            {"kind": "broadcast", "url": f"{old}/api/v1/items/i1/renditions/broadcast"},
+            {"kind": "proxy", "url": "https://s3.example.net/b/i1/proxy.mp4?sig=x"},
+        ]
+        with store.write() as c:
+            for profile in ("ktn", "other"):
+                c.execute(
+                    "INSERT INTO items (profile, id, seq, kind, published_at, first_seen_at,"
+                    " thumbnail_url, renditions) VALUES (?, 'i1', 1, 'agency', '2026-12-05', 0,"
+                    " ?, ?)",
+                    (profile, f"{old}/api/v1/items/i1/thumbnail", json.dumps(renditions)),
+                )
+        transfers = TransferStore(store)
+        down = transfers.add(
+            "download", f"{old}/api/v1/items/i1/renditions/broadcast", str(tmp_path / "a.mp4"),
+            options={"profile": "ktn"},
+        )  # fmt: skip
+        up = transfers.add(
+            "upload", str(tmp_path / "clip.mp4"), f"{old}/api/v1/uploads/",
+            options={"profile": "ktn"},
+        )  # fmt: skip
+        transfers.save_checkpoint(
+            up, {"url": f"{old}/api/v1/uploads/u1", "parts": {"0-5": f"{old}/api/v1/uploads/p1"}}
+        )
+        theirs = transfers.add(
+            "upload", str(tmp_path / "clip.mp4"), f"{old}/api/v1/uploads/",
+            options={"profile": "other"},
+        )  # fmt: skip
+
+        assert move_hub_urls(store, "ktn", old, new) == 4
+
+        rows = {r["profile"]: r for r in store.query("SELECT * FROM items")}
+        assert rows["ktn"]["thumbnail_url"] == f"{new}/api/v1/items/i1/thumbnail"
+        assert [r["url"] for r in json.loads(rows["ktn"]["renditions"])] == [
+            f"{new}/api/v1/items/i1/renditions/broadcast",
+            "https://s3.example.net/b/i1/proxy.mp4?sig=x",
+        ]
+        assert rows["other"]["thumbnail_url"] == f"{old}/api/v1/items/i1/thumbnail"
+        t_down, t_up, t_theirs = (transfers.get(t) for t in (down, up, theirs))
+        assert t_down is not None and t_up is not None and t_theirs is not None
+        assert t_down.source == f"{new}/api/v1/items/i1/renditions/broadcast"
+        assert t_down.destination == str(tmp_path / "a.mp4")
+        assert (t_up.source, t_up.destination) == (
+            str(tmp_path / "clip.mp4"),
+            f"{new}/api/v1/uploads/",
+        )
+        assert transfers.load_checkpoint(up) == {
+            "url": f"{new}/api/v1/uploads/u1",
+            "parts": {"0-5": f"{new}/api/v1/uploads/p1"},
+        }
+        assert t_theirs.destination == f"{old}/api/v1/uploads/"
+        assert move_hub_urls(store, "ktn", old, new) == 0  # nothing left to move
+    finally:
+        store.close()

@@ -17,7 +17,13 @@ from ..core.credentials import PlainTextNotAccepted, SecretsError
 from ..core.doctor import Check, run_checks
 from ..core.library import LibraryItem, Query
 from ..core.paths import default_paths
-from ..core.profiles import Profile, ProfileNotFound, sign_in, sign_out
+from ..core.profiles import (
+    Profile,
+    ProfileNotFound,
+    ProfileOfAnotherAccount,
+    sign_in,
+    sign_out,
+)
 from ..core.services import AlreadyDownloaded, Services
 from ..core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
 from .common import (
@@ -62,6 +68,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
     except PlainTextNotAccepted as e:
         raise CliError(f"{e} To accept it, sign in again with --accept-plain-secrets.") from None
+    except ProfileOfAnotherAccount as e:
+        raise CliError(str(e), 2) from None
     except hub.PlainHttpRefused as e:  # its text speaks of the profile (the app's words)
         raise CliError(f"{e} Here: sign in again with --allow-http.", 2) from None
     except hub.TlsError as e:

@@ -63,6 +63,18 @@ def proxy_problem(address: str) -> str:
     return ""
 
 
+class ProfileOfAnotherAccount(ValueError):
+    """``sign_in(name=…)`` as another account than the profile's: its history not yet sent
+    would be counted for the new one (the hub credits events to whoever sends them)."""
+
+    def __init__(self, name: str, owner: str, username: str) -> None:
+        super().__init__(
+            f"Profile {name} is the account {owner}'s: its downloads and uploads not yet "
+            f"reported would be counted for {username}. Sign in as {username} without --name, "
+            "or with a new name."
+        )
+
+
 class ProfileNotFound(KeyError):
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -288,6 +300,8 @@ def sign_in(
         raise hub.HubError(PROXY_MESSAGES[problem].format(text=proxy.strip()))
     url = hub.normalize_url(url)
     existing = profiles.get(name) if name else profiles.find(url, username)
+    if existing is not None and existing.username.casefold() != username.strip().casefold():
+        raise ProfileOfAnotherAccount(existing.name, existing.username, username.strip())
     # Read before the hub is asked: a locked keyring fails here, with no session opened yet.
     previous = secrets.get(existing.secret_key) if existing else None
     kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
@@ -325,6 +339,10 @@ def sign_in(
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
             saved = profiles.save(profile)
+            if existing is not None and existing.url != url:
+                moved = move_hub_urls(profiles.store, saved.name, existing.url, url)
+                log.info("profile %s moved to %s: %d stored addresses follow", saved.name, url,
+                         moved)  # fmt: skip
             profiles.set_active(saved.name)
         except BaseException:
             # Keep nothing half-done: the hub session is closed and the token forgotten.
@@ -343,6 +361,71 @@ def sign_in(
             _revoke(existing, previous, kept)
     log.info("signed in to %s as %s (profile %s)", url, saved.username, saved.name)
     return saved
+
+
+def move_hub_urls(store: Store, name: str, old: str, new: str) -> int:
+    """The hub of profile ``name`` moved from ``old`` to ``new`` (normalized addresses): the
+    addresses it gave that the library keeps — its items' files and thumbnails, the profile's
+    transfers and their checkpoints (an upload's URLs on the hub) — are rewritten to the new one,
+    in one transaction. Without it the queue kept going to the old address (never reached, or
+    sent no sign-in to it: credentials go to the profile's address only), and an upload whose
+    outcome was not heard yet was sent and published a second time. Addresses elsewhere (a
+    store the hub redirects to) are left as they are. Returns how many values changed."""
+
+    def rebase(value: Any) -> Any:
+        if isinstance(value, str):
+            return new + value[len(old) :] if value.startswith(old + "/") else value
+        if isinstance(value, list):
+            return [rebase(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rebase(v) for k, v in value.items()}
+        return value
+
+    def rebase_json(text: str) -> str:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text  # a damaged row stays as it is (it says so where it is read)
+        moved = rebase(data)
+        return text if moved == data else json.dumps(moved)
+
+    changed = 0
+    with store.write() as conn:
+        for pk, thumb, renditions in conn.execute(
+            "SELECT pk, thumbnail_url, renditions FROM items WHERE profile = ?", (name,)
+        ).fetchall():
+            row = (rebase(thumb), rebase_json(renditions))
+            if row != (thumb, renditions):
+                conn.execute(
+                    "UPDATE items SET thumbnail_url = ?, renditions = ? WHERE pk = ?", (*row, pk)
+                )
+                changed += 1
+        for tid, source, destination, options in conn.execute(
+            "SELECT id, source, destination, options FROM transfers"
+        ).fetchall():
+            try:
+                profile = json.loads(options).get("profile")
+            except (ValueError, AttributeError):
+                continue
+            if profile != name:
+                continue
+            row = (rebase(source), rebase(destination))
+            if row != (source, destination):
+                conn.execute(
+                    "UPDATE transfers SET source = ?, destination = ? WHERE id = ?", (*row, tid)
+                )
+                changed += 1
+            for (data,) in conn.execute(
+                "SELECT data FROM transfer_checkpoints WHERE transfer_id = ?", (tid,)
+            ).fetchall():
+                moved = rebase_json(data)
+                if moved != data:
+                    conn.execute(
+                        "UPDATE transfer_checkpoints SET data = ? WHERE transfer_id = ?",
+                        (moved, tid),
+                    )
+                    changed += 1
+    return changed
 
 
 def sign_out(profiles: Profiles, secrets: Secrets, name: str) -> bool:
