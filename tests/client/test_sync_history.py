@@ -447,3 +447,63 @@ def test_a_broken_hook_never_keeps_a_transfer_from_ending(store: Store) -> None:
     t = transfers.get(tid)
     assert t is not None and t.state == "done"
     assert outbox(store) == []
+
+
+def test_a_second_profile_of_the_account_in_the_same_folder_pulls_every_event(
+    store: Store, hub: LiveHub
+) -> None:
+    # the hub at another address, signed in without --name: a new profile in the same data
+    # folder. Its pull skipped every event the old profile held (an event was kept once in
+    # the whole library), its cursor went past them, and its history stayed empty
+    ids = record(store, 3)
+    old = HistorySync(store, "main", client_for(hub.url))
+    assert old.push() == 3
+    assert old.pull() == 0  # its own, coming back with the hub's order
+    moved = hub.url.replace("127.0.0.1", "localhost")
+    new = HistorySync(store, "moved", client_for(moved))
+    assert new.pull() == 3
+    assert sorted(e.id for e in new.list(limit=10)) == sorted(ids)
+    assert all(e.origin == "hub" for e in new.list(limit=10))
+    # the old profile's rows are as they were: its own, sent
+    assert [(e.origin, e.pending) for e in old.list(limit=10)] == [("here", False)] * 3
+    [mine] = record(store, 1, profile="moved")
+    assert new.push() == 1
+    assert old.pull() == 1
+    assert mine in {e.id for e in old.list(limit=10)} and len(old.list(limit=10)) == 4
+
+
+def test_the_history_kept_once_per_profile_keeps_every_row_and_its_order(tmp_path: Path) -> None:
+    # migration 4: a library of schema 3 opened by this version keeps its events, and the
+    # outbox its order (rowid), the unsent ones still unsent
+    import sqlite3
+
+    from alu_client.core.store.schema import MIGRATIONS
+
+    path = tmp_path / "library.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 3")
+    for n, (eid, sent) in enumerate([("e-b", None), ("e-a", 5.0), ("e-c", None)]):
+        conn.execute(
+            "INSERT INTO history (rowid, id, profile, type, bytes, origin, sent_at)"
+            " VALUES (?, ?, 'main', 'download_completed', ?, 'here', ?)",
+            (10 + n, eid, n, sent),
+        )
+    conn.commit()
+    conn.close()
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS)
+        rows = s.query("SELECT rowid, id, bytes, sent_at FROM history ORDER BY rowid")
+        assert [tuple(r) for r in rows] == [(10, "e-b", 0, None), (11, "e-a", 1, 5.0),
+                                            (12, "e-c", 2, None)]  # fmt: skip
+        assert HistorySync(s, "main", lambda: None).pending() == 2
+        with s.write() as c:  # the same event under another profile is another row now
+            c.execute(
+                "INSERT INTO history (id, profile, type, origin) VALUES"
+                " ('e-a', 'other', 'download_completed', 'hub')"
+            )
+        assert len(s.query("SELECT * FROM history WHERE id = 'e-a'")) == 2
+    finally:
+        s.close()

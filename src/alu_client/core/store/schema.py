@@ -210,4 +210,34 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE transfers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
     """,
+    # 4: an event is kept once per profile (was once in all): a new profile for the same account
+    # (the hub at another address) skipped every event the old one held and never showed them.
+    # The rows keep their rowid: the outbox is sent in that order.
+    """
+    CREATE TABLE history_by_profile (
+        id TEXT NOT NULL,                             -- event UUID, made where it happened
+        profile TEXT NOT NULL,
+        type TEXT NOT NULL,
+        item_id TEXT,
+        rendition TEXT NOT NULL DEFAULT '',
+        bytes INTEGER NOT NULL DEFAULT 0,
+        started_at REAL,
+        ended_at REAL,
+        device TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}',            -- JSON: label, speed, rule, error, ...
+        transfer_id INTEGER,
+        origin TEXT NOT NULL CHECK (origin IN ('here', 'hub')),
+        hub_seq INTEGER,                              -- the hub's order, once known
+        sent_at REAL,                                 -- NULL and origin 'here': in the outbox
+        PRIMARY KEY (profile, id)
+    );
+    INSERT INTO history_by_profile (rowid, id, profile, type, item_id, rendition, bytes,
+        started_at, ended_at, device, detail, transfer_id, origin, hub_seq, sent_at)
+        SELECT rowid, id, profile, type, item_id, rendition, bytes, started_at, ended_at,
+        device, detail, transfer_id, origin, hub_seq, sent_at FROM history;
+    DROP TABLE history;
+    ALTER TABLE history_by_profile RENAME TO history;
+    CREATE INDEX ix_history_outbox ON history (profile, origin, sent_at);
+    CREATE INDEX ix_history_time ON history (profile, ended_at)
+    """,
 ]

@@ -333,8 +333,8 @@ class HistorySync:
         now = time.time()
         with self.store.write() as c:
             c.executemany(
-                "UPDATE history SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
-                [(now, r["id"]) for r in rows],
+                "UPDATE history SET sent_at = ? WHERE profile = ? AND id = ? AND sent_at IS NULL",
+                [(now, self.profile, r["id"]) for r in rows],
             )
             self.state.touch(now, c)
         return len(rows)
@@ -347,8 +347,9 @@ class HistorySync:
         detail["hub_refused"] = reason[:MAX_TEXT]
         with self.store.write() as c:
             c.execute(
-                "UPDATE history SET sent_at = ?, detail = ? WHERE id = ? AND sent_at IS NULL",
-                (time.time(), json.dumps(detail), row["id"]),
+                "UPDATE history SET sent_at = ?, detail = ?"
+                " WHERE profile = ? AND id = ? AND sent_at IS NULL",
+                (time.time(), json.dumps(detail), self.profile, row["id"]),
             )
 
     # --- down ------------------------------------------------------------------------------------
