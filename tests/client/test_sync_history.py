@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -507,3 +508,45 @@ def test_the_history_kept_once_per_profile_keeps_every_row_and_its_order(tmp_pat
         assert len(s.query("SELECT * FROM history WHERE id = 'e-a'")) == 2
     finally:
         s.close()
+
+
+@pytest.mark.skipif(
+    not Path("/proc/sys/kernel/random/boot_id").exists(), reason="a boot clock: Linux only"
+)
+def test_an_event_recorded_before_the_clock_was_set_right_counts_when_it_happened(
+    store: Store, hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the clock 40 days behind (a dead battery) when a download ended; the history could not
+    # be sent; the clock set right (as `alu doctor` advises), then sent: the hub corrected
+    # by the clock as it was at sending (right), and counted the download 40 days ago
+    from alu_client.core.sync import history as history_module
+
+    real = history_module.clock_now
+    behind = 40 * 86400.0
+
+    def clock_behind() -> tuple[float, str, float | None]:
+        wall, boot, boot_clock = real()
+        return wall - behind, boot, boot_clock
+
+    with monkeypatch.context() as m:
+        m.setattr(history_module, "clock_now", clock_behind)
+        with store.write() as c:
+            eid = record_event(c, "main", "download_completed", item_id="item-clock", bytes=7,
+                               started_at=clock_behind()[0] - 30, device="desk-1")  # fmt: skip
+    # the clock is right from here on
+    mine = HistorySync(store, "main", client_for(hub.url))
+    assert mine.push() == 1
+    assert mine.pull() == 0  # its own back: the list here shows it at the hub's time too
+    [here] = mine.list()
+    assert here.ended_at is not None and abs(here.ended_at - time.time()) < 120
+    other = Store(tmp_path / "desk-2" / "library.sqlite3")
+    try:
+        pulled = HistorySync(other, "main", client_for(hub.url, device="desk-2"))
+        assert pulled.pull() == 1
+        [event] = pulled.list()
+        assert event.id == eid
+        assert event.ended_at is not None and event.started_at is not None
+        assert abs(event.ended_at - time.time()) < 120, event.ended_at - time.time()
+        assert event.ended_at - event.started_at == pytest.approx(30, abs=1)
+    finally:
+        other.close()

@@ -240,4 +240,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ix_history_outbox ON history (profile, origin, sent_at);
     CREATE INDEX ix_history_time ON history (profile, ended_at)
     """,
+    # 5: when an event was recorded on a clock no one sets (the time since the machine booted,
+    # and which boot): a clock set right between an event and its sending moved the event by
+    # as much in the hub's reports (``history.clock_now``)
+    """
+    ALTER TABLE history ADD COLUMN boot TEXT NOT NULL DEFAULT '';
+    ALTER TABLE history ADD COLUMN boot_clock REAL
+    """,
 ]

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from ..hub import AuthError, HubClient, HubError, RemoteEvent
@@ -53,6 +53,31 @@ _OUTCOMES = {"done": "completed", "failed": "failed", "canceled": "canceled"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
 
 ClientProvider = Callable[[], HubClient | None]
+
+#: a clock set by less than this between an event and its sending is left alone (seconds)
+CLOCK_SET_MIN_S = 2.0
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_UPTIME = Path("/proc/uptime")
+
+
+def clock_now() -> tuple[float, str, float | None]:
+    """(wall time, this boot's id, seconds since boot including sleep) — the last two where
+    the system tells them (Linux), else ("", None). The hub corrects event times by how far
+    this workstation's clock is off *when it sends*; an event recorded before the clock was
+    set right (a dead battery, then the time fixed as `alu doctor` advises) would be moved by
+    the whole correction. The boot clock is never set: an event of this boot is sent at
+    ``now - (boot clock now - boot clock then)``, on the clock as it is when sent."""
+    wall = time.time()
+    try:
+        boot = _BOOT_ID.read_text(encoding="ascii").strip()
+        # the kernel's own count (sleep included), read as text: tools that fake the clocks
+        # for a program (faketime) shift its boot clock with its wall clock, not this file
+        uptime = float(_UPTIME.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux
+        return wall, "", None
+    return wall, boot, uptime
+
+
 _List = list  # HistorySync.list shadows the builtin in its class
 
 
@@ -93,6 +118,8 @@ class HistoryEvent:
         except ValueError:
             detail = {}
         d["detail"] = detail if isinstance(detail, dict) else {}
+        for sending_only in ("boot", "boot_clock"):  # (see ``clock_now``)
+            d.pop(sending_only, None)
         return cls(**d)
 
 
@@ -146,9 +173,12 @@ def record_event(
     if not EVENT_TYPE.match(type):
         raise ValueError(f"{type!r} is not a history event type (a-z and _, 3 to 32 characters)")
     event_id = str(uuid.uuid4())
+    wall, boot, boot_clock = clock_now()
+    ended = wall if ended_at is None else ended_at
     conn.execute(
         "INSERT INTO history (id, profile, type, item_id, rendition, bytes, started_at, ended_at,"
-        " device, detail, transfer_id, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'here')",
+        " device, detail, transfer_id, origin, boot, boot_clock)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'here', ?, ?)",
         (
             event_id,
             profile,
@@ -157,10 +187,13 @@ def record_event(
             _text(rendition, 32),
             max(0, int(bytes)),
             started_at,
-            time.time() if ended_at is None else ended_at,
+            ended,
             _text(device, 200),
             json.dumps(clean_detail(detail)),
             transfer_id,
+            boot,
+            # the boot clock when the event ended, on the wall clock's word of how long ago
+            None if boot_clock is None else boot_clock - max(0.0, wall - ended),
         ),
     )
     return event_id
@@ -239,19 +272,34 @@ def _epoch(when: dt.datetime | None) -> float | None:
     return when.timestamp() if when is not None else None
 
 
-def _payload(row: sqlite3.Row) -> dict[str, Any]:
+def _clock_set_since(row: sqlite3.Row, now: tuple[float, str, float | None]) -> float:
+    """How far the wall clock was set since ``row`` was recorded in this boot (0: not known,
+    or by less than ``CLOCK_SET_MIN_S``)."""
+    wall, boot, boot_clock = now
+    then = row["boot_clock"]
+    if not boot or row["boot"] != boot or then is None or boot_clock is None or not row["ended_at"]:
+        return 0.0
+    shift = (wall - (boot_clock - then)) - row["ended_at"]
+    return shift if abs(shift) >= CLOCK_SET_MIN_S else 0.0
+
+
+def _payload(
+    row: sqlite3.Row, now: tuple[float, str, float | None] | None = None
+) -> dict[str, Any]:
     try:
         detail = json.loads(row["detail"] or "{}")
     except ValueError:
         detail = {}
+    shift = _clock_set_since(row, now) if now is not None else 0.0
+    started, ended = row["started_at"], row["ended_at"]
     return {
         "id": row["id"],
         "type": row["type"],
         "item_id": row["item_id"],
         "rendition": row["rendition"],
         "bytes": row["bytes"],
-        "started_at": _iso(row["started_at"]),
-        "ended_at": _iso(row["ended_at"]),
+        "started_at": _iso(started + shift if started is not None else None),
+        "ended_at": _iso(ended + shift if ended is not None else None),
         "device": row["device"],
         "detail": detail if isinstance(detail, dict) else {},
     }
@@ -318,7 +366,10 @@ class HistorySync:
 
     def _send(self, client: HubClient, rows: _List[sqlite3.Row]) -> int:
         try:
-            client.post_history([_payload(r) for r in rows], dt.datetime.now(dt.UTC))
+            clock = clock_now()
+            client.post_history(
+                [_payload(r, clock) for r in rows], dt.datetime.fromtimestamp(clock[0], dt.UTC)
+            )
         except HubError as e:
             if e.status not in REFUSED_STATUSES or e.code in SENDER_CODES:
                 # the link, the hub, the account or this workstation's clock: try again
@@ -398,10 +449,13 @@ class HistorySync:
             return 1
         # One of ours coming back: now we know the hub's order for it, and that the hub has it
         # (a send whose answer was lost leaves it in the outbox until here).
+        # Its times become the hub's: corrected for this workstation's clock when it was sent
+        # (the list showed a download made before the clock was set right 40 days back).
         c.execute(
-            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?)"
+            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?),"
+            " started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at)"
             " WHERE id = ? AND profile = ?",
-            (e.seq, time.time(), e.id, self.profile),
+            (e.seq, time.time(), _epoch(e.started_at), ended, e.id, self.profile),
         )
         return 0
 
