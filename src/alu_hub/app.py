@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import __doc__ as hub_doc
 from . import signin
@@ -40,9 +41,24 @@ def build_hub(settings: Settings) -> Hub:
     return hub
 
 
+#: files this database does not know are another's (not a crash's leftovers) unless they are
+#: older than its newest item or upload by this much (clocks of replicas and S3 differ a little)
+KNOWN_MARGIN = dt.timedelta(minutes=10)
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 def recover(hub: Hub) -> None:
     """Start-up housekeeping after a crash: drop half-published files, finish uploads that had
     all their bytes, delete abandoned uploads past their expiry and old sign-in attempts.
+
+    Files the database does not know are removed only when they are older than the newest
+    item (upload) it knows: a publish that crashed before its commit leaves files newer than
+    every item then, gone at a later start. A database that is not the one that made them (a
+    `serve` with ``ALU_HUB_DATABASE_URL`` forgotten, a restored backup started beside the live
+    hub's store) knows none of them, or only the older ones: the footage stays.
 
     Replicas: when other processes are at work on the same data folder (``DataFolderLock``),
     their work in progress stays: only stale ``work/`` entries go, the files of items not yet
@@ -52,8 +68,13 @@ def recover(hub: Hub) -> None:
         if alone:
             with hub.db.session() as s:
                 known = set(s.scalars(select(Item.id)))
-            for item_id in hub.storage.remove_unreferenced(known):
-                log.warning("removed the files of an item that was never published: %s", item_id)
+                newest = s.scalar(select(func.max(Item.published_at)))
+            if newest is not None:
+                before = _aware(newest) - KNOWN_MARGIN
+                for item_id in hub.storage.remove_unreferenced(known, before):
+                    log.warning(
+                        "removed the files of an item that was never published: %s", item_id
+                    )
             _retry_old_publish_failures(hub)
         _drop_spent_upload_files(hub)
     republish_uploads(hub, alone=alone)
@@ -95,9 +116,21 @@ def _drop_spent_upload_files(hub: Hub) -> None:
                 select(Upload.id, Upload.state).where(Upload.id.in_(names[start : start + 500]))
             )
             states.update({row.id: row.state for row in rows})
+        newest = s.scalar(select(func.max(Upload.created_at)))
+    # bytes of no upload this database knows: another database's (see ``recover``) unless older
+    # than its newest upload
+    limit = (_aware(newest) - KNOWN_MARGIN).timestamp() if newest is not None else None
     for name in names:
-        if states.get(name) in (None, "published", "terminated", "expired"):
-            log.info("removing the bytes of upload %s (%s)", name[:8], states.get(name, "unknown"))
+        state = states.get(name)
+        if state is None:
+            try:
+                mtime = (hub.settings.uploads_dir / name).stat().st_mtime
+            except OSError:
+                continue
+            if limit is None or mtime >= limit:
+                continue
+        if state in (None, "published", "terminated", "expired"):
+            log.info("removing the bytes of upload %s (%s)", name[:8], state or "unknown")
             (hub.settings.uploads_dir / name).unlink(missing_ok=True)
 
 

@@ -294,8 +294,8 @@ class S3Storage:
             for common in page.get("CommonPrefixes", []):
                 yield str(common["Prefix"])[len(root) :].rstrip("/")
 
-    def remove_unreferenced(self, known: Collection[str]) -> list[str]:
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.orphan_grace_s)
+    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
+        cutoff = min(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.orphan_grace_s), before)
         removed: list[str] = []
         try:
             for item_id in self.item_ids():

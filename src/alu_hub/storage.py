@@ -13,6 +13,7 @@ hub.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -55,9 +56,10 @@ class Storage(Protocol):
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under ``prefix`` (an abandoned publish); never raises."""
 
-    def remove_unreferenced(self, known: Collection[str]) -> list[str]:
+    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
         """Start-up: remove the files of items not in ``known`` (a publish that crashed before
-        its commit); returns the item ids whose files went."""
+        its commit) whose every file is older than ``before``; returns the item ids whose
+        files went. (What is newer may be another database's: see ``app.recover``.)"""
 
     def check(self) -> None:
         """Start-up (``alu-hub serve``, ``publish``): StorageError, in words for the operator,
@@ -137,13 +139,23 @@ class LocalStorage:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
-    def remove_unreferenced(self, known: Collection[str]) -> list[str]:
+    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
         items = self.root / ITEMS
         if not items.is_dir():
             return []
         removed = []
+        limit = before.timestamp()
         for d in items.iterdir():
-            if d.name not in known:
+            if d.name in known:
+                continue
+            try:
+                newest = max(
+                    (f.stat().st_mtime for f in d.rglob("*") if f.is_file()),
+                    default=d.stat().st_mtime,
+                )
+            except OSError:
+                continue
+            if newest < limit:
                 shutil.rmtree(d, ignore_errors=True)
                 removed.append(d.name)
         return removed

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from alu_hub.demo import seed_demo
 from alu_hub.models import Item
 from alu_hub.publish import ItemFields, PublishError, publish_file
 from alu_hub.server import serve_in_thread
+from alu_hub.settings import Settings
 from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
 
@@ -179,9 +183,13 @@ def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:
         Database(url).migrate()
 
 
-def test_start_up_removes_files_of_items_never_published(tmp_path: Path, clip: Path) -> None:
+def test_start_up_removes_files_of_items_never_published(
+    tmp_path: Path, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alu_hub import app as app_module
     from alu_hub.app import recover
 
+    monkeypatch.setattr(app_module, "KNOWN_MARGIN", dt.timedelta(0))
     hub = build_hub(hub_settings(tmp_path / "hub"))
     kept = publish_file(hub, clip, ItemFields(title="kept"))
     orphan = tmp_path / "hub" / "storage" / "items" / ("f" * 32)
@@ -189,9 +197,39 @@ def test_start_up_removes_files_of_items_never_published(tmp_path: Path, clip: P
     (orphan / "broadcast.mp4").write_bytes(b"half a publish")
     (tmp_path / "hub" / "work" / "x").mkdir(parents=True)
     recover(hub)
-    assert not orphan.exists()
+    # newer than every item the database knows: maybe another database's, kept for now
+    assert orphan.exists()
     assert not (tmp_path / "hub" / "work").exists()
-    assert (tmp_path / "hub" / "storage" / "items" / kept.id / "broadcast.mp4").is_file()
+    os.utime(orphan / "broadcast.mp4", (time.time() - 5, time.time() - 5))
+    later = publish_file(hub, clip, ItemFields(title="later"))
+    recover(hub)  # a crash's leftover, older than an item published since: it goes
+    assert not orphan.exists()
+    for item in (kept, later):
+        assert (tmp_path / "hub" / "storage" / "items" / item.id / "broadcast.mp4").is_file()
+
+
+def test_a_serve_on_another_database_removes_none_of_the_hubs_files(
+    tmp_path: Path, clip: Path
+) -> None:
+    # `serve` with ALU_HUB_DATABASE_URL forgotten (an empty SQLite database in the folder):
+    # its start-up took every item's files and every upload's bytes for a crash's leftovers
+    # and deleted them all; back on the right database every download said "file_missing"
+    from alu_hub.app import recover
+
+    data = tmp_path / "hub"
+    hub = build_hub(Settings(data_dir=data, database_url=f"sqlite:///{tmp_path / 'pg.sqlite3'}"))
+    item = publish_file(hub, clip, ItemFields(title="Archive footage"))
+    (data / "uploads" / "a-members-upload").write_bytes(b"half of a member's clip")
+    past = time.time() - 3600  # older than anything, to any rule of age
+    for f in [*(data / "storage").rglob("*"), data / "uploads" / "a-members-upload"]:
+        os.utime(f, (past, past))
+    hub.folder_lock.close()
+    hub.db.engine.dispose()
+    # the same folder on a new, empty database
+    other = build_hub(Settings(data_dir=data, database_url=f"sqlite:///{data / 'hub.sqlite3'}"))
+    recover(other)
+    assert (data / "storage" / "items" / item.id / "broadcast.mp4").is_file()
+    assert (data / "uploads" / "a-members-upload").is_file()
 
 
 @pytest.mark.parametrize(

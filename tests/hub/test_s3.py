@@ -9,9 +9,11 @@ hub through another one (whose byte count shows the hub never sent a rendition's
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import struct
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -373,7 +375,12 @@ def test_an_expired_url_is_refused_and_the_retry_asks_the_hub_again(
         assert_token_never_reached_s3(h)
 
 
-def test_start_up_recovery_lists_the_bucket(tmp_path: Path, s3: S3Server, clip: Path) -> None:
+def test_start_up_recovery_lists_the_bucket(
+    tmp_path: Path, s3: S3Server, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alu_hub import app as app_module
+
+    monkeypatch.setattr(app_module, "KNOWN_MARGIN", dt.timedelta(0))
     with s3_hub(tmp_path, s3, s3_orphan_grace_s=0) as h:
         hub = h.live.hub
         kept = h.live.publish(clip, title="Kept")
@@ -388,6 +395,7 @@ def test_start_up_recovery_lists_the_bucket(tmp_path: Path, s3: S3Server, clip: 
 
         # a crash between storing and committing leaves objects no item names
         orphan = "f" * 32
+        time.sleep(1.1)  # (S3 times are whole seconds: after the item's, here)
         client = h.s3.client()
         for name in ("broadcast.mp4", "thumbnail.jpg"):
             client.put_object(
@@ -398,7 +406,11 @@ def test_start_up_recovery_lists_the_bucket(tmp_path: Path, s3: S3Server, clip: 
         recover(hub)
         assert {k.split("/")[1] for k in h.objects("items/")} == {kept, orphan}
         hub.storage.orphan_grace_s = 0
-        recover(hub)
-        assert {k.split("/")[1] for k in h.objects("items/")} == {kept}
+        recover(hub)  # newer than every item: maybe another database's (a restored backup's)
+        assert {k.split("/")[1] for k in h.objects("items/")} == {kept, orphan}
+        time.sleep(1.1)
+        later = h.live.publish(clip, title="Later")
+        recover(hub)  # older than an item published since: a crash's, it goes
+        assert {k.split("/")[1] for k in h.objects("items/")} == {kept, later}
         r = requests.get(h.url(f"/items/{kept}/renditions/proxy"), headers=h.auth, timeout=10)
         assert r.status_code == 200 and r.history[0].status_code == 307
