@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -386,3 +387,86 @@ def test_a_moved_hubs_addresses_follow_in_the_library_and_queue(tmp_path: Path) 
         assert move_hub_urls(store, "ktn", old, new) == 0  # nothing left to move
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value", "moved"),
+    [
+        # the address as typed (host case, a default port) against the hub's own (as requests
+        # sends it): the same origin
+        ("https://Hub.Example.org:443", "https://new.example.org", "https://hub.example.org/api/v1/x",
+         "https://new.example.org/api/v1/x"),
+        ("http://LOCALHOST:80/alu", "http://10.0.0.9:8750", "http://localhost/alu/api/v1/x?a=1",
+         "http://10.0.0.9:8750/api/v1/x?a=1"),
+        # not under the old address: left
+        ("https://hub.example.org", "https://new.example.org",
+         "https://hub.example.org.evil.net/api/v1/x", None),
+        ("https://h.example.org/alu", "https://new.example.org", "https://h.example.org/alu2/x",
+         None),
+        ("https://hub.example.org", "https://new.example.org", "http://hub.example.org/api/v1/x",
+         None),
+        # a new address under the old one: moved once, never twice
+        ("https://h.example.org", "https://h.example.org/alu", "https://h.example.org/api/v1/x",
+         "https://h.example.org/alu/api/v1/x"),
+    ],
+)  # fmt: skip
+def test_a_moved_hubs_addresses_are_matched_as_requests_sends_them(
+    tmp_path: Path, old: str, new: str, value: str, moved: str | None
+) -> None:
+    from alu_client.core.profiles import move_hub_urls
+    from alu_client.core.store.transfers import TransferStore
+
+    store = Store(tmp_path / "library.sqlite3")
+    try:
+        transfers = TransferStore(store)
+        tid = transfers.add("download", value, str(tmp_path / "a.mp4"), options={"profile": "p"})
+        assert move_hub_urls(store, "p", old, new) == (0 if moved is None else 1)
+        t = transfers.get(tid)
+        assert t is not None and t.source == (moved or value)
+        assert move_hub_urls(store, "p", old, new) == 0  # again: nothing more
+        t = transfers.get(tid)
+        assert t is not None and t.source == (moved or value)
+    finally:
+        store.close()
+
+
+def test_a_move_that_failed_is_made_by_the_next_sign_in(
+    profiles: Profiles, secrets: MemorySecrets, member: LiveHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the profile said the new address before its stored addresses were moved: a move that
+    # failed (a full disk) was never made again, as the next sign-in saw no move to make
+    from alu_client.core import profiles as profiles_module
+    from alu_client.core.store.transfers import TransferStore
+
+    p = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    old_source = f"{member.url}/api/v1/items/i1/renditions/broadcast"
+    tid = TransferStore(profiles.store).add(
+        "download", old_source, "/tmp/a.mp4", options={"profile": p.name}
+    )
+    moved_url = member.url.replace("127.0.0.1", "localhost")
+    real = profiles_module.move_hub_urls
+
+    def full_disk(*_: object) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(profiles_module, "move_hub_urls", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        sign_in(profiles, secrets, moved_url, "ktn", PASSWORD, name=p.name, allow_http=True)
+    assert profiles.require(p.name).url == member.url  # nothing half-done
+    monkeypatch.setattr(profiles_module, "move_hub_urls", real)
+    sign_in(profiles, secrets, moved_url, "ktn", PASSWORD, name=p.name, allow_http=True)
+    assert profiles.require(p.name).url == moved_url
+    t = TransferStore(profiles.store).get(tid)
+    assert t is not None and t.source == old_source.replace("127.0.0.1", "localhost")
+
+
+def test_a_profile_is_not_signed_into_as_an_account_differing_in_case(
+    profiles: Profiles, secrets: MemorySecrets, member: LiveHub
+) -> None:
+    from alu_client.core.profiles import ProfileOfAnotherAccount
+
+    member.member("KTN", PASSWORD)  # another account: the hub's names are exact
+    p = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    with pytest.raises(ProfileOfAnotherAccount):
+        sign_in(profiles, secrets, member.url, "KTN", PASSWORD, name=p.name, allow_http=True)
+    assert profiles.require(p.name).username == "ktn"

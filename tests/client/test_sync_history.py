@@ -550,3 +550,18 @@ def test_an_event_recorded_before_the_clock_was_set_right_counts_when_it_happene
         assert event.ended_at - event.started_at == pytest.approx(30, abs=1)
     finally:
         other.close()
+
+
+def test_a_clock_set_by_a_night_is_taken_for_a_virtual_machines_sleep() -> None:
+    # a virtual machine's boot clock stops while its host sleeps and its wall clock is set
+    # forward at the wake-up: an event of the evening before must stay where it was, not move
+    # by the night; a clock set by weeks (a dead battery) moves it; a count started again
+    # (a container's uptime) moves nothing
+    from alu_client.core.sync.history import _clock_set_since
+
+    row = {"boot": "b1", "boot_clock": 1000.0, "ended_at": 1_800_000_000.0}
+    night, weeks = 8 * 3600.0, 40 * 86400.0
+    assert _clock_set_since(row, (1_800_000_000.0 + 60 + night, "b1", 1060.0)) == 0.0  # type: ignore[arg-type]
+    assert _clock_set_since(row, (1_800_000_000.0 + 60 + weeks, "b1", 1060.0)) == weeks  # type: ignore[arg-type]
+    assert _clock_set_since(row, (1_800_000_000.0 + 60 + weeks, "b2", 1060.0)) == 0.0  # type: ignore[arg-type]
+    assert _clock_set_since(row, (1_800_000_000.0 + 60 + weeks, "b1", 30.0)) == 0.0  # type: ignore[arg-type]

@@ -300,7 +300,7 @@ def sign_in(
         raise hub.HubError(PROXY_MESSAGES[problem].format(text=proxy.strip()))
     url = hub.normalize_url(url)
     existing = profiles.get(name) if name else profiles.find(url, username)
-    if existing is not None and existing.username.casefold() != username.strip().casefold():
+    if existing is not None and existing.username != username.strip():  # (hub names: exact)
         raise ProfileOfAnotherAccount(existing.name, existing.username, username.strip())
     # Read before the hub is asked: a locked keyring fails here, with no session opened yet.
     previous = secrets.get(existing.secret_key) if existing else None
@@ -338,11 +338,13 @@ def sign_in(
         try:
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
-            saved = profiles.save(profile)
             if existing is not None and existing.url != url:
-                moved = move_hub_urls(profiles.store, saved.name, existing.url, url)
-                log.info("profile %s moved to %s: %d stored addresses follow", saved.name, url,
-                         moved)  # fmt: skip
+                # before the profile says the new address: a move that fails (a full disk) is
+                # made again by the next sign-in (it changes nothing twice)
+                moved = move_hub_urls(profiles.store, existing.name, existing.url, url)
+                log.info("profile %s moved to %s: %d stored addresses follow", existing.name,
+                         url, moved)  # fmt: skip
+            saved = profiles.save(profile)
             profiles.set_active(saved.name)
         except BaseException:
             # Keep nothing half-done: the hub session is closed and the token forgotten.
@@ -372,9 +374,33 @@ def move_hub_urls(store: Store, name: str, old: str, new: str) -> int:
     outcome was not heard yet was sent and published a second time. Addresses elsewhere (a
     store the hub redirects to) are left as they are. Returns how many values changed."""
 
+    old_origin, old_path = hub.origin(old), urlsplit(old).path.rstrip("/")
+    new_origin, new_path = hub.origin(new), urlsplit(new).path.rstrip("/")
+
+    def under(value: str, origin: tuple[str, str, int | None], path: str) -> str | None:
+        """What follows the hub's address in ``value`` (a URL under it), else None. Origins
+        compare as requests sends them (host case, default ports), paths by whole segments."""
+        if not value.startswith(("http://", "https://")):
+            return None
+        try:
+            parts = urlsplit(value)
+            if hub.origin(value) != origin or not parts.path.startswith(path + "/"):
+                return None
+        except ValueError:  # (a port that is not one)
+            return None
+        rest = parts.path[len(path) :]
+        return (
+            rest
+            + (f"?{parts.query}" if parts.query else "")
+            + (f"#{parts.fragment}" if parts.fragment else "")
+        )
+
     def rebase(value: Any) -> Any:
         if isinstance(value, str):
-            return new + value[len(old) :] if value.startswith(old + "/") else value
+            if under(value, new_origin, new_path) is not None:
+                return value  # moved already (a new address under the old one: not twice)
+            rest = under(value, old_origin, old_path)
+            return value if rest is None else new.rstrip("/") + rest
         if isinstance(value, list):
             return [rebase(v) for v in value]
         if isinstance(value, dict):

@@ -246,16 +246,18 @@ class TransferStore:
     def hurry(self, ids: list[int], at: float) -> int:
         """Bring the retry of these waiting transfers forward to ``at`` (never later than
         planned; a transfer that started, was paused or ended meanwhile is left as it is)."""
-        if not ids:
-            return 0
+        hurried = 0
         with self.store.write() as c:
-            cur = c.execute(
-                "UPDATE transfers SET next_attempt_at = ?"  # noqa: S608 - only "?" placeholders
-                f" WHERE id IN ({','.join('?' * len(ids))}) AND state = 'queued'"
-                " AND pause_reason = '' AND next_attempt_at > ?",
-                (at, *ids, at),
-            )
-            return cur.rowcount
+            for start in range(0, len(ids), 500):  # (SQLite before 3.32: 999 variables at most)
+                batch = ids[start : start + 500]
+                cur = c.execute(
+                    "UPDATE transfers SET next_attempt_at = ?"  # noqa: S608 - only "?" placeholders
+                    f" WHERE id IN ({','.join('?' * len(batch))}) AND state = 'queued'"
+                    " AND pause_reason = '' AND next_attempt_at > ?",
+                    (at, *batch, at),
+                )
+                hurried += cur.rowcount
+        return hurried
 
     def claim(self, tid: int) -> bool:
         """queued → active, only if it is still queued (a pause may have come first)."""

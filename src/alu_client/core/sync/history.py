@@ -54,8 +54,12 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
 
 ClientProvider = Callable[[], HubClient | None]
 
-#: a clock set by less than this between an event and its sending is left alone (seconds)
-CLOCK_SET_MIN_S = 2.0
+#: a clock set by less than this between an event and its sending is left alone (seconds):
+#: a virtual machine's boot clock stops while its host sleeps, and the wall clock is set
+#: forward at the wake-up — taken for a clock set right, an event recorded before a night's
+#: sleep would move by the night. A clock far off (a dead battery: months, years) is set by
+#: more than a week; a week's sleep or less keeps the event where the clock put it
+CLOCK_SET_MIN_S = 7 * 86400.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _UPTIME = Path("/proc/uptime")
 
@@ -278,6 +282,8 @@ def _clock_set_since(row: sqlite3.Row, now: tuple[float, str, float | None]) -> 
     wall, boot, boot_clock = now
     then = row["boot_clock"]
     if not boot or row["boot"] != boot or then is None or boot_clock is None or not row["ended_at"]:
+        return 0.0
+    if boot_clock < then:  # counted from 0 again (a container's own uptime): not one boot
         return 0.0
     shift = (wall - (boot_clock - then)) - row["ended_at"]
     return shift if abs(shift) >= CLOCK_SET_MIN_S else 0.0
