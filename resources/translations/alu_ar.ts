@@ -363,6 +363,14 @@
         <translation>لم يعد الملف %1 موجودًا (نُقل أو حُذف)؛ لا يمكن إرساله.</translation>
     </message>
     <message>
+        <source>The file %1 cannot be read (permission denied); it cannot be uploaded.</source>
+        <translation>لا يمكن قراءة الملف %1 (الإذن مرفوض)؛ لا يمكن رفعه.</translation>
+    </message>
+    <message>
+        <source>The file %1 cannot be reached now (its folder or drive is away: a network share?); the upload goes on when it is back.</source>
+        <translation>لا يمكن الوصول إلى الملف %1 الآن (مجلده أو قرصه غير متاح: مشاركة شبكية؟)؛ سيُستأنف الرفع عند عودته.</translation>
+    </message>
+    <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
         <translation>رُفضت شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها في ملف تعريف المركز).</translation>
     </message>

@@ -280,7 +280,7 @@
     </message>
     <message>
         <source>Another download is writing “%1” right now (from another ALU Desk or data folder); this one waits and tries again.</source>
-        <translation>Un autre téléchargement écrit « %1 » en ce moment (depuis un autre ALU Desk ou un autre dossier de données) ; celui-ci attend et réessaie.</translation>
+        <translation>Un autre téléchargement écrit «&#xa0;%1&#xa0;» en ce moment (depuis un autre ALU Desk ou un autre dossier de données)&#x202f;; celui-ci attend et réessaie.</translation>
     </message>
     <message>
         <source>The hub&apos;s answer had no usable offset.</source>
@@ -361,6 +361,14 @@
     <message>
         <source>The file %1 is no longer there (moved or deleted); it cannot be uploaded.</source>
         <translation>Le fichier %1 n’est plus là (déplacé ou supprimé) ; il ne peut pas être envoyé.</translation>
+    </message>
+    <message>
+        <source>The file %1 cannot be read (permission denied); it cannot be uploaded.</source>
+        <translation>Le fichier %1 ne peut pas être lu (accès refusé) ; il ne peut pas être envoyé.</translation>
+    </message>
+    <message>
+        <source>The file %1 cannot be reached now (its folder or drive is away: a network share?); the upload goes on when it is back.</source>
+        <translation>Le fichier %1 est injoignable pour l’instant (son dossier ou son disque est absent : un partage réseau ?) ; l’envoi reprendra à son retour.</translation>
     </message>
     <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>

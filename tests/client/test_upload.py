@@ -1779,3 +1779,27 @@ def test_upload_throughput_vs_tuspy(
     monkeypatch.setattr(upload_module, "CHECKSUM_PREFERENCE", ())
     timed("upload.run, one stream, no checksums", ours(1))
     timed("upload.run, default (parts on a long path), no checksums", ours(None))
+
+
+def test_a_file_whose_folder_is_away_waits_for_it(
+    proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a network share reconnecting took the file's folder away for a moment: the upload
+    # failed for good ("no longer there (moved or deleted)") and stayed so once it was back
+    folder = tmp_path / "share"
+    folder.mkdir()
+    path = random_file(folder / "clip.bin", 2 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    folder.rename(tmp_path / "share.off")
+    with pytest.raises(RetryableError) as caught:
+        run(spec, first.again().ctx)
+    assert "cannot be reached now" in caught.value.message
+    (tmp_path / "share.off").rename(folder)
+    path.unlink()  # the folder is back, the file is not: moved or deleted, for good
+    with pytest.raises(PermanentError) as gone:
+        run(spec, first.again().ctx)
+    assert "no longer there" in gone.value.message

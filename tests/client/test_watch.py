@@ -569,3 +569,54 @@ def test_a_name_that_is_not_text_is_reported_once_and_the_others_go(
     assert [r.path.name for r in rows(hot, folder)] == ["a.mp4"]
     assert sum("is not valid text" in r.getMessage() for r in caplog.records) == 1
     assert not any(r.exc_info for r in caplog.records)  # no traceback at every scan
+
+
+@pytest.mark.parametrize("upload_ends", ["sent", "stopped by the change"])
+def test_a_file_touched_while_it_uploads_is_not_moved_out_of_its_uploads_way(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, upload_ends: str
+) -> None:
+    # touched (or copied again over itself) during its upload: the same bytes at a new time
+    # were taken for a duplicate of the upload and moved to sent/; the upload then failed
+    # ("no longer there") and the story was never published, though it sat in sent/
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "Goma evening.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    later = time.time() + 5
+    os.utime(clip, (later, later))
+    scan_times(hot, 5)
+    assert clip.exists()
+    assert uploads.count() == 1
+    [row] = rows(hot, folder)
+    assert row.state == "uploading" and row.transfer_id is not None
+    if upload_ends == "sent":  # its copy: moved to sent/ with it, not sent again
+        uploads.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
+        scan_until(hot, lambda: (hot_dir / "sent" / "Goma evening.mp4").exists())
+        assert uploads.count() == 1
+    else:  # the upload saw the new time and stopped: this version goes as a new upload
+        uploads.queue.transfers.finish(
+            row.transfer_id, "failed", error="The file changed since the upload started."
+        )
+        scan_until(hot, lambda: uploads.count() == 2)
+        assert clip.exists()
+
+
+def test_a_failed_upload_sent_by_a_retry_is_moved_to_sent(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # `alu queue retry` (or the app's Retry) of a hot folder's failed upload published it,
+    # and the file stayed in the folder "in error"; touched to have it taken again (as the
+    # README says of errors), it was published a second time
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "Bukavu market fire.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    [row] = rows(hot, folder)
+    assert row.transfer_id is not None
+    uploads.queue.transfers.finish(row.transfer_id, "failed", error="The hub was away.")
+    assert rows(hot, folder)[0].state == "error"
+    uploads.queue.transfers.set_state(row.transfer_id, "queued", only_from=("failed",))
+    uploads.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
+    assert rows(hot, folder)[0].state == "sent"
+    scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
+    assert uploads.count() == 1

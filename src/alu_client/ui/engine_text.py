@@ -249,6 +249,15 @@ _MARKED = (
         "EngineMessage",
         "The file %1 is no longer there (moved or deleted); it cannot be uploaded.",
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 cannot be read (permission denied); it cannot be uploaded.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 cannot be reached now (its folder or drive is away: a network share?); "
+        "the upload goes on when it is back.",
+    ),
     # what any transfer connection can meet (core/http.py)
     QT_TRANSLATE_NOOP(
         "EngineMessage",

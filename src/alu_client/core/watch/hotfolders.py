@@ -146,9 +146,11 @@ class HotFolders(Scanner):
             return
         state, note = _outcome(transfer.state, transfer.result, transfer.last_error)
         mine = "folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)"
+        # (in error too: its upload failed, then `alu queue retry` or the app's Retry sent it —
+        # it stayed "in error" in the folder, never moved to sent/)
         cur = conn.execute(
             f"UPDATE watch_files SET state = ?, error = ?, at = ?"  # noqa: S608 - constant text
-            f" WHERE transfer_id = ? AND state = 'uploading' AND {mine}",
+            f" WHERE transfer_id = ? AND state IN ('uploading', 'error') AND {mine}",
             (state, note, time.time(), transfer.id, self.profile),
         )
         if cur.rowcount == 0 and transfer.sha256:

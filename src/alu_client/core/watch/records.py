@@ -47,6 +47,11 @@ class _Memory:
     move_failed: set[int] = field(default_factory=set)
     #: folder id → the problem logged for it (unreachable, …)
     problems: dict[int, str] = field(default_factory=dict)
+    #: a file whose earlier version (its bytes, another time) is still being uploaded from the
+    #: same path → (its signature then, that upload's row): looked at again when either changes
+    behind: dict[tuple[int, str], tuple[tuple[int, int, _Sig | None], int]] = field(
+        default_factory=dict
+    )
 
 
 class FileRecords(FolderRegistry):

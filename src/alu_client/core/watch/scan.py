@@ -148,6 +148,11 @@ class Scanner(FileRecords, SentMover):
         # Not taken yet (or in error with a changed sidecar): has it settled?
         now = self.clock()
         sig = (size, mtime, side_sig)
+        behind = self._mem.behind.get(key)
+        if behind is not None:
+            if behind[0] == sig and self._file(behind[1]).state == "uploading":
+                return  # its earlier version is still on its way (see below)
+            del self._mem.behind[key]
         cand = self._mem.candidates.get(key)
         if cand is None or cand.sig != sig:
             self._mem.candidates[key] = _Candidate(sig, now)
@@ -181,17 +186,31 @@ class Scanner(FileRecords, SentMover):
             written.append(self._record_error(folder, path, size, mtime, sha, str(e), side_sig))
             return
         dup = self.store.query_one(
-            "SELECT wf.path FROM watch_files wf JOIN watch_folders f ON f.id = wf.folder_id"
+            "SELECT wf.id, wf.path, wf.folder_id, wf.state FROM watch_files wf"
+            " JOIN watch_folders f ON f.id = wf.folder_id"
             " WHERE f.profile = ? AND wf.sha256 = ? AND wf.state IN ('uploading', 'sent')"
-            " ORDER BY wf.id LIMIT 1",
+            " ORDER BY wf.state = 'uploading' DESC, wf.id LIMIT 1",
             (self.profile, sha),
         )
+        if (
+            dup is not None
+            and dup["state"] == "uploading"
+            and (dup["folder_id"], dup["path"]) == (folder.id, str(path))
+        ):
+            # The file being uploaded, touched or copied again over itself (a new time, the
+            # same bytes): not a duplicate to move out of the upload's way — moved to sent/, it
+            # was never published. Its upload decides: sent, this is its copy; stopped by the
+            # change, this version goes as a new upload.
+            self._mem.behind[key] = (sig, int(dup["id"]))
+            self._due(now + self.scan_interval)
+            return
         if dup is not None:
-            note = f"Not uploaded again: the same content was already sent as {Path(dup[0]).name}."
+            earlier = Path(dup["path"]).name
+            note = f"Not uploaded again: the same content was already sent as {earlier}."
             fid = self._write_row(folder, path, size, mtime, sha, "sent", note, claim=False)
             if fid is not None:
                 written.append(fid)
-                log.info("hot folder: %s has the content of %s; not uploaded", path, dup[0])
+                log.info("hot folder: %s has the content of %s; not uploaded", path, dup["path"])
                 self._move_sent(folder, self._file(fid))
             return
         fid = self._write_row(folder, path, size, mtime, sha, "uploading", "", claim=True)

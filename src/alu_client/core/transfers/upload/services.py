@@ -30,6 +30,7 @@ from .spec import (
     LOST_NOTE,
     MAX_BLOCK,
     MIN_BLOCK,
+    MSG_FOLDER_AWAY,
     RENEW_EVERY_S,
     SIBLINGS_RECENT_S,
     STARVED_RATIO,
@@ -340,6 +341,12 @@ class _JobServices:
             return open(self.path, "rb")
         except FileNotFoundError:
             self._gone()
+        except PermissionError:
+            raise PermanentError(
+                f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
+            ) from None
+        except OSError as e:
+            self._unreachable(e)
 
     def check_source(self) -> None:
         """The file is still there, unchanged (cheap: one stat per chunk)."""
@@ -420,11 +427,30 @@ class _JobServices:
             return os.stat(self.path)
         except FileNotFoundError:
             self._gone()
+        except PermissionError:
+            raise PermanentError(
+                f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
+            ) from None
+        except OSError as e:
+            self._unreachable(e)
 
     def _gone(self) -> NoReturn:
+        """Not there: moved or deleted (for good), unless its folder is away too — a network
+        share reconnecting, a drive unplugged for a moment: then it waits for the folder."""
+        try:
+            folder_here = self.path.parent.is_dir()
+        except OSError:
+            folder_here = False
+        if not folder_here:
+            raise RetryableError(MSG_FOLDER_AWAY.format(name=self.name)) from None
         raise PermanentError(
             f"The file {self.name} is no longer there (moved or deleted); it cannot be uploaded."
         ) from None
+
+    def _unreachable(self, e: OSError) -> NoReturn:
+        """An error of the file system itself (a share's ESTALE, EIO, a host down): it may pass."""
+        self.log.info("upload %s: the file cannot be read now (%s)", self.name, e.strerror or e)
+        raise RetryableError(MSG_FOLDER_AWAY.format(name=self.name)) from None
 
     def _changed(self) -> NoReturn:
         self.log.info("upload %s: the file changed; dropping the upload", self.name)

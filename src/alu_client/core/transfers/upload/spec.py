@@ -47,6 +47,11 @@ CHECKSUM_TRIES = 3
 CHECKSUM_PREFERENCE = ("crc32", "sha1", "sha256", "md5")
 
 FILE_CHANGED = "The file changed since the upload started; add it again."
+#: the file or its folder cannot be reached now (a network share reconnecting): it waits
+MSG_FOLDER_AWAY = (
+    "The file {name} cannot be reached now (its folder or drive is away: a network share?);"
+    " the upload goes on when it is back."
+)
 LOST_NOTE = "The hub had lost the partial upload; it started again from the beginning."
 EXPIRED_NOTE = "The partial upload had expired at the hub; it started again from the beginning."
 LOST_TRACK = (
