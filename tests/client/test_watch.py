@@ -620,3 +620,27 @@ def test_a_failed_upload_sent_by_a_retry_is_moved_to_sent(
     assert rows(hot, folder)[0].state == "sent"
     scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
     assert uploads.count() == 1
+
+
+def test_a_sidecar_written_after_its_file_was_taken_stays_and_says_it_was_not_used(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # an editing tool wrote the metadata a few seconds after the media: the upload went out
+    # with the file name for title and no restrictions, and the sidecar went to sent/ beside
+    # the clip as if it had been used, without a word
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CLIP0042.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    [row] = rows(hot, folder)
+    assert row.transfer_id is not None
+    t = uploads.queue.transfers.get(row.transfer_id)
+    assert t is not None
+    sidecar = hot_dir / "CLIP0042.json"
+    sidecar.write_text('{"title": "Kinshasa", "restrictions": "No access Belgium"}')
+    os.utime(sidecar, (t.created_at + 6, t.created_at + 6))
+    uploads.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
+    scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
+    assert sidecar.exists() and not (hot_dir / "sent" / sidecar.name).exists()
+    [row] = rows(hot, folder)
+    assert row.state == "sent" and "Sent without CLIP0042.json" in row.error

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..store import Store
 from .folders import WatchFile, WatchFolder, is_ignored
 from .records import _Memory
 
@@ -17,6 +18,7 @@ class SentMover:
     """Sent files out of the hot folder (a part of ``HotFolders``)."""
 
     _mem: _Memory
+    store: Store
 
     def _move_sent(self, folder: WatchFolder, row: WatchFile) -> None:
         src = row.path
@@ -31,6 +33,17 @@ class SentMover:
         except OSError:
             others = []
         take_sidecar = sidecar.is_file() and not others
+        if take_sidecar and self._sidecar_came_late(row, sidecar):
+            take_sidecar = False
+            note = (
+                f"Sent without {sidecar.name}: it arrived after {src.name} was taken, and its "
+                "fields were not used (the item went out with the folder's defaults and the "
+                "file name). Write the sidecar first, or give the folder a longer settle time."
+            )
+            if row.error != note:  # (once: a move that fails is tried at every scan)
+                log.warning("hot folder: %s", note)
+                with self.store.write() as c:
+                    c.execute("UPDATE watch_files SET error = ? WHERE id = ?", (note, row.id))
         try:
             dest = folder.sent_path
             dest.mkdir(parents=True, exist_ok=True)
@@ -44,6 +57,21 @@ class SentMover:
             return
         self._mem.move_failed.discard(row.id)
         log.info("hot folder: %s sent, moved to %s", src.name, target)
+
+    def _sidecar_came_late(self, row: WatchFile, sidecar: Path) -> bool:
+        """Whether ``sidecar`` was written after its file was taken (queued), so its fields
+        were not in the upload: it stays in the folder, said so, rather than go to sent/ as
+        if it had been used (an editing tool writing the metadata after the media)."""
+        if row.transfer_id is None:
+            return False
+        taken = self.store.query_one(
+            "SELECT created_at FROM transfers WHERE id = ?", (row.transfer_id,)
+        )
+        try:
+            written = sidecar.stat().st_mtime
+        except OSError:
+            return False
+        return taken is not None and written > float(taken[0]) + 1.0
 
 
 def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False) -> Path:
