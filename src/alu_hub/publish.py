@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .feed import item_json, member_out
@@ -400,8 +400,56 @@ class _AlreadyFinished(Exception):
     """The upload was published or failed meanwhile (another replica): publish nothing."""
 
 
+class _SameItem(Exception):
+    """The member published these bytes with these details within a day: that item it is."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
+#: a member's upload of the same bytes with the same details within this time is the same item
+SAME_ITEM_WITHIN = dt.timedelta(days=1)
+#: the details that make an item another one (the client's ``alu put`` compares the same)
+_DETAILS = (
+    "title", "slug", "dateline", "recorded_at", "category", "region", "country", "language",
+    "priority", "restrictions", "script", "shotlist",
+)  # fmt: skip
+
+
+def _same_recent_item(s: Session, item: Item) -> str | None:
+    """An item the same member published within ``SAME_ITEM_WITHIN`` with the same broadcast
+    bytes and details: two workstations watching one shared hot folder, `alu put` then the same
+    file dropped in a hot folder — each published it, twice in every member's feed and in the
+    agency's counts. Read in the publishing transaction, after ``next_seq`` locked the counter
+    row: publishes are serialized there, so the second of two at once sees the first."""
+    sha = next((r.sha256 for r in item.renditions if r.name == "broadcast"), None)
+    if sha is None or item.source_member_id is None:
+        return None
+    rows = s.scalars(
+        select(Item)
+        .join(Rendition, Rendition.item_id == Item.id)
+        .where(
+            Rendition.name == "broadcast",
+            Rendition.sha256 == sha,
+            Item.source_member_id == item.source_member_id,
+            Item.kind == "member_upload",
+            Item.published_at >= utcnow() - SAME_ITEM_WITHIN,
+            Item.id != item.id,
+        )
+        .order_by(Item.seq)
+    )
+    for other in rows:
+        if all(getattr(other, k) == getattr(item, k) for k in _DETAILS):
+            return other.id
+    return None
+
+
 def _mark_published(upload_id: str) -> AlsoInTransaction:
     def mark(s: Session, item: Item) -> None:
+        same = _same_recent_item(s, item)
+        if same is not None:
+            raise _SameItem(same)
         done = s.execute(
             update(Upload)
             .where(Upload.id == upload_id, Upload.state == "processing")
@@ -465,6 +513,11 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
     except _AlreadyFinished:
         log.info("upload %s was finished elsewhere meanwhile", upload_id[:8])
         return
+    except _SameItem as same:
+        # (its prepared files went with the rolled-back commit)
+        log.info("upload %s is item %s again (same member, bytes, details)", upload_id[:8],
+                 same.item_id)  # fmt: skip
+        _finish_upload(hub, upload_id, state="published", item_id=same.item_id)
     except PublishError as e:
         _finish_upload(hub, upload_id, state="failed", error=str(e))
         path.unlink(missing_ok=True)

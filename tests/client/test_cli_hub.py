@@ -340,3 +340,25 @@ def test_a_profile_is_not_taken_over_by_another_account(live_hub: LiveHub, tmp_p
     assert "Sign in as rts without --name" in other.stderr
     me = json.loads(ok(alu(home, "whoami", "--json")))
     assert (me["profile"], me["username"]) == (name, "ktn")
+
+
+def test_the_same_clip_put_from_two_workstations_is_one_item(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # two workstations of one newsroom watching one shared hot folder (or `alu put` on one,
+    # the same file in a hot folder on the other) each published it: twice in every member's
+    # feed and in the agency's upload counts
+    live_hub.member("ktn", PASSWORD)
+    own = tmp_path / "mombasa.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=31)
+    put = ["put", str(own), "--title", "Mombasa port strike", "--language", "en"]
+    desks = [tmp_path / "desk-1", tmp_path / "desk-2"]
+    for home in desks:
+        login(home, live_hub)
+    first, second = (ok(alu(home, *put)) for home in desks)
+    assert "published as item" in first
+    assert first == second  # the same item
+    other = ok(alu(desks[1], *put[:3], "Mombasa port strike, day 2", *put[4:]))
+    assert other != first  # other details: another item, as asked
+    titles = sorted(i["title"] for i in feed(desks[0]) if i["kind"] == "member_upload")
+    assert titles == ["Mombasa port strike", "Mombasa port strike, day 2"]
