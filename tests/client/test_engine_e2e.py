@@ -297,3 +297,35 @@ def test_a_transfer_canceled_from_the_command_line_is_in_the_history(
     events = [(e.type, e.item_id) for e in desk.history().list()]
     assert events == [("download_canceled", item)]
     assert desk.history().pending() == 1
+
+
+def test_the_hub_back_hurries_waiting_transfers_now_and_once_more_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an attempt under way during the outage fails only when its connect or stall timeout
+    # runs out, just after the hub is back: it would then wait its whole back-off
+    from alu_client.core import services as services_module
+    from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
+
+    monkeypatch.setattr(services_module, "HUB_BACK_AGAIN_S", 0.3)
+    calls: list[float] = []
+
+    class Queue:
+        def retry_waiting(self, which: object) -> int:
+            calls.append(time.monotonic())
+            return 0
+
+    listener = Services._hub_back(Queue(), "ktn")  # type: ignore[arg-type]
+    listener(SyncStatus(OFFLINE, "down"))
+    assert calls == []
+    listener(SyncStatus(ONLINE))
+    assert len(calls) == 1
+    listener(SyncStatus(ONLINE))  # (no transition)
+    wait_until(lambda: len(calls) == 2, timeout=5, what="the second hurry")
+    time.sleep(0.5)
+    assert len(calls) == 2
+    listener(SyncStatus(OFFLINE, "down"))
+    listener(SyncStatus(ONLINE))
+    listener(SyncStatus(OFFLINE, "down again"))  # offline when the second one is due: not then
+    time.sleep(0.6)
+    assert len(calls) == 3

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: how often a running engine reads its token again from the token store (see ``client``)
 TOKEN_RECHECK_S = 10.0
+#: the hub back after an outage: waiting transfers go at once, and again this much later
+HUB_BACK_AGAIN_S: Final = 45.0
 
 #: a limit for ``start_engine`` / ``apply_settings`` that keeps the saved one
 SAVED: Final = "saved"
@@ -308,11 +310,21 @@ class Services:
         tries the hub at least once a minute)."""
         online = [False]
 
+        def hurry() -> None:
+            if online[0]:
+                queue.retry_waiting(lambda t: t.options.get("profile") == name)
+
         def listener(status: SyncStatus) -> None:
             now = status.state == ONLINE
-            if now and not online[0]:
-                queue.retry_waiting(lambda t: t.options.get("profile") == name)
+            back = now and not online[0]
             online[0] = now
+            if back:
+                hurry()
+                # once more when the attempts under way in the outage have had their time out
+                # (a connect or stall timeout): one failing just after would wait its back-off
+                again = threading.Timer(HUB_BACK_AGAIN_S, hurry)
+                again.daemon = True
+                again.start()
 
         return listener
 
