@@ -362,3 +362,29 @@ def test_the_same_clip_put_from_two_workstations_is_one_item(
     assert other != first  # other details: another item, as asked
     titles = sorted(i["title"] for i in feed(desks[0]) if i["kind"] == "member_upload")
     assert titles == ["Mombasa port strike", "Mombasa port strike, day 2"]
+
+
+def test_a_profile_is_not_moved_while_an_engine_works_on_its_queue(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # the app (or `alu watch run`) uploading while the profile moved: its upload wrote its
+    # old URLs back over the moved ones, and the clip could be published twice after all
+    from alu_client.core.lockfile import EngineLock
+    from alu_client.core.paths import default_paths
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    name = json.loads(ok(alu(home, "whoami", "--json")))["profile"]
+    moved = live_hub.url.replace("127.0.0.1", "localhost")
+    move = ["login", moved, "--user", "ktn", "--password-stdin", "--allow-http", "--name", name]
+    lock = EngineLock(default_paths({"ALU_CLIENT_HOME": str(home)}).engine_lock).acquire()
+    try:
+        refused = alu(home, *move, stdin=PASSWORD + "\n")
+    finally:
+        lock.release()
+    assert refused.returncode == 1, refused.stderr
+    assert "close the app (or stop alu watch run)" in refused.stderr
+    assert json.loads(ok(alu(home, "whoami", "--json")))["hub"] == live_hub.url
+    ok(alu(home, *move, stdin=PASSWORD + "\n"))
+    assert json.loads(ok(alu(home, "whoami", "--json")))["hub"] == moved

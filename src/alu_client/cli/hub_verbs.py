@@ -16,6 +16,7 @@ from ..core import hub, proxy_login
 from ..core.credentials import PlainTextNotAccepted, SecretsError
 from ..core.doctor import Check, run_checks
 from ..core.library import LibraryItem, Query
+from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
 from ..core.profiles import (
     Profile,
@@ -51,8 +52,20 @@ def cmd_login(args: argparse.Namespace) -> int:
     # without one, a login kept for the profile goes on being used
     proxy, login = proxy_login.split(args.proxy or "")
     services = open_services(allow_plain=args.accept_plain_secrets)
+    held: EngineLock | None = None
     try:
         before = services.profiles.list()
+        moving = services.profiles.get(args.name) if args.name else None
+        if moving is not None and moving.url != hub.normalize_url(args.hub_url):
+            # the move rewrites the queue's addresses: an engine at work on them would write
+            # its own back (an upload's URLs), and publish the clip twice after all
+            try:
+                held = EngineLock(services.paths.engine_lock).acquire(say=False)
+            except EngineBusy:
+                raise CliError(
+                    f"Profile {moving.name} moves to a new address with its queue: close the app "
+                    "(or stop alu watch run) on this workstation first, then sign in again."
+                ) from None
         profile = sign_in(
             services.profiles,
             services.secrets,
@@ -77,6 +90,8 @@ def cmd_login(args: argparse.Namespace) -> int:
     except (hub.HubError, SecretsError) as e:
         raise CliError(str(e)) from None
     finally:
+        if held is not None:
+            held.release()
         services.stop()
     who = profile.member.get("display_name") or profile.username
     print(f"Signed in to {profile.url} as {who} (profile {profile.name}).")
