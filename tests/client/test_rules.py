@@ -23,6 +23,7 @@ from alu_client.core.rules import (
     item_from_row,
     matches,
 )
+from alu_client.core.services import writable_folder
 from alu_client.core.store import Store
 from alu_client.core.transfers.queue import TransferQueue
 
@@ -428,7 +429,62 @@ def test_missing_rendition_and_failing_enqueue_are_reported_not_fatal(store: Sto
         ("fine", 7, ""),
     ]
     assert calls == ["boom", "fine"]
-    assert set(rules_done(store).values()) == {1}
+    # the item that could not be queued is left for the next evaluation, the others are done
+    assert rules_done(store) == {"no-proxy": 1, "boom": 0, "fine": 1}
+    found = RuleEngine(store, PROFILE, enqueue).evaluate_pending(now=NOW)
+    assert [(m.item.id, m.error, m.retry) for m in found] == [("boom", "disk full", True)]
+
+
+def test_a_rule_whose_folder_cannot_be_written_keeps_its_item_for_later(
+    store: Store, recorder: Recorder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule's folder under a plain file (a share not mounted, refusing writes): one plain
+    line naming the rule, the folder and the cause; the item is queued once the folder can be
+    written, and the other rules go on meanwhile."""
+    in_the_way = tmp_path / "nas"
+    in_the_way.write_text("a file where the share should be")
+    rules = RuleStore(store, PROFILE)
+    rules.add("health", Conditions.of(categories=["health"]), destination=in_the_way / "health")
+    rules.add("sport", Conditions.of(categories=["sport"]), destination=tmp_path / "sport")
+    put_item(store, "cholera", 1, category="health", title="Cholera")
+    put_item(store, "match", 2, category="sport")
+
+    def enqueue(item: Item, rendition: str, dest: Path | None, rule: Rule) -> int:
+        writable_folder(dest or tmp_path)
+        return recorder(item, rendition, dest, rule)
+
+    engine = RuleEngine(store, PROFILE, enqueue)
+    with caplog.at_level("DEBUG", logger="alu_client.core.rules"):
+        found = engine.evaluate_pending(now=NOW)
+    assert [(m.item.id, m.transfer_id is not None) for m in found] == [
+        ("cholera", False),
+        ("match", True),
+    ]
+    said = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(said) == 1 and said[0].exc_info is None
+    line = said[0].getMessage()
+    assert "\n" not in line and "'health'" in line and str(in_the_way / "health") in line
+    assert "Not a directory" in line and "'Cholera'" in line
+    assert rules_done(store) == {"cholera": 0, "match": 1}
+    # still broken: nothing queued, still waiting
+    assert [m.transfer_id for m in engine.evaluate_pending(now=NOW)] == [None]
+    # fixed: queued at the next evaluation, into the rule's folder
+    in_the_way.unlink()
+    (in_the_way / "health").mkdir(parents=True)
+    found = engine.evaluate_pending(now=NOW)
+    assert [(m.item.id, m.transfer_id is not None, m.error) for m in found] == [
+        ("cholera", True, "")
+    ]
+    assert rules_done(store) == {"cholera": 1, "match": 1}
+    assert recorder.calls[-1][3] == in_the_way / "health"
+
+
+def test_writable_folder_makes_the_folder_and_says_why_not(tmp_path: Path) -> None:
+    writable_folder(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OSError, match=r"the folder .*f/g cannot be written \(Not a directory\)"):
+        writable_folder(tmp_path / "f" / "g")
 
 
 def test_item_from_row_reads_the_stored_item(store: Store) -> None:

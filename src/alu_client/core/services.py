@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -561,6 +562,7 @@ class Services:
         self, item: hub.Item, rendition: str, dest_dir: Path | None, rule: Rule
     ) -> int | None:
         profile = self.require_profile()
+        writable_folder(dest_dir or self.paths.downloads_dir)
         return self._enqueue_download(
             item, rendition, dest_dir, item.priority, rule.name, self.queue, profile
         )
@@ -633,6 +635,19 @@ def apply_settings(
             default_up=schedule.default_up if isinstance(limit_up, str) else limit_up,
         )
     queue.set_schedule(schedule)
+
+
+def writable_folder(folder: Path) -> None:
+    """Make ``folder`` if need be and see that a file can be written in it (a share mounted
+    read-only, a folder without write permission, a plain file in the way); OSError with one
+    plain line naming the folder and the cause when not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".alu-write-test-"):
+            pass
+    except OSError as e:
+        cause = e.strerror or str(e) or type(e).__name__
+        raise OSError(f"the folder {folder} cannot be written ({cause})") from None
 
 
 def _profile_of(t: Transfer) -> str | None:

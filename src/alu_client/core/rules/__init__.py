@@ -23,6 +23,12 @@ a workstation back after a week switched off, pulls the back catalogue into the 
 library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
 what is new.
 
+**An item whose downloads cannot be queued is not lost.** When a rule's folder cannot be made
+or written (a share not mounted or read-only, a plain file in the way), the item is left
+unevaluated and tried again at the next evaluation (new items from the feed, the next start)
+until the folder can be written; the reason is said in one line per rule, and the other items
+and rules go on.
+
 Crash safety: an item is marked evaluated (``items.rules_done``) right after its downloads are
 queued, in separate transactions. If the process dies between the two, the next evaluation
 finds the item again, but before queueing anything it looks for a transfer of the same item and
