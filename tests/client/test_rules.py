@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from alu_client.cli import main as cli_main
 from alu_client.core.hub import Item
+from alu_client.core.paths import default_paths
+from alu_client.core.profiles import Profile, Profiles
 from alu_client.core.rules import (
     Conditions,
     Match,
@@ -22,6 +25,7 @@ from alu_client.core.rules import (
     fold,
     item_from_row,
     matches,
+    split_values,
 )
 from alu_client.core.services import writable_folder
 from alu_client.core.store import Store
@@ -504,3 +508,47 @@ def test_item_from_row_reads_the_stored_item(store: Store) -> None:
     proxy = item.rendition("proxy")
     assert proxy is not None and proxy.sha256 == SHA and proxy.filename == "a-proxy.mp4"
     assert isinstance(Match(item, rule(), "proxy", 1), Match)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder with a profile (no token: `alu rules` needs none)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(home))
+    store = Store(default_paths().ensure().db_path)
+    Profiles(store).save(Profile(PROFILE, "https://hub.example", "ktn"))
+    store.close()
+    return home
+
+
+def cli_rules() -> list[Rule]:
+    store = Store(default_paths().db_path)
+    try:
+        return RuleStore(store, PROFILE).all()
+    finally:
+        store.close()
+
+
+def test_cli_rules_add_reads_commas_as_the_apps_form_does(cli_home: Path) -> None:
+    """`--words "coup, putsch"` was one phrase "coup, putsch" (the form makes two words): the
+    rule never fired. Categories and regions the same."""
+    args = ["rules", "add", "coup", "--words", "coup, putsch", "--words", "mutiny"]
+    args += ["--category", "politics, world", "--region", "West Africa,Sahel", "--country", "ML"]
+    assert cli_main(args) == 0
+    (stored,) = cli_rules()
+    assert stored.conditions == Conditions.of(
+        words="coup, putsch, mutiny",
+        categories="politics, world",
+        regions="West Africa,Sahel",
+        countries="ML",
+    )
+    assert stored.conditions.words == ("coup", "putsch", "mutiny")
+    assert stored.conditions.regions == ("West Africa", "Sahel")
+    assert matches(stored, make_item(title="Putsch attempt", category="world", region="Sahel",
+                                     country="ML", script=""))  # fmt: skip
+    assert (
+        split_values("coup, putsch,, ") == split_values(["coup", " putsch "]) == ["coup", "putsch"]
+    )

@@ -572,8 +572,12 @@ def register(sub: Any) -> None:
                    choices=["list", "add", "remove", "enable", "disable"])  # fmt: skip
     p.add_argument("name", nargs="?")
     for name in ("category", "region", "country", "language", "priority"):
-        p.add_argument(f"--{name}", action="append", help="repeatable")
-    p.add_argument("--words", action="append", help="words in title, slug or script")
+        p.add_argument(f"--{name}", action="append", help="repeatable; or several, a, b")
+    p.add_argument(
+        "--words",
+        action="append",
+        help="words or phrases in title, slug or script, separated by commas (any one of them)",
+    )
     p.add_argument("--do", default="broadcast",
                    choices=["broadcast", "proxy", "proxy_then_broadcast"])  # fmt: skip
     p.add_argument("--dest", help="destination folder (default: the download folder)")

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 
-from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches
+from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches, split_values
 from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
 from .store import ACTIONS, Rule, RuleStore
 
@@ -68,4 +68,5 @@ __all__ = [
     "fold",
     "item_from_row",
     "matches",
+    "split_values",
 ]

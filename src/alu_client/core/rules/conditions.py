@@ -51,6 +51,15 @@ def _phrase(words: str) -> re.Pattern[str]:
     return re.compile(" " + _ARTICLE + re.escape(" ".join(_WORD.findall(fold(words)))))
 
 
+def split_values(texts: Iterable[str] | str) -> list[str]:
+    """The values a user wrote, as a rule reads them: each text split on commas, spaces
+    collapsed, empty ones left out ("coup, putsch" is two words). The app's rule form and
+    `alu rules add --words/--category/…` both read what was typed with this."""
+    if isinstance(texts, str):
+        texts = [texts]
+    return [v for text in texts for v in (" ".join(p.split()) for p in text.split(",")) if v]
+
+
 # --- conditions -------------------------------------------------------------------------------
 
 
@@ -71,8 +80,9 @@ class Conditions:
 
     @classmethod
     def of(cls, **values: Iterable[str] | str) -> Conditions:
-        """``Conditions.of(languages=["fr"], words="élection, vote")``: cleaned and checked
-        (a single string is split on commas); raises RuleError."""
+        """``Conditions.of(languages=["fr"], words="élection, vote")``: cleaned and checked;
+        a value is a text or a list of them, each split on commas (``split_values``): the app's
+        form and the CLI read the same typing the same way. Raises RuleError."""
         unknown = set(values) - set(CONDITION_FIELDS)
         if unknown:
             raise RuleError(
@@ -81,12 +91,12 @@ class Conditions:
             )
         kw: dict[str, tuple[str, ...]] = {}
         for name, raw in values.items():
-            items: list[Any] = raw.split(",") if isinstance(raw, str) else list(raw)
-            cleaned: list[str] = []
-            for v in items:
+            texts: list[Any] = [raw] if isinstance(raw, str) else list(raw)
+            for v in texts:
                 if not isinstance(v, str):
                     raise RuleError(f"The {name} of a rule are text, not {v!r}.")
-                v = " ".join(v.split())
+            cleaned: list[str] = []
+            for v in split_values(texts):
                 if name in ("countries",):
                     v = v.upper()
                 elif name in ("languages", "priorities"):
