@@ -552,3 +552,18 @@ def test_cli_rules_add_reads_commas_as_the_apps_form_does(cli_home: Path) -> Non
     assert (
         split_values("coup, putsch,, ") == split_values(["coup", " putsch "]) == ["coup", "putsch"]
     )
+
+
+def test_cli_rules_add_keeps_a_relative_dest_absolute(
+    cli_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--dest "Culture desk"` was kept relative: the files landed wherever the engine ran."""
+    (tmp_path / "where-added").mkdir()
+    monkeypatch.chdir(tmp_path / "where-added")
+    assert cli_main(["rules", "add", "culture", "--dest", "Culture desk"]) == 0
+    assert cli_main(["rules", "add", "home", "--dest", "~/news"]) == 0
+    monkeypatch.chdir(tmp_path)
+    by_name = {r.name: r for r in cli_rules()}
+    assert by_name["culture"].destination == str(tmp_path / "where-added" / "Culture desk")
+    assert by_name["culture"].dest_dir == tmp_path / "where-added" / "Culture desk"
+    assert by_name["home"].destination == str(Path("~/news").expanduser())
