@@ -224,6 +224,14 @@ def test_arabic_words_with_and_without_diacritics_and_alef_forms() -> None:
     assert matches(rule(words=["الانْتِخَابَات"]), make_item(title=plain, script=""))
     assert matches(rule(words=["أمطار"]), make_item(title="امطار غزيرة", script=""))
     assert matches(rule(words=["مصر"]), make_item(title="", script="في مصـــر"))  # tatweel
+    # a rule word written with the article (as an Arabic desk writes it) finds the word with a
+    # proclitic and without the article too (it found only الانتخابات itself)
+    for title in ("والانتخابات المقبلة في مالي", "استعدادات للانتخابات في تشاد",
+                  "انتخابات الرئاسة في النيجر", "الانتخابات في السنغال", "فازوا بالانتخابات"):  # fmt: skip
+        assert matches(r, make_item(title=title, script="")), title
+        assert matches(rule(words=["انتخابات"]), make_item(title=title, script="")), title
+    assert matches(rule(words=["للانتخابات الرئاسية"]), make_item(title="الانتخابات الرئاسية"))
+    assert not matches(rule(words=["الانتخابات"]), make_item(title="نتائج الاستفتاء", script=""))
     assert not matches(r, make_item(title="فيضانات في الشمال", script=""))
     assert fold("آمنة") == fold("امنه")
 

@@ -5,8 +5,9 @@ every non-empty condition must hold (values within one condition are alternative
 phrases are looked for in the title, slug and script, whatever the case and accents, at the
 start of a word: "élection" finds "ELECTIONS" and "rain" finds "rainfall", but not "training".
 Arabic is folded the simple way (diacritics and tatweel dropped, the alef forms أ إ آ ٱ made ا,
-ى made ي, ة made ه) and a word may carry the article (ال، وال، بال، لل, …): "انتخابات" finds
-"الانْتِخَابَات" and "والإنتخابات".
+ى made ي, ة made ه) and the article (ال، وال، بال، لل, …) is taken off the words of the rule
+and of the item alike, as the library's search does: "انتخابات" and "الانتخابات" both find
+"الانْتِخَابَات", "والإنتخابات", "للانتخابات" and "انتخابات الرئاسة".
 
 The engine evaluates every new item of a profile exactly once, in the hub's order (seq): the
 first enabled rule that matches, by position, fires; the others are not looked at. What it

@@ -30,8 +30,8 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Text as rules compare it: the library's search normalisation (case, Latin accents,
-    Arabic diacritics, tatweel and letter forms folded), so a rule's words match what a search
-    for them finds."""
+    Arabic diacritics, tatweel, letter forms and article folded), so a rule's words match what
+    a search for them finds."""
     return normalize(text)
 
 
@@ -40,15 +40,12 @@ def _words(text: str) -> str:
     return " " + " ".join(_WORD.findall(fold(text)))
 
 
-#: the Arabic article and the particles written together with it (folded: alef forms are ا)
-_ARTICLE = "(?:[وف]?(?:ال|بال|كال|لل))?"
-
-
 @functools.lru_cache(maxsize=1024)
 def _phrase(words: str) -> re.Pattern[str]:
-    """A word or phrase to look for in ``_words(text)``: at the start of a word (after the
-    Arabic article when there is one), its last word possibly longer ("vote" finds "voters")."""
-    return re.compile(" " + _ARTICLE + re.escape(" ".join(_WORD.findall(fold(words)))))
+    """A word or phrase to look for in ``_words(text)``: at the start of a word, its last word
+    possibly longer ("vote" finds "voters"). The Arabic article is folded off both sides (see
+    ``normalize``): "الانتخابات" finds "للانتخابات" and "انتخابات", as a search does."""
+    return re.compile(" " + re.escape(" ".join(_WORD.findall(fold(words)))))
 
 
 def split_values(texts: Iterable[str] | str) -> list[str]:
