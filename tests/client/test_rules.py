@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from alu_client.cli import main as cli_main
-from alu_client.core.hub import Item
-from alu_client.core.paths import default_paths
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.hub import Item, Rendition
+from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profile, Profiles
 from alu_client.core.rules import (
     Conditions,
@@ -27,7 +28,7 @@ from alu_client.core.rules import (
     matches,
     split_values,
 )
-from alu_client.core.services import writable_folder
+from alu_client.core.services import Services, writable_folder
 from alu_client.core.store import Store
 from alu_client.core.transfers.queue import TransferQueue
 
@@ -575,3 +576,40 @@ def test_cli_rules_add_keeps_a_relative_dest_absolute(
     assert by_name["culture"].destination == str(tmp_path / "where-added" / "Culture desk")
     assert by_name["culture"].dest_dir == tmp_path / "where-added" / "Culture desk"
     assert by_name["home"].destination == str(Path("~/news").expanduser())
+
+
+# --- what a rule's download is called --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        # the hub's own names: its proxy's says proxy already (was "c27.proxy (proxy).mp4")
+        (("c27.mp4", "c27.proxy.mp4"), "c27.proxy.mp4"),
+        (("c27.mp4", "c27_PROXY.mp4"), "c27_PROXY.mp4"),
+        # a hub naming both files alike: the proxy must not take the broadcast's name
+        (("c27.mp4", "c27.mp4"), "c27 (proxy).mp4"),
+        (("c27.mp4", "proxyclip.mp4"), "proxyclip (proxy).mp4"),
+    ],
+)
+def test_a_rules_proxy_says_proxy_once(
+    tmp_path: Path, names: tuple[str, str], expected: str
+) -> None:
+    paths = Paths(tmp_path / "d", tmp_path / "c", tmp_path / "l", tmp_path / "dl").ensure()
+    store = Store(paths.db_path)
+    Profiles(store).save(Profile(PROFILE, "https://hub.example", "ktn"))
+    store.close()
+    services = Services(paths, MemorySecrets())
+    try:
+        renditions = tuple(
+            Rendition(r, f"https://hub.example/{r}", n, 1000, SHA, "video/mp4", 0, 0)
+            for r, n in zip(("broadcast", "proxy"), names, strict=True)
+        )
+        item = make_item(renditions=renditions)
+        desk = Rule(1, "desk", True, 1.0, Conditions(), "proxy_then_broadcast", "")
+        tid = services._enqueue_rule(item, "proxy", tmp_path / "desk", desk)
+        assert tid is not None
+        t = services.transfer_store().get(tid)
+        assert t is not None and Path(t.destination) == tmp_path / "desk" / expected
+    finally:
+        services.stop()

@@ -37,7 +37,7 @@ from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
 from .rules import Rule, RuleEngine
-from .safe_names import safe_filename, unique_path
+from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
 from .store.transfers import OutcomeHook, Transfer, TransferStore
@@ -407,7 +407,9 @@ class Services:
         folder.mkdir(parents=True, exist_ok=True)
         taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"
-        if rendition != "broadcast":
+        if rendition != "broadcast" and not names_already(name, rendition):
+            # the broadcast's name would be taken ("c27 (2).mp4"); the hub's own proxy name
+            # ("c27.proxy.mp4") says it already
             name = safe_filename(name, marker=f" ({rendition})")
         dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
