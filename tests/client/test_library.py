@@ -163,12 +163,22 @@ def test_get_gives_the_item_as_the_hub_sent_it(store: Store, library: Library) -
 def test_normalize_folds_case_accents_and_arabic_forms() -> None:
     assert normalize("Élections À l'ÉTÉ") == "elections a l'ete"
     assert normalize("Ça coûte cher") == "ca coute cher"
-    assert normalize("الْفَيَضَانَاتُ") == "الفيضانات"
-    assert normalize("أحمد إبراهيم آمنة ٱلعلم") == "احمد ابراهيم امنه العلم"
+    assert normalize("الْفَيَضَانَاتُ") == "فيضانات"  # the article folded off too
+    assert normalize("أحمد إبراهيم آمنة ٱلعلم") == "احمد ابراهيم امنه علم"
     assert normalize("مدرسة على") == "مدرسه علي"
     assert normalize("مـــدرســـة") == "مدرسه"
-    for text in ("Élections", "الْفَيَضَانَاتُ", "أحمد", "Straße"):
+    for text in ("Élections", "الْفَيَضَانَاتُ", "أحمد", "Straße", "الالتزام", "وللاعب"):
         assert normalize(normalize(text)) == normalize(text)
+
+
+def test_normalize_takes_the_arabic_article_and_its_proclitics_off() -> None:
+    for text in ("الانتخابات", "والانتخابات", "فالانتخابات", "بالانتخابات", "كالانتخابات",
+                 "للانتخابات", "وللانتخابات", "وبالانتخابات", "الانتخاباتُ", "انتخابات"):  # fmt: skip
+        assert normalize(text) == "انتخابات", text
+    assert normalize("انتخابات الرئاسة في النيجر") == "انتخابات رياسه في نيجر"
+    # only when three letters or more remain: not a word that merely begins like the article
+    for text in ("الف", "والد", "لله", "الله", "بال", "ال"):
+        assert normalize(text) == text, text
 
 
 def test_english_words_in_any_field_and_a_prefix_on_the_last_word(
@@ -248,6 +258,63 @@ def test_arabic_with_or_without_diacritics_and_alef_forms(store: Store, library:
     ):
         assert ids(library, text) == [ar.id], text
     assert ids(library, "الميزانيه") == [other.id]
+
+
+def test_arabic_with_or_without_the_article_and_its_proclitics(
+    store: Store, library: Library
+) -> None:
+    """The README's promise: `انتخابات` finds *الانتخاباتُ* (it found nothing: the article
+    stayed in the index)."""
+    titles = ["الانتخاباتُ الرئاسية في مالي", "والانتخابات المقبلة", "استعدادات للانتخابات",
+              "انتخابات الرئاسة في النيجر", "البرلمان يقر الميزانية"]  # fmt: skip
+    items = [make_item(n, language="ar", title=t) for n, t in enumerate(titles, 1)]
+    upsert_items(store, PROFILE, items)
+    elections = [i.id for i in reversed(items[:4])]  # newest first
+    for text in ("انتخابات", "الانتخابات", "للانتخابات", "والانتخابات", "الانتخاباتُ", "انتخ"):
+        assert ids(library, text) == elections, text
+    assert ids(library, "الانتخابات الرئاسية") == [items[0].id]
+    assert ids(library, "انتخابات رئاسية") == [items[0].id]
+    assert ids(library, "برلمان") == [items[4].id]
+    fts_ok(store)
+
+
+def test_a_library_indexed_before_the_article_was_folded_is_indexed_again(
+    tmp_path: Path,
+) -> None:
+    """Migration 6: an index made by the earlier folding (the article kept) is made again from
+    the items when the library is opened; searching and updating then agree with it."""
+    import sqlite3
+
+    from alu_client.core.store.schema import MIGRATIONS
+
+    path = tmp_path / "library.sqlite3"
+    s = Store(path)
+    upsert_items(s, PROFILE, [make_item(1, language="ar", title="الانتخاباتُ الرئاسية")])
+    s.close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO items_fts (items_fts) VALUES ('delete-all')")
+    old_terms = ("الانتخابات الرياسيه", "item-1", "nairobi, kenya", "", "")  # as indexed before
+    conn.execute(
+        "INSERT INTO items_fts (rowid, title, slug, dateline, script, shotlist)"
+        " SELECT pk, ?, ?, ?, ?, ? FROM items",
+        old_terms,
+    )
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS) == 6
+        library = Library(s, PROFILE)
+        assert ids(library, "انتخابات") == ["it000001"]
+        assert ids(library, "nairobi") == ["it000001"]
+        # the hub changes the item: the old terms, recomputed, are the ones the index holds
+        upsert_items(s, PROFILE, [make_item(1, language="ar", title="الانتخابات البرلمانية")])
+        assert ids(library, "برلمانيه") == ["it000001"]
+        assert ids(library, "رياسيه") == []
+        fts_ok(s)
+    finally:
+        s.close()
 
 
 HOSTILE = [

@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-from alu_client.core.hub import Item
+from alu_client.cli import main as cli_main
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.hub import Item, Rendition
+from alu_client.core.paths import Paths, default_paths
+from alu_client.core.profiles import Profile, Profiles
 from alu_client.core.rules import (
     Conditions,
     Match,
@@ -22,7 +26,9 @@ from alu_client.core.rules import (
     fold,
     item_from_row,
     matches,
+    split_values,
 )
+from alu_client.core.services import Services, writable_folder
 from alu_client.core.store import Store
 from alu_client.core.transfers.queue import TransferQueue
 
@@ -219,6 +225,14 @@ def test_arabic_words_with_and_without_diacritics_and_alef_forms() -> None:
     assert matches(rule(words=["الانْتِخَابَات"]), make_item(title=plain, script=""))
     assert matches(rule(words=["أمطار"]), make_item(title="امطار غزيرة", script=""))
     assert matches(rule(words=["مصر"]), make_item(title="", script="في مصـــر"))  # tatweel
+    # a rule word written with the article (as an Arabic desk writes it) finds the word with a
+    # proclitic and without the article too (it found only الانتخابات itself)
+    for title in ("والانتخابات المقبلة في مالي", "استعدادات للانتخابات في تشاد",
+                  "انتخابات الرئاسة في النيجر", "الانتخابات في السنغال", "فازوا بالانتخابات"):  # fmt: skip
+        assert matches(r, make_item(title=title, script="")), title
+        assert matches(rule(words=["انتخابات"]), make_item(title=title, script="")), title
+    assert matches(rule(words=["للانتخابات الرئاسية"]), make_item(title="الانتخابات الرئاسية"))
+    assert not matches(rule(words=["الانتخابات"]), make_item(title="نتائج الاستفتاء", script=""))
     assert not matches(r, make_item(title="فيضانات في الشمال", script=""))
     assert fold("آمنة") == fold("امنه")
 
@@ -428,7 +442,62 @@ def test_missing_rendition_and_failing_enqueue_are_reported_not_fatal(store: Sto
         ("fine", 7, ""),
     ]
     assert calls == ["boom", "fine"]
-    assert set(rules_done(store).values()) == {1}
+    # the item that could not be queued is left for the next evaluation, the others are done
+    assert rules_done(store) == {"no-proxy": 1, "boom": 0, "fine": 1}
+    found = RuleEngine(store, PROFILE, enqueue).evaluate_pending(now=NOW)
+    assert [(m.item.id, m.error, m.retry) for m in found] == [("boom", "disk full", True)]
+
+
+def test_a_rule_whose_folder_cannot_be_written_keeps_its_item_for_later(
+    store: Store, recorder: Recorder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule's folder under a plain file (a share not mounted, refusing writes): one plain
+    line naming the rule, the folder and the cause; the item is queued once the folder can be
+    written, and the other rules go on meanwhile."""
+    in_the_way = tmp_path / "nas"
+    in_the_way.write_text("a file where the share should be")
+    rules = RuleStore(store, PROFILE)
+    rules.add("health", Conditions.of(categories=["health"]), destination=in_the_way / "health")
+    rules.add("sport", Conditions.of(categories=["sport"]), destination=tmp_path / "sport")
+    put_item(store, "cholera", 1, category="health", title="Cholera")
+    put_item(store, "match", 2, category="sport")
+
+    def enqueue(item: Item, rendition: str, dest: Path | None, rule: Rule) -> int:
+        writable_folder(dest or tmp_path)
+        return recorder(item, rendition, dest, rule)
+
+    engine = RuleEngine(store, PROFILE, enqueue)
+    with caplog.at_level("DEBUG", logger="alu_client.core.rules"):
+        found = engine.evaluate_pending(now=NOW)
+    assert [(m.item.id, m.transfer_id is not None) for m in found] == [
+        ("cholera", False),
+        ("match", True),
+    ]
+    said = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(said) == 1 and said[0].exc_info is None
+    line = said[0].getMessage()
+    assert "\n" not in line and "'health'" in line and str(in_the_way / "health") in line
+    assert "Not a directory" in line and "'Cholera'" in line
+    assert rules_done(store) == {"cholera": 0, "match": 1}
+    # still broken: nothing queued, still waiting
+    assert [m.transfer_id for m in engine.evaluate_pending(now=NOW)] == [None]
+    # fixed: queued at the next evaluation, into the rule's folder
+    in_the_way.unlink()
+    (in_the_way / "health").mkdir(parents=True)
+    found = engine.evaluate_pending(now=NOW)
+    assert [(m.item.id, m.transfer_id is not None, m.error) for m in found] == [
+        ("cholera", True, "")
+    ]
+    assert rules_done(store) == {"cholera": 1, "match": 1}
+    assert recorder.calls[-1][3] == in_the_way / "health"
+
+
+def test_writable_folder_makes_the_folder_and_says_why_not(tmp_path: Path) -> None:
+    writable_folder(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OSError, match=r"the folder .*f/g cannot be written \(Not a directory\)"):
+        writable_folder(tmp_path / "f" / "g")
 
 
 def test_item_from_row_reads_the_stored_item(store: Store) -> None:
@@ -448,3 +517,99 @@ def test_item_from_row_reads_the_stored_item(store: Store) -> None:
     proxy = item.rendition("proxy")
     assert proxy is not None and proxy.sha256 == SHA and proxy.filename == "a-proxy.mp4"
     assert isinstance(Match(item, rule(), "proxy", 1), Match)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder with a profile (no token: `alu rules` needs none)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(home))
+    store = Store(default_paths().ensure().db_path)
+    Profiles(store).save(Profile(PROFILE, "https://hub.example", "ktn"))
+    store.close()
+    return home
+
+
+def cli_rules() -> list[Rule]:
+    store = Store(default_paths().db_path)
+    try:
+        return RuleStore(store, PROFILE).all()
+    finally:
+        store.close()
+
+
+def test_cli_rules_add_reads_commas_as_the_apps_form_does(cli_home: Path) -> None:
+    """`--words "coup, putsch"` was one phrase "coup, putsch" (the form makes two words): the
+    rule never fired. Categories and regions the same."""
+    args = ["rules", "add", "coup", "--words", "coup, putsch", "--words", "mutiny"]
+    args += ["--category", "politics, world", "--region", "West Africa,Sahel", "--country", "ML"]
+    assert cli_main(args) == 0
+    (stored,) = cli_rules()
+    assert stored.conditions == Conditions.of(
+        words="coup, putsch, mutiny",
+        categories="politics, world",
+        regions="West Africa,Sahel",
+        countries="ML",
+    )
+    assert stored.conditions.words == ("coup", "putsch", "mutiny")
+    assert stored.conditions.regions == ("West Africa", "Sahel")
+    assert matches(stored, make_item(title="Putsch attempt", category="world", region="Sahel",
+                                     country="ML", script=""))  # fmt: skip
+    assert (
+        split_values("coup, putsch,, ") == split_values(["coup", " putsch "]) == ["coup", "putsch"]
+    )
+
+
+def test_cli_rules_add_keeps_a_relative_dest_absolute(
+    cli_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--dest "Culture desk"` was kept relative: the files landed wherever the engine ran."""
+    (tmp_path / "where-added").mkdir()
+    monkeypatch.chdir(tmp_path / "where-added")
+    assert cli_main(["rules", "add", "culture", "--dest", "Culture desk"]) == 0
+    assert cli_main(["rules", "add", "home", "--dest", "~/news"]) == 0
+    monkeypatch.chdir(tmp_path)
+    by_name = {r.name: r for r in cli_rules()}
+    assert by_name["culture"].destination == str(tmp_path / "where-added" / "Culture desk")
+    assert by_name["culture"].dest_dir == tmp_path / "where-added" / "Culture desk"
+    assert by_name["home"].destination == str(Path("~/news").expanduser())
+
+
+# --- what a rule's download is called --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        # the hub's own names: its proxy's says proxy already (was "c27.proxy (proxy).mp4")
+        (("c27.mp4", "c27.proxy.mp4"), "c27.proxy.mp4"),
+        (("c27.mp4", "c27_PROXY.mp4"), "c27_PROXY.mp4"),
+        # a hub naming both files alike: the proxy must not take the broadcast's name
+        (("c27.mp4", "c27.mp4"), "c27 (proxy).mp4"),
+        (("c27.mp4", "proxyclip.mp4"), "proxyclip (proxy).mp4"),
+    ],
+)
+def test_a_rules_proxy_says_proxy_once(
+    tmp_path: Path, names: tuple[str, str], expected: str
+) -> None:
+    paths = Paths(tmp_path / "d", tmp_path / "c", tmp_path / "l", tmp_path / "dl").ensure()
+    store = Store(paths.db_path)
+    Profiles(store).save(Profile(PROFILE, "https://hub.example", "ktn"))
+    store.close()
+    services = Services(paths, MemorySecrets())
+    try:
+        renditions = tuple(
+            Rendition(r, f"https://hub.example/{r}", n, 1000, SHA, "video/mp4", 0, 0)
+            for r, n in zip(("broadcast", "proxy"), names, strict=True)
+        )
+        item = make_item(renditions=renditions)
+        desk = Rule(1, "desk", True, 1.0, Conditions(), "proxy_then_broadcast", "")
+        tid = services._enqueue_rule(item, "proxy", tmp_path / "desk", desk)
+        assert tid is not None
+        t = services.transfer_store().get(tid)
+        assert t is not None and Path(t.destination) == tmp_path / "desk" / expected
+    finally:
+        services.stop()

@@ -400,7 +400,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
                     priorities=args.priority or (),
                     words=args.words or (),
                 )
-                rules.add(args.name, conditions, action=args.do, destination=args.dest or "")
+                # absolute, as `watch add` makes its folder: the engine may run elsewhere
+                dest = _abs(args.dest) if args.dest else ""
+                rules.add(args.name, conditions, action=args.do, destination=dest)
             elif args.action in ("remove", "enable", "disable"):
                 if not args.name:
                     raise CliError(f"rules {args.action} needs a rule name.", 2)
@@ -572,11 +574,17 @@ def register(sub: Any) -> None:
                    choices=["list", "add", "remove", "enable", "disable"])  # fmt: skip
     p.add_argument("name", nargs="?")
     for name in ("category", "region", "country", "language", "priority"):
-        p.add_argument(f"--{name}", action="append", help="repeatable")
-    p.add_argument("--words", action="append", help="words in title, slug or script")
+        p.add_argument(f"--{name}", action="append", help="repeatable; or several, a, b")
+    p.add_argument(
+        "--words",
+        action="append",
+        help="words or phrases in title, slug or script, separated by commas (any one of them)",
+    )
     p.add_argument("--do", default="broadcast",
                    choices=["broadcast", "proxy", "proxy_then_broadcast"])  # fmt: skip
-    p.add_argument("--dest", help="destination folder (default: the download folder)")
+    p.add_argument(
+        "--dest", help="destination folder (default: the download folder); kept absolute"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rules)
 

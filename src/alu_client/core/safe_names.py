@@ -50,6 +50,14 @@ def safe_filename(name: str, default: str = "download", *, marker: str = "") -> 
     return f"{stem}.{ext}" if ext else stem
 
 
+def names_already(name: str, word: str) -> bool:
+    """True when the stem of file name ``name`` has ``word`` as one of its words, whatever the
+    case: "c27.proxy.mp4", "c27 (proxy).mp4" and "c27_PROXY.mp4" say proxy, "proxyclip.mp4"
+    does not (a marker saying it again made "c27.proxy (proxy).mp4")."""
+    stem = name.rpartition(".")[0] or name
+    return word.casefold() in re.split(r"[\W_]+", stem.casefold())
+
+
 def _truncate_utf8(text: str, limit: int) -> str:
     data = text.encode()
     if len(data) <= limit:

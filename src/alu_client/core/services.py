@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
 from .rules import Rule, RuleEngine
-from .safe_names import safe_filename, unique_path
+from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
 from .store.transfers import OutcomeHook, Transfer, TransferStore
@@ -418,7 +419,9 @@ class Services:
         folder.mkdir(parents=True, exist_ok=True)
         taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"
-        if rendition != "broadcast":
+        if rendition != "broadcast" and not names_already(name, rendition):
+            # the broadcast's name would be taken ("c27 (2).mp4"); the hub's own proxy name
+            # ("c27.proxy.mp4") says it already
             name = safe_filename(name, marker=f" ({rendition})")
         dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
@@ -573,6 +576,7 @@ class Services:
         self, item: hub.Item, rendition: str, dest_dir: Path | None, rule: Rule
     ) -> int | None:
         profile = self.require_profile()
+        writable_folder(dest_dir or self.paths.downloads_dir)
         return self._enqueue_download(
             item, rendition, dest_dir, item.priority, rule.name, self.queue, profile
         )
@@ -645,6 +649,19 @@ def apply_settings(
             default_up=schedule.default_up if isinstance(limit_up, str) else limit_up,
         )
     queue.set_schedule(schedule)
+
+
+def writable_folder(folder: Path) -> None:
+    """Make ``folder`` if need be and see that a file can be written in it (a share mounted
+    read-only, a folder without write permission, a plain file in the way); OSError with one
+    plain line naming the folder and the cause when not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".alu-write-test-"):
+            pass
+    except OSError as e:
+        cause = e.strerror or str(e) or type(e).__name__
+        raise OSError(f"the folder {folder} cannot be written ({cause})") from None
 
 
 def _profile_of(t: Transfer) -> str | None:

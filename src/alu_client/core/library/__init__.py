@@ -3,9 +3,9 @@ and the search over both. No Qt here: the UI, the CLI and the sync use it the sa
 
 - ``items``: ``upsert_items`` stores a feed batch once per (profile, id) and keeps the FTS5
   index ``items_fts`` in the same transaction; ``LibraryItem`` is what reads return.
-- ``text``: ``normalize`` (casefold, Latin diacritics, Arabic harakat/tatweel/letter forms),
-  applied alike to indexed text and to queries; ``fts_query`` turns user text into a safe
-  MATCH expression.
+- ``text``: ``normalize`` (casefold, Latin diacritics, Arabic harakat/tatweel/letter forms
+  and article), applied alike to indexed text and to queries; ``fts_query`` turns user text
+  into a safe MATCH expression.
 - ``search``: ``Query`` → ``Page`` (newest first by the hub's seq, keyset cursors, never an
   OFFSET) and a bounded ``count``.
 - ``files``: ``record_file`` (inside the transaction that ends a download), the disk check

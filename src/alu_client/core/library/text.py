@@ -1,10 +1,11 @@
 """Search text: one normalisation for what is indexed and what is asked, and a safe FTS5 query.
 
 The same ``normalize`` runs on an item's text before it goes into ``items_fts`` and on the
-user's words before they are matched, so a search with or without accents, Arabic harakat or
-another alef form finds the same items. The FTS table is contentless: the terms of an item are
-removed by recomputing them from the stored row, so ``normalize`` must stay deterministic (a
-change to it needs the index rebuilt: ``rebuild_fts``).
+user's words before they are matched, so a search with or without accents, Arabic harakat,
+another alef form or the Arabic article finds the same items. The FTS table is contentless: the
+terms of an item are removed by recomputing them from the stored row, so ``normalize`` must
+stay deterministic (a change to it needs the index rebuilt: a migration of the store that
+remakes it, as step 6 does, or ``rebuild_fts``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ _ARABIC_LETTERS = (
     ("ة", "ه"),  # ta marbuta
     ("ى", "ي"),  # alef maqsura
 )
+# The Arabic article and the particles written together with it, at the start of a word:
+# ال and و/ف/ب/ك + ال (وال، فال، بال، كال، وبال…), and لل (ل + ال), and و/ف + لل; taken off when
+# at least three letters remain (الانتخابات، والانتخابات، للانتخابات → انتخابات; الف, والد, لله
+# stay), repeated when the rest begins with the article again, so folding twice changes nothing.
+_ARTICLE = re.compile(r"(?<!\w)(?:[وف]?(?:[بك]?ال|لل))+(?=[^\W\d_]{3})")
 #: a last word this long or longer is matched as a prefix (one letter would match most of the
 #: library: "a*"); ``items_fts`` keeps prefix indexes of 2 and 3 characters for these
 PREFIX_MIN = 2
@@ -37,8 +43,10 @@ _WORD = re.compile(r"[^\W_]+")
 
 def normalize(text: str) -> str:
     """Casefolded text without Latin diacritics, Arabic harakat or tatweel, with Arabic letter
-    forms folded (أ إ آ ٱ → ا, ة → ه, ى → ي). Idempotent. (Plain str methods and one-class
-    regexes, not ``str.translate``: this runs over every script stored, 100,000s of them.)"""
+    forms folded (أ إ آ ٱ → ا, ة → ه, ى → ي) and the Arabic article and its proclitics (ال،
+    وال، بال، لل, …) taken off the words that carry them. Idempotent. (Plain str methods and
+    simple regexes, not ``str.translate``: this runs over every script stored, 100,000s of
+    them.) A change here needs the stored index rebuilt: a migration of the store does it."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     if folded.isascii():
         return folded
@@ -48,6 +56,7 @@ def normalize(text: str) -> str:
         for form, letter in _ARABIC_LETTERS:
             if form in folded:
                 folded = folded.replace(form, letter)
+        return _ARTICLE.sub("", unicodedata.normalize("NFC", folded))
     return unicodedata.normalize("NFC", folded)
 
 

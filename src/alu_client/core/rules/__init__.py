@@ -5,8 +5,9 @@ every non-empty condition must hold (values within one condition are alternative
 phrases are looked for in the title, slug and script, whatever the case and accents, at the
 start of a word: "élection" finds "ELECTIONS" and "rain" finds "rainfall", but not "training".
 Arabic is folded the simple way (diacritics and tatweel dropped, the alef forms أ إ آ ٱ made ا,
-ى made ي, ة made ه) and a word may carry the article (ال، وال، بال، لل, …): "انتخابات" finds
-"الانْتِخَابَات" and "والإنتخابات".
+ى made ي, ة made ه) and the article (ال، وال، بال، لل, …) is taken off the words of the rule
+and of the item alike, as the library's search does: "انتخابات" and "الانتخابات" both find
+"الانْتِخَابَات", "والإنتخابات", "للانتخابات" and "انتخابات الرئاسة".
 
 The engine evaluates every new item of a profile exactly once, in the hub's order (seq): the
 first enabled rule that matches, by position, fires; the others are not looked at. What it
@@ -22,6 +23,12 @@ before the evaluation are marked evaluated without any action: the first sign-in
 a workstation back after a week switched off, pulls the back catalogue into the feed and the
 library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
 what is new.
+
+**An item whose downloads cannot be queued is not lost.** When a rule's folder cannot be made
+or written (a share not mounted or read-only, a plain file in the way), the item is left
+unevaluated and tried again at the next evaluation (new items from the feed, the next start)
+until the folder can be written; the reason is said in one line per rule, and the other items
+and rules go on.
 
 Crash safety: an item is marked evaluated (``items.rules_done``) right after its downloads are
 queued, in separate transactions. If the process dies between the two, the next evaluation
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 import logging
 
-from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches
+from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches, split_values
 from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
 from .store import ACTIONS, Rule, RuleStore
 
@@ -62,4 +69,5 @@ __all__ = [
     "fold",
     "item_from_row",
     "matches",
+    "split_values",
 ]

@@ -30,8 +30,8 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Text as rules compare it: the library's search normalisation (case, Latin accents,
-    Arabic diacritics, tatweel and letter forms folded), so a rule's words match what a search
-    for them finds."""
+    Arabic diacritics, tatweel, letter forms and article folded), so a rule's words match what
+    a search for them finds."""
     return normalize(text)
 
 
@@ -40,15 +40,21 @@ def _words(text: str) -> str:
     return " " + " ".join(_WORD.findall(fold(text)))
 
 
-#: the Arabic article and the particles written together with it (folded: alef forms are ا)
-_ARTICLE = "(?:[وف]?(?:ال|بال|كال|لل))?"
-
-
 @functools.lru_cache(maxsize=1024)
 def _phrase(words: str) -> re.Pattern[str]:
-    """A word or phrase to look for in ``_words(text)``: at the start of a word (after the
-    Arabic article when there is one), its last word possibly longer ("vote" finds "voters")."""
-    return re.compile(" " + _ARTICLE + re.escape(" ".join(_WORD.findall(fold(words)))))
+    """A word or phrase to look for in ``_words(text)``: at the start of a word, its last word
+    possibly longer ("vote" finds "voters"). The Arabic article is folded off both sides (see
+    ``normalize``): "الانتخابات" finds "للانتخابات" and "انتخابات", as a search does."""
+    return re.compile(" " + re.escape(" ".join(_WORD.findall(fold(words)))))
+
+
+def split_values(texts: Iterable[str] | str) -> list[str]:
+    """The values a user wrote, as a rule reads them: each text split on commas, spaces
+    collapsed, empty ones left out ("coup, putsch" is two words). The app's rule form and
+    `alu rules add --words/--category/…` both read what was typed with this."""
+    if isinstance(texts, str):
+        texts = [texts]
+    return [v for text in texts for v in (" ".join(p.split()) for p in text.split(",")) if v]
 
 
 # --- conditions -------------------------------------------------------------------------------
@@ -71,8 +77,9 @@ class Conditions:
 
     @classmethod
     def of(cls, **values: Iterable[str] | str) -> Conditions:
-        """``Conditions.of(languages=["fr"], words="élection, vote")``: cleaned and checked
-        (a single string is split on commas); raises RuleError."""
+        """``Conditions.of(languages=["fr"], words="élection, vote")``: cleaned and checked;
+        a value is a text or a list of them, each split on commas (``split_values``): the app's
+        form and the CLI read the same typing the same way. Raises RuleError."""
         unknown = set(values) - set(CONDITION_FIELDS)
         if unknown:
             raise RuleError(
@@ -81,12 +88,12 @@ class Conditions:
             )
         kw: dict[str, tuple[str, ...]] = {}
         for name, raw in values.items():
-            items: list[Any] = raw.split(",") if isinstance(raw, str) else list(raw)
-            cleaned: list[str] = []
-            for v in items:
+            texts: list[Any] = [raw] if isinstance(raw, str) else list(raw)
+            for v in texts:
                 if not isinstance(v, str):
                     raise RuleError(f"The {name} of a rule are text, not {v!r}.")
-                v = " ".join(v.split())
+            cleaned: list[str] = []
+            for v in split_values(texts):
                 if name in ("countries",):
                     v = v.upper()
                 elif name in ("languages", "priorities"):

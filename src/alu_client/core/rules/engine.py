@@ -49,6 +49,13 @@ def bump(priority: str) -> str:
     return PRIORITIES[max(0, i - 1)]
 
 
+def _plain(e: Exception) -> str:
+    """An exception in one line for a user: an OSError's words and file, else its text."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror} ({e.filename})" if e.filename else e.strerror
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 # --- the engine -------------------------------------------------------------------------------
 
 #: ``enqueue(item, rendition, dest_dir, rule) -> transfer id`` (None: nothing was queued).
@@ -70,6 +77,9 @@ class Match:
     already: bool = False
     #: why nothing was queued ('' when it was, or when ``already``)
     error: str = ""
+    #: queueing failed (its folder cannot be written…): the item is left unevaluated, to be
+    #: tried again at the next evaluation
+    retry: bool = False
 
 
 class RuleEngine:
@@ -79,6 +89,8 @@ class RuleEngine:
         self.enqueue = enqueue
         self.rules = RuleStore(store, profile)
         self._lock = threading.Lock()
+        #: rules that could not be tried in this evaluation (said once each)
+        self._broken: set[int] = set()
 
     def evaluate_pending(
         self,
@@ -96,7 +108,10 @@ class RuleEngine:
             now = now.replace(tzinfo=dt.UTC)
         cutoff = now - dt.timedelta(hours=max_age_hours) if max_age_hours is not None else None
         out: list[Match] = []
+        #: rule name → (why, the items it could not queue): said once per rule below
+        failed: dict[str, tuple[str, list[Item]]] = {}
         with self._lock:
+            self._broken.clear()
             rules = [r for r in self.rules.all() if r.enabled]
             cursor = (-1, -1)
             while True:
@@ -120,14 +135,45 @@ class RuleEngine:
                     if cutoff is not None and item.published_at < cutoff:
                         quiet.append(pk)
                         continue
-                    rule = next((r for r in rules if matches(r, item)), None)
+                    rule = self._first_match(rules, item)
                     if rule is None:
                         quiet.append(pk)
                         continue
-                    out += self._fire(rule, item)
+                    fired = self._fire(rule, item)
+                    out += fired
+                    waiting = [m for m in fired if m.retry]
+                    if waiting:
+                        # left unevaluated: tried again at the next evaluation (new items, the
+                        # next start), when the folder can be written again
+                        failed.setdefault(rule.name, (waiting[0].error, []))[1].append(item)
+                        continue
                     self._mark([pk])
                 self._mark(quiet)
+        for name, (error, items) in failed.items():
+            what = repr(items[0].title or items[0].id) + (
+                f" and {len(items) - 1} more" if len(items) > 1 else ""
+            )
+            log.error(
+                "rule %r: %s; %s not queued, tried again at the next evaluation",
+                name,
+                error,
+                what,
+            )
         return out
+
+    def _first_match(self, rules: list[Rule], item: Item) -> Rule | None:
+        """The first rule that matches ``item``; a rule that cannot be tried (a damaged
+        condition) is passed over, said once per evaluation, and the others are tried."""
+        for r in rules:
+            try:
+                if matches(r, item):
+                    return r
+            except Exception as e:
+                log.debug("rule %r cannot be tried", r.name, exc_info=True)
+                if r.id not in self._broken:
+                    self._broken.add(r.id)
+                    log.error("rule %r cannot be tried (%s); the others are", r.name, e)
+        return None
 
     def _fire(self, rule: Rule, item: Item) -> list[Match]:
         if rule.action == "proxy_then_broadcast":
@@ -146,8 +192,10 @@ class RuleEngine:
             try:
                 tid = self.enqueue(as_queued, rendition, rule.dest_dir, rule)
             except Exception as e:
-                log.exception("rule %r: queueing %s of %s failed", rule.name, rendition, item.id)
-                out.append(Match(item, rule, rendition, None, error=str(e) or type(e).__name__))
+                # (a folder that cannot be written, a store busy): one line, said by the caller
+                log.debug("rule %r: queueing %s of %s failed", rule.name, rendition, item.id,
+                          exc_info=True)  # fmt: skip
+                out.append(Match(item, rule, rendition, None, error=_plain(e), retry=True))
                 continue
             out.append(Match(item, rule, rendition, tid, error="" if tid else "not queued"))
             log.info("rule %r: %s of %s queued (transfer %s)", rule.name, rendition, item.id, tid)

@@ -90,6 +90,14 @@ class Store:
             return
         if current > 0 and self.path is not None:
             self._backup(self.path.with_name(f"{self.path.name}.bak-v{current}"))
+        # what a step remaking the search index needs: the library's text folding, the one
+        # its own writes use (imported here: the library is built on the store)
+        from ..library.text import normalize
+
+        with self._lock:
+            self._conn.create_function(
+                "alu_search_text", 1, lambda value: normalize(str(value)), deterministic=True
+            )
         for number in range(current + 1, newest + 1):
             # One transaction per step: the schema and its version number change together.
             # The version is read again under the write lock: another process (the app and

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError
+from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError, split_values
 
 from ..models.rules import COL_CONDITIONS, RulesModel
 from . import new_table, select_row
@@ -172,7 +172,7 @@ class RuleDialog(QDialog):
             self.countries_error,
             self.tr("Countries are two-letter codes separated by commas, like KE, SN."),
         )
-        for word in self.words.text().split(","):
+        for word in split_values(self.words.text()):
             if not self._check(
                 lambda w=word: Conditions.of(words=[w]),  # type: ignore[misc]
                 self.words_error,
