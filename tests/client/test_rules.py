@@ -613,3 +613,26 @@ def test_a_rules_proxy_says_proxy_once(
         assert t is not None and Path(t.destination) == tmp_path / "desk" / expected
     finally:
         services.stop()
+
+
+def test_a_file_uploaded_from_here_is_not_downloaded_back_by_a_rule(
+    store: Store, recorder: Recorder, tmp_path: Path
+) -> None:
+    # a hot folder sent a clip; the member's own item came back in the feed and a rule that
+    # matched it downloaded it again (every multi-GB upload straight back down a slow link)
+    RuleStore(store, PROFILE).add("All", Conditions())
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"footage")
+    up = recorder.queue.add_upload(clip, "https://hub.example/api/v1/uploads/", {"sha256": SHA})
+    put_item(store, "mine", 1)  # its broadcast file has the upload's sha256
+    engine = RuleEngine(store, PROFILE, recorder)
+    recorder.queue.transfers.finish(up, "failed", error="The hub was away.")
+    assert [m.item.id for m in engine.evaluate_pending(now=NOW)] == ["mine"]  # not sent here
+    with store.write() as c:
+        c.execute("UPDATE items SET rules_done = 0")
+    recorder.queue.transfers.set_state(up, "queued", only_from=("failed",))
+    recorder.queue.transfers.finish(up, "done")
+    recorder.calls.clear()
+    assert engine.evaluate_pending(now=NOW) == []
+    assert recorder.calls == []
+    assert rules_done(store) == {"mine": 1}

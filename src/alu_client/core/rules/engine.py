@@ -135,6 +135,9 @@ class RuleEngine:
                     if cutoff is not None and item.published_at < cutoff:
                         quiet.append(pk)
                         continue
+                    if self._sent_from_here(item):
+                        quiet.append(pk)  # its file is here: it was uploaded from here
+                        continue
                     rule = self._first_match(rules, item)
                     if rule is None:
                         quiet.append(pk)
@@ -200,6 +203,20 @@ class RuleEngine:
             out.append(Match(item, rule, rendition, tid, error="" if tid else "not queued"))
             log.info("rule %r: %s of %s queued (transfer %s)", rule.name, rendition, item.id, tid)
         return out
+
+    def _sent_from_here(self, item: Item) -> bool:
+        """The item is a file this data folder uploaded (the broadcast file's sha256 is that
+        of an upload done here): a rule matching it downloaded back, over a slow link, the clip
+        a hot folder had just sent."""
+        broadcast = item.rendition("broadcast")
+        if broadcast is None or not broadcast.sha256:
+            return False
+        row = self.store.query_one(
+            "SELECT 1 FROM transfers WHERE direction = 'upload' AND state = 'done'"
+            " AND lower(sha256) = ? LIMIT 1",
+            (broadcast.sha256.lower(),),
+        )
+        return row is not None
 
     def _already(self, item_id: str, rendition: str) -> bool:
         """A transfer of this item and rendition exists that is not failed or canceled (for this
