@@ -315,7 +315,8 @@ def test_the_hub_back_hurries_waiting_transfers_now_and_once_more_later(
             calls.append(time.monotonic())
             return 0
 
-    listener = Services._hub_back(Queue(), "ktn")  # type: ignore[arg-type]
+    stopping = threading.Event()
+    listener = Services._hub_back(Queue(), "ktn", stopping)  # type: ignore[arg-type]
     listener(SyncStatus(OFFLINE, "down"))
     assert calls == []
     listener(SyncStatus(ONLINE))
@@ -329,3 +330,7 @@ def test_the_hub_back_hurries_waiting_transfers_now_and_once_more_later(
     listener(SyncStatus(OFFLINE, "down again"))  # offline when the second one is due: not then
     time.sleep(0.6)
     assert len(calls) == 3
+    listener(SyncStatus(ONLINE))
+    stopping.set()  # the engine stopped (its store closed) before the second one is due
+    time.sleep(0.6)
+    assert len(calls) == 4

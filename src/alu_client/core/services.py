@@ -286,7 +286,9 @@ class Services:
         queue.start()
         if profile is not None and sync:
             service = self.sync = SyncService(self.feed_sync(), self.history())
-            service.feed.status_listeners.append(self._hub_back(queue, profile.name))
+            service.feed.status_listeners.append(
+                self._hub_back(queue, profile.name, self._stopping)
+            )
             service.start()
 
             def ended(batch: list[Progress]) -> None:
@@ -305,15 +307,21 @@ class Services:
         return queue
 
     @staticmethod
-    def _hub_back(queue: TransferQueue, name: str) -> Callable[[SyncStatus], None]:
+    def _hub_back(
+        queue: TransferQueue, name: str, stopping: threading.Event
+    ) -> Callable[[SyncStatus], None]:
         """A feed status listener: when the hub answers again after an outage, the profile's
         transfers waiting for a retry go at once (their back-off had grown to minutes; the feed
         tries the hub at least once a minute)."""
         online = [False]
 
         def hurry() -> None:
-            if online[0]:
+            if not online[0] or stopping.is_set():
+                return
+            try:
                 queue.retry_waiting(lambda t: t.options.get("profile") == name)
+            except Exception as e:  # (the engine stopping meanwhile: its store closed)
+                log.debug("waiting transfers not hurried: %s", e)
 
         def listener(status: SyncStatus) -> None:
             now = status.state == ONLINE
