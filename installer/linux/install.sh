@@ -38,7 +38,8 @@ fi
   exit 1
 }
 
-# A new version replaces the old one whole (a running app keeps its files open: fine on Linux).
+# A new version replaces the old one whole. A running app keeps its program file open
+# (installer/launcher.py) and goes on reading its modules from the old one until restarted.
 mkdir -p "$prefix/opt" "$prefix/bin" "$data/applications" "$(dirname "$icon_png")" "$(dirname "$icon_svg")"
 rm -rf "$app_dir.new"
 cp -a "$here/alu-client" "$app_dir.new"
