@@ -45,7 +45,7 @@ from alu_client.core.services import Services
 from alu_client.core.settings import LANGUAGES, AppSettings
 from alu_client.core.store import Store, disk_full, disk_full_words
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
-from alu_client.ui.signin import ask_insecure_file, startup_text
+from alu_client.ui.signin import ask_insecure_file, cannot_write_text, startup_text
 
 log = logging.getLogger("alu_client.app")
 EXIT_AFTER_ENV = "ALU_CLIENT_EXIT_AFTER"
@@ -338,6 +338,20 @@ class Desk(QObject):
         QMessageBox.critical(None, title, text)
 
 
+def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> int:
+    """The data, cache or log folder cannot be made or written at start (a home folder that
+    is read-only, full or another account's): a dialog naming the folder, exit 1."""
+    from alu_client.ui.i18n import install_translators
+
+    folder = Path(os.fsdecode(error.filename)) if error.filename else paths.data_dir
+    app = make_application()
+    install_translators(app, language or "system")
+    title, text = startup_text("folders"), cannot_write_text(folder, error)
+    print(f"alu-client: {title}: {text} ({error})", file=sys.stderr)
+    QMessageBox.critical(None, title, text)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.self_test:  # its own temporary folders: the user's profile is never touched
@@ -346,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test()
     if args.data:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
-    paths = default_paths().ensure()
-    setup_logging(paths.log_dir)
+    paths = default_paths()
+    try:
+        paths.ensure()
+        setup_logging(paths.log_dir)
+    except OSError as e:  # a read-only or full home folder: say so, no traceback
+        return cannot_write_folders(paths, e, args.language)
     log.info("ALU Desk %s starting (data %s)", __version__, paths.data_dir)
     from alu_client.ui.i18n import build_missing_translations
 

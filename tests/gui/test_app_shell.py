@@ -696,6 +696,54 @@ def test_without_a_keyring_the_user_chooses_and_is_never_skipped(
     desk.deleteLater()
 
 
+def test_a_home_folder_that_cannot_be_written_is_said_plainly(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only home: a dialog naming the folder and what to do, in the user's language,
+    exit 1 (it was a PermissionError traceback on ~/.local and no window)."""
+    import errno
+
+    from alu_client import app as app_module
+
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "home"))
+    home_local = tmp_path / "home" / ".local"
+
+    def refused(_self: Paths) -> Paths:
+        raise PermissionError(errno.EACCES, "Permission denied", str(home_local))
+
+    monkeypatch.setattr(Paths, "ensure", refused)
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    try:
+        assert app_module.main(["--language", "fr"]) == 1
+    finally:
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk ne peut pas écrire dans ses dossiers"
+    assert str(home_local) in text and "administrateur" in text
+
+    said.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "a-file" / "home"))  # really fails
+    assert app_module.main(["--language", "en"]) == 1
+    [(title, text)] = said
+    assert title == "ALU Desk cannot write its folders"
+    assert str(tmp_path / "a-file" / "home") in text and "administrator" in text
+
+    said.clear()
+    full = OSError(errno.ENOSPC, "No space left on device", str(home_local))
+    monkeypatch.setattr(Paths, "ensure", lambda _self: (_ for _ in ()).throw(full))
+    assert app_module.main(["--language", "en"]) == 1
+    assert said[0][1] == (
+        f"The disk that holds {home_local} is full. Free some space there, then start ALU Desk "
+        "again."
+    )
+
+
 def test_an_engine_already_at_work_is_said_plainly(
     qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

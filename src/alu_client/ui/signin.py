@@ -15,8 +15,10 @@ The other things the app says before its window opens are here too (``startup_te
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
@@ -53,9 +55,10 @@ log = logging.getLogger(__name__)
 
 
 def startup_text(key: str) -> str:
-    """A title or progress label of the start-up (``library``, ``demo``, ``secrets``,
-    ``starting``, ``busy``, ``signing-out``)."""
+    """A title or progress label of the start-up (``folders``, ``library``, ``demo``,
+    ``secrets``, ``starting``, ``busy``, ``signing-out``)."""
     texts = {
+        "folders": QCoreApplication.translate("Startup", "ALU Desk cannot write its folders"),
         "library": QCoreApplication.translate("Startup", "ALU Desk cannot open its library"),
         "demo": QCoreApplication.translate("Startup", "The demo could not start"),
         "secrets": QCoreApplication.translate("Startup", "ALU Desk cannot keep your sign-in"),
@@ -66,6 +69,30 @@ def startup_text(key: str) -> str:
         "signing-out": QCoreApplication.translate("Startup", "Signing out…"),
     }
     return texts[key]
+
+
+def cannot_write_text(folder: Path | str, error: OSError) -> str:
+    """Why the app's data, cache or log ``folder`` could not be made or written, and what to do
+    (a read-only or full home folder, one that belongs to another account)."""
+    if error.errno == errno.ENOSPC:
+        return QCoreApplication.translate(
+            "Startup",
+            "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
+            "again.",
+        ).format(folder=folder)
+    if error.errno == errno.EROFS:
+        reason = QCoreApplication.translate("Startup", "the disk is read-only")
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        reason = QCoreApplication.translate("Startup", "your account may not write there")
+    else:
+        reason = error.strerror or str(error)
+    return QCoreApplication.translate(
+        "Startup",
+        "ALU Desk keeps its library, logs and cache in your home folder and cannot write to "
+        "{folder}: {reason}.\n\nAsk your administrator to give your account write access to "
+        "this folder (or to free it if it is full or belongs to another account), then start "
+        "ALU Desk again.",
+    ).format(folder=folder, reason=reason)
 
 
 def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
