@@ -18,6 +18,18 @@ desktop="$data/applications/alu-client.desktop"
 icon_png="$data/icons/hicolor/256x256/apps/alu-client.png"
 icon_svg="$data/icons/hicolor/scalable/apps/alu-client.svg"
 
+# A path as a Desktop Entry string value (the spec's escapes: a backslash is written \\).
+desktop_string() {
+  printf '%s' "$1" | sed -e 's/\\/\\\\/g'
+}
+
+# A path as one argument of a Desktop Entry Exec key: in double quotes (a home folder with a
+# space in its name), with \ " ` $ escaped by a backslash and % doubled, then the string
+# escapes above (so a backslash in the path is written as four).
+desktop_exec_arg() {
+  printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\\\\\/g' -e 's/["`$]/\\\\&/g' -e 's/%/%%/g')"
+}
+
 refresh_menus() {
   command -v update-desktop-database >/dev/null 2>&1 &&
     update-desktop-database -q "$data/applications" 2>/dev/null || true
@@ -49,8 +61,15 @@ ln -sf "$app_dir/alu-client" "$bin"
 cp "$here/share/icons/alu-client-256.png" "$icon_png"
 cp "$here/share/icons/alu-client.svg" "$icon_svg"
 # The menu entry names the command by its full path: ~/.local/bin may not be on the PATH.
-sed -e "s|^Exec=alu-client|Exec=$bin|" -e "s|^TryExec=alu-client|TryExec=$bin|" \
-  "$here/share/alu-client.desktop" >"$desktop"
+exec_arg="$(desktop_exec_arg "$bin")"
+try_exec="$(desktop_string "$bin")"
+while IFS= read -r line || [ -n "$line" ]; do
+  case "$line" in
+    Exec=alu-client*) printf 'Exec=%s%s\n' "$exec_arg" "${line#Exec=alu-client}" ;;
+    TryExec=alu-client) printf 'TryExec=%s\n' "$try_exec" ;;
+    *) printf '%s\n' "$line" ;;
+  esac
+done <"$here/share/alu-client.desktop" >"$desktop"
 chmod 0644 "$desktop"
 refresh_menus
 

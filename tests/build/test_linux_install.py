@@ -1,0 +1,136 @@
+"""installer/linux/install.sh (the per-user install from the archive) and the menu entry it
+installs, on a stand-in for the unpacked archive: no build needed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DESKTOP = ROOT / "resources" / "alu-client.desktop"
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("sh") is None, reason="Linux installer"
+)
+
+# --- the Desktop Entry spec, as a desktop reads it --------------------------------------------
+
+
+def desktop_entry(path: Path) -> dict[str, str]:
+    """The [Desktop Entry] group's keys, values unescaped as strings (``\\s \\n \\t \\r \\\\``)."""
+    keys: dict[str, str] = {}
+    group = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            group = line
+            continue
+        if group == "[Desktop Entry]":
+            key, _, value = line.partition("=")
+            keys[key.strip()] = re.sub(
+                r"\\(.)",
+                lambda m: {"s": " ", "n": "\n", "t": "\t", "r": "\r"}.get(m[1], m[1]),
+                value.strip(),
+            )
+    return keys
+
+
+def exec_argv(value: str, files: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """An Exec value (already string-unescaped) split into arguments as the spec says: double
+    quotes group, a backslash inside them takes the next of " ` $ \\ literally; %f %F %u %U
+    take the files, other field codes go, %% is %."""
+    argv: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        if value[i] == " ":
+            i += 1
+            continue
+        arg, quoted = "", False
+        while i < n and value[i] != " ":
+            if value[i] == '"':
+                i += 1
+                quoted = True
+                while value[i] != '"':
+                    if value[i] == "\\" and value[i + 1] in '"`$\\':
+                        i += 1
+                    arg += value[i]
+                    i += 1
+                i += 1
+            else:
+                assert value[i] not in "\"'\\><~|&;$*?#()`", f"reserved character unquoted: {value}"
+                arg += value[i]
+                i += 1
+        if not quoted and re.fullmatch(r"%[fFuU]", arg):
+            argv += files[:1] if arg in ("%f", "%u") else list(files)
+            continue
+        if not quoted and re.fullmatch(r"%[a-zA-Z]", arg):
+            continue
+        argv.append(arg.replace("%%", "%"))
+    return argv
+
+
+# --- the archive and its install ---------------------------------------------------------------
+
+
+def fake_archive(tmp_path: Path) -> Path:
+    """The unpacked archive's layout, the app a script that writes its arguments down."""
+    stage = tmp_path / "alu-desk-9.9.9-linux-x86_64"
+    (stage / "alu-client").mkdir(parents=True)
+    (stage / "share" / "icons").mkdir(parents=True)
+    shutil.copy(ROOT / "installer" / "linux" / "install.sh", stage / "install.sh")
+    shutil.copy(DESKTOP, stage / "share" / "alu-client.desktop")
+    for icon in ("alu-client-256.png", "alu-client.svg"):
+        shutil.copy(ROOT / "resources" / "icons" / icon, stage / "share" / "icons" / icon)
+    app = stage / "alu-client" / "alu-client"
+    app.write_text('#!/bin/sh\nprintf "%s\\n" "started" "$@" > "$ALU_TEST_RAN"\n', encoding="utf-8")
+    app.chmod(0o755)
+    return stage
+
+
+def run_install(stage: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+    }
+    return subprocess.run(
+        ["sh", str(stage / "install.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def start_from_menu(home: Path, tmp_path: Path, files: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """Start the app as a menu does from the installed entry; what the app was given."""
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    argv = exec_argv(entry["Exec"], files)
+    assert Path(entry["TryExec"]).is_file() and os.access(entry["TryExec"], os.X_OK)
+    ran = tmp_path / "ran.txt"
+    subprocess.run(argv, env={**os.environ, "ALU_TEST_RAN": str(ran)}, check=True, timeout=30)
+    return ran.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize(
+    "home_name", ["home", "home é with spaces", 'o\'brien $HOME `x` \\ "q" 100%']
+)
+def test_the_menu_entry_starts_the_app_from_any_home(tmp_path: Path, home_name: str) -> None:
+    """A home folder whose path has a space: the menu entry's Exec was not quoted and could
+    not start the app."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / home_name
+    home.mkdir()
+    run_install(stage, home)
+    assert start_from_menu(home, tmp_path) == ["started"]
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    assert exec_argv(entry["Exec"])[0] == str(home / ".local" / "bin" / "alu-client")
+    assert entry["TryExec"] == str(home / ".local" / "bin" / "alu-client")
