@@ -2,7 +2,8 @@
 # ALU Desk for one user, without root: run this from the unpacked archive.
 #
 #   ./install.sh              install (or update) into ~/.local/opt/alu-desk, with a menu entry
-#   ./install.sh --uninstall  remove it (your data, downloads and sign-in stay)
+#   ./install.sh --uninstall  remove it, and its start at login (your data, downloads and
+#                             sign-in stay)
 #
 # The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the command to
 # $PREFIX/bin/alu-client, the menu entry and icon to the XDG data folder
@@ -17,6 +18,12 @@ bin="$prefix/bin/alu-client"
 desktop="$data/applications/alu-client.desktop"
 icon_png="$data/icons/hicolor/256x256/apps/alu-client.png"
 icon_svg="$data/icons/hicolor/scalable/apps/alu-client.svg"
+# "Start at login" (the app's Settings) writes this entry; a relative XDG_CONFIG_HOME is ignored
+case "${XDG_CONFIG_HOME:-}" in
+  /*) config="$XDG_CONFIG_HOME" ;;
+  *) config="$HOME/.config" ;;
+esac
+autostart="$config/autostart/alu-client.desktop"
 
 # A path as a Desktop Entry string value (the spec's escapes: a backslash is written \\).
 desktop_string() {
@@ -30,6 +37,18 @@ desktop_exec_arg() {
   printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\\\\\/g' -e 's/["`$]/\\\\&/g' -e 's/%/%%/g')"
 }
 
+# The login entry starts this install (its TryExec, or its Exec naming our program), not the
+# .deb's /opt/alu-desk or another prefix.
+autostart_is_ours() {
+  [ -f "$autostart" ] || return 1
+  for target in "$app_dir/alu-client" "$bin"; do
+    grep -F -q -x -e "TryExec=$(desktop_string "$target")" "$autostart" && return 0
+    grep '^Exec=' "$autostart" | grep -F -q -e " $target" -e "=$target" \
+      -e "$(desktop_exec_arg "$target")" && return 0
+  done
+  return 1
+}
+
 refresh_menus() {
   command -v update-desktop-database >/dev/null 2>&1 &&
     update-desktop-database -q "$data/applications" 2>/dev/null || true
@@ -40,6 +59,10 @@ refresh_menus() {
 if [ "${1:-}" = "--uninstall" ]; then
   rm -rf "$app_dir"
   rm -f "$bin" "$desktop" "$icon_png" "$icon_svg"
+  if autostart_is_ours; then
+    rm -f "$autostart"
+    echo "Removed the start at login ($autostart)."
+  fi
   refresh_menus
   echo "ALU Desk removed. Your data (~/.local/share/alu-client) and downloads were kept."
   exit 0

@@ -134,3 +134,67 @@ def test_the_menu_entry_starts_the_app_from_any_home(tmp_path: Path, home_name: 
     entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
     assert exec_argv(entry["Exec"])[0] == str(home / ".local" / "bin" / "alu-client")
     assert entry["TryExec"] == str(home / ".local" / "bin" / "alu-client")
+
+
+# --- start at login and the uninstall -----------------------------------------------------------
+
+
+def login_entry(home: Path, program: Path) -> Path:
+    """The entry the app's Settings write for "Start at login" (ui/autostart.py)."""
+    from alu_client.ui import autostart
+
+    assert "XDG_CONFIG_HOME" not in os.environ
+    path = autostart.enable([str(program)], environment={}, platform="linux", home=home)
+    assert path == home / ".config" / "autostart" / "alu-client.desktop"
+    return path
+
+
+@pytest.mark.parametrize("home_name", ["home", "home with spaces", 'a\\b "c" $d'])
+def test_uninstall_removes_the_start_at_login_of_this_install(
+    tmp_path: Path, home_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login entry outlived ./install.sh --uninstall, pointing at a removed program."""
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    stage = fake_archive(tmp_path)
+    home = tmp_path / home_name
+    home.mkdir()
+    run_install(stage, home)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"  # sys.executable, frozen
+    entry = login_entry(home, program)
+    keys = desktop_entry(entry)
+    assert keys["TryExec"] == str(program)
+    assert exec_argv(keys["Exec"]) == [str(program)]
+
+    done = run_install(stage, home, "--uninstall")
+    assert not program.exists()
+    assert not entry.exists(), done.stdout
+    assert "start at login" in done.stdout
+
+
+def test_uninstall_removes_an_older_login_entry_without_tryexec(tmp_path: Path) -> None:
+    """Entries written before TryExec: known by their Exec."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    entry = home / ".config" / "autostart" / "alu-client.desktop"
+    entry.parent.mkdir(parents=True)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"
+    entry.write_text(f"[Desktop Entry]\nType=Application\nExec={program}\n", encoding="utf-8")
+    run_install(stage, home, "--uninstall")
+    assert not entry.exists()
+
+
+def test_uninstall_leaves_a_login_entry_of_another_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The .deb's app (/opt/alu-desk) started at login: not this install's to remove."""
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    entry = login_entry(home, Path("/opt/alu-desk/alu-client"))
+    done = run_install(stage, home, "--uninstall")
+    assert entry.exists()
+    assert "start at login" not in done.stdout
