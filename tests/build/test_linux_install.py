@@ -198,3 +198,25 @@ def test_uninstall_leaves_a_login_entry_of_another_install(
     done = run_install(stage, home, "--uninstall")
     assert entry.exists()
     assert "start at login" not in done.stdout
+
+
+# --- the menu entry itself -------------------------------------------------------------------------
+
+
+def test_the_menu_entry_does_not_offer_to_open_files(tmp_path: Path) -> None:
+    """Exec=alu-client %U told desktops the app opens files ("Open With", a file dropped on
+    the dock icon), but ``alu-client FILE`` exits 2 (unrecognized arguments)."""
+    from alu_client.app import parse_args
+
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["/home/u/clip.mp4"])
+    assert refused.value.code == 2
+    keys = desktop_entry(DESKTOP)
+    assert "MimeType" not in keys
+    assert exec_argv(keys["Exec"], ["/home/u/clip.mp4"]) == ["alu-client"]
+
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    assert start_from_menu(home, tmp_path, ["/home/u/clip.mp4"]) == ["started"]
