@@ -220,3 +220,39 @@ def test_the_menu_entry_does_not_offer_to_open_files(tmp_path: Path) -> None:
     home.mkdir()
     run_install(stage, home)
     assert start_from_menu(home, tmp_path, ["/home/u/clip.mp4"]) == ["started"]
+
+
+#: the keys of the Desktop Entry spec 1.4, the newest desktop-file-utils 0.26 (Debian 12) knows
+SPEC_1_4_KEYS = {
+    "Type", "Version", "Name", "GenericName", "NoDisplay", "Comment", "Icon", "Hidden",
+    "OnlyShowIn", "NotShowIn", "DBusActivatable", "TryExec", "Exec", "Path", "Terminal",
+    "Actions", "MimeType", "Categories", "Implements", "Keywords", "StartupNotify",
+    "StartupWMClass", "URL", "PrefersNonDefaultGPU",
+}  # fmt: skip
+
+
+def check_entry(path: Path) -> None:
+    """The entry validates as desktop-file-utils 0.26 does: ``./run build`` stopped on
+    Version=1.5 and SingleMainWindow (a 1.5 key) where desktop-file-validate is installed."""
+    keys = desktop_entry(path)
+    assert keys.get("Version", "1.0") in ("1.0", "1.1", "1.2", "1.3", "1.4")  # optional
+    for key in keys:
+        assert key.split("[")[0] in SPEC_1_4_KEYS or key.startswith("X-"), key
+    validate = shutil.which("desktop-file-validate")
+    if validate:
+        done = subprocess.run([validate, str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "error:" not in done.stdout + done.stderr
+
+
+def test_the_menu_and_login_entries_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_entry(DESKTOP)  # the .deb's
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home with spaces"
+    home.mkdir()
+    run_install(stage, home)
+    check_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    check_entry(login_entry(home, home / ".local" / "opt" / "alu-desk" / "alu-client"))
