@@ -2900,6 +2900,26 @@ Ask your administrator to give your account write access to this folder (or to f
 Demandez à votre administrateur de donner à votre compte le droit d’écrire dans ce dossier (ou de le libérer s’il est plein ou appartient à un autre compte), puis relancez ALU Desk.</translation>
     </message>
     <message>
+        <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
+
+Install the newer ALU Desk again (ask your administrator for it), then start it.</source>
+        <translation>Cette médiathèque a été écrite par une version plus récente d’ALU Desk (son format : {current} ; cette version lit jusqu’au {newest}). Rien n’y a été modifié.
+
+Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre administrateur), puis lancez-la.</translation>
+    </message>
+    <message>
+        <source>Unlock your login keychain (Keychain Access), then start ALU Desk again.</source>
+        <translation>Déverrouillez votre trousseau de session (Trousseaux d’accès), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>Make sure Windows Credential Manager is running, then start ALU Desk again.</source>
+        <translation>Vérifiez que le Gestionnaire d’identification de Windows fonctionne, puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>Start or unlock your desktop&apos;s keyring (GNOME Keyring or KWallet; your administrator can install one), then start ALU Desk again.</source>
+        <translation>Démarrez ou déverrouillez le trousseau de clés de votre bureau (GNOME Keyring ou KWallet ; votre administrateur peut en installer un), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
         <source>No keyring</source>
         <translation>Aucun trousseau de clés</translation>
     </message>

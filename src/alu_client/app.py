@@ -43,9 +43,14 @@ from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
 from alu_client.core.services import Services
 from alu_client.core.settings import LANGUAGES, AppSettings
-from alu_client.core.store import Store, disk_full, disk_full_words
+from alu_client.core.store import SchemaTooNew, Store, disk_full, disk_full_words
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
-from alu_client.ui.signin import ask_insecure_file, cannot_write_text, startup_text
+from alu_client.ui.signin import (
+    ask_insecure_file,
+    cannot_write_text,
+    newer_library_text,
+    startup_text,
+)
 
 log = logging.getLogger("alu_client.app")
 EXIT_AFTER_ENV = "ALU_CLIENT_EXIT_AFTER"
@@ -134,9 +139,11 @@ class Desk(QObject):
         except Exception as e:  # a newer app's database, a broken file: say it, stop
             install_translators(self.app, self.args.language or "system")
             folder = client_paths.data_dir
-            self._critical(
-                startup_text("library"), disk_full_words(folder) if disk_full(e, folder) else str(e)
-            )
+            if isinstance(e, SchemaTooNew):
+                text = newer_library_text(e.current, e.newest)
+            else:
+                text = disk_full_words(folder) if disk_full(e, folder) else str(e)
+            self._critical(startup_text("library"), text)
             return 1
         settings = AppSettings(store, client_paths.downloads_dir)
         install_translators(self.app, self.args.language or settings.language)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -95,9 +96,40 @@ def cannot_write_text(folder: Path | str, error: OSError) -> str:
     ).format(folder=folder, reason=reason)
 
 
+def newer_library_text(current: int, newest: int) -> str:
+    """The library was written by a newer ALU Desk (``SchemaTooNew``)."""
+    return QCoreApplication.translate(
+        "Startup",
+        "This library was written by a newer version of ALU Desk (its format {current}; this "
+        "version reads up to {newest}). Nothing was changed in it.\n\nInstall the newer ALU "
+        "Desk again (ask your administrator for it), then start it.",
+    ).format(current=current, newest=newest)
+
+
+def keyring_advice(platform: str = sys.platform) -> str:
+    """What to do when no keyring is available, for the installed app (no pip: it cannot
+    see the system's Python packages)."""
+    if platform == "darwin":
+        return QCoreApplication.translate(
+            "Startup", "Unlock your login keychain (Keychain Access), then start ALU Desk again."
+        )
+    if platform == "win32":
+        return QCoreApplication.translate(
+            "Startup",
+            "Make sure Windows Credential Manager is running, then start ALU Desk again.",
+        )
+    return QCoreApplication.translate(
+        "Startup",
+        "Start or unlock your desktop's keyring (GNOME Keyring or KWallet; your administrator "
+        "can install one), then start ALU Desk again.",
+    )
+
+
 def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
     """No keyring on this workstation: may the sign-in be kept in a file that is not secure?
-    (Never decided silently.)"""
+    (Never decided silently.) ``message`` (the core's, in English) goes to the log; the
+    dialog gives the advice in the user's language."""
+    log.warning("no keyring: %s", message)
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         QCoreApplication.translate("Startup", "No keyring"),
@@ -106,7 +138,7 @@ def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
         parent,
     )
     box.setInformativeText(
-        message
+        keyring_advice()
         + "\n\n"
         + QCoreApplication.translate(
             "Startup",
