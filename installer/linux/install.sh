@@ -2,7 +2,8 @@
 # ALU Desk for one user, without root: run this from the unpacked archive.
 #
 #   ./install.sh              install (or update) into ~/.local/opt/alu-desk, with a menu entry
-#   ./install.sh --uninstall  remove it (your data, downloads and sign-in stay)
+#   ./install.sh --uninstall  remove it, and its start at login (your data, downloads and
+#                             sign-in stay)
 #
 # The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the command to
 # $PREFIX/bin/alu-client, the menu entry and icon to the XDG data folder
@@ -17,6 +18,36 @@ bin="$prefix/bin/alu-client"
 desktop="$data/applications/alu-client.desktop"
 icon_png="$data/icons/hicolor/256x256/apps/alu-client.png"
 icon_svg="$data/icons/hicolor/scalable/apps/alu-client.svg"
+# "Start at login" (the app's Settings) writes this entry; a relative XDG_CONFIG_HOME is ignored
+case "${XDG_CONFIG_HOME:-}" in
+  /*) config="$XDG_CONFIG_HOME" ;;
+  *) config="$HOME/.config" ;;
+esac
+autostart="$config/autostart/alu-client.desktop"
+
+# A path as a Desktop Entry string value (the spec's escapes: a backslash is written \\).
+desktop_string() {
+  printf '%s' "$1" | sed -e 's/\\/\\\\/g'
+}
+
+# A path as one argument of a Desktop Entry Exec key: in double quotes (a home folder with a
+# space in its name), with \ " ` $ escaped by a backslash and % doubled, then the string
+# escapes above (so a backslash in the path is written as four).
+desktop_exec_arg() {
+  printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\\\\\/g' -e 's/["`$]/\\\\&/g' -e 's/%/%%/g')"
+}
+
+# The login entry starts this install (its TryExec, or its Exec naming our program), not the
+# .deb's /opt/alu-desk or another prefix.
+autostart_is_ours() {
+  [ -f "$autostart" ] || return 1
+  for target in "$app_dir/alu-client" "$bin"; do
+    grep -F -q -x -e "TryExec=$(desktop_string "$target")" "$autostart" && return 0
+    grep '^Exec=' "$autostart" | grep -F -q -e " $target" -e "=$target" \
+      -e "$(desktop_exec_arg "$target")" && return 0
+  done
+  return 1
+}
 
 refresh_menus() {
   command -v update-desktop-database >/dev/null 2>&1 &&
@@ -28,6 +59,10 @@ refresh_menus() {
 if [ "${1:-}" = "--uninstall" ]; then
   rm -rf "$app_dir"
   rm -f "$bin" "$desktop" "$icon_png" "$icon_svg"
+  if autostart_is_ours; then
+    rm -f "$autostart"
+    echo "Removed the start at login ($autostart)."
+  fi
   refresh_menus
   echo "ALU Desk removed. Your data (~/.local/share/alu-client) and downloads were kept."
   exit 0
@@ -38,7 +73,8 @@ fi
   exit 1
 }
 
-# A new version replaces the old one whole (a running app keeps its files open: fine on Linux).
+# A new version replaces the old one whole. A running app keeps its program file open
+# (installer/launcher.py) and goes on reading its modules from the old one until restarted.
 mkdir -p "$prefix/opt" "$prefix/bin" "$data/applications" "$(dirname "$icon_png")" "$(dirname "$icon_svg")"
 rm -rf "$app_dir.new"
 cp -a "$here/alu-client" "$app_dir.new"
@@ -48,8 +84,15 @@ ln -sf "$app_dir/alu-client" "$bin"
 cp "$here/share/icons/alu-client-256.png" "$icon_png"
 cp "$here/share/icons/alu-client.svg" "$icon_svg"
 # The menu entry names the command by its full path: ~/.local/bin may not be on the PATH.
-sed -e "s|^Exec=alu-client|Exec=$bin|" -e "s|^TryExec=alu-client|TryExec=$bin|" \
-  "$here/share/alu-client.desktop" >"$desktop"
+exec_arg="$(desktop_exec_arg "$bin")"
+try_exec="$(desktop_string "$bin")"
+while IFS= read -r line || [ -n "$line" ]; do
+  case "$line" in
+    Exec=alu-client*) printf 'Exec=%s%s\n' "$exec_arg" "${line#Exec=alu-client}" ;;
+    TryExec=alu-client) printf 'TryExec=%s\n' "$try_exec" ;;
+    *) printf '%s\n' "$line" ;;
+  esac
+done <"$here/share/alu-client.desktop" >"$desktop"
 chmod 0644 "$desktop"
 refresh_menus
 

@@ -52,7 +52,8 @@ if ($SelfTest) {
         -Wait -PassThru -NoNewWindow -RedirectStandardOutput $out -RedirectStandardError $err
     Get-Content $out
     if ($run.ExitCode -ne 0) {
-        Get-Content -ErrorAction SilentlyContinue $err, (Join-Path $env:TEMP "alu-client-self-test.log")
+        # the log is named after the account (alu-client-self-test-USER.log; see the last line above)
+        Get-Content -ErrorAction SilentlyContinue $err, (Join-Path $env:TEMP "alu-client-self-test-*.log")
         throw "the installed app's self-test failed (exit $($run.ExitCode))"
     }
     $p = Start-Process -FilePath (Join-Path $target "unins000.exe") -Wait -PassThru `

@@ -2852,6 +2852,10 @@ Keep the sign-in in plain text anyway?</source>
 <context>
     <name>Startup</name>
     <message>
+        <source>ALU Desk cannot write its folders</source>
+        <translation>لا يستطيع ALU Desk الكتابة في مجلداته</translation>
+    </message>
+    <message>
         <source>ALU Desk cannot open its library</source>
         <translation>يتعذّر على ALU Desk فتح مكتبته</translation>
     </message>
@@ -2874,6 +2878,46 @@ Keep the sign-in in plain text anyway?</source>
     <message>
         <source>Signing out…</source>
         <translation>جارٍ تسجيل الخروج…</translation>
+    </message>
+    <message>
+        <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
+        <translation>القرص الذي يحتوي على {folder} ممتلئ. حرّر بعض المساحة عليه، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>the disk is read-only</source>
+        <translation>القرص للقراءة فقط</translation>
+    </message>
+    <message>
+        <source>your account may not write there</source>
+        <translation>لا يحق لحسابك الكتابة هناك</translation>
+    </message>
+    <message>
+        <source>ALU Desk keeps its library, logs and cache in your home folder and cannot write to {folder}: {reason}.
+
+Ask your administrator to give your account write access to this folder (or to free it if it is full or belongs to another account), then start ALU Desk again.</source>
+        <translation>يحفظ ALU Desk مكتبته وسجلاته وذاكرته المؤقتة في مجلدك الشخصي، ولا يستطيع الكتابة في {folder}: {reason}.
+
+اطلب من المسؤول عن النظام أن يمنح حسابك حق الكتابة في هذا المجلد (أو أن يحرّره إن كان ممتلئًا أو تابعًا لحساب آخر)، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
+
+Install the newer ALU Desk again (ask your administrator for it), then start it.</source>
+        <translation>كُتبت هذه المكتبة بإصدار أحدث من ALU Desk (صيغتها {current}؛ وهذا الإصدار يقرأ حتى {newest}). لم يُغيَّر فيها شيء.
+
+ثبّت الإصدار الأحدث من ALU Desk مرة أخرى (اطلبه من المسؤول عن النظام)، ثم شغّله.</translation>
+    </message>
+    <message>
+        <source>Unlock your login keychain (Keychain Access), then start ALU Desk again.</source>
+        <translation>افتح قفل سلسلة مفاتيح تسجيل الدخول (الوصول إلى سلسلة المفاتيح)، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>Make sure Windows Credential Manager is running, then start ALU Desk again.</source>
+        <translation>تأكد من أن مدير بيانات الاعتماد في Windows يعمل، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>Start or unlock your desktop&apos;s keyring (GNOME Keyring or KWallet; your administrator can install one), then start ALU Desk again.</source>
+        <translation>شغّل حلقة المفاتيح في سطح المكتب أو افتح قفلها (GNOME Keyring أو KWallet؛ يستطيع المسؤول عن النظام تثبيت إحداهما)، ثم شغّل ALU Desk من جديد.</translation>
     </message>
     <message>
         <source>No keyring</source>

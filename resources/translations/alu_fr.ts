@@ -364,11 +364,11 @@
     </message>
     <message>
         <source>The file %1 cannot be read (permission denied); it cannot be uploaded.</source>
-        <translation>Le fichier %1 ne peut pas être lu (accès refusé) ; il ne peut pas être envoyé.</translation>
+        <translation>Le fichier %1 ne peut pas être lu (accès refusé)&#x202f;; il ne peut pas être envoyé.</translation>
     </message>
     <message>
         <source>The file %1 cannot be reached now (its folder or drive is away: a network share?); the upload goes on when it is back.</source>
-        <translation>Le fichier %1 est injoignable pour l’instant (son dossier ou son disque est absent : un partage réseau ?) ; l’envoi reprendra à son retour.</translation>
+        <translation>Le fichier %1 est injoignable pour l’instant (son dossier ou son disque est absent&#x202f;: un partage réseau&#x202f;?)&#x202f;; l’envoi reprendra à son retour.</translation>
     </message>
     <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
@@ -2852,6 +2852,10 @@ Conserver quand même la connexion en clair ?</translation>
 <context>
     <name>Startup</name>
     <message>
+        <source>ALU Desk cannot write its folders</source>
+        <translation>ALU Desk ne peut pas écrire dans ses dossiers</translation>
+    </message>
+    <message>
         <source>ALU Desk cannot open its library</source>
         <translation>ALU Desk ne peut pas ouvrir sa médiathèque</translation>
     </message>
@@ -2874,6 +2878,46 @@ Conserver quand même la connexion en clair ?</translation>
     <message>
         <source>Signing out…</source>
         <translation>Déconnexion…</translation>
+    </message>
+    <message>
+        <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
+        <translation>Le disque qui contient {folder} est plein. Libérez de la place, puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>the disk is read-only</source>
+        <translation>le disque est en lecture seule</translation>
+    </message>
+    <message>
+        <source>your account may not write there</source>
+        <translation>votre compte n’a pas le droit d’y écrire</translation>
+    </message>
+    <message>
+        <source>ALU Desk keeps its library, logs and cache in your home folder and cannot write to {folder}: {reason}.
+
+Ask your administrator to give your account write access to this folder (or to free it if it is full or belongs to another account), then start ALU Desk again.</source>
+        <translation>ALU Desk garde sa médiathèque, ses journaux et son cache dans votre dossier personnel et ne peut pas écrire dans {folder}&#x202f;: {reason}.
+
+Demandez à votre administrateur de donner à votre compte le droit d’écrire dans ce dossier (ou de le libérer s’il est plein ou appartient à un autre compte), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
+
+Install the newer ALU Desk again (ask your administrator for it), then start it.</source>
+        <translation>Cette médiathèque a été écrite par une version plus récente d’ALU Desk (son format : {current} ; cette version lit jusqu’au {newest}). Rien n’y a été modifié.
+
+Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre administrateur), puis lancez-la.</translation>
+    </message>
+    <message>
+        <source>Unlock your login keychain (Keychain Access), then start ALU Desk again.</source>
+        <translation>Déverrouillez votre trousseau de session (Trousseaux d’accès), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>Make sure Windows Credential Manager is running, then start ALU Desk again.</source>
+        <translation>Vérifiez que le Gestionnaire d’identification de Windows fonctionne, puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>Start or unlock your desktop&apos;s keyring (GNOME Keyring or KWallet; your administrator can install one), then start ALU Desk again.</source>
+        <translation>Démarrez ou déverrouillez le trousseau de clés de votre bureau (GNOME Keyring ou KWallet ; votre administrateur peut en installer un), puis relancez ALU Desk.</translation>
     </message>
     <message>
         <source>No keyring</source>

@@ -43,9 +43,14 @@ from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
 from alu_client.core.services import Services
 from alu_client.core.settings import LANGUAGES, AppSettings
-from alu_client.core.store import Store, disk_full, disk_full_words
+from alu_client.core.store import SchemaTooNew, Store, disk_full, disk_full_words
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
-from alu_client.ui.signin import ask_insecure_file, startup_text
+from alu_client.ui.signin import (
+    ask_insecure_file,
+    cannot_write_text,
+    newer_library_text,
+    startup_text,
+)
 
 log = logging.getLogger("alu_client.app")
 EXIT_AFTER_ENV = "ALU_CLIENT_EXIT_AFTER"
@@ -134,9 +139,11 @@ class Desk(QObject):
         except Exception as e:  # a newer app's database, a broken file: say it, stop
             install_translators(self.app, self.args.language or "system")
             folder = client_paths.data_dir
-            self._critical(
-                startup_text("library"), disk_full_words(folder) if disk_full(e, folder) else str(e)
-            )
+            if isinstance(e, SchemaTooNew):
+                text = newer_library_text(e.current, e.newest)
+            else:
+                text = disk_full_words(folder) if disk_full(e, folder) else str(e)
+            self._critical(startup_text("library"), text)
             return 1
         settings = AppSettings(store, client_paths.downloads_dir)
         install_translators(self.app, self.args.language or settings.language)
@@ -338,6 +345,20 @@ class Desk(QObject):
         QMessageBox.critical(None, title, text)
 
 
+def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> int:
+    """The data, cache or log folder cannot be made or written at start (a home folder that
+    is read-only, full or another account's): a dialog naming the folder, exit 1."""
+    from alu_client.ui.i18n import install_translators
+
+    folder = Path(os.fsdecode(error.filename)) if error.filename else paths.data_dir
+    app = make_application()
+    install_translators(app, language or "system")
+    title, text = startup_text("folders"), cannot_write_text(folder, error)
+    print(f"alu-client: {title}: {text} ({error})", file=sys.stderr)
+    QMessageBox.critical(None, title, text)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.self_test:  # its own temporary folders: the user's profile is never touched
@@ -346,8 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test()
     if args.data:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
-    paths = default_paths().ensure()
-    setup_logging(paths.log_dir)
+    paths = default_paths()
+    try:
+        paths.ensure()
+        setup_logging(paths.log_dir)
+    except OSError as e:  # a read-only or full home folder: say so, no traceback
+        return cannot_write_folders(paths, e, args.language)
     log.info("ALU Desk %s starting (data %s)", __version__, paths.data_dir)
     from alu_client.ui.i18n import build_missing_translations
 

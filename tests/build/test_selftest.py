@@ -112,7 +112,7 @@ def test_the_self_test_passes_from_source_and_touches_no_profile(tmp_path: Path)
     assert re.search(r"4 panels, the feed shows 31 items", lines["window"][1])
     assert re.search(r"^self-test passed: 11 checks", out.splitlines()[-2], re.M), out
     # the report is kept for support; the run's own folders are gone; no profile was made
-    report = (tmp_path / "alu-client-self-test.txt").read_text(encoding="utf-8")
+    report = selftest.report_paths(tmp_path)[0].read_text(encoding="utf-8")
     assert report.splitlines()[1:12] == out.splitlines()[1:12]
     assert not list(tmp_path.glob("alu-selftest-*"))
     assert not (tmp_path / "home" / ".local" / "share" / "alu-client").exists()
@@ -130,8 +130,9 @@ def test_a_hub_that_does_not_answer_fails_the_self_test(tmp_path: Path) -> None:
     for name in ("platform", "translations"):
         assert lines[name][0] == "ok"
     assert "self-test FAILED: 8 of 11 checks failed" in done.stdout
-    assert (tmp_path / "alu-client-self-test.log").is_file()
-    assert "alu-client-self-test.log" in done.stdout.splitlines()[-1]
+    report, log_file = selftest.report_paths(tmp_path)
+    assert log_file.parent == tmp_path and log_file.is_file()
+    assert done.stdout.splitlines()[-1] == f"report saved to {report}; the log: {log_file}"
 
 
 def test_a_hub_without_the_demo_accounts_fails_sign_in(tmp_path: Path, live_hub: Any) -> None:
@@ -159,7 +160,55 @@ def test_a_run_that_hangs_is_ended_and_fails(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert re.search(r"^FAILED +\S.* +stuck: no end in 0\.5 s$", done.stdout, re.M), done.stdout
     assert "self-test FAILED: it did not finish in 0.5 s" in done.stdout
-    assert "did not finish" in (tmp_path / "alu-client-self-test.txt").read_text(encoding="utf-8")
+    report, log_file = selftest.report_paths(tmp_path)
+    assert "did not finish" in report.read_text(encoding="utf-8")
+    assert f"report saved to {report}; the log: {log_file}" in done.stdout
+
+
+# --- where the report and the log go ------------------------------------------------------------
+
+
+def test_report_and_log_are_per_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two accounts on one workstation share /tmp: each has its own report and log (a second
+    account's self-test crashed on the first one's fixed names, PermissionError)."""
+    monkeypatch.setattr(selftest.basics.getpass, "getuser", lambda: "support")
+    first = selftest.report_paths(tmp_path)
+    monkeypatch.setattr(selftest.basics.getpass, "getuser", lambda: "news desk/2")
+    second = selftest.report_paths(tmp_path)
+    assert first == (
+        tmp_path / "alu-client-self-test-support.txt",
+        tmp_path / "alu-client-self-test-support.log",
+    )
+    assert second == (
+        tmp_path / "alu-client-self-test-news_desk_2.txt",
+        tmp_path / "alu-client-self-test-news_desk_2.log",
+    )
+    monkeypatch.setattr(selftest.basics.getpass, "getuser", lambda: 1 / 0)
+    assert selftest.report_paths(tmp_path)[0].name.startswith("alu-client-self-test-")
+
+
+def test_a_report_name_this_account_cannot_own_goes_to_a_private_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of that name left by someone else, or a link planted there: a new private folder."""
+    monkeypatch.setattr(selftest.basics.getpass, "getuser", lambda: "desk")
+    planted = tmp_path / "alu-client-self-test-desk.txt"
+    target = tmp_path / "elsewhere"
+    planted.symlink_to(target)
+    report, log_file = selftest.report_paths(tmp_path)
+    assert report.parent == log_file.parent != tmp_path
+    assert report.parent.parent == tmp_path and report.parent.name.startswith(
+        "alu-client-self-test-desk-"
+    )
+    assert report.name == "alu-client-self-test.txt" and log_file.name == "alu-client-self-test.log"
+    if os.name == "posix":
+        assert report.parent.stat().st_mode & 0o077 == 0
+    assert not target.exists()
+    if hasattr(os, "getuid") and os.getuid() == 0:  # root writes anyone's file: owner checked
+        planted.unlink()
+        planted.write_text("someone else's", encoding="utf-8")
+        os.chown(planted, 65534, 65534)
+        assert selftest.report_paths(tmp_path)[0].parent != tmp_path
 
 
 # --- the checks called directly with broken inputs ----------------------------------------------

@@ -696,6 +696,117 @@ def test_without_a_keyring_the_user_chooses_and_is_never_skipped(
     desk.deleteLater()
 
 
+def test_the_no_keyring_advice_is_for_the_installed_app_and_translated(qtbot: Any) -> None:
+    """It was English under French and Arabic and said `pip install keyrings.alt`, which the
+    installed app cannot use (it does not see the system's Python packages)."""
+    from PySide6.QtCore import QTimer
+
+    from alu_client.ui.signin import ask_insecure_file
+
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        seen.append(box.informativeText())
+        box.buttons()[-1].click()
+
+    for language in ("en", "fr"):
+        install_translators(qapp, language)
+        try:
+            QTimer.singleShot(0, answer)
+            assert ask_insecure_file("No keyring is available (pip install keyrings.alt)") is False
+        finally:
+            install_translators(qapp, "en")
+    english, french = seen
+    assert "pip" not in english + french and "keyrings.alt" not in english + french
+    if sys.platform.startswith("linux"):
+        assert english.startswith(
+            "Start or unlock your desktop's keyring (GNOME Keyring or KWallet"
+        )
+        assert french.startswith("Démarrez ou déverrouillez le trousseau de clés de votre bureau")
+
+
+def test_a_library_of_a_newer_version_is_said_in_the_users_language(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "written by a newer ALU Desk" dialog was all English under a French locale."""
+    import argparse
+    import sqlite3
+
+    from alu_client import app as app_module
+
+    paths = make_paths(tmp_path / "desk")
+    paths.ensure()
+    with sqlite3.connect(paths.db_path) as db:
+        db.execute("PRAGMA user_version=999")
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, paths, argparse.Namespace(demo=False, language="fr"))
+    try:
+        assert desk.start() == 1
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk ne peut pas ouvrir sa médiathèque"
+    assert text.startswith("Cette médiathèque a été écrite par une version plus récente d’ALU Desk")
+    assert "999" in text
+
+
+def test_a_home_folder_that_cannot_be_written_is_said_plainly(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only home: a dialog naming the folder and what to do, in the user's language,
+    exit 1 (it was a PermissionError traceback on ~/.local and no window)."""
+    import errno
+
+    from alu_client import app as app_module
+
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "home"))
+    home_local = tmp_path / "home" / ".local"
+
+    def refused(_self: Paths) -> Paths:
+        raise PermissionError(errno.EACCES, "Permission denied", str(home_local))
+
+    monkeypatch.setattr(Paths, "ensure", refused)
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    try:
+        assert app_module.main(["--language", "fr"]) == 1
+    finally:
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk ne peut pas écrire dans ses dossiers"
+    assert str(home_local) in text and "administrateur" in text
+
+    said.clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "a-file" / "home"))  # really fails
+    assert app_module.main(["--language", "en"]) == 1
+    [(title, text)] = said
+    assert title == "ALU Desk cannot write its folders"
+    assert str(tmp_path / "a-file" / "home") in text and "administrator" in text
+
+    said.clear()
+    full = OSError(errno.ENOSPC, "No space left on device", str(home_local))
+    monkeypatch.setattr(Paths, "ensure", lambda _self: (_ for _ in ()).throw(full))
+    assert app_module.main(["--language", "en"]) == 1
+    assert said[0][1] == (
+        f"The disk that holds {home_local} is full. Free some space there, then start ALU Desk "
+        "again."
+    )
+
+
 def test_an_engine_already_at_work_is_said_plainly(
     qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

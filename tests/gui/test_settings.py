@@ -181,6 +181,12 @@ def test_autostart_entries(tmp_path: Path, private_config: Path) -> None:
     assert path == private_config / "autostart" / "alu-client.desktop"
     assert autostart.is_enabled("linux")
     assert 'Exec=env "ALU_CLIENT_HOME=/srv/a b" /usr/bin/alu-client' in path.read_text()
+    # a desktop skips the entry once the program is gone (uninstalled with the entry on)
+    assert "TryExec=/usr/bin/alu-client\n" in path.read_text()
+    # a backslash in a quoted argument is four in the file (the spec's two escapes)
+    autostart.enable(["/srv/a\\b c/alu-client"], environment={})
+    assert 'Exec="/srv/a\\\\\\\\b c/alu-client"\n' in path.read_text()
+    assert "TryExec=/srv/a\\\\b c/alu-client\n" in path.read_text()
     autostart.disable("linux")
     assert not path.exists() and not autostart.is_enabled("linux")
     autostart.disable("linux")  # nothing there: nothing to do

@@ -126,8 +126,8 @@ def no_keyring_message() -> str:
         fix = "install a keyring supported by the Python keyring package, then sign in again"
     return (
         f"No keyring is available to keep your sign-in safe: {fix}. If you accept that the "
-        "token is stored in a plain-text file instead, install keyrings.alt "
-        "(pip install keyrings.alt) and confirm when ALU Desk asks."
+        "token is kept in a plain-text file instead, say so when the ALU Desk app asks, or "
+        "set ALU_SECRETS=insecure-file for the alu command."
     )
 
 

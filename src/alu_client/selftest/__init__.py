@@ -18,8 +18,9 @@ checks, each on one line of the report (``ok``, ``warning`` or ``FAILED`` and a 
 - window: the main window with its real panels, its feed showing the items.
 
 Exit status 0 only when no check failed (warnings allowed), 1 otherwise. The report is also
-saved to ``<temp>/alu-client-self-test.txt`` (a Windows app started from a shortcut has no
-console), and the log of a failed run is kept beside it.
+saved to ``<temp>/alu-client-self-test-USER.txt`` (a Windows app started from a shortcut has no
+console), and the log beside it (``.log``), one pair per account (``/tmp`` is shared); the last
+line printed says where (``report_paths``).
 
 ``ALU_SELFTEST_HUB=URL`` runs the hub checks against a hub on this machine that has the demo
 accounts instead of the embedded one (tests); ``ALU_SELFTEST_TIMEOUT`` (seconds, default 300)
@@ -39,6 +40,7 @@ from .basics import (
     check_platform,
     check_translations,
     loopback_url,
+    report_paths,
 )
 from .session import SelfTest, run_self_test
 
@@ -55,5 +57,6 @@ __all__ = [
     "check_platform",
     "check_translations",
     "loopback_url",
+    "report_paths",
     "run_self_test",
 ]

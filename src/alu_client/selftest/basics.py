@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import logging
 import os
+import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +23,7 @@ OK, WARNING, FAILED = "ok", "warning", "FAILED"
 HUB_ENV = "ALU_SELFTEST_HUB"
 TIMEOUT_ENV = "ALU_SELFTEST_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
-REPORT_NAME = "alu-client-self-test.txt"
+REPORT_STEM = "alu-client-self-test"
 #: the demo seed unless ALU_DEMO_CLIP_SECONDS / ALU_DEMO_CLIP_SIZE say otherwise
 SEED_SECONDS, SEED_SIZE = "2", "320x180"
 #: how much of the downloaded clip is played
@@ -34,6 +37,41 @@ KEYRING_MODULES = {
 }
 #: strings that must come out translated (context, English source)
 TRANSLATION_PROBES = (("PlayerWidget", "Play"), ("Demo", "ALU Desk demo"))
+
+
+def _user_tag() -> str:
+    """This account's name as a file name part (the uid, or "user", when there is none)."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # no LOGNAME/USER and no passwd entry (a container)
+        name = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._")[:64] or "user"
+
+
+def _ours_to_write(path: Path) -> bool:
+    """The file can be (created and) written by this account, is no link and is its own."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:
+        return False
+    try:
+        return not hasattr(os, "getuid") or os.fstat(fd).st_uid == os.getuid()
+    finally:
+        os.close(fd)
+
+
+def report_paths(folder: Path | None = None) -> tuple[Path, Path]:
+    """Where a run keeps its report and log: ``alu-client-self-test-USER.txt`` and ``.log`` in the
+    temp folder, one pair per account (``/tmp`` is shared: a second account that ran the
+    self-test could not write the first one's files). When this account cannot write them
+    (a file of that name left by someone else), a new private folder in the temp folder."""
+    folder = Path(tempfile.gettempdir()) if folder is None else folder
+    stem = f"{REPORT_STEM}-{_user_tag()}"
+    report, log_file = folder / f"{stem}.txt", folder / f"{stem}.log"
+    if _ours_to_write(report) and _ours_to_write(log_file):
+        return report, log_file
+    private = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=folder))
+    return private / f"{REPORT_STEM}.txt", private / f"{REPORT_STEM}.log"
 
 
 class CheckFailed(Exception):

@@ -26,7 +26,6 @@ from .basics import (
     HUB_ENV,
     OK,
     PLAY_MS,
-    REPORT_NAME,
     TIMEOUT_ENV,
     WARNING,
     CheckFailed,
@@ -38,6 +37,7 @@ from .basics import (
     check_translations,
     human_size,
     loopback_url,
+    report_paths,
     seed_size,
     wait_until,
 )
@@ -463,13 +463,17 @@ class _Chatter:
         self.handler.close()
 
 
-def _watchdog(test: SelfTest, seconds: float, keep: Callable[[], None]) -> threading.Timer:
-    """End a run that hangs (a driver, a device): a FAILED line, the files kept, exit 1."""
+def _watchdog(
+    test: SelfTest, seconds: float, keep: Callable[[], None], where: str
+) -> threading.Timer:
+    """End a run that hangs (a driver, a device): a FAILED line, the files kept (``where``
+    says where), exit 1."""
 
     def fire() -> None:
         line = Result(test.current or "self-test", FAILED, f"stuck: no end in {seconds:g} s")
         test.say(line.line())
         test.say(f"self-test FAILED: it did not finish in {seconds:g} s")
+        test.say(where)
         keep()
         os._exit(1)
 
@@ -490,8 +494,7 @@ def run_self_test(out: TextIO | None = None) -> int:
         timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
     except ValueError:
         timeout = DEFAULT_TIMEOUT
-    report = Path(tempfile.gettempdir()) / REPORT_NAME
-    log_file = report.with_suffix(".log")
+    report, log_file = report_paths()
     build = "installed build" if getattr(sys, "frozen", False) else "from source"
     header = (
         f"ALU Desk {__version__} self-test ({build}; {platform.system()} {platform.machine()}; "
@@ -511,7 +514,9 @@ def run_self_test(out: TextIO | None = None) -> int:
             with contextlib.suppress(OSError):
                 report.write_text("\n".join(test.lines) + "\n", encoding="utf-8")
 
-        timer = _watchdog(test, timeout, keep_report)
+        timer = _watchdog(
+            test, timeout, keep_report, f"report saved to {report}; the log: {log_file}"
+        )
         try:
             from alu_client.app import make_application
 

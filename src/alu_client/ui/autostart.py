@@ -121,11 +121,15 @@ def enable(
         if env:
             pairs = " ".join(_desktop_quote(f"{k}={v}") for k, v in env.items())
             exec_line = f"env {pairs} {exec_line}"
+        # TryExec: a desktop skips the entry once the program is gone (the app uninstalled
+        # while "Start at login" was on), instead of failing to start it at every login.
+        try_exec = f"TryExec={_desktop_string(args[0])}\n" if Path(args[0]).is_absolute() else ""
         data = (
             "[Desktop Entry]\n"
             "Type=Application\n"
             f"Name={APP_NAME}\n"
             "Comment=News video transfers with the Africa Link Union\n"
+            f"{try_exec}"
             f"Exec={exec_line}\n"
             "Icon=alu-client\n"
             "Terminal=false\n"
@@ -165,14 +169,22 @@ def _run_key() -> QSettings:
     return QSettings(RUN_KEY, QSettings.Format.NativeFormat)
 
 
+def _desktop_string(value: str) -> str:
+    """A Desktop Entry string value: backslash, newline, tab and return escaped."""
+    for c, escaped in (("\\", "\\\\"), ("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+        value = value.replace(c, escaped)
+    return value
+
+
 def _desktop_quote(arg: str) -> str:
-    """One argument of an ``Exec`` line, quoted as the Desktop Entry spec asks."""
+    """One argument of an ``Exec`` line, quoted as the Desktop Entry spec asks (its escapes
+    for a quoted argument, then those of a string value: a backslash is written as four)."""
     if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`"):
         return arg.replace("%", "%%")
     escaped = arg
     for c in ("\\", '"', "`", "$"):
         escaped = escaped.replace(c, "\\" + c)
-    return '"' + escaped.replace("%", "%%") + '"'
+    return _desktop_string('"' + escaped.replace("%", "%%") + '"')
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

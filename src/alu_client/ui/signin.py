@@ -15,8 +15,11 @@ The other things the app says before its window opens are here too (``startup_te
 
 from __future__ import annotations
 
+import errno
 import logging
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
@@ -53,9 +56,10 @@ log = logging.getLogger(__name__)
 
 
 def startup_text(key: str) -> str:
-    """A title or progress label of the start-up (``library``, ``demo``, ``secrets``,
-    ``starting``, ``busy``, ``signing-out``)."""
+    """A title or progress label of the start-up (``folders``, ``library``, ``demo``,
+    ``secrets``, ``starting``, ``busy``, ``signing-out``)."""
     texts = {
+        "folders": QCoreApplication.translate("Startup", "ALU Desk cannot write its folders"),
         "library": QCoreApplication.translate("Startup", "ALU Desk cannot open its library"),
         "demo": QCoreApplication.translate("Startup", "The demo could not start"),
         "secrets": QCoreApplication.translate("Startup", "ALU Desk cannot keep your sign-in"),
@@ -68,9 +72,64 @@ def startup_text(key: str) -> str:
     return texts[key]
 
 
+def cannot_write_text(folder: Path | str, error: OSError) -> str:
+    """Why the app's data, cache or log ``folder`` could not be made or written, and what to do
+    (a read-only or full home folder, one that belongs to another account)."""
+    if error.errno == errno.ENOSPC:
+        return QCoreApplication.translate(
+            "Startup",
+            "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
+            "again.",
+        ).format(folder=folder)
+    if error.errno == errno.EROFS:
+        reason = QCoreApplication.translate("Startup", "the disk is read-only")
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        reason = QCoreApplication.translate("Startup", "your account may not write there")
+    else:
+        reason = error.strerror or str(error)
+    return QCoreApplication.translate(
+        "Startup",
+        "ALU Desk keeps its library, logs and cache in your home folder and cannot write to "
+        "{folder}: {reason}.\n\nAsk your administrator to give your account write access to "
+        "this folder (or to free it if it is full or belongs to another account), then start "
+        "ALU Desk again.",
+    ).format(folder=folder, reason=reason)
+
+
+def newer_library_text(current: int, newest: int) -> str:
+    """The library was written by a newer ALU Desk (``SchemaTooNew``)."""
+    return QCoreApplication.translate(
+        "Startup",
+        "This library was written by a newer version of ALU Desk (its format {current}; this "
+        "version reads up to {newest}). Nothing was changed in it.\n\nInstall the newer ALU "
+        "Desk again (ask your administrator for it), then start it.",
+    ).format(current=current, newest=newest)
+
+
+def keyring_advice(platform: str = sys.platform) -> str:
+    """What to do when no keyring is available, for the installed app (no pip: it cannot
+    see the system's Python packages)."""
+    if platform == "darwin":
+        return QCoreApplication.translate(
+            "Startup", "Unlock your login keychain (Keychain Access), then start ALU Desk again."
+        )
+    if platform == "win32":
+        return QCoreApplication.translate(
+            "Startup",
+            "Make sure Windows Credential Manager is running, then start ALU Desk again.",
+        )
+    return QCoreApplication.translate(
+        "Startup",
+        "Start or unlock your desktop's keyring (GNOME Keyring or KWallet; your administrator "
+        "can install one), then start ALU Desk again.",
+    )
+
+
 def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
     """No keyring on this workstation: may the sign-in be kept in a file that is not secure?
-    (Never decided silently.)"""
+    (Never decided silently.) ``message`` (the core's, in English) goes to the log; the
+    dialog gives the advice in the user's language."""
+    log.warning("no keyring: %s", message)
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         QCoreApplication.translate("Startup", "No keyring"),
@@ -79,7 +138,7 @@ def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
         parent,
     )
     box.setInformativeText(
-        message
+        keyring_advice()
         + "\n\n"
         + QCoreApplication.translate(
             "Startup",

@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class SchemaTooNew(RuntimeError):
-    """The library was written by a newer ALU Desk."""
+    """The library was written by a newer ALU Desk: its format ``current``, this one's
+    ``newest``."""
+
+    def __init__(self, message: str, current: int = 0, newest: int = 0) -> None:
+        super().__init__(message)
+        self.current, self.newest = current, newest
 
 
 class Store:
@@ -79,7 +84,9 @@ class Store:
         if current > newest:
             raise SchemaTooNew(
                 f"This library was written by a newer ALU Desk (schema {current}, this one knows "
-                f"{newest}). Update ALU Desk to open it."
+                f"{newest}). Update ALU Desk to open it.",
+                current,
+                newest,
             )
 
     def _migrate(self) -> None:

@@ -1,0 +1,258 @@
+"""installer/linux/install.sh (the per-user install from the archive) and the menu entry it
+installs, on a stand-in for the unpacked archive: no build needed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DESKTOP = ROOT / "resources" / "alu-client.desktop"
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("sh") is None, reason="Linux installer"
+)
+
+# --- the Desktop Entry spec, as a desktop reads it --------------------------------------------
+
+
+def desktop_entry(path: Path) -> dict[str, str]:
+    """The [Desktop Entry] group's keys, values unescaped as strings (``\\s \\n \\t \\r \\\\``)."""
+    keys: dict[str, str] = {}
+    group = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            group = line
+            continue
+        if group == "[Desktop Entry]":
+            key, _, value = line.partition("=")
+            keys[key.strip()] = re.sub(
+                r"\\(.)",
+                lambda m: {"s": " ", "n": "\n", "t": "\t", "r": "\r"}.get(m[1], m[1]),
+                value.strip(),
+            )
+    return keys
+
+
+def exec_argv(value: str, files: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """An Exec value (already string-unescaped) split into arguments as the spec says: double
+    quotes group, a backslash inside them takes the next of " ` $ \\ literally; %f %F %u %U
+    take the files, other field codes go, %% is %."""
+    argv: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        if value[i] == " ":
+            i += 1
+            continue
+        arg, quoted = "", False
+        while i < n and value[i] != " ":
+            if value[i] == '"':
+                i += 1
+                quoted = True
+                while value[i] != '"':
+                    if value[i] == "\\" and value[i + 1] in '"`$\\':
+                        i += 1
+                    arg += value[i]
+                    i += 1
+                i += 1
+            else:
+                assert value[i] not in "\"'\\><~|&;$*?#()`", f"reserved character unquoted: {value}"
+                arg += value[i]
+                i += 1
+        if not quoted and re.fullmatch(r"%[fFuU]", arg):
+            argv += files[:1] if arg in ("%f", "%u") else list(files)
+            continue
+        if not quoted and re.fullmatch(r"%[a-zA-Z]", arg):
+            continue
+        argv.append(arg.replace("%%", "%"))
+    return argv
+
+
+# --- the archive and its install ---------------------------------------------------------------
+
+
+def fake_archive(tmp_path: Path) -> Path:
+    """The unpacked archive's layout, the app a script that writes its arguments down."""
+    stage = tmp_path / "alu-desk-9.9.9-linux-x86_64"
+    (stage / "alu-client").mkdir(parents=True)
+    (stage / "share" / "icons").mkdir(parents=True)
+    shutil.copy(ROOT / "installer" / "linux" / "install.sh", stage / "install.sh")
+    shutil.copy(DESKTOP, stage / "share" / "alu-client.desktop")
+    for icon in ("alu-client-256.png", "alu-client.svg"):
+        shutil.copy(ROOT / "resources" / "icons" / icon, stage / "share" / "icons" / icon)
+    app = stage / "alu-client" / "alu-client"
+    app.write_text('#!/bin/sh\nprintf "%s\\n" "started" "$@" > "$ALU_TEST_RAN"\n', encoding="utf-8")
+    app.chmod(0o755)
+    return stage
+
+
+def run_install(stage: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+    }
+    return subprocess.run(
+        ["sh", str(stage / "install.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def start_from_menu(home: Path, tmp_path: Path, files: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+    """Start the app as a menu does from the installed entry; what the app was given."""
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    argv = exec_argv(entry["Exec"], files)
+    assert Path(entry["TryExec"]).is_file() and os.access(entry["TryExec"], os.X_OK)
+    ran = tmp_path / "ran.txt"
+    subprocess.run(argv, env={**os.environ, "ALU_TEST_RAN": str(ran)}, check=True, timeout=30)
+    return ran.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize(
+    "home_name", ["home", "home é with spaces", 'o\'brien $HOME `x` \\ "q" 100%']
+)
+def test_the_menu_entry_starts_the_app_from_any_home(tmp_path: Path, home_name: str) -> None:
+    """A home folder whose path has a space: the menu entry's Exec was not quoted and could
+    not start the app."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / home_name
+    home.mkdir()
+    run_install(stage, home)
+    assert start_from_menu(home, tmp_path) == ["started"]
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    assert exec_argv(entry["Exec"])[0] == str(home / ".local" / "bin" / "alu-client")
+    assert entry["TryExec"] == str(home / ".local" / "bin" / "alu-client")
+
+
+# --- start at login and the uninstall -----------------------------------------------------------
+
+
+def login_entry(home: Path, program: Path) -> Path:
+    """The entry the app's Settings write for "Start at login" (ui/autostart.py)."""
+    from alu_client.ui import autostart
+
+    assert "XDG_CONFIG_HOME" not in os.environ
+    path = autostart.enable([str(program)], environment={}, platform="linux", home=home)
+    assert path == home / ".config" / "autostart" / "alu-client.desktop"
+    return path
+
+
+@pytest.mark.parametrize("home_name", ["home", "home with spaces", 'a\\b "c" $d'])
+def test_uninstall_removes_the_start_at_login_of_this_install(
+    tmp_path: Path, home_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login entry outlived ./install.sh --uninstall, pointing at a removed program."""
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    stage = fake_archive(tmp_path)
+    home = tmp_path / home_name
+    home.mkdir()
+    run_install(stage, home)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"  # sys.executable, frozen
+    entry = login_entry(home, program)
+    keys = desktop_entry(entry)
+    assert keys["TryExec"] == str(program)
+    assert exec_argv(keys["Exec"]) == [str(program)]
+
+    done = run_install(stage, home, "--uninstall")
+    assert not program.exists()
+    assert not entry.exists(), done.stdout
+    assert "start at login" in done.stdout
+
+
+def test_uninstall_removes_an_older_login_entry_without_tryexec(tmp_path: Path) -> None:
+    """Entries written before TryExec: known by their Exec."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    entry = home / ".config" / "autostart" / "alu-client.desktop"
+    entry.parent.mkdir(parents=True)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"
+    entry.write_text(f"[Desktop Entry]\nType=Application\nExec={program}\n", encoding="utf-8")
+    run_install(stage, home, "--uninstall")
+    assert not entry.exists()
+
+
+def test_uninstall_leaves_a_login_entry_of_another_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The .deb's app (/opt/alu-desk) started at login: not this install's to remove."""
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    entry = login_entry(home, Path("/opt/alu-desk/alu-client"))
+    done = run_install(stage, home, "--uninstall")
+    assert entry.exists()
+    assert "start at login" not in done.stdout
+
+
+# --- the menu entry itself -------------------------------------------------------------------------
+
+
+def test_the_menu_entry_does_not_offer_to_open_files(tmp_path: Path) -> None:
+    """Exec=alu-client %U told desktops the app opens files ("Open With", a file dropped on
+    the dock icon), but ``alu-client FILE`` exits 2 (unrecognized arguments)."""
+    from alu_client.app import parse_args
+
+    with pytest.raises(SystemExit) as refused:
+        parse_args(["/home/u/clip.mp4"])
+    assert refused.value.code == 2
+    keys = desktop_entry(DESKTOP)
+    assert "MimeType" not in keys
+    assert exec_argv(keys["Exec"], ["/home/u/clip.mp4"]) == ["alu-client"]
+
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    run_install(stage, home)
+    assert start_from_menu(home, tmp_path, ["/home/u/clip.mp4"]) == ["started"]
+
+
+#: the keys of the Desktop Entry spec 1.4, the newest desktop-file-utils 0.26 (Debian 12) knows
+SPEC_1_4_KEYS = {
+    "Type", "Version", "Name", "GenericName", "NoDisplay", "Comment", "Icon", "Hidden",
+    "OnlyShowIn", "NotShowIn", "DBusActivatable", "TryExec", "Exec", "Path", "Terminal",
+    "Actions", "MimeType", "Categories", "Implements", "Keywords", "StartupNotify",
+    "StartupWMClass", "URL", "PrefersNonDefaultGPU",
+}  # fmt: skip
+
+
+def check_entry(path: Path) -> None:
+    """The entry validates as desktop-file-utils 0.26 does: ``./run build`` stopped on
+    Version=1.5 and SingleMainWindow (a 1.5 key) where desktop-file-validate is installed."""
+    keys = desktop_entry(path)
+    assert keys.get("Version", "1.0") in ("1.0", "1.1", "1.2", "1.3", "1.4")  # optional
+    for key in keys:
+        assert key.split("[")[0] in SPEC_1_4_KEYS or key.startswith("X-"), key
+    validate = shutil.which("desktop-file-validate")
+    if validate:
+        done = subprocess.run([validate, str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "error:" not in done.stdout + done.stderr
+
+
+def test_the_menu_and_login_entries_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_entry(DESKTOP)  # the .deb's
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home with spaces"
+    home.mkdir()
+    run_install(stage, home)
+    check_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    check_entry(login_entry(home, home / ".local" / "opt" / "alu-desk" / "alu-client"))
