@@ -473,34 +473,38 @@ def _read_text(path: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import ItemFields, PublishError, publish_file
+    from .publish import ItemFields, PublishError, check_metadata, publish_file
 
     src = Path(args.file)
     if not src.is_file():
         raise SystemExit(f"alu-hub: {src} is not a file.")
+    meta = {
+        k: v
+        for k, v in {
+            "title": args.title,
+            "slug": args.slug,
+            "dateline": args.dateline,
+            "category": args.category,
+            "region": args.region,
+            "country": args.country,
+            "language": args.language,
+            "priority": args.priority,
+            "restrictions": args.restrictions,
+            "recorded_at": args.recorded_at,
+            "script": _read_text(args.script_file) if args.script_file else None,
+            "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
+        }.items()
+        if v is not None
+    }
     try:
-        fields = ItemFields.from_metadata(
-            {
-                k: v
-                for k, v in {
-                    "title": args.title,
-                    "slug": args.slug,
-                    "dateline": args.dateline,
-                    "category": args.category,
-                    "region": args.region,
-                    "country": args.country,
-                    "language": args.language,
-                    "priority": args.priority,
-                    "restrictions": args.restrictions,
-                    "recorded_at": args.recorded_at,
-                    "script": _read_text(args.script_file) if args.script_file else None,
-                    "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
-                }.items()
-                if v is not None
-            },
-            default_title=src.stem,
-            country="",
-        )
+        # strictly, as a member's upload is: a text over its limit, a country that is not a
+        # two-letter code, refused (they were cut: a script of 25,000 characters stored as
+        # 19,999, "--country Nigeria" as NI, Nicaragua)
+        check_metadata(meta)
+    except PublishError as e:
+        return _refuse(f"{e} Nothing was published.")
+    try:
+        fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)
         item = publish_file(hub, src, fields, kind="push", filename=src.name)
     except (PublishError, OSError) as e:

@@ -116,6 +116,52 @@ def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
     assert r.returncode != 0 and "invalid choice" in r.stderr
 
 
+def test_publish_refuses_what_it_would_have_cut(tmp_path: Path, clip: Path) -> None:
+    """A text over its limit, a country that is not a two-letter code: refused in one line,
+    exit 2, nothing published, as a member's upload is (they were cut without a word: a
+    25,000-character script stored as 19,999, "--country Nigeria" as NI, Nicaragua)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    script = tmp_path / "script.txt"
+    script.write_text(("Paragraph of the script. " * 1000)[:24_999] + ".", encoding="utf-8")
+    for extra, said in (
+        (
+            ["--script-file", str(script)],
+            "The script is too long (25000 characters; at most 20000).",
+        ),
+        (["--title", "A" * 600], "The title is too long (600 characters; at most 500)."),
+        (["--slug", "S" * 201], "The slug is too long (201 characters; at most 200)."),
+        (["--country", "Nigeria"], "country must be a two-letter code like KE, not 'NIGERIA'."),
+        (["--country", "K1"], "country must be a two-letter code like KE, not 'K1'."),
+    ):
+        args = ["publish", str(clip), "--data", str(data), "--title", "Floods", *extra]
+        r = hub_cli(*args)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == f"alu-hub: {said} Nothing was published."
+    with Database(hub_settings(data).db_url).session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    # at the limit, and a code in lower case: taken as given (upper-cased)
+    script.write_text("s" * 20_000, encoding="utf-8")
+    r = hub_cli(
+        "publish",
+        str(clip),
+        "--data",
+        str(data),
+        "--title",
+        "T" * 500,
+        "--country",
+        "ng",
+        "--script-file",
+        str(script),
+    )
+    assert r.returncode == 0, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        item = s.scalars(select(Item)).one()
+        assert (len(item.title), len(item.script), item.country) == (500, 20_000, "NG")
+    with pytest.raises(PublishError, match="two-letter"):
+        ItemFields(title="x", country="Nigeria").validated()
+
+
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
     hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"
