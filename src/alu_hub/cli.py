@@ -156,6 +156,22 @@ def _check_setup(settings: Settings) -> None:
         )
 
 
+def _check_database_url(settings: Settings) -> None:
+    """A database URL the hub can use the driver of, or one line saying which forms work
+    (connects to nothing). A driver that is not installed (``postgresql+psycopg2://``, the form
+    SQLAlchemy's documents show; ``mysql://``) was a traceback ending in ModuleNotFoundError."""
+    try:
+        create_engine(settings.db_url, poolclass=NullPool).dispose()
+    except ImportError as e:
+        raise Refused(
+            f"The database URL {_safe_url(settings.database_url)} needs a driver that is not "
+            f"installed ({e.name or e}): write postgresql+psycopg://USER:PASSWORD@HOST/DATABASE "
+            "(or postgresql://…) in ALU_HUB_DATABASE_URL, or sqlite:///PATH, or nothing for "
+            "SQLite in the data folder.",
+            2,
+        ) from None
+
+
 def _no_hub(settings: Settings) -> str | None:
     """Why the settings name no hub, or None when they do; looked at without making anything
     (a chore on a mistyped ``--data`` made a new, empty hub and worked on that)."""
@@ -210,6 +226,7 @@ def _hub(args: argparse.Namespace, *, create: bool = False, check_storage: bool 
     # A chore is a process of its own: its media work has no requests to keep waiting.
     settings = replace(_settings(args), media_workers=0)
     _check_setup(settings)
+    _check_database_url(settings)
     missing = _no_hub(settings)
     if missing is not None and not create:
         raise Refused(missing, 2)
@@ -244,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)
     # refused before the data folder is made: a database URL of the wrong form, and a store
     # that cannot be used (no bucket, no endpoint), with which every upload would fail
-    create_engine(settings.db_url, poolclass=NullPool).dispose()  # (connects to nothing)
+    _check_database_url(settings)
     if settings.storage_url.strip():
         build_storage(settings).check()
     _use_data_dir(settings)
@@ -558,6 +575,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.data = str(default_data_dir() / "demo")
     # the demo seed makes its clips two at a time on threads: in place, no worker process
     settings = replace(_settings(args), media_workers=0)
+    _check_database_url(settings)
     hub = build_hub(settings)
 
     def progress(done: int, total: int) -> None:

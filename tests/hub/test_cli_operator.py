@@ -296,6 +296,32 @@ def test_commands_refuse_a_store_other_than_the_served_one(
             '(connection failed: connection to server at "127.0.0.1", port 1 failed: '
             "Connection refused",
         ),
+        # a driver that is not installed: was a traceback ending in ModuleNotFoundError
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_DATABASE_URL": f"postgresql+psycopg2://alu:{SECRET}@127.0.0.1:5432/alu"},
+            2,
+            "alu-hub: The database URL postgresql+psycopg2://alu@127.0.0.1:5432/alu needs a "
+            "driver that is not installed (psycopg2): write "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE (or postgresql://…) in "
+            "ALU_HUB_DATABASE_URL, or sqlite:///PATH, or nothing for SQLite in the data folder.",
+        ),
+        (
+            ["member", "list"],
+            {"ALU_HUB_DATABASE_URL": f"mysql://alu:{SECRET}@127.0.0.1/alu"},
+            2,
+            "alu-hub: The database URL mysql://alu@127.0.0.1/alu needs a driver that is not "
+            "installed (MySQLdb): write postgresql+psycopg://",
+        ),
+        # the plain form: PostgreSQL with psycopg (SQLAlchemy 2.1's default), as the line says
+        (
+            ["member", "list"],
+            {"ALU_HUB_DATABASE_URL": f"postgresql://alu:{SECRET}@127.0.0.1:1/alu"},
+            1,
+            "alu-hub: The database postgresql://alu@127.0.0.1:1/alu cannot be used "
+            '(connection failed: connection to server at "127.0.0.1", port 1 failed: '
+            "Connection refused",
+        ),
         (
             ["stats"],
             {"ALU_HUB_DATABASE_URL": f"postgres://alu:{SECRET}@127.0.0.1/alu"},
