@@ -199,6 +199,25 @@ def _no_hub(settings: Settings) -> str | None:
     return None
 
 
+def _not_its_folder(settings: Settings) -> str | None:
+    """Why the data folder is not the one of the hub the database holds, or None. With the
+    database elsewhere (``ALU_HUB_DATABASE_URL``) and the files in the folder, it must hold
+    the set-up record (``SETUP_FILE``) or the files (``storage/``, a folder served before the
+    record existed): an existing empty folder (a mistyped ``--data``, a shared volume not
+    mounted) was taken, and an item published there had its files where no ``serve`` looks
+    (every member's download: file_missing)."""
+    data = settings.data_dir
+    if not settings.database_url or settings.storage_url.strip():
+        return None  # the database in the folder (_no_hub looked), or the files in a store
+    if (data / SETUP_FILE).is_file() or settings.storage_dir.is_dir():
+        return None
+    return (
+        f"{data} holds no hub's files (no {SETUP_FILE}, no storage/), though the database "
+        f"{_safe_url(settings.database_url)} holds a hub: is --data the folder `alu-hub serve` "
+        "uses, and its volume mounted?"
+    )
+
+
 def _use_data_dir(settings: Settings) -> None:
     """Make the data folder (if need be) and check that this user may write there (its
     ``hub.lock``): a wrong folder is one line here, not a traceback from deep in start-up."""
@@ -230,6 +249,9 @@ def _hub(args: argparse.Namespace, *, create: bool = False, check_storage: bool 
     missing = _no_hub(settings)
     if missing is not None and not create:
         raise Refused(missing, 2)
+    elsewhere = _not_its_folder(settings) if missing is None else None
+    if elsewhere is not None:  # (member add too: it would record its set-up there)
+        raise Refused(elsewhere, 2)
     _use_data_dir(settings)
     hub = build_hub(settings)
     if check_storage:

@@ -207,6 +207,47 @@ def test_a_chore_on_a_database_without_a_hub_is_refused_and_makes_no_tables(
     assert list(data.iterdir()) == []
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_chore_on_an_empty_folder_beside_the_hubs_database_is_refused(
+    tmp_path: Path, clip: Path, database: str
+) -> None:
+    """The database elsewhere (ALU_HUB_DATABASE_URL), the files in the data folder: an
+    existing empty folder (a mistyped --data, a volume not mounted) was taken, and an item
+    published there had its files where no serve looks (every member: file_missing)."""
+    data = tmp_path / "hub"
+    if database == "postgresql":
+        url = empty_postgres_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    env = {"ALU_HUB_DATABASE_URL": url}
+    assert add_member(data, env).returncode == 0  # records the set-up in data
+    unmounted = tmp_path / "mnt"
+    unmounted.mkdir()
+    shown = url.replace(f":{url.split(':')[2].split('@')[0]}@", "@") if "@" in url else url
+    line = (
+        f"alu-hub: {unmounted} holds no hub's files (no hub-setup.json, no storage/), though the "
+        f"database {shown} holds a hub: is --data the folder `alu-hub serve` uses, and its "
+        "volume mounted?"
+    )
+    for command in (
+        ["publish", str(clip), "--title", "X"],
+        ["member", "list"],
+        ["stats"],
+        ["member", "add", "nbs", "--country", "UG", "--password-stdin"],
+    ):
+        r = run(*command, "--data", str(unmounted), env=env, stdin="pa55word\n")
+        assert r.returncode == 2, (command, r.stderr)
+        assert said(r) == [line], command
+    assert list(unmounted.iterdir()) == []
+    listed = run("member", "list", "--data", str(data), env=env)
+    assert listed.returncode == 0 and listed.stdout.split()[0] == "ktn", listed.stderr
+    # a folder served before the record existed (it has storage/): taken as before
+    (data / "hub-setup.json").unlink()
+    r = run("publish", str(clip), "--title", "X", "--data", str(data), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(list((data / "storage" / "items").iterdir())) == 1
+
+
 # --- 2. commands set up otherwise than the hub is served ------------------------------------------
 
 
