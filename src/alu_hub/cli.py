@@ -497,7 +497,9 @@ def cmd_member_change(args: argparse.Namespace) -> int:
             said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
     if ended:
         plural = "s" if ended != 1 else ""
-        said += f"; {ended} workstation sign-in{plural} ended (they sign in again)"
+        said += f"; {ended} workstation sign-in{plural} ended"
+        # (not for disable: a disabled account cannot sign in again, as it was told)
+        said += "" if action == "disable" else " (they sign in again)"
     print(f"{said}.")
     return 0
 
