@@ -398,8 +398,11 @@ def _member_problem(args: argparse.Namespace) -> str | None:
     )
     if problem is not None:
         return problem
-    if not re.fullmatch(r"[A-Za-z]{2}", args.country) and (args.country or args.role == "member"):
-        return "--country takes a two-letter code, e.g. KE."
+    if not args.country and args.role == "member":
+        # (it said "--country takes a two-letter code", as if one had been given)
+        return "a member needs its country: add --country and its two-letter code, e.g. KE."
+    if args.country and not re.fullmatch(r"[A-Za-z]{2}", args.country):
+        return f"--country takes a two-letter code, e.g. KE, not {args.country[:40]!r}."
     return None
 
 
