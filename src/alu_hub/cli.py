@@ -278,6 +278,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .storage import build_storage
 
     settings = _settings(args)
+    if args.workers is not None and args.workers < 1:
+        # refused as ALU_HUB_WORKERS=0 is (it served with one process without a word)
+        raise Refused(f"--workers must be at least 1, not {args.workers}.", 2)
     _check_port(args.port)
     _check_free(args.host, args.port)
     workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)

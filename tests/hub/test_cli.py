@@ -375,3 +375,21 @@ def test_trusted_proxies_take_addresses_networks_or_none(
         else:
             monkeypatch.setenv("ALU_HUB_TRUSTED_PROXIES", value)
         assert Settings.from_env(tmp_path).trusted_proxies == trusted
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_serve_refuses_workers_below_one(tmp_path: Path, workers: str) -> None:
+    """As ALU_HUB_WORKERS=0 is (it served with one process without a word). --port 0: a
+    serve that took the number is refused after it, and does not serve."""
+    data = tmp_path / "hub"
+    command = ["serve", "--workers", workers, "--port", "0", "--data", str(data)]
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=hub_env(data),
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"alu-hub: --workers must be at least 1, not {workers}."
+    assert not data.exists()
