@@ -728,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.WARNING if args.command != "serve" else logging.INFO
     )
     logging.getLogger("alembic.runtime.migration").addFilter(_dialect_noise)
+    # botocore says at INFO where it found the credentials ("Found credentials in environment
+    # variables."), on stderr at every command on an S3 hub: noise, never a problem
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -293,6 +293,23 @@ def test_commands_refuse_a_database_other_than_the_served_one(tmp_path: Path, cl
     assert r.returncode == 0, r.stderr
 
 
+def test_commands_on_an_s3_hub_say_nothing_but_their_own_lines(
+    tmp_path: Path, clip: Path, s3: S3Server
+) -> None:
+    """botocore's "INFO botocore.credentials: Found credentials in environment variables." was
+    on stderr at every command on an S3 hub."""
+    bucket = unique_bucket()
+    s3.client().create_bucket(Bucket=bucket)
+    data = tmp_path / "hub"
+    env = s3_env(s3, bucket)
+    added = add_member(data, env)
+    assert added.returncode == 0 and added.stderr == f"Created a new hub in {data}.\n"
+    for command in (["member", "list"], ["stats"], ["publish", str(clip), "--title", "X"]):
+        r = run(*command, "--data", str(data), env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "", command
+
+
 def test_commands_refuse_a_store_other_than_the_served_one(
     tmp_path: Path, clip: Path, s3: S3Server
 ) -> None:
