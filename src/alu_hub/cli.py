@@ -156,6 +156,22 @@ def _check_setup(settings: Settings) -> None:
         )
 
 
+def _check_database_url(settings: Settings) -> None:
+    """A database URL the hub can use the driver of, or one line saying which forms work
+    (connects to nothing). A driver that is not installed (``postgresql+psycopg2://``, the form
+    SQLAlchemy's documents show; ``mysql://``) was a traceback ending in ModuleNotFoundError."""
+    try:
+        create_engine(settings.db_url, poolclass=NullPool).dispose()
+    except ImportError as e:
+        raise Refused(
+            f"The database URL {_safe_url(settings.database_url)} needs a driver that is not "
+            f"installed ({e.name or e}): write postgresql+psycopg://USER:PASSWORD@HOST/DATABASE "
+            "(or postgresql://…) in ALU_HUB_DATABASE_URL, or sqlite:///PATH, or nothing for "
+            "SQLite in the data folder.",
+            2,
+        ) from None
+
+
 def _no_hub(settings: Settings) -> str | None:
     """Why the settings name no hub, or None when they do; looked at without making anything
     (a chore on a mistyped ``--data`` made a new, empty hub and worked on that)."""
@@ -181,6 +197,25 @@ def _no_hub(settings: Settings) -> str | None:
     if not data.is_dir():
         return f"No hub in {data} (no such folder): is --data right? {_NEW_HUB}"
     return None
+
+
+def _not_its_folder(settings: Settings) -> str | None:
+    """Why the data folder is not the one of the hub the database holds, or None. With the
+    database elsewhere (``ALU_HUB_DATABASE_URL``) and the files in the folder, it must hold
+    the set-up record (``SETUP_FILE``) or the files (``storage/``, a folder served before the
+    record existed): an existing empty folder (a mistyped ``--data``, a shared volume not
+    mounted) was taken, and an item published there had its files where no ``serve`` looks
+    (every member's download: file_missing)."""
+    data = settings.data_dir
+    if not settings.database_url or settings.storage_url.strip():
+        return None  # the database in the folder (_no_hub looked), or the files in a store
+    if (data / SETUP_FILE).is_file() or settings.storage_dir.is_dir():
+        return None
+    return (
+        f"{data} holds no hub's files (no {SETUP_FILE}, no storage/), though the database "
+        f"{_safe_url(settings.database_url)} holds a hub: is --data the folder `alu-hub serve` "
+        "uses, and its volume mounted?"
+    )
 
 
 def _use_data_dir(settings: Settings) -> None:
@@ -210,9 +245,13 @@ def _hub(args: argparse.Namespace, *, create: bool = False, check_storage: bool 
     # A chore is a process of its own: its media work has no requests to keep waiting.
     settings = replace(_settings(args), media_workers=0)
     _check_setup(settings)
+    _check_database_url(settings)
     missing = _no_hub(settings)
     if missing is not None and not create:
         raise Refused(missing, 2)
+    elsewhere = _not_its_folder(settings) if missing is None else None
+    if elsewhere is not None:  # (member add too: it would record its set-up there)
+        raise Refused(elsewhere, 2)
     _use_data_dir(settings)
     hub = build_hub(settings)
     if check_storage:
@@ -239,12 +278,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .storage import build_storage
 
     settings = _settings(args)
+    if args.workers is not None and args.workers < 1:
+        # refused as ALU_HUB_WORKERS=0 is (it served with one process without a word)
+        raise Refused(f"--workers must be at least 1, not {args.workers}.", 2)
     _check_port(args.port)
     _check_free(args.host, args.port)
     workers = args.workers if args.workers is not None else env_int("ALU_HUB_WORKERS", 1, least=1)
     # refused before the data folder is made: a database URL of the wrong form, and a store
     # that cannot be used (no bucket, no endpoint), with which every upload would fail
-    create_engine(settings.db_url, poolclass=NullPool).dispose()  # (connects to nothing)
+    _check_database_url(settings)
     if settings.storage_url.strip():
         build_storage(settings).check()
     _use_data_dir(settings)
@@ -359,8 +401,11 @@ def _member_problem(args: argparse.Namespace) -> str | None:
     )
     if problem is not None:
         return problem
-    if not re.fullmatch(r"[A-Za-z]{2}", args.country) and (args.country or args.role == "member"):
-        return "--country takes a two-letter code, e.g. KE."
+    if not args.country and args.role == "member":
+        # (it said "--country takes a two-letter code", as if one had been given)
+        return "a member needs its country: add --country and its two-letter code, e.g. KE."
+    if args.country and not re.fullmatch(r"[A-Za-z]{2}", args.country):
+        return f"--country takes a two-letter code, e.g. KE, not {args.country[:40]!r}."
     return None
 
 
@@ -458,7 +503,9 @@ def cmd_member_change(args: argparse.Namespace) -> int:
             said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
     if ended:
         plural = "s" if ended != 1 else ""
-        said += f"; {ended} workstation sign-in{plural} ended (they sign in again)"
+        said += f"; {ended} workstation sign-in{plural} ended"
+        # (not for disable: a disabled account cannot sign in again, as it was told)
+        said += "" if action == "disable" else " (they sign in again)"
     print(f"{said}.")
     return 0
 
@@ -473,34 +520,38 @@ def _read_text(path: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import ItemFields, PublishError, publish_file
+    from .publish import ItemFields, PublishError, check_metadata, publish_file
 
     src = Path(args.file)
     if not src.is_file():
         raise SystemExit(f"alu-hub: {src} is not a file.")
+    meta = {
+        k: v
+        for k, v in {
+            "title": args.title,
+            "slug": args.slug,
+            "dateline": args.dateline,
+            "category": args.category,
+            "region": args.region,
+            "country": args.country,
+            "language": args.language,
+            "priority": args.priority,
+            "restrictions": args.restrictions,
+            "recorded_at": args.recorded_at,
+            "script": _read_text(args.script_file) if args.script_file else None,
+            "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
+        }.items()
+        if v is not None
+    }
     try:
-        fields = ItemFields.from_metadata(
-            {
-                k: v
-                for k, v in {
-                    "title": args.title,
-                    "slug": args.slug,
-                    "dateline": args.dateline,
-                    "category": args.category,
-                    "region": args.region,
-                    "country": args.country,
-                    "language": args.language,
-                    "priority": args.priority,
-                    "restrictions": args.restrictions,
-                    "recorded_at": args.recorded_at,
-                    "script": _read_text(args.script_file) if args.script_file else None,
-                    "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
-                }.items()
-                if v is not None
-            },
-            default_title=src.stem,
-            country="",
-        )
+        # strictly, as a member's upload is: a text over its limit, a country that is not a
+        # two-letter code, refused (they were cut: a script of 25,000 characters stored as
+        # 19,999, "--country Nigeria" as NI, Nicaragua)
+        check_metadata(meta)
+    except PublishError as e:
+        return _refuse(f"{e} Nothing was published.")
+    try:
+        fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)
         item = publish_file(hub, src, fields, kind="push", filename=src.name)
     except (PublishError, OSError) as e:
@@ -554,6 +605,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.data = str(default_data_dir() / "demo")
     # the demo seed makes its clips two at a time on threads: in place, no worker process
     settings = replace(_settings(args), media_workers=0)
+    _check_database_url(settings)
     hub = build_hub(settings)
 
     def progress(done: int, total: int) -> None:
@@ -676,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.WARNING if args.command != "serve" else logging.INFO
     )
     logging.getLogger("alembic.runtime.migration").addFilter(_dialect_noise)
+    # botocore says at INFO where it found the credentials ("Found credentials in environment
+    # variables."), on stderr at every command on an S3 hub: noise, never a problem
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -109,7 +109,8 @@ class ItemFields:
             setattr(self, name, clean_text(getattr(self, name) or "", _LONG_LIMIT, multiline=True))
         self.language = (self.language or "en").strip().lower()
         self.priority = (self.priority or "routine").strip().lower()
-        self.country = (self.country or "").strip().upper()[:2]
+        # (never cut: "Nigeria" became NI, Nicaragua)
+        self.country = (self.country or "").strip().upper()
         if not self.title:
             raise PublishError("An item needs a title.")
         if self.language not in LANGUAGES:

@@ -161,6 +161,7 @@ def app_from_env() -> FastAPI:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # (as cli.main: credentials found)
     _stop_with_supervisor()
     return create_app(Settings.from_env())
 

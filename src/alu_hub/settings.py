@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,9 +147,26 @@ def env_int(name: str, default: int, *, least: int | None = None) -> int:
 
 def _proxies(value: str | None) -> tuple[str, ...]:
     """``ALU_HUB_TRUSTED_PROXIES``: comma-separated addresses or networks; unset: loopback;
-    empty or ``none``: no proxy is trusted."""
+    empty or ``none``: no proxy is trusted. Anything else is refused: uvicorn took a name
+    (``localhost``) or a list separated otherwise for a literal no peer ever matches, so the
+    hub trusted no proxy, and behind TLS built ``http://`` upload addresses that failed."""
     if value is None:
         return LOOPBACK
     if value.strip().lower() in ("", "none"):
         return ()
-    return tuple(p.strip() for p in value.split(",") if p.strip())
+    proxies = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            if "/" in part:  # as uvicorn reads it (10.0.0.1/8 is 10.0.0.0/8: it took a name)
+                part = str(ipaddress.ip_network(part, strict=False))
+            else:
+                ipaddress.ip_address(part)
+        except ValueError:
+            raise SettingsError(
+                f"ALU_HUB_TRUSTED_PROXIES must be IP addresses or networks separated by commas "
+                f"(like 127.0.0.1,10.0.0.0/8), or none; {part[:60]!r} is not one."
+            ) from None
+        proxies.append(part)
+    return tuple(proxies)

@@ -116,6 +116,52 @@ def test_publish_rejects_bad_input_with_clear_errors(tmp_path: Path) -> None:
     assert r.returncode != 0 and "invalid choice" in r.stderr
 
 
+def test_publish_refuses_what_it_would_have_cut(tmp_path: Path, clip: Path) -> None:
+    """A text over its limit, a country that is not a two-letter code: refused in one line,
+    exit 2, nothing published, as a member's upload is (they were cut without a word: a
+    25,000-character script stored as 19,999, "--country Nigeria" as NI, Nicaragua)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    script = tmp_path / "script.txt"
+    script.write_text(("Paragraph of the script. " * 1000)[:24_999] + ".", encoding="utf-8")
+    for extra, said in (
+        (
+            ["--script-file", str(script)],
+            "The script is too long (25000 characters; at most 20000).",
+        ),
+        (["--title", "A" * 600], "The title is too long (600 characters; at most 500)."),
+        (["--slug", "S" * 201], "The slug is too long (201 characters; at most 200)."),
+        (["--country", "Nigeria"], "country must be a two-letter code like KE, not 'NIGERIA'."),
+        (["--country", "K1"], "country must be a two-letter code like KE, not 'K1'."),
+    ):
+        args = ["publish", str(clip), "--data", str(data), "--title", "Floods", *extra]
+        r = hub_cli(*args)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == f"alu-hub: {said} Nothing was published."
+    with Database(hub_settings(data).db_url).session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    # at the limit, and a code in lower case: taken as given (upper-cased)
+    script.write_text("s" * 20_000, encoding="utf-8")
+    r = hub_cli(
+        "publish",
+        str(clip),
+        "--data",
+        str(data),
+        "--title",
+        "T" * 500,
+        "--country",
+        "ng",
+        "--script-file",
+        str(script),
+    )
+    assert r.returncode == 0, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        item = s.scalars(select(Item)).one()
+        assert (len(item.title), len(item.script), item.country) == (500, 20_000, "NG")
+    with pytest.raises(PublishError, match="two-letter"):
+        ItemFields(title="x", country="Nigeria").validated()
+
+
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
     hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"
@@ -279,4 +325,71 @@ def test_a_setting_that_must_be_positive_is_refused(
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"alu-hub: {variable} must be at least 1, not {value!r}."
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "part"),
+    [
+        ("localhost", "localhost"),
+        ("garbage value", "garbage value"),
+        ("127.0.0.1;10.0.0.1", "127.0.0.1;10.0.0.1"),
+        ("127.0.0.1, 10.0.0.0/33", "10.0.0.0/33"),
+    ],
+)
+# (--port 0: refused after the settings, so that a hub that took them does not serve)
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["member", "list"]])
+def test_trusted_proxies_that_are_not_addresses_are_refused(
+    tmp_path: Path, value: str, part: str, command: list[str]
+) -> None:
+    """(Taken before without a word: uvicorn trusted no proxy then, and behind nginx with TLS
+    every member's upload failed on the http:// address the hub gave.)"""
+    data = tmp_path / "hub"
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *command, "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**hub_env(data), "ALU_HUB_TRUSTED_PROXIES": value},
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        "alu-hub: ALU_HUB_TRUSTED_PROXIES must be IP addresses or networks separated by commas "
+        f"(like 127.0.0.1,10.0.0.0/8), or none; {part!r} is not one."
+    )
+    assert not data.exists()
+
+
+def test_trusted_proxies_take_addresses_networks_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for value, trusted in (
+        (None, ("127.0.0.1", "::1")),
+        ("none", ()),
+        ("", ()),
+        (" 127.0.0.1 , ::1,10.0.0.0/8 ", ("127.0.0.1", "::1", "10.0.0.0/8")),
+        ("10.1.2.3/8,fd00::/8", ("10.0.0.0/8", "fd00::/8")),  # as uvicorn matches them
+    ):
+        if value is None:
+            monkeypatch.delenv("ALU_HUB_TRUSTED_PROXIES", raising=False)
+        else:
+            monkeypatch.setenv("ALU_HUB_TRUSTED_PROXIES", value)
+        assert Settings.from_env(tmp_path).trusted_proxies == trusted
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_serve_refuses_workers_below_one(tmp_path: Path, workers: str) -> None:
+    """As ALU_HUB_WORKERS=0 is (it served with one process without a word). --port 0: a
+    serve that took the number is refused after it, and does not serve."""
+    data = tmp_path / "hub"
+    command = ["serve", "--workers", workers, "--port", "0", "--data", str(data)]
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=hub_env(data),
+    )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == f"alu-hub: --workers must be at least 1, not {workers}."
     assert not data.exists()

@@ -64,7 +64,10 @@ def test_a_disabled_member_cannot_sign_in_until_enabled(live_hub: LiveHub) -> No
     workstation = live_hub.login("ktn", PASSWORD)
     r = chore(live_hub, "disable", "ktn")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("Disabled ktn: it can no longer sign in; 1 workstation")
+    # (it said "(they sign in again)", which a disabled account cannot)
+    assert (
+        r.stdout.strip() == "Disabled ktn: it can no longer sign in; 1 workstation sign-in ended."
+    )
     refused_soon(workstation, live_hub)
     # the right password is told the account is disabled (told "wrong password", a member
     # tried others until the sign-in limit locked it out); a wrong one learns nothing

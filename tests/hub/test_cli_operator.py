@@ -207,6 +207,47 @@ def test_a_chore_on_a_database_without_a_hub_is_refused_and_makes_no_tables(
     assert list(data.iterdir()) == []
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_chore_on_an_empty_folder_beside_the_hubs_database_is_refused(
+    tmp_path: Path, clip: Path, database: str
+) -> None:
+    """The database elsewhere (ALU_HUB_DATABASE_URL), the files in the data folder: an
+    existing empty folder (a mistyped --data, a volume not mounted) was taken, and an item
+    published there had its files where no serve looks (every member: file_missing)."""
+    data = tmp_path / "hub"
+    if database == "postgresql":
+        url = empty_postgres_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    env = {"ALU_HUB_DATABASE_URL": url}
+    assert add_member(data, env).returncode == 0  # records the set-up in data
+    unmounted = tmp_path / "mnt"
+    unmounted.mkdir()
+    shown = url.replace(f":{url.split(':')[2].split('@')[0]}@", "@") if "@" in url else url
+    line = (
+        f"alu-hub: {unmounted} holds no hub's files (no hub-setup.json, no storage/), though the "
+        f"database {shown} holds a hub: is --data the folder `alu-hub serve` uses, and its "
+        "volume mounted?"
+    )
+    for command in (
+        ["publish", str(clip), "--title", "X"],
+        ["member", "list"],
+        ["stats"],
+        ["member", "add", "nbs", "--country", "UG", "--password-stdin"],
+    ):
+        r = run(*command, "--data", str(unmounted), env=env, stdin="pa55word\n")
+        assert r.returncode == 2, (command, r.stderr)
+        assert said(r) == [line], command
+    assert list(unmounted.iterdir()) == []
+    listed = run("member", "list", "--data", str(data), env=env)
+    assert listed.returncode == 0 and listed.stdout.split()[0] == "ktn", listed.stderr
+    # a folder served before the record existed (it has storage/): taken as before
+    (data / "hub-setup.json").unlink()
+    r = run("publish", str(clip), "--title", "X", "--data", str(data), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(list((data / "storage" / "items").iterdir())) == 1
+
+
 # --- 2. commands set up otherwise than the hub is served ------------------------------------------
 
 
@@ -252,6 +293,23 @@ def test_commands_refuse_a_database_other_than_the_served_one(tmp_path: Path, cl
     assert r.returncode == 0, r.stderr
 
 
+def test_commands_on_an_s3_hub_say_nothing_but_their_own_lines(
+    tmp_path: Path, clip: Path, s3: S3Server
+) -> None:
+    """botocore's "INFO botocore.credentials: Found credentials in environment variables." was
+    on stderr at every command on an S3 hub."""
+    bucket = unique_bucket()
+    s3.client().create_bucket(Bucket=bucket)
+    data = tmp_path / "hub"
+    env = s3_env(s3, bucket)
+    added = add_member(data, env)
+    assert added.returncode == 0 and added.stderr == f"Created a new hub in {data}.\n"
+    for command in (["member", "list"], ["stats"], ["publish", str(clip), "--title", "X"]):
+        r = run(*command, "--data", str(data), env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "", command
+
+
 def test_commands_refuse_a_store_other_than_the_served_one(
     tmp_path: Path, clip: Path, s3: S3Server
 ) -> None:
@@ -293,6 +351,32 @@ def test_commands_refuse_a_store_other_than_the_served_one(
             {"ALU_HUB_DATABASE_URL": f"postgresql+psycopg://alu:{SECRET}@127.0.0.1:1/alu"},
             1,
             "alu-hub: The database postgresql+psycopg://alu@127.0.0.1:1/alu cannot be used "
+            '(connection failed: connection to server at "127.0.0.1", port 1 failed: '
+            "Connection refused",
+        ),
+        # a driver that is not installed: was a traceback ending in ModuleNotFoundError
+        (
+            ["serve", "--port", "1"],
+            {"ALU_HUB_DATABASE_URL": f"postgresql+psycopg2://alu:{SECRET}@127.0.0.1:5432/alu"},
+            2,
+            "alu-hub: The database URL postgresql+psycopg2://alu@127.0.0.1:5432/alu needs a "
+            "driver that is not installed (psycopg2): write "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE (or postgresql://…) in "
+            "ALU_HUB_DATABASE_URL, or sqlite:///PATH, or nothing for SQLite in the data folder.",
+        ),
+        (
+            ["member", "list"],
+            {"ALU_HUB_DATABASE_URL": f"mysql://alu:{SECRET}@127.0.0.1/alu"},
+            2,
+            "alu-hub: The database URL mysql://alu@127.0.0.1/alu needs a driver that is not "
+            "installed (MySQLdb): write postgresql+psycopg://",
+        ),
+        # the plain form: PostgreSQL with psycopg (SQLAlchemy 2.1's default), as the line says
+        (
+            ["member", "list"],
+            {"ALU_HUB_DATABASE_URL": f"postgresql://alu:{SECRET}@127.0.0.1:1/alu"},
+            1,
+            "alu-hub: The database postgresql://alu@127.0.0.1:1/alu cannot be used "
             '(connection failed: connection to server at "127.0.0.1", port 1 failed: '
             "Connection refused",
         ),

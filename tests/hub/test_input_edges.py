@@ -420,7 +420,8 @@ def test_publish_refuses_text_that_is_not_utf8_in_one_line(
         ["--title", "Fire", "--restrictions", latin1],
     ):
         r = hub_cli(tmp_path / "hub", "publish", str(video), *fields)
-        one_line_refusal(r, f"The {fields[-2][2:]} is not text the hub can store", status=1)
+        # (input the hub cannot take: 2, as for a text over its limit)
+        one_line_refusal(r, f"The {fields[-2][2:]} is not text the hub can store", status=2)
     script = tmp_path / "script.txt"
     script.write_bytes("Café".encode("latin-1"))
     r = hub_cli(
@@ -482,10 +483,11 @@ def test_member_add_refuses_what_the_members_table_cannot_hold(
         (["ktn\u202e", "--country", "KE"], "a character a name cannot have"),
         (["ktn", "--display-name", "KTN\tTV", "--country", "KE"], "display name"),
         ([os.fsdecode(b"t\xe9l\xe9"), "--country", "KE"], "bytes that are not UTF-8"),
-        (["ktn", "--country", "KEN"], "two-letter code"),
+        (["ktn", "--country", "KEN"], "two-letter code, e.g. KE, not 'KEN'."),
         (["ktn", "--country", "ßa"], "two-letter code"),  # "SSA" once upper-cased
         (["ktn", "--country", "ÄÖ"], "two-letter code"),
-        (["ktn"], "two-letter code"),
+        # no --country: said to be missing (it was told "--country takes a two-letter code")
+        (["ktn"], "a member needs its country: add --country and its two-letter code, e.g. KE."),
         (["chief", "--role", "agency", "--country", "KENYA"], "two-letter code"),
     ]:
         one_line_refusal(member_add(hub_cli, data, *args), words)
