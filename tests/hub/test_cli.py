@@ -369,6 +369,7 @@ def test_trusted_proxies_take_addresses_networks_or_none(
         ("", ()),
         (" 127.0.0.1 , ::1,10.0.0.0/8 ", ("127.0.0.1", "::1", "10.0.0.0/8")),
         ("10.1.2.3/8,fd00::/8", ("10.0.0.0/8", "fd00::/8")),  # as uvicorn matches them
+        (" * ", ("*",)),  # every peer, as uvicorn reads it (a hub only its proxy reaches)
     ):
         if value is None:
             monkeypatch.delenv("ALU_HUB_TRUSTED_PROXIES", raising=False)
