@@ -147,9 +147,10 @@ def env_int(name: str, default: int, *, least: int | None = None) -> int:
 
 def _proxies(value: str | None) -> tuple[str, ...]:
     """``ALU_HUB_TRUSTED_PROXIES``: comma-separated addresses or networks; unset: loopback;
-    empty or ``none``: no proxy is trusted; ``*``: every peer. Anything else is refused: uvicorn took a name
-    (``localhost``) or a list separated otherwise for a literal no peer ever matches, so the
-    hub trusted no proxy, and behind TLS built ``http://`` upload addresses that failed."""
+    empty or ``none``: no proxy is trusted; ``*``: every peer. Anything else is refused:
+    uvicorn took a name (``localhost``) or a list separated otherwise for a literal no peer
+    ever matches, so the hub trusted no proxy, and behind TLS built ``http://`` upload
+    addresses that failed."""
     if value is None:
         return LOOPBACK
     if value.strip().lower() in ("", "none"):

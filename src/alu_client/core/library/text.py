@@ -88,4 +88,14 @@ def fts_query(text: str, *, strict: bool = False) -> str | None:
     quoted = [f'"{w}"' for w in found]
     if len(found[-1]) >= PREFIX_MIN:
         quoted[-1] += "*"
+        # a word still being typed after the article (البر… of البرلمان): it keeps its article
+        # until three letters follow, and the index holds the word without it (برلمان)
+        article = _TYPED_ARTICLE.match(found[-1])
+        rest = found[-1][article.end() :] if article else ""
+        if len(rest) >= PREFIX_MIN:
+            quoted[-1] = f'({quoted[-1]} OR "{rest}"*)'
     return " ".join(quoted)
+
+
+#: the article (and its proclitics) at the start of a word typed so far (see ``_ARTICLE``)
+_TYPED_ARTICLE = re.compile(r"(?:[وف]?(?:[بك]?ال|لل))+")
