@@ -641,6 +641,14 @@ def test_a_sidecar_written_after_its_file_was_taken_stays_and_says_it_was_not_us
     os.utime(sidecar, (t.created_at + 6, t.created_at + 6))
     uploads.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
     scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
-    assert sidecar.exists() and not (hot_dir / "sent" / sidecar.name).exists()
+    assert not (hot_dir / "sent" / sidecar.name).exists()
+    # out of the folder all the same: left there, it went with the next CLIP0042 (a camera
+    # card formatted), unrelated footage published with its title and restrictions
+    assert not sidecar.exists()
+    assert (hot_dir / "sent" / "CLIP0042 (not used).json").exists()
     [row] = rows(hot, folder)
     assert row.state == "sent" and "Sent without CLIP0042.json" in row.error
+    clip.write_bytes(os.urandom(20_000))  # the next CLIP0042
+    scan_until(hot, lambda: uploads.count() == 2)
+    assert uploads.calls[1][1]["title"] == "CLIP0042"
+    assert "restrictions" not in uploads.calls[1][1]

@@ -33,12 +33,13 @@ class SentMover:
         except OSError:
             others = []
         take_sidecar = sidecar.is_file() and not others
-        if take_sidecar and self._sidecar_came_late(row, sidecar):
-            take_sidecar = False
+        late = take_sidecar and self._sidecar_came_late(row, sidecar)
+        if late:
             note = (
                 f"Sent without {sidecar.name}: it arrived after {src.name} was taken, and its "
                 "fields were not used (the item went out with the folder's defaults and the "
-                "file name). Write the sidecar first, or give the folder a longer settle time."
+                'file name); it is in the sent folder marked "not used". Write the sidecar '
+                "first, or give the folder a longer settle time."
             )
             if row.error != note:  # (once: a move that fails is tried at every scan)
                 log.warning("hot folder: %s", note)
@@ -47,8 +48,12 @@ class SentMover:
         try:
             dest = folder.sent_path
             dest.mkdir(parents=True, exist_ok=True)
-            target = _move_unique(src, dest, src.name, companion=take_sidecar)
-            if take_sidecar:
+            target = _move_unique(src, dest, src.name, companion=take_sidecar and not late)
+            if late:
+                # out of the hot folder all the same: left there, it was applied to the next
+                # file of that name (cameras count CLIP0042 again after a card is formatted)
+                _move_unique(sidecar, dest, f"{target.stem} (not used).json")
+            elif take_sidecar:
                 _move_unique(sidecar, dest, f"{target.stem}.json")
         except OSError as e:
             if row.id not in self._mem.move_failed:
