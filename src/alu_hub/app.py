@@ -55,10 +55,11 @@ def recover(hub: Hub) -> None:
     all their bytes, delete abandoned uploads past their expiry and old sign-in attempts.
 
     Files the database does not know are removed only when they are older than the newest
-    item (upload) it knows: a publish that crashed before its commit leaves files newer than
-    every item then, gone at a later start. A database that is not the one that made them (a
-    `serve` with ``ALU_HUB_DATABASE_URL`` forgotten, a restored backup started beside the live
-    hub's store) knows none of them, or only the older ones: the footage stays.
+    item (upload) it knows and newer than the database itself: a publish that crashed before
+    its commit leaves files newer than every item then, gone at a later start. A database that
+    is not the one that made them (a `serve` with ``ALU_HUB_DATABASE_URL`` forgotten) is newer
+    than all of them, even once it has published items of its own: the footage stays. (A
+    restored backup must never be started against the live store: docs/operations.md.)
 
     Replicas: when other processes are at work on the same data folder (``DataFolderLock``),
     their work in progress stays: only stale ``work/`` entries go, the files of items not yet
@@ -71,7 +72,8 @@ def recover(hub: Hub) -> None:
                 newest = s.scalar(select(func.max(Item.published_at)))
             if newest is not None:
                 before = _aware(newest) - KNOWN_MARGIN
-                for item_id in hub.storage.remove_unreferenced(known, before):
+                after = hub.db.created_at()
+                for item_id in hub.storage.remove_unreferenced(known, before, after):
                     log.warning(
                         "removed the files of an item that was never published: %s", item_id
                     )
@@ -120,6 +122,7 @@ def _drop_spent_upload_files(hub: Hub) -> None:
     # bytes of no upload this database knows: another database's (see ``recover``) unless older
     # than its newest upload
     limit = (_aware(newest) - KNOWN_MARGIN).timestamp() if newest is not None else None
+    floor = hub.db.created_at().timestamp()
     for name in names:
         state = states.get(name)
         if state is None:
@@ -127,7 +130,7 @@ def _drop_spent_upload_files(hub: Hub) -> None:
                 mtime = (hub.settings.uploads_dir / name).stat().st_mtime
             except OSError:
                 continue
-            if limit is None or mtime >= limit:
+            if limit is None or mtime >= limit or mtime <= floor:
                 continue
         if state in (None, "published", "terminated", "expired"):
             log.info("removing the bytes of upload %s (%s)", name[:8], state or "unknown")

@@ -8,6 +8,7 @@ advisory lock).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -235,6 +236,9 @@ class Database:
                 s.add(Counter(name="item_seq", value=0))
             if s.get(KeyValue, "link_key") is None:
                 s.add(KeyValue(key="link_key", value=secrets.token_hex(32)))
+            if s.get(KeyValue, "created_at") is None:
+                # (a database older than this row: its first start with it)
+                s.add(KeyValue(key="created_at", value=dt.datetime.now(dt.UTC).isoformat()))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -258,6 +262,16 @@ class Database:
             .returning(Counter.value)
         ).scalar_one()
         return int(value)
+
+    def created_at(self) -> dt.datetime:
+        """When this database was made (or first started by a version that records it): files
+        older than it were never its own (``app.recover``)."""
+        with self.session() as s:
+            value = s.execute(
+                select(KeyValue.value).where(KeyValue.key == "created_at")
+            ).scalar_one()
+        when = dt.datetime.fromisoformat(value)
+        return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
     def link_key(self) -> bytes:
         with self.session() as s:

@@ -294,7 +294,9 @@ class S3Storage:
             for common in page.get("CommonPrefixes", []):
                 yield str(common["Prefix"])[len(root) :].rstrip("/")
 
-    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
+    def remove_unreferenced(
+        self, known: Collection[str], before: dt.datetime, after: dt.datetime
+    ) -> list[str]:
         cutoff = min(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.orphan_grace_s), before)
         removed: list[str] = []
         try:
@@ -304,6 +306,8 @@ class S3Storage:
                 objects = list(self._objects(self.object_key(f"{ITEMS}/{item_id}") + "/"))
                 if any(o["LastModified"] > cutoff for o in objects):
                     continue  # maybe a publish in progress on another replica: next time
+                if any(o["LastModified"] <= after for o in objects):
+                    continue  # older than this database: never its own (``app.recover``)
                 self._delete([o["Key"] for o in objects])
                 removed.append(item_id)
         except _S3_ERRORS as e:

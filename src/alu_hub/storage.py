@@ -56,10 +56,13 @@ class Storage(Protocol):
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under ``prefix`` (an abandoned publish); never raises."""
 
-    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
+    def remove_unreferenced(
+        self, known: Collection[str], before: dt.datetime, after: dt.datetime
+    ) -> list[str]:
         """Start-up: remove the files of items not in ``known`` (a publish that crashed before
-        its commit) whose every file is older than ``before``; returns the item ids whose
-        files went. (What is newer may be another database's: see ``app.recover``.)"""
+        its commit) whose every file is older than ``before`` and newer than ``after``; returns
+        the item ids whose files went. (Others may be another database's: see
+        ``app.recover``.)"""
 
     def check(self) -> None:
         """Start-up (``alu-hub serve``, ``publish``): StorageError, in words for the operator,
@@ -139,23 +142,23 @@ class LocalStorage:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
-    def remove_unreferenced(self, known: Collection[str], before: dt.datetime) -> list[str]:
+    def remove_unreferenced(
+        self, known: Collection[str], before: dt.datetime, after: dt.datetime
+    ) -> list[str]:
         items = self.root / ITEMS
         if not items.is_dir():
             return []
         removed = []
-        limit = before.timestamp()
+        limit, floor = before.timestamp(), after.timestamp()
         for d in items.iterdir():
             if d.name in known:
                 continue
             try:
-                newest = max(
-                    (f.stat().st_mtime for f in d.rglob("*") if f.is_file()),
-                    default=d.stat().st_mtime,
-                )
+                times = [f.stat().st_mtime for f in d.rglob("*") if f.is_file()]
+                times = times or [d.stat().st_mtime]
             except OSError:
                 continue
-            if newest < limit:
+            if floor < min(times) and max(times) < limit:
                 shutil.rmtree(d, ignore_errors=True)
                 removed.append(d.name)
         return removed

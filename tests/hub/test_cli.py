@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from alu_hub.app import build_hub, create_app
 from alu_hub.db import Database, SchemaTooNew
 from alu_hub.demo import seed_demo
-from alu_hub.models import Item
+from alu_hub.models import Item, KeyValue
 from alu_hub.publish import ItemFields, PublishError, publish_file
 from alu_hub.server import serve_in_thread
 from alu_hub.settings import Settings
@@ -237,6 +237,10 @@ def test_start_up_removes_files_of_items_never_published(
 
     monkeypatch.setattr(app_module, "KNOWN_MARGIN", dt.timedelta(0))
     hub = build_hub(hub_settings(tmp_path / "hub"))
+    with hub.db.session() as s:  # the database is an hour old
+        made = s.get(KeyValue, "created_at")
+        assert made is not None
+        made.value = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
     kept = publish_file(hub, clip, ItemFields(title="kept"))
     orphan = tmp_path / "hub" / "storage" / "items" / ("f" * 32)
     orphan.mkdir(parents=True)
@@ -273,6 +277,12 @@ def test_a_serve_on_another_database_removes_none_of_the_hubs_files(
     hub.db.engine.dispose()
     # the same folder on a new, empty database
     other = build_hub(Settings(data_dir=data, database_url=f"sqlite:///{data / 'hub.sqlite3'}"))
+    recover(other)
+    assert (data / "storage" / "items" / item.id / "broadcast.mp4").is_file()
+    assert (data / "uploads" / "a-members-upload").is_file()
+    # it published an item of its own, then started again: the footage is older than its
+    # database, never its own (it went, as soon as the wrong hub had a newest item)
+    publish_file(other, clip, ItemFields(title="On the wrong hub"))
     recover(other)
     assert (data / "storage" / "items" / item.id / "broadcast.mp4").is_file()
     assert (data / "uploads" / "a-members-upload").is_file()
