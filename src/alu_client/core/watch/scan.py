@@ -150,7 +150,10 @@ class Scanner(FileRecords, SentMover):
         sig = (size, mtime, side_sig)
         behind = self._mem.behind.get(key)
         if behind is not None:
-            if behind[0] == sig and self._file(behind[1]).state == "uploading":
+            earlier = self.store.query_one(
+                "SELECT state FROM watch_files WHERE id = ?", (behind[1],)
+            )
+            if behind[0] == sig and earlier is not None and earlier[0] == "uploading":
                 return  # its earlier version is still on its way (see below)
             del self._mem.behind[key]
         cand = self._mem.candidates.get(key)
