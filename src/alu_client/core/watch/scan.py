@@ -208,8 +208,8 @@ class Scanner(FileRecords, SentMover):
             self._due(now + self.scan_interval)
             return
         if dup is not None:
-            earlier = Path(dup["path"]).name
-            note = f"Not uploaded again: the same content was already sent as {earlier}."
+            first = Path(dup["path"]).name
+            note = f"Not uploaded again: the same content was already sent as {first}."
             fid = self._write_row(folder, path, size, mtime, sha, "sent", note, claim=False)
             if fid is not None:
                 written.append(fid)
