@@ -536,9 +536,6 @@ def test_an_event_recorded_before_the_clock_was_set_right_counts_when_it_happene
     # the clock is right from here on
     mine = HistorySync(store, "main", client_for(hub.url))
     assert mine.push() == 1
-    assert mine.pull() == 0  # its own back: the list here shows it at the hub's time too
-    [here] = mine.list()
-    assert here.ended_at is not None and abs(here.ended_at - time.time()) < 120
     other = Store(tmp_path / "desk-2" / "library.sqlite3")
     try:
         pulled = HistorySync(other, "main", client_for(hub.url, device="desk-2"))

@@ -606,7 +606,13 @@ def test_a_crash_mid_publish_leaves_nothing_half_visible(
     seen = _snapshot(ktn, h, items[0]["id"])
     assert seen["files"]["broadcast"] == sha
     stored = {p.name for p in (data_dir / "storage" / "items").iterdir()}
-    assert stored == {up.item_id}  # the files of the half publish are gone
+    if moment == "after_commit":
+        assert stored == {up.item_id}
+    else:
+        # the half publish's files are newer than every item the database knew at this start:
+        # they could be another database's (a serve on the wrong one), so they stay, unseen,
+        # until a start after a newer item (tests/hub/test_cli.py: ..._never_published)
+        assert up.item_id in stored and len(stored) == 2
     wait_until(
         lambda: not (data_dir / "uploads" / upload_id).exists(),
         10,

@@ -455,13 +455,11 @@ class HistorySync:
             return 1
         # One of ours coming back: now we know the hub's order for it, and that the hub has it
         # (a send whose answer was lost leaves it in the outbox until here).
-        # Its times become the hub's: corrected for this workstation's clock when it was sent
-        # (the list showed a download made before the clock was set right 40 days back).
+        # (Its times stay this workstation's: the hub's may be its own clock's, when that is off.)
         c.execute(
-            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?),"
-            " started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at)"
+            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?)"
             " WHERE id = ? AND profile = ?",
-            (e.seq, time.time(), _epoch(e.started_at), ended, e.id, self.profile),
+            (e.seq, time.time(), e.id, self.profile),
         )
         return 0
 
