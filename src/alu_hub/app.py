@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from . import __doc__ as hub_doc
 from . import signin
 from .api import router as api_router
-from .db import Database
+from .db import Database, as_utc
 from .errors import install_handlers
 from .hub import Hub, clear_work_folder
 from .limits import BodyLimits
@@ -46,10 +46,6 @@ def build_hub(settings: Settings) -> Hub:
 KNOWN_MARGIN = dt.timedelta(minutes=10)
 
 
-def _aware(when: dt.datetime) -> dt.datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
 def recover(hub: Hub) -> None:
     """Start-up housekeeping after a crash: drop half-published files, finish uploads that had
     all their bytes, delete abandoned uploads past their expiry and old sign-in attempts.
@@ -71,7 +67,7 @@ def recover(hub: Hub) -> None:
                 known = set(s.scalars(select(Item.id)))
                 newest = s.scalar(select(func.max(Item.published_at)))
             if newest is not None:
-                before = _aware(newest) - KNOWN_MARGIN
+                before = as_utc(newest) - KNOWN_MARGIN
                 after = hub.db.created_at()
                 for item_id in hub.storage.remove_unreferenced(known, before, after):
                     log.warning(
@@ -121,7 +117,7 @@ def _drop_spent_upload_files(hub: Hub) -> None:
         newest = s.scalar(select(func.max(Upload.created_at)))
     # bytes of no upload this database knows: another database's (see ``recover``) unless older
     # than its newest upload
-    limit = (_aware(newest) - KNOWN_MARGIN).timestamp() if newest is not None else None
+    limit = (as_utc(newest) - KNOWN_MARGIN).timestamp() if newest is not None else None
     floor = hub.db.created_at().timestamp()
     for name in names:
         state = states.get(name)

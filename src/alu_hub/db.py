@@ -32,6 +32,12 @@ from .models import Counter, KeyValue
 
 log = logging.getLogger(__name__)
 
+
+def as_utc(when: dt.datetime) -> dt.datetime:
+    """``when`` as an aware UTC time (SQLite gives back naive ones, stored as UTC)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The PostgreSQL advisory lock a process holds while it migrates ("alu-hub" in ASCII).
 MIGRATION_LOCK = 0x616C752D687562
@@ -270,8 +276,7 @@ class Database:
             value = s.execute(
                 select(KeyValue.value).where(KeyValue.key == "created_at")
             ).scalar_one()
-        when = dt.datetime.fromisoformat(value)
-        return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+        return as_utc(dt.datetime.fromisoformat(value))
 
     def link_key(self) -> bytes:
         with self.session() as s:

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import os
 import struct
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from tusclient import client as tus
 from alu_client.core.transfers.base import PermanentError, RetryableError
 from alu_client.core.transfers.download import DownloadSpec
 from alu_hub.app import recover
-from alu_hub.models import Item
+from alu_hub.models import Item, KeyValue
 from alu_hub.publish import ItemFields, PublishError, publish_file
 from alu_hub.s3storage import S3Storage, parse_s3_url
 from alu_hub.settings import Settings
@@ -383,7 +382,14 @@ def test_start_up_recovery_lists_the_bucket(
     monkeypatch.setattr(app_module, "KNOWN_MARGIN", dt.timedelta(0))
     with s3_hub(tmp_path, s3, s3_orphan_grace_s=0) as h:
         hub = h.live.hub
-        kept = h.live.publish(clip, title="Kept")
+        now = dt.datetime.now(dt.UTC)  # (S3 times are whole seconds: the times are set apart)
+        with hub.db.session() as s:  # the database is an hour old
+            made = s.get(KeyValue, "created_at")
+            assert made is not None
+            made.value = (now - dt.timedelta(hours=1)).isoformat()
+        kept = publish_file(
+            hub, clip, ItemFields(title="Kept"), published_at=now - dt.timedelta(minutes=1)
+        ).id
 
         # a publish that fails at its commit leaves no object behind
         def boom(*_: Any) -> None:
@@ -395,7 +401,6 @@ def test_start_up_recovery_lists_the_bucket(
 
         # a crash between storing and committing leaves objects no item names
         orphan = "f" * 32
-        time.sleep(1.1)  # (S3 times are whole seconds: after the item's, here)
         client = h.s3.client()
         for name in ("broadcast.mp4", "thumbnail.jpg"):
             client.put_object(
@@ -408,8 +413,9 @@ def test_start_up_recovery_lists_the_bucket(
         hub.storage.orphan_grace_s = 0
         recover(hub)  # newer than every item: maybe another database's (a restored backup's)
         assert {k.split("/")[1] for k in h.objects("items/")} == {kept, orphan}
-        time.sleep(1.1)
-        later = h.live.publish(clip, title="Later")
+        later = publish_file(
+            hub, clip, ItemFields(title="Later"), published_at=now + dt.timedelta(minutes=1)
+        ).id
         recover(hub)  # older than an item published since: a crash's, it goes
         assert {k.split("/")[1] for k in h.objects("items/")} == {kept, later}
         r = requests.get(h.url(f"/items/{kept}/renditions/proxy"), headers=h.auth, timeout=10)

@@ -33,7 +33,8 @@ _ARABIC_LETTERS = (
 # ال and و/ف/ب/ك + ال (وال، فال، بال، كال، وبال…), and لل (ل + ال), and و/ف + لل; taken off when
 # at least three letters remain (الانتخابات، والانتخابات، للانتخابات → انتخابات; الف, والد, لله
 # stay), repeated when the rest begins with the article again, so folding twice changes nothing.
-_ARTICLE = re.compile(r"(?<!\w)(?:[وف]?(?:[بك]?ال|لل))+(?=[^\W\d_]{3})")
+_ARTICLE_FORMS = r"(?:[وف]?(?:[بك]?ال|لل))+"
+_ARTICLE = re.compile(rf"(?<!\w){_ARTICLE_FORMS}(?=[^\W\d_]{{3}})")
 #: a last word this long or longer is matched as a prefix (one letter would match most of the
 #: library: "a*"); ``items_fts`` keeps prefix indexes of 2 and 3 characters for these
 PREFIX_MIN = 2
@@ -98,4 +99,4 @@ def fts_query(text: str, *, strict: bool = False) -> str | None:
 
 
 #: the article (and its proclitics) at the start of a word typed so far (see ``_ARTICLE``)
-_TYPED_ARTICLE = re.compile(r"(?:[وف]?(?:[بك]?ال|لل))+")
+_TYPED_ARTICLE = re.compile(_ARTICLE_FORMS)

@@ -342,9 +342,7 @@ class _JobServices:
         except FileNotFoundError:
             self._gone()
         except PermissionError:
-            raise PermanentError(
-                f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
-            ) from None
+            self._refused()
         except OSError as e:
             self._unreachable(e)
 
@@ -428,9 +426,7 @@ class _JobServices:
         except FileNotFoundError:
             self._gone()
         except PermissionError:
-            raise PermanentError(
-                f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
-            ) from None
+            self._refused()
         except OSError as e:
             self._unreachable(e)
 
@@ -445,6 +441,11 @@ class _JobServices:
             raise RetryableError(MSG_FOLDER_AWAY.format(name=self.name)) from None
         raise PermanentError(
             f"The file {self.name} is no longer there (moved or deleted); it cannot be uploaded."
+        ) from None
+
+    def _refused(self) -> NoReturn:
+        raise PermanentError(
+            f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
         ) from None
 
     def _unreachable(self, e: OSError) -> NoReturn:
