@@ -59,6 +59,8 @@ install -d "$pkg/DEBIAN" "$pkg/opt" "$pkg/usr/bin" "$pkg/usr/share/applications"
   "$pkg/usr/share/doc/alu-desk"
 cp -a "$app" "$pkg/opt/alu-desk"
 ln -s /opt/alu-desk/alu-client "$pkg/usr/bin/alu-client"
+# the command-line verbs (alu doctor, alu get …): the same program, started under that name
+ln -s /opt/alu-desk/alu-client "$pkg/usr/bin/alu"
 install -m 0644 resources/alu-client.desktop "$pkg/usr/share/applications/alu-client.desktop"
 install -m 0644 resources/icons/alu-client-256.png "$pkg/usr/share/icons/hicolor/256x256/apps/alu-client.png"
 install -m 0644 resources/icons/alu-client.svg "$pkg/usr/share/icons/hicolor/scalable/apps/alu-client.svg"
@@ -83,6 +85,7 @@ Description: ALU Desk, the Africa Link Union news exchange client
  The feed of the agency's pushes, resumable and verified downloads and tus
  uploads over slow and flaky links, and a local library with its history.
  Check an installation with: alu-client --self-test
+ The command-line verbs for support and scripts: alu --help (alu doctor …).
 EOF
 chmod -R u+rwX,go+rX,go-w "$pkg"
 if command -v desktop-file-validate >/dev/null; then
@@ -103,6 +106,7 @@ ALU Desk $version for Linux ($machine)
 Without root:  ./install.sh               (into ~/.local; ./install.sh --uninstall removes it)
 Or run it in place:  ./alu-client/alu-client
 Check it:      alu-client --self-test     (offscreen, on a temporary demo hub; exit 0 = all passed)
+Command line:  alu --help                 (alu doctor checks hub, sign-in, keyring, clock, disk)
 
 Needs the X11 or Wayland libraries of any desktop (on a bare system:
 $depends).
@@ -116,6 +120,18 @@ printf '%-48s %s\n' "one-folder app (du -sh dist/alu-client)" "$(du -sh "$app" |
   "$(basename "$tarball")" "$(du -h "$tarball" | cut -f1)"
 echo "Depends: $depends"
 
+# The installed `alu` command: the CLI's verbs from the frozen program (not the window), on a
+# data folder of its own: the store opens, and the doctor reads it.
+cli_check() {
+  local alu="$1" home="$2" out
+  out="$(ALU_CLIENT_HOME="$home" "$alu" queue list)"
+  [[ "$out" == "The queue is empty." ]] || { echo "alu queue list said: $out" >&2; return 1; }
+  out="$(ALU_CLIENT_HOME="$home" "$alu" doctor || true)"
+  grep -q "library: The library database is intact." <<<"$out" ||
+    { echo "alu doctor said: $out" >&2; return 1; }
+  echo "alu (the command line) from $alu: ok"
+}
+
 if ((self_test)); then
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
@@ -124,6 +140,9 @@ if ((self_test)); then
   step "self-test of the unpacked .deb (/opt/alu-desk/alu-client)"
   dpkg-deb -x "$deb" "$tmp/deb"
   "$tmp/deb/opt/alu-desk/alu-client" --self-test
+  test "$(readlink "$tmp/deb/usr/bin/alu")" = /opt/alu-desk/alu-client
+  ln -s "$tmp/deb/opt/alu-desk/alu-client" "$tmp/alu"
+  cli_check "$tmp/alu" "$tmp/cli-deb"
 
   step "self-test of a per-user install of the archive (temporary HOME)"
   mkdir -p "$tmp/tar" "$tmp/home"
@@ -131,4 +150,5 @@ if ((self_test)); then
   HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" "$tmp/tar/$name/install.sh"
   test -f "$tmp/home/.local/share/applications/alu-client.desktop"
   HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" "$tmp/home/.local/bin/alu-client" --self-test
+  cli_check "$tmp/home/.local/bin/alu" "$tmp/cli-tar"
 fi

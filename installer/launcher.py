@@ -1,4 +1,6 @@
-"""The frozen app's entry script (PyInstaller): ``alu-client`` as installed."""
+"""The frozen app's entry script (PyInstaller): ``alu-client`` as installed, and ``alu`` (the
+command-line verbs: ``alu doctor``, ``alu get`` …) when started under that name — the Linux
+packages add an ``alu`` link to the same program (``/usr/bin/alu``, ``~/.local/bin/alu``)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,15 @@ def pin_archive(reader: Any, platform: str = sys.platform) -> str | None:
         return None
 
 
+def entry_point(argv0: str) -> str:
+    """Which of the program's two commands was started: "cli" under the name ``alu`` (a link
+    to the program), else "app" (the window)."""
+    name = os.path.basename(argv0).lower()
+    if name.endswith(".exe"):
+        name = name[: -len(".exe")]
+    return "cli" if name == "alu" else "app"
+
+
 def frozen_archive_reader() -> Any:
     """PyInstaller's reader of the bundled modules, or None (not frozen, another PyInstaller)."""
     importers = sys.modules.get("pyimod02_importers")
@@ -71,6 +82,9 @@ if __name__ == "__main__":
     # first, before the app imports anything more from the archive
     pin_archive(frozen_archive_reader())
 
-    from alu_client.app import main
+    if entry_point(sys.argv[0] if sys.argv else "") == "cli":
+        from alu_client.cli import main
+    else:
+        from alu_client.app import main
 
     sys.exit(main())

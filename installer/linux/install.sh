@@ -5,8 +5,9 @@
 #   ./install.sh --uninstall  remove it, and its start at login (your data, downloads and
 #                             sign-in stay)
 #
-# The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the command to
-# $PREFIX/bin/alu-client, the menu entry and icon to the XDG data folder
+# The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the commands to
+# $PREFIX/bin/alu-client (the app) and $PREFIX/bin/alu (its command-line verbs: alu doctor …;
+# not when another program of that name is there), the menu entry and icon to the XDG data folder
 # (${XDG_DATA_HOME:-~/.local/share}). Check the installation with: alu-client --self-test
 set -eu
 
@@ -15,6 +16,7 @@ prefix="${PREFIX:-$HOME/.local}"
 data="${XDG_DATA_HOME:-$HOME/.local/share}"
 app_dir="$prefix/opt/alu-desk"
 bin="$prefix/bin/alu-client"
+cli="$prefix/bin/alu"
 desktop="$data/applications/alu-client.desktop"
 icon_png="$data/icons/hicolor/256x256/apps/alu-client.png"
 icon_svg="$data/icons/hicolor/scalable/apps/alu-client.svg"
@@ -49,6 +51,11 @@ autostart_is_ours() {
   return 1
 }
 
+# $cli is a link to this install's program (not another program called alu).
+cli_is_ours() {
+  [ -L "$cli" ] && [ "$(readlink "$cli")" = "$app_dir/alu-client" ]
+}
+
 refresh_menus() {
   command -v update-desktop-database >/dev/null 2>&1 &&
     update-desktop-database -q "$data/applications" 2>/dev/null || true
@@ -59,6 +66,7 @@ refresh_menus() {
 if [ "${1:-}" = "--uninstall" ]; then
   rm -rf "$app_dir"
   rm -f "$bin" "$desktop" "$icon_png" "$icon_svg"
+  if cli_is_ours; then rm -f "$cli"; fi
   if autostart_is_ours; then
     rm -f "$autostart"
     echo "Removed the start at login ($autostart)."
@@ -81,6 +89,12 @@ cp -a "$here/alu-client" "$app_dir.new"
 rm -rf "$app_dir"
 mv "$app_dir.new" "$app_dir"
 ln -sf "$app_dir/alu-client" "$bin"
+if [ ! -e "$cli" ] && [ ! -L "$cli" ] || cli_is_ours; then
+  ln -sf "$app_dir/alu-client" "$cli"
+  cli_note=""
+else
+  cli_note="($cli is another program: the command-line verbs are not installed under that name.)"
+fi
 cp "$here/share/icons/alu-client-256.png" "$icon_png"
 cp "$here/share/icons/alu-client.svg" "$icon_svg"
 # The menu entry names the command by its full path: ~/.local/bin may not be on the PATH.
@@ -98,6 +112,7 @@ refresh_menus
 
 echo "ALU Desk installed in $app_dir"
 echo "Start it from the menu, or run: $bin"
+if [ -z "$cli_note" ]; then echo "Command line: $cli --help"; else echo "$cli_note"; fi
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) echo "($prefix/bin is not on your PATH: use the full path above or add it.)" ;;

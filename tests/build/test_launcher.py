@@ -1,11 +1,14 @@
 """installer/launcher.py: the frozen app keeps reading its modules from the file it started with
 when a new version is installed over it while it runs (``apt install`` of a new .deb,
-``./install.sh`` of a new archive)."""
+``./install.sh`` of a new archive); started as ``alu`` it is the command line."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from types import ModuleType
@@ -162,3 +165,54 @@ def test_pyinstaller_reader_is_pinned(tmp_path: Path) -> None:
     namespace: dict[str, Any] = {}
     exec(reader.extract("lazy_panel"), namespace)
     assert namespace["WHO"] == "old"
+
+
+# --- one program, two commands: ``alu-client`` (the window) and ``alu`` (the verbs) -----------
+
+
+@pytest.mark.parametrize(
+    ("argv0", "entry"),
+    [
+        ("alu", "cli"),
+        ("/usr/bin/alu", "cli"),
+        ("/home/u/.local/bin/alu", "cli"),
+        ("ALU.EXE", "cli"),
+        ("/opt/alu-desk/alu-client", "app"),
+        ("alu-client", "app"),
+        ("/opt/alu/alu-client", "app"),  # a folder called alu is not the command's name
+        ("", "app"),
+    ],
+)
+def test_the_command_is_chosen_by_the_name_it_was_started_under(argv0: str, entry: str) -> None:
+    assert load_launcher().entry_point(argv0) == entry
+
+
+def run_as(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The launcher started under NAME (as through the packages' link to the program)."""
+    program = tmp_path / name
+    shutil.copy(ROOT / "installer" / "launcher.py", program)
+    env = {**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, str(program), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_started_as_alu_it_runs_the_command_line_verbs(tmp_path: Path) -> None:
+    """An installed workstation had no ``alu`` command, though support asks for ``alu doctor``."""
+    listed = run_as(tmp_path, "alu", "queue", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "The queue is empty."
+    helped = run_as(tmp_path, "alu", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: alu ")
+    assert "doctor" in helped.stdout
+
+
+def test_started_as_alu_client_it_is_the_app(tmp_path: Path) -> None:
+    helped = run_as(tmp_path, "alu-client", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: alu-client ")
+    assert "--self-test" in helped.stdout

@@ -136,6 +136,41 @@ def test_the_menu_entry_starts_the_app_from_any_home(tmp_path: Path, home_name: 
     assert entry["TryExec"] == str(home / ".local" / "bin" / "alu-client")
 
 
+def test_the_command_line_is_installed_as_alu_and_removed_with_the_app(tmp_path: Path) -> None:
+    """An installed workstation had no ``alu`` command (support asks for ``alu doctor``): the
+    program started under that name is the command line (installer/launcher.py)."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install(stage, home)
+    cli = home / ".local" / "bin" / "alu"
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"
+    assert cli.is_symlink() and os.readlink(cli) == str(program)
+    assert f"Command line: {cli} --help" in done.stdout
+    ran = tmp_path / "ran.txt"
+    env = {**os.environ, "ALU_TEST_RAN": str(ran)}
+    subprocess.run([str(cli), "doctor"], env=env, check=True, timeout=30)
+    assert ran.read_text(encoding="utf-8").splitlines() == ["started", "doctor"]
+
+    run_install(stage, home)  # an update keeps it
+    assert cli.is_symlink() and os.readlink(cli) == str(program)
+    run_install(stage, home, "--uninstall")
+    assert not cli.exists() and not cli.is_symlink()
+
+
+def test_another_program_called_alu_is_left_alone(tmp_path: Path) -> None:
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    other = home / ".local" / "bin" / "alu"
+    other.write_text("#!/bin/sh\necho another alu\n", encoding="utf-8")
+    done = run_install(stage, home)
+    assert other.read_text(encoding="utf-8") == "#!/bin/sh\necho another alu\n"
+    assert "is another program" in done.stdout
+    run_install(stage, home, "--uninstall")
+    assert other.read_text(encoding="utf-8") == "#!/bin/sh\necho another alu\n"
+
+
 # --- start at login and the uninstall -----------------------------------------------------------
 
 
