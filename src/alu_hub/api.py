@@ -128,7 +128,10 @@ async def list_items(
         member_for(request, hub)
         with hub.db.session() as s:
             items, more = page_json(s, hub.feed_cache, after, limit)
-        return page_body(items, after, more, base)
+            # nothing new: say where the feed ends, so a member whose cursor is past it (a
+            # hub restored from a backup numbers its next items again) reads from there
+            last = None if items else feed.newest_seq(s)
+        return page_body(items, after, more, base, last)
 
     return Response(await run_in_threadpool(answer), media_type="application/json")
 
@@ -326,7 +329,7 @@ def _event_id(value: str) -> int | None:
 
 def _max_seq(hub: Hub) -> int:
     with hub.db.session() as s:
-        return int(s.scalar(select(func.coalesce(func.max(Item.seq), 0))) or 0)
+        return feed.newest_seq(s)
 
 
 def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], bool]:
@@ -457,6 +460,8 @@ def get_history(
             .order_by(table.c.seq)
             .limit(limit + 1)
         ).all()
+        # nothing new: the newest seq of all, as the feed's page says (a restored hub)
+        last = None if rows else int(s.scalar(select(func.max(table.c.seq))) or 0)
     more = len(rows) > limit
     rows = rows[:limit]
     return HistoryPage(
@@ -478,6 +483,7 @@ def get_history(
         ],
         next=rows[-1].seq if rows else after,
         more=more,
+        last=last,
     )
 
 

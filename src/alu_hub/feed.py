@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .lru import Lru
@@ -197,14 +197,23 @@ def with_base(text: bytes, base: str) -> bytes:
     return text
 
 
-def page_body(items: list[tuple[int, bytes]], after: int, more: bool, base: str) -> bytes:
-    """An ``ItemPage`` as JSON, from the items' JSON texts."""
+def newest_seq(s: Session) -> int:
+    """The seq of the newest item in the feed (0 when there is none)."""
+    return int(s.scalar(select(func.coalesce(func.max(Item.seq), 0))) or 0)
+
+
+def page_body(
+    items: list[tuple[int, bytes]], after: int, more: bool, base: str, last: int | None = None
+) -> bytes:
+    """An ``ItemPage`` as JSON, from the items' JSON texts (``last``: the newest seq, given on
+    a page with no items)."""
     nxt = items[-1][0] if items else after
+    tail = b',"last":null' if last is None else b',"last":%d' % last  # as ``ItemPage`` says it
     body = b"".join(
         (
             b'{"items":[',
             b",".join(text for _, text in items),
-            b'],"next":%d,"more":%s}' % (nxt, b"true" if more else b"false"),
+            b'],"next":%d,"more":%s%s}' % (nxt, b"true" if more else b"false", tail),
         )
     )
     return with_base(body, base)

@@ -66,6 +66,9 @@ class ItemPage(BaseModel):
     #: pass as ``after`` for the next page; equals ``after`` when nothing new
     next: int
     more: bool
+    #: on a page with no items, the seq of the newest item in the feed: a client whose
+    #: ``after`` is past it holds numbers this hub no longer has (restored from a backup)
+    last: int | None = None
 
 
 class LinkOut(BaseModel):
@@ -169,6 +172,9 @@ class HistoryPage(BaseModel):
     events: list[HistoryEventOut]
     next: int
     more: bool
+    #: on a page with no events, the newest seq of the hub's history (of all members): a
+    #: client whose ``after`` is past it holds numbers this hub no longer has
+    last: int | None = None
 
 
 class MemberStats(BaseModel):

@@ -136,7 +136,10 @@ def test_feed_pages_in_seq_order(live_hub: LiveHub, clip: Path) -> None:
             break
     assert seen == ids
     empty = s.get(live_hub.api("/items"), params={"after": after}, timeout=10).json()
-    assert empty == {"items": [], "next": after, "more": False}
+    # an empty page says where the feed ends (a client past it follows a restored hub)
+    assert empty == {"items": [], "next": after, "more": False, "last": after}
+    past = s.get(live_hub.api("/items"), params={"after": after + 7}, timeout=10).json()
+    assert past == {"items": [], "next": after + 7, "more": False, "last": after}
 
 
 def test_item_has_all_fields_and_renditions(live_hub: LiveHub, clip: Path) -> None:

@@ -75,8 +75,9 @@ def _orm_page(live: LiveHub, base: str, after: int, limit: int) -> str:
             s.scalars(select(Item).where(Item.seq > after).order_by(Item.seq).limit(limit + 1))
         )
         items = [item_out(i, base) for i in rows[:limit]]
+        last = None if items else max((i.seq for i in s.scalars(select(Item))), default=0)
         return ItemPage(
-            items=items, next=items[-1].seq if items else after, more=len(rows) > limit
+            items=items, next=items[-1].seq if items else after, more=len(rows) > limit, last=last
         ).model_dump_json()
 
 

@@ -210,7 +210,10 @@ class HubClient:
         data = self._call("GET", "/items", params={"after": after, "limit": limit})
         r = _Reader(data, "feed page")
         return ItemPage(
-            [parse_item(x) for x in r.array("items")], next=r.integer("next"), more=r.flag("more")
+            [parse_item(x) for x in r.array("items")],
+            next=r.integer("next"),
+            more=r.flag("more"),
+            last=r.optional_integer("last"),
         )
 
     def item(self, item_id: str) -> Item:
@@ -226,7 +229,10 @@ class HubClient:
         data = self._call("GET", "/history", params={"after": after, "limit": limit})
         r = _Reader(data, "history page")
         return HistoryPage(
-            [parse_remote_event(x) for x in r.array("events")], r.integer("next"), r.flag("more")
+            [parse_remote_event(x) for x in r.array("events")],
+            r.integer("next"),
+            r.flag("more"),
+            r.optional_integer("last"),
         )
 
     def events(self, after: int | None) -> EventStream:

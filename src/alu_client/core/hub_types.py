@@ -139,6 +139,8 @@ class ItemPage:
     items: list[Item]
     next: int
     more: bool
+    #: on a page with no items, the newest seq of the hub's feed (None: the hub does not say)
+    last: int | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ class HistoryPage:
     events: list[RemoteEvent]
     next: int
     more: bool
+    #: on a page with no events, the newest seq of the hub's history (None: not said)
+    last: int | None = None
 
 
 # --- parsing (every field checked: a hub's answer is untrusted input) -----------------------------
@@ -198,6 +202,9 @@ class _Reader:
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise self._bad(key)
         return v
+
+    def optional_integer(self, key: str) -> int | None:
+        return None if self.d.get(key) is None else self.integer(key)
 
     def number(self, key: str) -> float:
         v = self.d.get(key, 0)

@@ -34,6 +34,10 @@ FEED_RETRY_CAP_S = 60.0
 #: signed out, the sync looks again this often whether a new sign-in came from elsewhere
 SIGNED_OUT_RECHECK_S = 15.0
 
+#: a hub whose feed ends before our cursor (restored from a backup) is read again from this
+#: many items before its end: what it published since the restore (15 days of pushes and
+#: uploads); items already here are stored once and are not new
+REREAD_AFTER_RESTORE = 1000
 #: how often the loop looks at its stop event while it waits (stop takes effect within this)
 TICK_S = 0.2
 #: an event stream that ends sooner than this counts as a failed one
@@ -121,9 +125,29 @@ class FeedSync:
         Raises HubError when the hub cannot be used (the pages stored so far stay stored)."""
         client = self.client()
         new = 0
+        rewound = False
         while True:
             after = self.state.feed_seq
             page = client.items(after=after, limit=self.page_size)
+            if not page.items and page.last is not None and page.last < after and not rewound:
+                # The hub's feed ends before our cursor: restored from a backup, it numbers
+                # its items again from the backup's last, and asking after our cursor passed
+                # them over until its numbers caught up. Where the backup ended is not said
+                # (items may have come since): read the last REREAD_AFTER_RESTORE again;
+                # those already here are not new. (Once per catch-up: a hub saying so on
+                # every page cannot keep us reading.)
+                rewound = True
+                start = max(0, page.last - REREAD_AFTER_RESTORE)
+                log.warning(
+                    "the hub's feed ends at %d, before this workstation's %d (restored from a "
+                    "backup?): reading it again from %d",
+                    page.last,
+                    after,
+                    start,
+                )
+                with self._take_lock:
+                    self.state.rewind_feed(start)
+                continue
             fresh = [i for i in page.items if i.seq > after]
             if fresh:
                 new += self._take(fresh)

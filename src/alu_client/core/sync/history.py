@@ -49,6 +49,13 @@ REFUSED_STATUSES = (400, 413, 422)
 #: workstation's clock is more than 100 years off) refuses every batch until it is set right
 SENDER_CODES = frozenset({"clock_off"})
 
+#: a hub whose history ends before our cursor (restored from a backup) gets this
+#: workstation's events sent in this long again (seconds: 30 days; backups are daily)
+RESEND_AFTER_RESTORE_S = 30 * 86400.0
+#: ... and its history is read again from this many numbers before its end (the numbers are
+#: the hub's, for all members: some 3,000 a day at the agency's size)
+REREAD_AFTER_RESTORE = 50_000
+
 _OUTCOMES = {"done": "completed", "failed": "failed", "canceled": "canceled"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
 
@@ -416,9 +423,15 @@ class HistorySync:
         with self._lock:
             client = self.client()
             added = 0
+            rewound = False
             while True:
                 after = self.state.history_seq
                 page = client.history(after=after, limit=self.page_size)
+                went_back = not page.events and page.last is not None and page.last < after
+                if went_back and page.last is not None and not rewound:
+                    rewound = True  # once per pull: a hub saying so every time cannot loop us
+                    self._hub_went_back(after, page.last)
+                    continue
                 events = [e for e in page.events if e.seq > after]
                 if not events:
                     self.state.touch()
@@ -430,6 +443,35 @@ class HistorySync:
                     self.state.touch(conn=c)
                 if not page.more:
                     return added
+
+    def _hub_went_back(self, after: int, last: int) -> None:
+        """The hub's history ends before our cursor: restored from a backup, it lost the events
+        stored after the backup, and numbers new ones again from there (other workstations'
+        events may have come since: where the backup ended is not said). Send our own events
+        again that it may have lost — those it had numbered after its end, those sent but never
+        seen coming back, and those sent in the last ``RESEND_AFTER_RESTORE_S`` (the hub keeps
+        each event id once: a copy it still has is a duplicate, not counted twice); refused
+        ones stay as they are. Read its history again from ``REREAD_AFTER_RESTORE`` numbers
+        before its end (events already here are stored once)."""
+        start = max(0, last - REREAD_AFTER_RESTORE)
+        with self.store.write() as c:
+            again = c.execute(
+                "UPDATE history SET sent_at = NULL, hub_seq = NULL"
+                " WHERE profile = ? AND origin = 'here' AND sent_at IS NOT NULL"
+                " AND (hub_seq IS NULL OR hub_seq > ? OR sent_at > ?)"
+                " AND (CASE WHEN json_valid(detail) THEN json_extract(detail, '$.hub_refused')"
+                " END) IS NULL",
+                (self.profile, last, time.time() - RESEND_AFTER_RESTORE_S),
+            ).rowcount
+            self.state.rewind_history(start, c)
+        log.warning(
+            "the hub's history ends at %d, before this workstation's %d (restored from a "
+            "backup?): reading it again from %d; %d event(s) of this workstation to send again",
+            last,
+            after,
+            start,
+            again,
+        )
 
     def _store_remote(self, c: sqlite3.Connection, e: RemoteEvent) -> int:
         ended = _epoch(e.ended_at) or _epoch(e.occurred_at)

@@ -2,7 +2,9 @@
 
 Cursors are the hub's sequence numbers (``feed_seq`` for items, ``history_seq`` for history
 events), never times: workstation clocks are wrong, the hub's order is the truth. A cursor only
-moves forward, so an event that arrives late or twice can never take it back.
+moves forward, so an event that arrives late or twice can never take it back — except by
+``rewind_*``, when the hub itself says its numbers end before the cursor (restored from a
+backup: it numbers its next items and events again from there).
 """
 
 from __future__ import annotations
@@ -61,13 +63,7 @@ class SyncState:
         """Move a cursor to ``seq`` if that is further; returns the cursor as it now stands."""
 
         def run(c: sqlite3.Connection) -> int:
-            row = c.execute(
-                "SELECT value FROM sync_state WHERE profile = ? AND key = ?", (self.profile, key)
-            ).fetchone()
-            try:
-                current = int(row[0]) if row is not None else 0
-            except ValueError:
-                current = 0
+            current = self._cursor_in(c, key)
             if seq > current:
                 self.set(key, str(seq), c)
                 return seq
@@ -93,6 +89,31 @@ class SyncState:
 
     def advance_history(self, seq: int, conn: sqlite3.Connection | None = None) -> int:
         return self._advance(HISTORY_SEQ, seq, conn)
+
+    def rewind_feed(self, seq: int, conn: sqlite3.Connection | None = None) -> None:
+        """Move the feed cursor back to ``seq`` (the hub's feed ends there)."""
+        self._rewind(FEED_SEQ, seq, conn)
+
+    def rewind_history(self, seq: int, conn: sqlite3.Connection | None = None) -> None:
+        """Move the history cursor back to ``seq`` (the hub's history ends there)."""
+        self._rewind(HISTORY_SEQ, seq, conn)
+
+    def _rewind(self, key: str, seq: int, conn: sqlite3.Connection | None) -> None:
+        if conn is not None:
+            if self._cursor_in(conn, key) > seq:
+                self.set(key, str(max(0, seq)), conn)
+            return
+        with self.store.write() as c:
+            self._rewind(key, seq, c)
+
+    def _cursor_in(self, c: sqlite3.Connection, key: str) -> int:
+        row = c.execute(
+            "SELECT value FROM sync_state WHERE profile = ? AND key = ?", (self.profile, key)
+        ).fetchone()
+        try:
+            return int(row[0]) if row is not None else 0
+        except ValueError:
+            return 0
 
     def reset(self) -> None:
         """Forget the cursors (another hub behind the same profile): everything comes again,
