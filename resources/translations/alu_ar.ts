@@ -2872,6 +2872,10 @@ Keep the sign-in in plain text anyway?</source>
         <translation>جارٍ بدء عمليات النقل…</translation>
     </message>
     <message>
+        <source>Updating your library for this version of ALU Desk (once; a large library takes a minute)…</source>
+        <translation>جارٍ تحديث مكتبتك لهذا الإصدار من ALU Desk (مرة واحدة؛ تستغرق المكتبة الكبيرة دقيقة)…</translation>
+    </message>
+    <message>
         <source>ALU Desk is already at work on this data folder</source>
         <translation>يعمل ALU Desk بالفعل على مجلد البيانات هذا</translation>
     </message>

@@ -2872,6 +2872,10 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Démarrage des transferts…</translation>
     </message>
     <message>
+        <source>Updating your library for this version of ALU Desk (once; a large library takes a minute)…</source>
+        <translation>Mise à jour de votre médiathèque pour cette version d’ALU Desk (une seule fois ; une grande médiathèque prend une minute)…</translation>
+    </message>
+    <message>
         <source>ALU Desk is already at work on this data folder</source>
         <translation>ALU Desk travaille déjà sur ce dossier de données</translation>
     </message>
@@ -2903,7 +2907,7 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
 
 Install the newer ALU Desk again (ask your administrator for it), then start it.</source>
-        <translation>Cette médiathèque a été écrite par une version plus récente d’ALU Desk (son format : {current} ; cette version lit jusqu’au {newest}). Rien n’y a été modifié.
+        <translation>Cette médiathèque a été écrite par une version plus récente d’ALU Desk (son format&#x202f;: {current}&#x202f;; cette version lit jusqu’au {newest}). Rien n’y a été modifié.
 
 Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre administrateur), puis lancez-la.</translation>
     </message>
@@ -2917,7 +2921,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>Start or unlock your desktop&apos;s keyring (GNOME Keyring or KWallet; your administrator can install one), then start ALU Desk again.</source>
-        <translation>Démarrez ou déverrouillez le trousseau de clés de votre bureau (GNOME Keyring ou KWallet ; votre administrateur peut en installer un), puis relancez ALU Desk.</translation>
+        <translation>Démarrez ou déverrouillez le trousseau de clés de votre bureau (GNOME Keyring ou KWallet&#x202f;; votre administrateur peut en installer un), puis relancez ALU Desk.</translation>
     </message>
     <message>
         <source>No keyring</source>

@@ -42,8 +42,14 @@ from alu_client.core.logsafe import quiet_libraries
 from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
 from alu_client.core.services import Services
-from alu_client.core.settings import LANGUAGES, AppSettings
-from alu_client.core.store import SchemaTooNew, Store, disk_full, disk_full_words
+from alu_client.core.settings import LANGUAGES, AppSettings, saved_language
+from alu_client.core.store import (
+    SchemaTooNew,
+    Store,
+    disk_full,
+    disk_full_words,
+    steps_pending,
+)
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.ui.signin import (
     ask_insecure_file,
@@ -135,7 +141,7 @@ class Desk(QObject):
             print("alu-client: ALU Desk is already running on this data folder; raised it.")
             return 0
         try:
-            store = Store(client_paths.db_path)
+            store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
             install_translators(self.app, self.args.language or "system")
             folder = client_paths.data_dir
@@ -161,6 +167,22 @@ class Desk(QObject):
             store.close()
             return 1
         return self._launch(Services(client_paths, secrets, store=store), settings)
+
+    def _open_store(self, db_path: Path) -> Store:
+        """The library. The first start after an update migrates it, on a worker behind a
+        progress dialog in the saved language: remaking the search index of a large library
+        takes a while (13 s for 100,000 items, docs/benchmarks.md), and the app showed nothing
+        meanwhile."""
+        if not steps_pending(db_path):
+            return Store(db_path)
+        from alu_client.ui.demo import run_with_progress
+        from alu_client.ui.i18n import install_translators
+
+        install_translators(self.app, self.args.language or saved_language(db_path))
+        log.info("updating the library %s to this version", db_path)
+        return run_with_progress(
+            lambda _report: Store(db_path), "ALU Desk", startup_text("updating")
+        )
 
     def _start_demo(self) -> Secrets | None:
         from alu_client.ui.demo import start_demo

@@ -1239,3 +1239,31 @@ def test_transfers_waiting_to_retry_go_at_once_when_their_server_is_back(store: 
         assert q.wait_for(other, timeout=10).state == "done"
     finally:
         q.stop()
+
+
+def test_what_an_update_will_do_to_a_library_is_read_without_touching_it(tmp_path: Path) -> None:
+    """The app says "Updating your library…" (in the saved language) before a migration."""
+    from alu_client.core.settings import AppSettings, saved_language
+    from alu_client.core.store import steps_pending
+    from alu_client.core.store.schema import MIGRATIONS
+
+    db = tmp_path / "library.sqlite3"
+    assert steps_pending(db) == 0 and saved_language(db) == "system"  # no library yet
+    assert not db.exists()
+    store = Store(db)
+    AppSettings(store, tmp_path).language = "ar"
+    store.close()
+    assert steps_pending(db) == 0 and saved_language(db) == "ar"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    before = db.read_bytes()
+    assert steps_pending(db) == len(MIGRATIONS) - 4
+    assert db.read_bytes() == before  # read only
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert steps_pending(garbage) == 0 and saved_language(garbage) == "system"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE settings SET value = '\"klingon\"' WHERE key = 'app.language'")
+    conn.close()
+    assert saved_language(db) == "system"

@@ -10,10 +10,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .store import Store
+from .store import Store, peek
 from .transfers.schedule import Schedule
 
 LANGUAGES = ("system", "en", "fr", "ar")
+
+
+def saved_language(db_path: Path) -> str:
+    """The language chosen in Settings, read from the library file without opening it as a
+    store (before an update's migration has run: its progress is said in that language)."""
+    raw = peek(db_path, "SELECT value FROM settings WHERE key = 'app.language'")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
+    return value if isinstance(value, str) and value in LANGUAGES else "system"
 
 
 class AppSettings:

@@ -57,13 +57,18 @@ log = logging.getLogger(__name__)
 
 def startup_text(key: str) -> str:
     """A title or progress label of the start-up (``folders``, ``library``, ``demo``,
-    ``secrets``, ``starting``, ``busy``, ``signing-out``)."""
+    ``secrets``, ``starting``, ``updating``, ``busy``, ``signing-out``)."""
     texts = {
         "folders": QCoreApplication.translate("Startup", "ALU Desk cannot write its folders"),
         "library": QCoreApplication.translate("Startup", "ALU Desk cannot open its library"),
         "demo": QCoreApplication.translate("Startup", "The demo could not start"),
         "secrets": QCoreApplication.translate("Startup", "ALU Desk cannot keep your sign-in"),
         "starting": QCoreApplication.translate("Startup", "Starting the transfers…"),
+        "updating": QCoreApplication.translate(
+            "Startup",
+            "Updating your library for this version of ALU Desk (once; a large "
+            "library takes a minute)…",
+        ),
         "busy": QCoreApplication.translate(
             "Startup", "ALU Desk is already at work on this data folder"
         ),

@@ -1,7 +1,7 @@
 """The client's SQLite store (WAL, one writer): transfers now; library, history and settings
 join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
 
-from .db import SchemaTooNew, Store
+from .db import SchemaTooNew, Store, peek, steps_pending
 from .problems import disk_full, disk_full_words
 
-__all__ = ["SchemaTooNew", "Store", "disk_full", "disk_full_words"]
+__all__ = ["SchemaTooNew", "Store", "disk_full", "disk_full_words", "peek", "steps_pending"]

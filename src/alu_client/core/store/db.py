@@ -31,6 +31,31 @@ class SchemaTooNew(RuntimeError):
         self.current, self.newest = current, newest
 
 
+def peek(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first column of the first row of ``sql`` on the library at ``path``, read only
+    (nothing created or changed; None when there is no such file, row, or readable library)."""
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute(sql, params).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return row[0] if row is not None else None
+
+
+def steps_pending(path: Path) -> int:
+    """How many migration steps opening the existing library at ``path`` will apply (0 for
+    none, a new library, or one that cannot be read: opening it says why)."""
+    current = peek(path, "PRAGMA user_version")
+    if not isinstance(current, int) or current <= 0:
+        return 0
+    return max(0, len(MIGRATIONS) - current)
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
