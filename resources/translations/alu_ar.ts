@@ -2660,13 +2660,36 @@
 <context>
     <name>SignInDialog</name>
     <message>
+        <source>Has the hub moved?</source>
+        <translation>هل انتقل المركز إلى عنوان جديد؟</translation>
+    </message>
+    <message>
+        <source>This workstation&apos;s library, transfers and history are with the hub at {old}. Is {new} the same hub at a new address?</source>
+        <translation>مكتبة محطة العمل هذه ونقلها وسجلها مرتبطة بالمركز على {old}. هل {new} هو المركز نفسه على عنوان جديد؟</translation>
+    </message>
+    <message>
+        <source>If it moved, they go with it: transfers not yet done go on at the new address. The transfers stop for the sign-in and start again after it.</source>
+        <translation>إن كان قد انتقل، فإنها تنتقل معه: تستمر عمليات النقل غير المكتملة على العنوان الجديد. تتوقف عمليات النقل أثناء تسجيل الدخول ثم تُستأنف بعده.</translation>
+    </message>
+    <message>
+        <source>Same hub, new address</source>
+        <translation>المركز نفسه، عنوان جديد</translation>
+    </message>
+    <message>
+        <source>Another hub</source>
+        <translation>مركز آخر</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
-        <extracomment>where the token went: the store given, or a memory store (&quot;Remember me&quot; off)</extracomment>
         <translation>استخدم عنوان https:// للمركز، أو اسمح باستخدام HTTP غير المشفّر.</translation>
     </message>
     <message>
         <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
         <translation>لم تُحفظ بيانات الدخول. ثبّت سلسلة مفاتيح للنظام، ثم سجّل الدخول مجددًا.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk (or alu watch run) is at work on this workstation&apos;s transfers: close it, then sign in again to move to the new address.</source>
+        <translation>نسخة أخرى من ALU Desk (أو alu watch run) تعمل على عمليات النقل في محطة العمل هذه: أغلقها، ثم سجّل الدخول مجددًا للانتقال إلى العنوان الجديد.</translation>
     </message>
     <message>
         <source>The hub refused the user name or password.</source>

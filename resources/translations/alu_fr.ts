@@ -2660,13 +2660,36 @@
 <context>
     <name>SignInDialog</name>
     <message>
+        <source>Has the hub moved?</source>
+        <translation>Le hub a-t-il changé d’adresse ?</translation>
+    </message>
+    <message>
+        <source>This workstation&apos;s library, transfers and history are with the hub at {old}. Is {new} the same hub at a new address?</source>
+        <translation>La médiathèque, les transferts et l’historique de ce poste sont liés au hub {old}. {new} est-il le même hub à une nouvelle adresse ?</translation>
+    </message>
+    <message>
+        <source>If it moved, they go with it: transfers not yet done go on at the new address. The transfers stop for the sign-in and start again after it.</source>
+        <translation>S’il a changé d’adresse, ils le suivent : les transferts inachevés continuent à la nouvelle adresse. Les transferts s’arrêtent pendant la connexion et reprennent ensuite.</translation>
+    </message>
+    <message>
+        <source>Same hub, new address</source>
+        <translation>Même hub, nouvelle adresse</translation>
+    </message>
+    <message>
+        <source>Another hub</source>
+        <translation>Un autre hub</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
-        <extracomment>where the token went: the store given, or a memory store (&quot;Remember me&quot; off)</extracomment>
         <translation>Utilisez l&apos;adresse https:// du hub, ou autorisez le HTTP non chiffré.</translation>
     </message>
     <message>
         <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
         <translation>La connexion n&apos;a pas été conservée. Installez un trousseau de clés système, puis reconnectez-vous.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk (or alu watch run) is at work on this workstation&apos;s transfers: close it, then sign in again to move to the new address.</source>
+        <translation>Un autre ALU Desk (ou alu watch run) travaille sur les transferts de ce poste : fermez-le, puis reconnectez-vous pour passer à la nouvelle adresse.</translation>
     </message>
     <message>
         <source>The hub refused the user name or password.</source>

@@ -126,6 +126,7 @@ class Desk(QObject):
         self.exit_code = 0
         self.window_shown = False
         self._asking_sign_in = False
+        self._stopped_for_move = False
 
     # --- start ------------------------------------------------------------------------------
 
@@ -226,7 +227,24 @@ class Desk(QObject):
                     return secrets
             except SecretsError as e:
                 notice = str(e)
-        dialog = SignInDialog(profiles, secrets, profile=profile, notice=notice)
+        window = self.window
+        self._stopped_for_move = False
+
+        def before_move() -> None:  # the profile moves to its hub's new address: the queue's
+            # addresses change under it, so this app's engine stops first (started again with
+            # the new window; the sign-in refuses while another process's engine runs)
+            if window is not None:
+                self._stopped_for_move = True
+                window.shutdown()
+
+        dialog = SignInDialog(
+            profiles,
+            secrets,
+            profile=profile,
+            notice=notice,
+            engine_lock=(self.services.paths if self.services else self.paths).engine_lock,
+            before_move=before_move,
+        )
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
             return None
         return dialog.result_.secrets
@@ -313,8 +331,8 @@ class Desk(QObject):
         self._asking_sign_in = False
         if fresh is None:
             store.close()
-            if force and old is not None:
-                old.quit()
+            if (force or self._stopped_for_move) and old is not None:
+                old.quit()  # (its engine stopped for a move the user then gave up)
             return
         settings = AppSettings(store, client_paths.downloads_dir)
         if old is not None:

@@ -261,3 +261,141 @@ def test_a_proxy_login_given_under_advanced_is_used_and_kept_in_the_keyring(
             click_sign_in(qtbot, again)
         again.tasks.wait_for_done()
         assert 407 not in [s for m, u, s in squid.requests() if "/api/v1/" in u]
+
+
+# --- the hub at a new address --------------------------------------------------------------------
+
+
+def answer_questions_with(monkeypatch: pytest.MonkeyPatch, button: str) -> list[str]:
+    """Every question box is answered by the button of that text; what they asked."""
+    asked: list[str] = []
+
+    def exec_(box: QMessageBox) -> int:
+        asked.append(box.text())
+        [chosen] = [b for b in box.buttons() if b.text() == button]
+        chosen.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    return asked
+
+
+def moved_hub_rig(
+    qtbot: Any, tmp_path: Path, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> tuple[SignInDialog, Any, int, list[str]]:
+    """A profile signed in at 127.0.0.1 with a queued download from there; the dialog filled
+    from it (signing in again), its address typed as the hub's new one."""
+    from alu_client.core.profiles import sign_in
+    from alu_client.core.store.transfers import TransferStore
+
+    live_hub.member("ktn", PASSWORD)
+    old = sign_in(profiles, secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    transfers = TransferStore(profiles.store)
+    down = transfers.add(
+        "download",
+        f"{old.url}/api/v1/items/i1/renditions/broadcast",
+        str(tmp_path / "a.mp4"),
+        options={"profile": old.name},
+    )
+    stopped: list[str] = []
+    d = SignInDialog(
+        profiles,
+        secrets,
+        profile=old,
+        engine_lock=tmp_path / "engine.lock",
+        before_move=lambda: stopped.append("engine stopped"),
+    )
+    qtbot.addWidget(d)
+    d.show()
+    d.url.clear()
+    qtbot.keyClicks(d.url, live_hub.url.replace("127.0.0.1", "localhost"))
+    qtbot.keyClicks(d.password, PASSWORD)
+    return d, old, down, stopped
+
+
+def test_the_same_account_at_a_new_address_moves_the_profile_when_the_hub_moved(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app made a new, empty profile at the hub's new address: the library, the queue
+    (downloads went on to the old address) and the history not yet sent stayed with the old."""
+    from alu_client.core.store.transfers import TransferStore
+
+    d, old, down, stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    asked = answer_questions_with(monkeypatch, "Same hub, new address")
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    new = live_hub.url.replace("127.0.0.1", "localhost")
+    assert len(asked) == 1 and old.url in asked[0] and new in asked[0]
+    assert stopped == ["engine stopped"]  # before the addresses changed
+    assert [p.name for p in profiles.list()] == [old.name]  # no second profile
+    moved = profiles.require(old.name)
+    assert moved.url == new and profiles.active() == moved
+    assert d.result_ is not None and d.result_.profile.name == old.name
+    assert secrets.get(moved.secret_key)
+    transfer = TransferStore(profiles.store).get(down)
+    assert transfer is not None
+    assert transfer.source == f"{new}/api/v1/items/i1/renditions/broadcast"
+
+
+def test_another_hub_for_the_same_account_is_a_new_profile(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alu_client.core.store.transfers import TransferStore
+
+    d, old, down, stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    answer_questions_with(monkeypatch, "Another hub")
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    assert stopped == []
+    assert profiles.require(old.name).url == old.url  # left as it was
+    assert len(profiles.list()) == 2
+    transfer = TransferStore(profiles.store).get(down)
+    assert transfer is not None and transfer.source.startswith(old.url)
+
+
+def test_a_move_is_refused_while_another_engine_holds_the_queue(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alu_client.core.lockfile import EngineLock
+
+    d, old, _down, _stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    answer_questions_with(monkeypatch, "Same hub, new address")
+    held = EngineLock(tmp_path / "engine.lock").acquire(say=False)  # `alu watch run`, say
+    try:
+        click_sign_in(qtbot, d)
+        qtbot.waitUntil(lambda: d.error.isVisible(), timeout=15_000)
+    finally:
+        held.release()
+    assert "is at work on this workstation's transfers" in d.error.text()
+    assert profiles.require(old.name).url == old.url
+    assert len(profiles.list()) == 1
+
+
+def test_closing_the_question_sends_nothing(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d, _old, _down, stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    answer_questions_with(monkeypatch, "Cancel")
+    click_sign_in(qtbot, d)
+    assert not d.busy and d.sign_in_button.isEnabled() and stopped == []
+    assert d.result_ is None and len(profiles.list()) == 1

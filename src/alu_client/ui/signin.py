@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,10 +47,12 @@ from alu_client.core.credentials import (
     Secrets,
     SecretsError,
 )
+from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 
+from .formats import isolated
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -160,16 +163,24 @@ def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
     return box.clickedButton() is go
 
 
+class MoveWhileBusy(RuntimeError):
+    """A move to the hub's new address while another process's engine holds the queue."""
+
+
 @dataclass(frozen=True)
 class SignedIn:
     profile: Profile
-    #: where the token went: the store given, or a memory store ("Remember me" off)
+    # where the token went: the store given, or a memory store ("Remember me" off)
     secrets: Secrets
 
 
 class SignInDialog(QDialog):
-    """``SignInDialog(profiles, secrets, parent=None, *, tasks=None, profile=None, notice='')``:
-    ``profile`` prefills the form (signing in again); ``notice`` says why the dialog shows.
+    """``SignInDialog(profiles, secrets, parent=None, *, tasks=None, profile=None, notice='',
+    engine_lock=None, before_move=None)``: ``profile`` prefills the form (signing in again);
+    ``notice`` says why the dialog shows. The same account at another hub address asks whether
+    the hub moved: then the profile moves there with its library, queue and history (as ``alu
+    login NEW --name P``), after ``before_move`` (the app stops its engine) and under
+    ``engine_lock``; else a new profile begins.
 
     After ``Accepted``: ``result_`` (``SignedIn``). Signals: ``signed_in(SignedIn)``."""
 
@@ -184,10 +195,20 @@ class SignInDialog(QDialog):
         tasks: TaskRunner | None = None,
         profile: Profile | None = None,
         notice: str = "",
+        engine_lock: Path | None = None,
+        before_move: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("signInDialog")
         self.profiles = profiles
+        # the profile the form was filled from: its hub's new address can be moved to
+        self.origin = profile
+        # the data folder's engine lock (held while a move rewrites the queue's addresses)
+        self.engine_lock = engine_lock
+        # called on the GUI thread before a move: stops this app's own engine
+        self.before_move = before_move
+        # the profile moving to a new address in the sign-in under way
+        self.moving: Profile | None = None
         self.secrets = secrets
         self.tasks = tasks or TaskRunner(self)
         self.result_: SignedIn | None = None
@@ -321,6 +342,15 @@ class SignInDialog(QDialog):
         )
         allow_http = advanced and self.allow_http.isChecked()
         allow_plain = self.allow_plain_secrets
+        moving = self._moving_to(url, user)
+        if moving is False:  # the user closed the question: nothing sent
+            self._set_busy(False)
+            return
+        if moving is not None and self.moving is None and self.before_move is not None:
+            self.before_move()  # (once: a retry after a wrong password is the same move)
+        self.moving = moving or None
+        name = moving.name if moving else None
+        lock_path = self.engine_lock if moving else None
 
         def work() -> SignedIn:
             store: Secrets = secrets if remember else MemorySecrets()
@@ -330,18 +360,31 @@ class SignInDialog(QDialog):
                 existing = profiles.find(hub.normalize_url(url), user)
                 if existing is not None:
                     chosen = load_proxy_login(secrets, existing.secret_key) or "keep"
-            profile = sign_in(
-                profiles,
-                store,
-                url,
-                user,
-                password,
-                ca_bundle=ca_bundle,
-                proxy=proxy,
-                allow_http=allow_http,
-                allow_plain_secrets=allow_plain,
-                proxy_login=chosen,
-            )
+            held = None
+            if lock_path is not None:
+                # the move rewrites the queue's addresses: an engine at work on them would
+                # write its own back (an upload's URLs), and publish the clip twice after all
+                try:
+                    held = EngineLock(lock_path).acquire(say=False)
+                except EngineBusy:
+                    raise MoveWhileBusy() from None
+            try:
+                profile = sign_in(
+                    profiles,
+                    store,
+                    url,
+                    user,
+                    password,
+                    name=name,
+                    ca_bundle=ca_bundle,
+                    proxy=proxy,
+                    allow_http=allow_http,
+                    allow_plain_secrets=allow_plain,
+                    proxy_login=chosen,
+                )
+            finally:
+                if held is not None:
+                    held.release()
             if not remember and store is not secrets:
                 try:
                     secrets.delete(profile.secret_key)  # no token left behind to remember
@@ -357,6 +400,47 @@ class SignInDialog(QDialog):
         self.result_ = result
         self.signed_in.emit(result)
         self.accept()
+
+    def _moving_to(self, url: str, user: str) -> Profile | Literal[False] | None:
+        """The profile the form was filled from when the same account signs in at another
+        address and the user says the hub moved; None for a new profile; False when the user
+        closed the question."""
+        origin = self.origin
+        if origin is None or user != origin.username or self.profiles.get(origin.name) is None:
+            return None
+        try:
+            new = hub.normalize_url(url)
+        except Exception:
+            return None  # the sign-in says what is wrong with the address
+        if new == origin.url or self.profiles.find(new, user) is not None:
+            return None  # the same hub, or a profile there already: signed in as it is
+        if self.moving is not None and self.moving.name == origin.name:
+            return self.moving  # asked already (a retry after a wrong password)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            self.tr("Has the hub moved?"),
+            self.tr(
+                "This workstation's library, transfers and history are with the hub at {old}. "
+                "Is {new} the same hub at a new address?"
+            ).format(old=isolated(origin.url), new=isolated(new)),
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setInformativeText(
+            self.tr(
+                "If it moved, they go with it: transfers not yet done go on at the new address. "
+                "The transfers stop for the sign-in and start again after it."
+            )
+        )
+        move = box.addButton(self.tr("Same hub, new address"), QMessageBox.ButtonRole.YesRole)
+        other = box.addButton(self.tr("Another hub"), QMessageBox.ButtonRole.NoRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(move)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is move:
+            return origin
+        return None if clicked is other else False
 
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
@@ -381,6 +465,11 @@ class SignInDialog(QDialog):
 
     def message_for(self, error: BaseException) -> str:
         """What went wrong, in the newsroom's words."""
+        if isinstance(error, MoveWhileBusy):
+            return self.tr(
+                "Another ALU Desk (or alu watch run) is at work on this workstation's "
+                "transfers: close it, then sign in again to move to the new address."
+            )
         if isinstance(error, hub.AuthError):
             return self.tr("The hub refused the user name or password.")
         if isinstance(error, hub.TlsError):
