@@ -205,3 +205,80 @@ def test_an_upload_an_outage_failed_before_is_published_at_the_next_start(
     finally:
         again.server.stop()
         again.hub.db.dispose()
+
+
+def test_the_same_upload_published_at_once_from_two_workstations_is_one_item(
+    live_hub: LiveHub, clip: Path, monkeypatch: Any
+) -> None:
+    """Two workstations watching one shared hot folder finish the same clip's upload at the
+    same moment: the second publish waits at the feed counter's row lock (``next_seq``) held by
+    the first, then sees the first's item and is that item (``_same_recent_item``). Made to
+    overlap: the first holds the lock until the second has asked for it."""
+    import threading
+    import time
+    import uuid
+
+    from alu_hub import publish
+    from alu_hub.models import Upload, utcnow
+    from tests.support.livehub import ensure_member
+
+    hub = live_hub.hub
+    member = ensure_member(hub, "ktn", "pw-1234", country="KE")
+    sha = hashlib.sha256(clip.read_bytes()).hexdigest()
+    meta = {"filename": "strike.mp4", "sha256": sha, "title": "Mombasa port strike"}
+    ids = ["u" + uuid.uuid4().hex for _ in range(2)]
+    now = utcnow()
+    with hub.db.session() as s:
+        for upload_id in ids:
+            s.add(
+                Upload(
+                    id=upload_id, member_id=member.id, length=clip.stat().st_size,
+                    offset=clip.stat().st_size, meta=dict(meta), concat="", parts={},
+                    state="processing", error="", created_at=now, updated_at=now,
+                    expires_at=now + dt.timedelta(days=7), lock_owner="",
+                )
+            )  # fmt: skip
+    for upload_id in ids:
+        (hub.settings.uploads_dir / upload_id).write_bytes(clip.read_bytes())
+
+    first_holds, second_asks = threading.Event(), threading.Event()
+    real_next_seq = hub.db.next_seq
+
+    def next_seq(s: Any, name: str = "item_seq") -> int:
+        if threading.current_thread().name == "second":
+            assert first_holds.wait(30)
+            second_asks.set()
+            return real_next_seq(s, name)  # blocks until the first commits
+        value = real_next_seq(s, name)
+        first_holds.set()
+        assert second_asks.wait(30)
+        time.sleep(0.3)  # the second is at the lock now (it cannot be seen waiting there)
+        return value
+
+    monkeypatch.setattr(hub.db, "next_seq", next_seq)
+    errors: list[BaseException] = []
+
+    def run(upload_id: str) -> None:
+        try:
+            publish.complete_upload(hub, upload_id)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=run, args=(upload_id,), name=name)
+        for upload_id, name in zip(ids, ("first", "second"), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert second_asks.is_set()  # they did overlap
+    with hub.db.session() as s:
+        items = s.scalars(select(Item).where(Item.kind == "member_upload")).all()
+        uploads = [s.get(Upload, upload_id) for upload_id in ids]
+        assert len(items) == 1
+        assert [(u.state, u.item_id) for u in uploads if u is not None] == [
+            ("published", items[0].id),
+            ("published", items[0].id),
+        ]
