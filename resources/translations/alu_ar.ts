@@ -2927,6 +2927,30 @@ Ask your administrator to give your account write access to this folder (or to f
 اطلب من المسؤول عن النظام أن يمنح حسابك حق الكتابة في هذا المجلد (أو أن يحرّره إن كان ممتلئًا أو تابعًا لحساب آخر)، ثم شغّل ALU Desk من جديد.</translation>
     </message>
     <message>
+        <source>ALU Desk must update its library for this version, and keeps a copy of it first: that needs {needed} free on the disk that holds {folder}, where {free} are free. Free some space there, then start ALU Desk again; nothing was changed.</source>
+        <translation>يجب على ALU Desk تحديث مكتبته لهذا الإصدار، ويحتفظ أولًا بنسخة منها: يلزم ذلك {needed} من المساحة الحرة على القرص الذي يحوي {folder}، والمتاح عليه {free}. أفرغ بعض المساحة هناك، ثم شغّل ALU Desk من جديد؛ لم يتغير شيء.</translation>
+    </message>
+    <message>
+        <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again. The library is not damaged by it: nothing is lost.</source>
+        <translation>القرص الذي يحوي {folder} ممتلئ. أفرغ بعض المساحة هناك، ثم شغّل ALU Desk من جديد. لم تتضرر المكتبة بذلك: لم يُفقد شيء.</translation>
+    </message>
+    <message>
+        <source>The library {file} cannot be read now ({error}). Check its disk, then start ALU Desk again. Nothing says the file is damaged.</source>
+        <translation>تتعذر قراءة المكتبة {file} الآن ({error}). تحقّق من قرصها، ثم شغّل ALU Desk من جديد. لا شيء يدل على أن الملف تالف.</translation>
+    </message>
+    <message>
+        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history. The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
+        <translation>المكتبة {file} تالفة ({error}). أغلق ALU Desk، وانقل {name} جانبًا مع {name}-wal و{name}-shm إن وُجدا (فهما تابعان لها)، ثم شغّله من جديد: تبدأ مكتبة جديدة، ويعيد المركز الخلاصة وسجلك. ويمكن بدلًا من ذلك إعادة النسخة المحفوظة قبل آخر تحديث ({name}.bak-vN، إن وُجدت): أعد تسميتها {name} بعد نقل تلك الملفات الثلاثة جانبًا.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
+        <translation>نسخة أخرى من ALU Desk، أو alu watch run، تعمل بالفعل على عمليات النقل في محطة العمل هذه. أغلقها (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk, or alu watch run (process {pid}), is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
+        <translation>نسخة أخرى من ALU Desk، أو alu watch run (العملية {pid})، تعمل بالفعل على عمليات النقل في محطة العمل هذه. أغلقها (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
         <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
 
 Install the newer ALU Desk again (ask your administrator for it), then start it.</source>

@@ -2927,6 +2927,30 @@ Ask your administrator to give your account write access to this folder (or to f
 Demandez à votre administrateur de donner à votre compte le droit d’écrire dans ce dossier (ou de le libérer s’il est plein ou appartient à un autre compte), puis relancez ALU Desk.</translation>
     </message>
     <message>
+        <source>ALU Desk must update its library for this version, and keeps a copy of it first: that needs {needed} free on the disk that holds {folder}, where {free} are free. Free some space there, then start ALU Desk again; nothing was changed.</source>
+        <translation>ALU Desk doit mettre à jour sa médiathèque pour cette version et en garde d’abord une copie : il faut {needed} libres sur le disque qui contient {folder}, où {free} sont libres. Libérez de la place sur ce disque, puis relancez ALU Desk ; rien n’a été modifié.</translation>
+    </message>
+    <message>
+        <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again. The library is not damaged by it: nothing is lost.</source>
+        <translation>Le disque qui contient {folder} est plein. Libérez de la place sur ce disque, puis relancez ALU Desk. La médiathèque n’en est pas endommagée : rien n’est perdu.</translation>
+    </message>
+    <message>
+        <source>The library {file} cannot be read now ({error}). Check its disk, then start ALU Desk again. Nothing says the file is damaged.</source>
+        <translation>La médiathèque {file} ne peut pas être lue pour l’instant ({error}). Vérifiez son disque, puis relancez ALU Desk. Rien n’indique que le fichier soit endommagé.</translation>
+    </message>
+    <message>
+        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history. The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
+        <translation>La médiathèque {file} est endommagée ({error}). Quittez ALU Desk, mettez {name} de côté avec {name}-wal et {name}-shm s’ils sont là (ils lui appartiennent), puis relancez : une nouvelle médiathèque commence, et le hub redonne le fil et votre historique. La copie faite avant la dernière mise à jour ({name}.bak-vN, si elle est là) peut être remise à la place : renommez-la {name}, une fois ces trois fichiers mis de côté.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
+        <translation>Un autre ALU Desk, ou alu watch run, travaille déjà sur les transferts de ce poste. Fermez-le (ou arrêtez alu watch run), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>Another ALU Desk, or alu watch run (process {pid}), is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
+        <translation>Un autre ALU Desk, ou alu watch run (processus {pid}), travaille déjà sur les transferts de ce poste. Fermez-le (ou arrêtez alu watch run), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
         <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.
 
 Install the newer ALU Desk again (ask your administrator for it), then start it.</source>

@@ -46,14 +46,14 @@ from alu_client.core.settings import LANGUAGES, AppSettings, saved_language
 from alu_client.core.store import (
     SchemaTooNew,
     Store,
-    disk_full,
-    disk_full_words,
     steps_pending,
 )
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.ui.signin import (
     ask_insecure_file,
     cannot_write_text,
+    engine_busy_text,
+    library_problem_text,
     newer_library_text,
     startup_text,
 )
@@ -145,11 +145,10 @@ class Desk(QObject):
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
             install_translators(self.app, self.args.language or "system")
-            folder = client_paths.data_dir
             if isinstance(e, SchemaTooNew):
                 text = newer_library_text(e.current, e.newest)
             else:
-                text = disk_full_words(folder) if disk_full(e, folder) else str(e)
+                text = library_problem_text(e, client_paths.db_path)
             self._critical(startup_text("library"), text)
             return 1
         settings = AppSettings(store, client_paths.downloads_dir)
@@ -268,10 +267,12 @@ class Desk(QObject):
             )
         except EngineBusy as e:
             services.stop()
-            self._critical(
-                startup_text("busy"),
-                str(e),
-            )
+            self._critical(startup_text("busy"), engine_busy_text(e))
+            return 1
+        except OSError as e:  # its lock file cannot be made (a folder in its way, root's)
+            services.stop()
+            folder = Path(os.fsdecode(e.filename)) if e.filename else services.paths.data_dir
+            self._critical(startup_text("folders"), cannot_write_text(folder, e))
             return 1
         self.services = services
         bridge = CoreBridge(services)

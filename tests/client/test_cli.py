@@ -338,7 +338,8 @@ def test_a_library_that_cannot_be_read_is_one_clear_line(tmp_path: Path) -> None
     (home / "data" / "library.sqlite3").write_bytes(b"garbage, not a database")
     r = run_alu(home, "queue", "list")
     assert r.returncode == 1
-    assert "the library in the data folder cannot be used" in r.stderr
+    assert "library.sqlite3 cannot be used (file is not a database)" in r.stderr
+    assert "together with library.sqlite3-wal and library.sqlite3-shm" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

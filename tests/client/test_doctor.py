@@ -332,7 +332,29 @@ def test_damaged_library_is_reported(tmp_path: Path) -> None:
     db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
     damaged = library_check(db)
     assert damaged.ok is False
-    assert "move that file aside" in damaged.message
+    # its -wal and -shm go with it: a copy put back beside them was damaged by them
+    assert "move library.sqlite3 aside together with library.sqlite3-wal and" in damaged.message
+    assert "library.sqlite3.bak-vN" in damaged.message
+
+
+def test_the_doctor_does_not_ask_for_a_sign_in_when_the_library_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a library it cannot open, the doctor said "No hub profile yet; sign in to your hub
+    first" above the real cause: the profile is there, in the library."""
+    from alu_client import cli
+
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path))
+    db = tmp_path / "data" / "library.sqlite3"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database at all" * 300)
+    assert cli.main(["doctor", "--timeout", "1"]) == 1
+    said = capsys.readouterr().out
+    assert "No hub profile yet" not in said
+    assert "warn  hub: Not checked: the hub's profile is kept in the library" in said
+    assert "FAIL  library: The library" in said and "-wal" in said
+    assert cli.main(["queue", "list"]) == 1  # every verb gives the same advice
+    assert "together with library.sqlite3-wal" in capsys.readouterr().err
 
 
 def test_a_full_disk_is_not_called_a_damaged_library(

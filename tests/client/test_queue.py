@@ -1267,3 +1267,71 @@ def test_what_an_update_will_do_to_a_library_is_read_without_touching_it(tmp_pat
         conn.execute("UPDATE settings SET value = '\"klingon\"' WHERE key = 'app.language'")
     conn.close()
     assert saved_language(db) == "system"
+
+
+def _at_version(db: Path, version: int) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
+def test_an_update_without_room_for_its_copy_changes_nothing_and_says_how_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy kept before an update's migration filled the disk to 100 %, was left there
+    half-made, and the app then said the disk was full (it was not, before the update)."""
+    import collections
+
+    from alu_client.core.store import NoRoomToUpdate
+    from alu_client.core.store import db as store_db
+    from alu_client.core.store.schema import MIGRATIONS
+
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    _at_version(db, 5)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(store_db.shutil, "disk_usage", lambda _p: usage(10**10, 10**10, 5_000_000))
+    with pytest.raises(NoRoomToUpdate) as refused:
+        Store(db)
+    said = str(refused.value)
+    assert "needs 34 MB free" in said and "where 5 MB are free" in said
+    assert "nothing was changed" in said
+    assert not list(tmp_path.glob("*.bak-v*"))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    conn.close()
+
+    # room once the copy of an earlier update goes: it does, and this one takes its place
+    old_copy = db.with_name("library.sqlite3.bak-v2")
+    old_copy.write_bytes(b"\0" * 40_000_000)
+    Store(db).close()
+    assert not old_copy.exists()
+    assert db.with_name("library.sqlite3.bak-v5").is_file()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
+
+
+def test_a_copy_that_fails_half_way_is_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    _at_version(db, 5)
+    earlier = db.with_name("library.sqlite3.bak-v3")
+    earlier.write_bytes(b"an earlier update's copy")
+
+    def full(self: Store, dest: Path) -> None:
+        dest.write_bytes(b"\0" * 4096)  # half of it written, then the disk is full
+        dest.with_name(dest.name + "-journal").write_bytes(b"\0" * 512)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Store, "_backup", full)
+    with pytest.raises(sqlite3.OperationalError):
+        Store(db)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".bak-v" in p.name) == [earlier.name]
+    monkeypatch.undo()
+    Store(db).close()  # room again: the update goes, and its copy is the one kept
+    assert sorted(p.name for p in tmp_path.iterdir() if ".bak-v" in p.name) == [
+        "library.sqlite3.bak-v5"
+    ]

@@ -948,3 +948,82 @@ def test_an_update_migrates_the_library_behind_a_progress_in_the_saved_language(
         "grande médiathèque prend une minute)…",
         False,  # on a worker: the dialog paints meanwhile
     ]
+
+
+def test_a_damaged_library_is_said_in_the_users_language_with_what_to_do(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged library file showed SQLite's English words ("file is not a database") with
+    no advice; the CLI and the doctor gave some."""
+    import argparse
+
+    from alu_client import app as app_module
+
+    paths = make_paths(tmp_path / "desk")
+    paths.ensure()
+    paths.db_path.write_bytes(b"not a database at all" * 300)
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, paths, argparse.Namespace(demo=False, language="fr"))
+    try:
+        assert desk.start() == 1
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk ne peut pas ouvrir sa médiathèque"
+    assert text.startswith("La médiathèque ")
+    assert "est endommagée (file is not a database)" in text
+    assert "library.sqlite3\u2069-wal" in text  # its journal goes with it
+
+
+def test_a_lock_file_that_cannot_be_made_is_a_dialog_not_a_traceback(
+    qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder named engine.lock in the data folder (or root's file left by a sudo'ed `alu
+    watch run`) stopped the app with a traceback and no window."""
+    import argparse
+
+    from alu_client import app as app_module
+
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    lock = services.paths.engine_lock
+    if lock.exists():
+        lock.unlink()
+    lock.mkdir()
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    args = argparse.Namespace(demo=False, language=None, minimized=False)
+    desk = app_module.Desk(qapp, services.paths, args)
+    try:
+        settings = AppSettings(services.store, services.paths.downloads_dir)
+        assert desk._launch(services, settings) == 1
+    finally:
+        desk.deleteLater()
+    [(title, text)] = said
+    assert title == "ALU Desk cannot write its folders"
+    assert "engine.lock" in text
+    assert desk.window is None
+
+
+def test_a_data_folder_whose_name_is_not_utf8_has_an_instance_key(tmp_path: Path) -> None:
+    """A Latin-1 folder name (ALU_CLIENT_HOME=$'bad\\xffname') stopped the app with a
+    UnicodeEncodeError; the key of a UTF-8 path is the one it always was."""
+    import hashlib
+    import os
+
+    from alu_client.ui.single_instance import instance_key
+
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xffname"))
+    assert instance_key(odd).startswith("alu-client-")
+    assert instance_key(odd) != instance_key(tmp_path / "bad")
+    import getpass
+
+    plain = tmp_path / "desk é"
+    expected = hashlib.sha256(f"{getpass.getuser()}\0{plain.resolve()}".encode()).hexdigest()
+    assert instance_key(plain) == f"alu-client-{expected[:16]}"

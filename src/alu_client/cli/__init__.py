@@ -22,7 +22,13 @@ from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
 from ..core.paths import default_paths
-from ..core.store import SchemaTooNew, disk_full, disk_full_words
+from ..core.store import (
+    NoRoomToUpdate,
+    SchemaTooNew,
+    damaged_words,
+    disk_full,
+    disk_full_words,
+)
 from . import hub_verbs as hub_verbs
 from . import local_verbs as local_verbs
 from . import transfer_verbs as transfer_verbs
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(f"alu: {e}", file=sys.stderr)
         return e.status
-    except (HubError, SecretsError, EngineBusy, SchemaTooNew) as e:
+    except (HubError, SecretsError, EngineBusy, SchemaTooNew, NoRoomToUpdate) as e:
         print(f"alu: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -89,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         if disk_full(e, folder):
             print(f"alu: {disk_full_words(folder)}", file=sys.stderr)
             return 1
-        print(
-            f"alu: the library in the data folder cannot be used ({e}); check the folder "
-            "(ALU_CLIENT_HOME) and its disk, or restore the file from a backup.",
-            file=sys.stderr,
-        )
+        if isinstance(e, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
+            print(
+                f"alu: the library in the data folder cannot be used now ({e}); check the "
+                "folder (ALU_CLIENT_HOME) and its disk, and try again.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"alu: {damaged_words(default_paths().db_path, e)}", file=sys.stderr)
         return 1
     except OSError as e:  # the data folder: read-only, missing, full
         where = f" ({e.filename})" if e.filename else ""

@@ -21,7 +21,7 @@ from ..core.http import split_userinfo
 from ..core.lockfile import EngineBusy, holder
 from ..core.paths import default_paths
 from ..core.services import Services
-from ..core.store import SchemaTooNew
+from ..core.store import NoRoomToUpdate, SchemaTooNew
 from ..core.store.transfers import Transfer, TransferStore
 from ..core.transfers.queue import Progress, TransferQueue
 
@@ -259,7 +259,7 @@ def open_services(*, allow_plain: bool = False) -> Services:
         secrets = _SecretsUnavailable(str(e))
     try:
         return Services(paths, secrets)
-    except SchemaTooNew as e:
+    except (SchemaTooNew, NoRoomToUpdate) as e:
         raise CliError(str(e)) from None
 
 

@@ -34,7 +34,7 @@ from . import http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
-from .store import disk_full, disk_full_words
+from .store import damaged_words, disk_full, disk_full_words
 
 GIB = 1024**3
 MIB = 1024**2
@@ -429,10 +429,6 @@ def library_check(db_path: Path) -> Check:
     name = "library"
     if not db_path.exists():
         return Check(name, True, "There is no library yet; it is created at first use.")
-    fix = (
-        "quit ALU Desk, move that file aside and start again — the hub keeps the feed and "
-        "your history; a backup copy may be next to it (.bak-v*)."
-    )
     try:
         conn = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, timeout=10)
         try:
@@ -449,7 +445,7 @@ def library_check(db_path: Path) -> Check:
                 f"The library {db_path} cannot be read now ({e}); check its disk and "
                 "folder, and try again. Nothing says the file is damaged.",
             )
-        return Check(name, False, f"The library {db_path} cannot be read ({e}); {fix}")
+        return Check(name, False, damaged_words(db_path, e))
     if rows == ["ok"]:
         return Check(name, True, "The library database is intact.")
-    return Check(name, False, f"The library {db_path} is damaged ({rows[0]}); {fix}")
+    return Check(name, False, damaged_words(db_path, f"damaged: {rows[0]}"))

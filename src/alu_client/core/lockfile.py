@@ -21,7 +21,11 @@ from typing import IO
 
 
 class EngineBusy(RuntimeError):
-    """Another ALU Desk process holds this data folder."""
+    """Another ALU Desk process holds this data folder (``pid``: which, when known)."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,8 @@ class EngineLock:
             f.close()
             raise EngineBusy(
                 f"Another ALU Desk (process {pid}) is already working on this data folder. "
-                "Close it first, or use ALU_CLIENT_HOME to pick another folder."
+                "Close it first, or use ALU_CLIENT_HOME to pick another folder.",
+                int(pid) if pid.isdigit() else None,
             ) from None
         self._file = f
         if say:

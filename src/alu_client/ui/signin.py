@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
+from alu_client.core.store import NoRoomToUpdate, disk_full
 
-from .formats import isolated
+from .formats import isolated, size_text
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,62 @@ def cannot_write_text(folder: Path | str, error: OSError) -> str:
         "this folder (or to free it if it is full or belongs to another account), then start "
         "ALU Desk again.",
     ).format(folder=folder, reason=reason)
+
+
+def library_problem_text(error: BaseException, db_path: Path) -> str:
+    """Why the library could not be opened at start, and what to do, in the user's language:
+    no room for an update's copy, a full disk, a damaged file (its ``-wal`` and ``-shm`` go with
+    it), a disk that cannot be read now; else the error's own words."""
+    folder = db_path.parent
+    if isinstance(error, NoRoomToUpdate):
+        return QCoreApplication.translate(
+            "Startup",
+            "ALU Desk must update its library for this version, and keeps a copy of it first: "
+            "that needs {needed} free on the disk that holds {folder}, where {free} are free. "
+            "Free some space there, then start ALU Desk again; nothing was changed.",
+        ).format(
+            needed=isolated(size_text(error.needed)),
+            free=isolated(size_text(error.free)),
+            folder=isolated(error.folder),
+        )
+    if disk_full(error, folder):
+        return QCoreApplication.translate(
+            "Startup",
+            "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
+            "again. The library is not damaged by it: nothing is lost.",
+        ).format(folder=isolated(folder))
+    if isinstance(error, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
+        return QCoreApplication.translate(
+            "Startup",
+            "The library {file} cannot be read now ({error}). Check its disk, then start ALU "
+            "Desk again. Nothing says the file is damaged.",
+        ).format(file=isolated(db_path), error=error)
+    if isinstance(error, sqlite3.DatabaseError):
+        name = db_path.name
+        return QCoreApplication.translate(
+            "Startup",
+            "The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together "
+            "with {name}-wal and {name}-shm if they are there (they belong to it), and start "
+            "again: a new library begins, and the hub gives back the feed and your history. "
+            "The copy made before the last update ({name}.bak-vN, if it is there) can be put "
+            "back instead: rename it {name}, once those three files are moved away.",
+        ).format(file=isolated(db_path), error=error, name=isolated(name))
+    return str(error)
+
+
+def engine_busy_text(error: EngineBusy) -> str:
+    """Another ALU Desk, or ``alu watch run``, already works on this data folder."""
+    if error.pid is None:
+        return QCoreApplication.translate(
+            "Startup",
+            "Another ALU Desk, or alu watch run, is already at work on this workstation's "
+            "transfers. Close it (or stop alu watch run), then start ALU Desk again.",
+        )
+    return QCoreApplication.translate(
+        "Startup",
+        "Another ALU Desk, or alu watch run (process {pid}), is already at work on this "
+        "workstation's transfers. Close it (or stop alu watch run), then start ALU Desk again.",
+    ).format(pid=error.pid)
 
 
 def newer_library_text(current: int, newest: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -28,8 +29,9 @@ def instance_key(data_dir: Path) -> str:
         user = getpass.getuser()
     except Exception:  # no user name in this environment: the path alone still separates
         user = ""
-    path = str(Path(data_dir).expanduser().resolve())
-    digest = hashlib.sha256(f"{user}\0{path}".encode()).hexdigest()[:16]
+    path = os.fsencode(Path(data_dir).expanduser().resolve())  # (not UTF-8: a Latin-1 name)
+    digest = hashlib.sha256(user.encode("utf-8", "surrogateescape") + b"\0" + path).hexdigest()
+    digest = digest[:16]
     return f"alu-client-{digest}"
 
 

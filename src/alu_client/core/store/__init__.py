@@ -1,7 +1,16 @@
 """The client's SQLite store (WAL, one writer): transfers now; library, history and settings
 join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
 
-from .db import SchemaTooNew, Store, peek, steps_pending
-from .problems import disk_full, disk_full_words
+from .db import NoRoomToUpdate, SchemaTooNew, Store, peek, steps_pending
+from .problems import damaged_words, disk_full, disk_full_words
 
-__all__ = ["SchemaTooNew", "Store", "disk_full", "disk_full_words", "peek", "steps_pending"]
+__all__ = [
+    "NoRoomToUpdate",
+    "SchemaTooNew",
+    "Store",
+    "damaged_words",
+    "disk_full",
+    "disk_full_words",
+    "peek",
+    "steps_pending",
+]

@@ -8,12 +8,15 @@ written by a newer ALU Desk is refused rather than risked (as TagStudio and Vort
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,34 @@ def steps_pending(path: Path) -> int:
     return max(0, len(MIGRATIONS) - current)
 
 
+class NoRoomToUpdate(RuntimeError):
+    """An update's migration needs room for a copy of the library first (``needed`` bytes free
+    in ``folder``; ``free`` are): nothing was changed."""
+
+    def __init__(self, folder: Path, needed: int, free: int) -> None:
+        super().__init__(
+            f"ALU Desk must update its library for this version, and keeps a copy of it first: "
+            f"that needs {_mb(needed)} free on the disk that holds {folder}, where "
+            f"{_mb(free)} are free. Free some space there and start again; nothing was changed."
+        )
+        self.folder, self.needed, self.free = folder, needed, free
+
+
+def _mb(n: int) -> str:
+    return f"{max(1, round(n / 1e6)):,} MB"
+
+
+#: room kept free beyond what a migration is reckoned to need (bytes)
+MIGRATION_MARGIN = 32 * 1024 * 1024
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
@@ -82,7 +113,11 @@ class Store:
             self._conn.execute("PRAGMA foreign_keys=ON")
             # deleted rows are overwritten, not left in free pages (upload URLs are secrets)
             self._conn.execute("PRAGMA secure_delete=ON")
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()  # (refused or failed: the file is not held open)
+            raise
 
     def _set_wal(self) -> None:
         """WAL mode; switching needs the file to itself for a moment, and SQLite does not wait
@@ -121,7 +156,7 @@ class Store:
         if current == newest:
             return
         if current > 0 and self.path is not None:
-            self._backup(self.path.with_name(f"{self.path.name}.bak-v{current}"))
+            self._backup_before_update(self.path, current)
         # what a step remaking the search index needs: the library's text folding, the one
         # its own writes use (imported here: the library is built on the store)
         from ..library.text import normalize
@@ -141,8 +176,41 @@ class Store:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
 
+    def _backup_before_update(self, path: Path, current: int) -> None:
+        """Copy the library to ``NAME.bak-vCURRENT`` before the steps run, and keep that copy
+        only (older ones go once it is made: each is as large as the library). Refused, with
+        nothing written, when the disk lacks room for the copy and the steps' journal — the
+        copy filled the disk, was left there half-made, and the app then said "the disk is
+        full"; a copy that fails is removed."""
+        dest = path.with_name(f"{path.name}.bak-v{current}")
+        older = [
+            p
+            for p in path.parent.glob(f"{glob_escape(path.name)}.bak-v*")
+            if p != dest and p.name[len(path.name) + len(".bak-v") :].isdigit()
+        ]
+        size = _file_size(path) + _file_size(path.with_name(f"{path.name}-wal"))
+        # the copy, and the journal of the steps (remaking the search index rewrites it)
+        needed = 2 * size + MIGRATION_MARGIN
+        free = shutil.disk_usage(path.parent).free + _file_size(dest)
+        if free < needed:
+            if free + sum(_file_size(p) for p in older) < needed:
+                raise NoRoomToUpdate(path.parent, needed, free)
+            for p in older:  # room only without them: the new copy takes their place
+                p.unlink(missing_ok=True)
+            older = []
+        try:
+            self._backup(dest)
+        except BaseException:
+            for leftover in (dest, dest.with_name(f"{dest.name}-journal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+            raise
+        for p in older:
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
     def _backup(self, dest: Path) -> None:
-        with self._lock, sqlite3.connect(str(dest)) as target:
+        with self._lock, contextlib.closing(sqlite3.connect(str(dest))) as target:
             self._conn.backup(target)
 
     # --- access -------------------------------------------------------------------------------

@@ -36,3 +36,19 @@ def disk_full_words(folder: Path) -> str:
         f"The disk that holds the data folder {folder} is full; free some space there and "
         "start again. The library is not damaged by it: nothing is lost."
     )
+
+
+def damaged_words(db_path: Path, error: object) -> str:
+    """What to do with a library file that cannot be used (``error``: SQLite's reason). The
+    files beside it named ``-wal`` and ``-shm`` belong to it: a copy put back without moving
+    them replays its journal onto the copy and damages it (the advice said only "move it
+    aside" or "restore it from a backup", and a restored ``.bak-vN`` came back malformed)."""
+    name = db_path.name
+    return (
+        f"The library {db_path} cannot be used ({error}). Quit ALU Desk (and alu watch run), "
+        f"then move {name} aside together with {name}-wal and {name}-shm if they are there "
+        "(they belong to it), and start again: a new library begins, and the hub gives back "
+        f"the feed and your history. The copy made before the last update ({name}.bak-vN, "
+        f"if it is there) can be put back instead: rename it {name}, once those three files "
+        "are moved away."
+    )
