@@ -7,6 +7,7 @@ import datetime as dt
 import errno
 import functools
 import hashlib
+import http.client
 import os
 import socket
 import threading
@@ -37,6 +38,7 @@ from alu_hub.tus import routes as tus_routes
 from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
+from tests.support.nginx import reverse_proxy
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -355,6 +357,64 @@ def test_tuspy_checksums_are_verified(env: Env, tmp_path: Path) -> None:
     )
     uploader.upload()
     assert env.path(uploader.url).read_bytes() == data
+
+
+def test_a_long_arabic_script_upload_resumes_through_the_documented_nginx(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind nginx set up as docs/operations.md §4 says (tests/support/nginx.py copies it), a
+    HEAD answers the whole Upload-Metadata: here about 15 KB for a 6,000-character Arabic
+    script. With nginx's default proxy_buffer_size (4 KiB) that HEAD got 502 ("upstream sent
+    too big header"), so no tus client could ever resume such an upload."""
+    data = os.urandom(3 * MIB)
+    src = tmp_path / "long.mp4"
+    src.write_bytes(data)
+    script = ("قال الوزير إن المحادثات ستستأنف الأسبوع المقبل في العاصمة. " * 200)[:6000]
+    meta = {
+        "filename": "long.mp4",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "title": "محادثات",
+        "language": "ar",
+        "script": script,
+    }
+    assert len(encode_meta(meta)) > 12_000
+    port = urlsplit(env.server.url).port
+    assert port is not None
+    headers = {"Authorization": f"Bearer {env.token}"}
+    with reverse_proxy(tmp_path / "nginx", [port]) as nginx:
+        base = nginx.url + "/api/v1/uploads/"
+        first = tus_client.TusClient(base, headers=headers).uploader(
+            file_path=str(src), chunk_size=MIB, metadata=meta
+        )
+        first.upload_chunk()  # then the link drops
+        url = first.url
+        assert url.startswith(nginx.url)
+        r = requests.head(url, headers=env.headers(), timeout=10)
+        assert r.status_code == 200, (r.status_code, nginx.error_log()[-300:])
+        assert r.headers["Upload-Offset"] == str(MIB)
+        assert parse_metadata(r.headers["Upload-Metadata"])["script"] == script
+        # a new run resumes by HEAD, as every tus client does (ours, tuspy, tus-js-client)
+        second = tus_client.TusClient(base, headers=headers).uploader(
+            file_path=str(src), chunk_size=MIB, url=url
+        )
+        assert second.offset == MIB
+        second.upload()
+        # the longest texts the client allows (three of 20,000 Arabic characters) fit too (a
+        # header line of 145 KB: more than http.client reads by default)
+        monkeypatch.setattr(http.client, "_MAXLINE", 1 << 20)
+        long_text = (script * 4)[:20_000]
+        longest = {**meta, **dict.fromkeys(("script", "shotlist", "restrictions"), long_text)}
+        big = requests.post(
+            base,
+            headers=env.headers(Upload_Length="10", Upload_Metadata=encode_meta(longest)),
+            timeout=10,
+        )
+        assert big.status_code == 201, big.text
+        r = requests.head(big.headers["Location"], headers=env.headers(), timeout=10)
+        assert r.status_code == 200 and len(r.headers["Upload-Metadata"]) > 140_000
+        assert "too big header" not in nginx.error_log()
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
 
 
 # --- PATCH ------------------------------------------------------------------------------------
