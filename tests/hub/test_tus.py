@@ -731,6 +731,36 @@ def test_deferred_length(env: Env) -> None:
     assert requests.post(env.base, headers=both, timeout=10).status_code == 400
 
 
+def test_a_deferred_length_sent_with_a_chunk_that_fails_its_checksum_is_not_kept(
+    env: Env,
+) -> None:
+    """tus checksum: on 460 "the upload and its offset MUST NOT be updated"; the Upload-Length
+    that came with the discarded chunk was stored all the same, and the retry with the right
+    length was refused (400 bad_length)."""
+    data = os.urandom(999)
+    url = env.create(None, Upload_Defer_Length="1")
+    wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    r = env.patch(url, 0, data[:100], Upload_Length="1000", Upload_Checksum=f"sha1 {wrong}")
+    assert r.status_code == 460
+    h = env.head(url)
+    assert (h.headers["Upload-Offset"], h.headers.get("Upload-Defer-Length")) == ("0", "1")
+    assert "Upload-Length" not in h.headers
+    assert env.row(url).length is None
+    good = base64.b64encode(hashlib.sha1(data[:100]).digest()).decode()
+    r = env.patch(url, 0, data[:100], Upload_Length="999", Upload_Checksum=f"sha1 {good}")
+    assert (r.status_code, r.headers["Upload-Offset"]) == (204, "100"), r.text
+    assert env.head(url).headers["Upload-Length"] == "999"
+    # an empty chunk at the declared end with a wrong checksum completes nothing either
+    assert env.patch(url, 100, data[100:998]).status_code == 204
+    other = env.create(None, Upload_Defer_Length="1")
+    r = env.patch(other, 0, b"", Upload_Length="0", Upload_Checksum=f"sha1 {wrong}")
+    assert r.status_code == 460
+    assert (env.row(other).length, env.row(other).state) == (None, "receiving")
+    assert env.patch(url, 998, data[998:]).status_code == 204
+    env.wait_completed(upload_id(url))
+    assert env.path(url).read_bytes() == data
+
+
 # --- termination, status, expiry --------------------------------------------------------------
 
 

@@ -254,6 +254,11 @@ async def _write_and_store(
     got = await _receive_body(request, hold, _upload_path(hub, up.id), start, limit, checksum)
     if got.outcome == "lease_lost":
         return got, None, False
+    if checksum is not None and got.outcome != "complete":
+        # the chunk was discarded (460, or cut short): so is the Upload-Length that came with it
+        # (tus checksum: "the upload and its offset MUST NOT be updated"); else a retry that
+        # corrects a deferred length would be refused, and an empty chunk could complete it
+        length = up.length
     complete = length is not None and got.end == length and up.concat != "partial"
     expires = up.expires_at
     if got.end > start:  # progress: the upload is not abandoned
