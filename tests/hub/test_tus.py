@@ -8,6 +8,7 @@ import errno
 import functools
 import hashlib
 import http.client
+import json
 import os
 import socket
 import threading
@@ -611,6 +612,61 @@ def test_method_override(env: Env) -> None:
     r = requests.post(other, headers=env.headers(X_HTTP_Method_Override="DELETE"), timeout=10)
     assert r.status_code == 204
     assert env.row(other).state == "terminated"
+
+
+def read_response(sock: socket.socket, buf: bytearray) -> tuple[str, dict[str, str], bytes]:
+    """One response read from ``sock`` (``buf`` keeps what came after it): its status line,
+    headers (lower-case names) and the body its Content-Length frames."""
+    while b"\r\n\r\n" not in buf:
+        more = sock.recv(65536)
+        assert more, f"the connection closed before a whole response head: {bytes(buf)!r}"
+        buf += more
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
+    size = int(headers["content-length"])
+    buf[:] = rest
+    while len(buf) < size:
+        more = sock.recv(65536)
+        assert more, f"the connection closed {size - len(buf)} bytes short of the body"
+        buf += more
+    body = bytes(buf[:size])
+    del buf[:size]
+    return status, headers, body
+
+
+def test_a_head_sent_as_post_gets_a_well_framed_answer(env: Env) -> None:
+    """POST + X-HTTP-Method-Override: HEAD is a HEAD (tus: MUST be interpreted), but its answer
+    is a POST's: it announced the JSON status's Content-Length and sent no body, so the
+    connection broke (RuntimeError in the log) and a request pipelined after it was lost."""
+    url = env.create(b"abc")
+    assert env.patch(url, 0, b"ab").status_code == 204
+    u = urlsplit(url)
+    assert u.port is not None
+    auth = f"Authorization: Bearer {env.token}\r\nHost: {u.netloc}\r\n"
+    with socket.create_connection(("127.0.0.1", u.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST {u.path} HTTP/1.1\r\n{auth}Tus-Resumable: 1.0.0\r\n"
+                "X-HTTP-Method-Override: HEAD\r\nContent-Length: 0\r\n\r\n"
+                f"GET {u.path} HTTP/1.1\r\n{auth}\r\n"
+            ).encode()
+        )
+        buf = bytearray()
+        status, headers, body = read_response(sock, buf)
+        assert status.startswith("HTTP/1.1 200")
+        assert (headers["content-length"], body) == ("0", b"")
+        assert headers["upload-offset"] == "2" and headers["upload-length"] == "3"
+        assert parse_metadata(headers["upload-metadata"])["filename"] == "clip.mp4"
+        status, headers, body = read_response(sock, buf)  # the pipelined GET
+        assert status.startswith("HTTP/1.1 200")
+        assert json.loads(body)["offset"] == 2
+        assert buf == b""
+    # a real HEAD still says the length of what a GET would send (RFC 9110 §8.6)
+    h = env.head(url)
+    assert int(h.headers["Content-Length"]) == len(
+        requests.get(url, headers=env.headers(), timeout=10).content
+    )
 
 
 # --- creation ---------------------------------------------------------------------------------
