@@ -837,6 +837,20 @@ def test_termination_then_410(env: Env) -> None:
     assert requests.delete(url, headers=env.headers(), timeout=10).status_code == 410
 
 
+def test_a_finished_upload_is_not_cancelled_by_delete(env: Env) -> None:
+    """Deliberately not tus termination's 204: an upload with all its bytes is (becoming) a
+    published item, not taken back by cancelling the upload (README, tus package doc)."""
+    data = os.urandom(1000)
+    url = env.create(data)
+    assert env.patch(url, 0, data).status_code == 204
+    env.wait_completed(upload_id(url))
+    r = requests.delete(url, headers=env.headers(), timeout=10)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "upload_finished"
+    assert env.row(url).state == "processing"
+    assert env.path(url).read_bytes() == data
+
+
 def test_get_status_and_alu_headers(env: Env) -> None:
     data = os.urandom(1000)
     url = env.create(data)

@@ -67,6 +67,13 @@ Completion
     started again from the beginning by ``republish_uploads`` (at start-up, and by the housekeeping
     once its heartbeat is stale).
 
+Termination
+    DELETE cancels an upload that is still receiving (or failed): 204, its bytes deleted, then
+    410. An upload that has all its bytes (``processing``, ``published``) answers 409
+    ``upload_finished`` instead of tus termination's 204, on purpose: it is, or is becoming, a
+    published item, which a member does not take back by cancelling its upload (tus-js-client's
+    ``terminate()`` after the end rejects its promise; Uppy forgets the upload first).
+
 ``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
 and deletes any bytes left behind by terminated ones; the app calls it at start-up and
 periodically.
