@@ -45,6 +45,7 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.timeout(60)
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 MAX_UPLOAD = 64 * MIB
 MAX_CHUNK = 8 * MIB
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -495,6 +496,7 @@ def test_413_upload_and_chunk_limits(env: Env) -> None:
     r = env.patch(url, 0, data)
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "chunk_too_large"
+    assert r.headers["Connection"] == "close"  # the rest of the body is not read
     assert env.row(url).offset == 0
     # beyond Upload-Length: refused, nothing written
     small = env.create(b"s" * 10)
@@ -504,6 +506,71 @@ def test_413_upload_and_chunk_limits(env: Env) -> None:
     assert env.patch(url, 0, data[:MAX_CHUNK]).status_code == 204
     assert env.patch(url, MAX_CHUNK, data[MAX_CHUNK:]).status_code == 204
     assert env.path(url).read_bytes() == data
+
+
+def test_a_tus_client_sending_the_whole_file_in_one_patch_is_not_refused(tmp_path: Path) -> None:
+    """By default a chunk has no cap but the upload's length: tus-js-client, Uppy and tuspy send
+    the whole file in one PATCH (their default chunk size) and give up on a 413. The hub used to
+    refuse any PATCH over 1 GiB before reading it (413 chunk_too_large), so their uploads of
+    larger files failed for good."""
+    e, close = make_env(tmp_path, max_upload_size=64 * GIB)
+    try:
+        data = os.urandom(12 * MIB)
+        src = tmp_path / "whole.mp4"
+        src.write_bytes(data)
+        uploader = tus_client.TusClient(
+            e.base, headers={"Authorization": f"Bearer {e.token}"}
+        ).uploader(
+            file_path=str(src),
+            metadata={"filename": "whole.mp4", "sha256": hashlib.sha256(data).hexdigest()},
+        )  # tuspy's default chunk size: the whole file
+        uploader.upload_chunk()  # one PATCH
+        assert uploader.offset == len(data)
+        e.wait_completed(upload_id(uploader.url))
+        assert e.path(uploader.url).read_bytes() == data
+        # a PATCH of the whole of a 1.5 GiB file (more than the old cap) is taken too: its
+        # first MiBs are stored as they arrive, and kept when the link drops
+        length = 3 * GIB // 2
+        url = e.create(None, Upload_Length=str(length))
+        raw = RawPatch(e, url, 0, length)
+        try:
+            raw.send(os.urandom(3 * MIB))
+            wait_until(lambda: file_size(e.path(url)) >= 2 * MIB, what="the hub to write 2 MiB")
+        finally:
+            raw.close()
+        wait_until(lambda: e.row(url).lock_owner == "", what="the cut PATCH to be stored")
+        assert 2 * MIB <= int(e.head(url).headers["Upload-Offset"]) <= 3 * MIB
+    finally:
+        close()
+
+
+def test_a_body_refused_for_its_size_closes_the_connection(env: Env) -> None:
+    """A 413 answered before the body is read closes the connection (Connection: close): kept
+    alive, the hub read and threw away all of the body (200 MiB in 0.1 s on loopback; hours over
+    a slow link for a client that sends it all before it reads the answer)."""
+    url = env.create(b"x" * 10)
+    raw = RawPatch(env, url, 0, 6 * MIB)  # beyond the upload's length (and under the cap)
+    try:
+        raw.sock.settimeout(5)
+        raw.send(b"x" * MIB)
+        head = raw.read_head()
+        assert head.startswith("HTTP/1.1 413"), head
+        assert "connection: close" in head.lower()
+        # the hub closed its end: no more is read, however much the client still has to send
+        closed = False
+        try:
+            for _ in range(1000):
+                if not raw.sock.recv(65536):
+                    closed = True
+                    break
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:  # still open, waiting for (and throwing away) the rest
+            closed = False
+        assert closed
+    finally:
+        raw.close()
+    assert file_size(env.path(url)) == 0 and env.row(url).offset == 0
 
 
 def test_checksum_mismatch_460_and_sha1_accepted(env: Env) -> None:
