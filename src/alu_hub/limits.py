@@ -7,7 +7,7 @@ then handed to the app. A ``Content-Length`` over the limit is answered 413 at o
 byte of the body is read (and before ``100 Continue``); a body without one (chunked) is answered
 413 as soon as it passes the limit, while the client is still sending — the connection is then
 closed, the rest is never read. tus bodies are not touched here: they are streamed to disk in
-bounded writes and limited by ``max_chunk_size`` and the upload's length (see ``tus``).
+bounded writes and limited by the upload's length (and ``max_chunk_size``, if set; see ``tus``).
 
 Headers are bounded by the server (``server.BoundedHttpToolsProtocol``): an ASGI app only sees
 them once they are all in memory. ``Upload-Metadata`` has its own limit (``tus.protocol``).

@@ -27,8 +27,13 @@ class Settings:
     upload_expiry_s: int = 7 * 24 * 3600
     #: Largest upload accepted (413 beyond it).
     max_upload_size: int = 64 * GIB
-    #: Largest single PATCH body accepted; clients shrink their chunks on 413.
-    max_chunk_size: int = 1 * GIB
+    #: Largest single PATCH (or creation-with-upload) body accepted, 413 ``chunk_too_large``
+    #: beyond it, before a byte is read; None (the default): no cap but the upload's length
+    #: (or, while it is deferred, ``max_upload_size``). A chunk costs no memory (bodies stream
+    #: to disk in bounded writes), and tus clients other than ALU's send the whole file in one
+    #: PATCH by default (tus-js-client, Uppy, tuspy) and give up on a 413; ALU's client halves
+    #: its chunk on 413, so a cap only suits a hub behind something that limits bodies.
+    max_chunk_size: int | None = None
     #: Signed download links (for players and other tools without the token) live this long.
     signed_url_ttl_s: int = 3600
     #: Seconds between keep-alive comments on the SSE stream (proxies cut idle streams).
@@ -108,6 +113,8 @@ class Settings:
             # break the hub quietly (every token born expired, rate limiting off): refused
             token_ttl_s=env_int("ALU_HUB_TOKEN_TTL", 30 * 24 * 3600, least=1),
             max_upload_size=env_int("ALU_HUB_MAX_UPLOAD", 64 * GIB, least=1),
+            # 0 (the default): no cap on a chunk but the upload's length
+            max_chunk_size=env_int("ALU_HUB_MAX_CHUNK", 0, least=0) or None,
             signin_window_s=env_int("ALU_HUB_SIGNIN_WINDOW", 15 * 60, least=1),
             # (a limit of 0 turns that limit off, on purpose)
             signin_max_failures_per_user=env_int("ALU_HUB_SIGNIN_MAX_PER_USER", 10, least=0),

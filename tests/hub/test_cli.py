@@ -20,7 +20,7 @@ from alu_hub.demo import seed_demo
 from alu_hub.models import Item, KeyValue
 from alu_hub.publish import ItemFields, PublishError, publish_file
 from alu_hub.server import serve_in_thread
-from alu_hub.settings import Settings
+from alu_hub.settings import Settings, SettingsError
 from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
 
@@ -386,6 +386,22 @@ def test_trusted_proxies_take_addresses_networks_or_none(
         else:
             monkeypatch.setenv("ALU_HUB_TRUSTED_PROXIES", value)
         assert Settings.from_env(tmp_path).trusted_proxies == trusted
+
+
+def test_a_chunk_has_no_cap_unless_the_operator_sets_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ALU_HUB_MAX_CHUNK: unset or 0, no cap but the upload's length (tus clients other than
+    ours send the whole file in one PATCH); a number of bytes, that cap; below 0, refused."""
+    for value, cap in ((None, None), ("0", None), ("8388608", 8 * 1024 * 1024)):
+        if value is None:
+            monkeypatch.delenv("ALU_HUB_MAX_CHUNK", raising=False)
+        else:
+            monkeypatch.setenv("ALU_HUB_MAX_CHUNK", value)
+        assert Settings.from_env(tmp_path).max_chunk_size == cap
+    monkeypatch.setenv("ALU_HUB_MAX_CHUNK", "-1")
+    with pytest.raises(SettingsError, match="ALU_HUB_MAX_CHUNK must be at least 0"):
+        Settings.from_env(tmp_path)
 
 
 @pytest.mark.parametrize("workers", ["0", "-3"])

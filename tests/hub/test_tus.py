@@ -7,6 +7,8 @@ import datetime as dt
 import errno
 import functools
 import hashlib
+import http.client
+import json
 import os
 import socket
 import threading
@@ -37,11 +39,13 @@ from alu_hub.tus import routes as tus_routes
 from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
 from tests.support.livehub import hub_database_url, hub_settings
+from tests.support.nginx import reverse_proxy
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 MAX_UPLOAD = 64 * MIB
 MAX_CHUNK = 8 * MIB
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -357,6 +361,64 @@ def test_tuspy_checksums_are_verified(env: Env, tmp_path: Path) -> None:
     assert env.path(uploader.url).read_bytes() == data
 
 
+def test_a_long_arabic_script_upload_resumes_through_the_documented_nginx(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind nginx set up as docs/operations.md §4 says (tests/support/nginx.py copies it), a
+    HEAD answers the whole Upload-Metadata: here about 15 KB for a 6,000-character Arabic
+    script. With nginx's default proxy_buffer_size (4 KiB) that HEAD got 502 ("upstream sent
+    too big header"), so no tus client could ever resume such an upload."""
+    data = os.urandom(3 * MIB)
+    src = tmp_path / "long.mp4"
+    src.write_bytes(data)
+    script = ("قال الوزير إن المحادثات ستستأنف الأسبوع المقبل في العاصمة. " * 200)[:6000]
+    meta = {
+        "filename": "long.mp4",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "title": "محادثات",
+        "language": "ar",
+        "script": script,
+    }
+    assert len(encode_meta(meta)) > 12_000
+    port = urlsplit(env.server.url).port
+    assert port is not None
+    headers = {"Authorization": f"Bearer {env.token}"}
+    with reverse_proxy(tmp_path / "nginx", [port]) as nginx:
+        base = nginx.url + "/api/v1/uploads/"
+        first = tus_client.TusClient(base, headers=headers).uploader(
+            file_path=str(src), chunk_size=MIB, metadata=meta
+        )
+        first.upload_chunk()  # then the link drops
+        url = first.url
+        assert url.startswith(nginx.url)
+        r = requests.head(url, headers=env.headers(), timeout=10)
+        assert r.status_code == 200, (r.status_code, nginx.error_log()[-300:])
+        assert r.headers["Upload-Offset"] == str(MIB)
+        assert parse_metadata(r.headers["Upload-Metadata"])["script"] == script
+        # a new run resumes by HEAD, as every tus client does (ours, tuspy, tus-js-client)
+        second = tus_client.TusClient(base, headers=headers).uploader(
+            file_path=str(src), chunk_size=MIB, url=url
+        )
+        assert second.offset == MIB
+        second.upload()
+        # the longest texts the client allows (three of 20,000 Arabic characters) fit too (a
+        # header line of 145 KB: more than http.client reads by default)
+        monkeypatch.setattr(http.client, "_MAXLINE", 1 << 20)
+        long_text = (script * 4)[:20_000]
+        longest = {**meta, **dict.fromkeys(("script", "shotlist", "restrictions"), long_text)}
+        big = requests.post(
+            base,
+            headers=env.headers(Upload_Length="10", Upload_Metadata=encode_meta(longest)),
+            timeout=10,
+        )
+        assert big.status_code == 201, big.text
+        r = requests.head(big.headers["Location"], headers=env.headers(), timeout=10)
+        assert r.status_code == 200 and len(r.headers["Upload-Metadata"]) > 140_000
+        assert "too big header" not in nginx.error_log()
+    assert env.path(url).read_bytes() == data
+    env.wait_completed(upload_id(url))
+
+
 # --- PATCH ------------------------------------------------------------------------------------
 
 
@@ -434,6 +496,7 @@ def test_413_upload_and_chunk_limits(env: Env) -> None:
     r = env.patch(url, 0, data)
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "chunk_too_large"
+    assert r.headers["Connection"] == "close"  # the rest of the body is not read
     assert env.row(url).offset == 0
     # beyond Upload-Length: refused, nothing written
     small = env.create(b"s" * 10)
@@ -443,6 +506,71 @@ def test_413_upload_and_chunk_limits(env: Env) -> None:
     assert env.patch(url, 0, data[:MAX_CHUNK]).status_code == 204
     assert env.patch(url, MAX_CHUNK, data[MAX_CHUNK:]).status_code == 204
     assert env.path(url).read_bytes() == data
+
+
+def test_a_tus_client_sending_the_whole_file_in_one_patch_is_not_refused(tmp_path: Path) -> None:
+    """By default a chunk has no cap but the upload's length: tus-js-client, Uppy and tuspy send
+    the whole file in one PATCH (their default chunk size) and give up on a 413. The hub used to
+    refuse any PATCH over 1 GiB before reading it (413 chunk_too_large), so their uploads of
+    larger files failed for good."""
+    e, close = make_env(tmp_path, max_upload_size=64 * GIB)
+    try:
+        data = os.urandom(12 * MIB)
+        src = tmp_path / "whole.mp4"
+        src.write_bytes(data)
+        uploader = tus_client.TusClient(
+            e.base, headers={"Authorization": f"Bearer {e.token}"}
+        ).uploader(
+            file_path=str(src),
+            metadata={"filename": "whole.mp4", "sha256": hashlib.sha256(data).hexdigest()},
+        )  # tuspy's default chunk size: the whole file
+        uploader.upload_chunk()  # one PATCH
+        assert uploader.offset == len(data)
+        e.wait_completed(upload_id(uploader.url))
+        assert e.path(uploader.url).read_bytes() == data
+        # a PATCH of the whole of a 1.5 GiB file (more than the old cap) is taken too: its
+        # first MiBs are stored as they arrive, and kept when the link drops
+        length = 3 * GIB // 2
+        url = e.create(None, Upload_Length=str(length))
+        raw = RawPatch(e, url, 0, length)
+        try:
+            raw.send(os.urandom(3 * MIB))
+            wait_until(lambda: file_size(e.path(url)) >= 2 * MIB, what="the hub to write 2 MiB")
+        finally:
+            raw.close()
+        wait_until(lambda: e.row(url).lock_owner == "", what="the cut PATCH to be stored")
+        assert 2 * MIB <= int(e.head(url).headers["Upload-Offset"]) <= 3 * MIB
+    finally:
+        close()
+
+
+def test_a_body_refused_for_its_size_closes_the_connection(env: Env) -> None:
+    """A 413 answered before the body is read closes the connection (Connection: close): kept
+    alive, the hub read and threw away all of the body (200 MiB in 0.1 s on loopback; hours over
+    a slow link for a client that sends it all before it reads the answer)."""
+    url = env.create(b"x" * 10)
+    raw = RawPatch(env, url, 0, 6 * MIB)  # beyond the upload's length (and under the cap)
+    try:
+        raw.sock.settimeout(5)
+        raw.send(b"x" * MIB)
+        head = raw.read_head()
+        assert head.startswith("HTTP/1.1 413"), head
+        assert "connection: close" in head.lower()
+        # the hub closed its end: no more is read, however much the client still has to send
+        closed = False
+        try:
+            for _ in range(1000):
+                if not raw.sock.recv(65536):
+                    closed = True
+                    break
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:  # still open, waiting for (and throwing away) the rest
+            closed = False
+        assert closed
+    finally:
+        raw.close()
+    assert file_size(env.path(url)) == 0 and env.row(url).offset == 0
 
 
 def test_checksum_mismatch_460_and_sha1_accepted(env: Env) -> None:
@@ -551,6 +679,61 @@ def test_method_override(env: Env) -> None:
     r = requests.post(other, headers=env.headers(X_HTTP_Method_Override="DELETE"), timeout=10)
     assert r.status_code == 204
     assert env.row(other).state == "terminated"
+
+
+def read_response(sock: socket.socket, buf: bytearray) -> tuple[str, dict[str, str], bytes]:
+    """One response read from ``sock`` (``buf`` keeps what came after it): its status line,
+    headers (lower-case names) and the body its Content-Length frames."""
+    while b"\r\n\r\n" not in buf:
+        more = sock.recv(65536)
+        assert more, f"the connection closed before a whole response head: {bytes(buf)!r}"
+        buf += more
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
+    size = int(headers["content-length"])
+    buf[:] = rest
+    while len(buf) < size:
+        more = sock.recv(65536)
+        assert more, f"the connection closed {size - len(buf)} bytes short of the body"
+        buf += more
+    body = bytes(buf[:size])
+    del buf[:size]
+    return status, headers, body
+
+
+def test_a_head_sent_as_post_gets_a_well_framed_answer(env: Env) -> None:
+    """POST + X-HTTP-Method-Override: HEAD is a HEAD (tus: MUST be interpreted), but its answer
+    is a POST's: it announced the JSON status's Content-Length and sent no body, so the
+    connection broke (RuntimeError in the log) and a request pipelined after it was lost."""
+    url = env.create(b"abc")
+    assert env.patch(url, 0, b"ab").status_code == 204
+    u = urlsplit(url)
+    assert u.port is not None
+    auth = f"Authorization: Bearer {env.token}\r\nHost: {u.netloc}\r\n"
+    with socket.create_connection(("127.0.0.1", u.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST {u.path} HTTP/1.1\r\n{auth}Tus-Resumable: 1.0.0\r\n"
+                "X-HTTP-Method-Override: HEAD\r\nContent-Length: 0\r\n\r\n"
+                f"GET {u.path} HTTP/1.1\r\n{auth}\r\n"
+            ).encode()
+        )
+        buf = bytearray()
+        status, headers, body = read_response(sock, buf)
+        assert status.startswith("HTTP/1.1 200")
+        assert (headers["content-length"], body) == ("0", b"")
+        assert headers["upload-offset"] == "2" and headers["upload-length"] == "3"
+        assert parse_metadata(headers["upload-metadata"])["filename"] == "clip.mp4"
+        status, headers, body = read_response(sock, buf)  # the pipelined GET
+        assert status.startswith("HTTP/1.1 200")
+        assert json.loads(body)["offset"] == 2
+        assert buf == b""
+    # a real HEAD still says the length of what a GET would send (RFC 9110 §8.6)
+    h = env.head(url)
+    assert int(h.headers["Content-Length"]) == len(
+        requests.get(url, headers=env.headers(), timeout=10).content
+    )
 
 
 # --- creation ---------------------------------------------------------------------------------
@@ -671,6 +854,36 @@ def test_deferred_length(env: Env) -> None:
     assert requests.post(env.base, headers=both, timeout=10).status_code == 400
 
 
+def test_a_deferred_length_sent_with_a_chunk_that_fails_its_checksum_is_not_kept(
+    env: Env,
+) -> None:
+    """tus checksum: on 460 "the upload and its offset MUST NOT be updated"; the Upload-Length
+    that came with the discarded chunk was stored all the same, and the retry with the right
+    length was refused (400 bad_length)."""
+    data = os.urandom(999)
+    url = env.create(None, Upload_Defer_Length="1")
+    wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    r = env.patch(url, 0, data[:100], Upload_Length="1000", Upload_Checksum=f"sha1 {wrong}")
+    assert r.status_code == 460
+    h = env.head(url)
+    assert (h.headers["Upload-Offset"], h.headers.get("Upload-Defer-Length")) == ("0", "1")
+    assert "Upload-Length" not in h.headers
+    assert env.row(url).length is None
+    good = base64.b64encode(hashlib.sha1(data[:100]).digest()).decode()
+    r = env.patch(url, 0, data[:100], Upload_Length="999", Upload_Checksum=f"sha1 {good}")
+    assert (r.status_code, r.headers["Upload-Offset"]) == (204, "100"), r.text
+    assert env.head(url).headers["Upload-Length"] == "999"
+    # an empty chunk at the declared end with a wrong checksum completes nothing either
+    assert env.patch(url, 100, data[100:998]).status_code == 204
+    other = env.create(None, Upload_Defer_Length="1")
+    r = env.patch(other, 0, b"", Upload_Length="0", Upload_Checksum=f"sha1 {wrong}")
+    assert r.status_code == 460
+    assert (env.row(other).length, env.row(other).state) == (None, "receiving")
+    assert env.patch(url, 998, data[998:]).status_code == 204
+    env.wait_completed(upload_id(url))
+    assert env.path(url).read_bytes() == data
+
+
 # --- termination, status, expiry --------------------------------------------------------------
 
 
@@ -689,6 +902,20 @@ def test_termination_then_410(env: Env) -> None:
     assert r.json()["error"]["code"] == "upload_terminated"
     assert requests.get(url, headers=env.headers(), timeout=10).status_code == 410
     assert requests.delete(url, headers=env.headers(), timeout=10).status_code == 410
+
+
+def test_a_finished_upload_is_not_cancelled_by_delete(env: Env) -> None:
+    """Deliberately not tus termination's 204: an upload with all its bytes is (becoming) a
+    published item, not taken back by cancelling the upload (README, tus package doc)."""
+    data = os.urandom(1000)
+    url = env.create(data)
+    assert env.patch(url, 0, data).status_code == 204
+    env.wait_completed(upload_id(url))
+    r = requests.delete(url, headers=env.headers(), timeout=10)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "upload_finished"
+    assert env.row(url).state == "processing"
+    assert env.path(url).read_bytes() == data
 
 
 def test_get_status_and_alu_headers(env: Env) -> None:

@@ -12,7 +12,8 @@ The reverse proxy carries what the hub needs from a proxy in front of it (the RE
 settings): round robin over the replicas with kept-alive upstream connections (HTTP/1.1,
 ``Connection`` cleared), bodies streamed both ways (``proxy_request_buffering off`` for tus
 PATCH bodies, ``proxy_buffering off`` for server-sent events), no body size limit (the hub
-has its own), room for large tus metadata headers, and ``X-Forwarded-For``/``-Proto`` set
+has its own), room for large tus metadata headers both ways (``large_client_header_buffers``
+for a request's, ``proxy_buffer_size`` for a HEAD's answer, which echoes ``Upload-Metadata``), and ``X-Forwarded-For``/``-Proto`` set
 (the hub trusts them from loopback by default). For the tests only, a request with
 ``X-Alu-Replica: <i>`` goes to replica ``i``.
 """
@@ -173,6 +174,9 @@ def reverse_proxy_block(base: Path, upstream_ports: Sequence[int]) -> str:
         client_max_body_size 0;
         large_client_header_buffers 4 256k;
         location / {{
+            proxy_buffer_size 256k;
+            proxy_buffers 4 256k;
+            proxy_busy_buffers_size 256k;
             proxy_pass http://$alu_upstream;
             proxy_http_version 1.1;
             proxy_set_header Connection "";

@@ -15,14 +15,17 @@ Bytes and durability
     The bytes of upload ``<id>`` go to ``settings.uploads_dir / <id>``; the client's ``filename``
     is metadata only and never part of a path. A PATCH streams its body into that file from the
     stored offset in ~1 MiB writes done on a thread (one write in flight while the next buffer
-    fills), so memory stays bounded whatever the chunk size. The file is fsynced before the new
-    offset is stored, so the stored offset never exceeds durable bytes; when a PATCH or HEAD
-    finds the file shorter than the stored offset (a crash), the file wins. Bytes beyond the
-    stored offset (an unrecorded tail) are cut off before the next PATCH writes. A body cut
-    short (the client went away) keeps what arrived, and the client resumes from there; with
-    ``Upload-Checksum`` the partial chunk cannot be verified and is discarded instead, as is a
-    chunk whose digest does not match (460). Each PATCH that adds bytes pushes the expiry
-    (``Upload-Expires``) forward: only abandoned uploads expire.
+    fills), so memory stays bounded whatever the chunk size: a chunk has no cap but the upload's
+    length (``Settings.max_chunk_size``, unset by default; tus clients other than ALU's send the
+    whole file in one PATCH and give up on a 413). A body refused for its size before it is read
+    (413) is answered with ``Connection: close``, not read to its end. The file is fsynced
+    before the new offset is stored, so the stored offset never exceeds durable bytes; when a
+    PATCH or HEAD finds the file shorter than the stored offset (a crash), the file wins. Bytes
+    beyond the stored offset (an unrecorded tail) are cut off before the next PATCH writes. A
+    body cut short (the client went away) keeps what arrived, and the client resumes from
+    there; with ``Upload-Checksum`` the partial chunk cannot be verified and is discarded
+    instead, as is a chunk whose digest does not match (460). Each PATCH that adds bytes
+    pushes the expiry (``Upload-Expires``) forward: only abandoned uploads expire.
 
 Locking (two writers must never interleave)
     In this process: one ``_UploadLock`` per upload id (per event loop), taken by PATCH, HEAD,
@@ -66,6 +69,13 @@ Completion
     that ended (a crash between its end and the give-back) does not hold. A join a crash stopped is
     started again from the beginning by ``republish_uploads`` (at start-up, and by the housekeeping
     once its heartbeat is stale).
+
+Termination
+    DELETE cancels an upload that is still receiving (or failed): 204, its bytes deleted, then
+    410. An upload that has all its bytes (``processing``, ``published``) answers 409
+    ``upload_finished`` instead of tus termination's 204, on purpose: it is, or is becoming, a
+    published item, which a member does not take back by cancelling its upload (tus-js-client's
+    ``terminate()`` after the end rejects its promise; Uppy forgets the upload first).
 
 ``expire_uploads(hub)`` expires unfinished uploads past ``expires_at`` (deleting their bytes)
 and deletes any bytes left behind by terminated ones; the app calls it at start-up and

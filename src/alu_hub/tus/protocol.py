@@ -109,11 +109,23 @@ def _too_large(limit: int) -> ApiError:
 
 
 def _chunk_too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        "chunk_too_large",
-        f"A chunk may be at most {limit} bytes ({_size_text(limit)}); send smaller chunks.",
+    """413 for a body over ``Settings.max_chunk_size`` (only when an operator set one)."""
+    return _closing(
+        ApiError(
+            413,
+            "chunk_too_large",
+            f"A chunk may be at most {limit} bytes ({_size_text(limit)}); send smaller chunks.",
+        )
     )
+
+
+def _closing(error: ApiError) -> ApiError:
+    """``error`` answered with ``Connection: close``: for a body refused for its size before it
+    is read. Kept alive, the connection would have to read (and throw away) all of it first,
+    gigabytes over a slow link, before it could carry the next request; uvicorn closes the
+    connection after such an answer instead."""
+    error.headers["Connection"] = "close"
+    return error
 
 
 def _offset_mismatch(offset: int) -> ApiError:

@@ -250,10 +250,17 @@ async def _write_and_store(
     start = up.offset
     # a deferred length still has the largest upload for a bound (tus: 413 beyond Tus-Max-Size)
     bound = length if length is not None else hub.settings.max_upload_size
-    limit = min(hub.settings.max_chunk_size, bound - start)
+    limit = bound - start
+    if hub.settings.max_chunk_size is not None:
+        limit = min(hub.settings.max_chunk_size, limit)
     got = await _receive_body(request, hold, _upload_path(hub, up.id), start, limit, checksum)
     if got.outcome == "lease_lost":
         return got, None, False
+    if checksum is not None and got.outcome != "complete":
+        # the chunk was discarded (460, or cut short): so is the Upload-Length that came with it
+        # (tus checksum: "the upload and its offset MUST NOT be updated"); else a retry that
+        # corrects a deferred length would be refused, and an empty chunk could complete it
+        length = up.length
     complete = length is not None and got.end == length and up.concat != "partial"
     expires = up.expires_at
     if got.end > start:  # progress: the upload is not abandoned
@@ -296,11 +303,12 @@ def _body_problem(got: _Received, expires: dt.datetime | None) -> ApiError | Non
             headers,
         )
     if got.outcome == "too_much":
+        # the rest of the body is not read: the connection closes (see _closing)
         return ApiError(
             413,
             "beyond_upload_length",
             "The chunk goes beyond the upload's length or the largest chunk accepted.",
-            headers,
+            {**headers, "Connection": "close"},
         )
     if got.outcome == "disk_full":
         # 507 with Retry-After: clients back off, then HEAD and go on from what was kept

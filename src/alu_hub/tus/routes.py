@@ -28,6 +28,7 @@ from .protocol import (
     _ascii_header,
     _bad,
     _chunk_too_large,
+    _closing,
     _effective_method,
     _header_int,
     _is_offset_stream,
@@ -126,10 +127,13 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
     checksum = None
     if has_body:
         checksum = _parse_checksum(request.headers.get("upload-checksum"))
-        if content_length is not None and content_length > settings.max_chunk_size:
-            raise _chunk_too_large(settings.max_chunk_size)
+        cap = settings.max_chunk_size
+        if cap is not None and content_length is not None and content_length > cap:
+            raise _chunk_too_large(cap)
         if length is not None and content_length is not None and content_length > length:
-            raise ApiError(413, "beyond_upload_length", "The body is longer than Upload-Length.")
+            raise _closing(
+                ApiError(413, "beyond_upload_length", "The body is longer than Upload-Length.")
+            )
     now = utcnow()
     complete_now = length == 0 and kind == ""
     up = Upload(
@@ -230,10 +234,15 @@ async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> R
         async with _hold(hub, upload_id) as hold:
             up = await hold.begin(member.id, lease=False)
     headers = _upload_headers(request, up)
-    # the content a GET would send (RFC 9110 §8.6: a HEAD's Content-Length MUST NOT differ)
-    status = _status(up)
-    headers["Content-Type"] = status.headers["content-type"]
-    headers["Content-Length"] = str(len(status.body))
+    if request.method.upper() == "HEAD":
+        # the content a GET would send (RFC 9110 §8.6: a HEAD's Content-Length MUST NOT differ)
+        status = _status(up)
+        headers["Content-Type"] = status.headers["content-type"]
+        headers["Content-Length"] = str(len(status.body))
+    # else a POST with X-HTTP-Method-Override: HEAD: the HEAD's headers, but its answer is a
+    # POST's, whose Content-Length frames a body: an empty one (Content-Length: 0). A HEAD's
+    # length here announced bytes that never came: the connection broke, and the requests
+    # pipelined after it were lost.
     return Response(status_code=200, headers=headers)
 
 
@@ -247,8 +256,9 @@ async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> 
     if client_offset is None:
         raise _bad("bad_header", "A PATCH needs Upload-Offset.")
     content_length = _header_int(request, "content-length")
-    if content_length is not None and content_length > settings.max_chunk_size:
-        raise _chunk_too_large(settings.max_chunk_size)
+    cap = settings.max_chunk_size  # None: a chunk may be the whole rest of the upload
+    if cap is not None and content_length is not None and content_length > cap:
+        raise _chunk_too_large(cap)
     checksum = _parse_checksum(request.headers.get("upload-checksum"))
     declared = _header_int(request, "upload-length")
 
@@ -271,7 +281,7 @@ async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> 
                 if declared < offset:
                     raise _bad("bad_length", "Upload-Length is less than the bytes already sent.")
                 if declared > settings.max_upload_size:
-                    raise _too_large(settings.max_upload_size)
+                    raise _closing(_too_large(settings.max_upload_size))
                 length = declared
             elif declared != length:
                 raise _bad("bad_length", "Upload-Length cannot change once it is known.")
@@ -280,13 +290,16 @@ async def _patch(request: Request, hub: Hub, member: Member, upload_id: str) -> 
             and content_length is not None
             and offset + content_length > settings.max_upload_size
         ):
-            raise _too_large(settings.max_upload_size)  # a deferred length has this bound too
+            # a deferred length has this bound too
+            raise _closing(_too_large(settings.max_upload_size))
         if length is not None and content_length is not None and offset + content_length > length:
-            raise ApiError(
-                413,
-                "beyond_upload_length",
-                f"The chunk goes beyond the upload's length ({length} bytes).",
-                {"Upload-Offset": str(offset)},
+            raise _closing(
+                ApiError(
+                    413,
+                    "beyond_upload_length",
+                    f"The chunk goes beyond the upload's length ({length} bytes).",
+                    {"Upload-Offset": str(offset)},
+                )
             )
         got, expires, complete = await _write_and_store(request, hub, hold, up, length, checksum)
     if complete:
@@ -302,7 +315,9 @@ def _patch_finished(up: Upload, client_offset: int, content_length: int | None) 
     if client_offset != up.offset:
         raise _offset_mismatch(up.offset)
     if content_length:
-        raise ApiError(413, "beyond_upload_length", "This upload already has all its bytes.")
+        raise _closing(
+            ApiError(413, "beyond_upload_length", "This upload already has all its bytes.")
+        )
     return Response(status_code=204, headers={"Upload-Offset": str(up.offset)})
 
 
