@@ -375,8 +375,8 @@
         <translation>رُفضت شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها في ملف تعريف المركز).</translation>
     </message>
     <message>
-        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 64 KiB), so it cannot be used; tell whoever runs the server.</source>
-        <translation>يحتوي رد الخادم على أسطر ترويسة أكثر مما يقرؤه هذا التطبيق (أكثر من 100، أو سطر يتجاوز 64 كيلوبايت)، فلا يمكن استخدامه؛ أبلغ من يدير الخادم.</translation>
+        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 256 KiB), so it cannot be used; tell whoever runs the server.</source>
+        <translation>يحتوي رد الخادم على أسطر ترويسة أكثر مما يقرؤه هذا التطبيق (أكثر من 100، أو سطر يتجاوز 256 كيلوبايت)، فلا يمكن استخدامه؛ أبلغ من يدير الخادم.</translation>
     </message>
     <message>
         <source>Cancelled.</source>

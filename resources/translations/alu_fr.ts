@@ -375,8 +375,8 @@
         <translation>Le certificat de sécurité du serveur a été refusé (la date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats dans le profil du hub).</translation>
     </message>
     <message>
-        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 64 KiB), so it cannot be used; tell whoever runs the server.</source>
-        <translation>La réponse du serveur a plus de lignes d’en-tête que cette application n’en lit (plus de 100, ou une de plus de 64 Kio) : elle est inutilisable ; prévenez qui gère le serveur.</translation>
+        <source>The server&apos;s answer has more header lines than this app reads (over 100, or one over 256 KiB), so it cannot be used; tell whoever runs the server.</source>
+        <translation>La réponse du serveur a plus de lignes d’en-tête que cette application n’en lit (plus de 100, ou une de plus de 256 Kio) : elle est inutilisable ; prévenez qui gère le serveur.</translation>
     </message>
     <message>
         <source>Cancelled.</source>

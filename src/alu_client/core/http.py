@@ -269,13 +269,13 @@ CERTIFICATE_REFUSED = (
 
 HEADERS_TOO_LARGE_MESSAGE = (
     "The server's answer has more header lines than this app reads (over 100, or one over "
-    "64 KiB), so it cannot be used; tell whoever runs the server."
+    "256 KiB), so it cannot be used; tell whoever runs the server."
 )
 
 
 def headers_too_large(error: BaseException) -> bool:
     """Whether ``error`` (a requests error, as raised) comes from http.client refusing an
-    answer's header section: more than 100 fields, or a line over 64 KiB. It is not a
+    answer's header section: more than 100 fields, or a line over 256 KiB. It is not a
     network failure: the same server answers so every time."""
     seen: set[int] = set()
     todo: list[object] = [error]
@@ -297,7 +297,15 @@ def headers_too_large(error: BaseException) -> bool:
 
 _MAX_INTERIM: Final = 20  # interim answers skipped before one request's final answer
 _MAX_INTERIM_LINES: Final = 100
-_MAX_LINE: Final = 65536
+_MAX_LINE: Final = 256 * 1024
+
+# A header line may be this long (http.client reads 64 KiB, process-wide): a tus server answers
+# a HEAD with the upload's whole Upload-Metadata, and an item's texts (script, shot list,
+# restrictions: 20,000 characters each, Arabic ~2.7 bytes a character in base64) make a line
+# of up to ~160 KB — with 64 KiB the upload could be sent but never resumed, its HEAD "too
+# large". Still bounded: a server sending endless lines is refused as before.
+if http.client._MAXLINE < _MAX_LINE:  # type: ignore[attr-defined]
+    http.client._MAXLINE = _MAX_LINE  # type: ignore[attr-defined]
 
 
 class _FinalResponse(http.client.HTTPResponse):

@@ -475,7 +475,7 @@ def _sse_lines(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
 
 def _not_http(error: BaseException) -> bool:
     """True when a connection error is the server's doing: an answer http.client cannot take
-    (no status line, more than 100 headers, a header line over 64 KiB), not a connection lost
+    (no status line, more than 100 headers, a header line over 256 KiB), not a connection lost
     before any answer came."""
     seen: set[int] = set()
     e: BaseException | None = error

@@ -268,7 +268,7 @@ _MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The server's answer has more header lines than this app reads (over 100, or one over "
-        "64 KiB), so it cannot be used; tell whoever runs the server.",
+        "256 KiB), so it cannot be used; tell whoever runs the server.",
     ),
     # the queue's words for what the engine did not foresee
     QT_TRANSLATE_NOOP("EngineMessage", "Cancelled."),
