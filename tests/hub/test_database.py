@@ -172,7 +172,8 @@ def test_migration_0005_keeps_the_rows_and_dates_the_members_disabled_before_it(
                 None,
                 None,
             )
-            disabled = dict(s.execute(select(Member.username, Member.disabled_at)).tuples().all())
+            listed = s.execute(select(Member.username, Member.disabled_at))
+            disabled = {r.username: r.disabled_at for r in listed}
             assert disabled["ktn"] is None
             assert disabled["gone"] is not None and before <= disabled["gone"] <= utcnow()
             # the statistics read it: the item on the day it was published, "gone" not after

@@ -247,7 +247,7 @@ def test_bogus_download_events_add_nothing(live_hub: LiveHub, clip: Path) -> Non
     item_id = live_hub.publish(clip, title="Real item")
     with live_hub.hub.db.session() as s:
         of_item = select(Rendition.name, Rendition.size).where(Rendition.item_id == item_id)
-        sizes: dict[str, int] = dict(s.execute(of_item).tuples().all())
+        sizes = {r.name: r.size for r in s.execute(of_item)}
     xss = live_hub.login("xss")
     joined_long_ago(live_hub.hub, "xss")
 
