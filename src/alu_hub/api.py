@@ -498,7 +498,9 @@ def stats(
     to: Annotated[str | None, Query()] = None,
 ) -> StatsOut:
     """Pushes, downloads, uploads and uploading members between ``from`` and ``to`` (dates are
-    whole days, UTC; default the last 30 days; at most ten years). Members see the totals and
+    whole days, UTC; ISO times with an offset count that zone's days; default the last 30 days;
+    at most ten years). Each member row's pledge is judged on its ``pledge_days`` (the days up
+    to today it was a member; ``meets_pledge`` null when none). Members see the totals and
     their own row; agency staff see every member."""
     try:
         start, end = stats_period(from_, to, utcnow())

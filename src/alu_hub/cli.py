@@ -471,7 +471,7 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     """``member password|disable|enable|signout|unlock NAME``: what an operator does for a
     member who forgot a password, left, lost a workstation or locked the account by mistyping."""
     from .auth import hash_password
-    from .models import Member
+    from .models import Member, utcnow
 
     hub = _hub(args)
     action = args.member_command
@@ -486,11 +486,16 @@ def cmd_member_change(args: argparse.Namespace) -> int:
             _forget_attempts(s, m.username)
             said = f"Changed the password of {m.username}"
         elif action == "disable":
+            if m.active or m.disabled_at is None:  # (disabled again: it left on the first day)
+                m.disabled_at = utcnow()
             m.active = False
             ended = _end_signins(s, m.id)
             said = f"Disabled {m.username}: it can no longer sign in"
         elif action == "enable":
             m.active = True
+            # a member again: the statistics judge it on every day since it joined (the hub
+            # keeps no history of its days off)
+            m.disabled_at = None
             ended = 0
             _forget_attempts(s, m.username)
             said = f"Enabled {m.username}: it can sign in again"
@@ -561,10 +566,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from .models import utcnow
-    from .stats import PeriodError, compute_stats, end_of_today, period, pledge_days
+    from .stats import (
+        PeriodError,
+        asked_zone,
+        compute_stats,
+        describe_period,
+        period,
+        period_days,
+    )
 
     now = utcnow()
     try:
@@ -577,19 +587,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(out.model_dump_json(by_alias=True, indent=2))
         return 0
-    # the last day counted, as --to gives it (``end`` is the midnight after it)
-    last = end - dt.timedelta(microseconds=1)
+    # the period as asked: its last day (``end`` is the midnight after it), in the zone of an
+    # offset given with --from/--to
+    when = describe_period(start, end, asked_zone(getattr(args, "from"), args.to))
     to_date = ""
-    if end > end_of_today(now):  # a period still going on: the pledge counts the days so far
-        to_date = f" (to date: the pledge counts {pledge_days(start, end, now)} days)"
-    print(f"{start:%Y-%m-%d} to {last:%Y-%m-%d}{to_date}: {out.summary}")
+    if out.pledge_days == 0:
+        to_date = " (not begun: the pledge is not judged)"
+    elif out.pledge_days < period_days(start, end):  # still going on: the days so far
+        to_date = f" (to date: the pledge counts {out.pledge_days} days)"
+    print(f"{when}{to_date}: {out.summary}")
     print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
     for r in out.members:
-        pledge = "yes" if r.meets_pledge else "no"
-        print(
-            f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{r.upload_days:>13}"
-            f"  {pledge}"
-        )
+        # "3/4": days with an upload of the days it is judged on (those it was a member)
+        days = f"{r.upload_days}/{r.pledge_days}"
+        pledge = "-" if r.meets_pledge is None else "yes" if r.meets_pledge else "no"
+        print(f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}")
     return 0
 
 

@@ -104,6 +104,10 @@ class Member(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: when the account was last disabled (``alu-hub member disable``); None while it is enabled.
+    #: The statistics judge a member's pledge only on the days it was a member (from
+    #: ``created_at`` to this). None for members disabled before migration 0005.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class Token(Base):
@@ -133,6 +137,11 @@ class Item(Base):
     dateline: Mapped[str] = mapped_column(String(200), default="")
     recorded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: a member upload: when its last byte reached the hub (``Upload.received_at``), before the
+    #: proxy was made and the item committed; the statistics count the upload on that day.
+    #: None for pushes and for items published before migration 0005 (their ``published_at``
+    #: counts).
+    received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     category: Mapped[str] = mapped_column(String(64), default="")
     region: Mapped[str] = mapped_column(String(64), default="")
     country: Mapped[str] = mapped_column(String(2), default="")
@@ -193,6 +202,10 @@ class Upload(Base):
     item_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: when all its bytes had arrived: the ``updated_at`` of the moment it became
+    #: ``processing``, kept by ``publish.complete_upload`` before it publishes (heartbeats,
+    #: retries and a republish after a restart move ``updated_at`` on, never this)
+    received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     expires_at: Mapped[dt.datetime] = mapped_column()
     #: a lease held by the request writing to this upload, visible to every replica
     lock_owner: Mapped[str] = mapped_column(String(64), default="")

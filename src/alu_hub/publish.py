@@ -335,12 +335,14 @@ def commit(
     prepared: Prepared,
     *,
     published_at: dt.datetime | None = None,
+    received_at: dt.datetime | None = None,
     also: AlsoInTransaction | None = None,
 ) -> Item:
     """Put a prepared item in the feed: one transaction that also takes the next seq (and
-    runs ``also``)."""
+    runs ``also``). ``received_at``: a member upload's time of arrival (``Item.received_at``)."""
     row = prepared.row
     row.published_at = published_at or utcnow()
+    row.received_at = received_at
     try:
         with hub.db.session() as s:
             row.seq = hub.db.next_seq(s)
@@ -381,6 +383,7 @@ def publish_file(
     expected_sha256: str | None = None,
     move: bool = False,
     published_at: dt.datetime | None = None,
+    received_at: dt.datetime | None = None,
     also: AlsoInTransaction | None = None,
 ) -> Item:
     """Publish ``src`` as a new item and return it (committed, with its seq)."""
@@ -394,7 +397,7 @@ def publish_file(
         expected_sha256=expected_sha256,
         move=move,
     )
-    return commit(hub, prepared, published_at=published_at, also=also)
+    return commit(hub, prepared, published_at=published_at, received_at=received_at, also=also)
 
 
 class _AlreadyFinished(Exception):
@@ -487,6 +490,13 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
         upload = s.get(Upload, upload_id)
         if upload is None or upload.state != "processing":
             return
+        if upload.received_at is None:
+            # The first run after the last byte: ``updated_at`` is still the time the upload
+            # became ``processing`` (the heartbeat first moves it 15 s later). Kept before the
+            # slow part, so that a publish again after a crash or a failed try still counts the
+            # upload on the day it arrived, not the day it was published.
+            upload.received_at = upload.updated_at
+        received_at = upload.received_at
         member = s.get(Member, upload.member_id)
         assert member is not None
         s.expunge(member)
@@ -509,6 +519,7 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
             filename=filename,
             expected_sha256=meta.get("sha256", ""),
             move=True,
+            received_at=received_at,
             also=_mark_published(upload_id),
         )
     except _AlreadyFinished:

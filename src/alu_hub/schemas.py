@@ -184,9 +184,14 @@ class MemberStats(BaseModel):
     downloads: int
     bytes_downloaded: int
     uploads: int
+    #: days with an upload, of the ``pledge_days``
     upload_days: int
-    #: uploaded on every day of the period (the pledge: one upload a day)
-    meets_pledge: bool
+    #: the days of the period its pledge is judged on: those up to today on which it was a
+    #: member (from the day it joined to the day it was disabled)
+    pledge_days: int
+    #: uploaded on each of its ``pledge_days`` (the pledge: one upload a day); None when there
+    #: is no day to judge (a period not begun, or one it was no member in)
+    meets_pledge: bool | None
 
 
 class StatsOut(BaseModel):
@@ -196,6 +201,9 @@ class StatsOut(BaseModel):
     downloads: int
     uploads: int
     uploading_members: int
+    #: the period's days up to today included (0 before it begins): the most a member's
+    #: ``pledge_days`` can be
+    pledge_days: int
     members: list[MemberStats]
     summary: str
 

@@ -1,22 +1,36 @@
 """The figures the agency reports to its council.
 
-Pushes and uploads are counted from the feed (the hub's own truth); downloads from the history
-events the workstations send (a download served by a CDN never reaches the hub): the items a
-member downloaded, each once in the period whatever its renditions and repeats. Event times are
-the clock-corrected ``occurred_at``. Member figures are those of member accounts (role
-``member``): agency staff's own uploads and downloads are not member activity, and the totals
-are the sums of the member rows.
+Pushes and uploads are counted from the feed (the hub's own truth): a push on the day it was
+published, a member upload on the day its last byte reached the hub (``Item.received_at``; its
+``published_at`` for items from before it was kept), not the day the hub finished making its
+proxy. Downloads are counted from the history events the workstations send (a download served by
+a CDN never reaches the hub): the items a member downloaded, each once in the period whatever its
+renditions and repeats, only items that exist, and each event's bytes at most the size of the
+rendition it names (of the largest, for a name the item does not have): the events are the
+member's word, and a bogus one must not add to its figures. Event times are the clock-corrected
+``occurred_at``.
+
+The period's days are 24-hour steps from its start (UTC midnights for dates; an offset given
+with a time moves them), and an upload's day is the step it falls in. The pledge (an upload a
+day) is judged on the days up to today, and for each member only on the days it was a member:
+from the day it joined (``Member.created_at``) to the day it was disabled
+(``Member.disabled_at``). A member is listed for a period it was a member in (or had activity
+in); a period not begun yet has no day to judge (``pledge_days`` 0, ``meets_pledge`` None).
+
+Member figures are those of member accounts (role ``member``): agency staff's own uploads and
+downloads are not member activity, and the totals are the sums of the member rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 
-from sqlalchemy import distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, distinct, func, select
+from sqlalchemy.orm import Session, aliased
 
-from .models import HistoryEvent, Item, Member, utcnow
+from .models import HistoryEvent, Item, Member, Rendition, utcnow
 from .schemas import MemberStats, StatsOut
 
 DOWNLOAD_EVENT = "download_completed"
@@ -62,11 +76,55 @@ def end_of_today(now: dt.datetime) -> dt.datetime:
     return midnight(now) + dt.timedelta(days=1)
 
 
+DAY = dt.timedelta(days=1)
+
+
+def period_days(start: dt.datetime, end: dt.datetime) -> int:
+    """The days of ``[start, end)``: 24-hour steps from ``start``, a part of one counting."""
+    return math.ceil((end - start) / DAY)
+
+
+def day_of(when: dt.datetime, start: dt.datetime) -> int:
+    """The day of the period starting at ``start`` that ``when`` falls in (0: the first; below
+    0: before the period)."""
+    return (when - start) // DAY
+
+
 def pledge_days(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
     """The days of ``[start, end)`` the pledge (an upload a day) is counted over: up to today
-    included, as the page counts a month in progress: days to come cannot be met yet."""
-    counted_end = min(end, end_of_today(now))
-    return max(1, math.ceil((counted_end - start).total_seconds() / 86400))
+    (the period's day that holds ``now``) included, as the page counts a month in progress:
+    days to come cannot be met yet. 0 for a period that has not begun."""
+    if now < start:
+        return 0
+    return min(period_days(start, end), day_of(now, start) + 1)
+
+
+def asked_zone(*values: str | None) -> dt.tzinfo:
+    """The zone a period was asked in: the offset of the first ISO time given with one (UTC
+    for dates and times without one), for showing the period as asked."""
+    for value in values:
+        if value and len(value) > 10:
+            with contextlib.suppress(ValueError):
+                when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if when.tzinfo is not None:
+                    return when.tzinfo
+    return dt.UTC
+
+
+def describe_period(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:
+    """``[start, end)`` as asked: its first and last days when it runs from midnight to
+    midnight in ``zone`` (``2026-12-02 to 2026-12-03``), else its two times; the zone named
+    unless it is UTC."""
+    first, stop = start.astimezone(zone), end.astimezone(zone)
+    whole_days = first.time() == dt.time() and stop.time() == dt.time()
+    if whole_days:
+        last = stop - dt.timedelta(microseconds=1)
+        text = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    else:
+        text = f"{first:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M}"
+    if first.utcoffset():
+        text += f" ({first.tzname()})"  # UTC+03:00
+    return text
 
 
 def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -100,49 +158,86 @@ def _count(n: int, one: str, many: str = "") -> str:
     return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
+#: An upload is published after it arrived (``published_at`` ≥ ``received_at``, give or take
+#: the clocks of replicas: a day of slack), so a period's uploads are looked for through the
+#: index on ``published_at``.
+_PUBLISHED_BEFORE_RECEIVED = dt.timedelta(days=1)
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + _PUBLISHED_BEFORE_RECEIVED
+
+
 def compute_stats(
     s: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
 ) -> StatsOut:
-    """The figures of ``[start, end)``; the pledge over its days up to today (``pledge_days``)."""
+    """The figures of ``[start, end)``; the pledge over its days up to today (``pledge_days``),
+    for each member those it was a member on."""
     in_items = (Item.published_at >= start) & (Item.published_at < end)
     pushes = (
         s.scalar(select(func.count()).select_from(Item).where(in_items, Item.kind == "push")) or 0
     )
 
-    uploads_by: dict[int, tuple[int, int]] = {}
-    day = (
-        func.date(Item.published_at)
-        if s.get_bind().dialect.name == "sqlite"
-        else func.date_trunc("day", Item.published_at)
-    )
-    for member_id, count, days in s.execute(
-        select(Item.source_member_id, func.count(), func.count(distinct(day)))
-        .where(in_items, Item.kind == "member_upload", Item.source_member_id.is_not(None))
-        .group_by(Item.source_member_id)
+    # A member's uploads, each on the period's day its bytes arrived (computed here: a day of
+    # the period is a 24-hour step from its start, not a UTC date, when it was asked with an
+    # offset; a period's uploads are few)
+    arrived = func.coalesce(Item.received_at, Item.published_at)
+    upload_days_by: dict[int, list[int]] = {}
+    for member_id, when in s.execute(
+        select(Item.source_member_id, arrived).where(
+            Item.published_at >= max(start, _EARLIEST) - _PUBLISHED_BEFORE_RECEIVED,
+            arrived >= start,
+            arrived < end,
+            Item.kind == "member_upload",
+            Item.source_member_id.is_not(None),
+        )
     ):
         assert member_id is not None
-        uploads_by[int(member_id)] = (int(count), int(days))
+        upload_days_by.setdefault(int(member_id), []).append(day_of(when, start))
 
     in_events = (HistoryEvent.occurred_at >= start) & (HistoryEvent.occurred_at < end)
+    named = aliased(Rendition)
+    largest = (
+        select(func.max(Rendition.size))
+        .where(Rendition.item_id == HistoryEvent.item_id)
+        .scalar_subquery()
+    )
+    # bytes at most the size of the rendition the event names (the largest, for a name the
+    # item does not have): a workstation's word is not taken for more than the file
+    size = func.coalesce(named.size, largest, 0)
+    counted_bytes = case((HistoryEvent.bytes > size, size), else_=HistoryEvent.bytes)
     downloads_by: dict[int, tuple[int, int]] = {}
     # an item counts once per member in the period, whatever its renditions and repeats (a
     # proxy previewed, the broadcast file, the same again after a deletion by hand: 3 for
-    # one item); the bytes are all those moved
+    # one item); the bytes are all those moved. Only items in the feed: an event names any
+    # id its workstation sends (never refused: an outbox must not stick, and an item can be
+    # missing after a restore), and one for no item is no download.
     for member_id, count, nbytes in s.execute(
         select(
             HistoryEvent.member_id,
             func.count(distinct(HistoryEvent.item_id)),
-            func.coalesce(func.sum(HistoryEvent.bytes), 0),
+            func.coalesce(func.sum(counted_bytes), 0),
+        )
+        .join(Item, Item.id == HistoryEvent.item_id)
+        .outerjoin(
+            named, (named.item_id == HistoryEvent.item_id) & (named.name == HistoryEvent.rendition)
         )
         .where(in_events, HistoryEvent.type == DOWNLOAD_EVENT)
         .group_by(HistoryEvent.member_id)
     ):
         downloads_by[int(member_id)] = (int(count), int(nbytes))
 
-    period_days = pledge_days(start, end, now or utcnow())
+    counted = pledge_days(start, end, now or utcnow())
     rows: list[MemberStats] = []
     for m in s.scalars(select(Member).where(Member.role == "member").order_by(Member.username)):
-        ups, days = uploads_by.get(m.id, (0, 0))
+        # the days it was a member: from the day it joined to the day it was disabled
+        first = max(0, day_of(m.created_at, start))
+        last = counted if m.disabled_at is None else min(counted, day_of(m.disabled_at, start) + 1)
+        days_judged = max(0, last - first)
+        was_member = m.created_at < end and (m.disabled_at is None or m.disabled_at > start)
+        if not was_member and m.id not in upload_days_by and m.id not in downloads_by:
+            # joined after the period, or left before it: not one of its members (a closed
+            # month's "of N members" no longer changes when a broadcaster joins)
+            continue
+        up = upload_days_by.get(m.id, [])
+        days = len({d for d in up if first <= d < last})
         downs, nbytes = downloads_by.get(m.id, (0, 0))
         rows.append(
             MemberStats(
@@ -151,9 +246,10 @@ def compute_stats(
                 country=m.country,
                 downloads=downs,
                 bytes_downloaded=nbytes,
-                uploads=ups,
+                uploads=len(up),
                 upload_days=days,
-                meets_pledge=days >= period_days,
+                pledge_days=days_judged,
+                meets_pledge=days >= days_judged if days_judged else None,
             )
         )
     # from the rows, not from every account: an agency account's client uploads and downloads
@@ -173,6 +269,7 @@ def compute_stats(
             "downloads": downloads,
             "uploads": uploads,
             "uploading_members": uploaders,
+            "pledge_days": counted,
             "members": rows,
             "summary": summary,
         }

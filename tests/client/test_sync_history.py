@@ -23,6 +23,7 @@ from alu_client.core.hub import (
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import TransferStore
 from alu_client.core.sync import HistorySync, SyncState, record_event, transfer_outcome_hook
+from alu_hub.models import Item, Rendition
 from alu_hub.stats import compute_stats
 from tests.support.faultproxy import FaultProxy
 from tests.support.livehub import LiveHub
@@ -427,8 +428,17 @@ def test_outcome_hook_records_real_transfer_ends(store: Store, hub: LiveHub) -> 
     assert "uploads/0f3c" not in everything and "sig=" not in everything
     assert by_transfer[up_failed].detail["file"] == "market fire.mov"
 
-    # Sent, the hub counts the completed download in its statistics.
+    # Sent, the hub counts the completed download in its statistics (of item i1, which the
+    # hub has: it counts downloads of the items in its feed).
     assert history.push() == 6
+    with hub.hub.db.session() as s:
+        s.add(
+            Item(
+                id="i1", seq=hub.hub.db.next_seq(s), kind="push", title="Floods in the north",
+                renditions=[Rendition(name="broadcast", storage_key="items/i1/broadcast.mp4",
+                                      size=5000, sha256="0" * 64)],
+            )
+        )  # fmt: skip
     with hub.hub.db.session() as s:
         now = dt.datetime.now(dt.UTC)
         stats = compute_stats(s, now - dt.timedelta(days=1), now + dt.timedelta(days=1))

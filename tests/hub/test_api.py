@@ -363,27 +363,9 @@ def test_history_corrects_workstation_clock(live_hub: LiveHub) -> None:
 
 
 def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
-    for n in range(3):
-        live_hub.publish(clip, title=f"push {n}")
+    pushes = [live_hub.publish(clip, title=f"push {n}") for n in range(3)]
     ktn = live_hub.login("ktn")
     rts = live_hub.login("rts")
-    # four items; the last again as its proxy and once more: an item counts once (a preview,
-    # the broadcast file, the same again after a deletion by hand counted 3), its bytes all
-    items = [f"{n:032d}" for n in range(4)]
-    ktn.post(
-        live_hub.api("/history"),
-        json={
-            "events": [_event(bytes=100, item_id=i) for i in items]
-            + [_event(bytes=10, item_id=items[-1], rendition="proxy")]
-            + [_event(bytes=100, item_id=items[-1])]
-        },
-        timeout=10,
-    )
-    rts.post(
-        live_hub.api("/history"),
-        json={"events": [_event(bytes=50), _event("upload_completed")]},
-        timeout=10,
-    )
     agency = live_hub.login("chief")
     with live_hub.hub.db.session() as db:
         from sqlalchemy import select
@@ -395,12 +377,29 @@ def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
         db.expunge(ktn_member)
     from alu_hub.publish import ItemFields, publish_file
 
-    publish_file(
+    footage = publish_file(
         live_hub.hub,
         clip,
         ItemFields(title="ktn footage"),
         kind="member_upload",
         source_member=ktn_member,
+    )
+    # four items; the last again as its proxy and once more: an item counts once (a preview,
+    # the broadcast file, the same again after a deletion by hand counted 3), its bytes all
+    items = [*pushes, footage.id]
+    ktn.post(
+        live_hub.api("/history"),
+        json={
+            "events": [_event(bytes=100, item_id=i) for i in items]
+            + [_event(bytes=10, item_id=items[-1], rendition="proxy")]
+            + [_event(bytes=100, item_id=items[-1])]
+        },
+        timeout=10,
+    )
+    rts.post(
+        live_hub.api("/history"),
+        json={"events": [_event(bytes=50, item_id=pushes[0]), _event("upload_completed")]},
+        timeout=10,
     )
 
     today = dt.datetime.now(dt.UTC).date().isoformat()

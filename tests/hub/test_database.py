@@ -17,9 +17,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from alu_hub.db import Database
-from alu_hub.models import Base, Counter, HistoryEvent, KeyValue, Member, SignInAttempt, utcnow
+from alu_hub.models import (
+    Base,
+    Counter,
+    HistoryEvent,
+    Item,
+    KeyValue,
+    Member,
+    SignInAttempt,
+    Upload,
+    utcnow,
+)
+from alu_hub.stats import compute_stats
 from tests.support.livehub import LiveHub, hub_database_url
 from tests.support.waiting import wait_until
 
@@ -44,13 +56,12 @@ def test_the_migrations_go_down_and_up_again_keeping_the_rows(tmp_path: Path, hu
         command.downgrade(cfg, "base")  # a database copied from a migrated template, or new
         command.upgrade(cfg, "0002")
         with db.session() as s:
-            ktn = Member(username="ktn", password_hash="x", country="KE")
-            s.add(ktn)
-            s.flush()
+            # (the columns of revision 0002: the model has more)
+            ktn_id = _old_member(s, "ktn", active=True)
             s.add(
                 HistoryEvent(
                     event_id="e" * 16,
-                    member_id=ktn.id,
+                    member_id=ktn_id,
                     type="download_completed",
                     occurred_at=utcnow(),
                 )
@@ -89,6 +100,95 @@ def test_the_migrations_go_down_and_up_again_keeping_the_rows(tmp_path: Path, hu
                     )
         command.downgrade(cfg, "base")
         command.upgrade(cfg, "head")
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+def _old_member(s: Session, username: str, *, active: bool) -> int:
+    """A member row as a revision before 0005 wrote it (no ``disabled_at``); its id."""
+    s.execute(
+        text(
+            "INSERT INTO members (username, display_name, country, role, password_hash, active,"
+            " created_at) VALUES (:u, '', 'KE', 'member', 'x', :a, :c)"
+        ),
+        {"u": username, "a": active, "c": _stored(s, dt.datetime(2026, 1, 2, tzinfo=dt.UTC))},
+    )
+    member_id = s.scalar(select(Member.id).where(Member.username == username))
+    assert member_id is not None
+    return member_id
+
+
+def _stored(s: Session, when: dt.datetime) -> dt.datetime:
+    """A time as the hub stores it on this engine (SQLite: UTC without a zone)."""
+    return when.replace(tzinfo=None) if s.get_bind().dialect.name == "sqlite" else when
+
+
+def test_migration_0005_keeps_the_rows_and_dates_the_members_disabled_before_it(
+    tmp_path: Path, hub_db: str
+) -> None:
+    """The times the statistics count by (``items``/``uploads.received_at``, ``members.
+    disabled_at``) on a database with rows: the items keep none (they count by
+    ``published_at``, as before), a member disabled before the revision is taken as disabled
+    at the upgrade (no longer judged after it), an enabled one is not; down and up again keeps
+    the rows."""
+    db = Database(hub_database_url(tmp_path))
+    cfg = db.alembic_config()
+    try:
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "0004")
+        published = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
+        with db.session() as s:
+            ktn = _old_member(s, "ktn", active=True)
+            _old_member(s, "gone", active=False)
+            s.execute(
+                text(
+                    "INSERT INTO items (id, seq, kind, title, slug, dateline, published_at,"
+                    " category, region, country, language, priority, restrictions, script,"
+                    " shotlist, duration, source_member_id, thumbnail_key) VALUES ('i1', 1,"
+                    " 'member_upload', 'Floods', '', '', :p, '', '', 'KE', 'en', 'routine', '',"
+                    " '', '', 1.0, :m, '')"
+                ),
+                {"p": _stored(s, published), "m": ktn},
+            )
+            s.execute(
+                text(
+                    'INSERT INTO uploads (id, member_id, length, "offset", meta, concat, parts,'
+                    " state, error, created_at, updated_at, expires_at, lock_owner) VALUES"
+                    " ('u1', :m, 10, 10, '{}', '', '{}', 'processing', '', :t, :t, :t, '')"
+                ),
+                {"m": ktn, "t": _stored(s, published)},
+            )
+        before = utcnow()
+        command.upgrade(cfg, "head")
+        with db.session() as s:
+            item = s.get(Item, "i1")
+            upload = s.get(Upload, "u1")
+            assert item is not None and upload is not None
+            assert (item.published_at, item.received_at, upload.received_at) == (
+                published,
+                None,
+                None,
+            )
+            listed = s.execute(select(Member.username, Member.disabled_at))
+            disabled = {r.username: r.disabled_at for r in listed}
+            assert disabled["ktn"] is None
+            assert disabled["gone"] is not None and before <= disabled["gone"] <= utcnow()
+            # the statistics read it: the item on the day it was published, "gone" not after
+            # the upgrade
+            day = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+            out = compute_stats(s, day, day + dt.timedelta(days=1), day + dt.timedelta(days=2))
+            assert [(r.username, r.uploads) for r in out.members] == [("gone", 0), ("ktn", 1)]
+            later = utcnow() + dt.timedelta(days=1)
+            out = compute_stats(s, later, later + dt.timedelta(days=1), later)
+            assert [r.username for r in out.members] == ["ktn"]
+        command.downgrade(cfg, "0004")
+        command.upgrade(cfg, "head")
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Item)) == 1
+            assert s.scalar(select(func.count()).select_from(Member)) == 2
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []

@@ -45,7 +45,7 @@ from alu_hub.app import build_hub
 from alu_hub.auth import hash_password
 from alu_hub.demo import ensure_member
 from alu_hub.hub import Hub
-from alu_hub.models import Counter, HistoryEvent, Item, Member, utcnow
+from alu_hub.models import Counter, HistoryEvent, Item, Member, Rendition, utcnow
 from alu_hub.publish import ItemFields, publish_file
 from tests.support.livehub import hub_settings
 
@@ -148,22 +148,52 @@ def member_id(hub: Hub, username: str) -> int:
         return int(s.execute(sql_select(Member.id).where(Member.username == username)).scalar_one())
 
 
-def add_members(hub: Hub, members: list[tuple[str, str, str, str]], password: str | None) -> None:
+#: When the tests' accounts joined, unless a test says: long before any period they read (a
+#: member is in a period's figures only from the day it joined).
+LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+#: The size of the broadcast file of the items written straight to the database (the
+#: statistics count a download's bytes up to the size of its file).
+FILE_SIZE = 10**9
+
+
+def add_members(
+    hub: Hub,
+    members: list[tuple[str, str, str, str]],
+    password: str | None,
+    *,
+    joined: dt.datetime = LONG_AGO,
+) -> None:
     """Accounts (username, display name, country, role) sharing one password hash: argon2 is
     slow on purpose, so it is computed once. No password: nobody can sign in as them."""
     hashed = hash_password(password) if password else "!"  # "!" is no argon2 hash
     with hub.db.session() as s:
         s.add_all(
-            Member(username=u, display_name=n, country=c, role=r, password_hash=hashed)
+            Member(
+                username=u,
+                display_name=n,
+                country=c,
+                role=r,
+                password_hash=hashed,
+                created_at=joined,
+            )
             for u, n, c, r in members
         )
 
 
-def insert_items(hub: Hub, rows: Sequence[tuple[str, int | None, dt.datetime]]) -> None:
+def insert_items(
+    hub: Hub,
+    rows: Sequence[tuple[str, int | None, dt.datetime]],
+    *,
+    received: Sequence[dt.datetime | None] = (),
+) -> list[str]:
     """Items straight into the database, (kind, source member id, published_at) each, with seqs
-    from the hub's counter: many of them in a moment (statistics read only these columns)."""
+    from the hub's counter and a broadcast rendition of FILE_SIZE bytes: many of them in a
+    moment (statistics read only these columns); ``received``: their ``received_at``, in the
+    same order. Their ids, in order."""
     if not rows:
-        return
+        return []
+    ids = [uuid.uuid4().hex for _ in rows]
+    arrived = list(received) + [None] * (len(rows) - len(received))
     with hub.db.session() as s:
         first = int(
             s.execute(sql_select(Counter.value).where(Counter.name == "item_seq")).scalar_one()
@@ -172,21 +202,42 @@ def insert_items(hub: Hub, rows: Sequence[tuple[str, int | None, dt.datetime]]) 
             insert(Item),
             [
                 {
-                    "id": uuid.uuid4().hex,
+                    "id": ids[n],
                     "seq": first + n + 1,
                     "kind": kind,
                     "title": f"{kind} {n}",
                     "source_member_id": source,
                     "published_at": when,
+                    "received_at": arrived[n],
                 }
                 for n, (kind, source, when) in enumerate(rows)
             ],
         )
+        s.connection().execute(
+            insert(Rendition),
+            [
+                {
+                    "item_id": item_id,
+                    "name": "broadcast",
+                    "storage_key": f"items/{item_id}/broadcast.mp4",
+                    "size": FILE_SIZE,
+                    "sha256": "0" * 64,
+                }
+                for item_id in ids
+            ],
+        )
         s.execute(update(Counter).where(Counter.name == "item_seq").values(value=first + len(rows)))
+    return ids
 
 
-def insert_downloads(hub: Hub, rows: list[tuple[int, dt.datetime, int]]) -> None:
-    """download_completed events (member id, when, bytes) straight into the database."""
+def library(hub: Hub, n: int) -> list[str]:
+    """``n`` items published long ago, for downloads to name (the statistics count downloads
+    of items that exist)."""
+    return insert_items(hub, [("push", None, LONG_AGO + dt.timedelta(days=1))] * n)
+
+
+def insert_downloads(hub: Hub, rows: list[tuple[int, dt.datetime, int, str]]) -> None:
+    """download_completed events (member id, when, bytes, item id) straight into the database."""
     with hub.db.session() as s:
         s.connection().execute(
             insert(HistoryEvent),
@@ -195,23 +246,24 @@ def insert_downloads(hub: Hub, rows: list[tuple[int, dt.datetime, int]]) -> None
                     "event_id": uuid.uuid4().hex,
                     "member_id": mid,
                     "type": "download_completed",
+                    "item_id": item_id,
                     "rendition": "broadcast",
                     "bytes": nbytes,
                     "occurred_at": when,
                     "received_at": when,
                 }
-                for mid, when, nbytes in rows
+                for mid, when, nbytes, item_id in rows
             ],
         )
 
 
 def history_event(
-    when: dt.datetime, kind: str = "download_completed", size: int = 1000
+    when: dt.datetime, item_id: str, kind: str = "download_completed", size: int = 1000
 ) -> dict[str, object]:
     return {
         "id": str(uuid.uuid4()),
         "type": kind,
-        "item_id": uuid.uuid4().hex,  # an item each: one item counts once (stats.compute_stats)
+        "item_id": item_id,  # an item each: one item counts once (stats.compute_stats)
         "rendition": "broadcast",
         "bytes": size,
         "started_at": (when - dt.timedelta(seconds=30)).isoformat(),
@@ -282,11 +334,16 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[See
         )
         k = live.login("ktn")
         r = live.login("rts")
+        books = iter(library(live.hub, 10))
         sent = k.post(
             live.api("/history"),
             json={
-                "events": [history_event(at[d], size=1000) for d in (0, 5, 6, 27)]
-                + [history_event(max(now - dt.timedelta(minutes=5), month_start(now.date())))]
+                "events": [history_event(at[d], next(books), size=1000) for d in (0, 5, 6, 27)]
+                + [
+                    history_event(
+                        max(now - dt.timedelta(minutes=5), month_start(now.date())), next(books)
+                    )
+                ]
             },
             timeout=30,
         )
@@ -295,10 +352,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[See
             live.api("/history"),
             json={
                 "events": [
-                    history_event(at[1], size=250),
-                    history_event(at[days - 1] + dt.timedelta(hours=14, minutes=59), size=250),
-                    history_event(at[3], kind="upload_completed"),
-                    history_event(month - dt.timedelta(seconds=1)),  # the month before
+                    history_event(at[1], next(books), size=250),
+                    history_event(
+                        at[days - 1] + dt.timedelta(hours=14, minutes=59), next(books), size=250
+                    ),
+                    history_event(at[3], next(books), kind="upload_completed"),
+                    history_event(month - dt.timedelta(seconds=1), next(books)),  # month before
                 ]
             },
             timeout=30,
@@ -307,7 +366,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[See
         # the agency account's own client uploads and downloads too: not member activity
         chief = member_id(live.hub, AGENCY[0])
         insert_items(live.hub, [("member_upload", chief, at[7])])
-        insert_downloads(live.hub, [(chief, at[8], 5000)])
+        insert_downloads(live.hub, [(chief, at[8], 5000, next(books))])
         expected = {
             "ktn": {"downloads": 4, "bytes": 4000, "uploads": days, "days": days, "met": 1},
             "rts": {"downloads": 2, "bytes": 500, "uploads": 3, "days": 2, "met": 0},
@@ -913,7 +972,7 @@ def seed_demo_year(hub: Hub) -> None:
     ids = {u: member_id(hub, u) for u, *_ in DEMO_MEMBERS}
     first = month_start((DEMO_MONTH - dt.timedelta(days=334)).date())  # eleven months before
     items: list[tuple[str, int | None, dt.datetime]] = []
-    downloads: list[tuple[int, dt.datetime, int]] = []
+    downloads: list[tuple[int, dt.datetime, int, int]] = []  # the last: which item
     day = first
     while day < DEMO_MONTH + dt.timedelta(days=days_in(DEMO_MONTH)):
         growth = 0.75 + 0.25 * (day - first).days / 365  # the exchange grows over the year
@@ -926,11 +985,14 @@ def seed_demo_year(hub: Hub) -> None:
                     items.append(("member_upload", ids[username], when))
             for _ in range(int(rng.randint(per_day // 2, per_day) * growth)):
                 when = day + dt.timedelta(seconds=rng.randrange(86400))
-                downloads.append((ids[username], when, rng.randint(40, 900) * 1_000_000))
+                # one of the items so far (the rng's draws as before: the same figures)
+                item = len(downloads) * 7919 % len(items)
+                downloads.append((ids[username], when, rng.randint(40, 900) * 1_000_000, item))
         day += dt.timedelta(days=1)
-    items.sort(key=lambda i: i[2])  # seq follows the publish times, as in a real feed
-    insert_items(hub, items)
-    insert_downloads(hub, downloads)
+    order = sorted(range(len(items)), key=lambda n: items[n][2])  # seq follows publish times
+    item_ids = insert_items(hub, [items[n] for n in order])
+    id_of = {n: item_ids[k] for k, n in enumerate(order)}
+    insert_downloads(hub, [(m, when, b, id_of[n]) for m, when, b, n in downloads])
 
 
 BROWSER_CHECKS = """(() => {

@@ -33,6 +33,9 @@ class Row:
     note: str = ""
     #: an extra class on the row's bars (e.g. ``met``)
     state: str = ""
+    #: the value of this row's full-length bar, when not the chart's ``scale_to`` (a member
+    #: judged on fewer days than the period's reaches the goal with all of its own)
+    scale_to: int | None = None
 
 
 def nice_scale(top: int, ticks: int = 4) -> tuple[int, int]:
@@ -229,9 +232,10 @@ def row_chart(
                 hint=row.hint,
             )
         )
+        rmax = vmax if row.scale_to is None else max(1, row.scale_to)
         for s, ser in enumerate(series):
             v = row.values[s]
-            w = min(v, vmax) / vmax * pw
+            w = min(v, rmax) / rmax * pw
             y = y0 + 2 + s * (bar_h + gap)
             parts.append(
                 render(

@@ -2,7 +2,9 @@
 
 A month's period is the whole month, or for the month in progress its days so far (today
 included), so "days with an upload / days in the period" means the same thing on the page, in
-the CSV and in ``GET /api/v1/stats?from=…&to=…`` for the same dates.
+the CSV and in ``GET /api/v1/stats?from=…&to=…`` for the same dates. A month's members are
+those that were members in it: one that joined or was disabled during it is judged on its own
+days (``MemberStats.pledge_days``), one that joined later is not in it.
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ class MonthFigures:
     @property
     def members(self) -> int:
         return len(self.stats.members)
+
+    @property
+    def judged(self) -> int:
+        """The members whose pledge is judged: those with a day in the period as a member."""
+        return sum(1 for r in self.stats.members if r.meets_pledge is not None)
 
     @property
     def meeting_pledge(self) -> int:

@@ -197,6 +197,13 @@ def _member_name(r: MemberStats) -> str:
     return r.display_name or r.username
 
 
+def _pledge(r: MemberStats) -> tuple[str, str]:
+    """The pledge's word and class: met, not met, or not judged (no day it was a member)."""
+    if r.meets_pledge is None:
+        return "not judged", ""
+    return ("met", "met") if r.meets_pledge else ("not met", "unmet")
+
+
 def stats(
     nonce: str, figures: Figures, *, months: Sequence[Month], current: Month, who: str
 ) -> Html:
@@ -212,12 +219,13 @@ def stats(
         '<div class="tile uploaders"><b id="uploading-members">{uploaders}</b>'
         "<span>uploading members of {members}</span></div>"
         '<div class="tile pledge"><b id="meeting-pledge">{pledge}</b>'
-        "<span>of {members} uploaded every day</span></div></section>",
+        "<span>of {judged} uploaded every day</span></div></section>",
         pushes=_num(st.pushes),
         downloads=_num(st.downloads),
         uploads=_num(st.uploads),
         uploaders=_num(st.uploading_members),
         members=_num(sel.members),
+        judged=_num(sel.judged),
         pledge=_num(sel.meeting_pledge),
     )
     cats = [m.period.month.short for m in figures.months]
@@ -251,14 +259,20 @@ def stats(
             label=_member_name(r),
             hint=f"{_member_name(r)} ({r.username})",
             values=[r.upload_days],
-            note=f"{r.upload_days}/{period.days} " + ("✓ met" if r.meets_pledge else "not met"),
-            state="met" if r.meets_pledge else "unmet",
+            note=f"{r.upload_days}/{r.pledge_days} "
+            + ("✓ met" if r.meets_pledge else _pledge(r)[0]),
+            state=_pledge(r)[1],
+            # a member that joined (or left) during the month: judged on its own days
+            scale_to=r.pledge_days if r.pledge_days != period.days else None,
         )
         for r in st.members
     ]
+    own_days = any(r.pledge_days != period.days for r in st.members)
     pledge = row_chart(
         "chart-pledge",
-        f"Days with an upload out of {period.days}, per member",
+        f"Days with an upload out of the days each was a member (at most {period.days})"
+        if own_days
+        else f"Days with an upload out of {period.days}, per member",
         pledge_rows,
         PLEDGE,
         scale_to=period.days,
@@ -291,9 +305,9 @@ def stats(
             bytes=size(r.bytes_downloaded),
             uploads=_num(r.uploads),
             days=r.upload_days,
-            period_days=period.days,
-            state="met" if r.meets_pledge else "unmet",
-            pledge="met" if r.meets_pledge else "not met",
+            period_days=r.pledge_days,
+            state=_pledge(r)[1],
+            pledge=_pledge(r)[0],
         )
         for r in st.members
     )
@@ -309,7 +323,7 @@ def stats(
             uploads=_num(f.stats.uploads),
             uploaders=_num(f.stats.uploading_members),
             pledge=_num(f.meeting_pledge),
-            members=_num(f.members),
+            members=_num(f.judged),
         )
         for f in reversed(figures.months)
     )

@@ -331,6 +331,7 @@ CSV_COLUMNS = (
     "uploads",
     "upload_days",
     "days_in_period",
+    "pledge_days",
     "pledge_met",
 )
 
@@ -360,7 +361,8 @@ def stats_csv_text(period: Period, st: StatsOut) -> str:
                 r.uploads,
                 r.upload_days,
                 period.days,
-                "yes" if r.meets_pledge else "no",
+                r.pledge_days,
+                "not judged" if r.meets_pledge is None else "yes" if r.meets_pledge else "no",
             )
         )
     return out.getvalue()
