@@ -202,9 +202,9 @@ class Upload(Base):
     item_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    #: when all its bytes had arrived: the ``updated_at`` of the moment it became
-    #: ``processing``, kept by ``publish.complete_upload`` before it publishes (heartbeats,
-    #: retries and a republish after a restart move ``updated_at`` on, never this)
+    #: when all its bytes had arrived (set as it becomes ``processing``; an upload that was
+    #: processing at the upgrade to 0005 takes the ``updated_at`` the first publish try finds:
+    #: ``publish.complete_upload``); heartbeats, retries and a republish never move it
     received_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     expires_at: Mapped[dt.datetime] = mapped_column()
     #: a lease held by the request writing to this upload, visible to every replica

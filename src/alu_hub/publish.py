@@ -491,10 +491,11 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
         if upload is None or upload.state != "processing":
             return
         if upload.received_at is None:
-            # The first run after the last byte: ``updated_at`` is still the time the upload
-            # became ``processing`` (the heartbeat first moves it 15 s later). Kept before the
-            # slow part, so that a publish again after a crash or a failed try still counts the
-            # upload on the day it arrived, not the day it was published.
+            # Set by tus as the last byte is stored; an upload that was processing at the
+            # upgrade to migration 0005 has none: its ``updated_at`` is still the time it became
+            # ``processing`` at the first try (the heartbeat first moves it 15 s later). Kept
+            # before the slow part, so that a publish again after a crash or a failed try
+            # still counts the upload on the day it arrived, not the day it was published.
             upload.received_at = upload.updated_at
         received_at = upload.received_at
         member = s.get(Member, upload.member_id)

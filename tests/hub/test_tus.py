@@ -1513,3 +1513,22 @@ def test_patch_throughput(tmp_path: Path) -> None:
         assert e.path(url).stat().st_size == size
     finally:
         close()
+
+
+def test_the_time_an_uploads_last_byte_arrived_is_kept(env: Env) -> None:
+    """The statistics count a member upload on the day its last byte arrived, not on the day
+    the hub finished publishing it (its proxy made after midnight, or a republish after a
+    restart): tus keeps that time as the upload becomes ``processing``."""
+    from alu_hub.db import as_utc
+
+    data = os.urandom(1000)
+    url = env.create(data)
+    assert env.patch(url, 0, data[:600]).status_code == 204
+    assert env.row(url).received_at is None
+    before = utcnow()
+    assert env.patch(url, 600, data[600:]).status_code == 204
+    up = env.row(url)
+    assert up.state == "processing" and up.received_at is not None
+    assert before <= as_utc(up.received_at) <= utcnow()
+    empty = env.create(b"")  # nothing to send: all of it arrived with its creation
+    assert env.row(empty).received_at is not None

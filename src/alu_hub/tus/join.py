@@ -252,7 +252,7 @@ def _join_parts(hub: Hub, final_id: str, part_ids: list[str]) -> None:
             done = s.execute(
                 update(Upload)
                 .where(Upload.id == final_id, Upload.state == "receiving")
-                .values(offset=total, state="processing", updated_at=now)
+                .values(offset=total, state="processing", updated_at=now, received_at=now)
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(done) != 1:

@@ -148,6 +148,7 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
         error="",
         created_at=now,
         updated_at=now,
+        received_at=now if complete_now else None,
         expires_at=now + dt.timedelta(seconds=settings.upload_expiry_s),
         lock_owner="",
     )

@@ -208,6 +208,9 @@ def _db_store(
 ) -> bool:
     """Store a writer's result and drop its lease, if the lease is still ours (else store
     nothing and return False)."""
+    now = utcnow()
+    # the last byte's time: the statistics count a member upload on that day (publish.py)
+    arrived = {"received_at": now} if complete else {}
     with hub.db.engine.begin() as conn:
         stored = conn.execute(
             update(Upload)
@@ -215,11 +218,12 @@ def _db_store(
             .values(
                 offset=offset,
                 length=length,
-                updated_at=utcnow(),
+                updated_at=now,
                 expires_at=expires,
                 lock_owner="",
                 lock_expires_at=None,
                 state="processing" if complete else "receiving",
+                **arrived,
             )
         )
         return stored.rowcount == 1
