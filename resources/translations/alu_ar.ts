@@ -2939,8 +2939,12 @@ Ask your administrator to give your account write access to this folder (or to f
         <translation>تتعذر قراءة المكتبة {file} الآن ({error}). تحقّق من قرصها، ثم شغّل ALU Desk من جديد. لا شيء يدل على أن الملف تالف.</translation>
     </message>
     <message>
-        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history. The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
-        <translation>المكتبة {file} تالفة ({error}). أغلق ALU Desk، وانقل {name} جانبًا مع {name}-wal و{name}-shm إن وُجدا (فهما تابعان لها)، ثم شغّله من جديد: تبدأ مكتبة جديدة، ويعيد المركز الخلاصة وسجلك. ويمكن بدلًا من ذلك إعادة النسخة المحفوظة قبل آخر تحديث ({name}.bak-vN، إن وُجدت): أعد تسميتها {name} بعد نقل تلك الملفات الثلاثة جانبًا.</translation>
+        <source>ALU Desk could not use its library {file} ({error}). Nothing says the file is damaged: do not move it. Quit ALU Desk and start it again; if it happens again, tell the agency.</source>
+        <translation>تعذّر على ALU Desk استخدام مكتبته {file} ({error}). لا شيء يدل على أن الملف تالف: لا تنقله. أغلق ALU Desk ثم شغّله من جديد؛ وإن تكرر ذلك فأبلغ الوكالة.</translation>
+    </message>
+    <message>
+        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history (the transfers in the queue and the history not yet sent stay in the old file). The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
+        <translation>المكتبة {file} تالفة ({error}). أغلق ALU Desk، وانقل {name} جانبًا مع {name}-wal و{name}-shm إن وُجدا (فهما تابعان لها)، ثم شغّله من جديد: تبدأ مكتبة جديدة، ويعيد المركز الخلاصة وسجلك (تبقى عمليات النقل في قائمة الانتظار والسجل الذي لم يُرسل بعد في الملف القديم). ويمكن بدلًا من ذلك إعادة النسخة المحفوظة قبل آخر تحديث ({name}.bak-vN، إن وُجدت): أعد تسميتها {name} بعد نقل تلك الملفات الثلاثة جانبًا.</translation>
     </message>
     <message>
         <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>

@@ -2939,8 +2939,12 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <translation>La médiathèque {file} ne peut pas être lue pour l’instant ({error}). Vérifiez son disque, puis relancez ALU Desk. Rien n’indique que le fichier soit endommagé.</translation>
     </message>
     <message>
-        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history. The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
-        <translation>La médiathèque {file} est endommagée ({error}). Quittez ALU Desk, mettez {name} de côté avec {name}-wal et {name}-shm s’ils sont là (ils lui appartiennent), puis relancez : une nouvelle médiathèque commence, et le hub redonne le fil et votre historique. La copie faite avant la dernière mise à jour ({name}.bak-vN, si elle est là) peut être remise à la place : renommez-la {name}, une fois ces trois fichiers mis de côté.</translation>
+        <source>ALU Desk could not use its library {file} ({error}). Nothing says the file is damaged: do not move it. Quit ALU Desk and start it again; if it happens again, tell the agency.</source>
+        <translation>ALU Desk n’a pas pu utiliser sa médiathèque {file} ({error}). Rien n’indique que le fichier soit endommagé : ne le déplacez pas. Quittez ALU Desk et relancez-le ; si cela se reproduit, prévenez l’agence.</translation>
+    </message>
+    <message>
+        <source>The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together with {name}-wal and {name}-shm if they are there (they belong to it), and start again: a new library begins, and the hub gives back the feed and your history (the transfers in the queue and the history not yet sent stay in the old file). The copy made before the last update ({name}.bak-vN, if it is there) can be put back instead: rename it {name}, once those three files are moved away.</source>
+        <translation>La médiathèque {file} est endommagée ({error}). Quittez ALU Desk, mettez {name} de côté avec {name}-wal et {name}-shm s’ils sont là (ils lui appartiennent), puis relancez : une nouvelle médiathèque commence, et le hub redonne le fil et votre historique (les transferts de la file d’attente et l’historique pas encore envoyé restent dans l’ancien fichier). La copie faite avant la dernière mise à jour ({name}.bak-vN, si elle est là) peut être remise à la place : renommez-la {name}, une fois ces trois fichiers mis de côté.</translation>
     </message>
     <message>
         <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>

@@ -144,7 +144,9 @@ class Desk(QObject):
         try:
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
-            install_translators(self.app, self.args.language or "system")
+            # (in the language "Updating your library…" was said in)
+            language = self.args.language or saved_language(client_paths.db_path)
+            install_translators(self.app, language)
             if isinstance(e, SchemaTooNew):
                 text = newer_library_text(e.current, e.newest)
             else:

@@ -1335,3 +1335,60 @@ def test_a_copy_that_fails_half_way_is_not_left_behind(
     assert sorted(p.name for p in tmp_path.iterdir() if ".bak-v" in p.name) == [
         "library.sqlite3.bak-v5"
     ]
+
+
+def test_a_half_made_copy_from_before_is_replaced_not_taken_for_damage(tmp_path: Path) -> None:
+    """A copy left half-made by an older version (not a database) made the next update fail
+    with "file is not a database", said as the library's damage: "move it aside"."""
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    _at_version(db, 5)
+    for name in ("library.sqlite3.bak-v5", "library.sqlite3.bak-v5-journal"):
+        (tmp_path / name).write_bytes(b"\0" * 2048)
+    Store(db).close()
+    with sqlite3.connect(tmp_path / "library.sqlite3.bak-v5") as copy:
+        assert copy.execute("PRAGMA user_version").fetchone()[0] == 5
+    copy.close()
+    assert not (tmp_path / "library.sqlite3.bak-v5-journal").exists()
+
+
+def test_only_the_updates_own_copies_are_removed(tmp_path: Path) -> None:
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    _at_version(db, 5)
+    kept = ["library.sqlite3.bak-v-mine", "library.sqlite3.bak-v²", "library.sqlite3.bak-v٣"]
+    for name in [*kept, "library.sqlite3.bak-v3", "library.sqlite3.bak-v3-wal"]:
+        (tmp_path / name).write_bytes(b"x")
+    Store(db).close()
+    left = sorted(p.name for p in tmp_path.iterdir() if ".bak-v" in p.name)
+    assert left == sorted([*kept, "library.sqlite3.bak-v5"])
+
+
+def test_an_error_that_is_not_damage_is_not_called_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every DatabaseError was "the library is damaged: move it aside" — a constraint or a
+    closed connection too, where moving it would lose the queue and the history for nothing."""
+    from alu_client import cli
+    from alu_client.core.store import is_damage
+
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path))
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE t (a UNIQUE)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(sqlite3.IntegrityError) as integrity:
+            conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    assert not is_damage(integrity.value)
+    monkeypatch.setattr(
+        "alu_client.cli.local_verbs.open_services",
+        lambda **_k: (_ for _ in ()).throw(integrity.value),
+    )
+    assert cli.main(["queue", "list"]) == 1
+    said = capsys.readouterr().err
+    assert "Nothing says the file is damaged: do not move it" in said and "aside" not in said
+    garbage = tmp_path / "g.sqlite3"
+    garbage.write_bytes(b"not a database" * 400)
+    with pytest.raises(sqlite3.DatabaseError) as notadb:
+        Store(garbage)
+    assert is_damage(notadb.value)

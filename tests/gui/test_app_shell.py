@@ -1027,3 +1027,43 @@ def test_a_data_folder_whose_name_is_not_utf8_has_an_instance_key(tmp_path: Path
     plain = tmp_path / "desk é"
     expected = hashlib.sha256(f"{getpass.getuser()}\0{plain.resolve()}".encode()).hexdigest()
     assert instance_key(plain) == f"alu-client-{expected[:16]}"
+
+
+def test_an_update_without_room_is_refused_in_the_saved_language(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Updating your library…" was said in the saved language, its refusal in the system's."""
+    import argparse
+    import collections
+    import sqlite3
+
+    from alu_client import app as app_module
+    from alu_client.core.settings import AppSettings
+    from alu_client.core.store import Store
+    from alu_client.core.store import db as store_db
+
+    paths = make_paths(tmp_path / "desk")
+    paths.ensure()
+    store = Store(paths.db_path)
+    AppSettings(store, paths.downloads_dir).language = "fr"
+    store.close()
+    with sqlite3.connect(paths.db_path) as db:
+        db.execute("PRAGMA user_version=5")
+    db.close()
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(store_db.shutil, "disk_usage", lambda _p: usage(10**10, 10**10, 1000))
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, paths, argparse.Namespace(demo=False, language=None))
+    try:
+        assert desk.start() == 1
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk ne peut pas ouvrir sa médiathèque"
+    assert text.startswith("ALU Desk doit mettre à jour sa médiathèque")
+    assert "rien n’a été modifié" in text

@@ -28,6 +28,8 @@ from ..core.store import (
     damaged_words,
     disk_full,
     disk_full_words,
+    is_damage,
+    not_damage_words,
 )
 from . import hub_verbs as hub_verbs
 from . import local_verbs as local_verbs
@@ -102,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"alu: {damaged_words(default_paths().db_path, e)}", file=sys.stderr)
+        db_path = default_paths().db_path
+        words = damaged_words(db_path, e) if is_damage(e) else not_damage_words(db_path, e)
+        print(f"alu: {words}", file=sys.stderr)
         return 1
     except OSError as e:  # the data folder: read-only, missing, full
         where = f" ({e.filename})" if e.filename else ""

@@ -34,7 +34,7 @@ from . import http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
-from .store import damaged_words, disk_full, disk_full_words
+from .store import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
 
 GIB = 1024**3
 MIB = 1024**2
@@ -445,6 +445,8 @@ def library_check(db_path: Path) -> Check:
                 f"The library {db_path} cannot be read now ({e}); check its disk and "
                 "folder, and try again. Nothing says the file is damaged.",
             )
+        if not is_damage(e):
+            return Check(name, False, not_damage_words(db_path, e))
         return Check(name, False, damaged_words(db_path, e))
     if rows == ["ok"]:
         return Check(name, True, "The library database is intact.")

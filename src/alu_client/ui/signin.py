@@ -52,7 +52,7 @@ from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
-from alu_client.core.store import NoRoomToUpdate, disk_full
+from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
 from .formats import isolated, size_text
 from .tasks import TaskRunner
@@ -134,14 +134,22 @@ def library_problem_text(error: BaseException, db_path: Path) -> str:
             "The library {file} cannot be read now ({error}). Check its disk, then start ALU "
             "Desk again. Nothing says the file is damaged.",
         ).format(file=isolated(db_path), error=error)
+    if isinstance(error, sqlite3.DatabaseError) and not is_damage(error):
+        return QCoreApplication.translate(
+            "Startup",
+            "ALU Desk could not use its library {file} ({error}). Nothing says the file is "
+            "damaged: do not move it. Quit ALU Desk and start it again; if it happens again, "
+            "tell the agency.",
+        ).format(file=isolated(db_path), error=error)
     if isinstance(error, sqlite3.DatabaseError):
         name = db_path.name
         return QCoreApplication.translate(
             "Startup",
             "The library {file} is damaged ({error}). Quit ALU Desk, move {name} aside together "
             "with {name}-wal and {name}-shm if they are there (they belong to it), and start "
-            "again: a new library begins, and the hub gives back the feed and your history. "
-            "The copy made before the last update ({name}.bak-vN, if it is there) can be put "
+            "again: a new library begins, and the hub gives back the feed and your history (the "
+            "transfers in the queue and the history not yet sent stay in the old file). The "
+            "copy made before the last update ({name}.bak-vN, if it is there) can be put "
             "back instead: rename it {name}, once those three files are moved away.",
         ).format(file=isolated(db_path), error=error, name=isolated(name))
     return str(error)

@@ -2,7 +2,7 @@
 join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
 
 from .db import NoRoomToUpdate, SchemaTooNew, Store, peek, steps_pending
-from .problems import damaged_words, disk_full, disk_full_words
+from .problems import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
 
 __all__ = [
     "NoRoomToUpdate",
@@ -11,6 +11,8 @@ __all__ = [
     "damaged_words",
     "disk_full",
     "disk_full_words",
+    "is_damage",
+    "not_damage_words",
     "peek",
     "steps_pending",
 ]

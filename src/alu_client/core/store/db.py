@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import sqlite3
 import threading
@@ -36,7 +37,9 @@ class SchemaTooNew(RuntimeError):
 
 def peek(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
     """The first column of the first row of ``sql`` on the library at ``path``, read only
-    (nothing created or changed; None when there is no such file, row, or readable library)."""
+    (None when there is no such file, row, or readable library). Nothing in the library is
+    changed; a library in WAL mode closed cleanly gets its empty ``-wal`` and ``-shm`` files
+    again (a read-only reader cannot remove them), as any reader's open does."""
     if not path.is_file():
         return None
     try:
@@ -78,6 +81,13 @@ def _mb(n: int) -> str:
 
 #: room kept free beyond what a migration is reckoned to need (bytes)
 MIGRATION_MARGIN = 32 * 1024 * 1024
+
+
+def _remove_copy(copy: Path) -> None:
+    """A backup copy and the files SQLite may have left beside it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            copy.with_name(copy.name + suffix).unlink(missing_ok=True)
 
 
 def _file_size(path: Path) -> int:
@@ -186,7 +196,7 @@ class Store:
         older = [
             p
             for p in path.parent.glob(f"{glob_escape(path.name)}.bak-v*")
-            if p != dest and p.name[len(path.name) + len(".bak-v") :].isdigit()
+            if p != dest and re.fullmatch(r"[0-9]+", p.name[len(path.name) + len(".bak-v") :])
         ]
         size = _file_size(path) + _file_size(path.with_name(f"{path.name}-wal"))
         # the copy, and the journal of the steps (remaking the search index rewrites it)
@@ -198,16 +208,16 @@ class Store:
             for p in older:  # room only without them: the new copy takes their place
                 p.unlink(missing_ok=True)
             older = []
+        # a copy left half-made (by an older version, a kill) is not a database: copying into
+        # it failed with "file is not a database", said as the library's damage
+        _remove_copy(dest)
         try:
             self._backup(dest)
         except BaseException:
-            for leftover in (dest, dest.with_name(f"{dest.name}-journal")):
-                with contextlib.suppress(OSError):
-                    leftover.unlink(missing_ok=True)
+            _remove_copy(dest)
             raise
         for p in older:
-            with contextlib.suppress(OSError):
-                p.unlink(missing_ok=True)
+            _remove_copy(p)
 
     def _backup(self, dest: Path) -> None:
         with self._lock, contextlib.closing(sqlite3.connect(str(dest))) as target:

@@ -38,6 +38,30 @@ def disk_full_words(folder: Path) -> str:
     )
 
 
+#: SQLite's primary result codes for a file that is damaged or is not a database
+_DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def is_damage(error: BaseException) -> bool:
+    """``error`` says the library file itself is damaged (SQLITE_CORRUPT, SQLITE_NOTADB) — not
+    a constraint, a closed connection or another error of the program, which moving the file
+    aside would not cure (and would lose its queue and history for)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.DatabaseError)
+        and isinstance(code, int)
+        and (code & 0xFF) in _DAMAGE_CODES
+    )
+
+
+def not_damage_words(db_path: Path, error: object) -> str:
+    return (
+        f"ALU Desk could not use its library {db_path} ({error}). Nothing says the file is "
+        "damaged: do not move it. Quit ALU Desk and start it again; if it happens again, tell "
+        "the agency, with what alu doctor says."
+    )
+
+
 def damaged_words(db_path: Path, error: object) -> str:
     """What to do with a library file that cannot be used (``error``: SQLite's reason). The
     files beside it named ``-wal`` and ``-shm`` belong to it: a copy put back without moving
@@ -48,7 +72,8 @@ def damaged_words(db_path: Path, error: object) -> str:
         f"The library {db_path} cannot be used ({error}). Quit ALU Desk (and alu watch run), "
         f"then move {name} aside together with {name}-wal and {name}-shm if they are there "
         "(they belong to it), and start again: a new library begins, and the hub gives back "
-        f"the feed and your history. The copy made before the last update ({name}.bak-vN, "
+        "the feed and your history (the transfers in the queue and the history not yet sent "
+        f"stay in the old file). The copy made before the last update ({name}.bak-vN, "
         f"if it is there) can be put back instead: rename it {name}, once those three files "
         "are moved away."
     )
