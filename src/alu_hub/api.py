@@ -460,8 +460,15 @@ def get_history(
             .order_by(table.c.seq)
             .limit(limit + 1)
         ).all()
-        # nothing new: the newest seq of all, as the feed's page says (a restored hub)
-        last = None if rows else int(s.scalar(select(func.max(table.c.seq))) or 0)
+        # nothing new: where the member's history ends, as the feed's page says (a hub
+        # restored from a backup ends before the cursors of its members' workstations)
+        last = (
+            None
+            if rows
+            else int(
+                s.scalar(select(func.max(table.c.seq)).where(table.c.member_id == member.id)) or 0
+            )
+        )
     more = len(rows) > limit
     rows = rows[:limit]
     return HistoryPage(

@@ -172,8 +172,8 @@ class HistoryPage(BaseModel):
     events: list[HistoryEventOut]
     next: int
     more: bool
-    #: on a page with no events, the newest seq of the hub's history (of all members): a
-    #: client whose ``after`` is past it holds numbers this hub no longer has
+    #: on a page with no events, the newest seq of the member's history: a client whose
+    #: ``after`` is past it holds numbers this hub no longer has
     last: int | None = None
 
 

@@ -399,3 +399,24 @@ def test_closing_the_question_sends_nothing(
     click_sign_in(qtbot, d)
     assert not d.busy and d.sign_in_button.isEnabled() and stopped == []
     assert d.result_ is None and len(profiles.list()) == 1
+
+
+def test_a_wrong_password_at_the_new_address_stops_nothing(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The app's transfers stopped for the move before the password was even tried: a wrong
+    one, then Cancel, and the app had quit (review)."""
+    d, old, _down, stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    answer_questions_with(monkeypatch, "Same hub, new address")
+    d.password.clear()
+    qtbot.keyClicks(d.password, "wrong-password")
+    click_sign_in(qtbot, d)
+    qtbot.waitUntil(lambda: d.error.isVisible(), timeout=15_000)
+    assert "refused the user name or password" in d.error.text()
+    assert stopped == []
+    assert profiles.require(old.name).url == old.url

@@ -19,6 +19,8 @@ import logging
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -283,13 +285,16 @@ def sign_in(
     allow_plain_secrets: bool = False,
     device: str | None = None,
     proxy_login: proxy_logins.ProxyLogin | Literal["keep"] | None = "keep",
+    moving: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Profile:
     """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
     (created, or updated when ``name`` — by default the one for this account on this hub —
     exists), which becomes the active one. ``proxy_login`` is the user name and password for
     ``proxy``, kept beside the token: "keep" uses and keeps the one kept for the profile, if
     any; None forgets it; a login with the kept user name and no password keeps the kept
-    password (a form never shows it), see ``proxy_login.chosen``. ``HubError``
+    password (a form never shows it), see ``proxy_login.chosen``. ``moving``: when the profile
+    moves to a new address, a context the move runs in, entered once the hub has taken the
+    password (the app stops its engine and takes the data folder's lock there). ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
     otherwise; nothing is kept then."""
     if secrets.needs_consent and not allow_plain_secrets:
@@ -338,14 +343,16 @@ def sign_in(
         try:
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
-            if existing is not None and existing.url != url:
-                # before the profile says the new address: a move that fails (a full disk) is
-                # made again by the next sign-in (it changes nothing twice)
-                moved = move_hub_urls(profiles.store, existing.name, existing.url, url)
-                log.info("profile %s moved to %s: %d stored addresses follow", existing.name,
-                         url, moved)  # fmt: skip
-            saved = profiles.save(profile)
-            profiles.set_active(saved.name)
+            move = existing is not None and existing.url != url
+            with moving() if move and moving is not None else contextlib.nullcontext():
+                if existing is not None and move:
+                    # before the profile says the new address: a move that fails (a full
+                    # disk) is made again by the next sign-in (it changes nothing twice)
+                    moved = move_hub_urls(profiles.store, existing.name, existing.url, url)
+                    log.info("profile %s moved to %s: %d stored addresses follow",
+                             existing.name, url, moved)  # fmt: skip
+                saved = profiles.save(profile)
+                profiles.set_active(saved.name)
         except BaseException:
             # Keep nothing half-done: the hub session is closed and the token forgotten.
             _forget(secrets, profile.secret_key)

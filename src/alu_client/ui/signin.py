@@ -15,11 +15,13 @@ The other things the app says before its window opens are here too (``startup_te
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -251,6 +253,8 @@ class SignInDialog(QDialog):
     After ``Accepted``: ``result_`` (``SignedIn``). Signals: ``signed_in(SignedIn)``."""
 
     signed_in = Signal(object)
+    # a call from the sign-in's worker to run on the GUI thread (``_on_gui_thread``)
+    _gui_call = Signal(object)
 
     def __init__(
         self,
@@ -275,6 +279,7 @@ class SignInDialog(QDialog):
         self.before_move = before_move
         # the profile moving to a new address in the sign-in under way
         self.moving: Profile | None = None
+        self._gui_call.connect(self._run_gui_call, Qt.ConnectionType.QueuedConnection)
         self.secrets = secrets
         self.tasks = tasks or TaskRunner(self)
         self.result_: SignedIn | None = None
@@ -412,11 +417,29 @@ class SignInDialog(QDialog):
         if moving is False:  # the user closed the question: nothing sent
             self._set_busy(False)
             return
-        if moving is not None and self.moving is None and self.before_move is not None:
-            self.before_move()  # (once: a retry after a wrong password is the same move)
         self.moving = moving or None
         name = moving.name if moving else None
-        lock_path = self.engine_lock if moving else None
+        lock_path = self.engine_lock
+
+        @contextlib.contextmanager
+        def move_guard() -> Iterator[None]:
+            # entered once the hub took the password (a wrong one stops nothing): this app's
+            # engine stops (on the GUI thread), then the data folder's lock is taken — the
+            # move rewrites the queue's addresses, and an engine at work on them would write
+            # its own back (an upload's URLs) and publish the clip twice after all
+            if self.before_move is not None:
+                self._on_gui_thread(self.before_move)
+            held = None
+            if lock_path is not None:
+                try:
+                    held = EngineLock(lock_path).acquire(say=False)
+                except EngineBusy:
+                    raise MoveWhileBusy() from None
+            try:
+                yield
+            finally:
+                if held is not None:
+                    held.release()
 
         def work() -> SignedIn:
             store: Secrets = secrets if remember else MemorySecrets()
@@ -426,31 +449,20 @@ class SignInDialog(QDialog):
                 existing = profiles.find(hub.normalize_url(url), user)
                 if existing is not None:
                     chosen = load_proxy_login(secrets, existing.secret_key) or "keep"
-            held = None
-            if lock_path is not None:
-                # the move rewrites the queue's addresses: an engine at work on them would
-                # write its own back (an upload's URLs), and publish the clip twice after all
-                try:
-                    held = EngineLock(lock_path).acquire(say=False)
-                except EngineBusy:
-                    raise MoveWhileBusy() from None
-            try:
-                profile = sign_in(
-                    profiles,
-                    store,
-                    url,
-                    user,
-                    password,
-                    name=name,
-                    ca_bundle=ca_bundle,
-                    proxy=proxy,
-                    allow_http=allow_http,
-                    allow_plain_secrets=allow_plain,
-                    proxy_login=chosen,
-                )
-            finally:
-                if held is not None:
-                    held.release()
+            profile = sign_in(
+                profiles,
+                store,
+                url,
+                user,
+                password,
+                name=name,
+                ca_bundle=ca_bundle,
+                proxy=proxy,
+                allow_http=allow_http,
+                allow_plain_secrets=allow_plain,
+                proxy_login=chosen,
+                moving=move_guard,
+            )
             if not remember and store is not secrets:
                 try:
                     secrets.delete(profile.secret_key)  # no token left behind to remember
@@ -466,6 +478,28 @@ class SignInDialog(QDialog):
         self.result_ = result
         self.signed_in.emit(result)
         self.accept()
+
+    def _run_gui_call(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def _on_gui_thread(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the GUI thread and wait for it (from the sign-in's worker)."""
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as e:
+                failed.append(e)
+            finally:
+                done.set()
+
+        self._gui_call.emit(run)
+        if not done.wait(120):
+            raise TimeoutError("the app did not stop its transfers for the move")
+        if failed:
+            raise failed[0]
 
     def _moving_to(self, url: str, user: str) -> Profile | Literal[False] | None:
         """The profile the form was filled from when the same account signs in at another

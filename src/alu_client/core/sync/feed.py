@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..hub import AuthError, EventStream, HubClient, HubError, Item, ServerError, Unreachable
 from ..transfers.retry import Backoff
-from .state import SyncState
+from .state import FEED_SEQ, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -122,26 +122,35 @@ class FeedSync:
 
     def catch_up(self) -> int:
         """Fetch every item after the cursor, page by page; returns how many were new.
-        Raises HubError when the hub cannot be used (the pages stored so far stay stored)."""
+        Raises HubError when the hub cannot be used (the pages stored so far stay stored).
+
+        The first page starts at the item the cursor stands on, when it is known here: the
+        hub must still have that item there. A hub restored from a backup numbers its items
+        again from the backup's last, and asking after our cursor passed over those it
+        published since, for good once its numbers had passed ours; then the last
+        ``REREAD_AFTER_RESTORE`` items are read again (those already here are not new). An
+        empty page's ``last`` (the feed's end) tells it too when the item is not known here."""
         client = self.client()
         new = 0
-        rewound = False
+        rewound = checked = False
         while True:
             after = self.state.feed_seq
-            page = client.items(after=after, limit=self.page_size)
-            if not page.items and page.last is not None and page.last < after and not rewound:
-                # The hub's feed ends before our cursor: restored from a backup, it numbers
-                # its items again from the backup's last, and asking after our cursor passed
-                # them over until its numbers caught up. Where the backup ended is not said
-                # (items may have come since): read the last REREAD_AFTER_RESTORE again;
-                # those already here are not new. (Once per catch-up: a hub saying so on
-                # every page cannot keep us reading.)
+            known = None if checked or after <= 0 else self._item_at(after)
+            checked = True
+            if known is not None:
+                page = client.items(after=after - 1, limit=self.page_size + 1)
+                head = page.items[0] if page.items else None
+                went_back = head is None or head.seq != after or head.id != known
+            else:
+                page = client.items(after=after, limit=self.page_size)
+                went_back = not page.items and page.last is not None and page.last < after
+            if went_back and not rewound:  # (once per catch-up: a hub cannot keep us reading)
                 rewound = True
-                start = max(0, page.last - REREAD_AFTER_RESTORE)
+                end = after if page.last is None else min(page.last, after)
+                start = max(0, end - REREAD_AFTER_RESTORE)
                 log.warning(
-                    "the hub's feed ends at %d, before this workstation's %d (restored from a "
-                    "backup?): reading it again from %d",
-                    page.last,
+                    "the hub's feed no longer has item %d where this workstation left it "
+                    "(restored from a backup?): reading it again from %d",
                     after,
                     start,
                 )
@@ -157,6 +166,18 @@ class FeedSync:
         self.state.touch()
         return new
 
+    def _item_at(self, seq: int) -> str | None:
+        """The id of the item the cursor was moved onto at ``seq`` (else, for a cursor moved
+        before that was kept, the library's item there, the newest stored), or None."""
+        known = self.state.at(FEED_SEQ, seq)
+        if known is not None:
+            return known
+        row = self.state.store.query_one(
+            "SELECT id FROM items WHERE profile = ? AND seq = ? ORDER BY pk DESC LIMIT 1",
+            (self.state.profile, seq),
+        )
+        return str(row[0]) if row is not None else None
+
     def _take(self, items: list[Item]) -> int:
         """Store items (in seq order, each once), then move the cursor past them."""
         with self._take_lock:
@@ -166,7 +187,9 @@ class FeedSync:
             if not batch:
                 return 0
             new = self.store_items(batch)
-            self.state.advance_feed(batch[-1].seq)
+            with self.state.store.write() as c:
+                self.state.advance_feed(batch[-1].seq, c)
+                self.state.mark(FEED_SEQ, batch[-1].seq, batch[-1].id, c)
         if new and self.on_new is not None:
             try:
                 self.on_new(new)

@@ -31,7 +31,7 @@ from typing import Any
 from ..hub import AuthError, HubClient, HubError, RemoteEvent
 from ..store import Store
 from ..store.transfers import OutcomeHook, Transfer
-from .state import SyncState
+from .state import HISTORY_SEQ, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -419,30 +419,59 @@ class HistorySync:
     # --- down ------------------------------------------------------------------------------------
 
     def pull(self) -> int:
-        """Fetch the member's events after the cursor; returns how many were new here."""
+        """Fetch the member's events after the cursor; returns how many were new here.
+
+        The first page starts at the event the cursor stands on, when it is known here: the
+        hub must still have it there. A hub restored from a backup numbers its events again
+        from the backup's last (and passes our numbers as soon as any workstation of any member
+        sends one): then this workstation's events it may have lost go again
+        (``_hub_went_back``). An empty page's ``last`` tells it too when the event is not
+        known here."""
         with self._lock:
             client = self.client()
             added = 0
-            rewound = False
+            rewound = checked = False
             while True:
                 after = self.state.history_seq
-                page = client.history(after=after, limit=self.page_size)
-                went_back = not page.events and page.last is not None and page.last < after
-                if went_back and page.last is not None and not rewound:
+                known = None if checked or after <= 0 else self._event_at(after)
+                checked = True
+                if known is not None:
+                    page = client.history(after=after - 1, limit=self.page_size + 1)
+                    head = page.events[0] if page.events else None
+                    went_back = head is None or head.seq != after or head.id != known
+                else:
+                    page = client.history(after=after, limit=self.page_size)
+                    went_back = not page.events and page.last is not None and page.last < after
+                if went_back and not rewound:
                     rewound = True  # once per pull: a hub saying so every time cannot loop us
-                    self._hub_went_back(after, page.last)
+                    end = after if page.last is None else min(page.last, after)
+                    self._hub_went_back(after, end)
                     continue
                 events = [e for e in page.events if e.seq > after]
                 if not events:
                     self.state.touch()
                     return added
+                newest = max(events, key=lambda e: e.seq)
                 with self.store.write() as c:
                     for e in events:
                         added += self._store_remote(c, e)
-                    self.state.advance_history(max(e.seq for e in events), c)
+                    self.state.advance_history(newest.seq, c)
+                    self.state.mark(HISTORY_SEQ, newest.seq, newest.id, c)
                     self.state.touch(conn=c)
                 if not page.more:
                     return added
+
+    def _event_at(self, seq: int) -> str | None:
+        """The id of the event the cursor was moved onto at ``seq`` (else, for a cursor moved
+        before that was kept, the newest stored here with that number), or None."""
+        known = self.state.at(HISTORY_SEQ, seq)
+        if known is not None:
+            return known
+        row = self.store.query_one(
+            "SELECT id FROM history WHERE profile = ? AND hub_seq = ? ORDER BY rowid DESC LIMIT 1",
+            (self.profile, seq),
+        )
+        return str(row[0]) if row is not None else None
 
     def _hub_went_back(self, after: int, last: int) -> None:
         """The hub's history ends before our cursor: restored from a backup, it lost the events
@@ -465,9 +494,8 @@ class HistorySync:
             ).rowcount
             self.state.rewind_history(start, c)
         log.warning(
-            "the hub's history ends at %d, before this workstation's %d (restored from a "
+            "the hub's history no longer has event %d of this workstation's (restored from a "
             "backup?): reading it again from %d; %d event(s) of this workstation to send again",
-            last,
             after,
             start,
             again,

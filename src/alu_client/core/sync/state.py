@@ -90,6 +90,18 @@ class SyncState:
     def advance_history(self, seq: int, conn: sqlite3.Connection | None = None) -> int:
         return self._advance(HISTORY_SEQ, seq, conn)
 
+    def mark(
+        self, key: str, seq: int, item_id: str, conn: sqlite3.Connection | None = None
+    ) -> None:
+        """Remember which item (or event) the cursor ``key`` was moved onto: a hub restored
+        from a backup is told by it no longer being there (``at``)."""
+        self.set(f"{key}_at", f"{seq} {item_id}", conn)
+
+    def at(self, key: str, seq: int) -> str | None:
+        """The id ``mark`` remembered for the cursor ``key`` at ``seq``, or None."""
+        seen, _, item_id = (self.get(f"{key}_at", "") or "").partition(" ")
+        return item_id if item_id and seen == str(seq) else None
+
     def rewind_feed(self, seq: int, conn: sqlite3.Connection | None = None) -> None:
         """Move the feed cursor back to ``seq`` (the hub's feed ends there)."""
         self._rewind(FEED_SEQ, seq, conn)
