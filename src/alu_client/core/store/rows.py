@@ -136,7 +136,7 @@ def warn_damaged(table: str, key: object, damaged: str, advice: str) -> None:
             return
         _warned.add(mark)
     log.warning(
-        "%s %s: its record in the library is damaged (%s could not be read); %s",
+        "%s %s: its record in the library is damaged (cannot read %s); %s",
         table,
         key,
         damaged,
