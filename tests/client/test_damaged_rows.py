@@ -335,3 +335,37 @@ def test_the_app_starts_with_a_damaged_profile_and_item(tmp_path: Path) -> None:
     assert "Traceback" not in out + log
     assert f"profile {PROFILE}: its record in the library is damaged (cannot read created_at" in log
     assert "item it000001: its record in the library is damaged (cannot read priority" in log
+
+
+def test_a_download_of_a_damaged_item_reads_it_again_from_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.services import Services
+
+    home = make_home(tmp_path / "home")
+    store = Store(home / "data" / "library.sqlite3")
+    damage(store, "UPDATE items SET priority = 'x', renditions = '{bad' WHERE seq = 2")
+    store.close()
+    paths = Paths(home / "data", home / "cache", home / "logs", home / "downloads")
+    services = Services(paths, MemorySecrets())
+    hub_copy = make_item(2, priority="urgent")
+    asked: list[str] = []
+    queued: list[Item] = []
+
+    class Hub:
+        def item(self, item_id: str) -> Item:
+            asked.append(item_id)
+            return hub_copy
+
+    monkeypatch.setattr(services, "client", lambda *a, **kw: Hub())
+    monkeypatch.setattr(services, "_enqueue_download", lambda item, *rest: queued.append(item) or 1)
+    try:
+        services.download("it000002")
+        assert asked == ["it000002"] and queued == [hub_copy]  # not the stand-ins
+        again = services.library.get("it000002")
+        assert again is not None and again.damaged == "" and again.item.priority == "urgent"
+        services.download("it000002")  # whole again: the library's copy is used
+        assert asked == ["it000002"]
+    finally:
+        services.stop()
