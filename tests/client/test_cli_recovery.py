@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.store import Store
+from alu_client.core.transfers.rates import MIN_RATE_BPS
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_hub.server import RunningHub
 from tests.client.test_cli import _interrupted_put, run_alu
@@ -364,6 +367,37 @@ def test_the_engine_applies_the_saved_caps_limits_and_schedule(tmp_path: Path) -
         assert queue.caps == {"download": 3, "upload": 2}
     finally:
         services.stop()
+
+
+@pytest.mark.parametrize("stored", ["1e-300", "999.0", "-5", "NaN"])
+def test_a_saved_limit_under_the_floor_is_unreadable_and_unlimited(
+    tmp_path: Path, stored: str
+) -> None:
+    # a hand edit or a damaged value: 1e-300 was applied as is, and `alu get` moved 98 kB,
+    # then nothing for ever, with no reason given; the CLI and Settings refuse under 1 KB/s
+    _saved_settings(tmp_path, limit_down=100_000.0, limit_up=50_000.0)
+    store = Store(tmp_path / "data" / "library.sqlite3")
+    try:
+        with store.write() as c:
+            c.execute("UPDATE settings SET value = ? WHERE key = 'app.limit_down'", (stored,))
+            c.execute("UPDATE settings SET value = ? WHERE key = 'app.limit_up'", (stored,))
+        settings = AppSettings(store, tmp_path)
+        assert (settings.limit_down, settings.limit_up) == (None, None)
+    finally:
+        store.close()
+    services = _services(tmp_path)
+    try:
+        queue = services.start_engine(sync=False, rules=False, hot_folders=False, media=False)
+        assert queue.limits["download"].rate_bps is None
+        assert queue.limits["upload"].rate_bps is None
+    finally:
+        services.stop()
+    _saved_settings(tmp_path, limit_down=MIN_RATE_BPS)  # the floor itself is a limit
+    store = Store(tmp_path / "data" / "library.sqlite3")
+    try:
+        assert AppSettings(store, tmp_path).limit_down == MIN_RATE_BPS
+    finally:
+        store.close()
 
 
 def test_fetch_keeps_the_saved_limit_unless_told_otherwise(

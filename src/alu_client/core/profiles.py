@@ -29,6 +29,7 @@ from . import hub
 from . import proxy_login as proxy_logins
 from .credentials import PlainTextNotAccepted, Secrets, SecretsError, plain_warning, secret_key
 from .store.db import Store
+from .store.rows import RowReader, warn_damaged
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,10 @@ class Profiles:
                 " ON CONFLICT(name) DO UPDATE SET url = excluded.url,"
                 " username = excluded.username, device = excluded.device,"
                 " ca_bundle = excluded.ca_bundle, proxy = excluded.proxy,"
-                " allow_http = excluded.allow_http, member = excluded.member",
+                " allow_http = excluded.allow_http, member = excluded.member,"
+                # a created time that is no number (a damaged row) is written anew
+                " created_at = CASE WHEN typeof(created_at) IN ('integer', 'real')"
+                " THEN created_at ELSE excluded.created_at END",
                 (
                     profile.name,
                     profile.url,
@@ -251,21 +255,27 @@ def _set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def _from_row(row: Any) -> Profile:
-    try:
-        member = json.loads(row["member"] or "{}")
-    except ValueError:
-        member = {}
-    return Profile(
-        name=row["name"],
-        url=row["url"],
-        username=row["username"],
-        device=row["device"],
-        ca_bundle=row["ca_bundle"],
-        proxy=row["proxy"],
-        allow_http=bool(row["allow_http"]),
-        member=member if isinstance(member, dict) else {},
-        created_at=float(row["created_at"]),
+    """The row as a Profile; a value edited or damaged in the file is replaced by a stand-in
+    and logged (the created time by 0: the oldest), so the app, and every verb, still start."""
+    r = RowReader(row)
+    profile = Profile(
+        name=r.text("name"),
+        url=r.text("url"),
+        username=r.text("username"),
+        device=r.text("device"),
+        ca_bundle=r.text("ca_bundle"),
+        proxy=r.text("proxy"),
+        allow_http=r.flag("allow_http"),
+        member=r.json_object("member"),
+        created_at=r.real("created_at", 0.0),
     )
+    warn_damaged(
+        "profile",
+        profile.name,
+        r.damaged,
+        "sign in to its hub again to write it anew.",
+    )
+    return profile
 
 
 # --- signing in and out ---------------------------------------------------------------------

@@ -392,9 +392,12 @@ class Services:
             f = again.file(rendition) if again is not None else None
             if again is not None and f is not None and f.present:
                 raise AlreadyDownloaded(again.title, f.path)
-        item = known.item if known is not None else self.client().item(item_id)
-        if known is None:
+        if known is None or known.damaged:
+            # a row damaged in the file is written anew from the hub's copy
+            item = self.client().item(item_id)
             self.store_items([item])
+        else:
+            item = known.item
         return self._enqueue_download(
             item, rendition, dest_dir, priority or item.priority, rule, queue, profile
         )

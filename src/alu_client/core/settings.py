@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import Store, peek
+from .transfers.rates import MIN_RATE_BPS
 from .transfers.schedule import Schedule
 
 LANGUAGES = ("system", "en", "fr", "ar")
@@ -95,11 +96,18 @@ class AppSettings:
     def max_uploads(self, value: int) -> None:
         self.set("max_uploads", max(1, min(4, int(value))))
 
+    def _rate(self, key: str) -> float | None:
+        """A bandwidth limit in bytes per second, None for unlimited. One under the floor the
+        CLI and Settings accept (``MIN_RATE_BPS``) cannot be read either: none of them wrote
+        it (a hand edit, a damaged value), and applied as it is, 1e-300 moved a first block
+        and then nothing for ever, with no reason given."""
+        value = self._typed(key, float, None)
+        return value if value is not None and value >= MIN_RATE_BPS else None
+
     @property
     def limit_down(self) -> float | None:
         """Bytes per second; None = unlimited."""
-        value = self._typed("limit_down", float, None)
-        return value if value and value > 0 else None
+        return self._rate("limit_down")
 
     @limit_down.setter
     def limit_down(self, value: float | None) -> None:
@@ -107,8 +115,7 @@ class AppSettings:
 
     @property
     def limit_up(self) -> float | None:
-        value = self._typed("limit_up", float, None)
-        return value if value and value > 0 else None
+        return self._rate("limit_up")
 
     @limit_up.setter
     def limit_up(self, value: float | None) -> None:

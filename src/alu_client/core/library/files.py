@@ -13,7 +13,6 @@ size is still the recorded one (a different file put there is left alone).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import Store
+from ..store.rows import RowReader, warn_damaged
 
 PRESENT, MISSING, REMOVED = "present", "missing", "removed"
 
@@ -56,30 +56,51 @@ class LibraryFile:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> LibraryFile:
-        probe: dict[str, Any] | None = None
-        if row["probe"]:
-            try:
-                loaded = json.loads(row["probe"])
-                probe = loaded if isinstance(loaded, dict) else None
-            except ValueError:
-                probe = None
-        return cls(
-            id=row["id"],
-            profile=row["profile"],
-            item_id=row["item_id"],
-            rendition=row["rendition"],
-            path=Path(row["path"]),
-            size=row["size"],
-            sha256=row["sha256"],
-            verified_at=row["verified_at"],
-            state=row["state"],
-            reason=row["reason"],
-            checked_at=row["checked_at"],
-            transfer_id=row["transfer_id"],
+        """The row as a file record; a value edited or damaged in the file is replaced by a
+        stand-in (a size of 0) and logged: ``check_files`` then says what to do."""
+        r = RowReader(row)
+        probe = r.json_object("probe") if row["probe"] else None
+        if "probe" in r.bad:  # (never worth a word: the media worker makes it again)
+            r.bad.remove("probe")
+            probe = None
+        record = cls(
+            id=r.integer("id", 0),
+            profile=r.text("profile"),
+            item_id=r.text("item_id"),
+            rendition=r.text("rendition"),
+            path=Path(r.text("path")),
+            size=r.integer("size", 0),
+            sha256=r.text("sha256"),
+            verified_at=r.real("verified_at", 0.0),
+            state=r.choice("state", (PRESENT, MISSING, REMOVED), MISSING),
+            reason=r.text("reason"),
+            checked_at=r.real_or_none("checked_at"),
+            transfer_id=r.integer_or_none("transfer_id"),
             probe=probe,
-            probe_error=row["probe_error"],
-            thumbnail=row["thumbnail"],
+            probe_error=r.text("probe_error"),
+            thumbnail=r.text("thumbnail"),
         )
+        _warn(record.item_id, record.rendition, r.damaged)
+        return record
+
+
+#: why a file whose record cannot be read is missing (``check_files``)
+DAMAGED_RECORD = "its record in the library is damaged; download it again"
+
+
+def _warn(item_id: str, rendition: str, damaged: str) -> None:
+    warn_damaged("library file", f"{item_id}/{rendition}", damaged, "download it again.")
+
+
+def _recorded(row: sqlite3.Row) -> tuple[int, float] | None:
+    """The size and verified time a record holds; None when one is no number (edited or
+    damaged in the file): such a file is never deleted, since it cannot be checked."""
+    r = RowReader(row)
+    size, verified = r.integer("size", 0), r.real("verified_at", 0.0)
+    if r.damaged:
+        _warn(str(row["item_id"]), str(row["rendition"]), r.damaged)
+        return None
+    return size, verified
 
 
 def record_file(
@@ -206,7 +227,10 @@ def check_files(
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
         (profile, *ids, -1 if limit is None else limit),
     )
-    looked = [(row, _look(Path(row["path"]), row["size"])) for row in rows]
+    looked = [
+        (row, _look(Path(row["path"]), known[0]) if (known := _recorded(row)) else DAMAGED_RECORD)
+        for row in rows
+    ]
     missing: list[MissingFile] = []
     restored = 0
     with store.write() as conn:
@@ -274,21 +298,22 @@ def apply_retention(
         " ORDER BY verified_at, id",
         (profile,),
     )
-    total = sum(int(r["size"]) for r in rows)
+    sound = [(row, known) for row in rows if (known := _recorded(row)) is not None]
+    total = sum(size for _row, (size, _verified) in sound)
     cutoff = None if max_age_days is None else now - max_age_days * 86400.0
     done: list[tuple[sqlite3.Row, str, str]] = []
     removed = freed = gone = 0
     kept: list[MissingFile] = []
-    for row in rows:  # oldest first: once a file is young enough and the total fits, stop
-        too_old = cutoff is not None and row["verified_at"] < cutoff
+    for row, (size, verified_at) in sound:  # oldest first: once young enough and it fits, stop
+        too_old = cutoff is not None and verified_at < cutoff
         too_big = max_total_bytes is not None and total > max_total_bytes
         if not (too_old or too_big):
             break
-        outcome, n, reason = delete_recorded(Path(row["path"]), row["size"])
+        outcome, n, reason = delete_recorded(Path(row["path"]), size)
         if outcome == FAILED:
             kept.append(_missing(row, reason))
             continue  # still on disk, still counted: the next file may free the space
-        total -= row["size"]
+        total -= size
         if outcome == CHANGED:
             kept.append(_missing(row, reason))
             done.append((row, MISSING, reason))
@@ -323,7 +348,13 @@ def remove_file(
         raise LibraryError(f"The library has no {rendition} file of item {item_id}.")
     if row["state"] == REMOVED:
         return 0
-    outcome, freed, reason = delete_recorded(Path(row["path"]), row["size"])
+    known = _recorded(row)
+    if known is None:
+        raise LibraryError(
+            f"{Path(row['path']).name} was left in place: {DAMAGED_RECORD}, or delete the "
+            "file yourself."
+        )
+    outcome, freed, reason = delete_recorded(Path(row["path"]), known[0])
     if outcome == FAILED:
         raise LibraryError(f"{Path(row['path']).name} was not removed: {reason}.")
     state = MISSING if outcome == CHANGED else REMOVED

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..hub import PRIORITIES, Item, Rendition
 from ..store import Store
+from ..store.rows import RowReader, warn_damaged
 from .files import LibraryFile
 from .text import normalize
 
@@ -187,6 +188,9 @@ class LibraryItem:
     read_at: float | None
     rules_done: bool
     files: tuple[LibraryFile, ...] = field(default=())
+    #: what of the row could not be read (edited or damaged in the file): the fields named
+    #: here hold stand-ins
+    damaged: str = ""
 
     @property
     def id(self) -> str:
@@ -213,48 +217,60 @@ class LibraryItem:
         return next((f for f in self.files if f.rendition == rendition), None)
 
 
-def _when(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
-
-
-def _renditions(text: str) -> tuple[Rendition, ...]:
+def _renditions(r: RowReader) -> tuple[Rendition, ...]:
     try:
-        data = json.loads(text or "[]")
-        return tuple(Rendition(**r) for r in data)
-    except (ValueError, TypeError):
-        return ()  # written by us from validated data; never worth failing a search over
+        return tuple(Rendition(**x) for x in r.json_list("renditions"))
+    except TypeError:
+        r.replace("renditions", None)
+        return ()
 
 
 def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> LibraryItem:
-    published = _when(row["published_at"])
-    assert published is not None
+    """The row as a LibraryItem; a value edited or damaged in the file is replaced by a
+    stand-in (a publication time that is no time by when the item was first seen) and named in
+    ``damaged`` and the log: one bad item never stops a list, a search or the feed."""
+    r = RowReader(row)
+    first_seen = r.real("first_seen_at", 0.0)
+    published = r.when_or_none("published_at")
+    if published is None:
+        published = r.replace("published_at", dt.datetime.fromtimestamp(first_seen, dt.UTC))
+    number = r.integer("priority", priority_number("routine"))
     item = Item(
-        id=row["id"],
-        seq=row["seq"],
-        kind=row["kind"],
-        title=row["title"],
-        slug=row["slug"],
-        dateline=row["dateline"],
-        recorded_at=_when(row["recorded_at"]),
+        id=r.text("id"),
+        seq=r.integer("seq", 0),
+        kind=r.text("kind"),
+        title=r.text("title"),
+        slug=r.text("slug"),
+        dateline=r.text("dateline"),
+        recorded_at=r.when_or_none("recorded_at"),
         published_at=published,
-        category=row["category"],
-        region=row["region"],
-        country=row["country"],
-        language=row["language"],
-        priority=PRIORITIES[row["priority"]] if 0 <= row["priority"] < 3 else "routine",
-        restrictions=row["restrictions"],
-        script=row["script"],
-        shotlist=row["shotlist"],
-        duration=row["duration"],
-        source_member=row["source_member"],
-        thumbnail_url=row["thumbnail_url"],
-        renditions=_renditions(row["renditions"]),
+        category=r.text("category"),
+        region=r.text("region"),
+        country=r.text("country"),
+        language=r.text("language"),
+        priority=PRIORITIES[number]
+        if 0 <= number < len(PRIORITIES)
+        else r.replace("priority", "routine"),
+        restrictions=r.text("restrictions"),
+        script=r.text("script"),
+        shotlist=r.text("shotlist"),
+        duration=r.real("duration", 0.0),
+        source_member=r.text("source_member"),
+        thumbnail_url=r.text("thumbnail_url"),
+        renditions=_renditions(r),
+    )
+    warn_damaged(
+        "item",
+        item.id,
+        r.damaged,
+        "the rest of it is shown; downloading it reads it again from the hub.",
     )
     return LibraryItem(
         item=item,
-        pk=row["pk"],
-        first_seen_at=row["first_seen_at"],
-        read_at=row["read_at"],
-        rules_done=bool(row["rules_done"]),
+        pk=r.integer("pk", 0),
+        first_seen_at=first_seen,
+        read_at=r.real_or_none("read_at"),
+        rules_done=r.flag("rules_done"),
         files=tuple(files),
+        damaged=r.damaged,
     )

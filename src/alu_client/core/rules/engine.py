@@ -39,8 +39,12 @@ def _when(value: Any) -> dt.datetime | None:
 
 def item_from_row(row: sqlite3.Row) -> Item:
     """A row of the ``items`` table as a ``hub.Item``: the library's own reading of it (a
-    damaged row raises, and the engine marks that item done without action)."""
-    return library_item_from_row(row).item
+    damaged row raises, and the engine marks that item done without action: a rule is not
+    tried on stand-in values)."""
+    read = library_item_from_row(row)
+    if read.damaged:
+        raise ValueError(f"item {read.id}'s record in the library is damaged ({read.damaged})")
+    return read.item
 
 
 def bump(priority: str) -> str:
@@ -128,6 +132,10 @@ class RuleEngine:
                     pk = int(row["pk"])
                     try:
                         item = items_loader(row)
+                    except ValueError as e:  # damaged in the file: one line, no traceback
+                        log.warning("rules skip item %s: %s", row["id"], e)
+                        quiet.append(pk)
+                        continue
                     except Exception:
                         log.exception("item %s cannot be read; rules skip it", row["id"])
                         quiet.append(pk)

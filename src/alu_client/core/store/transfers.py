@@ -13,6 +13,7 @@ from typing import Any
 
 from ..http import redact_query
 from .db import Store
+from .rows import RowReader
 
 log = logging.getLogger(__name__)
 
@@ -65,36 +66,16 @@ class Transfer:
         """The row as a Transfer; a value that cannot be what its column holds (SQLite keeps
         any type in any column) is replaced by a stand-in and named in ``damaged``, so one bad
         row never stops a list, the CLI or the scheduler."""
-        d = dict(row)
-        bad: list[str] = []
+        reader = RowReader(row)
+        d = reader.values
         for name in ("options", "result"):
-            try:
-                value = json.loads(d[name] or "{}")
-            except (TypeError, ValueError):
-                value = None
-            if not isinstance(value, dict):
-                bad.append(name)
-                value = {}
-            d[name] = value
+            d[name] = reader.json_object(name)
         for name, default in _NUMBERS.items():
-            value = d.get(name)
-            if value is None and default is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                bad.append(name)
-                d[name] = default
-            elif name in _INTEGERS:
-                d[name] = int(value)
-        if d.get("priority") not in PRIORITIES.values():
-            bad.append("priority")
-            d["priority"] = PRIORITIES["routine"]
-        if d.get("state") not in STATES:
-            bad.append("state")
-            d["state"] = "failed"
-        if d.get("direction") not in ("download", "upload"):
-            bad.append("direction")
-            d["direction"] = "download"
-        d["damaged"] = ", ".join(bad)
+            d[name] = reader.number(name, default, integer=name in _INTEGERS)
+        d["priority"] = reader.choice("priority", PRIORITIES.values(), PRIORITIES["routine"])
+        d["state"] = reader.choice("state", STATES, "failed")
+        d["direction"] = reader.choice("direction", ("download", "upload"), "download")
+        d["damaged"] = reader.damaged
         return cls(**d)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..hub import AuthError, HubClient, HubError, RemoteEvent
 from ..store import Store
+from ..store.rows import RowReader, warn_damaged
 from ..store.transfers import OutcomeHook, Transfer
 from .state import HISTORY_SEQ, SyncState
 
@@ -123,15 +124,38 @@ class HistoryEvent:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> HistoryEvent:
-        d = dict(row)
-        try:
-            detail = json.loads(d["detail"] or "{}")
-        except ValueError:
-            detail = {}
-        d["detail"] = detail if isinstance(detail, dict) else {}
-        for sending_only in ("boot", "boot_clock"):  # (see ``clock_now``)
-            d.pop(sending_only, None)
-        return cls(**d)
+        """The row as an event; a value edited or damaged in the file is replaced by a
+        stand-in (no bytes, no time) and logged: one bad event never stops the list."""
+        event, damaged = _read(row)
+        warn_damaged(
+            "history event",
+            event.id,
+            damaged,
+            "it is listed with what could be read, and is not sent to the hub.",
+        )
+        return event
+
+
+def _read(row: sqlite3.Row) -> tuple[HistoryEvent, str]:
+    """The row as an event, and which of its fields could not be read ('' for none)."""
+    r = RowReader(row)
+    event = HistoryEvent(
+        id=r.text("id"),
+        profile=r.text("profile"),
+        type=r.text("type"),
+        item_id=r.text_or_none("item_id"),
+        rendition=r.text("rendition"),
+        bytes=r.integer("bytes", 0),
+        started_at=r.real_or_none("started_at"),
+        ended_at=r.real_or_none("ended_at"),
+        device=r.text("device"),
+        detail=r.json_object("detail"),
+        transfer_id=r.integer_or_none("transfer_id"),
+        origin=r.choice("origin", ("here", "hub"), "here"),
+        hub_seq=r.integer_or_none("hub_seq"),
+        sent_at=r.real_or_none("sent_at"),
+    )
+    return event, r.damaged
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -374,8 +398,19 @@ class HistorySync:
                 )
                 if not rows:
                     return sent
-                sent += self._send(client, rows)
                 last_rowid = int(rows[-1]["rowid"])
+                whole = []
+                for row in rows:
+                    # (a detail that cannot be read is sent empty, as before: it is words)
+                    damaged = ", ".join(f for f in _read(row)[1].split(", ") if f != "detail")
+                    if damaged:  # stand-ins would be counted as figures: set aside, said why
+                        reason = f"its record in the library is damaged (cannot read {damaged})"
+                        log.warning("history event %s not sent: %s", row["id"], reason)
+                        self._refused(row, reason)
+                    else:
+                        whole.append(row)
+                if whole:
+                    sent += self._send(client, whole)
 
     def _send(self, client: HubClient, rows: _List[sqlite3.Row]) -> int:
         try:
@@ -392,6 +427,7 @@ class HistorySync:
                 # Something in this batch is refused: find it, send the rest.
                 half = len(rows) // 2
                 return self._send(client, rows[:half]) + self._send(client, rows[half:])
+            log.warning("history event %s refused by the hub: %s", rows[0]["id"], e)
             self._refused(rows[0], str(e))
             return 0
         now = time.time()
@@ -406,8 +442,7 @@ class HistorySync:
     def _refused(self, row: sqlite3.Row, reason: str) -> None:
         """The hub will never take this event: out of the outbox, with the reason kept, so it
         does not hold back the events after it."""
-        log.warning("history event %s refused by the hub: %s", row["id"], reason)
-        detail = _payload(row)["detail"]
+        detail = _read(row)[0].detail
         detail["hub_refused"] = reason[:MAX_TEXT]
         with self.store.write() as c:
             c.execute(

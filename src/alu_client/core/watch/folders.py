@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..store import Store
+from ..store.rows import RowReader, warn_damaged
 from ..uploads import FieldError, UploadFields
 
 #: the item fields a sidecar or a folder's defaults may give
@@ -21,6 +22,8 @@ _TEMP_SUFFIXES = (
     ".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", ".!ut", "~",
 )  # fmt: skip
 _JUNK = {"thumbs.db", "desktop.ini", "icon\r"}
+#: seconds a file must stay still before it is taken, unless the folder says otherwise
+DEFAULT_SETTLE = 10.0
 
 
 class WatchError(ValueError):
@@ -56,19 +59,27 @@ class WatchFolder:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> WatchFolder:
-        try:
-            data = json.loads(row["defaults"] or "{}")
-        except ValueError:
-            data = {}
-        return cls(
-            id=int(row["id"]),
-            profile=str(row["profile"]),
-            path=Path(row["path"]),
-            enabled=bool(row["enabled"]),
-            defaults={str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {},
-            sent_dir=str(row["sent_dir"]),
-            settle_seconds=float(row["settle_seconds"]),
+        """The row as a folder; a setting edited or damaged in the file is replaced by its
+        default and logged, so the other folders, and the list, still work."""
+        r = RowReader(row)
+        defaults = r.json_object("defaults")
+        folder = cls(
+            id=r.integer("id", 0),
+            profile=r.text("profile"),
+            path=Path(r.text("path")),
+            enabled=r.flag("enabled"),  # (off: nothing is sent that the user had stopped)
+            defaults={str(k): str(v) for k, v in defaults.items()},
+            sent_dir=r.text("sent_dir", "sent"),
+            settle_seconds=r.real("settle_seconds", DEFAULT_SETTLE),
         )
+        warn_damaged(
+            "hot folder",
+            folder.path,
+            r.damaged,
+            "its default settings are used until they are saved again (in Settings, or with alu"
+            " watch remove and add).",
+        )
+        return folder
 
 
 @dataclass(frozen=True)
@@ -88,18 +99,23 @@ class WatchFile:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> WatchFile:
-        return cls(
-            id=int(row["id"]),
-            folder_id=int(row["folder_id"]),
-            path=Path(row["path"]),
-            size=int(row["size"]),
-            mtime_ns=int(row["mtime_ns"]),
-            sha256=row["sha256"],
-            state=str(row["state"]),
-            transfer_id=row["transfer_id"],
-            error=str(row["error"]),
-            at=float(row["at"]),
+        """The row as a file record; a size or time that is no number reads as -1 (no file
+        has it: the file is taken as changed and looked at again), logged."""
+        r = RowReader(row)
+        record = cls(
+            id=r.integer("id", 0),
+            folder_id=r.integer("folder_id", 0),
+            path=Path(r.text("path")),
+            size=r.integer("size", -1),
+            mtime_ns=r.integer("mtime_ns", -1),
+            sha256=r.text_or_none("sha256"),
+            state=r.text("state", "error"),
+            transfer_id=r.integer_or_none("transfer_id"),
+            error=r.text("error"),
+            at=r.real("at", 0.0),
         )
+        warn_damaged("hot folder file", record.path, r.damaged, "it is looked at again.")
+        return record
 
 
 class FolderRegistry:
@@ -116,7 +132,7 @@ class FolderRegistry:
         path: Path | str,
         defaults: Mapping[str, object] | None = None,
         sent_dir: str | Path = "sent",
-        settle_seconds: float = 10,
+        settle_seconds: float = DEFAULT_SETTLE,
         *,
         enabled: bool = True,
     ) -> WatchFolder:
