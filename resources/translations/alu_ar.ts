@@ -1398,6 +1398,10 @@
         <translation>، </translation>
     </message>
     <message>
+        <source>{name} could not be examined: {reason} If the copy was cut short, download it again (Ctrl+D).</source>
+        <translation>تعذّر فحص {name}: {reason} إن كانت النسخة قد انقطعت، فنزّله من جديد (Ctrl+D).</translation>
+    </message>
+    <message>
         <source>{name} — not examined yet</source>
         <translation>{name} — لم يُفحص بعد</translation>
     </message>

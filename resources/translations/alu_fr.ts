@@ -1398,6 +1398,10 @@
         <translation>, </translation>
     </message>
     <message>
+        <source>{name} could not be examined: {reason} If the copy was cut short, download it again (Ctrl+D).</source>
+        <translation>{name} n’a pas pu être examiné : {reason} Si la copie a été interrompue, téléchargez-le à nouveau (Ctrl+D).</translation>
+    </message>
+    <message>
         <source>{name} — not examined yet</source>
         <translation>{name} — pas encore analysé</translation>
     </message>

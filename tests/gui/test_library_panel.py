@@ -419,3 +419,31 @@ def test_a_file_deleted_by_hand_is_shown_missing_and_can_be_downloaded_again(
 def feed_state(feed: FeedPanel, item_id: str) -> str:
     row = feed.model.row_of(item_id)
     return "" if row is None else str(feed.model.index(row, COL_STATE).data(STATE_ROLE))
+
+
+def test_a_file_that_could_not_be_examined_says_why(qtbot: Any, tmp_path: Path) -> None:
+    """The media worker stored why a file could not be examined ("… is incomplete: was the
+    copy cut short?"), and the detail said "not examined yet" for ever."""
+    from alu_client.core.library import LibraryItem
+    from alu_client.core.library.files import LibraryFile
+    from alu_client.ui.views.item_detail import ItemDetail
+    from tests.client.test_library import make_item
+
+    def item_with(probe_error: str) -> LibraryItem:
+        f = LibraryFile(
+            id=1, profile="main", item_id="it000001", rendition="broadcast",
+            path=tmp_path / "cut.mp4", size=10, sha256="ab" * 32, verified_at=0.0,
+            state="present", reason="", checked_at=None, transfer_id=None, probe=None,
+            probe_error=probe_error, thumbnail="",
+        )  # fmt: skip
+        return LibraryItem(make_item(1), 1, 0.0, None, True, files=(f,))
+
+    detail = ItemDetail(show_file=True)
+    qtbot.addWidget(detail)
+    reason = "cut.mp4 is incomplete: it stops before the end of its video (was the copy cut short?)"
+    detail.set_item(item_with(reason))
+    said = detail.values["file"].text()
+    assert "not examined yet" not in said
+    assert "could not be examined" in said and reason in said and "download it again" in said
+    detail.set_item(item_with(""))
+    assert "not examined yet" in detail.values["file"].text()  # the worker has not been yet

@@ -429,3 +429,18 @@ def test_labels_follow_the_language(qtbot: Any, qapp: QApplication, player: Play
     install_translators(qapp, "ar")
     qtbot.waitUntil(lambda: player.play_pause_action.text() == "تشغيل")
     assert player.isRightToLeft()
+
+
+def test_frame_step_after_the_end_stays_at_the_end(
+    qtbot: Any, player: PlayerWidget, clip: Path
+) -> None:
+    """A clip played to its end, then ',' (the frame before the last) went to 00:00: pausing
+    a stopped player rewinds it, and the step read the position after that."""
+    load(qtbot, player, clip)
+    duration = player.player.duration()
+    player.player.setPosition(duration - 200)
+    player.play()
+    qtbot.waitUntil(lambda: player.player.mediaStatus() == Status.EndOfMedia, timeout=10_000)
+    player.step(-1)
+    qtbot.waitUntil(lambda: abs(player.player.position() - (duration - 40)) <= 1, timeout=5000)
+    assert player.player.playbackState() == State.PausedState

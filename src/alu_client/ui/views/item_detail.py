@@ -209,6 +209,11 @@ class ItemDetail(QWidget):
         if f is None:
             return ""
         p = f.probe
+        if not p and f.probe_error:  # the media worker's reason (it is not tried again)
+            return self.tr(
+                "{name} could not be examined: {reason} If the copy was cut short, download it "
+                "again (Ctrl+D)."
+            ).format(name=formats.isolated(f.path.name), reason=formats.isolated(f.probe_error))
         if not p:
             return self.tr("{name} — not examined yet").format(name=formats.isolated(f.path.name))
         video = " ".join(

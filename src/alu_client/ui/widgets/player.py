@@ -329,9 +329,14 @@ class PlayerWidget(QWidget):
         """Pause, then move ``frames`` frames (negative: back)."""
         if not self._playable():
             return
+        # read before pausing: a clip played to its end is stopped, and pausing a stopped
+        # player rewinds it to 0 (the frame before the last became the first one)
+        position = self.player.position()
+        if self.player.mediaStatus() == _Status.EndOfMedia:
+            position = max(position, self.player.duration())
         if self.player.playbackState() != _State.PausedState:
             self.player.pause()
-        target = round(self.player.position() + frames * self.frame_ms)
+        target = round(position + frames * self.frame_ms)
         self.player.setPosition(max(0, min(self.player.duration(), target)))
 
     @Slot(bool)
