@@ -219,3 +219,25 @@ def test_a_restored_hub_whose_numbers_passed_ours_again_is_still_followed(
     history.pull()
     assert history.pull() == 0 and history.pending() == 0  # settled
     store.close()
+
+
+def test_the_largest_pages_stay_within_the_hubs_limit(
+    hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    """A catch-up asks from the item its cursor stands on, one more than a page: with pages of
+    500 (the hub's largest) that asked for 501, refused (422)."""
+    r = make_rig(tmp_path / "feed", client_for(hub.url), page_size=500)
+    hub.publish(clip, title="First")
+    assert r.feed.catch_up() == 1
+    second = hub.publish(clip, title="Second")
+    assert r.feed.catch_up() == 1 and r.shelf.seen_new[-1] == second
+    store = Store(tmp_path / "desk" / "library.sqlite3")
+    client = client_for(hub.url)
+    history = HistorySync(store, "main", lambda: client, page_size=1000)
+    for n in range(2):
+        with store.write() as c:
+            record_event(c, "main", "download_completed", item_id=f"x{n}", bytes=1)
+        history.push()
+        history.pull()
+    assert history.pull() == 0 and history.pending() == 0
+    store.close()

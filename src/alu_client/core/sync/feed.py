@@ -138,7 +138,8 @@ class FeedSync:
             known = None if checked or after <= 0 else self._item_at(after)
             checked = True
             if known is not None:
-                page = client.items(after=after - 1, limit=self.page_size + 1)
+                # (one more for the item the cursor stands on; the hub takes 500 at most)
+                page = client.items(after=after - 1, limit=min(self.page_size + 1, 500))
                 head = page.items[0] if page.items else None
                 went_back = head is None or head.seq != after or head.id != known
             else:

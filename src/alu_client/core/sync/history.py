@@ -471,7 +471,8 @@ class HistorySync:
                 known = None if checked or after <= 0 else self._event_at(after)
                 checked = True
                 if known is not None:
-                    page = client.history(after=after - 1, limit=self.page_size + 1)
+                    # (one more for the event the cursor stands on; the hub takes 1000 at most)
+                    page = client.history(after=after - 1, limit=min(self.page_size + 1, 1000))
                     head = page.events[0] if page.events else None
                     went_back = head is None or head.seq != after or head.id != known
                 else:
