@@ -3549,7 +3549,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run</extracomment>
         <translation>رفع {name}</translation>
     </message>
     <message>
@@ -3573,6 +3573,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>&amp;رفع</translation>
     </message>
     <message>
+        <source>&amp;Remove from the list</source>
+        <translation>&amp;إزالة من القائمة</translation>
+    </message>
+    <message>
         <source>Preparing the upload</source>
         <translation>تجهيز الرفع</translation>
     </message>
@@ -3583,6 +3587,18 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>The shared fields now read the same for all {count} files.</source>
         <translation>أصبحت الحقول المشتركة موحّدة في كل الملفات ({count}).</translation>
+    </message>
+    <message>
+        <source>{name} is still being read; try again in a moment.</source>
+        <translation>ما زالت قراءة {name} جارية؛ حاول مرة أخرى بعد لحظة.</translation>
+    </message>
+    <message>
+        <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
+        <translation>لا يمكن رفع {name}: {problem} أزِله من القائمة.</translation>
+    </message>
+    <message>
+        <source>{name} cannot be uploaded: {problem}</source>
+        <translation>لا يمكن رفع {name}: {problem}</translation>
     </message>
     <message>
         <source>Check {name}: {problem}</source>

@@ -3549,7 +3549,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run</extracomment>
         <translation>Envoyer {name}</translation>
     </message>
     <message>
@@ -3573,6 +3573,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>&amp;Envoyer</translation>
     </message>
     <message>
+        <source>&amp;Remove from the list</source>
+        <translation>&amp;Retirer de la liste</translation>
+    </message>
+    <message>
         <source>Preparing the upload</source>
         <translation>Préparation de l&apos;envoi</translation>
     </message>
@@ -3583,6 +3587,18 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>The shared fields now read the same for all {count} files.</source>
         <translation>Les champs communs sont désormais identiques pour les {count} fichiers.</translation>
+    </message>
+    <message>
+        <source>{name} is still being read; try again in a moment.</source>
+        <translation>{name} est encore en cours de lecture ; réessayez dans un instant.</translation>
+    </message>
+    <message>
+        <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
+        <translation>Impossible d&apos;envoyer {name} : {problem} Retirez-le de la liste.</translation>
+    </message>
+    <message>
+        <source>{name} cannot be uploaded: {problem}</source>
+        <translation>Impossible d&apos;envoyer {name} : {problem}</translation>
     </message>
     <message>
         <source>Check {name}: {problem}</source>

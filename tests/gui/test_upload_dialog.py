@@ -5,6 +5,7 @@ a real hub on loopback and comes back in the library."""
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
+from alu_client.core import media
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
@@ -23,7 +25,9 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.ui import formats
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views import upload as upload_module
 from alu_client.ui.views.upload import DropTarget, UploadDialog, collect_files, open_upload_for_urls
+from alu_client.ui.views.upload_files import Inspection
 from alu_client.ui.views.upload_form import UploadEntry
 from tests.support.livehub import LiveHub
 
@@ -347,7 +351,17 @@ def test_preparing_shows_progress_and_can_be_canceled(
     with open(big, "wb") as f:  # sparse: 3 GB to hash, nothing written
         f.truncate(3 * 1000**3)
     dialog = open_dialog(qtbot, desk, tasks, big)
-    assert "rushes.mxf" in dialog.form.info.text()  # not readable media: said, not fatal
+    assert "rushes.mxf" in dialog.form.info.text()  # not readable media: said
+    # the probe found no video: refused at once, at the file, before 3 GB are hashed
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert not dialog.busy and dialog.isVisible()
+    assert dialog.message.text().startswith(f"{formats.isolated('rushes.mxf')} cannot be uploaded")
+    assert dialog.model.entries[0].error
+    # a large file the probe took for a video (the probe is faked: 3 GB of real video is
+    # too much for a test) is hashed with progress, and Escape stops that
+    entry = dialog.model.entries[0]
+    entry.probe = media.Probe(10.0, "mxf", "mpeg2video", 1920, 1080, 25.0, None, 0, 0)
+    entry.probe_error = ""
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     assert dialog.busy and not dialog.upload_button.isEnabled()
     assert dialog.message.text() == "Preparing…"
@@ -375,3 +389,75 @@ def test_the_form_speaks_french_and_arabic(
     assert dialog.layoutDirection() == Qt.LayoutDirection.RightToLeft
     assert dialog.windowTitle() == f"رفع {formats.isolated(footage.name)}"
     assert uploads(desk) == []
+
+
+def test_files_the_hub_would_refuse_are_refused_before_anything_is_sent(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, tmp_path: Path
+) -> None:
+    """A file the probe found is no video, or empty, is flagged at the file and Upload
+    refuses it (it was hashed, sent in full, and failed in Transfers after the form closed);
+    once it is removed from the list, the others go."""
+    renamed = tmp_path / "report.mp4"
+    renamed.write_bytes(b"%PDF-1.4 " + b"x" * 4000)
+    empty = tmp_path / "zero.mp4"
+    empty.write_bytes(b"")
+    dialog = open_dialog(qtbot, desk, tasks, footage, renamed, empty)
+    hashed: list[Path] = []
+    real = upload_module.hash_all
+
+    def spy(paths: list[Path], *args: Any) -> list[str]:
+        hashed.extend(paths)
+        return real(paths, *args)
+
+    upload_module.hash_all = spy  # type: ignore[assignment]
+    try:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        entry = dialog.model.entries[1]
+        assert not dialog.busy and hashed == [] and uploads(desk) == []
+        assert dialog.files_view.currentIndex().row() == 1  # the file is shown
+        assert entry.error == dialog.message.text()
+        assert dialog.message.text().startswith(
+            f"{formats.isolated('report.mp4')} cannot be uploaded: report.mp4 is not a video"
+        )
+        assert dialog.message.text().endswith("Remove it from the list.")
+        assert dialog.model.data(dialog.model.index(1), Qt.ItemDataRole.DecorationRole)
+        qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+        assert [e.path for e in dialog.model.entries] == [footage, empty]
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        assert hashed == [] and uploads(desk) == []
+        assert "zero.mp4 is empty" in dialog.message.text()
+        qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+        assert hashed == [footage] and len(uploads(desk)) == 1
+    finally:
+        upload_module.hash_all = real  # type: ignore[assignment]
+
+
+def test_cancel_stops_the_probes_still_queued(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Cancel while a folder's files are being probed: the probes not started are not run
+    (every one ran, into the closed dialog's folder)."""
+    files = []
+    for i in range(12):
+        path = tmp_path / f"clip{i:02}.mp4"
+        path.write_bytes(b"x")
+        files.append(path)
+    started: list[Path] = []
+    gate = threading.Event()
+
+    def slow(path: Path, thumbnail: Path) -> Inspection:
+        started.append(path)
+        gate.wait(5)
+        return Inspection(None, "no", None, None)
+
+    monkeypatch.setattr(upload_module, "inspect_file", slow)
+    dialog = UploadDialog(desk, tasks, files)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: len(started) == 2)  # two workers
+    dialog.reject()
+    gate.set()
+    assert dialog.workers.wait_for_done(10_000)
+    assert len(started) == 2

@@ -95,6 +95,13 @@ def open_upload_for_urls(
 
 # --- the dialog ------------------------------------------------------------------------------
 
+#: ``UploadEntry.error_field`` for a problem with the file itself (said under the form)
+FILE_FIELD = "file"
+
+
+def _ignore(_error: BaseException) -> None:
+    """A probe's outcome after the dialog closed: nobody to tell."""
+
 
 class UploadDialog(QDialog):
     """The metadata form for ``files``; Upload queues them with ``services.upload``.
@@ -121,6 +128,8 @@ class UploadDialog(QDialog):
         self.workers = TaskRunner(self, max_threads=2)
         self._tmp = QTemporaryDir()
         self._cancel = threading.Event()
+        #: set when the dialog closes: the probes still queued are not run
+        self._closed = threading.Event()
         self._busy = False
         self._queueing = False
         self._current: UploadEntry | None = None
@@ -144,6 +153,11 @@ class UploadDialog(QDialog):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.files_view, 1)
         side_layout.addWidget(self.apply_all)
+        self.remove_button = QPushButton(self)
+        self.remove_button.setObjectName("upload-remove")
+        self.remove_button.setAutoDefault(False)
+        self.remove_button.clicked.connect(self.remove_current)
+        side_layout.addWidget(self.remove_button)
 
         self.form = UploadForm(self)
         self.form.edited.connect(self._edited)
@@ -238,6 +252,7 @@ class UploadDialog(QDialog):
         tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
         self.apply_all.setToolTip(tip)
         self.upload_button.setText(self.tr("&Upload"))
+        self.remove_button.setText(self.tr("&Remove from the list"))
         self.progress.setAccessibleName(self.tr("Preparing the upload"))
 
     def changeEvent(self, event: QEvent) -> None:
@@ -314,9 +329,16 @@ class UploadDialog(QDialog):
 
     def _inspect(self, entry: UploadEntry) -> None:
         dest = Path(self._tmp.path()) / f"{id(entry)}.jpg"
-        self.workers.run(
-            lambda: inspect_file(entry.path, dest), lambda found: self._inspected(entry, found)
-        )
+        closed = self._closed
+
+        def inspect() -> Inspection:
+            # the workers finish what is queued: once the dialog is closed, the files not
+            # started yet are not read (at most the one at hand finishes)
+            if closed.is_set():
+                raise Canceled()
+            return inspect_file(entry.path, dest)
+
+        self.workers.run(inspect, lambda found: self._inspected(entry, found), _ignore)
 
     def _inspected(self, entry: UploadEntry, found: Inspection) -> None:
         entry.inspected = True
@@ -330,6 +352,21 @@ class UploadDialog(QDialog):
             self.form.show_media(entry)
             if "recorded_at" not in entry.touched:
                 self.form.set_value("recorded_at", entry.values["recorded_at"])
+
+    @Slot()
+    def remove_current(self) -> None:
+        """Take the selected file off the list (one the hub would refuse, or sent by
+        mistake); the next one is shown."""
+        entry = self._current
+        if entry is None or self._busy or len(self.model.entries) < 2:
+            return
+        row = self.model.entries.index(entry)
+        self._current = None
+        self.model.remove([entry])
+        self._side.setVisible(len(self.model.entries) > 1)
+        self.retranslate()
+        self._say("")
+        self.select(self.model.entries[min(row, len(self.model.entries) - 1)])
 
     @Slot()
     def apply_to_all(self) -> None:
@@ -355,13 +392,41 @@ class UploadDialog(QDialog):
 
     def _show_entry_error(self, entry: UploadEntry) -> None:
         self.form.clear_errors()
-        self.form.show_error(entry.error_field, entry.error)
+        if entry.error_field == FILE_FIELD:
+            self._say(entry.error)
+        else:
+            self.form.show_error(entry.error_field, entry.error)
+
+    def file_problem(self, entry: UploadEntry) -> str:
+        """Why the hub would refuse the file itself ('' when the probe found a video): checked
+        before anything is hashed or sent, so a 100 GB file that is no video is not read."""
+        name = formats.isolated(entry.path.name)
+        if not entry.inspected:
+            return self.tr("{name} is still being read; try again in a moment.").format(name=name)
+        if entry.probe is None:
+            problem = self.form.problem_text(entry)
+            if len(self.model.entries) > 1:
+                return self.tr(
+                    "{name} cannot be uploaded: {problem} Remove it from the list."
+                ).format(name=name, problem=problem)
+            return self.tr("{name} cannot be uploaded: {problem}").format(
+                name=name, problem=problem
+            )
+        return ""
 
     def check(self) -> list[tuple[UploadEntry, UploadFields]]:
         """Every file's fields, cleaned; on the first problem, that file is shown with the
-        message under the field, and the list is empty."""
+        message under the field (or, for the file itself, under the form), and the list is
+        empty."""
         out = []
         for entry in self.model.entries:
+            problem = self.file_problem(entry)
+            if problem:
+                entry.error, entry.error_field = problem, FILE_FIELD
+                self.model.entry_changed(entry)
+                self.select(entry)
+                self._show_entry_error(entry)
+                return []
             try:
                 out.append((entry, self.fields_for(entry).validated()))
             except FieldError as e:
@@ -459,6 +524,7 @@ class UploadDialog(QDialog):
         self._busy = busy
         self.upload_button.setEnabled(not busy)
         self.apply_all.setEnabled(not busy)
+        self.remove_button.setEnabled(not busy)
         self.form.setEnabled(not busy)
         self.files_view.setEnabled(not busy)
         self.progress.setVisible(busy)
@@ -489,6 +555,7 @@ class UploadDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._cancel.set()
+        self._closed.set()
         super().done(result)
 
 

@@ -395,7 +395,7 @@ class UploadForm(QWidget):
             return self.tr("{name} — reading the file…").format(name=name)
         p = entry.probe
         if p is None:
-            return self.tr("{name} — {problem}").format(name=name, problem=entry.probe_error)
+            return self.tr("{name} — {problem}").format(name=name, problem=self.problem_text(entry))
         parts = [name]
         if p.duration > 0:
             parts.append(
@@ -408,6 +408,10 @@ class UploadForm(QWidget):
         if p.audio_codec is None:
             parts.append(self.tr("no sound"))
         return " · ".join(parts)
+
+    def problem_text(self, entry: UploadEntry) -> str:
+        """What the probe found wrong with the file, for people."""
+        return entry.probe_error
 
     # --- messages ---------------------------------------------------------------------------
 
