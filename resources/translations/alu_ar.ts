@@ -3528,9 +3528,17 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>لا يوجد ملف فيديو للرفع بين العناصر المُفلَتة.</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
+    </message>
+    <message>
         <source>{name} is not a video file.</source>
         <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} ليس ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{name} could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة {name} ({reason}).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>
@@ -3583,6 +3591,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Left out:</source>
         <translation>مستبعَد:</translation>
+    </message>
+    <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
     </message>
     <message>
         <source>The shared fields now read the same for all {count} files.</source>

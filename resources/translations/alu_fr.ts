@@ -3528,9 +3528,17 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Aucun fichier vidéo à envoyer parmi les éléments déposés.</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
+    </message>
+    <message>
         <source>{name} is not a video file.</source>
         <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} n&apos;est pas un fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{name} could not be read ({reason}).</source>
+        <translation>Impossible de lire {name} ({reason}).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>
@@ -3583,6 +3591,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Left out:</source>
         <translation>Écartés :</translation>
+    </message>
+    <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
     </message>
     <message>
         <source>The shared fields now read the same for all {count} files.</source>

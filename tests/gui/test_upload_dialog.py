@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from alu_client.core import media
 from alu_client.core.credentials import MemorySecrets
@@ -26,6 +26,7 @@ from alu_client.ui import formats
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views import upload as upload_module
+from alu_client.ui.views import upload_files
 from alu_client.ui.views.upload import DropTarget, UploadDialog, collect_files, open_upload_for_urls
 from alu_client.ui.views.upload_files import Inspection
 from alu_client.ui.views.upload_form import UploadEntry
@@ -461,3 +462,60 @@ def test_cancel_stops_the_probes_still_queued(
     gate.set()
     assert dialog.workers.wait_for_done(10_000)
     assert len(started) == 2
+
+
+def test_folders_and_files_that_cannot_be_entered_are_said_not_a_silent_no_op(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A dropped folder with a sub-folder that can be listed but not entered, and a file in a
+    folder that cannot be entered (as on a shared disk; faked, the tests run as root): the
+    readable clips open in the form, the rest is "Left out" with the reason. Both raised
+    PermissionError off the GUI thread and the drop did nothing."""
+    shared = footage.parent
+    readonly = shared / "readonly"
+    readonly.mkdir()
+    (readonly / "locked.mp4").write_bytes(b"x")
+    noexec = tmp_path / "noexec" / "clip.mp4"
+    noexec.parent.mkdir()
+    noexec.write_bytes(b"x")
+    denied = PermissionError(13, "Permission denied")
+    real_hidden = upload_files._hidden
+    real_is_dir = Path.is_dir
+
+    def hidden(path: Path) -> bool:
+        if path.parent == readonly:
+            raise denied
+        return real_hidden(path)
+
+    def is_dir(path: Path) -> bool:
+        if path == noexec:
+            raise denied
+        return real_is_dir(path)
+
+    monkeypatch.setattr(upload_files, "_hidden", hidden)
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    urls = [QUrl.fromLocalFile(str(shared)), QUrl.fromLocalFile(str(noexec))]
+    files, skipped = collect_files(urls)
+    assert files == [footage]
+    assert skipped == [
+        f"{formats.isolated('readonly')} could not be read (Permission denied).",
+        f"{formats.isolated('clip.mp4')} could not be read (Permission denied).",
+    ]
+
+    # whatever else goes wrong while searching, the drop says so
+    def broken(_urls: object) -> object:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(upload_module, "collect_files", broken)
+    window = QWidget()
+    qtbot.addWidget(window)
+    open_upload_for_urls(desk, tasks, urls, window)
+
+    def box() -> QMessageBox | None:
+        found = window.findChild(QMessageBox)
+        return found if isinstance(found, QMessageBox) else None
+
+    qtbot.waitUntil(lambda: box() is not None)
+    shown = box()
+    assert shown is not None
+    assert shown.text() == "What was dropped could not be read (Input/output error)."

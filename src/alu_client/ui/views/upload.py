@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ from PySide6.QtWidgets import (
 from ...core.services import Services
 from ...core.uploads import FieldError, UploadFields, title_from_filename
 from .. import formats
+from ..os_text import os_error_text
 from ..tasks import TaskRunner
 from .upload_files import (
     VIDEO_EXTENSIONS,
@@ -61,6 +63,8 @@ from .upload_files import (
     inspect_file,
 )
 from .upload_form import FIELDS, SHARED_FIELDS, UploadEntry, UploadFilesModel, UploadForm
+
+log = logging.getLogger(__name__)
 
 
 def open_upload_for_urls(
@@ -86,11 +90,28 @@ def open_upload_for_urls(
                 "Upload", "There is no video file to upload in what was dropped."
             )
         )
+        if skipped:
+            # what was left out and why (a file that cannot be read is not "no video")
+            box.setInformativeText(" ".join(skipped[:5]) + (" …" if len(skipped) > 5 else ""))
         box.setDetailedText("\n".join(skipped))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    tasks.run(lambda: collect_files(urls), found)
+    def failed(error: BaseException) -> None:
+        # never a drop that does nothing: whatever went wrong is said
+        log.warning("searching what was dropped failed", exc_info=error)
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(QCoreApplication.translate("Upload", "Upload"))
+        box.setText(
+            QCoreApplication.translate(
+                "Upload", "What was dropped could not be read ({reason})."
+            ).format(reason=os_error_text(error))
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    tasks.run(lambda: collect_files(urls), found, failed)
 
 
 # --- the dialog ------------------------------------------------------------------------------
@@ -311,7 +332,14 @@ class UploadDialog(QDialog):
             if skipped:
                 self.show_skipped(skipped)
 
-        self.workers.run(lambda: collect_files(urls), found)
+        def failed(error: BaseException) -> None:
+            self._say(
+                self.tr("What was dropped could not be read ({reason}).").format(
+                    reason=os_error_text(error)
+                )
+            )
+
+        self.workers.run(lambda: collect_files(urls), found, failed)
 
     def add_files(self, files: Sequence[Path]) -> None:
         known = {e.path for e in self.model.entries}

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ...core import media
 from ...core.uploads import file_sha256
 from .. import formats
+from ..os_text import os_error_text
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".mts", ".m2ts", ".webm"}
@@ -75,6 +76,27 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             )
         )
 
+    def unreadable(path: Path, error: OSError) -> None:
+        skipped.append(
+            QCoreApplication.translate("Upload", "{name} could not be read ({reason}).").format(
+                name=formats.isolated(path.name or str(path)), reason=os_error_text(error)
+            )
+        )
+
+    def kind(path: Path) -> str:
+        """'hidden', 'dir', 'file' or 'other'; raises OSError for what cannot be looked at
+        (in a shared disk's folder that can be listed but not entered)."""
+        if _hidden(path):
+            return "hidden"
+        if path.is_dir():
+            return "dir"
+        return "file" if path.is_file() else "other"
+
+    def walk_error(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else None
+        if where is not None:
+            unreadable(where, error)
+
     for url in urls:
         if not url.isLocalFile():
             skipped.append(
@@ -84,14 +106,28 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             )
             continue
         path = Path(url.toLocalFile())
-        if path.is_dir():
+        try:
+            what = "dir" if path.is_dir() else "file" if path.is_file() else "missing"
+        except OSError as e:  # in a folder that cannot be entered
+            unreadable(path, e)
+            continue
+        if what == "dir":
             found = 0
-            for root, dirs, names in os.walk(path, onerror=lambda _e: None):
-                dirs[:] = sorted(d for d in dirs if not _hidden(Path(root) / d))
-                for name in sorted(names):
-                    child = Path(root) / name
-                    if _hidden(child) or not child.is_file():
-                        continue
+            for root, dirs, names in os.walk(path, onerror=walk_error):
+                try:
+                    # what the folder holds is looked at before anything is taken: a folder
+                    # that can be listed but not entered is said once (it raised, and the
+                    # whole drop did nothing)
+                    kept = sorted(d for d in dirs if kind(Path(root) / d) == "dir")
+                    files_here = [
+                        Path(root) / n for n in sorted(names) if kind(Path(root) / n) == "file"
+                    ]
+                except OSError as e:
+                    dirs[:] = []
+                    unreadable(Path(root), e)
+                    continue
+                dirs[:] = kept
+                for child in files_here:
                     if _is_video(child):
                         add(child)
                         found += 1
@@ -103,7 +139,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
                         "Upload", "The folder {name} has no video files."
                     ).format(name=formats.isolated(path.name))
                 )
-        elif path.is_file():
+        elif what == "file":
             if _is_video(path):
                 add(path)
             else:
