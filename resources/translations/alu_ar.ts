@@ -3605,6 +3605,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>ما زالت قراءة {name} جارية؛ حاول مرة أخرى بعد لحظة.</translation>
     </message>
     <message>
+        <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
+        <translation>تغيّر {name} منذ قراءته (هل ما زال نسخه جاريًا؟)؛ تجري قراءته من جديد.</translation>
+    </message>
+    <message>
         <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
         <translation>لا يمكن رفع {name}: {problem} أزِله من القائمة.</translation>
     </message>
@@ -3623,6 +3627,14 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Adding to the queue…</source>
         <translation>جارٍ الإضافة إلى قائمة الانتظار…</translation>
+    </message>
+    <message>
+        <source>{name} changed while it was read: it is still being copied. Wait until the copy has finished, then press Upload again.</source>
+        <translation>تغيّر {name} أثناء قراءته: ما زال نسخه جاريًا. انتظر حتى ينتهي النسخ، ثم اضغط «رفع» مرة أخرى.</translation>
+    </message>
+    <message>
+        <source>{name} can no longer be read ({reason}).</source>
+        <translation>لم يعد من الممكن قراءة {name} ({reason}).</translation>
     </message>
     <message>
         <source>{name}: {problem}</source>
@@ -3645,7 +3657,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;العنوان:</translation>
     </message>
     <message>

@@ -3605,6 +3605,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>{name} est encore en cours de lecture ; réessayez dans un instant.</translation>
     </message>
     <message>
+        <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
+        <translation>{name} a changé depuis sa lecture (la copie est-elle encore en cours ?) ; il est relu.</translation>
+    </message>
+    <message>
         <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
         <translation>Impossible d&apos;envoyer {name} : {problem} Retirez-le de la liste.</translation>
     </message>
@@ -3623,6 +3627,14 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Adding to the queue…</source>
         <translation>Ajout à la file d&apos;attente…</translation>
+    </message>
+    <message>
+        <source>{name} changed while it was read: it is still being copied. Wait until the copy has finished, then press Upload again.</source>
+        <translation>{name} a changé pendant sa lecture : la copie est encore en cours. Attendez qu&apos;elle soit terminée, puis cliquez de nouveau sur Envoyer.</translation>
+    </message>
+    <message>
+        <source>{name} can no longer be read ({reason}).</source>
+        <translation>{name} ne peut plus être lu ({reason}).</translation>
     </message>
     <message>
         <source>{name}: {problem}</source>
@@ -3645,7 +3657,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;Titre :</translation>
     </message>
     <message>

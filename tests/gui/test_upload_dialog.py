@@ -519,3 +519,91 @@ def test_folders_and_files_that_cannot_be_entered_are_said_not_a_silent_no_op(
     shown = box()
     assert shown is not None
     assert shown.text() == "What was dropped could not be read (Input/output error)."
+
+
+def test_a_file_gone_after_it_was_added_is_said_in_the_users_language(
+    qtbot: Any, qapp: QApplication, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    """The card was ejected after the file was added: the message names the file once,
+    isolated, with the system's reason in the user's language (it was Python's English
+    "[Errno 2] No such file or directory: '/…'" in every language)."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    footage.unlink()
+    name = formats.isolated(footage.name)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy)
+    assert dialog.message.text() == (
+        f"Could not prepare the upload: {name} can no longer be read (No such file or directory)."
+    )
+    assert dialog.model.entries[0].error and uploads(desk) == []
+    install_translators(qapp, "fr")
+    try:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.busy)
+        assert dialog.message.text() == (
+            f"Impossible de préparer l'envoi : {name} ne peut plus être lu "
+            "(Aucun fichier ou dossier de ce nom)."
+        )
+        install_translators(qapp, "ar")
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.busy)
+        text = dialog.message.text()
+        assert name in text and "لا يوجد ملف أو مجلد بهذا الاسم" in text
+        assert "Errno" not in text and str(footage) not in text
+    finally:
+        install_translators(qapp, "en")
+    assert uploads(desk) == []
+
+
+def test_hashing_refuses_a_file_that_grows_while_it_is_read(tmp_path: Path) -> None:
+    """A camera copy still being written: hashed as a snapshot, more was then sent than
+    declared and the hub refused the checksum. The change is noticed instead."""
+    growing = tmp_path / "CAMERA_COPY.mp4"
+    growing.write_bytes(b"x" * (3 << 20))
+
+    def copying(_done: int, _total: int) -> None:
+        with open(growing, "ab") as f:  # the copy goes on while the file is read
+            f.write(b"y" * 4096)
+
+    with pytest.raises(upload_files.StillCopying) as raised:
+        upload_files.hash_all([growing], threading.Event(), copying)
+    assert raised.value.path == growing
+    settled = upload_files.hash_all([growing], threading.Event(), lambda _d, _t: None)
+    assert settled[0].size == growing.stat().st_size
+
+
+def test_a_copy_still_being_written_is_never_queued_as_a_snapshot(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, clip: Path, monkeypatch: Any
+) -> None:
+    """The file grows between hashing and queueing: not queued (the queue recorded a size
+    the hash did not cover). A file whose probe failed while it was being copied is read
+    again once it changed, and then goes."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    real = upload_module.hash_all
+
+    def then_grows(*args: Any) -> Any:
+        out = real(*args)
+        with open(footage, "ab") as f:
+            f.write(b"more of the copy")
+        return out
+
+    monkeypatch.setattr(upload_module, "hash_all", then_grows)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy)
+    assert dialog.isVisible() and uploads(desk) == []
+    assert f"{formats.isolated(footage.name)} changed while it was read" in dialog.message.text()
+    dialog.reject()
+
+    # still empty when it was dropped: refused; the copy then finishes
+    copy = footage.parent / "C0002.mp4"
+    copy.write_bytes(b"")
+    monkeypatch.setattr(upload_module, "hash_all", real)
+    dialog = open_dialog(qtbot, desk, tasks, copy)
+    assert dialog.model.entries[0].probe is None
+    shutil.copy(clip, copy)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert "changed since it was read" in dialog.message.text() and uploads(desk) == []
+    qtbot.waitUntil(lambda: dialog.model.entries[0].probe is not None, timeout=20_000)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+    assert len(uploads(desk)) == 1

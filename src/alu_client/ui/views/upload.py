@@ -57,8 +57,12 @@ from .upload_files import (
     VIDEO_EXTENSIONS,
     Canceled,
     DropTarget,
+    Hashed,
     Inspection,
+    StillCopying,
+    Unreadable,
     collect_files,
+    file_stamp,
     hash_all,
     inspect_file,
 )
@@ -343,6 +347,10 @@ class UploadDialog(QDialog):
 
     def add_files(self, files: Sequence[Path]) -> None:
         known = {e.path for e in self.model.entries}
+        for entry in self.model.entries:
+            if entry.path in set(map(Path, files)) and entry.inspected and entry.probe is None:
+                entry.inspected = False  # dropped again (fixed, or the copy finished)
+                self._inspect(entry)
         country = self._current.values.get("country", "") if self._current else ""
         new = [self._entry(Path(p), country) for p in files if Path(p) not in known]
         if not new:
@@ -370,6 +378,7 @@ class UploadDialog(QDialog):
 
     def _inspected(self, entry: UploadEntry, found: Inspection) -> None:
         entry.inspected = True
+        entry.stamp = found.stamp
         entry.probe, entry.probe_error, entry.thumbnail = found.probe, found.error, found.thumbnail
         if found.recorded is not None and "recorded_at" not in entry.touched:
             entry.values["recorded_at"] = found.recorded.astimezone().isoformat()
@@ -432,6 +441,14 @@ class UploadDialog(QDialog):
         if not entry.inspected:
             return self.tr("{name} is still being read; try again in a moment.").format(name=name)
         if entry.probe is None:
+            if file_stamp(entry.path) != entry.stamp:
+                # a copy that was still being written when it was probed: read it again
+                entry.inspected = False
+                self._inspect(entry)
+                return self.tr(
+                    "{name} changed since it was read (is it still being copied?); it is "
+                    "being read again."
+                ).format(name=name)
             problem = self.form.problem_text(entry)
             if len(self.model.entries) > 1:
                 return self.tr(
@@ -497,32 +514,40 @@ class UploadDialog(QDialog):
         )
 
     def _prepared(
-        self, checked: list[tuple[UploadEntry, UploadFields]], digests: list[str]
+        self, checked: list[tuple[UploadEntry, UploadFields]], hashed: list[Hashed]
     ) -> None:
         if self._cancel.is_set():
             return
         self._say(self.tr("Adding to the queue…"))
         jobs = [
-            (entry, fields, digest)
-            for (entry, fields), digest in zip(checked, digests, strict=True)
+            (entry, fields, sums) for (entry, fields), sums in zip(checked, hashed, strict=True)
         ]
         services = self.services
 
-        def queue_all() -> tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, str]]]:
+        def queue_all() -> tuple[
+            list[tuple[UploadEntry, int]], list[tuple[UploadEntry, BaseException]]
+        ]:
             done: list[tuple[UploadEntry, int]] = []
-            failed: list[tuple[UploadEntry, str]] = []
-            for entry, fields, digest in jobs:
+            failed: list[tuple[UploadEntry, BaseException]] = []
+            for entry, fields, sums in jobs:
                 try:
-                    done.append((entry, services.upload(entry.path, fields, sha256=digest)))
+                    # the queue records the size it finds now: it must be the one hashed
+                    if not sums.matches(entry.path):
+                        raise StillCopying(entry.path)
+                    tid = services.upload(entry.path, fields, sha256=sums.sha256)
+                    done.append((entry, tid))
+                except OSError as e:
+                    failed.append((entry, Unreadable(entry.path, e)))
                 except Exception as e:  # said to the user with the file's name
-                    failed.append((entry, str(e)))
+                    failed.append((entry, e))
             return done, failed
 
         self._queueing = True
         self.workers.run(queue_all, self._queued, self._failed)
 
     def _queued(
-        self, outcome: tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, str]]]
+        self,
+        outcome: tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, BaseException]]],
     ) -> None:
         self._queueing = False
         done, failed = outcome
@@ -535,18 +560,51 @@ class UploadDialog(QDialog):
             return
         self.model.remove([entry for entry, _tid in done])
         self._set_busy(False)
-        problems = "; ".join(
-            self.tr("{name}: {problem}").format(name=formats.isolated(e.path.name), problem=p)
-            for e, p in failed
-        )
+        problems = "; ".join(self.problem_text(e, p) for e, p in failed)
         self._say(self.tr("Could not queue the upload — {problems}").format(problems=problems))
+
+    def problem_text(self, entry: UploadEntry | None, error: BaseException) -> str:
+        """A sentence for what went wrong with a file while preparing or queueing it: its name
+        isolated, the system's reason in the user's language (not Python's text)."""
+        if isinstance(error, Unreadable | StillCopying):
+            name = formats.isolated(error.path.name)
+            if isinstance(error, StillCopying):
+                return self.tr(
+                    "{name} changed while it was read: it is still being copied. Wait until "
+                    "the copy has finished, then press Upload again."
+                ).format(name=name)
+            return self.tr("{name} can no longer be read ({reason}).").format(
+                name=name, reason=os_error_text(error.error)
+            )
+        if isinstance(error, OSError):
+            reason = os_error_text(error)
+            if entry is not None:
+                return self.tr("{name} can no longer be read ({reason}).").format(
+                    name=formats.isolated(entry.path.name), reason=reason
+                )
+            return reason
+        if entry is not None:
+            return self.tr("{name}: {problem}").format(
+                name=formats.isolated(entry.path.name), problem=error
+            )
+        return str(error)
 
     def _failed(self, error: BaseException) -> None:
         self._queueing = False
         self._set_busy(False)
         if isinstance(error, Canceled):
             return
-        self._say(self.tr("Could not prepare the upload: {error}").format(error=error))
+        if isinstance(error, Unreadable | StillCopying):
+            entry = next((e for e in self.model.entries if e.path == error.path), None)
+            if entry is not None:
+                entry.error, entry.error_field = self.problem_text(entry, error), FILE_FIELD
+                self.model.entry_changed(entry)
+                self.select(entry)
+        self._say(
+            self.tr("Could not prepare the upload: {error}").format(
+                error=self.problem_text(None, error)
+            )
+        )
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy

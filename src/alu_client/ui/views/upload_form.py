@@ -89,6 +89,8 @@ class UploadEntry:
     probe_error: str = ""
     thumbnail: QImage | None = None
     inspected: bool = False
+    #: the file's (size, mtime_ns) when it was probed
+    stamp: tuple[int, int] | None = None
     #: fields the user changed (a late probe must not overwrite them)
     touched: set[str] = field(default_factory=set)
     #: the message of the field to fix and that field's name, or ''
