@@ -331,6 +331,10 @@
         <translation>لا يقبل المركز ملفًا بهذا الحجم (%1).</translation>
     </message>
     <message>
+        <source>The hub does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>لا يقبل المركز نصوص المادة: النص وقائمة اللقطات والقيود أطول من اللازم مجتمعةً. اختصرها ثم ارفع الملف مرة أخرى.</translation>
+    </message>
+    <message>
         <source>The hub refused the upload for this account: %1</source>
         <translation>رفض المركز الإرسال لهذا الحساب: %1</translation>
     </message>
@@ -565,6 +569,10 @@
     <message>
         <source>The server does not accept a file this large (%1).</source>
         <translation>لا يقبل الخادم ملفًا بهذا الحجم (%1).</translation>
+    </message>
+    <message>
+        <source>The server does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>لا يقبل الخادم نصوص المادة: النص وقائمة اللقطات والقيود أطول من اللازم مجتمعةً. اختصرها ثم ارفع الملف مرة أخرى.</translation>
     </message>
     <message>
         <source>The server refused the upload for this account: %1</source>
@@ -3657,7 +3665,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;العنوان:</translation>
     </message>
     <message>
@@ -3759,6 +3767,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>no sound</source>
         <translation>بلا صوت</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
+        <translation>النص وقائمة اللقطات والقيود مجتمعةً أكثر مما يقبله المركز ({size} كيلوبايت من {limit} كيلوبايت على الأكثر بعد الترميز؛ الحروف العربية والرموز التعبيرية تُحسب بأكثر من واحد): اختصر هذا النص.</translation>
     </message>
     <message>
         <source>This is too long (at most {limit} characters).</source>

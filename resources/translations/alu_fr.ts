@@ -331,6 +331,10 @@
         <translation>Le hub n’accepte pas un fichier aussi gros (%1).</translation>
     </message>
     <message>
+        <source>The hub does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>Le hub n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
+    </message>
+    <message>
         <source>The hub refused the upload for this account: %1</source>
         <translation>Le hub a refusé l’envoi pour ce compte : %1</translation>
     </message>
@@ -565,6 +569,10 @@
     <message>
         <source>The server does not accept a file this large (%1).</source>
         <translation>Le serveur n’accepte pas un fichier aussi gros (%1).</translation>
+    </message>
+    <message>
+        <source>The server does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>Le serveur n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
     </message>
     <message>
         <source>The server refused the upload for this account: %1</source>
@@ -3657,7 +3665,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;Titre :</translation>
     </message>
     <message>
@@ -3759,6 +3767,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>no sound</source>
         <translation>sans son</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
+        <translation>Le script, la liste des plans et les restrictions dépassent ensemble ce que le hub accepte ({size} Kio pour {limit} Kio au plus une fois encodés ; les lettres arabes et les emoji comptent pour plus d&apos;un) : raccourcissez ce texte.</translation>
     </message>
     <message>
         <source>This is too long (at most {limit} characters).</source>

@@ -607,3 +607,22 @@ def test_a_copy_still_being_written_is_never_queued_as_a_snapshot(
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
     assert len(uploads(desk)) == 1
+
+
+def test_texts_too_large_for_the_hub_are_said_at_the_field(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    """20,000 emoji in the script and in the shot list: within the character limit, over the
+    hub's Upload-Metadata bytes. Said at the field, nothing queued (the upload failed after
+    the form closed, blaming the file's size)."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    emoji = "\U0001f30a" * 20_000
+    dialog.form.widgets["script"].setPlainText(emoji[:-1] + "a")
+    dialog.form.widgets["shotlist"].setPlainText(emoji)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.form.shown_error("shotlist") == (
+        "The script, shot list and restrictions together are more than the hub takes "
+        "(210 KiB of at most 192 KiB once encoded; Arabic letters and emoji count for more "
+        "than one): shorten this text."
+    )
+    assert not dialog.busy and uploads(desk) == []

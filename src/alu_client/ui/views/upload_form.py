@@ -44,7 +44,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.media import Probe
-from ...core.uploads import MSG_RECORDED_AHEAD, MSG_RECORDED_TOO_EARLY, FieldError
+from ...core.uploads import (
+    MSG_RECORDED_AHEAD,
+    MSG_RECORDED_TOO_EARLY,
+    MSG_TEXTS_TOO_LARGE,
+    FieldError,
+)
 from .. import formats
 from ..models import OBJECT_ROLE
 
@@ -77,6 +82,12 @@ SHARED_FIELDS = (
 LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
 _Index = QModelIndex | QPersistentModelIndex
 _THUMB_SIZE = (256, 144)
+#: the core's MSG_TEXTS_TOO_LARGE, its numbers captured
+_TEXTS_TOO_LARGE = re.compile(
+    re.escape(MSG_TEXTS_TOO_LARGE)
+    .replace(re.escape("{size}"), r"(?P<size>\d+)")
+    .replace(re.escape("{limit}"), r"(?P<limit>\d+)")
+)
 
 
 @dataclass(eq=False)
@@ -420,6 +431,16 @@ class UploadForm(QWidget):
     def message_for(self, error: FieldError) -> str:
         """The user's sentence for a field the core refused, in their language."""
         text = str(error)
+        sizes = _TEXTS_TOO_LARGE.fullmatch(text)
+        if sizes is not None:
+            return self.tr(
+                "The script, shot list and restrictions together are more than the hub takes "
+                "({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji "
+                "count for more than one): shorten this text."
+            ).format(
+                size=QLocale().toString(int(sizes["size"])),
+                limit=QLocale().toString(int(sizes["limit"])),
+            )
         if "too long" in text:
             numbers = re.findall(r"\d+", text)
             limit = QLocale().toString(int(numbers[-1])) if numbers else "?"
