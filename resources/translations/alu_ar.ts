@@ -1853,6 +1853,49 @@
     </message>
 </context>
 <context>
+    <name>MediaProblem</name>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>تعذّر العثور على {name}.</translation>
+    </message>
+    <message>
+        <source>{name} could not be opened ({reason}).</source>
+        <translation>تعذّر فتح {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is a folder, not a video file.</source>
+        <translation>{name} مجلد وليس ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{name} is empty (0 bytes).</source>
+        <translation>{name} فارغ (0 بايت).</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file we can read ({reason}).</source>
+        <translation>{name} ليس ملف فيديو يمكن قراءته ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture or sound in it.</source>
+        <translation>لا يحتوي {name} على صورة ولا صوت.</translation>
+    </message>
+    <message>
+        <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
+        <translation>{name} غير مكتمل: يتوقف قبل نهاية الفيديو (هل انقطع النسخ قبل اكتماله؟).</translation>
+    </message>
+    <message>
+        <source>{name} could not be decoded ({reason}).</source>
+        <translation>تعذّر فك ترميز {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture to make a thumbnail from.</source>
+        <translation>لا يحتوي {name} على صورة لصنع صورة مصغّرة منها.</translation>
+    </message>
+    <message>
+        <source>the picture could not be encoded as JPEG.</source>
+        <translation>تعذّر ترميز الصورة بصيغة JPEG.</translation>
+    </message>
+</context>
+<context>
     <name>NetworkPage</name>
     <message>
         <source>&amp;Proxy:</source>
@@ -3617,14 +3660,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>تغيّر {name} منذ قراءته (هل ما زال نسخه جاريًا؟)؛ تجري قراءته من جديد.</translation>
     </message>
     <message>
-        <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
-        <translation>لا يمكن رفع {name}: {problem} أزِله من القائمة.</translation>
-    </message>
-    <message>
-        <source>{name} cannot be uploaded: {problem}</source>
-        <translation>لا يمكن رفع {name}: {problem}</translation>
-    </message>
-    <message>
         <source>Check {name}: {problem}</source>
         <translation>راجع {name}: {problem}</translation>
     </message>
@@ -3651,6 +3686,14 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>تعذّرت إضافة الرفع إلى قائمة الانتظار — {problems}</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it: remove it from the list.</source>
+        <translation>{problem} سيرفضه المركز: أزِله من القائمة.</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it.</source>
+        <translation>{problem} سيرفضه المركز.</translation>
     </message>
     <message>
         <source>Could not prepare the upload: {error}</source>
@@ -3755,10 +3798,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>{name} — reading the file…</source>
         <translation>{name} — جارٍ قراءة الملف…</translation>
-    </message>
-    <message>
-        <source>{name} — {problem}</source>
-        <translation>{name} — {problem}</translation>
     </message>
     <message>
         <source>{duration} long</source>

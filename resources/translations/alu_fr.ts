@@ -1853,6 +1853,49 @@
     </message>
 </context>
 <context>
+    <name>MediaProblem</name>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>{name} est introuvable.</translation>
+    </message>
+    <message>
+        <source>{name} could not be opened ({reason}).</source>
+        <translation>Impossible d’ouvrir {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is a folder, not a video file.</source>
+        <translation>{name} est un dossier, pas un fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{name} is empty (0 bytes).</source>
+        <translation>{name} est vide (0 octet).</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file we can read ({reason}).</source>
+        <translation>{name} n’est pas un fichier vidéo lisible ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture or sound in it.</source>
+        <translation>{name} ne contient ni image ni son.</translation>
+    </message>
+    <message>
+        <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
+        <translation>{name} est incomplet : il s’arrête avant la fin de sa vidéo (la copie a-t-elle été interrompue ?).</translation>
+    </message>
+    <message>
+        <source>{name} could not be decoded ({reason}).</source>
+        <translation>Impossible de décoder {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture to make a thumbnail from.</source>
+        <translation>{name} ne contient aucune image pour en faire une vignette.</translation>
+    </message>
+    <message>
+        <source>the picture could not be encoded as JPEG.</source>
+        <translation>l’image n’a pas pu être encodée en JPEG.</translation>
+    </message>
+</context>
+<context>
     <name>NetworkPage</name>
     <message>
         <source>&amp;Proxy:</source>
@@ -3617,14 +3660,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>{name} a changé depuis sa lecture (la copie est-elle encore en cours ?) ; il est relu.</translation>
     </message>
     <message>
-        <source>{name} cannot be uploaded: {problem} Remove it from the list.</source>
-        <translation>Impossible d&apos;envoyer {name} : {problem} Retirez-le de la liste.</translation>
-    </message>
-    <message>
-        <source>{name} cannot be uploaded: {problem}</source>
-        <translation>Impossible d&apos;envoyer {name} : {problem}</translation>
-    </message>
-    <message>
         <source>Check {name}: {problem}</source>
         <translation>Vérifiez {name} : {problem}</translation>
     </message>
@@ -3651,6 +3686,14 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>Impossible de mettre l&apos;envoi en file d&apos;attente — {problems}</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it: remove it from the list.</source>
+        <translation>{problem} Le hub le refuserait : retirez-le de la liste.</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it.</source>
+        <translation>{problem} Le hub le refuserait.</translation>
     </message>
     <message>
         <source>Could not prepare the upload: {error}</source>
@@ -3755,10 +3798,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>{name} — reading the file…</source>
         <translation>{name} — lecture du fichier…</translation>
-    </message>
-    <message>
-        <source>{name} — {problem}</source>
-        <translation>{name} — {problem}</translation>
     </message>
     <message>
         <source>{duration} long</source>

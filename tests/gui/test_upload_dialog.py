@@ -356,7 +356,8 @@ def test_preparing_shows_progress_and_can_be_canceled(
     # the probe found no video: refused at once, at the file, before 3 GB are hashed
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     assert not dialog.busy and dialog.isVisible()
-    assert dialog.message.text().startswith(f"{formats.isolated('rushes.mxf')} cannot be uploaded")
+    assert dialog.message.text().startswith(f"{formats.isolated('rushes.mxf')} is not a video")
+    assert dialog.message.text().endswith("The hub would refuse it.")
     assert dialog.model.entries[0].error
     # a large file the probe took for a video (the probe is faked: 3 GB of real video is
     # too much for a test) is hashed with progress, and Escape stops that
@@ -418,15 +419,15 @@ def test_files_the_hub_would_refuse_are_refused_before_anything_is_sent(
         assert dialog.files_view.currentIndex().row() == 1  # the file is shown
         assert entry.error == dialog.message.text()
         assert dialog.message.text().startswith(
-            f"{formats.isolated('report.mp4')} cannot be uploaded: report.mp4 is not a video"
+            f"{formats.isolated('report.mp4')} is not a video file we can read ("
         )
-        assert dialog.message.text().endswith("Remove it from the list.")
+        assert dialog.message.text().endswith("The hub would refuse it: remove it from the list.")
         assert dialog.model.data(dialog.model.index(1), Qt.ItemDataRole.DecorationRole)
         qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
         assert [e.path for e in dialog.model.entries] == [footage, empty]
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         assert hashed == [] and uploads(desk) == []
-        assert "zero.mp4 is empty" in dialog.message.text()
+        assert f"{formats.isolated('zero.mp4')} is empty" in dialog.message.text()
         qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
@@ -626,3 +627,20 @@ def test_texts_too_large_for_the_hub_are_said_at_the_field(
         "than one): shorten this text."
     )
     assert not dialog.busy and uploads(desk) == []
+
+
+def test_the_probes_problem_is_said_in_french_naming_the_file_once(
+    qtbot: Any, qapp: QApplication, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    empty = tmp_path / "zero_bytes.mp4"
+    empty.write_bytes(b"")
+    dialog = open_dialog(qtbot, desk, tasks, empty)
+    install_translators(qapp, "fr")
+    try:
+        entry = dialog.model.entries[0]
+        name = formats.isolated("zero_bytes.mp4")
+        assert dialog.form.describe(entry) == f"{name} est vide (0 octet)."
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        assert dialog.message.text() == f"{name} est vide (0 octet). Le hub le refuserait."
+    finally:
+        install_translators(qapp, "en")

@@ -449,14 +449,12 @@ class UploadDialog(QDialog):
                     "{name} changed since it was read (is it still being copied?); it is "
                     "being read again."
                 ).format(name=name)
-            problem = self.form.problem_text(entry)
+            problem = self.form.problem_text(entry)  # names the file
             if len(self.model.entries) > 1:
                 return self.tr(
-                    "{name} cannot be uploaded: {problem} Remove it from the list."
-                ).format(name=name, problem=problem)
-            return self.tr("{name} cannot be uploaded: {problem}").format(
-                name=name, problem=problem
-            )
+                    "{problem} The hub would refuse it: remove it from the list."
+                ).format(problem=problem)
+            return self.tr("{problem} The hub would refuse it.").format(problem=problem)
         return ""
 
     def check(self) -> list[tuple[UploadEntry, UploadFields]]:

@@ -51,6 +51,7 @@ from ...core.uploads import (
     FieldError,
 )
 from .. import formats
+from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 
 #: the fields of ``UploadFields`` the form edits, in the form's order
@@ -408,7 +409,7 @@ class UploadForm(QWidget):
             return self.tr("{name} — reading the file…").format(name=name)
         p = entry.probe
         if p is None:
-            return self.tr("{name} — {problem}").format(name=name, problem=self.problem_text(entry))
+            return self.problem_text(entry)  # names the file
         parts = [name]
         if p.duration > 0:
             parts.append(
@@ -423,8 +424,9 @@ class UploadForm(QWidget):
         return " · ".join(parts)
 
     def problem_text(self, entry: UploadEntry) -> str:
-        """What the probe found wrong with the file, for people."""
-        return entry.probe_error
+        """What the probe found wrong with the file, in the user's language (a sentence that
+        names the file)."""
+        return media_problem(entry.probe_error)
 
     # --- messages ---------------------------------------------------------------------------
 
