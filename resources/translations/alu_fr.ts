@@ -3608,7 +3608,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run</extracomment>
+        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run Upload was pressed before every file was read: pressed again once they are</extracomment>
         <translation>Envoyer {name}</translation>
     </message>
     <message>
@@ -3662,6 +3662,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Check {name}: {problem}</source>
         <translation>Vérifiez {name} : {problem}</translation>
+    </message>
+    <message>
+        <source>Reading the files first…</source>
+        <translation>Lecture des fichiers avant l&apos;envoi…</translation>
     </message>
     <message>
         <source>Preparing…</source>

@@ -644,3 +644,27 @@ def test_the_probes_problem_is_said_in_french_naming_the_file_once(
         assert dialog.message.text() == f"{name} est vide (0 octet). Le hub le refuserait."
     finally:
         install_translators(qapp, "en")
+
+
+def test_upload_pressed_while_the_file_is_read_goes_once_it_is_read(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, monkeypatch: Any
+) -> None:
+    """The probe decides whether a file may go: Upload pressed before it is in waits for it
+    (and then goes by itself), rather than sending a file nobody has looked at."""
+    gate = threading.Event()
+    real = upload_module.inspect_file
+
+    def slow(path: Path, thumbnail: Path) -> Inspection:
+        gate.wait(10)
+        return real(path, thumbnail)
+
+    monkeypatch.setattr(upload_module, "inspect_file", slow)
+    dialog = UploadDialog(desk, tasks, [footage])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.text() == "Reading the files first…"
+    assert not dialog.busy and uploads(desk) == []
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+    assert len(uploads(desk)) == 1

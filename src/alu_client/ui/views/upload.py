@@ -157,6 +157,8 @@ class UploadDialog(QDialog):
         self._closed = threading.Event()
         self._busy = False
         self._queueing = False
+        #: Upload was pressed before every file was read: pressed again once they are
+        self._upload_pending = False
         self._current: UploadEntry | None = None
         country = ""
         if services.profile is not None:
@@ -389,6 +391,9 @@ class UploadDialog(QDialog):
             self.form.show_media(entry)
             if "recorded_at" not in entry.touched:
                 self.form.set_value("recorded_at", entry.values["recorded_at"])
+        if self._upload_pending and all(e.inspected for e in self.model.entries):
+            self._upload_pending = False
+            self.start_upload()
 
     @Slot()
     def remove_current(self) -> None:
@@ -491,6 +496,12 @@ class UploadDialog(QDialog):
     @Slot()
     def start_upload(self) -> None:
         if self._busy or not self.model.entries:
+            return
+        if any(not e.inspected for e in self.model.entries):
+            # Upload pressed while a file is still being read: it goes on by itself once the
+            # probes are in (a file the probe refuses is then said)
+            self._upload_pending = True
+            self._say(self.tr("Reading the files first…"))
             return
         checked = self.check()
         if not checked:
