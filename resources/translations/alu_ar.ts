@@ -331,6 +331,10 @@
         <translation>لا يقبل المركز ملفًا بهذا الحجم (%1).</translation>
     </message>
     <message>
+        <source>The hub does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>لا يقبل المركز نصوص المادة: النص وقائمة اللقطات والقيود أطول من اللازم مجتمعةً. اختصرها ثم ارفع الملف مرة أخرى.</translation>
+    </message>
+    <message>
         <source>The hub refused the upload for this account: %1</source>
         <translation>رفض المركز الإرسال لهذا الحساب: %1</translation>
     </message>
@@ -565,6 +569,10 @@
     <message>
         <source>The server does not accept a file this large (%1).</source>
         <translation>لا يقبل الخادم ملفًا بهذا الحجم (%1).</translation>
+    </message>
+    <message>
+        <source>The server does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>لا يقبل الخادم نصوص المادة: النص وقائمة اللقطات والقيود أطول من اللازم مجتمعةً. اختصرها ثم ارفع الملف مرة أخرى.</translation>
     </message>
     <message>
         <source>The server refused the upload for this account: %1</source>
@@ -1846,6 +1854,49 @@
     <message>
         <source>Transfers go on. Quit from the tray icon&apos;s menu.</source>
         <translation>تستمر عمليات النقل. للإنهاء استخدم قائمة الأيقونة في منطقة الإشعارات.</translation>
+    </message>
+</context>
+<context>
+    <name>MediaProblem</name>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>تعذّر العثور على {name}.</translation>
+    </message>
+    <message>
+        <source>{name} could not be opened ({reason}).</source>
+        <translation>تعذّر فتح {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is a folder, not a video file.</source>
+        <translation>{name} مجلد وليس ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{name} is empty (0 bytes).</source>
+        <translation>{name} فارغ (0 بايت).</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file we can read ({reason}).</source>
+        <translation>{name} ليس ملف فيديو يمكن قراءته ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture or sound in it.</source>
+        <translation>لا يحتوي {name} على صورة ولا صوت.</translation>
+    </message>
+    <message>
+        <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
+        <translation>{name} غير مكتمل: يتوقف قبل نهاية الفيديو (هل انقطع النسخ قبل اكتماله؟).</translation>
+    </message>
+    <message>
+        <source>{name} could not be decoded ({reason}).</source>
+        <translation>تعذّر فك ترميز {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture to make a thumbnail from.</source>
+        <translation>لا يحتوي {name} على صورة لصنع صورة مصغّرة منها.</translation>
+    </message>
+    <message>
+        <source>the picture could not be encoded as JPEG.</source>
+        <translation>تعذّر ترميز الصورة بصيغة JPEG.</translation>
     </message>
 </context>
 <context>
@@ -3532,9 +3583,17 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>لا يوجد ملف فيديو للرفع بين العناصر المُفلَتة.</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
+    </message>
+    <message>
         <source>{name} is not a video file.</source>
         <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} ليس ملف فيديو.</translation>
+    </message>
+    <message>
+        <source>{name} could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة {name} ({reason}).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>
@@ -3553,7 +3612,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run Upload was pressed before every file was read: pressed again once they are</extracomment>
         <translation>رفع {name}</translation>
     </message>
     <message>
@@ -3577,6 +3636,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>&amp;رفع</translation>
     </message>
     <message>
+        <source>&amp;Remove from the list</source>
+        <translation>&amp;إزالة من القائمة</translation>
+    </message>
+    <message>
         <source>Preparing the upload</source>
         <translation>تجهيز الرفع</translation>
     </message>
@@ -3585,12 +3648,28 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>مستبعَد:</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
+    </message>
+    <message>
         <source>The shared fields now read the same for all {count} files.</source>
         <translation>أصبحت الحقول المشتركة موحّدة في كل الملفات ({count}).</translation>
     </message>
     <message>
+        <source>{name} is still being read; try again in a moment.</source>
+        <translation>ما زالت قراءة {name} جارية؛ حاول مرة أخرى بعد لحظة.</translation>
+    </message>
+    <message>
+        <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
+        <translation>تغيّر {name} منذ قراءته (هل ما زال نسخه جاريًا؟)؛ تجري قراءته من جديد.</translation>
+    </message>
+    <message>
         <source>Check {name}: {problem}</source>
         <translation>راجع {name}: {problem}</translation>
+    </message>
+    <message>
+        <source>Reading the files first…</source>
+        <translation>تجري قراءة الملفات أولًا…</translation>
     </message>
     <message>
         <source>Preparing…</source>
@@ -3601,12 +3680,28 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>جارٍ الإضافة إلى قائمة الانتظار…</translation>
     </message>
     <message>
+        <source>{name} changed while it was read: it is still being copied. Wait until the copy has finished, then press Upload again.</source>
+        <translation>تغيّر {name} أثناء قراءته: ما زال نسخه جاريًا. انتظر حتى ينتهي النسخ، ثم اضغط «رفع» مرة أخرى.</translation>
+    </message>
+    <message>
+        <source>{name} can no longer be read ({reason}).</source>
+        <translation>لم يعد من الممكن قراءة {name} ({reason}).</translation>
+    </message>
+    <message>
         <source>{name}: {problem}</source>
         <translation>{name}: {problem}</translation>
     </message>
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>تعذّرت إضافة الرفع إلى قائمة الانتظار — {problems}</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it: remove it from the list.</source>
+        <translation>{problem} سيرفضه المركز: أزِله من القائمة.</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it.</source>
+        <translation>{problem} سيرفضه المركز.</translation>
     </message>
     <message>
         <source>Could not prepare the upload: {error}</source>
@@ -3621,7 +3716,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;العنوان:</translation>
     </message>
     <message>
@@ -3713,16 +3808,16 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>{name} — جارٍ قراءة الملف…</translation>
     </message>
     <message>
-        <source>{name} — {problem}</source>
-        <translation>{name} — {problem}</translation>
-    </message>
-    <message>
         <source>{duration} long</source>
         <translation>المدة {duration}</translation>
     </message>
     <message>
         <source>no sound</source>
         <translation>بلا صوت</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
+        <translation>النص وقائمة اللقطات والقيود مجتمعةً أكثر مما يقبله المركز ({size} كيلوبايت من {limit} كيلوبايت على الأكثر بعد الترميز؛ الحروف العربية والرموز التعبيرية تُحسب بأكثر من واحد): اختصر هذا النص.</translation>
     </message>
     <message>
         <source>This is too long (at most {limit} characters).</source>

@@ -331,6 +331,10 @@
         <translation>Le hub n’accepte pas un fichier aussi gros (%1).</translation>
     </message>
     <message>
+        <source>The hub does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>Le hub n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
+    </message>
+    <message>
         <source>The hub refused the upload for this account: %1</source>
         <translation>Le hub a refusé l’envoi pour ce compte : %1</translation>
     </message>
@@ -565,6 +569,10 @@
     <message>
         <source>The server does not accept a file this large (%1).</source>
         <translation>Le serveur n’accepte pas un fichier aussi gros (%1).</translation>
+    </message>
+    <message>
+        <source>The server does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
+        <translation>Le serveur n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
     </message>
     <message>
         <source>The server refused the upload for this account: %1</source>
@@ -1846,6 +1854,49 @@
     <message>
         <source>Transfers go on. Quit from the tray icon&apos;s menu.</source>
         <translation>Les transferts continuent. Pour quitter, passez par le menu de l&apos;icône dans la zone de notification.</translation>
+    </message>
+</context>
+<context>
+    <name>MediaProblem</name>
+    <message>
+        <source>{name} was not found.</source>
+        <translation>{name} est introuvable.</translation>
+    </message>
+    <message>
+        <source>{name} could not be opened ({reason}).</source>
+        <translation>Impossible d’ouvrir {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is a folder, not a video file.</source>
+        <translation>{name} est un dossier, pas un fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{name} is empty (0 bytes).</source>
+        <translation>{name} est vide (0 octet).</translation>
+    </message>
+    <message>
+        <source>{name} is not a video file we can read ({reason}).</source>
+        <translation>{name} n’est pas un fichier vidéo lisible ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture or sound in it.</source>
+        <translation>{name} ne contient ni image ni son.</translation>
+    </message>
+    <message>
+        <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
+        <translation>{name} est incomplet : il s’arrête avant la fin de sa vidéo (la copie a-t-elle été interrompue ?).</translation>
+    </message>
+    <message>
+        <source>{name} could not be decoded ({reason}).</source>
+        <translation>Impossible de décoder {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} has no picture to make a thumbnail from.</source>
+        <translation>{name} ne contient aucune image pour en faire une vignette.</translation>
+    </message>
+    <message>
+        <source>the picture could not be encoded as JPEG.</source>
+        <translation>l’image n’a pas pu être encodée en JPEG.</translation>
     </message>
 </context>
 <context>
@@ -3532,9 +3583,17 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Aucun fichier vidéo à envoyer parmi les éléments déposés.</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
+    </message>
+    <message>
         <source>{name} is not a video file.</source>
         <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} n&apos;est pas un fichier vidéo.</translation>
+    </message>
+    <message>
+        <source>{name} could not be read ({reason}).</source>
+        <translation>Impossible de lire {name} ({reason}).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>
@@ -3553,7 +3612,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile</extracomment>
+        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run Upload was pressed before every file was read: pressed again once they are</extracomment>
         <translation>Envoyer {name}</translation>
     </message>
     <message>
@@ -3577,6 +3636,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>&amp;Envoyer</translation>
     </message>
     <message>
+        <source>&amp;Remove from the list</source>
+        <translation>&amp;Retirer de la liste</translation>
+    </message>
+    <message>
         <source>Preparing the upload</source>
         <translation>Préparation de l&apos;envoi</translation>
     </message>
@@ -3585,12 +3648,28 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Écartés :</translation>
     </message>
     <message>
+        <source>What was dropped could not be read ({reason}).</source>
+        <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
+    </message>
+    <message>
         <source>The shared fields now read the same for all {count} files.</source>
         <translation>Les champs communs sont désormais identiques pour les {count} fichiers.</translation>
     </message>
     <message>
+        <source>{name} is still being read; try again in a moment.</source>
+        <translation>{name} est encore en cours de lecture ; réessayez dans un instant.</translation>
+    </message>
+    <message>
+        <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
+        <translation>{name} a changé depuis sa lecture (la copie est-elle encore en cours ?) ; il est relu.</translation>
+    </message>
+    <message>
         <source>Check {name}: {problem}</source>
         <translation>Vérifiez {name} : {problem}</translation>
+    </message>
+    <message>
+        <source>Reading the files first…</source>
+        <translation>Lecture des fichiers avant l&apos;envoi…</translation>
     </message>
     <message>
         <source>Preparing…</source>
@@ -3601,12 +3680,28 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Ajout à la file d&apos;attente…</translation>
     </message>
     <message>
+        <source>{name} changed while it was read: it is still being copied. Wait until the copy has finished, then press Upload again.</source>
+        <translation>{name} a changé pendant sa lecture : la copie est encore en cours. Attendez qu&apos;elle soit terminée, puis cliquez de nouveau sur Envoyer.</translation>
+    </message>
+    <message>
+        <source>{name} can no longer be read ({reason}).</source>
+        <translation>{name} ne peut plus être lu ({reason}).</translation>
+    </message>
+    <message>
         <source>{name}: {problem}</source>
         <translation>{name} : {problem}</translation>
     </message>
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>Impossible de mettre l&apos;envoi en file d&apos;attente — {problems}</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it: remove it from the list.</source>
+        <translation>{problem} Le hub le refuserait : retirez-le de la liste.</translation>
+    </message>
+    <message>
+        <source>{problem} The hub would refuse it.</source>
+        <translation>{problem} Le hub le refuserait.</translation>
     </message>
     <message>
         <source>Could not prepare the upload: {error}</source>
@@ -3621,7 +3716,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
+        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;Titre :</translation>
     </message>
     <message>
@@ -3713,16 +3808,16 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>{name} — lecture du fichier…</translation>
     </message>
     <message>
-        <source>{name} — {problem}</source>
-        <translation>{name} — {problem}</translation>
-    </message>
-    <message>
         <source>{duration} long</source>
         <translation>durée {duration}</translation>
     </message>
     <message>
         <source>no sound</source>
         <translation>sans son</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
+        <translation>Le script, la liste des plans et les restrictions dépassent ensemble ce que le hub accepte ({size} Kio pour {limit} Kio au plus une fois encodés ; les lettres arabes et les emoji comptent pour plus d&apos;un) : raccourcissez ce texte.</translation>
     </message>
     <message>
         <source>This is too long (at most {limit} characters).</source>

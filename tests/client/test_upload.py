@@ -725,6 +725,19 @@ def test_413_halves_the_chunk(
     assert done.sha256(result.url) == sha256_file(path)
 
 
+def test_413_for_long_texts_blames_the_texts_not_the_file(
+    proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    """The hub refuses an Upload-Metadata over its limit with 413 (a script and a shot list
+    of emoji): the user heard "does not accept a file this large (0.0393 MB)" for a 39 kB
+    file, and a retry could not help."""
+    path = random_file(tmp_path / "emoji.bin", 40 * KIB)
+    meta = meta_for(path, script="\U0001f30a" * 40_000)  # 213 KiB of base64
+    with pytest.raises(PermanentError) as refused:
+        run(UploadSpec(path, endpoint(proxy), meta), new_ctx().ctx)
+    assert str(refused.value) == upload_protocol.MSG_METADATA_TOO_LARGE
+
+
 def test_404_on_resume_starts_a_new_upload(
     done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:

@@ -65,3 +65,33 @@ def test_title_from_file_name() -> None:
     assert title_from_filename(Path("2026-11-22_nairobi-floods_v2.mp4")) == (
         "2026 11 22 nairobi floods v2"
     )
+
+
+def test_texts_too_large_for_the_hubs_metadata_limit_are_refused_at_the_field(
+    tmp_path: Path,
+) -> None:
+    """The hub limits Upload-Metadata bytes (base64 of UTF-8), the form counted characters:
+    20,000 emoji in the script and in the shot list passed, then the upload failed."""
+    from alu_client.core.transfers.upload.protocol import _metadata_header
+    from alu_client.core.uploads import MAX_METADATA_BYTES
+    from alu_hub.settings import Settings
+
+    assert Settings.__dataclass_fields__["max_metadata_bytes"].default == MAX_METADATA_BYTES
+    emoji = "\U0001f30a" * 20_000  # 4 bytes each
+    fields = UploadFields.from_mapping(
+        {"title": "t", "script": emoji[:-1] + "a", "shotlist": emoji}
+    )
+    with pytest.raises(FieldError) as e:
+        fields.validated()
+    assert e.value.field == "shotlist"  # the longer one
+    assert "too long together for the hub" in str(e.value)
+    # just under the limit (Arabic, 2 bytes a letter, as the hub's comment expects): taken,
+    # and the header it makes is within the hub's limit with a long file name
+    f = tmp_path / ("\u0645" * 120 + ".mp4")
+    f.write_bytes(b"abc")
+    arabic = "\u0645" * 20_000
+    ok = UploadFields.from_mapping(
+        {"title": "t" * 500, "script": arabic, "shotlist": arabic, "restrictions": arabic}
+    )
+    header = _metadata_header(ok.metadata(f, file_sha256(f)))
+    assert len(header) <= MAX_METADATA_BYTES

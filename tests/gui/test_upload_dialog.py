@@ -5,6 +5,7 @@ a real hub on loopback and comes back in the library."""
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from alu_client.core import media
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
@@ -23,7 +25,10 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.ui import formats
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views import upload as upload_module
+from alu_client.ui.views import upload_files
 from alu_client.ui.views.upload import DropTarget, UploadDialog, collect_files, open_upload_for_urls
+from alu_client.ui.views.upload_files import Inspection
 from alu_client.ui.views.upload_form import UploadEntry
 from tests.support.livehub import LiveHub
 
@@ -347,7 +352,18 @@ def test_preparing_shows_progress_and_can_be_canceled(
     with open(big, "wb") as f:  # sparse: 3 GB to hash, nothing written
         f.truncate(3 * 1000**3)
     dialog = open_dialog(qtbot, desk, tasks, big)
-    assert "rushes.mxf" in dialog.form.info.text()  # not readable media: said, not fatal
+    assert "rushes.mxf" in dialog.form.info.text()  # not readable media: said
+    # the probe found no video: refused at once, at the file, before 3 GB are hashed
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert not dialog.busy and dialog.isVisible()
+    assert dialog.message.text().startswith(f"{formats.isolated('rushes.mxf')} is not a video")
+    assert dialog.message.text().endswith("The hub would refuse it.")
+    assert dialog.model.entries[0].error
+    # a large file the probe took for a video (the probe is faked: 3 GB of real video is
+    # too much for a test) is hashed with progress, and Escape stops that
+    entry = dialog.model.entries[0]
+    entry.probe = media.Probe(10.0, "mxf", "mpeg2video", 1920, 1080, 25.0, None, 0, 0)
+    entry.probe_error = ""
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     assert dialog.busy and not dialog.upload_button.isEnabled()
     assert dialog.message.text() == "Preparing…"
@@ -375,3 +391,280 @@ def test_the_form_speaks_french_and_arabic(
     assert dialog.layoutDirection() == Qt.LayoutDirection.RightToLeft
     assert dialog.windowTitle() == f"رفع {formats.isolated(footage.name)}"
     assert uploads(desk) == []
+
+
+def test_files_the_hub_would_refuse_are_refused_before_anything_is_sent(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, tmp_path: Path
+) -> None:
+    """A file the probe found is no video, or empty, is flagged at the file and Upload
+    refuses it (it was hashed, sent in full, and failed in Transfers after the form closed);
+    once it is removed from the list, the others go."""
+    renamed = tmp_path / "report.mp4"
+    renamed.write_bytes(b"%PDF-1.4 " + b"x" * 4000)
+    empty = tmp_path / "zero.mp4"
+    empty.write_bytes(b"")
+    dialog = open_dialog(qtbot, desk, tasks, footage, renamed, empty)
+    hashed: list[Path] = []
+    real = upload_module.hash_all
+
+    def spy(paths: list[Path], *args: Any) -> list[str]:
+        hashed.extend(paths)
+        return real(paths, *args)
+
+    upload_module.hash_all = spy  # type: ignore[assignment]
+    try:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        entry = dialog.model.entries[1]
+        assert not dialog.busy and hashed == [] and uploads(desk) == []
+        assert dialog.files_view.currentIndex().row() == 1  # the file is shown
+        assert entry.error == dialog.message.text()
+        assert dialog.message.text().startswith(
+            f"{formats.isolated('report.mp4')} is not a video file we can read ("
+        )
+        assert dialog.message.text().endswith("The hub would refuse it: remove it from the list.")
+        assert dialog.model.data(dialog.model.index(1), Qt.ItemDataRole.DecorationRole)
+        qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+        assert [e.path for e in dialog.model.entries] == [footage, empty]
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        assert hashed == [] and uploads(desk) == []
+        assert f"{formats.isolated('zero.mp4')} is empty" in dialog.message.text()
+        qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+        assert hashed == [footage] and len(uploads(desk)) == 1
+    finally:
+        upload_module.hash_all = real  # type: ignore[assignment]
+
+
+def test_cancel_stops_the_probes_still_queued(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Cancel while a folder's files are being probed: the probes not started are not run
+    (every one ran, into the closed dialog's folder)."""
+    files = []
+    for i in range(12):
+        path = tmp_path / f"clip{i:02}.mp4"
+        path.write_bytes(b"x")
+        files.append(path)
+    started: list[Path] = []
+    gate = threading.Event()
+
+    def slow(path: Path, thumbnail: Path) -> Inspection:
+        started.append(path)
+        gate.wait(5)
+        return Inspection(None, "no", None, None)
+
+    monkeypatch.setattr(upload_module, "inspect_file", slow)
+    dialog = UploadDialog(desk, tasks, files)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: len(started) == 2)  # two workers
+    dialog.reject()
+    gate.set()
+    assert dialog.workers.wait_for_done(10_000)
+    assert len(started) == 2
+
+
+def test_folders_and_files_that_cannot_be_entered_are_said_not_a_silent_no_op(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A dropped folder with a sub-folder that can be listed but not entered, and a file in a
+    folder that cannot be entered (as on a shared disk; faked, the tests run as root): the
+    readable clips open in the form, the rest is "Left out" with the reason. Both raised
+    PermissionError off the GUI thread and the drop did nothing."""
+    shared = footage.parent
+    readonly = shared / "readonly"
+    readonly.mkdir()
+    (readonly / "locked.mp4").write_bytes(b"x")
+    noexec = tmp_path / "noexec" / "clip.mp4"
+    noexec.parent.mkdir()
+    noexec.write_bytes(b"x")
+    denied = PermissionError(13, "Permission denied")
+    real_hidden = upload_files._hidden
+    real_is_dir = Path.is_dir
+
+    def hidden(path: Path) -> bool:
+        if path.parent == readonly:
+            raise denied
+        return real_hidden(path)
+
+    def is_dir(path: Path) -> bool:
+        if path == noexec:
+            raise denied
+        return real_is_dir(path)
+
+    monkeypatch.setattr(upload_files, "_hidden", hidden)
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    urls = [QUrl.fromLocalFile(str(shared)), QUrl.fromLocalFile(str(noexec))]
+    files, skipped = collect_files(urls)
+    assert files == [footage]
+    assert skipped == [
+        f"{formats.isolated('readonly')} could not be read (Permission denied).",
+        f"{formats.isolated('clip.mp4')} could not be read (Permission denied).",
+    ]
+
+    # whatever else goes wrong while searching, the drop says so
+    def broken(_urls: object) -> object:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(upload_module, "collect_files", broken)
+    window = QWidget()
+    qtbot.addWidget(window)
+    open_upload_for_urls(desk, tasks, urls, window)
+
+    def box() -> QMessageBox | None:
+        found = window.findChild(QMessageBox)
+        return found if isinstance(found, QMessageBox) else None
+
+    qtbot.waitUntil(lambda: box() is not None)
+    shown = box()
+    assert shown is not None
+    assert shown.text() == "What was dropped could not be read (Input/output error)."
+
+
+def test_a_file_gone_after_it_was_added_is_said_in_the_users_language(
+    qtbot: Any, qapp: QApplication, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    """The card was ejected after the file was added: the message names the file once,
+    isolated, with the system's reason in the user's language (it was Python's English
+    "[Errno 2] No such file or directory: '/…'" in every language)."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    footage.unlink()
+    name = formats.isolated(footage.name)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy)
+    assert dialog.message.text() == (
+        f"Could not prepare the upload: {name} can no longer be read (No such file or directory)."
+    )
+    assert dialog.model.entries[0].error and uploads(desk) == []
+    install_translators(qapp, "fr")
+    try:
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.busy)
+        assert dialog.message.text() == (
+            f"Impossible de préparer l'envoi : {name} ne peut plus être lu "
+            "(Aucun fichier ou dossier de ce nom)."
+        )
+        install_translators(qapp, "ar")
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.busy)
+        text = dialog.message.text()
+        assert name in text and "لا يوجد ملف أو مجلد بهذا الاسم" in text
+        assert "Errno" not in text and str(footage) not in text
+    finally:
+        install_translators(qapp, "en")
+    assert uploads(desk) == []
+
+
+def test_hashing_refuses_a_file_that_grows_while_it_is_read(tmp_path: Path) -> None:
+    """A camera copy still being written: hashed as a snapshot, more was then sent than
+    declared and the hub refused the checksum. The change is noticed instead."""
+    growing = tmp_path / "CAMERA_COPY.mp4"
+    growing.write_bytes(b"x" * (3 << 20))
+
+    def copying(_done: int, _total: int) -> None:
+        with open(growing, "ab") as f:  # the copy goes on while the file is read
+            f.write(b"y" * 4096)
+
+    with pytest.raises(upload_files.StillCopying) as raised:
+        upload_files.hash_all([growing], threading.Event(), copying)
+    assert raised.value.path == growing
+    settled = upload_files.hash_all([growing], threading.Event(), lambda _d, _t: None)
+    assert settled[0].size == growing.stat().st_size
+
+
+def test_a_copy_still_being_written_is_never_queued_as_a_snapshot(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, clip: Path, monkeypatch: Any
+) -> None:
+    """The file grows between hashing and queueing: not queued (the queue recorded a size
+    the hash did not cover). A file whose probe failed while it was being copied is read
+    again once it changed, and then goes."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    real = upload_module.hash_all
+
+    def then_grows(*args: Any) -> Any:
+        out = real(*args)
+        with open(footage, "ab") as f:
+            f.write(b"more of the copy")
+        return out
+
+    monkeypatch.setattr(upload_module, "hash_all", then_grows)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy)
+    assert dialog.isVisible() and uploads(desk) == []
+    assert f"{formats.isolated(footage.name)} changed while it was read" in dialog.message.text()
+    dialog.reject()
+
+    # still empty when it was dropped: refused; the copy then finishes
+    copy = footage.parent / "C0002.mp4"
+    copy.write_bytes(b"")
+    monkeypatch.setattr(upload_module, "hash_all", real)
+    dialog = open_dialog(qtbot, desk, tasks, copy)
+    assert dialog.model.entries[0].probe is None
+    shutil.copy(clip, copy)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert "changed since it was read" in dialog.message.text() and uploads(desk) == []
+    qtbot.waitUntil(lambda: dialog.model.entries[0].probe is not None, timeout=20_000)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+    assert len(uploads(desk)) == 1
+
+
+def test_texts_too_large_for_the_hub_are_said_at_the_field(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path
+) -> None:
+    """20,000 emoji in the script and in the shot list: within the character limit, over the
+    hub's Upload-Metadata bytes. Said at the field, nothing queued (the upload failed after
+    the form closed, blaming the file's size)."""
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    emoji = "\U0001f30a" * 20_000
+    dialog.form.widgets["script"].setPlainText(emoji[:-1] + "a")
+    dialog.form.widgets["shotlist"].setPlainText(emoji)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.form.shown_error("shotlist") == (
+        "The script, shot list and restrictions together are more than the hub takes "
+        "(210 KiB of at most 192 KiB once encoded; Arabic letters and emoji count for more "
+        "than one): shorten this text."
+    )
+    assert not dialog.busy and uploads(desk) == []
+
+
+def test_the_probes_problem_is_said_in_french_naming_the_file_once(
+    qtbot: Any, qapp: QApplication, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    empty = tmp_path / "zero_bytes.mp4"
+    empty.write_bytes(b"")
+    dialog = open_dialog(qtbot, desk, tasks, empty)
+    install_translators(qapp, "fr")
+    try:
+        entry = dialog.model.entries[0]
+        name = formats.isolated("zero_bytes.mp4")
+        assert dialog.form.describe(entry) == f"{name} est vide (0 octet)."
+        qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+        assert dialog.message.text() == f"{name} est vide (0 octet). Le hub le refuserait."
+    finally:
+        install_translators(qapp, "en")
+
+
+def test_upload_pressed_while_the_file_is_read_goes_once_it_is_read(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, monkeypatch: Any
+) -> None:
+    """The probe decides whether a file may go: Upload pressed before it is in waits for it
+    (and then goes by itself), rather than sending a file nobody has looked at."""
+    gate = threading.Event()
+    real = upload_module.inspect_file
+
+    def slow(path: Path, thumbnail: Path) -> Inspection:
+        gate.wait(10)
+        return real(path, thumbnail)
+
+    monkeypatch.setattr(upload_module, "inspect_file", slow)
+    dialog = UploadDialog(desk, tasks, [footage])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.text() == "Reading the files first…"
+    assert not dialog.busy and uploads(desk) == []
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+    assert len(uploads(desk)) == 1

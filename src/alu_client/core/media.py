@@ -78,6 +78,8 @@ def _opened(path: Path) -> Iterator[Any]:
         raise MediaError(f"{name} is empty (0 bytes).")
     try:
         container = av.open(str(path), "r", metadata_errors="replace")
+    except PermissionError as e:  # av's is an FFmpegError too: the file is not the problem
+        raise MediaError(f"{name} could not be opened ({_reason(e)}).") from None
     except FFmpegError as e:
         raise MediaError(f"{name} is not a video file we can read ({_reason(e)}).") from None
     except (OSError, ValueError, UnicodeDecodeError) as e:

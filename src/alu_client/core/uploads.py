@@ -19,7 +19,16 @@ PRIORITIES = ("flash", "urgent", "routine")
 _LIMITS = {"title": 500, "slug": 200, "dateline": 200, "category": 64, "region": 64}
 _LONG = ("restrictions", "script", "shotlist")
 _LONG_LIMIT = 20_000
-#: the hub's Upload-Metadata limit is generous, but the long texts are sent in it too
+#: the hub's default limit on the Upload-Metadata header (``Settings.max_metadata_bytes``):
+#: the fields go in it as base64 of UTF-8, so 20,000 emoji (4 bytes each) in each of two
+#: fields pass the character limit and not this one
+MAX_METADATA_BYTES = 192 * 1024
+#: kept free in it for the file name (at most 255 bytes) and the sha256, added at upload
+_METADATA_RESERVE = 512
+MSG_TEXTS_TOO_LARGE = (
+    "The script, shot list and restrictions are too long together for the hub "
+    "({size} KiB once encoded; at most {limit} KiB): shorten this text."
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -80,6 +89,7 @@ class UploadFields:
             setattr(out, name, value)
         if not out.title:
             raise FieldError("title", "A title is needed.")
+        self._check_encoded_size(out)
         out.language = out.language.strip().lower() or "en"
         if out.language not in LANGUAGES:
             raise FieldError("language", "The language must be English, French or Arabic.")
@@ -108,6 +118,21 @@ class UploadFields:
                 raise FieldError("recorded_at", MSG_RECORDED_AHEAD)
             out.recorded_at = when.isoformat()
         return out
+
+    @staticmethod
+    def _check_encoded_size(out: UploadFields) -> None:
+        """FieldError (at the longest text) when the fields would make an Upload-Metadata the
+        hub refuses: it counts bytes of base64, the form counts characters."""
+        size = _METADATA_RESERVE + sum(
+            len(k) + 2 + 4 * ((len(v.encode("utf-8")) + 2) // 3) for k, v in asdict(out).items()
+        )
+        if size <= MAX_METADATA_BYTES:
+            return
+        longest = max(_LONG, key=lambda name: len(getattr(out, name).encode("utf-8")))
+        raise FieldError(
+            longest,
+            MSG_TEXTS_TOO_LARGE.format(size=-(-size // 1024), limit=MAX_METADATA_BYTES // 1024),
+        )
 
     def metadata(self, path: Path, sha256: str) -> dict[str, str]:
         """tus Upload-Metadata for the hub: the fields, the file name and its sha256."""

@@ -228,6 +228,11 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The hub received %1 but could not publish it: %2"),
     QT_TRANSLATE_NOOP("EngineMessage", "The file is %1, larger than the %2 the hub accepts."),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub does not accept a file this large (%1)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hub does not accept the item's texts: the script, shot list and restrictions are "
+        "too long together. Shorten them and upload the file again.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload for this account: %1"),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload: %1"),
     QT_TRANSLATE_NOOP(
@@ -438,6 +443,11 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The server received %1 but could not publish it: %2"),
     QT_TRANSLATE_NOOP("EngineMessage", "The file is %1, larger than the %2 the server accepts."),
     QT_TRANSLATE_NOOP("EngineMessage", "The server does not accept a file this large (%1)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server does not accept the item's texts: the script, shot list and restrictions "
+        "are too long together. Shorten them and upload the file again.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server refused the upload for this account: %1"),
     QT_TRANSLATE_NOOP("EngineMessage", "The server refused the upload: %1"),
     QT_TRANSLATE_NOOP(

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,17 +51,24 @@ from PySide6.QtWidgets import (
 from ...core.services import Services
 from ...core.uploads import FieldError, UploadFields, title_from_filename
 from .. import formats
+from ..os_text import os_error_text
 from ..tasks import TaskRunner
 from .upload_files import (
     VIDEO_EXTENSIONS,
     Canceled,
     DropTarget,
+    Hashed,
     Inspection,
+    StillCopying,
+    Unreadable,
     collect_files,
+    file_stamp,
     hash_all,
     inspect_file,
 )
 from .upload_form import FIELDS, SHARED_FIELDS, UploadEntry, UploadFilesModel, UploadForm
+
+log = logging.getLogger(__name__)
 
 
 def open_upload_for_urls(
@@ -86,14 +94,38 @@ def open_upload_for_urls(
                 "Upload", "There is no video file to upload in what was dropped."
             )
         )
+        if skipped:
+            # what was left out and why (a file that cannot be read is not "no video")
+            box.setInformativeText(" ".join(skipped[:5]) + (" …" if len(skipped) > 5 else ""))
         box.setDetailedText("\n".join(skipped))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    tasks.run(lambda: collect_files(urls), found)
+    def failed(error: BaseException) -> None:
+        # never a drop that does nothing: whatever went wrong is said
+        log.warning("searching what was dropped failed", exc_info=error)
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(QCoreApplication.translate("Upload", "Upload"))
+        box.setText(
+            QCoreApplication.translate(
+                "Upload", "What was dropped could not be read ({reason})."
+            ).format(reason=os_error_text(error))
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    tasks.run(lambda: collect_files(urls), found, failed)
 
 
 # --- the dialog ------------------------------------------------------------------------------
+
+#: ``UploadEntry.error_field`` for a problem with the file itself (said under the form)
+FILE_FIELD = "file"
+
+
+def _ignore(_error: BaseException) -> None:
+    """A probe's outcome after the dialog closed: nobody to tell."""
 
 
 class UploadDialog(QDialog):
@@ -121,8 +153,12 @@ class UploadDialog(QDialog):
         self.workers = TaskRunner(self, max_threads=2)
         self._tmp = QTemporaryDir()
         self._cancel = threading.Event()
+        #: set when the dialog closes: the probes still queued are not run
+        self._closed = threading.Event()
         self._busy = False
         self._queueing = False
+        #: Upload was pressed before every file was read: pressed again once they are
+        self._upload_pending = False
         self._current: UploadEntry | None = None
         country = ""
         if services.profile is not None:
@@ -144,6 +180,11 @@ class UploadDialog(QDialog):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.files_view, 1)
         side_layout.addWidget(self.apply_all)
+        self.remove_button = QPushButton(self)
+        self.remove_button.setObjectName("upload-remove")
+        self.remove_button.setAutoDefault(False)
+        self.remove_button.clicked.connect(self.remove_current)
+        side_layout.addWidget(self.remove_button)
 
         self.form = UploadForm(self)
         self.form.edited.connect(self._edited)
@@ -238,6 +279,7 @@ class UploadDialog(QDialog):
         tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
         self.apply_all.setToolTip(tip)
         self.upload_button.setText(self.tr("&Upload"))
+        self.remove_button.setText(self.tr("&Remove from the list"))
         self.progress.setAccessibleName(self.tr("Preparing the upload"))
 
     def changeEvent(self, event: QEvent) -> None:
@@ -296,10 +338,21 @@ class UploadDialog(QDialog):
             if skipped:
                 self.show_skipped(skipped)
 
-        self.workers.run(lambda: collect_files(urls), found)
+        def failed(error: BaseException) -> None:
+            self._say(
+                self.tr("What was dropped could not be read ({reason}).").format(
+                    reason=os_error_text(error)
+                )
+            )
+
+        self.workers.run(lambda: collect_files(urls), found, failed)
 
     def add_files(self, files: Sequence[Path]) -> None:
         known = {e.path for e in self.model.entries}
+        for entry in self.model.entries:
+            if entry.path in set(map(Path, files)) and entry.inspected and entry.probe is None:
+                entry.inspected = False  # dropped again (fixed, or the copy finished)
+                self._inspect(entry)
         country = self._current.values.get("country", "") if self._current else ""
         new = [self._entry(Path(p), country) for p in files if Path(p) not in known]
         if not new:
@@ -314,12 +367,20 @@ class UploadDialog(QDialog):
 
     def _inspect(self, entry: UploadEntry) -> None:
         dest = Path(self._tmp.path()) / f"{id(entry)}.jpg"
-        self.workers.run(
-            lambda: inspect_file(entry.path, dest), lambda found: self._inspected(entry, found)
-        )
+        closed = self._closed
+
+        def inspect() -> Inspection:
+            # the workers finish what is queued: once the dialog is closed, the files not
+            # started yet are not read (at most the one at hand finishes)
+            if closed.is_set():
+                raise Canceled()
+            return inspect_file(entry.path, dest)
+
+        self.workers.run(inspect, lambda found: self._inspected(entry, found), _ignore)
 
     def _inspected(self, entry: UploadEntry, found: Inspection) -> None:
         entry.inspected = True
+        entry.stamp = found.stamp
         entry.probe, entry.probe_error, entry.thumbnail = found.probe, found.error, found.thumbnail
         if found.recorded is not None and "recorded_at" not in entry.touched:
             entry.values["recorded_at"] = found.recorded.astimezone().isoformat()
@@ -330,6 +391,24 @@ class UploadDialog(QDialog):
             self.form.show_media(entry)
             if "recorded_at" not in entry.touched:
                 self.form.set_value("recorded_at", entry.values["recorded_at"])
+        if self._upload_pending and all(e.inspected for e in self.model.entries):
+            self._upload_pending = False
+            self.start_upload()
+
+    @Slot()
+    def remove_current(self) -> None:
+        """Take the selected file off the list (one the hub would refuse, or sent by
+        mistake); the next one is shown."""
+        entry = self._current
+        if entry is None or self._busy or len(self.model.entries) < 2:
+            return
+        row = self.model.entries.index(entry)
+        self._current = None
+        self.model.remove([entry])
+        self._side.setVisible(len(self.model.entries) > 1)
+        self.retranslate()
+        self._say("")
+        self.select(self.model.entries[min(row, len(self.model.entries) - 1)])
 
     @Slot()
     def apply_to_all(self) -> None:
@@ -355,13 +434,47 @@ class UploadDialog(QDialog):
 
     def _show_entry_error(self, entry: UploadEntry) -> None:
         self.form.clear_errors()
-        self.form.show_error(entry.error_field, entry.error)
+        if entry.error_field == FILE_FIELD:
+            self._say(entry.error)
+        else:
+            self.form.show_error(entry.error_field, entry.error)
+
+    def file_problem(self, entry: UploadEntry) -> str:
+        """Why the hub would refuse the file itself ('' when the probe found a video): checked
+        before anything is hashed or sent, so a 100 GB file that is no video is not read."""
+        name = formats.isolated(entry.path.name)
+        if not entry.inspected:
+            return self.tr("{name} is still being read; try again in a moment.").format(name=name)
+        if entry.probe is None:
+            if file_stamp(entry.path) != entry.stamp:
+                # a copy that was still being written when it was probed: read it again
+                entry.inspected = False
+                self._inspect(entry)
+                return self.tr(
+                    "{name} changed since it was read (is it still being copied?); it is "
+                    "being read again."
+                ).format(name=name)
+            problem = self.form.problem_text(entry)  # names the file
+            if len(self.model.entries) > 1:
+                return self.tr(
+                    "{problem} The hub would refuse it: remove it from the list."
+                ).format(problem=problem)
+            return self.tr("{problem} The hub would refuse it.").format(problem=problem)
+        return ""
 
     def check(self) -> list[tuple[UploadEntry, UploadFields]]:
         """Every file's fields, cleaned; on the first problem, that file is shown with the
-        message under the field, and the list is empty."""
+        message under the field (or, for the file itself, under the form), and the list is
+        empty."""
         out = []
         for entry in self.model.entries:
+            problem = self.file_problem(entry)
+            if problem:
+                entry.error, entry.error_field = problem, FILE_FIELD
+                self.model.entry_changed(entry)
+                self.select(entry)
+                self._show_entry_error(entry)
+                return []
             try:
                 out.append((entry, self.fields_for(entry).validated()))
             except FieldError as e:
@@ -384,6 +497,12 @@ class UploadDialog(QDialog):
     def start_upload(self) -> None:
         if self._busy or not self.model.entries:
             return
+        if any(not e.inspected for e in self.model.entries):
+            # Upload pressed while a file is still being read: it goes on by itself once the
+            # probes are in (a file the probe refuses is then said)
+            self._upload_pending = True
+            self._say(self.tr("Reading the files first…"))
+            return
         checked = self.check()
         if not checked:
             return
@@ -404,32 +523,40 @@ class UploadDialog(QDialog):
         )
 
     def _prepared(
-        self, checked: list[tuple[UploadEntry, UploadFields]], digests: list[str]
+        self, checked: list[tuple[UploadEntry, UploadFields]], hashed: list[Hashed]
     ) -> None:
         if self._cancel.is_set():
             return
         self._say(self.tr("Adding to the queue…"))
         jobs = [
-            (entry, fields, digest)
-            for (entry, fields), digest in zip(checked, digests, strict=True)
+            (entry, fields, sums) for (entry, fields), sums in zip(checked, hashed, strict=True)
         ]
         services = self.services
 
-        def queue_all() -> tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, str]]]:
+        def queue_all() -> tuple[
+            list[tuple[UploadEntry, int]], list[tuple[UploadEntry, BaseException]]
+        ]:
             done: list[tuple[UploadEntry, int]] = []
-            failed: list[tuple[UploadEntry, str]] = []
-            for entry, fields, digest in jobs:
+            failed: list[tuple[UploadEntry, BaseException]] = []
+            for entry, fields, sums in jobs:
                 try:
-                    done.append((entry, services.upload(entry.path, fields, sha256=digest)))
+                    # the queue records the size it finds now: it must be the one hashed
+                    if not sums.matches(entry.path):
+                        raise StillCopying(entry.path)
+                    tid = services.upload(entry.path, fields, sha256=sums.sha256)
+                    done.append((entry, tid))
+                except OSError as e:
+                    failed.append((entry, Unreadable(entry.path, e)))
                 except Exception as e:  # said to the user with the file's name
-                    failed.append((entry, str(e)))
+                    failed.append((entry, e))
             return done, failed
 
         self._queueing = True
         self.workers.run(queue_all, self._queued, self._failed)
 
     def _queued(
-        self, outcome: tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, str]]]
+        self,
+        outcome: tuple[list[tuple[UploadEntry, int]], list[tuple[UploadEntry, BaseException]]],
     ) -> None:
         self._queueing = False
         done, failed = outcome
@@ -442,23 +569,57 @@ class UploadDialog(QDialog):
             return
         self.model.remove([entry for entry, _tid in done])
         self._set_busy(False)
-        problems = "; ".join(
-            self.tr("{name}: {problem}").format(name=formats.isolated(e.path.name), problem=p)
-            for e, p in failed
-        )
+        problems = "; ".join(self.problem_text(e, p) for e, p in failed)
         self._say(self.tr("Could not queue the upload — {problems}").format(problems=problems))
+
+    def problem_text(self, entry: UploadEntry | None, error: BaseException) -> str:
+        """A sentence for what went wrong with a file while preparing or queueing it: its name
+        isolated, the system's reason in the user's language (not Python's text)."""
+        if isinstance(error, Unreadable | StillCopying):
+            name = formats.isolated(error.path.name)
+            if isinstance(error, StillCopying):
+                return self.tr(
+                    "{name} changed while it was read: it is still being copied. Wait until "
+                    "the copy has finished, then press Upload again."
+                ).format(name=name)
+            return self.tr("{name} can no longer be read ({reason}).").format(
+                name=name, reason=os_error_text(error.error)
+            )
+        if isinstance(error, OSError):
+            reason = os_error_text(error)
+            if entry is not None:
+                return self.tr("{name} can no longer be read ({reason}).").format(
+                    name=formats.isolated(entry.path.name), reason=reason
+                )
+            return reason
+        if entry is not None:
+            return self.tr("{name}: {problem}").format(
+                name=formats.isolated(entry.path.name), problem=error
+            )
+        return str(error)
 
     def _failed(self, error: BaseException) -> None:
         self._queueing = False
         self._set_busy(False)
         if isinstance(error, Canceled):
             return
-        self._say(self.tr("Could not prepare the upload: {error}").format(error=error))
+        if isinstance(error, Unreadable | StillCopying):
+            entry = next((e for e in self.model.entries if e.path == error.path), None)
+            if entry is not None:
+                entry.error, entry.error_field = self.problem_text(entry, error), FILE_FIELD
+                self.model.entry_changed(entry)
+                self.select(entry)
+        self._say(
+            self.tr("Could not prepare the upload: {error}").format(
+                error=self.problem_text(None, error)
+            )
+        )
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.upload_button.setEnabled(not busy)
         self.apply_all.setEnabled(not busy)
+        self.remove_button.setEnabled(not busy)
         self.form.setEnabled(not busy)
         self.files_view.setEnabled(not busy)
         self.progress.setVisible(busy)
@@ -489,6 +650,7 @@ class UploadDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._cancel.set()
+        self._closed.set()
         super().done(result)
 
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from ...core import media
 from ...core.uploads import file_sha256
 from .. import formats
+from ..os_text import os_error_text
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".mts", ".m2ts", ".webm"}
@@ -75,6 +76,27 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             )
         )
 
+    def unreadable(path: Path, error: OSError) -> None:
+        skipped.append(
+            QCoreApplication.translate("Upload", "{name} could not be read ({reason}).").format(
+                name=formats.isolated(path.name or str(path)), reason=os_error_text(error)
+            )
+        )
+
+    def kind(path: Path) -> str:
+        """'hidden', 'dir', 'file' or 'other'; raises OSError for what cannot be looked at
+        (in a shared disk's folder that can be listed but not entered)."""
+        if _hidden(path):
+            return "hidden"
+        if path.is_dir():
+            return "dir"
+        return "file" if path.is_file() else "other"
+
+    def walk_error(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else None
+        if where is not None:
+            unreadable(where, error)
+
     for url in urls:
         if not url.isLocalFile():
             skipped.append(
@@ -84,14 +106,28 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             )
             continue
         path = Path(url.toLocalFile())
-        if path.is_dir():
+        try:
+            what = "dir" if path.is_dir() else "file" if path.is_file() else "missing"
+        except OSError as e:  # in a folder that cannot be entered
+            unreadable(path, e)
+            continue
+        if what == "dir":
             found = 0
-            for root, dirs, names in os.walk(path, onerror=lambda _e: None):
-                dirs[:] = sorted(d for d in dirs if not _hidden(Path(root) / d))
-                for name in sorted(names):
-                    child = Path(root) / name
-                    if _hidden(child) or not child.is_file():
-                        continue
+            for root, dirs, names in os.walk(path, onerror=walk_error):
+                try:
+                    # what the folder holds is looked at before anything is taken: a folder
+                    # that can be listed but not entered is said once (it raised, and the
+                    # whole drop did nothing)
+                    kept = sorted(d for d in dirs if kind(Path(root) / d) == "dir")
+                    files_here = [
+                        Path(root) / n for n in sorted(names) if kind(Path(root) / n) == "file"
+                    ]
+                except OSError as e:
+                    dirs[:] = []
+                    unreadable(Path(root), e)
+                    continue
+                dirs[:] = kept
+                for child in files_here:
                     if _is_video(child):
                         add(child)
                         found += 1
@@ -103,7 +139,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
                         "Upload", "The folder {name} has no video files."
                     ).format(name=formats.isolated(path.name))
                 )
-        elif path.is_file():
+        elif what == "file":
             if _is_video(path):
                 add(path)
             else:
@@ -165,6 +201,8 @@ class Inspection:
     error: str
     thumbnail: QImage | None
     recorded: dt.datetime | None
+    #: the file's (size, mtime_ns) before it was probed; None if it could not be seen
+    stamp: tuple[int, int] | None = None
 
 
 def _recorded_time(path: Path) -> dt.datetime | None:
@@ -190,38 +228,91 @@ def _recorded_time(path: Path) -> dt.datetime | None:
 
 def inspect_file(path: Path, thumbnail: Path) -> Inspection:
     """Probe ``path`` and make its thumbnail at ``thumbnail`` (a worker's job)."""
+    stamp = file_stamp(path)
     recorded = _recorded_time(path)
     try:
         probe = media.probe(path)
     except media.MediaError as e:
-        return Inspection(None, str(e), None, recorded)
+        return Inspection(None, str(e), None, recorded, stamp)
     image = None
     if probe.video_codec is not None:
         with contextlib.suppress(media.MediaError):
             media.make_thumbnail(path, thumbnail)
             loaded = QImage(str(thumbnail))
             image = None if loaded.isNull() else loaded
-    return Inspection(probe, "", image, recorded)
+    return Inspection(probe, "", image, recorded, stamp)
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """``path``'s (size, mtime_ns), None if it cannot be seen: what tells a file still being
+    copied (or replaced) from the one that was read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 class Canceled(Exception):
     pass
 
 
+class Unreadable(Exception):
+    """``path`` can no longer be read (removed, card ejected, permissions changed)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path.name} can no longer be read ({error.strerror or error}).")
+        self.path = path
+        self.error = error
+
+
+class StillCopying(Exception):
+    """``path`` changed while it was read: a copy still being written."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path.name} changed while it was read (is it still being copied?).")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """A file's sha256 and the size and modification time it had, unchanged, while read."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+    def matches(self, path: Path) -> bool:
+        """Whether ``path`` is still the file that was hashed (raises OSError)."""
+        st = path.stat()
+        return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return path.stat()
+    except OSError as e:
+        raise Unreadable(path, e) from None
+
+
 def hash_all(
     paths: list[Path], cancel: threading.Event, report: Callable[[int, int], None]
-) -> list[str]:
-    """The sha256 of each file (the hub checks it), reporting at most ~10 times a second."""
-    total = sum(p.stat().st_size for p in paths)
-    done = 0
+) -> list[Hashed]:
+    """The sha256 of each file (the hub checks it), reporting at most ~10 times a second.
+    Raises ``Unreadable`` for a file that cannot be read, ``StillCopying`` for one whose size
+    or modification time changed while it was read (a snapshot of a growing file: its
+    upload sent more than it declared and the hub refused its checksum), ``Canceled``."""
+    total = sum(_stat(p).st_size for p in paths)
+    done = read = 0
     last = 0.0
-    digests = []
+    out = []
 
     def progress(n: int) -> None:
-        nonlocal done, last
+        nonlocal done, last, read
         if cancel.is_set():
             raise Canceled()
         done += n
+        read += n
         now = time.monotonic()
         if now - last >= 0.1:
             last = now
@@ -230,6 +321,17 @@ def hash_all(
     for path in paths:
         if cancel.is_set():
             raise Canceled()
-        digests.append(file_sha256(path, progress))
+        before = _stat(path)
+        read = 0
+        try:
+            digest = file_sha256(path, progress)
+        except OSError as e:
+            raise Unreadable(path, e) from None
+        after = _stat(path)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
+            read != after.st_size
+        ):
+            raise StillCopying(path)
+        out.append(Hashed(digest, after.st_size, after.st_mtime_ns))
     report(total, total)
-    return digests
+    return out

@@ -44,8 +44,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.media import Probe
-from ...core.uploads import MSG_RECORDED_AHEAD, MSG_RECORDED_TOO_EARLY, FieldError
+from ...core.uploads import (
+    MSG_RECORDED_AHEAD,
+    MSG_RECORDED_TOO_EARLY,
+    MSG_TEXTS_TOO_LARGE,
+    FieldError,
+)
 from .. import formats
+from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 
 #: the fields of ``UploadFields`` the form edits, in the form's order
@@ -77,6 +83,12 @@ SHARED_FIELDS = (
 LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
 _Index = QModelIndex | QPersistentModelIndex
 _THUMB_SIZE = (256, 144)
+#: the core's MSG_TEXTS_TOO_LARGE, its numbers captured
+_TEXTS_TOO_LARGE = re.compile(
+    re.escape(MSG_TEXTS_TOO_LARGE)
+    .replace(re.escape("{size}"), r"(?P<size>\d+)")
+    .replace(re.escape("{limit}"), r"(?P<limit>\d+)")
+)
 
 
 @dataclass(eq=False)
@@ -89,6 +101,8 @@ class UploadEntry:
     probe_error: str = ""
     thumbnail: QImage | None = None
     inspected: bool = False
+    #: the file's (size, mtime_ns) when it was probed
+    stamp: tuple[int, int] | None = None
     #: fields the user changed (a late probe must not overwrite them)
     touched: set[str] = field(default_factory=set)
     #: the message of the field to fix and that field's name, or ''
@@ -395,7 +409,7 @@ class UploadForm(QWidget):
             return self.tr("{name} — reading the file…").format(name=name)
         p = entry.probe
         if p is None:
-            return self.tr("{name} — {problem}").format(name=name, problem=entry.probe_error)
+            return self.problem_text(entry)  # names the file
         parts = [name]
         if p.duration > 0:
             parts.append(
@@ -409,11 +423,26 @@ class UploadForm(QWidget):
             parts.append(self.tr("no sound"))
         return " · ".join(parts)
 
+    def problem_text(self, entry: UploadEntry) -> str:
+        """What the probe found wrong with the file, in the user's language (a sentence that
+        names the file)."""
+        return media_problem(entry.probe_error)
+
     # --- messages ---------------------------------------------------------------------------
 
     def message_for(self, error: FieldError) -> str:
         """The user's sentence for a field the core refused, in their language."""
         text = str(error)
+        sizes = _TEXTS_TOO_LARGE.fullmatch(text)
+        if sizes is not None:
+            return self.tr(
+                "The script, shot list and restrictions together are more than the hub takes "
+                "({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji "
+                "count for more than one): shorten this text."
+            ).format(
+                size=QLocale().toString(int(sizes["size"])),
+                limit=QLocale().toString(int(sizes["limit"])),
+            )
         if "too long" in text:
             numbers = re.findall(r"\d+", text)
             limit = QLocale().toString(int(numbers[-1])) if numbers else "?"

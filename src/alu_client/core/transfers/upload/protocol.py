@@ -154,6 +154,15 @@ def _size_text(n: int) -> str:
     return f"{n / 1e9:.3g} GB" if n >= 1e9 else f"{n / 1e6:.3g} MB"
 
 
+#: an Upload-Metadata header this large refused with 413 is the item's texts, not the file
+#: (a title and a short script take a few KiB; a hub's limit is tens of KiB at least)
+METADATA_SUSPECT_BYTES = 16 * 1024
+MSG_METADATA_TOO_LARGE = (
+    "The hub does not accept the item's texts: the script, shot list and restrictions are "
+    "too long together. Shorten them and upload the file again."
+)
+
+
 def _too_large(size: int, limit: int | None) -> PermanentError:
     if limit is None:
         return PermanentError(f"The hub does not accept a file this large ({_size_text(size)}).")

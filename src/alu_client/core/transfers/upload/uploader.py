@@ -15,6 +15,8 @@ from ..base import PermanentError, RetryableError, Stopped
 from .checksums import DigestAhead
 from .protocol import (
     BAD_LOCATION,
+    METADATA_SUSPECT_BYTES,
+    MSG_METADATA_TOO_LARGE,
     _Aborted,
     _backoff,
     _BadChecksum,
@@ -171,14 +173,19 @@ class _TusUpload(Uploader):
     def create_url(self, stream: int | None = None) -> str:
         headers = self.get_headers()
         headers["Upload-Length"] = str(self.stop_at)
-        if self.metadata:
-            headers["Upload-Metadata"] = _metadata_header(self.metadata)
+        meta_header = _metadata_header(self.metadata) if self.metadata else ""
+        if meta_header:
+            headers["Upload-Metadata"] = meta_header
         if self.partial:
             headers["Upload-Concat"] = "partial"
         r = self.job.request(
             "POST", self.job.endpoint, self.stream if stream is None else stream, headers
         )
         if r.status_code == 413:
+            # the hub refuses a large Upload-Metadata with 413 too: that is the item's texts
+            # (script, shot list), not the file; blaming the file's size misled the user
+            if len(meta_header) > METADATA_SUSPECT_BYTES or "metadata" in r.text[:500].lower():
+                raise PermanentError(MSG_METADATA_TOO_LARGE)
             raise _too_large(self.job.size, None)
         _raise_for(r, creating=True)
         location = r.headers.get("Location")
