@@ -17,6 +17,7 @@ from . import signin
 from .api import router as api_router
 from .db import Database, as_utc
 from .errors import install_handlers
+from .head import HeadAsGet
 from .hub import Hub, clear_work_folder
 from .limits import BodyLimits
 from .models import Item, Upload, utcnow
@@ -181,6 +182,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     # JSON bodies are bounded before they are read whole (tus bodies are streamed to disk).
     app.add_middleware(BodyLimits, settings=hub.settings)
+    # HEAD wherever GET is (health checks, link checkers), not 405
+    app.add_middleware(HeadAsGet, router=app.router)
     app.include_router(api_router)
     app.include_router(tus_router())
     app.include_router(web_router)

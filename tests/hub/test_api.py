@@ -433,3 +433,49 @@ def test_openapi_is_served(live_hub: LiveHub) -> None:
         "/api/v1/stats",
     ):
         assert path in spec["paths"], path
+
+
+def test_head_answers_wherever_get_does(live_hub: LiveHub, clip: Path) -> None:
+    """RFC 9110: HEAD is GET without the body. Health checks and link checkers send it to JSON
+    routes (405 before); the headers are GET's, no body byte follows on the kept-alive
+    connection, and an event stream's HEAD does not stay open."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    item_id = live_hub.publish(clip)
+    live_hub.login("ktn")
+    auth = {"Authorization": f"Bearer {live_hub.tokens['ktn']}"}
+    base = urlsplit(live_hub.api("/me"))
+    conn = http.client.HTTPConnection(base.hostname or "", base.port, timeout=10)
+
+    def target(path: str) -> str:
+        url = urlsplit(live_hub.api(path))
+        return url.path + (f"?{url.query}" if url.query else "")
+
+    try:
+        for path in ("/me", "/items?limit=5", f"/items/{item_id}", "/history"):
+            conn.request("HEAD", target(path), headers=auth)
+            head = conn.getresponse()
+            assert head.status == 200, (path, head.status, head.read())
+            assert head.read() == b""
+            # the same connection: a stray body byte would break the next answer
+            conn.request("GET", target(path), headers=auth)
+            get = conn.getresponse()
+            body = get.read()
+            assert get.status == 200 and body.startswith(b"{"), (path, body[:80])
+            assert head.getheader("Content-Type") == get.getheader("Content-Type")
+            assert head.getheader("Content-Length") == str(len(body))
+        conn.request("HEAD", target("/events"), headers=auth)
+        stream = conn.getresponse()
+        assert stream.status == 200 and stream.read() == b""
+        assert (stream.getheader("Content-Type") or "").startswith("text/event-stream")
+        conn.request("HEAD", target("/me"))  # and without the token: GET's 401
+        anonymous = conn.getresponse()
+        assert anonymous.status == 401 and anonymous.read() == b""
+        # a path whose only route is POST still says which methods it takes
+        conn.request("HEAD", target("/session"))
+        refused = conn.getresponse()
+        refused.read()
+        assert refused.status == 405 and "POST" in (refused.getheader("Allow") or "")
+    finally:
+        conn.close()
