@@ -307,6 +307,10 @@
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
     </message>
     <message>
+        <source>The file&apos;s date changed but not its content; the upload goes on.</source>
+        <translation>تغيّر تاريخ الملف دون محتواه؛ يتواصل الإرسال.</translation>
+    </message>
+    <message>
         <source>The hub had lost the partial upload; it started again from the beginning.</source>
         <translation>كان المركز قد فقد الإرسال الجزئي؛ فبدأ من جديد من البداية.</translation>
     </message>

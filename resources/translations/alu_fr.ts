@@ -307,6 +307,10 @@
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
     <message>
+        <source>The file&apos;s date changed but not its content; the upload goes on.</source>
+        <translation>La date du fichier a changé, pas son contenu ; l’envoi continue.</translation>
+    </message>
+    <message>
         <source>The hub had lost the partial upload; it started again from the beginning.</source>
         <translation>Le hub avait perdu l’envoi partiel ; il a recommencé depuis le début.</translation>
     </message>

@@ -358,6 +358,25 @@ def test_a_file_changed_while_its_last_chunk_goes_out_is_not_left_torn(
     assert "DELETE" in server.methods()
 
 
+def test_a_touched_file_without_a_sha256_starts_over(
+    server: TinyTus, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a new time and nothing that tells the content is the same (no sha256 in the metadata,
+    # any tus server): the old upload is dropped, not resumed
+    path = random_file(tmp_path / "u.mp4", 2 * MIB)
+    spec = UploadSpec(path, server.endpoint, {}, chunk_size=512 * KIB)
+    c = new_ctx()
+    c.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, c.ctx)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    with pytest.raises(PermanentError) as caught:
+        run(spec, c.again().ctx)
+    assert caught.value.message == FILE_CHANGED
+    assert "DELETE" in server.methods()
+
+
 def test_a_sign_in_asked_where_none_was_sent_is_said_so(
     server: TinyTus, bends: Bends, tmp_path: Path
 ) -> None:

@@ -1613,6 +1613,61 @@ def test_source_changed_between_runs(
     assert tus_head(old_url, token).status_code == 410  # the old upload was DELETEd
 
 
+def test_a_touched_file_goes_on_from_the_servers_offset(
+    token: str,
+    proxy: FaultProxy,
+    done: Completed,
+    new_ctx: Callable[..., Ctx],
+    tmp_path: Path,
+) -> None:
+    # a backup tool, an indexer or `touch` gives the file a new time, its bytes stay: the
+    # upload started over from the first byte (hours on a member's link); the whole file is
+    # now read against the sha256 it is sent with, and the upload goes on
+    path = random_file(tmp_path / "t.bin", 3 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    old_url = first.checkpoint.data["url"]
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # between runs
+
+    second = first.again()
+    touched: list[bool] = []
+
+    def touch_mid_run(total: int) -> None:  # and again while it runs
+        if total >= 2 * MIB and not touched:
+            touched.append(True)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 9_000_000_000))
+
+    second.on_meter = touch_mid_run
+    with pytest.raises(RetryableError) as caught:
+        run(spec, second.ctx)
+    assert caught.value.message == upload_spec.MSG_TOUCHED
+    result = run(spec, second.again().ctx)
+    assert result.url == old_url  # the same upload all along
+    assert result.bytes_sent < path.stat().st_size - MIB
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_a_touched_file_with_other_bytes_is_refused(
+    proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "v.bin", 2 * MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    first = new_ctx()
+    first.stop_after(MIB)
+    with pytest.raises(Stopped):
+        run(spec, first.ctx)
+    with open(path, "r+b") as f:  # same size, a new time, other bytes
+        f.seek(100)
+        f.write(b"edited")
+    with pytest.raises(PermanentError) as caught:
+        run(spec, first.again().ctx)
+    assert caught.value.message == FILE_CHANGED
+
+
 def test_permanent_errors_in_plain_words(
     proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:

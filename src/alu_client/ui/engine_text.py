@@ -212,6 +212,9 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The file changed since the upload started; add it again."),
     QT_TRANSLATE_NOOP(
+        "EngineMessage", "The file's date changed but not its content; the upload goes on."
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The hub had lost the partial upload; it started again from the beginning.",
     ),

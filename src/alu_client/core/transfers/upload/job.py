@@ -23,7 +23,7 @@ from .protocol import (
     _retry_after,
     _too_large,
 )
-from .spec import MIN_PART, TUS_VERSION, UploadResult
+from .spec import MIN_PART, MSG_TOUCHED, TUS_VERSION, UploadResult
 from .storage import _fingerprint
 from .uploader import _TusUpload
 
@@ -57,7 +57,11 @@ class _Job(_PartsJob):
         try:
             url = self._run()
         except _FileChanged:
-            self._changed()
+            if not self._touched_only():
+                self._changed()
+            # a backup tool, an indexer or `touch` set its time: the next run goes on from the
+            # server's offset under the new time (``_run``), not from the first byte
+            raise RetryableError(MSG_TOUCHED) from None
         state, item_id, error = self._final_head(url)
         if state == SHORT:
             # every PATCH was answered with the offset sent, yet the server holds less: it
@@ -87,10 +91,10 @@ class _Job(_PartsJob):
     def _run(self) -> str:
         st = self._stat()
         saved = self.storage.snapshot()
-        if "fingerprint" in saved and (saved.get("size"), saved.get("mtime_ns")) != (
-            st.st_size,
-            st.st_mtime_ns,
-        ):
+        touched = "fingerprint" in saved and saved.get("mtime_ns") != st.st_mtime_ns
+        if "fingerprint" in saved and saved.get("size") != st.st_size:
+            self._changed()
+        if touched and self._content_matches() is not True:
             self._changed()
         self.size, self.mtime_ns = st.st_size, st.st_mtime_ns
         try:
@@ -101,10 +105,16 @@ class _Job(_PartsJob):
             )
         except FileNotFoundError:
             self._gone()
-        if saved.get("fingerprint") not in (None, self.fp):
+        if touched:
+            # the whole content is the caller's sha256: the same file under a new time
+            self.log.info("upload %s: the file's time changed, its content did not", self.name)
+            self.storage.rekey(self.fp, self.mtime_ns, st.st_ctime_ns)
+        elif saved.get("fingerprint") not in (None, self.fp):
             self._changed()  # same size and mtime, other bytes (or another path)
-        if saved.get("ctime_ns") not in (None, st.st_ctime_ns):
-            self._recheck_content()
+        elif (
+            saved.get("ctime_ns") not in (None, st.st_ctime_ns) and self._content_matches() is False
+        ):
+            self._changed()  # rewritten under its old mtime
         self.check_source()
         self.storage.bind(self.fp, self.size, self.mtime_ns, st.st_ctime_ns)
 
@@ -148,21 +158,32 @@ class _Job(_PartsJob):
         )
         return self._upload_parts(ranges, streams) if ranges else self._upload_single()
 
-    def _recheck_content(self) -> None:
-        """The file's inode changed since the upload began (its ctime: a rewrite, a copy over
-        it; also a chmod) while its size and mtime did not: a tool that puts the old mtime back
-        (``touch -r``, ``cp -p``, ``rsync -t``) on bytes rewritten outside the fingerprint's
-        sample would resume into a torn file. The whole file is read against the caller's
-        sha256 (seconds per GB, only then); without one the sample has to do."""
+    def _content_matches(self) -> bool | None:
+        """Whether the whole file still is the caller's sha256; None when there is none.
+
+        Asked when the file's inode changed since the upload began while its size and mtime
+        did not (its ctime: a rewrite, a copy over it; also a chmod): a tool that puts the old
+        mtime back (``touch -r``, ``cp -p``, ``rsync -t``) on bytes rewritten outside the
+        fingerprint's sample would resume into a torn file — without a sha256 the sample has
+        to do. And when only the mtime changed (a backup tool, an indexer, ``touch``): the same
+        content goes on from the server's offset — without a sha256 it starts over. Seconds
+        per GB, only then."""
         expected = (self.spec.metadata.get("sha256") or "").strip().lower()
         if not expected:
-            return
+            return None
         try:
             digest = file_sha256(self.path, progress=lambda _n: self.ctx.control.check())
         except FileNotFoundError:
             self._gone()
-        if digest != expected:
-            self._changed()
+        return digest == expected
+
+    def _touched_only(self) -> bool:
+        """The change seen during the run was the file's time only: same size, same content."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return st.st_size == self.size and self._content_matches() is True
 
     def _upload_single(self) -> str:
         up = _TusUpload(

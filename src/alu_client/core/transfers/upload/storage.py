@@ -44,7 +44,7 @@ def fingerprint(path: Path, sha256: str | None = None) -> str:
     caught by a stat per chunk, and the hub verifies the whole file's sha256 at the end. A
     rewrite the sample misses under a restored mtime still changes the inode's ctime, which no
     tool can put back: a run that finds another ctime reads the whole file against the
-    caller's sha256 before it resumes (``_Job._recheck_content``), for any tus server.
+    caller's sha256 before it resumes (``_Job._content_matches``), for any tus server.
     The inode and device are left out on purpose: they are not stable for the files newsrooms
     upload (FAT/exFAT camera cards number inodes afresh at each mount, and even when the
     kernel evicts an inode; a remounted drive gets another device number), and a key that
@@ -145,7 +145,7 @@ class StoreUrlStorage(Storage):
 
     def bind(self, file_fingerprint: str, size: int, mtime_ns: int, ctime_ns: int) -> None:
         """The file this run uploads: its record is saved with its first URL (and ``ctime_ns``
-        kept up to date: a later run compares it, see ``_Job._recheck_content``)."""
+        kept up to date: a later run compares it, see ``_Job._content_matches``)."""
         self._record = {
             "fingerprint": file_fingerprint,
             "size": size,
@@ -156,6 +156,17 @@ class StoreUrlStorage(Storage):
             held = self._data.get("fingerprint") == file_fingerprint
             if held and self._data.get("ctime_ns") != ctime_ns:
                 self._data["ctime_ns"] = ctime_ns
+                self._save()
+
+    def rekey(self, file_fingerprint: str, mtime_ns: int, ctime_ns: int) -> None:
+        """The same content under a new modification time (a file touched, its whole content
+        checked against the caller's sha256 by ``_Job``): its uploads go on under the new key."""
+        self._record = {**self._record, "fingerprint": file_fingerprint, "mtime_ns": mtime_ns}
+        with self._lock:
+            if "fingerprint" in self._data:
+                self._data.update(
+                    fingerprint=file_fingerprint, mtime_ns=mtime_ns, ctime_ns=ctime_ns
+                )
                 self._save()
 
     # tuspy's interface
