@@ -1613,8 +1613,9 @@ def test_source_changed_between_runs(
     assert tus_head(old_url, token).status_code == 410  # the old upload was DELETEd
 
 
+@pytest.mark.parametrize("parallel", [1, 2])
 def test_a_touched_file_goes_on_from_the_servers_offset(
-    token: str,
+    parallel: int,
     proxy: FaultProxy,
     done: Completed,
     new_ctx: Callable[..., Ctx],
@@ -1623,13 +1624,17 @@ def test_a_touched_file_goes_on_from_the_servers_offset(
     # a backup tool, an indexer or `touch` gives the file a new time, its bytes stay: the
     # upload started over from the first byte (hours on a member's link); the whole file is
     # now read against the sha256 it is sent with, and the upload goes on
-    path = random_file(tmp_path / "t.bin", 3 * MIB)
-    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    path = random_file(tmp_path / "t.bin", 8 * MIB)
+    spec = UploadSpec(
+        path, endpoint(proxy), meta_for(path), chunk_size=256 * KIB, parallel=parallel
+    )
     first = new_ctx()
-    first.stop_after(MIB)
+    first.stop_after(2 * MIB)
     with pytest.raises(Stopped):
         run(spec, first.ctx)
-    old_url = first.checkpoint.data["url"]
+    key = "parts" if parallel > 1 else "url"
+    assert key in first.checkpoint.data
+    held = json.dumps(first.checkpoint.data[key])
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # between runs
 
@@ -1637,7 +1642,7 @@ def test_a_touched_file_goes_on_from_the_servers_offset(
     touched: list[bool] = []
 
     def touch_mid_run(total: int) -> None:  # and again while it runs
-        if total >= 2 * MIB and not touched:
+        if total >= 4 * MIB and not touched:
             touched.append(True)
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 9_000_000_000))
 
@@ -1645,9 +1650,10 @@ def test_a_touched_file_goes_on_from_the_servers_offset(
     with pytest.raises(RetryableError) as caught:
         run(spec, second.ctx)
     assert caught.value.message == upload_spec.MSG_TOUCHED
+    assert json.dumps(second.checkpoint.data[key]) == held  # the same uploads all along
     result = run(spec, second.again().ctx)
-    assert result.url == old_url  # the same upload all along
-    assert result.bytes_sent < path.stat().st_size - MIB
+    # and only what the server did not hold was sent again
+    assert result.bytes_sent < path.stat().st_size - 2 * MIB  # the server held > 2 MiB
     assert done.sha256(result.url) == sha256_file(path)
 
 
