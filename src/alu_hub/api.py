@@ -372,6 +372,10 @@ def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
 #: date typed in, and times shifted by centuries would leave the calendar.
 MAX_CLOCK_SKEW_YEARS = 100
 MAX_CLOCK_SKEW = dt.timedelta(days=36525)
+#: a batch's ``sent_at`` this close to the hub's clock is a clock that is right: the gap is the
+#: request's way here (seconds on a member's link, more with retries), not an error to correct
+#: (an event ended at 23:59:59 on the month's last day was moved into the next month)
+CLOCK_RIGHT_WITHIN = dt.timedelta(minutes=2)
 
 
 def _corrected(
@@ -394,12 +398,15 @@ def _corrected(
 @router.post("/history", response_model=HistoryBatchOut, tags=["history"])
 def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
     """Store a batch of the member's events; ids already stored are ignored (safe to resend).
-    Event times are corrected by how far ``sent_at`` is from the hub's clock; a clock more than
-    100 years off is refused (422 ``clock_off``)."""
+    Event times are corrected by how far ``sent_at`` is from the hub's clock when that is more
+    than two minutes (less is the request's transit); a clock more than 100 years off is
+    refused (422 ``clock_off``)."""
     now = utcnow()
     # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
     sent = body.sent_at
     skew = (now - sent) if sent is not None else dt.timedelta(0)
+    if abs(skew) <= CLOCK_RIGHT_WITHIN:
+        skew = dt.timedelta(0)
     if sent is not None and abs(skew) > MAX_CLOCK_SKEW:
         raise ApiError(
             422,

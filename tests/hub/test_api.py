@@ -362,6 +362,28 @@ def test_history_corrects_workstation_clock(live_hub: LiveHub) -> None:
     assert abs((occurred - dt.datetime.now(dt.UTC)).total_seconds()) < 60
 
 
+def test_history_leaves_a_right_clocks_times_alone(live_hub: LiveHub) -> None:
+    # the gap between sent_at and the hub's clock is also the request's way here: with clocks
+    # that agree, an event ended at 23:59:59 on a month's last day was moved into the next
+    # month by a batch that took a few seconds to arrive
+    s = live_hub.login("ktn")
+    ended = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC)
+    ev = _event(
+        ended_at=ended.isoformat(), started_at=(ended - dt.timedelta(seconds=5)).isoformat()
+    )
+    sent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)  # 30 s on the way
+    r = s.post(
+        live_hub.api("/history"), json={"events": [ev], "sent_at": sent.isoformat()}, timeout=10
+    )
+    assert r.status_code == 200
+    [stored] = [
+        e
+        for e in s.get(live_hub.api("/history"), timeout=10).json()["events"]
+        if e["id"] == ev["id"]
+    ]
+    assert dt.datetime.fromisoformat(stored["occurred_at"]) == ended
+
+
 def test_stats_match_the_events_sent(live_hub: LiveHub, clip: Path) -> None:
     pushes = [live_hub.publish(clip, title=f"push {n}") for n in range(3)]
     ktn = live_hub.login("ktn")
