@@ -394,6 +394,25 @@ def test_retry_after_as_a_date(hub: HubFile, hub_proxy: FaultProxy, job: Job) ->
     assert e.value.retry_after is not None and 55 < e.value.retry_after <= 60
 
 
+def test_retry_after_as_a_date_is_measured_on_the_servers_clock(
+    hub: HubFile, hub_proxy: FaultProxy, job: Job
+) -> None:
+    # a workstation clock an hour behind the server's: "come back in 60 s" as a date waited
+    # an hour (and a clock ahead came straight back); the answer's own Date is the measure
+    job.headers = {"Authorization": f"Bearer {hub.token}"}
+    server_now = time.time() + 3600
+    hub_proxy.inject_http_response(
+        503,
+        {
+            "Retry-After": formatdate(server_now + 60, usegmt=True),
+            "Date": formatdate(server_now, usegmt=True),
+        },
+    )
+    with pytest.raises(RetryableError, match=r"HTTP 503") as e:
+        job.run(DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4"))
+    assert e.value.retry_after == 60
+
+
 def test_injected_404_is_permanent(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
     job.headers = {"Authorization": f"Bearer {hub.token}"}
     hub_proxy.inject_http_response(404, {}, b"nope")

@@ -720,6 +720,38 @@ def test_a_schedule_period_starts_within_a_second_of_its_time(
         q.stop()
 
 
+def test_a_time_zone_changed_while_running_moves_the_schedule_with_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a laptop that travelled, IT fixing a wrong zone: the engine kept the zone it started
+    # with, and the schedule's periods came at the old zone's hours until a restart
+    import datetime as dt
+
+    from alu_client.core.transfers.throttle import Schedule, ScheduleRule
+
+    monkeypatch.setenv("TZ", "UTC0")
+    time.tzset()
+    try:
+        nairobi = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+        around = ScheduleRule(
+            days=frozenset(range(7)),
+            start=(nairobi - dt.timedelta(minutes=10)).time().replace(second=0, microsecond=0),
+            end=(nairobi + dt.timedelta(minutes=10)).time().replace(second=0, microsecond=0),
+            down_bps=250_000,
+            up_bps=None,
+        )  # this hour in Nairobi, three hours from now in UTC
+        q = make_queue(store, FakeJobs())
+        q.set_schedule(Schedule([around]))
+        assert q.limits["download"].rate_bps is None
+        monkeypatch.setenv("TZ", "EAT-3")  # the zone changes; nobody calls tzset
+        q._apply_schedule(force=True)
+        assert q.limits["download"].rate_bps == 250_000
+        assert q.limits_now().download == 250_000
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_many_moves_into_one_gap_keep_the_order(store: Store) -> None:
     # each move took the middle of two positions: after ~50 moves into the same gap the
     # middle was a neighbour's own position and the manual order broke (a drag of 60 rows)

@@ -241,6 +241,32 @@ def test_parse_retry_after_naive_now_is_utc_and_default_now_is_the_clock() -> No
     assert seconds is not None and 3500 < seconds <= 3600
 
 
+def test_http_dates_without_a_zone_are_gmt_whatever_the_workstations_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # asctime carries no zone and is GMT (RFC 9110 §5.6.7); read in Nairobi's zone, a tus
+    # Upload-Expires an hour ahead was taken as passed two hours ago and the upload made anew
+    import time
+
+    from alu_client.core.transfers.retry import http_date
+    from alu_client.core.transfers.upload import protocol as upload_protocol
+
+    monkeypatch.setenv("TZ", "EAT-3")
+    time.tzset()
+    try:
+        for text in (
+            "Sun Nov  6 08:49:37 1994",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 -0000",
+        ):
+            assert http_date(text) == datetime(1994, 11, 6, 8, 49, 37, tzinfo=UTC), text
+            assert upload_protocol._http_date(text) == 784111777.0, text
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 # --- words for the user -------------------------------------------------------------------------
 
 SECRET_URL = "https://hub.example.org/files/abc123?token=s3cr3t&sig=ZZZ"

@@ -14,7 +14,6 @@ database's ``PRAGMA integrity_check``. The pure pieces (``clock_check``, ``disk_
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
 from .paths import Paths
 from .profiles import Profile
 from .store import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
+from .transfers.retry import http_date
 
 GIB = 1024**3
 MIB = 1024**2
@@ -304,13 +304,7 @@ def _tls_reason(e: Exception) -> str:
 
 
 def _parse_http_date(value: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return http_date(value)
 
 
 def clock_check(local: dt.datetime, hub_time: dt.datetime | None) -> Check:

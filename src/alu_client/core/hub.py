@@ -53,6 +53,7 @@ from .hub_types import (
     parse_remote_event,
     parse_rendition,
 )
+from .transfers.retry import retry_after_of
 
 __all__ = [
     "API",
@@ -531,8 +532,5 @@ def _hub_error(resp: requests.Response) -> tuple[str, str]:
 
 
 def _retry_after(resp: requests.Response) -> float | None:
-    v = resp.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(v)) if v else None
-    except ValueError:
-        return None
+    """Seconds, or a date measured against the answer's Date (a proxy's 503 may send one)."""
+    return retry_after_of(resp)

@@ -147,6 +147,16 @@ class _Live:
         return "" if reason == "pause" and self.resumed else reason
 
 
+def local_now() -> datetime.datetime:
+    """The workstation's local time, in its time zone as it is now: a zone changed while the
+    engine runs (a laptop that travelled, IT fixing a wrong zone) is read again (POSIX keeps
+    the zone it read at start until ``tzset``; the schedule's periods kept the old zone's hours
+    until a restart). ``tzset`` only stats the zone file when nothing changed."""
+    if hasattr(time, "tzset"):
+        time.tzset()
+    return datetime.datetime.now()
+
+
 class TransferQueue:
     def __init__(
         self,
@@ -400,7 +410,7 @@ class TransferQueue:
         schedule = self.schedule
         if schedule is None:
             return LimitsNow(self.limits["download"].rate_bps, self.limits["upload"].rate_bps)
-        now = datetime.datetime.now()
+        now = local_now()
         down, up = schedule.limits_at(now)
         return LimitsNow(down, up, scheduled=True, by_rule=schedule.rule_at(now) is not None)
 
@@ -426,7 +436,7 @@ class TransferQueue:
         if self.schedule is None:
             self._apply_limits(*self._manual_limits)
         else:
-            self._apply_limits(*self.schedule.limits_at(datetime.datetime.now()))
+            self._apply_limits(*self.schedule.limits_at(local_now()))
 
     def set_transfer_limit(self, tid: int, bps: float | None) -> None:
         """A transfer's own limit (ValueError, nothing stored, for a rate that is not one)."""

@@ -30,8 +30,10 @@ __all__ = [
     "Backoff",
     "Decision",
     "RetryPolicy",
+    "http_date",
     "in_server_words",
     "parse_retry_after",
+    "retry_after_of",
     "scrub",
     "user_message",
 ]
@@ -224,8 +226,7 @@ class RetryPolicy:
         if isinstance(error, requests.HTTPError) and error.response is not None:
             status = error.response.status_code
             if status in RETRYABLE_STATUSES or status >= 500:
-                header = error.response.headers.get("Retry-After")
-                return self._again(attempts, parse_retry_after(header))
+                return self._again(attempts, retry_after_of(error.response))
             if 400 <= status < 500:
                 return Decision(retry=False, delay=0.0, state=FAILED)
         if _is_network(error):
@@ -249,7 +250,7 @@ _SECONDS_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (RFC 9110 §10.2.3): delay-seconds or an
     HTTP-date. None when absent or unreadable; a date in the past gives 0, never less.
-    A naive ``now`` (or date) is taken as UTC."""
+    A naive ``now`` (or date) is taken as UTC; without ``now``, the workstation's clock."""
     if value is None:
         return None
     text = value.strip()
@@ -258,17 +259,36 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if _SECONDS_RE.match(text):
         seconds = float(text)
         return seconds if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    when = http_date(text)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def retry_after_of(resp: requests.Response) -> float | None:
+    """An answer's ``Retry-After`` in seconds. A date is measured against the answer's own
+    ``Date`` (the server's clock) when it has one: a workstation clock an hour behind waited
+    the hour for a "come back in 2 s", one ahead came straight back."""
+    return parse_retry_after(
+        resp.headers.get("Retry-After"), now=http_date(resp.headers.get("Date"))
+    )
+
+
+def http_date(raw: str | None) -> datetime | None:
+    """An HTTP-date in any of RFC 9110's three forms (IMF-fixdate, RFC 850, asctime) as an
+    aware UTC time; None when absent or unreadable. A date without a zone (asctime, or
+    ``-0000``) is GMT, as the RFC says — not the workstation's zone."""
+    if not raw:
+        return None
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # --- words for the user -----------------------------------------------------------------------

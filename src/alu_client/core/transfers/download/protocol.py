@@ -12,7 +12,7 @@ import requests
 
 from ...http import is_number, proxy_answer
 from ..base import DiskFullError, PermanentError, RetryableError
-from ..retry import parse_retry_after
+from ..retry import retry_after_of
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
 
@@ -198,7 +198,7 @@ def _unsatisfied_total(resp: requests.Response) -> int | None:
 
 
 def _retry_after(resp: requests.Response) -> float | None:
-    return parse_retry_after(resp.headers.get("Retry-After"))
+    return retry_after_of(resp)
 
 
 def _check_status(resp: requests.Response) -> None:

@@ -4,7 +4,6 @@ HTTP helpers, and ``poll_outcome`` (the hub's final word on a finished upload)."
 from __future__ import annotations
 
 import base64
-import email.utils
 import re
 import time
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ import requests
 
 from ...http import is_number, proxy_answer, same_origin
 from ..base import PermanentError, Stopped, TransferContext, redact_url
-from ..retry import parse_retry_after
+from ..retry import http_date, retry_after_of
 from .spec import PART_FLOOR_MAX, TUS_VERSION
 
 # --- internal outcomes of one request ------------------------------------------------------------
@@ -89,7 +88,7 @@ def _hub_words(r: requests.Response) -> str:
 
 
 def _retry_after(r: requests.Response) -> float | None:
-    return parse_retry_after(r.headers.get("Retry-After"))
+    return retry_after_of(r)
 
 
 #: an upload address (a creation's ``Location``) that cannot be used
@@ -141,13 +140,11 @@ def _expired(r: requests.Response) -> bool:
 
 def _http_date(raw: str | None) -> float | None:
     """An HTTP-date as a timestamp; None when absent or unreadable (a year 99999999999999999999
-    raised OverflowError, and a 503 to be retried for ever failed the upload for good)."""
-    if not raw:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    raised OverflowError, and a 503 to be retried for ever failed the upload for good). An
+    asctime date is GMT: read in the workstation's zone, Nairobi's took a live upload for one
+    expired three hours ago and sent it again from the first byte."""
+    when = http_date(raw)
+    return None if when is None else when.timestamp()
 
 
 def _size_text(n: int) -> str:
