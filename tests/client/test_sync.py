@@ -376,6 +376,23 @@ def test_busy_hub_retry_after_is_honoured(
         r.halt()
 
 
+def test_a_maintenance_retry_after_does_not_keep_the_app_offline_past_a_minute(
+    hub: LiveHub, tmp_path: Path
+) -> None:
+    # 503 with Retry-After: 600 during maintenance: the feed waited the ten minutes after the
+    # hub was back (the app "offline", its transfers waiting), where the README promises a
+    # try at least once a minute; the history waited as long
+    from alu_client.core.sync.feed import FEED_RETRY_CAP_S
+    from alu_client.core.sync.service import SyncService
+
+    r = make_rig(tmp_path, client_for(hub.url))
+    feed = FeedSync(lambda: None, r.state, r.shelf.store)  # the app's: default back-off
+    for attempt in (1, 5, 50):
+        assert feed.backoff.delay(attempt, 600.0) <= FEED_RETRY_CAP_S
+    assert SyncService(feed).backoff.delay(3, 3600.0) <= 300.0
+    r.store.close()
+
+
 def test_outage_then_back(hub: LiveHub, proxy: FaultProxy, clip: Path, tmp_path: Path) -> None:
     r = make_rig(tmp_path, client_for(proxy.url))
     r.start()

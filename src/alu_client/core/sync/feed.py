@@ -99,9 +99,13 @@ class FeedSync:
         self.page_size = max(1, min(page_size, 500))
         self.poll_interval = poll_interval
         self.sse_retry_interval = sse_retry_interval
-        # at least once a minute while the hub does not answer: the app says "online" soon
-        # after it is back, and the transfers waiting for a retry go then (``Services``)
-        self.backoff = backoff or Backoff(base=1.0, cap=FEED_RETRY_CAP_S)
+        # at least once a minute while the hub does not answer, or answers 503 with a long
+        # Retry-After (maintenance: 600 s kept the app offline ten minutes after the hub was
+        # back): the app says "online" soon after it is back, and the transfers waiting for a
+        # retry go then (``Services``)
+        self.backoff = backoff or Backoff(
+            base=1.0, cap=FEED_RETRY_CAP_S, max_retry_after=FEED_RETRY_CAP_S
+        )
         # Until the first answer: what the last run knew (the app shows it at once).
         if state.online:
             self.status = SyncStatus(ONLINE)

@@ -32,7 +32,9 @@ class SyncService:
         self.feed = feed
         self.history = history
         self.history_interval = history_interval
-        self.backoff = backoff or Backoff(base=1.0, cap=300.0)
+        # a hub's long Retry-After is held to the cap too: the feed wakes the history when
+        # the hub is back, and a 5-minute wait is the most an event waits to be sent
+        self.backoff = backoff or Backoff(base=1.0, cap=300.0, max_retry_after=300.0)
         self._stop = threading.Event()
         self._history_wake = threading.Event()
         self._threads: list[threading.Thread] = []
