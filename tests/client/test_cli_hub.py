@@ -146,6 +146,34 @@ def test_a_members_day_on_the_command_line(live_hub: LiveHub, clip: Path, tmp_pa
                 assert token.encode() not in data, f
 
 
+def test_sync_counts_the_new_items_of_a_large_library(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # the count came from two library counts capped at 10,000: "0 new items" on any library
+    # that large, which docs/operations.md tells support to read after a hub restore
+    from alu_client.core.library import upsert_items
+    from alu_client.core.paths import default_paths
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from tests.client.test_library import make_item
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    store = Store(default_paths({"ALU_CLIENT_HOME": str(home)}).db_path)
+    try:
+        profile = Profiles(store).active()
+        assert profile is not None
+        old = [make_item(n, id=f"old{n:06d}") for n in range(1, 10_006)]  # a year and more
+        upsert_items(store, profile.name, old)
+    finally:
+        store.close()
+    for n in range(3):
+        live_hub.publish(clip, title=f"New push {n}")
+    out = ok(alu(home, "sync"))
+    assert out.startswith("3 new items;"), out
+
+
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
     live_hub.member("ktn", PASSWORD)
     env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
