@@ -307,6 +307,10 @@
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
     </message>
     <message>
+        <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
+        <translation>مجلد التنزيل %1 غير موجود (قرص منزوع أو مشاركة شبكية غائبة)؛ أعد توصيله، أو اختر مجلدًا آخر في الإعدادات.</translation>
+    </message>
+    <message>
         <source>The file&apos;s date changed but not its content; the upload goes on.</source>
         <translation>تغيّر تاريخ الملف دون محتواه؛ يتواصل الإرسال.</translation>
     </message>

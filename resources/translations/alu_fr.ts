@@ -307,6 +307,10 @@
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
     <message>
+        <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
+        <translation>Le dossier de téléchargement %1 est introuvable (disque débranché ou partage réseau absent) ; rebranchez-le, ou choisissez un autre dossier dans les Réglages.</translation>
+    </message>
+    <message>
         <source>The file&apos;s date changed but not its content; the upload goes on.</source>
         <translation>La date du fichier a changé, pas son contenu ; l’envoi continue.</translation>
     </message>

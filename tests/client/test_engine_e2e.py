@@ -177,6 +177,31 @@ def test_download_asked_again_resumes_a_paused_one_and_retries_a_failed_one(
     assert again != tid and queue.transfers.get(tid).state == "failed"  # type: ignore[union-attr]
 
 
+def test_downloads_go_to_the_folder_chosen_in_settings(
+    desk: Services, live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # Settings → Download folder was stored and never read: files went to the default folder
+    from alu_client.core.settings import AppSettings
+
+    first = live_hub.publish(clip, title="Kigali marathon")
+    second = live_hub.publish(clip, title="Lagos floods")
+    chosen = tmp_path / "newsroom share" / "ALU"
+    chosen.parent.mkdir()
+    AppSettings(desk.store, desk.paths.downloads_dir).download_dir = chosen
+    queue = desk.make_queue()  # (not started: where it would go)
+    tid = desk.download(first, queue=queue)
+    assert Path(queue.transfers.get(tid).destination).parent == chosen  # type: ignore[union-attr]
+    assert chosen.is_dir()
+    # the share is away: nothing is made on the system disk in its place, nothing queued
+    from alu_client.core.services import DownloadFolderGone
+
+    AppSettings(desk.store, desk.paths.downloads_dir).download_dir = tmp_path / "gone" / "ALU"
+    with pytest.raises(DownloadFolderGone, match="plug it in, or choose another folder"):
+        desk.download(second, queue=queue)
+    assert not (tmp_path / "gone").exists()
+    assert [t.id for t in queue.transfers.all(None, "download")] == [tid]
+
+
 def test_a_running_engine_takes_a_sign_in_made_by_another_process(
     desk: Services, live_hub: LiveHub, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

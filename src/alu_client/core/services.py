@@ -88,6 +88,19 @@ class AlreadyDownloaded(Exception):
         self.path = path
 
 
+#: Settings' download folder is gone (a drive unplugged, a share away): nothing is queued
+MSG_DOWNLOAD_FOLDER_GONE = (
+    "The download folder {folder} is not there (a drive unplugged, or a network share away); "
+    "plug it in, or choose another folder in Settings."
+)
+
+
+class DownloadFolderGone(Exception):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(MSG_DOWNLOAD_FOLDER_GONE.format(folder=folder))
+        self.folder = folder
+
+
 class CoreEvents:
     """Listeners for what changes under the UI's feet; called on core threads (the UI bridges
     them to its own thread). Each callback must be quick and must not raise."""
@@ -402,6 +415,19 @@ class Services:
             item, rendition, dest_dir, priority or item.priority, rule, queue, profile
         )
 
+    def download_folder(self) -> Path:
+        """Where downloads go when nothing else is said: Settings → Download folder, else the
+        default one. A chosen folder that is gone (its drive unplugged, a share away) is not
+        made anew on the system disk in its place: ``DownloadFolderGone`` (its parent must be
+        there for it to be made)."""
+        default = self.paths.downloads_dir
+        chosen = AppSettings(self.store, default).download_dir
+        if chosen == default or chosen.is_dir():
+            return chosen
+        if not chosen.parent.is_dir():
+            raise DownloadFolderGone(chosen)
+        return chosen  # made by the caller, as the default is
+
     def _enqueue_download(
         self,
         item: hub.Item,
@@ -426,7 +452,7 @@ class Services:
                 # a second row began beside the failed one)
                 q.resume(t.id)
             return t.id  # asked twice: the same transfer
-        folder = dest_dir or self.paths.downloads_dir
+        folder = dest_dir or self.download_folder()
         folder.mkdir(parents=True, exist_ok=True)
         taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"

@@ -19,7 +19,7 @@ from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
-from .os_text import os_text
+from .os_text import os_error_text, os_text
 
 CONTEXT = "EngineMessage"
 
@@ -211,6 +211,11 @@ _MARKED = (
         "The server does not speak the upload protocol version this app uses (tus 1.0).",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The file changed since the upload started; add it again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The download folder %1 is not there (a drive unplugged, or a network share away); "
+        "plug it in, or choose another folder in Settings.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The file's date changed but not its content; the upload goes on."
     ),
@@ -676,3 +681,11 @@ def shown(message: str) -> str:
         lambda m: os_text(details[m.group(1)]) if m.group(1) in details else m.group(0),
         translated,
     )
+
+
+def error_shown(error: BaseException) -> str:
+    """An exception from the core for people: a file error by the system's reason, anything
+    else as ``shown`` (a hub error, a refusal) — in the user's language either way."""
+    if isinstance(error, OSError) and getattr(error, "strerror", None):
+        return os_error_text(error)
+    return shown(str(error))

@@ -29,7 +29,7 @@ from alu_client.core.library import CheckReport, LibraryItem
 from alu_client.core.services import AlreadyDownloaded, Services
 from alu_client.core.sync import SyncStatus
 
-from .. import formats
+from .. import engine_text, formats
 from ..bridge import CoreBridge
 from ..delegates_items import item_table
 from ..models import OBJECT_ROLE
@@ -329,7 +329,7 @@ class FeedPanel(QWidget):
                 if not isinstance(error, AlreadyDownloaded):
                     problems.append(
                         self.tr("Could not download “{title}”: {error}").format(
-                            title=title, error=error
+                            title=title, error=engine_text.error_shown(error)
                         )
                     )
             if problems:

@@ -54,7 +54,7 @@ from alu_client.core.library import CheckReport, LibraryFile, LibraryItem, Query
 from alu_client.core.safe_names import unique_path
 from alu_client.core.services import AlreadyDownloaded, Services
 
-from .. import formats
+from .. import engine_text, formats
 from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
@@ -620,7 +620,7 @@ class LibraryPanel(QWidget):
                 self.command_failed.emit(
                     "\n".join(
                         self.tr("Could not download “{title}”: {error}").format(
-                            title=title, error=error
+                            title=title, error=engine_text.error_shown(error)
                         )
                         for title, error in failed
                     )
