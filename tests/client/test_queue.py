@@ -560,6 +560,26 @@ def test_transfers_left_active_by_a_crash_resume(store: Store, tmp_path: Path) -
     assert jobs.started == [tid]
 
 
+def test_a_transfer_left_active_by_a_crash_resumes_at_once_after_a_clock_set_back(
+    store: Store,
+) -> None:
+    # it kept the retry time of the failure before the attempt the crash cut: past then, but
+    # the clock set back an hour since, an hour ahead: the next engine waited for it
+    jobs = FakeJobs(blocks=3)
+    q = TransferQueue(store, jobs={"download": jobs, "upload": jobs})  # waits of up to 1 h
+    tid = add(q, "a")
+    assert q.transfers.claim(tid)  # as if an engine had started it and died
+    with store.write() as c:  # its time, as the clock now reads it
+        c.execute(
+            "UPDATE transfers SET next_attempt_at = ? WHERE id = ?", (time.time() + 3600, tid)
+        )
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=5).state == "done"
+    finally:
+        q.stop()
+
+
 def test_stop_leaves_running_transfers_queued(store: Store) -> None:
     jobs = FakeJobs(blocks=1000, block_time=0.01)
     q = make_queue(store, jobs)

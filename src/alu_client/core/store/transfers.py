@@ -522,9 +522,14 @@ class TransferStore:
             return gone
 
     def recover_after_crash(self) -> int:
-        """Transfers left 'active' by an engine that died go back to the queue."""
+        """Transfers left 'active' by an engine that died go back to the queue, to run at once:
+        the retry time they still hold is that of the attempt they were in, past when it was
+        set (and ahead, to a clock set back since: an hour's wait)."""
         with self.store.write() as c:
-            cur = c.execute("UPDATE transfers SET state = 'queued' WHERE state = 'active'")
+            cur = c.execute(
+                "UPDATE transfers SET state = 'queued', next_attempt_at = NULL"
+                " WHERE state = 'active'"
+            )
             return cur.rowcount
 
     # --- checkpoints ----------------------------------------------------------------------------
