@@ -512,7 +512,8 @@ def stats(
     to: Annotated[str | None, Query()] = None,
 ) -> StatsOut:
     """Pushes, downloads, uploads and uploading members between ``from`` and ``to`` (dates are
-    whole days, UTC; ISO times with an offset count that zone's days; default the last 30 days;
+    whole days, UTC; ISO times with an offset count that zone's days, and local days when
+    ``from`` and ``to`` are in different offsets; default the last 30 days;
     at most ten years). Each member row's pledge is judged on its ``pledge_days`` (the days up
     to today it was a member; ``meets_pledge`` null when none). Members see the totals and
     their own row; agency staff see every member."""

@@ -569,7 +569,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from .models import utcnow
     from .stats import (
         PeriodError,
-        asked_zone,
         compute_stats,
         describe_period,
         period,
@@ -587,9 +586,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(out.model_dump_json(by_alias=True, indent=2))
         return 0
-    # the period as asked: its last day (``end`` is the midnight after it), in the zone of an
+    # the period as asked: its last day (``end`` is the midnight after it), each end in the
     # offset given with --from/--to
-    when = describe_period(start, end, asked_zone(getattr(args, "from"), args.to))
+    when = describe_period(start, end)
     to_date = ""
     if out.pledge_days == 0:
         to_date = " (not begun: the pledge is not judged)"

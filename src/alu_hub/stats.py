@@ -11,7 +11,14 @@ member's word, and a bogus one must not add to its figures. Event times are the 
 ``occurred_at``.
 
 The period's days are 24-hour steps from its start (UTC midnights for dates; an offset given
-with a time moves them), and an upload's day is the step it falls in. The pledge (an upload a
+with a time moves them), and an upload's day is the step it falls in. A period whose start and
+end are in different offsets (a change of daylight saving time inside it: Cairo's 29 and 30
+October 2025 are ``2025-10-29T00:00+03:00`` to ``2025-10-31T00:00+02:00``, 49 hours) counts
+local days: the end's local date and time less the start's (2 days, not 3). The hub does not
+know the zone's rules, only the two offsets: the days between are 24-hour steps from the start,
+in its offset, and the last day runs to the end, in the end's, so the change is taken to fall
+in the last day (23 or 25 hours long); the other days are 24 hours. A date, a time without an
+offset and the default period are UTC. The pledge (an upload a
 day) is judged on the days up to today, and for each member only on the days it was a member:
 from the day it joined (``Member.created_at``) to the day it was disabled
 (``Member.disabled_at``). A member is listed for a period it was a member in (or had activity
@@ -23,7 +30,6 @@ downloads are not member activity, and the totals are the sums of the member row
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 
@@ -47,15 +53,19 @@ class PeriodError(ValueError):
 
 
 def _when(value: str, name: str, *, end: bool) -> dt.datetime:
-    """A date (the whole day: its end is the next midnight) or an ISO time (UTC when it has no
-    zone), as an aware UTC time."""
+    """A date (the whole day, UTC: its end is the next midnight) or an ISO time (UTC when it
+    has no zone), as an aware time in the offset it was given in (its days are counted in
+    it, ``period_days``)."""
     try:
         if len(value) == 10:  # a date: the whole day counts
             day = dt.date.fromisoformat(value)
             start = dt.datetime.combine(day, dt.time(), dt.UTC)
             return start + dt.timedelta(days=1) if end else start
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        if when.tzinfo is None:
+            return when.replace(tzinfo=dt.UTC)
+        when.astimezone(dt.UTC)  # (in the calendar as a UTC time too: the database's)
+        return when
     except OverflowError:
         raise PeriodError(
             f"'{name}' {value[:40]!r} is outside the calendar the hub can count in."
@@ -79,15 +89,34 @@ def end_of_today(now: dt.datetime) -> dt.datetime:
 DAY = dt.timedelta(days=1)
 
 
+def _offset_change(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    """How far the offset of ``end`` is ahead of that of ``start``: 0 for a period in one
+    offset, -1 h across the end of daylight saving time, +1 h across its start."""
+    return (end.utcoffset() or dt.timedelta()) - (start.utcoffset() or dt.timedelta())
+
+
 def period_days(start: dt.datetime, end: dt.datetime) -> int:
-    """The days of ``[start, end)``: 24-hour steps from ``start``, a part of one counting."""
-    return math.ceil((end - start) / DAY)
+    """The days of ``[start, end)``: 24-hour steps from ``start``, a part of one counting. Across
+    a change of offset (``start`` and ``end`` in different ones), local days: the end's local
+    date and time less the start's, a part of a day counting; at least one day, and never a
+    day that would begin after the end."""
+    steps = math.ceil((end - start) / DAY)
+    change = _offset_change(start, end)
+    if not change:
+        return steps
+    return max(1, min(steps, math.ceil((end - start + change) / DAY)))
 
 
-def day_of(when: dt.datetime, start: dt.datetime) -> int:
-    """The day of the period starting at ``start`` that ``when`` falls in (0: the first; below
-    0: before the period)."""
-    return (when - start) // DAY
+def day_of(when: dt.datetime, start: dt.datetime, end: dt.datetime) -> int:
+    """The day of the period ``[start, end)`` that ``when`` falls in (0: the first; below 0:
+    before the period; ``period_days`` or more: after it). Across a change of offset, its last
+    day runs to ``end`` (23 or 25 hours), and the days after it are 24-hour steps from ``end``."""
+    if not _offset_change(start, end):
+        return (when - start) // DAY
+    days = period_days(start, end)
+    if when >= end:
+        return days + (when - end) // DAY
+    return min((when - start) // DAY, days - 1)
 
 
 def pledge_days(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
@@ -96,40 +125,33 @@ def pledge_days(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
     days to come cannot be met yet. 0 for a period that has not begun."""
     if now < start:
         return 0
-    return min(period_days(start, end), day_of(now, start) + 1)
+    return min(period_days(start, end), day_of(now, start, end) + 1)
 
 
-def asked_zone(*values: str | None) -> dt.tzinfo:
-    """The zone a period was asked in: the offset of the first ISO time given with one (UTC
-    for dates and times without one), for showing the period as asked."""
-    for value in values:
-        if value and len(value) > 10:
-            with contextlib.suppress(ValueError):
-                when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-                if when.tzinfo is not None:
-                    return when.tzinfo
-    return dt.UTC
-
-
-def describe_period(start: dt.datetime, end: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:
-    """``[start, end)`` as asked: its first and last days when it runs from midnight to
-    midnight in ``zone`` (``2026-12-02 to 2026-12-03``), else its two times; the zone named
-    unless it is UTC."""
-    first, stop = start.astimezone(zone), end.astimezone(zone)
-    whole_days = first.time() == dt.time() and stop.time() == dt.time()
+def describe_period(start: dt.datetime, end: dt.datetime) -> str:
+    """``[start, end)`` as asked, each end in the offset it was given in: its first and last
+    days when it runs from midnight to midnight (``2026-12-02 to 2026-12-03``), else its two
+    times; the offset named unless it is UTC, both when they differ (a change of daylight
+    saving time inside: ``2025-10-29 to 2025-10-30 (UTC+03:00, then UTC+02:00)``)."""
+    whole_days = start.time() == dt.time() and end.time() == dt.time()
     if whole_days:
-        last = stop - dt.timedelta(microseconds=1)
-        text = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        last = end - dt.timedelta(microseconds=1)
+        text = f"{start:%Y-%m-%d} to {last:%Y-%m-%d}"
     else:
-        text = f"{first:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M}"
-    if first.utcoffset():
-        text += f" ({first.tzname()})"  # UTC+03:00
+        text = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+    if _offset_change(start, end):
+        if whole_days:
+            return f"{text} ({start.tzname()}, then {end.tzname()})"
+        return f"{start:%Y-%m-%d %H:%M} ({start.tzname()}) to {end:%Y-%m-%d %H:%M} ({end.tzname()})"
+    if start.utcoffset():
+        text += f" ({start.tzname()})"  # UTC+03:00
     return text
 
 
 def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The period ``[start, end)`` of ``from`` and ``to`` (each a date, taken whole, or an ISO
-    time; ``to`` defaults to today, taken whole, ``from`` to the midnight 30 days before ``to``);
+    time; ``to`` defaults to today, taken whole, ``from`` to the midnight 30 days before ``to``),
+    each in the offset it was given in (UTC for a date and a default; see ``period_days``);
     PeriodError when it is not one the statistics can cover: a value that is not a date, or
     outside the calendar, ``from`` not before ``to``, or longer than ten years."""
     end = _when(to, "to", end=True) if to else end_of_today(now)
@@ -169,7 +191,14 @@ def compute_stats(
     s: Session, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
 ) -> StatsOut:
     """The figures of ``[start, end)``; the pledge over its days up to today (``pledge_days``),
-    for each member those it was a member on."""
+    for each member those it was a member on. The days are counted in the offsets of ``start``
+    and ``end`` (``period_days``); the figures give them in UTC."""
+    asked = start, end
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)  # for the database: UTC
+
+    def day(when: dt.datetime) -> int:
+        return day_of(when, *asked)
+
     in_items = (Item.published_at >= start) & (Item.published_at < end)
     pushes = (
         s.scalar(select(func.count()).select_from(Item).where(in_items, Item.kind == "push")) or 0
@@ -177,7 +206,7 @@ def compute_stats(
 
     # A member's uploads, each on the period's day its bytes arrived (computed here: a day of
     # the period is a 24-hour step from its start, not a UTC date, when it was asked with an
-    # offset; a period's uploads are few)
+    # offset, and a local day across a change of offset; a period's uploads are few)
     arrived = func.coalesce(Item.received_at, Item.published_at)
     upload_days_by: dict[int, list[int]] = {}
     for member_id, when in s.execute(
@@ -190,7 +219,7 @@ def compute_stats(
         )
     ):
         assert member_id is not None
-        upload_days_by.setdefault(int(member_id), []).append(day_of(when, start))
+        upload_days_by.setdefault(int(member_id), []).append(day(when))
 
     in_events = (HistoryEvent.occurred_at >= start) & (HistoryEvent.occurred_at < end)
     named = aliased(Rendition)
@@ -224,12 +253,12 @@ def compute_stats(
     ):
         downloads_by[int(member_id)] = (int(count), int(nbytes))
 
-    counted = pledge_days(start, end, now or utcnow())
+    counted = pledge_days(*asked, now or utcnow())
     rows: list[MemberStats] = []
     for m in s.scalars(select(Member).where(Member.role == "member").order_by(Member.username)):
         # the days it was a member: from the day it joined to the day it was disabled
-        first = max(0, day_of(m.created_at, start))
-        last = counted if m.disabled_at is None else min(counted, day_of(m.disabled_at, start) + 1)
+        first = max(0, day(m.created_at))
+        last = counted if m.disabled_at is None else min(counted, day(m.disabled_at) + 1)
         days_judged = max(0, last - first)
         was_member = m.created_at < end and (m.disabled_at is None or m.disabled_at > start)
         if not was_member and m.id not in upload_days_by and m.id not in downloads_by:

@@ -3,6 +3,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import sqlite3
@@ -557,6 +558,26 @@ def test_transfers_left_active_by_a_crash_resume(store: Store, tmp_path: Path) -
     finally:
         q.stop()
     assert jobs.started == [tid]
+
+
+def test_a_transfer_left_active_by_a_crash_resumes_at_once_after_a_clock_set_back(
+    store: Store,
+) -> None:
+    # it kept the retry time of the failure before the attempt the crash cut: past then, but
+    # the clock set back an hour since, an hour ahead: the next engine waited for it
+    jobs = FakeJobs(blocks=3)
+    q = TransferQueue(store, jobs={"download": jobs, "upload": jobs})  # waits of up to 1 h
+    tid = add(q, "a")
+    assert q.transfers.claim(tid)  # as if an engine had started it and died
+    with store.write() as c:  # its time, as the clock now reads it
+        c.execute(
+            "UPDATE transfers SET next_attempt_at = ? WHERE id = ?", (time.time() + 3600, tid)
+        )
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=5).state == "done"
+    finally:
+        q.stop()
 
 
 def test_stop_leaves_running_transfers_queued(store: Store) -> None:
@@ -1269,6 +1290,150 @@ def test_transfers_waiting_to_retry_go_at_once_when_their_server_is_back(store: 
         assert t_hub is not None and t_hub.attempts == 2
         assert q.retry_waiting(lambda t: True) == 1  # only `other` still waits
         assert q.wait_for(other, timeout=10).state == "done"
+    finally:
+        q.stop()
+
+
+class _WallClock:
+    """``time.time`` as the system's clock, which can be set back or forward meanwhile."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real = time.time
+        self.shift = 0.0
+        monkeypatch.setattr(time, "time", lambda: self.real() + self.shift)
+
+
+def _failing_once(attempts: list[float]) -> Any:
+    def job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise RetryableError("The server could not be reached.")
+        ctx.meter(1000)
+        return {"size": 1000}
+
+    return job
+
+
+def _waiting_to_retry(q: TransferQueue, tid: int) -> bool:
+    return _retry_at(q, tid) is not None
+
+
+def _retry_at(q: TransferQueue, tid: int) -> float | None:
+    """When the store says a queued transfer is tried again (None: not waiting)."""
+    t = q.transfers.get(tid)
+    return t.next_attempt_at if t is not None and t.state == "queued" else None
+
+
+def test_a_back_off_is_not_stretched_by_the_clock_set_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the back-off was a wall-clock time: the clock set back an hour after a failure (NTP
+    # correcting a clock that ran fast, a VM restored) made a 1 s wait an hour's
+    clock = _WallClock(monkeypatch)
+    attempts: list[float] = []
+    job = _failing_once(attempts)
+    policy = RetryPolicy(Backoff(base=1.0, cap=1.0, jitter=0.0))
+    q = TransferQueue(store, jobs={"download": job, "upload": job}, policy=policy)
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: _waiting_to_retry(q, tid), what="the retry planned")
+        clock.shift = -3600.0
+        wait_until(lambda: len(attempts) == 2, timeout=5, what="the retry after 1 s")
+        assert attempts[1] - attempts[0] >= 0.95  # the back-off itself still holds
+        assert q.wait_for(tid, timeout=5).state == "done"
+    finally:
+        q.stop()
+
+
+def test_a_clock_set_forward_does_not_cut_the_back_off_short(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the clock set an hour forward made every transfer waiting to retry go at once
+    clock = _WallClock(monkeypatch)
+    attempts: list[float] = []
+    job = _failing_once(attempts)
+    policy = RetryPolicy(Backoff(base=2.0, cap=2.0, jitter=0.0))
+    q = TransferQueue(store, jobs={"download": job, "upload": job}, policy=policy)
+    passes: list[float] = []
+    runnable = q.transfers.runnable
+
+    def counted(*args: Any, **kw: Any) -> list[Transfer]:
+        passes.append(time.monotonic())
+        return runnable(*args, **kw)
+
+    monkeypatch.setattr(q.transfers, "runnable", counted)
+    tid = add(q, "a")
+    q.start()
+    try:
+        wait_until(lambda: _waiting_to_retry(q, tid), what="the retry planned")
+        clock.shift = 3600.0
+
+        def first_seen() -> str:
+            if len(attempts) == 2:
+                return "retried"
+            return "moved" if (_retry_at(q, tid) or 0) > time.time() + 0.5 else ""
+
+        first = wait_until(first_seen, what="the retry time moved with the clock")
+        wait_until(lambda: len(attempts) == 2, timeout=5, what="the retry after 2 s")
+        assert attempts[1] - attempts[0] >= 1.95
+        # the store follows the clock: the retry was still due in about 2 s by it (a restart
+        # then would not have sent it at once either)
+        assert first == "moved"
+        # while it waited, the scheduler looked about once a second, not in a loop
+        waited = [p for p in passes if attempts[0] < p < attempts[1]]
+        assert len(waited) <= 12, len(waited)
+        assert q.wait_for(tid, timeout=5).state == "done"
+    finally:
+        q.stop()
+
+
+def test_a_retry_time_from_before_a_clock_set_back_waits_the_longest_back_off_at_most(
+    store: Store,
+) -> None:
+    # stored by an engine that stopped, then the clock was set back 10 hours: the next
+    # engine took the time as it stood and waited 10 hours, where no back-off is that long
+    # (here 1.5 s at most: a Retry-After obeyed up to that)
+    policy = RetryPolicy(
+        Backoff(base=0.5, cap=0.5, jitter=0.0, max_retry_after=1.5), disk_recheck_s=1.0
+    )
+    jobs = FakeJobs(blocks=3)
+    q = TransferQueue(store, jobs={"download": jobs, "upload": jobs}, policy=policy)
+    tid = add(q, "a")
+    q.transfers.finish(
+        tid, "queued", error="The server could not be reached.", next_attempt_at=time.time() + 36000
+    )
+    began = time.monotonic()
+    q.start()
+    try:
+        # the store says so too (`alu queue list`, another restart)
+        wait_until(
+            lambda: (_retry_at(q, tid) or math.inf) < time.time() + 2,
+            what="the retry time brought back",
+        )
+        assert q.wait_for(tid, timeout=5).state == "done"
+        assert time.monotonic() - began >= 1.4  # it waited, as long as a back-off can be
+    finally:
+        q.stop()
+
+
+def test_transfers_waiting_to_retry_go_at_once_when_their_server_is_back_after_a_clock_change(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the clock set forward: their retry times are past by the wall clock, and the engine
+    # still holds them back (ten minutes, by its steady clock); the hub back, they go now
+    clock = _WallClock(monkeypatch)
+    jobs = FakeJobs(blocks=3)
+    policy = RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0))
+    q = TransferQueue(store, jobs={"download": jobs, "upload": jobs}, policy=policy)
+    tid = add(q, "a")
+    jobs.fail_plan[tid] = [RetryableError("The hub could not be reached.")]
+    q.start()
+    try:
+        wait_until(lambda: _waiting_to_retry(q, tid), what="the retry planned")
+        clock.shift = 3600.0
+        assert q.retry_waiting(lambda t: True) == 1
+        assert q.wait_for(tid, timeout=5).state == "done"
     finally:
         q.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -305,6 +306,123 @@ def test_a_period_in_nairobi_time_counts_nairobi_days(hub: Hub) -> None:
     # the period as asked (it said "2026-12-01 to 2026-12-03", its UTC dates)
     assert out.stdout.startswith("2026-12-02 to 2026-12-03 (UTC+03:00): "), out.stdout
     assert out.stdout.splitlines()[2].split()[-2:] == ["1/2", "no"]
+
+
+#: Cairo's Wednesday 29 and Thursday 30 October 2025: Egypt's daylight saving time ended at the
+#: end of the 30th (+03:00 before, +02:00 after), so the two days are 49 hours
+CAIRO_29_30 = ("2025-10-29T00:00+03:00", "2025-10-31T00:00+02:00")
+CAIRO = dt.timezone(dt.timedelta(hours=3)), dt.timezone(dt.timedelta(hours=2))
+
+
+def cairo_uploads(hub: Hub) -> None:
+    """ertu uploads late on each day, in the offset then in force (on the 30th, in the hour
+    the clocks gave back); nile on the 29th only."""
+    add_members(hub, [("ertu", "ERTU", "EG", "member"), ("nile", "Nile TV", "EG", "member")], None)
+    ertu, nile = member_id(hub, "ertu"), member_id(hub, "nile")
+    insert_items(
+        hub,
+        [
+            ("member_upload", ertu, dt.datetime(2025, 10, 29, 23, 30, tzinfo=CAIRO[0])),
+            ("member_upload", ertu, dt.datetime(2025, 10, 30, 23, 30, tzinfo=CAIRO[1])),
+            ("member_upload", nile, dt.datetime(2025, 10, 29, 12, tzinfo=CAIRO[0])),
+        ],
+    )
+
+
+def test_a_period_across_a_change_of_daylight_saving_time_counts_its_local_days(
+    hub: Hub,
+) -> None:
+    """The 49 hours were 3 "days" of 24 hours, the last one 1 hour: a member that uploaded on
+    both days was judged 1/3 (its upload on the 30th fell in the third), and the header read
+    "2025-10-29 00:00 to 2025-10-31 01:00 (UTC+03:00)"."""
+    cairo_uploads(hub)
+    now = dt.datetime(2025, 11, 5, tzinfo=dt.UTC)
+    start, end = stats.period(*CAIRO_29_30, now)
+    out = figures(hub, start, end, now)
+    assert {u: (r.upload_days, r.pledge_days, r.meets_pledge) for u, r in rows(out).items()} == {
+        "ertu": (2, 2, True),
+        "nile": (1, 2, False),
+    }
+    assert out.pledge_days == stats.period_days(start, end) == 2
+    # the figures give the period in UTC, as for any other
+    assert (out.from_, out.to) == (
+        dt.datetime(2025, 10, 28, 21, tzinfo=dt.UTC),
+        dt.datetime(2025, 10, 30, 22, tzinfo=dt.UTC),
+    )
+
+    data = str(hub.settings.data_dir)
+    human = hub_cli("stats", "--data", data, "--from", CAIRO_29_30[0], "--to", CAIRO_29_30[1])
+    assert human.returncode == 0, human.stderr
+    header = "2025-10-29 to 2025-10-30 (UTC+03:00, then UTC+02:00): "
+    assert human.stdout.startswith(header), human.stdout
+    pledges = {line.split()[0]: line.split()[-2:] for line in human.stdout.splitlines()[2:]}
+    assert pledges == {"ertu": ["2/2", "yes"], "nile": ["1/2", "no"]}
+    as_json = hub_cli(
+        "stats", "--data", data, "--from", CAIRO_29_30[0], "--to", CAIRO_29_30[1], "--json"
+    )
+    assert json.loads(as_json.stdout) == json.loads(out.model_dump_json(by_alias=True))
+
+
+def test_the_api_counts_a_period_across_a_change_of_offset_as_the_command_does(
+    live_hub: LiveHub,
+) -> None:
+    cairo_uploads(live_hub.hub)
+    agency = live_hub.login("chief")
+    with live_hub.hub.db.session() as s:
+        s.execute(update(Member).where(Member.username == "chief").values(role="agency"))
+    params = {"from": CAIRO_29_30[0], "to": CAIRO_29_30[1]}
+    st = agency.get(live_hub.api("/stats"), params=params, timeout=10).json()
+    assert (st["from"], st["to"], st["pledge_days"]) == (
+        "2025-10-28T21:00:00Z",
+        "2025-10-30T22:00:00Z",
+        2,
+    )
+    judged = {r["username"]: (r["upload_days"], r["pledge_days"]) for r in st["members"]}
+    assert judged == {"ertu": (2, 2), "nile": (1, 2)}
+
+
+@pytest.mark.parametrize(
+    ("asked", "days", "said"),
+    [
+        # one offset: 24-hour steps from the start, as before
+        (("2026-12-02T00:00+03:00", "2026-12-04T00:00+03:00"), [0, 24, 48],
+         "2026-12-02 to 2026-12-03 (UTC+03:00)"),
+        (("2026-12-02", "2026-12-03"), [0, 24, 48], "2026-12-02 to 2026-12-03"),
+        (("2026-12-02T06:00Z", "2026-12-03T12:00Z"), [0, 24, 30],
+         "2026-12-02 06:00 to 2026-12-03 12:00"),
+        # the end of daylight saving time (Cairo): the last day is 25 hours
+        (CAIRO_29_30, [0, 24, 49], "2025-10-29 to 2025-10-30 (UTC+03:00, then UTC+02:00)"),
+        # its start (Cairo, 25 April 2025 at midnight): the last day is 23 hours
+        (("2025-04-24T00:00+02:00", "2025-04-26T00:00+03:00"), [0, 24, 47],
+         "2025-04-24 to 2025-04-25 (UTC+02:00, then UTC+03:00)"),
+        # times, not midnights: the local days between them
+        (("2025-10-29T06:00+03:00", "2025-10-31T06:00+02:00"), [0, 24, 49],
+         "2025-10-29 06:00 (UTC+03:00) to 2025-10-31 06:00 (UTC+02:00)"),
+        # less than the hour given back: one day, however short
+        (("2025-10-31T00:30+03:00", "2025-10-31T00:00+02:00"), [0, 0.5],
+         "2025-10-31 00:30 (UTC+03:00) to 2025-10-31 00:00 (UTC+02:00)"),
+        # no day that would begin after the end (24.5 local hours, 23.5 real ones)
+        (("2025-04-24T00:00+02:00", "2025-04-25T00:30+03:00"), [0, 23.5],
+         "2025-04-24 00:00 (UTC+02:00) to 2025-04-25 00:30 (UTC+03:00)"),
+        # a date is a UTC day: a start in Cairo's offset, the last day to the UTC midnight
+        (("2025-10-29T00:00+03:00", "2025-10-30"), [0, 24, 51],
+         "2025-10-29 to 2025-10-30 (UTC+03:00, then UTC)"),
+    ],
+)  # fmt: skip
+def test_the_days_of_a_period_and_how_it_is_said(
+    asked: tuple[str, str], days: list[float], said: str
+) -> None:
+    """``days``: the hours from the start at which each day begins, and the end's."""
+    start, end = stats.period(*asked, dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    bounds = [start + dt.timedelta(hours=h) for h in days]
+    assert stats.period_days(start, end) == len(days) - 1
+    assert end == bounds[-1]
+    for n, (first, after) in enumerate(itertools.pairwise(bounds)):
+        last = after - dt.timedelta(microseconds=1)
+        assert (stats.day_of(first, start, end), stats.day_of(last, start, end)) == (n, n)
+    assert stats.day_of(start - dt.timedelta(microseconds=1), start, end) == -1
+    assert stats.pledge_days(start, end, end) == len(days) - 1  # over: every day judged
+    assert stats.describe_period(start, end) == said
 
 
 # --- 5. a period that has not begun ------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,41 +192,67 @@ class TransferStore:
         return [Transfer.from_row(r) for r in self.store.query(sql, params)]
 
     def runnable(
-        self, direction: str, now: float, limit: int, only: frozenset[int] | None = None
+        self,
+        direction: str,
+        now: float | None,
+        limit: int,
+        only: frozenset[int] | None = None,
+        held: Collection[int] = (),
     ) -> list[Transfer]:
-        """Queued transfers whose retry time has come, in the order they should start (of
-        ``only``'s, when given)."""
+        """Queued transfers whose retry time has come by the wall clock ``now``, in the order
+        they should start (of ``only``'s, when given), not those of ``held``. ``now`` None:
+        the stored retry times are not compared (a running engine holds back the transfers
+        whose back-off it measures itself, ``TransferQueue``, which is not fooled by a clock
+        set back or forward)."""
         among = ""
         if only is not None:
             among = f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+        if held:
+            among += f" AND id NOT IN ({','.join(str(int(i)) for i in held)})"
+        due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         rows = self.store.query(
             "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers are joined in
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-            f"{among} ORDER BY priority, position LIMIT ?",
-            (direction, now, limit),
+            f"{due}{among} ORDER BY priority, position LIMIT ?",
+            (direction, limit) if now is None else (direction, now, limit),
         )
         return [Transfer.from_row(r) for r in rows]
 
-    def next_wakeup(self) -> float | None:
-        row = self.store.query_one(
-            "SELECT MIN(next_attempt_at) FROM transfers"
-            " WHERE state = 'queued' AND next_attempt_at IS NOT NULL"
-        )
-        return float(row[0]) if row and row[0] is not None else None
-
-    def waiting(self) -> list[Transfer]:
-        """Queued transfers waiting for a retry time still to come (a back-off after a failure;
-        not those waiting for disk space, which say so in ``pause_reason``)."""
+    def retry_times(self) -> dict[int, float]:
+        """The queued transfers that wait for a retry time (after a failure, or a full disk):
+        when, by the wall clock (``time.time()``) as it was when it was set. A time that is
+        not a number (a damaged row) is none: the transfer is taken, and fails as damaged."""
         rows = self.store.query(
-            "SELECT * FROM transfers WHERE state = 'queued' AND pause_reason = ''"
-            " AND next_attempt_at > ? ORDER BY priority, position",
-            (time.time(),),
+            "SELECT id, next_attempt_at FROM transfers WHERE state = 'queued'"
+            " AND typeof(next_attempt_at) IN ('real', 'integer')"
+        )
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    def move_retry(self, tid: int, was: float, at: float) -> bool:
+        """Write a transfer's retry time as ``at`` if it is still ``was`` (a retry, a pause or a
+        new failure written meanwhile is left as it is)."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET next_attempt_at = ?"
+                " WHERE id = ? AND state = 'queued' AND next_attempt_at = ?",
+                (at, tid, was),
+            )
+            return cur.rowcount > 0
+
+    def waiting(self, among: Collection[int]) -> list[Transfer]:
+        """The transfers of ``among`` (those a running engine holds back) that are queued and
+        wait for a retry time (a back-off after a failure; not those waiting for disk space,
+        which say so in ``pause_reason``)."""
+        ids = sorted(among)
+        rows = self.store.query(
+            "SELECT * FROM transfers WHERE state = 'queued' AND pause_reason = ''"  # noqa: S608 - only integers are joined in
+            f" AND id IN ({','.join(str(int(i)) for i in ids) or 'NULL'})"
+            " AND next_attempt_at IS NOT NULL ORDER BY priority, position"
         )
         return [Transfer.from_row(r) for r in rows]
 
     def hurry(self, ids: list[int], at: float) -> int:
-        """Bring the retry of these waiting transfers forward to ``at`` (never later than
-        planned; a transfer that started, was paused or ended meanwhile is left as it is)."""
+        """Set the retry time of these waiting transfers to ``at`` (now: they go at once); a
+        transfer that started, was paused or ended meanwhile is left as it is."""
         hurried = 0
         with self.store.write() as c:
             for start in range(0, len(ids), 500):  # (SQLite before 3.32: 999 variables at most)
@@ -234,8 +260,8 @@ class TransferStore:
                 cur = c.execute(
                     "UPDATE transfers SET next_attempt_at = ?"  # noqa: S608 - only "?" placeholders
                     f" WHERE id IN ({','.join('?' * len(batch))}) AND state = 'queued'"
-                    " AND pause_reason = '' AND next_attempt_at > ?",
-                    (at, *batch, at),
+                    " AND pause_reason = '' AND next_attempt_at IS NOT NULL",
+                    (at, *batch),
                 )
                 hurried += cur.rowcount
         return hurried
@@ -496,9 +522,14 @@ class TransferStore:
             return gone
 
     def recover_after_crash(self) -> int:
-        """Transfers left 'active' by an engine that died go back to the queue."""
+        """Transfers left 'active' by an engine that died go back to the queue, to run at once:
+        the retry time they still hold is that of the attempt they were in, past when it was
+        set (and ahead, to a clock set back since: an hour's wait)."""
         with self.store.write() as c:
-            cur = c.execute("UPDATE transfers SET state = 'queued' WHERE state = 'active'")
+            cur = c.execute(
+                "UPDATE transfers SET state = 'queued', next_attempt_at = NULL"
+                " WHERE state = 'active'"
+            )
             return cur.rowcount
 
     # --- checkpoints ----------------------------------------------------------------------------

@@ -72,6 +72,29 @@ PREEMPTING = PRIORITIES["flash"]
 #: ... once in this many seconds for one flash transfer: one that keeps failing fast (a flaky
 #: link, a full disk) stopped the same routine transfer every second or two, for ever
 PREEMPT_AGAIN_S = 60.0
+#: a stored retry time this far (in seconds) from the one the engine measures is written again:
+#: the wall clock was set back or forward meanwhile (see ``TransferQueue._waits``)
+CLOCK_JUMP_S = 2.0
+
+
+def steady() -> float:
+    """Seconds on a clock nobody sets, for the back-off of a running engine: the wall clock is
+    set back or forward (NTP correcting a clock that ran fast, a user, a virtual machine
+    restored) and a 2 s back-off measured on it became an hour. Where the system has one
+    (Linux), a clock that counts the time the computer slept: a retry due during a night
+    asleep goes at the wake-up, not a back-off later; elsewhere ``time.monotonic()``, which
+    may stop while the computer sleeps (then what was left of the back-off is waited after the
+    wake-up)."""
+    return _STEADY()
+
+
+def _boot_clock() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+_STEADY: Callable[[], float] = (
+    _boot_clock if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic  # (not on macOS, Windows)
+)
 
 
 def _words_for(t: Transfer, message: str) -> str:
@@ -198,6 +221,9 @@ class TransferQueue:
         self._limit_lock = threading.Lock()
         self._listeners: list[Callable[[list[Progress]], None]] = []
         self._changed: set[int] = set()
+        #: transfer → (its retry time in the store, when it is due on ``steady()``): the
+        #: back-off is measured here, not by the wall clock (``_waits``)
+        self._due: dict[int, tuple[float, float]] = {}
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self.schedule: Schedule | None = None
@@ -362,7 +388,9 @@ class TransferQueue:
         knows their server answers again: the hub is back after an outage, where the back-off
         had grown to minutes). Their failure count stays: failing again, they wait as long as
         they would have. Returns how many."""
-        ids = [t.id for t in self.transfers.waiting() if which(t)]
+        with self._cv:
+            held, _ = self._waits()
+        ids = [t.id for t in self.transfers.waiting(held) if which(t)]
         hurried = self.transfers.hurry(ids, time.time())
         if hurried:
             log.info("the server is back: %d transfer(s) waiting to retry go now", hurried)
@@ -497,29 +525,61 @@ class TransferQueue:
                 timeout = 1.0
                 try:
                     self._apply_schedule()
-                    self._start_runnable()
+                    held, wake = self._waits()
+                    self._start_runnable(held)
                     self._sweep_canceled()
-                    wake = self.transfers.next_wakeup()
                     if wake is not None:
-                        timeout = max(0.05, min(1.0, wake - time.time()))
+                        timeout = max(0.05, min(1.0, wake - steady()))
                 except Exception:  # one bad row or a passing store error: never the engine
                     log.exception("the transfer scheduler met an error; it goes on")
                     timeout = 5.0
                 self._cv.wait(timeout)
 
-    def _start_runnable(self) -> None:
-        now = time.time()
+    def _waits(self) -> tuple[frozenset[int], float | None]:
+        """The queued transfers whose retry time has not come (on ``steady()``), and when the
+        first of them is due; under ``_cv``. A retry time this engine set is measured on the
+        steady clock from when it was set. One it finds in the store (set before a restart,
+        or by another engine) is taken as the wall clock says, but never further than the
+        longest wait there can be (``RetryPolicy.longest_wait``): it is the clock that was set
+        back, not the wait that grew. The store follows: a time the wall clock no longer
+        agrees with (set back or forward meanwhile) is written again, so that after a restart
+        the retry is still due when it was."""
+        stored = self.transfers.retry_times()
+        wall, now = time.time(), steady()
+        longest = self.policy.longest_wait
+        due: dict[int, tuple[float, float]] = {}
+        for tid, at in stored.items():
+            known = self._due.get(tid)
+            if known is not None and known[0] == at:
+                when = known[1]
+            else:  # read from the store: the wall clock's word, within reason
+                when = now + min(max(at - wall, 0.0), longest)
+            left = when - now
+            if left > 0 and abs(at - (wall + left)) > CLOCK_JUMP_S:
+                moved = wall + left
+                try:
+                    if self.transfers.move_retry(tid, at, moved):
+                        at = moved
+                except sqlite3.Error as e:  # (a full disk): the wait holds, only the store lags
+                    log.debug("transfer %d: its retry time not written again: %s", tid, e)
+            due[tid] = (at, when)
+        self._due = due
+        held = frozenset(tid for tid, (_, when) in due.items() if when > now)
+        first = min((due[tid][1] for tid in held), default=None)
+        return held, first
+
+    def _start_runnable(self, held: frozenset[int]) -> None:
         for direction, cap in self.caps.items():
             running = [tid for tid, w in self._workers.items() if w.name.startswith(direction)]
             free = cap - len(running)
             if free <= 0:
-                self._preempt(direction, running, now)
+                self._preempt(direction, running, held)
                 continue
-            for t in self.transfers.runnable(direction, now, free, self.only):
+            for t in self.transfers.runnable(direction, None, free, self.only, held):
                 if self.transfers.claim(t.id):
                     self._launch(t)
 
-    def _preempt(self, direction: str, running: list[int], now: float) -> None:
+    def _preempt(self, direction: str, running: list[int], held: frozenset[int]) -> None:
         """Breaking news does not wait behind the day's routine: with every slot of
         ``direction`` taken and a flash transfer next in line, the running transfer of the
         lowest priority (the last in its order) is stopped and goes back to the queue; its
@@ -529,7 +589,7 @@ class TransferQueue:
         once a minute for one flash transfer (``PREEMPT_AGAIN_S``): one failing fast waits."""
         if any(self._live[tid].control.stopped for tid in running if tid in self._live):
             return
-        waiting = self.transfers.runnable(direction, now, 1, self.only)
+        waiting = self.transfers.runnable(direction, None, 1, self.only, held)
         if not waiting or waiting[0].priority > PREEMPTING:
             return
         clock = time.monotonic()
@@ -754,17 +814,21 @@ class TransferQueue:
                 )
             else:
                 log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
+                # stored by the wall clock (for after a restart), measured on the steady one
+                due, at = steady() + decision.delay, time.time() + decision.delay
                 self._finish(
                     t,
                     live,
                     "queued",
                     error=message,
-                    next_attempt_at=time.time() + decision.delay,
+                    next_attempt_at=at,
                     bytes_done=live.done,
                     size=live.size,
                     pause_reason="disk full" if decision.state == "paused" else "",
                     failures=failures,
                 )
+                with self._cv:
+                    self._due[tid] = (at, due)
         else:
             size = int(result.get("size") or live.size or live.done)
             # Upload URLs are secrets: handed to the caller in memory, never stored once done.

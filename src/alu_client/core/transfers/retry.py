@@ -208,6 +208,13 @@ class RetryPolicy:
         self.max_permanent_attempts = max_permanent_attempts
         self.disk_recheck_s = disk_recheck_s
 
+    @property
+    def longest_wait(self) -> float:
+        """The longest delay a decision can give: the back-off's cap, a server's Retry-After
+        as far as it is obeyed, a full disk's recheck (a stored retry time further away than
+        this is a clock that was set back: ``TransferQueue`` waits this long at most)."""
+        return max(self.backoff.cap, self.backoff.max_retry_after, self.disk_recheck_s)
+
     def decide(self, error: BaseException, attempts: int) -> Decision:
         attempts = max(1, attempts)
         if isinstance(error, Stopped):
