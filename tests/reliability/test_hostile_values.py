@@ -1,0 +1,212 @@
+"""Valid JSON no workstation can use: numbers past what SQLite or a float holds (``1e999`` reads
+as infinity), times past the calendar's end once put in UTC, text that is no Unicode (a lone
+``\\ud800``). Each is a malformed answer (``BadResponse``, said as such), never a crash of the
+feed, ``alu feed``, ``alu get`` or ``alu history`` with Python's own words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_client.core.hub import BadResponse, parse_item, parse_remote_event
+from alu_client.core.hub_types import MAX_DURATION_S, MAX_INTEGER
+from alu_client.core.services import Services
+from tests.reliability.test_hostile_servers import signed_in
+from tests.support.hostile import FakeHub, item_json
+
+PAYLOAD = b"hello world payload"
+#: JSON texts as a hub could send them (json.loads reads 1e999 as infinity)
+HUGE = 10**20
+PAST_THE_END = "9999-12-31T23:59:59-14:00"  # 10000-01-01T13:59:59 in UTC
+BEFORE_THE_START = "0001-01-01T00:00:00+14:00"  # year 0 in UTC
+
+
+def good_item(item_id: str = "it1", seq: int = 1) -> dict[str, Any]:
+    return item_json(item_id, seq, PAYLOAD, f"https://hub.example.org/files/{item_id}")
+
+
+def good_event(**changes: Any) -> dict[str, Any]:
+    event = {
+        "seq": 1,
+        "id": "ev-1",
+        "type": "download_completed",
+        "item_id": "it1",
+        "rendition": "broadcast",
+        "bytes": 1000,
+        "started_at": "2026-10-05T12:00:00Z",
+        "ended_at": "2026-10-05T12:01:00Z",
+        "occurred_at": "2026-10-05T12:01:00Z",
+        "device": "desk-2",
+        "detail": {"label": "Floods", "seconds": 60, "avg_bps": 1.5e6},
+    }
+    event.update(changes)
+    return event
+
+
+def from_the_wire(data: Any, *replaced: tuple[str, str]) -> Any:
+    """``data`` as a hub's JSON text, with ``replaced`` (old, new) in that text, read back."""
+    text = json.dumps(data)
+    for old, new in replaced:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return json.loads(text)
+
+
+# --- items ---------------------------------------------------------------------------------------
+
+ITEM_CASES = {
+    "width 1e999": (('"width": 320', '"width": 1e999'), "width"),
+    "width 1e400 digits": (('"width": 320', '"width": 1' + "0" * 400), "width"),
+    "height -inf": (('"height": 240', '"height": -1e999'), "height"),
+    "width 10**6": (('"width": 320', '"width": 1000000'), "width"),
+    "size 10**20": (('"size": 19', f'"size": {HUGE}'), "size"),
+    "seq 2**70": (('"seq": 1', f'"seq": {2**70}'), "seq"),
+    "seq 2**63": (('"seq": 1', f'"seq": {2**63}'), "seq"),
+    "duration 1e999": (('"duration": 1.0', '"duration": 1e999'), "duration"),
+    "duration 1e300": (('"duration": 1.0', '"duration": 1e300'), "duration"),
+    "duration NaN": (('"duration": 1.0', '"duration": NaN'), "duration"),
+    "duration 11 days": (('"duration": 1.0', f'"duration": {11 * 24 * 3600}'), "duration"),
+    "published after the end": (
+        ('"published_at": "2026-10-05T12:00:00Z"', f'"published_at": "{PAST_THE_END}"'),
+        "published_at",
+    ),
+    "published before the start": (
+        ('"published_at": "2026-10-05T12:00:00Z"', f'"published_at": "{BEFORE_THE_START}"'),
+        "published_at",
+    ),
+    "published on the last day": (
+        ('"published_at": "2026-10-05T12:00:00Z"', '"published_at": "9999-12-31T12:00:00Z"'),
+        "published_at",
+    ),
+    "recorded after the end": (
+        ('"recorded_at": null', f'"recorded_at": "{PAST_THE_END}"'),
+        "recorded_at",
+    ),
+    "lone surrogate in the title": (('"title": "T"', '"title": "\\ud800T"'), "title"),
+    "lone surrogate in the filename": (('"filename": ""', '"filename": "\\udfff.mp4"'), "filename"),
+}
+
+
+@pytest.mark.parametrize(("change", "field"), ITEM_CASES.values(), ids=ITEM_CASES.keys())
+def test_a_value_no_workstation_can_keep_is_a_malformed_item(
+    change: tuple[str, str], field: str
+) -> None:
+    item = good_item()
+    item["title"] = "T"
+    data = from_the_wire(item, change)
+    with pytest.raises(BadResponse, match=f"malformed .*'{field}'"):
+        parse_item(data)
+
+
+def test_values_at_the_limits_are_items() -> None:
+    item = good_item()
+    item["seq"] = MAX_INTEGER
+    item["duration"] = MAX_DURATION_S
+    item["renditions"][0].update(size=MAX_INTEGER, width=100_000, height=100_000)
+    item["published_at"] = "9999-12-30T00:00:00+00:00"
+    item["recorded_at"] = "1895-12-28T20:00:00+01:00"  # an archive's first film
+    item["title"] = "\u0627\u0644\u0627\u0646\u062a\u062e\u0627\u0628\u0627\u062a \u200fà Dakar"
+    parsed = parse_item(from_the_wire(item))
+    assert parsed.seq == MAX_INTEGER and parsed.duration == MAX_DURATION_S
+    assert parsed.renditions[0].size == MAX_INTEGER and parsed.renditions[0].width == 100_000
+    assert parsed.recorded_at is not None and parsed.recorded_at.utcoffset() is not None
+    assert parsed.recorded_at.isoformat() == "1895-12-28T19:00:00+00:00"  # said in UTC
+    assert parsed.title == item["title"]
+
+
+# --- history events ------------------------------------------------------------------------------
+
+EVENT_CASES = {
+    "bytes 10**20": (("bytes", HUGE), "bytes"),
+    "seq 2**64": (("seq", 2**64), "seq"),
+    "ended after the end": (("ended_at", PAST_THE_END), "ended_at"),
+    "ended before the start": (("ended_at", BEFORE_THE_START), "ended_at"),
+    "started after the end": (("started_at", PAST_THE_END), "started_at"),
+    "occurred after the end": (("occurred_at", PAST_THE_END), "occurred_at"),
+    "lone surrogate in the device": (("device", "\ud800"), "device"),
+    "lone surrogate in the item": (("item_id", "it\udc00"), "item_id"),
+    "item not text": (("item_id", 7), "item_id"),
+    "infinite detail": (("detail", {"seconds": float("inf")}), "detail"),
+    "huge detail": (("detail", {"avg_bps": 10**400}), "detail"),
+    "detail key no text": (("detail", {"\ud800": 1}), "detail"),
+    "nested surrogate": (("detail", {"files": [{"name": "\ud800"}]}), "detail"),
+}
+
+
+@pytest.mark.parametrize(("change", "field"), EVENT_CASES.values(), ids=EVENT_CASES.keys())
+def test_a_value_no_workstation_can_keep_is_a_malformed_history_event(
+    change: tuple[str, Any], field: str
+) -> None:
+    key, value = change
+    with pytest.raises(BadResponse, match=f"malformed history event .*'{field}'"):
+        parse_remote_event(good_event(**{key: value}))
+
+
+def test_a_history_event_within_the_limits_is_read() -> None:
+    event = parse_remote_event(good_event(bytes=MAX_INTEGER, detail={"n": -MAX_INTEGER}))
+    assert event.bytes == MAX_INTEGER
+    assert event.ended_at is not None and event.ended_at.isoformat() == "2026-10-05T12:01:00+00:00"
+
+
+# --- end to end: the feed, a download ------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hub() -> Iterator[FakeHub]:
+    hub = FakeHub(PAYLOAD)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def desk(fake_hub: FakeHub, tmp_path: Path) -> Iterator[Services]:
+    services = signed_in(tmp_path / "desk", fake_hub.url, allow_http=True)
+    yield services
+    services.stop()
+
+
+def serve_patched(hub: FakeHub, item_id: str, old: str, new: str) -> None:
+    """The fake hub's feed and ``item_id``'s own answer with ``old`` replaced by ``new`` in
+    that item's JSON text only."""
+
+    def patched(text: str) -> bytes:
+        head, sep, tail = text.partition(f'"id": "{item_id}"')
+        assert sep, item_id
+        assert old in tail, old
+        return (head + sep + tail.replace(old, new, 1)).encode()
+
+    def feed(h: Any) -> None:
+        items = sorted(hub.items.values(), key=lambda i: int(i["seq"]))
+        body = {"items": items, "next": items[-1]["seq"], "more": False}
+        h.send(200, patched(json.dumps(body)), {"Content-Type": "application/json"})
+
+    hub.routes["/api/v1/items"] = feed
+    hub.routes[f"/api/v1/items/{item_id}"] = lambda h: h.send(
+        200, patched(json.dumps(hub.items[item_id])), {"Content-Type": "application/json"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"width": 320', '"width": 1e999'),
+        ('"size": 19', f'"size": {HUGE}'),
+        ('"published_at": "2026-10-05T12:00:00Z"', f'"published_at": "{PAST_THE_END}"'),
+        ('"title": "T2"', '"title": "\\ud800T2"'),
+    ],
+    ids=["width", "size", "published", "surrogate"],
+)
+def test_a_download_of_an_item_no_workstation_can_keep_is_refused_in_words(
+    old: str, new: str, fake_hub: FakeHub, desk: Services
+) -> None:
+    fake_hub.add_item("it1", title="Fine")
+    fake_hub.add_item("it2", title="T2")
+    serve_patched(fake_hub, "it2", old, new)
+    with pytest.raises(BadResponse, match="malformed"):
+        desk.download("it2")
+    assert desk.library.get("it2") is None
+    assert desk.download("it1") > 0  # the next one goes on
