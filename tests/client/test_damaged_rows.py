@@ -106,6 +106,20 @@ def test_an_item_with_a_damaged_priority_or_time_is_listed_and_searched_with_the
     assert len(warnings(caplog)) == 2
 
 
+def test_an_item_kept_by_an_older_version_with_no_clip_length_is_listed_without_one(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an older version took "duration": 1e999 (infinity) or 1e300 from a hub: the Feed raised
+    # on every paint of the row and `alu feed --json` printed Infinity (no JSON)
+    upsert_items(store, PROFILE, [make_item(1), make_item(2), make_item(3)])
+    damage(store, "UPDATE items SET duration = ? WHERE seq = 1", float("inf"))
+    damage(store, "UPDATE items SET duration = 1e300 WHERE seq = 2")
+    page = Library(store, PROFILE).search(Query())
+    read = {li.seq: (li.item.duration, li.damaged) for li in page.items}
+    assert read == {1: (0.0, "duration"), 2: (0.0, "duration"), 3: (make_item(3).duration, "")}
+    assert any("item it000001: its record in the library is damaged" in w for w in warnings(caplog))
+
+
 def test_the_rules_pass_over_a_damaged_item_without_a_traceback(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
