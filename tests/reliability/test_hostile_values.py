@@ -210,3 +210,23 @@ def test_a_download_of_an_item_no_workstation_can_keep_is_refused_in_words(
         desk.download("it2")
     assert desk.library.get("it2") is None
     assert desk.download("it1") > 0  # the next one goes on
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"bytes": HUGE}, {"ended_at": PAST_THE_END}, {"ended_at": BEFORE_THE_START}],
+    ids=["bytes", "after-the-end", "before-the-start"],
+)
+def test_a_history_event_no_workstation_can_keep_is_not_stored(
+    change: dict[str, Any], fake_hub: FakeHub, desk: Services
+) -> None:
+    # stored, it broke every later `alu history` (year 10000 is out of range); the bytes
+    # ended the pull with SQLite's OverflowError and a traceback
+    fake_hub.routes["/api/v1/history"] = lambda h: h.send_json(
+        {"events": [good_event(**change)], "next": 1, "more": False}
+    )
+    history = desk.history()
+    with pytest.raises(BadResponse, match="malformed history event"):
+        history.pull()
+    assert history.list() == []
+    assert history.state.history_seq == 0

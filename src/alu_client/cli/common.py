@@ -226,7 +226,19 @@ class ProgressLine:
 
 
 def print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """``data`` as JSON on stdout: always JSON, a number no JSON has (an infinity an older
+    version kept from a hub) written as null, not ``Infinity``."""
+    print(json.dumps(_json_numbers(data), ensure_ascii=False, indent=2, default=str))
+
+
+def _json_numbers(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 class _SecretsUnavailable:

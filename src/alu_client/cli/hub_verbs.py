@@ -419,6 +419,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_minute(epoch: float) -> str:
+    """``2026-10-05 14:01`` in this computer's zone; question marks for a time no date of
+    this zone can say (a hub's year 10000, kept by an older version: every `alu history`
+    ended "year 10000 is out of range")."""
+    try:
+        return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "????-??-?? ??:??"
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -434,7 +444,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             print_json([e.__dict__ for e in events])
             return 0
         for e in events:
-            when = dt.datetime.fromtimestamp(e.ended_at or 0).strftime("%Y-%m-%d %H:%M")
+            when = _local_minute(e.ended_at or 0)
             label = e.detail.get("label") or e.item_id or ""
             pending = " (not sent yet)" if e.pending else ""
             print(f"{when}  {e.type:20} {fmt_bytes(e.bytes):>9}  {e.device or '-':15} "
