@@ -6,17 +6,22 @@ feed, ``alu feed``, ``alu get`` or ``alu history`` with Python's own words."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from alu_client.core.hub import BadResponse, parse_item, parse_remote_event
 from alu_client.core.hub_types import MAX_DURATION_S, MAX_INTEGER
+from alu_client.core.library import Query
 from alu_client.core.services import Services
+from alu_client.core.transfers.retry import Backoff
 from tests.reliability.test_hostile_servers import signed_in
 from tests.support.hostile import FakeHub, item_json
+from tests.support.waiting import wait_until
 
 PAYLOAD = b"hello world payload"
 #: JSON texts as a hub could send them (json.loads reads 1e999 as infinity)
@@ -230,3 +235,120 @@ def test_a_history_event_no_workstation_can_keep_is_not_stored(
         history.pull()
     assert history.list() == []
     assert history.state.history_seq == 0
+
+
+# --- the feed goes on past a malformed item ------------------------------------------------------
+
+
+def serve_feed(hub: FakeHub, bad: dict[str, tuple[str, str]]) -> list[str]:
+    """The fake hub's feed by pages (``after``, ``limit``), the items named in ``bad`` with
+    (old, new) replaced in their JSON text; returns the ``after`` of every page asked for."""
+    asked: list[str] = []
+
+    def one(item: dict[str, Any]) -> str:
+        text = json.dumps(item)
+        if item["id"] in bad:
+            old, new = bad[item["id"]]
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        return text
+
+    def feed(h: Any) -> None:
+        query = dict(p.split("=", 1) for p in urlsplit(h.path).query.split("&") if "=" in p)
+        after, limit = int(query.get("after", 0)), int(query.get("limit", 100))
+        asked.append(str(after))
+        every = sorted(hub.items.values(), key=lambda i: int(i["seq"]))
+        page = [i for i in every if i["seq"] > after][:limit]
+        more = len([i for i in every if i["seq"] > after]) > limit
+        last = every[-1]["seq"] if every else 0
+        body = (
+            f'{{"items": [{", ".join(one(i) for i in page)}], '
+            f'"next": {page[-1]["seq"] if page else after}, "more": {json.dumps(more)}, '
+            f'"last": {last}}}'
+        )
+        h.send(200, body.encode(), {"Content-Type": "application/json"})
+
+    hub.routes["/api/v1/items"] = feed
+    return asked
+
+
+def stored(desk: Services) -> list[str]:
+    return sorted(li.id for li in desk.library.search(Query()).items)
+
+
+def test_the_feed_goes_on_past_a_malformed_item_said_once(
+    fake_hub: FakeHub, desk: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the app's feed stopped at it for ever (an OverflowError logged and retried, no status):
+    # no item of its page or after it ever arrived
+    for n in (1, 2, 3):
+        fake_hub.add_item(f"it{n}", title=f"Item {n}")
+    serve_feed(fake_hub, {"it2": ('"width": 320', '"width": 1e999')})
+    statuses: list[tuple[str, str]] = []
+    sync = desk.feed_sync()
+    sync.status_listeners.append(lambda s: statuses.append((s.state, s.reason)))
+    assert sync.catch_up() == 2
+    assert stored(desk) == ["it1", "it3"]
+    assert sync.state.feed_seq == 3
+    assert sync.skipped == {"it2": "The hub sent a malformed rendition (field 'width')."}
+    said = [r.getMessage() for r in caplog.records if "skipped item" in r.getMessage()]
+    assert said == [
+        "feed sync: skipped item 'it2' (seq 2): The hub sent a malformed rendition (field 'width')."
+    ]
+    fake_hub.add_item("it4", title="Item 4")
+    assert sync.catch_up() == 1
+    assert stored(desk) == ["it1", "it3", "it4"]
+    assert len([r for r in caplog.records if "skipped item" in r.getMessage()]) == 1
+
+
+def test_a_malformed_item_at_the_feeds_end_is_passed_and_not_taken_for_a_restore(
+    fake_hub: FakeHub, desk: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_hub.add_item("it1", title="Item 1")
+    fake_hub.add_item("it2", title="T2")
+    asked = serve_feed(fake_hub, {"it2": ('"title": "T2"', '"title": "\\ud800T2"')})
+    sync = desk.feed_sync()
+    assert sync.catch_up() == 1
+    assert sync.state.feed_seq == 2  # the cursor stands on the malformed item …
+    asked.clear()
+    assert sync.catch_up() == 0
+    assert asked == ["1"]  # … which is still there: no reading again from a restore
+    assert "restored from a backup" not in caplog.text
+    fake_hub.add_item("it3", title="Item 3")
+    assert sync.catch_up() == 1
+    assert stored(desk) == ["it1", "it3"]
+
+
+def test_pages_of_malformed_items_do_not_stop_the_feed(fake_hub: FakeHub, desk: Services) -> None:
+    for n in range(1, 6):
+        fake_hub.add_item(f"it{n}", title=f"Item {n}")
+    late = ('"published_at": "2026-10-05T12:00:00Z"', f'"published_at": "{PAST_THE_END}"')
+    serve_feed(fake_hub, dict.fromkeys(("it1", "it2", "it3"), late))
+    sync = desk.feed_sync(page_size=2)
+    assert sync.catch_up() == 2
+    assert stored(desk) == ["it4", "it5"]
+    assert sorted(sync.skipped) == ["it1", "it2", "it3"]
+
+
+def test_an_item_that_cannot_be_placed_is_a_malformed_page_said_as_the_reason(
+    fake_hub: FakeHub, desk: Services
+) -> None:
+    # its seq past 64 bits: where the feed goes on after it would be a guess. The app said
+    # nothing (an OverflowError in the log, retried for ever, the status unchanged)
+    fake_hub.add_item("it1", title="Item 1")
+    fake_hub.add_item("it2", title="Item 2")
+    serve_feed(fake_hub, {"it2": ('"seq": 2', f'"seq": {2**70}')})
+    statuses: list[tuple[str, str]] = []
+    sync = desk.feed_sync(backoff=Backoff(base=0.05, cap=0.1))
+    sync.status_listeners.append(lambda s: statuses.append((s.state, s.reason)))
+    stop = threading.Event()
+    runner = threading.Thread(target=sync.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        wait_until(lambda: statuses, 10, what="a status")
+    finally:
+        stop.set()
+        runner.join(5)
+    assert statuses[0] == ("offline", "The hub sent a malformed item (field 'seq').")
+    assert stored(desk) == []
+    assert sync.state.feed_seq == 0

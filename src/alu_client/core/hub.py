@@ -45,10 +45,12 @@ from .hub_types import (
     Rendition,
     ServerError,
     SignIn,
+    SkippedItem,
     TlsError,
     Unreachable,
     _Reader,
     parse_item,
+    parse_item_page,
     parse_member,
     parse_remote_event,
     parse_rendition,
@@ -77,11 +79,13 @@ __all__ = [
     "Rendition",
     "ServerError",
     "SignIn",
+    "SkippedItem",
     "TlsError",
     "Unreachable",
     "normalize_url",
     "origin",
     "parse_item",
+    "parse_item_page",
     "parse_member",
     "parse_remote_event",
     "parse_rendition",
@@ -208,14 +212,7 @@ class HubClient:
         return _Reader(self._call("GET", "/client"), "client info").text("current_version")
 
     def items(self, after: int = 0, limit: int = 100) -> ItemPage:
-        data = self._call("GET", "/items", params={"after": after, "limit": limit})
-        r = _Reader(data, "feed page")
-        return ItemPage(
-            [parse_item(x) for x in r.array("items")],
-            next=r.integer("next"),
-            more=r.flag("more"),
-            last=r.optional_integer("last"),
-        )
+        return parse_item_page(self._call("GET", "/items", params={"after": after, "limit": limit}))
 
     def item(self, item_id: str) -> Item:
         return parse_item(self._call("GET", f"/items/{item_id}"))

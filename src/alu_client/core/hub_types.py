@@ -137,12 +137,24 @@ class Item:
 
 
 @dataclass(frozen=True)
+class SkippedItem:
+    """An item of a feed page that is malformed (``reason`` says how), though its place in the
+    feed is known: the feed goes on past it rather than stop there for ever."""
+
+    seq: int
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ItemPage:
     items: list[Item]
     next: int
     more: bool
     #: on a page with no items, the newest seq of the hub's feed (None: the hub does not say)
     last: int | None = None
+    #: the page's malformed items whose seq and id could be read (not in ``items``)
+    skipped: tuple[SkippedItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,6 +364,32 @@ def parse_item(data: Any) -> Item:
         source_member=parse_member(src).username if src is not None else "",
         thumbnail_url=r.text("thumbnail_url", "", max_len=4096),
         renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
+    )
+
+
+def parse_item_page(data: Any) -> ItemPage:
+    """A page of the feed. A malformed item whose ``seq`` and ``id`` can be read is left out of
+    ``items`` and named in ``skipped``; one that cannot be placed even so makes the whole page
+    malformed (``BadResponse``): where the feed goes on after it would be a guess."""
+    r = _Reader(data, "feed page")
+    items: list[Item] = []
+    skipped: list[SkippedItem] = []
+    for x in r.array("items"):
+        try:
+            items.append(parse_item(x))
+        except BadResponse as e:
+            try:
+                place = _Reader(x, "item")
+                seq, item_id = place.integer("seq"), place.text("id", max_len=32)
+            except BadResponse:
+                raise e from None
+            skipped.append(SkippedItem(seq, item_id, str(e)))
+    return ItemPage(
+        items,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        last=r.optional_integer("last"),
+        skipped=tuple(skipped),
     )
 
 
