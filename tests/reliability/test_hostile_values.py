@@ -231,10 +231,9 @@ def test_a_history_event_no_workstation_can_keep_is_not_stored(
         {"events": [good_event(**change)], "next": 1, "more": False}
     )
     history = desk.history()
-    with pytest.raises(BadResponse, match="malformed history event"):
-        history.pull()
+    assert history.pull() == 0
     assert history.list() == []
-    assert history.state.history_seq == 0
+    assert list(history.skipped) == ["ev-1"]  # passed (see below), not stored
 
 
 # --- the feed goes on past a malformed item ------------------------------------------------------
@@ -352,3 +351,36 @@ def test_an_item_that_cannot_be_placed_is_a_malformed_page_said_as_the_reason(
     assert statuses[0] == ("offline", "The hub sent a malformed item (field 'seq').")
     assert stored(desk) == []
     assert sync.state.feed_seq == 0
+
+
+def test_the_history_goes_on_past_a_malformed_event_said_once(
+    fake_hub: FakeHub, desk: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    # every `alu history` said "offline" and every `alu sync` failed (exit 1) for ever, and no
+    # later event of the member's other workstations arrived
+    events = [
+        good_event(seq=1, id="ev-1"),
+        good_event(seq=2, id="ev-2", bytes=HUGE),
+        good_event(seq=3, id="ev-3"),
+    ]
+
+    def history(h: Any) -> None:
+        query = dict(p.split("=", 1) for p in urlsplit(h.path).query.split("&") if "=" in p)
+        after = int(query.get("after", 0))
+        page = [e for e in events if e["seq"] > after]
+        h.send_json({"events": page, "next": page[-1]["seq"] if page else after, "more": False})
+
+    fake_hub.routes["/api/v1/history"] = history
+    sync = desk.history()
+    assert sync.pull() == 2
+    assert sorted(e.id for e in sync.list()) == ["ev-1", "ev-3"]
+    assert sync.state.history_seq == 3
+    assert sync.skipped == {"ev-2": "The hub sent a malformed history event (field 'bytes')."}
+    events.append(good_event(seq=4, id="ev-4", ended_at=PAST_THE_END))  # the last: passed too
+    assert sync.pull() == 0
+    assert sync.state.history_seq == 4
+    events.append(good_event(seq=5, id="ev-5"))
+    assert sync.pull() == 1
+    assert sorted(e.id for e in sync.list()) == ["ev-1", "ev-3", "ev-5"]
+    said = [r.getMessage() for r in caplog.records if "skipped event" in r.getMessage()]
+    assert len(said) == 2 and "restored from a backup" not in caplog.text

@@ -45,10 +45,11 @@ from .hub_types import (
     Rendition,
     ServerError,
     SignIn,
-    SkippedItem,
+    Skipped,
     TlsError,
     Unreachable,
     _Reader,
+    parse_history_page,
     parse_item,
     parse_item_page,
     parse_member,
@@ -79,11 +80,12 @@ __all__ = [
     "Rendition",
     "ServerError",
     "SignIn",
-    "SkippedItem",
+    "Skipped",
     "TlsError",
     "Unreachable",
     "normalize_url",
     "origin",
+    "parse_history_page",
     "parse_item",
     "parse_item_page",
     "parse_member",
@@ -225,13 +227,7 @@ class HubClient:
 
     def history(self, after: int = 0, limit: int = 500) -> HistoryPage:
         data = self._call("GET", "/history", params={"after": after, "limit": limit})
-        r = _Reader(data, "history page")
-        return HistoryPage(
-            [parse_remote_event(x) for x in r.array("events")],
-            r.integer("next"),
-            r.flag("more"),
-            r.optional_integer("last"),
-        )
+        return parse_history_page(data)
 
     def events(self, after: int | None) -> EventStream:
         """Open the SSE stream of new items (``after`` a seq; None = from now)."""

@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 PRIORITIES = ("flash", "urgent", "routine")
+
+_Entry = TypeVar("_Entry")
 
 
 class HubError(Exception):
@@ -137,9 +140,10 @@ class Item:
 
 
 @dataclass(frozen=True)
-class SkippedItem:
-    """An item of a feed page that is malformed (``reason`` says how), though its place in the
-    feed is known: the feed goes on past it rather than stop there for ever."""
+class Skipped:
+    """An item of a feed page, or an event of a history page, that is malformed (``reason``
+    says how), though its place is known: the sync goes on past it rather than stop there for
+    ever."""
 
     seq: int
     id: str
@@ -154,7 +158,7 @@ class ItemPage:
     #: on a page with no items, the newest seq of the hub's feed (None: the hub does not say)
     last: int | None = None
     #: the page's malformed items whose seq and id could be read (not in ``items``)
-    skipped: tuple[SkippedItem, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class HistoryPage:
     more: bool
     #: on a page with no events, the newest seq of the hub's history (None: not said)
     last: int | None = None
+    #: the page's malformed events whose seq and id could be read (not in ``events``)
+    skipped: tuple[Skipped, ...] = ()
 
 
 # --- parsing (every field checked: a hub's answer is untrusted input) -----------------------------
@@ -367,29 +373,51 @@ def parse_item(data: Any) -> Item:
     )
 
 
-def parse_item_page(data: Any) -> ItemPage:
-    """A page of the feed. A malformed item whose ``seq`` and ``id`` can be read is left out of
-    ``items`` and named in ``skipped``; one that cannot be placed even so makes the whole page
-    malformed (``BadResponse``): where the feed goes on after it would be a guess."""
-    r = _Reader(data, "feed page")
-    items: list[Item] = []
-    skipped: list[SkippedItem] = []
-    for x in r.array("items"):
+def _entries(
+    r: _Reader, parse: Callable[[Any], _Entry], what: str, id_len: int
+) -> tuple[list[_Entry], tuple[Skipped, ...]]:
+    """The ``items`` or ``events`` of a page. A malformed one whose ``seq`` and ``id`` can be
+    read is left out and named in the second list; one that cannot be placed even so makes the
+    whole page malformed (``BadResponse``): where the sync goes on after it would be a guess."""
+    read: list[_Entry] = []
+    skipped: list[Skipped] = []
+    for x in r.array(f"{what}s"):
         try:
-            items.append(parse_item(x))
+            read.append(parse(x))
         except BadResponse as e:
             try:
-                place = _Reader(x, "item")
-                seq, item_id = place.integer("seq"), place.text("id", max_len=32)
+                place = _Reader(x, what)
+                seq, entry_id = place.integer("seq"), place.text("id", max_len=id_len)
             except BadResponse:
                 raise e from None
-            skipped.append(SkippedItem(seq, item_id, str(e)))
+            skipped.append(Skipped(seq, entry_id, str(e)))
+    return read, tuple(skipped)
+
+
+def parse_item_page(data: Any) -> ItemPage:
+    """A page of the feed; its malformed items that can be placed in ``skipped``."""
+    r = _Reader(data, "feed page")
+    items, skipped = _entries(r, parse_item, "item", 32)
     return ItemPage(
         items,
         next=r.integer("next"),
         more=r.flag("more"),
         last=r.optional_integer("last"),
-        skipped=tuple(skipped),
+        skipped=skipped,
+    )
+
+
+def parse_history_page(data: Any) -> HistoryPage:
+    """A page of the member's history; its malformed events that can be placed in
+    ``skipped``."""
+    r = _Reader(data, "history page")
+    events, skipped = _entries(r, parse_remote_event, "event", 64)
+    return HistoryPage(
+        events,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        last=r.optional_integer("last"),
+        skipped=skipped,
     )
 
 

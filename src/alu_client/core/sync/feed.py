@@ -28,7 +28,7 @@ from ..hub import (
     Item,
     ItemPage,
     ServerError,
-    SkippedItem,
+    Skipped,
     Unreachable,
 )
 from ..transfers.retry import Backoff
@@ -197,7 +197,7 @@ class FeedSync:
         )
         return str(row[0]) if row is not None else None
 
-    def _take(self, items: list[Item], passed: list[SkippedItem] | None = None) -> int:
+    def _take(self, items: list[Item], passed: list[Skipped] | None = None) -> int:
         """Store items (in seq order, each once), then move the cursor past them, and past
         the malformed ones ``passed`` among them: one item no workstation can keep must not
         hold back every item after it, for ever (it is said once in the log)."""
