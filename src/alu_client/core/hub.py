@@ -56,6 +56,7 @@ from .hub_types import (
     parse_remote_event,
     parse_rendition,
 )
+from .plain_text import one_line
 from .transfers.retry import retry_after_of
 
 __all__ = [
@@ -512,7 +513,9 @@ def _read_json(resp: requests.Response, url: str) -> Any:
 
 
 def _hub_error(resp: requests.Response) -> tuple[str, str]:
-    """The hub's ``{"error": {"code": …, "message": …}}``, when it sent one (else empty)."""
+    """The hub's ``{"error": {"code": …, "message": …}}``, when it sent one (else empty). The
+    message is the hub's own text, said to the user as the error: one line, without the
+    controls a terminal would obey (an ESC sequence, a CR and LF forging an "alu:" line)."""
     if "json" not in resp.headers.get("Content-Type", ""):
         return "", ""
     try:
@@ -521,7 +524,8 @@ def _hub_error(resp: requests.Response) -> tuple[str, str]:
         code, msg = error.get("code", ""), error["message"]
     except (ValueError, KeyError, TypeError, AttributeError, OSError, requests.RequestException):
         return "", ""
-    return (code[:64] if isinstance(code, str) else ""), (msg[:500] if isinstance(msg, str) else "")
+    words = one_line(msg)[:500] if isinstance(msg, str) else ""
+    return (code[:64] if isinstance(code, str) else ""), words
 
 
 def _retry_after(resp: requests.Response) -> float | None:
