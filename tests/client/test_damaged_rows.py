@@ -8,6 +8,7 @@ SQLite keeps any type in any column: ``UPDATE … SET priority = 'x'`` is all it
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import subprocess
@@ -104,6 +105,20 @@ def test_an_item_with_a_damaged_priority_or_time_is_listed_and_searched_with_the
     assert len(said) == 2  # once per record, however often the list is read again
     library.search(Query())
     assert len(warnings(caplog)) == 2
+
+
+def test_an_item_kept_by_an_older_version_with_no_clip_length_is_listed_without_one(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an older version took "duration": 1e999 (infinity) or 1e300 from a hub: the Feed raised
+    # on every paint of the row and `alu feed --json` printed Infinity (no JSON)
+    upsert_items(store, PROFILE, [make_item(1), make_item(2), make_item(3)])
+    damage(store, "UPDATE items SET duration = ? WHERE seq = 1", float("inf"))
+    damage(store, "UPDATE items SET duration = 1e300 WHERE seq = 2")
+    page = Library(store, PROFILE).search(Query())
+    read = {li.seq: (li.item.duration, li.damaged) for li in page.items}
+    assert read == {1: (0.0, "duration"), 2: (0.0, "duration"), 3: (make_item(3).duration, "")}
+    assert any("item it000001: its record in the library is damaged" in w for w in warnings(caplog))
 
 
 def test_the_rules_pass_over_a_damaged_item_without_a_traceback(
@@ -369,3 +384,37 @@ def test_a_download_of_a_damaged_item_reads_it_again_from_the_hub(
         assert asked == ["it000002"]
     finally:
         services.stop()
+
+
+def test_history_events_an_older_version_kept_from_a_hub_are_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an older version stored a hub's ended_at of 9999-12-31T23:59:59-14:00 (year 10000 in
+    # UTC) or 0001-01-01T00:00:00+14:00 (year 0), and a detail of Infinity: every later `alu
+    # history`, --offline too, ended "alu: year 10000 is out of range" (exit 2), and --json
+    # printed Infinity, no JSON
+    from alu_client import cli
+
+    home = make_home(tmp_path / "home")
+    store = Store(home / "data" / "library.sqlite3")
+    with store.write() as c:
+        for n, ended in enumerate((253402351199.0, -62135647200.0)):
+            c.execute(
+                "INSERT INTO history (id, profile, type, item_id, rendition, bytes, started_at,"
+                " ended_at, device, detail, origin, hub_seq)"
+                " VALUES (?, ?, 'download_completed', 'it000002', 'broadcast', 7, NULL, ?,"
+                " 'desk-2', ?, 'hub', ?)",
+                (f"odd-{n}", PROFILE, ended, '{"label": "Odd", "seconds": Infinity}', n + 1),
+            )
+    store.close()
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(home))
+    monkeypatch.setenv("ALU_SECRETS", "insecure-file")
+    assert cli.main(["history", "--offline"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 3
+    assert sum(line.startswith("????-??-?? ??:??  download_completed") for line in listed) == 2
+    assert any("it000001 (not sent yet)" in line for line in listed)  # this desk's own
+    assert cli.main(["history", "--offline", "--json"]) == 0
+    events = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    assert events["odd-0"]["detail"] == {"label": "Odd", "seconds": None}
+    assert events["odd-0"]["ended_at"] == 253402351199.0

@@ -151,6 +151,14 @@ def test_roles_and_texts(qtbot: Any, model: ItemsModel) -> None:
     assert clip_length(3727) == "1:02:07"
 
 
+def test_a_clip_length_no_clip_has_is_not_shown() -> None:
+    # a hub's "duration": 1e300 (or 1e999, infinity) kept by an older version: every paint of
+    # the row or card raised OverflowError (QLocale cannot write those hours)
+    for seconds in (float("inf"), float("nan"), 1e300, -5.0, 1e7 + 1):
+        assert clip_length(seconds) == "", seconds
+    assert clip_length(1e7).endswith(":46:40")  # 2,777 hours: the longest shown
+
+
 def test_new_items_go_on_top_and_the_selection_stays(
     qtbot: Any, model: ItemsModel, library: Library
 ) -> None:

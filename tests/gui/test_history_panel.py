@@ -20,13 +20,13 @@ from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
-from alu_client.core.sync import record_event
+from alu_client.core.sync import HistoryEvent, record_event
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.uploads import UploadFields
 from alu_client.ui import formats
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.i18n import install_translators
-from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from alu_client.ui.models.history import (
     COL_DEVICE,
     COL_DURATION,
@@ -38,6 +38,7 @@ from alu_client.ui.models.history import (
     COL_WHAT,
     COL_WHEN,
     PAGE_SIZE,
+    HistoryModel,
 )
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.history import HistoryPanel
@@ -254,3 +255,23 @@ def test_the_when_column_shows_the_whole_date_and_time_in_every_language(
             text = panel.proxy.index(r, COL_WHEN).data()
             # "05/12/2026 0…" hid the time
             assert fm.horizontalAdvance(text) + margin <= width, (lang, text)
+
+
+def test_an_event_with_figures_no_transfer_has_is_shown_without_them(qapp: QApplication) -> None:
+    # a hub's event (or one an older version kept) whose detail says 1e300 seconds, or a speed
+    # of 400 digits: the History tab raised OverflowError on every paint of the row
+    model = HistoryModel()
+    event = HistoryEvent(
+        id="e1", profile="p", type="download_completed", item_id="it1", rendition="broadcast",
+        bytes=2**63 - 1, started_at=None, ended_at=1_790_000_000.0, device="desk-2",
+        detail={"label": "Floods", "seconds": 1e300, "avg_bps": 10**400}, transfer_id=None,
+        origin="hub", hub_seq=1, sent_at=None,
+    )  # fmt: skip
+    model.set_events([event], has_more=False)
+    shown = {c: model.index(0, c).data() for c in range(model.columnCount())}
+    assert (shown[COL_ITEM], shown[COL_DURATION], shown[COL_SPEED]) == ("Floods", "", "")
+    assert shown[COL_SIZE] == formats.size_text(2**63 - 1)
+    for c in range(model.columnCount()):
+        model.index(0, c).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(0, COL_SPEED).data(SORT_ROLE) == 0.0
+    assert model.index(0, COL_DURATION).data(SORT_ROLE) == 1e300  # sorts last, as it is

@@ -221,6 +221,10 @@ def test_formats() -> None:
     assert formats.duration_text(1500) == "25 min"
     assert formats.duration_text(3725) == "1 h 02 min"
     assert formats.duration_text(3 * 86400 + 4 * 3600) == "3 d 4 h"
+    # what a hub's history event may say: nothing a transfer takes (QLocale raised on them)
+    assert formats.duration_text(1e300) == formats.duration_text(float("inf")) == ""
+    assert formats.speed_text(1e300) == formats.speed_text(float("nan")) == ""
+    assert formats.size_text(10**40) == "1e+28 TB"
     assert formats.percent_text(0.426) == "42%"
     assert formats.percent_text(0.999) == "99%"
     assert formats.percent_text(1.0) == "100%"

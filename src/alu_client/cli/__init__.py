@@ -22,6 +22,7 @@ from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
 from ..core.paths import default_paths
+from ..core.plain_text import one_line
 from ..core.store import (
     NoRoomToUpdate,
     SchemaTooNew,
@@ -80,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CliError as e:
-        print(f"alu: {e}", file=sys.stderr)
+        _say(e)
         return e.status
     except (HubError, SecretsError, EngineBusy, SchemaTooNew, NoRoomToUpdate) as e:
-        print(f"alu: {e}", file=sys.stderr)
+        _say(e)
         return 1
     except KeyboardInterrupt:
         print("alu: interrupted", file=sys.stderr)
@@ -117,8 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     except ValueError as e:  # parse_rate and friends say what is wrong
-        print(f"alu: {e}", file=sys.stderr)
+        _say(e)
         return 2
+
+
+def _say(error: BaseException) -> None:
+    """The error's one line on stderr. It may quote a server (a hub's or a tus server's
+    message, a redirect's address): what a terminal would obey in it (an ESC sequence, a CR
+    and LF that forge a line of their own) is taken out here too, whatever the verb."""
+    print(f"alu: {one_line(str(error))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

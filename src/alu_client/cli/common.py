@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import logging
 import math
 import os
@@ -20,6 +19,7 @@ from ..core.credentials import Secrets, SecretsError, open_secrets
 from ..core.http import split_userinfo
 from ..core.lockfile import EngineBusy, holder
 from ..core.paths import default_paths
+from ..core.plain_text import json_text, one_line
 from ..core.services import Services
 from ..core.store import NoRoomToUpdate, SchemaTooNew
 from ..core.store.transfers import Transfer, TransferStore
@@ -172,7 +172,7 @@ class ProgressLine:
         if t.id != self.tid:
             return
         with self._lock:
-            text = f"{t.label}: {message}"
+            text = f"{one_line(t.label)}: {one_line(message)}"
             if self.enabled and self.last:
                 # over the progress line, which the next progress draws again below
                 text = f"\r{text}".ljust(len(self.last))
@@ -191,7 +191,7 @@ class ProgressLine:
             if not self.enabled:
                 if p.state == "queued" and p.last_error and p.last_error != self.last_problem:
                     self.last_problem = p.last_error
-                    self.stream.write(f"{p.label}: {p.last_error}\n")
+                    self.stream.write(f"{one_line(p.label)}: {one_line(p.last_error)}\n")
                     self.stream.flush()
                 continue
             pct = f"{100 * p.fraction:5.1f}%" if p.fraction is not None else "     "
@@ -202,13 +202,16 @@ class ProgressLine:
                 state = p.phase
             else:
                 state = f"{fmt_bytes(p.speed)}/s ETA {eta}"
-            waiting = f"  ({p.last_error})" if p.state == "queued" and p.last_error else ""
+            waiting = (
+                f"  ({one_line(p.last_error)})" if p.state == "queued" and p.last_error else ""
+            )
             rest = f" {pct} {fmt_bytes(p.bytes_done):>9}  {state}{waiting}"
             # within the terminal's width: a line longer wraps, and each redraw then left a
             # copy behind (82 columns with a 40-column name); the name gives way first
             width = self._columns() - 1
-            room = max(min(8, len(p.label)), min(40, width - len(rest)))
-            line = f"\r{p.label[:room]:<{room}}{rest}"[: width + 1]
+            label = one_line(p.label)  # (an item's title: the hub's words)
+            room = max(min(8, len(label)), min(40, width - len(rest)))
+            line = f"\r{label[:room]:<{room}}{rest}"[: width + 1]
             self.stream.write(line.ljust(len(self.last)))
             self.stream.flush()
             self.last = line
@@ -226,7 +229,20 @@ class ProgressLine:
 
 
 def print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """``data`` as JSON on stdout: always JSON, a number no JSON has (an infinity an older
+    version kept from a hub) written as null, not ``Infinity``; the characters a terminal
+    would obey or hide in a hub's text (ESC, a direction override) as escapes."""
+    print(json_text(_json_numbers(data), indent=2))
+
+
+def _json_numbers(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 class _SecretsUnavailable:

@@ -18,6 +18,7 @@ from ..core.doctor import Check, run_checks
 from ..core.library import LibraryItem, Query
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
+from ..core.plain_text import one_line
 from ..core.profiles import (
     Profile,
     ProfileNotFound,
@@ -93,7 +94,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         if held is not None:
             held.release()
         services.stop()
-    who = profile.member.get("display_name") or profile.username
+    who = one_line(profile.member.get("display_name") or "") or profile.username
     print(f"Signed in to {profile.url} as {who} (profile {profile.name}).")
     _moved_hub_note(profile, before)
     return 0
@@ -160,7 +161,10 @@ def cmd_whoami(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            print(f"{profile.username} on {profile.url} (profile {profile.name}); offline: {e}")
+            print(
+                f"{profile.username} on {profile.url} (profile {profile.name}); "
+                f"offline: {one_line(str(e))}"
+            )
         return 0
     except hub.HubError as e:
         raise CliError(str(e)) from None
@@ -171,10 +175,10 @@ def cmd_whoami(args: argparse.Namespace) -> int:
             {"profile": profile.name, "hub": profile.url, "online": True, **member.to_json()}
         )
     else:
-        print(
-            f"{member.display_name} ({member.username}, {member.role}, {member.country}) "
-            f"on {profile.url}, profile {profile.name}"
+        name, user, role, country = map(
+            one_line, (member.display_name, member.username, member.role, member.country)
         )
+        print(f"{name} ({user}, {role}, {country}) on {profile.url}, profile {profile.name}")
     return 0
 
 
@@ -247,12 +251,14 @@ def print_items(items: list[LibraryItem], as_json: bool) -> None:
         it = li.item
         when = it.published_at.astimezone().strftime("%Y-%m-%d %H:%M")
         have = "✓" if li.downloaded else " "
+        # the hub's words, on one line without what a terminal would obey (ESC sequences,
+        # a CR and LF that forge an "alu:" line, direction overrides)
         print(
-            f"{have} {PRIORITY_MARK.get(it.priority, '')} {when}  {it.language:2}  {it.id}  "
-            f"{it.title}"
+            f"{have} {PRIORITY_MARK.get(it.priority, '')} {when}  {one_line(it.language):2}  "
+            f"{one_line(it.id)}  {one_line(it.title)}"
         )
         if it.restrictions:  # what may not be aired, where: never left out of a listing
-            print(f"      Restrictions: {it.restrictions}")
+            print(f"      Restrictions: {one_line(it.restrictions)}")
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
@@ -262,7 +268,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         if not args.offline:
             _, problem = _sync_feed(services)
             if problem:
-                print(f"alu: offline, showing the library: {problem}", file=sys.stderr)
+                print(f"alu: offline, showing the library: {one_line(problem)}", file=sys.stderr)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
         print_items(page.items, args.json)
         if args.mark_read:
@@ -314,7 +320,7 @@ def _say_restrictions(services: Services, item_id: str) -> None:
     what the app shows beside the file, a headless download must say too."""
     li = services.library.get(item_id)
     if li is not None and li.item.restrictions:
-        print(f"alu: usage restrictions: {li.item.restrictions}", file=sys.stderr)
+        print(f"alu: usage restrictions: {one_line(li.item.restrictions)}", file=sys.stderr)
 
 
 def cmd_put(args: argparse.Namespace) -> int:
@@ -418,6 +424,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_minute(epoch: float) -> str:
+    """``2026-10-05 14:01`` in this computer's zone; question marks for a time no date of
+    this zone can say (a hub's year 10000, kept by an older version: every `alu history`
+    ended "year 10000 is out of range")."""
+    try:
+        return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "????-??-?? ??:??"
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -427,16 +443,19 @@ def cmd_history(args: argparse.Namespace) -> int:
                 history.push()
                 history.pull()
             except hub.HubError as problem:
-                print(f"alu: offline, showing what is here: {problem}", file=sys.stderr)
+                print(
+                    f"alu: offline, showing what is here: {one_line(str(problem))}", file=sys.stderr
+                )
         events = history.list(limit=args.limit)
         if args.json:
             print_json([e.__dict__ for e in events])
             return 0
         for e in events:
-            when = dt.datetime.fromtimestamp(e.ended_at or 0).strftime("%Y-%m-%d %H:%M")
-            label = e.detail.get("label") or e.item_id or ""
+            when = _local_minute(e.ended_at or 0)
+            label = one_line(str(e.detail.get("label") or e.item_id or ""))
             pending = " (not sent yet)" if e.pending else ""
-            print(f"{when}  {e.type:20} {fmt_bytes(e.bytes):>9}  {e.device or '-':15} "
+            device = one_line(e.device) or "-"  # (the hub's words for the other workstations')
+            print(f"{when}  {one_line(e.type):20} {fmt_bytes(e.bytes):>9}  {device:15} "
                   f"{label}{pending}")  # fmt: skip
     finally:
         services.stop()

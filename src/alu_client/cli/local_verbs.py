@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.library import Query
 from ..core.lockfile import EngineBusy, EngineLock, holder
+from ..core.plain_text import one_line
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import SAVED, Limit, Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore
@@ -93,7 +94,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 print("The queue is empty." if not args.all else "No transfers yet.")
             for t in [] if args.json else rows:
                 size = fmt_bytes(t.size) if t.size else "?"
-                error = f"  ({t.last_error})" if t.last_error else ""
+                error = f"  ({one_line(t.last_error)})" if t.last_error else ""
                 state = t.state
                 if idle and t.state == "active":
                     state, error = "queued", f"  ({INTERRUPTED}){error}"
@@ -102,7 +103,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 if t.limit_bps and t.state in ("queued", "active", "paused", "failed"):
                     error += f"  (limited to {format_rate(t.limit_bps)})"
                 print(f"{t.id:>5}  {t.direction:8} {state:8} {fmt_bytes(t.bytes_done):>9}/"
-                      f"{size:<9} {t.label}{error}")  # fmt: skip
+                      f"{size:<9} {one_line(t.label)}{error}")  # fmt: skip
             return 0
         if args.value is not None and action not in ("first", "last", "priority", "limit"):
             raise CliError(f"queue {action} takes a transfer id only.", 2)

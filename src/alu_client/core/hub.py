@@ -45,14 +45,18 @@ from .hub_types import (
     Rendition,
     ServerError,
     SignIn,
+    Skipped,
     TlsError,
     Unreachable,
     _Reader,
+    parse_history_page,
     parse_item,
+    parse_item_page,
     parse_member,
     parse_remote_event,
     parse_rendition,
 )
+from .plain_text import one_line
 from .transfers.retry import retry_after_of
 
 __all__ = [
@@ -77,11 +81,14 @@ __all__ = [
     "Rendition",
     "ServerError",
     "SignIn",
+    "Skipped",
     "TlsError",
     "Unreachable",
     "normalize_url",
     "origin",
+    "parse_history_page",
     "parse_item",
+    "parse_item_page",
     "parse_member",
     "parse_remote_event",
     "parse_rendition",
@@ -208,14 +215,7 @@ class HubClient:
         return _Reader(self._call("GET", "/client"), "client info").text("current_version")
 
     def items(self, after: int = 0, limit: int = 100) -> ItemPage:
-        data = self._call("GET", "/items", params={"after": after, "limit": limit})
-        r = _Reader(data, "feed page")
-        return ItemPage(
-            [parse_item(x) for x in r.array("items")],
-            next=r.integer("next"),
-            more=r.flag("more"),
-            last=r.optional_integer("last"),
-        )
+        return parse_item_page(self._call("GET", "/items", params={"after": after, "limit": limit}))
 
     def item(self, item_id: str) -> Item:
         return parse_item(self._call("GET", f"/items/{item_id}"))
@@ -228,13 +228,7 @@ class HubClient:
 
     def history(self, after: int = 0, limit: int = 500) -> HistoryPage:
         data = self._call("GET", "/history", params={"after": after, "limit": limit})
-        r = _Reader(data, "history page")
-        return HistoryPage(
-            [parse_remote_event(x) for x in r.array("events")],
-            r.integer("next"),
-            r.flag("more"),
-            r.optional_integer("last"),
-        )
+        return parse_history_page(data)
 
     def events(self, after: int | None) -> EventStream:
         """Open the SSE stream of new items (``after`` a seq; None = from now)."""
@@ -519,7 +513,9 @@ def _read_json(resp: requests.Response, url: str) -> Any:
 
 
 def _hub_error(resp: requests.Response) -> tuple[str, str]:
-    """The hub's ``{"error": {"code": …, "message": …}}``, when it sent one (else empty)."""
+    """The hub's ``{"error": {"code": …, "message": …}}``, when it sent one (else empty). The
+    message is the hub's own text, said to the user as the error: one line, without the
+    controls a terminal would obey (an ESC sequence, a CR and LF forging an "alu:" line)."""
     if "json" not in resp.headers.get("Content-Type", ""):
         return "", ""
     try:
@@ -528,7 +524,8 @@ def _hub_error(resp: requests.Response) -> tuple[str, str]:
         code, msg = error.get("code", ""), error["message"]
     except (ValueError, KeyError, TypeError, AttributeError, OSError, requests.RequestException):
         return "", ""
-    return (code[:64] if isinstance(code, str) else ""), (msg[:500] if isinstance(msg, str) else "")
+    words = one_line(msg)[:500] if isinstance(msg, str) else ""
+    return (code[:64] if isinstance(code, str) else ""), words
 
 
 def _retry_after(resp: requests.Response) -> float | None:

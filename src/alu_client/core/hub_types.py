@@ -8,10 +8,15 @@ malformed answer raises ``BadResponse``; nothing half-read reaches the library. 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 PRIORITIES = ("flash", "urgent", "routine")
+
+_Entry = TypeVar("_Entry")
 
 
 class HubError(Exception):
@@ -135,12 +140,25 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An item of a feed page, or an event of a history page, that is malformed (``reason``
+    says how), though its place is known: the sync goes on past it rather than stop there for
+    ever."""
+
+    seq: int
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ItemPage:
     items: list[Item]
     next: int
     more: bool
     #: on a page with no items, the newest seq of the hub's feed (None: the hub does not say)
     last: int | None = None
+    #: the page's malformed items whose seq and id could be read (not in ``items``)
+    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,9 +192,25 @@ class HistoryPage:
     more: bool
     #: on a page with no events, the newest seq of the hub's history (None: not said)
     last: int | None = None
+    #: the page's malformed events whose seq and id could be read (not in ``events``)
+    skipped: tuple[Skipped, ...] = ()
 
 
 # --- parsing (every field checked: a hub's answer is untrusted input) -----------------------------
+
+
+#: the largest whole number the library can keep (SQLite's INTEGER is 64-bit signed)
+MAX_INTEGER = 2**63 - 1
+#: no clip is longer (ten days): a longer duration is a malformed item, not a long clip
+MAX_DURATION_S = 10 * 24 * 3600.0
+#: no picture is wider or taller (pixels)
+MAX_DIMENSION = 100_000
+#: the times of items and events are shown in the workstation's zone (up to 14 hours off
+#: UTC): a time within a day of the calendar's ends could not be, and is malformed
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=1)
+#: UTF-16 halves on their own (JSON's "\ud800"): text no file, terminal or library can keep
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Reader:
@@ -193,24 +227,31 @@ class _Reader:
         v = self.d.get(key, default)
         if v is None and default is not None:
             v = default
-        if not isinstance(v, str) or len(v) > max_len:
+        if not isinstance(v, str) or len(v) > max_len or _LONE_SURROGATE.search(v):
             raise self._bad(key)
         return v
 
     def integer(self, key: str) -> int:
         v = self.d.get(key)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_INTEGER:
             raise self._bad(key)
         return v
 
     def optional_integer(self, key: str) -> int | None:
         return None if self.d.get(key) is None else self.integer(key)
 
-    def number(self, key: str) -> float:
+    def number(self, key: str, limit: float) -> float:
+        """A number from 0 to ``limit`` (JSON's 1e999 reads as infinity: refused too)."""
         v = self.d.get(key, 0)
-        if not isinstance(v, int | float) or isinstance(v, bool) or v != v or v < 0:
+        if not isinstance(v, int | float) or isinstance(v, bool):
             raise self._bad(key)
-        return float(v)
+        try:
+            value = float(v)  # (an integer of 400 digits does not fit: OverflowError)
+        except OverflowError:
+            raise self._bad(key) from None
+        if not 0 <= value <= limit:  # (NaN compares false: refused)
+            raise self._bad(key)
+        return value
 
     def flag(self, key: str) -> bool:
         v = self.d.get(key)
@@ -218,7 +259,10 @@ class _Reader:
             raise self._bad(key)
         return v
 
-    def when(self, key: str, optional: bool = False) -> dt.datetime | None:
+    def when(self, key: str, optional: bool = False, *, shown: bool = False) -> dt.datetime | None:
+        """A time with its zone (UTC when it names none), as UTC. ``shown``: a time the
+        workstation shows in its own zone, which must be one (not within a day of year 1 or
+        year 9999's end)."""
         v = self.d.get(key)
         if v is None and optional:
             return None
@@ -226,15 +270,48 @@ class _Reader:
             raise self._bad(key)
         try:
             t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
+            # 9999-12-31T23:59:59-14:00 is a valid text of a time after the calendar's end
+            t = t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+        except (ValueError, OverflowError):
             raise self._bad(key) from None
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+        if shown and not _EARLIEST <= t <= _LATEST:
+            raise self._bad(key)
+        return t
 
     def array(self, key: str) -> list[Any]:
         v = self.d.get(key)
         if not isinstance(v, list):
             raise self._bad(key)
         return v
+
+
+def _storable(value: Any) -> bool:
+    """Whether JSON ``value`` can be kept as JSON and shown: every string (a key or a value, at
+    any depth) Unicode text, every number finite and within 64 bits (JSON's 1e999 reads as
+    infinity, which ``json.dumps`` writes as ``Infinity``, no JSON). Iterative: JSON nests as
+    deep as its parser allows."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _LONE_SURROGATE.search(v):
+                return False
+        elif isinstance(v, bool) or v is None:
+            continue
+        elif isinstance(v, int):
+            if not -MAX_INTEGER <= v <= MAX_INTEGER:
+                return False
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        else:
+            return False
+    return True
 
 
 def parse_member(data: Any) -> Member:
@@ -259,8 +336,8 @@ def parse_rendition(data: Any) -> Rendition:
         size=r.integer("size"),
         sha256=sha,
         mime=r.text("mime", ""),
-        width=int(r.number("width")),
-        height=int(r.number("height")),
+        width=int(r.number("width", MAX_DIMENSION)),
+        height=int(r.number("height", MAX_DIMENSION)),
     )
 
 
@@ -270,7 +347,7 @@ def parse_item(data: Any) -> Item:
     if priority not in PRIORITIES:
         raise r._bad("priority")
     src = r.d.get("source_member")
-    published = r.when("published_at")
+    published = r.when("published_at", shown=True)
     assert published is not None
     return Item(
         id=r.text("id", max_len=32),
@@ -279,7 +356,7 @@ def parse_item(data: Any) -> Item:
         title=r.text("title", ""),
         slug=r.text("slug", ""),
         dateline=r.text("dateline", ""),
-        recorded_at=r.when("recorded_at", optional=True),
+        recorded_at=r.when("recorded_at", optional=True, shown=True),
         published_at=published,
         category=r.text("category", ""),
         region=r.text("region", ""),
@@ -289,23 +366,69 @@ def parse_item(data: Any) -> Item:
         restrictions=r.text("restrictions", ""),
         script=r.text("script", ""),
         shotlist=r.text("shotlist", ""),
-        duration=r.number("duration"),
+        duration=r.number("duration", MAX_DURATION_S),
         source_member=parse_member(src).username if src is not None else "",
         thumbnail_url=r.text("thumbnail_url", "", max_len=4096),
         renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
     )
 
 
+def _entries(
+    r: _Reader, parse: Callable[[Any], _Entry], what: str, id_len: int
+) -> tuple[list[_Entry], tuple[Skipped, ...]]:
+    """The ``items`` or ``events`` of a page. A malformed one whose ``seq`` and ``id`` can be
+    read is left out and named in the second list; one that cannot be placed even so makes the
+    whole page malformed (``BadResponse``): where the sync goes on after it would be a guess."""
+    read: list[_Entry] = []
+    skipped: list[Skipped] = []
+    for x in r.array(f"{what}s"):
+        try:
+            read.append(parse(x))
+        except BadResponse as e:
+            try:
+                place = _Reader(x, what)
+                seq, entry_id = place.integer("seq"), place.text("id", max_len=id_len)
+            except BadResponse:
+                raise e from None
+            skipped.append(Skipped(seq, entry_id, str(e)))
+    return read, tuple(skipped)
+
+
+def parse_item_page(data: Any) -> ItemPage:
+    """A page of the feed; its malformed items that can be placed in ``skipped``."""
+    r = _Reader(data, "feed page")
+    items, skipped = _entries(r, parse_item, "item", 32)
+    return ItemPage(
+        items,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        last=r.optional_integer("last"),
+        skipped=skipped,
+    )
+
+
+def parse_history_page(data: Any) -> HistoryPage:
+    """A page of the member's history; its malformed events that can be placed in
+    ``skipped``."""
+    r = _Reader(data, "history page")
+    events, skipped = _entries(r, parse_remote_event, "event", 64)
+    return HistoryPage(
+        events,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        last=r.optional_integer("last"),
+        skipped=skipped,
+    )
+
+
 def parse_remote_event(data: Any) -> RemoteEvent:
     r = _Reader(data, "history event")
     detail = r.d.get("detail") or {}
-    if not isinstance(detail, dict):
+    if not isinstance(detail, dict) or not _storable(detail):
         raise r._bad("detail")
-    occurred = r.when("occurred_at")
+    occurred = r.when("occurred_at", shown=True)
     assert occurred is not None
-    item_id = r.d.get("item_id")
-    if item_id is not None and not isinstance(item_id, str):
-        raise r._bad("item_id")
+    item_id = None if r.d.get("item_id") is None else r.text("item_id", max_len=64)
     return RemoteEvent(
         seq=r.integer("seq"),
         id=r.text("id", max_len=64),
@@ -313,8 +436,8 @@ def parse_remote_event(data: Any) -> RemoteEvent:
         item_id=item_id,
         rendition=r.text("rendition", ""),
         bytes=r.integer("bytes"),
-        started_at=r.when("started_at", optional=True),
-        ended_at=r.when("ended_at", optional=True),
+        started_at=r.when("started_at", optional=True, shown=True),
+        ended_at=r.when("ended_at", optional=True, shown=True),
         occurred_at=occurred,
         device=r.text("device", ""),
         detail=detail,

@@ -81,9 +81,15 @@ def language_name(code: str) -> str:
     return names.get(code, code.upper())
 
 
+#: a clip length beyond this is none a clip has (a damaged row, a file's broken header): not shown
+_LONGEST_CLIP_S = 1e7
+
+
 def clip_length(seconds: float | None) -> str:
-    """A video's length as editors read it: ``0:45``, ``12:05``, ``1:02:07``."""
-    if not seconds or seconds < 0:
+    """A video's length as editors read it: ``0:45``, ``12:05``, ``1:02:07``; empty when
+    unknown, and for a length no clip has (infinity, NaN, ``1e300``: QLocale cannot write
+    those hours, and every paint of the row raised)."""
+    if not seconds or not 0 < seconds <= _LONGEST_CLIP_S:
         return ""
     loc = QLocale()
 

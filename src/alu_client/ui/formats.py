@@ -39,8 +39,10 @@ def count_text(n: int) -> str:
 
 
 def _number(value: float) -> str:
-    """Three significant digits at most: 734, 12.3, 1.5, 2 (not 2.0); never ``1e+03``."""
-    if abs(value) >= 999.5:  # "g" would write 1e+03: whole numbers from there
+    """Three significant digits at most: 734, 12.3, 1.5, 2 (not 2.0); never ``1e+03`` (but
+    ``8e+291`` for a value past 64 bits, which QLocale cannot write whole: a hub's history
+    event may say one)."""
+    if 999.5 <= abs(value) < 2**63:  # "g" would write 1e+03: whole numbers from there
         return QLocale().toString(round(value))
     return QLocale().toString(float(value), "g", 3)
 
@@ -69,13 +71,9 @@ def size_text(nbytes: int | None) -> str:
 
 
 def speed_text(bytes_per_second: float | None) -> str:
-    """``2.4 Mbit/s``; empty when nothing moves (an idle row stays quiet)."""
-    if (
-        not bytes_per_second
-        or math.isnan(bytes_per_second)
-        or math.isinf(bytes_per_second)
-        or bytes_per_second < 1
-    ):
+    """``2.4 Mbit/s``; empty when nothing moves (an idle row stays quiet), and for a speed no
+    link has (a petabyte a second and more: a hub's history event may say one)."""
+    if not bytes_per_second or not 1 <= bytes_per_second < 1e15:
         return ""
     bits = bytes_per_second * 8
     units = (
@@ -92,7 +90,9 @@ def speed_text(bytes_per_second: float | None) -> str:
 
 def duration_text(seconds: float | None) -> str:
     """Time left: ``45 s``, ``7 min 20 s``, ``25 min``, ``2 h 05 min``, ``3 d 4 h``."""
-    if seconds is None or math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
+    # (from 1e18 s, the days no longer fit the 64 bits QLocale writes: a value no transfer
+    # takes, which a history event's detail may still say)
+    if seconds is None or not 0 <= seconds < 1e18:
         return ""
     loc = QLocale()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..hub import PRIORITIES, Item, Rendition
+from ..hub_types import MAX_DURATION_S
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
 from .files import LibraryFile
@@ -235,6 +236,10 @@ def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> Librar
     if published is None:
         published = r.replace("published_at", dt.datetime.fromtimestamp(first_seen, dt.UTC))
     number = r.integer("priority", priority_number("routine"))
+    # kept by an older version, which took any duration (infinity, 1e300: every paint failed)
+    duration = r.real("duration", 0.0)
+    if not 0 <= duration <= MAX_DURATION_S:
+        duration = r.replace("duration", 0.0)
     item = Item(
         id=r.text("id"),
         seq=r.integer("seq", 0),
@@ -254,7 +259,7 @@ def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> Librar
         restrictions=r.text("restrictions"),
         script=r.text("script"),
         shotlist=r.text("shotlist"),
-        duration=r.real("duration", 0.0),
+        duration=duration,
         source_member=r.text("source_member"),
         thumbnail_url=r.text("thumbnail_url"),
         renditions=_renditions(r),

@@ -20,7 +20,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..hub import AuthError, EventStream, HubClient, HubError, Item, ServerError, Unreachable
+from ..hub import (
+    AuthError,
+    EventStream,
+    HubClient,
+    HubError,
+    Item,
+    ItemPage,
+    ServerError,
+    Skipped,
+    Unreachable,
+)
 from ..transfers.retry import Backoff
 from .state import FEED_SEQ, SyncState
 
@@ -61,6 +71,11 @@ class SyncStatus:
     @property
     def online(self) -> bool:
         return self.state == ONLINE
+
+
+def _places(page: ItemPage) -> list[tuple[int, str]]:
+    """(seq, id) of every item of ``page``, the malformed ones skipped too."""
+    return [(i.seq, i.id) for i in page.items] + [(s.seq, s.id) for s in page.skipped]
 
 
 def interrupt(stream: EventStream) -> None:
@@ -113,6 +128,8 @@ class FeedSync:
             self.status = SyncStatus(OFFLINE, state.reason or "Not in contact with the hub yet.")
         #: True while the event stream is open (new items arrive without polling)
         self.live = False
+        #: the malformed items the feed went on past, by id: why each was (said once in the log)
+        self.skipped: dict[str, str] = {}
         self._wake = threading.Event()
         self._take_lock = threading.RLock()
 
@@ -144,11 +161,11 @@ class FeedSync:
             if known is not None:
                 # (one more for the item the cursor stands on; the hub takes 500 at most)
                 page = client.items(after=after - 1, limit=min(self.page_size + 1, 500))
-                head = page.items[0] if page.items else None
-                went_back = head is None or head.seq != after or head.id != known
+                head = min(_places(page), default=None)  # (a malformed one skipped too)
+                went_back = head != (after, known)
             else:
                 page = client.items(after=after, limit=self.page_size)
-                went_back = not page.items and page.last is not None and page.last < after
+                went_back = not _places(page) and page.last is not None and page.last < after
             if went_back and not rewound:  # (once per catch-up: a hub cannot keep us reading)
                 rewound = True
                 end = after if page.last is None else min(page.last, after)
@@ -163,10 +180,11 @@ class FeedSync:
                     self.state.rewind_feed(start)
                 continue
             fresh = [i for i in page.items if i.seq > after]
-            if fresh:
-                new += self._take(fresh)
+            passed = [s for s in page.skipped if s.seq > after]
+            if fresh or passed:
+                new += self._take(fresh, passed)
             # An empty page that says "more" would loop for ever: the hub's seq must move.
-            if not page.more or not fresh:
+            if not page.more or not (fresh or passed):
                 break
         self.state.touch()
         return new
@@ -183,18 +201,26 @@ class FeedSync:
         )
         return str(row[0]) if row is not None else None
 
-    def _take(self, items: list[Item]) -> int:
-        """Store items (in seq order, each once), then move the cursor past them."""
+    def _take(self, items: list[Item], passed: list[Skipped] | None = None) -> int:
+        """Store items (in seq order, each once), then move the cursor past them, and past
+        the malformed ones ``passed`` among them: one item no workstation can keep must not
+        hold back every item after it, for ever (it is said once in the log)."""
         with self._take_lock:
             after = self.state.feed_seq
             unique = {i.id: i for i in items if i.seq > after}
             batch = sorted(unique.values(), key=lambda i: i.seq)
-            if not batch:
+            over = [s for s in passed or () if s.seq > after and s.id not in unique]
+            if not batch and not over:
                 return 0
-            new = self.store_items(batch)
+            for s in over:
+                if s.id not in self.skipped:
+                    log.warning("feed sync: skipped item %r (seq %d): %s", s.id, s.seq, s.reason)
+                self.skipped[s.id] = s.reason
+            new = self.store_items(batch) if batch else []
+            seq, item_id = max([(i.seq, i.id) for i in batch] + [(s.seq, s.id) for s in over])
             with self.state.store.write() as c:
-                self.state.advance_feed(batch[-1].seq, c)
-                self.state.mark(FEED_SEQ, batch[-1].seq, batch[-1].id, c)
+                self.state.advance_feed(seq, c)
+                self.state.mark(FEED_SEQ, seq, item_id, c)
         if new and self.on_new is not None:
             try:
                 self.on_new(new)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
-from ..hub import AuthError, HubClient, HubError, RemoteEvent
+from ..hub import AuthError, HistoryPage, HubClient, HubError, RemoteEvent
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
 from ..store.transfers import OutcomeHook, Transfer
@@ -342,6 +342,11 @@ def _payload(
     }
 
 
+def _places(page: HistoryPage) -> list[tuple[int, str]]:
+    """(seq, id) of every event of ``page``, the malformed ones skipped too."""
+    return [(e.seq, e.id) for e in page.events] + [(s.seq, s.id) for s in page.skipped]
+
+
 class HistorySync:
     """The history of one profile: the outbox up, the member's events down, the list to show.
 
@@ -366,6 +371,8 @@ class HistorySync:
         self.batch = max(1, min(batch, 1000))
         self.page_size = max(1, min(page_size, 1000))
         self._lock = threading.Lock()  # one push or pull at a time
+        #: the malformed events the pull went on past, by id: why each was (said once in the log)
+        self.skipped: dict[str, str] = {}
 
     def client(self) -> HubClient:
         c = self._client if isinstance(self._client, HubClient) else self._client()
@@ -473,26 +480,34 @@ class HistorySync:
                 if known is not None:
                     # (one more for the event the cursor stands on; the hub takes 1000 at most)
                     page = client.history(after=after - 1, limit=min(self.page_size + 1, 1000))
-                    head = page.events[0] if page.events else None
-                    went_back = head is None or head.seq != after or head.id != known
+                    head = min(_places(page), default=None)  # (a malformed one skipped too)
+                    went_back = head != (after, known)
                 else:
                     page = client.history(after=after, limit=self.page_size)
-                    went_back = not page.events and page.last is not None and page.last < after
+                    went_back = not _places(page) and page.last is not None and page.last < after
                 if went_back and not rewound:
                     rewound = True  # once per pull: a hub saying so every time cannot loop us
                     end = after if page.last is None else min(page.last, after)
                     self._hub_went_back(after, end)
                     continue
                 events = [e for e in page.events if e.seq > after]
-                if not events:
+                # one event no workstation can keep must not hold back every later one
+                passed = [s for s in page.skipped if s.seq > after]
+                if not events and not passed:
                     self.state.touch()
                     return added
-                newest = max(events, key=lambda e: e.seq)
+                for s in passed:
+                    if s.id not in self.skipped:
+                        log.warning(
+                            "history sync: skipped event %r (seq %d): %s", s.id, s.seq, s.reason
+                        )
+                    self.skipped[s.id] = s.reason
+                seq, newest = max([(e.seq, e.id) for e in events] + [(s.seq, s.id) for s in passed])
                 with self.store.write() as c:
                     for e in events:
                         added += self._store_remote(c, e)
-                    self.state.advance_history(newest.seq, c)
-                    self.state.mark(HISTORY_SEQ, newest.seq, newest.id, c)
+                    self.state.advance_history(seq, c)
+                    self.state.mark(HISTORY_SEQ, seq, newest, c)
                     self.state.touch(conn=c)
                 if not page.more:
                     return added

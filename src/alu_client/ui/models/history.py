@@ -10,6 +10,7 @@ top and updates rows that changed (an event sent to the hub), so selection and s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -227,7 +228,13 @@ class HistoryModel(QAbstractTableModel):
     @staticmethod
     def _number(e: HistoryEvent, key: str) -> float | None:
         value = e.detail.get(key)
-        return float(value) if isinstance(value, int | float) and value >= 0 else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return None
+        try:
+            number = float(value)  # (an integer of 400 digits kept by an older version: no float)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
 
     def _display(self, e: HistoryEvent, col: int) -> str:
         if col == COL_WHEN:

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 
 from ...http import is_number, proxy_answer, same_origin
+from ...plain_text import one_line
 from ..base import PermanentError, Stopped, TransferContext, redact_url
 from ..retry import http_date, retry_after_of
 from .spec import PART_FLOOR_MAX, TUS_VERSION
@@ -78,8 +79,10 @@ def _hub_words(r: requests.Response) -> str:
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         message = body["detail"]
     elif r.headers.get("Content-Type", "").startswith("text/plain"):
-        message = " ".join(r.text[:300].split())
-    message = _ID_LIKE.sub("…", message.strip())[:300]
+        message = r.text[:300]
+    # one line without the controls a terminal would obey (ESC sequences, a CR and LF that
+    # forge an "alu:" line): the words go to `alu tus-put`'s error and the transfer list
+    message = _ID_LIKE.sub("…", one_line(message[:4096]))[:300]
     if message:
         return message
     # the reason phrase, as the body's words: a server's 5,000 bytes of it went out whole
