@@ -303,6 +303,70 @@
         <translation>لا يدعم الخادم إصدار بروتوكول الإرسال الذي يستخدمه هذا التطبيق (tus 1.0).</translation>
     </message>
     <message>
+        <source>The hub sent a malformed item.</source>
+        <translation>أرسل المركز عنصرًا غير سليم.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed item (field %1).</source>
+        <translation>أرسل المركز عنصرًا غير سليم (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed member.</source>
+        <translation>أرسل المركز بيانات عضو غير سليمة.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed member (field %1).</source>
+        <translation>أرسل المركز بيانات عضو غير سليمة (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed rendition.</source>
+        <translation>أرسل المركز وصف ملف غير سليم.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed rendition (field %1).</source>
+        <translation>أرسل المركز وصف ملف غير سليم (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed feed page.</source>
+        <translation>أرسل المركز صفحة تغذية غير سليمة.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed feed page (field %1).</source>
+        <translation>أرسل المركز صفحة تغذية غير سليمة (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history page.</source>
+        <translation>أرسل المركز صفحة سجل غير سليمة.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history page (field %1).</source>
+        <translation>أرسل المركز صفحة سجل غير سليمة (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history event.</source>
+        <translation>أرسل المركز حدث سجل غير سليم.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history event (field %1).</source>
+        <translation>أرسل المركز حدث سجل غير سليم (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed sign-in answer.</source>
+        <translation>أرسل المركز ردّ تسجيل دخول غير سليم.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed sign-in answer (field %1).</source>
+        <translation>أرسل المركز ردّ تسجيل دخول غير سليم (الحقل %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed %1.</source>
+        <translation>أرسل المركز ردًا غير سليم (%1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed %1 (field %2).</source>
+        <translation>أرسل المركز ردًا غير سليم (%1، الحقل %2).</translation>
+    </message>
+    <message>
         <source>The file changed since the upload started; add it again.</source>
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
     </message>
@@ -1518,6 +1582,7 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>الآن</translation>
     </message>
     <message>

@@ -303,6 +303,70 @@
         <translation>Le serveur ne parle pas la version du protocole d’envoi qu’utilise cette application (tus 1.0).</translation>
     </message>
     <message>
+        <source>The hub sent a malformed item.</source>
+        <translation>Le hub a envoyé un élément mal formé.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed item (field %1).</source>
+        <translation>Le hub a envoyé un élément mal formé (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed member.</source>
+        <translation>Le hub a envoyé une fiche de membre mal formée.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed member (field %1).</source>
+        <translation>Le hub a envoyé une fiche de membre mal formée (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed rendition.</source>
+        <translation>Le hub a envoyé une description de fichier mal formée.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed rendition (field %1).</source>
+        <translation>Le hub a envoyé une description de fichier mal formée (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed feed page.</source>
+        <translation>Le hub a envoyé une page du fil mal formée.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed feed page (field %1).</source>
+        <translation>Le hub a envoyé une page du fil mal formée (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history page.</source>
+        <translation>Le hub a envoyé une page d’historique mal formée.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history page (field %1).</source>
+        <translation>Le hub a envoyé une page d’historique mal formée (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history event.</source>
+        <translation>Le hub a envoyé un événement d’historique mal formé.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed history event (field %1).</source>
+        <translation>Le hub a envoyé un événement d’historique mal formé (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed sign-in answer.</source>
+        <translation>Le hub a envoyé une réponse de connexion mal formée.</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed sign-in answer (field %1).</source>
+        <translation>Le hub a envoyé une réponse de connexion mal formée (champ %1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed %1.</source>
+        <translation>Le hub a envoyé une réponse mal formée (%1).</translation>
+    </message>
+    <message>
+        <source>The hub sent a malformed %1 (field %2).</source>
+        <translation>Le hub a envoyé une réponse mal formée (%1, champ %2).</translation>
+    </message>
+    <message>
         <source>The file changed since the upload started; add it again.</source>
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
@@ -1518,6 +1582,7 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>à l’instant</translation>
     </message>
     <message>

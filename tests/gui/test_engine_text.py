@@ -220,6 +220,7 @@ def test_the_transfer_list_shows_the_error_translated(
 
 HUB = ROOT / "src" / "alu_client" / "core" / "hub.py"
 FEED_SYNC = ROOT / "src" / "alu_client" / "core" / "sync" / "feed.py"
+HUB_TYPES = ROOT / "src" / "alu_client" / "core" / "hub_types.py"
 #: what carries a reason to the status bar: the hub client's errors, the sync's status
 HUB_CARRIERS = {
     "HubError", "Unreachable", "TlsError", "AuthError", "Forbidden", "NotFound", "ServerError",
@@ -252,7 +253,7 @@ def _hub_sample(node: ast.expr) -> str | None:
 def hub_reasons() -> list[tuple[str, str]]:
     """(where, sentence) for every reason the hub client and the feed sync word."""
     found = []
-    for path in (HUB, FEED_SYNC):
+    for path in (HUB, FEED_SYNC, HUB_TYPES):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             samples: list[str | None] = []
             if isinstance(node, ast.Call) and node.args:

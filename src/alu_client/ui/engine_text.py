@@ -518,6 +518,23 @@ _MARKED = (
 # The hub client's errors (core/hub.py), the sync's reasons for being offline or signed out
 # (core/sync/feed.py): the status bar's tooltip. Said of the hub only, never of another server.
 _HUB_MARKED = (
+    # the hub's answers that do not read (hub_types: the noun is the part that did not)
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed item."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed item (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed member."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed member (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed rendition."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed rendition (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed feed page."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed feed page (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed history page."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed history page (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed history event."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed history event (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed sign-in answer."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed sign-in answer (field %1)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed %1."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub sent a malformed %1 (field %2)."),
     QT_TRANSLATE_NOOP("EngineMessage", "Not in contact with the hub yet."),
     QT_TRANSLATE_NOOP("EngineMessage", "Not signed in to this hub; sign in first."),
     QT_TRANSLATE_NOOP(
