@@ -662,8 +662,71 @@ def test_the_token_goes_only_to_the_hubs_own_origin() -> None:
         "https://hub.example.org.evil.example/x",
         "https://evil.example/?hub.example.org",
         "https://hub.example.org@evil.example/x",
+        # urllib.parse reads the hub's origin in these; requests ends the host at the
+        # backslash and connects to evil.example, or to port 8443
+        "https://evil.example\\@hub.example.org/x",
+        "https://hub.example.org:8443\\@hub.example.org/x",
+        "https://hub.example.org:99999/x",  # no server at all: no token either
     ):
         assert c.headers_for(url) == {}, url
+
+
+def test_a_rendition_or_thumbnail_written_with_a_backslash_gets_no_token(
+    fake_hub: FakeHub, other: FakeHub, desk: Services
+) -> None:
+    """http://127.0.0.1:OTHER\\@127.0.0.1:HUB/… is the hub's origin to urllib.parse, and
+    other's to requests (the host ends at the backslash): the token went to other."""
+    hub_port = fake_hub.server_address[1]
+    fake_hub.add_item(
+        "bs", filename="bs.mp4", url=f"{other.url}\\@127.0.0.1:{hub_port}/files/bs",
+        thumbnail_url=f"{other.url}\\@127.0.0.1:{hub_port}/api/v1/items/bs/thumbnail",
+    )  # fmt: skip
+    queue = start(desk)
+    t = finished(queue, desk.download("bs"))
+    assert t.state == "failed" and t.last_error == "The download address is not valid."
+    with pytest.raises(OSError, match="not a valid address"):
+        desk.fetch_hub_thumbnail("bs")
+    assert other.seen == []  # nothing at all went there, the token least of all
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/t.jpg", "http://[::1/t.jpg"])
+def test_a_thumbnail_redirected_to_an_address_that_is_none_is_said_so(
+    location: str, fake_hub: FakeHub, desk: Services
+) -> None:
+    # (requests' own redirect read the port: a ValueError, not a thumbnail that is not there)
+    fake_hub.add_item("th", filename="th.mp4", thumbnail_url=f"{fake_hub.url}/thumbs/th.jpg")
+    fake_hub.routes["/thumbs/th.jpg"] = lambda h: h.redirect(location, 302)
+    desk.store_items([desk.client().item("th")])
+    with pytest.raises(OSError, match="not a valid address"):
+        desk.fetch_hub_thumbnail("th")
+
+
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://127.0.0.1:abc/x"]
+)
+def test_an_api_call_redirected_to_an_address_that_is_none_is_a_bad_answer(
+    location: str, fake_hub: FakeHub
+) -> None:
+    # requests read the Location of a redirect it did not follow: a ValueError out of
+    # the call ("Something went wrong", a traceback in the CLI)
+    fake_hub.routes["/api/v1/items"] = lambda h: h.redirect(location, 302)
+    with pytest.raises(BadResponse, match="redirect"):
+        client(fake_hub.url).items()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1\\@127.0.0.1:2",  # requests would send the password to port 1
+        "https://evil.example\\@hub.example.org",
+        "https://hub.example.org:99999",
+        "https://[::1",
+        "https://hub example.org",
+    ],
+)
+def test_a_hub_address_whose_server_is_not_certain_is_refused(url: str) -> None:
+    with pytest.raises(HubError, match="not a hub address"):
+        hub_module.normalize_url(url)
 
 
 # --- plain HTTP ----------------------------------------------------------------------------------

@@ -101,19 +101,26 @@ def normalize_url(url: str) -> str:
     u = url.strip()
     if "://" not in u:
         u = "https://" + u
-    parts = urlsplit(u)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HubError(f"{url!r} is not a hub address; it looks like https://hub.example.org")
-    path = parts.path.rstrip("/")
-    if path.endswith(API):
-        path = path[: -len(API)]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    try:
+        parts = urlsplit(u)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(u)
+        path = parts.path.rstrip("/")
+        if path.endswith(API):
+            path = path[: -len(API)]
+        normal = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        # where the password and the token go: one server, whichever way the address is read
+        http.origin(normal)
+    except ValueError:  # (http.BadAddress too: a port that is no port, a backslash, …)
+        raise HubError(
+            f"{url!r} is not a hub address; it looks like https://hub.example.org"
+        ) from None
+    return normal
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    p = urlsplit(url)
-    port = p.port or {"http": 80, "https": 443}.get(p.scheme)
-    return (p.scheme, (p.hostname or "").lower(), port)
+#: (scheme, host, port) of an address as requests connects to it; ``BadAddress`` (a
+#: ValueError) for one it cannot be trusted with (see ``http.origin``)
+origin = http.origin
 
 
 @dataclass(frozen=True)
@@ -171,8 +178,9 @@ class HubClient:
 
     def headers_for(self, url: str) -> dict[str, str]:
         """Headers for a transfer of ``url``: the token only goes to the hub itself, never to
-        a CDN, S3 or any other host a rendition URL may point at."""
-        return self.auth_headers() if origin(url) == origin(self.url) else {}
+        a CDN, S3 or any other host a rendition URL may point at. An address that is not a
+        valid one (``http.origin``) gets none: the transfer says so itself."""
+        return self.auth_headers() if http.same_origin(url, self.url) else {}
 
     @property
     def uploads_url(self) -> str:
