@@ -43,6 +43,12 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("args", "message"),
     [
         (["fetch", "ftp://example/x", "out"], "http:// or https://"),
+        # "Something went wrong in ALU Desk (ValueError)" after three attempts, or a traceback
+        (["fetch", "http://127.0.0.1:99999/x", "out"], "the URL given is not a valid address"),
+        (["fetch", "http://[::1/x", "out"], "the URL given is not a valid address"),
+        (["tus-put", "http://127.0.0.1:99999/up/", __file__], "endpoint given is not a valid"),
+        # requests connects to port 1, where the --header credentials went
+        (["fetch", "http://127.0.0.1:1\\@127.0.0.1:9/x", "out"], "not a valid address"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--sha256", "abc"], "64 hexadecimal"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--header", "NoColon"], "Name: value"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--header", "Bad Name: x"], "Name: value"),
