@@ -157,6 +157,37 @@ def test_fetch_into_a_folder_is_quiet_off_a_terminal(
     assert again.returncode == 0 and again.stdout == r.stdout, again.stderr
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/v/%E2%80%AEgpj.exe", "gpj.exe"),  # a direction override: shown as "exe.jpg"
+        ("/v/CON", "_CON"),  # Windows' console
+        ("/v/clip%00x.mp4", "clip_x.mp4"),  # "Something went wrong in ALU Desk (ValueError)"
+        ("/v/clip%1b%5b2J.mp4", "clip_[2J.mp4"),  # ESC: clears the terminal that lists it
+        ("/v/%2e%2e", "download"),  # "FOLDER/.. exists already"
+    ],
+)
+def test_fetch_into_a_folder_names_the_file_safely(
+    tmp_path: Path, payload: Path, path: str, name: str
+) -> None:
+    app = FastAPI()
+
+    @app.get("/{rest:path}")
+    def serve(request: Request, rest: str) -> Response:
+        return file_response(request, payload, etag='"v1"', media_type="application/mxf")
+
+    server = serve_in_thread(app)
+    out = tmp_path / "downloads"
+    out.mkdir()
+    try:
+        r = run_alu(tmp_path / "home", "fetch", f"{server.url}{path}", f"{out}/")
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in out.iterdir()] == [name]
+    assert (out / name).read_bytes() == payload.read_bytes()
+
+
 def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: Path) -> None:
     # a server that streams without a length: the body's end is all there is, and a body cut
     # short would look the same; without --sha256 the CLI must not claim a check it did not make

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
+from ..core.safe_names import safe_filename
 from ..core.services import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
@@ -236,8 +237,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     dest = Path(args.dest).expanduser().absolute()
     try:
         if dest.is_dir() or args.dest.endswith(("/", os.sep)):
-            name = Path(unquote(urlsplit(url).path)).name or "download"
-            dest = dest / name
+            # the URL's last segment is the server's text: one safe name (no NUL, control or
+            # direction characters, no "..", no CON), "download" when nothing of it is left
+            dest = dest / safe_filename(Path(unquote(urlsplit(url).path)).name)
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
