@@ -52,6 +52,7 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.uploads import UploadFields
 from alu_hub.models import Token
 from tests.support.hostile import (
+    MEMBER,
     TOKEN,
     Authority,
     FakeHub,
@@ -583,6 +584,29 @@ def test_sign_in_never_follows_a_redirect_with_the_password(
     finally:
         store.close()
     assert other.seen == []
+
+
+@pytest.mark.parametrize(
+    "token", ["abc\r\nX-Evil: 1", "tok\u20acn", "t\u00e9", "two words", "", "a=b", "\x00"]
+)
+def test_a_sign_in_answer_whose_token_cannot_be_sent_is_malformed(
+    token: str, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    # it was taken: "Signed in", then every call said the hub "cannot be reached
+    # (InvalidHeader)", or "'latin-1' codec can't encode…", or "Not signed in"
+    fake_hub.routes["/api/v1/session"] = lambda h: h.send_json(
+        {"token": token, "expires_at": "2099-01-01T00:00:00Z", "member": MEMBER}
+    )
+    paths = make_paths(tmp_path / "desk")
+    store = Store(paths.db_path)
+    try:
+        with pytest.raises(BadResponse, match="malformed sign-in answer"):
+            sign_in(
+                Profiles(store), MemorySecrets(), fake_hub.url, "ktn", PASSWORD, allow_http=True
+            )
+        assert Profiles(store).list() == []
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -88,6 +88,10 @@ __all__ = [
 ]
 
 API = "/api/v1"
+#: a bearer token as it can go in the Authorization header (RFC 6750 §2.1's b64token: no
+#: space, CR/LF or character beyond ASCII), and at most this long (the hub's are 43)
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+MAX_TOKEN = 512
 #: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
 MAX_JSON = 32 * 1024 * 1024
 
@@ -197,7 +201,11 @@ class HubClient:
         r = _Reader(data, "sign-in answer")
         expires = r.when("expires_at")
         assert expires is not None
-        token = r.text("token", max_len=512)
+        token = r.text("token", max_len=MAX_TOKEN)
+        if not _TOKEN_RE.fullmatch(token):
+            # taken, every call failed after "Signed in": "cannot be reached (InvalidHeader)",
+            # Python's "'latin-1' codec can't encode …", or "Not signed in" for an empty one
+            raise r._bad("token")
         self._token = token
         return SignIn(token=token, expires_at=expires, member=parse_member(r.d.get("member")))
 
