@@ -609,6 +609,40 @@ def test_a_sign_in_answer_whose_token_cannot_be_sent_is_malformed(
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "when"),
+    [
+        ("9" * 40, "later"),  # valid delay-seconds: "try again in 1666…(39 digits) minute(s)"
+        ("999999999999", "later"),
+        ("86401", "later"),
+        ("86400", "in 1440 minute(s)"),
+        ("1e999", "later"),  # not delay-seconds (once an OverflowError traceback)
+        ("inf", "later"),
+        ("120", "in 2 minute(s)"),
+    ],
+)
+def test_a_sign_in_refused_for_long_says_later(
+    retry_after: str, when: str, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    fake_hub.routes["/api/v1/session"] = lambda h: h.send(
+        429,
+        b'{"error": {"code": "rate_limited", "message": "slow down"}}',
+        {"Content-Type": "application/json", "Retry-After": retry_after},
+    )
+    paths = make_paths(tmp_path / "desk")
+    store = Store(paths.db_path)
+    try:
+        with pytest.raises(HubError) as e:
+            sign_in(
+                Profiles(store), MemorySecrets(), fake_hub.url, "ktn", PASSWORD, allow_http=True
+            )
+    finally:
+        store.close()
+    assert str(e.value) == (
+        f"Too many failed sign-ins for this user or this network; try again {when}."
+    )
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_download_redirected_to_another_origin_leaves_the_token_behind(
     status: int, fake_hub: FakeHub, other: FakeHub, desk: Services

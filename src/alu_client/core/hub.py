@@ -92,6 +92,8 @@ API = "/api/v1"
 #: space, CR/LF or character beyond ASCII), and at most this long (the hub's are 43)
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 MAX_TOKEN = 512
+#: a sign-in refused for longer than this (seconds) is said "try again later", not in minutes
+LONGEST_WAIT_SAID = 24 * 3600
 #: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
 MAX_JSON = 32 * 1024 * 1024
 
@@ -383,7 +385,12 @@ class HubClient:
             raise NotFound(hub_message or "The hub does not have that.", status=status)
         if status == 429 and not auth:
             wait = _retry_after(resp)
-            when = f"in {max(1, math.ceil(wait / 60))} minute(s)" if wait is not None else "later"
+            # (a valid Retry-After of forty 9s said "try again in 1666…, 39 digits, minute(s)")
+            when = (
+                f"in {max(1, math.ceil(wait / 60))} minute(s)"
+                if wait is not None and wait <= LONGEST_WAIT_SAID
+                else "later"
+            )
             raise HubError(
                 f"Too many failed sign-ins for this user or this network; try again {when}.",
                 status=status,
