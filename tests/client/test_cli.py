@@ -43,6 +43,12 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("args", "message"),
     [
         (["fetch", "ftp://example/x", "out"], "http:// or https://"),
+        # "Something went wrong in ALU Desk (ValueError)" after three attempts, or a traceback
+        (["fetch", "http://127.0.0.1:99999/x", "out"], "the URL given is not a valid address"),
+        (["fetch", "http://[::1/x", "out"], "the URL given is not a valid address"),
+        (["tus-put", "http://127.0.0.1:99999/up/", __file__], "endpoint given is not a valid"),
+        # requests connects to port 1, where the --header credentials went
+        (["fetch", "http://127.0.0.1:1\\@127.0.0.1:9/x", "out"], "not a valid address"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--sha256", "abc"], "64 hexadecimal"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--header", "NoColon"], "Name: value"),
         (["fetch", "http://127.0.0.1:9/x", "out", "--header", "Bad Name: x"], "Name: value"),
@@ -149,6 +155,37 @@ def test_fetch_into_a_folder_is_quiet_off_a_terminal(
     )
     # the same command again: its own verified file is there (nothing downloaded again)
     assert again.returncode == 0 and again.stdout == r.stdout, again.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/v/%E2%80%AEgpj.exe", "gpj.exe"),  # a direction override: shown as "exe.jpg"
+        ("/v/CON", "_CON"),  # Windows' console
+        ("/v/clip%00x.mp4", "clip_x.mp4"),  # "Something went wrong in ALU Desk (ValueError)"
+        ("/v/clip%1b%5b2J.mp4", "clip_[2J.mp4"),  # ESC: clears the terminal that lists it
+        ("/v/%2e%2e", "download"),  # "FOLDER/.. exists already"
+    ],
+)
+def test_fetch_into_a_folder_names_the_file_safely(
+    tmp_path: Path, payload: Path, path: str, name: str
+) -> None:
+    app = FastAPI()
+
+    @app.get("/{rest:path}")
+    def serve(request: Request, rest: str) -> Response:
+        return file_response(request, payload, etag='"v1"', media_type="application/mxf")
+
+    server = serve_in_thread(app)
+    out = tmp_path / "downloads"
+    out.mkdir()
+    try:
+        r = run_alu(tmp_path / "home", "fetch", f"{server.url}{path}", f"{out}/")
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in out.iterdir()] == [name]
+    assert (out / name).read_bytes() == payload.read_bytes()
 
 
 def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: Path) -> None:

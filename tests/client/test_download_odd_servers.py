@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
+from alu_client.core import http as client_http
 from alu_client.core.http import HEADERS_TOO_LARGE_MESSAGE
 from alu_client.core.transfers.base import PermanentError, RetryableError, Tuning
 from alu_client.core.transfers.download import DownloadSpec, discard_part, run
+from alu_client.core.transfers.download import protocol as download_protocol
 from alu_client.core.transfers.download.protocol import _keeps_credentials
 from alu_client.core.transfers.download.verify import PLACED
 from alu_hub.server import free_port
@@ -467,6 +469,50 @@ def test_a_sign_in_asked_where_the_credentials_are_not_sent_fails_plainly(
     assert [auth for *_x, auth in other.seen] == [None]  # the token never went there
 
 
+def test_a_redirect_written_with_a_backslash_takes_no_credentials_elsewhere(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # urllib.parse reads http://127.0.0.1:B\@127.0.0.1:A/f as port A (the origin: the
+    # credentials kept), requests ends the host at the backslash and connects to port B
+    stranger = served(lambda h: (200, [], b"x" * 1000))
+    start = [""]
+    origin = served(lambda h: (302, [("Location", start[0])], b""))
+    start[0] = f"{stranger.url}\\@127.0.0.1:{origin.server_address[1]}/f.mxf"
+    job.headers = {"Authorization": "Bearer s3cret"}
+    with pytest.raises(PermanentError) as e:
+        run(DownloadSpec(f"{origin.url}/f.mxf", job.tmp / "f.mxf"), job.context())
+    assert e.value.message == download_protocol.MSG_BAD_REDIRECT
+    assert stranger.seen == []  # not even without the token
+    assert [auth for *_x, auth in origin.seen] == ["Bearer s3cret"]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://127.0.0.1:99999/x", "http://127.0.0.1:abc/x", "http://[::1/x", "http://[::1]x/"],
+)
+def test_a_redirect_to_an_address_that_is_none_fails_plainly(
+    location: str, served: Callable[..., Server], job: Job
+) -> None:
+    # a port that is no port, a broken IPv6 literal: "Something went wrong in ALU Desk
+    # (ValueError)", the words for a bug of the app, retried
+    origin = served(lambda h: (302, [("Location", location)], b""))
+    job.headers = {"Authorization": "Bearer s3cret"}  # (requests' own check read the port)
+    with pytest.raises(PermanentError) as e:
+        run(DownloadSpec(f"{origin.url}/f.mxf", job.tmp / "f.mxf"), job.context())
+    assert e.value.message == download_protocol.MSG_BAD_REDIRECT
+    assert not (job.tmp / "f.mxf").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:99999/f.mxf", "http://[::1/f.mxf", "http://127.0.0.1:1\\@127.0.0.1:2/f"],
+)
+def test_a_download_address_that_is_none_fails_plainly(url: str, job: Job) -> None:
+    with pytest.raises(PermanentError) as e:
+        run(DownloadSpec(url, job.tmp / "f.mxf"), job.context())
+    assert e.value.message == download_protocol.MSG_BAD_ADDRESS
+
+
 # --- ranges answered otherwise than asked ------------------------------------------------------
 
 
@@ -700,6 +746,20 @@ def test_a_header_line_of_a_tus_heads_size_is_read(served: Callable[..., Server]
 )
 def test_which_redirects_keep_the_credentials(source: str, target: str, kept: bool) -> None:
     assert _keeps_credentials(source, target) is kept
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:8080\\@agence.example/f.mxf",  # requests connects to 127.0.0.1:8080
+        "http://evil.example\\@agence.example/f.mxf",
+        "http://agence.example:99999/f.mxf",
+        "http://[::1/f.mxf",
+    ],
+)
+def test_a_redirect_whose_server_is_not_certain_keeps_nothing(target: str) -> None:
+    with pytest.raises(client_http.BadAddress):
+        _keeps_credentials("http://agence.example/f.mxf", target)
 
 
 def _cut_every(

@@ -24,6 +24,11 @@ HOSTILE = [
     ("\\\\server\\share\\clip.mp4", "clip.mp4"),
     ("clip\x00.mp4", "clip_.mp4"),
     ("cl\nip\t.mp4", "cl_ip_.mp4"),
+    # C1 controls: U+009B is the one-byte CSI an 8-bit terminal reads as ESC [
+    ("clip\x9b2J\x90\x9d0;x\x9c.mp4", "clip_2J__0;x_.mp4"),
+    ("clip\x85\x7f.mp4", "clip__.mp4"),
+    # the extension cut to 16 characters ended in a space, which Windows drops
+    ("a." + "b" * 15 + " c", "a." + "b" * 15),
     ("clip\u202egpj.exe", "clipgpj.exe"),
     ("a\u200bb.mp4", "ab.mp4"),
     ("CON", "_CON"),

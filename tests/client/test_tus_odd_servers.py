@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -405,13 +406,51 @@ def test_a_creation_naming_no_usable_address_is_said_once(
     assert "url" not in c.checkpoint.data
 
 
+def test_a_creation_written_with_a_backslash_sends_nothing_elsewhere(
+    server: TinyTus, bends: Bends, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # urllib.parse reads the endpoint's origin in http://127.0.0.1:B\@127.0.0.1:A/…, requests
+    # connects to port B (the host ends at the backslash): the token and the file went there
+    with TinyTus(Bends()) as stranger:
+        b = urlsplit(stranger.endpoint).port
+        bends.location = f"http://127.0.0.1:{b}\\@{urlsplit(server.endpoint).netloc}/files/x"
+        path = random_file(tmp_path / "s.mp4", MIB)
+        c = new_ctx()
+        with pytest.raises(PermanentError) as caught:
+            run(UploadSpec(path, server.endpoint, {}), c.ctx)
+        assert caught.value.message == upload_protocol.BAD_LOCATION
+        assert stranger.methods() == []
+    assert server.methods() == ["OPTIONS", "POST"]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://127.0.0.1:99999/files/", "http://[::1/files/", "http://127.0.0.1:1\\@127.0.0.1:2/"],
+)
+def test_an_endpoint_that_is_no_address_is_said_so(
+    endpoint: str, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # (a port that is no port: "Something went wrong in ALU Desk (ValueError)", retried)
+    path = random_file(tmp_path / "e.mp4", KIB)
+    with pytest.raises(PermanentError) as caught:
+        run(UploadSpec(path, endpoint, {}), new_ctx().ctx)
+    assert caught.value.message == upload_protocol.BAD_ENDPOINT
+
+
 def test_upload_url_resolves_relative_locations_and_refuses_the_rest() -> None:
     base = "https://hub.example:8443/api/v1/uploads/"
     url = upload_protocol.upload_url
     assert url(base, "/api/v1/uploads/ab12") == "https://hub.example:8443/api/v1/uploads/ab12"
     assert url(base, "ab12") == "https://hub.example:8443/api/v1/uploads/ab12"
     assert url(base, " http://other:1080/x ") == "http://other:1080/x"
-    for bad in ("ftp://hub.example/x", "http://[::1", "https://hub.example:99999/x", "http:///x"):
+    for bad in (
+        "ftp://hub.example/x",
+        "http://[::1",
+        "https://hub.example:99999/x",
+        "http:///x",
+        "https://evil.example\\@hub.example:8443/x",  # requests connects to evil.example
+        "https://hub.example:1\\@hub.example:8443/x",
+    ):
         assert url(base, bad) is None, bad
 
 

@@ -52,6 +52,7 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.uploads import UploadFields
 from alu_hub.models import Token
 from tests.support.hostile import (
+    MEMBER,
     TOKEN,
     Authority,
     FakeHub,
@@ -585,6 +586,63 @@ def test_sign_in_never_follows_a_redirect_with_the_password(
     assert other.seen == []
 
 
+@pytest.mark.parametrize(
+    "token", ["abc\r\nX-Evil: 1", "tok\u20acn", "t\u00e9", "two words", "", "a=b", "\x00"]
+)
+def test_a_sign_in_answer_whose_token_cannot_be_sent_is_malformed(
+    token: str, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    # it was taken: "Signed in", then every call said the hub "cannot be reached
+    # (InvalidHeader)", or "'latin-1' codec can't encode…", or "Not signed in"
+    fake_hub.routes["/api/v1/session"] = lambda h: h.send_json(
+        {"token": token, "expires_at": "2099-01-01T00:00:00Z", "member": MEMBER}
+    )
+    paths = make_paths(tmp_path / "desk")
+    store = Store(paths.db_path)
+    try:
+        with pytest.raises(BadResponse, match="malformed sign-in answer"):
+            sign_in(
+                Profiles(store), MemorySecrets(), fake_hub.url, "ktn", PASSWORD, allow_http=True
+            )
+        assert Profiles(store).list() == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "when"),
+    [
+        ("9" * 40, "later"),  # valid delay-seconds: "try again in 1666…(39 digits) minute(s)"
+        ("999999999999", "later"),
+        ("86401", "later"),
+        ("86400", "in 1440 minute(s)"),
+        ("1e999", "later"),  # not delay-seconds (once an OverflowError traceback)
+        ("inf", "later"),
+        ("120", "in 2 minute(s)"),
+    ],
+)
+def test_a_sign_in_refused_for_long_says_later(
+    retry_after: str, when: str, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    fake_hub.routes["/api/v1/session"] = lambda h: h.send(
+        429,
+        b'{"error": {"code": "rate_limited", "message": "slow down"}}',
+        {"Content-Type": "application/json", "Retry-After": retry_after},
+    )
+    paths = make_paths(tmp_path / "desk")
+    store = Store(paths.db_path)
+    try:
+        with pytest.raises(HubError) as e:
+            sign_in(
+                Profiles(store), MemorySecrets(), fake_hub.url, "ktn", PASSWORD, allow_http=True
+            )
+    finally:
+        store.close()
+    assert str(e.value) == (
+        f"Too many failed sign-ins for this user or this network; try again {when}."
+    )
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_download_redirected_to_another_origin_leaves_the_token_behind(
     status: int, fake_hub: FakeHub, other: FakeHub, desk: Services
@@ -662,8 +720,71 @@ def test_the_token_goes_only_to_the_hubs_own_origin() -> None:
         "https://hub.example.org.evil.example/x",
         "https://evil.example/?hub.example.org",
         "https://hub.example.org@evil.example/x",
+        # urllib.parse reads the hub's origin in these; requests ends the host at the
+        # backslash and connects to evil.example, or to port 8443
+        "https://evil.example\\@hub.example.org/x",
+        "https://hub.example.org:8443\\@hub.example.org/x",
+        "https://hub.example.org:99999/x",  # no server at all: no token either
     ):
         assert c.headers_for(url) == {}, url
+
+
+def test_a_rendition_or_thumbnail_written_with_a_backslash_gets_no_token(
+    fake_hub: FakeHub, other: FakeHub, desk: Services
+) -> None:
+    """http://127.0.0.1:OTHER\\@127.0.0.1:HUB/… is the hub's origin to urllib.parse, and
+    other's to requests (the host ends at the backslash): the token went to other."""
+    hub_port = fake_hub.server_address[1]
+    fake_hub.add_item(
+        "bs", filename="bs.mp4", url=f"{other.url}\\@127.0.0.1:{hub_port}/files/bs",
+        thumbnail_url=f"{other.url}\\@127.0.0.1:{hub_port}/api/v1/items/bs/thumbnail",
+    )  # fmt: skip
+    queue = start(desk)
+    t = finished(queue, desk.download("bs"))
+    assert t.state == "failed" and t.last_error == "The download address is not valid."
+    with pytest.raises(OSError, match="not a valid address"):
+        desk.fetch_hub_thumbnail("bs")
+    assert other.seen == []  # nothing at all went there, the token least of all
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/t.jpg", "http://[::1/t.jpg"])
+def test_a_thumbnail_redirected_to_an_address_that_is_none_is_said_so(
+    location: str, fake_hub: FakeHub, desk: Services
+) -> None:
+    # (requests' own redirect read the port: a ValueError, not a thumbnail that is not there)
+    fake_hub.add_item("th", filename="th.mp4", thumbnail_url=f"{fake_hub.url}/thumbs/th.jpg")
+    fake_hub.routes["/thumbs/th.jpg"] = lambda h: h.redirect(location, 302)
+    desk.store_items([desk.client().item("th")])
+    with pytest.raises(OSError, match="not a valid address"):
+        desk.fetch_hub_thumbnail("th")
+
+
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://127.0.0.1:abc/x"]
+)
+def test_an_api_call_redirected_to_an_address_that_is_none_is_a_bad_answer(
+    location: str, fake_hub: FakeHub
+) -> None:
+    # requests read the Location of a redirect it did not follow: a ValueError out of
+    # the call ("Something went wrong", a traceback in the CLI)
+    fake_hub.routes["/api/v1/items"] = lambda h: h.redirect(location, 302)
+    with pytest.raises(BadResponse, match="redirect"):
+        client(fake_hub.url).items()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1\\@127.0.0.1:2",  # requests would send the password to port 1
+        "https://evil.example\\@hub.example.org",
+        "https://hub.example.org:99999",
+        "https://[::1",
+        "https://hub example.org",
+    ],
+)
+def test_a_hub_address_whose_server_is_not_certain_is_refused(url: str) -> None:
+    with pytest.raises(HubError, match="not a hub address"):
+        hub_module.normalize_url(url)
 
 
 # --- plain HTTP ----------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
+from ..core.safe_names import safe_filename
 from ..core.services import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
@@ -38,6 +40,21 @@ from .common import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def _check_address(url: str, verb: str, what: str) -> None:
+    """A CliError (status 2) unless ``url`` is an http(s) address requests can be trusted
+    with (``http.origin``: a port that is a port, no backslash in the host, …). The address
+    is not repeated: it may hold a secret (a password, a signed link's signature)."""
+    if valid_address(url):
+        return
+    if url.strip().partition(":")[0].lower() not in ("http", "https"):
+        raise CliError(f"{verb} takes an http:// or https:// {what}", 2)
+    raise CliError(
+        f"{verb}: the {what} given is not a valid address (a port that is no port, a broken "
+        "[IPv6] address, a backslash or a space in the host?)",
+        2,
+    )
 
 
 def _open_engine() -> tuple[Store, EngineLock]:
@@ -214,15 +231,15 @@ def _sent_before(
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    if urlsplit(args.url).scheme not in ("http", "https"):
-        raise CliError("fetch takes an http:// or https:// URL", 2)
+    _check_address(args.url, "fetch", "URL")
     headers = dict(parse_header(h) for h in args.header)
     url = credentials_out_of(args.url, headers)
     dest = Path(args.dest).expanduser().absolute()
     try:
         if dest.is_dir() or args.dest.endswith(("/", os.sep)):
-            name = Path(unquote(urlsplit(url).path)).name or "download"
-            dest = dest / name
+            # the URL's last segment is the server's text: one safe name (no NUL, control or
+            # direction characters, no "..", no CON), "download" when nothing of it is left
+            dest = dest / safe_filename(Path(unquote(urlsplit(url).path)).name)
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
@@ -271,8 +288,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser().absolute()
     if not path.is_file():
         raise CliError(f"{args.file} is not a file", 2)
-    if urlsplit(args.endpoint).scheme not in ("http", "https"):
-        raise CliError("tus-put takes an http:// or https:// endpoint", 2)
+    _check_address(args.endpoint, "tus-put", "endpoint")
     headers = dict(parse_header(h) for h in args.header)
     endpoint = credentials_out_of(args.endpoint, headers)
     metadata: dict[str, str] = {}

@@ -8,10 +8,12 @@ import os
 import re
 import ssl
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+import idna
 import requests
 import requests.adapters
 import urllib3.connection
@@ -30,7 +32,10 @@ class Session(requests.Session):
     requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace ``session.verify`` on
     every request that does not pass ``verify`` itself, so a hub profile's custom CA bundle
     (a corporate proxy's, a self-signed hub's) would be silently ignored on machines that set
-    those variables. Proxies from the environment still apply (``trust_env`` stays on)."""
+    those variables. Proxies from the environment still apply (``trust_env`` stays on).
+
+    And a redirect to an address that is not a valid one (``origin``) is not followed: the
+    answer is given back as it is, for the caller to say so."""
 
     def merge_environment_settings(
         self,
@@ -51,6 +56,19 @@ class Session(requests.Session):
                 settings["verify"] = cafile
         return settings
 
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        # requests reads where a redirect goes even when it is not to follow it (for
+        # ``Response.next``): a Location it cannot read (a port that is no port, an IPv6
+        # literal without its "]") failed the request itself with a ValueError
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        try:
+            valid = valid_address(urljoin(resp.url or "", target))
+        except ValueError:
+            valid = False
+        return target if valid else None
+
 
 def is_number(text: str) -> bool:
     """Whether a server's ``text`` is a decimal number ``int`` reads: ASCII digits only
@@ -58,17 +76,88 @@ def is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of ``url``: what credentials are scoped to (RFC 6454)."""
-    parts = urlsplit(url)
+class BadAddress(ValueError):
+    """An http(s) address that cannot be used: no host, a port that is no port, a broken
+    IPv6 literal, or an authority that requests and ``urllib.parse`` would read as two
+    different servers (a backslash, a space or a control character in it). The message never
+    holds the address (it may be a secret: an upload URL, a signed link)."""
+
+    def __init__(self, why: str = "not a valid address") -> None:
+        super().__init__(why)
+
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+#: the authority of an absolute URL as ``urllib.parse`` reads it: after "//", up to the first
+#: "/", "?" or "#" (urllib3, and so requests, also end it at a backslash)
+_AUTHORITY_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def _odd(c: str) -> bool:
+    """A character no authority holds: a backslash, a space, a control or format character."""
+    return c == "\\" or c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of the server requests connects to for ``url``: what credentials
+    are scoped to (RFC 6454). The host is in lower case (IDNA-encoded, an IPv6 literal without
+    its brackets), the port the scheme's default when none is given.
+
+    Raises ``BadAddress`` for anything but a plain http(s) address whose server
+    ``urllib.parse`` and requests/urllib3 agree on: ``http://a:1\\@a:2/`` is port 2 to the
+    first and port 1 to the second, which connects there — a check made on one reading would
+    send the credentials to the other server. An address with a control character anywhere,
+    or a backslash, space or format character in its authority, is refused outright."""
+    if any(unicodedata.category(c) == "Cc" for c in url):
+        raise BadAddress()
+    found = _AUTHORITY_RE.match(url.lstrip())
+    if found is None or any(_odd(c) for c in found[1]):
+        raise BadAddress()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, None)
+        sent = urllib3.util.parse_url(prepared.url or "")
+    except (ValueError, UnicodeError, requests.RequestException, urllib3.exceptions.HTTPError):
+        raise BadAddress() from None
     scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or not sent.host:
+        raise BadAddress()
+    host = parts.hostname  # (in lower case)
+    if host.startswith("[") or ":" in host:  # an IPv6 literal; its zone is %-encoded here
+        host = unquote(host)
+    elif not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")  # as requests does
+        except (idna.IDNAError, UnicodeError):
+            raise BadAddress() from None
+    said = (scheme, host, port or _DEFAULT_PORTS[scheme])
+    seen = (
+        (sent.scheme or "").lower(),
+        sent.host.lower().removeprefix("[").removesuffix("]"),
+        sent.port or _DEFAULT_PORTS[scheme],
+    )
+    if said != seen:
+        raise BadAddress()
+    return seen
+
+
+def valid_address(url: str) -> bool:
+    """Whether ``url`` is an http(s) address requests can be trusted with (see ``origin``)."""
+    try:
+        origin(url)
+    except BadAddress:
+        return False
+    return True
 
 
 def same_origin(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are on one origin (a token for one is sent to the other)."""
-    return origin(a) == origin(b)
+    """Whether ``a`` and ``b`` are on one origin (a token for one is sent to the other);
+    never when either is not a valid address (``origin``)."""
+    try:
+        return origin(a) == origin(b)
+    except BadAddress:
+        return False
 
 
 #: where a proxy's user name and password go: the profile's proxy login (in the keyring, see

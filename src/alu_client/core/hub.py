@@ -95,6 +95,12 @@ __all__ = [
 ]
 
 API = "/api/v1"
+#: a bearer token as it can go in the Authorization header (RFC 6750 §2.1's b64token: no
+#: space, CR/LF or character beyond ASCII), and at most this long (the hub's are 43)
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+MAX_TOKEN = 512
+#: a sign-in refused for longer than this (seconds) is said "try again later", not in minutes
+LONGEST_WAIT_SAID = 24 * 3600
 #: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
 MAX_JSON = 32 * 1024 * 1024
 
@@ -108,19 +114,26 @@ def normalize_url(url: str) -> str:
     u = url.strip()
     if "://" not in u:
         u = "https://" + u
-    parts = urlsplit(u)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HubError(f"{url!r} is not a hub address; it looks like https://hub.example.org")
-    path = parts.path.rstrip("/")
-    if path.endswith(API):
-        path = path[: -len(API)]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    try:
+        parts = urlsplit(u)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(u)
+        path = parts.path.rstrip("/")
+        if path.endswith(API):
+            path = path[: -len(API)]
+        normal = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        # where the password and the token go: one server, whichever way the address is read
+        http.origin(normal)
+    except ValueError:  # (http.BadAddress too: a port that is no port, a backslash, …)
+        raise HubError(
+            f"{url!r} is not a hub address; it looks like https://hub.example.org"
+        ) from None
+    return normal
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    p = urlsplit(url)
-    port = p.port or {"http": 80, "https": 443}.get(p.scheme)
-    return (p.scheme, (p.hostname or "").lower(), port)
+#: (scheme, host, port) of an address as requests connects to it; ``BadAddress`` (a
+#: ValueError) for one it cannot be trusted with (see ``http.origin``)
+origin = http.origin
 
 
 @dataclass(frozen=True)
@@ -178,8 +191,9 @@ class HubClient:
 
     def headers_for(self, url: str) -> dict[str, str]:
         """Headers for a transfer of ``url``: the token only goes to the hub itself, never to
-        a CDN, S3 or any other host a rendition URL may point at."""
-        return self.auth_headers() if origin(url) == origin(self.url) else {}
+        a CDN, S3 or any other host a rendition URL may point at. An address that is not a
+        valid one (``http.origin``) gets none: the transfer says so itself."""
+        return self.auth_headers() if http.same_origin(url, self.url) else {}
 
     @property
     def uploads_url(self) -> str:
@@ -196,7 +210,11 @@ class HubClient:
         r = _Reader(data, "sign-in answer")
         expires = r.when("expires_at")
         assert expires is not None
-        token = r.text("token", max_len=512)
+        token = r.text("token", max_len=MAX_TOKEN)
+        if not _TOKEN_RE.fullmatch(token):
+            # taken, every call failed after "Signed in": "cannot be reached (InvalidHeader)",
+            # Python's "'latin-1' codec can't encode …", or "Not signed in" for an empty one
+            raise r._bad("token")
         self._token = token
         return SignIn(token=token, expires_at=expires, member=parse_member(r.d.get("member")))
 
@@ -361,7 +379,12 @@ class HubClient:
             raise NotFound(hub_message or "The hub does not have that.", status=status)
         if status == 429 and not auth:
             wait = _retry_after(resp)
-            when = f"in {max(1, math.ceil(wait / 60))} minute(s)" if wait is not None else "later"
+            # (a valid Retry-After of forty 9s said "try again in 1666…, 39 digits, minute(s)")
+            when = (
+                f"in {max(1, math.ceil(wait / 60))} minute(s)"
+                if wait is not None and wait <= LONGEST_WAIT_SAID
+                else "later"
+            )
             raise HubError(
                 f"Too many failed sign-ins for this user or this network; try again {when}.",
                 status=status,

@@ -15,7 +15,9 @@ _RESERVED = {
     *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10)),
     "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
 }  # fmt: skip
-_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+#: separators, what Windows refuses, and every control character (category Cc: C0, DEL and
+#: C1, whose U+009B an 8-bit terminal reads as ESC [ when the name is listed)
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f-\x9f]')
 #: bidirectional controls make "clip‮4pm.exe" read as "clipexe.mp4"; zero-width ones hide text
 _INVISIBLE = {"Cf"}
 MAX_NAME_BYTES = 200  # under every file system's 255, with room for " (12)" and ".part"
@@ -43,7 +45,7 @@ def safe_filename(name: str, default: str = "download", *, marker: str = "") -> 
         stem, ext = text, ""
     if stem.split(".")[0].strip().upper() in _RESERVED:
         stem = "_" + stem
-    ext = ext[:16]
+    ext = ext[:16].rstrip(". ")  # cut, it may end in a space (Windows drops it: another name)
     marker = _BAD_CHARS.sub("_", marker)
     budget = MAX_NAME_BYTES - len(ext.encode()) - (1 if ext else 0) - len(marker.encode())
     stem = (_truncate_utf8(stem, budget).rstrip(". ") or default) + marker

@@ -28,8 +28,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urljoin
 
-from . import hub, proxy_login
+import requests
+
+from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
 from .library import Library, record_file, upsert_items
 from .lockfile import EngineLock
@@ -584,7 +587,7 @@ class Services:
         if not url:
             raise OSError(f"item {item_id} has no thumbnail")
         client = self.client()
-        r = client.session.get(url, headers=client.headers_for(url), timeout=(10, 30), stream=True)
+        r = _thumbnail_answer(client, url, item_id)
         try:
             if r.status_code != 200 or not r.headers.get("Content-Type", "").startswith("image/"):
                 raise OSError(f"thumbnail of {item_id}: HTTP {r.status_code}")
@@ -704,3 +707,34 @@ def writable_folder(folder: Path) -> None:
 def _profile_of(t: Transfer) -> str | None:
     value = t.options.get("profile")
     return value if isinstance(value, str) and value else None
+
+
+#: redirects a thumbnail's address may take (the hub's to a store, a CDN's own)
+_THUMBNAIL_REDIRECTS: Final = 5
+
+
+def _thumbnail_answer(client: hub.HubClient, url: str, item_id: str) -> requests.Response:
+    """The answer to a GET of a thumbnail at ``url``, its redirects followed here: the token
+    goes only to the hub's origin, and not on from there to another one, on origins as
+    requests connects to them (its own redirects decide on ``urllib.parse``'s reading of the
+    address, which a backslash in it can make another server's). An address that is not a
+    valid one (``http.origin``) is an OSError, as any thumbnail that cannot be had."""
+    headers = client.headers_for(url)
+    for _ in range(_THUMBNAIL_REDIRECTS + 1):
+        if not http.valid_address(url):
+            raise OSError(f"thumbnail of {item_id}: not a valid address")
+        r = client.session.get(
+            url, headers=headers, timeout=(10, 30), stream=True, allow_redirects=False
+        )
+        location = r.headers.get("Location")
+        if not r.is_redirect or not location:
+            return r
+        r.close()
+        try:
+            target = urljoin(url, location)
+        except ValueError:
+            raise OSError(f"thumbnail of {item_id}: not a valid address") from None
+        if not http.same_origin(url, target):
+            headers = {}
+        url = target
+    raise OSError(f"thumbnail of {item_id}: redirected too many times")

@@ -74,6 +74,9 @@ _MARKED = (
         "EngineMessage", "The server sent the download elsewhere without saying where."
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage", "The server sent the download to an address that is not valid."
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The storage the server sent the download to refused its link (expired?); asking the "
         "server for a new one.",
@@ -179,6 +182,7 @@ _MARKED = (
         "EngineMessage",
         "The hub gave an address for the upload that cannot be used; tell whoever runs it.",
     ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The upload address is not valid."),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The server kept less of the file than it had confirmed; sending the rest."
     ),

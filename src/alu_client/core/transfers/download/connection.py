@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3.exceptions
 
-from ...http import connection_failure, proxy_answer, proxy_for
+from ...http import connection_failure, origin, proxy_answer, proxy_for
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
 from .partfile import _Segment
 from .protocol import (
@@ -28,6 +28,8 @@ from .protocol import (
     _MIN_SEGMENT,
     _REDIRECTS,
     _STOP_GRACE_S,
+    MSG_BAD_ADDRESS,
+    MSG_BAD_REDIRECT,
     MSG_CONNECT_TIMEOUT,
     MSG_CUT,
     MSG_LINK_EXPIRED,
@@ -38,7 +40,6 @@ from .protocol import (
     _check_status,
     _int_header,
     _keeps_credentials,
-    _origin,
 )
 from .spec import DownloadSpec
 
@@ -177,8 +178,14 @@ class _JobBase:
                     raise PermanentError(
                         "The server sent the download elsewhere without saying where."
                     )
-                target = urljoin(url, location)
-                if not _keeps_credentials(url, target) and headers != own:
+                try:
+                    target = urljoin(url, location)
+                    # (BadAddress: a port that is no port, a backslash in the host: where
+                    # requests would connect is not the server the check would see)
+                    keeps = _keeps_credentials(url, target)
+                except ValueError:
+                    raise PermanentError(MSG_BAD_REDIRECT) from None
+                if not keeps and headers != own:
                     headers = dict(own)  # credentials stay with the origin they are for
                     stripped = True
                     ctx.log.info(
@@ -199,7 +206,7 @@ class _JobBase:
                     "sign-in; the credentials given are not sent to another server. Use "
                     "that address directly, with its own credentials."
                 )
-            if resp.status_code in (401, 403) and _origin(url) != _origin(self.spec.url):
+            if resp.status_code in (401, 403) and origin(url) != origin(self.spec.url):
                 # A signed link the server sent us to (S3, a CDN) refused: it expired (a long
                 # wait, a clock far off) — every attempt starts at the server again and gets a
                 # fresh one, so this is worth another try, not a "sign in again".
@@ -390,7 +397,7 @@ class _JobBase:
             | requests.exceptions.InvalidSchema
             | requests.exceptions.MissingSchema,
         ):
-            return PermanentError("The download address is not valid.")
+            return PermanentError(MSG_BAD_ADDRESS)
         said = connection_failure(e, session, url)
         if said is not None:  # a certificate, no TLS, a proxy's refusal, …
             message, final = said

@@ -9,11 +9,13 @@ import sys
 
 import requests
 
+from ...http import valid_address
 from ..base import PermanentError, RetryableError, redact_url
 from .decode import DECODABLE
 from .partfile import _plan, _Segment, drop_decoded, part_is_ours
 from .protocol import (
     _MAX_START_OVERS,
+    MSG_BAD_ADDRESS,
     MSG_CHANGED,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
@@ -62,6 +64,8 @@ class _Job(_StreamJob, _VerifyJob):
 
     def run(self) -> DownloadResult:
         spec, ctx = self.spec, self.ctx
+        if not valid_address(spec.url):  # (a port that is no port, a backslash in the host)
+            raise PermanentError(MSG_BAD_ADDRESS)
         if os.path.lexists(spec.dest):  # (False for a name too long: os.open then says so)
             raise PermanentError(
                 f"A file named “{spec.dest.name}” is already there; choose another name."

@@ -6,11 +6,10 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 import requests
 
-from ...http import is_number, proxy_answer
+from ...http import is_number, origin, proxy_answer
 from ..base import DiskFullError, PermanentError, RetryableError
 from ..retry import retry_after_of
 
@@ -41,6 +40,8 @@ MSG_COMPRESSED_AGAIN: Final = (
 )
 MSG_TOO_LONG: Final = "The server sent more data than the file's size."
 MSG_GONE: Final = "The file is no longer on the server."
+MSG_BAD_ADDRESS: Final = "The download address is not valid."
+MSG_BAD_REDIRECT: Final = "The server sent the download to an address that is not valid."
 MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
 MSG_DISK_FULL: Final = "The disk is full; the download will continue when space is freed."
 MSG_PART_BUSY: Final = (
@@ -139,18 +140,12 @@ def _coded_range_fits(resp: requests.Response) -> bool:
     return _int_header(resp, "Content-Length") == int(last) + 1 - int(first)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
-
-
 def _keeps_credentials(source: str, target: str) -> bool:
     """Whether a redirect from ``source`` to ``target`` may carry the credentials: the same
     origin, or the same host moved from http to https on the standard ports (a safer channel
-    to the same server, as requests itself allows)."""
-    a, b = _origin(source), _origin(target)
+    to the same server, as requests itself allows). Origins as requests connects to them
+    (``http.origin``: raises ``BadAddress`` for an address that is not a valid one)."""
+    a, b = origin(source), origin(target)
     return a == b or (a == ("http", b[1], 80) and b == ("https", a[1], 443))
 
 

@@ -133,9 +133,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..base import TransferContext
+from ...http import valid_address
+from ..base import PermanentError, TransferContext
 from .checksums import fastest_checksum as fastest_checksum
 from .job import _Job
+from .protocol import BAD_ENDPOINT as BAD_ENDPOINT
 from .protocol import poll_outcome as poll_outcome
 from .spec import CHECKSUM_PREFERENCE as CHECKSUM_PREFERENCE
 from .spec import CHECKSUM_TRIES as CHECKSUM_TRIES
@@ -189,6 +191,8 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     not hold the cancel)."""
     # ``CHECKSUM_PREFERENCE`` is read here, from the package, at every run: patching
     # ``upload.CHECKSUM_PREFERENCE`` (the throughput benchmark does) reaches the job.
+    if not valid_address(spec.endpoint):  # (a port that is no port, a backslash in the host)
+        raise PermanentError(BAD_ENDPOINT)
     spec = dataclasses.replace(spec, metadata=described(spec))
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:

@@ -7,11 +7,11 @@ import base64
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin
 
 import requests
 
-from ...http import is_number, proxy_answer, same_origin
+from ...http import is_number, origin, proxy_answer, same_origin
 from ...plain_text import one_line
 from ..base import PermanentError, Stopped, TransferContext, redact_url
 from ..retry import http_date, retry_after_of
@@ -96,18 +96,19 @@ def _retry_after(r: requests.Response) -> float | None:
 
 #: an upload address (a creation's ``Location``) that cannot be used
 BAD_LOCATION = "The hub gave an address for the upload that cannot be used; tell whoever runs it."
+#: an endpoint that is not a valid http(s) address (``http.origin``)
+BAD_ENDPOINT = "The upload address is not valid."
 
 
 def upload_url(base: str, location: str) -> str | None:
     """``location`` (a ``Location`` header, maybe relative) resolved against ``base``, or None
-    when it names no http(s) address (``ftp:``, ``mailto:``, a broken ``http://[::1``)."""
+    when it names no valid http(s) address (``ftp:``, ``mailto:``, a broken ``http://[::1``,
+    a backslash in the host, which requests and the origin check read as two servers: see
+    ``http.origin``)."""
     try:
         url = urljoin(base, location.strip())
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not one
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        origin(url)
+    except ValueError:  # (http.BadAddress too)
         return None
     return url
 
