@@ -371,6 +371,14 @@
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
     </message>
     <message>
+        <source>The server sent the download to an address that is not valid.</source>
+        <translation>أحال الخادم التنزيل إلى عنوان غير صالح.</translation>
+    </message>
+    <message>
+        <source>The upload address is not valid.</source>
+        <translation>عنوان الإرسال غير صالح.</translation>
+    </message>
+    <message>
         <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
         <translation>مجلد التنزيل %1 غير موجود (قرص منزوع أو مشاركة شبكية غائبة)؛ أعد توصيله، أو اختر مجلدًا آخر في الإعدادات.</translation>
     </message>

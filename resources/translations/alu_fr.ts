@@ -371,6 +371,14 @@
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
     <message>
+        <source>The server sent the download to an address that is not valid.</source>
+        <translation>Le serveur a renvoyé le téléchargement vers une adresse qui n’est pas valide.</translation>
+    </message>
+    <message>
+        <source>The upload address is not valid.</source>
+        <translation>L’adresse d’envoi n’est pas valide.</translation>
+    </message>
+    <message>
         <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
         <translation>Le dossier de téléchargement %1 est introuvable (disque débranché ou partage réseau absent) ; rebranchez-le, ou choisissez un autre dossier dans les Réglages.</translation>
     </message>
