@@ -133,7 +133,11 @@ class ItemsModel(QAbstractTableModel):
         self.thumbnails.loaded.connect(self._thumbnail_loaded)
         self._query = Query()
         self._rows: list[LibraryItem] = []
+        # item id → key, the row being key - _row_base: rows put on top or at the end keep the
+        # others' keys (no look at every row per push); a removal or an insertion in between
+        # drops it (None: built again when asked)
         self._row_of: dict[str, int] | None = {}
+        self._row_base = 0
         # thumbnail path → ids of the rows that show it, and item id → its row's path: a
         # thumbnail that arrives repaints its rows without a look at the others (a scan of
         # 21,000 rows per thumbnail froze the window for seconds after a long catch-up)
@@ -188,8 +192,9 @@ class ItemsModel(QAbstractTableModel):
 
     def row_of(self, item_id: str) -> int | None:
         if self._row_of is None:
-            self._row_of = {li.id: r for r, li in enumerate(self._rows)}
-        return self._row_of.get(item_id)
+            self._row_of, self._row_base = {li.id: r for r, li in enumerate(self._rows)}, 0
+        key = self._row_of.get(item_id)
+        return None if key is None else key - self._row_base
 
     def state_of(self, li: LibraryItem) -> str:
         return item_state(li, self._transfers.get(li.id))
@@ -399,7 +404,13 @@ class ItemsModel(QAbstractTableModel):
             return
         self.beginInsertRows(QModelIndex(), at, at + len(items) - 1)
         self._rows[at:at] = items
-        self._row_of = None
+        if self._row_of is not None and at in (0, len(self._rows) - len(items)):
+            if at == 0:
+                self._row_base -= len(items)
+            first = self._row_base + at
+            self._row_of.update((li.id, first + n) for n, li in enumerate(items))
+        else:
+            self._row_of = None
         self._index_thumbnails(items)
         self.endInsertRows()
 
