@@ -9,22 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTableView
 
 from alu_client.core.hub import Item, Rendition
 from alu_client.core.library import Library, LibraryItem, Query, upsert_items
+from alu_client.core.library.files import record_file
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import TransferStore
+from alu_client.ui import delegates_items
 from alu_client.ui.delegates_items import FLASH_COLOR, clip_length, relative_time
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models import items as items_module
 from alu_client.ui.models.items import (
     COL_DURATION,
     COL_LANGUAGE,
     COL_PRIORITY,
     COL_PUBLISHED,
     COL_STATE,
+    COL_THUMB,
     COL_TITLE,
     ItemsModel,
 )
@@ -279,3 +283,117 @@ def test_state_follows_the_downloads_as_transfers_show_them(
     assert states == ["queued", "paused", "failed", "new", "queued", "new"]
     texts = [model.index(r, COL_STATE).data() for r in range(3)]
     assert texts == ["Queued", "Paused", "Failed"]
+
+
+def load_everything(qtbot: Any, model: ItemsModel) -> None:
+    model.set_query(Query())
+    settle(qtbot, model)
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+        settle(qtbot, model)
+
+
+def changes(signal: Any) -> list[tuple[int, int, int, int, list[int]]]:
+    """Record ``dataChanged`` as (first row, last row, first column, last column, roles)."""
+    seen: list[tuple[int, int, int, int, list[int]]] = []
+    signal.connect(
+        lambda a, b, roles=(): seen.append(
+            (a.row(), b.row(), a.column(), b.column(), [int(r) for r in roles])
+        )
+    )
+    return seen
+
+
+def test_a_thumbnail_that_arrives_repaints_its_row_without_looking_at_the_others(
+    qtbot: Any, model: ItemsModel, library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long catch-up (21,000 rows) each thumbnail that arrived scanned every row and
+    sorted its files (thumbnail_path), up to 150 ms each: the window froze for 38 s. Now it
+    reads no row at all, even just after new items came on top (as they do all along a
+    catch-up, between the thumbnails)."""
+    with_thumbnail = [make_item(n, thumbnail_url=f"http://hub/t{n}.jpg") for n in (7, 300)]
+    upsert_items(library.store, PROFILE, with_thumbnail)
+    load_everything(qtbot, model)
+    upsert_items(library.store, PROFILE, [make_item(n) for n in (501, 502)])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.add_newer()
+    settle(qtbot, model)
+    assert model.rowCount() == 502
+    looked: list[str] = []
+    real_path, real_id = delegates_items.thumbnail_path, LibraryItem.id
+
+    def counting(li: LibraryItem) -> str:
+        looked.append(li.id)
+        return real_path(li)
+
+    def counted_id(li: LibraryItem) -> str:
+        looked.append("id")
+        return real_id.fget(li)  # type: ignore[attr-defined, no-any-return]
+
+    proxy = QSortFilterProxyModel()  # a sorting proxy above hears of the same row
+    proxy.setSourceModel(model)
+    proxy.sort(COL_TITLE, Qt.SortOrder.AscendingOrder)
+    seen, seen_above = changes(model.dataChanged), changes(proxy.dataChanged)
+    decoration = [int(Qt.ItemDataRole.DecorationRole)]
+    monkeypatch.setattr(items_module, "thumbnail_path", counting)
+    monkeypatch.setattr(LibraryItem, "id", property(counted_id))
+
+    model.thumbnails.loaded.emit("hub:it000300")
+    assert looked == []
+    assert seen == [(202, 202, COL_THUMB, COL_THUMB, decoration)]
+    assert model.item_at(202).item.id == "it000300"
+    above = proxy.mapFromSource(model.index(202, COL_THUMB)).row()
+    assert seen_above == [(above, above, COL_THUMB, COL_THUMB, decoration)]
+
+    model.thumbnails.loaded.emit("hub:it000001")  # no row shows it
+    model.thumbnails.loaded.emit("/elsewhere/thumb.jpg")
+    assert looked == [] and len(seen) == 1
+
+
+def test_a_thumbnail_follows_its_row_through_inserts_refreshes_and_downloads(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """The rows a thumbnail repaints are kept as rows come on top, go, and change: a download
+    brings the file's own thumbnail in place of the hub's."""
+    upsert_items(library.store, PROFILE, [make_item(450, thumbnail_url="http://hub/t.jpg")])
+    model.set_query(Query())
+    settle(qtbot, model)
+    seen = changes(model.dataChanged)
+    decoration = [int(Qt.ItemDataRole.DecorationRole)]
+
+    def repainted(path: str) -> list[int]:
+        seen.clear()
+        model.thumbnails.loaded.emit(path)
+        assert all(c[2:] == (COL_THUMB, COL_THUMB, decoration) for c in seen)
+        return [r for first, last, *_ in seen for r in range(first, last + 1)]
+
+    assert repainted("hub:it000450") == [50]
+    upsert_items(library.store, PROFILE, [make_item(n) for n in (501, 502, 503)])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.add_newer()
+    settle(qtbot, model)
+    assert repainted("hub:it000450") == [53]
+    model.fetchMore(QModelIndex())  # rows at the end
+    settle(qtbot, model)
+    assert model.rowCount() == 203
+    assert all(model.row_of(model.item_at(r).id) == r for r in range(model.rowCount()))
+
+    with library.store.write() as conn:  # downloaded, and the media worker made a thumbnail
+        record_file(conn, PROFILE, "it000450", "broadcast", "/media/it000450.mp4", 1000, "0" * 64)
+        conn.execute(
+            "UPDATE library_files SET thumbnail = '/thumbs/it000450.jpg' WHERE item_id = ?",
+            ("it000450",),
+        )
+    library.mark_read(["it000501"])
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+    assert model.item_at(53).id == "it000450"
+    assert repainted("/thumbs/it000450.jpg") == [53]
+    assert repainted("hub:it000450") == []
+    assert all(model.row_of(model.item_at(r).id) == r for r in range(model.rowCount()))
+
+    model.set_query(Query(unread=True))  # it000501 is read: not a row any more
+    settle(qtbot, model)
+    assert model.row_of("it000450") == 52
+    assert repainted("/thumbs/it000450.jpg") == [52]

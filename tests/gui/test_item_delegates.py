@@ -1,9 +1,12 @@
 """How item views paint text, read back from the pixels and the painter: a title too long for
 its cell ends with "…" where its own direction ends (a Latin title in the Arabic layout too),
-and a card's title that does not fit its two lines says so with "…"."""
+and a card's title that does not fit its two lines says so with "…". The thumbnails they paint
+load the latest paint first."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +15,14 @@ from PySide6.QtGui import (
     QColor,
     QImage,
     QPainter,
+    QPixmap,
     QStandardItem,
     QStandardItemModel,
 )
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
 
 from alu_client.core.library import LibraryItem
-from alu_client.ui.delegates_items import ItemCardDelegate, item_table
+from alu_client.ui.delegates_items import ItemCardDelegate, ThumbnailCache, item_table
 from alu_client.ui.formats import FSI, PDI
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models.items import COL_STATE
@@ -182,3 +186,44 @@ def test_a_card_whose_file_is_missing_says_so(qtbot: Any) -> None:
     assert [_plain(text) for _rect, text in painter.texts] == ["Missing", "Floods in Nairobi"]
     _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
     assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]
+
+
+def test_the_thumbnails_of_the_latest_paint_load_first_and_few_wait(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """A catch-up of 21,000 items painted 2,600 rows at the top of the Feed as they passed by:
+    their thumbnails loaded first come first, and the rows in sight at its end waited 10 s
+    behind the others."""
+    image = tmp_path / "thumb.png"
+    dot = QImage(16, 9, QImage.Format.Format_RGB32)
+    dot.fill(Qt.GlobalColor.blue)
+    assert dot.save(str(image))
+    gate = threading.Event()
+    fetched: list[str] = []
+
+    def fetch(item_id: str) -> Path:  # a worker thread's
+        fetched.append(item_id)
+        gate.wait(10)
+        return image
+
+    cache = ThumbnailCache()
+    cache.fetch = fetch
+    cache.waiting_limit = 50
+    loaded: list[str] = []
+    cache.loaded.connect(loaded.append)
+    for n in range(80):  # rows at the top while items kept coming
+        cache.pixmap(f"hub:old{n}")
+    qtbot.waitUntil(lambda: len(fetched) == 2)  # two loaders
+    for n in range(10):  # the rows in sight now
+        cache.pixmap(f"hub:new{n}")
+    qtbot.wait(20)
+    gate.set()
+    qtbot.waitUntil(lambda: len(loaded) >= 2 + 50)
+    qtbot.wait(50)
+    assert fetched[:2] == ["old0", "old1"]
+    assert fetched[2:12] == [f"new{n}" for n in range(10)]  # as they were asked for
+    assert fetched[12:] == [f"old{n}" for n in range(2, 42)]  # the 50 that waited, no more
+    cache.pixmap("hub:old79")  # painted again: asked for again
+    qtbot.waitUntil(lambda: "hub:old79" in loaded)
+    assert isinstance(cache.pixmap("hub:new0"), QPixmap)
+    assert cache.wait_for_done()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox, QPushButton
@@ -17,10 +18,11 @@ from alu_client.core.transfers.base import PermanentError
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.core.transfers.throttle import parse_rate
-from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
-from alu_client.ui.models.transfers import COL_NAME, COL_PROGRESS, COL_STATE
+from alu_client.ui.models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+from alu_client.ui.models.transfers import COL_NAME, COL_PROGRESS, COL_SPEED, COL_STATE
 from alu_client.ui.views.transfers import TransfersPanel
 from tests.gui.conftest import FakeJobs, add
+from tests.gui.test_transfers_model import MB, progress, transfer
 
 
 def state_of(panel: TransfersPanel, tid: int) -> str | None:
@@ -393,3 +395,106 @@ def test_a_row_dropped_among_another_prioritys_rows_takes_their_priority(
     panel.move_transfers([routine], urgent)
     qtbot.waitUntil(lambda: queue.transfers.get(routine).priority == 1)  # type: ignore[union-attr]
     qtbot.waitUntil(lambda: shown_ids(panel)[:2] == [routine, urgent])
+
+
+def count_sort_reads(panel: TransfersPanel, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times the proxy reads a sort value (``SORT_ROLE``), and re-lays its rows out:
+    [reads, layouts]."""
+    counts = [0, 0]
+    model_data = panel.model.data
+
+    def data(index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == SORT_ROLE:
+            counts[0] += 1
+        return model_data(index, role)
+
+    monkeypatch.setattr(panel.model, "data", data)
+    panel.proxy.layoutChanged.connect(lambda *_: counts.__setitem__(1, counts[1] + 1))
+    return counts
+
+
+def in_queue_order(panel: TransfersPanel, states: tuple[str, ...]) -> list[int]:
+    rows = [row for t in range(1, 301) if (row := panel.model.row_for(t)) is not None]
+    return [r.id for r in sorted(rows, key=lambda r: r.rank) if r.state in states]
+
+
+@pytest.mark.parametrize(
+    ("key", "states"),
+    [
+        ("all", ("queued", "active", "done", "failed")),
+        ("active", ("queued", "active")),
+        ("finished", ("done",)),
+    ],
+)
+def test_a_transfer_that_ends_moves_no_other_row(
+    qtbot: Any,
+    panel: TransfersPanel,
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    states: tuple[str, ...],
+) -> None:
+    """Each state change sorted every row again (about 10 sort values read per row, each a
+    call into Python): 100 ms a change with 2,000 transfers. In the queue's order, which no
+    state changes, the rows that change only come and go with the filter, at their place."""
+    rows = [transfer(t) for t in range(1, 301)]
+    panel.model.set_transfers(rows)
+    # moved since: every seventh first (the queue's order is not the order the rows came in)
+    panel.model.set_transfers(sorted(rows, key=lambda t: (t.id % 7 != 0, t.id)))
+    panel.set_filter(key)
+    qtbot.waitUntil(lambda: shown_ids(panel) == in_queue_order(panel, states))
+    qtbot.wait(20)  # the move's own sort
+    counts = count_sort_reads(panel, monkeypatch)
+    for k in range(1, 6):
+        # one ends, the next starts; one that failed is tried again
+        panel.model.apply_progress(
+            [progress(k, 10 * MB, "done"), progress(k + 10, 1), progress(k + 100, 0, "failed")]
+        )
+        qtbot.wait(1)
+        assert shown_ids(panel) == in_queue_order(panel, states)
+        panel.model.apply_progress([progress(k + 100, 0, "queued")])
+        qtbot.wait(1)
+        assert shown_ids(panel) == in_queue_order(panel, states)
+    # no re-sort (each one read 29,000 sort values); a row that comes in reads a few, to
+    # find its place (a binary search)
+    assert counts[1] == 0
+    assert counts[0] < 300
+
+
+def test_sorted_by_what_a_state_changes_the_rows_follow_their_changes(
+    qtbot: Any, panel: TransfersPanel
+) -> None:
+    """Sorted by state or speed, each batch is sorted again; new rows find their place in
+    every sort, and in a filter."""
+
+    def sort_values(column: int) -> list[Any]:
+        return [panel.proxy.index(r, column).data(SORT_ROLE) for r in range(panel.proxy.rowCount())]
+
+    panel.model.set_transfers([transfer(t) for t in range(1, 101)])
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() == 100)
+    panel.view.sortByColumn(COL_STATE, Qt.SortOrder.AscendingOrder)
+    panel.model.apply_progress(
+        [progress(50, 1), progress(7, 10 * MB, "done"), progress(9, 0, "failed")]
+    )
+    qtbot.waitUntil(lambda: shown_ids(panel)[0] == 50 and shown_ids(panel)[-1] == 7)
+    assert sort_values(COL_STATE) == sorted(sort_values(COL_STATE))
+    panel.model.set_transfers([transfer(t, state="failed") for t in range(101, 104)])
+    qtbot.waitUntil(lambda: panel.proxy.rowCount() == 103)
+    qtbot.waitUntil(lambda: sort_values(COL_STATE) == sorted(sort_values(COL_STATE)))
+
+    panel.view.sortByColumn(COL_SPEED, Qt.SortOrder.DescendingOrder)
+    for tick in range(1, 4):
+        panel.model.apply_progress(
+            [progress(t, tick * t, speed=float((t * 37 + tick * 11) % 50)) for t in range(20, 40)]
+        )
+        qtbot.wait(1)
+        assert sort_values(COL_SPEED) == sorted(sort_values(COL_SPEED), reverse=True)
+
+    panel.view.sortByColumn(COL_NAME, Qt.SortOrder.DescendingOrder)
+    panel.set_filter("active")
+    panel.model.set_transfers([transfer(t) for t in range(104, 110)])
+    panel.model.apply_progress([progress(60, 10 * MB, "done"), progress(9, 0, "queued")])
+    qtbot.wait(1)
+    names = sort_values(COL_NAME)
+    assert names == sorted(names, reverse=True)
+    active = [t for t in range(1, 110) if state_of(panel, t) in ("queued", "active", "paused")]
+    assert sorted(shown_ids(panel)) == active and len(active) == 109 - 2 - 3  # 7, 60; 101-103
