@@ -14,7 +14,10 @@ Where things join:
   transaction that ends the transfer* (outcome hooks), so a crash never leaves one without the
   other; the media worker then probes it and makes its thumbnail on its own thread.
 - New feed items are evaluated by the auto-download rules once (``items.rules_done``).
-- The token only goes to the hub's own origin (``HubClient.headers_for``), never to a CDN or S3.
+- The token only goes to the hub's own origin (``HubClient.headers_for``), never to a CDN or S3,
+  and only with the active profile's transfers: two members (or two hubs) on one workstation
+  share the data folder and its queue, and the engine runs the transfers of the profile signed
+  in (and those of none); the others wait for theirs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from .rules import Rule, RuleEngine
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
-from .store.transfers import OutcomeHook, Transfer, TransferStore
+from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
@@ -225,6 +228,9 @@ class Services:
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
         queue = TransferQueue(self.store, sessions=sessions, headers_for=self._headers_for, **kw)
+        # the sign-in, proxy and certificates are the active profile's: its transfers run, and
+        # those of no profile (`alu fetch`); another profile's wait, queued, for its own
+        queue.profile = profile.name if profile else ""
         queue.transfers.outcome_hooks.extend(self.outcome_hooks())
         return queue
 
@@ -255,8 +261,10 @@ class Services:
     ) -> TransferQueue:
         """Take the data folder's lock and start the engine (EngineBusy if another runs).
 
-        ``only``: the transfers it runs (the CLI's `get` and `put`: their own), else all; said
-        in the lock's file for other processes waiting on the folder (lockfile.holder).
+        ``only``: the transfers it runs (the CLI's `get` and `put`: their own), else all the
+        active profile's and those of no profile (another profile's wait, queued, until an
+        engine starts with it active: its sign-in is not this one); said in the lock's file
+        for other processes waiting on the folder (lockfile.holder).
 
         The workstation's saved settings (``AppSettings``: transfers at once, bandwidth limits,
         weekly schedule) apply, for the app and the CLI alike; ``max_downloads`` /
@@ -578,6 +586,11 @@ class Services:
     # --- wiring -------------------------------------------------------------------------------
 
     def _headers_for(self, t: Transfer) -> dict[str, str]:
+        profile, mine = self.profile, profile_of(t)
+        if mine and (profile is None or mine != profile.name):
+            # another profile's (the engine does not run them): never this one's sign-in
+            log.info("transfer %d is profile %s's: no sign-in of another sent", t.id, mine)
+            return {}
         client = self._client_or_none()
         if client is None:
             return {}

@@ -24,6 +24,13 @@ OPEN_STATES = ("queued", "active", "paused")
 #: the key of a done transfer's kept checkpoint (``TransferStore.finish(keep=…)``): the time
 #: (``time.time()``) after which it is forgotten
 KEPT_UNTIL = "kept_until"
+#: a transfer's hub profile in SQL: its options' ``profile`` when that is text, else '' (no
+#: profile: ``alu fetch``, ``alu tus-put``; options that cannot be read count as none, so the
+#: row runs and fails as damaged). ``profile_of`` says the same of a ``Transfer``.
+PROFILE_SQL = (
+    "COALESCE(CASE WHEN json_valid(options) THEN CASE WHEN json_type(options, '$.profile')"
+    " = 'text' THEN json_extract(options, '$.profile') END END, '')"
+)
 #: positions closer than this are numbered again before a move between them (a double has
 #: ~16 digits: the middle of two positions 1e-9 apart is still a third one)
 _MIN_GAP = 1e-9
@@ -77,6 +84,24 @@ class Transfer:
         d["direction"] = reader.choice("direction", ("download", "upload"), "download")
         d["damaged"] = reader.damaged
         return cls(**d)
+
+
+def profile_of(t: Transfer) -> str:
+    """The hub profile ``t`` was queued for, '' for none (as ``PROFILE_SQL`` reads it)."""
+    value = t.options.get("profile")
+    return value if isinstance(value, str) else ""
+
+
+def _among(only: frozenset[int] | None, profile: str | None) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping the transfers of ``only`` (None: any) and of hub
+    profile ``profile`` or of none (None: of any profile)."""
+    sql, params = "", []
+    if only is not None:
+        sql += f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+    if profile is not None:
+        sql += f" AND {PROFILE_SQL} IN ('', ?)"
+        params.append(profile)
+    return sql, params
 
 
 #: numeric columns and the stand-in for a value that is not a number (None: may be NULL)
@@ -192,25 +217,35 @@ class TransferStore:
         return [Transfer.from_row(r) for r in self.store.query(sql, params)]
 
     def runnable(
-        self, direction: str, now: float, limit: int, only: frozenset[int] | None = None
+        self,
+        direction: str,
+        now: float,
+        limit: int,
+        only: frozenset[int] | None = None,
+        profile: str | None = None,
     ) -> list[Transfer]:
         """Queued transfers whose retry time has come, in the order they should start (of
-        ``only``'s, when given)."""
-        among = ""
-        if only is not None:
-            among = f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+        ``only``'s, when given; of hub profile ``profile`` or of none, when given)."""
+        among, params = _among(only, profile)
         rows = self.store.query(
-            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers are joined in
+            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers and constants are joined in
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             f"{among} ORDER BY priority, position LIMIT ?",
-            (direction, now, limit),
+            (direction, now, *params, limit),
         )
         return [Transfer.from_row(r) for r in rows]
 
-    def next_wakeup(self) -> float | None:
+    def next_wakeup(
+        self, only: frozenset[int] | None = None, profile: str | None = None
+    ) -> float | None:
+        """The next retry time of the queued transfers (of those ``runnable`` gives with the
+        same ``only`` and ``profile``: another's retry time that has come would wake the
+        scheduler at once, again and again, for nothing it may start)."""
+        among, params = _among(only, profile)
         row = self.store.query_one(
-            "SELECT MIN(next_attempt_at) FROM transfers"
-            " WHERE state = 'queued' AND next_attempt_at IS NOT NULL"
+            "SELECT MIN(next_attempt_at) FROM transfers"  # noqa: S608 - only integers and constants are joined in
+            f" WHERE state = 'queued' AND next_attempt_at IS NOT NULL{among}",
+            params,
         )
         return float(row[0]) if row and row[0] is not None else None
 
