@@ -271,3 +271,20 @@ def test_state_follows_the_downloads_as_transfers_show_them(
     assert states == ["queued", "paused", "failed", "new", "queued", "new"]
     texts = [model.index(r, COL_STATE).data() for r in range(3)]
     assert texts == ["Queued", "Paused", "Failed"]
+
+
+def test_another_members_download_of_an_item_is_not_this_ones(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """Two members on one workstation: Ben's Feed said "Queued" of an item Ann's download
+    was fetching (into her library, not his); his own, and one of no profile, say so."""
+    transfers = TransferStore(library.store)
+    for seq, extra in ((500, {"profile": "another"}), (499, {"profile": PROFILE}), (498, {})):
+        transfers.add(
+            "download", "http://hub/x", f"/tmp/{seq}.mp4", item_id=f"it{seq:06d}", options=extra
+        )
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    states = [model.index(r, COL_STATE).data(STATE_ROLE) for r in range(3)]
+    assert states == ["new", "queued", "queued"]
