@@ -16,7 +16,7 @@ from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
-from alu_client.core.uploads import UploadFields
+from alu_client.core.uploads import UploadFields, file_sha256
 from tests.support.livehub import LiveHub, start_hub
 
 ANN_PW, BEN_PW = "pw-ann-12345", "pw-ben-12345"
@@ -146,3 +146,37 @@ def test_a_profile_of_another_hub_waits_queued_and_goes_on_when_signed_in_again(
     known = b.library.get(there)
     assert known is not None and known.downloaded
     assert publisher(second_hub, "For the second hub") == "ktn"
+
+
+def test_the_same_item_asked_by_two_members_is_a_transfer_each(
+    desk: Desk, live_hub: LiveHub, clip: Path
+) -> None:
+    # Ben got Ann's transfer back ("asked twice: the same transfer"): the file went to her
+    # library and history, never to his
+    live_hub.member("ann", ANN_PW)
+    live_hub.member("ben", BEN_PW)
+    item = live_hub.publish(clip, title="Elections in Accra")
+    desk.sign_in(live_hub, "ann", ANN_PW)
+    ann = desk.services()
+    anns = ann.download(item)
+    assert ann.download(item) == anns  # asked twice by her: the same one
+    anns_upload = ann.upload(clip, fields("Ann's clip"))
+    desk.close()
+    desk.sign_in(live_hub, "ben", BEN_PW)
+    ben = desk.services()
+    bens = ben.download(item)
+    assert bens != anns
+    # nor is her upload of the same file his to resume, or to cancel as superseded
+    sha = file_sha256(clip)
+    assert ben.open_upload(clip, sha) is None
+    assert ben.superseded_uploads(clip, "0" * 64) == []
+    queue = ben.start_engine(sync=False, rules=False, hot_folders=False, media=False)
+    assert queue.wait_for(bens, timeout=30).state == "done"
+    known = ben.library.get(item)
+    assert known is not None and known.downloaded
+    assert [e.type for e in ben.history().list()] == ["download_completed"]
+    assert {t.id: t.state for t in queue.transfers.all()} == {
+        anns: "queued",
+        anns_upload: "queued",
+        bens: "done",
+    }

@@ -427,6 +427,8 @@ class Services:
         for t in q.transfers.all(("queued", "active", "paused", "failed"), "download"):
             if t.item_id != item.id or t.rendition != rendition:
                 continue
+            if profile_of(t) != profile.name:
+                continue  # another member's (or hub's) on this workstation: not this one's
             if t.state == "failed" and (t.source, t.sha256, t.size) != (r.url, r.sha256, r.size):
                 continue  # the item's file changed since: a new transfer for the new one
             if t.state in ("paused", "failed"):
@@ -475,7 +477,7 @@ class Services:
         to this profile's hub that ended in the last ``within_s`` seconds, if any: `alu put`
         run again after a kill that came once its end was recorded (before it said so), or
         after a success, says that one instead of publishing the file a second time."""
-        self.require_profile()
+        profile = self.require_profile()
         endpoint = self.client().uploads_url
         q = self.queue or self.make_queue()
         size = path.stat().st_size
@@ -485,6 +487,7 @@ class Services:
             if (
                 t.source == str(path)
                 and t.destination == endpoint
+                and profile_of(t) == profile.name
                 and t.size == size
                 and (t.sha256 or "").lower() == sha256.lower()
                 and (t.finished_at or 0) >= since
@@ -494,15 +497,15 @@ class Services:
         return None
 
     def _unfinished_uploads_of(self, path: Path) -> list[Transfer]:
-        """Uploads of ``path`` to this profile's hub not finished yet (queued, active, paused or
-        failed)."""
-        self.require_profile()
+        """This profile's uploads of ``path`` to its hub not finished yet (queued, active,
+        paused or failed); another member's of the same file on this workstation is theirs."""
+        profile = self.require_profile()
         endpoint = self.client().uploads_url
         q = self.queue or self.make_queue()
         return [
             t
             for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload")
-            if t.source == str(path) and t.destination == endpoint
+            if t.source == str(path) and t.destination == endpoint and profile_of(t) == profile.name
         ]
 
     def superseded_uploads(self, path: Path, sha256: str) -> list[Transfer]:
