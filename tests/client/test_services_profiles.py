@@ -1,6 +1,6 @@
 """Two sign-ins on one workstation (two members of one hub, or two hubs) share its data folder
-and its queue: against real hubs, each profile's transfers go with its own sign-in and wait for
-it while another is signed in."""
+and its queue: against real hubs, each profile's transfers go with its own sign-in, wait for it
+while another is signed in, and a new sign-in takes up what the hub had refused."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
-from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.profiles import Profiles, sign_in, sign_out
 from alu_client.core.services import Services
 from alu_client.core.store import Store
 from alu_client.core.uploads import UploadFields, file_sha256
@@ -180,3 +180,47 @@ def test_the_same_item_asked_by_two_members_is_a_transfer_each(
         anns_upload: "queued",
         bens: "done",
     }
+
+
+def test_transfers_the_hub_refused_the_sign_in_for_go_on_after_a_new_sign_in(
+    desk: Desk, live_hub: LiveHub, clip: Path
+) -> None:
+    # signed out while they ran (the app's Sign out revoked the token before its engine
+    # stopped): "The hub did not accept this sign-in; sign in again, then retry." — and after
+    # signing in again as the same member they stayed failed
+    live_hub.member("ann", ANN_PW)
+    live_hub.member("ben", BEN_PW)
+    item = live_hub.publish(clip, title="Lusaka markets")
+    gone = live_hub.publish(clip, title="Taken down")
+    ben_name = desk.sign_in(live_hub, "ben", BEN_PW)
+    name = desk.sign_in(live_hub, "ann", ANN_PW)
+    ann = desk.services()
+    ann.client()  # the engine holds the sign-in it started with
+    other = ann.download(gone)
+    queue = ann.make_queue()
+    queue.transfers.finish(other, "failed", error="The file is no longer on the server.")
+    bens = queue.add_download(
+        "http://127.0.0.1:9/x", desk.paths.downloads_dir / "x.mp4", extra={"profile": ben_name}
+    )
+    queue.transfers.finish(bens, "failed", error="The hub did not accept this sign-in; sign in "
+                           "again, then retry.")  # fmt: skip
+    upload = ann.upload(clip, fields("Our floods"))
+    download = ann.download(item)
+    assert sign_out(ann.profiles, desk.secrets, name)  # revoked on the hub
+    queue = ann.start_engine(sync=False, rules=False, hot_folders=False, media=False)
+    refused = [queue.wait_for(tid, timeout=30) for tid in (upload, download)]
+    assert [t.state for t in refused] == ["failed", "failed"], refused
+    assert refused[0].last_error == (
+        "The hub did not accept this sign-in; sign in again, then retry."
+    )
+    assert refused[1].last_error.startswith("The server refused access (HTTP 401).")
+    desk.close()
+    desk.sign_in(live_hub, "ann", ANN_PW)  # the same member again
+    ann = desk.services()
+    queue = ann.start_engine(sync=False, rules=False, hot_folders=False, media=False)
+    for tid in (upload, download):
+        assert queue.wait_for(tid, timeout=60).state == "done"
+    assert publisher(live_hub, "Our floods") == "ann"
+    # what failed for another reason, and another member's, are left as they were
+    assert queue.wait_for(other, timeout=1).state == "failed"
+    assert queue.wait_for(bens, timeout=1).state == "failed"

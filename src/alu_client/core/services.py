@@ -74,6 +74,13 @@ _ENDED = frozenset({"done", "failed", "canceled"})
 PUBLISH_WAIT = 300.0
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
+#: how a transfer says the hub refused its sign-in or had none from it (``upload.protocol``,
+#: ``download.protocol``): a new sign-in gives it another try
+REFUSED_SIGN_IN: Final = (
+    "The hub did not accept this sign-in;",
+    "The server asks for a sign-in, and none was sent",
+    "The server refused access (HTTP 401).",
+)
 
 
 class NoProfile(hub.AuthError):
@@ -179,6 +186,20 @@ class Services:
         for t in self._failed_hub_transfers():
             queue.resume(t.id)
 
+    def _retry_refused_sign_ins(self, queue: TransferQueue) -> None:
+        """The active profile's transfers that failed because the hub refused their sign-in
+        (signed out meanwhile, the password changed) or had none go back to the queue: the
+        engine starts with the sign-in kept now, most often a new one (the app's sign-in
+        dialog, `alu login`). They stayed failed after the member signed in again. Refused
+        again, they fail again (one request each)."""
+        profile = self.profile
+        if profile is None:
+            return
+        for t in queue.transfers.all(("failed",)):
+            if profile_of(t) == profile.name and t.last_error.startswith(REFUSED_SIGN_IN):
+                log.info("transfer %d refused for its sign-in is tried again", t.id)
+                queue.resume(t.id)
+
     def _failed_hub_transfers(self) -> list[Transfer]:
         """The failed transfers of the active profile's hub (none without an engine)."""
         queue, profile = self.queue, self.profile
@@ -281,6 +302,8 @@ class Services:
             # cancel still in the row was asked of an engine that died before it took it (this
             # one holds the lock now); the user's rerun must not be stopped by it
             queue.transfers.clear_request(tid)
+        if only is None:
+            self._retry_refused_sign_ins(queue)
         apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
         if profile is not None and hot_folders:
