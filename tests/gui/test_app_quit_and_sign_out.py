@@ -1,10 +1,15 @@
-"""Leaving the app: Sign out stops the engine before the sign-in is revoked, so what ran goes
-on after the next sign-in instead of failing for good."""
+"""Leaving the app: Quit beside a hub that does not answer goes at once (the window first), and
+Sign out stops the engine before the sign-in is revoked, so what ran goes on after the next
+sign-in instead of failing for good."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +17,76 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from alu_client import app as app_module
+from alu_client.core import services as services_module
 from alu_client.core.credentials import MemorySecrets, Secrets
-from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.profiles import Profile, Profiles, client_for, sign_in
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.store import Store
 from alu_client.core.uploads import UploadFields
 from alu_client.ui.single_instance import SingleInstance, instance_key
-from tests.gui.test_app_shell import PASSWORD, make_paths
+from tests.gui.test_app_shell import PASSWORD, SimplePanels, build_window, make_paths
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+def hung_hub() -> Iterator[tuple[str, list[socket.socket]]]:
+    """An address that accepts connections and never answers; the connections it took."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", held
+    server.close()
+    for c in held:
+        c.close()
+
+
+def test_quit_beside_a_hub_that_never_answers_hides_the_window_and_takes_a_second(
+    qtbot: Any,
+    tmp_path: Path,
+    hung_hub: tuple[str, list[socket.socket]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the window stayed on screen, frozen, ~30 s after Quit: shutdown waited for the update
+    # check (30 s read timeout), then 5 s for the sync threads
+    url, held = hung_hub
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    profile = Profiles(store).save(Profile("ktn@hung", url, "ktn", allow_http=True))
+    secrets.set(profile.secret_key, "a-token")
+    store.close()
+    # (the app's 30 s read timeout made shorter: a failing run ends sooner)
+    monkeypatch.setattr(
+        services_module, "client_for", functools.partial(client_for, read_timeout=6.0)
+    )
+    services = Services(paths, secrets)
+    services.start_engine(rules=False, hot_folders=False, media=False)
+    window = build_window(qtbot, services, SimplePanels())
+    window.check_for_updates(quiet=True)  # (asked 20 s after the window opens)
+    wait_until(lambda: len(held) >= 3, what="the sync and the update check waiting on the hub")
+    shown_at_stop: list[bool] = []
+    stop = services.stop
+    monkeypatch.setattr(
+        services, "stop", lambda: (shown_at_stop.append(window.isVisible()), stop())
+    )
+    began = time.monotonic()
+    window.quit()  # File > Quit, the tray's Quit
+    took = time.monotonic() - began
+    assert took < 3.0, f"the GUI thread was blocked {took:.1f} s"
+    assert shown_at_stop == [False]  # the window went first
+    assert not window.isVisible()
 
 
 class _Upload:

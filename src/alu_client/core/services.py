@@ -74,6 +74,10 @@ _ENDED = frozenset({"done", "failed", "canceled"})
 PUBLISH_WAIT = 300.0
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
+#: how long ``stop`` waits for the sync threads: one waiting on a hub that accepts connections
+#: and never answers (30 s read timeout) ends by itself later, writing nothing (it stops, and
+#: the store is closed); the app's window froze on Quit and on Sign out meanwhile
+SYNC_STOP_WAIT = 1.0
 #: how a transfer says the hub refused its sign-in or had none from it (``upload.protocol``,
 #: ``download.protocol``): a new sign-in gives it another try
 REFUSED_SIGN_IN: Final = (
@@ -385,7 +389,7 @@ class Services:
     def stop(self) -> None:
         self._stopping.set()
         if self.sync is not None:
-            self.sync.stop()
+            self.sync.stop(SYNC_STOP_WAIT)
         if self.hot_folders is not None:
             self.hot_folders.stop()
         if self.queue is not None:
