@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.library import Query
-from ..core.lockfile import EngineBusy, EngineLock, holder
+from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import SAVED, Limit, Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore, profile_of
@@ -161,9 +161,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 tid,
                 action,
                 engine_running=not idle,
-                # what the engine that holds the data folder runs (unreadable: as before, all;
-                # the active profile's and those of none)
-                engine_runs=(who is None or who.runs(tid)) and _of_active(services, transfers, tid),
+                # what the engine that holds the data folder runs (unreadable: as an engine
+                # started now would, the active profile's and those of none)
+                engine_runs=_runs_there(who, services, transfers, tid),
                 clean_up=clean_up if idle else None,
             )
             if said:
@@ -184,11 +184,15 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _of_active(services: Services, transfers: TransferStore, tid: int) -> bool:
-    """Transfer ``tid`` is one an engine started now runs: of the active profile, or of none."""
+def _runs_there(who: Holder | None, services: Services, transfers: TransferStore, tid: int) -> bool:
+    """The engine holding the data folder (``who``) runs transfer ``tid``: of the transfers it
+    runs, and of its profile or of none (its file unreadable: the active profile's)."""
     t = transfers.get(tid)
+    mine = profile_of(t) if t is not None else None
+    if who is not None:
+        return who.runs(tid, mine)
     active = services.profile.name if services.profile else ""
-    return t is None or profile_of(t) in ("", active)
+    return mine is None or mine in ("", active)
 
 
 def _reorder(transfers: TransferStore, action: str, tid: int | None, value: str | None) -> str:

@@ -295,7 +295,9 @@ class Services:
         weekly schedule) apply, for the app and the CLI alike; ``max_downloads`` /
         ``max_uploads`` given here, or a limit (a CLI flag: None is unlimited), replace the
         saved ones for this run (see ``apply_settings``)."""
-        self._lock = EngineLock(self.paths.engine_lock).acquire(only=only, wait=lock_wait)
+        self._lock = EngineLock(self.paths.engine_lock).acquire(
+            only=only, wait=lock_wait, profile=self.profile.name if self.profile else ""
+        )
         settings = AppSettings(self.store, self.paths.downloads_dir)
         queue_kw.setdefault("max_downloads", settings.max_downloads)
         queue_kw.setdefault("max_uploads", settings.max_uploads)
