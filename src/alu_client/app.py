@@ -308,14 +308,21 @@ class Desk(QObject):
         if window is None or services is None or services.profile is None:
             return
         name, secrets = services.profile.name, services.secrets
+        # the engine stops first, its transfers back in the queue where they were: running on
+        # while the sign-in dialog was open, they met the sign-in revoked here and failed for
+        # good (an upload too); they go on after the next sign-in
+        window.shutdown()
+        store = Store(services.paths.db_path)  # (the window's closed with its engine)
         try:  # the hub is told when it can be (a few seconds at most); the token goes anyway
             run_with_progress(
-                lambda _r: sign_out(services.profiles, secrets, name),
+                lambda _r: sign_out(Profiles(store), secrets, name),
                 "ALU Desk",
                 startup_text("signing-out"),
             )
         except Exception as e:
             log.warning("sign-out: %s", e)
+        finally:
+            store.close()
         self._restart(secrets, force=True)
 
     def _on_sync_status(self, status: SyncStatus) -> None:

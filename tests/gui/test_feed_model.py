@@ -397,3 +397,20 @@ def test_a_thumbnail_follows_its_row_through_inserts_refreshes_and_downloads(
     settle(qtbot, model)
     assert model.row_of("it000450") == 52
     assert repainted("/thumbs/it000450.jpg") == [52]
+
+
+def test_another_members_download_of_an_item_is_not_this_ones(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    """Two members on one workstation: Ben's Feed said "Queued" of an item Ann's download
+    was fetching (into her library, not his); his own, and one of no profile, say so."""
+    transfers = TransferStore(library.store)
+    for seq, extra in ((500, {"profile": "another"}), (499, {"profile": PROFILE}), (498, {})):
+        transfers.add(
+            "download", "http://hub/x", f"/tmp/{seq}.mp4", item_id=f"it{seq:06d}", options=extra
+        )
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    settle(qtbot, model)
+    states = [model.index(r, COL_STATE).data(STATE_ROLE) for r in range(3)]
+    assert states == ["new", "queued", "queued"]

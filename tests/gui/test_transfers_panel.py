@@ -498,3 +498,33 @@ def test_sorted_by_what_a_state_changes_the_rows_follow_their_changes(
     assert names == sorted(names, reverse=True)
     active = [t for t in range(1, 110) if state_of(panel, t) in ("queued", "active", "paused")]
     assert sorted(shown_ids(panel)) == active and len(active) == 109 - 2 - 3  # 7, 60; 101-103
+
+
+def test_the_table_is_the_signed_in_members_and_pause_all_is_too(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # two members of a newsroom on one workstation: Ann's Transfers tab listed Ben's uploads
+    # too, and her Pause all paused them; his wait for his own sign-in (see the engine's)
+    ann, ben = "ann@hub.alu.africa", "ben@hub.alu.africa"
+    queue.profile = ann  # (as Services.make_queue sets it)
+
+    def add_for(name: str, profile: str) -> int:
+        return queue.add_download(
+            f"http://127.0.0.1:9/{name}",
+            Path(f"/nonexistent/{name}"),
+            label=name,
+            extra={"profile": profile},
+        )
+
+    anns, bens, fetched = add_for("ann", ann), add_for("ben", ben), add(queue, "fetch")
+    bens_next = add_for("ben's next", ben)
+    start_holding(queue)
+    panel.reload()
+    qtbot.waitUntil(lambda: sorted(shown_ids(panel)) == sorted([anns, fetched]))
+    queue.pause(bens)  # asked by `alu queue pause` in a terminal: progress says it
+    click(qtbot, panel, panel.pause_all_action)
+    qtbot.waitUntil(lambda: state_of(panel, anns) == state_of(panel, fetched) == "paused")
+    panel.reload()
+    qtbot.wait(300)  # (a progress batch or two, the reload)
+    assert sorted(shown_ids(panel)) == sorted([anns, fetched])
+    assert queue.transfers.get(bens_next).state == "queued"  # type: ignore[union-attr]

@@ -22,7 +22,7 @@ from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
 from ..core.services import Services
 from ..core.store import NoRoomToUpdate, SchemaTooNew
-from ..core.store.transfers import Transfer, TransferStore
+from ..core.store.transfers import Transfer, TransferStore, profile_of
 from ..core.transfers.queue import Progress, TransferQueue
 
 
@@ -359,11 +359,20 @@ def _engine_for(
                 print("alu: the data folder is free now; the transfer runs here.", file=sys.stderr)
             return queue
         who = holder(services.paths.engine_lock)
+        t = transfers.get(tid)
+        if t is None:
+            raise CliError("The transfer disappeared from the queue.")
         # unreadable (Windows locks the file's bytes): as before, an engine that runs all
-        following = who is None or who.runs(tid)
+        following = who is None or who.runs(tid, profile_of(t))
         pid = who.pid if who is not None else "?"
         if following:
             message = "the app (or another alu) runs the transfers here; following it."
+        elif who is not None and who.runs(tid):  # all but another profile's: this one's
+            message = (
+                f"the app (or alu watch run, process {pid}) runs the transfers of profile "
+                f"{who.profile or '(none)'} here; this one is profile {profile_of(t)}'s and "
+                "runs here once that engine stops."
+            )
         else:
             message = (
                 f"another alu (process {pid}) is working on this data folder for its own "
@@ -377,9 +386,7 @@ def _engine_for(
             # again, for that engine's scheduler to take
             transfers.set_state(tid, "queued", only_from=("paused", "failed"))
             handed = True
-        t = transfers.get(tid)
-        if t is None:
-            raise CliError("The transfer disappeared from the queue.")
+            t = transfers.get(tid) or t
         if following:
             if line is not None:
                 line([Progress(t.id, t.direction, t.state, t.label, t.bytes_done, t.size, 0.0,

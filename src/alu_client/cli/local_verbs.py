@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.library import Query
-from ..core.lockfile import EngineBusy, EngineLock, holder
+from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import Conditions, RuleError, RuleStore
 from ..core.services import SAVED, Limit, Services
-from ..core.store.transfers import PRIORITIES, Transfer, TransferStore
+from ..core.store.transfers import PRIORITIES, Transfer, TransferStore, profile_of
 from ..core.transfers.download import discard_part
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import format_rate, parse_rate
@@ -54,6 +54,7 @@ def _transfer_json(t: Transfer, interrupted: bool = False) -> dict[str, Any]:
         "limit_bps": t.limit_bps,
         "damaged": t.damaged,
         "last_error": t.last_error,
+        "profile": profile_of(t) or None,
     }
 
 
@@ -88,6 +89,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if action == "list":
             states = None if args.all else ("queued", "active", "paused", "failed")
             rows = transfers.all(states)
+            active = services.profile.name if services.profile else ""
             if args.json:
                 print_json([_transfer_json(t, idle and t.state == "active") for t in rows])
             elif not rows:
@@ -102,6 +104,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
                     error += f"  (damaged record: {t.damaged})"
                 if t.limit_bps and t.state in ("queued", "active", "paused", "failed"):
                     error += f"  (limited to {format_rate(t.limit_bps)})"
+                other = profile_of(t)
+                if other and other != active and t.state in ("queued", "active", "paused"):
+                    # run by an engine with that profile signed in (its sign-in, not this one)
+                    error += f"  (profile {other}: waits until it is the one signed in here)"
                 print(f"{t.id:>5}  {t.direction:8} {state:8} {fmt_bytes(t.bytes_done):>9}/"
                       f"{size:<9} {one_line(t.label)}{error}")  # fmt: skip
             return 0
@@ -156,8 +162,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 tid,
                 action,
                 engine_running=not idle,
-                # what the engine that holds the data folder runs (unreadable: as before, all)
-                engine_runs=who is None or who.runs(tid),
+                # what the engine that holds the data folder runs (unreadable: as an engine
+                # started now would, the active profile's and those of none)
+                engine_runs=_runs_there(who, services, transfers, tid),
                 clean_up=clean_up if idle else None,
             )
             if said:
@@ -176,6 +183,17 @@ def cmd_queue(args: argparse.Namespace) -> int:
             lock.release()
         services.stop()
     return 0
+
+
+def _runs_there(who: Holder | None, services: Services, transfers: TransferStore, tid: int) -> bool:
+    """The engine holding the data folder (``who``) runs transfer ``tid``: of the transfers it
+    runs, and of its profile or of none (its file unreadable: the active profile's)."""
+    t = transfers.get(tid)
+    mine = profile_of(t) if t is not None else None
+    if who is not None:
+        return who.runs(tid, mine)
+    active = services.profile.name if services.profile else ""
+    return mine is None or mine in ("", active)
 
 
 def _reorder(transfers: TransferStore, action: str, tid: int | None, value: str | None) -> str:

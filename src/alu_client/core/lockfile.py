@@ -5,7 +5,8 @@ process dies, even by SIGKILL, so a crash never leaves a stale lock behind.
 
 The file says who holds the lock: the process id on its first line and, for an engine that runs
 only some transfers (the CLI's one-shot verbs: ``get``, ``put``, ``fetch``, ``tus-put``), a
-second line ``only`` followed by their ids. Another ``alu`` waiting for a transfer reads it
+second line ``only`` followed by their ids; then ``profile`` and the hub profile whose
+transfers it runs (with those of none). Another ``alu`` waiting for a transfer reads it
 (``holder``) to know whether the engine there will run that transfer or whether it must wait
 for the lock and run it itself.
 """
@@ -30,20 +31,28 @@ class EngineBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds an engine lock: its process id, and the transfers its engine runs
-    (``only``; None: all of them, as the app and `alu watch run` do)."""
+    """Who holds an engine lock: its process id, the transfers its engine runs (``only``;
+    None: all of them, as the app and `alu watch run` do), and the hub profile whose
+    transfers it runs with those of none (``profile``; '' none; None: not said, an engine of
+    an older version that ran every profile's)."""
 
     pid: str
     only: frozenset[int] | None
+    profile: str | None = None
 
-    def runs(self, tid: int) -> bool:
-        return self.only is None or tid in self.only
+    def runs(self, tid: int, profile: str | None = None) -> bool:
+        """It runs transfer ``tid``, of hub profile ``profile`` ('' none; None: not known)."""
+        if self.only is not None and tid not in self.only:
+            return False
+        return self.profile is None or profile is None or profile in ("", self.profile)
 
 
-def _describe(pid: int, only: frozenset[int] | None) -> str:
+def _describe(pid: int, only: frozenset[int] | None, profile: str | None = None) -> str:
     text = str(pid)
     if only is not None:
         text += "\nonly" + "".join(f" {i}" for i in sorted(only))
+    if profile is not None:
+        text += f"\nprofile {profile}".rstrip()
     return text
 
 
@@ -53,7 +62,11 @@ def _parse(text: str) -> Holder:
     only: frozenset[int] | None = None
     if len(lines) > 1 and lines[1].split()[:1] == ["only"]:
         only = frozenset(int(w) for w in lines[1].split()[1:] if w.isdigit())
-    return Holder(pid or "?", only)
+    profile: str | None = None
+    for line in lines[1:]:
+        if line.split()[:1] == ["profile"]:
+            profile = line.strip()[len("profile") :].strip()
+    return Holder(pid or "?", only, profile)
 
 
 def holder(path: Path) -> Holder | None:
@@ -69,12 +82,19 @@ class EngineLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] | None = None
+        self._profile: str | None = None
 
     def acquire(
-        self, only: frozenset[int] | None = None, *, wait: float = 0.0, say: bool = True
+        self,
+        only: frozenset[int] | None = None,
+        *,
+        wait: float = 0.0,
+        say: bool = True,
+        profile: str | None = None,
     ) -> EngineLock:
         """Take the lock (EngineBusy when another process holds it). ``only``: the transfers
-        this engine runs, when not all of them (see ``set_only``). ``wait``: seconds to try
+        this engine runs, when not all of them (see ``set_only``); ``profile``: the hub
+        profile whose transfers it runs, with those of none ('' none). ``wait``: seconds to try
         again for before giving up — an engine starting waits out a process that holds the
         lock for a moment only (`alu queue` looking whether an engine runs). ``say``: write
         who holds it in the file (not for such a look, which runs no transfer)."""
@@ -98,6 +118,7 @@ class EngineLock:
                 int(pid) if pid.isdigit() else None,
             ) from None
         self._file = f
+        self._profile = profile
         if say:
             self.set_only(only)
         return self
@@ -109,7 +130,7 @@ class EngineLock:
             return
         f.seek(0)
         f.truncate()
-        f.write(_describe(os.getpid(), only))
+        f.write(_describe(os.getpid(), only, self._profile))
         f.flush()
 
     def release(self) -> None:

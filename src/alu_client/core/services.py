@@ -14,7 +14,10 @@ Where things join:
   transaction that ends the transfer* (outcome hooks), so a crash never leaves one without the
   other; the media worker then probes it and makes its thumbnail on its own thread.
 - New feed items are evaluated by the auto-download rules once (``items.rules_done``).
-- The token only goes to the hub's own origin (``HubClient.headers_for``), never to a CDN or S3.
+- The token only goes to the hub's own origin (``HubClient.headers_for``), never to a CDN or S3,
+  and only with the active profile's transfers: two members (or two hubs) on one workstation
+  share the data folder and its queue, and the engine runs the transfers of the profile signed
+  in (and those of none); the others wait for theirs.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from .rules import Rule, RuleEngine
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
-from .store.transfers import OutcomeHook, Transfer, TransferStore
+from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import SessionPool
@@ -74,6 +77,17 @@ _ENDED = frozenset({"done", "failed", "canceled"})
 PUBLISH_WAIT = 300.0
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
+#: how long ``stop`` waits for the sync threads: one waiting on a hub that accepts connections
+#: and never answers (30 s read timeout) ends by itself later, writing nothing (it stops, and
+#: the store is closed); the app's window froze on Quit and on Sign out meanwhile
+SYNC_STOP_WAIT = 1.0
+#: how a transfer says the hub refused its sign-in or had none from it (``upload.protocol``,
+#: ``download.protocol``): a new sign-in gives it another try
+REFUSED_SIGN_IN: Final = (
+    "The hub did not accept this sign-in;",
+    "The server asks for a sign-in, and none was sent",
+    "The server refused access (HTTP 401).",
+)
 
 
 class NoProfile(hub.AuthError):
@@ -192,6 +206,20 @@ class Services:
         for t in self._failed_hub_transfers():
             queue.resume(t.id)
 
+    def _retry_refused_sign_ins(self, queue: TransferQueue) -> None:
+        """The active profile's transfers that failed because the hub refused their sign-in
+        (signed out meanwhile, the password changed) or had none go back to the queue: the
+        engine starts with the sign-in kept now, most often a new one (the app's sign-in
+        dialog, `alu login`). They stayed failed after the member signed in again. Refused
+        again, they fail again (one request each)."""
+        profile = self.profile
+        if profile is None:
+            return
+        for t in queue.transfers.all(("failed",)):
+            if profile_of(t) == profile.name and t.last_error.startswith(REFUSED_SIGN_IN):
+                log.info("transfer %d refused for its sign-in is tried again", t.id)
+                queue.resume(t.id)
+
     def _failed_hub_transfers(self) -> list[Transfer]:
         """The failed transfers of the active profile's hub (none without an engine)."""
         queue, profile = self.queue, self.profile
@@ -241,6 +269,9 @@ class Services:
             proxies={"http": proxy, "https": proxy} if proxy else None,
         )
         queue = TransferQueue(self.store, sessions=sessions, headers_for=self._headers_for, **kw)
+        # the sign-in, proxy and certificates are the active profile's: its transfers run, and
+        # those of no profile (`alu fetch`); another profile's wait, queued, for its own
+        queue.profile = profile.name if profile else ""
         queue.transfers.outcome_hooks.extend(self.outcome_hooks())
         return queue
 
@@ -271,14 +302,18 @@ class Services:
     ) -> TransferQueue:
         """Take the data folder's lock and start the engine (EngineBusy if another runs).
 
-        ``only``: the transfers it runs (the CLI's `get` and `put`: their own), else all; said
-        in the lock's file for other processes waiting on the folder (lockfile.holder).
+        ``only``: the transfers it runs (the CLI's `get` and `put`: their own), else all the
+        active profile's and those of no profile (another profile's wait, queued, until an
+        engine starts with it active: its sign-in is not this one); said in the lock's file
+        for other processes waiting on the folder (lockfile.holder).
 
         The workstation's saved settings (``AppSettings``: transfers at once, bandwidth limits,
         weekly schedule) apply, for the app and the CLI alike; ``max_downloads`` /
         ``max_uploads`` given here, or a limit (a CLI flag: None is unlimited), replace the
         saved ones for this run (see ``apply_settings``)."""
-        self._lock = EngineLock(self.paths.engine_lock).acquire(only=only, wait=lock_wait)
+        self._lock = EngineLock(self.paths.engine_lock).acquire(
+            only=only, wait=lock_wait, profile=self.profile.name if self.profile else ""
+        )
         settings = AppSettings(self.store, self.paths.downloads_dir)
         queue_kw.setdefault("max_downloads", settings.max_downloads)
         queue_kw.setdefault("max_uploads", settings.max_uploads)
@@ -289,6 +324,8 @@ class Services:
             # cancel still in the row was asked of an engine that died before it took it (this
             # one holds the lock now); the user's rerun must not be stopped by it
             queue.transfers.clear_request(tid)
+        if only is None:
+            self._retry_refused_sign_ins(queue)
         apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
         if profile is not None and hot_folders:
@@ -370,7 +407,7 @@ class Services:
     def stop(self) -> None:
         self._stopping.set()
         if self.sync is not None:
-            self.sync.stop()
+            self.sync.stop(SYNC_STOP_WAIT)
         if self.hot_folders is not None:
             self.hot_folders.stop()
         if self.queue is not None:
@@ -448,6 +485,8 @@ class Services:
         for t in q.transfers.all(("queued", "active", "paused", "failed"), "download"):
             if t.item_id != item.id or t.rendition != rendition:
                 continue
+            if profile_of(t) != profile.name:
+                continue  # another member's (or hub's) on this workstation: not this one's
             if t.state == "failed" and (t.source, t.sha256, t.size) != (r.url, r.sha256, r.size):
                 continue  # the item's file changed since: a new transfer for the new one
             if t.state in ("paused", "failed"):
@@ -496,7 +535,7 @@ class Services:
         to this profile's hub that ended in the last ``within_s`` seconds, if any: `alu put`
         run again after a kill that came once its end was recorded (before it said so), or
         after a success, says that one instead of publishing the file a second time."""
-        self.require_profile()
+        profile = self.require_profile()
         endpoint = self.client().uploads_url
         q = self.queue or self.make_queue()
         size = path.stat().st_size
@@ -506,6 +545,7 @@ class Services:
             if (
                 t.source == str(path)
                 and t.destination == endpoint
+                and profile_of(t) == profile.name
                 and t.size == size
                 and (t.sha256 or "").lower() == sha256.lower()
                 and (t.finished_at or 0) >= since
@@ -515,15 +555,15 @@ class Services:
         return None
 
     def _unfinished_uploads_of(self, path: Path) -> list[Transfer]:
-        """Uploads of ``path`` to this profile's hub not finished yet (queued, active, paused or
-        failed)."""
-        self.require_profile()
+        """This profile's uploads of ``path`` to its hub not finished yet (queued, active,
+        paused or failed); another member's of the same file on this workstation is theirs."""
+        profile = self.require_profile()
         endpoint = self.client().uploads_url
         q = self.queue or self.make_queue()
         return [
             t
             for t in q.transfers.all(("queued", "active", "paused", "failed"), "upload")
-            if t.source == str(path) and t.destination == endpoint
+            if t.source == str(path) and t.destination == endpoint and profile_of(t) == profile.name
         ]
 
     def superseded_uploads(self, path: Path, sha256: str) -> list[Transfer]:
@@ -607,6 +647,11 @@ class Services:
     # --- wiring -------------------------------------------------------------------------------
 
     def _headers_for(self, t: Transfer) -> dict[str, str]:
+        profile, mine = self.profile, profile_of(t)
+        if mine and (profile is None or mine != profile.name):
+            # another profile's (the engine does not run them): never this one's sign-in
+            log.info("transfer %d is profile %s's: no sign-in of another sent", t.id, mine)
+            return {}
         client = self._client_or_none()
         if client is None:
             return {}

@@ -77,6 +77,10 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.bridge = bridge
         self.tasks = tasks
+        #: calls that only ask the hub (the update check): on their own worker, never waited
+        #: for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit,
+        #: and held the user's commands behind it; their answer is dropped then anyway
+        self.hub_tasks = TaskRunner(self)
         self.panels = panels
         self.demo = demo
         self.unread = 0
@@ -251,7 +255,7 @@ class MainWindow(QMainWindow):
 
         if not quiet:
             self.actions_.check_updates.setEnabled(False)
-        self.tasks.run(ask, answered, failed)
+        self.hub_tasks.run(ask, answered, failed)
 
     def _update_answer(self, current: str, quiet: bool = False) -> None:
         if not quiet:
@@ -425,10 +429,13 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop listening and stop the engine (once): transfers stop where they are and resume
-        at the next start."""
+        at the next start. The window goes first: what is left takes a second or so (the
+        commands given reach the core, the engine stops; the hub is not waited for)."""
         if self._shut_down:
             return
         self._shut_down = True
+        self.hide()
+        self._update_timer.stop()
         self._limits.stop()
         self.bridge.detach()
         self.activity.detach()

@@ -24,6 +24,13 @@ OPEN_STATES = ("queued", "active", "paused")
 #: the key of a done transfer's kept checkpoint (``TransferStore.finish(keep=…)``): the time
 #: (``time.time()``) after which it is forgotten
 KEPT_UNTIL = "kept_until"
+#: a transfer's hub profile in SQL: its options' ``profile`` when that is text, else '' (no
+#: profile: ``alu fetch``, ``alu tus-put``; options that cannot be read count as none, so the
+#: row runs and fails as damaged). ``profile_of`` says the same of a ``Transfer``.
+PROFILE_SQL = (
+    "COALESCE(CASE WHEN json_valid(options) THEN CASE WHEN json_type(options, '$.profile')"
+    " = 'text' THEN json_extract(options, '$.profile') END END, '')"
+)
 #: positions closer than this are numbered again before a move between them (a double has
 #: ~16 digits: the middle of two positions 1e-9 apart is still a third one)
 _MIN_GAP = 1e-9
@@ -77,6 +84,24 @@ class Transfer:
         d["direction"] = reader.choice("direction", ("download", "upload"), "download")
         d["damaged"] = reader.damaged
         return cls(**d)
+
+
+def profile_of(t: Transfer) -> str:
+    """The hub profile ``t`` was queued for, '' for none (as ``PROFILE_SQL`` reads it)."""
+    value = t.options.get("profile")
+    return value if isinstance(value, str) else ""
+
+
+def _among(only: frozenset[int] | None, profile: str | None) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping the transfers of ``only`` (None: any) and of hub
+    profile ``profile`` or of none (None: of any profile)."""
+    sql, params = "", []
+    if only is not None:
+        sql += f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+    if profile is not None:
+        sql += f" AND {PROFILE_SQL} IN ('', ?)"
+        params.append(profile)
+    return sql, params
 
 
 #: numeric columns and the stand-in for a value that is not a number (None: may be NULL)
@@ -197,23 +222,22 @@ class TransferStore:
         now: float | None,
         limit: int,
         only: frozenset[int] | None = None,
+        profile: str | None = None,
         held: Collection[int] = (),
     ) -> list[Transfer]:
         """Queued transfers whose retry time has come by the wall clock ``now``, in the order
-        they should start (of ``only``'s, when given), not those of ``held``. ``now`` None:
-        the stored retry times are not compared (a running engine holds back the transfers
-        whose back-off it measures itself, ``TransferQueue``, which is not fooled by a clock
-        set back or forward)."""
-        among = ""
-        if only is not None:
-            among = f" AND id IN ({','.join(str(int(i)) for i in only) or 'NULL'})"
+        they should start (of ``only``'s, when given; of hub profile ``profile`` or of none,
+        when given), not those of ``held``. ``now`` None: the stored retry times are not
+        compared (a running engine holds back the transfers whose back-off it measures
+        itself, ``TransferQueue``, which is not fooled by a clock set back or forward)."""
+        among, params = _among(only, profile)
         if held:
             among += f" AND id NOT IN ({','.join(str(int(i)) for i in held)})"
         due = "" if now is None else " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
         rows = self.store.query(
-            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers are joined in
+            "SELECT * FROM transfers WHERE direction = ? AND state = 'queued'"  # noqa: S608 - only integers and constants are joined in
             f"{due}{among} ORDER BY priority, position LIMIT ?",
-            (direction, limit) if now is None else (direction, now, limit),
+            (direction, *([] if now is None else [now]), *params, limit),
         )
         return [Transfer.from_row(r) for r in rows]
 

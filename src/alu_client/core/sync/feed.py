@@ -246,6 +246,8 @@ class FeedSync:
                 stream_off_until = 0.0
             try:
                 self.catch_up()
+                if stop.is_set():
+                    break  # (an answer that came after the stop: see ended_after_stop)
                 failures = 0
                 self._set_status(ONLINE)
                 if time.monotonic() < stream_off_until:
@@ -271,11 +273,15 @@ class FeedSync:
                 else:
                     self._pause(self.backoff.delay(quick_streams), stop)
             except AuthError as e:
+                if ended_after_stop(stop, e):
+                    break
                 self._set_status(SIGNED_OUT, str(e))
                 # until a new sign-in wakes us, or one made by another process (``alu
                 # login``: the client reads its token again) is found on the next look
                 self._pause(SIGNED_OUT_RECHECK_S, stop)
             except HubError as e:
+                if ended_after_stop(stop, e):
+                    break
                 failures += 1
                 stream_off_until = 0.0  # once back, try the stream again
                 if self.status.state != SIGNED_OUT:
@@ -287,7 +293,9 @@ class FeedSync:
                 delay = self.backoff.delay(failures, retry_after)
                 log.info("feed sync: %s; again in %.1f s", e, delay)
                 self._pause(delay, stop)
-            except Exception:
+            except Exception as e:
+                if ended_after_stop(stop, e):
+                    break
                 # A bug or the local store failing: logged, retried with backoff, never a
                 # dead sync thread.
                 failures += 1
@@ -362,3 +370,13 @@ class FeedSync:
                 listener(self.status)
             except Exception:
                 log.exception("a sync status listener failed")
+
+
+def ended_after_stop(stop: threading.Event, error: Exception) -> bool:
+    """A round that failed after ``stop`` was set: the engine's stop waits a second for the
+    sync, not a hub's read timeout (one that accepts and never answers froze the app's Quit
+    for 30 s), so a round may end later, its store closed: nothing more is kept or said."""
+    if stop.is_set():
+        log.debug("sync round ended after the stop: %s", type(error).__name__)
+        return True
+    return False

@@ -14,7 +14,7 @@ import time
 
 from ..hub import AuthError, HubError, ServerError
 from ..transfers.retry import Backoff
-from .feed import ONLINE, SIGNED_OUT_RECHECK_S, TICK_S, FeedSync, SyncStatus
+from .feed import ONLINE, SIGNED_OUT_RECHECK_S, TICK_S, FeedSync, SyncStatus, ended_after_stop
 from .history import SENDER_CODES, HistorySync
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class SyncService:
             t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the threads, waiting ``timeout`` seconds at most: one still waiting on the hub
+        then (it does not answer) ends by itself when its request does, keeping nothing."""
         self._stop.set()
         self.feed.wake()
         self._history_wake.set()
@@ -76,7 +78,7 @@ class SyncService:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
         if self._threads:
-            log.warning("sync threads still running after %.0f s", timeout)
+            log.info("sync threads still waiting on the hub after %.1f s; left to end", timeout)
 
     def sync_now(self) -> None:
         """Everything again now: the feed, the outbox, the member's other events."""
@@ -114,16 +116,22 @@ class SyncService:
                 self.history_error = ""
                 delay = self.history_interval
             except AuthError as e:
+                if ended_after_stop(self._stop, e):
+                    break
                 self.history_error = str(e)
                 # until sync_now, or a new sign-in from another process found (``client``)
                 delay = SIGNED_OUT_RECHECK_S
             except HubError as e:
+                if ended_after_stop(self._stop, e):
+                    break
                 failures += 1
                 self.history_error = str(e)
                 retry_after = e.retry_after if isinstance(e, ServerError) else None
                 delay = self.backoff.delay(failures, retry_after)
                 log.info("history sync: %s; again in %.1f s", e, delay)
             except Exception as e:
+                if ended_after_stop(self._stop, e):
+                    break
                 failures += 1
                 self.history_error = f"History could not be synced ({type(e).__name__})."
                 log.exception("history sync failed")

@@ -30,7 +30,14 @@ from typing import Any
 
 from ..safe_names import check_text_path
 from ..store import Store
-from ..store.transfers import KEPT_UNTIL, PRIORITIES, StoreCheckpoint, Transfer, TransferStore
+from ..store.transfers import (
+    KEPT_UNTIL,
+    PRIORITIES,
+    StoreCheckpoint,
+    Transfer,
+    TransferStore,
+    profile_of,
+)
 from .base import (
     Control,
     PermanentError,
@@ -211,6 +218,11 @@ class TransferQueue:
         #: one-shot verbs, whose headers belong to their own transfer, not to the others queued
         #: in the same data folder
         self.only: frozenset[int] | None = None
+        #: when set, this engine runs the transfers of this hub profile and those of none (''
+        #: for those of none alone): the headers it has are the signed-in profile's, and
+        #: another member's upload sent with them was published as this member's item. The
+        #: others wait, queued, for an engine of their own profile (None: it runs them all)
+        self.profile: str | None = None
         self._swept = 0.0
         self._cv = threading.Condition()
         self._live: dict[int, _Live] = {}
@@ -400,12 +412,12 @@ class TransferQueue:
         return hurried
 
     def pause_all(self) -> None:
-        for t in self.transfers.all(("queued", "active")):
+        for t in self.mine(("queued", "active")):
             self.pause(t.id)
 
     def resume_all(self) -> None:
         # "active" too: one still winding down from a pause_all a moment ago (see resume)
-        for t in self.transfers.all(("paused", "active")):
+        for t in self.mine(("paused", "active")):
             self.resume(t.id)
 
     def move(self, tid: int, before: int | None) -> None:
@@ -507,7 +519,20 @@ class TransferQueue:
                 self._cv.wait(0.5 if left is None else min(0.5, left))
 
     def snapshot(self) -> list[Progress]:
-        return [self._progress_of(t) for t in self.transfers.all()]
+        return [self._progress_of(t) for t in self.mine()]
+
+    def runs(self, t: Transfer) -> bool:
+        """``t`` is one this engine runs (see ``only`` and ``profile``)."""
+        return (self.only is None or t.id in self.only) and (
+            self.profile is None or profile_of(t) in ("", self.profile)
+        )
+
+    def mine(
+        self, states: tuple[str, ...] | None = None, direction: str | None = None
+    ) -> list[Transfer]:
+        """The transfers this engine runs (``runs``), in queue order: what its user sees and
+        commands all at once (pause all); another profile's wait for their own."""
+        return [t for t in self.transfers.all(states, direction) if self.runs(t)]
 
     # --- scheduling -------------------------------------------------------------------------
 
@@ -575,7 +600,7 @@ class TransferQueue:
             if free <= 0:
                 self._preempt(direction, running, held)
                 continue
-            for t in self.transfers.runnable(direction, None, free, self.only, held):
+            for t in self.transfers.runnable(direction, None, free, self.only, self.profile, held):
                 if self.transfers.claim(t.id):
                     self._launch(t)
 
@@ -589,7 +614,7 @@ class TransferQueue:
         once a minute for one flash transfer (``PREEMPT_AGAIN_S``): one failing fast waits."""
         if any(self._live[tid].control.stopped for tid in running if tid in self._live):
             return
-        waiting = self.transfers.runnable(direction, None, 1, self.only, held)
+        waiting = self.transfers.runnable(direction, None, 1, self.only, self.profile, held)
         if not waiting or waiting[0].priority > PREEMPTING:
             return
         clock = time.monotonic()
@@ -622,7 +647,7 @@ class TransferQueue:
             for t in self.transfers.canceled_with_checkpoint(direction):
                 if t.id in self._cleaning or t.id in self._live:
                     continue
-                if self.only is not None and t.id not in self.only:
+                if not self.runs(t):  # (another profile's: with its own credentials, later)
                     continue
                 self._cleaning.add(t.id)
                 w = threading.Thread(
@@ -989,9 +1014,9 @@ class TransferQueue:
                     batch = [
                         self._progress_of(t)
                         for tid in sorted(changed)
-                        if (t := self.transfers.get(tid))
+                        if (t := self.transfers.get(tid)) and self.runs(t)
                     ]
-                    for cb in list(self._listeners):
+                    for cb in list(self._listeners) if batch else ():
                         try:
                             cb(batch)
                         except Exception:

@@ -34,6 +34,7 @@ from PySide6.QtGui import QFont
 
 from alu_client.core.library import Library, LibraryItem, Page, Query
 from alu_client.core.library.search import MAX_LIMIT
+from alu_client.core.store.transfers import PROFILE_SQL
 
 from ..delegates_items import (
     FLASH_COLOR,
@@ -62,10 +63,12 @@ _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 )
 # downloads not done nor canceled, as the Transfers tab shows them (a failed one stays there
-# until it is retried or canceled)
+# until it is retried or canceled): the profile's, and those of none; another member's of the
+# same item is not this one's (its file goes to that member's library)
 _DOWNLOADS = (
-    "SELECT item_id, state FROM transfers WHERE direction = 'download'"
+    "SELECT item_id, state FROM transfers WHERE direction = 'download'"  # noqa: S608 - a constant
     " AND state IN ('queued', 'active', 'paused', 'failed') AND item_id IS NOT NULL"
+    f" AND {PROFILE_SQL} IN ('', ?)"
 )
 # an item with several downloads shows the most hopeful: one under way, then paused, then failed
 _TRANSFER_STATES = {"active": "queued", "queued": "queued", "paused": "paused", "failed": "failed"}
@@ -86,7 +89,7 @@ def item_state(li: LibraryItem, transfer: str | None) -> str:
 def _download_states(library: Library) -> dict[str, str]:
     """item id → "queued" (waiting or under way), "paused" or "failed"."""
     found: dict[str, str] = {}
-    for item_id, state in library.store.query(_DOWNLOADS):
+    for item_id, state in library.store.query(_DOWNLOADS, (library.profile,)):
         mine = _TRANSFER_STATES[state]
         had = found.get(str(item_id))
         if had is None or STATES.index(mine) < STATES.index(had):

@@ -279,7 +279,8 @@ class TransfersPanel(QWidget):
             self._reload_again = True
             return
         self._reloading = True
-        self.tasks.run(self.queue.transfers.all, self._reloaded, self._reload_failed)
+        # those the engine runs: the signed-in member's (another's wait for their sign-in)
+        self.tasks.run(self.queue.mine, self._reloaded, self._reload_failed)
 
     def _reloaded(self, transfers: list[Transfer]) -> None:
         self._reloading = False

@@ -1,0 +1,165 @@
+"""Leaving the app: Quit beside a hub that does not answer goes at once (the window first), and
+Sign out stops the engine before the sign-in is revoked, so what ran goes on after the next
+sign-in instead of failing for good."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from alu_client import app as app_module
+from alu_client.core import services as services_module
+from alu_client.core.credentials import MemorySecrets, Secrets
+from alu_client.core.profiles import Profile, Profiles, client_for, sign_in
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.store import Store
+from alu_client.core.uploads import UploadFields
+from alu_client.ui.single_instance import SingleInstance, instance_key
+from tests.gui.test_app_shell import PASSWORD, SimplePanels, build_window, make_paths
+from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+def hung_hub() -> Iterator[tuple[str, list[socket.socket]]]:
+    """An address that accepts connections and never answers; the connections it took."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", held
+    server.close()
+    for c in held:
+        c.close()
+
+
+def test_quit_beside_a_hub_that_never_answers_hides_the_window_and_takes_a_second(
+    qtbot: Any,
+    tmp_path: Path,
+    hung_hub: tuple[str, list[socket.socket]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the window stayed on screen, frozen, ~30 s after Quit: shutdown waited for the update
+    # check (30 s read timeout), then 5 s for the sync threads
+    url, held = hung_hub
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    profile = Profiles(store).save(Profile("ktn@hung", url, "ktn", allow_http=True))
+    secrets.set(profile.secret_key, "a-token")
+    store.close()
+    # (the app's 30 s read timeout made shorter: a failing run ends sooner)
+    monkeypatch.setattr(
+        services_module, "client_for", functools.partial(client_for, read_timeout=6.0)
+    )
+    services = Services(paths, secrets)
+    services.start_engine(rules=False, hot_folders=False, media=False)
+    window = build_window(qtbot, services, SimplePanels())
+    window.check_for_updates(quiet=True)  # (asked 20 s after the window opens)
+    wait_until(lambda: len(held) >= 3, what="the sync and the update check waiting on the hub")
+    shown_at_stop: list[bool] = []
+    stop = services.stop
+    monkeypatch.setattr(
+        services, "stop", lambda: (shown_at_stop.append(window.isVisible()), stop())
+    )
+    began = time.monotonic()
+    window.quit()  # File > Quit, the tray's Quit
+    took = time.monotonic() - began
+    assert took < 3.0, f"the GUI thread was blocked {took:.1f} s"
+    assert shown_at_stop == [False]  # the window went first
+    assert not window.isVisible()
+
+
+class _Upload:
+    """The state of an upload when something happened (``seen``)."""
+
+    def __init__(self, paths: Any, tid: int) -> None:
+        self.paths, self.tid = paths, tid
+        self.seen: dict[str, str] = {}
+
+    def note(self, when: str) -> None:
+        store = Store(self.paths.db_path)
+        try:
+            row = store.query_one("SELECT state FROM transfers WHERE id = ?", (self.tid,))
+            self.seen[when] = str(row[0]) if row is not None else "gone"
+        finally:
+            store.close()
+
+
+def test_sign_out_stops_the_engine_before_the_sign_in_goes_and_the_upload_goes_on_after(
+    qtbot: Any,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    clip: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the token was revoked first and the sign-in dialog opened while the old engine ran on:
+    # the upload met the revoked sign-in and failed for good ("The hub did not accept this
+    # sign-in; sign in again, then retry."), and stayed failed after signing in again
+    live_hub.member("ktn", PASSWORD)
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    services = Services(paths, secrets, store=store)
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    args = argparse.Namespace(demo=False, language=None, minimized=False)
+    desk = app_module.Desk(qapp, paths, args)
+    desk.single = SingleInstance(instance_key(paths.data_dir), desk)
+    assert desk.single.claim()
+    try:
+        assert desk._launch(services, AppSettings(store, paths.downloads_dir)) is None
+        queue = services.queue
+        assert queue is not None
+        queue.set_limits(None, 20_000)  # a slow uplink: it is under way at the sign-out
+        tid = services.upload(clip, UploadFields(title="Our floods", language="en", country="KE"))
+        wait_until(lambda: (t := queue.transfers.get(tid)) is not None and t.bytes_done > 0)
+        upload = _Upload(paths, tid)
+        real_sign_out = app_module.sign_out
+
+        def signing_out(*a: Any) -> bool:
+            upload.note("revoked")
+            return real_sign_out(*a)
+
+        def dialog(_store: Store, secrets: Secrets, **_kw: Any) -> Secrets:
+            upload.note("dialog")
+            time.sleep(0.5)  # the member types the password (an engine still on: it goes on)
+            upload.note("signed in")
+            other = Store(paths.db_path)
+            try:
+                sign_in(Profiles(other), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+            finally:
+                other.close()
+            return secrets
+
+        monkeypatch.setattr(app_module, "sign_out", signing_out)
+        monkeypatch.setattr(desk, "_ensure_signed_in", dialog)
+        desk.sign_out()  # File > Sign out, confirmed
+        assert upload.seen == {"revoked": "queued", "dialog": "queued", "signed in": "queued"}
+        new = desk.services
+        assert new is not None and new is not services and new.queue is not None
+        done = new.queue.wait_for(tid, timeout=60)
+        assert (done.state, done.last_error) == ("done", "")
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
