@@ -177,6 +177,30 @@ def test_download_asked_again_resumes_a_paused_one_and_retries_a_failed_one(
     assert again != tid and queue.transfers.get(tid).state == "failed"  # type: ignore[union-attr]
 
 
+def test_queueing_a_download_reads_the_queue_by_its_item_not_whole(
+    desk: Services, live_hub: LiveHub, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each download asked read and decoded the whole transfers table twice: 2,000 items
+    # from the Feed took 95 s to queue, the last ones 17 times slower than the first
+    from alu_client.core.store import transfers as transfers_module
+
+    item = live_hub.publish(clip, title="Harare power cuts")
+    queue = desk.make_queue()  # (not started: states only)
+    for n in range(300):  # an outage's backlog
+        queue.transfers.add("download", f"http://hub/{n}", f"/tmp/backlog/{n}.mp4")
+    decoded: list[int] = []
+    real = transfers_module.Transfer.from_row
+
+    def counting(row: object) -> transfers_module.Transfer:
+        decoded.append(1)
+        return real(row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transfers_module.Transfer, "from_row", staticmethod(counting))
+    tid = desk.download(item, queue=queue)
+    assert len(decoded) < 20, len(decoded)  # was 600 and more
+    assert desk.download(item, queue=queue) == tid  # asked twice: still found
+
+
 def test_downloads_go_to_the_folder_chosen_in_settings(
     desk: Services, live_hub: LiveHub, clip: Path, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Container
 from pathlib import Path
 
 #: names Windows reserves whatever the extension ("CON.mp4" opens the console)
@@ -67,14 +68,15 @@ def _truncate_utf8(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
-def unique_path(folder: Path, name: str, taken: set[str] | None = None) -> Path:
+def unique_path(folder: Path, name: str, taken: Container[str] | None = None) -> Path:
     """``folder/safe(name)``, or ``folder/stem (2).ext`` … when that exists (or is ``taken``,
     e.g. by a queued download that has not started): an existing file is never overwritten."""
     base = safe_filename(name)
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem:
         stem, ext = base, ""
-    taken = taken or set()
+    if taken is None:
+        taken = set()
     for n in range(1, 10_000):
         candidate = base if n == 1 else (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
         path = folder / candidate

@@ -482,9 +482,7 @@ class Services:
         if r is None:
             raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")
         q = queue or self.queue or self.make_queue()
-        for t in q.transfers.all(("queued", "active", "paused", "failed"), "download"):
-            if t.item_id != item.id or t.rendition != rendition:
-                continue
+        for t in q.transfers.of_item(item.id, rendition, ("queued", "active", "paused", "failed")):
             if profile_of(t) != profile.name:
                 continue  # another member's (or hub's) on this workstation: not this one's
             if t.state == "failed" and (t.source, t.sha256, t.size) != (r.url, r.sha256, r.size):
@@ -496,7 +494,7 @@ class Services:
             return t.id  # asked twice: the same transfer
         folder = dest_dir or self.download_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        taken = {Path(t.destination).name for t in q.transfers.all(("queued", "active", "paused"))}
+        taken = q.transfers.names_taken(("queued", "active", "paused"))
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"
         if rendition != "broadcast" and not names_already(name, rendition):
             # the broadcast's name would be taken ("c27 (2).mp4"); the hub's own proxy name

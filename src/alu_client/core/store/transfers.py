@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +215,25 @@ class TransferStore:
             params.append(direction)
         sql += " ORDER BY priority, position"
         return [Transfer.from_row(r) for r in self.store.query(sql, params)]
+
+    def of_item(
+        self, item_id: str, rendition: str, states: tuple[str, ...], direction: str = "download"
+    ) -> list[Transfer]:
+        """The transfers of one item's rendition in these states, in queue order (what
+        ``all`` gives filtered, without reading the whole table: queueing 2,000 items read it
+        twice per item, 95 s in all)."""
+        rows = self.store.query(
+            "SELECT * FROM transfers WHERE direction = ? AND item_id = ? AND rendition = ?"  # noqa: S608 - only "?" placeholders
+            f" AND state IN ({','.join('?' * len(states))}) ORDER BY priority, position",
+            (direction, item_id, rendition, *states),
+        )
+        return [Transfer.from_row(r) for r in rows]
+
+    def names_taken(self, states: tuple[str, ...]) -> Container[str]:
+        """The file names the transfers in these states write to (their destinations'), as a
+        container asked one name at a time (a query each, not the table read and decoded for
+        every download queued)."""
+        return _NamesTaken(self.store, states)
 
     def runnable(
         self,
@@ -612,3 +631,23 @@ class StoreCheckpoint:
 
     def save(self, data: dict[str, Any]) -> None:
         self.transfers.save_checkpoint(self.tid, data)
+
+
+class _NamesTaken(Container[str]):
+    """``TransferStore.names_taken``: is a file name some transfer's destination (in any
+    folder, with either separator)?"""
+
+    def __init__(self, store: Store, states: tuple[str, ...]) -> None:
+        self._store, self._states = store, states
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or not name:
+            return False
+        n = len(name) + 1
+        row = self._store.query_one(
+            "SELECT 1 FROM transfers"  # noqa: S608 - only "?" placeholders
+            f" WHERE state IN ({','.join('?' * len(self._states))})"
+            " AND (destination = ? OR substr(destination, -?) IN (?, ?)) LIMIT 1",
+            (*self._states, name, n, "/" + name, "\\" + name),
+        )
+        return row is not None
