@@ -303,6 +303,10 @@
         <translation>لا يدعم الخادم إصدار بروتوكول الإرسال الذي يستخدمه هذا التطبيق (tus 1.0).</translation>
     </message>
     <message>
+        <source>The file changed during the upload; its content is checked before the upload goes on.</source>
+        <translation>تغيّر الملف أثناء الإرسال؛ يُتحقَّق من محتواه قبل مواصلة الإرسال.</translation>
+    </message>
+    <message>
         <source>The hub sent a malformed item.</source>
         <translation>أرسل المركز عنصرًا غير سليم.</translation>
     </message>
@@ -381,10 +385,6 @@
     <message>
         <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
         <translation>مجلد التنزيل %1 غير موجود (قرص منزوع أو مشاركة شبكية غائبة)؛ أعد توصيله، أو اختر مجلدًا آخر في الإعدادات.</translation>
-    </message>
-    <message>
-        <source>The file&apos;s date changed but not its content; the upload goes on.</source>
-        <translation>تغيّر تاريخ الملف دون محتواه؛ يتواصل الإرسال.</translation>
     </message>
     <message>
         <source>The hub had lost the partial upload; it started again from the beginning.</source>
@@ -1849,7 +1849,7 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
-        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first)</extracomment>
+        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first) calls that only ask the hub (the update check): on their own worker, never waited for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit, and held the user&apos;s commands behind it; their answer is dropped then anyway</extracomment>
         <translation>إضافة ملفات للرفع</translation>
     </message>
     <message>

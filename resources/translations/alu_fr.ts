@@ -303,6 +303,10 @@
         <translation>Le serveur ne parle pas la version du protocole d’envoi qu’utilise cette application (tus 1.0).</translation>
     </message>
     <message>
+        <source>The file changed during the upload; its content is checked before the upload goes on.</source>
+        <translation>Le fichier a changé pendant l’envoi ; son contenu est vérifié avant que l’envoi continue.</translation>
+    </message>
+    <message>
         <source>The hub sent a malformed item.</source>
         <translation>Le hub a envoyé un élément mal formé.</translation>
     </message>
@@ -381,10 +385,6 @@
     <message>
         <source>The download folder %1 is not there (a drive unplugged, or a network share away); plug it in, or choose another folder in Settings.</source>
         <translation>Le dossier de téléchargement %1 est introuvable (disque débranché ou partage réseau absent) ; rebranchez-le, ou choisissez un autre dossier dans les Réglages.</translation>
-    </message>
-    <message>
-        <source>The file&apos;s date changed but not its content; the upload goes on.</source>
-        <translation>La date du fichier a changé, pas son contenu ; l’envoi continue.</translation>
     </message>
     <message>
         <source>The hub had lost the partial upload; it started again from the beginning.</source>
@@ -1849,7 +1849,7 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
-        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first)</extracomment>
+        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first) calls that only ask the hub (the update check): on their own worker, never waited for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit, and held the user&apos;s commands behind it; their answer is dropped then anyway</extracomment>
         <translation>Ajouter des fichiers à envoyer</translation>
     </message>
     <message>

@@ -174,6 +174,28 @@ def test_sync_counts_the_new_items_of_a_large_library(
     assert out.startswith("3 new items;"), out
 
 
+def test_get_into_a_download_folder_that_is_gone_is_one_line(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    from alu_client.core.paths import default_paths
+    from alu_client.core.settings import AppSettings
+    from alu_client.core.store import Store
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    paths = default_paths({"ALU_CLIENT_HOME": str(home)})
+    store = Store(paths.db_path)
+    try:
+        AppSettings(store, paths.downloads_dir).download_dir = tmp_path / "unplugged" / "ALU"
+    finally:
+        store.close()
+    item_id = live_hub.publish(clip, title="Bamako rains")
+    got = alu(home, "get", item_id)
+    assert got.returncode == 1, got.stderr
+    assert "\nalu: The download folder " in got.stderr and "Traceback" not in got.stderr
+
+
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
     live_hub.member("ktn", PASSWORD)
     env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

@@ -210,19 +210,20 @@ def test_downloads_go_to_the_folder_chosen_in_settings(
     first = live_hub.publish(clip, title="Kigali marathon")
     second = live_hub.publish(clip, title="Lagos floods")
     chosen = tmp_path / "newsroom share" / "ALU"
-    chosen.parent.mkdir()
+    chosen.mkdir(parents=True)  # (Settings takes only a folder that is there)
     AppSettings(desk.store, desk.paths.downloads_dir).download_dir = chosen
     queue = desk.make_queue()  # (not started: where it would go)
     tid = desk.download(first, queue=queue)
     assert Path(queue.transfers.get(tid).destination).parent == chosen  # type: ignore[union-attr]
-    assert chosen.is_dir()
-    # the share is away: nothing is made on the system disk in its place, nothing queued
+    # the share is away: nothing is made on the system disk in its place, nothing queued —
+    # its mount point left empty too
     from alu_client.core.services import DownloadFolderGone
 
-    AppSettings(desk.store, desk.paths.downloads_dir).download_dir = tmp_path / "gone" / "ALU"
-    with pytest.raises(DownloadFolderGone, match="plug it in, or choose another folder"):
-        desk.download(second, queue=queue)
-    assert not (tmp_path / "gone").exists()
+    for away in (tmp_path / "gone" / "ALU", chosen.parent / "unmounted"):
+        AppSettings(desk.store, desk.paths.downloads_dir).download_dir = away
+        with pytest.raises(DownloadFolderGone, match="plug it in, or choose another folder"):
+            desk.download(second, queue=queue)
+        assert not away.exists()
     assert [t.id for t in queue.transfers.all(None, "download")] == [tid]
 
 

@@ -1589,3 +1589,52 @@ def test_an_error_that_is_not_damage_is_not_called_damage(
     with pytest.raises(sqlite3.DatabaseError) as notadb:
         Store(garbage)
     assert is_damage(notadb.value)
+
+
+def test_a_failure_written_during_a_scheduler_pass_is_not_started_again_at_once(
+    store: Store,
+) -> None:
+    # the worker wrote "queued, retry in 60 s" after the scheduler read the retry times and
+    # before it asked which transfers may start: the store gave it back, it ran again at once
+    # (no back-off), and the first worker's clean-up took the second's bookkeeping with it
+    # (pause and the caps no longer reached it)
+    calls: list[float] = []
+    failing, in_window, release = threading.Event(), threading.Event(), threading.Event()
+
+    def job(t: Transfer, ctx: Any) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            failing.set()
+            in_window.wait(5)
+            raise RetryableError("The connection was lost.", retry_after=60)
+        while not release.wait(0.05):
+            ctx.control.check()
+        return {"size": 1}
+
+    q = TransferQueue(
+        store,
+        jobs={"download": job, "upload": job},
+        policy=RetryPolicy(Backoff(base=60, cap=120)),
+        progress_interval=0.05,
+    )
+    read_times = q.transfers.retry_times
+
+    def retry_times() -> dict[int, float]:
+        times = read_times()
+        if failing.is_set() and not in_window.is_set():
+            in_window.set()  # the worker fails now, inside this scheduler pass
+            wait_until(lambda: q.transfers.get(tid).state == "queued", 2, what="the failure")  # type: ignore[union-attr]
+        return times
+
+    q.transfers.retry_times = retry_times  # type: ignore[method-assign]
+    tid = q.add_download("http://127.0.0.1:9/a", Path("/nonexistent/a"), label="a")
+    q.start()
+    try:
+        wait_until(in_window.is_set, 5, what="the failure inside a pass")
+        time.sleep(1.5)  # a few passes of the scheduler: nothing may start it before 60 s
+        assert len(calls) == 1
+        q.pause(tid)
+        assert q.transfers.get(tid).state == "paused"  # type: ignore[union-attr]
+    finally:
+        release.set()
+        q.stop(2)

@@ -23,6 +23,7 @@ from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
 from ..core.paths import default_paths
 from ..core.plain_text import one_line
+from ..core.services import DownloadFolderGone
 from ..core.store import (
     NoRoomToUpdate,
     SchemaTooNew,
@@ -83,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         _say(e)
         return e.status
-    except (HubError, SecretsError, EngineBusy, SchemaTooNew, NoRoomToUpdate) as e:
+    except (
+        HubError,
+        SecretsError,
+        EngineBusy,
+        SchemaTooNew,
+        NoRoomToUpdate,
+        DownloadFolderGone,
+    ) as e:
         _say(e)
         return 1
     except KeyboardInterrupt:

@@ -457,16 +457,14 @@ class Services:
 
     def download_folder(self) -> Path:
         """Where downloads go when nothing else is said: Settings → Download folder, else the
-        default one. A chosen folder that is gone (its drive unplugged, a share away) is not
-        made anew on the system disk in its place: ``DownloadFolderGone`` (its parent must be
-        there for it to be made)."""
+        default one (made when missing). A chosen folder existed when it was chosen (Settings
+        checks it): one that is not there now (its drive unplugged, a share away — its mount
+        point left empty) is not made anew on the system disk: ``DownloadFolderGone``."""
         default = self.paths.downloads_dir
         chosen = AppSettings(self.store, default).download_dir
-        if chosen == default or chosen.is_dir():
-            return chosen
-        if not chosen.parent.is_dir():
+        if chosen != default and not chosen.is_dir():
             raise DownloadFolderGone(chosen)
-        return chosen  # made by the caller, as the default is
+        return chosen
 
     def _enqueue_download(
         self,
@@ -659,7 +657,7 @@ class Services:
         self, item: hub.Item, rendition: str, dest_dir: Path | None, rule: Rule
     ) -> int | None:
         profile = self.require_profile()
-        writable_folder(dest_dir or self.paths.downloads_dir)
+        writable_folder(dest_dir or self.download_folder())
         return self._enqueue_download(
             item, rendition, dest_dir, item.priority, rule.name, self.queue, profile
         )

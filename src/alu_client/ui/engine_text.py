@@ -221,7 +221,8 @@ _MARKED = (
         "plug it in, or choose another folder in Settings.",
     ),
     QT_TRANSLATE_NOOP(
-        "EngineMessage", "The file's date changed but not its content; the upload goes on."
+        "EngineMessage",
+        "The file changed during the upload; its content is checked before the upload goes on.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",

@@ -594,6 +594,10 @@ class TransferQueue:
         return held, first
 
     def _start_runnable(self, held: frozenset[int]) -> None:
+        # (under ``_cv``) a transfer whose worker is still ending is not started again: its
+        # failure may have been written after ``_waits`` read the retry times, and the store
+        # (``runnable`` no longer compares them) would give it back at once, untracked
+        held = held | frozenset(self._workers)
         for direction, cap in self.caps.items():
             running = [tid for tid, w in self._workers.items() if w.name.startswith(direction)]
             free = cap - len(running)
@@ -719,6 +723,9 @@ class TransferQueue:
         return done
 
     def _launch(self, t: Transfer) -> None:
+        if t.id in self._workers:  # (never: ``_start_runnable`` holds them back)
+            log.error("transfer %d: already running; not started twice", t.id)
+            return
         live = _Live(t.bytes_done, t.size)
         self._live[t.id] = live
         w = threading.Thread(

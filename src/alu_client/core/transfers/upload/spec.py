@@ -48,7 +48,9 @@ CHECKSUM_PREFERENCE = ("crc32", "sha1", "sha256", "md5")
 
 FILE_CHANGED = "The file changed since the upload started; add it again."
 #: a file's modification time changed during its upload, its content did not (checked whole)
-MSG_TOUCHED = "The file's date changed but not its content; the upload goes on."
+MSG_TOUCHED = (
+    "The file changed during the upload; its content is checked before the upload goes on."
+)
 #: the file or its folder cannot be reached now (a network share reconnecting): it waits
 MSG_FOLDER_AWAY = (
     "The file {name} cannot be reached now (its folder or drive is away: a network share?);"
