@@ -270,16 +270,21 @@ class TransferStore:
         )
         return {int(r[0]): float(r[1]) for r in rows}
 
-    def move_retry(self, tid: int, was: float, at: float) -> bool:
-        """Write a transfer's retry time as ``at`` if it is still ``was`` (a retry, a pause or a
-        new failure written meanwhile is left as it is)."""
+    def move_retries(self, moves: dict[int, tuple[float, float]]) -> list[int]:
+        """Write each transfer's retry time ``was`` → ``at`` (``moves``: id → (was, at)) where
+        it is still ``was`` (a retry, a pause or a new failure written meanwhile is left as it
+        is), in one transaction; the ids moved."""
+        moved = []
         with self.store.write() as c:
-            cur = c.execute(
-                "UPDATE transfers SET next_attempt_at = ?"
-                " WHERE id = ? AND state = 'queued' AND next_attempt_at = ?",
-                (at, tid, was),
-            )
-            return cur.rowcount > 0
+            for tid, (was, at) in moves.items():
+                cur = c.execute(
+                    "UPDATE transfers SET next_attempt_at = ?"
+                    " WHERE id = ? AND state = 'queued' AND next_attempt_at = ?",
+                    (at, tid, was),
+                )
+                if cur.rowcount > 0:
+                    moved.append(tid)
+        return moved
 
     def waiting(self, among: Collection[int]) -> list[Transfer]:
         """The transfers of ``among`` (those a running engine holds back) that are queued and

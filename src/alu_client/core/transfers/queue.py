@@ -573,6 +573,7 @@ class TransferQueue:
         wall, now = time.time(), steady()
         longest = self.policy.longest_wait
         due: dict[int, tuple[float, float]] = {}
+        moves: dict[int, tuple[float, float]] = {}
         for tid, at in stored.items():
             known = self._due.get(tid)
             if known is not None and known[0] == at:
@@ -581,13 +582,14 @@ class TransferQueue:
                 when = now + min(max(at - wall, 0.0), longest)
             left = when - now
             if left > 0 and abs(at - (wall + left)) > CLOCK_JUMP_S:
-                moved = wall + left
-                try:
-                    if self.transfers.move_retry(tid, at, moved):
-                        at = moved
-                except sqlite3.Error as e:  # (a full disk): the wait holds, only the store lags
-                    log.debug("transfer %d: its retry time not written again: %s", tid, e)
+                moves[tid] = (at, wall + left)
             due[tid] = (at, when)
+        if moves:  # one transaction for all (an outage's backlog after a jump: thousands)
+            try:
+                for tid in self.transfers.move_retries(moves):
+                    due[tid] = (moves[tid][1], due[tid][1])
+            except sqlite3.Error as e:  # (a full disk): the waits hold, only the store lags
+                log.debug("retry times not written again: %s", e)
         self._due = due
         held = frozenset(tid for tid, (_, when) in due.items() if when > now)
         first = min((due[tid][1] for tid in held), default=None)
