@@ -56,6 +56,7 @@ from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
+from . import engine_text
 from .formats import isolated, size_text
 from .tasks import TaskRunner
 
@@ -603,12 +604,15 @@ class SignInDialog(QDialog):
             )
         if isinstance(error, hub.Forbidden):
             return self.tr("The hub does not let this account sign in here: %1").replace(
-                "%1", str(error)
+                "%1", engine_text.shown(str(error))
             )
         if isinstance(error, hub.HubError | SecretsError):
-            return str(error)  # the core's own sentence
+            # the core's own sentence, in the user's language where it has a template
+            return engine_text.error_shown(error)
         log.error("sign-in failed", exc_info=error)
-        return self.tr("Signing in failed: %1").replace("%1", str(error) or type(error).__name__)
+        return self.tr("Signing in failed: %1").replace(
+            "%1", engine_text.error_shown(error) or type(error).__name__
+        )
 
     def _ask_plain_http(self) -> bool:
         answer = QMessageBox.question(
