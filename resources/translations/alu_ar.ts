@@ -1849,7 +1849,6 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
-        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first)</extracomment>
         <translation>إضافة ملفات للرفع</translation>
     </message>
     <message>
