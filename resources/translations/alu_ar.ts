@@ -854,6 +854,30 @@
         <source>The connection to the hub at %1 broke during an answer.</source>
         <translation>انقطع الاتصال بالمركز على العنوان ⁦%1⁩ أثناء رد.</translation>
     </message>
+    <message>
+        <source>The library has no %1 file of item %2.</source>
+        <translation>لا تحتوي المكتبة على ملف ⁨%1⁩ للمادة ⁨%2⁩.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its record in the library is damaged; download it again, or delete the file yourself.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: سجله في المكتبة تالف؛ نزّله من جديد، أو احذف الملف بنفسك.</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it cannot be reached (%2).</source>
+        <translation>لم يُحذف ⁨%1⁩: يتعذّر الوصول إليه (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it could not be deleted (%2).</source>
+        <translation>لم يُحذف ⁨%1⁩: تعذّر حذفه (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, so it is not the file ALU Desk verified.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: تغيّر حجمه من %2 إلى %3 بايت منذ تنزيله، فلم يعد الملف الذي تحقّق منه ALU Desk.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: يوجد في مكانه شيء غير الملف المنزَّل، فليس هو الملف الذي تحقّق منه ALU Desk.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

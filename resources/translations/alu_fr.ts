@@ -854,6 +854,30 @@
         <source>The connection to the hub at %1 broke during an answer.</source>
         <translation>La connexion au hub à l’adresse %1 s’est rompue pendant une réponse.</translation>
     </message>
+    <message>
+        <source>The library has no %1 file of item %2.</source>
+        <translation>La médiathèque n’a pas de fichier %1 du sujet %2.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its record in the library is damaged; download it again, or delete the file yourself.</source>
+        <translation>%1 a été laissé en place : sa fiche dans la médiathèque est endommagée ; téléchargez-le à nouveau, ou supprimez le fichier vous-même.</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it cannot be reached (%2).</source>
+        <translation>%1 n’a pas été supprimé : il est inaccessible (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it could not be deleted (%2).</source>
+        <translation>%1 n’a pas été supprimé : la suppression a échoué (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, so it is not the file ALU Desk verified.</source>
+        <translation>%1 a été laissé en place : sa taille est passée de %2 à %3 octets depuis son téléchargement ; ce n’est donc plus le fichier vérifié par ALU Desk.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
+        <translation>%1 a été laissé en place : autre chose que le fichier téléchargé se trouve à sa place ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

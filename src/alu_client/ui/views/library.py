@@ -637,20 +637,21 @@ class LibraryPanel(QWidget):
             self._unload()
         library = self.services.library
 
-        def work() -> list[str]:
-            problems = []
+        def work() -> list[Exception]:
+            problems: list[Exception] = []
             for item_id, rendition, _path in targets:
                 try:
                     library.remove_file(item_id, rendition)
                 except Exception as e:  # the others are still deleted
-                    problems.append(str(e))
+                    problems.append(e)
             return problems
 
-        def done(problems: list[str]) -> None:
+        def done(problems: list[Exception]) -> None:
             if problems:
+                # the core's sentences (LibraryError) in the user's language
                 self.command_failed.emit(
                     self.tr("Some files were not deleted: {reasons}").format(
-                        reasons=" ".join(problems)
+                        reasons=" ".join(engine_text.error_shown(e) for e in problems)
                     )
                 )
             self.bridge.notify_library_changed()
@@ -668,7 +669,11 @@ class LibraryPanel(QWidget):
 
     def _failure_handler(self) -> Callable[[BaseException], None]:
         def failed(error: BaseException) -> None:
-            self.command_failed.emit(self.tr("Something went wrong: {error}").format(error=error))
+            self.command_failed.emit(
+                self.tr("Something went wrong: {error}").format(
+                    error=engine_text.error_shown(error)
+                )
+            )
 
         return failed
 
