@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
+from PySide6.QtGui import QTextLayout, QTextOption
 from PySide6.QtWidgets import QApplication
 
 from alu_client.core.hub import Rendition
@@ -149,7 +150,38 @@ def test_build_only_when_the_source_is_newer(tmp_path: Path) -> None:
 
 # --- right to left: numbers and names keep their order -----------------------------------------
 
-LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
+LRI, FSI, PDI, LRM = "\u2066", "\u2068", "\u2069", "\u200e"
+
+
+def drawn_at(text: str, start: int, length: int, *, rtl: bool) -> float:
+    """Where the glyphs of ``text[start:start + length]`` are drawn (their left edge), the
+    text laid out in a paragraph of that direction by Qt (the Unicode bidi algorithm)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    layout = QTextLayout(text, app.font())
+    option = QTextOption()
+    option.setTextDirection(
+        Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
+    )
+    layout.setTextOption(option)
+    layout.beginLayout()
+    layout.createLine().setLineWidth(10_000)
+    layout.endLayout()
+    return min(run.boundingRect().left() for run in layout.glyphRuns(start, length))
+
+
+def reads_width_first(text: str, width: str, height: str) -> bool:
+    """Whether the frame size ``width``×``height`` in ``text`` is drawn width at the left,
+    each number's digits in order, in a left-to-right and a right-to-left paragraph."""
+    w, h = text.index(width), text.index(height, text.index(width) + len(width))
+    for rtl in (False, True):
+        if not drawn_at(text, w, len(width), rtl=rtl) < drawn_at(text, h, len(height), rtl=rtl):
+            return False
+        for number, at in ((width, w), (height, h)):  # the digits of each left to right
+            xs = [drawn_at(text, at + i, 1, rtl=rtl) for i in range(len(number))]
+            if xs != sorted(xs):
+                return False
+    return True
 
 
 class _FrenchColons(QTranslator):
@@ -169,9 +201,12 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     qtbot: Any, qapp: QApplication, tmp_path: Path
 ) -> None:
     assert install_translators(qapp, "ar") == "ar"
-    # width first, left to right, in the digits of the rest of the screen
-    assert formats.frame_size(640, 360) == f"{LRI}٦٤٠×٣٦٠{PDI}"
-    assert formats.frame_size(1920, 1080) == f"{LRI}١٩٢٠×١٠٨٠{PDI}"  # no group separator
+    # width first, left to right, in the digits of the rest of the screen: the isolate alone
+    # drew "٣٢٠×١٨٠" height first (Arabic-Indic digits are right to left around the ×)
+    assert formats.frame_size(640, 360) == f"{LRI}٦٤٠{LRM}×{LRM}٣٦٠{PDI}"
+    assert formats.frame_size(1920, 1080) == f"{LRI}١٩٢٠{LRM}×{LRM}١٠٨٠{PDI}"  # no grouping
+    assert reads_width_first(formats.frame_size(320, 180), "٣٢٠", "١٨٠")
+    assert reads_width_first(formats.frame_size(1920, 1080), "١٩٢٠", "١٠٨٠")
     assert formats.isolated("024 (2).mp4") == f"{FSI}024 (2).mp4{PDI}"
     item = make_item(7, renditions=(
         Rendition("broadcast", "http://hub/b", "b.mp4", 160_000, "0" * 64, "video/mp4", 640, 360),
@@ -181,8 +216,14 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     qtbot.addWidget(detail)
     detail.set_item(LibraryItem(item, 1, 0.0, None, True))
     renditions = detail.values["renditions"].text()
-    assert f"{LRI}٦٤٠×٣٦٠{PDI}" in renditions and f"{LRI}٣٢٠×١٨٠{PDI}" in renditions
-    assert "640" not in renditions and "360×640" not in renditions
+    assert formats.frame_size(640, 360) in renditions
+    assert formats.frame_size(320, 180) in renditions
+    assert "640" not in renditions
+    for line in renditions.split("\n"):  # in the Arabic sentence too
+        if "٦٤٠" in line:
+            assert reads_width_first(line, "٦٤٠", "٣٦٠"), line
+        else:
+            assert reads_width_first(line, "٣٢٠", "١٨٠"), line
     # a file name dropped into an Arabic sentence stays one left-to-right piece
     (tmp_path / "024 (2).txt").write_text("notes")
     _files, skipped = collect_files([QUrl.fromLocalFile(str(tmp_path / "024 (2).txt"))])
@@ -194,6 +235,7 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     try:
         detail.set_item(detail.item)
         lines = detail.values["renditions"].text().split("\n")
-        assert lines[0] == f"Diffusion\u00a0: 160 ko ; {LRI}640×360{PDI}"
+        assert lines[0] == f"Diffusion\u00a0: 160 ko ; {formats.frame_size(640, 360)}"
+        assert reads_width_first(lines[0], "640", "360")
     finally:
         qapp.removeTranslator(french)
