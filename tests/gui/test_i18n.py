@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
 from PySide6.QtGui import QTextLayout, QTextOption
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 from alu_client.core.hub import Rendition
 from alu_client.core.library import LibraryItem
@@ -239,3 +239,41 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
         assert reads_width_first(lines[0], "640", "360")
     finally:
         qapp.removeTranslator(french)
+
+
+def drawn_in_order(edit: QWidget, parts: list[str]) -> bool:
+    """Whether ``parts`` (each found once in the text of ``edit``'s line edit) are drawn left
+    to right in that order, laid out in the edit's own direction."""
+    line = edit.findChild(QLineEdit)
+    assert line is not None
+    text = line.text()
+    rtl = line.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    xs = [drawn_at(text, text.index(part), len(part), rtl=rtl) for part in parts]
+    return xs == sorted(xs)
+
+
+def test_arabic_times_and_dates_keep_their_order(qtbot: Any, qapp: QApplication) -> None:
+    """The weekly schedule showed 07:00 as ٠٠:٠٧ (minutes first) and the upload form's
+    recording date had its sections reversed: Qt reverses a date-time edit's sections in a
+    right-to-left layout, though Arabic-Indic digits are drawn left to right."""
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
+    from alu_client.ui.views.upload_form import UploadForm
+
+    assert install_translators(qapp, "ar") == "ar"
+    dialog = ScheduleRuleDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.start.time() == QTime(7, 0) and dialog.end.time() == QTime(19, 0)
+    assert drawn_in_order(dialog.start, ["٠٧", "٠٠"])
+    assert drawn_in_order(dialog.end, ["١٩", "٠٠"])
+    form = UploadForm()
+    qtbot.addWidget(form)
+    form.show()
+    form.recorded_known.setChecked(True)
+    form.recorded.setDateTime(QDateTime(QDate(2026, 11, 22), QTime(14, 30)))
+    assert drawn_in_order(form.recorded, ["٢٠٢٦", "١١", "٢٢", "١٤", "٣٠"])
+    assert form.recorded.dateTime() == QDateTime(QDate(2026, 11, 22), QTime(14, 30))
+    # the rest of the form stays right to left
+    assert form.isRightToLeft() and form.title.isRightToLeft()
