@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
 from PySide6.QtGui import QTextLayout, QTextOption
-from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
 
 from alu_client.core.hub import Rendition
 from alu_client.core.library import LibraryItem
@@ -277,3 +277,50 @@ def test_arabic_times_and_dates_keep_their_order(qtbot: Any, qapp: QApplication)
     assert form.recorded.dateTime() == QDateTime(QDate(2026, 11, 22), QTime(14, 30))
     # the rest of the form stays right to left
     assert form.isRightToLeft() and form.title.isRightToLeft()
+
+
+ARABIC_SCRIPT = (
+    "وصلت إلى ميناء بورتسودان شحنة تضم أكثر من مليون جرعة من لقاحات الأطفال الروتينية، في إطار "
+    "حملة تطعيم وطنية. وتشمل الشحنة لقاحات ضد الحصبة وشلل الأطفال، على أن توزّع على المراكز "
+    "الصحية في عدة ولايات خلال الأسابيع المقبلة."
+)
+ENGLISH_SCRIPT = (
+    "A shipment of more than a million doses of routine childhood vaccines arrived at Port "
+    "Sudan, part of a national campaign. It includes measles and polio vaccines, to be sent "
+    "to health centres in several states over the coming weeks."
+)
+
+
+def line_edges(box: QWidget) -> list[tuple[float, float]]:
+    """The left and right edge of each line of the first paragraph of a text box."""
+    assert isinstance(box, QPlainTextEdit)
+    layout = box.document().firstBlock().layout()
+    rects = [layout.lineAt(i).naturalTextRect() for i in range(layout.lineCount())]
+    return [(r.left(), r.right()) for r in rects]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_script_is_flush_with_its_own_start(qtbot: Any, qapp: QApplication, lang: str) -> None:
+    """An Arabic script was laid out right to left but flush left (ragged right edge, its
+    last line at the left), in the Arabic app as in the English one."""
+    install_translators(qapp, lang)
+    detail = ItemDetail()
+    qtbot.addWidget(detail)
+    detail.resize(420, 700)
+    detail.show()
+    detail.set_item(
+        LibraryItem(
+            make_item(1, language="ar", script=ARABIC_SCRIPT, shotlist=ENGLISH_SCRIPT),
+            1, 0.0, None, True,
+        )
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: len(line_edges(detail.script)) > 2)
+    edges = line_edges(detail.script)
+    rights, lefts = [r for _l, r in edges], [left for left, _r in edges]
+    assert max(rights) - min(rights) <= 2, edges  # flush right
+    assert lefts[-1] > max(lefts[:-1]) + 20, edges  # the short last line ends at the right
+    qtbot.waitUntil(lambda: len(line_edges(detail.shotlist)) > 2)
+    edges = line_edges(detail.shotlist)  # English stays flush left
+    lefts, rights = [left for left, _r in edges], [r for _l, r in edges]
+    assert max(lefts) - min(lefts) <= 2, edges
+    assert rights[-1] < min(rights[:-1]) - 20, edges
