@@ -35,6 +35,7 @@ from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.ui import main_window as main_window_module
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.composition import RealPanels, Unavailable
+from alu_client.ui.formats import isolated
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
@@ -802,8 +803,8 @@ def test_a_home_folder_that_cannot_be_written_is_said_plainly(
     monkeypatch.setattr(Paths, "ensure", lambda _self: (_ for _ in ()).throw(full))
     assert app_module.main(["--language", "en"]) == 1
     assert said[0][1] == (
-        f"The disk that holds {home_local} is full. Free some space there, then start ALU Desk "
-        "again."
+        f"The disk that holds {isolated(home_local)} is full. Free some space there, then start "
+        "ALU Desk again."
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -470,3 +472,27 @@ def test_the_hubs_refusals_are_said_in_the_users_language(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("fr", "ne peut pas écrire dans {folder}\u202f: Erreur d’entrée/sortie."),
+        ("ar", "ولا يستطيع الكتابة في {folder}: خطأ في الإدخال/الإخراج."),
+    ],
+)
+def test_a_folder_that_cannot_be_written_is_said_in_the_users_language(
+    qapp: QApplication, lang: str, said: str
+) -> None:
+    """The start-up message said the system's reason in English ("Input/output error"), and
+    the folder was not isolated: in Arabic its leading "/" was drawn at its right end."""
+    from alu_client.ui.formats import isolated
+    from alu_client.ui.signin import cannot_write_text
+
+    folder = "/home/news/.local/share/alu-client"
+    install_translators(qapp, lang)
+    error = OSError(errno.EIO, os.strerror(errno.EIO), folder)
+    text = cannot_write_text(folder, error)
+    assert said.format(folder=isolated(folder)) in text, text
+    full = cannot_write_text(folder, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), folder))
+    assert isolated(folder) in full

@@ -58,6 +58,7 @@ from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
 from . import engine_text
 from .formats import isolated, size_text
+from .os_text import os_error_text
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -93,20 +94,20 @@ def cannot_write_text(folder: Path | str, error: OSError) -> str:
             "Startup",
             "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
             "again.",
-        ).format(folder=folder)
+        ).format(folder=isolated(folder))
     if error.errno == errno.EROFS:
         reason = QCoreApplication.translate("Startup", "the disk is read-only")
     elif error.errno in (errno.EACCES, errno.EPERM):
         reason = QCoreApplication.translate("Startup", "your account may not write there")
     else:
-        reason = error.strerror or str(error)
+        reason = os_error_text(error)  # the system's reason in the user's language
     return QCoreApplication.translate(
         "Startup",
         "ALU Desk keeps its library, logs and cache in your home folder and cannot write to "
         "{folder}: {reason}.\n\nAsk your administrator to give your account write access to "
         "this folder (or to free it if it is full or belongs to another account), then start "
         "ALU Desk again.",
-    ).format(folder=folder, reason=reason)
+    ).format(folder=isolated(folder), reason=reason)
 
 
 def library_problem_text(error: BaseException, db_path: Path) -> str:
