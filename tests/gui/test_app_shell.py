@@ -951,6 +951,38 @@ def test_an_update_migrates_the_library_behind_a_progress_in_the_saved_language(
     ]
 
 
+def test_the_progress_of_work_that_reports_nothing_shows_after_its_delay(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    """ "Updating your library…" came only after 4 s (Qt's own minimum duration: it applies the
+    one set from the first report, and a migration reports none): a migration of 1-4 s showed
+    nothing at all."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QProgressDialog
+
+    from alu_client.ui.demo import run_with_progress
+
+    def shown() -> list[str]:
+        return [
+            w.labelText()
+            for w in qapp.topLevelWidgets()
+            if isinstance(w, QProgressDialog) and w.isVisible()
+        ]
+
+    seen: dict[str, list[str]] = {}
+    for at in (100, 900):
+        QTimer.singleShot(at, lambda at=at: seen.setdefault(str(at), shown()))  # type: ignore[misc]
+    assert run_with_progress(lambda _report: time.sleep(1.2) or 7, "ALU Desk", "Updating…") == 7
+    assert seen == {"100": [], "900": ["Updating…"]}  # after 0.7 s, not 4
+    assert shown() == []
+    # quick work shows nothing
+    assert run_with_progress(lambda _report: 8, "ALU Desk", "Quick…") == 8
+    qtbot.wait(900)
+    assert shown() == []
+
+
 def test_a_damaged_library_is_said_in_the_users_language_with_what_to_do(
     qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
