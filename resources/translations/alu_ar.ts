@@ -2701,7 +2701,6 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
         <translation>«{text}» ليس سرعة؛ اكتب مثلاً ⁦2M⁩ (ميغابت في الثانية) أو ⁦500 kbit/s⁩ أو ⁦1.5 MB/s⁩، أو اتركه فارغاً لعدم التقييد.</translation>
     </message>
     <message>

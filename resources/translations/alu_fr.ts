@@ -2701,7 +2701,6 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
         <translation>« {text} » n’est pas un débit ; écrivez p. ex. 2M (mégabits par seconde), 500 kbit/s ou 1.5 MB/s, ou laissez vide pour ne pas limiter.</translation>
     </message>
     <message>

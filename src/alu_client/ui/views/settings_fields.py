@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
 
-#: the units ``formats.speed_text`` writes, as their templates name them, largest first
+# the units ``formats.speed_text`` writes, as their templates name them, largest first
 _UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
 _SCALES = (1e9, 1e6, 1e3, 1.0)
 
@@ -41,7 +41,7 @@ def rate_text(bps: float | None) -> str:
     raise AssertionError("unreachable")
 
 
-#: Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators
+# Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators
 _ARABIC_NUMBERS = str.maketrans(
     {
         **{chr(0x660 + i): str(i) for i in range(10)},
