@@ -882,11 +882,6 @@
 <context>
     <name>FeedPanel</name>
     <message>
-        <source>{count} unread</source>
-        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
-        <translation>{count} غير مقروءة</translation>
-    </message>
-    <message>
         <source>broadcast</source>
         <translation>البث</translation>
     </message>
@@ -910,9 +905,27 @@
         <source>Already downloaded: “{title}”</source>
         <translation>سبق تنزيلها: «{title}»</translation>
     </message>
-    <message>
-        <source>Already downloaded: “{title}” and {count} more</source>
-        <translation>سبق تنزيلها: «{title}» و{count} غيرها</translation>
+    <message numerus="yes">
+        <source>%Ln unread</source>
+        <translation>
+            <numerusform>لا مواد غير مقروءة</numerusform>
+            <numerusform>مادة واحدة غير مقروءة</numerusform>
+            <numerusform>مادتان غير مقروءتين</numerusform>
+            <numerusform>%Ln مواد غير مقروءة</numerusform>
+            <numerusform>%Ln مادة غير مقروءة</numerusform>
+            <numerusform>%Ln مادة غير مقروءة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Already downloaded: “{title}” and %Ln more</source>
+        <translation>
+            <numerusform>سبق تنزيلها: «{title}»</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» ومادة أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» ومادتان أخريان</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مواد أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مادة أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مادة أخرى</numerusform>
+        </translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -1251,13 +1264,16 @@
         <source>Downloads and uploads that ended, the newest first</source>
         <translation>عمليات التنزيل والرفع المنتهية، الأحدث أولاً</translation>
     </message>
-    <message>
-        <source>1 event waiting to be sent to the hub</source>
-        <translation>حدث واحد بانتظار الإرسال إلى المركز</translation>
-    </message>
-    <message>
-        <source>{count} events waiting to be sent to the hub</source>
-        <translation>أحداث بانتظار الإرسال إلى المركز: {count}</translation>
+    <message numerus="yes">
+        <source>%Ln events waiting to be sent to the hub</source>
+        <translation>
+            <numerusform>لا أحداث بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>حدث واحد بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>حدثان بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln أحداث بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln حدثًا بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln حدث بانتظار الإرسال إلى المركز</numerusform>
+        </translation>
     </message>
     <message>
         <source>Everything has been sent to the hub</source>
@@ -1614,7 +1630,6 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>الآن</translation>
     </message>
     <message>
@@ -1624,10 +1639,6 @@
     <message>
         <source>{n} h ago</source>
         <translation>منذ {n} س</translation>
-    </message>
-    <message>
-        <source>{n} d ago</source>
-        <translation>منذ {n} يوم</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1745,22 +1756,6 @@
         <translation>تعذّر النسخ إلى {folder}: {error}</translation>
     </message>
     <message>
-        <source>Copied 1 file to {folder}</source>
-        <translation>تم نسخ ملف واحد إلى {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} files to {folder}</source>
-        <translation>تم نسخ {count} من الملفات إلى {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
-        <translation>تم نسخ {count} من أصل {total} من الملفات إلى {folder}؛ لم يُنسخ: {failed}</translation>
-    </message>
-    <message>
-        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
-        <translation>توقف النسخ: تم نسخ {count} من أصل {total} من الملفات إلى {folder}</translation>
-    </message>
-    <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
         <translation>توقف النسخ: لم يُنسخ شيء إلى {folder}</translation>
     </message>
@@ -1772,9 +1767,49 @@
         <source>Delete the local file of “{title}”?</source>
         <translation>حذف الملف المحلي للمادة «{title}»؟</translation>
     </message>
-    <message>
-        <source>Delete the local files of {count} items?</source>
-        <translation>حذف الملفات المحلية لـ {count} مواد؟</translation>
+    <message numerus="yes">
+        <source>Copied %Ln files to {folder}</source>
+        <translation>
+            <numerusform>لم يُنسخ أي ملف إلى {folder}</numerusform>
+            <numerusform>تم نسخ ملف واحد إلى {folder}</numerusform>
+            <numerusform>تم نسخ ملفين إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملفات إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملفًا إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملف إلى {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
+        <translation>
+            <numerusform>لم يُنسخ أي ملف من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ ملف واحد من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ ملفين من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملفات من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملفًا من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملف من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copy stopped: %Ln of {total} files copied to {folder}</source>
+        <translation>
+            <numerusform>توقف النسخ: لم يُنسخ أي ملف من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ ملف واحد من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ ملفين من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملفات من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملفًا من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملف من أصل {total} إلى {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete the local files of %Ln items?</source>
+        <translation>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+            <numerusform>حذف الملف المحلي لمادة واحدة؟</numerusform>
+            <numerusform>حذف الملفات المحلية لمادتين؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مواد؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+        </translation>
     </message>
     <message>
         <source>The items stay in the library and can be downloaded again.</source>
@@ -3564,9 +3599,16 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <source>Cancel “{name}”?</source>
         <translation>هل تريد إلغاء «{name}»؟</translation>
     </message>
-    <message>
-        <source>Cancel {count} transfers?</source>
-        <translation>هل تريد إلغاء {count} من عمليات النقل؟</translation>
+    <message numerus="yes">
+        <source>Cancel %Ln transfers?</source>
+        <translation>
+            <numerusform>هل تريد إلغاء %Ln من عمليات النقل؟</numerusform>
+            <numerusform>هل تريد إلغاء عملية نقل واحدة؟</numerusform>
+            <numerusform>هل تريد إلغاء عمليتَي نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عمليات نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عملية نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عملية نقل؟</numerusform>
+        </translation>
     </message>
     <message>
         <source>A canceled download loses the part already fetched.</source>
@@ -3719,10 +3761,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>رفع {name}</translation>
     </message>
     <message>
-        <source>Upload {count} files</source>
-        <translation>رفع الملفات ({count})</translation>
-    </message>
-    <message>
         <source>Files to upload</source>
         <translation>الملفات المراد رفعها</translation>
     </message>
@@ -3753,10 +3791,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>What was dropped could not be read ({reason}).</source>
         <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
-    </message>
-    <message>
-        <source>The shared fields now read the same for all {count} files.</source>
-        <translation>أصبحت الحقول المشتركة موحّدة في كل الملفات ({count}).</translation>
     </message>
     <message>
         <source>{name} is still being read; try again in a moment.</source>
@@ -3797,6 +3831,28 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>تعذّرت إضافة الرفع إلى قائمة الانتظار — {problems}</translation>
+    </message>
+    <message numerus="yes">
+        <source>Upload %Ln files</source>
+        <translation>
+            <numerusform>رفع الملفات (%Ln)</numerusform>
+            <numerusform>رفع ملف واحد</numerusform>
+            <numerusform>رفع ملفين</numerusform>
+            <numerusform>رفع %Ln ملفات</numerusform>
+            <numerusform>رفع %Ln ملفًا</numerusform>
+            <numerusform>رفع %Ln ملف</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The shared fields now read the same for all %Ln files.</source>
+        <translation>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في كل الملفات (%Ln).</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملف.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفين كليهما.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+        </translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
@@ -3968,6 +4024,21 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>When</source>
         <translation>الوقت</translation>
+    </message>
+</context>
+<context>
+    <name>_Ago</name>
+    <message numerus="yes">
+        <source>%Ln d ago</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
+        <translation>
+            <numerusform>منذ %Ln يوم</numerusform>
+            <numerusform>منذ يوم</numerusform>
+            <numerusform>منذ يومين</numerusform>
+            <numerusform>منذ %Ln أيام</numerusform>
+            <numerusform>منذ %Ln يومًا</numerusform>
+            <numerusform>منذ %Ln يوم</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

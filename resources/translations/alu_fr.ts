@@ -882,11 +882,6 @@
 <context>
     <name>FeedPanel</name>
     <message>
-        <source>{count} unread</source>
-        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
-        <translation>{count} non lus</translation>
-    </message>
-    <message>
         <source>broadcast</source>
         <translation>diffusion</translation>
     </message>
@@ -910,9 +905,19 @@
         <source>Already downloaded: “{title}”</source>
         <translation>Déjà téléchargé : « {title} »</translation>
     </message>
-    <message>
-        <source>Already downloaded: “{title}” and {count} more</source>
-        <translation>Déjà téléchargés : « {title} » et {count} autres</translation>
+    <message numerus="yes">
+        <source>%Ln unread</source>
+        <translation>
+            <numerusform>%Ln non lu</numerusform>
+            <numerusform>%Ln non lus</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Already downloaded: “{title}” and %Ln more</source>
+        <translation>
+            <numerusform>Déjà téléchargés : « {title} » et %Ln autre</numerusform>
+            <numerusform>Déjà téléchargés : « {title} » et %Ln autres</numerusform>
+        </translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -1251,13 +1256,12 @@
         <source>Downloads and uploads that ended, the newest first</source>
         <translation>Téléchargements et envois terminés, les plus récents d&apos;abord</translation>
     </message>
-    <message>
-        <source>1 event waiting to be sent to the hub</source>
-        <translation>1 événement en attente d&apos;envoi au hub</translation>
-    </message>
-    <message>
-        <source>{count} events waiting to be sent to the hub</source>
-        <translation>{count} événements en attente d&apos;envoi au hub</translation>
+    <message numerus="yes">
+        <source>%Ln events waiting to be sent to the hub</source>
+        <translation>
+            <numerusform>%Ln événement en attente d’envoi au hub</numerusform>
+            <numerusform>%Ln événements en attente d’envoi au hub</numerusform>
+        </translation>
     </message>
     <message>
         <source>Everything has been sent to the hub</source>
@@ -1614,7 +1618,6 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>à l’instant</translation>
     </message>
     <message>
@@ -1624,10 +1627,6 @@
     <message>
         <source>{n} h ago</source>
         <translation>il y a {n} h</translation>
-    </message>
-    <message>
-        <source>{n} d ago</source>
-        <translation>il y a {n} j</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1745,22 +1744,6 @@
         <translation>Impossible de copier dans {folder} : {error}</translation>
     </message>
     <message>
-        <source>Copied 1 file to {folder}</source>
-        <translation>1 fichier copié dans {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} files to {folder}</source>
-        <translation>{count} fichiers copiés dans {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
-        <translation>{count} fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</translation>
-    </message>
-    <message>
-        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
-        <translation>Copie arrêtée : {count} fichiers sur {total} copiés dans {folder}</translation>
-    </message>
-    <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
         <translation>Copie arrêtée : rien n’a été copié dans {folder}</translation>
     </message>
@@ -1772,9 +1755,33 @@
         <source>Delete the local file of “{title}”?</source>
         <translation>Supprimer le fichier local de « {title} » ?</translation>
     </message>
-    <message>
-        <source>Delete the local files of {count} items?</source>
-        <translation>Supprimer les fichiers locaux de {count} sujets ?</translation>
+    <message numerus="yes">
+        <source>Copied %Ln files to {folder}</source>
+        <translation>
+            <numerusform>%Ln fichier copié dans {folder}</numerusform>
+            <numerusform>%Ln fichiers copiés dans {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
+        <translation>
+            <numerusform>%Ln fichier sur {total} copié dans {folder} ; non copiés : {failed}</numerusform>
+            <numerusform>%Ln fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copy stopped: %Ln of {total} files copied to {folder}</source>
+        <translation>
+            <numerusform>Copie arrêtée : %Ln fichier sur {total} copié dans {folder}</numerusform>
+            <numerusform>Copie arrêtée : %Ln fichiers sur {total} copiés dans {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete the local files of %Ln items?</source>
+        <translation>
+            <numerusform>Supprimer le fichier local de %Ln sujet ?</numerusform>
+            <numerusform>Supprimer les fichiers locaux de %Ln sujets ?</numerusform>
+        </translation>
     </message>
     <message>
         <source>The items stay in the library and can be downloaded again.</source>
@@ -3564,9 +3571,12 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>Cancel “{name}”?</source>
         <translation>Annuler «&#x202f;{name}&#x202f;»&#x202f;?</translation>
     </message>
-    <message>
-        <source>Cancel {count} transfers?</source>
-        <translation>Annuler {count} transferts&#x202f;?</translation>
+    <message numerus="yes">
+        <source>Cancel %Ln transfers?</source>
+        <translation>
+            <numerusform>Annuler %Ln transfert ?</numerusform>
+            <numerusform>Annuler %Ln transferts ?</numerusform>
+        </translation>
     </message>
     <message>
         <source>A canceled download loses the part already fetched.</source>
@@ -3719,10 +3729,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Envoyer {name}</translation>
     </message>
     <message>
-        <source>Upload {count} files</source>
-        <translation>Envoyer {count} fichiers</translation>
-    </message>
-    <message>
         <source>Files to upload</source>
         <translation>Fichiers à envoyer</translation>
     </message>
@@ -3753,10 +3759,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>What was dropped could not be read ({reason}).</source>
         <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
-    </message>
-    <message>
-        <source>The shared fields now read the same for all {count} files.</source>
-        <translation>Les champs communs sont désormais identiques pour les {count} fichiers.</translation>
     </message>
     <message>
         <source>{name} is still being read; try again in a moment.</source>
@@ -3797,6 +3799,20 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Could not queue the upload — {problems}</source>
         <translation>Impossible de mettre l&apos;envoi en file d&apos;attente — {problems}</translation>
+    </message>
+    <message numerus="yes">
+        <source>Upload %Ln files</source>
+        <translation>
+            <numerusform>Envoyer %Ln fichier</numerusform>
+            <numerusform>Envoyer %Ln fichiers</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The shared fields now read the same for all %Ln files.</source>
+        <translation>
+            <numerusform>Les champs communs sont désormais identiques pour %Ln fichier.</numerusform>
+            <numerusform>Les champs communs sont désormais identiques pour les %Ln fichiers.</numerusform>
+        </translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
@@ -3968,6 +3984,17 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>When</source>
         <translation>Quand</translation>
+    </message>
+</context>
+<context>
+    <name>_Ago</name>
+    <message numerus="yes">
+        <source>%Ln d ago</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
+        <translation>
+            <numerusform>il y a %Ln j</numerusform>
+            <numerusform>il y a %Ln j</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

@@ -102,32 +102,95 @@ def messages(ts: Path) -> list[tuple[str, str, ET.Element]]:
     ]
 
 
-@pytest.mark.parametrize("lang", ["fr", "ar"])
+#: the plural forms of a count in each catalogue (Qt's rules for the language): Arabic has
+#: zero, one, two, 3-10, 11-99 and 100-102…; ``alu_en.ts`` holds English's plural forms only
+NUMERUS_FORMS = {"en": 2, "fr": 2, "ar": 6}
+
+
+def translations_of(msg: ET.Element) -> list[str]:
+    """The translation of a message, or each of its plural forms."""
+    tr = msg.find("translation")
+    assert tr is not None
+    if msg.get("numerus") == "yes":
+        return [form.text or "" for form in tr.iter("numerusform")]
+    return [tr.text or ""]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
 def test_every_string_is_translated_with_its_placeholders(lang: str) -> None:
     found = messages(translations_dir() / f"alu_{lang}.ts")
-    assert len(found) > 50
+    assert len(found) > (8 if lang == "en" else 50)
     for context, source, msg in found:
         tr = msg.find("translation")
         assert tr is not None and tr.get("type") is None, (context, source)
-        assert tr.text, (context, source)
-        assert sorted(PLACEHOLDER.findall(tr.text)) == sorted(PLACEHOLDER.findall(source)), (
-            context,
-            source,
-        )
+        texts = translations_of(msg)
+        counted = msg.get("numerus") == "yes"
+        assert counted or lang != "en", (context, source)  # English: plural forms only
+        # a count is a plural form (tr(text, "", n)), never formatted into the text
+        assert counted == ("%Ln" in source or "%n" in source), (context, source)
+        if counted:
+            assert len(texts) == NUMERUS_FORMS[lang], (context, source, texts)
+            assert all("%Ln" in t for t in texts[3:]), (context, source)  # 3 and more: digits
+        for text in texts:
+            assert text, (context, source)
+            assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(source)), (
+                context,
+                source,
+            )
+
+
+def test_every_count_has_plural_forms_in_english_too() -> None:
+    def counted(lang: str) -> set[tuple[str, str]]:
+        found = messages(translations_dir() / f"alu_{lang}.ts")
+        return {(c, s) for c, s, m in found if m.get("numerus") == "yes"}
+
+    assert len(counted("fr")) >= 10
+    assert counted("en") == counted("fr") == counted("ar")
+
+
+@pytest.mark.parametrize(
+    ("lang", "context", "source", "said"),
+    [
+        ("en", "HistoryPanel", "%Ln events waiting to be sent to the hub",
+         {1: "1 event waiting to be sent to the hub", 2: "2 events waiting to be sent to the hub"}),
+        ("en", "LibraryPanel", "Copied %Ln files to {folder}",
+         {1: "Copied 1 file to {folder}", 3: "Copied 3 files to {folder}"}),
+        ("fr", "FeedPanel", "%Ln unread", {0: "0 non lu", 1: "1 non lu", 2: "2 non lus"}),
+        ("fr", "FeedPanel", "Already downloaded: “{title}” and %Ln more",
+         {1: "Déjà téléchargés : « {title} » et 1 autre",
+          4: "Déjà téléchargés : « {title} » et 4 autres"}),
+        ("fr", "LibraryPanel", "Copied %Ln of {total} files to {folder}; not copied: {failed}",
+         {1: "1 fichier sur {total} copié dans {folder} ; non copiés : {failed}"}),
+        ("ar", "TransfersPanel", "Cancel %Ln transfers?",
+         {2: "هل تريد إلغاء عمليتَي نقل؟", 3: "هل تريد إلغاء ٣ عمليات نقل؟",
+          11: "هل تريد إلغاء ١١ عملية نقل؟", 100: "هل تريد إلغاء ١٠٠ عملية نقل؟"}),
+        ("ar", "_Ago", "%Ln d ago", {1: "منذ يوم", 2: "منذ يومين", 6: "منذ ٦ أيام"}),
+    ],
+)  # fmt: skip
+def test_a_count_takes_the_languages_plural_form(
+    qapp: QApplication, lang: str, context: str, source: str, said: dict[int, str]
+) -> None:
+    """ "1 non lus", "… et 1 autres", "1 fichiers sur 3 copiés", "1 events waiting…": the
+    catalogues had no plural forms, and Arabic's dual and 11-99 were never said right."""
+    install_translators(qapp, lang)
+    for n, text in said.items():
+        assert QCoreApplication.translate(context, source, "", n) == text, (lang, n)
 
 
 def test_catalogues_are_up_to_date_with_the_sources(tmp_path: Path) -> None:
     """``python tools/i18n.py update`` would add nothing: no string is left untranslated."""
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src/alu_client/ui").rglob("*.py"))
-    for lang in ("fr", "ar"):
+    for lang in ("en", "fr", "ar"):
         ts = tmp_path / f"alu_{lang}.ts"
         shutil.copy(translations_dir() / ts.name, ts)
+        only = ["-pluralonly"] if lang == "en" else []
         subprocess.run(
             [
                 str(qt_tool("lupdate")),
                 "-locations",
                 "none",
                 "-no-obsolete",
+                *only,
                 *sources,
                 "-ts",
                 str(ts),

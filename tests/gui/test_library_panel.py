@@ -478,3 +478,25 @@ def test_a_file_left_in_place_is_said_in_the_users_language(
         "son téléchargement ; ce n’est donc plus le fichier vérifié par ALU Desk."
     )
     assert path.exists()
+
+
+def test_counts_of_files_copied_read_right_for_one(
+    qtbot: Any, qapp: QApplication, library: LibraryPanel, tmp_path: Path
+) -> None:
+    """ "1 fichiers sur 3 copiés": no plural forms, French and Arabic said one as many."""
+    from alu_client.ui.i18n import install_translators
+
+    where = isolated(tmp_path)
+    one, two = CopyOutcome(made=[tmp_path / "a.mp4"]), CopyOutcome(made=[tmp_path / "a.mp4"] * 2)
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"Copy stopped: 1 of 3 files copied to {where}"
+    install_translators(qapp, "fr")
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"Copie arrêtée : 1 fichier sur 3 copié dans {where}"
+    library._say_stopped(two, tmp_path, 3)
+    assert library.message.text() == f"Copie arrêtée : 2 fichiers sur 3 copiés dans {where}"
+    install_translators(qapp, "ar")
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"توقف النسخ: تم نسخ ملف واحد من أصل ٣ إلى {where}"
+    library._say_stopped(two, tmp_path, 3)
+    assert library.message.text() == f"توقف النسخ: تم نسخ ملفين من أصل ٣ إلى {where}"
