@@ -1372,7 +1372,7 @@
     </message>
     <message>
         <source>&amp;Folder:</source>
-        <translation>&amp;المجلد:</translation>
+        <translation>ال&amp;مجلد:</translation>
     </message>
     <message>
         <source>Defaults for its files (a sidecar .json may say otherwise):</source>
@@ -1380,7 +1380,7 @@
     </message>
     <message>
         <source>&amp;Language:</source>
-        <translation>&amp;اللغة:</translation>
+        <translation>الل&amp;غة:</translation>
     </message>
     <message>
         <source>&amp;Category:</source>
@@ -2803,7 +2803,7 @@
     </message>
     <message>
         <source>&amp;About ALU Desk</source>
-        <translation>&amp;حول ALU Desk</translation>
+        <translation>ح&amp;ول ALU Desk</translation>
     </message>
     <message>
         <source>Check for &amp;updates</source>
@@ -3034,7 +3034,7 @@ Keep the sign-in in plain text anyway?</source>
     </message>
     <message>
         <source>Proxy user na&amp;me:</source>
-        <translation>اسم م&amp;ستخدم الوكيل:</translation>
+        <translation>اسم مست&amp;خدم الوكيل:</translation>
     </message>
     <message>
         <source>only if the proxy asks for one</source>
@@ -3053,7 +3053,7 @@ Keep the sign-in in plain text anyway?</source>
         <translation>كلمة مرور الوكيل</translation>
     </message>
     <message>
-        <source>Allow plain &amp;HTTP (unencrypted)</source>
+        <source>A&amp;llow plain HTTP (unencrypted)</source>
         <translation>السماح بـ &amp;HTTP (غير مشفّر)</translation>
     </message>
     <message>
@@ -3876,11 +3876,11 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>&amp;Title:</source>
         <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
-        <translation>&amp;العنوان:</translation>
+        <translation>ال&amp;عنوان:</translation>
     </message>
     <message>
         <source>S&amp;lug:</source>
-        <translation>&amp;الكلمة الدالة:</translation>
+        <translation>ال&amp;كلمة الدالة:</translation>
     </message>
     <message>
         <source>&amp;Dateline:</source>
@@ -3888,35 +3888,35 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>Lan&amp;guage:</source>
-        <translation>&amp;اللغة:</translation>
+        <translation>الل&amp;غة:</translation>
     </message>
     <message>
         <source>Cat&amp;egory:</source>
-        <translation>&amp;التصنيف:</translation>
+        <translation>الت&amp;صنيف:</translation>
     </message>
     <message>
         <source>Regi&amp;on:</source>
-        <translation>&amp;المنطقة:</translation>
+        <translation>المن&amp;طقة:</translation>
     </message>
     <message>
         <source>Countr&amp;y:</source>
-        <translation>&amp;البلد:</translation>
+        <translation>ال&amp;بلد:</translation>
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>&amp;الأولوية:</translation>
+        <translation>الأ&amp;ولوية:</translation>
     </message>
     <message>
         <source>&amp;Restrictions:</source>
-        <translation>&amp;القيود:</translation>
+        <translation>ال&amp;قيود:</translation>
     </message>
     <message>
         <source>&amp;Script:</source>
-        <translation>&amp;النص:</translation>
+        <translation>ال&amp;نص:</translation>
     </message>
     <message>
         <source>S&amp;hotlist:</source>
-        <translation>&amp;قائمة اللقطات:</translation>
+        <translation>قائمة ال&amp;لقطات:</translation>
     </message>
     <message>
         <source>Re&amp;corded:</source>

@@ -1380,7 +1380,7 @@
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>P&amp;riorité :</translation>
+        <translation>Pr&amp;iorité :</translation>
     </message>
     <message>
         <source>Choose the folder to watch.</source>
@@ -2727,7 +2727,7 @@
     </message>
     <message>
         <source>&amp;Settings…</source>
-        <translation>&amp;Paramètres…</translation>
+        <translation>&amp;Réglages…</translation>
     </message>
     <message>
         <source>Folders, limits, rules, language</source>
@@ -2815,7 +2815,7 @@
     </message>
     <message>
         <source>&amp;Help</source>
-        <translation>&amp;Aide</translation>
+        <translation>Ai&amp;de</translation>
     </message>
     <message>
         <source>Main toolbar</source>
@@ -2862,19 +2862,19 @@
     </message>
     <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
-        <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
+        <translation>Le certificat de sécurité du hub n’a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les réglages avancés.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Le proxy du réseau{proxy} demande un nom d’utilisateur et un mot de passe, ou n’a pas accepté ceux donnés. Indiquez-les dans les paramètres avancés, avec l’adresse du proxy (ils sont gardés dans le trousseau du système), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+        <translation>Le proxy du réseau{proxy} demande un nom d’utilisateur et un mot de passe, ou n’a pas accepté ceux donnés. Indiquez-les dans les réglages avancés, avec l’adresse du proxy (ils sont gardés dans le trousseau du système), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
-        <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les paramètres avancés, ou adressez-vous à l&apos;administrateur du réseau.</translation>
+        <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les réglages avancés, ou adressez-vous à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
-        <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les paramètres avancés), puis réessayez.</translation>
+        <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les réglages avancés), puis réessayez.</translation>
     </message>
     <message>
         <source>This account is disabled: the password is right, but the agency has turned the account off. Ask the agency to turn it on again.</source>
@@ -2962,7 +2962,7 @@ Conserver quand même la connexion en clair ?</translation>
     </message>
     <message>
         <source>&amp;Remember me on this workstation</source>
-        <translation>Se souvenir de moi sur ce &amp;poste</translation>
+        <translation>&amp;Se souvenir de moi sur ce poste</translation>
     </message>
     <message>
         <source>Keep the sign-in in the system keyring (never the password). Off: sign in again at each start.</source>
@@ -2970,7 +2970,7 @@ Conserver quand même la connexion en clair ?</translation>
     </message>
     <message>
         <source>&amp;Advanced connection settings</source>
-        <translation>Paramètres de connexion &amp;avancés</translation>
+        <translation>Réglages de connexion &amp;avancés</translation>
     </message>
     <message>
         <source>&amp;CA bundle:</source>
@@ -3025,8 +3025,8 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Mot de passe du proxy</translation>
     </message>
     <message>
-        <source>Allow plain &amp;HTTP (unencrypted)</source>
-        <translation>Autoriser le &amp;HTTP (non chiffré)</translation>
+        <source>A&amp;llow plain HTTP (unencrypted)</source>
+        <translation>Au&amp;toriser le HTTP (non chiffré)</translation>
     </message>
     <message>
         <source>Sign-in problem</source>
@@ -3844,7 +3844,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>&amp;Dateline:</source>
-        <translation>&amp;Dateline :</translation>
+        <translation>Lieu et &amp;date :</translation>
     </message>
     <message>
         <source>Lan&amp;guage:</source>
@@ -3852,7 +3852,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>Cat&amp;egory:</source>
-        <translation>Cat&amp;égorie :</translation>
+        <translation>Ru&amp;brique :</translation>
     </message>
     <message>
         <source>Regi&amp;on:</source>
@@ -3864,7 +3864,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>P&amp;riorité :</translation>
+        <translation>Pr&amp;iorité :</translation>
     </message>
     <message>
         <source>&amp;Restrictions:</source>
@@ -3876,11 +3876,11 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>S&amp;hotlist:</source>
-        <translation>Liste des p&amp;lans :</translation>
+        <translation>Liste des pla&amp;ns :</translation>
     </message>
     <message>
         <source>Re&amp;corded:</source>
-        <translation>Tourné &amp;le :</translation>
+        <translation>To&amp;urné le :</translation>
     </message>
     <message>
         <source>Tick when you know when the footage was shot</source>

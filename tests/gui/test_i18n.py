@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,16 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
 from PySide6.QtGui import QTextLayout, QTextOption
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QTabWidget,
+    QWidget,
+)
 
 from alu_client.core.hub import Rendition
 from alu_client.core.library import LibraryItem
@@ -387,3 +397,103 @@ def test_a_script_is_flush_with_its_own_start(qtbot: Any, qapp: QApplication, la
     lefts, rights = [left for left, _r in edges], [r for _l, r in edges]
     assert max(lefts) - min(lefts) <= 2, edges
     assert rights[-1] < min(rights[:-1]) - 20, edges
+
+
+# --- mnemonics: Alt+letter reaches one control -----------------------------------------------
+
+
+def mnemonic(text: str) -> str | None:
+    """The Alt+letter of a label ("Mot de &passe" → "p"; "Cat&égorie" → "e")."""
+    found = re.search(r"&([^&\s])", text.replace("&&", ""))
+    if found is None:
+        return None
+    return unicodedata.normalize("NFD", found.group(1).lower())[0]
+
+
+def clashes(texts: list[str]) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for text in texts:
+        if (key := mnemonic(text)) is not None:
+            seen.setdefault(key, []).append(text)
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def labelled(root: QWidget) -> list[str]:
+    """The texts with a mnemonic a user can reach in ``root`` as shown."""
+    texts = []
+    for w in [root, *root.findChildren(QWidget)]:
+        if not w.isVisibleTo(root):
+            continue
+        if isinstance(w, QLabel | QAbstractButton):
+            texts.append(w.text())
+        if isinstance(w, QGroupBox) and w.isCheckable():
+            texts.append(w.title())
+        if isinstance(w, QTabWidget):
+            texts += [w.tabText(i) for i in range(w.count())]
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_no_two_controls_share_an_alt_letter(
+    qtbot: Any, qapp: QApplication, tmp_path: Path, lang: str
+) -> None:
+    """The translations gave two controls the same Alt+letter: "&Affichage" and "&Aide" in
+    the French menu bar, "Mot de &passe" and "ce &poste" at sign-in, and in Arabic every
+    label of the upload form its article ("&ال…")."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from alu_client.ui.signin import SignInDialog
+    from alu_client.ui.statusbar import ShellActions
+    from alu_client.ui.views.settings_hot import HotFolderDialog
+    from alu_client.ui.views.upload_form import UploadForm
+
+    install_translators(qapp, lang)
+    store = Store(tmp_path / "library.sqlite3")
+    signin = SignInDialog(Profiles(store), MemorySecrets())
+    hot = HotFolderDialog(set())
+    upload = UploadForm()
+    for w in (signin, hot, upload):
+        qtbot.addWidget(w)
+        w.show()
+    signin.advanced.setChecked(True)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    actions = ShellActions(window)
+    actions.build_menus(window.menuBar())
+    actions.retranslate()
+    found = {
+        "sign-in": clashes(labelled(signin)),
+        "hot folder": clashes(labelled(hot)),
+        "upload form": clashes(labelled(upload)),
+        "menu bar": clashes([m.title() for m in actions.menus.values()]),
+    }
+    for key, menu in actions.menus.items():
+        found[f"menu {key}"] = clashes([a.text() for a in menu.actions() if a.text()])
+    assert {where: c for where, c in found.items() if c} == {}
+    signin.tasks.wait_for_done()
+    store.close()
+
+
+def test_french_names_each_thing_the_same_everywhere(qapp: QApplication) -> None:
+    """The menu and toolbar said "Paramètres…" where the dialog and the messages say
+    "Réglages"; the upload form said "Dateline" (English) and "Catégorie" where the Feed, the
+    item's detail and the hot folders say "Lieu et date" and "Rubrique"."""
+    found = messages(translations_dir() / "alu_fr.ts")
+    texts = [text for _c, _s, msg in found for text in translations_of(msg)]
+    assert [t for t in texts if "aramètre" in t] == []
+    install_translators(qapp, "fr")
+
+    def tr(context: str, source: str) -> str:
+        return QCoreApplication.translate(context, source).replace("&", "")
+
+    assert tr("ShellActions", "&Settings…") == tr("SettingsDialog", "Settings") + "…"
+    for context, source, detail in (
+        ("UploadForm", "&Dateline:", "Dateline:"),
+        ("UploadForm", "Cat&egory:", "Category:"),
+        ("HotFolderDialog", "&Category:", "Category:"),
+        ("UploadForm", "&Priority:", "Priority:"),
+    ):
+        assert tr(context, source) == tr("ItemDetail", detail), source

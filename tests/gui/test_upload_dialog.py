@@ -387,7 +387,7 @@ def test_the_form_speaks_french_and_arabic(
     qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
     assert dialog.form.shown_error("title") == "Il faut un titre."
     install_translators(qapp, "ar")
-    qtbot.waitUntil(lambda: dialog.form.labels["country"].text() == "&البلد:")
+    qtbot.waitUntil(lambda: dialog.form.labels["country"].text() == "ال&بلد:")
     assert dialog.layoutDirection() == Qt.LayoutDirection.RightToLeft
     assert dialog.windowTitle() == f"رفع {formats.isolated(footage.name)}"
     assert uploads(desk) == []

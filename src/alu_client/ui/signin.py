@@ -730,7 +730,7 @@ class SignInDialog(QDialog):
         self.proxy_user.setAccessibleName(self.tr("Proxy user name"))
         self.proxy_password_label.setText(self.tr("Proxy pass&word:"))
         self.proxy_password.setAccessibleName(self.tr("Proxy password"))
-        self.allow_http.setText(self.tr("Allow plain &HTTP (unencrypted)"))
+        self.allow_http.setText(self.tr("A&llow plain HTTP (unencrypted)"))
         self.error.setAccessibleName(self.tr("Sign-in problem"))
         self.cancel_button.setText(self.tr("Cancel"))
         self._set_busy(self.busy)
