@@ -536,6 +536,36 @@ def test_the_trays_tooltip_follows_a_language_change(
         window.shutdown()
 
 
+def test_a_language_change_as_the_window_goes_away_touches_nothing_gone(
+    qtbot: Any,
+    qapp: QApplication,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tray's words are read a moment after a language change: read after the window
+    was shut down and deleted, its status bar was gone ("Internal C++ object already
+    deleted"). English installs a catalogue of its own now, so switching back to it is a
+    language change too."""
+    monkeypatch.setattr(main_window_module, "tray_available", lambda: True)
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    services.start_engine(media=False)
+    settings = AppSettings(services.store, services.paths.downloads_dir)
+    bridge, tasks = CoreBridge(services), TaskRunner()
+    window = MainWindow(services, settings, bridge, tasks, SimplePanels())
+    bridge.setParent(window)
+    tasks.setParent(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.shutdown()
+        install_translators(qapp, "fr")
+        window.deleteLater()
+        qtbot.wait(100)  # an exception in Qt's loop fails the test
+    finally:
+        install_translators(qapp, "en")
+
+
 # --- status bar and tray feed -----------------------------------------------------------------
 
 

@@ -317,8 +317,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.tabs.setAccessibleName(self.tr("Main sections"))
         # the tray's tooltip is made of the status bar's words: once it has them in the new
-        # language (it hears of the change in its own time)
-        QTimer.singleShot(0, self._tray_state)
+        # language (it hears of the change in its own time); not once the window is gone
+        QTimer.singleShot(0, self, self._tray_state)
 
     def _title_tabs(self) -> None:
         feed = self.tr("Feed")
@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
         self._tray_state()
 
     def _tray_state(self) -> None:
-        if self.tray is not None:
+        if self.tray is not None and not self._shut_down:
             parts = [self.status.connection.text().lstrip("●○ ")]
             a = self.status.activity
             if a.active or a.queued:
