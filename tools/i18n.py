@@ -5,7 +5,8 @@
 
 ``update`` keeps the translations already made, marks new strings unfinished and old ones
 vanished (``-no-obsolete`` drops those), without source line numbers so a moved line does
-not churn the catalogues. Translate with ``pyside6-linguist resources/translations/alu_fr.ts``
+not churn the catalogues. ``alu_en.ts`` holds English's plural forms only (a count's
+"%Ln files" has "%Ln file" for one there). Translate with ``pyside6-linguist resources/translations/alu_fr.ts``
 (or by editing the XML), then ``build``. The ``.qm`` files are build output: not committed;
 the app builds missing ones at start-up from a source checkout, installers ship them built.
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from alu_client.ui.i18n import (  # noqa: E402 - after the path to a checkout's src
     CATALOG,
+    PLURALS_ONLY,
     TRANSLATED,
     build_translations,
     qt_tool,
@@ -37,12 +39,14 @@ def update(*, drop_obsolete: bool = False) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.relative_to(ROOT)) for p in SOURCES.rglob("*.py"))
     written = []
-    for lang in TRANSLATED:
+    for lang in (*PLURALS_ONLY, *TRANSLATED):
         ts = folder / f"{CATALOG}_{lang}.ts"
         cmd = [str(qt_tool("lupdate")), "-locations", "none", "-source-language", "en"]
         cmd += ["-target-language", lang]
         if drop_obsolete:
             cmd.append("-no-obsolete")
+        if lang in PLURALS_ONLY:
+            cmd.append("-pluralonly")
         cmd += [*files, "-ts", str(ts.relative_to(ROOT))]
         subprocess.run(cmd, check=True, cwd=ROOT)  # noqa: S603 - our tool, our files
         written.append(ts)

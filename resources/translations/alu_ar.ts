@@ -854,14 +854,33 @@
         <source>The connection to the hub at %1 broke during an answer.</source>
         <translation>انقطع الاتصال بالمركز على العنوان ⁦%1⁩ أثناء رد.</translation>
     </message>
+    <message>
+        <source>The library has no %1 file of item %2.</source>
+        <translation>لا تحتوي المكتبة على ملف ⁨%1⁩ للمادة ⁨%2⁩.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its record in the library is damaged; download it again, or delete the file yourself.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: سجله في المكتبة تالف؛ نزّله من جديد، أو احذف الملف بنفسك.</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it cannot be reached (%2).</source>
+        <translation>لم يُحذف ⁨%1⁩: يتعذّر الوصول إليه (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it could not be deleted (%2).</source>
+        <translation>لم يُحذف ⁨%1⁩: تعذّر حذفه (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, so it is not the file ALU Desk verified.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: تغيّر حجمه من %2 إلى %3 بايت منذ تنزيله، فلم يعد الملف الذي تحقّق منه ALU Desk.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: يوجد في مكانه شيء غير الملف المنزَّل، فليس هو الملف الذي تحقّق منه ALU Desk.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>
-    <message>
-        <source>{count} unread</source>
-        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
-        <translation>{count} غير مقروءة</translation>
-    </message>
     <message>
         <source>broadcast</source>
         <translation>البث</translation>
@@ -886,9 +905,27 @@
         <source>Already downloaded: “{title}”</source>
         <translation>سبق تنزيلها: «{title}»</translation>
     </message>
-    <message>
-        <source>Already downloaded: “{title}” and {count} more</source>
-        <translation>سبق تنزيلها: «{title}» و{count} غيرها</translation>
+    <message numerus="yes">
+        <source>%Ln unread</source>
+        <translation>
+            <numerusform>لا مواد غير مقروءة</numerusform>
+            <numerusform>مادة واحدة غير مقروءة</numerusform>
+            <numerusform>مادتان غير مقروءتين</numerusform>
+            <numerusform>%Ln مواد غير مقروءة</numerusform>
+            <numerusform>%Ln مادة غير مقروءة</numerusform>
+            <numerusform>%Ln مادة غير مقروءة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Already downloaded: “{title}” and %Ln more</source>
+        <translation>
+            <numerusform>سبق تنزيلها: «{title}»</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» ومادة أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» ومادتان أخريان</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مواد أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مادة أخرى</numerusform>
+            <numerusform>سبق تنزيلها: «{title}» و%Ln مادة أخرى</numerusform>
+        </translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -1227,13 +1264,16 @@
         <source>Downloads and uploads that ended, the newest first</source>
         <translation>عمليات التنزيل والرفع المنتهية، الأحدث أولاً</translation>
     </message>
-    <message>
-        <source>1 event waiting to be sent to the hub</source>
-        <translation>حدث واحد بانتظار الإرسال إلى المركز</translation>
-    </message>
-    <message>
-        <source>{count} events waiting to be sent to the hub</source>
-        <translation>أحداث بانتظار الإرسال إلى المركز: {count}</translation>
+    <message numerus="yes">
+        <source>%Ln events waiting to be sent to the hub</source>
+        <translation>
+            <numerusform>لا أحداث بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>حدث واحد بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>حدثان بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln أحداث بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln حدثًا بانتظار الإرسال إلى المركز</numerusform>
+            <numerusform>%Ln حدث بانتظار الإرسال إلى المركز</numerusform>
+        </translation>
     </message>
     <message>
         <source>Everything has been sent to the hub</source>
@@ -1332,7 +1372,7 @@
     </message>
     <message>
         <source>&amp;Folder:</source>
-        <translation>&amp;المجلد:</translation>
+        <translation>ال&amp;مجلد:</translation>
     </message>
     <message>
         <source>Defaults for its files (a sidecar .json may say otherwise):</source>
@@ -1340,7 +1380,7 @@
     </message>
     <message>
         <source>&amp;Language:</source>
-        <translation>&amp;اللغة:</translation>
+        <translation>الل&amp;غة:</translation>
     </message>
     <message>
         <source>&amp;Category:</source>
@@ -1590,7 +1630,6 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>الآن</translation>
     </message>
     <message>
@@ -1600,10 +1639,6 @@
     <message>
         <source>{n} h ago</source>
         <translation>منذ {n} س</translation>
-    </message>
-    <message>
-        <source>{n} d ago</source>
-        <translation>منذ {n} يوم</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1721,22 +1756,6 @@
         <translation>تعذّر النسخ إلى {folder}: {error}</translation>
     </message>
     <message>
-        <source>Copied 1 file to {folder}</source>
-        <translation>تم نسخ ملف واحد إلى {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} files to {folder}</source>
-        <translation>تم نسخ {count} من الملفات إلى {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
-        <translation>تم نسخ {count} من أصل {total} من الملفات إلى {folder}؛ لم يُنسخ: {failed}</translation>
-    </message>
-    <message>
-        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
-        <translation>توقف النسخ: تم نسخ {count} من أصل {total} من الملفات إلى {folder}</translation>
-    </message>
-    <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
         <translation>توقف النسخ: لم يُنسخ شيء إلى {folder}</translation>
     </message>
@@ -1748,9 +1767,49 @@
         <source>Delete the local file of “{title}”?</source>
         <translation>حذف الملف المحلي للمادة «{title}»؟</translation>
     </message>
-    <message>
-        <source>Delete the local files of {count} items?</source>
-        <translation>حذف الملفات المحلية لـ {count} مواد؟</translation>
+    <message numerus="yes">
+        <source>Copied %Ln files to {folder}</source>
+        <translation>
+            <numerusform>لم يُنسخ أي ملف إلى {folder}</numerusform>
+            <numerusform>تم نسخ ملف واحد إلى {folder}</numerusform>
+            <numerusform>تم نسخ ملفين إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملفات إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملفًا إلى {folder}</numerusform>
+            <numerusform>تم نسخ %Ln ملف إلى {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
+        <translation>
+            <numerusform>لم يُنسخ أي ملف من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ ملف واحد من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ ملفين من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملفات من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملفًا من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+            <numerusform>تم نسخ %Ln ملف من أصل {total} إلى {folder}؛ لم يُنسخ: {failed}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copy stopped: %Ln of {total} files copied to {folder}</source>
+        <translation>
+            <numerusform>توقف النسخ: لم يُنسخ أي ملف من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ ملف واحد من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ ملفين من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملفات من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملفًا من أصل {total} إلى {folder}</numerusform>
+            <numerusform>توقف النسخ: تم نسخ %Ln ملف من أصل {total} إلى {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete the local files of %Ln items?</source>
+        <translation>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+            <numerusform>حذف الملف المحلي لمادة واحدة؟</numerusform>
+            <numerusform>حذف الملفات المحلية لمادتين؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مواد؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+            <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
+        </translation>
     </message>
     <message>
         <source>The items stay in the library and can be downloaded again.</source>
@@ -1849,7 +1908,6 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
-        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first) calls that only ask the hub (the update check): on their own worker, never waited for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit, and held the user&apos;s commands behind it; their answer is dropped then anyway</extracomment>
         <translation>إضافة ملفات للرفع</translation>
     </message>
     <message>
@@ -2678,7 +2736,6 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
         <translation>«{text}» ليس سرعة؛ اكتب مثلاً ⁦2M⁩ (ميغابت في الثانية) أو ⁦500 kbit/s⁩ أو ⁦1.5 MB/s⁩، أو اتركه فارغاً لعدم التقييد.</translation>
     </message>
     <message>
@@ -2746,7 +2803,7 @@
     </message>
     <message>
         <source>&amp;About ALU Desk</source>
-        <translation>&amp;حول ALU Desk</translation>
+        <translation>ح&amp;ول ALU Desk</translation>
     </message>
     <message>
         <source>Check for &amp;updates</source>
@@ -2977,7 +3034,7 @@ Keep the sign-in in plain text anyway?</source>
     </message>
     <message>
         <source>Proxy user na&amp;me:</source>
-        <translation>اسم م&amp;ستخدم الوكيل:</translation>
+        <translation>اسم مست&amp;خدم الوكيل:</translation>
     </message>
     <message>
         <source>only if the proxy asks for one</source>
@@ -2996,7 +3053,7 @@ Keep the sign-in in plain text anyway?</source>
         <translation>كلمة مرور الوكيل</translation>
     </message>
     <message>
-        <source>Allow plain &amp;HTTP (unencrypted)</source>
+        <source>A&amp;llow plain HTTP (unencrypted)</source>
         <translation>السماح بـ &amp;HTTP (غير مشفّر)</translation>
     </message>
     <message>
@@ -3542,9 +3599,16 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <source>Cancel “{name}”?</source>
         <translation>هل تريد إلغاء «{name}»؟</translation>
     </message>
-    <message>
-        <source>Cancel {count} transfers?</source>
-        <translation>هل تريد إلغاء {count} من عمليات النقل؟</translation>
+    <message numerus="yes">
+        <source>Cancel %Ln transfers?</source>
+        <translation>
+            <numerusform>هل تريد إلغاء %Ln من عمليات النقل؟</numerusform>
+            <numerusform>هل تريد إلغاء عملية نقل واحدة؟</numerusform>
+            <numerusform>هل تريد إلغاء عمليتَي نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عمليات نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عملية نقل؟</numerusform>
+            <numerusform>هل تريد إلغاء %Ln عملية نقل؟</numerusform>
+        </translation>
     </message>
     <message>
         <source>A canceled download loses the part already fetched.</source>
@@ -3697,10 +3761,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>رفع {name}</translation>
     </message>
     <message>
-        <source>Upload {count} files</source>
-        <translation>رفع الملفات ({count})</translation>
-    </message>
-    <message>
         <source>Files to upload</source>
         <translation>الملفات المراد رفعها</translation>
     </message>
@@ -3731,10 +3791,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>What was dropped could not be read ({reason}).</source>
         <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
-    </message>
-    <message>
-        <source>The shared fields now read the same for all {count} files.</source>
-        <translation>أصبحت الحقول المشتركة موحّدة في كل الملفات ({count}).</translation>
     </message>
     <message>
         <source>{name} is still being read; try again in a moment.</source>
@@ -3776,6 +3832,28 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <source>Could not queue the upload — {problems}</source>
         <translation>تعذّرت إضافة الرفع إلى قائمة الانتظار — {problems}</translation>
     </message>
+    <message numerus="yes">
+        <source>Upload %Ln files</source>
+        <translation>
+            <numerusform>رفع الملفات (%Ln)</numerusform>
+            <numerusform>رفع ملف واحد</numerusform>
+            <numerusform>رفع ملفين</numerusform>
+            <numerusform>رفع %Ln ملفات</numerusform>
+            <numerusform>رفع %Ln ملفًا</numerusform>
+            <numerusform>رفع %Ln ملف</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The shared fields now read the same for all %Ln files.</source>
+        <translation>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في كل الملفات (%Ln).</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملف.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفين كليهما.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+            <numerusform>أصبحت الحقول المشتركة موحّدة في الملفات الـ%Ln كلها.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
         <translation>{problem} سيرفضه المركز: أزِله من القائمة.</translation>
@@ -3798,11 +3876,11 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>&amp;Title:</source>
         <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
-        <translation>&amp;العنوان:</translation>
+        <translation>ال&amp;عنوان:</translation>
     </message>
     <message>
         <source>S&amp;lug:</source>
-        <translation>&amp;الكلمة الدالة:</translation>
+        <translation>ال&amp;كلمة الدالة:</translation>
     </message>
     <message>
         <source>&amp;Dateline:</source>
@@ -3810,35 +3888,35 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>Lan&amp;guage:</source>
-        <translation>&amp;اللغة:</translation>
+        <translation>الل&amp;غة:</translation>
     </message>
     <message>
         <source>Cat&amp;egory:</source>
-        <translation>&amp;التصنيف:</translation>
+        <translation>الت&amp;صنيف:</translation>
     </message>
     <message>
         <source>Regi&amp;on:</source>
-        <translation>&amp;المنطقة:</translation>
+        <translation>المن&amp;طقة:</translation>
     </message>
     <message>
         <source>Countr&amp;y:</source>
-        <translation>&amp;البلد:</translation>
+        <translation>ال&amp;بلد:</translation>
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>&amp;الأولوية:</translation>
+        <translation>الأ&amp;ولوية:</translation>
     </message>
     <message>
         <source>&amp;Restrictions:</source>
-        <translation>&amp;القيود:</translation>
+        <translation>ال&amp;قيود:</translation>
     </message>
     <message>
         <source>&amp;Script:</source>
-        <translation>&amp;النص:</translation>
+        <translation>ال&amp;نص:</translation>
     </message>
     <message>
         <source>S&amp;hotlist:</source>
-        <translation>&amp;قائمة اللقطات:</translation>
+        <translation>قائمة ال&amp;لقطات:</translation>
     </message>
     <message>
         <source>Re&amp;corded:</source>
@@ -3946,6 +4024,21 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>When</source>
         <translation>الوقت</translation>
+    </message>
+</context>
+<context>
+    <name>_Ago</name>
+    <message numerus="yes">
+        <source>%Ln d ago</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
+        <translation>
+            <numerusform>منذ %Ln يوم</numerusform>
+            <numerusform>منذ يوم</numerusform>
+            <numerusform>منذ يومين</numerusform>
+            <numerusform>منذ %Ln أيام</numerusform>
+            <numerusform>منذ %Ln يومًا</numerusform>
+            <numerusform>منذ %Ln يوم</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

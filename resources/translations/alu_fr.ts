@@ -854,14 +854,33 @@
         <source>The connection to the hub at %1 broke during an answer.</source>
         <translation>La connexion au hub à l’adresse %1 s’est rompue pendant une réponse.</translation>
     </message>
+    <message>
+        <source>The library has no %1 file of item %2.</source>
+        <translation>La médiathèque n’a pas de fichier %1 du sujet %2.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its record in the library is damaged; download it again, or delete the file yourself.</source>
+        <translation>%1 a été laissé en place : sa fiche dans la médiathèque est endommagée ; téléchargez-le à nouveau, ou supprimez le fichier vous-même.</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it cannot be reached (%2).</source>
+        <translation>%1 n’a pas été supprimé : il est inaccessible (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was not removed: it could not be deleted (%2).</source>
+        <translation>%1 n’a pas été supprimé : la suppression a échoué (%2).</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, so it is not the file ALU Desk verified.</source>
+        <translation>%1 a été laissé en place : sa taille est passée de %2 à %3 octets depuis son téléchargement ; ce n’est donc plus le fichier vérifié par ALU Desk.</translation>
+    </message>
+    <message>
+        <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
+        <translation>%1 a été laissé en place : autre chose que le fichier téléchargé se trouve à sa place ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>
-    <message>
-        <source>{count} unread</source>
-        <extracomment>at most this many selected items have their files looked at on disk when selected</extracomment>
-        <translation>{count} non lus</translation>
-    </message>
     <message>
         <source>broadcast</source>
         <translation>diffusion</translation>
@@ -886,9 +905,19 @@
         <source>Already downloaded: “{title}”</source>
         <translation>Déjà téléchargé : « {title} »</translation>
     </message>
-    <message>
-        <source>Already downloaded: “{title}” and {count} more</source>
-        <translation>Déjà téléchargés : « {title} » et {count} autres</translation>
+    <message numerus="yes">
+        <source>%Ln unread</source>
+        <translation>
+            <numerusform>%Ln non lu</numerusform>
+            <numerusform>%Ln non lus</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Already downloaded: “{title}” and %Ln more</source>
+        <translation>
+            <numerusform>Déjà téléchargés : « {title} » et %Ln autre</numerusform>
+            <numerusform>Déjà téléchargés : « {title} » et %Ln autres</numerusform>
+        </translation>
     </message>
     <message>
         <source>&amp;Download</source>
@@ -1227,13 +1256,12 @@
         <source>Downloads and uploads that ended, the newest first</source>
         <translation>Téléchargements et envois terminés, les plus récents d&apos;abord</translation>
     </message>
-    <message>
-        <source>1 event waiting to be sent to the hub</source>
-        <translation>1 événement en attente d&apos;envoi au hub</translation>
-    </message>
-    <message>
-        <source>{count} events waiting to be sent to the hub</source>
-        <translation>{count} événements en attente d&apos;envoi au hub</translation>
+    <message numerus="yes">
+        <source>%Ln events waiting to be sent to the hub</source>
+        <translation>
+            <numerusform>%Ln événement en attente d’envoi au hub</numerusform>
+            <numerusform>%Ln événements en attente d’envoi au hub</numerusform>
+        </translation>
     </message>
     <message>
         <source>Everything has been sent to the hub</source>
@@ -1352,7 +1380,7 @@
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>P&amp;riorité :</translation>
+        <translation>Pr&amp;iorité :</translation>
     </message>
     <message>
         <source>Choose the folder to watch.</source>
@@ -1590,7 +1618,6 @@
     <name>ItemsModel</name>
     <message>
         <source>just now</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>à l’instant</translation>
     </message>
     <message>
@@ -1600,10 +1627,6 @@
     <message>
         <source>{n} h ago</source>
         <translation>il y a {n} h</translation>
-    </message>
-    <message>
-        <source>{n} d ago</source>
-        <translation>il y a {n} j</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1721,22 +1744,6 @@
         <translation>Impossible de copier dans {folder} : {error}</translation>
     </message>
     <message>
-        <source>Copied 1 file to {folder}</source>
-        <translation>1 fichier copié dans {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} files to {folder}</source>
-        <translation>{count} fichiers copiés dans {folder}</translation>
-    </message>
-    <message>
-        <source>Copied {count} of {total} files to {folder}; not copied: {failed}</source>
-        <translation>{count} fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</translation>
-    </message>
-    <message>
-        <source>Copy stopped: {count} of {total} files copied to {folder}</source>
-        <translation>Copie arrêtée : {count} fichiers sur {total} copiés dans {folder}</translation>
-    </message>
-    <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
         <translation>Copie arrêtée : rien n’a été copié dans {folder}</translation>
     </message>
@@ -1748,9 +1755,33 @@
         <source>Delete the local file of “{title}”?</source>
         <translation>Supprimer le fichier local de « {title} » ?</translation>
     </message>
-    <message>
-        <source>Delete the local files of {count} items?</source>
-        <translation>Supprimer les fichiers locaux de {count} sujets ?</translation>
+    <message numerus="yes">
+        <source>Copied %Ln files to {folder}</source>
+        <translation>
+            <numerusform>%Ln fichier copié dans {folder}</numerusform>
+            <numerusform>%Ln fichiers copiés dans {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
+        <translation>
+            <numerusform>%Ln fichier sur {total} copié dans {folder} ; non copiés : {failed}</numerusform>
+            <numerusform>%Ln fichiers sur {total} copiés dans {folder} ; non copiés : {failed}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copy stopped: %Ln of {total} files copied to {folder}</source>
+        <translation>
+            <numerusform>Copie arrêtée : %Ln fichier sur {total} copié dans {folder}</numerusform>
+            <numerusform>Copie arrêtée : %Ln fichiers sur {total} copiés dans {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete the local files of %Ln items?</source>
+        <translation>
+            <numerusform>Supprimer le fichier local de %Ln sujet ?</numerusform>
+            <numerusform>Supprimer les fichiers locaux de %Ln sujets ?</numerusform>
+        </translation>
     </message>
     <message>
         <source>The items stay in the library and can be downloaded again.</source>
@@ -1849,7 +1880,6 @@
     <name>MainWindow</name>
     <message>
         <source>Add files to upload</source>
-        <extracomment>the quiet update check runs this long after the window opens (the sync and the engine first) calls that only ask the hub (the update check): on their own worker, never waited for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit, and held the user&apos;s commands behind it; their answer is dropped then anyway</extracomment>
         <translation>Ajouter des fichiers à envoyer</translation>
     </message>
     <message>
@@ -2678,7 +2708,6 @@
     <name>SettingsFields</name>
     <message>
         <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <extracomment>Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators the units ``formats.speed_text`` writes, as their templates name them</extracomment>
         <translation>« {text} » n’est pas un débit ; écrivez p. ex. 2M (mégabits par seconde), 500 kbit/s ou 1.5 MB/s, ou laissez vide pour ne pas limiter.</translation>
     </message>
     <message>
@@ -2698,7 +2727,7 @@
     </message>
     <message>
         <source>&amp;Settings…</source>
-        <translation>&amp;Paramètres…</translation>
+        <translation>&amp;Réglages…</translation>
     </message>
     <message>
         <source>Folders, limits, rules, language</source>
@@ -2786,7 +2815,7 @@
     </message>
     <message>
         <source>&amp;Help</source>
-        <translation>&amp;Aide</translation>
+        <translation>Ai&amp;de</translation>
     </message>
     <message>
         <source>Main toolbar</source>
@@ -2833,19 +2862,19 @@
     </message>
     <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
-        <translation>Le certificat de sécurité du hub n&apos;a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les paramètres avancés.</translation>
+        <translation>Le certificat de sécurité du hub n’a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les réglages avancés.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>
-        <translation>Le proxy du réseau{proxy} demande un nom d’utilisateur et un mot de passe, ou n’a pas accepté ceux donnés. Indiquez-les dans les paramètres avancés, avec l’adresse du proxy (ils sont gardés dans le trousseau du système), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+        <translation>Le proxy du réseau{proxy} demande un nom d’utilisateur et un mot de passe, ou n’a pas accepté ceux donnés. Indiquez-les dans les réglages avancés, avec l’adresse du proxy (ils sont gardés dans le trousseau du système), ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
-        <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les paramètres avancés, ou adressez-vous à l&apos;administrateur du réseau.</translation>
+        <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les réglages avancés, ou adressez-vous à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
-        <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les paramètres avancés), puis réessayez.</translation>
+        <translation>Le hub est injoignable. Vérifiez son adresse et le réseau (ou le proxy dans les réglages avancés), puis réessayez.</translation>
     </message>
     <message>
         <source>This account is disabled: the password is right, but the agency has turned the account off. Ask the agency to turn it on again.</source>
@@ -2933,7 +2962,7 @@ Conserver quand même la connexion en clair ?</translation>
     </message>
     <message>
         <source>&amp;Remember me on this workstation</source>
-        <translation>Se souvenir de moi sur ce &amp;poste</translation>
+        <translation>&amp;Se souvenir de moi sur ce poste</translation>
     </message>
     <message>
         <source>Keep the sign-in in the system keyring (never the password). Off: sign in again at each start.</source>
@@ -2941,7 +2970,7 @@ Conserver quand même la connexion en clair ?</translation>
     </message>
     <message>
         <source>&amp;Advanced connection settings</source>
-        <translation>Paramètres de connexion &amp;avancés</translation>
+        <translation>Réglages de connexion &amp;avancés</translation>
     </message>
     <message>
         <source>&amp;CA bundle:</source>
@@ -2996,8 +3025,8 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Mot de passe du proxy</translation>
     </message>
     <message>
-        <source>Allow plain &amp;HTTP (unencrypted)</source>
-        <translation>Autoriser le &amp;HTTP (non chiffré)</translation>
+        <source>A&amp;llow plain HTTP (unencrypted)</source>
+        <translation>Au&amp;toriser le HTTP (non chiffré)</translation>
     </message>
     <message>
         <source>Sign-in problem</source>
@@ -3542,9 +3571,12 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>Cancel “{name}”?</source>
         <translation>Annuler «&#x202f;{name}&#x202f;»&#x202f;?</translation>
     </message>
-    <message>
-        <source>Cancel {count} transfers?</source>
-        <translation>Annuler {count} transferts&#x202f;?</translation>
+    <message numerus="yes">
+        <source>Cancel %Ln transfers?</source>
+        <translation>
+            <numerusform>Annuler %Ln transfert ?</numerusform>
+            <numerusform>Annuler %Ln transferts ?</numerusform>
+        </translation>
     </message>
     <message>
         <source>A canceled download loses the part already fetched.</source>
@@ -3697,10 +3729,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Envoyer {name}</translation>
     </message>
     <message>
-        <source>Upload {count} files</source>
-        <translation>Envoyer {count} fichiers</translation>
-    </message>
-    <message>
         <source>Files to upload</source>
         <translation>Fichiers à envoyer</translation>
     </message>
@@ -3731,10 +3759,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>What was dropped could not be read ({reason}).</source>
         <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
-    </message>
-    <message>
-        <source>The shared fields now read the same for all {count} files.</source>
-        <translation>Les champs communs sont désormais identiques pour les {count} fichiers.</translation>
     </message>
     <message>
         <source>{name} is still being read; try again in a moment.</source>
@@ -3776,6 +3800,20 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>Could not queue the upload — {problems}</source>
         <translation>Impossible de mettre l&apos;envoi en file d&apos;attente — {problems}</translation>
     </message>
+    <message numerus="yes">
+        <source>Upload %Ln files</source>
+        <translation>
+            <numerusform>Envoyer %Ln fichier</numerusform>
+            <numerusform>Envoyer %Ln fichiers</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The shared fields now read the same for all %Ln files.</source>
+        <translation>
+            <numerusform>Les champs communs sont désormais identiques pour %Ln fichier.</numerusform>
+            <numerusform>Les champs communs sont désormais identiques pour les %Ln fichiers.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
         <translation>{problem} Le hub le refuserait : retirez-le de la liste.</translation>
@@ -3806,7 +3844,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>&amp;Dateline:</source>
-        <translation>&amp;Dateline :</translation>
+        <translation>Lieu et &amp;date :</translation>
     </message>
     <message>
         <source>Lan&amp;guage:</source>
@@ -3814,7 +3852,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>Cat&amp;egory:</source>
-        <translation>Cat&amp;égorie :</translation>
+        <translation>Ru&amp;brique :</translation>
     </message>
     <message>
         <source>Regi&amp;on:</source>
@@ -3826,7 +3864,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>&amp;Priority:</source>
-        <translation>P&amp;riorité :</translation>
+        <translation>Pr&amp;iorité :</translation>
     </message>
     <message>
         <source>&amp;Restrictions:</source>
@@ -3838,11 +3876,11 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>S&amp;hotlist:</source>
-        <translation>Liste des p&amp;lans :</translation>
+        <translation>Liste des pla&amp;ns :</translation>
     </message>
     <message>
         <source>Re&amp;corded:</source>
-        <translation>Tourné &amp;le :</translation>
+        <translation>To&amp;urné le :</translation>
     </message>
     <message>
         <source>Tick when you know when the footage was shot</source>
@@ -3946,6 +3984,17 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>When</source>
         <translation>Quand</translation>
+    </message>
+</context>
+<context>
+    <name>_Ago</name>
+    <message numerus="yes">
+        <source>%Ln d ago</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
+        <translation>
+            <numerusform>il y a %Ln j</numerusform>
+            <numerusform>il y a %Ln j</numerusform>
+        </translation>
     </message>
 </context>
 </TS>

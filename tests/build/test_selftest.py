@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 from alu_client import selftest
 from alu_client.selftest import CheckFailed, SelfTest, check_keyring, check_translations
-from alu_client.ui.i18n import qt_tool
+from alu_client.ui.i18n import qt_tool, translations_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = (
@@ -238,6 +239,11 @@ def test_missing_catalogues_fail_the_translations_check(qapp: Any, tmp_path: Pat
     with pytest.raises(CheckFailed, match=r"qtbase_fr\.qm is missing"):
         check_translations(qt_folder=str(tmp_path / "nothing"))
     assert "right to left" in str(check_translations())
+    # English's plural forms ("1 event", not "1 events") are a catalogue of their own
+    for code in ("fr", "ar"):
+        shutil.copy(translations_dir() / f"alu_{code}.qm", tmp_path / f"alu_{code}.qm")
+    with pytest.raises(CheckFailed, match=r"alu_en\.qm is missing"):
+        check_translations(tmp_path)
 
 
 def test_a_keyring_backend_missing_from_the_build_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,6 +35,7 @@ from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.ui import main_window as main_window_module
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.composition import RealPanels, Unavailable
+from alu_client.ui.formats import isolated
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
@@ -535,6 +536,36 @@ def test_the_trays_tooltip_follows_a_language_change(
         window.shutdown()
 
 
+def test_a_language_change_as_the_window_goes_away_touches_nothing_gone(
+    qtbot: Any,
+    qapp: QApplication,
+    live_hub: LiveHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tray's words are read a moment after a language change: read after the window
+    was shut down and deleted, its status bar was gone ("Internal C++ object already
+    deleted"). English installs a catalogue of its own now, so switching back to it is a
+    language change too."""
+    monkeypatch.setattr(main_window_module, "tray_available", lambda: True)
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    services.start_engine(media=False)
+    settings = AppSettings(services.store, services.paths.downloads_dir)
+    bridge, tasks = CoreBridge(services), TaskRunner()
+    window = MainWindow(services, settings, bridge, tasks, SimplePanels())
+    bridge.setParent(window)
+    tasks.setParent(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        window.shutdown()
+        install_translators(qapp, "fr")
+        window.deleteLater()
+        qtbot.wait(100)  # an exception in Qt's loop fails the test
+    finally:
+        install_translators(qapp, "en")
+
+
 # --- status bar and tray feed -----------------------------------------------------------------
 
 
@@ -802,8 +833,8 @@ def test_a_home_folder_that_cannot_be_written_is_said_plainly(
     monkeypatch.setattr(Paths, "ensure", lambda _self: (_ for _ in ()).throw(full))
     assert app_module.main(["--language", "en"]) == 1
     assert said[0][1] == (
-        f"The disk that holds {home_local} is full. Free some space there, then start ALU Desk "
-        "again."
+        f"The disk that holds {isolated(home_local)} is full. Free some space there, then start "
+        "ALU Desk again."
     )
 
 
@@ -948,6 +979,38 @@ def test_an_update_migrates_the_library_behind_a_progress_in_the_saved_language(
         "grande médiathèque prend une minute)…",
         False,  # on a worker: the dialog paints meanwhile
     ]
+
+
+def test_the_progress_of_work_that_reports_nothing_shows_after_its_delay(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    """ "Updating your library…" came only after 4 s (Qt's own minimum duration: it applies the
+    one set from the first report, and a migration reports none): a migration of 1-4 s showed
+    nothing at all."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QProgressDialog
+
+    from alu_client.ui.demo import run_with_progress
+
+    def shown() -> list[str]:
+        return [
+            w.labelText()
+            for w in qapp.topLevelWidgets()
+            if isinstance(w, QProgressDialog) and w.isVisible()
+        ]
+
+    seen: dict[str, list[str]] = {}
+    for at in (100, 900):
+        QTimer.singleShot(at, lambda at=at: seen.setdefault(str(at), shown()))  # type: ignore[misc]
+    assert run_with_progress(lambda _report: time.sleep(1.2) or 7, "ALU Desk", "Updating…") == 7
+    assert seen == {"100": [], "900": ["Updating…"]}  # after 0.7 s, not 4
+    assert shown() == []
+    # quick work shows nothing
+    assert run_with_progress(lambda _report: 8, "ALU Desk", "Quick…") == 8
+    qtbot.wait(900)
+    assert shown() == []
 
 
 def test_a_damaged_library_is_said_in_the_users_language_with_what_to_do(

@@ -6,6 +6,7 @@ errors, the reasons the status bar gives for being offline or signed out."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -137,7 +138,9 @@ def _translations(lang: str) -> dict[str, str]:
 @pytest.mark.parametrize("lang", ["fr", "ar"])
 def test_every_template_is_translated_with_its_details(lang: str) -> None:
     done = _translations(lang)
-    for template in engine_text.TEMPLATES + engine_text.HUB_TEMPLATES:
+    for template in (
+        engine_text.TEMPLATES + engine_text.HUB_TEMPLATES + engine_text.LIBRARY_TEMPLATES
+    ):
         translated = done.get(template, "")
         assert translated and translated != template, (lang, template)
         marks = sorted(re.findall(r"%\d", template))
@@ -336,3 +339,94 @@ def test_why_the_app_is_offline_is_told_in_the_users_language(
     assert bar.connection.toolTip() == "انتهت جلستك مع المركز؛ سجّل الدخول من جديد."
     bar.set_sync_status(SyncStatus(OFFLINE, "Not in contact with the hub yet."))
     assert bar.connection.toolTip() == "لم يتم الاتصال بالمركز بعد."
+
+
+# --- why Library → Delete left a file in place ------------------------------------------------
+
+
+def test_every_refusal_of_the_librarys_delete_is_shown_in_the_users_language(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Library → Delete local file said the core's English sentence in a French or Arabic
+    app ("… was left in place: its size changed from 1,234 to 1,300 bytes …")."""
+    from alu_client.core.library import Library, LibraryError, upsert_items
+    from alu_client.core.store import Store
+    from alu_client.ui.formats import count_text
+    from tests.client.test_library import PROFILE, make_item
+    from tests.client.test_library_files import put
+
+    store = Store(tmp_path / "library.sqlite3")
+    upsert_items(store, PROFILE, [make_item(n) for n in range(1, 7)])
+    library = Library(store, PROFILE)
+    folder = tmp_path / "videos"
+    said: list[str] = []
+
+    def refused(n: int, rendition: str = "broadcast") -> None:
+        with pytest.raises(LibraryError) as out:
+            library.remove_file(f"it{n:06d}", rendition)
+        said.append(str(out.value))
+
+    refused(1, "proxy")  # no such file
+    put(store, folder, 2, 1234).write_bytes(b"x" * 1300)  # another size
+    refused(2)
+    swapped = put(store, folder, 3, 10)
+    swapped.unlink()
+    swapped.mkdir()  # something else than a file
+    refused(3)
+    put(store, folder, 4, 10)
+    with store.write() as conn:  # a record edited by hand
+        conn.execute("UPDATE library_files SET size = 'x' WHERE item_id = 'it000004'")
+    refused(4)
+    put(store, folder, 5, 10)
+    put(store, folder, 6, 10)
+    real_unlink, real_lstat = os.unlink, os.lstat
+
+    def unlink(path: Any, *a: Any, **k: Any) -> None:
+        if str(path).endswith("item5-broadcast.mp4"):
+            raise PermissionError(13, "Permission denied")
+        real_unlink(path, *a, **k)
+
+    def lstat(path: Any, *a: Any, **k: Any) -> os.stat_result:
+        if str(path).endswith("item6-broadcast.mp4"):
+            raise OSError(5, "Input/output error")
+        return real_lstat(path, *a, **k)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "lstat", lstat)
+    refused(5)
+    refused(6)
+    monkeypatch.undo()
+    store.close()
+
+    missing = [m for m in said if engine_text.template_of(m) is None]
+    assert missing == [], "add these to alu_client/ui/engine_text.py"
+    assert len({engine_text.template_of(m)[0] for m in said}) == 6  # type: ignore[index]
+    for m in said:
+        assert engine_text.template_of(m)[0] in engine_text.LIBRARY_TEMPLATES  # type: ignore[index]
+    install_translators(qapp, "fr")
+    french = [engine_text.shown(m) for m in said]
+    assert french[1] == (
+        f"item2-broadcast.mp4 a été laissé en place : sa taille est passée de {count_text(1234)} "
+        f"à {count_text(1300)} octets depuis son téléchargement ; ce n’est donc plus le fichier "
+        "vérifié par ALU Desk."
+    )
+    assert count_text(1234) != "1,234" and "1234" not in french[1]
+    assert french[4] == (
+        "item5-broadcast.mp4 n’a pas été supprimé : la suppression a échoué (Permission refusée)."
+    )
+    for m, shown in zip(said, french, strict=True):
+        assert shown != m and "left in place" not in shown and "not removed" not in shown
+    install_translators(qapp, "ar")
+    arabic = [engine_text.shown(m) for m in said]
+    assert arabic[1] == (
+        "تُرك \u2068item2-broadcast.mp4\u2069 في مكانه: تغيّر حجمه من ١٬٢٣٤ إلى ١٬٣٠٠ بايت منذ "
+        "تنزيله، فلم يعد الملف الذي تحقّق منه ALU Desk."
+    )
+    for m, shown in zip(said, arabic, strict=True):
+        assert shown != m and "left in place" not in shown and "not removed" not in shown
+
+
+def test_counts_in_a_message_are_templates_details() -> None:
+    for template, numbers in engine_text._COUNTS.items():
+        assert template in engine_text.TEMPLATES + engine_text.LIBRARY_TEMPLATES, template
+        assert numbers <= set(re.findall(r"%(\d)", template)), template

@@ -348,7 +348,7 @@ def test_short_columns_show_whole_values_and_the_state_stays_in_sight(
                 assert fm.horizontalAdvance(text) + margin <= header.sectionSize(col), (lang, text)
     # Arabic counts in Arabic digits, as the times and sizes beside them
     install_translators(qapp, "ar")
-    qtbot.waitUntil(lambda: feed.unread_label.text() == "٣ غير مقروءة")
+    qtbot.waitUntil(lambda: feed.unread_label.text() == "٣ مواد غير مقروءة")
 
 
 def test_the_keyboard_reaches_every_command_and_tab_leaves_the_table(

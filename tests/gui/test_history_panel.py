@@ -207,7 +207,7 @@ def test_refresh_leaves_f5_to_the_main_window(panel: HistoryPanel) -> None:
 
 
 def test_sync_now_while_the_hub_is_out_of_reach(
-    qtbot: Any, panel: HistoryPanel, desk: Services, live_hub: LiveHub
+    qtbot: Any, qapp: QApplication, panel: HistoryPanel, desk: Services, live_hub: LiveHub
 ) -> None:
     with desk.store.write() as conn:
         record_event(
@@ -225,6 +225,12 @@ def test_sync_now_while_the_hub_is_out_of_reach(
     assert rows(panel)[0][COL_SENT] == "Waiting to be sent"
     assert rows(panel)[0][COL_WHAT] == "Upload failed"
     assert panel.status.text() == "1 event waiting to be sent to the hub"
+    # one, in a language with plural forms of its own ("1 événements en attente", and the
+    # English for one in Arabic, which has a dual too)
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: panel.status.text() == "1 événement en attente d’envoi au hub")
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: panel.status.text() == "حدث واحد بانتظار الإرسال إلى المركز")
 
 
 def test_the_when_column_shows_the_whole_date_and_time_in_every_language(

@@ -6,13 +6,24 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator, QUrl
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QTextLayout, QTextOption
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QTabWidget,
+    QWidget,
+)
 
 from alu_client.core.hub import Rendition
 from alu_client.core.library import LibraryItem
@@ -101,32 +112,95 @@ def messages(ts: Path) -> list[tuple[str, str, ET.Element]]:
     ]
 
 
-@pytest.mark.parametrize("lang", ["fr", "ar"])
+#: the plural forms of a count in each catalogue (Qt's rules for the language): Arabic has
+#: zero, one, two, 3-10, 11-99 and 100-102…; ``alu_en.ts`` holds English's plural forms only
+NUMERUS_FORMS = {"en": 2, "fr": 2, "ar": 6}
+
+
+def translations_of(msg: ET.Element) -> list[str]:
+    """The translation of a message, or each of its plural forms."""
+    tr = msg.find("translation")
+    assert tr is not None
+    if msg.get("numerus") == "yes":
+        return [form.text or "" for form in tr.iter("numerusform")]
+    return [tr.text or ""]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
 def test_every_string_is_translated_with_its_placeholders(lang: str) -> None:
     found = messages(translations_dir() / f"alu_{lang}.ts")
-    assert len(found) > 50
+    assert len(found) > (8 if lang == "en" else 50)
     for context, source, msg in found:
         tr = msg.find("translation")
         assert tr is not None and tr.get("type") is None, (context, source)
-        assert tr.text, (context, source)
-        assert sorted(PLACEHOLDER.findall(tr.text)) == sorted(PLACEHOLDER.findall(source)), (
-            context,
-            source,
-        )
+        texts = translations_of(msg)
+        counted = msg.get("numerus") == "yes"
+        assert counted or lang != "en", (context, source)  # English: plural forms only
+        # a count is a plural form (tr(text, "", n)), never formatted into the text
+        assert counted == ("%Ln" in source or "%n" in source), (context, source)
+        if counted:
+            assert len(texts) == NUMERUS_FORMS[lang], (context, source, texts)
+            assert all("%Ln" in t for t in texts[3:]), (context, source)  # 3 and more: digits
+        for text in texts:
+            assert text, (context, source)
+            assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(source)), (
+                context,
+                source,
+            )
+
+
+def test_every_count_has_plural_forms_in_english_too() -> None:
+    def counted(lang: str) -> set[tuple[str, str]]:
+        found = messages(translations_dir() / f"alu_{lang}.ts")
+        return {(c, s) for c, s, m in found if m.get("numerus") == "yes"}
+
+    assert len(counted("fr")) >= 10
+    assert counted("en") == counted("fr") == counted("ar")
+
+
+@pytest.mark.parametrize(
+    ("lang", "context", "source", "said"),
+    [
+        ("en", "HistoryPanel", "%Ln events waiting to be sent to the hub",
+         {1: "1 event waiting to be sent to the hub", 2: "2 events waiting to be sent to the hub"}),
+        ("en", "LibraryPanel", "Copied %Ln files to {folder}",
+         {1: "Copied 1 file to {folder}", 3: "Copied 3 files to {folder}"}),
+        ("fr", "FeedPanel", "%Ln unread", {0: "0 non lu", 1: "1 non lu", 2: "2 non lus"}),
+        ("fr", "FeedPanel", "Already downloaded: “{title}” and %Ln more",
+         {1: "Déjà téléchargés : « {title} » et 1 autre",
+          4: "Déjà téléchargés : « {title} » et 4 autres"}),
+        ("fr", "LibraryPanel", "Copied %Ln of {total} files to {folder}; not copied: {failed}",
+         {1: "1 fichier sur {total} copié dans {folder} ; non copiés : {failed}"}),
+        ("ar", "TransfersPanel", "Cancel %Ln transfers?",
+         {2: "هل تريد إلغاء عمليتَي نقل؟", 3: "هل تريد إلغاء ٣ عمليات نقل؟",
+          11: "هل تريد إلغاء ١١ عملية نقل؟", 100: "هل تريد إلغاء ١٠٠ عملية نقل؟"}),
+        ("ar", "_Ago", "%Ln d ago", {1: "منذ يوم", 2: "منذ يومين", 6: "منذ ٦ أيام"}),
+    ],
+)  # fmt: skip
+def test_a_count_takes_the_languages_plural_form(
+    qapp: QApplication, lang: str, context: str, source: str, said: dict[int, str]
+) -> None:
+    """ "1 non lus", "… et 1 autres", "1 fichiers sur 3 copiés", "1 events waiting…": the
+    catalogues had no plural forms, and Arabic's dual and 11-99 were never said right."""
+    install_translators(qapp, lang)
+    for n, text in said.items():
+        assert QCoreApplication.translate(context, source, "", n) == text, (lang, n)
 
 
 def test_catalogues_are_up_to_date_with_the_sources(tmp_path: Path) -> None:
     """``python tools/i18n.py update`` would add nothing: no string is left untranslated."""
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src/alu_client/ui").rglob("*.py"))
-    for lang in ("fr", "ar"):
+    for lang in ("en", "fr", "ar"):
         ts = tmp_path / f"alu_{lang}.ts"
         shutil.copy(translations_dir() / ts.name, ts)
+        only = ["-pluralonly"] if lang == "en" else []
         subprocess.run(
             [
                 str(qt_tool("lupdate")),
                 "-locations",
                 "none",
                 "-no-obsolete",
+                *only,
                 *sources,
                 "-ts",
                 str(ts),
@@ -149,7 +223,38 @@ def test_build_only_when_the_source_is_newer(tmp_path: Path) -> None:
 
 # --- right to left: numbers and names keep their order -----------------------------------------
 
-LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
+LRI, FSI, PDI, LRM = "\u2066", "\u2068", "\u2069", "\u200e"
+
+
+def drawn_at(text: str, start: int, length: int, *, rtl: bool) -> float:
+    """Where the glyphs of ``text[start:start + length]`` are drawn (their left edge), the
+    text laid out in a paragraph of that direction by Qt (the Unicode bidi algorithm)."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    layout = QTextLayout(text, app.font())
+    option = QTextOption()
+    option.setTextDirection(
+        Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
+    )
+    layout.setTextOption(option)
+    layout.beginLayout()
+    layout.createLine().setLineWidth(10_000)
+    layout.endLayout()
+    return min(run.boundingRect().left() for run in layout.glyphRuns(start, length))
+
+
+def reads_width_first(text: str, width: str, height: str) -> bool:
+    """Whether the frame size ``width``×``height`` in ``text`` is drawn width at the left,
+    each number's digits in order, in a left-to-right and a right-to-left paragraph."""
+    w, h = text.index(width), text.index(height, text.index(width) + len(width))
+    for rtl in (False, True):
+        if not drawn_at(text, w, len(width), rtl=rtl) < drawn_at(text, h, len(height), rtl=rtl):
+            return False
+        for number, at in ((width, w), (height, h)):  # the digits of each left to right
+            xs = [drawn_at(text, at + i, 1, rtl=rtl) for i in range(len(number))]
+            if xs != sorted(xs):
+                return False
+    return True
 
 
 class _FrenchColons(QTranslator):
@@ -169,9 +274,12 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     qtbot: Any, qapp: QApplication, tmp_path: Path
 ) -> None:
     assert install_translators(qapp, "ar") == "ar"
-    # width first, left to right, in the digits of the rest of the screen
-    assert formats.frame_size(640, 360) == f"{LRI}٦٤٠×٣٦٠{PDI}"
-    assert formats.frame_size(1920, 1080) == f"{LRI}١٩٢٠×١٠٨٠{PDI}"  # no group separator
+    # width first, left to right, in the digits of the rest of the screen: the isolate alone
+    # drew "٣٢٠×١٨٠" height first (Arabic-Indic digits are right to left around the ×)
+    assert formats.frame_size(640, 360) == f"{LRI}٦٤٠{LRM}×{LRM}٣٦٠{PDI}"
+    assert formats.frame_size(1920, 1080) == f"{LRI}١٩٢٠{LRM}×{LRM}١٠٨٠{PDI}"  # no grouping
+    assert reads_width_first(formats.frame_size(320, 180), "٣٢٠", "١٨٠")
+    assert reads_width_first(formats.frame_size(1920, 1080), "١٩٢٠", "١٠٨٠")
     assert formats.isolated("024 (2).mp4") == f"{FSI}024 (2).mp4{PDI}"
     item = make_item(7, renditions=(
         Rendition("broadcast", "http://hub/b", "b.mp4", 160_000, "0" * 64, "video/mp4", 640, 360),
@@ -181,8 +289,14 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     qtbot.addWidget(detail)
     detail.set_item(LibraryItem(item, 1, 0.0, None, True))
     renditions = detail.values["renditions"].text()
-    assert f"{LRI}٦٤٠×٣٦٠{PDI}" in renditions and f"{LRI}٣٢٠×١٨٠{PDI}" in renditions
-    assert "640" not in renditions and "360×640" not in renditions
+    assert formats.frame_size(640, 360) in renditions
+    assert formats.frame_size(320, 180) in renditions
+    assert "640" not in renditions
+    for line in renditions.split("\n"):  # in the Arabic sentence too
+        if "٦٤٠" in line:
+            assert reads_width_first(line, "٦٤٠", "٣٦٠"), line
+        else:
+            assert reads_width_first(line, "٣٢٠", "١٨٠"), line
     # a file name dropped into an Arabic sentence stays one left-to-right piece
     (tmp_path / "024 (2).txt").write_text("notes")
     _files, skipped = collect_files([QUrl.fromLocalFile(str(tmp_path / "024 (2).txt"))])
@@ -194,6 +308,192 @@ def test_arabic_keeps_frame_sizes_and_file_names_in_order(
     try:
         detail.set_item(detail.item)
         lines = detail.values["renditions"].text().split("\n")
-        assert lines[0] == f"Diffusion\u00a0: 160 ko ; {LRI}640×360{PDI}"
+        assert lines[0] == f"Diffusion\u00a0: 160 ko ; {formats.frame_size(640, 360)}"
+        assert reads_width_first(lines[0], "640", "360")
     finally:
         qapp.removeTranslator(french)
+
+
+def drawn_in_order(edit: QWidget, parts: list[str]) -> bool:
+    """Whether ``parts`` (each found once in the text of ``edit``'s line edit) are drawn left
+    to right in that order, laid out in the edit's own direction."""
+    line = edit.findChild(QLineEdit)
+    assert line is not None
+    text = line.text()
+    rtl = line.layoutDirection() == Qt.LayoutDirection.RightToLeft
+    xs = [drawn_at(text, text.index(part), len(part), rtl=rtl) for part in parts]
+    return xs == sorted(xs)
+
+
+def test_arabic_times_and_dates_keep_their_order(qtbot: Any, qapp: QApplication) -> None:
+    """The weekly schedule showed 07:00 as ٠٠:٠٧ (minutes first) and the upload form's
+    recording date had its sections reversed: Qt reverses a date-time edit's sections in a
+    right-to-left layout, though Arabic-Indic digits are drawn left to right."""
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
+    from alu_client.ui.views.upload_form import UploadForm
+
+    assert install_translators(qapp, "ar") == "ar"
+    dialog = ScheduleRuleDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.start.time() == QTime(7, 0) and dialog.end.time() == QTime(19, 0)
+    assert drawn_in_order(dialog.start, ["٠٧", "٠٠"])
+    assert drawn_in_order(dialog.end, ["١٩", "٠٠"])
+    form = UploadForm()
+    qtbot.addWidget(form)
+    form.show()
+    form.recorded_known.setChecked(True)
+    form.recorded.setDateTime(QDateTime(QDate(2026, 11, 22), QTime(14, 30)))
+    assert drawn_in_order(form.recorded, ["٢٠٢٦", "١١", "٢٢", "١٤", "٣٠"])
+    assert form.recorded.dateTime() == QDateTime(QDate(2026, 11, 22), QTime(14, 30))
+    # the rest of the form stays right to left
+    assert form.isRightToLeft() and form.title.isRightToLeft()
+
+
+ARABIC_SCRIPT = (
+    "وصلت إلى ميناء بورتسودان شحنة تضم أكثر من مليون جرعة من لقاحات الأطفال الروتينية، في إطار "
+    "حملة تطعيم وطنية. وتشمل الشحنة لقاحات ضد الحصبة وشلل الأطفال، على أن توزّع على المراكز "
+    "الصحية في عدة ولايات خلال الأسابيع المقبلة."
+)
+ENGLISH_SCRIPT = (
+    "A shipment of more than a million doses of routine childhood vaccines arrived at Port "
+    "Sudan, part of a national campaign. It includes measles and polio vaccines, to be sent "
+    "to health centres in several states over the coming weeks."
+)
+
+
+def line_edges(box: QWidget) -> list[tuple[float, float]]:
+    """The left and right edge of each line of the first paragraph of a text box."""
+    assert isinstance(box, QPlainTextEdit)
+    layout = box.document().firstBlock().layout()
+    rects = [layout.lineAt(i).naturalTextRect() for i in range(layout.lineCount())]
+    return [(r.left(), r.right()) for r in rects]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_script_is_flush_with_its_own_start(qtbot: Any, qapp: QApplication, lang: str) -> None:
+    """An Arabic script was laid out right to left but flush left (ragged right edge, its
+    last line at the left), in the Arabic app as in the English one."""
+    install_translators(qapp, lang)
+    detail = ItemDetail()
+    qtbot.addWidget(detail)
+    detail.resize(420, 700)
+    detail.show()
+    detail.set_item(
+        LibraryItem(
+            make_item(1, language="ar", script=ARABIC_SCRIPT, shotlist=ENGLISH_SCRIPT),
+            1, 0.0, None, True,
+        )
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: len(line_edges(detail.script)) > 2)
+    edges = line_edges(detail.script)
+    rights, lefts = [r for _l, r in edges], [left for left, _r in edges]
+    assert max(rights) - min(rights) <= 2, edges  # flush right
+    assert lefts[-1] > max(lefts[:-1]) + 20, edges  # the short last line ends at the right
+    qtbot.waitUntil(lambda: len(line_edges(detail.shotlist)) > 2)
+    edges = line_edges(detail.shotlist)  # English stays flush left
+    lefts, rights = [left for left, _r in edges], [r for _l, r in edges]
+    assert max(lefts) - min(lefts) <= 2, edges
+    assert rights[-1] < min(rights[:-1]) - 20, edges
+
+
+# --- mnemonics: Alt+letter reaches one control -----------------------------------------------
+
+
+def mnemonic(text: str) -> str | None:
+    """The Alt+letter of a label ("Mot de &passe" → "p"; "Cat&égorie" → "e")."""
+    found = re.search(r"&([^&\s])", text.replace("&&", ""))
+    if found is None:
+        return None
+    return unicodedata.normalize("NFD", found.group(1).lower())[0]
+
+
+def clashes(texts: list[str]) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for text in texts:
+        if (key := mnemonic(text)) is not None:
+            seen.setdefault(key, []).append(text)
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def labelled(root: QWidget) -> list[str]:
+    """The texts with a mnemonic a user can reach in ``root`` as shown."""
+    texts = []
+    for w in [root, *root.findChildren(QWidget)]:
+        if not w.isVisibleTo(root):
+            continue
+        if isinstance(w, QLabel | QAbstractButton):
+            texts.append(w.text())
+        if isinstance(w, QGroupBox) and w.isCheckable():
+            texts.append(w.title())
+        if isinstance(w, QTabWidget):
+            texts += [w.tabText(i) for i in range(w.count())]
+    return texts
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_no_two_controls_share_an_alt_letter(
+    qtbot: Any, qapp: QApplication, tmp_path: Path, lang: str
+) -> None:
+    """The translations gave two controls the same Alt+letter: "&Affichage" and "&Aide" in
+    the French menu bar, "Mot de &passe" and "ce &poste" at sign-in, and in Arabic every
+    label of the upload form its article ("&ال…")."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from alu_client.ui.signin import SignInDialog
+    from alu_client.ui.statusbar import ShellActions
+    from alu_client.ui.views.settings_hot import HotFolderDialog
+    from alu_client.ui.views.upload_form import UploadForm
+
+    install_translators(qapp, lang)
+    store = Store(tmp_path / "library.sqlite3")
+    signin = SignInDialog(Profiles(store), MemorySecrets())
+    hot = HotFolderDialog(set())
+    upload = UploadForm()
+    for w in (signin, hot, upload):
+        qtbot.addWidget(w)
+        w.show()
+    signin.advanced.setChecked(True)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    actions = ShellActions(window)
+    actions.build_menus(window.menuBar())
+    actions.retranslate()
+    found = {
+        "sign-in": clashes(labelled(signin)),
+        "hot folder": clashes(labelled(hot)),
+        "upload form": clashes(labelled(upload)),
+        "menu bar": clashes([m.title() for m in actions.menus.values()]),
+    }
+    for key, menu in actions.menus.items():
+        found[f"menu {key}"] = clashes([a.text() for a in menu.actions() if a.text()])
+    assert {where: c for where, c in found.items() if c} == {}
+    signin.tasks.wait_for_done()
+    store.close()
+
+
+def test_french_names_each_thing_the_same_everywhere(qapp: QApplication) -> None:
+    """The menu and toolbar said "Paramètres…" where the dialog and the messages say
+    "Réglages"; the upload form said "Dateline" (English) and "Catégorie" where the Feed, the
+    item's detail and the hot folders say "Lieu et date" and "Rubrique"."""
+    found = messages(translations_dir() / "alu_fr.ts")
+    texts = [text for _c, _s, msg in found for text in translations_of(msg)]
+    assert [t for t in texts if "aramètre" in t] == []
+    install_translators(qapp, "fr")
+
+    def tr(context: str, source: str) -> str:
+        return QCoreApplication.translate(context, source).replace("&", "")
+
+    assert tr("ShellActions", "&Settings…") == tr("SettingsDialog", "Settings") + "…"
+    for context, source, detail in (
+        ("UploadForm", "&Dateline:", "Dateline:"),
+        ("UploadForm", "Cat&egory:", "Category:"),
+        ("HotFolderDialog", "&Category:", "Category:"),
+        ("UploadForm", "&Priority:", "Priority:"),
+    ):
+        assert tr(context, source) == tr("ItemDetail", detail), source

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QPixmap
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+)
 
 from alu_client.core.services import Services
 from alu_client.ui.bridge import CoreBridge
@@ -447,3 +453,50 @@ def test_a_file_that_could_not_be_examined_says_why(qtbot: Any, tmp_path: Path) 
     assert "could not be examined" in said and reason in said and "download it again" in said
     detail.set_item(item_with(""))
     assert "not examined yet" in detail.values["file"].text()  # the worker has not been yet
+
+
+def test_a_file_left_in_place_is_said_in_the_users_language(
+    qtbot: Any, qapp: QApplication, library: LibraryPanel, desk: Services, tmp_path: Path
+) -> None:
+    """Delete local file of an item whose file an editor re-saved since it was verified: the
+    French Library said "Certains fichiers n’ont pas été supprimés : <the core's English>"."""
+    from alu_client.core.library import upsert_items
+    from alu_client.ui.formats import count_text
+    from alu_client.ui.i18n import install_translators
+    from tests.client.test_library import make_item
+    from tests.client.test_library_files import put
+
+    upsert_items(desk.library.store, desk.library.profile, [make_item(1)])
+    path = put(desk.library.store, tmp_path / "videos", 1, 1234, profile=desk.library.profile)
+    path.write_bytes(b"x" * 1300)
+    install_translators(qapp, "fr")
+    with qtbot.waitSignal(library.command_failed, timeout=10_000) as failed:
+        library._delete([("it000001", "broadcast", path)])
+    assert failed.args[0] == (
+        "Certains fichiers n’ont pas été supprimés : item1-broadcast.mp4 a été laissé en "
+        f"place : sa taille est passée de {count_text(1234)} à {count_text(1300)} octets depuis "
+        "son téléchargement ; ce n’est donc plus le fichier vérifié par ALU Desk."
+    )
+    assert path.exists()
+
+
+def test_counts_of_files_copied_read_right_for_one(
+    qtbot: Any, qapp: QApplication, library: LibraryPanel, tmp_path: Path
+) -> None:
+    """ "1 fichiers sur 3 copiés": no plural forms, French and Arabic said one as many."""
+    from alu_client.ui.i18n import install_translators
+
+    where = isolated(tmp_path)
+    one, two = CopyOutcome(made=[tmp_path / "a.mp4"]), CopyOutcome(made=[tmp_path / "a.mp4"] * 2)
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"Copy stopped: 1 of 3 files copied to {where}"
+    install_translators(qapp, "fr")
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"Copie arrêtée : 1 fichier sur 3 copié dans {where}"
+    library._say_stopped(two, tmp_path, 3)
+    assert library.message.text() == f"Copie arrêtée : 2 fichiers sur 3 copiés dans {where}"
+    install_translators(qapp, "ar")
+    library._say_stopped(one, tmp_path, 3)
+    assert library.message.text() == f"توقف النسخ: تم نسخ ملف واحد من أصل ٣ إلى {where}"
+    library._say_stopped(two, tmp_path, 3)
+    assert library.message.text() == f"توقف النسخ: تم نسخ ملفين من أصل ٣ إلى {where}"

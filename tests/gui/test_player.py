@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QMenu,
+    QStyle,
+    QStyleOptionSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -429,6 +431,42 @@ def test_labels_follow_the_language(qtbot: Any, qapp: QApplication, player: Play
     install_translators(qapp, "ar")
     qtbot.waitUntil(lambda: player.play_pause_action.text() == "تشغيل")
     assert player.isRightToLeft()
+
+
+@pytest.mark.parametrize("built_in", ["ar", "en"])
+def test_the_control_bar_stays_left_to_right_in_arabic(
+    qtbot: Any, qapp: QApplication, built_in: str
+) -> None:
+    """In Arabic the seek bar was mirrored (the clip's start at the right) while the
+    frame-step arrows kept their left-to-right meaning: "next frame" (▶▶) pointed at the
+    start. Media controls stay left to right, as players do in right-to-left languages."""
+    install_translators(qapp, built_in)
+    w = PlayerWidget()
+    qtbot.addWidget(w)
+    w.resize(640, 420)
+    w.show()
+    qtbot.waitExposed(w)
+    install_translators(qapp, "ar")  # built in Arabic, or switched to it while running
+    qtbot.waitUntil(lambda: w.play_pause_action.text() == "تشغيل")
+    assert w.isRightToLeft() and w.message_label.isRightToLeft()  # the rest is Arabic
+
+    def x(widget: QWidget) -> int:
+        return widget.mapTo(w, QPoint(0, 0)).x()
+
+    order = [w.play_button, w.step_back_button, w.step_forward_button, w.position_label,
+             w.seek_slider, w.duration_label, w.mute_button, w.volume_slider,
+             w.full_screen_button]  # fmt: skip
+    assert [x(b) for b in order] == sorted(x(b) for b in order)
+    slider = w.seek_slider
+    slider.setRange(0, 1000)
+    slider.setValue(100)
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    handle = slider.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, slider
+    )
+    assert handle.center().x() < slider.width() / 4  # 10% of the clip: near the left end
+    w.clear()
 
 
 def test_frame_step_after_the_end_stays_at_the_end(

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QLocale, QStringListModel, Qt
-from PySide6.QtWidgets import QApplication, QListView, QTableView
+from PySide6.QtWidgets import QApplication, QListView, QTableView, QWidget
 
+from alu_client.ui import formats
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.views import select_row
-from alu_client.ui.views.settings_fields import rate_error, read_rate
+from alu_client.ui.views.bandwidth import rate_dialog
+from alu_client.ui.views.settings_fields import rate_error, rate_text, read_rate
 
 
 @pytest.fixture
@@ -79,3 +81,25 @@ def test_a_row_selected_by_code_is_selected_in_either_direction(
     listed.setModel(model)
     select_row(listed, 1)
     assert listed.currentIndex().row() == 1
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_speed_question_is_prefilled_the_way_the_app_writes_speeds(
+    qtbot: Any, qapp: QApplication, locale_back: None, lang: str
+) -> None:
+    """ "Limit speed…" and the quick limit's "Custom…" were prefilled with the core's English
+    rate ("1.5 Mbit/s") where the Transfers tab says "1,5 Mbit/s" or "١٫٥ ميغابت/ث"."""
+    install_translators(qapp, lang)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    dialog = rate_dialog(parent, "t", "l", 187_500)
+    assert dialog.textValue() == formats.speed_text(187_500)
+    assert dialog.textValue() != "1.5 Mbit/s"
+    assert read_rate(dialog.textValue()) == 187_500
+    assert rate_dialog(parent, "t", "l", None).textValue() == ""
+    # read back as the same limit, to six significant digits, whatever its size
+    for bps in (1_000, 62_500, 154_321, 1_234_567, 125_000_000, 3_000_000_000):
+        text = rate_text(bps)
+        assert "." not in text, text  # the language's own digits and decimal point
+        assert lang != "ar" or not any(c.isascii() and c.isalnum() for c in text), text
+        assert read_rate(text) == pytest.approx(bps, rel=1e-5), text

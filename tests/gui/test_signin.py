@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.profiles import Profiles
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import Store
+from alu_client.ui.i18n import install_translators
 from alu_client.ui.signin import SignInDialog
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
@@ -420,3 +425,74 @@ def test_a_wrong_password_at_the_new_address_stops_nothing(
     assert "refused the user name or password" in d.error.text()
     assert stopped == []
     assert profiles.require(old.name).url == old.url
+
+
+class _NotAHub(BaseHTTPRequestHandler):
+    """A web server that is no ALU hub (404), or a hub failing (500): an HTML page."""
+
+    def do_POST(self) -> None:
+        body = b"<html>no</html>"
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("lang", "status", "said"),
+    [
+        ("fr", 404, "Le hub n’a pas ce qui est demandé."),
+        ("ar", 404, "لا يملك المركز ما طُلب."),
+        ("fr", 500, "Le hub à l’adresse {url} est occupé ou en panne (HTTP 500)"),
+        ("ar", 500, "المركز على العنوان \u2066{url}\u2069 مشغول أو متعطّل (HTTP 500)"),
+    ],
+    ids=["fr-404", "ar-404", "fr-500", "ar-500"],
+)
+def test_the_hubs_refusals_are_said_in_the_users_language(
+    qtbot: Any, qapp: QApplication, dialog: SignInDialog, lang: str, status: int, said: str
+) -> None:
+    # the core's sentence went to the dialog as it is: English in a French or Arabic dialog
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotAHub)
+    server.status = status  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        install_translators(qapp, lang)
+        allow_http(qtbot, dialog)
+        fill(qtbot, dialog, url, "ktn", PASSWORD)
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+        assert dialog.error.text().startswith(said.format(url=url)), dialog.error.text()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("fr", "ne peut pas écrire dans {folder}\u202f: Erreur d’entrée/sortie."),
+        ("ar", "ولا يستطيع الكتابة في {folder}: خطأ في الإدخال/الإخراج."),
+    ],
+)
+def test_a_folder_that_cannot_be_written_is_said_in_the_users_language(
+    qapp: QApplication, lang: str, said: str
+) -> None:
+    """The start-up message said the system's reason in English ("Input/output error"), and
+    the folder was not isolated: in Arabic its leading "/" was drawn at its right end."""
+    from alu_client.ui.formats import isolated
+    from alu_client.ui.signin import cannot_write_text
+
+    folder = "/home/news/.local/share/alu-client"
+    install_translators(qapp, lang)
+    error = OSError(errno.EIO, os.strerror(errno.EIO), folder)
+    text = cannot_write_text(folder, error)
+    assert said.format(folder=isolated(folder)) in text, text
+    full = cannot_write_text(folder, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), folder))
+    assert isolated(folder) in full

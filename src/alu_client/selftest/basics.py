@@ -37,6 +37,8 @@ KEYRING_MODULES = {
 }
 #: strings that must come out translated (context, English source)
 TRANSLATION_PROBES = (("PlayerWidget", "Play"), ("Demo", "ALU Desk demo"))
+#: a count English says in the singular for one from its own catalogue (plural forms only)
+PLURAL_PROBE = ("HistoryPanel", "%Ln events waiting to be sent to the hub")
 
 
 def _user_tag() -> str:
@@ -176,11 +178,18 @@ def check_platform() -> Outcome:
 
 
 def check_translations(folder: Path | None = None, qt_folder: str | None = None) -> Outcome:
-    """Our catalogues and Qt's own for each translated language; Arabic turns the layout."""
+    """Our catalogues and Qt's own for each translated language, English's plural forms;
+    Arabic turns the layout."""
     from PySide6.QtCore import QCoreApplication, QLibraryInfo, Qt, QTranslator
     from PySide6.QtGui import QGuiApplication
 
-    from alu_client.ui.i18n import CATALOG, TRANSLATED, install_translators, translations_dir
+    from alu_client.ui.i18n import (
+        CATALOG,
+        PLURALS_ONLY,
+        TRANSLATED,
+        install_translators,
+        translations_dir,
+    )
 
     folder = folder or translations_dir()
     qt_folder = qt_folder or QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
@@ -198,6 +207,13 @@ def check_translations(folder: Path | None = None, qt_folder: str | None = None)
             raise CheckFailed(f"Qt's own translation qtbase_{code}.qm is missing from {qt_folder}")
         size = (folder / f"{CATALOG}_{code}.qm").stat().st_size
         figures.append(f"{code} ({human_size(size)})")
+    for code in PLURALS_ONLY:
+        ours = QTranslator()
+        context, source = PLURAL_PROBE
+        if not ours.load(f"{CATALOG}_{code}", str(folder)):
+            raise CheckFailed(f"{CATALOG}_{code}.qm is missing or damaged in {folder}")
+        if not ours.translate(context, source, None, 1):
+            raise CheckFailed(f"{CATALOG}_{code}.qm has no plural forms for {source!r}")
     app = QCoreApplication.instance()
     rtl = ""
     if isinstance(app, QGuiApplication):

@@ -114,6 +114,14 @@ def local_time(when: dt.datetime, form: QLocale.FormatType = QLocale.FormatType.
     return QLocale().toString(_qt_time(when), form)
 
 
+class _Ago(QObject):
+    """A count of days for ``relative_time``: lupdate finds a string's plural forms (Arabic's
+    يومين, أيام) only in a QObject's ``self.tr``."""
+
+    def days(self, days: int) -> str:
+        return self.tr("%Ln d ago", "", days)
+
+
 def relative_time(when: dt.datetime, now: dt.datetime) -> str:
     """``just now``, ``5 min ago``, ``3 h ago``, ``2 d ago``, then the date."""
     seconds = (now - when).total_seconds()
@@ -130,7 +138,7 @@ def relative_time(when: dt.datetime, now: dt.datetime) -> str:
         return QCoreApplication.translate("ItemsModel", "{n} h ago").format(n=loc.toString(hours))
     days = hours // 24
     if days < 7:
-        return QCoreApplication.translate("ItemsModel", "{n} d ago").format(n=loc.toString(days))
+        return _Ago().days(days)
     return loc.toString(_qt_time(when).date(), QLocale.FormatType.ShortFormat)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from alu_client.core.credentials import MemorySecrets
@@ -193,9 +193,17 @@ def run_with_progress(
         done.set()
         loop.quit()
 
+    # Qt applies the minimum duration from the first report only, and shows the dialog at
+    # its own 4 s default meanwhile: work that reports nothing (a library's migration)
+    # showed nothing for 4 s. Shown after show_after_ms however it reports.
+    show = QTimer(dialog)
+    show.setSingleShot(True)
+    show.timeout.connect(lambda: None if done.is_set() else dialog.show())
     tasks.run(lambda: fn(progress.changed.emit), finished, failed)
     if not done.is_set():
+        show.start(show_after_ms)
         loop.exec()
+    show.stop()
     dialog.close()
     dialog.deleteLater()
     tasks.deleteLater()

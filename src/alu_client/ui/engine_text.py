@@ -3,11 +3,13 @@
 The engine (``alu_client.core``) has no Qt and words its messages in English: they reach the
 transfer list as ``last_error`` and the history as notes, and the CLI prints them as they are.
 The hub client's errors are the sync's reasons for being offline or signed out (the status
-bar's tooltip): they are templates here too.
+bar's tooltip): they are templates here too, as are the library's reasons for leaving a file
+in place (Library → Delete local file).
 Here each one the engine can say is a template, marked for Qt Linguist, with ``%1``, ``%2`` …
 where the engine puts a detail (an HTTP status, a size, a file name, the server's own words).
 ``shown`` finds the template a message was made from and fills the translated template with
 the same details; a message no template matches (a new one, a server's) is shown as it is.
+A count the core writes as a plain integer is shown in the user's digits (``_COUNTS``).
 ``tests/gui/test_engine_text.py`` checks that every message the engine's and the hub client's
 sources can make has a template here, so a new message without one fails the tests.
 """
@@ -19,6 +21,7 @@ from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from .formats import count_text
 from .os_text import os_error_text, os_text
 
 CONTEXT = "EngineMessage"
@@ -651,10 +654,43 @@ _HUB_MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The connection to the hub at %1 broke during an answer."),
 )
 
+# The library's refusals (core/library/files.py): why Library → Delete left a file in place.
+_LIBRARY_MARKED = (
+    QT_TRANSLATE_NOOP("EngineMessage", "The library has no %1 file of item %2."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 was left in place: its record in the library is damaged; download it again, or "
+        "delete the file yourself.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 was not removed: it cannot be reached (%2)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 was not removed: it could not be deleted (%2)."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, "
+        "so it is not the file ALU Desk verified.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 was left in place: something else than the downloaded file is at its place, so it "
+        "is not the file ALU Desk verified.",
+    ),
+)
+
 #: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
 TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _MARKED)
 #: why the app is offline or signed out
 HUB_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _HUB_MARKED)
+#: why the library left a file in place
+LIBRARY_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _LIBRARY_MARKED)
+
+#: details that are counts the core writes as plain integers (``1234567``): shown in the
+#: user's digits and grouping (``1 234 567``, ``١٬٢٣٤٬٥٦٧``)
+_COUNTS = {
+    "The server offers a shorter file than expected (%1 bytes instead of %2); trying again "
+    "later.": frozenset({"1", "2"}),
+    "%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, "
+    "so it is not the file ALU Desk verified.": frozenset({"2", "3"}),
+}
 
 _PLACEHOLDER = re.compile(r"%(\d)")
 
@@ -670,7 +706,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Each template as a pattern whose groups are its details, the most specific first (a
     template with fewer details wins over one whose detail could swallow its words)."""
     out = []
-    for template in sorted(TEMPLATES + HUB_TEMPLATES, key=_specificity):
+    for template in sorted(TEMPLATES + HUB_TEMPLATES + LIBRARY_TEMPLATES, key=_specificity):
         parts = _PLACEHOLDER.split(template)
         regex = "".join(
             re.escape(part) if i % 2 == 0 else f"(?P<p{part}>.+?)" for i, part in enumerate(parts)
@@ -698,11 +734,19 @@ def shown(message: str) -> str:
         return message
     template, details = known
     translated = QCoreApplication.translate(CONTEXT, template)
-    # a detail may be the system's words for a file error ("Permission denied")
-    return _PLACEHOLDER.sub(
-        lambda m: os_text(details[m.group(1)]) if m.group(1) in details else m.group(0),
-        translated,
-    )
+    counts = _COUNTS.get(template, frozenset())
+
+    def detail(found: re.Match[str]) -> str:
+        number = found.group(1)
+        if number not in details:
+            return found.group(0)
+        value = details[number]
+        if number in counts and value.isascii() and value.isdigit():
+            return count_text(int(value))
+        # a detail may be the system's words for a file error ("Permission denied")
+        return os_text(value)
+
+    return _PLACEHOLDER.sub(detail, translated)
 
 
 def error_shown(error: BaseException) -> str:

@@ -15,8 +15,8 @@ import math
 from PySide6.QtCore import QCoreApplication, QLocale
 
 NO_VALUE = "—"
-# first-strong isolate, left-to-right isolate, pop directional isolate
-FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+# first-strong isolate, left-to-right isolate, pop directional isolate, left-to-right mark
+FSI, LRI, PDI, LRM = "\u2068", "\u2066", "\u2069", "\u200e"
 
 
 def isolated(text: object) -> str:
@@ -27,10 +27,15 @@ def isolated(text: object) -> str:
 
 
 def frame_size(width: int, height: int) -> str:
-    """``640×360``: width first, in the language's digits, left to right in every language."""
+    """``640×360``: width first, in the language's digits, left to right in every language.
+
+    The isolate alone is not enough: Arabic-Indic digits are "Arabic numbers" to the Unicode
+    bidi algorithm, and the neutral ``×`` between two of them resolves right to left, so
+    ``٣٢٠×١٨٠`` drew as ``١٨٠×٣٢٠`` (height first). A left-to-right mark on each side of the
+    ``×`` makes it left to right."""
     loc = QLocale()
     loc.setNumberOptions(loc.numberOptions() | QLocale.NumberOption.OmitGroupSeparator)
-    return f"{LRI}{loc.toString(int(width))}×{loc.toString(int(height))}{PDI}"
+    return f"{LRI}{loc.toString(int(width))}{LRM}×{LRM}{loc.toString(int(height))}{PDI}"
 
 
 def count_text(n: int) -> str:
@@ -128,6 +133,7 @@ def percent_text(fraction: float | None) -> str:
 __all__ = [
     "FSI",
     "LRI",
+    "LRM",
     "NO_VALUE",
     "PDI",
     "count_text",

@@ -7,8 +7,11 @@ note to translators (lupdate attaches it to the next string), so plain ``#`` els
 Translations are Qt Linguist sources in ``resources/translations/alu_<lang>.ts``, kept up to
 date with ``python tools/i18n.py update``; the ``.qm`` files Qt loads are build output
 (``python tools/i18n.py build``, or :func:`build_missing_translations` at start-up from a
-source checkout). Qt's own strings (dialog buttons, context menus) come from the ``qtbase``
-translations shipped with PySide6. Arabic turns the whole layout right to left.
+source checkout). A count goes in with ``tr(text, "", n)`` and ``%Ln`` (the number in the
+language's digits) and has plural forms in each catalogue: two in French, six in Arabic, two in
+``alu_en.ts``, which holds English's plural forms and nothing else. Qt's own strings (dialog
+buttons, context menus) come from the ``qtbase`` translations shipped with PySide6. Arabic
+turns the whole layout right to left.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 LANGUAGES = ("system", "en", "fr", "ar")
 # languages the app is translated into (English is the source)
 TRANSLATED = ("fr", "ar")
+# English has a catalogue of its own for the counts alone (``lupdate -pluralonly``): a
+# source string says "%Ln events waiting…", its English catalogue "1 event waiting…" for one
+PLURALS_ONLY = ("en",)
 RIGHT_TO_LEFT = frozenset({"ar"})
 CATALOG = "alu"
 
@@ -76,15 +82,17 @@ def install_translators(app: QCoreApplication, language: str) -> str:
     # Numbers as the workstation writes them when it speaks that language (ar_MA, fr_SN…).
     same = system.name().split("_")[0] == code
     QLocale.setDefault(system if same else QLocale(code))
-    if code != "en":
+    catalogues = [(CATALOG, str(translations_dir()))]
+    if code != "en":  # English: our plural forms alone
         qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-        for name, folder in (("qtbase", qt_dir), (CATALOG, str(translations_dir()))):
-            translator = QTranslator(app)
-            if translator.load(f"{name}_{code}", folder):
-                app.installTranslator(translator)
-                _installed.append(translator)
-            else:
-                log.warning("no %s translation for %r in %s", name, code, folder)
+        catalogues.insert(0, ("qtbase", qt_dir))
+    for name, folder in catalogues:
+        translator = QTranslator(app)
+        if translator.load(f"{name}_{code}", folder):
+            app.installTranslator(translator)
+            _installed.append(translator)
+        else:
+            log.warning("no %s translation for %r in %s", name, code, folder)
     if isinstance(app, QGuiApplication):
         app.setLayoutDirection(
             Qt.LayoutDirection.RightToLeft

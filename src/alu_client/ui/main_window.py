@@ -45,7 +45,7 @@ from .tray import Tray, tray_available
 
 log = logging.getLogger(__name__)
 
-#: the quiet update check runs this long after the window opens (the sync and the engine first)
+# the quiet update check runs this long after the window opens (the sync and the engine first)
 UPDATE_CHECK_DELAY_MS = 20_000
 
 TAB_FEED, TAB_TRANSFERS, TAB_LIBRARY, TAB_HISTORY = range(4)
@@ -77,9 +77,9 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.bridge = bridge
         self.tasks = tasks
-        #: calls that only ask the hub (the update check): on their own worker, never waited
-        #: for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit,
-        #: and held the user's commands behind it; their answer is dropped then anyway
+        # calls that only ask the hub (the update check): on their own worker, never waited
+        # for at shutdown — one waiting on a hub that does not answer (30 s) froze the Quit,
+        # and held the user's commands behind it; their answer is dropped then anyway
         self.hub_tasks = TaskRunner(self)
         self.panels = panels
         self.demo = demo
@@ -317,8 +317,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.tabs.setAccessibleName(self.tr("Main sections"))
         # the tray's tooltip is made of the status bar's words: once it has them in the new
-        # language (it hears of the change in its own time)
-        QTimer.singleShot(0, self._tray_state)
+        # language (it hears of the change in its own time); not once the window is gone
+        QTimer.singleShot(0, self, self._tray_state)
 
     def _title_tabs(self) -> None:
         feed = self.tr("Feed")
@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
         self._tray_state()
 
     def _tray_state(self) -> None:
-        if self.tray is not None:
+        if self.tray is not None and not self._shut_down:
             parts = [self.status.connection.text().lstrip("●○ ")]
             a = self.status.activity
             if a.active or a.queued:

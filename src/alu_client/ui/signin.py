@@ -56,7 +56,9 @@ from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
+from . import engine_text
 from .formats import isolated, size_text
+from .os_text import os_error_text
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -92,20 +94,20 @@ def cannot_write_text(folder: Path | str, error: OSError) -> str:
             "Startup",
             "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
             "again.",
-        ).format(folder=folder)
+        ).format(folder=isolated(folder))
     if error.errno == errno.EROFS:
         reason = QCoreApplication.translate("Startup", "the disk is read-only")
     elif error.errno in (errno.EACCES, errno.EPERM):
         reason = QCoreApplication.translate("Startup", "your account may not write there")
     else:
-        reason = error.strerror or str(error)
+        reason = os_error_text(error)  # the system's reason in the user's language
     return QCoreApplication.translate(
         "Startup",
         "ALU Desk keeps its library, logs and cache in your home folder and cannot write to "
         "{folder}: {reason}.\n\nAsk your administrator to give your account write access to "
         "this folder (or to free it if it is full or belongs to another account), then start "
         "ALU Desk again.",
-    ).format(folder=folder, reason=reason)
+    ).format(folder=isolated(folder), reason=reason)
 
 
 def library_problem_text(error: BaseException, db_path: Path) -> str:
@@ -603,12 +605,15 @@ class SignInDialog(QDialog):
             )
         if isinstance(error, hub.Forbidden):
             return self.tr("The hub does not let this account sign in here: %1").replace(
-                "%1", str(error)
+                "%1", engine_text.shown(str(error))
             )
         if isinstance(error, hub.HubError | SecretsError):
-            return str(error)  # the core's own sentence
+            # the core's own sentence, in the user's language where it has a template
+            return engine_text.error_shown(error)
         log.error("sign-in failed", exc_info=error)
-        return self.tr("Signing in failed: %1").replace("%1", str(error) or type(error).__name__)
+        return self.tr("Signing in failed: %1").replace(
+            "%1", engine_text.error_shown(error) or type(error).__name__
+        )
 
     def _ask_plain_http(self) -> bool:
         answer = QMessageBox.question(
@@ -725,7 +730,7 @@ class SignInDialog(QDialog):
         self.proxy_user.setAccessibleName(self.tr("Proxy user name"))
         self.proxy_password_label.setText(self.tr("Proxy pass&word:"))
         self.proxy_password.setAccessibleName(self.tr("Proxy password"))
-        self.allow_http.setText(self.tr("Allow plain &HTTP (unencrypted)"))
+        self.allow_http.setText(self.tr("A&llow plain HTTP (unencrypted)"))
         self.error.setAccessibleName(self.tr("Sign-in problem"))
         self.cancel_button.setText(self.tr("Cancel"))
         self._set_busy(self.busy)

@@ -271,7 +271,12 @@ def delete_recorded(path: Path, size: int) -> tuple[str, int, str]:
     if not stat.S_ISREG(st.st_mode):
         return CHANGED, 0, "something else than the downloaded file is at its place"
     if st.st_size != size:
-        return CHANGED, 0, f"its size changed from {size:,} to {st.st_size:,} bytes"
+        # plain integers: the app shows them in the user's digits (engine_text)
+        return (
+            CHANGED,
+            0,
+            f"its size changed from {size} to {st.st_size} bytes since it was downloaded",
+        )
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -365,7 +370,7 @@ def remove_file(
         )
     if outcome == CHANGED:
         raise LibraryError(
-            f"{Path(row['path']).name} was left in place: {reason} since it was downloaded, "
-            "so it is not the file ALU Desk verified."
+            f"{Path(row['path']).name} was left in place: {reason}, so it is not the file "
+            "ALU Desk verified."
         )
     return freed

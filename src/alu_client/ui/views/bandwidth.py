@@ -10,10 +10,10 @@ from PySide6.QtCore import QCoreApplication, QEvent, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QInputDialog, QLineEdit, QWidget
 
 from alu_client.core.transfers.rates import RateTooSlow
-from alu_client.core.transfers.throttle import format_rate, parse_rate
+from alu_client.core.transfers.throttle import parse_rate
 
 from .. import formats
-from .settings_fields import read_rate, too_slow
+from .settings_fields import rate_text, read_rate, too_slow
 
 # the quick limits offered, in bytes per second (None: unlimited)
 LIMIT_PRESETS: tuple[float | None, ...] = (
@@ -184,7 +184,8 @@ def rate_dialog(parent: QWidget, title: str, label: str, current: float | None) 
     dialog.setWindowTitle(title)
     dialog.setLabelText(label)
     dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
-    dialog.setTextValue("" if current is None else format_rate(current))
+    # as the app writes speeds in the user's language (read back by read_rate)
+    dialog.setTextValue(rate_text(current))
     return dialog
 
 

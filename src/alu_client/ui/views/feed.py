@@ -29,7 +29,7 @@ from alu_client.core.library import CheckReport, LibraryItem
 from alu_client.core.services import AlreadyDownloaded, Services
 from alu_client.core.sync import SyncStatus
 
-from .. import engine_text, formats
+from .. import engine_text
 from ..bridge import CoreBridge
 from ..delegates_items import item_table
 from ..models import OBJECT_ROLE
@@ -54,7 +54,7 @@ def can_download(li: LibraryItem, rendition: str) -> bool:
     return li.item.rendition(rendition) is not None and (f is None or not f.present)
 
 
-#: at most this many selected items have their files looked at on disk when selected
+# at most this many selected items have their files looked at on disk when selected
 _CHECK_AT_MOST = 100
 
 
@@ -196,7 +196,7 @@ class FeedPanel(QWidget):
     def _unread_counted(self, count: int) -> None:
         changed = count != self.unread or not self._unread_known
         self.unread, self._unread_known = count, True
-        self.unread_label.setText(self.tr("{count} unread").format(count=formats.count_text(count)))
+        self.unread_label.setText(self.tr("%Ln unread", "", count))
         if changed:
             self.unread_changed.emit(count)
 
@@ -374,8 +374,8 @@ class FeedPanel(QWidget):
     def _already_text(self, titles: list[str]) -> str:
         if len(titles) == 1:
             return self.tr("Already downloaded: “{title}”").format(title=titles[0])
-        return self.tr("Already downloaded: “{title}” and {count} more").format(
-            title=titles[0], count=len(titles) - 1
+        return self.tr("Already downloaded: “{title}” and %Ln more", "", len(titles) - 1).format(
+            title=titles[0]
         )
 
     def _show_failure(self, text: str) -> None:
@@ -413,9 +413,7 @@ class FeedPanel(QWidget):
         self.toolbar.setAccessibleName(self.tr("Feed commands"))
         self.view.setAccessibleName(self.tr("Feed"))
         self.view.setAccessibleDescription(self.tr("Items pushed to this newsroom, newest first"))
-        self.unread_label.setText(
-            self.tr("{count} unread").format(count=formats.count_text(self.unread))
-        )
+        self.unread_label.setText(self.tr("%Ln unread", "", self.unread))
         self.model.retranslate()
 
     def changeEvent(self, event: QEvent) -> None:

@@ -162,12 +162,9 @@ class HistoryPanel(QWidget):
         super().changeEvent(event)
 
     def _show_pending(self) -> None:
-        if self._pending == 1:
-            self.status.setText(self.tr("1 event waiting to be sent to the hub"))
-        elif self._pending:
-            count = QLocale().toString(self._pending)
+        if self._pending:
             self.status.setText(
-                self.tr("{count} events waiting to be sent to the hub").format(count=count)
+                self.tr("%Ln events waiting to be sent to the hub", "", self._pending)
             )
         else:
             self.status.setText(self.tr("Everything has been sent to the hub"))

@@ -179,9 +179,19 @@ class ItemDetail(QWidget):
 
     @staticmethod
     def _set_text(box: QPlainTextEdit, text: str) -> None:
+        """``text`` laid out in its own direction and flush with its start: an Arabic script
+        at the right edge (the direction alone left it flush left, ragged at the right),
+        in the Arabic app as in the English one."""
         box.setPlainText(text)
+        direction = text_direction(text)
         option = QTextOption(box.document().defaultTextOption())
-        option.setTextDirection(text_direction(text))
+        option.setTextDirection(direction)
+        side = (
+            Qt.AlignmentFlag.AlignRight
+            if direction == Qt.LayoutDirection.RightToLeft
+            else Qt.AlignmentFlag.AlignLeft
+        )
+        option.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
         box.document().setDefaultTextOption(option)
 
     def _renditions(self, li: LibraryItem) -> str:

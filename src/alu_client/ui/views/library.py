@@ -504,12 +504,7 @@ class LibraryPanel(QWidget):
             for src, error in outcome.failed
         )
         if not failed:
-            if made == 1:
-                text = self.tr("Copied 1 file to {folder}").format(folder=where)
-            else:
-                text = self.tr("Copied {count} files to {folder}").format(
-                    count=QLocale().toString(made), folder=where
-                )
+            text = self.tr("Copied %Ln files to {folder}", "", made).format(folder=where)
             self.message.setText(text)
             self.message.show()
         elif not made:
@@ -518,8 +513,9 @@ class LibraryPanel(QWidget):
             )
         else:
             self.command_failed.emit(
-                self.tr("Copied {count} of {total} files to {folder}; not copied: {failed}").format(
-                    count=QLocale().toString(made),
+                self.tr(
+                    "Copied %Ln of {total} files to {folder}; not copied: {failed}", "", made
+                ).format(
                     total=QLocale().toString(made + failed),
                     folder=where,
                     failed=reasons,
@@ -531,8 +527,9 @@ class LibraryPanel(QWidget):
         copied was removed)."""
         where = formats.isolated(QDir.toNativeSeparators(str(folder)))
         if outcome.made:
-            text = self.tr("Copy stopped: {count} of {total} files copied to {folder}").format(
-                count=QLocale().toString(len(outcome.made)),
+            text = self.tr(
+                "Copy stopped: %Ln of {total} files copied to {folder}", "", len(outcome.made)
+            ).format(
                 total=QLocale().toString(total),
                 folder=where,
             )
@@ -572,11 +569,7 @@ class LibraryPanel(QWidget):
         if len(items) == 1:
             box.setText(self.tr("Delete the local file of “{title}”?").format(title=items[0].title))
         else:
-            box.setText(
-                self.tr("Delete the local files of {count} items?").format(
-                    count=formats.count_text(len(items))
-                )
-            )
+            box.setText(self.tr("Delete the local files of %Ln items?", "", len(items)))
         box.setInformativeText(
             self.tr("The items stay in the library and can be downloaded again.")
         )
@@ -637,20 +630,21 @@ class LibraryPanel(QWidget):
             self._unload()
         library = self.services.library
 
-        def work() -> list[str]:
-            problems = []
+        def work() -> list[Exception]:
+            problems: list[Exception] = []
             for item_id, rendition, _path in targets:
                 try:
                     library.remove_file(item_id, rendition)
                 except Exception as e:  # the others are still deleted
-                    problems.append(str(e))
+                    problems.append(e)
             return problems
 
-        def done(problems: list[str]) -> None:
+        def done(problems: list[Exception]) -> None:
             if problems:
+                # the core's sentences (LibraryError) in the user's language
                 self.command_failed.emit(
                     self.tr("Some files were not deleted: {reasons}").format(
-                        reasons=" ".join(problems)
+                        reasons=" ".join(engine_text.error_shown(e) for e in problems)
                     )
                 )
             self.bridge.notify_library_changed()
@@ -668,7 +662,11 @@ class LibraryPanel(QWidget):
 
     def _failure_handler(self) -> Callable[[BaseException], None]:
         def failed(error: BaseException) -> None:
-            self.command_failed.emit(self.tr("Something went wrong: {error}").format(error=error))
+            self.command_failed.emit(
+                self.tr("Something went wrong: {error}").format(
+                    error=engine_text.error_shown(error)
+                )
+            )
 
         return failed
 

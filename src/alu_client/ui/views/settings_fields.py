@@ -20,21 +20,28 @@ from PySide6.QtWidgets import (
 from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
 
-_SCALES = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+# the units ``formats.speed_text`` writes, as their templates name them, largest first
+_UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
+_SCALES = (1e9, 1e6, 1e3, 1.0)
 
 
 def rate_text(bps: float | None) -> str:
-    """A limit as a user would type it: ``2 Mbit/s``, ``500 kbit/s``; '' when unlimited."""
+    """A limit as a user would type it, in the user's language as the app writes speeds
+    (``2 Mbit/s``, ``1,5 Mbit/s``, ``١٫٥ ميغابت/ث``) but to six significant digits, so that
+    ``read_rate`` reads back the same limit; '' when unlimited."""
     if bps is None:
         return ""
     bits = bps * 8
-    for scale, prefix in _SCALES:
-        if bits >= scale:
-            return f"{bits / scale:.6g} {prefix}bit/s"
-    return f"{bits:.6g} bit/s"
+    loc = QLocale()
+    loc.setNumberOptions(loc.numberOptions() | QLocale.NumberOption.OmitGroupSeparator)
+    for scale, template in zip(_SCALES, _UNIT_TEMPLATES, strict=True):
+        if bits >= scale or scale == 1.0:
+            unit = QCoreApplication.translate("Formats", template)
+            return unit.format(value=loc.toString(bits / scale, "g", 6))
+    raise AssertionError("unreachable")
 
 
-#: Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators
+# Arabic-Indic and Eastern Arabic-Indic digits, the Arabic decimal and thousands separators
 _ARABIC_NUMBERS = str.maketrans(
     {
         **{chr(0x660 + i): str(i) for i in range(10)},
@@ -43,8 +50,6 @@ _ARABIC_NUMBERS = str.maketrans(
         "\u066c": "",
     }
 )
-#: the units ``formats.speed_text`` writes, as their templates name them
-_UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
 
 
 def read_rate(text: str) -> float | None:

@@ -54,12 +54,15 @@ class ScheduleRuleDialog(QDialog):
         self.days_error = ErrorLabel(self)
         self.start = QTimeEdit(self)
         self.start.setObjectName("schedule-from")
-        self.start.setDisplayFormat("HH:mm")
         self.start.setAccessibleName(self.tr("From"))
         self.end = QTimeEdit(self)
         self.end.setObjectName("schedule-to")
-        self.end.setDisplayFormat("HH:mm")
         self.end.setAccessibleName(self.tr("To (00:00 is midnight)"))
+        for edit in (self.start, self.end):
+            # hours first in every language: in the Arabic layout Qt put the minutes first
+            # (٠٠:٠٧ for 07:00). Set before the format, which Qt orders by the direction.
+            edit.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+            edit.setDisplayFormat("HH:mm")
         start = rule.start if rule else datetime.time(7, 0)
         end = rule.end if rule else datetime.time(19, 0)
         self.start.setTime(QTime(start.hour, start.minute))

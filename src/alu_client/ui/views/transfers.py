@@ -412,9 +412,7 @@ class TransfersPanel(QWidget):
         if len(rows) == 1:
             box.setText(self.tr("Cancel “{name}”?").format(name=formats.isolated(rows[0].label)))
         else:
-            box.setText(
-                self.tr("Cancel {count} transfers?").format(count=formats.count_text(len(rows)))
-            )
+            box.setText(self.tr("Cancel %Ln transfers?", "", len(rows)))
         box.setInformativeText(self.tr("A canceled download loses the part already fetched."))
         yes = box.addButton(self.tr("Cancel transfer"), QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirm-cancel-yes")

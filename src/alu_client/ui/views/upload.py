@@ -271,9 +271,7 @@ class UploadDialog(QDialog):
                 )
             )
         else:
-            self.setWindowTitle(
-                self.tr("Upload {count} files").format(count=formats.count_text(count))
-            )
+            self.setWindowTitle(self.tr("Upload %Ln files", "", count))
         self.files_view.setAccessibleName(self.tr("Files to upload"))
         self.apply_all.setText(self.tr("&Apply to all files"))
         tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
@@ -422,8 +420,10 @@ class UploadDialog(QDialog):
                     entry.values[name] = source.values.get(name, "")
                     entry.touched.add(name)
         self._say(
-            self.tr("The shared fields now read the same for all {count} files.").format(
-                count=formats.count_text(len(self.model.entries))
+            self.tr(
+                "The shared fields now read the same for all %Ln files.",
+                "",
+                len(self.model.entries),
             )
         )
 

@@ -214,7 +214,14 @@ class UploadForm(QWidget):
         self.recorded_known = QCheckBox(self)
         self.recorded = QDateTimeEdit(self)
         self.recorded.setCalendarPopup(True)
-        self.recorded.setDisplayFormat("yyyy-MM-dd HH:mm")
+        # Year first and hours before minutes in every language: in the Arabic layout Qt
+        # reversed the sections (٣٠:١٤ for 14:30), and in a left-to-right edit the bidi
+        # algorithm still drew Arabic-Indic digits around "-" and " " right to left (the time
+        # first) without a left-to-right mark after each separator. The direction before the
+        # format, which Qt orders by the direction.
+        self.recorded.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        lrm = formats.LRM
+        self.recorded.setDisplayFormat(f"yyyy-{lrm}MM-{lrm}dd {lrm}HH:mm")
         self.recorded.setMinimumDate(QDate(1900, 1, 1))
         self.recorded.setDateTime(QDateTime.currentDateTime())
         self.recorded.setEnabled(False)

@@ -197,7 +197,13 @@ class PlayerWidget(QWidget):
         self.volume_slider.setMaximumWidth(110)
         self._show_volume()
 
-        bar = QHBoxLayout()
+        # The control bar left to right in every language, as media players are (the seek
+        # bar was mirrored in Arabic, its start at the right, while the frame-step arrows
+        # kept pointing the left-to-right way); its tooltips are still translated.
+        self.controls = QWidget(self.stage)
+        self.controls.setObjectName("player-controls")
+        self.controls.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        bar = QHBoxLayout(self.controls)
         bar.setContentsMargins(4, 2, 4, 2)
         for w in (self.play_button, self.step_back_button, self.step_forward_button):
             bar.addWidget(w)
@@ -212,7 +218,7 @@ class PlayerWidget(QWidget):
         inner.setContentsMargins(0, 0, 0, 0)
         inner.setSpacing(0)
         inner.addLayout(self.screen_stack, 1)
-        inner.addLayout(bar)
+        inner.addWidget(self.controls)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stage)

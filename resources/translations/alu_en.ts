@@ -1,0 +1,100 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="en" sourcelanguage="en">
+<context>
+    <name>FeedPanel</name>
+    <message numerus="yes">
+        <source>%Ln unread</source>
+        <translation>
+            <numerusform>%Ln unread</numerusform>
+            <numerusform>%Ln unread</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Already downloaded: “{title}” and %Ln more</source>
+        <translation>
+            <numerusform>Already downloaded: “{title}” and %Ln more</numerusform>
+            <numerusform>Already downloaded: “{title}” and %Ln more</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>HistoryPanel</name>
+    <message numerus="yes">
+        <source>%Ln events waiting to be sent to the hub</source>
+        <translation>
+            <numerusform>%Ln event waiting to be sent to the hub</numerusform>
+            <numerusform>%Ln events waiting to be sent to the hub</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>LibraryPanel</name>
+    <message numerus="yes">
+        <source>Copied %Ln files to {folder}</source>
+        <translation>
+            <numerusform>Copied %Ln file to {folder}</numerusform>
+            <numerusform>Copied %Ln files to {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
+        <translation>
+            <numerusform>Copied %Ln of {total} files to {folder}; not copied: {failed}</numerusform>
+            <numerusform>Copied %Ln of {total} files to {folder}; not copied: {failed}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Copy stopped: %Ln of {total} files copied to {folder}</source>
+        <translation>
+            <numerusform>Copy stopped: %Ln of {total} files copied to {folder}</numerusform>
+            <numerusform>Copy stopped: %Ln of {total} files copied to {folder}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete the local files of %Ln items?</source>
+        <translation>
+            <numerusform>Delete the local file of %Ln item?</numerusform>
+            <numerusform>Delete the local files of %Ln items?</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>TransfersPanel</name>
+    <message numerus="yes">
+        <source>Cancel %Ln transfers?</source>
+        <translation>
+            <numerusform>Cancel %Ln transfer?</numerusform>
+            <numerusform>Cancel %Ln transfers?</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>UploadDialog</name>
+    <message numerus="yes">
+        <source>Upload %Ln files</source>
+        <translation>
+            <numerusform>Upload %Ln file</numerusform>
+            <numerusform>Upload %Ln files</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The shared fields now read the same for all %Ln files.</source>
+        <translation>
+            <numerusform>The shared fields now read the same for %Ln file.</numerusform>
+            <numerusform>The shared fields now read the same for all %Ln files.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>_Ago</name>
+    <message numerus="yes">
+        <source>%Ln d ago</source>
+        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
+        <translation>
+            <numerusform>%Ln d ago</numerusform>
+            <numerusform>%Ln d ago</numerusform>
+        </translation>
+    </message>
+</context>
+</TS>
