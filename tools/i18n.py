@@ -6,9 +6,10 @@
 ``update`` keeps the translations already made, marks new strings unfinished and old ones
 vanished (``-no-obsolete`` drops those), without source line numbers so a moved line does
 not churn the catalogues. ``alu_en.ts`` holds English's plural forms only (a count's
-"%Ln files" has "%Ln file" for one there). Translate with ``pyside6-linguist resources/translations/alu_fr.ts``
-(or by editing the XML), then ``build``. The ``.qm`` files are build output: not committed;
-the app builds missing ones at start-up from a source checkout, installers ship them built.
+"%Ln files" has "%Ln file" for one there). Translate with
+``pyside6-linguist resources/translations/alu_fr.ts`` (or by editing the XML), then
+``build``. The ``.qm`` files are build output: not committed; the app builds missing ones at
+start-up from a source checkout, installers ship them built.
 """
 
 from __future__ import annotations
