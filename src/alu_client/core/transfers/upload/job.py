@@ -168,7 +168,7 @@ class _Job(_PartsJob):
         to do. And when only the mtime changed (a backup tool, an indexer, ``touch``): the same
         content goes on from the server's offset — without a sha256 it starts over. Seconds
         per GB, only then."""
-        expected = (self.spec.metadata.get("sha256") or "").strip().lower()
+        expected = self._caller_sha256()
         if not expected:
             return None
         try:
@@ -185,8 +185,11 @@ class _Job(_PartsJob):
             st = self.path.stat()
         except OSError:
             return False
-        expected = (self.spec.metadata.get("sha256") or "").strip()
-        return st.st_size == self.size and bool(expected)
+        return st.st_size == self.size and bool(self._caller_sha256())
+
+    def _caller_sha256(self) -> str:
+        """The whole file's sha256 the caller sent with it (metadata ``sha256``), or ''."""
+        return (self.spec.metadata.get("sha256") or "").strip().lower()
 
     def _upload_single(self) -> str:
         up = _TusUpload(
