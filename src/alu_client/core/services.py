@@ -49,7 +49,7 @@ from .store import Store
 from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
-from .transfers.base import SessionPool
+from .transfers.base import REFUSED_SIGN_IN, SessionPool
 from .transfers.queue import Progress, TransferQueue
 from .transfers.schedule import Schedule
 from .uploads import UploadFields, file_sha256
@@ -81,13 +81,6 @@ MAX_THUMBNAIL = 4 * 1024 * 1024
 #: and never answers (30 s read timeout) ends by itself later, writing nothing (it stops, and
 #: the store is closed); the app's window froze on Quit and on Sign out meanwhile
 SYNC_STOP_WAIT = 1.0
-#: how a transfer says the hub refused its sign-in or had none from it (``upload.protocol``,
-#: ``download.protocol``): a new sign-in gives it another try
-REFUSED_SIGN_IN: Final = (
-    "The hub did not accept this sign-in;",
-    "The server asks for a sign-in, and none was sent",
-    "The server refused access (HTTP 401).",
-)
 
 
 class NoProfile(hub.AuthError):

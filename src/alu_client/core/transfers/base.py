@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -57,6 +57,26 @@ class PermanentError(TransferError):
     """Will not heal by retrying: 401/403, the item is gone, the source file was deleted."""
 
     retryable = False
+
+
+#: what a transfer that failed on its sign-in says (``last_error`` begins with one of these):
+#: stored as the error's words, they are what tells such a transfer after a restart, so a new
+#: sign-in can try it again (``Services``); the raising code uses these same strings
+MSG_SIGN_IN_REFUSED: Final = "The hub did not accept this sign-in; sign in again, then retry."
+MSG_NO_SIGN_IN_SENT: Final = (
+    "The server asks for a sign-in, and none was sent to the address it gave for the upload; "
+    "check the address and the credentials given."
+)
+#: a download's 401 or 403 (``code``); only the 401 is about the sign-in
+MSG_ACCESS_REFUSED: Final = (
+    "The server refused access (HTTP {code}). Sign in again, or ask the agency whether your "
+    "newsroom may download this item."
+)
+REFUSED_SIGN_IN: Final = (
+    MSG_SIGN_IN_REFUSED,
+    MSG_NO_SIGN_IN_SENT,
+    MSG_ACCESS_REFUSED.format(code=401),
+)
 
 
 class DiskFullError(TransferError):

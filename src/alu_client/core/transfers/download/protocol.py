@@ -10,7 +10,7 @@ from typing import Final
 import requests
 
 from ...http import is_number, origin, proxy_answer
-from ..base import DiskFullError, PermanentError, RetryableError
+from ..base import MSG_ACCESS_REFUSED, DiskFullError, PermanentError, RetryableError
 from ..retry import retry_after_of
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
@@ -204,10 +204,7 @@ def _check_status(resp: requests.Response) -> None:
     if said is not None:
         raise (RetryableError if code >= 500 else PermanentError)(said)
     if code in (401, 403):
-        raise PermanentError(
-            f"The server refused access (HTTP {code}). Sign in again, or ask the agency "
-            "whether your newsroom may download this item."
-        )
+        raise PermanentError(MSG_ACCESS_REFUSED.format(code=code))
     if code in (404, 410):
         raise PermanentError(MSG_GONE)
     later = _retry_after(resp)

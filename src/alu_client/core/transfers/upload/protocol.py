@@ -13,7 +13,14 @@ import requests
 
 from ...http import is_number, origin, proxy_answer, same_origin
 from ...plain_text import one_line
-from ..base import PermanentError, Stopped, TransferContext, redact_url
+from ..base import (
+    MSG_NO_SIGN_IN_SENT,
+    MSG_SIGN_IN_REFUSED,
+    PermanentError,
+    Stopped,
+    TransferContext,
+    redact_url,
+)
 from ..retry import http_date, retry_after_of
 from .spec import PART_FLOOR_MAX, TUS_VERSION
 
@@ -186,11 +193,8 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
         if r.request is not None and "Authorization" not in r.request.headers:
             # none sent: not given, or withheld because the server put the upload on another
             # host (credentials go only to the address they were given for)
-            raise PermanentError(
-                "The server asks for a sign-in, and none was sent to the address it gave for "
-                "the upload; check the address and the credentials given."
-            )
-        raise PermanentError("The hub did not accept this sign-in; sign in again, then retry.")
+            raise PermanentError(MSG_NO_SIGN_IN_SENT)
+        raise PermanentError(MSG_SIGN_IN_REFUSED)
     if code == 403:
         raise PermanentError(f"The hub refused the upload for this account: {_hub_words(r)}")
     if code in (404, 410):
