@@ -3541,7 +3541,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>&amp;Show:</source>
-        <translation>&amp;عرض:</translation>
+        <translation>ع&amp;رض:</translation>
     </message>
     <message>
         <source>Show transfers</source>

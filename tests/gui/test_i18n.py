@@ -477,6 +477,23 @@ def test_no_two_controls_share_an_alt_letter(
     store.close()
 
 
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_transfers_tab_labels_and_menu_bar_take_different_letters(
+    qapp: QApplication, lang: str
+) -> None:
+    """On the Transfers tab the menu bar and the tab's labels answer Alt+letter together:
+    French "&Afficher :" and "&Affichage", Arabic "&عرض:" and "&عرض" took the same one."""
+    install_translators(qapp, lang)
+
+    def tr(context: str, source: str) -> str:
+        return QCoreApplication.translate(context, source)
+
+    texts = [tr("ShellActions", s) for s in ("&File", "&Transfers", "&View", "T&ools", "&Help")] + [
+        tr("TransfersPanel", s) for s in ("&Show:", "&Limit:")
+    ]
+    assert clashes(texts) == {}
+
+
 def test_french_names_each_thing_the_same_everywhere(qapp: QApplication) -> None:
     """The menu and toolbar said "Paramètres…" where the dialog and the messages say
     "Réglages"; the upload form said "Dateline" (English) and "Catégorie" where the Feed, the
