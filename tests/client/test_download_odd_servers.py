@@ -190,6 +190,88 @@ def test_two_downloads_to_one_name_never_mix_their_bytes(
     other.sessions.close()
 
 
+def _renumbered(part: Path) -> None:
+    """The part file as its drive gives it back after a re-plug or a new mount: the same
+    bytes under other numbers (a copy: a test cannot change st_dev, a new inode it can)."""
+    before = part.stat()
+    copy = part.with_name(part.name + ".copy")
+    copy.write_bytes(part.read_bytes())
+    os.replace(copy, part)  # (made while the old inode lived: never its number again)
+    assert (part.stat().st_dev, part.stat().st_ino) != (before.st_dev, before.st_ino)
+
+
+@pytest.mark.parametrize("segments", [1, 4])
+def test_its_own_part_file_under_new_numbers_is_resumed(
+    served: Callable[..., Server], job: Job, segments: int
+) -> None:
+    # a USB disk plugged in again, a reboot, a share mounted again: the download's own part
+    # file had another device number, was refused as "this download did not make it" for
+    # good, Retry failed the same way, and a cancel left it there
+    data = random.Random(11).randbytes(6 * MB)
+    # the first run ends with the rest missing: one stream is cut, segments past 3 MB refused
+    cut = 2 * MB if segments == 1 else None
+    whole = ranged(lambda: data, lambda: [("ETag", '"v1"')], cut_after=cut)
+    down = [True]
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        m = re.match(r"bytes=(\d+)-", h.headers.get("Range") or "")
+        if down[0] and m is not None and int(m.group(1)) >= 3 * MB:
+            return 503, [], b""
+        return whole(h)
+
+    server = served(answer)
+    dest = job.tmp / "steady.mp4"
+    spec = DownloadSpec(f"{server.url}/steady.mp4", dest, sha256=sha(data), segments=segments)
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    counted = sum(row[2] for row in job.checkpoint.data["segments"])
+    assert counted > 0
+    _renumbered(part_of(dest))
+    down[0] = False
+    assert_done(run(spec, job.context()), dest, data)
+    # resumed from its bytes: only the rest was asked for
+    assert all(rng is not None for _p, rng, _i, _a in server.seen[1:])
+    assert job.metered <= len(data) - counted
+
+
+def test_a_cancel_removes_its_own_part_file_under_new_numbers(
+    served: Callable[..., Server], job: Job
+) -> None:
+    data = random.Random(12).randbytes(3 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')], cut_after=MB))
+    dest = job.tmp / "gone.mp4"
+    with pytest.raises(RetryableError):
+        run(DownloadSpec(f"{server.url}/gone.mp4", dest, segments=1), job.context())
+    _renumbered(part_of(dest))
+    discard_part(dest, job.checkpoint.data)
+    assert not os.path.lexists(part_of(dest))
+
+
+def test_another_file_put_in_place_of_its_part_file_is_still_refused(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # the part file replaced by another of the same size (another program's, the same name):
+    # new numbers, and other bytes where the checkpoint counts this download's
+    data = random.Random(13).randbytes(3 * MB)
+    server = served(ranged(lambda: data, lambda: [("ETag", '"v1"')], cut_after=MB))
+    dest = job.tmp / "theirs.mp4"
+    spec = DownloadSpec(f"{server.url}/theirs.mp4", dest, segments=1)
+    with pytest.raises(RetryableError):
+        run(spec, job.context())
+    part = part_of(dest)
+    theirs = bytearray(part.read_bytes())
+    theirs[-1] ^= 0xFF  # the last byte counted differs: the tail of the probe
+    replacement = part.with_name("replacement")
+    replacement.write_bytes(bytes(theirs))
+    os.replace(replacement, part)
+    asked = len(server.seen)
+    with pytest.raises(PermanentError, match="this download did not make it"):
+        run(spec, job.context())
+    assert len(server.seen) == asked  # refused before a byte was asked for
+    discard_part(dest, job.checkpoint.data)  # a cancel leaves it alone too
+    assert part.read_bytes() == bytes(theirs)
+
+
 def test_an_empty_part_file_left_by_a_crash_is_taken_over(
     served: Callable[..., Server], job: Job
 ) -> None:

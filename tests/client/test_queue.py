@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,36 @@ def test_separate_caps_for_downloads_and_uploads(store: Store, tmp_path: Path) -
     finally:
         q.stop()
     assert jobs.max_running <= 3
+
+
+def test_queued_names_that_differ_only_by_case_or_form_get_two_destinations(
+    store: Store, tmp_path: Path
+) -> None:
+    # "Nairobi.mp4" and "NAIROBI.mp4" downloaded together to a disk that ignores case (the
+    # app cannot know the folder's): one part file for both, checksum mismatches, then one
+    # failed for good; a name kept decomposed (macOS) is the composed one too
+    from alu_client.core.safe_names import unique_path
+
+    transfers = TransferStore(store)
+    transfers.add("download", "http://hub/old", "C:\\ALU\\Kigali.MP4")  # (another system's)
+    transfers.add("upload", "/clips/NAIROBI.mp4", "http://hub/files/nairobi.mp4")
+    names = ["Nairobi.mp4", "NAIROBI.mp4", "nairobi.MP4", "kigali.mp4", "Café.mp4"]
+    names.append(unicodedata.normalize("NFD", "CAFÉ.mp4"))
+    chosen = []
+    for n, name in enumerate(names):
+        taken = transfers.names_taken(("queued", "active", "paused"))
+        dest = unique_path(tmp_path, name, taken)
+        transfers.add("download", f"http://hub/{n}", str(dest))
+        chosen.append(dest.name)
+    assert chosen == [
+        "Nairobi.mp4",  # (an upload's tus URL is no file name taken)
+        "NAIROBI (2).mp4",
+        "nairobi (3).MP4",
+        "kigali (2).mp4",
+        "Café.mp4",
+        "CAFÉ (2).mp4",
+    ]
+    assert len({c.casefold() for c in chosen}) == len(chosen)
 
 
 def test_reorder(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,25 @@ def test_unique_path_never_overwrites(tmp_path: Path) -> None:
     (tmp_path / "clip (2).mp4.part").write_bytes(b"")  # a download in progress holds the name
     assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (3).mp4"
     assert unique_path(tmp_path, "clip.mp4", taken={"clip (3).mp4"}) == tmp_path / "clip (4).mp4"
+
+
+def test_a_name_taken_in_another_case_or_form_is_taken(tmp_path: Path) -> None:
+    # "Nairobi.mp4" and "NAIROBI.mp4" queued together into a folder on a disk that ignores
+    # case (Windows, macOS, FAT/exFAT) are one file: both downloads wrote into one part file
+    assert unique_path(tmp_path, "NAIROBI.mp4", taken={"Nairobi.mp4"}) == (
+        tmp_path / "NAIROBI (2).mp4"
+    )
+    taken = {"clip0001.mp4", "CLIP0001 (2).MP4"}
+    assert unique_path(tmp_path, "CLIP0001.MP4", taken=taken) == tmp_path / "CLIP0001 (3).MP4"
+    # macOS keeps "é" decomposed: the same name as the hub's composed one
+    decomposed = unicodedata.normalize("NFD", "Café Ouagadougou.mp4")
+    assert unique_path(tmp_path, "CAFÉ OUAGADOUGOU.mp4", taken={decomposed}) == (
+        tmp_path / "CAFÉ OUAGADOUGOU (2).mp4"
+    )
+    # names no file system takes for one are left as they are
+    assert unique_path(tmp_path, "Nairobi 2.mp4", taken={"Nairobi.mp4"}) == (
+        tmp_path / "Nairobi 2.mp4"
+    )
 
 
 def test_inside_follows_symlinks(tmp_path: Path) -> None:

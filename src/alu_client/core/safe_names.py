@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 #: names Windows reserves whatever the extension ("CON.mp4" opens the console)
@@ -68,15 +68,45 @@ def _truncate_utf8(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
+def name_key(name: str) -> str:
+    """``name`` as a file system that ignores case compares it (NTFS, APFS and HFS+, FAT and
+    exFAT): case-folded, and its composed and decomposed forms one (macOS stores "é" as "e"
+    and an accent: a name typed there and the hub's are the same file). Unicode's canonical
+    caseless match, which folds a little more than some file systems do (ß is ss): at worst
+    a " (2)" that was not needed."""
+    if name.isascii():  # (most names: the same key, several times quicker)
+        return name.lower()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
+class FoldedNames(Container[str]):
+    """File names, asked as a file system that ignores case asks (see ``name_key``)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._keys = {name_key(n) for n in names}
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name_key(name) in self._keys
+
+
 def unique_path(folder: Path, name: str, taken: Container[str] | None = None) -> Path:
     """``folder/safe(name)``, or ``folder/stem (2).ext`` … when that exists (or is ``taken``,
-    e.g. by a queued download that has not started): an existing file is never overwritten."""
+    e.g. by a queued download that has not started): an existing file is never overwritten.
+
+    ``taken`` is compared ignoring case and composed/decomposed forms (``name_key``) whatever
+    this system is: the folder may be on a disk that ignores case (Windows, macOS, a FAT or
+    exFAT drive anywhere), and two queued downloads named "Nairobi.mp4" and "NAIROBI.mp4" both
+    wrote into one part file there, one failing for good. A collection of names is folded
+    here; another container (``TransferStore.names_taken``) folds what it is asked itself.
+    What is on disk is asked of the file system, which compares names its own way."""
     base = safe_filename(name)
     stem, dot, ext = base.rpartition(".")
     if not dot or not stem:
         stem, ext = base, ""
     if taken is None:
-        taken = set()
+        taken = FoldedNames(())
+    elif isinstance(taken, Iterable):
+        taken = FoldedNames(taken)
     for n in range(1, 10_000):
         candidate = base if n == 1 else (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
         path = folder / candidate

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..http import redact_query
+from ..safe_names import FoldedNames
 from .db import Store
 from .rows import RowReader
 
@@ -640,19 +641,31 @@ class StoreCheckpoint:
 
 class _NamesTaken(Container[str]):
     """``TransferStore.names_taken``: is a file name some transfer's destination (in any
-    folder, with either separator)?"""
+    folder, with either separator), compared as a file system that ignores case compares it
+    (``safe_names.name_key``: "NAIROBI.mp4" is taken by a download to "Nairobi.mp4")? The
+    destinations are read once, at the first question (their text only: no row is decoded),
+    and folded in Python: SQLite's own case folding knows ASCII only."""
 
     def __init__(self, store: Store, states: tuple[str, ...]) -> None:
         self._store, self._states = store, states
+        self._names: FoldedNames | None = None
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str) or not name:
             return False
-        n = len(name) + 1
-        row = self._store.query_one(
-            "SELECT 1 FROM transfers"  # noqa: S608 - only "?" placeholders
-            f" WHERE state IN ({','.join('?' * len(self._states))})"
-            " AND (destination = ? OR substr(destination, -?) IN (?, ?)) LIMIT 1",
-            (*self._states, name, n, "/" + name, "\\" + name),
-        )
-        return row is not None
+        if self._names is None:
+            # one string of them all (NUL is in no path): several times quicker than a row each
+            row = self._store.query_one(
+                "SELECT group_concat(destination, char(0)) FROM transfers"  # noqa: S608 - only "?" placeholders
+                " WHERE direction = 'download'"  # (an upload's destination is a tus URL)
+                f" AND state IN ({','.join('?' * len(self._states))})",
+                self._states,
+            )
+            joined = row[0] if row is not None and row[0] else ""
+            self._names = FoldedNames(_file_name(d) for d in joined.split("\0") if d)
+        return name in self._names
+
+
+def _file_name(destination: str) -> str:
+    """The last component of a destination written on any system (either separator)."""
+    return destination.rpartition("/")[2].rpartition("\\")[2]

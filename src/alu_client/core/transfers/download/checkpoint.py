@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .connection import _JobBase, link_digest
-from .partfile import _Segment
+from .partfile import _Segment, probe_digest, probe_spans
 from .protocol import _CHECKPOINT_VERSION, _is_strong
 
 
@@ -139,7 +139,8 @@ class _CheckpointJob(_JobBase):
         )
 
     def _save(self, *, blocking: bool = True) -> None:
-        """Fsync the part file, then save the progress counted before the fsync."""
+        """Fsync the part file, then save the progress counted before the fsync, with a probe
+        of the bytes it counts."""
         if not self.save_lock.acquire(blocking=blocking):
             return  # another thread is saving right now; a later block will save again
         try:
@@ -147,9 +148,15 @@ class _CheckpointJob(_JobBase):
                 if not self._resumable() or self.fd < 0:
                     return
                 data = self._snapshot()
+                spans = probe_spans(self.segments)
                 self.unsaved = 0
                 self.saved_at = time.monotonic()
             os.fsync(self.fd)
+            # what knows the part file as this download's when its device or inode number
+            # changed (see ``part_is_ours``): the bytes counted, read back (the page cache)
+            digest = probe_digest(self.fd, spans, self.io_lock) if spans else None
+            if digest is not None:
+                data["probe"] = {"spans": spans, "sha256": digest}
             self.ctx.checkpoint.save(data)
         finally:
             self.save_lock.release()

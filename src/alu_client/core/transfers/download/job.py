@@ -89,8 +89,11 @@ class _Job(_StreamJob, _VerifyJob):
                 raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
             st = os.fstat(self.fd)
             self.part_id = [st.st_dev, st.st_ino]
-            if not self.part_existed:  # named at once: a crash now still finds it ours
-                ctx.checkpoint.save({**ctx.checkpoint.load(), "part": self.part_id})
+            checkpoint = ctx.checkpoint.load()
+            if checkpoint.get("part") != self.part_id:
+                # named at once: a crash now still finds it ours (made now, or known by its
+                # bytes under another device or inode number: its drive came back as another)
+                ctx.checkpoint.save({**checkpoint, "part": self.part_id})
         except FileExistsError as e:
             if e.filename is not None and os.fsdecode(e.filename) == os.fsdecode(self.part):
                 # another download made it between our look and our O_EXCL: its, not ours
