@@ -367,6 +367,20 @@ def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
     return len(result.all()) if result is not None else 0
 
 
+def _take_history_turn(s: Session, member_id: int) -> None:
+    """Hold the member's row (``FOR NO KEY UPDATE``) until ``s`` commits, before its events
+    are numbered: a workstation's cursor (``GET /history?after=``) must never pass a number
+    that can still appear. On PostgreSQL ``seq`` comes from a sequence when the row is
+    inserted but is seen at commit, so two batches of one member committing out of order let
+    a pull between the commits see N+1 and not N, and lose N for good. Taking turns per member
+    makes each batch number and commit after the one before (the sequence only grows), and the
+    cursors are per member, so other members' batches go on meanwhile. SQLite has one writer
+    at a time: its numbers already commit in order."""
+    if s.get_bind().dialect.name == "sqlite":
+        return
+    s.execute(select(Member.id).where(Member.id == member_id).with_for_update(key_share=True))
+
+
 #: A workstation clock further off than this is refused rather than corrected: not a clock
 #: that drifted or lost its battery (those say 1970 or 2000, and are corrected), but a wrong
 #: date typed in, and times shifted by centuries would leave the calendar.
@@ -447,6 +461,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
                 413, "detail_too_large", f"Event {row['event_id']}: detail is over 4 KiB."
             )
     with hub.db.session() as s:
+        _take_history_turn(s, member.id)
         accepted = _insert_ignore(s, rows)
     return HistoryBatchOut(accepted=accepted, duplicates=len(body.events) - accepted)
 

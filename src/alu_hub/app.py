@@ -17,6 +17,7 @@ from . import signin
 from .api import router as api_router
 from .db import Database, as_utc
 from .errors import install_handlers
+from .events import BROKER_STATE, FeedBroker
 from .head import HeadAsGet
 from .hub import Hub, clear_work_folder
 from .limits import BodyLimits
@@ -149,7 +150,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     hub = hub or build_hub(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, FeedBroker]]:
         hub.broker.bind(asyncio.get_running_loop())
         await asyncio.to_thread(recover, hub)
 
@@ -161,7 +162,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         task = asyncio.create_task(every_ten_minutes())
         hub.db.start_checkpoints()
         try:
-            yield
+            # (the state: the server's connections end the streams when it begins to stop)
+            yield {BROKER_STATE: hub.broker}
         finally:
             hub.broker.close()
             await asyncio.to_thread(hub.db.stop_checkpoints)

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 #: How often a process reads the feed counter while any of its streams waits.
 FEED_POLL_S = 1.0
+#: The app's broker in the ASGI lifespan state (``app.create_app``), where the server's
+#: connections find it to end the streams as soon as the server begins to stop
+#: (``server.BoundedHttpToolsProtocol.shutdown``).
+BROKER_STATE = "alu_event_broker"
 
 
 def feed_counter(db: Database) -> int:

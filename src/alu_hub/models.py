@@ -3,7 +3,9 @@
 Portable on purpose: no SQLite-only SQL, so the same models run on PostgreSQL. Times are stored
 as timezone-aware UTC. Public ids are random strings; ``Item.seq`` is the feed order, allocated
 from the ``counters`` row inside the publishing transaction so that on PostgreSQL too a reader
-never sees seq N+1 committed before seq N (the row lock orders the commits).
+never sees seq N+1 committed before seq N (the row lock orders the commits). ``HistoryEvent.seq``
+is read per member, so a member's batches take turns on the member's row instead
+(``api._take_history_turn``).
 """
 
 from __future__ import annotations
@@ -221,7 +223,9 @@ class HistoryEvent(Base):
     """What a member's workstation did (download_completed, upload_completed, …).
 
     ``event_id`` is made by the client, so a batch sent twice is stored once. ``seq`` orders
-    the member's history for its other workstations. ``occurred_at`` is the client's time
+    the member's history for its other workstations, which read it as a cursor: a batch is
+    stored holding the member's row until it commits, so that a member's numbers commit in
+    order (``api._take_history_turn``). ``occurred_at`` is the client's time
     corrected by the clock offset measured when the batch arrived (workstation clocks are
     wrong); ``received_at`` is the hub's own clock."""
 

@@ -22,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from alu_client.core.http import redact_query
 
 from .errors import error_body
+from .events import BROKER_STATE, FeedBroker
 from .settings import LOOPBACK, Settings
 
 
@@ -51,7 +52,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     endless header is gathered in memory for as long as the client sends it (the parser calls
     back only once a header is complete). Counted on the bytes received before the blank line
     that ends the head; a second pipelined request in the same read is counted from the next
-    read on, so the bound holds within one read (256 KiB)."""
+    read on, so the bound holds within one read (256 KiB).
+
+    It also ends the app's event streams as soon as the server begins to stop (``shutdown``)."""
 
     max_head: int = 256 * 1024
 
@@ -83,6 +86,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 return
             self._tail = (self._tail + data[-3:])[-3:]
         super().data_received(data)
+
+    def shutdown(self) -> None:
+        """The server has begun to stop (SIGTERM or SIGINT, a worker whose supervisor has gone,
+        ``RunningHub.stop``) and asks each connection to end: the event streams end now. They
+        used to end in the lifespan's shutdown, which uvicorn runs only after the open
+        connections have closed: every stop waited out the graceful timeout (5 s), then
+        cancelled each member's stream with a traceback in the log."""
+        broker = self.app_state.get(BROKER_STATE)
+        if isinstance(broker, FeedBroker) and not broker.closing:
+            broker.close()
+        super().shutdown()
 
     def _refuse_head(self) -> None:
         body = json.dumps(
@@ -234,10 +248,7 @@ class RunningHub:
         return f"http://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 10.0) -> None:
-        # End the event streams first: uvicorn waits for open connections before it stops.
-        broker = getattr(getattr(self.app.state, "hub", None), "broker", None)
-        if broker is not None:
-            broker.close()
+        # (the event streams end as the server begins to stop: BoundedHttpToolsProtocol)
         self.server.should_exit = True
         self.thread.join(timeout)
         if self.thread.is_alive():  # connections that would not close: force it

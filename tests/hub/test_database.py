@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +20,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from alu_hub import api
 from alu_hub.db import Database
+from alu_hub.hub import Hub
 from alu_hub.models import (
     Base,
     Counter,
@@ -198,8 +201,11 @@ def test_migration_0005_keeps_the_rows_and_dates_the_members_disabled_before_it(
 
 MIGRATE = """
 import sys
+import threading
 import time
+from alu_hub import api
 from alu_hub.db import Database
+from alu_hub.hub import Hub
 db = Database(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -325,6 +331,73 @@ def test_history_cursors_beyond_32_bits(live_hub: LiveHub) -> None:
         assert r.json() == {"events": [], "next": after, "more": False, "last": 0}
         r = ktn.get(live_hub.api("/items"), params={"after": after}, timeout=10)
         assert r.status_code == 200 and r.json()["items"] == []
+
+
+def _waiting_on_a_lock(hub: Hub) -> bool:
+    """Whether a connection to the hub's PostgreSQL database is waiting for a lock."""
+    with hub.db.session() as s:
+        return bool(
+            s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        )
+
+
+def test_a_history_pull_never_passes_an_event_still_being_stored(
+    live_hub: LiveHub, hub_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workstations of a member send at once; a third pulls between their commits. On
+    PostgreSQL the first batch's number was taken at insert and seen at commit: the second,
+    numbered after it and committed before it, moved the puller's cursor past it for good."""
+    if hub_db != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time, numbers commit in order")
+    first, second, other = _event(), _event(), _event()
+    held, release = threading.Event(), threading.Event()
+    insert = api._insert_ignore
+
+    def insert_and_hold(s: Session, rows: list[dict[str, object]]) -> int:
+        stored = insert(s, rows)
+        if any(r["event_id"] == first["id"] for r in rows):
+            held.set()  # inserted, not committed: as a slow batch stands between the two
+            release.wait(30)
+        return stored
+
+    monkeypatch.setattr(api, "_insert_ignore", insert_and_hold)
+    desks = [live_hub.login("ktn") for _ in range(3)]
+    rts = live_hub.login("rts")
+    answers: dict[str, int] = {}
+
+    def send(name: str, desk: requests.Session, event: dict[str, object]) -> None:
+        r = desk.post(live_hub.api("/history"), json={"events": [event]}, timeout=30)
+        answers[name] = r.status_code
+
+    senders = [
+        threading.Thread(target=send, args=("first", desks[0], first)),
+        threading.Thread(target=send, args=("second", desks[1], second)),
+    ]
+    try:
+        senders[0].start()
+        wait_until(held.is_set, what="the first batch inserted")
+        senders[1].start()
+        wait_until(
+            lambda: "second" in answers or _waiting_on_a_lock(live_hub.hub),
+            what="the second batch committed or waiting for the first",
+        )
+        send("other member", rts, other)  # another member's cursor: not held up
+        assert answers["other member"] == 200
+        pulled = desks[2].get(live_hub.api("/history"), params={"after": 0}, timeout=10).json()
+    finally:
+        release.set()
+        for t in senders:
+            t.join(30)
+    assert answers == {"first": 200, "second": 200, "other member": 200}
+    after = {"after": pulled["next"]}
+    later = desks[2].get(live_hub.api("/history"), params=after, timeout=10).json()
+    seen = [e["id"] for e in pulled["events"] + later["events"]]
+    assert seen == [first["id"], second["id"]]
 
 
 def test_a_serving_hub_checkpoints_the_sqlite_log_in_the_background(tmp_path: Path) -> None:

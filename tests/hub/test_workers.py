@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,8 @@ class Served:
                  "--workers", str(workers)],
                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
             )  # fmt: skip
-        wait_until(lambda: len(serving_workers(self.proc.pid)) == workers, timeout=90)
+        if workers > 1:  # (one is served by the process itself)
+            wait_until(lambda: len(serving_workers(self.proc.pid)) == workers, timeout=90)
         wait_until(self.answers, timeout=90)
 
     def answers(self) -> bool:
@@ -142,6 +144,40 @@ def test_a_dead_worker_is_replaced_and_a_stop_stops_them_all(served: Served) -> 
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(60) == 0
     wait_until(lambda: all(not Path(f"/proc/{p}").exists() for p in every), timeout=30)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stop_ends_the_event_streams_at_once(tmp_path: Path, workers: int) -> None:
+    """Every member's app holds an event stream open. uvicorn waits for open connections
+    before the app's shutdown, which was what ended the streams: every stop took the whole
+    graceful timeout (5 s), then cancelled each stream with a traceback in the log."""
+    served = Served(tmp_path / "hub", workers)
+    auth = {"Authorization": f"Bearer {served.token()}"}
+    streams: list[tuple[requests.Response, Iterator[bytes]]] = []
+    try:
+        for _ in range(3):
+            r = requests.get(f"{served.url}/api/v1/events", headers=auth, stream=True, timeout=30)
+            assert r.status_code == 200
+            # (the lines kept: a line iterator dropped closes the connection)
+            lines = r.iter_lines()
+            assert next(lines) == b"retry: 5000"  # in the hub's stream loop now
+            streams.append((r, lines))
+        started = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        code = served.proc.wait(30)
+        took = time.monotonic() - started
+        for _r, lines in streams:  # each ended as a stream ends, not cut off
+            assert list(lines) in ([], [b""])
+    finally:
+        for r, _lines in streams:
+            r.close()
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait(30)
+    log = served.log.read_text(errors="replace")
+    assert code in (0, -signal.SIGTERM), log[-3000:]
+    assert "Traceback" not in log and "graceful shutdown exceeded" not in log, log[-3000:]
+    assert took < 3.0, f"the stop took {took:.1f} s"
 
 
 def test_a_tus_upload_over_many_connections_is_published_once(served: Served, clip: Path) -> None:
