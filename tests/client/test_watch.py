@@ -71,7 +71,8 @@ def hot_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hot(store: Store, uploads: Uploads) -> Iterator[HotFolders]:
-    h = HotFolders(store, PROFILE, uploads, scan_interval=0.05)
+    # (the files here are bytes, not videos: the probe has its own test)
+    h = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     uploads.queue.transfers.outcome_hooks.append(h.outcome_hook)
     yield h
     h.stop()
@@ -143,14 +144,14 @@ def test_file_written_slowly_is_uploaded_once_after_it_stops_growing(
 
     # a restart does not take the same (path, size, mtime) again
     hot.stop()
-    again = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    again = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     scan_times(again, 3)
     assert uploads.count() == 1
 
 
 def test_watchdog_wakes_the_scan_early(hot_dir: Path, store: Store, uploads: Uploads) -> None:
     # the periodic scan would come after 30 s: only the file system event can make it quick
-    h = HotFolders(store, PROFILE, uploads, scan_interval=30)
+    h = HotFolders(store, PROFILE, uploads, scan_interval=30, video_problem=None)
     h.add_folder(hot_dir, settle_seconds=0.3)
     h.start()
     try:
@@ -246,7 +247,7 @@ def test_bad_sidecar_is_reported_once_and_taken_when_fixed(
     assert rows(hot, folder) == [row]
 
     # a restart does not retry it either (the sidecar did not change since)
-    restarted = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    restarted = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     scan_times(restarted, 3)
     assert rows(restarted, folder) == [row]
 
@@ -843,3 +844,27 @@ def test_a_file_that_cannot_be_handled_is_its_error_once_not_a_traceback_each_sc
     assert len(calls) == 1  # not read again at every scan
     assert sum(bool(r.exc_info) for r in caplog.records) == 1
     assert uploads.count() == 0
+
+
+# --- not a video ---------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_no_video_is_reported_and_not_sent(
+    store: Store, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    # a crashed recorder's preallocated file named .mp4 went whole (gigabytes, hours on a
+    # member's uplink) before the hub said it was no video; the app's upload form probes first
+    from alu_hub.media import generate_clip
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05)  # the real probe
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    with open(hot_dir / "REC0007.mp4", "wb") as f:
+        f.truncate(50_000_000)  # sparse: all zeros
+    generate_clip(tmp_path / "clip.mp4", seconds=1.0, width=160, height=120, seed=3)
+    (tmp_path / "clip.mp4").rename(hot_dir / "good.mp4")
+    scan_until(hot, lambda: len(rows(hot, folder)) == 2, what="both judged")
+    assert [p.name for p, _, _ in uploads.calls] == ["good.mp4"]
+    bad = next(r for r in rows(hot, folder) if r.path.name == "REC0007.mp4")
+    assert bad.state == "error"
+    assert "REC0007.mp4 is not a video file we can read" in bad.error
+    assert "it was not sent" in bad.error

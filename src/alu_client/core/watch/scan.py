@@ -50,6 +50,7 @@ class Scanner(FileRecords, SentMover):
     scan_interval: float
     clock: Callable[[], float]
     unreadable_grace: float
+    video_problem: Callable[[Path], str] | None
     scans: int
     _scan_lock: threading.Lock
     _stop: threading.Event
@@ -221,6 +222,11 @@ class Scanner(FileRecords, SentMover):
             self._due(now)
             return
         self._mem.candidates.pop(key, None)
+        problem = self.video_problem(path) if self.video_problem is not None else ""
+        if problem:  # said now, not by the hub once the whole file was sent
+            why = f"{problem} The hub would refuse it; it was not sent."
+            written.append(self._record_error(folder, path, size, mtime, sha, why, side_sig))
+            return
         cut = self._sent_unmoved(folder, path)
         if cut is not None and cut.sha256 != sha:  # sent, then it changed: what went was cut
             written.append(self._cut(cut, _changed_note(path)))
