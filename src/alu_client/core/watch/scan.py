@@ -175,7 +175,8 @@ class Scanner(FileRecords, SentMover):
                 if _sig(path) != (size, mtime):  # changed since the listing: seen next time
                     self._due(self.clock())
                     return
-                if self._other_bytes(row):
+                # (read once: a move that failed is tried again at every scan, not the hash)
+                if row.id not in self._mem.move_failed and self._other_bytes(row):
                     written.append(self._cut(row, _changed_note(path)))
                     self._due(self.clock())
                     return
