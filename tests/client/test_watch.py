@@ -868,3 +868,24 @@ def test_a_file_that_is_no_video_is_reported_and_not_sent(
     assert bad.state == "error"
     assert "REC0007.mp4 is not a video file we can read" in bad.error
     assert "it was not sent" in bad.error
+
+
+def test_a_sent_file_whose_move_fails_is_not_read_again_at_every_scan(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alu_client.core.watch import move
+
+    def refused(src: Path, folder: Path, name: str, *, companion: bool = False) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    _sent(hot, uploads, folder)
+    monkeypatch.setattr(move, "_move_unique", refused)  # a sent folder that cannot be written
+    hashed: list[Path] = []
+    real_hash = hot._hash
+    monkeypatch.setattr(hot, "_hash", lambda p: (hashed.append(p), real_hash(p))[1])
+    scan_times(hot, 5)
+    assert len(hashed) == 1  # checked once before the first try, not at every scan
+    assert (hot_dir / "a.mp4").exists()
