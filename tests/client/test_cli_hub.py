@@ -329,6 +329,25 @@ def test_put_run_again_after_its_end_does_not_publish_the_file_twice(
     assert titles == ["Floods", "Floods, day 2"]
 
 
+def test_put_of_a_file_that_is_no_video_refuses_it_before_sending_anything(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # a crashed recorder's preallocated file named .mp4: all of it was sent (hours on a
+    # member's uplink) before the hub said it was no video; the app's form probes it first
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "ktn-desk"
+    login(home, live_hub)
+    sparse = tmp_path / "REC0007.mp4"
+    with open(sparse, "wb") as f:
+        f.truncate(200_000_000)
+    r = alu(home, "put", str(sparse), "--title", "Floods", "--language", "en")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "REC0007.mp4 is not a video file we can read" in r.stderr
+    assert "nothing was sent" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert json.loads(ok(alu(home, "queue", "list", "--all", "--json"))) == []
+
+
 def test_a_login_at_a_new_address_of_the_same_account_says_where_its_past_is(
     live_hub: LiveHub, tmp_path: Path
 ) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 from pathlib import Path
 
 import pytest
 
+from alu_client.core import uploads
 from alu_client.core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
 from alu_hub.publish import ItemFields
 
@@ -95,3 +98,34 @@ def test_texts_too_large_for_the_hubs_metadata_limit_are_refused_at_the_field(
     )
     header = _metadata_header(ok.metadata(f, file_sha256(f)))
     assert len(header) <= MAX_METADATA_BYTES
+
+
+def test_video_problem_is_the_forms_probe(tmp_path: Path) -> None:
+    from alu_hub.media import generate_clip
+
+    clip = tmp_path / "clip.mp4"
+    generate_clip(clip, seconds=1.0, width=160, height=120, seed=5)
+    assert uploads.video_problem(clip) == ""
+    fake = tmp_path / "export.mp4"
+    with open(fake, "wb") as f:
+        f.truncate(10_000_000)
+    assert uploads.video_problem(fake).startswith("export.mp4 is not a video file we can read")
+    (tmp_path / "empty.mp4").touch()
+    assert uploads.video_problem(tmp_path / "empty.mp4") == "empty.mp4 is empty (0 bytes)."
+
+
+def test_without_ffmpeg_files_go_unchecked_and_that_is_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import alu_client.core
+
+    monkeypatch.setitem(sys.modules, "alu_client.core.media", None)  # its import fails
+    monkeypatch.delattr(alu_client.core, "media", raising=False)
+    monkeypatch.setattr(uploads, "_no_probe_said", type(uploads._no_probe_said)())
+    fake = tmp_path / "export.mp4"
+    fake.write_bytes(b"no video")
+    with caplog.at_level(logging.WARNING, logger="alu_client"):
+        assert uploads.video_problem(fake) == ""
+        assert uploads.video_problem(fake) == ""
+    said = [r.getMessage() for r in caplog.records if "FFmpeg" in r.getMessage()]
+    assert len(said) == 1 and "without being checked" in said[0]

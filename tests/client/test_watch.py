@@ -3,6 +3,7 @@ sidecar's metadata; bad sidecars reported once; duplicates not uploaded; sent fi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -70,7 +71,8 @@ def hot_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hot(store: Store, uploads: Uploads) -> Iterator[HotFolders]:
-    h = HotFolders(store, PROFILE, uploads, scan_interval=0.05)
+    # (the files here are bytes, not videos: the probe has its own test)
+    h = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     uploads.queue.transfers.outcome_hooks.append(h.outcome_hook)
     yield h
     h.stop()
@@ -142,14 +144,14 @@ def test_file_written_slowly_is_uploaded_once_after_it_stops_growing(
 
     # a restart does not take the same (path, size, mtime) again
     hot.stop()
-    again = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    again = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     scan_times(again, 3)
     assert uploads.count() == 1
 
 
 def test_watchdog_wakes_the_scan_early(hot_dir: Path, store: Store, uploads: Uploads) -> None:
     # the periodic scan would come after 30 s: only the file system event can make it quick
-    h = HotFolders(store, PROFILE, uploads, scan_interval=30)
+    h = HotFolders(store, PROFILE, uploads, scan_interval=30, video_problem=None)
     h.add_folder(hot_dir, settle_seconds=0.3)
     h.start()
     try:
@@ -245,7 +247,7 @@ def test_bad_sidecar_is_reported_once_and_taken_when_fixed(
     assert rows(hot, folder) == [row]
 
     # a restart does not retry it either (the sidecar did not change since)
-    restarted = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05)
+    restarted = HotFolders(hot.store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
     scan_times(restarted, 3)
     assert rows(restarted, folder) == [row]
 
@@ -314,6 +316,11 @@ def test_same_content_under_another_name_is_not_uploaded_twice(
 
     (hot_dir / "copy of original.mp4").write_bytes(content)
     (other_dir / "renamed.mxf").write_bytes(content)
+    scan_times(hot, 5)  # the original still uploading: its upload decides, nothing is recorded
+    assert [r.path.name for r in rows(hot, folder)] == ["original.mp4"]
+    assert rows(hot, other) == []
+    [first] = rows(hot, folder)
+    uploads.queue.transfers.finish(first.transfer_id or 0, "done", result={"state": "published"})
     scan_until(hot, lambda: len(rows(hot, folder)) == 2 and len(rows(hot, other)) == 1)
     scan_times(hot, 3)
 
@@ -325,7 +332,29 @@ def test_same_content_under_another_name_is_not_uploaded_twice(
     # recorded as sent: moved out of the way like a sent file
     assert (hot_dir / "sent" / "copy of original.mp4").read_bytes() == content
     assert (other_dir / "sent" / "renamed.mxf").exists()
-    assert (hot_dir / "original.mp4").exists()  # still uploading
+
+
+def test_a_copy_of_a_file_whose_upload_fails_is_not_archived_as_already_sent(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # the copy was recorded "sent" and moved to sent/ at once, with "the same content was
+    # already sent as …", while that upload was still under way; it then failed, and nothing
+    # of that content was ever published
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    content = os.urandom(20_000)
+    (hot_dir / "original.mp4").write_bytes(content)
+    scan_until(hot, lambda: uploads.count() == 1)
+    copy = hot_dir / "copy.mp4"
+    copy.write_bytes(content)
+    scan_times(hot, 5)
+    assert copy.exists()
+    assert [r.path.name for r in rows(hot, folder)] == ["original.mp4"]
+
+    [first] = rows(hot, folder)
+    uploads.queue.transfers.finish(first.transfer_id or 0, "failed", error="The hub was away.")
+    scan_until(hot, lambda: uploads.count() == 2, what="the copy sent in its own right")
+    assert uploads.calls[1][0] == copy
+    assert not (hot_dir / "sent").exists()
 
 
 def test_temporary_hidden_and_sidecar_files_are_ignored(
@@ -652,3 +681,211 @@ def test_a_sidecar_written_after_its_file_was_taken_stays_and_says_it_was_not_us
     scan_until(hot, lambda: uploads.count() == 2)
     assert uploads.calls[1][1]["title"] == "CLIP0042"
     assert "restrictions" not in uploads.calls[1][1]
+
+
+# --- a copy still under way when the file was taken ----------------------------------------------
+
+
+def _sent(hot: HotFolders, uploads: Uploads, folder: WatchFolder) -> WatchFile:
+    """The folder's one file, its upload ended published (not moved yet: no scan since)."""
+    [row] = rows(hot, folder)
+    assert row.transfer_id is not None
+    uploads.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
+    [row] = rows(hot, folder)
+    assert row.state == "sent"
+    return row
+
+
+def test_a_file_that_grew_after_it_was_sent_is_not_archived_and_goes_again_whole(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # a camera card's copy stalled longer than the settle time: the first part was taken and
+    # published (a cut MPEG-TS is still a video), then the copy went on; the file was moved
+    # to sent/ marked sent, and the whole clip was never sent, without a word
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0001.ts"
+    whole = os.urandom(60_000)
+    clip.write_bytes(whole[:20_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    first = _sent(hot, uploads, folder)
+    with open(clip, "ab") as f:  # the copy goes on
+        f.write(whole[20_000:])
+    scan_until(hot, lambda: uploads.count() == 2, what="the whole clip sent")
+    assert uploads.calls[1][0] == clip and uploads.calls[1][2] == 60_000
+    assert uploads.calls[1][1]["sha256"] == hashlib.sha256(whole).hexdigest()
+    assert not (hot_dir / "sent").exists()
+    by_id = {r.id: r for r in rows(hot, folder)}
+    # the cut one is said, as an error (`alu watch list`, the app), and stays said once the
+    # new version is taken: the item on the hub is still cut
+    cut = by_id[first.id]
+    assert cut.state == "error"
+    assert "CARD0001.ts changed after its upload started" in cut.error
+    assert "may be incomplete" in cut.error
+    scan_times(hot, 3)
+    assert rows(hot, folder)[0] == cut and uploads.count() == 2
+
+
+def test_a_file_that_changed_with_its_size_and_time_kept_is_not_archived_as_sent(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "rewritten.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    first = _sent(hot, uploads, folder)
+    clip.write_bytes(os.urandom(20_000))  # other bytes, the old time put back (cp -p, rsync -t)
+    os.utime(clip, ns=(first.mtime_ns, first.mtime_ns))
+    scan_until(hot, lambda: uploads.count() == 2, what="the new bytes sent")
+    assert uploads.calls[1][1]["sha256"] == sha(clip)
+    assert clip.exists() and not (hot_dir / "sent").exists()
+    cut = next(r for r in rows(hot, folder) if r.id == first.id)
+    assert cut.state == "error" and "changed after its upload started" in cut.error
+
+
+def test_a_file_still_written_after_its_move_to_sent_is_put_back_and_sent_whole(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # the copy stalled through the upload and the move, then went on writing into the file
+    # where it now was: the whole clip sat in sent/, marked sent, never uploaded
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0002.ts"
+    (hot_dir / "CARD0002.json").write_text('{"title": "Goma floods"}', encoding="utf-8")
+    whole = os.urandom(60_000)
+    with open(clip, "wb") as copy:
+        copy.write(whole[:20_000])
+        copy.flush()
+        scan_until(hot, lambda: uploads.count() == 1)
+        first = _sent(hot, uploads, folder)
+        scan_until(hot, lambda: not clip.exists(), what="moved to sent/")
+        assert (hot_dir / "sent" / "CARD0002.ts").exists()
+        copy.write(whole[20_000:])  # the copy goes on, into the file in sent/
+    scan_until(hot, lambda: uploads.count() == 2, what="put back and sent whole")
+    path, meta, size = uploads.calls[1]
+    assert (path, size, meta["sha256"]) == (clip, 60_000, hashlib.sha256(whole).hexdigest())
+    assert meta["title"] == "Goma floods"  # its sidecar came back with it
+    cut = next(r for r in rows(hot, folder) if r.id == first.id)
+    assert cut.state == "error"
+    assert "CARD0002.ts changed after it was moved to the sent folder" in cut.error
+    assert not (hot_dir / "sent" / "CARD0002.ts").exists()
+
+
+def test_a_sent_file_only_touched_in_the_sent_folder_stays_there(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "indexed.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    _sent(hot, uploads, folder)
+    archived = hot_dir / "sent" / "indexed.mp4"
+    scan_until(hot, archived.exists, what="moved to sent/")
+    later = time.time() + 5
+    os.utime(archived, (later, later))  # an indexer, a backup tool: the same bytes
+    scan_times(hot, 5)
+    assert archived.exists() and not clip.exists()
+    assert uploads.count() == 1
+    assert [r.state for r in rows(hot, folder)] == ["sent"]
+
+
+# --- names at the file system's limit ------------------------------------------------------------
+
+
+def test_a_clip_named_at_the_length_limit_is_sent_and_moved(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 126 Arabic letters + ".ts" is 255 bytes: its sidecar's name "<stem>.json" is longer than
+    # the file system takes, and asking for it raised at every scan (a traceback each time,
+    # the whole file hashed again, never uploaded, "0 errors")
+    name = "ب" * 126 + ".ts"
+    assert len(name.encode()) == 255
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / name
+    content = os.urandom(20_000)
+    clip.write_bytes(content)
+    sent = hot_dir / "sent"
+    sent.mkdir()
+    (sent / name).write_bytes(b"an earlier clip of that name")  # the move needs "… (2).ts"
+    with caplog.at_level(logging.WARNING, logger="alu_client"):
+        scan_until(hot, lambda: uploads.count() == 1, what="taken")
+        assert uploads.calls[0][1]["title"] == "ب" * 126
+        _sent(hot, uploads, folder)
+        scan_until(hot, lambda: not clip.exists(), what="moved to sent/")
+    assert not any(r.exc_info for r in caplog.records)
+    [moved] = [p for p in sent.iterdir() if p.name != name]
+    assert moved.read_bytes() == content
+    assert moved.name.endswith(" (2).ts") and len(moved.name.encode()) <= 255
+    assert [r.state for r in rows(hot, folder)] == ["sent"]
+
+
+def test_a_file_that_cannot_be_handled_is_its_error_once_not_a_traceback_each_scan(
+    hot: HotFolders,
+    uploads: Uploads,
+    hot_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alu_client.core.watch import scan
+
+    calls: list[Path] = []
+
+    def broken(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
+        calls.append(path)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(scan, "_metadata", broken)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(b"a" * 100)
+    with caplog.at_level(logging.WARNING, logger="alu_client"):
+        scan_until(hot, lambda: rows(hot, folder), what="an error row")
+        scan_times(hot, 10)
+    [row] = rows(hot, folder)
+    assert row.state == "error"
+    assert row.error == "a.mp4 could not be taken: Input/output error."
+    assert len(calls) == 1  # not read again at every scan
+    assert sum(bool(r.exc_info) for r in caplog.records) == 1
+    assert uploads.count() == 0
+
+
+# --- not a video ---------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_no_video_is_reported_and_not_sent(
+    store: Store, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    # a crashed recorder's preallocated file named .mp4 went whole (gigabytes, hours on a
+    # member's uplink) before the hub said it was no video; the app's upload form probes first
+    from alu_hub.media import generate_clip
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05)  # the real probe
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    with open(hot_dir / "REC0007.mp4", "wb") as f:
+        f.truncate(50_000_000)  # sparse: all zeros
+    generate_clip(tmp_path / "clip.mp4", seconds=1.0, width=160, height=120, seed=3)
+    (tmp_path / "clip.mp4").rename(hot_dir / "good.mp4")
+    scan_until(hot, lambda: len(rows(hot, folder)) == 2, what="both judged")
+    assert [p.name for p, _, _ in uploads.calls] == ["good.mp4"]
+    bad = next(r for r in rows(hot, folder) if r.path.name == "REC0007.mp4")
+    assert bad.state == "error"
+    assert "REC0007.mp4 is not a video file we can read" in bad.error
+    assert "it was not sent" in bad.error
+
+
+def test_a_sent_file_whose_move_fails_is_not_read_again_at_every_scan(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alu_client.core.watch import move
+
+    def refused(src: Path, folder: Path, name: str, *, companion: bool = False) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    _sent(hot, uploads, folder)
+    monkeypatch.setattr(move, "_move_unique", refused)  # a sent folder that cannot be written
+    hashed: list[Path] = []
+    real_hash = hot._hash
+    monkeypatch.setattr(hot, "_hash", lambda p: (hashed.append(p), real_hash(p))[1])
+    scan_times(hot, 5)
+    assert len(hashed) == 1  # checked once before the first try, not at every scan
+    assert (hot_dir / "a.mp4").exists()

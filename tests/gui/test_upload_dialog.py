@@ -4,7 +4,10 @@ a real hub on loopback and comes back in the library."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +140,34 @@ def test_collect_files_searches_folders_and_says_what_it_left_out(
     assert collect_files([QUrl.fromLocalFile(str(empty))]) == (
         [],
         [f"The folder {formats.isolated('empty')} has no video files."],
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links and pipes as on a Mac")
+def test_a_dropped_folders_unreadable_entries_are_said_with_why(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    # a link loop, a link to a card no longer mounted and a pipe named .mp4 vanished from
+    # the batch without a word (and a loop dropped by itself "was not found")
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "good.mp4").write_bytes(b"x")
+    (card / "A.mp4").symlink_to("B.mp4")
+    (card / "B.mp4").symlink_to("A.mp4")
+    (card / "dangling.mp4").symlink_to(tmp_path / "unmounted" / "gone.mp4")
+    os.mkfifo(card / "pipe.mp4")
+    files, skipped = collect_files([QUrl.fromLocalFile(str(card))])
+    assert files == [card / "good.mp4"]
+    loop = os.strerror(errno.ELOOP)
+    assert skipped == [
+        f"{formats.isolated('A.mp4')} could not be read ({loop}).",
+        f"{formats.isolated('B.mp4')} could not be read ({loop}).",
+        f"{formats.isolated('dangling.mp4')} was not found.",
+        f"{formats.isolated('pipe.mp4')} is not a regular file (a pipe or a device).",
+    ]
+    assert collect_files([QUrl.fromLocalFile(str(card / "A.mp4"))]) == (
+        [],
+        [f"{formats.isolated('A.mp4')} could not be read ({loop})."],
     )
 
 

@@ -27,7 +27,13 @@ from ..core.profiles import (
     sign_out,
 )
 from ..core.services import AlreadyDownloaded, Services
-from ..core.uploads import FieldError, UploadFields, file_sha256, title_from_filename
+from ..core.uploads import (
+    FieldError,
+    UploadFields,
+    file_sha256,
+    title_from_filename,
+    video_problem,
+)
 from .common import (
     CliError,
     fmt_bytes,
@@ -346,6 +352,9 @@ def cmd_put(args: argparse.Namespace) -> int:
             services.require_profile()  # "sign in" first, before the fields and the hash
             fields = UploadFields.from_mapping(values)
             clean = fields.validated()
+            problem = video_problem(path)  # (before the whole file is read, let alone sent)
+            if problem:
+                raise CliError(f"{problem} The hub would refuse it; nothing was sent.", 2)
             digest = file_sha256(path)
             # run again after an interruption (as its message says): the upload under way
             # resumes; a second one would publish the file twice

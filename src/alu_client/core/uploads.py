@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "fr", "ar")
 PRIORITIES = ("flash", "urgent", "routine")
@@ -160,3 +164,30 @@ def file_sha256(
             if progress is not None:
                 progress(len(chunk))
     return h.hexdigest()
+
+
+_no_probe_said = threading.Event()
+
+
+def video_problem(path: Path) -> str:
+    """Why the hub would refuse ``path`` as not a video it can read, in a sentence that names
+    the file ('' when it is one): the upload form's probe (``core.media``), for ``alu put`` and
+    the hot folders too — a 5 GB file that is no video was sent whole before the hub said so.
+    Reads the headers only. Without FFmpeg (PyAV) nothing can be looked at: that is said once,
+    and the file goes as before (the hub decides)."""
+    try:
+        from . import media  # (PyAV: FFmpeg's libraries)
+    except ImportError as e:
+        if not _no_probe_said.is_set():
+            _no_probe_said.set()
+            log.warning(
+                "FFmpeg (PyAV) is not available (%s): files are uploaded without being checked"
+                " to be videos first; the hub checks them.",
+                e,
+            )
+        return ""
+    try:
+        media.probe(path)
+    except media.MediaError as e:
+        return str(e)
+    return ""

@@ -16,8 +16,9 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   or with the file: a sidecar that arrives after the file was taken is not used. The sha256 of
   the file is computed here (on the scan thread) and sent with the metadata.
 - **Once**: every file taken is a row of ``watch_files`` keyed by (folder, path, size, mtime);
-  the same key is never taken twice, and the same content (sha256) already uploaded or being
-  uploaded from any hot folder of the profile is recorded as sent with a note, not uploaded.
+  the same key is never taken twice, and the same content (sha256) already uploaded from any
+  hot folder of the profile is recorded as sent with a note, not uploaded (content being
+  uploaded is waited for: its upload decides).
 - **Errors are reported, not looped**: an invalid sidecar, bad field values or an unreadable
   file give an ``error`` row with a sentence saying what to fix; the file is looked at again
   only when it changes (new size or time: a new row) or its sidecar changes (in this run: any
@@ -26,7 +27,11 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   ``TransferStore.outcome_hooks``) marks the row sent or error in the transaction that ends the
   upload; the next scan moves a sent file and its sidecar to the folder's sent folder (a name
   relative to the hot folder, or an absolute path), under a new name if the name is taken there:
-  a file is never overwritten.
+  a file is never overwritten. Before the move the file must still be the one sent (size,
+  time, sha256); the row then follows it (its path in the sent folder), watched there for a
+  while (``SENT_WATCH``). A file changed after its upload started — a copy that stalled for
+  longer than the settle time — makes that row an error that stays (the item on the hub may
+  be cut), and is taken again as a new version (put back from the sent folder if need be).
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:

@@ -4,6 +4,7 @@ change, remove, list). Also which names a hot folder never takes (``is_ignored``
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -39,6 +40,19 @@ def is_ignored(name: str) -> bool:
         or low.endswith(".json")
         or low in _JUNK
     )
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name longer than the file system holds (255 bytes): the
+    sidecar ``<stem>.json`` of a clip whose name is at that limit cannot exist, so there is
+    none — asking raised ENAMETOOLONG at every scan. Other errors (a folder that cannot be
+    entered) are raised, for the caller to report."""
+    try:
+        return path.is_file()
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return False
+        raise
 
 
 @dataclass(frozen=True)

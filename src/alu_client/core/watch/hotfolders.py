@@ -16,6 +16,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
+from .. import uploads
 from ..store import Store
 from ..store.transfers import ENDED, Transfer
 from .records import _Memory, _outcome
@@ -46,6 +47,7 @@ class HotFolders(Scanner):
         scan_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         unreadable_grace: float = UNREADABLE_GRACE,
+        video_problem: Callable[[Path], str] | None = uploads.video_problem,
     ) -> None:
         self.store = store
         self.profile = profile
@@ -53,6 +55,9 @@ class HotFolders(Scanner):
         self.scan_interval = scan_interval
         self.clock = clock
         self.unreadable_grace = unreadable_grace
+        #: why a file is no video the hub takes ('' when it is one): checked before it is
+        #: queued; None: not checked (the hub decides)
+        self.video_problem = video_problem
         #: completed scans (tests and the UI wait on it)
         self.scans = 0
         self._mem = _Memory()

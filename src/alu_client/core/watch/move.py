@@ -1,15 +1,27 @@
-"""Moving a sent file (and its sidecar) to the folder's sent folder, never over a file."""
+"""Moving a sent file (and its sidecar) to the folder's sent folder, never over a file; and
+putting one back that changed there (a copy that was not finished)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..store import Store
-from .folders import WatchFile, WatchFolder, is_ignored
-from .records import _Memory
+from .folders import WatchFile, WatchFolder, is_file, is_ignored
+from .records import _Memory, _sig
+
+#: seconds a file moved to the sent folder is still watched: a copy into the hot folder that
+#: stalled for longer than the settle time (a card reader retrying, a share reconnecting) was
+#: taken and sent cut, then went on writing into the file where it had been moved
+SENT_WATCH = 900.0
+#: the longest file name every file system takes (255 bytes, or 255 UTF-16 units: never fewer
+#: than the UTF-8 bytes)
+_NAME_MAX = 255
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
 
@@ -19,6 +31,7 @@ class SentMover:
 
     _mem: _Memory
     store: Store
+    _hash: Callable[[Path], str]
 
     def _move_sent(self, folder: WatchFolder, row: WatchFile) -> None:
         src = row.path
@@ -32,7 +45,7 @@ class SentMover:
             ]
         except OSError:
             others = []
-        take_sidecar = sidecar.is_file() and not others
+        take_sidecar = is_file(sidecar) and not others
         late = take_sidecar and self._sidecar_came_late(row, sidecar)
         if late:
             note = (
@@ -62,6 +75,98 @@ class SentMover:
             return
         self._mem.move_failed.discard(row.id)
         log.info("hot folder: %s sent, moved to %s", src.name, target)
+        self._archived(row, target)
+
+    def _archived(self, row: WatchFile, target: Path) -> None:
+        """The row follows its file to the sent folder (path, and size and time as they are
+        there: a copy to another file system rounds times), watched there for a while."""
+        try:
+            st = target.stat()
+        except OSError:
+            return
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE OR IGNORE watch_files SET path = ?, size = ?, mtime_ns = ?, at = ?"
+                " WHERE id = ?",
+                (str(target), st.st_size, st.st_mtime_ns, time.time(), row.id),
+            )
+
+    def _watch_sent(self, folder: WatchFolder, written: list[int]) -> None:
+        """Files moved to the sent folder lately that changed there since: the copy into the
+        hot folder was not finished when the file was taken (it stalled for longer than the
+        settle time), so what was published is cut. Such a file goes back to the hot folder,
+        to be sent again whole once it settles, and its row says what happened."""
+        rows = self.store.query(
+            "SELECT * FROM watch_files WHERE folder_id = ? AND state = 'sent' AND at > ?",
+            (folder.id, time.time() - SENT_WATCH),
+        )
+        for r in rows:
+            row = WatchFile.from_row(r)
+            if row.path.parent != folder.sent_path:
+                continue  # not moved yet
+            now = _sig(row.path)
+            if now is None or now == (row.size, row.mtime_ns):
+                continue  # unchanged, or taken away by someone
+            try:
+                same = row.sha256 is not None and self._hash(row.path) == row.sha256
+            except OSError:
+                continue  # looked at again at the next scan
+            if same:  # touched (an indexer, a backup tool): still what was sent
+                with self.store.write() as c:
+                    c.execute(
+                        "UPDATE OR IGNORE watch_files SET size = ?, mtime_ns = ? WHERE id = ?",
+                        (*now, row.id),
+                    )
+                continue
+            try:
+                back = self._put_back(folder, row)
+            except OSError as e:  # (open elsewhere on Windows): tried again at the next scan
+                if row.id not in self._mem.move_failed:
+                    self._mem.move_failed.add(row.id)
+                    log.warning("hot folder: %s changed but cannot be put back: %s", row.path, e)
+                continue
+            self._mem.move_failed.discard(row.id)
+            note = (
+                f"{back.name} changed after it was moved to the sent folder (it was still being"
+                " copied): the item published from it may be incomplete. It was put back in the"
+                " hot folder, and is sent as a new upload once it has been still for the settle"
+                " time."
+            )
+            written.append(self._cut(row, note, path=back))
+
+    def _put_back(self, folder: WatchFolder, row: WatchFile) -> Path:
+        """Move the sent file of ``row`` (and the sidecar that went with it) back into the hot
+        folder, under the name it had there if it is free."""
+        name = row.path.name
+        if row.transfer_id is not None:
+            source = self.store.query_one(
+                "SELECT source FROM transfers WHERE id = ?", (row.transfer_id,)
+            )
+            if source is not None:
+                name = Path(str(source[0])).name
+        sidecar = row.path.with_suffix(".json")
+        with_sidecar = is_file(sidecar)
+        back = _move_unique(row.path, folder.path, name, companion=with_sidecar)
+        if with_sidecar:
+            _move_unique(sidecar, folder.path, f"{back.stem}.json")
+        return back
+
+    def _cut(self, row: WatchFile, note: str, *, path: Path | None = None) -> int:
+        """``row``, sent, was of a file that changed after its upload started: an error that
+        stays (the item on the hub may be cut) until the user dismisses it with Retry; the
+        file, at ``path`` now, is taken again as a new version (another size or time)."""
+        log.warning("hot folder: %s", note)
+        where = path or row.path
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE watch_files SET state = 'error', error = ?, at = ?, path = ? WHERE id = ?",
+                (note, time.time(), str(where), row.id),
+            )
+            if _sig(where) == (row.size, row.mtime_ns):
+                # other bytes under the same size and time: the row must not stand for the
+                # file as it is now, or it would never be looked at again (-1: no file has it)
+                c.execute("UPDATE OR IGNORE watch_files SET mtime_ns = -1 WHERE id = ?", (row.id,))
+        return row.id
 
     def _sidecar_came_late(self, row: WatchFile, sidecar: Path) -> bool:
         """Whether ``sidecar`` was written after its file was taken (queued), so its fields
@@ -79,14 +184,36 @@ class SentMover:
         return taken is not None and written > float(taken[0]) + 1.0
 
 
+def _cut_stem(stem: str, tail: str) -> str:
+    """``stem``, cut at a whole character so that ``stem + tail`` fits in 255 bytes: "NAME
+    (2).ts" of a name at the limit is longer than any file system takes."""
+    room = max(_NAME_MAX - len(tail.encode()), 1)
+    data = stem.encode()
+    return stem if len(data) <= room else data[:room].decode("utf-8", "ignore")
+
+
+def _taken(path: Path) -> bool:
+    """Whether ``path`` exists; a name too long to exist is free (and never made)."""
+    try:
+        return path.exists()
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            return False
+        raise
+
+
 def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False) -> Path:
     """Move ``src`` into ``folder`` as ``name``, or ``stem (2).ext``… if that is taken: never
     over an existing file (a hard link refuses to replace one; across file systems the name is
-    checked first). ``companion``: the name's ``.json`` must be free too (the sidecar follows)."""
+    checked first). ``companion``: the name's ``.json`` must be free too (the sidecar follows).
+    Names are cut to fit the file system's 255 bytes, the sidecar's with them."""
     stem, suffix = Path(name).stem, Path(name).suffix
+    # with a sidecar to follow, its ".json" must fit as well as the file's extension
+    tail = suffix if not companion or len(suffix.encode()) >= len(b".json") else ".json"
     for n in range(1, 10_000):
-        target = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
-        if target.exists() or (companion and target.with_suffix(".json").exists()):
+        number = "" if n == 1 else f" ({n})"
+        target = folder / f"{_cut_stem(stem, number + tail)}{number}{suffix}"
+        if _taken(target) or (companion and _taken(target.with_suffix(".json"))):
             continue
         try:
             os.link(src, target)
@@ -95,7 +222,7 @@ def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False)
         except FileNotFoundError:
             raise
         except OSError:  # another file system, or one without hard links (FAT, some shares)
-            if target.exists():
+            if _taken(target):
                 continue
             shutil.move(str(src), str(target))
             return target

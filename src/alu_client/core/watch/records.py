@@ -19,6 +19,16 @@ log = logging.getLogger("alu_client.core.watch")  # the package's logger, as bef
 
 _Sig = tuple[int, int]  # size, mtime_ns
 
+
+def _sig(path: Path) -> _Sig | None:
+    """``path``'s size and time, None if it cannot be seen (gone, or a name too long)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
 _UPSERT = (
     "INSERT INTO watch_files (folder_id, path, size, mtime_ns, sha256, state, transfer_id,"
     " error, at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)"
@@ -43,12 +53,13 @@ class _Memory:
     candidates: dict[tuple[int, str], _Candidate] = field(default_factory=dict)
     #: error row id → the sidecar's signature when the error was recorded
     error_sidecars: dict[int, _Sig | None] = field(default_factory=dict)
-    #: sent rows whose move failed (logged once)
+    #: sent rows whose move failed, or whose file could not be handled (logged once)
     move_failed: set[int] = field(default_factory=set)
     #: folder id → the problem logged for it (unreachable, …)
     problems: dict[int, str] = field(default_factory=dict)
-    #: a file whose earlier version (its bytes, another time) is still being uploaded from the
-    #: same path → (its signature then, that upload's row): looked at again when either changes
+    #: a file whose bytes are still being uploaded (from another file, or from this path at
+    #: another time) → (its signature then, that upload's row): looked at again when either
+    #: changes
     behind: dict[tuple[int, str], tuple[tuple[int, int, _Sig | None], int]] = field(
         default_factory=dict
     )
@@ -103,10 +114,14 @@ class FileRecords(FolderRegistry):
             if cur.rowcount == 0:
                 return None
             # The same file seen before with another size or time and refused: that report is
-            # out of date now (what was sent or is uploading stays on record).
+            # out of date now (what was sent or is uploading stays on record, and so does a
+            # version published cut: that report is about the item on the hub, not the file).
             c.execute(
                 "DELETE FROM watch_files WHERE folder_id = ? AND path = ? AND state = 'error'"
-                " AND NOT (size = ? AND mtime_ns = ?)",
+                " AND NOT (size = ? AND mtime_ns = ?) AND NOT EXISTS (SELECT 1 FROM transfers t"
+                " WHERE t.id = watch_files.transfer_id AND t.state = 'done' AND COALESCE(CASE"
+                " WHEN json_valid(t.result) THEN json_extract(t.result, '$.state') END, '')"
+                " != 'failed')",
                 (folder.id, str(path), size, mtime),
             )
             row = c.execute(

@@ -11,15 +11,16 @@ import math
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
-from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_ignored
-from .move import SentMover
-from .records import FileRecords, _Candidate, _Sig
+from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_file, is_ignored
+from .move import SENT_WATCH, SentMover
+from .records import FileRecords, _Candidate, _Sig, _sig
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
 
@@ -49,6 +50,7 @@ class Scanner(FileRecords, SentMover):
     scan_interval: float
     clock: Callable[[], float]
     unreadable_grace: float
+    video_problem: Callable[[Path], str] | None
     scans: int
     _scan_lock: threading.Lock
     _stop: threading.Event
@@ -124,10 +126,40 @@ class Scanner(FileRecords, SentMover):
                 self._consider(folder, path, st, written)
             except _Stopped:
                 return
-            except Exception:
-                log.exception("hot folder: %s could not be handled", path)
+            except Exception as e:
+                self._failed(folder, path, st, e, written)
         for key in [k for k in self._mem.candidates if k[0] == folder.id and k not in seen]:
             del self._mem.candidates[key]
+        self._watch_sent(folder, written)
+
+    def _failed(
+        self,
+        folder: WatchFolder,
+        path: Path,
+        st: os.stat_result,
+        error: Exception,
+        written: list[int],
+    ) -> None:
+        """What went wrong with a file and was not foreseen: that file's error, said once (with
+        the traceback, for a bug report), and the file left alone until it changes — not a
+        traceback and the whole file read again at every scan."""
+        self._mem.candidates.pop((folder.id, str(path)), None)
+        row = self._row(folder.id, path, st.st_size, st.st_mtime_ns)
+        if row is not None and row.state != "error":
+            # uploading or sent: its record stays (a move is tried again); said once
+            if row.id not in self._mem.move_failed:
+                self._mem.move_failed.add(row.id)
+                log.error("hot folder: %s could not be handled", path, exc_info=error)
+            return
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        why = f"{path.name} could not be taken: {reason}."
+        if row is not None and row.error == why:
+            return
+        log.error("hot folder: %s could not be handled", path, exc_info=error)
+        side_sig = _sig(path.with_suffix(".json"))
+        written.append(
+            self._record_error(folder, path, st.st_size, st.st_mtime_ns, None, why, side_sig)
+        )
 
     def _consider(
         self, folder: WatchFolder, path: Path, st: os.stat_result, written: list[int]
@@ -140,6 +172,14 @@ class Scanner(FileRecords, SentMover):
         if row is not None:
             if row.state == "sent":
                 self._mem.candidates.pop(key, None)
+                if _sig(path) != (size, mtime):  # changed since the listing: seen next time
+                    self._due(self.clock())
+                    return
+                # (read once: a move that failed is tried again at every scan, not the hash)
+                if row.id not in self._mem.move_failed and self._other_bytes(row):
+                    written.append(self._cut(row, _changed_note(path)))
+                    self._due(self.clock())
+                    return
                 self._move_sent(folder, row)
                 return
             if row.state == "uploading" or not self._sidecar_changed(row, side_sig):
@@ -183,6 +223,14 @@ class Scanner(FileRecords, SentMover):
             self._due(now)
             return
         self._mem.candidates.pop(key, None)
+        problem = self.video_problem(path) if self.video_problem is not None else ""
+        if problem:  # said now, not by the hub once the whole file was sent
+            why = f"{problem} The hub would refuse it; it was not sent."
+            written.append(self._record_error(folder, path, size, mtime, sha, why, side_sig))
+            return
+        cut = self._sent_unmoved(folder, path)
+        if cut is not None and cut.sha256 != sha:  # sent, then it changed: what went was cut
+            written.append(self._cut(cut, _changed_note(path)))
         try:
             metadata = _metadata(folder, path, sidecar, sha)
         except _BadFile as e:
@@ -195,15 +243,12 @@ class Scanner(FileRecords, SentMover):
             " ORDER BY wf.state = 'uploading' DESC, wf.id LIMIT 1",
             (self.profile, sha),
         )
-        if (
-            dup is not None
-            and dup["state"] == "uploading"
-            and (dup["folder_id"], dup["path"]) == (folder.id, str(path))
-        ):
-            # The file being uploaded, touched or copied again over itself (a new time, the
-            # same bytes): not a duplicate to move out of the upload's way — moved to sent/, it
-            # was never published. Its upload decides: sent, this is its copy; stopped by the
-            # change, this version goes as a new upload.
+        if dup is not None and dup["state"] == "uploading":
+            # The same bytes are on their way: its upload decides. Sent, this is a copy of it;
+            # failed, nothing was published and this file is not "already sent". And when it is
+            # the file being uploaded, touched or copied again over itself (a new time, the same
+            # bytes): not a duplicate to move out of the upload's way — moved to sent/, it was
+            # never published; stopped by the change, this version goes as a new upload.
             self._mem.behind[key] = (sig, int(dup["id"]))
             self._due(now + self.scan_interval)
             return
@@ -237,6 +282,28 @@ class Scanner(FileRecords, SentMover):
         self._mem.error_sidecars.pop(fid, None)
         log.info("hot folder: %s queued for upload (transfer %d)", path, tid)
 
+    def _sent_unmoved(self, folder: WatchFolder, path: Path) -> WatchFile | None:
+        """The row of a file sent lately from ``path`` and not moved to the sent folder yet (a
+        moved one's row has its path there): ``path`` with another size or time, and other
+        bytes, is that file changed after it was taken (the same bytes: it was touched)."""
+        row = self.store.query_one(
+            "SELECT * FROM watch_files WHERE folder_id = ? AND path = ? AND state = 'sent'"
+            " AND at > ? ORDER BY id DESC LIMIT 1",
+            (folder.id, str(path), time.time() - SENT_WATCH),
+        )
+        return WatchFile.from_row(row) if row is not None else None
+
+    def _other_bytes(self, row: WatchFile) -> bool:
+        """Whether the file of ``row``, with the size and time it was taken with, no longer
+        holds the bytes its upload carried (a copy tool that puts the old time back, a time
+        kept to 2 s on FAT): it must not go to the sent folder as sent."""
+        if row.sha256 is None:
+            return False
+        try:
+            return self._hash(row.path) != row.sha256
+        except OSError:
+            return False  # unreadable for now: the move says so
+
     def _due(self, when: float) -> None:
         self._next_due = min(self._next_due, when)
 
@@ -260,12 +327,11 @@ class Scanner(FileRecords, SentMover):
         return changed
 
 
-def _sig(path: Path) -> _Sig | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
+def _changed_note(path: Path) -> str:
+    return (
+        f"{path.name} changed after its upload started (was it still being copied?): the item"
+        " published from it may be incomplete. The file as it is now is sent as a new upload."
+    )
 
 
 def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
@@ -273,7 +339,11 @@ def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> di
     values: dict[str, object] = {"title": title_from_filename(path)}
     values.update(folder.defaults)
     from_sidecar: set[str] = set()
-    if sidecar.exists():
+    try:
+        has_sidecar = is_file(sidecar)  # (a name too long to exist: none)
+    except OSError as e:
+        raise _BadFile(f"The sidecar {sidecar.name} cannot be read: {e.strerror or e}.") from e
+    if has_sidecar:
         try:
             data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
         except OSError as e:

@@ -92,6 +92,26 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             return "dir"
         return "file" if path.is_file() else "other"
 
+    def left_out(path: Path) -> None:
+        """``path`` is neither a folder nor a file: say why (it was dropped from the batch
+        without a word, or "was not found" for a link that loops)."""
+        try:
+            path.stat()
+        except FileNotFoundError:  # (a link to a card no longer mounted)
+            skipped.append(
+                QCoreApplication.translate("Upload", "{name} was not found.").format(
+                    name=formats.isolated(path.name or str(path))
+                )
+            )
+        except OSError as e:  # a link that loops, …
+            unreadable(path, e)
+        else:
+            skipped.append(
+                QCoreApplication.translate(
+                    "Upload", "{name} is not a regular file (a pipe or a device)."
+                ).format(name=formats.isolated(path.name or str(path)))
+            )
+
     def walk_error(error: OSError) -> None:
         where = Path(error.filename) if error.filename else None
         if where is not None:
@@ -119,16 +139,18 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
                     # that can be listed but not entered is said once (it raised, and the
                     # whole drop did nothing)
                     kept = sorted(d for d in dirs if kind(Path(root) / d) == "dir")
-                    files_here = [
-                        Path(root) / n for n in sorted(names) if kind(Path(root) / n) == "file"
-                    ]
+                    here = [(Path(root) / n, kind(Path(root) / n)) for n in sorted(names)]
                 except OSError as e:
                     dirs[:] = []
                     unreadable(Path(root), e)
                     continue
                 dirs[:] = kept
-                for child in files_here:
-                    if _is_video(child):
+                for child, what_child in here:
+                    if what_child == "hidden":
+                        continue
+                    if what_child != "file":
+                        left_out(child)
+                    elif _is_video(child):
                         add(child)
                         found += 1
                     else:
@@ -145,11 +167,7 @@ def collect_files(urls: Sequence[QUrl]) -> tuple[list[Path], list[str]]:
             else:
                 not_video(path)
         else:
-            skipped.append(
-                QCoreApplication.translate("Upload", "{name} was not found.").format(
-                    name=formats.isolated(path.name or str(path))
-                )
-            )
+            left_out(path)
     return files, skipped
 
 
