@@ -2212,6 +2212,10 @@
         <translation>مقبض ملف منتهي الصلاحية (مشاركة شبكة)</translation>
     </message>
     <message>
+        <source>Too many levels of symbolic links</source>
+        <translation>مستويات كثيرة جدًا من الروابط الرمزية</translation>
+    </message>
+    <message>
         <source>Access is denied</source>
         <translation>تم رفض الوصول</translation>
     </message>
@@ -3739,6 +3743,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>{name} could not be read ({reason}).</source>
         <translation>تعذّرت قراءة {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is not a regular file (a pipe or a device).</source>
+        <translation>{name} ليس ملفًا عاديًا (أنبوب أو جهاز).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>

@@ -2184,6 +2184,10 @@
         <translation>Descripteur de fichier périmé (partage réseau)</translation>
     </message>
     <message>
+        <source>Too many levels of symbolic links</source>
+        <translation>Trop de niveaux de liens symboliques</translation>
+    </message>
+    <message>
         <source>Access is denied</source>
         <translation>Accès refusé</translation>
     </message>
@@ -3707,6 +3711,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>{name} could not be read ({reason}).</source>
         <translation>Impossible de lire {name} ({reason}).</translation>
+    </message>
+    <message>
+        <source>{name} is not a regular file (a pipe or a device).</source>
+        <translation>{name} n’est pas un fichier ordinaire (un tube ou un périphérique).</translation>
     </message>
     <message>
         <source>{url} is not a file on this computer.</source>

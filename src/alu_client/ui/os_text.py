@@ -34,6 +34,7 @@ _MARKED = (
     QT_TRANSLATE_NOOP("OsError", "Directory not empty"),
     QT_TRANSLATE_NOOP("OsError", "Invalid argument"),
     QT_TRANSLATE_NOOP("OsError", "Stale file handle"),
+    QT_TRANSLATE_NOOP("OsError", "Too many levels of symbolic links"),
     # Windows (FormatMessage; Python drops the final period)
     QT_TRANSLATE_NOOP("OsError", "Access is denied"),
     QT_TRANSLATE_NOOP("OsError", "The system cannot find the file specified"),
