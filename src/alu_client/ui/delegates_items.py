@@ -58,14 +58,12 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.library import LibraryItem
 
-from . import formats
+from . import colors, formats
 from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
 from .views import new_table
 
 THUMB_SIZE = QSize(160, 90)
-FLASH_COLOR = QColor("#c62828")
-URGENT_COLOR = QColor("#b45309")
 _Index = QModelIndex | QPersistentModelIndex
 # ``ItemsModel``'s State column (its translated words; models.items imports this module)
 _STATE_COLUMN = 8
@@ -397,7 +395,7 @@ class ItemCardDelegate(QStyledItemDelegate):
         if li.item.priority == "flash":
             font.setBold(True)
             if not selected:
-                color = FLASH_COLOR
+                color = colors.on_view(colors.FLASH, option.palette)
         painter.setFont(font)
         painter.setPen(color)
         fm = painter.fontMetrics()
@@ -425,8 +423,9 @@ class ItemCardDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(corner, 3, 3)
             painter.setPen(QColor("white"))
             painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), length)
-        edge = {"flash": FLASH_COLOR, "urgent": URGENT_COLOR}.get(li.item.priority)
+        edge = {"flash": colors.FLASH, "urgent": colors.URGENT}.get(li.item.priority)
         if edge is not None:
+            edge = colors.on_view(edge, option.palette)
             painter.fillRect(QRect(picture.left(), picture.top(), picture.width(), 4), edge)
 
     def _state_badge(
@@ -557,9 +556,7 @@ def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListVie
 
 
 __all__ = [
-    "FLASH_COLOR",
     "THUMB_SIZE",
-    "URGENT_COLOR",
     "ItemCardDelegate",
     "ThumbnailCache",
     "ThumbnailDelegate",

@@ -36,10 +36,9 @@ from alu_client.core.library import Library, LibraryItem, Page, Query
 from alu_client.core.library.search import MAX_LIMIT
 from alu_client.core.store.transfers import PROFILE_SQL
 
+from .. import colors
 from ..delegates_items import (
-    FLASH_COLOR,
     THUMB_SIZE,
-    URGENT_COLOR,
     ThumbnailCache,
     clip_length,
     language_name,
@@ -258,10 +257,11 @@ class ItemsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and li.item.priority == "flash":
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
+            # readable on the application's palette as it is now (a dark one too)
             if li.item.priority == "flash":
-                return FLASH_COLOR
+                return colors.on_view(colors.FLASH)
             if li.item.priority == "urgent" and col == COL_PRIORITY:
-                return URGENT_COLOR
+                return colors.on_view(colors.URGENT)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(li, col)

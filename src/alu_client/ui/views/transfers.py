@@ -31,6 +31,7 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.schedule import Schedule
 
 from .. import formats
+from ..a11y import say
 from ..delegates import ProgressDelegate
 from ..models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from ..models.transfers import (
@@ -676,8 +677,7 @@ class TransfersPanel(QWidget):
 
     @Slot(str)
     def _show_failure(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
+        say(self.message, text, assertive=True)
 
     def current_index_for(self, tid: int) -> QModelIndex:
         """The view's index of transfer ``tid`` (invalid when filtered out)."""
