@@ -172,6 +172,27 @@ def test_flash_and_urgent_stay_readable_on_a_dark_palette(
         assert color.red() > max(color.green(), color.blue())  # still a red, an orange
 
 
+def test_a_cards_accessible_text_says_its_priority_and_state_in_words(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    # a screen reader read a card as its title alone: not that it was flash, nor missing
+    upsert_items(library.store, PROFILE, [make_item(501, priority="urgent")])
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    with library.store.write() as conn:
+        record_file(conn, PROFILE, "it000499", "broadcast", "/media/it000499.mp4", 1000, "0" * 64)
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+
+    def said(row: int) -> str:
+        return str(model.index(row, COL_THUMB).data(Qt.ItemDataRole.AccessibleTextRole))
+
+    assert said(0) == "Item number 501, Urgent, New"
+    assert said(1) == "Item number 500, Flash, New"
+    assert said(2) == "Item number 499"  # routine and here: nothing more than its title
+
+
 def test_a_clip_length_no_clip_has_is_not_shown() -> None:
     # a hub's "duration": 1e300 (or 1e999, infinity) kept by an older version: every paint of
     # the row or card raised OverflowError (QLocale cannot write those hours)

@@ -395,6 +395,12 @@ def test_a_file_deleted_by_hand_is_shown_missing_and_can_be_downloaded_again(
     qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "missing", timeout=10_000)
     assert shown_ids(library) == [pushes["en"]]
     assert state.data() == "Missing"
+    # the card tells a screen reader what its badge shows (it read the title alone)
+    card = library.model.index(0, COL_THUMB)
+    assert (
+        card.data(Qt.ItemDataRole.AccessibleTextRole)
+        == f"{card.data(Qt.ItemDataRole.ToolTipRole)}, Missing"
+    )
     assert "file missing" in library.detail.values["renditions"].text()
     assert "on this workstation" not in library.detail.values["renditions"].text()
     assert library.detail.values["file"].isHidden()  # no codec, length or size of a file gone
