@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleAnnouncementEvent,
+    QAccessibleEvent,
+    QColor,
+    QPalette,
+)
 from PySide6.QtWidgets import QApplication, QWidget
 
 from alu_client.core.store import Store
@@ -123,3 +130,62 @@ def press_shortcut(qtbot: Any, widget: QWidget, key: Qt.Key, *, shift: bool = Fa
     qtbot.keyRelease(widget, Qt.Key.Key_Shift)
     qtbot.keyRelease(widget, Qt.Key.Key_Control)
     assert QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
+
+
+# --- a dark desktop theme, and what a screen reader is told -------------------------------------
+
+#: a dark palette as KDE/GNOME dark or Windows' dark mode give Qt (the a11y review's)
+DARK = {
+    "Window": "#2b2b2b",
+    "WindowText": "#e6e6e6",
+    "Base": "#1e1e1e",
+    "AlternateBase": "#262626",
+    "Text": "#e6e6e6",
+    "Button": "#353535",
+    "ButtonText": "#e6e6e6",
+    "Highlight": "#2a82da",
+    "HighlightedText": "#ffffff",
+}
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG 2's contrast ratio (worked out here, not with the app's own helper)."""
+
+    def lum(c: QColor) -> float:
+        def ch(v: int) -> float:
+            x = v / 255
+            return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * ch(c.red()) + 0.7152 * ch(c.green()) + 0.0722 * ch(c.blue())
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.fixture
+def dark_palette(qapp: QApplication) -> Iterator[QPalette]:
+    """The application on a dark palette for the test (its own palette back after it)."""
+    kept = QPalette(qapp.palette())
+    dark = QPalette(kept)
+    for role, color in DARK.items():
+        dark.setColor(getattr(QPalette.ColorRole, role), QColor(color))
+    qapp.setPalette(dark)
+    qapp.processEvents()  # the widgets already made take it (posted)
+    yield dark
+    qapp.setPalette(kept)
+    qapp.processEvents()
+
+
+@pytest.fixture
+def announced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What the app announced to screen readers: (message, politeness name), in order."""
+    said: list[tuple[str, str]] = []
+    update = QAccessible.updateAccessibility
+
+    def record(event: QAccessibleEvent) -> None:
+        if isinstance(event, QAccessibleAnnouncementEvent):
+            said.append((event.message(), event.politeness().name))
+        update(event)
+
+    monkeypatch.setattr(QAccessible, "updateAccessibility", record)
+    return said

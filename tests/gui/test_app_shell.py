@@ -252,7 +252,11 @@ def focus_in(qtbot: Any, window: MainWindow, widget: QWidget) -> None:
 
 
 def test_f5_syncs_on_every_tab_and_on_history_reads_it_again(
-    qtbot: Any, shell: Shell, qtlog: Any, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any,
+    shell: Shell,
+    qtlog: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    announced: list[tuple[str, str]],
 ) -> None:
     window = shell.window
     history = window.history
@@ -276,6 +280,7 @@ def test_f5_syncs_on_every_tab_and_on_history_reads_it_again(
     qtbot.keyClick(feed_view, Qt.Key.Key_F5)
     assert woken == [True, True]
     assert window.status.currentMessage() == "Checking the hub for new items…"
+    assert ("Checking the hub for new items…", "Polite") in announced  # the status bar's too
     assert ambiguous(qtlog) == []
     assert menu_action(window, "transfers", "sync-now").toolTip().endswith("(F5)")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QTableView
 
 from alu_client.core.hub import Item, Rendition
@@ -18,8 +18,8 @@ from alu_client.core.library import Library, LibraryItem, Query, upsert_items
 from alu_client.core.library.files import record_file
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import TransferStore
-from alu_client.ui import delegates_items
-from alu_client.ui.delegates_items import FLASH_COLOR, clip_length, relative_time
+from alu_client.ui import colors, delegates_items
+from alu_client.ui.delegates_items import clip_length, relative_time
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models import items as items_module
 from alu_client.ui.models.items import (
@@ -32,6 +32,7 @@ from alu_client.ui.models.items import (
     COL_TITLE,
     ItemsModel,
 )
+from tests.gui.conftest import contrast
 
 PROFILE = "desk"
 BASE = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
@@ -137,7 +138,7 @@ def test_roles_and_texts(qtbot: Any, model: ItemsModel) -> None:
     assert flash.data(OBJECT_ROLE).item.priority == "flash"
     font = flash.data(Qt.ItemDataRole.FontRole)
     assert isinstance(font, QFont) and font.bold()
-    assert flash.data(Qt.ItemDataRole.ForegroundRole) == FLASH_COLOR
+    assert flash.data(Qt.ItemDataRole.ForegroundRole) == colors.FLASH  # on a light palette
     routine = model.index(1, COL_TITLE)
     assert routine.data(Qt.ItemDataRole.FontRole) is None
     assert routine.data() == "Item number 499"
@@ -153,6 +154,43 @@ def test_roles_and_texts(qtbot: Any, model: ItemsModel) -> None:
     assert relative_time(now - dt.timedelta(hours=3), now) == "3 h ago"
     assert relative_time(now - dt.timedelta(days=2), now) == "2 d ago"
     assert clip_length(3727) == "1:02:07"
+
+
+def test_flash_and_urgent_stay_readable_on_a_dark_palette(
+    qtbot: Any, model: ItemsModel, library: Library, dark_palette: QPalette
+) -> None:
+    # fixed, the flash rows' red was 3.0:1 on a dark table and urgent's orange 3.3:1
+    upsert_items(library.store, PROFILE, [make_item(501, priority="urgent")])
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    urgent, flash = model.index(0, COL_PRIORITY), model.index(1, COL_TITLE)
+    assert (urgent.data(), flash.data(OBJECT_ROLE).item.priority) == ("Urgent", "flash")
+    for index in (urgent, flash):
+        color = index.data(Qt.ItemDataRole.ForegroundRole)
+        for role in (QPalette.ColorRole.Base, QPalette.ColorRole.AlternateBase):
+            assert contrast(color, dark_palette.color(role)) >= 4.5, color.name()
+        assert color.red() > max(color.green(), color.blue())  # still a red, an orange
+
+
+def test_a_cards_accessible_text_says_its_priority_and_state_in_words(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    # a screen reader read a card as its title alone: not that it was flash, nor missing
+    upsert_items(library.store, PROFILE, [make_item(501, priority="urgent")])
+    model.set_query(Query())
+    qtbot.waitUntil(lambda: model.rowCount() == 100)
+    with library.store.write() as conn:
+        record_file(conn, PROFILE, "it000499", "broadcast", "/media/it000499.mp4", 1000, "0" * 64)
+    with qtbot.waitSignal(model.rows_loaded):
+        model.refresh()
+    settle(qtbot, model)
+
+    def said(row: int) -> str:
+        return str(model.index(row, COL_THUMB).data(Qt.ItemDataRole.AccessibleTextRole))
+
+    assert said(0) == "Item number 501, Urgent, New"
+    assert said(1) == "Item number 500, Flash, New"
+    assert said(2) == "Item number 499"  # routine and here: nothing more than its title
 
 
 def test_a_clip_length_no_clip_has_is_not_shown() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QKeySequence
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QWidget
 
 from alu_client.core.credentials import MemorySecrets
@@ -26,7 +26,7 @@ from alu_client.ui.models import STATE_ROLE
 from alu_client.ui.models.items import COL_PRIORITY, COL_PUBLISHED, COL_STATE, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
-from tests.gui.conftest import press_shortcut
+from tests.gui.conftest import DARK, contrast, press_shortcut
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-feed-panel"
@@ -271,7 +271,11 @@ def test_mark_all_read_marks_what_the_filters_show(
 
 
 def test_download_skips_a_file_already_here_and_takes_one_deleted_by_hand(
-    qtbot: Any, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+    qtbot: Any,
+    feed: FeedPanel,
+    desk: Services,
+    pushes: dict[str, str],
+    announced: list[tuple[str, str]],
 ) -> None:
     assert desk.queue is not None
     click_row(qtbot, feed, 2)
@@ -291,6 +295,9 @@ def test_download_skips_a_file_already_here_and_takes_one_deleted_by_hand(
         feed.download_action.trigger()
     qtbot.waitUntil(lambda: not feed.message.isHidden())
     assert feed.message.text() == "Already downloaded: “Floods in the north”"
+    assert ("Already downloaded: “Floods in the north”", "Polite") in announced  # not only drawn
+    text_role = QPalette.ColorRole.WindowText
+    assert feed.message.palette().color(text_role) == feed.palette().color(text_role)  # no error
     downloads = desk.queue.transfers.all(None, "download")
     assert sorted(t.item_id or "" for t in downloads) == sorted(pushes.values())
     qtbot.waitUntil(
@@ -312,6 +319,22 @@ def test_download_skips_a_file_already_here_and_takes_one_deleted_by_hand(
     again = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
     assert again is not None and again.present and again.path.exists()
     assert feed.message.isHidden()
+
+
+def test_an_error_reads_on_a_dark_palette_and_is_said(
+    qtbot: Any, feed: FeedPanel, dark_palette: QPalette, announced: list[tuple[str, str]]
+) -> None:
+    # #b00020 was 1.9:1 on a dark window
+    feed.command_failed.emit("Could not download “Floods in the north”: the hub is away")
+    palette = feed.message.palette()
+    text, ground = (
+        palette.color(QPalette.ColorRole.WindowText),
+        dark_palette.color(QPalette.ColorRole.Window),
+    )
+    assert contrast(text, ground) >= 4.5, text.name()
+    assert announced[-1] == (feed.message.text(), "Assertive")
+    feed._show_message("Already downloaded: “Floods in the north”", error=False)
+    assert feed.message.palette().color(QPalette.ColorRole.WindowText) == QColor(DARK["Text"])
 
 
 def test_short_columns_show_whole_values_and_the_state_stays_in_sight(

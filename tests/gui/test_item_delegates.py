@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QColor,
     QImage,
     QPainter,
+    QPalette,
     QPixmap,
     QStandardItem,
     QStandardItemModel,
@@ -25,8 +26,9 @@ from alu_client.core.library import LibraryItem
 from alu_client.ui.delegates_items import ItemCardDelegate, ThumbnailCache, item_table
 from alu_client.ui.formats import FSI, PDI
 from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
-from alu_client.ui.models.items import COL_STATE
+from alu_client.ui.models.items import COL_PRIORITY, COL_STATE
 from alu_client.ui.views import new_table
+from tests.gui.conftest import contrast
 from tests.gui.test_feed_model import make_item
 
 LTR, RTL = Qt.LayoutDirection.LeftToRight, Qt.LayoutDirection.RightToLeft
@@ -102,28 +104,38 @@ class _Recorder(QPainter):
         super().__init__(device)
         self.texts: list[tuple[QRect, str]] = []
         self.widths: list[int] = []
+        self.colors: list[QColor] = []
 
     def drawText(self, *args: Any) -> None:  # type: ignore[override]
         if len(args) == 3 and isinstance(args[0], QRect) and isinstance(args[2], str):
             self.texts.append((QRect(args[0]), args[2]))
             self.widths.append(self.fontMetrics().horizontalAdvance(args[2]))
+            self.colors.append(self.pen().color())
         super().drawText(*args)
 
 
 def _paint_card(
-    title: str, layout: Qt.LayoutDirection, state: tuple[str, str] = ("downloaded", "Downloaded")
+    title: str,
+    layout: Qt.LayoutDirection,
+    state: tuple[str, str] = ("downloaded", "Downloaded"),
+    priority: tuple[str, str] = ("routine", "Routine"),
+    palette: QPalette | None = None,
 ) -> tuple[QImage, _Recorder, int]:
     """A card of the Library grid painted as the grid paints it: the image, what was
-    written on it, and the width its title has. ``state``: the item's, and its words."""
-    item = make_item(1, title=title, duration=0.0)  # no length on the picture
+    written on it, and the width its title has. ``state``, ``priority``: the item's, and
+    their words; ``palette``: the grid's (the application's by default)."""
+    item = make_item(1, title=title, duration=0.0, priority=priority[0])  # no length shown
     model = QStandardItemModel(1, COL_STATE + 1)
     cell = QStandardItem()
     cell.setData(LibraryItem(item, 1, 0.0, None, True), OBJECT_ROLE)
     cell.setData(state[0], STATE_ROLE)
     model.setItem(0, 0, cell)
+    model.setItem(0, COL_PRIORITY, QStandardItem(priority[1]))
     model.setItem(0, COL_STATE, QStandardItem(state[1]))
     host = QWidget()
     host.setLayoutDirection(layout)
+    if palette is not None:
+        host.setPalette(palette)
     delegate = ItemCardDelegate(host)
     option = QStyleOptionViewItem()
     option.initFrom(host)
@@ -186,6 +198,21 @@ def test_a_card_whose_file_is_missing_says_so(qtbot: Any) -> None:
     assert [_plain(text) for _rect, text in painter.texts] == ["Missing", "Floods in Nairobi"]
     _image, painter, _width = _paint_card("Floods in Nairobi", LTR)
     assert [_plain(text) for _rect, text in painter.texts] == ["Floods in Nairobi"]
+
+
+def test_an_urgent_or_flash_card_says_so_in_words_and_reads_on_a_dark_palette(
+    qtbot: Any, dark_palette: QPalette
+) -> None:
+    # urgent was an orange edge alone; a flash title's fixed red was 3.0:1 on a dark grid
+    _image, painter, _width = _paint_card("Floods in Nairobi", LTR, priority=("urgent", "Urgent"))
+    assert [_plain(text) for _rect, text in painter.texts] == ["Urgent", "Floods in Nairobi"]
+    _image, painter, _width = _paint_card(
+        "Floods in Nairobi", LTR, priority=("flash", "Flash"), palette=dark_palette
+    )
+    assert [_plain(text) for _rect, text in painter.texts] == ["Flash", "Floods in Nairobi"]
+    title = painter.colors[-1]
+    assert contrast(title, dark_palette.color(QPalette.ColorRole.Base)) >= 4.5, title.name()
+    assert title.red() > max(title.green(), title.blue())  # still red
 
 
 def test_the_thumbnails_of_the_latest_paint_load_first_and_few_wait(

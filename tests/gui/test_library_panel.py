@@ -249,7 +249,7 @@ def test_a_download_older_than_every_row_appears(
 
 def test_a_copy_says_what_it_copied_and_what_it_could_not(
     qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str],
-    tmp_path: Path,
+    tmp_path: Path, announced: list[tuple[str, str]],
 ) -> None:  # fmt: skip
     for key in ("en", "fr"):
         download_from_feed(qtbot, feed, pushes[key])
@@ -262,6 +262,7 @@ def test_a_copy_says_what_it_copied_and_what_it_could_not(
         library.copy_selected_to(share)
     assert len(copied.args[0]) == 2
     assert library.message.text() == f"Copied 2 files to {isolated(share)}"
+    assert announced[-1] == (library.message.text(), "Polite")  # said, not only drawn
     # one of the two files has gone from the disk meanwhile: the other is still copied, and
     # the panel says which one was not and why
     gone = desk.library.get(pushes["fr"])
@@ -283,6 +284,7 @@ def test_a_copy_says_what_it_copied_and_what_it_could_not(
     with qtbot.waitSignal(library.command_failed, timeout=20_000) as failed:
         library.copy_selected_to(tmp_path / "no-such-folder")
     assert failed.args[0].startswith(f"Could not copy to {isolated(tmp_path / 'no-such-folder')}: ")
+    assert announced[-1] == (failed.args[0], "Assertive")
     # stopped by the user after the first file: said, with what is in the folder
     library._say_stopped(CopyOutcome(made=[again / "x.mp4"]), again, 3)
     assert library.message.text() == f"Copy stopped: 1 of 3 files copied to {isolated(again)}"
@@ -393,6 +395,12 @@ def test_a_file_deleted_by_hand_is_shown_missing_and_can_be_downloaded_again(
     qtbot.waitUntil(lambda: state.data(STATE_ROLE) == "missing", timeout=10_000)
     assert shown_ids(library) == [pushes["en"]]
     assert state.data() == "Missing"
+    # the card tells a screen reader what its badge shows (it read the title alone)
+    card = library.model.index(0, COL_THUMB)
+    assert (
+        card.data(Qt.ItemDataRole.AccessibleTextRole)
+        == f"{card.data(Qt.ItemDataRole.ToolTipRole)}, Missing"
+    )
     assert "file missing" in library.detail.values["renditions"].text()
     assert "on this workstation" not in library.detail.values["renditions"].text()
     assert library.detail.values["file"].isHidden()  # no codec, length or size of a file gone

@@ -14,6 +14,7 @@ from typing import Any
 import certifi
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QWidget
 
 from alu_client.core.credentials import MemorySecrets
@@ -32,6 +33,7 @@ from alu_client.ui.views.settings import SettingsDialog
 from alu_client.ui.views.settings_models import ScheduleModel
 from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
 from alu_client.ui.views.transfers import TransfersPanel
+from tests.gui.conftest import DARK, contrast
 
 PROFILE = "ktn@127.0.0.1:8750"
 COMMAND = ["/opt/alu desk/alu-client", "--minimized"]
@@ -282,6 +284,53 @@ def test_a_bad_limit_shows_at_the_field_and_nothing_is_applied(
     assert settings.limit_down == 1_500_000 and settings.max_downloads == 6
 
 
+def test_a_refused_entry_takes_the_focus_and_is_said_to_a_screen_reader(
+    qtbot: Any,
+    desk: Services,
+    settings: AppSettings,
+    tasks: TaskRunner,
+    tmp_path: Path,
+    announced: list[tuple[str, str]],
+) -> None:
+    # OK "did nothing": the focus stayed on it and the message was a red line no reader read
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentWidget(page)
+    type_into(qtbot, page.limit_down.edit, "fast")
+    dialog.tabs.setCurrentWidget(dialog.general)
+    press_ok_expecting_error(qtbot, dialog, page.limit_down.error)
+    message = page.limit_down.error.text()
+    assert "“fast” is not a speed" in message
+    assert dialog.focusWidget() is page.limit_down.edit
+    assert page.limit_down.edit.accessibleDescription() == message
+    assert announced[-1] == (message, "Assertive")
+    type_into(qtbot, page.limit_down.edit, "2M")  # typing again clears it
+    assert page.limit_down.edit.accessibleDescription() == ""
+    # refused by the worker's check on disk: the same
+    type_into(qtbot, page.download_dir.edit, str(tmp_path / "nowhere"))
+    dialog.tabs.setCurrentWidget(dialog.network)
+    press_ok_expecting_error(qtbot, dialog, page.download_dir.error)
+    assert dialog.tabs.currentWidget() is page
+    assert dialog.focusWidget() is page.download_dir.edit
+    assert "does not exist" in page.download_dir.edit.accessibleDescription()
+    assert announced[-1] == (page.download_dir.error.text(), "Assertive")
+
+
+def test_the_error_lines_read_on_a_dark_palette(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, dark_palette: QPalette
+) -> None:
+    # #c62828 was 2.5:1 on a dark window
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    error = dialog.transfers.limit_down.error
+    error.show_message("“fast” is not a speed")
+    palette = error.palette()
+    text, ground = (
+        palette.color(r) for r in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Window)
+    )
+    assert ground == QColor(DARK["Window"])
+    assert contrast(text, ground) >= 4.5, text.name()
+
+
 def test_a_bad_schedule_rate_keeps_the_period_form_open(
     qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
 ) -> None:
@@ -298,6 +347,9 @@ def test_a_bad_schedule_rate_keeps_the_period_form_open(
     click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
     assert period.isVisible()
     assert period.days_error.isVisible() and period.up.error.isVisible()
+    assert period.focusWidget() is period.days[0]  # the first error's field: the days
+    assert period.days[0].accessibleDescription() == "Tick at least one day."
+    assert "“lots” is not a speed" in period.up.edit.accessibleDescription()
     click(qtbot, period.days[6])
     type_into(qtbot, period.up.edit, "256k")
     with qtbot.waitSignal(period.finished):

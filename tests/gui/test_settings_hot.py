@@ -136,8 +136,18 @@ def test_the_same_folder_twice_is_refused(
     dialog = open_hot(qtbot, desk, tasks)
     qtbot.waitUntil(lambda: dialog.hot_page.model.rowCount() == 1)
     form = add_through_form(qtbot, dialog, inbox)
+    form.country.setFocus()
     click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
     assert form.isVisible() and "already a hot folder" in form.folder.error.text()
+    assert form.focusWidget() is form.folder.edit  # at the folder, which says why
+    assert form.folder.edit.accessibleDescription() == form.folder.error.text()
+    # a default the hub would refuse: at its own field
+    form.folder.set_text(str(tmp_path))
+    qtbot.keyClicks(form.country, "Kenya")
+    click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+    assert "two-letter code" in form.error.text()
+    assert form.focusWidget() is form.country
+    assert form.country.accessibleDescription() == form.error.text()
 
 
 def test_files_not_sent_are_listed_and_retried(

@@ -154,6 +154,10 @@ def test_wrong_entries_are_shown_in_the_form(
     assert "already named “Taken”" in form.name_error.text()
     assert "two-letter codes" in form.countries_error.text()
     assert "“???” has no letters" in form.words_error.text()
+    # the focus on the first field in error, which describes it to a screen reader
+    assert form.focusWidget() is form.name
+    assert form.name.accessibleDescription() == form.name_error.text()
+    assert form.countries.accessibleDescription() == form.countries_error.text()
     type_into(qtbot, form.name, "Kenya")
     type_into(qtbot, form.countries, "KE")
     type_into(qtbot, form.words, "vote")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from alu_client.core.credentials import MemorySecrets
@@ -21,6 +22,7 @@ from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import Store
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.signin import SignInDialog
+from tests.gui.conftest import DARK, contrast
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.squid import DESK_LOGIN, start_squid
@@ -79,17 +81,58 @@ def test_sign_in_waits_for_a_complete_form(qtbot: Any, dialog: SignInDialog) -> 
 
 
 def test_a_wrong_password_is_said_plainly_and_nothing_is_kept(
-    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+    qtbot: Any,
+    dialog: SignInDialog,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    announced: list[tuple[str, str]],
 ) -> None:
     live_hub.member("ktn", PASSWORD)
     allow_http(qtbot, dialog)
     fill(qtbot, dialog, live_hub.url, "ktn", "not-the-password")
     click_sign_in(qtbot, dialog)
     qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
-    assert dialog.error.text() == "The hub refused the user name or password."
+    refused = "The hub refused the user name or password."
+    assert dialog.error.text() == refused
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
     assert profiles.list() == [] and secrets.keys() == []
     assert dialog.url.isEnabled() and dialog.sign_in_button.text() == "Sign in"
+    # a screen reader is told why, not only "Password, edit, protected"
+    assert dialog.focusWidget() is dialog.password
+    assert dialog.password.accessibleDescription() == refused
+    assert (refused, "Assertive") in announced
+    qtbot.keyClicks(dialog.password, "x")
+    click_sign_in(qtbot, dialog)
+    assert dialog.password.accessibleDescription() == ""  # until the next answer
+
+
+def test_the_error_reads_on_a_dark_palette_also_after_a_switch(
+    qtbot: Any, dialog: SignInDialog, qapp: QApplication
+) -> None:
+    # fixed #b00020 was 1.9:1 on a dark window
+    dialog._show_error("The hub refused the user name or password.")
+    light = dialog.error.palette().color(QPalette.ColorRole.WindowText)
+    assert light == QColor("#b00020")  # the light palette's red, as it was
+    kept = QPalette(qapp.palette())
+    dark = QPalette(kept)
+    for role, color in DARK.items():
+        dark.setColor(getattr(QPalette.ColorRole, role), QColor(color))
+    qapp.setPalette(dark)  # the desktop switched to its dark theme while the app runs
+    try:
+
+        def ratio() -> float:  # against the dialog's own background: what is drawn behind
+            return contrast(
+                dialog.error.palette().color(QPalette.ColorRole.WindowText),
+                dialog.palette().color(QPalette.ColorRole.Window),
+            )
+
+        ground = QColor(DARK["Window"])
+        qtbot.waitUntil(lambda: dialog.palette().color(QPalette.ColorRole.Window) == ground)
+        qtbot.waitUntil(lambda: ratio() >= 4.5)
+    finally:
+        qapp.setPalette(kept)
+    qtbot.waitUntil(lambda: dialog.error.palette().color(QPalette.ColorRole.WindowText) == light)
 
 
 def test_a_disabled_account_is_told_so_not_that_its_password_is_wrong(

@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPoint, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialogButtonBox,
+    QInputDialog,
+    QMessageBox,
+    QPushButton,
+)
 
 from alu_client.core.settings import AppSettings
 from alu_client.core.store import Store
@@ -218,6 +224,53 @@ def test_drag_to_reorder_moves_in_the_queue(
     assert panel.proxy.dropMimeData(mime, Qt.DropAction.MoveAction, 3, 0, QModelIndex())
     qtbot.waitUntil(lambda: [t.id for t in queue.transfers.all()] == [a, b, c])
     qtbot.waitUntil(lambda: shown_ids(panel) == [a, b, c])
+
+
+def press_alt(qtbot: Any, widget: Any, key: Qt.Key) -> None:
+    """Alt+``key`` on ``widget``, Alt released after it (see conftest.press_shortcut)."""
+    qtbot.keyClick(widget, key, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyRelease(widget, Qt.Key.Key_Alt)
+    assert QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
+
+
+def test_the_keyboard_reorders_rows_among_their_priority_as_a_drag_does(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # Ctrl+Up made a routine download urgent: the only way to put it first was a drag
+    urgent = add(queue, "U", "urgent")
+    a, b, c = add(queue, "A"), add(queue, "B"), add(queue, "C")
+    start_holding(queue)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [urgent, a, b, c])
+    select(qtbot, panel, c)
+    panel.view.setFocus()
+    steps = [
+        (Qt.Key.Key_Up, [urgent, a, c, b]),
+        (Qt.Key.Key_Up, [urgent, c, a, b]),
+        (Qt.Key.Key_Up, [urgent, c, a, b]),  # first of the routine ones: it stays routine
+        (Qt.Key.Key_End, [urgent, a, b, c]),
+        (Qt.Key.Key_Home, [urgent, c, a, b]),
+        (Qt.Key.Key_Down, [urgent, a, c, b]),
+    ]
+    for key, order in steps:
+        press_alt(qtbot, panel.view, key)
+        qtbot.waitUntil(lambda order=order: [t.id for t in queue.transfers.all()] == order)
+        qtbot.waitUntil(lambda order=order: shown_ids(panel) == order)
+        assert [r.id for r in panel.selected_rows()] == [c]  # the selection moved with it
+    assert queue.transfers.get(c).priority == 2  # type: ignore[union-attr]
+    # two rows at once keep their order; the menu names the keys
+    panel.view.selectionModel().select(
+        panel.current_index_for(b),
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    qtbot.waitUntil(lambda: [r.id for r in panel.selected_rows()] == [c, b])
+    panel.move_to_top()
+    qtbot.waitUntil(lambda: shown_ids(panel) == [urgent, c, b, a])
+    assert panel.commands.move_up in panel.view.actions()
+    assert panel.commands.move_up.shortcut().toString() == "Alt+Up"
+    assert panel.priority_up_action.shortcut().toString() == "Ctrl+Up"
+    # sorted by another column the table is not the queue's order: nothing to move by
+    panel.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert not panel.commands.move_up.isEnabled()
 
 
 def test_priority_up_and_down(qtbot: Any, panel: TransfersPanel, queue: TransferQueue) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from alu_client.core import media
@@ -33,6 +33,7 @@ from alu_client.ui.views import upload_files
 from alu_client.ui.views.upload import DropTarget, UploadDialog, collect_files, open_upload_for_urls
 from alu_client.ui.views.upload_files import Inspection
 from alu_client.ui.views.upload_form import UploadEntry
+from tests.gui.conftest import contrast
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-upload-gui"
@@ -230,6 +231,20 @@ def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
     qtbot.waitUntil(lambda: not dialog.isVisible())
     assert dialog.result() == UploadDialog.DialogCode.Rejected
     assert uploads(desk) == []
+
+
+def test_a_fields_error_reads_on_a_dark_palette(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, dark_palette: QPalette
+) -> None:
+    # #b00020 was 1.9:1 on a dark window
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    form = dialog.form
+    retype(qtbot, form.title, "")
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    error = form.errors["title"]
+    assert error.isVisible()
+    text = error.palette().color(QPalette.ColorRole.WindowText)
+    assert contrast(text, dark_palette.color(QPalette.ColorRole.Window)) >= 4.5, text.name()
 
 
 def test_upload_completes_and_the_item_is_published(

@@ -58,16 +58,16 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.library import LibraryItem
 
-from . import formats
+from . import colors, formats
 from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
 from .views import new_table
 
 THUMB_SIZE = QSize(160, 90)
-FLASH_COLOR = QColor("#c62828")
-URGENT_COLOR = QColor("#b45309")
 _Index = QModelIndex | QPersistentModelIndex
-# ``ItemsModel``'s State column (its translated words; models.items imports this module)
+# ``ItemsModel``'s Priority and State columns (their translated words; models.items imports
+# this module)
+_PRIORITY_COLUMN = 6
 _STATE_COLUMN = 8
 
 
@@ -389,6 +389,7 @@ class ItemCardDelegate(QStyledItemDelegate):
         picture.moveLeft(box.left() + (box.width() - picture.width()) // 2)
         _draw_picture(painter, picture, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
         self._badges(painter, picture, li, option)
+        self._priority_badge(painter, picture, index, option)
         self._state_badge(painter, picture, index, option)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -397,7 +398,7 @@ class ItemCardDelegate(QStyledItemDelegate):
         if li.item.priority == "flash":
             font.setBold(True)
             if not selected:
-                color = FLASH_COLOR
+                color = colors.on_view(colors.FLASH, option.palette)
         painter.setFont(font)
         painter.setPen(color)
         fm = painter.fontMetrics()
@@ -425,9 +426,35 @@ class ItemCardDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(corner, 3, 3)
             painter.setPen(QColor("white"))
             painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), length)
-        edge = {"flash": FLASH_COLOR, "urgent": URGENT_COLOR}.get(li.item.priority)
+        edge = {"flash": colors.FLASH, "urgent": colors.URGENT}.get(li.item.priority)
         if edge is not None:
+            edge = colors.on_view(edge, option.palette)
             painter.fillRect(QRect(picture.left(), picture.top(), picture.width(), 4), edge)
+
+    def _priority_badge(
+        self, painter: QPainter, picture: QRect, index: _Index, option: QStyleOptionViewItem
+    ) -> None:
+        """Under the coloured edge, in the top corner where a line starts, "Flash" or
+        "Urgent" in words: the edge's colour alone did not tell urgent from flash to everyone
+        (nor to anyone on a grey screen). White on the signal colour reads on any palette
+        (5:1 and more)."""
+        li = index.data(OBJECT_ROLE)
+        colour = {"flash": colors.FLASH, "urgent": colors.URGENT}.get(li.item.priority)
+        text = str(index.sibling(index.row(), _PRIORITY_COLUMN).data() or "")
+        if colour is None or not text:
+            return
+        fm = option.fontMetrics
+        w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+        corner = QRect(picture.left() + 3, picture.top() + 6, w, h)
+        if option.direction == Qt.LayoutDirection.RightToLeft:
+            corner.moveRight(picture.right() - 3)
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(corner, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
 
     def _state_badge(
         self, painter: QPainter, picture: QRect, index: _Index, option: QStyleOptionViewItem
@@ -557,9 +584,7 @@ def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListVie
 
 
 __all__ = [
-    "FLASH_COLOR",
     "THUMB_SIZE",
-    "URGENT_COLOR",
     "ItemCardDelegate",
     "ThumbnailCache",
     "ThumbnailDelegate",

@@ -35,6 +35,7 @@ from alu_client.core.settings import AppSettings
 from alu_client.core.sync import SyncStatus
 from alu_client.core.transfers.queue import Progress
 
+from .a11y import announce
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .formats import count_text
@@ -124,6 +125,9 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        # every status-bar message ("Checking the hub…", an update, a command's failure) is
+        # also said to a screen reader: it was only ever drawn
+        self.status.messageChanged.connect(lambda text: announce(self.status, text))
         profile = services.profile
         self.status.set_hub(_hub_name(services))
         self.status.set_sync_status(bridge.last_status)

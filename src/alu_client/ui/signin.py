@@ -56,7 +56,8 @@ from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
-from . import engine_text
+from . import colors, engine_text
+from .a11y import announce
 from .formats import isolated, size_text
 from .os_text import os_error_text
 from .tasks import TaskRunner
@@ -345,7 +346,7 @@ class SignInDialog(QDialog):
         self.error.setObjectName("signInError")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setStyleSheet("color: #b00020;")
+        colors.tint(self.error, colors.ERROR)
         self.error.hide()
 
         self.buttons = QDialogButtonBox(self)
@@ -655,12 +656,17 @@ class SignInDialog(QDialog):
         self._update_button()
 
     def _show_error(self, text: str) -> None:
+        """The reason under the form, and with the focus back in Password (to type it again):
+        that field describes it and a screen reader says it — a label alone was never read
+        ("Password, edit, protected" and nothing about the refusal)."""
         self.error_text = text
         self.error.setText(text)
         self.error.setVisible(bool(text))
+        self.password.setAccessibleDescription(text)
         if text:
             self.password.selectAll()
             self.password.setFocus()
+            announce(self.password, text, assertive=True)
 
     def _show_advanced(self, on: bool) -> None:
         for w in (

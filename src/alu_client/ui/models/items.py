@@ -36,10 +36,9 @@ from alu_client.core.library import Library, LibraryItem, Page, Query
 from alu_client.core.library.search import MAX_LIMIT
 from alu_client.core.store.transfers import PROFILE_SQL
 
+from .. import colors
 from ..delegates_items import (
-    FLASH_COLOR,
     THUMB_SIZE,
-    URGENT_COLOR,
     ThumbnailCache,
     clip_length,
     language_name,
@@ -258,15 +257,16 @@ class ItemsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and li.item.priority == "flash":
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
+            # readable on the application's palette as it is now (a dark one too)
             if li.item.priority == "flash":
-                return FLASH_COLOR
+                return colors.on_view(colors.FLASH)
             if li.item.priority == "urgent" and col == COL_PRIORITY:
-                return URGENT_COLOR
+                return colors.on_view(colors.URGENT)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(li, col)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_THUMB:
-            return li.title
+            return self._card_text(li)
         if role == Qt.ItemDataRole.SizeHintRole and col == COL_THUMB:
             return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
         return None
@@ -291,6 +291,18 @@ class ItemsModel(QAbstractTableModel):
             state = self.state_of(li)
             return "" if state == "seen" else self._texts[state]
         return None
+
+    def _card_text(self, li: LibraryItem) -> str:
+        """A card of the Library grid (the picture cell) for a screen reader: the title, then
+        its badges in words — the priority when not routine, the state when the card shows
+        one ("…, Flash, Missing"). The title alone hid a missing file and a flash item."""
+        parts = [li.title]
+        if li.item.priority in ("flash", "urgent"):
+            parts.append(self._texts[li.item.priority])
+        state = self.state_of(li)
+        if state not in ("downloaded", "seen"):
+            parts.append(self._texts[state])
+        return ", ".join(parts)
 
     def _sort_value(self, li: LibraryItem, col: int) -> Any:
         it = li.item

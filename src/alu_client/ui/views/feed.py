@@ -29,7 +29,8 @@ from alu_client.core.library import CheckReport, LibraryItem
 from alu_client.core.services import AlreadyDownloaded, Services
 from alu_client.core.sync import SyncStatus
 
-from .. import engine_text
+from .. import colors, engine_text
+from ..a11y import say
 from ..bridge import CoreBridge
 from ..delegates_items import item_table
 from ..models import OBJECT_ROLE
@@ -136,7 +137,6 @@ class FeedPanel(QWidget):
         self.message = QLabel(self)
         self.message.setObjectName("feed-message")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b00020;")
         self.message.hide()
         self.command_failed.connect(self._show_failure)
 
@@ -382,9 +382,8 @@ class FeedPanel(QWidget):
         self._show_message(text, error=True)
 
     def _show_message(self, text: str, *, error: bool) -> None:
-        self.message.setStyleSheet("color: #b00020;" if error else "")
-        self.message.setText(text)
-        self.message.show()
+        colors.tint(self.message, colors.ERROR if error else None)
+        say(self.message, text, assertive=error)
 
     # --- language -----------------------------------------------------------------------------
 

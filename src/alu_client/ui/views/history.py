@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ...core import hub
 from ...core.services import Services
 from ...core.sync import HistoryEvent
+from ..a11y import say
 from ..bridge import CoreBridge
 from ..models import SORT_ROLE
 from ..models.history import (
@@ -170,8 +171,7 @@ class HistoryPanel(QWidget):
             self.status.setText(self.tr("Everything has been sent to the hub"))
 
     def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
+        say(self.message, text)
 
     # --- reading ----------------------------------------------------------------------------
 

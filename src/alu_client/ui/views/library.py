@@ -55,6 +55,7 @@ from alu_client.core.safe_names import unique_path
 from alu_client.core.services import AlreadyDownloaded, Services
 
 from .. import engine_text, formats
+from ..a11y import say
 from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
@@ -505,8 +506,7 @@ class LibraryPanel(QWidget):
         )
         if not failed:
             text = self.tr("Copied %Ln files to {folder}", "", made).format(folder=where)
-            self.message.setText(text)
-            self.message.show()
+            say(self.message, text)
         elif not made:
             self.command_failed.emit(
                 self.tr("Could not copy to {folder}: {error}").format(folder=where, error=reasons)
@@ -535,8 +535,7 @@ class LibraryPanel(QWidget):
             )
         else:
             text = self.tr("Copy stopped: nothing was copied to {folder}").format(folder=where)
-        self.message.setText(text)
-        self.message.show()
+        say(self.message, text)
 
     def cancel_copy(self) -> None:
         if self._copy_cancel is not None:
@@ -671,8 +670,7 @@ class LibraryPanel(QWidget):
         return failed
 
     def _show_failure(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
+        say(self.message, text, assertive=True)
 
     # --- language -----------------------------------------------------------------------------
 

@@ -22,10 +22,11 @@ from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders, WatchError, WatchFile
 
+from ..a11y import announce
 from ..tasks import TaskRunner
 from . import settings_apply
 from .settings_apply import FolderRow, Loaded, Problem, Values
-from .settings_fields import ErrorLabel
+from .settings_fields import ErrorLabel, focus_first_error
 from .settings_general import GeneralPage, NetworkPage
 from .settings_hot import HotFoldersPage
 from .settings_rules import RulesPage
@@ -154,6 +155,7 @@ class SettingsDialog(QDialog):
         failed = [i for i, page in enumerate(self.pages) if not page.collect(v)]
         if failed:
             self.tabs.setCurrentIndex(failed[0])
+            focus_first_error(self.pages[failed[0]])
             return None
         return v
 
@@ -204,21 +206,28 @@ class SettingsDialog(QDialog):
             page = pages.get(error.field)
             if page is not None:
                 page.show_problem(error.code, error.detail)
-                self.tabs.setCurrentWidget(page)
+                self._show_page_error(page)
                 return
         if isinstance(error, RuleError):
             self.rules.show_error(str(error))
-            self.tabs.setCurrentWidget(self.rules)
+            self._show_page_error(self.rules)
             return
         if isinstance(error, WatchError):
             self.hot_page.show_error(str(error))
-            self.tabs.setCurrentWidget(self.hot_page)
+            self._show_page_error(self.hot_page)
             return
         self.message.show_message(
             self.tr("The settings could not be read or saved: {error}").format(
                 error=str(error) or type(error).__name__
             )
         )
+        announce(self.message, self.message.text(), assertive=True)
+
+    def _show_page_error(self, page: QWidget) -> None:
+        """The page with the message the worker's check left, its field focused, the message
+        said to a screen reader."""
+        self.tabs.setCurrentWidget(page)
+        focus_first_error(page)
 
     # --- hot folder files -------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QCoreApplication, QLocale, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -19,6 +18,9 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
+
+from .. import colors
+from ..a11y import announce
 
 # the units ``formats.speed_text`` writes, as their templates name them, largest first
 _UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
@@ -90,22 +92,53 @@ def too_slow(text: str) -> str:
 
 
 class ErrorLabel(QLabel):
-    """What is wrong with the field above it; hidden when nothing is."""
+    """What is wrong with the field above it; hidden when nothing is.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Its ``field`` (the widget the message is about, also its buddy) has the message as its
+    accessible description while it is shown, and ``focus_first_error`` puts the keyboard
+    focus there: a red line alone left a screen-reader user on the OK button, told nothing."""
+
+    def __init__(self, parent: QWidget | None = None, field: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWordWrap(True)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.WindowText, QColor("#c62828"))
-        self.setPalette(palette)
+        colors.tint(self, colors.ERROR)
+        self.field: QWidget | None = None
+        self._description = ""
+        self.set_field(field)
         self.hide()
+
+    def set_field(self, field: QWidget | None) -> None:
+        """The widget this line speaks of (None: the dialog or page as a whole)."""
+        if self.field is not None:
+            self.field.setAccessibleDescription(self._description)
+        self.field = field
+        self._description = field.accessibleDescription() if field is not None else ""
+        self.setBuddy(field)  # type: ignore[arg-type]  # None unsets it (Qt accepts nullptr)
+        if field is not None and self.text():
+            field.setAccessibleDescription(self.text())
 
     def show_message(self, message: str) -> None:
         self.setText(message)
         self.setVisible(bool(message))
+        if self.field is not None:
+            self.field.setAccessibleDescription(message or self._description)
 
     def clear_message(self) -> None:
         self.show_message("")
+
+
+def focus_first_error(root: QWidget) -> bool:
+    """After a check refused what ``root`` (a page or a dialog) holds: the keyboard focus on
+    the field of its first error shown (in the order the form was built, top to bottom), and
+    that error announced to a screen reader. False when no error is shown."""
+    shown = [e for e in root.findChildren(ErrorLabel) if e.isVisibleTo(root) and e.text()]
+    if not shown:
+        return False
+    first = shown[0]
+    if first.field is not None and first.field.isEnabled():
+        first.field.setFocus(Qt.FocusReason.OtherFocusReason)
+    announce(first.field or first, first.text(), assertive=True)
+    return True
 
 
 class RateField(QWidget):
@@ -116,7 +149,7 @@ class RateField(QWidget):
         super().__init__(parent)
         self.edit = QLineEdit(self)
         self.edit.setClearButtonEnabled(True)
-        self.error = ErrorLabel(self)
+        self.error = ErrorLabel(self, self.edit)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit)
@@ -150,7 +183,7 @@ class PathField(QWidget):
         # names would be reordered and the start of the path aligned to the wrong side)
         self.edit.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.browse = QPushButton(self)
-        self.error = ErrorLabel(self)
+        self.error = ErrorLabel(self, self.edit)
         self.dialog: QFileDialog | None = None
         self.name_filter = ""
         row = QHBoxLayout()

@@ -27,7 +27,7 @@ from alu_client.core.uploads import FieldError, UploadFields
 from ..models import OBJECT_ROLE
 from . import new_table, select_row
 from .settings_apply import FolderRow, Loaded, Values
-from .settings_fields import ErrorLabel, PathField
+from .settings_fields import ErrorLabel, PathField, focus_first_error
 from .settings_models import COL_FOLDER, COL_MESSAGE, HotFoldersModel, WatchErrorsModel
 
 
@@ -93,10 +93,12 @@ class HotFolderDialog(QDialog):
         text = self.folder.text()
         if not text:
             self.folder.error.show_message(self.tr("Choose the folder to watch."))
+            focus_first_error(self)
             return
         path = Path(text).expanduser()
         if path in self.taken:
             self.folder.error.show_message(self.tr("This folder is already a hot folder."))
+            focus_first_error(self)
             return
         defaults = {
             "language": str(self.language.currentData()),
@@ -112,7 +114,10 @@ class HotFolderDialog(QDialog):
                 "country": self.tr("The country is a two-letter code, like KE or SN."),
                 "category": self.tr("The category is too long."),
             }
+            fields = {"country": self.country, "category": self.category}
+            self.error.set_field(fields.get(e.field))
             self.error.show_message(messages.get(e.field, str(e)))
+            focus_first_error(self)
             return
         self.result_folder = FolderRow(id=0, path=path, enabled=True, defaults=defaults)
         self.accept()

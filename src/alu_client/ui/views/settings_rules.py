@@ -29,7 +29,7 @@ from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError, split_va
 from ..models.rules import COL_CONDITIONS, RulesModel
 from . import new_table, select_row
 from .settings_apply import Loaded, Values
-from .settings_fields import ErrorLabel, PathField
+from .settings_fields import ErrorLabel, PathField, focus_first_error
 
 LANGUAGE_CODES = ("en", "fr", "ar")
 PRIORITY_CODES = ("flash", "urgent", "routine")
@@ -62,7 +62,7 @@ class RuleDialog(QDialog):
             edit.setObjectName(f"rule-{name}")
             edit.setAccessibleName(accessible)
             edit.setPlaceholderText(hint)
-            error = ErrorLabel(self)
+            error = ErrorLabel(self, edit)
             edit.textEdited.connect(error.clear_message)
             form.addRow(label, edit)
             form.addRow("", error)
@@ -181,6 +181,7 @@ class RuleDialog(QDialog):
                 ok = False
                 break
         if not ok:
+            focus_first_error(self)
             return
         try:
             conditions = Conditions.of(
@@ -193,6 +194,7 @@ class RuleDialog(QDialog):
             )
         except RuleError as e:  # anything the checks above did not foresee, in the core's words
             self.name_error.show_message(str(e))
+            focus_first_error(self)
             return
         values = {
             "name": name,

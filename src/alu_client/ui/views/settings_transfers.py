@@ -29,7 +29,7 @@ from alu_client.core.transfers.schedule import ScheduleRule
 from ..os_text import os_text
 from . import new_table, select_row
 from .settings_apply import Loaded, Values
-from .settings_fields import ErrorLabel, PathField, RateField, rate_error
+from .settings_fields import ErrorLabel, PathField, RateField, focus_first_error, rate_error
 from .settings_models import COL_DAYS, ScheduleModel
 
 
@@ -51,7 +51,7 @@ class ScheduleRuleDialog(QDialog):
             box.setChecked((rule is None and d < 5) or (rule is not None and d in rule.days))
             day_row.addWidget(box)
             self.days.append(box)
-        self.days_error = ErrorLabel(self)
+        self.days_error = ErrorLabel(self, self.days[0])
         self.start = QTimeEdit(self)
         self.start.setObjectName("schedule-from")
         self.start.setAccessibleName(self.tr("From"))
@@ -110,6 +110,7 @@ class ScheduleRuleDialog(QDialog):
                 field.error.show_message(rate_error(field.edit.text(), error))
                 ok = False
         if not ok:
+            focus_first_error(self)
             return
         s, e = self.start.time(), self.end.time()
         self.result_rule = ScheduleRule(

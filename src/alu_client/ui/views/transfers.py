@@ -31,6 +31,7 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.schedule import Schedule
 
 from .. import formats
+from ..a11y import say
 from ..delegates import ProgressDelegate
 from ..models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from ..models.transfers import (
@@ -74,6 +75,60 @@ _HORIZONTAL = Qt.Orientation.Horizontal
 def _for_each(command: Callable[[int], None], ids: Sequence[int]) -> None:
     for tid in ids:
         command(tid)
+
+
+# A reordering by keyboard: from one priority's rows as shown (queue order) and the selected
+# ids, the queue's moves to make, in order: (transfer, before which one; None: last of them).
+_Move = tuple[int, int | None]
+_Plan = Callable[[Sequence[TransferRow], set[int]], list[_Move]]
+
+
+def _runs(rows: Sequence[TransferRow], selected: set[int]) -> list[tuple[int, int]]:
+    """The runs of selected rows: (first, last) indexes, in order."""
+    runs: list[tuple[int, int]] = []
+    for i, row in enumerate(rows):
+        if row.id not in selected:
+            continue
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _moves_up(rows: Sequence[TransferRow], selected: set[int]) -> list[_Move]:
+    """Each run above the row before it."""
+    return [
+        (rows[i].id, rows[first - 1].id)
+        for first, last in _runs(rows, selected)
+        if first > 0
+        for i in range(first, last + 1)
+    ]
+
+
+def _moves_down(rows: Sequence[TransferRow], selected: set[int]) -> list[_Move]:
+    """The row after each run above the run (one move however long the run)."""
+    return [
+        (rows[last + 1].id, rows[first].id)
+        for first, last in _runs(rows, selected)
+        if last + 1 < len(rows)
+    ]
+
+
+def _moves_to_top(rows: Sequence[TransferRow], selected: set[int]) -> list[_Move]:
+    """The selected rows, in their order, above the first row not selected."""
+    first = next((i for i, row in enumerate(rows) if row.id not in selected), None)
+    if first is None:
+        return []
+    return [(row.id, rows[first].id) for row in rows[first + 1 :] if row.id in selected]
+
+
+def _moves_to_bottom(rows: Sequence[TransferRow], selected: set[int]) -> list[_Move]:
+    """The selected rows, in their order, last of their priority (the queue's ``before=None``)."""
+    last = max((i for i, row in enumerate(rows) if row.id not in selected), default=None)
+    if last is None:
+        return []
+    return [(row.id, None) for row in rows[:last] if row.id in selected]
 
 
 class TransfersPanel(QWidget):
@@ -151,6 +206,10 @@ class TransfersPanel(QWidget):
         c.limit.triggered.connect(self.limit_selected)
         c.pause_all.triggered.connect(self.pause_all)
         c.resume_all.triggered.connect(self.resume_all)
+        c.move_up.triggered.connect(self.move_up)
+        c.move_down.triggered.connect(self.move_down)
+        c.move_top.triggered.connect(self.move_to_top)
+        c.move_bottom.triggered.connect(self.move_to_bottom)
         # the names tests and the main window use
         self.pause_action, self.resume_action, self.retry_action = c.pause, c.resume, c.retry
         self.cancel_action, self.pause_all_action = c.cancel, c.pause_all
@@ -161,9 +220,10 @@ class TransfersPanel(QWidget):
         for group in c.groups():
             self.toolbar.addActions(list(group))
             self.toolbar.addSeparator()
-        for group in c.groups():
+        for group in c.menu_groups():
             self.view.addActions(list(group))
-            self.addActions(list(group))  # shortcuts anywhere in the panel
+        for group in c.groups():
+            self.addActions(list(group))  # shortcuts anywhere in the panel (not the moves')
 
         self.filter_label = QLabel(self)
         self.filter_box = QComboBox(self)
@@ -227,7 +287,10 @@ class TransfersPanel(QWidget):
         self.toolbar.setWindowTitle(self.tr("Transfer commands"))
         self.view.setAccessibleName(self.tr("Transfers"))
         self.view.setAccessibleDescription(
-            self.tr("Downloads and uploads in queue order; drag rows to reorder them")
+            self.tr(
+                "Downloads and uploads in queue order; drag rows, or press Alt+Up or Alt+Down, "
+                "to reorder them"
+            )
         )
         self.filter_label.setText(self.tr("&Show:"))
         self.filter_box.setAccessibleName(self.tr("Show transfers"))
@@ -314,6 +377,8 @@ class TransfersPanel(QWidget):
         self.priority_up_action.setEnabled(any(r.priority > 0 for r in open_rows))
         self.priority_down_action.setEnabled(any(r.priority < 2 for r in open_rows))
         self.limit_action.setEnabled(bool(open_rows))
+        for a in self.commands.moves():
+            a.setEnabled(bool(rows) and self._in_queue_order())
 
     def _source_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         first, last = top_left.column(), bottom_right.column()
@@ -337,17 +402,22 @@ class TransfersPanel(QWidget):
         if dynamic != self.proxy.dynamicSortFilter():
             self.proxy.setDynamicSortFilter(dynamic)
 
-    @Slot()
-    def _update_drag(self) -> None:
-        """Reordering by hand only makes sense while the table shows the queue's order."""
+    def _in_queue_order(self) -> bool:
         header = self.view.horizontalHeader()
-        in_queue_order = (
+        return (
             header.sortIndicatorSection() == COL_PRIORITY
             and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
         )
+
+    @Slot()
+    def _update_drag(self) -> None:
+        """Reordering by hand (a drag, the moves' keys) only makes sense while the table shows
+        the queue's order."""
+        in_queue_order = self._in_queue_order()
         self.view.setDragEnabled(in_queue_order)
         self.view.setAcceptDrops(in_queue_order)
         self.view.viewport().setAcceptDrops(in_queue_order)
+        self._update_actions()
 
     @Slot(int)
     def _apply_filter(self, _index: int = 0) -> None:
@@ -478,6 +548,50 @@ class TransfersPanel(QWidget):
             reload=True,
         )
 
+    # --- moves by keyboard: among the rows of one priority, as a drag ----------------------------
+
+    @Slot()
+    def move_up(self) -> None:
+        """The selected transfers one row earlier among those of their priority shown (each
+        run of selected rows goes above the row before it); the first of a priority stays
+        (Raise priority is what takes it further)."""
+        self._reorder(_moves_up)
+
+    @Slot()
+    def move_down(self) -> None:
+        self._reorder(_moves_down)
+
+    @Slot()
+    def move_to_top(self) -> None:
+        self._reorder(_moves_to_top)
+
+    @Slot()
+    def move_to_bottom(self) -> None:
+        self._reorder(_moves_to_bottom)
+
+    def _reorder(self, plan: _Plan) -> None:
+        selected = {r.id for r in self.selected_rows()}
+        if not selected or not self._in_queue_order():
+            return
+        shown = [
+            row
+            for r in range(self.proxy.rowCount())
+            if isinstance(row := self.proxy.index(r, COL_NAME).data(OBJECT_ROLE), TransferRow)
+        ]
+        by_priority: dict[int, list[TransferRow]] = {}
+        for row in shown:  # the table's order is the queue's: priority, then position
+            by_priority.setdefault(row.priority, []).append(row)
+        moves = [m for rows in by_priority.values() for m in plan(rows, selected)]
+        if not moves:
+            return
+        queue = self.queue
+
+        def move() -> None:
+            for tid, before in moves:
+                queue.move(tid, before)
+
+        self._command(self.tr("Could not reorder the queue: {error}"), move, reload=True)
+
     # --- bandwidth limit ------------------------------------------------------------------------
 
     @Slot()
@@ -563,8 +677,7 @@ class TransfersPanel(QWidget):
 
     @Slot(str)
     def _show_failure(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
+        say(self.message, text, assertive=True)
 
     def current_index_for(self, tid: int) -> QModelIndex:
         """The view's index of transfer ``tid`` (invalid when filtered out)."""

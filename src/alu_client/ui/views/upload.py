@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 from ...core.services import Services
 from ...core.uploads import FieldError, UploadFields, title_from_filename
 from .. import formats
+from ..a11y import say
 from ..os_text import os_error_text
 from ..tasks import TaskRunner
 from .upload_files import (
@@ -290,8 +291,7 @@ class UploadDialog(QDialog):
         self._say(" ".join([head, *skipped[:5]]) + (" …" if len(skipped) > 5 else ""))
 
     def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
+        say(self.message, text)
 
     # --- files ------------------------------------------------------------------------------
 

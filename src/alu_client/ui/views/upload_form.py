@@ -50,7 +50,7 @@ from ...core.uploads import (
     MSG_TEXTS_TOO_LARGE,
     FieldError,
 )
-from .. import formats
+from .. import colors, formats
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 
@@ -264,7 +264,7 @@ class UploadForm(QWidget):
             error = QLabel(self)
             error.setObjectName(f"error-{name}")
             error.setWordWrap(True)
-            error.setStyleSheet("color: #b00020;")
+            colors.tint(error, colors.ERROR)
             error.hide()
             self.errors[name] = error
             cell = QVBoxLayout()
