@@ -3322,6 +3322,38 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>حدّ سرعة خاص بالتحويلات المحددة</translation>
     </message>
     <message>
+        <source>Move up</source>
+        <translation>نقل لأعلى</translation>
+    </message>
+    <message>
+        <source>One place earlier among the transfers of the same priority</source>
+        <translation>مكان واحد أبكر بين عمليات النقل ذات الأولوية نفسها</translation>
+    </message>
+    <message>
+        <source>Move down</source>
+        <translation>نقل لأسفل</translation>
+    </message>
+    <message>
+        <source>One place later among the transfers of the same priority</source>
+        <translation>مكان واحد لاحقًا بين عمليات النقل ذات الأولوية نفسها</translation>
+    </message>
+    <message>
+        <source>Move to the top</source>
+        <translation>نقل إلى الأعلى</translation>
+    </message>
+    <message>
+        <source>First of the transfers of the same priority</source>
+        <translation>الأول بين عمليات النقل ذات الأولوية نفسها</translation>
+    </message>
+    <message>
+        <source>Move to the bottom</source>
+        <translation>نقل إلى الأسفل</translation>
+    </message>
+    <message>
+        <source>Last of the transfers of the same priority</source>
+        <translation>الأخير بين عمليات النقل ذات الأولوية نفسها</translation>
+    </message>
+    <message>
         <source>Pause all</source>
         <translation>إيقاف الكل مؤقتًا</translation>
     </message>
@@ -3540,8 +3572,8 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>عمليات النقل</translation>
     </message>
     <message>
-        <source>Downloads and uploads in queue order; drag rows to reorder them</source>
-        <translation>التنزيلات وعمليات الرفع بترتيب قائمة الانتظار؛ اسحب الصفوف لإعادة ترتيبها</translation>
+        <source>Downloads and uploads in queue order; drag rows, or press Alt+Up or Alt+Down, to reorder them</source>
+        <translation>التنزيلات وعمليات الرفع بترتيب قائمة الانتظار؛ اسحب الصفوف، أو اضغط Alt+↑ أو Alt+↓، لإعادة ترتيبها</translation>
     </message>
     <message>
         <source>&amp;Show:</source>

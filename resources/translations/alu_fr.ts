@@ -3294,6 +3294,38 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Une limite de vitesse propre aux transferts sélectionnés</translation>
     </message>
     <message>
+        <source>Move up</source>
+        <translation>Monter</translation>
+    </message>
+    <message>
+        <source>One place earlier among the transfers of the same priority</source>
+        <translation>Une place plus tôt parmi les transferts de même priorité</translation>
+    </message>
+    <message>
+        <source>Move down</source>
+        <translation>Descendre</translation>
+    </message>
+    <message>
+        <source>One place later among the transfers of the same priority</source>
+        <translation>Une place plus tard parmi les transferts de même priorité</translation>
+    </message>
+    <message>
+        <source>Move to the top</source>
+        <translation>Placer en premier</translation>
+    </message>
+    <message>
+        <source>First of the transfers of the same priority</source>
+        <translation>Premier des transferts de même priorité</translation>
+    </message>
+    <message>
+        <source>Move to the bottom</source>
+        <translation>Placer en dernier</translation>
+    </message>
+    <message>
+        <source>Last of the transfers of the same priority</source>
+        <translation>Dernier des transferts de même priorité</translation>
+    </message>
+    <message>
         <source>Pause all</source>
         <translation>Tout suspendre</translation>
     </message>
@@ -3512,8 +3544,8 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Transferts</translation>
     </message>
     <message>
-        <source>Downloads and uploads in queue order; drag rows to reorder them</source>
-        <translation>Téléchargements et envois dans l’ordre de la file d’attente&#x202f;; faites glisser les lignes pour changer l’ordre</translation>
+        <source>Downloads and uploads in queue order; drag rows, or press Alt+Up or Alt+Down, to reorder them</source>
+        <translation>Téléchargements et envois dans l’ordre de la file ; faites glisser les lignes, ou appuyez sur Alt+↑ ou Alt+↓, pour les réordonner</translation>
     </message>
     <message>
         <source>&amp;Show:</source>
