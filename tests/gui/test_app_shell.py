@@ -18,9 +18,16 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtMultimedia import QMediaPlayer
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QSystemTrayIcon,
+    QWidget,
+)
 
 from alu_client import __version__
 from alu_client.core.credentials import MemorySecrets
@@ -79,13 +86,29 @@ class SimpleFeed(QLabel):
     preview_requested = Signal(str)
 
 
+class FocusOnShow(QWidget):
+    """Takes the focus as it is shown, as the player's picture does (its window is activated
+    when the Library tab shows it)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.setFocus()
+
+
 class SimpleLibrary(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("library", parent)
         self.shown: list[str] = []
+        self.picture = FocusOnShow(self)
+        self.grid = QListWidget(self)
 
     def show_item(self, item_id: str) -> None:
         self.shown.append(item_id)
+        self.grid.setFocus()  # as the real Library focuses the item shown
 
 
 class SimplePanels:
@@ -448,6 +471,21 @@ def test_unread_count_and_preview_requests_are_wired(qtbot: Any, plain: Shell) -
     assert isinstance(library, SimpleLibrary)
     assert library.shown == ["item-42"]
     assert window.tabs.currentIndex() == TAB_LIBRARY
+
+
+def test_a_preview_leaves_the_focus_where_the_library_puts_it(qtbot: Any, plain: Shell) -> None:
+    """The Library was asked to show the item (and focus it) before its tab was shown: the
+    tab, as it showed, gave the focus to a part of it (the picture, unnamed for a screen
+    reader) instead of the item."""
+    window = plain.window
+    feed, library = window.feed, window.library
+    assert isinstance(feed, SimpleFeed) and isinstance(library, SimpleLibrary)
+    window.tabs.setCurrentIndex(TAB_FEED)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    feed.preview_requested.emit("item-7")
+    assert window.tabs.currentWidget() is library
+    assert QApplication.focusWidget() is library.grid
 
 
 def test_drops_of_files_go_to_the_upload_factory(qtbot: Any, plain: Shell, clip: Path) -> None:

@@ -170,10 +170,13 @@ class MainWindow(QMainWindow):
         self._title_tabs()
 
     def show_item(self, item_id: str) -> None:
+        """Open the Library on ``item_id`` (a Feed preview). The tab first: the Library puts
+        the focus on the item, which a hidden tab cannot take (the tab switch then left it
+        on an unnamed part of the picture, not on the grid)."""
         show = getattr(self.library, "show_item", None)
         if callable(show):
-            show(item_id)
             self.tabs.setCurrentWidget(self.library)
+            show(item_id)
 
     # --- commands -------------------------------------------------------------------------------
 
