@@ -23,7 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from alu_client.ui.i18n import install_translators
-from alu_client.ui.widgets.player import FALLBACK_FRAME_MS, PlayerWidget, clock_text
+from alu_client.ui.widgets.player import (
+    FALLBACK_FRAME_MS,
+    SEEK_MIN_WIDTH,
+    VOLUME_MIN_WIDTH,
+    PlayerWidget,
+    clock_text,
+)
 
 Status = QMediaPlayer.MediaStatus
 State = QMediaPlayer.PlaybackState
@@ -238,6 +244,22 @@ def test_volume_and_mute(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
     assert player.mute_action.isChecked()
     out.setVolume(1.0)
     assert player.volume_slider.value() == 100
+
+
+def test_a_narrow_player_keeps_a_usable_seek_bar(qtbot: Any, player: PlayerWidget) -> None:
+    """On a 1366x768 laptop at 200 % the player was 283 px wide: the seek bar was squeezed to
+    its handle (15 px) while the volume slider kept its width. The volume gives way first; the
+    seek bar keeps a width to seek with the mouse, and takes the room a wide player has."""
+    seek, volume = player.seek_slider, player.volume_slider
+    player.resize(player.minimumSizeHint().width(), 420)  # as narrow as the player goes
+    qtbot.waitUntil(lambda: player.width() == player.minimumSizeHint().width())
+    assert seek.width() >= SEEK_MIN_WIDTH
+    assert VOLUME_MIN_WIDTH <= volume.width() < volume.sizeHint().width()
+    player.resize(player.minimumSizeHint().width() + 30, 420)  # a little more: the volume's
+    qtbot.waitUntil(lambda: volume.width() > VOLUME_MIN_WIDTH)
+    assert seek.width() == SEEK_MIN_WIDTH or volume.width() == volume.sizeHint().width()
+    player.resize(900, 420)
+    qtbot.waitUntil(lambda: seek.width() > 3 * volume.width())
 
 
 def test_full_screen_and_escape(qtbot: Any, player: PlayerWidget, clip: Path) -> None:

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 # One frame when the file does not tell its rate: 25 fps, the rate of most news pictures.
 FALLBACK_FRAME_MS = 40.0
+# In a narrow player (a 1366x768 laptop at 150 % or 200 %) the seek bar keeps this width and
+# the volume slider gives way first: the seek bar was squeezed to its handle (15 px) while the
+# volume kept its own, and seeking with the mouse was impossible. Logical pixels.
+SEEK_MIN_WIDTH = 120
+VOLUME_MIN_WIDTH = 40
 
 _Status = QMediaPlayer.MediaStatus
 _State = QMediaPlayer.PlaybackState
@@ -221,6 +226,7 @@ class PlayerWidget(QWidget):
         self.seek_slider.setRange(0, 0)
         self.seek_slider.setSingleStep(1000)
         self.seek_slider.setPageStep(5000)
+        self.seek_slider.setMinimumWidth(SEEK_MIN_WIDTH)
         self.position_label = QLabel(clock_text(0), self.stage)
         self.duration_label = QLabel(clock_text(0), self.stage)
         for label in (self.position_label, self.duration_label):
@@ -228,6 +234,7 @@ class PlayerWidget(QWidget):
         self.volume_slider = QSlider(Qt.Orientation.Horizontal, self.stage)
         self.volume_slider.setObjectName("volume")
         self.volume_slider.setRange(0, 100)
+        self.volume_slider.setMinimumWidth(VOLUME_MIN_WIDTH)
         self.volume_slider.setMaximumWidth(110)
         self._show_volume()
 
@@ -552,4 +559,11 @@ class PlayerWidget(QWidget):
         self.stage.setWindowTitle(self.tr("Player"))
 
 
-__all__ = ["FALLBACK_FRAME_MS", "PlayerWidget", "SeekSlider", "clock_text"]
+__all__ = [
+    "FALLBACK_FRAME_MS",
+    "SEEK_MIN_WIDTH",
+    "VOLUME_MIN_WIDTH",
+    "PlayerWidget",
+    "SeekSlider",
+    "clock_text",
+]
