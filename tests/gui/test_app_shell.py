@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import (
@@ -46,12 +46,15 @@ from alu_client.ui.formats import isolated
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
+from alu_client.ui.screen_fit import FRAME_ALLOWANCE, fit_to_screen, room_on_screen
 from alu_client.ui.single_instance import SingleInstance, instance_key
 from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer_version
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel, preview_file_ready
 from alu_client.ui.views.history import HistoryPanel
 from alu_client.ui.views.library import LibraryPanel
+from alu_client.ui.views.settings import SettingsDialog
+from alu_client.ui.views.upload import UploadDialog
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -403,6 +406,47 @@ def test_space_pauses_what_the_feed_previews(qtbot: Any, shell: Shell, clip: Pat
     ):
         qtbot.keyClick(focused, Qt.Key.Key_Space)  # the Library's Space: pause
     assert library.filters.search.text() == ""
+
+
+def test_the_first_window_and_its_dialogs_fit_the_screen(
+    qtbot: Any, shell: Shell, clip: Path
+) -> None:
+    """The first window (1280x820), Settings (760x560) and Upload (860x640) had fixed sizes,
+    larger than a 1366x768 laptop at 150 % (911x512 logical pixels): the status bar and the
+    dialogs' buttons were below the screen's edge. They take what the screen has (offscreen:
+    800x800); Settings' pages scroll, so that it fits even a laptop at 200 % (683x384)."""
+    window = shell.window  # a first start: no size saved
+
+    def fits(widget: QWidget) -> bool:
+        room = widget.screen().availableGeometry().size()
+        return widget.frameGeometry().size().boundedTo(room) == widget.frameGeometry().size()
+
+    assert fits(window)
+    window.open_settings()
+    settings = window.findChild(SettingsDialog)
+    assert settings is not None
+    qtbot.waitUntil(settings.isVisible)
+    assert fits(settings)
+    laptop_at_200 = QSize(683, 384).shrunkBy(FRAME_ALLOWANCE)
+    assert settings.minimumSizeHint().boundedTo(laptop_at_200) == settings.minimumSizeHint()
+    settings.reject()
+    window.panels.open_upload(window, [QUrl.fromLocalFile(str(clip))])
+    qtbot.waitUntil(lambda: window.findChild(UploadDialog) is not None, timeout=10_000)
+    upload = window.findChild(UploadDialog)
+    assert upload is not None
+    qtbot.waitUntil(upload.isVisible)
+    assert fits(upload)
+    assert upload.minimumSizeHint().boundedTo(laptop_at_200) == upload.minimumSizeHint()
+    upload.reject()
+
+
+def test_a_size_that_fits_the_screen_is_kept(qtbot: Any) -> None:
+    dialog = QWidget()
+    qtbot.addWidget(dialog)
+    fit_to_screen(dialog, 300, 200)
+    assert dialog.size() == QSize(300, 200)
+    fit_to_screen(dialog, 100_000, 200)
+    assert dialog.size() == QSize(room_on_screen(dialog).width(), 200)
 
 
 def test_arabic_turns_the_window_right_to_left_live(qtbot: Any, shell: Shell) -> None:

@@ -39,6 +39,7 @@ from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .formats import count_text
 from .i18n import install_translators
+from .screen_fit import fit_to_screen
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
 from .tasks import TaskRunner
 from .tray import Tray, tray_available
@@ -467,7 +468,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 820)
+            fit_to_screen(self, 1280, 820)  # first start: as large, or what the screen has
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
         tab = s.value("tab")
