@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtMultimedia import QMediaPlayer
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QSystemTrayIcon,
+    QWidget,
+)
 
 from alu_client import __version__
 from alu_client.core.credentials import MemorySecrets
@@ -39,12 +46,15 @@ from alu_client.ui.formats import isolated
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
+from alu_client.ui.screen_fit import FRAME_ALLOWANCE, fit_to_screen, room_on_screen
 from alu_client.ui.single_instance import SingleInstance, instance_key
 from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer_version
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel, preview_file_ready
 from alu_client.ui.views.history import HistoryPanel
 from alu_client.ui.views.library import LibraryPanel
+from alu_client.ui.views.settings import SettingsDialog
+from alu_client.ui.views.upload import UploadDialog
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -79,13 +89,29 @@ class SimpleFeed(QLabel):
     preview_requested = Signal(str)
 
 
+class FocusOnShow(QWidget):
+    """Takes the focus as it is shown, as the player's picture does (its window is activated
+    when the Library tab shows it)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.setFocus()
+
+
 class SimpleLibrary(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("library", parent)
         self.shown: list[str] = []
+        self.picture = FocusOnShow(self)
+        self.grid = QListWidget(self)
 
     def show_item(self, item_id: str) -> None:
         self.shown.append(item_id)
+        self.grid.setFocus()  # as the real Library focuses the item shown
 
 
 class SimplePanels:
@@ -387,6 +413,47 @@ def test_space_pauses_what_the_feed_previews(qtbot: Any, shell: Shell, clip: Pat
     assert library.filters.search.text() == ""
 
 
+def test_the_first_window_and_its_dialogs_fit_the_screen(
+    qtbot: Any, shell: Shell, clip: Path
+) -> None:
+    """The first window (1280x820), Settings (760x560) and Upload (860x640) had fixed sizes,
+    larger than a 1366x768 laptop at 150 % (911x512 logical pixels): the status bar and the
+    dialogs' buttons were below the screen's edge. They take what the screen has (offscreen:
+    800x800); Settings' pages scroll, so that it fits even a laptop at 200 % (683x384)."""
+    window = shell.window  # a first start: no size saved
+
+    def fits(widget: QWidget) -> bool:
+        room = widget.screen().availableGeometry().size()
+        return widget.frameGeometry().size().boundedTo(room) == widget.frameGeometry().size()
+
+    assert fits(window)
+    window.open_settings()
+    settings = window.findChild(SettingsDialog)
+    assert settings is not None
+    qtbot.waitUntil(settings.isVisible)
+    assert fits(settings)
+    laptop_at_200 = QSize(683, 384).shrunkBy(FRAME_ALLOWANCE)
+    assert settings.minimumSizeHint().boundedTo(laptop_at_200) == settings.minimumSizeHint()
+    settings.reject()
+    window.panels.open_upload(window, [QUrl.fromLocalFile(str(clip))])
+    qtbot.waitUntil(lambda: window.findChild(UploadDialog) is not None, timeout=10_000)
+    upload = window.findChild(UploadDialog)
+    assert upload is not None
+    qtbot.waitUntil(upload.isVisible)
+    assert fits(upload)
+    assert upload.minimumSizeHint().boundedTo(laptop_at_200) == upload.minimumSizeHint()
+    upload.reject()
+
+
+def test_a_size_that_fits_the_screen_is_kept(qtbot: Any) -> None:
+    dialog = QWidget()
+    qtbot.addWidget(dialog)
+    fit_to_screen(dialog, 300, 200)
+    assert dialog.size() == QSize(300, 200)
+    fit_to_screen(dialog, 100_000, 200)
+    assert dialog.size() == QSize(room_on_screen(dialog).width(), 200)
+
+
 def test_arabic_turns_the_window_right_to_left_live(qtbot: Any, shell: Shell) -> None:
     window = shell.window
     assert window.layoutDirection() == Qt.LayoutDirection.LeftToRight
@@ -453,6 +520,21 @@ def test_unread_count_and_preview_requests_are_wired(qtbot: Any, plain: Shell) -
     assert isinstance(library, SimpleLibrary)
     assert library.shown == ["item-42"]
     assert window.tabs.currentIndex() == TAB_LIBRARY
+
+
+def test_a_preview_leaves_the_focus_where_the_library_puts_it(qtbot: Any, plain: Shell) -> None:
+    """The Library was asked to show the item (and focus it) before its tab was shown: the
+    tab, as it showed, gave the focus to a part of it (the picture, unnamed for a screen
+    reader) instead of the item."""
+    window = plain.window
+    feed, library = window.feed, window.library
+    assert isinstance(feed, SimpleFeed) and isinstance(library, SimpleLibrary)
+    window.tabs.setCurrentIndex(TAB_FEED)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    feed.preview_requested.emit("item-7")
+    assert window.tabs.currentWidget() is library
+    assert QApplication.focusWidget() is library.grid
 
 
 def test_drops_of_files_go_to_the_upload_factory(qtbot: Any, plain: Shell, clip: Path) -> None:

@@ -231,6 +231,18 @@ def test_download_queues_a_transfer_and_the_state_follows(
     qtbot.waitUntil(feed.preview_action.isEnabled)
     feed.preview_action.trigger()
     assert previews == [pushes["en"]]
+    # a double-click on the row previews it once, and so do Return and Enter (they did nothing)
+    index = feed.model.index(shown_ids(feed).index(pushes["en"]), COL_TITLE)
+    qtbot.mouseDClick(
+        feed.view.viewport(), Qt.MouseButton.LeftButton, pos=feed.view.visualRect(index).center()
+    )
+    assert previews == [pushes["en"]] * 2
+    feed.activateWindow()
+    feed.view.setFocus()
+    qtbot.waitUntil(lambda: feed.isActiveWindow() and feed.view.hasFocus())
+    qtbot.keyClick(feed.view, Qt.Key.Key_Return)
+    qtbot.keyClick(feed.view, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    assert previews == [pushes["en"]] * 4
     # several at once: the proxies of the two others
     feed.view.selectAll()
     with qtbot.waitSignal(feed.model.rows_loaded, timeout=10_000):

@@ -334,6 +334,8 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
 
     press(library.grid, Qt.Key.Key_Space, state.PlayingState)
     press(library.grid, Qt.Key.Key_Space, state.PausedState)
+    press(library.grid, Qt.Key.Key_Return, state.PlayingState)  # as a double-click: play it
+    press(library.grid, Qt.Key.Key_Space, state.PausedState)
     library.list_action.trigger()
     press(library.table, Qt.Key.Key_Space, state.PlayingState)
     press(library.table, Qt.Key.Key_Period, state.PausedState)  # a frame step pauses

@@ -23,7 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from alu_client.ui.i18n import install_translators
-from alu_client.ui.widgets.player import FALLBACK_FRAME_MS, PlayerWidget, clock_text
+from alu_client.ui.widgets.player import (
+    FALLBACK_FRAME_MS,
+    SEEK_MIN_WIDTH,
+    VOLUME_MIN_WIDTH,
+    PlayerWidget,
+    clock_text,
+)
 
 Status = QMediaPlayer.MediaStatus
 State = QMediaPlayer.PlaybackState
@@ -240,6 +246,22 @@ def test_volume_and_mute(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
     assert player.volume_slider.value() == 100
 
 
+def test_a_narrow_player_keeps_a_usable_seek_bar(qtbot: Any, player: PlayerWidget) -> None:
+    """On a 1366x768 laptop at 200 % the player was 283 px wide: the seek bar was squeezed to
+    its handle (15 px) while the volume slider kept its width. The volume gives way first; the
+    seek bar keeps a width to seek with the mouse, and takes the room a wide player has."""
+    seek, volume = player.seek_slider, player.volume_slider
+    player.resize(player.minimumSizeHint().width(), 420)  # as narrow as the player goes
+    qtbot.waitUntil(lambda: player.width() == player.minimumSizeHint().width())
+    assert seek.width() >= SEEK_MIN_WIDTH
+    assert VOLUME_MIN_WIDTH <= volume.width() < volume.sizeHint().width()
+    player.resize(player.minimumSizeHint().width() + 30, 420)  # a little more: the volume's
+    qtbot.waitUntil(lambda: volume.width() > VOLUME_MIN_WIDTH)
+    assert seek.width() == SEEK_MIN_WIDTH or volume.width() == volume.sizeHint().width()
+    player.resize(900, 420)
+    qtbot.waitUntil(lambda: seek.width() > 3 * volume.width())
+
+
 def test_full_screen_and_escape(qtbot: Any, player: PlayerWidget, clip: Path) -> None:
     load(qtbot, player, clip)
     changes: list[bool] = []
@@ -280,14 +302,50 @@ def test_space_toggles_play_and_pause(qtbot: Any, player: PlayerWidget, clip: Pa
         player.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
     ):
         qtbot.keyClick(player.focusWidget(), Qt.Key.Key_Space)
-    # focus on a control of the player (the mute button): Space still plays, it does not mute
-    player.mute_button.setFocus()
-    qtbot.waitUntil(player.mute_button.hasFocus)
+    # M mutes and unmutes (the mute button had no key of its own)
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_M)
+    assert player.audio_output.isMuted() and player.mute_action.isChecked()
+    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_M)
+    assert not player.audio_output.isMuted()
+    assert player.player.playbackState() == State.PausedState
+
+
+def test_space_and_enter_press_the_focused_button(
+    qtbot: Any, player: PlayerWidget, clip: Path
+) -> None:
+    """Space on a focused button of the bar played or paused the clip (the player's Space is a
+    shortcut over the whole player) and Enter did nothing: a keyboard or screen-reader user on
+    "Mute" could not mute, and "Next frame" played the clip. They press the button now."""
+    load(qtbot, player, clip)
+    focus(qtbot, player)
+
+    def on(button: QWidget) -> QWidget:
+        button.setFocus()
+        qtbot.waitUntil(button.hasFocus)
+        return button
+
+    qtbot.keyClick(on(player.mute_button), Qt.Key.Key_Space)
+    assert player.audio_output.isMuted()
+    qtbot.keyClick(player.mute_button, Qt.Key.Key_Return)
+    assert not player.audio_output.isMuted()
+    qtbot.keyClick(player.mute_button, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    assert player.audio_output.isMuted()
+    qtbot.keyClick(on(player.step_forward_button), Qt.Key.Key_Space)  # one frame, paused
+    qtbot.waitUntil(lambda: abs(player.player.position() - FALLBACK_FRAME_MS) <= 1)
+    assert player.player.playbackState() == State.PausedState
+    qtbot.keyClick(on(player.full_screen_button), Qt.Key.Key_Space)
+    qtbot.waitUntil(player.is_full_screen)
+    assert player.player.playbackState() == State.PausedState
+    player.set_full_screen(False)
     with qtbot.waitSignal(
         player.playback_state_changed, check_params_cb=lambda s: s == State.PlayingState
     ):
-        qtbot.keyClick(player.mute_button, Qt.Key.Key_Space)
-    assert not player.audio_output.isMuted()
+        qtbot.keyClick(on(player.play_button), Qt.Key.Key_Return)
+    # elsewhere in the player (the seek bar) Space still plays and pauses
+    with qtbot.waitSignal(
+        player.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
+    ):
+        qtbot.keyClick(on(player.seek_slider), Qt.Key.Key_Space)
 
 
 def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None:
@@ -322,6 +380,8 @@ def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None
         w.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
     ):
         qtbot.keyClick(clips, Qt.Key.Key_Comma)  # a frame step pauses
+    qtbot.keyClick(clips, Qt.Key.Key_M)
+    assert w.audio_output.isMuted()
     qtbot.keyClick(clips, Qt.Key.Key_F)
     qtbot.waitUntil(w.is_full_screen)
     w.set_full_screen(False)
@@ -335,8 +395,9 @@ def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None
     qtbot.waitUntil(lambda: w.player.playbackState() == State.PausedState)
     search.setFocus()
     qtbot.waitUntil(search.hasFocus)
-    qtbot.keyClicks(search, "a b, f.")
-    assert search.text() == "a b, f."
+    qtbot.keyClicks(search, "a b, f.m")
+    assert search.text() == "a b, f.m"
+    assert w.audio_output.isMuted()
     assert w.player.playbackState() == State.PausedState
     assert not w.is_full_screen()
     w.clear()

@@ -150,6 +150,22 @@ def test_the_same_folder_twice_is_refused(
     assert form.country.accessibleDescription() == form.error.text()
 
 
+def test_the_folder_labels_key_reaches_the_folder_box(qtbot: Any, tmp_path: Path) -> None:
+    """Alt+F ("&Folder:") put the focus on the folder field's container, which takes none:
+    it stayed in the field that had it, and the path typed went there."""
+    form = HotFolderDialog(set())
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    form.category.setFocus()
+    qtbot.waitUntil(form.category.hasFocus)
+    qtbot.keyClick(form.category, Qt.Key.Key_F, Qt.KeyboardModifier.AltModifier)
+    assert form.folder.edit.hasFocus()
+    qtbot.keyClicks(form.folder.edit, str(tmp_path))
+    assert form.folder.text() == str(tmp_path) and form.category.text() == ""
+
+
 def test_files_not_sent_are_listed_and_retried(
     qtbot: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
 ) -> None:

@@ -137,6 +137,18 @@ def test_add_a_rule_through_the_form(
     assert rule.destination == str(tmp_path / "politics")
 
 
+def test_the_destination_labels_key_reaches_the_folder_box(
+    qtbot: Any, dialog: SettingsDialog
+) -> None:
+    """Alt+T ("&To folder:") put the focus on the folder field's container, which takes none:
+    the focus stayed on "Download:" and the path typed went nowhere."""
+    form = open_form(qtbot, dialog, dialog.rules.add_button)
+    form.action.setFocus()
+    qtbot.waitUntil(form.action.hasFocus)
+    qtbot.keyClick(form.action, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    assert form.destination.edit.hasFocus()
+
+
 def test_wrong_entries_are_shown_in_the_form(
     qtbot: Any, dialog: SettingsDialog, rules: RuleStore
 ) -> None:

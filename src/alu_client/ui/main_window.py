@@ -40,6 +40,7 @@ from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .formats import count_text
 from .i18n import install_translators
+from .screen_fit import fit_to_screen
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
 from .tasks import TaskRunner
 from .tray import Tray, tray_available
@@ -174,10 +175,13 @@ class MainWindow(QMainWindow):
         self._title_tabs()
 
     def show_item(self, item_id: str) -> None:
+        """Open the Library on ``item_id`` (a Feed preview). The tab first: the Library puts
+        the focus on the item, which a hidden tab cannot take (the tab switch then left it
+        on an unnamed part of the picture, not on the grid)."""
         show = getattr(self.library, "show_item", None)
         if callable(show):
-            show(item_id)
             self.tabs.setCurrentWidget(self.library)
+            show(item_id)
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -468,7 +472,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 820)
+            fit_to_screen(self, 1280, 820)  # first start: as large, or what the screen has
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
         tab = s.value("tab")

@@ -1,7 +1,9 @@
 """The panels of the main window; each shows a model from ``ui.models`` through a proxy."""
 
-from PySide6.QtCore import QItemSelectionModel
-from PySide6.QtGui import QAction, QKeySequence
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from ..delegates import TextDelegate
@@ -13,6 +15,25 @@ def tip_with_keys(action: QAction) -> None:
     keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
     if keys:
         action.setToolTip(f"{action.toolTip()} ({keys})")
+
+
+def on_open(view: QAbstractItemView, slot: Callable[[QModelIndex], object]) -> None:
+    """Call ``slot(index)`` when the user opens an item of ``view``: a double-click, or Enter /
+    Return on the current item (with ``doubleClicked`` alone the keyboard could not). Not
+    ``activated``, which also covers Enter: it follows the desktop's click setting, and where
+    a single click opens (KDE) a Feed row clicked to read its detail would jump to the
+    Library."""
+    view.doubleClicked.connect(slot)
+
+    def current() -> None:
+        index = view.currentIndex()
+        if index.isValid():
+            slot(index)
+
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        shortcut = QShortcut(QKeySequence(key), view)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(current)
 
 
 def new_table(parent: QWidget) -> QTableView:

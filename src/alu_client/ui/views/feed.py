@@ -39,7 +39,7 @@ from ..models.items import (
     ItemsModel,
 )
 from ..tasks import TaskRunner
-from . import select_row, tip_with_keys
+from . import on_open, select_row, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail
 
@@ -97,7 +97,7 @@ class FeedPanel(QWidget):
         self.unread_label.setObjectName("feed-unread")
 
         self.view = item_table(self.model, self, "feed-table")
-        self.view.doubleClicked.connect(self._activated)
+        on_open(self.view, self._activated)  # double-click, Enter
 
         self.detail = ItemDetail(self)
         self.detail.setObjectName("feed-detail")

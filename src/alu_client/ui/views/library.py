@@ -62,7 +62,7 @@ from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
 from ..tasks import TaskRunner
-from . import tip_with_keys
+from . import on_open, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
 
@@ -199,7 +199,7 @@ class LibraryPanel(QWidget):
         self.table = item_table(self.model, self, "library-table")
         for view in (self.grid, self.table):
             view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-            view.doubleClicked.connect(lambda _index: self.play_current())
+            on_open(view, lambda _index: self.play_current())  # double-click, Enter
         self.selection = self.table.selectionModel()
         self.grid.setSelectionModel(self.selection)
         self.views = QStackedWidget(self)

@@ -15,7 +15,15 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, Signal, Slot
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from alu_client.core.rules import RuleError
 from alu_client.core.services import Services
@@ -23,6 +31,7 @@ from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders, WatchError, WatchFile
 
 from ..a11y import announce
+from ..screen_fit import fit_to_screen
 from ..tasks import TaskRunner
 from . import settings_apply
 from .settings_apply import FolderRow, Loaded, Problem, Values
@@ -96,11 +105,18 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.apply_and_close)
         self.buttons.rejected.connect(self.reject)
         self.hot_page.retry_requested.connect(self.retry_file)
+        # The pages scroll in a screen too small for them (a laptop at 200 %: 683x384 logical
+        # pixels; the Transfers page alone needed 399): OK and Cancel stay on the screen.
+        scroll = QScrollArea(self)
+        scroll.setObjectName("settings-scroll")
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.tabs)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
-        self.resize(760, 560)
+        fit_to_screen(self, 760, 560)
         self._retranslate()
         self.reload()
 

@@ -141,6 +141,15 @@ def focus_first_error(root: QWidget) -> bool:
     return True
 
 
+def focus_goes_to(field: QWidget, edit: QWidget) -> None:
+    """Give a field made of several widgets the focus of its text box, so a label's mnemonic
+    ("&Folder:", whose buddy is the field) reaches the box. A QLabel focuses its buddy only if
+    the buddy takes focus: the bare container took none, and the path typed went into the
+    field that had the focus. The tab order stays that of the box (Qt tabs to the proxy)."""
+    field.setFocusPolicy(edit.focusPolicy())
+    field.setFocusProxy(edit)
+
+
 class RateField(QWidget):
     """A limit in bytes per second: typed as ``2M``, ``500 kbit/s``, ``1.5 MB/s``; empty is
     unlimited. ``value()`` raises ValueError (with the field's error shown by the caller)."""
@@ -149,6 +158,7 @@ class RateField(QWidget):
         super().__init__(parent)
         self.edit = QLineEdit(self)
         self.edit.setClearButtonEnabled(True)
+        focus_goes_to(self, self.edit)
         self.error = ErrorLabel(self, self.edit)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -182,6 +192,7 @@ class PathField(QWidget):
         # a path reads left to right in every language (in Arabic too: its slashes and Latin
         # names would be reordered and the start of the path aligned to the wrong side)
         self.edit.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+        focus_goes_to(self, self.edit)
         self.browse = QPushButton(self)
         self.error = ErrorLabel(self, self.edit)
         self.dialog: QFileDialog | None = None

@@ -53,6 +53,7 @@ from ...core.uploads import FieldError, UploadFields, title_from_filename
 from .. import formats
 from ..a11y import say
 from ..os_text import os_error_text
+from ..screen_fit import fit_to_screen
 from ..tasks import TaskRunner
 from .upload_files import (
     VIDEO_EXTENSIONS,
@@ -229,7 +230,7 @@ class UploadDialog(QDialog):
         self.drops = DropTarget(self)
         self.drops.dropped.connect(self.add_urls)
         self.retranslate()
-        self.resize(860, 640)
+        fit_to_screen(self, 860, 640)  # the form scrolls: the buttons stay on the screen
         if self.model.entries:
             self.select(self.model.entries[0])
         for entry in self.model.entries:

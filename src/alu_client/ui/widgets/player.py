@@ -9,7 +9,8 @@ plays. Nothing here raises on a bad file: the player says in plain words what ha
 Full screen takes the picture *and* the control bar (the "stage") to the whole screen, so the
 controls stay reachable; F toggles it, Escape leaves. Keys act while the focus is in the
 player, or in the widgets given to ``add_key_scope`` (the Library's views and detail): Space
-plays or pauses, comma and full stop step one frame back or forward.
+plays or pauses, comma and full stop step one frame back or forward, M mutes. A button of the
+control bar that has the focus takes Space and Enter itself, as any button: they press it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QLocale, QObject, QSignalBlocker, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QMouseEvent, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaMetaData, QMediaPlayer, QtAudio
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtQml import QQmlComponent, QQmlEngine
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 
 # One frame when the file does not tell its rate: 25 fps, the rate of most news pictures.
 FALLBACK_FRAME_MS = 40.0
+# In a narrow player (a 1366x768 laptop at 150 % or 200 %) the seek bar keeps this width and
+# the volume slider gives way first: the seek bar was squeezed to its handle (15 px) while the
+# volume kept its own, and seeking with the mouse was impossible. Logical pixels.
+SEEK_MIN_WIDTH = 120
+VOLUME_MIN_WIDTH = 40
 
 _Status = QMediaPlayer.MediaStatus
 _State = QMediaPlayer.PlaybackState
@@ -104,6 +110,39 @@ class SeekSlider(QSlider):
         super().mousePressEvent(event)
 
 
+_PRESS_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+def _presses(event: QKeyEvent) -> bool:
+    """Space, Return or Enter (the keypad's too) without a modifier: the keys of a button."""
+    mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return event.key() in _PRESS_KEYS and mods == Qt.KeyboardModifier.NoModifier
+
+
+class ControlButton(QToolButton):
+    """A button of the control bar that Space and Enter press while it has the focus.
+
+    The player's Space (play or pause) is a shortcut over the whole stage, and a shortcut
+    comes before the focused widget's keys: Space on Mute, Next frame or Full screen played
+    the clip instead. The button claims Space (and Enter, which a QToolButton ignores) before
+    shortcuts are looked up; elsewhere in the player Space still plays or pauses."""
+
+    def event(self, event: QEvent) -> bool:
+        override = event.type() == QEvent.Type.ShortcutOverride
+        if override and isinstance(event, QKeyEvent) and _presses(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if _presses(event) and event.key() != Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class PlayerWidget(QWidget):
     """``PlayerWidget(parent=None)``: ``load(path, fps=None)``, ``play()``, ``pause()``,
     ``stop()``, ``toggle()``, ``step(frames)``, ``set_full_screen(on)``, ``clear()`` (lets go
@@ -167,7 +206,7 @@ class PlayerWidget(QWidget):
         ) -> tuple[QAction, QToolButton]:
             action = QAction(self.style().standardIcon(icon), "", self)
             action.setCheckable(checkable)
-            b = QToolButton(self.stage)
+            b = ControlButton(self.stage)
             b.setDefaultAction(action)
             b.setAutoRaise(True)
             action.changed.connect(lambda: b.setAccessibleName(action.text()))  # text, language
@@ -187,6 +226,7 @@ class PlayerWidget(QWidget):
         self.seek_slider.setRange(0, 0)
         self.seek_slider.setSingleStep(1000)
         self.seek_slider.setPageStep(5000)
+        self.seek_slider.setMinimumWidth(SEEK_MIN_WIDTH)
         self.position_label = QLabel(clock_text(0), self.stage)
         self.duration_label = QLabel(clock_text(0), self.stage)
         for label in (self.position_label, self.duration_label):
@@ -194,6 +234,7 @@ class PlayerWidget(QWidget):
         self.volume_slider = QSlider(Qt.Orientation.Horizontal, self.stage)
         self.volume_slider.setObjectName("volume")
         self.volume_slider.setRange(0, 100)
+        self.volume_slider.setMinimumWidth(VOLUME_MIN_WIDTH)
         self.volume_slider.setMaximumWidth(110)
         self._show_volume()
 
@@ -232,14 +273,16 @@ class PlayerWidget(QWidget):
 
     def add_key_scope(self, scope: QWidget) -> None:
         """Let the player's keys (Space plays or pauses, F full screen, comma and full stop step
-        a frame) act while the focus is anywhere in ``scope`` too, say the list of clips beside
-        the player. ``scope`` must not hold the player (its own keys would be ambiguous there);
-        a text field inside it keeps these keys for typing (Qt lets it override shortcuts)."""
+        a frame, M mutes) act while the focus is anywhere in ``scope`` too, say the list of
+        clips beside the player. ``scope`` must not hold the player (its own keys would be
+        ambiguous there); a text field inside it keeps these keys for typing (Qt lets it
+        override shortcuts)."""
         for seq, slot in (
             (Qt.Key.Key_Space, self.toggle),
             (Qt.Key.Key_Comma, self.step_back_action.trigger),
             (Qt.Key.Key_Period, self.step_forward_action.trigger),
             (Qt.Key.Key_F, self.full_screen_action.trigger),
+            (Qt.Key.Key_M, self.mute_action.trigger),  # the mute button had no key of its own
         ):
             s = QShortcut(QKeySequence(seq), scope)
             s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -498,7 +541,7 @@ class PlayerWidget(QWidget):
         self.step_forward_action.setText(self.tr("Next frame"))
         self.step_forward_action.setToolTip(self.tr("Next frame (.)"))
         self.mute_action.setText(self.tr("Mute"))
-        self.mute_action.setToolTip(self.tr("Sound on or off"))
+        self.mute_action.setToolTip(self.tr("Sound on or off (M)"))
         fs = self.full_screen_action
         fs.setText(self.tr("Full screen"))
         fs.setToolTip(
@@ -516,4 +559,11 @@ class PlayerWidget(QWidget):
         self.stage.setWindowTitle(self.tr("Player"))
 
 
-__all__ = ["FALLBACK_FRAME_MS", "PlayerWidget", "SeekSlider", "clock_text"]
+__all__ = [
+    "FALLBACK_FRAME_MS",
+    "SEEK_MIN_WIDTH",
+    "VOLUME_MIN_WIDTH",
+    "PlayerWidget",
+    "SeekSlider",
+    "clock_text",
+]
