@@ -2306,8 +2306,8 @@
         <translation>كتم الصوت</translation>
     </message>
     <message>
-        <source>Sound on or off</source>
-        <translation>تشغيل الصوت أو كتمه</translation>
+        <source>Sound on or off (M)</source>
+        <translation>تشغيل الصوت أو كتمه (M)</translation>
     </message>
     <message>
         <source>Full screen</source>

@@ -2278,8 +2278,8 @@
         <translation>Couper le son</translation>
     </message>
     <message>
-        <source>Sound on or off</source>
-        <translation>Activer ou couper le son</translation>
+        <source>Sound on or off (M)</source>
+        <translation>Activer ou couper le son (M)</translation>
     </message>
     <message>
         <source>Full screen</source>
