@@ -308,7 +308,7 @@ def test_a_library_indexed_before_the_article_was_folded_is_indexed_again(
     conn.close()
     s = Store(path)
     try:
-        assert s.version == len(MIGRATIONS) == 6
+        assert s.version == len(MIGRATIONS) >= 6
         library = Library(s, PROFILE)
         assert ids(library, "انتخابات") == ["it000001"]
         assert ids(library, "nairobi") == ["it000001"]

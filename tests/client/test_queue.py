@@ -3,6 +3,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -1590,6 +1591,127 @@ def test_only_the_updates_own_copies_are_removed(tmp_path: Path) -> None:
     Store(db).close()
     left = sorted(p.name for p in tmp_path.iterdir() if ".bak-v" in p.name)
     assert left == sorted([*kept, "library.sqlite3.bak-v5"])
+
+
+def _library_of_schema_3(db: Path) -> None:
+    """A library as the releases of schema 3 left it, with an item."""
+    from alu_client.core.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(db)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute(
+        "INSERT INTO items (profile, id, seq, kind, title, published_at, first_seen_at)"
+        " VALUES ('p', 'item-1', 1, 'agency', 'Floods', '2026-11-20T10:00:00Z', 0)"
+    )
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+
+
+#: Opens the library at argv[1], stopped once its update has made step 4 (argv[2]: "kill" -9
+#: there, or "wait" there for a line on stdin).
+UPDATE_STOPPED_AT_STEP_5 = """
+import os
+import signal
+import sys
+from alu_client.core.store import db
+
+steps = []
+statements = db._statements
+
+def stopping_at_step_5(script):
+    steps.append(script)
+    if len(steps) == 2:  # from schema 3: step 4 is made, step 5 begins
+        if sys.argv[2] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        print("at step 5", flush=True)
+        sys.stdin.readline()
+    return statements(script)
+
+db._statements = stopping_at_step_5
+db.Store(sys.argv[1]).close()
+"""
+
+
+def _copies_kept(db: Path) -> dict[str, int]:
+    """The update copies beside ``db``, each with the format (schema version) it holds."""
+    kept = {}
+    for copy in sorted(db.parent.glob(f"{db.name}.bak-v*")):
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            kept[copy.name] = conn.execute("PRAGMA user_version").fetchone()[0]
+    return kept
+
+
+def test_an_update_cut_short_keeps_the_copy_of_the_library_as_the_older_version_left_it(
+    tmp_path: Path,
+) -> None:
+    """The README's way back to the previous version is the copy kept before the update. A
+    first start killed in the middle of the update (kill -9, a crash, a power cut) left a
+    half-updated library (schema 4 of 3 -> 6), and the next start replaced the copy with one
+    of that: the previous release refused it ("written by a newer ALU Desk")."""
+    from alu_client.core.store.schema import MIGRATIONS
+
+    db = tmp_path / "library.sqlite3"
+    _library_of_schema_3(db)
+    killed = subprocess.run(
+        [sys.executable, "-c", UPDATE_STOPPED_AT_STEP_5, str(db), "kill"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert _copies_kept(db) == {"library.sqlite3.bak-v3": 3}
+    with contextlib.closing(Store(db)) as store:  # the next start
+        assert store.version == len(MIGRATIONS)
+        assert store.query_one("SELECT title FROM items")["title"] == "Floods"  # type: ignore[index]
+    assert _copies_kept(db) == {"library.sqlite3.bak-v3": 3}
+    assert not list(tmp_path.glob("*.making*"))
+
+
+def test_a_library_opened_while_another_process_updates_it_waits_and_keeps_the_first_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app and `alu watch run` started together after an update, or an `alu` command
+    while the app updates: the second process found the library half-updated, made its copy
+    of that, and removed the copy of the library as the previous release left it."""
+    from alu_client.core.store.schema import MIGRATIONS
+
+    db = tmp_path / "library.sqlite3"
+    _library_of_schema_3(db)
+    first = subprocess.Popen(
+        [sys.executable, "-c", UPDATE_STOPPED_AT_STEP_5, str(db), "wait"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "at step 5"
+        writing = threading.Event()
+        write = Store.write
+
+        def noting_write(self: Store, *args: Any, **kw: Any) -> Any:
+            writing.set()
+            return write(self, *args, **kw)
+
+        monkeypatch.setattr(Store, "write", noting_write)
+        opened: list[Store] = []
+        second = threading.Thread(target=lambda: opened.append(Store(db)), daemon=True)
+        second.start()
+        assert writing.wait(30)  # the second one at its update: the first one goes on
+        assert first.stdin is not None
+        first.stdin.write("go\n")
+        first.stdin.flush()
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err[-2000:]
+        second.join(60)
+        assert opened and opened[0].version == len(MIGRATIONS)
+        opened[0].close()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert _copies_kept(db) == {"library.sqlite3.bak-v3": 3}
 
 
 def test_an_error_that_is_not_damage_is_not_called_damage(

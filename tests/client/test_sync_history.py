@@ -483,6 +483,43 @@ def test_a_second_profile_of_the_account_in_the_same_folder_pulls_every_event(
     assert mine in {e.id for e in old.list(limit=10)} and len(old.list(limit=10)) == 4
 
 
+def test_the_update_brings_the_history_a_second_profile_skipped_before_schema_4(
+    store: Store, hub: LiveHub
+) -> None:
+    # schema 3 kept an event once in the whole library: the second profile of an account
+    # (the hub at another address) skipped the events the first one held and moved its
+    # cursor past them. Migration 4 stopped the skipping but left the cursor there: those
+    # events never came. The update sends such a profile back to the start of the history.
+    ids = record(store, 3)
+    old = HistorySync(store, "main", client_for(hub.url))
+    assert old.push() == 3
+    assert old.pull() == 0
+    moved = hub.url.replace("127.0.0.1", "localhost")
+    with store.write() as c:  # as schema 3 left it, updated to schema 6
+        for name, url, user in (("main", hub.url, "ktn"), ("moved", moved, "ktn"),
+                                ("elsewhere", "https://hub.example", "nbs")):  # fmt: skip
+            c.execute(
+                "INSERT INTO profiles (name, url, username, created_at) VALUES (?, ?, ?, 0)",
+                (name, url, user),
+            )
+        SyncState(store, "moved").advance_history(old.state.history_seq, c)
+        SyncState(store, "elsewhere").advance_history(7, c)
+        c.execute("PRAGMA user_version = 6")
+    assert store.path is not None
+    store.close()
+    updated = Store(store.path)
+    try:
+        new = HistorySync(updated, "moved", client_for(moved))
+        assert new.pull() == 3
+        assert sorted(e.id for e in new.list(limit=10)) == sorted(ids)
+        again = HistorySync(updated, "main", client_for(hub.url))
+        assert again.pull() == 0  # (its own, stored once)
+        assert [(e.origin, e.pending) for e in again.list(limit=10)] == [("here", False)] * 3
+        assert SyncState(updated, "elsewhere").history_seq == 7  # another account's: as it was
+    finally:
+        updated.close()
+
+
 def test_the_history_kept_once_per_profile_keeps_every_row_and_its_order(tmp_path: Path) -> None:
     # migration 4: a library of schema 3 opened by this version keeps its events, and the
     # outbox its order (rowid), the unsent ones still unsent

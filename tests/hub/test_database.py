@@ -5,6 +5,7 @@ engine stores and the other refuses is answered alike."""
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
 import threading
@@ -16,8 +17,9 @@ import pytest
 import requests
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from alu_hub import api
@@ -192,6 +194,76 @@ def test_migration_0005_keeps_the_rows_and_dates_the_members_disabled_before_it(
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Item)) == 1
             assert s.scalar(select(func.count()).select_from(Member)) == 2
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
+KILLED_MIGRATING = """
+import os
+import signal
+import sys
+from alembic.operations import Operations
+from alu_hub.db import Database
+
+add_column = Operations.add_column
+
+def add_column_then_die(self, *args, **kw):
+    add_column(self, *args, **kw)
+    os.kill(os.getpid(), signal.SIGKILL)  # kill -9 right after the first statement of 0005
+
+Operations.add_column = add_column_then_die
+Database(sys.argv[1]).migrate()
+"""
+
+
+def _revision_and_new_column(db: Database) -> tuple[str | None, bool]:
+    """The database's revision, and whether 0005's first statement (``items.received_at``)
+    is in it."""
+    with db.engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+        columns = {c["name"] for c in inspect(conn).get_columns("items")}
+    return revision, "received_at" in columns
+
+
+def test_a_migration_cut_short_is_undone_whole_and_made_at_the_next_start(
+    tmp_path: Path, hub_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub stopped in the middle of a migration (kill -9, a power cut, a full disk between two
+    of its statements) leaves the database as the migration found it, and the next start makes
+    it. On SQLite each statement used to commit on its own: the database said 0004 with 0005's
+    first column in it, and every later start failed on "duplicate column name"."""
+    url = hub_database_url(tmp_path)
+    db = Database(url)
+    cfg = db.alembic_config()
+    try:
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "0004")
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_MIGRATING, url],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        assert _revision_and_new_column(db) == ("0004", False)
+
+        add_column = Operations.add_column
+
+        def add_column_then_fail(self: Operations, *args: object, **kw: object) -> None:
+            add_column(self, *args, **kw)  # type: ignore[arg-type]
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as m:
+            m.setattr(Operations, "add_column", add_column_then_fail)
+            with pytest.raises(OSError, match="No space left"):
+                db.migrate()
+        assert _revision_and_new_column(db) == ("0004", False)
+
+        db.migrate()
+        assert _revision_and_new_column(db) == ("0005", True)
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []

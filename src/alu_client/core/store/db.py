@@ -2,14 +2,15 @@
 
 Writes are serialised through one lock and run in ``BEGIN IMMEDIATE`` transactions; reads
 share the same connection under the lock (they are short; WAL keeps them cheap). Migrations are
-numbered steps applied in their own transaction each, after a backup copy of the file; a file
-written by a newer ALU Desk is refused rather than risked (as TagStudio and Vorta do).
+numbered steps, all applied in one transaction after a backup copy of the file; a file written by
+a newer ALU Desk is refused rather than risked (as TagStudio and Vorta do).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 import sqlite3
@@ -81,6 +82,9 @@ def _mb(n: int) -> str:
 
 #: room kept free beyond what a migration is reckoned to need (bytes)
 MIGRATION_MARGIN = 32 * 1024 * 1024
+#: How long a process opening a library that another one is updating waits for that update
+#: (seconds; a large library's takes about 20 s, and the busy timeout alone is 30 s).
+UPDATE_WAIT_S = 600.0
 
 
 def _remove_copy(copy: Path) -> None:
@@ -88,6 +92,17 @@ def _remove_copy(copy: Path) -> None:
     for suffix in ("", "-journal", "-wal", "-shm"):
         with contextlib.suppress(OSError):
             copy.with_name(copy.name + suffix).unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (POSIX); Windows has no directory handles to fsync."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _file_size(path: Path) -> int:
@@ -160,13 +175,18 @@ class Store:
             )
 
     def _migrate(self) -> None:
+        """Bring the library to this version's format: the copy and every step in one
+        transaction under the write lock. The file is only ever at a version some release
+        wrote, never between two steps: an update cut short (kill -9, a crash, a power cut)
+        leaves it as the previous release did, and the copy kept is of that one. Another
+        process opening the library meanwhile (the app and `alu`, `alu watch run`) waits for
+        the update and finds it done; with a transaction per step, a second process or the
+        next start after a kill found a half-updated file and replaced the copy with one of
+        it, which no release opens."""
         self._refuse_newer()
-        current = self.version
         newest = len(MIGRATIONS)
-        if current == newest:
+        if self.version == newest:
             return
-        if current > 0 and self.path is not None:
-            self._backup_before_update(self.path, current)
         # what a step remaking the search index needs: the library's text folding, the one
         # its own writes use (imported here: the library is built on the store)
         from ..library.text import normalize
@@ -175,24 +195,29 @@ class Store:
             self._conn.create_function(
                 "alu_search_text", 1, lambda value: normalize(str(value)), deterministic=True
             )
-        for number in range(current + 1, newest + 1):
-            # One transaction per step: the schema and its version number change together.
-            # The version is read again under the write lock: another process (the app and
-            # `alu` open the same file) may have applied the step in the meantime.
-            with self.write() as conn:
-                if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= number:
-                    continue
+        with self.write(wait=UPDATE_WAIT_S) as conn:
+            # read again under the write lock: another process may have updated it meanwhile
+            self._refuse_newer()
+            current = self.version
+            if current == newest:
+                return
+            if current > 0 and self.path is not None:
+                self._backup_before_update(self.path, current)
+            for number in range(current + 1, newest + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute(f"PRAGMA user_version = {newest}")
 
     def _backup_before_update(self, path: Path, current: int) -> None:
         """Copy the library to ``NAME.bak-vCURRENT`` before the steps run, and keep that copy
         only (older ones go once it is made: each is as large as the library). Refused, with
         nothing written, when the disk lacks room for the copy and the steps' journal — the
         copy filled the disk, was left there half-made, and the app then said "the disk is
-        full"; a copy that fails is removed."""
+        full". The copy is made under another name and renamed once complete: a copy that
+        fails is removed, and one cut short never takes the place of a good one."""
         dest = path.with_name(f"{path.name}.bak-v{current}")
+        making = path.with_name(f"{dest.name}.making")
+        _remove_copy(making)  # one cut short by a kill
         older = [
             p
             for p in path.parent.glob(f"{glob_escape(path.name)}.bak-v*")
@@ -201,35 +226,46 @@ class Store:
         size = _file_size(path) + _file_size(path.with_name(f"{path.name}-wal"))
         # the copy, and the journal of the steps (remaking the search index rewrites it)
         needed = 2 * size + MIGRATION_MARGIN
-        free = shutil.disk_usage(path.parent).free + _file_size(dest)
+        free = shutil.disk_usage(path.parent).free
         if free < needed:
-            if free + sum(_file_size(p) for p in older) < needed:
+            # (a copy of this version, of an update cut short, is made again from the library)
+            done_with = [*older, dest]
+            if free + sum(_file_size(p) for p in done_with) < needed:
                 raise NoRoomToUpdate(path.parent, needed, free)
-            for p in older:  # room only without them: the new copy takes their place
-                p.unlink(missing_ok=True)
+            for p in done_with:  # room only without them: the new copy takes their place
+                _remove_copy(p)
             older = []
-        # a copy left half-made (by an older version, a kill) is not a database: copying into
-        # it failed with "file is not a database", said as the library's damage
-        _remove_copy(dest)
         try:
-            self._backup(dest)
+            self._backup(making)
+            # (a copy left half-made by an older version kept its journal: not beside this one)
+            for suffix in ("-journal", "-wal", "-shm"):
+                dest.with_name(dest.name + suffix).unlink(missing_ok=True)
+            os.replace(making, dest)
+            _fsync_dir(path.parent)
         except BaseException:
-            _remove_copy(dest)
+            _remove_copy(making)
             raise
         for p in older:
             _remove_copy(p)
 
     def _backup(self, dest: Path) -> None:
-        with self._lock, contextlib.closing(sqlite3.connect(str(dest))) as target:
-            self._conn.backup(target)
+        """Copy the library as last committed into ``dest`` (synced to disk when it returns).
+        Read through a connection of its own: SQLite copies nothing from a connection in a
+        write transaction, and the update holds one (so nothing changes during the copy)."""
+        assert self.path is not None
+        source = sqlite3.connect(str(self.path), timeout=30)
+        with contextlib.closing(source), contextlib.closing(sqlite3.connect(str(dest))) as target:
+            source.backup(target)
 
     # --- access -------------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; everything inside commits together or not at all."""
+    def write(self, wait: float = 0.0) -> Iterator[sqlite3.Connection]:
+        """One write transaction; everything inside commits together or not at all. Another
+        process's transaction is waited for up to the busy timeout, or ``wait`` seconds if
+        longer (an update of the library)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(time.monotonic() + wait)
             try:
                 yield self._conn
             except BaseException:
@@ -244,6 +280,16 @@ class Store:
                 fn()
             except Exception:
                 log.exception("an after-commit callback failed")
+
+    def _begin_immediate(self, deadline: float) -> None:
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                # (each attempt waited the busy timeout already)
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
 
     def after_commit(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` once the write transaction in progress has committed (not if it rolls

@@ -256,4 +256,14 @@ MIGRATIONS: list[str] = [
         SELECT pk, alu_search_text(title), alu_search_text(slug), alu_search_text(dateline),
         alu_search_text(script), alu_search_text(shotlist) FROM items
     """,
+    # 7: the history a profile skipped before 4 comes after all: a profile sharing its account
+    # (user name) with another one skipped every event that one held, its cursor went past
+    # them, and 4 left the cursor there. Such profiles read the member's history again from
+    # the start (once; an event already here is kept once, ``HistorySync._store_remote``).
+    """
+    DELETE FROM sync_state WHERE key IN ('history_seq', 'history_seq_at') AND profile IN (
+        SELECT p.name FROM profiles AS p WHERE EXISTS (SELECT 1 FROM profiles AS o
+            WHERE lower(o.username) = lower(p.username) AND o.name <> p.name)
+    )
+    """,
 ]
