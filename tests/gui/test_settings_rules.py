@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QDialog
 
 from alu_client.core.rules import Conditions, Rule, RuleStore
@@ -177,6 +178,29 @@ def test_wrong_entries_are_shown_in_the_form(
     assert form.result() == QDialog.DialogCode.Accepted
     press_ok(qtbot, dialog)
     assert names(rules) == ["Taken", "Kenya"]
+
+
+def test_an_ampersand_in_an_error_is_shown_and_read_as_typed(
+    qtbot: Any, dialog: SettingsDialog, rules: RuleStore
+) -> None:
+    """The error line had its field as buddy, so Qt took the "&" of a name typed for a
+    mnemonic: "Sports _News" on screen, "Sports  News" to a screen reader, and Alt+Space (the
+    window menu on Windows) jumped to the name field."""
+    rules.add("Sports & News")
+    dialog.reload()
+    qtbot.waitUntil(lambda: dialog.rules.model.rowCount() == 1)
+    form = open_form(qtbot, dialog, dialog.rules.add_button)
+    qtbot.keyClicks(form.name, "Sports & News")
+    click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+    message = "Another rule is already named “Sports & News”."
+    assert form.name_error.text() == message
+    label = QAccessible.queryAccessibleInterface(form.name_error)
+    assert label is not None and label.text(QAccessible.Text.Name) == message
+    assert form.name.accessibleDescription() == message
+    form.countries.setFocus()
+    qtbot.waitUntil(form.countries.hasFocus)
+    qtbot.keyClick(form.countries, Qt.Key.Key_Space, Qt.KeyboardModifier.AltModifier)
+    assert form.countries.hasFocus()
 
 
 def test_edit_remove_reorder_and_switch_off(

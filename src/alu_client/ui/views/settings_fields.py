@@ -94,9 +94,13 @@ def too_slow(text: str) -> str:
 class ErrorLabel(QLabel):
     """What is wrong with the field above it; hidden when nothing is.
 
-    Its ``field`` (the widget the message is about, also its buddy) has the message as its
-    accessible description while it is shown, and ``focus_first_error`` puts the keyboard
-    focus there: a red line alone left a screen-reader user on the OK button, told nothing."""
+    Its ``field`` (the widget the message is about) has the message as its accessible
+    description while it is shown, and ``focus_first_error`` puts the keyboard focus there: a
+    red line alone left a screen-reader user on the OK button, told nothing.
+
+    The field is not the label's buddy: a label with a buddy reads "&" as a mnemonic, so a
+    message repeating what was typed ("Another rule is already named “Sports & News”") was
+    drawn and read as "Sports _News" and took Alt+Space (the window menu on Windows)."""
 
     def __init__(self, parent: QWidget | None = None, field: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,7 +117,6 @@ class ErrorLabel(QLabel):
             self.field.setAccessibleDescription(self._description)
         self.field = field
         self._description = field.accessibleDescription() if field is not None else ""
-        self.setBuddy(field)  # type: ignore[arg-type]  # None unsets it (Qt accepts nullptr)
         if field is not None and self.text():
             field.setAccessibleDescription(self.text())
 
