@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QShowEvent, QStatusTipEvent
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import (
     QApplication,
@@ -309,6 +309,36 @@ def test_f5_syncs_on_every_tab_and_on_history_reads_it_again(
     assert ("Checking the hub for new items…", "Polite") in announced  # the status bar's too
     assert ambiguous(qtlog) == []
     assert menu_action(window, "transfers", "sync-now").toolTip().endswith("(F5)")
+
+
+def test_status_tips_are_not_announced_the_apps_messages_are(
+    qtbot: Any,
+    shell: Shell,
+    monkeypatch: pytest.MonkeyPatch,
+    announced: list[tuple[str, str]],
+) -> None:
+    """Every status-bar change was announced, status tips too: a screen reader repeated the
+    tip of each toolbar button hovered and each context-menu item it had just read."""
+    window = shell.window
+    tipped = [a for a in window.transfers.findChildren(QAction) if a.statusTip()]
+    assert tipped
+    for action in tipped:  # what a menu does as its keyboard cursor moves over an item
+        assert action.showStatusText(window.transfers)
+        assert window.status.currentMessage() == action.statusTip()
+    QApplication.sendEvent(window.transfers, QStatusTipEvent("Pause every transfer"))  # hover
+    assert window.status.currentMessage() == "Pause every transfer"
+    assert announced == []
+    # the app's own messages are said: a command's failure interrupts
+    queue = shell.services.queue
+    assert queue is not None
+
+    def refused() -> None:
+        raise RuntimeError("The queue is closed.")
+
+    monkeypatch.setattr(queue, "pause_all", refused)
+    window.pause_all()
+    qtbot.waitUntil(lambda: window.status.currentMessage() == "The queue is closed.")
+    assert announced == [("The queue is closed.", "Assertive")]
 
 
 def test_pause_all_and_resume_all_keys_work_on_every_tab(

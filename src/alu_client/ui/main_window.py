@@ -35,7 +35,6 @@ from alu_client.core.settings import AppSettings
 from alu_client.core.sync import SyncStatus
 from alu_client.core.transfers.queue import Progress
 
-from .a11y import announce
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .formats import count_text
@@ -126,9 +125,6 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
-        # every status-bar message ("Checking the hub…", an update, a command's failure) is
-        # also said to a screen reader: it was only ever drawn
-        self.status.messageChanged.connect(lambda text: announce(self.status, text))
         profile = services.profile
         self.status.set_hub(_hub_name(services))
         self.status.set_sync_status(bridge.last_status)
@@ -219,7 +215,7 @@ class MainWindow(QMainWindow):
         tab, read the history again too (F5 is its Refresh there: one owner for the key)."""
         if self.services.sync is not None:
             self.services.sync.sync_now()  # wakes the sync threads; returns at once
-        self.statusBar().showMessage(self.tr("Checking the hub for new items…"), 4000)
+        self.status.say(self.tr("Checking the hub for new items…"), 4000)
         if self.tabs.currentWidget() is self.history:
             refresh = getattr(self.history, "refresh", None)
             if callable(refresh):
@@ -280,7 +276,7 @@ class MainWindow(QMainWindow):
             text = self.tr("ALU Desk %1 is the current version.").replace("%1", __version__)
         self.last_update_message = text
         if quiet:
-            self.status.showMessage(text)
+            self.status.say(text)
         else:
             QMessageBox.information(self, self.tr("Check for updates"), text)
 
@@ -297,7 +293,7 @@ class MainWindow(QMainWindow):
 
     def _command_failed(self, error: BaseException) -> None:
         log.warning("command failed: %s", error)
-        self.statusBar().showMessage(str(error), 8000)
+        self.status.say(str(error), 8000, assertive=True)
 
     # --- language -------------------------------------------------------------------------------
 

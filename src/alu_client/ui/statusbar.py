@@ -24,6 +24,7 @@ from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
 from . import engine_text
+from .a11y import announce
 from .formats import count_text, speed_text
 
 _ENDED = ("done", "failed")
@@ -173,6 +174,15 @@ class StatusBar(QStatusBar):
     def state(self) -> str:
         """``online``, ``offline``, ``signed_out`` or ``connecting`` (nothing heard yet)."""
         return self.status.state if self.status is not None else "connecting"
+
+    def say(self, text: str, timeout: int = 0, *, assertive: bool = False) -> None:
+        """Show one of the app's own messages ("Checking the hub…", an update, a command's
+        failure) for ``timeout`` ms (0: until the next) and have screen readers say it: it
+        was only ever drawn. Only these: the bar also shows the status tips of the actions
+        under the mouse or the menu's keyboard cursor, which a screen reader has just read
+        off the item itself (announcing every ``messageChanged`` said each one twice)."""
+        self.showMessage(text, timeout)
+        announce(self, text, assertive=assertive)
 
     # --- painting -----------------------------------------------------------------------------
 
