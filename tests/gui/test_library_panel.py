@@ -36,6 +36,7 @@ from alu_client.ui.views.library import (
 )
 from tests.gui import test_feed_panel as feed_tests
 from tests.gui.conftest import press_shortcut
+from tests.support.livehub import LiveHub
 
 # the Feed tests' fixtures (a signed-in core, the pushes, the bridge, the runner, the Feed tab)
 desk, pushes, bridge, tasks, feed = (
@@ -67,7 +68,8 @@ def shown_ids(panel: LibraryPanel) -> list[str]:
 
 
 def download_from_feed(qtbot: Any, feed: FeedPanel, item_id: str) -> None:
-    click_row(qtbot, feed, [feed.model.item_at(r).id for r in range(3)].index(item_id))
+    rows = [feed.model.item_at(r).id for r in range(feed.model.rowCount())]
+    click_row(qtbot, feed, rows.index(item_id))
     qtbot.mouseClick(feed.toolbar.widgetForAction(feed.download_action), Qt.MouseButton.LeftButton)
 
 
@@ -346,8 +348,11 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     assert script is not None and script.isReadOnly()
     press(script, Qt.Key.Key_Space, state.PlayingState)
     press(script, Qt.Key.Key_Space, state.PausedState)
-    # F: full screen (Escape leaves)
-    qtbot.keyClick(library.table, Qt.Key.Key_F)
+    # M mutes, F: full screen (Escape leaves), from the detail (letters in the grid and the
+    # list are their type-ahead search's)
+    qtbot.keyClick(script, Qt.Key.Key_M)
+    assert player.audio_output.isMuted()
+    qtbot.keyClick(script, Qt.Key.Key_F)
     qtbot.waitUntil(player.is_full_screen)
     player.set_full_screen(False)
     # the search box keeps Space (and F, comma, full stop) for typing
@@ -358,6 +363,53 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     assert search.text() == "f, .x y"
     assert player.player.playbackState() != state.PlayingState
     assert not player.is_full_screen()
+
+
+def test_a_title_typed_in_the_grid_or_the_list_finds_the_item(
+    qtbot: Any,
+    live_hub: LiveHub,
+    clip: Path,
+    desk: Services,
+    feed: FeedPanel,
+    library: LibraryPanel,
+    pushes: dict[str, str],
+) -> None:
+    """Type-ahead search: the grid found nothing (its one column had no text), and the
+    player's keys took the letters and punctuation of a title ("m" muted, "F" went full
+    screen, a space played)."""
+    from PySide6.QtMultimedia import QMediaPlayer
+
+    # a title with an "m", a comma and full stops
+    mombasa = live_hub.publish(
+        clip, title="Mombasa port, 6 a.m. reopening", language="en", slug="KENYA-PORT"
+    )
+    assert desk.sync is not None
+    desk.sync.sync_now()
+    qtbot.waitUntil(lambda: feed.model.rowCount() == 4, timeout=20_000)
+    download_from_feed(qtbot, feed, mombasa)
+    download_from_feed(qtbot, feed, pushes["en"])
+    both = sorted([mombasa, pushes["en"]])
+    qtbot.waitUntil(lambda: sorted(shown_ids(library)) == both, timeout=30_000)
+    player = library.player
+    assert player is not None
+    library.activateWindow()
+    select(qtbot, library, shown_ids(library).index(pushes["en"]))  # the grid has the focus
+    qtbot.waitUntil(
+        lambda: player.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadedMedia,
+        timeout=10_000,
+    )
+    qtbot.waitUntil(lambda: library.isActiveWindow() and library.grid.hasFocus())
+    qtbot.keyClicks(library.grid, "Mombasa port, 6 a.m. r")
+    assert [li.id for li in library.selected_items()] == [mombasa]
+    library.list_action.trigger()
+    library.table.setFocus()
+    qtbot.waitUntil(library.table.hasFocus)
+    qtbot.keyClicks(library.table, "Floods in")
+    assert [li.id for li in library.selected_items()] == [pushes["en"]]
+    assert not player.audio_output.isMuted()
+    assert not player.is_full_screen()
+    assert player.player.playbackState() != QMediaPlayer.PlaybackState.PlayingState
+    assert library.filters.search.text() == ""
 
 
 def test_every_library_command_is_in_the_context_menu_and_has_keys(

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QMenu,
+    QPlainTextEdit,
     QStyle,
     QStyleOptionSlider,
     QVBoxLayout,
@@ -380,9 +381,15 @@ def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None
         w.playback_state_changed, check_params_cb=lambda s: s == State.PausedState
     ):
         qtbot.keyClick(clips, Qt.Key.Key_Comma)  # a frame step pauses
-    qtbot.keyClick(clips, Qt.Key.Key_M)
+    # M and F from the scope's text (the list's letters are its type-ahead search's)
+    notes = QPlainTextEdit(scope)
+    notes.setReadOnly(True)
+    inner.addWidget(notes)
+    notes.setFocus()
+    qtbot.waitUntil(notes.hasFocus)
+    qtbot.keyClick(notes, Qt.Key.Key_M)
     assert w.audio_output.isMuted()
-    qtbot.keyClick(clips, Qt.Key.Key_F)
+    qtbot.keyClick(notes, Qt.Key.Key_F)
     qtbot.waitUntil(w.is_full_screen)
     w.set_full_screen(False)
     # the player's own keys are not ambiguous with the scope's
@@ -400,6 +407,38 @@ def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None
     assert w.audio_output.isMuted()
     assert w.player.playbackState() == State.PausedState
     assert not w.is_full_screen()
+    w.clear()
+
+
+def test_a_list_in_a_key_scope_keeps_its_type_ahead_search(qtbot: Any, clip: Path) -> None:
+    """A title typed in a list beside the player finds it: the player's keys took its letters
+    (each "m" of "Somalia" muted, "Floods" went full screen) and, mid-title, its Space, comma
+    and full stop; the search lost each of them."""
+    page = QWidget()
+    qtbot.addWidget(page)
+    scope = QWidget(page)
+    clips = QListWidget(scope)
+    clips.addItems(["Floods in the north", "Floods in Mombasa, 6 a.m. update", "Somalia votes"])
+    QVBoxLayout(scope).addWidget(clips)
+    w = PlayerWidget(page)
+    outer = QVBoxLayout(page)
+    outer.addWidget(scope)
+    outer.addWidget(w)
+    page.resize(640, 640)
+    page.show()
+    qtbot.waitExposed(page)
+    w.add_key_scope(scope)
+    load(qtbot, w, clip)
+    clips.setCurrentRow(2)
+    page.activateWindow()
+    clips.setFocus()
+    qtbot.waitUntil(lambda: page.isActiveWindow() and clips.hasFocus())
+    qtbot.keyClicks(clips, "Floods in Mombasa, 6 a.m. u")
+    assert clips.currentRow() == 1
+    assert not w.audio_output.isMuted()
+    assert not w.is_full_screen()
+    assert w.player.playbackState() != State.PlayingState
+    assert w.player.position() == 0  # no frame stepped
     w.clear()
 
 

@@ -273,7 +273,10 @@ class ItemsModel(QAbstractTableModel):
 
     def _display(self, li: LibraryItem, col: int) -> str | None:
         it = li.item
-        if col == COL_TITLE:
+        if col in (COL_TITLE, COL_THUMB):
+            # the picture's column too (its delegates draw no text): a view's type-ahead
+            # search reads the display text of its column, and the Library grid shows only
+            # that one: a title typed there found nothing
             return it.title
         if col == COL_SLUG:
             return it.slug

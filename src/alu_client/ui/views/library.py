@@ -15,9 +15,10 @@ thread with its progress, never over an existing file: ``core.safe_names.unique_
 exclusive create; a file that cannot be copied does not stop the others, and the panel says
 what was copied where and what was not); Delete local file (asked first; the record stays, so
 the item keeps its history and can be downloaded again). ``show_item`` selects an item and
-plays it (the Feed's preview). The player's keys (Space, F, comma, full stop) act while the
+plays it (the Feed's preview). The player's keys (Space, F, M, comma, full stop) act while the
 focus is in the grid, the list or the detail too, not only in the player; the search box keeps
-them for typing.
+them for typing, and the grid and the list their letters for the type-ahead search (a title
+typed there), and the others while a title is being typed.
 """
 
 from __future__ import annotations
@@ -220,8 +221,9 @@ class LibraryPanel(QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([700, 500])
         if self.player is not None:
-            # Space, F, comma and full stop act from the grid, the list and the detail too
-            # (a clip just clicked or previewed), not only from the player itself
+            # Space, comma and full stop act from the grid, the list and the detail too (a clip
+            # just clicked or previewed), not only from the player itself; M and F from the
+            # detail (in the grid and the list, letters find a title as it is typed)
             self.player.add_key_scope(self.views)
             self.player.add_key_scope(self.detail)
 

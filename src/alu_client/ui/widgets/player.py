@@ -10,7 +10,9 @@ Full screen takes the picture *and* the control bar (the "stage") to the whole s
 controls stay reachable; F toggles it, Escape leaves. Keys act while the focus is in the
 player, or in the widgets given to ``add_key_scope`` (the Library's views and detail): Space
 plays or pauses, comma and full stop step one frame back or forward, M mutes. A button of the
-control bar that has the focus takes Space and Enter itself, as any button: they press it.
+control bar that has the focus takes Space and Enter itself, as any button: they press it. A
+list or grid in a key scope keeps the letters (M, F) for its type-ahead search, and Space,
+comma and full stop too while a title is being typed there.
 """
 
 from __future__ import annotations
@@ -18,12 +20,24 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QLocale, QObject, QSignalBlocker, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QEvent,
+    QLocale,
+    QObject,
+    QSignalBlocker,
+    Qt,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaMetaData, QMediaPlayer, QtAudio
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtQml import QQmlComponent, QQmlEngine
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -141,6 +155,67 @@ class ControlButton(QToolButton):
             event.accept()
             return
         super().keyPressEvent(event)
+
+
+# the keys the player takes from a key scope (see ``add_key_scope``)
+_SCOPE_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Comma, Qt.Key.Key_Period, Qt.Key.Key_F, Qt.Key.Key_M)
+_COMMAND_MODIFIERS = (
+    Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.MetaModifier
+)
+
+
+def _typed(event: QKeyEvent) -> str:
+    """The character a key types into an item view's type-ahead search ('' for none): what
+    ``QAbstractItemView.keyPressEvent`` hands to ``keyboardSearch``."""
+    text = event.text()
+    if event.modifiers() & _COMMAND_MODIFIERS or not text.isprintable():
+        return ""
+    return text
+
+
+class _TypeAhead(QObject):
+    """Leaves an item view in a key scope its type-ahead search ("Somalia" typed in the
+    Library's grid finds the story).
+
+    The player's keys are shortcuts, and a shortcut comes before the focused widget's keys:
+    each "m" of "Somalia" muted the player and the search lost it; "Floods" went full screen.
+    A letter or digit typed in a view is always for the search (a title starts with any of
+    them); Space, comma and full stop are the player's unless a title is being typed, i.e. the
+    view's last character came within ``QApplication.keyboardInputInterval()`` (Qt's own rule
+    for going on with a search rather than starting a new one). Watches the scope: the
+    ``ShortcutOverride`` of a key in a view goes up to it when the view does not claim it."""
+
+    def __init__(self, scope: QWidget) -> None:
+        super().__init__(scope)
+        self._view: QAbstractItemView | None = None  # the view the last character went to
+        self._since = QElapsedTimer()
+        scope.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            view = QApplication.focusWidget()
+            if isinstance(view, QAbstractItemView) and self._for_search(view, event):
+                self._view = view
+                self._since.start()
+                if event.key() in _SCOPE_KEYS:
+                    event.accept()  # the view gets the key press; the shortcut does not run
+                    return True
+        return super().eventFilter(watched, event)
+
+    def _for_search(self, view: QAbstractItemView, event: QKeyEvent) -> bool:
+        """Whether ``view``'s type-ahead search takes the key of ``event``."""
+        text = _typed(event)
+        if not text:
+            return False
+        if text.isalnum() or event.key() not in _SCOPE_KEYS:
+            return True
+        return (
+            view is self._view
+            and self._since.isValid()
+            and self._since.elapsed() <= QApplication.keyboardInputInterval()
+        )
 
 
 class PlayerWidget(QWidget):
@@ -276,7 +351,9 @@ class PlayerWidget(QWidget):
         a frame, M mutes) act while the focus is anywhere in ``scope`` too, say the list of
         clips beside the player. ``scope`` must not hold the player (its own keys would be
         ambiguous there); a text field inside it keeps these keys for typing (Qt lets it
-        override shortcuts)."""
+        override shortcuts), and a list or grid keeps them for its type-ahead search
+        (``_TypeAhead``: the letters always, the others while a title is being typed)."""
+        _TypeAhead(scope)
         for seq, slot in (
             (Qt.Key.Key_Space, self.toggle),
             (Qt.Key.Key_Comma, self.step_back_action.trigger),
