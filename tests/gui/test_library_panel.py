@@ -16,6 +16,7 @@ from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QLabel,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -562,3 +563,26 @@ def test_counts_of_files_copied_read_right_for_one(
     assert library.message.text() == f"توقف النسخ: تم نسخ ملف واحد من أصل ٣ إلى {where}"
     library._say_stopped(two, tmp_path, 3)
     assert library.message.text() == f"توقف النسخ: تم نسخ ملفين من أصل ٣ إلى {where}"
+
+
+def test_an_items_texts_are_shown_as_typed_never_as_markup(qtbot: Any) -> None:
+    """A member's upload titled "<b>Floods</b> <a href='…'>…</a>" (any member's texts reach
+    every member's Feed and Library) was drawn by the detail's labels as bold text and a link:
+    Qt reads a label's text as rich text when it looks like markup. Shown as typed now."""
+    from alu_client.core.library import LibraryItem
+    from alu_client.ui.views.item_detail import ItemDetail
+    from tests.client.test_library import make_item
+
+    markup = {
+        "title": "<b>Floods</b> in <a href='http://example.invalid/'>Mombasa</a>",
+        "slug": "<i>FLOODS</i>",
+        "dateline": "<u>MOMBASA</u>, Kenya",
+        "restrictions": "<font color=red>No access Kenya</font>",
+        "source_member": "<h1>KTN</h1>",
+    }
+    detail = ItemDetail()
+    qtbot.addWidget(detail)
+    detail.set_item(LibraryItem(make_item(1, **markup), 1, 0.0, None, True))
+    shown = [w for w in detail.findChildren(QLabel) if any(v in w.text() for v in markup.values())]
+    assert len(shown) >= 4, [w.text() for w in detail.findChildren(QLabel)]
+    assert [w.text() for w in shown if w.textFormat() != Qt.TextFormat.PlainText] == []

@@ -12,7 +12,7 @@ stopped what the user asked for interrupt.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
 from PySide6.QtWidgets import QLabel
 
@@ -31,7 +31,9 @@ def announce(source: QObject, text: str, *, assertive: bool = False) -> None:
 
 
 def say(label: QLabel, text: str, *, assertive: bool = False) -> None:
-    """Show ``text`` in a panel's message line (hidden when empty) and announce it."""
+    """Show ``text`` in a panel's message line (hidden when empty) and announce it. Shown as
+    written: messages carry names and the hub's words, never markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     label.setVisible(bool(text))
     announce(label, text, assertive=assertive)

@@ -76,6 +76,9 @@ class ItemDetail(QWidget):
         self.item: LibraryItem | None = None
         self.title = QLabel(self)
         self.title.setObjectName("detail-title")
+        # any member's texts reach every member: shown as typed, never read as markup (Qt takes
+        # a label's text for rich text when it looks like HTML: "<b>…</b>", links)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = QFont(self.title.font())
@@ -89,6 +92,7 @@ class ItemDetail(QWidget):
         for key in _FIELDS:
             label, value = QLabel(self), QLabel(self)
             value.setObjectName(f"detail-{key}")
+            value.setTextFormat(Qt.TextFormat.PlainText)
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setBuddy(value)

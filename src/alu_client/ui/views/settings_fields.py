@@ -105,6 +105,7 @@ class ErrorLabel(QLabel):
     def __init__(self, parent: QWidget | None = None, field: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # (messages repeat what was typed)
         colors.tint(self, colors.ERROR)
         self.field: QWidget | None = None
         self._description = ""
