@@ -55,6 +55,12 @@ class _Memory:
     error_sidecars: dict[int, _Sig | None] = field(default_factory=dict)
     #: sent rows whose move failed, or whose file could not be handled (logged once)
     move_failed: set[int] = field(default_factory=set)
+    #: sent row id → its file's signature in the sent folder when it was last read there, and
+    #: whether it then held the bytes sent and more (a copy that went on; else an edit)
+    sent_checked: dict[int, tuple[_Sig, bool]] = field(default_factory=dict)
+    #: a file put back in the hot folder (folder id, path) → its sidecar, which stayed in the
+    #: sent folder: the file waits for it
+    sidecars_behind: dict[tuple[int, str], Path] = field(default_factory=dict)
     #: folder id → the problem logged for it (unreachable, …)
     problems: dict[int, str] = field(default_factory=dict)
     #: a file whose bytes are still being uploaded (from another file, or from this path at

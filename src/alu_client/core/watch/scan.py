@@ -130,7 +130,10 @@ class Scanner(FileRecords, SentMover):
                 self._failed(folder, path, st, e, written)
         for key in [k for k in self._mem.candidates if k[0] == folder.id and k not in seen]:
             del self._mem.candidates[key]
-        self._watch_sent(folder, written)
+        try:
+            self._watch_sent(folder, written)
+        except _Stopped:  # (Quit, sign-out) while a file in the sent folder was read
+            return
 
     def _failed(
         self,
@@ -165,6 +168,9 @@ class Scanner(FileRecords, SentMover):
         self, folder: WatchFolder, path: Path, st: os.stat_result, written: list[int]
     ) -> None:
         key = (folder.id, str(path))
+        if key in self._mem.sidecars_behind and not self._sidecar_back(key, path):
+            self._due(self.clock() + self.scan_interval)
+            return  # put back from the sent folder: not sent without its sidecar
         size, mtime = st.st_size, st.st_mtime_ns
         sidecar = path.with_suffix(".json")
         side_sig = _sig(sidecar)
@@ -307,11 +313,15 @@ class Scanner(FileRecords, SentMover):
     def _due(self, when: float) -> None:
         self._next_due = min(self._next_due, when)
 
-    def _hash(self, path: Path) -> str:
+    def _hash(self, path: Path, size: int | None = None) -> str:
+        """The sha256 of ``path``, or of its first ``size`` bytes (what an upload carried of a
+        file that grew since)."""
         h = hashlib.sha256()
+        left = math.inf if size is None else size
         with open(path, "rb") as f:
-            while block := f.read(_HASH_BLOCK):
+            while left > 0 and (block := f.read(int(min(_HASH_BLOCK, left)))):
                 h.update(block)
+                left -= len(block)
                 if self._stop.is_set():
                     raise _Stopped
         return h.hexdigest()
