@@ -1030,3 +1030,23 @@ def test_a_stop_while_a_sent_file_is_read_ends_the_scan_quietly(
     scans = hot.scans
     assert hot.scan_now() == []
     assert hot.scans == scans + 1
+
+
+def test_the_files_sent_lately_are_found_without_reading_the_folders_history(
+    hot: HotFolders, store: Store, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rows are never pruned: a year of a busy folder was read at every scan (2 s), 50 ms each
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    real_query = store.query
+
+    def query(sql: str, params: tuple[object, ...] = ()) -> list[object]:
+        asked.append((sql, tuple(params)))
+        return real_query(sql, params)
+
+    monkeypatch.setattr(store, "query", query)
+    hot._watch_sent(folder, [])
+    assert asked
+    for sql, params in asked:
+        plan = " ".join(r["detail"] for r in real_query(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert "at>?" in plan, plan  # the index bounds the time as well as the folder
