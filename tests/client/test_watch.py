@@ -1050,3 +1050,73 @@ def test_the_files_sent_lately_are_found_without_reading_the_folders_history(
     for sql, params in asked:
         plan = " ".join(r["detail"] for r in real_query(f"EXPLAIN QUERY PLAN {sql}", params))
         assert "at>?" in plan, plan  # the index bounds the time as well as the folder
+
+
+# --- a fault that may pass -----------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_momentary_fault_is_tried_again_later_and_later(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    # "database is locked" (another process writing), once: the file was an error until it
+    # changed, never sent
+    import sqlite3
+
+    from alu_client.core.watch.scan import RETRY_FIRST
+
+    faults = [sqlite3.OperationalError("database is locked")] * 2
+    probed: list[Path] = []
+
+    def probe(path: Path) -> str:
+        probed.append(path)
+        if faults:
+            raise faults.pop()
+        return ""
+
+    clock = _Clock()
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, clock=clock, video_problem=probe)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: probed, what="probed")
+    scan_times(hot, 5)
+    [row] = rows(hot, folder)
+    assert row.state == "error" and "database is locked" in row.error  # said meanwhile
+    assert len(probed) == 1
+    clock.now += RETRY_FIRST
+    scan_until(hot, lambda: len(probed) == 2, what="tried again")
+    clock.now += RETRY_FIRST
+    scan_times(hot, 5)
+    assert len(probed) == 2  # twice as long after a second failure
+    clock.now += RETRY_FIRST
+    scan_until(hot, lambda: uploads.count() == 1, what="sent")
+    assert [r.state for r in rows(hot, folder)] == ["uploading"]
+
+
+def test_an_error_that_cannot_be_recorded_does_not_end_the_scan(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    def probe(path: Path) -> str:
+        if path.name == "a.mp4":
+            raise sqlite3.OperationalError("database is locked")
+        return ""
+
+    def record_error(*args: object) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    hot.video_problem = probe
+    monkeypatch.setattr(hot, "_record_error", record_error)
+    hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    (hot_dir / "b.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: uploads.count() == 1, what="the other file sent")
+    assert uploads.calls[0][0].name == "b.mp4"

@@ -23,6 +23,9 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   file give an ``error`` row with a sentence saying what to fix; the file is looked at again
   only when it changes (new size or time: a new row) or its sidecar changes (in this run: any
   change; after a restart: a sidecar modified after the error was recorded), or on ``retry()``.
+  A fault that may pass (the store locked by another process, an I/O error on a share) is
+  listed too, and the file is tried again after ``RETRY_FIRST`` seconds, twice as long after
+  each failure in a row (up to ``RETRY_MAX``).
 - **Afterwards**: the queue's outcome hook (``outcome_hook``, registered in
   ``TransferStore.outcome_hooks``) marks the row sent or error in the transaction that ends the
   upload; the next scan moves a sent file and its sidecar to the folder's sent folder (a name
