@@ -889,3 +889,234 @@ def test_a_sent_file_whose_move_fails_is_not_read_again_at_every_scan(
     scan_times(hot, 5)
     assert len(hashed) == 1  # checked once before the first try, not at every scan
     assert (hot_dir / "a.mp4").exists()
+
+
+# --- the sent folder: an edit is not a copy going on --------------------------------------------
+
+
+def _archived(hot: HotFolders, uploads: Uploads, folder: WatchFolder, name: str) -> Path:
+    """The folder's one file sent and moved to sent/; its path there."""
+    _sent(hot, uploads, folder)
+    archived = folder.sent_path / name
+    scan_until(hot, archived.exists, what="moved to sent/")
+    return archived
+
+
+@pytest.mark.parametrize("edit", ["trimmed", "rewritten longer"])
+def test_an_edit_in_the_sent_folder_stays_there_and_is_not_published_again(
+    hot: HotFolders,
+    uploads: Uploads,
+    hot_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    edit: str,
+) -> None:
+    # an editor trims the archived clip, a tagging tool rewrites its metadata: taken for "the
+    # copy went on", it was moved out of the archive and published again to every member
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "story.mp4"
+    content = os.urandom(50_000)
+    clip.write_bytes(content)
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "story.mp4")
+    edited = content[:30_000] if edit == "trimmed" else b"XMP" + content[3:] + os.urandom(9)
+    archived.write_bytes(edited)
+    with caplog.at_level(logging.INFO, logger="alu_client"):
+        scan_times(hot, 5)
+    assert archived.read_bytes() == edited and not clip.exists()
+    assert uploads.count() == 1
+    assert [r.state for r in rows(hot, folder)] == ["sent"]
+    said = [r for r in caplog.records if "was changed in the sent folder" in r.getMessage()]
+    assert len(said) == 1
+
+
+def test_a_put_back_that_fails_reads_only_what_was_sent_and_only_once(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the copy went on in sent/, but the file is held open (a player, the antivirus): the
+    # whole file was read again at every scan (2 s) for 15 minutes, holding up every folder
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "clip.ts"
+    whole = os.urandom(80_000)
+    clip.write_bytes(whole[:50_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "clip.ts")
+    with open(archived, "ab") as f:
+        f.write(whole[50_000:])  # the stalled copy goes on
+    held = threading.Event()
+    held.set()
+    real_put_back = hot._put_back
+
+    def put_back(folder: WatchFolder, row: WatchFile) -> tuple[Path, Path | None]:
+        if held.is_set():
+            raise PermissionError(13, "The process cannot access the file")
+        return real_put_back(folder, row)
+
+    monkeypatch.setattr(hot, "_put_back", put_back)
+    hashed: list[tuple[Path, object]] = []
+    real_hash = hot._hash
+
+    def counted(path: Path, *size: int | None) -> str:
+        hashed.append((path, size[0] if size else None))
+        return real_hash(path, *size)
+
+    monkeypatch.setattr(hot, "_hash", counted)
+    scan_times(hot, 10)
+    assert hashed == [(archived, 50_000)]  # once, and only the bytes that were sent
+    assert archived.exists() and uploads.count() == 1
+    held.clear()  # closed: the next scan puts it back (no reading), and it goes whole
+    scan_until(hot, lambda: uploads.count() == 2, what="put back and sent whole")
+    assert hashed[1:] == [(clip, None)]
+    assert uploads.calls[1][1]["sha256"] == hashlib.sha256(whole).hexdigest()
+
+
+def test_a_sidecar_that_cannot_follow_its_file_back_is_waited_for(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the clip went back to the hot folder but its sidecar's move failed: the whole put-back
+    # counted as failed (the cut never said), and the clip went out without the sidecar's fields
+    from alu_client.core.watch import move
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0003.ts"
+    (hot_dir / "CARD0003.json").write_text('{"title": "Kisumu market"}', encoding="utf-8")
+    whole = os.urandom(60_000)
+    clip.write_bytes(whole[:20_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "CARD0003.ts")
+    assert (folder.sent_path / "CARD0003.json").exists()
+    with open(archived, "ab") as f:
+        f.write(whole[20_000:])
+    held = threading.Event()
+    held.set()
+    real_move = move._move_unique
+
+    def moving(src: Path, to: Path, name: str, *, companion: bool = False) -> Path:
+        if held.is_set() and src.suffix == ".json":
+            raise PermissionError(13, "The process cannot access the file")  # open in an editor
+        return real_move(src, to, name, companion=companion)
+
+    monkeypatch.setattr(move, "_move_unique", moving)
+    scan_until(hot, clip.exists, what="put back")
+    [cut] = rows(hot, folder)
+    assert cut.state == "error" and cut.path == clip
+    assert "may be incomplete" in cut.error and "Its sidecar CARD0003.json" in cut.error
+    scan_times(hot, 5)
+    assert uploads.count() == 1  # not without its sidecar
+    held.clear()
+    scan_until(hot, lambda: uploads.count() == 2, what="sent with its sidecar")
+    path, meta, size = uploads.calls[1]
+    assert (path, size, meta["title"]) == (clip, 60_000, "Kisumu market")
+    assert not (folder.sent_path / "CARD0003.json").exists()
+
+
+def test_a_stop_while_a_sent_file_is_read_ends_the_scan_quietly(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Quit or sign-out while the sent folder's check read a file: "scanning the hot folders
+    # failed" and a traceback
+    from alu_client.core.watch.scan import _Stopped
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "clip.ts").write_bytes(os.urandom(50_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "clip.ts")
+    with open(archived, "ab") as f:
+        f.write(b"more")
+
+    def stopped(path: Path, *size: int | None) -> str:
+        raise _Stopped
+
+    monkeypatch.setattr(hot, "_hash", stopped)
+    scans = hot.scans
+    assert hot.scan_now() == []
+    assert hot.scans == scans + 1
+
+
+def test_the_files_sent_lately_are_found_without_reading_the_folders_history(
+    hot: HotFolders, store: Store, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rows are never pruned: a year of a busy folder was read at every scan (2 s), 50 ms each
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    real_query = store.query
+
+    def query(sql: str, params: tuple[object, ...] = ()) -> list[object]:
+        asked.append((sql, tuple(params)))
+        return real_query(sql, params)
+
+    monkeypatch.setattr(store, "query", query)
+    hot._watch_sent(folder, [])
+    assert asked
+    for sql, params in asked:
+        plan = " ".join(r["detail"] for r in real_query(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert "at>?" in plan, plan  # the index bounds the time as well as the folder
+
+
+# --- a fault that may pass -----------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_momentary_fault_is_tried_again_later_and_later(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    # "database is locked" (another process writing), once: the file was an error until it
+    # changed, never sent
+    import sqlite3
+
+    from alu_client.core.watch.scan import RETRY_FIRST
+
+    faults = [sqlite3.OperationalError("database is locked")] * 2
+    probed: list[Path] = []
+
+    def probe(path: Path) -> str:
+        probed.append(path)
+        if faults:
+            raise faults.pop()
+        return ""
+
+    clock = _Clock()
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, clock=clock, video_problem=probe)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: probed, what="probed")
+    scan_times(hot, 5)
+    [row] = rows(hot, folder)
+    assert row.state == "error" and "database is locked" in row.error  # said meanwhile
+    assert len(probed) == 1
+    clock.now += RETRY_FIRST
+    scan_until(hot, lambda: len(probed) == 2, what="tried again")
+    clock.now += RETRY_FIRST
+    scan_times(hot, 5)
+    assert len(probed) == 2  # twice as long after a second failure
+    clock.now += RETRY_FIRST
+    scan_until(hot, lambda: uploads.count() == 1, what="sent")
+    assert [r.state for r in rows(hot, folder)] == ["uploading"]
+
+
+def test_an_error_that_cannot_be_recorded_does_not_end_the_scan(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    def probe(path: Path) -> str:
+        if path.name == "a.mp4":
+            raise sqlite3.OperationalError("database is locked")
+        return ""
+
+    def record_error(*args: object) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    hot.video_problem = probe
+    monkeypatch.setattr(hot, "_record_error", record_error)
+    hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    (hot_dir / "b.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: uploads.count() == 1, what="the other file sent")
+    assert uploads.calls[0][0].name == "b.mp4"

@@ -266,4 +266,9 @@ MIGRATIONS: list[str] = [
             WHERE lower(o.username) = lower(p.username) AND o.name <> p.name)
     )
     """,
+    # 8: the files a hot folder sent lately (watched in the sent folder for a while, at every
+    # scan): read without going through the folder's whole history, which is never pruned
+    """
+    CREATE INDEX IF NOT EXISTS ix_watch_files_recent ON watch_files (folder_id, state, at)
+    """,
 ]

@@ -23,6 +23,9 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   file give an ``error`` row with a sentence saying what to fix; the file is looked at again
   only when it changes (new size or time: a new row) or its sidecar changes (in this run: any
   change; after a restart: a sidecar modified after the error was recorded), or on ``retry()``.
+  A fault that may pass (the store locked by another process, an I/O error on a share) is
+  listed too, and the file is tried again after ``RETRY_FIRST`` seconds, twice as long after
+  each failure in a row (up to ``RETRY_MAX``).
 - **Afterwards**: the queue's outcome hook (``outcome_hook``, registered in
   ``TransferStore.outcome_hooks``) marks the row sent or error in the transaction that ends the
   upload; the next scan moves a sent file and its sidecar to the folder's sent folder (a name
@@ -31,7 +34,10 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   time, sha256); the row then follows it (its path in the sent folder), watched there for a
   while (``SENT_WATCH``). A file changed after its upload started — a copy that stalled for
   longer than the settle time — makes that row an error that stays (the item on the hub may
-  be cut), and is taken again as a new version (put back from the sent folder if need be).
+  be cut), and is taken again as a new version. In the sent folder only a file that grew and
+  still begins with the bytes sent (the transfer's size, hashed alone) is such a copy: it is
+  put back in the hot folder (its sidecar with it; a file whose sidecar cannot follow yet
+  waits for it); any other change there (an edit, new metadata) is left alone, said once.
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..store import Store
 from .folders import WatchFile, WatchFolder, is_file, is_ignored
-from .records import _Memory, _sig
+from .records import _Memory, _Sig, _sig
 
 #: seconds a file moved to the sent folder is still watched: a copy into the hot folder that
 #: stalled for longer than the settle time (a card reader retrying, a share reconnecting) was
@@ -31,7 +31,7 @@ class SentMover:
 
     _mem: _Memory
     store: Store
-    _hash: Callable[[Path], str]
+    _hash: Callable[[Path, int | None], str]
 
     def _move_sent(self, folder: WatchFolder, row: WatchFile) -> None:
         src = row.path
@@ -92,10 +92,12 @@ class SentMover:
             )
 
     def _watch_sent(self, folder: WatchFolder, written: list[int]) -> None:
-        """Files moved to the sent folder lately that changed there since: the copy into the
-        hot folder was not finished when the file was taken (it stalled for longer than the
-        settle time), so what was published is cut. Such a file goes back to the hot folder,
-        to be sent again whole once it settles, and its row says what happened."""
+        """Files moved to the sent folder lately that grew there since, the bytes sent still
+        their beginning: the copy into the hot folder was not finished when the file was taken
+        (it stalled for longer than the settle time), so what was published is cut. Such a
+        file goes back to the hot folder, to be sent again whole once it settles, and its row
+        says what happened. Any other change (an editor trimming the archived clip, a tool
+        rewriting its metadata) is the archive's business: the file stays, said once."""
         rows = self.store.query(
             "SELECT * FROM watch_files WHERE folder_id = ? AND state = 'sent' AND at > ?",
             (folder.id, time.time() - SENT_WATCH),
@@ -107,36 +109,82 @@ class SentMover:
             now = _sig(row.path)
             if now is None or now == (row.size, row.mtime_ns):
                 continue  # unchanged, or taken away by someone
+            checked = self._mem.sent_checked.get(row.id)
+            went_on: bool | None
+            if checked is not None and checked[0] == now:
+                went_on = checked[1]  # read at this size and time already: not read again
+            else:
+                try:
+                    went_on = self._check_sent(row, now)
+                except OSError:
+                    continue  # looked at again at the next scan
+            if not went_on:
+                continue  # touched, or edited: it stays
             try:
-                same = row.sha256 is not None and self._hash(row.path) == row.sha256
-            except OSError:
-                continue  # looked at again at the next scan
-            if same:  # touched (an indexer, a backup tool): still what was sent
-                with self.store.write() as c:
-                    c.execute(
-                        "UPDATE OR IGNORE watch_files SET size = ?, mtime_ns = ? WHERE id = ?",
-                        (*now, row.id),
-                    )
-                continue
-            try:
-                back = self._put_back(folder, row)
+                back, sidecar_left = self._put_back(folder, row)
             except OSError as e:  # (open elsewhere on Windows): tried again at the next scan
                 if row.id not in self._mem.move_failed:
                     self._mem.move_failed.add(row.id)
                     log.warning("hot folder: %s changed but cannot be put back: %s", row.path, e)
                 continue
             self._mem.move_failed.discard(row.id)
+            self._mem.sent_checked.pop(row.id, None)
             note = (
                 f"{back.name} changed after it was moved to the sent folder (it was still being"
                 " copied): the item published from it may be incomplete. It was put back in the"
                 " hot folder, and is sent as a new upload once it has been still for the settle"
                 " time."
             )
+            if sidecar_left is not None:
+                note += (
+                    f" Its sidecar {sidecar_left.name} could not be moved back with it: the file"
+                    " waits for it, which is tried again at every scan."
+                )
             written.append(self._cut(row, note, path=back))
 
-    def _put_back(self, folder: WatchFolder, row: WatchFile) -> Path:
+    def _check_sent(self, row: WatchFile, now: _Sig) -> bool | None:
+        """Read the file of ``row``, changed in the sent folder (now ``now``): True when it
+        grew past the bytes its upload carried and they are still its beginning (a copy that
+        went on); False when it was edited (said once); None when only touched (the same
+        bytes under a new time: the row takes that time). Only the bytes sent are read."""
+        sent = self._sent_size(row)
+        if row.sha256 is None or sent is None or now[0] < sent:
+            same_start = False
+        else:
+            same_start = self._hash(row.path, sent) == row.sha256
+        if same_start and now[0] == sent:  # touched (an indexer, a backup tool)
+            with self.store.write() as c:
+                c.execute(
+                    "UPDATE OR IGNORE watch_files SET size = ?, mtime_ns = ? WHERE id = ?",
+                    (*now, row.id),
+                )
+            return None
+        before = self._mem.sent_checked.get(row.id)
+        if not same_start and (before is None or before[1]):  # (once, not at each edit)
+            log.info(
+                "hot folder: %s was changed in the sent folder (edited, not a copy going on);"
+                " it stays there, and the item published from it is as it was sent",
+                row.path,
+            )
+        self._mem.sent_checked[row.id] = (now, same_start)
+        return same_start
+
+    def _sent_size(self, row: WatchFile) -> int | None:
+        """How many bytes the upload of ``row`` carried: its transfer's size (the row's own
+        size is the file's as it was moved to the sent folder), else the row's (a copy of
+        content sent before: no transfer of its own)."""
+        if row.transfer_id is not None:
+            got = self.store.query_one(
+                "SELECT size FROM transfers WHERE id = ?", (row.transfer_id,)
+            )
+            if got is not None and got[0] is not None:
+                return int(got[0])
+        return row.size if row.size >= 0 else None
+
+    def _put_back(self, folder: WatchFolder, row: WatchFile) -> tuple[Path, Path | None]:
         """Move the sent file of ``row`` (and the sidecar that went with it) back into the hot
-        folder, under the name it had there if it is free."""
+        folder, under the name it had there if it is free. Returns where it is now, and the
+        sidecar when that could not follow (the file waits for it: ``_sidecar_back``)."""
         name = row.path.name
         if row.transfer_id is not None:
             source = self.store.query_one(
@@ -147,9 +195,30 @@ class SentMover:
         sidecar = row.path.with_suffix(".json")
         with_sidecar = is_file(sidecar)
         back = _move_unique(row.path, folder.path, name, companion=with_sidecar)
-        if with_sidecar:
+        if not with_sidecar:
+            return back, None
+        try:
             _move_unique(sidecar, folder.path, f"{back.stem}.json")
-        return back
+        except OSError as e:  # the file is back: its report must not be lost with the sidecar
+            log.warning("hot folder: %s was put back, but its sidecar cannot be yet: %s", back, e)
+            self._mem.sidecars_behind[(folder.id, str(back))] = sidecar
+            return back, sidecar
+        return back, None
+
+    def _sidecar_back(self, key: tuple[int, str], path: Path) -> bool:
+        """Whether the file ``path``, put back from the sent folder without its sidecar, may be
+        taken now: its sidecar followed it (moved now), or is gone, or another one is there.
+        Sent without it, the item would go out without the sidecar's fields."""
+        left = self._mem.sidecars_behind[key]
+        target = path.with_suffix(".json")
+        try:
+            if is_file(left) and not _taken(target):
+                _move_unique(left, path.parent, target.name)
+        except OSError:
+            return False  # tried again at the next scan
+        del self._mem.sidecars_behind[key]
+        log.info("hot folder: the sidecar of %s followed it", path)
+        return True
 
     def _cut(self, row: WatchFile, note: str, *, path: Path | None = None) -> int:
         """``row``, sent, was of a file that changed after its upload started: an error that

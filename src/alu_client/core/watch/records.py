@@ -49,12 +49,30 @@ class _Candidate:
 
 
 @dataclass
+class _Retry:
+    """A file that failed for a reason that may pass (the store busy, a share's hiccup): it is
+    looked at again at ``at`` (a clock time), unless it changes first."""
+
+    sig: _Sig
+    failures: int
+    at: float
+
+
+@dataclass
 class _Memory:
     candidates: dict[tuple[int, str], _Candidate] = field(default_factory=dict)
     #: error row id → the sidecar's signature when the error was recorded
     error_sidecars: dict[int, _Sig | None] = field(default_factory=dict)
     #: sent rows whose move failed, or whose file could not be handled (logged once)
     move_failed: set[int] = field(default_factory=set)
+    #: files that failed for a reason that may pass → when they are tried again
+    retries: dict[tuple[int, str], _Retry] = field(default_factory=dict)
+    #: sent row id → its file's signature in the sent folder when it was last read there, and
+    #: whether it then held the bytes sent and more (a copy that went on; else an edit)
+    sent_checked: dict[int, tuple[_Sig, bool]] = field(default_factory=dict)
+    #: a file put back in the hot folder (folder id, path) → its sidecar, which stayed in the
+    #: sent folder: the file waits for it
+    sidecars_behind: dict[tuple[int, str], Path] = field(default_factory=dict)
     #: folder id → the problem logged for it (unreachable, …)
     problems: dict[int, str] = field(default_factory=dict)
     #: a file whose bytes are still being uploaded (from another file, or from this path at
@@ -73,8 +91,14 @@ class FileRecords(FolderRegistry):
     def retry(self, file_id: int) -> None:
         """Forget a file in error: the next scan takes it again (a person's decision)."""
         with self.store.write() as c:
+            row = c.execute(
+                "SELECT folder_id, path FROM watch_files WHERE id = ? AND state = 'error'",
+                (file_id,),
+            ).fetchone()
             c.execute("DELETE FROM watch_files WHERE id = ? AND state = 'error'", (file_id,))
         self._mem.error_sidecars.pop(file_id, None)
+        if row is not None:  # now, not when a retry after a momentary fault was due
+            self._mem.retries.pop((int(row[0]), str(row[1])), None)
         self._wake.set()
 
     @property
@@ -129,6 +153,8 @@ class FileRecords(FolderRegistry):
                 " AND mtime_ns = ?",
                 (folder.id, str(path), size, mtime),
             ).fetchone()
+        # the file was judged: a retry planned after a momentary fault is done with
+        self._mem.retries.pop((folder.id, str(path)), None)
         return int(row[0])
 
     def _record_error(

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import stat
 import threading
 import time
@@ -20,12 +21,18 @@ from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_file, is_ignored
 from .move import SENT_WATCH, SentMover
-from .records import FileRecords, _Candidate, _Sig, _sig
+from .records import FileRecords, _Candidate, _Retry, _Sig, _sig
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
 
 #: seconds a settled file may stay unreadable before it is reported
 UNREADABLE_GRACE = 60.0
+#: seconds before a file that failed for a reason that may pass (the store busy, a share's
+#: hiccup) is tried again; doubled at each failure in a row, up to ``RETRY_MAX``
+RETRY_FIRST = 10.0
+RETRY_MAX = 600.0
+#: what may pass: the store locked by another process, a file system's error
+_MOMENTARY = (OSError, sqlite3.OperationalError)
 _HASH_BLOCK = 1 << 20
 
 #: ``enqueue_upload(path, metadata, folder) -> transfer id``
@@ -130,7 +137,12 @@ class Scanner(FileRecords, SentMover):
                 self._failed(folder, path, st, e, written)
         for key in [k for k in self._mem.candidates if k[0] == folder.id and k not in seen]:
             del self._mem.candidates[key]
-        self._watch_sent(folder, written)
+        for key in [k for k in self._mem.retries if k[0] == folder.id and k not in seen]:
+            del self._mem.retries[key]
+        try:
+            self._watch_sent(folder, written)
+        except _Stopped:  # (Quit, sign-out) while a file in the sent folder was read
+            return
 
     def _failed(
         self,
@@ -142,8 +154,46 @@ class Scanner(FileRecords, SentMover):
     ) -> None:
         """What went wrong with a file and was not foreseen: that file's error, said once (with
         the traceback, for a bug report), and the file left alone until it changes — not a
-        traceback and the whole file read again at every scan."""
-        self._mem.candidates.pop((folder.id, str(path)), None)
+        traceback and the whole file read again at every scan. A fault that may pass (the
+        store locked, a share's hiccup) has the file tried again after a while, longer at each
+        failure in a row; so does any fault whose error could not be recorded."""
+        key = (folder.id, str(path))
+        self._mem.candidates.pop(key, None)
+        before = self._mem.retries.get(key)
+        recorded = True
+        try:
+            self._report_failure(folder, path, st, error, written)
+        except Exception as e:  # the store itself failing: said, and the scan goes on
+            recorded = False
+            log.warning("hot folder: the error of %s could not be recorded: %s", path, e)
+        if isinstance(error, _MOMENTARY) or not recorded:
+            self._retry_later(key, (st.st_size, st.st_mtime_ns), before)
+
+    def _retry_later(self, key: tuple[int, str], sig: _Sig, before: _Retry | None) -> None:
+        """Plan the next try of the file at ``key``, ``before`` being the plan that failed."""
+        failures = before.failures + 1 if before is not None and before.sig == sig else 1
+        at = self.clock() + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1))
+        self._mem.retries[key] = _Retry(sig, failures, at)
+
+    def _retry_at(self, key: tuple[int, str], sig: _Sig) -> float | None:
+        """When the file at ``key``, as it is (``sig``), is tried again after a fault that
+        may pass; None: no try planned (none failed, or the file changed since)."""
+        planned = self._mem.retries.get(key)
+        if planned is None:
+            return None
+        if planned.sig != sig:
+            del self._mem.retries[key]
+            return None
+        return planned.at
+
+    def _report_failure(
+        self,
+        folder: WatchFolder,
+        path: Path,
+        st: os.stat_result,
+        error: Exception,
+        written: list[int],
+    ) -> None:
         row = self._row(folder.id, path, st.st_size, st.st_mtime_ns)
         if row is not None and row.state != "error":
             # uploading or sent: its record stays (a move is tried again); said once
@@ -165,9 +215,14 @@ class Scanner(FileRecords, SentMover):
         self, folder: WatchFolder, path: Path, st: os.stat_result, written: list[int]
     ) -> None:
         key = (folder.id, str(path))
+        if key in self._mem.sidecars_behind and not self._sidecar_back(key, path):
+            self._due(self.clock() + self.scan_interval)
+            return  # put back from the sent folder: not sent without its sidecar
         size, mtime = st.st_size, st.st_mtime_ns
         sidecar = path.with_suffix(".json")
         side_sig = _sig(sidecar)
+        retry_at = self._retry_at(key, (size, mtime))
+        retry_due = retry_at is not None and self.clock() >= retry_at
         row = self._row(folder.id, path, size, mtime)
         if row is not None:
             if row.state == "sent":
@@ -182,9 +237,11 @@ class Scanner(FileRecords, SentMover):
                     return
                 self._move_sent(folder, row)
                 return
-            if row.state == "uploading" or not self._sidecar_changed(row, side_sig):
+            if row.state == "uploading" or not (retry_due or self._sidecar_changed(row, side_sig)):
                 self._mem.candidates.pop(key, None)
                 return
+        elif retry_at is not None and not retry_due:
+            return  # failed, and its error could not be recorded: tried again later
         # Not taken yet (or in error with a changed sidecar): has it settled?
         now = self.clock()
         sig = (size, mtime, side_sig)
@@ -307,11 +364,15 @@ class Scanner(FileRecords, SentMover):
     def _due(self, when: float) -> None:
         self._next_due = min(self._next_due, when)
 
-    def _hash(self, path: Path) -> str:
+    def _hash(self, path: Path, size: int | None = None) -> str:
+        """The sha256 of ``path``, or of its first ``size`` bytes (what an upload carried of a
+        file that grew since)."""
         h = hashlib.sha256()
+        left = math.inf if size is None else size
         with open(path, "rb") as f:
-            while block := f.read(_HASH_BLOCK):
+            while left > 0 and (block := f.read(int(min(_HASH_BLOCK, left)))):
                 h.update(block)
+                left -= len(block)
                 if self._stop.is_set():
                     raise _Stopped
         return h.hexdigest()
