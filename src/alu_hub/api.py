@@ -400,23 +400,27 @@ def _page_out(hub: Hub, after: int, base: str, digest: str) -> tuple[list[tuple[
 
 
 def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert history rows, skipping event ids already stored; returns how many were new.
-    (On the table, not through the ORM's bulk insert: a backlog of 200 events cost twice the
-    time that way.)"""
+    """Insert history rows, skipping events the member already stored (its ``event_id``s:
+    another member's ids are no concern of its); returns how many were new. (On the table, not
+    through the ORM's bulk insert: a backlog of 200 events cost twice the time that way.)"""
     if not rows:
         return 0
     table: Table = HistoryEvent.__table__  # type: ignore[assignment]
     conn = s.connection()
     dialect = conn.dialect.name
+    key = ["member_id", "event_id"]
     stmt: Any
     if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
-    else:  # pragma: no cover - other engines: check first, then insert
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+    else:  # pragma: no cover - other engines: check first, then insert (rows: one member's)
         have = set(
             conn.scalars(
-                select(table.c.event_id).where(table.c.event_id.in_([r["event_id"] for r in rows]))
+                select(table.c.event_id).where(
+                    table.c.member_id == rows[0]["member_id"],
+                    table.c.event_id.in_([r["event_id"] for r in rows]),
+                )
             )
         )
         rows = [r for r in rows if r["event_id"] not in have]

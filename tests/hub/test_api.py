@@ -403,10 +403,21 @@ def test_history_is_idempotent_and_private(live_hub: LiveHub) -> None:
     ).json()
     assert len(page["events"]) == 2
     assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
-    # another member sending the same ids does not touch or read ktn's events
-    r3 = rts.post(live_hub.api("/history"), json={"events": events[:1]}, timeout=10)
-    assert r3.json()["accepted"] == 0
-    assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
+    # another member's event of the same id is its own: stored for it, ktn's untouched (a
+    # duplicate across members let one member drop another's events and probe for its ids)
+    theirs = {**events[0], "type": "upload_completed", "device": "rts-desk"}
+    r3 = rts.post(live_hub.api("/history"), json={"events": [theirs]}, timeout=10)
+    assert r3.json() == {"accepted": 1, "duplicates": 0}
+    r4 = rts.post(live_hub.api("/history"), json={"events": [theirs]}, timeout=10)
+    assert r4.json() == {"accepted": 0, "duplicates": 1}
+    [stored] = rts.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert (stored["id"], stored["type"], stored["device"]) == (
+        events[0]["id"],
+        "upload_completed",
+        "rts-desk",
+    )
+    again = ktn.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert again == mine["events"]
 
 
 def test_history_rejects_bad_events(live_hub: LiveHub) -> None:
