@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -297,12 +298,16 @@ async def events(
     if cursor is None:
         cursor = await run_in_threadpool(_max_seq, hub)
     base = base_url(request)
+    digest = auth.token_hash(bearer(request))
 
     async def stream(cursor: int) -> AsyncIterator[str]:
         yield "retry: 5000\n\n"
         while not hub.broker.closing:
             seen = hub.broker.generation  # before reading: a wake-up while reading counts
-            rows, more = await run_in_threadpool(_page_out, hub, cursor, base)
+            try:
+                rows, more = await run_in_threadpool(_page_out, hub, cursor, base, digest)
+            except SignInEnded:
+                return
             for seq, data in rows:
                 cursor = seq
                 yield f"id: {seq}\nevent: item\ndata: {data}\n\n"
@@ -310,11 +315,56 @@ async def events(
                 continue
             if await request.is_disconnected():
                 return
-            if not await hub.broker.wait(hub.settings.sse_keepalive_s, since=seen):
+            quiet = await _wait_signed_in(request, hub, seen)
+            if quiet is None:
+                return
+            if quiet:
                 yield ": keep-alive\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(cursor), media_type="text/event-stream", headers=headers)
+
+
+#: How often a quiet event stream looks whether its sign-in still holds (through the token
+#: cache: it reads the token's row once per ``auth.TOKEN_CACHE_S``). A sign-out in this process
+#: ends the stream within this time, a revocation elsewhere (``alu-hub member disable|signout``,
+#: a replica) within this and the cache's time.
+SIGN_IN_CHECK_S = 1.0
+
+
+class SignInEnded(Exception):
+    """The token of an event stream was revoked or expired, or its member disabled."""
+
+
+async def _signed_in(request: Request, hub: Hub) -> bool:
+    """Whether the request's sign-in still holds. A database that cannot be asked just now
+    keeps a quiet stream open (a stream sends no item without asking it: ``_page_out``)."""
+    try:
+        await current_member(request, hub)
+    except ApiError as e:
+        if e.status == 401:
+            return False
+        raise
+    except Exception:
+        log.debug("an event stream could not check its sign-in; it asks again", exc_info=True)
+    return True
+
+
+async def _wait_signed_in(request: Request, hub: Hub, seen: int) -> bool | None:
+    """Wait for the feed to move (since ``seen``, a ``broker.generation``), at most the
+    keep-alive interval, checking the sign-in every ``SIGN_IN_CHECK_S`` meanwhile: an open
+    stream outlived the sign-out, the revocation or the disabling of its member, and went on
+    pushing every new item's text to a stolen workstation for as long as the hub ran. None
+    when the sign-in ended, False when woken, True when a keep-alive is due."""
+    until = time.monotonic() + hub.settings.sse_keepalive_s
+    while True:
+        if not await _signed_in(request, hub):
+            return None
+        left = until - time.monotonic()
+        if left <= 0:
+            return True
+        if await hub.broker.wait(min(left, SIGN_IN_CHECK_S), since=seen):
+            return False
 
 
 def _event_id(value: str) -> int | None:
@@ -332,9 +382,17 @@ def _max_seq(hub: Hub) -> int:
         return feed.newest_seq(s)
 
 
-def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], bool]:
+def _page_out(hub: Hub, after: int, base: str, digest: str) -> tuple[list[tuple[int, str]], bool]:
+    """The stream's next items after ``after``. Before any goes out, the token (``digest``)
+    is read from the database, not the cache: no item reaches a sign-in ended a moment ago by
+    another process; raises ``SignInEnded`` then."""
     with hub.db.session() as s:
         items, more = page_json(s, hub.feed_cache, after, 100)
+        if items:
+            try:
+                auth.token_by_hash(s, digest)
+            except auth.TokenProblem:
+                raise SignInEnded() from None
     return [(seq, with_base(text, base).decode()) for seq, text in items], more
 
 
@@ -342,23 +400,27 @@ def _page_out(hub: Hub, after: int, base: str) -> tuple[list[tuple[int, str]], b
 
 
 def _insert_ignore(s: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert history rows, skipping event ids already stored; returns how many were new.
-    (On the table, not through the ORM's bulk insert: a backlog of 200 events cost twice the
-    time that way.)"""
+    """Insert history rows, skipping events the member already stored (its ``event_id``s:
+    another member's ids are no concern of its); returns how many were new. (On the table, not
+    through the ORM's bulk insert: a backlog of 200 events cost twice the time that way.)"""
     if not rows:
         return 0
     table: Table = HistoryEvent.__table__  # type: ignore[assignment]
     conn = s.connection()
     dialect = conn.dialect.name
+    key = ["member_id", "event_id"]
     stmt: Any
     if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_id"])
-    else:  # pragma: no cover - other engines: check first, then insert
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
+    else:  # pragma: no cover - other engines: check first, then insert (rows: one member's)
         have = set(
             conn.scalars(
-                select(table.c.event_id).where(table.c.event_id.in_([r["event_id"] for r in rows]))
+                select(table.c.event_id).where(
+                    table.c.member_id == rows[0]["member_id"],
+                    table.c.event_id.in_([r["event_id"] for r in rows]),
+                )
             )
         )
         rows = [r for r in rows if r["event_id"] not in have]

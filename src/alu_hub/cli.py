@@ -608,7 +608,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import build_hub, create_app
-    from .demo import AGENCY_USER, DEMO_USER, seed_demo
+    from .demo import AGENCY_USER, DEMO_USER, NotADemoHub, seed_demo
     from .server import uvicorn_config
 
     _check_port(args.port)
@@ -617,6 +617,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # the demo seed makes its clips two at a time on threads: in place, no worker process
     settings = replace(_settings(args), media_workers=0)
     _check_database_url(settings)
+    _check_demo_hub(settings)
     hub = build_hub(settings)
 
     def progress(done: int, total: int) -> None:
@@ -626,7 +627,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    seed_demo(hub, progress=progress)
+    try:
+        seed_demo(hub, progress=progress)
+    except NotADemoHub as e:  # made meanwhile (_check_demo_hub looked a moment ago)
+        raise Refused(_not_for_the_demo(settings, str(e)), 2) from None
     app = create_app(settings, hub)
     print(
         f"ALU demo hub on http://{args.host}:{args.port}  (data: {settings.data_dir})\n"
@@ -637,6 +641,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="warning")).run()
     return 0
+
+
+def _not_for_the_demo(settings: Settings, why: str) -> str:
+    return (
+        f"{settings.data_dir} is not a hub `alu-hub demo` made ({why}): the demo adds accounts "
+        "with public passwords (demo/demo, agency/agency), so it runs only on a hub of its own. "
+        "Nothing was changed. Leave out --data (and ALU_HUB_DATABASE_URL) for the demo's own "
+        "folder, or name a new one."
+    )
+
+
+def _check_demo_hub(settings: Settings) -> None:
+    """Refuse, before anything is made or migrated, a data folder or database that holds a
+    hub the demo did not make (``demo.demo_refusal``)."""
+    from .demo import demo_refusal
+
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        why = demo_refusal(None, settings.data_dir)  # no database yet
+    else:
+        engine = create_engine(settings.db_url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                why = demo_refusal(conn, settings.data_dir)
+        finally:
+            engine.dispose()
+    if why is not None:
+        raise Refused(_not_for_the_demo(settings, why), 2)
 
 
 def build_parser() -> argparse.ArgumentParser:

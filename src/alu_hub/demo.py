@@ -3,6 +3,10 @@
 Seeded once into an empty data folder; the clips are made locally with PyAV, so the demo needs
 no network. Accounts: member ``demo``/``demo``, agency ``agency``/``agency``, and three member
 broadcasters whose shared uploads appear in the feed.
+
+Those passwords are public, so the demo works only on a hub it made itself (``DEMO_MARK`` in its
+database): pointed at a real hub's folder or database (``alu-hub demo --data /srv/alu-hub``) it
+added them there for good, an agency account whose statistics pages anyone could read.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, func, inspect, select
 
 from .auth import hash_password
+from .cli import SETUP_FILE
 from .hub import Hub
 from .media import generate_clip
-from .models import HistoryEvent, Item, Member, utcnow
+from .models import HistoryEvent, Item, KeyValue, Member, utcnow
 from .publish import ItemFields, Prepared, commit, prepare
 
 DEMO_USER = ("demo", "demo")
@@ -35,6 +42,74 @@ MEMBERS = [
     ("rts", "Radiodiffusion Télévision Sénégalaise", "SN"),
     ("ortb", "Office de Radiodiffusion et Télévision du Bénin", "BJ"),
 ]
+
+
+#: The row (``hub_kv``) the demo writes into a database it is about to seed: the hubs it made.
+DEMO_MARK = "demo_hub"
+
+
+class NotADemoHub(Exception):
+    """The hub in the folder or database is not one the demo made: the demo writes nothing."""
+
+
+def _password_is(stored: str, password: str) -> bool:
+    try:
+        return PasswordHasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _made_by_an_older_demo(accounts: dict[str, str]) -> bool:
+    """A demo hub seeded before ``DEMO_MARK`` existed (the app's, kept between versions): only
+    the demo's accounts, ``demo`` and ``agency`` with the demo's own passwords."""
+    names = {username for username, _, _ in MEMBERS} | {AGENCY_USER[0]}
+    return (
+        set(accounts) <= names
+        and all(user in accounts for user, _ in (DEMO_USER, AGENCY_USER))
+        and all(_password_is(accounts[user], pw) for user, pw in (DEMO_USER, AGENCY_USER))
+    )
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def demo_refusal(conn: Connection | None, data_dir: Path) -> str | None:
+    """Why the demo must not seed the hub of the database ``conn`` (None: there is none yet)
+    and the folder ``data_dir``, or None: a hub the demo made, or none yet (no tables, or
+    nothing in them, in a folder no ``serve`` made). Only reads."""
+    tables = set(inspect(conn).get_table_names()) if conn is not None else set()
+    if conn is not None and "hub_kv" in tables:
+        mark = conn.execute(select(KeyValue.value).where(KeyValue.key == DEMO_MARK)).scalar()
+        if mark is not None:
+            return None
+    if (data_dir / SETUP_FILE).is_file():  # (written by serve and member add, never the demo)
+        return "`alu-hub serve` or `alu-hub member add` made it"
+    if conn is None or "members" not in tables:
+        return None
+    accounts = {
+        r.username: r.password_hash
+        for r in conn.execute(select(Member.username, Member.password_hash))
+    }
+    items = int(conn.execute(select(func.count()).select_from(Item)).scalar() or 0)
+    if (not accounts and not items) or _made_by_an_older_demo(accounts):
+        return None
+    return (
+        f"its database holds {_counted(len(accounts), 'account')} and "
+        f"{_counted(items, 'item')} the demo did not make"
+    )
+
+
+def claim_for_demo(hub: Hub) -> None:
+    """Mark the hub as the demo's before anything is added to it; raises ``NotADemoHub``
+    (nothing written) when it is another hub (``demo_refusal``)."""
+    with hub.db.session() as s:
+        if s.get(KeyValue, DEMO_MARK) is not None:
+            return
+        why = demo_refusal(s.connection(), hub.settings.data_dir)
+        if why is not None:
+            raise NotADemoHub(why)
+        s.add(KeyValue(key=DEMO_MARK, value=utcnow().isoformat()))
 
 
 def demo_content() -> list[dict[str, Any]]:
@@ -76,7 +151,9 @@ def seed_demo(
     clip_size: tuple[int, int] = (1280, 720),
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Fill an empty hub with the demo items; returns how many were published (0 if not empty)."""
+    """Fill an empty hub with the demo items; returns how many were published (0 if not empty).
+    Raises ``NotADemoHub``, having written nothing, on a hub the demo did not make."""
+    claim_for_demo(hub)
     members = {}
     for username, name, country in MEMBERS:
         password = DEMO_USER[1] if username == DEMO_USER[0] else None

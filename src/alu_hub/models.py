@@ -219,10 +219,16 @@ class Upload(Base):
     )
 
 
+#: the history's unique key: a member's event ids (migration 0006)
+HISTORY_EVENT_KEY = "uq_history_member_event"
+
+
 class HistoryEvent(Base):
     """What a member's workstation did (download_completed, upload_completed, …).
 
-    ``event_id`` is made by the client, so a batch sent twice is stored once. ``seq`` orders
+    ``event_id`` is made by the client, so a batch sent twice is stored once: once per member
+    (another member's event of the same id is another event; unique across members, one member
+    could drop another's events as duplicates, and learn which ids it had used). ``seq`` orders
     the member's history for its other workstations, which read it as a cursor: a batch is
     stored holding the member's row until it commits, so that a member's numbers commit in
     order (``api._take_history_turn``). ``occurred_at`` is the client's time
@@ -231,7 +237,7 @@ class HistoryEvent(Base):
 
     __tablename__ = "history"
     seq: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     item_id: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -245,6 +251,7 @@ class HistoryEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (
+        UniqueConstraint("member_id", "event_id", name=HISTORY_EVENT_KEY),
         Index("ix_history_member_seq", "member_id", "seq"),
         Index("ix_history_type_occurred", "type", "occurred_at"),
     )

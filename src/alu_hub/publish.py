@@ -449,8 +449,28 @@ def _same_recent_item(s: Session, item: Item) -> str | None:
     return None
 
 
+class _MemberDisabled(Exception):
+    """The upload's member was disabled (or removed) before its upload was published."""
+
+
+#: what an upload of a member disabled before it was published fails with (as a sign-in is told)
+MEMBER_DISABLED = "This account is disabled; ask the agency."
+
+
+def _member_active(s: Session, member_id: int | None) -> bool:
+    """Whether the member is (still) active. In the publishing transaction it holds the row
+    shared until the commit (PostgreSQL; SQLite has one writer at a time anyway): a disable
+    committed meanwhile waits, and comes after the item, not between the check and it."""
+    active = s.execute(
+        select(Member.active).where(Member.id == member_id).with_for_update(read=True)
+    ).scalar_one_or_none()
+    return bool(active)
+
+
 def _mark_published(upload_id: str) -> AlsoInTransaction:
     def mark(s: Session, item: Item) -> None:
+        if not _member_active(s, item.source_member_id):
+            raise _MemberDisabled()
         same = _same_recent_item(s, item)
         if same is not None:
             raise _SameItem(same)
@@ -499,9 +519,14 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
             upload.received_at = upload.updated_at
         received_at = upload.received_at
         member = s.get(Member, upload.member_id)
-        assert member is not None
-        s.expunge(member)
+        if member is not None and member.active:
+            s.expunge(member)
+        else:
+            member = None
         meta = dict(upload.meta)
+    if member is None:
+        _refuse_disabled(hub, upload_id)
+        return
     staging = hub.settings.data_dir / "work" / f"upload-{upload_id}"
     try:
         filename = meta.get("filename", "") or f"{upload_id}.mp4"
@@ -526,6 +551,9 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
     except _AlreadyFinished:
         log.info("upload %s was finished elsewhere meanwhile", upload_id[:8])
         return
+    except _MemberDisabled:  # (its prepared files went with the rolled-back commit)
+        _refuse_disabled(hub, upload_id)
+        return
     except _SameItem as same:
         # (its prepared files went with the rolled-back commit)
         log.info("upload %s is item %s again (same member, bytes, details)", upload_id[:8],
@@ -548,6 +576,15 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     path.unlink(missing_ok=True)  # the item has the bytes now (start-up drops them otherwise)
+
+
+def _refuse_disabled(hub: Hub, upload_id: str) -> None:
+    """The upload of a member the agency disabled is not published: the bytes of a PATCH under
+    way at the disable (or an upload left in ``processing``, republished at a start) reached
+    every member's feed. It fails for good, and its bytes go."""
+    _finish_upload(hub, upload_id, state="failed", error=MEMBER_DISABLED)
+    (hub.settings.uploads_dir / upload_id).unlink(missing_ok=True)
+    log.info("upload %s not published: its member is disabled", upload_id[:8])
 
 
 #: said (``Alu-Error``) of an upload whose publishing failed for a reason that may pass

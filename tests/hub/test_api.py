@@ -14,8 +14,10 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from alu_hub.models import Token
+from alu_hub import api, auth
+from alu_hub.models import Member, Token
 from tests.support.livehub import database_bytes
+from tests.support.waiting import wait_until
 
 from .conftest import LiveHub
 
@@ -292,6 +294,80 @@ def test_a_stream_asked_for_while_the_hub_shuts_down_is_told_to_come_back(
     r.close()
 
 
+class _Stream:
+    """``GET /events`` read on a thread: the items it brought, and whether it has ended."""
+
+    def __init__(self, live: LiveHub, s: requests.Session) -> None:
+        self.items: list[str] = []
+        self.connected = threading.Event()
+        self.ended = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(live, s), daemon=True)
+        self._thread.start()
+        assert self.connected.wait(10), "the stream did not open"
+
+    def _read(self, live: LiveHub, s: requests.Session) -> None:
+        try:
+            with s.get(live.api("/events"), stream=True, timeout=60) as r:
+                for line in r.iter_lines(decode_unicode=True):
+                    if line.startswith("retry:"):
+                        self.connected.set()
+                    elif line.startswith("data:"):
+                        self.items.append(json.loads(line[5:])["title"])
+        finally:
+            self.ended.set()
+
+
+def _end_sign_in(live: LiveHub, s: requests.Session, how: str) -> None:
+    """End ktn's sign-in: itself, or as ``alu-hub member signout|disable`` does from another
+    process (in the database, unseen by this process's token cache)."""
+    if how == "sign-out":
+        assert s.delete(live.api("/session"), timeout=10).status_code == 204
+        return
+    with live.hub.db.session() as db:
+        if how == "member signout":
+            db.execute(update(Token).values(revoked_at=dt.datetime.now(dt.UTC)))
+        else:
+            db.execute(update(Member).where(Member.username == "ktn").values(active=False))
+
+
+@pytest.mark.parametrize("how", ["sign-out", "member signout", "member disable"])
+def test_an_open_stream_sends_nothing_once_its_sign_in_has_ended(
+    live_hub: LiveHub, clip: Path, how: str
+) -> None:
+    """A stream opened before the sign-in ended pushed every later item's text (title, script,
+    shot list) to a stolen or disabled workstation for as long as the hub ran: an item
+    published right after the end, before the token cache knows, does not go out, and the
+    stream ends."""
+    s = live_hub.login("ktn")
+    stream = _Stream(live_hub, s)
+    _end_sign_in(live_hub, s, how)
+    live_hub.publish(clip, title="Embargoed")
+    assert stream.ended.wait(10), "the stream went on after the sign-in ended"
+    assert stream.items == []
+
+
+@pytest.mark.parametrize("how", ["sign-out", "member signout", "member disable"])
+def test_a_quiet_stream_ends_within_seconds_of_its_sign_in(live_hub: LiveHub, how: str) -> None:
+    """With no item to send, a stream still ends soon after its sign-in did (a revocation by
+    another process: within the token cache's time and a second), not at the next item."""
+    s = live_hub.login("ktn")
+    stream = _Stream(live_hub, s)
+    _end_sign_in(live_hub, s, how)
+    assert stream.ended.wait(auth.TOKEN_CACHE_S + api.SIGN_IN_CHECK_S + 3)
+
+
+def test_a_stream_goes_on_while_its_sign_in_holds(live_hub: LiveHub, clip: Path) -> None:
+    """Another member's sign-out ends only that member's stream."""
+    ktn = live_hub.login("ktn")
+    rts = live_hub.login("rts")
+    kept, ended = _Stream(live_hub, ktn), _Stream(live_hub, rts)
+    _end_sign_in(live_hub, rts, "sign-out")
+    assert ended.ended.wait(10)
+    live_hub.publish(clip, title="Still here")
+    wait_until(lambda: kept.items == ["Still here"], what="the item on the stream signed in")
+    assert not kept.ended.is_set()
+
+
 def _event(kind: str = "download_completed", **kw: object) -> dict[str, object]:
     now = dt.datetime.now(dt.UTC)
     base: dict[str, object] = {
@@ -327,10 +403,21 @@ def test_history_is_idempotent_and_private(live_hub: LiveHub) -> None:
     ).json()
     assert len(page["events"]) == 2
     assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
-    # another member sending the same ids does not touch or read ktn's events
-    r3 = rts.post(live_hub.api("/history"), json={"events": events[:1]}, timeout=10)
-    assert r3.json()["accepted"] == 0
-    assert rts.get(live_hub.api("/history"), timeout=10).json()["events"] == []
+    # another member's event of the same id is its own: stored for it, ktn's untouched (a
+    # duplicate across members let one member drop another's events and probe for its ids)
+    theirs = {**events[0], "type": "upload_completed", "device": "rts-desk"}
+    r3 = rts.post(live_hub.api("/history"), json={"events": [theirs]}, timeout=10)
+    assert r3.json() == {"accepted": 1, "duplicates": 0}
+    r4 = rts.post(live_hub.api("/history"), json={"events": [theirs]}, timeout=10)
+    assert r4.json() == {"accepted": 0, "duplicates": 1}
+    [stored] = rts.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert (stored["id"], stored["type"], stored["device"]) == (
+        events[0]["id"],
+        "upload_completed",
+        "rts-desk",
+    )
+    again = ktn.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert again == mine["events"]
 
 
 def test_history_rejects_bad_events(live_hub: LiveHub) -> None:

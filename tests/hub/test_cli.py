@@ -16,10 +16,11 @@ from sqlalchemy import func, select, text
 
 from alu_hub.app import build_hub, create_app
 from alu_hub.db import Database, SchemaTooNew
-from alu_hub.demo import seed_demo
-from alu_hub.models import Item, KeyValue
+from alu_hub.demo import DEMO_MARK, MEMBERS, NotADemoHub, claim_for_demo, ensure_member, seed_demo
+from alu_hub.hub import Hub
+from alu_hub.models import Item, KeyValue, Member
 from alu_hub.publish import ItemFields, PublishError, publish_file
-from alu_hub.server import serve_in_thread
+from alu_hub.server import free_port, serve_in_thread
 from alu_hub.settings import Settings, SettingsError
 from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
@@ -216,6 +217,86 @@ def test_demo_seed_is_realistic_and_runs_once(tmp_path: Path) -> None:
         assert r.json()["member"]["role"] == "agency"
     finally:
         server.stop()
+
+
+def _accounts(hub: Hub) -> list[str]:
+    with hub.db.session() as s:
+        return list(s.scalars(select(Member.username).order_by(Member.username)))
+
+
+def test_the_demo_seeds_nothing_into_a_hub_it_did_not_make(tmp_path: Path, clip: Path) -> None:
+    """The demo seed on a real hub (its staff account named otherwise than ``agency``) added
+    ``agency``/``agency`` with the agency role and ``demo``/``demo``, for good: refused now,
+    with nothing written."""
+    hub = build_hub(hub_settings(tmp_path / "hub"))
+    try:
+        ensure_member(hub, "ops", "ops-pw", country="", role="agency")
+        ensure_member(hub, "ktn", "ktn-pw", country="KE")
+        publish_file(hub, clip, ItemFields(title="Real"))
+        with pytest.raises(NotADemoHub, match="2 accounts and 1 item the demo did not make"):
+            seed_demo(hub, clip_seconds=0.5, clip_size=(320, 180))
+        assert _accounts(hub) == ["ktn", "ops"]
+        with hub.db.session() as s:
+            assert s.get(KeyValue, DEMO_MARK) is None
+    finally:
+        hub.db.dispose()
+
+
+def test_a_demo_hub_made_before_its_mark_is_still_the_demos(tmp_path: Path) -> None:
+    """The app's demo hub of an earlier version (no mark) is taken up, and marked; the same
+    accounts with one more (the operator's) are not the demo's."""
+    hub = build_hub(hub_settings(tmp_path / "hub"))
+    try:
+        for user, _name, country in MEMBERS:
+            ensure_member(hub, user, "demo" if user == "demo" else None, country=country)
+        ensure_member(hub, "agency", "agency", country="", role="agency")
+        claim_for_demo(hub)
+        with hub.db.session() as s:
+            mark = s.get(KeyValue, DEMO_MARK)
+            assert mark is not None
+            s.delete(mark)
+        ensure_member(hub, "ops", "ops-pw", country="", role="agency")
+        with pytest.raises(NotADemoHub, match="6 accounts and 0 items"):
+            claim_for_demo(hub)
+    finally:
+        hub.db.dispose()
+
+
+@pytest.mark.parametrize("record", [True, False], ids=["set-up recorded", "served before"])
+def test_alu_hub_demo_refuses_a_real_hubs_folder_and_changes_nothing(
+    tmp_path: Path, clip: Path, record: bool
+) -> None:
+    """``alu-hub demo --data /srv/alu-hub``: one line, exit status 2, and neither an account
+    nor a file more (a folder served before ``hub-setup.json`` existed too)."""
+    data = tmp_path / "real"
+    for user, role in (("ops", "agency"), ("ktn", "member")):
+        r = hub_cli("member", "add", user, "--role", role, "--country", "KE",
+                    "--password-stdin", "--data", str(data), stdin="pa55word\n")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    r = hub_cli("publish", str(clip), "--title", "Real", "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    if not record:
+        (data / "hub-setup.json").unlink()
+
+    def folder() -> dict[str, bytes]:
+        return {
+            str(p.relative_to(data)): p.read_bytes() if p.is_file() else b""
+            for p in sorted(data.rglob("*"))
+        }
+
+    before = folder()
+    demo = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "demo", "--data", str(data), "--port",
+         str(free_port("127.0.0.1"))],
+        capture_output=True, text=True, timeout=60, env=hub_env(data),
+    )  # fmt: skip
+    assert demo.returncode == 2, demo.stdout + demo.stderr
+    assert "is not a hub `alu-hub demo` made" in demo.stderr
+    assert "Nothing was changed" in demo.stderr and "Traceback" not in demo.stderr
+    assert demo.stderr.count("\n") == 1
+    assert folder() == before
+    listed = hub_cli("member", "list", "--data", str(data)).stdout.splitlines()
+    assert [line.split()[0] for line in listed] == ["ktn", "ops"]
 
 
 def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:

@@ -271,6 +271,68 @@ def test_a_migration_cut_short_is_undone_whole_and_made_at_the_next_start(
         db.dispose()
 
 
+def _old_event(s: Session, member_id: int, event_id: str) -> None:
+    """A history row as revisions before 0006 wrote it."""
+    s.execute(
+        text(
+            "INSERT INTO history (event_id, member_id, type, rendition, bytes, occurred_at,"
+            " received_at, device, detail) VALUES (:e, :m, 'download_completed', '', 1, :t, :t,"
+            " '', '{}')"
+        ),
+        {"e": event_id, "m": member_id, "t": _stored(s, dt.datetime(2026, 12, 1, tzinfo=dt.UTC))},
+    )
+
+
+def _history(s: Session) -> list[tuple[str, str]]:
+    rows = s.execute(
+        select(Member.username, HistoryEvent.event_id)
+        .join(Member, Member.id == HistoryEvent.member_id)
+        .order_by(HistoryEvent.seq)
+    )
+    return [(r.username, r.event_id) for r in rows]
+
+
+def test_migration_0006_makes_history_ids_unique_per_member_keeping_the_rows(
+    tmp_path: Path, hub_db: str
+) -> None:
+    """An event id was unique across members: one member's id made another's event of that id
+    a duplicate, never stored. After 0006 each member has its own ids; the rows stay, and one
+    member's id still cannot be stored twice. Down again, the events an older hub would have
+    refused go, and up again ends where the models say."""
+    db = Database(hub_database_url(tmp_path))
+    cfg = db.alembic_config()
+    try:
+        command.downgrade(cfg, "base")
+        command.upgrade(cfg, "0005")
+        with db.session() as s:
+            ktn = _old_member(s, "ktn", active=True)
+            rts = _old_member(s, "rts", active=True)
+            _old_event(s, ktn, "shared-id-1")
+            _old_event(s, rts, "rts-own-id")
+        command.upgrade(cfg, "head")
+        with db.session() as s:
+            assert _history(s) == [("ktn", "shared-id-1"), ("rts", "rts-own-id")]
+            row = {"member_id": rts, "type": "download_completed", "occurred_at": utcnow()}
+            assert api._insert_ignore(s, [{**row, "event_id": "shared-id-1"}]) == 1
+            assert api._insert_ignore(s, [{**row, "event_id": "shared-id-1"}]) == 0
+            assert api._insert_ignore(s, [{**row, "event_id": "rts-own-id"}]) == 0
+        with db.session() as s:
+            assert _history(s) == [
+                ("ktn", "shared-id-1"),
+                ("rts", "rts-own-id"),
+                ("rts", "shared-id-1"),
+            ]
+        command.downgrade(cfg, "0005")
+        with db.session() as s:
+            assert _history(s) == [("ktn", "shared-id-1"), ("rts", "rts-own-id")]
+        command.upgrade(cfg, "head")
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        db.dispose()
+
+
 MIGRATE = """
 import sys
 import threading

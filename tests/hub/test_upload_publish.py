@@ -3,10 +3,13 @@ resumed, verified by sha256 and published as a `member_upload` item that others 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import http.client
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import func, select
@@ -282,3 +285,167 @@ def test_the_same_upload_published_at_once_from_two_workstations_is_one_item(
             ("published", items[0].id),
             ("published", items[0].id),
         ]
+
+
+def _disable(live_hub: LiveHub, username: str) -> None:
+    """``alu-hub member disable``: the member inactive, its sign-ins revoked."""
+    from sqlalchemy import update
+
+    from alu_hub.models import Member, Token
+
+    with live_hub.hub.db.session() as s:
+        member_id = s.scalar(select(Member.id).where(Member.username == username))
+        s.execute(update(Member).where(Member.id == member_id).values(active=False))
+        s.execute(
+            update(Token)
+            .where(Token.member_id == member_id)
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+
+
+def _upload_state(live_hub: LiveHub, url: str) -> tuple[str, str]:
+    from alu_hub.models import Upload
+
+    with live_hub.hub.db.session() as s:
+        up = s.get(Upload, url.rstrip("/").rsplit("/", 1)[-1])
+        assert up is not None
+        return up.state, up.error
+
+
+def _outcome(live_hub: LiveHub, url: str) -> tuple[str, str]:
+    """The upload's end (read in the database: the member's token no longer reads it)."""
+    return wait_until(
+        lambda: (got := _upload_state(live_hub, url))[0] in ("published", "failed") and got,
+        60,
+        interval=0.1,
+        what="the hub to publish or fail the upload",
+    )
+
+
+def _patch_across_a_disable(live_hub: LiveHub, url: str, offset: int, rest: bytes) -> int:
+    """A PATCH of ``rest`` at ``offset`` that is under way when the agency disables ktn: its
+    first half is sent, then the disable, then the rest. Its status."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)
+    conn.putrequest("PATCH", parts.path)
+    for name, value in {
+        "Authorization": f"Bearer {live_hub.tokens['ktn']}",
+        "Tus-Resumable": "1.0.0",
+        "Upload-Offset": str(offset),
+        "Content-Type": "application/offset+octet-stream",
+        "Content-Length": str(len(rest)),
+    }.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    half = len(rest) // 2
+    conn.send(rest[:half])
+    wait_until(lambda: _lease_owner(live_hub, url) is not None, what="the PATCH to hold the upload")
+    _disable(live_hub, "ktn")
+    assert _me_status(live_hub) == 401
+    conn.send(rest[half:])
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def _lease_owner(live_hub: LiveHub, url: str) -> str | None:
+    """The lease owner of the upload while a PATCH holds it (None: nobody writes it)."""
+    from alu_hub.models import Upload
+
+    with live_hub.hub.db.session() as s:
+        up = s.get(Upload, url.rstrip("/").rsplit("/", 1)[-1])
+        return up.lock_owner or None if up is not None else None
+
+
+def _me_status(live_hub: LiveHub) -> int:
+    headers = {"Authorization": f"Bearer {live_hub.tokens['ktn']}"}
+    # (the disable came from "another process": past this one's token cache)
+    live_hub.hub.tokens.forget(hashlib.sha256(live_hub.tokens["ktn"].encode()).hexdigest())
+    return requests.get(live_hub.api("/me"), headers=headers, timeout=10).status_code
+
+
+def _no_item(live_hub: LiveHub) -> None:
+    with live_hub.hub.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    items = live_hub.hub.storage.local_path("items")
+    assert items is None or not items.exists() or list(items.iterdir()) == []
+
+
+def test_an_upload_whose_member_is_disabled_mid_patch_is_not_published(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    """tus-js-client, Uppy and tuspy send a file in one PATCH, for hours on a slow link: the
+    PATCH under way at the disable may end, but the disabled member's upload no longer goes
+    into every member's feed; it fails, saying why, and its bytes go."""
+    live_hub.login("ktn")
+    data = clip.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    up = uploader_for(live_hub, "ktn", clip, metadata={"filename": "a.mp4", "sha256": sha})
+    up.upload_chunk()
+    assert _patch_across_a_disable(live_hub, up.url, up.offset, data[up.offset :]) == 204
+    assert _outcome(live_hub, up.url) == ("failed", "This account is disabled; ask the agency.")
+    _no_item(live_hub)
+    assert not (live_hub.hub.settings.uploads_dir / up.url.rsplit("/", 1)[-1]).exists()
+
+
+def test_a_final_upload_whose_member_is_disabled_before_its_join_is_not_published(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    """The same for a file sent in parts: the join's last part ends after the disable."""
+    ktn = live_hub.login("ktn")
+    data = clip.read_bytes()
+    half = len(data) // 2
+    tus = {"Tus-Resumable": "1.0.0"}
+    parts = []
+    for piece in (data[:half], data[half:]):
+        r = ktn.post(
+            live_hub.api("/uploads/"),
+            headers={**tus, "Upload-Length": str(len(piece)), "Upload-Concat": "partial"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        parts.append(r.headers["Location"])
+    first = ktn.patch(
+        parts[0],
+        data=data[:half],
+        headers={**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        timeout=10,
+    )
+    assert first.status_code == 204
+    meta = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in {"filename": "b.mp4", "sha256": hashlib.sha256(data).hexdigest()}.items()
+    )
+    final = ktn.post(
+        live_hub.api("/uploads/"),
+        headers={**tus, "Upload-Concat": "final;" + " ".join(parts), "Upload-Metadata": meta},
+        timeout=10,
+    )
+    assert final.status_code == 201, final.text
+    assert _patch_across_a_disable(live_hub, parts[1], 0, data[half:]) == 204
+    state = _outcome(live_hub, final.headers["Location"])
+    assert state == ("failed", "This account is disabled; ask the agency.")
+    _no_item(live_hub)
+
+
+def test_a_member_disabled_while_its_upload_is_prepared_gets_no_item(
+    live_hub: LiveHub, clip: Path, monkeypatch: Any
+) -> None:
+    """The disable comes while the hub makes the proxy (minutes for a long clip): the check is
+    in the transaction that would put the item in the feed, and the item's files go."""
+    from alu_hub import publish
+
+    real = publish.prepare
+
+    def prepare_then_disable(*args: Any, **kw: Any) -> publish.Prepared:
+        prepared = real(*args, **kw)
+        _disable(live_hub, "ktn")
+        return prepared
+
+    monkeypatch.setattr(publish, "prepare", prepare_then_disable)
+    live_hub.login("ktn")
+    sha = hashlib.sha256(clip.read_bytes()).hexdigest()
+    up = uploader_for(live_hub, "ktn", clip, metadata={"filename": "c.mp4", "sha256": sha})
+    up.upload()
+    assert _outcome(live_hub, up.url) == ("failed", "This account is disabled; ask the agency.")
+    _no_item(live_hub)
