@@ -19,6 +19,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -263,7 +264,8 @@ def test_a_migration_cut_short_is_undone_whole_and_made_at_the_next_start(
         assert _revision_and_new_column(db) == ("0004", False)
 
         db.migrate()
-        assert _revision_and_new_column(db) == ("0005", True)
+        head = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+        assert _revision_and_new_column(db) == (head, True)
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
