@@ -43,7 +43,8 @@ The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profi
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:
 settling, hashing, sidecars and metadata, queueing), ``move`` (sent files to the sent folder,
 never over another file), ``hotfolders`` (``HotFolders``: the scan thread, watchdog, the
-outcome hook). ``HotFolders`` is one object made of the mixins of these modules.
+outcome hook), ``messages`` (every sentence recorded of a file, which the app translates).
+``HotFolders`` is one object made of the mixins of these modules.
 """
 
 from __future__ import annotations

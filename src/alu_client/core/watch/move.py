@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..store import Store
 from .folders import WatchFile, WatchFolder, is_file, is_ignored
+from .messages import MSG_PUT_BACK, MSG_PUT_BACK_SIDECAR_LEFT, MSG_SIDECAR_LATE
 from .records import _Memory, _Sig, _sig
 
 #: seconds a file moved to the sent folder is still watched: a copy into the hot folder that
@@ -48,12 +49,7 @@ class SentMover:
         take_sidecar = is_file(sidecar) and not others
         late = take_sidecar and self._sidecar_came_late(row, sidecar)
         if late:
-            note = (
-                f"Sent without {sidecar.name}: it arrived after {src.name} was taken, and its "
-                "fields were not used (the item went out with the folder's defaults and the "
-                'file name); it is in the sent folder marked "not used". Write the sidecar '
-                "first, or give the folder a longer settle time."
-            )
+            note = MSG_SIDECAR_LATE.format(sidecar=sidecar.name, name=src.name)
             if row.error != note:  # (once: a move that fails is tried at every scan)
                 log.warning("hot folder: %s", note)
                 with self.store.write() as c:
@@ -129,17 +125,10 @@ class SentMover:
                 continue
             self._mem.move_failed.discard(row.id)
             self._mem.sent_checked.pop(row.id, None)
-            note = (
-                f"{back.name} changed after it was moved to the sent folder (it was still being"
-                " copied): the item published from it may be incomplete. It was put back in the"
-                " hot folder, and is sent as a new upload once it has been still for the settle"
-                " time."
-            )
-            if sidecar_left is not None:
-                note += (
-                    f" Its sidecar {sidecar_left.name} could not be moved back with it: the file"
-                    " waits for it, which is tried again at every scan."
-                )
+            if sidecar_left is None:
+                note = MSG_PUT_BACK.format(name=back.name)
+            else:
+                note = MSG_PUT_BACK_SIDECAR_LEFT.format(name=back.name, sidecar=sidecar_left.name)
             written.append(self._cut(row, note, path=back))
 
     def _check_sent(self, row: WatchFile, now: _Sig) -> bool | None:

@@ -14,6 +14,13 @@ from typing import Any
 
 from ..store.transfers import ENDED, Transfer
 from .folders import FolderRegistry, WatchFile, WatchFolder
+from .messages import (
+    MSG_CANCELED,
+    MSG_FAILED,
+    MSG_HUB_REFUSED,
+    MSG_HUB_REFUSED_SILENT,
+    MSG_REMOVED,
+)
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
 
@@ -210,7 +217,7 @@ class FileRecords(FolderRegistry):
                 continue
             with self.store.write() as c:
                 if r["tid"] is None:
-                    _set_outcome(c, r["id"], "error", "The upload was removed from the queue.")
+                    _set_outcome(c, r["id"], "error", MSG_REMOVED)
                 else:
                     result = json.loads(r["result"] or "{}")
                     state, note = _outcome(str(r["tstate"]), result, str(r["last_error"]))
@@ -221,11 +228,13 @@ def _outcome(state: str, result: Mapping[str, Any], last_error: str) -> tuple[st
     """A transfer's end → the watch file's state and message."""
     if state == "done":
         if result.get("state") == "failed":
-            return "error", f"The hub refused it: {result.get('error') or 'no reason given'}"
+            reason = result.get("error")
+            said = MSG_HUB_REFUSED.format(reason=reason) if reason else MSG_HUB_REFUSED_SILENT
+            return "error", said
         return "sent", ""
     if state == "canceled":
-        return "error", "The upload was canceled."
-    return "error", last_error or "The upload failed."
+        return "error", MSG_CANCELED
+    return "error", last_error or MSG_FAILED
 
 
 def _set_outcome(c: sqlite3.Connection, file_id: int, state: str, note: str) -> None:

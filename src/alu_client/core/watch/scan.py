@@ -20,6 +20,22 @@ from typing import Any
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_file, is_ignored
+from .messages import (
+    MSG_CHANGED_AFTER_START,
+    MSG_FIELD_FROM_DEFAULTS,
+    MSG_FIELD_FROM_NAME,
+    MSG_FIELD_FROM_SIDECAR,
+    MSG_NOT_A_VIDEO,
+    MSG_NOT_QUEUED,
+    MSG_NOT_TAKEN,
+    MSG_SAME_CONTENT,
+    MSG_SIDECAR_NOT_JSON,
+    MSG_SIDECAR_NOT_OBJECT,
+    MSG_SIDECAR_NOT_TEXT,
+    MSG_SIDECAR_NOT_UTF8,
+    MSG_SIDECAR_UNREADABLE,
+    MSG_UNREADABLE,
+)
 from .move import SENT_WATCH, SentMover
 from .records import FileRecords, _Candidate, _Retry, _Sig, _sig
 
@@ -201,8 +217,7 @@ class Scanner(FileRecords, SentMover):
                 self._mem.move_failed.add(row.id)
                 log.error("hot folder: %s could not be handled", path, exc_info=error)
             return
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        why = f"{path.name} could not be taken: {reason}."
+        why = MSG_NOT_TAKEN.format(name=path.name, reason=_reason(error))
         if row is not None and row.error == why:
             return
         log.error("hot folder: %s could not be handled", path, exc_info=error)
@@ -271,7 +286,7 @@ class Scanner(FileRecords, SentMover):
             if now - cand.unreadable_since < self.unreadable_grace:
                 self._due(now + min(self.scan_interval, 1.0))
                 return
-            why = f"{path.name} cannot be read: {e.strerror or e}."
+            why = MSG_UNREADABLE.format(name=path.name, reason=_reason(e))
             written.append(self._record_error(folder, path, size, mtime, None, why, side_sig))
             self._mem.candidates.pop(key, None)
             return
@@ -282,7 +297,7 @@ class Scanner(FileRecords, SentMover):
         self._mem.candidates.pop(key, None)
         problem = self.video_problem(path) if self.video_problem is not None else ""
         if problem:  # said now, not by the hub once the whole file was sent
-            why = f"{problem} The hub would refuse it; it was not sent."
+            why = MSG_NOT_A_VIDEO.format(problem=problem)
             written.append(self._record_error(folder, path, size, mtime, sha, why, side_sig))
             return
         cut = self._sent_unmoved(folder, path)
@@ -311,7 +326,7 @@ class Scanner(FileRecords, SentMover):
             return
         if dup is not None:
             first = Path(dup["path"]).name
-            note = f"Not uploaded again: the same content was already sent as {first}."
+            note = MSG_SAME_CONTENT.format(first=first)
             fid = self._write_row(folder, path, size, mtime, sha, "sent", note, claim=False)
             if fid is not None:
                 written.append(fid)
@@ -326,9 +341,8 @@ class Scanner(FileRecords, SentMover):
             tid = self.enqueue_upload(path, metadata, folder)
         except Exception as e:
             log.exception("hot folder: queueing %s failed", path)
-            self._write_row(
-                folder, path, size, mtime, sha, "error", f"It could not be queued: {e}", claim=False
-            )
+            why = MSG_NOT_QUEUED.format(reason=_reason(e))
+            self._write_row(folder, path, size, mtime, sha, "error", why, claim=False)
             self._mem.error_sidecars[fid] = side_sig
             return
         with self.store.write() as c:
@@ -389,10 +403,13 @@ class Scanner(FileRecords, SentMover):
 
 
 def _changed_note(path: Path) -> str:
-    return (
-        f"{path.name} changed after its upload started (was it still being copied?): the item"
-        " published from it may be incomplete. The file as it is now is sent as a new upload."
-    )
+    return MSG_CHANGED_AFTER_START.format(name=path.name)
+
+
+def _reason(error: BaseException) -> str:
+    """Why ``error`` happened, in a message: the system's words for a file error (which the app
+    shows in the user's language), else the error's text, else its kind."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
 def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
@@ -403,38 +420,39 @@ def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> di
     try:
         has_sidecar = is_file(sidecar)  # (a name too long to exist: none)
     except OSError as e:
-        raise _BadFile(f"The sidecar {sidecar.name} cannot be read: {e.strerror or e}.") from e
+        raise _BadFile(
+            MSG_SIDECAR_UNREADABLE.format(sidecar=sidecar.name, reason=_reason(e))
+        ) from e
     if has_sidecar:
         try:
             data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
         except OSError as e:
-            raise _BadFile(f"The sidecar {sidecar.name} cannot be read: {e.strerror or e}.") from e
+            raise _BadFile(
+                MSG_SIDECAR_UNREADABLE.format(sidecar=sidecar.name, reason=_reason(e))
+            ) from e
         except UnicodeDecodeError:
-            raise _BadFile(f"The sidecar {sidecar.name} is not UTF-8 text.") from None
+            raise _BadFile(MSG_SIDECAR_NOT_UTF8.format(sidecar=sidecar.name)) from None
         except ValueError as e:
             raise _BadFile(
-                f"The sidecar {sidecar.name} is not valid JSON ({e}). "
-                f"Fix it and {path.name} is taken again."
+                MSG_SIDECAR_NOT_JSON.format(sidecar=sidecar.name, error=e, name=path.name)
             ) from None
         if not isinstance(data, dict):
-            raise _BadFile(
-                f'The sidecar {sidecar.name} must be a JSON object like {{"title": "…"}}.'
-            )
+            raise _BadFile(MSG_SIDECAR_NOT_OBJECT.format(sidecar=sidecar.name))
         for k, v in data.items():
             if k not in METADATA_FIELDS or v is None:
                 continue
             if isinstance(v, dict | list | bool):
-                raise _BadFile(f"In the sidecar {sidecar.name}, {k} must be text.")
+                raise _BadFile(MSG_SIDECAR_NOT_TEXT.format(sidecar=sidecar.name, field=k))
             values[k] = v
             from_sidecar.add(k)
     try:
         return UploadFields.from_mapping(values).metadata(path, sha256)
     except FieldError as e:
-        where = (
-            f"the sidecar {sidecar.name}"
+        said = (
+            MSG_FIELD_FROM_SIDECAR
             if e.field in from_sidecar
-            else "the hot folder's defaults"
+            else MSG_FIELD_FROM_DEFAULTS
             if e.field in folder.defaults
-            else path.name
+            else MSG_FIELD_FROM_NAME
         )
-        raise _BadFile(f"{path.name}: {e} (from {where})") from None
+        raise _BadFile(said.format(name=path.name, problem=e, sidecar=sidecar.name)) from None

@@ -1,0 +1,74 @@
+"""What a hot folder records of a file (``watch_files.error``): the problem that kept it from
+being sent, or a note on how it was sent. English, as ``alu watch list`` prints them; the app
+shows each in the user's language through its template in ``alu_client/ui/engine_text.py``,
+matched on the words around the ``{details}`` (so they are whole sentences here, filled with
+``str.format``, never glued together where they are used). ``tests/gui/test_engine_text.py``
+checks that every one has a template.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- taking a file (scan) -----------------------------------------------------------------------
+
+#: something not foreseen went wrong with the file; ``reason``: the system's words, or the error's
+MSG_NOT_TAKEN: Final = "{name} could not be taken: {reason}."
+#: the file stayed unreadable after it settled
+MSG_UNREADABLE: Final = "{name} cannot be read: {reason}."
+#: ``problem``: the probe's sentence (``MediaError``), which names the file
+MSG_NOT_A_VIDEO: Final = "{problem} The hub would refuse it; it was not sent."
+#: (a sent row's note) the same bytes went from this or another hot folder already
+MSG_SAME_CONTENT: Final = "Not uploaded again: the same content was already sent as {first}."
+MSG_NOT_QUEUED: Final = "It could not be queued: {reason}"
+#: a file sent, then changed where it was (a copy that stalled longer than the settle time)
+MSG_CHANGED_AFTER_START: Final = (
+    "{name} changed after its upload started (was it still being copied?): the item published"
+    " from it may be incomplete. The file as it is now is sent as a new upload."
+)
+
+# --- its sidecar and fields (scan) ----------------------------------------------------------------
+
+MSG_SIDECAR_UNREADABLE: Final = "The sidecar {sidecar} cannot be read: {reason}."
+MSG_SIDECAR_NOT_UTF8: Final = "The sidecar {sidecar} is not UTF-8 text."
+#: ``error``: the JSON parser's words (where in the file)
+MSG_SIDECAR_NOT_JSON: Final = (
+    "The sidecar {sidecar} is not valid JSON ({error}). Fix it and {name} is taken again."
+)
+MSG_SIDECAR_NOT_OBJECT: Final = 'The sidecar {sidecar} must be a JSON object like {{"title": "…"}}.'
+#: ``field``: the key as the sidecar has it
+MSG_SIDECAR_NOT_TEXT: Final = "In the sidecar {sidecar}, {field} must be text."
+#: a field refused (``problem``: the ``FieldError``'s sentence), and where its value came from
+MSG_FIELD_FROM_SIDECAR: Final = "{name}: {problem} (from the sidecar {sidecar})"
+MSG_FIELD_FROM_DEFAULTS: Final = "{name}: {problem} (from the hot folder's defaults)"
+MSG_FIELD_FROM_NAME: Final = "{name}: {problem} (from the file name)"
+
+# --- sent files (move) ------------------------------------------------------------------------
+
+#: (a sent row's note) its sidecar was written after the file was queued
+MSG_SIDECAR_LATE: Final = (
+    "Sent without {sidecar}: it arrived after {name} was taken, and its fields were not used"
+    " (the item went out with the folder's defaults and the file name); it is in the sent"
+    ' folder marked "not used". Write the sidecar first, or give the folder a longer settle'
+    " time."
+)
+#: a file that grew in the sent folder, put back in the hot folder
+MSG_PUT_BACK: Final = (
+    "{name} changed after it was moved to the sent folder (it was still being copied): the"
+    " item published from it may be incomplete. It was put back in the hot folder, and is sent"
+    " as a new upload once it has been still for the settle time."
+)
+#: the same, its sidecar left behind (one sentence more: a template of its own)
+MSG_PUT_BACK_SIDECAR_LEFT: Final = (
+    MSG_PUT_BACK + " Its sidecar {sidecar} could not be moved back with it: the file waits for"
+    " it, which is tried again at every scan."
+)
+
+# --- the end of its upload (records) ------------------------------------------------------------
+
+#: ``reason``: the hub's own words
+MSG_HUB_REFUSED: Final = "The hub refused it: {reason}"
+MSG_HUB_REFUSED_SILENT: Final = "The hub refused it: no reason given"
+MSG_CANCELED: Final = "The upload was canceled."
+MSG_FAILED: Final = "The upload failed."
+MSG_REMOVED: Final = "The upload was removed from the queue."
