@@ -1,13 +1,18 @@
 """The transfer engine's messages in French and Arabic: every message the engine's sources can
 make has a template in alu_client/ui/engine_text.py, every template is translated with its
 details kept, and the transfer list shows them in the user's language. So do the hub client's
-errors, the reasons the status bar gives for being offline or signed out."""
+errors, the reasons the status bar gives for being offline or signed out, and what the hot
+folders say of a file (Settings → Hot folders, "Problem")."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import json
 import os
 import re
+import string
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTranslator
 from PySide6.QtWidgets import QApplication
 
 from alu_client.core import http
@@ -139,7 +144,10 @@ def _translations(lang: str) -> dict[str, str]:
 def test_every_template_is_translated_with_its_details(lang: str) -> None:
     done = _translations(lang)
     for template in (
-        engine_text.TEMPLATES + engine_text.HUB_TEMPLATES + engine_text.LIBRARY_TEMPLATES
+        engine_text.TEMPLATES
+        + engine_text.HUB_TEMPLATES
+        + engine_text.LIBRARY_TEMPLATES
+        + engine_text.WATCH_TEMPLATES
     ):
         translated = done.get(template, "")
         assert translated and translated != template, (lang, template)
@@ -428,5 +436,190 @@ def test_every_refusal_of_the_librarys_delete_is_shown_in_the_users_language(
 
 def test_counts_in_a_message_are_templates_details() -> None:
     for template, numbers in engine_text._COUNTS.items():
-        assert template in engine_text.TEMPLATES + engine_text.LIBRARY_TEMPLATES, template
+        assert template in (
+            engine_text.TEMPLATES + engine_text.LIBRARY_TEMPLATES + engine_text.WATCH_TEMPLATES
+        ), template
         assert numbers <= set(re.findall(r"%(\d)", template)), template
+    for template, numbers in engine_text._NESTED.items():
+        assert template in engine_text.WATCH_TEMPLATES, template
+        assert numbers <= set(re.findall(r"%(\d)", template)), template
+
+
+# --- what a hot folder says of a file (Settings → Hot folders, "Problem") ---------------------
+
+WATCH = ROOT / "src" / "alu_client" / "core" / "watch"
+UPLOADS = ROOT / "src" / "alu_client" / "core" / "uploads.py"
+#: what writes a sentence into a file's row (``watch_files.error``)
+WATCH_CARRIERS = {"_BadFile", "_record_error", "_write_row", "_cut", "_set_outcome"}
+
+
+def _format_sample(text: str) -> str:
+    """A ``str.format`` template with "7" for each field (``{{`` as the brace it stands for)."""
+    return "".join(
+        literal + ("7" if name is not None else "")
+        for literal, name, _spec, _conv in string.Formatter().parse(text)
+    )
+
+
+def _is_sentence(sample: str | None) -> bool:
+    return bool(sample) and " " in str(sample) and (str(sample)[0].isupper() or sample[0] == "7")
+
+
+def watch_messages() -> list[tuple[str, str]]:
+    """(where, message) for every sentence core/watch records of a file: written into a row
+    there (``_record_error``, ``_cut``, …, an outcome returned), every ``MSG_*`` of its modules
+    (as imported: one made of two is whole), and the fields' problems of core/uploads.py that
+    its sentences carry."""
+    found = []
+    for path in sorted(WATCH.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            args: list[ast.expr] = []
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in WATCH_CARRIERS:
+                    args = [*node.args, *(k.value for k in node.keywords)]
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+                args = node.value.elts  # (state, note)
+            for arg in args:
+                sample = _sample(arg)
+                if _is_sentence(sample):
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", str(sample)))
+        module = importlib.import_module(f"alu_client.core.watch.{path.stem}")
+        for name, value in vars(module).items():
+            if name.startswith("MSG_") and isinstance(value, str):
+                found.append((f"{path.relative_to(ROOT)}:{name}", _format_sample(value)))
+    uploads = importlib.import_module("alu_client.core.uploads")
+    for name, value in vars(uploads).items():
+        if name.startswith("MSG_") and isinstance(value, str):
+            found.append((f"{UPLOADS.relative_to(ROOT)}:{name}", _format_sample(value)))
+    for node in ast.walk(ast.parse(UPLOADS.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "FieldError":
+            sample = _sample(node.args[1]) if len(node.args) > 1 else None
+            if _is_sentence(sample):
+                found.append((f"{UPLOADS.relative_to(ROOT)}:{node.lineno}", str(sample)))
+    # (a MSG_* imported by another module of core/watch is found there too: once is enough)
+    first: dict[str, str] = {}
+    for where, m in found:
+        first.setdefault(m, where)
+    return [(where, m) for m, where in first.items()]
+
+
+def test_every_message_of_the_hot_folders_has_a_template_of_its_own() -> None:
+    """The Problem column of Settings → Hot folders showed core/watch's English sentences in
+    a French or Arabic app."""
+    messages = watch_messages()
+    assert len(messages) > 15  # the scan finds them (a broken scan would find none)
+    missing = [(where, m) for where, m in messages if engine_text.template_of(m) is None]
+    assert missing == [], "add these to _WATCH_MARKED in alu_client/ui/engine_text.py:\n" + (
+        "\n".join(f"{where}: {m}" for where, m in missing)
+    )
+    # each its own, not one of the engine's whose detail happens to swallow its words
+    for where, m in messages:
+        found = engine_text.template_of(m)
+        assert found is not None and found[0] in engine_text.WATCH_TEMPLATES, (where, m, found)
+
+
+class _StandIn(QTranslator):
+    """French for the hot folders' templates ("[fr] " and the template) whatever the ``.ts``
+    files hold (their translations come later); every other text as the installed French has
+    it."""
+
+    def translate(
+        self, context: str, source: str, disambiguation: str | None = None, n: int = -1
+    ) -> str | None:
+        if context == engine_text.CONTEXT and source in engine_text.WATCH_TEMPLATES:
+            return f"[fr] {source}"
+        return None
+
+    def isEmpty(self) -> bool:
+        return False
+
+
+def test_the_hot_folders_problems_are_shown_in_the_users_language(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    from alu_client.core.store import Store
+    from alu_client.core.watch import HotFolders
+    from alu_client.ui.formats import isolated as iso
+    from alu_client.ui.views.settings_models import COL_MESSAGE, WatchErrorsModel
+
+    store = Store(tmp_path / "library.sqlite3")
+    hot = tmp_path / "hot"
+    hot.mkdir()
+
+    def refused(path: Path, metadata: dict[str, str], folder: Any) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    folders = HotFolders(
+        store,
+        "agency",
+        refused,
+        video_problem=lambda p: f"{p.name} is empty (0 bytes)." if p.stem == "empty" else "",
+    )
+    folders.add_folder(hot, settle_seconds=0)
+    for stem, sidecar in (
+        ("json", "{ not json"),
+        ("country", json.dumps({"country": "Kenya"})),
+        ("listed", json.dumps(["title"])),
+        ("empty", None),
+        ("queued", None),
+    ):
+        (hot / f"{stem}.mp4").write_bytes(stem.encode() * 100)
+        if sidecar is not None:
+            (hot / f"{stem}.json").write_text(sidecar, encoding="utf-8")
+    for _ in range(3):  # seen, settled, taken
+        folders.scan_now()
+    files = sorted(
+        (f for f in folders.files(folders.list_folders()[0].id) if f.state == "error"),
+        key=lambda f: f.path.name,
+    )
+    said = {f.path.stem: f.error for f in files}
+    assert said == {
+        "country": "country.mp4: The country is a two-letter code, like KE or SN. (from the "
+        "sidecar country.json)",
+        "empty": "empty.mp4 is empty (0 bytes). The hub would refuse it; it was not sent.",
+        "json": "The sidecar json.json is not valid JSON (Expecting property name enclosed in "
+        "double quotes: line 1 column 3 (char 2)). Fix it and json.mp4 is taken again.",
+        "listed": 'The sidecar listed.json must be a JSON object like {"title": "…"}.',
+        "queued": "It could not be queued: Permission denied",
+    }
+    store.close()
+
+    model = WatchErrorsModel()
+    model.set_items(files)
+    shown = {f.path.stem: model.index(row, COL_MESSAGE).data() for row, f in enumerate(files)}
+    # English: as it is (the probe's sentence names the file isolated, as the upload form's)
+    assert shown == {**said, "empty": said["empty"].replace("empty.mp4", iso("empty.mp4"), 1)}
+    install_translators(qapp, "fr")
+    stand_in = _StandIn()
+    qapp.installTranslator(stand_in)
+    try:
+        shown = {f.path.stem: model.index(row, COL_MESSAGE).data() for row, f in enumerate(files)}
+        tip = model.index(0, COL_MESSAGE).data(Qt.ItemDataRole.ToolTipRole)
+        country_fr = QCoreApplication.translate(
+            engine_text.CONTEXT, "The country is a two-letter code, like KE or SN."
+        )
+        denied_fr = QCoreApplication.translate("OsError", "Permission denied")
+    finally:
+        qapp.removeTranslator(stand_in)
+    assert shown == {
+        # the field's problem and the probe's in the user's language too, inside the sentence
+        "country": f"[fr] country.mp4: {country_fr} (from the sidecar country.json)",
+        "empty": f"[fr] {iso('empty.mp4')} est vide (0 octet). The hub would "
+        "refuse it; it was not sent.",
+        "json": "[fr] The sidecar json.json is not valid JSON (Expecting property name "
+        "enclosed in double quotes: line 1 column 3 (char 2)). Fix it and json.mp4 is taken "
+        "again.",
+        "listed": '[fr] The sidecar listed.json must be a JSON object like {"title": "…"}.',
+        "queued": f"[fr] It could not be queued: {denied_fr}",
+    }
+    assert denied_fr == "Permission refusée"
+    assert tip == shown[files[0].path.stem]
+    # a failed upload's reason is the engine's: its template, translated already
+    model.set_items([dataclasses.replace(files[0], error=RETRY_SAID)])
+    install_translators(qapp, "fr")
+    assert model.index(0, COL_MESSAGE).data() == "Le serveur est injoignable ; nouvel essai."
+
+
+RETRY_SAID = "The server could not be reached; trying again."

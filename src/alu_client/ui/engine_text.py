@@ -4,14 +4,16 @@ The engine (``alu_client.core``) has no Qt and words its messages in English: th
 transfer list as ``last_error`` and the history as notes, and the CLI prints them as they are.
 The hub client's errors are the sync's reasons for being offline or signed out (the status
 bar's tooltip): they are templates here too, as are the library's reasons for leaving a file
-in place (Library → Delete local file).
+in place (Library → Delete local file), and the hot folders' problems with a file (Settings →
+Hot folders, "Problem"), some of which carry a sentence of their own (``_NESTED``).
 Here each one the engine can say is a template, marked for Qt Linguist, with ``%1``, ``%2`` …
 where the engine puts a detail (an HTTP status, a size, a file name, the server's own words).
 ``shown`` finds the template a message was made from and fills the translated template with
 the same details; a message no template matches (a new one, a server's) is shown as it is.
 A count the core writes as a plain integer is shown in the user's digits (``_COUNTS``).
-``tests/gui/test_engine_text.py`` checks that every message the engine's and the hub client's
-sources can make has a template here, so a new message without one fails the tests.
+``tests/gui/test_engine_text.py`` checks that every message the engine's, the hub client's and
+the hot folders' sources can make has a template here, so a new message without one fails the
+tests.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
+from . import media_text
 from .formats import count_text
 from .os_text import os_error_text, os_text
 
@@ -676,12 +679,92 @@ _LIBRARY_MARKED = (
     ),
 )
 
+# What a hot folder records of a file (core/watch/messages.py): the Problem column of Settings →
+# Hot folders, and the notes of files it sent. The file and sidecar names are details.
+_WATCH_MARKED = (
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 could not be taken: %2."),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 cannot be read: %2."),
+    # %1: the probe's sentence, which names the file ("clip.mp4 is empty (0 bytes).")
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 The hub would refuse it; it was not sent."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "Not uploaded again: the same content was already sent as %1."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "It could not be queued: %1"),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 changed after its upload started (was it still being copied?): the item published "
+        "from it may be incomplete. The file as it is now is sent as a new upload.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The sidecar %1 cannot be read: %2."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The sidecar %1 is not UTF-8 text."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The sidecar %1 is not valid JSON (%2). Fix it and %3 is taken again.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", 'The sidecar %1 must be a JSON object like {"title": "…"}.'),
+    QT_TRANSLATE_NOOP("EngineMessage", "In the sidecar %1, %2 must be text."),
+    # %2: the field's problem (below), %3: the sidecar's name
+    QT_TRANSLATE_NOOP("EngineMessage", "%1: %2 (from the sidecar %3)"),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1: %2 (from the hot folder's defaults)"),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1: %2 (from the file name)"),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Sent without %1: it arrived after %2 was taken, and its fields were not used (the "
+        "item went out with the folder's defaults and the file name); it is in the sent "
+        'folder marked "not used". Write the sidecar first, or give the folder a longer '
+        "settle time.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 changed after it was moved to the sent folder (it was still being copied): the "
+        "item published from it may be incomplete. It was put back in the hot folder, and is "
+        "sent as a new upload once it has been still for the settle time.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 changed after it was moved to the sent folder (it was still being copied): the "
+        "item published from it may be incomplete. It was put back in the hot folder, and is "
+        "sent as a new upload once it has been still for the settle time. Its sidecar %2 "
+        "could not be moved back with it: the file waits for it, which is tried again at "
+        "every scan.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused it: %1"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub refused it: no reason given"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The upload was canceled."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The upload failed."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The upload was removed from the queue."),
+    # a field refused (core/uploads.py's FieldError), in a sidecar or the folder's defaults:
+    # %1 of "The %1 is too long" is the field's key as a sidecar has it (title, shotlist, …)
+    QT_TRANSLATE_NOOP("EngineMessage", "The %1 is too long (%2 characters; at most %3)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The %1 is too long (at most %2 characters)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "A title is needed."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The language must be English, French or Arabic."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The priority must be flash, urgent or routine."),
+    QT_TRANSLATE_NOOP("EngineMessage", "The country is a two-letter code, like KE or SN."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The recording date is not a date (use 2026-11-22 or 2026-11-22T14:30).",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The recording date is in the future; check it (and the camera's clock).",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The recording date is before 1900."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The script, shot list and restrictions are too long together for the hub (%1 KiB "
+        "once encoded; at most %2 KiB): shorten this text.",
+    ),
+)
+
 #: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
 TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _MARKED)
 #: why the app is offline or signed out
 HUB_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _HUB_MARKED)
 #: why the library left a file in place
 LIBRARY_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _LIBRARY_MARKED)
+#: what a hot folder says of a file
+WATCH_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _WATCH_MARKED)
 
 #: details that are counts the core writes as plain integers (``1234567``): shown in the
 #: user's digits and grouping (``1 234 567``, ``١٬٢٣٤٬٥٦٧``)
@@ -690,6 +773,23 @@ _COUNTS = {
     "later.": frozenset({"1", "2"}),
     "%1 was left in place: its size changed from %2 to %3 bytes since it was downloaded, "
     "so it is not the file ALU Desk verified.": frozenset({"2", "3"}),
+    "The %1 is too long (%2 characters; at most %3).": frozenset({"2", "3"}),
+    "The %1 is too long (at most %2 characters).": frozenset({"2"}),
+    "The script, shot list and restrictions are too long together for the hub (%1 KiB once "
+    "encoded; at most %2 KiB): shorten this text.": frozenset({"1", "2"}),
+}
+
+#: details that are sentences of their own, shown in the user's language too: a hot folder's
+#: problem made of the probe's sentence, a field's, or whatever an error said (a hub's refusal
+#: that has its template here)
+_NESTED = {
+    "%1 The hub would refuse it; it was not sent.": frozenset({"1"}),
+    "%1: %2 (from the sidecar %3)": frozenset({"2"}),
+    "%1: %2 (from the hot folder's defaults)": frozenset({"2"}),
+    "%1: %2 (from the file name)": frozenset({"2"}),
+    "%1 could not be taken: %2.": frozenset({"2"}),
+    "It could not be queued: %1": frozenset({"1"}),
+    "The hub refused it: %1": frozenset({"1"}),
 }
 
 _PLACEHOLDER = re.compile(r"%(\d)")
@@ -706,7 +806,8 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Each template as a pattern whose groups are its details, the most specific first (a
     template with fewer details wins over one whose detail could swallow its words)."""
     out = []
-    for template in sorted(TEMPLATES + HUB_TEMPLATES + LIBRARY_TEMPLATES, key=_specificity):
+    every = TEMPLATES + HUB_TEMPLATES + LIBRARY_TEMPLATES + WATCH_TEMPLATES
+    for template in sorted(every, key=_specificity):
         parts = _PLACEHOLDER.split(template)
         regex = "".join(
             re.escape(part) if i % 2 == 0 else f"(?P<p{part}>.+?)" for i, part in enumerate(parts)
@@ -735,6 +836,7 @@ def shown(message: str) -> str:
     template, details = known
     translated = QCoreApplication.translate(CONTEXT, template)
     counts = _COUNTS.get(template, frozenset())
+    nested = _NESTED.get(template, frozenset())
 
     def detail(found: re.Match[str]) -> str:
         number = found.group(1)
@@ -743,10 +845,20 @@ def shown(message: str) -> str:
         value = details[number]
         if number in counts and value.isascii() and value.isdigit():
             return count_text(int(value))
+        if number in nested:
+            return _sentence(value)
         # a detail may be the system's words for a file error ("Permission denied")
         return os_text(value)
 
     return _PLACEHOLDER.sub(detail, translated)
+
+
+def _sentence(text: str) -> str:
+    """A detail that is a sentence of its own, in the user's language: the probe's (which
+    names the file), one with a template here, or the system's words for a file error."""
+    if media_text.match(text) is not None:
+        return media_text.media_problem(text)
+    return shown(text) if template_of(text) is not None else os_text(text)
 
 
 def error_shown(error: BaseException) -> str:

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
 from alu_client.core.transfers.schedule import ScheduleRule
 from alu_client.core.watch import WatchFile
 
-from .. import formats
+from .. import engine_text, formats
 from ..models import OBJECT_ROLE, SORT_ROLE
 from .settings_apply import FolderRow
 
@@ -229,8 +229,8 @@ class WatchErrorsModel(_ListModel[WatchFile]):
     def text(self, item: WatchFile, column: int) -> str | None:
         if column == COL_FILE:
             return formats.isolated(item.path.name)
-        if column == COL_MESSAGE:
-            return item.error
+        if column == COL_MESSAGE:  # the core's English sentence, in the user's language
+            return engine_text.shown(item.error)
         if column == COL_WHEN:
             when = QDateTime.fromSecsSinceEpoch(int(item.at))
             return QLocale().toString(when, QLocale.FormatType.ShortFormat)
