@@ -878,6 +878,134 @@
         <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
         <translation>تُرك ⁨%1⁩ في مكانه: يوجد في مكانه شيء غير الملف المنزَّل، فليس هو الملف الذي تحقّق منه ALU Desk.</translation>
     </message>
+    <message>
+        <source>%1 could not be taken: %2.</source>
+        <translation>تعذّر أخذ ⁨%1⁩: %2.</translation>
+    </message>
+    <message>
+        <source>%1 cannot be read: %2.</source>
+        <translation>تتعذّر قراءة ⁨%1⁩: %2.</translation>
+    </message>
+    <message>
+        <source>%1 The hub would refuse it; it was not sent.</source>
+        <translation>%1 سيرفضه المركز؛ لم يُرسَل.</translation>
+    </message>
+    <message>
+        <source>Not uploaded again: the same content was already sent as %1.</source>
+        <translation>لم يُرفع مرة أخرى: المحتوى نفسه أُرسل من قبل باسم ⁨%1⁩.</translation>
+    </message>
+    <message>
+        <source>It could not be queued: %1</source>
+        <translation>تعذّرت إضافته إلى قائمة الانتظار: %1</translation>
+    </message>
+    <message>
+        <source>%1 changed after its upload started (was it still being copied?): the item published from it may be incomplete. The file as it is now is sent as a new upload.</source>
+        <translation>تغيّر ⁨%1⁩ بعد بدء رفعه (هل كان لا يزال قيد النسخ؟): قد تكون المادة المنشورة منه ناقصة. يُرسَل الملف بحالته الآن كعملية رفع جديدة.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 cannot be read: %2.</source>
+        <translation>تتعذّر قراءة الملف المرافق ⁨%1⁩: %2.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 is not UTF-8 text.</source>
+        <translation>الملف المرافق ⁨%1⁩ ليس نصًا بترميز UTF-8.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 is not valid JSON (%2). Fix it and %3 is taken again.</source>
+        <translation>الملف المرافق ⁨%1⁩ ليس JSON صالحًا (%2). صحّحه وسيؤخذ ⁨%3⁩ من جديد.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 must be a JSON object like {&quot;title&quot;: &quot;…&quot;}.</source>
+        <translation>يجب أن يكون الملف المرافق ⁨%1⁩ كائن JSON مثل {&quot;title&quot;: &quot;…&quot;}.</translation>
+    </message>
+    <message>
+        <source>In the sidecar %1, %2 must be text.</source>
+        <translation>في الملف المرافق ⁨%1⁩، يجب أن يكون ⁨%2⁩ نصًا.</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the sidecar %3)</source>
+        <translation>⁨%1⁩: %2 (من الملف المرافق ⁨%3⁩)</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the hot folder&apos;s defaults)</source>
+        <translation>⁨%1⁩: %2 (من القيم الافتراضية للمجلد المراقَب)</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the file name)</source>
+        <translation>⁨%1⁩: %2 (من اسم الملف)</translation>
+    </message>
+    <message>
+        <source>Sent without %1: it arrived after %2 was taken, and its fields were not used (the item went out with the folder&apos;s defaults and the file name); it is in the sent folder marked &quot;not used&quot;. Write the sidecar first, or give the folder a longer settle time.</source>
+        <translation>أُرسل بدون ⁨%1⁩: وصل بعد أخذ ⁨%2⁩، ولم تُستخدم حقوله (خرجت المادة بالقيم الافتراضية للمجلد واسم الملف)؛ وهو في مجلد «sent» موسومًا «not used». اكتب الملف المرافق أولًا، أو امنح المجلد مهلة استقرار أطول.</translation>
+    </message>
+    <message>
+        <source>%1 changed after it was moved to the sent folder (it was still being copied): the item published from it may be incomplete. It was put back in the hot folder, and is sent as a new upload once it has been still for the settle time.</source>
+        <translation>تغيّر ⁨%1⁩ بعد نقله إلى مجلد «sent» (كان لا يزال قيد النسخ): قد تكون المادة المنشورة منه ناقصة. أُعيد إلى المجلد المراقَب، ويُرسَل كعملية رفع جديدة بعد أن يبقى دون تغيير طوال مهلة الاستقرار.</translation>
+    </message>
+    <message>
+        <source>%1 changed after it was moved to the sent folder (it was still being copied): the item published from it may be incomplete. It was put back in the hot folder, and is sent as a new upload once it has been still for the settle time. Its sidecar %2 could not be moved back with it: the file waits for it, which is tried again at every scan.</source>
+        <translation>تغيّر ⁨%1⁩ بعد نقله إلى مجلد «sent» (كان لا يزال قيد النسخ): قد تكون المادة المنشورة منه ناقصة. أُعيد إلى المجلد المراقَب، ويُرسَل كعملية رفع جديدة بعد أن يبقى دون تغيير طوال مهلة الاستقرار. تعذّرت إعادة ملفه المرافق ⁨%2⁩ معه: ينتظره الملف، وتُعاد المحاولة عند كل فحص للمجلد.</translation>
+    </message>
+    <message>
+        <source>The hub refused it: %1</source>
+        <translation>رفضه المركز: %1</translation>
+    </message>
+    <message>
+        <source>The hub refused it: no reason given</source>
+        <translation>رفضه المركز دون ذكر السبب</translation>
+    </message>
+    <message>
+        <source>The upload was canceled.</source>
+        <translation>أُلغيت عملية الرفع.</translation>
+    </message>
+    <message>
+        <source>The upload failed.</source>
+        <translation>فشلت عملية الرفع.</translation>
+    </message>
+    <message>
+        <source>The upload was removed from the queue.</source>
+        <translation>أُزيلت عملية الرفع من قائمة الانتظار.</translation>
+    </message>
+    <message>
+        <source>The %1 is too long (%2 characters; at most %3).</source>
+        <translation>الحقل ⁨%1⁩ طويل جدًا (%2 حرفًا؛ الحد الأقصى %3).</translation>
+    </message>
+    <message>
+        <source>The %1 is too long (at most %2 characters).</source>
+        <translation>الحقل ⁨%1⁩ طويل جدًا (الحد الأقصى %2 حرفًا).</translation>
+    </message>
+    <message>
+        <source>A title is needed.</source>
+        <translation>العنوان مطلوب.</translation>
+    </message>
+    <message>
+        <source>The language must be English, French or Arabic.</source>
+        <translation>يجب أن تكون اللغة الإنجليزية أو الفرنسية أو العربية.</translation>
+    </message>
+    <message>
+        <source>The priority must be flash, urgent or routine.</source>
+        <translation>يجب أن تكون الأولوية: عاجل جداً أو عاجل أو عادي.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>البلد رمز من حرفين، مثل KE أو SN.</translation>
+    </message>
+    <message>
+        <source>The recording date is not a date (use 2026-11-22 or 2026-11-22T14:30).</source>
+        <translation>تاريخ التسجيل ليس تاريخًا (استخدم 2026-11-22 أو 2026-11-22T14:30).</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>
+        <translation>تاريخ التسجيل في المستقبل؛ تحقّق منه (ومن ساعة الكاميرا).</translation>
+    </message>
+    <message>
+        <source>The recording date is before 1900.</source>
+        <translation>تاريخ التسجيل قبل عام 1900.</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions are too long together for the hub (%1 KiB once encoded; at most %2 KiB): shorten this text.</source>
+        <translation>النص وقائمة اللقطات والقيود أطول معًا مما يقبله المركز (%1 كيلوبايت بعد الترميز؛ الحد الأقصى %2 كيلوبايت): اختصر هذا النص.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

@@ -878,6 +878,134 @@
         <source>%1 was left in place: something else than the downloaded file is at its place, so it is not the file ALU Desk verified.</source>
         <translation>%1 a été laissé en place : autre chose que le fichier téléchargé se trouve à sa place ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
     </message>
+    <message>
+        <source>%1 could not be taken: %2.</source>
+        <translation>%1 n’a pas pu être pris : %2.</translation>
+    </message>
+    <message>
+        <source>%1 cannot be read: %2.</source>
+        <translation>%1 ne peut pas être lu : %2.</translation>
+    </message>
+    <message>
+        <source>%1 The hub would refuse it; it was not sent.</source>
+        <translation>%1 Le hub le refuserait ; il n’a pas été envoyé.</translation>
+    </message>
+    <message>
+        <source>Not uploaded again: the same content was already sent as %1.</source>
+        <translation>Pas envoyé de nouveau : le même contenu a déjà été envoyé sous le nom %1.</translation>
+    </message>
+    <message>
+        <source>It could not be queued: %1</source>
+        <translation>Il n’a pas pu être mis en file d’attente : %1</translation>
+    </message>
+    <message>
+        <source>%1 changed after its upload started (was it still being copied?): the item published from it may be incomplete. The file as it is now is sent as a new upload.</source>
+        <translation>%1 a changé après le début de son envoi (était-il encore en cours de copie ?) : le sujet publié à partir de lui est peut-être incomplet. Le fichier tel qu’il est maintenant est envoyé comme un nouvel envoi.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 cannot be read: %2.</source>
+        <translation>Le fichier annexe %1 ne peut pas être lu : %2.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 is not UTF-8 text.</source>
+        <translation>Le fichier annexe %1 n’est pas du texte UTF-8.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 is not valid JSON (%2). Fix it and %3 is taken again.</source>
+        <translation>Le fichier annexe %1 n’est pas du JSON valide (%2). Corrigez-le et %3 sera pris de nouveau.</translation>
+    </message>
+    <message>
+        <source>The sidecar %1 must be a JSON object like {&quot;title&quot;: &quot;…&quot;}.</source>
+        <translation>Le fichier annexe %1 doit être un objet JSON comme {&quot;title&quot;: &quot;…&quot;}.</translation>
+    </message>
+    <message>
+        <source>In the sidecar %1, %2 must be text.</source>
+        <translation>Dans le fichier annexe %1, %2 doit être du texte.</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the sidecar %3)</source>
+        <translation>%1 : %2 (du fichier annexe %3)</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the hot folder&apos;s defaults)</source>
+        <translation>%1 : %2 (des valeurs par défaut du dossier surveillé)</translation>
+    </message>
+    <message>
+        <source>%1: %2 (from the file name)</source>
+        <translation>%1 : %2 (du nom du fichier)</translation>
+    </message>
+    <message>
+        <source>Sent without %1: it arrived after %2 was taken, and its fields were not used (the item went out with the folder&apos;s defaults and the file name); it is in the sent folder marked &quot;not used&quot;. Write the sidecar first, or give the folder a longer settle time.</source>
+        <translation>Envoyé sans %1 : il est arrivé après que %2 a été pris, et ses champs n’ont pas été utilisés (le sujet est parti avec les valeurs par défaut du dossier et le nom du fichier) ; il est dans le dossier « sent », marqué « not used ». Écrivez d’abord le fichier annexe, ou donnez au dossier un délai de stabilisation plus long.</translation>
+    </message>
+    <message>
+        <source>%1 changed after it was moved to the sent folder (it was still being copied): the item published from it may be incomplete. It was put back in the hot folder, and is sent as a new upload once it has been still for the settle time.</source>
+        <translation>%1 a changé après son déplacement dans le dossier « sent » (il était encore en cours de copie) : le sujet publié à partir de lui est peut-être incomplet. Il a été remis dans le dossier surveillé et sera envoyé comme un nouvel envoi dès qu’il n’aura plus changé pendant le délai de stabilisation.</translation>
+    </message>
+    <message>
+        <source>%1 changed after it was moved to the sent folder (it was still being copied): the item published from it may be incomplete. It was put back in the hot folder, and is sent as a new upload once it has been still for the settle time. Its sidecar %2 could not be moved back with it: the file waits for it, which is tried again at every scan.</source>
+        <translation>%1 a changé après son déplacement dans le dossier « sent » (il était encore en cours de copie) : le sujet publié à partir de lui est peut-être incomplet. Il a été remis dans le dossier surveillé et sera envoyé comme un nouvel envoi dès qu’il n’aura plus changé pendant le délai de stabilisation. Son fichier annexe %2 n’a pas pu être remis avec lui : le fichier l’attend, ce qui est retenté à chaque examen du dossier.</translation>
+    </message>
+    <message>
+        <source>The hub refused it: %1</source>
+        <translation>Le hub l’a refusé : %1</translation>
+    </message>
+    <message>
+        <source>The hub refused it: no reason given</source>
+        <translation>Le hub l’a refusé sans donner de raison</translation>
+    </message>
+    <message>
+        <source>The upload was canceled.</source>
+        <translation>L’envoi a été annulé.</translation>
+    </message>
+    <message>
+        <source>The upload failed.</source>
+        <translation>L’envoi a échoué.</translation>
+    </message>
+    <message>
+        <source>The upload was removed from the queue.</source>
+        <translation>L’envoi a été retiré de la file d’attente.</translation>
+    </message>
+    <message>
+        <source>The %1 is too long (%2 characters; at most %3).</source>
+        <translation>Le champ %1 est trop long (%2 caractères ; au plus %3).</translation>
+    </message>
+    <message>
+        <source>The %1 is too long (at most %2 characters).</source>
+        <translation>Le champ %1 est trop long (au plus %2 caractères).</translation>
+    </message>
+    <message>
+        <source>A title is needed.</source>
+        <translation>Il faut un titre.</translation>
+    </message>
+    <message>
+        <source>The language must be English, French or Arabic.</source>
+        <translation>La langue doit être l&apos;anglais, le français ou l&apos;arabe.</translation>
+    </message>
+    <message>
+        <source>The priority must be flash, urgent or routine.</source>
+        <translation>La priorité doit être flash, urgent ou routine.</translation>
+    </message>
+    <message>
+        <source>The country is a two-letter code, like KE or SN.</source>
+        <translation>Le pays est un code de deux lettres, comme KE ou SN.</translation>
+    </message>
+    <message>
+        <source>The recording date is not a date (use 2026-11-22 or 2026-11-22T14:30).</source>
+        <translation>La date d’enregistrement n’est pas une date (utilisez 2026-11-22 ou 2026-11-22T14:30).</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>
+        <translation>La date d’enregistrement est dans le futur ; vérifiez-la (et l’horloge de la caméra).</translation>
+    </message>
+    <message>
+        <source>The recording date is before 1900.</source>
+        <translation>La date d’enregistrement est antérieure à 1900.</translation>
+    </message>
+    <message>
+        <source>The script, shot list and restrictions are too long together for the hub (%1 KiB once encoded; at most %2 KiB): shorten this text.</source>
+        <translation>Le script, la liste des plans et les restrictions sont trop longs ensemble pour le hub (%1 Kio une fois encodés ; au plus %2 Kio) : raccourcissez ce texte.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>
