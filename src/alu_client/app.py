@@ -16,6 +16,7 @@ window was shown and the feed has items (smoke tests, CI).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -79,9 +80,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file, which fails quietly: on a full disk (the data folder's, where the log is)
+    every record printed "--- Logging error ---" and a traceback to stderr, two a second,
+    into the session's journal. A failure is said once, in one line; then nothing until a
+    record is written again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.failing = False
+        self._failed_now = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # (under the handler's lock: ``Handler.handle`` holds it)
+        self._failed_now = False
+        super().emit(record)
+        if self.failing and not self._failed_now:
+            self.failing = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._failed_now = True
+        if self.failing or not logging.raiseExceptions:
+            self.failing = True
+            return
+        self.failing = True
+        error = sys.exc_info()[1]
+        with contextlib.suppress(OSError, ValueError):  # no stderr (pythonw, a closed tty)
+            sys.stderr.write(
+                f"alu-client: the log file {self.baseFilename} cannot be written ({error}); "
+                "nothing more is said until it can\n"
+            )
+
+
 def setup_logging(log_dir: Path) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = QuietFileHandler(
         log_dir / "alu-client.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
     )
     handler.setFormatter(

@@ -24,13 +24,19 @@ from alu_client.core.lockfile import EngineBusy, EngineLock, holder
 from alu_client.core.store import SchemaTooNew, Store
 from alu_client.core.store.transfers import PRIORITIES, Transfer, TransferStore
 from alu_client.core.transfers.base import (
+    PHASE_LIBRARY,
     PHASE_VERIFYING,
     PermanentError,
     RetryableError,
     Stopped,
     TransferContext,
 )
-from alu_client.core.transfers.queue import MSG_DAMAGED_ROW, Progress, TransferQueue
+from alu_client.core.transfers.queue import (
+    MSG_DAMAGED_ROW,
+    MSG_LIBRARY_FULL,
+    Progress,
+    TransferQueue,
+)
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
 from tests.support.waiting import wait_until
 
@@ -1791,3 +1797,63 @@ def test_a_failure_written_during_a_scheduler_pass_is_not_started_again_at_once(
     finally:
         release.set()
         q.stop(2)
+
+
+def test_a_transfer_whose_end_the_full_library_cannot_record_says_so_while_it_waits(
+    store: Store,
+) -> None:
+    # the row said "Transferring 7%" with no reason for as long as the data folder's disk was
+    # full: the message went to the store only, which could not be written
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    full = _FullStore(q.transfers, times=10_000)
+    heard: list[Progress] = []
+    q.add_listener(lambda batch: heard.extend(p for p in batch if p.id == tid))
+    q.start()
+    try:
+        wait_until(lambda: any(p.phase == PHASE_LIBRARY for p in heard), timeout=10)
+        said = [p for p in heard if p.phase == PHASE_LIBRARY][-1]
+        assert said.state == "active" and said.last_error == MSG_LIBRARY_FULL
+        assert said.speed == 0.0 and said.eta is None
+        full.left = 0  # space again: the end is written, the reason goes
+        assert q.wait_for(tid, timeout=30).state == "done"
+        wait_until(lambda: heard[-1].state == "done", timeout=10)
+        assert heard[-1].phase == "" and heard[-1].last_error == ""
+    finally:
+        q.stop()
+
+
+def test_the_library_is_said_writable_again_only_after_a_write_went_through(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the 0.25 s ticks that do not write counted as a recovery: "the library can be written
+    # again" and "progress cannot be saved" in turn every second of a full disk
+    jobs = FakeJobs(blocks=400, block_time=0.02)
+    q = make_queue(store, jobs)
+    add(q, "a")
+    real, failed = q.transfers.set_progress, []
+    writable = threading.Event()
+
+    def full(updates: dict[int, tuple[int, int | None]]) -> None:
+        if not writable.is_set():
+            failed.append(1)
+            raise sqlite3.OperationalError("database or disk is full")
+        real(updates)
+
+    q.transfers.set_progress = full  # type: ignore[method-assign]
+    caplog.set_level("INFO", logger="alu_client.core.transfers.queue")
+    q.start()
+    try:
+        wait_until(lambda: len(failed) >= 2, timeout=10)  # ticks passed in between
+        again = [r for r in caplog.records if "can be written again" in r.getMessage()]
+        assert again == []
+        writable.set()
+        wait_until(
+            lambda: any("can be written again" in r.getMessage() for r in caplog.records),
+            timeout=10,
+        )
+        saying = [r for r in caplog.records if "cannot be saved" in r.getMessage()]
+        assert len(saying) == 1
+    finally:
+        q.stop()

@@ -4,6 +4,8 @@ items stored once, the event stream, polling when there is none, outages, garbag
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -27,6 +29,7 @@ from alu_client.core.sync import (
     SyncStatus,
     record_event,
 )
+from alu_client.core.sync.service import MSG_HISTORY_DISK_FULL
 from alu_client.core.transfers.retry import Backoff
 from alu_hub.app import build_hub, create_app
 from alu_hub.server import serve_in_thread
@@ -596,3 +599,53 @@ def test_signed_out_stays_signed_out_through_a_network_blip(
         runner.join(10)
         store.close()
     assert seen == [SIGNED_OUT]
+
+
+class _IdleFeed:
+    """A feed that stays online and does nothing: the history thread alone is looked at."""
+
+    def __init__(self) -> None:
+        self.status = SyncStatus(ONLINE)
+        self.status_listeners: list[Any] = []
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait()
+
+    def wake(self) -> None:
+        pass
+
+
+class _FullHistory:
+    """A history whose library is on a full disk until ``writable`` is set."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.writable, self.pushed = error, threading.Event(), 0
+
+    def push(self) -> None:
+        if not self.writable.is_set():
+            raise self.error
+        self.pushed += 1
+
+    def pull(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "error",
+    [sqlite3.OperationalError("database or disk is full"), OSError(errno.ENOSPC, "No space")],
+)
+def test_a_full_data_disk_is_said_in_the_history_without_a_traceback(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = _FullHistory(error)
+    service = SyncService(_IdleFeed(), history, backoff=FAST)  # type: ignore[arg-type]
+    caplog.set_level("INFO", logger="alu_client.core.sync.service")
+    service.start()
+    try:
+        wait_until(lambda: service.history_error == MSG_HISTORY_DISK_FULL)
+        assert not [r for r in caplog.records if r.exc_info]
+        history.writable.set()
+        service.sync_now()
+        wait_until(lambda: history.pushed >= 1 and service.history_error == "")
+    finally:
+        service.stop()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
+import logging
 import os
 import socket
 import subprocess
@@ -1247,3 +1249,44 @@ def test_an_update_without_room_is_refused_in_the_saved_language(
     assert title == "ALU Desk ne peut pas ouvrir sa médiathèque"
     assert text.startswith("ALU Desk doit mettre à jour sa médiathèque")
     assert "rien n’a été modifié" in text
+
+
+def test_the_log_file_on_a_full_disk_says_so_once_not_a_traceback_per_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the log is on the data folder's disk: full, every record printed "--- Logging error ---"
+    # and a traceback to stderr, two a second
+    from alu_client.app import QuietFileHandler
+
+    handler = QuietFileHandler(tmp_path / "alu-client.log", encoding="utf-8")
+    full = [True]
+    real = handler.stream
+
+    class FullDisk:
+        def write(self, text: str) -> int:
+            if full[0]:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real.write(text)
+
+        def flush(self) -> None:
+            real.flush()
+
+    handler.stream = FullDisk()  # type: ignore[assignment]
+    log = logging.getLogger("test.quiet_log")
+    log.propagate, log.level = False, logging.INFO
+    log.addHandler(handler)
+    try:
+        for n in range(5):
+            log.info("line %d", n)
+        err = capsys.readouterr().err
+        assert "Logging error" not in err and "Traceback" not in err
+        assert err.count("cannot be written") == 1
+        full[0] = False  # space again: written, and a next failure is said again
+        log.info("back")
+        assert "back" in (tmp_path / "alu-client.log").read_text(encoding="utf-8")
+        full[0] = True
+        log.info("full again")
+        assert capsys.readouterr().err.count("cannot be written") == 1
+    finally:
+        log.removeHandler(handler)
+        handler.close()

@@ -3,6 +3,7 @@ and the formats it shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 
 from alu_client.core.store.transfers import Transfer
-from alu_client.core.transfers.queue import Progress
+from alu_client.core.sync import ONLINE, SyncStatus
+from alu_client.core.transfers.base import PHASE_LIBRARY
+from alu_client.core.transfers.queue import MSG_LIBRARY_FULL, Progress
 from alu_client.ui import formats
 from alu_client.ui.models import FRACTION_ROLE, OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 from alu_client.ui.models.transfers import (
@@ -26,6 +29,7 @@ from alu_client.ui.models.transfers import (
     TransferRow,
     TransfersModel,
 )
+from alu_client.ui.statusbar import StatusBar, TransferActivity
 
 MB = 1_000_000
 
@@ -247,3 +251,27 @@ def test_sizes_and_speeds_just_under_a_unit_never_show_an_exponent() -> None:
     assert formats.duration_text(59.6) == "1 min 0 s"
     assert formats.duration_text(-1) == ""
     assert formats.percent_text(float("nan")) == formats.NO_VALUE
+
+
+def test_a_transfer_waiting_on_a_full_data_disk_says_so_and_so_does_the_status_bar(
+    qtbot: Any,
+) -> None:
+    # "Transferring 7%", no reason, "● Online", for as long as the data folder's disk was full
+    m = model_with(2)
+    m.apply_progress(
+        [progress(1, 3 * MB, speed=0.0, eta=None, phase=PHASE_LIBRARY, error=MSG_LIBRARY_FULL)]
+    )
+    assert m.index(0, COL_STATE).data() == "Waiting for space"
+    assert m.index(0, COL_STATE).data(STATE_ROLE) == "active"
+    assert "data folder is full" in m.index(0, COL_ERROR).data()
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    activity = TransferActivity()
+    activity.changed.connect(bar.set_activity)
+    bar.set_sync_status(SyncStatus(ONLINE))
+    waiting = Progress(1, "download", "active", "a", MB, 3 * MB, 0.0, None, MSG_LIBRARY_FULL)
+    activity.apply([dataclasses.replace(waiting, phase=PHASE_LIBRARY)])
+    assert bar.connection.text() != "● Online" and "⚠" in bar.connection.text()
+    assert "data folder is full" in bar.connection.toolTip()
+    activity.apply([dataclasses.replace(waiting, state="done", last_error="")])  # space again
+    assert bar.connection.text() == "● Online"

@@ -302,6 +302,20 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The disk that holds ALU Desk's data folder is full; the transfer goes on when there is "
+        "space there again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "ALU Desk's library cannot be written; the transfer goes on when it can be written again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The disk that holds ALU Desk's data folder is full; the history is synced when there is "
+        "space there again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The hub's security certificate could not be checked (is the computer's date right, or "
         "is a network login page in the way?); the transfer will be tried again.",
     ),

@@ -21,6 +21,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle, QToolBar, QWidget
 
 from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
+from alu_client.core.transfers.base import PHASE_LIBRARY
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
 from . import engine_text
@@ -38,6 +39,8 @@ class Activity:
     speed_up: float = 0.0
     active: int = 0
     queued: int = 0
+    #: why transfers wait on the library (the data folder's disk full: ``PHASE_LIBRARY``), or ""
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class _Known:
     direction: str
     state: str
     speed: float
+    problem: str = ""
 
 
 class TransferActivity(QObject):
@@ -91,7 +95,8 @@ class TransferActivity(QObject):
     def apply(self, batch: Sequence[Progress]) -> None:
         for p in batch:
             before = self._known.get(p.id)
-            self._known[p.id] = _Known(p.direction, p.state, p.speed)
+            problem = p.last_error if p.phase == PHASE_LIBRARY else ""
+            self._known[p.id] = _Known(p.direction, p.state, p.speed, problem)
             if p.state in _ENDED and (before is None or before.state != p.state):
                 self.transfer_ended.emit(p)
         self._recount()
@@ -99,7 +104,9 @@ class TransferActivity(QObject):
     def _recount(self) -> None:
         down = up = 0.0
         active = queued = 0
+        problem = ""
         for k in self._known.values():
+            problem = problem or k.problem
             if k.state == "active":
                 active += 1
                 if k.direction == "download":
@@ -108,7 +115,7 @@ class TransferActivity(QObject):
                     up += k.speed
             elif k.state == "queued":
                 queued += 1
-        activity = Activity(down, up, active, queued)
+        activity = Activity(down, up, active, queued, problem)
         if activity != self.activity:
             self.activity = activity
             self.changed.emit(activity)
@@ -152,8 +159,11 @@ class StatusBar(QStatusBar):
         self._show_hub()
 
     def set_activity(self, activity: Activity) -> None:
+        problem_changed = activity.problem != self.activity.problem
         self.activity = activity
         self._show_activity()
+        if problem_changed:
+            self._show_connection()
 
     def set_limits(
         self,
@@ -201,6 +211,10 @@ class StatusBar(QStatusBar):
             text = self.tr("○ Signed out")
             reason = engine_text.shown(status.reason)
             tip = reason or self.tr("The hub no longer accepts this sign-in.")
+        if self.activity.problem:
+            # the hub may answer, but what comes cannot be kept: "● Online" alone hid it
+            text = self.tr("%1  ·  ⚠ Library cannot be saved").replace("%1", text)
+            tip = f"{engine_text.shown(self.activity.problem)}\n{tip}"
         self.connection.setText(text)
         self.connection.setToolTip(tip)
         self.connection.setAccessibleName(self.tr("Connection: %1").replace("%1", text))

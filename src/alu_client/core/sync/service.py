@@ -9,15 +9,24 @@ soon after a transfer ends (``push_soon``), at once when the hub comes back, and
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 from ..hub import AuthError, HubError, ServerError
+from ..store.problems import disk_full
 from ..transfers.retry import Backoff
 from .feed import ONLINE, SIGNED_OUT_RECHECK_S, TICK_S, FeedSync, SyncStatus, ended_after_stop
 from .history import SENDER_CODES, HistorySync
 
 log = logging.getLogger(__name__)
+
+#: the history could not be kept: the disk that holds the data folder is full
+MSG_HISTORY_DISK_FULL = (
+    "The disk that holds ALU Desk's data folder is full; the history is synced when there is "
+    "space there again."
+)
 
 
 class SyncService:
@@ -133,10 +142,23 @@ class SyncService:
                 if ended_after_stop(self._stop, e):
                     break
                 failures += 1
-                self.history_error = f"History could not be synced ({type(e).__name__})."
-                log.exception("history sync failed")
                 delay = self.backoff.delay(failures)
+                if self._disk_full(e):
+                    # a known condition, not a fault of the program: no traceback
+                    self.history_error = MSG_HISTORY_DISK_FULL
+                    log.warning("history sync: %s; again in %.1f s", e, delay)
+                else:
+                    self.history_error = f"History could not be synced ({type(e).__name__})."
+                    log.exception("history sync failed")
             self._pause(delay)
+
+    def _disk_full(self, error: Exception) -> bool:
+        """``error`` is the data folder's disk being full (SQLite's "database or disk is
+        full", ENOSPC), which the history cannot help and a traceback does not explain."""
+        if not isinstance(error, (sqlite3.Error, OSError)):
+            return False
+        path = getattr(getattr(self.history, "store", None), "path", None)
+        return disk_full(error, path.parent if path is not None else Path("."))
 
     def _pause(self, seconds: float | None) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds

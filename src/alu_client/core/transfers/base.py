@@ -234,6 +234,9 @@ class SessionPool:
 
 #: ``TransferContext.phase``: a download has every byte and checks its size and sha256
 PHASE_VERIFYING = "verifying"
+#: the attempt has ended but the library (the data folder's store) cannot record it (the
+#: disk that holds it is full): the transfer waits, as it is, until it can be written
+PHASE_LIBRARY = "library"
 
 
 @dataclass

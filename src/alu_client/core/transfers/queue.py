@@ -30,6 +30,7 @@ from typing import Any
 
 from ..safe_names import check_text_path
 from ..store import Store
+from ..store.problems import disk_full
 from ..store.transfers import (
     KEPT_UNTIL,
     PRIORITIES,
@@ -39,6 +40,7 @@ from ..store.transfers import (
     profile_of,
 )
 from .base import (
+    PHASE_LIBRARY,
     Control,
     PermanentError,
     SessionPool,
@@ -63,6 +65,16 @@ KEEP_URL_S = 24 * 3600.0
 #: a transfer whose row in the store cannot be read (edited, damaged on the disk)
 MSG_DAMAGED_ROW = (
     "This transfer's record in the library is damaged; cancel it and add the file again."
+)
+#: an attempt ended and the library could not record it: the disk that holds the data folder
+#: is full (the listeners are told, the store cannot be: see ``TransferQueue._finish``)
+MSG_LIBRARY_FULL = (
+    "The disk that holds ALU Desk's data folder is full; the transfer goes on when there is "
+    "space there again."
+)
+#: ... the library could not be written for another reason (an I/O error)
+MSG_LIBRARY_UNWRITABLE = (
+    "ALU Desk's library cannot be written; the transfer goes on when it can be written again."
 )
 #: a transfer's first speed is measured over this many seconds from its start
 _FIRST_SPAN_S = 1.0
@@ -163,6 +175,8 @@ class _Live:
         self.phase = ""
         #: resumed while its pause was winding down: it goes back to the queue, not paused
         self.resumed = False
+        #: why its end cannot be recorded (``PHASE_LIBRARY``), or ""
+        self.problem = ""
 
     def remeasure(self) -> None:
         """Measure the speed anew, over the next second: a limit changed (the average of the
@@ -930,6 +944,7 @@ class TransferQueue:
                     e,
                     wait,
                 )
+                self._held_by_library(t, live, e)
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 if self._stopping:
@@ -946,6 +961,17 @@ class TransferQueue:
                     "size": fields.get("size"),
                     "pause_reason": reason,
                 }
+
+    def _held_by_library(self, t: Transfer, live: _Live, error: sqlite3.Error) -> None:
+        """Tell the listeners why ``t`` waits in ``_finish``: the store, where its state and
+        message go, is what cannot be written, so the row said "Transferring" with no reason
+        for as long as the disk stayed full, and the reason came once space was back."""
+        folder = self.transfers.store.path
+        full = disk_full(error, folder.parent if folder is not None else Path("."))
+        with self._cv:
+            live.problem = MSG_LIBRARY_FULL if full else MSG_LIBRARY_UNWRITABLE
+            live.phase = PHASE_LIBRARY
+        self._wake(t.id)
 
     def _note(self, t: Transfer, message: str) -> None:
         said = _words_for(t, message)
@@ -974,9 +1000,9 @@ class TransferQueue:
         if phase:  # no bytes move: no speed, no time left to guess
             speed = 0.0
         eta = (size - done) / speed if (size and speed > 1) else None
-        return Progress(
-            t.id, t.direction, t.state, t.label, done, size, speed, eta, t.last_error, phase
-        )
+        # (the store cannot record why it waits: the listeners hear it from here)
+        error = live.problem if live and live.problem else t.last_error
+        return Progress(t.id, t.direction, t.state, t.label, done, size, speed, eta, error, phase)
 
     def _progress_loop(self) -> None:
         """Every ``progress_interval``: speeds measured over that span, one batch to the
@@ -1012,10 +1038,11 @@ class TransferQueue:
                         live.last_done, live.last_at = live.done, now
                     self._changed.add(tid)
                 changed, self._changed = self._changed, set()
+            wrote = False
             try:
                 if now - last_flush >= 1.0:
                     last_flush = now
-                    self._flush_progress()
+                    wrote = self._flush_progress()
                 # asked of it from other processes (the `alu` CLI beside the app): each tick,
                 # to pause or cancel within a second (read each second, 1.0-1.2 s)
                 self._take_requests()
@@ -1030,7 +1057,9 @@ class TransferQueue:
                             cb(batch)
                         except Exception:
                             log.exception("a progress listener failed")
-                if failing:
+                # (only once a write went through: a tick without one proves nothing, and
+                # the log said so every second of a full disk)
+                if failing and wrote:
                     log.info("the library can be written again")
                     failing = False
             except sqlite3.Error as e:
@@ -1042,7 +1071,8 @@ class TransferQueue:
             if exiting:
                 return
 
-    def _flush_progress(self) -> None:
+    def _flush_progress(self) -> bool:
+        """Progress to the store; returns whether something was written."""
         with self._cv:
             updates = {tid: (live.done, live.size) for tid, live in self._live.items()}
             limiters = dict(self._per_transfer)
@@ -1062,6 +1092,7 @@ class TransferQueue:
                     with self._cv:
                         if (live := self._live.get(tid)) is not None:
                             live.remeasure()
+        return bool(updates)
 
     def _take_requests(self) -> None:
         """Commands from other processes on the same data folder."""

@@ -34,7 +34,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 from alu_client.core.store.transfers import Transfer
-from alu_client.core.transfers.base import PHASE_VERIFYING
+from alu_client.core.transfers.base import PHASE_LIBRARY, PHASE_VERIFYING
 from alu_client.core.transfers.queue import Progress
 
 from .. import engine_text, formats
@@ -368,8 +368,8 @@ class TransfersModel(QAbstractTableModel):
         if col == COL_PRIORITY:
             return self._texts[row.priority_name]
         if col == COL_STATE:
-            if row.state == "active" and row.phase == PHASE_VERIFYING:
-                return self._texts[PHASE_VERIFYING]
+            if row.state == "active" and row.phase in (PHASE_VERIFYING, PHASE_LIBRARY):
+                return self._texts[row.phase]
             return self._texts["retrying" if row.retrying else row.state]
         if col == COL_PROGRESS:
             return formats.percent_text(row.fraction)
@@ -502,4 +502,6 @@ class TransfersModel(QAbstractTableModel):
             "canceled": self.tr("Canceled"),
             "retrying": self.tr("Waiting to retry"),
             PHASE_VERIFYING: self.tr("Verifying"),
+            # its end cannot be recorded: the data folder's disk is full (the Last error says)
+            PHASE_LIBRARY: self.tr("Waiting for space"),
         }
