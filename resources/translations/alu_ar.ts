@@ -475,6 +475,18 @@
         <translation>القرص ممتلئ. سيُستأنف النقل عند توفر مساحة من جديد.</translation>
     </message>
     <message>
+        <source>The disk that holds ALU Desk&apos;s data folder is full; the transfer goes on when there is space there again.</source>
+        <translation>القرص الذي يحوي مجلد بيانات ALU Desk ممتلئ؛ يُستأنف النقل عندما تتوفر فيه مساحة من جديد.</translation>
+    </message>
+    <message>
+        <source>ALU Desk&apos;s library cannot be written; the transfer goes on when it can be written again.</source>
+        <translation>تتعذّر الكتابة في مكتبة ALU Desk؛ يُستأنف النقل عندما تصبح الكتابة ممكنة من جديد.</translation>
+    </message>
+    <message>
+        <source>The disk that holds ALU Desk&apos;s data folder is full; the history is synced when there is space there again.</source>
+        <translation>القرص الذي يحوي مجلد بيانات ALU Desk ممتلئ؛ يُزامَن السجل عندما تتوفر فيه مساحة من جديد.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
         <translation>تعذّر التحقق من شهادة أمان المركز (هل تاريخ الحاسوب صحيح، أم تعترض الطريقَ صفحةُ دخول إلى الشبكة؟)؛ ستُعاد محاولة النقل.</translation>
     </message>
@@ -3324,6 +3336,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>StatusBar</name>
     <message>
         <source>Connecting…</source>
+        <extracomment>why transfers wait on the library (the data folder&apos;s disk full: ``PHASE_LIBRARY``), or &quot;&quot;</extracomment>
         <translation>جارٍ الاتصال…</translation>
     </message>
     <message>
@@ -3349,6 +3362,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>The hub no longer accepts this sign-in.</source>
         <translation>لم يعد المركز يقبل بيانات الدخول هذه.</translation>
+    </message>
+    <message>
+        <source>%1  ·  ⚠ Library cannot be saved</source>
+        <translation>%1  ·  ⚠ يتعذّر حفظ المكتبة</translation>
     </message>
     <message>
         <source>Connection: %1</source>
@@ -3596,6 +3613,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Verifying</source>
         <translation>جارٍ التحقق</translation>
+    </message>
+    <message>
+        <source>Waiting for space</source>
+        <translation>في انتظار مساحة</translation>
     </message>
 </context>
 <context>

@@ -475,6 +475,18 @@
         <translation>Le disque est plein. Le transfert reprendra quand il y aura de nouveau de la place.</translation>
     </message>
     <message>
+        <source>The disk that holds ALU Desk&apos;s data folder is full; the transfer goes on when there is space there again.</source>
+        <translation>Le disque qui contient le dossier de données d’ALU Desk est plein ; le transfert reprend dès qu’il y a de nouveau de la place.</translation>
+    </message>
+    <message>
+        <source>ALU Desk&apos;s library cannot be written; the transfer goes on when it can be written again.</source>
+        <translation>La médiathèque d’ALU Desk ne peut pas être écrite ; le transfert reprend dès qu’elle pourra l’être de nouveau.</translation>
+    </message>
+    <message>
+        <source>The disk that holds ALU Desk&apos;s data folder is full; the history is synced when there is space there again.</source>
+        <translation>Le disque qui contient le dossier de données d’ALU Desk est plein ; l’historique sera synchronisé dès qu’il y aura de nouveau de la place.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s security certificate could not be checked (is the computer&apos;s date right, or is a network login page in the way?); the transfer will be tried again.</source>
         <translation>Le certificat de sécurité du hub n’a pas pu être vérifié (la date de l’ordinateur est-elle juste, une page de connexion du réseau s’interpose-t-elle ?) ; le transfert sera réessayé.</translation>
     </message>
@@ -3296,6 +3308,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>StatusBar</name>
     <message>
         <source>Connecting…</source>
+        <extracomment>why transfers wait on the library (the data folder&apos;s disk full: ``PHASE_LIBRARY``), or &quot;&quot;</extracomment>
         <translation>Connexion…</translation>
     </message>
     <message>
@@ -3321,6 +3334,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>The hub no longer accepts this sign-in.</source>
         <translation>Le hub n&apos;accepte plus cette connexion.</translation>
+    </message>
+    <message>
+        <source>%1  ·  ⚠ Library cannot be saved</source>
+        <translation>%1  ·  ⚠ La médiathèque ne peut pas être enregistrée</translation>
     </message>
     <message>
         <source>Connection: %1</source>
@@ -3568,6 +3585,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Verifying</source>
         <translation>Vérification</translation>
+    </message>
+    <message>
+        <source>Waiting for space</source>
+        <translation>En attente de place</translation>
     </message>
 </context>
 <context>
