@@ -55,6 +55,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from alu_client.core import durable
 from alu_client.core import hub as hub_module
 from alu_client.core.credentials import open_secrets
 from alu_client.core.paths import default_paths
@@ -62,7 +63,6 @@ from alu_client.core.services import Services
 from alu_client.core.store.transfers import OPEN_STATES, TransferStore
 from alu_client.core.transfers import download as download_package
 from alu_client.core.transfers.base import Tuning
-from alu_client.core.transfers.download import partfile as download_partfile
 from alu_client.core.transfers.download import verify as download_verify
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
 from alu_client.core.transfers.upload import services as upload_services
@@ -183,13 +183,13 @@ def install(trap: Trap) -> None:
 
     download_verify._VerifyJob._hash_rest = soak_hash_rest  # type: ignore[method-assign]
 
-    fsync_dir = download_partfile._fsync_dir  # verify.py's own name for it is patched
+    fsync_dir = durable.fsync_dir  # verify.py's own name for it is patched
 
     def soak_fsync_dir(path: Path) -> None:  # called right after the rename into place
         fsync_dir(path)
         reached("download-renamed")
 
-    download_verify._fsync_dir = soak_fsync_dir  # type: ignore[attr-defined]
+    download_verify.fsync_dir = soak_fsync_dir
 
     # --- uploads --------------------------------------------------------------------------
     account = upload_services._JobServices.account

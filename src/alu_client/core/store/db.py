@@ -22,6 +22,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
+from ..durable import fsync_dir
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -92,17 +93,6 @@ def _remove_copy(copy: Path) -> None:
     for suffix in ("", "-journal", "-wal", "-shm"):
         with contextlib.suppress(OSError):
             copy.with_name(copy.name + suffix).unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (POSIX); Windows has no directory handles to fsync."""
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _file_size(path: Path) -> int:
@@ -241,7 +231,7 @@ class Store:
             for suffix in ("-journal", "-wal", "-shm"):
                 dest.with_name(dest.name + suffix).unlink(missing_ok=True)
             os.replace(making, dest)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except BaseException:
             _remove_copy(making)
             raise

@@ -199,14 +199,3 @@ def _read_at(fd: int, n: int, pos: int, io_lock: threading.Lock) -> bytes:
     with io_lock:
         os.lseek(fd, pos, os.SEEK_SET)
         return os.read(fd, n)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable (POSIX); Windows has no directory handles to fsync."""
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Final, NoReturn
 
+from ...durable import fsync_dir
 from ..base import PHASE_VERIFYING, DiskFullError, PermanentError, RetryableError, redact_url
 from .checkpoint import _CheckpointJob
 from .decode import BadCoding, TooLong, decode_into
-from .partfile import _fsync_dir, _read_at, decoded_name, drop_decoded
+from .partfile import _read_at, decoded_name, drop_decoded
 from .protocol import (
     _HASH_BLOCK,
     MSG_DAMAGED,
@@ -81,7 +82,7 @@ class _VerifyJob(_CheckpointJob):
             os.replace(final, spec.dest)
             if final != self.part:
                 self.part.unlink(missing_ok=True)
-            _fsync_dir(spec.dest.parent)
+            fsync_dir(spec.dest.parent)
         except OSError as e:
             raise _disk_error(e) from e
         finally:
