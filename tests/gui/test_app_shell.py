@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -806,6 +807,53 @@ def test_the_demo_app_starts_shows_its_feed_and_quits(tmp_path: Path) -> None:
     log = (tmp_path / "home" / "logs" / "alu-client.log").read_text(encoding="utf-8")
     assert "signed in to http://127.0.0.1:" in log
     assert "demo" in log and "Bearer" not in log
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_the_app_stopped_by_sigterm_or_sighup_quits_in_order(tmp_path: Path, signame: str) -> None:
+    # a logout or shutdown under systemd, `kill` (SIGTERM), a closed terminal (SIGHUP): the
+    # app died on the spot, status 143/129, its window state (tab, size, grid/list) not saved
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "ALU_DEMO_CLIP_SECONDS": "0.3",
+        "ALU_DEMO_CLIP_SIZE": "160x96",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    env.pop("ALU_CLIENT_HOME", None)
+    env.pop("ALU_CLIENT_EXIT_AFTER", None)
+    home = tmp_path / "home"
+    log = home / "logs" / "alu-client.log"
+    app = subprocess.Popen(
+        [sys.executable, "-m", "alu_client.app", "--demo", "--data", str(home)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: (
+                app.poll() is None
+                and log.exists()
+                and "ALU Desk running" in log.read_text(encoding="utf-8")
+            ),
+            timeout=180,
+            interval=0.2,
+            what="the demo app's window up",
+        )
+        window_ini = home / "data" / "demo-client" / "data" / "window.ini"
+        assert not window_ini.exists()
+        app.send_signal(getattr(signal, signame))
+        _out, err = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+    assert app.returncode == 0, err
+    assert "tab=" in window_ini.read_text(encoding="utf-8")
+    assert f"{signame} received: quitting" in log.read_text(encoding="utf-8")
 
 
 def test_without_a_keyring_the_user_chooses_and_is_never_skipped(
