@@ -56,6 +56,7 @@ from alu_client.ui.signin import (
     engine_busy_text,
     library_problem_text,
     newer_library_text,
+    not_answering_text,
     startup_text,
 )
 
@@ -135,13 +136,19 @@ class Desk(QObject):
         """Everything before the event loop; an exit code when the app must not go on."""
         from alu_client.ui.demo import demo_client_paths
         from alu_client.ui.i18n import install_translators
-        from alu_client.ui.single_instance import SingleInstance, instance_key
+        from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 
         client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
         self.single = SingleInstance(instance_key(client_paths.data_dir), self)
-        if not self.single.claim():
-            print("alu-client: ALU Desk is already running on this data folder; raised it.")
-            return 0
+        try:
+            if not self.single.claim():
+                print("alu-client: ALU Desk is already running on this data folder; raised it.")
+                return 0
+        except NotAnswering:  # frozen, or at its sign-in: saying "raised it" was untrue
+            language = self.args.language or saved_language(client_paths.db_path)
+            install_translators(self.app, language)
+            self._critical(startup_text("busy"), not_answering_text())
+            return 1
         try:
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
