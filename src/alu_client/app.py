@@ -22,6 +22,7 @@ import logging.handlers
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from alu_client.ui.signin import (
     engine_busy_text,
     library_problem_text,
     newer_library_text,
+    not_answering_text,
     startup_text,
 )
 
@@ -167,13 +169,19 @@ class Desk(QObject):
         """Everything before the event loop; an exit code when the app must not go on."""
         from alu_client.ui.demo import demo_client_paths
         from alu_client.ui.i18n import install_translators
-        from alu_client.ui.single_instance import SingleInstance, instance_key
+        from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 
         client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
         self.single = SingleInstance(instance_key(client_paths.data_dir), self)
-        if not self.single.claim():
-            print("alu-client: ALU Desk is already running on this data folder; raised it.")
-            return 0
+        try:
+            if not self.single.claim():
+                print("alu-client: ALU Desk is already running on this data folder; raised it.")
+                return 0
+        except NotAnswering:  # frozen, or at its sign-in: saying "raised it" was untrue
+            language = self.args.language or saved_language(client_paths.db_path)
+            install_translators(self.app, language)
+            self._critical(startup_text("busy"), not_answering_text())
+            return 1
         try:
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
@@ -442,6 +450,32 @@ def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> 
     return 1
 
 
+def stop_signals() -> list[signal.Signals]:
+    """The signals that ask the app to quit: Ctrl-C in a terminal (SIGINT), a logout or
+    shutdown under systemd, ``systemctl --user stop`` or a plain ``kill`` (SIGTERM), and the
+    terminal or ssh session that started it closing (SIGHUP, POSIX only)."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
+def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
+    """Each stop signal quits as the Quit menu does: the window state is saved, the engine
+    stopped, the lock released, exit 0. Without this, SIGTERM and SIGHUP killed the app on
+    the spot (status 143/129, no window state). Python runs a handler only when the
+    interpreter has control, hence the event loop's idle tick in ``main``; the handler then
+    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, lambda: quit_for(signal.Signals(signum).name))
+
+    def quit_for(name: str) -> None:
+        log.info("%s received: quitting", name)  # (not in the handler: it may interrupt a log)
+        request_quit()
+
+    for signum in stop_signals():
+        signal.signal(signum, on_signal)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.self_test:  # its own temporary folders: the user's profile is never touched
@@ -466,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     if code is not None:
         desk.cleanup()
         return code
-    # Ctrl-C in the terminal quits cleanly; the timer lets Python run its signal handler.
-    signal.signal(signal.SIGINT, lambda *_a: QTimer.singleShot(0, desk.request_quit))
+    quit_on_stop_signals(desk.request_quit)
+    log.info("ALU Desk running; Quit, Ctrl-C, SIGTERM or SIGHUP stop it in order")
     tick = QTimer()
     tick.start(500)
     tick.timeout.connect(lambda: None)

@@ -8,8 +8,8 @@ Against a real hub on loopback, behind a throttled link (tests/support/faultprox
   engine, which runs its own upload only, then runs its own);
 - `alu get` while `alu fetch` holds the data folder finishes after the fetch;
 - `alu get` following `alu watch run` takes over when that engine stops;
-- `alu watch run` stopped by SIGTERM stops its engine: exit 143, the upload under way queued
-  again (not left "active"), and finished by the next run.
+- `alu watch run` stopped by SIGTERM or SIGHUP stops its engine: exit 143 or 129, the upload
+  under way queued again (not left "active"), and finished by the next run.
 """
 
 from __future__ import annotations
@@ -284,8 +284,19 @@ def test_get_following_watch_run_takes_over_when_it_stops(
     assert "sha256 verified" in out
 
 
-def test_watch_run_stopped_by_sigterm_stops_its_engine(
-    slow_hub: tuple[LiveHub, FaultProxy], big_clip: Path, tmp_path: Path
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    # SIGHUP: the terminal or ssh session that ran it closed; it died on the spot (129, no
+    # "stopping the engine", the upload left "active")
+    [(signal.SIGTERM, 143), (getattr(signal, "SIGHUP", 1), 129)],
+)
+def test_watch_run_stopped_by_sigterm_or_sighup_stops_its_engine(
+    slow_hub: tuple[LiveHub, FaultProxy],
+    big_clip: Path,
+    tmp_path: Path,
+    signum: int,
+    status: int,
 ) -> None:
     _hub, proxy = slow_hub
     home = tmp_path / "desk"
@@ -309,9 +320,10 @@ def test_watch_run_stopped_by_sigterm_stops_its_engine(
         )
 
     wait_until(uploading, 60, interval=0.3, what="the hot folder's upload under way")
-    engine.send_signal(signal.SIGTERM)
-    status, _out, err = finish(engine)
-    assert status == 143, err
+    engine.send_signal(signum)
+    stopped, _out, err = finish(engine)
+    assert stopped == status, err
+    assert "alu: stopping the engine" in err
     uploads = [t for t in queue_of(home) if t["direction"] == "upload"]
     assert len(uploads) == 1 and uploads[0]["state"] == "queued", uploads
 

@@ -9,9 +9,11 @@ import datetime
 import errno
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -759,6 +761,55 @@ def test_the_status_bar_says_a_limit_only_when_one_applies_now(shell: Shell) -> 
 # --- one app per data folder ------------------------------------------------------------------
 
 
+_LAUNCH = r"""
+import sys, time
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
+app = QCoreApplication([])
+start_at = float(sys.argv[2])
+while time.time() < start_at:
+    pass
+single = SingleInstance(instance_key(Path(sys.argv[1])))
+try:
+    first = single.claim()
+except NotAnswering:
+    print("SILENT", flush=True)
+    sys.exit(1)
+if not first:
+    print("RAISED", flush=True)
+    sys.exit(0)
+raised = []
+single.message_received.connect(raised.append)
+print("FIRST", flush=True)
+end = time.monotonic() + 30
+while not raised and time.monotonic() < end:
+    app.processEvents()
+    time.sleep(0.01)
+print("HEARD" if raised else "UNHEARD", flush=True)
+"""
+
+
+def claim_elsewhere(folder: Path) -> subprocess.Popen[str]:
+    """A second launch's ``claim()`` in a process of its own (as a real launch is): it waits
+    for the first instance's answer, which this process's event loop gives. It prints
+    RAISED, SILENT or FIRST."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    return subprocess.Popen(
+        [sys.executable, "-c", _LAUNCH, str(folder), "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def said(qtbot: Any, launch: subprocess.Popen[str]) -> str:
+    qtbot.waitUntil(lambda: launch.poll() is not None, timeout=20_000)
+    return launch.communicate()[0].strip()
+
+
 def test_a_second_instance_raises_the_first(qtbot: Any, tmp_path: Path) -> None:
     folder = f"data-{uuid.uuid4().hex}"
     key = instance_key(tmp_path / folder)
@@ -766,15 +817,62 @@ def test_a_second_instance_raises_the_first(qtbot: Any, tmp_path: Path) -> None:
     first = SingleInstance(key)
     assert first.claim()
     try:
-        second = SingleInstance(key)
-        with qtbot.waitSignal(first.message_received, timeout=5_000) as heard:
-            assert not second.claim()
+        with qtbot.waitSignal(first.message_received, timeout=20_000) as heard:
+            second = claim_elsewhere(tmp_path / folder)
+        assert said(qtbot, second) == "RAISED"  # told the first raised its window
         assert heard.args == ["raise"]
         other = SingleInstance(instance_key(tmp_path / "another-folder"))
         assert other.claim()
         other.release()
     finally:
         first.release()
+
+
+def test_two_launches_at_the_same_moment_make_one_instance_the_other_raises_it(
+    tmp_path: Path,
+) -> None:
+    # both found no one to ask and listened: the loser removed the winner's live socket (5 of
+    # 20 pairs), so two apps ran and later launches found neither
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    for run in range(12):
+        folder = tmp_path / f"data-{run}"
+        start_at = f"{time.time() + 1.0}"
+        launches = [
+            subprocess.Popen(
+                [sys.executable, "-c", _LAUNCH, str(folder), start_at],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = sorted(p.communicate(timeout=60)[0].split() for p in launches)
+        assert outs == [["FIRST", "HEARD"], ["RAISED"]], (run, outs)
+
+
+def test_a_first_instance_that_does_not_answer_is_not_said_to_be_raised(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    # frozen, or at its sign-in (nothing handles the message yet): the second launch said
+    # "raised it" and exited 0 while nothing came forward
+    folder = tmp_path / f"data-{uuid.uuid4().hex}"
+    key = instance_key(folder)
+    first = SingleInstance(key)
+    assert first.claim()
+    try:
+        # no handler connected yet: no answer
+        assert said(qtbot, claim_elsewhere(folder)) == "SILENT"
+        heard: list[str] = []
+        first.message_received.connect(heard.append)  # the window is up now
+        assert said(qtbot, claim_elsewhere(folder)) == "RAISED"
+        assert heard[-1] == "raise"
+    finally:
+        first.release()
+    again = SingleInstance(key)  # released: the next launch is the instance
+    assert again.claim()
+    again.release()
 
 
 # --- the app itself ---------------------------------------------------------------------------
@@ -808,6 +906,53 @@ def test_the_demo_app_starts_shows_its_feed_and_quits(tmp_path: Path) -> None:
     log = (tmp_path / "home" / "logs" / "alu-client.log").read_text(encoding="utf-8")
     assert "signed in to http://127.0.0.1:" in log
     assert "demo" in log and "Bearer" not in log
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_the_app_stopped_by_sigterm_or_sighup_quits_in_order(tmp_path: Path, signame: str) -> None:
+    # a logout or shutdown under systemd, `kill` (SIGTERM), a closed terminal (SIGHUP): the
+    # app died on the spot, status 143/129, its window state (tab, size, grid/list) not saved
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "ALU_DEMO_CLIP_SECONDS": "0.3",
+        "ALU_DEMO_CLIP_SIZE": "160x96",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    env.pop("ALU_CLIENT_HOME", None)
+    env.pop("ALU_CLIENT_EXIT_AFTER", None)
+    home = tmp_path / "home"
+    log = home / "logs" / "alu-client.log"
+    app = subprocess.Popen(
+        [sys.executable, "-m", "alu_client.app", "--demo", "--data", str(home)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: (
+                app.poll() is None
+                and log.exists()
+                and "ALU Desk running" in log.read_text(encoding="utf-8")
+            ),
+            timeout=180,
+            interval=0.2,
+            what="the demo app's window up",
+        )
+        window_ini = home / "data" / "demo-client" / "data" / "window.ini"
+        assert not window_ini.exists()
+        app.send_signal(getattr(signal, signame))
+        _out, err = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+    assert app.returncode == 0, err
+    assert "tab=" in window_ini.read_text(encoding="utf-8")
+    assert f"{signame} received: quitting" in log.read_text(encoding="utf-8")
 
 
 def test_without_a_keyring_the_user_chooses_and_is_never_skipped(

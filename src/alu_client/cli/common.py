@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
@@ -280,15 +281,31 @@ def open_services(*, allow_plain: bool = False) -> Services:
 
 
 class Interrupted(threading.Event):
-    """Set by SIGINT or SIGTERM (``handler``); ``status`` is the exit status a shell gives a
-    command that signal ends: 128 + its number (130 for Ctrl-C, 143 for a kill or a
-    service manager's stop), so a script can tell which it was."""
+    """Set by SIGINT, SIGTERM or SIGHUP (``handler``, installed by ``catch``); ``status``
+    is the exit status a shell gives a command that signal ends: 128 + its number (130 for
+    Ctrl-C, 143 for a kill or a service manager's stop, 129 for a closed terminal or ssh
+    session), so a script can tell which it was."""
 
     signum: int = signal.SIGINT
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
         self.signum = signum
         self.set()
+
+    def catch(self) -> Callable[[], None]:
+        """From now on every stop signal sets this event instead of killing the process, so
+        the verb stops its engine in order; call what it returns to put the previous handlers
+        back. SIGHUP (POSIX only) counts: closing the terminal or ssh session that ran `alu
+        watch run` killed it on the spot, without stopping the engine."""
+        names = ("SIGINT", "SIGTERM", "SIGHUP")
+        signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
+        old = {signum: signal.signal(signum, self.handler) for signum in signums}
+
+        def restore() -> None:
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
+
+        return restore
 
     @property
     def status(self) -> int:
@@ -303,8 +320,7 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
     either way, take over as soon as the folder is free (that engine stopped or ended)."""
     line = ProgressLine(tid) if not quiet else None
     interrupted = Interrupted()
-    old = signal.signal(signal.SIGINT, interrupted.handler)
-    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
+    restore_signals = interrupted.catch()
     try:
         queue = _engine_for(services, tid, line, interrupted)
         if isinstance(queue, Transfer):
@@ -326,8 +342,7 @@ def wait_for_transfer(services: Services, tid: int, *, quiet: bool = False) -> T
             _send_history(services)
         return t
     finally:
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, old_term)
+        restore_signals()
 
 
 def _start_engine(services: Services, tid: int) -> TransferQueue:

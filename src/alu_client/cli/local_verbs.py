@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -509,12 +508,12 @@ def _rate_flag(text: str | None) -> Limit:
 
 def _run_engine(services: Services, args: argparse.Namespace) -> int:
     """The whole engine in the foreground (a headless station): sync, rules, hot folders,
-    transfers, until Ctrl+C or SIGTERM (a service manager's stop), after which the engine is
-    stopped (in cmd_watch): running transfers stop where they are, queued again, and resume at
-    the next run. The exit status is a signal's usual one (130, 143), as for the other verbs."""
+    transfers, until Ctrl+C, SIGTERM (a service manager's stop) or SIGHUP (the terminal
+    closed), after which the engine is stopped (in cmd_watch): running transfers stop where
+    they are, queued again, and resume at the next run. The exit status is a signal's usual
+    one (130, 143, 129), as for the other verbs."""
     interrupted = Interrupted()
-    old = signal.signal(signal.SIGINT, interrupted.handler)
-    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
+    restore_signals = interrupted.catch()
     try:
         try:
             # the saved settings' caps, limits and schedule; a flag replaces its direction's
@@ -538,8 +537,7 @@ def _run_engine(services: Services, args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return interrupted.status
     finally:
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, old_term)
+        restore_signals()
 
 
 def register(sub: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -102,8 +101,7 @@ def _run_one(
         limit_up=limit if direction == "upload" else SAVED,
     )
     interrupted = Interrupted()
-    old = signal.signal(signal.SIGINT, interrupted.handler)
-    old_term = signal.signal(signal.SIGTERM, interrupted.handler)
+    restore_signals = interrupted.catch()
     try:
         # This process holds the engine lock: a transfer the store says is 'active' was left
         # so by an engine that died (kill -9, a crash). Put back in the queue now, as
@@ -141,8 +139,7 @@ def _run_one(
         queue.stop()
         store.close()
         lock.release()
-        signal.signal(signal.SIGINT, old)
-        signal.signal(signal.SIGTERM, old_term)
+        restore_signals()
 
 
 def _existing(

@@ -87,6 +87,16 @@ def startup_text(key: str) -> str:
     return texts[key]
 
 
+def not_answering_text() -> str:
+    """A second launch found the first one, which did not bring its window forward."""
+    return QCoreApplication.translate(
+        "Startup",
+        "ALU Desk is already running on this data folder but does not answer: it may still be "
+        "signing in or updating its library, or it has stopped responding. Switch to its "
+        "window, or close it and start ALU Desk again.",
+    )
+
+
 def cannot_write_text(folder: Path | str, error: OSError) -> str:
     """Why the app's data, cache or log ``folder`` could not be made or written, and what to do
     (a read-only or full home folder, one that belongs to another account)."""

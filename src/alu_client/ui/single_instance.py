@@ -3,7 +3,8 @@
 The first instance listens on a local socket (a named pipe on Windows) whose name comes from a
 hash of the data folder's path, so two data folders (``--data``, the demo) may each have their
 own app, and two launches on the same folder never run two engines side by side. A second
-launch connects, sends ``raise`` and exits; the first one hears it and shows its window.
+launch connects, sends ``raise``, waits for the first to answer that it did, and exits; the
+first one hears it and shows its window. A lock file decides which launch is the first.
 """
 
 from __future__ import annotations
@@ -12,15 +13,23 @@ import getpass
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import SIGNAL, QDir, QLockFile, QMetaMethod, QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 log = logging.getLogger(__name__)
 
 RAISE = "raise"
 _CONNECT_MS = 500
+#: how long a second launch waits for the first to say it raised its window
+_ANSWER_MS = 5000
+#: how long it looks for the lock holder's socket (between its lock and its listen())
+_FIND_S = 5.0
+_RETRY_S = 0.05
+_OK = b"ok"
+_ANSWERED, _SILENT, _ABSENT = "answered", "silent", "absent"
 
 
 def instance_key(data_dir: Path) -> str:
@@ -35,9 +44,22 @@ def instance_key(data_dir: Path) -> str:
     return f"alu-client-{digest}"
 
 
+class NotAnswering(Exception):
+    """Another instance holds the data folder but did not say it raised its window (it is
+    frozen, or still at its sign-in or library update, where it has no window to raise)."""
+
+
 class SingleInstance(QObject):
     """``claim()`` is True for the first instance (it then listens), False when another one
-    holds the key (it was told to raise itself). Signals: ``message_received(str)``."""
+    holds the key and said it raised itself; ``NotAnswering`` when it holds the key and says
+    nothing. Signals: ``message_received(str)``.
+
+    Who is first is decided by a lock file (``QLockFile``, held for the instance's life, freed
+    by the system when the process dies), not by who manages to listen: two launches at the
+    same moment both found no one to ask, and the loser took the winner's live socket for one
+    left by a crash, removed it and listened too (two apps, and later launches found neither).
+    Only the lock's holder removes a stale socket and listens. A message is answered with
+    ``ok`` once something handles it (the window is connected); the asker waits for that."""
 
     message_received = Signal(str)
 
@@ -46,14 +68,23 @@ class SingleInstance(QObject):
         self.key = key
         self.server: QLocalServer | None = None
         self._connections: set[QLocalSocket] = set()
+        self._lock = QLockFile(str(Path(QDir.tempPath()) / f"{key}.lock"))
+        self._lock.setStaleLockTime(0)  # held for the app's life: stale only if its owner died
 
     def claim(self, message: str = RAISE) -> bool:
-        if self._tell_running(message):
-            return False
+        deadline = time.monotonic() + _FIND_S
+        while not self._lock.tryLock(0):
+            # another instance holds the folder; it listens as soon as it took the lock
+            answer = self._tell_running(message)
+            if answer == _ANSWERED:
+                return False
+            if answer == _SILENT or time.monotonic() > deadline:
+                raise NotAnswering(self.key)
+            time.sleep(_RETRY_S)  # between its lock and its listen(): ask again
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.key):
-            # A socket file left by a crashed instance (nobody answered above): take it over.
+            # a socket file left by a crashed instance: the lock says nobody else owns it
             QLocalServer.removeServer(self.key)
             if not server.listen(self.key):
                 log.warning("single-instance socket unavailable: %s", server.errorString())
@@ -71,19 +102,40 @@ class SingleInstance(QObject):
             self.server.close()
             self.server.deleteLater()
             self.server = None
+        if self._lock.isLocked():
+            self._lock.unlock()
 
-    def _tell_running(self, message: str) -> bool:
+    def connectNotify(self, signal: QMetaMethod) -> None:
+        """A handler connected (the window is up): the messages kept for it go out now."""
+        super().connectNotify(signal)
+        QTimer.singleShot(0, self._read_all)
+
+    def _tell_running(self, message: str) -> str:
+        """Ask the running instance; ``_ANSWERED``, ``_SILENT`` (connected, no answer in
+        time) or ``_ABSENT`` (nobody listens yet)."""
         socket = QLocalSocket()
         socket.connectToServer(self.key)
         if not socket.waitForConnected(_CONNECT_MS):
-            return False
+            return _ABSENT
         socket.write((message + "\n").encode())
         socket.waitForBytesWritten(_CONNECT_MS)
+        answered = False
+        deadline = time.monotonic() + _ANSWER_MS / 1000
+        while not answered and time.monotonic() < deadline:
+            if not socket.canReadLine():
+                left = max(1, int((deadline - time.monotonic()) * 1000))
+                if not socket.waitForReadyRead(left):
+                    break  # timed out, or the other side closed
+                continue
+            answered = bytes(socket.readLine().data()).strip() == _OK
         socket.disconnectFromServer()
         if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
             socket.waitForDisconnected(_CONNECT_MS)
+        if not answered:
+            log.warning("another instance holds this data folder and did not answer")
+            return _SILENT
         log.info("another instance holds this data folder; asked it to %s", message)
-        return True
+        return _ANSWERED
 
     def _on_connection(self) -> None:
         assert self.server is not None
@@ -106,8 +158,19 @@ class SingleInstance(QObject):
             self._connections.discard(conn)
             conn.deleteLater()
 
+    def _read_all(self) -> None:
+        for conn in list(self._connections):
+            self._read(conn)
+
     def _read(self, conn: QLocalSocket) -> None:
+        """Hand each line to the handler and answer ``ok``; with no handler yet (the sign-in,
+        the library update), the lines wait for one (``connectNotify``) and the asker waits."""
+        if not self.receivers(SIGNAL("message_received(QString)")):
+            return
         while conn.canReadLine():
             line = bytes(conn.readLine().data()).decode("utf-8", "replace").strip()
             if line:
                 self.message_received.emit(line[:64])
+                if conn.state() == QLocalSocket.LocalSocketState.ConnectedState:
+                    conn.write(_OK + b"\n")
+                    conn.flush()
