@@ -3244,6 +3244,10 @@ Keep the sign-in in plain text anyway?</source>
         <translation>جارٍ تسجيل الخروج…</translation>
     </message>
     <message>
+        <source>ALU Desk is already running on this data folder but does not answer: it may still be signing in or updating its library, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
+        <translation>ALU Desk يعمل بالفعل على مجلد البيانات هذا لكنه لا يستجيب: ربما لا يزال يسجّل الدخول أو يحدّث مكتبته، أو توقف عن الاستجابة. انتقل إلى نافذته، أو أغلقه ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
         <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
         <translation>القرص الذي يحتوي على {folder} ممتلئ. حرّر بعض المساحة عليه، ثم شغّل ALU Desk من جديد.</translation>
     </message>

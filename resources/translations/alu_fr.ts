@@ -3216,6 +3216,10 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Déconnexion…</translation>
     </message>
     <message>
+        <source>ALU Desk is already running on this data folder but does not answer: it may still be signing in or updating its library, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
+        <translation>ALU Desk est déjà ouvert sur ce dossier de données mais ne répond pas : il est peut-être encore en train de se connecter ou de mettre à jour sa médiathèque, ou il ne répond plus. Passez à sa fenêtre, ou fermez-le et relancez ALU Desk.</translation>
+    </message>
+    <message>
         <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
         <translation>Le disque qui contient {folder} est plein. Libérez de la place, puis relancez ALU Desk.</translation>
     </message>
