@@ -4,6 +4,7 @@ batched progress. (The real jobs are tested in test_download/test_upload and end
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import random
@@ -22,7 +23,14 @@ import pytest
 from alu_client.cli.local_verbs import _command
 from alu_client.core.lockfile import EngineBusy, EngineLock, holder
 from alu_client.core.store import SchemaTooNew, Store
-from alu_client.core.store.transfers import PRIORITIES, Transfer, TransferStore
+from alu_client.core.store.transfers import (
+    LOG_KEEP_FIRST,
+    LOG_KEPT_FOR,
+    LOG_MAX_ROWS,
+    PRIORITIES,
+    Transfer,
+    TransferStore,
+)
 from alu_client.core.transfers.base import (
     PHASE_LIBRARY,
     PHASE_VERIFYING,
@@ -1857,3 +1865,59 @@ def test_the_library_is_said_writable_again_only_after_a_write_went_through(
         assert len(saying) == 1
     finally:
         q.stop()
+
+
+def test_repeated_identical_failures_are_one_log_entry_and_debug_lines(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hub down for long: each try failing alike was two log rows and an INFO line each,
+    for ever. Now one counted entry and one INFO line; a new error and the success still show."""
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+    down = "The server could not be reached."  # (no hub profile: said of "the server")
+    busy = "The server is busy."
+    jobs.fail_plan[tid] = [RetryableError(down) for _ in range(30)] + [RetryableError(busy)]
+    caplog.set_level(logging.INFO, logger="alu_client.core.transfers.queue")
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=30).state == "done"
+    finally:
+        q.stop()
+    entries = [(k, m, n) for _, k, m, n in q.transfers.log_repeats(tid)]
+    assert entries == [
+        ("added", "", 1),
+        ("started", "", 1),
+        ("queued", down, 30),
+        ("started", "", 1),
+        ("queued", busy, 1),
+        ("started", "", 1),
+        ("done", "", 1),
+    ]
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and r.getMessage().startswith(f"transfer {tid}:")
+    ]
+    assert len(said) == 2 and down in said[0] and busy in said[1], said
+
+
+def test_a_transfer_log_is_capped_and_old_ones_pruned(store: Store) -> None:
+    """Pauses and resumes all day (or two errors by turns) keep the first entries and the
+    latest ones; the log of a transfer that ended long ago goes, that of a recent one stays."""
+    ts = TransferStore(store)
+    old, recent = ts.add("download", "http://h/a", "/x/a"), ts.add("download", "http://h/b", "/x/b")
+    for n in range(LOG_MAX_ROWS * 2):
+        ts.note(old, "note", f"n{n}")
+    entries = ts.log(old)
+    assert len(entries) == LOG_MAX_ROWS
+    assert [m for _, _, m in entries[1:LOG_KEEP_FIRST]] == [f"n{n}" for n in range(19)]
+    assert entries[-1][2] == f"n{LOG_MAX_ROWS * 2 - 1}"
+    for tid in (old, recent):
+        assert ts.set_state(tid, "canceled", only_from=("queued",))
+    with store.write() as c:
+        c.execute(
+            "UPDATE transfer_log SET at = at - ? WHERE transfer_id = ?", (LOG_KEPT_FOR + 60, old)
+        )
+    assert ts.prune_log() == LOG_MAX_ROWS
+    assert ts.log(old) == [] and [k for _, k, _ in ts.log(recent)] == ["added", "canceled"]

@@ -195,7 +195,7 @@ class Store:
                 self._backup_before_update(self.path, current)
             for number in range(current + 1, newest + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
-                    conn.execute(statement)
+                    _apply(conn, statement)
             conn.execute(f"PRAGMA user_version = {newest}")
 
     def _backup_before_update(self, path: Path, current: int) -> None:
@@ -319,6 +319,18 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _apply(conn: sqlite3.Connection, statement: str) -> None:
+    """One statement of a step. A column the step adds that is there already is not an error:
+    SQLite has no ``ADD COLUMN IF NOT EXISTS``, and a step run again (a library taken back to
+    an older version number) must be as harmless as its ``CREATE … IF NOT EXISTS``."""
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as e:
+        adds_column = re.search(r"^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\b", statement, re.I | re.M)
+        if not (adds_column and str(e).startswith("duplicate column name")):
+            raise
 
 
 def _statements(script: str) -> list[str]:

@@ -271,4 +271,9 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS ix_watch_files_recent ON watch_files (folder_id, state, at)
     """,
+    # 9: a transfer's log stays bounded: attempts in a row that failed alike (a hub down for a
+    # weekend, tried every few minutes) are one row counting them, its ``at`` the last one
+    """
+    ALTER TABLE transfer_log ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1
+    """,
 ]

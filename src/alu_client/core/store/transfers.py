@@ -125,6 +125,14 @@ _INTEGERS = frozenset({"size", "bytes_done", "attempts", "failures"})
 OutcomeHook = Callable[[sqlite3.Connection, "Transfer"], None]
 ENDED = ("done", "failed", "canceled")
 
+#: rows a transfer's log keeps at most: its first ones (how it began) and its latest ones. A
+#: transfer paused and resumed all day, or failing by turns in two ways, stays this size.
+LOG_MAX_ROWS = 200
+LOG_KEEP_FIRST = 20
+#: the log of a transfer that ended this long ago is deleted (``prune_log``); the transfer's
+#: row, and the history of what it did, stay
+LOG_KEPT_FOR = 30 * 24 * 3600.0
+
 
 class TransferStore:
     def __init__(self, store: Store) -> None:
@@ -367,7 +375,10 @@ class TransferStore:
                     tid,
                 ),
             )
-            self._log(c, tid, state, error or pause_reason)
+            if state == "queued" and error:
+                self._log_retry(c, tid, error)
+            else:
+                self._log(c, tid, state, error or pause_reason)
             if state == "done" and keep is not None:
                 # what a rerun of the command needs (``alu tus-put``: the URL it printed), in
                 # place of the parts' URLs, in the same transaction; gone at ``forget_kept``
@@ -452,10 +463,32 @@ class TransferStore:
             self._log(c, tid, kind, message)
 
     def log(self, tid: int) -> list[tuple[float, str, str]]:
+        """What happened to ``tid``, in order; attempts in a row that failed alike are one
+        entry (at the last of them: ``log_repeats`` says how many)."""
+        return [(at, kind, message) for at, kind, message, _n in self.log_repeats(tid)]
+
+    def log_repeats(self, tid: int) -> list[tuple[float, str, str, int]]:
+        """``log`` with each entry's count of attempts (1 but for failures that repeated)."""
         rows = self.store.query(
-            "SELECT at, kind, message FROM transfer_log WHERE transfer_id = ? ORDER BY id", (tid,)
+            "SELECT at, kind, message, repeats FROM transfer_log WHERE transfer_id = ? ORDER BY id",
+            (tid,),
         )
-        return [(r["at"], r["kind"], r["message"]) for r in rows]
+        return [(r["at"], r["kind"], r["message"], int(r["repeats"])) for r in rows]
+
+    def prune_log(self, older_than: float = LOG_KEPT_FOR) -> int:
+        """The logs of transfers that ended over ``older_than`` seconds ago (by their last
+        entry), deleted; the number of rows deleted. Each ended transfer costs a look-up in
+        the log's index, its rows are deleted once: cheap enough at every engine start."""
+        cutoff = time.time() - older_than
+        with self.store.write() as c:
+            cur = c.execute(
+                "DELETE FROM transfer_log WHERE transfer_id IN (SELECT t.id FROM transfers t"
+                " WHERE t.state IN ('done', 'failed', 'canceled') AND (SELECT l.at"  # ENDED
+                " FROM transfer_log l WHERE l.transfer_id = t.id ORDER BY l.id DESC LIMIT 1)"
+                " < ?)",
+                (cutoff,),
+            )
+            return cur.rowcount
 
     def move(self, tid: int, before: int | None) -> None:
         """Put ``tid`` just before ``before`` (or last when None), keeping the others' order.
@@ -619,10 +652,45 @@ class TransferStore:
 
     @staticmethod
     def _log(c: sqlite3.Connection, tid: int, kind: str, message: str) -> None:
+        """A log entry; past ``LOG_MAX_ROWS``, the oldest but the first ``LOG_KEEP_FIRST``
+        goes (one look along the log's index, at most ``LOG_MAX_ROWS`` entries)."""
         c.execute(
             "INSERT INTO transfer_log (transfer_id, at, kind, message) VALUES (?, ?, ?, ?)",
             (tid, time.time(), kind, message),
         )
+        if c.execute(
+            "SELECT 1 FROM transfer_log WHERE transfer_id = ? ORDER BY id LIMIT 1 OFFSET ?",
+            (tid, LOG_MAX_ROWS),
+        ).fetchone():
+            c.execute(
+                "DELETE FROM transfer_log WHERE id = (SELECT id FROM transfer_log"
+                " WHERE transfer_id = ? ORDER BY id LIMIT 1 OFFSET ?)",
+                (tid, LOG_KEEP_FIRST),
+            )
+
+    @classmethod
+    def _log_retry(cls, c: sqlite3.Connection, tid: int, error: str) -> None:
+        """An attempt that failed and will be tried again. If the attempt before it failed
+        the same way (the log ends "queued: <error>", "started"), both are folded into that
+        entry, counted, at this time: a hub down for days, tried every few minutes, leaves
+        one entry per transfer, not two per try."""
+        last = c.execute(
+            "SELECT id, kind, message FROM transfer_log WHERE transfer_id = ?"
+            " ORDER BY id DESC LIMIT 2",
+            (tid,),
+        ).fetchall()
+        if (
+            len(last) == 2
+            and (last[0]["kind"], last[0]["message"]) == ("started", "")
+            and (last[1]["kind"], last[1]["message"]) == ("queued", error)
+        ):
+            c.execute("DELETE FROM transfer_log WHERE id = ?", (last[0]["id"],))
+            c.execute(
+                "UPDATE transfer_log SET repeats = repeats + 1, at = ? WHERE id = ?",
+                (time.time(), last[1]["id"]),
+            )
+        else:
+            cls._log(c, tid, "queued", error)
 
 
 class StoreCheckpoint:

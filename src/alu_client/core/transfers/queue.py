@@ -270,6 +270,9 @@ class TransferQueue:
         if recovered:
             log.info("%d transfers were active when the engine stopped; they resume", recovered)
         self.transfers.forget_kept()
+        pruned = self.transfers.prune_log()
+        if pruned:
+            log.info("%d log entries of transfers that ended long ago deleted", pruned)
         for target, name in (
             (self._schedule_loop, "alu-scheduler"),
             (self._progress_loop, "alu-progress"),
@@ -861,7 +864,11 @@ class TransferQueue:
                     failures=failures,
                 )
             else:
-                log.info("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
+                # an attempt that failed as the one before did (a hub down, each queued
+                # transfer tried every few minutes) says nothing new: the app log keeps the
+                # change, not thousands of lines that push out what came before the outage
+                said = log.debug if message == t.last_error else log.info
+                said("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
                 # stored by the wall clock (for after a restart), measured on the steady one
                 due, at = steady() + decision.delay, time.time() + decision.delay
                 self._finish(
