@@ -22,8 +22,10 @@ Where things join:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import sqlite3
 import tempfile
 import threading
@@ -77,6 +79,10 @@ _ENDED = frozenset({"done", "failed", "canceled"})
 PUBLISH_WAIT = 300.0
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
+#: a hub thumbnail not shown for this long leaves the cache folder at the next engine start
+#: (fetched again if its row is shown again): ~11 KB an item, 60 items a day, were kept for
+#: good — a quarter of a gigabyte a year on the workstation's system disk
+HUB_THUMBNAILS_KEPT_S = 90 * 24 * 3600.0
 #: how long ``stop`` waits for the sync threads: one waiting on a hub that accepts connections
 #: and never answers (30 s read timeout) ends by itself later, writing nothing (it stops, and
 #: the store is closed); the app's window froze on Quit and on Sign out meanwhile
@@ -349,6 +355,10 @@ class Services:
         if profile is not None:
             watch = threading.Thread(target=self._watch_token, name="alu-token", daemon=True)
             watch.start()
+            folder = self.paths.thumbnails_dir / "hub"
+            threading.Thread(
+                target=prune_hub_thumbnails, args=(folder,), name="alu-thumbs", daemon=True
+            ).start()
         self.evaluate_rules()
         return queue
 
@@ -610,6 +620,8 @@ class Services:
         folder = self.paths.thumbnails_dir / "hub"
         dest = folder / f"{safe_filename(item_id)}.jpg"
         if dest.exists():
+            with contextlib.suppress(OSError):
+                os.utime(dest)  # shown now: kept (``prune_hub_thumbnails`` goes by this time)
             return dest
         known = self.library.get(item_id)
         url = known.item.thumbnail_url if known is not None else ""
@@ -745,6 +757,34 @@ def _profile_of(t: Transfer) -> str | None:
 
 #: redirects a thumbnail's address may take (the hub's to a store, a CDN's own)
 _THUMBNAIL_REDIRECTS: Final = 5
+
+
+def prune_hub_thumbnails(
+    folder: Path, kept_for: float = HUB_THUMBNAILS_KEPT_S, now: float | None = None
+) -> int:
+    """Delete the hub thumbnails in ``folder`` not shown for ``kept_for`` seconds (their file
+    time, refreshed when one is shown) and the partial ones a stop left; how many went. The
+    folder is a cache: what goes is fetched again when its row is shown."""
+    cutoff = (time.time() if now is None else now) - kept_for
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0  # none yet
+    for entry in entries:
+        if not entry.name.endswith((".jpg", ".jpg.part")):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # (gone meanwhile, or not ours to delete: left)
+    if removed:
+        log.info(
+            "%d hub thumbnails not shown for %d days left the cache", removed, kept_for // 86400
+        )
+    return removed
 
 
 def _thumbnail_answer(client: hub.HubClient, url: str, item_id: str) -> requests.Response:
