@@ -1018,6 +1018,38 @@
         <source>The script, shot list and restrictions are too long together for the hub (%1 KiB once encoded; at most %2 KiB): shorten this text.</source>
         <translation>النص وقائمة اللقطات والقيود أطول معًا مما يقبله المركز (%1 كيلوبايت بعد الترميز؛ الحد الأقصى %2 كيلوبايت): اختصر هذا النص.</translation>
     </message>
+    <message>
+        <source>%1 is not a folder, or cannot be reached.</source>
+        <translation>⁨%1⁩ ليس مجلدًا، أو يتعذّر الوصول إليه.</translation>
+    </message>
+    <message>
+        <source>%1 is already a hot folder.</source>
+        <translation>⁨%1⁩ مجلد مراقَب بالفعل.</translation>
+    </message>
+    <message>
+        <source>%1 is already a hot folder (for the hub profile %2).</source>
+        <translation>⁨%1⁩ مجلد مراقَب بالفعل (لملف تعريف المركز ⁨%2⁩).</translation>
+    </message>
+    <message>
+        <source>There is no hot folder #%1.</source>
+        <translation>لا يوجد مجلد مراقَب رقم %1.</translation>
+    </message>
+    <message>
+        <source>In the folder&apos;s defaults: %1</source>
+        <translation>في القيم الافتراضية للمجلد: %1</translation>
+    </message>
+    <message>
+        <source>The sent folder cannot be the hot folder itself.</source>
+        <translation>لا يمكن أن يكون مجلد «sent» هو المجلد المراقَب نفسه.</translation>
+    </message>
+    <message>
+        <source>The sent folder needs a name (like &apos;sent&apos;) or a full path.</source>
+        <translation>يحتاج مجلد «sent» إلى اسم (مثل «sent») أو مسار كامل.</translation>
+    </message>
+    <message>
+        <source>The settle time is between 0 seconds and a day.</source>
+        <translation>مهلة الاستقرار بين 0 ثانية ويوم واحد.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

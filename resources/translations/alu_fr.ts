@@ -1018,6 +1018,38 @@
         <source>The script, shot list and restrictions are too long together for the hub (%1 KiB once encoded; at most %2 KiB): shorten this text.</source>
         <translation>Le script, la liste des plans et les restrictions sont trop longs ensemble pour le hub (%1 Kio une fois encodés ; au plus %2 Kio) : raccourcissez ce texte.</translation>
     </message>
+    <message>
+        <source>%1 is not a folder, or cannot be reached.</source>
+        <translation>%1 n’est pas un dossier, ou il est inaccessible.</translation>
+    </message>
+    <message>
+        <source>%1 is already a hot folder.</source>
+        <translation>%1 est déjà un dossier surveillé.</translation>
+    </message>
+    <message>
+        <source>%1 is already a hot folder (for the hub profile %2).</source>
+        <translation>%1 est déjà un dossier surveillé (pour le profil de hub %2).</translation>
+    </message>
+    <message>
+        <source>There is no hot folder #%1.</source>
+        <translation>Il n’y a pas de dossier surveillé n° %1.</translation>
+    </message>
+    <message>
+        <source>In the folder&apos;s defaults: %1</source>
+        <translation>Dans les valeurs par défaut du dossier : %1</translation>
+    </message>
+    <message>
+        <source>The sent folder cannot be the hot folder itself.</source>
+        <translation>Le dossier « sent » ne peut pas être le dossier surveillé lui-même.</translation>
+    </message>
+    <message>
+        <source>The sent folder needs a name (like &apos;sent&apos;) or a full path.</source>
+        <translation>Le dossier « sent » a besoin d’un nom (comme « sent ») ou d’un chemin complet.</translation>
+    </message>
+    <message>
+        <source>The settle time is between 0 seconds and a day.</source>
+        <translation>Le délai de stabilisation est compris entre 0 seconde et un jour.</translation>
+    </message>
 </context>
 <context>
     <name>FeedPanel</name>

@@ -441,7 +441,9 @@ def test_counts_in_a_message_are_templates_details() -> None:
         ), template
         assert numbers <= set(re.findall(r"%(\d)", template)), template
     for template, numbers in engine_text._NESTED.items():
-        assert template in engine_text.WATCH_TEMPLATES, template
+        assert template in engine_text.WATCH_TEMPLATES + engine_text.WATCH_FOLDER_TEMPLATES, (
+            template
+        )
         assert numbers <= set(re.findall(r"%(\d)", template)), template
 
 

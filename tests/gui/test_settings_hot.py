@@ -207,3 +207,29 @@ def test_models_without_rows(qtmodeltester: Any) -> None:
     qtmodeltester.check(errors)
     assert folders.headerData(0, Qt.Orientation.Horizontal) == "Folder"
     assert errors.headerData(1, Qt.Orientation.Horizontal) == "Problem"
+
+
+def test_another_profiles_hot_folder_is_refused_in_the_users_language(
+    qtbot: Any, qapp: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    """The dialog knows this profile's folders only; another hub profile's was refused at the
+    save by the core, whose English reached the French Settings as it was."""
+    from alu_client.ui.i18n import install_translators
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    HotFolders(desk.store, "other-hub", not_running).add_folder(inbox)
+    install_translators(qapp, "fr")
+    try:
+        dialog = open_hot(qtbot, desk, tasks)
+        form = add_through_form(qtbot, dialog, inbox)
+        with qtbot.waitSignal(form.finished):
+            click(qtbot, form.buttons.button(form.buttons.StandardButton.Ok))
+        click(qtbot, dialog.ok_button)
+        page = dialog.hot_page
+        qtbot.waitUntil(lambda: bool(page.message.text()))
+        said = page.message.text()
+        assert "already a hot folder" not in said, said
+        assert "déjà un dossier surveillé" in said and "other-hub" in said, said
+    finally:
+        install_translators(qapp, "en")

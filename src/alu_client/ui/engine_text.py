@@ -771,6 +771,19 @@ _WATCH_MARKED = (
     ),
 )
 
+_WATCH_FOLDER_MARKED = (  # why a hot folder's settings were refused (``WatchError``)
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 is not a folder, or cannot be reached."),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 is already a hot folder."),
+    QT_TRANSLATE_NOOP("EngineMessage", "%1 is already a hot folder (for the hub profile %2)."),
+    QT_TRANSLATE_NOOP("EngineMessage", "There is no hot folder #%1."),
+    QT_TRANSLATE_NOOP("EngineMessage", "In the folder's defaults: %1"),
+    QT_TRANSLATE_NOOP("EngineMessage", "The sent folder cannot be the hot folder itself."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The sent folder needs a name (like 'sent') or a full path."
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The settle time is between 0 seconds and a day."),
+)
+
 #: QT_TRANSLATE_NOOP hands its text back as it is (typed ``object`` by PySide6)
 TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _MARKED)
 #: why the app is offline or signed out
@@ -779,6 +792,8 @@ HUB_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _HUB_MARKED)
 LIBRARY_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _LIBRARY_MARKED)
 #: what a hot folder says of a file
 WATCH_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _WATCH_MARKED)
+#: why a hot folder's settings were refused
+WATCH_FOLDER_TEMPLATES: tuple[str, ...] = tuple(str(text) for text in _WATCH_FOLDER_MARKED)
 
 #: details that are counts the core writes as plain integers (``1234567``): shown in the
 #: user's digits and grouping (``1 234 567``, ``١٬٢٣٤٬٥٦٧``)
@@ -804,6 +819,7 @@ _NESTED = {
     "%1 could not be taken: %2.": frozenset({"2"}),
     "It could not be queued: %1": frozenset({"1"}),
     "The hub refused it: %1": frozenset({"1"}),
+    "In the folder's defaults: %1": frozenset({"1"}),
 }
 
 _PLACEHOLDER = re.compile(r"%(\d)")
@@ -820,7 +836,7 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Each template as a pattern whose groups are its details, the most specific first (a
     template with fewer details wins over one whose detail could swallow its words)."""
     out = []
-    every = TEMPLATES + HUB_TEMPLATES + LIBRARY_TEMPLATES + WATCH_TEMPLATES
+    every = TEMPLATES + HUB_TEMPLATES + LIBRARY_TEMPLATES + WATCH_TEMPLATES + WATCH_FOLDER_TEMPLATES
     for template in sorted(every, key=_specificity):
         parts = _PLACEHOLDER.split(template)
         regex = "".join(

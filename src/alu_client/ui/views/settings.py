@@ -30,6 +30,7 @@ from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders, WatchError, WatchFile
 
+from .. import engine_text
 from ..a11y import announce
 from ..screen_fit import fit_to_screen
 from ..tasks import TaskRunner
@@ -229,7 +230,7 @@ class SettingsDialog(QDialog):
             self._show_page_error(self.rules)
             return
         if isinstance(error, WatchError):
-            self.hot_page.show_error(str(error))
+            self.hot_page.show_error(engine_text.shown(str(error)))
             self._show_page_error(self.hot_page)
             return
         self.message.show_message(
