@@ -625,3 +625,27 @@ def test_the_hot_folders_problems_are_shown_in_the_users_language(
 
 
 RETRY_SAID = "The server could not be reached; trying again."
+
+
+def test_a_file_name_with_a_colon_keeps_its_sentence_translated(qapp: QApplication) -> None:
+    """ "Interview: minister.mp4: A title is needed. (from the file name)" was read with
+    "Interview" as the file and the rest as an unknown sentence: half English, half mangled."""
+    install_translators(qapp, "fr")
+    try:
+        said = engine_text.shown("Interview: minister.mp4: A title is needed. (from the file name)")
+        assert said == "Interview: minister.mp4 : Il faut un titre. (du nom du fichier)"
+        sidecar = (
+            "a: b.mp4: The country is a two-letter code, like KE or SN. (from the sidecar "
+            "a: b.json)"
+        )
+        assert engine_text.shown(sidecar) == (
+            "a: b.mp4 : Le pays est un code de deux lettres, comme KE ou SN. (du fichier annexe "
+            "a: b.json)"
+        )
+        # a sentence no template knows stays as the first reading had it
+        assert engine_text.template_of("x.mp4: Odd: words (from the file name)") == (
+            "%1: %2 (from the file name)",
+            {"1": "x.mp4", "2": "Odd: words"},
+        )
+    finally:
+        install_translators(qapp, "en")

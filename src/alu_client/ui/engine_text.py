@@ -19,6 +19,7 @@ tests.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
@@ -847,12 +848,48 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 
 def template_of(message: str) -> tuple[str, dict[str, str]] | None:
-    """The template ``message`` was made from and its details by number, or None."""
+    """The template ``message`` was made from and its details by number, or None.
+
+    A detail that is a sentence of its own (``_NESTED``) after a file name can be found at
+    more than one place: "Interview: minister.mp4: A title is needed. (from the file name)"
+    read "Interview" as the name and the rest as an unknown sentence. The split whose sentence
+    is known wins."""
     for pattern, template in _patterns():
         found = pattern.match(message)
-        if found is not None:
-            return template, {name[1:]: value for name, value in found.groupdict().items()}
+        if found is None:
+            continue
+        details = {name[1:]: value for name, value in found.groupdict().items()}
+        nested = _NESTED.get(template)
+        if nested and not all(_known_sentence(details[n]) for n in nested if n in details):
+            for other in _other_splits(template, message):
+                if all(_known_sentence(other[n]) for n in nested if n in other):
+                    return template, other
+        return template, details
     return None
+
+
+def _known_sentence(text: str) -> bool:
+    return media_text.match(text) is not None or template_of(text) is not None
+
+
+def _other_splits(template: str, message: str) -> Iterator[dict[str, str]]:
+    """``message``'s other readings by ``template``: its first detail ending at each later
+    place where the words after it are found (a file name with ": " in it)."""
+    parts = _PLACEHOLDER.split(template)
+    if len(parts) < 4 or (parts[0] and not message.startswith(parts[0])):
+        return
+    head, first, after = parts[0], parts[1], parts[2]
+    rest = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<p{part}>.+?)" for i, part in enumerate(parts[2:])
+    )
+    tail = re.compile(rest, re.DOTALL)
+    at = message.find(after, len(head) + 1)
+    while at != -1:
+        found = tail.fullmatch(message, at)
+        if found is not None:
+            details = {name[1:]: value for name, value in found.groupdict().items()}
+            yield {first: message[len(head) : at], **details}
+        at = message.find(after, at + 1)
 
 
 def shown(message: str) -> str:
