@@ -269,18 +269,30 @@ class TransferQueue:
         recovered = self.transfers.recover_after_crash()
         if recovered:
             log.info("%d transfers were active when the engine stopped; they resume", recovered)
-        self.transfers.forget_kept()
-        pruned = self.transfers.prune_log()
-        if pruned:
-            log.info("%d log entries of transfers that ended long ago deleted", pruned)
         for target, name in (
             (self._schedule_loop, "alu-scheduler"),
             (self._progress_loop, "alu-progress"),
+            (self._housekeeping, "alu-housekeeping"),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
         return self
+
+    def _housekeeping(self) -> None:
+        """What done transfers kept past its time, and old transfer logs, deleted: on a thread
+        of its own, not on the engine's start. It is housekeeping: on a full data-folder disk
+        its deletes fail, and the engine started all the same (they failed the start, out of
+        the app's launch with a traceback); after an upgrade, deleting millions of rows held
+        the start for as long."""
+        try:
+            self.transfers.forget_kept()
+            pruned = self.transfers.prune_log(stopping=lambda: self._stopping)
+        except sqlite3.Error as e:
+            log.warning("old transfer logs could not be deleted (%s); tried at the next start", e)
+            return
+        if pruned:
+            log.info("%d log entries of transfers that ended long ago deleted", pruned)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the engine: running transfers stop where they are and stay queued."""
