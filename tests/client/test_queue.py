@@ -1951,6 +1951,36 @@ def test_a_log_prune_the_full_disk_refuses_does_not_fail_the_engine_start(
     assert "database or disk is full" in said[0].getMessage()
 
 
+def test_a_progress_flush_that_fails_still_hands_its_batch_to_the_listeners(
+    store: Store,
+) -> None:
+    # the flush and the batch were in one try: a transfer paused in the second the store
+    # could not be written was in that batch alone, and its row kept saying "active"
+    jobs = FakeJobs(blocks=400, block_time=0.02)
+    # ticks over a second apart: each one flushes (the one that sends the pause fails)
+    q = TransferQueue(store, jobs={"download": jobs}, progress_interval=1.5)
+    tid = add(q, "a")
+    real, failing = q.transfers.set_progress, threading.Event()
+
+    def full(updates: dict[int, tuple[int, int | None]]) -> None:
+        if failing.is_set():
+            raise sqlite3.OperationalError("database or disk is full")
+        real(updates)
+
+    q.transfers.set_progress = full  # type: ignore[method-assign]
+    heard: list[Progress] = []
+    q.add_listener(lambda batch: heard.extend(p for p in batch if p.id == tid))
+    q.start()
+    try:
+        wait_until(lambda: any(p.state == "active" for p in heard), timeout=10)
+        failing.set()  # every flush fails from now on: the pause is heard all the same
+        q.pause(tid)
+        wait_until(lambda: bool(heard) and heard[-1].state == "paused", timeout=10)
+    finally:
+        failing.clear()  # (the stop's own flush)
+        q.stop()
+
+
 def test_a_log_grown_before_logs_were_bounded_is_cut_down_once(store: Store) -> None:
     # `_log` drops one row per entry added: a log of thousands from before schema step 9
     # stayed that size, and one of a transfer that never ends was never pruned either

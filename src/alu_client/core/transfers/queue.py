@@ -1057,38 +1057,53 @@ class TransferQueue:
                         live.last_done, live.last_at = live.done, now
                     self._changed.add(tid)
                 changed, self._changed = self._changed, set()
-            wrote = False
-            try:
-                if now - last_flush >= 1.0:
-                    last_flush = now
+            wrote, error = False, None
+            # the data folder's disk full: this thread died with it, and with it progress and
+            # the pause/cancel asked from other processes; said once, tried each second
+            if now - last_flush >= 1.0:
+                last_flush = now
+                try:
                     wrote = self._flush_progress()
+                except sqlite3.Error as e:
+                    # (on its own: a transfer that ended, or was paused, in that second was
+                    # in this batch alone, and its row kept its old state)
+                    error = e
+            try:
                 # asked of it from other processes (the `alu` CLI beside the app): each tick,
                 # to pause or cancel within a second (read each second, 1.0-1.2 s)
                 self._take_requests()
-                if changed and self._listeners:
-                    batch = [
-                        self._progress_of(t)
-                        for tid in sorted(changed)
-                        if (t := self.transfers.get(tid)) and self.runs(t)
-                    ]
-                    for cb in list(self._listeners) if batch else ():
-                        try:
-                            cb(batch)
-                        except Exception:
-                            log.exception("a progress listener failed")
-                # (only once a write went through: a tick without one proves nothing, and
-                # the log said so every second of a full disk)
-                if failing and wrote:
-                    log.info("the library can be written again")
-                    failing = False
             except sqlite3.Error as e:
-                # the data folder's disk full: this thread died with it, and with it progress
-                # and the pause/cancel asked from other processes; said once, tried each second
+                error = error or e
+            try:
+                self._send(changed)
+            except sqlite3.Error as e:
+                error = error or e
+            if error is not None:
                 if not failing:
-                    log.warning("progress cannot be saved in the library (%s); trying again", e)
+                    log.warning("progress cannot be saved in the library (%s); trying again", error)
                     failing = True
+            # (only once a write went through: a tick without one proves nothing, and the log
+            # said so every second of a full disk)
+            elif failing and wrote:
+                log.info("the library can be written again")
+                failing = False
             if exiting:
                 return
+
+    def _send(self, changed: set[int]) -> None:
+        """The progress of the transfers ``changed`` since the last batch, to the listeners."""
+        if not changed or not self._listeners:
+            return
+        batch = [
+            self._progress_of(t)
+            for tid in sorted(changed)
+            if (t := self.transfers.get(tid)) and self.runs(t)
+        ]
+        for cb in list(self._listeners) if batch else ():
+            try:
+                cb(batch)
+            except Exception:
+                log.exception("a progress listener failed")
 
     def _flush_progress(self) -> bool:
         """Progress to the store; returns whether something was written."""
