@@ -1921,3 +1921,126 @@ def test_a_transfer_log_is_capped_and_old_ones_pruned(store: Store) -> None:
         )
     assert ts.prune_log() == LOG_MAX_ROWS
     assert ts.log(old) == [] and [k for _, k, _ in ts.log(recent)] == ["added", "canceled"]
+
+
+def test_a_log_prune_the_full_disk_refuses_does_not_fail_the_engine_start(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the prune ran in start(): "database or disk is full" went out of the app's launch (a
+    # traceback, no dialog, the engine lock held; at a re-sign-in, a process with no window)
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    tid = add(q, "a")
+
+    def full(**_kw: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    q.transfers.prune_log = full  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="alu_client.core.transfers.queue")
+    q.start()
+    try:
+        assert q.wait_for(tid, timeout=10).state == "done"
+        wait_until(
+            lambda: any("could not be deleted" in r.getMessage() for r in caplog.records),
+            timeout=10,
+        )
+    finally:
+        q.stop()
+    said = [r for r in caplog.records if "could not be deleted" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert "database or disk is full" in said[0].getMessage()
+
+
+def test_a_progress_flush_that_fails_still_hands_its_batch_to_the_listeners(
+    store: Store,
+) -> None:
+    # the flush and the batch were in one try: a transfer paused in the second the store
+    # could not be written was in that batch alone, and its row kept saying "active"
+    jobs = FakeJobs(blocks=400, block_time=0.02)
+    # ticks over a second apart: each one flushes (the one that sends the pause fails)
+    q = TransferQueue(store, jobs={"download": jobs}, progress_interval=1.5)
+    tid = add(q, "a")
+    real, failing = q.transfers.set_progress, threading.Event()
+
+    def full(updates: dict[int, tuple[int, int | None]]) -> None:
+        if failing.is_set():
+            raise sqlite3.OperationalError("database or disk is full")
+        real(updates)
+
+    q.transfers.set_progress = full  # type: ignore[method-assign]
+    heard: list[Progress] = []
+    q.add_listener(lambda batch: heard.extend(p for p in batch if p.id == tid))
+    q.start()
+    try:
+        wait_until(lambda: any(p.state == "active" for p in heard), timeout=10)
+        failing.set()  # every flush fails from now on: the pause is heard all the same
+        q.pause(tid)
+        wait_until(lambda: bool(heard) and heard[-1].state == "paused", timeout=10)
+    finally:
+        failing.clear()  # (the stop's own flush)
+        q.stop()
+
+
+def test_a_log_grown_before_logs_were_bounded_is_cut_down_once(store: Store) -> None:
+    # `_log` drops one row per entry added: a log of thousands from before schema step 9
+    # stayed that size, and one of a transfer that never ends was never pruned either
+    ts = TransferStore(store)
+    tid, small = ts.add("download", "http://h/a", "/x/a"), ts.add("download", "http://h/b", "/x/b")
+    with store.write() as c:
+        c.executemany(
+            "INSERT INTO transfer_log (transfer_id, at, kind, message) VALUES (?, ?, 'note', ?)",
+            [(tid, time.time(), f"n{n}") for n in range(999)],
+        )
+    assert len(ts.log(tid)) == 1000
+    assert ts.prune_log() == 1000 - LOG_MAX_ROWS
+    entries = ts.log(tid)
+    assert len(entries) == LOG_MAX_ROWS
+    assert entries[0][1] == "added"
+    assert [m for _, _, m in entries[1:LOG_KEEP_FIRST]] == [f"n{n}" for n in range(19)]
+    latest = LOG_MAX_ROWS - LOG_KEEP_FIRST
+    assert [m for _, _, m in entries[LOG_KEEP_FIRST:]] == [
+        f"n{n}" for n in range(999 - latest, 999)
+    ]
+    assert [k for _, k, _ in ts.log(small)] == ["added"]
+    # once only: a log bounded since is not looked through at every start
+    assert store.query_one("SELECT 1 FROM settings WHERE key = 'transfer_log.trimmed'")
+
+
+def test_a_log_prune_goes_in_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # after an upgrade, millions of rows went in one transaction on the engine's start
+    from alu_client.core.store import transfers as transfers_module
+
+    monkeypatch.setattr(transfers_module, "PRUNE_TRANSFERS", 2)
+    monkeypatch.setattr(transfers_module, "PRUNE_ROWS", 50)
+    ts = TransferStore(store)
+    ids = [ts.add("download", f"http://h/{n}", f"/x/{n}") for n in range(5)]
+    with store.write() as c:
+        c.executemany(
+            "INSERT INTO transfer_log (transfer_id, at, kind, message) VALUES (?, ?, 'note', '')",
+            [
+                (
+                    tid,
+                    time.time(),
+                )
+                for tid in ids
+                for _ in range(299)
+            ],
+        )
+        c.execute("UPDATE transfers SET state = 'canceled' WHERE id = ?", (ids[0],))
+        c.execute("UPDATE transfer_log SET at = 0 WHERE transfer_id = ?", (ids[0],))
+    writes = []
+    real = store.write
+
+    @contextlib.contextmanager
+    def counted(wait: float = 0.0) -> Iterator[sqlite3.Connection]:
+        with real(wait) as c:
+            before = c.total_changes
+            yield c
+            writes.append(c.total_changes - before)
+
+    monkeypatch.setattr(store, "write", counted)
+    assert ts.prune_log() == 300 + 4 * (300 - LOG_MAX_ROWS)
+    assert ts.log(ids[0]) == [] and all(len(ts.log(t)) == LOG_MAX_ROWS for t in ids[1:])
+    assert len(writes) > 5 and max(writes) <= 50 + 1, writes
+    stopped = ts.prune_log(stopping=lambda: True)
+    assert stopped == 0

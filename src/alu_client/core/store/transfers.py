@@ -132,6 +132,13 @@ LOG_KEEP_FIRST = 20
 #: the log of a transfer that ended this long ago is deleted (``prune_log``); the transfer's
 #: row, and the history of what it did, stay
 LOG_KEPT_FOR = 30 * 24 * 3600.0
+#: ``prune_log`` works through this many transfers per transaction, and deletes at most about
+#: this many rows in one: the write lock is held a moment at a time
+PRUNE_TRANSFERS = 500
+PRUNE_ROWS = 20_000
+#: set once ``prune_log`` has gone through every transfer's log: those grown before they were
+#: bounded (schema step 9) are cut down, and ``_log`` keeps every log bounded since
+_LOG_TRIMMED = "transfer_log.trimmed"
 
 
 class TransferStore:
@@ -475,20 +482,88 @@ class TransferStore:
         )
         return [(r["at"], r["kind"], r["message"], int(r["repeats"])) for r in rows]
 
-    def prune_log(self, older_than: float = LOG_KEPT_FOR) -> int:
+    def prune_log(
+        self, older_than: float = LOG_KEPT_FOR, *, stopping: Callable[[], bool] = lambda: False
+    ) -> int:
         """The logs of transfers that ended over ``older_than`` seconds ago (by their last
-        entry), deleted; the number of rows deleted. Each ended transfer costs a look-up in
-        the log's index, its rows are deleted once: cheap enough at every engine start."""
+        entry), deleted; the number of rows deleted. Until it has once gone through every
+        transfer, a log grown past ``LOG_MAX_ROWS`` before they were bounded (schema step 9;
+        ``_log`` drops one row per entry added) is also cut down to its first and latest
+        entries. A few hundred transfers per transaction, until ``stopping()``: after an
+        upgrade there may be millions of rows, and the write lock (which the CLI waits for)
+        and the write-ahead log stay small. Each ended transfer costs a look-up in the log's
+        index: cheap enough at every engine start, off its path (``TransferQueue.start``)."""
         cutoff = time.time() - older_than
-        with self.store.write() as c:
-            cur = c.execute(
-                "DELETE FROM transfer_log WHERE transfer_id IN (SELECT t.id FROM transfers t"
-                " WHERE t.state IN ('done', 'failed', 'canceled') AND (SELECT l.at"  # ENDED
-                " FROM transfer_log l WHERE l.transfer_id = t.id ORDER BY l.id DESC LIMIT 1)"
-                " < ?)",
-                (cutoff,),
-            )
-            return cur.rowcount
+        trim = self.store.query_one("SELECT 1 FROM settings WHERE key = ?", (_LOG_TRIMMED,)) is None
+        after: int | None = 0
+        deleted = 0
+        while after is not None and not stopping():
+            with self.store.write() as c:
+                after, n = self._prune_batch(c, after, cutoff, trim)
+                if after is None and trim:
+                    c.execute(
+                        "INSERT INTO settings (key, value) VALUES (?, '1')"
+                        " ON CONFLICT (key) DO NOTHING",
+                        (_LOG_TRIMMED,),
+                    )
+            deleted += n
+        return deleted
+
+    def _prune_batch(
+        self, c: sqlite3.Connection, after: int, cutoff: float, trim: bool
+    ) -> tuple[int | None, int]:
+        """``prune_log`` for the next ``PRUNE_TRANSFERS`` transfers past ``after`` (ended ones
+        alone unless ``trim``), at most about ``PRUNE_ROWS`` rows deleted; the id to go on
+        after (None: all done) and the rows deleted."""
+        rows = c.execute(
+            "SELECT id, state FROM transfers WHERE id > ?"
+            " AND (? OR state IN ('done', 'failed', 'canceled'))"  # ENDED
+            " ORDER BY id LIMIT ?",
+            (after, trim, PRUNE_TRANSFERS),
+        ).fetchall()
+        deleted = 0
+        for tid, state in rows:
+            last = c.execute(
+                "SELECT at FROM transfer_log WHERE transfer_id = ? ORDER BY id DESC LIMIT 1",
+                (tid,),
+            ).fetchone()
+            budget = PRUNE_ROWS - deleted
+            if state in ENDED and last is not None and last[0] < cutoff:
+                n = c.execute(
+                    "DELETE FROM transfer_log WHERE id IN (SELECT id FROM transfer_log"
+                    " WHERE transfer_id = ? ORDER BY id LIMIT ?)",
+                    (tid, budget),
+                ).rowcount
+            elif trim:
+                n = self._trim_log(c, tid, budget)
+            else:
+                n = 0
+            deleted += n
+            if deleted >= PRUNE_ROWS:  # this one may have more: it is taken again
+                return tid - 1, deleted
+        return (rows[-1][0] if len(rows) == PRUNE_TRANSFERS else None), deleted
+
+    @staticmethod
+    def _trim_log(c: sqlite3.Connection, tid: int, budget: int) -> int:
+        """Up to ``budget`` rows of ``tid``'s log deleted between its first ``LOG_KEEP_FIRST``
+        and its latest ones, towards ``LOG_MAX_ROWS`` in all, as ``_log`` keeps it."""
+        first = c.execute(
+            "SELECT id FROM transfer_log WHERE transfer_id = ? ORDER BY id LIMIT 1 OFFSET ?",
+            (tid, LOG_KEEP_FIRST - 1),
+        ).fetchone()
+        latest = c.execute(
+            "SELECT id FROM transfer_log WHERE transfer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (tid, LOG_MAX_ROWS - LOG_KEEP_FIRST - 1),
+        ).fetchone()
+        if first is None or latest is None:
+            return 0
+        return int(
+            c.execute(
+                "DELETE FROM transfer_log WHERE id IN (SELECT id FROM transfer_log"
+                " WHERE transfer_id = ? AND id > ? AND id < ? ORDER BY id LIMIT ?)",
+                (tid, first[0], latest[0], budget),
+            ).rowcount
+        )
 
     def move(self, tid: int, before: int | None) -> None:
         """Put ``tid`` just before ``before`` (or last when None), keeping the others' order.

@@ -269,18 +269,30 @@ class TransferQueue:
         recovered = self.transfers.recover_after_crash()
         if recovered:
             log.info("%d transfers were active when the engine stopped; they resume", recovered)
-        self.transfers.forget_kept()
-        pruned = self.transfers.prune_log()
-        if pruned:
-            log.info("%d log entries of transfers that ended long ago deleted", pruned)
         for target, name in (
             (self._schedule_loop, "alu-scheduler"),
             (self._progress_loop, "alu-progress"),
+            (self._housekeeping, "alu-housekeeping"),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
         return self
+
+    def _housekeeping(self) -> None:
+        """What done transfers kept past its time, and old transfer logs, deleted: on a thread
+        of its own, not on the engine's start. It is housekeeping: on a full data-folder disk
+        its deletes fail, and the engine started all the same (they failed the start, out of
+        the app's launch with a traceback); after an upgrade, deleting millions of rows held
+        the start for as long."""
+        try:
+            self.transfers.forget_kept()
+            pruned = self.transfers.prune_log(stopping=lambda: self._stopping)
+        except sqlite3.Error as e:
+            log.warning("old transfer logs could not be deleted (%s); tried at the next start", e)
+            return
+        if pruned:
+            log.info("%d log entries of transfers that ended long ago deleted", pruned)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the engine: running transfers stop where they are and stay queued."""
@@ -1045,38 +1057,53 @@ class TransferQueue:
                         live.last_done, live.last_at = live.done, now
                     self._changed.add(tid)
                 changed, self._changed = self._changed, set()
-            wrote = False
-            try:
-                if now - last_flush >= 1.0:
-                    last_flush = now
+            wrote, error = False, None
+            # the data folder's disk full: this thread died with it, and with it progress and
+            # the pause/cancel asked from other processes; said once, tried each second
+            if now - last_flush >= 1.0:
+                last_flush = now
+                try:
                     wrote = self._flush_progress()
+                except sqlite3.Error as e:
+                    # (on its own: a transfer that ended, or was paused, in that second was
+                    # in this batch alone, and its row kept its old state)
+                    error = e
+            try:
                 # asked of it from other processes (the `alu` CLI beside the app): each tick,
                 # to pause or cancel within a second (read each second, 1.0-1.2 s)
                 self._take_requests()
-                if changed and self._listeners:
-                    batch = [
-                        self._progress_of(t)
-                        for tid in sorted(changed)
-                        if (t := self.transfers.get(tid)) and self.runs(t)
-                    ]
-                    for cb in list(self._listeners) if batch else ():
-                        try:
-                            cb(batch)
-                        except Exception:
-                            log.exception("a progress listener failed")
-                # (only once a write went through: a tick without one proves nothing, and
-                # the log said so every second of a full disk)
-                if failing and wrote:
-                    log.info("the library can be written again")
-                    failing = False
             except sqlite3.Error as e:
-                # the data folder's disk full: this thread died with it, and with it progress
-                # and the pause/cancel asked from other processes; said once, tried each second
+                error = error or e
+            try:
+                self._send(changed)
+            except sqlite3.Error as e:
+                error = error or e
+            if error is not None:
                 if not failing:
-                    log.warning("progress cannot be saved in the library (%s); trying again", e)
+                    log.warning("progress cannot be saved in the library (%s); trying again", error)
                     failing = True
+            # (only once a write went through: a tick without one proves nothing, and the log
+            # said so every second of a full disk)
+            elif failing and wrote:
+                log.info("the library can be written again")
+                failing = False
             if exiting:
                 return
+
+    def _send(self, changed: set[int]) -> None:
+        """The progress of the transfers ``changed`` since the last batch, to the listeners."""
+        if not changed or not self._listeners:
+            return
+        batch = [
+            self._progress_of(t)
+            for tid in sorted(changed)
+            if (t := self.transfers.get(tid)) and self.runs(t)
+        ]
+        for cb in list(self._listeners) if batch else ():
+            try:
+                cb(batch)
+            except Exception:
+                log.exception("a progress listener failed")
 
     def _flush_progress(self) -> bool:
         """Progress to the store; returns whether something was written."""
