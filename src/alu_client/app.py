@@ -107,8 +107,14 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
             return
         self.failing = True
         error = sys.exc_info()[1]
-        with contextlib.suppress(OSError, ValueError):  # no stderr (pythonw, a closed tty)
-            sys.stderr.write(
+        # a logging handler never raises: the error would reach whoever logged (a worker
+        # thread, the progress loop) and end it. No stderr at all in the windowed builds
+        # (``sys.stderr`` is None there), a closed tty, an encoding error: nothing said
+        stream = sys.stderr
+        if stream is None:
+            return
+        with contextlib.suppress(Exception):
+            stream.write(
                 f"alu-client: the log file {self.baseFilename} cannot be written ({error}); "
                 "nothing more is said until it can\n"
             )

@@ -1435,3 +1435,33 @@ def test_the_log_file_on_a_full_disk_says_so_once_not_a_traceback_per_record(
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def test_the_log_file_failing_without_stderr_does_not_raise_into_the_logger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the windowed installer builds have no console: sys.stderr is None, and a failed rollover
+    # (the next file cannot be made on a full disk) raised AttributeError into the thread that
+    # logged (a transfer's worker, the progress loop), ending it
+    from alu_client.app import QuietFileHandler
+
+    handler = QuietFileHandler(tmp_path / "alu-client.log", maxBytes=1, encoding="utf-8")
+
+    def full_disk() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(handler, "doRollover", full_disk)
+    monkeypatch.setattr(sys, "stderr", None)
+    log = logging.getLogger("test.quiet_log_no_stderr")
+    log.propagate, log.level = False, logging.INFO
+    log.addHandler(handler)
+    try:
+        log.warning("one")  # (an empty file: no rollover yet)
+        log.warning("the disk is full")  # must not raise
+        log.warning("still full")
+        assert handler.failing
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""
