@@ -469,7 +469,8 @@ def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
     stopped, the lock released, exit 0. Without this, SIGTERM and SIGHUP killed the app on
     the spot (status 143/129, no window state). Python runs a handler only when the
     interpreter has control, hence the event loop's idle tick in ``main``; the handler then
-    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code."""
+    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code.
+    A signal ignored when the app started (SIGHUP under ``nohup``) stays ignored."""
 
     def on_signal(signum: int, _frame: object) -> None:
         QTimer.singleShot(0, lambda: quit_for(signal.Signals(signum).name))
@@ -479,6 +480,8 @@ def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
         request_quit()
 
     for signum in stop_signals():
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # ignored from the start: `nohup alu-client &` outlives its terminal
         signal.signal(signum, on_signal)
 
 

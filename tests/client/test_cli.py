@@ -835,3 +835,23 @@ def test_tus_put_run_again_after_its_end_prints_the_same_url_and_sends_nothing(
         # only the newest upload's URL is kept now, for its own day
         assert [r[0] for r in rows if url in r[0] or changed.stdout.strip() in r[0]] == []
         assert len(rows) == 1 and later.stdout.strip() in rows[0][0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stop_signal_ignored_at_start_stays_ignored() -> None:
+    # `nohup alu watch run &` over ssh: SIGHUP ignored from the start; catching it anyway
+    # stopped the engine (exit 129) when the session closed
+    from alu_client.cli.common import Interrupted
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    interrupted = Interrupted()
+    try:
+        restore = interrupted.catch()
+        try:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == interrupted.handler
+        finally:
+            restore()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

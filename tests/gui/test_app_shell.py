@@ -1465,3 +1465,19 @@ def test_the_log_file_failing_without_stderr_does_not_raise_into_the_logger(
         handler.close()
     monkeypatch.undo()
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stop_signal_ignored_at_start_stays_ignored_by_the_app() -> None:
+    # `nohup alu-client &`: SIGHUP ignored from the start; the app quit with its terminal
+    from alu_client.app import quit_on_stop_signals, stop_signals
+
+    before = {signum: signal.getsignal(signum) for signum in stop_signals()}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        quit_on_stop_signals(lambda: None)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert callable(signal.getsignal(signal.SIGTERM))  # (the others are caught)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
