@@ -855,3 +855,50 @@ def test_a_stop_signal_ignored_at_start_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the terminal closed (SIGHUP): "stopping the engine" to it raised EIO, and the verb ended
+    # with a traceback instead of 129
+    import argparse
+
+    from alu_client.cli import local_verbs
+
+    class GoneTerminal(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    class Engine:
+        def start_engine(self, **_limits: object) -> None:
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes as the engine starts
+
+    monkeypatch.setattr(sys, "stderr", GoneTerminal())
+    args = argparse.Namespace(limit_down=None, limit_up=None, seconds=None)
+    status = local_verbs._run_engine(Engine(), args)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert status == 129
+
+
+def test_the_last_words_of_an_interrupted_verb_to_a_gone_terminal_do_not_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # after SIGHUP: the progress line's end and "alu: Interrupted; …" to a terminal that is
+    # gone raised EIO, a traceback instead of the signal's status
+    from alu_client.cli import _say
+    from alu_client.cli.common import ProgressLine
+
+    class GoneTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, _text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    line = ProgressLine(1, GoneTerminal())
+    line.last = "\rclip.mp4  42.0%"
+    line.end()
+    monkeypatch.setattr(sys, "stderr", GoneTerminal())
+    _say(RuntimeError("Interrupted; run the same command again to resume."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import logging
 import math
 import os
@@ -226,7 +227,8 @@ class ProgressLine:
 
     def end(self) -> None:
         if self.enabled and self.last:
-            self.stream.write("\n")
+            with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): nothing to end
+                self.stream.write("\n")
 
 
 def print_json(data: object) -> None:
