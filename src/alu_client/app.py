@@ -168,6 +168,9 @@ class Desk(QObject):
         self.window_shown = False
         self._asking_sign_in = False
         self._stopped_for_move = False
+        #: the sign-in dialog while it is shown (a second launch raises it, not the window)
+        self._sign_in_dialog: QDialog | None = None
+        self._raises_connected = False
 
     # --- start ------------------------------------------------------------------------------
 
@@ -293,7 +296,12 @@ class Desk(QObject):
             engine_lock=(self.services.paths if self.services else self.paths).engine_lock,
             before_move=before_move,
         )
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
+        self._sign_in_dialog = dialog
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        finally:
+            self._sign_in_dialog = None
+        if not accepted or dialog.result_ is None:
             return None
         return dialog.result_.secrets
 
@@ -333,7 +341,9 @@ class Desk(QObject):
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
         bridge.sync_status.connect(self._on_sync_status)
-        self.single.message_received.connect(lambda _m: window.raise_window())
+        if not self._raises_connected:  # once: a re-sign-in's window is the same handler's
+            self.single.message_received.connect(self._raise_for_second_launch)
+            self._raises_connected = True
         self.window = window
         if self.args.minimized:
             if window.tray is None:
@@ -345,6 +355,16 @@ class Desk(QObject):
         if seconds:
             QTimer.singleShot(int(float(seconds) * 1000), self._exit_after)
         return None
+
+    def _raise_for_second_launch(self, _message: str) -> None:
+        """A second launch asked for the app: the sign-in dialog of a re-sign-in when it is
+        shown (the old window, shut down behind it, stays where it is), else the window. One
+        handler for the app's life: one per window called the deleted windows' too."""
+        if self._sign_in_dialog is not None:
+            self._sign_in_dialog.raise_()
+            self._sign_in_dialog.activateWindow()
+        elif self.window is not None:
+            self.window.raise_window()
 
     # --- signing out and in again ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QShowEvent, QSta
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QLabel,
     QListWidget,
     QMessageBox,
@@ -1481,3 +1482,43 @@ def test_a_stop_signal_ignored_at_start_stays_ignored_by_the_app() -> None:
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+def test_a_second_launch_raises_the_current_window_or_the_sign_in_dialog(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    # one raise handler per window, never disconnected: after a re-sign-in every raise also
+    # called the deleted window's (a RuntimeError), and during the re-sign-in the old window
+    # was shown again over or behind the sign-in dialog
+    import argparse
+
+    from alu_client import app as app_module
+
+    raised: list[str] = []
+
+    class Window:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def raise_window(self) -> None:
+            raised.append(self.name)
+
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, make_paths(tmp_path / "desk"), argparse.Namespace(demo=False))
+    try:
+        desk.window = Window("new")
+        desk._raise_for_second_launch("raise")
+        assert raised == ["new"]
+
+        class SignIn(QDialog):
+            def raise_(self) -> None:
+                raised.append("sign-in")
+
+        dialog = SignIn()
+        qtbot.addWidget(dialog)
+        desk._sign_in_dialog = dialog  # (a re-sign-in: the old window shut down behind it)
+        desk._raise_for_second_launch("raise")
+        assert raised == ["new", "sign-in"]
+    finally:
+        desk.deleteLater()
