@@ -181,7 +181,9 @@ class Desk(QObject):
         from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 
         client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
-        self.single = SingleInstance(instance_key(client_paths.data_dir), self)
+        self.single = SingleInstance(
+            instance_key(client_paths.data_dir), self, lock_dir=client_paths.data_dir
+        )
         try:
             if not self.single.claim():
                 print("alu-client: ALU Desk is already running on this data folder; raised it.")

@@ -52,7 +52,7 @@ from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
 from alu_client.ui.screen_fit import FRAME_ALLOWANCE, fit_to_screen, room_on_screen
-from alu_client.ui.single_instance import SingleInstance, instance_key
+from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer_version
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel, preview_file_ready
@@ -874,6 +874,50 @@ def test_a_first_instance_that_does_not_answer_is_not_said_to_be_raised(
     again = SingleInstance(key)  # released: the next launch is the instance
     assert again.claim()
     again.release()
+
+
+_HOLD_LOCK = """
+import sys
+from PySide6.QtCore import QLockFile
+lock = QLockFile(sys.argv[1])
+lock.setStaleLockTime(0)
+print("HELD" if lock.tryLock(0) else "NOT HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/PID/cmdline")
+@pytest.mark.parametrize(("program", "taken"), [("another-daemon", True), ("alu-client", False)])
+def test_a_lock_held_by_a_program_that_is_not_alu_desk_is_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str, taken: bool
+) -> None:
+    # a crashed instance's PID, reused by another python process: Qt took that process for
+    # the holder, and every launch said "does not answer" until it ended or a reboot
+    from alu_client.ui import single_instance
+
+    monkeypatch.setattr(single_instance, "_FIND_S", 0.5)
+    folder = tmp_path / f"data-{uuid.uuid4().hex}"
+    folder.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(folder / "instance.lock"), program],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+        single = SingleInstance(instance_key(folder), lock_dir=folder)
+        try:
+            if taken:
+                assert single.claim()
+                assert single.server is not None  # it listens: the next launch finds it
+            else:  # an ALU Desk that does not answer is still one
+                with pytest.raises(NotAnswering):
+                    single.claim()
+        finally:
+            single.release()
+    finally:
+        holder.communicate(input="", timeout=30)
 
 
 # --- the app itself ---------------------------------------------------------------------------
