@@ -107,8 +107,14 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
             return
         self.failing = True
         error = sys.exc_info()[1]
-        with contextlib.suppress(OSError, ValueError):  # no stderr (pythonw, a closed tty)
-            sys.stderr.write(
+        # a logging handler never raises: the error would reach whoever logged (a worker
+        # thread, the progress loop) and end it. No stderr at all in the windowed builds
+        # (``sys.stderr`` is None there), a closed tty, an encoding error: nothing said
+        stream = sys.stderr
+        if stream is None:
+            return
+        with contextlib.suppress(Exception):
+            stream.write(
                 f"alu-client: the log file {self.baseFilename} cannot be written ({error}); "
                 "nothing more is said until it can\n"
             )
@@ -162,6 +168,9 @@ class Desk(QObject):
         self.window_shown = False
         self._asking_sign_in = False
         self._stopped_for_move = False
+        #: the sign-in dialog while it is shown (a second launch raises it, not the window)
+        self._sign_in_dialog: QDialog | None = None
+        self._raises_connected = False
 
     # --- start ------------------------------------------------------------------------------
 
@@ -172,7 +181,9 @@ class Desk(QObject):
         from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 
         client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
-        self.single = SingleInstance(instance_key(client_paths.data_dir), self)
+        self.single = SingleInstance(
+            instance_key(client_paths.data_dir), self, lock_dir=client_paths.data_dir
+        )
         try:
             if not self.single.claim():
                 print("alu-client: ALU Desk is already running on this data folder; raised it.")
@@ -287,7 +298,12 @@ class Desk(QObject):
             engine_lock=(self.services.paths if self.services else self.paths).engine_lock,
             before_move=before_move,
         )
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
+        self._sign_in_dialog = dialog
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        finally:
+            self._sign_in_dialog = None
+        if not accepted or dialog.result_ is None:
             return None
         return dialog.result_.secrets
 
@@ -327,7 +343,9 @@ class Desk(QObject):
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
         bridge.sync_status.connect(self._on_sync_status)
-        self.single.message_received.connect(lambda _m: window.raise_window())
+        if not self._raises_connected:  # once: a re-sign-in's window is the same handler's
+            self.single.message_received.connect(self._raise_for_second_launch)
+            self._raises_connected = True
         self.window = window
         if self.args.minimized:
             if window.tray is None:
@@ -339,6 +357,16 @@ class Desk(QObject):
         if seconds:
             QTimer.singleShot(int(float(seconds) * 1000), self._exit_after)
         return None
+
+    def _raise_for_second_launch(self, _message: str) -> None:
+        """A second launch asked for the app: the sign-in dialog of a re-sign-in when it is
+        shown (the old window, shut down behind it, stays where it is), else the window. One
+        handler for the app's life: one per window called the deleted windows' too."""
+        if self._sign_in_dialog is not None:
+            self._sign_in_dialog.raise_()
+            self._sign_in_dialog.activateWindow()
+        elif self.window is not None:
+            self.window.raise_window()
 
     # --- signing out and in again ---------------------------------------------------------------
 
@@ -463,7 +491,8 @@ def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
     stopped, the lock released, exit 0. Without this, SIGTERM and SIGHUP killed the app on
     the spot (status 143/129, no window state). Python runs a handler only when the
     interpreter has control, hence the event loop's idle tick in ``main``; the handler then
-    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code."""
+    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code.
+    A signal ignored when the app started (SIGHUP under ``nohup``) stays ignored."""
 
     def on_signal(signum: int, _frame: object) -> None:
         QTimer.singleShot(0, lambda: quit_for(signal.Signals(signum).name))
@@ -473,6 +502,8 @@ def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
         request_quit()
 
     for signum in stop_signals():
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # ignored from the start: `nohup alu-client &` outlives its terminal
         signal.signal(signum, on_signal)
 
 

@@ -835,3 +835,70 @@ def test_tus_put_run_again_after_its_end_prints_the_same_url_and_sends_nothing(
         # only the newest upload's URL is kept now, for its own day
         assert [r[0] for r in rows if url in r[0] or changed.stdout.strip() in r[0]] == []
         assert len(rows) == 1 and later.stdout.strip() in rows[0][0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stop_signal_ignored_at_start_stays_ignored() -> None:
+    # `nohup alu watch run &` over ssh: SIGHUP ignored from the start; catching it anyway
+    # stopped the engine (exit 129) when the session closed
+    from alu_client.cli.common import Interrupted
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    interrupted = Interrupted()
+    try:
+        restore = interrupted.catch()
+        try:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == interrupted.handler
+        finally:
+            restore()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the terminal closed (SIGHUP): "stopping the engine" to it raised EIO, and the verb ended
+    # with a traceback instead of 129
+    import argparse
+
+    from alu_client.cli import local_verbs
+
+    class GoneTerminal(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    class Engine:
+        def start_engine(self, **_limits: object) -> None:
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes as the engine starts
+
+    monkeypatch.setattr(sys, "stderr", GoneTerminal())
+    args = argparse.Namespace(limit_down=None, limit_up=None, seconds=None)
+    status = local_verbs._run_engine(Engine(), args)  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert status == 129
+
+
+def test_the_last_words_of_an_interrupted_verb_to_a_gone_terminal_do_not_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # after SIGHUP: the progress line's end and "alu: Interrupted; …" to a terminal that is
+    # gone raised EIO, a traceback instead of the signal's status
+    from alu_client.cli import _say
+    from alu_client.cli.common import ProgressLine
+
+    class GoneTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, _text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    line = ProgressLine(1, GoneTerminal())
+    line.last = "\rclip.mp4  42.0%"
+    line.end()
+    monkeypatch.setattr(sys, "stderr", GoneTerminal())
+    _say(RuntimeError("Interrupted; run the same command again to resume."))

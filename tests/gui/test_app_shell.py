@@ -26,6 +26,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QShowEvent, QSta
 from PySide6.QtMultimedia import QMediaPlayer
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QLabel,
     QListWidget,
     QMessageBox,
@@ -51,7 +52,7 @@ from alu_client.ui.i18n import install_translators
 from alu_client.ui.main_window import TAB_FEED, TAB_LIBRARY, MainWindow
 from alu_client.ui.models.items import COL_TITLE
 from alu_client.ui.screen_fit import FRAME_ALLOWANCE, fit_to_screen, room_on_screen
-from alu_client.ui.single_instance import SingleInstance, instance_key
+from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 from alu_client.ui.statusbar import Activity, StatusBar, TransferActivity, newer_version
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel, preview_file_ready
@@ -875,6 +876,50 @@ def test_a_first_instance_that_does_not_answer_is_not_said_to_be_raised(
     again.release()
 
 
+_HOLD_LOCK = """
+import sys
+from PySide6.QtCore import QLockFile
+lock = QLockFile(sys.argv[1])
+lock.setStaleLockTime(0)
+print("HELD" if lock.tryLock(0) else "NOT HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/PID/cmdline")
+@pytest.mark.parametrize(("program", "taken"), [("another-daemon", True), ("alu-client", False)])
+def test_a_lock_held_by_a_program_that_is_not_alu_desk_is_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str, taken: bool
+) -> None:
+    # a crashed instance's PID, reused by another python process: Qt took that process for
+    # the holder, and every launch said "does not answer" until it ended or a reboot
+    from alu_client.ui import single_instance
+
+    monkeypatch.setattr(single_instance, "_FIND_S", 0.5)
+    folder = tmp_path / f"data-{uuid.uuid4().hex}"
+    folder.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(folder / "instance.lock"), program],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+        single = SingleInstance(instance_key(folder), lock_dir=folder)
+        try:
+            if taken:
+                assert single.claim()
+                assert single.server is not None  # it listens: the next launch finds it
+            else:  # an ALU Desk that does not answer is still one
+                with pytest.raises(NotAnswering):
+                    single.claim()
+        finally:
+            single.release()
+    finally:
+        holder.communicate(input="", timeout=30)
+
+
 # --- the app itself ---------------------------------------------------------------------------
 
 
@@ -1435,3 +1480,89 @@ def test_the_log_file_on_a_full_disk_says_so_once_not_a_traceback_per_record(
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def test_the_log_file_failing_without_stderr_does_not_raise_into_the_logger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the windowed installer builds have no console: sys.stderr is None, and a failed rollover
+    # (the next file cannot be made on a full disk) raised AttributeError into the thread that
+    # logged (a transfer's worker, the progress loop), ending it
+    from alu_client.app import QuietFileHandler
+
+    handler = QuietFileHandler(tmp_path / "alu-client.log", maxBytes=1, encoding="utf-8")
+
+    def full_disk() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(handler, "doRollover", full_disk)
+    monkeypatch.setattr(sys, "stderr", None)
+    log = logging.getLogger("test.quiet_log_no_stderr")
+    log.propagate, log.level = False, logging.INFO
+    log.addHandler(handler)
+    try:
+        log.warning("one")  # (an empty file: no rollover yet)
+        log.warning("the disk is full")  # must not raise
+        log.warning("still full")
+        assert handler.failing
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stop_signal_ignored_at_start_stays_ignored_by_the_app() -> None:
+    # `nohup alu-client &`: SIGHUP ignored from the start; the app quit with its terminal
+    from alu_client.app import quit_on_stop_signals, stop_signals
+
+    before = {signum: signal.getsignal(signum) for signum in stop_signals()}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        quit_on_stop_signals(lambda: None)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert callable(signal.getsignal(signal.SIGTERM))  # (the others are caught)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_a_second_launch_raises_the_current_window_or_the_sign_in_dialog(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    # one raise handler per window, never disconnected: after a re-sign-in every raise also
+    # called the deleted window's (a RuntimeError), and during the re-sign-in the old window
+    # was shown again over or behind the sign-in dialog
+    import argparse
+
+    from alu_client import app as app_module
+
+    raised: list[str] = []
+
+    class Window:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def raise_window(self) -> None:
+            raised.append(self.name)
+
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, make_paths(tmp_path / "desk"), argparse.Namespace(demo=False))
+    try:
+        desk.window = Window("new")
+        desk._raise_for_second_launch("raise")
+        assert raised == ["new"]
+
+        class SignIn(QDialog):
+            def raise_(self) -> None:
+                raised.append("sign-in")
+
+        dialog = SignIn()
+        qtbot.addWidget(dialog)
+        desk._sign_in_dialog = dialog  # (a re-sign-in: the old window shut down behind it)
+        desk._raise_for_second_launch("raise")
+        assert raised == ["new", "sign-in"]
+    finally:
+        desk.deleteLater()

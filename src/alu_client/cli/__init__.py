@@ -134,7 +134,8 @@ def _say(error: BaseException) -> None:
     """The error's one line on stderr. It may quote a server (a hub's or a tus server's
     message, a redirect's address): what a terminal would obey in it (an ESC sequence, a CR
     and LF that forge a line of their own) is taken out here too, whatever the verb."""
-    print(f"alu: {one_line(str(error))}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): the status says it
+        print(f"alu: {one_line(str(error))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import logging
 import math
 import os
@@ -226,7 +227,8 @@ class ProgressLine:
 
     def end(self) -> None:
         if self.enabled and self.last:
-            self.stream.write("\n")
+            with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): nothing to end
+                self.stream.write("\n")
 
 
 def print_json(data: object) -> None:
@@ -296,10 +298,16 @@ class Interrupted(threading.Event):
         """From now on every stop signal sets this event instead of killing the process, so
         the verb stops its engine in order; call what it returns to put the previous handlers
         back. SIGHUP (POSIX only) counts: closing the terminal or ssh session that ran `alu
-        watch run` killed it on the spot, without stopping the engine."""
+        watch run` killed it on the spot, without stopping the engine. A signal ignored when
+        the process started stays ignored: `nohup alu watch run &` (SIGHUP) must outlive the
+        ssh session that started it."""
         names = ("SIGINT", "SIGTERM", "SIGHUP")
         signums = [getattr(signal, name) for name in names if hasattr(signal, name)]
-        old = {signum: signal.signal(signum, self.handler) for signum in signums}
+        old = {
+            signum: signal.signal(signum, self.handler)
+            for signum in signums
+            if signal.getsignal(signum) is not signal.SIG_IGN
+        }
 
         def restore() -> None:
             for signum, handler in old.items():

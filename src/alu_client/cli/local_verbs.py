@@ -4,6 +4,7 @@ and beside a running app (commands to running transfers go through the shared st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -532,9 +533,11 @@ def _run_engine(services: Services, args: argparse.Namespace) -> int:
             if left <= 0:
                 return 0
             interrupted.wait(left)
-        # cmd_watch stops the engine (services.stop) on the way out
-        print("alu: stopping the engine; the transfers under way resume at the next run.",
-              file=sys.stderr)  # fmt: skip
+        # cmd_watch stops the engine (services.stop) on the way out; after SIGHUP the terminal
+        # is gone and the write fails (EIO): the status, 129, still says what happened
+        with contextlib.suppress(OSError):
+            print("alu: stopping the engine; the transfers under way resume at the next run.",
+                  file=sys.stderr)  # fmt: skip
         return interrupted.status
     finally:
         restore_signals()

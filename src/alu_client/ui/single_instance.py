@@ -13,6 +13,8 @@ import getpass
 import hashlib
 import logging
 import os
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -59,16 +61,30 @@ class SingleInstance(QObject):
     same moment both found no one to ask, and the loser took the winner's live socket for one
     left by a crash, removed it and listened too (two apps, and later launches found neither).
     Only the lock's holder removes a stale socket and listens. A message is answered with
-    ``ok`` once something handles it (the window is connected); the asker waits for that."""
+    ``ok`` once something handles it (the window is connected); the asker waits for that.
+
+    The lock file is ``lock_dir``'s (the app gives its data folder, next to the engine lock):
+    in /tmp an age-based cleaner could delete a long-running instance's lock, and the next
+    launch then took over its socket. A lock held by a process that is not an ALU Desk (the
+    PID of a crashed instance, reused by another program) is taken over: Qt's own check
+    takes any process of the same executable name (``python3``) for the holder."""
 
     message_received = Signal(str)
 
-    def __init__(self, key: str, parent: QObject | None = None) -> None:
+    def __init__(
+        self, key: str, parent: QObject | None = None, *, lock_dir: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.key = key
         self.server: QLocalServer | None = None
         self._connections: set[QLocalSocket] = set()
-        self._lock = QLockFile(str(Path(QDir.tempPath()) / f"{key}.lock"))
+        if lock_dir is None:
+            lock_path = Path(QDir.tempPath()) / f"{key}.lock"
+        else:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            lock_path = lock_dir / "instance.lock"
+        self._lock_path = lock_path
+        self._lock = QLockFile(str(lock_path))
         self._lock.setStaleLockTime(0)  # held for the app's life: stale only if its owner died
 
     def claim(self, message: str = RAISE) -> bool:
@@ -78,6 +94,10 @@ class SingleInstance(QObject):
             answer = self._tell_running(message)
             if answer == _ANSWERED:
                 return False
+            if answer == _ABSENT and not self._held_by_alu_desk():
+                log.warning("the single-instance lock names a process that is not ALU Desk")
+                self._drop_lock_file()
+                continue
             if answer == _SILENT or time.monotonic() > deadline:
                 raise NotAnswering(self.key)
             time.sleep(_RETRY_S)  # between its lock and its listen(): ask again
@@ -92,6 +112,27 @@ class SingleInstance(QObject):
         server.newConnection.connect(self._on_connection)
         self.server = server
         return True
+
+    def _held_by_alu_desk(self) -> bool:
+        """Whether the lock's holder may be an ALU Desk: True unless its command line (Linux's
+        /proc) says otherwise; another machine's (a shared home), one that cannot be read, or
+        a system without /proc: assumed so, as before."""
+        pid, hostname, _appname = self._lock.getLockInfo()
+        if pid <= 0 or hostname != socket.gethostname() or not sys.platform.startswith("linux"):
+            return True
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # ended meanwhile: Qt's next tryLock finds it stale
+            return True
+        return b"alu_client" in command or b"alu-client" in command
+
+    def _drop_lock_file(self) -> None:
+        """The lock file of a holder that is not an ALU Desk: ``removeStaleLockFile`` keeps
+        it (Qt takes the holder for alive), so it goes here; the next tryLock makes it anew."""
+        try:
+            self._lock_path.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("the single-instance lock cannot be removed: %s", e)
 
     def release(self) -> None:
         if self.server is not None:
