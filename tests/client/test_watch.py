@@ -568,7 +568,85 @@ def test_unreachable_folder_is_reported_and_scanning_goes_on(
     share.rmdir()  # the network share went away
     (hot_dir / "a.mp4").write_bytes(b"a" * 100)
     scan_until(hot, lambda: uploads.count() == 1)
-    assert "cannot be read" in hot.problems[gone.id]
+    said = f"The hot folder {share} is not there (a drive unplugged, a share not mounted?)"
+    assert hot.problems[gone.id].startswith(said)
+
+
+def test_a_folder_problem_is_shown_where_the_user_looks_and_cleared_when_it_goes(
+    hot: HotFolders, store: Store, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    # a share away, a drive unplugged: only logged — Settings and `alu watch list` (another
+    # process, another HotFolders) showed the folder as fine, "0 errors"
+    share = tmp_path / "share"
+    share.mkdir()
+    folder = hot.add_folder(share, settle_seconds=0)
+    share.rmdir()
+    hot.scan_now()
+    elsewhere = HotFolders(store, PROFILE, uploads, video_problem=None)  # not scanning
+    [seen] = elsewhere.list_folders()
+    assert seen.problem == (
+        f"The hot folder {share} is not there (a drive unplugged, a share not mounted?): its"
+        " files are taken once it is back."
+    )
+    share.mkdir()  # back
+    (share / "a.mp4").write_bytes(b"a" * 100)
+    scan_until(hot, lambda: uploads.count() == 1)
+    assert elsewhere.folder(folder.id).problem == ""
+    assert hot.problems == {}
+
+
+def test_a_sent_folder_that_cannot_be_written_is_the_folders_problem_until_it_can(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # files sent piled up in the hot folder, the reason in the log only
+    from alu_client.core.watch import move
+
+    real_move = move._move_unique
+    refuse = threading.Event()
+    refuse.set()
+
+    def moving(src: Path, to: Path, name: str, *, companion: bool = False) -> Path:
+        if refuse.is_set():
+            raise PermissionError(13, "Permission denied")
+        return real_move(src, to, name, companion=companion)
+
+    monkeypatch.setattr(move, "_move_unique", moving)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(2000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    _sent(hot, uploads, folder)
+    scan_times(hot, 2)
+    assert hot.folder(folder.id).problem == (
+        f"Files sent cannot be moved to the sent folder {hot_dir / 'sent'}: Permission denied."
+        " They stay in the hot folder, and are moved once it can be written."
+    )
+    refuse.clear()
+    scan_until(hot, lambda: not (hot_dir / "a.mp4").exists(), what="moved")
+    hot.scan_now()
+    assert hot.folder(folder.id).problem == ""
+
+
+def test_a_hot_folder_where_downloads_are_saved_takes_nothing_and_says_why(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    # the download folder (or a rule's) made a hot folder: every clip downloaded there was
+    # published again as a new item, to every member
+    downloads = [hot_dir]
+    hot = HotFolders(
+        store, PROFILE, uploads, video_problem=None, download_folders=lambda: downloads
+    )
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "downloaded.mp4").write_bytes(b"a" * 100)
+    scan_times(hot, 3)
+    assert uploads.count() == 0
+    assert hot.folder(folder.id).problem == (
+        f"The hot folder {hot_dir} is also where downloads are saved: every clip downloaded"
+        " there would be published again. Nothing is taken from it; choose another folder for"
+        " the one or the other."
+    )
+    downloads.clear()  # the download folder moved elsewhere
+    scan_until(hot, lambda: uploads.count() == 1)
+    assert hot.folder(folder.id).problem == ""
 
 
 def test_scan_now_returns_what_it_wrote(hot: HotFolders, hot_dir: Path) -> None:
@@ -1009,6 +1087,49 @@ def test_a_sidecar_that_cannot_follow_its_file_back_is_waited_for(
     assert not (folder.sent_path / "CARD0003.json").exists()
 
 
+def test_a_file_waiting_for_its_sidecar_still_waits_after_a_restart(
+    hot: HotFolders,
+    store: Store,
+    uploads: Uploads,
+    hot_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the wait was in memory only: the app restarted (or `alu watch run`), the clip put back
+    # went out without its sidecar's fields (the folder's defaults, a title from its name)
+    from alu_client.core.watch import move
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0004.ts"
+    (hot_dir / "CARD0004.json").write_text('{"title": "Eldoret rally"}', encoding="utf-8")
+    whole = os.urandom(60_000)
+    clip.write_bytes(whole[:20_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "CARD0004.ts")
+    with open(archived, "ab") as f:
+        f.write(whole[20_000:])
+    held = threading.Event()
+    held.set()
+    real_move = move._move_unique
+
+    def moving(src: Path, to: Path, name: str, *, companion: bool = False) -> Path:
+        if held.is_set() and src.suffix == ".json":
+            raise PermissionError(13, "The process cannot access the file")
+        return real_move(src, to, name, companion=companion)
+
+    monkeypatch.setattr(move, "_move_unique", moving)
+    scan_until(hot, clip.exists, what="put back")
+    hot.stop()
+    restarted = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    scan_times(restarted, 5)
+    assert uploads.count() == 1  # still waiting for its sidecar
+    held.clear()
+    scan_until(restarted, lambda: uploads.count() == 2, what="sent with its sidecar")
+    path, meta, size = uploads.calls[1]
+    assert (path, size, meta["title"]) == (clip, 60_000, "Eldoret rally")
+    restarted.scan_now()
+    assert [r.sidecar_behind for r in rows(restarted, folder)] == [None, None]
+
+
 def test_a_stop_while_a_sent_file_is_read_ends_the_scan_quietly(
     hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1120,3 +1241,136 @@ def test_an_error_that_cannot_be_recorded_does_not_end_the_scan(
     (hot_dir / "b.mp4").write_bytes(os.urandom(1000))
     scan_until(hot, lambda: uploads.count() == 1, what="the other file sent")
     assert uploads.calls[0][0].name == "b.mp4"
+
+
+def test_a_file_in_error_after_a_momentary_fault_is_tried_again_after_a_restart(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    # the plan to try again was in memory only: after a restart the file stayed an error
+    # ("database is locked") until someone changed it or pressed Retry
+    import sqlite3
+
+    faults = [sqlite3.OperationalError("database is locked")]
+    probed: list[Path] = []
+
+    def probe(path: Path) -> str:
+        probed.append(path)
+        if faults:
+            raise faults.pop()
+        return ""
+
+    clock = _Clock()
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, clock=clock, video_problem=probe)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: probed, what="probed")
+    [row] = rows(hot, folder)
+    assert row.state == "error" and row.retry
+    hot.stop()
+    restarted = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=probe)
+    scan_until(restarted, lambda: uploads.count() == 1, what="tried again and sent")
+    [row] = rows(restarted, folder)
+    assert row.state == "uploading" and not row.retry and row.error == ""
+
+
+def test_a_file_in_error_for_good_is_not_tried_again_after_a_restart(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    probed: list[Path] = []
+
+    def probe(path: Path) -> str:
+        probed.append(path)
+        return "a.mp4 is empty (0 bytes)."
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=probe)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
+    scan_until(hot, lambda: probed, what="probed")
+    restarted = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=probe)
+    scan_times(restarted, 5)
+    assert len(probed) == 1
+    [row] = rows(restarted, folder)
+    assert row.state == "error" and not row.retry and "empty" in row.error
+
+
+def test_alu_watch_list_prints_a_folders_problem(tmp_path: Path) -> None:
+    # `alu watch list` showed an unplugged drive's folder as "(0 sent, 0 errors)", nothing more
+    from tests.client.test_damaged_rows import PROFILE as HOME_PROFILE
+    from tests.client.test_damaged_rows import alu, make_home
+
+    home = make_home(tmp_path / "home")
+    store = Store(home / "data" / "library.sqlite3")
+    share = tmp_path / "share"
+    share.mkdir()
+    hot = HotFolders(store, HOME_PROFILE, lambda *_a: 0, video_problem=None)
+    hot.add_folder(share, settle_seconds=0)
+    share.rmdir()
+    hot.scan_now()
+    store.close()
+    r = alu(home, "watch", "list")
+    assert r.returncode == 0, r.stderr
+    # (no engine runs now: what the last scan found, said so)
+    assert (
+        f"       problem (when last watched): The hot folder {share} is not there (a drive"
+        " unplugged, a share not mounted?): its files are taken once it is back.\n"
+    ) in r.stdout
+
+
+def test_a_library_of_schema_9_keeps_its_hot_folders_and_files(tmp_path: Path) -> None:
+    # migration 10: the rows kept before it read as nothing to try again, no sidecar waited
+    # for, no problem said
+    import sqlite3
+
+    from alu_client.core.store.schema import MIGRATIONS
+
+    path = tmp_path / "library.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.create_function("alu_search_text", 1, str)
+    for script in MIGRATIONS[:9]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 9")
+    conn.execute(
+        "INSERT INTO watch_folders (id, profile, path, created_at) VALUES (1, ?, ?, 0)",
+        (PROFILE, str(tmp_path)),
+    )
+    conn.execute(
+        "INSERT INTO watch_files (folder_id, path, size, mtime_ns, state, error, at)"
+        " VALUES (1, ?, 5, 7, 'error', 'a.mp4 cannot be read: Permission denied.', 1.0)",
+        (str(tmp_path / "a.mp4"),),
+    )
+    conn.commit()
+    conn.close()
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS)
+        hot = HotFolders(s, PROFILE, lambda *_a: 0, video_problem=None)
+        [folder] = hot.list_folders()
+        assert folder.problem == ""
+        [row] = hot.files(folder.id)
+        assert (row.state, row.retry, row.sidecar_behind) == ("error", False, None)
+        assert row.error == "a.mp4 cannot be read: Permission denied."
+    finally:
+        s.close()
+
+
+def test_the_engines_hot_folders_know_every_folder_downloads_are_saved_in(tmp_path: Path) -> None:
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.paths import Paths
+    from alu_client.core.profiles import Profile, Profiles
+    from alu_client.core.rules import Conditions, RuleStore
+    from alu_client.core.services import Services
+    from alu_client.core.settings import AppSettings
+
+    paths = Paths(tmp_path / "d", tmp_path / "c", tmp_path / "l", tmp_path / "dl").ensure()
+    services = Services(paths, MemorySecrets())
+    try:
+        Profiles(services.store).save(Profile(PROFILE, "http://127.0.0.1:9", "ktn"))
+        chosen = tmp_path / "Videos"
+        chosen.mkdir()
+        AppSettings(services.store, paths.downloads_dir).download_dir = chosen
+        rules = RuleStore(services.store, PROFILE)
+        rules.add("sport", Conditions(), destination=tmp_path / "sport")
+        rules.add("off", Conditions(), destination=tmp_path / "off", enabled=False)
+        assert services._download_folders(PROFILE) == [chosen, tmp_path / "sport"]
+    finally:
+        services.stop()

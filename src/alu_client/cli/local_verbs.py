@@ -475,12 +475,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 folders.remove_folder(match[0].id)
         except WatchError as e:
             raise CliError(str(e), 2) from None
-        for f in folders.list_folders():
+        listed = folders.list_folders()
+        # a folder's problem is what the engine's last scan found: with none running now,
+        # it may be out of date (a drive plugged in since), and is said to be
+        idle = None
+        if any(f.problem for f in listed):
+            idle = _idle_engine_lock(services)
+            if idle is not None:
+                idle.release()
+        said = "problem" if idle is None else "problem (when last watched)"
+        for f in listed:
             files = folders.files(f.id)
             sent = sum(1 for x in files if x.state == "sent")
             errors = [x for x in files if x.state == "error"]
             state = "on " if f.enabled else "off"
             print(f"{state}  {f.path}  → {f.sent_path}  ({sent} sent, {len(errors)} errors)")
+            for line in f.problem.splitlines():
+                print(f"       {said}: {line}")
             for x in errors:
                 print(f"       error: {Path(x.path).name}: {x.error}")
     finally:

@@ -44,7 +44,7 @@ from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
-from .rules import Rule, RuleEngine
+from .rules import Rule, RuleEngine, RuleStore
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
@@ -328,7 +328,12 @@ class Services:
         apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
         if profile is not None and hot_folders:
-            self.hot_folders = HotFolders(self.store, profile.name, self._enqueue_hot)
+            self.hot_folders = HotFolders(
+                self.store,
+                profile.name,
+                self._enqueue_hot,
+                download_folders=lambda: self._download_folders(profile.name),
+            )
             queue.transfers.outcome_hooks.append(self.hot_folders.outcome_hook)
         if profile is not None and rules:
             self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
@@ -468,6 +473,18 @@ class Services:
         if chosen != default and not chosen.is_dir():
             raise DownloadFolderGone(chosen)
         return chosen
+
+    def _download_folders(self, profile: str) -> list[Path]:
+        """Every folder downloads are saved in (the download folder, the rules' folders of
+        ``profile``): a hot folder there would publish again what was downloaded."""
+        default = self.paths.downloads_dir
+        folders = [AppSettings(self.store, default).download_dir]
+        folders += [
+            r.dest_dir
+            for r in RuleStore(self.store, profile).all()
+            if r.enabled and r.dest_dir is not None
+        ]
+        return folders
 
     def _enqueue_download(
         self,

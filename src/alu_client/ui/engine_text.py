@@ -770,6 +770,31 @@ _WATCH_MARKED = (
         "The script, shot list and restrictions are too long together for the hub (%1 KiB "
         "once encoded; at most %2 KiB): shorten this text.",
     ),
+    # why a hot folder cannot be watched now (``watch_folders.problem``): Settings → Hot
+    # folders, under the folders; %1 is the folder's path
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hot folder %1 is not there (a drive unplugged, a share not mounted?): its files "
+        "are taken once it is back.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hot folder %1 cannot be read: %2."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The hot folder %1 is also where downloads are saved: every clip downloaded there "
+        "would be published again. Nothing is taken from it; choose another folder for the "
+        "one or the other.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, "
+        "and are moved once it can be written.",
+    ),
+    # a file whose name is no text (core/safe_names.py): %1 its name, %2 its folder
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The name of “%1” in %2 is not valid text: it holds bytes no character set here can "
+        "read. Rename the file, then add it again.",
+    ),
 )
 
 _WATCH_FOLDER_MARKED = (  # why a hot folder's settings were refused (``WatchError``)

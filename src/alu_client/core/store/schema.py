@@ -276,4 +276,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE transfer_log ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1
     """,
+    # 10: what a hot folder knew only while it ran, lost at a restart: a file in error after a
+    # fault that may pass is tried again (it stayed an error until it changed); a file put back
+    # from sent/ waits for its sidecar still there (it went out without the sidecar's fields);
+    # why a folder cannot be scanned is shown (Settings, `alu watch list`), not only logged
+    """
+    ALTER TABLE watch_files ADD COLUMN retry INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE watch_files ADD COLUMN sidecar_behind TEXT;
+    ALTER TABLE watch_folders ADD COLUMN problem TEXT NOT NULL DEFAULT ''
+    """,
 ]

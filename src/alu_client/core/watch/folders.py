@@ -65,6 +65,9 @@ class WatchFolder:
     #: relative to ``path``, or absolute
     sent_dir: str
     settle_seconds: float
+    #: why the folder cannot be watched now, as the last scan found it ('' when it can): one
+    #: sentence of ``messages`` a line (the scan of a running app or `alu watch run` writes it)
+    problem: str = ""
 
     @property
     def sent_path(self) -> Path:
@@ -85,6 +88,7 @@ class WatchFolder:
             defaults={str(k): str(v) for k, v in defaults.items()},
             sent_dir=r.text("sent_dir", "sent"),
             settle_seconds=r.real("settle_seconds", DEFAULT_SETTLE),
+            problem=r.text("problem"),
         )
         warn_damaged(
             "hot folder",
@@ -110,6 +114,10 @@ class WatchFile:
     #: the error (state error), or a note (state sent: "not uploaded again: …")
     error: str
     at: float
+    #: (state error) the fault may pass: the file is tried again, after a restart too
+    retry: bool = False
+    #: (a file put back from the sent folder) its sidecar, left there: the file waits for it
+    sidecar_behind: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> WatchFile:
@@ -127,6 +135,8 @@ class WatchFile:
             transfer_id=r.integer_or_none("transfer_id"),
             error=r.text("error"),
             at=r.real("at", 0.0),
+            retry=r.flag("retry"),
+            sidecar_behind=r.text_or_none("sidecar_behind"),
         )
         warn_damaged("hot folder file", record.path, r.damaged, "it is looked at again.")
         return record

@@ -9,7 +9,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -48,6 +48,7 @@ class HotFolders(Scanner):
         clock: Callable[[], float] = time.monotonic,
         unreadable_grace: float = UNREADABLE_GRACE,
         video_problem: Callable[[Path], str] | None = uploads.video_problem,
+        download_folders: Callable[[], Iterable[Path]] | None = None,
     ) -> None:
         self.store = store
         self.profile = profile
@@ -58,6 +59,9 @@ class HotFolders(Scanner):
         #: why a file is no video the hub takes ('' when it is one): checked before it is
         #: queued; None: not checked (the hub decides)
         self.video_problem = video_problem
+        #: where downloads are saved (asked at every scan): a hot folder there is not scanned,
+        #: said as its problem; None: not checked
+        self.download_folders = download_folders
         #: completed scans (tests and the UI wait on it)
         self.scans = 0
         self._mem = _Memory()

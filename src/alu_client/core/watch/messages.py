@@ -1,5 +1,6 @@
 """What a hot folder records of a file (``watch_files.error``): the problem that kept it from
-being sent, or a note on how it was sent. English, as ``alu watch list`` prints them; the app
+being sent, or a note on how it was sent; and of a folder (``watch_folders.problem``): why it
+cannot be watched now. English, as ``alu watch list`` prints them; the app
 shows each in the user's language through its template in ``alu_client/ui/engine_text.py``,
 matched on the words around the ``{details}`` (so they are whole sentences here, filled with
 ``str.format``, never glued together where they are used). ``tests/gui/test_engine_text.py``
@@ -72,3 +73,24 @@ MSG_HUB_REFUSED_SILENT: Final = "The hub refused it: no reason given"
 MSG_CANCELED: Final = "The upload was canceled."
 MSG_FAILED: Final = "The upload failed."
 MSG_REMOVED: Final = "The upload was removed from the queue."
+
+# --- the folder itself (scan, move): ``watch_folders.problem``, cleared when it goes away -------
+
+#: the folder is not there (``folder``: its path)
+MSG_FOLDER_MISSING: Final = (
+    "The hot folder {folder} is not there (a drive unplugged, a share not mounted?): its files"
+    " are taken once it is back."
+)
+#: ``reason``: the system's words
+MSG_FOLDER_UNREADABLE: Final = "The hot folder {folder} cannot be read: {reason}."
+#: the folder is where downloads are saved (the download folder, a rule's folder)
+MSG_FOLDER_IS_DOWNLOADS: Final = (
+    "The hot folder {folder} is also where downloads are saved: every clip downloaded there"
+    " would be published again. Nothing is taken from it; choose another folder for the one or"
+    " the other."
+)
+#: a sent file's move to the sent folder failed (``sent``: that folder)
+MSG_SENT_NOT_WRITABLE: Final = (
+    "Files sent cannot be moved to the sent folder {sent}: {reason}. They stay in the hot"
+    " folder, and are moved once it can be written."
+)

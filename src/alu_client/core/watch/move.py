@@ -13,7 +13,12 @@ from pathlib import Path
 
 from ..store import Store
 from .folders import WatchFile, WatchFolder, is_file, is_ignored
-from .messages import MSG_PUT_BACK, MSG_PUT_BACK_SIDECAR_LEFT, MSG_SIDECAR_LATE
+from .messages import (
+    MSG_PUT_BACK,
+    MSG_PUT_BACK_SIDECAR_LEFT,
+    MSG_SENT_NOT_WRITABLE,
+    MSG_SIDECAR_LATE,
+)
 from .records import _Memory, _Sig, _sig
 
 #: seconds a file moved to the sent folder is still watched: a copy into the hot folder that
@@ -54,8 +59,8 @@ class SentMover:
                 log.warning("hot folder: %s", note)
                 with self.store.write() as c:
                     c.execute("UPDATE watch_files SET error = ? WHERE id = ?", (note, row.id))
+        dest = folder.sent_path
         try:
-            dest = folder.sent_path
             dest.mkdir(parents=True, exist_ok=True)
             target = _move_unique(src, dest, src.name, companion=take_sidecar and not late)
             if late:
@@ -68,6 +73,10 @@ class SentMover:
             if row.id not in self._mem.move_failed:
                 self._mem.move_failed.add(row.id)
                 log.warning("hot folder: %s was sent but cannot be moved: %s", src, e)
+            # the folder's problem for as long as a move fails (the scan shows it)
+            self._mem.sent_problems[folder.id] = MSG_SENT_NOT_WRITABLE.format(
+                sent=dest, reason=e.strerror or str(e)
+            )
             return
         self._mem.move_failed.discard(row.id)
         log.info("hot folder: %s sent, moved to %s", src.name, target)
@@ -129,7 +138,7 @@ class SentMover:
                 note = MSG_PUT_BACK.format(name=back.name)
             else:
                 note = MSG_PUT_BACK_SIDECAR_LEFT.format(name=back.name, sidecar=sidecar_left.name)
-            written.append(self._cut(row, note, path=back))
+            written.append(self._cut(row, note, path=back, sidecar_behind=sidecar_left))
 
     def _check_sent(self, row: WatchFile, now: _Sig) -> bool | None:
         """Read the file of ``row``, changed in the sent folder (now ``now``): True when it
@@ -206,19 +215,41 @@ class SentMover:
         except OSError:
             return False  # tried again at the next scan
         del self._mem.sidecars_behind[key]
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE watch_files SET sidecar_behind = NULL WHERE folder_id = ? AND path = ?"
+                " AND sidecar_behind IS NOT NULL",
+                key,
+            )
         log.info("hot folder: the sidecar of %s followed it", path)
         return True
 
-    def _cut(self, row: WatchFile, note: str, *, path: Path | None = None) -> int:
+    def _cut(
+        self,
+        row: WatchFile,
+        note: str,
+        *,
+        path: Path | None = None,
+        sidecar_behind: Path | None = None,
+    ) -> int:
         """``row``, sent, was of a file that changed after its upload started: an error that
         stays (the item on the hub may be cut) until the user dismisses it with Retry; the
-        file, at ``path`` now, is taken again as a new version (another size or time)."""
+        file, at ``path`` now, is taken again as a new version (another size or time) — once
+        its sidecar left in the sent folder, ``sidecar_behind``, followed it (after a restart
+        too)."""
         log.warning("hot folder: %s", note)
         where = path or row.path
         with self.store.write() as c:
             c.execute(
-                "UPDATE watch_files SET state = 'error', error = ?, at = ?, path = ? WHERE id = ?",
-                (note, time.time(), str(where), row.id),
+                "UPDATE watch_files SET state = 'error', error = ?, at = ?, path = ?,"
+                " sidecar_behind = ? WHERE id = ?",
+                (
+                    note,
+                    time.time(),
+                    str(where),
+                    None if sidecar_behind is None else str(sidecar_behind),
+                    row.id,
+                ),
             )
             if _sig(where) == (row.size, row.mtime_ns):
                 # other bytes under the same size and time: the row must not stand for the

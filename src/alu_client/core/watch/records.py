@@ -40,7 +40,8 @@ _UPSERT = (
     "INSERT INTO watch_files (folder_id, path, size, mtime_ns, sha256, state, transfer_id,"
     " error, at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)"
     " ON CONFLICT (folder_id, path, size, mtime_ns) DO UPDATE SET sha256 = excluded.sha256,"
-    " state = excluded.state, transfer_id = NULL, error = excluded.error, at = excluded.at"
+    " state = excluded.state, transfer_id = NULL, error = excluded.error, at = excluded.at,"
+    " retry = 0"
 )
 #: the same, but a row already there is only taken over when it is in error
 _CLAIM = _UPSERT + " WHERE watch_files.state = 'error'"
@@ -78,10 +79,14 @@ class _Memory:
     #: whether it then held the bytes sent and more (a copy that went on; else an edit)
     sent_checked: dict[int, tuple[_Sig, bool]] = field(default_factory=dict)
     #: a file put back in the hot folder (folder id, path) → its sidecar, which stayed in the
-    #: sent folder: the file waits for it
+    #: sent folder: the file waits for it (kept in its row too: ``watch_files.sidecar_behind``)
     sidecars_behind: dict[tuple[int, str], Path] = field(default_factory=dict)
-    #: folder id → the problem logged for it (unreachable, …)
+    #: folder id → its problems as the store has them (``watch_folders.problem``), one a line
     problems: dict[int, str] = field(default_factory=dict)
+    #: folder id → why sent files could not be moved to its sent folder, in this scan
+    sent_problems: dict[int, str] = field(default_factory=dict)
+    #: what the store kept of an earlier run was read (``FileRecords._restore``)
+    restored: bool = False
     #: a file whose bytes are still being uploaded (from another file, or from this path at
     #: another time) → (its signature then, that upload's row): looked at again when either
     #: changes
@@ -110,8 +115,43 @@ class FileRecords(FolderRegistry):
 
     @property
     def problems(self) -> dict[int, str]:
-        """Folders that cannot be scanned now (folder id → why)."""
-        return dict(self._mem.problems)
+        """Folders that cannot be watched now (folder id → why: sentences of ``messages``, one
+        a line), as the last scan found them."""
+        return {k: v for k, v in self._mem.problems.items() if v}
+
+    def _restore(self) -> None:
+        """What an earlier run left in the store and this one must know before its first scan:
+        the files put back from the sent folder that wait for their sidecar, and the folders'
+        problems said (written again only when they change)."""
+        if self._mem.restored:
+            return
+        mine = "folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)"
+        for r in self.store.query(
+            f"SELECT folder_id, path, sidecar_behind FROM watch_files WHERE {mine}"  # noqa: S608 - constant text
+            " AND sidecar_behind IS NOT NULL",
+            (self.profile,),
+        ):
+            key = (int(r["folder_id"]), str(r["path"]))
+            self._mem.sidecars_behind.setdefault(key, Path(str(r["sidecar_behind"])))
+        for f in self.list_folders():
+            self._mem.problems.setdefault(f.id, f.problem)
+        self._mem.restored = True
+
+    def _set_problems(self, folder: WatchFolder, problems: list[str]) -> None:
+        """The folder's problems as this scan found them (none: it works): logged and written
+        to the store when they change, for Settings and `alu watch list` to show."""
+        text = "\n".join(dict.fromkeys(problems))
+        before = self._mem.problems.get(folder.id, folder.problem)
+        if text == before:
+            return
+        for p in problems:
+            if p not in before.splitlines():
+                log.warning("hot folder: %s", p)
+        if not text:
+            log.info("hot folder %s: its problem is gone", folder.path)
+        with self.store.write() as c:
+            c.execute("UPDATE watch_folders SET problem = ? WHERE id = ?", (text, folder.id))
+        self._mem.problems[folder.id] = text
 
     # --- rows --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ from .messages import (
     MSG_FIELD_FROM_DEFAULTS,
     MSG_FIELD_FROM_NAME,
     MSG_FIELD_FROM_SIDECAR,
+    MSG_FOLDER_IS_DOWNLOADS,
+    MSG_FOLDER_MISSING,
+    MSG_FOLDER_UNREADABLE,
     MSG_NOT_A_VIDEO,
     MSG_NOT_QUEUED,
     MSG_NOT_TAKEN,
@@ -74,6 +77,7 @@ class Scanner(FileRecords, SentMover):
     clock: Callable[[], float]
     unreadable_grace: float
     video_problem: Callable[[Path], str] | None
+    download_folders: Callable[[], Iterable[Path]] | None
     scans: int
     _scan_lock: threading.Lock
     _stop: threading.Event
@@ -88,14 +92,19 @@ class Scanner(FileRecords, SentMover):
             self._next_due = math.inf
             written: list[int] = []
             self._reconcile()
-            folders = [f for f in self.list_folders() if f.enabled]
+            self._restore()
+            every = self.list_folders()
+            folders = [f for f in every if f.enabled]
+            for off in (f for f in every if not f.enabled and self._mem.problems.get(f.id)):
+                self._set_problems(off, [])  # not watched: no problem of its to show
+            downloads = self._download_folders()
             ids = {f.id for f in folders}
             for key in [k for k in self._mem.candidates if k[0] not in ids]:
                 del self._mem.candidates[key]
             for folder in folders:
                 if self._stop.is_set():
                     break
-                self._scan_folder(folder, written)
+                self._scan_folder(folder, written, downloads)
             self.scans += 1
         if not written:
             return []
@@ -112,16 +121,28 @@ class Scanner(FileRecords, SentMover):
         assert row is not None
         return WatchFile.from_row(row)
 
-    def _scan_folder(self, folder: WatchFolder, written: list[int]) -> None:
+    def _download_folders(self) -> set[Path]:
+        """Where downloads are saved (the download folder, the rules' folders), resolved: a hot
+        folder there would publish every clip downloaded again."""
+        if self.download_folders is None:
+            return set()
+        try:
+            return {Path(p).expanduser().resolve() for p in self.download_folders()}
+        except Exception:  # (the settings unreadable now): the folders are scanned
+            log.exception("hot folders: the download folders cannot be known")
+            return set()
+
+    def _scan_folder(self, folder: WatchFolder, written: list[int], downloads: set[Path]) -> None:
+        self._mem.sent_problems.pop(folder.id, None)
+        if folder.path in downloads:
+            self._set_problems(folder, [MSG_FOLDER_IS_DOWNLOADS.format(folder=folder.path)])
+            return
         try:
             entries = list(os.scandir(folder.path))
         except OSError as e:
-            message = f"{folder.path} cannot be read: {e.strerror or e}"
-            if self._mem.problems.get(folder.id) != message:
-                log.warning("hot folder %s", message)
-            self._mem.problems[folder.id] = message
+            self._set_problems(folder, [_folder_unreadable(folder, e)])
             return
-        before = self._mem.problems.pop(folder.id, None)
+        problems: list[str] = []
         seen: set[tuple[int, str]] = set()
         for entry in entries:
             if self._stop.is_set():
@@ -140,9 +161,7 @@ class Scanner(FileRecords, SentMover):
             try:
                 check_text_path(path)
             except NameNotText as e:  # no row can hold its name: the folder's problem says so
-                if str(e) not in (before, self._mem.problems.get(folder.id)):
-                    log.warning("hot folder: %s", e)  # once, not at every scan
-                self._mem.problems[folder.id] = str(e)
+                problems.append(str(e))
                 continue
             seen.add((folder.id, str(path)))
             try:
@@ -159,6 +178,8 @@ class Scanner(FileRecords, SentMover):
             self._watch_sent(folder, written)
         except _Stopped:  # (Quit, sign-out) while a file in the sent folder was read
             return
+        sent_problem = self._mem.sent_problems.get(folder.id)
+        self._set_problems(folder, [*problems, *([sent_problem] if sent_problem else [])])
 
     def _failed(
         self,
@@ -178,7 +199,10 @@ class Scanner(FileRecords, SentMover):
         before = self._mem.retries.get(key)
         recorded = True
         try:
-            self._report_failure(folder, path, st, error, written)
+            fid = self._report_failure(folder, path, st, error, written)
+            if fid is not None and isinstance(error, _MOMENTARY):
+                with self.store.write() as c:  # tried again after a restart too
+                    c.execute("UPDATE watch_files SET retry = 1 WHERE id = ?", (fid,))
         except Exception as e:  # the store itself failing: said, and the scan goes on
             recorded = False
             log.warning("hot folder: the error of %s could not be recorded: %s", path, e)
@@ -209,22 +233,24 @@ class Scanner(FileRecords, SentMover):
         st: os.stat_result,
         error: Exception,
         written: list[int],
-    ) -> None:
+    ) -> int | None:
+        """Record what went wrong as the file's error; its row's id (None: the file has a row
+        that is no error, uploading or sent, which stays)."""
         row = self._row(folder.id, path, st.st_size, st.st_mtime_ns)
         if row is not None and row.state != "error":
             # uploading or sent: its record stays (a move is tried again); said once
             if row.id not in self._mem.move_failed:
                 self._mem.move_failed.add(row.id)
                 log.error("hot folder: %s could not be handled", path, exc_info=error)
-            return
+            return None
         why = MSG_NOT_TAKEN.format(name=path.name, reason=_reason(error))
         if row is not None and row.error == why:
-            return
+            return row.id
         log.error("hot folder: %s could not be handled", path, exc_info=error)
         side_sig = _sig(path.with_suffix(".json"))
-        written.append(
-            self._record_error(folder, path, st.st_size, st.st_mtime_ns, None, why, side_sig)
-        )
+        fid = self._record_error(folder, path, st.st_size, st.st_mtime_ns, None, why, side_sig)
+        written.append(fid)
+        return fid
 
     def _consider(
         self, folder: WatchFolder, path: Path, st: os.stat_result, written: list[int]
@@ -236,9 +262,13 @@ class Scanner(FileRecords, SentMover):
         size, mtime = st.st_size, st.st_mtime_ns
         sidecar = path.with_suffix(".json")
         side_sig = _sig(sidecar)
+        row = self._row(folder.id, path, size, mtime)
+        if row is not None and row.state == "error" and row.retry and key not in self._mem.retries:
+            # in error after a fault that may pass, before a restart: tried again (the back-off
+            # starts over)
+            self._mem.retries[key] = _Retry((size, mtime), 0, self.clock())
         retry_at = self._retry_at(key, (size, mtime))
         retry_due = retry_at is not None and self.clock() >= retry_at
-        row = self._row(folder.id, path, size, mtime)
         if row is not None:
             if row.state == "sent":
                 self._mem.candidates.pop(key, None)
@@ -400,6 +430,13 @@ class Scanner(FileRecords, SentMover):
         if not changed:
             self._mem.error_sidecars[row.id] = side_sig
         return changed
+
+
+def _folder_unreadable(folder: WatchFolder, error: OSError) -> str:
+    """Why ``folder`` cannot be listed, as its problem."""
+    if isinstance(error, FileNotFoundError):
+        return MSG_FOLDER_MISSING.format(folder=folder.path)
+    return MSG_FOLDER_UNREADABLE.format(folder=folder.path, reason=_reason(error))
 
 
 def _changed_note(path: Path) -> str:
