@@ -233,3 +233,38 @@ def test_another_profiles_hot_folder_is_refused_in_the_users_language(
         assert "déjà un dossier surveillé" in said and "other-hub" in said, said
     finally:
         install_translators(qapp, "en")
+
+
+def test_a_folder_that_cannot_be_watched_says_why(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    # an unplugged drive, a share away: in the log only; Settings showed the folder as fine
+    from PySide6.QtGui import QIcon
+
+    from alu_client.ui.views.settings_models import COL_FOLDER
+
+    share = tmp_path / "share"
+    share.mkdir()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    scanner = HotFolders(desk.store, PROFILE, not_running, video_problem=None)
+    scanner.add_folder(inbox, settle_seconds=0)
+    scanner.add_folder(share, settle_seconds=0)
+    share.rmdir()
+    scanner.scan_now()
+    dialog = open_hot(qtbot, desk, tasks)
+    page = dialog.hot_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    said = (
+        f"The hot folder {share} is not there (a drive unplugged, a share not mounted?): its"
+        " files are taken once it is back."
+    )
+    assert page.problem.isVisibleTo(page) and page.problem.text() == said  # none selected: all
+    gone = page.model.index(1, COL_FOLDER)
+    assert gone.data(Qt.ItemDataRole.ToolTipRole) == said
+    assert isinstance(gone.data(Qt.ItemDataRole.DecorationRole), QIcon)
+    assert page.model.index(0, COL_FOLDER).data(Qt.ItemDataRole.DecorationRole) is None
+    select(qtbot, page.view, 0)  # the folder that works
+    assert not page.problem.isVisibleTo(page)
+    select(qtbot, page.view, 1)
+    assert page.problem.text() == said

@@ -49,6 +49,8 @@ class FolderRow:
     defaults: dict[str, str]
     sent: int = 0
     errors: list[WatchFile] = field(default_factory=list)
+    #: why the folder cannot be watched now (the core's English, one sentence a line), or ""
+    problem: str = ""
 
 
 @dataclass
@@ -121,6 +123,7 @@ def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
         defaults=dict(folder.defaults),
         sent=sum(1 for f in files if f.state == "sent"),
         errors=[f for f in files if f.state == "error"],
+        problem=folder.problem,
     )
 
 

@@ -28,7 +28,13 @@ from ..models import OBJECT_ROLE
 from . import new_table, select_row
 from .settings_apply import FolderRow, Loaded, Values
 from .settings_fields import ErrorLabel, PathField, focus_first_error
-from .settings_models import COL_FOLDER, COL_MESSAGE, HotFoldersModel, WatchErrorsModel
+from .settings_models import (
+    COL_FOLDER,
+    COL_MESSAGE,
+    HotFoldersModel,
+    WatchErrorsModel,
+    folder_problem_text,
+)
 
 
 class HotFolderDialog(QDialog):
@@ -145,6 +151,9 @@ class HotFoldersPage(QWidget):
             v.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
+        #: why the selected folder (none selected: any folder) cannot be watched now
+        self.problem = ErrorLabel(self, self.view)
+        self.problem.setObjectName("hot-folder-problem")
         self.errors_label = QLabel(self)
         self.errors_label.setBuddy(self.errors_view)
         self.message = ErrorLabel(self)
@@ -171,6 +180,7 @@ class HotFoldersPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.view, 2)
+        layout.addWidget(self.problem)
         layout.addLayout(buttons)
         layout.addLayout(retry_row)
         layout.addWidget(self.errors_view, 1)
@@ -197,6 +207,7 @@ class HotFoldersPage(QWidget):
         self.remove_button.setText(self.tr("&Remove"))
         self.retry_button.setText(self.tr("Re&try"))
         self.retry_button.setToolTip(self.tr("Take this file again at the next scan (at once)"))
+        self._show_problem()
         self._update_buttons()
 
     def load(self, loaded: Loaded) -> None:
@@ -229,7 +240,15 @@ class HotFoldersPage(QWidget):
     def _folder_selected(self) -> None:
         folder = self.model.item_at(self.selected_folder())
         self.errors_model.set_items(folder.errors if folder else [])
+        self._show_problem()
         self._update_buttons()
+
+    def _show_problem(self) -> None:
+        folder = self.model.item_at(self.selected_folder())
+        shown = [folder] if folder else self.model.items()
+        self.problem.show_message(
+            "\n".join(folder_problem_text(f.problem) for f in shown if f.problem)
+        )
 
     def _update_buttons(self) -> None:
         self.remove_button.setEnabled(self.selected_folder() >= 0)

@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
+from PySide6.QtWidgets import QApplication, QStyle
 
 from alu_client.core.transfers.schedule import ScheduleRule
 from alu_client.core.watch import WatchFile
@@ -164,6 +165,11 @@ class ScheduleModel(_ListModel[ScheduleRule]):
 COL_FOLDER, COL_FOLDER_ON, COL_SENT, COL_ERRORS, COL_DEFAULTS = range(5)
 
 
+def folder_problem_text(problem: str) -> str:
+    """A hot folder's problem (the core's sentences, one a line) in the user's language."""
+    return "\n".join(engine_text.shown(line) for line in problem.splitlines())
+
+
 class HotFoldersModel(_ListModel[FolderRow]):
     """Hot folders with their counts; the On column is a check box (the user's change is kept
     until OK)."""
@@ -184,6 +190,18 @@ class HotFoldersModel(_ListModel[FolderRow]):
         if index.isValid() and index.column() == COL_FOLDER_ON:
             flags |= Qt.ItemFlag.ItemIsUserCheckable
         return flags
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self.item_at(index.row()) if index.isValid() else None
+        if item is not None and item.problem and index.column() == COL_FOLDER:
+            # a folder that cannot be watched now: marked, its problem as the tooltip
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return folder_problem_text(item.problem)
+            if role == Qt.ItemDataRole.DecorationRole:
+                return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            if role == Qt.ItemDataRole.AccessibleDescriptionRole:
+                return folder_problem_text(item.problem)
+        return super().data(index, role)
 
     def text(self, item: FolderRow, column: int) -> str | None:
         if column == COL_FOLDER:
