@@ -1007,6 +1007,48 @@ def test_an_edit_in_the_sent_folder_stays_there_and_is_not_published_again(
     assert len(said) == 1
 
 
+@pytest.fixture(scope="module")
+def mp4_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from alu_hub.media import generate_clip
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    generate_clip(path, seconds=1.0, width=160, height=120, seed=5)
+    return path.read_bytes()
+
+
+def test_bytes_appended_to_a_whole_mp4_in_the_sent_folder_are_no_copy_going_on(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, mp4_clip: bytes
+) -> None:
+    # a tool adding its metadata at the end of the archived clip: taken for a stalled copy,
+    # the clip was moved out of the archive and published again, a second item
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "story.mp4").write_bytes(mp4_clip)
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "story.mp4")
+    tag = b"XMP tag"
+    with open(archived, "ab") as f:
+        f.write((8 + len(tag)).to_bytes(4, "big") + b"udta" + tag)
+    scan_times(hot, 5)
+    assert archived.exists() and not (hot_dir / "story.mp4").exists()
+    assert uploads.count() == 1
+    assert [r.state for r in rows(hot, folder)] == ["sent"]
+
+
+def test_an_mp4_whose_copy_went_on_in_the_sent_folder_is_still_put_back(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, mp4_clip: bytes
+) -> None:
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0005.mp4"
+    cut = len(mp4_clip) * 2 // 3  # the copy stalled inside a box
+    clip.write_bytes(mp4_clip[:cut])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "CARD0005.mp4")
+    with open(archived, "ab") as f:
+        f.write(mp4_clip[cut:])
+    scan_until(hot, lambda: uploads.count() == 2, what="put back and sent whole")
+    assert uploads.calls[1][1]["sha256"] == hashlib.sha256(mp4_clip).hexdigest()
+
+
 def test_a_put_back_that_fails_reads_only_what_was_sent_and_only_once(
     hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

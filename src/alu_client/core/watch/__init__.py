@@ -25,7 +25,12 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   change; after a restart: a sidecar modified after the error was recorded), or on ``retry()``.
   A fault that may pass (the store locked by another process, an I/O error on a share) is
   listed too, and the file is tried again after ``RETRY_FIRST`` seconds, twice as long after
-  each failure in a row (up to ``RETRY_MAX``).
+  each failure in a row (up to ``RETRY_MAX``); its row says so (``retry``), so that a restart
+  tries it again too.
+- **A folder's problems** (not there, unreadable, its sent folder not writable, a name that is
+  no text, a folder downloads are saved in — not scanned at all) are its ``problem`` in the
+  store, one sentence a line, written when they change and cleared when they go: the app's
+  Settings and ``alu watch list`` show them.
 - **Afterwards**: the queue's outcome hook (``outcome_hook``, registered in
   ``TransferStore.outcome_hooks``) marks the row sent or error in the transaction that ends the
   upload; the next scan moves a sent file and its sidecar to the folder's sent folder (a name
@@ -37,7 +42,9 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   be cut), and is taken again as a new version. In the sent folder only a file that grew and
   still begins with the bytes sent (the transfer's size, hashed alone) is such a copy: it is
   put back in the hot folder (its sidecar with it; a file whose sidecar cannot follow yet
-  waits for it); any other change there (an edit, new metadata) is left alone, said once.
+  waits for it, its row saying so for a restart); any other change there (an edit, new
+  metadata, bytes appended to an MP4/MOV whose boxes ended where the upload did) is left
+  alone, said once.
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:

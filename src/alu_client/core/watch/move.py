@@ -150,6 +150,14 @@ class SentMover:
             same_start = False
         else:
             same_start = self._hash(row.path, sent) == row.sha256
+        # Bytes added to a clip that was whole when it went, by its container's count (an MP4
+        # or MOV whose boxes end where the upload ended): a tool appending metadata, not the
+        # copy going on (a stalled copy leaves its last box cut). An MPEG-TS has no such count.
+        appended = (
+            same_start and sent is not None and now[0] > sent and _whole_iso_media(row.path, sent)
+        )
+        if appended:
+            same_start = False
         if same_start and now[0] == sent:  # touched (an indexer, a backup tool)
             with self.store.write() as c:
                 c.execute(
@@ -160,9 +168,10 @@ class SentMover:
         before = self._mem.sent_checked.get(row.id)
         if not same_start and (before is None or before[1]):  # (once, not at each edit)
             log.info(
-                "hot folder: %s was changed in the sent folder (edited, not a copy going on);"
+                "hot folder: %s was changed in the sent folder (%s, not a copy going on);"
                 " it stays there, and the item published from it is as it was sent",
                 row.path,
+                "appended to, the clip sent was whole" if appended else "edited",
             )
         self._mem.sent_checked[row.id] = (now, same_start)
         return same_start
@@ -271,6 +280,43 @@ class SentMover:
         except OSError:
             return False
         return taken is not None and written > float(taken[0]) + 1.0
+
+
+#: the top-level boxes an MP4 or QuickTime file may hold (others: not such a file)
+_ISO_BOXES = frozenset(
+    {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"meta", b"moof", b"mfra",
+     b"sidx", b"styp", b"pdin", b"pnot", b"udta", b"prfl", b"junk"}
+)  # fmt: skip
+
+
+def _whole_iso_media(path: Path, size: int) -> bool:
+    """Whether the first ``size`` bytes of ``path`` are a whole MP4 or MOV: top-level boxes,
+    one a ``moov``, that end exactly at ``size`` (only their headers are read). False for any
+    other file, or one whose last box runs past ``size`` (a copy cut short)."""
+    at, moov = 0, False
+    try:
+        with open(path, "rb") as f:
+            for _ in range(100_000):
+                if at == size:
+                    return moov
+                f.seek(at)
+                head = f.read(16)
+                if len(head) < 8 or at + 8 > size:
+                    return False
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if kind not in _ISO_BOXES:
+                    return False
+                if length == 1 and len(head) == 16:  # a 64-bit size follows
+                    length = int.from_bytes(head[8:16], "big")
+                if length < 8:  # 0: "to the end of the file", which says nothing of the end
+                    return False
+                moov = moov or kind == b"moov"
+                at += length
+                if at > size:
+                    return False
+    except OSError:
+        return False
+    return False
 
 
 def _cut_stem(stem: str, tail: str) -> str:
