@@ -1019,6 +1019,26 @@
         <translation>النص وقائمة اللقطات والقيود أطول معًا مما يقبله المركز (%1 كيلوبايت بعد الترميز؛ الحد الأقصى %2 كيلوبايت): اختصر هذا النص.</translation>
     </message>
     <message>
+        <source>The hot folder %1 is not there (a drive unplugged, a share not mounted?): its files are taken once it is back.</source>
+        <translation>المجلد المراقَب ⁨%1⁩ غير موجود (قرص مفصول، أو مشاركة غير موصولة؟): تؤخذ ملفاته بمجرد عودته.</translation>
+    </message>
+    <message>
+        <source>The hot folder %1 cannot be read: %2.</source>
+        <translation>تتعذّر قراءة المجلد المراقَب ⁨%1⁩: ⁨%2⁩.</translation>
+    </message>
+    <message>
+        <source>The hot folder %1 is also where downloads are saved: every clip downloaded there would be published again. Nothing is taken from it; choose another folder for the one or the other.</source>
+        <translation>المجلد المراقَب ⁨%1⁩ هو أيضًا المجلد الذي تُحفظ فيه التنزيلات: كل مقطع يُنزَّل فيه سيُنشر من جديد. لا يؤخذ منه شيء؛ اختر مجلدًا آخر لأحدهما.</translation>
+    </message>
+    <message>
+        <source>Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, and are moved once it can be written.</source>
+        <translation>يتعذّر نقل الملفات المرسَلة إلى مجلد «sent» ⁨%1⁩: ⁨%2⁩. تبقى في المجلد المراقَب، وتُنقل بمجرد أن تصبح الكتابة فيه ممكنة.</translation>
+    </message>
+    <message>
+        <source>The name of “%1” in %2 is not valid text: it holds bytes no character set here can read. Rename the file, then add it again.</source>
+        <translation>اسم «⁨%1⁩» في ⁨%2⁩ ليس نصًا صالحًا: فيه بايتات لا تقرؤها أي مجموعة محارف هنا. أعد تسمية الملف، ثم أضفه من جديد.</translation>
+    </message>
+    <message>
         <source>%1 is not a folder, or cannot be reached.</source>
         <translation>⁨%1⁩ ليس مجلدًا، أو يتعذّر الوصول إليه.</translation>
     </message>
@@ -1618,6 +1638,7 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
+        <extracomment>why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>يُرفع الملف الموضوع في مجلد مراقَب بعد اكتماله، ثم يُنقل إلى مجلد «sent» التابع له.</translation>
     </message>
     <message>

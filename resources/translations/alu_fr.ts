@@ -1019,6 +1019,26 @@
         <translation>Le script, la liste des plans et les restrictions sont trop longs ensemble pour le hub (%1 Kio une fois encodés ; au plus %2 Kio) : raccourcissez ce texte.</translation>
     </message>
     <message>
+        <source>The hot folder %1 is not there (a drive unplugged, a share not mounted?): its files are taken once it is back.</source>
+        <translation>Le dossier surveillé %1 est introuvable (un disque débranché, un partage non monté ?) : ses fichiers seront pris dès qu’il sera de retour.</translation>
+    </message>
+    <message>
+        <source>The hot folder %1 cannot be read: %2.</source>
+        <translation>Le dossier surveillé %1 ne peut pas être lu : %2.</translation>
+    </message>
+    <message>
+        <source>The hot folder %1 is also where downloads are saved: every clip downloaded there would be published again. Nothing is taken from it; choose another folder for the one or the other.</source>
+        <translation>Le dossier surveillé %1 est aussi celui où les téléchargements sont enregistrés : chaque clip téléchargé serait publié de nouveau. Rien n’y est pris ; choisissez un autre dossier pour l’un ou pour l’autre.</translation>
+    </message>
+    <message>
+        <source>Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, and are moved once it can be written.</source>
+        <translation>Les fichiers envoyés ne peuvent pas être déplacés dans le dossier « sent » %1 : %2. Ils restent dans le dossier surveillé et y seront déplacés dès qu’il sera accessible en écriture.</translation>
+    </message>
+    <message>
+        <source>The name of “%1” in %2 is not valid text: it holds bytes no character set here can read. Rename the file, then add it again.</source>
+        <translation>Le nom de « %1 » dans %2 n’est pas un texte valide : il contient des octets qu’aucun jeu de caractères d’ici ne sait lire. Renommez le fichier, puis ajoutez-le de nouveau.</translation>
+    </message>
+    <message>
         <source>%1 is not a folder, or cannot be reached.</source>
         <translation>%1 n’est pas un dossier, ou il est inaccessible.</translation>
     </message>
@@ -1606,6 +1626,7 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
+        <extracomment>why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>Un fichier déposé dans un dossier surveillé est envoyé dès qu’il est complet, puis déplacé dans son dossier « sent ».</translation>
     </message>
     <message>
