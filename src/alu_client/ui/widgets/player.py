@@ -59,6 +59,11 @@ FALLBACK_FRAME_MS = 40.0
 # volume kept its own, and seeking with the mouse was impossible. Logical pixels.
 SEEK_MIN_WIDTH = 120
 VOLUME_MIN_WIDTH = 40
+# The picture's own minimum: the size of a thumbnail in the Library's list. It was 160x90, and
+# the Library (the picture over the detail) then made the main window 30 px taller than a
+# 1366x768 laptop at 200 % (683x384 logical pixels); the splitter gives the picture more as
+# soon as the window has it, and F shows it full screen.
+PICTURE_MIN_WIDTH, PICTURE_MIN_HEIGHT = 80, 45
 
 _Status = QMediaPlayer.MediaStatus
 _State = QMediaPlayer.PlaybackState
@@ -267,7 +272,7 @@ class PlayerWidget(QWidget):
 
         self.video_widget = QVideoWidget(self.stage)
         self.video_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.video_widget.setMinimumSize(160, 90)
+        self.video_widget.setMinimumSize(PICTURE_MIN_WIDTH, PICTURE_MIN_HEIGHT)
         self.player.setVideoOutput(self.video_widget)
         self.message_label = QLabel(self.stage)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -638,6 +643,8 @@ class PlayerWidget(QWidget):
 
 __all__ = [
     "FALLBACK_FRAME_MS",
+    "PICTURE_MIN_HEIGHT",
+    "PICTURE_MIN_WIDTH",
     "SEEK_MIN_WIDTH",
     "VOLUME_MIN_WIDTH",
     "PlayerWidget",
