@@ -480,6 +480,22 @@ def test_the_first_window_and_its_dialogs_fit_the_screen(
     upload.reject()
 
 
+def test_the_main_window_fits_a_laptop_at_200_percent(qtbot: Any, shell: Shell) -> None:
+    """A 1366x768 laptop at 200 % has 683x384 logical pixels. The main window could not be
+    made that small: the Library (its player's picture at least 160x90 over the detail) made
+    it 30 px taller than the screen (its status bar out of reach). Logical pixels: sizes laid
+    out under QT_SCALE_FACTOR=2 are those at 1x (the screen is what shrinks), so the window's
+    minimum is compared with the laptop's screen less the frame, in every language."""
+    window = shell.window
+    laptop_at_200 = QSize(683, 384).shrunkBy(FRAME_ALLOWANCE)
+    for language in ("en", "fr", "ar"):
+        assert window.apply_language(language) == language
+        QApplication.processEvents()
+        minimum = window.minimumSizeHint()
+        assert minimum.boundedTo(laptop_at_200) == minimum, (language, minimum)
+    window.apply_language("en")
+
+
 def test_a_size_that_fits_the_screen_is_kept(qtbot: Any) -> None:
     dialog = QWidget()
     qtbot.addWidget(dialog)

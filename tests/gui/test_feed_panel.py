@@ -27,6 +27,7 @@ from alu_client.ui.models.items import COL_PRIORITY, COL_PUBLISHED, COL_STATE, C
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
 from tests.gui.conftest import DARK, contrast, press_shortcut
+from tests.gui.test_combo import fits, painted_label
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-feed-panel"
@@ -427,6 +428,29 @@ def test_a_narrow_window_keeps_room_to_type_a_search(
     qtbot.wait(50)
     em = feed.filters.search.fontMetrics().averageCharWidth()
     assert feed.filters.search.width() >= 16 * em
+
+
+def test_filters_cut_in_a_narrow_window_end_with_an_ellipsis(
+    qtbot: Any, qapp: QApplication, feed: FeedPanel
+) -> None:
+    """In a narrow window, in French or Arabic, the filters read "Toutes les catég": their
+    text was clipped mid-word at the box's edge. It ends with "…" now, and the tooltip tells
+    it whole."""
+    boxes = feed.filters.findChildren(QComboBox)
+    assert len(boxes) == 5
+    for language in ("fr", "ar"):
+        install_translators(qapp, language)
+        qtbot.waitUntil(lambda: feed.filters.language.currentText() != "All languages")
+        feed.resize(feed.minimumSizeHint().width(), 600)
+        qtbot.wait(50)
+        too_long = [
+            box
+            for box in boxes
+            if box.fontMetrics().horizontalAdvance(box.currentText()) > painted_label(box)[1]
+        ]
+        assert too_long, f"every filter has room in {language}: the test shows nothing"
+        for box in boxes:
+            assert fits(box), (language, box.objectName(), painted_label(box))
 
 
 def test_hub_thumbnails_that_failed_in_an_outage_come_back_with_the_hub(

@@ -335,10 +335,20 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
         ):
             qtbot.keyClick(widget, key)
 
+    # M mutes, F: full screen, from the grid where the item was just picked (they went to its
+    # type-ahead search: only a Tab into the player made them work)
+    qtbot.waitUntil(lambda: library.isActiveWindow() and library.grid.hasFocus())
+    qtbot.keyClick(library.grid, Qt.Key.Key_M)
+    assert player.audio_output.isMuted()
+    qtbot.keyClick(library.grid, Qt.Key.Key_M)
+    assert not player.audio_output.isMuted()
     press(library.grid, Qt.Key.Key_Space, state.PlayingState)
     press(library.grid, Qt.Key.Key_Space, state.PausedState)
     press(library.grid, Qt.Key.Key_Return, state.PlayingState)  # as a double-click: play it
     press(library.grid, Qt.Key.Key_Space, state.PausedState)
+    qtbot.keyClick(library.grid, Qt.Key.Key_F)
+    qtbot.waitUntil(player.is_full_screen)
+    player.set_full_screen(False)
     library.list_action.trigger()
     press(library.table, Qt.Key.Key_Space, state.PlayingState)
     press(library.table, Qt.Key.Key_Period, state.PausedState)  # a frame step pauses
@@ -349,21 +359,21 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     assert script is not None and script.isReadOnly()
     press(script, Qt.Key.Key_Space, state.PlayingState)
     press(script, Qt.Key.Key_Space, state.PausedState)
-    # M mutes, F: full screen (Escape leaves), from the detail (letters in the grid and the
-    # list are their type-ahead search's)
+    # M mutes, F: full screen (Escape leaves), from the detail too
     qtbot.keyClick(script, Qt.Key.Key_M)
     assert player.audio_output.isMuted()
     qtbot.keyClick(script, Qt.Key.Key_F)
     qtbot.waitUntil(player.is_full_screen)
     player.set_full_screen(False)
-    # the search box keeps Space (and F, comma, full stop) for typing
+    # the search box keeps Space (and F, M, comma, full stop) for typing
     search = library.filters.search
     search.setFocus()
     qtbot.waitUntil(lambda: library.isActiveWindow() and search.hasFocus())
-    qtbot.keyClicks(search, "f, .x y")
-    assert search.text() == "f, .x y"
+    qtbot.keyClicks(search, "f, .x my")
+    assert search.text() == "f, .x my"
     assert player.player.playbackState() != state.PlayingState
     assert not player.is_full_screen()
+    assert player.audio_output.isMuted()  # as M left it in the detail
 
 
 def test_a_title_typed_in_the_grid_or_the_list_finds_the_item(

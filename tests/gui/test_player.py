@@ -410,15 +410,21 @@ def test_keys_act_from_a_scope_beside_the_player(qtbot: Any, clip: Path) -> None
     w.clear()
 
 
-def test_a_list_in_a_key_scope_keeps_its_type_ahead_search(qtbot: Any, clip: Path) -> None:
-    """A title typed in a list beside the player finds it: the player's keys took its letters
-    (each "m" of "Somalia" muted, "Floods" went full screen) and, mid-title, its Space, comma
-    and full stop; the search lost each of them."""
+def list_beside_player(qtbot: Any, clip: Path) -> tuple[QWidget, QListWidget, PlayerWidget]:
+    """A window with a list of titles in a key scope beside a player with ``clip`` loaded; the
+    list has the focus."""
     page = QWidget()
     qtbot.addWidget(page)
     scope = QWidget(page)
     clips = QListWidget(scope)
-    clips.addItems(["Floods in the north", "Floods in Mombasa, 6 a.m. update", "Somalia votes"])
+    clips.addItems(
+        [
+            "Floods in the north",
+            "Floods in Mombasa, 6 a.m. update",
+            "Somalia votes",
+            "Mogadishu market reopens",
+        ]
+    )
     QVBoxLayout(scope).addWidget(clips)
     w = PlayerWidget(page)
     outer = QVBoxLayout(page)
@@ -433,12 +439,59 @@ def test_a_list_in_a_key_scope_keeps_its_type_ahead_search(qtbot: Any, clip: Pat
     page.activateWindow()
     clips.setFocus()
     qtbot.waitUntil(lambda: page.isActiveWindow() and clips.hasFocus())
+    return page, clips, w
+
+
+def test_a_list_in_a_key_scope_keeps_its_type_ahead_search(qtbot: Any, clip: Path) -> None:
+    """A title typed in a list beside the player finds it: the player's keys took its letters
+    (each "m" of "Somalia" muted, "Floods" went full screen) and, mid-title, its Space, comma
+    and full stop; the search lost each of them."""
+    _page, clips, w = list_beside_player(qtbot, clip)
     qtbot.keyClicks(clips, "Floods in Mombasa, 6 a.m. u")
     assert clips.currentRow() == 1
     assert not w.audio_output.isMuted()
     assert not w.is_full_screen()
     assert w.player.playbackState() != State.PlayingState
     assert w.player.position() == 0  # no frame stepped
+    w.clear()
+
+
+def test_m_and_f_act_from_a_list_in_a_key_scope_while_no_title_is_typed(
+    qtbot: Any, clip: Path
+) -> None:
+    """A user reviewing clips picks one in the list (the Library's grid) and presses M or F:
+    the list took them for its type-ahead search, and only a Tab into the player made them
+    mute or go full screen. They are the player's while no title is being typed in the list
+    (Qt's keyboardInputInterval, as for Space); a title typed keeps its "m" and "f", and a
+    capital M or F starts a search for a title beginning with it."""
+    _page, clips, w = list_beside_player(qtbot, clip)
+    qtbot.keyClick(clips, Qt.Key.Key_M)
+    assert w.audio_output.isMuted()
+    qtbot.keyClick(clips, Qt.Key.Key_M)  # again at once: M did not start a search
+    assert not w.audio_output.isMuted()
+    assert clips.currentRow() == 2
+    # a title being typed keeps its letters: "somalia", "floods"
+    clips.setCurrentRow(0)
+    qtbot.keyClicks(clips, "somalia")
+    assert clips.currentRow() == 2
+    assert not w.audio_output.isMuted() and not w.is_full_screen()
+    # once the search is over (Qt starts a new one after this pause), M is the player's again
+    qtbot.wait(QApplication.keyboardInputInterval() + 100)
+    qtbot.keyClick(clips, Qt.Key.Key_M)
+    assert w.audio_output.isMuted()
+    assert clips.currentRow() == 2
+    # a capital M (Shift) starts a search for a title beginning with it
+    qtbot.wait(QApplication.keyboardInputInterval() + 100)
+    qtbot.keyClicks(clips, "Mog")
+    assert clips.currentRow() == 3
+    assert w.audio_output.isMuted()  # not toggled by the M
+    qtbot.wait(QApplication.keyboardInputInterval() + 100)
+    qtbot.keyClicks(clips, "Floods in M")
+    assert clips.currentRow() == 1
+    assert not w.is_full_screen()
+    qtbot.wait(QApplication.keyboardInputInterval() + 100)
+    qtbot.keyClick(clips, Qt.Key.Key_F)
+    qtbot.waitUntil(w.is_full_screen)
     w.clear()
 
 

@@ -13,6 +13,7 @@ from alu_client.core.transfers.rates import RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
 
 from .. import formats
+from ..widgets.combo import ElidingComboBox
 from .settings_fields import rate_text, read_rate, too_slow
 
 # the quick limits offered, in bytes per second (None: unlimited)
@@ -28,7 +29,7 @@ CUSTOM = "custom"
 MIXED = "mixed"  # the item that shows two limits of their own, one per direction
 
 
-class BandwidthLimitBox(QComboBox):
+class BandwidthLimitBox(ElidingComboBox):
     """``BandwidthLimitBox(limit=None, parent=None)``: the user's choice of a limit in bytes per
     second (None: unlimited).
 

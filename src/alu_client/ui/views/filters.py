@@ -22,6 +22,7 @@ from alu_client.core.library import Library, Query
 
 from ..delegates_items import language_name
 from ..tasks import TaskRunner
+from ..widgets.combo import ElidingComboBox
 
 DATE_RANGES = ("all", "today", "24h", "7d")
 PRIORITY_KEYS = ("flash", "urgent", "routine")
@@ -105,15 +106,15 @@ class FilterBar(QWidget):
         self.search = QLineEdit(self)
         self.search.setObjectName("search")
         self.search.setClearButtonEnabled(True)
-        self.language = QComboBox(self)
+        self.language = ElidingComboBox(self)
         self.language.setObjectName("filter-language")
-        self.category = QComboBox(self)
+        self.category = ElidingComboBox(self)
         self.category.setObjectName("filter-category")
-        self.region = QComboBox(self)
+        self.region = ElidingComboBox(self)
         self.region.setObjectName("filter-region")
-        self.priority = QComboBox(self)
+        self.priority = ElidingComboBox(self)
         self.priority.setObjectName("filter-priority")
-        self.dates = QComboBox(self)
+        self.dates = ElidingComboBox(self)
         self.dates.setObjectName("filter-dates")
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -123,7 +124,8 @@ class FilterBar(QWidget):
         self.search.returnPressed.connect(self._search_now)
         # In a narrow window the filters give way before the search box (it kept 28 px, its
         # clear button only, in French at 800 px): the box keeps room for a few words, the
-        # filters shrink from their whole choices down to a short start of them
+        # filters shrink from their whole choices down to a short start of them, which ends
+        # with "…" (the whole choice in the tooltip)
         em = self.fontMetrics().averageCharWidth()
         self.search.setMinimumWidth(16 * em)
         for box in self._boxes():

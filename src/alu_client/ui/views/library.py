@@ -17,8 +17,8 @@ what was copied where and what was not); Delete local file (asked first; the rec
 the item keeps its history and can be downloaded again). ``show_item`` selects an item and
 plays it (the Feed's preview). The player's keys (Space, F, M, comma, full stop) act while the
 focus is in the grid, the list or the detail too, not only in the player; the search box keeps
-them for typing, and the grid and the list their letters for the type-ahead search (a title
-typed there), and the others while a title is being typed.
+them for typing, and the grid and the list for their type-ahead search while a title is being
+typed there (and a capital M or F, which starts one).
 """
 
 from __future__ import annotations
@@ -221,9 +221,9 @@ class LibraryPanel(QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([700, 500])
         if self.player is not None:
-            # Space, comma and full stop act from the grid, the list and the detail too (a clip
-            # just clicked or previewed), not only from the player itself; M and F from the
-            # detail (in the grid and the list, letters find a title as it is typed)
+            # the player's keys act from the grid, the list and the detail too (a clip just
+            # clicked or previewed), not only from the player itself; in the grid and the list
+            # not while a title is being typed there (its letters find it)
             self.player.add_key_scope(self.views)
             self.player.add_key_scope(self.detail)
 

@@ -46,6 +46,7 @@ from ..models.transfers import (
     TransfersModel,
 )
 from ..tasks import TaskRunner
+from ..widgets.combo import ElidingComboBox
 from . import new_table
 from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog
 from .settings_fields import read_rate
@@ -226,7 +227,7 @@ class TransfersPanel(QWidget):
             self.addActions(list(group))  # shortcuts anywhere in the panel (not the moves')
 
         self.filter_label = QLabel(self)
-        self.filter_box = QComboBox(self)
+        self.filter_box = ElidingComboBox(self)  # cut in a narrow window: ends with …
         self.filter_box.setObjectName("transfers-filter")
         self.filter_label.setBuddy(self.filter_box)
         self.filter_box.currentIndexChanged.connect(self._apply_filter)

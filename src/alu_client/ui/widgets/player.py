@@ -11,8 +11,8 @@ controls stay reachable; F toggles it, Escape leaves. Keys act while the focus i
 player, or in the widgets given to ``add_key_scope`` (the Library's views and detail): Space
 plays or pauses, comma and full stop step one frame back or forward, M mutes. A button of the
 control bar that has the focus takes Space and Enter itself, as any button: they press it. A
-list or grid in a key scope keeps the letters (M, F) for its type-ahead search, and Space,
-comma and full stop too while a title is being typed there.
+list or grid in a key scope keeps these keys for its type-ahead search while a title is being
+typed there, and a capital M or F (Shift) always: it starts a search for a title.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ FALLBACK_FRAME_MS = 40.0
 # volume kept its own, and seeking with the mouse was impossible. Logical pixels.
 SEEK_MIN_WIDTH = 120
 VOLUME_MIN_WIDTH = 40
+# The picture's own minimum: the size of a thumbnail in the Library's list. It was 160x90, and
+# the Library (the picture over the detail) then made the main window 30 px taller than a
+# 1366x768 laptop at 200 % (683x384 logical pixels); the splitter gives the picture more as
+# soon as the window has it, and F shows it full screen.
+PICTURE_MIN_WIDTH, PICTURE_MIN_HEIGHT = 80, 45
 
 _Status = QMediaPlayer.MediaStatus
 _State = QMediaPlayer.PlaybackState
@@ -181,11 +186,14 @@ class _TypeAhead(QObject):
 
     The player's keys are shortcuts, and a shortcut comes before the focused widget's keys:
     each "m" of "Somalia" muted the player and the search lost it; "Floods" went full screen.
-    A letter or digit typed in a view is always for the search (a title starts with any of
-    them); Space, comma and full stop are the player's unless a title is being typed, i.e. the
-    view's last character came within ``QApplication.keyboardInputInterval()`` (Qt's own rule
-    for going on with a search rather than starting a new one). Watches the scope: the
-    ``ShortcutOverride`` of a key in a view goes up to it when the view does not claim it."""
+    A letter or digit typed in a view is for the search, but for the player's own keys: m, f,
+    Space, comma and full stop are the player's unless a title is being typed, i.e. the view's
+    last character came within ``QApplication.keyboardInputInterval()`` (Qt's own rule for
+    going on with a search rather than starting a new one). So M mutes and F goes full screen
+    from the Library's grid (a user reviewing clips there had to Tab into the player first),
+    the "m" of "Somalia" still searches, and a capital M or F (Shift) starts a search for a
+    title beginning with it. Watches the scope: the ``ShortcutOverride`` of a key in a view
+    goes up to it when the view does not claim it."""
 
     def __init__(self, scope: QWidget) -> None:
         super().__init__(scope)
@@ -209,7 +217,7 @@ class _TypeAhead(QObject):
         text = _typed(event)
         if not text:
             return False
-        if text.isalnum() or event.key() not in _SCOPE_KEYS:
+        if event.key() not in _SCOPE_KEYS or text.isupper():
             return True
         return (
             view is self._view
@@ -267,7 +275,7 @@ class PlayerWidget(QWidget):
 
         self.video_widget = QVideoWidget(self.stage)
         self.video_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.video_widget.setMinimumSize(160, 90)
+        self.video_widget.setMinimumSize(PICTURE_MIN_WIDTH, PICTURE_MIN_HEIGHT)
         self.player.setVideoOutput(self.video_widget)
         self.message_label = QLabel(self.stage)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -351,8 +359,8 @@ class PlayerWidget(QWidget):
         a frame, M mutes) act while the focus is anywhere in ``scope`` too, say the list of
         clips beside the player. ``scope`` must not hold the player (its own keys would be
         ambiguous there); a text field inside it keeps these keys for typing (Qt lets it
-        override shortcuts), and a list or grid keeps them for its type-ahead search
-        (``_TypeAhead``: the letters always, the others while a title is being typed)."""
+        override shortcuts), and a list or grid keeps them for its type-ahead search while a
+        title is being typed, and capital M and F always (``_TypeAhead``)."""
         _TypeAhead(scope)
         for seq, slot in (
             (Qt.Key.Key_Space, self.toggle),
@@ -638,6 +646,8 @@ class PlayerWidget(QWidget):
 
 __all__ = [
     "FALLBACK_FRAME_MS",
+    "PICTURE_MIN_HEIGHT",
+    "PICTURE_MIN_WIDTH",
     "SEEK_MIN_WIDTH",
     "VOLUME_MIN_WIDTH",
     "PlayerWidget",
