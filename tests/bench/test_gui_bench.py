@@ -14,7 +14,11 @@ And how they grow (baseline: the same with few rows, in the same run):
 - a tick in which one transfer ends and the next starts, 2,000 transfers in queue order (each
   one re-sorted every row: ~100 ms);
 - a thumbnail arriving in the Feed with 21,000 items loaded (each scanned every row: up to
-  150 ms, the window froze 38 s after a year's catch-up).
+  150 ms, the window froze 38 s after a year's catch-up);
+- a download ending with the History tab open on a store of 20,000 events, 5,000 of them
+  loaded (each re-read and compared up to 5,000 events, and a sync's older event reset the
+  list: the selection lost); baseline: 200 loaded;
+- sorting 2,000 transfers by State (a Python call for each of ~45,000 comparisons: ~240 ms).
 
 A missed target is printed, not failed.
 """
@@ -305,3 +309,177 @@ def test_gui_a_thumbnail_arrives_among_21000_items(
     )
     note(f"load average {load_average()}")
     check_measured([figure])
+
+
+def test_gui_history_a_download_ends_among_20000_events(
+    qapp: QApplication, qtbot: Any, tmp_path: Path
+) -> None:
+    from alu_client.core.sync import record_event
+    from alu_client.ui.models import OBJECT_ROLE
+    from alu_client.ui.tasks import TaskRunner
+    from alu_client.ui.views import select_row
+    from alu_client.ui.views.history import HistoryPanel
+    from tests.gui.test_history_panel import T0, _Bridge, _Desk, _here, _pulled
+
+    total, downloads = 20_000, env_int("ALU_BENCH_REPEAT", 20)
+    store = Store(tmp_path / "history.sqlite3")
+    with store.write() as conn:
+        for n in range(total):
+            record_event(
+                conn, "desk", "download_completed", item_id=f"old{n}", bytes=1_000,
+                ended_at=T0 - (total - n) * 60.0, device="desk-1",
+                detail={"label": f"Old {n}", "seconds": 3.0, "avg_bps": 1e6},
+            )  # fmt: skip
+    gui_ms: dict[int, list[float]] = {}
+    kept: dict[int, int] = {}
+    for loaded in (200, 5000):
+        tasks = TaskRunner()
+        panel = HistoryPanel(_Desk(store), _Bridge(), tasks)  # type: ignore[arg-type]
+        qtbot.addWidget(panel)
+        panel.resize(1400, 900)
+        panel.show()
+        qtbot.waitExposed(panel)
+        qtbot.waitUntil(lambda p=panel: p.model.rowCount() >= 200, timeout=60_000)
+        while panel.model.rowCount() < loaded:
+            n = panel.model.rowCount()
+            panel.model.fetchMore(QModelIndex())
+            qtbot.waitUntil(lambda p=panel, n=n: p.model.rowCount() > n, timeout=60_000)
+        spent: list[float] = []
+        for name in ("_refreshed", "_got_new"):  # the GUI-thread end of a read
+            slot = getattr(panel, name, None)
+            if slot is not None:
+
+                def timed_slot(result: Any, slot: Any = slot, out: list[float] = spent) -> None:
+                    start = time.perf_counter()
+                    slot(result)
+                    qapp.processEvents()  # the proxy and the view catch up, then repaint
+                    out.append((time.perf_counter() - start) * 1000)
+
+                setattr(panel, name, timed_slot)
+        done: list[bool] = []
+        panel.refreshed.connect(lambda d=done: d.append(True))
+        select_row(panel.view, 3)
+        chosen = panel.view.selectionModel().selectedRows()[0].data(OBJECT_ROLE).id
+        kept[loaded] = 0
+        for k in range(downloads):
+            _here(store, 1_000_000 + loaded + k, T0 + k)  # a download ends here (the newest)
+            if k % 2:  # and the sync brought another workstation's event of 3 hours ago
+                _pulled(store, 1_000_000 + 1_000 * loaded + k, T0 - 3 * 3600.0)
+            # (waited for by counting: waitSignal's Qt objects, left to the garbage collector,
+            # were freed on the thread reading 5,000 events, and Qt crashed)
+            before = len(done)
+            panel.bridge.library_changed.emit()  # type: ignore[attr-defined]
+            qtbot.waitUntil(lambda b=before, d=done: len(d) > b, timeout=60_000)
+            rows = panel.view.selectionModel().selectedRows()
+            if [r.data(OBJECT_ROLE).id for r in rows] == [chosen]:
+                kept[loaded] += 1
+        gui_ms[loaded] = spent[-downloads:]
+        tasks.wait_for_done()
+        panel.sync_tasks.wait_for_done()
+        panel.close()
+    store.close()
+    figure = report(
+        Figure(
+            "gui",
+            f"History: a download ends, {total} events, 5000 loaded (GUI thread)",
+            median(gui_ms[5000]),
+            "ms",
+            baseline="200 loaded",
+            baseline_value=median(gui_ms[200]),
+            better="lower",
+            target=10,
+            target_on="value",
+            note=f"median of {downloads}, max {max(gui_ms[5000]):.1f} ms; selection kept "
+            f"{kept[5000]}/{downloads} (200 loaded: {kept[200]}/{downloads})",
+        )
+    )
+    note(f"load average {load_average()}")
+    check_measured([figure])
+
+
+def test_gui_sort_2000_transfers_by_state(qapp: QApplication, qtbot: Any, tmp_path: Path) -> None:
+    import dataclasses
+    import random
+
+    from PySide6.QtCore import Qt
+
+    from alu_client.ui.models.transfers import COL_NAME, COL_PRIORITY, COL_STATE
+
+    repeat = min(env_int("ALU_BENCH_REPEAT", 20), 10)
+    states = ("queued", "queued", "active", "paused", "failed", "done", "canceled")
+    medians: dict[int, float] = {}
+    repaint: dict[int, float] = {}
+    state_changes: dict[int, float] = {}
+    for n in (20, 2000):
+        store = Store(tmp_path / f"sort-{n}.sqlite3")
+        panel = TransfersPanel(TransferQueue(store))
+        qtbot.addWidget(panel)
+        panel.resize(1400, 900)
+        panel.show()
+        qtbot.waitExposed(panel)
+        rnd = random.Random(n)
+        rows = [dataclasses.replace(t, state=rnd.choice(states)) for t in transfers(n)]
+        panel.model.set_transfers(rows)
+        qtbot.wait(20)
+        ticks, paints = [], []
+        for k in range(repeat):
+            panel.view.sortByColumn(COL_PRIORITY, Qt.SortOrder.AscendingOrder)
+            qapp.processEvents()
+            order = Qt.SortOrder.DescendingOrder if k % 2 else Qt.SortOrder.AscendingOrder
+            start = time.perf_counter()
+            panel.view.sortByColumn(COL_STATE, order)
+            sorted_at = time.perf_counter()
+            qapp.processEvents()  # the repaint
+            ticks.append((sorted_at - start) * 1000)
+            paints.append((time.perf_counter() - sorted_at) * 1000)
+        medians[n] = median(ticks)
+        repaint[n] = median(paints)
+        # sorted by State, a transfer ends and the next starts: the rows follow
+        panel.view.sortByColumn(COL_STATE, Qt.SortOrder.AscendingOrder)
+        qapp.processEvents()
+        changes = []
+        for k in range(1, repeat + 1):
+            ended = Progress(k, "download", "done", rows[k - 1].label, MB, MB, 0.0, None, "")
+            began = Progress(k + 10, "download", "active", rows[k + 9].label, 1, MB, 1.0, 9.0, "")
+            start = time.perf_counter()
+            panel.model.apply_progress([ended, began])
+            qapp.processEvents()  # the deferred work, then the repaint
+            qapp.processEvents()
+            changes.append((time.perf_counter() - start) * 1000)
+        state_changes[n] = median(changes)
+        shown = [panel.proxy.index(r, COL_NAME).data() for r in range(panel.proxy.rowCount())]
+        assert len(shown) == n
+        panel.tasks.wait_for_done()
+        panel.close()
+        store.close()
+    figure = report(
+        Figure(
+            "gui",
+            "sort 2000 transfers by State (the header's click, before the repaint)",
+            medians[2000],
+            "ms",
+            baseline="20 rows",
+            baseline_value=medians[20],
+            better="lower",
+            target=10,
+            target_on="value",
+            note=f"median of {repeat}; then the repaint: {repaint[2000]:.1f} ms "
+            f"(20 rows: {repaint[20]:.1f})",
+        )
+    )
+    change = report(
+        Figure(
+            "gui",
+            "sorted by State, a transfer ends and the next starts, 2000 rows, apply + repaint",
+            state_changes[2000],
+            "ms",
+            baseline="20 rows",
+            baseline_value=state_changes[20],
+            better="lower",
+            target=10,
+            target_on="value",
+            note=f"median of {repeat}",
+        )
+    )
+    note(f"load average {load_average()}")
+    check_measured([figure, change])

@@ -5,6 +5,7 @@ and an upload show with the right words and sizes, the list pages in as the user
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -12,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyle
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
-from alu_client.core.sync import HistoryEvent, record_event
+from alu_client.core.sync import HistoryEvent, HistorySync, record_event
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.uploads import UploadFields
 from alu_client.ui import formats
@@ -41,6 +42,7 @@ from alu_client.ui.models.history import (
     HistoryModel,
 )
 from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views import select_row
 from alu_client.ui.views.history import HistoryPanel
 from tests.support.livehub import LiveHub
 
@@ -281,3 +283,219 @@ def test_an_event_with_figures_no_transfer_has_is_shown_without_them(qapp: QAppl
         model.index(0, c).data(Qt.ItemDataRole.ToolTipRole)
     assert model.index(0, COL_SPEED).data(SORT_ROLE) == 0.0
     assert model.index(0, COL_DURATION).data(SORT_ROLE) == 1e300  # sorts last, as it is
+
+
+# --- following a busy workstation: new events come in without a re-read or a reset -------------
+
+
+class _Bridge(QObject):
+    library_changed = Signal()
+
+
+class _Desk:
+    """What the panel asks of the services: the history of profile ``desk``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def history(self) -> HistorySync:
+        return HistorySync(self.store, "desk", lambda: None)
+
+
+HOUR = 3600.0
+T0 = 1_790_000_000.0
+
+
+def _here(store: Store, n: int, ended_at: float) -> str:
+    """A download that ended here (in the outbox)."""
+    with store.write() as conn:
+        return record_event(
+            conn, "desk", "download_completed", item_id=f"here{n}", bytes=1_000,
+            ended_at=ended_at, device="desk-1", detail={"label": f"Here {n}"},
+        )  # fmt: skip
+
+
+def _pulled(store: Store, n: int, ended_at: float) -> str:
+    """An event of another workstation, as the history sync stores it."""
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO history (id, profile, type, item_id, bytes, ended_at, device, detail,"
+            " origin, hub_seq) VALUES (?, 'desk', 'download_completed', ?, 1000, ?, 'laptop-2',"
+            " ?, 'hub', ?)",
+            (f"hub-{n}", f"hub{n}", ended_at, json.dumps({"label": f"Hub {n}"}), n),
+        )
+    return f"hub-{n}"
+
+
+@pytest.fixture
+def busy(qtbot: Any, qapp: QApplication, tmp_path: Path) -> Iterator[tuple[HistoryPanel, Store]]:
+    """The History tab over a store of 50 events, an hour apart, the newest at T0."""
+    store = Store(tmp_path / "busy.sqlite3")
+    for n in range(50):
+        _here(store, n, T0 - (49 - n) * HOUR)
+    bridge = _Bridge()
+    tasks = TaskRunner()
+    p = HistoryPanel(_Desk(store), bridge, tasks)  # type: ignore[arg-type]
+    qtbot.addWidget(p)
+    p.resize(1000, 300)
+    p.show()
+    qtbot.waitExposed(p)
+    qtbot.waitUntil(lambda: p.model.rowCount() == 50)
+    yield p, store
+    tasks.wait_for_done()
+    p.sync_tasks.wait_for_done()
+    store.close()
+
+
+def _ids(panel: HistoryPanel) -> list[str]:
+    proxy = panel.proxy
+    return [proxy.index(r, 0).data(OBJECT_ROLE).id for r in range(proxy.rowCount())]
+
+
+def _selected(panel: HistoryPanel) -> list[str]:
+    return [i.data(OBJECT_ROLE).id for i in panel.view.selectionModel().selectedRows()]
+
+
+def _library_changed(qtbot: Any, panel: HistoryPanel) -> None:
+    with qtbot.waitSignal(panel.refreshed, timeout=10_000):
+        panel.bridge.library_changed.emit()  # type: ignore[attr-defined]
+
+
+def test_new_events_keep_the_selection_and_are_not_a_reset(
+    qtbot: Any, qtmodeltester: Any, busy: tuple[HistoryPanel, Store]
+) -> None:
+    panel, store = busy
+    qtmodeltester.check(panel.model)
+    select_row(panel.view, 5)
+    chosen = _selected(panel)
+    assert len(chosen) == 1
+    resets: list[bool] = []
+    panel.model.modelReset.connect(lambda: resets.append(True))
+    panel.proxy.modelReset.connect(lambda: resets.append(True))
+    # a download ends here (the newest), and the sync brought another workstation's event
+    # that ended ten and a half hours before the newest (often: the hub's events are older)
+    newest = _here(store, 50, T0 + 60)
+    older = _pulled(store, 1, T0 - 10.5 * HOUR)
+    _library_changed(qtbot, panel)
+    assert panel.model.rowCount() == 52
+    ids = _ids(panel)
+    assert ids[0] == newest
+    assert ids[12] == older  # between the events of 10 and 11 hours before the newest
+    assert resets == []
+    assert _selected(panel) == chosen
+    assert panel.proxy.index(12, COL_DEVICE).data() == "laptop-2"
+    # the same again, one by one: still the same row selected
+    for n in range(2, 6):
+        _pulled(store, n, T0 - (n + 0.5) * HOUR)
+        _library_changed(qtbot, panel)
+    assert panel.model.rowCount() == 56
+    assert resets == []
+    assert _selected(panel) == chosen
+    assert _ids(panel) == [e.id for e in HistorySync(store, "desk", lambda: None).list(100)]
+
+
+def test_a_finished_download_reads_only_what_is_new(
+    qtbot: Any, busy: tuple[HistoryPanel, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60 downloads a day for months: each one re-read up to 5,000 events (and compared them
+    all on the GUI thread)."""
+    panel, store = busy
+    listed: list[int] = []
+    real_list = HistorySync.list
+
+    def counting(self: HistorySync, limit: int = 100, before: str | None = None) -> Any:
+        listed.append(limit)
+        return real_list(self, limit, before)
+
+    monkeypatch.setattr(HistorySync, "list", counting)
+    for n in range(50, 53):
+        _here(store, n, T0 + n)
+        _library_changed(qtbot, panel)
+    assert listed == []
+    assert [panel.proxy.index(r, COL_ITEM).data() for r in range(3)] == [
+        "Here 52",
+        "Here 51",
+        "Here 50",
+    ]
+    # Refresh reads the list again (and keeps the selection)
+    select_row(panel.view, 1)
+    with qtbot.waitSignal(panel.refreshed):
+        panel.refresh_action.trigger()
+    assert listed == [PAGE_SIZE]
+    assert [i.data() for i in panel.view.selectionModel().selectedRows(COL_ITEM)] == ["Here 51"]
+
+
+def test_sent_events_are_updated_and_a_hub_taking_them_back_is_seen(
+    qtbot: Any, busy: tuple[HistoryPanel, Store]
+) -> None:
+    panel, store = busy
+    assert panel.status.text() == "50 events waiting to be sent to the hub"
+    with store.write() as conn:  # what a push does: the hub has them
+        conn.execute("UPDATE history SET sent_at = ? WHERE item_id != 'here49'", (T0,))
+    _library_changed(qtbot, panel)
+    assert panel.status.text() == "1 event waiting to be sent to the hub"
+    sent = [panel.proxy.index(r, COL_SENT).data() for r in range(panel.proxy.rowCount())]
+    assert sent == ["Waiting to be sent"] + ["Sent"] * 49
+    # a hub restored from a backup: sent events go back to the outbox (not a new event)
+    with store.write() as conn:
+        conn.execute("UPDATE history SET sent_at = NULL WHERE item_id IN ('here0', 'here1')")
+    _library_changed(qtbot, panel)  # (this read sees the outbox grew, and reads all again)
+    qtbot.waitUntil(lambda: panel.status.text() == "3 events waiting to be sent to the hub")
+    qtbot.waitUntil(
+        lambda: (
+            [panel.proxy.index(r, COL_SENT).data() for r in (47, 48, 49)]
+            == ["Sent", "Waiting to be sent", "Waiting to be sent"]
+        )
+    )
+
+
+def test_rows_in_sight_stay_in_sight_as_new_events_come(
+    qtbot: Any, busy: tuple[HistoryPanel, Store]
+) -> None:
+    panel, store = busy
+    panel.view.scrollTo(panel.proxy.index(30, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    top = panel.view.indexAt(QPoint(0, 0)).data(OBJECT_ROLE).id
+    for n in range(50, 53):
+        _here(store, n, T0 + n)
+        _library_changed(qtbot, panel)
+    assert panel.model.rowCount() == 53
+    assert panel.view.indexAt(QPoint(0, 0)).data(OBJECT_ROLE).id == top
+    # at the top of the list, the new event shows
+    panel.view.scrollToTop()
+    _here(store, 53, T0 + 53)
+    _library_changed(qtbot, panel)
+    assert panel.proxy.index(0, COL_ITEM).data() == "Here 53"
+    assert panel.view.verticalScrollBar().value() == 0
+
+
+def _event(n: int, ended_at: float | None) -> HistoryEvent:
+    return HistoryEvent(
+        id=f"e{n}", profile="p", type="download_completed", item_id=None, rendition="",
+        bytes=0, started_at=None, ended_at=ended_at, device="", detail={}, transfer_id=None,
+        origin="hub", hub_seq=n, sent_at=None,
+    )  # fmt: skip
+
+
+def test_the_model_puts_each_new_event_in_its_place(qapp: QApplication, qtmodeltester: Any) -> None:
+    model = HistoryModel()
+    qtmodeltester.check(model)
+    model.set_events([_event(n, 100.0 - 10 * n) for n in range(5)], has_more=True)  # 100 … 60
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    # in the order stored: one between, one tying with 80 (stored later: before it), the
+    # newest, one older than the last row while more rows are to load (its page brings it)
+    added = model.add_events(
+        [_event(10, 75.0), _event(11, 80.0), _event(12, 200.0), _event(13, 1.0)]
+    )
+    assert added == 3
+    assert [e.id for e in model.events()] == ["e12", "e0", "e1", "e11", "e2", "e10", "e3", "e4"]
+    assert model.add_events([_event(10, 75.0)]) == 0  # known
+    # a full refresh with a new event anywhere inserts it too
+    listed = [*model.events()[:6], _event(14, 65.0), *model.events()[6:]]
+    model.set_events(listed, has_more=True)
+    assert [e.id for e in model.events()] == [e.id for e in listed]
+    assert resets == []
+    # the rows no longer the start of the list: read again from scratch
+    model.set_events(listed[1:], has_more=False)
+    assert resets == [True]
+    assert not model.has_more

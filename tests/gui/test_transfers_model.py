@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from alu_client.core.store.transfers import Transfer
 from alu_client.core.sync import ONLINE, SyncStatus
@@ -275,3 +275,40 @@ def test_a_transfer_waiting_on_a_full_data_disk_says_so_and_so_does_the_status_b
     assert "data folder is full" in bar.connection.toolTip()
     activity.apply([dataclasses.replace(waiting, state="done", last_error="")])  # space again
     assert bar.connection.text() == "● Online"
+
+
+def test_the_model_sorts_itself_and_stays_sorted(qtmodeltester: Any) -> None:
+    """Sorting is the model's (each row's sort value computed once, then Python's sort): a
+    sort proxy called into Python for each comparison, 240 ms for 2,000 transfers by State."""
+    states = ["done", "queued", "failed", "active", "queued", "paused", "active", "canceled"]
+    m = TransfersModel()
+    m.set_transfers([transfer(t, state=s) for t, s in enumerate(states, start=1)])
+    qtmodeltester.check(m)
+    held = QPersistentModelIndex(m.index(m.row_of(5), COL_NAME))  # a selection, e.g.
+
+    def shown() -> list[int]:
+        return [m.index(r, 0).data(OBJECT_ROLE).id for r in range(m.rowCount())]
+
+    m.sort(COL_STATE, Qt.SortOrder.AscendingOrder)
+    # what needs attention first; ties in the queue's order
+    assert shown() == [4, 7, 2, 5, 6, 3, 1, 8]
+    assert [m.index(r, 0).data(OBJECT_ROLE).id for r in range(8)] == shown()
+    assert all(m.row_of(t) == r for r, t in enumerate(shown()))
+    assert held.row() == 3 and held.data(OBJECT_ROLE).id == 5
+    m.sort(COL_STATE, Qt.SortOrder.DescendingOrder)
+    assert shown() == [8, 1, 3, 6, 2, 5, 4, 7]
+    m.sort(COL_STATE, Qt.SortOrder.AscendingOrder)
+    # a state changes: the row moves (one layout change); a new row goes in at its place
+    layouts: list[bool] = []
+    m.layoutChanged.connect(lambda *_: layouts.append(True))
+    m.apply_progress([progress(5, MB, "active")])
+    assert shown() == [4, 5, 7, 2, 6, 3, 1, 8]
+    assert layouts == [True] and held.data(OBJECT_ROLE).id == 5
+    m.apply_progress([progress(9, 0, "failed")])  # unknown until now
+    assert shown() == [4, 5, 7, 2, 6, 3, 9, 1, 8]
+    m.apply_progress([progress(4, 2 * MB), progress(7, 3 * MB)])  # figures only: no sort
+    assert layouts == [True]
+    qtmodeltester.check(m)
+    m.sort(-1)  # as they came: left where they are
+    m.apply_progress([progress(1, 0, "queued")])
+    assert shown() == [4, 5, 7, 2, 6, 3, 9, 1, 8]

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -608,3 +608,37 @@ class HistorySync:
         sql += " ORDER BY ended_at DESC, rowid DESC LIMIT ?"
         params.append(max(0, limit))
         return [HistoryEvent.from_row(r) for r in self.store.query(sql, params)]
+
+    def mark(self) -> int:
+        """Where the history stands now, for ``since``: every event stored after this call
+        comes after the mark (the rows' insertion order; events are never deleted)."""
+        row = self.store.query_one("SELECT MAX(rowid) FROM history")
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    def since(self, mark: int, limit: int = 1000) -> tuple[_List[HistoryEvent], int]:
+        """The events stored after ``mark`` (recorded here or pulled, in the order they were
+        stored, at most ``limit``) and the mark after the last of them (``mark`` if none)."""
+        rows = self.store.query(
+            "SELECT rowid, * FROM history WHERE rowid > ? AND profile = ? ORDER BY rowid LIMIT ?",
+            (mark, self.profile, max(0, limit)),
+        )
+        last = int(rows[-1]["rowid"]) if rows else mark
+        return [HistoryEvent.from_row(r) for r in rows], last
+
+    def sent_among(self, ids: Sequence[str]) -> _List[HistoryEvent]:
+        """The events of ``ids`` (outbox events, as last read) no longer in the outbox: sent,
+        or refused by the hub."""
+        out: _List[HistoryEvent] = []
+        ids = _List(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            out += [
+                HistoryEvent.from_row(r)
+                for r in self.store.query(
+                    f"SELECT * FROM history WHERE profile = ? AND id IN ({marks})"  # noqa: S608 - ?s
+                    " AND sent_at IS NOT NULL",
+                    (self.profile, *chunk),
+                )
+            ]
+        return out

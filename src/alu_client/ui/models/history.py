@@ -4,14 +4,19 @@ which workstation, and whether the hub has it yet.
 Rows are ``HistoryEvent``s from ``HistorySync.list`` (newest first), loaded a page at a time:
 the model says it can fetch more while the last page was full, and ``fetchMore`` asks its
 owner (``more_wanted(last_event_id)``) to read the next page off the GUI thread and hand it to
-``append_events``. A refresh (``set_events`` with the newest events) inserts what is new at the
-top and updates rows that changed (an event sent to the hub), so selection and scroll stay.
+``append_events``. New events come one by one as they are stored (``add_events``: each is
+put in its place, wherever its time puts it — an event pulled from the hub is often older than
+the newest), and rows that changed are replaced (``update_events``: an event sent to the hub).
+A full refresh (``set_events`` with the newest events) does the same by comparing. None of
+them resets the model, so the selection, the sort and the scroll position stay; only a list
+whose known rows changed order or went away does.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -49,6 +54,12 @@ _NUMBERS = (COL_SIZE, COL_SPEED, COL_DURATION)
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def _order(e: HistoryEvent) -> tuple[int, float]:
+    """The list's order, ascending: newest end time first, events without one last (as
+    ``HistorySync.list``; among equal times the one stored last comes first)."""
+    return (1, 0.0) if e.ended_at is None else (0, -e.ended_at)
+
+
 def _state(e: HistoryEvent) -> str:
     """'here-pending', 'here-sent', 'here-refused' or 'hub': where the event stands."""
     if e.origin != "here":
@@ -70,6 +81,9 @@ class HistoryModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[HistoryEvent] = []
+        self._ids: set[str] = set()
+        #: ids of the rows still in the outbox
+        self._pending: set[str] = set()
         self._has_more = False
         self._loading_more = False
         self._texts: dict[str, str] = {}
@@ -116,48 +130,116 @@ class HistoryModel(QAbstractTableModel):
     def events(self) -> list[HistoryEvent]:
         return list(self._rows)
 
+    def pending_ids(self) -> list[str]:
+        """The rows still in the outbox (the ones whose "Sent to hub" may change)."""
+        return list(self._pending)
+
     def set_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
-        """The newest events (a refresh). What is new goes in at the top, changed rows are
-        updated; when the list differs in any other way, the model is reset."""
+        """The newest events (a full refresh). Events not shown yet are inserted where they
+        stand, changed rows are updated; only when the rows already shown are not the start of
+        the list in the same order (one went away) is the model reset."""
         events = list(events)
-        old_ids = [e.id for e in self._rows]
-        new_ids = [e.id for e in events]
-        known = set(old_ids)
-        fresh = 0
-        while fresh < len(new_ids) and new_ids[fresh] not in known:
-            fresh += 1
-        rest = new_ids[fresh:]
-        if not old_ids or rest != old_ids[: len(rest)]:
+        known, shown = self._ids, len(self._rows)
+        old = [e for e in events if e.id in known]
+        if not self._rows or [e.id for e in old] != [e.id for e in self._rows[: len(old)]]:
             self.beginResetModel()
             self._rows = events
             self._has_more = has_more
+            self._reindex()
             self.endResetModel()
             return
-        changed = [n for n, e in enumerate(events[fresh:]) if e != self._rows[n]]
-        for n in changed:
-            self._rows[n] = events[fresh + n]
-        if changed:
-            first, last = min(changed), max(changed)
-            self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
-        if fresh:
-            self.beginInsertRows(QModelIndex(), 0, fresh - 1)
-            self._rows[:0] = events[:fresh]
-            self.endInsertRows()
-        if len(rest) == len(old_ids):
+        self._replace([(n, e) for n, e in enumerate(old) if e != self._rows[n]])
+        # each new event goes before the known event that follows it in the list
+        runs: list[tuple[int, list[HistoryEvent]]] = []
+        seen = 0
+        for e in events:
+            if e.id in known:
+                seen += 1
+            elif runs and runs[-1][0] == seen:
+                runs[-1][1].append(e)
+            else:
+                runs.append((seen, [e]))
+        self._insert(runs)
+        if len(old) == shown:
             # the refresh read past every row we had: it knows whether more are left
             self._has_more = has_more
+
+    def add_events(self, events: Iterable[HistoryEvent]) -> int:
+        """Events stored since the last read (``HistorySync.since``, in the order they were
+        stored), each put in its place among the rows; returns how many were added. One older
+        than the last row while more rows are still to load is left to that page."""
+        new = [e for e in events if e.id not in self._ids]
+        # newest stored first among equal times: reversed, then a stable sort by time
+        new.reverse()
+        new.sort(key=_order)
+        runs: list[tuple[int, list[HistoryEvent]]] = []
+        for e in new:
+            at = bisect.bisect_left(self._rows, _order(e), key=_order)
+            if at == len(self._rows) and self._has_more:
+                continue
+            if runs and runs[-1][0] == at:
+                runs[-1][1].append(e)
+            else:
+                runs.append((at, [e]))
+        self._insert(runs)
+        return sum(len(run) for _, run in runs)
+
+    def update_events(self, events: Iterable[HistoryEvent]) -> None:
+        """Rows that changed (an event sent to the hub); events not shown are ignored."""
+        where = {e.id: e for e in events}
+        if not where:
+            return
+        self._replace(
+            [
+                (n, where[e.id])
+                for n, e in enumerate(self._rows)
+                if e.id in where and where[e.id] != e
+            ]
+        )
+
+    def _insert(self, runs: list[tuple[int, list[HistoryEvent]]]) -> None:
+        """Insert each run of events before row ``at`` (positions of the rows as they are
+        now, ascending): from the last up, so the positions before stay right."""
+        for at, run in reversed(runs):
+            self.beginInsertRows(QModelIndex(), at, at + len(run) - 1)
+            self._rows[at:at] = run
+            for e in run:
+                self._ids.add(e.id)
+                if e.pending:
+                    self._pending.add(e.id)
+            self.endInsertRows()
+
+    def _replace(self, changes: list[tuple[int, HistoryEvent]]) -> None:
+        """Replace rows (``(row, event)``, ascending), one ``dataChanged`` per run of rows."""
+        start = prev = -2
+        for n, e in changes:
+            self._rows[n] = e
+            if e.pending:
+                self._pending.add(e.id)
+            else:
+                self._pending.discard(e.id)
+            if n != prev + 1:
+                if start >= 0:
+                    self._changed(start, prev)
+                start = n
+            prev = n
+        if start >= 0:
+            self._changed(start, prev)
+
+    def _changed(self, first: int, last: int) -> None:
+        self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
+
+    def _reindex(self) -> None:
+        self._ids = {e.id for e in self._rows}
+        self._pending = {e.id for e in self._rows if e.pending}
 
     def append_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
         """The page after the last row (what ``more_wanted`` asked for)."""
         self._loading_more = False
-        known = {e.id for e in self._rows}
-        new = [e for e in events if e.id not in known]
+        new = [e for e in events if e.id not in self._ids]
         self._has_more = has_more
         if new:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-            self._rows.extend(new)
-            self.endInsertRows()
+            self._insert([(len(self._rows), new)])
 
     def more_failed(self) -> None:
         """The page could not be read: let the view ask again later."""

@@ -10,6 +10,13 @@ changed (as qBittorrent's transfer list does), so 1,000 transfers stay smooth.
 What progress does not carry (priority, queue position, times) comes from the store with
 ``set_transfers``; a transfer first seen in a batch gets a row at once and is announced with
 ``transfers_unknown`` so the owner loads those details (off the GUI thread).
+
+The model sorts itself (``sort``, which the table's proxy passes on): each row's sort value is
+computed once and Python's sort orders them, ties in the queue's order. A sort proxy calls
+into Python twice or more for each of its ~45,000 comparisons: 240 ms to sort 2,000 transfers
+by State, and again after each batch that changed a state. Sorted, the rows stay sorted: a
+batch that changes the sort column's values sorts them again (one ``layoutChanged``, none when
+no row moved), and a new row goes in at its place.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ COLUMN_COUNT = 9
 # the columns progress changes (the others change with the state or the store's details)
 LIVE_COLUMNS = (COL_PROGRESS, COL_SPEED, COL_ETA, COL_SIZE)
 
+#: new rows put in at their place one by one (more: after the others, then one sort)
+_PLACED_ONE_BY_ONE = 16
 # what a drag of transfers carries: their ids, comma-separated
 MIME_TYPE = "application/x-alu-transfer-ids"
 PRIORITY_NAMES = ("flash", "urgent", "routine")
@@ -174,6 +183,9 @@ class TransfersModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[TransferRow] = []
         self._row_of: dict[int, int] = {}
+        #: the column the rows are sorted by (-1: in the order they came) and the order
+        self._sort_column = -1
+        self._descending = False
         self._pending: dict[int, Progress] = {}
         self._interval = refresh_interval_ms
         self._since_flush = QElapsedTimer()
@@ -222,6 +234,7 @@ class TransfersModel(QAbstractTableModel):
                 spans[r] = span
         if spans:
             self._emit_changed(spans)
+            self._keep_sorted(spans)
         if unknown:
             next_rank = max((row.rank for row in self._rows), default=-1) + 1
             rows = [
@@ -278,16 +291,86 @@ class TransfersModel(QAbstractTableModel):
                 spans[r] = (spans.get(r, (COL_SPEED,))[0], COL_SPEED)
         if spans:
             self._emit_changed(spans)
+            self._keep_sorted(spans)
         if new:
             self._append(new)
 
     def _append(self, rows: list[TransferRow]) -> None:
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-        for n, row in enumerate(rows):
-            self._row_of[row.id] = first + n
-        self._rows.extend(rows)
-        self.endInsertRows()
+        if self._sort_column < 0 or len(rows) > _PLACED_ONE_BY_ONE:
+            # (many at once, sorted: after the others, then one sort)
+            rows = self._ordered(rows)
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+            for n, row in enumerate(rows):
+                self._row_of[row.id] = first + n
+            self._rows.extend(rows)
+            self.endInsertRows()
+            self._resort()
+            return
+        # sorted: each at its place (the rows are in order, a binary search finds it)
+        for row in rows:
+            key = self._sort_value(row)
+            lo, hi = 0, len(self._rows)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._before(key, self._sort_value(self._rows[mid])):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            self.beginInsertRows(QModelIndex(), lo, lo)
+            self._rows.insert(lo, row)
+            self._row_of = {r.id: n for n, r in enumerate(self._rows)}
+            self.endInsertRows()
+
+    # --- sorting ----------------------------------------------------------------------------
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by ``column`` (-1: leave them as they are) and keep them sorted."""
+        self._sort_column = column if 0 <= column < COLUMN_COUNT else -1
+        self._descending = order == Qt.SortOrder.DescendingOrder
+        self._resort()
+
+    def sort_column(self) -> int:
+        return self._sort_column
+
+    def _sort_value(self, row: TransferRow) -> tuple[Any, int]:
+        """(the sort column's value, the queue's order for ties)."""
+        return self._sort_key(row, self._sort_column), row.rank
+
+    def _before(self, a: tuple[Any, int], b: tuple[Any, int]) -> bool:
+        """Whether a row of sort value ``a`` goes before one of ``b`` (ties: queue order)."""
+        if a[0] != b[0]:
+            return bool(a[0] > b[0]) if self._descending else bool(a[0] < b[0])
+        return a[1] < b[1]
+
+    def _ordered(self, rows: list[TransferRow]) -> list[TransferRow]:
+        """``rows`` in the sort's order (as they are when not sorted)."""
+        col = self._sort_column
+        if col < 0:
+            return rows
+        ordered = sorted(rows, key=lambda r: r.rank)
+        ordered.sort(key=lambda r: self._sort_key(r, col), reverse=self._descending)
+        return ordered
+
+    def _keep_sorted(self, spans: dict[int, tuple[int, int]]) -> None:
+        col = self._sort_column
+        if col >= 0 and any(first <= col <= last for first, last in spans.values()):
+            self._resort()
+
+    def _resort(self) -> None:
+        if self._sort_column < 0 or len(self._rows) < 2:
+            return
+        rows = self._ordered(self._rows)
+        if all(a is b for a, b in zip(rows, self._rows, strict=True)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self._rows
+        self._rows = rows
+        self._row_of = {r.id: n for n, r in enumerate(rows)}
+        before = self.persistentIndexList()
+        after = [self.index(self._row_of[old[i.row()].id], i.column()) for i in before]
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
 
     def _emit_changed(self, spans: dict[int, tuple[int, int]]) -> None:
         first_col = min(s[0] for s in spans.values())

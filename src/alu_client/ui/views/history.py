@@ -1,9 +1,14 @@
 """The History tab: what this member downloaded and uploaded, on this workstation and others.
 
 The list comes from the local history (``services.history().list``), read off the GUI thread a
-page at a time (more as the view scrolls to the end). It refreshes by itself when the library
+page at a time (more as the view scrolls to the end). It follows by itself when the library
 changes (a download recorded), every minute (uploads ending, events pulled by the sync) and
-on Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
+after Sync now: it reads only what was stored since its last read and the outbox events sent
+since (``HistorySync.since``, ``sent_among``), each new event put in its place, so a busy
+workstation's list keeps its selection, sort and scroll position. The whole list is read
+again (``refresh``) at the start, when the outbox grew by more than the new events (a hub
+restored from a backup takes sent events back), when too many events came at once, and on
+Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
 now, which then refreshes this tab too), so Refresh carries no shortcut of its own (two owners
 of one key and Qt runs neither). "Sync now" sends the outbox to the hub and pulls the member's
 other workstations' events, on a thread of its own so a slow link never holds up the app's
@@ -13,7 +18,19 @@ problems.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QLocale, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from collections.abc import Callable
+
+from PySide6.QtCore import (
+    QEvent,
+    QLocale,
+    QPersistentModelIndex,
+    QPoint,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +64,9 @@ from . import new_table
 REFRESH_INTERVAL_MS = 60_000
 #: a refresh re-reads at most this many of the newest events (the rest stays as loaded)
 _MAX_REFRESH = 5_000
+#: more new events than this at once (a first sync): the newest are read again instead
+_MAX_NEW = 1_000
+_AT_TOP = QAbstractItemView.ScrollHint.PositionAtTop
 
 
 class HistoryPanel(QWidget):
@@ -72,8 +92,12 @@ class HistoryPanel(QWidget):
         # network calls: their own thread, never queued in front of the app's commands
         self.sync_tasks = TaskRunner(self)
         self._refreshing = False
-        self._refresh_again = False
+        #: what to read once the read under way is done: "", "new" or "all"
+        self._again = ""
         self._pending = 0
+        #: where the last read left the history (``HistorySync.mark``) and whose it was
+        self._mark = 0
+        self._profile = ""
 
         self.model = HistoryModel(self)
         self.proxy = QSortFilterProxyModel(self)
@@ -123,9 +147,9 @@ class HistoryPanel(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_INTERVAL_MS)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self.read_new)
         self.timer.start()
-        bridge.library_changed.connect(self.refresh)
+        bridge.library_changed.connect(self.read_new)
         self.model.more_wanted.connect(self._load_more)
         self._retranslate()
         self.refresh()
@@ -177,33 +201,95 @@ class HistoryPanel(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Read the newest events again (off the GUI thread); coalesced."""
+        """Read the newest events again, the whole list (off the GUI thread); coalesced.
+        What is new is inserted and what changed updated: the selection stays."""
+        self._read(full=True)
+
+    @Slot()
+    def read_new(self) -> None:
+        """Read the events stored since the last read and the outbox events sent since (off
+        the GUI thread); coalesced."""
+        self._read(full=False)
+
+    def _read(self, full: bool) -> None:
         if self._refreshing:
-            self._refresh_again = True
+            self._again = "all" if full or self._again == "all" else "new"
             return
         self._refreshing = True
-        limit = min(_MAX_REFRESH, max(PAGE_SIZE, self.model.rowCount()))
         services = self.services
+        if full or not self._profile:
+            limit = min(_MAX_REFRESH, max(PAGE_SIZE, self.model.rowCount()))
 
-        def read() -> tuple[list[HistoryEvent], int, int]:
+            def read_all() -> tuple[str, int, int, list[HistoryEvent], int]:
+                history = services.history()
+                # the mark first: an event stored meanwhile is read again next time, not lost
+                mark = history.mark()
+                return history.profile, mark, history.pending(), history.list(limit=limit), limit
+
+            self.tasks.run(read_all, self._refreshed, self._refresh_failed)
+            return
+        mark, profile, outbox = self._mark, self._profile, self.model.pending_ids()
+
+        def read_new() -> tuple[int, list[HistoryEvent], int, list[HistoryEvent]] | None:
             history = services.history()
-            return history.list(limit=limit), history.pending(), limit
+            if history.profile != profile:
+                return None
+            pending = history.pending()
+            new, last = history.since(mark, limit=_MAX_NEW + 1)
+            if len(new) > _MAX_NEW:
+                return None
+            return pending, new, last, history.sent_among(outbox)
 
-        self.tasks.run(read, self._refreshed, self._refresh_failed)
+        self.tasks.run(read_new, self._got_new, self._refresh_failed)
 
-    def _refreshed(self, result: tuple[list[HistoryEvent], int, int]) -> None:
-        events, pending, limit = result
-        self._refreshing = False
+    def _refreshed(self, result: tuple[str, int, int, list[HistoryEvent], int]) -> None:
+        self._profile, self._mark, self._pending, events, limit = result
+        self._show_pending()
+        self._keep_place(lambda: self.model.set_events(events, has_more=len(events) >= limit))
+        self._done()
+
+    def _got_new(
+        self, result: tuple[int, list[HistoryEvent], int, list[HistoryEvent]] | None
+    ) -> None:
+        if result is None:  # another profile, or too many at once: read the newest again
+            self._again = "all"
+            self._done()
+            return
+        pending, new, self._mark, sent = result
+        # The outbox grew by more than the new events: sent ones went back to it.
+        if pending > self._pending + sum(1 for e in new if e.pending):
+            self._again = "all"
         self._pending = pending
         self._show_pending()
-        self.model.set_events(events, has_more=len(events) >= limit)
+
+        def apply() -> None:
+            self.model.update_events(sent)
+            self.model.add_events(new)
+
+        self._keep_place(apply)
+        self._done()
+
+    def _done(self) -> None:
+        self._refreshing = False
         self.refreshed.emit()
-        if self._refresh_again:
-            self._refresh_again = False
-            self.refresh()
+        again, self._again = self._again, ""
+        if again:
+            self._read(full=again == "all")
+
+    def _keep_place(self, change: Callable[[], None]) -> None:
+        """Make ``change`` to the model, the rows in sight staying in sight: events inserted
+        above them do not push them down (at the top of the list, new events show)."""
+        if self.view.verticalScrollBar().value() == 0:
+            change()
+            return
+        top = QPersistentModelIndex(self.view.indexAt(QPoint(0, 0)))
+        change()
+        if top.isValid():
+            self.view.scrollTo(self.proxy.index(top.row(), top.column()), _AT_TOP)
 
     def _refresh_failed(self, error: BaseException) -> None:
-        self._refreshing = self._refresh_again = False
+        self._refreshing = False
+        self._again = ""
         self._say(self.tr("Could not read the history: {error}").format(error=error))
 
     @Slot(str)
@@ -246,7 +332,7 @@ class HistoryPanel(QWidget):
         ).format(sent=QLocale().toString(sent), received=QLocale().toString(received))
         self._say(text)
         self.synced.emit(text)
-        self.refresh()
+        self.read_new()
 
     def _sync_failed(self, error: BaseException) -> None:
         self.sync_action.setEnabled(True)
@@ -260,4 +346,4 @@ class HistoryPanel(QWidget):
             text = self.tr("Could not sync the history: {error}").format(error=error)
         self._say(text)
         self.synced.emit(text)
-        self.refresh()
+        self.read_new()
