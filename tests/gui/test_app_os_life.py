@@ -11,14 +11,17 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
 from alu_client.core.store import Store
 from alu_client.core.store.schema import MIGRATIONS
+from alu_client.ui import single_instance
+from alu_client.ui.single_instance import SingleInstance, instance_key
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +201,92 @@ def test_a_second_launch_during_the_first_ones_sign_in_brings_the_dialog_forward
         code, _out, err = ended(first)
     if sys.platform != "win32":
         assert code == 0, err
+
+
+# --- the socket a second launch reaches the first by -------------------------------------------
+
+_SECOND = r"""
+import sys
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
+app = QCoreApplication([])
+folder = Path(sys.argv[1])
+single = SingleInstance(instance_key(folder), lock_dir=folder)
+try:
+    print("FIRST" if single.claim() else "RAISED", flush=True)
+except NotAnswering:
+    print("SILENT", flush=True)
+"""
+
+
+def second_launch(folder: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _SECOND, str(folder)],
+        env=app_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def said(qtbot: Any, launch: subprocess.Popen[str]) -> str:
+    qtbot.waitUntil(lambda: launch.poll() is not None, timeout=30_000)
+    out, err = launch.communicate()
+    return out.strip() or err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a named pipe there: no file to remove")
+def test_the_socket_is_in_the_data_folder_not_the_temp_folder(home: Path) -> None:
+    # in /tmp an age-based cleaner (systemd-tmpfiles) removed a long-running app's socket
+    folder = home / "data"
+    single = SingleInstance(instance_key(folder), lock_dir=folder)
+    try:
+        assert single.claim()
+        assert single.server is not None
+        assert Path(single.server.fullServerName()).parent == folder
+        assert Path(single.server.fullServerName()).exists()
+    finally:
+        single.release()
+    assert not list(folder.glob("*.sock"))  # gone with the app
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a named pipe there: no file to remove")
+def test_a_removed_socket_is_made_again_and_a_second_launch_still_reaches_the_first(
+    qtbot: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the socket file removed under a running app (a temp cleaner, a user tidying up): every
+    # later launch found nobody and said "does not answer", or took the app for gone
+    monkeypatch.setattr(single_instance, "_CHECK_MS", 100, raising=False)
+    folder = home / "data"
+    first = SingleInstance(instance_key(folder), lock_dir=folder)
+    heard: list[str] = []
+    try:
+        assert first.claim()
+        first.message_received.connect(heard.append)
+        assert first.server is not None
+        path = Path(first.server.fullServerName())
+        path.unlink()
+        qtbot.waitUntil(path.exists, timeout=5_000)  # listening again
+        assert said(qtbot, second_launch(folder)) == "RAISED"
+        assert heard == ["raise"]
+    finally:
+        first.release()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Unix socket paths")
+def test_a_data_folder_too_deep_for_a_socket_path_uses_the_runtime_or_temp_folder(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / ("deep-" * 20) / f"data-{uuid.uuid4().hex}"
+    first = SingleInstance(instance_key(folder), lock_dir=folder)
+    heard: list[str] = []
+    try:
+        assert first.claim()
+        first.message_received.connect(heard.append)
+        assert first.server is not None
+        assert Path(first.server.fullServerName()).parent != folder  # too long there
+        assert said(qtbot, second_launch(folder)) == "RAISED"
+        assert heard == ["raise"]
+    finally:
+        first.release()
