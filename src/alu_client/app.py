@@ -22,12 +22,12 @@ import logging.handlers
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from alu_client import __version__
 from alu_client.core.credentials import (
@@ -60,6 +60,9 @@ from alu_client.ui.signin import (
     not_answering_text,
     startup_text,
 )
+
+if TYPE_CHECKING:
+    from alu_client.ui.signin import SignInDialog
 
 log = logging.getLogger("alu_client.app")
 EXIT_AFTER_ENV = "ALU_CLIENT_EXIT_AFTER"
@@ -169,8 +172,12 @@ class Desk(QObject):
         self._asking_sign_in = False
         self._stopped_for_move = False
         #: the sign-in dialog while it is shown (a second launch raises it, not the window)
-        self._sign_in_dialog: QDialog | None = None
-        self._raises_connected = False
+        self._sign_in_dialog: SignInDialog | None = None
+        #: a stop signal came (``request_quit``): the start goes no further than where it is
+        self.stop_requested = False
+        #: what must not be cut off half-way while it runs (the library update, the engine's
+        #: start, the sign-out): a stop signal waits for its end
+        self._finishing = ""
 
     # --- start ------------------------------------------------------------------------------
 
@@ -188,11 +195,15 @@ class Desk(QObject):
             if not self.single.claim():
                 print("alu-client: ALU Desk is already running on this data folder; raised it.")
                 return 0
-        except NotAnswering:  # frozen, or at its sign-in: saying "raised it" was untrue
+        except NotAnswering:  # frozen: saying "raised it" was untrue
             language = self.args.language or saved_language(client_paths.db_path)
             install_translators(self.app, language)
             self._critical(startup_text("busy"), not_answering_text())
             return 1
+        # answered from now on, whatever is on screen (the library update, the sign-in, the
+        # window): connected only with the window, a second launch during a sign-in longer
+        # than its 5 s wait said "does not answer"
+        self.single.message_received.connect(self._raise_for_second_launch)
         try:
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
@@ -205,21 +216,28 @@ class Desk(QObject):
                 text = library_problem_text(e, client_paths.db_path)
             self._critical(startup_text("library"), text)
             return 1
+        if self._stop_asked():  # during the library update, which finished first
+            store.close()
+            return 0
         settings = AppSettings(store, client_paths.downloads_dir)
         install_translators(self.app, self.args.language or settings.language)
         secrets: Secrets | None
         if self.args.demo:
-            secrets = self._start_demo()
+            with self._not_cut_off("the demo's start"):
+                secrets = self._start_demo()
         else:
             secrets = self._open_secrets()
             if secrets is not None:
                 secrets = self._ensure_signed_in(store, secrets)
                 if secrets is None:
                     store.close()
-                    return 0  # the user closed the sign-in: nothing to do
+                    return 0  # the user closed the sign-in (or a stop signal did)
         if secrets is None:
             store.close()
-            return 1
+            return 0 if self._stop_asked() else 1  # (no keyring: the question closed)
+        if self._stop_asked():  # a sign-in on its way when it came: kept whole, then stop
+            store.close()
+            return 0
         return self._launch(Services(client_paths, secrets, store=store), settings)
 
     def _open_store(self, db_path: Path) -> Store:
@@ -234,9 +252,25 @@ class Desk(QObject):
 
         install_translators(self.app, self.args.language or saved_language(db_path))
         log.info("updating the library %s to this version", db_path)
-        return run_with_progress(
-            lambda _report: Store(db_path), "ALU Desk", startup_text("updating")
-        )
+        with self._not_cut_off("the library update"):
+            return run_with_progress(
+                lambda _report: Store(db_path), "ALU Desk", startup_text("updating")
+            )
+
+    def _stop_asked(self) -> bool:
+        """Whether a stop signal came (asked afresh at each step: it comes at any time)."""
+        return self.stop_requested
+
+    @contextlib.contextmanager
+    def _not_cut_off(self, what: str) -> Iterator[None]:
+        """``what`` runs to its end even when a stop signal comes meanwhile (``request_quit``
+        only notes it): the library update is one transaction, and cut off it rolled back, to
+        be done again from the start at the next launch."""
+        self._finishing = what
+        try:
+            yield
+        finally:
+            self._finishing = ""
 
     def _start_demo(self) -> Secrets | None:
         from alu_client.ui.demo import start_demo
@@ -319,11 +353,12 @@ class Desk(QObject):
             services.start_engine()
 
         try:
-            run_with_progress(
-                start_engine,
-                "ALU Desk",
-                startup_text("starting"),
-            )
+            with self._not_cut_off("the engine's start"):
+                run_with_progress(
+                    start_engine,
+                    "ALU Desk",
+                    startup_text("starting"),
+                )
         except EngineBusy as e:
             services.stop()
             self._critical(startup_text("busy"), engine_busy_text(e))
@@ -333,6 +368,9 @@ class Desk(QObject):
             folder = Path(os.fsdecode(e.filename)) if e.filename else services.paths.data_dir
             self._critical(startup_text("folders"), cannot_write_text(folder, e))
             return 1
+        if self._stop_asked():  # during the engine's start: stopped again, no window
+            services.stop()
+            return 0
         self.services = services
         bridge = CoreBridge(services)
         tasks = TaskRunner()
@@ -343,9 +381,6 @@ class Desk(QObject):
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
         bridge.sync_status.connect(self._on_sync_status)
-        if not self._raises_connected:  # once: a re-sign-in's window is the same handler's
-            self.single.message_received.connect(self._raise_for_second_launch)
-            self._raises_connected = True
         self.window = window
         if self.args.minimized:
             if window.tray is None:
@@ -359,14 +394,23 @@ class Desk(QObject):
         return None
 
     def _raise_for_second_launch(self, _message: str) -> None:
-        """A second launch asked for the app: the sign-in dialog of a re-sign-in when it is
-        shown (the old window, shut down behind it, stays where it is), else the window. One
-        handler for the app's life: one per window called the deleted windows' too."""
-        if self._sign_in_dialog is not None:
-            self._sign_in_dialog.raise_()
-            self._sign_in_dialog.activateWindow()
-        elif self.window is not None:
+        """A second launch asked for the app: the sign-in dialog when it is shown (at the
+        start, or a re-sign-in's: the old window, shut down behind it, stays where it is), else
+        the window, else what is on screen at the start (the library update's progress, a
+        question). One handler for the app's life, connected as soon as the app holds its
+        data folder: one per window called the deleted windows' too."""
+        front: QWidget | None = self._sign_in_dialog
+        if front is None and self.window is not None:
+            log.info("a second launch asked for the app: its window comes forward")
             self.window.raise_window()
+            return
+        if front is None:
+            front = QApplication.activeModalWidget()
+        what = type(front).__name__ if front is not None else "nothing yet"
+        log.info("a second launch asked for the app: %s comes forward", what)
+        if front is not None:
+            front.raise_()
+            front.activateWindow()
 
     # --- signing out and in again ---------------------------------------------------------------
 
@@ -383,15 +427,19 @@ class Desk(QObject):
         window.shutdown()
         store = Store(services.paths.db_path)  # (the window's closed with its engine)
         try:  # the hub is told when it can be (a few seconds at most); the token goes anyway
-            run_with_progress(
-                lambda _r: sign_out(Profiles(store), secrets, name),
-                "ALU Desk",
-                startup_text("signing-out"),
-            )
+            with self._not_cut_off("the sign-out"):
+                run_with_progress(
+                    lambda _r: sign_out(Profiles(store), secrets, name),
+                    "ALU Desk",
+                    startup_text("signing-out"),
+                )
         except Exception as e:
             log.warning("sign-out: %s", e)
         finally:
             store.close()
+        if self._stop_asked():  # during the sign-out, which finished first: no sign-in
+            window.quit()
+            return
         self._restart(secrets, force=True)
 
     def _on_sync_status(self, status: SyncStatus) -> None:
@@ -408,10 +456,12 @@ class Desk(QObject):
         store = Store(client_paths.db_path)
         fresh = self._ensure_signed_in(store, secrets, notice=notice, force=True)
         self._asking_sign_in = False
-        if fresh is None:
+        if fresh is None or self._stop_asked():
             store.close()
-            if (force or self._stopped_for_move) and old is not None:
+            if (force or self._stopped_for_move or self._stop_asked()) and old is not None:
                 old.quit()  # (its engine stopped for a move the user then gave up)
+            elif self._stop_asked():
+                self.quit()
             return
         settings = AppSettings(store, client_paths.downloads_dir)
         if old is not None:
@@ -426,8 +476,19 @@ class Desk(QObject):
     # --- the end ----------------------------------------------------------------------------
 
     def request_quit(self) -> None:
-        if self.window is not None:
+        """Quit in order from wherever the app is (a stop signal, the smoke test's timer).
+        At the start: the sign-in closes as Cancel does (a sign-in on its way finishes first)
+        and the app exits 0; the library update, the engine's start and the sign-out run to
+        their end, then the app stops there; a question or message at the start is closed."""
+        self.stop_requested = True
+        if self._finishing:
+            log.info("quitting once %s is done", self._finishing)
+        elif self._sign_in_dialog is not None:
+            self._sign_in_dialog.stop()
+        elif self.window is not None:
             self.window.quit()
+        elif isinstance(modal := QApplication.activeModalWidget(), QDialog):
+            modal.reject()  # (no keyring: "not now"; a message at the start: closed)
         else:
             self.quit()
 
@@ -489,9 +550,11 @@ def stop_signals() -> list[signal.Signals]:
 def quit_on_stop_signals(request_quit: Callable[[], None]) -> None:
     """Each stop signal quits as the Quit menu does: the window state is saved, the engine
     stopped, the lock released, exit 0. Without this, SIGTERM and SIGHUP killed the app on
-    the spot (status 143/129, no window state). Python runs a handler only when the
-    interpreter has control, hence the event loop's idle tick in ``main``; the handler then
-    leaves the quit to the event loop (a single-shot timer), never mid-way through Qt code.
+    the spot (status 143/129, no window state). Installed before the start: at the sign-in
+    or during the library update ``request_quit`` knows what to do (``Desk.request_quit``).
+    Python runs a handler only when the interpreter has control, hence the event loop's idle
+    tick in ``main``; the handler then leaves the quit to the event loop (a single-shot
+    timer), never mid-way through Qt code.
     A signal ignored when the app started (SIGHUP under ``nohup``) stays ignored."""
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -527,15 +590,17 @@ def main(argv: list[str] | None = None) -> int:
     build_missing_translations()
     app = make_application()
     desk = Desk(app, paths, args)
+    # from the start, not with the window: at the sign-in or during the library update a
+    # logout or `kill` ended the app on the spot (status 143), the update cut off half-way
+    quit_on_stop_signals(desk.request_quit)
+    tick = QTimer()  # (the Python handler runs in the dialogs' event loops too)
+    tick.start(500)
+    tick.timeout.connect(lambda: None)
     code = desk.start()
     if code is not None:
         desk.cleanup()
         return code
-    quit_on_stop_signals(desk.request_quit)
     log.info("ALU Desk running; Quit, Ctrl-C, SIGTERM or SIGHUP stop it in order")
-    tick = QTimer()
-    tick.start(500)
-    tick.timeout.connect(lambda: None)
     code = app.exec()
     desk.cleanup()
     return code or desk.exit_code

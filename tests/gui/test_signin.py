@@ -539,3 +539,68 @@ def test_a_folder_that_cannot_be_written_is_said_in_the_users_language(
     assert said.format(folder=isolated(folder)) in text, text
     full = cannot_write_text(folder, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), folder))
     assert isolated(folder) in full
+
+
+# --- the app quitting (a stop signal) while the dialog is open ---------------------------------
+
+
+def test_quitting_during_a_sign_in_on_its_way_lets_it_finish_whole(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
+) -> None:
+    # cut off, the profile could be kept without its token (or the token lost)
+    live_hub.member("ktn", PASSWORD)
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)
+    with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+        click_sign_in(qtbot, dialog)
+        assert dialog.busy
+        dialog.stop()
+        assert dialog.isVisible()  # not before the sign-in is done
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    profile = profiles.active()
+    assert profile is not None and secrets.get(profile.secret_key)
+
+
+def test_quitting_during_a_sign_in_that_fails_asks_nothing_more(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[1]))
+    fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)  # http://: "Allow plain HTTP?" after it
+    click_sign_in(qtbot, dialog)
+    dialog.stop()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15_000)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert asked == [] and dialog.result_ is None
+
+
+def test_quitting_while_a_question_is_open_closes_it_and_the_dialog(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles
+) -> None:
+    from PySide6.QtCore import QTimer
+
+    questions: list[str] = []
+
+    def stop_at_the_question() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            return
+        if questions:  # left open by stop(): closed here, for the test to fail, not hang
+            box.reject()
+            return
+        questions.append(box.text())
+        dialog.stop()  # (what a stop signal does while "Allow plain HTTP?" is open)
+
+    poll = QTimer()
+    poll.timeout.connect(stop_at_the_question)
+    poll.start(20)
+    try:
+        fill(qtbot, dialog, live_hub.url, "ktn", PASSWORD)  # http://: the question comes
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=15_000)
+    finally:
+        poll.stop()
+    assert len(questions) == 1 and "unencrypted" in questions[0]
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert QApplication.activeModalWidget() is None
+    assert profiles.list() == []

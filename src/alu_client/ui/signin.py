@@ -28,6 +28,7 @@ from typing import Literal
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -88,12 +89,13 @@ def startup_text(key: str) -> str:
 
 
 def not_answering_text() -> str:
-    """A second launch found the first one, which did not bring its window forward."""
+    """A second launch found the first one, which did not bring its window forward (it
+    answers from the start, at its sign-in and library update too: it is frozen or busy)."""
     return QCoreApplication.translate(
         "Startup",
-        "ALU Desk is already running on this data folder but does not answer: it may still be "
-        "signing in or updating its library, or it has stopped responding. Switch to its "
-        "window, or close it and start ALU Desk again.",
+        "ALU Desk is already running on this data folder but does not answer: it may be busy, "
+        "or it has stopped responding. Switch to its window, or close it and start ALU Desk "
+        "again.",
     )
 
 
@@ -299,6 +301,7 @@ class SignInDialog(QDialog):
         self.error_text = ""
         self.allow_plain_secrets = False
         self.busy = False
+        self.stopping = False  # closing for the app's quitting (``stop``)
         self.notice_text = notice
 
         self.notice = QLabel(self)
@@ -429,6 +432,8 @@ class SignInDialog(QDialog):
         moving = self._moving_to(url, user)
         if moving is False:  # the user closed the question: nothing sent
             self._set_busy(False)
+            if self.stopping:  # (closed for the app's quitting)
+                super().reject()
             return
         self.moving = moving or None
         name = moving.name if moving else None
@@ -557,6 +562,9 @@ class SignInDialog(QDialog):
 
     def _failed(self, error: BaseException) -> None:
         self._set_busy(False)
+        if self.stopping:  # the app quits: nothing more is asked or said
+            super().reject()
+            return
         if isinstance(error, hub.PlainHttpRefused):
             if self._ask_plain_http():
                 self.advanced.setChecked(True)
@@ -709,6 +717,26 @@ class SignInDialog(QDialog):
     def reject(self) -> None:
         if not self.busy:  # a sign-in on its way finishes first (or its token would be lost)
             super().reject()
+
+    def stop(self) -> None:
+        """Close as Cancel does, for the app's quitting (a stop signal): a question open over
+        the form is closed unanswered, and a sign-in on its way finishes first — its profile
+        and token kept whole — then the dialog closes (accepted if it succeeded, with nothing
+        more asked)."""
+        self.stopping = True
+        question = QApplication.activeModalWidget()
+        if isinstance(question, QDialog) and question is not self and self._owns(question):
+            question.reject()  # (its caller then sees no answer and goes no further)
+        if not self.busy:
+            super().reject()
+
+    def _owns(self, widget: QWidget) -> bool:
+        """Whether ``widget`` is opened over this dialog (``isAncestorOf`` stops at a window's
+        edge, and a question is a window of its own)."""
+        parent = widget.parentWidget()
+        while parent is not None and parent is not self:
+            parent = parent.parentWidget()
+        return parent is self
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -5,6 +5,15 @@ hash of the data folder's path, so two data folders (``--data``, the demo) may e
 own app, and two launches on the same folder never run two engines side by side. A second
 launch connects, sends ``raise``, waits for the first to answer that it did, and exits; the
 first one hears it and shows its window. A lock file decides which launch is the first.
+
+Where the socket is (``socket_names``): on Windows a named pipe, no file. Elsewhere a socket
+file, whose path may not pass about 100 bytes (``sockaddr_un``: 108 on Linux, 104 on macOS);
+in the temp folder, where Qt puts a bare name, an age-based cleaner (systemd-tmpfiles,
+macOS's periodic) removed a long-running app's socket and no later launch reached it. So it
+is the data folder's ``instance.sock`` when that path fits (and the folder takes a socket),
+else the user's runtime folder (``XDG_RUNTIME_DIR``: private, kept while the user is logged
+in), else the temp folder; and the running app makes it again within ``_CHECK_MS`` when it
+is removed all the same.
 """
 
 from __future__ import annotations
@@ -31,6 +40,12 @@ _ANSWER_MS = 5000
 _FIND_S = 5.0
 _RETRY_S = 0.05
 _OK = b"ok"
+#: how often the listening instance checks that its socket file is still there (a second
+#: launch looks for ``_FIND_S``: one after a removal still finds it made again)
+_CHECK_MS = 2000
+#: the longest socket path used, in bytes (``sun_path``: 108 on Linux, 104 on macOS/BSD)
+_SOCKET_PATH_MAX = 100
+SOCKET_FILE = "instance.sock"
 _ANSWERED, _SILENT, _ABSENT = "answered", "silent", "absent"
 
 
@@ -46,9 +61,26 @@ def instance_key(data_dir: Path) -> str:
     return f"alu-client-{digest}"
 
 
+def socket_names(key: str, folder: Path | None = None) -> list[str]:
+    """Where the instance for ``key`` listens, best first; a second launch asks at each. On
+    Windows the key (a named pipe); elsewhere ``folder``'s ``instance.sock`` when its path
+    fits, the runtime folder's, then the key (a file in the temp folder: Qt's own place)."""
+    if sys.platform == "win32":
+        return [key]
+    names = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    for path in (
+        folder / SOCKET_FILE if folder is not None else None,
+        Path(runtime) / key if runtime and Path(runtime).is_dir() else None,
+    ):
+        if path is not None and len(os.fsencode(path)) <= _SOCKET_PATH_MAX:
+            names.append(str(path))
+    return [*names, key]
+
+
 class NotAnswering(Exception):
     """Another instance holds the data folder but did not say it raised its window (it is
-    frozen, or still at its sign-in or library update, where it has no window to raise)."""
+    frozen, or busy on its GUI thread for longer than a second launch waits)."""
 
 
 class SingleInstance(QObject):
@@ -65,9 +97,11 @@ class SingleInstance(QObject):
 
     The lock file is ``lock_dir``'s (the app gives its data folder, next to the engine lock):
     in /tmp an age-based cleaner could delete a long-running instance's lock, and the next
-    launch then took over its socket. A lock held by a process that is not an ALU Desk (the
-    PID of a crashed instance, reused by another program) is taken over: Qt's own check
-    takes any process of the same executable name (``python3``) for the holder."""
+    launch then took over its socket. The socket file is there too when its path fits
+    (``socket_names``), and made again when it is removed. A lock held by a process that is
+    not an ALU Desk (the PID of a crashed instance, reused by another program) is taken over:
+    Qt's own check takes any process of the same executable name (``python3``) for the
+    holder."""
 
     message_received = Signal(str)
 
@@ -86,6 +120,9 @@ class SingleInstance(QObject):
         self._lock_path = lock_path
         self._lock = QLockFile(str(lock_path))
         self._lock.setStaleLockTime(0)  # held for the app's life: stale only if its owner died
+        self.names = socket_names(key, lock_dir)
+        self._watch = QTimer(self)
+        self._watch.timeout.connect(self._check_socket)
 
     def claim(self, message: str = RAISE) -> bool:
         deadline = time.monotonic() + _FIND_S
@@ -103,15 +140,40 @@ class SingleInstance(QObject):
             time.sleep(_RETRY_S)  # between its lock and its listen(): ask again
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not server.listen(self.key):
-            # a socket file left by a crashed instance: the lock says nobody else owns it
-            QLocalServer.removeServer(self.key)
-            if not server.listen(self.key):
-                log.warning("single-instance socket unavailable: %s", server.errorString())
-                return True  # better a second window than no app at all
         server.newConnection.connect(self._on_connection)
         self.server = server
+        if not self._listen():
+            return True  # better a second window than no app at all
+        if sys.platform != "win32":  # (a named pipe has no file to lose)
+            self._watch.start(_CHECK_MS)
         return True
+
+    def _listen(self) -> bool:
+        """Listen at the first of ``names`` that takes it; False (said) when none does."""
+        assert self.server is not None
+        for name in self.names:
+            if self.server.listen(name):
+                return True
+            # a socket file left by a crashed instance: the lock says nobody else owns it
+            QLocalServer.removeServer(name)
+            if self.server.listen(name):
+                return True
+            log.info("single-instance socket %s unavailable: %s", name, self.server.errorString())
+        log.warning("single-instance socket unavailable: %s", self.server.errorString())
+        return False
+
+    def _check_socket(self) -> None:
+        """The socket file removed under the running app (a temp cleaner, someone tidying
+        up): later launches found nobody. It is made again; connections open go on."""
+        if self.server is None:
+            return
+        path = self.server.fullServerName()
+        if not path or os.path.lexists(path):
+            return
+        log.warning("the single-instance socket %s was removed: listening again", path)
+        self.server.close()
+        if not self._listen():
+            self._watch.stop()
 
     def _held_by_alu_desk(self) -> bool:
         """Whether the lock's holder may be an ALU Desk: True unless its command line (Linux's
@@ -135,6 +197,7 @@ class SingleInstance(QObject):
             log.warning("the single-instance lock cannot be removed: %s", e)
 
     def release(self) -> None:
+        self._watch.stop()
         if self.server is not None:
             for conn in self._connections:
                 conn.readyRead.disconnect(self._on_ready_read)
@@ -154,9 +217,12 @@ class SingleInstance(QObject):
     def _tell_running(self, message: str) -> str:
         """Ask the running instance; ``_ANSWERED``, ``_SILENT`` (connected, no answer in
         time) or ``_ABSENT`` (nobody listens yet)."""
-        socket = QLocalSocket()
-        socket.connectToServer(self.key)
-        if not socket.waitForConnected(_CONNECT_MS):
+        for name in self.names:
+            socket = QLocalSocket()
+            socket.connectToServer(name)
+            if socket.waitForConnected(_CONNECT_MS):
+                break
+        else:
             return _ABSENT
         socket.write((message + "\n").encode())
         socket.waitForBytesWritten(_CONNECT_MS)
