@@ -1345,7 +1345,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page</extracomment>
+        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
         <translation>الوقت</translation>
     </message>
     <message>
@@ -1429,7 +1429,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded)</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;تحديث</translation>
     </message>
     <message>
@@ -3297,8 +3297,8 @@ Keep the sign-in in plain text anyway?</source>
         <translation>جارٍ تسجيل الخروج…</translation>
     </message>
     <message>
-        <source>ALU Desk is already running on this data folder but does not answer: it may still be signing in or updating its library, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
-        <translation>ALU Desk يعمل بالفعل على مجلد البيانات هذا لكنه لا يستجيب: ربما لا يزال يسجّل الدخول أو يحدّث مكتبته، أو توقف عن الاستجابة. انتقل إلى نافذته، أو أغلقه ثم شغّل ALU Desk من جديد.</translation>
+        <source>ALU Desk is already running on this data folder but does not answer: it may be busy, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
+        <translation>ALU Desk يعمل بالفعل على مجلد البيانات هذا لكنه لا يستجيب: ربما هو مشغول، أو توقف عن الاستجابة. انتقل إلى نافذته، أو أغلقه ثم شغّل ALU Desk من جديد.</translation>
     </message>
     <message>
         <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
@@ -3576,7 +3576,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>TransfersModel</name>
     <message>
         <source>Limited to {rate}</source>
-        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s</extracomment>
+        <extracomment>new rows put in at their place one by one (more: after the others, then one sort) ``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s the column the rows are sorted by (-1: in the order they came) and the order</extracomment>
         <translation>محدود بـ {rate}</translation>
     </message>
     <message>

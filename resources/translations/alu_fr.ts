@@ -1337,7 +1337,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page</extracomment>
+        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
         <translation>Quand</translation>
     </message>
     <message>
@@ -1421,7 +1421,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded)</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;Actualiser</translation>
     </message>
     <message>
@@ -3269,8 +3269,8 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Déconnexion…</translation>
     </message>
     <message>
-        <source>ALU Desk is already running on this data folder but does not answer: it may still be signing in or updating its library, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
-        <translation>ALU Desk est déjà ouvert sur ce dossier de données mais ne répond pas : il est peut-être encore en train de se connecter ou de mettre à jour sa médiathèque, ou il ne répond plus. Passez à sa fenêtre, ou fermez-le et relancez ALU Desk.</translation>
+        <source>ALU Desk is already running on this data folder but does not answer: it may be busy, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
+        <translation>ALU Desk est déjà ouvert sur ce dossier de données mais ne répond pas : il est peut-être occupé, ou il ne répond plus. Passez à sa fenêtre, ou fermez-le et relancez ALU Desk.</translation>
     </message>
     <message>
         <source>The disk that holds {folder} is full. Free some space there, then start ALU Desk again.</source>
@@ -3548,7 +3548,7 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>TransfersModel</name>
     <message>
         <source>Limited to {rate}</source>
-        <extracomment>``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s</extracomment>
+        <extracomment>new rows put in at their place one by one (more: after the others, then one sort) ``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s the column the rows are sorted by (-1: in the order they came) and the order</extracomment>
         <translation>Limité à {rate}</translation>
     </message>
     <message>
