@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from alu_client import __version__
@@ -171,6 +171,7 @@ class Desk(QObject):
         #: the sign-in dialog while it is shown (a second launch raises it, not the window)
         self._sign_in_dialog: QDialog | None = None
         self._raises_connected = False
+        app.applicationStateChanged.connect(self._on_application_state)
 
     # --- start ------------------------------------------------------------------------------
 
@@ -368,6 +369,19 @@ class Desk(QObject):
         elif self.window is not None:
             self.window.raise_window()
 
+    def _on_application_state(self, state: Qt.ApplicationState) -> None:
+        """macOS: a click on the Dock icon, or opening the app again from Finder, Launchpad or
+        Spotlight, starts no second process (so no "raise" from a second launch): the running
+        app is made active. Its window, hidden in the menu-bar tray, comes back then. Only on
+        macOS: elsewhere the app is made active by every click into one of its windows (and by
+        a tray menu), which must not bring the main window back. Nothing during a sign-in (its
+        dialog is the window then) or once the user chose to quit."""
+        if state != Qt.ApplicationState.ApplicationActive or not reopens_on_activation():
+            return
+        if self._sign_in_dialog is not None or self.window is None:
+            return
+        self.window.reopen()
+
     # --- signing out and in again ---------------------------------------------------------------
 
     def sign_out(self) -> None:
@@ -462,6 +476,11 @@ class Desk(QObject):
     def _critical(self, title: str, text: str) -> None:
         print(f"alu-client: {title}: {text}", file=sys.stderr)
         QMessageBox.critical(None, title, text)
+
+
+def reopens_on_activation() -> bool:
+    """Whether the app being made active means "open the app" (macOS's Dock and Finder)."""
+    return sys.platform == "darwin"
 
 
 def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> int:
