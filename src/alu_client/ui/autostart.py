@@ -47,6 +47,29 @@ def launch_command() -> list[str]:
     return [sys.executable, "-m", "alu_client.app"]
 
 
+class NotInstalled(ValueError):
+    """macOS: this copy runs from its disk image (``/Volumes/…``) or from a copy Gatekeeper
+    translocated (``…/AppTranslocation/…``, a downloaded app not moved yet): both paths are
+    gone after the image is ejected or at the next start, and a login entry naming them would
+    silently start nothing. The app must be moved to Applications first."""
+
+
+def transient_location(program: str) -> bool:
+    """Whether ``program`` is where macOS runs an app that is not installed: a mounted disk
+    image, or an App Translocation copy."""
+    return program.startswith("/Volumes/") or "/AppTranslocation/" in program
+
+
+def check_installed(command: Sequence[str] | None = None, platform: str | None = None) -> None:
+    """Raise ``NotInstalled`` when a login entry for ``command`` (default: this copy) would
+    name a program that goes away (macOS only)."""
+    if _platform(platform) != "macos":
+        return
+    args = list(command or launch_command())
+    if args and transient_location(args[0]):
+        raise NotInstalled(args[0])
+
+
 def launch_environment() -> dict[str, str]:
     """The variables the login entry must set for the app to find the same data folder."""
     return {k: os.environ[k] for k in KEPT_ENVIRONMENT if os.environ.get(k)}
@@ -76,10 +99,21 @@ def entry_path(platform: str | None = None, home: Path | None = None) -> Path | 
 
 
 def is_enabled(platform: str | None = None, home: Path | None = None) -> bool:
-    if _platform(platform) == "windows":
+    """Whether a login entry starts the app. On macOS, not when its program is gone (launchd
+    would fail at every login): one written from a disk image, or for a copy since deleted."""
+    kind = _platform(platform)
+    if kind == "windows":
         return _run_key().contains(APP_NAME)
     path = entry_path(platform, home)
-    return path is not None and path.is_file()
+    if path is None or not path.is_file():
+        return False
+    if kind == "macos":
+        try:
+            program = plistlib.loads(path.read_bytes())["ProgramArguments"][0]
+        except (OSError, ValueError, LookupError, TypeError, plistlib.InvalidFileException):
+            return False
+        return isinstance(program, str) and Path(program).exists()
+    return True
 
 
 def enable(
@@ -89,10 +123,12 @@ def enable(
     platform: str | None = None,
     home: Path | None = None,
 ) -> Path | None:
-    """Write (or rewrite) the login entry; returns its file (None on Windows)."""
+    """Write (or rewrite) the login entry; returns its file (None on Windows). Raises
+    ``NotInstalled`` (nothing written) for a macOS copy that is not installed."""
     args = list(command or launch_command())
     env = dict(launch_environment() if environment is None else environment)
     kind = _platform(platform)
+    check_installed(args, platform)
     if kind == "windows":
         settings = _run_key()
         # The Run key has no environment of its own: cmd sets it for the app when needed.
