@@ -13,7 +13,7 @@ from typing import Any
 
 import certifi
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QWidget
 
@@ -208,6 +208,32 @@ def test_autostart_entries(tmp_path: Path, private_config: Path) -> None:
     assert not autostart.is_enabled("darwin", home)
     autostart.set_enabled(False, platform="darwin", home=home)
     assert not agent.exists()
+
+
+def test_the_windows_run_value_names_the_data_folder_without_a_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ALU_CLIENT_HOME set, the Run value was ``cmd /c "set … && start "" …"``: a console
+    window flashed at every login. The app's own ``--data`` says the same."""
+    run_key = QSettings(str(tmp_path / "run.ini"), QSettings.Format.IniFormat)
+    monkeypatch.setattr(autostart, "_run_key", lambda: run_key)
+    program = "C:\\Program Files\\ALU Desk\\alu-client.exe"
+    assert (
+        autostart.enable(
+            [program, "--minimized"],
+            environment={"ALU_CLIENT_HOME": "D:\\ALU data"},
+            platform="win32",
+        )
+        is None
+    )
+    line = run_key.value("ALU Desk")
+    assert line == f'"{program}" --minimized --data "D:\\ALU data"'
+    assert "cmd" not in line
+    assert autostart.is_enabled("win32")
+    autostart.enable([program, "--minimized"], environment={}, platform="win32")
+    assert run_key.value("ALU Desk") == f'"{program}" --minimized'
+    autostart.disable("win32")
+    assert not autostart.is_enabled("win32")
 
 
 #: where macOS runs a copy that is not installed: its disk image, a translocated download

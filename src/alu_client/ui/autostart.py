@@ -29,6 +29,9 @@ LAUNCH_AGENT_LABEL = "africa.alu.desk"
 RUN_KEY = "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
 # the environment that names another data folder: kept, so the app starts on the same one
 KEPT_ENVIRONMENT = ("ALU_CLIENT_HOME",)
+#: the app's options that say what a kept variable says (Windows' Run key has no environment;
+#: ``cmd /c set … && start`` flashed a console window at every login)
+OPTION_FOR = {"ALU_CLIENT_HOME": "--data"}
 
 
 def launch_command() -> list[str]:
@@ -131,7 +134,11 @@ def enable(
     check_installed(args, platform)
     if kind == "windows":
         settings = _run_key()
-        # The Run key has no environment of its own: cmd sets it for the app when needed.
+        # The Run key has no environment of its own: the app's options say it instead (a
+        # windowed app, no console), else cmd sets it for the app.
+        for name, option in OPTION_FOR.items():
+            if name in env:
+                args += [option, env.pop(name)]
         line = subprocess.list2cmdline(args)
         if env:
             sets = " && ".join(f'set "{k}={v}"' for k, v in env.items())
