@@ -1337,6 +1337,10 @@
         <translation>إعلامي بالمواد العاجلة والهامة وبعمليات النقل المكتملة</translation>
     </message>
     <message>
+        <source>ALU Desk is running from its disk image or from a temporary copy, which is gone after a restart. Move ALU Desk to Applications first, then turn on Start ALU Desk when I log in.</source>
+        <translation>يعمل ALU Desk من صورة القرص الخاصة به أو من نسخة مؤقتة تختفي بعد إعادة التشغيل. انقل ALU Desk إلى مجلد «التطبيقات» (Applications) أولًا، ثم فعّل «تشغيل ALU Desk عند تسجيل الدخول».</translation>
+    </message>
+    <message>
         <source>The login entry could not be written: {why}</source>
         <translation>تعذّرت كتابة إعداد التشغيل عند الدخول: {why}</translation>
     </message>

@@ -1329,6 +1329,10 @@
         <translation>Me prévenir des envois flash et urgents et des transferts terminés</translation>
     </message>
     <message>
+        <source>ALU Desk is running from its disk image or from a temporary copy, which is gone after a restart. Move ALU Desk to Applications first, then turn on Start ALU Desk when I log in.</source>
+        <translation>ALU Desk s’exécute depuis son image disque ou depuis une copie temporaire, qui aura disparu après un redémarrage. Déplacez d’abord ALU Desk dans Applications, puis activez « Lancer ALU Desk à l’ouverture de session ».</translation>
+    </message>
+    <message>
         <source>The login entry could not be written: {why}</source>
         <translation>Impossible d’enregistrer le lancement à l’ouverture de session : {why}</translation>
     </message>

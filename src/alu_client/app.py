@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from alu_client import __version__
@@ -178,6 +178,7 @@ class Desk(QObject):
         #: what must not be cut off half-way while it runs (the library update, the engine's
         #: start, the sign-out): a stop signal waits for its end
         self._finishing = ""
+        app.applicationStateChanged.connect(self._on_application_state)
 
     # --- start ------------------------------------------------------------------------------
 
@@ -412,6 +413,19 @@ class Desk(QObject):
             front.raise_()
             front.activateWindow()
 
+    def _on_application_state(self, state: Qt.ApplicationState) -> None:
+        """macOS: a click on the Dock icon, or opening the app again from Finder, Launchpad or
+        Spotlight, starts no second process (so no "raise" from a second launch): the running
+        app is made active. Its window, hidden in the menu-bar tray, comes back then. Only on
+        macOS: elsewhere the app is made active by every click into one of its windows (and by
+        a tray menu), which must not bring the main window back. Nothing during a sign-in (its
+        dialog is the window then) or once the user chose to quit."""
+        if state != Qt.ApplicationState.ApplicationActive or not reopens_on_activation():
+            return
+        if self._sign_in_dialog is not None or self.window is None:
+            return
+        self.window.reopen()
+
     # --- signing out and in again ---------------------------------------------------------------
 
     def sign_out(self) -> None:
@@ -523,6 +537,11 @@ class Desk(QObject):
     def _critical(self, title: str, text: str) -> None:
         print(f"alu-client: {title}: {text}", file=sys.stderr)
         QMessageBox.critical(None, title, text)
+
+
+def reopens_on_activation() -> bool:
+    """Whether the app being made active means "open the app" (macOS's Dock and Finder)."""
+    return sys.platform == "darwin"
 
 
 def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> int:

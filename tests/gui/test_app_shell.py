@@ -651,6 +651,58 @@ def test_closing_hides_to_the_tray_when_there_is_one(
         window.shutdown()
 
 
+def test_on_macos_opening_the_app_again_shows_the_window_hidden_in_the_tray(
+    qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dock click (or Finder, Launchpad, Spotlight) starts no second process on macOS: Qt
+    says the app became active. The window hidden in the tray comes back then — on macOS only
+    (elsewhere every click into a window makes the app active), not during a sign-in, not once
+    the user chose to quit."""
+    import argparse
+
+    from alu_client import app as app_module
+
+    monkeypatch.setattr(main_window_module, "tray_available", lambda: True)
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    services.start_engine(media=False)
+    window = build_window(qtbot, services, SimplePanels())
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    args = argparse.Namespace(demo=False, language=None, minimized=False)
+    desk = app_module.Desk(qapp, services.paths, args)
+    desk.window = window
+    active = Qt.ApplicationState.ApplicationActive
+    try:
+        qtbot.waitUntil(lambda: window.close_to_tray)
+        window.close()  # the red button: hidden in the menu-bar tray
+        assert window.isHidden() and not window._shut_down
+
+        # (raising=False: the code before had no such check, and failed the test below)
+        monkeypatch.setattr(app_module, "reopens_on_activation", lambda: False, raising=False)
+        qapp.applicationStateChanged.emit(active)
+        assert window.isHidden()
+
+        monkeypatch.setattr(app_module, "reopens_on_activation", lambda: True, raising=False)
+        # (macOS from here)
+        qapp.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)
+        assert window.isHidden()
+        desk._sign_in_dialog = QDialog()  # a sign-in is shown: it is the window then
+        qapp.applicationStateChanged.emit(active)
+        assert window.isHidden()
+        desk._sign_in_dialog = None
+        qapp.applicationStateChanged.emit(active)  # the Dock click
+        qtbot.waitUntil(window.isVisible)
+
+        window.close()
+        window._quitting = True  # Quit chosen: the app going active on its way out shows nothing
+        qapp.applicationStateChanged.emit(active)
+        assert window.isHidden()
+    finally:
+        window.shutdown()
+        desk.window = None
+        desk.deleteLater()
+
+
 def test_the_trays_tooltip_follows_a_language_change(
     qtbot: Any,
     qapp: QApplication,

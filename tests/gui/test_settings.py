@@ -13,7 +13,7 @@ from typing import Any
 
 import certifi
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QWidget
 
@@ -194,19 +194,99 @@ def test_autostart_entries(tmp_path: Path, private_config: Path) -> None:
     autostart.disable("linux")  # nothing there: nothing to do
 
     home = tmp_path / "mac"
-    agent = autostart.enable(
-        ["/Applications/ALU Desk.app/Contents/MacOS/alu-client"],
-        environment={},
-        platform="darwin",
-        home=home,
-    )
+    program = tmp_path / "Applications" / "ALU Desk.app" / "Contents" / "MacOS" / "alu-client"
+    program.parent.mkdir(parents=True)
+    program.write_bytes(b"")
+    agent = autostart.enable([str(program)], environment={}, platform="darwin", home=home)
     assert agent == home / "Library" / "LaunchAgents" / "africa.alu.desk.plist"
     data = plistlib.loads(agent.read_bytes())
-    assert data["ProgramArguments"] == ["/Applications/ALU Desk.app/Contents/MacOS/alu-client"]
+    assert data["ProgramArguments"] == [str(program)]
     assert data["RunAtLoad"] is True
     assert autostart.is_enabled("darwin", home)
+    # the copy deleted (or its disk image ejected): launchd would start nothing at login
+    program.unlink()
+    assert not autostart.is_enabled("darwin", home)
     autostart.set_enabled(False, platform="darwin", home=home)
     assert not agent.exists()
+
+
+def test_the_windows_run_value_names_the_data_folder_without_a_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ALU_CLIENT_HOME set, the Run value was ``cmd /c "set … && start "" …"``: a console
+    window flashed at every login. The app's own ``--data`` says the same."""
+    run_key = QSettings(str(tmp_path / "run.ini"), QSettings.Format.IniFormat)
+    monkeypatch.setattr(autostart, "_run_key", lambda: run_key)
+    program = "C:\\Program Files\\ALU Desk\\alu-client.exe"
+    assert (
+        autostart.enable(
+            [program, "--minimized"],
+            environment={"ALU_CLIENT_HOME": "D:\\ALU data"},
+            platform="win32",
+        )
+        is None
+    )
+    line = run_key.value("ALU Desk")
+    assert line == f'"{program}" --minimized --data "D:\\ALU data"'
+    assert "cmd" not in line
+    assert autostart.is_enabled("win32")
+    autostart.enable([program, "--minimized"], environment={}, platform="win32")
+    assert run_key.value("ALU Desk") == f'"{program}" --minimized'
+    autostart.disable("win32")
+    assert not autostart.is_enabled("win32")
+
+
+#: where macOS runs a copy that is not installed: its disk image, a translocated download
+TRANSIENT = [
+    "/Volumes/ALU Desk 0.1.0/ALU Desk.app/Contents/MacOS/alu-client",
+    "/private/var/folders/x1/abcd1234/T/AppTranslocation/6F1E2A3B-0000-4C5D-9E8F-123456789ABC"
+    "/d/ALU Desk.app/Contents/MacOS/alu-client",
+]
+
+
+@pytest.mark.parametrize("program", TRANSIENT)
+def test_a_macos_login_item_for_a_copy_that_goes_away_is_refused(
+    tmp_path: Path, program: str
+) -> None:
+    home = tmp_path / "mac"
+    with pytest.raises(autostart.NotInstalled):
+        autostart.enable([program], environment={}, platform="darwin", home=home)
+    assert not (home / "Library" / "LaunchAgents").exists()
+    assert not autostart.is_enabled("darwin", home)
+    # elsewhere those paths mean nothing special
+    autostart.enable([program], environment={}, platform="linux")
+    assert autostart.is_enabled("linux")
+
+
+def test_settings_says_to_move_the_app_to_applications_first(
+    qtbot: Any,
+    desk: Services,
+    settings: AppSettings,
+    tasks: TaskRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(autostart, "_platform", lambda platform=None: "macos")
+    # an entry written earlier from the disk image, since ejected: it starts nothing
+    agent = tmp_path / "home" / "Library" / "LaunchAgents" / "africa.alu.desk.plist"
+    agent.parent.mkdir(parents=True)
+    written = plistlib.dumps({"Label": "africa.alu.desk", "ProgramArguments": [TRANSIENT[0]]})
+    agent.write_bytes(written)
+    settings.start_at_login = True
+    dialog = SettingsDialog(desk, settings, tasks, autostart_command=[TRANSIENT[0]])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.is_loaded)
+    page = dialog.general
+    assert not page.start_at_login.isChecked()  # not shown as on: nothing starts at login
+    click(qtbot, page.start_at_login)
+    press_ok_expecting_error(qtbot, dialog, page.login_error)
+    assert page.login_error.text() == (
+        "ALU Desk is running from its disk image or from a temporary copy, which is gone "
+        "after a restart. Move ALU Desk to Applications first, then turn on Start ALU Desk "
+        "when I log in."
+    )
+    assert agent.read_bytes() == written  # nothing written
 
 
 # --- Transfers --------------------------------------------------------------------------------

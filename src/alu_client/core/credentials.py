@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
+from . import durable
 from .paths import Paths
 
 log = logging.getLogger(__name__)
@@ -333,7 +334,7 @@ class FileSecrets:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(tokens, f)
                 f.flush()
-                os.fsync(f.fileno())
+                durable.fsync(f.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

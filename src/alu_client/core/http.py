@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import re
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import idna
 import requests
 import requests.adapters
+import requests.utils
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
@@ -26,8 +28,51 @@ if TYPE_CHECKING:
     from requests.sessions import _Settings
 
 
+@functools.cache
+def system_trust() -> ssl.SSLContext | None:
+    """The TLS context that checks a server's certificate with the operating system's trust
+    store — the Windows certificate store, the macOS Keychain, OpenSSL's store on Linux (its
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``) — where IT puts a network's own authority (a TLS
+    inspecting firewall's, a company CA), by Group Policy or MDM. requests alone trusts only
+    certifi's bundle, shipped with the app: such a network could not be used although the
+    browser could. Certifi's authorities are trusted beside the system's (a Linux without a
+    store, an outdated one). One context for the process (``truststore``); None without it."""
+    try:
+        import truststore
+    except ImportError:  # (a dependency: only a broken install lacks it)
+        return None
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    return context
+
+
+class TrustAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose https:// connections trust the system's store (``system_trust``) when
+    no CA bundle is given (``verify=True``). A bundle given — a profile's, ``REQUESTS_CA_BUNDLE``,
+    ``SSL_CERT_FILE`` — is the only one trusted, as before."""
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> Any:  # (requests' typed dicts, which hold no ssl_context of ours)
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        context = system_trust() if verify is True and host.get("scheme") == "https" else None
+        if context is not None:
+            pool["ssl_context"] = context
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        context = system_trust()
+        if verify is True and context is not None and conn.conn_kw.get("ssl_context") is context:
+            # requests names certifi's file for every request, which urllib3 then reads into
+            # the context at every connection: it is in there already
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
+
 class Session(requests.Session):
-    """A session whose own CA bundle wins over the environment's.
+    """A session whose own CA bundle wins over the environment's, and that trusts the system's
+    certificate store when it has none (``TrustAdapter``).
 
     requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` replace ``session.verify`` on
     every request that does not pass ``verify`` itself, so a hub profile's custom CA bundle
@@ -36,6 +81,11 @@ class Session(requests.Session):
 
     And a redirect to an address that is not a valid one (``origin``) is not followed: the
     answer is given back as it is, for the caller to say so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mount("https://", TrustAdapter())
+        self.mount("http://", TrustAdapter())
 
     def merge_environment_settings(
         self,
@@ -518,8 +568,9 @@ class _StaleRetry(urllib3.util.Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-class TransferAdapter(requests.adapters.HTTPAdapter):
-    """The transfers' adapter: its connections skip interim answers (see ``_FinalResponse``),
+class TransferAdapter(TrustAdapter):
+    """The transfers' adapter (trusting the system's store, see ``TrustAdapter``): its
+    connections skip interim answers (see ``_FinalResponse``),
     directly and through an HTTP proxy, and an idempotent request that meets a kept-alive
     connection closed by the server goes again once on a new one (``_StaleRetry``)."""
 

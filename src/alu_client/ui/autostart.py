@@ -29,6 +29,9 @@ LAUNCH_AGENT_LABEL = "africa.alu.desk"
 RUN_KEY = "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
 # the environment that names another data folder: kept, so the app starts on the same one
 KEPT_ENVIRONMENT = ("ALU_CLIENT_HOME",)
+#: the app's options that say what a kept variable says (Windows' Run key has no environment;
+#: ``cmd /c set … && start`` flashed a console window at every login)
+OPTION_FOR = {"ALU_CLIENT_HOME": "--data"}
 
 
 def launch_command() -> list[str]:
@@ -45,6 +48,29 @@ def launch_command() -> list[str]:
     if found:
         return [found]
     return [sys.executable, "-m", "alu_client.app"]
+
+
+class NotInstalled(ValueError):
+    """macOS: this copy runs from its disk image (``/Volumes/…``) or from a copy Gatekeeper
+    translocated (``…/AppTranslocation/…``, a downloaded app not moved yet): both paths are
+    gone after the image is ejected or at the next start, and a login entry naming them would
+    silently start nothing. The app must be moved to Applications first."""
+
+
+def transient_location(program: str) -> bool:
+    """Whether ``program`` is where macOS runs an app that is not installed: a mounted disk
+    image, or an App Translocation copy."""
+    return program.startswith("/Volumes/") or "/AppTranslocation/" in program
+
+
+def check_installed(command: Sequence[str] | None = None, platform: str | None = None) -> None:
+    """Raise ``NotInstalled`` when a login entry for ``command`` (default: this copy) would
+    name a program that goes away (macOS only)."""
+    if _platform(platform) != "macos":
+        return
+    args = list(command or launch_command())
+    if args and transient_location(args[0]):
+        raise NotInstalled(args[0])
 
 
 def launch_environment() -> dict[str, str]:
@@ -76,10 +102,21 @@ def entry_path(platform: str | None = None, home: Path | None = None) -> Path | 
 
 
 def is_enabled(platform: str | None = None, home: Path | None = None) -> bool:
-    if _platform(platform) == "windows":
+    """Whether a login entry starts the app. On macOS, not when its program is gone (launchd
+    would fail at every login): one written from a disk image, or for a copy since deleted."""
+    kind = _platform(platform)
+    if kind == "windows":
         return _run_key().contains(APP_NAME)
     path = entry_path(platform, home)
-    return path is not None and path.is_file()
+    if path is None or not path.is_file():
+        return False
+    if kind == "macos":
+        try:
+            program = plistlib.loads(path.read_bytes())["ProgramArguments"][0]
+        except (OSError, ValueError, LookupError, TypeError, plistlib.InvalidFileException):
+            return False
+        return isinstance(program, str) and Path(program).exists()
+    return True
 
 
 def enable(
@@ -89,13 +126,19 @@ def enable(
     platform: str | None = None,
     home: Path | None = None,
 ) -> Path | None:
-    """Write (or rewrite) the login entry; returns its file (None on Windows)."""
+    """Write (or rewrite) the login entry; returns its file (None on Windows). Raises
+    ``NotInstalled`` (nothing written) for a macOS copy that is not installed."""
     args = list(command or launch_command())
     env = dict(launch_environment() if environment is None else environment)
     kind = _platform(platform)
+    check_installed(args, platform)
     if kind == "windows":
         settings = _run_key()
-        # The Run key has no environment of its own: cmd sets it for the app when needed.
+        # The Run key has no environment of its own: the app's options say it instead (a
+        # windowed app, no console), else cmd sets it for the app.
+        for name, option in OPTION_FOR.items():
+            if name in env:
+                args += [option, env.pop(name)]
         line = subprocess.list2cmdline(args)
         if env:
             sets = " && ".join(f'set "{k}={v}"' for k, v in env.items())

@@ -411,6 +411,14 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def reopen(self) -> None:
+        """The app was opened again while its window is hidden in the tray (on macOS, a click
+        on its Dock icon or a launch from Finder, which activates this process and starts no
+        second one): the window comes back. Nothing once the user chose to quit."""
+        if self._quitting or self._shut_down or not self.isHidden():
+            return
+        self.raise_window()
+
     def quit(self) -> None:
         self._quitting = True
         self.close()

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -125,6 +126,11 @@ class Store:
             self._set_wal()
             # FULL: a committed transfer end survives a power cut, not only a crash.
             self._conn.execute("PRAGMA synchronous=FULL")
+            if sys.platform == "darwin":
+                # and on macOS, written down by the drive (F_FULLFSYNC): its fsync only hands
+                # the pages to the drive's cache, which a power cut empties
+                self._conn.execute("PRAGMA fullfsync=ON")
+                self._conn.execute("PRAGMA checkpoint_fullfsync=ON")
             self._conn.execute("PRAGMA foreign_keys=ON")
             # deleted rows are overwritten, not left in free pages (upload URLs are secrets)
             self._conn.execute("PRAGMA secure_delete=ON")

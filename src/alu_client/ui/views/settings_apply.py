@@ -110,7 +110,11 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
             v.proxy_user, v.proxy_password_kept = kept.user, bool(kept.password)
     if hot is not None:
         v.folders = [folder_row(hot, f.id) for f in hot.list_folders()]
-    return Loaded(v, profile, autostart.is_enabled())
+    entry = autostart.is_enabled()
+    # ticked only while an entry starts the app (not one whose program is gone: a macOS copy
+    # run from its disk image then ejected)
+    v.start_at_login = v.start_at_login and entry
+    return Loaded(v, profile, entry)
 
 
 def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
@@ -185,6 +189,11 @@ def apply(
     WatchError: what came before it is written) when something is wrong."""
     check_download_dir(v.download_dir, settings.default_downloads)
     check_ca_bundle(v.ca_bundle)
+    if v.start_at_login:
+        try:
+            autostart.check_installed(autostart_command)
+        except autostart.NotInstalled:
+            raise Problem("start_at_login", "not_installed") from None
     settings.language = v.language
     settings.close_to_tray = v.close_to_tray
     settings.notify = v.notify

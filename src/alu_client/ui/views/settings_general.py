@@ -66,6 +66,15 @@ class GeneralPage(QWidget):
         return True
 
     def show_problem(self, code: str, detail: str) -> None:
+        if code == "not_installed":  # macOS: run from the disk image or a translocated copy
+            self.login_error.show_message(
+                self.tr(
+                    "ALU Desk is running from its disk image or from a temporary copy, which "
+                    "is gone after a restart. Move ALU Desk to Applications first, then turn "
+                    "on Start ALU Desk when I log in."
+                )
+            )
+            return
         self.login_error.show_message(
             self.tr("The login entry could not be written: {why}").format(why=detail or code)
         )

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Final, NoReturn
 
+from ... import durable
 from ...durable import fsync_dir
 from ..base import PHASE_VERIFYING, DiskFullError, PermanentError, RetryableError, redact_url
 from .checkpoint import _CheckpointJob
@@ -59,7 +60,7 @@ class _VerifyJob(_CheckpointJob):
                 final.unlink(missing_ok=True)
             self._mismatch(sha256)  # the file's: compressed afresh, its coded bytes vary
         try:
-            os.fsync(self.fd)
+            durable.fsync(self.fd)
             self._close_fd()
             if spec.dest.exists():  # the caller picks a free name; never overwrite
                 raise PermanentError(
@@ -159,7 +160,7 @@ class _VerifyJob(_CheckpointJob):
                     check=self.ctx.control.check,
                     limit=self.spec.size,
                 )
-                os.fsync(fd)
+                durable.fsync(fd)
             except TooLong:
                 self.discard_part = True
                 raise PermanentError(MSG_TOO_LONG) from None
