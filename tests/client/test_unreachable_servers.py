@@ -126,6 +126,43 @@ def test_when_the_server_answers_again_the_held_transfers_all_go_in_their_order(
         assert path.read_bytes() == body_of(f"/{path.name}")
 
 
+def test_the_user_pauses_cancels_and_retries_held_transfers_at_once(
+    store: Store, servers: list[Server], tmp_path: Path
+) -> None:
+    # (a guard: the hold must not stand in the user's way) "Retry now" of a held transfer
+    # tries it at once, though its server still does not answer; pause and cancel are at once
+    down = serve(servers, "drop")
+    q = TransferQueue(
+        store,
+        policy=RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0)),
+        probe=Backoff(base=600.0, cap=600.0),  # (no probe in this test's time)
+        max_downloads=1,
+    )
+    first, paused, canceled, retried = (
+        q.add_download(down.url(f"/{n}"), tmp_path / n) for n in ("a", "b", "c", "d")
+    )
+    q.start()
+    try:
+        wait_until(lambda: (t := q.transfers.get(first)) and t.last_error, what="a failure")
+        q.pause(paused)
+        q.cancel(canceled)
+        assert q.transfers.get(paused).state == "paused"  # type: ignore[union-attr]
+        assert q.transfers.get(canceled).state == "canceled"  # type: ignore[union-attr]
+        assert q.transfers.get(retried).attempts == 0  # type: ignore[union-attr]
+        q.retry_now(retried)
+        wait_until(
+            lambda: (t := q.transfers.get(retried)) and t.attempts == 1 and t.last_error,
+            timeout=3,
+            what="the retried one tried at once",
+        )
+        q.retry_now(first)
+        wait_until(
+            lambda: (t := q.transfers.get(first)) and t.attempts == 2, timeout=3, what="again"
+        )
+    finally:
+        q.stop()
+
+
 def test_a_transfer_to_another_server_is_not_held(
     store: Store, servers: list[Server], tmp_path: Path
 ) -> None:

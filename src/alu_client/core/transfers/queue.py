@@ -273,6 +273,9 @@ class TransferQueue:
         self._down: dict[str, Down] = {}
         #: transfer → (the address of its server, that server's origin)
         self._origins: dict[int, tuple[str, str | None]] = {}
+        #: transfers the user retried or resumed here: they try at once, held or not (one
+        #: tried before needs no note: its retry time is gone; one never tried does)
+        self._asked: set[int] = set()
         self.schedule: Schedule | None = None
         self._manual_limits: tuple[float | None, float | None] = (None, None)
         self._schedule_checked = 0.0
@@ -414,6 +417,7 @@ class TransferQueue:
                 live.control.stop("pause")
             # also when live: one just ending in a retry is queued again, and stays paused
             self.transfers.set_state(tid, "paused", only_from=("queued",), reason="paused")
+            self._asked.discard(tid)
             self._wake(tid)
 
     def resume(self, tid: int) -> None:
@@ -423,13 +427,15 @@ class TransferQueue:
             live = self._live.get(tid)
             if live is not None and live.control.stopped and live.control.reason == "pause":
                 live.resumed = True
-            self.transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
+            if self.transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued")):
+                self._asked.add(tid)
         self._wake(tid)
 
     retry_now = resume
 
     def cancel(self, tid: int) -> None:
         with self._cv:  # see pause
+            self._asked.discard(tid)
             live = self._live.get(tid)
             if live is not None:
                 live.control.stop("cancel")
@@ -681,7 +687,7 @@ class TransferQueue:
         queued = self.transfers.queued_addresses(self.only, self.profile)
         for tid, address, holdable in queued:
             key = self._origin(tid, address)
-            if holdable and key is not None and key in self._down:
+            if holdable and key is not None and key in self._down and tid not in self._asked:
                 held.add(tid)
                 probes.setdefault(key, address)
         for key in [k for k in self._down if k not in probes]:
@@ -895,6 +901,7 @@ class TransferQueue:
         if t.id in self._workers:  # (never: ``_start_runnable`` holds them back)
             log.error("transfer %d: already running; not started twice", t.id)
             return
+        self._asked.discard(t.id)
         live = _Live(t.bytes_done, t.size)
         self._live[t.id] = live
         w = threading.Thread(
