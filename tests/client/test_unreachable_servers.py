@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -290,6 +291,45 @@ def test_what_says_a_server_is_out_of_reach(servers: list[Server]) -> None:
         assert not answers(session, silent.url("/"), 1.0, 0.3)
     finally:
         session.close()
+
+
+def test_a_proxys_bad_gateway_is_not_the_server_answering(servers: list[Server]) -> None:
+    # through a forward proxy (plain http://), the proxy's 502/503/504 is its own word that it
+    # could not reach the server; any other answer it passes on is the server's
+    live = serve(servers, "up")
+    gateway = _StatusProxy(502)
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        with socket_refusing() as port:
+            session.proxies = {"http": gateway.url}
+            assert not answers(session, f"http://127.0.0.1:{port}/", 1.0, 1.0)
+            session.proxies = {"http": live.url("")}  # (a "proxy" that answers 200 itself)
+            assert answers(session, f"http://127.0.0.1:{port}/", 1.0, 1.0)
+    finally:
+        session.close()
+        gateway.shutdown()
+        gateway.server_close()
+
+
+class _StatusProxy(ThreadingHTTPServer):
+    """A forward proxy that answers every request with ``status`` itself."""
+
+    daemon_threads = True
+
+    def __init__(self, status: int) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
 
 def test_the_probes_back_off_can_be_set_for_a_process() -> None:
