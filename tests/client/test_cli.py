@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
 from alu_client.cli.common import credentials_out_of
+from alu_client.core.transfers.origins import PROBE_ENV
 from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
@@ -336,34 +337,33 @@ def test_credentials_out_of_the_url(
 
 
 def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None:
-    # nothing listens on 127.0.0.1:9: the transfer waits and tries again for ever, which a
-    # script's log must show instead of looking hung; one line, not one per attempt
-    env = {**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home")}
+    # the server drops every request: the transfer waits and tries again for ever (the probe
+    # of its server standing for its attempts), which a script's log must show instead of
+    # looking hung; one line, not one per try
+    from tests.support.outage import Server
+
+    down = Server("drop")
+    env = {
+        **os.environ,
+        "ALU_CLIENT_HOME": str(tmp_path / "home"),
+        PROBE_ENV: "0.1,0.2",  # (its probe every 0.1-0.2 s: tries counted in a second)
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alu_client.cli", "fetch", "http://127.0.0.1:9/clip.mp4", "out"],
+        [sys.executable, "-m", "alu_client.cli", "fetch", down.url("/clip.mp4"), "out"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    from alu_client.core.store import Store
-
-    def attempts() -> int:
-        if not (tmp_path / "home" / "data" / "library.sqlite3").exists():
-            return 0
-        s = Store(tmp_path / "home" / "data" / "library.sqlite3")
-        try:
-            row = s.query_one("SELECT attempts FROM transfers")
-            return int(row[0]) if row else 0
-        finally:
-            s.close()
-
     try:
-        wait_until(lambda: attempts() >= 3, 60, what="three attempts")
+        # the attempt (a GET, and once more on a new connection), then the probes (HEAD)
+        wait_until(lambda: down.count("HEAD") >= 3, 60, what="tried again three times")
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
+        down.close()
+    assert down.count("GET") <= 2
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
     assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err

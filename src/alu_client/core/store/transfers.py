@@ -314,6 +314,25 @@ class TransferStore:
         )
         return [Transfer.from_row(r) for r in rows]
 
+    def queued_addresses(
+        self, only: frozenset[int] | None = None, profile: str | None = None
+    ) -> list[tuple[int, str, bool]]:
+        """The queued transfers (of ``only``'s and ``profile``'s as ``runnable`` takes them):
+        id, the address of their server (a download's source, an upload's endpoint), and
+        whether they wait for that server when it does not answer (``TransferQueue``): those
+        that wait for a retry after a failure, and those never tried; not one sent back to
+        the queue by the user's retry or resume (it tries at once), nor one waiting for disk
+        space. Only these columns: the scheduler reads them at each pass while a server is
+        out of reach, with thousands queued."""
+        among, params = _among(only, profile)
+        rows = self.store.query(
+            "SELECT id, CASE direction WHEN 'upload' THEN destination ELSE source END,"  # noqa: S608 - only integers and constants are joined in
+            " (next_attempt_at IS NOT NULL AND pause_reason = '') OR attempts = 0"
+            f" FROM transfers WHERE state = 'queued'{among}",
+            params,
+        )
+        return [(int(r[0]), r[1], bool(r[2])) for r in rows if isinstance(r[1], str)]
+
     def hurry(self, ids: list[int], at: float) -> int:
         """Set the retry time of these waiting transfers to ``at`` (now: they go at once); a
         transfer that started, was paused or ended meanwhile is left as it is."""

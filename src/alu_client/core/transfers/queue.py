@@ -12,6 +12,12 @@ second (never per block), and written to the store about once a second.
 
 After a crash (even SIGKILL) ``start()`` puts transfers left 'active' back in the queue; each
 job resumes from its checkpoint and from what is on disk or on the server.
+
+A server that cannot be reached (``origins``: an attempt failed before any answer) holds the
+transfers queued to it: they no longer each try at their retry time; one light probe at a
+time stands for them, on a back-off of its own (seconds, growing to ~30 s), and when the server
+answers they all go at once, in their order and within the caps. The user's retry or resume
+of one tries it at once all the same; transfers to other servers are not held.
 """
 
 from __future__ import annotations
@@ -50,8 +56,9 @@ from .base import (
     Tuning,
 )
 from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
+from .origins import Down, answers, origin_of, out_of_reach, probe_backoff, probe_url
 from .rates import _normalize_rate
-from .retry import RetryPolicy, in_server_words, user_message
+from .retry import Backoff, RetryPolicy, in_server_words, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
 log = logging.getLogger(__name__)
@@ -114,6 +121,11 @@ def _boot_clock() -> float:
 _STEADY: Callable[[], float] = (
     _boot_clock if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic  # (not on macOS, Windows)
 )
+
+
+def _address(t: Transfer) -> str:
+    """The address of ``t``'s server: a download's source, an upload's endpoint."""
+    return t.destination if t.direction == "upload" else t.source
 
 
 def _words_for(t: Transfer, message: str) -> str:
@@ -214,7 +226,10 @@ class TransferQueue:
         headers_for: Callable[[Transfer], dict[str, str]] = lambda _t: {},
         progress_interval: float = 0.25,
         jobs: dict[str, Job] | None = None,
+        probe: Backoff | None = None,
     ) -> None:
+        """``probe``: the back-off of the probe of a server that does not answer
+        (``origins.probe_backoff()``: 1-2 s growing to 15-30 s)."""
         self.transfers = TransferStore(store)
         self.sessions = sessions or SessionPool()
         self.tuning = tuning or Tuning()
@@ -252,6 +267,15 @@ class TransferQueue:
         self._due: dict[int, tuple[float, float]] = {}
         self._stopping = False
         self._threads: list[threading.Thread] = []
+        self.probe = probe or probe_backoff()
+        #: the servers (``origins.origin_of``) that do not answer, and when each is probed
+        #: next; under ``_cv``. In memory: after a restart each is found out again
+        self._down: dict[str, Down] = {}
+        #: transfer → (the address of its server, that server's origin)
+        self._origins: dict[int, tuple[str, str | None]] = {}
+        #: transfers the user retried or resumed here: they try at once, held or not (one
+        #: tried before needs no note: its retry time is gone; one never tried does)
+        self._asked: set[int] = set()
         self.schedule: Schedule | None = None
         self._manual_limits: tuple[float | None, float | None] = (None, None)
         self._schedule_checked = 0.0
@@ -393,6 +417,7 @@ class TransferQueue:
                 live.control.stop("pause")
             # also when live: one just ending in a retry is queued again, and stays paused
             self.transfers.set_state(tid, "paused", only_from=("queued",), reason="paused")
+            self._asked.discard(tid)
             self._wake(tid)
 
     def resume(self, tid: int) -> None:
@@ -402,13 +427,15 @@ class TransferQueue:
             live = self._live.get(tid)
             if live is not None and live.control.stopped and live.control.reason == "pause":
                 live.resumed = True
-            self.transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued"))
+            if self.transfers.set_state(tid, "queued", only_from=("paused", "failed", "queued")):
+                self._asked.add(tid)
         self._wake(tid)
 
     retry_now = resume
 
     def cancel(self, tid: int) -> None:
         with self._cv:  # see pause
+            self._asked.discard(tid)
             live = self._live.get(tid)
             if live is not None:
                 live.control.stop("cancel")
@@ -431,10 +458,18 @@ class TransferQueue:
         they would have. Returns how many."""
         with self._cv:
             held, _ = self._waits()
-        ids = [t.id for t in self.transfers.waiting(held) if which(t)]
-        hurried = self.transfers.hurry(ids, time.time())
+            by_origin, _ = self._held_by_origins()
+        chosen = [t for t in self.transfers.waiting(held | by_origin) if which(t)]
+        with self._cv:  # their server answers: it holds none of its transfers any longer
+            for t in chosen:
+                self._down.pop(self._origin(t.id, _address(t)) or "", None)
+        ids = [t.id for t in chosen]
+        hurried = self.transfers.hurry([tid for tid in ids if tid in held], time.time())
+        # (those its hold alone kept back had their retry time: they go now too)
+        hurried += sum(1 for tid in ids if tid in by_origin and tid not in held)
         if hurried:
             log.info("the server is back: %d transfer(s) waiting to retry go now", hurried)
+        if ids:
             with self._cv:
                 self._changed.update(ids)
                 self._cv.notify_all()
@@ -580,8 +615,12 @@ class TransferQueue:
                 try:
                     self._apply_schedule()
                     held, wake = self._waits()
-                    self._start_runnable(held)
+                    by_origin, probes = self._held_by_origins()
+                    self._start_runnable(held | by_origin)
                     self._sweep_canceled()
+                    probe_wake = self._probe(probes)
+                    if probe_wake is not None:
+                        wake = probe_wake if wake is None else min(wake, probe_wake)
                     if wake is not None:
                         timeout = max(0.05, min(1.0, wake - steady()))
                 except Exception:  # one bad row or a passing store error: never the engine
@@ -623,6 +662,111 @@ class TransferQueue:
         held = frozenset(tid for tid, (_, when) in due.items() if when > now)
         first = min((due[tid][1] for tid in held), default=None)
         return held, first
+
+    # --- servers that do not answer (``origins``) -------------------------------------------
+
+    def _origin(self, tid: int, address: str) -> str | None:
+        """The origin of ``address``, transfer ``tid``'s server (remembered: the scheduler
+        asks at each pass while one does not answer)."""
+        known = self._origins.get(tid)
+        if known is not None and known[0] == address:
+            return known[1]
+        key = origin_of(address)
+        self._origins[tid] = (address, key)
+        return key
+
+    def _held_by_origins(self) -> tuple[frozenset[int], dict[str, str]]:
+        """(under ``_cv``) The queued transfers held because their server does not answer,
+        and for each such server an address on it to probe. A server none waits for any
+        longer (paused, canceled, or retried by hand and running) is forgotten: there is
+        nothing to probe it for, and a transfer that fails to reach it says so again."""
+        if not self._down:
+            return frozenset(), {}
+        held: set[int] = set()
+        probes: dict[str, str] = {}
+        queued = self.transfers.queued_addresses(self.only, self.profile)
+        for tid, address, holdable in queued:
+            key = self._origin(tid, address)
+            if holdable and key is not None and key in self._down and tid not in self._asked:
+                held.add(tid)
+                probes.setdefault(key, address)
+        for key in [k for k in self._down if k not in probes]:
+            del self._down[key]
+        if len(self._origins) > 4 * len(queued) + 1000:  # (transfers long ended)
+            self._origins = {tid: v for tid, v in self._origins.items() if tid in held}
+        return frozenset(held), probes
+
+    def _probe(self, probes: dict[str, str]) -> float | None:
+        """(under ``_cv``) Probe each server of ``probes`` whose probe is due, one at a time
+        for each, on a thread of its own (a connect timeout through a black-holed route takes
+        15 s: no transfer's slot waits for it); returns when the next one is due."""
+        now, wake = steady(), None
+        for key, address in probes.items():
+            down = self._down[key]
+            if down.probing:
+                continue
+            if down.due > now:
+                wake = down.due if wake is None else min(wake, down.due)
+                continue
+            down.probing = True
+            w = threading.Thread(
+                target=self._probe_one, args=(key, address), name="alu-probe", daemon=True
+            )
+            w.start()
+        return wake
+
+    def _probe_one(self, key: str, address: str) -> None:
+        url = probe_url(address)
+        try:
+            answered = answers(
+                self.sessions.get(address),
+                url,
+                self.tuning.connect_timeout,
+                self.tuning.stall_timeout,
+            )
+        except Exception:  # a bug here must not leave the server probing for ever
+            log.exception("probing %s failed", key)
+            answered = False
+        if self._stopping:
+            return
+        if answered:
+            self._answered(key)
+            return
+        with self._cv:
+            down = self._down.get(key)
+            if down is not None:
+                down.probing = False
+                down.probes += 1
+                down.due = steady() + self.probe.delay(down.probes + 1)
+                log.debug("%s does not answer yet; asked again in %.0f s", key, down.due - steady())
+            self._cv.notify_all()
+
+    def _unreachable(self, key: str) -> None:
+        """Server ``key`` did not answer an attempt: the transfers queued to it wait for the
+        probe (the first in ~1-2 s)."""
+        with self._cv:
+            if key in self._down:
+                return
+            self._down[key] = Down(due=steady() + self.probe.delay(1))
+            self._cv.notify_all()
+        log.info(
+            "%s does not answer: the transfers to it wait until it does (asked every few "
+            "seconds, at most every %.0f s)",
+            key,
+            self.probe.cap,
+        )
+
+    def _answered(self, key: str) -> None:
+        """Server ``key`` answers (a probe, a transfer done): the transfers it held go now, and
+        those still in their back-off with them (it had grown to minutes)."""
+        with self._cv:
+            if self._down.pop(key, None) is None:
+                return
+        log.info("%s answers again: the transfers waiting for it go now", key)
+        try:
+            self.retry_waiting(lambda t: self.runs(t) and self._origin(t.id, _address(t)) == key)
+        except sqlite3.Error as e:  # (the engine stopping: its store closed)
+            log.debug("transfers waiting for %s not hurried: %s", key, e)
 
     def _start_runnable(self, held: frozenset[int]) -> None:
         # (under ``_cv``) a transfer whose worker is still ending is not started again: its
@@ -757,6 +901,7 @@ class TransferQueue:
         if t.id in self._workers:  # (never: ``_start_runnable`` holds them back)
             log.error("transfer %d: already running; not started twice", t.id)
             return
+        self._asked.discard(t.id)
         live = _Live(t.bytes_done, t.size)
         self._live[t.id] = live
         w = threading.Thread(
@@ -896,6 +1041,9 @@ class TransferQueue:
                 )
                 with self._cv:
                     self._due[tid] = (at, due)
+                key = self._origin(tid, _address(t))
+                if decision.state == "queued" and key is not None and out_of_reach(e, key):
+                    self._unreachable(key)
         else:
             size = int(result.get("size") or live.size or live.done)
             # Upload URLs are secrets: handed to the caller in memory, never stored once done.
@@ -912,6 +1060,8 @@ class TransferQueue:
             if t.options.get("keep_url") and result.get("url"):
                 keep = {"url": result["url"], KEPT_UNTIL: time.time() + KEEP_URL_S}
             self._finish(t, live, "done", bytes_done=size, size=size, result=kept, keep=keep)
+            if (key := self._origin(tid, _address(t))) is not None:
+                self._answered(key)
         finally:
             with self._cv:
                 if clean_up:  # stop() waits for the server to be told, as for a worker
