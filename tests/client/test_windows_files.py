@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from alu_client.core import oserrors
+from alu_client.core import oserrors, safe_names
 from alu_client.core.transfers import download as dl
 from alu_client.core.transfers.base import DiskFullError, PermanentError, RetryableError
 from alu_client.core.transfers.download import DownloadSpec, protocol, verify
@@ -186,3 +188,74 @@ def test_a_refused_rename_without_a_windows_code_is_as_before(
     spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data))
     with pytest.raises(PermanentError, match="cannot be written to"):
         job.run(spec)
+
+
+# --- 4: paths past MAX_PATH on Windows without long paths ---------------------------------------
+
+TITLE = (
+    "Sahel: regional leaders meet in Niamey to discuss security cooperation and the "
+    "humanitarian situation in the tri-border area, with reactions from Bamako, Ouagadougou "
+    "and Abuja (full report).mp4"
+)
+
+
+@pytest.fixture
+def windows_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows, long paths not enabled (the default)."""
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(safe_names, "_long_paths_enabled", lambda: False, raising=False)
+
+
+def deep_folder(root: Path, length: int) -> Path:
+    """A folder under ``root`` whose absolute path is ``length`` characters long."""
+    folder = root / ("d" * (length - len(str(root)) - 1))
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_a_long_name_is_cut_to_fit_windows_max_path(tmp_path: Path, windows_paths: None) -> None:
+    # "\\newsroom-nas\Ingest\ALU Africa Link Union\Downloads\2026-12-06" (64) and a long title:
+    # the part file's path was 263 characters, and the download was retried for ever ("The
+    # system cannot find the path specified")
+    folder = deep_folder(tmp_path, 64)
+    first = safe_names.unique_path(folder, TITLE)
+    assert first.suffix == ".mp4" and first.name.startswith("Sahel_ regional leaders")
+    assert safe_names.path_units(str(first) + ".part") == 259
+    first.write_bytes(b"")
+    second = safe_names.unique_path(folder, TITLE)
+    assert second.name.endswith(" (2).mp4")
+    assert safe_names.path_units(str(second) + ".part") == 259
+    assert second.name[: len(second.name) - 8] == first.name[: len(second.name) - 8]
+
+
+def test_names_are_not_cut_elsewhere(tmp_path: Path) -> None:
+    folder = deep_folder(tmp_path, 64)
+    assert safe_names.unique_path(folder, TITLE).name == safe_names.safe_filename(TITLE)
+
+
+def test_an_emoji_counts_two_towards_max_path(tmp_path: Path, windows_paths: None) -> None:
+    folder = deep_folder(tmp_path, 170)
+    path = safe_names.unique_path(folder, "🎥" * 100 + ".mp4")
+    assert path.name == "🎥" * 39 + ".mp4"
+    assert safe_names.path_units(str(path) + ".part") in (258, 259)  # (an emoji is not split)
+
+
+def test_a_download_to_a_folder_too_long_for_windows_fails_and_says_so(
+    server: FileServer, job: Job, windows_paths: None
+) -> None:
+    folder = deep_folder(job.tmp, 250)
+    spec = DownloadSpec(server.url, folder / "clip.mp4")
+    with pytest.raises(PermanentError) as e:
+        job.run(spec)
+    assert e.value.message == protocol.MSG_FOLDER_TOO_LONG
+    assert server.requests == []
+
+
+def test_a_download_named_too_long_for_windows_fails_and_says_so(
+    server: FileServer, job: Job, windows_paths: None
+) -> None:
+    folder = deep_folder(job.tmp, 64)
+    spec = DownloadSpec(server.url, folder / safe_names.safe_filename(TITLE))
+    with pytest.raises(PermanentError) as e:
+        job.run(spec)
+    assert e.value.message == protocol.MSG_PATH_TOO_LONG

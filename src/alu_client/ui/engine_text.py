@@ -149,6 +149,15 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The download folder's path is too long for Windows: choose a shorter folder.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file's path is too long for Windows (more than 259 characters with its folder): "
+        "choose a shorter folder or name.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The server sent the download to another address, which asks for a sign-in; the "
         "credentials given are not sent to another server. Use that address directly, with "
         "its own credentials.",

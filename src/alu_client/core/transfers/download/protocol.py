@@ -49,6 +49,13 @@ MSG_PLACE_BUSY: Final = (
     "The file is downloaded and checked, but another program (an antivirus, OneDrive, the "
     "search indexer?) keeps it open; it is put in place at the next try."
 )
+MSG_FOLDER_TOO_LONG: Final = (
+    "The download folder's path is too long for Windows: choose a shorter folder."
+)
+MSG_PATH_TOO_LONG: Final = (
+    "The file's path is too long for Windows (more than 259 characters with its folder): "
+    "choose a shorter folder or name."
+)
 MSG_PART_BUSY: Final = (
     "Another download is writing “{name}” right now (from another ALU Desk or data folder); "
     "this one waits and tries again."
