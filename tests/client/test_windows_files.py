@@ -19,7 +19,15 @@ from alu_client.core.transfers import download as dl
 from alu_client.core.transfers.base import DiskFullError, PermanentError, RetryableError
 from alu_client.core.transfers.download import DownloadSpec, protocol, verify
 from alu_client.core.transfers.download.protocol import _disk_error
-from tests.client.test_download import FileServer, Job, assert_done, job, part_of, server, sha
+from tests.client.test_download import (
+    FileServer,
+    Job,
+    assert_done,
+    job,
+    part_of,
+    server,
+    sha,
+)
 
 __all__ = ["job", "server"]  # (fixtures)
 
@@ -259,3 +267,30 @@ def test_a_download_named_too_long_for_windows_fails_and_says_so(
     with pytest.raises(PermanentError) as e:
         job.run(spec)
     assert e.value.message == protocol.MSG_PATH_TOO_LONG
+
+
+# --- 5: no pre-size on Windows -----------------------------------------------------------------
+
+
+def test_a_segmented_download_on_windows_writes_no_zeros_first(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' os.ftruncate is the CRT's _chsize_s: growing the part file wrote its whole size
+    # as zeros, 4 KiB at a time, before the first byte was fetched
+    from alu_client.core.transfers.download import job as job_module
+
+    grown: list[int] = []
+    real = os.ftruncate
+
+    def ftruncate(fd: int, length: int) -> None:
+        if length > os.fstat(fd).st_size:
+            grown.append(length)
+        real(fd, length)
+
+    monkeypatch.setattr(job_module.os, "ftruncate", ftruncate)
+    monkeypatch.setattr(sys, "platform", "win32")
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=4)
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert grown == []
+    assert len({r.get("range") for r in server.requests}) > 2  # (segmented indeed)

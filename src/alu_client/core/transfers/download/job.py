@@ -375,8 +375,18 @@ class _Job(_StreamJob, _VerifyJob):
 
 def _set_length(fd: int, size: int) -> None:
     """The part file made ``size`` bytes long; a size its file system cannot hold (EFBIG: a
-    FAT32 disk and a 5 GB file, or a server naming a petabyte) said as such."""
+    FAT32 disk and a 5 GB file, or a server naming a petabyte) said as such.
+
+    Not grown on Windows: there ``os.ftruncate`` is the CRT's ``_chsize_s``, which grows a file
+    by writing zeros, 4 KiB at a time (the whole file written twice, minutes on a USB disk or a
+    share, a pause not heard meanwhile). Nothing needs the length ahead: each stream writes at
+    its own offset (a write past the end extends the file, NTFS fills the gap lazily), the
+    last segment ends the file at its size, and what a resume trusts is bounded by what the
+    file holds. A file too large for its disk is said when a write reaches the limit
+    (ERROR_FILE_TOO_LARGE)."""
     try:
+        if sys.platform == "win32" and os.fstat(fd).st_size < size:
+            return
         os.ftruncate(fd, size)
     except OSError as e:
         raise _disk_error(e) from e
