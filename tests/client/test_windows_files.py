@@ -294,3 +294,45 @@ def test_a_segmented_download_on_windows_writes_no_zeros_first(
     assert_done(result, spec.dest, server.data)
     assert grown == []
     assert len({r.get("range") for r in server.requests}) > 2  # (segmented indeed)
+
+
+# --- 6: the engine lock, held, on Windows ---------------------------------------------------------
+
+
+def test_a_held_engine_lock_whose_byte_cannot_be_read_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows: msvcrt.locking locks the byte for every other handle, so reading who holds it
+    # raised PermissionError (ERROR_LOCK_VIOLATION), not the EngineBusy callers catch: "the
+    # folders cannot be written" instead of "Another ALU Desk is already working…"
+    from alu_client.core import lockfile
+
+    path = tmp_path / "engine.lock"
+    path.write_text("4242", encoding="utf-8")
+
+    def held(_f: object) -> None:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    real_open = open
+
+    class Locked:
+        """The lock's file as another handle sees it on Windows while the lock is held."""
+
+        def __init__(self, *a: object, **k: object) -> None:
+            self.f = real_open(*a, **k)  # type: ignore[call-overload]
+
+        def seek(self, *a: object) -> int:
+            return int(self.f.seek(*a))
+
+        def read(self, *a: object) -> str:
+            raise windows_error(errno.EACCES, "Another process has locked a portion", 33)
+
+        def close(self) -> None:
+            self.f.close()
+
+    monkeypatch.setattr(lockfile, "_lock", held)
+    monkeypatch.setattr(lockfile, "open", Locked, raising=False)
+    with pytest.raises(lockfile.EngineBusy) as e:
+        lockfile.EngineLock(path).acquire()
+    assert e.value.pid is None
+    assert str(e.value).startswith("Another ALU Desk (process ?) is already working")
