@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import errno
 import hashlib
 import itertools
 import json
@@ -1877,3 +1878,56 @@ def test_a_file_whose_folder_is_away_waits_for_it(
     with pytest.raises(PermanentError) as gone:
         run(spec, first.again().ctx)
     assert "no longer there" in gone.value.message
+
+
+def _windows_error(cls: type[OSError], err: int, text: str, winerror: int, path: Path) -> OSError:
+    """An OSError as CPython raises it on Windows: errno from PC/errmap.h, ``winerror`` kept
+    (on Linux the constructor ignores a fourth argument for it: set by hand)."""
+    e = cls(err, text, str(path))
+    e.winerror = winerror  # type: ignore[misc]
+    return e
+
+
+def test_a_source_open_in_another_program_on_windows_waits_for_it(
+    proxy: FaultProxy,
+    new_ctx: Callable[..., Ctx],
+    done: Completed,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows: a clip an exporter or a copy still holds open without sharing it gives a
+    # sharing violation (WinError 32), which CPython raises as PermissionError (EACCES): the
+    # upload failed for good, "cannot be read (permission denied)"
+    path = random_file(tmp_path / "clip.bin", MIB)
+    spec = UploadSpec(path, endpoint(proxy), meta_for(path), chunk_size=512 * KIB)
+    held = {"open": True}
+    real_open = open
+
+    def windows_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if held["open"] and Path(file) == path:
+            raise _windows_error(
+                PermissionError,
+                errno.EACCES,
+                "The process cannot access the file because it is being used by another process",
+                32,
+                path,
+            )
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(upload_services, "open", windows_open, raising=False)
+    first = new_ctx()
+    with pytest.raises(RetryableError) as caught:
+        run(spec, first.ctx)
+    assert caught.value.message == upload_spec.MSG_SOURCE_IN_USE.format(name="clip.bin")
+    held["open"] = False  # the exporter closed it
+    result = run(spec, first.again().ctx)
+    assert done.sha256(result.url) == sha256_file(path)
+    # a real refusal (no winerror: POSIX, or Windows' plain access denied) is still for good
+    monkeypatch.setattr(
+        upload_services,
+        "open",
+        lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")),
+        raising=False,
+    )
+    with pytest.raises(PermanentError, match=r"cannot be read \(permission denied\)"):
+        run(spec, new_ctx().ctx)

@@ -1416,3 +1416,134 @@ def test_the_engines_hot_folders_know_every_folder_downloads_are_saved_in(tmp_pa
         assert services._download_folders(PROFILE) == [chosen, tmp_path / "sport"]
     finally:
         services.stop()
+
+
+# --- Windows: a sent file another program holds open ------------------------------------------
+
+IN_USE = "The process cannot access the file because it is being used by another process"
+
+
+def _in_use(path: object) -> PermissionError:
+    """Windows' refusal to remove or rename a file another program holds without sharing it,
+    as CPython raises it there (EACCES, winerror 32)."""
+    e = PermissionError(errno.EACCES, IN_USE, str(path))
+    e.winerror = 32  # type: ignore[misc]
+    return e
+
+
+class _Held:
+    """A clip held open by another program (the editor that exported it): removing or renaming
+    it is refused as on Windows; ``link_error`` stands for a disk without hard links (FAT,
+    exFAT, some shares) or another file system; ``copies`` counts the copies made of it."""
+
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, clip: Path, link_error: int | None = None
+    ) -> None:
+        import shutil
+
+        self.clip, self.held, self.copies, self.links = clip, True, 0, 0
+        real_unlink, real_rename, real_link = os.unlink, os.rename, os.link
+        real_copy2 = shutil.copy2
+
+        def unlink(path: object, *a: object, **k: object) -> None:
+            if self.held and Path(str(path)) == clip:
+                raise _in_use(path)
+            real_unlink(path, *a, **k)  # type: ignore[arg-type]
+
+        def rename(src: object, dst: object, *a: object, **k: object) -> None:
+            if Path(str(src)) == clip:
+                if link_error == errno.EXDEV:
+                    raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+                if self.held:
+                    raise _in_use(src)
+            real_rename(src, dst, *a, **k)  # type: ignore[arg-type]
+
+        def link(src: object, dst: object, *a: object, **k: object) -> None:
+            if Path(str(src)) == clip:
+                self.links += 1
+                if link_error is not None:
+                    raise OSError(link_error, "Incorrect function", str(src))
+            real_link(src, dst, *a, **k)  # type: ignore[arg-type]
+
+        def copy2(src: object, dst: object, **k: object) -> object:
+            if Path(str(src)) == clip:
+                self.copies += 1
+            return real_copy2(src, dst, **k)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "unlink", unlink)
+        monkeypatch.setattr(os, "rename", rename)
+        monkeypatch.setattr(os, "link", link)
+        monkeypatch.setattr(shutil, "copy2", copy2)
+
+
+@pytest.mark.parametrize(
+    "link_error",
+    [None, errno.EPERM, errno.EXDEV],
+    ids=["hard-links", "no-hard-links", "another-file-system"],
+)
+def test_a_sent_file_held_open_leaves_nothing_in_the_sent_folder(
+    store: Store,
+    uploads: Uploads,
+    hot_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    link_error: int | None,
+) -> None:
+    # Windows: the link was made, the unlink refused, and each scan made one more name (NTFS:
+    # "clip (2).mp4" … up to 1023 links), or one more full copy of the clip (a FAT card or USB
+    # disk), until the editor closed it
+    clock = _Clock()
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, clock=clock, video_problem=None)
+    uploads.queue.transfers.outcome_hooks.append(hot.outcome_hook)
+    try:
+        folder = hot.add_folder(hot_dir, settle_seconds=0)
+        clip = hot_dir / "ACCRA_FLOODS_0612.mp4"
+        data = os.urandom(50_000)
+        clip.write_bytes(data)
+        scan_until(hot, lambda: uploads.count() == 1)
+        _sent(hot, uploads, folder)
+        held = _Held(monkeypatch, clip, link_error)
+        tries = 0
+        for _ in range(20):  # 40 s of the app's scan, the clock as fast as the scans
+            hot.scan_now()
+            clock.now += hot.scan_interval
+            tries = max(tries, held.links)
+        sent = list(folder.sent_path.iterdir()) if folder.sent_path.exists() else []
+        assert sent == []
+        assert clip.read_bytes() == data and clip.stat().st_nlink == 1
+        assert held.copies <= (tries if link_error == errno.EXDEV else 0)
+        assert 3 <= tries <= 6  # tried again later and later, not at every scan
+        assert hot.folder(folder.id).problem.startswith("Files sent cannot be moved")
+        held.held = False  # the editor closed it
+        clock.now += 60
+        scan_until(hot, lambda: not clip.exists(), what="moved")
+        [moved] = folder.sent_path.iterdir()
+        assert moved.name == clip.name and moved.read_bytes() == data
+        hot.scan_now()
+        assert hot.folder(folder.id).problem == ""
+    finally:
+        hot.stop()
+
+
+def test_on_windows_a_sent_file_is_renamed_never_linked(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' rename never replaces a file and is refused whole while the file is held: no
+    # hard link is made there, so none can be left behind
+    from alu_client.core.watch import move
+
+    monkeypatch.setattr(move, "_RENAME_KEEPS_TARGET", True, raising=False)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "a.mp4"
+    clip.write_bytes(os.urandom(2000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    _sent(hot, uploads, folder)
+    (folder.sent_path).mkdir()
+    (folder.sent_path / "a.mp4").write_bytes(b"an earlier a.mp4")
+    held = _Held(monkeypatch, clip)
+    scan_times(hot, 3)
+    assert clip.exists() and held.links == 0
+    assert [p.name for p in folder.sent_path.iterdir()] == ["a.mp4"]
+    held.held = False
+    scan_until(hot, lambda: not clip.exists(), what="moved")
+    assert sorted(p.name for p in folder.sent_path.iterdir()) == ["a (2).mp4", "a.mp4"]
+    assert held.links == 0

@@ -78,6 +78,17 @@ def holder(path: Path) -> Holder | None:
         return None
 
 
+def _holder_pid(f: IO[str]) -> str:
+    """The holder's process id as the lock's file says it; "?" when it cannot be read: on
+    Windows the held byte is locked for every other handle, and reading it is refused
+    (PermissionError, ERROR_LOCK_VIOLATION): the lock is taken all the same."""
+    try:
+        f.seek(0)
+        return _parse(f.read()).pid
+    except (OSError, ValueError):
+        return "?"
+
+
 class EngineLock:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -109,8 +120,7 @@ class EngineLock:
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-            f.seek(0)
-            pid = _parse(f.read()).pid
+            pid = _holder_pid(f)
             f.close()
             raise EngineBusy(
                 f"Another ALU Desk (process {pid}) is already working on this data folder. "

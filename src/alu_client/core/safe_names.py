@@ -5,7 +5,10 @@ never replace a file that is already there.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Container, Iterable
 from pathlib import Path
@@ -22,6 +25,59 @@ _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f-\x9f]')
 #: bidirectional controls make "clip‮4pm.exe" read as "clipexe.mp4"; zero-width ones hide text
 _INVISIBLE = {"Cf"}
 MAX_NAME_BYTES = 200  # under every file system's 255, with room for " (12)" and ".part"
+#: the longest path Windows opens without long path support (MAX_PATH, 260 with its NUL), in
+#: UTF-16 units: past it CreateFileW says ERROR_PATH_NOT_FOUND, which reads as "no such file"
+WINDOWS_MAX_PATH = 259
+#: the fewest characters of a name's stem kept when a name is cut to fit that: a folder that
+#: leaves less room is too long (the download says so)
+MIN_STEM = 16
+PART_SUFFIX = ".part"
+
+
+def windows_path_limit() -> int | None:
+    """The longest path this process can open, in UTF-16 units: ``WINDOWS_MAX_PATH`` on Windows
+    unless long paths are enabled for it (the LongPathsEnabled policy and the program's
+    manifest both; off by default, and a per-user install cannot turn it on); None: no limit
+    that matters here (other systems: 4096 bytes, and ENAMETOOLONG says it)."""
+    platform = sys.platform  # (read at each call: the tests play Windows)
+    if platform != "win32" or _long_paths_enabled():
+        return None
+    return WINDOWS_MAX_PATH
+
+
+@functools.cache
+def _long_paths_enabled() -> bool:
+    """Whether Windows lets this process open paths past MAX_PATH (Windows 10 1607 and later:
+    ntdll's RtlAreLongPathsEnabled says it for the process, policy and manifest together)."""
+    try:
+        import ctypes
+
+        ntdll = ctypes.WinDLL("ntdll")  # type: ignore[attr-defined,unused-ignore]
+        check = ntdll.RtlAreLongPathsEnabled
+        check.restype = ctypes.c_ubyte
+        check.argtypes = []
+        return bool(check())
+    except Exception:  # (older Windows, or not Windows at all)
+        return False
+
+
+def path_units(path: str | Path) -> int:
+    """The length of ``path`` as Windows counts it (UTF-16 units: an emoji is two)."""
+    return len(os.fspath(path).encode("utf-16-le")) // 2
+
+
+def name_room(folder: Path, limit: int) -> int:
+    """How many UTF-16 units a file name has in ``folder`` (absolute) for its part file's path
+    to stay within ``limit``."""
+    return limit - path_units(folder) - 1 - len(PART_SUFFIX)
+
+
+def _cut_units(text: str, units: int) -> str:
+    """``text`` cut at a whole character to at most ``units`` UTF-16 units."""
+    out = text[:units]
+    while path_units(out) > units:
+        out = out[:-1]
+    return out.rstrip(". ")
 
 
 def safe_filename(name: str, default: str = "download", *, marker: str = "") -> str:
@@ -107,8 +163,20 @@ def unique_path(folder: Path, name: str, taken: Container[str] | None = None) ->
         taken = FoldedNames(())
     elif isinstance(taken, Iterable):
         taken = FoldedNames(taken)
+    limit = windows_path_limit()
+    room = name_room(Path(os.path.abspath(folder)), limit) if limit is not None else None
     for n in range(1, 10_000):
-        candidate = base if n == 1 else (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
+        number = "" if n == 1 else f" ({n})"
+        tail = f"{number}.{ext}" if ext else number
+        cut = stem
+        if room is not None and path_units(stem + tail) > room:
+            # Windows without long paths: the part file's whole path must fit in MAX_PATH (a
+            # share, a dated folder or a OneDrive-redirected Videos folder, and a long title);
+            # a folder that leaves too little room is said by the download
+            cut = _cut_units(stem, room - path_units(tail))
+            if path_units(cut) < MIN_STEM:
+                cut = stem
+        candidate = cut + tail
         path = folder / candidate
         if candidate in taken or path.exists() or path.with_name(candidate + ".part").exists():
             continue

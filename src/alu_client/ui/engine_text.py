@@ -122,6 +122,11 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The file is downloaded and checked, but another program (an antivirus, OneDrive, the "
+        "search indexer?) keeps it open; it is put in place at the next try.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The server offers a shorter file than expected (%1 bytes instead of %2); trying again "
         "later.",
     ),
@@ -141,6 +146,15 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The file cannot be saved there (%1); choose another folder or name."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The download folder's path is too long for Windows: choose a shorter folder.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file's path is too long for Windows (more than 259 characters with its folder): "
+        "choose a shorter folder or name.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -282,6 +296,11 @@ _MARKED = (
         "EngineMessage",
         "The file %1 cannot be reached now (its folder or drive is away: a network share?); "
         "the upload goes on when it is back.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 is in use by another program (still being exported or copied?); the "
+        "upload goes on when it is free.",
     ),
     # what any transfer connection can meet (core/http.py)
     QT_TRANSLATE_NOOP(

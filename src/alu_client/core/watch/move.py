@@ -3,14 +3,17 @@ putting one back that changed there (a copy that was not finished)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..oserrors import WIN_ACCESS_DENIED, is_in_use, winerror
 from ..store import Store
 from .folders import WatchFile, WatchFolder, is_file, is_ignored
 from .messages import (
@@ -19,12 +22,16 @@ from .messages import (
     MSG_SENT_NOT_WRITABLE,
     MSG_SIDECAR_LATE,
 )
-from .records import _Memory, _Sig, _sig
+from .records import _Memory, _MoveRetry, _Sig, _sig
 
 #: seconds a file moved to the sent folder is still watched: a copy into the hot folder that
 #: stalled for longer than the settle time (a card reader retrying, a share reconnecting) was
 #: taken and sent cut, then went on writing into the file where it had been moved
 SENT_WATCH = 900.0
+#: the longest wait, in seconds, between two tries of moving a sent file that failed (doubled
+#: from the scan interval at each failure in a row): a file held open in an editor, a sent
+#: folder that cannot be written
+MOVE_RETRY_MAX = 60.0
 #: the longest file name every file system takes (255 bytes, or 255 UTF-16 units: never fewer
 #: than the UTF-8 bytes)
 _NAME_MAX = 255
@@ -38,8 +45,16 @@ class SentMover:
     _mem: _Memory
     store: Store
     _hash: Callable[[Path, int | None], str]
+    clock: Callable[[], float]
+    scan_interval: float
 
     def _move_sent(self, folder: WatchFolder, row: WatchFile) -> None:
+        planned = self._mem.move_retries.get(row.id)
+        if planned is not None and self.clock() < planned.at:
+            # a move that failed waits (its file held open for a while, a sent folder that
+            # cannot be written): still the folder's problem meanwhile
+            self._mem.sent_problems[folder.id] = planned.problem
+            return
         src = row.path
         sidecar = src.with_suffix(".json")
         # A sidecar shared by another file still waiting there (clip.mp4 and clip.mov) stays.
@@ -74,11 +89,15 @@ class SentMover:
                 self._mem.move_failed.add(row.id)
                 log.warning("hot folder: %s was sent but cannot be moved: %s", src, e)
             # the folder's problem for as long as a move fails (the scan shows it)
-            self._mem.sent_problems[folder.id] = MSG_SENT_NOT_WRITABLE.format(
-                sent=dest, reason=e.strerror or str(e)
-            )
+            problem = MSG_SENT_NOT_WRITABLE.format(sent=dest, reason=e.strerror or str(e))
+            self._mem.sent_problems[folder.id] = problem
+            # tried again later and later, not at every scan
+            failures = planned.failures + 1 if planned is not None else 1
+            wait = min(MOVE_RETRY_MAX, self.scan_interval * 2 ** (failures - 1))
+            self._mem.move_retries[row.id] = _MoveRetry(failures, self.clock() + wait, problem)
             return
         self._mem.move_failed.discard(row.id)
+        self._mem.move_retries.pop(row.id, None)
         log.info("hot folder: %s sent, moved to %s", src.name, target)
         self._archived(row, target)
 
@@ -339,9 +358,15 @@ def _taken(path: Path) -> bool:
 
 def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False) -> Path:
     """Move ``src`` into ``folder`` as ``name``, or ``stem (2).ext``… if that is taken: never
-    over an existing file (a hard link refuses to replace one; across file systems the name is
-    checked first). ``companion``: the name's ``.json`` must be free too (the sidecar follows).
-    Names are cut to fit the file system's 255 bytes, the sidecar's with them."""
+    over an existing file (a hard link refuses to replace one, and so does a rename on Windows;
+    across file systems the name is checked first). ``companion``: the name's ``.json`` must be
+    free too (the sidecar follows). Names are cut to fit the file system's 255 bytes, the
+    sidecar's with them.
+
+    Never two names for one file: when ``src`` cannot be removed (on Windows, while another
+    program has it open: the editor that exported it, a player, an antivirus) the link or copy
+    made is taken back and the error raised. Left there, each try made one more: "clip (2)",
+    "clip (3)" … every scan, full copies on a FAT card or USB disk."""
     stem, suffix = Path(name).stem, Path(name).suffix
     # with a sidecar to follow, its ".json" must fit as well as the file's extension
     tail = suffix if not companion or len(suffix.encode()) >= len(b".json") else ".json"
@@ -350,6 +375,12 @@ def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False)
         target = folder / f"{_cut_stem(stem, number + tail)}{number}{suffix}"
         if _taken(target) or (companion and _taken(target.with_suffix(".json"))):
             continue
+        if _RENAME_KEEPS_TARGET:
+            try:
+                _rename(src, target)
+            except FileExistsError:
+                continue
+            return target
         try:
             os.link(src, target)
         except FileExistsError:
@@ -359,8 +390,46 @@ def _move_unique(src: Path, folder: Path, name: str, *, companion: bool = False)
         except OSError:  # another file system, or one without hard links (FAT, some shares)
             if _taken(target):
                 continue
-            shutil.move(str(src), str(target))
+            _rename(src, target)
             return target
-        os.unlink(src)
+        try:
+            os.unlink(src)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            raise
         return target
     raise FileExistsError(f"Too many files named like {name!r} in {folder}")
+
+
+#: Windows' rename never replaces a file (MoveFileEx without MOVEFILE_REPLACE_EXISTING), and
+#: is refused whole while another program holds the file: no hard link is needed there
+_RENAME_KEEPS_TARGET = sys.platform == "win32"
+
+
+def _rename(src: Path, target: Path) -> None:
+    """Rename ``src`` to ``target`` (checked free), or copy it there and remove it when they are
+    on two file systems; a copy whose source cannot be removed is removed again."""
+    try:
+        os.rename(src, target)
+        return
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        if isinstance(e, FileExistsError) or _held(e):
+            raise  # (a copy of a file that cannot be removed would be removed again)
+    try:
+        shutil.copy2(src, target)
+        os.unlink(src)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(target)
+        raise
+
+
+def _held(e: OSError) -> bool:
+    """``e`` says the file cannot be removed now: another program holds it (Windows), or the
+    folder refuses it."""
+    if is_in_use(e) or winerror(e) == WIN_ACCESS_DENIED:
+        return True
+    return e.errno in (errno.EACCES, errno.EPERM)

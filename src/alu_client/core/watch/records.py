@@ -67,12 +67,24 @@ class _Retry:
 
 
 @dataclass
+class _MoveRetry:
+    """A sent file whose move to the sent folder failed ``failures`` times in a row: tried
+    again at ``at`` (a clock time); ``problem``: the folder's problem it made."""
+
+    failures: int
+    at: float
+    problem: str
+
+
+@dataclass
 class _Memory:
     candidates: dict[tuple[int, str], _Candidate] = field(default_factory=dict)
     #: error row id → the sidecar's signature when the error was recorded
     error_sidecars: dict[int, _Sig | None] = field(default_factory=dict)
     #: sent rows whose move failed, or whose file could not be handled (logged once)
     move_failed: set[int] = field(default_factory=set)
+    #: sent row id → when its move, which failed, is tried again
+    move_retries: dict[int, _MoveRetry] = field(default_factory=dict)
     #: files that failed for a reason that may pass → when they are tried again
     retries: dict[tuple[int, str], _Retry] = field(default_factory=dict)
     #: sent row id → its file's signature in the sent folder when it was last read there, and

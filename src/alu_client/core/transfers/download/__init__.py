@@ -22,7 +22,8 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
 * **Several streams for large files.** When the server answers a Range probe with ``206`` and a
   strong ETag and the file is at least ``tuning.segment_threshold``, N workers (one
   ``ctx.sessions`` stream each, so one TCP connection each: a loss on one connection slows only
-  that one) write their ranges with ``pwrite`` into a part file pre-sized with ``truncate``. The
+  that one) write their ranges with ``pwrite`` into a part file pre-sized with ``truncate`` (not on
+  Windows, whose ``truncate`` writes the zeros: see ``job._set_length``). The
   probe costs no round trip: it asks for the first segment's range (for a file of unknown size,
   a bounded first piece, so a server cannot fill the link with bytes another stream will fetch)
   and worker 0 keeps its body. A large file is cut into pieces of ``tuning.segment_piece``

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from pathlib import Path
 
 import requests
 
 from ...http import valid_address
+from ...safe_names import MIN_STEM, name_room, path_units, windows_path_limit
 from ..base import PermanentError, RetryableError, redact_url
 from .decode import DECODABLE
 from .partfile import _plan, _Segment, drop_decoded, part_is_ours
@@ -19,8 +21,10 @@ from .protocol import (
     MSG_CHANGED,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
+    MSG_FOLDER_TOO_LONG,
     MSG_PART_BUSY,
     MSG_PART_NOT_OURS,
+    MSG_PATH_TOO_LONG,
     _Body,
     _body_range,
     _coded_range_fits,
@@ -66,6 +70,7 @@ class _Job(_StreamJob, _VerifyJob):
         spec, ctx = self.spec, self.ctx
         if not valid_address(spec.url):  # (a port that is no port, a backslash in the host)
             raise PermanentError(MSG_BAD_ADDRESS)
+        self._check_path_length()
         if os.path.lexists(spec.dest):  # (False for a name too long: os.open then says so)
             raise PermanentError(
                 f"A file named “{spec.dest.name}” is already there; choose another name."
@@ -117,6 +122,19 @@ class _Job(_StreamJob, _VerifyJob):
             for resp in live:
                 self._close(resp)
             self._close_fd()
+
+    def _check_path_length(self) -> None:
+        """Windows without long paths opens no path past MAX_PATH, and says ERROR_PATH_NOT_FOUND
+        (read as "no such file", retried for ever): said at once, for good."""
+        limit = windows_path_limit()
+        if limit is None:
+            return
+        part = Path(os.path.abspath(self.part))
+        if path_units(part) <= limit:
+            return
+        if name_room(part.parent, limit) < MIN_STEM + len(self.spec.dest.suffix):
+            raise PermanentError(MSG_FOLDER_TOO_LONG)
+        raise PermanentError(MSG_PATH_TOO_LONG)
 
     def _download(self) -> None:
         resumable = self._load()
@@ -357,8 +375,18 @@ class _Job(_StreamJob, _VerifyJob):
 
 def _set_length(fd: int, size: int) -> None:
     """The part file made ``size`` bytes long; a size its file system cannot hold (EFBIG: a
-    FAT32 disk and a 5 GB file, or a server naming a petabyte) said as such."""
+    FAT32 disk and a 5 GB file, or a server naming a petabyte) said as such.
+
+    Not grown on Windows: there ``os.ftruncate`` is the CRT's ``_chsize_s``, which grows a file
+    by writing zeros, 4 KiB at a time (the whole file written twice, minutes on a USB disk or a
+    share, a pause not heard meanwhile). Nothing needs the length ahead: each stream writes at
+    its own offset (a write past the end extends the file, NTFS fills the gap lazily), the
+    last segment ends the file at its size, and what a resume trusts is bounded by what the
+    file holds. A file too large for its disk is said when a write reaches the limit
+    (ERROR_FILE_TOO_LARGE)."""
     try:
+        if sys.platform == "win32" and os.fstat(fd).st_size < size:
+            return
         os.ftruncate(fd, size)
     except OSError as e:
         raise _disk_error(e) from e

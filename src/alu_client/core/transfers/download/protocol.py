@@ -10,6 +10,7 @@ from typing import Final
 import requests
 
 from ...http import is_number, origin, proxy_answer
+from ...oserrors import is_disk_full, is_passing, is_too_large
 from ..base import MSG_ACCESS_REFUSED, DiskFullError, PermanentError, RetryableError
 from ..retry import retry_after_of
 
@@ -44,6 +45,17 @@ MSG_BAD_ADDRESS: Final = "The download address is not valid."
 MSG_BAD_REDIRECT: Final = "The server sent the download to an address that is not valid."
 MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
 MSG_DISK_FULL: Final = "The disk is full; the download will continue when space is freed."
+MSG_PLACE_BUSY: Final = (
+    "The file is downloaded and checked, but another program (an antivirus, OneDrive, the "
+    "search indexer?) keeps it open; it is put in place at the next try."
+)
+MSG_FOLDER_TOO_LONG: Final = (
+    "The download folder's path is too long for Windows: choose a shorter folder."
+)
+MSG_PATH_TOO_LONG: Final = (
+    "The file's path is too long for Windows (more than 259 characters with its folder): "
+    "choose a shorter folder or name."
+)
 MSG_PART_BUSY: Final = (
     "Another download is writing “{name}” right now (from another ALU Desk or data folder); "
     "this one waits and tries again."
@@ -243,14 +255,18 @@ MSG_TOO_BIG_FOR_DISK = (
 
 
 def _disk_error(e: OSError) -> BaseException:
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if is_disk_full(e):
         return DiskFullError(MSG_DISK_FULL)
+    if is_too_large(e):  # (or a process limit, ulimit -f): no retry makes it fit
+        return PermanentError(MSG_TOO_BIG_FOR_DISK)
+    if is_passing(e):  # Windows: a device, a share or another program; read as EACCES, EINVAL
+        return RetryableError(
+            f"The file could not be written to the disk ({e.strerror or e}); trying again."
+        )
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return PermanentError(
             f"The download folder cannot be written to ({e.strerror or 'access denied'})."
         )
-    if e.errno == errno.EFBIG:  # (or a process limit, ulimit -f): no retry makes it fit
-        return PermanentError(MSG_TOO_BIG_FOR_DISK)
     if e.errno in _BAD_PATH:  # the path itself is wrong: trying again cannot help
         return PermanentError(
             f"The file cannot be saved there ({e.strerror or e}); choose another folder or name."

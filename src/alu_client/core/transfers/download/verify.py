@@ -11,7 +11,15 @@ from typing import Final, NoReturn
 
 from ... import durable
 from ...durable import fsync_dir
-from ..base import PHASE_VERIFYING, DiskFullError, PermanentError, RetryableError, redact_url
+from ...oserrors import WIN_ACCESS_DENIED, is_in_use, winerror
+from ..base import (
+    PHASE_VERIFYING,
+    DiskFullError,
+    PermanentError,
+    RetryableError,
+    Stopped,
+    redact_url,
+)
 from .checkpoint import _CheckpointJob
 from .decode import BadCoding, TooLong, decode_into
 from .partfile import _read_at, decoded_name, drop_decoded
@@ -20,6 +28,7 @@ from .protocol import (
     MSG_DAMAGED,
     MSG_DISK_FULL,
     MSG_NOT_THE_FILE,
+    MSG_PLACE_BUSY,
     MSG_TOO_LONG,
     _disk_error,
 )
@@ -27,6 +36,8 @@ from .spec import DownloadResult
 
 #: the checkpoint's record of the verified file renamed into place (see ``_finish``)
 PLACED: Final = "placed"
+#: seconds waited before each new try of a final rename that another program refused
+_RENAME_WAITS: Final = (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.5)
 
 _DECODED_FLAGS: Final = (
     os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -80,7 +91,7 @@ class _VerifyJob(_CheckpointJob):
                 "size_checked": spec.size is not None or not self.size_from_body,
             }
             self.ctx.checkpoint.save({**self.ctx.checkpoint.load(), PLACED: placed})
-            os.replace(final, spec.dest)
+            self._place(final, spec.dest)
             if final != self.part:
                 self.part.unlink(missing_ok=True)
             fsync_dir(spec.dest.parent)
@@ -106,6 +117,31 @@ class _VerifyJob(_CheckpointJob):
             restarted=self.restarted,
             size_checked=spec.size is not None or not self.size_from_body,
         )
+
+    def _place(self, final: Path, dest: Path) -> None:
+        """Rename the verified file into place. On Windows an antivirus, OneDrive, Dropbox or
+        the search indexer opens a file the moment it is closed, and while one holds it the
+        rename is refused (sharing violation, or access denied): tried again for a few seconds,
+        then the transfer waits for its next try (the part file stays, checked again then)."""
+        waits = iter(_RENAME_WAITS)
+        while True:
+            try:
+                os.replace(final, dest)
+                return
+            except OSError as e:
+                if not (is_in_use(e) or winerror(e) == WIN_ACCESS_DENIED):
+                    raise
+                wait = next(waits, None)
+                if wait is None:
+                    self.ctx.log.info(
+                        "download %s: the file is held by another program (%s); put in place "
+                        "at the next try",
+                        redact_url(self.spec.url),
+                        e.strerror or e,
+                    )
+                    raise RetryableError(MSG_PLACE_BUSY) from e
+                if self.ctx.control.wait(wait):
+                    raise Stopped(self.ctx.control.reason) from e
 
     def _mismatch(self, digest: str) -> NoReturn:
         """The file is not the one expected: nothing is kept. ``digest`` is of the bytes as

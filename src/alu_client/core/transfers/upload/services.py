@@ -20,6 +20,7 @@ from ...http import (
     proxy_answer,
     same_origin,
 )
+from ...oserrors import is_in_use, is_passing
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
 from .protocol import _Aborted, _FileChanged, _Resume, tus_headers_for, upload_url
@@ -31,6 +32,7 @@ from .spec import (
     MAX_BLOCK,
     MIN_BLOCK,
     MSG_FOLDER_AWAY,
+    MSG_SOURCE_IN_USE,
     RENEW_EVERY_S,
     SIBLINGS_RECENT_S,
     STARVED_RATIO,
@@ -341,8 +343,8 @@ class _JobServices:
             return open(self.path, "rb")
         except FileNotFoundError:
             self._gone()
-        except PermissionError:
-            self._refused()
+        except PermissionError as e:
+            self._refused(e)
         except OSError as e:
             self._unreachable(e)
 
@@ -425,8 +427,8 @@ class _JobServices:
             return os.stat(self.path)
         except FileNotFoundError:
             self._gone()
-        except PermissionError:
-            self._refused()
+        except PermissionError as e:
+            self._refused(e)
         except OSError as e:
             self._unreachable(e)
 
@@ -443,7 +445,14 @@ class _JobServices:
             f"The file {self.name} is no longer there (moved or deleted); it cannot be uploaded."
         ) from None
 
-    def _refused(self) -> NoReturn:
+    def _refused(self, e: OSError) -> NoReturn:
+        """Refused: for good, unless Windows says why and it may pass (read as EACCES: another
+        program holding the file, a device not ready)."""
+        if is_in_use(e):
+            self.log.info("upload %s: the file is in use (%s)", self.name, e.strerror or e)
+            raise RetryableError(MSG_SOURCE_IN_USE.format(name=self.name)) from None
+        if is_passing(e):
+            self._unreachable(e)
         raise PermanentError(
             f"The file {self.name} cannot be read (permission denied); it cannot be uploaded."
         ) from None

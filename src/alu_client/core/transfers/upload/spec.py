@@ -56,6 +56,11 @@ MSG_FOLDER_AWAY = (
     "The file {name} cannot be reached now (its folder or drive is away: a network share?);"
     " the upload goes on when it is back."
 )
+#: another program has the file open and lets no one read it (Windows: a sharing violation)
+MSG_SOURCE_IN_USE = (
+    "The file {name} is in use by another program (still being exported or copied?); the "
+    "upload goes on when it is free."
+)
 LOST_NOTE = "The hub had lost the partial upload; it started again from the beginning."
 EXPIRED_NOTE = "The partial upload had expired at the hub; it started again from the beginning."
 LOST_TRACK = (
