@@ -379,6 +379,18 @@
         <translation>أحال الخادم التنزيل إلى عنوان غير صالح.</translation>
     </message>
     <message>
+        <source>The file is downloaded and checked, but another program (an antivirus, OneDrive, the search indexer?) keeps it open; it is put in place at the next try.</source>
+        <translation>نُزّل الملف وتم التحقق منه، لكن برنامجًا آخر (مضاد فيروسات، OneDrive، مفهرس البحث؟) يبقيه مفتوحًا؛ يوضع في مكانه في المحاولة التالية.</translation>
+    </message>
+    <message>
+        <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
+        <translation>مسار مجلد التنزيل أطول مما يقبله Windows: اختر مجلدًا أقصر.</translation>
+    </message>
+    <message>
+        <source>The file&apos;s path is too long for Windows (more than 259 characters with its folder): choose a shorter folder or name.</source>
+        <translation>مسار الملف أطول مما يقبله Windows (أكثر من 259 حرفًا مع مجلده): اختر مجلدًا أو اسمًا أقصر.</translation>
+    </message>
+    <message>
         <source>The upload address is not valid.</source>
         <translation>عنوان الإرسال غير صالح.</translation>
     </message>
@@ -453,6 +465,10 @@
     <message>
         <source>The file %1 cannot be reached now (its folder or drive is away: a network share?); the upload goes on when it is back.</source>
         <translation>لا يمكن الوصول إلى الملف %1 الآن (مجلده أو قرصه غير متاح: مشاركة شبكية؟)؛ سيُستأنف الرفع عند عودته.</translation>
+    </message>
+    <message>
+        <source>The file %1 is in use by another program (still being exported or copied?); the upload goes on when it is free.</source>
+        <translation>الملف ⁨%1⁩ قيد الاستخدام من برنامج آخر (لا يزال قيد التصدير أو النسخ؟)؛ يتواصل الرفع عندما يصبح متاحًا.</translation>
     </message>
     <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>

@@ -379,6 +379,18 @@
         <translation>Le serveur a renvoyé le téléchargement vers une adresse qui n’est pas valide.</translation>
     </message>
     <message>
+        <source>The file is downloaded and checked, but another program (an antivirus, OneDrive, the search indexer?) keeps it open; it is put in place at the next try.</source>
+        <translation>Le fichier est téléchargé et vérifié, mais un autre programme (un antivirus, OneDrive, l’indexeur de recherche ?) le garde ouvert ; il sera mis en place au prochain essai.</translation>
+    </message>
+    <message>
+        <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
+        <translation>Le chemin du dossier de téléchargement est trop long pour Windows : choisissez un dossier plus court.</translation>
+    </message>
+    <message>
+        <source>The file&apos;s path is too long for Windows (more than 259 characters with its folder): choose a shorter folder or name.</source>
+        <translation>Le chemin du fichier est trop long pour Windows (plus de 259 caractères avec son dossier) : choisissez un dossier ou un nom plus court.</translation>
+    </message>
+    <message>
         <source>The upload address is not valid.</source>
         <translation>L’adresse d’envoi n’est pas valide.</translation>
     </message>
@@ -453,6 +465,10 @@
     <message>
         <source>The file %1 cannot be reached now (its folder or drive is away: a network share?); the upload goes on when it is back.</source>
         <translation>Le fichier %1 est injoignable pour l’instant (son dossier ou son disque est absent&#x202f;: un partage réseau&#x202f;?)&#x202f;; l’envoi reprendra à son retour.</translation>
+    </message>
+    <message>
+        <source>The file %1 is in use by another program (still being exported or copied?); the upload goes on when it is free.</source>
+        <translation>Le fichier %1 est utilisé par un autre programme (encore en cours d’export ou de copie ?) ; l’envoi reprendra dès qu’il sera libre.</translation>
     </message>
     <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
