@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alu_client.core.hub_types import EVENTS_KEEPALIVE_S
+
 KIB = 1024
 MIB = 1024**2
 GIB = 1024**3
@@ -36,8 +38,10 @@ class Settings:
     max_chunk_size: int | None = None
     #: Signed download links (for players and other tools without the token) live this long.
     signed_url_ttl_s: int = 3600
-    #: Seconds between keep-alive comments on the SSE stream (proxies cut idle streams).
-    sse_keepalive_s: float = 15.0
+    #: Seconds between keep-alive comments on the SSE stream (proxies cut idle streams). The
+    #: client's read timeout on the stream is two and a half of these (``hub_types``): a hub
+    #: set to send them less often would have its streams taken for cut.
+    sse_keepalive_s: float = EVENTS_KEEPALIVE_S
     #: Probe, proxy and thumbnail in this many worker processes (``mediapool``), so that a
     #: transcode never holds the serving process's GIL; 0: on the publishing thread itself
     #: (the demo hub inside the desktop app, most tests). ``alu-hub serve`` uses 1.

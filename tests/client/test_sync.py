@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from alu_client.core.hub import Connection, HubClient, Item, ItemPage
+from alu_client.core.hub import Connection, HubClient, Item, ItemPage, NoAnswer, NotFound
 from alu_client.core.store import Store
 from alu_client.core.sync import (
     OFFLINE,
@@ -394,6 +394,130 @@ def test_a_maintenance_retry_after_does_not_keep_the_app_offline_past_a_minute(
         assert feed.backoff.delay(attempt, 600.0) <= FEED_RETRY_CAP_S
     assert SyncService(feed).backoff.delay(3, 3600.0) <= 300.0
     r.store.close()
+
+
+KEEPALIVE_S = 1.0  # the hub's keep-alive in the tests below (15 s in the field)
+
+
+@pytest.fixture
+def quiet_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """A hub sending keep-alives every ``KEEPALIVE_S``, behind the fault proxy, and the client's
+    stream read timeout in the same ratio to it as in the field (2.5 periods)."""
+    from alu_client.core import hub as hub_module
+    from tests.support.livehub import start_hub
+
+    ratio = getattr(hub_module, "EVENTS_READ_TIMEOUT_S", 60.0) / getattr(
+        hub_module, "EVENTS_KEEPALIVE_S", 15.0
+    )
+    monkeypatch.setattr(hub_module, "EVENTS_READ_TIMEOUT_S", ratio * KEEPALIVE_S, raising=False)
+    h = start_hub(tmp_path / "quiet", sse_keepalive_s=KEEPALIVE_S)
+    h.member("ktn", PW)
+    try:
+        with FaultProxy(("127.0.0.1", h.server.port)) as p:
+            yield p
+    finally:
+        h.server.stop()
+        h.hub.db.dispose()
+
+
+def test_the_keepalive_and_the_stream_read_timeout_are_one_pair() -> None:
+    # the client waited 60 s on a stream the hub keeps alive every 15 s, and the status said
+    # "online, the feed is live" for 90 s while a frozen hub answered nothing
+    from alu_client.core.hub import EVENTS_KEEPALIVE_S, EVENTS_READ_TIMEOUT_S
+    from alu_hub.settings import Settings
+
+    assert Settings(data_dir=Path("unused")).sse_keepalive_s == EVENTS_KEEPALIVE_S
+    # one keep-alive lost or late does not end a stream; a silence of three does
+    assert 2 * EVENTS_KEEPALIVE_S < EVENTS_READ_TIMEOUT_S < 3 * EVENTS_KEEPALIVE_S
+    assert EVENTS_READ_TIMEOUT_S <= 45.0
+
+
+def test_a_hub_gone_silent_is_said_within_the_keepalives_not_after_a_catch_up(
+    quiet_hub: FaultProxy, tmp_path: Path
+) -> None:
+    # a frozen hub (SIGSTOP), a dead link, a hung proxy: connections are taken, nothing comes
+    client = CountingClient(
+        Connection(quiet_hub.url, allow_http=True, device="desk-1", read_timeout=20.0)
+    )
+    client.sign_in("ktn", PW)
+    r = make_rig(tmp_path, client)
+    r.start()
+    try:
+        wait_until(lambda: r.feed.live and r.states() == [ONLINE], what="live")
+        time.sleep(KEEPALIVE_S / 2)  # (the stream's first keep-alive came)
+
+        # a keep-alive late by most of a period (a lossy link's retransmissions): still live
+        quiet_hub.stall_after(0, "down")
+        time.sleep(1.8 * KEEPALIVE_S)
+        quiet_hub.release_stalls()
+        time.sleep(KEEPALIVE_S)
+        assert r.states() == [ONLINE] and r.feed.live
+        assert len(client.pages) == 1  # the stream was not cut and caught up again
+
+        # then nothing at all: "offline" after ~2.5 keep-alives, not after the catch-up that
+        # follows has waited its own read timeout (20 s here, 30 s in the field)
+        quiet_hub.stall_after(0, "down", times=100)
+        frozen = time.monotonic()
+        wait_until(lambda: OFFLINE in r.states(), timeout=4 * KEEPALIVE_S, what="offline")
+        took = time.monotonic() - frozen
+        assert took < 3.5 * KEEPALIVE_S, took
+        assert "stopped answering" in r.feed.status.reason, r.feed.status
+        assert quiet_hub.url.rstrip("/") in r.feed.status.reason
+
+        # back: online again once the catch-up answers, and no flicker after it
+        quiet_hub.clear_faults()
+        quiet_hub.release_stalls()
+        wait_until(lambda: r.states()[-1] == ONLINE and r.feed.live, what="online again")
+        time.sleep(3 * KEEPALIVE_S)
+        assert r.states() == [ONLINE, OFFLINE, ONLINE], r.statuses
+    finally:
+        r.halt()
+        r.store.close()
+
+
+class Blinking(HubClient):
+    """A client whose next ``misses`` feed pages get no answer (a link's drop of some seconds),
+    and whose hub has no event stream (the loop polls)."""
+
+    def __init__(self) -> None:
+        super().__init__(Connection("http://127.0.0.1:9", allow_http=True), token="t")
+        self.misses = 0
+        self.asked = 0
+
+    def items(self, after: int = 0, limit: int = 100) -> ItemPage:
+        self.asked += 1
+        if self.misses:
+            self.misses -= 1
+            raise NoAnswer("The hub at http://127.0.0.1:9 did not answer in time.")
+        return ItemPage(items=[], next=after, more=False)
+
+    def events(self, after: int | None) -> Any:
+        raise NotFound("no stream here")
+
+
+def test_a_sync_now_that_meets_a_short_drop_does_not_flicker_offline(tmp_path: Path) -> None:
+    # "Sync now" during a 10 s outage of the link: the catch-up's connect timed out, the status
+    # said "offline — did not answer in time" for a second, the next try (0.6 s later) worked
+    client = Blinking()
+    r = make_rig(tmp_path, client)
+    r.start()
+    try:
+        wait_until(lambda: r.states() == [ONLINE] and client.asked == 1, what="online")
+        client.misses = 1
+        r.feed.wake()
+        wait_until(lambda: client.asked == 3, what="asked again after the miss")
+        wait_until(lambda: client.misses == 0 and not r.feed._wake.is_set())
+        assert r.states() == [ONLINE]
+
+        # no answer twice in a row: that is said
+        client.misses = 2
+        r.feed.wake()
+        wait_until(lambda: OFFLINE in r.states(), what="offline")
+        assert "did not answer" in r.feed.status.reason
+        wait_until(lambda: r.states() == [ONLINE, OFFLINE, ONLINE], what="online again")
+    finally:
+        r.halt()
+        r.store.close()
 
 
 def test_outage_then_back(hub: LiveHub, proxy: FaultProxy, clip: Path, tmp_path: Path) -> None:

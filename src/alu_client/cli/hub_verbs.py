@@ -85,6 +85,11 @@ def cmd_login(args: argparse.Namespace) -> int:
             allow_http=args.allow_http,
             allow_plain_secrets=args.accept_plain_secrets,
             proxy_login=login or "keep",
+            on_retry=lambda _try: print(
+                f"alu: the hub at {hub.normalize_url(args.hub_url)} has not answered yet; "
+                "trying again…",
+                file=sys.stderr,
+            ),
         )
     except PlainTextNotAccepted as e:
         raise CliError(f"{e} To accept it, sign in again with --accept-plain-secrets.") from None

@@ -14,21 +14,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import math
 import re
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from urllib3 import exceptions as urllib3_errors
 
 from .. import __version__
 from . import http
 from .hub_types import (
+    EVENTS_KEEPALIVE_S,
+    EVENTS_READ_TIMEOUT_S,
     PRIORITIES,
     AuthError,
     BadResponse,
@@ -38,6 +43,7 @@ from .hub_types import (
     Item,
     ItemPage,
     Member,
+    NoAnswer,
     NotFound,
     PlainHttpRefused,
     ProxyRefused,
@@ -61,8 +67,11 @@ from .transfers.retry import retry_after_of
 
 __all__ = [
     "API",
+    "EVENTS_KEEPALIVE_S",
+    "EVENTS_READ_TIMEOUT_S",
     "MAX_JSON",
     "PRIORITIES",
+    "SIGN_IN_PATIENCE_S",
     "AuthError",
     "BadResponse",
     "Connection",
@@ -74,6 +83,7 @@ __all__ = [
     "Item",
     "ItemPage",
     "Member",
+    "NoAnswer",
     "NotFound",
     "PlainHttpRefused",
     "ProxyRefused",
@@ -94,6 +104,8 @@ __all__ = [
     "parse_rendition",
 ]
 
+log = logging.getLogger(__name__)
+
 API = "/api/v1"
 #: a bearer token as it can go in the Authorization header (RFC 6750 §2.1's b64token: no
 #: space, CR/LF or character beyond ASCII), and at most this long (the hub's are 43)
@@ -101,7 +113,15 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 MAX_TOKEN = 512
 #: a sign-in refused for longer than this (seconds) is said "try again later", not in minutes
 LONGEST_WAIT_SAID = 24 * 3600
-#: largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
+#: a sign-in the hub does not answer (a link's outage of some seconds, a connection dropped by
+#: a NAT or a proxy) is tried again for this long in all (seconds) before it is given up: one
+#: try met a 10 s outage and failed with no advice, where the next, seconds later, went through
+SIGN_IN_PATIENCE_S = 30.0
+#: … each try waiting at most this long for the hub's answer (a sign-in takes it a second)
+SIGN_IN_TRY_READ_S = 10.0
+#: … and this long between two tries, at most (1 s, then doubling)
+SIGN_IN_PAUSE_S = 4.0
+#: the largest JSON answer read from a hub (a feed page of 500 items is well under 4 MiB)
 MAX_JSON = 32 * 1024 * 1024
 
 
@@ -204,9 +224,45 @@ class HubClient:
 
     # --- calls ------------------------------------------------------------------------------
 
-    def sign_in(self, username: str, password: str) -> SignIn:
+    def sign_in(
+        self,
+        username: str,
+        password: str,
+        *,
+        patience: float | None = None,
+        on_retry: Callable[[int], None] | None = None,
+    ) -> SignIn:
+        """Sign in. A hub that does not answer (``NoAnswer``: a timeout, a connection dropped
+        on the way) is asked again, for ``patience`` seconds in all (``SIGN_IN_PATIENCE_S``
+        by default), ``on_retry(try)`` told before each new try; a refused password, a
+        proxy's or TLS refusal, an address where nothing listens are said at once. A try
+        whose answer was lost may leave an unused session on the hub (it expires as any
+        other)."""
         body = {"username": username, "password": password, "device": self.conn.device}
-        data = self._call("POST", "/session", json=body, auth=False)
+        deadline = time.monotonic() + (SIGN_IN_PATIENCE_S if patience is None else patience)
+        tries = 0
+        while True:
+            tries += 1
+            left = max(1.0, deadline - time.monotonic())
+            timeout = (
+                min(self.conn.connect_timeout, left),
+                min(self.conn.read_timeout, SIGN_IN_TRY_READ_S, left),
+            )
+            try:
+                data = self._call("POST", "/session", json=body, auth=False, timeout=timeout)
+                break
+            except NoAnswer as e:
+                pause = min(SIGN_IN_PAUSE_S, 2.0 ** (tries - 1))
+                # another try only when it has a second to be answered in before the deadline
+                if time.monotonic() + pause + 1.0 > deadline:
+                    raise NoAnswer(
+                        f"The hub at {self.url} did not answer in time. Check the "
+                        "workstation's connection (or the proxy), then try again."
+                    ) from None
+                log.info("sign-in: %s; trying again in %.0f s", e, pause)
+                if on_retry is not None:
+                    on_retry(tries + 1)
+                time.sleep(pause)
         r = _Reader(data, "sign-in answer")
         expires = r.when("expires_at")
         assert expires is not None
@@ -257,7 +313,9 @@ class HubClient:
             params=params,
             stream=True,
             headers={"Accept": "text/event-stream"},
-            timeout=(self.conn.connect_timeout, 60.0),
+            # the hub sends a keep-alive every EVENTS_KEEPALIVE_S: a stream silent for
+            # longer than a late or lost one explains is a hub that no longer answers
+            timeout=(self.conn.connect_timeout, EVENTS_READ_TIMEOUT_S),
         )
         if resp.status_code != 200:
             try:
@@ -267,7 +325,7 @@ class HubClient:
         if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
             resp.close()
             raise BadResponse("The hub's live feed answered with something else than events.")
-        return EventStream(resp)
+        return EventStream(resp, self.url)
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -318,14 +376,17 @@ class HubClient:
             )
             raise ProxyRefused(said, status=status, proxy=proxy) from None
         except requests.exceptions.Timeout:
-            raise Unreachable(f"The hub at {self.url} did not answer in time.") from None
+            raise NoAnswer(f"The hub at {self.url} did not answer in time.") from None
         except requests.exceptions.ConnectionError as e:
             if _not_http(e):
                 raise BadResponse(
                     f"The server at {self.url} answered with something that is not HTTP a hub "
                     "would send; check the hub address, or whether a proxy is in the way."
                 ) from None
-            raise Unreachable(
+            # dropped on the way (a flaky link, a NAT forgetting it), not refused: NoAnswer,
+            # worth another try at once (a sign-in does)
+            kind = NoAnswer if _dropped(e) else Unreachable
+            raise kind(
                 f"The hub at {self.url} cannot be reached; check the network and the address."
             ) from None
         except requests.exceptions.RequestException as e:
@@ -403,8 +464,9 @@ class EventStream:
     """Server-sent events of new items. Iterate for items; ``close()`` from any thread ends
     the iteration (the read in progress fails and the iterator stops)."""
 
-    def __init__(self, resp: requests.Response) -> None:
+    def __init__(self, resp: requests.Response, url: str = "") -> None:
         self._resp = resp
+        self.url = url
         self.last_id: int | None = None
         self.retry_ms: int | None = None
         self._closed = False
@@ -454,9 +516,16 @@ class EventStream:
                     last = value
                 elif name == "retry" and http.is_number(value):
                     self.retry_ms = int(value)
-        except (requests.exceptions.RequestException, AttributeError, ValueError, OSError):
-            if not self._closed:
-                raise Unreachable("The hub's live feed was cut off.") from None
+        except (requests.exceptions.RequestException, AttributeError, ValueError, OSError) as e:
+            if self._closed:
+                return
+            if _timed_out(e):
+                # nothing for EVENTS_READ_TIMEOUT_S, keep-alives included: not a stream a
+                # proxy ended, a hub (or a link) that stopped answering
+                raise NoAnswer(
+                    f"The hub at {self.url or 'this address'} stopped answering; reconnecting."
+                ) from None
+            raise Unreachable("The hub's live feed was cut off.") from None
         finally:
             self._resp.close()
 
@@ -505,6 +574,37 @@ def _not_http(error: BaseException) -> bool:
         inner = [a for a in e.args if isinstance(a, BaseException)]
         e = inner[0] if inner else (e.__cause__ or e.__context__)
     return False
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps (requests and urllib3 carry the cause in their arguments)."""
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        inner = [a for a in e.args if isinstance(a, BaseException)]
+        e = inner[0] if inner else (e.__cause__ or e.__context__)
+
+
+def _timed_out(error: BaseException) -> bool:
+    """A read that waited its whole timeout (``requests`` words it as a ConnectionError
+    while a body streams)."""
+    return any(
+        isinstance(e, TimeoutError | requests.exceptions.Timeout | urllib3_errors.TimeoutError)
+        for e in _causes(error)
+    )
+
+
+def _dropped(error: BaseException) -> bool:
+    """A connection reset or closed by the way before an answer, not one refused (nothing
+    listens there) nor a name that does not resolve (a mistyped address)."""
+    return any(
+        isinstance(
+            e, ConnectionResetError | ConnectionAbortedError | BrokenPipeError | RemoteDisconnected
+        )
+        for e in _causes(error)
+    )
 
 
 def _loads(text: str | bytes) -> Any:

@@ -16,6 +16,16 @@ from typing import Any, TypeVar
 
 PRIORITIES = ("flash", "urgent", "routine")
 
+#: A hub sends a keep-alive comment on a quiet event stream this often (seconds): the default
+#: of ``alu_hub.settings.Settings.sse_keepalive_s``, which takes it from here so that the two
+#: ends keep to one pair of numbers.
+EVENTS_KEEPALIVE_S = 15.0
+#: An event stream that brings nothing (no item, no keep-alive) for this long is taken as cut
+#: and the hub as not answering: two and a half keep-alive periods, so one keep-alive lost or
+#: late by up to half a period on a lossy link does not end a stream that works, and a hub
+#: gone silent (frozen, behind a dead link or a hung proxy) is said within ~40 s, not 90.
+EVENTS_READ_TIMEOUT_S = 2.5 * EVENTS_KEEPALIVE_S
+
 _Entry = TypeVar("_Entry")
 
 
@@ -34,6 +44,11 @@ class HubError(Exception):
 
 class Unreachable(HubError):
     transient = True
+
+
+class NoAnswer(Unreachable):
+    """The hub (or the link to it) did not answer in time: a connect or read timeout, a
+    connection dropped before any answer. Worth another try soon, unlike a refused one."""
 
 
 class ProxyRefused(Unreachable):

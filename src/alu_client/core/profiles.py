@@ -296,6 +296,7 @@ def sign_in(
     device: str | None = None,
     proxy_login: proxy_logins.ProxyLogin | Literal["keep"] | None = "keep",
     moving: Callable[[], AbstractContextManager[object]] | None = None,
+    on_retry: Callable[[int], None] | None = None,
 ) -> Profile:
     """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
     (created, or updated when ``name`` — by default the one for this account on this hub —
@@ -304,7 +305,9 @@ def sign_in(
     any; None forgets it; a login with the kept user name and no password keeps the kept
     password (a form never shows it), see ``proxy_login.chosen``. ``moving``: when the profile
     moves to a new address, a context the move runs in, entered once the hub has taken the
-    password (the app stops its engine and takes the data folder's lock there). ``HubError``
+    password (the app stops its engine and takes the data folder's lock there). ``on_retry``:
+    told (with the try's number) when the hub did not answer and is asked again
+    (``HubClient.sign_in``: for ``hub.SIGN_IN_PATIENCE_S`` in all). ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
     otherwise; nothing is kept then."""
     if secrets.needs_consent and not allow_plain_secrets:
@@ -337,7 +340,7 @@ def sign_in(
     )
     client = hub.HubClient(conn)
     try:
-        answer = client.sign_in(username, password)
+        answer = client.sign_in(username, password, on_retry=on_retry)
         member = answer.member
         profile = Profile(
             name=name or (existing.name if existing else default_profile_name(url, username)),

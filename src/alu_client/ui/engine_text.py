@@ -641,6 +641,12 @@ _HUB_MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "The hub at %1 did not answer in time."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The hub at %1 did not answer in time. Check the workstation's connection (or the "
+        "proxy), then try again.",
+    ),
+    QT_TRANSLATE_NOOP("EngineMessage", "The hub at %1 stopped answering; reconnecting."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The server at %1 answered with something that is not HTTP a hub would send; check the "
         "hub address, or whether a proxy is in the way.",
     ),

@@ -355,6 +355,12 @@ class SignInDialog(QDialog):
         adv.addRow("", self.allow_http)
         self.advanced.toggled.connect(self._show_advanced)
 
+        # what a sign-in under way is at, when the hub is slow to answer (tries again)
+        self.progress = QLabel(self)
+        self.progress.setObjectName("signInProgress")
+        self.progress.setWordWrap(True)
+        self.progress.hide()
+
         self.error = QLabel(self)
         self.error.setObjectName("signInError")
         self.error.setWordWrap(True)
@@ -384,6 +390,7 @@ class SignInDialog(QDialog):
         layout.addWidget(self.notice)
         layout.addLayout(form)
         layout.addWidget(self.advanced)
+        layout.addWidget(self.progress)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
 
@@ -480,6 +487,7 @@ class SignInDialog(QDialog):
                 allow_plain_secrets=allow_plain,
                 proxy_login=chosen,
                 moving=move_guard,
+                on_retry=lambda _try: self._gui_call.emit(self._show_retrying),
             )
             if not remember and store is not secrets:
                 try:
@@ -496,6 +504,14 @@ class SignInDialog(QDialog):
         self.result_ = result
         self.signed_in.emit(result)
         self.accept()
+
+    def _show_retrying(self) -> None:
+        if not self.busy:
+            return
+        text = self.tr("The hub has not answered yet; trying again…")
+        self.progress.setText(text)
+        self.progress.show()
+        announce(self, text)
 
     def _run_gui_call(self, fn: Callable[[], None]) -> None:
         fn()
@@ -612,6 +628,11 @@ class SignInDialog(QDialog):
                 "The network's proxy{proxy} refused to let this computer reach the hub (HTTP "
                 "{status}). Check the proxy under Advanced, or ask the network's administrator."
             ).format(proxy=proxy, status=error.status)
+        if isinstance(error, hub.NoAnswer):
+            return self.tr(
+                "The hub did not answer in time. Check the workstation's connection (or the "
+                "proxy under Advanced), then try again."
+            )
         if isinstance(error, hub.Unreachable):
             return self.tr(
                 "The hub could not be reached. Check its address and the network (or the "
@@ -668,6 +689,8 @@ class SignInDialog(QDialog):
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
+        if not busy:
+            self.progress.hide()
         for w in (self.url, self.user, self.password, self.remember, self.advanced):
             w.setEnabled(not busy)
         self.sign_in_button.setText(self.tr("Signing in…") if busy else self.tr("Sign in"))

@@ -6,6 +6,9 @@ again, and the store keeps each item once). ``FeedSync.run`` keeps the feed curr
 then listen on the hub's event stream from the cursor; when the hub has no stream (404, 501, a
 proxy that does not pass it, anything else) it polls instead, and tries the stream again later.
 
+An event stream that brings nothing, keep-alives included, for ``hub.EVENTS_READ_TIMEOUT_S``
+(two and a half of the hub's keep-alive periods) says "offline" at once: the hub stopped
+answering. One call that meets no answer while all is well is tried again before it is said.
 When the hub is down, slow or answers garbage, the status says "offline" with the reason and
 the loop backs off (about 1 s doubling to 5 min, jittered, never sooner than the hub's
 Retry-After); a refused session says "signed out" and waits to be woken after a new sign-in.
@@ -27,6 +30,7 @@ from ..hub import (
     HubError,
     Item,
     ItemPage,
+    NoAnswer,
     ServerError,
     Skipped,
     Unreachable,
@@ -284,7 +288,12 @@ class FeedSync:
                     break
                 failures += 1
                 stream_off_until = 0.0  # once back, try the stream again
-                if self.status.state != SIGNED_OUT:
+                # One call that met no answer while all was well (a "Sync now" in a link's
+                # drop of some seconds) is tried again before the status says so: it said
+                # "offline" for the second until that next try went through. A hub gone
+                # silent is said by the stream itself (``_listen``); a second failure here.
+                blip = isinstance(e, NoAnswer) and failures == 1 and self.status.online
+                if self.status.state != SIGNED_OUT and not blip:
                     # (signed out, it stays so until a call succeeds: a look for a new
                     # sign-in that met a network blip made it "offline", then "signed out"
                     # again, and the app asked for the password after each blip)
@@ -332,6 +341,14 @@ class FeedSync:
             for item in stream:
                 self._take([item])
                 self.state.touch()
+        except NoAnswer as e:
+            # Silent past its keep-alives: the hub (or the link) no longer answers. Said now:
+            # waiting for the catch-up that follows to fail too kept "the feed is live" on
+            # screen for another read timeout (90 s in all); its success says "online" again.
+            log.info("feed sync: %s", e)
+            self.live = False
+            if self.status.state != SIGNED_OUT:
+                self._set_status(OFFLINE, str(e))
         except Unreachable as e:
             # Cut off: the next catch-up says whether the hub is still there. Garbage in the
             # stream (BadResponse) is not caught here: that is "offline", with the reason.
