@@ -381,6 +381,42 @@ def test_adaptive_chunks_grow_on_a_fast_link(
     assert done.sha256(result.url) == sha256_file(path)
 
 
+def test_a_new_upload_starts_with_a_small_chunk_and_grows_on_a_slow_link(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # nothing known of the link yet (a new workstation): the first chunk was 16 MiB, 35 s at
+    # 4 Mbit/s, and a drop in it lost all that was sent of it (checksums: the hub drops it)
+    heads = watch(proxy)
+    proxy.rate_bps = 2_000_000
+    path = random_file(tmp_path / "first.bin", 14 * MIB)
+    c = new_ctx()  # the default tuning
+
+    result = run(UploadSpec(path, endpoint(proxy), meta_for(path)), c.ctx)
+
+    lengths = [int(header_of(h, b"content-length") or 0) for h in heads if is_patch(h)]
+    assert lengths[0] == 2 * MIB, lengths
+    assert lengths[1] > lengths[0] and sum(lengths) == 14 * MIB, lengths
+    assert done.sha256(result.url) == sha256_file(path)
+
+
+def test_a_drop_early_in_a_new_upload_costs_little_of_it(
+    done: Completed, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
+) -> None:
+    # a drop 1.5 MiB into a new upload: the chunk it cut is sent again whole (its checksum
+    # unmet, the hub dropped it), and that chunk was the whole file up to 16 MiB; now it is
+    # the first, small one
+    proxy.rate_bps = 2_000_000
+    path = random_file(tmp_path / "dropped.bin", 8 * MIB)
+    size = path.stat().st_size
+    proxy.reset_after(3 * MIB // 2, "up")
+
+    result, last, _ = run_until_done(UploadSpec(path, endpoint(proxy), meta_for(path)), new_ctx())
+
+    assert proxy.wait_for_event("reset_after")
+    assert done.sha256(result.url) == sha256_file(path)
+    assert last.metered - size <= 2 * MIB, last.metered - size  # at most the first chunk again
+
+
 # --- 3, 4: resets and stalls ------------------------------------------------------------------
 
 
@@ -415,7 +451,8 @@ def test_a_chunk_cut_on_a_slow_link_sizes_the_next_one_to_the_link(
         proxy.rate_bps = None
 
     threading.Thread(target=fast_again, daemon=True).start()
-    result, _last, _ = run_until_done(UploadSpec(path, endpoint(proxy), meta_for(path)), new_ctx())
+    big_first = new_ctx(upload_first_chunk=16 * MIB)  # (as a first chunk used to be)
+    result, _last, _ = run_until_done(UploadSpec(path, endpoint(proxy), meta_for(path)), big_first)
     assert done.sha256(result.url) == sha256_file(path)
     lengths = [int(header_of(h, b"content-length") or 0) for h in heads if is_patch(h)]
     # what the cut chunk carried, socket buffers included (~0.5 MB/s), in ~8 s: 2 or 4 MiB,
@@ -1303,7 +1340,7 @@ def test_a_run_stopped_in_its_first_chunk_makes_the_next_one_fit_the_link(
     proxy.rate_bps = 1_000_000
     path = random_file(tmp_path / "r.bin", 20 * MIB)
     spec = UploadSpec(path, endpoint(proxy), meta_for(path))  # adaptive, from 16 MiB
-    c = new_ctx()
+    c = new_ctx(upload_first_chunk=16 * MIB)  # (as a first chunk used to be)
     moving = threading.Event()
     c.on_meter = lambda total: moving.set() if total >= 3_000_000 else None
     thread, errors = start_upload(spec, c)
@@ -1355,7 +1392,7 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
 
     kept[server] = 1_000_000
     second = random_file(tmp_path / "tuesday.bin", 4 * MIB)
-    fresh = new_ctx()  # a new upload: nothing of its own measured, 16 MiB by default
+    fresh = new_ctx()  # a new upload: nothing of its own measured, 2 MiB by default
     fresh.ctx = dataclasses.replace(fresh.ctx, link_rate=kept.get)
     job = _Job(
         UploadSpec(second, endpoint(proxy), meta_for(second)),
@@ -1374,7 +1411,7 @@ def test_a_new_upload_starts_with_chunks_of_what_the_link_to_its_server_carried(
             raise OSError("disk I/O error")  # the library cannot be read: the default size
 
         fresh.ctx.link_rate = unreadable
-        assert job._sizer().size == 16 * MIB
+        assert job._sizer().size == 2 * MIB  # (nothing known: tuning.upload_first_chunk)
         fresh.ctx.remember_link_rate = kept.__setitem__
         mine, *others = [job.new_flight() for _ in range(4)]
         for f in others:

@@ -267,7 +267,13 @@ class Tuning:
     #: … and at least this often (seconds) while bytes arrive: on a slow link 4 MiB is minutes,
     #: and a kill before the first save kept nothing to resume from
     checkpoint_every_s: float = 2.0
+    #: the largest first chunk of an adaptive upload, when the link's rate is known (what it
+    #: carries in ``upload.spec.TARGET_CHUNK_S``, up to this)
     upload_chunk_size: int = 16 * 1024 * 1024
+    #: … and the first chunk when it is not (a new workstation, a new server): chunks then grow
+    #: by what each carried (doubling). 2 MiB is ~4 s at 4 Mbit/s: a first chunk of 16 MiB took
+    #: 35 s there, and a drop in it lost it whole (with checksums the hub drops a cut chunk)
+    upload_first_chunk: int = 2 * 1024 * 1024
     min_upload_chunk: int = 256 * 1024
     max_parallel_uploads: int = 4
     #: an upload left to choose (``spec.parallel`` None) uses parallel parts only when the

@@ -72,14 +72,15 @@ Errors (in one run)
     connection is dropped: the answer may have come before the body was read.
 
 Chunk size
-    ``spec.chunk_size`` if given (fixed, but halved on 413), else adaptive from
-    ``tuning.upload_chunk_size``: after each full chunk the size doubles, stays or halves,
-    whichever is nearest to what the link carries in ``TARGET_CHUNK_S`` seconds, within
-    ``[min_upload_chunk, MAX_CHUNK]`` (three steps only, so the next chunk's checksum can be
-    computed ahead); a chunk cut short halves it. Chunks of several seconds
-    keep the per-request round trip (300 ms) a small share; not much longer, so that a cut
-    re-sends little (with checksums the hub drops a cut chunk whole) and chunks fit between a
-    flaky link's drops.
+    ``spec.chunk_size`` if given (fixed, but halved on 413), else adaptive from what the link
+    carried last (``_JobServices._sizer``; up to ``tuning.upload_chunk_size``) or, with nothing
+    known of it, from ``tuning.upload_first_chunk`` (2 MiB): after each full chunk the size
+    doubles, stays or halves, whichever is nearest to what the link carries in
+    ``TARGET_CHUNK_S`` seconds, within ``[min_upload_chunk, MAX_CHUNK]`` (three steps only, so
+    the next chunk's checksum can be computed ahead); a chunk cut short halves it. Chunks of
+    several seconds keep the per-request round trip (300 ms) a small share; not much longer,
+    so that a cut re-sends little (with checksums the hub drops a cut chunk whole) and chunks
+    fit between a flaky link's drops.
 
 Parallel parts
     When the server lists ``concatenation`` and ``spec.parallel`` (default: the tuning's

@@ -97,11 +97,12 @@ class _JobServices:
         self._watchdog.stop()
 
     def _sizer(self) -> _ChunkSize:
-        """The chunk size to start with: the spec's, else the tuning's, or — when an earlier
-        run measured the link (``storage.link_rate``) — what it carries in about
-        ``TARGET_CHUNK_S``: a run interrupted in its first chunk (with checksums the hub drops
-        a cut chunk whole) lost its 16 MiB each time on a slow link, and started again at 0.
-        Under a bandwidth limit, of what the limit lets through (``ctx.limit``)."""
+        """The chunk size to start with: the spec's, else — when an earlier run measured the
+        link (``storage.link_rate``, else the server's ``ctx.link_rate``) — what it carries in
+        about ``TARGET_CHUNK_S``, up to ``tuning.upload_chunk_size``: a run interrupted in its
+        first chunk (with checksums the hub drops a cut chunk whole) lost its 16 MiB each time
+        on a slow link, and started again at 0. Under a bandwidth limit, of what the limit lets
+        through (``ctx.limit``). With nothing known, ``tuning.upload_first_chunk``."""
         tuning = self.ctx.tuning
         start = self.spec.chunk_size or tuning.upload_chunk_size
         rate = None
@@ -126,6 +127,10 @@ class _JobServices:
             while size * 2 <= min(rate * TARGET_CHUNK_S, start):
                 size *= 2
             start = size
+        elif self.spec.chunk_size is None:
+            # nothing known of the link: small, growing by what each chunk carries (a few
+            # requests more on a LAN, where they take milliseconds)
+            start = min(start, tuning.upload_first_chunk)
         return _ChunkSize(start, tuning.min_upload_chunk, self.spec.chunk_size is None)
 
     # shared by the uploads

@@ -80,7 +80,8 @@ class UploadSpec:
     #: Upload-Metadata; the caller includes sha256, title, …; "filename" and "filetype" are
     #: added when missing (see ``described``)
     metadata: dict[str, str]
-    #: None = adaptive, starting at ``tuning.upload_chunk_size``
+    #: None = adaptive, starting at what the link carries (``tuning.upload_first_chunk`` when
+    #: nothing is known of it)
     chunk_size: int | None = None
     #: parts when the server offers concatenation; None = ``tuning.max_parallel_uploads`` for
     #: files of 64 MiB or more on a path whose round trip is at least
