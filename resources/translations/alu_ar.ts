@@ -799,6 +799,14 @@
         <translation>لم يُجب المركز على العنوان ⁦%1⁩ في الوقت المحدد.</translation>
     </message>
     <message>
+        <source>The hub at %1 did not answer in time. Check the workstation&apos;s connection (or the proxy), then try again.</source>
+        <translation>لم يُجب المركز على ⁨%1⁩ في الوقت المحدد. تحقّق من اتصال محطة العمل (أو من الوكيل)، ثم أعد المحاولة.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 stopped answering; reconnecting.</source>
+        <translation>توقف المركز على ⁨%1⁩ عن الاستجابة؛ جارٍ إعادة الاتصال.</translation>
+    </message>
+    <message>
         <source>The server at %1 answered with something that is not HTTP a hub would send; check the hub address, or whether a proxy is in the way.</source>
         <translation>أجاب الخادم على العنوان ⁦%1⁩ بشيء ليس من HTTP الذي يرسله المركز؛ تحقّق من عنوان المركز، أو مما إذا كان وكيل يعترض الطريق.</translation>
     </message>
@@ -3070,6 +3078,10 @@
 <context>
     <name>SignInDialog</name>
     <message>
+        <source>The hub has not answered yet; trying again…</source>
+        <translation>لم يُجب المركز بعد؛ جارٍ إعادة المحاولة…</translation>
+    </message>
+    <message>
         <source>Has the hub moved?</source>
         <translation>هل انتقل المركز إلى عنوان جديد؟</translation>
     </message>
@@ -3116,6 +3128,10 @@
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
         <translation>رفض وكيل الشبكة{proxy} وصول هذا الحاسوب إلى المركز (HTTP {status}). تحقق من الوكيل في الإعدادات المتقدمة، أو راجع مسؤول الشبكة.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time. Check the workstation&apos;s connection (or the proxy under Advanced), then try again.</source>
+        <translation>لم يُجب المركز في الوقت المحدد. تحقّق من اتصال محطة العمل (أو من الوكيل ضمن إعدادات الاتصال المتقدمة)، ثم أعد المحاولة.</translation>
     </message>
     <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>

@@ -799,6 +799,14 @@
         <translation>Le hub à l’adresse %1 n’a pas répondu à temps.</translation>
     </message>
     <message>
+        <source>The hub at %1 did not answer in time. Check the workstation&apos;s connection (or the proxy), then try again.</source>
+        <translation>Le hub à l’adresse %1 n’a pas répondu à temps. Vérifiez la connexion du poste (ou le proxy), puis réessayez.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 stopped answering; reconnecting.</source>
+        <translation>Le hub à l’adresse %1 ne répond plus ; reconnexion en cours.</translation>
+    </message>
+    <message>
         <source>The server at %1 answered with something that is not HTTP a hub would send; check the hub address, or whether a proxy is in the way.</source>
         <translation>Le serveur à l’adresse %1 a répondu par autre chose que le HTTP qu’enverrait un hub&#x202f;; vérifiez l’adresse du hub, ou si un proxy est en travers.</translation>
     </message>
@@ -3042,6 +3050,10 @@
 <context>
     <name>SignInDialog</name>
     <message>
+        <source>The hub has not answered yet; trying again…</source>
+        <translation>Le hub n’a pas encore répondu ; nouvel essai…</translation>
+    </message>
+    <message>
         <source>Has the hub moved?</source>
         <translation>Le hub a-t-il changé d’adresse ?</translation>
     </message>
@@ -3088,6 +3100,10 @@
     <message>
         <source>The network&apos;s proxy{proxy} refused to let this computer reach the hub (HTTP {status}). Check the proxy under Advanced, or ask the network&apos;s administrator.</source>
         <translation>Le proxy du réseau{proxy} a refusé que cet ordinateur joigne le hub (HTTP {status}). Vérifiez le proxy dans les réglages avancés, ou adressez-vous à l’administrateur du réseau.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in time. Check the workstation&apos;s connection (or the proxy under Advanced), then try again.</source>
+        <translation>Le hub n’a pas répondu à temps. Vérifiez la connexion du poste (ou le proxy, sous Réglages de connexion avancés), puis réessayez.</translation>
     </message>
     <message>
         <source>The hub could not be reached. Check its address and the network (or the proxy under Advanced), then try again.</source>
