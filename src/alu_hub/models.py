@@ -181,7 +181,11 @@ class Rendition(Base):
     width: Mapped[int] = mapped_column(Integer, default=0)
     height: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (UniqueConstraint("item_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "name"),
+        # a member upload is looked up by its bytes among every item's (``publish.on_network``)
+        Index("ix_renditions_sha256", "sha256"),
+    )
 
 
 class Upload(Base):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .feed import item_json, member_out
@@ -230,11 +230,14 @@ def prepare(
     filename: str = "",
     expected_sha256: str | None = None,
     move: bool = False,
+    check: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Check ``src``, make its proxy and thumbnail and put every file in storage.
 
     The slow part of publishing; safe to run for several files at once. Raises PublishError
     with words for the sender when the file cannot be published; then nothing is left behind.
+    ``check`` is given the file's sha256 as soon as it is known, before the slow part; it
+    raises PublishError to refuse the file.
     """
     if kind not in KINDS:
         raise PublishError(f"unknown kind {kind!r}")
@@ -248,6 +251,8 @@ def prepare(
         )
     if size == 0:
         raise PublishError("The file is empty; nothing was published.")
+    if check is not None:
+        check(sha256)
     try:
         info = hub.media.run(probe, src)
     except MediaError as e:
@@ -385,6 +390,7 @@ def publish_file(
     published_at: dt.datetime | None = None,
     received_at: dt.datetime | None = None,
     also: AlsoInTransaction | None = None,
+    check: Callable[[str], None] | None = None,
 ) -> Item:
     """Publish ``src`` as a new item and return it (committed, with its seq)."""
     prepared = prepare(
@@ -396,6 +402,7 @@ def publish_file(
         filename=filename,
         expected_sha256=expected_sha256,
         move=move,
+        check=check,
     )
     return commit(hub, prepared, published_at=published_at, received_at=received_at, also=also)
 
@@ -449,6 +456,72 @@ def _same_recent_item(s: Session, item: Item) -> str | None:
     return None
 
 
+#: a member upload of a file already on the network: the agency's item (``title``, ``date``)
+ON_NETWORK_AGENCY = (
+    "This file is already on the network: it is the agency's “{title}” (published {date}). "
+    "It was not published again."
+)
+#: … or another member's upload (``member``: its display name, or its user name)
+ON_NETWORK_MEMBER = (
+    "This file is already on the network: it is “{title}”, sent by {member} (published "
+    "{date}). It was not published again."
+)
+#: the title as these messages quote it (the message goes in a header: ``Alu-Error``)
+_QUOTED_TITLE = 200
+
+
+class OnNetwork(PublishError):
+    """A member upload whose bytes are a rendition of an item already on the network that is
+    not the member's own (``on_network``); its words name that item."""
+
+    code = "already_on_network"
+
+
+def on_network(s: Session, sha256: str, member_id: int) -> OnNetwork | None:
+    """The refusal of a member's upload of bytes ``sha256``, or None to publish it.
+
+    Bytes that are a rendition (broadcast or proxy) of an item already published by someone
+    else — an agency push, or another member's upload — are that item, not the member's new
+    footage: a hot folder on a share where another workstation saves its downloads sent the
+    agency's clip back as the member's own, to every member, without its restrictions (an
+    embargo, "No access Sudan"), and counted it in the member's uploads. The member's own
+    earlier uploads are not looked at here (``_same_recent_item`` decides about those)."""
+    sha = sha256.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        return None
+    other = s.scalars(
+        select(Item)
+        .join(Rendition, Rendition.item_id == Item.id)
+        .where(
+            Rendition.sha256 == sha,
+            or_(Item.source_member_id.is_(None), Item.source_member_id != member_id),
+        )
+        .order_by(Item.seq)
+        .limit(1)
+    ).first()
+    if other is None:
+        return None
+    title = other.title if len(other.title) <= _QUOTED_TITLE else other.title[:_QUOTED_TITLE] + "…"
+    date = other.published_at.strftime("%Y-%m-%d")
+    source = other.source_member if other.kind == "member_upload" else None
+    if source is None:
+        return OnNetwork(ON_NETWORK_AGENCY.format(title=title, date=date))
+    name = source.display_name or source.username
+    return OnNetwork(ON_NETWORK_MEMBER.format(title=title, member=name, date=date))
+
+
+def _refuse_on_network(hub: Hub, member_id: int) -> Callable[[str], None]:
+    """``prepare``'s check of a member upload: refused before its proxy is made."""
+
+    def check(sha256: str) -> None:
+        with hub.db.session() as s:
+            refusal = on_network(s, sha256, member_id)
+        if refusal is not None:
+            raise refusal
+
+    return check
+
+
 class _MemberDisabled(Exception):
     """The upload's member was disabled (or removed) before its upload was published."""
 
@@ -471,6 +544,13 @@ def _mark_published(upload_id: str) -> AlsoInTransaction:
     def mark(s: Session, item: Item) -> None:
         if not _member_active(s, item.source_member_id):
             raise _MemberDisabled()
+        # again here, where publishes are serialized (``next_seq``): of two members sending
+        # the same new file at once, the second is refused
+        sha = next((r.sha256 for r in item.renditions if r.name == "broadcast"), "")
+        assert item.source_member_id is not None
+        refusal = on_network(s, sha, item.source_member_id)
+        if refusal is not None:
+            raise refusal
         same = _same_recent_item(s, item)
         if same is not None:
             raise _SameItem(same)
@@ -547,6 +627,7 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
             move=True,
             received_at=received_at,
             also=_mark_published(upload_id),
+            check=_refuse_on_network(hub, member.id),
         )
     except _AlreadyFinished:
         log.info("upload %s was finished elsewhere meanwhile", upload_id[:8])

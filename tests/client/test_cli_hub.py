@@ -457,3 +457,37 @@ def test_a_profile_is_not_moved_while_an_engine_works_on_its_queue(
     assert json.loads(ok(alu(home, "whoami", "--json")))["hub"] == live_hub.url
     ok(alu(home, *move, stdin=PASSWORD + "\n"))
     assert json.loads(ok(alu(home, "whoami", "--json")))["hub"] == moved
+
+
+def test_put_of_a_file_already_on_the_network_is_refused_with_what_it_is(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # a downloaded agency clip on a share (another workstation's download folder) put as the
+    # member's own: the hub published it to every member without its restrictions
+    live_hub.member("ktn", PASSWORD)
+    live_hub.member("rts", PASSWORD, country="SN")
+    agency = live_hub.publish(clip, "Sudan: talks in Juba", restrictions="No access Sudan")
+    home, other = tmp_path / "ktn-desk", tmp_path / "rts-desk"
+    login(home, live_hub)
+    login(other, live_hub, "rts")
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    ok(alu(other, "get", agency, "--dest", str(nas)))
+    (got,) = nas.glob("*.mp4")
+    date = next(i for i in feed(home) if i["id"] == agency)["published_at"][:10]
+    r = alu(home, "put", str(got), "--title", "Power deal", "--language", "en")
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    said = (
+        f"This file is already on the network: it is the agency's “Sudan: talks in Juba” "
+        f"(published {date}). It was not published again."
+    )
+    # the app's words, not "The hub refused the upload: …" around the hub's
+    assert f"{got.name}: {said}" in r.stderr and "Traceback" not in r.stderr
+    # another member's upload, put by a member
+    own = tmp_path / "floods.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=41)
+    assert "published as item" in ok(alu(home, "put", str(own), "--title", "Floods"))
+    r = alu(other, "put", str(own), "--title", "Floods too")
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert "floods.mp4: This file is already on the network: it is “Floods”, sent by " in r.stderr
+    assert [i["title"] for i in feed(other) if i["kind"] == "member_upload"] == ["Floods"]

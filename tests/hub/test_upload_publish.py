@@ -9,7 +9,7 @@ import hashlib
 import http.client
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from tusclient import client as tus
 from alu_hub.models import Item
 from tests.support.waiting import wait_until
 
-from .conftest import LiveHub
+from .conftest import LiveHub, sha256_of
 
 
 def wait_for_outcome(s: requests.Session, url: str, timeout: float = 60) -> dict[str, Any]:
@@ -449,3 +449,180 @@ def test_a_member_disabled_while_its_upload_is_prepared_gets_no_item(
     up.upload()
     assert _outcome(live_hub, up.url) == ("failed", "This account is disabled; ask the agency.")
     _no_item(live_hub)
+
+
+# --- a file already on the network --------------------------------------------------------------
+
+
+def _create(live_hub: LiveHub, user: str, path: Path, meta: dict[str, str]) -> requests.Response:
+    """A bare tus creation of an upload of ``path`` (no byte sent)."""
+    encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+    return requests.post(
+        live_hub.api("/uploads/"),
+        headers={
+            "Authorization": f"Bearer {live_hub.tokens[user]}",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(path.stat().st_size),
+            "Upload-Metadata": encoded,
+        },
+        timeout=10,
+    )
+
+
+def _items(live_hub: LiveHub) -> list[tuple[str, str, int | None]]:
+    with live_hub.hub.db.session() as s:
+        return [(i.kind, i.title, i.source_member_id) for i in s.scalars(select(Item))]
+
+
+def _uploads(live_hub: LiveHub) -> int:
+    from alu_hub.models import Upload
+
+    with live_hub.hub.db.session() as s:
+        return int(s.scalar(select(func.count()).select_from(Upload)) or 0)
+
+
+def test_an_agency_clip_sent_back_by_a_member_is_refused_before_any_byte(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    """A hot folder on a share where another workstation saves its downloads took an agency
+    clip for the member's new footage: the hub published it to every member as the member's
+    upload, without its restrictions. The bytes are the agency item's (its broadcast file or
+    its proxy): refused at the creation, by the sha256 the client declares (the hub requires
+    it), before any byte is sent."""
+    from alu_hub.publish import ON_NETWORK_AGENCY
+
+    agency = live_hub.publish(clip, "Sudan: talks in Juba", restrictions="No access Sudan")
+    live_hub.login("ktn")
+    before = _items(live_hub)
+    with live_hub.hub.db.session() as s:
+        item = s.get(Item, agency)
+        assert item is not None
+        said = ON_NETWORK_AGENCY.format(
+            title="Sudan: talks in Juba", date=item.published_at.strftime("%Y-%m-%d")
+        )
+        key = next(r.storage_key for r in item.renditions if r.name == "proxy")
+
+    meta = {"filename": "029 (2).mp4", "sha256": sha256_of(clip), "title": "Power deal"}
+    r = _create(live_hub, "ktn", clip, meta)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == {"code": "already_on_network", "message": said}
+    # the agency item's proxy is its bytes too
+    proxy = live_hub.tmp / "proxy.mp4"
+    proxy.write_bytes((live_hub.hub.settings.data_dir / "storage" / key).read_bytes())
+    r = _create(live_hub, "ktn", proxy, {"filename": "p.mp4", "sha256": sha256_of(proxy)})
+    assert (r.status_code, r.json()["error"]["message"]) == (422, said)
+    assert _uploads(live_hub) == 0  # nothing to send to
+    assert _items(live_hub) == before
+
+
+def test_an_agency_clip_published_while_a_member_sent_it_is_refused_at_the_last_byte(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    """The agency's item appears after the member's upload of the same bytes began (or the
+    upload began before the hub checked at creation): the hub's own sha256 of what arrived
+    refuses it, and nothing is published."""
+    from alu_hub.publish import ON_NETWORK_AGENCY
+
+    ktn = live_hub.login("ktn")
+    meta = {"filename": "029 (2).mp4", "sha256": sha256_of(clip), "title": "Power deal"}
+    up = uploader_for(live_hub, "ktn", clip, metadata=meta)
+    up.upload_chunk()  # under way
+    agency = live_hub.publish(clip, "Sudan: talks in Juba", restrictions="No access Sudan")
+    before = _items(live_hub)
+    up.upload()
+    status = wait_for_outcome(ktn, up.url)
+    with live_hub.hub.db.session() as s:
+        item = s.get(Item, agency)
+        assert item is not None
+        said = ON_NETWORK_AGENCY.format(
+            title="Sudan: talks in Juba", date=item.published_at.strftime("%Y-%m-%d")
+        )
+    assert (status["state"], status["error"], status["item_id"]) == ("failed", said, None)
+    head = ktn.head(up.url, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
+    assert head.headers["Alu-Upload-State"] == "failed"
+    assert unquote(head.headers["Alu-Error"]) == said
+    assert _items(live_hub) == before  # nothing published
+    assert not (live_hub.hub.settings.uploads_dir / up.url.rsplit("/", 1)[-1]).exists()
+
+
+def test_another_members_upload_is_refused_and_a_new_file_is_published(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    from alu_hub.media import generate_clip
+    from alu_hub.publish import ON_NETWORK_MEMBER
+
+    ktn = live_hub.login("ktn")
+    live_hub.login("rts")
+    with live_hub.hub.db.session() as s:
+        from alu_hub.models import Member
+
+        m = s.scalars(select(Member).where(Member.username == "ktn")).one()
+        m.display_name = "KTN News"
+    live_hub.publish(clip, "An agency item")  # another file of the agency's
+    own = tmp_path / "own.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=11)
+    sha = sha256_of(own)
+    # a file that is on the network nowhere: published as before
+    up = uploader_for(live_hub, "ktn", own, metadata={"filename": "own.mp4", "sha256": sha})
+    up.upload()
+    status = wait_for_outcome(ktn, up.url)
+    assert status["state"] == "published", status
+    with live_hub.hub.db.session() as s:
+        item = s.get(Item, status["item_id"])
+        assert item is not None
+        said = ON_NETWORK_MEMBER.format(
+            title="own", member="KTN News", date=item.published_at.strftime("%Y-%m-%d")
+        )
+
+    r = _create(live_hub, "rts", own, {"filename": "x.mp4", "sha256": sha})
+    assert (r.status_code, r.json()["error"]["message"]) == (422, said)
+    assert [k for k, _t, _m in _items(live_hub)].count("member_upload") == 1
+
+    # the member's own file again, with other details: a new item of its own, as before
+    up = uploader_for(
+        live_hub, "ktn", own, metadata={"filename": "own.mp4", "sha256": sha, "title": "Again"}
+    )
+    up.upload()
+    assert wait_for_outcome(ktn, up.url)["state"] == "published"
+    assert [k for k, _t, _m in _items(live_hub)].count("member_upload") == 2
+
+
+def test_of_two_members_sending_one_new_file_at_once_the_second_is_refused(
+    live_hub: LiveHub, clip: Path, monkeypatch: Any
+) -> None:
+    """Both passed the checks before the slow part (neither file was on the network yet): the
+    check in the publishing transaction, where publishes are serialized, refuses the second."""
+    import uuid
+
+    from alu_hub import publish
+    from alu_hub.models import Upload, utcnow
+    from tests.support.livehub import ensure_member
+
+    hub = live_hub.hub
+    monkeypatch.setattr(publish, "_refuse_on_network", lambda _hub, _member: None)
+    sha = sha256_of(clip)
+    ids = []
+    now = utcnow()
+    for name in ("ktn", "rts"):
+        member = ensure_member(hub, name, "pw-1234", country="KE")
+        upload_id = "u" + uuid.uuid4().hex
+        ids.append(upload_id)
+        with hub.db.session() as s:
+            s.add(
+                Upload(
+                    id=upload_id, member_id=member.id, length=clip.stat().st_size,
+                    offset=clip.stat().st_size, meta={"filename": "a.mp4", "sha256": sha},
+                    concat="", parts={}, state="processing", error="", created_at=now,
+                    updated_at=now, expires_at=now + dt.timedelta(days=7), lock_owner="",
+                )
+            )  # fmt: skip
+        (hub.settings.uploads_dir / upload_id).write_bytes(clip.read_bytes())
+    for upload_id in ids:
+        publish.complete_upload(hub, upload_id)
+    with hub.db.session() as s:
+        first, second = (s.get(Upload, upload_id) for upload_id in ids)
+        assert first is not None and second is not None
+        assert first.state == "published"
+        assert second.state == "failed" and second.item_id is None
+        assert second.error.startswith("This file is already on the network: it is “a”, sent by")
+    assert [k for k, _t, _m in _items(live_hub)] == ["member_upload"]

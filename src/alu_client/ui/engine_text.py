@@ -269,6 +269,19 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload for this account: %1"),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the upload: %1"),
+    # a file already on the network as another's item (an agency clip a shared hot folder
+    # picked up): %1 its title, %2 (agency) the date it was published (2026-12-06), or %2 the
+    # member who sent it and %3 the date
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "This file is already on the network: it is the agency's “%1” (published %2). It was "
+        "not published again.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "This file is already on the network: it is “%1”, sent by %2 (published %3). It was "
+        "not published again.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The hub is busy or had a problem (HTTP %1); the upload will go on later.",

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import ApiError
 from ..hub import Hub, HubDep, MemberDep
 from ..models import Member, Upload, utcnow
-from ..publish import PublishError, check_metadata
+from ..publish import OnNetwork, PublishError, check_metadata, on_network
 from .join import _start_assemble
 from .locks import _hold
 from .protocol import (
@@ -106,6 +106,11 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
             check_metadata(meta)
         except PublishError as e:
             raise ApiError(400, "invalid_metadata", str(e)) from None
+        # a file already on the network (the agency's, another member's): refused before any
+        # byte is sent, by the sha256 the client declares (checked again at the last byte)
+        refusal = await run_in_threadpool(_on_network, hub, meta.get("sha256", ""), member.id)
+        if refusal is not None:
+            raise ApiError(422, refusal.code, str(refusal))
     upload_id = secrets.token_urlsafe(24)
 
     if kind == "final":
@@ -172,6 +177,11 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
         if expires is not None:
             headers["Upload-Expires"] = http_date(expires)
     return Response(status_code=201, headers=headers)
+
+
+def _on_network(hub: Hub, sha256: str, member_id: int) -> OnNetwork | None:
+    with hub.db.session() as s:
+        return on_network(s, sha256, member_id)
 
 
 def _upload_headers(request: Request, up: Upload) -> dict[str, str]:

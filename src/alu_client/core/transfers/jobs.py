@@ -169,6 +169,9 @@ def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         state, item_id, error = upload.poll_outcome(r.url, ctx, wait, spec.endpoint)
         state = state or "processing"
     if state == "failed":
+        refusal = upload.on_network(error)  # (the agency's file, or another member's)
+        if refusal is not None:
+            raise PermanentError(refusal)
         raise PermanentError(f"The hub received {spec.path.name} but could not publish it: {error}")
     return {
         "url": r.url,

@@ -139,6 +139,7 @@ from ..base import PermanentError, TransferContext
 from .checksums import fastest_checksum as fastest_checksum
 from .job import _Job
 from .protocol import BAD_ENDPOINT as BAD_ENDPOINT
+from .protocol import on_network as on_network
 from .protocol import poll_outcome as poll_outcome
 from .spec import CHECKSUM_PREFERENCE as CHECKSUM_PREFERENCE
 from .spec import CHECKSUM_TRIES as CHECKSUM_TRIES
@@ -174,6 +175,7 @@ __all__ = [
     "UploadSpec",
     "fastest_checksum",
     "fingerprint",
+    "on_network",
     "poll_outcome",
     "run",
     "sample_ranges",

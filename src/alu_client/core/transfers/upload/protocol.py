@@ -171,6 +171,60 @@ MSG_METADATA_TOO_LARGE = (
 )
 
 
+#: the ALU hub's refusal of a member upload whose bytes are already on the network as another's
+#: item (an agency clip a shared hot folder picked up): the error code of its 422 at creation
+ON_NETWORK_CODE = "already_on_network"
+#: … and its words, at creation or as the failed upload's ``Alu-Error`` (``alu_hub.publish``)
+MSG_ON_NETWORK_AGENCY = (
+    "This file is already on the network: it is the agency's “{title}” (published {date}). "
+    "It was not published again."
+)
+MSG_ON_NETWORK_MEMBER = (
+    "This file is already on the network: it is “{title}”, sent by {member} (published "
+    "{date}). It was not published again."
+)
+_ON_NETWORK = (
+    re.compile(
+        r"This file is already on the network: it is the agency's “(?P<title>.+)” "
+        r"\(published (?P<date>\d{4}-\d{2}-\d{2})\)\. It was not published again\.",
+        re.DOTALL,
+    ),
+    re.compile(
+        r"This file is already on the network: it is “(?P<title>.+)”, sent by (?P<member>.+) "
+        r"\(published (?P<date>\d{4}-\d{2}-\d{2})\)\. It was not published again\.",
+        re.DOTALL,
+    ),
+)
+
+
+def on_network(words: str) -> str | None:
+    """This app's message for the hub's refusal of a file already on the network, made from
+    the hub's ``words`` (their title and member in one line, without controls); None when the
+    words are not that refusal. The hot folders keep the file as refused (an error, not tried
+    again), ``alu put`` fails with it, the app shows it in the user's language."""
+    for pattern, template in zip(
+        _ON_NETWORK, (MSG_ON_NETWORK_AGENCY, MSG_ON_NETWORK_MEMBER), strict=True
+    ):
+        found = pattern.fullmatch(words.strip())
+        if found is not None:
+            details = {k: one_line(v)[:300] for k, v in found.groupdict().items()}
+            return template.format(**details)
+    return None
+
+
+def _on_network_answer(r: requests.Response) -> str | None:
+    """The hub's refusal of a file already on the network, as this app says it; else None."""
+    try:
+        body = r.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or error.get("code") != ON_NETWORK_CODE:
+        return None
+    message = error.get("message")
+    return on_network(message) if isinstance(message, str) else None
+
+
 def _too_large(size: int, limit: int | None) -> PermanentError:
     if limit is None:
         return PermanentError(f"The hub does not accept a file this large ({_size_text(size)}).")
@@ -189,6 +243,8 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
         if code >= 500:
             raise _Resume(said, _retry_after(r))
         raise PermanentError(said)
+    if 400 <= code < 500 and (refusal := _on_network_answer(r)) is not None:
+        raise PermanentError(refusal)  # for good: the same bytes are refused every time
     if code == 401:
         if r.request is not None and "Authorization" not in r.request.headers:
             # none sent: not given, or withheld because the server put the upload on another
