@@ -435,6 +435,14 @@
         <translation>رفض المركز الإرسال: %1</translation>
     </message>
     <message>
+        <source>This file is already on the network: it is the agency&apos;s “%1” (published %2). It was not published again.</source>
+        <translation>هذا الملف موجود بالفعل على الشبكة: إنه «⁨%1⁩» من الوكالة (نُشر في ⁨%2⁩). لم يُنشر مرة أخرى.</translation>
+    </message>
+    <message>
+        <source>This file is already on the network: it is “%1”, sent by %2 (published %3). It was not published again.</source>
+        <translation>هذا الملف موجود بالفعل على الشبكة: إنه «⁨%1⁩»، أرسله ⁨%2⁩ (نُشر في ⁨%3⁩). لم يُنشر مرة أخرى.</translation>
+    </message>
+    <message>
         <source>The hub is busy or had a problem (HTTP %1); the upload will go on later.</source>
         <translation>المركز مشغول أو واجه مشكلة (HTTP %1)؛ سيستمر الإرسال لاحقًا.</translation>
     </message>

@@ -435,6 +435,14 @@
         <translation>Le hub a refusé l’envoi : %1</translation>
     </message>
     <message>
+        <source>This file is already on the network: it is the agency&apos;s “%1” (published %2). It was not published again.</source>
+        <translation>Ce fichier est déjà sur le réseau : c’est « %1 » de l’agence (publié le %2). Il n’a pas été publié de nouveau.</translation>
+    </message>
+    <message>
+        <source>This file is already on the network: it is “%1”, sent by %2 (published %3). It was not published again.</source>
+        <translation>Ce fichier est déjà sur le réseau : c’est « %1 », envoyé par %2 (publié le %3). Il n’a pas été publié de nouveau.</translation>
+    </message>
+    <message>
         <source>The hub is busy or had a problem (HTTP %1); the upload will go on later.</source>
         <translation>Le hub est occupé ou a eu un problème (HTTP %1) ; l’envoi continuera plus tard.</translation>
     </message>
