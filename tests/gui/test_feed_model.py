@@ -561,6 +561,7 @@ def test_changed_items_come_go_and_take_their_place_without_a_reset(
     assert seqs(model) == sorted(expected, reverse=True)
     assert [model.item_at(i.row()).id for i in view.selectionModel().selectedRows()] == [chosen]
     assert resets == []
+    assert model._row_of is not None  # kept as rows came and went, not built again
     assert all(model.row_of(model.item_at(r).id) == r for r in range(model.rowCount()))
     # the item below comes with its page, once
     while model.canFetchMore(QModelIndex()):
