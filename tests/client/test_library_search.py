@@ -163,6 +163,26 @@ def test_filters_and_pages_give_exactly_the_matching_items_newest_first(
     assert (counted.count, counted.exact) == (len(expected), True)
 
 
+@pytest.mark.parametrize(("name", "query", "keep"), CASES, ids=[c[0] for c in CASES])
+def test_among_gives_those_of_some_items_that_match_newest_first(
+    library: Library, name: str, query: Query, keep: Callable[[Item], bool]
+) -> None:
+    """What a view reads after a few items changed (a download recorded): the same filters,
+    only those items, cursors and limit ignored; ids not in the library are none of them."""
+    asked = [i.id for i in ITEMS if i.seq % 7 == 3] + ["it999999", ITEMS[9].id, ITEMS[9].id]
+    expected = [i for i in newest_first(keep) if i in set(asked)]
+    q = Query(**{**query.__dict__, "limit": 2, "before": 5})
+    found = library.among(q, asked)
+    assert [li.id for li in found] == expected
+    assert all(li.files for li in found if li.id in DOWNLOADED)
+    assert library.among(query, []) == []
+
+
+def test_among_reads_more_items_than_one_statement_takes(library: Library) -> None:
+    everything = [i.id for i in ITEMS] * 2 + [f"gone{n}" for n in range(600)]
+    assert [li.id for li in library.among(Query(), everything)] == newest_first(lambda i: True)
+
+
 def test_pages_go_back_to_newer_items_with_the_after_cursor(library: Library) -> None:
     q = Query(languages=["fr"], limit=10)
     expected = newest_first(lambda i: i.language == "fr")

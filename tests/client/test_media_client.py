@@ -160,6 +160,22 @@ def test_the_worker_probes_and_thumbnails_on_its_own_thread(
     assert item_files[0].thumbnail == str(thumb)
 
 
+def test_the_worker_says_which_item_each_file_handled_is_of(
+    store: Store, worker: MediaWorker, clip: Path, tmp_path: Path
+) -> None:
+    """The Feed and the Library read again only the item a probe or thumbnail was made for:
+    the worker told a file id alone, and every probe made them read all their rows."""
+    done: list[tuple[int, str]] = []
+    worker.on_done = lambda file_id, item_id: done.append((file_id, item_id))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"garbage" * 100)
+    record(store, "it-good", clip)
+    record(store, "it-bad", bad)  # a failed probe is news too (the detail says why)
+    assert worker.wait_idle(60)
+    files = {str(file_row(store, i)["id"]): i for i in ("it-good", "it-bad")}
+    assert sorted(done) == sorted((int(fid), item_id) for fid, item_id in files.items())
+
+
 def test_bad_files_get_their_error_and_the_worker_keeps_going(
     store: Store, worker: MediaWorker, clip: Path, tmp_path: Path
 ) -> None:

@@ -268,7 +268,7 @@ def make_thumbnail(path: Path, dest: Path, width: int = 320) -> Path:
 # --- the worker ----------------------------------------------------------------------------------
 
 _PENDING = (
-    "SELECT id, path, sha256 FROM library_files"
+    "SELECT id, item_id, path, sha256 FROM library_files"
     " WHERE probe IS NULL AND probe_error = '' AND state = 'present' ORDER BY id LIMIT 20"
 )
 
@@ -288,8 +288,9 @@ class MediaWorker:
         self._wakes = 0
         self._idle = False
         self._stopping = False
-        #: called on the worker's thread with the library file id after each file is handled
-        self.on_done: Callable[[int], None] | None = None
+        #: called on the worker's thread with the library file id and its item's id after each
+        #: file is handled (a view showing the item reads that one again, not every row)
+        self.on_done: Callable[[int, str], None] | None = None
         self._thread = threading.Thread(target=self._run, name="alu-media", daemon=True)
         self._thread.start()
 
@@ -343,9 +344,9 @@ class MediaWorker:
                 with self._cond:
                     if self._stopping:
                         return
-                self._handle(row["id"], Path(row["path"]), row["sha256"])
+                self._handle(row["id"], str(row["item_id"]), Path(row["path"]), row["sha256"])
 
-    def _handle(self, file_id: int, path: Path, sha256: str) -> None:
+    def _handle(self, file_id: int, item_id: str, path: Path, sha256: str) -> None:
         probe_json: str | None = None
         error = ""
         thumbnail = ""
@@ -375,6 +376,6 @@ class MediaWorker:
             )
         if self.on_done is not None:
             try:
-                self.on_done(file_id)
+                self.on_done(file_id, item_id)
             except Exception:
                 log.exception("a media listener failed")

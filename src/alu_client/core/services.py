@@ -339,7 +339,9 @@ class Services:
             self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
         if media:
             self.media = MediaWorker(self.store, self.paths)
-            self.media.on_done = lambda _fid: self.events.emit(self.events.library_changed, "")
+            self.media.on_done = lambda _fid, item_id: self.events.emit(
+                self.events.library_changed, item_id
+            )
         queue.start()
         if profile is not None and sync:
             service = self.sync = SyncService(self.feed_sync(), self.history())

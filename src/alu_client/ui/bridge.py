@@ -3,7 +3,9 @@
 The core calls its listeners on its own threads (sync, workers, media). ``CoreBridge`` turns
 each call into a Qt signal; signals emitted from another thread reach GUI-thread slots through
 queued connections, so views never touch core threads and the core never waits for the GUI.
-Library changes are coalesced (at most a few refreshes a second, whatever the core sends).
+Library changes are coalesced (at most a few refreshes a second, whatever the core sends), with
+the ids of the items they concern: the Feed and the Library read those items again, not every
+row they show.
 
 The core threads do not emit on the bridge themselves: the window may delete it while a core
 thread is in the middle of a call. They post to the GUI thread (``tasks.post_to_gui``) with a
@@ -13,7 +15,7 @@ weak reference, and the signal is emitted there if the bridge is still alive.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -29,6 +31,10 @@ class CoreBridge(QObject):
     items_added = Signal(list)
     #: library files changed: downloads recorded, probes and thumbnails made, files removed
     library_changed = Signal()
+    #: the same news, just before ``library_changed``, with what it concerns: the ids of the
+    #: items changed (frozenset[str]), or None when that is not known or they are too many to
+    #: read one by one (read everything again)
+    library_items_changed = Signal(object)
     #: the sync's state: online / offline (with the reason) / signed out
     sync_status = Signal(object)
 
@@ -39,7 +45,9 @@ class CoreBridge(QObject):
         self._coalesce = QTimer(self)
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(300)
-        self._coalesce.timeout.connect(self.library_changed.emit)
+        self._coalesce.timeout.connect(self._emit_library_changed)
+        # the items changed since the last emit; None: not known (everything)
+        self._changed: set[str] | None = set()
         install_mailbox()
         # the core holds these, not bound methods: a core thread never keeps the bridge alive
         me = weakref.ref(self)
@@ -66,13 +74,29 @@ class CoreBridge(QObject):
 
     # --- GUI thread ---------------------------------------------------------------------------
 
-    def _schedule_library_changed(self) -> None:
+    def _schedule_library_changed(self, item_ids: Iterable[str] | None) -> None:
+        if item_ids is None:
+            self._changed = None
+        elif self._changed is not None:
+            self._changed.update(item_ids)
+            if len(self._changed) > _MANY:
+                self._changed = None  # a set this big is a full read anyway
         if not self._coalesce.isActive():
             self._coalesce.start()
 
-    def notify_library_changed(self) -> None:
-        """For the UI's own changes (a file deleted from the Library tab)."""
-        self._schedule_library_changed()
+    def _emit_library_changed(self) -> None:
+        changed, self._changed = self._changed, set()
+        self.library_items_changed.emit(None if changed is None else frozenset(changed))
+        self.library_changed.emit()
+
+    def notify_library_changed(self, item_ids: Iterable[str] | None = None) -> None:
+        """For the UI's own changes (a file deleted from the Library tab): those of
+        ``item_ids``, or of any item (None)."""
+        self._schedule_library_changed(None if item_ids is None else list(item_ids))
+
+
+#: more items changed than this within one coalescing interval are not told one by one
+_MANY = 1000
 
 
 # --- called on core threads -------------------------------------------------------------------
@@ -93,8 +117,9 @@ def _listeners(
         copied = list(items)
         post(lambda b: b.items_added.emit(copied))
 
-    def on_library(_item_id: str) -> None:
-        post(CoreBridge._schedule_library_changed)
+    def on_library(item_id: str) -> None:
+        # '' is many items (or not known which)
+        post(lambda b: b._schedule_library_changed([item_id] if item_id else None))
 
     def on_status(status: SyncStatus) -> None:
         def deliver(b: CoreBridge) -> None:

@@ -33,6 +33,10 @@ class Library:
     def search(self, q: Query) -> Page:
         return _search.search(self.store, self.profile, q)
 
+    def among(self, q: Query, item_ids: Sequence[str]) -> list[LibraryItem]:
+        """Those of ``item_ids`` that match ``q``, newest first (``search.among``)."""
+        return _search.among(self.store, self.profile, q, item_ids)
+
     def count(self, q: Query, cap: int = COUNT_CAP) -> MatchCount:
         return _search.count(self.store, self.profile, q, cap)
 

@@ -207,6 +207,25 @@ def search(store: Store, profile: str, q: Query) -> Page:
     )
 
 
+def among(store: Store, profile: str, q: Query, item_ids: Sequence[str]) -> list[LibraryItem]:
+    """The items of ``item_ids`` that match ``q`` (cursors and limit ignored), newest first:
+    what a view showing ``q`` needs to bring a few rows up to date (a download recorded, a
+    file probed) without reading the others again."""
+    ids = list(dict.fromkeys(item_ids))
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+
+        def sql(where: str, marks: str = marks) -> str:
+            return f"SELECT i.* FROM items i WHERE {where} AND i.id IN ({marks})"  # noqa: S608
+
+        rows.extend(_run(store, profile, q, sql, chunk) or [])
+    rows.sort(key=lambda r: r["seq"], reverse=True)
+    files = files_of(store, profile, [r["id"] for r in rows])
+    return [item_from_row(r, files.get(r["id"], ())) for r in rows]
+
+
 def mark_read(store: Store, profile: str, q: Query, now: float) -> int:
     """Mark every unread item matching ``q`` read (cursors and limit ignored) in one
     statement; returns how many changed."""

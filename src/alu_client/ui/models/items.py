@@ -4,16 +4,18 @@
 the keyset cursor ``Page.older``; never an OFFSET, never everything). Filters and search are
 the query's, so nothing is sorted or filtered on top. Store reads run on the model's
 ``TaskRunner`` one at a time — a page, the items newer than the top row (``add_newer``: new
-pushes inserted at the top, selection and scroll kept), or ``refresh`` (the loaded rows read
-again and merged in place after downloads, deletions and probes; once every page is loaded,
-the whole query, so that an older item newly matching it — a download of yesterday's story in
-the Library — shows too); requests made meanwhile are merged and run next, results of an older
-query dropped. Thumbnails come from
-``ThumbnailCache`` (read off the GUI thread).
+pushes inserted at the top, selection and scroll kept), ``refresh_items`` (a download recorded,
+a file probed or deleted: only those items read again, their rows changed, inserted in their
+place or removed; selection and scroll kept), or ``refresh`` (the loaded rows read again and
+merged in place, for changes to many items; once every page is loaded, the whole query, so that
+an older item newly matching it — a download of yesterday's story in the Library — shows too);
+requests made meanwhile are merged and run next, results of an older query dropped. Thumbnails
+come from ``ThumbnailCache`` (read off the GUI thread).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +59,14 @@ COLUMN_COUNT = 9
 STATES = ("downloaded", "queued", "paused", "failed", "missing", "new", "seen")
 # beyond this many new items at once (a long offline spell), the list starts over instead
 _NEWER_CAP = 5000
+# beyond this many items changed at once (a check of many files, a sync of read marks), the
+# loaded rows are read again all together rather than one by one: each row changed, inserted
+# or removed is a signal the view handles, and 200 of them cost what a full merge of a few
+# thousand rows does
+_FEW_CHANGED = 200
+# a row inserted or removed among the others moves the index keys of at most this many rows;
+# more, and the index is built again when next asked
+_SHIFT_AT_MOST = 5000
 _Index = QModelIndex | QPersistentModelIndex
 _ROW_FLAGS = (
     Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
@@ -105,6 +115,8 @@ class _Read:
     older: int | None
     transfers: dict[str, str]
     too_many: bool = False
+    #: ``refresh_items``: the ids read again (``items`` holds those that match the query)
+    asked: tuple[str, ...] = ()
 
 
 class ItemsModel(QAbstractTableModel):
@@ -136,8 +148,9 @@ class ItemsModel(QAbstractTableModel):
         self._query = Query()
         self._rows: list[LibraryItem] = []
         # item id → key, the row being key - _row_base: rows put on top or at the end keep the
-        # others' keys (no look at every row per push); a removal or an insertion in between
-        # drops it (None: built again when asked)
+        # others' keys (no look at every row per push); a row inserted or removed in between
+        # moves the keys of the rows on its shorter side (a download in the Library), or of
+        # too many drops it (None: built again when asked; a rebuild of 21,000 rows is ms)
         self._row_of: dict[str, int] | None = {}
         self._row_base = 0
         # thumbnail path → ids of the rows that show it, and item id → its row's path: a
@@ -149,6 +162,8 @@ class ItemsModel(QAbstractTableModel):
         self._older: int | None = None
         self._generation = 0
         self._wanted: set[str] = set()
+        # the items ``refresh_items`` was told of and not read yet (the "items" request)
+        self._changed: set[str] = set()
         self._busy = False
         self._started = False
         self._bold = QFont()
@@ -178,6 +193,7 @@ class ItemsModel(QAbstractTableModel):
         self._older = None
         self.endResetModel()
         self._wanted = {"reset"}
+        self._changed.clear()
         self._next()
 
     def add_newer(self) -> None:
@@ -188,6 +204,24 @@ class ItemsModel(QAbstractTableModel):
         """Read the loaded rows again (files, read marks, downloads) and merge; once every
         page is loaded, the whole query (older items that match now are added too)."""
         self._want("refresh")
+
+    def refresh_items(self, item_ids: Iterable[str] | None) -> None:
+        """These items changed (a download recorded, a file probed, checked or deleted): read
+        only them again, with the downloads under way; their rows change, a row comes for one
+        that matches now (in its place among the loaded rows; below them it comes with its
+        page) and goes for one that no longer does. None, or more than ``_FEW_CHANGED``
+        items: ``refresh``."""
+        if not self._started:
+            return
+        if item_ids is None:
+            self.refresh()
+            return
+        self._changed.update(item_ids)
+        if len(self._changed) > _FEW_CHANGED:
+            self._changed.clear()
+            self.refresh()
+        elif self._changed:
+            self._want("items")
 
     def item_at(self, row: int) -> LibraryItem:
         return self._rows[row]
@@ -338,13 +372,17 @@ class ItemsModel(QAbstractTableModel):
         if self._busy or not self._wanted:
             return
         wanted = self._wanted
-        # a reset covers everything; a refresh reads from the top, so it finds new items too
-        op = next(o for o in ("reset", "refresh", "newer", "more") if o in wanted)
-        if op == "refresh" or (op == "newer" and not self._rows):
+        # a reset covers everything; a refresh reads from the top, so it finds new items and
+        # the changed ones too
+        op = next(o for o in ("reset", "refresh", "newer", "items", "more") if o in wanted)
+        if op == "refresh" or (op in ("newer", "items") and not self._rows):
             op = "reset" if not self._rows else "refresh"
             wanted.discard("newer")
-        if op == "more" and self._older is None:
-            wanted.discard("more")
+        if op in ("reset", "refresh"):
+            wanted.discard("items")
+            self._changed.clear()
+        if (op == "more" and self._older is None) or (op == "items" and not self._changed):
+            wanted.discard(op)
             self._next()
             return
         wanted.discard(op)
@@ -370,6 +408,9 @@ class ItemsModel(QAbstractTableModel):
         if op == "newer":
             newest = self._rows[0].seq
             return lambda: _newer_than(library, q, newest)
+        if op == "items":
+            asked, self._changed = tuple(sorted(self._changed)), set()
+            return lambda: _these(library, q, asked)
         # Rows below the last one come with the next page — unless every page is loaded: then
         # an older item that matches now (downloaded, marked unread) has no page to come with.
         bound = self._rows[-1].seq if self._older is not None else None
@@ -385,6 +426,10 @@ class ItemsModel(QAbstractTableModel):
                 self._rows, self._row_of, self._older = [], {}, None
                 self._forget_thumbnails()
                 self.endResetModel()
+            elif op == "items":
+                before, self._transfers = self._transfers, result.transfers
+                self._update_items(result.asked, result.items, before)
+                self.rows_loaded.emit()
             else:
                 changed_queue = result.transfers != self._transfers
                 self._transfers = result.transfers
@@ -421,16 +466,45 @@ class ItemsModel(QAbstractTableModel):
         if not items:
             return
         self.beginInsertRows(QModelIndex(), at, at + len(items) - 1)
+        below = len(self._rows) - at
         self._rows[at:at] = items
-        if self._row_of is not None and at in (0, len(self._rows) - len(items)):
-            if at == 0:
-                self._row_base -= len(items)
+        k = len(items)
+        index = self._row_of
+        if index is not None and min(at, below) <= _SHIFT_AT_MOST:
+            if at <= below:  # the rows above move up a key, as the base does
+                self._row_base -= k
+                for li in self._rows[:at]:
+                    index[li.id] -= k
+            else:
+                for li in self._rows[at + k :]:
+                    index[li.id] += k
             first = self._row_base + at
-            self._row_of.update((li.id, first + n) for n, li in enumerate(items))
+            index.update((li.id, first + n) for n, li in enumerate(items))
         else:
             self._row_of = None
         self._index_thumbnails(items)
         self.endInsertRows()
+
+    def _remove_row(self, r: int) -> None:
+        """Remove row ``r``, keeping the id index (see ``_insert``)."""
+        self.beginRemoveRows(QModelIndex(), r, r)
+        gone = self._rows[r]
+        self._unindex_thumbnails([gone])
+        del self._rows[r]
+        index = self._row_of
+        below = len(self._rows) - r
+        if index is not None and min(r, below) <= _SHIFT_AT_MOST:
+            index.pop(gone.id, None)
+            if r <= below:
+                self._row_base += 1
+                for li in self._rows[:r]:
+                    index[li.id] += 1
+            else:
+                for li in self._rows[r:]:
+                    index[li.id] -= 1
+        else:
+            self._row_of = None
+        self.endRemoveRows()
 
     def _merge(self, fresh: list[LibraryItem]) -> None:
         """Make the rows equal ``fresh`` (both newest first) with removals, insertions and
@@ -470,6 +544,63 @@ class ItemsModel(QAbstractTableModel):
             self._insert(p, run)
         if changed:
             self._emit_all(0, COLUMN_COUNT - 1)
+
+    def _update_items(
+        self, asked: Sequence[str], fresh: Sequence[LibraryItem], transfers_before: dict[str, str]
+    ) -> None:
+        """Bring the rows of ``asked`` up to date: ``fresh`` are those that match the query
+        now. Rows are found through the id index and placed by seq (rows are newest first);
+        no other row is looked at. The rows whose downloads changed state are repainted."""
+        found = {li.id: li for li in fresh}
+        transfers = self._transfers
+        # downloads queued, paused, failed or ended since the last read (of any item)
+        moved = [
+            item_id
+            for item_id in transfers_before.keys() | transfers.keys()
+            if transfers_before.get(item_id) != transfers.get(item_id)
+        ]
+        changed: list[int] = []
+        gone: list[int] = []
+        new: list[LibraryItem] = []
+        for item_id in asked:
+            r = self.row_of(item_id)
+            li = found.get(item_id)
+            if r is None:
+                if li is not None:
+                    new.append(li)
+            elif li is None or li.seq != self._rows[r].seq:  # (the hub may move an item)
+                gone.append(r)
+                if li is not None:
+                    new.append(li)
+            elif li != self._rows[r]:
+                changed.append(r)
+        if len(moved) > _FEW_CHANGED:
+            self._emit_all(COL_STATE, COL_STATE)
+        else:
+            repainted = set(changed)
+            for item_id in moved:
+                r = self.row_of(item_id)
+                if r is not None and r not in repainted:
+                    index = self.index(r, COL_STATE)
+                    self.dataChanged.emit(index, index)
+        for r in changed:
+            li = found[self._rows[r].id]
+            self._unindex_thumbnails([self._rows[r]])  # a download brings its own
+            self._rows[r] = li
+            self._index_thumbnails([li])
+            self.dataChanged.emit(self.index(r, 0), self.index(r, COLUMN_COUNT - 1))
+        for r in sorted(gone, reverse=True):
+            self._remove_row(r)
+        top = self._rows[0].seq if self._rows else None
+        # while pages are left, the rows read end at the next page's cursor (the last item
+        # read, even if its row went since): an item below it comes with its page, not now
+        bound = self._older
+        for li in sorted(new, key=lambda x: x.seq, reverse=True):
+            if top is None or li.seq > top:
+                # above every row: read with whatever else is new since (never a gap)
+                self._wanted.add("newer")
+            elif bound is None or li.seq >= bound:
+                self._insert(bisect.bisect_left(self._rows, -li.seq, key=_newest_first), [li])
 
     def _emit_all(self, first: int, last: int) -> None:
         if self._rows:
@@ -569,6 +700,15 @@ def _newer_than(library: Library, q: Query, newest: int) -> _Read:
             return _Read([], None, {}, too_many=True)
         cursor = page.newer
     return _Read(found, None, _download_states(library))
+
+
+def _newest_first(li: LibraryItem) -> int:
+    return -li.seq
+
+
+def _these(library: Library, q: Query, asked: tuple[str, ...]) -> _Read:
+    """Those of ``asked`` that match ``q`` now, and the downloads under way."""
+    return _Read(library.among(q, asked), None, _download_states(library), asked=asked)
 
 
 def _down_to(library: Library, q: Query, bound: int | None) -> _Read:

@@ -174,7 +174,8 @@ class FeedPanel(QWidget):
         bridge.items_added.connect(self._items_added)
         self._online = bridge.last_status.online if bridge.last_status is not None else None
         bridge.sync_status.connect(self._sync_status)
-        bridge.library_changed.connect(self.model.refresh)
+        # a download recorded, a file probed: only those items read again
+        bridge.library_items_changed.connect(self.model.refresh_items)
         self._retranslate()
         self._update_actions()
         self.apply_filters()
@@ -256,7 +257,7 @@ class FeedPanel(QWidget):
 
         def done(report: CheckReport) -> None:
             if report.missing or report.restored:
-                bridge.notify_library_changed()  # this tab's rows and the Library's
+                bridge.notify_library_changed(ids)  # this tab's rows and the Library's
 
         self._run(lambda: library.check_files(item_ids=ids), done)
 
@@ -340,7 +341,7 @@ class FeedPanel(QWidget):
                 self._show_message(self._already_text(here), error=False)
             else:
                 self.message.hide()
-            self.model.refresh()
+            self.model.refresh_items([item_id for item_id, _title in wanted])  # "Queued"
 
         if wanted:
             self._run(work, done, self._failure_handler())

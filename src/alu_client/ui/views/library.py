@@ -8,7 +8,8 @@ loaded.
 The library learns of a file deleted (or put back) by hand only when it looks: the selected
 items' files, and those of the rows shown when the tab is shown, are looked at on disk (off the
 GUI thread). A file gone stays in sight, marked missing, with Download again; the commands that
-need the file are off for it. The Feed follows (``CoreBridge.library_changed``).
+need the file are off for it. The Feed follows (``CoreBridge.library_items_changed``: the
+items concerned are read again, not every row).
 
 Commands: Show in folder; Copy to… (a folder picked by the user, the copy made off the GUI
 thread with its progress, never over an existing file: ``core.safe_names.unique_path`` and an
@@ -302,7 +303,8 @@ class LibraryPanel(QWidget):
         self.selection.selectionChanged.connect(self._selection_changed)
         self.model.rows_loaded.connect(self._rows_loaded)
         self.model.load_failed.connect(self.command_failed)
-        bridge.library_changed.connect(self.model.refresh)
+        # a download recorded, a file probed: only those items read again
+        bridge.library_items_changed.connect(self.model.refresh_items)
         self._retranslate()
         self._update_actions()
         self.apply_filters()
@@ -396,7 +398,7 @@ class LibraryPanel(QWidget):
 
         def done(report: CheckReport) -> None:
             if report.missing or report.restored:
-                bridge.notify_library_changed()
+                bridge.notify_library_changed(ids)
 
         self._run(lambda: library.check_files(item_ids=ids), done)
 
@@ -621,7 +623,7 @@ class LibraryPanel(QWidget):
                 )
             else:
                 self.message.hide()
-            self.bridge.notify_library_changed()
+            self.bridge.notify_library_changed(item_id for item_id, _title, _r in wanted)
 
         self._run(work, done, self._failure_handler())
 
@@ -648,8 +650,9 @@ class LibraryPanel(QWidget):
                         reasons=" ".join(engine_text.error_shown(e) for e in problems)
                     )
                 )
-            self.bridge.notify_library_changed()
-            self.model.refresh()
+            ids = [item_id for item_id, _rendition, _path in targets]
+            self.bridge.notify_library_changed(ids)
+            self.model.refresh_items(ids)
 
         self._run(work, done, self._failure_handler())
 
