@@ -31,7 +31,9 @@ from alu_client.core.transfers.origins import (
 )
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
+from tests.support.hostile import Authority
 from tests.support.outage import Server, body_of
+from tests.support.tlsproxy import TlsTunnelProxy
 from tests.support.waiting import end_process, wait_until
 
 #: the probe of these tests: 0.1-0.2 s, growing to 0.2-0.4 s (by default 1-2 s to 15-30 s)
@@ -491,6 +493,26 @@ def test_a_proxys_bad_gateway_is_not_the_server_answering(servers: list[Server])
         session.close()
         gateway.shutdown()
         gateway.server_close()
+
+
+def test_an_https_proxys_certificate_refused_is_no_server_out_of_reach(tmp_path: Path) -> None:
+    # requests calls it a ProxyError, which counted as out of reach: the transfers would wait
+    # for a probe that never said "answers", for ever, instead of saying "certificate"
+    ca = Authority(tmp_path / "ca", name="Nobody's CA")
+    proxy = TlsTunnelProxy(*ca.issue(["127.0.0.1"], name="proxy"))
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"https": proxy.url}
+    url = "https://127.0.0.1:9/clip.mp4"
+    try:
+        with pytest.raises(requests.exceptions.ProxyError) as refused:
+            session.get(url, timeout=5)
+        said = _as_a_job_says_it(refused.value, "The server's security certificate was refused.")
+        assert not out_of_reach(said, origin_of(url) or "")
+        assert answers(session, url, 2.0, 2.0)  # (its transfers then say what is wrong)
+    finally:
+        session.close()
+        proxy.close()
 
 
 class _StatusProxy(ThreadingHTTPServer):

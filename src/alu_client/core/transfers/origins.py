@@ -166,6 +166,8 @@ def out_of_reach(error: BaseException, origin: str) -> bool:
     """Whether ``error``, a failed attempt's, says that ``origin`` could not be reached: a
     request to it (not to another server it sent the transfer to) failed before any
     answer."""
+    if alu_http.certificate_problem(error) or alu_http.not_tls(error):
+        return False  # (an https:// proxy's too, which requests calls a ProxyError)
     verdict: bool | None = None
     url = ""
     for e, requested in _causes(error):
@@ -182,13 +184,15 @@ def out_of_reach(error: BaseException, origin: str) -> bool:
 def answers(session: requests.Session, url: str, connect_timeout: float, timeout: float) -> bool:
     """Whether the server of ``url`` answers a HEAD of ``url`` on ``session``: any HTTP answer
     but a proxy's 502/503/504 (a plain http:// request through a proxy; an https:// one's
-    tunnel refused raises a ``ProxyError``); a certificate refused, or no TLS there, counts
-    as an answer (the transfers then say what is wrong, which no wait mends)."""
+    tunnel refused raises a ``ProxyError``); a certificate refused, or no TLS there — the
+    server's or an https:// proxy's — counts as an answer (the transfers then say what is
+    wrong, which no wait mends)."""
     try:
         r = session.head(url, timeout=(connect_timeout, timeout), allow_redirects=False)
-    except requests.exceptions.SSLError as e:
+    except requests.RequestException as e:
+        # (an https:// proxy's certificate refused is a ProxyError: it wants a person too)
         return alu_http.certificate_problem(e) or alu_http.not_tls(e)
-    except (requests.RequestException, OSError, ValueError):
+    except (OSError, ValueError):
         return False
     r.close()
     if r.status_code in _PROXY_FAILED and urlsplit(url).scheme.lower() == "http":
