@@ -376,10 +376,15 @@ def test_a_server_back_hurries_only_the_transfers_that_failed_to_reach_it(
         gone = q.add_download(hub.url("/gone.mp4"), tmp_path / "gone.mp4")
         wait_until(lambda: hub.count("HEAD") >= 1, what="the probe")
         wait_until(lambda: (t := q.transfers.get(gone)) and t.attempts >= 2, what="hurried by it")
+        # it fails to reach the server again at once (a server that answers the probe, not
+        # this request): it keeps its back-off now, where it went again at every probe (one
+        # every 0.1-0.4 s) for ever
+        threading.Event().wait(1.5)  # the window its attempts are counted in
     finally:
         q.stop()
         hub.close()
     assert q.transfers.get(busy).attempts == 1  # type: ignore[union-attr]
+    assert q.transfers.get(gone).attempts == 2  # type: ignore[union-attr]
 
 
 def test_a_probe_that_could_not_start_is_started_again(

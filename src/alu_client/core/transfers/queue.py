@@ -280,6 +280,10 @@ class TransferQueue:
         #: again these go at once (their back-off grew with the outage); one that failed for
         #: a reason of its own (a 503 and its Retry-After, its folder) keeps its back-off
         self._unreached: dict[int, str] = {}
+        #: transfers hurried because their server answered (→ its origin), until their attempt
+        #: ends: one that fails to reach it again at once (a server that answers the probe,
+        #: not its request) keeps its back-off, rather than going again at every probe
+        self._hurried: dict[int, str] = {}
         self.schedule: Schedule | None = None
         self._manual_limits: tuple[float | None, float | None] = (None, None)
         self._schedule_checked = 0.0
@@ -699,6 +703,7 @@ class TransferQueue:
         if len(self._origins) > 4 * len(queued) + 1000:  # (transfers long ended)
             self._origins = {tid: v for tid, v in self._origins.items() if tid in held}
             self._unreached = {tid: k for tid, k in self._unreached.items() if tid in held}
+            self._hurried = {t: k for t, k in self._hurried.items() if t in self._workers}
         return frozenset(held), probes
 
     def _probe(self, probes: dict[str, str]) -> float | None:
@@ -779,6 +784,8 @@ class TransferQueue:
             if self._down.pop(key, None) is None:
                 return
             unreached = frozenset(tid for tid, k in self._unreached.items() if k == key)
+            for tid in unreached:
+                self._hurried[tid] = key
         log.info("%s answers again: the transfers waiting for it go now", key)
         try:
             self.retry_waiting(lambda t: t.id in unreached and self.runs(t))
@@ -1062,7 +1069,8 @@ class TransferQueue:
                 key = self._origin(tid, _address(t))
                 if decision.state == "queued" and key is not None and out_of_reach(e, key):
                     with self._cv:
-                        self._unreached[tid] = key
+                        if self._hurried.pop(tid, None) != key:
+                            self._unreached[tid] = key
                     self._unreachable(key)
         else:
             size = int(result.get("size") or live.size or live.done)
@@ -1087,6 +1095,7 @@ class TransferQueue:
                 if clean_up:  # stop() waits for the server to be told, as for a worker
                     self._threads.append(threading.current_thread())
                 self._live.pop(tid, None)
+                self._hurried.pop(tid, None)
                 self._workers.pop(tid, None)
                 self._per_transfer.pop(tid, None)
                 self._changed.add(tid)
