@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from tests.support.hostile import Authority, TlsServer, serve_tls
+from tests.support.tlsproxy import TlsTunnelProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +115,120 @@ def test_a_bundle_given_is_still_the_only_one_trusted(
     said = client(server.url, store, str(other.bundle))
     for name in ("hub", "transfer"):
         assert said[name].startswith("refused: ") and "CERTIFICATE_VERIFY_FAILED" in said[name]
+
+
+#: the same two sessions, to ``url`` through the https:// proxy ``proxy``; argv[4], when
+#: given, stands for certifi's bundle (requests' DEFAULT_CA_BUNDLE_PATH, read by the system
+#: trust's context too)
+_PROXIED_CLIENT = """
+import json, sys
+import requests, requests.adapters, requests.utils
+url, bundle, proxy, certifi = sys.argv[1:5]
+if certifi:
+    requests.utils.DEFAULT_CA_BUNDLE_PATH = requests.adapters.DEFAULT_CA_BUNDLE_PATH = certifi
+from alu_client.core.hub import Connection, HubClient
+from alu_client.core.transfers.base import SessionPool
+
+said = {}
+for name, session in (
+    ("hub", HubClient(Connection(url=url, ca_bundle=bundle)).session),
+    ("transfer", SessionPool(verify=bundle or True, proxies={"https": proxy}).get(url)),
+):
+    try:
+        said[name] = session.get(url + "/ping", proxies={"https": proxy}, timeout=10).text
+    except requests.exceptions.RequestException as e:
+        said[name] = "refused: " + str(e)
+print(json.dumps(said))
+"""
+
+
+def proxied_client(
+    url: str, proxy: str, store: Path, bundle: str = "", certifi: str = ""
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+        and k.lower() not in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
+    }
+    env["SSL_CERT_DIR"] = str(store)  # the system's store: only what the test puts there
+    env["SSL_CERT_FILE"] = str(store / "none.pem")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-c", _PROXIED_CLIENT, url, bundle, proxy, certifi],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    said: dict[str, str] = json.loads(done.stdout)
+    return said
+
+
+@pytest.fixture
+def proxy_ca(tmp_path: Path) -> Iterator[tuple[TlsTunnelProxy, Authority]]:
+    """An https:// proxy whose certificate is its own authority's."""
+    ca = Authority(tmp_path / "proxy-ca", name="Proxy CA")
+    cert, key = ca.issue(["127.0.0.1"], name="proxy")
+    proxy = TlsTunnelProxy(cert, key)
+    yield proxy, ca
+    proxy.close()
+
+
+def test_an_https_proxys_certificate_is_checked_as_the_servers_is(
+    newsroom: tuple[TlsServer, Authority, Path],
+    proxy_ca: tuple[TlsTunnelProxy, Authority],
+    tmp_path: Path,
+) -> None:
+    # the TLS to an https:// proxy (Settings > Network, HTTPS_PROXY) for a tunnel fell to
+    # OpenSSL's default store alone, without certifi's bundle (empty on macOS: every such
+    # proxy refused, whose certificate any browser trusts)
+    server, _ca, store = newsroom
+    proxy, ca = proxy_ca
+    certifi = tmp_path / "certifi.pem"  # certifi's bundle, with the proxy's authority in it
+    certifi.write_bytes(ca.bundle.read_bytes())
+    assert proxied_client(server.url, proxy.url, store, certifi=str(certifi)) == {
+        "hub": "pong",
+        "transfer": "pong",
+    }
+    # the proxy's authority in the system's store (a company CA in the Keychain) as well
+    shutil.copyfile(ca.bundle, store / _hash_name(ca.bundle))
+    assert proxied_client(server.url, proxy.url, store) == {"hub": "pong", "transfer": "pong"}
+    assert proxy.tunnels == 4
+
+
+def test_a_bundle_given_is_the_proxys_only_trust_too(
+    newsroom: tuple[TlsServer, Authority, Path],
+    proxy_ca: tuple[TlsTunnelProxy, Authority],
+    tmp_path: Path,
+) -> None:
+    # as before: a profile's bundle is what the proxy's certificate is checked with; an
+    # authority neither it nor the system has is refused, and says "certificate"
+    server, newsroom_ca, store = newsroom
+    proxy, ca = proxy_ca
+    both = tmp_path / "both.pem"
+    both.write_bytes(newsroom_ca.bundle.read_bytes() + ca.bundle.read_bytes())
+    assert proxied_client(server.url, proxy.url, store, str(both)) == {
+        "hub": "pong",
+        "transfer": "pong",
+    }
+    said = proxied_client(server.url, proxy.url, store, str(newsroom_ca.bundle))
+    for name in ("hub", "transfer"):
+        assert said[name].startswith("refused: ") and "CERTIFICATE_VERIFY_FAILED" in said[name]
+    said = proxied_client(server.url, proxy.url, store)  # (the system's store: no Proxy CA)
+    for name in ("hub", "transfer"):
+        assert said[name].startswith("refused: ") and "CERTIFICATE_VERIFY_FAILED" in said[name]
+
+
+def _hash_name(pem: Path) -> str:
+    """The name OpenSSL looks a certificate up by in a store folder."""
+    openssl = shutil.which("openssl")
+    assert openssl is not None
+    name = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(pem)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{name}.0"

@@ -5,6 +5,7 @@ loopback that drop each request, answer nothing, or serve the files."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -30,7 +31,9 @@ from alu_client.core.transfers.origins import (
 )
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
+from tests.support.hostile import Authority
 from tests.support.outage import Server, body_of
+from tests.support.tlsproxy import TlsTunnelProxy
 from tests.support.waiting import end_process, wait_until
 
 #: the probe of these tests: 0.1-0.2 s, growing to 0.2-0.4 s (by default 1-2 s to 15-30 s)
@@ -293,6 +296,191 @@ def test_what_says_a_server_is_out_of_reach(servers: list[Server]) -> None:
         session.close()
 
 
+def test_a_file_error_is_not_the_server_out_of_reach(servers: list[Server]) -> None:
+    # a download folder or an upload's source on a share that went away: macOS smbfs and
+    # Linux CIFS say EHOSTDOWN ("Host is down"), as a connect to a host that is down does.
+    # With no request in the chain it was charged to the transfer's own server
+    origin = "http://127.0.0.1:80"
+    for code in (errno.EHOSTDOWN, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNREFUSED):
+        local = OSError(code, os.strerror(code), "/Volumes/share/clip.mp4.part")
+        # as the download job says it (``_disk_error(e) from e``) ...
+        said = _as_a_job_says_it(local, "The file could not be written to the disk.")
+        assert not out_of_reach(said, origin), code
+        # ... and the upload job (``raise RetryableError(...) from None`` in its handler)
+        assert not out_of_reach(_raised_in_handling(local), origin), code
+    # the same errno from a connect is the server's (urllib3 wraps it; requests wraps that)
+    with socket_refusing() as port:
+        refused = _error(f"http://127.0.0.1:{port}/x")
+    wrapped = requests.ConnectionError(
+        urllib3.exceptions.NewConnectionError(
+            None,  # type: ignore[arg-type]
+            "Failed to establish a new connection",
+        )
+    )
+    wrapped.__cause__ = OSError(errno.EHOSTDOWN, "Host is down")
+    for network in (refused, wrapped):
+        said = _as_a_job_says_it(network, "The server could not be reached; trying again.")
+        assert out_of_reach(said, f"http://127.0.0.1:{port}"), network
+
+
+def test_a_transfer_whose_folder_is_away_keeps_its_back_off_and_its_server_is_not_held(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # its server answers every request; the folder says "Host is down". It was taken for the
+    # server out of reach: held, probed, found answering, hurried - a retry every probe
+    # interval for ever, whatever its back-off; and every other transfer to the server in its
+    # back-off hurried with it (here a 503 that asked for a minute)
+    hub = _PathServer()
+    share = tmp_path / "share"
+    share.mkdir()
+    real_open = os.open
+
+    def share_gone(path: str | os.PathLike[str], *args: object, **kwargs: object) -> int:
+        if os.fspath(path).startswith(str(share)):
+            raise OSError(errno.EHOSTDOWN, os.strerror(errno.EHOSTDOWN), os.fspath(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", share_gone)
+    q = TransferQueue(
+        store, policy=RetryPolicy(Backoff(base=1.0, cap=1.0, jitter=0.0)), probe=PROBE
+    )
+    away = q.add_download(hub.url("/clip.mp4"), share / "clip.mp4")
+    busy = q.add_download(hub.url("/busy.mp4"), tmp_path / "busy.mp4")
+    q.start()
+    try:
+        threading.Event().wait(2.5)  # the window the attempts are counted in
+    finally:
+        q.stop()
+        hub.close()
+    t = q.transfers.get(away)
+    assert t is not None and "Host is down" in t.last_error, t
+    assert t.attempts <= 3, t.attempts  # its own back-off: 1 s (before: one every ~0.3 s)
+    assert q.transfers.get(busy).attempts == 1  # type: ignore[union-attr]
+    assert hub.count("HEAD") == 0  # never probed
+
+
+def test_a_server_back_hurries_only_the_transfers_that_failed_to_reach_it(
+    store: Store, tmp_path: Path
+) -> None:
+    # one download of the server is cut before any answer (its server out of reach), another
+    # was told 503 and to come back in a minute: the probe finds the server answering, and the
+    # first goes at once; the second keeps the wait the server asked for
+    hub = _PathServer()
+    q = TransferQueue(
+        store, policy=RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0)), probe=PROBE
+    )
+    busy = q.add_download(hub.url("/busy.mp4"), tmp_path / "busy.mp4")
+    q.start()
+    try:
+        wait_until(lambda: (t := q.transfers.get(busy)) and t.last_error, what="the 503")
+        gone = q.add_download(hub.url("/gone.mp4"), tmp_path / "gone.mp4")
+        wait_until(lambda: hub.count("HEAD") >= 1, what="the probe")
+        wait_until(lambda: (t := q.transfers.get(gone)) and t.attempts >= 2, what="hurried by it")
+        # it fails to reach the server again at once (a server that answers the probe, not
+        # this request): it keeps its back-off now, where it went again at every probe (one
+        # every 0.1-0.4 s) for ever
+        threading.Event().wait(1.5)  # the window its attempts are counted in
+    finally:
+        q.stop()
+        hub.close()
+    assert q.transfers.get(busy).attempts == 1  # type: ignore[union-attr]
+    assert q.transfers.get(gone).attempts == 2  # type: ignore[union-attr]
+
+
+def test_a_probe_that_could_not_start_is_started_again(
+    store: Store, servers: list[Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the probe's thread refused (no thread to be had): the server was marked as probing
+    # all the same, and never probed again - its transfers held until the user acted
+    down = serve(servers, "drop")
+    refused: list[str] = []
+    start = threading.Thread.start
+
+    def start_once_refused(self: threading.Thread) -> None:
+        if self.name == "alu-probe" and not refused:
+            refused.append(self.name)
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_once_refused)
+    q = TransferQueue(
+        store, policy=RetryPolicy(Backoff(base=600.0, cap=600.0, jitter=0.0)), probe=PROBE
+    )
+    tid = q.add_download(down.url("/clip.mp4"), tmp_path / "clip.mp4")
+    q.start()
+    try:
+        wait_until(lambda: refused, what="the probe refused")
+        down.up()
+        t = q.wait_for(tid, timeout=3)  # (the next probe: 0.1-0.4 s)
+    finally:
+        q.stop()
+    assert t.state == "done", t
+
+
+def test_a_probe_starting_as_the_engine_stops_makes_no_session(
+    store: Store, servers: list[Server], tmp_path: Path
+) -> None:
+    # ``stop`` closes the sessions; a probe that asked for one after that made a new session
+    # that nobody closed
+    live = serve(servers, "up")
+    q = TransferQueue(store, probe=PROBE)
+    q.start()
+    q.stop()
+    q._probe_one(origin_of(live.url("/")) or "", live.url("/clip.mp4"))
+    assert not q.sessions._sessions
+
+
+class _PathServer(ThreadingHTTPServer):
+    """Answers a HEAD with 200; a GET of /busy… with 503 and Retry-After: 60; a GET of
+    /gone… by closing the connection without a word; any other GET with a small body.
+    Counts the requests by method."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        counts: dict[str, int] = {}
+        self.counts = counts
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                counts["HEAD"] = counts.get("HEAD", 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                counts["GET"] = counts.get("GET", 0) + 1
+                if self.path.startswith("/gone"):
+                    self.close_connection = True
+                    return
+                if self.path.startswith("/busy"):
+                    self.send_response(503)
+                    self.send_header("Retry-After", "60")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"x" * 1000)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def count(self, method: str) -> int:
+        return self.counts.get(method, 0)
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
 def test_a_proxys_bad_gateway_is_not_the_server_answering(servers: list[Server]) -> None:
     # through a forward proxy (plain http://), the proxy's 502/503/504 is its own word that it
     # could not reach the server; any other answer it passes on is the server's
@@ -310,6 +498,26 @@ def test_a_proxys_bad_gateway_is_not_the_server_answering(servers: list[Server])
         session.close()
         gateway.shutdown()
         gateway.server_close()
+
+
+def test_an_https_proxys_certificate_refused_is_no_server_out_of_reach(tmp_path: Path) -> None:
+    # requests calls it a ProxyError, which counted as out of reach: the transfers would wait
+    # for a probe that never said "answers", for ever, instead of saying "certificate"
+    ca = Authority(tmp_path / "ca", name="Nobody's CA")
+    proxy = TlsTunnelProxy(*ca.issue(["127.0.0.1"], name="proxy"))
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"https": proxy.url}
+    url = "https://127.0.0.1:9/clip.mp4"
+    try:
+        with pytest.raises(requests.exceptions.ProxyError) as refused:
+            session.get(url, timeout=5)
+        said = _as_a_job_says_it(refused.value, "The server's security certificate was refused.")
+        assert not out_of_reach(said, origin_of(url) or "")
+        assert answers(session, url, 2.0, 2.0)  # (its transfers then say what is wrong)
+    finally:
+        session.close()
+        proxy.close()
 
 
 class _StatusProxy(ThreadingHTTPServer):
@@ -361,6 +569,17 @@ def _as_a_job_says_it(error: BaseException, message: str) -> BaseException:
     said = RetryableError(message)
     said.__cause__ = error
     return said
+
+
+def _raised_in_handling(error: BaseException) -> BaseException:
+    """A job's message raised ``from None`` while it handled ``error`` (its context kept)."""
+    try:
+        try:
+            raise error
+        except OSError:
+            raise RetryableError("The folder of the file is not there now.") from None
+    except RetryableError as e:
+        return e
 
 
 def _error(url: str, timeout: float = 2.0) -> BaseException:

@@ -10,7 +10,7 @@ import re
 import ssl
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -68,6 +68,38 @@ class TrustAdapter(requests.adapters.HTTPAdapter):
             # the context at every connection: it is in there already
             conn.ca_certs = None
             conn.ca_cert_dir = None
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: Any = None,
+    ) -> Any:
+        """The TLS to an https:// proxy, for an https:// address's tunnel, trusts what the
+        server's does (``system_trust``: the system's store and certifi's): urllib3 gives the
+        pool's context only to a proxy that forwards, and ``cert_verify`` took certifi's file
+        out, so the proxy's certificate was checked against OpenSSL's default store alone
+        (empty on macOS: every such proxy refused). A CA bundle given, or no check, is left
+        to requests, as for the server."""
+        context = system_trust()
+        proxy = requests.utils.select_proxy(request.url or "", proxies)
+        if (
+            verify is not True
+            or context is None
+            or not proxy
+            or not proxy.lower().startswith("https://")
+            or not urllib3.util.parse_url(proxy).host
+            or urlsplit(request.url or "").scheme.lower() != "https"
+        ):
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        try:
+            host, pool = self.build_connection_pool_key_attributes(request, verify, cert)
+        except ValueError as e:
+            raise requests.exceptions.InvalidURL(e, request=request) from e
+        manager = self.proxy_manager_for(proxy)  # (one with a scheme: as requests has it)
+        pool = {**pool, "_proxy_config": manager.proxy_config._replace(ssl_context=context)}
+        return manager.connection_from_host(**host, pool_kwargs=pool)
 
 
 class Session(requests.Session):

@@ -51,6 +51,8 @@ _UNREACHED_ERRNOS = frozenset(
 )
 #: what a proxy says in the server's place when it could not reach it
 _PROXY_FAILED = frozenset({502, 503, 504})
+#: the errors of a request: an ``OSError`` counts for the server only under one of these
+_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
 
 
 def probe_backoff(env: Mapping[str, str] | None = None) -> Backoff:
@@ -99,26 +101,31 @@ class Down:
     probing: bool = False
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def _causes(error: BaseException) -> Iterator[tuple[BaseException, bool]]:
     """``error`` and what it came from, nearest first: what it was raised from or while
     handling (a job's message raised ``from None`` still has its context), a wrapper's first
-    argument (requests wraps urllib3's errors), a urllib3 ``MaxRetryError``'s reason."""
+    argument (requests wraps urllib3's errors), a urllib3 ``MaxRetryError``'s reason. Each with
+    whether it came from a request: it is, or is a cause of, an error of requests or urllib3
+    (an ``OSError`` outside one is a file's: a download folder or an upload's source on a
+    share that went away says "host is down" too, and the server is not the matter)."""
     seen: set[int] = set()
-    todo: list[BaseException] = [error]
+    todo: list[tuple[BaseException, bool]] = [(error, False)]
     while todo:
-        e = todo.pop(0)
+        e, under = todo.pop(0)
         if id(e) in seen:
             continue
         seen.add(id(e))
-        yield e
+        under = under or isinstance(e, _NETWORK_ERRORS)
+        yield e, under
         for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None), *e.args[:2]):
             if isinstance(nxt, BaseException):
-                todo.append(nxt)
+                todo.append((nxt, under))
 
 
-def _verdict(e: BaseException) -> bool | None:
+def _verdict(e: BaseException, requested: bool) -> bool | None:
     """True: ``e`` is a failure to reach the server; False: the server was reached (or it is
-    no network matter); None: ``e`` alone does not tell."""
+    no network matter); None: ``e`` alone does not tell. ``requested``: ``e`` came from a
+    request (``_causes``); a bare ``OSError`` that did not is a file's, never the server's."""
     if isinstance(e, ssl.SSLError | urllib3.exceptions.SSLError | requests.exceptions.SSLError):
         return False  # it answered, in TLS; a certificate wants a person, not a probe
     if isinstance(e, requests.exceptions.ReadTimeout):
@@ -143,10 +150,12 @@ def _verdict(e: BaseException) -> bool | None:
         | requests.exceptions.ProxyError
         | urllib3.exceptions.ConnectTimeoutError
         | urllib3.exceptions.NewConnectionError  # (NameResolutionError too)
-        | urllib3.exceptions.ProxyError
-        | socket.gaierror
-        | ConnectionRefusedError,
+        | urllib3.exceptions.ProxyError,
     ):
+        return True
+    if not requested:
+        return None
+    if isinstance(e, socket.gaierror | ConnectionRefusedError):
         return True
     if isinstance(e, OSError) and e.errno in _UNREACHED_ERRNOS:
         return True
@@ -157,14 +166,16 @@ def out_of_reach(error: BaseException, origin: str) -> bool:
     """Whether ``error``, a failed attempt's, says that ``origin`` could not be reached: a
     request to it (not to another server it sent the transfer to) failed before any
     answer."""
+    if alu_http.certificate_problem(error) or alu_http.not_tls(error):
+        return False  # (an https:// proxy's too, which requests calls a ProxyError)
     verdict: bool | None = None
     url = ""
-    for e in _causes(error):
+    for e, requested in _causes(error):
         if not url and isinstance(e, requests.RequestException):
             request = getattr(e, "request", None)
             url = str(getattr(request, "url", "") or "")
         if verdict is None:
-            verdict = _verdict(e)
+            verdict = _verdict(e, requested)
     if not verdict:
         return False
     return not url or origin_of(url) == origin
@@ -173,13 +184,15 @@ def out_of_reach(error: BaseException, origin: str) -> bool:
 def answers(session: requests.Session, url: str, connect_timeout: float, timeout: float) -> bool:
     """Whether the server of ``url`` answers a HEAD of ``url`` on ``session``: any HTTP answer
     but a proxy's 502/503/504 (a plain http:// request through a proxy; an https:// one's
-    tunnel refused raises a ``ProxyError``); a certificate refused, or no TLS there, counts
-    as an answer (the transfers then say what is wrong, which no wait mends)."""
+    tunnel refused raises a ``ProxyError``); a certificate refused, or no TLS there — the
+    server's or an https:// proxy's — counts as an answer (the transfers then say what is
+    wrong, which no wait mends)."""
     try:
         r = session.head(url, timeout=(connect_timeout, timeout), allow_redirects=False)
-    except requests.exceptions.SSLError as e:
+    except requests.RequestException as e:
+        # (an https:// proxy's certificate refused is a ProxyError: it wants a person too)
         return alu_http.certificate_problem(e) or alu_http.not_tls(e)
-    except (requests.RequestException, OSError, ValueError):
+    except (OSError, ValueError):
         return False
     r.close()
     if r.status_code in _PROXY_FAILED and urlsplit(url).scheme.lower() == "http":

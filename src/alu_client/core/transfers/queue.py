@@ -276,6 +276,14 @@ class TransferQueue:
         #: transfers the user retried or resumed here: they try at once, held or not (one
         #: tried before needs no note: its retry time is gone; one never tried does)
         self._asked: set[int] = set()
+        #: transfer → the origin its last attempt failed to reach: when that server answers
+        #: again these go at once (their back-off grew with the outage); one that failed for
+        #: a reason of its own (a 503 and its Retry-After, its folder) keeps its back-off
+        self._unreached: dict[int, str] = {}
+        #: transfers hurried because their server answered (→ its origin), until their attempt
+        #: ends: one that fails to reach it again at once (a server that answers the probe,
+        #: not its request) keeps its back-off, rather than going again at every probe
+        self._hurried: dict[int, str] = {}
         self.schedule: Schedule | None = None
         self._manual_limits: tuple[float | None, float | None] = (None, None)
         self._schedule_checked = 0.0
@@ -694,6 +702,8 @@ class TransferQueue:
             del self._down[key]
         if len(self._origins) > 4 * len(queued) + 1000:  # (transfers long ended)
             self._origins = {tid: v for tid, v in self._origins.items() if tid in held}
+            self._unreached = {tid: k for tid, k in self._unreached.items() if tid in held}
+            self._hurried = {t: k for t, k in self._hurried.items() if t in self._workers}
         return frozenset(held), probes
 
     def _probe(self, probes: dict[str, str]) -> float | None:
@@ -708,18 +718,28 @@ class TransferQueue:
             if down.due > now:
                 wake = down.due if wake is None else min(wake, down.due)
                 continue
-            down.probing = True
             w = threading.Thread(
                 target=self._probe_one, args=(key, address), name="alu-probe", daemon=True
             )
-            w.start()
+            try:
+                w.start()
+            except RuntimeError as e:  # (no thread to be had): not "probing" for ever
+                log.warning("probing %s could not start: %s", key, e)
+                down.due = now + self.probe.delay(down.probes + 1)
+                wake = down.due if wake is None else min(wake, down.due)
+                continue
+            down.probing = True  # (the probe reads it under ``_cv``: once this pass ends)
         return wake
 
     def _probe_one(self, key: str, address: str) -> None:
         url = probe_url(address)
         try:
+            with self._cv:  # (``stop`` closes the sessions after it said so: none made after)
+                if self._stopping:
+                    return
+                session = self.sessions.get(address)
             answered = answers(
-                self.sessions.get(address),
+                session,
                 url,
                 self.tuning.connect_timeout,
                 self.tuning.stall_timeout,
@@ -758,13 +778,17 @@ class TransferQueue:
 
     def _answered(self, key: str) -> None:
         """Server ``key`` answers (a probe, a transfer done): the transfers it held go now, and
-        those still in their back-off with them (it had grown to minutes)."""
+        those still in the back-off of a failure to reach it with them (it had grown to
+        minutes); not one waiting after a failure of its own (a 503's Retry-After, its file)."""
         with self._cv:
             if self._down.pop(key, None) is None:
                 return
+            unreached = frozenset(tid for tid, k in self._unreached.items() if k == key)
+            for tid in unreached:
+                self._hurried[tid] = key
         log.info("%s answers again: the transfers waiting for it go now", key)
         try:
-            self.retry_waiting(lambda t: self.runs(t) and self._origin(t.id, _address(t)) == key)
+            self.retry_waiting(lambda t: t.id in unreached and self.runs(t))
         except sqlite3.Error as e:  # (the engine stopping: its store closed)
             log.debug("transfers waiting for %s not hurried: %s", key, e)
 
@@ -902,6 +926,7 @@ class TransferQueue:
             log.error("transfer %d: already running; not started twice", t.id)
             return
         self._asked.discard(t.id)
+        self._unreached.pop(t.id, None)
         live = _Live(t.bytes_done, t.size)
         self._live[t.id] = live
         w = threading.Thread(
@@ -1043,6 +1068,9 @@ class TransferQueue:
                     self._due[tid] = (at, due)
                 key = self._origin(tid, _address(t))
                 if decision.state == "queued" and key is not None and out_of_reach(e, key):
+                    with self._cv:
+                        if self._hurried.pop(tid, None) != key:
+                            self._unreached[tid] = key
                     self._unreachable(key)
         else:
             size = int(result.get("size") or live.size or live.done)
@@ -1067,6 +1095,7 @@ class TransferQueue:
                 if clean_up:  # stop() waits for the server to be told, as for a worker
                     self._threads.append(threading.current_thread())
                 self._live.pop(tid, None)
+                self._hurried.pop(tid, None)
                 self._workers.pop(tid, None)
                 self._per_transfer.pop(tid, None)
                 self._changed.add(tid)

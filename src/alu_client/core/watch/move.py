@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from ..oserrors import WIN_ACCESS_DENIED, is_in_use, winerror
 from ..store import Store
@@ -418,6 +419,7 @@ def _rename(src: Path, target: Path) -> None:
     except OSError as e:
         if isinstance(e, FileExistsError) or _held(e):
             raise  # (a copy of a file that cannot be removed would be removed again)
+    _removable(src)
     try:
         shutil.copy2(src, target)
         os.unlink(src)
@@ -425,6 +427,37 @@ def _rename(src: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(target)
         raise
+
+
+#: (Windows) DELETE access, sharing everything: refused only while another program holds the
+#: file without letting it be deleted (or the folder's rights do not let it be)
+_DELETE_ACCESS: Final = 0x00010000
+_SHARE_ALL: Final = 0x7
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows CI
+    import _winapi
+
+    def _removable(src: Path) -> None:
+        """Raise as removing ``src`` would when that is refused now: on Windows, while another
+        program holds it (the editor that exported it). A rename to another drive is no rename
+        there (ERROR_NOT_SAME_DEVICE, held or not): the whole clip was copied, then the copy
+        deleted again, at every try for as long as the editor kept it. Only what says the
+        file is held is raised; anything else (a path too long for this call) is for the copy
+        to meet."""
+        try:
+            handle = _winapi.CreateFile(
+                os.fspath(src), _DELETE_ACCESS, _SHARE_ALL, 0, _winapi.OPEN_EXISTING, 0, 0
+            )
+        except OSError as e:
+            if _held(e):
+                raise
+            return
+        _winapi.CloseHandle(handle)
+
+else:
+
+    def _removable(src: Path) -> None:
+        """(POSIX removes a file held open: nothing to ask.)"""
 
 
 def _held(e: OSError) -> bool:

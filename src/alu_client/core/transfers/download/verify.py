@@ -122,7 +122,11 @@ class _VerifyJob(_CheckpointJob):
         """Rename the verified file into place. On Windows an antivirus, OneDrive, Dropbox or
         the search indexer opens a file the moment it is closed, and while one holds it the
         rename is refused (sharing violation, or access denied): tried again for a few seconds,
-        then the transfer waits for its next try (the part file stays, checked again then)."""
+        then, held open (a sharing or lock violation), the transfer waits for its next try
+        (the part file stays, checked again then). Access denied that lasts is the folder's
+        own (a drop share that lets a file be written, not renamed; a read-only file of that
+        name put there meanwhile): no wait mends it, and the transfer fails as it did before
+        (its part file kept: Retry puts it in place without fetching it again)."""
         waits = iter(_RENAME_WAITS)
         while True:
             try:
@@ -132,6 +136,8 @@ class _VerifyJob(_CheckpointJob):
                 if not (is_in_use(e) or winerror(e) == WIN_ACCESS_DENIED):
                     raise
                 wait = next(waits, None)
+                if wait is None and not is_in_use(e):
+                    raise  # (``_disk_error``: "The download folder cannot be written to")
                 if wait is None:
                     self.ctx.log.info(
                         "download %s: the file is held by another program (%s); put in place "
