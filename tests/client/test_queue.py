@@ -1832,6 +1832,26 @@ def test_a_transfer_whose_end_the_full_library_cannot_record_says_so_while_it_wa
         q.stop()
 
 
+def test_a_transfer_whose_end_is_written_says_no_more_that_the_library_is_full(
+    store: Store,
+) -> None:
+    # between the end written at last and the worker letting go of the transfer, a progress
+    # tick read "done" from the store and the full library's reason from the worker: a row
+    # "Done — the library cannot be saved" (and the test above failed about 1 run in 10)
+    from alu_client.core.transfers import queue as queue_module
+
+    q = make_queue(store, FakeJobs(blocks=1))
+    tid = add(q, "a")
+    q.transfers.finish(tid, "done", bytes_done=3, size=3)
+    t = q.transfers.get(tid)
+    assert t is not None
+    live = queue_module._Live(0, 3)
+    live.problem, live.phase = MSG_LIBRARY_FULL, PHASE_LIBRARY
+    q._live[tid] = live
+    said = q._progress_of(t)
+    assert said.state == "done" and said.last_error == "" and said.phase == ""
+
+
 def test_the_library_is_said_writable_again_only_after_a_write_went_through(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

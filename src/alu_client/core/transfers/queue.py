@@ -1198,8 +1198,9 @@ class TransferQueue:
         if phase:  # no bytes move: no speed, no time left to guess
             speed = 0.0
         eta = (size - done) / speed if (size and speed > 1) else None
-        # (the store cannot record why it waits: the listeners hear it from here)
-        error = live.problem if live and live.problem else t.last_error
+        # (the store cannot record why it waits: the listeners hear it from here, while it
+        # waits; once its end is written, the store's word is the last one, as for the phase)
+        error = live.problem if live and live.problem and t.state == "active" else t.last_error
         return Progress(t.id, t.direction, t.state, t.label, done, size, speed, eta, error, phase)
 
     def _progress_loop(self) -> None:
