@@ -38,6 +38,7 @@ from alu_client.core.credentials import (
     SecretsError,
     open_secrets,
 )
+from alu_client.core.fstype import UnsuitableDataFolder
 from alu_client.core.library import Query
 from alu_client.core.lockfile import EngineBusy
 from alu_client.core.logsafe import quiet_libraries
@@ -59,6 +60,7 @@ from alu_client.ui.signin import (
     newer_library_text,
     not_answering_text,
     startup_text,
+    unsuitable_folder_text,
 )
 
 if TYPE_CHECKING:
@@ -213,6 +215,8 @@ class Desk(QObject):
             install_translators(self.app, language)
             if isinstance(e, SchemaTooNew):
                 text = newer_library_text(e.current, e.newest)
+            elif isinstance(e, UnsuitableDataFolder):  # a network share's
+                text = unsuitable_folder_text(e)
             else:
                 text = library_problem_text(e, client_paths.db_path)
             self._critical(startup_text("library"), text)
@@ -363,6 +367,10 @@ class Desk(QObject):
         except EngineBusy as e:
             services.stop()
             self._critical(startup_text("busy"), engine_busy_text(e))
+            return 1
+        except UnsuitableDataFolder as e:  # its file system cannot lock files
+            services.stop()
+            self._critical(startup_text("library"), unsuitable_folder_text(e))
             return 1
         except OSError as e:  # its lock file cannot be made (a folder in its way, root's)
             services.stop()

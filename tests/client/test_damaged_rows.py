@@ -418,3 +418,21 @@ def test_history_events_an_older_version_kept_from_a_hub_are_listed(
     events = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
     assert events["odd-0"]["detail"] == {"label": "Odd", "seconds": None}
     assert events["odd-0"]["ended_at"] == 253402351199.0
+
+
+def test_library_check_says_each_missing_file_in_one_readable_line(tmp_path: Path) -> None:
+    # it printed the record's repr: "missing: MissingFile(item_id='…', rendition='broadcast',
+    # path=PosixPath('…'), reason='…')"
+    home = make_home(tmp_path / "home")
+    clip = tmp_path / "home" / "clip.mp4"
+    clip.unlink()  # deleted by another workstation sharing the folder
+    r = alu(home, "library", "check")
+    assert r.returncode == 0, r.stderr
+    [line, summary] = r.stdout.splitlines()
+    assert line == (
+        f'missing: "Élections au Kenya" (broadcast, item it000001): {clip}: the file is not '
+        "there any more (moved or deleted outside ALU Desk). Put it back there, or download "
+        "it again: alu get it000001"
+    ), line
+    assert "MissingFile" not in r.stdout and "PosixPath" not in r.stdout
+    assert summary == "1 files checked, 1 missing, 0 found again."

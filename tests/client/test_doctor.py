@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,7 @@ def test_all_ok_against_a_live_hub(
         "disk space (downloads)",
         "disk space (data folder)",
         "data folder",
+        "data folder on a local disk",
         "library",
     }
     for name in (
@@ -87,6 +89,7 @@ def test_all_ok_against_a_live_hub(
         "clock",
         "sign-in storage",
         "data folder",
+        "data folder on a local disk",
         "library",
     ):
         assert checks[name].ok is True, checks[name]
@@ -421,3 +424,65 @@ def test_sign_in_over_tls_uses_the_profile_ca_bundle_over_the_environment(
     r = pool.get(url).get(client.api + "/me", headers=client.auth_headers(), timeout=10)
     assert r.status_code == 200 and r.json()["username"] == "ktn"
     pool.close()
+
+
+def test_the_doctor_checks_the_download_folder_chosen_in_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "ok … free for …/downloads", the default folder nobody used, for a chosen NAS
+    folder that was full or not mounted."""
+    from alu_client import cli
+    from alu_client.core.settings import AppSettings
+
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "home"))
+    paths = default_paths({"ALU_CLIENT_HOME": str(tmp_path / "home")}).ensure()
+    chosen = tmp_path / "nas" / "news"
+    chosen.mkdir(parents=True)
+    store = Store(paths.db_path)
+    try:
+        AppSettings(store, paths.downloads_dir).download_dir = chosen
+    finally:
+        store.close()
+
+    def lines() -> list[str]:
+        cli.main(["doctor", "--timeout", "0.5"])
+        out = capsys.readouterr().out.splitlines()
+        return [line for line in out if "disk space (downloads)" in line]
+
+    [line] = lines()
+    assert line.endswith(f"free for {chosen}.") and line.startswith("ok"), line
+    chosen.rmdir()  # the share away: its mount point left empty, or gone
+    chosen.parent.rmdir()
+    [line] = lines()
+    assert line.startswith("FAIL  disk space (downloads): The download folder"), line
+    assert str(chosen) in line and "is not there" in line
+
+
+def test_the_rules_folders_on_other_disks_are_checked_too(tmp_path: Path) -> None:
+    from alu_client.core.doctor import download_checks
+
+    default, chosen = tmp_path / "downloads", tmp_path / "chosen"
+    chosen.mkdir()
+    elsewhere = Path("/dev/shm") / f"alu-doctor-{os.getpid()}"  # another disk, when there
+    other_disk = Path("/dev/shm").is_dir() and os.stat("/dev/shm").st_dev != tmp_path.stat().st_dev
+    checks = download_checks(default, chosen, [chosen / "sport", elsewhere])
+    # the first rule's folder is on the disk checked already (not made yet: made when used)
+    assert [c.name for c in checks] == ["disk space (downloads)"] + (
+        [f"disk space (a rule's folder {elsewhere})"] if other_disk else []
+    )
+    assert checks[0].ok is True and checks[0].message.endswith(f"free for {chosen}.")
+    assert download_checks(default)[0].message.endswith(f"free for {default}.")  # not made yet
+
+
+def test_the_doctor_fails_a_data_folder_on_a_network_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alu_client import cli
+    from alu_client.core import fstype
+
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(fstype, "network_fstype", lambda _p: "nfs4")
+    assert cli.main(["doctor", "--timeout", "0.5"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  data folder on a local disk: The data folder" in out, out
+    assert "is on a network share (nfs4)" in out

@@ -1242,6 +1242,43 @@ def test_an_engine_already_at_work_is_said_plainly(
     assert desk.window is None
 
 
+def test_a_data_folder_without_file_locks_is_not_called_busy(
+    qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock() failing with ENOLCK (NFSv3 mounted nolock) was "Another ALU Desk (process N) is
+    already at work", N a process long gone."""
+    import argparse
+    import errno
+    import fcntl
+
+    from alu_client import app as app_module
+
+    if not hasattr(fcntl, "flock"):
+        pytest.skip("flock is POSIX")
+    services = signed_in_services(live_hub, tmp_path / "desk")
+
+    def nolock(_fd: Any, _op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", nolock)
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    args = argparse.Namespace(demo=False, language=None, minimized=False)
+    desk = app_module.Desk(qapp, services.paths, args)
+    try:
+        settings = AppSettings(services.store, services.paths.downloads_dir)
+        assert desk._launch(services, settings) == 1
+    finally:
+        desk.deleteLater()
+    [(title, text)] = said
+    assert title == "ALU Desk cannot open its library"
+    assert "cannot lock files" in text and str(services.paths.data_dir) in text
+    assert "Another ALU Desk" not in text
+    assert desk.window is None
+
+
 def test_a_window_opened_after_the_sync_went_online_says_online(
     qtbot: Any, live_hub: LiveHub, tmp_path: Path
 ) -> None:
@@ -1634,3 +1671,32 @@ def test_a_second_launch_raises_the_current_window_or_the_sign_in_dialog(
         assert raised == ["new", "sign-in"]
     finally:
         desk.deleteLater()
+
+
+def test_a_data_folder_on_a_network_share_is_refused_at_start(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library (SQLite in WAL mode) on NFS/SMB was opened as on a local disk; SQLite says
+    WAL does not work over a network file system. The start says so and stops, nothing made."""
+    import argparse
+
+    from alu_client import app as app_module
+    from alu_client.core import fstype
+
+    monkeypatch.setattr(fstype, "network_fstype", lambda _p: "nfs4")
+    paths = make_paths(tmp_path / "desk")
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(qapp, paths, argparse.Namespace(demo=False, language="en"))
+    try:
+        assert desk.start() == 1
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+    [(title, text)] = said
+    assert title == "ALU Desk cannot open its library"
+    assert "is on a network share (nfs4)" in text and str(paths.data_dir) in text
+    assert "--data DIR" in text
+    assert not paths.db_path.exists()

@@ -18,6 +18,7 @@ import sqlite3
 import sys
 
 from ..core.credentials import SecretsError
+from ..core.fstype import UnsuitableDataFolder
 from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         HubError,
         SecretsError,
         EngineBusy,
+        UnsuitableDataFolder,
         SchemaTooNew,
         NoRoomToUpdate,
         DownloadFolderGone,

@@ -15,6 +15,7 @@ from typing import Any
 from ..core import hub, proxy_login
 from ..core.credentials import PlainTextNotAccepted, SecretsError
 from ..core.doctor import Check, run_checks
+from ..core.fstype import UnsuitableDataFolder
 from ..core.library import LibraryItem, Query
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
@@ -27,6 +28,7 @@ from ..core.profiles import (
     sign_out,
 )
 from ..core.services import AlreadyDownloaded, Services
+from ..core.settings import AppSettings
 from ..core.uploads import (
     FieldError,
     UploadFields,
@@ -196,9 +198,10 @@ def cmd_whoami(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         services = open_services()
-    except (sqlite3.DatabaseError, CliError) as e:
-        # the library cannot be opened (damaged, or from a newer version): its check says so
-        # and the others still run (without a profile: none can be read from it)
+    except (sqlite3.DatabaseError, CliError, UnsuitableDataFolder) as e:
+        # the library cannot be opened (damaged, from a newer version, on a network share): its
+        # check (or the data folder's) says so and the others still run (without a profile:
+        # none can be read from it)
         checks = run_checks(default_paths(), None, None, timeout=args.timeout)
         if isinstance(e, CliError):  # intact, but not this version's
             checks = [Check(c.name, False, str(e)) if c.name == "library" else c for c in checks]
@@ -207,7 +210,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         checks = [Check(c.name, None, not_read) if c.name == "hub" else c for c in checks]
     else:
         try:
-            checks = run_checks(services.paths, services.profile, None, timeout=args.timeout)
+            profile = services.profile
+            checks = run_checks(
+                services.paths,
+                profile,
+                None,
+                timeout=args.timeout,
+                # the folders downloads go to, not the default one (a NAS chosen in Settings)
+                download_dir=AppSettings(services.store, services.paths.downloads_dir).download_dir,
+                rule_dirs=services.rule_folders(profile.name) if profile is not None else (),
+            )
         finally:
             services.stop()
     failed = 0

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core.library import Query
+from ..core.library import Library, MissingFile, Query
+from ..core.library.files import DAMAGED_RECORD
 from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import Conditions, RuleError, RuleStore
@@ -365,6 +366,28 @@ def _server_side(
 # --- library ---------------------------------------------------------------------------------
 
 
+def _missing_line(lib: Library, m: MissingFile) -> str:
+    """One line a person reads: which item's file, where it was, why it is missing, and how
+    to have it again."""
+    try:
+        known = lib.get(m.item_id)
+    except Exception:  # (a damaged item row: its id says which all the same)
+        known = None
+    title = one_line(known.item.title) if known is not None and known.item.title else ""
+    what = (
+        f'"{title}" ({m.rendition}, item {m.item_id})'
+        if title
+        else f"item {m.item_id} ({m.rendition})"
+    )
+    again = f"alu get {m.item_id}" + (" --proxy" if m.rendition == "proxy" else "")
+    if m.reason == DAMAGED_RECORD:  # (says "download it again" itself)
+        return f"missing: {what}: {one_line(str(m.path))}: {m.reason}: {again}"
+    return (
+        f"missing: {what}: {one_line(str(m.path))}: {m.reason}. "
+        f"Put it back there, or download it again: {again}"
+    )
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -373,7 +396,7 @@ def cmd_library(args: argparse.Namespace) -> int:
         if args.action == "check":
             report = lib.check_files()
             for m in report.missing:
-                print(f"missing: {m}")
+                print(_missing_line(lib, m))
             print(f"{report.checked} files checked, {len(report.missing)} missing, "
                   f"{report.restored} found again.")  # fmt: skip
             return 0

@@ -6,7 +6,8 @@ finds; it is what support asks a newsroom to run first, on whatever state it is 
 
 The checks: the hub reachable (DNS, TCP, then HTTP), TLS (or plain HTTP allowed for that hub),
 the sign-in (``GET /me``), the token store, the clock against the hub's ``Date`` header, free
-disk space for downloads and the data folder, the data folder writable, and the library
+disk space for the folders downloads go to and the data folder, the data folder writable
+and on a local disk, and the library
 database's ``PRAGMA integrity_check``. The pure pieces (``clock_check``, ``disk_check``,
 ``network_failure``) take their inputs as arguments so they are testable with given values.
 """
@@ -22,6 +23,7 @@ import socket
 import sqlite3
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,10 +31,12 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from . import http, hub, proxy_login
+from . import fstype, http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
+from .fstype import UnsuitableDataFolder
 from .paths import Paths
 from .profiles import Profile
+from .services import MSG_DOWNLOAD_FOLDER_GONE
 from .store import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
 from .transfers.retry import http_date
 
@@ -63,18 +67,56 @@ def run_checks(
     *,
     timeout: float = 10.0,
     download_dir: Path | None = None,
+    rule_dirs: Sequence[Path] = (),
 ) -> list[Check]:
     """Every check, in the order a person would fix things. ``secrets`` None: the token store
-    is opened here (and its absence reported)."""
+    is opened here (and its absence reported). ``download_dir``: the download folder chosen in
+    Settings (None: the default one); ``rule_dirs``: the rules' own folders."""
     checks: list[Check] = []
     store_check, secrets = _secrets_check(paths, secrets)
     checks.extend(_hub_checks(profile, secrets, timeout))
     checks.append(store_check)
-    checks.append(disk_check("disk space (downloads)", download_dir or paths.downloads_dir))
+    checks.extend(download_checks(paths.downloads_dir, download_dir, rule_dirs))
     checks.append(disk_check("disk space (data folder)", paths.data_dir))
     checks.append(writable_check(paths.data_dir))
+    checks.append(filesystem_check(paths.data_dir))
     checks.append(library_check(paths.db_path))
     return checks
+
+
+def download_checks(
+    default: Path, chosen: Path | None = None, rule_dirs: Sequence[Path] = ()
+) -> list[Check]:
+    """Free space in the folders downloads go to: the chosen download folder (the default one
+    when none is), then each rule's own folder on another disk. A chosen folder that is not
+    there (a drive unplugged, a share not mounted) fails: downloads refuse to go to it, and its
+    parent's free space says nothing of it. The default one and the rules' are made when
+    missing: the disk they would be made on is checked."""
+    checks: list[Check] = []
+    seen: set[int] = set()
+    for i, folder in enumerate([chosen or default, *rule_dirs]):
+        name = "disk space (downloads)" if i == 0 else f"disk space (a rule's folder {folder})"
+        if i == 0 and folder != default and not folder.is_dir():
+            checks.append(Check(name, False, MSG_DOWNLOAD_FOLDER_GONE.format(folder=folder)))
+            continue
+        try:
+            device = _existing_ancestor(folder).stat().st_dev
+        except OSError:
+            device = -1 - i  # (unreadable: checked, and said so)
+        if i > 0 and device in seen:  # the same disk as one checked already
+            continue
+        seen.add(device)
+        checks.append(disk_check(name, folder))
+    return checks
+
+
+def filesystem_check(folder: Path) -> Check:
+    """The data folder on a local disk: ALU Desk refuses one on a network share (fstype)."""
+    name = "data folder on a local disk"
+    kind = fstype.network_fstype(folder)
+    if kind is not None:
+        return Check(name, False, str(UnsuitableDataFolder(folder, "network", kind)))
+    return Check(name, True, f"The data folder {folder} is not on a network share.")
 
 
 # --- the hub ----------------------------------------------------------------------------------

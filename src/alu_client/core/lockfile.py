@@ -13,12 +13,21 @@ for the lock and run it itself.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from .fstype import UnsuitableDataFolder
+
+#: what ``flock`` says on a file system that does not keep locks (NFSv3 mounted ``nolock``,
+#: some NAS shares): not "held by another process"
+NO_LOCKS = frozenset(
+    {errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP), errno.ENOSYS}
+)
 
 
 class EngineBusy(RuntimeError):
@@ -103,7 +112,8 @@ class EngineLock:
         say: bool = True,
         profile: str | None = None,
     ) -> EngineLock:
-        """Take the lock (EngineBusy when another process holds it). ``only``: the transfers
+        """Take the lock (EngineBusy when another process holds it; UnsuitableDataFolder when
+        the folder's file system cannot lock files). ``only``: the transfers
         this engine runs, when not all of them (see ``set_only``); ``profile``: the hub
         profile whose transfers it runs, with those of none ('' none). ``wait``: seconds to try
         again for before giving up — an engine starting waits out a process that holds the
@@ -116,7 +126,10 @@ class EngineLock:
             try:
                 _lock(f)
                 break
-            except OSError:
+            except OSError as e:
+                if e.errno in NO_LOCKS:  # nobody holds it: nothing can (the text is stale)
+                    f.close()
+                    raise UnsuitableDataFolder(self.path.parent, "no-locks") from None
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue

@@ -479,14 +479,16 @@ class Services:
     def _download_folders(self, profile: str) -> list[Path]:
         """Every folder downloads are saved in (the download folder, the rules' folders of
         ``profile``): a hot folder there would publish again what was downloaded."""
-        default = self.paths.downloads_dir
-        folders = [AppSettings(self.store, default).download_dir]
-        folders += [
+        chosen = AppSettings(self.store, self.paths.downloads_dir).download_dir
+        return [chosen, *self.rule_folders(profile)]
+
+    def rule_folders(self, profile: str) -> list[Path]:
+        """The folders of ``profile``'s enabled rules that say one of their own."""
+        return [
             r.dest_dir
             for r in RuleStore(self.store, profile).all()
             if r.enabled and r.dest_dir is not None
         ]
-        return folders
 
     def _enqueue_download(
         self,

@@ -51,6 +51,7 @@ from alu_client.core.credentials import (
     Secrets,
     SecretsError,
 )
+from alu_client.core.fstype import UnsuitableDataFolder
 from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
@@ -185,6 +186,26 @@ def engine_busy_text(error: EngineBusy) -> str:
         "Another ALU Desk, or alu watch run (process {pid}), is already at work on this "
         "workstation's transfers. Close it (or stop alu watch run), then start ALU Desk again.",
     ).format(pid=error.pid)
+
+
+def unsuitable_folder_text(error: UnsuitableDataFolder) -> str:
+    """The data folder is on a network share, or on a file system that cannot lock files:
+    the library is kept only on a local disk."""
+    if error.why == "network":
+        return QCoreApplication.translate(
+            "Startup",
+            "The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its "
+            "library only on a local disk: on a share it can be damaged, the more so when two "
+            "workstations use it.\n\nChoose a data folder on this computer's disk (start ALU "
+            "Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.",
+        ).format(folder=isolated(str(error.folder)), fstype=error.fstype)
+    return QCoreApplication.translate(
+        "Startup",
+        "The data folder {folder} is on a file system that cannot lock files (a network "
+        "share?). ALU Desk keeps its library there only on a local disk.\n\nChoose a data "
+        "folder on this computer's disk (start ALU Desk with --data DIR, or set "
+        "ALU_CLIENT_HOME=DIR), then start it again.",
+    ).format(folder=isolated(str(error.folder)))
 
 
 def newer_library_text(current: int, newest: int) -> str:

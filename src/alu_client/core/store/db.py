@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import fsync_dir
+from ..fstype import refuse_network_folder
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
+            # WAL does not work over a network file system (SQLite's documentation): refused
+            # before the file is made or touched (UnsuitableDataFolder)
+            refuse_network_folder(self.path.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
             str(path), timeout=30, isolation_level=None, check_same_thread=False

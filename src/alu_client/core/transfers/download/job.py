@@ -4,6 +4,7 @@ the first answer), and a resume from the checkpoint."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -39,13 +40,23 @@ from .spec import DownloadResult
 from .streams import _StreamJob
 from .verify import _VerifyJob
 
+log = logging.getLogger(__name__)
 
-def _hold(fd: int) -> bool:
+
+#: the devices whose file systems were found unable to lock files (said once each)
+_NO_LOCKS_SAID: set[int] = set()
+
+
+def _hold(fd: int, folder: Path | None = None) -> bool:
     """Hold the part file for this run (an advisory lock, released when it is closed); False
     when another run holds it. Two downloads from two data folders to one name both took an
     empty part file for their own and wrote into it together: a file of both, at its name,
     said checked (without a sha256). POSIX only: on Windows a byte-range lock would also
-    refuse this run's own reads by other handles."""
+    refuse this run's own reads by other handles.
+
+    A download ``folder`` whose file system cannot lock files (NFSv3 ``nolock``, some NAS
+    shares) is a fair place for downloads: the run goes on without the lock, and the log says
+    so once per file system."""
     if sys.platform == "win32":
         return True
     import fcntl
@@ -54,7 +65,19 @@ def _hold(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
-    except OSError:  # a file system without locks (some network shares): as before
+    except OSError as e:  # (ENOLCK, EOPNOTSUPP: no locks there; any other: as before)
+        try:
+            device = os.fstat(fd).st_dev
+        except OSError:
+            device = -1
+        if device not in _NO_LOCKS_SAID:
+            _NO_LOCKS_SAID.add(device)
+            log.warning(
+                "the download folder %s cannot lock files (%s): its downloads go on without "
+                "the lock that keeps two workstations from writing one .part file",
+                folder if folder is not None else "(unknown)",
+                e.strerror or e,
+            )
         return True
     return True
 
@@ -88,7 +111,7 @@ class _Job(_StreamJob, _VerifyJob):
             if not self.part_existed:
                 flags |= os.O_EXCL  # made now, by this download: never someone else's
             self.fd = os.open(self.part, flags, 0o644)
-            if not _hold(self.fd):
+            if not _hold(self.fd, spec.dest.parent):
                 os.close(self.fd)
                 self.fd = -1
                 raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
