@@ -1871,7 +1871,7 @@
     </message>
     <message>
         <source>Could not read the library: {error}</source>
-        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``)</extracomment>
+        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``) ``refresh_items``: the ids read again (``items`` holds those that match the query)</extracomment>
         <translation>تعذّرت قراءة المكتبة: {error}</translation>
     </message>
     <message>
@@ -3391,6 +3391,22 @@ Ask your administrator to give your account write access to this folder (or to f
     <message>
         <source>Another ALU Desk, or alu watch run (process {pid}), is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
         <translation>نسخة أخرى من ALU Desk، أو alu watch run (العملية {pid})، تعمل بالفعل على عمليات النقل في محطة العمل هذه. أغلقها (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
+        <source>The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its library only on a local disk: on a share it can be damaged, the more so when two workstations use it.
+
+Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>مجلد البيانات {folder} موجود على مشاركة شبكية ({fstype}). لا يحفظ ALU Desk مكتبته إلا على قرص محلي: على المشاركة قد تتلف، خاصة إذا استخدمتها محطتا عمل.
+
+اختر مجلد بيانات على قرص هذا الحاسوب (شغّل ALU Desk مع ‎--data DIR، أو عيّن ALU_CLIENT_HOME=DIR)، ثم شغّله من جديد.</translation>
+    </message>
+    <message>
+        <source>The data folder {folder} is on a file system that cannot lock files (a network share?). ALU Desk keeps its library there only on a local disk.
+
+Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>مجلد البيانات {folder} موجود على نظام ملفات لا يستطيع قفل الملفات (مشاركة شبكية؟). لا يحفظ ALU Desk مكتبته إلا على قرص محلي.
+
+اختر مجلد بيانات على قرص هذا الحاسوب (شغّل ALU Desk مع ‎--data DIR، أو عيّن ALU_CLIENT_HOME=DIR)، ثم شغّله من جديد.</translation>
     </message>
     <message>
         <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.

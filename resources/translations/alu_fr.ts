@@ -1859,7 +1859,7 @@
     </message>
     <message>
         <source>Could not read the library: {error}</source>
-        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``)</extracomment>
+        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``) ``refresh_items``: the ids read again (``items`` holds those that match the query)</extracomment>
         <translation>Impossible de lire la médiathèque : {error}</translation>
     </message>
     <message>
@@ -3363,6 +3363,22 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
     <message>
         <source>Another ALU Desk, or alu watch run (process {pid}), is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
         <translation>Un autre ALU Desk, ou alu watch run (processus {pid}), travaille déjà sur les transferts de ce poste. Fermez-le (ou arrêtez alu watch run), puis relancez ALU Desk.</translation>
+    </message>
+    <message>
+        <source>The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its library only on a local disk: on a share it can be damaged, the more so when two workstations use it.
+
+Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>Le dossier de données {folder} est sur un partage réseau ({fstype}). ALU Desk ne garde sa médiathèque que sur un disque local : sur un partage, elle peut être endommagée, d’autant plus si deux postes l’utilisent.
+
+Choisissez un dossier de données sur le disque de cet ordinateur (lancez ALU Desk avec --data DIR, ou définissez ALU_CLIENT_HOME=DIR), puis relancez-le.</translation>
+    </message>
+    <message>
+        <source>The data folder {folder} is on a file system that cannot lock files (a network share?). ALU Desk keeps its library there only on a local disk.
+
+Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>Le dossier de données {folder} est sur un système de fichiers qui ne sait pas verrouiller les fichiers (un partage réseau ?). ALU Desk n’y garde sa médiathèque que sur un disque local.
+
+Choisissez un dossier de données sur le disque de cet ordinateur (lancez ALU Desk avec --data DIR, ou définissez ALU_CLIENT_HOME=DIR), puis relancez-le.</translation>
     </message>
     <message>
         <source>This library was written by a newer version of ALU Desk (its format {current}; this version reads up to {newest}). Nothing was changed in it.

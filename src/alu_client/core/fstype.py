@@ -18,7 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-#: Linux ``fstype`` values of network (or cluster) file systems
+#: Linux ``fstype`` values of network (or cluster) file systems. Not ``9p``: it is a share
+#: between one host and its own virtual machine or sandbox (WSL2's Windows drives, QEMU, the
+#: root file system under gVisor), where one machine's processes use the library and its locks
 NETWORK_FSTYPES = frozenset(
     {
         "nfs",
@@ -28,7 +30,6 @@ NETWORK_FSTYPES = frozenset(
         "smbfs",
         "smb2",
         "ncpfs",
-        "9p",
         "afs",
         "ceph",
         "glusterfs",
