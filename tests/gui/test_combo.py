@@ -146,3 +146,26 @@ def test_right_to_left_the_text_is_cut_at_its_own_end(qtbot: Any) -> None:
         assert box.fontMetrics().horizontalAdvance(text) <= room
         # isolated: a French choice in the Arabic layout reads "Toutes les…", not "…Toutes les"
         assert box.label_option().currentText.startswith(formats.FSI)
+
+
+def test_a_placeholder_cut_is_told_whole_too(qtbot: Any) -> None:
+    """A placeholder was painted cut ("Ch…") with no tooltip: the box said it was whole."""
+    box = ElidingComboBox()
+    qtbot.addWidget(box)
+    box.setPlaceholderText(LONG)
+    box.addItem("All")
+    box.setCurrentIndex(-1)
+    box.setToolTip("Category")
+    box.setFixedWidth(box.fontMetrics().horizontalAdvance(LONG) // 2)
+    box.show()
+    qtbot.waitExposed(box)
+    text = bare(box.label_option().currentText)
+    assert text.endswith("…") and LONG.startswith(kept(text))
+    assert box.is_elided()
+    QToolTip.hideText()
+    box.event(QHelpEvent(QEvent.Type.ToolTip, QPoint(2, 2), box.mapToGlobal(QPoint(2, 2))))
+    assert QToolTip.text() == f"{LONG}\nCategory"
+    QToolTip.hideText()
+    # a choice made: the placeholder is no longer what is shown
+    box.setCurrentIndex(0)
+    assert not box.is_elided()

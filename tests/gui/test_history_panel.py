@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyle
 
 from alu_client.core.credentials import MemorySecrets
@@ -28,6 +29,7 @@ from alu_client.ui import formats
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+from alu_client.ui.models import history as history_model
 from alu_client.ui.models.history import (
     COL_DEVICE,
     COL_DURATION,
@@ -42,6 +44,7 @@ from alu_client.ui.models.history import (
     HistoryModel,
 )
 from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views import history as history_view
 from alu_client.ui.views import select_row
 from alu_client.ui.views.history import HistoryPanel
 from tests.support.livehub import LiveHub
@@ -191,13 +194,20 @@ def test_older_events_load_as_the_view_reaches_the_end(
     last = panel.proxy.rowCount() - 1
     assert panel.proxy.index(last, COL_ITEM).data() == "Item 0"
     assert panel.proxy.index(last, COL_SIZE).data() == formats.size_text(1_000)
-    # a new event goes in at the top, the rows below stay as they were
+    # a new event goes in at the top, the rows below stay as they were: Refresh reads as
+    # many as were shown, so the oldest is left to the next page
     with desk.store.write() as conn:
         record_event(conn, profile, "upload_canceled", bytes=0, detail={"label": "Late one"})
-    panel.refresh_action.trigger()
-    qtbot.waitUntil(lambda: panel.model.rowCount() == total + 1)
+    with qtbot.waitSignal(panel.refreshed):
+        panel.refresh_action.trigger()
     assert panel.proxy.index(0, COL_WHAT).data() == "Upload canceled"
     assert panel.proxy.index(0, COL_SIZE).data() == ""
+    assert panel.model.rowCount() == total
+    assert panel.model.has_more
+    panel.view.scrollToBottom()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == total + 1)
+    assert panel.proxy.index(total, COL_ITEM).data() == "Item 0"
+    assert not panel.model.has_more
     qtmodeltester.check(panel.model)
 
 
@@ -495,7 +505,187 @@ def test_the_model_puts_each_new_event_in_its_place(qapp: QApplication, qtmodelt
     model.set_events(listed, has_more=True)
     assert [e.id for e in model.events()] == [e.id for e in listed]
     assert resets == []
-    # the rows no longer the start of the list: read again from scratch
+    # a row gone from the start of the list: removed, not a reset
     model.set_events(listed[1:], has_more=False)
-    assert resets == [True]
+    assert [e.id for e in model.events()] == [e.id for e in listed[1:]]
+    assert resets == []
     assert not model.has_more
+    # the known rows in another order: read again from scratch
+    model.set_events(listed[2:0:-1], has_more=False)
+    assert [e.id for e in model.events()] == ["e1", "e0"]
+    assert resets == [True]
+
+
+def test_a_full_refresh_leaves_exactly_the_rows_read(
+    qapp: QApplication, qtmodeltester: Any
+) -> None:
+    """Events stored within the rows shown push the oldest ones past the end of the read: they
+    were kept below the new ones (a gap: the events between them and the read never showed)."""
+    model = HistoryModel()
+    qtmodeltester.check(model)
+    model.set_events([_event(n, 100.0 - 10 * n) for n in range(6)], has_more=False)  # 100 … 50
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    # the newest 6 of 9 now (three events stored between): 50 and 60 fall past the read
+    listed = sorted(
+        [*model.events(), _event(10, 95.0), _event(11, 75.0), _event(12, 40.0)],
+        key=lambda e: -(e.ended_at or 0.0),
+    )[:6]
+    model.set_events(listed, has_more=True)
+    assert [e.id for e in model.events()] == ["e0", "e10", "e1", "e2", "e11", "e3"]
+    assert model.has_more  # 60, 50 and 40 come with the next page
+    assert resets == []
+    # a page read after a row that is no longer the last is left out (the view asks again)
+    model.append_events([_event(5, 50.0)], has_more=False, after="e5")
+    assert [e.id for e in model.events()][-1] == "e3"
+    assert model.has_more and model.canFetchMore(QModelIndex())
+    model.append_events([_event(4, 60.0), _event(5, 50.0)], has_more=True, after="e3")
+    assert [e.id for e in model.events()][-2:] == ["e4", "e5"]
+
+
+# --- a full re-read (F5, a first sync, a restored hub) against the history itself -------------
+
+
+def _settle(qtbot: Any, panel: HistoryPanel) -> None:
+    """Until every read started (and the reads they start in turn) is shown."""
+    qtbot.waitUntil(lambda: panel.tasks.pending == 0, timeout=20_000)
+
+
+def _matches(panel: HistoryPanel, store: Store) -> None:
+    """The model is the start of the history, and all of it unless more are to load."""
+    rows = panel.model.events()
+    truth = HistorySync(store, "desk", lambda: None).list(limit=len(rows) + 1)
+    assert [e.id for e in rows] == [e.id for e in truth[: len(rows)]]
+    assert [e.pending for e in rows] == [e.pending for e in truth[: len(rows)]]
+    assert panel.model.has_more or len(rows) == len(truth), (len(rows), len(truth))
+
+
+def _load_all(qtbot: Any, panel: HistoryPanel) -> None:
+    while panel.model.canFetchMore(QModelIndex()):
+        panel.model.fetchMore(QModelIndex())
+        _settle(qtbot, panel)
+
+
+@pytest.fixture
+def desk_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "desk.sqlite3")
+    yield store
+    store.close()
+
+
+def _history_panel(qtbot: Any, store: Store) -> HistoryPanel:
+    panel = HistoryPanel(_Desk(store), _Bridge(), TaskRunner())  # type: ignore[arg-type]
+    qtbot.addWidget(panel)
+    panel.resize(900, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    _settle(qtbot, panel)
+    return panel
+
+
+def test_refresh_after_older_events_came_shows_them_all(qtbot: Any, desk_store: Store) -> None:
+    """250 events here over 20 days, both pages loaded; the sync stores 30 of a laptop back
+    online over the same days; F5: 4 of them never showed (not by the minute's read, not by
+    scrolling), and the list said there was nothing more."""
+    store = desk_store
+    for n in range(250):
+        _here(store, n, T0 - 20 * 24 * HOUR + n * 6912)
+    panel = _history_panel(qtbot, store)
+    _load_all(qtbot, panel)
+    assert panel.model.rowCount() == 250
+    select_row(panel.view, 3)
+    chosen = _selected(panel)
+    for n in range(30):
+        _pulled(store, n + 1, T0 - 20 * 24 * HOUR + n * 16 * HOUR + 100)
+    panel.refresh()
+    _settle(qtbot, panel)
+    _matches(panel, store)
+    assert _selected(panel) == chosen
+    panel.read_new()
+    _settle(qtbot, panel)
+    _load_all(qtbot, panel)
+    _matches(panel, store)
+    assert panel.model.rowCount() == 280
+
+
+def test_a_first_sync_of_thousands_of_events_lists_them_all(qtbot: Any, desk_store: Store) -> None:
+    """150 events here, then a pull of 1,500 from other workstations over the same days (more
+    than a read of what is new takes: the newest are read again): 1,323 never showed."""
+    store = desk_store
+    for n in range(150):
+        _here(store, n, T0 - 12 * 24 * HOUR + n * 2 * HOUR)
+    panel = _history_panel(qtbot, store)
+    assert panel.model.rowCount() == 150
+    assert not panel.model.has_more
+    with store.write() as conn:
+        conn.executemany(
+            "INSERT INTO history (id, profile, type, item_id, bytes, ended_at, device, detail,"
+            " origin, hub_seq) VALUES (?, 'desk', 'download_completed', ?, 1000, ?,"
+            " 'laptop-2', '{}', 'hub', ?)",
+            [(f"hub-{n}", f"hub{n}", T0 - 12 * 24 * HOUR + n * 690, n) for n in range(1500)],
+        )
+    panel.read_new()
+    _settle(qtbot, panel)
+    _matches(panel, store)
+    _load_all(qtbot, panel)
+    _matches(panel, store)
+    assert panel.model.rowCount() == 1650
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_the_list_follows_the_history_whatever_comes(
+    qtbot: Any, desk_store: Store, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeded: events recorded here and pulled from other workstations (most older than the
+    newest, some older than every row loaded), the outbox sent and taken back (a restored
+    hub), reads of what is new, full refreshes and pages loaded, in any order: after each
+    the list is the start of the history, and all of it unless more are to load. (Small
+    pages and limits, so each path is taken often: a page, too many new events at once, a
+    refresh past its limit, a change too large to insert row by row.)"""
+    monkeypatch.setattr(history_view, "PAGE_SIZE", 20)
+    monkeypatch.setattr(history_view, "_MAX_NEW", 40)
+    monkeypatch.setattr(history_view, "_MAX_REFRESH", 150)
+    monkeypatch.setattr(history_model, "_MAX_RUNS", 8)
+    rnd = random.Random(seed)
+    store = desk_store
+    panel = _history_panel(qtbot, store)
+    here = pulled = 0
+    for _ in range(40):
+        what = rnd.random()
+        if what < 0.35:
+            with store.write() as conn:
+                for _ in range(rnd.randint(1, 30)):
+                    here += 1
+                    record_event(
+                        conn, "desk", "download_completed", bytes=1,
+                        ended_at=T0 + here * 10 + rnd.random(), device="desk-1",
+                    )  # fmt: skip
+        elif what < 0.7:
+            with store.write() as conn:
+                for _ in range(rnd.choice([rnd.randint(1, 10), rnd.randint(1, 80)])):
+                    pulled += 1
+                    conn.execute(
+                        "INSERT INTO history (id, profile, type, item_id, bytes, ended_at,"
+                        " device, detail, origin, hub_seq) VALUES (?, 'desk',"
+                        " 'download_completed', NULL, 1, ?, 'laptop-2', '{}', 'hub', ?)",
+                        (f"hub-{pulled}", T0 - rnd.random() * 72 * HOUR, pulled),
+                    )
+        elif what < 0.8:
+            with store.write() as conn:
+                conn.execute("UPDATE history SET sent_at = ? WHERE sent_at IS NULL", (T0,))
+        elif what < 0.85:
+            with store.write() as conn:
+                conn.execute("UPDATE history SET sent_at = NULL WHERE origin = 'here'")
+        act = rnd.random()
+        if act < 0.5:
+            panel.read_new()
+        elif act < 0.75:
+            panel.refresh()
+        else:
+            panel.model.fetchMore(QModelIndex())
+        _settle(qtbot, panel)
+        panel.read_new()  # the minute's read
+        _settle(qtbot, panel)
+        _matches(panel, store)
+    _load_all(qtbot, panel)
+    _matches(panel, store)

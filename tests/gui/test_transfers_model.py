@@ -312,3 +312,25 @@ def test_the_model_sorts_itself_and_stays_sorted(qtmodeltester: Any) -> None:
     m.sort(-1)  # as they came: left where they are
     m.apply_progress([progress(1, 0, "queued")])
     assert shown() == [4, 5, 7, 2, 6, 3, 9, 1, 8]
+
+
+def test_ties_follow_the_queue_order_after_it_changes() -> None:
+    """Sorted by State (or Progress, Speed…), ties are in the queue's order: raising a queued
+    transfer to Flash, or moving it, changes that order, but the table kept the old one (only
+    the Name to Priority columns counted as changed)."""
+    m = TransfersModel()
+    m.sort(COL_STATE, Qt.SortOrder.AscendingOrder)
+    a, b, c = transfer(1), transfer(2), transfer(3)
+    m.set_transfers([a, b, c])
+
+    def shown() -> list[int]:
+        return [m.index(r, 0).data(OBJECT_ROLE).id for r in range(m.rowCount())]
+
+    assert shown() == [1, 2, 3]
+    held = QPersistentModelIndex(m.index(0, COL_NAME))
+    m.set_transfers([dataclasses.replace(c, priority=0, position=0.0), a, b])  # C to Flash
+    assert shown() == [3, 1, 2]
+    assert held.data(OBJECT_ROLE).id == 1  # (the selection follows its transfer)
+    m.sort(COL_PROGRESS, Qt.SortOrder.DescendingOrder)
+    m.set_transfers([dataclasses.replace(c, priority=0, position=0.0), b, a])  # B moved up
+    assert shown() == [3, 2, 1]

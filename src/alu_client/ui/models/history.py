@@ -7,14 +7,17 @@ owner (``more_wanted(last_event_id)``) to read the next page off the GUI thread 
 ``append_events``. New events come one by one as they are stored (``add_events``: each is
 put in its place, wherever its time puts it — an event pulled from the hub is often older than
 the newest), and rows that changed are replaced (``update_events``: an event sent to the hub).
-A full refresh (``set_events`` with the newest events) does the same by comparing. None of
-them resets the model, so the selection, the sort and the scroll position stay; only a list
-whose known rows changed order or went away does.
+A full refresh (``set_events`` with the newest events) leaves exactly those rows, by
+comparing: rows past the end of the read are removed (more to load), new events inserted,
+changed rows updated. None of them resets the model, so the selection, the sort and the
+scroll position stay; only a refresh whose known rows changed order, or one changing too many
+places at once (a first sync), does.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -52,12 +55,31 @@ PAGE_SIZE = 200
 _RIGHT = Qt.AlignmentFlag.AlignTrailing | Qt.AlignmentFlag.AlignVCenter
 _NUMBERS = (COL_SIZE, COL_SPEED, COL_DURATION)
 _Index = QModelIndex | QPersistentModelIndex
+#: a full refresh that would insert or remove more runs of rows than this resets the model
+#: (each run is a signal the view and its sorting proxy handle in turn)
+_MAX_RUNS = 50
 
 
 def _order(e: HistoryEvent) -> tuple[int, float]:
     """The list's order, ascending: newest end time first, events without one last (as
     ``HistorySync.list``; among equal times the one stored last comes first)."""
     return (1, 0.0) if e.ended_at is None else (0, -e.ended_at)
+
+
+def _spans(rows: list[int]) -> list[tuple[int, int]]:
+    """``(first, last)`` of each run of consecutive rows in ``rows`` (ascending)."""
+    spans: list[tuple[int, int]] = []
+    for n in rows:
+        if spans and spans[-1][1] == n - 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    return spans
+
+
+def _runs(kept: list[bool]) -> int:
+    """How many runs of rows ``kept`` marks False (to remove, or to insert)."""
+    return sum(1 for n, k in enumerate(kept) if not k and (n == 0 or kept[n - 1]))
 
 
 def _state(e: HistoryEvent) -> str:
@@ -135,34 +157,49 @@ class HistoryModel(QAbstractTableModel):
         return list(self._pending)
 
     def set_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
-        """The newest events (a full refresh). Events not shown yet are inserted where they
-        stand, changed rows are updated; only when the rows already shown are not the start of
-        the list in the same order (one went away) is the model reset."""
+        """The newest events (a full refresh): afterwards the rows are exactly ``events``.
+        Rows not among them (past the end of the read: events stored meanwhile pushed them
+        out) are removed, new events inserted where they stand and changed rows updated, so
+        the selection and the scroll position stay; the model is reset only when the rows
+        kept changed order or the change is large (a first sync of thousands of events)."""
         events = list(events)
-        known, shown = self._ids, len(self._rows)
-        old = [e for e in events if e.id in known]
-        if not self._rows or [e.id for e in old] != [e.id for e in self._rows[: len(old)]]:
+        where = {e.id: n for n, e in enumerate(events)}
+        kept = [where[e.id] for e in self._rows if e.id in where]
+        if (
+            not kept
+            or any(a >= b for a, b in itertools.pairwise(kept))
+            or _runs([e.id in where for e in self._rows])
+            + _runs([e.id in self._ids for e in events])
+            > _MAX_RUNS
+        ):
             self.beginResetModel()
             self._rows = events
             self._has_more = has_more
             self._reindex()
             self.endResetModel()
             return
-        self._replace([(n, e) for n, e in enumerate(old) if e != self._rows[n]])
+        self._has_more = has_more
+        # the rows no longer among the newest: from the last up, so the positions stay right
+        drop = [n for n, e in enumerate(self._rows) if e.id not in where]
+        for first, last in reversed(_spans(drop)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for e in self._rows[first : last + 1]:
+                self._ids.discard(e.id)
+                self._pending.discard(e.id)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
         # each new event goes before the known event that follows it in the list
         runs: list[tuple[int, list[HistoryEvent]]] = []
         seen = 0
         for e in events:
-            if e.id in known:
+            if e.id in self._ids:
                 seen += 1
             elif runs and runs[-1][0] == seen:
                 runs[-1][1].append(e)
             else:
                 runs.append((seen, [e]))
         self._insert(runs)
-        if len(old) == shown:
-            # the refresh read past every row we had: it knows whether more are left
-            self._has_more = has_more
+        self._replace([(n, e) for n, e in enumerate(events) if e != self._rows[n]])
 
     def add_events(self, events: Iterable[HistoryEvent]) -> int:
         """Events stored since the last read (``HistorySync.since``, in the order they were
@@ -233,9 +270,15 @@ class HistoryModel(QAbstractTableModel):
         self._ids = {e.id for e in self._rows}
         self._pending = {e.id for e in self._rows if e.pending}
 
-    def append_events(self, events: Sequence[HistoryEvent], has_more: bool) -> None:
-        """The page after the last row (what ``more_wanted`` asked for)."""
+    def append_events(
+        self, events: Sequence[HistoryEvent], has_more: bool, after: str | None = None
+    ) -> None:
+        """The page after the last row (what ``more_wanted`` asked for). ``after``: the row
+        the page was read after; a page read after a row that is no longer the last (a full
+        refresh came in between) is left out, the view asks again."""
         self._loading_more = False
+        if after is not None and (not self._rows or self._rows[-1].id != after):
+            return
         new = [e for e in events if e.id not in self._ids]
         self._has_more = has_more
         if new:

@@ -262,6 +262,8 @@ class TransfersModel(QAbstractTableModel):
         leaving the live figures to progress, which is fresher."""
         spans: dict[int, tuple[int, int]] = {}
         new: list[TransferRow] = []
+        # the queue's order breaks the ties of every sort column: a change re-sorts
+        reranked = False
         for rank, t in enumerate(transfers):
             r = self._row_of.get(t.id)
             if r is None:
@@ -269,6 +271,7 @@ class TransfersModel(QAbstractTableModel):
                 continue
             row = self._rows[r]
             meta = (t.label, t.priority, t.position, rank, t.created_at, t.finished_at)
+            reranked = reranked or rank != row.rank
             if meta != (
                 row.label,
                 row.priority,
@@ -291,7 +294,10 @@ class TransfersModel(QAbstractTableModel):
                 spans[r] = (spans.get(r, (COL_SPEED,))[0], COL_SPEED)
         if spans:
             self._emit_changed(spans)
-            self._keep_sorted(spans)
+            if reranked:
+                self._resort()
+            else:
+                self._keep_sorted(spans)
         if new:
             self._append(new)
 

@@ -62,7 +62,8 @@ from . import new_table
 
 #: refresh by itself this often (ms)
 REFRESH_INTERVAL_MS = 60_000
-#: a refresh re-reads at most this many of the newest events (the rest stays as loaded)
+#: a refresh re-reads at most this many of the newest events (rows past them are dropped and
+#: read again as the view scrolls to them)
 _MAX_REFRESH = 5_000
 #: more new events than this at once (a first sync): the newest are read again instead
 _MAX_NEW = 1_000
@@ -303,9 +304,10 @@ class HistoryPanel(QWidget):
             self.model.more_failed()
             self._say(self.tr("Could not read the history: {error}").format(error=error))
 
-        self.tasks.run(
-            read, lambda events: self.model.append_events(events, len(events) >= PAGE_SIZE), failed
-        )
+        def got(events: list[HistoryEvent]) -> None:
+            self.model.append_events(events, len(events) >= PAGE_SIZE, after=last_id)
+
+        self.tasks.run(read, got, failed)
 
     # --- sync -------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ or Arabic (longer words), the filter bars' boxes read "Toutes les catég" or "De
 cut mid-word with nothing to say that more is hidden. ``ElidingComboBox`` paints the text
 elided to the room of its label, "…" where the text's own direction ends (``elided_text``: a
 first-strong isolate, as the tables' cells), tells the whole text in its tooltip while it is
-elided, and leaves screen readers the whole text (the accessible value is ``currentText``).
+elided (the placeholder's too, when nothing is chosen), and leaves screen readers the whole
+text (the accessible value is ``currentText``).
 """
 
 from __future__ import annotations
@@ -38,20 +39,30 @@ class ElidingComboBox(QComboBox):
     def label_option(self) -> QStyleOptionComboBox:
         """The option the box's label is painted with: its ``currentText`` elided to the room
         the style gives the label (the placeholder's when nothing is chosen)."""
-        opt = QStyleOptionComboBox()
-        self.initStyleOption(opt)
-        if self.currentIndex() < 0 and self.placeholderText():
+        opt = self._whole_option()
+        if self._placeholder_shown():
             opt.palette.setBrush(QPalette.ColorRole.ButtonText, opt.palette.placeholderText())
-            opt.currentText = self.placeholderText()
         opt.currentText = elided_text(opt.currentText, self.fontMetrics(), self._label_width(opt))
         return opt
 
     def is_elided(self) -> bool:
-        """Whether the text shown is cut (the tooltip then tells it whole)."""
-        opt = QStyleOptionComboBox()
-        self.initStyleOption(opt)
+        """Whether the text shown (the choice, or the placeholder) is cut (the tooltip then
+        tells it whole)."""
+        opt = self._whole_option()
         shown = elided_text(opt.currentText, self.fontMetrics(), self._label_width(opt))
         return shown != formats.isolated(opt.currentText)
+
+    def _placeholder_shown(self) -> bool:
+        return self.currentIndex() < 0 and bool(self.placeholderText())
+
+    def _whole_option(self) -> QStyleOptionComboBox:
+        """The style option with the whole text the label shows: the choice, or the
+        placeholder when nothing is chosen."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        if self._placeholder_shown():
+            opt.currentText = self.placeholderText()
+        return opt
 
     def _label_width(self, opt: QStyleOptionComboBox) -> int:
         # as QCommonStyle's CE_ComboBoxLabel: the edit field, less the icon and 4 px beside
@@ -81,7 +92,8 @@ class ElidingComboBox(QComboBox):
         help_event = event if isinstance(event, QHelpEvent) else None
         tip_asked = help_event is not None and event.type() == QEvent.Type.ToolTip
         if help_event is not None and tip_asked and not self.isEditable() and self.is_elided():
-            tip = "\n".join(t for t in (self.currentText(), self.toolTip()) if t)
+            whole = self.placeholderText() if self._placeholder_shown() else self.currentText()
+            tip = "\n".join(t for t in (whole, self.toolTip()) if t)
             QToolTip.showText(help_event.globalPos(), tip, self)
             return True
         return super().event(event)
