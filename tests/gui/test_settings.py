@@ -6,6 +6,7 @@ test_settings_hot.py."""
 from __future__ import annotations
 
 import datetime
+import os
 import plistlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,6 +257,26 @@ def test_a_macos_login_item_for_a_copy_that_goes_away_is_refused(
     # elsewhere those paths mean nothing special
     autostart.enable([program], environment={}, platform="linux")
     assert autostart.is_enabled("linux")
+
+
+def test_a_macos_app_on_a_second_disk_may_start_at_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every /Volumes path was refused: an app installed on a second (writable) disk too; a
+    # disk image is mounted read-only
+    program = "/Volumes/Media/Applications/ALU Desk.app/Contents/MacOS/alu-client"
+    asked: list[str] = []
+
+    def statvfs(path: str, read_only: bool) -> os.statvfs_result:
+        asked.append(path)
+        flag = os.ST_RDONLY if read_only else 0
+        return os.statvfs_result((4096, 4096, 1, 1, 1, 1, 1, 1, flag, 255))
+
+    monkeypatch.setattr(os, "statvfs", lambda path: statvfs(path, read_only=False))
+    assert not autostart.transient_location(program)
+    monkeypatch.setattr(os, "statvfs", lambda path: statvfs(path, read_only=True))
+    assert autostart.transient_location(program)
+    assert asked == ["/Volumes/Media", "/Volumes/Media"]
 
 
 def test_settings_says_to_move_the_app_to_applications_first(

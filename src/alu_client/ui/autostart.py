@@ -59,8 +59,18 @@ class NotInstalled(ValueError):
 
 def transient_location(program: str) -> bool:
     """Whether ``program`` is where macOS runs an app that is not installed: a mounted disk
-    image, or an App Translocation copy."""
-    return program.startswith("/Volumes/") or "/AppTranslocation/" in program
+    image (a volume under ``/Volumes`` mounted read-only, as disk images are; an app installed
+    on a second disk, writable, is not refused), or an App Translocation copy."""
+    if "/AppTranslocation/" in program:
+        return True
+    parts = program.split("/")
+    if len(parts) < 3 or parts[1] != "Volumes" or not parts[2]:
+        return False
+    try:
+        flags = os.statvfs("/Volumes/" + parts[2]).f_flag
+    except OSError:  # (cannot tell: the safe side is to ask for the app to be moved)
+        return True
+    return bool(flags & os.ST_RDONLY)
 
 
 def check_installed(command: Sequence[str] | None = None, platform: str | None = None) -> None:
