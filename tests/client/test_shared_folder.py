@@ -232,3 +232,93 @@ def test_another_file_at_the_name_still_gets_a_name_of_its_own(
     _, state, path_b, _ = _fetch(b, item)
     assert state == "done" and Path(path_b).name == f"{dest.stem} (2){dest.suffix}"
     assert dest.read_bytes() == b"someone else's clip"
+
+
+# --- one hot folder watched by several workstations ------------------------------------------------
+
+
+def test_a_hot_folder_clip_another_workstation_took_mid_upload_is_canceled_quietly(
+    desks: tuple[Services, Services], live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # A sent the clip first and moved it to sent/ while B was still uploading it: B said
+    # "The file … is no longer there …; it cannot be uploaded.", an upload_failed in the
+    # member's history and an error in the hot folder no retry or cancel cleared
+    from alu_hub.media import generate_clip
+
+    _, b = desks
+    hot = tmp_path / "nas" / "hot"
+    hot.mkdir()
+    source = tmp_path / "clip.mp4"
+    generate_clip(source, seconds=3.0, width=640, height=360, seed=31)
+    queue = b.start_engine(rules=False, media=False)
+    queue.set_limits(None, 40_000)  # B's slow uplink: A is done first
+    assert b.hot_folders is not None
+    b.hot_folders.add_folder(hot, {"language": "en", "country": "GH"}, settle_seconds=0.5)
+    clip = hot / "Nairobi_floods.mp4"
+    shutil.copyfile(source, clip)
+    deadline = time.monotonic() + 30
+    urls: list[str] = []
+    while not urls:
+        assert time.monotonic() < deadline, "the upload did not start"
+        time.sleep(0.05)
+        ups = [t for t in queue.transfers.all(None, "upload") if t.bytes_done > 0]
+        if ups:
+            data = queue.transfers.load_checkpoint(ups[0].id)
+            urls = [u for u in (data.get("url"), data.get("final")) if isinstance(u, str)]
+    (tid,) = [t.id for t in queue.transfers.all(None, "upload")]
+    (hot / "sent").mkdir()
+    clip.rename(hot / "sent" / clip.name)  # what A's hot folder does once it sent it
+    t = queue.wait_for(tid, timeout=30)
+    assert (t.state, t.pause_reason) == ("canceled", "taken"), t.last_error
+    # no failure anywhere: not in the history, not in the hot folder
+    assert not [e.type for e in b.history().list() if e.type.startswith("upload")]
+    assert b.store.query("SELECT state, error FROM watch_files") == []
+    # what the hub had received is dropped
+    session = live_hub.login("ktn", PASSWORD)
+    deadline = time.monotonic() + 15
+    while session.head(urls[0], headers={"Tus-Resumable": "1.0.0"}, timeout=5).status_code not in (
+        404,
+        410,
+    ):
+        assert time.monotonic() < deadline, "the upload was left on the hub"
+        time.sleep(0.1)
+
+
+def test_canceling_a_hot_folder_upload_whose_file_left_clears_its_error(
+    desks: tuple[Services, Services], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an upload that failed as "no longer there" (before, or its file moved away meanwhile):
+    # `alu queue cancel` left "The upload was canceled." listed for good
+    from alu_client.cli import main
+
+    _, b = desks
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(b.paths.data_dir.parent))
+    monkeypatch.setenv("ALU_SECRETS", "memory")
+    assert main(["watch", "add", str(hot), "--settle", "0.5"]) == 0
+    (folder_id,) = [r[0] for r in b.store.query("SELECT id FROM watch_folders")]
+    queue = b.make_queue()  # (not started: no engine runs, as when `alu queue cancel` is run)
+    gone = hot / "Nairobi_floods.mp4"
+    tid = queue.transfers.add(
+        "upload",
+        str(gone),
+        "http://127.0.0.1:9/files/",
+        sha256="0" * 64,
+        options={"hot_folder": folder_id, "profile": "ktn"},
+    )
+    message = (
+        "The file Nairobi_floods.mp4 is no longer there (moved or deleted); it cannot be uploaded."
+    )
+    queue.transfers.finish(tid, "failed", error=message)
+    with b.store.write() as c:
+        c.execute(
+            "INSERT INTO watch_files (folder_id, path, size, mtime_ns, sha256, state,"
+            " transfer_id, error, at) VALUES (?, ?, 1, 1, ?, 'error', ?, ?, 0)",
+            (folder_id, str(gone), "0" * 64, tid, message),
+        )
+    assert main(["queue", "cancel", str(tid)]) == 0
+    b.start_engine(rules=False, media=False)
+    assert b.hot_folders is not None
+    b.hot_folders.scan_now()
+    assert b.store.query("SELECT state, error FROM watch_files") == []

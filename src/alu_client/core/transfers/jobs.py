@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.transfers import Transfer
-from .base import PermanentError, TransferContext
+from .base import TAKEN, PermanentError, Stopped, TransferContext
 
 if TYPE_CHECKING:
     from . import upload
@@ -232,11 +232,34 @@ def upload_cleanup(t: Transfer, ctx: TransferContext) -> bool:
     return upload.terminate(_upload_spec(t), ctx)
 
 
+def _left_hot_folder(t: Transfer) -> bool:
+    """Whether ``t`` is a hot folder's upload whose file is no longer in its folder (the
+    folder itself still there: a share away is waited for, see ``upload``)."""
+    if t.options.get("hot_folder") is None:
+        return False
+    source = Path(t.source)
+    try:
+        return not os.path.lexists(source) and source.parent.is_dir()
+    except OSError:
+        return False
+
+
 def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import upload
 
     spec = _upload_spec(t)
-    r = upload.run(spec, ctx)
+    try:
+        r = upload.run(spec, ctx)
+    except PermanentError:
+        if _left_hot_folder(t):
+            ctx.log.info(
+                "upload %d: %s left its hot folder while it was sent (taken by another "
+                "workstation watching the same folder, or moved away); the upload is canceled",
+                t.id,
+                spec.path.name,
+            )
+            raise Stopped(TAKEN) from None  # canceled; the queue drops its server side
+        raise
     state, item_id, error = r.state, r.item_id, r.error
     if state in ("receiving", "processing") and t.options.get("publish_wait"):
         # The ALU hub verifies, probes and publishes after the last byte; wait a while for its
