@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import http
+from ..store.transfers import TAKEN as TAKEN
 
 # --- errors ---------------------------------------------------------------------------------
 
