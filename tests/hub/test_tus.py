@@ -35,6 +35,7 @@ from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.storage import LocalStorage
 from alu_hub.tus import expire_uploads, parse_metadata, republish_uploads, tus_router
 from alu_hub.tus import join as tus_join
+from alu_hub.tus import protocol as tus_protocol
 from alu_hub.tus import routes as tus_routes
 from alu_hub.tus import state as tus_state
 from alu_hub.tus.state import PUBLISH_STALE_S
@@ -596,6 +597,19 @@ def test_checksum_mismatch_460_and_sha1_accepted(env: Env) -> None:
     md5 = base64.b64encode(hashlib.md5(rest).digest()).decode()
     assert env.patch(url, 200_000, rest, Upload_Checksum=f"md5 {md5}").status_code == 204
     assert env.path(url).read_bytes() == data
+
+
+def test_crc32_is_isals_and_gives_zlibs_values() -> None:
+    """The hub checks crc32 Upload-Checksums with ISA-L's CRC (a dependency: 3-5x zlib's
+    speed), which must give zlib's values."""
+    isal_zlib = pytest.importorskip("isal.isal_zlib")
+    assert tus_protocol._crc32 is isal_zlib.crc32
+    data = os.urandom(1 << 20)
+    for n in (0, 1, 7, 64, 4095, 65_537, 1 << 20):
+        crc = tus_protocol.new_digest("crc32")
+        crc.update(memoryview(data)[3 : 3 + n])
+        crc.update(data[:n])
+        assert crc.digest() == zlib.crc32(data[:n], zlib.crc32(data[3 : 3 + n])).to_bytes(4, "big")
 
 
 def test_crc32_checksums(env: Env) -> None:

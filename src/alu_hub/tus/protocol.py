@@ -9,7 +9,6 @@ import datetime as dt
 import email.utils
 import hashlib
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +18,13 @@ from fastapi import Request
 
 from ..errors import ApiError
 from ..settings import GIB
+
+try:
+    # ISA-L's CRC-32: the same function as zlib's, 3-5x faster on CPUs with a carry-less
+    # multiply (x86-64's PCLMULQDQ); it releases the GIL on large buffers as zlib does
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - isal is a dependency; zlib's does the same, slower
+    from zlib import crc32 as _crc32
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = (
@@ -224,12 +230,13 @@ class _Digest(Protocol):
 
 
 class Crc32:
-    """CRC-32 (``zlib.crc32``: zlib's, gzip's, PNG's) behind hashlib's interface; the
-    Upload-Checksum value is its 4 bytes big-endian in base64 (as S3's x-amz-checksum-crc32).
-    A chunk's checksum guards against damage on the way, not against an attacker (who could
-    change the header with the body), and the hub checks the whole file's sha256 before it
-    publishes; a CRC-32 is enough for that and costs the hub half a sha1 or less (zlib
-    releases the GIL on large updates, as hashlib does)."""
+    """CRC-32 (``zlib.crc32``'s function: zlib's, gzip's, PNG's; computed by ISA-L when it is
+    installed) behind hashlib's interface; the Upload-Checksum value is its 4 bytes big-endian
+    in base64 (as S3's x-amz-checksum-crc32). A chunk's checksum guards against damage on the
+    way, not against an attacker (who could change the header with the body), and the hub
+    checks the whole file's sha256 before it publishes; a CRC-32 is enough for that and, with
+    ISA-L, costs the hub a tenth of a sha1 or less (both CRCs release the GIL on large
+    updates, as hashlib does)."""
 
     digest_size = 4
 
@@ -237,7 +244,7 @@ class Crc32:
         self._value = value
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None:
-        self._value = zlib.crc32(data, self._value)
+        self._value = _crc32(data, self._value)
 
     def digest(self) -> bytes:
         return self._value.to_bytes(4, "big")

@@ -20,11 +20,17 @@ import hashlib
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from typing import Protocol, Self
 
 from .spec import MAX_BLOCK
+
+try:
+    # ISA-L's CRC-32: the same function as zlib's, 3-5x faster on CPUs with a carry-less
+    # multiply (x86-64's PCLMULQDQ); it releases the GIL on large buffers as zlib does
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - isal is a dependency; zlib's does the same, slower
+    from zlib import crc32 as _crc32
 
 #: bytes hashed per algorithm to rank them (a few ms each, once per process)
 _PROBE = 4 * MAX_BLOCK
@@ -37,15 +43,16 @@ class _Digest(Protocol):
 
 
 class Crc32:
-    """CRC-32 (``zlib.crc32``, the polynomial of zlib, gzip and PNG) behind hashlib's
-    interface; its Upload-Checksum value is the 4 bytes big-endian, in base64 (as S3's
-    x-amz-checksum-crc32). zlib releases the GIL on large updates, as hashlib does."""
+    """CRC-32 (``zlib.crc32``'s, the polynomial of zlib, gzip and PNG; computed by ISA-L when
+    installed) behind hashlib's interface; its Upload-Checksum value is the 4 bytes
+    big-endian, in base64 (as S3's x-amz-checksum-crc32). Both release the GIL on large
+    updates, as hashlib does."""
 
     def __init__(self, value: int = 0) -> None:
         self._value = value
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None:
-        self._value = zlib.crc32(data, self._value)
+        self._value = _crc32(data, self._value)
 
     def digest(self) -> bytes:
         return self._value.to_bytes(4, "big")
@@ -86,9 +93,9 @@ def fastest_checksum(listed: Iterable[str], usable: Iterable[str]) -> str | None
     at the end), so crc32, md5, sha1 and sha256 serve alike and speed decides: a CRC-32 is
     what TCP's 16-bit sum is not, sure to catch any burst of up to 32 bits and random damage
     but for one chance in 4 billion (S3 and Cloud Storage check transfers with CRCs too).
-    Which is fastest depends on the CPU: crc32 in general (3–4 GB/s on this VM, sha1 ~1.9 and
-    sha256 ~1.8 with the CPU's SHA extensions, sha1 ~0.8 without them, md5 ~0.75), so it is
-    measured."""
+    Which is fastest depends on the CPU: crc32 in general (10–19 GB/s with ISA-L on this VM,
+    3–4 GB/s with zlib's, sha1 ~1.9 and sha256 ~1.8 with the CPU's SHA extensions, sha1 ~0.8
+    without them, md5 ~0.75), so it is measured."""
     offered = {a.strip().lower() for a in listed}
     choices = [a for a in usable if a in offered and a in AVAILABLE]
     return max(choices, key=_speed, default=None)

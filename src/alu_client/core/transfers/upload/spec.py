@@ -26,8 +26,13 @@ SIBLINGS_RECENT_S = 30.0
 RENEW_EVERY_S = 30.0
 #: the adaptive chunk size aims at chunks of about this many seconds...
 TARGET_CHUNK_S = 8.0
-#: ...and never grows beyond this
-MAX_CHUNK = 64 * MIB
+#: ...and never grows beyond this. Each chunk's end waits for the server to store it (the hub
+#: fsyncs the file and its database) and answer, so on a LAN or loopback fewer, larger chunks
+#: gain: a 1 GiB loopback upload with chunks of up to 256 MiB took ~14 % less time than with
+#: up to 64 MiB (8 chunks against 18, from a 16 MiB first one). Only links faster than 32 MB/s
+#: reach it (a chunk is ~8 s of the link), a cut re-sends at most that, and memory does not
+#: grow with it (bodies are streamed).
+MAX_CHUNK = 256 * MIB
 #: files at least this large use the tuning's parallel parts when ``spec.parallel`` is None
 PARALLEL_THRESHOLD = 64 * MIB
 #: a part is never smaller than this
