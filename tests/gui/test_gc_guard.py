@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
-from alu_client.ui.gc_guard import GcGuard
+from alu_client.ui.gc_guard import BUSY_MS, GcGuard
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ class _Cyclic(QObject):
 
 def test_the_guard_collects_on_its_timer_on_the_gui_thread(qtbot: Any) -> None:
     gc.collect()
-    guard = GcGuard(interval_ms=20)
+    guard = GcGuard(idle_ms=20)
     threads: set[str] = set()
 
     def seen(phase: str, _info: dict[str, int]) -> None:
@@ -137,19 +137,26 @@ def test_the_guard_collects_on_its_timer_on_the_gui_thread(qtbot: Any) -> None:
     assert gc.isenabled()
 
 
-def test_collections_follow_cpythons_generations(qapp: QApplication) -> None:
+def test_collections_follow_cpythons_thresholds_counted_in_objects(qapp: QApplication) -> None:
     gc.collect()
-    guard = GcGuard(interval_ms=60_000)
+    guard = GcGuard(idle_ms=60_000)  # called by hand here
     try:
         t0, t1, _t2 = guard.thresholds
-        guard.check()  # nothing allocated: nothing collected
-        assert guard.collections == [0, 0, 0]
-        kept = []
-        for _ in range(t1 + 2):
+        guard.check()  # nothing new: nothing collected, the timer slows down
+        assert guard.collections == [0, 0, 0] and guard._timer.interval() == 60_000
+        kept: list[list[int]] = []
+        while guard.collections[1] == 0:
             kept.extend([] for _ in range(t0 + 1))
             guard.check()
-        # one young collection per threshold0 allocations, an older one every threshold1
-        assert guard.collections[0] == t1 + 1 and guard.collections[1] == 1
+        # the youngest generation every threshold0 new objects, the next one every
+        # threshold0 × threshold1 of them; ticks closer together while objects are made
+        assert t1 - 1 <= guard.collections[0] <= t1
+        assert guard._timer.interval() == BUSY_MS
+        # a worker's big read between two ticks: the generation-1 collection comes at once,
+        # not ten ticks later with ten times as much to walk
+        kept.extend([] for _ in range(t0 * t1 * 5))
+        guard.check()
+        assert guard.collections[1] == 2
         del kept
     finally:
         guard.uninstall()
