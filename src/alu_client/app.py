@@ -146,6 +146,7 @@ def setup_logging(log_dir: Path) -> None:
 
 def make_application() -> QApplication:
     from alu_client.ui.composition import app_icon
+    from alu_client.ui.gc_guard import install_gc_guard
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -155,6 +156,9 @@ def make_application() -> QApplication:
     app.setDesktopFileName("alu-client")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the window may live on in the tray
+    # Python's collector only on this thread: run on a worker, it destroyed Qt objects there
+    # (a model's timer), and the app segfaulted with no traceback (ui/gc_guard.py).
+    install_gc_guard(app)
     return app
 
 

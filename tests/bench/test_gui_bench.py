@@ -42,6 +42,7 @@ from alu_client.core.library.search import MAX_LIMIT
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.queue import Progress, TransferQueue
+from alu_client.ui.gc_guard import GcGuard
 from alu_client.ui.models.items import ItemsModel
 from alu_client.ui.models.transfers import TransfersModel
 from alu_client.ui.views.transfers import TransfersPanel
@@ -500,14 +501,15 @@ def test_gui_feed_and_library_a_download_recorded_among_21000_items(
     downloads = min(env_int("ALU_BENCH_REPEAT", 20), 20)
     gui_ms: dict[tuple[int, str], list[float]] = {}
     wall_ms: dict[tuple[int, str], list[float]] = {}
-    # No garbage collection but on this thread: a model left to it, collected on the thread
-    # reading 21,000 items, stopped its timer there and Qt crashed.
+    # Garbage collection on this thread only, as in the app (ui/gc_guard.py): a model left to
+    # the collector, collected on the thread reading 21,000 items, stopped its timer there and
+    # Qt crashed.
     gc.collect()
-    gc.disable()
+    guard = GcGuard()
     try:
         _downloads_recorded(qapp, qtbot, tmp_path, downloads, gui_ms, wall_ms)
     finally:
-        gc.enable()
+        guard.uninstall()
         gc.collect()
     figures = [
         report(
@@ -528,6 +530,10 @@ def test_gui_feed_and_library_a_download_recorded_among_21000_items(
         )
         for name in ("Feed", "Library")
     ]
+    note(
+        f"garbage collections on the GUI thread (by generation) {guard.collections}, "
+        f"longest {', '.join(f'{ms:.1f}' for ms in guard.longest_ms)} ms"
+    )
     note(f"load average {load_average()}")
     check_measured(figures)
 

@@ -4,6 +4,9 @@ the selection kept, refresh merging in place, the roles the views paint with."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -627,3 +630,31 @@ def test_many_items_changed_are_one_full_read(
     model.refresh()
     settle(qtbot, model)
     assert asked == ["refresh"] * 3 and read.count("it000500") == 1
+
+
+def test_a_model_dropped_while_it_reads_is_freed_at_once_not_left_to_the_collector(
+    qtbot: Any, library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its read's callbacks waited in its own runner and held it: a cycle, left to the garbage
+    # collector, which ran on the thread reading 21,000 items and destroyed its timer there.
+    go = threading.Event()
+    real_page = items_module._page
+
+    def slow_page(*args: Any) -> Any:
+        go.wait(10)
+        return real_page(*args)
+
+    monkeypatch.setattr(items_module, "_page", slow_page)
+    gc.collect()
+    gc.disable()
+    try:
+        m = ItemsModel(library, page_size=100)
+        runner = m.tasks
+        m.set_query(Query())
+        assert runner.pending == 1
+        gone = weakref.ref(m)
+        del m, runner
+        assert gone() is None
+    finally:
+        go.set()
+        gc.enable()

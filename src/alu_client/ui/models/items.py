@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -392,11 +393,19 @@ class ItemsModel(QAbstractTableModel):
         generation = self._generation
         self._busy = True
         self.loading_changed.emit(True)
-        self.tasks.run(
-            read,
-            lambda result: self._read_done(generation, op, result),
-            lambda error: self._read_failed(generation, error),
-        )
+        # A weak reference: the callbacks wait in the model's own runner, and a model dropped
+        # while it reads was kept by that cycle, left to the garbage collector with its timer
+        me = weakref.ref(self)
+
+        def done(result: _Read) -> None:
+            if (model := me()) is not None:
+                model._read_done(generation, op, result)
+
+        def failed(error: BaseException) -> None:
+            if (model := me()) is not None:
+                model._read_failed(generation, error)
+
+        self.tasks.run(read, done, failed)
 
     def _reader(self, op: str) -> Callable[[], _Read]:
         library, q = self.library, self._query
