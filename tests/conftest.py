@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from tests.support import livehub, postgres
 
 # A real hub on loopback (`live_hub`) and one short real clip (`clip`), for every test folder.
-from tests.support.livehub import clip, live_hub  # noqa: F401
+from tests.support.livehub import clip, live_hub, other_clip  # noqa: F401
 
 #: ``--hub-db`` / ``ALU_TEST_DATABASE``: ``postgresql`` puts every hub the tests start on the
 #: session's PostgreSQL server, ``sqlite`` every hub on SQLite; unset, hubs use SQLite and the

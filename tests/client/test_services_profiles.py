@@ -86,7 +86,7 @@ def fields(title: str) -> UploadFields:
 
 
 def test_another_members_queued_upload_waits_for_his_sign_in_and_goes_as_his(
-    desk: Desk, live_hub: LiveHub, clip: Path
+    desk: Desk, live_hub: LiveHub, clip: Path, other_clip: Path
 ) -> None:
     # Ben queued his clip; Ann signed in on the same workstation: the engine sent it with her
     # sign-in, and the hub published Ben's clip as Ann's item
@@ -94,7 +94,7 @@ def test_another_members_queued_upload_waits_for_his_sign_in_and_goes_as_his(
     live_hub.member("ben", BEN_PW, country="NG")
     desk.sign_in(live_hub, "ann", ANN_PW)
     desk.sign_in(live_hub, "ben", BEN_PW)
-    bens_clip = desk.services().upload(clip, fields("Ben's clip from Lagos"))
+    bens_clip = desk.services().upload(other_clip, fields("Ben's clip from Lagos"))
     desk.close()
     desk.sign_in(live_hub, "ann", ANN_PW)  # Ann's turn
     item = live_hub.publish(clip, title="Accra fuel prices")
@@ -115,7 +115,7 @@ def test_another_members_queued_upload_waits_for_his_sign_in_and_goes_as_his(
 
 
 def test_a_profile_of_another_hub_waits_queued_and_goes_on_when_signed_in_again(
-    desk: Desk, live_hub: LiveHub, second_hub: LiveHub, clip: Path
+    desk: Desk, live_hub: LiveHub, second_hub: LiveHub, clip: Path, other_clip: Path
 ) -> None:
     # its transfers ran without a sign-in (the active profile's goes to its own hub only),
     # failed for good ("Sign in again") and stayed failed once signed in again
@@ -126,7 +126,7 @@ def test_a_profile_of_another_hub_waits_queued_and_goes_on_when_signed_in_again(
     desk.sign_in(second_hub, "ktn", ANN_PW)
     b = desk.services()
     download = b.download(there, "proxy")
-    upload = b.upload(clip, fields("For the second hub"))
+    upload = b.upload(other_clip, fields("For the second hub"))
     desk.close()
     desk.sign_in(live_hub, "ktn", ANN_PW)
     a = desk.services()
@@ -183,7 +183,7 @@ def test_the_same_item_asked_by_two_members_is_a_transfer_each(
 
 
 def test_transfers_the_hub_refused_the_sign_in_for_go_on_after_a_new_sign_in(
-    desk: Desk, live_hub: LiveHub, clip: Path
+    desk: Desk, live_hub: LiveHub, clip: Path, other_clip: Path
 ) -> None:
     # signed out while they ran (the app's Sign out revoked the token before its engine
     # stopped): "The hub did not accept this sign-in; sign in again, then retry." — and after
@@ -204,7 +204,7 @@ def test_transfers_the_hub_refused_the_sign_in_for_go_on_after_a_new_sign_in(
     )
     queue.transfers.finish(bens, "failed", error="The hub did not accept this sign-in; sign in "
                            "again, then retry.")  # fmt: skip
-    upload = ann.upload(clip, fields("Our floods"))
+    upload = ann.upload(other_clip, fields("Our floods"))
     download = ann.download(item)
     assert sign_out(ann.profiles, desk.secrets, name)  # revoked on the hub
     queue = ann.start_engine(sync=False, rules=False, hot_folders=False, media=False)

@@ -105,6 +105,7 @@ def test_a_download_and_an_upload_are_listed(
     desk: Services,
     live_hub: LiveHub,
     clip: Path,
+    other_clip: Path,
     tmp_path: Path,
 ) -> None:
     qtbot.waitUntil(lambda: panel.status.text() == "Everything has been sent to the hub")
@@ -116,7 +117,7 @@ def test_a_download_and_an_upload_are_listed(
     # the library changed: the panel refreshes by itself
     qtbot.waitUntil(lambda: len(rows(panel)) == 1, timeout=10_000)
     footage = tmp_path / "mombasa.mp4"
-    shutil.copy(clip, footage)
+    shutil.copy(other_clip, footage)  # (the member's own: the agency's clip is refused)
     up = engine(desk).wait_for(desk.upload(footage, UploadFields(title="Port strike")), timeout=60)
     assert up.state == "done", up.last_error
     panel.refresh_action.trigger()  # Refresh (F5 in the app: the window's, see test_app_shell)
@@ -128,7 +129,7 @@ def test_a_download_and_an_upload_are_listed(
     assert (upload[COL_WHAT], upload[COL_ITEM], upload[COL_SIZE]) == (
         "Upload completed",
         "Port strike",
-        size,
+        formats.size_text(other_clip.stat().st_size),
     )
     assert (download[COL_WHAT], download[COL_ITEM], download[COL_SIZE]) == (
         "Download completed",

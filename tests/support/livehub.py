@@ -131,6 +131,16 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def other_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another short real clip, other bytes than ``clip``: a member's own footage on a hub
+    where ``clip`` is published (the hub refuses a member's upload of bytes already on the
+    network as someone else's item)."""
+    path = tmp_path_factory.mktemp("media") / "other.mp4"
+    generate_clip(path, seconds=1.0, width=320, height=240, seed=8)
+    return path
+
+
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -291,6 +291,15 @@ class HubClient:
     def items(self, after: int = 0, limit: int = 100) -> ItemPage:
         return parse_item_page(self._call("GET", "/items", params={"after": after, "limit": limit}))
 
+    def answers(self) -> None:
+        """Whether the hub itself answers, at once: a page of at most one item, waited for no
+        longer than one keep-alive period (``EVENTS_READ_TIMEOUT_S`` / 2.5). Asked when the
+        event stream went silent: a hub that answers this is there, and what held its stream
+        back is on the way (a proxy that buffers responses). Raises ``HubError`` otherwise."""
+        wait = EVENTS_READ_TIMEOUT_S / 2.5
+        timeout = (min(self.conn.connect_timeout, wait), wait)
+        self._call("GET", "/items", params={"after": 0, "limit": 1}, timeout=timeout)
+
     def item(self, item_id: str) -> Item:
         return parse_item(self._call("GET", f"/items/{item_id}"))
 
