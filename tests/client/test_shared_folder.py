@@ -108,30 +108,6 @@ def test_retention_and_delete_leave_a_file_another_workstation_put_at_the_name(
     assert not Path(path_b).exists()
 
 
-def test_a_drive_that_numbers_its_files_anew_keeps_them_this_workstations(
-    desks: tuple[Services, Services], live_hub: LiveHub, clip: Path, share: Path
-) -> None:
-    # FAT/exFAT, sshfs, rclone, CIFS noserverino: a new inode for the same file at each mount.
-    # The workstation's own download was said missing ("another file of that name is at its
-    # place"), its retention forgot it without deleting it, and the space was never freed
-    a, _ = desks
-    item = live_hub.publish(clip, title="Mombasa port")
-    _, state, path, _ = _fetch(a, item)
-    assert state == "done"
-    placed = os.stat(path)
-    again = Path(path).with_name("mounted again")
-    shutil.copyfile(path, again)  # the same bytes and time under another inode
-    os.utime(again, ns=(placed.st_atime_ns, placed.st_mtime_ns))
-    os.replace(again, path)
-    assert os.stat(path).st_ino != placed.st_ino
-    assert a.library.check_files().missing == []
-    with a.store.write() as c:
-        c.execute("UPDATE library_files SET verified_at = verified_at - ?", (40 * DAY,))
-    report = a.library.apply_retention(30, None, now=time.time())
-    assert (report.removed, report.not_ours) == (1, [])
-    assert not Path(path).exists()
-
-
 def test_delete_local_file_leaves_a_file_another_workstation_put_at_the_name(
     desks: tuple[Services, Services], live_hub: LiveHub, clip: Path, share: Path, tmp_path: Path
 ) -> None:

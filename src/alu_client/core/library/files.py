@@ -202,22 +202,9 @@ def _look(path: Path, size: int, identity: dict[str, Any] | None = None) -> str:
         return "something else than a file is at its place"
     if st.st_size != size:
         return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
-    if identity is not None and not _same_file(st, identity):
+    if identity is not None and identity.get("ino") and st.st_ino and st.st_ino != identity["ino"]:
         return REASON_OTHER_FILE
     return ""
-
-
-def _same_file(st: os.stat_result, identity: dict[str, Any]) -> bool:
-    """Whether ``st`` is the file ``identity`` recorded as placed: its modification time to
-    the nanosecond (this workstation wrote it then; nothing sets it from the server), else,
-    without one recorded, its inode. A new inode under the same time is the same file: FAT and
-    exFAT drives, sshfs, rclone and CIFS ``noserverino`` number their files anew at each mount
-    (the workstation's own downloads were forgotten, never deleted, and taken as another's)."""
-    if identity.get("mtime_ns") is not None:
-        return bool(st.st_mtime_ns == identity["mtime_ns"])
-    if identity.get("ino") and st.st_ino:
-        return bool(st.st_ino == identity["ino"])
-    return True
 
 
 @dataclass(frozen=True)
@@ -339,7 +326,8 @@ def _still_placed(st: os.stat_result, identity: dict[str, Any] | None) -> str:
         return ""  # (no inode numbers on this file system: nothing to tell by)
     if identity.get("placed") is False:
         return REASON_NOT_PLACED
-    if identity.get("size") != st.st_size or not _same_file(st, identity):
+    seen = {"ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if any(identity.get(k) != v for k, v in seen.items()):
         return REASON_REPLACED
     return ""
 
