@@ -234,24 +234,6 @@ def test_another_file_at_the_name_still_gets_a_name_of_its_own(
     assert dest.read_bytes() == b"someone else's clip"
 
 
-def test_a_part_file_nobody_holds_is_no_download_under_way(
-    desks: tuple[Services, Services], live_hub: LiveHub, clip: Path, share: Path
-) -> None:
-    # a part file left by a crash (or another item's of that name, ended): its name was taken
-    # as "another download of it under way", and the download failed for good ("… this
-    # download did not make it"), Retry the same: it gets a name of its own, as before
-    a, b = desks
-    item = live_hub.publish(clip, title="Kampala traffic")
-    queue = a.make_queue()
-    dest = Path(queue.transfers.get(a.download(item, queue=queue)).destination)  # type: ignore[union-attr]
-    queue.stop()
-    left = dest.with_name(dest.name + ".part")
-    left.write_bytes(b"half of something, its download long gone")
-    _, state, path_b, _ = _fetch(b, item)
-    assert state == "done" and Path(path_b).name == f"{dest.stem} (2){dest.suffix}"
-    assert left.read_bytes() == b"half of something, its download long gone"
-
-
 # --- one hot folder watched by several workstations ------------------------------------------------
 
 

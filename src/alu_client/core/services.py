@@ -53,7 +53,6 @@ from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
 from .transfers.base import REFUSED_SIGN_IN, SessionPool
-from .transfers.download import part_held
 from .transfers.queue import Progress, TransferQueue
 from .transfers.schedule import Schedule
 from .uploads import UploadFields, file_sha256
@@ -734,11 +733,9 @@ class Services:
 def _same_item_there(size: int | None, sha256: str | None) -> Callable[[Path], bool] | None:
     """For ``unique_path``: a name in use that may hold (or soon hold) the item's own file, in
     a download folder several workstations share: a file of the item's size, or a part file
-    alone that another run holds (another workstation's download under way). The download
-    checks the bytes (sha256) and takes the file, or waits for the other download
-    (``jobs._verified_there``); anything else gets the next free name — a part file nobody
-    holds (left by a crash) too: taking its name failed the download for good ("this download
-    did not make it"), Retry again. Without a sha256 nothing can be checked: never."""
+    alone (another workstation's download under way). The download checks the bytes (sha256)
+    and takes the file, or waits for the other download (``jobs._verified_there``); anything
+    else gets the next free name. Without a sha256 nothing can be checked: never."""
     if not sha256 or size is None:
         return None
 
@@ -746,8 +743,7 @@ def _same_item_there(size: int | None, sha256: str | None) -> Callable[[Path], b
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            # only its part file: another download of it under way, or one left behind
-            return part_held(path.with_name(path.name + ".part"))
+            return True  # only its part file: another download of it under way
         except OSError:
             return False
         return stat.S_ISREG(st.st_mode) and st.st_size == size
