@@ -383,10 +383,6 @@
         <translation>نُزّل الملف وتم التحقق منه، لكن برنامجًا آخر (مضاد فيروسات، OneDrive، مفهرس البحث؟) يبقيه مفتوحًا؛ يوضع في مكانه في المحاولة التالية.</translation>
     </message>
     <message>
-        <source>A different file named “%1” is already there; move it away or rename it, then retry.</source>
-        <translation>يوجد في هذا المكان ملف آخر باسم «⁨%1⁩»؛ انقله أو أعد تسميته، ثم أعد المحاولة.</translation>
-    </message>
-    <message>
         <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
         <translation>مسار مجلد التنزيل أطول مما يقبله Windows: اختر مجلدًا أقصر.</translation>
     </message>
@@ -927,14 +923,6 @@
         <translation>تُرك ⁨%1⁩ في مكانه: يوجد في مكانه شيء غير الملف المنزَّل، فليس هو الملف الذي تحقّق منه ALU Desk.</translation>
     </message>
     <message>
-        <source>%1 was left in place and removed from this library: it is no longer the file this workstation downloaded (another workstation or program put a file of that name there since).</source>
-        <translation>تُرك ⁨%1⁩ في مكانه وأُزيل من هذه المكتبة: لم يعد الملف الذي نزّلته محطة العمل هذه (وضعت محطة عمل أخرى أو برنامج آخر ملفًا بهذا الاسم هناك منذ ذلك الحين).</translation>
-    </message>
-    <message>
-        <source>%1 was left in place and removed from this library: another workstation downloaded it into the shared folder; this one only recorded it.</source>
-        <translation>تُرك ⁨%1⁩ في مكانه وأُزيل من هذه المكتبة: نزّلته محطة عمل أخرى في المجلد المشترك؛ وهذه اكتفت بتسجيله.</translation>
-    </message>
-    <message>
         <source>%1 could not be taken: %2.</source>
         <translation>تعذّر أخذ ⁨%1⁩: %2.</translation>
     </message>
@@ -1393,7 +1381,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
+        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
         <translation>الوقت</translation>
     </message>
     <message>
@@ -1477,7 +1465,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;تحديث</translation>
     </message>
     <message>

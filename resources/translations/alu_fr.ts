@@ -383,10 +383,6 @@
         <translation>Le fichier est téléchargé et vérifié, mais un autre programme (un antivirus, OneDrive, l’indexeur de recherche ?) le garde ouvert ; il sera mis en place au prochain essai.</translation>
     </message>
     <message>
-        <source>A different file named “%1” is already there; move it away or rename it, then retry.</source>
-        <translation>Un autre fichier nommé « %1 » existe déjà à cet endroit ; déplacez-le ou renommez-le, puis réessayez.</translation>
-    </message>
-    <message>
         <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
         <translation>Le chemin du dossier de téléchargement est trop long pour Windows : choisissez un dossier plus court.</translation>
     </message>
@@ -927,14 +923,6 @@
         <translation>%1 a été laissé en place : autre chose que le fichier téléchargé se trouve à sa place ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
     </message>
     <message>
-        <source>%1 was left in place and removed from this library: it is no longer the file this workstation downloaded (another workstation or program put a file of that name there since).</source>
-        <translation>%1 a été laissé en place et retiré de cette médiathèque : ce n’est plus le fichier que ce poste a téléchargé (un autre poste ou programme a mis depuis un fichier de ce nom à cet endroit).</translation>
-    </message>
-    <message>
-        <source>%1 was left in place and removed from this library: another workstation downloaded it into the shared folder; this one only recorded it.</source>
-        <translation>%1 a été laissé en place et retiré de cette médiathèque : un autre poste l’a téléchargé dans le dossier partagé ; celui-ci l’avait seulement enregistré.</translation>
-    </message>
-    <message>
         <source>%1 could not be taken: %2.</source>
         <translation>%1 n’a pas pu être pris : %2.</translation>
     </message>
@@ -1385,7 +1373,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
+        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
         <translation>Quand</translation>
     </message>
     <message>
@@ -1469,7 +1457,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;Actualiser</translation>
     </message>
     <message>

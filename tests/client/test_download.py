@@ -199,41 +199,6 @@ def test_existing_destination_is_never_overwritten(hub: HubFile, job: Job) -> No
     assert dest.read_bytes() == b"mine"
 
 
-def test_the_same_file_put_in_place_meanwhile_is_taken_not_refused(
-    hub: HubFile, job: Job, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # another workstation's download of the item into the same shared folder ended first:
-    # "A file named … appeared there meanwhile; choose another name." — a name the user of a
-    # rule's download cannot choose, for the very file wanted
-    from alu_client.core.transfers.download.verify import _VerifyJob
-
-    dest = job.tmp / "clip.mp4"
-    real = _VerifyJob._hash_rest
-
-    def other_finishes_first(self: _VerifyJob, size: int) -> str:
-        dest.write_bytes(hub.data)
-        inodes.append(dest.stat().st_ino)
-        return real(self, size)
-
-    monkeypatch.setattr(_VerifyJob, "_hash_rest", other_finishes_first)
-    inodes: list[int] = []
-    job.headers = {"Authorization": f"Bearer {hub.token}"}
-    result = job.run(DownloadSpec(hub.url, dest, sha256=sha(hub.data), size=len(hub.data)))
-    assert result.adopted and result.path == dest and result.sha256 == sha(hub.data)
-    assert not part_of(dest).exists() and dest.read_bytes() == hub.data
-    assert [dest.stat().st_ino] == inodes  # the other's file, not replaced by this one's
-    # other bytes there: refused, left alone, and the message asks for no name to be chosen
-    monkeypatch.setattr(
-        _VerifyJob,
-        "_hash_rest",
-        lambda self, size: dest.write_bytes(b"x" * len(hub.data)) and real(self, size),
-    )
-    dest.unlink()
-    with pytest.raises(PermanentError, match=r"A different file named “clip\.mp4” is already"):
-        job.run(DownloadSpec(hub.url, dest, sha256=sha(hub.data), size=len(hub.data)))
-    assert dest.read_bytes() == b"x" * len(hub.data)
-
-
 # --- nginx ------------------------------------------------------------------------------------------
 
 

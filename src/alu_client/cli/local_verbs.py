@@ -405,10 +405,8 @@ def cmd_library(args: argparse.Namespace) -> int:
                 raise CliError("library clean needs --max-age-days or --max-total.", 2)
             total = parse_size(args.max_total) if args.max_total else None
             r = lib.apply_retention(args.max_age_days, total, now=time.time())
-            for m in r.not_ours:  # a shared download folder: another workstation's file now
-                print(f"left in place, removed from this library: {m.path}: {m.reason}")
             print(f"{r.removed} files deleted, {fmt_bytes(r.freed_bytes)} freed "
-                  f"(records kept); {len(r.kept) + len(r.not_ours)} left in place.")  # fmt: skip
+                  f"(records kept); {len(r.kept)} left in place.")  # fmt: skip
             return 0
         query = Query(
             text=" ".join(args.text),

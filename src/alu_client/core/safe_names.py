@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 #: names Windows reserves whatever the extension ("CON.mp4" opens the console)
@@ -145,17 +145,9 @@ class FoldedNames(Container[str]):
         return isinstance(name, str) and name_key(name) in self._keys
 
 
-def unique_path(
-    folder: Path,
-    name: str,
-    taken: Container[str] | None = None,
-    shared: Callable[[Path], bool] | None = None,
-) -> Path:
+def unique_path(folder: Path, name: str, taken: Container[str] | None = None) -> Path:
     """``folder/safe(name)``, or ``folder/stem (2).ext`` … when that exists (or is ``taken``,
     e.g. by a queued download that has not started): an existing file is never overwritten.
-    A name in use on disk that ``shared`` accepts is chosen all the same: a shared download
-    folder where another workstation put (or is putting) the same item there, which the
-    download then takes instead of making a copy beside it (it never overwrites).
 
     ``taken`` is compared ignoring case and composed/decomposed forms (``name_key``) whatever
     this system is: the folder may be on a disk that ignores case (Windows, macOS, a FAT or
@@ -186,10 +178,7 @@ def unique_path(
                 cut = stem
         candidate = cut + tail
         path = folder / candidate
-        if candidate in taken:
-            continue
-        in_use = path.exists() or path.with_name(candidate + ".part").exists()
-        if in_use and (shared is None or not shared(path)):
+        if candidate in taken or path.exists() or path.with_name(candidate + ".part").exists():
             continue
         return path
     raise FileExistsError(f"Too many files named like {base!r} in {folder}")

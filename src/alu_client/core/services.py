@@ -27,7 +27,6 @@ import dataclasses
 import logging
 import os
 import sqlite3
-import stat
 import tempfile
 import threading
 import time
@@ -523,7 +522,7 @@ class Services:
             # the broadcast's name would be taken ("c27 (2).mp4"); the hub's own proxy name
             # ("c27.proxy.mp4") says it already
             name = safe_filename(name, marker=f" ({rendition})")
-        dest = unique_path(folder, name, taken, _same_item_there(r.size, r.sha256))
+        dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
         if rule:
             extra["rule"] = rule
@@ -717,7 +716,6 @@ class Services:
             int(t.size or t.bytes_done),
             t.sha256 or "",
             t.id,
-            identity=identity if isinstance(identity := t.result.get("identity"), dict) else None,
         )
         item_id = t.item_id
         # This runs inside the transaction: the media worker and the UI read the new row
@@ -728,27 +726,6 @@ class Services:
         if self.media is not None:
             self.media.wake()
         self.events.emit(self.events.library_changed, item_id)
-
-
-def _same_item_there(size: int | None, sha256: str | None) -> Callable[[Path], bool] | None:
-    """For ``unique_path``: a name in use that may hold (or soon hold) the item's own file, in
-    a download folder several workstations share: a file of the item's size, or a part file
-    alone (another workstation's download under way). The download checks the bytes (sha256)
-    and takes the file, or waits for the other download (``jobs._verified_there``); anything
-    else gets the next free name. Without a sha256 nothing can be checked: never."""
-    if not sha256 or size is None:
-        return None
-
-    def shared(path: Path) -> bool:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return True  # only its part file: another download of it under way
-        except OSError:
-            return False
-        return stat.S_ISREG(st.st_mode) and st.st_size == size
-
-    return shared
 
 
 def apply_settings(

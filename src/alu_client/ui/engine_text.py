@@ -136,10 +136,6 @@ _MARKED = (
     QT_TRANSLATE_NOOP("EngineMessage", "A file named “%1” is already there; choose another name."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
-        "A different file named “%1” is already there; move it away or rename it, then retry.",
-    ),
-    QT_TRANSLATE_NOOP(
-        "EngineMessage",
         "Another download is writing “%1” right now (from another ALU Desk or data folder); "
         "this one waits and tries again.",
     ),
@@ -733,17 +729,6 @@ _LIBRARY_MARKED = (
         "EngineMessage",
         "%1 was left in place: something else than the downloaded file is at its place, so it "
         "is not the file ALU Desk verified.",
-    ),
-    QT_TRANSLATE_NOOP(
-        "EngineMessage",
-        "%1 was left in place and removed from this library: it is no longer the file this "
-        "workstation downloaded (another workstation or program put a file of that name there "
-        "since).",
-    ),
-    QT_TRANSLATE_NOOP(
-        "EngineMessage",
-        "%1 was left in place and removed from this library: another workstation downloaded it "
-        "into the shared folder; this one only recorded it.",
     ),
 )
 

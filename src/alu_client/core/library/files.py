@@ -7,18 +7,12 @@ history, probe data and thumbnail, and a re-download (``record_file`` again) mak
 ``present`` once more. The disk is touched outside the store's lock (a network share may take
 seconds to answer) and rows are then updated only if nobody re-recorded them meanwhile.
 
-Deleting is careful: only the exact path a record holds, only a regular file, and only when it
-is still the file this workstation placed there: its inode, size and modification time as the
-download left them (``identity``; records made before it was kept: the size). A download folder
-may be shared (a NAS): another workstation may have put its own download at the name since, or
-this workstation took the verified file another one had placed (``placed`` False).
-Such a file is left alone and the record forgotten ('removed', with the reason).
+Deleting is careful: only the exact path a record holds, only a regular file, and only when its
+size is still the recorded one (a different file put there is left alone).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import sqlite3
 import stat
@@ -31,20 +25,7 @@ from typing import Any
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
 
-log = logging.getLogger(__name__)
-
 PRESENT, MISSING, REMOVED = "present", "missing", "removed"
-
-
-def _identity(text: Any) -> dict[str, Any] | None:
-    """A record's identity as stored; None when there is none (or it cannot be read)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 class LibraryError(Exception):
@@ -133,44 +114,28 @@ def record_file(
     transfer_id: int | None = None,
     *,
     now: float | None = None,
-    identity: dict[str, Any] | None = None,
 ) -> int:
     """Record a verified rendition file, inside the caller's open transaction (the one that
     ends the download). A record that exists (an earlier download, missing or removed since)
     becomes present again with the new path; its probe and thumbnail are kept when the bytes
-    are the same (sha256), else made again by the media worker. ``identity`` is what tells
-    this file from another put at its name later (the download's: device, inode, size,
-    modification time, and whether this workstation ``placed`` it; see
-    ``transfers.jobs._identity``): without one, only its size does. Returns the record's id."""
+    are the same (sha256), else made again by the media worker. Returns the record's id."""
     now = time.time() if now is None else now
     path_text = str(Path(path).absolute())
     row = conn.execute(
         "INSERT INTO library_files (profile, item_id, rendition, path, size, sha256,"
-        " verified_at, state, reason, checked_at, transfer_id, identity)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'present', '', ?, ?, ?)"
+        " verified_at, state, reason, checked_at, transfer_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'present', '', ?, ?)"
         " ON CONFLICT (profile, item_id, rendition) DO UPDATE SET"
         "  path = excluded.path, size = excluded.size,"
         "  verified_at = excluded.verified_at, state = 'present', reason = '',"
         "  checked_at = excluded.checked_at, transfer_id = excluded.transfer_id,"
-        "  identity = excluded.identity,"
         "  probe = CASE WHEN sha256 = excluded.sha256 THEN probe END,"
         "  thumbnail = CASE WHEN sha256 = excluded.sha256 THEN thumbnail ELSE '' END,"
         # a probe that failed is tried again on a fresh copy (the old one may have been bad)
         "  probe_error = '',"
         "  sha256 = excluded.sha256"
         " RETURNING id",
-        (
-            profile,
-            item_id,
-            rendition,
-            path_text,
-            size,
-            sha256.lower(),
-            now,
-            now,
-            transfer_id,
-            json.dumps(identity) if identity is not None else None,
-        ),
+        (profile, item_id, rendition, path_text, size, sha256.lower(), now, now, transfer_id),
     ).fetchone()
     return int(row[0])
 
@@ -178,16 +143,9 @@ def record_file(
 # --- looking at the disk -------------------------------------------------------------------------
 
 
-#: why a record is missing: another file (another inode) is at its name
-REASON_OTHER_FILE = (
-    "another file of that name is at its place (put there by another workstation or program)"
-)
-
-
-def _look(path: Path, size: int, identity: dict[str, Any] | None = None) -> str:
-    """'' when ``path`` is a regular file of ``size`` bytes (and, with an ``identity``, the same
-    inode), else why not (a sentence part). Never raises: a vanished drive or a folder without
-    permission is an answer too."""
+def _look(path: Path, size: int) -> str:
+    """'' when ``path`` is a regular file of ``size`` bytes, else why not (a sentence part).
+    Never raises: a vanished drive or a folder without permission is an answer too."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -202,8 +160,6 @@ def _look(path: Path, size: int, identity: dict[str, Any] | None = None) -> str:
         return "something else than a file is at its place"
     if st.st_size != size:
         return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
-    if identity is not None and identity.get("ino") and st.st_ino and st.st_ino != identity["ino"]:
-        return REASON_OTHER_FILE
     return ""
 
 
@@ -234,9 +190,6 @@ class RetentionReport:
     already_gone: int = 0
     #: files left in place: changed since verified, or the delete failed; with the reason
     kept: list[MissingFile] = field(default_factory=list)
-    #: files left in place that were not (or no longer) this workstation's own download (a
-    #: shared download folder): their records are forgotten ('removed'); with the reason
-    not_ours: list[MissingFile] = field(default_factory=list)
 
 
 #: a row's state changes only if it is as it was read: not re-recorded (path, time) meanwhile
@@ -269,18 +222,13 @@ def check_files(
             return CheckReport()
         only = f" AND item_id IN ({', '.join('?' * len(ids))})"
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at, identity"  # noqa: S608
+        "SELECT id, item_id, rendition, path, size, state, verified_at"  # noqa: S608 - "?" only
         f" FROM library_files WHERE profile = ? AND state IN ('present', 'missing'){only}"
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
         (profile, *ids, -1 if limit is None else limit),
     )
     looked = [
-        (
-            row,
-            _look(Path(row["path"]), known[0], _identity(row["identity"]))
-            if (known := _recorded(row))
-            else DAMAGED_RECORD,
-        )
+        (row, _look(Path(row["path"]), known[0]) if (known := _recorded(row)) else DAMAGED_RECORD)
         for row in rows
     ]
     missing: list[MissingFile] = []
@@ -306,40 +254,14 @@ def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
 
 # --- deleting ------------------------------------------------------------------------------------
 
-DELETED, GONE, CHANGED, FAILED, NOT_OURS = "deleted", "gone", "changed", "failed", "not ours"
-
-#: why a file is left in place and its record forgotten (``NOT_OURS``)
-REASON_REPLACED = (
-    "it is no longer the file this workstation downloaded (another workstation or program put "
-    "a file of that name there since)"
-)
-REASON_NOT_PLACED = (
-    "another workstation downloaded it into the shared folder; this one only recorded it"
-)
+DELETED, GONE, CHANGED, FAILED = "deleted", "gone", "changed", "failed"
 
 
-def _still_placed(st: os.stat_result, identity: dict[str, Any] | None) -> str:
-    """'' when the file ``st`` describes is still the one ``identity`` recorded (or nothing
-    was recorded to tell: the size alone decides), else why not. The device number is not
-    compared: a network share mounted again comes back as another device, its files the same."""
-    if identity is None or not identity.get("ino") or not st.st_ino:
-        return ""  # (no inode numbers on this file system: nothing to tell by)
-    if identity.get("placed") is False:
-        return REASON_NOT_PLACED
-    seen = {"ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    if any(identity.get(k) != v for k, v in seen.items()):
-        return REASON_REPLACED
-    return ""
-
-
-def delete_recorded(
-    path: Path, size: int, identity: dict[str, Any] | None = None
-) -> tuple[str, int, str]:
+def delete_recorded(path: Path, size: int) -> tuple[str, int, str]:
     """Delete the file a record holds: (outcome, bytes freed, reason). Outcomes: DELETED;
     GONE (nothing there); CHANGED (something else than the recorded file is there: left
-    alone); NOT_OURS (a file of the recorded size, not the one this workstation placed, per
-    ``identity``: left alone); FAILED (the delete was refused: still there). Never follows a
-    symlink, never deletes a folder, never a file of another size than the recorded one."""
+    alone); FAILED (the delete was refused: still there). Never follows a symlink, never
+    deletes a folder, never a file of another size than the recorded one."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -355,8 +277,6 @@ def delete_recorded(
             0,
             f"its size changed from {size} to {st.st_size} bytes since it was downloaded",
         )
-    if reason := _still_placed(st, identity):
-        return NOT_OURS, 0, reason
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -378,7 +298,7 @@ def apply_retention(
     ago, then more, oldest verified first, until the present files total at most
     ``max_total_bytes``. Records stay (state 'removed'); None leaves that limit off."""
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at, identity"
+        "SELECT id, item_id, rendition, path, size, state, verified_at"
         " FROM library_files WHERE profile = ? AND state = 'present'"
         " ORDER BY verified_at, id",
         (profile,),
@@ -389,22 +309,17 @@ def apply_retention(
     done: list[tuple[sqlite3.Row, str, str]] = []
     removed = freed = gone = 0
     kept: list[MissingFile] = []
-    not_ours: list[MissingFile] = []
     for row, (size, verified_at) in sound:  # oldest first: once young enough and it fits, stop
         too_old = cutoff is not None and verified_at < cutoff
         too_big = max_total_bytes is not None and total > max_total_bytes
         if not (too_old or too_big):
             break
-        outcome, n, reason = delete_recorded(Path(row["path"]), size, _identity(row["identity"]))
+        outcome, n, reason = delete_recorded(Path(row["path"]), size)
         if outcome == FAILED:
             kept.append(_missing(row, reason))
             continue  # still on disk, still counted: the next file may free the space
         total -= size
-        if outcome == NOT_OURS:
-            _left_alone(row, reason)
-            not_ours.append(_missing(row, reason))
-            done.append((row, REMOVED, reason))
-        elif outcome == CHANGED:
+        if outcome == CHANGED:
             kept.append(_missing(row, reason))
             done.append((row, MISSING, reason))
         else:
@@ -419,19 +334,7 @@ def apply_retention(
                     _SET_STATE,
                     (state, reason, now, *_guard(row)),
                 )
-    return RetentionReport(
-        removed=removed, freed_bytes=freed, already_gone=gone, kept=kept, not_ours=not_ours
-    )
-
-
-def _left_alone(row: sqlite3.Row, reason: str) -> None:
-    log.info(
-        "library: %s (%s/%s) left in place and forgotten: %s",
-        row["path"],
-        row["item_id"],
-        row["rendition"],
-        reason,
-    )
+    return RetentionReport(removed=removed, freed_bytes=freed, already_gone=gone, kept=kept)
 
 
 def remove_file(
@@ -442,7 +345,7 @@ def remove_file(
     file, or it was left in place (changed since verified, or the delete was refused)."""
     now = time.time() if now is None else now
     row = store.query_one(
-        "SELECT id, item_id, rendition, path, size, state, verified_at, identity"
+        "SELECT id, item_id, rendition, path, size, state, verified_at"
         " FROM library_files WHERE profile = ? AND item_id = ? AND rendition = ?",
         (profile, item_id, rendition),
     )
@@ -456,9 +359,7 @@ def remove_file(
             f"{Path(row['path']).name} was left in place: {DAMAGED_RECORD}, or delete the "
             "file yourself."
         )
-    outcome, freed, reason = delete_recorded(
-        Path(row["path"]), known[0], _identity(row["identity"])
-    )
+    outcome, freed, reason = delete_recorded(Path(row["path"]), known[0])
     if outcome == FAILED:
         raise LibraryError(f"{Path(row['path']).name} was not removed: {reason}.")
     state = MISSING if outcome == CHANGED else REMOVED
@@ -471,10 +372,5 @@ def remove_file(
         raise LibraryError(
             f"{Path(row['path']).name} was left in place: {reason}, so it is not the file "
             "ALU Desk verified."
-        )
-    if outcome == NOT_OURS:
-        _left_alone(row, reason)
-        raise LibraryError(
-            f"{Path(row['path']).name} was left in place and removed from this library: {reason}."
         )
     return freed

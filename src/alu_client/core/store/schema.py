@@ -285,12 +285,4 @@ MIGRATIONS: list[str] = [
     ALTER TABLE watch_files ADD COLUMN sidecar_behind TEXT;
     ALTER TABLE watch_folders ADD COLUMN problem TEXT NOT NULL DEFAULT ''
     """,
-    # 11: which file a library record is: several workstations on one shared download folder
-    # (a NAS) each recorded a name and a size, and one's retention deleted the file another had
-    # put at that name since. JSON: the inode, device, size and modification time of the file
-    # as the download placed it, and whether this workstation placed it (or took the verified
-    # file another had put there); NULL for records made before (checked by their size)
-    """
-    ALTER TABLE library_files ADD COLUMN identity TEXT
-    """,
 ]

@@ -124,12 +124,6 @@ _INTEGERS = frozenset({"size", "bytes_done", "attempts", "failures"})
 #: it now stands: the library and the history outbox are written together with the transfer's end
 OutcomeHook = Callable[[sqlite3.Connection, "Transfer"], None]
 ENDED = ("done", "failed", "canceled")
-#: why a hot folder's upload stopped on its own (the job's ``Stopped``, then the row's
-#: ``pause_reason``): its file left the hot folder while it was sent — another workstation
-#: watching the same shared folder sent it first and moved it to sent/, or someone moved it
-#: away. The upload is canceled quietly (its server side dropped), not failed: nothing went
-#: wrong that anyone must act on, and nothing goes to the member's history.
-TAKEN = "taken"
 
 #: rows a transfer's log keeps at most: its first ones (how it began) and its latest ones. A
 #: transfer paused and resumed all day, or failing by turns in two ways, stays this size.

@@ -31,7 +31,7 @@ from typing import Any
 from ..hub import AuthError, HistoryPage, HubClient, HubError, RemoteEvent
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
-from ..store.transfers import TAKEN, OutcomeHook, Transfer
+from ..store.transfers import OutcomeHook, Transfer
 from .state import HISTORY_SEQ, SyncState
 
 log = logging.getLogger(__name__)
@@ -240,13 +240,10 @@ def _safe_error(message: str) -> str:
 
 
 def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
-    """(type, fields) of the event that records how ``t`` ended; None if it has not ended, or
-    ended with nothing to record (a hot folder's file sent by another workstation: ``TAKEN``)."""
+    """(type, fields) of the event that records how ``t`` ended; None if it has not ended."""
     outcome = _OUTCOMES.get(t.state)
     if outcome is None or t.direction not in ("download", "upload"):
         return None
-    if t.state == "canceled" and t.pause_reason == TAKEN:
-        return None  # a hot folder's file another workstation sent: its event says it
     ended = t.finished_at if t.finished_at is not None else time.time()
     started = t.started_at if t.started_at is not None else t.created_at
     moved = t.bytes_done

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import http
-from ..store.transfers import TAKEN as TAKEN
 
 # --- errors ---------------------------------------------------------------------------------
 

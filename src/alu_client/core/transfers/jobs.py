@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store.transfers import Transfer
-from .base import TAKEN, PermanentError, Stopped, TransferContext
+from .base import PermanentError, TransferContext
 
 if TYPE_CHECKING:
     from . import upload
@@ -27,8 +27,6 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import download
 
     found = _renamed_before(t, ctx)
-    if found is None:
-        found = _verified_there(t, ctx)
     if found is not None:
         return found
     spec = download.DownloadSpec(
@@ -46,82 +44,6 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         "bytes_fetched": r.bytes_fetched,
         "restarted": r.restarted,
         "size_checked": r.size_checked,
-        "adopted": r.adopted or None,
-        "identity": _identity(r.path, placed=not r.adopted),
-    }
-
-
-def _identity(path: Path, *, placed: bool) -> dict[str, Any] | None:
-    """What tells the file at ``path`` from another put at its name later, for the library
-    (``library.files``: retention deletes only a file still this one): its device, inode, size
-    and modification time, and whether this download ``placed`` it there (False: another
-    workstation on a shared folder did, and this one took its verified file). None when it
-    cannot be read."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    return {
-        "dev": st.st_dev,
-        "ino": st.st_ino,
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "placed": placed,
-    }
-
-
-def _sha256_of(path: Path, ctx: TransferContext) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            ctx.control.check()
-            h.update(block)
-    return h.hexdigest()
-
-
-def _verified_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
-    """The item's file already at the destination, put there by another workstation (a
-    download folder shared by several, a NAS: the same rule or the same Download on each) or
-    by anything else: a regular file of the item's size and sha256 (read here: the bytes are
-    checked, not assumed) is taken as this download's result, on the first attempt as on a
-    retry, instead of failing for good ("already there") or fetching a second copy. It is
-    recorded as not placed by this workstation: its retention leaves it to the one that did.
-    None when there is nothing to take (no sha256 to check by, another file, nothing there)."""
-    if not t.sha256 or t.size is None:
-        return None
-    dest = Path(t.destination)
-    try:
-        st = os.lstat(dest)
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode) or st.st_size != t.size:
-        return None
-    digest = _sha256_of(dest, ctx)
-    if digest != t.sha256.strip().lower():
-        return None
-    checkpoint = ctx.checkpoint.load()
-    if checkpoint.get("part"):  # a part file an earlier run of this one left: not needed now
-        from . import download
-
-        part = dest.with_name(dest.name + ".part")
-        if not download.part_held(part):
-            download.discard_part(dest, checkpoint)
-    ctx.checkpoint.save({})
-    ctx.progress(st.st_size, st.st_size)
-    ctx.log.info(
-        "download %d: the item's verified file was already there (another workstation's "
-        "download into the same folder?); taken as this download's",
-        t.id,
-    )
-    return {
-        "path": str(dest),
-        "size": st.st_size,
-        "sha256": digest,
-        "bytes_fetched": 0,
-        "restarted": False,
-        "size_checked": True,
-        "adopted": True,
-        "identity": _identity(dest, placed=False),
     }
 
 
@@ -161,19 +83,20 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         return None
     size_checked = True
     if t.sha256:
-        digest = _sha256_of(dest, ctx)
+        h = hashlib.sha256()
+        with open(dest, "rb") as f:
+            while block := f.read(_HASH_BLOCK):
+                ctx.control.check()
+                h.update(block)
+        digest = h.hexdigest()
         if digest != t.sha256.strip().lower():
             return None
-        # its own (the inode it renamed), or another workstation's verified copy: then that
-        # one's retention frees it, not this one's
-        placed_here = _placed_file(dest, checkpoint) is not None
     else:
         placed = _placed_file(dest, checkpoint)
         if placed is None:
             return None
         digest = str(placed.get("sha256") or "")
         size_checked = placed.get("size_checked") is not False
-        placed_here = True
     restarted = checkpoint.get("restarted") is True
     if decoded:
         from . import download
@@ -189,7 +112,6 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         "bytes_fetched": 0,
         "restarted": restarted,
         "size_checked": size_checked,
-        "identity": _identity(dest, placed=placed_here),
     }
 
 
@@ -232,34 +154,11 @@ def upload_cleanup(t: Transfer, ctx: TransferContext) -> bool:
     return upload.terminate(_upload_spec(t), ctx)
 
 
-def _left_hot_folder(t: Transfer) -> bool:
-    """Whether ``t`` is a hot folder's upload whose file is no longer in its folder (the
-    folder itself still there: a share away is waited for, see ``upload``)."""
-    if t.options.get("hot_folder") is None:
-        return False
-    source = Path(t.source)
-    try:
-        return not os.path.lexists(source) and source.parent.is_dir()
-    except OSError:
-        return False
-
-
 def upload_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import upload
 
     spec = _upload_spec(t)
-    try:
-        r = upload.run(spec, ctx)
-    except PermanentError:
-        if _left_hot_folder(t):
-            ctx.log.info(
-                "upload %d: %s left its hot folder while it was sent (taken by another "
-                "workstation watching the same folder, or moved away); the upload is canceled",
-                t.id,
-                spec.path.name,
-            )
-            raise Stopped(TAKEN) from None  # canceled; the queue drops its server side
-        raise
+    r = upload.run(spec, ctx)
     state, item_id, error = r.state, r.item_id, r.error
     if state in ("receiving", "processing") and t.options.get("publish_wait"):
         # The ALU hub verifies, probes and publishes after the last byte; wait a while for its

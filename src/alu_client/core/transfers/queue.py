@@ -47,7 +47,6 @@ from ..store.transfers import (
 )
 from .base import (
     PHASE_LIBRARY,
-    TAKEN,
     Control,
     PermanentError,
     SessionPool,
@@ -92,13 +91,7 @@ SPEED_SMOOTHING_S = 2.0
 #: the settings key (with the server's origin after it) of what one upload stream carried
 _LINK_RATE_KEY = "link.upload_rate "
 #: why a job was stopped → the state the transfer takes
-_STOP_STATES = {
-    "pause": "paused",
-    "cancel": "canceled",
-    "shutdown": "queued",
-    "preempt": "queued",
-    TAKEN: "canceled",  # a hot folder's file gone: canceled by the job itself (jobs.upload_job)
-}
+_STOP_STATES = {"pause": "paused", "cancel": "canceled", "shutdown": "queued", "preempt": "queued"}
 #: a flash transfer does not wait for a free slot: it takes the one of a running transfer of a
 #: lower priority, which goes back to the queue and resumes where it was (see ``_preempt``)
 PREEMPTING = PRIORITIES["flash"]

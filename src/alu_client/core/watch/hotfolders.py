@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -20,7 +19,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from .. import uploads
 from ..store import Store
 from ..store.transfers import ENDED, Transfer
-from .records import _gone, _Memory, _outcome
+from .records import _Memory, _outcome
 from .scan import UNREADABLE_GRACE, EnqueueUpload, Scanner
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
@@ -148,42 +147,14 @@ class HotFolders(Scanner):
 
     # --- the end of an upload ----------------------------------------------------------------
 
-    def _forget(self, conn: sqlite3.Connection, transfer: Transfer, mine: str) -> None:
-        """A canceled upload of a file no longer in the folder: taken by another workstation
-        watching the same shared folder (sent, and moved to sent/ there), or moved away. Its
-        row goes, with any error it held: nothing is left to send or report (it stayed an
-        error no Retry or cancel could clear). A file put back is a new file to the scan."""
-        cur = conn.execute(
-            f"DELETE FROM watch_files WHERE transfer_id = ?"  # noqa: S608 - constant text
-            f" AND state IN ('uploading', 'error') AND {mine}",
-            (transfer.id, self.profile),
-        )
-        if cur.rowcount == 0 and transfer.sha256:
-            cur = conn.execute(  # (ended before the scan wrote its transfer id, as below)
-                "DELETE FROM watch_files WHERE id = ("  # noqa: S608 - constant text
-                f" SELECT id FROM watch_files WHERE path = ? AND sha256 = ? AND {mine}"
-                " AND state = 'uploading' AND transfer_id IS NULL ORDER BY id DESC LIMIT 1)",
-                (transfer.source, transfer.sha256, self.profile),
-            )
-        if cur.rowcount:
-            log.info(
-                "hot folder: %s was taken by another workstation or moved away; its upload "
-                "is canceled",
-                os.path.basename(transfer.source),
-            )
-            self._wake.set()
-
     def outcome_hook(self, conn: sqlite3.Connection, transfer: Transfer) -> None:
         """For ``TransferStore.outcome_hooks``: the row of the uploaded file becomes sent or
         error in the transaction that ends the upload. (The move to the sent folder is the scan
         loop's job, outside the transaction.)"""
         if transfer.direction != "upload" or transfer.state not in ENDED:
             return
-        mine = "folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)"
-        if transfer.state == "canceled" and _gone(transfer.source, transfer.pause_reason):
-            self._forget(conn, transfer, mine)
-            return
         state, note = _outcome(transfer.state, transfer.result, transfer.last_error)
+        mine = "folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)"
         # (in error too: its upload failed, then `alu queue retry` or the app's Retry sent it —
         # it stayed "in error" in the folder, never moved to sent/)
         cur = conn.execute(

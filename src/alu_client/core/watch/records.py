@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.transfers import ENDED, TAKEN, Transfer
+from ..store.transfers import ENDED, Transfer
 from .folders import FolderRegistry, WatchFile, WatchFolder
 from .messages import (
     MSG_CANCELED,
@@ -235,32 +234,17 @@ class FileRecords(FolderRegistry):
 
     def _reconcile(self) -> None:
         """Rows left behind by a crash or an engine that ran without the outcome hook: an upload
-        that ended without the row knowing, a row whose upload was never queued, one canceled
-        (`alu queue cancel`) once its file had left the folder (``_gone``)."""
+        that ended without the row knowing, a row whose upload was never queued."""
         rows = self.store.query(
-            "SELECT wf.id, wf.path, wf.sha256, wf.transfer_id, wf.state, t.id AS tid,"
-            " t.state AS tstate, t.result, t.last_error, t.pause_reason FROM watch_files wf"
+            "SELECT wf.id, wf.path, wf.sha256, wf.transfer_id, t.id AS tid, t.state AS tstate,"
+            " t.result, t.last_error FROM watch_files wf"
             " JOIN watch_folders f ON f.id = wf.folder_id"
             " LEFT JOIN transfers t ON t.id = wf.transfer_id"
-            " WHERE f.profile = ? AND ((wf.state = 'uploading'"
-            " AND (t.id IS NULL OR t.state IN ('done', 'failed', 'canceled')))"
-            " OR (wf.state = 'error' AND t.state = 'canceled'))",
+            " WHERE f.profile = ? AND wf.state = 'uploading'"
+            " AND (t.id IS NULL OR t.state IN ('done', 'failed', 'canceled'))",
             (self.profile,),
         )
         for r in rows:
-            if r["tstate"] == "canceled" and _gone(r["path"], r["pause_reason"]):
-                with self.store.write() as c:
-                    c.execute(
-                        "DELETE FROM watch_files WHERE id = ? AND state = ?", (r["id"], r["state"])
-                    )
-                log.info(
-                    "hot folder: %s was taken by another workstation or moved away; its "
-                    "upload is canceled",
-                    os.path.basename(r["path"]),
-                )
-                continue
-            if r["state"] == "error":
-                continue  # canceled while its file is there: it stays an error, as it was
             if r["transfer_id"] is None:
                 found = self.store.query_one(
                     "SELECT * FROM transfers WHERE direction = 'upload' AND source = ?"
@@ -290,17 +274,6 @@ class FileRecords(FolderRegistry):
                     result = json.loads(r["result"] or "{}")
                     state, note = _outcome(str(r["tstate"]), result, str(r["last_error"]))
                     _set_outcome(c, r["id"], state, note)
-
-
-def _gone(path: str, pause_reason: str | None) -> bool:
-    """Whether a canceled upload's file left its hot folder: its job said so (``TAKEN``: sent
-    by another workstation watching the same folder, or moved away), or it is not there."""
-    if pause_reason == TAKEN:
-        return True
-    try:
-        return not os.path.lexists(path)
-    except (OSError, ValueError):
-        return False
 
 
 def _outcome(state: str, result: Mapping[str, Any], last_error: str) -> tuple[str, str]:

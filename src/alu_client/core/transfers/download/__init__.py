@@ -79,7 +79,6 @@ from __future__ import annotations
 
 from ..base import TransferContext
 from .job import _Job
-from .job import part_held as part_held
 from .partfile import _write_at as _write_at
 from .partfile import discard_part as discard_part
 from .partfile import part_is_ours as part_is_ours
@@ -101,7 +100,7 @@ from .protocol import MSG_WRONG_PART as MSG_WRONG_PART
 from .spec import DownloadResult as DownloadResult
 from .spec import DownloadSpec as DownloadSpec
 
-__all__ = ["DownloadResult", "DownloadSpec", "discard_part", "part_held", "part_is_ours", "run"]
+__all__ = ["DownloadResult", "DownloadSpec", "discard_part", "part_is_ours", "run"]
 
 
 def run(spec: DownloadSpec, ctx: TransferContext) -> DownloadResult:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from .protocol import (
     MSG_CHANGED,
     MSG_COMPRESSED,
     MSG_COMPRESSED_AGAIN,
-    MSG_DEST_TAKEN,
     MSG_FOLDER_TOO_LONG,
     MSG_PART_BUSY,
     MSG_PART_NOT_OURS,
@@ -84,35 +82,6 @@ def _hold(fd: int, folder: Path | None = None) -> bool:
     return True
 
 
-def part_held(part: Path) -> bool:
-    """Whether another run holds the part file at ``part`` (``_hold``): a download from another
-    data folder (another workstation on a shared folder) is writing it. Asked without taking
-    it for long: a shared lock, let go at once. A file system that cannot tell (no locks) is
-    taken as held: waiting for the other download costs a while, failing for good costs the
-    item (it is taken, verified, once the other download put it in place)."""
-    if sys.platform == "win32":
-        return False  # (no lock to ask, see _hold: a part file not ours is refused, as before)
-    import fcntl
-
-    try:
-        if not stat.S_ISREG(os.lstat(part).st_mode):
-            return False  # (a link or a folder is no download's part file)
-        fd = os.open(part, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # (lets go of the lock, if it was taken)
-    return False
-
-
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a link put where the part goes is not followed
 
@@ -126,17 +95,14 @@ class _Job(_StreamJob, _VerifyJob):
             raise PermanentError(MSG_BAD_ADDRESS)
         self._check_path_length()
         if os.path.lexists(spec.dest):  # (False for a name too long: os.open then says so)
-            # (the item's own verified file there is taken before: jobs._verified_there)
-            raise PermanentError(MSG_DEST_TAKEN.format(name=spec.dest.name))
+            raise PermanentError(
+                f"A file named “{spec.dest.name}” is already there; choose another name."
+            )
         ctx.control.check()
         try:
             spec.dest.parent.mkdir(parents=True, exist_ok=True)
             self.part_existed = os.path.lexists(self.part)
             if self.part_existed and not part_is_ours(self.part, ctx.checkpoint.load()):
-                if part_held(self.part):
-                    # another workstation downloads into the same (shared) folder: its file,
-                    # once in place, is taken if it is the item's (jobs._verified_there)
-                    raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
                 raise PermanentError(MSG_PART_NOT_OURS.format(name=self.part.name))
             # a decoded copy a stopped run left (see decode.py): whatever this run does, it
             # decodes afresh if it must

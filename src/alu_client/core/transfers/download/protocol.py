@@ -60,11 +60,6 @@ MSG_PART_BUSY: Final = (
     "Another download is writing “{name}” right now (from another ALU Desk or data folder); "
     "this one waits and tries again."
 )
-#: the destination holds a file that is not the item's (another size or sha256): a download
-#: never overwrites, and a rule's or the feed's download has no name for the user to choose
-MSG_DEST_TAKEN: Final = (
-    "A different file named “{name}” is already there; move it away or rename it, then retry."
-)
 MSG_PART_NOT_OURS: Final = (
     "A file named “{name}” is already there and this download did not make it (another "
     "download to the same name, or another program); move it away or choose another name."

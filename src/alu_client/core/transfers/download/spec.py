@@ -34,7 +34,3 @@ class DownloadResult:
     #: Content-Length/Content-Range); False when the body simply ended (a server that gave no
     #: length), which a truncated body cannot be told apart from without a sha256
     size_checked: bool = True
-    #: the item's verified file was already in place when this one's was ready (another
-    #: workstation's download into the same shared folder): that file is the result, this
-    #: download's own copy was dropped
-    adopted: bool = False

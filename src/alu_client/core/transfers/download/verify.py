@@ -26,7 +26,6 @@ from .partfile import _read_at, decoded_name, drop_decoded
 from .protocol import (
     _HASH_BLOCK,
     MSG_DAMAGED,
-    MSG_DEST_TAKEN,
     MSG_DISK_FULL,
     MSG_NOT_THE_FILE,
     MSG_PLACE_BUSY,
@@ -75,9 +74,10 @@ class _VerifyJob(_CheckpointJob):
             durable.fsync(self.fd)
             self._close_fd()
             if spec.dest.exists():  # the caller picks a free name; never overwrite
-                if self._same_there(spec.dest, size, sha256):
-                    return self._adopt(final, size, sha256)
-                raise PermanentError(MSG_DEST_TAKEN.format(name=spec.dest.name))
+                raise PermanentError(
+                    f"A file named “{spec.dest.name}” appeared there meanwhile; "
+                    "choose another name."
+                )
             # What identifies the file about to be renamed (its inode survives the rename):
             # a run killed after the rename, before the queue records the end, finds its own
             # file in place by this, with or without an expected sha256 (jobs._renamed_before)
@@ -116,41 +116,6 @@ class _VerifyJob(_CheckpointJob):
             bytes_fetched=self.fetched,
             restarted=self.restarted,
             size_checked=spec.size is not None or not self.size_from_body,
-        )
-
-    def _same_there(self, dest: Path, size: int, sha256: str) -> bool:
-        """Whether ``dest`` (put there while this download ran: another workstation's download
-        of the same item into a shared folder) holds the very bytes this one verified."""
-        try:
-            if not dest.is_file() or dest.stat().st_size != size:
-                return False
-            h = hashlib.sha256()
-            with open(dest, "rb") as f:
-                while block := f.read(_HASH_BLOCK):
-                    self.ctx.control.check()
-                    h.update(block)
-        except OSError:
-            return False
-        return h.hexdigest() == sha256
-
-    def _adopt(self, final: Path, size: int, sha256: str) -> DownloadResult:
-        """The file in place is this one's result; this download's own copy goes."""
-        final.unlink(missing_ok=True)
-        self.part.unlink(missing_ok=True)
-        self.ctx.checkpoint.save({})
-        self.ctx.log.info(
-            "download %s: the same verified file was put in place meanwhile (another "
-            "workstation's download into the same folder?); taken, this copy dropped",
-            redact_url(self.spec.url),
-        )
-        return DownloadResult(
-            path=self.spec.dest,
-            size=size,
-            sha256=sha256,
-            bytes_fetched=self.fetched,
-            restarted=self.restarted,
-            size_checked=True,
-            adopted=True,
         )
 
     def _place(self, final: Path, dest: Path) -> None:
