@@ -67,6 +67,19 @@ def test_a_hub_that_never_answers_fails_after_the_patience_with_advice(
     assert 2.0 < took < 5.0, took
 
 
+def test_a_sign_in_the_hub_may_have_counted_is_sent_again_once_at_most(
+    proxy: FaultProxy,
+) -> None:
+    # the hub counts a try against the account's sign-in limit before it checks the password:
+    # a mistyped one whose answers were lost counted three times (locked after four typos)
+    proxy.stall_after(0, "down", times=100)
+    retried: list[int] = []
+    with pytest.raises(hub_module.NoAnswer):
+        client(proxy.url).sign_in("ktn", "typo", patience=12.0, on_retry=retried.append)
+    assert retried == [2]
+    assert proxy.connections == 2
+
+
 def test_a_refused_password_or_a_closed_port_is_said_at_once(proxy: FaultProxy) -> None:
     retried: list[int] = []
     began = time.monotonic()

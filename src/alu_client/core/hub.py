@@ -232,15 +232,20 @@ class HubClient:
         patience: float | None = None,
         on_retry: Callable[[int], None] | None = None,
     ) -> SignIn:
-        """Sign in. A hub that does not answer (``NoAnswer``: a timeout, a connection dropped
-        on the way) is asked again, for ``patience`` seconds in all (``SIGN_IN_PATIENCE_S``
-        by default), ``on_retry(try)`` told before each new try; a refused password, a
-        proxy's or TLS refusal, an address where nothing listens are said at once. A try
-        whose answer was lost may leave an unused session on the hub (it expires as any
+        """Sign in. A hub that cannot have had the request (``NoAnswer`` with ``sent`` False:
+        a connect timeout, the link down) is asked again, for ``patience`` seconds in all
+        (``SIGN_IN_PATIENCE_S`` by default), ``on_retry(try)`` told before each new try; a
+        refused password, a proxy's or TLS refusal, an address where nothing listens are said
+        at once. A request that may have reached the hub and met no answer (a read timeout, a
+        connection dropped after it was made) is sent again once at most: the hub counts each
+        try against the account's sign-in limit before it checks the password, and a mistyped
+        one counted three times locked the account after four typos (twice at most now). A
+        try whose answer was lost may leave an unused session on the hub (it expires as any
         other)."""
         body = {"username": username, "password": password, "device": self.conn.device}
         deadline = time.monotonic() + (SIGN_IN_PATIENCE_S if patience is None else patience)
         tries = 0
+        resent = False  # a request the hub may have counted was sent again
         while True:
             tries += 1
             left = max(1.0, deadline - time.monotonic())
@@ -253,12 +258,14 @@ class HubClient:
                 break
             except NoAnswer as e:
                 pause = min(SIGN_IN_PAUSE_S, 2.0 ** (tries - 1))
-                # another try only when it has a second to be answered in before the deadline
-                if time.monotonic() + pause + 1.0 > deadline:
+                # another try when the hub cannot have counted this one (once when it may
+                # have), and when it has a second to be answered in before the deadline
+                if (e.sent and resent) or time.monotonic() + pause + 1.0 > deadline:
                     raise NoAnswer(
                         f"The hub at {self.url} did not answer in time. Check the "
                         "workstation's connection (or the proxy), then try again."
                     ) from None
+                resent = resent or e.sent
                 log.info("sign-in: %s; trying again in %.0f s", e, pause)
                 if on_retry is not None:
                     on_retry(tries + 1)
@@ -384,8 +391,11 @@ class HubClient:
                 "the hub."
             )
             raise ProxyRefused(said, status=status, proxy=proxy) from None
-        except requests.exceptions.Timeout:
-            raise NoAnswer(f"The hub at {self.url} did not answer in time.") from None
+        except requests.exceptions.Timeout as e:
+            raise NoAnswer(
+                f"The hub at {self.url} did not answer in time.",
+                sent=not isinstance(e, requests.exceptions.ConnectTimeout),
+            ) from None
         except requests.exceptions.ConnectionError as e:
             if _not_http(e):
                 raise BadResponse(

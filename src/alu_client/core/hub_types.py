@@ -48,7 +48,13 @@ class Unreachable(HubError):
 
 class NoAnswer(Unreachable):
     """The hub (or the link to it) did not answer in time: a connect or read timeout, a
-    connection dropped before any answer. Worth another try soon, unlike a refused one."""
+    connection dropped before any answer. Worth another try soon, unlike a refused one.
+    ``sent``: the request may have reached the hub (a read timeout, a connection dropped
+    after it was made), where a connect timeout says it cannot have."""
+
+    def __init__(self, message: str = "", *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class ProxyRefused(Unreachable):
