@@ -1397,7 +1397,8 @@ def history_reset(cell: Cell) -> None:
     rig.service.start()
     assert_history_synced(rig)
     rig.proxy.wait_for_event("reset_after")
-    assert rig.history.failures[0][:2] == ("push", "Unreachable")
+    # (NoAnswer: the kind of Unreachable a sign-in tries again, a connection dropped)
+    assert rig.history.failures[0][:2] in (("push", "Unreachable"), ("push", "NoAnswer"))
     assert "cannot be reached" in rig.history.failures[0][2]
     assert rig.client.answers == [(3, 0)]  # the cut batch never reached the hub
 
@@ -1411,10 +1412,10 @@ def history_stall(cell: Cell) -> None:
     assert_history_synced(rig)
     assert rig.history.failures[0] == (
         "push",
-        "Unreachable",
+        "NoAnswer",  # (the kind of Unreachable that met a timeout)
         f"The hub at {rig.proxy.url} did not answer in time.",
     )
-    assert all(kind == "Unreachable" for _, kind, _ in rig.history.failures)
+    assert all(kind in ("Unreachable", "NoAnswer") for _, kind, _ in rig.history.failures)
     assert rig.client.answers == [(0, 3)]  # sent again: the hub had them, kept once
 
 
@@ -1486,7 +1487,8 @@ def history_hub_restart(cell: Cell) -> None:
     rig.record(3)  # ended while the hub is down
     rig.service.push_soon()
     wait_until(lambda: rig.history.failures, 30, what="a push to the stopped hub")
-    assert rig.history.failures[0][:2] == ("push", "Unreachable")
+    # (a kept-alive connection the stopped hub dropped: NoAnswer, a kind of Unreachable)
+    assert rig.history.failures[0][:2] in (("push", "Unreachable"), ("push", "NoAnswer"))
     assert rig.history.pending() == 3
     hub.start()
     assert_history_synced(rig)
