@@ -477,7 +477,9 @@ class OnNetwork(PublishError):
     code = "already_on_network"
 
 
-def on_network(s: Session, sha256: str, member_id: int) -> OnNetwork | None:
+def on_network(
+    s: Session, sha256: str, member_id: int, publishing: str | None = None
+) -> OnNetwork | None:
     """The refusal of a member's upload of bytes ``sha256``, or None to publish it.
 
     Bytes that are a rendition (broadcast or proxy) of an item already published by someone
@@ -485,9 +487,28 @@ def on_network(s: Session, sha256: str, member_id: int) -> OnNetwork | None:
     footage: a hot folder on a share where another workstation saves its downloads sent the
     agency's clip back as the member's own, to every member, without its restrictions (an
     embargo, "No access Sudan"), and counted it in the member's uploads. The member's own
-    earlier uploads are not looked at here (``_same_recent_item`` decides about those)."""
+    earlier uploads are not looked at here (``_same_recent_item`` decides about those), and
+    bytes the member itself published before are its own whoever published them since (a
+    member's clip the agency pushed again: the member re-sending it was refused); the agency's
+    staff may send the agency's own items (``alu put`` from an agency account). ``publishing``:
+    the id of the item being published with these bytes, which is no earlier one."""
     sha = sha256.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        return None
+    uploader = s.get(Member, member_id)
+    if uploader is not None and uploader.role == "agency":
+        return None
+    own = s.scalars(
+        select(Item.id)
+        .join(Rendition, Rendition.item_id == Item.id)
+        .where(
+            Rendition.sha256 == sha,
+            Item.source_member_id == member_id,
+            Item.id != (publishing or ""),
+        )
+        .limit(1)
+    ).first()
+    if own is not None:
         return None
     other = s.scalars(
         select(Item)
@@ -548,7 +569,7 @@ def _mark_published(upload_id: str) -> AlsoInTransaction:
         # the same new file at once, the second is refused
         sha = next((r.sha256 for r in item.renditions if r.name == "broadcast"), "")
         assert item.source_member_id is not None
-        refusal = on_network(s, sha, item.source_member_id)
+        refusal = on_network(s, sha, item.source_member_id, publishing=item.id)
         if refusal is not None:
             raise refusal
         same = _same_recent_item(s, item)

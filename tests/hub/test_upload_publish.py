@@ -545,6 +545,28 @@ def test_an_agency_clip_published_while_a_member_sent_it_is_refused_at_the_last_
     assert not (live_hub.hub.settings.uploads_dir / up.url.rsplit("/", 1)[-1]).exists()
 
 
+def test_the_agencys_staff_and_a_member_resending_its_own_clip_are_not_refused(
+    live_hub: LiveHub, clip: Path, other_clip: Path
+) -> None:
+    """Two uploads that are not someone else's item: the agency's staff sending the agency's
+    own push from an agency account (``alu put``, as the README says they may), and a member
+    sending again its own clip the agency has pushed since. Both were refused."""
+    live_hub.member("desk", role="agency")
+    live_hub.login("desk")
+    live_hub.publish(clip, "Juba talks")
+    r = _create(live_hub, "desk", clip, {"filename": "c.mp4", "sha256": sha256_of(clip)})
+    assert r.status_code == 201, r.text
+    # the member's own clip, published by it, then pushed again by the agency
+    ktn = live_hub.login("ktn")
+    meta = {"filename": "o.mp4", "sha256": sha256_of(other_clip), "title": "Port strike"}
+    up = uploader_for(live_hub, "ktn", other_clip, metadata=meta)
+    up.upload()
+    assert wait_for_outcome(ktn, up.url)["state"] == "published"
+    live_hub.publish(other_clip, "Port strike (agency)")
+    r = _create(live_hub, "ktn", other_clip, meta)
+    assert r.status_code == 201, r.text
+
+
 def test_another_members_upload_is_refused_and_a_new_file_is_published(
     live_hub: LiveHub, clip: Path, tmp_path: Path
 ) -> None:

@@ -43,6 +43,8 @@ NETWORK_FSTYPES = frozenset(
         "fuse.glusterfs",
         "fuse.ceph",
         "fuse.cephfs",
+        "fuse.ceph-fuse",
+        "fuse.juicefs",
         "fuse.davfs2",
         "fuse.rclone",
         "fuse.s3fs",
