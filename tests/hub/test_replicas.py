@@ -591,8 +591,11 @@ def _items_titled(c: Cluster, title: str) -> list[dict[str, Any]]:
 
 
 def test_a_replica_starting_leaves_the_work_of_others_alone(
-    cluster: Cluster, clip: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, other_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # (its own footage: the cluster's earlier tests published ``clip`` as the agency's, and a
+    # member's upload of those bytes is refused as already on the network)
+    clip = other_clip
     c = cluster
     hub = c.hub  # this process publishes an upload, as a replica would
     hub.folder_lock.share()
