@@ -167,6 +167,10 @@ def test_make_application_installs_one_guard(qapp: QApplication) -> None:
 
     was = gc.isenabled()
     try:
+        # a guard made before and uninstalled since (by another test) is at work again: the
+        # whole suite's run found it there, the collector on
+        for guard in install_gc_guard_for_test(qapp):
+            guard.uninstall()
         app = make_application()
         make_application()
         guards = app.findChildren(GcGuard)
@@ -180,19 +184,27 @@ def test_make_application_installs_one_guard(qapp: QApplication) -> None:
     assert not app.findChildren(GcGuard)
 
 
+def install_gc_guard_for_test(app: QApplication) -> list[GcGuard]:
+    from alu_client.ui.gc_guard import install_gc_guard
+
+    return [install_gc_guard(app)]
+
+
 # The app itself (the demo: its hub, engine, sync and the UI's workers all run): the collector
 # is off while it runs and every collection is on the GUI thread.
 _APP = """
 import gc, sys, threading
 from alu_client import app
 
-seen = {"running": False, "enabled": None, "threads": set(), "count": 0}
+seen = {"running": False, "enabled": None, "threads": set(), "count": 0, "workers": set()}
 
 
 def record(phase, _info):
     if phase == "start" and seen["running"]:
         seen["threads"].add(threading.current_thread().name)
         seen["count"] += 1
+        # the threads running beside it (read here: at the exit, they may have ended)
+        seen["workers"] |= {t.name.split("-")[0] for t in threading.enumerate()} - {"MainThread"}
 
 
 gc.callbacks.append(record)
@@ -207,7 +219,8 @@ def start(self):
 
 app.Desk.start = start
 code = app.main(sys.argv[1:])
-workers = sorted({t.name.split("-")[0] for t in threading.enumerate()} - {"MainThread"})
+seen["running"] = False  # (the app is over: what the interpreter collects after is not its)
+workers = sorted(seen["workers"])
 print(f"GC enabled={seen['enabled']} collections={seen['count']} "
       f"on={sorted(seen['threads'])} workers={workers}", flush=True)
 sys.exit(code)

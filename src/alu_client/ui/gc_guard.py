@@ -117,6 +117,10 @@ def install_gc_guard(app: QCoreApplication) -> GcGuard:
     """The application's guard, made once, on the GUI thread (the application's)."""
     guard = app.findChild(GcGuard)
     if isinstance(guard, GcGuard):
+        # (made before, and perhaps uninstalled since — a test: at work again, as asked)
+        gc.disable()
+        if not guard._timer.isActive():
+            guard._timer.start()
         return guard
     if QThread.currentThread() is not app.thread():
         raise RuntimeError("the GC guard belongs to the GUI thread")
