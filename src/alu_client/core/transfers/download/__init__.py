@@ -9,7 +9,9 @@ size and sha256 are right, so a file at ``dest`` is always whole. Member newsroo
   ``done`` bytes of a segment count only once ``os.pwrite`` returned, and the part file is
   fsynced *after* taking the snapshot and *before* saving it, so a saved checkpoint never claims
   bytes that a crash could lose. Bytes past the checkpoint (single stream) are dropped on resume:
-  after a crash they may be garbage, and without a sha256 to check nothing would notice.
+  after a crash they may be garbage, and without a sha256 to check nothing would notice. Saves
+  (every ``checkpoint_every`` bytes or ``checkpoint_every_s``) run on a thread of their own
+  (``_start_saver``): the streams read on while the disk flushes.
 * **Resume only what is the same file.** A resume sends ``Range`` with ``If-Range`` (the strong
   ETag, else Last-Modified). A ``200`` means the file changed or Range is not supported: that body
   is taken as a fresh start (no extra round trip on a 300 ms link) and the result says

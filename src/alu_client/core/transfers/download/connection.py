@@ -133,6 +133,7 @@ class _JobBase:
         self.inflight = 0
         self.unsaved = 0
         self.saved_at = time.monotonic()  # the last checkpoint (``checkpoint_every_s``)
+        self.save_due = threading.Event()  # a stream found a checkpoint due (the saver's)
         self.live: set[requests.Response] = set()
         self.answers: dict[int, requests.Response] = {}  # the answer each stream is reading
         # when each stream's answer began to land, and where (its speed, for the end game)

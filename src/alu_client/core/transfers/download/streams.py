@@ -66,6 +66,12 @@ class _StreamJob(_FrontHashJob):
         threads: list[threading.Thread] = []
         hashing = None if single else self._start_front_hasher(gen)
 
+        def save_failed(e: BaseException) -> None:
+            self._record(gen, e)
+            self._abort_all()
+
+        saving = self._start_saver(save_failed)
+
         def worker(index: int, given: tuple[requests.Response, _Body] | None) -> None:
             nonlocal pending
             try:
@@ -108,7 +114,9 @@ class _StreamJob(_FrontHashJob):
             self.writes_open = False
             while self.inflight:
                 self.cond.wait()
-            errors = list(self.errors)
+        self._stop_saver(saving)  # (outside the lock: a save under way takes it)
+        with self.lock:
+            errors = list(self.errors)  # with the saver's, if its last save failed
         if hashing is not None:
             self._stop_front_hasher(hashing)
         for t in threads:
@@ -506,7 +514,7 @@ class _StreamJob(_FrontHashJob):
                 end = seg.end
                 doubled_done = seg.complete and pos < seg.pos
             if due:
-                self._save(blocking=False)
+                self.save_due.set()  # (the saver's fsync waits for the disk, not this stream)
             if doubled_done:
                 return  # the other stream on this range wrote its end: drop this answer
             if end is not None and pos >= end:

@@ -1,0 +1,106 @@
+"""A download's checkpoint is saved (fsync, then the progress) on a thread of its own: the
+stream that finds a save due goes on reading while the disk flushes. On loopback one stream
+spent a third of its time in fsync, reading nothing meanwhile."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.transfers.base import RetryableError, Tuning
+from alu_client.core.transfers.download import DownloadSpec, run
+from tests.client.test_download import MB, FileServer, Job, assert_done, sha
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Iterator[Job]:
+    j = Job(
+        tmp=tmp_path,
+        tuning=Tuning(
+            connect_timeout=5,
+            stall_timeout=10,
+            read_size=64 * 1024,
+            checkpoint_every=256 * 1024,
+        ),
+    )
+    yield j
+    j.sessions.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FileServer]:
+    srv = FileServer(os.urandom(8 * MB))
+    yield srv
+    srv.stop()
+
+
+def test_the_stream_reads_on_while_a_checkpoint_waits_for_the_disk(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first checkpoint's fsync is held (a slow disk) until the download has written
+    another 2 MB: a stream that does the fsync itself never gets there."""
+    real = os.fsync
+    first = threading.Event()
+    moved_on = threading.Event()
+    at_first: list[int] = []
+    released: list[bool] = []
+    written = 0
+
+    def slow_fsync(fd: int) -> None:
+        if not first.is_set():
+            at_first.append(written)
+            first.set()
+            # released as soon as the stream has written 2 MB more
+            released.append(moved_on.wait(10))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    ctx = job.context()
+    meter = ctx.meter
+
+    def metered(n: int) -> None:  # the bytes the streams write, as they write them
+        nonlocal written
+        written += n
+        if at_first and written >= at_first[0] + 2 * MB:
+            moved_on.set()
+        meter(n)
+
+    ctx.meter = metered
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    result = run(spec, ctx)
+    assert released == [True], "the stream waited for the checkpoint's fsync"
+    assert_done(result, spec.dest, server.data)
+
+
+def test_a_checkpoint_the_disk_refuses_ends_the_attempt_and_the_next_resumes(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error from the checkpoint's fsync (a disk going bad, a share dropped) ends the
+    attempt as the disk's fault, said in words (not a bare OSError); the next one resumes."""
+    real = os.fsync
+    calls = 0
+
+    def failing_once(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_once)
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
+    with pytest.raises(RetryableError) as e:
+        job.run(spec)
+    assert "could not be written to the disk" in e.value.message
+    assert not spec.dest.exists()
+    kept = job.done_bytes()
+    assert 0 < kept < len(server.data)
+    monkeypatch.undo()
+    result = job.run(spec)
+    assert_done(result, spec.dest, server.data)
+    assert result.bytes_fetched <= len(server.data) - kept + 256 * 1024
