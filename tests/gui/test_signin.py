@@ -26,6 +26,7 @@ from tests.gui.conftest import DARK, contrast
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.squid import DESK_LOGIN, start_squid
+from tests.support.tlsproxy import TlsTunnelProxy
 
 PASSWORD = "pw-signin-1234"
 
@@ -274,6 +275,45 @@ def test_a_proxy_that_refuses_is_named_in_the_dialog(
             text = dialog.error.text()
             assert text.startswith(f"The network's proxy ({squid.url}) {said}"), text
     finally:
+        tls.stop()
+
+
+def test_an_https_proxys_certificate_refused_is_said_of_the_proxy_in_the_dialog(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # "The hub could not be reached": the proxy was reached, and its certificate refused
+    live_hub.member("ktn", PASSWORD)
+    hub_ca = Authority(tmp_path / "ca")
+    tls = serve_tls(live_hub.server.app, *hub_ca.issue(["127.0.0.1"]))
+    proxy_ca = Authority(tmp_path / "proxy-ca", name="Station Proxy CA")
+    proxy = TlsTunnelProxy(*proxy_ca.issue(["127.0.0.1"], name="proxy"))
+    try:
+        dialog.advanced.setChecked(True)
+        qtbot.keyClicks(dialog.proxy, proxy.url)
+        qtbot.keyClicks(dialog.proxy_user, "ktn-desk")
+        qtbot.keyClicks(dialog.proxy_password, "pr0xy-s3cret")
+        qtbot.keyClicks(dialog.ca_bundle, str(hub_ca.bundle))
+        fill(qtbot, dialog, tls.url, "ktn", PASSWORD)
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+        text = dialog.error.text()
+        assert text == (
+            f"The security certificate of the network's proxy ({proxy.url}) could not be "
+            "checked. If your organisation uses its own certificate authority, add it to the "
+            "system's certificate store, or choose a CA bundle under Advanced that holds it and "
+            "the hub's authority."
+        ), text
+        assert "ktn-desk" not in text and "pr0xy-s3cret" not in text
+        # as said: a bundle holding the proxy's authority and the hub's
+        both = tmp_path / "both.pem"
+        both.write_bytes(hub_ca.bundle.read_bytes() + proxy_ca.bundle.read_bytes())
+        dialog.ca_bundle.clear()
+        qtbot.keyClicks(dialog.ca_bundle, str(both))
+        with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+            click_sign_in(qtbot, dialog)
+        assert proxy.tunnels >= 1
+    finally:
+        proxy.close()
         tls.stop()
 
 
