@@ -35,7 +35,9 @@ from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.store.db import Store
 from tests.client.test_credentials import DictBackend, PlaintextKeyring
+from tests.support.hostile import Authority
 from tests.support.livehub import LiveHub
+from tests.support.tlsproxy import TlsTunnelProxy
 
 PASSWORD = "doctor-pw-1"
 HUB_CHECKS = ("hub reachable", "TLS", "signed in", "clock")
@@ -249,6 +251,60 @@ def test_self_signed_certificate_is_refused_with_the_way_in(
     assert checks["TLS"].ok is False
     assert "self-signed certificate" in checks["TLS"].message
     assert "CA bundle" in checks["TLS"].message
+
+
+def test_an_https_proxys_certificate_refused_is_said_of_the_proxy(
+    paths: Paths,
+    tls_hub: tuple[str, Path],
+    live_hub: LiveHub,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the sign-in said "the network's proxy cannot be reached" (it was reached: its
+    # certificate was refused), the doctor "the request failed (ProxyError)"
+    from alu_client.core import proxy_login
+    from alu_client.core.hub import Connection, HubClient, TlsError
+
+    url, cert = tls_hub
+    live_hub.member("ktn", PASSWORD)
+    ca = Authority(tmp_path / "proxy-ca", name="Station Proxy CA")
+    proxy = TlsTunnelProxy(*ca.issue(["127.0.0.1"], name="proxy"))
+    login = proxy_login.ProxyLogin("ktn-desk", "pr0xy-s3cret")
+    caplog.set_level("DEBUG")
+    try:
+        through = proxy_login.with_login(proxy.url, login)
+        client = HubClient(Connection(url, ca_bundle=str(cert), proxy=through))
+        with pytest.raises(TlsError) as refused:
+            client.sign_in("ktn", PASSWORD, patience=0)
+        assert refused.value.proxy == proxy.url
+        assert str(refused.value) == (
+            f"The security certificate of the network's proxy ({proxy.url}) could not be "
+            f"verified, so the hub at {client.url} was not reached. If your network uses its "
+            "own certificate authority, add it to the system's certificate store, or set a CA "
+            "bundle in the hub's profile that holds it and the hub's authority."
+        )
+        secrets = MemorySecrets()
+        profile = Profile("tls", url, "ktn", ca_bundle=str(cert), proxy=proxy.url)
+        proxy_login.save(secrets, profile.secret_key, login, allow_plain=True)
+        checks = by_name(run_checks(paths, profile, secrets, timeout=10))
+        assert checks["TLS"].ok is False
+        assert checks["TLS"].message.startswith(
+            f"The certificate of the network's proxy ({proxy.url}) is refused (unable to get "
+            "local issuer certificate). If the proxy has its own certificate authority, add it "
+            "to the system's certificate store"
+        ), checks["TLS"].message
+        assert checks["hub reachable"].ok is None
+        said = str(refused.value) + "".join(c.message for c in checks.values()) + caplog.text
+        assert "ktn-desk" not in said and "pr0xy-s3cret" not in said
+        assert proxy.tunnels == 0
+        # as said: a bundle holding the proxy's authority and the hub's
+        both = tmp_path / "both.pem"
+        both.write_bytes(cert.read_bytes() + ca.bundle.read_bytes())
+        client = HubClient(Connection(url, ca_bundle=str(both), proxy=through))
+        assert client.sign_in("ktn", PASSWORD).member.username == "ktn"
+        assert proxy.tunnels >= 1
+    finally:
+        proxy.close()
 
 
 def test_custom_ca_bundle_makes_tls_valid(

@@ -28,7 +28,8 @@ from alu_hub.files import file_response, strong_etag
 from alu_hub.server import free_port
 from tests.client.test_doctor import self_signed
 from tests.client.test_download import Job
-from tests.support.hostile import serve_tls
+from tests.support.hostile import Authority, serve_tls
+from tests.support.tlsproxy import TlsTunnelProxy
 
 MB = 1_000_000
 
@@ -225,3 +226,83 @@ def test_streams_through_a_proxy_open_only_tunnels(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+@pytest.fixture
+def tls_proxy(tmp_path: Path) -> Iterator[tuple[TlsTunnelProxy, Authority]]:
+    """An https:// proxy whose certificate is its own authority's (a company's TLS proxy)."""
+    ca = Authority(tmp_path / "proxy-ca", name="Station Proxy CA")
+    proxy = TlsTunnelProxy(*ca.issue(["127.0.0.1"], name="proxy"))
+    yield proxy, ca
+    proxy.close()
+
+
+def test_an_https_proxys_certificate_refused_names_the_proxy_not_the_server(
+    job: Job,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tls_file: tuple[str, Path, bytes],
+    tls_proxy: tuple[TlsTunnelProxy, Authority],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # "The server's security certificate was refused": the server, whose certificate was never
+    # seen, was blamed, and the advice was for its authority
+    url, cert, data = tls_file
+    proxy, proxy_ca = tls_proxy
+    port = proxy.url.rpartition(":")[2]
+    monkeypatch.setenv("HTTPS_PROXY", f"https://ktn-desk:s3cr%40t@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the server's trusted, not the proxy's
+    caplog.set_level("DEBUG")
+    dest = tmp_path / "f.mxf"
+    with pytest.raises(PermanentError) as down:
+        run(DownloadSpec(url, dest), job.context())
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"x" * 1000)
+    with pytest.raises(PermanentError) as up:
+        upload(UploadSpec(clip, url.replace("/f.mxf", "/files/"), {}), job.context())
+    for said in (down.value.message, up.value.message):
+        assert said.startswith(
+            f"The security certificate of the network's proxy (https://127.0.0.1:{port}) was "
+            "refused (unable to get local issuer certificate), so the server was not reached."
+        ), said
+        assert "add it to the system's certificate store" in said
+        assert "server's security certificate" not in said
+        assert template_of(said) is not None  # shown translated
+    for secret in ("ktn-desk", "s3cr"):  # the proxy's login: never said, never logged
+        assert secret not in down.value.message + up.value.message + caplog.text
+    assert proxy.tunnels == 0
+    # as the message says: a bundle holding the proxy's authority and the server's
+    both = tmp_path / "both.pem"
+    both.write_bytes(cert.read_bytes() + proxy_ca.bundle.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(both))
+    job.sessions.close()
+    run(DownloadSpec(url, dest), job.context())
+    assert dest.read_bytes() == data and proxy.tunnels >= 1
+
+
+def test_a_servers_certificate_refused_through_an_https_proxy_is_still_the_servers(
+    job: Job,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tls_file: tuple[str, Path, bytes],
+    tls_proxy: tuple[TlsTunnelProxy, Authority],
+) -> None:
+    # the proxy trusted, its tunnel open: the certificate refused is the server's
+    url, _cert, _data = tls_file
+    proxy, proxy_ca = tls_proxy
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(proxy_ca.bundle))
+    with pytest.raises(PermanentError) as down:
+        run(DownloadSpec(url, tmp_path / "f.mxf"), job.context())
+    assert down.value.message.startswith(
+        "The server's security certificate was refused (self-signed certificate)."
+    ), down.value.message
+    assert proxy.tunnels == 1

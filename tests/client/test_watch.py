@@ -1172,6 +1172,110 @@ def test_a_file_waiting_for_its_sidecar_still_waits_after_a_restart(
     assert [r.sidecar_behind for r in rows(restarted, folder)] == [None, None]
 
 
+@pytest.mark.parametrize("restart_before_retry", [False, True])
+def test_retry_on_a_file_waiting_for_its_sidecar_keeps_the_wait(
+    hot: HotFolders,
+    store: Store,
+    uploads: Uploads,
+    hot_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    restart_before_retry: bool,
+) -> None:
+    # Retry (the app's, on the "put back … its sidecar could not be moved back" report)
+    # deleted the row that kept the wait: after the next restart the clip went out without
+    # its sidecar's fields (a title from its name, the folder's defaults)
+    from alu_client.core.watch import move
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0005.ts"
+    (hot_dir / "CARD0005.json").write_text('{"title": "Nakuru vote count"}', encoding="utf-8")
+    whole = os.urandom(60_000)
+    clip.write_bytes(whole[:20_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "CARD0005.ts")
+    with open(archived, "ab") as f:
+        f.write(whole[20_000:])
+    held = threading.Event()
+    held.set()
+    real_move = move._move_unique
+
+    def moving(src: Path, to: Path, name: str, *, companion: bool = False) -> Path:
+        if held.is_set() and src.suffix == ".json":
+            raise PermissionError(13, "The process cannot access the file")
+        return real_move(src, to, name, companion=companion)
+
+    monkeypatch.setattr(move, "_move_unique", moving)
+    scan_until(hot, clip.exists, what="put back")
+    [cut] = rows(hot, folder)
+    assert cut.state == "error" and "Its sidecar CARD0005.json" in cut.error
+    running = hot
+    if restart_before_retry:  # the wait as the store kept it
+        hot.stop()
+        running = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+        scan_times(running, 2)
+    running.retry(cut.id)  # the report dismissed
+    scan_times(running, 5)
+    assert rows(running, folder) == []
+    assert uploads.count() == 1  # still waiting for its sidecar
+    running.stop()
+    restarted = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    scan_times(restarted, 5)
+    assert uploads.count() == 1  # and after a restart too
+    held.clear()
+    scan_until(restarted, lambda: uploads.count() == 2, what="sent with its sidecar")
+    path, meta, size = uploads.calls[1]
+    assert (path, size, meta["title"]) == (clip, 60_000, "Nakuru vote count")
+    assert not (folder.sent_path / "CARD0005.json").exists()
+    # the wait is over: nothing of it is left for a later file of that name
+    restarted.scan_now()
+    restarted.stop()
+    again = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    again.scan_now()
+    assert again._mem.sidecars_behind == {}
+
+
+def test_a_file_waiting_for_its_sidecar_that_is_deleted_waits_no_more(
+    hot: HotFolders,
+    store: Store,
+    uploads: Uploads,
+    hot_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the clip put back was deleted while it waited: its wait stayed, and the next clip of that
+    # name (a camera counting CARD0006 again) was given the old clip's sidecar from sent/
+    from alu_client.core.watch import move
+
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "CARD0006.ts"
+    (hot_dir / "CARD0006.json").write_text('{"title": "Old story"}', encoding="utf-8")
+    whole = os.urandom(60_000)
+    clip.write_bytes(whole[:20_000])
+    scan_until(hot, lambda: uploads.count() == 1)
+    archived = _archived(hot, uploads, folder, "CARD0006.ts")
+    with open(archived, "ab") as f:
+        f.write(whole[20_000:])
+    held = threading.Event()
+    held.set()
+    real_move = move._move_unique
+
+    def moving(src: Path, to: Path, name: str, *, companion: bool = False) -> Path:
+        if held.is_set() and src.suffix == ".json":
+            raise PermissionError(13, "The process cannot access the file")
+        return real_move(src, to, name, companion=companion)
+
+    monkeypatch.setattr(move, "_move_unique", moving)
+    scan_until(hot, clip.exists, what="put back")
+    clip.unlink()
+    scan_times(hot, 2)
+    held.clear()
+    clip.write_bytes(os.urandom(30_000))  # another clip of that name
+    scan_until(hot, lambda: uploads.count() == 2, what="the new clip sent")
+    path, meta, size = uploads.calls[1]
+    assert (path, size, meta["title"]) == (clip, 30_000, "CARD0006")
+    assert (folder.sent_path / "CARD0006.json").exists()  # the old clip's, left where it was
+    assert store.query("SELECT * FROM watch_sidecar_waits") == []
+
+
 def test_a_stop_while_a_sent_file_is_read_ends_the_scan_quietly(
     hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1391,6 +1495,54 @@ def test_a_library_of_schema_9_keeps_its_hot_folders_and_files(tmp_path: Path) -
         [row] = hot.files(folder.id)
         assert (row.state, row.retry, row.sidecar_behind) == ("error", False, None)
         assert row.error == "a.mp4 cannot be read: Permission denied."
+    finally:
+        s.close()
+
+
+def test_a_library_of_schema_10_keeps_the_sidecar_waits_of_its_hot_folders(
+    tmp_path: Path,
+) -> None:
+    # migration 11: a wait kept in the put-back report's row is kept as a row of its own (and
+    # outlives the report, dismissed with Retry)
+    import sqlite3
+
+    from alu_client.core.store.schema import MIGRATIONS
+
+    hot_dir = tmp_path / "hot"
+    (hot_dir / "sent").mkdir(parents=True)
+    clip = hot_dir / "CARD0007.ts"
+    clip.write_bytes(b"x" * 100)
+    left = hot_dir / "sent" / "CARD0007.json"
+    left.write_text('{"title": "Lamu port"}', encoding="utf-8")
+    path = tmp_path / "library.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.create_function("alu_search_text", 1, str)
+    for script in MIGRATIONS[:10]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 10")
+    conn.execute(
+        "INSERT INTO watch_folders (id, profile, path, settle_seconds, created_at)"
+        " VALUES (1, ?, ?, 0, 0)",
+        (PROFILE, str(hot_dir)),
+    )
+    conn.execute(
+        "INSERT INTO watch_files (folder_id, path, size, mtime_ns, state, error, at,"
+        " sidecar_behind) VALUES (1, ?, 40, 7, 'error', 'CARD0007.ts changed …', 1.0, ?)",
+        (str(clip), str(left)),
+    )
+    conn.commit()
+    conn.close()
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS)
+        uploads = Uploads(s)
+        hot = HotFolders(s, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+        [folder] = hot.list_folders()
+        [row] = hot.files(folder.id)
+        hot.retry(row.id)
+        scan_until(hot, lambda: uploads.count() == 1, what="sent with its sidecar")
+        assert uploads.calls[0][1]["title"] == "Lamu port"
+        assert not left.exists()
     finally:
         s.close()
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
+from alu_client.core import hub as hub_module
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.profiles import Profiles
 from alu_client.core.proxy_login import ProxyLogin
@@ -23,9 +24,11 @@ from alu_client.core.store import Store
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.signin import SignInDialog
 from tests.gui.conftest import DARK, contrast
+from tests.support.faultproxy import FaultProxy
 from tests.support.hostile import Authority, serve_tls
 from tests.support.livehub import LiveHub
 from tests.support.squid import DESK_LOGIN, start_squid
+from tests.support.tlsproxy import TlsTunnelProxy
 
 PASSWORD = "pw-signin-1234"
 
@@ -212,6 +215,67 @@ def test_an_unreachable_hub_is_said_plainly(qtbot: Any, dialog: SignInDialog) ->
     assert dialog.error.text().startswith("The hub could not be reached.")
 
 
+RETRYING = "The hub has not answered yet; trying again…"
+
+
+@pytest.fixture
+def held_hub(live_hub: LiveHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """The live hub behind the fault proxy, whose stalls hold its answers as a link's outage
+    does; a sign-in waits 1 s for each answer and 4 s in all here (10 s and 30 s in the
+    field: the hub client's own settings)."""
+    monkeypatch.setattr(hub_module, "SIGN_IN_TRY_READ_S", 1.0)
+    monkeypatch.setattr(hub_module, "SIGN_IN_PATIENCE_S", 4.0)
+    live_hub.member("ktn", PASSWORD)
+    with FaultProxy(("127.0.0.1", live_hub.server.port)) as proxy:
+        yield proxy
+
+
+def test_a_hub_that_answers_after_a_moment_is_asked_again_and_said_so(
+    qtbot: Any,
+    dialog: SignInDialog,
+    held_hub: FaultProxy,
+    profiles: Profiles,
+    announced: list[tuple[str, str]],
+) -> None:
+    held_hub.stall_after(0, "down", times=1)  # the first try's answer lost in the outage
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, held_hub.url, "ktn", PASSWORD)
+    lines: list[str] = []
+    with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(dialog.progress.isVisible, timeout=10_000)
+        lines.append(dialog.progress.text())
+    assert lines == [RETRYING]
+    assert (RETRYING, "Polite") in announced
+    assert not dialog.error.isVisible()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    active = profiles.active()
+    assert active is not None and active.username == "ktn"
+    assert held_hub.connections == 2
+
+
+def test_a_hub_that_never_answers_is_given_up_with_advice(
+    qtbot: Any, dialog: SignInDialog, held_hub: FaultProxy, profiles: Profiles
+) -> None:
+    held_hub.stall_after(0, "down", times=100)
+    allow_http(qtbot, dialog)
+    fill(qtbot, dialog, held_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(dialog.progress.isVisible, timeout=10_000)
+    assert dialog.progress.text() == RETRYING
+    assert not dialog.error.isVisible()
+    qtbot.waitUntil(dialog.error.isVisible, timeout=15_000)
+    assert dialog.error.text() == (
+        "The hub did not answer in time. Check the workstation's connection (or the proxy "
+        "under Advanced), then try again."
+    )
+    assert not dialog.progress.isVisible()  # the advice, not "trying again" beside it
+    assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
+    assert profiles.list() == []
+    assert dialog.url.isEnabled() and dialog.sign_in_button.text() == "Sign in"
+    assert held_hub.connections == 2  # asked twice, not more (the hub counts each try)
+
+
 def test_without_remember_me_the_token_stays_in_memory_only(
     qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, profiles: Profiles, secrets: MemorySecrets
 ) -> None:
@@ -274,6 +338,45 @@ def test_a_proxy_that_refuses_is_named_in_the_dialog(
             text = dialog.error.text()
             assert text.startswith(f"The network's proxy ({squid.url}) {said}"), text
     finally:
+        tls.stop()
+
+
+def test_an_https_proxys_certificate_refused_is_said_of_the_proxy_in_the_dialog(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # "The hub could not be reached": the proxy was reached, and its certificate refused
+    live_hub.member("ktn", PASSWORD)
+    hub_ca = Authority(tmp_path / "ca")
+    tls = serve_tls(live_hub.server.app, *hub_ca.issue(["127.0.0.1"]))
+    proxy_ca = Authority(tmp_path / "proxy-ca", name="Station Proxy CA")
+    proxy = TlsTunnelProxy(*proxy_ca.issue(["127.0.0.1"], name="proxy"))
+    try:
+        dialog.advanced.setChecked(True)
+        qtbot.keyClicks(dialog.proxy, proxy.url)
+        qtbot.keyClicks(dialog.proxy_user, "ktn-desk")
+        qtbot.keyClicks(dialog.proxy_password, "pr0xy-s3cret")
+        qtbot.keyClicks(dialog.ca_bundle, str(hub_ca.bundle))
+        fill(qtbot, dialog, tls.url, "ktn", PASSWORD)
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+        text = dialog.error.text()
+        assert text == (
+            f"The security certificate of the network's proxy ({proxy.url}) could not be "
+            "checked. If your organisation uses its own certificate authority, add it to the "
+            "system's certificate store, or choose a CA bundle under Advanced that holds it and "
+            "the hub's authority."
+        ), text
+        assert "ktn-desk" not in text and "pr0xy-s3cret" not in text
+        # as said: a bundle holding the proxy's authority and the hub's
+        both = tmp_path / "both.pem"
+        both.write_bytes(hub_ca.bundle.read_bytes() + proxy_ca.bundle.read_bytes())
+        dialog.ca_bundle.clear()
+        qtbot.keyClicks(dialog.ca_bundle, str(both))
+        with qtbot.waitSignal(dialog.signed_in, timeout=15_000):
+            click_sign_in(qtbot, dialog)
+        assert proxy.tunnels >= 1
+    finally:
+        proxy.close()
         tls.stop()
 
 

@@ -205,6 +205,24 @@ def _http_checks(
             Check("clock", None, "Not checked: no secure connection to the hub."),
         ]
     except requests.exceptions.RequestException as e:
+        if http.proxy_certificate_problem(e):  # the https:// proxy's own certificate
+            proxy = http.proxy_for(client.session, url)
+            where = f" ({proxy})" if proxy else ""
+            skipped = "Not checked: no secure connection to the network's proxy."
+            return [
+                Check("hub reachable", None, skipped),
+                Check(
+                    "TLS",
+                    False,
+                    f"The certificate of the network's proxy{where} is refused "
+                    f"({http.certificate_reason(e)}). If the proxy has its own certificate "
+                    "authority, add it to the system's certificate store, or set a CA bundle "
+                    "in the hub's profile that holds it and the hub's authority; otherwise "
+                    "tell the network's administrator.",
+                ),
+                Check("signed in", None, skipped),
+                Check("clock", None, skipped),
+            ]
         message = (
             f"{url} accepts connections but did not answer in time; the link may be very slow."
             if isinstance(e, requests.exceptions.Timeout)

@@ -378,6 +378,28 @@ def certificate_message(error: BaseException) -> str:
     return CERTIFICATE_REFUSED.format(reason=certificate_reason(error))
 
 
+def proxy_certificate_problem(error: BaseException) -> bool:
+    """Whether ``error`` (from requests) is an https:// proxy's own certificate refused, in the
+    TLS handshake with the proxy: urllib3 wraps a handshake that failed before the proxy was
+    connected to in its ``ProxyError``, which requests raises as a ``ProxyError``. A
+    certificate refused through the tunnel is the server's (requests' ``SSLError``), even when
+    a proxy that inspects TLS made it: that one is said as the server's."""
+    proxied = any(
+        isinstance(e, requests.exceptions.ProxyError | urllib3.exceptions.ProxyError)
+        for e in _chain(error)
+    )
+    return proxied and certificate_problem(error)
+
+
+def proxy_certificate_message(error: BaseException, proxy: str) -> str:
+    """The https:// proxy's certificate refused (``proxy_certificate_problem``): the proxy as
+    ``proxy_for`` gives it (no user name or password), "" when not known."""
+    reason = certificate_reason(error)
+    if proxy:
+        return PROXY_CERTIFICATE_REFUSED.format(proxy=proxy, reason=reason)
+    return PROXY_CERTIFICATE_REFUSED_UNNAMED.format(reason=reason)
+
+
 #: the SSL reasons of a server answering https:// with something else than TLS (plain HTTP)
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST", "UNKNOWN_PROTOCOL")
 
@@ -436,6 +458,25 @@ CERTIFICATE_REFUSED = (
     "or is a network login page in the way? A network with its own certificate authority "
     "needs its CA bundle: in the profile (the app's sign-in, alu login --ca-bundle), or in "
     "REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put."
+)
+
+#: an https:// proxy's certificate refused (``proxy_certificate_message``), the proxy known
+PROXY_CERTIFICATE_REFUSED = (
+    "The security certificate of the network's proxy ({proxy}) was refused ({reason}), so the "
+    "server was not reached. Is the computer's date right? The proxy's certificate authority "
+    "must be trusted: add it to the system's certificate store, or give a CA bundle that holds "
+    "it and the server's authority (a bundle given is the only one trusted): in the profile "
+    "(the app's sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for "
+    "alu fetch and alu tus-put."
+)
+#: the same, the proxy not known
+PROXY_CERTIFICATE_REFUSED_UNNAMED = (
+    "The security certificate of the network's proxy was refused ({reason}), so the server "
+    "was not reached. Is the computer's date right? The proxy's certificate authority must be "
+    "trusted: add it to the system's certificate store, or give a CA bundle that holds it and "
+    "the server's authority (a bundle given is the only one trusted): in the profile (the "
+    "app's sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu "
+    "fetch and alu tus-put."
 )
 
 HEADERS_TOO_LARGE_MESSAGE = (
@@ -624,10 +665,14 @@ def connection_failure(
     error: BaseException, session: requests.Session | None, url: str
 ) -> tuple[str, bool] | None:
     """What a transfer says when a request to ``url`` on ``session`` raised ``error`` for a
-    reason a retry does not mend by itself, and whether it is final: a refused certificate, an
+    reason a retry does not mend by itself, and whether it is final: a refused certificate (the
+    server's, or an https:// proxy's own), an
     https:// address answered in plain HTTP, an answer whose header section this app cannot
     read, a proxy's refusal or a proxy out of reach (not final: it may come back); else None
     (a link that dropped: worth another try, in the caller's words)."""
+    if proxy_certificate_problem(error):  # the proxy's, not the server's
+        proxy = proxy_for(session, url) if session is not None else ""
+        return proxy_certificate_message(error, proxy), True
     if certificate_problem(error):
         return certificate_message(error), True
     if not_tls(error):

@@ -377,6 +377,21 @@ class HubClient:
             ) from None
         except requests.exceptions.ProxyError as e:
             proxy = http.proxy_for(self.session, self.url)
+            if http.proxy_certificate_problem(e):  # the proxy's own, not the hub's
+                said = (
+                    f"The security certificate of the network's proxy ({proxy}) could not be "
+                    f"verified, so the hub at {self.url} was not reached. If your network uses "
+                    "its own certificate authority, add it to the system's certificate store, "
+                    "or set a CA bundle in the hub's profile that holds it and the hub's "
+                    "authority."
+                    if proxy
+                    else "The security certificate of the network's proxy could not be "
+                    f"verified, so the hub at {self.url} was not reached. If your network uses "
+                    "its own certificate authority, add it to the system's certificate store, "
+                    "or set a CA bundle in the hub's profile that holds it and the hub's "
+                    "authority."
+                )
+                raise TlsError(said, proxy=proxy) from None
             status = http.tunnel_status(e)
             if status is None:
                 raise Unreachable(

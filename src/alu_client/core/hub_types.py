@@ -67,7 +67,12 @@ class ProxyRefused(Unreachable):
 
 
 class TlsError(HubError):
-    pass
+    """A certificate refused: the hub's (``proxy`` None), or the https:// proxy's on the way
+    to it (``proxy``: its address without credentials, "" if unknown)."""
+
+    def __init__(self, message: str, *, proxy: str | None = None) -> None:
+        super().__init__(message)
+        self.proxy = proxy
 
 
 class AuthError(HubError):

@@ -443,6 +443,24 @@ _MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The network's proxy cannot be reached; check the proxy settings."
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The security certificate of the network's proxy (%1) was refused (%2), so the server "
+        "was not reached. Is the computer's date right? The proxy's certificate authority must "
+        "be trusted: add it to the system's certificate store, or give a CA bundle that holds "
+        "it and the server's authority (a bundle given is the only one trusted): in the profile "
+        "(the app's sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE "
+        "for alu fetch and alu tus-put.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The security certificate of the network's proxy was refused (%1), so the server was "
+        "not reached. Is the computer's date right? The proxy's certificate authority must be "
+        "trusted: add it to the system's certificate store, or give a CA bundle that holds it "
+        "and the server's authority (a bundle given is the only one trusted): in the profile "
+        "(the app's sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE "
+        "for alu fetch and alu tus-put.",
+    ),
     # the same, said of a server that is no ALU hub (`alu fetch`, `alu tus-put` to any server:
     # ``retry.in_server_words``), as a transfer of the command line shows in the app
     QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),
@@ -608,6 +626,20 @@ _HUB_MARKED = (
         "EngineMessage",
         "The hub's certificate at %1 could not be verified. If your network uses its own "
         "certificate authority, set its CA bundle in the hub's profile.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The security certificate of the network's proxy (%1) could not be verified, so the "
+        "hub at %2 was not reached. If your network uses its own certificate authority, add it "
+        "to the system's certificate store, or set a CA bundle in the hub's profile that holds "
+        "it and the hub's authority.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The security certificate of the network's proxy could not be verified, so the hub at "
+        "%1 was not reached. If your network uses its own certificate authority, add it to the "
+        "system's certificate store, or set a CA bundle in the hub's profile that holds it and "
+        "the hub's authority.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",

@@ -630,6 +630,15 @@ class SignInDialog(QDialog):
             )
         if isinstance(error, hub.AuthError):
             return self.tr("The hub refused the user name or password.")
+        if isinstance(error, hub.TlsError) and error.proxy is not None:
+            # "{proxy}" is " (address)", or nothing when the address is not known
+            proxy = f" ({error.proxy})" if error.proxy else ""
+            return self.tr(
+                "The security certificate of the network's proxy{proxy} could not be checked. "
+                "If your organisation uses its own certificate authority, add it to the "
+                "system's certificate store, or choose a CA bundle under Advanced that holds "
+                "it and the hub's authority."
+            ).format(proxy=proxy)
         if isinstance(error, hub.TlsError):
             return self.tr(
                 "The hub's security certificate could not be checked. If your organisation "

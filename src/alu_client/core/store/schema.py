@@ -285,4 +285,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE watch_files ADD COLUMN sidecar_behind TEXT;
     ALTER TABLE watch_folders ADD COLUMN problem TEXT NOT NULL DEFAULT ''
     """,
+    # 11: a file put back from sent/ that waits for its sidecar: the wait is a row of its own,
+    # not a column of the put-back report's row. Retry (dismissing that report) deleted the
+    # row and the wait with it, and after a restart the clip went out without its sidecar's
+    # fields. (``watch_files.sidecar_behind`` stays the report's: which sidecar was left.)
+    """
+    CREATE TABLE IF NOT EXISTS watch_sidecar_waits (
+        folder_id INTEGER NOT NULL REFERENCES watch_folders (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,                           -- the file put back, in the hot folder
+        sidecar TEXT NOT NULL,                        -- its sidecar, left in the sent folder
+        PRIMARY KEY (folder_id, path)
+    );
+    INSERT OR IGNORE INTO watch_sidecar_waits (folder_id, path, sidecar)
+        SELECT folder_id, path, sidecar_behind FROM watch_files WHERE sidecar_behind IS NOT NULL
+    """,
 ]

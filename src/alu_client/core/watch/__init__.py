@@ -42,7 +42,8 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   be cut), and is taken again as a new version. In the sent folder only a file that grew and
   still begins with the bytes sent (the transfer's size, hashed alone) is such a copy: it is
   put back in the hot folder (its sidecar with it; a file whose sidecar cannot follow yet
-  waits for it, its row saying so for a restart); any other change there (an edit, new
+  waits for it — a row of ``watch_sidecar_waits``, for a restart, which Retry on the report
+  leaves alone — until it follows or the file is gone); any other change there (an edit, new
   metadata, bytes appended to an MP4/MOV whose boxes ended where the upload did) is left
   alone, said once.
 

@@ -243,15 +243,20 @@ class SentMover:
                 _move_unique(left, path.parent, target.name)
         except OSError:
             return False  # tried again at the next scan
-        del self._mem.sidecars_behind[key]
+        self._end_sidecar_wait(key)
+        log.info("hot folder: the sidecar of %s followed it", path)
+        return True
+
+    def _end_sidecar_wait(self, key: tuple[int, str]) -> None:
+        """The file at ``key`` (folder id, path) no longer waits for its sidecar."""
+        self._mem.sidecars_behind.pop(key, None)
         with self.store.write() as c:
+            c.execute("DELETE FROM watch_sidecar_waits WHERE folder_id = ? AND path = ?", key)
             c.execute(
                 "UPDATE watch_files SET sidecar_behind = NULL WHERE folder_id = ? AND path = ?"
                 " AND sidecar_behind IS NOT NULL",
                 key,
             )
-        log.info("hot folder: the sidecar of %s followed it", path)
-        return True
 
     def _cut(
         self,
@@ -265,10 +270,16 @@ class SentMover:
         stays (the item on the hub may be cut) until the user dismisses it with Retry; the
         file, at ``path`` now, is taken again as a new version (another size or time) — once
         its sidecar left in the sent folder, ``sidecar_behind``, followed it (after a restart
-        too)."""
+        too, and after Retry dismissed this report: the wait is a row of its own)."""
         log.warning("hot folder: %s", note)
         where = path or row.path
         with self.store.write() as c:
+            if sidecar_behind is not None:
+                c.execute(
+                    "INSERT OR REPLACE INTO watch_sidecar_waits (folder_id, path, sidecar)"
+                    " VALUES (?, ?, ?)",
+                    (row.folder_id, str(where), str(sidecar_behind)),
+                )
             c.execute(
                 "UPDATE watch_files SET state = 'error', error = ?, at = ?, path = ?,"
                 " sidecar_behind = ? WHERE id = ?",

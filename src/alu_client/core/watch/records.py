@@ -91,7 +91,7 @@ class _Memory:
     #: whether it then held the bytes sent and more (a copy that went on; else an edit)
     sent_checked: dict[int, tuple[_Sig, bool]] = field(default_factory=dict)
     #: a file put back in the hot folder (folder id, path) → its sidecar, which stayed in the
-    #: sent folder: the file waits for it (kept in its row too: ``watch_files.sidecar_behind``)
+    #: sent folder: the file waits for it (kept in the store too: ``watch_sidecar_waits``)
     sidecars_behind: dict[tuple[int, str], Path] = field(default_factory=dict)
     #: folder id → its problems as the store has them (``watch_folders.problem``), one a line
     problems: dict[int, str] = field(default_factory=dict)
@@ -113,7 +113,9 @@ class FileRecords(FolderRegistry):
     _mem: _Memory
 
     def retry(self, file_id: int) -> None:
-        """Forget a file in error: the next scan takes it again (a person's decision)."""
+        """Forget a file in error: the next scan takes it again (a person's decision). A file
+        put back from the sent folder still waits for its sidecar left there (that wait is
+        not the report's: ``watch_sidecar_waits``), after a restart too."""
         with self.store.write() as c:
             row = c.execute(
                 "SELECT folder_id, path FROM watch_files WHERE id = ? AND state = 'error'",
@@ -137,14 +139,13 @@ class FileRecords(FolderRegistry):
         problems said (written again only when they change)."""
         if self._mem.restored:
             return
-        mine = "folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)"
         for r in self.store.query(
-            f"SELECT folder_id, path, sidecar_behind FROM watch_files WHERE {mine}"  # noqa: S608 - constant text
-            " AND sidecar_behind IS NOT NULL",
+            "SELECT folder_id, path, sidecar FROM watch_sidecar_waits"
+            " WHERE folder_id IN (SELECT id FROM watch_folders WHERE profile = ?)",
             (self.profile,),
         ):
             key = (int(r["folder_id"]), str(r["path"]))
-            self._mem.sidecars_behind.setdefault(key, Path(str(r["sidecar_behind"])))
+            self._mem.sidecars_behind.setdefault(key, Path(str(r["sidecar"])))
         for f in self.list_folders():
             self._mem.problems.setdefault(f.id, f.problem)
         self._mem.restored = True

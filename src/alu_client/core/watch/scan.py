@@ -174,12 +174,27 @@ class Scanner(FileRecords, SentMover):
             del self._mem.candidates[key]
         for key in [k for k in self._mem.retries if k[0] == folder.id and k not in seen]:
             del self._mem.retries[key]
+        for key in [k for k in self._mem.sidecars_behind if k[0] == folder.id and k not in seen]:
+            self._waiter_gone(key)
         try:
             self._watch_sent(folder, written)
         except _Stopped:  # (Quit, sign-out) while a file in the sent folder was read
             return
         sent_problem = self._mem.sent_problems.get(folder.id)
         self._set_problems(folder, [*problems, *([sent_problem] if sent_problem else [])])
+
+    def _waiter_gone(self, key: tuple[int, str]) -> None:
+        """A file that waited for its sidecar (put back from the sent folder) and was not in
+        the folder's listing: deleted or renamed, its wait ends (kept, it would have given
+        that sidecar to the next file of that name: a camera counting CLIP0042 again)."""
+        try:
+            os.stat(key[1])
+        except FileNotFoundError:
+            sidecar = self._mem.sidecars_behind.get(key)
+            log.info("hot folder: %s is gone; it no longer waits for %s", key[1], sidecar)
+            self._end_sidecar_wait(key)
+        except OSError:
+            pass  # not seen for now (a share's hiccup): still waiting
 
     def _failed(
         self,
