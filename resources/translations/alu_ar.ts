@@ -591,6 +591,14 @@
         <translation>تعذّر الوصول إلى وكيل الشبكة؛ تحقّق من إعدادات الوكيل.</translation>
     </message>
     <message>
+        <source>The security certificate of the network&apos;s proxy (%1) was refused (%2), so the server was not reached. Is the computer&apos;s date right? The proxy&apos;s certificate authority must be trusted: add it to the system&apos;s certificate store, or give a CA bundle that holds it and the server&apos;s authority (a bundle given is the only one trusted): in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>رُفضت شهادة الأمان الخاصة بوكيل الشبكة (%1) (%2)، فلم يُتوصَّل إلى الخادم. هل تاريخ الحاسوب صحيح؟ يجب أن تكون جهة تصديق شهادة الوكيل موثوقة: أضفها إلى مخزن شهادات النظام، أو حدّد ملف شهادات (CA bundle) يحويها مع جهة تصديق الخادم (الملف المحدَّد هو الوحيد الموثوق): في ملف التعريف (تسجيل الدخول في التطبيق، alu login --ca-bundle)، أو في REQUESTS_CA_BUNDLE أو SSL_CERT_FILE للأمرين alu fetch وalu tus-put.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy was refused (%1), so the server was not reached. Is the computer&apos;s date right? The proxy&apos;s certificate authority must be trusted: add it to the system&apos;s certificate store, or give a CA bundle that holds it and the server&apos;s authority (a bundle given is the only one trusted): in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>رُفضت شهادة الأمان الخاصة بوكيل الشبكة (%1)، فلم يُتوصَّل إلى الخادم. هل تاريخ الحاسوب صحيح؟ يجب أن تكون جهة تصديق شهادة الوكيل موثوقة: أضفها إلى مخزن شهادات النظام، أو حدّد ملف شهادات (CA bundle) يحويها مع جهة تصديق الخادم (الملف المحدَّد هو الوحيد الموثوق): في ملف التعريف (تسجيل الدخول في التطبيق، alu login --ca-bundle)، أو في REQUESTS_CA_BUNDLE أو SSL_CERT_FILE للأمرين alu fetch وalu tus-put.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>لم يحتفظ الخادم بأي شيء من الجزء الذي أُرسل إليه.</translation>
     </message>
@@ -769,6 +777,14 @@
     <message>
         <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
         <translation>تعذّر التحقق من شهادة المركز على العنوان ⁦%1⁩. إن كانت شبكتك تستخدم سلطة شهادات خاصة بها، فاضبط حزمة شهاداتها في ملف تعريف المركز.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy (%1) could not be verified, so the hub at %2 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
+        <translation>تعذّر التحقق من شهادة الأمان الخاصة بوكيل الشبكة (%1)، فلم يُتوصَّل إلى المركز على العنوان %2. إن كانت لشبكتك جهة تصديق خاصة بها فأضفها إلى مخزن شهادات النظام، أو حدّد في ملف تعريف المركز ملف شهادات (CA bundle) يحويها مع جهة تصديق المركز.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy could not be verified, so the hub at %1 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
+        <translation>تعذّر التحقق من شهادة الأمان الخاصة بوكيل الشبكة، فلم يُتوصَّل إلى المركز على العنوان %1. إن كانت لشبكتك جهة تصديق خاصة بها فأضفها إلى مخزن شهادات النظام، أو حدّد في ملف تعريف المركز ملف شهادات (CA bundle) يحويها مع جهة تصديق المركز.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach the hub at %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
@@ -1381,7 +1397,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
+        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
         <translation>الوقت</translation>
     </message>
     <message>
@@ -1465,7 +1481,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;تحديث</translation>
     </message>
     <message>
@@ -3124,6 +3140,10 @@
     <message>
         <source>The hub refused the user name or password.</source>
         <translation>رفض المركز اسم المستخدم أو كلمة المرور.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy{proxy} could not be checked. If your organisation uses its own certificate authority, add it to the system&apos;s certificate store, or choose a CA bundle under Advanced that holds it and the hub&apos;s authority.</source>
+        <translation>تعذّر التحقق من شهادة الأمان الخاصة بوكيل الشبكة{proxy}. إن كانت لمؤسستك جهة تصديق خاصة بها فأضفها إلى مخزن شهادات النظام، أو اختر في الإعدادات المتقدمة ملف شهادات (CA bundle) يحويها مع جهة تصديق المركز.</translation>
     </message>
     <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>

@@ -591,6 +591,14 @@
         <translation>Le proxy du réseau est injoignable ; vérifiez les réglages du proxy.</translation>
     </message>
     <message>
+        <source>The security certificate of the network&apos;s proxy (%1) was refused (%2), so the server was not reached. Is the computer&apos;s date right? The proxy&apos;s certificate authority must be trusted: add it to the system&apos;s certificate store, or give a CA bundle that holds it and the server&apos;s authority (a bundle given is the only one trusted): in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>Le certificat de sécurité du proxy du réseau (%1) a été refusé (%2) : le serveur n’a donc pas été joint. L’ordinateur est-il à la bonne date ? L’autorité de certification du proxy doit être reconnue : ajoutez-la au magasin de certificats du système, ou indiquez un paquet de certificats (CA bundle) qui la contient avec celle du serveur (un paquet indiqué est le seul reconnu) : dans le profil (connexion de l’application, alu login --ca-bundle), ou dans REQUESTS_CA_BUNDLE ou SSL_CERT_FILE pour alu fetch et alu tus-put.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy was refused (%1), so the server was not reached. Is the computer&apos;s date right? The proxy&apos;s certificate authority must be trusted: add it to the system&apos;s certificate store, or give a CA bundle that holds it and the server&apos;s authority (a bundle given is the only one trusted): in the profile (the app&apos;s sign-in, alu login --ca-bundle), or in REQUESTS_CA_BUNDLE or SSL_CERT_FILE for alu fetch and alu tus-put.</source>
+        <translation>Le certificat de sécurité du proxy du réseau a été refusé (%1) : le serveur n’a donc pas été joint. L’ordinateur est-il à la bonne date ? L’autorité de certification du proxy doit être reconnue : ajoutez-la au magasin de certificats du système, ou indiquez un paquet de certificats (CA bundle) qui la contient avec celle du serveur (un paquet indiqué est le seul reconnu) : dans le profil (connexion de l’application, alu login --ca-bundle), ou dans REQUESTS_CA_BUNDLE ou SSL_CERT_FILE pour alu fetch et alu tus-put.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>Le serveur n’a rien gardé du morceau qui lui a été envoyé.</translation>
     </message>
@@ -769,6 +777,14 @@
     <message>
         <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
         <translation>Le certificat du hub à l’adresse %1 n’a pas pu être vérifié. Si votre réseau utilise sa propre autorité de certification, indiquez son paquet de certificats dans le profil du hub.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy (%1) could not be verified, so the hub at %2 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
+        <translation>Le certificat de sécurité du proxy du réseau (%1) n’a pas pu être vérifié : le hub à l’adresse %2 n’a donc pas été joint. Si votre réseau a sa propre autorité de certification, ajoutez-la au magasin de certificats du système, ou indiquez dans le profil du hub un paquet de certificats (CA bundle) qui la contient avec celle du hub.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy could not be verified, so the hub at %1 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
+        <translation>Le certificat de sécurité du proxy du réseau n’a pas pu être vérifié : le hub à l’adresse %1 n’a donc pas été joint. Si votre réseau a sa propre autorité de certification, ajoutez-la au magasin de certificats du système, ou indiquez dans le profil du hub un paquet de certificats (CA bundle) qui la contient avec celle du hub.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) wants a user name and password (HTTP 407) to reach the hub at %2. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
@@ -1373,7 +1389,7 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page ids of the rows still in the outbox</extracomment>
+        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
         <translation>Quand</translation>
     </message>
     <message>
@@ -1457,7 +1473,7 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (the rest stays as loaded) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
+        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;Actualiser</translation>
     </message>
     <message>
@@ -3096,6 +3112,10 @@
     <message>
         <source>The hub refused the user name or password.</source>
         <translation>Le hub a refusé le nom d&apos;utilisateur ou le mot de passe.</translation>
+    </message>
+    <message>
+        <source>The security certificate of the network&apos;s proxy{proxy} could not be checked. If your organisation uses its own certificate authority, add it to the system&apos;s certificate store, or choose a CA bundle under Advanced that holds it and the hub&apos;s authority.</source>
+        <translation>Le certificat de sécurité du proxy du réseau{proxy} n’a pas pu être vérifié. Si votre organisation a sa propre autorité de certification, ajoutez-la au magasin de certificats du système, ou choisissez sous Avancé un paquet de certificats (CA bundle) qui la contient avec celle du hub.</translation>
     </message>
     <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
