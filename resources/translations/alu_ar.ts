@@ -1044,7 +1044,7 @@
     </message>
     <message>
         <source>The priority must be flash, urgent or routine.</source>
-        <translation>يجب أن تكون الأولوية: عاجل جداً أو عاجل أو عادي.</translation>
+        <translation>يجب أن تكون الأولوية: عاجل جدًا أو عاجل أو عادي.</translation>
     </message>
     <message>
         <source>The country is a two-letter code, like KE or SN.</source>
@@ -1382,7 +1382,7 @@
     </message>
     <message>
         <source>Notify me of flash and urgent pushes and of finished transfers</source>
-        <translation>إعلامي بالمواد العاجلة والهامة وبعمليات النقل المكتملة</translation>
+        <translation>إعلامي بالمواد «عاجل جدًا» و«عاجل» وبعمليات النقل المكتملة</translation>
     </message>
     <message>
         <source>ALU Desk is running from its disk image or from a temporary copy, which is gone after a restart. Move ALU Desk to Applications first, then turn on Start ALU Desk when I log in.</source>
@@ -1600,19 +1600,19 @@
     </message>
     <message>
         <source>Not set (routine)</source>
-        <translation>غير محددة (عادية)</translation>
+        <translation>غير محددة (عادي)</translation>
     </message>
     <message>
         <source>Routine</source>
-        <translation>عادية</translation>
+        <translation>عادي</translation>
     </message>
     <message>
         <source>Urgent</source>
-        <translation>هامة</translation>
+        <translation>عاجل</translation>
     </message>
     <message>
         <source>Flash</source>
-        <translation>عاجلة</translation>
+        <translation>عاجل جدًا</translation>
     </message>
     <message>
         <source>&amp;Folder:</source>
@@ -2596,6 +2596,13 @@
     </message>
 </context>
 <context>
+    <name>QPlatformTheme</name>
+    <message>
+        <source>Cancel</source>
+        <translation>إلغاء</translation>
+    </message>
+</context>
+<context>
     <name>RuleDialog</name>
     <message>
         <source>Edit rule</source>
@@ -2707,15 +2714,15 @@
     </message>
     <message>
         <source>Flash</source>
-        <translation>عاجلة</translation>
+        <translation>عاجل جدًا</translation>
     </message>
     <message>
         <source>Urgent</source>
-        <translation>هامة</translation>
+        <translation>عاجل</translation>
     </message>
     <message>
         <source>Routine</source>
-        <translation>عادية</translation>
+        <translation>عادي</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>
@@ -4278,7 +4285,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>Flash</source>
-        <translation>عاجل جداً</translation>
+        <translation>عاجل جدًا</translation>
     </message>
     <message>
         <source>Urgent</source>
@@ -4334,7 +4341,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>The priority must be flash, urgent or routine.</source>
-        <translation>يجب أن تكون الأولوية: عاجل جداً أو عاجل أو عادي.</translation>
+        <translation>يجب أن تكون الأولوية: عاجل جدًا أو عاجل أو عادي.</translation>
     </message>
 </context>
 <context>

@@ -1588,15 +1588,15 @@
     </message>
     <message>
         <source>Not set (routine)</source>
-        <translation>Non précisée (normale)</translation>
+        <translation>Non précisée (routine)</translation>
     </message>
     <message>
         <source>Routine</source>
-        <translation>Normale</translation>
+        <translation>Routine</translation>
     </message>
     <message>
         <source>Urgent</source>
-        <translation>Urgente</translation>
+        <translation>Urgent</translation>
     </message>
     <message>
         <source>Flash</source>
@@ -2568,6 +2568,13 @@
     </message>
 </context>
 <context>
+    <name>QPlatformTheme</name>
+    <message>
+        <source>Cancel</source>
+        <translation>Annuler</translation>
+    </message>
+</context>
+<context>
     <name>RuleDialog</name>
     <message>
         <source>Edit rule</source>
@@ -2683,11 +2690,11 @@
     </message>
     <message>
         <source>Urgent</source>
-        <translation>Urgente</translation>
+        <translation>Urgent</translation>
     </message>
     <message>
         <source>Routine</source>
-        <translation>Normale</translation>
+        <translation>Routine</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>

@@ -17,6 +17,7 @@ from PySide6.QtGui import QTextLayout, QTextOption
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
+    QDialogButtonBox,
     QGroupBox,
     QLabel,
     QLineEdit,
@@ -514,3 +515,33 @@ def test_french_names_each_thing_the_same_everywhere(qapp: QApplication) -> None
         ("UploadForm", "&Priority:", "Priority:"),
     ):
         assert tr(context, source) == tr("ItemDetail", detail), source
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_priorities_and_cancel_have_one_word_each(
+    qtbot: Any, qapp: QApplication, lang: str
+) -> None:
+    """The Arabic rule editor and hot-folder dialog called Flash "عاجلة" (the Feed's word for
+    Urgent, feminine) and Urgent "هامة": ticking "urgent" there asked for flashes only. French
+    said "Urgente", "Normale" there, "Urgent", "Routine" elsewhere. Qt's own Cancel button said
+    "ألغِ" beside the app's "إلغاء"."""
+    found = messages(translations_dir() / f"alu_{lang}.ts")
+    for word in ("Flash", "Urgent", "Routine", "Cancel"):
+        said = {
+            text.replace("&", "")
+            for _c, source, msg in found
+            if source == word
+            for text in translations_of(msg)
+        }
+        assert len(said) == 1, (word, said)
+    install_translators(qapp, lang)
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+    qtbot.addWidget(box)
+    cancel = box.button(QDialogButtonBox.StandardButton.Cancel).text().replace("&", "")
+    assert {cancel} == {
+        text.replace("&", "")
+        for _c, source, msg in found
+        if source == "Cancel" and _c != "QPlatformTheme"
+        for text in translations_of(msg)
+    }
+    install_translators(qapp, "en")

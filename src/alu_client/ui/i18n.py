@@ -22,7 +22,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, Qt, QTranslator
+from PySide6.QtCore import (
+    QT_TRANSLATE_NOOP,
+    QCoreApplication,
+    QLibraryInfo,
+    QLocale,
+    Qt,
+    QTranslator,
+)
 from PySide6.QtGui import QGuiApplication
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,10 @@ TRANSLATED = ("fr", "ar")
 PLURALS_ONLY = ("en",)
 RIGHT_TO_LEFT = frozenset({"ar"})
 CATALOG = "alu"
+
+# Qt's own words that the app says too, in the app's catalogue (installed after qtbase's, so
+# asked first): qtbase's Arabic "Cancel" button said "ألغِ" beside the app's "إلغاء"
+QT_WORDS = (QT_TRANSLATE_NOOP("QPlatformTheme", "Cancel"),)
 
 # Translators must outlive the call that installs them (Qt does not own them).
 _installed: list[QTranslator] = []
