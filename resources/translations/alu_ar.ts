@@ -1286,13 +1286,27 @@
         <source>Today</source>
         <translation>اليوم</translation>
     </message>
-    <message>
-        <source>Last 24 hours</source>
-        <translation>آخر 24 ساعة</translation>
+    <message numerus="yes">
+        <source>Last %Ln hours</source>
+        <translation>
+            <numerusform>آخر %Ln ساعة</numerusform>
+            <numerusform>آخر ساعة</numerusform>
+            <numerusform>آخر ساعتين</numerusform>
+            <numerusform>آخر %Ln ساعات</numerusform>
+            <numerusform>آخر %Ln ساعة</numerusform>
+            <numerusform>آخر %Ln ساعة</numerusform>
+        </translation>
     </message>
-    <message>
-        <source>Last 7 days</source>
-        <translation>آخر 7 أيام</translation>
+    <message numerus="yes">
+        <source>Last %Ln days</source>
+        <translation>
+            <numerusform>آخر %Ln يوم</numerusform>
+            <numerusform>آخر يوم</numerusform>
+            <numerusform>آخر يومين</numerusform>
+            <numerusform>آخر %Ln أيام</numerusform>
+            <numerusform>آخر %Ln يومًا</numerusform>
+            <numerusform>آخر %Ln يوم</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -19,6 +19,23 @@
     </message>
 </context>
 <context>
+    <name>FilterBar</name>
+    <message numerus="yes">
+        <source>Last %Ln hours</source>
+        <translation>
+            <numerusform>Last hour</numerusform>
+            <numerusform>Last %Ln hours</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Last %Ln days</source>
+        <translation>
+            <numerusform>Last day</numerusform>
+            <numerusform>Last %Ln days</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>HistoryPanel</name>
     <message numerus="yes">
         <source>%Ln events waiting to be sent to the hub</source>

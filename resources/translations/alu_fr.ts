@@ -1278,13 +1278,19 @@
         <source>Today</source>
         <translation>Aujourd’hui</translation>
     </message>
-    <message>
-        <source>Last 24 hours</source>
-        <translation>Dernières 24 heures</translation>
+    <message numerus="yes">
+        <source>Last %Ln hours</source>
+        <translation>
+            <numerusform>Dernière heure</numerusform>
+            <numerusform>Dernières %Ln heures</numerusform>
+        </translation>
     </message>
-    <message>
-        <source>Last 7 days</source>
-        <translation>7 derniers jours</translation>
+    <message numerus="yes">
+        <source>Last %Ln days</source>
+        <translation>
+            <numerusform>Dernier jour</numerusform>
+            <numerusform>%Ln derniers jours</numerusform>
+        </translation>
     </message>
 </context>
 <context>

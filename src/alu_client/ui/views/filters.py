@@ -255,8 +255,9 @@ class FilterBar(QWidget):
             self.tr("Any date"),
             [
                 (self.tr("Today"), "today"),
-                (self.tr("Last 24 hours"), "24h"),
-                (self.tr("Last 7 days"), "7d"),
+                # (counts: the number in the language's digits, as the Feed's dates)
+                (self.tr("Last %Ln hours", "", 24), "24h"),
+                (self.tr("Last %Ln days", "", 7), "7d"),
             ],
         )
 
