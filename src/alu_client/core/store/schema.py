@@ -285,4 +285,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE watch_files ADD COLUMN sidecar_behind TEXT;
     ALTER TABLE watch_folders ADD COLUMN problem TEXT NOT NULL DEFAULT ''
     """,
+    # 11: a library file's modification time (``st_mtime_ns``) as its file system gave it once
+    # the download had put it in place: on a download folder several workstations share, one's
+    # retention deleted the file another had downloaded since to the same name at the same
+    # size. A file whose time is no longer this one was written again since: it is not deleted
+    # as ours (``library.files.delete_recorded``). NULL for files recorded before: their size
+    # alone says, as it did
+    """
+    ALTER TABLE library_files ADD COLUMN mtime_ns INTEGER
+    """,
 ]
