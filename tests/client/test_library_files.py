@@ -539,3 +539,16 @@ def test_a_downloads_end_records_its_files_time(tmp_path: Path) -> None:
     finally:
         services.stop()
 
+
+def test_the_cli_says_a_file_written_again_is_left_alone(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    from alu_client.cli.local_verbs import _missing_line
+    from alu_client.core.library import MissingFile
+
+    line = _missing_line(library, MissingFile("it000001", "proxy", tmp_path / "a.mp4", REWRITTEN))
+    assert line == (
+        f'missing: "Item number 1" (proxy, item it000001): {tmp_path / "a.mp4"}: {REWRITTEN}. ALU Desk '
+        "leaves that file alone; to have the file it verified, download it again: "
+        "alu get it000001 --proxy"
+    )
