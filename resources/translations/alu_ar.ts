@@ -939,6 +939,10 @@
         <translation>تُرك ⁨%1⁩ في مكانه: يوجد في مكانه شيء غير الملف المنزَّل، فليس هو الملف الذي تحقّق منه ALU Desk.</translation>
     </message>
     <message>
+        <source>%1 was left in place: it was replaced or modified since it was downloaded (by another workstation sharing the folder, or by another program), so it is not the file ALU Desk verified.</source>
+        <translation>تُرك ⁨%1⁩ في مكانه: فقد استُبدل أو عُدّل منذ تنزيله (من محطة عمل أخرى تشارك المجلد، أو من برنامج آخر)، فهو ليس الملف الذي تحقّق منه ALU Desk.</translation>
+    </message>
+    <message>
         <source>%1 could not be taken: %2.</source>
         <translation>تعذّر أخذ ⁨%1⁩: %2.</translation>
     </message>

@@ -939,6 +939,10 @@
         <translation>%1 a été laissé en place : autre chose que le fichier téléchargé se trouve à sa place ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
     </message>
     <message>
+        <source>%1 was left in place: it was replaced or modified since it was downloaded (by another workstation sharing the folder, or by another program), so it is not the file ALU Desk verified.</source>
+        <translation>%1 a été laissé en place : il a été remplacé ou modifié depuis son téléchargement (par un autre poste qui partage le dossier, ou par un autre programme) ; ce n’est donc pas le fichier vérifié par ALU Desk.</translation>
+    </message>
+    <message>
         <source>%1 could not be taken: %2.</source>
         <translation>%1 n’a pas pu être pris : %2.</translation>
     </message>

@@ -1194,3 +1194,27 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     # first answer was on its way (a loaded machine may add a reconnect after a stall: allowed)
     ranged = {r["peer"] for r in server.requests if r.get("range")}
     assert len(ranged & opened_early) >= 3, (ranged, opened_early)
+
+
+def test_the_result_gives_the_files_own_time_once_in_place(server: FileServer, job: Job) -> None:
+    """The library keeps it to tell this file from one written at its name later (another
+    workstation's download into a shared folder): read from the file renamed into place, the
+    file system's time, not this machine's clock."""
+    from types import SimpleNamespace
+
+    from alu_client.core.transfers import jobs
+
+    dest = job.tmp / "f.bin"
+    transfer = SimpleNamespace(
+        id=1,
+        destination=str(dest),
+        attempts=1,
+        sha256=sha(server.data),
+        size=len(server.data),
+        source=server.url,
+        options={},
+        item_id=None,
+    )
+    result = jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+    assert dest.read_bytes() == server.data
+    assert result["mtime_ns"] == dest.stat().st_mtime_ns

@@ -412,6 +412,7 @@ def test_a_kill_after_the_decoded_file_is_in_place_is_finished_by_the_next_run(
     )
     result = jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
     assert result["sha256"] == sha(data) and result["bytes_fetched"] == 0
+    assert result["mtime_ns"] == dest.stat().st_mtime_ns  # (the library keeps it)
     assert leftovers(dest) == [] and dest.read_bytes() == data
     assert set(job.checkpoint.data) <= {PLACED}
 

@@ -7,12 +7,20 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from alu_client.core.library import Library, LibraryError, record_file, upsert_items
+from alu_client.core.library import (
+    Library,
+    LibraryError,
+    RetentionReport,
+    record_file,
+    upsert_items,
+)
+from alu_client.core.library.files import REWRITTEN
 from alu_client.core.store import Store
 from tests.client.test_library import PROFILE, make_item
 
@@ -42,8 +50,11 @@ def put(
     rendition: str = "broadcast",
     verified_at: float = NOW,
     profile: str = PROFILE,
+    own_time: bool = True,
 ) -> Path:
-    """Write a file of ``size`` bytes for item ``n`` and record it, as a download's end does."""
+    """Write a file of ``size`` bytes for item ``n`` and record it, as a download's end does:
+    with its modification time as placed (``own_time``; False: as recorded before it was
+    kept, the time unknown)."""
     path = folder / f"item{n}-{rendition}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = bytes([n]) * size
@@ -59,6 +70,7 @@ def put(
             hashlib.sha256(data).hexdigest(),
             transfer_id=n,
             now=verified_at,
+            mtime_ns=path.stat().st_mtime_ns if own_time else None,
         )
     return path
 
@@ -292,3 +304,251 @@ def test_remove_one_file(store: Store, library: Library, tmp_path: Path) -> None
         library.remove_file("it000002", "broadcast")
     assert changed.exists()
     assert states(library)["it000002/broadcast"][0] == "missing"
+
+
+# --- a file written again at its place (a download folder several workstations share) ----------
+
+
+def put_there_later(path: Path, data: bytes, *, in_place: bool = False) -> None:
+    """``data`` put at ``path`` by someone else, after the file there was recorded: as another
+    workstation's download of the same item (its part file renamed into place), or written
+    over in place (a copy of another file of the same size, ``in_place``). Its modification
+    time is set 2 s after the recorded file's, as the file system would make it later: two
+    writes within one tick of a coarse clock would otherwise share a time."""
+    recorded = path.stat().st_mtime_ns
+    if in_place:
+        with open(path, "r+b") as f:
+            f.write(data)
+    else:
+        part = path.with_name(path.name + ".part")
+        part.write_bytes(data)
+        path.unlink()  # (the first file went: deleted, or taken by retention's size check)
+        os.replace(part, path)
+    later = recorded + 2_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+def test_a_file_written_again_at_its_place_is_not_deleted_by_retention(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    """Two workstations on one shared download folder: A recorded the item's file, the file
+    went, B downloaded the same item to the same name (same size, same bytes), and A's
+    retention deleted B's fresh file, a clip B's editor was cutting. So too a file of the same
+    size copied over it."""
+    share = tmp_path / "share"
+    theirs = put(store, share, 1, 1000, verified_at=NOW - 40 * DAY)
+    copied_over = put(store, share, 2, 1000, verified_at=NOW - 40 * DAY)
+    mine = put(store, share, 3, 1000, verified_at=NOW - 40 * DAY)
+    same_bytes, other_bytes = theirs.read_bytes(), b"another clip" * 50 + b"!" * 400
+    put_there_later(theirs, same_bytes)
+    put_there_later(copied_over, other_bytes, in_place=True)
+
+    report = library.apply_retention(30, None, now=NOW)
+
+    assert (report.removed, report.freed_bytes, report.already_gone) == (1, 1000, 0)
+    assert sorted((k.item_id, k.path, k.reason) for k in report.kept) == [
+        ("it000001", theirs, REWRITTEN),
+        ("it000002", copied_over, REWRITTEN),
+    ]
+    assert theirs.read_bytes() == same_bytes and copied_over.read_bytes() == other_bytes
+    assert not mine.exists()
+    assert states(library) == {
+        "it000001/broadcast": ("missing", REWRITTEN),
+        "it000002/broadcast": ("missing", REWRITTEN),
+        "it000003/broadcast": ("removed", ""),
+    }
+    # the check does not find them again (their time is another): they stay missing, and
+    # retention, which deletes present files only, has nothing more to say of them
+    check = library.check_files()
+    assert (check.checked, check.restored, check.missing) == (2, 0, [])
+    assert library.apply_retention(0, 0, now=NOW) == RetentionReport()
+    assert theirs.read_bytes() == same_bytes and copied_over.read_bytes() == other_bytes
+
+
+def test_remove_file_leaves_a_file_written_again_in_place_and_says_why(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    path = put(store, tmp_path / "share", 1, 500)
+    theirs = bytes(range(250)) * 2
+    put_there_later(path, theirs)
+    with pytest.raises(LibraryError) as refused:
+        library.remove_file("it000001", "broadcast")
+    assert str(refused.value) == (
+        f"item1-broadcast.mp4 was left in place: {REWRITTEN}, so it is not the file ALU Desk "
+        "verified."
+    )
+    assert path.read_bytes() == theirs
+    assert states(library) == {"it000001/broadcast": ("missing", REWRITTEN)}
+
+
+def test_the_check_finds_a_file_written_again_missing(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    """The rolling check, before any delete: the file at the name is not the one verified
+    (another time), so the record is missing with the reason; a file back with its own time
+    (a share mounted again) is found again."""
+    rewritten = put(store, tmp_path, 1, 100)
+    away = put(store, tmp_path, 2, 100)
+    hidden = away.rename(tmp_path / "elsewhere.mp4")  # (a rename keeps the file's time)
+    put_there_later(rewritten, b"z" * 100, in_place=True)
+    report = library.check_files()
+    assert sorted((m.item_id, m.reason) for m in report.missing) == [
+        ("it000001", REWRITTEN),
+        ("it000002", "the file is not there any more (moved or deleted outside ALU Desk)"),
+    ]
+    hidden.rename(away)
+    report = library.check_files()
+    assert (report.restored, report.missing) == (1, [])
+    assert states(library) == {
+        "it000001/broadcast": ("missing", REWRITTEN),
+        "it000002/broadcast": ("present", ""),
+    }
+    assert rewritten.read_bytes() == b"z" * 100
+
+
+def test_an_untouched_file_or_one_copied_back_with_its_times_is_still_deleted(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    """The time recorded is the file's own: a copy that keeps times (cp -p, rsync -a,
+    robocopy, Explorer; ``shutil.copy2``) to another disk and back keeps the file deletable."""
+    videos = tmp_path / "videos"
+    untouched = put(store, videos, 1, 700, verified_at=NOW - 40 * DAY)
+    copied_back = put(store, videos, 2, 300, verified_at=NOW - 40 * DAY)
+    by_hand = put(store, videos, 3, 200)
+    for n, path in ((1, untouched), (2, copied_back), (3, by_hand)):
+        (f,) = library.files(f"it{n:06d}")
+        assert f.mtime_ns == path.stat().st_mtime_ns
+    for path in (copied_back, by_hand):
+        away = tmp_path / "other-disk" / path.name
+        away.parent.mkdir(exist_ok=True)
+        shutil.copy2(path, away)
+        path.unlink()
+        shutil.copy2(away, path)
+
+    report = library.apply_retention(30, None, now=NOW)
+
+    assert (report.removed, report.freed_bytes, report.kept) == (2, 1000, [])
+    assert not untouched.exists() and not copied_back.exists()
+    assert library.check_files().missing == []  # the copy of #3 is its file still
+    assert library.remove_file("it000003", "broadcast") == 200
+    assert not by_hand.exists()
+
+
+def test_a_file_recorded_before_its_time_was_kept_is_checked_by_its_size_alone(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    old = put(store, tmp_path, 1, 400, verified_at=NOW - 40 * DAY, own_time=False)
+    by_hand = put(store, tmp_path, 2, 400, own_time=False)
+    assert [library.files(f"it{n:06d}")[0].mtime_ns for n in (1, 2)] == [None, None]
+    for path in (old, by_hand):
+        put_there_later(path, b"w" * 400, in_place=True)
+    assert library.check_files().missing == []  # its size is the recorded one: present
+    report = library.apply_retention(30, None, now=NOW)
+    assert (report.removed, report.freed_bytes, report.kept) == (1, 400, [])
+    assert not old.exists()
+    assert library.remove_file("it000002", "broadcast") == 400
+    assert not by_hand.exists()
+
+
+def test_a_library_from_before_the_time_was_kept_is_updated_with_its_files(
+    tmp_path: Path,
+) -> None:
+    """Migration 11 on a library at schema 10 holding files: the records stay, their time is
+    unknown (NULL, checked by their size as before), and a new download keeps its time."""
+    from alu_client.core.library.text import normalize
+    from alu_client.core.store.schema import MIGRATIONS
+
+    db = tmp_path / "data" / "library.sqlite3"
+    db.parent.mkdir()
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    conn = sqlite3.connect(db)
+    conn.create_function("alu_search_text", 1, lambda value: normalize(str(value)))
+    for script in MIGRATIONS[:10]:
+        conn.executescript(script)
+    files = {n: videos / f"item{n}.mp4" for n in (1, 2)}
+    for n, path in files.items():
+        path.write_bytes(bytes([n]) * 100)
+        conn.execute(
+            "INSERT INTO library_files (profile, item_id, rendition, path, size, sha256,"
+            " verified_at, state, reason, checked_at, transfer_id)"
+            " VALUES (?, ?, 'broadcast', ?, 100, ?, ?, 'present', '', ?, ?)",
+            (PROFILE, f"it{n:06d}", str(path), "ab" * 32, NOW - 40 * DAY, NOW - 40 * DAY, n),
+        )
+    conn.execute("PRAGMA user_version = 10")
+    conn.commit()
+    conn.close()
+
+    s = Store(db)
+    try:
+        assert s.version == len(MIGRATIONS) == 12
+        library = Library(s, PROFILE)
+        got = s.query("SELECT item_id, size, state, mtime_ns FROM library_files ORDER BY id")
+        assert [tuple(r) for r in got] == [
+            ("it000001", 100, "present", None),
+            ("it000002", 100, "present", None),
+        ]
+        put_there_later(files[1], b"x" * 100, in_place=True)  # size alone says: still present
+        assert library.check_files().missing == []
+        report = library.apply_retention(30, None, now=NOW)
+        assert (report.removed, report.kept) == (2, [])
+        assert not files[1].exists() and not files[2].exists()
+        again = put(s, videos, 1, 100)  # downloaded again since: its time is kept
+        (f,) = library.files("it000001")
+        assert f.mtime_ns == again.stat().st_mtime_ns and f.present
+    finally:
+        s.close()
+
+
+def test_a_downloads_end_records_its_files_time(tmp_path: Path) -> None:
+    """The transfer's end (the queue's, or `alu queue` without an engine) writes the library
+    with the time the download job read once the file was in place."""
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.paths import Paths
+    from alu_client.core.services import Services
+
+    paths = Paths(tmp_path / "data", tmp_path / "cache", tmp_path / "logs", tmp_path / "dl")
+    services = Services(paths.ensure(), MemorySecrets())
+    try:
+        transfers = services.transfer_store()
+        dest = paths.downloads_dir / "floods.mp4"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"f" * 64)
+        st = dest.stat()
+        for n, result_time in ((1, st.st_mtime_ns), (2, None)):
+            tid = transfers.add(
+                "download",
+                "http://127.0.0.1:9/floods.mp4",
+                str(dest),
+                size=64,
+                item_id=f"it{n:06d}",
+                rendition="broadcast",
+                options={"profile": PROFILE},
+            )
+            result = {"path": str(dest), "size": 64, "sha256": "cd" * 32}
+            if result_time is not None:
+                result["mtime_ns"] = result_time
+            transfers.finish(tid, "done", bytes_done=64, size=64, result=result)
+        got = services.store.query(
+            "SELECT item_id, state, mtime_ns FROM library_files ORDER BY item_id"
+        )
+        assert [tuple(r) for r in got] == [
+            ("it000001", "present", st.st_mtime_ns),
+            ("it000002", "present", None),  # (a job's result from before: its size alone)
+        ]
+    finally:
+        services.stop()
+
+
+def test_the_cli_says_a_file_written_again_is_left_alone(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    from alu_client.cli.local_verbs import _missing_line
+    from alu_client.core.library import MissingFile
+
+    line = _missing_line(library, MissingFile("it000001", "proxy", tmp_path / "a.mp4", REWRITTEN))
+    assert line == (
+        f'missing: "Item number 1" (proxy, item it000001): {tmp_path / "a.mp4"}: {REWRITTEN}. ALU Desk '
+        "leaves that file alone; to have the file it verified, download it again: "
+        "alu get it000001 --proxy"
+    )

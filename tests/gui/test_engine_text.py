@@ -434,6 +434,34 @@ def test_every_refusal_of_the_librarys_delete_is_shown_in_the_users_language(
         assert shown != m and "left in place" not in shown and "not removed" not in shown
 
 
+def test_the_refusal_to_delete_a_file_written_again_has_its_template(tmp_path: Path) -> None:
+    """Library → Delete local file of a file written again at its name since it was downloaded
+    (another workstation sharing the download folder, another program): its own sentence, with
+    the file's name as its one detail, translated with the others."""
+    from alu_client.core.library import Library, LibraryError, upsert_items
+    from alu_client.core.store import Store
+    from tests.client.test_library import PROFILE, make_item
+    from tests.client.test_library_files import put, put_there_later
+
+    store = Store(tmp_path / "library.sqlite3")
+    try:
+        upsert_items(store, PROFILE, [make_item(1)])
+        path = put(store, tmp_path / "share", 1, 100)
+        put_there_later(path, b"b" * 100)
+        with pytest.raises(LibraryError) as refused:
+            Library(store, PROFILE).remove_file("it000001", "broadcast")
+    finally:
+        store.close()
+    said = str(refused.value)
+    found = engine_text.template_of(said)
+    assert found is not None, "add it to alu_client/ui/engine_text.py"
+    template, details = found
+    assert template in engine_text.LIBRARY_TEMPLATES
+    assert details == {"1": "item1-broadcast.mp4"}
+    assert "replaced or modified since it was downloaded" in template
+    assert engine_text.shown(said) == said  # (English: as it is)
+
+
 def test_counts_in_a_message_are_templates_details() -> None:
     for template, numbers in engine_text._COUNTS.items():
         assert template in (

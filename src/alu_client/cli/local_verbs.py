@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.library import Library, MissingFile, Query
-from ..core.library.files import DAMAGED_RECORD
+from ..core.library.files import DAMAGED_RECORD, REWRITTEN
 from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import Conditions, RuleError, RuleStore
@@ -382,6 +382,11 @@ def _missing_line(lib: Library, m: MissingFile) -> str:
     again = f"alu get {m.item_id}" + (" --proxy" if m.rendition == "proxy" else "")
     if m.reason == DAMAGED_RECORD:  # (says "download it again" itself)
         return f"missing: {what}: {one_line(str(m.path))}: {m.reason}: {again}"
+    if m.reason == REWRITTEN:  # a file is there, not ours to put back or to delete
+        return (
+            f"missing: {what}: {one_line(str(m.path))}: {m.reason}. ALU Desk leaves that "
+            f"file alone; to have the file it verified, download it again: {again}"
+        )
     return (
         f"missing: {what}: {one_line(str(m.path))}: {m.reason}. "
         f"Put it back there, or download it again: {again}"

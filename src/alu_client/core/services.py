@@ -716,6 +716,7 @@ class Services:
             int(t.size or t.bytes_done),
             t.sha256 or "",
             t.id,
+            mtime_ns=_placed_mtime_ns(t),
         )
         item_id = t.item_id
         # This runs inside the transaction: the media worker and the UI read the new row
@@ -769,6 +770,15 @@ def writable_folder(folder: Path) -> None:
     except OSError as e:
         cause = e.strerror or str(e) or type(e).__name__
         raise OSError(f"the folder {folder} cannot be written ({cause})") from None
+
+
+def _placed_mtime_ns(t: Transfer) -> int | None:
+    """The modification time of a done download's file as its file system gave it once in
+    place (the job's result, ``download.verify.placed_mtime_ns``): the library then deletes
+    the file only while it still has it. Not read from the disk here: this runs under the
+    library's write lock, and a share may take seconds to answer."""
+    value = t.result.get("mtime_ns")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _profile_of(t: Transfer) -> str | None:

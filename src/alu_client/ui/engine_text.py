@@ -762,6 +762,13 @@ _LIBRARY_MARKED = (
         "%1 was left in place: something else than the downloaded file is at its place, so it "
         "is not the file ALU Desk verified.",
     ),
+    # a file of the recorded size with another modification time (library.files.REWRITTEN)
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 was left in place: it was replaced or modified since it was downloaded (by another "
+        "workstation sharing the folder, or by another program), so it is not the file ALU "
+        "Desk verified.",
+    ),
 )
 
 # What a hot folder records of a file (core/watch/messages.py): the Problem column of Settings →

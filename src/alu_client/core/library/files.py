@@ -7,8 +7,16 @@ history, probe data and thumbnail, and a re-download (``record_file`` again) mak
 ``present`` once more. The disk is touched outside the store's lock (a network share may take
 seconds to answer) and rows are then updated only if nobody re-recorded them meanwhile.
 
-Deleting is careful: only the exact path a record holds, only a regular file, and only when its
-size is still the recorded one (a different file put there is left alone).
+Deleting is careful: only the exact path a record holds, only a regular file, and only when it
+is still the file ALU Desk verified: its size, and its modification time as the file system gave
+it once the download had put it in place (``mtime_ns``). A download folder may be shared by
+several workstations (an SMB or NFS share): another one may download the same item to the same
+name since, same size and all, or a program may write over the file; such a file has another
+time, and is left alone (the record says why). The time is compared with the one the same file
+system gave before, never with a clock, so its grain (2 s on FAT, 100 ns on NTFS and SMB) does
+not matter. A copy that keeps times (``cp -p``, ``rsync -a``, robocopy, Explorer, Finder) keeps
+it too: a library folder moved to another disk that way stays deletable. Records made before
+the time was kept (NULL) are checked by their size alone, as they were.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ class LibraryFile:
     probe: dict[str, Any] | None
     probe_error: str
     thumbnail: str
+    #: the file's modification time as verified (ns, its file system's); None: not known
+    mtime_ns: int | None = None
 
     @property
     def present(self) -> bool:
@@ -79,6 +89,7 @@ class LibraryFile:
             probe=probe,
             probe_error=r.text("probe_error"),
             thumbnail=r.text("thumbnail"),
+            mtime_ns=r.integer_or_none("mtime_ns"),
         )
         _warn(record.item_id, record.rendition, r.damaged)
         return record
@@ -92,15 +103,17 @@ def _warn(item_id: str, rendition: str, damaged: str) -> None:
     warn_damaged("library file", f"{item_id}/{rendition}", damaged, "download it again.")
 
 
-def _recorded(row: sqlite3.Row) -> tuple[int, float] | None:
-    """The size and verified time a record holds; None when one is no number (edited or
-    damaged in the file): such a file is never deleted, since it cannot be checked."""
+def _recorded(row: sqlite3.Row) -> tuple[int, float, int | None] | None:
+    """The size, verified time and file modification time (None: not known) a record holds;
+    None when one is no number (edited or damaged in the file): such a file is never deleted,
+    since it cannot be checked."""
     r = RowReader(row)
     size, verified = r.integer("size", 0), r.real("verified_at", 0.0)
+    mtime_ns = r.integer_or_none("mtime_ns")
     if r.damaged:
         _warn(str(row["item_id"]), str(row["rendition"]), r.damaged)
         return None
-    return size, verified
+    return size, verified, mtime_ns
 
 
 def record_file(
@@ -114,38 +127,62 @@ def record_file(
     transfer_id: int | None = None,
     *,
     now: float | None = None,
+    mtime_ns: int | None = None,
 ) -> int:
     """Record a verified rendition file, inside the caller's open transaction (the one that
     ends the download). A record that exists (an earlier download, missing or removed since)
     becomes present again with the new path; its probe and thumbnail are kept when the bytes
-    are the same (sha256), else made again by the media worker. Returns the record's id."""
+    are the same (sha256), else made again by the media worker. ``mtime_ns``: the file's
+    ``st_mtime_ns`` as ``os.stat`` gave it once the file was in place (the download's
+    result); the file is later deleted only while it still has it. Without one (None), its
+    size alone tells it from another file. Returns the record's id."""
     now = time.time() if now is None else now
     path_text = str(Path(path).absolute())
     row = conn.execute(
         "INSERT INTO library_files (profile, item_id, rendition, path, size, sha256,"
-        " verified_at, state, reason, checked_at, transfer_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'present', '', ?, ?)"
+        " verified_at, state, reason, checked_at, transfer_id, mtime_ns)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'present', '', ?, ?, ?)"
         " ON CONFLICT (profile, item_id, rendition) DO UPDATE SET"
         "  path = excluded.path, size = excluded.size,"
         "  verified_at = excluded.verified_at, state = 'present', reason = '',"
         "  checked_at = excluded.checked_at, transfer_id = excluded.transfer_id,"
+        "  mtime_ns = excluded.mtime_ns,"
         "  probe = CASE WHEN sha256 = excluded.sha256 THEN probe END,"
         "  thumbnail = CASE WHEN sha256 = excluded.sha256 THEN thumbnail ELSE '' END,"
         # a probe that failed is tried again on a fresh copy (the old one may have been bad)
         "  probe_error = '',"
         "  sha256 = excluded.sha256"
         " RETURNING id",
-        (profile, item_id, rendition, path_text, size, sha256.lower(), now, now, transfer_id),
+        (
+            profile,
+            item_id,
+            rendition,
+            path_text,
+            size,
+            sha256.lower(),
+            now,
+            now,
+            transfer_id,
+            mtime_ns,
+        ),
     ).fetchone()
     return int(row[0])
 
 
 # --- looking at the disk -------------------------------------------------------------------------
 
+#: why a file of the recorded size is not the one verified: its modification time is another
+#: (``check_files``, and why a delete left it in place). Shown by the app (engine_text).
+REWRITTEN = (
+    "it was replaced or modified since it was downloaded (by another workstation sharing the "
+    "folder, or by another program)"
+)
 
-def _look(path: Path, size: int) -> str:
-    """'' when ``path`` is a regular file of ``size`` bytes, else why not (a sentence part).
-    Never raises: a vanished drive or a folder without permission is an answer too."""
+
+def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
+    """'' when ``path`` is a regular file of ``size`` bytes (and, when ``mtime_ns`` is known,
+    of that modification time), else why not (a sentence part). Never raises: a vanished
+    drive or a folder without permission is an answer too."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -160,6 +197,8 @@ def _look(path: Path, size: int) -> str:
         return "something else than a file is at its place"
     if st.st_size != size:
         return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
+    if mtime_ns is not None and st.st_mtime_ns != mtime_ns:
+        return REWRITTEN
     return ""
 
 
@@ -188,7 +227,8 @@ class RetentionReport:
     freed_bytes: int = 0
     #: files retention chose that were already gone (their records are 'removed' too)
     already_gone: int = 0
-    #: files left in place: changed since verified, or the delete failed; with the reason
+    #: files left in place: changed since verified (another size, or written again: another
+    #: modification time), or the delete failed; with the reason
     kept: list[MissingFile] = field(default_factory=list)
 
 
@@ -213,8 +253,11 @@ def check_files(
 ) -> CheckReport:
     """Stat the present and missing files of ``profile``, least recently checked first
     (``limit`` bounds how many: a rolling check over a large library; ``item_ids``: only the
-    files of these items). A file gone, moved, unreachable or of another size becomes missing
-    with the reason; a missing one found again at its place with its size is present again."""
+    files of these items). A file gone, moved, unreachable, of another size or written again
+    since (another modification time: ``REWRITTEN``) becomes missing with the reason: it is
+    not the file verified, and retention, which deletes present files only, leaves it alone. A
+    missing one found again at its place with its size (and its time) is present again; one of
+    another time stays missing (a share mounted again keeps its files' times)."""
     now = time.time() if now is None else now
     only, ids = "", list(dict.fromkeys(item_ids or ()))[:500]
     if item_ids is not None:
@@ -222,13 +265,18 @@ def check_files(
             return CheckReport()
         only = f" AND item_id IN ({', '.join('?' * len(ids))})"
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at"  # noqa: S608 - "?" only
+        "SELECT id, item_id, rendition, path, size, state, verified_at, mtime_ns"  # noqa: S608
         f" FROM library_files WHERE profile = ? AND state IN ('present', 'missing'){only}"
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
         (profile, *ids, -1 if limit is None else limit),
     )
     looked = [
-        (row, _look(Path(row["path"]), known[0]) if (known := _recorded(row)) else DAMAGED_RECORD)
+        (
+            row,
+            _look(Path(row["path"]), known[0], known[2])
+            if (known := _recorded(row))
+            else DAMAGED_RECORD,
+        )
         for row in rows
     ]
     missing: list[MissingFile] = []
@@ -257,11 +305,15 @@ def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
 DELETED, GONE, CHANGED, FAILED = "deleted", "gone", "changed", "failed"
 
 
-def delete_recorded(path: Path, size: int) -> tuple[str, int, str]:
+def delete_recorded(path: Path, size: int, mtime_ns: int | None = None) -> tuple[str, int, str]:
     """Delete the file a record holds: (outcome, bytes freed, reason). Outcomes: DELETED;
     GONE (nothing there); CHANGED (something else than the recorded file is there: left
     alone); FAILED (the delete was refused: still there). Never follows a symlink, never
-    deletes a folder, never a file of another size than the recorded one."""
+    deletes a folder, never a file of another size than the recorded one, nor, when the
+    record knows its modification time (``mtime_ns``), one of another time: the same item
+    downloaded again to that name by another workstation sharing the folder, or the file
+    written over by a program (``REWRITTEN``). The times compared are both the file system's
+    (as verified, and now), exactly: never a clock's."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -277,6 +329,8 @@ def delete_recorded(path: Path, size: int) -> tuple[str, int, str]:
             0,
             f"its size changed from {size} to {st.st_size} bytes since it was downloaded",
         )
+    if mtime_ns is not None and st.st_mtime_ns != mtime_ns:
+        return CHANGED, 0, REWRITTEN
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -298,23 +352,23 @@ def apply_retention(
     ago, then more, oldest verified first, until the present files total at most
     ``max_total_bytes``. Records stay (state 'removed'); None leaves that limit off."""
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at"
+        "SELECT id, item_id, rendition, path, size, state, verified_at, mtime_ns"
         " FROM library_files WHERE profile = ? AND state = 'present'"
         " ORDER BY verified_at, id",
         (profile,),
     )
     sound = [(row, known) for row in rows if (known := _recorded(row)) is not None]
-    total = sum(size for _row, (size, _verified) in sound)
+    total = sum(size for _row, (size, _verified, _mtime) in sound)
     cutoff = None if max_age_days is None else now - max_age_days * 86400.0
     done: list[tuple[sqlite3.Row, str, str]] = []
     removed = freed = gone = 0
     kept: list[MissingFile] = []
-    for row, (size, verified_at) in sound:  # oldest first: once young enough and it fits, stop
+    for row, (size, verified_at, mtime_ns) in sound:  # oldest first: once young and it fits, stop
         too_old = cutoff is not None and verified_at < cutoff
         too_big = max_total_bytes is not None and total > max_total_bytes
         if not (too_old or too_big):
             break
-        outcome, n, reason = delete_recorded(Path(row["path"]), size)
+        outcome, n, reason = delete_recorded(Path(row["path"]), size, mtime_ns)
         if outcome == FAILED:
             kept.append(_missing(row, reason))
             continue  # still on disk, still counted: the next file may free the space
@@ -345,7 +399,7 @@ def remove_file(
     file, or it was left in place (changed since verified, or the delete was refused)."""
     now = time.time() if now is None else now
     row = store.query_one(
-        "SELECT id, item_id, rendition, path, size, state, verified_at"
+        "SELECT id, item_id, rendition, path, size, state, verified_at, mtime_ns"
         " FROM library_files WHERE profile = ? AND item_id = ? AND rendition = ?",
         (profile, item_id, rendition),
     )
@@ -359,7 +413,7 @@ def remove_file(
             f"{Path(row['path']).name} was left in place: {DAMAGED_RECORD}, or delete the "
             "file yourself."
         )
-    outcome, freed, reason = delete_recorded(Path(row["path"]), known[0])
+    outcome, freed, reason = delete_recorded(Path(row["path"]), known[0], known[2])
     if outcome == FAILED:
         raise LibraryError(f"{Path(row['path']).name} was not removed: {reason}.")
     state = MISSING if outcome == CHANGED else REMOVED

@@ -299,4 +299,13 @@ MIGRATIONS: list[str] = [
     INSERT OR IGNORE INTO watch_sidecar_waits (folder_id, path, sidecar)
         SELECT folder_id, path, sidecar_behind FROM watch_files WHERE sidecar_behind IS NOT NULL
     """,
+    # 12: a library file's modification time (``st_mtime_ns``) as its file system gave it once
+    # the download had put it in place: on a download folder several workstations share, one's
+    # retention deleted the file another had downloaded since to the same name at the same
+    # size. A file whose time is no longer this one was written again since: it is not deleted
+    # as ours (``library.files.delete_recorded``). NULL for files recorded before: their size
+    # alone says, as it did
+    """
+    ALTER TABLE library_files ADD COLUMN mtime_ns INTEGER
+    """,
 ]

@@ -44,6 +44,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         "bytes_fetched": r.bytes_fetched,
         "restarted": r.restarted,
         "size_checked": r.size_checked,
+        "mtime_ns": r.mtime_ns,
     }
 
 
@@ -78,7 +79,8 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     decoded = "decoding" in checkpoint
     if dest.with_name(dest.name + ".part").exists() and not decoded:
         return None
-    size = dest.stat().st_size
+    st = dest.stat()
+    size = st.st_size
     if t.size is not None and size != t.size:
         return None
     size_checked = True
@@ -112,6 +114,7 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         "bytes_fetched": 0,
         "restarted": restarted,
         "size_checked": size_checked,
+        "mtime_ns": st.st_mtime_ns,  # (as ``download_job``'s: the library keeps it)
     }
 
 

@@ -34,3 +34,6 @@ class DownloadResult:
     #: Content-Length/Content-Range); False when the body simply ended (a server that gave no
     #: length), which a truncated body cannot be told apart from without a sha256
     size_checked: bool = True
+    #: the file's ``st_mtime_ns`` as its file system gave it once in place (None: it could not
+    #: be read): the library deletes the file later only while it still has this time
+    mtime_ns: int | None = None

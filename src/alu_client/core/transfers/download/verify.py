@@ -100,6 +100,7 @@ class _VerifyJob(_CheckpointJob):
         finally:
             if final != self.part and final.exists():  # not renamed: the decoded copy goes
                 final.unlink(missing_ok=True)
+        mtime_ns = placed_mtime_ns(spec.dest)
         # nothing left to resume; what identifies the file in place stays until the queue
         # records the end (which drops the checkpoint in the same transaction)
         self.ctx.checkpoint.save({PLACED: placed})
@@ -116,6 +117,7 @@ class _VerifyJob(_CheckpointJob):
             bytes_fetched=self.fetched,
             restarted=self.restarted,
             size_checked=spec.size is not None or not self.size_from_body,
+            mtime_ns=mtime_ns,
         )
 
     def _place(self, final: Path, dest: Path) -> None:
@@ -288,6 +290,18 @@ class _VerifyJob(_CheckpointJob):
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def placed_mtime_ns(path: Path) -> int | None:
+    """The modification time of the file just put at ``path``, as its file system gives it
+    now that it is written, closed and renamed (a share's server sets it, not this machine's
+    clock): what the library keeps to tell this file from one written at its name later (by
+    another workstation sharing the folder). None when it cannot be read: the size alone will
+    tell, and the download is not failed for it."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _write_all(fd: int, data: bytes) -> None:
