@@ -9,11 +9,13 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from alu_client.core.transfers.base import RetryableError, Tuning
 from alu_client.core.transfers.download import DownloadSpec, run
+from alu_client.core.transfers.download.checkpoint import _CheckpointJob
 from tests.client.test_download import MB, FileServer, Job, assert_done, sha
 
 
@@ -104,3 +106,67 @@ def test_a_checkpoint_the_disk_refuses_ends_the_attempt_and_the_next_resumes(
     result = job.run(spec)
     assert_done(result, spec.dest, server.data)
     assert result.bytes_fetched <= len(server.data) - kept + 256 * 1024
+
+
+class _HeldClear(threading.Event):
+    """The saver's event, whose second clear() (the first is ``_start_saver``'s own) is held
+    until the stop is set: the thread switch that lands a stop as the saver wakes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clears = 0
+        self.in_clear = threading.Event()
+        self.stop: threading.Event | None = None
+
+    def clear(self) -> None:
+        self.clears += 1
+        if self.clears == 2 and self.stop is not None:
+            self.in_clear.set()
+            self.stop.wait(5)
+        super().clear()
+
+
+def test_a_stop_landing_as_the_saver_wakes_is_never_missed() -> None:
+    saves: list[int] = []
+    fake = SimpleNamespace(save_due=_HeldClear(), _save=lambda: saves.append(1))
+    saving = _CheckpointJob._start_saver(fake, lambda e: None)  # type: ignore[arg-type]
+    fake.save_due.stop = saving[1]
+    fake.save_due.set()  # a stream finds a save due (its last block)
+    assert fake.save_due.in_clear.wait(5)  # the saver woke
+    stopper = threading.Thread(target=_CheckpointJob._stop_saver, args=(fake, saving), daemon=True)
+    stopper.start()  # the attempt ends
+    stopper.join(5)
+    # (it hung: the saver looked at stop, then cleared the stop's wake-up, and waited for ever)
+    assert not stopper.is_alive(), "the end of the attempt waits for the saver for ever"
+
+
+def test_after_a_failed_fsync_no_save_claims_the_bytes_it_lost(
+    server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux reports a writeback error once (errseq): the next fsync returns 0 although the
+    pages never reached the disk. The final save of the attempt then claims them. Simulated
+    here: the bytes past the last good checkpoint are zeroed (what the disk holds after a
+    crash) when fsync fails; no sha256 (a plain link): the file was delivered corrupted."""
+    real = os.fsync
+    calls = 0
+    good: list[int] = []
+
+    def failing_once(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            good.append(job.done_bytes())  # what the last successful save claims
+            size = os.fstat(fd).st_size
+            os.pwrite(fd, b"\0" * (size - good[0]), good[0])  # never reached the disk
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_once)
+    spec = DownloadSpec(server.url, job.tmp / "f.bin", segments=1)  # no sha256
+    with pytest.raises(RetryableError):
+        job.run(spec)
+    kept = job.done_bytes()
+    monkeypatch.undo()
+    result = job.run(spec)
+    assert kept <= good[0], "the checkpoint claims bytes whose fsync failed"
+    assert_done(result, spec.dest, server.data)

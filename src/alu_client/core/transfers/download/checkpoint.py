@@ -144,6 +144,10 @@ class _CheckpointJob(_JobBase):
         """Fsync the part file, then save the progress counted before the fsync, with a probe
         of the bytes it counts."""
         with self.save_lock:
+            if self.save_failed is not None:
+                # an fsync that failed once may succeed next time with the bytes lost (Linux
+                # marks the pages clean): nothing written since the last good save is claimed
+                raise self.save_failed
             with self.lock:
                 if not self._resumable() or self.fd < 0:
                     return
@@ -151,7 +155,11 @@ class _CheckpointJob(_JobBase):
                 spans = probe_spans(self.segments)
                 self.unsaved = 0
                 self.saved_at = time.monotonic()
-            os.fsync(self.fd)
+            try:
+                os.fsync(self.fd)
+            except OSError as e:
+                self.save_failed = _disk_error(e)
+                raise self.save_failed from e
             # what knows the part file as this download's when its device or inode number
             # changed (see ``part_is_ours``): the bytes counted, read back (the page cache)
             digest = probe_digest(self.fd, spans, self.io_lock) if spans else None
@@ -166,8 +174,9 @@ class _CheckpointJob(_JobBase):
         (``save_due``), until ``_stop_saver``. The fsync waits for the disk: done by the stream
         that found it due, that stream read nothing meanwhile (on loopback a single stream
         spent a third of its time in fsync); the page cache takes the next blocks while the
-        saver waits. A failed save (the disk's fault) goes to ``on_error`` and ends the saver:
-        the attempt ends, the streams' writes no longer being saved."""
+        saver waits. A failed save (the disk's fault) goes to ``on_error`` and ends the saver;
+        after a failed fsync no save is made by this job again (``save_failed``): the attempt
+        ends with it, and the next one resumes from the last good checkpoint."""
         stop = threading.Event()
         due = self.save_due
         due.clear()
@@ -175,15 +184,15 @@ class _CheckpointJob(_JobBase):
         def save_when_due() -> None:
             while True:
                 due.wait()
+                due.clear()  # (before looking at stop: a stop's wake-up is never cleared unseen)
                 if stop.is_set():
                     return
-                due.clear()
                 try:
                     self._save()
                 except OSError as e:
                     on_error(_disk_error(e))
                     return
-                except BaseException as e:
+                except BaseException as e:  # (the fsync's, said as the disk's: save_failed)
                     on_error(e)
                     return
 

@@ -134,6 +134,8 @@ class _JobBase:
         self.unsaved = 0
         self.saved_at = time.monotonic()  # the last checkpoint (``checkpoint_every_s``)
         self.save_due = threading.Event()  # a stream found a checkpoint due (the saver's)
+        #: the disk's error when an fsync of the part file failed: raised by every later save
+        self.save_failed: BaseException | None = None
         self.live: set[requests.Response] = set()
         self.answers: dict[int, requests.Response] = {}  # the answer each stream is reading
         # when each stream's answer began to land, and where (its speed, for the end game)

@@ -68,9 +68,10 @@ class _StreamJob(_FrontHashJob):
 
         def save_failed(e: BaseException) -> None:
             self._record(gen, e)
-            self._abort_all()
-
-        saving = self._start_saver(save_failed)
+            with self.lock:
+                current = gen == self.gen
+            if current:
+                self._abort_all()
 
         def worker(index: int, given: tuple[requests.Response, _Body] | None) -> None:
             nonlocal pending
@@ -83,38 +84,45 @@ class _StreamJob(_FrontHashJob):
                     pending -= 1
                     self.cond.notify_all()
 
-        for i in range(count):
-            t = threading.Thread(
-                target=worker,
-                args=(i, first if i == 0 else None),
-                name=f"download-{i}",
-                daemon=True,
-            )
-            threads.append(t)
-            t.start()
-        all_in = False
-        with self.cond:
-            while pending:
-                if self.deadline is None and not single and all(s.complete for s in self.segments):
-                    # every byte is in: a stream still waiting for an answer's headers (a
-                    # range the end game doubled) held the finished download for the 30 s
-                    # stall timeout; it finds it may not write
-                    self.deadline = time.monotonic() + _STOP_GRACE_S
-                    all_in = True
-                if self.deadline is None:
+        saving = self._start_saver(save_failed)
+        try:
+            for i in range(count):
+                t = threading.Thread(
+                    target=worker,
+                    args=(i, first if i == 0 else None),
+                    name=f"download-{i}",
+                    daemon=True,
+                )
+                threads.append(t)
+                t.start()
+            all_in = False
+            with self.cond:
+                while pending:
+                    if (
+                        self.deadline is None
+                        and not single
+                        and all(s.complete for s in self.segments)
+                    ):
+                        # every byte is in: a stream still waiting for an answer's headers (a
+                        # range the end game doubled) held the finished download for the 30 s
+                        # stall timeout; it finds it may not write
+                        self.deadline = time.monotonic() + _STOP_GRACE_S
+                        all_in = True
+                    if self.deadline is None:
+                        self.cond.wait()
+                        continue
+                    left = self.deadline - time.monotonic()
+                    if left <= 0:
+                        break  # a stream stuck in a connect: it will find it may not write
+                    self.cond.wait(left)
+                if all_in and not self.abort.is_set() and not self.ctx.control.stopped:
+                    self.deadline = None  # (that wait was this one's, not a stop's)
+                # no write from this attempt after this point; wait for the ones under way
+                self.writes_open = False
+                while self.inflight:
                     self.cond.wait()
-                    continue
-                left = self.deadline - time.monotonic()
-                if left <= 0:
-                    break  # a stream stuck in a connect: it will find it may not write
-                self.cond.wait(left)
-            if all_in and not self.abort.is_set() and not self.ctx.control.stopped:
-                self.deadline = None  # (that wait was this one's, not a stop's)
-            # no write from this attempt after this point; wait for the ones under way
-            self.writes_open = False
-            while self.inflight:
-                self.cond.wait()
-        self._stop_saver(saving)  # (outside the lock: a save under way takes it)
+        finally:
+            self._stop_saver(saving)  # (outside the lock: a save under way takes it)
         with self.lock:
             errors = list(self.errors)  # with the saver's, if its last save failed
         if hashing is not None:
