@@ -1218,3 +1218,40 @@ def test_the_result_gives_the_files_own_time_once_in_place(server: FileServer, j
     result = jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
     assert dest.read_bytes() == server.data
     assert result["mtime_ns"] == dest.stat().st_mtime_ns
+
+
+def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
+    server: FileServer, job: Job
+) -> None:
+    """A run died after renaming its file into place; the file went (deleted, cleaned) and
+    another workstation sharing the folder downloaded the same item to the same name. The
+    next run must not take that file for its own (the library would delete it as ours): the
+    checkpoint knows the file this run placed by its device, inode and time."""
+    from types import SimpleNamespace
+
+    from alu_client.core.transfers import jobs
+
+    dest = job.tmp / "f.bin"
+    transfer = SimpleNamespace(
+        id=1,
+        destination=str(dest),
+        attempts=1,
+        sha256=sha(server.data),
+        size=len(server.data),
+        source=server.url,
+        options={},
+        item_id=None,
+    )
+    jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+    # (the queue did not record the end: the checkpoint still names the file placed)
+    assert PLACED in job.checkpoint.data
+    ours = dest.stat()
+    dest.unlink()
+    other = job.tmp / "other.bin"
+    other.write_bytes(server.data)  # the other workstation's download, renamed into place
+    os.utime(other, ns=(ours.st_atime_ns, ours.st_mtime_ns + 5_000_000_000))
+    other.rename(dest)
+    transfer.attempts = 2
+    with pytest.raises(PermanentError):  # "already there": not ours, never adopted
+        jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+    assert dest.read_bytes() == server.data

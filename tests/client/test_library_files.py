@@ -434,6 +434,34 @@ def test_an_untouched_file_or_one_copied_back_with_its_times_is_still_deleted(
     assert not by_hand.exists()
 
 
+def test_a_fat_drives_daylight_saving_hour_is_the_same_file(
+    store: Store, library: Library, tmp_path: Path
+) -> None:
+    """FAT keeps local time: after a daylight-saving change Windows shows every file on such a
+    drive an hour off (Linux's vfat without tz=UTC too). Those files are still ours: the
+    check keeps them present and retention deletes them. A time off by another amount, or an
+    hour on a finer grain than FAT's whole seconds, is a file written again."""
+    videos = tmp_path / "videos"
+    paths = [put(store, videos, n, 100, verified_at=NOW - 40 * DAY) for n in (1, 2, 3)]
+    fat = 1_700_000_000 * 1_000_000_000  # whole seconds, as FAT gives them
+    for n, path in enumerate(paths, start=1):
+        os.utime(path, ns=(fat, fat))
+        with store.write() as conn:  # (as the download recorded it: the drive's time then)
+            conn.execute(
+                "UPDATE library_files SET mtime_ns = ? WHERE item_id = ?", (fat, f"it{n:06d}")
+            )
+    hour = 3600 * 1_000_000_000
+    os.utime(paths[0], ns=(fat + hour, fat + hour))  # the clocks went forward
+    os.utime(paths[1], ns=(fat - hour + 2_000_000_000, fat - hour + 2_000_000_000))
+    os.utime(paths[2], ns=(fat + hour + 1, fat + hour + 1))  # a finer grain: not FAT's hour
+    missing = library.check_files().missing
+    assert [m.item_id for m in missing] == ["it000002", "it000003"]
+    assert {m.reason for m in missing} == {REWRITTEN}
+    report = library.apply_retention(30, None, now=NOW)
+    assert report.removed == 1 and not paths[0].exists()
+    assert paths[1].exists() and paths[2].exists()
+
+
 def test_a_file_recorded_before_its_time_was_kept_is_checked_by_its_size_alone(
     store: Store, library: Library, tmp_path: Path
 ) -> None:

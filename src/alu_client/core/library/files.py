@@ -14,9 +14,13 @@ several workstations (an SMB or NFS share): another one may download the same it
 name since, same size and all, or a program may write over the file; such a file has another
 time, and is left alone (the record says why). The time is compared with the one the same file
 system gave before, never with a clock, so its grain (2 s on FAT, 100 ns on NTFS and SMB) does
-not matter. A copy that keeps times (``cp -p``, ``rsync -a``, robocopy, Explorer, Finder) keeps
-it too: a library folder moved to another disk that way stays deletable. Records made before
-the time was kept (NULL) are checked by their size alone, as they were.
+not matter while the file stays there; but FAT keeps local time, and Windows (or Linux's vfat
+without ``tz=UTC``) shows every file an hour off after a daylight-saving change: a time off by
+exactly an hour, on whole seconds, is the same file (``same_time``). A copy that keeps times
+(``cp -p``, ``rsync -a``, robocopy, Explorer, Finder) to a disk of the same or a finer grain
+keeps it too: a library folder moved that way stays deletable (copied to a coarser one, FAT,
+its files are left in place: the safe side). Records made before the time was kept (NULL) are
+checked by their size alone, as they were.
 """
 
 from __future__ import annotations
@@ -179,6 +183,20 @@ REWRITTEN = (
 )
 
 
+_HOUR_NS = 3600 * 1_000_000_000
+
+
+def same_time(recorded: int | None, now: int) -> bool:
+    """Whether a file's modification time ``now`` is still the one recorded when it was
+    verified (None: not recorded, the size alone tells). An hour off on whole seconds is
+    FAT's local time seen across a daylight-saving change, not a file written again (that
+    would have to land on the same second an hour later)."""
+    if recorded is None or now == recorded:
+        return True
+    whole = recorded % 1_000_000_000 == 0 and now % 1_000_000_000 == 0
+    return whole and abs(now - recorded) == _HOUR_NS
+
+
 def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
     """'' when ``path`` is a regular file of ``size`` bytes (and, when ``mtime_ns`` is known,
     of that modification time), else why not (a sentence part). Never raises: a vanished
@@ -197,7 +215,7 @@ def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
         return "something else than a file is at its place"
     if st.st_size != size:
         return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
-    if mtime_ns is not None and st.st_mtime_ns != mtime_ns:
+    if not same_time(mtime_ns, st.st_mtime_ns):
         return REWRITTEN
     return ""
 
@@ -313,7 +331,8 @@ def delete_recorded(path: Path, size: int, mtime_ns: int | None = None) -> tuple
     record knows its modification time (``mtime_ns``), one of another time: the same item
     downloaded again to that name by another workstation sharing the folder, or the file
     written over by a program (``REWRITTEN``). The times compared are both the file system's
-    (as verified, and now), exactly: never a clock's."""
+    (as verified, and now), exactly but for FAT's daylight-saving hour (``same_time``):
+    never a clock's."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -329,7 +348,7 @@ def delete_recorded(path: Path, size: int, mtime_ns: int | None = None) -> tuple
             0,
             f"its size changed from {size} to {st.st_size} bytes since it was downloaded",
         )
-    if mtime_ns is not None and st.st_mtime_ns != mtime_ns:
+    if not same_time(mtime_ns, st.st_mtime_ns):
         return CHANGED, 0, REWRITTEN
     try:
         os.unlink(path)

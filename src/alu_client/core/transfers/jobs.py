@@ -84,6 +84,14 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     if t.size is not None and size != t.size:
         return None
     size_checked = True
+    from .download.verify import PLACED
+
+    # the file this run renamed there, known by its device, inode and time (in the checkpoint
+    # from the rename on): another workstation's download of the same bytes to the same name,
+    # on a shared folder, is another file (and the library would delete it as ours)
+    ours = _placed_file(dest, checkpoint)
+    if PLACED in checkpoint and ours is None:
+        return None
     if t.sha256:
         h = hashlib.sha256()
         with open(dest, "rb") as f:
@@ -94,11 +102,10 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         if digest != t.sha256.strip().lower():
             return None
     else:
-        placed = _placed_file(dest, checkpoint)
-        if placed is None:
+        if ours is None:
             return None
-        digest = str(placed.get("sha256") or "")
-        size_checked = placed.get("size_checked") is not False
+        digest = str(ours.get("sha256") or "")
+        size_checked = ours.get("size_checked") is not False
     restarted = checkpoint.get("restarted") is True
     if decoded:
         from . import download
@@ -114,7 +121,9 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         "bytes_fetched": 0,
         "restarted": restarted,
         "size_checked": size_checked,
-        "mtime_ns": st.st_mtime_ns,  # (as ``download_job``'s: the library keeps it)
+        # (as ``download_job``'s: the library keeps it) only when known as ours: a crash
+        # between the rename and the checkpoint naming it leaves the size alone to tell
+        "mtime_ns": st.st_mtime_ns if ours is not None else None,
     }
 
 
