@@ -538,10 +538,11 @@ def test_the_priorities_and_cancel_have_one_word_each(
     box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
     qtbot.addWidget(box)
     cancel = box.button(QDialogButtonBox.StandardButton.Cancel).text().replace("&", "")
-    assert {cancel} == {
+    gnome = QCoreApplication.translate("QGnomeTheme", "&Cancel").replace("&", "")  # (GTK desktops)
+    assert {cancel, gnome} == {
         text.replace("&", "")
         for _c, source, msg in found
-        if source == "Cancel" and _c != "QPlatformTheme"
+        if source == "Cancel" and _c not in ("QPlatformTheme", "QGnomeTheme")
         for text in translations_of(msg)
     }
     install_translators(qapp, "en")

@@ -45,8 +45,12 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 CATALOG = "alu"
 
 # Qt's own words that the app says too, in the app's catalogue (installed after qtbase's, so
-# asked first): qtbase's Arabic "Cancel" button said "ألغِ" beside the app's "إلغاء"
-QT_WORDS = (QT_TRANSLATE_NOOP("QPlatformTheme", "Cancel"),)
+# asked first): qtbase's Arabic "Cancel" button said "ألغِ" beside the app's "إلغاء" (GNOME's
+# and other GTK desktops' theme asks its own context, with a mnemonic)
+QT_WORDS = (
+    QT_TRANSLATE_NOOP("QPlatformTheme", "Cancel"),
+    QT_TRANSLATE_NOOP("QGnomeTheme", "&Cancel"),
+)
 
 # Translators must outlive the call that installs them (Qt does not own them).
 _installed: list[QTranslator] = []
