@@ -148,7 +148,7 @@
     </message>
     <message>
         <source>The file is too large for the download folder&apos;s disk (FAT32 and some USB disks hold files of at most 4 GB); choose a folder on another disk.</source>
-        <translation>الملف أكبر من أن يتسع له قرص مجلد التنزيل (أنظمة FAT32 وبعض أقراص USB لا تقبل ملفات أكبر من 4 غيغابايت)؛ اختر مجلدًا على قرص آخر.</translation>
+        <translation>الملف أكبر من أن يتسع له قرص مجلد التنزيل (أنظمة FAT32 وبعض أقراص USB لا تقبل ملفات أكبر من أربعة غيغابايت)؛ اختر مجلدًا على قرص آخر.</translation>
     </message>
     <message>
         <source>The file could not be written to the disk (%1); trying again.</source>
@@ -2274,7 +2274,7 @@
     </message>
     <message>
         <source>{name} is empty (0 bytes).</source>
-        <translation>{name} فارغ (0 بايت).</translation>
+        <translation>{name} فارغ (حجمه صفر).</translation>
     </message>
     <message>
         <source>{name} is not a video file we can read ({reason}).</source>
