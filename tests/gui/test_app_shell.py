@@ -313,7 +313,7 @@ def test_f5_syncs_on_every_tab_and_on_history_reads_it_again(
     assert window.status.currentMessage() == "Checking the hub for new items…"
     assert ("Checking the hub for new items…", "Polite") in announced  # the status bar's too
     assert ambiguous(qtlog) == []
-    assert menu_action(window, "transfers", "sync-now").toolTip().endswith("(F5)")
+    assert menu_action(window, "transfers", "sync-now").toolTip().endswith("(\u2066F5\u2069)")
 
 
 def test_status_tips_are_not_announced_the_apps_messages_are(
@@ -377,7 +377,7 @@ def test_pause_all_and_resume_all_keys_work_on_every_tab(
     qtbot.waitUntil(lambda: state() == "queued")
     assert ambiguous(qtlog) == []
     assert menu_action(window, "transfers", "pause-all").toolTip() == (
-        "Pause every transfer (Ctrl+Shift+P)"
+        "Pause every transfer (\u2066Ctrl+Shift+P\u2069)"  # the keys left to right
     )
 
 

@@ -19,6 +19,7 @@ from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
+from alu_client.ui import formats
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.delegates_items import relative_time
 from alu_client.ui.i18n import install_translators
@@ -133,7 +134,7 @@ def test_newest_first_and_a_new_push_arrives_on_top(
     qtbot.waitUntil(lambda: feed.unread == 3)
     click_row(qtbot, feed, 1)
     assert feed.detail.title.text() == "ÉLECTIONS au Sénégal : résultats"
-    assert feed.detail.restrictions.text() == "No access Senegal"
+    assert feed.detail.restrictions.text() == formats.isolated("No access Senegal")
     assert feed.detail.restrictions.property("restricted") is True
     assert "Broadcast:" in feed.detail.values["renditions"].text()
     # selected for a moment: read, and the unread count follows
@@ -404,7 +405,8 @@ def test_the_keyboard_reaches_every_command_and_tab_leaves_the_table(
                    feed.mark_all_read_action):  # fmt: skip
         assert action in menu
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        assert keys and action.toolTip().endswith(f"({keys})")
+        assert keys and action.toolTip().endswith(f"({formats.keys_text(action.shortcut())})")
+        assert formats.keys_text(action.shortcut()) == f"{formats.LRI}{keys}{formats.PDI}"
     # Ctrl+Shift+D from the detail pane, not only from the table
     feed.detail.setFocus()
     qtbot.waitUntil(feed.detail.hasFocus)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from alu_client.core.services import Services
+from alu_client.ui import formats
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.formats import isolated
 from alu_client.ui.models import STATE_ROLE
@@ -434,7 +435,7 @@ def test_every_library_command_is_in_the_context_menu_and_has_keys(
         assert set(commands) <= set(view.actions())
     keys = [a.shortcut().toString() for a in commands]
     assert all(keys) and len(set(keys)) == len(keys)
-    assert all(a.toolTip().endswith(f"({a.shortcut().toString()})") for a in commands)
+    assert all(a.toolTip().endswith(f"({formats.keys_text(a.shortcut())})") for a in commands)
     library.detail.setFocus()
     qtbot.waitUntil(library.detail.hasFocus)
     press_shortcut(qtbot, library.detail, Qt.Key.Key_L, shift=True)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alu_client.ui.delegates_items import clip_length
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.widgets.player import (
     FALLBACK_FRAME_MS,
@@ -76,12 +77,23 @@ def paused_at(qtbot: Any, w: PlayerWidget, ms: int) -> None:
     qtbot.waitUntil(lambda: abs(w.player.position() - ms) <= 1)
 
 
-def test_clock_text() -> None:
-    assert clock_text(0) == "00:00"
-    assert clock_text(999) == "00:00"
-    assert clock_text(65_000) == "01:05"
+def test_clock_text(qapp: QApplication) -> None:
+    assert clock_text(0) == "0:00"
+    assert clock_text(999) == "0:00"
+    assert clock_text(65_000) == "1:05"
+    assert clock_text(725_000) == "12:05"
     assert clock_text(3_723_000) == "1:02:03"
-    assert clock_text(-5) == "00:00"
+    assert clock_text(-5) == "0:00"
+
+
+def test_the_player_writes_lengths_as_the_library_does(qapp: QApplication) -> None:
+    """The player said ٠٠:٠٣ (00:03) where the Library's detail and grid said ٠:٠٣ (0:03)
+    for the same clip: one form for both, in the language's digits."""
+    for seconds in (3, 65, 725, 3727):
+        assert clock_text(seconds * 1000) == clip_length(seconds)
+    install_translators(qapp, "ar")
+    assert clock_text(3_000) == clip_length(3) == "٠:٠٣"
+    assert clock_text(3_727_000) == clip_length(3727) == "١:٠٢:٠٧"
 
 
 def test_load_reaches_loaded_media_with_duration(
@@ -94,8 +106,8 @@ def test_load_reaches_loaded_media_with_duration(
     assert seen[-1] == Status.LoadedMedia
     assert abs(player.player.duration() - 1000) <= 50
     assert player.seek_slider.maximum() == player.player.duration()
-    assert player.duration_label.text() == "00:01"
-    assert player.position_label.text() == "00:00"
+    assert player.duration_label.text() == "0:01"
+    assert player.position_label.text() == "0:00"
     assert player.play_pause_action.isEnabled()
     assert player.play_button.accessibleName() == "Play"
     assert player.seek_slider.accessibleName() == "Position in the clip"
@@ -172,7 +184,7 @@ def test_seek_by_clicking_and_dragging_the_slider(
     click_at = QPoint(round(slider.width() * 0.75), slider.height() // 2)
     qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=click_at)
     qtbot.waitUntil(lambda: 600 <= player.player.position() <= 900)
-    assert player.position_label.text() == "00:00"  # 0.6-0.9 s
+    assert player.position_label.text() == "0:00"  # 0.6-0.9 s
     # a drag: nothing moves until the handle is let go
     slider.setSliderDown(True)
     slider.setSliderPosition(250)
@@ -573,7 +585,7 @@ def test_clear_lets_go_of_the_file(qtbot: Any, player: PlayerWidget, clip: Path)
     assert player.path is None
     assert not player.is_full_screen()
     assert not player.play_pause_action.isEnabled()
-    assert player.duration_label.text() == "00:00"
+    assert player.duration_label.text() == "0:00"
 
 
 def test_labels_follow_the_language(qtbot: Any, qapp: QApplication, player: PlayerWidget) -> None:

@@ -4,23 +4,28 @@ Retry."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders
 from alu_client.ui import formats
+from alu_client.ui.formats import FSI, PDI
+from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import OBJECT_ROLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.settings import SettingsDialog
-from alu_client.ui.views.settings_apply import not_running
+from alu_client.ui.views.settings_apply import FolderRow, not_running
 from alu_client.ui.views.settings_hot import HotFolderDialog
 from alu_client.ui.views.settings_models import (
+    COL_DEFAULTS,
     COL_ERRORS,
     COL_FOLDER_ON,
     COL_SENT,
@@ -71,6 +76,37 @@ def add_through_form(qtbot: Any, dialog: SettingsDialog, folder: Path) -> HotFol
     assert form is not None
     qtbot.keyClicks(form.folder.edit, str(folder))
     return form
+
+
+def test_the_defaults_column_names_things_as_the_feed_does(qapp: QApplication) -> None:
+    """It showed the stored keys and codes, "category: politics, country: SN, language: fr,
+    priority: urgent", in every language. Now the item detail's labels and the Feed's words
+    (the category as typed: the hub keeps it so)."""
+    model = HotFoldersModel()
+    model.set_items(
+        [
+            FolderRow(
+                1,
+                Path("/srv/inbox"),
+                True,
+                {"priority": "urgent", "category": "politics", "language": "fr", "country": "SN"},
+            ),
+            FolderRow(2, Path("/srv/other"), True, {}),
+        ]
+    )
+
+    def shown(row: int) -> str:
+        return str(model.index(row, COL_DEFAULTS).data()).replace(FSI, "").replace(PDI, "")
+
+    assert shown(0) == "Language: French · Category: politics · Country: Senegal · Priority: Urgent"
+    assert shown(1) == "—"
+    install_translators(qapp, "fr")
+    assert shown(0) == (
+        "Langue : Français · Rubrique : politics · Pays : Sénégal · Priorité : Urgent"
+    )
+    install_translators(qapp, "ar")
+    assert not re.search(r"\b(fr|urgent|language|priority)\b", shown(0))
+    assert QCoreApplication.translate("ItemsModel", "Urgent") in shown(0)
 
 
 def test_add_a_folder_with_defaults_then_switch_off_and_remove(

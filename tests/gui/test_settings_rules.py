@@ -3,18 +3,20 @@ through the dialog, and what the RuleStore holds after OK."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt
 from PySide6.QtGui import QAccessible
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QApplication, QDialog
 
 from alu_client.core.rules import Conditions, Rule, RuleStore
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
+from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import OBJECT_ROLE
 from alu_client.ui.models.rules import COL_CONDITIONS, COL_DESTINATION, COL_ENABLED, RulesModel
 from alu_client.ui.tasks import TaskRunner
@@ -93,8 +95,9 @@ def test_rules_model(qtmodeltester: Any) -> None:
     )
     qtmodeltester.check(model)
     assert model.index(1, COL_CONDITIONS).data() == (
-        "Country: KE; Language: fr; Words: “élection”, “vote”"
+        "Country: Kenya; Language: French; Words: “élection”, “vote”"
     )
+    assert model.index(0, COL_CONDITIONS).data() == "Priority: Flash"
     assert model.index(2, COL_CONDITIONS).data() == "Every new item"
     assert model.index(0, COL_DESTINATION).data() == "Download folder"
     assert model.index(1, COL_ENABLED).data(Qt.ItemDataRole.CheckStateRole) == (
@@ -111,6 +114,44 @@ def test_rules_model(qtmodeltester: Any) -> None:
     model.remove(0)
     qtmodeltester.check(model)
     assert model.index(0, 0).data(OBJECT_ROLE).id == 3
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("ar", "البلد: السودان؛ اللغة: الفرنسية, العربية؛ الأولوية: عاجل جدًا, عاجل"),
+        ("fr", "Pays : SD ; Langue : Français, Arabe ; Priorité : Flash, Urgent"),
+    ],
+    ids=["ar", "fr"],
+)
+def test_the_rules_list_names_things_as_the_feed_does(
+    qapp: QApplication, lang: str, said: str
+) -> None:
+    """The Conditions column showed the stored codes, "اللغة: fr, ar؛ الأولوية: flash, urgent",
+    in the Arabic table: a third word for each priority beside the Feed's and the editor's.
+    Now the Feed's words (its priorities, its language names), and a country's name where Qt
+    has one in the language."""
+    install_translators(qapp, lang)
+    model = RulesModel()
+    model.set_rules(
+        [
+            Rule(
+                1,
+                "Sudan",
+                True,
+                1,
+                Conditions.of(countries="SD", languages="fr, ar", priorities="flash, urgent"),
+                "broadcast",
+                "",
+            )
+        ]
+    )
+    text = model.index(0, COL_CONDITIONS).data()
+    feed = [QCoreApplication.translate("ItemsModel", p) for p in ("Flash", "Urgent")]
+    assert all(word in text for word in feed)
+    assert not re.search(r"\b(flash|urgent|fr|ar)\b", text)
+    # (the catalogues' separators between the values: ", " until they give their own)
+    assert text.replace(QCoreApplication.translate("RulesModel", ", "), ", ") == said
 
 
 def test_add_a_rule_through_the_form(

@@ -12,8 +12,15 @@ from typing import Any, Literal
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtGui import QColor, QPalette, QTextLayout, QTextOption
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QLineEdit,
+    QMessageBox,
+    QStyle,
+    QStyleOptionFrame,
+)
 
 from alu_client.core import hub as hub_module
 from alu_client.core.credentials import MemorySecrets
@@ -21,8 +28,10 @@ from alu_client.core.profiles import Profiles
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import Store
+from alu_client.ui import formats
+from alu_client.ui.formats import WJ
 from alu_client.ui.i18n import install_translators
-from alu_client.ui.signin import SignInDialog
+from alu_client.ui.signin import SignInDialog, moved_question
 from tests.gui.conftest import DARK, contrast
 from tests.support.faultproxy import FaultProxy
 from tests.support.hostile import Authority, serve_tls
@@ -71,6 +80,76 @@ def allow_http(qtbot: Any, d: SignInDialog) -> None:
 def click_sign_in(qtbot: Any, d: SignInDialog) -> None:
     assert d.sign_in_button.isEnabled()
     qtbot.mouseClick(d.sign_in_button, Qt.MouseButton.LeftButton)
+
+
+def shows_whole(edit: QLineEdit) -> bool:
+    """Whether ``edit`` draws its placeholder whole: Qt elides it to the room of the text's
+    line, the contents rectangle less the text margins and 2 px each side."""
+    option = QStyleOptionFrame()
+    edit.initStyleOption(option)
+    rect = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, edit)
+    margins = edit.textMargins()
+    room = rect.width() - margins.left() - margins.right() - 2 * 2
+    return edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= room
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_advanced_fields_hints_are_read_whole(
+    qtbot: Any, qapp: QApplication, dialog: SignInDialog, lang: str
+) -> None:
+    """In French the dialog kept its 460 px and cut the hints: "Fichier de certificats d'…",
+    "http://proxy.example.org:3128 (vide : c…" — what an empty proxy field means was the part
+    not shown. The fields are as wide as their hints (and the hint is their tooltip)."""
+    install_translators(qapp, lang)
+    qtbot.waitUntil(lambda: dialog.windowTitle() not in ("", "Sign in to the hub"))
+    dialog.advanced.setChecked(True)
+    fields = (dialog.url, dialog.ca_bundle, dialog.proxy, dialog.proxy_user)
+    qtbot.waitUntil(lambda: all(shows_whole(edit) for edit in fields))
+    if lang == "fr":
+        assert dialog.proxy.placeholderText().endswith("(vide : celui du système)")
+    assert dialog.proxy.toolTip() == dialog.proxy.placeholderText()
+    screen = dialog.screen().availableGeometry()
+    assert dialog.frameGeometry().width() <= screen.width()
+
+
+def line_spans(text: str, width: int) -> list[range]:
+    """Where Qt breaks ``text`` into lines ``width`` px wide (right to left, words wrapped):
+    the characters of each line."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    layout = QTextLayout(text, app.font())
+    option = QTextOption()
+    option.setTextDirection(Qt.LayoutDirection.RightToLeft)
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    layout.setTextOption(option)
+    layout.beginLayout()
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(width)
+    layout.endLayout()
+    lines = (layout.lineAt(i) for i in range(layout.lineCount()))
+    return [range(line.textStart(), line.textStart() + line.textLength()) for line in lines]
+
+
+def test_the_hubs_addresses_stay_whole_in_the_moved_question(qapp: QApplication) -> None:
+    """The Arabic question broke the old address after "http://" ("…على http://" then
+    "127.0.0.1:8750. هل …" on the next line)."""
+    install_translators(qapp, "ar")
+    old, new = "http://127.0.0.1:8750", "https://hub-2.alu.example.org:8443"
+    question = moved_question(old, new)
+    assert question.replace(WJ, "").count(formats.isolated(old)) == 1
+    assert question.replace(WJ, "").count(formats.isolated(new)) == 1
+    # where each address is in the question: between its isolate's marks
+    spans, at = [], 0
+    while (at := question.find(formats.FSI, at) + 1) > 0:
+        last = question.index(formats.PDI, at) - 1
+        assert question[at : last + 1].replace(WJ, "") in (old, new)
+        spans.append((at, last))
+    assert len(spans) == 2
+    for width in range(120, 620, 6):
+        lines = line_spans(question, width)
+        assert len(lines) > 1 or width > 400
+        for first, last in spans:
+            assert any(first in line and last in line for line in lines), (width, first, last)
 
 
 def test_sign_in_waits_for_a_complete_form(qtbot: Any, dialog: SignInDialog) -> None:
@@ -481,7 +560,8 @@ def test_the_same_account_at_a_new_address_moves_the_profile_when_the_hub_moved(
     with qtbot.waitSignal(d.signed_in, timeout=15_000):
         click_sign_in(qtbot, d)
     new = live_hub.url.replace("127.0.0.1", "localhost")
-    assert len(asked) == 1 and old.url in asked[0] and new in asked[0]
+    said = asked[0].replace(WJ, "") if asked else ""  # (each address kept on one line)
+    assert len(asked) == 1 and old.url in said and new in said
     assert stopped == ["engine stopped"]  # before the addresses changed
     assert [p.name for p in profiles.list()] == [old.name]  # no second profile
     moved = profiles.require(old.name)

@@ -13,9 +13,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QDialogButtonBox,
+    QHeaderView,
     QInputDialog,
     QMessageBox,
     QPushButton,
+    QStyle,
 )
 
 from alu_client.core.settings import AppSettings
@@ -24,8 +26,9 @@ from alu_client.core.transfers.base import PermanentError
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.core.transfers.throttle import parse_rate
+from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
-from alu_client.ui.models.transfers import COL_NAME, COL_PROGRESS, COL_SPEED, COL_STATE
+from alu_client.ui.models.transfers import COL_ERROR, COL_NAME, COL_PROGRESS, COL_SPEED, COL_STATE
 from alu_client.ui.views.transfers import TransfersPanel
 from tests.gui.conftest import FakeJobs, add
 from tests.gui.test_transfers_model import MB, progress, transfer
@@ -610,3 +613,33 @@ def test_sorting_by_state_reads_no_sort_value_per_comparison(
             same = [t for t in ids if state_of(panel, t) == state]
             assert same == sorted(same)
         assert [r.id for r in panel.selected_rows()] == [select_id]
+
+
+def test_the_name_and_the_last_error_keep_room_in_french_on_a_small_screen(
+    qtbot: Any, qapp: QApplication, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    """French at 1366×768 and 150 % (911 px): "Téléchargement" and "En attente de nouvel
+    essai" kept their columns' width and the two a user reads got about 110 px: names read
+    "Eight Af…", every failed upload's error "Le fichie…", and its header "ernière erre",
+    cut on both sides. Each keeps a readable width now, the table scrolling sideways; with
+    room, the two share the rest as before."""
+    add(queue, "Eight African ministers meet in Addis Ababa")
+    start_holding(queue)
+    install_translators(qapp, "fr")
+    header = panel.view.horizontalHeader()
+    fm = panel.view.fontMetrics()
+    title = "Dernière erreur"
+    qtbot.waitUntil(lambda: panel.model.headerData(COL_ERROR, Qt.Orientation.Horizontal) == title)
+    margins = 2 * panel.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
+    panel.resize(911, 480)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    qtbot.waitUntil(lambda: header.sectionSize(COL_NAME) >= 20 * fm.averageCharWidth())
+    assert header.sectionSize(COL_ERROR) >= fm.horizontalAdvance(title) + margins  # whole
+    assert header.sectionSize(COL_ERROR) >= 16 * fm.averageCharWidth()
+    assert header.length() > panel.view.viewport().width()  # scrolls sideways instead
+    # a wide window: the two stretch over the room the others leave, nothing to scroll
+    panel.resize(1900, 600)
+    qtbot.waitUntil(lambda: header.length() == panel.view.viewport().width())
+    assert header.sectionSize(COL_NAME) >= 20 * fm.averageCharWidth()
+    assert header.sectionResizeMode(COL_NAME) == QHeaderView.ResizeMode.Stretch
+    panel.tasks.wait_for_done()

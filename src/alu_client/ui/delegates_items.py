@@ -82,6 +82,17 @@ def language_name(code: str) -> str:
     return names.get(code, code.upper())
 
 
+def priority_name(code: str) -> str:
+    """A priority ("flash", "urgent", "routine") by the Feed's word for it: one vocabulary for
+    every list that names one (the auto-download rules showed the stored codes)."""
+    names = {
+        "flash": QCoreApplication.translate("ItemsModel", "Flash"),
+        "urgent": QCoreApplication.translate("ItemsModel", "Urgent"),
+        "routine": QCoreApplication.translate("ItemsModel", "Routine"),
+    }
+    return names.get(code, code)
+
+
 #: a clip length beyond this is none a clip has (a damaged row, a file's broken header): not shown
 _LONGEST_CLIP_S = 1e7
 
@@ -92,17 +103,7 @@ def clip_length(seconds: float | None) -> str:
     those hours, and every paint of the row raised)."""
     if not seconds or not 0 < seconds <= _LONGEST_CLIP_S:
         return ""
-    loc = QLocale()
-
-    def two(n: int) -> str:
-        text = loc.toString(n)
-        return loc.zeroDigit() * (2 - len(text)) + text
-
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    if h:
-        return f"{loc.toString(h)}:{two(m)}:{two(s)}"
-    return f"{loc.toString(m)}:{two(s)}"
+    return formats.clock_text(round(seconds))  # the player's clock, to the nearest second
 
 
 def _qt_time(when: dt.datetime) -> QDateTime:
@@ -593,6 +594,7 @@ __all__ = [
     "item_table",
     "language_name",
     "local_time",
+    "priority_name",
     "relative_time",
     "thumbnail_path",
     "title_lines",

@@ -5,18 +5,26 @@ units are translatable. Speeds are in bits per second, as links and the bandwidt
 
 File names, paths, URLs and frame sizes dropped into a translated sentence go in Unicode
 isolates (``isolated``, ``frame_size``): without them the Arabic sentence's direction reorders
-their pieces ("024 (2).mp4" read as "mp4.(2) 024", "640×360" as "360×640").
+their pieces ("024 (2).mp4" read as "mp4.(2) 024", "640×360" as "360×640"). Keys go in a
+left-to-right isolate (``keys_text``): "Ctrl+," read ",+Ctrl" in an Arabic tooltip.
+
+The parts of a one-line summary are joined by the language's separator (``joined``): the
+middle dot of English and French is drawn like the Arabic-Indic zero "٠" in Arabic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from PySide6.QtCore import QCoreApplication, QLocale
+from PySide6.QtGui import QKeySequence
 
 NO_VALUE = "—"
 # first-strong isolate, left-to-right isolate, pop directional isolate, left-to-right mark
 FSI, LRI, PDI, LRM = "\u2068", "\u2066", "\u2069", "\u200e"
+# word joiner: no line break on either side
+WJ = "\u2060"
 
 
 def isolated(text: object) -> str:
@@ -24,6 +32,83 @@ def isolated(text: object) -> str:
     of the other direction it keeps its own order, and its neighbours keep theirs."""
     s = str(text)
     return f"{FSI}{s}{PDI}" if s else s
+
+
+def unbroken(text: str) -> str:
+    """``text`` (an address) kept on one line when a sentence wraps: a word joiner on each
+    side of its punctuation, where lines may otherwise break. "http://127.0.0.1:8750" broke
+    after "http://" in an Arabic question. A long one (past 60 characters) may still break:
+    on one line it could be wider than the window."""
+    if len(text) > 60:
+        return text
+    out = []
+    for i, ch in enumerate(text):
+        if i and not (ch.isalnum() and text[i - 1].isalnum()):
+            out.append(WJ)
+        out.append(ch)
+    return "".join(out)
+
+
+def joined(parts: Iterable[str]) -> str:
+    """The parts of a one-line summary ("Online · 2 active", "clip.mp4 · 4 s long · h264")
+    joined by the language's separator, the empty ones left out. English and French put a
+    middle dot between them; in Arabic that dot is drawn like the Arabic-Indic zero "٠" (the
+    status bar read as a row of zeros), so the catalogue gives Arabic a separator of its own."""
+    #: between the parts of a one-line summary: "clip.mp4 · 4 s long · 640×360 · h264",
+    #: "Online · 2 active". Spaces included. Arabic: not the middle dot, which looks like the
+    #: zero ٠ there (e.g. "، " or " | ").
+    separator = QCoreApplication.translate("Formats", " · ")
+    return separator.join(part for part in parts if part)
+
+
+def keys_text(keys: QKeySequence) -> str:
+    """A shortcut as the keyboard names it ("Ctrl+,", "Ctrl+Shift+P"), in a left-to-right
+    isolate: in an Arabic sentence "Ctrl+," was drawn ",+Ctrl" (a comma at the end is a
+    neutral, and went to the sentence's other end). '' for none."""
+    text = keys.toString(QKeySequence.SequenceFormat.NativeText)
+    return f"{LRI}{text}{PDI}" if text else ""
+
+
+def with_keys(tip: str, keys: QKeySequence) -> str:
+    """A tooltip with its command's keys: "Folders, limits, rules, language (Ctrl+,)"."""
+    shown = keys_text(keys)
+    return f"{tip} ({shown})" if shown else tip
+
+
+def clock_text(seconds: float) -> str:
+    """A length or a position as a clock, whole seconds (cut, not rounded): ``0:03``,
+    ``12:05``, ``1:02:07``, in the language's digits. One form for the player and the
+    Library's lengths (the player said ``00:03`` beside the detail's ``0:03``)."""
+    loc = QLocale()
+
+    def two(n: int) -> str:
+        text = loc.toString(n)
+        return loc.zeroDigit() * (2 - len(text)) + text
+
+    m, s = divmod(max(0, int(seconds)), 60)
+    h, m = divmod(m, 60)
+    if h:
+        return f"{loc.toString(h)}:{two(m)}:{two(s)}"
+    return f"{loc.toString(m)}:{two(s)}"
+
+
+def country_name(code: str) -> str:
+    """The country of an ISO 3166 code ("SD") by its name in the user's language where Qt
+    has one, else the code as it came. English: every country Qt knows ("Sudan"). French and
+    Arabic: where Qt has a locale of that language in the country (its own name for itself:
+    "Sénégal", "السودان"); Qt has no other names in those languages, so "KE" stays "KE" in
+    Arabic rather than becoming an English word in an Arabic screen."""
+    text = code.strip()
+    territory = QLocale.codeToTerritory(text) if len(text) == 2 and text.isalpha() else None
+    if territory is None or territory == QLocale.Country.AnyTerritory:
+        return code
+    language = QLocale().language()
+    if language == QLocale.Language.English:
+        return QLocale.territoryToString(territory)
+    local = QLocale(language, territory)
+    if local.language() == language and local.territory() == territory:
+        return local.nativeTerritoryName() or code
+    return code
 
 
 def frame_size(width: int, height: int) -> str:
@@ -136,11 +221,18 @@ __all__ = [
     "LRM",
     "NO_VALUE",
     "PDI",
+    "WJ",
+    "clock_text",
     "count_text",
+    "country_name",
     "duration_text",
     "frame_size",
     "isolated",
+    "joined",
+    "keys_text",
     "percent_text",
     "size_text",
     "speed_text",
+    "unbroken",
+    "with_keys",
 ]

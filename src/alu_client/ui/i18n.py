@@ -11,7 +11,7 @@ source checkout). A count goes in with ``tr(text, "", n)`` and ``%Ln`` (the numb
 language's digits) and has plural forms in each catalogue: two in French, six in Arabic, two in
 ``alu_en.ts``, which holds English's plural forms and nothing else. Qt's own strings (dialog
 buttons, context menus) come from the ``qtbase`` translations shipped with PySide6. Arabic
-turns the whole layout right to left.
+turns the whole layout right to left (and draws menus' keys left to right: ``menu_keys``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from PySide6.QtCore import (
     QTranslator,
 )
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from .menu_keys import follow_layout_direction
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +112,12 @@ def install_translators(app: QCoreApplication, language: str) -> str:
         else:
             log.warning("no %s translation for %r in %s", name, code, folder)
     if isinstance(app, QGuiApplication):
+        right_to_left = code in RIGHT_TO_LEFT
         app.setLayoutDirection(
-            Qt.LayoutDirection.RightToLeft
-            if code in RIGHT_TO_LEFT
-            else Qt.LayoutDirection.LeftToRight
+            Qt.LayoutDirection.RightToLeft if right_to_left else Qt.LayoutDirection.LeftToRight
         )
+        if isinstance(app, QApplication):  # menus' keys left to right (menu_keys.py)
+            follow_layout_direction(app, right_to_left)
     return code
 
 

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QTimer, QUrl, Signal
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,7 +37,7 @@ from alu_client.core.transfers.queue import Progress
 
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
-from .formats import count_text
+from .formats import count_text, joined
 from .i18n import install_translators
 from .screen_fit import fit_to_screen
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
@@ -50,6 +50,20 @@ log = logging.getLogger(__name__)
 UPDATE_CHECK_DELAY_MS = 20_000
 
 TAB_FEED, TAB_TRANSFERS, TAB_LIBRARY, TAB_HISTORY = range(4)
+
+
+def about_text(right_to_left: bool) -> str:
+    """The About box's heading and paragraph, both in the window's direction: in Arabic the
+    heading ("ALU Desk 0.1.0", Latin letters) sat at the left above a right-aligned
+    paragraph, each paragraph taking the direction of its first letter."""
+    text = QCoreApplication.translate(
+        "MainWindow",
+        "<h3>ALU Desk %1</h3><p>News video between the Africa Link Union agency and "
+        "its member broadcasters: the feed, resumable transfers, the library and the "
+        "history.</p>",
+    ).replace("%1", __version__)
+    direction = "rtl" if right_to_left else "ltr"
+    return f'<div dir="{direction}">{text}</div>'
 
 
 class MainWindow(QMainWindow):
@@ -234,15 +248,7 @@ class MainWindow(QMainWindow):
             self.sign_out_requested.emit()
 
     def about(self) -> None:
-        QMessageBox.about(
-            self,
-            self.tr("About ALU Desk"),
-            self.tr(
-                "<h3>ALU Desk %1</h3><p>News video between the Africa Link Union agency and "
-                "its member broadcasters: the feed, resumable transfers, the library and the "
-                "history.</p>"
-            ).replace("%1", __version__),
-        )
+        QMessageBox.about(self, self.tr("About ALU Desk"), about_text(self.isRightToLeft()))
 
     def check_for_updates(self, quiet: bool = False) -> None:
         """Ask the hub which version is current. From the menu: a dialog either way; ``quiet``
@@ -352,7 +358,7 @@ class MainWindow(QMainWindow):
             a = self.status.activity
             if a.active or a.queued:
                 parts.append(self.status.activity_label.text())
-            self.tray.set_state(" · ".join(parts))
+            self.tray.set_state(joined(parts))
 
     def _show_limits(self) -> None:
         queue = self.services.queue

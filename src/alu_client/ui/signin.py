@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -40,6 +40,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QStyle,
+    QStyleOptionFrame,
     QVBoxLayout,
     QWidget,
 )
@@ -60,8 +62,9 @@ from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
 
 from . import colors, engine_text
 from .a11y import announce
-from .formats import isolated, size_text
+from .formats import isolated, size_text, unbroken
 from .os_text import os_error_text
+from .screen_fit import room_on_screen
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -216,6 +219,38 @@ def newer_library_text(current: int, newest: int) -> str:
         "version reads up to {newest}). Nothing was changed in it.\n\nInstall the newer ALU "
         "Desk again (ask your administrator for it), then start it.",
     ).format(current=current, newest=newest)
+
+
+def moved_question(old: str, new: str) -> str:
+    """The question when the same account signs in at another address. Each address whole on
+    one line: in Arabic "http://127.0.0.1:8750" broke after "http://"."""
+    return QCoreApplication.translate(
+        "SignInDialog",
+        "This workstation's library, transfers and history are with the hub at {old}. "
+        "Is {new} the same hub at a new address?",
+    ).format(old=isolated(unbroken(old)), new=isolated(unbroken(new)))
+
+
+def placeholder_width(edit: QLineEdit) -> int:
+    """The width ``edit`` needs to show its placeholder whole (Qt elides a longer one): its
+    text, the edit's inner margins and frame, as ``QLineEdit.sizeHint`` counts them."""
+    metrics = edit.fontMetrics()
+    text, contents = edit.textMargins(), edit.contentsMargins()
+    inner = (
+        metrics.horizontalAdvance(edit.placeholderText())
+        + 2 * 2  # QLineEdit's own margin each side of the text
+        + text.left()
+        + text.right()
+        + contents.left()
+        + contents.right()
+        + 1
+    )
+    option = QStyleOptionFrame()
+    edit.initStyleOption(option)
+    size = edit.style().sizeFromContents(
+        QStyle.ContentsType.CT_LineEdit, option, QSize(inner, metrics.height()), edit
+    )
+    return size.width()
 
 
 def keyring_advice(platform: str = sys.platform) -> str:
@@ -574,10 +609,7 @@ class SignInDialog(QDialog):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             self.tr("Has the hub moved?"),
-            self.tr(
-                "This workstation's library, transfers and history are with the hub at {old}. "
-                "Is {new} the same hub at a new address?"
-            ).format(old=isolated(origin.url), new=isolated(new)),
+            moved_question(origin.url, new),
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -830,4 +862,32 @@ class SignInDialog(QDialog):
         self.allow_http.setText(self.tr("A&llow plain HTTP (unencrypted)"))
         self.error.setAccessibleName(self.tr("Sign-in problem"))
         self.cancel_button.setText(self.tr("Cancel"))
+        self._fit_placeholders()
         self._set_busy(self.busy)
+
+    def _fit_placeholders(self) -> None:
+        """Fields as wide as their hints: the placeholders say what an empty field means
+        ("empty: system" for the proxy), and in French the dialog's 460 px cut them
+        ("http://proxy.example.org:3128 (vide : c…"). As wide as the screen has room for
+        beside the labels; the hint is the field's tooltip too, read whole after typing."""
+        labels = (
+            self.url_label,
+            self.user_label,
+            self.password_label,
+            self.ca_label,
+            self.proxy_label,
+            self.proxy_user_label,
+            self.proxy_password_label,
+        )
+        widest_label = max(label.sizeHint().width() for label in labels)
+        # less the dialog's and the group box's margins and the form's spacing
+        room = room_on_screen(self).width() - widest_label - 80
+        for edit, beside in (
+            (self.url, 0),
+            (self.ca_bundle, self.browse.sizeHint().width()),
+            (self.proxy, 0),
+            (self.proxy_user, 0),
+        ):
+            edit.setMinimumWidth(max(0, min(placeholder_width(edit), room - beside)))
+        for edit in (self.ca_bundle, self.proxy, self.proxy_user):
+            edit.setToolTip(edit.placeholderText())

@@ -26,7 +26,7 @@ from alu_client.core.transfers.queue import Progress, TransferQueue
 
 from . import engine_text
 from .a11y import announce
-from .formats import count_text, speed_text
+from .formats import count_text, joined, speed_text, with_keys
 
 _ENDED = ("done", "failed")
 
@@ -213,7 +213,7 @@ class StatusBar(QStatusBar):
             tip = reason or self.tr("The hub no longer accepts this sign-in.")
         if self.activity.problem:
             # the hub may answer, but what comes cannot be kept: "● Online" alone hid it
-            text = self.tr("%1  ·  ⚠ Library cannot be saved").replace("%1", text)
+            text = joined([text, self.tr("⚠ Library cannot be saved")])
             tip = f"{engine_text.shown(self.activity.problem)}\n{tip}"
         self.connection.setText(text)
         self.connection.setToolTip(tip)
@@ -227,9 +227,10 @@ class StatusBar(QStatusBar):
         a = self.activity
         down = speed_text(a.speed_down) or count_text(0)
         up = speed_text(a.speed_up) or count_text(0)
-        text = self.tr("↓ %1  ↑ %2  ·  %3 active, %4 queued")
-        for n, value in enumerate((down, up, count_text(a.active), count_text(a.queued)), start=1):
-            text = text.replace(f"%{n}", value)
+        speeds = self.tr("↓ %1  ↑ %2").replace("%1", down).replace("%2", up)
+        counts = self.tr("%1 active, %2 queued")
+        counts = counts.replace("%1", count_text(a.active)).replace("%2", count_text(a.queued))
+        text = joined([speeds, counts])
         self.activity_label.setText(text)
         self.activity_label.setAccessibleName(text)
 
@@ -341,8 +342,7 @@ class ShellActions(QObject):
         ):
             action.setText(text)
             tip = tip or text.replace("&", "")
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setToolTip(with_keys(tip, action.shortcut()))
         for a, text in zip(
             self.tab_actions,
             (self.tr("&Feed"), self.tr("&Transfers"), self.tr("&Library"), self.tr("&History")),

@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from alu_client.core.rules import Rule
 
 from .. import formats
+from ..delegates_items import language_name, priority_name
 from . import OBJECT_ROLE, SORT_ROLE
 
 COL_NAME = 0
@@ -185,22 +186,28 @@ class RulesModel(QAbstractTableModel):
         return texts.get(action, action)
 
     def conditions_text(self, rule: Rule) -> str:
-        """``Priority: flash; Language: fr; Words: “élection”`` — or “Every new item”."""
+        """``Priority: Flash; Language: French; Words: “élection”`` — or “Every new item”.
+
+        Languages, priorities and countries by the names the Feed gives them (the list showed
+        the stored codes, ``flash, urgent`` and ``fr, ar``, in every language); categories
+        and regions as the hub writes them, as the Feed's filters show them."""
         c = rule.conditions
         if c.empty:
             return self.tr("Every new item")
         parts: list[str] = []
         labelled = (
-            (self.tr("Category: {values}"), c.categories),
-            (self.tr("Region: {values}"), c.regions),
-            (self.tr("Country: {values}"), c.countries),
-            (self.tr("Language: {values}"), c.languages),
-            (self.tr("Priority: {values}"), c.priorities),
+            (self.tr("Category: {values}"), list(c.categories)),
+            (self.tr("Region: {values}"), list(c.regions)),
+            (self.tr("Country: {values}"), [formats.country_name(v) for v in c.countries]),
+            (self.tr("Language: {values}"), [language_name(v) for v in c.languages]),
+            (self.tr("Priority: {values}"), [priority_name(v) for v in c.priorities]),
         )
+        #: between the values of one condition, any of which matches: "French, Arabic"
+        comma = self.tr(", ")
         for label, values in labelled:
             if values:
-                parts.append(label.format(values=", ".join(values)))
+                parts.append(label.format(values=comma.join(values)))
         if c.words:
-            quoted = ", ".join(self.tr("“{word}”").format(word=w) for w in c.words)
+            quoted = comma.join(self.tr("“{word}”").format(word=w) for w in c.words)
             parts.append(self.tr("Words: {values}").format(values=quoted))
         return self.tr("; ").join(parts)

@@ -6,15 +6,15 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
+from .. import formats
 from ..delegates import TextDelegate
 
 
 def tip_with_keys(action: QAction) -> None:
     """Add the action's keys to its tooltip ("Download … (Ctrl+D)"), as the keyboard's only
-    hint: a toolbar button shows no mnemonic. Call after ``setToolTip``."""
-    keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-    if keys:
-        action.setToolTip(f"{action.toolTip()} ({keys})")
+    hint: a toolbar button shows no mnemonic. Call after ``setToolTip``. The keys left to
+    right in every language (``formats.keys_text``)."""
+    action.setToolTip(formats.with_keys(action.toolTip(), action.shortcut()))
 
 
 def on_open(view: QAbstractItemView, slot: Callable[[QModelIndex], object]) -> None:

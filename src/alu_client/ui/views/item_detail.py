@@ -28,6 +28,7 @@ from alu_client.core.library import LibraryFile, LibraryItem
 
 from .. import formats
 from ..delegates_items import clip_length, language_name, local_time
+from ..widgets.label import SelectableLabel
 
 _FIELDS = (
     "slug",
@@ -88,13 +89,13 @@ class ItemDetail(QWidget):
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.labels: dict[str, QLabel] = {}
-        self.values: dict[str, QLabel] = {}
+        self.values: dict[str, SelectableLabel] = {}
         for key in _FIELDS:
-            label, value = QLabel(self), QLabel(self)
+            # each value laid out in the app's direction, beside its label: a selectable
+            # label took the direction of its first letter, and in Arabic "027.mp4" or
+            # "East Africa" sat at the far left, away from their labels (widgets/label.py)
+            label, value = QLabel(self), SelectableLabel(self)
             value.setObjectName(f"detail-{key}")
-            value.setTextFormat(Qt.TextFormat.PlainText)
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setBuddy(value)
             self.labels[key], self.values[key] = label, value
             self.form.addRow(label, value)
@@ -150,14 +151,16 @@ class ItemDetail(QWidget):
         it = li.item
         self.title.setText(it.title)
         v = self.values
-        v["slug"].setText(it.slug)
-        v["dateline"].setText(it.dateline)
+        # the agency's own words in isolates: each keeps its order in the other direction's
+        # paragraph ("SUDAN-AID (UPDATE)" in Arabic)
+        v["slug"].setText(formats.isolated(it.slug))
+        v["dateline"].setText(formats.isolated(it.dateline))
         v["published"].setText(_when(it.published_at))
         v["recorded"].setText(_when(it.recorded_at))
         v["language"].setText(language_name(it.language) if it.language else "")
-        v["category"].setText(it.category)
-        v["region"].setText(it.region)
-        v["country"].setText(it.country)
+        v["category"].setText(formats.isolated(it.category))
+        v["region"].setText(formats.isolated(it.region))
+        v["country"].setText(formats.isolated(formats.country_name(it.country)))
         v["priority"].setText(
             {
                 "flash": self.tr("Flash"),
@@ -166,7 +169,9 @@ class ItemDetail(QWidget):
             }.get(it.priority, it.priority)
         )
         restricted = bool(it.restrictions.strip())
-        self.restrictions.setText(it.restrictions if restricted else self.tr("None"))
+        self.restrictions.setText(
+            formats.isolated(it.restrictions) if restricted else self.tr("None")
+        )
         self.restrictions.setProperty("restricted", restricted)
         self.restrictions.style().unpolish(self.restrictions)
         self.restrictions.style().polish(self.restrictions)
@@ -245,11 +250,16 @@ class ItemDetail(QWidget):
         )
         audio = ""
         if p.get("audio_codec"):
-            audio = self.tr("{codec}, {channels} ch, {rate} Hz").format(
-                codec=p["audio_codec"],
-                channels=QLocale().toString(int(p.get("channels") or 0)),
-                rate=QLocale().toString(int(p.get("sample_rate") or 0)),
-            )
+            sound = [str(p["audio_codec"])]
+            channels = int(p.get("channels") or 0)
+            if channels > 0:  # a count: Arabic says قناتان for two, French "1 canal"
+                #: the audio channels of a file: "1 channel", "2 channels"
+                sound.append(self.tr("%Ln channels", "", channels))
+            rate = int(p.get("sample_rate") or 0)
+            if rate > 0:
+                #: an audio sampling rate: "48,000 Hz"
+                sound.append(self.tr("{rate} Hz").format(rate=QLocale().toString(rate)))
+            audio = self.tr(", ").join(sound)
         lines = [
             formats.isolated(f.path.name),
             self.tr("Video: {video}").format(video=video or self.tr("none")),

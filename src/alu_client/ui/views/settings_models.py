@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QDateTime,
     QLocale,
     QModelIndex,
@@ -23,6 +24,7 @@ from alu_client.core.transfers.schedule import ScheduleRule
 from alu_client.core.watch import WatchFile
 
 from .. import engine_text, formats
+from ..delegates_items import language_name, priority_name
 from ..models import OBJECT_ROLE, SORT_ROLE
 from .settings_apply import FolderRow
 
@@ -170,6 +172,28 @@ def folder_problem_text(problem: str) -> str:
     return "\n".join(engine_text.shown(line) for line in problem.splitlines())
 
 
+def defaults_text(defaults: dict[str, str]) -> str:
+    """A hot folder's defaults as the item's detail names them: "Language: French · Priority:
+    Urgent" (the list showed the stored keys and codes, "language: fr, priority: urgent", in
+    every language). Category and region as typed, as the hub keeps them."""
+    shown: dict[str, tuple[str, Callable[[str], str]]] = {
+        "language": (QCoreApplication.translate("ItemDetail", "Language:"), language_name),
+        "category": (QCoreApplication.translate("ItemDetail", "Category:"), str),
+        "region": (QCoreApplication.translate("ItemDetail", "Region:"), str),
+        "country": (QCoreApplication.translate("ItemDetail", "Country:"), formats.country_name),
+        "priority": (QCoreApplication.translate("ItemDetail", "Priority:"), priority_name),
+    }
+    parts = []
+    for key in sorted(defaults, key=lambda k: (list(shown).index(k) if k in shown else 99, k)):
+        value = defaults[key]
+        if key in shown:
+            name, words = shown[key]
+            parts.append(f"{name} {formats.isolated(words(value))}")
+        else:  # a key of a later version: as stored
+            parts.append(f"{key}: {value}")
+    return formats.joined(parts) or formats.NO_VALUE
+
+
 class HotFoldersModel(_ListModel[FolderRow]):
     """Hot folders with their counts; the On column is a check box (the user's change is kept
     until OK)."""
@@ -211,7 +235,7 @@ class HotFoldersModel(_ListModel[FolderRow]):
         if column == COL_ERRORS:
             return QLocale().toString(len(item.errors))
         if column == COL_DEFAULTS:
-            return ", ".join(f"{k}: {v}" for k, v in sorted(item.defaults.items())) or "—"
+            return defaults_text(item.defaults)
         return None
 
     def other(self, item: FolderRow, column: int, role: int) -> Any:

@@ -26,10 +26,18 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.transfers.schedule import ScheduleRule
 
+from ..formats import isolated
 from ..os_text import os_text
 from . import new_table, select_row
 from .settings_apply import Loaded, Values
-from .settings_fields import ErrorLabel, PathField, RateField, focus_first_error, rate_error
+from .settings_fields import (
+    ErrorLabel,
+    PathField,
+    RateField,
+    focus_first_error,
+    rate_error,
+    rate_text,
+)
 from .settings_models import COL_DAYS, ScheduleModel
 
 
@@ -213,8 +221,15 @@ class TransfersPage(QWidget):
         self.max_uploads.setAccessibleName(self.tr("Uploads at once"))
         self.limit_down.edit.setAccessibleName(self.tr("Download limit"))
         self.limit_up.edit.setAccessibleName(self.tr("Upload limit"))
+        # the examples as the app writes speeds, in the language's digits and units (the
+        # Arabic hint said "500 kbit/s" in Latin letters): what rate_text writes, read_rate reads
+        #: the placeholder of a bandwidth limit field; {fast} and {slow} are speeds
+        #: written as the app writes them: "2 Mbit/s", "500 kbit/s"
+        example = self.tr("unlimited (e.g. {fast} or {slow})").format(
+            fast=isolated(rate_text(250_000)), slow=isolated(rate_text(62_500))
+        )
         for f in (self.limit_down, self.limit_up):
-            f.edit.setPlaceholderText(self.tr("unlimited (e.g. 2M or 500 kbit/s)"))
+            f.edit.setPlaceholderText(example)
         self.schedule_box.setTitle(self.tr("Weekly schedule"))
         self.schedule_note.setText(
             self.tr(

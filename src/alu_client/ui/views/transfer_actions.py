@@ -14,6 +14,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
+from .. import formats
+
 
 class TransferActions(QObject):
     """``TransferActions(panel)``: the actions (``pause``, ``resume``, ``retry``, ``cancel``,
@@ -131,9 +133,5 @@ class TransferActions(QObject):
         }
         for act, (text, tip) in texts.items():
             act.setText(text)
-            act.setToolTip(
-                f"{tip} ({act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
-                if not act.shortcut().isEmpty()
-                else tip
-            )
+            act.setToolTip(formats.with_keys(tip, act.shortcut()))
             act.setStatusTip(tip)

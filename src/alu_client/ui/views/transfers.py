@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -66,6 +75,9 @@ _PAUSABLE = ("queued", "active")
 _RESUMABLE = ("paused", "failed")
 _CANCELABLE = ("queued", "active", "paused", "failed")
 _OPEN = ("queued", "active", "paused", "failed")
+# the narrowest the name and the last error get, in average characters (_fit_reading)
+NAME_MIN_CHARS = 30
+ERROR_MIN_CHARS = 24
 
 
 _HORIZONTAL = Qt.Orientation.Horizontal
@@ -188,8 +200,10 @@ class TransfersPanel(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().hide()
         header = self.view.horizontalHeader()
+        # the name and the last error share the room the other columns leave (_fit_reading)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_ERROR, QHeaderView.ResizeMode.Stretch)
+        self.view.viewport().installEventFilter(self)
         header.sortIndicatorChanged.connect(self._update_drag)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.view.setDragDropOverwriteMode(False)  # drop between rows, never onto one
@@ -318,6 +332,47 @@ class TransfersPanel(QWidget):
                 self.model.headerData(col, Qt.Orientation.Horizontal),
             ]
             header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + room)
+        self._fit_reading()
+
+    def _reading_minimums(self) -> tuple[int, int]:
+        """The narrowest the name and the last error may be: a name's first words, and the
+        error column's header whole and the start of its message (the cell's tooltip says
+        all of it)."""
+        fm = self.view.fontMetrics()
+        header = self.view.horizontalHeader()
+        room = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 24
+        title = str(self.model.headerData(COL_ERROR, Qt.Orientation.Horizontal) or "")
+        name_min = fm.averageCharWidth() * NAME_MIN_CHARS
+        error_min = max(fm.averageCharWidth() * ERROR_MIN_CHARS, fm.horizontalAdvance(title) + room)
+        return max(name_min, header.minimumSectionSize()), error_min
+
+    def _fit_reading(self) -> None:
+        """The name and the last error share what the other columns leave; when that is too
+        little for both (French at 1366×768 and 150 %: "Téléchargement" and "En attente de
+        nouvel essai" kept their width, and names read "Eight Af…", the error "Le fichie…",
+        its header "ernière erre"), each keeps its minimum and the table scrolls sideways,
+        the name first to get what there is."""
+        header = self.view.horizontalHeader()
+        name_min, error_min = self._reading_minimums()
+        others = sum(
+            header.sectionSize(col)
+            for col in range(header.count())
+            if col not in (COL_NAME, COL_ERROR) and not header.isSectionHidden(col)
+        )
+        free = self.view.viewport().width() - others
+        stretch = free >= 2 * max(name_min, error_min)  # an even share is enough for both
+        mode = QHeaderView.ResizeMode.Stretch if stretch else QHeaderView.ResizeMode.Interactive
+        for col in (COL_NAME, COL_ERROR):
+            if header.sectionResizeMode(col) != mode:
+                header.setSectionResizeMode(col, mode)
+        if not stretch:
+            header.resizeSection(COL_ERROR, error_min)
+            header.resizeSection(COL_NAME, max(name_min, free - error_min))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_reading()
+        return super().eventFilter(watched, event)
 
     def _fill_combo(self, box: QComboBox, items: Sequence[tuple[str, Any]]) -> None:
         keep = box.currentIndex()

@@ -53,6 +53,7 @@ from ...core.uploads import (
 from .. import colors, formats
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
+from ..widgets.label import SelectableLabel
 
 #: the fields of ``UploadFields`` the form edits, in the form's order
 FIELDS = (
@@ -203,10 +204,10 @@ class UploadForm(QWidget):
         self.thumbnail.setFixedSize(*_THUMB_SIZE)
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumbnail.setFrameShape(QLabel.Shape.StyledPanel)
-        self.info = QLabel(self)
+        # selectable (the file's name can be copied), laid out in the form's direction: a
+        # Latin name at its start made the Arabic sentence left to right (widgets/label.py)
+        self.info = SelectableLabel(self)
         self.info.setObjectName("upload-info")
-        self.info.setWordWrap(True)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.title = QLineEdit(self)
         self.slug = QLineEdit(self)
@@ -428,7 +429,7 @@ class UploadForm(QWidget):
             parts.append(p.video_codec)
         if p.audio_codec is None:
             parts.append(self.tr("no sound"))
-        return " · ".join(parts)
+        return formats.joined(parts)
 
     def problem_text(self, entry: UploadEntry) -> str:
         """What the probe found wrong with the file, in the user's language (a sentence that

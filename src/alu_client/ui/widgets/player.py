@@ -23,7 +23,6 @@ from pathlib import Path
 from PySide6.QtCore import (
     QElapsedTimer,
     QEvent,
-    QLocale,
     QObject,
     QSignalBlocker,
     Qt,
@@ -50,6 +49,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import formats
+
 log = logging.getLogger(__name__)
 
 # One frame when the file does not tell its rate: 25 fps, the rate of most news pictures.
@@ -74,16 +75,9 @@ _CUBIC, _LINEAR = QtAudio.VolumeScale.CubicVolumeScale, QtAudio.VolumeScale.Line
 
 
 def clock_text(ms: int) -> str:
-    """A position or a length as a clock: ``01:05``, ``1:02:03`` past an hour (locale digits)."""
-    loc = QLocale()
-
-    def two(value: int) -> str:
-        text = loc.toString(value)
-        return loc.zeroDigit() * (2 - len(text)) + text
-
-    h, rest = divmod(max(0, ms) // 1000, 3600)
-    m, s = divmod(rest, 60)
-    return f"{loc.toString(h)}:{two(m)}:{two(s)}" if h else f"{two(m)}:{two(s)}"
+    """A position or a length as a clock: ``1:05``, ``1:02:03`` past an hour (locale digits),
+    as the Library writes a clip's length (it said ``00:03`` beside the detail's ``0:03``)."""
+    return formats.clock_text(max(0, ms) // 1000)
 
 
 def native_audio_output(parent: QObject) -> QAudioOutput:
