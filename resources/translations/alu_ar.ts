@@ -1316,6 +1316,11 @@
 <context>
     <name>Formats</name>
     <message>
+        <source> · </source>
+        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <translation>، </translation>
+    </message>
+    <message>
         <source>{value} B</source>
         <translation>{value} بايت</translation>
     </message>
@@ -1800,9 +1805,22 @@
         <source>{fps} fps</source>
         <translation>{fps} إطار/ث</translation>
     </message>
+    <message numerus="yes">
+        <source>%Ln channels</source>
+        <extracomment>the audio channels of a file: &quot;1 channel&quot;, &quot;2 channels&quot;</extracomment>
+        <translation>
+            <numerusform>%Ln قناة</numerusform>
+            <numerusform>قناة واحدة</numerusform>
+            <numerusform>قناتان</numerusform>
+            <numerusform>%Ln قنوات</numerusform>
+            <numerusform>%Ln قناة</numerusform>
+            <numerusform>%Ln قناة</numerusform>
+        </translation>
+    </message>
     <message>
-        <source>{codec}, {channels} ch, {rate} Hz</source>
-        <translation>{codec}، {channels} قنوات، {rate} هرتز</translation>
+        <source>{rate} Hz</source>
+        <extracomment>an audio sampling rate: &quot;48,000 Hz&quot;</extracomment>
+        <translation>{rate} هرتز</translation>
     </message>
     <message>
         <source>Video: {video}</source>
@@ -2628,6 +2646,33 @@
     </message>
 </context>
 <context>
+    <name>QShortcut</name>
+    <message>
+        <source>Space</source>
+        <translation>مسافة</translation>
+    </message>
+    <message>
+        <source>Del</source>
+        <translation>حذف</translation>
+    </message>
+    <message>
+        <source>Home</source>
+        <translation>البداية</translation>
+    </message>
+    <message>
+        <source>End</source>
+        <translation>النهاية</translation>
+    </message>
+    <message>
+        <source>Up</source>
+        <translation>الأعلى</translation>
+    </message>
+    <message>
+        <source>Down</source>
+        <translation>الأسفل</translation>
+    </message>
+</context>
+<context>
     <name>RuleDialog</name>
     <message>
         <source>Edit rule</source>
@@ -2839,6 +2884,11 @@
     <message>
         <source>Priority: {values}</source>
         <translation>الأولوية: {values}</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <extracomment>between the values of one condition, any of which matches: &quot;French, Arabic&quot;</extracomment>
+        <translation>، </translation>
     </message>
     <message>
         <source>“{word}”</source>
@@ -3533,8 +3583,16 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>لم يعد المركز يقبل بيانات الدخول هذه.</translation>
     </message>
     <message>
-        <source>%1  ·  ⚠ Library cannot be saved</source>
-        <translation>%1  ·  ⚠ يتعذّر حفظ المكتبة</translation>
+        <source>⚠ Library cannot be saved</source>
+        <translation>⚠ يتعذّر حفظ المكتبة</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2</source>
+        <translation>↓ %1  ↑ %2</translation>
+    </message>
+    <message>
+        <source>%1 active, %2 queued</source>
+        <translation>الجارية: %1، في الانتظار: %2</translation>
     </message>
     <message>
         <source>Connection: %1</source>
@@ -3543,10 +3601,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Hub: %1</source>
         <translation>المركز: %1</translation>
-    </message>
-    <message>
-        <source>↓ %1  ↑ %2  ·  %3 active, %4 queued</source>
-        <translation>↓ %1  ↑ %2  ·  الجارية: %3، في الانتظار: %4</translation>
     </message>
     <message>
         <source>Limit on</source>
@@ -3835,8 +3889,9 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>حد الرفع</translation>
     </message>
     <message>
-        <source>unlimited (e.g. 2M or 500 kbit/s)</source>
-        <translation>بلا حد (مثلاً ⁦2M⁩ أو ⁦500 kbit/s⁩)</translation>
+        <source>unlimited (e.g. {fast} or {slow})</source>
+        <extracomment>the placeholder of a bandwidth limit field; {fast} and {slow} are speeds written as the app writes them: &quot;2 Mbit/s&quot;, &quot;500 kbit/s&quot;</extracomment>
+        <translation>بلا حد (مثلاً {fast} أو {slow})</translation>
     </message>
     <message>
         <source>Weekly schedule</source>

@@ -46,6 +46,17 @@
     </message>
 </context>
 <context>
+    <name>ItemDetail</name>
+    <message numerus="yes">
+        <source>%Ln channels</source>
+        <extracomment>the audio channels of a file: &quot;1 channel&quot;, &quot;2 channels&quot;</extracomment>
+        <translation>
+            <numerusform>%Ln channel</numerusform>
+            <numerusform>%Ln channels</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>LibraryPanel</name>
     <message numerus="yes">
         <source>Copied %Ln files to {folder}</source>

@@ -1300,6 +1300,11 @@
 <context>
     <name>Formats</name>
     <message>
+        <source> · </source>
+        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <translation> · </translation>
+    </message>
+    <message>
         <source>{value} B</source>
         <translation>{value} o</translation>
     </message>
@@ -1780,9 +1785,18 @@
         <source>{fps} fps</source>
         <translation>{fps} i/s</translation>
     </message>
+    <message numerus="yes">
+        <source>%Ln channels</source>
+        <extracomment>the audio channels of a file: &quot;1 channel&quot;, &quot;2 channels&quot;</extracomment>
+        <translation>
+            <numerusform>%Ln canal</numerusform>
+            <numerusform>%Ln canaux</numerusform>
+        </translation>
+    </message>
     <message>
-        <source>{codec}, {channels} ch, {rate} Hz</source>
-        <translation>{codec}, {channels} canaux, {rate} Hz</translation>
+        <source>{rate} Hz</source>
+        <extracomment>an audio sampling rate: &quot;48,000 Hz&quot;</extracomment>
+        <translation>{rate} Hz</translation>
     </message>
     <message>
         <source>Video: {video}</source>
@@ -2592,6 +2606,33 @@
     </message>
 </context>
 <context>
+    <name>QShortcut</name>
+    <message>
+        <source>Space</source>
+        <translation>Espace</translation>
+    </message>
+    <message>
+        <source>Del</source>
+        <translation>Suppr</translation>
+    </message>
+    <message>
+        <source>Home</source>
+        <translation>Début</translation>
+    </message>
+    <message>
+        <source>End</source>
+        <translation>Fin</translation>
+    </message>
+    <message>
+        <source>Up</source>
+        <translation>Haut</translation>
+    </message>
+    <message>
+        <source>Down</source>
+        <translation>Bas</translation>
+    </message>
+</context>
+<context>
     <name>RuleDialog</name>
     <message>
         <source>Edit rule</source>
@@ -2803,6 +2844,11 @@
     <message>
         <source>Priority: {values}</source>
         <translation>Priorité : {values}</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <extracomment>between the values of one condition, any of which matches: &quot;French, Arabic&quot;</extracomment>
+        <translation>, </translation>
     </message>
     <message>
         <source>“{word}”</source>
@@ -3497,8 +3543,16 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Le hub n&apos;accepte plus cette connexion.</translation>
     </message>
     <message>
-        <source>%1  ·  ⚠ Library cannot be saved</source>
-        <translation>%1  ·  ⚠ La médiathèque ne peut pas être enregistrée</translation>
+        <source>⚠ Library cannot be saved</source>
+        <translation>⚠ La médiathèque ne peut pas être enregistrée</translation>
+    </message>
+    <message>
+        <source>↓ %1  ↑ %2</source>
+        <translation>↓ %1  ↑ %2</translation>
+    </message>
+    <message>
+        <source>%1 active, %2 queued</source>
+        <translation>%1 en cours, %2 en attente</translation>
     </message>
     <message>
         <source>Connection: %1</source>
@@ -3507,10 +3561,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Hub: %1</source>
         <translation>Hub : %1</translation>
-    </message>
-    <message>
-        <source>↓ %1  ↑ %2  ·  %3 active, %4 queued</source>
-        <translation>↓ %1  ↑ %2  ·  %3 en cours, %4 en attente</translation>
     </message>
     <message>
         <source>Limit on</source>
@@ -3799,8 +3849,9 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Limite d’envoi</translation>
     </message>
     <message>
-        <source>unlimited (e.g. 2M or 500 kbit/s)</source>
-        <translation>illimité (p. ex. 2M ou 500 kbit/s)</translation>
+        <source>unlimited (e.g. {fast} or {slow})</source>
+        <extracomment>the placeholder of a bandwidth limit field; {fast} and {slow} are speeds written as the app writes them: &quot;2 Mbit/s&quot;, &quot;500 kbit/s&quot;</extracomment>
+        <translation>illimité (p. ex. {fast} ou {slow})</translation>
     </message>
     <message>
         <source>Weekly schedule</source>
