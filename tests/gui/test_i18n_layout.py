@@ -362,3 +362,45 @@ def test_the_app_carries_a_name_for_every_key_its_shortcuts_show(
         assert formats.keys_text(QKeySequence("Del")) == f"{LRI}حذف{PDI}"
     finally:
         qapp.removeTranslator(stand_in)
+
+
+def test_each_line_of_a_restriction_is_isolated_on_its_own() -> None:
+    """An isolate ends with its paragraph: one pair around "No use in Kenya.\\nNo archive
+    (48h)." left the second line to the Arabic paragraph's order (".No archive (48h)")."""
+    text = formats.isolated("No use in Kenya.\nNo archive (48h).")
+    assert text.split("\n") == [
+        f"{formats.FSI}No use in Kenya.{formats.PDI}",
+        f"{formats.FSI}No archive (48h).{formats.PDI}",
+    ]
+
+
+def test_what_is_copied_from_a_value_carries_no_invisible_marks(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    """A slug selected in the item's detail and copied (Ctrl+C) carried the isolate the app
+    puts around it: pasted into a rundown it no longer matched the slug typed."""
+    label = SelectableLabel()
+    qtbot.addWidget(label)
+    label.setText(formats.isolated("SUDAN-AID (UPDATE)"))
+    label.show()
+    qtbot.waitExposed(label)
+    QApplication.clipboard().clear()
+    label.setSelection(0, len(label.text()))
+    assert formats.FSI in label.selectedText()
+    qtbot.keyClick(label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == "SUDAN-AID (UPDATE)"
+    label.setText(formats.unbroken("http://127.0.0.1:8750"))
+    label.setSelection(0, len(label.text()))
+    label.copy_selection()
+    assert QApplication.clipboard().text() == "http://127.0.0.1:8750"
+
+
+def test_an_address_copied_out_of_a_message_signs_in() -> None:
+    """The "has the hub moved?" question keeps its addresses whole with word joiners and an
+    isolate; copied out of the message box and pasted at the sign-in, the address looked right
+    and was refused as "not a hub address"."""
+    from alu_client.core.hub import normalize_url
+
+    shown = formats.isolated(formats.unbroken("https://hub.newsroom.example:8750/"))
+    assert shown != "https://hub.newsroom.example:8750/"
+    assert normalize_url(shown) == "https://hub.newsroom.example:8750"

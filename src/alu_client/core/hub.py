@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.client import HTTPException, IncompleteRead, RemoteDisconnected
@@ -130,8 +131,10 @@ MAX_JSON = 32 * 1024 * 1024
 
 def normalize_url(url: str) -> str:
     """``hub.example.org`` → ``https://hub.example.org``; drops a trailing ``/api/v1`` and
-    slashes, so profiles compare equal whatever the user typed."""
-    u = url.strip()
+    slashes, so profiles compare equal whatever the user typed. Invisible formatting marks
+    (direction isolates, word joiners: what an address copied out of a message may carry) are
+    dropped: the address looked right and was refused."""
+    u = "".join(c for c in url if unicodedata.category(c) != "Cf").strip()
     if "://" not in u:
         u = "https://" + u
     try:

@@ -31,7 +31,20 @@ def isolated(text: object) -> str:
     """``text`` (a file name, path, URL, title) as a first-strong isolate: inside a sentence
     of the other direction it keeps its own order, and its neighbours keep theirs."""
     s = str(text)
+    if "\n" in s:  # an isolate ends with its paragraph: each line gets its own
+        return "\n".join(isolated(line) for line in s.split("\n"))
     return f"{FSI}{s}{PDI}" if s else s
+
+
+#: the marks the app puts around and inside the texts it shows (isolates, embeddings, word
+#: joiners): not part of what a user copies
+_MARKS = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\u2060"))
+
+
+def without_marks(text: str) -> str:
+    """``text`` as it was before the app isolated or joined it for showing (see ``isolated``,
+    ``unbroken``): what a copy to the clipboard carries."""
+    return text.translate(_MARKS)
 
 
 def unbroken(text: str) -> str:
@@ -235,4 +248,5 @@ __all__ = [
     "speed_text",
     "unbroken",
     "with_keys",
+    "without_marks",
 ]
