@@ -28,7 +28,6 @@ from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from ..formats import without_marks
 
-
 _QT_CONTEXT = "QWidgetTextControl"  # Qt's own words for a text's context menu (qtbase)
 
 
