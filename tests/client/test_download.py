@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from alu_client.core.transfers import download as dl
+from alu_client.core.transfers import jobs
 from alu_client.core.transfers.base import (
     PHASE_VERIFYING,
     Control,
@@ -1196,16 +1197,11 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     assert len(ranged & opened_early) >= 3, (ranged, opened_early)
 
 
-def test_the_result_gives_the_files_own_time_once_in_place(server: FileServer, job: Job) -> None:
-    """The library keeps it to tell this file from one written at its name later (another
-    workstation's download into a shared folder): read from the file renamed into place, the
-    file system's time, not this machine's clock."""
+def queued_download(server: FileServer, dest: Path) -> Any:
+    """A transfer row as the queue hands it to ``jobs.download_job`` (the fields it reads)."""
     from types import SimpleNamespace
 
-    from alu_client.core.transfers import jobs
-
-    dest = job.tmp / "f.bin"
-    transfer = SimpleNamespace(
+    return SimpleNamespace(
         id=1,
         destination=str(dest),
         attempts=1,
@@ -1215,7 +1211,15 @@ def test_the_result_gives_the_files_own_time_once_in_place(server: FileServer, j
         options={},
         item_id=None,
     )
-    result = jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+
+
+def test_the_result_gives_the_files_own_time_once_in_place(server: FileServer, job: Job) -> None:
+    """The library keeps it to tell this file from one written at its name later (another
+    workstation's download into a shared folder): read from the file renamed into place, the
+    file system's time, not this machine's clock."""
+    dest = job.tmp / "f.bin"
+    transfer = queued_download(server, dest)
+    result = jobs.download_job(transfer, job.context())
     assert dest.read_bytes() == server.data
     assert result["mtime_ns"] == dest.stat().st_mtime_ns
 
@@ -1227,22 +1231,9 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
     another workstation sharing the folder downloaded the same item to the same name. The
     next run must not take that file for its own (the library would delete it as ours): the
     checkpoint knows the file this run placed by its device, inode and time."""
-    from types import SimpleNamespace
-
-    from alu_client.core.transfers import jobs
-
     dest = job.tmp / "f.bin"
-    transfer = SimpleNamespace(
-        id=1,
-        destination=str(dest),
-        attempts=1,
-        sha256=sha(server.data),
-        size=len(server.data),
-        source=server.url,
-        options={},
-        item_id=None,
-    )
-    jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+    transfer = queued_download(server, dest)
+    jobs.download_job(transfer, job.context())
     # (the queue did not record the end: the checkpoint still names the file placed)
     assert PLACED in job.checkpoint.data
     ours = dest.stat()
@@ -1253,5 +1244,5 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
     other.rename(dest)
     transfer.attempts = 2
     with pytest.raises(PermanentError):  # "already there": not ours, never adopted
-        jobs.download_job(transfer, job.context())  # type: ignore[arg-type]
+        jobs.download_job(transfer, job.context())
     assert dest.read_bytes() == server.data
