@@ -637,6 +637,13 @@ def test_the_name_and_the_last_error_keep_room_in_french_on_a_small_screen(
     assert header.sectionSize(COL_ERROR) >= fm.horizontalAdvance(title) + margins  # whole
     assert header.sectionSize(COL_ERROR) >= 16 * fm.averageCharWidth()
     assert header.length() > panel.view.viewport().width()  # scrolls sideways instead
+    # a width the user chose stays when the viewport changes a little (a scroll bar)
+    chosen = header.sectionSize(COL_NAME) + 57
+    header.resizeSection(COL_NAME, chosen)
+    panel.resize(905, 480)
+    qtbot.waitUntil(lambda: panel.view.viewport().width() < 905)
+    qapp.processEvents()
+    assert header.sectionSize(COL_NAME) == chosen
     # a wide window: the two stretch over the room the others leave, nothing to scroll
     panel.resize(1900, 600)
     qtbot.waitUntil(lambda: header.length() == panel.view.viewport().width())

@@ -362,11 +362,18 @@ class TransfersPanel(QWidget):
         free = self.view.viewport().width() - others
         stretch = free >= 2 * max(name_min, error_min)  # an even share is enough for both
         mode = QHeaderView.ResizeMode.Stretch if stretch else QHeaderView.ResizeMode.Interactive
+        changed = False
         for col in (COL_NAME, COL_ERROR):
             if header.sectionResizeMode(col) != mode:
                 header.setSectionResizeMode(col, mode)
-        if not stretch:
+                changed = True
+        if stretch:
+            return
+        # widths the user chose (dragging a column's edge) stay while they keep the minimums:
+        # a scroll bar that comes or goes with the rows resizes the viewport too
+        if changed or header.sectionSize(COL_ERROR) < error_min:
             header.resizeSection(COL_ERROR, error_min)
+        if changed or header.sectionSize(COL_NAME) < name_min:
             header.resizeSection(COL_NAME, max(name_min, free - error_min))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
