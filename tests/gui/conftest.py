@@ -4,6 +4,7 @@ catalogues are built once per session from the ``.ts`` sources."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.base import TransferContext
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
+from alu_client.ui.gc_guard import GcGuard
 from alu_client.ui.i18n import build_translations, install_translators
 from alu_client.ui.views.transfers import TransfersPanel
 
@@ -68,6 +70,22 @@ def add(q: TransferQueue, name: str, priority: str = "routine") -> int:
 @pytest.fixture(scope="session", autouse=True)
 def _translations_built() -> None:
     build_translations()
+
+
+@pytest.fixture(autouse=True)
+def _no_gc_guard_left(qapp: QApplication) -> Iterator[None]:
+    """A test that runs ``app.main`` here (``make_application``) leaves the app's GC guard on
+    the suite's QApplication: the collector off and a guard collecting for every later test
+    (the guard's own test then saw another collect its garbage). Each goes with its test."""
+    enabled = gc.isenabled()
+    before = {id(guard) for guard in qapp.findChildren(GcGuard)}
+    yield
+    for guard in qapp.findChildren(GcGuard):
+        if id(guard) not in before:
+            guard.uninstall()
+            guard.setParent(None)  # (Python's again: gone with its last reference)
+    if enabled and not gc.isenabled():
+        gc.enable()
 
 
 @pytest.fixture(autouse=True)
