@@ -131,7 +131,7 @@ def test_the_guard_collects_on_its_timer_on_the_gui_thread(qtbot: Any) -> None:
         qtbot.waitUntil(lambda: all(ref() is None for ref in made), timeout=5000)
         assert threads == {threading.main_thread().name}
         # by this guard (a young collection, or an older generation's when more objects than
-        # threshold0 × threshold1 were new at its first tick: the whole suite's run)
+        # threshold0 × threshold1 were new at its first tick)
         assert sum(guard.collections) >= 1
     finally:
         gc.callbacks.remove(seen)
