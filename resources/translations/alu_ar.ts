@@ -1317,7 +1317,7 @@
     <name>Formats</name>
     <message>
         <source> · </source>
-        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <extracomment>the marks the app puts around and inside the texts it shows (isolates, embeddings, word joiners): not part of what a user copies between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
         <translation>، </translation>
     </message>
     <message>
@@ -1626,18 +1626,6 @@
         <translation>غير محددة (عادي)</translation>
     </message>
     <message>
-        <source>Routine</source>
-        <translation>عادي</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>عاجل</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>عاجل جدًا</translation>
-    </message>
-    <message>
         <source>&amp;Folder:</source>
         <translation>ال&amp;مجلد:</translation>
     </message>
@@ -1751,18 +1739,6 @@
 </context>
 <context>
     <name>ItemDetail</name>
-    <message>
-        <source>Flash</source>
-        <translation>عاجل جدًا</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>عاجل</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>عادي</translation>
-    </message>
     <message>
         <source>None</source>
         <translation>لا يوجد</translation>
@@ -2769,30 +2745,6 @@
     <message>
         <source>&amp;To folder:</source>
         <translation>إ&amp;لى المجلد:</translation>
-    </message>
-    <message>
-        <source>English</source>
-        <translation>الإنجليزية</translation>
-    </message>
-    <message>
-        <source>French</source>
-        <translation>الفرنسية</translation>
-    </message>
-    <message>
-        <source>Arabic</source>
-        <translation>العربية</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>عاجل جدًا</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>عاجل</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>عادي</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>

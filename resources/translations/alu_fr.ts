@@ -1301,7 +1301,7 @@
     <name>Formats</name>
     <message>
         <source> · </source>
-        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <extracomment>the marks the app puts around and inside the texts it shows (isolates, embeddings, word joiners): not part of what a user copies between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
         <translation> · </translation>
     </message>
     <message>
@@ -1606,18 +1606,6 @@
         <translation>Non précisée (routine)</translation>
     </message>
     <message>
-        <source>Routine</source>
-        <translation>Routine</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>Urgent</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>Flash</translation>
-    </message>
-    <message>
         <source>&amp;Folder:</source>
         <translation>&amp;Dossier :</translation>
     </message>
@@ -1731,18 +1719,6 @@
 </context>
 <context>
     <name>ItemDetail</name>
-    <message>
-        <source>Flash</source>
-        <translation>Flash</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>Urgent</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>Routine</translation>
-    </message>
     <message>
         <source>None</source>
         <translation>Aucune</translation>
@@ -2729,30 +2705,6 @@
     <message>
         <source>&amp;To folder:</source>
         <translation>&amp;Vers le dossier :</translation>
-    </message>
-    <message>
-        <source>English</source>
-        <translation>Anglais</translation>
-    </message>
-    <message>
-        <source>French</source>
-        <translation>Français</translation>
-    </message>
-    <message>
-        <source>Arabic</source>
-        <translation>Arabe</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>Flash</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>Urgent</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>Routine</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>

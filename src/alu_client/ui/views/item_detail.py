@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from alu_client.core.library import LibraryFile, LibraryItem
 
 from .. import formats
-from ..delegates_items import clip_length, language_name, local_time
+from ..delegates_items import clip_length, language_name, local_time, priority_name
 from ..widgets.label import SelectableLabel
 
 _FIELDS = (
@@ -161,13 +161,7 @@ class ItemDetail(QWidget):
         v["category"].setText(formats.isolated(it.category))
         v["region"].setText(formats.isolated(it.region))
         v["country"].setText(formats.isolated(formats.country_name(it.country)))
-        v["priority"].setText(
-            {
-                "flash": self.tr("Flash"),
-                "urgent": self.tr("Urgent"),
-                "routine": self.tr("Routine"),
-            }.get(it.priority, it.priority)
-        )
+        v["priority"].setText(priority_name(it.priority))
         restricted = bool(it.restrictions.strip())
         self.restrictions.setText(
             formats.isolated(it.restrictions) if restricted else self.tr("None")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.uploads import FieldError, UploadFields
 
+from ..delegates_items import priority_name
 from ..models import OBJECT_ROLE
 from . import new_table, select_row
 from .settings_apply import FolderRow, Loaded, Values
@@ -72,9 +73,7 @@ class HotFolderDialog(QDialog):
         self.priority.setAccessibleName(self.tr("Default priority"))
         for code, text in (
             ("", self.tr("Not set (routine)")),
-            ("routine", self.tr("Routine")),
-            ("urgent", self.tr("Urgent")),
-            ("flash", self.tr("Flash")),
+            *((code, priority_name(code)) for code in ("routine", "urgent", "flash")),
         ):
             self.priority.addItem(text, code)
         self.error = ErrorLabel(self)

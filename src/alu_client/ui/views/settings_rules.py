@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError, split_values
 
+from ..delegates_items import language_name, priority_name
 from ..models.rules import COL_CONDITIONS, RulesModel
 from . import new_table, select_row
 from .settings_apply import Loaded, Values
@@ -122,15 +123,11 @@ class RuleDialog(QDialog):
     def _boxes(
         self, name: str, chosen: tuple[str, ...], form: QFormLayout, label: str
     ) -> dict[str, QCheckBox]:
-        texts = {
-            "en": self.tr("English"),
-            "fr": self.tr("French"),
-            "ar": self.tr("Arabic"),
-            "flash": self.tr("Flash"),
-            "urgent": self.tr("Urgent"),
-            "routine": self.tr("Routine"),
-        }
         codes = LANGUAGE_CODES if name == "language" else PRIORITY_CODES
+        # the Feed's words (one vocabulary: this dialog had its own, and Arabic's differed)
+        texts = {
+            code: (language_name if name == "language" else priority_name)(code) for code in codes
+        }
         row = QHBoxLayout()
         boxes: dict[str, QCheckBox] = {}
         for code in codes:
