@@ -1271,18 +1271,6 @@
         <translation>كل الأولويات</translation>
     </message>
     <message>
-        <source>Flash</source>
-        <translation>عاجل جدًا</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>عاجل</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>عادي</translation>
-    </message>
-    <message>
         <source>Any date</source>
         <translation>أي تاريخ</translation>
     </message>
@@ -4314,18 +4302,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>e.g. No access Kenya</source>
         <translation>مثال: يُحظر البث في كينيا</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>عاجل جدًا</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>عاجل</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>عادي</translation>
     </message>
     <message>
         <source>{name} — reading the file…</source>

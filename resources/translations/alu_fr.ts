@@ -1263,18 +1263,6 @@
         <translation>Toutes les priorités</translation>
     </message>
     <message>
-        <source>Flash</source>
-        <translation>Flash</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>Urgent</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>Routine</translation>
-    </message>
-    <message>
         <source>Any date</source>
         <translation>Toutes les dates</translation>
     </message>
@@ -4262,18 +4250,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>e.g. No access Kenya</source>
         <translation>ex. Pas d&apos;accès Kenya</translation>
-    </message>
-    <message>
-        <source>Flash</source>
-        <translation>Flash</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>Urgent</translation>
-    </message>
-    <message>
-        <source>Routine</source>
-        <translation>Routine</translation>
     </message>
     <message>
         <source>{name} — reading the file…</source>

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from alu_client.core.library import Library, Query
 
-from ..delegates_items import language_name
+from ..delegates_items import language_name, priority_name
 from ..tasks import TaskRunner
 from ..widgets.combo import ElidingComboBox
 
@@ -244,11 +244,7 @@ class FilterBar(QWidget):
         self._fill(
             self.priority,
             self.tr("All priorities"),
-            [
-                (self.tr("Flash"), "flash"),
-                (self.tr("Urgent"), "urgent"),
-                (self.tr("Routine"), "routine"),
-            ],
+            [(priority_name(code), code) for code in ("flash", "urgent", "routine")],
         )
         self._fill(
             self.dates,

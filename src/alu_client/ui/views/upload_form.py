@@ -51,6 +51,7 @@ from ...core.uploads import (
     FieldError,
 )
 from .. import colors, formats
+from ..delegates_items import priority_name
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 from ..widgets.label import SelectableLabel
@@ -325,8 +326,8 @@ class UploadForm(QWidget):
         self.dateline.setPlaceholderText(self.tr("e.g. NAIROBI, Kenya"))
         self.country.setPlaceholderText(self.tr("two letters, e.g. KE"))
         self.restrictions.setPlaceholderText(self.tr("e.g. No access Kenya"))
-        for i, text in enumerate((self.tr("Flash"), self.tr("Urgent"), self.tr("Routine"))):
-            self.priority.setItemText(i, text)
+        for i in range(self.priority.count()):  # (the Feed's words, as every list says them)
+            self.priority.setItemText(i, priority_name(str(self.priority.itemData(i))))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
