@@ -246,7 +246,10 @@ class Tuning:
     connect_timeout: float = 15.0
     #: a read that returns nothing for this long is a stall: drop the connection and resume
     stall_timeout: float = 30.0
-    read_size: int = 256 * 1024
+    #: the most one read of a download takes from the socket (a slow link's reads return what
+    #: has arrived, less); 512 KiB: a 1 GiB loopback download with one stream 1.2x faster
+    #: than with 256 KiB, with four the same; 1 MiB no faster, 10-30 MB more peak memory
+    read_size: int = 512 * 1024
     #: files at least this large are fetched with several streams when the server allows Range
     segment_threshold: int = 32 * 1024 * 1024
     max_segments: int = 4

@@ -71,9 +71,10 @@ class _JobBase:
         self.max_streams = max(1, spec.segments or self.tuning.max_segments)
         self.min_segmented = max(self.tuning.segment_threshold, 2 * _MIN_SEGMENT)
         self.probe_size = max(self.tuning.segment_threshold // self.max_streams, _MIN_SEGMENT)
-        # a steal leaves each half at least two reads long (a read in flight on the victim's
-        # stream is clipped at the new end, see _write)
-        self.min_split = max(self.tuning.min_split, 2 * self.read_size)
+        # a steal leaves each half at least two of the smallest reads long (a read in flight on
+        # the victim's stream is clipped at the new end, see _write; on a link slow enough for
+        # the tail to matter a read returns what has arrived, far less than ``read_size``)
+        self.min_split = max(self.tuning.min_split, 2 * _MIN_READ)
         self.piece = max(self.tuning.segment_piece, _MIN_SEGMENT)
         self.account = metered(ctx)
         self.fd = -1
