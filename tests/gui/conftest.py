@@ -72,11 +72,24 @@ def _translations_built() -> None:
     build_translations()
 
 
+@pytest.fixture(scope="package", autouse=True)
+def _gc_on_the_gui_thread(qapp: QApplication) -> Iterator[GcGuard]:
+    """The suite's QApplication collects garbage as the app's does (``ui/gc_guard.py``): only on
+    the GUI thread. Without it Python's collector ran on whichever thread crossed its threshold
+    (a queue's, a task's, a probe's), and a Qt object in a cycle destroyed there can crash a
+    later test with no traceback. The guard's own tests set it aside (``suite_gc_guard_aside``);
+    the tests after this package's have the collector as Python has it."""
+    guard = GcGuard(qapp)
+    yield guard
+    guard.uninstall()
+    guard.setParent(None)
+
+
 @pytest.fixture(autouse=True)
-def _no_gc_guard_left(qapp: QApplication) -> Iterator[None]:
-    """A test that runs ``app.main`` here (``make_application``) leaves the app's GC guard on
-    the suite's QApplication: the collector off and a guard collecting for every later test
-    (the guard's own test then saw another collect its garbage). Each goes with its test."""
+def _no_gc_guard_left(qapp: QApplication, _gc_on_the_gui_thread: GcGuard) -> Iterator[None]:
+    """A test that runs ``app.main`` here (``make_application``) keeps the suite's guard (it
+    finds it); a guard a test made of its own goes with its test, and the collector is left as
+    the test found it (off, the suite's guard at work)."""
     enabled = gc.isenabled()
     before = {id(guard) for guard in qapp.findChildren(GcGuard)}
     yield
@@ -84,8 +97,23 @@ def _no_gc_guard_left(qapp: QApplication) -> Iterator[None]:
         if id(guard) not in before:
             guard.uninstall()
             guard.setParent(None)  # (Python's again: gone with its last reference)
-    if enabled and not gc.isenabled():
-        gc.enable()
+    if enabled != gc.isenabled():
+        (gc.enable if enabled else gc.disable)()
+
+
+@pytest.fixture
+def suite_gc_guard_aside(qapp: QApplication, _gc_on_the_gui_thread: GcGuard) -> Iterator[None]:
+    """For the guard's own tests: the suite's guard off the application and the collector on,
+    as a process without a guard has it; put back after."""
+    suite = _gc_on_the_gui_thread
+    suite.uninstall()  # (it found the collector on: it turns it back on)
+    suite.setParent(None)
+    try:
+        yield
+    finally:
+        suite.setParent(qapp)
+        gc.disable()
+        suite._timer.start()
 
 
 @pytest.fixture(autouse=True)

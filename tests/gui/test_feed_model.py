@@ -646,6 +646,7 @@ def test_a_model_dropped_while_it_reads_is_freed_at_once_not_left_to_the_collect
 
     monkeypatch.setattr(items_module, "_page", slow_page)
     gc.collect()
+    was = gc.isenabled()  # (off: the suite's guard collects on the GUI thread's timer)
     gc.disable()
     try:
         m = ItemsModel(library, page_size=100)
@@ -657,4 +658,5 @@ def test_a_model_dropped_while_it_reads_is_freed_at_once_not_left_to_the_collect
         assert gone() is None
     finally:
         go.set()
-        gc.enable()
+        if was:
+            gc.enable()

@@ -12,12 +12,16 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from alu_client.ui.gc_guard import BUSY_MS, GcGuard
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# the suite's own guard (tests/gui/conftest.py) set aside: these tests make theirs
+pytestmark = pytest.mark.usefixtures("suite_gc_guard_aside")
 
 # A model in a reference cycle with a timer of its own, garbage on the GUI thread; a worker
 # then reads many rows and crosses the collector's threshold there. Without the guard the
