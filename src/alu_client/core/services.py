@@ -27,10 +27,11 @@ import dataclasses
 import logging
 import os
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urljoin
@@ -524,6 +525,12 @@ class Services:
             name = safe_filename(name, marker=f" ({rendition})")
         dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
+        same = _same_item_there(folder / safe_filename(name), dest, r.sha256, r.size, taken)
+        if same is not None:
+            # the item downloaded before into this folder (by another workstation on a shared
+            # folder, or before the data folder was new): the job checks its bytes and keeps
+            # it instead of fetching a "NAME (2)" copy over the link
+            extra["same_as"] = str(same)
         if rule:
             extra["rule"] = rule
         return q.add_download(
@@ -770,6 +777,24 @@ def writable_folder(folder: Path) -> None:
     except OSError as e:
         cause = e.strerror or str(e) or type(e).__name__
         raise OSError(f"the folder {folder} cannot be written ({cause})") from None
+
+
+def _same_item_there(
+    first: Path, dest: Path, sha256: str | None, size: int | None, taken: Container[str]
+) -> Path | None:
+    """``first`` (the item's own name in its folder) when a file is there that may be the
+    item's: of its size, not being written (no part file, no transfer of this workstation
+    writing it) and with a sha256 to check it by; else None. Only its size is looked at here
+    (a share may be slow: the job reads the bytes)."""
+    if first == dest or not sha256 or size is None or first.name in taken:
+        return None
+    try:
+        st = first.stat()
+        if first.with_name(first.name + ".part").exists():
+            return None  # being downloaded, perhaps by another workstation: not whole yet
+    except OSError:
+        return None
+    return first if stat.S_ISREG(st.st_mode) and st.st_size == size else None
 
 
 def _placed_mtime_ns(t: Transfer) -> int | None:

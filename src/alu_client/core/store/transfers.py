@@ -401,6 +401,14 @@ class TransferStore:
                     tid,
                 ),
             )
+            found = (result or {}).get("path") if (result or {}).get("found_in_folder") else None
+            if state == "done" and isinstance(found, str) and found:
+                # a download that found its item already in the folder (``jobs``): it ends
+                # with that file, not the free name it was queued to write
+                c.execute(
+                    "UPDATE transfers SET destination = ? WHERE id = ? AND direction = 'download'",
+                    (found, tid),
+                )
             if state == "queued" and error:
                 self._log_retry(c, tid, error)
             else:

@@ -27,6 +27,8 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import download
 
     found = _renamed_before(t, ctx)
+    if found is None:
+        found = _same_item_there(t, ctx)
     if found is not None:
         return found
     spec = download.DownloadSpec(
@@ -93,12 +95,7 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     if PLACED in checkpoint and ours is None:
         return None
     if t.sha256:
-        h = hashlib.sha256()
-        with open(dest, "rb") as f:
-            while block := f.read(_HASH_BLOCK):
-                ctx.control.check()
-                h.update(block)
-        digest = h.hexdigest()
+        digest = _sha256_of(dest, ctx)
         if digest != t.sha256.strip().lower():
             return None
     else:
@@ -124,6 +121,66 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
         # (as ``download_job``'s: the library keeps it) only when known as ours: a crash
         # between the rename and the checkpoint naming it leaves the size alone to tell
         "mtime_ns": st.st_mtime_ns if ours is not None else None,
+    }
+
+
+def _sha256_of(path: Path, ctx: TransferContext, progress: bool = False) -> str:
+    """The sha256 of ``path``, read here (a pause or cancel stops the read); with ``progress``,
+    shown as the transfer's."""
+    h = hashlib.sha256()
+    done = 0
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            ctx.control.check()
+            h.update(block)
+            done += len(block)
+            if progress:
+                ctx.progress(done, size)
+    return h.hexdigest()
+
+
+def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
+    """The result of ``t`` without a byte fetched when the file queued beside it as maybe the
+    same item (``same_as``: the item's own name, taken in the folder when it was queued, by
+    another workstation's download on a shared folder or an earlier data folder's) has the
+    item's size and sha256, read here: the transfer ends with that file, its destination from
+    then on (``TransferStore.finish``). Anything else — other bytes, the file gone or being
+    written, a download of ``t`` already under way — and ``t`` downloads to its own name."""
+    same = t.options.get("same_as")
+    if not isinstance(same, str) or not t.sha256 or t.size is None or ctx.checkpoint.load():
+        return None
+    path = Path(same)
+    try:
+        before = path.stat()
+        if not stat.S_ISREG(before.st_mode) or before.st_size != t.size:
+            return None
+        if path.with_name(path.name + ".part").exists():
+            return None
+        digest = _sha256_of(path, ctx, progress=True)
+        after = path.stat()
+    except OSError as e:
+        ctx.log.info("download %d: %s could not be read (%s); downloading it", t.id, path, e)
+        return None
+    if digest != t.sha256.strip().lower():
+        ctx.log.info("download %d: %s holds other bytes; downloading the item", t.id, path)
+        return None
+    if (after.st_size, after.st_mtime_ns, after.st_ino) != (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    ):
+        return None  # written while it was read: what was checked may not be what is there
+    ctx.log.info("download %d: the item was already in the folder (checked); not fetched", t.id)
+    return {
+        "path": str(path),
+        "size": after.st_size,
+        "sha256": digest,
+        "bytes_fetched": 0,
+        "restarted": False,
+        "size_checked": True,
+        "mtime_ns": after.st_mtime_ns,
+        "found_in_folder": True,
     }
 
 

@@ -1,0 +1,122 @@
+"""Two workstations of one member on one shared download folder (a newsroom NAS), and a data
+folder made new beside a download folder that kept its files: an item whose file is already in
+the folder is checked there and kept, not fetched again over the link as "NAME (2)"."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.credentials import MemorySecrets
+from alu_client.core.paths import Paths
+from alu_client.core.profiles import Profiles, sign_in
+from alu_client.core.safe_names import safe_filename
+from alu_client.core.services import Services
+from alu_client.core.settings import AppSettings
+from alu_client.core.store import Store
+from tests.support.livehub import LiveHub
+
+PASSWORD = "pw-shared-folder"
+
+
+def workstation(live_hub: LiveHub, root: Path, shared: Path) -> Services:
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    store.close()
+    services = Services(paths, secrets)
+    AppSettings(services.store, paths.downloads_dir).download_dir = shared
+    return services
+
+
+@pytest.fixture
+def two(live_hub: LiveHub, tmp_path: Path) -> Iterator[tuple[Services, Services, Path]]:
+    live_hub.member("ktn", PASSWORD)
+    shared = tmp_path / "NAS" / "ALU"
+    shared.mkdir(parents=True)
+    a = workstation(live_hub, tmp_path / "ws-a", shared)
+    b = workstation(live_hub, tmp_path / "ws-b", shared)
+    try:
+        yield a, b, shared
+    finally:
+        a.stop()
+        b.stop()
+
+
+def item_file_name(desk: Services, item: str) -> str:
+    """The name the item's broadcast file is saved under (the hub's, made safe)."""
+    r = desk.client().item(item).rendition("broadcast")
+    assert r is not None and r.filename
+    return safe_filename(r.filename)
+
+
+def fetch(desk: Services, item: str) -> dict[str, object]:
+    """Download ``item`` on ``desk``'s own queue; the transfer's row once done."""
+    queue = desk.start_engine(rules=False, hot_folders=False, media=False, sync=False)
+    tid = desk.download(item, queue=queue)
+    queue.wait_for(tid, timeout=30)
+    t = queue.transfers.get(tid)
+    assert t is not None and t.state == "done", t
+    return {"destination": t.destination, **t.result}
+
+
+def test_the_item_another_workstation_downloaded_is_kept_not_fetched_again(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    a, b, shared = two
+    item = live_hub.publish(clip, title="Kinshasa floods")
+    first = fetch(a, item)
+    there = Path(str(first["destination"]))
+    assert there.parent == shared and first["bytes_fetched"] == clip.stat().st_size
+    before = there.stat()
+
+    second = fetch(b, item)
+    # the same file, read and checked: no byte over the link, no "Kinshasa floods (2).mp4"
+    assert second["destination"] == str(there)
+    assert second["bytes_fetched"] == 0 and second["found_in_folder"] is True
+    assert sorted(p.name for p in shared.iterdir()) == [there.name]
+    after = there.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # B's library has it, at that file
+    got = b.library.get(item)
+    assert got is not None
+    f = got.file("broadcast")
+    assert f is not None and f.present and Path(f.path) == there
+
+
+def test_other_bytes_under_the_items_name_are_left_and_the_item_downloaded(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Lusaka budget")
+    # a file of the item's name and size with other bytes (an edit saved over it, another
+    # item's file renamed): never taken for the item
+    name = item_file_name(b, item)
+    stranger = shared / name
+    data = bytes(reversed(clip.read_bytes()))
+    stranger.write_bytes(data)
+
+    got = fetch(b, item)
+    dest = Path(str(got["destination"]))
+    assert dest != stranger and dest.parent == shared and dest.name.endswith(" (2).mp4")
+    assert got["bytes_fetched"] == clip.stat().st_size and "found_in_folder" not in got
+    assert hashlib.sha256(dest.read_bytes()).digest() == hashlib.sha256(clip.read_bytes()).digest()
+    assert stranger.read_bytes() == data
+
+
+def test_a_file_still_being_written_there_is_not_taken(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    """Another workstation's download under way (its part file beside the name): not whole,
+    not taken; this one downloads its own copy."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Maputo elections")
+    name = item_file_name(b, item)
+    (shared / name).write_bytes(clip.read_bytes())  # (the size and bytes right, yet ...)
+    (shared / f"{name}.part").write_bytes(b"")  # ... another writes it still
+    got = fetch(b, item)
+    assert got["destination"] != str(shared / name) and got["bytes_fetched"] == clip.stat().st_size
