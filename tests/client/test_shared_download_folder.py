@@ -56,7 +56,7 @@ def item_file_name(desk: Services, item: str) -> str:
 
 def fetch(desk: Services, item: str) -> dict[str, object]:
     """Download ``item`` on ``desk``'s own queue; the transfer's row once done."""
-    queue = desk.start_engine(rules=False, hot_folders=False, media=False, sync=False)
+    queue = desk.queue or desk.start_engine(rules=False, hot_folders=False, media=False, sync=False)
     tid = desk.download(item, queue=queue)
     queue.wait_for(tid, timeout=30)
     t = queue.transfers.get(tid)
@@ -120,3 +120,18 @@ def test_a_file_still_being_written_there_is_not_taken(
     (shared / f"{name}.part").write_bytes(b"")  # ... another writes it still
     got = fetch(b, item)
     assert got["destination"] != str(shared / name) and got["bytes_fetched"] == clip.stat().st_size
+
+
+def test_another_items_file_with_the_same_bytes_here_is_not_shared(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    """The agency's same video under two items (two languages' scripts): on one workstation
+    each item keeps a file of its own — deleting one item's file must not take the other's."""
+    a, _b, shared = two
+    first = live_hub.publish(clip, title="Abuja summit", language="en")
+    second = live_hub.publish(clip, title="Sommet d'Abuja", language="fr")
+    one = fetch(a, first)
+    other = fetch(a, second)
+    assert other["destination"] != one["destination"]
+    assert other["bytes_fetched"] == clip.stat().st_size and "found_in_folder" not in other
+    assert len(list(shared.iterdir())) == 2

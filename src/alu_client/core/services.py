@@ -526,6 +526,13 @@ class Services:
         dest = unique_path(folder, name, taken)
         extra: dict[str, Any] = {"profile": profile.name}
         same = _same_item_there(folder / safe_filename(name), dest, r.sha256, r.size, taken)
+        if same is not None and self.store.query_one(
+            "SELECT 1 FROM library_files WHERE path = ? AND state != 'removed'", (str(same),)
+        ):
+            # this workstation's Library has that file as another item's (the agency's same
+            # video under another item, in another language): each item keeps a file of its
+            # own, or deleting one's would delete the other's
+            same = None
         if same is not None:
             # the item downloaded before into this folder (by another workstation on a shared
             # folder, or before the data folder was new): the job checks its bytes and keeps
