@@ -541,7 +541,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "country": args.country,
             "language": args.language,
             "priority": args.priority,
-            "restrictions": args.restrictions,
+            "restrictions": (
+                _read_text(args.restrictions_file) if args.restrictions_file else args.restrictions
+            ),
             "recorded_at": args.recorded_at,
             "script": _read_text(args.script_file) if args.script_file else None,
             "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
@@ -730,10 +732,14 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--region")
     pub.add_argument("--country")
     pub.add_argument("--priority", choices=["flash", "urgent", "routine"], default="routine")
-    pub.add_argument("--restrictions")
+    # restrictions are often one line ("No access Kenya"), sometimes a page of a contract's
+    # terms: on the command line or from a UTF-8 file like the script, not both
+    restrict = pub.add_mutually_exclusive_group()
+    restrict.add_argument("--restrictions", help="the item's restrictions of use")
+    restrict.add_argument("--restrictions-file", help="the restrictions from a UTF-8 text file")
     pub.add_argument("--recorded-at", help="ISO date/time the footage was shot")
-    pub.add_argument("--script-file")
-    pub.add_argument("--shotlist-file")
+    pub.add_argument("--script-file", help="the script from a UTF-8 text file")
+    pub.add_argument("--shotlist-file", help="the shot list from a UTF-8 text file")
     pub.set_defaults(func=cmd_publish)
 
     st = sub.add_parser("stats", parents=[common], help="the council's figures")

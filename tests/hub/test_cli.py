@@ -163,6 +163,40 @@ def test_publish_refuses_what_it_would_have_cut(tmp_path: Path, clip: Path) -> N
         ItemFields(title="x", country="Nigeria").validated()
 
 
+def test_publish_takes_the_restrictions_from_a_file(tmp_path: Path, clip: Path) -> None:
+    """``--restrictions-file``, as ``--script-file``: UTF-8 text taken whole (a contract's terms
+    run to lines), the same limit and words; with ``--restrictions`` too, refused (which one
+    would count?)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    terms = tmp_path / "restrictions.txt"
+    publish = ["publish", str(clip), "--data", str(data), "--title", "Floods"]
+    terms.write_text("r" * 20_001, encoding="utf-8")
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        "alu-hub: The restrictions is too long (20001 characters; at most 20000). "
+        "Nothing was published."
+    )
+    terms.write_bytes("Interdit au Sénégal".encode("latin-1"))
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert (r.returncode, r.stderr.strip()) == (
+        1,
+        f"alu-hub: {terms} is not UTF-8 text; save it as UTF-8 and publish again.",
+    )
+    r = hub_cli(*publish, "--restrictions", "No access Kenya", "--restrictions-file", str(terms))
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    said = "No access Kenya.\nممنوع البث في السودان حتى 2026-12-10.\n"
+    terms.write_text(said, encoding="utf-8")
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert r.returncode == 0, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        # its lines kept; the file's last newline is not text (stripped, as a script's is)
+        assert s.scalars(select(Item)).one().restrictions == said.strip()
+
+
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
     hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"
