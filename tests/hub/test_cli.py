@@ -197,6 +197,28 @@ def test_publish_takes_the_restrictions_from_a_file(tmp_path: Path, clip: Path) 
         assert s.scalars(select(Item)).one().restrictions == said.strip()
 
 
+def test_stats_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``alu-hub stats | head -1``: the rest has nowhere to go, which is the reader's choice:
+    exit 141 as a shell reports SIGPIPE, nothing on stderr (it said "alu-hub: [Errno 32]
+    Broken pipe", or "Exception ignored … BrokenPipeError" with stdout buffered)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    code = (
+        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+        "from alu_hub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = {k: v for k, v in hub_env(data).items() if k != "PYTHONUNBUFFERED"}
+    for buffering in (["-u"], []):  # a print that fails at once, a flush that fails at exit
+        r = subprocess.run(
+            [sys.executable, *buffering, "-c", code, "stats", "--data", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (r.returncode, r.stderr) == (141, ""), (buffering, r.stderr)
+
+
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
     hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"
