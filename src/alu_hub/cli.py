@@ -541,7 +541,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "country": args.country,
             "language": args.language,
             "priority": args.priority,
-            "restrictions": args.restrictions,
+            "restrictions": (
+                _read_text(args.restrictions_file) if args.restrictions_file else args.restrictions
+            ),
             "recorded_at": args.recorded_at,
             "script": _read_text(args.script_file) if args.script_file else None,
             "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
@@ -730,16 +732,29 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--region")
     pub.add_argument("--country")
     pub.add_argument("--priority", choices=["flash", "urgent", "routine"], default="routine")
-    pub.add_argument("--restrictions")
+    # restrictions are often one line ("No access Kenya"), sometimes a page of a contract's
+    # terms: on the command line or from a UTF-8 file like the script, not both
+    restrict = pub.add_mutually_exclusive_group()
+    restrict.add_argument("--restrictions", help="the item's restrictions of use")
+    restrict.add_argument("--restrictions-file", help="the restrictions from a UTF-8 text file")
     pub.add_argument("--recorded-at", help="ISO date/time the footage was shot")
-    pub.add_argument("--script-file")
-    pub.add_argument("--shotlist-file")
+    pub.add_argument("--script-file", help="the script from a UTF-8 text file")
+    pub.add_argument("--shotlist-file", help="the shot list from a UTF-8 text file")
     pub.set_defaults(func=cmd_publish)
 
     st = sub.add_parser("stats", parents=[common], help="the council's figures")
-    st.add_argument("--from", help="first day, YYYY-MM-DD (default: 30 days before --to)")
-    st.add_argument("--to", help="last day, YYYY-MM-DD (default: today)")
-    st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--from",
+        help="first day, YYYY-MM-DD (UTC), or an ISO time with an offset, e.g. "
+        "2026-12-02T00:00+03:00, to count that zone's days (default: the 30 days that end "
+        "with --to, --to included)",
+    )
+    st.add_argument(
+        "--to",
+        help="last day, YYYY-MM-DD (UTC; included), or the ISO time with an offset the period "
+        "ends at, e.g. 2026-12-04T00:00+03:00 (default: today)",
+    )
+    st.add_argument("--json", action="store_true", help="the figures as the API's JSON")
     st.set_defaults(func=cmd_stats)
 
     demo = sub.add_parser(
@@ -775,9 +790,18 @@ def main(argv: list[str] | None = None) -> int:
     # variables."), on stderr at every command on an S3 hub: noise, never a problem
     logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        # what is still buffered goes out here, where a reader gone is caught below (at exit
+        # Python would print "Exception ignored … BrokenPipeError" instead)
+        if sys.stdout is not None:  # (None: started with stdout closed)
+            sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `alu-hub stats | head -1`: the reader has what it wanted
+        with contextlib.suppress(OSError):  # no second error when Python flushes at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a shell reports SIGPIPE, like `alu`
     except Exception as e:
         said = _one_line(e, args)
         if said is None:

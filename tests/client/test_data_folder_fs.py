@@ -4,7 +4,6 @@ plain words (findings 5 and 6 of the shared-storage review); a download folder t
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import sys
@@ -94,6 +93,7 @@ def test_the_cli_refuses_a_data_folder_on_a_share_in_one_line(
 
 def _no_locks(monkeypatch: pytest.MonkeyPatch) -> None:
     """flock() as on NFSv3 mounted nolock: "No locks available"."""
+    import fcntl  # (here: POSIX only, and the module is imported on Windows too)
 
     def nolock(_fd: Any, _op: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))

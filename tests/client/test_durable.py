@@ -6,7 +6,6 @@ recorded with the file it was made on."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import http.server
 import os
@@ -23,6 +22,9 @@ from alu_client.core.store import Store
 from alu_client.core.transfers.base import Tuning
 from alu_client.core.transfers.download import DownloadSpec, run
 from tests.client.test_download import Job
+
+#: each call's file is named from /proc/self/fd
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="shown on Linux (/proc)")
 
 F_FULLFSYNC = 51  # macOS's value
 
@@ -41,6 +43,8 @@ def _name(fd: int) -> str:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    import fcntl  # (here: the module is imported on Windows too, which has none)
+
     seen = Calls()
     real_fcntl, real_fsync = fcntl.fcntl, os.fsync
 

@@ -6,7 +6,6 @@ final error."""
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -141,6 +140,8 @@ def test_a_file_too_large_for_the_disk_is_said_once(tmp_path: Path, segments: st
     url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
 
     def small_files() -> None:
+        import resource  # (here: POSIX only, and the module is imported on Windows too)
+
         resource.setrlimit(resource.RLIMIT_FSIZE, (KIB * KIB, KIB * KIB))
 
     try:

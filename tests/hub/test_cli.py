@@ -163,6 +163,62 @@ def test_publish_refuses_what_it_would_have_cut(tmp_path: Path, clip: Path) -> N
         ItemFields(title="x", country="Nigeria").validated()
 
 
+def test_publish_takes_the_restrictions_from_a_file(tmp_path: Path, clip: Path) -> None:
+    """``--restrictions-file``, as ``--script-file``: UTF-8 text taken whole (a contract's terms
+    run to lines), the same limit and words; with ``--restrictions`` too, refused (which one
+    would count?)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    terms = tmp_path / "restrictions.txt"
+    publish = ["publish", str(clip), "--data", str(data), "--title", "Floods"]
+    terms.write_text("r" * 20_001, encoding="utf-8")
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        "alu-hub: The restrictions is too long (20001 characters; at most 20000). "
+        "Nothing was published."
+    )
+    terms.write_bytes("Interdit au Sénégal".encode("latin-1"))
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert (r.returncode, r.stderr.strip()) == (
+        1,
+        f"alu-hub: {terms} is not UTF-8 text; save it as UTF-8 and publish again.",
+    )
+    r = hub_cli(*publish, "--restrictions", "No access Kenya", "--restrictions-file", str(terms))
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0
+    said = "No access Kenya.\nممنوع البث في السودان حتى 2026-12-10.\n"
+    terms.write_text(said, encoding="utf-8")
+    r = hub_cli(*publish, "--restrictions-file", str(terms))
+    assert r.returncode == 0, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        # its lines kept; the file's last newline is not text (stripped, as a script's is)
+        assert s.scalars(select(Item)).one().restrictions == said.strip()
+
+
+def test_stats_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``alu-hub stats | head -1``: the rest has nowhere to go, which is the reader's choice:
+    exit 141 as a shell reports SIGPIPE, nothing on stderr (it said "alu-hub: [Errno 32]
+    Broken pipe", or "Exception ignored … BrokenPipeError" with stdout buffered)."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    code = (
+        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+        "from alu_hub.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = {k: v for k, v in hub_env(data).items() if k != "PYTHONUNBUFFERED"}
+    for buffering in (["-u"], []):  # a print that fails at once, a flush that fails at exit
+        r = subprocess.run(
+            [sys.executable, *buffering, "-c", code, "stats", "--data", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (r.returncode, r.stderr) == (141, ""), (buffering, r.stderr)
+
+
 def test_failed_publish_leaves_nothing(tmp_path: Path) -> None:
     hub = build_hub(hub_settings(tmp_path / "hub"))
     junk = tmp_path / "junk.mp4"

@@ -18,7 +18,6 @@ import calendar
 import contextlib
 import csv
 import datetime as dt
-import fcntl
 import io
 import json
 import os
@@ -825,6 +824,8 @@ class Chromium:
     """Headless chromium spoken to in the DevTools protocol over --remote-debugging-pipe."""
 
     def __init__(self, binary: str, profile: Path, log: Path) -> None:
+        import fcntl  # (here: the module is imported on Windows too, which has none)
+
         def high(fd: int) -> int:  # away from 3 and 4, which the launcher sets
             moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
             os.close(fd)

@@ -90,9 +90,13 @@ def _user_directive() -> str:
     return f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
 
 
-def start_nginx(base: Path, http_block: str, ready: Callable[[int], bool]) -> Nginx:
+def start_nginx(
+    base: Path, http_block: str, ready: Callable[[int], bool], default_log: str = "off"
+) -> Nginx:
     """nginx with ``http_block`` (placed in ``http {}``, ``{port}`` replaced by its port) and
-    its files in ``base``; returns once ``ready(port)`` says it answers."""
+    its files in ``base``; returns once ``ready(port)`` says it answers. ``default_log``: the
+    ``http {}`` level's access log, which a server without one of its own writes to (Debian's
+    nginx.conf has ``access_log /var/log/nginx/access.log;``, in the combined format)."""
     ensure_nginx()
     base.mkdir(parents=True, exist_ok=True)
     for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -108,7 +112,7 @@ pid {base}/nginx.pid;
 error_log {base}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
-    access_log off;
+    access_log {default_log};
     client_body_temp_path {base}/body;
     proxy_temp_path {base}/proxy;
     fastcgi_temp_path {base}/fastcgi;
