@@ -89,6 +89,19 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message:
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_tus_put_help_says_the_chunk_size_the_engine_starts_with(tmp_path: Path) -> None:
+    # the help said "adaptive from 16M"; with nothing known of the link the engine's first
+    # chunk is Tuning.upload_first_chunk (2 MiB), as the README says
+    from alu_client.core.transfers.base import Tuning
+
+    r = run_alu(tmp_path / "home", "tus-put", "--help")
+    assert r.returncode == 0, r.stderr
+    help_text = " ".join(r.stdout.split())
+    assert Tuning().upload_first_chunk == 2 * 1024 * 1024
+    assert "the first 2M when nothing is known of the link yet" in help_text, help_text
+    assert "from 16M" not in help_text
+
+
 def test_verbose_goes_before_or_after_the_verb(tmp_path: Path) -> None:
     for args in (["-v", "fetch", "ftp://x/y", "out"], ["fetch", "-v", "ftp://x/y", "out"]):
         r = run_alu(tmp_path / "home", *args)
