@@ -288,6 +288,10 @@ def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: 
     r = run_alu(tmp_path / "home", "fetch", url, str(dest), "--sha256", "0" * 64)
     assert r.returncode == 1, r.stderr
     assert "clip.mxf: The server's file is not the one expected" in r.stderr
+    # any URL: not "tell the agency" (a hub item's words), which has nothing to do with it
+    assert r.stderr.endswith(
+        "Nothing was kept; check the checksum you gave, or tell whoever runs the server.\n"
+    ), r.stderr
     assert "Traceback" not in r.stderr
     assert not dest.exists() and not (tmp_path / "clip.mxf.part").exists()
     # the user corrects the checksum: the same command with it now succeeds (it used to
