@@ -76,6 +76,15 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["tus-put", "http://127.0.0.1:9/up/", __file__, "--parallel", "-2"], "1 or more"),
         # a name the file system cannot hold was blamed on the data folder
         (["fetch", "http://127.0.0.1:9/x", "o" * 300], "choose another DEST"),
+        # what argparse finds: one line too, naming the verb's --help (not the usage first)
+        (["fetch", "http://127.0.0.1:9/x", "out", "--segments", "17"], "see alu fetch --help"),
+        (["tus-put", "http://127.0.0.1:9/up/", __file__, "--parallel", "17"], "16 or fewer"),
+        (["fetch", "http://127.0.0.1:9/x"], "required: dest; see alu fetch --help"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--segments"], "expected one argument"),
+        (["fetch", "http://127.0.0.1:9/x", "out", "--sha"], "see alu fetch --help"),
+        (["queue", "pause", "two"], "invalid int value: 'two'; see alu queue --help"),
+        (["fech", "http://127.0.0.1:9/x", "out"], "invalid choice: 'fech'"),
+        ([], "required: command; see alu --help"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -84,9 +93,35 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message:
     assert message in r.stderr and "Traceback" not in r.stderr
     assert "data folder" not in r.stderr
     lines = r.stderr.strip().splitlines()
-    if lines[0].startswith("usage:"):  # argparse's own: its usage, then the one line
-        lines = [line for line in lines if line.startswith("alu")]
-    assert len(lines) == 1 and message in lines[0]
+    # (argparse's own errors, --segments 0 among them, came after three lines of usage)
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_every_verbs_parse_errors_are_one_line(tmp_path: Path) -> None:
+    # README: "Errors are one line"; argparse printed its usage before its error
+    from alu_client.cli import build_parser
+
+    verbs = build_parser()._subparsers._group_actions[0].choices
+    assert "fetch" in verbs and "watch" in verbs
+    for verb in verbs:
+        r = run_alu(tmp_path / "home", verb, "--no-such-option")
+        assert r.returncode == 2, (verb, r.stderr)
+        assert r.stderr.startswith("alu: ") and r.stderr.count("\n") == 1, (verb, r.stderr)
+        assert r.stderr.endswith(f"; see alu {verb} --help\n"), (verb, r.stderr)
+        assert "usage:" not in r.stderr and r.stdout == "", (verb, r.stderr)
+
+
+def test_tus_put_help_says_the_chunk_size_the_engine_starts_with(tmp_path: Path) -> None:
+    # the help said "adaptive from 16M"; with nothing known of the link the engine's first
+    # chunk is Tuning.upload_first_chunk (2 MiB), as the README says
+    from alu_client.core.transfers.base import Tuning
+
+    r = run_alu(tmp_path / "home", "tus-put", "--help")
+    assert r.returncode == 0, r.stderr
+    help_text = " ".join(r.stdout.split())
+    assert Tuning().upload_first_chunk == 2 * 1024 * 1024
+    assert "the first 2M when nothing is known of the link yet" in help_text, help_text
+    assert "from 16M" not in help_text
 
 
 def test_verbose_goes_before_or_after_the_verb(tmp_path: Path) -> None:
@@ -253,6 +288,10 @@ def test_wrong_checksum_is_not_kept(tmp_path: Path, payload: Path, file_server: 
     r = run_alu(tmp_path / "home", "fetch", url, str(dest), "--sha256", "0" * 64)
     assert r.returncode == 1, r.stderr
     assert "clip.mxf: The server's file is not the one expected" in r.stderr
+    # any URL: not "tell the agency" (a hub item's words), which has nothing to do with it
+    assert r.stderr.endswith(
+        "Nothing was kept; check the checksum you gave, or tell whoever runs the server.\n"
+    ), r.stderr
     assert "Traceback" not in r.stderr
     assert not dest.exists() and not (tmp_path / "clip.mxf.part").exists()
     # the user corrects the checksum: the same command with it now succeeds (it used to

@@ -254,7 +254,7 @@ def test_get_while_fetch_holds_the_folder_runs_after_it(
     assert status == 0, err
     status, out, err = finish(get, timeout=60)
     assert status == 0, err
-    assert "sha256 verified" in out
+    assert "sha256 verified" in err and Path(out.removesuffix("\n")).is_file()  # the path alone
     assert "for its own transfer only" in err
 
 
@@ -281,7 +281,7 @@ def test_get_following_watch_run_takes_over_when_it_stops(
     status, out, err = finish(get, timeout=60)
     assert status == 0, err
     assert "following it" in err and "runs here" in err
-    assert "sha256 verified" in out
+    assert "sha256 verified" in err and Path(out.removesuffix("\n")).is_file()  # the path alone
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

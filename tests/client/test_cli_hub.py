@@ -81,7 +81,7 @@ def test_a_members_day_on_the_command_line(live_hub: LiveHub, clip: Path, tmp_pa
     got = alu(home, "get", item_id)
     out = ok(got)
     assert "usage restrictions: No access Senegal" in got.stderr
-    path = Path(out.split(" (")[0])
+    path = Path(out.removesuffix("\n"))  # the path alone
     assert path.parent == home / "downloads"
     assert (
         hashlib.sha256(path.read_bytes()).hexdigest()
@@ -194,6 +194,36 @@ def test_get_into_a_download_folder_that_is_gone_is_one_line(
     got = alu(home, "get", item_id)
     assert got.returncode == 1, got.stderr
     assert "\nalu: The download folder " in got.stderr and "Traceback" not in got.stderr
+
+
+def test_get_prints_the_files_path_alone_on_stdout(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # `f=$(alu get ID)` in a script (README): stdout was "PATH (502.7 KB, sha256 verified)"
+    # or "PATH (already downloaded)", no path at all; how the file came is said on stderr
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Lagos port", restrictions="No access Nigeria")
+    runs = [
+        (["--proxy"], "sha256 verified"),
+        ([], "sha256 verified"),
+        (["--proxy"], "already downloaded; nothing was fetched"),
+        ([], "already downloaded; nothing was fetched"),
+    ]
+    paths: dict[bool, Path] = {}
+    for args, how in runs:
+        got = alu(home, "get", item_id, *args)
+        assert got.returncode == 0, got.stderr
+        path = Path(got.stdout.removesuffix("\n"))
+        assert got.stdout == f"{path}\n" and path.is_absolute() and path.is_file(), got.stdout
+        assert path.parent == home / "downloads"
+        assert path.name.endswith(".proxy.mp4") == bool(args)
+        assert paths.setdefault(bool(args), path) == path  # the same file the second time
+        said = [line for line in got.stderr.splitlines() if "ALU_SECRETS" not in line]
+        assert said[0].startswith(f"alu: {path.name}: ") and said[0].endswith(how), said
+        assert said[1:] == ["alu: usage restrictions: No access Nigeria"], said
+    assert paths[False].read_bytes() == clip.read_bytes()
 
 
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
@@ -390,7 +420,7 @@ def test_a_profile_moved_to_the_hubs_new_address_downloads_what_its_library_knew
     ok(alu(home, "login", moved, "--user", "ktn", "--password-stdin", "--allow-http",
            "--name", name, stdin=PASSWORD + "\n"))  # fmt: skip
     got = alu(home, "get", item_id)
-    path = Path(ok(got).split(" (")[0])
+    path = Path(ok(got).removesuffix("\n"))
     assert path.read_bytes() == clip.read_bytes()
 
 

@@ -31,7 +31,9 @@ from alu_client.core.store.transfers import (
     Transfer,
     TransferStore,
 )
+from alu_client.core.transfers import download as dl
 from alu_client.core.transfers.base import (
+    MSG_ACCESS_REFUSED,
     PHASE_LIBRARY,
     PHASE_VERIFYING,
     PermanentError,
@@ -332,6 +334,44 @@ def test_retryable_errors_back_off_then_succeed(
     assert t is not None and t.attempts == 3
     errors = [m for _, k, m in q.transfers.log(tid) if k == "queued"]
     assert errors == ["The connection was lost.", said]
+
+
+@pytest.mark.parametrize(
+    ("message", "agency", "any_server"),
+    [
+        (
+            dl.MSG_NOT_THE_FILE,
+            "Nothing was kept; tell the agency.",
+            # `alu fetch --sha256` of any URL: the checksum given may be the wrong one, and
+            # the agency has nothing to do with that server
+            "Nothing was kept; check the checksum you gave, or tell whoever runs the server.",
+        ),
+        (dl.MSG_COMPRESSED_AGAIN, "Tell the agency.", "Tell whoever runs the server."),
+        (
+            MSG_ACCESS_REFUSED.format(code=403),
+            "Sign in again, or ask the agency whether your newsroom may download this item.",
+            "Check the credentials given, or ask whoever runs the server.",
+        ),
+    ],
+)
+def test_a_failure_says_whom_to_tell_the_hubs_or_the_servers(
+    store: Store, message: str, agency: str, any_server: str
+) -> None:
+    jobs = FakeJobs(blocks=3)
+    q = make_queue(store, jobs)
+    item = q.add_download("http://127.0.0.1:9/a", Path("/nonexistent/a"), extra={"profile": "p"})
+    fetch = q.add_download("http://127.0.0.1:9/b", Path("/nonexistent/b"))  # (no profile)
+    for tid in (item, fetch):
+        jobs.fail_plan[tid] = [PermanentError(message)]
+    q.start()
+    try:
+        said = {tid: q.wait_for(tid, timeout=10) for tid in (item, fetch)}
+    finally:
+        q.stop()
+    assert said[item].state == said[fetch].state == "failed"
+    assert said[item].last_error == message and message.endswith(agency)  # a hub item's
+    assert said[fetch].last_error == message.removesuffix(agency) + any_server
+    assert "agency" not in said[fetch].last_error
 
 
 @pytest.mark.parametrize(

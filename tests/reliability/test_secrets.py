@@ -330,7 +330,7 @@ def test_the_command_line_prints_and_logs_no_secret(
         assert len(tokens) == 1
         proxy.inject_http_response(503, {"Retry-After": "1"}, match=lambda h: b"/renditions/" in h)
         get = alu(home, "get", item_id)
-        assert "sha256 verified" in get.stdout
+        assert "sha256 verified" in get.stderr and Path(get.stdout.strip()).is_file()
         proxy.wait_for_event("inject 503")
         proxy.reset_after(40_000, "up")
         put = alu(home, "put", str(footage), "--title", "Footage", "--language", "en",

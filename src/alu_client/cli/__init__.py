@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import sys
+from typing import NoReturn
 
 from ..core.credentials import SecretsError
 from ..core.fstype import UnsuitableDataFolder
@@ -40,8 +41,18 @@ from . import transfer_verbs as transfer_verbs
 from .common import CliError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line, as every other `alu` error: argparse wrote its
+    usage (three lines for `alu fetch`) before "alu fetch: error: argument --segments: '0':
+    give 1 or more". The usage is in --help, which the line names. Exit status 2, as before.
+    The verbs' parsers are of this class too (``add_subparsers`` makes them of the parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"alu: {one_line(message)}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alu", description="ALU Desk on the command line.")
+    p = _Parser(prog="alu", description="ALU Desk on the command line.")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (no secrets)")
     sub = p.add_subparsers(dest="command", required=True)
     transfer_verbs.register(sub)
@@ -51,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument(
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as alu -v"
         )
+        verb.set_defaults(verb_parser=verb)  # an option no verb knows is said by its verb
     return p
 
 
@@ -71,7 +83,10 @@ def _glued(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(_glued(sys.argv[1:] if argv is None else argv))
+    if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
+        getattr(args, "verb_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"

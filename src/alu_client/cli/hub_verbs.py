@@ -323,7 +323,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         try:
             tid = services.download(args.item_id, rendition, dest_dir=dest_dir)
         except AlreadyDownloaded as e:
-            print(f"{e.path} (already downloaded)")
+            _say_path(e.path, "already downloaded; nothing was fetched")
             _say_restrictions(services, args.item_id)
             return 0
         except hub.HubError as e:
@@ -331,11 +331,19 @@ def cmd_get(args: argparse.Namespace) -> int:
         t = wait_for_transfer(services, tid)
         if t.state != "done":
             raise CliError(f"{t.label}: {not_done(t)}")
-        print(f"{t.destination} ({fmt_bytes(t.size or 0)}, sha256 verified)")
+        _say_path(Path(t.destination), f"{fmt_bytes(t.size or 0)}, sha256 verified")
         _say_restrictions(services, args.item_id)
     finally:
         services.stop()
     return 0
+
+
+def _say_path(path: Path, how: str) -> None:
+    """The file's path alone on stdout (``f=$(alu get ID)`` in a script: a path with
+    "(158.0 KB, sha256 verified)" after it was no path, nor split safely at " (" with a
+    "NAIROBI (2).mp4"), and how it came there on stderr, in one line."""
+    print(path, flush=True)
+    print(f"alu: {one_line(path.name)}: {how}", file=sys.stderr)
 
 
 def _say_restrictions(services: Services, item_id: str) -> None:

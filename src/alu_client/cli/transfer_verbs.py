@@ -22,8 +22,10 @@ from ..core.services import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
+from ..core.transfers.base import Tuning
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.throttle import parse_rate
+from ..core.transfers.upload.spec import MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
 from .common import (
     MAX_STREAMS,
@@ -362,6 +364,16 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     return 0
 
 
+#: as the engine sizes chunks (``upload.services._JobServices._sizer``): the first 2 MiB while
+#: nothing is known of the link, then about TARGET_CHUNK_S of it each (the help said "adaptive
+#: from 16M", the first chunk before 2 MiB was chosen)
+_CHUNK_HELP = (
+    f"e.g. 8M (default: adapted to the link, about {TARGET_CHUNK_S:g} s of it each, up to "
+    f"{MAX_CHUNK // MIB}M; the first {Tuning.upload_first_chunk // MIB}M when nothing is known "
+    "of the link yet)"
+)
+
+
 def register(sub: Any) -> None:
     f = sub.add_parser("fetch", help="download a URL, resumable and verified")
     f.add_argument("url")
@@ -379,7 +391,7 @@ def register(sub: Any) -> None:
     t = sub.add_parser("tus-put", help="upload a file to a tus 1.0 endpoint, resumable")
     t.add_argument("endpoint")
     t.add_argument("file")
-    t.add_argument("--chunk-size", help="e.g. 8M (default: adaptive from 16M)")
+    t.add_argument("--chunk-size", help=_CHUNK_HELP)
     t.add_argument(
         "--parallel",
         type=stream_count,

@@ -463,6 +463,22 @@ _MARKED = (
     ),
     # the same, said of a server that is no ALU hub (`alu fetch`, `alu tus-put` to any server:
     # ``retry.in_server_words``), as a transfer of the command line shows in the app
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server's file is not the one expected: it arrived twice with the same different "
+        "checksum, so it is not damage on the way. Nothing was kept; check the checksum you "
+        "gave, or tell whoever runs the server.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server keeps sending the file compressed, so it cannot be checked or resumed. "
+        "Tell whoever runs the server.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server refused access (HTTP %1). Check the credentials given, or ask whoever runs "
+        "the server.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The server could not join the parts yet; it will try again."

@@ -344,9 +344,22 @@ def _scrub(text: str) -> str:
 
 
 #: The engine's words for the ALU hub, said of any other server (``alu tus-put`` to tusd,
-#: ``alu fetch`` from a CDN): the user must not look for a hub that is not there.
+#: ``alu fetch`` from a CDN): the user must not look for a hub that is not there, nor tell an
+#: agency that has nothing to do with the server (``alu fetch --sha256`` of a file that is not
+#: the one expected: the checksum given may be the wrong one).
 _ANY_SERVER_WORDS = (
     (re.compile(r"\bonce the agency has made room\b"), "once the server has room again"),
+    (  # download.protocol.MSG_NOT_THE_FILE
+        re.compile(r"\bNothing was kept; tell the agency\."),
+        "Nothing was kept; check the checksum you gave, or tell whoever runs the server.",
+    ),
+    (  # base.MSG_ACCESS_REFUSED
+        re.compile(
+            r"\bSign in again, or ask the agency whether your newsroom may download this item\."
+        ),
+        "Check the credentials given, or ask whoever runs the server.",
+    ),
+    (re.compile(r"\bTell the agency\."), "Tell whoever runs the server."),  # MSG_COMPRESSED_AGAIN
     (re.compile(r"\bThe hub\b"), "The server"),
     (re.compile(r"\bthe hub\b"), "the server"),
 )
