@@ -599,6 +599,18 @@
         <translation>رُفضت شهادة الأمان الخاصة بوكيل الشبكة (%1)، فلم يُتوصَّل إلى الخادم. هل تاريخ الحاسوب صحيح؟ يجب أن تكون جهة تصديق شهادة الوكيل موثوقة: أضفها إلى مخزن شهادات النظام، أو حدّد ملف شهادات (CA bundle) يحويها مع جهة تصديق الخادم (الملف المحدَّد هو الوحيد الموثوق): في ملف التعريف (تسجيل الدخول في التطبيق، alu login --ca-bundle)، أو في REQUESTS_CA_BUNDLE أو SSL_CERT_FILE للأمرين alu fetch وalu tus-put.</translation>
     </message>
     <message>
+        <source>The server&apos;s file is not the one expected: it arrived twice with the same different checksum, so it is not damage on the way. Nothing was kept; check the checksum you gave, or tell whoever runs the server.</source>
+        <translation>ملف الخادم ليس الملف المنتظر: وصل مرتين بمجموع التحقق المختلف نفسه، فالخلل ليس تلفًا أثناء النقل. لم يُحتفظ بشيء؛ تحقّق من مجموع التحقق الذي أعطيته، أو أبلغ من يدير الخادم.</translation>
+    </message>
+    <message>
+        <source>The server keeps sending the file compressed, so it cannot be checked or resumed. Tell whoever runs the server.</source>
+        <translation>يواصل الخادم إرسال الملف مضغوطًا، فلا يمكن التحقق منه ولا استئنافه. أبلغ من يدير الخادم.</translation>
+    </message>
+    <message>
+        <source>The server refused access (HTTP %1). Check the credentials given, or ask whoever runs the server.</source>
+        <translation>رفض الخادم الوصول (HTTP %1). تحقّق من بيانات الدخول المعطاة، أو اسأل من يدير الخادم.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>لم يحتفظ الخادم بأي شيء من الجزء الذي أُرسل إليه.</translation>
     </message>

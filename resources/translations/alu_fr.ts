@@ -599,6 +599,18 @@
         <translation>Le certificat de sécurité du proxy du réseau a été refusé (%1) : le serveur n’a donc pas été joint. L’ordinateur est-il à la bonne date ? L’autorité de certification du proxy doit être reconnue : ajoutez-la au magasin de certificats du système, ou indiquez un paquet de certificats (CA bundle) qui la contient avec celle du serveur (un paquet indiqué est le seul reconnu) : dans le profil (connexion de l’application, alu login --ca-bundle), ou dans REQUESTS_CA_BUNDLE ou SSL_CERT_FILE pour alu fetch et alu tus-put.</translation>
     </message>
     <message>
+        <source>The server&apos;s file is not the one expected: it arrived twice with the same different checksum, so it is not damage on the way. Nothing was kept; check the checksum you gave, or tell whoever runs the server.</source>
+        <translation>Le fichier du serveur n’est pas celui attendu : il est arrivé deux fois avec la même somme de contrôle différente, ce n’est donc pas une avarie en route. Rien n’a été gardé ; vérifiez la somme de contrôle indiquée, ou prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
+        <source>The server keeps sending the file compressed, so it cannot be checked or resumed. Tell whoever runs the server.</source>
+        <translation>Le serveur envoie toujours le fichier compressé : il ne peut être ni vérifié ni repris. Prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
+        <source>The server refused access (HTTP %1). Check the credentials given, or ask whoever runs the server.</source>
+        <translation>Le serveur a refusé l’accès (HTTP %1). Vérifiez les identifiants indiqués, ou demandez à qui gère le serveur.</translation>
+    </message>
+    <message>
         <source>The server took none of the piece it was sent.</source>
         <translation>Le serveur n’a rien gardé du morceau qui lui a été envoyé.</translation>
     </message>
