@@ -32,12 +32,7 @@ def make_paths(root: Path) -> Paths:
 @pytest.fixture
 def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
     live_hub.member("ktn", PASSWORD)
-    paths = make_paths(tmp_path / "desk")
-    secrets = MemorySecrets()
-    store = Store(paths.db_path)
-    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
-    store.close()
-    services = Services(paths, secrets)
+    services = live_hub.workstation(tmp_path / "desk", "ktn", PASSWORD)
     yield services
     services.stop()
 

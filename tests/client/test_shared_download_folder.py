@@ -10,26 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from alu_client.core.credentials import MemorySecrets
-from alu_client.core.paths import Paths
-from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.safe_names import safe_filename
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
-from alu_client.core.store import Store
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-shared-folder"
 
 
 def workstation(live_hub: LiveHub, root: Path, shared: Path) -> Services:
-    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
-    secrets = MemorySecrets()
-    store = Store(paths.db_path)
-    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
-    store.close()
-    services = Services(paths, secrets)
-    AppSettings(services.store, paths.downloads_dir).download_dir = shared
+    services = live_hub.workstation(root, "ktn", PASSWORD)
+    AppSettings(services.store, services.paths.downloads_dir).download_dir = shared
     return services
 
 

@@ -14,11 +14,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QWidget
 
-from alu_client.core.credentials import MemorySecrets
-from alu_client.core.paths import Paths
-from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
-from alu_client.core.store import Store
 from alu_client.ui import formats
 from alu_client.ui.bridge import CoreBridge
 from alu_client.ui.delegates_items import relative_time
@@ -40,12 +36,7 @@ def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
     """A signed-in core for a member of the live hub (engine not started)."""
     live_hub.member("ktn", PASSWORD)
     root = tmp_path / "desk"
-    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
-    secrets = MemorySecrets()
-    store = Store(paths.db_path)
-    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
-    store.close()
-    services = Services(paths, secrets)
+    services = live_hub.workstation(root, "ktn", PASSWORD)
     yield services
     services.stop()
 

@@ -17,9 +17,6 @@ import pytest
 from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyle
 
-from alu_client.core.credentials import MemorySecrets
-from alu_client.core.paths import Paths
-from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
 from alu_client.core.store import Store
 from alu_client.core.sync import HistoryEvent, HistorySync, record_event
@@ -58,12 +55,7 @@ def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
     background sync, so what reaches the hub is what the user sends."""
     live_hub.member("ktn", PASSWORD, country="KE")
     root = tmp_path / "desk"
-    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
-    secrets = MemorySecrets()
-    store = Store(paths.db_path)
-    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
-    store.close()
-    services = Services(paths, secrets)
+    services = live_hub.workstation(root, "ktn", PASSWORD)
     services.start_engine(sync=False, hot_folders=False, rules=False)
     yield services
     services.stop()

@@ -19,11 +19,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from alu_client.core import media
-from alu_client.core.credentials import MemorySecrets
-from alu_client.core.paths import Paths
-from alu_client.core.profiles import Profiles, sign_in
 from alu_client.core.services import Services
-from alu_client.core.store import Store
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.ui import formats
 from alu_client.ui.i18n import install_translators
@@ -44,12 +40,7 @@ def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
     """A workstation signed in to the live hub as member ``ktn`` (Kenya), engine running."""
     live_hub.member("ktn", PASSWORD, country="KE")
     root = tmp_path / "desk"
-    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
-    secrets = MemorySecrets()
-    store = Store(paths.db_path)
-    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
-    store.close()
-    services = Services(paths, secrets)
+    services = live_hub.workstation(root, "ktn", PASSWORD)
     services.start_engine(hot_folders=False, rules=False)
     yield services
     services.stop()

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -28,6 +29,9 @@ from alu_hub.publish import ItemFields, publish_file
 from alu_hub.server import RunningHub, serve_in_thread
 from alu_hub.settings import Settings
 from tests.support import postgres
+
+if TYPE_CHECKING:
+    from alu_client.core.services import Services
 
 #: The databases a hub can get in the tests.
 DATABASES = ("sqlite", "postgresql")
@@ -102,6 +106,24 @@ class LiveHub:
         self, username: str, password: str = "pw-1234", *, role: str = "member", country: str = "KE"
     ) -> None:
         ensure_member(self.hub, username, password, country=country, role=role)
+
+    def workstation(self, root: Path, username: str, password: str) -> Services:
+        """A workstation's core signed in to this hub as ``username`` (a member already made):
+        its data, cache, logs and downloads under ``root``, the engine not started."""
+        from alu_client.core.credentials import MemorySecrets
+        from alu_client.core.paths import Paths
+        from alu_client.core.profiles import Profiles, sign_in
+        from alu_client.core.services import Services
+        from alu_client.core.store import Store
+
+        paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+        secrets = MemorySecrets()
+        store = Store(paths.db_path)
+        try:
+            sign_in(Profiles(store), secrets, self.url, username, password, allow_http=True)
+        finally:
+            store.close()
+        return Services(paths, secrets)
 
     def login(self, username: str, password: str = "pw-1234") -> requests.Session:
         """A requests session signed in as ``username`` (created if needed)."""
