@@ -401,7 +401,7 @@ class TransferStore:
                     tid,
                 ),
             )
-            found = (result or {}).get("path") if (result or {}).get("found_in_folder") else None
+            found = result.get("path") if result and result.get("found_in_folder") else None
             if state == "done" and isinstance(found, str) and found:
                 # a download that found its item already in the folder (``jobs``): it ends
                 # with that file, not the free name it was queued to write
