@@ -78,7 +78,7 @@ def test_a_file_that_cannot_be_read_is_not_called_no_video(
     def denied(*_args: object, **_kw: object) -> None:
         raise av.error.PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(media.av, "open", denied)
+    monkeypatch.setattr(av, "open", denied)  # media imports PyAV when it opens a file
     with pytest.raises(media.MediaError) as e:
         media.probe(path)
     assert str(e.value) == "no_read.mp4 could not be opened (permission denied)."

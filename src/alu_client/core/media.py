@@ -4,6 +4,9 @@ worker that makes both for the library, on its own thread.
 No Qt and no ``alu_hub`` here. Every way a file can be wrong — missing, empty, not media,
 undecodable — is a ``MediaError`` whose message is a plain sentence naming the file; FFmpeg
 never takes the process down and the worker moves on to the next file.
+
+PyAV is imported by the functions that use it, not here: loading FFmpeg takes ~50 ms, which
+``alu fetch`` and the other verbs that import the services never need.
 """
 
 from __future__ import annotations
@@ -19,10 +22,6 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-
-import av
-import av.filter
-from av.error import FFmpegError
 
 from .paths import Paths
 from .store import Store
@@ -65,6 +64,9 @@ def _reason(exc: BaseException) -> str:
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[Any]:
     """The input container of ``path``; every way opening fails is a MediaError."""
+    import av
+    from av.error import FFmpegError
+
     name = path.name
     try:
         st = path.stat()
@@ -92,6 +94,8 @@ def _opened(path: Path) -> Iterator[Any]:
 
 def _video_stream(container: Any) -> Any | None:
     """The main picture; cover art in a sound file (an attached picture) is not one."""
+    import av
+
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
@@ -99,6 +103,8 @@ def _video_stream(container: Any) -> Any | None:
 
 
 def _codec_name(stream: Any) -> str:
+    from av.error import FFmpegError
+
     try:
         return str(stream.codec_context.codec.canonical_name)
     except (FFmpegError, ValueError, AttributeError):
@@ -106,6 +112,8 @@ def _codec_name(stream: Any) -> str:
 
 
 def _duration(container: Any) -> float:
+    import av
+
     if container.duration is not None and container.duration > 0:
         return float(container.duration / av.time_base)
     longest = 0.0
@@ -166,6 +174,8 @@ def probe(path: Path) -> Probe:
 def _frame_near(container: Any, video: Any, seconds: float) -> Any | None:
     """The first frame at or after ``seconds`` (None if seeking fails: the caller decodes
     from the start instead)."""
+    from av.error import FFmpegError
+
     if seconds <= 0 or video.time_base is None:
         return None
     target = (video.start_time or 0) + int(seconds / video.time_base)
@@ -190,6 +200,8 @@ def _first_frame(container: Any, video: Any, name: str) -> Any:
 
 def _upright(frame: Any) -> Any:
     """The frame turned as a phone's rotation flag says it is meant to be seen."""
+    import av.filter
+
     turn = round(-int(getattr(frame, "rotation", 0) or 0) / 90) % 4 * 90
     if turn == 0:
         return frame
@@ -215,6 +227,8 @@ def _upright(frame: Any) -> Any:
 
 
 def _jpeg(picture: Any) -> bytes:
+    import av
+
     codec = av.CodecContext.create("mjpeg", "w")
     codec.width = picture.width
     codec.height = picture.height
@@ -232,6 +246,8 @@ def make_thumbnail(path: Path, dest: Path, width: int = 320) -> Path:
     """Write a JPEG of the frame about 10 % into ``path`` (past the black or slate many clips
     start with) to ``dest``, ``width`` pixels wide in the picture's proportions. The file
     appears at ``dest`` whole or not at all. Raises MediaError when there is no picture."""
+    from av.error import FFmpegError
+
     path, dest = Path(path), Path(dest)
     info = probe(path)
     if info.video_codec is None:

@@ -128,6 +128,11 @@ Completion
     ``Alu-Upload-State``/``Alu-Item-Id``/``Alu-Error`` (a final upload says ``receiving`` until
     the hub has joined its parts); ``poll_outcome`` waits for ``published`` or ``failed``. A run
     on a checkpoint marked complete sends nothing and only asks that HEAD.
+
+Imports
+    The job (``job``, and through it tuspy's ``Uploader``, which imports aiohttp) is imported
+    by ``run`` and ``terminate``, not here: ``alu fetch`` and the hub verbs read this package's
+    constants (``spec``) and would pay ~0.1 s at every start for an upload they never make.
 """
 
 from __future__ import annotations
@@ -137,7 +142,6 @@ import dataclasses
 from ...http import valid_address
 from ..base import PermanentError, TransferContext
 from .checksums import fastest_checksum as fastest_checksum
-from .job import _Job
 from .protocol import BAD_ENDPOINT as BAD_ENDPOINT
 from .protocol import on_network as on_network
 from .protocol import poll_outcome as poll_outcome
@@ -196,6 +200,8 @@ def run(spec: UploadSpec, ctx: TransferContext) -> UploadResult:
     # ``upload.CHECKSUM_PREFERENCE`` (the throughput benchmark does) reaches the job.
     if not valid_address(spec.endpoint):  # (a port that is no port, a backslash in the host)
         raise PermanentError(BAD_ENDPOINT)
+    from .job import _Job  # tuspy's uploader and aiohttp: see the note on imports above
+
     spec = dataclasses.replace(spec, metadata=described(spec))
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
@@ -210,6 +216,8 @@ def terminate(spec: UploadSpec, ctx: TransferContext) -> bool:
     cannot be reached keeps the upload until it expires.
     True when the server said it dropped every one; else the checkpoint keeps the URLs (for
     another try: see ``TransferQueue.clean_up_now``)."""
+    from .job import _Job
+
     job = _Job(spec, ctx, checksum_preference=CHECKSUM_PREFERENCE)
     try:
         return job.terminate()
