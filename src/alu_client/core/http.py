@@ -28,8 +28,19 @@ if TYPE_CHECKING:
     from requests.sessions import _Settings
 
 
-@functools.cache
+_TRUST_LOCK = threading.Lock()
+
+
 def system_trust() -> ssl.SSLContext | None:
+    """``_system_trust()``, made once: a download's first connections ask for it together, on
+    their own threads, and each read the whole store again (20–50 ms each, in turn, for the
+    GIL)."""
+    with _TRUST_LOCK:
+        return _system_trust()
+
+
+@functools.cache
+def _system_trust() -> ssl.SSLContext | None:
     """The TLS context that checks a server's certificate with the operating system's trust
     store — the Windows certificate store, the macOS Keychain, OpenSSL's store on Linux (its
     ``SSL_CERT_FILE``/``SSL_CERT_DIR``) — where IT puts a network's own authority (a TLS
@@ -62,8 +73,10 @@ class TrustAdapter(requests.adapters.HTTPAdapter):
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if verify is not True or not url.lower().startswith("https:"):
+            return  # (nothing to trust for http://: the store is not even read)
         context = system_trust()
-        if verify is True and context is not None and conn.conn_kw.get("ssl_context") is context:
+        if context is not None and conn.conn_kw.get("ssl_context") is context:
             # requests names certifi's file for every request, which urllib3 then reads into
             # the context at every connection: it is in there already
             conn.ca_certs = None
@@ -82,15 +95,14 @@ class TrustAdapter(requests.adapters.HTTPAdapter):
         out, so the proxy's certificate was checked against OpenSSL's default store alone
         (empty on macOS: every such proxy refused). A CA bundle given, or no check, is left
         to requests, as for the server."""
-        context = system_trust()
         proxy = requests.utils.select_proxy(request.url or "", proxies)
         if (
             verify is not True
-            or context is None
             or not proxy
             or not proxy.lower().startswith("https://")
             or not urllib3.util.parse_url(proxy).host
             or urlsplit(request.url or "").scheme.lower() != "https"
+            or (context := system_trust()) is None
         ):
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
         try:
