@@ -13,7 +13,9 @@ import pytest
 from alu_client.core.safe_names import safe_filename
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
+from alu_client.core.store.transfers import Transfer
 from tests.support.livehub import LiveHub
+from tests.support.waiting import wait_until
 
 PASSWORD = "pw-shared-folder"
 
@@ -99,18 +101,39 @@ def test_other_bytes_under_the_items_name_are_left_and_the_item_downloaded(
     assert stranger.read_bytes() == data
 
 
-def test_a_file_still_being_written_there_is_not_taken(
+def test_another_workstations_download_under_way_is_waited_for_then_kept(
     two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
 ) -> None:
-    """Another workstation's download under way (its part file beside the name): not whole,
-    not taken; this one downloads its own copy."""
+    """Another workstation's download of the item under way (its part file beside the name,
+    a file of the item's size already there or not): not whole, so not taken, and not
+    fetched over the link a second time either. This one waits, then keeps the other's file
+    once it is in place and checks out. Before, it fetched its own "NAME (2)" copy."""
     _a, b, shared = two
     item = live_hub.publish(clip, title="Maputo elections")
     name = item_file_name(b, item)
-    (shared / name).write_bytes(clip.read_bytes())  # (the size and bytes right, yet ...)
-    (shared / f"{name}.part").write_bytes(b"")  # ... another writes it still
-    got = fetch(b, item)
-    assert got["destination"] != str(shared / name) and got["bytes_fetched"] == clip.stat().st_size
+    data = clip.read_bytes()
+    part = shared / f"{name}.part"
+    part.write_bytes(data[:1000])
+    queue = b.start_engine(rules=False, hot_folders=False, media=False, sync=False)
+    tid = b.download(item, queue=queue)
+
+    def waiting() -> Transfer | None:
+        t = queue.transfers.get(tid)
+        return t if t is not None and t.last_error else None
+
+    t = wait_until(waiting, timeout=30, what="the download to wait for the other")
+    assert t.state == "queued" and "Another download is writing" in t.last_error, t
+    assert t.bytes_done == 0 and sorted(p.name for p in shared.iterdir()) == [part.name]
+
+    part.write_bytes(data)  # the other download ends: its file in place
+    part.rename(shared / name)
+    queue.retry_now(tid)
+    queue.wait_for(tid, timeout=30)
+    done = queue.transfers.get(tid)
+    assert done is not None and done.state == "done", done
+    assert done.destination == str(shared / name)
+    assert done.result["bytes_fetched"] == 0 and done.result["found_in_folder"] is True
+    assert sorted(p.name for p in shared.iterdir()) == [name]
 
 
 def test_another_items_file_with_the_same_bytes_here_is_not_shared(

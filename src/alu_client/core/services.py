@@ -535,8 +535,9 @@ class Services:
             same = None
         if same is not None:
             # the item downloaded before into this folder (by another workstation on a shared
-            # folder, or before the data folder was new): the job checks its bytes and keeps
-            # it instead of fetching a "NAME (2)" copy over the link
+            # folder, or before the data folder was new), or being downloaded there by another
+            # workstation: the job (waits for it and) checks its bytes and keeps it instead of
+            # fetching a "NAME (2)" copy over the link
             extra["same_as"] = str(same)
         if rule:
             extra["rule"] = rule
@@ -790,15 +791,16 @@ def _same_item_there(
     first: Path, dest: Path, sha256: str | None, size: int | None, taken: Container[str]
 ) -> Path | None:
     """``first`` (the item's own name in its folder) when a file is there that may be the
-    item's: of its size, not being written (no part file, no transfer of this workstation
-    writing it) and with a sha256 to check it by; else None. Only its size is looked at here
-    (a share may be slow: the job reads the bytes)."""
+    item's — of its size, with a sha256 to check it by — or when another download writes
+    there (a part file beside it: another workstation sharing the folder, which the job waits
+    for), and no transfer of this workstation writes it; else None. Only the size is looked at
+    here (a share may be slow: the job reads the bytes)."""
     if first == dest or not sha256 or size is None or first.name in taken:
         return None
     try:
-        st = first.stat()
         if first.with_name(first.name + ".part").exists():
-            return None  # being downloaded, perhaps by another workstation: not whole yet
+            return first  # being downloaded: the job waits for it, then checks it
+        st = first.stat()
     except OSError:
         return None
     return first if stat.S_ISREG(st.st_mode) and st.st_size == size else None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..store.transfers import Transfer
-from .base import PermanentError, TransferContext
+from .base import PermanentError, RetryableError, TransferContext
 
 if TYPE_CHECKING:
     from . import upload
@@ -22,6 +23,14 @@ Cleanup = Callable[[Transfer, TransferContext], bool]
 
 _HASH_BLOCK = 1024 * 1024
 
+#: seconds another download's part file of the item may stay unchanged before that download
+#: counts as stopped (a workstation switched off, its link down) and this one goes its own way
+OTHER_STALE_S: Final = 600.0
+#: the shortest wait between two looks at it (the queue's back-off then grows, up to 5 min)
+OTHER_LOOK_S: Final = 30.0
+#: the checkpoint's note of what was seen of it: {"part", "size", "mtime_ns", "since"}
+_OTHER: Final = "other_download"
+
 
 def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
     from . import download
@@ -31,6 +40,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         found = _same_item_there(t, ctx)
     if found is not None:
         return found
+    _wait_for_another_download(t, ctx)
     spec = download.DownloadSpec(
         url=t.source,
         dest=Path(t.destination),
@@ -76,6 +86,8 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     if t.attempts < 2 or not dest.is_file():
         return None
     checkpoint = ctx.checkpoint.load()
+    if _OTHER in checkpoint and not _own_checkpoint(ctx):
+        return None  # (it waited for another download, and never began its own)
     # a part file means the download is under way; but a coded download (see download/
     # decode.py) renames its decoded copy into place before it removes its part file
     decoded = "decoding" in checkpoint
@@ -147,12 +159,37 @@ def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None
     item's size and sha256, read here: the transfer ends with that file, its destination from
     then on (``TransferStore.finish``). Anything else — other bytes, the file gone or being
     written, a download of ``t`` already under way — and ``t`` downloads to its own name."""
-    same = t.options.get("same_as")
-    if not isinstance(same, str) or not t.sha256 or t.size is None or ctx.checkpoint.load():
+    if not t.sha256 or t.size is None or _own_checkpoint(ctx):
         return None
-    path = Path(same)
+    for path in _item_names(t):
+        found = _checked_file(t, ctx, path)
+        if found is not None:
+            ctx.checkpoint.save({})  # (what was seen of another download: done with)
+            return found
+    return None
+
+
+def _item_names(t: Transfer) -> list[Path]:
+    """Where another download may put the item's file: the item's own name when it was taken
+    as the transfer was queued (``same_as``), and the transfer's destination (two
+    workstations that queued it at the same moment both chose the item's name)."""
+    same = t.options.get("same_as")
+    names = [Path(same)] if isinstance(same, str) and same else []
+    return [*names, Path(t.destination)]
+
+
+def _own_checkpoint(ctx: TransferContext) -> bool:
+    """``t``'s own download has begun (its checkpoint holds more than what it saw of another)."""
+    return any(key != _OTHER for key in ctx.checkpoint.load())
+
+
+def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, Any] | None:
+    assert t.sha256 is not None
     try:
         before = path.stat()
+    except FileNotFoundError:
+        return None
+    try:
         if not stat.S_ISREG(before.st_mode) or before.st_size != t.size:
             return None
         if path.with_name(path.name + ".part").exists():
@@ -182,6 +219,57 @@ def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None
         "mtime_ns": after.st_mtime_ns,
         "found_in_folder": True,
     }
+
+
+def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
+    """Wait (``RetryableError``, looked at again later) while another download writes the
+    item's file in this folder: another workstation sharing the download folder whose rule or
+    user took the same item, its ``.part`` beside one of ``_item_names``. When its file is in
+    place, whole, the next run takes it (``_same_item_there``): the item crosses the member's
+    link once. A part file that has not changed for ``OTHER_STALE_S`` (seen on this machine's
+    clock: the other's clock is never compared with ours) is a download that stopped; then
+    ``t`` goes its own way: to its own name, or, when that part file is at its own name, to
+    the error that asks the user to move it away (``MSG_PART_NOT_OURS``).
+    Only for an item's file (a sha256 to check the other's by), and before ``t``'s own
+    download began."""
+    from .download import part_is_ours
+
+    if not t.sha256 or t.size is None or _own_checkpoint(ctx):
+        return
+    note = ctx.checkpoint.load().get(_OTHER)
+    seen: dict[str, Any] = note if isinstance(note, dict) else {}
+    for path in _item_names(t):
+        part = path.with_name(path.name + ".part")
+        try:
+            st = os.lstat(part)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (
+            part == Path(t.destination + ".part") and part_is_ours(part, {})
+        ):
+            continue  # (an empty one at our own name: the download makes it its own)
+        now = time.time()
+        mark = {"part": str(part), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        since = seen.get("since")
+        if (
+            not isinstance(since, int | float)
+            or {k: seen.get(k) for k in mark} != mark
+            or now < since  # (our clock was put back)
+        ):
+            ctx.checkpoint.save({_OTHER: {**mark, "since": now}})  # (it moved: seen now)
+        elif now - since >= OTHER_STALE_S:
+            ctx.log.info(
+                "download %d: %s has not changed for %d s; downloading the item",
+                t.id,
+                part,
+                int(now - since),
+            )
+            return
+        from .download.protocol import MSG_PART_BUSY
+
+        raise RetryableError(MSG_PART_BUSY.format(name=part.name), retry_after=OTHER_LOOK_S)
+    if note is not None:
+        ctx.checkpoint.save({})  # (the other download went: nothing more to watch)
 
 
 def _placed_file(dest: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:

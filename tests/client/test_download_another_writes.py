@@ -1,0 +1,191 @@
+"""Two workstations sharing one download folder take the same item (a rule on each fires for
+the agency's push, or two editors click Download): the second must not fetch it over the
+member's link again, nor fail on the first one's part file. It waits while the other's part
+file changes, and takes the file once it is in place and checks out; a part file left
+unchanged for ``OTHER_STALE_S`` (seen on this machine's clock) is a download that stopped.
+
+At the job's level (``jobs.download_job``), with the transfer row the queue hands it; the two
+workstations end to end are in test_shared_download_folder.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alu_client.core.transfers import jobs
+from alu_client.core.transfers.base import PermanentError, RetryableError
+from tests.client.test_download import FileServer, Job, queued_download
+from tests.client.test_download import job as job  # (the fixture)
+from tests.client.test_download import server as server  # (the fixture)
+
+BUSY = "Another download is writing"
+
+
+class Clock:
+    """``time.time`` as the job reads it, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(jobs.time, "time", c)
+    return c
+
+
+def others_part(path: Path, data: bytes) -> Path:
+    """Another workstation's download under way at ``path``: its part file, some bytes in."""
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    return part
+
+
+def in_place(part: Path, data: bytes) -> None:
+    """The other download ends: its part file, whole, renamed into place."""
+    part.write_bytes(data)
+    part.rename(part.with_name(part.name.removesuffix(".part")))
+
+
+def waits(transfer: Any, job: Job, server: FileServer) -> None:
+    asked = len(server.requests)
+    with pytest.raises(RetryableError, match=BUSY) as e:
+        jobs.download_job(transfer, job.context())
+    assert e.value.retry_after == jobs.OTHER_LOOK_S
+    assert len(server.requests) == asked  # not a byte asked of the server while it waits
+    transfer.attempts += 1
+
+
+def test_the_items_file_another_writes_beside_is_waited_for_then_taken(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """The other's download had begun when this one was queued: this one's name is "NAME (2)"
+    and ``same_as`` names the other's."""
+    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
+    transfer = queued_download(server, own)
+    transfer.options = {"same_as": str(name)}
+    part = others_part(name, server.data[: len(server.data) // 3])
+
+    waits(transfer, job, server)
+    clock.now += jobs.OTHER_STALE_S - 1  # long, but it moved meanwhile
+    part.write_bytes(server.data[: len(server.data) // 2])
+    waits(transfer, job, server)
+    assert not own.exists() and not own.with_name(own.name + ".part").exists()
+
+    in_place(part, server.data)
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(name) and result["found_in_folder"] is True
+    assert result["bytes_fetched"] == 0 and len(server.requests) == 0
+    assert not own.exists() and name.read_bytes() == server.data
+
+
+def test_two_that_took_the_same_name_at_once_share_one_download(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """Both workstations queued it before either's part file was there: both chose the item's
+    name. The second one's own part file is the other's. It failed for good before ("this
+    download did not make it; move it away"), and the download was lost to the user."""
+    dest = job.tmp / "clip.mp4"
+    transfer = queued_download(server, dest)
+    part = others_part(dest, server.data[:4096])
+
+    waits(transfer, job, server)
+    in_place(part, server.data)
+    result = jobs.download_job(transfer, job.context())  # (attempts 2: as after a failure)
+    assert result["path"] == str(dest) and result["found_in_folder"] is True
+    assert result["bytes_fetched"] == 0 and len(server.requests) == 0
+
+
+def test_a_part_file_left_unchanged_is_a_download_that_stopped(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """The other workstation was switched off mid-download: this one fetches the item under
+    its own name after ``OTHER_STALE_S``, not for ever waiting."""
+    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
+    transfer = queued_download(server, own)
+    transfer.options = {"same_as": str(name)}
+    part = others_part(name, server.data[:4096])
+
+    waits(transfer, job, server)
+    clock.now += jobs.OTHER_STALE_S - 1
+    waits(transfer, job, server)
+    clock.now += 1
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert result["bytes_fetched"] >= len(server.data) and "found_in_folder" not in result
+    assert part.read_bytes() == server.data[:4096]  # the other's, left alone
+
+
+def test_a_stopped_download_at_its_own_name_is_said_for_the_user_to_move(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    dest = job.tmp / "clip.mp4"
+    transfer = queued_download(server, dest)
+    part = others_part(dest, server.data[:4096])
+    waits(transfer, job, server)
+    clock.now += jobs.OTHER_STALE_S
+    with pytest.raises(PermanentError, match="this download did not make it"):
+        jobs.download_job(transfer, job.context())
+    assert part.read_bytes() == server.data[:4096] and not dest.exists()
+
+
+def test_a_clock_put_back_does_not_make_it_stale(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    dest = job.tmp / "clip.mp4"
+    transfer = queued_download(server, dest)
+    others_part(dest, server.data[:4096])
+    waits(transfer, job, server)
+    clock.now -= 3 * jobs.OTHER_STALE_S
+    waits(transfer, job, server)
+    clock.now += jobs.OTHER_STALE_S - 1  # from the time seen after it was put back
+    waits(transfer, job, server)
+
+
+def test_the_other_download_gone_without_its_file_this_one_downloads(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """The other was canceled (its part file deleted): this one goes on at once."""
+    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
+    transfer = queued_download(server, own)
+    transfer.options = {"same_as": str(name)}
+    part = others_part(name, server.data[:4096])
+    waits(transfer, job, server)
+    os.unlink(part)
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert "other_download" not in job.checkpoint.data
+
+
+def test_a_download_without_a_sha256_does_not_wait(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """Nothing to check the other's file by (a plain URL): the part file there is another's,
+    refused as before."""
+    dest = job.tmp / "clip.mp4"
+    transfer = queued_download(server, dest)
+    transfer.sha256 = None
+    others_part(dest, server.data[:4096])
+    with pytest.raises(PermanentError, match="this download did not make it"):
+        jobs.download_job(transfer, job.context())
