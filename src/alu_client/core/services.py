@@ -334,6 +334,7 @@ class Services:
                 profile.name,
                 self._enqueue_hot,
                 download_folders=lambda: self._download_folders(profile.name),
+                cancel_upload=queue.cancel,
             )
             queue.transfers.outcome_hooks.append(self.hot_folders.outcome_hook)
         if profile is not None and rules:

@@ -836,6 +836,18 @@ _WATCH_MARKED = (
         "could not be moved back with it: the file waits for it, which is tried again at "
         "every scan.",
     ),
+    # %2: the host name of another workstation watching the same (shared) folder
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 is being sent by %2, another workstation watching this folder; it is not sent "
+        "from here.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 was taken over by %2, another workstation watching this folder, while this one "
+        "was asleep or off the network: it is sent from there, and its upload here was "
+        "canceled. Nothing needs to be done.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused it: %1"),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused it: no reason given"),
     QT_TRANSLATE_NOOP("EngineMessage", "The upload was canceled."),

@@ -47,11 +47,20 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   metadata, bytes appended to an MP4/MOV whose boxes ended where the upload did) is left
   alone, said once.
 
+- **Shared folders**: several workstations (each its own data folder) may watch one folder on
+  a NAS: a file is taken by one only, which holds its claim in the hidden ``.alu-claims``
+  (made just before it is queued, refreshed while it has a row for the file, taken over by
+  another when it stayed unchanged for ``claim_stale`` seconds on that one's own clock,
+  released when the file goes to the sent folder or is gone); the others leave it alone
+  (``HotFolders.elsewhere``). A holder that finds its claim taken over cancels its upload
+  (``cancel_upload``) and does not move the file. See ``claims``.
+
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:
 settling, hashing, sidecars and metadata, queueing), ``move`` (sent files to the sent folder,
-never over another file), ``hotfolders`` (``HotFolders``: the scan thread, watchdog, the
-outcome hook), ``messages`` (every sentence recorded of a file, which the app translates).
+never over another file), ``claims`` (which workstation takes a file of a shared folder),
+``hotfolders`` (``HotFolders``: the scan thread, watchdog, the outcome hook), ``messages``
+(every sentence recorded of a file, which the app translates).
 ``HotFolders`` is one object made of the mixins of these modules.
 """
 

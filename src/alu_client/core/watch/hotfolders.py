@@ -19,6 +19,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from .. import uploads
 from ..store import Store
 from ..store.transfers import ENDED, Transfer
+from .claims import CLAIM_STALE, _ClaimMemory
 from .records import _Memory, _outcome
 from .scan import UNREADABLE_GRACE, EnqueueUpload, Scanner
 
@@ -49,6 +50,8 @@ class HotFolders(Scanner):
         unreadable_grace: float = UNREADABLE_GRACE,
         video_problem: Callable[[Path], str] | None = uploads.video_problem,
         download_folders: Callable[[], Iterable[Path]] | None = None,
+        cancel_upload: Callable[[int], None] | None = None,
+        claim_stale: float = CLAIM_STALE,
     ) -> None:
         self.store = store
         self.profile = profile
@@ -62,6 +65,14 @@ class HotFolders(Scanner):
         #: where downloads are saved (asked at every scan): a hot folder there is not scanned,
         #: said as its problem; None: not checked
         self.download_folders = download_folders
+        #: cancels an upload this workstation queued and another one took over (the queue's
+        #: ``cancel``); None: canceled in the store, or asked of the engine that runs it
+        self.cancel_upload = cancel_upload
+        #: seconds another workstation's claim on a file may stay unchanged before it is
+        #: taken over (``claims``)
+        self.claim_stale = claim_stale
+        self._claims = _ClaimMemory()
+        self._workstation: str | None = None
         #: completed scans (tests and the UI wait on it)
         self.scans = 0
         self._mem = _Memory()

@@ -28,6 +28,20 @@ MSG_CHANGED_AFTER_START: Final = (
     " from it may be incomplete. The file as it is now is sent as a new upload."
 )
 
+#: (kept in memory, not a row) another workstation watching the same folder holds the file's
+#: claim: it is sending it (``host``: its host name)
+MSG_SENT_ELSEWHERE: Final = (
+    "{name} is being sent by {host}, another workstation watching this folder; it is not sent"
+    " from here."
+)
+#: (claims) this workstation's upload of the file was taken over by another one (``host``)
+#: while this one was asleep or off the network; not a problem to fix
+MSG_TAKEN_OVER: Final = (
+    "{name} was taken over by {host}, another workstation watching this folder, while this one"
+    " was asleep or off the network: it is sent from there, and its upload here was canceled."
+    " Nothing needs to be done."
+)
+
 # --- its sidecar and fields (scan) ----------------------------------------------------------------
 
 MSG_SIDECAR_UNREADABLE: Final = "The sidecar {sidecar} cannot be read: {reason}."

@@ -48,6 +48,7 @@ class SentMover:
     _hash: Callable[[Path, int | None], str]
     clock: Callable[[], float]
     scan_interval: float
+    _release_claim: Callable[[WatchFolder, str], None]
 
     def _move_sent(self, folder: WatchFolder, row: WatchFile) -> None:
         planned = self._mem.move_retries.get(row.id)
@@ -101,6 +102,7 @@ class SentMover:
         self._mem.move_retries.pop(row.id, None)
         log.info("hot folder: %s sent, moved to %s", src.name, target)
         self._archived(row, target)
+        self._release_claim(folder, src.name)
 
     def _archived(self, row: WatchFile, target: Path) -> None:
         """The row follows its file to the sent folder (path, and size and time as they are

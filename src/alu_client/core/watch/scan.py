@@ -19,6 +19,7 @@ from typing import Any
 
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
+from .claims import ClaimKeeper
 from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_file, is_ignored
 from .messages import (
     MSG_CHANGED_AFTER_START,
@@ -69,7 +70,7 @@ class _Stopped(Exception):
 _UNKNOWN: Any = object()
 
 
-class Scanner(FileRecords, SentMover):
+class Scanner(FileRecords, SentMover, ClaimKeeper):
     """Scanning the hot folders and taking their files (a part of ``HotFolders``)."""
 
     enqueue_upload: EnqueueUpload
@@ -144,6 +145,7 @@ class Scanner(FileRecords, SentMover):
             return
         problems: list[str] = []
         seen: set[tuple[int, str]] = set()
+        names = {e.name for e in entries}
         for entry in entries:
             if self._stop.is_set():
                 return
@@ -174,6 +176,9 @@ class Scanner(FileRecords, SentMover):
             del self._mem.candidates[key]
         for key in [k for k in self._mem.retries if k[0] == folder.id and k not in seen]:
             del self._mem.retries[key]
+        for key in [k for k in self._claims.elsewhere if k[0] == folder.id and k not in seen]:
+            del self._claims.elsewhere[key]
+        self._claims_pass(folder, names)
         for key in [k for k in self._mem.sidecars_behind if k[0] == folder.id and k not in seen]:
             self._waiter_gone(key)
         try:
@@ -295,7 +300,8 @@ class Scanner(FileRecords, SentMover):
                     written.append(self._cut(row, _changed_note(path)))
                     self._due(self.clock())
                     return
-                self._move_sent(folder, row)
+                if self._moving_ours(folder, row):
+                    self._move_sent(folder, row)
                 return
             if row.state == "uploading" or not (retry_due or self._sidecar_changed(row, side_sig)):
                 self._mem.candidates.pop(key, None)
@@ -323,6 +329,8 @@ class Scanner(FileRecords, SentMover):
             return
         if size == 0:
             return
+        if self._claim_elsewhere(folder, path) is not None:
+            return  # another workstation sends it (looked at again at each scan: its claim)
         try:
             sha = self._hash(path)
         except OSError as e:
@@ -369,6 +377,8 @@ class Scanner(FileRecords, SentMover):
             self._mem.behind[key] = (sig, int(dup["id"]))
             self._due(now + self.scan_interval)
             return
+        if self._take_claim(folder, path, size, mtime) is not None:
+            return  # another workstation took it meanwhile: it sends it
         if dup is not None:
             first = Path(dup["path"]).name
             note = MSG_SAME_CONTENT.format(first=first)
@@ -407,7 +417,9 @@ class Scanner(FileRecords, SentMover):
             " AND at > ? ORDER BY id DESC LIMIT 1",
             (folder.id, str(path), time.time() - SENT_WATCH),
         )
-        return WatchFile.from_row(row) if row is not None else None
+        if row is None or int(row["id"]) in self._claims.not_moved:
+            return None  # (left to the workstation that took it over: its move, not a change)
+        return WatchFile.from_row(row)
 
     def _other_bytes(self, row: WatchFile) -> bool:
         """Whether the file of ``row``, with the size and time it was taken with, no longer

@@ -1,0 +1,319 @@
+"""Claims between workstations that watch one shared hot folder (each with its own data folder):
+one takes a file, the others leave it alone; a claim its holder stopped refreshing is taken
+over, judged on the observer's own clock; claims of files gone are cleaned up; a folder where
+no claim can be made works as before."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alu_client.core.store import Store
+from alu_client.core.transfers.queue import TransferQueue
+from alu_client.core.watch import HotFolders, WatchFolder
+
+PROFILE = "agency"
+ENDPOINT = "https://hub.example/api/v1/uploads/"
+#: the stale time the tests give (the default's order; only injected clocks move)
+STALE = 600.0
+REFRESH = 60.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Station:
+    """A workstation: its own data folder (store, queue), its own clock, the shared folder."""
+
+    def __init__(self, data: Path, shared: Path, **kw: object) -> None:
+        data.mkdir()
+        self.store = Store(data / "library.sqlite3")
+        self.queue = TransferQueue(self.store)  # (not started: uploads stay queued)
+        self.calls: list[Path] = []
+        self.clock = _Clock()
+        self.hot = HotFolders(
+            self.store,
+            PROFILE,
+            self.enqueue,
+            scan_interval=0.05,
+            clock=self.clock,
+            video_problem=None,
+            **kw,  # type: ignore[arg-type]
+        )
+        self.queue.transfers.outcome_hooks.append(self.hot.outcome_hook)
+        self.folder = self.hot.add_folder(shared, settle_seconds=0)
+
+    def enqueue(self, path: Path, metadata: dict[str, str], folder: WatchFolder) -> int:
+        self.calls.append(path)
+        return self.queue.add_upload(
+            path, ENDPOINT, metadata, extra={"profile": PROFILE, "hot_folder": folder.id}
+        )
+
+    def scan(self, times: int = 1) -> None:
+        for _ in range(times):
+            self.hot.scan_now()
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [(r.path.name, r.state, r.error) for r in self.hot.files(self.folder.id)]
+
+    def restart(self, **kw: object) -> None:
+        self.hot.stop()
+        self.clock = _Clock()  # a new process: another monotonic clock
+        self.hot = HotFolders(
+            self.store,
+            PROFILE,
+            self.enqueue,
+            scan_interval=0.05,
+            clock=self.clock,
+            video_problem=None,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def close(self) -> None:
+        self.hot.stop()
+        self.store.close()
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    d = tmp_path / "nas" / "hot"
+    d.mkdir(parents=True)
+    return d
+
+
+@pytest.fixture
+def stations(tmp_path: Path, shared: Path) -> Iterator[list[Station]]:
+    made: list[Station] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+def station(made: list[Station], tmp_path: Path, shared: Path, **kw: object) -> Station:
+    s = Station(tmp_path / f"desk{len(made) + 1}", shared, **kw)
+    made.append(s)
+    return s
+
+
+def claims(shared: Path) -> dict[str, dict[str, object]]:
+    """The claims in the shared folder, by the name of the file claimed."""
+    folder = shared / ".alu-claims"
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for p in folder.iterdir():
+        if p.suffix == ".claim":
+            data = json.loads(p.read_text(encoding="utf-8"))
+            found[data["name"]] = data
+    return found
+
+
+def workstation_of(s: Station) -> str:
+    row = s.store.query_one("SELECT value FROM settings WHERE key = 'watch.workstation_id'")
+    assert row is not None
+    return str(json.loads(row[0]))
+
+
+def test_a_file_in_a_shared_folder_is_sent_by_one_workstation_only(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    # both took it and sent its bytes over the member's slow link; the slower one then failed
+    # with "no longer there" once the other had moved it to sent/
+    a = station(stations, tmp_path, shared)
+    b = station(stations, tmp_path, shared)
+    clip = shared / "clip.mp4"
+    clip.write_bytes(os.urandom(4000))
+    a.scan()
+    b.scan()
+    a.scan()  # settled (0 s) on its second look: queued
+    b.scan(3)
+    assert a.calls == [clip.resolve()] and b.calls == []
+    assert b.rows() == []
+    key = (b.folder.id, str(clip.resolve()))
+    host = socket.gethostname()
+    assert b.hot.elsewhere == {
+        key: f"clip.mp4 is being sent by {host}, another workstation watching this folder;"
+        " it is not sent from here."
+    }
+    assert workstation_of(a) != workstation_of(b)
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(a)
+
+    [row] = a.hot.files(a.folder.id)
+    a.queue.transfers.finish(row.transfer_id or 0, "done", result={"state": "published"})
+    a.scan()  # moved to sent/, its claim released
+    assert (shared / "sent" / "clip.mp4").exists() and not clip.exists()
+    assert claims(shared) == {}
+    b.scan(3)
+    assert b.calls == [] and b.rows() == [] and b.hot.elsewhere == {}
+
+
+def test_the_holder_restarted_keeps_its_claim(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    a = station(stations, tmp_path, shared)
+    b = station(stations, tmp_path, shared)
+    clip = shared / "clip.mp4"
+    clip.write_bytes(os.urandom(4000))
+    a.scan(2)
+    assert len(a.calls) == 1
+    before = claims(shared)["clip.mp4"]
+    a.restart()
+    a.scan(3)  # its row is uploading: not queued again; its claim refreshed (its own)
+    assert len(a.calls) == 1
+    after = claims(shared)["clip.mp4"]
+    assert after["workstation"] == before["workstation"] == workstation_of(a)
+    assert after["seq"] != before["seq"]
+    b.scan(3)
+    assert b.calls == []
+
+
+def test_a_claim_not_refreshed_for_the_stale_time_is_taken_over_and_the_holder_cancels(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    clip = shared / "clip.mp4"
+    clip.write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    assert len(a.calls) == 1 and b.calls == []
+    # a is asleep (it does not scan, its claim is not refreshed); b's own clock goes on
+    b.clock.now += STALE - 1
+    b.scan(2)
+    assert b.calls == []  # not stale yet on b's clock
+    b.clock.now += 1
+    b.scan()
+    assert b.calls == [clip.resolve()] and b.hot.elsewhere == {}
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(b)
+
+    # a wakes: at its next refresh it finds the claim is b's, and cancels its own upload
+    [mine] = a.hot.files(a.folder.id)
+    a.clock.now += REFRESH
+    a.scan(3)
+    assert len(a.calls) == 1  # never queued again
+    t = a.queue.transfers.get(mine.transfer_id or 0)
+    assert t is not None and t.state == "canceled"
+    host = socket.gethostname()
+    [(name, state, note)] = a.rows()
+    assert (name, state) == ("clip.mp4", "error")
+    assert note.startswith(f"clip.mp4 was taken over by {host}, another workstation")
+    assert "Nothing needs to be done." in note
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(b)  # left to b
+
+    # b sends it and moves it: a says nothing more of it
+    [theirs] = b.hot.files(b.folder.id)
+    b.queue.transfers.finish(theirs.transfer_id or 0, "done", result={"state": "published"})
+    b.scan()
+    assert not clip.exists() and claims(shared) == {}
+    a.clock.now += REFRESH
+    a.scan(3)
+    assert len(a.calls) == 1 and [r[:2] for r in a.rows()] == [("clip.mp4", "error")]
+
+
+def test_a_claim_refreshed_by_its_holder_is_never_taken_over(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    clip = shared / "clip.mp4"
+    clip.write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    for _ in range(int(3 * STALE / REFRESH)):  # three stale times on b's clock
+        a.clock.now += REFRESH
+        a.scan()
+        b.clock.now += REFRESH
+        b.scan()
+    assert len(a.calls) == 1 and b.calls == []
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(a)
+    assert b.hot.elsewhere
+
+
+def test_a_folder_where_no_claim_can_be_made_uploads_as_before(
+    stations: list[Station], tmp_path: Path, shared: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a file where the claims' folder would be: no claim, whoever runs the test, root too)
+    (shared / ".alu-claims").write_text("not a folder", encoding="utf-8")
+    a = station(stations, tmp_path, shared)
+    for name in ("one.mp4", "two.mp4"):
+        (shared / name).write_bytes(os.urandom(4000))
+    with caplog.at_level(logging.INFO, logger="alu_client.core.watch"):
+        a.scan(4)
+    assert sorted(p.name for p in a.calls) == ["one.mp4", "two.mp4"]
+    assert {r[1] for r in a.rows()} == {"uploading"}
+    said = [r for r in caplog.records if "no claim can be made" in r.getMessage()]
+    assert len(said) == 1  # once for the folder, not once a file or a scan
+    assert ".alu-claims" in said[0].getMessage()
+
+
+def test_claims_of_files_gone_are_cleaned_up(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    for name in ("kept.mp4", "left.mp4"):
+        (shared / name).write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    assert set(claims(shared)) == {"kept.mp4", "left.mp4"}
+
+    # a deletes one while it holds it: at its next refresh its claim goes
+    (shared / "kept.mp4").unlink()
+    a.clock.now += REFRESH
+    a.scan()
+    assert set(claims(shared)) == {"left.mp4"}
+
+    # a is switched off for good; someone deletes the other file: b removes a's claim, once
+    # it has not changed for the stale time on b's clock
+    (shared / "left.mp4").unlink()
+    b.clock.now += REFRESH
+    b.scan()
+    assert set(claims(shared)) == {"left.mp4"}
+    b.clock.now += STALE
+    b.scan()
+    assert claims(shared) == {}
+    assert b.calls == [] and b.rows() == []
+
+
+def test_a_file_sent_but_taken_over_meanwhile_is_not_moved_from_under_the_new_holder(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    # a's upload ended while it was asleep (no scan, no refresh); b took the file over: a
+    # moving it to sent/ now would make b's upload fail with "no longer there"
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    clip = shared / "clip.mp4"
+    clip.write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    [mine] = a.hot.files(a.folder.id)
+    a.queue.transfers.finish(mine.transfer_id or 0, "done", result={"state": "published"})
+    b.clock.now += STALE
+    b.scan()
+    assert b.calls == [clip.resolve()]
+    a.clock.now += REFRESH
+    a.scan(3)
+    assert clip.exists() and not (shared / "sent").exists()
+    assert a.rows() == [("clip.mp4", "sent", "")]
+    [theirs] = b.hot.files(b.folder.id)
+    b.queue.transfers.finish(theirs.transfer_id or 0, "done", result={"state": "published"})
+    b.scan()
+    assert (shared / "sent" / "clip.mp4").exists() and claims(shared) == {}
+    a.scan(3)
+    assert a.rows() == [("clip.mp4", "sent", "")] and len(a.calls) == 1
+    # a new clip of that name later: a new file, not "the one sent changed after its upload"
+    clip.write_bytes(os.urandom(5000))
+    a.scan(2)
+    assert len(a.calls) == 2
+    assert sorted(r[1:] for r in a.rows()) == [("sent", ""), ("uploading", "")]
