@@ -1023,6 +1023,14 @@
         <translation>تغيّر ⁨%1⁩ بعد نقله إلى مجلد «sent» (كان لا يزال قيد النسخ): قد تكون المادة المنشورة منه ناقصة. أُعيد إلى المجلد المراقَب، ويُرسَل كعملية رفع جديدة بعد أن يبقى دون تغيير طوال مهلة الاستقرار. تعذّرت إعادة ملفه المرافق ⁨%2⁩ معه: ينتظره الملف، وتُعاد المحاولة عند كل فحص للمجلد.</translation>
     </message>
     <message>
+        <source>%1 is being sent by %2, another workstation watching this folder; it is not sent from here.</source>
+        <translation>يُرسل ⁨%2⁩، وهو محطة عمل أخرى تراقب هذا المجلد، الملف ⁨%1⁩؛ لن يُرسَل من هنا.</translation>
+    </message>
+    <message>
+        <source>%1 was taken over by %2, another workstation watching this folder, while this one was asleep or off the network: it is sent from there, and its upload here was canceled. Nothing needs to be done.</source>
+        <translation>تولّى ⁨%2⁩، وهو محطة عمل أخرى تراقب هذا المجلد، إرسال ⁨%1⁩ بينما كانت هذه المحطة في وضع السكون أو خارج الشبكة: يُرسَل الملف من هناك، وأُلغي رفعه من هنا. لا حاجة إلى أي إجراء.</translation>
+    </message>
+    <message>
         <source>The hub refused it: %1</source>
         <translation>رفضه المركز: %1</translation>
     </message>

@@ -1023,6 +1023,14 @@
         <translation>%1 a changé après son déplacement dans le dossier « sent » (il était encore en cours de copie) : le sujet publié à partir de lui est peut-être incomplet. Il a été remis dans le dossier surveillé et sera envoyé comme un nouvel envoi dès qu’il n’aura plus changé pendant le délai de stabilisation. Son fichier annexe %2 n’a pas pu être remis avec lui : le fichier l’attend, ce qui est retenté à chaque examen du dossier.</translation>
     </message>
     <message>
+        <source>%1 is being sent by %2, another workstation watching this folder; it is not sent from here.</source>
+        <translation>%1 est en cours d’envoi par %2, un autre poste qui surveille ce dossier ; il n’est pas envoyé depuis ce poste.</translation>
+    </message>
+    <message>
+        <source>%1 was taken over by %2, another workstation watching this folder, while this one was asleep or off the network: it is sent from there, and its upload here was canceled. Nothing needs to be done.</source>
+        <translation>%1 a été repris par %2, un autre poste qui surveille ce dossier, pendant que ce poste était en veille ou hors du réseau : il est envoyé depuis là-bas, et son envoi depuis ce poste a été annulé. Il n’y a rien à faire.</translation>
+    </message>
+    <message>
         <source>The hub refused it: %1</source>
         <translation>Le hub l’a refusé : %1</translation>
     </message>
