@@ -185,8 +185,7 @@ class ClaimKeeper:
         cdir = folder.path / CLAIMS_DIR
         target = cdir / claim_name(path.name)
         try:
-            with contextlib.suppress(FileExistsError):  # (a file there: the open says so)
-                cdir.mkdir()
+            _make_dir(cdir)  # (a file there instead: the open below says so)
             _create(target, self._content(path.name, size, mtime, 1))
         except FileExistsError:
             pass
@@ -326,7 +325,7 @@ class ClaimKeeper:
                 if claim is None:
                     if row.state != "error":  # (an error recorded without a claim stays so)
                         with contextlib.suppress(FileExistsError):
-                            cdir.mkdir(exist_ok=True)
+                            _make_dir(cdir)
                             _create(target, self._content(name, row.size, row.mtime_ns, 1))
                 elif claim.workstation == self.workstation:
                     content = self._content(name, row.size, row.mtime_ns, claim.seq + 1)
@@ -408,6 +407,27 @@ class ClaimKeeper:
 
 def _claim_path(folder: WatchFolder, name: str) -> Path:
     return folder.path / CLAIMS_DIR / claim_name(name)
+
+
+def _make_dir(cdir: Path) -> None:
+    """The claims' folder, made when missing (and hidden, on Windows)."""
+    try:
+        cdir.mkdir()
+    except FileExistsError:
+        return
+    _hidden_on_windows(cdir)
+
+
+def _hidden_on_windows(path: Path) -> None:  # pragma: no cover - exercised on Windows
+    """Windows shows a dot-name: the claims' folder is marked hidden, as Explorer then hides
+    it (a newsroom user would see, move or delete it in the hot folder)."""
+    if os.name != "nt":
+        return
+    import ctypes
+
+    hidden = 0x2  # FILE_ATTRIBUTE_HIDDEN
+    if not ctypes.windll.kernel32.SetFileAttributesW(str(path), hidden):  # type: ignore[attr-defined]
+        log.debug("hot folder: %s could not be marked hidden", path)
 
 
 def _host() -> str:
