@@ -72,6 +72,11 @@ _STOP_GRACE_S: Final = 0.5  # how long the caller waits for workers after a stop
 _HASH_BLOCK: Final = 1 << 20
 _MIN_READ: Final = 64 * 1024
 _MAX_READ: Final = 1 << 20
+#: under a bandwidth limit a read takes at most what the limit lets through in this many
+#: seconds (but ``_MIN_LIMITED_READ``): a 512 KiB read at 100 kB/s took five seconds of the
+#: limit at once, and the link carried it as a burst at its full rate, every five seconds
+_LIMITED_READ_S: Final = 0.1
+_MIN_LIMITED_READ: Final = 16 * 1024
 _MIN_SEGMENT: Final = 1 << 20  # smaller segments cost more round trips than they save
 _DRAIN_LIMIT: Final = 64 * 1024  # small error/redirect bodies are read so the connection stays
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})

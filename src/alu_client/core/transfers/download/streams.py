@@ -15,7 +15,9 @@ from .fronthash import _FrontHashJob
 from .partfile import _read_at, _Segment
 from .protocol import (
     _HASH_BLOCK,
+    _LIMITED_READ_S,
     _MAX_TAGS,
+    _MIN_LIMITED_READ,
     _STOP_GRACE_S,
     MSG_CHANGED,
     MSG_CUT,
@@ -469,6 +471,16 @@ class _StreamJob(_FrontHashJob):
             if not keep:
                 self._close(resp)
 
+    def _read_size(self) -> int:
+        """``read_size``, or under a bandwidth limit (as it is now: the schedule and the user
+        change it) what the limit lets through in ``_LIMITED_READ_S``: the meter paces what
+        was read, but the link carries each read at its own rate, and the kernel's buffer
+        takes a read's worth of it at once."""
+        limit = self.ctx.limit()
+        if limit is None or not limit > 0:
+            return self.read_size
+        return max(_MIN_LIMITED_READ, min(self.read_size, int(limit * _LIMITED_READ_S)))
+
     def _pump(
         self,
         resp: requests.Response,
@@ -489,7 +501,7 @@ class _StreamJob(_FrontHashJob):
         while True:
             self._check_running(gen)
             try:
-                block: bytes = raw.read1(self.read_size, decode_content=False)
+                block: bytes = raw.read1(self._read_size(), decode_content=False)
             except Exception as e:
                 raise self._read_error(e) from e
             if not block:
