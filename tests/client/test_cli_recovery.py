@@ -172,6 +172,24 @@ def test_queue_cancel_after_a_kill_cancels_and_removes_the_part_file(
     assert not part.exists() and not dest.exists()
 
 
+def test_queue_cancel_says_a_part_file_not_its_own_was_left(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    """Another data folder's download wrote the part file at this one's name: it is left (as
+    it was), and the line no longer says it was removed."""
+    home, dest = tmp_path / "home", tmp_path / "s.mxf"
+    url = f"{file_server.url}/files/source.mxf"
+    part = _killed_mid_fetch(tmp_path / "other-home", url, dest)
+    theirs = part.read_bytes()
+    refused = run_alu(home, "fetch", url, str(dest))
+    assert refused.returncode == 1 and "did not make it" in refused.stderr, refused.stderr
+    canceled = run_alu(home, "queue", "cancel", "1")
+    assert canceled.returncode == 0, canceled.stderr
+    assert "canceled 1" in canceled.stdout and "removed" not in canceled.stdout
+    assert "is not this download's and was left there" in canceled.stdout, canceled.stdout
+    assert part.read_bytes() == theirs
+
+
 def test_a_stale_request_does_not_stop_the_users_rerun(
     tmp_path: Path, payload: Path, file_server: RunningHub
 ) -> None:

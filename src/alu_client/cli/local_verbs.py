@@ -61,6 +61,12 @@ def _transfer_json(t: Transfer, interrupted: bool = False) -> dict[str, Any]:
 
 #: said of a transfer left 'active' by an engine that died (kill -9, a crash, a power cut)
 INTERRUPTED = "interrupted: no engine is running it; it resumes at the next run"
+#: what a canceled download's line says of its part file (``discard_part``'s outcome)
+_PART_SAID = {
+    "removed": "; its partial file was removed",
+    "none": "",
+    "left": "; the partial file at its name is not this download's and was left there",
+}
 
 
 def _idle_engine_lock(services: Services) -> EngineLock | None:
@@ -294,9 +300,9 @@ def _command(
             if before is not None and before.direction == "download":
                 # as the engine does for one it cancels: the part file goes (when it is this
                 # download's), and the checkpoint with it
-                discard_part(Path(before.destination), transfers.load_checkpoint(tid))
+                part = discard_part(Path(before.destination), transfers.load_checkpoint(tid))
                 transfers.clear_checkpoint(tid)
-                return f"canceled {tid}{interrupted}; its partial file was removed"
+                return f"canceled {tid}{interrupted}{_PART_SAID[part]}"
             if before is not None and _on_the_server(transfers, tid):
                 said = _server_side(before, engine_runs=engine_runs, clean_up=clean_up)
                 return f"canceled {tid}{interrupted}; {said}"

@@ -142,13 +142,21 @@ def _probe_matches(part: Path, probe: object) -> bool:
         os.close(fd)
 
 
-def discard_part(dest: Path, checkpoint: dict[str, Any]) -> None:
+def discard_part(dest: Path, checkpoint: dict[str, Any]) -> str:
     """A canceled download's part file goes, when it is this download's (``part_is_ours``),
-    and so does a decoded copy the checkpoint names (a run stopped while decoding)."""
+    and so does a decoded copy the checkpoint names (a run stopped while decoding). Says what
+    became of the part file: ``"removed"``, ``"none"`` (there was none) or ``"left"`` (another
+    download's or program's, never this one's to delete)."""
     part = dest.with_name(dest.name + ".part")
-    if os.path.lexists(part) and part_is_ours(part, checkpoint):
-        part.unlink(missing_ok=True)
+    outcome = "none"
+    if os.path.lexists(part):
+        if part_is_ours(part, checkpoint):
+            part.unlink(missing_ok=True)
+            outcome = "removed"
+        else:
+            outcome = "left"
     drop_decoded(dest, checkpoint)
+    return outcome
 
 
 _DECODING: Final = ".decoding"
