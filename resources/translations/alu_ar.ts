@@ -3447,6 +3447,10 @@ Ask your administrator to give your account write access to this folder (or to f
         <translation>المكتبة {file} تالفة ({error}). أغلق ALU Desk، وانقل {name} جانبًا مع {name}-wal و{name}-shm إن وُجدا (فهما تابعان لها)، ثم شغّله من جديد: تبدأ مكتبة جديدة، ويعيد المركز الخلاصة وسجلك (تبقى عمليات النقل في قائمة الانتظار والسجل الذي لم يُرسل بعد في الملف القديم). ويمكن بدلًا من ذلك إعادة النسخة المحفوظة قبل آخر تحديث ({name}.bak-vN، إن وُجدت): أعد تسميتها {name} بعد نقل تلك الملفات الثلاثة جانبًا.</translation>
     </message>
     <message>
+        <source>An alu command (process {pid}) is running a transfer in this workstation&apos;s data folder. Wait for it to end, then start ALU Desk again.</source>
+        <translation>يُجري أمر alu (العملية ⁨{pid}⁩) عملية نقل في مجلد بيانات محطة العمل هذه. انتظر حتى ينتهي، ثم شغّل ALU Desk من جديد.</translation>
+    </message>
+    <message>
         <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
         <translation>نسخة أخرى من ALU Desk، أو alu watch run، تعمل بالفعل على عمليات النقل في محطة العمل هذه. أغلقها (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد.</translation>
     </message>

@@ -3407,6 +3407,10 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <translation>La médiathèque {file} est endommagée ({error}). Quittez ALU Desk, mettez {name} de côté avec {name}-wal et {name}-shm s’ils sont là (ils lui appartiennent), puis relancez : une nouvelle médiathèque commence, et le hub redonne le fil et votre historique (les transferts de la file d’attente et l’historique pas encore envoyé restent dans l’ancien fichier). La copie faite avant la dernière mise à jour ({name}.bak-vN, si elle est là) peut être remise à la place : renommez-la {name}, une fois ces trois fichiers mis de côté.</translation>
     </message>
     <message>
+        <source>An alu command (process {pid}) is running a transfer in this workstation&apos;s data folder. Wait for it to end, then start ALU Desk again.</source>
+        <translation>Une commande alu (processus {pid}) effectue un transfert dans le dossier de données de ce poste. Attendez qu’elle se termine, puis relancez ALU Desk.</translation>
+    </message>
+    <message>
         <source>Another ALU Desk, or alu watch run, is already at work on this workstation&apos;s transfers. Close it (or stop alu watch run), then start ALU Desk again.</source>
         <translation>Un autre ALU Desk, ou alu watch run, travaille déjà sur les transferts de ce poste. Fermez-le (ou arrêtez alu watch run), puis relancez ALU Desk.</translation>
     </message>

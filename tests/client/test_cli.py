@@ -345,7 +345,10 @@ def test_a_second_engine_on_the_same_folder_says_so(
                 home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")
             )
             assert second.returncode == 1
-            assert "already working on this data folder" in second.stderr
+            # the holder is a command that ends by itself, not an app to close (it said
+            # "Another ALU Desk ... Close it first")
+            assert "Another alu command (process " in second.stderr, second.stderr
+            assert "Wait for it to end" in second.stderr and "Close it" not in second.stderr
         finally:
             first.terminate()
             first.communicate(timeout=30)

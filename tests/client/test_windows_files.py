@@ -358,4 +358,4 @@ def test_a_held_engine_lock_whose_byte_cannot_be_read_is_busy(
     with pytest.raises(lockfile.EngineBusy) as e:
         lockfile.EngineLock(path).acquire()
     assert e.value.pid is None
-    assert str(e.value).startswith("Another ALU Desk (process ?) is already working")
+    assert str(e.value).startswith("Another ALU Desk, or alu watch run (process ?), is already")

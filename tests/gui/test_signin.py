@@ -787,3 +787,16 @@ def test_quitting_while_a_question_is_open_closes_it_and_the_dialog(
     assert dialog.result() == QDialog.DialogCode.Rejected
     assert QApplication.activeModalWidget() is None
     assert profiles.list() == []
+
+
+def test_an_alu_command_holding_the_data_folder_is_named_as_one(qapp: QApplication) -> None:
+    """`alu fetch` holding the folder for its own transfer ends by itself: the app says to
+    wait for it, not to close "another ALU Desk" that is not there."""
+    from alu_client.core.lockfile import EngineBusy
+    from alu_client.ui.signin import engine_busy_text
+
+    text = engine_busy_text(EngineBusy("busy", 4242, one_shot=True))
+    assert "alu command (process 4242)" in text and "Wait for it to end" in text
+    assert "Close it" not in text
+    desk = engine_busy_text(EngineBusy("busy", 4242))
+    assert "Another ALU Desk, or alu watch run (process 4242)" in desk

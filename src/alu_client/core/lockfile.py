@@ -31,11 +31,13 @@ NO_LOCKS = frozenset(
 
 
 class EngineBusy(RuntimeError):
-    """Another ALU Desk process holds this data folder (``pid``: which, when known)."""
+    """Another ALU Desk process holds this data folder (``pid``: which, when known;
+    ``one_shot``: an `alu` command that runs its own transfer, as `alu fetch`, and ends)."""
 
-    def __init__(self, message: str, pid: int | None = None) -> None:
+    def __init__(self, message: str, pid: int | None = None, *, one_shot: bool = False) -> None:
         super().__init__(message)
         self.pid = pid
+        self.one_shot = one_shot
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,32 @@ def holder(path: Path) -> Holder | None:
         return None
 
 
-def _holder_pid(f: IO[str]) -> str:
-    """The holder's process id as the lock's file says it; "?" when it cannot be read: on
-    Windows the held byte is locked for every other handle, and reading it is refused
-    (PermissionError, ERROR_LOCK_VIOLATION): the lock is taken all the same."""
+def _holder_of(f: IO[str]) -> Holder:
+    """The holder as the lock's file says it; pid "?" when it cannot be read: on Windows the
+    held byte is locked for every other handle, and reading it is refused (PermissionError,
+    ERROR_LOCK_VIOLATION): the lock is taken all the same."""
     try:
         f.seek(0)
-        return _parse(f.read()).pid
+        return _parse(f.read())
     except (OSError, ValueError):
-        return "?"
+        return Holder("?", None)
+
+
+def busy(who: Holder) -> EngineBusy:
+    """What a process that cannot take the lock says, by who holds it."""
+    pid = int(who.pid) if who.pid.isdigit() else None
+    if who.only is not None:  # an `alu` command running its own transfer: it ends by itself
+        return EngineBusy(
+            f"Another alu command (process {who.pid}) is running a transfer in this data "
+            "folder. Wait for it to end, or use ALU_CLIENT_HOME to pick another folder.",
+            pid,
+            one_shot=True,
+        )
+    return EngineBusy(
+        f"Another ALU Desk, or alu watch run (process {who.pid}), is already working on this "
+        "data folder. Close it first, or use ALU_CLIENT_HOME to pick another folder.",
+        pid,
+    )
 
 
 class EngineLock:
@@ -133,13 +152,9 @@ class EngineLock:
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-            pid = _holder_pid(f)
+            who = _holder_of(f)
             f.close()
-            raise EngineBusy(
-                f"Another ALU Desk (process {pid}) is already working on this data folder. "
-                "Close it first, or use ALU_CLIENT_HOME to pick another folder.",
-                int(pid) if pid.isdigit() else None,
-            ) from None
+            raise busy(who) from None
         self._file = f
         self._profile = profile
         if say:

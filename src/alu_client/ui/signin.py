@@ -177,7 +177,14 @@ def library_problem_text(error: BaseException, db_path: Path) -> str:
 
 
 def engine_busy_text(error: EngineBusy) -> str:
-    """Another ALU Desk, or ``alu watch run``, already works on this data folder."""
+    """Another ALU Desk, or ``alu watch run``, already works on this data folder; or an
+    ``alu`` command runs a transfer of its own there (``alu fetch``: it ends by itself)."""
+    if error.one_shot:
+        return QCoreApplication.translate(
+            "Startup",
+            "An alu command (process {pid}) is running a transfer in this workstation's data "
+            "folder. Wait for it to end, then start ALU Desk again.",
+        ).format(pid=error.pid if error.pid is not None else "?")
     if error.pid is None:
         return QCoreApplication.translate(
             "Startup",
