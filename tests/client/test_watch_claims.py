@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -317,3 +318,108 @@ def test_a_file_sent_but_taken_over_meanwhile_is_not_moved_from_under_the_new_ho
     a.scan(2)
     assert len(a.calls) == 2
     assert sorted(r[1:] for r in a.rows()) == [("sent", ""), ("uploading", "")]
+
+
+def test_a_claim_deleted_by_hand_does_not_free_the_file_for_another(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    """Someone tidies the share (`.alu-claims` deleted) while a clip uploads: the others had
+    seen it being sent; they wait for the holder to make its claim again at its next refresh,
+    instead of sending the whole clip a second time at their next scan (outside review)."""
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    (shared / "clip.mp4").write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    assert len(a.calls) == 1 and b.calls == []
+    for p in (shared / ".alu-claims").iterdir():
+        p.unlink()
+    (shared / ".alu-claims").rmdir()
+    b.clock.now += REFRESH / 2
+    b.scan(2)
+    assert b.calls == [], "sent a second time"
+    a.clock.now += REFRESH
+    a.scan()  # the holder's refresh makes its claim again
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(a)
+    for _ in range(int(2 * STALE / REFRESH)):
+        a.clock.now += REFRESH
+        b.clock.now += REFRESH
+        a.scan()
+        b.scan()
+    assert b.calls == [] and [r[1] for r in a.rows()] == ["uploading"]
+
+
+def test_the_holder_keeps_its_claims_while_it_hashes_a_long_file(
+    stations: list[Station], tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 20 GB rush hashed off a slow share takes half an hour on the scan thread: the claims
+    of what this workstation uploads meanwhile are refreshed all the same. They were only
+    refreshed once a scan ended; the others took the clip over and this one canceled its
+    upload, "asleep or off the network" (outside review)."""
+    from alu_client.core.watch import scan
+
+    monkeypatch.setattr(scan, "_HASH_BLOCK", 1000)  # (a block per minute of the clock below)
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    (shared / "x.mp4").write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    assert len(a.calls) == 1 and b.calls == []
+    rush = shared / "rush.mp4"
+    rush.write_bytes(os.urandom(40_000))  # 40 blocks: 40 minutes of the clock below
+    real_sha256 = scan.hashlib.sha256
+
+    class SlowShare:
+        """sha256 whose every block takes a minute of both workstations' clocks, the other
+        scanning meanwhile."""
+
+        busy = False
+
+        def __init__(self) -> None:
+            self.h = real_sha256()
+
+        def update(self, block: bytes) -> None:
+            self.h.update(block)
+            if len(block) == 1000 and not SlowShare.busy:  # (b's own hashes: plain)
+                SlowShare.busy = True
+                a.clock.now += REFRESH
+                b.clock.now += REFRESH
+                b.scan()
+                SlowShare.busy = False
+
+        def hexdigest(self) -> str:
+            return self.h.hexdigest()
+
+    monkeypatch.setattr(scan, "hashlib", SimpleNamespace(sha256=SlowShare))  # (the scan's)
+    a.clock.now += REFRESH
+    a.scan(2)  # settles, then hashes the rush for 40 minutes
+    assert "x.mp4" not in [p.name for p in b.calls], "b took over x while a was uploading it"
+    assert ("x.mp4", "uploading", "") in a.rows(), a.rows()
+
+
+def test_a_file_another_workstation_moves_while_this_one_looks_at_it_is_no_error(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    """Both see a file settle; one takes it, sends it and moves it to sent/ while the other
+    still probes it: the other has nothing to report. It recorded "could not be taken: No
+    such file or directory", an error row that stayed (outside review)."""
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    z = shared / "z.mp4"
+    z.write_bytes(os.urandom(4000))
+    a.scan()
+    b.scan()
+
+    def probe_while_a_sends(path: Path) -> str:
+        a.scan()  # a takes and queues it
+        [row] = a.hot.files(a.folder.id)
+        assert row.transfer_id is not None
+        a.queue.transfers.finish(row.transfer_id, "done", result={"state": "published"})
+        a.scan()  # ... and moves it to sent/
+        path.stat()  # the probe's first look (FileNotFoundError)
+        return ""
+
+    b.hot.video_problem = probe_while_a_sends
+    b.scan()
+    assert not z.exists() and (shared / "sent" / "z.mp4").exists()
+    assert b.rows() == [] and b.calls == []

@@ -137,6 +137,8 @@ class _ClaimMemory:
     off: set[int] = field(default_factory=set)
     #: sent rows not moved because another workstation holds the file now (said once)
     not_moved: set[int] = field(default_factory=set)
+    #: folder id → the folder and its files' names as its last scan listed them
+    listed: dict[int, tuple[WatchFolder, set[str]]] = field(default_factory=dict)
 
 
 class ClaimKeeper:
@@ -172,7 +174,15 @@ class ClaimKeeper:
         """Who sends ``path`` (a live claim of another workstation's: its host), else None;
         only reads (the claim is taken by ``_take_claim``, when the file is queued)."""
         key = (folder.id, str(path))
-        claim = _read(_claim_path(folder, path.name))
+        cpath = _claim_path(folder, path.name)
+        claim = _read(cpath)
+        if claim is None:
+            host = self._claims.elsewhere.get(key)
+            seen = self._claims.seen.get(cpath)
+            if host is not None and seen is not None and self._live(cpath, seen[0]):
+                # the claim went while its file stays (deleted by hand, a NAS tool): its holder
+                # makes it again at its next refresh; taken now, the file would be sent twice
+                return host
         if claim is None or claim.workstation == self.workstation:
             self._claims.elsewhere.pop(key, None)
             return None
@@ -283,8 +293,8 @@ class ClaimKeeper:
         if row.id not in self._claims.not_moved:
             self._claims.not_moved.add(row.id)
             log.warning(
-                "hot folder: %s was sent from here but %s took it over; not moved (it sends"
-                " it now)",
+                "hot folder: %s was sent from here, but %s holds its claim (it took it over, or"
+                " it claimed it while no claim could be made from here); moved by it, not here",
                 row.path,
                 claim.host or "?",
             )
@@ -300,10 +310,19 @@ class ClaimKeeper:
                 os.unlink(target)
         self._claims.seen.pop(target, None)
 
+    def _keep_claims_alive(self) -> None:
+        """The claims' pass of every folder, as its last scan listed it, when it is due: called
+        while the scan thread is held by a long read (a big file hashed off a slow share: 20
+        GB at 10 MB/s is half an hour). Only once a scan ends did it refresh them, and the
+        others took over (and this one then canceled) the files it was uploading meanwhile."""
+        for folder, names in list(self._claims.listed.values()):
+            self._claims_pass(folder, names)
+
     def _claims_pass(self, folder: WatchFolder, names: set[str]) -> None:
         """Every ``CLAIM_REFRESH`` seconds: the claims held refreshed (a file with a row here),
         lost ones found (taken over), ours whose file is gone removed, and others' whose file
         is gone removed once they are stale. ``names``: the hot folder's listing."""
+        self._claims.listed[folder.id] = (folder, names)
         now = self.clock()
         if now < self._claims.refresh_at.get(folder.id, -math.inf):
             return
@@ -353,8 +372,12 @@ class ClaimKeeper:
                 log.info("hot folder: a stale claim in %s removed (%s)", cdir, claim.host or "?")
                 _unlink(target)
                 self._claims.seen.pop(target, None)
+        # (what was seen of a claim gone whose file another workstation was sending is kept:
+        # see ``_claim_elsewhere``)
+        sending = {claim_name(Path(k[1]).name) for k in self._claims.elsewhere if k[0] == folder.id}
         for p in [p for p in self._claims.seen if p.parent == cdir and p.name not in entries]:
-            del self._claims.seen[p]
+            if p.name not in sending:
+                del self._claims.seen[p]
 
     def _held_rows(self, folder: WatchFolder, names: set[str]) -> dict[str, WatchFile]:
         """This workstation's rows of files still in the hot folder (by name; the one that

@@ -216,6 +216,11 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         failure in a row; so does any fault whose error could not be recorded."""
         key = (folder.id, str(path))
         self._mem.candidates.pop(key, None)
+        if not os.path.lexists(path):
+            # gone while it was looked at: another workstation watching the folder took it and
+            # moved it to sent/ (or someone moved it away); nothing of it to report here
+            log.info("hot folder: %s went while it was looked at (%s)", path, _reason(error))
+            return
         before = self._mem.retries.get(key)
         recorded = True
         try:
@@ -446,6 +451,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
                 left -= len(block)
                 if self._stop.is_set():
                     raise _Stopped
+                self._keep_claims_alive()  # (due once a minute: at once otherwise)
         return h.hexdigest()
 
     def _sidecar_changed(self, row: WatchFile, side_sig: _Sig | None) -> bool:
