@@ -99,10 +99,6 @@
         <translation>أرسل الخادم بيانات أكثر من حجم الملف.</translation>
     </message>
     <message>
-        <source>The file is no longer on the server.</source>
-        <translation>لم يعد الملف موجودًا على الخادم.</translation>
-    </message>
-    <message>
         <source>The server sent the wrong part of the file; asking again.</source>
         <translation>أرسل الخادم جزءًا خاطئًا من الملف؛ جارٍ طلبه من جديد.</translation>
     </message>
@@ -373,6 +369,10 @@
     <message>
         <source>The file changed since the upload started; add it again.</source>
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
+    </message>
+    <message>
+        <source>The server has no file at this address (HTTP %1): it was removed, or the address is wrong.</source>
+        <translation>لا يوجد لدى الخادم ملف على هذا العنوان (HTTP ⁨%1⁩): إمّا أنه حُذف، وإمّا أن العنوان خاطئ.</translation>
     </message>
     <message>
         <source>The server sent the download to an address that is not valid.</source>

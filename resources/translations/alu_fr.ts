@@ -99,10 +99,6 @@
         <translation>Le serveur a envoyé plus de données que la taille du fichier.</translation>
     </message>
     <message>
-        <source>The file is no longer on the server.</source>
-        <translation>Le fichier n’est plus sur le serveur.</translation>
-    </message>
-    <message>
         <source>The server sent the wrong part of the file; asking again.</source>
         <translation>Le serveur a envoyé la mauvaise partie du fichier ; nouvelle demande.</translation>
     </message>
@@ -373,6 +369,10 @@
     <message>
         <source>The file changed since the upload started; add it again.</source>
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
+    </message>
+    <message>
+        <source>The server has no file at this address (HTTP %1): it was removed, or the address is wrong.</source>
+        <translation>Le serveur n’a aucun fichier à cette adresse (HTTP %1) : il a été supprimé, ou l’adresse est erronée.</translation>
     </message>
     <message>
         <source>The server sent the download to an address that is not valid.</source>

@@ -417,8 +417,10 @@ def test_retry_after_as_a_date_is_measured_on_the_servers_clock(
 def test_injected_404_is_permanent(hub: HubFile, hub_proxy: FaultProxy, job: Job) -> None:
     job.headers = {"Authorization": f"Bearer {hub.token}"}
     hub_proxy.inject_http_response(404, {}, b"nope")
-    with pytest.raises(PermanentError, match="no longer on the server"):
+    with pytest.raises(PermanentError, match="no file at this address"):
         job.run(DownloadSpec(hub_proxy.url + hub.path, job.tmp / "c.mp4"))
+    # refused before a byte came: no empty part file left in the folder (no retry uses it)
+    assert list(job.tmp.iterdir()) == []
 
 
 def test_refused_connection_is_retryable(job: Job) -> None:

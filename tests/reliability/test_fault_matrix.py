@@ -39,7 +39,7 @@ The table (``CELLS``; each row a test, expected end after the arrow)::
     download  reset, stall, truncated         resumed from the kept bytes, byte-identical
     download  http5xx/429 ± Retry-After       (on the resume) retried, the header's wait
                                               honoured; resumed, byte-identical
-    download  404-gone, 410-gone              failed: "The file is no longer on the server."
+    download  404-gone, 410-gone              failed: "The server has no file at this address …"
     download  range-ignored                   started over (note: cannot resume), identical
     download  wrong-content-range             refused before a byte is written ("wrong part"),
                                               then resumed, byte-identical
@@ -799,7 +799,7 @@ def download_gone(cell: Cell) -> None:
     )
     rig.run()
     assert rig.desk.errors(rig.tid) == [dl.MSG_TRUNCATED]
-    assert_download_failed(rig, dl.MSG_GONE)
+    assert_download_failed(rig, dl.MSG_GONE.format(code=code))
 
 
 @scenario("download", "range-ignored")

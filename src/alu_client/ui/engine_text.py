@@ -62,7 +62,11 @@ _MARKED = (
         "Tell the agency.",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server sent more data than the file's size."),
-    QT_TRANSLATE_NOOP("EngineMessage", "The file is no longer on the server."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server has no file at this address (HTTP %1): it was removed, or the address is "
+        "wrong.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server sent the wrong part of the file; asking again."),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The disk is full; the download will continue when space is freed."

@@ -133,8 +133,12 @@ class _Job(_StreamJob, _VerifyJob):
         try:
             self._download()
             return self._finish()
-        except BaseException:
-            if self.discard_part:
+        except BaseException as e:
+            if self.discard_part or (
+                isinstance(e, PermanentError) and not self.part_existed and self.fetched == 0
+            ):
+                # (refused for good before a byte came: a 401, 403 or 404 left an empty
+                # "NAME.part" in the folder, which no retry would use)
                 self._discard()
             raise
         finally:

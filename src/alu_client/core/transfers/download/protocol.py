@@ -40,7 +40,9 @@ MSG_COMPRESSED_AGAIN: Final = (
     "Tell the agency."
 )
 MSG_TOO_LONG: Final = "The server sent more data than the file's size."
-MSG_GONE: Final = "The file is no longer on the server."
+MSG_GONE: Final = (
+    "The server has no file at this address (HTTP {code}): it was removed, or the address is wrong."
+)
 MSG_BAD_ADDRESS: Final = "The download address is not valid."
 MSG_BAD_REDIRECT: Final = "The server sent the download to an address that is not valid."
 MSG_WRONG_PART: Final = "The server sent the wrong part of the file; asking again."
@@ -223,7 +225,7 @@ def _check_status(resp: requests.Response) -> None:
     if code in (401, 403):
         raise PermanentError(MSG_ACCESS_REFUSED.format(code=code))
     if code in (404, 410):
-        raise PermanentError(MSG_GONE)
+        raise PermanentError(MSG_GONE.format(code=code))
     later = _retry_after(resp)
     if code == 429:
         raise RetryableError(
