@@ -54,6 +54,22 @@ def in_place(part: Path, data: bytes) -> None:
     part.rename(part.with_name(part.name.removesuffix(".part")))
 
 
+def at_its_own_name(server: FileServer, job: Job) -> tuple[Path, Any, Path]:
+    """This download's name is the item's, and another's part file is there (both queued it
+    at the same moment)."""
+    dest = job.tmp / "clip.mp4"
+    return dest, queued_download(server, dest), others_part(dest, server.data[:4096])
+
+
+def beside(server: FileServer, job: Job) -> tuple[Path, Path, Any, Path]:
+    """Another's download of the item was under way when this one was queued: this one's
+    name is "NAME (2)", and ``same_as`` names the other's."""
+    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
+    transfer = queued_download(server, own)
+    transfer.options = {"same_as": str(name)}
+    return name, own, transfer, others_part(name, server.data[:4096])
+
+
 def waits(transfer: Any, job: Job, server: FileServer) -> None:
     asked = len(server.requests)
     with pytest.raises(RetryableError, match=BUSY) as e:
@@ -96,9 +112,7 @@ def test_two_that_took_the_same_name_at_once_share_one_download(
     """Both workstations queued it before either's part file was there: both chose the item's
     name. The second one's own part file is the other's. It failed for good before ("this
     download did not make it; move it away"), and the download was lost to the user."""
-    dest = job.tmp / "clip.mp4"
-    transfer = queued_download(server, dest)
-    part = others_part(dest, server.data[:4096])
+    dest, transfer, part = at_its_own_name(server, job)
 
     waits(transfer, job, server)
     in_place(part, server.data)
@@ -114,10 +128,7 @@ def test_a_part_file_left_unchanged_is_a_download_that_stopped(
 ) -> None:
     """The other workstation was switched off mid-download: this one fetches the item under
     its own name after ``OTHER_STALE_S``, not for ever waiting."""
-    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
-    transfer = queued_download(server, own)
-    transfer.options = {"same_as": str(name)}
-    part = others_part(name, server.data[:4096])
+    _, own, transfer, part = beside(server, job)
 
     waits(transfer, job, server)
     clock.now += jobs.OTHER_STALE_S - 1
@@ -134,9 +145,7 @@ def test_a_stopped_download_at_its_own_name_is_said_for_the_user_to_move(
     job: Job,
     clock: Clock,
 ) -> None:
-    dest = job.tmp / "clip.mp4"
-    transfer = queued_download(server, dest)
-    part = others_part(dest, server.data[:4096])
+    dest, transfer, part = at_its_own_name(server, job)
     waits(transfer, job, server)
     clock.now += jobs.OTHER_STALE_S
     with pytest.raises(PermanentError, match="this download did not make it"):
@@ -165,10 +174,7 @@ def test_the_other_download_gone_without_its_file_this_one_downloads(
     clock: Clock,
 ) -> None:
     """The other was canceled (its part file deleted): this one goes on at once."""
-    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
-    transfer = queued_download(server, own)
-    transfer.options = {"same_as": str(name)}
-    part = others_part(name, server.data[:4096])
+    _, own, transfer, part = beside(server, job)
     waits(transfer, job, server)
     os.unlink(part)
     result = jobs.download_job(transfer, job.context())

@@ -107,6 +107,21 @@ def station(made: list[Station], tmp_path: Path, shared: Path, **kw: object) -> 
     return s
 
 
+def a_holds_b_watches(
+    stations: list[Station], tmp_path: Path, shared: Path, name: str = "clip.mp4"
+) -> tuple[Station, Station, Path]:
+    """Two workstations on the shared folder; a file dropped in it, queued by the first (its
+    claim), left alone by the second."""
+    a = station(stations, tmp_path, shared, claim_stale=STALE)
+    b = station(stations, tmp_path, shared, claim_stale=STALE)
+    clip = shared / name
+    clip.write_bytes(os.urandom(4000))
+    a.scan(2)
+    b.scan(2)
+    assert len(a.calls) == 1 and b.calls == []
+    return a, b, clip
+
+
 def claims(shared: Path) -> dict[str, dict[str, object]]:
     """The claims in the shared folder, by the name of the file claimed."""
     folder = shared / ".alu-claims"
@@ -182,13 +197,7 @@ def test_the_holder_restarted_keeps_its_claim(
 def test_a_claim_not_refreshed_for_the_stale_time_is_taken_over_and_the_holder_cancels(
     stations: list[Station], tmp_path: Path, shared: Path
 ) -> None:
-    a = station(stations, tmp_path, shared, claim_stale=STALE)
-    b = station(stations, tmp_path, shared, claim_stale=STALE)
-    clip = shared / "clip.mp4"
-    clip.write_bytes(os.urandom(4000))
-    a.scan(2)
-    b.scan(2)
-    assert len(a.calls) == 1 and b.calls == []
+    a, b, clip = a_holds_b_watches(stations, tmp_path, shared)
     # a is asleep (it does not scan, its claim is not refreshed); b's own clock goes on
     b.clock.now += STALE - 1
     b.scan(2)
@@ -225,12 +234,7 @@ def test_a_claim_not_refreshed_for_the_stale_time_is_taken_over_and_the_holder_c
 def test_a_claim_refreshed_by_its_holder_is_never_taken_over(
     stations: list[Station], tmp_path: Path, shared: Path
 ) -> None:
-    a = station(stations, tmp_path, shared, claim_stale=STALE)
-    b = station(stations, tmp_path, shared, claim_stale=STALE)
-    clip = shared / "clip.mp4"
-    clip.write_bytes(os.urandom(4000))
-    a.scan(2)
-    b.scan(2)
+    a, b, _ = a_holds_b_watches(stations, tmp_path, shared)
     for _ in range(int(3 * STALE / REFRESH)):  # three stale times on b's clock
         a.clock.now += REFRESH
         a.scan()
@@ -292,12 +296,7 @@ def test_a_file_sent_but_taken_over_meanwhile_is_not_moved_from_under_the_new_ho
 ) -> None:
     # a's upload ended while it was asleep (no scan, no refresh); b took the file over: a
     # moving it to sent/ now would make b's upload fail with "no longer there"
-    a = station(stations, tmp_path, shared, claim_stale=STALE)
-    b = station(stations, tmp_path, shared, claim_stale=STALE)
-    clip = shared / "clip.mp4"
-    clip.write_bytes(os.urandom(4000))
-    a.scan(2)
-    b.scan(2)
+    a, b, clip = a_holds_b_watches(stations, tmp_path, shared)
     [mine] = a.hot.files(a.folder.id)
     a.queue.transfers.finish(mine.transfer_id or 0, "done", result={"state": "published"})
     b.clock.now += STALE
@@ -326,12 +325,7 @@ def test_a_claim_deleted_by_hand_does_not_free_the_file_for_another(
     """Someone tidies the share (`.alu-claims` deleted) while a clip uploads: the others had
     seen it being sent; they wait for the holder to make its claim again at its next refresh,
     instead of sending the whole clip a second time at their next scan (outside review)."""
-    a = station(stations, tmp_path, shared, claim_stale=STALE)
-    b = station(stations, tmp_path, shared, claim_stale=STALE)
-    (shared / "clip.mp4").write_bytes(os.urandom(4000))
-    a.scan(2)
-    b.scan(2)
-    assert len(a.calls) == 1 and b.calls == []
+    a, b, _ = a_holds_b_watches(stations, tmp_path, shared, "clip.mp4")
     for p in (shared / ".alu-claims").iterdir():
         p.unlink()
     (shared / ".alu-claims").rmdir()
@@ -359,12 +353,7 @@ def test_the_holder_keeps_its_claims_while_it_hashes_a_long_file(
     from alu_client.core.watch import scan
 
     monkeypatch.setattr(scan, "_HASH_BLOCK", 1000)  # (a block per minute of the clock below)
-    a = station(stations, tmp_path, shared, claim_stale=STALE)
-    b = station(stations, tmp_path, shared, claim_stale=STALE)
-    (shared / "x.mp4").write_bytes(os.urandom(4000))
-    a.scan(2)
-    b.scan(2)
-    assert len(a.calls) == 1 and b.calls == []
+    a, b, _ = a_holds_b_watches(stations, tmp_path, shared, "x.mp4")
     rush = shared / "rush.mp4"
     rush.write_bytes(os.urandom(40_000))  # 40 blocks: 40 minutes of the clock below
     real_sha256 = scan.hashlib.sha256
