@@ -52,8 +52,11 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   (made just before it is queued, refreshed while it has a row for the file, taken over by
   another when it stayed unchanged for ``claim_stale`` seconds on that one's own clock,
   released when the file goes to the sent folder or is gone); the others leave it alone
-  (``HotFolders.elsewhere``). A holder that finds its claim taken over cancels its upload
-  (``cancel_upload``) and does not move the file. See ``claims``.
+  (``HotFolders.elsewhere``), even for a while after its claim went while the file stays
+  (deleted by hand: its holder makes it again). A holder that finds its claim taken over
+  cancels its upload (``cancel_upload``) and does not move the file. Claims are refreshed
+  from the hash loop too (a long file hashed would hold the scan past the stale time). A file
+  gone while it was looked at (another workstation moved it) is no error. See ``claims``.
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:
