@@ -48,6 +48,7 @@ from alu_client.core.safe_names import MAX_NAME_BYTES
 from alu_client.core.services import Services
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import Transfer
+from alu_client.core.transfers import jobs
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.uploads import UploadFields
 from alu_hub.models import Token
@@ -236,8 +237,13 @@ def test_hostile_names_land_inside_the_download_folder_with_safe_names(
 
 
 def test_a_clash_gets_a_new_name_and_nothing_is_overwritten(
-    fake_hub: FakeHub, desk: Services
+    fake_hub: FakeHub, desk: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # "news.mp4.part" may be another workstation's download of the item under way: the
+    # download waits until that part file has not changed for OTHER_STALE_S (10 minutes),
+    # then takes a name of its own (tests/client/test_download_another_writes.py); at once here
+    monkeypatch.setattr(jobs, "OTHER_STALE_S", 0.0)
+    monkeypatch.setattr(jobs, "OTHER_LOOK_S", 0.0)
     folder = desk.paths.downloads_dir
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evil.mp4").write_bytes(b"the newsroom's own file")
