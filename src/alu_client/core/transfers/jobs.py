@@ -86,7 +86,7 @@ def _renamed_before(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     if t.attempts < 2 or not dest.is_file():
         return None
     checkpoint = ctx.checkpoint.load()
-    if _OTHER in checkpoint and not _own_checkpoint(ctx):
+    if _OTHER in checkpoint and not _began(checkpoint):
         return None  # (it waited for another download, and never began its own)
     # a part file means the download is under way; but a coded download (see download/
     # decode.py) renames its decoded copy into place before it removes its part file
@@ -159,7 +159,7 @@ def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None
     item's size and sha256, read here: the transfer ends with that file, its destination from
     then on (``TransferStore.finish``). Anything else — other bytes, the file gone or being
     written, a download of ``t`` already under way — and ``t`` downloads to its own name."""
-    if not t.sha256 or t.size is None or _own_checkpoint(ctx):
+    if not t.sha256 or t.size is None or _began(ctx.checkpoint.load()):
         return None
     for path in _item_names(t):
         found = _checked_file(t, ctx, path)
@@ -178,9 +178,10 @@ def _item_names(t: Transfer) -> list[Path]:
     return [*names, Path(t.destination)]
 
 
-def _own_checkpoint(ctx: TransferContext) -> bool:
-    """``t``'s own download has begun (its checkpoint holds more than what it saw of another)."""
-    return any(key != _OTHER for key in ctx.checkpoint.load())
+def _began(checkpoint: dict[str, Any]) -> bool:
+    """The transfer's own download has begun: its checkpoint holds more than what it saw of
+    another download."""
+    return any(key != _OTHER for key in checkpoint)
 
 
 def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, Any] | None:
@@ -234,9 +235,10 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
     download began."""
     from .download import part_is_ours
 
-    if not t.sha256 or t.size is None or _own_checkpoint(ctx):
+    checkpoint = ctx.checkpoint.load()
+    if not t.sha256 or t.size is None or _began(checkpoint):
         return
-    note = ctx.checkpoint.load().get(_OTHER)
+    note = checkpoint.get(_OTHER)
     seen: dict[str, Any] = note if isinstance(note, dict) else {}
     for path in _item_names(t):
         part = path.with_name(path.name + ".part")

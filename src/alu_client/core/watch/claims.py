@@ -303,7 +303,7 @@ class ClaimKeeper:
     def _release_claim(self, folder: WatchFolder, name: str) -> None:
         """The file ``name`` left the hot folder (moved to the sent folder): its claim goes,
         when it is ours."""
-        target = folder.path / CLAIMS_DIR / claim_name(name)
+        target = _claim_path(folder, name)
         claim = _read(target)
         if claim is not None and claim.workstation == self.workstation:
             with contextlib.suppress(OSError):
