@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pwd
+import resource
 import select
 import shutil
 import sqlite3
@@ -374,6 +375,14 @@ def run_sampled(
             f"exit {proc.returncode}: {' '.join(argv)[:300]}\n{err.decode(errors='replace')[-2000:]}"
         )
     return Sampled(elapsed, out.decode(errors="replace"), samples)
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds so far of ``who`` (``resource.RUSAGE_SELF``, or
+    ``RUSAGE_CHILDREN``: the children waited for); a difference of two calls is what a run
+    cost. On a machine of few cores a run can be bound by CPU rather than by its transport."""
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import tempfile
 from collections import defaultdict
@@ -48,6 +49,7 @@ from tests.bench.helpers import (
     Figure,
     TusHub,
     check_measured,
+    cpu_seconds,
     env_int,
     file_sha256,
     hash_speed,
@@ -180,6 +182,9 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
         out = work / "out"
         out.mkdir()
         times: dict[str, list[float]] = defaultdict(list)
+        # CPU seconds (user + system) of each run: the machine's cores are shared by the
+        # client, the server and the hash, and a run bound by them is not bound by its transfer
+        cpu: dict[str, list[float]] = defaultdict(list)
         with nginx(work / "www", work / "nginx") as ng:
             url = ng.url("big.bin")
             run_timed(["curl", "-sS", "--fail", "-o", "/dev/null", url], timeout=300)  # warm-up
@@ -188,7 +193,9 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
                 times["curl_null"].append(t)
 
                 f = out / "curl.bin"
+                c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
                 t_get, _ = run_timed(["curl", "-sS", "--fail", "-o", str(f), url], timeout=300)
+                cpu["curl_file"].append(cpu_seconds(resource.RUSAGE_CHILDREN) - c0)
                 # what curl leaves undone that we do: the data on disk (fsync) before it counts
                 t_sync, _ = run_timed(["sync", str(f)], timeout=300)
                 t_sum, printed = run_timed(["sha256sum", str(f)], timeout=300)
@@ -201,18 +208,22 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
 
                 for label, segments in (("ours_auto", None), ("ours_1", 1)):
                     dest = out / f"{label}.bin"
+                    c0 = cpu_seconds(resource.RUSAGE_SELF)
                     t, result = timed(lambda d=dest, s=segments: fetch(url, d, sha, s))
+                    cpu[label].append(cpu_seconds(resource.RUSAGE_SELF) - c0)
                     assert result.sha256 == sha and result.size == size
                     assert dest.stat().st_size == size
                     times[label].append(t)
                     remove(dest)
 
                 dest = out / "cli.bin"
+                c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
                 t, _ = run_timed(
                     alu("fetch", url, str(dest), "--sha256", sha),
                     timeout=300,
                     env=cli_env(work / f"home{i}"),
                 )
+                cpu["ours_cli"].append(cpu_seconds(resource.RUSAGE_CHILDREN) - c0)
                 assert dest.stat().st_size == size
                 times["ours_cli"].append(t)
                 remove(dest)
@@ -239,6 +250,23 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
             ("bound: transfer at curl's speed, then hashlib sha256 (serial)", serial_bound),
         ):
             figures.append(report(Figure(bench, what, value, "MB/s")))
+        for label, what in (
+            ("curl_file", "CPU of curl -o FILE (user + system)"),
+            ("ours_auto", "CPU of download.run, segments auto (this process, sha256 included)"),
+            ("ours_cli", "CPU of alu fetch --sha256 (user + system, start included)"),
+        ):
+            figures.append(
+                report(
+                    Figure(
+                        bench,
+                        f"{what} ({spread(cpu[label])}; {os.cpu_count()} CPUs)",
+                        median(cpu[label]),
+                        "CPU s",
+                        baseline="hashlib sha256 of the file alone" if label != "curl_file" else "",
+                        baseline_value=size / MB / sha_speed if label != "curl_file" else None,
+                    )
+                )
+            )
         for label, what in (
             ("ours_auto", "download.run, sha256, segments auto (4 for a large file)"),
             ("ours_1", "download.run, sha256, segments=1"),
