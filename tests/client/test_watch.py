@@ -708,6 +708,39 @@ def test_a_file_touched_while_it_uploads_is_not_moved_out_of_its_uploads_way(
         assert clip.exists()
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["hook", "after a restart"])
+def test_a_clip_replaced_while_it_uploads_says_add_it_again_no_more_once_the_new_one_goes(
+    store: Store, uploads: Uploads, hot_dir: Path, restart: bool
+) -> None:
+    """A clip exported again over itself (new bytes) while its first version uploaded: the new
+    version was taken and sent, and the first one's row kept "The file changed since the
+    upload started; add it again." among the files not sent, with a Retry (outside review).
+    The first upload stops once the new version was taken: its report is out of date."""
+    from alu_client.core.transfers.upload import FILE_CHANGED
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    if not restart:  # (else the engine ran without the hook: the next scan's reconcile says)
+        uploads.queue.transfers.outcome_hooks.append(hot.outcome_hook)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "Beni market.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    clip.write_bytes(os.urandom(30_000))  # the new version, while the first uploads
+    scan_until(hot, lambda: uploads.count() == 2, what="the new version taken")
+    first, second = rows(hot, folder)
+    assert (first.state, second.state) == ("uploading", "uploading")
+    assert first.transfer_id is not None and second.transfer_id is not None
+    uploads.queue.transfers.finish(first.transfer_id, "failed", error=FILE_CHANGED)
+    uploads.queue.transfers.finish(second.transfer_id, "done", result={"state": "published"})
+    if restart:
+        hot.stop()
+        hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
+    shown = [(r.state, r.error) for r in rows(hot, folder)]
+    assert shown == [("sent", "")], shown
+    assert uploads.count() == 2
+
+
 def test_a_failed_upload_sent_by_a_retry_is_moved_to_sent(
     hot: HotFolders, uploads: Uploads, hot_dir: Path
 ) -> None:

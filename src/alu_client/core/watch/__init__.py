@@ -57,6 +57,9 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   cancels its upload (``cancel_upload``) and does not move the file. Claims are refreshed
   from the hash loop too (a long file hashed would hold the scan past the stale time). A file
   gone while it was looked at (another workstation moved it) is no error. See ``claims``.
+- **A new version during an upload**: a file written again (other bytes) while its upload
+  runs is taken as a new upload once it settles; the first upload then stops ("the file
+  changed"), and that report goes, since a newer version of the file was taken.
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:

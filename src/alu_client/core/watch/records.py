@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,3 +295,23 @@ def _set_outcome(c: sqlite3.Connection, file_id: int, state: str, note: str) -> 
         "UPDATE watch_files SET state = ?, error = ?, at = ? WHERE id = ? AND state = 'uploading'",
         (state, note, time.time(), file_id),
     )
+    if state == "error":
+        _forget_replaced(c, "id = ?", (file_id,))
+
+
+def _forget_replaced(c: sqlite3.Connection, which: str, params: Sequence[object]) -> None:
+    """The rows ``which`` selects whose upload just ended in error, of a version of a file that
+    a newer one replaced since (a row of the same folder and path, taken after it): their
+    report is out of date, and goes. A clip exported again over itself while its first version
+    uploaded: that upload stopped ("The file changed since the upload started; add it again.")
+    after the new version was taken — it was sent, and the old row still said to add it again.
+    (``_write_row`` does the same with an error recorded before the new version is taken.)"""
+    rows = c.execute(
+        f"SELECT id, path FROM watch_files WHERE state = 'error' AND ({which}) AND EXISTS"  # noqa: S608 - the callers' constant text
+        " (SELECT 1 FROM watch_files n WHERE n.folder_id = watch_files.folder_id"
+        " AND n.path = watch_files.path AND n.id > watch_files.id)",
+        params,
+    ).fetchall()
+    for r in rows:
+        c.execute("DELETE FROM watch_files WHERE id = ?", (r[0],))
+        log.info("hot folder: the upload of an earlier version of %s ended; not reported", r[1])
