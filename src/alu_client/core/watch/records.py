@@ -43,8 +43,9 @@ _UPSERT = (
     " state = excluded.state, transfer_id = NULL, error = excluded.error, at = excluded.at,"
     " retry = 0"
 )
-#: the same, but a row already there is only taken over when it is in error
-_CLAIM = _UPSERT + " WHERE watch_files.state = 'error'"
+#: the same, but a row already there is only taken over when it is in error (or was taken over
+#: by another workstation, which no longer sends it)
+_CLAIM = _UPSERT + " WHERE watch_files.state IN ('error', 'taken_over')"
 
 
 @dataclass
@@ -188,8 +189,9 @@ class FileRecords(FolderRegistry):
         *,
         claim: bool,
     ) -> int | None:
-        """Insert or update the row of (folder, path, size, mtime). ``claim``: only a new row or
-        one in error may be written (None when another scanner took the file meanwhile)."""
+        """Insert or update the row of (folder, path, size, mtime). ``claim``: only a new row, one
+        in error or one taken over may be written (None when another scanner took the file
+        meanwhile)."""
         with self.store.write() as c:
             cur = c.execute(
                 _CLAIM if claim else _UPSERT,
