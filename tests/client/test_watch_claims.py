@@ -510,3 +510,35 @@ def test_the_files_another_workstation_sends_are_kept_for_settings_and_the_cli(
     a.scan()
     b.scan()
     assert reader.sent_elsewhere(b.folder.id) == []
+
+
+def test_alu_watch_list_prints_the_files_another_workstation_sends(
+    tmp_path: Path, shared: Path
+) -> None:
+    from tests.client.test_damaged_rows import PROFILE as HOME_PROFILE
+    from tests.client.test_damaged_rows import alu, make_home
+
+    home = make_home(tmp_path / "home")
+    other = Store(tmp_path / "other.sqlite3")
+    mine = Store(home / "data" / "library.sqlite3")
+    try:
+        sender = HotFolders(other, HOME_PROFILE, lambda *_a: 7, video_problem=None)
+        watcher = HotFolders(mine, HOME_PROFILE, lambda *_a: 0, video_problem=None)
+        sender.add_folder(shared, settle_seconds=0)
+        watcher.add_folder(shared, settle_seconds=0)
+        (shared / "Goma floods.mp4").write_bytes(os.urandom(4000))
+        sender.scan_now()
+        sender.scan_now()
+        watcher.scan_now()
+        watcher.scan_now()
+    finally:
+        other.close()
+        mine.close()
+    r = alu(home, "watch", "list")
+    assert r.returncode == 0, r.stderr
+    assert "(0 sent, 0 errors)" in r.stdout
+    assert (
+        f"       sent elsewhere (when last watched): Goma floods.mp4 is being sent by"
+        f" {socket.gethostname()}, another workstation watching this folder; it is not sent"
+        " from here.\n"
+    ) in r.stdout
