@@ -708,6 +708,39 @@ def test_a_file_touched_while_it_uploads_is_not_moved_out_of_its_uploads_way(
         assert clip.exists()
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["hook", "after a restart"])
+def test_a_clip_replaced_while_it_uploads_says_add_it_again_no_more_once_the_new_one_goes(
+    store: Store, uploads: Uploads, hot_dir: Path, restart: bool
+) -> None:
+    """A clip exported again over itself (new bytes) while its first version uploaded: the new
+    version was taken and sent, and the first one's row kept "The file changed since the
+    upload started; add it again." among the files not sent, with a Retry (outside review).
+    The first upload stops once the new version was taken: its report is out of date."""
+    from alu_client.core.transfers.upload import FILE_CHANGED
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    if not restart:  # (else the engine ran without the hook: the next scan's reconcile says)
+        uploads.queue.transfers.outcome_hooks.append(hot.outcome_hook)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "Beni market.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    clip.write_bytes(os.urandom(30_000))  # the new version, while the first uploads
+    scan_until(hot, lambda: uploads.count() == 2, what="the new version taken")
+    first, second = rows(hot, folder)
+    assert (first.state, second.state) == ("uploading", "uploading")
+    assert first.transfer_id is not None and second.transfer_id is not None
+    uploads.queue.transfers.finish(first.transfer_id, "failed", error=FILE_CHANGED)
+    uploads.queue.transfers.finish(second.transfer_id, "done", result={"state": "published"})
+    if restart:
+        hot.stop()
+        hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
+    shown = [(r.state, r.error) for r in rows(hot, folder)]
+    assert shown == [("sent", "")], shown
+    assert uploads.count() == 2
+
+
 def test_a_failed_upload_sent_by_a_retry_is_moved_to_sent(
     hot: HotFolders, uploads: Uploads, hot_dir: Path
 ) -> None:
@@ -1543,6 +1576,95 @@ def test_a_library_of_schema_10_keeps_the_sidecar_waits_of_its_hot_folders(
         scan_until(hot, lambda: uploads.count() == 1, what="sent with its sidecar")
         assert uploads.calls[0][1]["title"] == "Lamu port"
         assert not left.exists()
+    finally:
+        s.close()
+
+
+def test_a_library_of_schema_12_keeps_its_hot_folder_files_and_a_taken_over_one_is_no_error(
+    tmp_path: Path,
+) -> None:
+    """Migration 13 makes ``watch_files`` again (a CHECK cannot be changed in place) with the
+    state ``taken_over``: every row is kept with its id and columns, the rows that said a
+    file was taken over by another workstation (stored as errors) take that state, and the
+    table takes the new state and keeps its indexes; run again, it changes nothing."""
+    import sqlite3
+
+    from alu_client.core.store.schema import MIGRATIONS
+
+    taken = (
+        "a.mp4 was taken over by DESK-2, another workstation watching this folder, while this"
+        " one was asleep or off the network: it is sent from there, and its upload here was"
+        " canceled. Nothing needs to be done."
+    )
+    rows_before = [
+        # id, path, size, mtime, sha, state, transfer, error, at, retry, sidecar_behind
+        (3, "a.mp4", 10, 1, "aa", "error", None, taken, 1.0, 0, None),
+        (5, "b.mp4", 20, 2, None, "error", None, "b.mp4 cannot be read: Permission denied.",
+         2.0, 1, None),
+        (8, "sent/c.mp4", 30, 3, "cc", "sent", 41, "", 3.0, 0, None),
+        (9, "d.mp4", 40, 4, "dd", "uploading", 42, "", 4.0, 0, None),
+        (12, "e.ts", 50, 5, "ee", "error", 43, "e.ts changed …", 5.0, 0, "sent/e.json"),
+    ]  # fmt: skip
+    path = tmp_path / "library.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.create_function("alu_search_text", 1, str)
+    for script in MIGRATIONS[:12]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 12")
+    conn.execute(
+        "INSERT INTO watch_folders (id, profile, path, created_at) VALUES (1, ?, ?, 0)",
+        (PROFILE, str(tmp_path)),
+    )
+    for r in rows_before:
+        conn.execute(
+            "INSERT INTO watch_files (id, folder_id, path, size, mtime_ns, sha256, state,"
+            " transfer_id, error, at, retry, sidecar_behind)"
+            " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (r[0], str(tmp_path / r[1]), *r[2:]),
+        )
+    conn.commit()
+    conn.close()
+
+    def kept(s: Store) -> list[tuple[object, ...]]:
+        got = s.query(
+            "SELECT id, path, size, mtime_ns, sha256, state, transfer_id, error, at, retry,"
+            " sidecar_behind FROM watch_files ORDER BY id"
+        )
+        return [(r[0], Path(r[1]).relative_to(tmp_path).as_posix(), *tuple(r)[2:]) for r in got]
+
+    expected = [(*rows_before[0][:5], "taken_over", *rows_before[0][6:]), *rows_before[1:]]
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS)
+        assert kept(s) == expected
+        hot = HotFolders(s, PROFILE, lambda *_a: 0, video_problem=None)
+        assert [f.state for f in hot.files(1)] == ["taken_over", "error", "sent", "uploading",
+                                                   "error"]  # fmt: skip
+        indexes = {r[0] for r in s.query("SELECT name FROM pragma_index_list('watch_files')")}
+        assert {"ix_watch_files_sha", "ix_watch_files_recent"} <= indexes
+        with s.write() as c:  # the new state is taken, a state that is none still refused
+            c.execute("UPDATE watch_files SET state = 'taken_over' WHERE id = 9")
+            with pytest.raises(sqlite3.IntegrityError):
+                c.execute("UPDATE watch_files SET state = 'lost' WHERE id = 9")
+            c.execute("UPDATE watch_files SET state = 'uploading' WHERE id = 9")
+        assert hot.sent_elsewhere(1) == []
+        with s.write() as c:  # (the folder removed: its files and what it said go with it)
+            c.execute(
+                "INSERT INTO watch_elsewhere (folder_id, path, host, since) VALUES (1, 'x', 'h', 0)"
+            )
+    finally:
+        s.close()
+    with sqlite3.connect(path) as db:  # the step again (a library taken back a version)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    db.close()
+    s = Store(path)
+    try:
+        assert s.version == len(MIGRATIONS)
+        assert kept(s) == expected
+        assert len(s.query("SELECT * FROM watch_elsewhere")) == 1
+        HotFolders(s, PROFILE, lambda *_a: 0).remove_folder(1)
+        assert s.query("SELECT * FROM watch_files") == []
+        assert s.query("SELECT * FROM watch_elsewhere") == []
     finally:
         s.close()
 

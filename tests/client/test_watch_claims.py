@@ -216,7 +216,7 @@ def test_a_claim_not_refreshed_for_the_stale_time_is_taken_over_and_the_holder_c
     assert t is not None and t.state == "canceled"
     host = socket.gethostname()
     [(name, state, note)] = a.rows()
-    assert (name, state) == ("clip.mp4", "error")
+    assert (name, state) == ("clip.mp4", "taken_over")  # no error: nothing to retry
     assert note.startswith(f"clip.mp4 was taken over by {host}, another workstation")
     assert "Nothing needs to be done." in note
     assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(b)  # left to b
@@ -228,7 +228,7 @@ def test_a_claim_not_refreshed_for_the_stale_time_is_taken_over_and_the_holder_c
     assert not clip.exists() and claims(shared) == {}
     a.clock.now += REFRESH
     a.scan(3)
-    assert len(a.calls) == 1 and [r[:2] for r in a.rows()] == [("clip.mp4", "error")]
+    assert len(a.calls) == 1 and [r[:2] for r in a.rows()] == [("clip.mp4", "taken_over")]
 
 
 def test_a_claim_refreshed_by_its_holder_is_never_taken_over(
@@ -412,3 +412,133 @@ def test_a_file_another_workstation_moves_while_this_one_looks_at_it_is_no_error
     b.scan()
     assert not z.exists() and (shared / "sent" / "z.mp4").exists()
     assert b.rows() == [] and b.calls == []
+
+
+# --- a file taken over, and the files another workstation sends, as the user sees them ------------
+
+
+def taken_over_from_a(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> tuple[Station, Station, Path]:
+    """a queued the clip and slept past the stale time; b took it over; a woke and canceled."""
+    a, b, clip = a_holds_b_watches(stations, tmp_path, shared)
+    b.clock.now += STALE
+    b.scan()
+    assert b.calls == [clip.resolve()]
+    a.clock.now += REFRESH
+    a.scan()
+    return a, b, clip
+
+
+def test_a_file_taken_over_is_no_error_and_shows_as_sent_by_the_other_workstation(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    """The clip another workstation took over was stored as an error: the app listed it among
+    the files "not sent" with a Retry that would have sent it a second time, though nothing
+    failed (outside review). It is a state of its own now, and shown as sent from there while
+    that workstation has it, by the engine and by any reader of the store (Settings with the
+    engine elsewhere, `alu watch list`)."""
+    a, b, clip = taken_over_from_a(stations, tmp_path, shared)
+    [row] = a.hot.files(a.folder.id)
+    assert row.state == "taken_over" and row.transfer_id is None
+    assert [f for f in a.hot.files(a.folder.id) if f.state == "error"] == []
+    host = socket.gethostname()
+    said = (
+        f"clip.mp4 was taken over by {host}, another workstation watching this folder, while"
+        " this one was asleep or off the network: it is sent from there, and its upload here"
+        " was canceled. Nothing needs to be done."
+    )
+    reader = HotFolders(a.store, PROFILE, lambda *_a: 0)  # (never scans: Settings, the CLI)
+    for hot in (a.hot, reader):
+        [shown] = hot.sent_elsewhere(a.folder.id)
+        assert (shown.path, shown.host, shown.note) == (clip.resolve(), host, said)
+    a.hot.retry(row.id)  # (no Retry for it: and should one be asked for, nothing happens)
+    for _ in range(3):  # b keeps its claim: a leaves the clip alone
+        a.clock.now += REFRESH
+        b.clock.now += REFRESH
+        b.scan()
+        a.scan()
+    assert len(a.calls) == 1 and [r[:2] for r in a.rows()] == [("clip.mp4", "taken_over")]
+    assert [e.note for e in reader.sent_elsewhere(a.folder.id)] == [said]
+
+    # b sends it and moves it to sent/: nothing more to say of it here
+    [theirs] = b.hot.files(b.folder.id)
+    b.queue.transfers.finish(theirs.transfer_id or 0, "done", result={"state": "published"})
+    b.scan()
+    a.scan()
+    assert reader.sent_elsewhere(a.folder.id) == []
+    assert len(a.calls) == 1 and [r[:2] for r in a.rows()] == [("clip.mp4", "taken_over")]
+
+
+def test_a_file_taken_over_is_taken_again_when_its_new_holder_goes_away_in_turn(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    # not retried as an error, but not left behind for good either: the claims decide, as for
+    # a file never taken here (the error row stayed and the clip was never sent)
+    a, _b, clip = taken_over_from_a(stations, tmp_path, shared)
+    a.scan()
+    assert len(a.calls) == 1 and a.hot.sent_elsewhere(a.folder.id)
+    a.clock.now += STALE  # b is switched off: its claim no longer changes
+    a.scan(2)
+    assert a.calls == [clip.resolve(), clip.resolve()]
+    assert [r[:2] for r in a.rows()] == [("clip.mp4", "uploading")]
+    assert claims(shared)["clip.mp4"]["workstation"] == workstation_of(a)
+    assert a.hot.sent_elsewhere(a.folder.id) == []
+
+
+def test_the_files_another_workstation_sends_are_kept_for_settings_and_the_cli(
+    stations: list[Station], tmp_path: Path, shared: Path
+) -> None:
+    """ "clip.mp4 is being sent by HOST" was in the engine's memory and its log only: the app
+    and `alu watch list` showed nothing of it (outside review)."""
+    a, b, clip = a_holds_b_watches(stations, tmp_path, shared)
+    host = socket.gethostname()
+    said = (
+        f"clip.mp4 is being sent by {host}, another workstation watching this folder; it is not"
+        " sent from here."
+    )
+    reader = HotFolders(b.store, PROFILE, lambda *_a: 0)
+    [shown] = reader.sent_elsewhere(b.folder.id)
+    assert (shown.path, shown.host, shown.note) == (clip.resolve(), host, said)
+    since = shown.since
+    b.restart()  # kept as the last scan found it, not written again while it stays so
+    b.scan(3)
+    assert [(e.note, e.since) for e in reader.sent_elsewhere(b.folder.id)] == [(said, since)]
+    assert a.hot.sent_elsewhere(a.folder.id) == []  # (the sender's own: not "elsewhere")
+    [row] = a.hot.files(a.folder.id)
+    a.queue.transfers.finish(row.transfer_id or 0, "done", result={"state": "published"})
+    a.scan()
+    b.scan()
+    assert reader.sent_elsewhere(b.folder.id) == []
+
+
+def test_alu_watch_list_prints_the_files_another_workstation_sends(
+    tmp_path: Path, shared: Path
+) -> None:
+    from tests.client.test_damaged_rows import PROFILE as HOME_PROFILE
+    from tests.client.test_damaged_rows import alu, make_home
+
+    home = make_home(tmp_path / "home")
+    other = Store(tmp_path / "other.sqlite3")
+    mine = Store(home / "data" / "library.sqlite3")
+    try:
+        sender = HotFolders(other, HOME_PROFILE, lambda *_a: 7, video_problem=None)
+        watcher = HotFolders(mine, HOME_PROFILE, lambda *_a: 0, video_problem=None)
+        sender.add_folder(shared, settle_seconds=0)
+        watcher.add_folder(shared, settle_seconds=0)
+        (shared / "Goma floods.mp4").write_bytes(os.urandom(4000))
+        sender.scan_now()
+        sender.scan_now()
+        watcher.scan_now()
+        watcher.scan_now()
+    finally:
+        other.close()
+        mine.close()
+    r = alu(home, "watch", "list")
+    assert r.returncode == 0, r.stderr
+    assert "(0 sent, 0 errors)" in r.stdout
+    assert (
+        f"       sent elsewhere (when last watched): Goma floods.mp4 is being sent by"
+        f" {socket.gethostname()}, another workstation watching this folder; it is not sent"
+        " from here.\n"
+    ) in r.stdout

@@ -304,3 +304,86 @@ def test_a_folder_that_cannot_be_watched_says_why(
     assert not page.problem.isVisibleTo(page)
     select(qtbot, page.view, 1)
     assert page.problem.text() == said
+
+
+def test_files_another_workstation_sends_are_shown_and_a_taken_over_one_is_no_error(
+    qtbot: Any, qapp: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    """A hot folder shared by two workstations: the clip the other one took over from this
+    one was listed among the files not sent, with Retry (it would have been sent twice), and
+    the one the other is sending was said in the log only (outside review). Both are listed
+    apart now, as being sent by the other workstation, in the user's language."""
+    import os
+    import socket
+
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+
+    class Clock:
+        now = 1000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    shared = tmp_path / "nas" / "hot"
+    shared.mkdir(parents=True)
+    queue = TransferQueue(desk.store)
+
+    def enqueue(path: Path, metadata: dict[str, str], folder: Any) -> int:
+        return queue.add_upload(path, "https://hub.example/api/v1/uploads/", metadata)
+
+    mine, theirs = Clock(), Clock()
+    here = HotFolders(desk.store, PROFILE, enqueue, clock=mine, video_problem=None)
+    other_store = Store(tmp_path / "other" / "library.sqlite3")
+    other = HotFolders(other_store, PROFILE, lambda *_a: 7, clock=theirs, video_problem=None)
+    try:
+        folder = here.add_folder(shared, settle_seconds=0)
+        other.add_folder(shared, settle_seconds=0)
+        (shared / "taken.mp4").write_bytes(os.urandom(4000))
+        here.scan_now()
+        here.scan_now()  # queued here; this workstation then sleeps past the stale time
+        other.scan_now()
+        other.scan_now()  # (settled, its claim seen there)
+        theirs.now += 600
+        other.scan_now()  # unchanged for the stale time: taken over there
+        (shared / "theirs.mp4").write_bytes(os.urandom(4000))
+        other.scan_now()
+        other.scan_now()  # taken there first
+        mine.now += 60
+        here.scan_now()  # awake: its upload of taken.mp4 canceled
+    finally:
+        other_store.close()
+    assert {f.path.name: f.state for f in here.files(folder.id)} == {"taken.mp4": "taken_over"}
+
+    dialog = open_hot(qtbot, desk, tasks)
+    page = dialog.hot_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    assert page.model.index(0, COL_ERRORS).data() == "0"
+    assert not page.elsewhere_view.isVisibleTo(page)  # (no folder selected)
+    select(qtbot, page.view, 0)
+    assert page.errors_model.rowCount() == 0  # not "not sent", no Retry for it
+    assert page.elsewhere_view.isVisibleTo(page) and page.elsewhere_label.isVisibleTo(page)
+    qtmodeltester.check(page.elsewhere_model)
+    host = socket.gethostname()
+
+    def shown() -> dict[str, str]:
+        m = page.elsewhere_model
+        return {
+            str(m.index(r, 0).data()).replace(FSI, "").replace(PDI, ""): str(m.index(r, 1).data())
+            for r in range(m.rowCount())
+        }
+
+    assert shown() == {
+        "taken.mp4": f"taken.mp4 was taken over by {host}, another workstation watching this"
+        " folder, while this one was asleep or off the network: it is sent from there, and its"
+        " upload here was canceled. Nothing needs to be done.",
+        "theirs.mp4": f"theirs.mp4 is being sent by {host}, another workstation watching this"
+        " folder; it is not sent from here.",
+    }
+    install_translators(qapp, "fr")
+    try:
+        said = shown()
+        assert said["theirs.mp4"].startswith(f"theirs.mp4 est en cours d’envoi par {host}")
+        assert said["taken.mp4"].startswith(f"taken.mp4 a été repris par {host}")
+    finally:
+        install_translators(qapp, "en")

@@ -510,24 +510,29 @@ def cmd_watch(args: argparse.Namespace) -> int:
         except WatchError as e:
             raise CliError(str(e), 2) from None
         listed = folders.list_folders()
-        # a folder's problem is what the engine's last scan found: with none running now,
-        # it may be out of date (a drive plugged in since), and is said to be
+        elsewhere = {f.id: folders.sent_elsewhere(f.id) for f in listed}
+        # a folder's problem, and the files another workstation sends, are what the engine's
+        # last scan found: with none running now, they may be out of date (a drive plugged in
+        # since), and are said to be
         idle = None
-        if any(f.problem for f in listed):
+        if any(f.problem or elsewhere[f.id] for f in listed):
             idle = _idle_engine_lock(services)
             if idle is not None:
                 idle.release()
-        said = "problem" if idle is None else "problem (when last watched)"
+        when = "" if idle is None else " (when last watched)"
         for f in listed:
             files = folders.files(f.id)
             sent = sum(1 for x in files if x.state == "sent")
+            # (a file another workstation took over from this one is no error: it sends it)
             errors = [x for x in files if x.state == "error"]
             state = "on " if f.enabled else "off"
             print(f"{state}  {f.path}  → {f.sent_path}  ({sent} sent, {len(errors)} errors)")
             for line in f.problem.splitlines():
-                print(f"       {said}: {line}")
+                print(f"       problem{when}: {line}")
             for x in errors:
                 print(f"       error: {Path(x.path).name}: {x.error}")
+            for other in elsewhere[f.id]:
+                print(f"       sent elsewhere{when}: {other.note}")
     finally:
         services.stop()
     return 0

@@ -308,4 +308,51 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE library_files ADD COLUMN mtime_ns INTEGER
     """,
+    # 13: a hot folder's file that another workstation watching the same (shared) folder took
+    # over while this one slept is no error: a state of its own, 'taken_over' (it was stored as
+    # an error, listed among the files not sent with a Retry that would have sent it twice).
+    # SQLite cannot change a CHECK in place: the table is made again under another name with
+    # every row (its id kept: transfers and the app refer to it), then takes the old one's
+    # place, as 4 did for the history; the rows that were such a report become the new state.
+    # Run again (a library taken back a version number) it does the same harmlessly.
+    # And the files other workstations are sending, as this one's last scan found them
+    # (``HotFolders.sent_elsewhere``: Settings and `alu watch list` show them; they were only
+    # in the engine's memory and its log).
+    """
+    DROP TABLE IF EXISTS watch_files_rebuilt;
+    CREATE TABLE watch_files_rebuilt (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES watch_folders (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT,
+        state TEXT NOT NULL CHECK (state IN ('uploading', 'sent', 'error', 'taken_over')),
+        transfer_id INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        retry INTEGER NOT NULL DEFAULT 0,
+        sidecar_behind TEXT,
+        UNIQUE (folder_id, path, size, mtime_ns)
+    );
+    INSERT INTO watch_files_rebuilt (id, folder_id, path, size, mtime_ns, sha256, state,
+        transfer_id, error, at, retry, sidecar_behind)
+        SELECT id, folder_id, path, size, mtime_ns, sha256,
+        CASE WHEN state = 'error' AND transfer_id IS NULL AND error LIKE '% was taken over by %,'
+            || ' another workstation watching this folder, while this one was asleep or off the'
+            || ' network: it is sent from there, and its upload here was canceled. Nothing needs'
+            || ' to be done.' THEN 'taken_over' ELSE state END,
+        transfer_id, error, at, retry, sidecar_behind FROM watch_files;
+    DROP TABLE watch_files;
+    ALTER TABLE watch_files_rebuilt RENAME TO watch_files;
+    CREATE INDEX IF NOT EXISTS ix_watch_files_sha ON watch_files (sha256);
+    CREATE INDEX IF NOT EXISTS ix_watch_files_recent ON watch_files (folder_id, state, at);
+    CREATE TABLE IF NOT EXISTS watch_elsewhere (
+        folder_id INTEGER NOT NULL REFERENCES watch_folders (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,                           -- the file, in the hot folder
+        host TEXT NOT NULL,                           -- the workstation sending it (its claim)
+        since REAL NOT NULL,                          -- epoch seconds: first seen so here
+        PRIMARY KEY (folder_id, path)
+    )
+    """,
 ]

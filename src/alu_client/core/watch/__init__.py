@@ -53,10 +53,16 @@ How a file is taken (one scan thread does all of it; a scan also runs on ``scan_
   another when it stayed unchanged for ``claim_stale`` seconds on that one's own clock,
   released when the file goes to the sent folder or is gone); the others leave it alone
   (``HotFolders.elsewhere``), even for a while after its claim went while the file stays
-  (deleted by hand: its holder makes it again). A holder that finds its claim taken over
-  cancels its upload (``cancel_upload``) and does not move the file. Claims are refreshed
-  from the hash loop too (a long file hashed would hold the scan past the stale time). A file
-  gone while it was looked at (another workstation moved it) is no error. See ``claims``.
+  (deleted by hand: its holder makes it again); the store keeps them as the last scan found
+  them (``watch_elsewhere``), for Settings and ``alu watch list`` (``sent_elsewhere``). A
+  holder that finds its claim taken over cancels its upload (``cancel_upload``), does not move
+  the file, and its row is ``taken_over``: no error, not retried (the file is taken again only
+  should the new holder's claim go stale in turn). Claims are refreshed from the hash loop too
+  (a long file hashed would hold the scan past the stale time). A file gone while it was
+  looked at (another workstation moved it) is no error. See ``claims``.
+- **A new version during an upload**: a file written again (other bytes) while its upload
+  runs is taken as a new upload once it settles; the first upload then stops ("the file
+  changed"), and that report goes, since a newer version of the file was taken.
 
 The package: ``folders`` (``WatchFolder``, ``WatchFile``, the folders of a profile in the
 store), ``records`` (the ``watch_files`` rows and what a run remembers), ``scan`` (the scan:
@@ -71,7 +77,8 @@ from __future__ import annotations
 
 import logging
 
-from .folders import METADATA_FIELDS, WatchError, WatchFile, WatchFolder, is_ignored
+from .claims import SentElsewhere
+from .folders import METADATA_FIELDS, TAKEN_OVER, WatchError, WatchFile, WatchFolder, is_ignored
 from .hotfolders import HotFolders
 from .scan import UNREADABLE_GRACE, EnqueueUpload
 
@@ -79,9 +86,11 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "METADATA_FIELDS",
+    "TAKEN_OVER",
     "UNREADABLE_GRACE",
     "EnqueueUpload",
     "HotFolders",
+    "SentElsewhere",
     "WatchError",
     "WatchFile",
     "WatchFolder",

@@ -21,8 +21,14 @@ counter that changes at every refresh.
   ``os.replace``-d over it, read back; the file is queued only if it is ours.
 - **Taken over** while held (the holder was asleep or off the network for longer): at its next
   refresh the holder finds the claim is not its own any more, cancels its upload of the file
-  (``cancel_upload``) and its row says the file was taken over; a sent file is then not moved
-  (the new holder is sending it).
+  (``cancel_upload``) and its row's state is ``taken_over`` (no error: nothing to retry; a
+  note says who took it); a sent file is then not moved (the new holder is sending it). Such
+  a file is left to the new holder while its claim lives, and taken again as any file when
+  that claim is stale or gone with the file still there (the new holder went away in turn).
+- **Shown**: the files another workstation is sending (a live claim), as the last scan found
+  them, are kept in the store (``watch_elsewhere``, written when they change): Settings and
+  ``alu watch list`` list them (``sent_elsewhere``), a file taken over from this one with
+  that note.
 - **Released** when the holder moves the file to the sent folder or finds it gone; a claim
   whose file is no longer in the hot folder is removed by any workstation once it has not
   changed for ``claim_stale`` seconds.
@@ -48,7 +54,7 @@ from pathlib import Path
 
 from ..store import Store
 from ..store.transfers import TransferStore
-from .folders import WatchFile, WatchFolder
+from .folders import TAKEN_OVER, WatchFile, WatchFolder
 from .messages import MSG_SENT_ELSEWHERE, MSG_TAKEN_OVER
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
@@ -125,6 +131,22 @@ class Claim:
         )
 
 
+@dataclass(frozen=True)
+class SentElsewhere:
+    """A file of a hot folder that another workstation watching it is sending (its live
+    claim), as this workstation's last scan found it."""
+
+    folder_id: int
+    path: Path
+    #: the other workstation's host name
+    host: str
+    #: when this workstation first found it so (epoch seconds)
+    since: float
+    #: a sentence of ``messages`` saying so (the app translates it): taken over from this
+    #: workstation (``MSG_TAKEN_OVER``), or sent there (``MSG_SENT_ELSEWHERE``)
+    note: str
+
+
 @dataclass
 class _ClaimMemory:
     #: claim file → its content when last seen, and since when (this machine's clock) it is so
@@ -139,6 +161,9 @@ class _ClaimMemory:
     not_moved: set[int] = field(default_factory=set)
     #: folder id → the folder and its files' names as its last scan listed them
     listed: dict[int, tuple[WatchFolder, set[str]]] = field(default_factory=dict)
+    #: folder id → its files another workstation sends (path → host) as the store has them
+    #: (``watch_elsewhere``): written again only when they change
+    published: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 class ClaimKeeper:
@@ -167,6 +192,69 @@ class ClaimKeeper:
             key: MSG_SENT_ELSEWHERE.format(name=Path(key[1]).name, host=host)
             for key, host in self._claims.elsewhere.items()
         }
+
+    def sent_elsewhere(self, folder_id: int) -> list[SentElsewhere]:
+        """The files of the folder another workstation is sending, by name, as the last scan
+        of the engine watching it found them (kept in the store: the app's Settings and `alu
+        watch list` read them without that engine). A file taken over from this workstation
+        says so (its row's state is ``taken_over``)."""
+        rows = self.store.query(
+            "SELECT e.path, e.host, e.since, (SELECT wf.state FROM watch_files wf"
+            " WHERE wf.folder_id = e.folder_id AND wf.path = e.path ORDER BY wf.id DESC LIMIT 1)"
+            " AS state FROM watch_elsewhere e WHERE e.folder_id = ? ORDER BY e.path",
+            (folder_id,),
+        )
+        found = []
+        for r in rows:
+            path, host = Path(str(r["path"])), str(r["host"])
+            said = MSG_TAKEN_OVER if r["state"] == TAKEN_OVER else MSG_SENT_ELSEWHERE
+            note = said.format(name=path.name, host=host)
+            found.append(SentElsewhere(folder_id, path, host, float(r["since"] or 0.0), note))
+        return found
+
+    def _publish_elsewhere(self, folder_id: int) -> None:
+        """Write the folder's files another workstation sends to the store when they changed
+        since they were last written (Settings and `alu watch list` show them)."""
+        now = {
+            path: host for (fid, path), host in self._claims.elsewhere.items() if fid == folder_id
+        }
+        before = self._claims.published.get(folder_id)
+        if before is None:  # (this run's first look: what an earlier one left)
+            rows = self.store.query(
+                "SELECT path, host FROM watch_elsewhere WHERE folder_id = ?", (folder_id,)
+            )
+            before = {str(r["path"]): str(r["host"]) for r in rows}
+        if now == before:
+            self._claims.published[folder_id] = before
+            return
+        try:
+            with self.store.write() as c:
+                for path, host in before.items():
+                    if now.get(path) != host:
+                        c.execute(
+                            "DELETE FROM watch_elsewhere WHERE folder_id = ? AND path = ?",
+                            (folder_id, path),
+                        )
+                for path, host in now.items():
+                    if before.get(path) != host:
+                        c.execute(
+                            "INSERT OR REPLACE INTO watch_elsewhere (folder_id, path, host, since)"
+                            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM watch_folders"
+                            " WHERE id = ?)",
+                            (folder_id, path, host, time.time(), folder_id),
+                        )
+        except sqlite3.Error as e:  # (the store busy: written at a later scan)
+            log.debug("hot folder: the files sent elsewhere cannot be written now: %s", e)
+            self._claims.published.pop(folder_id, None)
+            return
+        self._claims.published[folder_id] = now
+
+    def _forget_elsewhere(self, folder_id: int) -> None:
+        """The folder was not listed (not there, unreadable, not watched): what it held is not
+        known now, nor said."""
+        for key in [k for k in self._claims.elsewhere if k[0] == folder_id]:
+            del self._claims.elsewhere[key]
+        self._publish_elsewhere(folder_id)
 
     # --- taking ---------------------------------------------------------------------------
 
@@ -342,7 +430,9 @@ class ClaimKeeper:
             claim = _read(target)
             try:
                 if claim is None:
-                    if row.state != "error":  # (an error recorded without a claim stays so)
+                    # (an error recorded without a claim stays so; a file taken over is the
+                    # other workstation's, which makes its claim again)
+                    if row.state not in ("error", TAKEN_OVER):
                         with contextlib.suppress(FileExistsError):
                             _make_dir(cdir)
                             _create(target, self._content(name, row.size, row.mtime_ns, 1))
@@ -397,7 +487,8 @@ class ClaimKeeper:
     def _lost(self, folder: WatchFolder, row: WatchFile, claim: Claim) -> None:
         """Another workstation took over the claim on the file of ``row`` (this one was asleep
         or off the network for longer than the stale time): its upload here is canceled, and
-        its row says so. A sent row stays (the move checks the claim first)."""
+        its row says so — taken over, no error (the other sends it: nothing to retry). A sent
+        row stays (the move checks the claim first)."""
         if row.state != "uploading":
             return
         host = claim.host or "?"
@@ -405,13 +496,17 @@ class ClaimKeeper:
         with self.store.write() as c:
             # the transfer is no longer the row's: its end (canceled) must not overwrite this
             cur = c.execute(
-                "UPDATE watch_files SET state = 'error', error = ?, transfer_id = NULL, at = ?,"
+                "UPDATE watch_files SET state = ?, error = ?, transfer_id = NULL, at = ?,"
                 " retry = 0 WHERE id = ? AND state = 'uploading'",
-                (note, time.time(), row.id),
+                (TAKEN_OVER, note, time.time(), row.id),
             )
         if cur.rowcount == 0:
             return
         log.warning("hot folder: %s", note)
+        # sent by the other now: said so where the folder's files are shown (``_foreign``
+        # keeps it while the claim lives)
+        self._live(_claim_path(folder, row.path.name), claim.raw)
+        self._claims.elsewhere[(folder.id, str(row.path))] = host
         if row.transfer_id is not None:
             try:
                 self._cancel(row.transfer_id)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Final
 
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
@@ -100,6 +101,11 @@ class WatchFolder:
         return folder
 
 
+#: the state of a file this workstation was uploading when another one watching the same folder
+#: took it over (``claims``): sent from there, not an error, not retried from here
+TAKEN_OVER: Final = "taken_over"
+
+
 @dataclass(frozen=True)
 class WatchFile:
     id: int
@@ -108,10 +114,12 @@ class WatchFile:
     size: int
     mtime_ns: int
     sha256: str | None
-    #: uploading | sent | error
+    #: uploading | sent | error | taken_over (``TAKEN_OVER``: another workstation watching the
+    #: same folder took the file over and sends it; no error, nothing to retry)
     state: str
     transfer_id: int | None
-    #: the error (state error), or a note (state sent: "not uploaded again: …")
+    #: the error (state error), or a note (state sent: "not uploaded again: …"; state
+    #: taken_over: which workstation took it over)
     error: str
     at: float
     #: (state error) the fault may pass: the file is tried again, after a restart too

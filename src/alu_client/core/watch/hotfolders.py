@@ -20,7 +20,7 @@ from .. import uploads
 from ..store import Store
 from ..store.transfers import ENDED, Transfer
 from .claims import CLAIM_STALE, _ClaimMemory
-from .records import _Memory, _outcome
+from .records import _forget_replaced, _Memory, _outcome
 from .scan import UNREADABLE_GRACE, EnqueueUpload, Scanner
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
@@ -189,5 +189,8 @@ class HotFolders(Scanner):
                     self.profile,
                 ),
             )
+        if cur.rowcount and state == "error":
+            # a newer version of the file was taken meanwhile: this report is out of date
+            _forget_replaced(conn, f"transfer_id = ? AND {mine}", (transfer.id, self.profile))
         if cur.rowcount:
             self._wake.set()

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,9 @@ _UPSERT = (
     " state = excluded.state, transfer_id = NULL, error = excluded.error, at = excluded.at,"
     " retry = 0"
 )
-#: the same, but a row already there is only taken over when it is in error
-_CLAIM = _UPSERT + " WHERE watch_files.state = 'error'"
+#: the same, but a row already there is only taken over when it is in error (or was taken over
+#: by another workstation, which no longer sends it)
+_CLAIM = _UPSERT + " WHERE watch_files.state IN ('error', 'taken_over')"
 
 
 @dataclass
@@ -188,8 +189,9 @@ class FileRecords(FolderRegistry):
         *,
         claim: bool,
     ) -> int | None:
-        """Insert or update the row of (folder, path, size, mtime). ``claim``: only a new row or
-        one in error may be written (None when another scanner took the file meanwhile)."""
+        """Insert or update the row of (folder, path, size, mtime). ``claim``: only a new row, one
+        in error or one taken over may be written (None when another scanner took the file
+        meanwhile)."""
         with self.store.write() as c:
             cur = c.execute(
                 _CLAIM if claim else _UPSERT,
@@ -295,3 +297,23 @@ def _set_outcome(c: sqlite3.Connection, file_id: int, state: str, note: str) -> 
         "UPDATE watch_files SET state = ?, error = ?, at = ? WHERE id = ? AND state = 'uploading'",
         (state, note, time.time(), file_id),
     )
+    if state == "error":
+        _forget_replaced(c, "id = ?", (file_id,))
+
+
+def _forget_replaced(c: sqlite3.Connection, which: str, params: Sequence[object]) -> None:
+    """The rows ``which`` selects whose upload just ended in error, of a version of a file that
+    a newer one replaced since (a row of the same folder and path, taken after it): their
+    report is out of date, and goes. A clip exported again over itself while its first version
+    uploaded: that upload stopped ("The file changed since the upload started; add it again.")
+    after the new version was taken — it was sent, and the old row still said to add it again.
+    (``_write_row`` does the same with an error recorded before the new version is taken.)"""
+    rows = c.execute(
+        f"SELECT id, path FROM watch_files WHERE state = 'error' AND ({which}) AND EXISTS"  # noqa: S608 - the callers' constant text
+        " (SELECT 1 FROM watch_files n WHERE n.folder_id = watch_files.folder_id"
+        " AND n.path = watch_files.path AND n.id > watch_files.id)",
+        params,
+    ).fetchall()
+    for r in rows:
+        c.execute("DELETE FROM watch_files WHERE id = ?", (r[0],))
+        log.info("hot folder: the upload of an earlier version of %s ended; not reported", r[1])

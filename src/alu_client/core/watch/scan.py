@@ -20,7 +20,7 @@ from typing import Any
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .claims import ClaimKeeper
-from .folders import METADATA_FIELDS, WatchFile, WatchFolder, is_file, is_ignored
+from .folders import METADATA_FIELDS, TAKEN_OVER, WatchFile, WatchFolder, is_file, is_ignored
 from .messages import (
     MSG_CHANGED_AFTER_START,
     MSG_FIELD_FROM_DEFAULTS,
@@ -96,8 +96,10 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             self._restore()
             every = self.list_folders()
             folders = [f for f in every if f.enabled]
-            for off in (f for f in every if not f.enabled and self._mem.problems.get(f.id)):
-                self._set_problems(off, [])  # not watched: no problem of its to show
+            for off in (f for f in every if not f.enabled):
+                if self._mem.problems.get(off.id):
+                    self._set_problems(off, [])  # not watched: no problem of its to show
+                self._forget_elsewhere(off.id)  # (nor files sent elsewhere)
             downloads = self._download_folders()
             ids = {f.id for f in folders}
             for key in [k for k in self._mem.candidates if k[0] not in ids]:
@@ -137,11 +139,13 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         self._mem.sent_problems.pop(folder.id, None)
         if folder.path in downloads:
             self._set_problems(folder, [MSG_FOLDER_IS_DOWNLOADS.format(folder=folder.path)])
+            self._forget_elsewhere(folder.id)
             return
         try:
             entries = list(os.scandir(folder.path))
         except OSError as e:
             self._set_problems(folder, [_folder_unreadable(folder, e)])
+            self._forget_elsewhere(folder.id)
             return
         problems: list[str] = []
         seen: set[tuple[int, str]] = set()
@@ -179,6 +183,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         for key in [k for k in self._claims.elsewhere if k[0] == folder.id and k not in seen]:
             del self._claims.elsewhere[key]
         self._claims_pass(folder, names)
+        self._publish_elsewhere(folder.id)  # (after the claims' pass: a file taken over)
         for key in [k for k in self._mem.sidecars_behind if k[0] == folder.id and k not in seen]:
             self._waiter_gone(key)
         try:
@@ -262,7 +267,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         """Record what went wrong as the file's error; its row's id (None: the file has a row
         that is no error, uploading or sent, which stays)."""
         row = self._row(folder.id, path, st.st_size, st.st_mtime_ns)
-        if row is not None and row.state != "error":
+        if row is not None and row.state in ("uploading", "sent"):
             # uploading or sent: its record stays (a move is tried again); said once
             if row.id not in self._mem.move_failed:
                 self._mem.move_failed.add(row.id)
@@ -308,7 +313,12 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
                 if self._moving_ours(folder, row):
                     self._move_sent(folder, row)
                 return
-            if row.state == "uploading" or not (retry_due or self._sidecar_changed(row, side_sig)):
+            # (taken over from here by another workstation: it sends it while its claim lives;
+            # that claim stale or gone with the file still here, the file is taken again as any
+            # other — below)
+            if row.state == "uploading" or (
+                row.state != TAKEN_OVER and not (retry_due or self._sidecar_changed(row, side_sig))
+            ):
                 self._mem.candidates.pop(key, None)
                 return
         elif retry_at is not None and not retry_due:
@@ -325,8 +335,16 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
                 return  # its earlier version is still on its way (see below)
             del self._mem.behind[key]
         cand = self._mem.candidates.get(key)
+        seen_first = False
         if cand is None or cand.sig != sig:
-            self._mem.candidates[key] = _Candidate(sig, now)
+            cand = self._mem.candidates[key] = _Candidate(sig, now)
+            seen_first = True
+        if self._claim_elsewhere(folder, path) is not None:
+            # another workstation sends it (looked at again at each scan: its claim): known at
+            # once, settled or not (after a restart too: Settings and `alu watch list` show
+            # it); it settles meanwhile, and is taken at once should that claim go stale
+            return
+        if seen_first:
             self._due(now + folder.settle_seconds)
             return
         if now - cand.since < folder.settle_seconds:
@@ -334,8 +352,6 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             return
         if size == 0:
             return
-        if self._claim_elsewhere(folder, path) is not None:
-            return  # another workstation sends it (looked at again at each scan: its claim)
         try:
             sha = self._hash(path)
         except OSError as e:

@@ -23,7 +23,7 @@ from alu_client.core.rules import Rule, RuleStore
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
-from alu_client.core.watch import HotFolders, WatchFile, WatchFolder
+from alu_client.core.watch import HotFolders, SentElsewhere, WatchFile, WatchFolder
 
 from .. import autostart
 
@@ -51,6 +51,9 @@ class FolderRow:
     errors: list[WatchFile] = field(default_factory=list)
     #: why the folder cannot be watched now (the core's English, one sentence a line), or ""
     problem: str = ""
+    #: its files another workstation watching it is sending (a shared folder), as the
+    #: engine's last scan found them; a file taken over from this one among them
+    elsewhere: list[SentElsewhere] = field(default_factory=list)
 
 
 @dataclass
@@ -126,8 +129,10 @@ def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
         enabled=folder.enabled,
         defaults=dict(folder.defaults),
         sent=sum(1 for f in files if f.state == "sent"),
+        # (not a file taken over by another workstation: no error, it sends it)
         errors=[f for f in files if f.state == "error"],
         problem=folder.problem,
+        elsewhere=hot.sent_elsewhere(folder_id),
     )
 
 

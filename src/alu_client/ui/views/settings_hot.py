@@ -1,6 +1,7 @@
 """Settings › Hot folders: the folders watched for files to upload, what each sent and could not
-send. Folders added, removed or switched on and off are written when the user presses OK; Retry
-on a file that could not be sent acts at once (the dialog's ``retry_requested``)."""
+send, and (a folder shared by several workstations) which of its files another workstation is
+sending. Folders added, removed or switched on and off are written when the user presses OK;
+Retry on a file that could not be sent acts at once (the dialog's ``retry_requested``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .settings_models import (
     COL_FOLDER,
     COL_MESSAGE,
     HotFoldersModel,
+    SentElsewhereModel,
     WatchErrorsModel,
     folder_problem_text,
 )
@@ -143,7 +145,16 @@ class HotFoldersPage(QWidget):
         self.errors_view = new_table(self)
         self.errors_view.setObjectName("settings-hot-errors")
         self.errors_view.setModel(self.errors_model)
-        for v, stretch in ((self.view, COL_FOLDER), (self.errors_view, COL_MESSAGE)):
+        #: the selected folder's files another workstation is sending (shown when it has any)
+        self.elsewhere_model = SentElsewhereModel(self)
+        self.elsewhere_view = new_table(self)
+        self.elsewhere_view.setObjectName("settings-hot-elsewhere")
+        self.elsewhere_view.setModel(self.elsewhere_model)
+        for v, stretch in (
+            (self.view, COL_FOLDER),
+            (self.errors_view, COL_MESSAGE),
+            (self.elsewhere_view, COL_MESSAGE),
+        ):
             v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
             v.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
             v.verticalHeader().hide()
@@ -155,6 +166,10 @@ class HotFoldersPage(QWidget):
         self.problem.setObjectName("hot-folder-problem")
         self.errors_label = QLabel(self)
         self.errors_label.setBuddy(self.errors_view)
+        self.elsewhere_label = QLabel(self)
+        self.elsewhere_label.setBuddy(self.elsewhere_view)
+        self.elsewhere_label.hide()  # (until a folder with such files is selected)
+        self.elsewhere_view.hide()
         self.message = ErrorLabel(self)
         self.message.setObjectName("hot-folders-message")
         self.add_button = QPushButton(self)
@@ -183,6 +198,8 @@ class HotFoldersPage(QWidget):
         layout.addLayout(buttons)
         layout.addLayout(retry_row)
         layout.addWidget(self.errors_view, 1)
+        layout.addWidget(self.elsewhere_label)
+        layout.addWidget(self.elsewhere_view, 1)
         layout.addWidget(self.message)
         self.view.selectionModel().selectionChanged.connect(self._folder_selected)
         self.errors_view.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -202,6 +219,10 @@ class HotFoldersPage(QWidget):
         self.view.setAccessibleName(self.tr("Hot folders"))
         self.errors_view.setAccessibleName(self.tr("Files not sent"))
         self.errors_label.setText(self.tr("Files of this folder that were &not sent:"))
+        self.elsewhere_view.setAccessibleName(self.tr("Files sent by another workstation"))
+        self.elsewhere_label.setText(
+            self.tr("Files of this folder another &workstation is sending (nothing to do):")
+        )
         self.add_button.setText(self.tr("&Add folder…"))
         self.remove_button.setText(self.tr("&Remove"))
         self.retry_button.setText(self.tr("Re&try"))
@@ -239,6 +260,11 @@ class HotFoldersPage(QWidget):
     def _folder_selected(self) -> None:
         folder = self.model.item_at(self.selected_folder())
         self.errors_model.set_items(folder.errors if folder else [])
+        elsewhere = folder.elsewhere if folder else []
+        self.elsewhere_model.set_items(elsewhere)
+        # (most folders are no shared folder: no empty list for them)
+        self.elsewhere_label.setVisible(bool(elsewhere))
+        self.elsewhere_view.setVisible(bool(elsewhere))
         self._show_problem()
         self._update_buttons()
 

@@ -1,5 +1,6 @@
-"""The Settings dialog's smaller tables: the weekly bandwidth schedule, the hot folders and the
-files a hot folder could not send. Plain lists the dialog edits and writes back on OK."""
+"""The Settings dialog's smaller tables: the weekly bandwidth schedule, the hot folders, the
+files a hot folder could not send and those another workstation is sending. Plain lists the
+dialog edits and writes back on OK."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QApplication, QStyle
 
 from alu_client.core.transfers.schedule import ScheduleRule
-from alu_client.core.watch import WatchFile
+from alu_client.core.watch import SentElsewhere, WatchFile
 
 from .. import engine_text, formats
 from ..delegates_items import language_name, priority_name
@@ -275,5 +276,25 @@ class WatchErrorsModel(_ListModel[WatchFile]):
             return engine_text.shown(item.error)
         if column == COL_WHEN:
             when = QDateTime.fromSecsSinceEpoch(int(item.at))
+            return QLocale().toString(when, QLocale.FormatType.ShortFormat)
+        return None
+
+
+class SentElsewhereModel(_ListModel[SentElsewhere]):
+    """The files of one hot folder that another workstation watching it (a shared folder) is
+    sending: not sent from here, nothing to do."""
+
+    columns = 3
+
+    def headers(self) -> list[str]:
+        return [self.tr("File"), self.tr("Status"), self.tr("Since")]
+
+    def text(self, item: SentElsewhere, column: int) -> str | None:
+        if column == COL_FILE:
+            return formats.isolated(item.path.name)
+        if column == COL_MESSAGE:  # the core's English sentence, in the user's language
+            return engine_text.shown(item.note)
+        if column == COL_WHEN:
+            when = QDateTime.fromSecsSinceEpoch(int(item.since))
             return QLocale().toString(when, QLocale.FormatType.ShortFormat)
         return None
