@@ -1709,7 +1709,7 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
-        <extracomment>why the selected folder (none selected: any folder) cannot be watched now</extracomment>
+        <extracomment>the selected folder&apos;s files another workstation is sending (shown when it has any) why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>يُرفع الملف الموضوع في مجلد مراقَب بعد اكتماله، ثم يُنقل إلى مجلد «sent» التابع له.</translation>
     </message>
     <message>
@@ -1727,6 +1727,14 @@
     <message>
         <source>Files of this folder that were &amp;not sent:</source>
         <translation>ملفات هذا المجلد التي &amp;لم تُرسل:</translation>
+    </message>
+    <message>
+        <source>Files sent by another workstation</source>
+        <translation>ملفات ترسلها محطة عمل أخرى</translation>
+    </message>
+    <message>
+        <source>Files of this folder another &amp;workstation is sending (nothing to do):</source>
+        <translation>ملفات هذا المجلد التي ترسلها &amp;محطة عمل أخرى (لا شيء للقيام به):</translation>
     </message>
     <message>
         <source>&amp;Add folder…</source>
@@ -2986,6 +2994,21 @@
     <message>
         <source>Tick at least one day.</source>
         <translation>اختر يوماً واحداً على الأقل.</translation>
+    </message>
+</context>
+<context>
+    <name>SentElsewhereModel</name>
+    <message>
+        <source>File</source>
+        <translation>الملف</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>الحالة</translation>
+    </message>
+    <message>
+        <source>Since</source>
+        <translation>منذ</translation>
     </message>
 </context>
 <context>

@@ -1689,7 +1689,7 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
-        <extracomment>why the selected folder (none selected: any folder) cannot be watched now</extracomment>
+        <extracomment>the selected folder&apos;s files another workstation is sending (shown when it has any) why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>Un fichier déposé dans un dossier surveillé est envoyé dès qu’il est complet, puis déplacé dans son dossier « sent ».</translation>
     </message>
     <message>
@@ -1707,6 +1707,14 @@
     <message>
         <source>Files of this folder that were &amp;not sent:</source>
         <translation>Fichiers de ce dossier &amp;non envoyés :</translation>
+    </message>
+    <message>
+        <source>Files sent by another workstation</source>
+        <translation>Fichiers envoyés par un autre poste</translation>
+    </message>
+    <message>
+        <source>Files of this folder another &amp;workstation is sending (nothing to do):</source>
+        <translation>Fichiers de ce dossier qu’un autre &amp;poste envoie (rien à faire) :</translation>
     </message>
     <message>
         <source>&amp;Add folder…</source>
@@ -2946,6 +2954,21 @@
     <message>
         <source>Tick at least one day.</source>
         <translation>Cochez au moins un jour.</translation>
+    </message>
+</context>
+<context>
+    <name>SentElsewhereModel</name>
+    <message>
+        <source>File</source>
+        <translation>Fichier</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>État</translation>
+    </message>
+    <message>
+        <source>Since</source>
+        <translation>Depuis</translation>
     </message>
 </context>
 <context>
