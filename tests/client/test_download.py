@@ -1199,19 +1199,30 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     assert len(ranged & opened_early) >= 3, (ranged, opened_early)
 
 
+@dataclass
+class QueuedRow:
+    """The fields of a transfer row ``jobs.download_job`` reads (a dataclass, as ``Transfer``
+    is: the job moves its destination with ``dataclasses.replace``), changed by the tests."""
+
+    id: int
+    destination: str
+    attempts: int
+    sha256: str | None
+    size: int | None
+    source: str
+    options: dict[str, Any] = field(default_factory=dict)
+    item_id: str | None = None
+
+
 def queued_download(server: FileServer, dest: Path) -> Any:
     """A transfer row as the queue hands it to ``jobs.download_job`` (the fields it reads)."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
+    return QueuedRow(
         id=1,
         destination=str(dest),
         attempts=1,
         sha256=sha(server.data),
         size=len(server.data),
         source=server.url,
-        options={},
-        item_id=None,
     )
 
 
