@@ -2,7 +2,9 @@
 the agency's push, or two editors click Download): the second must not fetch it over the
 member's link again, nor fail on the first one's part file. It waits while the other's part
 file changes, and takes the file once it is in place and checks out; a part file left
-unchanged for ``OTHER_STALE_S`` (seen on this machine's clock) is a download that stopped.
+unchanged for ``OTHER_STALE_S`` (seen on this machine's clock) is a download that stopped:
+this one then saves the item under a name of its own, moved on its row before a byte is written
+there.
 
 At the job's level (``jobs.download_job``), with the transfer row the queue hands it; the two
 workstations end to end are in test_shared_download_folder.py."""
@@ -10,16 +12,21 @@ workstations end to end are in test_shared_download_folder.py."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from alu_client.core.safe_names import FoldedNames
 from alu_client.core.transfers import jobs
-from alu_client.core.transfers.base import PermanentError, RetryableError
+from alu_client.core.transfers.base import PermanentError, RetryableError, TransferContext
 from tests.client.test_download import FileServer, Job, queued_download
 from tests.client.test_download import job as job  # (the fixture)
 from tests.client.test_download import server as server  # (the fixture)
+
+if TYPE_CHECKING:
+    from alu_client.core.transfers.base import ChooseDestination
 
 BUSY = "Another download is writing"
 
@@ -39,6 +46,39 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(jobs.time, "time", c)
     return c
+
+
+class Row:
+    """The queue's side of ``TransferContext.move_download`` for one transfer: the names its
+    workstation's other open downloads write to, and the transfer's row moved as the store
+    moves it (what the next run is handed). Each move records whether the part file at the
+    new name was there yet: the row must name it before the job writes it."""
+
+    def __init__(self, transfer: Any, others: Iterable[str] = ()) -> None:
+        self.transfer = transfer
+        self.others = list(others)
+        self.moves: list[tuple[str, str | None, bool]] = []
+
+    def __call__(self, choose: ChooseDestination) -> tuple[Path, Path | None] | None:
+        taken = FoldedNames([Path(self.transfer.destination).name, *self.others])
+        chosen = choose(taken)
+        if chosen is None:
+            return None
+        dest, same = chosen
+        self.transfer.destination = str(dest)
+        self.transfer.options = {k: v for k, v in self.transfer.options.items() if k != "same_as"}
+        if same is not None:
+            self.transfer.options["same_as"] = str(same)
+        part = dest.with_name(dest.name + ".part")
+        self.moves.append((dest.name, None if same is None else same.name, part.exists()))
+        return chosen
+
+
+def in_a_queue(job: Job, row: Row) -> TransferContext:
+    """A context for one run of the transfer of ``row``, as the queue makes it."""
+    ctx = job.context()
+    ctx.move_download = row
+    return ctx
 
 
 def others_part(path: Path, data: bytes) -> Path:
@@ -70,10 +110,10 @@ def beside(server: FileServer, job: Job) -> tuple[Path, Path, Any, Path]:
     return name, own, transfer, others_part(name, server.data[:4096])
 
 
-def waits(transfer: Any, job: Job, server: FileServer) -> None:
+def waits(transfer: Any, job: Job, server: FileServer, row: Row | None = None) -> None:
     asked = len(server.requests)
     with pytest.raises(RetryableError, match=BUSY) as e:
-        jobs.download_job(transfer, job.context())
+        jobs.download_job(transfer, job.context() if row is None else in_a_queue(job, row))
     assert e.value.retry_after == jobs.OTHER_LOOK_S
     assert len(server.requests) == asked  # not a byte asked of the server while it waits
     transfer.attempts += 1
@@ -140,11 +180,69 @@ def test_a_part_file_left_unchanged_is_a_download_that_stopped(
     assert part.read_bytes() == server.data[:4096]  # the other's, left alone
 
 
-def test_a_stopped_download_at_its_own_name_is_said_for_the_user_to_move(
+def test_a_stopped_download_at_its_own_name_leaves_it_a_name_of_its_own(
     server: FileServer,
     job: Job,
     clock: Clock,
 ) -> None:
+    """Both workstations chose the item's name at the same moment, and the other stopped for
+    good (its part file never changes again): after ``OTHER_STALE_S`` this one saves the item
+    as "NAME (2)" (the services' rule for a clash), on its row before a byte is written there,
+    and goes on looking at the item's name (``same_as``). It failed for good before, asking
+    the user to move the other's part file away."""
+    dest, transfer, part = at_its_own_name(server, job)
+    row = Row(transfer)
+    waits(transfer, job, server, row)
+    clock.now += jobs.OTHER_STALE_S
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    own = job.tmp / "clip (2).mp4"
+    assert row.moves == [(own.name, dest.name, False)]  # (no part file there yet)
+    assert transfer.destination == str(own) and transfer.options["same_as"] == str(dest)
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert "found_in_folder" not in result
+    assert part.read_bytes() == server.data[:4096] and not dest.exists()  # the other's, left
+    assert job.notes == [
+        "Another download left “clip.mp4” unfinished; this one saves the file as “clip (2).mp4”."
+    ]
+
+
+def test_the_new_name_skips_those_this_workstation_writes_and_resumes_after_a_kill(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """The name chosen is free on disk and of no other download of this workstation; a run
+    cut after the move resumes the part file at the new name (its row names it), and never
+    looks for a name again."""
+    dest, transfer, part = at_its_own_name(server, job)
+    row = Row(transfer, others=["clip (2).mp4"])  # queued here, not begun
+    transfer.options["segments"] = 1  # (one stream: the cut ends the run)
+    waits(transfer, job, server, row)
+    clock.now += jobs.OTHER_STALE_S
+    server.cut_after = len(server.data) // 2
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        jobs.download_job(transfer, in_a_queue(job, row))
+    own = job.tmp / "clip (3).mp4"
+    assert transfer.destination == str(own) and own.with_name(own.name + ".part").exists()
+    kept = job.done_bytes()
+    assert kept > 0
+
+    server.cut_after = None
+    transfer.attempts += 1
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert result["bytes_fetched"] <= len(server.data) - kept  # resumed, not fetched again
+    assert row.moves == [(own.name, dest.name, False)]
+    assert part.read_bytes() == server.data[:4096] and not dest.exists()
+
+
+def test_without_a_row_to_move_a_stopped_download_at_its_own_name_is_said(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """A job run without a queue's row (nothing to move its destination): the part file is
+    said to be another's, for the user to move, as before."""
     dest, transfer, part = at_its_own_name(server, job)
     waits(transfer, job, server)
     clock.now += jobs.OTHER_STALE_S

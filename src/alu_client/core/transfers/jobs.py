@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from ..safe_names import unique_path
 from ..store.transfers import Transfer
 from .base import PermanentError, RetryableError, TransferContext
 
@@ -30,6 +32,11 @@ OTHER_STALE_S: Final = 600.0
 OTHER_LOOK_S: Final = 30.0
 #: the checkpoint's note of what was seen of it: {"part", "size", "mtime_ns", "since"}
 _OTHER: Final = "other_download"
+#: the note (the transfer's history) of a download that saves the item under a name of its
+#: own because another download stopped for good at the name it had
+MSG_SAVED_AS: Final = (
+    "Another download left “{name}” unfinished; this one saves the file as “{new}”."
+)
 
 
 def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
@@ -40,7 +47,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         found = _same_item_there(t, ctx)
     if found is not None:
         return found
-    _wait_for_another_download(t, ctx)
+    t = _wait_for_another_download(t, ctx)
     spec = download.DownloadSpec(
         url=t.source,
         dest=Path(t.destination),
@@ -174,8 +181,9 @@ def _item_names(t: Transfer) -> list[Path]:
     as the transfer was queued (``same_as``), and the transfer's destination (two
     workstations that queued it at the same moment both chose the item's name)."""
     same = t.options.get("same_as")
-    names = [Path(same)] if isinstance(same, str) and same else []
-    return [*names, Path(t.destination)]
+    dest = Path(t.destination)
+    names = [Path(same)] if isinstance(same, str) and same and Path(same) != dest else []
+    return [*names, dest]
 
 
 def _began(checkpoint: dict[str, Any]) -> bool:
@@ -222,33 +230,42 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
     }
 
 
-def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
+def _moved(t: Transfer, moved: tuple[Path, Path | None]) -> Transfer:
+    """``t`` as its row now stands, its destination moved (``TransferContext.move_download``)."""
+    dest, same = moved
+    options = {k: v for k, v in t.options.items() if k != "same_as"}
+    if same is not None and same != dest:
+        options["same_as"] = str(same)
+    return dataclasses.replace(t, destination=str(dest), options=options)
+
+
+def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
     """Wait (``RetryableError``, looked at again later) while another download writes the
     item's file in this folder: another workstation sharing the download folder whose rule or
     user took the same item, its ``.part`` beside one of ``_item_names``. When its file is in
     place, whole, the next run takes it (``_same_item_there``): the item crosses the member's
     link once. A part file that has not changed for ``OTHER_STALE_S`` (seen on this machine's
     clock: the other's clock is never compared with ours) is a download that stopped; then
-    ``t`` goes its own way: to its own name, or, when that part file is at its own name, to
-    the error that asks the user to move it away (``MSG_PART_NOT_OURS``).
+    ``t`` goes its own way: to its own name, or, when that part file is at its own name (both
+    chose the item's name at the same moment), to a name of its own (``_away_from``: its row
+    says so before a byte is written there). ``t`` as it then stands.
     Only for an item's file (a sha256 to check the other's by), and before ``t``'s own
     download began."""
     from .download import part_is_ours
 
     checkpoint = ctx.checkpoint.load()
     if not t.sha256 or t.size is None or _began(checkpoint):
-        return
+        return t
     note = checkpoint.get(_OTHER)
     seen: dict[str, Any] = note if isinstance(note, dict) else {}
+    own = Path(t.destination + ".part")
     for path in _item_names(t):
         part = path.with_name(path.name + ".part")
         try:
             st = os.lstat(part)
         except OSError:
             continue
-        if not stat.S_ISREG(st.st_mode) or (
-            part == Path(t.destination + ".part") and part_is_ours(part, {})
-        ):
+        if not stat.S_ISREG(st.st_mode) or (part == own and part_is_ours(part, {})):
             continue  # (an empty one at our own name: the download makes it its own)
         now = time.time()
         mark = {"part": str(part), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -266,12 +283,37 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
                 part,
                 int(now - since),
             )
-            return
+            return _away_from(t, ctx) if part == own else t
         from .download.protocol import MSG_PART_BUSY
 
         raise RetryableError(MSG_PART_BUSY.format(name=part.name), retry_after=OTHER_LOOK_S)
     if note is not None:
         ctx.checkpoint.save({})  # (the other download went: nothing more to watch)
+    return t
+
+
+def _away_from(t: Transfer, ctx: TransferContext) -> Transfer:
+    """``t`` moved to a free name of its own: another download stopped for good at its name
+    (its part file, never written into nor removed). The name is chosen as the services
+    choose one for a clash ("NAME (2).ext", ``unique_path``), from the item's own name, and
+    none this workstation's downloads write to; the item's own name stays looked at
+    (``same_as``): the other download, back, may yet put its file there. No row to move: ``t``
+    as it was (the download then says the part file is not its own)."""
+    if ctx.move_download is None:
+        return t
+    dest = Path(t.destination)
+    same = t.options.get("same_as")
+    item = Path(same) if isinstance(same, str) and same else dest
+
+    def choose(taken: Container[str]) -> tuple[Path, Path | None]:
+        return unique_path(dest.parent, item.name, taken), item
+
+    moved = ctx.move_download(choose)
+    if moved is None:
+        return t
+    ctx.log.info("download %d: saved as %s instead", t.id, moved[0])
+    ctx.note(MSG_SAVED_AS.format(name=dest.name, new=moved[0].name))
+    return _moved(t, moved)
 
 
 def _placed_file(dest: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
