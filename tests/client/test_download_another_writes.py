@@ -4,7 +4,7 @@ member's link again, nor fail on the first one's part file. It waits while the o
 file changes, and takes the file once it is in place and checks out; a part file left
 unchanged for ``OTHER_STALE_S`` (seen on this machine's clock) is a download that stopped:
 this one then saves the item under a name of its own, moved on its row before a byte is written
-there.
+there. A name the other left free (its download canceled) is the item's again.
 
 At the job's level (``jobs.download_job``), with the transfer row the queue hands it; the two
 workstations end to end are in test_shared_download_folder.py."""
@@ -266,18 +266,38 @@ def test_a_clock_put_back_does_not_make_it_stale(
     waits(transfer, job, server)
 
 
-def test_the_other_download_gone_without_its_file_this_one_downloads(
+def test_the_other_download_gone_without_its_file_this_one_takes_the_items_name(
     server: FileServer,
     job: Job,
     clock: Clock,
 ) -> None:
-    """The other was canceled (its part file deleted): this one goes on at once."""
-    _, own, transfer, part = beside(server, job)
-    waits(transfer, job, server)
+    """The other was canceled (its part file deleted, no file made): this one goes on at
+    once, under the item's own name, now free. It saved "NAME (2)" beside nothing before."""
+    name, own, transfer, part = beside(server, job)
+    row = Row(transfer)
+    waits(transfer, job, server, row)
     os.unlink(part)
-    result = jobs.download_job(transfer, job.context())
-    assert result["path"] == str(own) and own.read_bytes() == server.data
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    assert row.moves == [(name.name, None, False)]
+    assert transfer.destination == str(name) and "same_as" not in transfer.options
+    assert result["path"] == str(name) and name.read_bytes() == server.data
+    assert not own.exists() and not own.with_name(own.name + ".part").exists()
     assert "other_download" not in job.checkpoint.data
+
+
+def test_the_items_name_another_download_of_this_workstation_writes_is_left_to_it(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """The item's name is free on disk but another download queued here writes to it (not
+    begun yet): this one keeps its own name."""
+    name, own, transfer, part = beside(server, job)
+    os.unlink(part)
+    row = Row(transfer, others=[name.name])
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    assert row.moves == [] and transfer.destination == str(own)
+    assert result["path"] == str(own) and own.read_bytes() == server.data and not name.exists()
 
 
 def test_a_download_without_a_sha256_does_not_wait(

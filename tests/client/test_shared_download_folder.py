@@ -261,6 +261,34 @@ def test_a_download_moved_from_the_others_name_and_canceled_leaves_the_others_pa
     assert sorted(p.name for p in shared.iterdir()) == [part.name]
 
 
+def test_the_other_download_canceled_this_one_saves_under_the_items_name(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    """Queued while another workstation's download of the item was under way ("NAME (2)",
+    waiting for it); that download is then canceled (its part file removed, no file made):
+    the item is saved under its own name, free again. It was saved as "NAME (2)" before."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Windhoek fuel")
+    name = item_file_name(b, item)
+    part = shared / f"{name}.part"
+    part.write_bytes(clip.read_bytes()[:1000])
+    queue = engine(b)
+    tid = b.download(item, queue=queue)
+    waiting = waiting_for_the_other(queue, tid)
+    assert waiting.destination == str(shared / numbered(name, 2))
+
+    part.unlink()  # the other download canceled
+    queue.retry_now(tid)
+    t = done(queue, tid)
+    assert t.destination == str(shared / name) and "same_as" not in t.options
+    assert t.result["bytes_fetched"] == clip.stat().st_size
+    assert sorted(p.name for p in shared.iterdir()) == [name]
+    got = b.library.get(item)
+    f = got.file("broadcast") if got is not None else None
+    assert f is not None and Path(f.path) == shared / name
+    assert history_file(b, tid) == name
+
+
 def test_another_items_file_with_the_same_bytes_here_is_not_shared(
     two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
 ) -> None:

@@ -47,6 +47,7 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         found = _same_item_there(t, ctx)
     if found is not None:
         return found
+    t = _to_the_items_name(t, ctx)
     t = _wait_for_another_download(t, ctx)
     spec = download.DownloadSpec(
         url=t.source,
@@ -237,6 +238,40 @@ def _moved(t: Transfer, moved: tuple[Path, Path | None]) -> Transfer:
     if same is not None and same != dest:
         options["same_as"] = str(same)
     return dataclasses.replace(t, destination=str(dest), options=options)
+
+
+def _free(path: Path) -> bool:
+    """Nothing at ``path``, nor a part file beside it."""
+    return not os.path.lexists(path) and not os.path.lexists(path.with_name(path.name + ".part"))
+
+
+def _to_the_items_name(t: Transfer, ctx: TransferContext) -> Transfer:
+    """``t`` moved to the item's own name (``same_as``) when that name is free again. It was
+    taken when ``t`` was queued — another workstation's download wrote there, or a file of the
+    item's size was there — and is no more: that download was canceled (its part file
+    removed, no file made), the file went. The item is then saved under its own name, not as
+    "NAME (2)" beside nothing. Only before ``t``'s own download began, with no part file at
+    its own name, and when the services would choose that name now (``unique_path``: no other
+    download of this workstation writes to it, by the queue's word under its lock)."""
+    same = t.options.get("same_as")
+    if ctx.move_download is None or not isinstance(same, str) or not same:
+        return t
+    name, dest = Path(same), Path(t.destination)
+    if name == dest or name.parent != dest.parent or _began(ctx.checkpoint.load()):
+        return t
+    if not _free(name) or os.path.lexists(dest.with_name(dest.name + ".part")):
+        return t
+
+    def choose(taken: Container[str]) -> tuple[Path, Path | None] | None:
+        # the name the services would give it now (free, of no download of this workstation,
+        # short enough for Windows without long paths), if that is the item's own
+        return (name, None) if unique_path(dest.parent, name.name, taken) == name else None
+
+    moved = ctx.move_download(choose)
+    if moved is None:
+        return t
+    ctx.log.info("download %d: the item's own name is free (again): saved as %s", t.id, name)
+    return _moved(t, moved)
 
 
 def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
