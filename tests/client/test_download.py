@@ -1242,8 +1242,9 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
 ) -> None:
     """A run died after renaming its file into place; the file went (deleted, cleaned) and
     another workstation sharing the folder downloaded the same item to the same name. The
-    next run must not take that file for its own (the library would delete it as ours): the
-    checkpoint knows the file this run placed by its device, inode and time."""
+    next run must not take that file for the one it placed: the checkpoint knows that one by
+    its device, inode and time. The other's file is the item's, checked: kept as found in the
+    folder, as when this download waited for it (it failed "already there" before)."""
     dest = job.tmp / "f.bin"
     transfer = queued_download(server, dest)
     jobs.download_job(transfer, job.context())
@@ -1254,8 +1255,11 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
     other = job.tmp / "other.bin"
     other.write_bytes(server.data)  # the other workstation's download, renamed into place
     os.utime(other, ns=(ours.st_atime_ns, ours.st_mtime_ns + 5_000_000_000))
+    other_ino = other.stat().st_ino
     other.rename(dest)
     transfer.attempts = 2
-    with pytest.raises(PermanentError):  # "already there": not ours, never adopted
-        jobs.download_job(transfer, job.context())
-    assert dest.read_bytes() == server.data
+    asked = len(server.requests)
+    result = jobs.download_job(transfer, job.context())
+    assert result["found_in_folder"] is True and result["bytes_fetched"] == 0
+    assert result["path"] == str(dest) and len(server.requests) == asked
+    assert dest.stat().st_ino == other_ino and dest.read_bytes() == server.data

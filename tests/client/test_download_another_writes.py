@@ -4,7 +4,8 @@ member's link again, nor fail on the first one's part file. It waits while the o
 file changes, and takes the file once it is in place and checks out; a part file left
 unchanged for ``OTHER_STALE_S`` (seen on this machine's clock) is a download that stopped:
 this one then saves the item under a name of its own, moved on its row before a byte is written
-there. A name the other left free (its download canceled) is the item's again.
+there. A name the other left free (its download canceled) is the item's again; a download killed
+and started again once the other's file is in place keeps that file, not its own copy.
 
 At the job's level (``jobs.download_job``), with the transfer row the queue hands it; the two
 workstations end to end are in test_shared_download_folder.py."""
@@ -298,6 +299,94 @@ def test_the_items_name_another_download_of_this_workstation_writes_is_left_to_i
     result = jobs.download_job(transfer, in_a_queue(job, row))
     assert row.moves == [] and transfer.destination == str(own)
     assert result["path"] == str(own) and own.read_bytes() == server.data and not name.exists()
+
+
+def killed_mid_download(server: FileServer, job: Job, transfer: Any) -> Path:
+    """This workstation's run of ``transfer`` cut half-way (a kill: its part file and
+    checkpoint stay); its part file. One stream: the cut ends the run (several would take
+    the rest over)."""
+    transfer.options["segments"] = 1
+    server.cut_after = len(server.data) // 2
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        jobs.download_job(transfer, job.context())
+    server.cut_after = None
+    transfer.attempts += 1
+    part = Path(transfer.destination + ".part")
+    assert part.exists() and job.done_bytes() > 0
+    return part
+
+
+def test_a_download_resumed_after_the_others_file_is_in_place_keeps_that_one(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """Killed mid-download of "NAME (2)" (the other's part file at the item's name was left
+    unchanged long enough), started again once the other had finished, verified and renamed
+    its file: that file is kept, nothing fetched, and this one's own part file goes. It
+    finished its own copy beside it before."""
+    name, own, transfer, part = beside(server, job)
+    os.utime(part, (1, 1))
+    waits(transfer, job, server)
+    clock.now += jobs.OTHER_STALE_S
+    mine = killed_mid_download(server, job, transfer)
+    assert transfer.destination == str(own)
+
+    in_place(part, server.data)  # the other workstation, back, finishes
+    asked = len(server.requests)
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(name) and result["found_in_folder"] is True
+    assert result["bytes_fetched"] == 0 and len(server.requests) == asked
+    assert not mine.exists() and not own.exists() and name.read_bytes() == server.data
+
+
+def test_a_download_resumed_with_the_items_file_at_its_own_name_keeps_that_one(
+    server: FileServer,
+    job: Job,
+) -> None:
+    """Killed mid-download at the item's own name; a verified file of the item is at that
+    name when it starts again (another's, whole): kept, its own part file removed."""
+    dest = job.tmp / "clip.mp4"
+    transfer = queued_download(server, dest)
+    mine = killed_mid_download(server, job, transfer)
+    theirs = job.tmp / "theirs.tmp"
+    theirs.write_bytes(server.data)
+    theirs.rename(dest)
+    asked = len(server.requests)
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(dest) and result["bytes_fetched"] == 0
+    assert len(server.requests) == asked and not mine.exists()
+    assert dest.read_bytes() == server.data
+
+
+def test_a_resumed_download_beside_other_bytes_at_the_items_name_goes_on(
+    server: FileServer,
+    job: Job,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file of the item's size with other bytes at the item's name: the resumed download
+    goes on with its own part file, and that file is read once, not at every resume."""
+    name, own = job.tmp / "clip.mp4", job.tmp / "clip (2).mp4"
+    other = bytes(reversed(server.data))
+    name.write_bytes(other)
+    transfer = queued_download(server, own)
+    transfer.options = {"same_as": str(name)}
+    read: list[Path] = []
+    real = jobs._sha256_of
+
+    def counted(path: Path, ctx: Any, progress: bool = False) -> str:
+        read.append(path)
+        return real(path, ctx, progress)
+
+    monkeypatch.setattr(jobs, "_sha256_of", counted)
+    killed_mid_download(server, job, transfer)  # (its first run read it: other bytes)
+    server.cut_after = len(server.data) // 4  # (of the rest: the run resumes)
+    with pytest.raises(RetryableError, match="closed the connection before the end"):
+        jobs.download_job(transfer, job.context())
+    server.cut_after = None
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert name.read_bytes() == other and read == [name]
 
 
 def test_a_download_without_a_sha256_does_not_wait(

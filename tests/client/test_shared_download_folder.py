@@ -289,6 +289,50 @@ def test_the_other_download_canceled_this_one_saves_under_the_items_name(
     assert history_file(b, tid) == name
 
 
+def test_a_download_stopped_midway_keeps_the_others_file_verified_meanwhile(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path, stopped_at_once: None
+) -> None:
+    """This workstation's download of "NAME (2)" stopped half-way (killed, or paused: its
+    part file and checkpoint stay); the other workstation, back, finished the item at its own
+    name meanwhile. Started again, this one keeps that file (checked, nothing fetched) and
+    removes its own part file. It finished its own copy beside it before."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Lilongwe maize")
+    name = item_file_name(b, item)
+    data = clip.read_bytes()
+    part = shared / f"{name}.part"
+    part.write_bytes(data[:1000])
+    queue = engine(b, limit_down=16_000)
+    tid = b.download(item, queue=queue)
+    waiting_for_the_other(queue, tid)
+    queue.retry_now(tid)  # (stopped: this one downloads "NAME (2)")
+
+    def saved() -> bool:
+        return "segments" in queue.transfers.load_checkpoint(tid)
+
+    wait_until(saved, timeout=30, what="the download's first bytes saved")
+    queue.pause(tid)
+    mine = shared / f"{numbered(name, 2)}.part"
+
+    def paused() -> bool:
+        t = queue.transfers.get(tid)
+        return t is not None and t.state == "paused"
+
+    wait_until(paused, timeout=30, what="the download to pause")
+    assert mine.exists()
+
+    part.write_bytes(data)  # the other download, back, ends: its file in place
+    part.rename(shared / name)
+    queue.resume(tid)
+    t = done(queue, tid)
+    assert t.destination == str(shared / name) and t.result["found_in_folder"] is True
+    assert t.result["bytes_fetched"] == 0
+    assert sorted(p.name for p in shared.iterdir()) == [name]
+    got = b.library.get(item)
+    f = got.file("broadcast") if got is not None else None
+    assert f is not None and Path(f.path) == shared / name
+
+
 def test_another_items_file_with_the_same_bytes_here_is_not_shared(
     two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
 ) -> None:

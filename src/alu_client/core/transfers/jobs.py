@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Container
 from pathlib import Path
@@ -161,19 +162,37 @@ def _sha256_of(path: Path, ctx: TransferContext, progress: bool = False) -> str:
 
 
 def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
-    """The result of ``t`` without a byte fetched when the file queued beside it as maybe the
-    same item (``same_as``: the item's own name, taken in the folder when it was queued, by
-    another workstation's download on a shared folder or an earlier data folder's) has the
-    item's size and sha256, read here: the transfer ends with that file, its destination from
-    then on (``TransferStore.finish``). Anything else — other bytes, the file gone or being
-    written, a download of ``t`` already under way — and ``t`` downloads to its own name."""
-    if not t.sha256 or t.size is None or _began(ctx.checkpoint.load()):
+    """The result of ``t`` without a byte fetched when a file at one of the item's names
+    (``_item_names``: the item's own, taken in the folder when it was queued by another
+    workstation's download on a shared folder or an earlier data folder's; and ``t``'s own)
+    has the item's size and sha256, read here: the transfer ends with that file, its
+    destination from then on (``TransferStore.finish``).
+
+    Before ``t``'s own download began, and also when it resumes: a workstation killed
+    mid-download and started again once the other's file was in place fetched the rest of its
+    own copy beside it. Its own part file then goes (``discard_part``: only when it is its
+    own), and the checkpoint with the transfer's end; a kill in between finds the same file
+    again. Anything else (other bytes, the file gone or being written) and ``t`` downloads, or
+    goes on downloading, to its own name."""
+    if not t.sha256 or t.size is None:
         return None
+    checkpoint = ctx.checkpoint.load()
+    began = _began(checkpoint)
+    dest = Path(t.destination)
     for path in _item_names(t):
-        found = _checked_file(t, ctx, path)
-        if found is not None:
+        # our own part beside our own name is no other download writing it
+        own = checkpoint if began and path == dest else None
+        found = _checked_file(t, ctx, path, own_part=own, progress=not began)
+        if found is None:
+            continue
+        if began:
+            from .download import discard_part
+
+            left = discard_part(dest, checkpoint)
+            ctx.log.info("download %d: its own part file not needed (%s)", t.id, left)
+        else:
             ctx.checkpoint.save({})  # (what was seen of another download: done with)
-            return found
+        return found
     return None
 
 
@@ -193,8 +212,30 @@ def _began(checkpoint: dict[str, Any]) -> bool:
     return any(key != _OTHER for key in checkpoint)
 
 
-def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, Any] | None:
+#: files found to hold other bytes than an item's: (path, device, inode, size, modification
+#: time, the item's sha256). A download resumed again and again on a lossy link looks at the
+#: item's names at each run (``_same_item_there``): a file of the item's size there with other
+#: bytes is read once, not at every resume, while it stays as it was
+_NOT_THE_ITEM: dict[tuple[str, int, int, int, int, str], None] = {}
+_NOT_THE_ITEM_MAX: Final = 256
+_NOT_THE_ITEM_LOCK = threading.Lock()
+
+
+def _checked_file(
+    t: Transfer,
+    ctx: TransferContext,
+    path: Path,
+    *,
+    own_part: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any] | None:
+    """The result of ``t`` with the file at ``path`` when it is the item's (its size and
+    sha256, read here, and not changed while read), else None. A part file beside it is
+    another download still writing it, but for ``t``'s own (``own_part``: its checkpoint)."""
+    from .download import part_is_ours
+
     assert t.sha256 is not None
+    wanted = t.sha256.strip().lower()
     try:
         before = path.stat()
     except FileNotFoundError:
@@ -202,15 +243,17 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
     try:
         if not stat.S_ISREG(before.st_mode) or before.st_size != t.size:
             return None
-        if path.with_name(path.name + ".part").exists():
+        part = path.with_name(path.name + ".part")
+        if part.exists() and (own_part is None or not part_is_ours(part, own_part)):
             return None
-        digest = _sha256_of(path, ctx, progress=True)
+        seen = (str(path), before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+        with _NOT_THE_ITEM_LOCK:
+            if (*seen, wanted) in _NOT_THE_ITEM:
+                return None
+        digest = _sha256_of(path, ctx, progress=progress)
         after = path.stat()
     except OSError as e:
         ctx.log.info("download %d: %s could not be read (%s); downloading it", t.id, path, e)
-        return None
-    if digest != t.sha256.strip().lower():
-        ctx.log.info("download %d: %s holds other bytes; downloading the item", t.id, path)
         return None
     if (after.st_size, after.st_mtime_ns, after.st_ino) != (
         before.st_size,
@@ -218,6 +261,13 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
         before.st_ino,
     ):
         return None  # written while it was read: what was checked may not be what is there
+    if digest != wanted:
+        ctx.log.info("download %d: %s holds other bytes; downloading the item", t.id, path)
+        with _NOT_THE_ITEM_LOCK:
+            _NOT_THE_ITEM[(*seen, wanted)] = None
+            while len(_NOT_THE_ITEM) > _NOT_THE_ITEM_MAX:
+                del _NOT_THE_ITEM[next(iter(_NOT_THE_ITEM))]
+        return None
     ctx.log.info("download %d: the item was already in the folder (checked); not fetched", t.id)
     return {
         "path": str(path),
