@@ -1199,19 +1199,30 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     assert len(ranged & opened_early) >= 3, (ranged, opened_early)
 
 
+@dataclass
+class QueuedRow:
+    """The fields of a transfer row ``jobs.download_job`` reads (a dataclass, as ``Transfer``
+    is: the job moves its destination with ``dataclasses.replace``), changed by the tests."""
+
+    id: int
+    destination: str
+    attempts: int
+    sha256: str | None
+    size: int | None
+    source: str
+    options: dict[str, Any] = field(default_factory=dict)
+    item_id: str | None = None
+
+
 def queued_download(server: FileServer, dest: Path) -> Any:
     """A transfer row as the queue hands it to ``jobs.download_job`` (the fields it reads)."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
+    return QueuedRow(
         id=1,
         destination=str(dest),
         attempts=1,
         sha256=sha(server.data),
         size=len(server.data),
         source=server.url,
-        options={},
-        item_id=None,
     )
 
 
@@ -1231,8 +1242,9 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
 ) -> None:
     """A run died after renaming its file into place; the file went (deleted, cleaned) and
     another workstation sharing the folder downloaded the same item to the same name. The
-    next run must not take that file for its own (the library would delete it as ours): the
-    checkpoint knows the file this run placed by its device, inode and time."""
+    next run must not take that file for the one it placed: the checkpoint knows that one by
+    its device, inode and time. The other's file is the item's, checked: kept as found in the
+    folder, as when this download waited for it (it failed "already there" before)."""
     dest = job.tmp / "f.bin"
     transfer = queued_download(server, dest)
     jobs.download_job(transfer, job.context())
@@ -1243,8 +1255,11 @@ def test_a_file_of_the_same_bytes_put_there_by_another_is_not_taken_for_our_own(
     other = job.tmp / "other.bin"
     other.write_bytes(server.data)  # the other workstation's download, renamed into place
     os.utime(other, ns=(ours.st_atime_ns, ours.st_mtime_ns + 5_000_000_000))
+    other_ino = other.stat().st_ino
     other.rename(dest)
     transfer.attempts = 2
-    with pytest.raises(PermanentError):  # "already there": not ours, never adopted
-        jobs.download_job(transfer, job.context())
-    assert dest.read_bytes() == server.data
+    asked = len(server.requests)
+    result = jobs.download_job(transfer, job.context())
+    assert result["found_in_folder"] is True and result["bytes_fetched"] == 0
+    assert result["path"] == str(dest) and len(server.requests) == asked
+    assert dest.stat().st_ino == other_ino and dest.read_bytes() == server.data

@@ -5,6 +5,7 @@ the folder is checked there and kept, not fetched again over the link as "NAME (
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pytest
 from alu_client.core.safe_names import safe_filename
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
-from alu_client.core.store.transfers import Transfer
+from alu_client.core.store.transfers import Transfer, TransferStore
+from alu_client.core.transfers import jobs
+from alu_client.core.transfers.queue import TransferQueue
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -134,6 +137,200 @@ def test_another_workstations_download_under_way_is_waited_for_then_kept(
     assert done.destination == str(shared / name)
     assert done.result["bytes_fetched"] == 0 and done.result["found_in_folder"] is True
     assert sorted(p.name for p in shared.iterdir()) == [name]
+
+
+def engine(desk: Services, **kw: object) -> TransferQueue:
+    return desk.start_engine(rules=False, hot_folders=False, media=False, sync=False, **kw)
+
+
+def waiting_for_the_other(queue: TransferQueue, tid: int) -> Transfer:
+    """``tid`` once it said it waits for another download (its part file seen)."""
+
+    def waiting() -> Transfer | None:
+        t = queue.transfers.get(tid)
+        return t if t is not None and "Another download is writing" in t.last_error else None
+
+    return wait_until(waiting, timeout=30, what="the download to wait for the other")
+
+
+def done(queue: TransferQueue, tid: int) -> Transfer:
+    queue.wait_for(tid, timeout=30)
+    t = queue.transfers.get(tid)
+    assert t is not None and t.state == "done", t
+    return t
+
+
+def numbered(name: str, n: int) -> str:
+    stem, _, ext = name.rpartition(".")
+    return f"{stem} ({n}).{ext}"
+
+
+def history_file(desk: Services, tid: int) -> object:
+    """The file name the history event of transfer ``tid`` gives."""
+    row = desk.store.query_one(
+        "SELECT detail FROM history WHERE origin = 'here' AND transfer_id = ?", (tid,)
+    )
+    assert row is not None
+    return json.loads(row[0]).get("file")
+
+
+@pytest.fixture
+def stopped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another download's part file counts as stopped at the second look (after 10 minutes
+    unchanged, in use)."""
+    monkeypatch.setattr(jobs, "OTHER_STALE_S", 0.0)
+    monkeypatch.setattr(jobs, "OTHER_LOOK_S", 0.0)
+
+
+def test_two_that_chose_one_name_at_once_the_other_stopped_then_a_name_of_its_own(
+    two: tuple[Services, Services, Path],
+    live_hub: LiveHub,
+    clip: Path,
+    stopped_at_once: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workstations queued the item at the same moment, both under its own name; the
+    other began, then stopped for good (its part file never changes again). This one saves the
+    item as "NAME (2)": resumable, verified, and the transfer, the library and the history
+    name that file. It failed for good before, asking the user to move the part file away."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Harare strike")
+    name = item_file_name(b, item)
+    tid = b.download(item, queue=b.make_queue())  # queued: the engine not started yet
+    queued = TransferStore(b.store).get(tid)
+    assert queued is not None and queued.destination == str(shared / name)
+    data = clip.read_bytes()
+    part = shared / f"{name}.part"
+    part.write_bytes(data[:1000])  # the other's download, stopped for good
+    moves: list[tuple[str, bool]] = []
+    move = TransferStore.move_download
+
+    def recorded(self: TransferStore, tid: int, destination: str, same_as: str | None) -> bool:
+        moves.append((Path(destination).name, Path(destination + ".part").exists()))
+        return move(self, tid, destination, same_as)
+
+    monkeypatch.setattr(TransferStore, "move_download", recorded)
+    queue = engine(b)
+    waiting_for_the_other(queue, tid)
+    queue.retry_now(tid)
+    t = done(queue, tid)
+    own = shared / numbered(name, 2)
+    assert moves == [(own.name, False)]  # on its row before its part file was made
+    assert t.destination == str(own) and t.options["same_as"] == str(shared / name)
+    assert t.result["bytes_fetched"] == len(data) and "found_in_folder" not in t.result
+    assert own.read_bytes() == data and part.read_bytes() == data[:1000]
+    assert sorted(p.name for p in shared.iterdir()) == sorted([own.name, part.name])
+    got = b.library.get(item)
+    f = got.file("broadcast") if got is not None else None
+    assert f is not None and f.present and Path(f.path) == own
+    assert history_file(b, tid) == own.name
+    said = [message for _at, kind, message in queue.transfers.log(tid) if kind == "note"]
+    assert said == [
+        f"Another download left “{name}” unfinished; this one saves the file as “{own.name}”."
+    ]
+
+
+def test_a_download_moved_from_the_others_name_and_canceled_leaves_the_others_part(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path, stopped_at_once: None
+) -> None:
+    """Canceled after it moved to a name of its own: its own part file goes, never the one
+    the other download left at the name it had (the same item's bytes, further on: it was
+    taken for this one's own by its bytes and deleted)."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Gaborone drought")
+    name = item_file_name(b, item)
+    tid = b.download(item, queue=b.make_queue())
+    data = clip.read_bytes()
+    part = shared / f"{name}.part"
+    theirs = data[: len(data) - 1000]
+    part.write_bytes(theirs)
+    queue = engine(b, limit_down=16_000)  # (slow: canceled while it downloads)
+    waiting_for_the_other(queue, tid)
+    queue.retry_now(tid)
+    own = shared / numbered(name, 2)
+
+    def saved_with_a_probe() -> bool:
+        return "probe" in queue.transfers.load_checkpoint(tid)
+
+    wait_until(saved_with_a_probe, timeout=30, what="the download's first bytes saved")
+    queue.cancel(tid)
+    queue.wait_for(tid, timeout=30)
+    t = queue.transfers.get(tid)
+    assert t is not None and t.state == "canceled" and t.destination == str(own)
+    assert part.read_bytes() == theirs
+    assert sorted(p.name for p in shared.iterdir()) == [part.name]
+
+
+def test_the_other_download_canceled_this_one_saves_under_the_items_name(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
+) -> None:
+    """Queued while another workstation's download of the item was under way ("NAME (2)",
+    waiting for it); that download is then canceled (its part file removed, no file made):
+    the item is saved under its own name, free again. It was saved as "NAME (2)" before."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Windhoek fuel")
+    name = item_file_name(b, item)
+    part = shared / f"{name}.part"
+    part.write_bytes(clip.read_bytes()[:1000])
+    queue = engine(b)
+    tid = b.download(item, queue=queue)
+    waiting = waiting_for_the_other(queue, tid)
+    assert waiting.destination == str(shared / numbered(name, 2))
+
+    part.unlink()  # the other download canceled
+    queue.retry_now(tid)
+    t = done(queue, tid)
+    assert t.destination == str(shared / name) and "same_as" not in t.options
+    assert t.result["bytes_fetched"] == clip.stat().st_size
+    assert sorted(p.name for p in shared.iterdir()) == [name]
+    got = b.library.get(item)
+    f = got.file("broadcast") if got is not None else None
+    assert f is not None and Path(f.path) == shared / name
+    assert history_file(b, tid) == name
+
+
+def test_a_download_stopped_midway_keeps_the_others_file_verified_meanwhile(
+    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path, stopped_at_once: None
+) -> None:
+    """This workstation's download of "NAME (2)" stopped half-way (killed, or paused: its
+    part file and checkpoint stay); the other workstation, back, finished the item at its own
+    name meanwhile. Started again, this one keeps that file (checked, nothing fetched) and
+    removes its own part file. It finished its own copy beside it before."""
+    _a, b, shared = two
+    item = live_hub.publish(clip, title="Lilongwe maize")
+    name = item_file_name(b, item)
+    data = clip.read_bytes()
+    part = shared / f"{name}.part"
+    part.write_bytes(data[:1000])
+    queue = engine(b, limit_down=16_000)
+    tid = b.download(item, queue=queue)
+    waiting_for_the_other(queue, tid)
+    queue.retry_now(tid)  # (stopped: this one downloads "NAME (2)")
+
+    def saved() -> bool:
+        return "segments" in queue.transfers.load_checkpoint(tid)
+
+    wait_until(saved, timeout=30, what="the download's first bytes saved")
+    queue.pause(tid)
+    mine = shared / f"{numbered(name, 2)}.part"
+
+    def paused() -> bool:
+        t = queue.transfers.get(tid)
+        return t is not None and t.state == "paused"
+
+    wait_until(paused, timeout=30, what="the download to pause")
+    assert mine.exists()
+
+    part.write_bytes(data)  # the other download, back, ends: its file in place
+    part.rename(shared / name)
+    queue.resume(tid)
+    t = done(queue, tid)
+    assert t.destination == str(shared / name) and t.result["found_in_folder"] is True
+    assert t.result["bytes_fetched"] == 0
+    assert sorted(p.name for p in shared.iterdir()) == [name]
+    got = b.library.get(item)
+    f = got.file("broadcast") if got is not None else None
+    assert f is not None and Path(f.path) == shared / name
 
 
 def test_another_items_file_with_the_same_bytes_here_is_not_shared(

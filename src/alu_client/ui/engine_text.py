@@ -149,6 +149,10 @@ _MARKED = (
         "download to the same name, or another program); move it away or choose another name.",
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "Another download left “%1” unfinished; this one saves the file as “%2”.",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage", "The file cannot be saved there (%1); choose another folder or name."
     ),
     QT_TRANSLATE_NOOP(

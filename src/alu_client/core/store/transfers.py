@@ -432,6 +432,36 @@ class TransferStore:
             if state in ENDED:
                 self._ended(c, tid)
 
+    def move_download(self, tid: int, destination: str, same_as: str | None) -> bool:
+        """A running download writes another file from now on (``jobs``: another
+        workstation's download stopped at its name, or left the item's own name free): its
+        destination, and ``same_as`` (the item's own name, looked at for its file; None:
+        none), in one transaction, durable when this returns. Only while it runs (its job
+        moves it); False when it is not (nothing written)."""
+        with self.store.write() as c:
+            row = c.execute(
+                "SELECT options FROM transfers WHERE id = ? AND state = 'active'"
+                " AND direction = 'download'",
+                (tid,),
+            ).fetchone()
+            if row is None:
+                return False
+            try:
+                options = json.loads(row[0]) if row[0] else {}
+            except (TypeError, ValueError):
+                return False  # (a row damaged in the file never runs: not moved either)
+            if not isinstance(options, dict):
+                return False
+            if same_as is None:
+                options.pop("same_as", None)
+            else:
+                options["same_as"] = same_as
+            c.execute(
+                "UPDATE transfers SET destination = ?, options = ? WHERE id = ?",
+                (destination, json.dumps(options), tid),
+            )
+            return True
+
     def set_state(
         self, tid: int, state: str, *, only_from: tuple[str, ...], reason: str = ""
     ) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -232,6 +233,11 @@ class SessionPool:
 
 # --- the context a job runs in ----------------------------------------------------------------
 
+#: what a download's new name is chosen by (``TransferContext.move_download``): given the file
+#: names this workstation's open downloads write to, the new destination and the item's own
+#: name for the job to go on looking at (``same_as``, None: none), or None to stay
+ChooseDestination = Callable[[Container[str]], tuple[Path, Path | None] | None]
+
 #: ``TransferContext.phase``: a download has every byte and checks its size and sha256
 PHASE_VERIFYING = "verifying"
 #: the attempt has ended but the library (the data folder's store) cannot record it (the
@@ -336,6 +342,14 @@ class TransferContext:
     #: what the job does when it moves no bytes: ``PHASE_VERIFYING`` (a download has every
     #: byte and checks them: seconds for a big file, when the bar is full and the speed 0)
     phase: Callable[[str], None] = lambda _phase: None
+    #: a download that must write its file under another name than its row's (``jobs``:
+    #: another workstation's download stopped for good at its name, or left the item's own
+    #: name free): ``choose`` is called with the names this workstation's open downloads write
+    #: to, and what it gives is on the transfer's row (its destination and ``same_as``) when
+    #: this returns, before the job writes a byte there: a restart resumes that file, a cancel
+    #: removes that part file, the library and the history name that file. One at a time per
+    #: queue: two of its downloads never choose one name. None: no row to move (the job stays)
+    move_download: Callable[[ChooseDestination], tuple[Path, Path | None] | None] | None = None
 
 
 def metered(ctx: TransferContext) -> Callable[[int], None]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from ..safe_names import unique_path
 from ..store.transfers import Transfer
 from .base import PermanentError, RetryableError, TransferContext
 
@@ -30,6 +33,11 @@ OTHER_STALE_S: Final = 600.0
 OTHER_LOOK_S: Final = 30.0
 #: the checkpoint's note of what was seen of it: {"part", "size", "mtime_ns", "since"}
 _OTHER: Final = "other_download"
+#: the note (the transfer's history) of a download that saves the item under a name of its
+#: own because another download stopped for good at the name it had
+MSG_SAVED_AS: Final = (
+    "Another download left “{name}” unfinished; this one saves the file as “{new}”."
+)
 
 
 def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
@@ -40,7 +48,8 @@ def download_job(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
         found = _same_item_there(t, ctx)
     if found is not None:
         return found
-    _wait_for_another_download(t, ctx)
+    t = _to_the_items_name(t, ctx)
+    t = _wait_for_another_download(t, ctx)
     spec = download.DownloadSpec(
         url=t.source,
         dest=Path(t.destination),
@@ -153,19 +162,37 @@ def _sha256_of(path: Path, ctx: TransferContext, progress: bool = False) -> str:
 
 
 def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
-    """The result of ``t`` without a byte fetched when the file queued beside it as maybe the
-    same item (``same_as``: the item's own name, taken in the folder when it was queued, by
-    another workstation's download on a shared folder or an earlier data folder's) has the
-    item's size and sha256, read here: the transfer ends with that file, its destination from
-    then on (``TransferStore.finish``). Anything else — other bytes, the file gone or being
-    written, a download of ``t`` already under way — and ``t`` downloads to its own name."""
-    if not t.sha256 or t.size is None or _began(ctx.checkpoint.load()):
+    """The result of ``t`` without a byte fetched when a file at one of the item's names
+    (``_item_names``: the item's own, taken in the folder when it was queued by another
+    workstation's download on a shared folder or an earlier data folder's; and ``t``'s own)
+    has the item's size and sha256, read here: the transfer ends with that file, its
+    destination from then on (``TransferStore.finish``).
+
+    Before ``t``'s own download began, and also when it resumes: a workstation killed
+    mid-download and started again once the other's file was in place fetched the rest of its
+    own copy beside it. Its own part file then goes (``discard_part``: only when it is its
+    own), and the checkpoint with the transfer's end; a kill in between finds the same file
+    again. Anything else (other bytes, the file gone or being written) and ``t`` downloads, or
+    goes on downloading, to its own name."""
+    if not t.sha256 or t.size is None:
         return None
+    checkpoint = ctx.checkpoint.load()
+    began = _began(checkpoint)
+    dest = Path(t.destination)
     for path in _item_names(t):
-        found = _checked_file(t, ctx, path)
-        if found is not None:
+        # our own part beside our own name is no other download writing it
+        own = checkpoint if began and path == dest else None
+        found = _checked_file(t, ctx, path, own_part=own, progress=not began)
+        if found is None:
+            continue
+        if began:
+            from .download import discard_part
+
+            left = discard_part(dest, checkpoint)
+            ctx.log.info("download %d: its own part file not needed (%s)", t.id, left)
+        else:
             ctx.checkpoint.save({})  # (what was seen of another download: done with)
-            return found
+        return found
     return None
 
 
@@ -174,8 +201,9 @@ def _item_names(t: Transfer) -> list[Path]:
     as the transfer was queued (``same_as``), and the transfer's destination (two
     workstations that queued it at the same moment both chose the item's name)."""
     same = t.options.get("same_as")
-    names = [Path(same)] if isinstance(same, str) and same else []
-    return [*names, Path(t.destination)]
+    dest = Path(t.destination)
+    names = [Path(same)] if isinstance(same, str) and same and Path(same) != dest else []
+    return [*names, dest]
 
 
 def _began(checkpoint: dict[str, Any]) -> bool:
@@ -184,8 +212,30 @@ def _began(checkpoint: dict[str, Any]) -> bool:
     return any(key != _OTHER for key in checkpoint)
 
 
-def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, Any] | None:
+#: files found to hold other bytes than an item's: (path, device, inode, size, modification
+#: time, the item's sha256). A download resumed again and again on a lossy link looks at the
+#: item's names at each run (``_same_item_there``): a file of the item's size there with other
+#: bytes is read once, not at every resume, while it stays as it was
+_NOT_THE_ITEM: dict[tuple[str, int, int, int, int, str], None] = {}
+_NOT_THE_ITEM_MAX: Final = 256
+_NOT_THE_ITEM_LOCK = threading.Lock()
+
+
+def _checked_file(
+    t: Transfer,
+    ctx: TransferContext,
+    path: Path,
+    *,
+    own_part: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any] | None:
+    """The result of ``t`` with the file at ``path`` when it is the item's (its size and
+    sha256, read here, and not changed while read), else None. A part file beside it is
+    another download still writing it, but for ``t``'s own (``own_part``: its checkpoint)."""
+    from .download import part_is_ours
+
     assert t.sha256 is not None
+    wanted = t.sha256.strip().lower()
     try:
         before = path.stat()
     except FileNotFoundError:
@@ -193,15 +243,17 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
     try:
         if not stat.S_ISREG(before.st_mode) or before.st_size != t.size:
             return None
-        if path.with_name(path.name + ".part").exists():
+        part = path.with_name(path.name + ".part")
+        if part.exists() and (own_part is None or not part_is_ours(part, own_part)):
             return None
-        digest = _sha256_of(path, ctx, progress=True)
+        seen = (str(path), before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+        with _NOT_THE_ITEM_LOCK:
+            if (*seen, wanted) in _NOT_THE_ITEM:
+                return None
+        digest = _sha256_of(path, ctx, progress=progress)
         after = path.stat()
     except OSError as e:
         ctx.log.info("download %d: %s could not be read (%s); downloading it", t.id, path, e)
-        return None
-    if digest != t.sha256.strip().lower():
-        ctx.log.info("download %d: %s holds other bytes; downloading the item", t.id, path)
         return None
     if (after.st_size, after.st_mtime_ns, after.st_ino) != (
         before.st_size,
@@ -209,6 +261,13 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
         before.st_ino,
     ):
         return None  # written while it was read: what was checked may not be what is there
+    if digest != wanted:
+        ctx.log.info("download %d: %s holds other bytes; downloading the item", t.id, path)
+        with _NOT_THE_ITEM_LOCK:
+            _NOT_THE_ITEM[(*seen, wanted)] = None
+            while len(_NOT_THE_ITEM) > _NOT_THE_ITEM_MAX:
+                del _NOT_THE_ITEM[next(iter(_NOT_THE_ITEM))]
+        return None
     ctx.log.info("download %d: the item was already in the folder (checked); not fetched", t.id)
     return {
         "path": str(path),
@@ -222,33 +281,76 @@ def _checked_file(t: Transfer, ctx: TransferContext, path: Path) -> dict[str, An
     }
 
 
-def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
+def _moved(t: Transfer, moved: tuple[Path, Path | None]) -> Transfer:
+    """``t`` as its row now stands, its destination moved (``TransferContext.move_download``)."""
+    dest, same = moved
+    options = {k: v for k, v in t.options.items() if k != "same_as"}
+    if same is not None and same != dest:
+        options["same_as"] = str(same)
+    return dataclasses.replace(t, destination=str(dest), options=options)
+
+
+def _free(path: Path) -> bool:
+    """Nothing at ``path``, nor a part file beside it."""
+    return not os.path.lexists(path) and not os.path.lexists(path.with_name(path.name + ".part"))
+
+
+def _to_the_items_name(t: Transfer, ctx: TransferContext) -> Transfer:
+    """``t`` moved to the item's own name (``same_as``) when that name is free again. It was
+    taken when ``t`` was queued — another workstation's download wrote there, or a file of the
+    item's size was there — and is no more: that download was canceled (its part file
+    removed, no file made), the file went. The item is then saved under its own name, not as
+    "NAME (2)" beside nothing. Only before ``t``'s own download began, with no part file at
+    its own name, and when the services would choose that name now (``unique_path``: no other
+    download of this workstation writes to it, by the queue's word under its lock)."""
+    same = t.options.get("same_as")
+    if ctx.move_download is None or not isinstance(same, str) or not same:
+        return t
+    name, dest = Path(same), Path(t.destination)
+    if name == dest or name.parent != dest.parent or _began(ctx.checkpoint.load()):
+        return t
+    if not _free(name) or os.path.lexists(dest.with_name(dest.name + ".part")):
+        return t
+
+    def choose(taken: Container[str]) -> tuple[Path, Path | None] | None:
+        # the name the services would give it now (free, of no download of this workstation,
+        # short enough for Windows without long paths), if that is the item's own
+        return (name, None) if unique_path(dest.parent, name.name, taken) == name else None
+
+    moved = ctx.move_download(choose)
+    if moved is None:
+        return t
+    ctx.log.info("download %d: the item's own name is free (again): saved as %s", t.id, name)
+    return _moved(t, moved)
+
+
+def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
     """Wait (``RetryableError``, looked at again later) while another download writes the
     item's file in this folder: another workstation sharing the download folder whose rule or
     user took the same item, its ``.part`` beside one of ``_item_names``. When its file is in
     place, whole, the next run takes it (``_same_item_there``): the item crosses the member's
     link once. A part file that has not changed for ``OTHER_STALE_S`` (seen on this machine's
     clock: the other's clock is never compared with ours) is a download that stopped; then
-    ``t`` goes its own way: to its own name, or, when that part file is at its own name, to
-    the error that asks the user to move it away (``MSG_PART_NOT_OURS``).
+    ``t`` goes its own way: to its own name, or, when that part file is at its own name (both
+    chose the item's name at the same moment), to a name of its own (``_away_from``: its row
+    says so before a byte is written there). ``t`` as it then stands.
     Only for an item's file (a sha256 to check the other's by), and before ``t``'s own
     download began."""
     from .download import part_is_ours
 
     checkpoint = ctx.checkpoint.load()
     if not t.sha256 or t.size is None or _began(checkpoint):
-        return
+        return t
     note = checkpoint.get(_OTHER)
     seen: dict[str, Any] = note if isinstance(note, dict) else {}
+    own = Path(t.destination + ".part")
     for path in _item_names(t):
         part = path.with_name(path.name + ".part")
         try:
             st = os.lstat(part)
         except OSError:
             continue
-        if not stat.S_ISREG(st.st_mode) or (
-            part == Path(t.destination + ".part") and part_is_ours(part, {})
-        ):
+        if not stat.S_ISREG(st.st_mode) or (part == own and part_is_ours(part, {})):
             continue  # (an empty one at our own name: the download makes it its own)
         now = time.time()
         mark = {"part": str(part), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -266,12 +368,37 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> None:
                 part,
                 int(now - since),
             )
-            return
+            return _away_from(t, ctx) if part == own else t
         from .download.protocol import MSG_PART_BUSY
 
         raise RetryableError(MSG_PART_BUSY.format(name=part.name), retry_after=OTHER_LOOK_S)
     if note is not None:
         ctx.checkpoint.save({})  # (the other download went: nothing more to watch)
+    return t
+
+
+def _away_from(t: Transfer, ctx: TransferContext) -> Transfer:
+    """``t`` moved to a free name of its own: another download stopped for good at its name
+    (its part file, never written into nor removed). The name is chosen as the services
+    choose one for a clash ("NAME (2).ext", ``unique_path``), from the item's own name, and
+    none this workstation's downloads write to; the item's own name stays looked at
+    (``same_as``): the other download, back, may yet put its file there. No row to move: ``t``
+    as it was (the download then says the part file is not its own)."""
+    if ctx.move_download is None:
+        return t
+    dest = Path(t.destination)
+    same = t.options.get("same_as")
+    item = Path(same) if isinstance(same, str) and same else dest
+
+    def choose(taken: Container[str]) -> tuple[Path, Path | None]:
+        return unique_path(dest.parent, item.name, taken), item
+
+    moved = ctx.move_download(choose)
+    if moved is None:
+        return t
+    ctx.log.info("download %d: saved as %s instead", t.id, moved[0])
+    ctx.note(MSG_SAVED_AS.format(name=dest.name, new=moved[0].name))
+    return _moved(t, moved)
 
 
 def _placed_file(dest: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ from ..store.transfers import (
 )
 from .base import (
     PHASE_LIBRARY,
+    ChooseDestination,
     Control,
     PermanentError,
     SessionPool,
@@ -260,6 +261,8 @@ class TransferQueue:
         #: flash transfer → when it last took a running transfer's slot (``_preempt``)
         self._preempted_for: dict[int, float] = {}
         self._limit_lock = threading.Lock()
+        #: held while a download chooses a new name and its row takes it (``_move_download``)
+        self._moving = threading.Lock()
         self._listeners: list[Callable[[list[Progress]], None]] = []
         self._changed: set[int] = set()
         #: transfer → (its retry time in the store, when it is due on ``steady()``): the
@@ -1003,6 +1006,11 @@ class TransferQueue:
                     (r for r in (self.limits[t.direction].rate_bps, per.rate_bps) if r),
                     default=None,
                 ),
+                move_download=(
+                    (lambda choose: self._move_download(tid, choose))
+                    if t.direction == "download"
+                    else None
+                ),
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
@@ -1171,6 +1179,20 @@ class TransferQueue:
             live.phase = PHASE_LIBRARY
         self._wake(t.id)
 
+    def _move_download(
+        self, tid: int, choose: ChooseDestination
+    ) -> tuple[Path, Path | None] | None:
+        """``TransferContext.move_download``: the name ``choose`` gives, on ``tid``'s row."""
+        with self._moving:
+            chosen = choose(self.transfers.names_taken(("queued", "active", "paused")))
+            if chosen is None:
+                return None
+            dest, same_as = chosen
+            same = None if same_as is None or same_as == dest else str(same_as)
+            if not self.transfers.move_download(tid, str(dest), same):
+                return None
+            return chosen
+
     def _note(self, t: Transfer, message: str) -> None:
         said = _words_for(t, message)
         self.transfers.note(t.id, "note", said)
@@ -1184,7 +1206,11 @@ class TransferQueue:
         if t.direction == "download":
             from .download import discard_part
 
-            discard_part(Path(t.destination), self.transfers.load_checkpoint(t.id))
+            # the row's destination now: its job may have moved it (``_move_download``), and
+            # the name it left holds another workstation's part file
+            now = self.transfers.get(t.id)
+            dest = now.destination if now is not None else t.destination
+            discard_part(Path(dest), self.transfers.load_checkpoint(t.id))
             self.transfers.clear_checkpoint(t.id)
 
     # --- progress ---------------------------------------------------------------------------
