@@ -383,6 +383,10 @@
         <translation>نُزّل الملف وتم التحقق منه، لكن برنامجًا آخر (مضاد فيروسات، OneDrive، مفهرس البحث؟) يبقيه مفتوحًا؛ يوضع في مكانه في المحاولة التالية.</translation>
     </message>
     <message>
+        <source>Another download left “%1” unfinished; this one saves the file as “%2”.</source>
+        <translation>ترك تنزيل آخر «⁨%1⁩» غير مكتمل؛ هذا التنزيل يحفظ الملف باسم «⁨%2⁩».</translation>
+    </message>
+    <message>
         <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
         <translation>مسار مجلد التنزيل أطول مما يقبله Windows: اختر مجلدًا أقصر.</translation>
     </message>

@@ -383,6 +383,10 @@
         <translation>Le fichier est téléchargé et vérifié, mais un autre programme (un antivirus, OneDrive, l’indexeur de recherche ?) le garde ouvert ; il sera mis en place au prochain essai.</translation>
     </message>
     <message>
+        <source>Another download left “%1” unfinished; this one saves the file as “%2”.</source>
+        <translation>Un autre téléchargement a laissé « %1 » inachevé ; celui-ci enregistre le fichier sous « %2 ».</translation>
+    </message>
+    <message>
         <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
         <translation>Le chemin du dossier de téléchargement est trop long pour Windows : choisissez un dossier plus court.</translation>
     </message>
