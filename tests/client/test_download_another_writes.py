@@ -207,6 +207,90 @@ def test_a_stopped_download_at_its_own_name_leaves_it_a_name_of_its_own(
     ]
 
 
+def test_a_stopped_download_at_the_items_name_does_not_hide_a_live_one_at_its_own(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """Three workstations on one share: A's download stopped for good at the item's name;
+    B and this one queued the item at the same moment, both as "NAME (2)", and B writes its
+    part file there. This one waits for B's, however long A's has not changed, and keeps B's
+    file once in place. It failed for good before, the stopped part file at the item's name
+    hiding B's live one, and asked the user to move away the file B was writing."""
+    name, own, transfer, a_part = beside(server, job)
+    row = Row(transfer)
+    waits(transfer, job, server, row)  # (A's part file, seen)
+    b_part = others_part(own, server.data[:8192])
+    clock.now += jobs.OTHER_STALE_S  # A's has not changed for 10 minutes
+    b_part.write_bytes(server.data[:16384])  # B's grows
+    with pytest.raises(RetryableError, match=f"{BUSY} “clip \\(2\\).mp4.part”"):
+        jobs.download_job(transfer, in_a_queue(job, row))
+    transfer.attempts += 1
+    clock.now += jobs.OTHER_STALE_S - 1  # B's: not changed since, but not for 10 minutes
+    waits(transfer, job, server, row)
+
+    in_place(b_part, server.data)
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    assert result["path"] == str(own) and result["found_in_folder"] is True
+    assert result["bytes_fetched"] == 0 and len(server.requests) == 0
+    assert row.moves == [] and own.read_bytes() == server.data
+    assert a_part.read_bytes() == server.data[:4096] and not name.exists()
+
+
+def test_every_part_file_there_stopped_leaves_it_a_name_of_its_own(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """A stopped at the item's name and B, queued at the same moment as this one, at
+    "NAME (2)", this one's name: once neither has changed for ``OTHER_STALE_S`` (each counted
+    from its own last change), this one saves the item as "NAME (3)", the next free name, as
+    the README says. It failed for good before ("move it away")."""
+    name, own, transfer, a_part = beside(server, job)
+    b_part = others_part(own, server.data[:8192])
+    row = Row(transfer)
+    waits(transfer, job, server, row)
+    clock.now += jobs.OTHER_STALE_S - 1
+    b_part.write_bytes(server.data[:16384])  # B's moved once more: 10 minutes from now on
+    waits(transfer, job, server, row)
+    clock.now += 1  # A's: 10 minutes unchanged; B's: not yet
+    waits(transfer, job, server, row)
+    clock.now += jobs.OTHER_STALE_S - 1
+    result = jobs.download_job(transfer, in_a_queue(job, row))
+    third = job.tmp / "clip (3).mp4"
+    assert row.moves == [(third.name, name.name, False)]  # (no part file there yet)
+    assert transfer.destination == str(third) and transfer.options["same_as"] == str(name)
+    assert result["path"] == str(third) and third.read_bytes() == server.data
+    assert "found_in_folder" not in result
+    assert a_part.read_bytes() == server.data[:4096] and not name.exists()
+    assert b_part.read_bytes() == server.data[:16384] and not own.exists()
+    assert job.notes == [
+        "Another download left “clip (2).mp4” unfinished; this one saves the file as “clip (3).mp4”."
+    ]
+
+
+def test_a_note_saved_before_of_one_part_file_is_still_counted(
+    server: FileServer,
+    job: Job,
+    clock: Clock,
+) -> None:
+    """A transfer waiting when the app was updated: its checkpoint notes one part file alone
+    (not a list). The time already waited counts: it does not wait 10 minutes more."""
+    _, own, transfer, part = beside(server, job)
+    st = part.stat()
+    job.checkpoint.data = {
+        "other_download": {
+            "part": str(part),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "since": clock.now - jobs.OTHER_STALE_S,
+        }
+    }
+    result = jobs.download_job(transfer, job.context())
+    assert result["path"] == str(own) and own.read_bytes() == server.data
+    assert part.read_bytes() == server.data[:4096]
+
+
 def test_the_new_name_skips_those_this_workstation_writes_and_resumes_after_a_kill(
     server: FileServer,
     job: Job,

@@ -31,7 +31,8 @@ _HASH_BLOCK = 1024 * 1024
 OTHER_STALE_S: Final = 600.0
 #: the shortest wait between two looks at it (the queue's back-off then grows, up to 5 min)
 OTHER_LOOK_S: Final = 30.0
-#: the checkpoint's note of what was seen of it: {"part", "size", "mtime_ns", "since"}
+#: the checkpoint's note of what was seen of them: one {"part", "size", "mtime_ns", "since"}
+#: a part file (a list; one such dict alone in checkpoints saved before)
 _OTHER: Final = "other_download"
 #: the note (the transfer's history) of a download that saves the item under a name of its
 #: own because another download stopped for good at the name it had
@@ -330,10 +331,12 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
     user took the same item, its ``.part`` beside one of ``_item_names``. When its file is in
     place, whole, the next run takes it (``_same_item_there``): the item crosses the member's
     link once. A part file that has not changed for ``OTHER_STALE_S`` (seen on this machine's
-    clock: the other's clock is never compared with ours) is a download that stopped; then
-    ``t`` goes its own way: to its own name, or, when that part file is at its own name (both
-    chose the item's name at the same moment), to a name of its own (``_away_from``: its row
-    says so before a byte is written there). ``t`` as it then stands.
+    clock: the other's clock is never compared with ours) is a download that stopped. Every
+    part file there is looked at: a stopped one at the item's name may stand beside a live one
+    at ``t``'s own (a third workstation that chose the same "NAME (2)" at the same moment), and
+    ``t`` waits while any changes. Once all those there stopped, ``t`` goes its own way: to its
+    own name, or, when one of them is at its own name, to a name of its own (``_away_from``:
+    its row says so before a byte is written there). ``t`` as it then stands.
     Only for an item's file (a sha256 to check the other's by), and before ``t``'s own
     download began."""
     from .download import part_is_ours
@@ -342,8 +345,11 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
     if not t.sha256 or t.size is None or _began(checkpoint):
         return t
     note = checkpoint.get(_OTHER)
-    seen: dict[str, Any] = note if isinstance(note, dict) else {}
+    seen = _parts_seen(note)
     own = Path(t.destination + ".part")
+    now = time.time()
+    marks: list[dict[str, Any]] = []
+    busy: Path | None = None
     for path in _item_names(t):
         part = path.with_name(path.name + ".part")
         try:
@@ -352,29 +358,46 @@ def _wait_for_another_download(t: Transfer, ctx: TransferContext) -> Transfer:
             continue
         if not stat.S_ISREG(st.st_mode) or (part == own and part_is_ours(part, {})):
             continue  # (an empty one at our own name: the download makes it its own)
-        now = time.time()
-        mark = {"part": str(part), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        since = seen.get("since")
+        mark: dict[str, Any] = {"part": str(part), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        before = seen.get(str(part), {})
+        since = before.get("since")
         if (
             not isinstance(since, int | float)
-            or {k: seen.get(k) for k in mark} != mark
+            or {k: before.get(k) for k in mark} != mark
             or now < since  # (our clock was put back)
         ):
-            ctx.checkpoint.save({_OTHER: {**mark, "since": now}})  # (it moved: seen now)
-        elif now - since >= OTHER_STALE_S:
-            ctx.log.info(
-                "download %d: %s has not changed for %d s; downloading the item",
-                t.id,
-                part,
-                int(now - since),
-            )
-            return _away_from(t, ctx) if part == own else t
+            since, moved = now, True  # (seen now: waited for at least once more)
+        else:
+            moved = False
+        if busy is None and (moved or now - since < OTHER_STALE_S):
+            busy = part
+        marks.append({**mark, "since": since})
+    if busy is not None:
+        if marks != note:
+            ctx.checkpoint.save({_OTHER: marks})
         from .download.protocol import MSG_PART_BUSY
 
-        raise RetryableError(MSG_PART_BUSY.format(name=part.name), retry_after=OTHER_LOOK_S)
+        raise RetryableError(MSG_PART_BUSY.format(name=busy.name), retry_after=OTHER_LOOK_S)
+    if marks:
+        ctx.log.info(
+            "download %d: %s unchanged for %d s at least; downloading the item",
+            t.id,
+            ", ".join(m["part"] for m in marks),
+            int(min(now - m["since"] for m in marks)),
+        )
+        stopped = {m["part"] for m in marks}
+        return _away_from(t, ctx) if str(own) in stopped else t
     if note is not None:
         ctx.checkpoint.save({})  # (the other download went: nothing more to watch)
     return t
+
+
+def _parts_seen(note: object) -> dict[str, dict[str, Any]]:
+    """The checkpoint's note of other downloads' part files (``_OTHER``), by path: a list of
+    marks, one a part file, or one mark alone (as saved before the list: by a transfer under
+    way when the app was updated)."""
+    listed = note if isinstance(note, list) else [note]
+    return {m["part"]: m for m in listed if isinstance(m, dict) and isinstance(m.get("part"), str)}
 
 
 def _away_from(t: Transfer, ctx: TransferContext) -> Transfer:
