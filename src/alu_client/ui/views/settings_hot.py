@@ -145,7 +145,7 @@ class HotFoldersPage(QWidget):
         self.errors_view = new_table(self)
         self.errors_view.setObjectName("settings-hot-errors")
         self.errors_view.setModel(self.errors_model)
-        #: the selected folder's files another workstation is sending (shown when it has any)
+        # the selected folder's files another workstation is sending (shown when it has any)
         self.elsewhere_model = SentElsewhereModel(self)
         self.elsewhere_view = new_table(self)
         self.elsewhere_view.setObjectName("settings-hot-elsewhere")
@@ -161,7 +161,7 @@ class HotFoldersPage(QWidget):
             v.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
-        #: why the selected folder (none selected: any folder) cannot be watched now
+        # why the selected folder (none selected: any folder) cannot be watched now
         self.problem = ErrorLabel(self, self.view)
         self.problem.setObjectName("hot-folder-problem")
         self.errors_label = QLabel(self)
