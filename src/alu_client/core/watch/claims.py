@@ -191,14 +191,16 @@ class ClaimKeeper:
         }
 
     def sent_elsewhere(self, folder_id: int) -> list[SentElsewhere]:
-        """The files of the folder another workstation is sending, by name, as the last scan
-        of the engine watching it found them (kept in the store: the app's Settings and `alu
-        watch list` read them without that engine). A file taken over from this workstation
-        says so (its row's state is ``taken_over``)."""
+        """The files of the folder another workstation is sending, as the last scan of the
+        engine watching it found them (kept in the store: the app's Settings and `alu watch
+        list` read them without that engine). A file taken over from this workstation says so
+        (its row's state is ``taken_over``) and comes first: it is the one a user here asks
+        about ("was my clip sent?"); then the latest first, as a newsroom reads a list."""
         rows = self.store.query(
             "SELECT e.path, e.host, e.since, (SELECT wf.state FROM watch_files wf"
             " WHERE wf.folder_id = e.folder_id AND wf.path = e.path ORDER BY wf.id DESC LIMIT 1)"
-            " AS state FROM watch_elsewhere e WHERE e.folder_id = ? ORDER BY e.path",
+            " AS state FROM watch_elsewhere e WHERE e.folder_id = ?"
+            " ORDER BY state IS 'taken_over' DESC, e.since DESC, e.path",
             (folder_id,),
         )
         found = []
@@ -225,6 +227,7 @@ class ClaimKeeper:
             before = {str(r["path"]): str(r["host"]) for r in rows}
             if now == before:
                 return
+            at = time.time()  # (one time for the files found in one scan: listed by name)
             with self.store.write() as c:
                 for path, host in before.items():
                     if now.get(path) != host:
@@ -238,7 +241,7 @@ class ClaimKeeper:
                             "INSERT OR REPLACE INTO watch_elsewhere (folder_id, path, host, since)"
                             " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM watch_folders"
                             " WHERE id = ?)",
-                            (folder_id, path, host, time.time(), folder_id),
+                            (folder_id, path, host, at, folder_id),
                         )
         except sqlite3.Error as e:  # (the store busy: written at a later scan)
             log.debug("hot folder: the files sent elsewhere cannot be written now: %s", e)
