@@ -649,6 +649,32 @@ def test_a_hot_folder_where_downloads_are_saved_takes_nothing_and_says_why(
     assert hot.folder(folder.id).problem == ""
 
 
+@pytest.mark.parametrize("scan_between", [True, False], ids=["scanned-between", "in-one-go"])
+def test_a_folder_removed_and_added_again_still_says_its_problem(
+    store: Store, uploads: Uploads, hot_dir: Path, scan_between: bool
+) -> None:
+    """ "Remove it and add it again" is what a user tries on a folder with a problem. The folder
+    added again gets the same id (SQLite reuses the highest) and no problem in its new row;
+    the engine remembered the problem as written and, finding it again, wrote nothing:
+    Settings and `alu watch list` said nothing was wrong (found with review of diff34's
+    files sent elsewhere, which had the same memory)."""
+    hot = HotFolders(
+        store, PROFILE, uploads, video_problem=None, download_folders=lambda: [hot_dir]
+    )
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    hot.scan_now()
+    said = hot.folder(folder.id).problem
+    assert "is also where downloads are saved" in said
+    hot.remove_folder(folder.id)
+    if scan_between:
+        hot.scan_now()
+    again = hot.add_folder(hot_dir, settle_seconds=0)
+    assert again.id == folder.id  # (what made it happen)
+    scan_times(hot, 2)
+    assert hot.folder(again.id).problem == said
+    assert hot.problems == {again.id: said}
+
+
 def test_scan_now_returns_what_it_wrote(hot: HotFolders, hot_dir: Path) -> None:
     hot.add_folder(hot_dir, settle_seconds=0)
     (hot_dir / "a.mp4").write_bytes(b"a" * 100)

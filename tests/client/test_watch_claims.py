@@ -542,3 +542,26 @@ def test_alu_watch_list_prints_the_files_another_workstation_sends(
         f" {socket.gethostname()}, another workstation watching this folder; it is not sent"
         " from here.\n"
     ) in r.stdout
+
+
+@pytest.mark.parametrize("scan_between", [True, False], ids=["scanned-between", "in-one-go"])
+def test_a_folder_removed_and_added_again_lists_the_files_another_workstation_sends(
+    stations: list[Station], tmp_path: Path, shared: Path, scan_between: bool
+) -> None:
+    """Removing a hot folder deletes its list of files sent elsewhere (the store's cascade); the
+    folder added again gets the same id (SQLite reuses the highest one). The engine kept in
+    memory what it had written and, the scan finding the same files, wrote nothing: Settings
+    and `alu watch list` showed none of them until the engine restarted (review of diff34).
+    Removed and added in one go (Settings' OK, another process) as well as with a scan between."""
+    _a, b, clip = a_holds_b_watches(stations, tmp_path, shared)
+    assert [e.path for e in b.hot.sent_elsewhere(b.folder.id)] == [clip.resolve()]
+    b.hot.remove_folder(b.folder.id)
+    if scan_between:
+        b.scan()
+        assert b.hot.elsewhere == {}  # (a folder no longer watched: nothing said of its files)
+    again = b.hot.add_folder(shared, settle_seconds=0)
+    assert again.id == b.folder.id  # (what made it happen)
+    b.scan(2)
+    reader = HotFolders(b.store, PROFILE, lambda *_a: 0)  # (Settings, the CLI)
+    assert [e.path for e in reader.sent_elsewhere(again.id)] == [clip.resolve()]
+    assert b.calls == []

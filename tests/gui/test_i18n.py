@@ -214,6 +214,70 @@ def test_catalogues_are_up_to_date_with_the_sources(tmp_path: Path) -> None:
         assert pending == [], f"run `python tools/i18n.py update` and translate: {pending}"
 
 
+#: a call that makes a text translatable (what a translator note must sit right above)
+TRANSLATED_CALL = re.compile(r"\b(?:tr|translate|QT_TRANSLATE_NOOP3?|QT_TR_NOOP)\s*\(")
+
+
+def translator_notes(source: Path) -> tuple[set[str], list[tuple[int, str]]]:
+    """The ``#:`` comment blocks of a source as lupdate joins them: those right above a
+    translatable text (its translator's note), and the others (by line)."""
+    notes: set[str] = set()
+    others: list[tuple[int, str]] = []
+    lines = source.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        if not lines[i].lstrip().startswith("#:"):
+            i += 1
+            continue
+        start, said = i + 1, []
+        while i < len(lines) and lines[i].lstrip().startswith("#:"):
+            said.append(lines[i].lstrip()[2:].strip())
+            i += 1
+        text = " ".join(said)
+        if i < len(lines) and TRANSLATED_CALL.search(lines[i]):
+            notes.add(text)
+        else:
+            others.append((start, text))
+    return notes, others
+
+
+def test_a_translator_note_is_the_one_above_its_text(tmp_path: Path) -> None:
+    """lupdate takes every ``#:`` comment as a translator note, and gives each to the next
+    text to translate, however far: the French and Arabic translators read notes of the code
+    (the hot folders' table, a history's paging) on unrelated texts, such as Settings › Hot
+    folders' intro sentence (review of diff34). A ``#:`` comment in the UI is a note right
+    above its text; any other comment there is a plain ``#``."""
+    sources = sorted((ROOT / "src/alu_client/ui").rglob("*.py"))
+    notes: set[str] = set()
+    others: dict[str, str] = {}
+    for source in sources:
+        mine, not_notes = translator_notes(source)
+        notes |= mine
+        for line, text in not_notes:
+            others[text] = f"{source.relative_to(ROOT)}:{line}"
+    ts = tmp_path / "notes.ts"
+    subprocess.run(
+        [
+            str(qt_tool("lupdate")),
+            "-locations",
+            "none",
+            *(str(s.relative_to(ROOT)) for s in sources),
+            "-ts",
+            str(ts),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    wrong = {}
+    for context, source, msg in messages(ts):
+        note = msg.findtext("extracomment")
+        if note and note not in notes:
+            wrong[f"{context}: {source[:40]}"] = [at for text, at in others.items() if text in note]
+    assert wrong == {}, "make these comments plain '#' ones (the note they are part of)"
+    assert {'an audio sampling rate: "48,000 Hz"'} <= notes  # (the notes are read)
+
+
 def test_build_only_when_the_source_is_newer(tmp_path: Path) -> None:
     shutil.copy(translations_dir() / "alu_fr.ts", tmp_path / "alu_fr.ts")
     assert build_translations(tmp_path) == [tmp_path / "alu_fr.qm"]

@@ -4,6 +4,7 @@ Retry."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,3 +388,90 @@ def test_files_another_workstation_sends_are_shown_and_a_taken_over_one_is_no_er
         assert said["taken.mp4"].startswith(f"taken.mp4 a été repris par {host}")
     finally:
         install_translators(qapp, "en")
+
+
+def test_the_files_another_workstation_sends_read_well(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    """The list of files another workstation sends was cramped (review of diff34): the empty
+    list of files not sent took as much room and it showed three rows, its date and time
+    wrapped onto two lines, and rows went by name, so the clip taken over from this
+    workstation (the one a user asks about), named in Arabic, came last, below the fold. It
+    comes first now, then the latest; the date fits its column, the name its own, and an
+    empty list of files not sent leaves the room to it."""
+    import os
+
+    from alu_client.core.store import Store
+    from alu_client.core.transfers.queue import TransferQueue
+
+    class Clock:
+        now = 1000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    shared = tmp_path / "nas" / "hot"
+    shared.mkdir(parents=True)
+    queue = TransferQueue(desk.store)
+
+    def enqueue(path: Path, metadata: dict[str, str], folder: Any) -> int:
+        return queue.add_upload(path, "https://hub.example/api/v1/uploads/", metadata)
+
+    taken = "نشرة_الأخبار.mp4"  # (after the Latin names by name)
+    mine, theirs = Clock(), Clock()
+    here = HotFolders(desk.store, PROFILE, enqueue, clock=mine, video_problem=None)
+    other_store = Store(tmp_path / "other" / "library.sqlite3")
+    other = HotFolders(other_store, PROFILE, lambda *_a: 7, clock=theirs, video_problem=None)
+    try:
+        folder = here.add_folder(shared, settle_seconds=0)
+        other.add_folder(shared, settle_seconds=0)
+        (shared / taken).write_bytes(os.urandom(4000))
+        here.scan_now()
+        here.scan_now()  # queued here; this workstation then sleeps past the stale time
+        other.scan_now()
+        other.scan_now()
+        theirs.now += 600
+        other.scan_now()  # taken over there
+        for name in ("a-0.mp4", "a-1.mp4"):
+            (shared / name).write_bytes(os.urandom(4000))
+        other.scan_now()
+        other.scan_now()
+        mine.now += 60
+        here.scan_now()  # awake: the clip taken over, and the two sent there, found
+        (shared / "b-later.mp4").write_bytes(os.urandom(4000))
+        other.scan_now()
+        other.scan_now()
+        here.scan_now()  # found later
+    finally:
+        other_store.close()
+    listed = [e.path.name for e in here.sent_elsewhere(folder.id)]
+    assert listed == [taken, "b-later.mp4", "a-0.mp4", "a-1.mp4"]  # (`alu watch list` too)
+
+    dialog = open_hot(qtbot, desk, tasks)
+    page = dialog.hot_page
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1)
+    dialog.resize(900, 650)  # (the reviewer's size; the dialog opens smaller)
+    select(qtbot, page.view, 0)
+    view, model = page.elsewhere_view, page.elsewhere_model
+    assert page.errors_model.rowCount() == 0
+    names = [str(model.index(r, 0).data()).strip(FSI + PDI) for r in range(model.rowCount())]
+    assert names == listed
+
+    def hidden() -> list[int]:  # (rows not whole in the list, once laid out)
+        shown = view.viewport().rect()
+        return [r for r in range(4) if not shown.contains(view.visualRect(model.index(r, 1)))]
+
+    with contextlib.suppress(qtbot.TimeoutError):  # (laid out after the resize; said below)
+        qtbot.waitUntil(lambda: hidden() == [], timeout=1000)
+    assert hidden() == []
+    when, file = 2, 0  # (the columns)
+    assert view.columnWidth(when) >= view.sizeHintForColumn(when) > 0  # one line
+    assert view.columnWidth(file) >= view.sizeHintForColumn(file) > 0  # the whole name
+    assert not view.wordWrap()  # (a long sentence is not cut in two lines of a row)
+    # the empty list of files not sent: a blank line under its header
+    errors = page.errors_view
+    assert errors.height() <= (
+        errors.horizontalHeader().height()
+        + errors.verticalHeader().defaultSectionSize()
+        + 2 * errors.frameWidth()
+    )

@@ -93,7 +93,7 @@ def priority_name(code: str) -> str:
     return names.get(code, code)
 
 
-#: a clip length beyond this is none a clip has (a damaged row, a file's broken header): not shown
+# a clip length beyond this is none a clip has (a damaged row, a file's broken header): not shown
 _LONGEST_CLIP_S = 1e7
 
 

@@ -36,8 +36,8 @@ def isolated(text: object) -> str:
     return f"{FSI}{s}{PDI}" if s else s
 
 
-#: the marks the app puts around and inside the texts it shows (isolates, embeddings, word
-#: joiners): not part of what a user copies
+# the marks the app puts around and inside the texts it shows (isolates, embeddings, word
+# joiners): not part of what a user copies
 _MARKS = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\u2060"))
 
 

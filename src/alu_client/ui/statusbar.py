@@ -39,7 +39,7 @@ class Activity:
     speed_up: float = 0.0
     active: int = 0
     queued: int = 0
-    #: why transfers wait on the library (the data folder's disk full: ``PHASE_LIBRARY``), or ""
+    # why transfers wait on the library (the data folder's disk full: ``PHASE_LIBRARY``), or ""
     problem: str = ""
 
 

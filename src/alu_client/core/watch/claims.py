@@ -161,9 +161,6 @@ class _ClaimMemory:
     not_moved: set[int] = field(default_factory=set)
     #: folder id → the folder and its files' names as its last scan listed them
     listed: dict[int, tuple[WatchFolder, set[str]]] = field(default_factory=dict)
-    #: folder id → its files another workstation sends (path → host) as the store has them
-    #: (``watch_elsewhere``): written again only when they change
-    published: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 class ClaimKeeper:
@@ -194,14 +191,16 @@ class ClaimKeeper:
         }
 
     def sent_elsewhere(self, folder_id: int) -> list[SentElsewhere]:
-        """The files of the folder another workstation is sending, by name, as the last scan
-        of the engine watching it found them (kept in the store: the app's Settings and `alu
-        watch list` read them without that engine). A file taken over from this workstation
-        says so (its row's state is ``taken_over``)."""
+        """The files of the folder another workstation is sending, as the last scan of the
+        engine watching it found them (kept in the store: the app's Settings and `alu watch
+        list` read them without that engine). A file taken over from this workstation says so
+        (its row's state is ``taken_over``) and comes first: it is the one a user here asks
+        about ("was my clip sent?"); then the latest first, as a newsroom reads a list."""
         rows = self.store.query(
             "SELECT e.path, e.host, e.since, (SELECT wf.state FROM watch_files wf"
             " WHERE wf.folder_id = e.folder_id AND wf.path = e.path ORDER BY wf.id DESC LIMIT 1)"
-            " AS state FROM watch_elsewhere e WHERE e.folder_id = ? ORDER BY e.path",
+            " AS state FROM watch_elsewhere e WHERE e.folder_id = ?"
+            " ORDER BY state IS 'taken_over' DESC, e.since DESC, e.path",
             (folder_id,),
         )
         found = []
@@ -213,21 +212,22 @@ class ClaimKeeper:
         return found
 
     def _publish_elsewhere(self, folder_id: int) -> None:
-        """Write the folder's files another workstation sends to the store when they changed
-        since they were last written (Settings and `alu watch list` show them)."""
+        """Write the folder's files another workstation sends to the store when they differ
+        from what it has (Settings and `alu watch list` show them). Compared with the store
+        each time, not with what this engine last wrote: a folder removed takes its rows with
+        it, and the same folder added again (Settings, `alu watch`, in one go or not) gets the
+        same id, so a memory of them would say "written" of rows that are gone."""
         now = {
             path: host for (fid, path), host in self._claims.elsewhere.items() if fid == folder_id
         }
-        before = self._claims.published.get(folder_id)
-        if before is None:  # (this run's first look: what an earlier one left)
+        try:
             rows = self.store.query(
                 "SELECT path, host FROM watch_elsewhere WHERE folder_id = ?", (folder_id,)
             )
             before = {str(r["path"]): str(r["host"]) for r in rows}
-        if now == before:
-            self._claims.published[folder_id] = before
-            return
-        try:
+            if now == before:
+                return
+            at = time.time()  # (one time for the files found in one scan: listed by name)
             with self.store.write() as c:
                 for path, host in before.items():
                     if now.get(path) != host:
@@ -241,13 +241,10 @@ class ClaimKeeper:
                             "INSERT OR REPLACE INTO watch_elsewhere (folder_id, path, host, since)"
                             " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM watch_folders"
                             " WHERE id = ?)",
-                            (folder_id, path, host, time.time(), folder_id),
+                            (folder_id, path, host, at, folder_id),
                         )
         except sqlite3.Error as e:  # (the store busy: written at a later scan)
             log.debug("hot folder: the files sent elsewhere cannot be written now: %s", e)
-            self._claims.published.pop(folder_id, None)
-            return
-        self._claims.published[folder_id] = now
 
     def _forget_elsewhere(self, folder_id: int) -> None:
         """The folder was not listed (not there, unreadable, not watched): what it held is not
@@ -255,6 +252,18 @@ class ClaimKeeper:
         for key in [k for k in self._claims.elsewhere if k[0] == folder_id]:
             del self._claims.elsewhere[key]
         self._publish_elsewhere(folder_id)
+
+    def _forget_claims_of_removed(self, known: set[int]) -> None:
+        """The claims' memory of folders not in ``known`` (removed): their listing is no longer
+        kept alive (``_keep_claims_alive``), their files no longer said sent elsewhere."""
+        memory = self._claims
+        for fid in [fid for fid in memory.listed if fid not in known]:
+            del memory.listed[fid]
+        for key in [k for k in memory.elsewhere if k[0] not in known]:
+            del memory.elsewhere[key]
+        for fid in [fid for fid in memory.refresh_at if fid not in known]:
+            del memory.refresh_at[fid]
+        memory.off &= known
 
     # --- taking ---------------------------------------------------------------------------
 

@@ -152,20 +152,23 @@ class FileRecords(FolderRegistry):
         self._mem.restored = True
 
     def _set_problems(self, folder: WatchFolder, problems: list[str]) -> None:
-        """The folder's problems as this scan found them (none: it works): logged and written
-        to the store when they change, for Settings and `alu watch list` to show."""
+        """The folder's problems as this scan found them (none: it works): logged when they
+        change, and written to the store when they differ from its row (``folder``, as this
+        scan read it), for Settings and `alu watch list` to show. Not compared with what this
+        engine last wrote: a folder removed and added again has the same id and a new row."""
         text = "\n".join(dict.fromkeys(problems))
-        before = self._mem.problems.get(folder.id, folder.problem)
-        if text == before:
+        said = self._mem.problems.get(folder.id, folder.problem)
+        self._mem.problems[folder.id] = text
+        if text != said:
+            for p in problems:
+                if p not in said.splitlines():
+                    log.warning("hot folder: %s", p)
+            if not text:
+                log.info("hot folder %s: its problem is gone", folder.path)
+        if text == folder.problem:
             return
-        for p in problems:
-            if p not in before.splitlines():
-                log.warning("hot folder: %s", p)
-        if not text:
-            log.info("hot folder %s: its problem is gone", folder.path)
         with self.store.write() as c:
             c.execute("UPDATE watch_folders SET problem = ? WHERE id = ?", (text, folder.id))
-        self._mem.problems[folder.id] = text
 
     # --- rows --------------------------------------------------------------------------------
 

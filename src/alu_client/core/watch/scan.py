@@ -95,10 +95,10 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             self._reconcile()
             self._restore()
             every = self.list_folders()
+            self._forget_removed({f.id for f in every})
             folders = [f for f in every if f.enabled]
             for off in (f for f in every if not f.enabled):
-                if self._mem.problems.get(off.id):
-                    self._set_problems(off, [])  # not watched: no problem of its to show
+                self._set_problems(off, [])  # not watched: no problem of its to show
                 self._forget_elsewhere(off.id)  # (nor files sent elsewhere)
             downloads = self._download_folders()
             ids = {f.id for f in folders}
@@ -118,6 +118,13 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         )
         by_id = {int(r["id"]): WatchFile.from_row(r) for r in got}
         return [by_id[i] for i in ids_ if i in by_id]
+
+    def _forget_removed(self, known: set[int]) -> None:
+        """What was kept of folders removed since (their rows went with them): a folder added
+        again may get the same id, and starts afresh."""
+        for fid in [fid for fid in self._mem.problems if fid not in known]:
+            del self._mem.problems[fid]
+        self._forget_claims_of_removed(known)
 
     def _file(self, file_id: int) -> WatchFile:
         row = self.store.query_one("SELECT * FROM watch_files WHERE id = ?", (file_id,))

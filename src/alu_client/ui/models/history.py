@@ -50,13 +50,13 @@ COL_DEVICE = 6
 COL_RULE = 7
 COL_SENT = 8
 COLUMN_COUNT = 9
-#: events read per page
+# events read per page
 PAGE_SIZE = 200
 _RIGHT = Qt.AlignmentFlag.AlignTrailing | Qt.AlignmentFlag.AlignVCenter
 _NUMBERS = (COL_SIZE, COL_SPEED, COL_DURATION)
 _Index = QModelIndex | QPersistentModelIndex
-#: a full refresh that would insert or remove more runs of rows than this resets the model
-#: (each run is a signal the view and its sorting proxy handle in turn)
+# a full refresh that would insert or remove more runs of rows than this resets the model
+# (each run is a signal the view and its sorting proxy handle in turn)
 _MAX_RUNS = 50
 
 
@@ -104,7 +104,7 @@ class HistoryModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[HistoryEvent] = []
         self._ids: set[str] = set()
-        #: ids of the rows still in the outbox
+        # ids of the rows still in the outbox
         self._pending: set[str] = set()
         self._has_more = False
         self._loading_more = False

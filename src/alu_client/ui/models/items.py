@@ -56,7 +56,7 @@ from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
  COL_PUBLISHED, COL_STATE) = range(9)  # fmt: skip
 COLUMN_COUNT = 9
 
-#: item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
+# item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
 STATES = ("downloaded", "queued", "paused", "failed", "missing", "new", "seen")
 # beyond this many new items at once (a long offline spell), the list starts over instead
 _NEWER_CAP = 5000
@@ -116,7 +116,7 @@ class _Read:
     older: int | None
     transfers: dict[str, str]
     too_many: bool = False
-    #: ``refresh_items``: the ids read again (``items`` holds those that match the query)
+    # ``refresh_items``: the ids read again (``items`` holds those that match the query)
     asked: tuple[str, ...] = ()
 
 

@@ -60,7 +60,7 @@ COLUMN_COUNT = 9
 # the columns progress changes (the others change with the state or the store's details)
 LIVE_COLUMNS = (COL_PROGRESS, COL_SPEED, COL_ETA, COL_SIZE)
 
-#: new rows put in at their place one by one (more: after the others, then one sort)
+# new rows put in at their place one by one (more: after the others, then one sort)
 _PLACED_ONE_BY_ONE = 16
 # what a drag of transfers carries: their ids, comma-separated
 MIME_TYPE = "application/x-alu-transfer-ids"
@@ -102,9 +102,9 @@ class TransferRow:
     rank: int = 0
     created_at: float | None = None
     finished_at: float | None = None
-    #: ``Progress.phase``: "verifying" once a download has every byte and checks them
+    # ``Progress.phase``: "verifying" once a download has every byte and checks them
     phase: str = ""
-    #: the transfer's own speed limit (bytes per second), under the direction's
+    # the transfer's own speed limit (bytes per second), under the direction's
     limit_bps: float | None = None
 
     @property
@@ -183,7 +183,7 @@ class TransfersModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[TransferRow] = []
         self._row_of: dict[int, int] = {}
-        #: the column the rows are sorted by (-1: in the order they came) and the order
+        # the column the rows are sorted by (-1: in the order they came) and the order
         self._sort_column = -1
         self._descending = False
         self._pending: dict[int, Progress] = {}

@@ -47,7 +47,7 @@ class BandwidthLimitBox(ElidingComboBox):
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._limit = limit
         self._custom: float | None = None
-        #: (down, up) when the two directions have limits of their own (set in the settings)
+        # (down, up) when the two directions have limits of their own (set in the settings)
         self._mixed: tuple[float | None, float | None] | None = None
         self._scheduled = False
         self.dialog: QInputDialog | None = None

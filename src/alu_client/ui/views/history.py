@@ -60,12 +60,12 @@ from ..models.history import (
 from ..tasks import TaskRunner
 from . import new_table
 
-#: refresh by itself this often (ms)
+# refresh by itself this often (ms)
 REFRESH_INTERVAL_MS = 60_000
-#: a refresh re-reads at most this many of the newest events (rows past them are dropped and
-#: read again as the view scrolls to them)
+# a refresh re-reads at most this many of the newest events (rows past them are dropped and
+# read again as the view scrolls to them)
 _MAX_REFRESH = 5_000
-#: more new events than this at once (a first sync): the newest are read again instead
+# more new events than this at once (a first sync): the newest are read again instead
 _MAX_NEW = 1_000
 _AT_TOP = QAbstractItemView.ScrollHint.PositionAtTop
 
@@ -93,10 +93,10 @@ class HistoryPanel(QWidget):
         # network calls: their own thread, never queued in front of the app's commands
         self.sync_tasks = TaskRunner(self)
         self._refreshing = False
-        #: what to read once the read under way is done: "", "new" or "all"
+        # what to read once the read under way is done: "", "new" or "all"
         self._again = ""
         self._pending = 0
-        #: where the last read left the history (``HistorySync.mark``) and whose it was
+        # where the last read left the history (``HistorySync.mark``) and whose it was
         self._mark = 0
         self._profile = ""
 

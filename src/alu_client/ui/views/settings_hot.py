@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -31,8 +32,10 @@ from . import new_table, select_row
 from .settings_apply import FolderRow, Loaded, Values
 from .settings_fields import ErrorLabel, PathField, focus_first_error
 from .settings_models import (
+    COL_FILE,
     COL_FOLDER,
     COL_MESSAGE,
+    COL_WHEN,
     HotFoldersModel,
     SentElsewhereModel,
     WatchErrorsModel,
@@ -145,7 +148,7 @@ class HotFoldersPage(QWidget):
         self.errors_view = new_table(self)
         self.errors_view.setObjectName("settings-hot-errors")
         self.errors_view.setModel(self.errors_model)
-        #: the selected folder's files another workstation is sending (shown when it has any)
+        # the selected folder's files another workstation is sending (shown when it has any)
         self.elsewhere_model = SentElsewhereModel(self)
         self.elsewhere_view = new_table(self)
         self.elsewhere_view.setObjectName("settings-hot-elsewhere")
@@ -159,9 +162,17 @@ class HotFoldersPage(QWidget):
             v.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
             v.verticalHeader().hide()
             v.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        for v in (self.errors_view, self.elsewhere_view):
+            # a date and time on one line (in a column of the default width, it wrapped onto
+            # two lines squeezed into one row); a long sentence ends in "…" (its tooltip
+            # says it all), not cut at the top and bottom of two lines in one row
+            v.horizontalHeader().setSectionResizeMode(
+                COL_WHEN, QHeaderView.ResizeMode.ResizeToContents
+            )
+            v.setWordWrap(False)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
-        #: why the selected folder (none selected: any folder) cannot be watched now
+        # why the selected folder (none selected: any folder) cannot be watched now
         self.problem = ErrorLabel(self, self.view)
         self.problem.setObjectName("hot-folder-problem")
         self.errors_label = QLabel(self)
@@ -191,15 +202,20 @@ class HotFoldersPage(QWidget):
         retry_row = QHBoxLayout()
         retry_row.addWidget(self.errors_label, 1)
         retry_row.addWidget(self.retry_button)
+        # The folders' table takes the room the two lists of files leave: each of those is no
+        # taller than its rows (an empty one, a line), and they come first. (Sharing the room
+        # evenly, an empty list of files not sent took as much as the files another
+        # workstation sends, which then showed three rows.)
+        self.view.setMinimumHeight(_rows_height(self.view, 2))
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
-        layout.addWidget(self.view, 2)
+        layout.addWidget(self.view, 1)
         layout.addWidget(self.problem)
         layout.addLayout(buttons)
         layout.addLayout(retry_row)
-        layout.addWidget(self.errors_view, 1)
+        layout.addWidget(self.errors_view, 3)
         layout.addWidget(self.elsewhere_label)
-        layout.addWidget(self.elsewhere_view, 1)
+        layout.addWidget(self.elsewhere_view, 3)
         layout.addWidget(self.message)
         self.view.selectionModel().selectionChanged.connect(self._folder_selected)
         self.errors_view.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -265,6 +281,9 @@ class HotFoldersPage(QWidget):
         # (most folders are no shared folder: no empty list for them)
         self.elsewhere_label.setVisible(bool(elsewhere))
         self.elsewhere_view.setVisible(bool(elsewhere))
+        for view in (self.errors_view, self.elsewhere_view):
+            _fit_file_column(view)
+            view.setMaximumHeight(_rows_height(view, view.model().rowCount()))
         self._show_problem()
         self._update_buttons()
 
@@ -319,3 +338,23 @@ class HotFoldersPage(QWidget):
             if f.id == file_id:
                 return self.errors_model.index(r, 0)
         return QModelIndex()
+
+
+def _rows_height(view: QTableView, rows: int) -> int:
+    """The height of ``view`` showing ``rows`` rows (at least one: an empty table shows a
+    blank line) under its header: a table of a few rows no taller than them, the room left
+    to the others."""
+    frame = 2 * view.frameWidth()
+    header = view.horizontalHeader().sizeHint().height()
+    return frame + header + max(1, rows) * view.verticalHeader().defaultSectionSize()
+
+
+def _fit_file_column(view: QTableView) -> None:
+    """The File column as wide as its names, up to a third of the table (the sentence
+    beside it names the file too; its tooltip the whole name): an Arabic clip's name was cut
+    in a column of the default width."""
+    if view.model().rowCount() == 0:
+        return
+    widest = view.sizeHintForColumn(COL_FILE)
+    cap = max(view.horizontalHeader().defaultSectionSize(), view.viewport().width() // 3)
+    view.setColumnWidth(COL_FILE, min(widest, cap))

@@ -122,7 +122,7 @@ def open_upload_for_urls(
 
 # --- the dialog ------------------------------------------------------------------------------
 
-#: ``UploadEntry.error_field`` for a problem with the file itself (said under the form)
+# ``UploadEntry.error_field`` for a problem with the file itself (said under the form)
 FILE_FIELD = "file"
 
 
@@ -149,17 +149,17 @@ class UploadDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("upload-dialog")
         self.services = services
-        #: the app's runner; the dialog's own work (probes, thumbnails, hashing, queueing)
-        #: runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile
+        # the app's runner; the dialog's own work (probes, thumbnails, hashing, queueing)
+        # runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile
         self.tasks = tasks
         self.workers = TaskRunner(self, max_threads=2)
         self._tmp = QTemporaryDir()
         self._cancel = threading.Event()
-        #: set when the dialog closes: the probes still queued are not run
+        # set when the dialog closes: the probes still queued are not run
         self._closed = threading.Event()
         self._busy = False
         self._queueing = False
-        #: Upload was pressed before every file was read: pressed again once they are
+        # Upload was pressed before every file was read: pressed again once they are
         self._upload_pending = False
         self._current: UploadEntry | None = None
         country = ""

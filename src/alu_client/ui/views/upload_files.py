@@ -37,7 +37,7 @@ from ..os_text import os_error_text
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".mts", ".m2ts", ".webm"}
 )
-#: a recording date before this is a camera's unset clock, not a date
+# a recording date before this is a camera's unset clock, not a date
 _EARLIEST_RECORDING = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 
 

@@ -56,7 +56,7 @@ from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 from ..widgets.label import SelectableLabel
 
-#: the fields of ``UploadFields`` the form edits, in the form's order
+# the fields of ``UploadFields`` the form edits, in the form's order
 FIELDS = (
     "title",
     "slug",
@@ -71,7 +71,7 @@ FIELDS = (
     "script",
     "shotlist",
 )
-#: what "Apply to all" copies: the story's context, not what names one file
+# what "Apply to all" copies: the story's context, not what names one file
 SHARED_FIELDS = (
     "dateline",
     "language",
@@ -81,11 +81,11 @@ SHARED_FIELDS = (
     "priority",
     "restrictions",
 )
-#: languages an item may be in, named in their own language (never translated)
+# languages an item may be in, named in their own language (never translated)
 LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
 _Index = QModelIndex | QPersistentModelIndex
 _THUMB_SIZE = (256, 144)
-#: the core's MSG_TEXTS_TOO_LARGE, its numbers captured
+# the core's MSG_TEXTS_TOO_LARGE, its numbers captured
 _TEXTS_TOO_LARGE = re.compile(
     re.escape(MSG_TEXTS_TOO_LARGE)
     .replace(re.escape("{size}"), r"(?P<size>\d+)")
@@ -103,11 +103,11 @@ class UploadEntry:
     probe_error: str = ""
     thumbnail: QImage | None = None
     inspected: bool = False
-    #: the file's (size, mtime_ns) when it was probed
+    # the file's (size, mtime_ns) when it was probed
     stamp: tuple[int, int] | None = None
-    #: fields the user changed (a late probe must not overwrite them)
+    # fields the user changed (a late probe must not overwrite them)
     touched: set[str] = field(default_factory=set)
-    #: the message of the field to fix and that field's name, or ''
+    # the message of the field to fix and that field's name, or ''
     error: str = ""
     error_field: str = ""
 
