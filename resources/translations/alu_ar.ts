@@ -5,7 +5,6 @@
     <name>BandwidthLimitBox</name>
     <message>
         <source>Bandwidth limit</source>
-        <extracomment>(down, up) when the two directions have limits of their own (set in the settings)</extracomment>
         <translation>حدّ السرعة</translation>
     </message>
     <message>
@@ -1329,7 +1328,7 @@
     <name>Formats</name>
     <message>
         <source> · </source>
-        <extracomment>the marks the app puts around and inside the texts it shows (isolates, embeddings, word joiners): not part of what a user copies between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
         <translation>، </translation>
     </message>
     <message>
@@ -1432,7 +1431,6 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
         <translation>الوقت</translation>
     </message>
     <message>
@@ -1516,7 +1514,6 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;تحديث</translation>
     </message>
     <message>
@@ -1713,7 +1710,6 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
-        <extracomment>the selected folder&apos;s files another workstation is sending (shown when it has any) why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>يُرفع الملف الموضوع في مجلد مراقَب بعد اكتماله، ثم يُنقل إلى مجلد «sent» التابع له.</translation>
     </message>
     <message>
@@ -1919,7 +1915,6 @@
     </message>
     <message>
         <source>Could not read the library: {error}</source>
-        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``) ``refresh_items``: the ids read again (``items`` holds those that match the query)</extracomment>
         <translation>تعذّرت قراءة المكتبة: {error}</translation>
     </message>
     <message>
@@ -3546,7 +3541,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>StatusBar</name>
     <message>
         <source>Connecting…</source>
-        <extracomment>why transfers wait on the library (the data folder&apos;s disk full: ``PHASE_LIBRARY``), or &quot;&quot;</extracomment>
         <translation>جارٍ الاتصال…</translation>
     </message>
     <message>
@@ -3733,7 +3727,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>TransfersModel</name>
     <message>
         <source>Limited to {rate}</source>
-        <extracomment>new rows put in at their place one by one (more: after the others, then one sort) ``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s the column the rows are sorted by (-1: in the order they came) and the order</extracomment>
         <translation>محدود بـ {rate}</translation>
     </message>
     <message>
@@ -4133,7 +4126,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>{name} is not a video file.</source>
-        <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} ليس ملف فيديو.</translation>
     </message>
     <message>
@@ -4161,7 +4153,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run Upload was pressed before every file was read: pressed again once they are</extracomment>
         <translation>رفع {name}</translation>
     </message>
     <message>
@@ -4279,7 +4270,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>ال&amp;عنوان:</translation>
     </message>
     <message>
@@ -4422,7 +4412,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <name>_Ago</name>
     <message numerus="yes">
         <source>%Ln d ago</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>
             <numerusform>منذ %Ln يوم</numerusform>
             <numerusform>منذ يوم</numerusform>

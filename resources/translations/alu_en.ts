@@ -118,7 +118,6 @@
     <name>_Ago</name>
     <message numerus="yes">
         <source>%Ln d ago</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>
             <numerusform>%Ln d ago</numerusform>
             <numerusform>%Ln d ago</numerusform>

@@ -5,7 +5,6 @@
     <name>BandwidthLimitBox</name>
     <message>
         <source>Bandwidth limit</source>
-        <extracomment>(down, up) when the two directions have limits of their own (set in the settings)</extracomment>
         <translation>Limite de débit</translation>
     </message>
     <message>
@@ -384,7 +383,7 @@
     </message>
     <message>
         <source>Another download left “%1” unfinished; this one saves the file as “%2”.</source>
-        <translation>Un autre téléchargement a laissé « %1 » inachevé ; celui-ci enregistre le fichier sous « %2 ».</translation>
+        <translation>Un autre téléchargement a laissé «&#xa0;%1&#xa0;» inachevé&#x202f;; celui-ci enregistre le fichier sous «&#xa0;%2&#xa0;».</translation>
     </message>
     <message>
         <source>The download folder&apos;s path is too long for Windows: choose a shorter folder.</source>
@@ -1313,7 +1312,7 @@
     <name>Formats</name>
     <message>
         <source> · </source>
-        <extracomment>the marks the app puts around and inside the texts it shows (isolates, embeddings, word joiners): not part of what a user copies between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
+        <extracomment>between the parts of a one-line summary: &quot;clip.mp4 · 4 s long · 640×360 · h264&quot;, &quot;Online · 2 active&quot;. Spaces included. Arabic: not the middle dot, which looks like the zero ٠ there (e.g. &quot;، &quot; or &quot; | &quot;).</extracomment>
         <translation> · </translation>
     </message>
     <message>
@@ -1416,7 +1415,6 @@
     <name>HistoryModel</name>
     <message>
         <source>When</source>
-        <extracomment>events read per page a full refresh that would insert or remove more runs of rows than this resets the model (each run is a signal the view and its sorting proxy handle in turn) ids of the rows still in the outbox</extracomment>
         <translation>Quand</translation>
     </message>
     <message>
@@ -1500,7 +1498,6 @@
     <name>HistoryPanel</name>
     <message>
         <source>&amp;Refresh</source>
-        <extracomment>refresh by itself this often (ms) a refresh re-reads at most this many of the newest events (rows past them are dropped and read again as the view scrolls to them) more new events than this at once (a first sync): the newest are read again instead what to read once the read under way is done: &quot;&quot;, &quot;new&quot; or &quot;all&quot; where the last read left the history (``HistorySync.mark``) and whose it was</extracomment>
         <translation>&amp;Actualiser</translation>
     </message>
     <message>
@@ -1693,7 +1690,6 @@
     <name>HotFoldersPage</name>
     <message>
         <source>A file put in a hot folder is uploaded once it is complete, then moved to its “sent” folder.</source>
-        <extracomment>the selected folder&apos;s files another workstation is sending (shown when it has any) why the selected folder (none selected: any folder) cannot be watched now</extracomment>
         <translation>Un fichier déposé dans un dossier surveillé est envoyé dès qu’il est complet, puis déplacé dans son dossier « sent ».</translation>
     </message>
     <message>
@@ -1895,7 +1891,6 @@
     </message>
     <message>
         <source>Could not read the library: {error}</source>
-        <extracomment>item states as the State column and filters name them (untranslated, ``STATE_ROLE``) ``refresh_items``: the ids read again (``items`` holds those that match the query)</extracomment>
         <translation>Impossible de lire la médiathèque : {error}</translation>
     </message>
     <message>
@@ -3506,7 +3501,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>StatusBar</name>
     <message>
         <source>Connecting…</source>
-        <extracomment>why transfers wait on the library (the data folder&apos;s disk full: ``PHASE_LIBRARY``), or &quot;&quot;</extracomment>
         <translation>Connexion…</translation>
     </message>
     <message>
@@ -3693,7 +3687,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>TransfersModel</name>
     <message>
         <source>Limited to {rate}</source>
-        <extracomment>new rows put in at their place one by one (more: after the others, then one sort) ``Progress.phase``: &quot;verifying&quot; once a download has every byte and checks them the transfer&apos;s own speed limit (bytes per second), under the direction&apos;s the column the rows are sorted by (-1: in the order they came) and the order</extracomment>
         <translation>Limité à {rate}</translation>
     </message>
     <message>
@@ -4089,7 +4082,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>{name} is not a video file.</source>
-        <extracomment>a recording date before this is a camera&apos;s unset clock, not a date</extracomment>
         <translation>{name} n&apos;est pas un fichier vidéo.</translation>
     </message>
     <message>
@@ -4117,7 +4109,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadDialog</name>
     <message>
         <source>Upload {name}</source>
-        <extracomment>``UploadEntry.error_field`` for a problem with the file itself (said under the form) the app&apos;s runner; the dialog&apos;s own work (probes, thumbnails, hashing, queueing) runs on ``workers``, whose outcomes are dropped if the dialog is closed meanwhile set when the dialog closes: the probes still queued are not run Upload was pressed before every file was read: pressed again once they are</extracomment>
         <translation>Envoyer {name}</translation>
     </message>
     <message>
@@ -4227,7 +4218,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>UploadForm</name>
     <message>
         <source>&amp;Title:</source>
-        <extracomment>the fields of ``UploadFields`` the form edits, in the form&apos;s order what &quot;Apply to all&quot; copies: the story&apos;s context, not what names one file languages an item may be in, named in their own language (never translated) the core&apos;s MSG_TEXTS_TOO_LARGE, its numbers captured the file&apos;s (size, mtime_ns) when it was probed fields the user changed (a late probe must not overwrite them) the message of the field to fix and that field&apos;s name, or &apos;&apos;</extracomment>
         <translation>&amp;Titre :</translation>
     </message>
     <message>
@@ -4370,7 +4360,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <name>_Ago</name>
     <message numerus="yes">
         <source>%Ln d ago</source>
-        <extracomment>a clip length beyond this is none a clip has (a damaged row, a file&apos;s broken header): not shown</extracomment>
         <translation>
             <numerusform>il y a %Ln j</numerusform>
             <numerusform>il y a %Ln j</numerusform>
