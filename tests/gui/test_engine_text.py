@@ -204,7 +204,10 @@ def test_a_message_said_of_any_server_is_shown_in_the_users_language(
         "de la place."
     )
     install_translators(qapp, "ar")
-    assert engine_text.shown(lost) == "رفض الخادم الإرسال: Upload-Metadata must name a project"
+    # the server's own words, English inside an Arabic sentence: in an isolate of their own
+    assert engine_text.shown(lost) == (
+        "رفض الخادم الإرسال: \u2068Upload-Metadata must name a project\u2069"
+    )
 
 
 def test_the_transfer_list_shows_the_error_translated(
@@ -675,5 +678,39 @@ def test_a_file_name_with_a_colon_keeps_its_sentence_translated(qapp: QApplicati
             "%1: %2 (from the file name)",
             {"1": "x.mp4", "2": "Odd: words"},
         )
+    finally:
+        install_translators(qapp, "en")
+
+
+def test_a_name_of_the_other_direction_is_isolated_in_its_sentence(qapp: QApplication) -> None:
+    """An Arabic file name opening an English sentence made the whole sentence right to left
+    (Qt takes a paragraph's direction from its first letter): "“كليب.mp4” is being sent by
+    …" read from the right, its quotes and full stop moved. A name in the other direction is
+    shown in an isolate (U+2068 … U+2069); one the translation already isolates is not
+    isolated twice, and a Latin name in an English sentence is left as it is."""
+    from alu_client.core.transfers.download.protocol import MSG_PART_BUSY
+    from alu_client.core.watch.messages import MSG_SENT_ELSEWHERE
+
+    fsi, pdi = "\u2068", "\u2069"
+    arabic = "تقرير الانتخابات.mp4"
+    install_translators(qapp, "en")
+    said = engine_text.shown(MSG_SENT_ELSEWHERE.format(name=arabic, host="desk-2"))
+    assert f"{fsi}{arabic}{pdi}" in said
+    assert f"{fsi}desk-2{pdi}" in said
+    assert said.replace(fsi, "").replace(pdi, "") == MSG_SENT_ELSEWHERE.format(
+        name=arabic, host="desk-2"
+    )
+    latin = MSG_SENT_ELSEWHERE.format(name="clip (2).mp4", host="desk-2")
+    assert engine_text.shown(latin) == latin
+
+    install_translators(qapp, "ar")
+    try:
+        # the Arabic catalogue writes this one «%1» without an isolate: the app adds it
+        busy = engine_text.shown(MSG_PART_BUSY.format(name="clip (2).mp4.part"))
+        assert f"«{fsi}clip (2).mp4.part{pdi}»" in busy, busy
+        # … and this one with its own: not twice
+        sent = engine_text.shown(MSG_SENT_ELSEWHERE.format(name="clip (2).mp4", host="desk-2"))
+        assert f"{fsi}clip (2).mp4{pdi}" in sent, sent
+        assert f"{fsi}{fsi}" not in sent and f"{pdi}{pdi}" not in sent, sent
     finally:
         install_translators(qapp, "en")

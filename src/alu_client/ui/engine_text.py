@@ -19,13 +19,14 @@ tests.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import cache
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 
 from . import media_text
-from .formats import count_text
+from .formats import PDI, count_text, isolated
 from .os_text import os_error_text, os_text
 
 CONTEXT = "EngineMessage"
@@ -1053,9 +1054,32 @@ def shown(message: str) -> str:
         if number in nested:
             return _sentence(value)
         # a detail may be the system's words for a file error ("Permission denied")
-        return os_text(value)
+        text = os_text(value)
+        if rtl and _has_letters(text) and not _isolated_at(translated, found.start(), found.end()):
+            # a file or host name: an Arabic one opening an English sentence turned the whole
+            # sentence right to left ("…” is being sent by HOST" read from the right), and a
+            # Latin one with brackets inside an Arabic sentence moved them
+            return isolated(text)
+        return text
 
+    rtl = _has_rtl(translated) or any(_has_rtl(v) for v in details.values())
     return _PLACEHOLDER.sub(detail, translated)
+
+
+def _has_rtl(text: str) -> bool:
+    """Whether ``text`` has a letter written right to left (Arabic, Hebrew, Syriac…)."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _has_letters(text: str) -> bool:
+    """Whether ``text`` has a letter of a direction (not only digits, signs and spaces, which
+    take the sentence's: "HTTP 418" needs no isolate)."""
+    return any(unicodedata.bidirectional(ch) in ("L", "R", "AL") for ch in text)
+
+
+def _isolated_at(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (a placeholder) sits in an isolate the translation made."""
+    return start > 0 and text[start - 1] in "\u2066\u2067\u2068" and text[end : end + 1] == PDI
 
 
 def _sentence(text: str) -> str:
