@@ -1194,9 +1194,12 @@ def test_the_other_streams_connect_while_the_first_answer_is_on_its_way(
     assert isinstance(result, DownloadResult), result
     assert_done(result, spec.dest, data)
     # the streams with work sent their requests over the connections they opened while the
-    # first answer was on its way (a loaded machine may add a reconnect after a stall: allowed)
+    # first answer was on its way (a loaded machine may add a reconnect after a stall:
+    # allowed). How many had work is the machine's: under load two streams once took every
+    # piece before the other two were scheduled, and those two sent nothing
     ranged = {r["peer"] for r in server.requests if r.get("range")}
-    assert len(ranged & opened_early) >= 3, (ranged, opened_early)
+    assert len(ranged & opened_early) >= 2, (ranged, opened_early)
+    assert len(ranged - opened_early) <= 1, (ranged, opened_early)
 
 
 @dataclass

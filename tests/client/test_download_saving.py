@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from alu_client.core.transfers import download
 from alu_client.core.transfers.base import RetryableError, Tuning
 from alu_client.core.transfers.download import DownloadSpec, run
 from alu_client.core.transfers.download.checkpoint import _CheckpointJob
@@ -83,29 +84,46 @@ def test_a_checkpoint_the_disk_refuses_ends_the_attempt_and_the_next_resumes(
     server: FileServer, job: Job, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An I/O error from the checkpoint's fsync (a disk going bad, a share dropped) ends the
-    attempt as the disk's fault, said in words (not a bare OSError); the next one resumes."""
-    real = os.fsync
-    calls = 0
+    attempt as the disk's fault, said in words (not a bare OSError); the next one resumes.
 
-    def failing_once(fd: int) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
+    The order is held, not left to the machine's speed (a loaded machine once made the failing
+    fsync the last one, with every byte in): the stream waits at 2 MiB for a good save, and at
+    6 MiB for the failed one, which is the first save after the good one."""
+    real_fsync, real_write = os.fsync, download._write_at
+    size = len(server.data)
+    good, failed = threading.Event(), threading.Event()
+
+    def fsync(fd: int) -> None:
+        written = os.fstat(fd).st_size
+        if good.is_set() and not failed.is_set() and written < size:
+            failed.set()
             raise OSError(errno.EIO, "Input/output error")
-        real(fd)
+        real_fsync(fd)
+        if 0 < written < size:
+            good.set()
 
-    monkeypatch.setattr(os, "fsync", failing_once)
+    def write_at(fd: int, data: bytes, pos: int, io_lock: threading.Lock) -> None:
+        if pos >= 2 * MB:
+            assert good.wait(10), "no checkpoint was saved at 1 MiB"
+        if pos >= 6 * MB:
+            assert failed.wait(10), "no checkpoint was saved after the first"
+        real_write(fd, data, pos, io_lock)
+
+    job.tuning.checkpoint_every = 1 * MB
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(download, "_write_at", write_at)
     spec = DownloadSpec(server.url, job.tmp / "f.bin", sha256=sha(server.data), segments=1)
     with pytest.raises(RetryableError) as e:
         job.run(spec)
+    assert failed.is_set()
     assert "could not be written to the disk" in e.value.message
     assert not spec.dest.exists()
     kept = job.done_bytes()
-    assert 0 < kept < len(server.data)
+    assert 0 < kept < size
     monkeypatch.undo()
     result = job.run(spec)
     assert_done(result, spec.dest, server.data)
-    assert result.bytes_fetched <= len(server.data) - kept + 256 * 1024
+    assert result.bytes_fetched <= size - kept + 256 * 1024
 
 
 class _HeldClear(threading.Event):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -237,18 +240,29 @@ def windows_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(safe_names, "_long_paths_enabled", lambda: False, raising=False)
 
 
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A folder of a short absolute path, for ``deep_folder``: pytest's own grow with its run
+    number, and "/tmp/pytest-of-root/pytest-1041/test_a_long_name_is_cut_to_fit0" is already
+    the 64 characters a test asks its folder's path to be."""
+    folder = Path(tempfile.mkdtemp(prefix="alu-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def deep_folder(root: Path, length: int) -> Path:
     """A folder under ``root`` whose absolute path is ``length`` characters long."""
+    assert len(str(root)) + 2 <= length, f"{root} is too long for a path of {length}"
     folder = root / ("d" * (length - len(str(root)) - 1))
     folder.mkdir(parents=True)
     return folder
 
 
-def test_a_long_name_is_cut_to_fit_windows_max_path(tmp_path: Path, windows_paths: None) -> None:
+def test_a_long_name_is_cut_to_fit_windows_max_path(short_tmp: Path, windows_paths: None) -> None:
     # "\\newsroom-nas\Ingest\ALU Africa Link Union\Downloads\2026-12-06" (64) and a long title:
     # the part file's path was 263 characters, and the download was retried for ever ("The
     # system cannot find the path specified")
-    folder = deep_folder(tmp_path, 64)
+    folder = deep_folder(short_tmp, 64)
     first = safe_names.unique_path(folder, TITLE)
     assert first.suffix == ".mp4" and first.name.startswith("Sahel_ regional leaders")
     assert safe_names.path_units(str(first) + ".part") == 259
@@ -259,22 +273,22 @@ def test_a_long_name_is_cut_to_fit_windows_max_path(tmp_path: Path, windows_path
     assert second.name[: len(second.name) - 8] == first.name[: len(second.name) - 8]
 
 
-def test_names_are_not_cut_elsewhere(tmp_path: Path) -> None:
-    folder = deep_folder(tmp_path, 64)
+def test_names_are_not_cut_elsewhere(short_tmp: Path) -> None:
+    folder = deep_folder(short_tmp, 64)
     assert safe_names.unique_path(folder, TITLE).name == safe_names.safe_filename(TITLE)
 
 
-def test_an_emoji_counts_two_towards_max_path(tmp_path: Path, windows_paths: None) -> None:
-    folder = deep_folder(tmp_path, 170)
+def test_an_emoji_counts_two_towards_max_path(short_tmp: Path, windows_paths: None) -> None:
+    folder = deep_folder(short_tmp, 170)
     path = safe_names.unique_path(folder, "🎥" * 100 + ".mp4")
     assert path.name == "🎥" * 39 + ".mp4"
     assert safe_names.path_units(str(path) + ".part") in (258, 259)  # (an emoji is not split)
 
 
 def test_a_download_to_a_folder_too_long_for_windows_fails_and_says_so(
-    server: FileServer, job: Job, windows_paths: None
+    server: FileServer, job: Job, windows_paths: None, short_tmp: Path
 ) -> None:
-    folder = deep_folder(job.tmp, 250)
+    folder = deep_folder(short_tmp, 250)
     spec = DownloadSpec(server.url, folder / "clip.mp4")
     with pytest.raises(PermanentError) as e:
         job.run(spec)
@@ -283,9 +297,9 @@ def test_a_download_to_a_folder_too_long_for_windows_fails_and_says_so(
 
 
 def test_a_download_named_too_long_for_windows_fails_and_says_so(
-    server: FileServer, job: Job, windows_paths: None
+    server: FileServer, job: Job, windows_paths: None, short_tmp: Path
 ) -> None:
-    folder = deep_folder(job.tmp, 64)
+    folder = deep_folder(short_tmp, 64)
     spec = DownloadSpec(server.url, folder / safe_names.safe_filename(TITLE))
     with pytest.raises(PermanentError) as e:
         job.run(spec)
