@@ -5,9 +5,11 @@ Retry."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -307,24 +309,20 @@ def test_a_folder_that_cannot_be_watched_says_why(
     assert page.problem.text() == said
 
 
-def test_files_another_workstation_sends_are_shown_and_a_taken_over_one_is_no_error(
-    qtbot: Any, qapp: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
-) -> None:
-    """A hot folder shared by two workstations: the clip the other one took over from this
-    one was listed among the files not sent, with Retry (it would have been sent twice), and
-    the one the other is sending was said in the log only (outside review). Both are listed
-    apart now, as being sent by the other workstation, in the user's language."""
-    import os
-    import socket
+class _Clock:
+    now = 1000.0
 
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.contextmanager
+def two_workstations(desk: Services, tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """This desk and another workstation (a store of its own, its own clock) watching one
+    shared hot folder: ``shared``, ``folder`` (this desk's), ``here``, ``other``, ``mine``,
+    ``theirs`` (the clocks)."""
     from alu_client.core.store import Store
     from alu_client.core.transfers.queue import TransferQueue
-
-    class Clock:
-        now = 1000.0
-
-        def __call__(self) -> float:
-            return self.now
 
     shared = tmp_path / "nas" / "hot"
     shared.mkdir(parents=True)
@@ -333,27 +331,55 @@ def test_files_another_workstation_sends_are_shown_and_a_taken_over_one_is_no_er
     def enqueue(path: Path, metadata: dict[str, str], folder: Any) -> int:
         return queue.add_upload(path, "https://hub.example/api/v1/uploads/", metadata)
 
-    mine, theirs = Clock(), Clock()
+    mine, theirs = _Clock(), _Clock()
     here = HotFolders(desk.store, PROFILE, enqueue, clock=mine, video_problem=None)
     other_store = Store(tmp_path / "other" / "library.sqlite3")
     other = HotFolders(other_store, PROFILE, lambda *_a: 7, clock=theirs, video_problem=None)
     try:
         folder = here.add_folder(shared, settle_seconds=0)
         other.add_folder(shared, settle_seconds=0)
-        (shared / "taken.mp4").write_bytes(os.urandom(4000))
-        here.scan_now()
-        here.scan_now()  # queued here; this workstation then sleeps past the stale time
-        other.scan_now()
-        other.scan_now()  # (settled, its claim seen there)
-        theirs.now += 600
-        other.scan_now()  # unchanged for the stale time: taken over there
-        (shared / "theirs.mp4").write_bytes(os.urandom(4000))
-        other.scan_now()
-        other.scan_now()  # taken there first
-        mine.now += 60
-        here.scan_now()  # awake: its upload of taken.mp4 canceled
+        yield SimpleNamespace(
+            shared=shared, folder=folder, here=here, other=other, mine=mine, theirs=theirs
+        )
     finally:
         other_store.close()
+
+
+def taken_over_by_the_other(ws: SimpleNamespace, name: str) -> None:
+    """A clip queued here, then taken over there while this workstation sleeps past the
+    stale time (this one learns it at its next scan)."""
+    (ws.shared / name).write_bytes(os.urandom(4000))
+    ws.here.scan_now()
+    ws.here.scan_now()  # queued here; this workstation then sleeps past the stale time
+    ws.other.scan_now()
+    ws.other.scan_now()  # (settled, its claim seen there)
+    ws.theirs.now += 600
+    ws.other.scan_now()  # unchanged for the stale time: taken over there
+
+
+def sent_by_the_other(ws: SimpleNamespace, *names: str) -> None:
+    """Clips the other workstation takes first."""
+    for name in names:
+        (ws.shared / name).write_bytes(os.urandom(4000))
+    ws.other.scan_now()
+    ws.other.scan_now()
+
+
+def test_files_another_workstation_sends_are_shown_and_a_taken_over_one_is_no_error(
+    qtbot: Any, qapp: Any, qtmodeltester: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
+) -> None:
+    """A hot folder shared by two workstations: the clip the other one took over from this
+    one was listed among the files not sent, with Retry (it would have been sent twice), and
+    the one the other is sending was said in the log only (outside review). Both are listed
+    apart now, as being sent by the other workstation, in the user's language."""
+    import socket
+
+    with two_workstations(desk, tmp_path) as ws:
+        taken_over_by_the_other(ws, "taken.mp4")
+        sent_by_the_other(ws, "theirs.mp4")
+        ws.mine.now += 60
+        ws.here.scan_now()  # awake: its upload of taken.mp4 canceled
+    here, folder = ws.here, ws.folder
     assert {f.path.name: f.state for f in here.files(folder.id)} == {"taken.mp4": "taken_over"}
 
     dialog = open_hot(qtbot, desk, tasks)
@@ -399,51 +425,15 @@ def test_the_files_another_workstation_sends_read_well(
     workstation (the one a user asks about), named in Arabic, came last, below the fold. It
     comes first now, then the latest; the date fits its column, the name its own, and an
     empty list of files not sent leaves the room to it."""
-    import os
-
-    from alu_client.core.store import Store
-    from alu_client.core.transfers.queue import TransferQueue
-
-    class Clock:
-        now = 1000.0
-
-        def __call__(self) -> float:
-            return self.now
-
-    shared = tmp_path / "nas" / "hot"
-    shared.mkdir(parents=True)
-    queue = TransferQueue(desk.store)
-
-    def enqueue(path: Path, metadata: dict[str, str], folder: Any) -> int:
-        return queue.add_upload(path, "https://hub.example/api/v1/uploads/", metadata)
-
     taken = "نشرة_الأخبار.mp4"  # (after the Latin names by name)
-    mine, theirs = Clock(), Clock()
-    here = HotFolders(desk.store, PROFILE, enqueue, clock=mine, video_problem=None)
-    other_store = Store(tmp_path / "other" / "library.sqlite3")
-    other = HotFolders(other_store, PROFILE, lambda *_a: 7, clock=theirs, video_problem=None)
-    try:
-        folder = here.add_folder(shared, settle_seconds=0)
-        other.add_folder(shared, settle_seconds=0)
-        (shared / taken).write_bytes(os.urandom(4000))
-        here.scan_now()
-        here.scan_now()  # queued here; this workstation then sleeps past the stale time
-        other.scan_now()
-        other.scan_now()
-        theirs.now += 600
-        other.scan_now()  # taken over there
-        for name in ("a-0.mp4", "a-1.mp4"):
-            (shared / name).write_bytes(os.urandom(4000))
-        other.scan_now()
-        other.scan_now()
-        mine.now += 60
-        here.scan_now()  # awake: the clip taken over, and the two sent there, found
-        (shared / "b-later.mp4").write_bytes(os.urandom(4000))
-        other.scan_now()
-        other.scan_now()
-        here.scan_now()  # found later
-    finally:
-        other_store.close()
+    with two_workstations(desk, tmp_path) as ws:
+        taken_over_by_the_other(ws, taken)
+        sent_by_the_other(ws, "a-0.mp4", "a-1.mp4")
+        ws.mine.now += 60
+        ws.here.scan_now()  # awake: the clip taken over, and the two sent there, found
+        sent_by_the_other(ws, "b-later.mp4")
+        ws.here.scan_now()  # found later
+    here, folder = ws.here, ws.folder
     listed = [e.path.name for e in here.sent_elsewhere(folder.id)]
     assert listed == [taken, "b-later.mp4", "a-0.mp4", "a-1.mp4"]  # (`alu watch list` too)
 
