@@ -714,3 +714,30 @@ def test_a_name_of_the_other_direction_is_isolated_in_its_sentence(qapp: QApplic
         assert f"{fsi}{fsi}" not in sent and f"{pdi}{pdi}" not in sent, sent
     finally:
         install_translators(qapp, "en")
+
+
+def test_ctrl_c_on_a_transfers_error_copies_it_without_the_marks(
+    qtbot: Any, qapp: QApplication, queue: TransferQueue
+) -> None:
+    """The error cell shows an Arabic file name in an isolate; Ctrl+C copied the isolate too
+    (invisible, it breaks a search for the name pasted elsewhere). The copy is the text alone."""
+    from PySide6.QtGui import QGuiApplication, QKeySequence
+
+    from alu_client.core.transfers.download.protocol import MSG_PART_BUSY
+
+    name = "تقرير الانتخابات.mp4.part"
+    tid = add(queue, "clip")
+    error = MSG_PART_BUSY.format(name=name)
+    queue.transfers.finish(tid, "queued", error=error, next_attempt_at=time.time() + 3600)
+    install_translators(qapp, "en")
+    panel = TransfersPanel(queue)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    cell = panel.current_index_for(tid).siblingAtColumn(COL_ERROR)
+    assert "\u2068" in str(cell.data())  # (shown in an isolate)
+    panel.view.setCurrentIndex(cell)
+    panel.view.setFocus()
+    QGuiApplication.clipboard().clear()
+    qtbot.keySequence(panel.view, QKeySequence.StandardKey.Copy)
+    assert QGuiApplication.clipboard().text() == error

@@ -800,3 +800,19 @@ def test_an_alu_command_holding_the_data_folder_is_named_as_one(qapp: QApplicati
     assert "Close it" not in text
     desk = engine_busy_text(EngineBusy("busy", 4242))
     assert "Another ALU Desk, or alu watch run (process 4242)" in desk
+
+
+def test_the_sign_in_problem_is_copied_without_the_marks_it_is_shown_with(
+    qtbot: Any, dialog: SignInDialog
+) -> None:
+    """The problem line is selectable; a copy of it kept the isolates around the hub's address
+    (invisible, they follow the address into the e-mail to the hub's administrator)."""
+    from PySide6.QtGui import QGuiApplication, QKeySequence
+
+    said = "The hub at https://hub.alu.example cannot be reached."
+    dialog._show_error("The hub at \u2068https://hub.alu.example\u2069 cannot be reached.")
+    dialog.error.setFocus()
+    dialog.error.setSelection(0, len(dialog.error.text()))
+    QGuiApplication.clipboard().clear()
+    qtbot.keySequence(dialog.error, QKeySequence.StandardKey.Copy)
+    assert QGuiApplication.clipboard().text() == said

@@ -61,7 +61,7 @@ from alu_client.core.library import LibraryItem
 from . import colors, formats
 from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
-from .views import new_table
+from .views import copies_without_marks, new_table
 
 THUMB_SIZE = QSize(160, 90)
 _Index = QModelIndex | QPersistentModelIndex
@@ -578,6 +578,7 @@ def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListVie
     view.setModel(model)
     view.setModelColumn(0)
     view.setItemDelegate(ItemCardDelegate(view))
+    copies_without_marks(view)
     # whole rows, as the list mode selects them: switching modes keeps the same selection
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

@@ -1055,7 +1055,12 @@ def shown(message: str) -> str:
             return _sentence(value)
         # a detail may be the system's words for a file error ("Permission denied")
         text = os_text(value)
-        if rtl and _has_letters(text) and not _isolated_at(translated, found.start(), found.end()):
+        if (
+            rtl
+            and _has_letters(text)
+            and not _isolated_at(translated, found.start(), found.end())
+            and not (text[:1] in "\u2066\u2067\u2068" and text[-1:] == PDI)  # (shown before)
+        ):
             # a file or host name: an Arabic one opening an English sentence turned the whole
             # sentence right to left ("…” is being sent by HOST" read from the right), and a
             # Latin one with brackets inside an Arabic sentence moved them

@@ -66,6 +66,7 @@ from .formats import isolated, size_text, unbroken
 from .os_text import os_error_text
 from .screen_fit import room_on_screen
 from .tasks import TaskRunner
+from .widgets.label import SelectableLabel
 
 log = logging.getLogger(__name__)
 
@@ -424,10 +425,9 @@ class SignInDialog(QDialog):
         self.progress.setWordWrap(True)
         self.progress.hide()
 
-        self.error = QLabel(self)
+        # selectable, and a copy of it is the text without the marks it is shown with
+        self.error = SelectableLabel(self)
         self.error.setObjectName("signInError")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         colors.tint(self.error, colors.ERROR)
         self.error.hide()
 

@@ -2,8 +2,8 @@
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from .. import formats
@@ -44,7 +44,34 @@ def new_table(parent: QWidget) -> QTableView:
     view = QTableView(parent)
     view.setTabKeyNavigation(False)
     view.setItemDelegate(TextDelegate(view))
+    copies_without_marks(view)
     return view
+
+
+class _PlainCopy(QObject):
+    """Ctrl+C on an item view: the current cell's text, as Qt copies it, but without the marks
+    the app put in it to show it (``formats.without_marks``): an error naming an Arabic file
+    pasted into an e-mail carried invisible isolates, which break a search for the name."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.matches(QKeySequence.StandardKey.Copy)
+            and isinstance(watched, QAbstractItemView)
+        ):
+            index = watched.currentIndex()
+            text = index.data(Qt.ItemDataRole.DisplayRole) if index.isValid() else None
+            if text is not None:
+                QGuiApplication.clipboard().setText(formats.without_marks(str(text)))
+                event.accept()
+                return True
+        return False
+
+
+def copies_without_marks(view: QAbstractItemView) -> None:
+    """Make Ctrl+C on ``view`` copy its current cell without the app's marks (``_PlainCopy``)."""
+    view.installEventFilter(_PlainCopy(view))
 
 
 def select_row(view: QAbstractItemView, row: int) -> None:

@@ -55,6 +55,7 @@ from ..a11y import say
 from ..os_text import os_error_text
 from ..screen_fit import fit_to_screen
 from ..tasks import TaskRunner
+from . import copies_without_marks
 from .upload_files import (
     VIDEO_EXTENSIONS,
     Canceled,
@@ -173,6 +174,7 @@ class UploadDialog(QDialog):
         self.files_view.setModel(self.model)
         self.files_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.files_view.setUniformItemSizes(True)
+        copies_without_marks(self.files_view)
         self.apply_all = QPushButton(self)
         self.apply_all.setObjectName("upload-apply-all")
         self.apply_all.setAutoDefault(False)
