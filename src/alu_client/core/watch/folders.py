@@ -156,6 +156,8 @@ class FolderRegistry:
     store: Store
     profile: str
     _wake: threading.Event
+    _removed: set[int]
+    _removed_lock: threading.Lock
 
     # --- folders ------------------------------------------------------------------------------
 
@@ -241,6 +243,8 @@ class FolderRegistry:
             )
             if cur.rowcount == 0:
                 raise WatchError(f"There is no hot folder #{folder_id}.")
+        with self._removed_lock:  # (the next scan forgets what it kept of it: ``_forget_removed``)
+            self._removed.add(folder_id)
         self._wake.set()
 
     def folder(self, folder_id: int) -> WatchFolder:

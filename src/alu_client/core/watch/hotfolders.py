@@ -78,6 +78,9 @@ class HotFolders(Scanner):
         self._mem = _Memory()
         self._scan_lock = threading.Lock()
         self._wake = threading.Event()
+        #: folders removed through this object since the last scan (``_forget_removed``)
+        self._removed: set[int] = set()
+        self._removed_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None

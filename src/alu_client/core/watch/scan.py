@@ -81,6 +81,8 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
     download_folders: Callable[[], Iterable[Path]] | None
     scans: int
     _scan_lock: threading.Lock
+    _removed: set[int]
+    _removed_lock: threading.Lock
     _stop: threading.Event
     _next_due: float
 
@@ -121,10 +123,19 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
 
     def _forget_removed(self, known: set[int]) -> None:
         """What was kept of folders removed since (their rows went with them): a folder added
-        again may get the same id, and starts afresh."""
-        for fid in [fid for fid in self._mem.problems if fid not in known]:
-            del self._mem.problems[fid]
-        self._forget_claims_of_removed(known)
+        again may get the same id, and starts afresh — also when it was added again before
+        this scan (the ids ``remove_folder`` noted): a file's retry planned in the old folder
+        held it back in the new one for up to 10 minutes (outside review)."""
+        with self._removed_lock:
+            removed, self._removed = self._removed, set()
+        kept = known - removed
+        mem = self._mem
+        for fid in [fid for fid in mem.problems if fid not in kept]:
+            del mem.problems[fid]
+        for by_path in (mem.candidates, mem.retries, mem.sidecars_behind, mem.behind):
+            for key in [k for k in by_path if k[0] not in kept]:
+                del by_path[key]
+        self._forget_claims_of_removed(kept)
 
     def _file(self, file_id: int) -> WatchFile:
         row = self.store.query_one("SELECT * FROM watch_files WHERE id = ?", (file_id,))
