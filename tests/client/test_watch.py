@@ -1390,16 +1390,13 @@ class _Clock:
         return self.now
 
 
-def test_a_momentary_fault_is_tried_again_later_and_later(
-    store: Store, uploads: Uploads, hot_dir: Path
-) -> None:
-    # "database is locked" (another process writing), once: the file was an error until it
-    # changed, never sent
-    import sqlite3
-
-    from alu_client.core.watch.scan import RETRY_FIRST
-
-    faults = [sqlite3.OperationalError("database is locked")] * 2
+def locked_at_first(
+    store: Store, uploads: Uploads, hot_dir: Path, times: int
+) -> tuple[HotFolders, WatchFolder, _Clock, list[Path], list[Exception]]:
+    """A hot folder with one clip, whose look at it fails ``times`` times with "database is
+    locked" (another process writing: a failure that passes), scanned until looked at once:
+    the folders, the folder, its clock, the paths looked at, the failures still to come."""
+    faults: list[Exception] = [sqlite3.OperationalError("database is locked")] * times
     probed: list[Path] = []
 
     def probe(path: Path) -> str:
@@ -1413,6 +1410,17 @@ def test_a_momentary_fault_is_tried_again_later_and_later(
     folder = hot.add_folder(hot_dir, settle_seconds=0)
     (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
     scan_until(hot, lambda: probed, what="probed")
+    return hot, folder, clock, probed, faults
+
+
+def test_a_momentary_fault_is_tried_again_later_and_later(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    # "database is locked" (another process writing), once: the file was an error until it
+    # changed, never sent
+    from alu_client.core.watch.scan import RETRY_FIRST
+
+    hot, folder, clock, probed, _faults = locked_at_first(store, uploads, hot_dir, 2)
     scan_times(hot, 5)
     [row] = rows(hot, folder)
     assert row.state == "error" and "database is locked" in row.error  # said meanwhile
@@ -1430,8 +1438,6 @@ def test_a_momentary_fault_is_tried_again_later_and_later(
 def test_an_error_that_cannot_be_recorded_does_not_end_the_scan(
     hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sqlite3
-
     def probe(path: Path) -> str:
         if path.name == "a.mp4":
             raise sqlite3.OperationalError("database is locked")
@@ -1454,8 +1460,6 @@ def test_a_file_in_error_after_a_momentary_fault_is_tried_again_after_a_restart(
 ) -> None:
     # the plan to try again was in memory only: after a restart the file stayed an error
     # ("database is locked") until someone changed it or pressed Retry
-    import sqlite3
-
     faults = [sqlite3.OperationalError("database is locked")]
     probed: list[Path] = []
 
@@ -1525,8 +1529,6 @@ def test_alu_watch_list_prints_a_folders_problem(tmp_path: Path) -> None:
 def test_a_library_of_schema_9_keeps_its_hot_folders_and_files(tmp_path: Path) -> None:
     # migration 10: the rows kept before it read as nothing to try again, no sidecar waited
     # for, no problem said
-    import sqlite3
-
     from alu_client.core.store.schema import MIGRATIONS
 
     path = tmp_path / "library.sqlite3"
@@ -1564,8 +1566,6 @@ def test_a_library_of_schema_10_keeps_the_sidecar_waits_of_its_hot_folders(
 ) -> None:
     # migration 11: a wait kept in the put-back report's row is kept as a row of its own (and
     # outlives the report, dismissed with Retry)
-    import sqlite3
-
     from alu_client.core.store.schema import MIGRATIONS
 
     hot_dir = tmp_path / "hot"
@@ -1614,7 +1614,6 @@ def test_a_library_of_schema_12_keeps_its_hot_folder_files_and_a_taken_over_one_
     state ``taken_over``: every row is kept with its id and columns, the rows that said a
     file was taken over by another workstation (stored as errors) take that state, and the
     table takes the new state and keeps its indexes; run again, it changes nothing."""
-    import sqlite3
 
     from alu_client.core.store.schema import MIGRATIONS
 
@@ -1866,20 +1865,7 @@ def test_a_folder_removed_and_added_again_looks_at_its_files_afresh(
     to 10 minutes. The user removes the folder and adds it again, before the next scan: the
     folder's rows went, but the old plan held the file back in the new folder (same id) until
     it ran out, and Settings listed nothing for it (outside review). It is taken at once now."""
-    faults = [sqlite3.OperationalError("database is locked")] * 6
-    probed: list[Path] = []
-
-    def probe(path: Path) -> str:
-        probed.append(path)
-        if faults:
-            raise faults.pop()
-        return ""
-
-    clock = _Clock()
-    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, clock=clock, video_problem=probe)
-    folder = hot.add_folder(hot_dir, settle_seconds=0)
-    (hot_dir / "a.mp4").write_bytes(os.urandom(1000))
-    scan_until(hot, lambda: probed, what="probed")
+    hot, folder, clock, probed, faults = locked_at_first(store, uploads, hot_dir, 6)
     for _ in range(5):  # more momentary faults: the back-off grows towards its 600 s
         n = len(probed)
         clock.now += 600
