@@ -1011,6 +1011,7 @@ class TransferQueue:
                     if t.direction == "download"
                     else None
                 ),
+                kept_for_another_item=lambda path: self.transfers.kept_for_another_item(tid, path),
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
