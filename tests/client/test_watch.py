@@ -1879,3 +1879,24 @@ def test_a_folder_removed_and_added_again_looks_at_its_files_afresh(
     clock.now += 30
     scan_times(hot, 10)
     assert uploads.count() == 1
+
+
+def test_a_folder_removed_and_added_again_by_another_process_is_looked_at_afresh(
+    store: Store, uploads: Uploads, hot_dir: Path
+) -> None:
+    """As above, but removed and added again by another process (`alu watch remove` and
+    `alu watch add` while the app runs), before the app's next scan: the running scan tells
+    the new folder from the old one (same id) by when it was added."""
+    hot, folder, clock, probed, faults = locked_at_first(store, uploads, hot_dir, 6)
+    for _ in range(5):
+        n = len(probed)
+        clock.now += 600
+        scan_until(hot, lambda n=n: len(probed) > n, what="tried again")
+    faults.clear()
+    elsewhere = HotFolders(store, PROFILE, uploads, video_problem=None)  # not scanning
+    elsewhere.remove_folder(folder.id)
+    again = elsewhere.add_folder(hot_dir, settle_seconds=0)
+    assert again.id == folder.id
+    clock.now += 30
+    scan_times(hot, 10)
+    assert uploads.count() == 1

@@ -69,6 +69,8 @@ class WatchFolder:
     #: why the folder cannot be watched now, as the last scan found it ('' when it can): one
     #: sentence of ``messages`` a line (the scan of a running app or `alu watch run` writes it)
     problem: str = ""
+    #: when the folder was added (a folder removed and added again may get the same id)
+    created_at: float = 0.0
 
     @property
     def sent_path(self) -> Path:
@@ -90,6 +92,7 @@ class WatchFolder:
             sent_dir=r.text("sent_dir", "sent"),
             settle_seconds=r.real("settle_seconds", DEFAULT_SETTLE),
             problem=r.text("problem"),
+            created_at=r.real("created_at", 0.0),
         )
         warn_damaged(
             "hot folder",

@@ -81,6 +81,8 @@ class HotFolders(Scanner):
         #: folders removed through this object since the last scan (``_forget_removed``)
         self._removed: set[int] = set()
         self._removed_lock = threading.Lock()
+        #: when each folder the last scan saw was added, by id (``Scanner._forget_removed``)
+        self._born: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None

@@ -83,6 +83,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
     _scan_lock: threading.Lock
     _removed: set[int]
     _removed_lock: threading.Lock
+    _born: dict[int, float]
     _stop: threading.Event
     _next_due: float
 
@@ -97,7 +98,12 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             self._reconcile()
             self._restore()
             every = self.list_folders()
-            self._forget_removed({f.id for f in every})
+            born = {f.id: f.created_at for f in every}
+            # a folder removed and added again under the same id since the last scan, by
+            # another process too (`alu watch` beside the app): not the folder it was
+            renewed = {fid for fid, at in born.items() if self._born.get(fid, at) != at}
+            self._born = born
+            self._forget_removed(set(born) - renewed)
             folders = [f for f in every if f.enabled]
             for off in (f for f in every if not f.enabled):
                 self._set_problems(off, [])  # not watched: no problem of its to show
@@ -124,8 +130,10 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
     def _forget_removed(self, known: set[int]) -> None:
         """What was kept of folders removed since (their rows went with them): a folder added
         again may get the same id, and starts afresh — also when it was added again before
-        this scan (the ids ``remove_folder`` noted): a file's retry planned in the old folder
-        held it back in the new one for up to 10 minutes (outside review)."""
+        this scan (the ids ``remove_folder`` noted, and those whose folder was added at
+        another time than the last scan saw: removed and added again by another process): a
+        file's retry planned in the old folder held it back in the new one for up to 10
+        minutes (outside review)."""
         with self._removed_lock:
             removed, self._removed = self._removed, set()
         kept = known - removed
