@@ -768,6 +768,38 @@ def test_a_clip_replaced_while_it_uploads_says_add_it_again_no_more_once_the_new
     assert uploads.count() == 2
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["hook", "after a restart"])
+def test_a_first_version_that_fails_after_the_new_one_was_sent_and_moved_is_not_reported(
+    store: Store, uploads: Uploads, hot_dir: Path, restart: bool
+) -> None:
+    """As above, in the other order: the new version is sent and moved to sent/ (its row's
+    path is the sent one then) before the first upload stops. Its "add it again" is out of
+    date all the same."""
+    from alu_client.core.transfers.upload import FILE_CHANGED
+
+    hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    if not restart:
+        uploads.queue.transfers.outcome_hooks.append(hot.outcome_hook)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "Beni market.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    scan_until(hot, lambda: uploads.count() == 1)
+    clip.write_bytes(os.urandom(30_000))
+    scan_until(hot, lambda: uploads.count() == 2, what="the new version taken")
+    first, second = rows(hot, folder)
+    assert first.transfer_id is not None and second.transfer_id is not None
+    uploads.queue.transfers.finish(second.transfer_id, "done", result={"state": "published"})
+    if restart:
+        hot.stop()
+        hot = HotFolders(store, PROFILE, uploads, scan_interval=0.05, video_problem=None)
+    scan_until(hot, lambda: (hot_dir / "sent" / clip.name).exists())
+    uploads.queue.transfers.finish(first.transfer_id, "failed", error=FILE_CHANGED)
+    scan_times(hot, 3)
+    shown = [(r.state, r.error) for r in rows(hot, folder)]
+    assert shown == [("sent", "")], shown
+    assert uploads.count() == 2
+
+
 def test_a_failed_upload_sent_by_a_retry_is_moved_to_sent(
     hot: HotFolders, uploads: Uploads, hot_dir: Path
 ) -> None:

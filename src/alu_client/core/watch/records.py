@@ -310,11 +310,16 @@ def _forget_replaced(c: sqlite3.Connection, which: str, params: Sequence[object]
     report is out of date, and goes. A clip exported again over itself while its first version
     uploaded: that upload stopped ("The file changed since the upload started; add it again.")
     after the new version was taken — it was sent, and the old row still said to add it again.
-    (``_write_row`` does the same with an error recorded before the new version is taken.)"""
+    The newer row may have followed its file to the sent folder already: its upload's source
+    names the path it was taken at. (``_write_row`` does the same with an error recorded
+    before the new version is taken.)"""
     rows = c.execute(
         f"SELECT id, path FROM watch_files WHERE state = 'error' AND ({which}) AND EXISTS"  # noqa: S608 - the callers' constant text
         " (SELECT 1 FROM watch_files n WHERE n.folder_id = watch_files.folder_id"
-        " AND n.path = watch_files.path AND n.id > watch_files.id)",
+        " AND n.id > watch_files.id AND (n.path = watch_files.path"
+        # (sent and moved to the sent folder since: its upload's source is the path)
+        "  OR EXISTS (SELECT 1 FROM transfers t WHERE t.id = n.transfer_id"
+        "   AND t.source = watch_files.path)))",
         params,
     ).fetchall()
     for r in rows:
