@@ -16,16 +16,13 @@ import logging
 import os
 import sqlite3
 import sys
-from typing import NoReturn
+from typing import Final, NoReturn
 
-from ..core.credentials import SecretsError
 from ..core.fstype import UnsuitableDataFolder
-from ..core.hub import HubError
 from ..core.lockfile import EngineBusy
 from ..core.logsafe import quiet_libraries
 from ..core.paths import default_paths
 from ..core.plain_text import one_line
-from ..core.services import DownloadFolderGone
 from ..core.store import (
     NoRoomToUpdate,
     SchemaTooNew,
@@ -35,10 +32,13 @@ from ..core.store import (
     is_damage,
     not_damage_words,
 )
-from . import hub_verbs as hub_verbs
-from . import local_verbs as local_verbs
 from . import transfer_verbs as transfer_verbs
 from .common import CliError
+
+#: the verbs for any server: `alu fetch` and `alu tus-put` build their parser, and import,
+#: without the hub and local verbs (the hub client, the library, the keyring, the hot
+#: folders: ~60 ms of a command a script may run for every file)
+_TRANSFER_VERBS: Final = frozenset({"fetch", "tus-put"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,13 +51,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"alu: {one_line(message)}; see {self.prog} --help\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, transfers_only: bool = False) -> argparse.ArgumentParser:
+    """``alu``'s parser; with ``transfers_only``, of the transfer verbs alone (for a command
+    line that names one of them)."""
     p = _Parser(prog="alu", description="ALU Desk on the command line.")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (no secrets)")
     sub = p.add_subparsers(dest="command", required=True)
     transfer_verbs.register(sub)
-    hub_verbs.register(sub)
-    local_verbs.register(sub)
+    if not transfers_only:
+        from . import hub_verbs, local_verbs
+
+        hub_verbs.register(sub)
+        local_verbs.register(sub)
     for verb in sub.choices.values():  # `alu fetch -v …` as well as `alu -v fetch …`
         verb.add_argument(
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as alu -v"
@@ -82,9 +87,34 @@ def _glued(argv: list[str]) -> list[str]:
     return out
 
 
+def _verb(argv: list[str]) -> str | None:
+    """The verb a command line names: its first word that is not an option (``alu``'s own
+    are -v and -h, which take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _said_errors() -> tuple[type[BaseException], ...]:
+    """The errors said in their own one line (exit status 1), imported when one is raised:
+    a transfer verb runs without the modules that define most of them."""
+    from ..core.credentials import SecretsError
+    from ..core.hub import HubError
+    from ..core.services import DownloadFolderGone
+
+    return (
+        HubError,
+        SecretsError,
+        EngineBusy,
+        UnsuitableDataFolder,
+        SchemaTooNew,
+        NoRoomToUpdate,
+        DownloadFolderGone,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(_glued(sys.argv[1:] if argv is None else argv))
+    argv = _glued(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(transfers_only=_verb(argv) in _TRANSFER_VERBS)
+    args, unknown = parser.parse_known_args(argv)
     if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
         getattr(args, "verb_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
@@ -96,21 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     # urllib3 names request paths and queries (upload URLs, signed links: secrets)
     quiet_libraries(*logging.getLogger().handlers)
     try:
-        return int(args.func(args))
+        try:
+            return int(args.func(args))
+        except Exception as e:
+            if isinstance(e, CliError) or not isinstance(e, _said_errors()):
+                raise
+            _say(e)
+            return 1
     except CliError as e:
         _say(e)
         return e.status
-    except (
-        HubError,
-        SecretsError,
-        EngineBusy,
-        UnsuitableDataFolder,
-        SchemaTooNew,
-        NoRoomToUpdate,
-        DownloadFolderGone,
-    ) as e:
-        _say(e)
-        return 1
     except KeyboardInterrupt:
         print("alu: interrupted", file=sys.stderr)
         return 130

@@ -15,17 +15,19 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ..core.credentials import Secrets, SecretsError, open_secrets
 from ..core.http import split_userinfo
 from ..core.lockfile import EngineBusy, holder
 from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
-from ..core.services import Services
 from ..core.store import NoRoomToUpdate, SchemaTooNew
 from ..core.store.transfers import Transfer, TransferStore, profile_of
 from ..core.transfers.queue import Progress, TransferQueue
+
+if TYPE_CHECKING:  # (imported where used: `alu fetch` and `alu tus-put` start without them)
+    from ..core.credentials import Secrets
+    from ..core.services import Services
 
 
 class CliError(Exception):
@@ -271,6 +273,9 @@ class _SecretsUnavailable:
 
 
 def open_services(*, allow_plain: bool = False) -> Services:
+    from ..core.credentials import SecretsError, open_secrets
+    from ..core.services import Services
+
     paths = default_paths().ensure()
     try:
         secrets: Secrets = open_secrets(paths, allow_plain=allow_plain)

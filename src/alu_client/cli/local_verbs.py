@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..core.engine_settings import SAVED, Limit
 from ..core.library import Library, MissingFile, Query
 from ..core.library.files import DAMAGED_RECORD, REWRITTEN
 from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import Conditions, RuleError, RuleStore
-from ..core.services import SAVED, Limit, Services
+from ..core.services import Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore, profile_of
 from ..core.transfers.download import discard_part
 from ..core.transfers.queue import TransferQueue

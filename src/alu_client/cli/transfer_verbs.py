@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..core.engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
 from ..core.safe_names import safe_filename
-from ..core.services import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer

@@ -23,7 +23,6 @@ Where things join:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import sqlite3
@@ -33,13 +32,14 @@ import threading
 import time
 from collections.abc import Callable, Container
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urljoin
 
 import requests
 
 from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
+from .engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from .library import Library, record_file, upsert_items
 from .lockfile import EngineLock
 from .media import MediaWorker
@@ -54,7 +54,6 @@ from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncSt
 from .sync.history import transfer_outcome_hook
 from .transfers.base import REFUSED_SIGN_IN, SessionPool
 from .transfers.queue import Progress, TransferQueue
-from .transfers.schedule import Schedule
 from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
 
@@ -64,15 +63,6 @@ log = logging.getLogger(__name__)
 TOKEN_RECHECK_S = 10.0
 #: the hub back after an outage: waiting transfers go at once, and again this much later
 HUB_BACK_AGAIN_S: Final = 45.0
-
-#: a limit for ``start_engine`` / ``apply_settings`` that keeps the saved one
-SAVED: Final = "saved"
-#: bytes per second, None for unlimited, or SAVED
-Limit = float | None | Literal["saved"]
-
-#: how long an engine starting waits for the data folder's lock before it says another engine
-#: works there: `alu queue` holds it for a moment to see whether one runs
-ENGINE_LOCK_WAIT = 2.0
 
 #: the states a transfer ends in (its history event, if any, is written then)
 _ENDED = frozenset({"done", "failed", "canceled"})
@@ -743,36 +733,6 @@ class Services:
         if self.media is not None:
             self.media.wake()
         self.events.emit(self.events.library_changed, item_id)
-
-
-def apply_settings(
-    queue: TransferQueue,
-    settings: AppSettings,
-    *,
-    limit_down: Limit = SAVED,
-    limit_up: Limit = SAVED,
-) -> None:
-    """The saved bandwidth limits and weekly schedule on ``queue``. A limit given (bytes per
-    second, None for unlimited: a CLI flag for one run) replaces, in its direction, the saved
-    limit and every limit of the schedule; the other direction keeps what was saved."""
-    down = settings.limit_down if isinstance(limit_down, str) else limit_down
-    up = settings.limit_up if isinstance(limit_up, str) else limit_up
-    queue.set_limits(down, up)
-    schedule = settings.schedule
-    if schedule is not None and not (isinstance(limit_down, str) and isinstance(limit_up, str)):
-        schedule = Schedule(
-            [
-                dataclasses.replace(
-                    rule,
-                    down_bps=rule.down_bps if isinstance(limit_down, str) else limit_down,
-                    up_bps=rule.up_bps if isinstance(limit_up, str) else limit_up,
-                )
-                for rule in schedule.rules
-            ],
-            default_down=schedule.default_down if isinstance(limit_down, str) else limit_down,
-            default_up=schedule.default_up if isinstance(limit_up, str) else limit_up,
-        )
-    queue.set_schedule(schedule)
 
 
 def writable_folder(folder: Path) -> None:
