@@ -5,6 +5,10 @@
 lists the entries (title, thumbnail, a warning when a field needs fixing). ``UploadForm`` edits
 one entry at a time; each field has its message line under it, shown by ``show_error`` with the
 ``FieldError.field`` name the core gives.
+
+Script and shot list are laid out in their own writing direction as they are typed or pasted
+(``widgets.text_direction``: an Arabic script at the right edge in the English app, as the
+Feed's detail pane shows it).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from ..delegates_items import priority_name
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 from ..widgets.label import SelectableLabel
+from ..widgets.text_direction import OwnDirectionEdit
 
 # the fields of ``UploadFields`` the form edits, in the form's order
 FIELDS = (
@@ -237,8 +242,9 @@ class UploadForm(QWidget):
         for code in ("flash", "urgent", "routine"):
             self.priority.addItem("", code)
         self.restrictions = QLineEdit(self)
-        self.script = QPlainTextEdit(self)
-        self.shotlist = QPlainTextEdit(self)
+        # each laid out in its own text's direction, flush with its start
+        self.script = OwnDirectionEdit(self)
+        self.shotlist = OwnDirectionEdit(self)
         for box in (self.script, self.shotlist):
             box.setTabChangesFocus(True)
             box.setMinimumHeight(self.fontMetrics().lineSpacing() * 5)
