@@ -1,21 +1,30 @@
 """The upload form's fields as a journalist meets them: an Arabic script typed or pasted in the
-English app sits at the right edge (as the Feed's detail pane shows it)."""
+English app sits at the right edge (as the Feed's detail pane shows it), and Tab goes through
+the form one field at a time (the recording date is one stop, the scroll area none)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
+    QDateTimeEdit,
     QPlainTextEdit,
+    QScrollArea,
     QWidget,
 )
 
 from alu_client.ui.i18n import install_translators
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.upload import UploadDialog
 from alu_client.ui.views.upload_form import UploadEntry, UploadForm
 
 # the tester's script (finding 5): Arabic paragraphs with Latin names, digits and punctuation
@@ -174,3 +183,103 @@ def test_the_arabic_app_keeps_its_own_layout(
     qtbot.waitUntil(lambda: not form.isRightToLeft())
     assert box.document().defaultTextOption().textDirection() == LTR
     assert form.script.document().defaultTextOption().textDirection() == RTL  # still Arabic
+
+
+# --- 2. the keyboard path --------------------------------------------------------------------
+
+
+@pytest.fixture
+def tasks(qapp: QApplication) -> Iterator[TaskRunner]:
+    runner = TaskRunner()
+    yield runner
+    runner.wait_for_done()
+
+
+def open_dialog(qtbot: Any, tasks: TaskRunner, clip: Path, tmp_path: Path) -> UploadDialog:
+    """The real dialog on a real clip; nothing is sent (no services beyond the profile)."""
+    footage = tmp_path / "lagos_market.mp4"
+    shutil.copy(clip, footage)
+    services: Any = SimpleNamespace(profile=None)
+    dialog = UploadDialog(services, tasks, [footage])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: all(e.inspected for e in dialog.model.entries), timeout=20_000)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    return dialog
+
+
+def press(qtbot: Any, key: Qt.Key, modifier: Qt.KeyboardModifier = NO_MODIFIER) -> QWidget:
+    """Press ``key`` where the keyboard focus is, as a user does; the new focus widget."""
+    qtbot.keyClick(focused(), key, modifier)
+    return focused()
+
+
+def focused() -> QWidget:
+    focus = QApplication.focusWidget()
+    assert focus is not None
+    return focus
+
+
+def test_tab_goes_through_the_form_one_named_field_at_a_time(
+    qtbot: Any, tasks: TaskRunner, clip: Path, tmp_path: Path
+) -> None:
+    """Finding 10: a stop with no name and no visible focus on the scroll area between Shotlist
+    and Upload, and five stops on the recording date (one per section). Now every stop is a
+    named field, the date one of them, and Shift+Tab walks the same way back."""
+    dialog = open_dialog(qtbot, tasks, clip, tmp_path)
+    form = dialog.form
+    form.recorded_known.setChecked(True)
+    form.title.setFocus()
+    w = form.widgets
+    expected: list[QWidget] = [
+        *(w[n] for n in ("title", "slug", "dateline")),
+        form.recorded_known,
+        *(w[n] for n in ("recorded_at", "language", "category", "region", "country")),
+        *(w[n] for n in ("priority", "restrictions", "script", "shotlist")),
+        dialog.upload_button,
+        dialog.cancel_button,
+    ]
+    forward = [focused()]
+    for _ in expected[1:]:
+        forward.append(press(qtbot, Qt.Key.Key_Tab))
+    assert not any(isinstance(x, QScrollArea) for x in forward)
+    assert [x.objectName() for x in forward] == [x.objectName() for x in expected]
+    # each stop says what it is: its accessible name, or a button's own text
+    assert all(x.accessibleName() or (isinstance(x, QAbstractButton) and x.text()) for x in forward)
+    back = [focused()]
+    for _ in expected[1:]:
+        back.append(press(qtbot, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier))
+    assert [x.objectName() for x in back] == [x.objectName() for x in reversed(expected)]
+
+
+def test_the_recording_date_is_still_edited_from_the_keyboard(qtbot: Any, form: UploadForm) -> None:
+    """One Tab stop, yet every section is reached: Tab in selects the year, a full section typed
+    goes on to the next, the arrows move between sections and Up/Down change the one at the
+    caret; Tab then leaves for Language (the date kept), Shift+Tab from there comes back."""
+    form.activateWindow()
+    qtbot.waitUntil(form.isActiveWindow)
+    form.recorded_known.setChecked(True)
+    form.recorded.setDateTime(QDateTime(QDate(2026, 11, 22), QTime(14, 30)))
+    form.recorded_known.setFocus()
+    assert press(qtbot, Qt.Key.Key_Tab) is form.recorded
+    assert form.recorded.currentSection() == QDateTimeEdit.Section.YearSection
+    qtbot.keyClicks(form.recorded, "2025")  # the year typed whole: on to the month
+    assert form.recorded.currentSection() == QDateTimeEdit.Section.MonthSection
+    qtbot.keyClicks(form.recorded, "03")
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Up)  # the day, one up
+    assert form.recorded.date() == QDate(2025, 3, 23)
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Right)
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Right)
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Right)
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Right)
+    assert form.recorded.currentSection() == QDateTimeEdit.Section.HourSection
+    qtbot.keyClick(form.recorded, Qt.Key.Key_Down)
+    assert press(qtbot, Qt.Key.Key_Tab) is form.language
+    assert form.recorded.dateTime() == QDateTime(QDate(2025, 3, 23), QTime(13, 30))
+    assert form.value("recorded_at").startswith("2025-03-23T13:30")
+    assert press(qtbot, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier) is form.recorded
+    assert press(qtbot, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier) is (
+        form.recorded_known
+    )

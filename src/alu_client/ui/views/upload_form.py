@@ -9,6 +9,8 @@ one entry at a time; each field has its message line under it, shown by ``show_e
 Script and shot list are laid out in their own writing direction as they are typed or pasted
 (``widgets.text_direction``: an Arabic script at the right edge in the English app, as the
 Feed's detail pane shows it).
+Tab leaves the recording date in one press (Qt's date-time edit took one per section: year,
+month, day, hour, minute); the arrow keys still move between its sections.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -232,6 +234,7 @@ class UploadForm(QWidget):
         self.recorded.setMinimumDate(QDate(1900, 1, 1))
         self.recorded.setDateTime(QDateTime.currentDateTime())
         self.recorded.setEnabled(False)
+        self.recorded.installEventFilter(self)  # Tab leaves it (``eventFilter``)
         self.language = QComboBox(self)
         for code, name in LANGUAGE_NAMES:
             self.language.addItem(name, code)
@@ -339,6 +342,27 @@ class UploadForm(QWidget):
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
         super().changeEvent(event)
+
+    # --- keyboard ---------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Tab and Shift+Tab leave the recording date at once: Qt's date-time edit spent one
+        press on each of its five sections. The arrow keys move between them, and a section
+        typed in full goes on to the next."""
+        if (
+            watched is self.recorded
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+            and not event.modifiers()
+            & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        ):
+            forward = event.key() == Qt.Key.Key_Tab and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+            self.focusNextPrevChild(forward)
+            return True
+        return super().eventFilter(watched, event)
 
     # --- values -----------------------------------------------------------------------------
 
