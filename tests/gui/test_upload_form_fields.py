@@ -1,6 +1,7 @@
 """The upload form's fields as a journalist meets them: an Arabic script typed or pasted in the
-English app sits at the right edge (as the Feed's detail pane shows it), and Tab goes through
-the form one field at a time (the recording date is one stop, the scroll area none)."""
+English app sits at the right edge (as the Feed's detail pane shows it), Tab goes through the
+form one field at a time (the recording date is one stop, the scroll area none), and a text
+too long says how long it is — with a count under it before it gets there."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDate, QDateTime, QEvent, Qt, QTime
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime
+from PySide6.QtGui import QKeyEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alu_client.core.uploads import FieldError, UploadFields
+from alu_client.ui import colors
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.upload import UploadDialog
@@ -283,3 +286,101 @@ def test_the_recording_date_is_still_edited_from_the_keyboard(qtbot: Any, form: 
     assert press(qtbot, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier) is (
         form.recorded_known
     )
+
+
+# --- 3. too long: by how much, and a count before it gets there --------------------------------
+
+
+def too_long(field: str, length: int) -> FieldError:
+    with pytest.raises(FieldError) as refused:
+        UploadFields.from_mapping({"title": "Khartoum", field: "a" * length}).validated()
+    return refused.value
+
+
+def test_the_core_says_the_length_of_a_text_too_long() -> None:
+    """The core gave the limit alone for a script, shot list or restrictions; it says the
+    length too (as the hub and the other fields do), and gives both numbers to the form."""
+    error = too_long("script", 20_001)
+    assert error.field == "script"
+    assert (error.length, error.limit) == (20_001, 20_000)
+    assert str(error) == "The script is too long (20001 characters; at most 20000)."
+    title = too_long("title", 501)
+    assert (title.length, title.limit) == (501, 500)
+    assert too_long("script", 20_001 + 3).length == 20_004
+    # what is checked is what is sent: spaces around the text do not count
+    UploadFields(title="Khartoum", script="  " + "a" * 20_000 + "\n\n").validated()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_too_long_says_the_current_length_in_the_languages_digits(
+    qapp: QApplication, form: UploadForm, lang: str
+) -> None:
+    """Finding 11: "This is too long (at most 20,000 characters)." did not say how much to
+    cut. The sentence gives the length and the limit, written as the language writes numbers
+    (20,001 · 20 001 · ٢٠٬٠٠١)."""
+    install_translators(qapp, lang)
+    message = form.message_for(too_long("script", 20_001))
+    locale = QLocale()
+    assert locale.toString(20_001) in message and locale.toString(20_000) in message
+    if lang == "en":
+        assert message == "This is too long: 20,001 characters, at most 20,000."
+    title = form.message_for(too_long("title", 600))
+    assert locale.toString(600) in title and locale.toString(500) in title
+
+
+def test_pressing_upload_with_a_script_too_long_says_its_length_at_the_field(
+    qtbot: Any, tasks: TaskRunner, clip: Path, tmp_path: Path
+) -> None:
+    """The tester's path (s14): a 20,001-character script pasted, Upload pressed."""
+    dialog = open_dialog(qtbot, tasks, clip, tmp_path)
+    form = dialog.form
+    paste(qtbot, form.script, "a" * 20_001)
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert form.shown_error("script") == "This is too long: 20,001 characters, at most 20,000."
+    assert form.script.hasFocus() and len(form.value("script")) == 20_001
+    assert dialog.isVisible()
+
+
+def test_a_count_shows_under_the_script_near_its_limit(
+    qtbot: Any, qapp: QApplication, form: UploadForm
+) -> None:
+    """No count until the text passes 90 % of the limit (18,000 characters, counted as the core
+    counts: surrounding spaces left out); then "N of 20,000 characters", in the error colour
+    once over; in the language's digits; gone again when the text is cut."""
+    count = form.counts["script"]
+    form.script.setPlainText("a" * 18_000 + "   \n")
+    assert count.isHidden()
+    form.script.setFocus()
+    form.script.moveCursor(form.script.textCursor().MoveOperation.Start)
+    qtbot.keyClicks(form.script, "b")  # at the start: the spaces at the end still do not count
+    assert not count.isHidden() and count.isVisible()
+    assert count.text() == "18,001 of 20,000 characters"
+    window_text = count.palette().color(QPalette.ColorRole.WindowText)
+    assert window_text != colors.on_window(colors.ERROR, count.palette())
+    paste(qtbot, form.script, "c" * 2_000)
+    assert count.text() == "20,001 of 20,000 characters"
+    error_text = count.palette().color(QPalette.ColorRole.WindowText)
+    assert error_text == colors.on_window(colors.ERROR, count.palette())
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: QLocale().toString(20_001) in count.text())
+    install_translators(qapp, "en")
+    qtbot.keyClick(form.script, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert count.text() == "18,001 of 20,000 characters"
+    assert count.palette().color(QPalette.ColorRole.WindowText) == window_text
+    form.script.clear()
+    assert count.isHidden()
+    # the shot list has its own, the same way
+    form.shotlist.setPlainText("s" * 19_000)
+    assert form.counts["shotlist"].text() == "19,000 of 20,000 characters"
+    assert count.isHidden()
+
+
+def test_the_count_sits_under_its_own_box(form: UploadForm) -> None:
+    """Between the box and its message line, in the box's column."""
+    form.script.setPlainText("a" * 19_500)
+    QApplication.processEvents()
+    count, box = form.counts["script"], form.script
+    assert count.geometry().top() >= box.geometry().bottom()
+    assert count.geometry().bottom() < form.labels["shotlist"].geometry().top()
+    assert count.geometry().left() >= box.geometry().left() - 1
+    assert count.geometry().right() <= box.geometry().right() + 1
