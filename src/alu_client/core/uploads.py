@@ -22,7 +22,8 @@ LANGUAGES = ("en", "fr", "ar")
 PRIORITIES = ("flash", "urgent", "routine")
 _LIMITS = {"title": 500, "slug": 200, "dateline": 200, "category": 64, "region": 64}
 _LONG = ("restrictions", "script", "shotlist")
-_LONG_LIMIT = 20_000
+#: the most characters a script, shot list or restrictions may have (``long_text``'s length)
+LONG_LIMIT = 20_000
 #: the hub's default limit on the Upload-Metadata header (``Settings.max_metadata_bytes``):
 #: the fields go in it as base64 of UTF-8, so 20,000 emoji (4 bytes each) in each of two
 #: fields pass the character limit and not this one
@@ -45,11 +46,23 @@ MSG_RECORDED_TOO_EARLY = "The recording date is before 1900."
 
 
 class FieldError(ValueError):
-    """A field the user must fix; ``field`` names it for the form."""
+    """A field the user must fix; ``field`` names it for the form. A text too long also gives
+    its ``length`` and the ``limit`` (characters), for the form to say them in the user's
+    digits."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, length: int | None = None, limit: int | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.length = length
+        self.limit = limit
+
+
+def long_text(value: str) -> str:
+    """A script, shot list or restrictions as it is checked (``LONG_LIMIT``) and sent: without
+    control characters and direction overrides, Windows line ends made ``\\n``, stripped."""
+    return _CONTROL.sub("", value).replace("\r\n", "\n").strip()
 
 
 @dataclass
@@ -81,14 +94,22 @@ class UploadFields:
         for name, limit in _LIMITS.items():
             value = " ".join(_CONTROL.sub("", getattr(out, name)).split())
             if len(value) > limit:
-                raise FieldError(name, f"The {name} is too long ({len(value)} characters; "
-                                       f"at most {limit}).")  # fmt: skip
+                raise FieldError(
+                    name,
+                    f"The {name} is too long ({len(value)} characters; at most {limit}).",
+                    length=len(value),
+                    limit=limit,
+                )
             setattr(out, name, value)
         for name in _LONG:
-            value = _CONTROL.sub("", getattr(out, name)).replace("\r\n", "\n").strip()
-            if len(value) > _LONG_LIMIT:
+            value = long_text(getattr(out, name))
+            if len(value) > LONG_LIMIT:
+                # its length said as the hub and the other fields say it (how much to cut)
                 raise FieldError(
-                    name, f"The {name} is too long (at most {_LONG_LIMIT} characters)."
+                    name,
+                    f"The {name} is too long ({len(value)} characters; at most {LONG_LIMIT}).",
+                    length=len(value),
+                    limit=LONG_LIMIT,
                 )
             setattr(out, name, value)
         if not out.title:

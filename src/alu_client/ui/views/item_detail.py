@@ -10,10 +10,9 @@ one (each text's first strong letter decides, as a word processor does).
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 
 from PySide6.QtCore import QEvent, QLocale, Qt
-from PySide6.QtGui import QFont, QTextOption
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -29,6 +28,7 @@ from alu_client.core.library import LibraryFile, LibraryItem
 from .. import formats
 from ..delegates_items import clip_length, language_name, local_time, priority_name
 from ..widgets.label import SelectableLabel
+from ..widgets.text_direction import align_to_text, text_direction
 
 _FIELDS = (
     "slug",
@@ -51,17 +51,6 @@ def preferred_file(li: LibraryItem, first: str = "broadcast") -> LibraryFile | N
     present = [f for f in li.files if f.present]
     present.sort(key=lambda f: f.rendition != first)
     return present[0] if present else None
-
-
-def text_direction(text: str) -> Qt.LayoutDirection:
-    """The direction of the first strong letter (Arabic, Hebrew: right to left)."""
-    for ch in text:
-        kind = unicodedata.bidirectional(ch)
-        if kind in ("R", "AL"):
-            return Qt.LayoutDirection.RightToLeft
-        if kind == "L":
-            return Qt.LayoutDirection.LeftToRight
-    return Qt.LayoutDirection.LeftToRight
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -182,20 +171,10 @@ class ItemDetail(QWidget):
 
     @staticmethod
     def _set_text(box: QPlainTextEdit, text: str) -> None:
-        """``text`` laid out in its own direction and flush with its start: an Arabic script
-        at the right edge (the direction alone left it flush left, ragged at the right),
-        in the Arabic app as in the English one."""
+        """``text`` laid out in its own direction and flush with its start (``align_to_text``:
+        an Arabic script at the right edge, in the Arabic app as in the English one)."""
         box.setPlainText(text)
-        direction = text_direction(text)
-        option = QTextOption(box.document().defaultTextOption())
-        option.setTextDirection(direction)
-        side = (
-            Qt.AlignmentFlag.AlignRight
-            if direction == Qt.LayoutDirection.RightToLeft
-            else Qt.AlignmentFlag.AlignLeft
-        )
-        option.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
-        box.document().setDefaultTextOption(option)
+        align_to_text(box)
 
     def _renditions(self, li: LibraryItem) -> str:
         names = {"broadcast": self.tr("Broadcast"), "proxy": self.tr("Proxy")}

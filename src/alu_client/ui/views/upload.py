@@ -195,6 +195,7 @@ class UploadDialog(QDialog):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no Tab stop of its own, unnamed, unseen
         splitter = QSplitter(self)
         splitter.addWidget(side)
         splitter.addWidget(scroll)

@@ -5,6 +5,12 @@
 lists the entries (title, thumbnail, a warning when a field needs fixing). ``UploadForm`` edits
 one entry at a time; each field has its message line under it, shown by ``show_error`` with the
 ``FieldError.field`` name the core gives.
+
+Script and shot list are laid out in their own writing direction as they are typed or pasted
+(``widgets.text_direction``: an Arabic script at the right edge in the English app, as the
+Feed's detail pane shows it), and say their length once it nears the core's ``LONG_LIMIT``.
+Tab leaves the recording date in one press (Qt's date-time edit took one per section: year,
+month, day, hour, minute); the arrow keys still move between its sections.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -45,16 +51,19 @@ from PySide6.QtWidgets import (
 
 from ...core.media import Probe
 from ...core.uploads import (
+    LONG_LIMIT,
     MSG_RECORDED_AHEAD,
     MSG_RECORDED_TOO_EARLY,
     MSG_TEXTS_TOO_LARGE,
     FieldError,
+    long_text,
 )
 from .. import colors, formats
 from ..delegates_items import priority_name
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
 from ..widgets.label import SelectableLabel
+from ..widgets.text_direction import OwnDirectionEdit
 
 # the fields of ``UploadFields`` the form edits, in the form's order
 FIELDS = (
@@ -85,6 +94,9 @@ SHARED_FIELDS = (
 LANGUAGE_NAMES = (("en", "English"), ("fr", "Français"), ("ar", "العربية"))
 _Index = QModelIndex | QPersistentModelIndex
 _THUMB_SIZE = (256, 144)
+# the multi-line texts, whose length shows from this share of ``LONG_LIMIT``
+_COUNTED = ("script", "shotlist")
+_COUNT_FROM = 0.9
 # the core's MSG_TEXTS_TOO_LARGE, its numbers captured
 _TEXTS_TOO_LARGE = re.compile(
     re.escape(MSG_TEXTS_TOO_LARGE)
@@ -227,6 +239,7 @@ class UploadForm(QWidget):
         self.recorded.setMinimumDate(QDate(1900, 1, 1))
         self.recorded.setDateTime(QDateTime.currentDateTime())
         self.recorded.setEnabled(False)
+        self.recorded.installEventFilter(self)  # Tab leaves it (``eventFilter``)
         self.language = QComboBox(self)
         for code, name in LANGUAGE_NAMES:
             self.language.addItem(name, code)
@@ -237,8 +250,9 @@ class UploadForm(QWidget):
         for code in ("flash", "urgent", "routine"):
             self.priority.addItem("", code)
         self.restrictions = QLineEdit(self)
-        self.script = QPlainTextEdit(self)
-        self.shotlist = QPlainTextEdit(self)
+        # each laid out in its own text's direction, flush with its start
+        self.script = OwnDirectionEdit(self)
+        self.shotlist = OwnDirectionEdit(self)
         for box in (self.script, self.shotlist):
             box.setTabChangesFocus(True)
             box.setMinimumHeight(self.fontMetrics().lineSpacing() * 5)
@@ -259,6 +273,14 @@ class UploadForm(QWidget):
         }
         self.labels: dict[str, QLabel] = {}
         self.errors: dict[str, QLabel] = {}
+        # "18,500 of 20,000 characters" under a text near its limit
+        self.counts: dict[str, QLabel] = {}
+        for name in _COUNTED:
+            count = QLabel(self)
+            count.setObjectName(f"count-{name}")
+            count.setAlignment(Qt.AlignmentFlag.AlignTrailing | Qt.AlignmentFlag.AlignVCenter)
+            count.hide()
+            self.counts[name] = count
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for name, widget in self.widgets.items():
@@ -273,6 +295,8 @@ class UploadForm(QWidget):
             cell.setContentsMargins(0, 0, 0, 0)
             cell.setSpacing(2)
             cell.addWidget(widget)
+            if name in self.counts:
+                cell.addWidget(self.counts[name])
             cell.addWidget(error)
             if name == "recorded_at":
                 form.addRow(self.recorded_known, cell)
@@ -293,6 +317,8 @@ class UploadForm(QWidget):
             line.textEdited.connect(lambda _t, n=name: self._changed(n))
         self.script.textChanged.connect(lambda: self._changed("script"))
         self.shotlist.textChanged.connect(lambda: self._changed("shotlist"))
+        self.script.textChanged.connect(lambda: self._count("script"))
+        self.shotlist.textChanged.connect(lambda: self._count("shotlist"))
         self.language.currentIndexChanged.connect(lambda _i: self._changed("language"))
         self.priority.currentIndexChanged.connect(lambda _i: self._changed("priority"))
         self.recorded.dateTimeChanged.connect(lambda _d: self._changed("recorded_at"))
@@ -328,11 +354,49 @@ class UploadForm(QWidget):
         self.restrictions.setPlaceholderText(self.tr("e.g. No access Kenya"))
         for i in range(self.priority.count()):  # (the Feed's words, as every list says them)
             self.priority.setItemText(i, priority_name(str(self.priority.itemData(i))))
+        for name in _COUNTED:  # the numbers in the language's digits
+            self._count(name)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
         super().changeEvent(event)
+
+    def _count(self, name: str) -> None:
+        """Show the length of a text near or over its limit (counted as the core checks it)."""
+        label = self.counts[name]
+        length = len(long_text(self.value(name)))
+        if length <= LONG_LIMIT * _COUNT_FROM:
+            label.hide()
+            return
+        #: under the script or shot list once it nears its limit: "18,500 of 20,000 characters"
+        text = self.tr("{count} of {limit} characters")
+        label.setText(
+            text.format(count=formats.count_text(length), limit=formats.count_text(LONG_LIMIT))
+        )
+        colors.tint(label, colors.ERROR if length > LONG_LIMIT else None)
+        label.show()
+
+    # --- keyboard ---------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Tab and Shift+Tab leave the recording date at once: Qt's date-time edit spent one
+        press on each of its five sections. The arrow keys move between them, and a section
+        typed in full goes on to the next."""
+        if (
+            watched is self.recorded
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+            and not event.modifiers()
+            & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        ):
+            forward = event.key() == Qt.Key.Key_Tab and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            )
+            self.focusNextPrevChild(forward)
+            return True
+        return super().eventFilter(watched, event)
 
     # --- values -----------------------------------------------------------------------------
 
@@ -442,6 +506,13 @@ class UploadForm(QWidget):
     def message_for(self, error: FieldError) -> str:
         """The user's sentence for a field the core refused, in their language."""
         text = str(error)
+        if error.length is not None and error.limit is not None:
+            #: under a text over its limit; %Ln is its length: "This is too long: 20,001
+            #: characters, at most 20,000."
+            too_long = self.tr(
+                "This is too long: %Ln characters, at most {limit}.", "", error.length
+            )
+            return too_long.format(limit=formats.count_text(error.limit))
         sizes = _TEXTS_TOO_LARGE.fullmatch(text)
         if sizes is not None:
             return self.tr(
@@ -452,10 +523,6 @@ class UploadForm(QWidget):
                 size=QLocale().toString(int(sizes["size"])),
                 limit=QLocale().toString(int(sizes["limit"])),
             )
-        if "too long" in text:
-            numbers = re.findall(r"\d+", text)
-            limit = QLocale().toString(int(numbers[-1])) if numbers else "?"
-            return self.tr("This is too long (at most {limit} characters).").format(limit=limit)
         if text == MSG_RECORDED_AHEAD:
             return self.tr(
                 "The recording date is in the future; check it (and the camera's clock)."
