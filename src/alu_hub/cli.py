@@ -448,13 +448,16 @@ def cmd_member_list(args: argparse.Namespace) -> int:
 
 def _end_signins(s: Session, member_id: int) -> int:
     """Revoke every live sign-in token of the member (its workstations must sign in again;
-    serving processes see it within ``auth.TOKEN_CACHE_S``); how many there were."""
+    serving processes see it within ``auth.TOKEN_CACHE_S``); how many there were. Those
+    expired already are no workstation's sign-in: neither revoked nor counted (an operator
+    reads the figure as how many workstations a stolen password still reached)."""
     from .models import Token, utcnow
 
+    now = utcnow()
     ended = s.execute(
         update(Token)
-        .where(Token.member_id == member_id, Token.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(Token.member_id == member_id, Token.revoked_at.is_(None), Token.expires_at > now)
+        .values(revoked_at=now)
     )
     return int(cast(CursorResult[Any], ended).rowcount)
 

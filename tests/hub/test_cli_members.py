@@ -122,3 +122,28 @@ def test_a_chore_says_nothing_but_its_own_lines(live_hub: LiveHub) -> None:
     r = chore(live_hub, "list")
     assert r.returncode == 0 and "ktn" in r.stdout
     assert r.stderr == ""
+
+
+def test_only_live_sign_ins_are_counted_as_ended(live_hub: LiveHub) -> None:
+    """A member's sign-ins that expired long ago are not "ended" again: the figure tells an
+    operator how many workstations a stolen password still reached (it said 4 for 1)."""
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from alu_hub.models import Token, utcnow
+
+    live_hub.login("ktn", PASSWORD)
+    live = live_hub.login("ktn", PASSWORD)
+    assert live.get(live_hub.api("/me"), timeout=10).status_code == 200
+    with live_hub.hub.db.session() as s:
+        oldest = min(s.scalars(select(Token.id)))
+        s.execute(
+            update(Token)
+            .where(Token.id == oldest)
+            .values(expires_at=utcnow() - dt.timedelta(days=1))
+        )
+        s.commit()
+    r = chore(live_hub, "signout", "ktn")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Signed ktn out; 1 workstation sign-in ended (they sign in again)."
