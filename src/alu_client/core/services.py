@@ -137,7 +137,11 @@ class Services:
         self._client_lock = threading.Lock()
         self._token_read = 0.0
         self._stopping = threading.Event()
-        self.library = Library(self.store, self.profile.name if self.profile else "")
+        self.library = Library(
+            self.store,
+            self.profile.name if self.profile else "",
+            self.profile.username if self.profile else "",
+        )
         self.queue: TransferQueue | None = None
         self.sync: SyncService | None = None
         self.rules: RuleEngine | None = None
@@ -226,7 +230,9 @@ class Services:
             return None
 
     def store_items(self, items: list[hub.Item]) -> list[hub.Item]:
-        new = upsert_items(self.store, self.require_profile().name, items)
+        profile = self.require_profile()
+        # the member's own uploads are stored read: its own footage is no news to it
+        new = upsert_items(self.store, profile.name, items, member=profile.username)
         if new:
             self.events.emit(self.events.items_added, new)
         return new
@@ -328,7 +334,9 @@ class Services:
             )
             queue.transfers.outcome_hooks.append(self.hot_folders.outcome_hook)
         if profile is not None and rules:
-            self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
+            self.rules = RuleEngine(
+                self.store, profile.name, self._enqueue_rule, member=profile.username
+            )
         if media:
             self.media = MediaWorker(self.store, self.paths)
             self.media.on_done = lambda _fid, item_id: self.events.emit(
