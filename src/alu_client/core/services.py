@@ -116,6 +116,9 @@ class CoreEvents:
         self.items_added: list[Callable[[list[hub.Item]], None]] = []
         self.library_changed: list[Callable[[str], None]] = []  # item id ('' = many)
         self.sync_status: list[Callable[[SyncStatus], None]] = []
+        #: the history changed: a transfer's event recorded (a download or an upload ending),
+        #: events sent to the hub or pulled from the member's other workstations
+        self.history_changed: list[Callable[[], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -238,7 +241,15 @@ class Services:
         return new
 
     def history(self) -> HistorySync:
-        return HistorySync(self.store, self.require_profile().name, self._client_or_none)
+        return HistorySync(
+            self.store,
+            self.require_profile().name,
+            self._client_or_none,
+            on_change=self._history_changed,
+        )
+
+    def _history_changed(self) -> None:
+        self.events.emit(self.events.history_changed)
 
     def feed_sync(self, **kw: Any) -> FeedSync:
         profile = self.require_profile()
@@ -281,7 +292,12 @@ class Services:
     def outcome_hooks(self) -> list[OutcomeHook]:
         """What a transfer's end writes in its transaction: the library, the history outbox."""
         device = self.profile.device if self.profile else ""
-        return [self._library_hook, transfer_outcome_hook(_profile_of, device)]
+        store, changed = self.store, self._history_changed
+        # (told once the transaction that ends the transfer has committed: the row is there)
+        recorded = transfer_outcome_hook(
+            _profile_of, device, on_recorded=lambda: store.after_commit(changed)
+        )
+        return [self._library_hook, recorded]
 
     def start_engine(
         self,
