@@ -509,7 +509,7 @@ def test_a_library_from_before_the_time_was_kept_is_updated_with_its_files(
 
     s = Store(db)
     try:
-        assert s.version == len(MIGRATIONS) == 13
+        assert s.version == len(MIGRATIONS) >= 13
         library = Library(s, PROFILE)
         got = s.query("SELECT item_id, size, state, mtime_ns FROM library_files ORDER BY id")
         assert [tuple(r) for r in got] == [

@@ -106,7 +106,7 @@ def test_a_download_and_an_upload_are_listed(
     desk.feed_sync().catch_up()
     down = engine(desk).wait_for(desk.download(item_id), timeout=60)
     assert down.state == "done", down.last_error
-    # the library changed: the panel refreshes by itself
+    # the download ended (its history event recorded): the panel refreshes by itself
     qtbot.waitUntil(lambda: len(rows(panel)) == 1, timeout=10_000)
     footage = tmp_path / "mombasa.mp4"
     shutil.copy(other_clip, footage)  # (the member's own: the agency's clip is refused)
@@ -292,7 +292,7 @@ def test_an_event_with_figures_no_transfer_has_is_shown_without_them(qapp: QAppl
 
 
 class _Bridge(QObject):
-    library_changed = Signal()
+    history_changed = Signal()
 
 
 class _Desk:
@@ -359,9 +359,9 @@ def _selected(panel: HistoryPanel) -> list[str]:
     return [i.data(OBJECT_ROLE).id for i in panel.view.selectionModel().selectedRows()]
 
 
-def _library_changed(qtbot: Any, panel: HistoryPanel) -> None:
+def _history_changed(qtbot: Any, panel: HistoryPanel) -> None:
     with qtbot.waitSignal(panel.refreshed, timeout=10_000):
-        panel.bridge.library_changed.emit()  # type: ignore[attr-defined]
+        panel.bridge.history_changed.emit()  # type: ignore[attr-defined]
 
 
 def test_new_events_keep_the_selection_and_are_not_a_reset(
@@ -379,7 +379,7 @@ def test_new_events_keep_the_selection_and_are_not_a_reset(
     # that ended ten and a half hours before the newest (often: the hub's events are older)
     newest = _here(store, 50, T0 + 60)
     older = _pulled(store, 1, T0 - 10.5 * HOUR)
-    _library_changed(qtbot, panel)
+    _history_changed(qtbot, panel)
     assert panel.model.rowCount() == 52
     ids = _ids(panel)
     assert ids[0] == newest
@@ -390,7 +390,7 @@ def test_new_events_keep_the_selection_and_are_not_a_reset(
     # the same again, one by one: still the same row selected
     for n in range(2, 6):
         _pulled(store, n, T0 - (n + 0.5) * HOUR)
-        _library_changed(qtbot, panel)
+        _history_changed(qtbot, panel)
     assert panel.model.rowCount() == 56
     assert resets == []
     assert _selected(panel) == chosen
@@ -413,7 +413,7 @@ def test_a_finished_download_reads_only_what_is_new(
     monkeypatch.setattr(HistorySync, "list", counting)
     for n in range(50, 53):
         _here(store, n, T0 + n)
-        _library_changed(qtbot, panel)
+        _history_changed(qtbot, panel)
     assert listed == []
     assert [panel.proxy.index(r, COL_ITEM).data() for r in range(3)] == [
         "Here 52",
@@ -435,14 +435,14 @@ def test_sent_events_are_updated_and_a_hub_taking_them_back_is_seen(
     assert panel.status.text() == "50 events waiting to be sent to the hub"
     with store.write() as conn:  # what a push does: the hub has them
         conn.execute("UPDATE history SET sent_at = ? WHERE item_id != 'here49'", (T0,))
-    _library_changed(qtbot, panel)
+    _history_changed(qtbot, panel)
     assert panel.status.text() == "1 event waiting to be sent to the hub"
     sent = [panel.proxy.index(r, COL_SENT).data() for r in range(panel.proxy.rowCount())]
     assert sent == ["Waiting to be sent"] + ["Sent"] * 49
     # a hub restored from a backup: sent events go back to the outbox (not a new event)
     with store.write() as conn:
         conn.execute("UPDATE history SET sent_at = NULL WHERE item_id IN ('here0', 'here1')")
-    _library_changed(qtbot, panel)  # (this read sees the outbox grew, and reads all again)
+    _history_changed(qtbot, panel)  # (this read sees the outbox grew, and reads all again)
     qtbot.waitUntil(lambda: panel.status.text() == "3 events waiting to be sent to the hub")
     qtbot.waitUntil(
         lambda: (
@@ -460,13 +460,13 @@ def test_rows_in_sight_stay_in_sight_as_new_events_come(
     top = panel.view.indexAt(QPoint(0, 0)).data(OBJECT_ROLE).id
     for n in range(50, 53):
         _here(store, n, T0 + n)
-        _library_changed(qtbot, panel)
+        _history_changed(qtbot, panel)
     assert panel.model.rowCount() == 53
     assert panel.view.indexAt(QPoint(0, 0)).data(OBJECT_ROLE).id == top
     # at the top of the list, the new event shows
     panel.view.scrollToTop()
     _here(store, 53, T0 + 53)
-    _library_changed(qtbot, panel)
+    _history_changed(qtbot, panel)
     assert panel.proxy.index(0, COL_ITEM).data() == "Here 53"
     assert panel.view.verticalScrollBar().value() == 0
 

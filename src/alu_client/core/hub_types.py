@@ -157,12 +157,27 @@ class Item:
     script: str
     shotlist: str
     duration: float
+    #: the uploading member's user name ('' for the agency's pushes)
     source_member: str
     thumbnail_url: str
     renditions: tuple[Rendition, ...] = field(default=())
+    #: the uploading member's name as people know it ("Kenya TV"; '' when the hub did not say)
+    source_name: str = ""
+    #: the uploading account's role: "member", or "agency" for the agency's own staff
+    source_role: str = ""
 
     def rendition(self, name: str) -> Rendition | None:
         return next((r for r in self.renditions if r.name == name), None)
+
+    @property
+    def from_member(self) -> bool:
+        """A member's footage, not the agency's: an upload by a member account. The agency's
+        pushes, and what its staff upload from an agency account, are the agency's."""
+        return self.kind == "member_upload" and self.source_role != "agency"
+
+    def sent_by(self, username: str) -> bool:
+        """Uploaded by the member ``username`` (from any of its workstations)."""
+        return bool(username) and self.kind == "member_upload" and self.source_member == username
 
 
 @dataclass(frozen=True)
@@ -373,6 +388,7 @@ def parse_item(data: Any) -> Item:
     if priority not in PRIORITIES:
         raise r._bad("priority")
     src = r.d.get("source_member")
+    source = parse_member(src) if src is not None else None
     published = r.when("published_at", shown=True)
     assert published is not None
     return Item(
@@ -393,9 +409,11 @@ def parse_item(data: Any) -> Item:
         script=r.text("script", ""),
         shotlist=r.text("shotlist", ""),
         duration=r.number("duration", MAX_DURATION_S),
-        source_member=parse_member(src).username if src is not None else "",
+        source_member=source.username if source is not None else "",
         thumbnail_url=r.text("thumbnail_url", "", max_len=4096),
         renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
+        source_name=source.display_name if source is not None else "",
+        source_role=source.role if source is not None else "",
     )
 
 

@@ -116,6 +116,9 @@ class CoreEvents:
         self.items_added: list[Callable[[list[hub.Item]], None]] = []
         self.library_changed: list[Callable[[str], None]] = []  # item id ('' = many)
         self.sync_status: list[Callable[[SyncStatus], None]] = []
+        #: the history changed: a transfer's event recorded (a download or an upload ending),
+        #: events sent to the hub or pulled from the member's other workstations
+        self.history_changed: list[Callable[[], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -137,7 +140,11 @@ class Services:
         self._client_lock = threading.Lock()
         self._token_read = 0.0
         self._stopping = threading.Event()
-        self.library = Library(self.store, self.profile.name if self.profile else "")
+        self.library = Library(
+            self.store,
+            self.profile.name if self.profile else "",
+            self.profile.username if self.profile else "",
+        )
         self.queue: TransferQueue | None = None
         self.sync: SyncService | None = None
         self.rules: RuleEngine | None = None
@@ -226,13 +233,23 @@ class Services:
             return None
 
     def store_items(self, items: list[hub.Item]) -> list[hub.Item]:
-        new = upsert_items(self.store, self.require_profile().name, items)
+        profile = self.require_profile()
+        # the member's own uploads are stored read: its own footage is no news to it
+        new = upsert_items(self.store, profile.name, items, member=profile.username)
         if new:
             self.events.emit(self.events.items_added, new)
         return new
 
     def history(self) -> HistorySync:
-        return HistorySync(self.store, self.require_profile().name, self._client_or_none)
+        return HistorySync(
+            self.store,
+            self.require_profile().name,
+            self._client_or_none,
+            on_change=self._history_changed,
+        )
+
+    def _history_changed(self) -> None:
+        self.events.emit(self.events.history_changed)
 
     def feed_sync(self, **kw: Any) -> FeedSync:
         profile = self.require_profile()
@@ -275,7 +292,12 @@ class Services:
     def outcome_hooks(self) -> list[OutcomeHook]:
         """What a transfer's end writes in its transaction: the library, the history outbox."""
         device = self.profile.device if self.profile else ""
-        return [self._library_hook, transfer_outcome_hook(_profile_of, device)]
+        store, changed = self.store, self._history_changed
+        # (told once the transaction that ends the transfer has committed: the row is there)
+        recorded = transfer_outcome_hook(
+            _profile_of, device, on_recorded=lambda: store.after_commit(changed)
+        )
+        return [self._library_hook, recorded]
 
     def start_engine(
         self,
@@ -328,7 +350,9 @@ class Services:
             )
             queue.transfers.outcome_hooks.append(self.hot_folders.outcome_hook)
         if profile is not None and rules:
-            self.rules = RuleEngine(self.store, profile.name, self._enqueue_rule)
+            self.rules = RuleEngine(
+                self.store, profile.name, self._enqueue_rule, member=profile.username
+            )
         if media:
             self.media = MediaWorker(self.store, self.paths)
             self.media.on_done = lambda _fid, item_id: self.events.emit(

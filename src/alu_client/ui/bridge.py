@@ -37,6 +37,10 @@ class CoreBridge(QObject):
     library_items_changed = Signal(object)
     #: the sync's state: online / offline (with the reason) / signed out
     sync_status = Signal(object)
+    #: the history changed: a download or an upload ended (its event recorded), events sent
+    #: to the hub or pulled from the member's other workstations (coalesced as
+    #: ``library_changed`` is)
+    history_changed = Signal()
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +50,10 @@ class CoreBridge(QObject):
         self._coalesce.setSingleShot(True)
         self._coalesce.setInterval(300)
         self._coalesce.timeout.connect(self._emit_library_changed)
+        self._history_coalesce = QTimer(self)
+        self._history_coalesce.setSingleShot(True)
+        self._history_coalesce.setInterval(300)
+        self._history_coalesce.timeout.connect(self.history_changed)
         # the items changed since the last emit; None: not known (everything)
         self._changed: set[str] | None = set()
         install_mailbox()
@@ -56,6 +64,7 @@ class CoreBridge(QObject):
         events.items_added.append(self._listeners[0])
         events.library_changed.append(self._listeners[1])
         events.sync_status.append(self._listeners[2])
+        events.history_changed.append(self._listeners[3])
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -64,13 +73,15 @@ class CoreBridge(QObject):
     def detach(self) -> None:
         """Stop listening (the window is closing; the core may outlive it)."""
         events = self.services.events
-        on_items, on_library, on_status = self._listeners
+        on_items, on_library, on_status, on_history = self._listeners
         if on_items in events.items_added:
             events.items_added.remove(on_items)
         if on_library in events.library_changed:
             events.library_changed.remove(on_library)
         if on_status in events.sync_status:
             events.sync_status.remove(on_status)
+        if on_history in events.history_changed:
+            events.history_changed.remove(on_history)
 
     # --- GUI thread ---------------------------------------------------------------------------
 
@@ -89,6 +100,10 @@ class CoreBridge(QObject):
         self.library_items_changed.emit(None if changed is None else frozenset(changed))
         self.library_changed.emit()
 
+    def _schedule_history_changed(self) -> None:
+        if not self._history_coalesce.isActive():
+            self._history_coalesce.start()
+
     def notify_library_changed(self, item_ids: Iterable[str] | None = None) -> None:
         """For the UI's own changes (a file deleted from the Library tab): those of
         ``item_ids``, or of any item (None)."""
@@ -104,7 +119,12 @@ _MANY = 1000
 
 def _listeners(
     me: weakref.ref[CoreBridge],
-) -> tuple[Callable[[list[Item]], None], Callable[[str], None], Callable[[SyncStatus], None]]:
+) -> tuple[
+    Callable[[list[Item]], None],
+    Callable[[str], None],
+    Callable[[SyncStatus], None],
+    Callable[[], None],
+]:
     def post(call: Callable[[CoreBridge], None]) -> None:
         def on_gui() -> None:
             bridge = me()
@@ -128,4 +148,7 @@ def _listeners(
 
         post(deliver)
 
-    return on_items, on_library, on_status
+    def on_history() -> None:
+        post(lambda b: b._schedule_history_changed())
+
+    return on_items, on_library, on_status, on_history

@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alu_client.core.hub import Item
 from alu_client.core.library import LibraryItem
 
 from . import colors, formats
@@ -65,10 +66,11 @@ from .views import copies_without_marks, new_table
 
 THUMB_SIZE = QSize(160, 90)
 _Index = QModelIndex | QPersistentModelIndex
-# ``ItemsModel``'s Priority and State columns (their translated words; models.items imports
-# this module)
-_PRIORITY_COLUMN = 6
-_STATE_COLUMN = 8
+# ``ItemsModel``'s Sent by, Priority and State columns (their translated words; models.items
+# imports this module)
+_SENDER_COLUMN = 4
+_PRIORITY_COLUMN = 7
+_STATE_COLUMN = 9
 
 
 def language_name(code: str) -> str:
@@ -91,6 +93,44 @@ def priority_name(code: str) -> str:
         "routine": QCoreApplication.translate("ItemsModel", "Routine"),
     }
     return names.get(code, code)
+
+
+def _member_name(it: Item) -> str:
+    """The uploading member's name as people know it ("Kenya TV"), else its user name (items
+    stored before the name was kept), on one line."""
+    return " ".join((it.source_name or it.source_member).split())
+
+
+def sender_name(it: Item, member: str) -> str:
+    """Who sent an item in a word, as the Feed's "Sent by" column says it: "Agency" for the
+    agency's pushes (and what its staff upload), "You" for the uploads of ``member`` (the
+    profile's user name), the member's name for another member's footage."""
+    if not it.from_member:
+        #: the Sent by column of an item the agency pushed
+        return QCoreApplication.translate("ItemsModel", "Agency")
+    if it.sent_by(member):
+        #: the Sent by column of an item this member uploaded itself
+        return QCoreApplication.translate("ItemsModel", "You")
+    #: the Sent by column of a member's upload whose member the hub did not name
+    return _member_name(it) or QCoreApplication.translate("ItemsModel", "Member")
+
+
+def sent_by(it: Item, member: str) -> str:
+    """Who sent an item, as the detail pane says it after "Sent by:": "The agency", "You
+    (Kenya TV)" for the uploads of ``member`` (the profile's user name), or the member's name.
+    Names are the members' own words, isolated (an Arabic name in an English line)."""
+    name = _member_name(it)
+    if not it.from_member:
+        #: after "Sent by:", an item the agency pushed
+        return QCoreApplication.translate("ItemDetail", "The agency")
+    if it.sent_by(member):
+        #: after "Sent by:", an item this member uploaded itself: "You (Kenya TV)"
+        text = QCoreApplication.translate("ItemDetail", "You ({member})")
+        return text.format(member=formats.isolated(name))
+    if name:
+        return formats.isolated(name)
+    #: after "Sent by:", a member's upload whose member the hub did not name
+    return QCoreApplication.translate("ItemDetail", "A member")
 
 
 # a clip length beyond this is none a clip has (a damaged row, a file's broken header): not shown
@@ -485,8 +525,8 @@ class ItemCardDelegate(QStyledItemDelegate):
 
 def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
     """A table of items as the Feed and the Library list show them (the columns of
-    ``ItemsModel``: picture, title, slug, dateline, language, length, priority, published,
-    state)."""
+    ``ItemsModel``: picture, title, slug, dateline, sent by, language, length, priority,
+    published, state)."""
     view = new_table(parent)
     view.setObjectName(name)
     view.setModel(model)
@@ -510,19 +550,23 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
 
 def _column_texts(column: int) -> list[str]:
     """Every text a column of short values can show, in the current language (to size it);
-    [] for the columns of free text (title, slug, dateline)."""
+    [] for the columns of free text (title, slug, dateline). The Sent by column is sized to
+    its words ("Agency", "You"): a member's name longer than them is cut, whole in the
+    tooltip (the title keeps the room)."""
 
     def model_texts(*sources: str) -> list[str]:
         """``ItemsModel``'s own translations (marked for translators there)."""
         return [QCoreApplication.translate("ItemsModel", s) for s in sources]
 
-    if column == 4:  # language
+    if column == _SENDER_COLUMN:
+        return model_texts("Agency", "You", "Member")
+    if column == 5:  # language
         return [language_name(code) for code in ("en", "fr", "ar", "pt", "sw")]
-    if column == 5:  # duration
+    if column == 6:  # duration
         return [clip_length(s) for s in (45, 59 * 60 + 58, 2 * 3600 - 2)]
-    if column == 6:  # priority
+    if column == _PRIORITY_COLUMN:
         return model_texts("Flash", "Urgent", "Routine")
-    if column == 7:  # published: each form, with wide numbers
+    if column == 8:  # published: each form, with wide numbers
         now = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)
         ago = [0, 38, 48, 58, 10 * 60, 18 * 60, 23 * 60, 2 * 1440, 6 * 1440, 8 * 1440]
         texts = [relative_time(now - dt.timedelta(minutes=m), now) for m in ago]
@@ -559,7 +603,7 @@ class _ColumnFitter(QObject):
         cell_pad = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
         head_pad = 2 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
         em = view.fontMetrics().averageCharWidth()
-        for column in range(4, model.columnCount()):
+        for column in range(_SENDER_COLUMN, model.columnCount()):
             title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
             widths = [heads.horizontalAdvance(title) + head_pad]
             widths += [cells.horizontalAdvance(t) + cell_pad for t in _column_texts(column)]
@@ -597,6 +641,8 @@ __all__ = [
     "local_time",
     "priority_name",
     "relative_time",
+    "sender_name",
+    "sent_by",
     "thumbnail_path",
     "title_lines",
 ]

@@ -370,7 +370,9 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, items: list[Item]) -> None:
         if self.notify and self.tray is not None:
-            self.tray.notify_pushes(items)
+            # the member's own uploads are no news to it (the Feed stores them read)
+            member = self.services.library.member
+            self.tray.notify_pushes([i for i in items if not i.sent_by(member)])
 
     def _on_transfer_ended(self, p: Progress) -> None:
         if self.notify and self.tray is not None:

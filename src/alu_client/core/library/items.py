@@ -44,6 +44,8 @@ HUB_COLUMNS = (
     "source_member",
     "thumbnail_url",
     "renditions",
+    "source_name",
+    "source_role",
 )
 #: the columns the search index holds, in ``items_fts`` order
 FTS_COLUMNS = ("title", "slug", "dateline", "script", "shotlist")
@@ -56,8 +58,8 @@ _FTS_DELETE_SQL = (
 )
 # Built once from the column names above: only names and "?" placeholders are joined in.
 _INSERT_SQL = (
-    f"INSERT INTO items (profile, id, {', '.join(HUB_COLUMNS)}, first_seen_at, rules_done)"  # noqa: S608
-    f" VALUES (?, ?, {', '.join('?' * len(HUB_COLUMNS))}, ?, ?)"
+    f"INSERT INTO items (profile, id, {', '.join(HUB_COLUMNS)}, first_seen_at, read_at,"  # noqa: S608
+    f" rules_done) VALUES (?, ?, {', '.join('?' * len(HUB_COLUMNS))}, ?, ?, ?)"
 )
 _UPDATE_SQL = f"UPDATE items SET {', '.join(f'{c} = ?' for c in HUB_COLUMNS)} WHERE pk = ?"  # noqa: S608
 _SELECT_OLD_SQL = f"SELECT pk, {', '.join(HUB_COLUMNS)} FROM items WHERE profile = ? AND id = ?"  # noqa: S608
@@ -118,6 +120,8 @@ def _values(item: Item) -> tuple[Any, ...]:
         item.source_member,
         item.thumbnail_url,
         _renditions_json(item.renditions),
+        item.source_name,
+        item.source_role,
     )
 
 
@@ -126,7 +130,12 @@ def _fts_terms(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 def upsert_items(
-    store: Store, profile: str, items: Iterable[Item], *, rules_done: bool = False
+    store: Store,
+    profile: str,
+    items: Iterable[Item],
+    *,
+    rules_done: bool = False,
+    member: str = "",
 ) -> list[Item]:
     """Store a batch of items from ``profile``'s hub in one transaction; return the ones new
     to the library, in the order given.
@@ -134,24 +143,32 @@ def upsert_items(
     An item seen before is stored once, whatever arrives twice (in one batch or across
     batches); one the hub changed (same id, other fields) is updated and its search terms
     replaced. ``rules_done`` marks new items as already considered by the auto-download rules
-    (an existing item keeps its mark: each item is evaluated once)."""
+    (an existing item keeps its mark: each item is evaluated once). ``member`` is the
+    profile's own user name: a new item it uploaded (from any of its workstations) is stored
+    read — the member's own footage is no news to it, nor counted unread."""
     new: list[Item] = []
     now = time.time()
     with store.write() as conn:
         for item in items:
-            if _upsert_one(conn, profile, item, now, rules_done):
+            if _upsert_one(conn, profile, item, now, rules_done, member):
                 new.append(item)
     return new
 
 
 def _upsert_one(
-    conn: sqlite3.Connection, profile: str, item: Item, now: float, rules_done: bool
+    conn: sqlite3.Connection,
+    profile: str,
+    item: Item,
+    now: float,
+    rules_done: bool,
+    member: str,
 ) -> bool:
     values = _values(item)
     old = conn.execute(_SELECT_OLD_SQL, (profile, item.id)).fetchone()
     row = dict(zip(HUB_COLUMNS, values, strict=True))
     if old is None:
-        cur = conn.execute(_INSERT_SQL, (profile, item.id, *values, now, int(rules_done)))
+        read_at = now if item.sent_by(member) else None
+        cur = conn.execute(_INSERT_SQL, (profile, item.id, *values, now, read_at, int(rules_done)))
         conn.execute(_FTS_INSERT_SQL, (cur.lastrowid, *_fts_terms(row)))
         return True
     if tuple(old)[1:] == values:
@@ -263,6 +280,8 @@ def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> Librar
         source_member=r.text("source_member"),
         thumbnail_url=r.text("thumbnail_url"),
         renditions=_renditions(r),
+        source_name=r.text("source_name"),
+        source_role=r.text("source_role"),
     )
     warn_damaged(
         "item",

@@ -14,11 +14,15 @@ from .search import COUNT_CAP, MatchCount, Page, Query
 
 
 class Library:
-    """The items of one hub profile and the files downloaded from them, on this workstation."""
+    """The items of one hub profile and the files downloaded from them, on this workstation.
 
-    def __init__(self, store: Store, profile: str) -> None:
+    ``member`` is the profile's user name: the items it uploaded are its own (``Item.sent_by``;
+    the Feed says "Sent by you")."""
+
+    def __init__(self, store: Store, profile: str, member: str = "") -> None:
         self.store = store
         self.profile = profile
+        self.member = member
 
     # --- items -----------------------------------------------------------------------------
 

@@ -24,6 +24,12 @@ a workstation back after a week switched off, pulls the back catalogue into the 
 library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
 what is new.
 
+**The member's own uploads are not downloaded back.** A rule has no condition on who sent an
+item: it matches the agency's pushes and the other members' uploads alike. The items the
+profile's member uploaded itself — from this workstation (the upload's sha256) or from another
+of its workstations (``Item.sent_by``) — are marked evaluated without any action, whatever the
+rules say: its footage is already where it was sent from.
+
 **An item whose downloads cannot be queued is not lost.** When a rule's folder cannot be made
 or written (a share not mounted or read-only, a plain file in the way), the item is left
 unevaluated and tried again at the next evaluation (new items from the feed, the next start)

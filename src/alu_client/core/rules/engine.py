@@ -87,10 +87,14 @@ class Match:
 
 
 class RuleEngine:
-    def __init__(self, store: Store, profile: str, enqueue: Enqueue) -> None:
+    """``member``: the profile's user name; the items it uploaded (from any of its
+    workstations) are never downloaded back by a rule (see ``_own_upload``)."""
+
+    def __init__(self, store: Store, profile: str, enqueue: Enqueue, member: str = "") -> None:
         self.store = store
         self.profile = profile
         self.enqueue = enqueue
+        self.member = member
         self.rules = RuleStore(store, profile)
         self._lock = threading.Lock()
         #: rules that could not be tried in this evaluation (said once each)
@@ -143,8 +147,10 @@ class RuleEngine:
                     if cutoff is not None and item.published_at < cutoff:
                         quiet.append(pk)
                         continue
-                    if self._sent_from_here(item):
-                        quiet.append(pk)  # its file is here: it was uploaded from here
+                    if self._sent_from_here(item) or item.sent_by(self.member):
+                        # its file is here (uploaded from here), or on another workstation of
+                        # the member that sent it: the member's own footage is not fetched back
+                        quiet.append(pk)
                         continue
                     rule = self._first_match(rules, item)
                     if rule is None:

@@ -355,4 +355,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (folder_id, path)
     )
     """,
+    # 14: who sent an item, as the Feed says it ("Sent by Kenya TV"): the uploading member's
+    # name as people know it and its role (an agency account's upload is the agency's), which
+    # the hub sends and were dropped (items stored before keep '' and show the user name).
+    # The member's own uploads stored before are not unread news: marked read as the feed sync
+    # now marks them when they arrive (``upsert_items``).
+    """
+    ALTER TABLE items ADD COLUMN source_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN source_role TEXT NOT NULL DEFAULT '';
+    UPDATE items SET read_at = first_seen_at WHERE read_at IS NULL
+        AND kind = 'member_upload' AND source_member <> ''
+        AND source_member = (SELECT p.username FROM profiles AS p WHERE p.name = items.profile)
+    """,
 ]

@@ -277,11 +277,18 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
     return f"{t.direction}_{outcome}", fields
 
 
-def transfer_outcome_hook(profile_of: Callable[[Transfer], str | None], device: str) -> OutcomeHook:
+def transfer_outcome_hook(
+    profile_of: Callable[[Transfer], str | None],
+    device: str,
+    *,
+    on_recorded: Callable[[], None] | None = None,
+) -> OutcomeHook:
     """An outcome hook for ``TransferStore.outcome_hooks``: every download or upload that ends
     (done, failed, canceled) puts ``download_completed``, ``upload_failed``, … in the outbox
     of its profile, in the transaction that ends it. Transfers of no profile (``profile_of``
-    returns None: a plain ``alu fetch``) are not reported."""
+    returns None: a plain ``alu fetch``) are not reported. ``on_recorded`` is called after
+    each event is put there, still inside the transaction (``Store.after_commit`` tells others
+    once it is committed)."""
 
     def hook(conn: sqlite3.Connection, t: Transfer) -> None:
         profile = profile_of(t)
@@ -292,6 +299,8 @@ def transfer_outcome_hook(profile_of: Callable[[Transfer], str | None], device: 
             return
         type_, fields = made
         record_event(conn, profile, type_, device=device, **fields)
+        if on_recorded is not None:
+            on_recorded()
 
     return hook
 
@@ -352,7 +361,9 @@ class HistorySync:
 
     ``client`` is a signed-in HubClient or a function returning the current one (None when
     signed out). ``push`` and ``pull`` raise ``HubError`` when the hub cannot be used; what was
-    done before the error is kept, what was not is left as it was."""
+    done before the error is kept, what was not is left as it was. ``on_change`` is called
+    (on the caller's thread, after the commit) each time they changed the stored history:
+    events sent or refused, events pulled, the outbox filled again for a restored hub."""
 
     def __init__(
         self,
@@ -363,9 +374,11 @@ class HistorySync:
         state: SyncState | None = None,
         batch: int = PUSH_BATCH,
         page_size: int = 500,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.profile = profile
+        self.on_change = on_change
         self._client = client
         self.state = state or SyncState(store, profile)
         self.batch = max(1, min(batch, 1000))
@@ -379,6 +392,15 @@ class HistorySync:
         if c is None:
             raise AuthError("Not signed in to this hub; sign in first.")
         return c
+
+    def _changed(self) -> None:
+        """Tell ``on_change`` (its failure is logged: the sync goes on)."""
+        if self.on_change is None:
+            return
+        try:
+            self.on_change()
+        except Exception:
+            log.exception("a history listener failed")
 
     # --- up --------------------------------------------------------------------------------------
 
@@ -444,6 +466,7 @@ class HistorySync:
                 [(now, self.profile, r["id"]) for r in rows],
             )
             self.state.touch(now, c)
+        self._changed()
         return len(rows)
 
     def _refused(self, row: sqlite3.Row, reason: str) -> None:
@@ -457,6 +480,7 @@ class HistorySync:
                 " WHERE profile = ? AND id = ? AND sent_at IS NULL",
                 (time.time(), json.dumps(detail), self.profile, row["id"]),
             )
+        self._changed()
 
     # --- down ------------------------------------------------------------------------------------
 
@@ -509,6 +533,8 @@ class HistorySync:
                     self.state.advance_history(seq, c)
                     self.state.mark(HISTORY_SEQ, seq, newest, c)
                     self.state.touch(conn=c)
+                # (new events, or ours coming back: no longer waiting to be sent)
+                self._changed()
                 if not page.more:
                     return added
 
@@ -544,6 +570,8 @@ class HistorySync:
                 (self.profile, last, time.time() - RESEND_AFTER_RESTORE_S),
             ).rowcount
             self.state.rewind_history(start, c)
+        if again:
+            self._changed()
         log.warning(
             "the hub's history no longer has event %d of this workstation's (restored from a "
             "backup?): reading it again from %d; %d event(s) of this workstation to send again",

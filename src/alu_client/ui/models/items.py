@@ -47,14 +47,16 @@ from ..delegates_items import (
     language_name,
     local_time,
     relative_time,
+    sender_name,
+    sent_by,
     thumbnail_path,
 )
 from ..tasks import TaskRunner
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
-(COL_THUMB, COL_TITLE, COL_SLUG, COL_DATELINE, COL_LANGUAGE, COL_DURATION, COL_PRIORITY,
- COL_PUBLISHED, COL_STATE) = range(9)  # fmt: skip
-COLUMN_COUNT = 9
+(COL_THUMB, COL_TITLE, COL_SLUG, COL_DATELINE, COL_SENDER, COL_LANGUAGE, COL_DURATION,
+ COL_PRIORITY, COL_PUBLISHED, COL_STATE) = range(10)  # fmt: skip
+COLUMN_COUNT = 10
 
 # item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
 STATES = ("downloaded", "queued", "paused", "failed", "missing", "new", "seen")
@@ -302,6 +304,9 @@ class ItemsModel(QAbstractTableModel):
             return self._tooltip(li, col)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_THUMB:
             return self._card_text(li)
+        if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_SENDER:
+            # "You (Kenya TV)", "The agency": the cell's word said whole
+            return sent_by(li.item, self.library.member)
         if role == Qt.ItemDataRole.SizeHintRole and col == COL_THUMB:
             return QSize(THUMB_SIZE.width() // 2 + 8, THUMB_SIZE.height() // 2 + 4)
         return None
@@ -317,6 +322,8 @@ class ItemsModel(QAbstractTableModel):
             return it.slug
         if col == COL_DATELINE:
             return it.dateline
+        if col == COL_SENDER:
+            return sender_name(it, self.library.member)
         if col == COL_LANGUAGE:
             return language_name(it.language) if it.language else ""
         if col == COL_DURATION:
@@ -359,6 +366,9 @@ class ItemsModel(QAbstractTableModel):
             return local_time(li.item.published_at, QLocale.FormatType.LongFormat)
         if col in (COL_TITLE, COL_THUMB):
             return li.title
+        if col == COL_SENDER:  # (a long name is cut in the cell)
+            #: the tooltip of the Sent by column: "Sent by: You (Kenya TV)"
+            return self.tr("Sent by: {sender}").format(sender=sent_by(li.item, self.library.member))
         return None
 
     # --- reading the store (one read at a time) ---------------------------------------------
@@ -667,6 +677,8 @@ class ItemsModel(QAbstractTableModel):
             self.tr("Title"),
             self.tr("Slug"),
             self.tr("Dateline"),
+            #: the column saying who sent an item: the agency, a member, or you
+            self.tr("Sent by"),
             self.tr("Language"),
             self.tr("Duration"),
             self.tr("Priority"),

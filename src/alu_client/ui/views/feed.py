@@ -1,4 +1,6 @@
-"""The Feed tab: the agency's pushes and the members' shared items, newest first.
+"""The Feed tab: the agency's pushes and the members' shared items, newest first, each saying
+who sent it (the Sent by column and the detail pane: the agency, a member, or "You" for the
+member's own uploads, which the core stores read: they are no news to it).
 
 A table over ``ItemsModel`` (pages read as the user scrolls), the filter bar, the unread count,
 a detail pane, and the commands: download the broadcast or the proxy rendition of one or many
@@ -99,7 +101,7 @@ class FeedPanel(QWidget):
         self.view = item_table(self.model, self, "feed-table")
         on_open(self.view, self._activated)  # double-click, Enter
 
-        self.detail = ItemDetail(self)
+        self.detail = ItemDetail(self, member=services.library.member)
         self.detail.setObjectName("feed-detail")
         self.download_action = QAction(self)
         self.download_proxy_action = QAction(self)

@@ -1,14 +1,15 @@
 """The History tab: what this member downloaded and uploaded, on this workstation and others.
 
 The list comes from the local history (``services.history().list``), read off the GUI thread a
-page at a time (more as the view scrolls to the end). It follows by itself when the library
-changes (a download recorded), every minute (uploads ending, events pulled by the sync) and
-after Sync now: it reads only what was stored since its last read and the outbox events sent
-since (``HistorySync.since``, ``sent_among``), each new event put in its place, so a busy
-workstation's list keeps its selection, sort and scroll position. The whole list is read
-again (``refresh``) at the start, when the outbox grew by more than the new events (a hub
-restored from a backup takes sent events back), when too many events came at once, and on
-Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
+page at a time (more as the view scrolls to the end). It follows by itself as the history
+changes (``CoreBridge.history_changed``: a download or an upload ending, events sent to the hub
+or pulled by the sync), after Sync now, and every minute (events another process wrote in the
+same data folder, `alu queue cancel`): it reads only what was stored since its last read and
+the outbox events sent since (``HistorySync.since``, ``sent_among``), each new event put in its
+place, so a busy workstation's list keeps its selection, sort and scroll position. The whole
+list is read again (``refresh``) at the start, when the outbox grew by more than the new events
+(a hub restored from a backup takes sent events back), when too many events came at once, and
+on Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
 now, which then refreshes this tab too), so Refresh carries no shortcut of its own (two owners
 of one key and Qt runs neither). "Sync now" sends the outbox to the hub and pulls the member's
 other workstations' events, on a thread of its own so a slow link never holds up the app's
@@ -60,7 +61,8 @@ from ..models.history import (
 from ..tasks import TaskRunner
 from . import new_table
 
-# refresh by itself this often (ms)
+# refresh by itself this often (ms): what this app's core does is told at once
+# (``history_changed``); this finds what another process wrote in the data folder
 REFRESH_INTERVAL_MS = 60_000
 # a refresh re-reads at most this many of the newest events (rows past them are dropped and
 # read again as the view scrolls to them)
@@ -150,7 +152,7 @@ class HistoryPanel(QWidget):
         self.timer.setInterval(REFRESH_INTERVAL_MS)
         self.timer.timeout.connect(self.read_new)
         self.timer.start()
-        bridge.library_changed.connect(self.read_new)
+        bridge.history_changed.connect(self.read_new)
         self.model.more_wanted.connect(self._load_more)
         self._retranslate()
         self.refresh()

@@ -1,6 +1,7 @@
-"""The detail pane of an item: what the agency said about it (slug, dateline, times, place,
-priority, restrictions, script, shotlist, renditions and sizes) and, in the Library, what the
-local file holds (codec, resolution, length, audio).
+"""The detail pane of an item: who sent it (the agency, a member, or this member: "Sent by:
+You (Kenya TV)"), what was said about it (slug, dateline, times, place, priority, restrictions,
+script, shotlist, renditions and sizes) and, in the Library, what the local file holds (codec,
+resolution, length, audio).
 
 Script and shotlist keep their own writing direction whatever the app's language: an Arabic
 shotlist reads right to left in the English app, a French script left to right in the Arabic
@@ -26,11 +27,12 @@ from PySide6.QtWidgets import (
 from alu_client.core.library import LibraryFile, LibraryItem
 
 from .. import formats
-from ..delegates_items import clip_length, language_name, local_time, priority_name
+from ..delegates_items import clip_length, language_name, local_time, priority_name, sent_by
 from ..widgets.label import SelectableLabel
 from ..widgets.text_direction import align_to_text, text_direction
 
 _FIELDS = (
+    "sender",
     "slug",
     "dateline",
     "published",
@@ -58,11 +60,15 @@ def _when(value: dt.datetime | None) -> str:
 
 
 class ItemDetail(QWidget):
-    """``ItemDetail(parent=None, *, show_file=False)``; ``set_item(LibraryItem | None)``."""
+    """``ItemDetail(parent=None, *, show_file=False, member="")``; ``set_item(LibraryItem |
+    None)``. ``member`` is the profile's user name: its own uploads say "Sent by: You (…)"."""
 
-    def __init__(self, parent: QWidget | None = None, *, show_file: bool = False) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, show_file: bool = False, member: str = ""
+    ) -> None:
         super().__init__(parent)
         self.show_file = show_file
+        self.member = member
         self.item: LibraryItem | None = None
         self.title = QLabel(self)
         self.title.setObjectName("detail-title")
@@ -140,6 +146,7 @@ class ItemDetail(QWidget):
         it = li.item
         self.title.setText(it.title)
         v = self.values
+        v["sender"].setText(sent_by(it, self.member))
         # the agency's own words in isolates: each keeps its order in the other direction's
         # paragraph ("SUDAN-AID (UPDATE)" in Arabic)
         v["slug"].setText(formats.isolated(it.slug))
@@ -244,6 +251,8 @@ class ItemDetail(QWidget):
 
     def _retranslate(self) -> None:
         names = {
+            #: who sent the item: "Sent by: The agency", "Sent by: You (Kenya TV)"
+            "sender": self.tr("Sent by:"),
             "slug": self.tr("Slug:"),
             "dateline": self.tr("Dateline:"),
             "published": self.tr("Published:"),

@@ -208,7 +208,7 @@ class LibraryPanel(QWidget):
         self.views.addWidget(self.grid)
         self.views.addWidget(self.table)
 
-        self.detail = ItemDetail(self, show_file=True)
+        self.detail = ItemDetail(self, show_file=True, member=services.library.member)
         self.detail.setObjectName("library-detail")
         self.player = _load_player(self)
         self.side = QSplitter(Qt.Orientation.Vertical, self)
