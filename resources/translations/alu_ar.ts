@@ -1835,6 +1835,11 @@
         <translation>الحجم: {size}</translation>
     </message>
     <message>
+        <source>Sent by:</source>
+        <extracomment>who sent the item: &quot;Sent by: The agency&quot;, &quot;Sent by: You (Kenya TV)&quot;</extracomment>
+        <translation>المرسل:</translation>
+    </message>
+    <message>
         <source>Slug:</source>
         <translation>الرمز:</translation>
     </message>
@@ -1898,9 +1903,39 @@
         <source>Item details</source>
         <translation>تفاصيل المادة</translation>
     </message>
+    <message>
+        <source>The agency</source>
+        <extracomment>after &quot;Sent by:&quot;, an item the agency pushed</extracomment>
+        <translation>الوكالة</translation>
+    </message>
+    <message>
+        <source>You ({member})</source>
+        <extracomment>after &quot;Sent by:&quot;, an item this member uploaded itself: &quot;You (Kenya TV)&quot;</extracomment>
+        <translation>أنتم ({member})</translation>
+    </message>
+    <message>
+        <source>A member</source>
+        <extracomment>after &quot;Sent by:&quot;, a member&apos;s upload whose member the hub did not name</extracomment>
+        <translation>عضو</translation>
+    </message>
 </context>
 <context>
     <name>ItemsModel</name>
+    <message>
+        <source>Agency</source>
+        <extracomment>the Sent by column of an item the agency pushed</extracomment>
+        <translation>الوكالة</translation>
+    </message>
+    <message>
+        <source>You</source>
+        <extracomment>the Sent by column of an item this member uploaded itself</extracomment>
+        <translation>أنتم</translation>
+    </message>
+    <message>
+        <source>Member</source>
+        <extracomment>the Sent by column of a member&apos;s upload whose member the hub did not name</extracomment>
+        <translation>عضو</translation>
+    </message>
     <message>
         <source>just now</source>
         <translation>الآن</translation>
@@ -1912,6 +1947,11 @@
     <message>
         <source>{n} h ago</source>
         <translation>منذ {n} س</translation>
+    </message>
+    <message>
+        <source>Sent by: {sender}</source>
+        <extracomment>the tooltip of the Sent by column: &quot;Sent by: You (Kenya TV)&quot;</extracomment>
+        <translation>المرسل: {sender}</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1928,6 +1968,11 @@
     <message>
         <source>Dateline</source>
         <translation>المكان</translation>
+    </message>
+    <message>
+        <source>Sent by</source>
+        <extracomment>the column saying who sent an item: the agency, a member, or you</extracomment>
+        <translation>المرسل</translation>
     </message>
     <message>
         <source>Language</source>
@@ -4345,6 +4390,11 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>مثال: يُحظر البث في كينيا</translation>
     </message>
     <message>
+        <source>{count} of {limit} characters</source>
+        <extracomment>under the script or shot list once it nears its limit: &quot;18,500 of 20,000 characters&quot;</extracomment>
+        <translation>عدد الأحرف: {count} من {limit}</translation>
+    </message>
+    <message>
         <source>{name} — reading the file…</source>
         <translation>{name} — جارٍ قراءة الملف…</translation>
     </message>
@@ -4356,13 +4406,21 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <source>no sound</source>
         <translation>بلا صوت</translation>
     </message>
+    <message numerus="yes">
+        <source>This is too long: %Ln characters, at most {limit}.</source>
+        <extracomment>under a text over its limit; %Ln is its length: &quot;This is too long: 20,001 characters, at most 20,000.&quot;</extracomment>
+        <translation>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+            <numerusform>النص طويل جدًا: عدد الأحرف %Ln، والحد الأقصى {limit}.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
         <translation>النص وقائمة اللقطات والقيود مجتمعةً أكثر مما يقبله المركز ({size} كيلوبايت من {limit} كيلوبايت على الأكثر بعد الترميز؛ الحروف العربية والرموز التعبيرية تُحسب بأكثر من واحد): اختصر هذا النص.</translation>
-    </message>
-    <message>
-        <source>This is too long (at most {limit} characters).</source>
-        <translation>هذا طويل جداً (الحد الأقصى لعدد الأحرف: {limit}).</translation>
     </message>
     <message>
         <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>

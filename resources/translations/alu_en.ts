@@ -115,6 +115,17 @@
     </message>
 </context>
 <context>
+    <name>UploadForm</name>
+    <message numerus="yes">
+        <source>This is too long: %Ln characters, at most {limit}.</source>
+        <extracomment>under a text over its limit; %Ln is its length: &quot;This is too long: 20,001 characters, at most 20,000.&quot;</extracomment>
+        <translation>
+            <numerusform>This is too long: %Ln character, at most {limit}.</numerusform>
+            <numerusform>This is too long: %Ln characters, at most {limit}.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>_Ago</name>
     <message numerus="yes">
         <source>%Ln d ago</source>

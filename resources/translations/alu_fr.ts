@@ -1811,6 +1811,11 @@
         <translation>Taille : {size}</translation>
     </message>
     <message>
+        <source>Sent by:</source>
+        <extracomment>who sent the item: &quot;Sent by: The agency&quot;, &quot;Sent by: You (Kenya TV)&quot;</extracomment>
+        <translation>Envoyé par :</translation>
+    </message>
+    <message>
         <source>Slug:</source>
         <translation>Slug :</translation>
     </message>
@@ -1874,9 +1879,39 @@
         <source>Item details</source>
         <translation>Détail du sujet</translation>
     </message>
+    <message>
+        <source>The agency</source>
+        <extracomment>after &quot;Sent by:&quot;, an item the agency pushed</extracomment>
+        <translation>L’agence</translation>
+    </message>
+    <message>
+        <source>You ({member})</source>
+        <extracomment>after &quot;Sent by:&quot;, an item this member uploaded itself: &quot;You (Kenya TV)&quot;</extracomment>
+        <translation>Vous ({member})</translation>
+    </message>
+    <message>
+        <source>A member</source>
+        <extracomment>after &quot;Sent by:&quot;, a member&apos;s upload whose member the hub did not name</extracomment>
+        <translation>Un membre</translation>
+    </message>
 </context>
 <context>
     <name>ItemsModel</name>
+    <message>
+        <source>Agency</source>
+        <extracomment>the Sent by column of an item the agency pushed</extracomment>
+        <translation>Agence</translation>
+    </message>
+    <message>
+        <source>You</source>
+        <extracomment>the Sent by column of an item this member uploaded itself</extracomment>
+        <translation>Vous</translation>
+    </message>
+    <message>
+        <source>Member</source>
+        <extracomment>the Sent by column of a member&apos;s upload whose member the hub did not name</extracomment>
+        <translation>Membre</translation>
+    </message>
     <message>
         <source>just now</source>
         <translation>à l’instant</translation>
@@ -1888,6 +1923,11 @@
     <message>
         <source>{n} h ago</source>
         <translation>il y a {n} h</translation>
+    </message>
+    <message>
+        <source>Sent by: {sender}</source>
+        <extracomment>the tooltip of the Sent by column: &quot;Sent by: You (Kenya TV)&quot;</extracomment>
+        <translation>Envoyé par : {sender}</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -1904,6 +1944,11 @@
     <message>
         <source>Dateline</source>
         <translation>Lieu</translation>
+    </message>
+    <message>
+        <source>Sent by</source>
+        <extracomment>the column saying who sent an item: the agency, a member, or you</extracomment>
+        <translation>Envoyé par</translation>
     </message>
     <message>
         <source>Language</source>
@@ -4293,6 +4338,11 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>ex. Pas d&apos;accès Kenya</translation>
     </message>
     <message>
+        <source>{count} of {limit} characters</source>
+        <extracomment>under the script or shot list once it nears its limit: &quot;18,500 of 20,000 characters&quot;</extracomment>
+        <translation>{count} caractères sur {limit}</translation>
+    </message>
+    <message>
         <source>{name} — reading the file…</source>
         <translation>{name} — lecture du fichier…</translation>
     </message>
@@ -4304,13 +4354,17 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>no sound</source>
         <translation>sans son</translation>
     </message>
+    <message numerus="yes">
+        <source>This is too long: %Ln characters, at most {limit}.</source>
+        <extracomment>under a text over its limit; %Ln is its length: &quot;This is too long: 20,001 characters, at most 20,000.&quot;</extracomment>
+        <translation>
+            <numerusform>Texte trop long : %Ln caractère, {limit} au plus.</numerusform>
+            <numerusform>Texte trop long : %Ln caractères, {limit} au plus.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>The script, shot list and restrictions together are more than the hub takes ({size} KiB of at most {limit} KiB once encoded; Arabic letters and emoji count for more than one): shorten this text.</source>
         <translation>Le script, la liste des plans et les restrictions dépassent ensemble ce que le hub accepte ({size} Kio pour {limit} Kio au plus une fois encodés ; les lettres arabes et les emoji comptent pour plus d&apos;un) : raccourcissez ce texte.</translation>
-    </message>
-    <message>
-        <source>This is too long (at most {limit} characters).</source>
-        <translation>Trop long (au plus {limit} caractères).</translation>
     </message>
     <message>
         <source>The recording date is in the future; check it (and the camera&apos;s clock).</source>
