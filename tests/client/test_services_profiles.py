@@ -18,6 +18,7 @@ from alu_client.core.services import Services
 from alu_client.core.store import Store
 from alu_client.core.uploads import UploadFields, file_sha256
 from tests.support.livehub import LiveHub, start_hub
+from tests.support.waiting import wait_until
 
 ANN_PW, BEN_PW = "pw-ann-12345", "pw-ben-12345"
 
@@ -208,12 +209,21 @@ def test_transfers_the_hub_refused_the_sign_in_for_go_on_after_a_new_sign_in(
     download = ann.download(item)
     assert sign_out(ann.profiles, desk.secrets, name)  # revoked on the hub
     queue = ann.start_engine(sync=False, rules=False, hot_folders=False, media=False)
-    refused = [queue.wait_for(tid, timeout=30) for tid in (upload, download)]
-    assert [t.state for t in refused] == ["failed", "failed"], refused
-    assert refused[0].last_error == (
-        "The hub did not accept this sign-in; sign in again, then retry."
+    # refused, they wait for a new sign-in (queued), not failed (tests/client/test_sign_in_hold)
+    refused = wait_until(
+        lambda: (
+            rows
+            if all(rows := [queue.transfers.get(tid) for tid in (upload, download)])
+            and all(t and t.last_error for t in rows)
+            else None
+        ),
+        timeout=30,
+        what="both refused",
     )
-    assert refused[1].last_error.startswith("The server refused access (HTTP 401).")
+    assert [t.state for t in refused if t] == ["queued", "queued"], refused
+    assert {t.last_error for t in refused if t} == {
+        "The hub did not accept this sign-in; sign in again, then retry."
+    }
     desk.close()
     desk.sign_in(live_hub, "ann", ANN_PW)  # the same member again
     ann = desk.services()

@@ -52,7 +52,7 @@ from .store import Store
 from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
-from .transfers.base import REFUSED_SIGN_IN, SessionPool
+from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
 from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
@@ -195,27 +195,38 @@ class Services:
         return True
 
     def _signed_in_again(self) -> None:
-        """A new sign-in was taken: the hub's transfers that failed get another try (those
-        refused for the old sign-in among them; others fail again as they did, said again)."""
+        """A new sign-in was taken: the transfers waiting for one go at once, their error of
+        the old one gone; the hub's transfers that failed get another try (those refused for
+        the old sign-in among them; others fail again as they did, said again)."""
         queue = self.queue
         if queue is None:
             return
+        self._retry_refused_sign_ins(queue)
         for t in self._failed_hub_transfers():
             queue.resume(t.id)
 
     def _retry_refused_sign_ins(self, queue: TransferQueue) -> None:
-        """The active profile's transfers that failed because the hub refused their sign-in
-        (signed out meanwhile, the password changed) or had none go back to the queue: the
-        engine starts with the sign-in kept now, most often a new one (the app's sign-in
-        dialog, `alu login`). They stayed failed after the member signed in again. Refused
-        again, they fail again (one request each)."""
+        """The active profile's transfers the hub refused their sign-in for (signed out
+        meanwhile, the session ended, the password changed) or that had none — waiting in
+        the queue, or failed — go now, and say that error no longer (``signed_in_again``):
+        the engine starts with the sign-in kept now, most often a new one (the app's sign-in
+        dialog, `alu login`). They stayed failed after the member signed in again, and those
+        queued said the old error, "Waiting to retry". Refused again, they wait again (one
+        request each)."""
         profile = self.profile
         if profile is None:
             return
-        for t in queue.transfers.all(("failed",)):
-            if profile_of(t) == profile.name and t.last_error.startswith(REFUSED_SIGN_IN):
-                log.info("transfer %d refused for its sign-in is tried again", t.id)
-                queue.resume(t.id)
+        name = profile.name
+        queue.signed_in_again(lambda t: profile_of(t) == name)
+
+    def _needs_sign_in(self, t: Transfer) -> bool:
+        """``t`` sends the hub's sign-in (``TransferQueue.needs_sign_in``): the active
+        profile's, to the hub's own origin; not a signed link to a CDN or S3, nor another
+        profile's, nor `alu fetch`'s plain address, which go on while the hub refuses it."""
+        profile, client = self.profile, self._client
+        if profile is None or client is None or profile_of(t) != profile.name:
+            return False
+        return http.same_origin(t.destination if t.direction == "upload" else t.source, client.url)
 
     def _failed_hub_transfers(self) -> list[Transfer]:
         """The failed transfers of the active profile's hub (none without an engine)."""
@@ -337,6 +348,9 @@ class Services:
             # one holds the lock now); the user's rerun must not be stopped by it
             queue.transfers.clear_request(tid)
         if only is None:
+            # a running engine: while the hub refuses the sign-in, the transfers that need it
+            # wait for a new one instead of each failing (a one-shot verb fails, and says so)
+            queue.needs_sign_in = self._needs_sign_in
             self._retry_refused_sign_ins(queue)
         apply_settings(queue, settings, limit_down=limit_down, limit_up=limit_up)
         profile = self.profile
@@ -391,7 +405,9 @@ class Services:
     ) -> Callable[[SyncStatus], None]:
         """A feed status listener: when the hub answers again after an outage, the profile's
         transfers waiting for a retry go at once (their back-off had grown to minutes; the feed
-        tries the hub at least once a minute)."""
+        tries the hub at least once a minute); and those waiting for a sign-in the hub had
+        refused, if it takes it again (the feed's requests carry it too: an account enabled
+        again, a hub that refused the token for a time)."""
         online = [False]
 
         def hurry() -> None:
@@ -406,6 +422,11 @@ class Services:
             now = status.state == ONLINE
             back = now and not online[0]
             online[0] = now
+            if back and queue.waits_for_sign_in and not stopping.is_set():
+                try:
+                    queue.signed_in_again(lambda t: profile_of(t) == name)
+                except Exception as e:  # (the engine stopping meanwhile: its store closed)
+                    log.debug("transfers waiting for the sign-in not let go: %s", e)
             if back:
                 hurry()
                 # once more when the attempts under way in the outage have had their time out
@@ -417,14 +438,18 @@ class Services:
         return listener
 
     def _watch_token(self) -> None:
-        """While the hub refuses this workstation (the sync signed out, hub transfers failed),
+        """While the hub refuses this workstation (the sync signed out, transfers wait for a
+        sign-in, hub transfers failed),
         look for a new sign-in made by another process every ``TOKEN_RECHECK_S`` (``client``
         takes it); otherwise the token store is not read."""
         while not self._stopping.wait(TOKEN_RECHECK_S):
             sync = self.sync
             try:
-                if (sync is not None and sync.status.state == SIGNED_OUT) or (
-                    self._failed_hub_transfers()
+                queue = self.queue
+                if (
+                    (sync is not None and sync.status.state == SIGNED_OUT)
+                    or (queue is not None and queue.waits_for_sign_in)
+                    or self._failed_hub_transfers()
                 ):
                     self.client()
             except Exception as e:  # (the store closing at stop, a token store gone)

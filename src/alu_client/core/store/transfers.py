@@ -365,6 +365,24 @@ class TransferStore:
                 hurried += cur.rowcount
         return hurried
 
+    def clear_errors(self, ids: Collection[int]) -> int:
+        """The last error of these transfers (queued, active or failed) is gone, and with it
+        a queued one's retry time: what it said holds no longer (a new sign-in after the hub
+        refused the old one). How many."""
+        cleared = 0
+        ids = sorted(ids)
+        with self.store.write() as c:
+            for start in range(0, len(ids), 500):  # (SQLite before 3.32: 999 variables at most)
+                batch = ids[start : start + 500]
+                cur = c.execute(
+                    "UPDATE transfers SET last_error = '', next_attempt_at = NULL"  # noqa: S608 - only "?" placeholders
+                    f" WHERE id IN ({','.join('?' * len(batch))})"
+                    " AND state IN ('queued', 'active', 'failed')",
+                    batch,
+                )
+                cleared += cur.rowcount
+        return cleared
+
     def claim(self, tid: int) -> bool:
         """queued → active, only if it is still queued (a pause may have come first)."""
         with self.store.write() as c:

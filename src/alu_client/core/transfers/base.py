@@ -60,6 +60,13 @@ class PermanentError(TransferError):
     retryable = False
 
 
+class SignInRefused(PermanentError):
+    """The server refused the sign-in this request carried (HTTP 401 to a request sent with
+    one): the session ended (it expired, was signed out, the password changed). A running
+    engine holds the transfers that need the hub's sign-in until there is a new one
+    (``TransferQueue.needs_sign_in``) instead of failing each; a one-shot run fails with it."""
+
+
 #: what a transfer that failed on its sign-in says (``last_error`` begins with one of these):
 #: stored as the error's words, they are what tells such a transfer after a restart, so a new
 #: sign-in can try it again (``Services``); the raising code uses these same strings
@@ -68,7 +75,8 @@ MSG_NO_SIGN_IN_SENT: Final = (
     "The server asks for a sign-in, and none was sent to the address it gave for the upload; "
     "check the address and the credentials given."
 )
-#: a download's 401 or 403 (``code``); only the 401 is about the sign-in
+#: a download's 401 or 403 (``code``) without a sign-in sent (a 401 with one is the sign-in's:
+#: ``MSG_SIGN_IN_REFUSED``, ``SignInRefused``)
 MSG_ACCESS_REFUSED: Final = (
     "The server refused access (HTTP {code}). Sign in again, or ask the agency whether your "
     "newsroom may download this item."
@@ -240,6 +248,9 @@ ChooseDestination = Callable[[Container[str]], tuple[Path, Path | None] | None]
 
 #: ``TransferContext.phase``: a download has every byte and checks its size and sha256
 PHASE_VERIFYING = "verifying"
+#: a queued transfer that needs the hub's sign-in, which the hub refused (the session ended):
+#: it waits for a new sign-in (``TransferQueue.needs_sign_in``), and is not started meanwhile
+PHASE_SIGN_IN = "sign-in"
 #: the attempt has ended but the library (the data folder's store) cannot record it (the
 #: disk that holds it is full): the transfer waits, as it is, until it can be written
 PHASE_LIBRARY = "library"

@@ -18,6 +18,12 @@ transfers queued to it: they no longer each try at their retry time; one light p
 time stands for them, on a back-off of its own (seconds, growing to ~30 s), and when the server
 answers they all go at once, in their order and within the caps. The user's retry or resume
 of one tries it at once all the same; transfers to other servers are not held.
+
+A hub that refuses the sign-in (``SignInRefused``: the session ended) holds, in an engine told
+which transfers need it (``needs_sign_in``), those transfers queued: the one refused goes back
+to the queue, not to "failed" (no history event, no failure said), and the others are not
+started, until a new sign-in (``signed_in_again``). Transfers that send no sign-in (a signed
+link to a CDN, ``alu fetch``) go on.
 """
 
 from __future__ import annotations
@@ -47,10 +53,13 @@ from ..store.transfers import (
 )
 from .base import (
     PHASE_LIBRARY,
+    PHASE_SIGN_IN,
+    REFUSED_SIGN_IN,
     ChooseDestination,
     Control,
     PermanentError,
     SessionPool,
+    SignInRefused,
     Stopped,
     TransferContext,
     TransferError,
@@ -151,7 +160,8 @@ class Progress:
     #: seconds left at the current speed, None when unknown
     eta: float | None
     last_error: str
-    #: what an active transfer does when it moves no bytes (``TransferContext.phase``), or ""
+    #: what an active transfer does when it moves no bytes (``TransferContext.phase``), or
+    #: what a queued one waits for (``PHASE_SIGN_IN``), or ""
     phase: str = ""
 
     @property
@@ -253,6 +263,15 @@ class TransferQueue:
         #: another member's upload sent with them was published as this member's item. The
         #: others wait, queued, for an engine of their own profile (None: it runs them all)
         self.profile: str | None = None
+        #: the transfers that send the hub's sign-in (the engine's owner says, for a long-run
+        #: engine): once the hub refused it (``SignInRefused``) they wait, queued, for a new one
+        #: (``signed_in_again``) instead of each starting and failing. None: no wait (a
+        #: one-shot verb fails with the refusal, and says it)
+        self.needs_sign_in: Callable[[Transfer], bool] | None = None
+        #: the hub refused the sign-in, and no new one came since (under ``_cv``)
+        self._sign_in_refused = False
+        #: the queued transfers held for it now (under ``_cv``; ``_sign_in_holds``)
+        self._held_for_sign_in: frozenset[int] = frozenset()
         self._swept = 0.0
         self._cv = threading.Condition()
         self._live: dict[int, _Live] = {}
@@ -486,6 +505,38 @@ class TransferQueue:
                 self._cv.notify_all()
         return hurried
 
+    @property
+    def waits_for_sign_in(self) -> bool:
+        """The hub refused the sign-in and its transfers wait for a new one."""
+        with self._cv:
+            return self._sign_in_refused
+
+    def signed_in_again(self, which: Callable[[Transfer], bool]) -> list[int]:
+        """A new sign-in (its token changed, or the hub accepts it again): the wait for one
+        ends, and the transfers of ``which`` that the hub refused the old one for — queued,
+        or failed (before this engine, by a one-shot verb) — go now, their error gone (it
+        was the old sign-in's: rows kept saying it, "Waiting to retry", once all was well).
+        Returns their ids."""
+        with self._cv:
+            self._sign_in_refused = False
+            self._changed.update(self._held_for_sign_in)
+            self._held_for_sign_in = frozenset()
+        refused = [
+            t
+            for t in self.transfers.all(("queued", "active", "failed"))
+            if self.runs(t) and which(t) and t.last_error.startswith(REFUSED_SIGN_IN)
+        ]
+        ids = [t.id for t in refused]
+        for t in refused:
+            if t.state == "failed":
+                log.info("transfer %d refused for its sign-in is tried again", t.id)
+                self.resume(t.id)
+        self.transfers.clear_errors(ids)
+        with self._cv:
+            self._changed.update(ids)
+            self._cv.notify_all()
+        return ids
+
     def pause_all(self) -> None:
         for t in self.mine(("queued", "active")):
             self.pause(t.id)
@@ -627,7 +678,7 @@ class TransferQueue:
                     self._apply_schedule()
                     held, wake = self._waits()
                     by_origin, probes = self._held_by_origins()
-                    self._start_runnable(held | by_origin)
+                    self._start_runnable(held | by_origin | self._sign_in_holds())
                     self._sweep_canceled()
                     probe_wake = self._probe(probes)
                     if probe_wake is not None:
@@ -673,6 +724,19 @@ class TransferQueue:
         held = frozenset(tid for tid, (_, when) in due.items() if when > now)
         first = min((due[tid][1] for tid in held), default=None)
         return held, first
+
+    def _sign_in_holds(self) -> frozenset[int]:
+        """(under ``_cv``) The queued transfers held because the hub refused the sign-in
+        they need (``needs_sign_in``); their rows are told when this changes (their phase)."""
+        needs = self.needs_sign_in
+        if not self._sign_in_refused or needs is None:
+            now: frozenset[int] = frozenset()
+        else:
+            now = frozenset(t.id for t in self.mine(("queued",)) if needs(t))
+        if now != self._held_for_sign_in:
+            self._changed.update(now ^ self._held_for_sign_in)
+            self._held_for_sign_in = now
+        return now
 
     # --- servers that do not answer (``origins``) -------------------------------------------
 
@@ -1036,51 +1100,8 @@ class TransferQueue:
                 keep_checkpoint=clean_up,
             )
         except BaseException as e:  # every failure is recorded; none kills the engine
-            # the back-off grows with the failures in a row without progress, not with all the
-            # attempts: after hours of a lossy link, the next outage starts again at ~1 s
-            # (an attempt that threw its bytes away moved nothing on, see TransferError.wasted)
-            wasted = isinstance(e, TransferError) and e.wasted
-            failures = 1 if live.advanced and not wasted else t.failures + 1
-            decision = self.policy.decide(e, failures)
-            message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
-            if decision.state == "failed":
-                log.info("transfer %d failed: %s", tid, message)
-                self._finish(
-                    t,
-                    live,
-                    "failed",
-                    error=message,
-                    bytes_done=live.done,
-                    size=live.size,
-                    failures=failures,
-                )
-            else:
-                # an attempt that failed as the one before did (a hub down, each queued
-                # transfer tried every few minutes) says nothing new: the app log keeps the
-                # change, not thousands of lines that push out what came before the outage
-                said = log.debug if message == t.last_error else log.info
-                said("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
-                # stored by the wall clock (for after a restart), measured on the steady one
-                due, at = steady() + decision.delay, time.time() + decision.delay
-                self._finish(
-                    t,
-                    live,
-                    "queued",
-                    error=message,
-                    next_attempt_at=at,
-                    bytes_done=live.done,
-                    size=live.size,
-                    pause_reason="disk full" if decision.state == "paused" else "",
-                    failures=failures,
-                )
-                with self._cv:
-                    self._due[tid] = (at, due)
-                key = self._origin(tid, _address(t))
-                if decision.state == "queued" and key is not None and out_of_reach(e, key):
-                    with self._cv:
-                        if self._hurried.pop(tid, None) != key:
-                            self._unreached[tid] = key
-                    self._unreachable(key)
+            if not self._hold_for_sign_in(t, live, e):
+                self._attempt_failed(t, live, e)
         else:
             size = int(result.get("size") or live.size or live.done)
             # Upload URLs are secrets: handed to the caller in memory, never stored once done.
@@ -1111,6 +1132,90 @@ class TransferQueue:
                 self._cv.notify_all()
         if clean_up:  # canceled as it ran: its slot is free, the server is told now
             self._clean(t, self.cleanups[t.direction])
+
+    def _attempt_failed(self, t: Transfer, live: _Live, e: BaseException) -> None:
+        """An attempt of ``t`` failed with ``e``: queued again for a retry, or failed."""
+        tid = t.id
+        # the back-off grows with the failures in a row without progress, not with all the
+        # attempts: after hours of a lossy link, the next outage starts again at ~1 s
+        # (an attempt that threw its bytes away moved nothing on, see TransferError.wasted)
+        wasted = isinstance(e, TransferError) and e.wasted
+        failures = 1 if live.advanced and not wasted else t.failures + 1
+        decision = self.policy.decide(e, failures)
+        message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
+        if decision.state == "failed":
+            log.info("transfer %d failed: %s", tid, message)
+            self._finish(
+                t,
+                live,
+                "failed",
+                error=message,
+                bytes_done=live.done,
+                size=live.size,
+                failures=failures,
+            )
+        else:
+            # an attempt that failed as the one before did (a hub down, each queued
+            # transfer tried every few minutes) says nothing new: the app log keeps the
+            # change, not thousands of lines that push out what came before the outage
+            said = log.debug if message == t.last_error else log.info
+            said("transfer %d: %s; again in %.0f s", tid, message, decision.delay)
+            # stored by the wall clock (for after a restart), measured on the steady one
+            due, at = steady() + decision.delay, time.time() + decision.delay
+            self._finish(
+                t,
+                live,
+                "queued",
+                error=message,
+                next_attempt_at=at,
+                bytes_done=live.done,
+                size=live.size,
+                pause_reason="disk full" if decision.state == "paused" else "",
+                failures=failures,
+            )
+            with self._cv:
+                self._due[tid] = (at, due)
+            key = self._origin(tid, _address(t))
+            if decision.state == "queued" and key is not None and out_of_reach(e, key):
+                with self._cv:
+                    if self._hurried.pop(tid, None) != key:
+                        self._unreached[tid] = key
+                self._unreachable(key)
+
+    def _hold_for_sign_in(self, t: Transfer, live: _Live, e: BaseException) -> bool:
+        """``e`` is the hub refusing the sign-in ``t`` needs (``needs_sign_in``): ``t`` goes
+        back to the queue, not to "failed" (no history event, no failure said: the session
+        ended, the transfer did not fail), with the refusal as its error and its back-off as
+        it was, and the transfers that need the sign-in wait for a new one from now on. True
+        when so; False for any other failure (and in an engine that does not wait).
+        """
+        needs = self.needs_sign_in
+        if not isinstance(e, SignInRefused) or needs is None or not needs(t):
+            return False
+        with self._cv:
+            first = not self._sign_in_refused
+            self._sign_in_refused = True
+            # (its row says so from its first report: ``_sign_in_holds`` agrees at its pass)
+            self._held_for_sign_in |= {t.id}
+        message = _words_for(t, user_message(e))
+        if first:
+            log.info(
+                "transfer %d: %s; the transfers that need the sign-in wait for a new one",
+                t.id,
+                message,
+            )
+        else:
+            log.debug("transfer %d waits for a new sign-in", t.id)
+        self._finish(
+            t,
+            live,
+            "queued",
+            error=message,
+            bytes_done=live.done,
+            size=live.size,
+            failures=t.failures,
+        )
+        return True
 
     def _link_rate(self, server: str) -> float | None:
         """What one stream to ``server`` carried when last measured (``TransferContext``)."""
@@ -1222,6 +1327,8 @@ class TransferQueue:
         size = (live.size if live and live.size is not None else None) or t.size
         speed = live.speed if live else 0.0
         phase = live.phase if live and t.state == "active" else ""
+        if t.state == "queued" and t.id in self._held_for_sign_in:
+            phase = PHASE_SIGN_IN
         if phase:  # no bytes move: no speed, no time left to guess
             speed = 0.0
         eta = (size - done) / speed if (size and speed > 1) else None

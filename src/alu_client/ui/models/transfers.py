@@ -41,7 +41,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 from alu_client.core.store.transfers import Transfer
-from alu_client.core.transfers.base import PHASE_LIBRARY, PHASE_VERIFYING
+from alu_client.core.transfers.base import PHASE_LIBRARY, PHASE_SIGN_IN, PHASE_VERIFYING
 from alu_client.core.transfers.queue import Progress
 
 from .. import engine_text, formats
@@ -102,7 +102,8 @@ class TransferRow:
     rank: int = 0
     created_at: float | None = None
     finished_at: float | None = None
-    # ``Progress.phase``: "verifying" once a download has every byte and checks them
+    # ``Progress.phase``: "verifying" once a download has every byte and checks them; a queued
+    # transfer's "sign-in" while the hub refuses the sign-in it needs
     phase: str = ""
     # the transfer's own speed limit (bytes per second), under the direction's
     limit_bps: float | None = None
@@ -124,8 +125,14 @@ class TransferRow:
 
     @property
     def retrying(self) -> bool:
-        """Queued again after a failed attempt, waiting for its next try."""
-        return self.state == "queued" and bool(self.last_error)
+        """Queued again after a failed attempt, waiting for its next try (not for a sign-in:
+        a retry then would only be refused again)."""
+        return self.state == "queued" and bool(self.last_error) and not self.waits_for_sign_in
+
+    @property
+    def waits_for_sign_in(self) -> bool:
+        """Queued, and not started while the hub refuses the sign-in it needs."""
+        return self.state == "queued" and self.phase == PHASE_SIGN_IN
 
     @classmethod
     def from_transfer(cls, t: Transfer, rank: int) -> TransferRow:
@@ -459,6 +466,8 @@ class TransfersModel(QAbstractTableModel):
         if col == COL_STATE:
             if row.state == "active" and row.phase in (PHASE_VERIFYING, PHASE_LIBRARY):
                 return self._texts[row.phase]
+            if row.waits_for_sign_in:
+                return self._texts[PHASE_SIGN_IN]
             return self._texts["retrying" if row.retrying else row.state]
         if col == COL_PROGRESS:
             return formats.percent_text(row.fraction)
@@ -561,7 +570,7 @@ class TransfersModel(QAbstractTableModel):
         keys = {
             COL_DIRECTION: ("download", "upload"),
             COL_PRIORITY: PRIORITY_NAMES,
-            COL_STATE: (*_STATE_ORDER, "retrying"),
+            COL_STATE: (*_STATE_ORDER, "retrying", PHASE_SIGN_IN),
         }.get(col, ())
         return [self._texts[k] for k in keys]
 
@@ -593,4 +602,6 @@ class TransfersModel(QAbstractTableModel):
             PHASE_VERIFYING: self.tr("Verifying"),
             # its end cannot be recorded: the data folder's disk is full (the Last error says)
             PHASE_LIBRARY: self.tr("Waiting for space"),
+            # the hub refused the sign-in (the session ended): it starts after a new one
+            PHASE_SIGN_IN: self.tr("Waiting for sign-in"),
         }

@@ -17,7 +17,16 @@ import requests
 import urllib3.exceptions
 
 from ...http import connection_failure, origin, proxy_answer, proxy_for
-from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered, redact_url
+from ..base import (
+    MSG_SIGN_IN_REFUSED,
+    PermanentError,
+    RetryableError,
+    SignInRefused,
+    Stopped,
+    TransferContext,
+    metered,
+    redact_url,
+)
 from .partfile import _Segment
 from .protocol import (
     _BUSY,
@@ -230,6 +239,15 @@ class _JobBase:
                 # the way. "Sign in again" said nothing of it; a new link resumes the download
                 self._drain(resp)
                 raise PermanentError(MSG_LINK_EXPIRED)
+            if (
+                resp.status_code == 401
+                and "Authorization" in headers
+                and proxy_answer(resp) is None
+            ):
+                # the server refused the sign-in sent to it (the hub's session ended): not a
+                # right to ask the agency about (that is its 403), a sign-in to make again
+                self._drain(resp)
+                raise SignInRefused(MSG_SIGN_IN_REFUSED)
             try:
                 _check_status(resp)
             except BaseException:

@@ -17,6 +17,7 @@ from ..base import (
     MSG_NO_SIGN_IN_SENT,
     MSG_SIGN_IN_REFUSED,
     PermanentError,
+    SignInRefused,
     Stopped,
     TransferContext,
     redact_url,
@@ -250,7 +251,7 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
             # none sent: not given, or withheld because the server put the upload on another
             # host (credentials go only to the address they were given for)
             raise PermanentError(MSG_NO_SIGN_IN_SENT)
-        raise PermanentError(MSG_SIGN_IN_REFUSED)
+        raise SignInRefused(MSG_SIGN_IN_REFUSED)
     if code == 403:
         raise PermanentError(f"The hub refused the upload for this account: {_hub_words(r)}")
     if code in (404, 410):
