@@ -360,6 +360,8 @@ def test_the_hub_back_hurries_waiting_transfers_now_and_once_more_later(
     calls: list[float] = []
 
     class Queue:
+        waits_for_sign_in = False  # (no transfer held for a refused sign-in)
+
         def retry_waiting(self, which: object) -> int:
             calls.append(time.monotonic())
             return 0
