@@ -81,4 +81,5 @@ def tls_hub(live_hub: LiveHub, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     assert server.started
     yield f"https://127.0.0.1:{port}", cert
     server.should_exit = True
+    server.force_exit = True  # (at once: a tunnel's kept-alive connection held it for 10 s)
     thread.join(10)
