@@ -890,3 +890,42 @@ def test_the_sign_in_problem_is_copied_without_the_marks_it_is_shown_with(
     QGuiApplication.clipboard().clear()
     qtbot.keySequence(dialog.error, QKeySequence.StandardKey.Copy)
     assert QGuiApplication.clipboard().text() == said
+
+
+class _BrokenKeyring:
+    """A keyring backend whose every call fails (a keyring daemon gone wrong)."""
+
+    priority: float = 5.0
+
+    def get_password(self, *_args: str) -> str | None:
+        from keyring.errors import KeyringError
+
+        raise KeyringError("broken")
+
+    set_password = delete_password = get_password
+
+
+def test_a_failing_keyring_at_sign_in_says_to_untick_remember_me(
+    qtbot: Any, live_hub: LiveHub, profiles: Profiles
+) -> None:
+    """ "…unlock the keyring, or sign in again." was said to a user signing in (review): the
+    way that works is to untick Remember me, and the dialog says so; it then signs in."""
+    from alu_client.core.credentials import KeyringSecrets
+
+    live_hub.member("ktn", PASSWORD)
+    d = SignInDialog(profiles, KeyringSecrets(_BrokenKeyring()))
+    qtbot.addWidget(d)
+    d.show()
+    allow_http(qtbot, d)
+    fill(qtbot, d, live_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, d)
+    qtbot.waitUntil(lambda: d.error.isVisible(), timeout=15_000)
+    assert "could not use the sign-in (KeyringError)" in d.error_text
+    assert d.error_text.endswith(
+        "; unlock the keyring, or untick “Remember me” to sign in for this session only."
+    )
+    d.remember.setChecked(False)
+    qtbot.keyClicks(d.password, PASSWORD)
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    d.tasks.wait_for_done()

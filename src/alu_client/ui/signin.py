@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core import hub
 from alu_client.core.credentials import (
+    KeyringFailed,
     MemorySecrets,
     PlainTextNotAccepted,
     Secrets,
@@ -737,6 +738,17 @@ class SignInDialog(QDialog):
         if isinstance(error, hub.Forbidden):
             return self.tr("The hub does not let this account sign in here: %1").replace(
                 "%1", engine_text.shown(str(error))
+            )
+        if isinstance(error, KeyringFailed) and self.remember.isChecked():
+            # (the core's "or sign in again" is what the user is doing: unticking Remember me
+            # is the way that works, the token then kept in memory only)
+            return (
+                self.tr(
+                    "%1 could not use the sign-in (%2); unlock the keyring, or untick “Remember "
+                    "me” to sign in for this session only."
+                )
+                .replace("%1", error.keyring)
+                .replace("%2", error.error)
             )
         if isinstance(error, hub.HubError | SecretsError):
             # the core's own sentence, in the user's language where it has a template
