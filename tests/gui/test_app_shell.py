@@ -1700,3 +1700,26 @@ def test_a_data_folder_on_a_network_share_is_refused_at_start(
     assert "is on a network share (nfs4)" in text and str(paths.data_dir) in text
     assert "--data DIR" in text
     assert not paths.db_path.exists()
+
+
+def test_signed_out_the_file_menu_and_the_status_bar_offer_the_sign_in(
+    qtbot: Any, plain: Shell
+) -> None:
+    """After Cancel in the "session ended" dialog, File › Sign out… (which stops the running
+    downloads) was the only way back (review): Sign in… and a click on "Signed out" ask for
+    the sign-in, nothing stopped."""
+    from alu_client.core.sync import ONLINE, SIGNED_OUT, SyncStatus
+
+    window = plain.window
+    asked: list[str] = []
+    window.sign_in_requested.connect(lambda: asked.append("sign in"))
+    action = menu_action(window, "file", "sign-in")
+    window._on_sync_status(SyncStatus(SIGNED_OUT, "Your session with the hub has ended."))
+    assert action.isEnabled() and action.text() == "Sign &in…"
+    action.trigger()
+    qtbot.mouseClick(window.status.connection, Qt.MouseButton.LeftButton)
+    assert asked == ["sign in", "sign in"]
+    assert "Click to sign in" in window.status.connection.toolTip()
+    window._on_sync_status(SyncStatus(ONLINE))
+    qtbot.mouseClick(window.status.connection, Qt.MouseButton.LeftButton)
+    assert not action.isEnabled() and asked == ["sign in", "sign in"]
