@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
 
     quit_requested = Signal()
     sign_out_requested = Signal()
-    #: File › Sign in…, or a click on "Signed out": the sign-in dialog, nothing stopped
+    # File › Sign in…, or a click on "Signed out": the sign-in dialog, nothing stopped
     sign_in_requested = Signal()
 
     def __init__(
