@@ -116,6 +116,8 @@ class CoreEvents:
         self.items_added: list[Callable[[list[hub.Item]], None]] = []
         self.library_changed: list[Callable[[str], None]] = []  # item id ('' = many)
         self.sync_status: list[Callable[[SyncStatus], None]] = []
+        # the hub no longer has what this workstation saw of it: "feed" or "history"
+        self.hub_went_back: list[Callable[[str], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -232,11 +234,13 @@ class Services:
         return new
 
     def history(self) -> HistorySync:
-        return HistorySync(self.store, self.require_profile().name, self._client_or_none)
+        sync = HistorySync(self.store, self.require_profile().name, self._client_or_none)
+        sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "history")
+        return sync
 
     def feed_sync(self, **kw: Any) -> FeedSync:
         profile = self.require_profile()
-        return FeedSync(
+        sync = FeedSync(
             self._client_or_none,
             SyncState(self.store, profile.name),
             self.store_items,
@@ -244,6 +248,8 @@ class Services:
             on_status=lambda status: self.events.emit(self.events.sync_status, status),
             **kw,
         )
+        sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "feed")
+        return sync
 
     # --- the engine ---------------------------------------------------------------------------
 

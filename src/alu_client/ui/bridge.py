@@ -37,6 +37,9 @@ class CoreBridge(QObject):
     library_items_changed = Signal(object)
     #: the sync's state: online / offline (with the reason) / signed out
     sync_status = Signal(object)
+    #: the hub no longer has what this workstation saw of it ("feed" or "history"): its feed
+    #: and history are read again, this workstation's recent history sent again
+    hub_went_back = Signal(str)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +59,17 @@ class CoreBridge(QObject):
         events.items_added.append(self._listeners[0])
         events.library_changed.append(self._listeners[1])
         events.sync_status.append(self._listeners[2])
+
+        def went_back(kind: str) -> None:  # (a core thread)
+            def on_gui() -> None:
+                bridge = me()
+                if bridge is not None and shiboken6.isValid(bridge):
+                    bridge.hub_went_back.emit(kind)
+
+            post_to_gui(on_gui)
+
+        self._went_back = went_back
+        events.hub_went_back.append(went_back)
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -71,6 +85,8 @@ class CoreBridge(QObject):
             events.library_changed.remove(on_library)
         if on_status in events.sync_status:
             events.sync_status.remove(on_status)
+        if self._went_back in events.hub_went_back:
+            events.hub_went_back.remove(self._went_back)
 
     # --- GUI thread ---------------------------------------------------------------------------
 

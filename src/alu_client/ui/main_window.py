@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.status.sign_in_requested.connect(self.sign_in_requested)
         a.sign_in.setEnabled(self.status.state == SIGNED_OUT)
         bridge.sync_status.connect(self._on_sync_status)
+        bridge.hub_went_back.connect(self.status.hub_went_back)
         bridge.items_added.connect(self._on_items_added)
 
         self.activity = TransferActivity(services.queue, self)

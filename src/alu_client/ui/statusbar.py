@@ -150,6 +150,7 @@ class StatusBar(QStatusBar):
         self.limits: tuple[float | None, float | None] = (None, None)
         self.scheduled = False
         self.by_rule = False
+        self.told_went_back = False  # (``hub_went_back``: once)
         self._retranslate()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -161,6 +162,21 @@ class StatusBar(QStatusBar):
             self.sign_in_requested.emit()
             return True
         return super().eventFilter(watched, event)
+
+    def hub_went_back(self, _kind: str = "") -> None:
+        """The hub no longer has what this workstation saw of it (the feed's or the history's
+        cursor): said once, not only in the log."""
+        if self.told_went_back:
+            return
+        self.told_went_back = True
+        self.say(
+            self.tr(
+                "The hub no longer has what this workstation last saw of it (restored from a "
+                "backup, or another hub at this address?): its feed and history are read "
+                "again, and this workstation's recent history is sent to it again."
+            ),
+            assertive=True,
+        )
 
     # --- inputs -------------------------------------------------------------------------------
 
