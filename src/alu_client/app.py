@@ -393,6 +393,7 @@ class Desk(QObject):
         tasks.setParent(window)
         window.quit_requested.connect(self.quit)
         window.sign_out_requested.connect(self.sign_out)
+        window.sign_in_requested.connect(self.sign_in_again)
         bridge.sync_status.connect(self._on_sync_status)
         self.window = window
         if self.args.minimized:
@@ -467,6 +468,15 @@ class Desk(QObject):
             window.quit()
             return
         self._restart(secrets, force=True)
+
+    def sign_in_again(self) -> None:
+        """File › Sign in… (signed out, the "session ended" dialog closed): the dialog again,
+        with nothing stopped — the downloads on their signed links go on meanwhile."""
+        if self._asking_sign_in or self.services is None:
+            return
+        self._asking_sign_in = True
+        secrets = self.services.secrets
+        QTimer.singleShot(0, lambda: self._restart(secrets))
 
     def _on_sync_status(self, status: SyncStatus) -> None:
         if status.state != SIGNED_OUT or self._asking_sign_in or self.services is None:

@@ -17,11 +17,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import auth, feed, signin
+from .db import HUB_ID_KEY
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member, member_for
-from .models import MAX_BIGINT, HistoryEvent, Item, Member, Rendition, Token, utcnow
+from .models import (
+    MAX_BIGINT,
+    HistoryEvent,
+    Item,
+    KeyValue,
+    Member,
+    Rendition,
+    Token,
+    utcnow,
+)
 from .schemas import (
     ClientInfo,
     HistoryBatchIn,
@@ -81,11 +91,22 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
             if member is None:
                 raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
             raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
-            out = SessionOut(token=raw, expires_at=tok.expires_at, member=member_out(member))
+            out = SessionOut(
+                token=raw,
+                expires_at=tok.expires_at,
+                member=member_out(member),
+                hub_id=_hub_id(s),
+            )
     signin.succeeded(hub.db, attempt)  # the password was right: no lock-out for it
     if out is None:
         raise ApiError(403, "account_disabled", "This account is disabled; ask the agency.")
     return out
+
+
+def _hub_id(s: Session) -> str | None:
+    """This hub's identity (``db.HUB_ID_KEY``), made once with its database."""
+    row = s.get(KeyValue, HUB_ID_KEY)
+    return row.value if row is not None else None
 
 
 @router.delete("/session", status_code=204, tags=["session"])

@@ -182,6 +182,10 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         raise InvalidatePoolError(f"a pooled connection was closed: {e}") from e
 
 
+#: the ``hub_kv`` row that holds the hub's identity (``Database.hub_id``)
+HUB_ID_KEY = "hub_id"
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -242,9 +246,20 @@ class Database:
                 s.add(Counter(name="item_seq", value=0))
             if s.get(KeyValue, "link_key") is None:
                 s.add(KeyValue(key="link_key", value=secrets.token_hex(32)))
+            if s.get(KeyValue, HUB_ID_KEY) is None:
+                # this hub's identity, made once with its database (a backup restored keeps
+                # it): a workstation told "same hub, new address" checks it before it moves
+                s.add(KeyValue(key=HUB_ID_KEY, value=secrets.token_hex(16)))
             if s.get(KeyValue, "created_at") is None:
                 # (a database older than this row: its first start with it)
                 s.add(KeyValue(key="created_at", value=dt.datetime.now(dt.UTC).isoformat()))
+
+    def hub_id(self) -> str | None:
+        """This hub's identity: made once with its database, the same for all its replicas
+        and after a restore from a backup (None before the first ``migrate``)."""
+        with self.session() as s:
+            row = s.get(KeyValue, HUB_ID_KEY)
+            return row.value if row is not None else None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -25,6 +25,9 @@ class SessionOut(BaseModel):
     token: str
     expires_at: dt.datetime
     member: MemberOut
+    #: this hub's identity, made once with its database: a workstation told that the hub
+    #: moved to a new address checks that the hub there is the same one
+    hub_id: str | None = None
 
 
 class RenditionOut(BaseModel):

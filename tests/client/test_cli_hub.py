@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from alu_hub.media import generate_clip
-from tests.support.livehub import LiveHub
+from tests.support.livehub import LiveHub, start_hub
 
 PASSWORD = "pw-cli-hub-1"
 
@@ -521,3 +521,24 @@ def test_put_of_a_file_already_on_the_network_is_refused_with_what_it_is(
     assert r.returncode != 0, (r.stdout, r.stderr)
     assert "floods.mp4: This file is already on the network: it is “Floods”, sent by " in r.stderr
     assert [i["title"] for i in feed(other) if i["kind"] == "member_upload"] == ["Floods"]
+
+
+def test_a_move_to_another_hub_is_not_made_and_said(live_hub: LiveHub, tmp_path: Path) -> None:
+    """`alu login OTHER --name PROFILE` to an unrelated hub moved the profile's queue and
+    history there: the hub's identity differs, so it is signed in to as another hub."""
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    name = json.loads(ok(alu(home, "whoami", "--json")))["profile"]
+    other = start_hub(tmp_path / "other")
+    try:
+        other.member("ktn", PASSWORD)
+        out = alu(home, "login", other.url, "--user", "ktn", "--password-stdin",
+                  "--allow-http", "--name", name, stdin=PASSWORD + "\n")  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "this is another hub (its identity differs)" in out.stderr
+        me = json.loads(ok(alu(home, "whoami", "--json")))
+        assert me["profile"] != name
+    finally:
+        other.server.stop()
+        other.hub.db.dispose()

@@ -65,15 +65,19 @@ def test_new_items_of_a_restored_hub_reach_a_workstation_that_saw_later_numbers(
     lost = [hub.publish(clip, title=f"Lost {n}") for n in range(3)]
     client = client_for(hub.url)
     r = make_rig(tmp_path, client)
+    told: list[str] = []  # (the app tells the user: the log alone said nothing to them)
+    r.feed.on_went_back = lambda: told.append("feed")
     assert r.feed.catch_up() == 5
     cursor = r.state.feed_seq
     assert cursor == backup + 3
+    assert told == []
 
     restore_items_to(hub, backup)
     new = [hub.publish(clip, title=f"New {n}") for n in range(2)]
     assert newest_item_seq(hub) <= cursor  # the numbers the workstation has seen, again
 
     assert r.feed.catch_up() == 2  # before: 0, until the hub published past the cursor
+    assert told == ["feed"]
     assert r.shelf.seen_new[-2:] == new
     assert set(r.shelf.items) == {*kept, *lost, *new}  # what the hub lost stays here
     assert r.state.feed_seq == backup + 2
@@ -102,6 +106,8 @@ def test_a_restored_hub_gets_this_workstations_lost_events_again(
     store = Store(tmp_path / "desk" / "library.sqlite3")
     client = client_for(hub.url)
     history = HistorySync(store, "main", lambda: client)
+    told: list[str] = []  # (the app tells the user: the log alone said nothing to them)
+    history.on_went_back = lambda: told.append("history")
     ids = []
     for n in range(4):
         with store.write() as c:
@@ -128,7 +134,9 @@ def test_a_restored_hub_gets_this_workstations_lost_events_again(
         [{"id": theirs, "type": "upload_completed", "bytes": 5}], dt.datetime.now(dt.UTC)
     )
 
+    assert told == []
     assert history.pull() == 1  # the other desk's event, though numbered under our cursor
+    assert told == ["history"]
     # sent in the last 30 days and not read back from the hub (it still had ids[1]); not the
     # refused one, not the old one the hub kept
     assert history.pending() == 2

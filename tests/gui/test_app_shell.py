@@ -1700,3 +1700,44 @@ def test_a_data_folder_on_a_network_share_is_refused_at_start(
     assert "is on a network share (nfs4)" in text and str(paths.data_dir) in text
     assert "--data DIR" in text
     assert not paths.db_path.exists()
+
+
+def test_signed_out_the_file_menu_and_the_status_bar_offer_the_sign_in(
+    qtbot: Any, plain: Shell
+) -> None:
+    """After Cancel in the "session ended" dialog, File › Sign out… (which stops the running
+    downloads) was the only way back (review): Sign in… and a click on "Signed out" ask for
+    the sign-in, nothing stopped."""
+    from alu_client.core.sync import ONLINE, SIGNED_OUT, SyncStatus
+
+    window = plain.window
+    asked: list[str] = []
+    window.sign_in_requested.connect(lambda: asked.append("sign in"))
+    action = menu_action(window, "file", "sign-in")
+    window._on_sync_status(SyncStatus(SIGNED_OUT, "Your session with the hub has ended."))
+    assert action.isEnabled() and action.text() == "Sign &in…"
+    action.trigger()
+    qtbot.mouseClick(window.status.connection, Qt.MouseButton.LeftButton)
+    assert asked == ["sign in", "sign in"]
+    assert "Click to sign in" in window.status.connection.toolTip()
+    window._on_sync_status(SyncStatus(ONLINE))
+    qtbot.mouseClick(window.status.connection, Qt.MouseButton.LeftButton)
+    assert not action.isEnabled() and asked == ["sign in", "sign in"]
+
+
+def test_a_hub_that_went_back_is_said_once_in_the_status_bar(qtbot: Any, plain: Shell) -> None:
+    """The feed or history sync read a hub again that no longer had what this workstation saw
+    (a restore, or an unrelated hub at the address): only the log said so (review). The
+    core's news reaches the status bar, once."""
+    window = plain.window
+    said: list[str] = []
+    window.status.messageChanged.connect(lambda text: said.append(text) if text else None)
+    for kind in ("feed", "history"):
+        plain.services.events.emit(plain.services.events.hub_went_back, kind)
+    qtbot.waitUntil(lambda: bool(said), timeout=5_000)
+    qtbot.wait(100)  # (the second news, posted after the first, is said no more)
+    assert said == [
+        "The hub no longer has what this workstation last saw of it (restored from a backup, "
+        "or another hub at this address?): its feed and history are read again, and this "
+        "workstation's recent history is sent to it again."
+    ]

@@ -594,6 +594,80 @@ def test_another_hub_for_the_same_account_is_a_new_profile(
     assert transfer is not None and transfer.source.startswith(old.url)
 
 
+def test_the_moved_question_defaults_to_the_safe_answer(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Enter on "Has the hub moved?" sent a queued upload to an unrelated hub (review): the
+    default is "Another hub", which leaves the old hub's transfers waiting."""
+    d, _old, _down, _stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    defaults: list[str] = []
+
+    def exec_(box: QMessageBox) -> int:
+        default = box.defaultButton()
+        defaults.append(default.text() if default is not None else "")
+        [cancel] = [b for b in box.buttons() if box.buttonRole(b) == box.ButtonRole.RejectRole]
+        cancel.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    click_sign_in(qtbot, d)
+    assert defaults == ["Another hub"]
+
+
+def test_a_move_to_a_hub_of_another_identity_is_refused_and_said(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "Same hub, new address" answered for an unrelated hub: the hub's identity (kept at the
+    sign-in) differs, so nothing moves — a profile of its own there, the queue left waiting
+    for its hub — and the user is told why."""
+    from alu_client.core.store.transfers import TransferStore
+
+    d, old, down, stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    assert profiles.hub_id(old.name) == live_hub.hub.db.hub_id()  # kept at the sign-in
+    profiles.set_hub_id(old.name, "another-hub-s-identity")  # as if it were another hub
+    asked = answer_questions_with(monkeypatch, "Same hub, new address")
+    told: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "information", lambda _parent, _title, text, *a: told.append(text)
+    )
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    assert len(asked) == 1 and stopped == []  # the engine was not stopped: nothing moved
+    assert profiles.require(old.name).url == old.url
+    assert len(profiles.list()) == 2
+    assert d.result_ is not None and d.result_.profile.name != old.name
+    transfer = TransferStore(profiles.store).get(down)
+    assert transfer is not None and transfer.source.startswith(old.url)
+    assert len(told) == 1 and told[0].startswith("This is another hub (its identity differs):")
+    assert old.url in told[0].replace(WJ, "")
+
+
+def test_a_move_to_the_same_hub_keeps_its_identity(
+    qtbot: Any,
+    tmp_path: Path,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    secrets: MemorySecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d, old, _down, _stopped = moved_hub_rig(qtbot, tmp_path, live_hub, profiles, secrets)
+    answer_questions_with(monkeypatch, "Same hub, new address")
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    assert [p.name for p in profiles.list()] == [old.name]
+    assert profiles.hub_id(old.name) == live_hub.hub.db.hub_id()
+
+
 def test_a_move_is_refused_while_another_engine_holds_the_queue(
     qtbot: Any,
     tmp_path: Path,
@@ -816,3 +890,42 @@ def test_the_sign_in_problem_is_copied_without_the_marks_it_is_shown_with(
     QGuiApplication.clipboard().clear()
     qtbot.keySequence(dialog.error, QKeySequence.StandardKey.Copy)
     assert QGuiApplication.clipboard().text() == said
+
+
+class _BrokenKeyring:
+    """A keyring backend whose every call fails (a keyring daemon gone wrong)."""
+
+    priority: float = 5.0
+
+    def get_password(self, *_args: str) -> str | None:
+        from keyring.errors import KeyringError
+
+        raise KeyringError("broken")
+
+    set_password = delete_password = get_password
+
+
+def test_a_failing_keyring_at_sign_in_says_to_untick_remember_me(
+    qtbot: Any, live_hub: LiveHub, profiles: Profiles
+) -> None:
+    """ "…unlock the keyring, or sign in again." was said to a user signing in (review): the
+    way that works is to untick Remember me, and the dialog says so; it then signs in."""
+    from alu_client.core.credentials import KeyringSecrets
+
+    live_hub.member("ktn", PASSWORD)
+    d = SignInDialog(profiles, KeyringSecrets(_BrokenKeyring()))
+    qtbot.addWidget(d)
+    d.show()
+    allow_http(qtbot, d)
+    fill(qtbot, d, live_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, d)
+    qtbot.waitUntil(lambda: d.error.isVisible(), timeout=15_000)
+    assert "could not use the sign-in (KeyringError)" in d.error_text
+    assert d.error_text.endswith(
+        "; unlock the keyring, or untick “Remember me” to sign in for this session only."
+    )
+    d.remember.setChecked(False)
+    qtbot.keyClicks(d.password, PASSWORD)
+    with qtbot.waitSignal(d.signed_in, timeout=15_000):
+        click_sign_in(qtbot, d)
+    d.tasks.wait_for_done()

@@ -19,7 +19,7 @@ from alu_hub.models import Member, Token
 from tests.support.livehub import database_bytes
 from tests.support.waiting import wait_until
 
-from .conftest import LiveHub
+from .conftest import LiveHub, start_hub
 
 
 def test_sign_in_gives_token_and_member(live_hub: LiveHub) -> None:
@@ -42,6 +42,34 @@ def test_sign_in_gives_token_and_member(live_hub: LiveHub) -> None:
         live_hub.api("/me"), headers={"Authorization": f"Bearer {body['token']}"}, timeout=10
     )
     assert me.status_code == 200 and me.json()["username"] == "ktn"
+
+
+def test_the_sign_in_answer_names_the_hub_by_an_identity_made_once(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    """A workstation told "same hub, new address" checks the hub's identity before it moves
+    its queue there: the id stays the same across a restart (a new migrate) and differs
+    between two hubs."""
+    live_hub.member("ktn", "s3cret-pw")
+
+    def hub_id(hub: LiveHub) -> str:
+        r = requests.post(
+            hub.api("/session"), json={"username": "ktn", "password": "s3cret-pw"}, timeout=10
+        )
+        assert r.status_code == 200
+        return str(r.json()["hub_id"])
+
+    first = hub_id(live_hub)
+    assert len(first) == 32 and first == live_hub.hub.db.hub_id()
+    live_hub.hub.db.migrate()  # (a restart runs it again: the id is kept)
+    assert hub_id(live_hub) == first
+    other = start_hub(tmp_path / "other")
+    try:
+        other.member("ktn", "s3cret-pw")
+        assert hub_id(other) != first
+    finally:
+        other.server.stop()
+        other.hub.db.dispose()
 
 
 def test_wrong_user_and_wrong_password_answer_alike(live_hub: LiveHub) -> None:

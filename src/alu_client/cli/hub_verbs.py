@@ -75,6 +75,7 @@ def cmd_login(args: argparse.Namespace) -> int:
                     f"Profile {moving.name} moves to a new address with its queue: close the app "
                     "(or stop alu watch run) on this workstation first, then sign in again."
                 ) from None
+        new_url = hub.normalize_url(args.hub_url)
         profile = sign_in(
             services.profiles,
             services.secrets,
@@ -87,6 +88,12 @@ def cmd_login(args: argparse.Namespace) -> int:
             allow_http=args.allow_http,
             allow_plain_secrets=args.accept_plain_secrets,
             proxy_login=login or "keep",
+            on_other_hub=lambda left: print(
+                f"alu: this is another hub (its identity differs): {new_url} is not the hub "
+                f"of profile {left.name} at {left.url}; signed in to it as another hub, and "
+                f"profile {left.name} keeps its queue and history for its own hub.",
+                file=sys.stderr,
+            ),
             on_retry=lambda _try: print(
                 f"alu: the hub at {hub.normalize_url(args.hub_url)} has not answered yet; "
                 "trying again…",

@@ -58,6 +58,16 @@ class NoKeyring(SecretsError):
     """No keyring at all is available on this workstation."""
 
 
+class KeyringFailed(SecretsError):
+    """The keyring ``keyring`` (its name) failed with the error type ``error`` (its name
+    only: its text can hold what was passed in)."""
+
+    def __init__(self, message: str, keyring: str, error: str) -> None:
+        super().__init__(message)
+        self.keyring = keyring
+        self.error = error
+
+
 class PlainTextNotAccepted(SecretsError):
     """Only a plain-text store exists and the user has not accepted it (yet)."""
 
@@ -238,9 +248,11 @@ class KeyringSecrets:
             return NoKeyring(no_keyring_message())
         if isinstance(e, KeyringLocked):
             return SecretsError(f"{self.name} is locked; unlock it and try again.")
-        return SecretsError(
+        return KeyringFailed(
             f"{self.name} could not {verb} the sign-in ({type(e).__name__}); unlock the "
-            "keyring, or sign in again."
+            "keyring, or sign in again.",
+            self.name,
+            type(e).__name__,
         )
 
 

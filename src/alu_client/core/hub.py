@@ -129,6 +129,10 @@ MAX_JSON = 32 * 1024 * 1024
 # --- the client ----------------------------------------------------------------------------------
 
 
+#: the longest hub identity kept (the hub's are 32 hex digits)
+MAX_HUB_ID = 64
+
+
 def normalize_url(url: str) -> str:
     """``hub.example.org`` → ``https://hub.example.org``; drops a trailing ``/api/v1`` and
     slashes, so profiles compare equal whatever the user typed. Invisible formatting marks
@@ -282,7 +286,13 @@ class HubClient:
             # Python's "'latin-1' codec can't encode …", or "Not signed in" for an empty one
             raise r._bad("token")
         self._token = token
-        return SignIn(token=token, expires_at=expires, member=parse_member(r.d.get("member")))
+        hub_id = r.d.get("hub_id")  # (an older hub has none)
+        return SignIn(
+            token=token,
+            expires_at=expires,
+            member=parse_member(r.d.get("member")),
+            hub_id=hub_id[:MAX_HUB_ID] if isinstance(hub_id, str) else "",
+        )
 
     def sign_out(self) -> None:
         """Revoke the token on the hub (best effort: the caller forgets it whatever happens)."""

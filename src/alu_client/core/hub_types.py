@@ -207,6 +207,8 @@ class SignIn:
     token: str = field(repr=False)
     expires_at: dt.datetime
     member: Member
+    #: the hub's identity, made once with its database ('' from a hub older than it)
+    hub_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,10 @@ class ProfileNotFound(KeyError):
         return f"There is no hub profile named {self.name!r}; sign in to create it."
 
 
+#: the settings key (+ the profile's name) of the identity of the hub a profile signed in to
+HUB_ID_KEY = "hub_id:"
+
+
 class NotSignedIn(hub.AuthError):
     """The profile exists but no token is kept for it (signed out, or never signed in here)."""
 
@@ -215,11 +219,24 @@ class Profiles:
         assert saved is not None
         return saved
 
+    def hub_id(self, name: str) -> str:
+        """The identity of the hub profile ``name`` signed in to ('' when not known: never
+        signed in since this was kept, or a hub older than its identity)."""
+        row = self.store.query_one("SELECT value FROM settings WHERE key = ?", (HUB_ID_KEY + name,))
+        return row[0] if row is not None and isinstance(row[0], str) else ""
+
+    def set_hub_id(self, name: str, hub_id: str) -> None:
+        """Keep the identity of the hub profile ``name`` signed in to ('': nothing kept)."""
+        if hub_id:
+            with self.store.write() as conn:
+                _set_setting(conn, HUB_ID_KEY + name, hub_id)
+
     def remove(self, name: str) -> None:
         """Delete the profile row (its token is the caller's: ``sign_out`` first). When it was
         the active one, the oldest remaining profile becomes active."""
         with self.store.write() as conn:
             conn.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            conn.execute("DELETE FROM settings WHERE key = ?", (HUB_ID_KEY + name,))
             row = conn.execute("SELECT value FROM settings WHERE key = ?", (ACTIVE_KEY,)).fetchone()
             if row is not None and row[0] == name:
                 nxt = conn.execute(
@@ -297,6 +314,7 @@ def sign_in(
     proxy_login: proxy_logins.ProxyLogin | Literal["keep"] | None = "keep",
     moving: Callable[[], AbstractContextManager[object]] | None = None,
     on_retry: Callable[[int], None] | None = None,
+    on_other_hub: Callable[[Profile], None] | None = None,
 ) -> Profile:
     """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
     (created, or updated when ``name`` — by default the one for this account on this hub —
@@ -307,7 +325,12 @@ def sign_in(
     moves to a new address, a context the move runs in, entered once the hub has taken the
     password (the app stops its engine and takes the data folder's lock there). ``on_retry``:
     told (with the try's number) when the hub did not answer and is asked again
-    (``HubClient.sign_in``: for ``hub.SIGN_IN_PATIENCE_S`` in all). ``HubError``
+    (``HubClient.sign_in``: for ``hub.SIGN_IN_PATIENCE_S`` in all). A move (``name``, a
+    profile at another address) to a hub whose identity is not the one the profile signed in
+    to is not made: the hub there is another one, signed in to as a profile of its own (the
+    one for this account there, or a new one), and ``on_other_hub`` is told of the profile
+    left as it was (its queue waits for its own hub). A hub, or a profile, with no identity
+    known moves as the user said. ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
     otherwise; nothing is kept then."""
     if secrets.needs_consent and not allow_plain_secrets:
@@ -342,6 +365,23 @@ def sign_in(
     try:
         answer = client.sign_in(username, password, on_retry=on_retry)
         member = answer.member
+        if existing is not None and existing.url != url and name == existing.name:
+            known = profiles.hub_id(existing.name)
+            if known and answer.hub_id and known != answer.hub_id:
+                log.warning(
+                    "the hub at %s is not the hub of profile %s (its identity differs): "
+                    "signed in to it as another hub; the profile stays at %s",
+                    url,
+                    existing.name,
+                    existing.url,
+                )
+                if on_other_hub is not None:
+                    on_other_hub(existing)
+                name = None
+                existing = profiles.find(url, username)
+                # (none, as a rule: the dialog asks only when there is no profile there)
+                previous = secrets.get(existing.secret_key) if existing else None
+                kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
         profile = Profile(
             name=name or (existing.name if existing else default_profile_name(url, username)),
             url=url,
@@ -365,6 +405,7 @@ def sign_in(
                     log.info("profile %s moved to %s: %d stored addresses follow",
                              existing.name, url, moved)  # fmt: skip
                 saved = profiles.save(profile)
+                profiles.set_hub_id(saved.name, answer.hub_id)
                 profiles.set_active(saved.name)
         except BaseException:
             # Keep nothing half-done: the hub session is closed and the token forgotten.

@@ -119,6 +119,8 @@ class CoreEvents:
         #: the history changed: a transfer's event recorded (a download or an upload ending),
         #: events sent to the hub or pulled from the member's other workstations
         self.history_changed: list[Callable[[], None]] = []
+        # the hub no longer has what this workstation saw of it: "feed" or "history"
+        self.hub_went_back: list[Callable[[str], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -252,19 +254,21 @@ class Services:
         return new
 
     def history(self) -> HistorySync:
-        return HistorySync(
+        sync = HistorySync(
             self.store,
             self.require_profile().name,
             self._client_or_none,
             on_change=self._history_changed,
         )
+        sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "history")
+        return sync
 
     def _history_changed(self) -> None:
         self.events.emit(self.events.history_changed)
 
     def feed_sync(self, **kw: Any) -> FeedSync:
         profile = self.require_profile()
-        return FeedSync(
+        sync = FeedSync(
             self._client_or_none,
             SyncState(self.store, profile.name),
             self.store_items,
@@ -272,6 +276,8 @@ class Services:
             on_status=lambda status: self.events.emit(self.events.sync_status, status),
             **kw,
         )
+        sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "feed")
+        return sync
 
     # --- the engine ---------------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ class CoreBridge(QObject):
     #: to the hub or pulled from the member's other workstations (coalesced as
     #: ``library_changed`` is)
     history_changed = Signal()
+    #: the hub no longer has what this workstation saw of it ("feed" or "history"): its feed
+    #: and history are read again, this workstation's recent history sent again
+    hub_went_back = Signal(str)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +68,17 @@ class CoreBridge(QObject):
         events.library_changed.append(self._listeners[1])
         events.sync_status.append(self._listeners[2])
         events.history_changed.append(self._listeners[3])
+
+        def went_back(kind: str) -> None:  # (a core thread)
+            def on_gui() -> None:
+                bridge = me()
+                if bridge is not None and shiboken6.isValid(bridge):
+                    bridge.hub_went_back.emit(kind)
+
+            post_to_gui(on_gui)
+
+        self._went_back = went_back
+        events.hub_went_back.append(went_back)
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -82,6 +96,8 @@ class CoreBridge(QObject):
             events.sync_status.remove(on_status)
         if on_history in events.history_changed:
             events.history_changed.remove(on_history)
+        if self._went_back in events.hub_went_back:
+            events.hub_went_back.remove(self._went_back)
 
     # --- GUI thread ---------------------------------------------------------------------------
 

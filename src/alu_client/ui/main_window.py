@@ -32,7 +32,7 @@ from alu_client import __version__
 from alu_client.core.hub import Item
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
-from alu_client.core.sync import SyncStatus
+from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.queue import Progress
 
 from .bridge import CoreBridge
@@ -74,6 +74,8 @@ class MainWindow(QMainWindow):
 
     quit_requested = Signal()
     sign_out_requested = Signal()
+    # File › Sign in…, or a click on "Signed out": the sign-in dialog, nothing stopped
+    sign_in_requested = Signal()
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         a.resume_all.triggered.connect(self.resume_all)
         a.sync_now.triggered.connect(self.sync_now)
         a.sign_out.triggered.connect(self.confirm_sign_out)
+        a.sign_in.triggered.connect(self.sign_in_requested)
         a.quit.triggered.connect(self.quit)
         a.about.triggered.connect(self.about)
         a.check_updates.triggered.connect(self.check_for_updates)
@@ -142,7 +145,10 @@ class MainWindow(QMainWindow):
         profile = services.profile
         self.status.set_hub(_hub_name(services))
         self.status.set_sync_status(bridge.last_status)
+        self.status.sign_in_requested.connect(self.sign_in_requested)
+        a.sign_in.setEnabled(self.status.state == SIGNED_OUT)
         bridge.sync_status.connect(self._on_sync_status)
+        bridge.hub_went_back.connect(self.status.hub_went_back)
         bridge.items_added.connect(self._on_items_added)
 
         self.activity = TransferActivity(services.queue, self)
@@ -346,6 +352,7 @@ class MainWindow(QMainWindow):
 
     def _on_sync_status(self, status: SyncStatus) -> None:
         self.status.set_sync_status(status)
+        self.actions_.sign_in.setEnabled(status.state == SIGNED_OUT)
         self._tray_state()
 
     def _on_activity(self, activity: Activity) -> None:

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 
 from alu_client.core import hub
 from alu_client.core.credentials import (
+    KeyringFailed,
     MemorySecrets,
     PlainTextNotAccepted,
     Secrets,
@@ -239,6 +240,17 @@ def moved_question(old: str, new: str) -> str:
     ).format(old=isolated(unbroken(old)), new=isolated(unbroken(new)))
 
 
+def other_hub_text(old: str, new: str) -> str:
+    """Said when the user answered "same hub, new address" and the hub at the new address
+    is another one: nothing moved."""
+    return QCoreApplication.translate(
+        "SignInDialog",
+        "This is another hub (its identity differs): {new} is not the hub at {old}. You are "
+        "signed in to it as another hub; nothing of this workstation's library, transfers or "
+        "history went there. The transfers for {old} wait until you sign in there again.",
+    ).format(old=isolated(unbroken(old)), new=isolated(unbroken(new)))
+
+
 def placeholder_width(edit: QLineEdit) -> int:
     """The width ``edit`` needs to show its placeholder whole (Qt elides a longer one): its
     text, the edit's inner margins and frame, as ``QLineEdit.sizeHint`` counts them."""
@@ -358,6 +370,8 @@ class SignInDialog(QDialog):
         self.before_move = before_move
         # the profile moving to a new address in the sign-in under way
         self.moving: Profile | None = None
+        # (old address, new address) when the hub said to have moved proved another one
+        self._other_hub: list[tuple[str, str]] = []
         self._gui_call.connect(self._run_gui_call, Qt.ConnectionType.QueuedConnection)
         self.secrets = secrets
         self.tasks = tasks or TaskRunner(self)
@@ -507,6 +521,7 @@ class SignInDialog(QDialog):
             return
         self.moving = moving or None
         name = moving.name if moving else None
+        self._other_hub.clear()
         lock_path = self.engine_lock
 
         @contextlib.contextmanager
@@ -551,6 +566,7 @@ class SignInDialog(QDialog):
                 proxy_login=chosen,
                 moving=move_guard,
                 on_retry=lambda _try: self._gui_call.emit(self._show_retrying),
+                on_other_hub=lambda left: self._other_hub.append((left.url, url)),
             )
             if not remember and store is not secrets:
                 try:
@@ -565,6 +581,11 @@ class SignInDialog(QDialog):
         self._set_busy(False)
         self.password.clear()
         self.result_ = result
+        if self._other_hub and not self.stopping:
+            old, new = self._other_hub[0]
+            QMessageBox.information(
+                self, self.tr("Another hub"), other_hub_text(old, hub.normalize_url(new))
+            )
         self.signed_in.emit(result)
         self.accept()
 
@@ -629,7 +650,9 @@ class SignInDialog(QDialog):
         move = box.addButton(self.tr("Same hub, new address"), QMessageBox.ButtonRole.YesRole)
         other = box.addButton(self.tr("Another hub"), QMessageBox.ButtonRole.NoRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(move)
+        # the safe answer by default (Enter): a wrong "same hub" sent a member's queued upload
+        # and this workstation's history to an unrelated hub; "another hub" keeps them waiting
+        box.setDefaultButton(other)
         box.exec()
         clicked = box.clickedButton()
         if clicked is move:
@@ -715,6 +738,17 @@ class SignInDialog(QDialog):
         if isinstance(error, hub.Forbidden):
             return self.tr("The hub does not let this account sign in here: %1").replace(
                 "%1", engine_text.shown(str(error))
+            )
+        if isinstance(error, KeyringFailed) and self.remember.isChecked():
+            # (the core's "or sign in again" is what the user is doing: unticking Remember me
+            # is the way that works, the token then kept in memory only)
+            return (
+                self.tr(
+                    "%1 could not use the sign-in (%2); unlock the keyring, or untick “Remember "
+                    "me” to sign in for this session only."
+                )
+                .replace("%1", error.keyring)
+                .replace("%2", error.error)
             )
         if isinstance(error, hub.HubError | SecretsError):
             # the core's own sentence, in the user's language where it has a template

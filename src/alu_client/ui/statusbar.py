@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle, QToolBar, QWidget
 
-from alu_client.core.sync import OFFLINE, ONLINE, SyncStatus
+from alu_client.core.sync import OFFLINE, ONLINE, SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.base import PHASE_LIBRARY
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
@@ -122,13 +122,17 @@ class TransferActivity(QObject):
 
 
 class StatusBar(QStatusBar):
-    """Connection · hub · speeds and counts · limit."""
+    """Connection · hub · speeds and counts · limit. A click on "Signed out" asks for the
+    sign-in (``sign_in_requested``)."""
+
+    sign_in_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainStatusBar")
         self.connection = QLabel(self)
         self.connection.setObjectName("statusConnection")
+        self.connection.installEventFilter(self)
         self.hub = QLabel(self)
         self.hub.setObjectName("statusHub")
         self.activity_label = QLabel(self)
@@ -146,7 +150,33 @@ class StatusBar(QStatusBar):
         self.limits: tuple[float | None, float | None] = (None, None)
         self.scheduled = False
         self.by_rule = False
+        self.told_went_back = False  # (``hub_went_back``: once)
         self._retranslate()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.connection
+            and event.type() == QEvent.Type.MouseButtonRelease
+            and self.state == SIGNED_OUT
+        ):
+            self.sign_in_requested.emit()
+            return True
+        return super().eventFilter(watched, event)
+
+    def hub_went_back(self, _kind: str = "") -> None:
+        """The hub no longer has what this workstation saw of it (the feed's or the history's
+        cursor): said once, not only in the log."""
+        if self.told_went_back:
+            return
+        self.told_went_back = True
+        self.say(
+            self.tr(
+                "The hub no longer has what this workstation last saw of it (restored from a "
+                "backup, or another hub at this address?): its feed and history are read "
+                "again, and this workstation's recent history is sent to it again."
+            ),
+            assertive=True,
+        )
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -211,12 +241,16 @@ class StatusBar(QStatusBar):
             text = self.tr("○ Signed out")
             reason = engine_text.shown(status.reason)
             tip = reason or self.tr("The hub no longer accepts this sign-in.")
+            tip = f"{tip}\n{self.tr('Click to sign in (File › Sign in…).')}"
         if self.activity.problem:
             # the hub may answer, but what comes cannot be kept: "● Online" alone hid it
             text = joined([text, self.tr("⚠ Library cannot be saved")])
             tip = f"{engine_text.shown(self.activity.problem)}\n{tip}"
         self.connection.setText(text)
         self.connection.setToolTip(tip)
+        signed_out = status is not None and status.state == SIGNED_OUT
+        cursor = Qt.CursorShape.PointingHandCursor if signed_out else Qt.CursorShape.ArrowCursor
+        self.connection.setCursor(cursor)
         self.connection.setAccessibleName(self.tr("Connection: %1").replace("%1", text))
 
     def _show_hub(self) -> None:
@@ -295,6 +329,9 @@ class ShellActions(QObject):
         self.pause_all = make("pause-all", sp.SP_MediaPause, "Ctrl+Shift+P")
         self.resume_all = make("resume-all", sp.SP_MediaPlay, "Ctrl+Shift+R")
         self.sync_now = make("sync-now", sp.SP_BrowserReload, "F5")
+        # (enabled while signed out: the sign-in dialog again, the transfers left running)
+        self.sign_in = make("sign-in", sp.SP_DialogOkButton)
+        self.sign_in.setEnabled(False)
         self.sign_out = make("sign-out", sp.SP_DialogCloseButton)
         self.quit = make("quit", None, "Ctrl+Q")
         self.about = make("about", sp.SP_MessageBoxInformation)
@@ -305,7 +342,7 @@ class ShellActions(QObject):
 
     def build_menus(self, bar: QMenuBar) -> None:
         for key, actions in (
-            ("file", [self.add_files, None, self.sign_out, None, self.quit]),
+            ("file", [self.add_files, None, self.sign_in, self.sign_out, None, self.quit]),
             ("transfers", [self.pause_all, self.resume_all, None, self.sync_now]),
             ("view", self.tab_actions),
             ("tools", [self.settings]),
@@ -335,6 +372,11 @@ class ShellActions(QObject):
             (self.pause_all, self.tr("&Pause all"), self.tr("Pause every transfer")),
             (self.resume_all, self.tr("&Resume all"), self.tr("Resume every paused transfer")),
             (self.sync_now, self.tr("S&ync now"), self.tr("Ask the hub for new items now")),
+            (
+                self.sign_in,
+                self.tr("Sign &in…"),
+                self.tr("Sign in to the hub again; the transfers under way go on"),
+            ),
             (self.sign_out, self.tr("Sign &out…"), self.tr("Sign out of the hub")),
             (self.quit, self.tr("&Quit"), self.tr("Stop the transfers and quit")),
             (self.about, self.tr("&About ALU Desk"), ""),

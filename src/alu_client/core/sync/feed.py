@@ -141,6 +141,9 @@ class FeedSync:
         self.skipped: dict[str, str] = {}
         self._wake = threading.Event()
         self._take_lock = threading.RLock()
+        #: told (on the sync thread) when the hub's feed no longer has where this workstation
+        #: left it (restored from a backup, or another hub at this address): the app says so
+        self.on_went_back: Callable[[], None] | None = None
 
     # --- one pass --------------------------------------------------------------------------------
 
@@ -187,6 +190,8 @@ class FeedSync:
                 )
                 with self._take_lock:
                     self.state.rewind_feed(start)
+                if self.on_went_back is not None:
+                    self.on_went_back()
                 continue
             fresh = [i for i in page.items if i.seq > after]
             passed = [s for s in page.skipped if s.seq > after]

@@ -384,6 +384,9 @@ class HistorySync:
         self.batch = max(1, min(batch, 1000))
         self.page_size = max(1, min(page_size, 1000))
         self._lock = threading.Lock()  # one push or pull at a time
+        #: told (on the sync thread) when the hub's history no longer has where this
+        #: workstation left it (``_hub_went_back``): the app says so
+        self.on_went_back: Callable[[], None] | None = None
         #: the malformed events the pull went on past, by id: why each was (said once in the log)
         self.skipped: dict[str, str] = {}
 
@@ -579,6 +582,8 @@ class HistorySync:
             start,
             again,
         )
+        if self.on_went_back is not None:
+            self.on_went_back()
 
     def _store_remote(self, c: sqlite3.Connection, e: RemoteEvent) -> int:
         ended = _epoch(e.ended_at) or _epoch(e.occurred_at)
