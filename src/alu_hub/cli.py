@@ -607,6 +607,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         # "3/4": days with an upload of the days it is judged on (those it was a member)
         days = f"{r.upload_days}/{r.pledge_days}"
         pledge = "-" if r.meets_pledge is None else "yes" if r.meets_pledge else "no"
+        # why a member missed days: it cannot sign in (nor report its downloads)
+        if r.disabled_since:
+            pledge = f"{pledge:<8}disabled since {r.disabled_since:%Y-%m-%d}"
         print(f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}")
     # after the table (a script reads it up to the blank line)
     late = late_note(out.downloads, out.downloads_reported_late)

@@ -197,6 +197,9 @@ class MemberStats(BaseModel):
     #: signed out or disabled): the figure grew by these after the period was over. None while
     #: the period has not ended.
     downloads_reported_late: int | None
+    #: when the account was disabled, if it is disabled now (``alu-hub member disable``); None
+    #: while it is enabled. The hub keeps only the last time.
+    disabled_since: dt.datetime | None
 
 
 class StatsOut(BaseModel):

@@ -28,8 +28,9 @@ in the last day (23 or 25 hours long); the other days are 24 hours. A date, a ti
 offset and the default period are UTC. The pledge (an upload a
 day) is judged on the days up to today, and for each member only on the days it was a member:
 from the day it joined (``Member.created_at``) to the day it was disabled
-(``Member.disabled_at``). A member is listed for a period it was a member in (or had activity
-in); a period not begun yet has no day to judge (``pledge_days`` 0, ``meets_pledge`` None).
+(``Member.disabled_at``; ``disabled_since`` in its row while it is disabled). A member is
+listed for a period it was a member in (or had activity in); a period not begun yet has no day
+to judge (``pledge_days`` 0, ``meets_pledge`` None).
 
 Member figures are those of member accounts (role ``member``): agency staff's own uploads and
 downloads are not member activity, and the totals are the sums of the member rows.
@@ -333,6 +334,7 @@ def compute_stats(
                 pledge_days=days_judged,
                 meets_pledge=days >= days_judged if days_judged else None,
                 downloads_reported_late=late,
+                disabled_since=None if m.active else m.disabled_at,
             )
         )
     # from the rows, not from every account: an agency account's client uploads and downloads

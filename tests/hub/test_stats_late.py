@@ -2,7 +2,8 @@
 ``/tmp/review-report``): a download counts on the day it ended, but a workstation reports it
 when it is next online and signed in, so a closed day or month can still grow. Every form of
 the report (the page, the CSV, ``GET /api/v1/stats``, ``alu-hub stats``) says when it was
-computed, and how many of a closed period's downloads were reported after it ended.
+computed, how many of a closed period's downloads were reported after it ended, and which
+members are disabled; and the README says how the figures are counted, as they are.
 
 One November, read on 5 December (the hub's clock: ``alu_hub.models.clock_offset``):
 - rts downloads item A on the 6th and B on the 7th, reported at once; D at 23:50 on the 30th,
@@ -39,6 +40,7 @@ from alu_hub.web.routes import CSV_COLUMNS
 from tests.support.livehub import LiveHub, hub_settings, start_hub
 
 from .test_cli import hub_cli
+from .test_cli_members import chore
 from .test_stats_figures import hub_clock
 from .test_stats_page import (
     LONG_AGO,
@@ -271,7 +273,7 @@ def test_the_csv_says_as_of_and_late_reports(messy: Day) -> None:
         "pledge_days",
         "pledge_met",
     ]
-    assert header[13:] == ["downloads_reported_late", "as_of_utc"]
+    assert header[13:] == ["downloads_reported_late", "disabled_since", "as_of_utc"]
     assert tuple(header) == CSV_COLUMNS
     table = {row["username"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
     assert len(table) == 2  # one row per member, nothing else
@@ -315,6 +317,45 @@ def test_alu_hub_stats_says_as_of_and_late_reports(messy: Day) -> None:
     going_on = hub_cli("stats", "--data", data).stdout.splitlines()
     assert " (as of " in going_on[0]
     assert " ".join(going_on[going_on.index("", 2) + 1 :]) == STANDING
+
+
+# --- a disabled member is marked as one --------------------------------------------------------
+
+
+def test_every_form_of_the_report_marks_a_disabled_member(messy: Day) -> None:
+    """sntv, disabled on 20 November, missed days: each form says it is disabled, and since
+    when (it said nothing: only ``alu-hub member list`` did)."""
+    live = messy.live
+    web = web_session(live, *AGENCY)
+    # the page: beside its name ("sntv sntv": its display name, then its user name)
+    page = parse(web.get(live.url + "/stats", params={"month": "2026-11"}, timeout=30).text)
+    assert page.rows["sntv"][0] == "sntv sntv disabled since 20 Nov 2026"
+    assert page.rows["rts"][0] == "rts rts"
+    # the CSV: a column, the date
+    text = web.get(live.url + "/stats.csv", params={"month": "2026-11"}, timeout=30)
+    table = {
+        row["username"]: row["disabled_since"]
+        for row in csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"), newline=""))
+    }
+    assert table == {"rts": "", "sntv": "2026-11-20"}
+    # the API: the time, null while enabled
+    agency = live.login(*AGENCY)
+    st = agency.get(
+        live.api("/stats"), params={"from": NOVEMBER[0], "to": NOVEMBER[1]}, timeout=30
+    ).json()
+    members = {r["username"]: r["disabled_since"] for r in st["members"]}
+    assert members["rts"] is None
+    assert dt.datetime.fromisoformat(members["sntv"]) == SNTV_DISABLED
+    # alu-hub stats: after its pledge
+    data = str(live.hub.settings.data_dir)
+    out = hub_cli("stats", "--data", data, "--from", NOVEMBER[0], "--to", NOVEMBER[1])
+    lines = {line.split()[0]: line for line in cli_rows(out.stdout)}
+    assert lines["sntv"].endswith(" 0/20  no      disabled since 2026-11-20"), lines["sntv"]
+    assert lines["rts"].endswith(" 0/30  no"), lines["rts"]
+    # enabled again: no mark (the hub keeps no earlier spans)
+    assert chore(live, "enable", "sntv").returncode == 0
+    page = parse(web.get(live.url + "/stats", params={"month": "2026-11"}, timeout=30).text)
+    assert page.rows["sntv"][0] == "sntv sntv"
 
 
 # --- the demo's downloads were reported when they ended ---------------------------------------

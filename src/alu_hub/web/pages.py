@@ -65,6 +65,7 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
 th { background: #eef1f5; font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td small { color: var(--muted); }
+td small.off { font-style: italic; }
 p.asof { color: var(--muted); margin: 10px 0 0; }
 .met { color: var(--pledge); font-weight: 600; } .unmet { color: var(--unmet); }
 .box { max-width: 380px; margin: 10vh auto; background: var(--card); padding: 22px 26px;
@@ -212,6 +213,11 @@ def as_of(when: dt.datetime) -> str:
     return f"Figures as of {_day(when, 0)}, {when.astimezone(dt.UTC):%H:%M} UTC."
 
 
+def disabled_mark(r: MemberStats) -> str:
+    """Why a member missed days: ``disabled since 8 Dec 2026``; "" while it is enabled."""
+    return f"disabled since {_day(r.disabled_since)}" if r.disabled_since else ""
+
+
 def _pledge(r: MemberStats) -> tuple[str, str]:
     """The pledge's word and class: met, not met, or not judged (no day it was a member)."""
     if r.meets_pledge is None:
@@ -319,12 +325,15 @@ def stats(
     )
     member_rows = join(
         render(
-            '<tr data-member="{username}"><td>{name} <small>{username}</small></td>'
+            '<tr data-member="{username}"><td>{name} <small>{username}</small>{off}</td>'
             '<td>{country}</td><td class="n">{downloads}</td><td class="n">{bytes}</td>'
             '<td class="n">{uploads}</td><td class="n">{days}/{period_days}</td>'
             '<td class="{state}">{pledge}</td></tr>',
             username=r.username,
             name=_member_name(r),
+            off=render(' <small class="off">{t}</small>', t=disabled_mark(r))
+            if r.disabled_since
+            else Html(""),
             country=r.country,
             downloads=_num(r.downloads),
             bytes=size(r.bytes_downloaded),

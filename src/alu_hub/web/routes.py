@@ -335,10 +335,11 @@ CSV_COLUMNS = (
     "pledge_met",
     # added at the end, so that a sheet reading the columns above by position still does:
     # of ``downloads``, those reported after the month ended (empty for the month in
-    # progress); and when the figures were computed, on every row (each row says how final
-    # it is, wherever it is pasted; the file name would be lost with a rename, and a line
-    # above the header would break readers)
+    # progress); the day the member was disabled (empty while enabled); and when the figures
+    # were computed, on every row (each row says how final it is, wherever it is pasted; the
+    # file name would be lost with a rename, and a line above the header would break readers)
     "downloads_reported_late",
+    "disabled_since",
     "as_of_utc",
 )
 
@@ -372,6 +373,7 @@ def stats_csv_text(period: Period, st: StatsOut) -> str:
                 r.pledge_days,
                 "not judged" if r.meets_pledge is None else "yes" if r.meets_pledge else "no",
                 "" if r.downloads_reported_late is None else r.downloads_reported_late,
+                f"{r.disabled_since:%Y-%m-%d}" if r.disabled_since else "",
                 as_of,
             )
         )
