@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from .test_cli_members import chore
 from .test_stats_figures import hub_clock
 from .test_stats_page import (
     LONG_AGO,
+    add_members,
     cli_rows,
     insert_downloads,
     library,
@@ -356,6 +358,94 @@ def test_every_form_of_the_report_marks_a_disabled_member(messy: Day) -> None:
     assert chore(live, "enable", "sntv").returncode == 0
     page = parse(web.get(live.url + "/stats", params={"month": "2026-11"}, timeout=30).text)
     assert page.rows["sntv"][0] == "sntv sntv"
+
+
+# --- the README says how downloads are counted, as they are ------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def statistics_section() -> str:
+    """The README's "Statistics page" section, its lines joined."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("**Statistics page.**")
+    return " ".join(text[start : text.index("![Statistics page]", start)].split())
+
+
+def add_event(
+    hub: Hub, member: int, item: str, ended: dt.datetime, *, kind: str, size: int, device: str
+) -> None:
+    with hub.db.session() as s:
+        s.add(
+            HistoryEvent(
+                event_id=uuid.uuid4().hex,
+                member_id=member,
+                type=kind,
+                item_id=item,
+                rendition="broadcast",
+                bytes=size,
+                started_at=ended - dt.timedelta(seconds=35),
+                ended_at=ended,
+                occurred_at=ended,
+                received_at=ended,
+                device=device,
+            )
+        )
+
+
+def test_the_readme_says_how_downloads_are_counted_as_they_are(tmp_path: Path) -> None:
+    """The rules the tester had to infer from the code (findings 2 and 3), each said in the
+    README's Statistics section and checked here against the figures; and the sentence that
+    was wrong ("the bytes are all those moved") is gone."""
+    readme = statistics_section()
+    assert "the bytes are all those moved" not in readme
+    for rule in (
+        "are the sizes of the files members received, each time a download completed",
+        "a file fetched again because its part was damaged counts its size once",
+        "a file found already verified in place (a shared download folder) counts its size",
+        "**A download counts on the day it ended**",
+        "A push counts on the day it was published.",
+        "**Canceled and failed downloads are not counted**",
+        "**Downloads are not additive across periods.**",
+        "the days of a month do not add up to the month's downloads",
+        "the same item on two workstations of one member is one download",
+        "the same item on two workstations counts the size of both",
+        "**A past day's download figures can still grow.**",
+        "**A disabled member is marked as one**",
+    ):
+        assert rule in readme, rule
+
+    hub = build_hub(hub_settings(tmp_path / "hub"))
+    try:
+        add_members(hub, [("rts", "RTS", "SN", "member")], None)
+        rts = member_id(hub, "rts")
+        first, second, third = library(hub, 3)
+        day6 = dt.datetime(2026, 11, 6, tzinfo=UTC)
+        # started at 23:59:38 on the 6th, ended at 00:00:13 on the 7th: the 7th's
+        add_event(hub, rts, first, day6 + dt.timedelta(days=1, seconds=13),
+                  kind="download_completed", size=1000, device="rts-a")  # fmt: skip
+        # the same item on two workstations on the 6th: one download, both files' bytes
+        for device in ("rts-a", "rts-b"):
+            add_event(hub, rts, second, day6 + dt.timedelta(hours=9),
+                      kind="download_completed", size=2000, device=device)  # fmt: skip
+        # and again on the 8th: one on the 6th, one on the 8th, one for the three days
+        add_event(hub, rts, second, day6 + dt.timedelta(days=2, hours=9),
+                  kind="download_completed", size=2000, device="rts-a")  # fmt: skip
+        # canceled and failed: nothing, not their bytes either
+        for kind in ("download_canceled", "download_failed"):
+            add_event(hub, rts, third, day6 + dt.timedelta(hours=10),
+                      kind=kind, size=500, device="rts-a")  # fmt: skip
+
+        def of(first_day: str, last_day: str) -> tuple[int, int]:
+            r = rows(figures(hub, first_day, last_day))["rts"]
+            return r.downloads, r.bytes_downloaded
+
+        assert of("2026-11-06", "2026-11-06") == (1, 4000)
+        assert of("2026-11-07", "2026-11-07") == (1, 1000)
+        assert of("2026-11-08", "2026-11-08") == (1, 2000)
+        assert of("2026-11-06", "2026-11-08") == (2, 7000)  # 3 days, 2 downloads; bytes add up
+    finally:
+        hub.db.dispose()
 
 
 # --- the demo's downloads were reported when they ended ---------------------------------------
