@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -573,9 +574,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from .models import utcnow
     from .stats import (
+        LATE_REPORTS,
         PeriodError,
+        as_of_text,
         compute_stats,
         describe_period,
+        late_note,
         period,
         period_days,
     )
@@ -599,13 +603,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
         to_date = " (not begun: the pledge is not judged)"
     elif out.pledge_days < period_days(start, end):  # still going on: the days so far
         to_date = f" (to date: the pledge counts {out.pledge_days} days)"
-    print(f"{when}{to_date}: {out.summary}")
+    # when: the figures of past days can still grow (downloads reported late)
+    print(f"{when}{to_date}: {out.summary} (as of {as_of_text(out.as_of)})")
     print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
     for r in out.members:
         # "3/4": days with an upload of the days it is judged on (those it was a member)
         days = f"{r.upload_days}/{r.pledge_days}"
         pledge = "-" if r.meets_pledge is None else "yes" if r.meets_pledge else "no"
+        # why a member missed days: it cannot sign in (nor report its downloads)
+        if r.disabled_since:
+            pledge = f"{pledge:<8}disabled since {r.disabled_since:%Y-%m-%d}"
         print(f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}")
+    # after the table (a script reads it up to the blank line)
+    late = late_note(out.downloads, out.downloads_reported_late)
+    print("\n" + textwrap.fill(f"{late} {LATE_REPORTS}".strip(), width=96))
     return 0
 
 

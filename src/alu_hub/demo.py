@@ -245,6 +245,7 @@ def _seed_history(hub: Hub, items: list[Item], members: dict[str, Member]) -> No
                         started_at=when - dt.timedelta(seconds=30),
                         ended_at=when,
                         occurred_at=when,
+                        received_at=when,  # reported at once (not late: see stats.py)
                         device=f"{username}-newsroom-1",
                     )
                 )

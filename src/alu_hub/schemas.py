@@ -195,6 +195,14 @@ class MemberStats(BaseModel):
     #: uploaded on each of its ``pledge_days`` (the pledge: one upload a day); None when there
     #: is no day to judge (a period not begun, or one it was no member in)
     meets_pledge: bool | None
+    #: of its ``downloads``, those the hub heard of only after the period ended (each event of
+    #: the item in the period arrived at or after its end: a workstation that was offline,
+    #: signed out or disabled): the figure grew by these after the period was over. None while
+    #: the period has not ended.
+    downloads_reported_late: int | None
+    #: when the account was disabled, if it is disabled now (``alu-hub member disable``); None
+    #: while it is enabled. The hub keeps only the last time.
+    disabled_since: dt.datetime | None
 
 
 class StatsOut(BaseModel):
@@ -207,6 +215,12 @@ class StatsOut(BaseModel):
     #: the period's days up to today included (0 before it begins): the most a member's
     #: ``pledge_days`` can be
     pledge_days: int
+    #: of ``downloads``, those reported after the period ended (the sum of the members'); None
+    #: while the period has not ended. Workstations report downloads when they are next online
+    #: and signed in, so a period's figures can still grow after it ended.
+    downloads_reported_late: int | None
+    #: when the figures were computed (the hub's clock, UTC)
+    as_of: dt.datetime
     members: list[MemberStats]
     summary: str
 

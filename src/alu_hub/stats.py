@@ -8,7 +8,14 @@ a CDN never reaches the hub): the items a member downloaded, each once in the pe
 renditions and repeats, only items that exist, and each event's bytes at most the size of the
 rendition it names (of the largest, for a name the item does not have): the events are the
 member's word, and a bogus one must not add to its figures. Event times are the clock-corrected
-``occurred_at``.
+``occurred_at``: a download counts on the day it ended, whenever it was reported.
+
+A workstation reports its downloads when it is next online and signed in (offline, signed out,
+its member disabled, the hub down: the events wait in its outbox), so a period's download
+figures can still grow after it ended. The figures say so: ``as_of``, when they were computed,
+and for a period that has ended ``downloads_reported_late``, how many of its downloads the hub
+heard of only after its end (``HistoryEvent.received_at``, the hub's clock, at or after it for
+every event of the item in the period): the figure at the period's end was that many fewer.
 
 The period's days are 24-hour steps from its start (UTC midnights for dates; an offset given
 with a time moves them), and an upload's day is the step it falls in. A period whose start and
@@ -21,8 +28,9 @@ in the last day (23 or 25 hours long); the other days are 24 hours. A date, a ti
 offset and the default period are UTC. The pledge (an upload a
 day) is judged on the days up to today, and for each member only on the days it was a member:
 from the day it joined (``Member.created_at``) to the day it was disabled
-(``Member.disabled_at``). A member is listed for a period it was a member in (or had activity
-in); a period not begun yet has no day to judge (``pledge_days`` 0, ``meets_pledge`` None).
+(``Member.disabled_at``; ``disabled_since`` in its row while it is disabled). A member is
+listed for a period it was a member in (or had activity in); a period not begun yet has no day
+to judge (``pledge_days`` 0, ``meets_pledge`` None).
 
 Member figures are those of member accounts (role ``member``): agency staff's own uploads and
 downloads are not member activity, and the totals are the sums of the member rows.
@@ -180,6 +188,34 @@ def _count(n: int, one: str, many: str = "") -> str:
     return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
+#: Said with every report: why a past day's figures are not final.
+LATE_REPORTS = (
+    "Workstations report their downloads when they are next online and signed in, so the "
+    "figures of past days can still grow."
+)
+
+
+def as_of_text(when: dt.datetime) -> str:
+    """When figures were computed, for people: ``2026-12-11 14:03 UTC``."""
+    return f"{when.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def late_note(downloads: int, late: int | None, period: str = "period") -> str:
+    """How many of a period's ``downloads`` were reported after it ended (``late``: None while
+    it goes on, and then there is nothing to say; nor without downloads): "3 of these 120
+    downloads were reported after the month ended." """
+    if late is None or not downloads:
+        return ""
+    if downloads == 1:
+        return f"This download was reported {'after' if late else 'before'} the {period} ended."
+    if not late:
+        return f"None of these {downloads:,} downloads was reported after the {period} ended."
+    return (
+        f"{late:,} of these {downloads:,} downloads {'was' if late == 1 else 'were'} reported "
+        f"after the {period} ended."
+    )
+
+
 #: An upload is published after it arrived (``published_at`` ≥ ``received_at``, give or take
 #: the clocks of replicas: a day of slack), so a period's uploads are looked for through the
 #: index on ``published_at``.
@@ -195,6 +231,8 @@ def compute_stats(
     and ``end`` (``period_days``); the figures give them in UTC."""
     asked = start, end
     start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)  # for the database: UTC
+    now = now or utcnow()
+    ended = end <= now
 
     def day(when: dt.datetime) -> int:
         return day_of(when, *asked)
@@ -232,13 +270,14 @@ def compute_stats(
     # item does not have): a workstation's word is not taken for more than the file
     size = func.coalesce(named.size, largest, 0)
     counted_bytes = case((HistoryEvent.bytes > size, size), else_=HistoryEvent.bytes)
-    downloads_by: dict[int, tuple[int, int]] = {}
     # an item counts once per member in the period, whatever its renditions and repeats (a
     # proxy previewed, the broadcast file, the same again after a deletion by hand: 3 for
-    # one item); the bytes are all those moved. Only items in the feed: an event names any
+    # one item); the bytes are the sizes of the files of its completed downloads, each time
+    # (not the bytes that crossed the link: a file fetched again after damage counts once, a
+    # file found in place counts its size). Only items in the feed: an event names any
     # id its workstation sends (never refused: an outbox must not stick, and an item can be
     # missing after a restore), and one for no item is no download.
-    for member_id, count, nbytes in s.execute(
+    downloads_of = (
         select(
             HistoryEvent.member_id,
             func.count(distinct(HistoryEvent.item_id)),
@@ -250,10 +289,24 @@ def compute_stats(
         )
         .where(in_events, HistoryEvent.type == DOWNLOAD_EVENT)
         .group_by(HistoryEvent.member_id)
-    ):
-        downloads_by[int(member_id)] = (int(count), int(nbytes))
+    )
+    downloads_by: dict[int, tuple[int, int]] = {
+        int(member_id): (int(count), int(nbytes))
+        for member_id, count, nbytes in s.execute(downloads_of)
+    }
+    # for a period that has ended: the downloads the hub knew of at its end (an event of the
+    # item received before it); the others were reported late. Counted, not compared with a
+    # stored figure: the same whenever it is asked.
+    on_time_by: dict[int, int] = {}
+    if ended:
+        on_time_by = {
+            int(member_id): int(count)
+            for member_id, count, _bytes in s.execute(
+                downloads_of.where(HistoryEvent.received_at < end)
+            )
+        }
 
-    counted = pledge_days(*asked, now or utcnow())
+    counted = pledge_days(*asked, now)
     rows: list[MemberStats] = []
     for m in s.scalars(select(Member).where(Member.role == "member").order_by(Member.username)):
         # the days it was a member: from the day it joined to the day it was disabled
@@ -268,6 +321,7 @@ def compute_stats(
         up = upload_days_by.get(m.id, [])
         days = len({d for d in up if first <= d < last})
         downs, nbytes = downloads_by.get(m.id, (0, 0))
+        late = downs - on_time_by.get(m.id, 0) if ended else None
         rows.append(
             MemberStats(
                 username=m.username,
@@ -279,6 +333,8 @@ def compute_stats(
                 upload_days=days,
                 pledge_days=days_judged,
                 meets_pledge=days >= days_judged if days_judged else None,
+                downloads_reported_late=late,
+                disabled_since=None if m.active else m.disabled_at,
             )
         )
     # from the rows, not from every account: an agency account's client uploads and downloads
@@ -286,6 +342,7 @@ def compute_stats(
     downloads = sum(r.downloads for r in rows)
     uploads = sum(r.uploads for r in rows)
     uploaders = sum(1 for r in rows if r.uploads)
+    late_total = sum(r.downloads_reported_late or 0 for r in rows) if ended else None
     summary = (
         f"{_count(pushes, 'push', 'pushes')}, {_count(downloads, 'download')}, "
         f"{_count(uploads, 'upload')} by {_count(uploaders, 'member')}"
@@ -299,6 +356,8 @@ def compute_stats(
             "uploads": uploads,
             "uploading_members": uploaders,
             "pledge_days": counted,
+            "downloads_reported_late": late_total,
+            "as_of": now,
             "members": rows,
             "summary": summary,
         }

@@ -22,6 +22,7 @@ BOTH_DATABASES = {
     "tests.hub.test_input_edges",
     "tests.hub.test_security",
     "tests.hub.test_stats_figures",
+    "tests.hub.test_stats_late",
     "tests.hub.test_tus",
     "tests.hub.test_upload_publish",
 }

@@ -39,6 +39,7 @@ import requests
 from sqlalchemy import insert, update
 from sqlalchemy import select as sql_select
 
+import alu_hub.web.routes
 from alu_hub import stats
 from alu_hub.app import build_hub
 from alu_hub.auth import hash_password
@@ -124,6 +125,13 @@ def parse(html_text: str) -> PageParser:
 
 def number(text: str) -> int:
     return int(text.replace(",", "").strip())
+
+
+def cli_rows(stdout: str) -> list[str]:
+    """The member rows of ``alu-hub stats``: after its header and the columns' names, up to the
+    blank line before its notes."""
+    lines = stdout.splitlines()
+    return lines[2 : lines.index("", 2)]
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -235,8 +243,15 @@ def library(hub: Hub, n: int) -> list[str]:
     return insert_items(hub, [("push", None, LONG_AGO + dt.timedelta(days=1))] * n)
 
 
-def insert_downloads(hub: Hub, rows: list[tuple[int, dt.datetime, int, str]]) -> None:
-    """download_completed events (member id, when, bytes, item id) straight into the database."""
+def insert_downloads(
+    hub: Hub,
+    rows: list[tuple[int, dt.datetime, int, str]],
+    *,
+    received: Sequence[dt.datetime] = (),
+) -> None:
+    """download_completed events (member id, when, bytes, item id) straight into the database,
+    each reported when it ended, or at ``received`` (in the same order)."""
+    arrived = list(received) + [when for _m, when, _b, _i in rows[len(received) :]]
     with hub.db.session() as s:
         s.connection().execute(
             insert(HistoryEvent),
@@ -249,9 +264,9 @@ def insert_downloads(hub: Hub, rows: list[tuple[int, dt.datetime, int, str]]) ->
                     "rendition": "broadcast",
                     "bytes": nbytes,
                     "occurred_at": when,
-                    "received_at": when,
+                    "received_at": arrived[n],
                 }
-                for mid, when, nbytes, item_id in rows
+                for n, (mid, when, nbytes, item_id) in enumerate(rows)
             ],
         )
 
@@ -709,7 +724,7 @@ def test_alu_hub_stats_shows_the_days_asked_and_counts_the_pledge_to_date(
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith(f"{first} to {last} (to date: the pledge counts 3 days): ")
-    pledge = {line.split()[0]: line.split()[-1] for line in lines[2:]}
+    pledge = {line.split()[0]: line.split()[-1] for line in cli_rows(out.stdout)}
     assert pledge == {"ktn": "yes", "rts": "no"}
     st = json.loads(hub_cli("stats", "--data", str(data), *period, "--json").stdout)
     assert {m["username"]: m["meets_pledge"] for m in st["members"]} == {"ktn": True, "rts": False}
@@ -963,6 +978,8 @@ DEMO_MEMBERS = [
 ]
 #: The month of the screenshot (fixed, so that the picture changes only when the page does).
 DEMO_MONTH = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+#: When the page of the screenshot is computed ("as of"; fixed for the same reason).
+DEMO_NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 
 
 def seed_demo_year(hub: Hub) -> None:
@@ -993,7 +1010,16 @@ def seed_demo_year(hub: Hub) -> None:
     order = sorted(range(len(items)), key=lambda n: items[n][2])  # seq follows publish times
     item_ids = insert_items(hub, [items[n] for n in order])
     id_of = {n: item_ids[k] for k, n in enumerate(order)}
-    insert_downloads(hub, [(m, when, b, id_of[n]) for m, when, b, n in downloads])
+    # the downloads of the month's last evening were reported the next morning
+    evening = DEMO_MONTH + dt.timedelta(days=days_in(DEMO_MONTH)) - dt.timedelta(hours=3)
+    insert_downloads(
+        hub,
+        [(m, when, b, id_of[n]) for m, when, b, n in downloads],
+        received=[
+            when + dt.timedelta(hours=10) if when >= evening else when
+            for _m, when, _b, _n in downloads
+        ],
+    )
 
 
 BROWSER_CHECKS = """(() => {
@@ -1011,6 +1037,8 @@ BROWSER_CHECKS = """(() => {
   const header = document.querySelector('header');
   return {path: location.pathname + location.search, title: document.title,
           cookie: document.cookie, charts, tiles,
+          asOf: document.getElementById('as-of').textContent,
+          late: document.getElementById('late').textContent,
           headerBackground: getComputedStyle(header).backgroundColor,
           scripts: document.scripts.length, width: document.documentElement.clientWidth};
 })()"""
@@ -1027,8 +1055,12 @@ def demo_hub(chromium: str, tmp_path: Path) -> Iterator[LiveHub]:
         live.hub.db.dispose()
 
 
-def test_the_page_in_headless_chromium(chromium: str, demo_hub: LiveHub, tmp_path: Path) -> None:
+def test_the_page_in_headless_chromium(
+    chromium: str, demo_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     month = f"{DEMO_MONTH:%Y-%m}"
+    # the page's clock (the hub runs in this process): its "as of" the same in every picture
+    monkeypatch.setattr(alu_hub.web.routes, "utcnow", lambda: DEMO_NOW)
     # What the page must show: the hub's own figures for October 2026 (its JSON API).
     api = demo_hub.login("agency", "agency")
     expected = api.get(
@@ -1090,6 +1122,15 @@ def test_the_page_in_headless_chromium(chromium: str, demo_hub: LiveHub, tmp_pat
     # the stylesheet (allowed by its nonce) applied: the header's colour, the bars' colours
     assert seen["headerBackground"] == "rgb(18, 48, 79)"
     assert seen["width"] == 1280
+
+    # when the figures were computed, and how many came after the month ended
+    assert seen["asOf"] == "Figures as of 2 November 2026, 09:30 UTC."
+    late = expected["downloads_reported_late"]
+    assert 0 < late < expected["downloads"]
+    assert seen["late"] == (
+        f"{late:,} of these {expected['downloads']:,} downloads were reported after the month "
+        "ended."
+    )
 
     tiles = {k: number(v) for k, v in seen["tiles"].items()}
     assert tiles == {

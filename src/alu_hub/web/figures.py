@@ -133,8 +133,9 @@ class Figures:
         return self.months[-1]
 
 
-def month_figures(s: Session, period: Period) -> MonthFigures:
-    return MonthFigures(period, compute_stats(s, period.start, period.end))
+def month_figures(s: Session, period: Period, now: dt.datetime | None = None) -> MonthFigures:
+    """The figures of ``period``, as of ``now`` (default: the hub's clock)."""
+    return MonthFigures(period, compute_stats(s, period.start, period.end, now))
 
 
 def council_figures(
@@ -142,7 +143,7 @@ def council_figures(
 ) -> Figures:
     """``month`` and the ``history - 1`` months before it. ValueError if it has not begun."""
     periods = [Period.of(month.shifted(-k), now) for k in range(history - 1, -1, -1)]
-    return Figures([month_figures(s, p) for p in periods])
+    return Figures([month_figures(s, p, now) for p in periods])
 
 
 def selector_months(now: dt.datetime, chosen: Month, count: int = SELECTOR_MONTHS) -> list[Month]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from ..schemas import MemberStats
+from ..stats import LATE_REPORTS, late_note
 from .charts import Row, Series, column_chart, row_chart
-from .figures import Figures, Month
+from .figures import MONTH_NAMES, Figures, Month
 from .markup import Html, join, render
 
 STYLE = """
@@ -63,6 +65,8 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
 th { background: #eef1f5; font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td small { color: var(--muted); }
+td small.off { font-style: italic; }
+p.asof { color: var(--muted); margin: 10px 0 0; }
 .met { color: var(--pledge); font-weight: 600; } .unmet { color: var(--unmet); }
 .box { max-width: 380px; margin: 10vh auto; background: var(--card); padding: 22px 26px;
   border: 1px solid var(--line); border-radius: 8px; }
@@ -197,6 +201,23 @@ def _member_name(r: MemberStats) -> str:
     return r.display_name or r.username
 
 
+def _day(when: dt.datetime, month_length: int = 3) -> str:
+    """``8 Dec 2026`` (English month names, as the page's months)."""
+    when = when.astimezone(dt.UTC)
+    name = MONTH_NAMES[when.month - 1]
+    return f"{when.day} {name[:month_length] if month_length else name} {when.year}"
+
+
+def as_of(when: dt.datetime) -> str:
+    """``Figures as of 6 December 2026, 22:09 UTC.``"""
+    return f"Figures as of {_day(when, 0)}, {when.astimezone(dt.UTC):%H:%M} UTC."
+
+
+def disabled_mark(r: MemberStats) -> str:
+    """Why a member missed days: ``disabled since 8 Dec 2026``; "" while it is enabled."""
+    return f"disabled since {_day(r.disabled_since)}" if r.disabled_since else ""
+
+
 def _pledge(r: MemberStats) -> tuple[str, str]:
     """The pledge's word and class: met, not met, or not judged (no day it was a member)."""
     if r.meets_pledge is None:
@@ -227,6 +248,16 @@ def stats(
         members=_num(sel.members),
         judged=_num(sel.judged),
         pledge=_num(sel.meeting_pledge),
+    )
+    late = late_note(st.downloads, st.downloads_reported_late, "month")
+    # the figures are those the hub has heard of so far: a workstation reports its downloads
+    # when it is next online, so a past day (a closed month too) can still grow
+    asof = render(
+        '<p class="asof"><span id="as-of">{as_of}</span> {late}<span id="late-reports">'
+        "{late_reports}</span></p>",
+        as_of=as_of(st.as_of),
+        late=render('<span id="late">{t}</span> ', t=late) if late else Html(""),
+        late_reports=LATE_REPORTS,
     )
     cats = [m.period.month.short for m in figures.months]
     last = len(figures.months) - 1
@@ -294,12 +325,15 @@ def stats(
     )
     member_rows = join(
         render(
-            '<tr data-member="{username}"><td>{name} <small>{username}</small></td>'
+            '<tr data-member="{username}"><td>{name} <small>{username}</small>{off}</td>'
             '<td>{country}</td><td class="n">{downloads}</td><td class="n">{bytes}</td>'
             '<td class="n">{uploads}</td><td class="n">{days}/{period_days}</td>'
             '<td class="{state}">{pledge}</td></tr>',
             username=r.username,
             name=_member_name(r),
+            off=render(' <small class="off">{t}</small>', t=disabled_mark(r))
+            if r.disabled_since
+            else Html(""),
             country=r.country,
             downloads=_num(r.downloads),
             bytes=size(r.bytes_downloaded),
@@ -329,7 +363,7 @@ def stats(
     )
     body = render(
         "{header}<main>"
-        '<h2 id="period">{period} <small>· UTC · members: {members}</small></h2>{tiles}'
+        '<h2 id="period">{period} <small>· UTC · members: {members}</small></h2>{tiles}{asof}'
         "<h2>Month by month <small>· the {n} months to {month}</small></h2>"
         '<div class="grid2"><div class="card"><h3>Pushes, downloads, uploads</h3>{monthly}</div>'
         '<div class="card"><h3>Uploading members · meeting the pledge</h3>{members_monthly}'
@@ -351,6 +385,7 @@ def stats(
         period=period.label,
         members=sel.members,
         tiles=tiles,
+        asof=asof,
         n=len(figures.months),
         month=chosen.label,
         monthly=monthly,

@@ -333,6 +333,14 @@ CSV_COLUMNS = (
     "days_in_period",
     "pledge_days",
     "pledge_met",
+    # added at the end, so that a sheet reading the columns above by position still does:
+    # of ``downloads``, those reported after the month ended (empty for the month in
+    # progress); the day the member was disabled (empty while enabled); and when the figures
+    # were computed, on every row (each row says how final it is, wherever it is pasted; the
+    # file name would be lost with a rename, and a line above the header would break readers)
+    "downloads_reported_late",
+    "disabled_since",
+    "as_of_utc",
 )
 
 
@@ -347,6 +355,7 @@ def stats_csv_text(period: Period, st: StatsOut) -> str:
     w = csv.writer(out)  # RFC 4180: quoted as needed, CRLF line ends
     w.writerow(CSV_COLUMNS)
     last_day = (period.end - dt.timedelta(days=1)).date()
+    as_of = f"{st.as_of.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"  # a spreadsheet reads it as a time
     for r in st.members:
         w.writerow(
             (
@@ -363,6 +372,9 @@ def stats_csv_text(period: Period, st: StatsOut) -> str:
                 period.days,
                 r.pledge_days,
                 "not judged" if r.meets_pledge is None else "yes" if r.meets_pledge else "no",
+                "" if r.downloads_reported_late is None else r.downloads_reported_late,
+                f"{r.disabled_since:%Y-%m-%d}" if r.disabled_since else "",
+                as_of,
             )
         )
     return out.getvalue()
@@ -378,9 +390,10 @@ def stats_csv(request: Request, hub: HubDep, month: MonthQuery = None) -> Respon
     chosen = _month(month)
     if isinstance(chosen, str):
         return _bad_request(chosen)
-    period = Period.of(chosen, utcnow())
+    now = utcnow()
+    period = Period.of(chosen, now)
     with hub.db.session() as s:
-        st = month_figures(s, period).stats
+        st = month_figures(s, period, now).stats
     headers = _headers(None)
     headers["Content-Disposition"] = f'attachment; filename="alu-stats-{chosen}.csv"'
     # A byte order mark, so that spreadsheets read the names as UTF-8 (Excel needs it).
