@@ -1911,7 +1911,7 @@
     <message>
         <source>You ({member})</source>
         <extracomment>after &quot;Sent by:&quot;, an item this member uploaded itself: &quot;You (Kenya TV)&quot;</extracomment>
-        <translation>أنتم ({member})</translation>
+        <translation>أنت ({member})</translation>
     </message>
     <message>
         <source>A member</source>
@@ -1929,7 +1929,7 @@
     <message>
         <source>You</source>
         <extracomment>the Sent by column of an item this member uploaded itself</extracomment>
-        <translation>أنتم</translation>
+        <translation>أنت</translation>
     </message>
     <message>
         <source>Member</source>
@@ -3144,6 +3144,14 @@
         <translation>طلب المواد الجديدة من المركز الآن</translation>
     </message>
     <message>
+        <source>Sign &amp;in…</source>
+        <translation>تسجيل ال&amp;دخول…</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub again; the transfers under way go on</source>
+        <translation>سجّل الدخول إلى المركز من جديد؛ تستمر عمليات النقل الجارية</translation>
+    </message>
+    <message>
         <source>Sign &amp;out…</source>
         <translation>تسجيل ال&amp;خروج…</translation>
     </message>
@@ -3235,6 +3243,10 @@
         <translation>مركز آخر</translation>
     </message>
     <message>
+        <source>This is another hub (its identity differs): {new} is not the hub at {old}. You are signed in to it as another hub; nothing of this workstation&apos;s library, transfers or history went there. The transfers for {old} wait until you sign in there again.</source>
+        <translation>هذا مركز آخر (هويته مختلفة): ⁨{new}⁩ ليس المركز الموجود على ⁨{old}⁩. أنت متصل به بوصفه مركزًا آخر؛ ولم يُرسَل إليه شيء من مكتبة محطة العمل هذه أو عمليات النقل أو السجل. تنتظر عمليات النقل الخاصة بـ⁨{old}⁩ حتى تسجّل الدخول إليه من جديد.</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
         <translation>استخدم عنوان https:// للمركز، أو اسمح باستخدام HTTP غير المشفّر.</translation>
     </message>
@@ -3281,6 +3293,10 @@
     <message>
         <source>The hub does not let this account sign in here: %1</source>
         <translation>لا يسمح المركز لهذا الحساب بتسجيل الدخول هنا: %1</translation>
+    </message>
+    <message>
+        <source>%1 could not use the sign-in (%2); unlock the keyring, or untick “Remember me” to sign in for this session only.</source>
+        <translation>تعذّر على ⁨%1⁩ استخدام بيانات الدخول (⁨%2⁩)؛ افتح قفل حافظة المفاتيح، أو ألغِ تحديد «تذكّرني» لتسجيل الدخول لهذه الجلسة فقط.</translation>
     </message>
     <message>
         <source>Signing in failed: %1</source>
@@ -3613,6 +3629,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>لم يعد المركز يقبل بيانات الدخول هذه.</translation>
     </message>
     <message>
+        <source>Click to sign in (File › Sign in…).</source>
+        <translation>انقر لتسجيل الدخول (ملف › تسجيل الدخول…).</translation>
+    </message>
+    <message>
         <source>⚠ Library cannot be saved</source>
         <translation>⚠ يتعذّر حفظ المكتبة</translation>
     </message>
@@ -3627,6 +3647,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Connection: %1</source>
         <translation>الاتصال: %1</translation>
+    </message>
+    <message>
+        <source>The hub no longer has what this workstation last saw of it (restored from a backup, or another hub at this address?): its feed and history are read again, and this workstation&apos;s recent history is sent to it again.</source>
+        <translation>لم يعد لدى المركز ما رأته محطة العمل هذه منه آخر مرة (هل استُعيد من نسخة احتياطية، أم هو مركز آخر على هذا العنوان؟): يُقرأ الموجز والسجل من جديد، ويُرسَل إليه السجل الأخير لمحطة العمل هذه مرة أخرى.</translation>
     </message>
     <message>
         <source>Hub: %1</source>
@@ -3869,6 +3893,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Waiting for space</source>
         <translation>في انتظار مساحة</translation>
+    </message>
+    <message>
+        <source>Waiting for sign-in</source>
+        <translation>في انتظار تسجيل الدخول</translation>
     </message>
 </context>
 <context>

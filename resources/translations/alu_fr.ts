@@ -1927,7 +1927,7 @@
     <message>
         <source>Sent by: {sender}</source>
         <extracomment>the tooltip of the Sent by column: &quot;Sent by: You (Kenya TV)&quot;</extracomment>
-        <translation>Envoyé par : {sender}</translation>
+        <translation>Envoyé par&#x202f;: {sender}</translation>
     </message>
     <message>
         <source>Could not read the library: {error}</source>
@@ -3104,6 +3104,14 @@
         <translation>Demander dès maintenant les nouveaux sujets au hub</translation>
     </message>
     <message>
+        <source>Sign &amp;in…</source>
+        <translation>Se &amp;connecter…</translation>
+    </message>
+    <message>
+        <source>Sign in to the hub again; the transfers under way go on</source>
+        <translation>Se reconnecter au hub&#x202f;; les transferts en cours continuent</translation>
+    </message>
+    <message>
         <source>Sign &amp;out…</source>
         <translation>Se &amp;déconnecter…</translation>
     </message>
@@ -3195,6 +3203,10 @@
         <translation>Un autre hub</translation>
     </message>
     <message>
+        <source>This is another hub (its identity differs): {new} is not the hub at {old}. You are signed in to it as another hub; nothing of this workstation&apos;s library, transfers or history went there. The transfers for {old} wait until you sign in there again.</source>
+        <translation>C’est un autre hub (son identité diffère)&#x202f;: {new} n’est pas le hub de {old}. Vous y êtes connecté comme à un autre hub&#x202f;; rien de la médiathèque, des transferts ni de l’historique de ce poste n’y est allé. Les transferts pour {old} attendent que vous vous y reconnectiez.</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
         <translation>Utilisez l&apos;adresse https:// du hub, ou autorisez le HTTP non chiffré.</translation>
     </message>
@@ -3241,6 +3253,10 @@
     <message>
         <source>The hub does not let this account sign in here: %1</source>
         <translation>Le hub n&apos;autorise pas ce compte à se connecter ici : %1</translation>
+    </message>
+    <message>
+        <source>%1 could not use the sign-in (%2); unlock the keyring, or untick “Remember me” to sign in for this session only.</source>
+        <translation>%1 n’a pas pu utiliser l’identifiant (%2)&#x202f;; déverrouillez le trousseau, ou décochez «&#xa0;Se souvenir de moi&#xa0;» pour vous connecter pour cette session seulement.</translation>
     </message>
     <message>
         <source>Signing in failed: %1</source>
@@ -3573,6 +3589,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Le hub n&apos;accepte plus cette connexion.</translation>
     </message>
     <message>
+        <source>Click to sign in (File › Sign in…).</source>
+        <translation>Cliquez pour vous connecter (Fichier › Se connecter…).</translation>
+    </message>
+    <message>
         <source>⚠ Library cannot be saved</source>
         <translation>⚠ La médiathèque ne peut pas être enregistrée</translation>
     </message>
@@ -3587,6 +3607,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Connection: %1</source>
         <translation>Connexion : %1</translation>
+    </message>
+    <message>
+        <source>The hub no longer has what this workstation last saw of it (restored from a backup, or another hub at this address?): its feed and history are read again, and this workstation&apos;s recent history is sent to it again.</source>
+        <translation>Le hub n’a plus ce que ce poste en a vu en dernier (restauré depuis une sauvegarde, ou un autre hub à cette adresse&#x202f;?)&#x202f;: son fil et son historique sont relus, et l’historique récent de ce poste lui est renvoyé.</translation>
     </message>
     <message>
         <source>Hub: %1</source>
@@ -3829,6 +3853,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Waiting for space</source>
         <translation>En attente de place</translation>
+    </message>
+    <message>
+        <source>Waiting for sign-in</source>
+        <translation>En attente de connexion</translation>
     </message>
 </context>
 <context>
@@ -4358,8 +4386,8 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>This is too long: %Ln characters, at most {limit}.</source>
         <extracomment>under a text over its limit; %Ln is its length: &quot;This is too long: 20,001 characters, at most 20,000.&quot;</extracomment>
         <translation>
-            <numerusform>Texte trop long : %Ln caractère, {limit} au plus.</numerusform>
-            <numerusform>Texte trop long : %Ln caractères, {limit} au plus.</numerusform>
+            <numerusform>Texte trop long&#x202f;: %Ln caractère, {limit} au plus.</numerusform>
+            <numerusform>Texte trop long&#x202f;: %Ln caractères, {limit} au plus.</numerusform>
         </translation>
     </message>
     <message>

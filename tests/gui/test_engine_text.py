@@ -347,7 +347,9 @@ def test_why_the_app_is_offline_is_told_in_the_users_language(
     bar.set_sync_status(
         SyncStatus(SIGNED_OUT, "Your session with the hub has ended; sign in again.")
     )
-    assert bar.connection.toolTip() == "انتهت جلستك مع المركز؛ سجّل الدخول من جديد."
+    assert bar.connection.toolTip() == (
+        "انتهت جلستك مع المركز؛ سجّل الدخول من جديد.\nانقر لتسجيل الدخول (ملف › تسجيل الدخول…)."
+    )
     bar.set_sync_status(SyncStatus(OFFLINE, "Not in contact with the hub yet."))
     assert bar.connection.toolTip() == "لم يتم الاتصال بالمركز بعد."
 

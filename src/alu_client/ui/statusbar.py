@@ -241,7 +241,8 @@ class StatusBar(QStatusBar):
             text = self.tr("○ Signed out")
             reason = engine_text.shown(status.reason)
             tip = reason or self.tr("The hub no longer accepts this sign-in.")
-            tip = f"{tip}\n{self.tr('Click to sign in (File › Sign in…).')}"
+            click = self.tr("Click to sign in (File › Sign in…).")
+            tip = f"{tip}\n{click}"
         if self.activity.problem:
             # the hub may answer, but what comes cannot be kept: "● Online" alone hid it
             text = joined([text, self.tr("⚠ Library cannot be saved")])
