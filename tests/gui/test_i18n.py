@@ -610,3 +610,22 @@ def test_the_priorities_and_cancel_have_one_word_each(
         for text in translations_of(msg)
     }
     install_translators(qapp, "en")
+
+
+def test_no_text_to_translate_is_inside_an_f_string() -> None:
+    """lupdate does not read inside an f-string: a ``self.tr("…")`` there never reached the
+    catalogues, and the French and Arabic apps showed it in English (the status bar's "Click
+    to sign in" line). A text to translate is a string of its own, joined afterwards."""
+    import io
+    import tokenize
+
+    call = re.compile(r"\{[^{}]*\b(?:tr|translate)\(")
+    found = []
+    for source in sorted((ROOT / "src/alu_client").rglob("*.py")):
+        tokens = tokenize.generate_tokens(io.StringIO(source.read_text(encoding="utf-8")).readline)
+        for tok in tokens:
+            prefix = re.match(r"[A-Za-z]*", tok.string)
+            is_f = tok.type == tokenize.STRING and prefix is not None and "f" in prefix[0].lower()
+            if is_f and call.search(tok.string):
+                found.append(f"{source.relative_to(ROOT)}:{tok.start[0]}")
+    assert found == []
