@@ -17,6 +17,7 @@ from typing import Any
 import av
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -574,6 +575,9 @@ def test_enter_in_a_one_line_field_moves_on_and_ctrl_enter_sends(
 ) -> None:
     dialog = open_dialog(qtbot, desk, tasks, footage)
     form = dialog.form
+    assert not dialog.upload_button.isDefault()
+    keys = formats.keys_text(QKeySequence("Ctrl+Return"))
+    assert dialog.upload_button.toolTip() == f"Send to the hub ({keys})"
     retype(qtbot, form.title, "Market day in Lagos")
     steps: list[tuple[Any, Any]] = [
         (form.title, form.slug),

@@ -369,8 +369,9 @@ class UploadDialog(QDialog):
         tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
         self.apply_all.setToolTip(tip)
         self.upload_button.setText(self.tr("&Upload"))
-        keys = formats.keys_text(QKeySequence("Ctrl+Return"))
-        self.upload_button.setToolTip(self.tr("Send the files ({keys})").format(keys=keys))
+        self.upload_button.setToolTip(
+            formats.with_keys(self.tr("Send to the hub"), QKeySequence("Ctrl+Return"))
+        )
         self.remove_button.setText(self.tr("&Remove from the list"))
         self.progress.setAccessibleName(self.tr("Preparing the upload"))
 
