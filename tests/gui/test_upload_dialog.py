@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QDateTime, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -179,8 +179,11 @@ def test_the_form_is_prefilled_from_the_name_and_the_probe(
     assert formats.frame_size(320, 240) in info
     pixmap = form.thumbnail.pixmap()
     assert not pixmap.isNull() and pixmap.width() > 100
-    assert form.recorded_known.isChecked()  # from the file's time
-    assert dialog.upload_button.isDefault()
+    # no recording date in the clip: its file time is shown, not ticked (not sent as known)
+    assert not form.recorded_known.isChecked()
+    shown = form.recorded.dateTime().toSecsSinceEpoch()
+    assert abs(shown - footage.stat().st_mtime) < 60
+    assert not dialog.upload_button.isDefault()  # (Enter in a field does not send)
     assert dialog.windowTitle() == f"Upload {formats.isolated(footage.name)}"
     qtmodeltester.check(dialog.model)
 
@@ -201,7 +204,7 @@ def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
     qtbot.keyClicks(form.title, "Nairobi floods")
     assert form.shown_error("title") == ""
     retype(qtbot, form.country, "Kenya")
-    qtbot.keyClick(form.country, Qt.Key.Key_Return)  # Enter presses Upload, the default
+    qtbot.keyClick(form.country, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert form.shown_error("country") == "The country is a two-letter code, like KE or SN."
     assert form.errors["country"].isVisible()
     assert form.shown_error("title") == ""
@@ -217,7 +220,16 @@ def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
     )
     assert dialog.isVisible() and form.title.text() == "Nairobi floods"
     assert uploads(desk) == []
-    # Escape cancels: the dialog closes, still nothing queued
+
+    # Escape cancels: asked first (details were typed), then the dialog closes, still
+    # nothing queued
+    def discard() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        (button,) = [b for b in box.buttons() if b.text() == "&Discard"]
+        button.click()
+
+    QTimer.singleShot(0, discard)
     qtbot.keyClick(form.country, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not dialog.isVisible())
     assert dialog.result() == UploadDialog.DialogCode.Rejected
@@ -249,6 +261,9 @@ def test_upload_completes_and_the_item_is_published(
     qtbot.keyClicks(form.category, "environment")
     form.script.setFocus()
     qtbot.keyClicks(form.script, "Heavy rain overnight cut the main road.")
+    # the clip has no recording date: its file time, shown, goes once ticked
+    qtbot.mouseClick(form.recorded_known, Qt.MouseButton.LeftButton)
+    assert form.recorded_known.isChecked()
     with qtbot.waitSignal(dialog.uploads_queued, timeout=20_000) as queued:
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         assert dialog.busy  # preparing: the form is locked, the dialog stays responsive
@@ -273,10 +288,10 @@ def test_upload_completes_and_the_item_is_published(
 
 
 def test_a_batch_of_two_with_apply_to_all(
-    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, clip: Path
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, other_clip: Path
 ) -> None:
     second = footage.parent / "mombasa_port.mov"
-    shutil.copy(clip, second)
+    shutil.copy(other_clip, second)  # (other footage: the same bytes twice would be asked)
     dialog = open_dialog(qtbot, desk, tasks, footage, second)
     form = dialog.form
     assert dialog.files_view.isVisible() and dialog.windowTitle() == "Upload 2 files"
@@ -453,12 +468,16 @@ def test_files_the_hub_would_refuse_are_refused_before_anything_is_sent(
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         entry = dialog.model.entries[1]
         assert not dialog.busy and hashed == [] and uploads(desk) == []
-        assert dialog.files_view.currentIndex().row() == 1  # the file is shown
-        assert entry.error == dialog.message.text()
-        assert dialog.message.text().startswith(
+        assert dialog.files_view.currentIndex().row() == 1  # the first file is shown
+        # both named at once (they were said one Upload at a time)
+        assert dialog.message.text() == (
+            f"The hub would refuse 2 files: {formats.isolated('report.mp4')} and "
+            f"{formats.isolated('zero.mp4')}. Remove them from the list."
+        )
+        assert entry.error.startswith(
             f"{formats.isolated('report.mp4')} is not a video file we can read ("
         )
-        assert dialog.message.text().endswith("The hub would refuse it: remove it from the list.")
+        assert entry.error.endswith("The hub would refuse it: remove it from the list.")
         assert dialog.model.data(dialog.model.index(1), Qt.ItemDataRole.DecorationRole)
         qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
         assert [e.path for e in dialog.model.entries] == [footage, empty]

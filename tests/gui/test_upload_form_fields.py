@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -199,10 +198,17 @@ def tasks(qapp: QApplication) -> Iterator[TaskRunner]:
 
 
 def open_dialog(qtbot: Any, tasks: TaskRunner, clip: Path, tmp_path: Path) -> UploadDialog:
-    """The real dialog on a real clip; nothing is sent (no services beyond the profile)."""
+    """The real dialog on a real clip, on a data folder of its own with no hub; nothing is
+    sent."""
+    from alu_client.core.credentials import MemorySecrets
+    from alu_client.core.paths import Paths
+    from alu_client.core.services import Services
+
     footage = tmp_path / "lagos_market.mp4"
     shutil.copy(clip, footage)
-    services: Any = SimpleNamespace(profile=None)
+    root = tmp_path / "desk"
+    paths = Paths(root / "data", root / "cache", root / "logs", root / "downloads").ensure()
+    services = Services(paths, MemorySecrets())
     dialog = UploadDialog(services, tasks, [footage])
     qtbot.addWidget(dialog)
     dialog.show()

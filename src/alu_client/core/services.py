@@ -30,7 +30,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Collection, Container
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin
@@ -68,6 +68,8 @@ HUB_BACK_AGAIN_S: Final = 45.0
 _ENDED = frozenset({"done", "failed", "canceled"})
 #: seconds an upload waits, after its last byte, for the hub to say "published" or why not
 PUBLISH_WAIT = 300.0
+#: an upload in one of these states made, or is making, an item of its file on the hub
+SENT_OR_SENDING: Final = ("done", "queued", "active", "paused")
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
 #: a hub thumbnail not shown for this long leaves the cache folder at the next engine start
@@ -657,6 +659,23 @@ class Services:
             for t in self._unfinished_uploads_of(path)
             if t.size != size or (t.sha256 or "").lower() != sha256.lower()
         ]
+
+    def uploads_of_content(self, sha256s: Collection[str]) -> dict[str, list[Transfer]]:
+        """This profile's uploads to its hub of these contents (sha256, any case) that were
+        sent (done) or are on their way (queued, active, paused), newest first, keyed by the
+        sha256 in lower case; a content none of them carried is not a key. Whatever the
+        path: a copy, or the file exported again to another name, is the same footage. The
+        app's upload form asks before a second item of the same bytes is made of it."""
+        profile = self.require_profile()
+        endpoint = self.client().uploads_url
+        wanted = {s.lower() for s in sha256s}
+        q = self.queue or self.make_queue()
+        found: dict[str, list[Transfer]] = {}
+        for t in sorted(q.transfers.all(SENT_OR_SENDING, "upload"), key=lambda t: -t.id):
+            digest = (t.sha256 or "").lower()
+            if digest in wanted and t.destination == endpoint and profile_of(t) == profile.name:
+                found.setdefault(digest, []).append(t)
+        return found
 
     def upload(
         self,

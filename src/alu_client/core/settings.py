@@ -13,6 +13,7 @@ from typing import Any
 from .store import Store, peek
 from .transfers.rates import MIN_RATE_BPS
 from .transfers.schedule import Schedule
+from .uploads import LANGUAGES as ITEM_LANGUAGES
 
 LANGUAGES = ("system", "en", "fr", "ar")
 
@@ -159,3 +160,16 @@ class AppSettings:
     @notify.setter
     def notify(self, value: bool) -> None:
         self.set("notify", bool(value))
+
+    @property
+    def upload_language(self) -> str:
+        """The language of the items last sent from the upload form ('' before the first):
+        the next form starts in it."""
+        value = self._typed("upload_language", str, "")
+        return str(value) if value in ITEM_LANGUAGES else ""
+
+    @upload_language.setter
+    def upload_language(self, value: str) -> None:
+        if value not in ITEM_LANGUAGES:
+            raise ValueError(f"an item's language is one of {', '.join(ITEM_LANGUAGES)}")
+        self.set("upload_language", value)

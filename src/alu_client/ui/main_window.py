@@ -21,6 +21,7 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, QTim
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFileDialog,
     QMainWindow,
     QMessageBox,
@@ -131,7 +132,7 @@ class MainWindow(QMainWindow):
         a.sync_now.triggered.connect(self.sync_now)
         a.sign_out.triggered.connect(self.confirm_sign_out)
         a.sign_in.triggered.connect(self.sign_in_requested)
-        a.quit.triggered.connect(self.quit)
+        a.quit.triggered.connect(self.confirm_quit)
         a.about.triggered.connect(self.about)
         a.check_updates.triggered.connect(self.check_for_updates)
         for n, act in enumerate(a.tab_actions):
@@ -177,7 +178,7 @@ class MainWindow(QMainWindow):
             self.tray.show_requested.connect(self.raise_window)
             self.tray.pause_all_requested.connect(self.pause_all)
             self.tray.resume_all_requested.connect(self.resume_all)
-            self.tray.quit_requested.connect(self.quit)
+            self.tray.quit_requested.connect(self.confirm_quit)
             self.tray.show()
         self.member = profile.display_name if profile else ""
         self._retranslate()
@@ -433,6 +434,19 @@ class MainWindow(QMainWindow):
         if self._quitting or self._shut_down or not self.isHidden():
             return
         self.raise_window()
+
+    def confirm_quit(self) -> None:
+        """Quit from the menu or the tray: a form open on what the user typed (the upload
+        form's ``close_for_quit``) asks first, and "Keep editing" quits nothing. A stop
+        signal (``quit``) cannot ask."""
+        for dialog in self.findChildren(QDialog):
+            close_for_quit = getattr(dialog, "close_for_quit", None)
+            if callable(close_for_quit) and not close_for_quit():
+                self.raise_window()
+                dialog.raise_()
+                dialog.activateWindow()
+                return
+        self.quit()
 
     def quit(self) -> None:
         self._quitting = True

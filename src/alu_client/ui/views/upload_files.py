@@ -218,14 +218,19 @@ class Inspection:
     probe: media.Probe | None
     error: str
     thumbnail: QImage | None
+    #: when the footage was shot, as the file's own tag says it (cameras write it); None when
+    #: the file does not say
     recorded: dt.datetime | None
     #: the file's (size, mtime_ns) before it was probed; None if it could not be seen
     stamp: tuple[int, int] | None = None
+    #: the file system's birth or modification time: a guess at ``recorded`` for a file
+    #: without the tag (a copy or an export is dated when it was made), never a known date
+    file_time: dt.datetime | None = None
 
 
-def _recorded_time(path: Path) -> dt.datetime | None:
-    """When the footage was shot, as far as the file tells: the container's creation time
-    (cameras write it), else the file's birth or modification time."""
+def _tagged_time(path: Path) -> dt.datetime | None:
+    """When the footage was shot, as the container's creation time tag says (cameras write
+    it); None without one, or with a camera's unset clock."""
     when: dt.datetime | None = None
     with contextlib.suppress(Exception):  # a tag we cannot read is no date, not an error
         with av.open(str(path), "r", metadata_errors="replace") as container:
@@ -234,31 +239,35 @@ def _recorded_time(path: Path) -> dt.datetime | None:
             when = dt.datetime.fromisoformat(tag.replace("Z", "+00:00"))
             if when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
-    if when is None or when < _EARLIEST_RECORDING:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        epoch = getattr(st, "st_birthtime", None) or st.st_mtime
-        when = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return when if when is not None and when >= _EARLIEST_RECORDING else None
+
+
+def _file_time(path: Path) -> dt.datetime | None:
+    """The file's birth time (where the system keeps one), else its modification time."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    epoch = getattr(st, "st_birthtime", None) or st.st_mtime
+    when = dt.datetime.fromtimestamp(epoch, dt.UTC)
     return when if when >= _EARLIEST_RECORDING else None
 
 
 def inspect_file(path: Path, thumbnail: Path) -> Inspection:
     """Probe ``path`` and make its thumbnail at ``thumbnail`` (a worker's job)."""
     stamp = file_stamp(path)
-    recorded = _recorded_time(path)
+    recorded, file_time = _tagged_time(path), _file_time(path)
     try:
         probe = media.probe(path)
     except media.MediaError as e:
-        return Inspection(None, str(e), None, recorded, stamp)
+        return Inspection(None, str(e), None, recorded, stamp, file_time)
     image = None
     if probe.video_codec is not None:
         with contextlib.suppress(media.MediaError):
             media.make_thumbnail(path, thumbnail)
             loaded = QImage(str(thumbnail))
             image = None if loaded.isNull() else loaded
-    return Inspection(probe, "", image, recorded, stamp)
+    return Inspection(probe, "", image, recorded, stamp, file_time)
 
 
 def file_stamp(path: Path) -> tuple[int, int] | None:
