@@ -284,3 +284,53 @@ def test_a_download_refused_for_its_sign_in_says_so_not_to_ask_the_agency(
         ctx.sessions.close()
     finally:
         desk.stop()
+
+
+def test_a_refusal_of_the_sign_in_a_transfer_began_with_does_not_hold_after_a_new_one(
+    live_hub: LiveHub, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long download began with the old sign-in; a new one was taken meanwhile, and the
+    download's next request, with the old token, is refused: it goes on with the new one.
+    Held, nothing let it go (the new token was taken already, the feed online): every hub
+    transfer of the profile waited "for sign-in" with a valid one, until a restart (review of
+    diff35)."""
+    monkeypatch.setattr(services_module, "TOKEN_RECHECK_S", 0.3)
+    live_hub.member("ktn", PASSWORD)
+    items = [live_hub.publish(clip, title=f"Item {n}") for n in range(3)]
+    desk = live_hub.workstation(tmp_path / "desk", "ktn", PASSWORD)
+    try:
+        queue = desk.start_engine(
+            sync=False, rules=False, hot_folders=False, media=False, max_downloads=2
+        )
+        desk.store_items([desk.client().item(i) for i in items])
+        real = queue.jobs["download"]
+        gate, started = threading.Event(), threading.Event()
+        first = -1
+
+        def slow_first(t: Transfer, ctx: TransferContext) -> dict[str, Any]:
+            if t.id == first:  # a long download under way: its sign-in taken at its start
+                started.set()
+                gate.wait(30)
+            return real(t, ctx)
+
+        queue.jobs["download"] = slow_first
+        old = desk.client().auth_headers()
+        requests.delete(live_hub.api("/session"), headers=old, timeout=10).raise_for_status()
+        first = desk.download(items[0])
+        assert started.wait(10)
+        second = desk.download(items[1])
+        wait_until(lambda: queue.waits_for_sign_in, timeout=30, what="the hold")
+        other = Store(desk.paths.db_path)
+        try:
+            sign_in(Profiles(other), desk.secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+        finally:
+            other.close()
+        assert queue.wait_for(second, timeout=30).state == "done"  # let go by the new sign-in
+        gate.set()  # the long download's next request carries the old token: refused
+        done = queue.wait_for(first, timeout=30)
+        assert done.state == "done" and done.last_error == "", done
+        assert not queue.waits_for_sign_in
+        third = desk.download(items[2])
+        assert queue.wait_for(third, timeout=30).state == "done"
+    finally:
+        desk.stop()

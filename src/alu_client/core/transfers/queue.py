@@ -180,6 +180,11 @@ class LimitsNow:
     by_rule: bool = False
 
 
+def _authorization(headers: dict[str, str]) -> str | None:
+    """The Authorization header among ``headers`` (whatever its case), None without one."""
+    return next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+
+
 class _Live:
     """In-memory progress of one running transfer."""
 
@@ -200,6 +205,8 @@ class _Live:
         self.resumed = False
         #: why its end cannot be recorded (``PHASE_LIBRARY``), or ""
         self.problem = ""
+        #: the sign-in it began with (its Authorization header), None without one
+        self.authorization: str | None = None
 
     def remeasure(self) -> None:
         """Measure the speed anew, over the next second: a limit changed (the average of the
@@ -1049,6 +1056,8 @@ class TransferQueue:
 
         clean_up = False  # canceled as it ran: the server is told once the state is written
         try:
+            headers = self.headers_for(t)  # may fail (a keyring): recorded like the job's
+            live.authorization = _authorization(headers)
             ctx = TransferContext(
                 control=live.control,
                 checkpoint=StoreCheckpoint(self.transfers, tid),
@@ -1056,7 +1065,7 @@ class TransferQueue:
                 meter=Meter([self.limits[t.direction], per], live.control, on_bytes),
                 throttle=Meter([self.limits[t.direction], per], live.control, lambda _n: None),
                 progress=on_progress,
-                headers=self.headers_for(t),  # may fail (a keyring): recorded like the job's
+                headers=headers,
                 tuning=self.tuning,
                 note=lambda msg: self._note(t, msg),
                 log=log,
@@ -1192,6 +1201,25 @@ class TransferQueue:
         needs = self.needs_sign_in
         if not isinstance(e, SignInRefused) or needs is None or not needs(t):
             return False
+        try:
+            now = _authorization(self.headers_for(t))
+        except Exception:  # (the token store unreadable now: as if unchanged)
+            now = live.authorization
+        if now != live.authorization:
+            # the sign-in it began with was refused, and a new one was taken since (a long
+            # download's next range, an upload's next chunk): it goes again with the new one.
+            # Held, nothing would have let it go: the new sign-in was already taken
+            log.info("transfer %d: refused the sign-in it began with; goes on with the new", t.id)
+            self._finish(
+                t,
+                live,
+                "queued",
+                error="",
+                bytes_done=live.done,
+                size=live.size,
+                failures=t.failures,
+            )
+            return True
         with self._cv:
             first = not self._sign_in_refused
             self._sign_in_refused = True
