@@ -443,43 +443,6 @@ def test_a_download_resumed_with_the_items_file_at_its_own_name_keeps_that_one(
     assert dest.read_bytes() == server.data
 
 
-def test_a_download_resumed_after_the_other_saved_a_numbered_copy_keeps_that_one(
-    server: FileServer,
-    job: Job,
-) -> None:
-    """Killed mid-download at the item's own name; the other workstation saw the part file
-    stop and saved the item as "NAME (3)" ("NAME (2)" was another item's). Started again,
-    this one keeps that copy: nothing fetched, its own part file removed. It finished a
-    second copy at NAME before. A numbered copy of the item's size with other bytes is not
-    taken."""
-    dest = job.tmp / "clip.mp4"
-    transfer = queued_download(server, dest)
-    mine = killed_mid_download(server, job, transfer)
-    (job.tmp / "clip (2).mp4").write_bytes(bytes(reversed(server.data)))
-    theirs = job.tmp / "clip (3).mp4"
-    in_place(others_part(theirs, server.data[:4096]), server.data)
-    asked = len(server.requests)
-    result = jobs.download_job(transfer, job.context())
-    assert result["path"] == str(theirs) and result["found_in_folder"] is True
-    assert result["bytes_fetched"] == 0 and len(server.requests) == asked
-    assert not mine.exists() and not dest.exists() and theirs.read_bytes() == server.data
-
-
-def test_a_numbered_copy_of_other_bytes_leaves_the_download_to_go_on(
-    server: FileServer,
-    job: Job,
-) -> None:
-    """ "NAME (2)" of the item's size, other bytes (another item of the same title): the
-    download is not ended by it, and it is left as it was."""
-    dest = job.tmp / "clip.mp4"
-    transfer = queued_download(server, dest)
-    other = job.tmp / "clip (2).mp4"
-    other.write_bytes(bytes(reversed(server.data)))
-    result = jobs.download_job(transfer, job.context())
-    assert result["path"] == str(dest) and dest.read_bytes() == server.data
-    assert other.read_bytes() == bytes(reversed(server.data))
-
-
 def test_a_resumed_download_beside_other_bytes_at_the_items_name_goes_on(
     server: FileServer,
     job: Job,

@@ -346,25 +346,3 @@ def test_another_items_file_with_the_same_bytes_here_is_not_shared(
     assert other["destination"] != one["destination"]
     assert other["bytes_fetched"] == clip.stat().st_size and "found_in_folder" not in other
     assert len(list(shared.iterdir())) == 2
-
-
-def test_a_numbered_copy_this_library_has_as_another_items_is_not_shared(
-    two: tuple[Services, Services, Path], live_hub: LiveHub, clip: Path
-) -> None:
-    """The same video under two items of one title: the first was saved as "NAME (2)" (a
-    stranger's file was at NAME then, gone since). The second, saved at NAME, looks at the
-    numbered copies of its name (a workstation killed mid-download keeps the copy another
-    saved meanwhile) but not at the first item's file: each keeps a file of its own."""
-    a, _b, shared = two
-    first = live_hub.publish(clip, title="Abuja summit", language="en")
-    second = live_hub.publish(clip, title="Abuja summit", language="fr")
-    name = item_file_name(a, first)
-    assert item_file_name(a, second) == name
-    stranger = shared / name
-    stranger.write_bytes(b"not the clip")
-    one = fetch(a, first)
-    assert Path(str(one["destination"])).name != name
-    stranger.unlink()
-    other = fetch(a, second)
-    assert other["destination"] == str(shared / name)
-    assert other["bytes_fetched"] == clip.stat().st_size and "found_in_folder" not in other

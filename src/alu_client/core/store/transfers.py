@@ -9,7 +9,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..http import redact_query
@@ -245,21 +244,6 @@ class TransferStore:
             (direction, item_id, rendition, *states),
         )
         return [Transfer.from_row(r) for r in rows]
-
-    def kept_for_another_item(self, tid: int, path: Path | str) -> bool:
-        """This workstation's Library has the file at ``path`` as another item's (or another
-        rendition's) than transfer ``tid``'s: the agency's same video under two items. Each
-        item keeps a file of its own, or deleting one's would delete the other's."""
-        return (
-            self.store.query_one(
-                "SELECT 1 FROM library_files f JOIN transfers t ON t.id = ?"
-                " WHERE f.path = ? AND f.state != 'removed'"
-                " AND (t.item_id IS NULL OR f.item_id != t.item_id"
-                "  OR f.rendition IS NOT t.rendition)",
-                (tid, str(Path(path).absolute())),
-            )
-            is not None
-        )
 
     def names_taken(self, states: tuple[str, ...]) -> Container[str]:
         """The file names the transfers in these states write to (their destinations'), as a

@@ -361,9 +361,6 @@ class TransferContext:
     #: removes that part file, the library and the history name that file. One at a time per
     #: queue: two of its downloads never choose one name. None: no row to move (the job stays)
     move_download: Callable[[ChooseDestination], tuple[Path, Path | None] | None] | None = None
-    #: the file at this path is this workstation's Library's for another item than the
-    #: transfer's (``TransferStore.kept_for_another_item``): a download does not end with it
-    kept_for_another_item: Callable[[Path], bool] = lambda _path: False
 
 
 def metered(ctx: TransferContext) -> Callable[[int], None]:

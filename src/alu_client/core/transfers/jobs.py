@@ -165,9 +165,9 @@ def _sha256_of(path: Path, ctx: TransferContext, progress: bool = False) -> str:
 def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None:
     """The result of ``t`` without a byte fetched when a file at one of the item's names
     (``_item_names``: the item's own, taken in the folder when it was queued by another
-    workstation's download on a shared folder or an earlier data folder's; ``t``'s own; then
-    ``_numbered_copies``) has the item's size and sha256, read here: the transfer ends with
-    that file, its destination from then on (``TransferStore.finish``).
+    workstation's download on a shared folder or an earlier data folder's; and ``t``'s own)
+    has the item's size and sha256, read here: the transfer ends with that file, its
+    destination from then on (``TransferStore.finish``).
 
     Before ``t``'s own download began, and also when it resumes: a workstation killed
     mid-download and started again once the other's file was in place fetched the rest of its
@@ -180,8 +180,7 @@ def _same_item_there(t: Transfer, ctx: TransferContext) -> dict[str, Any] | None
     checkpoint = ctx.checkpoint.load()
     began = _began(checkpoint)
     dest = Path(t.destination)
-    numbered = [p for p in _numbered_copies(t) if not ctx.kept_for_another_item(p)]
-    for path in [*_item_names(t), *numbered]:
+    for path in _item_names(t):
         # our own part beside our own name is no other download writing it
         own = checkpoint if began and path == dest else None
         found = _checked_file(t, ctx, path, own_part=own, progress=not began)
@@ -206,27 +205,6 @@ def _item_names(t: Transfer) -> list[Path]:
     dest = Path(t.destination)
     names = [Path(same)] if isinstance(same, str) and same and Path(same) != dest else []
     return [*names, dest]
-
-
-#: the numbered copies of the item's name looked at ("NAME (2).ext" … "NAME (9).ext")
-_NUMBERED: Final = range(2, 10)
-
-
-def _numbered_copies(t: Transfer) -> list[Path]:
-    """The numbered copies of the item's name (``unique_path``'s "NAME (2).ext" …) there, but
-    ``t``'s own: another workstation that saw this one's part file stop (this one killed
-    mid-download, its workstation switched off) saved the item under such a name, and this
-    one, back, finished a second copy at NAME. Only files: a part file alone there is another
-    download's of whatever item, not waited for (``_wait_for_another_download``). Those this
-    Library has as another item's are left to it (``TransferContext.kept_for_another_item``,
-    as the services leave the item's own name when they queue it)."""
-    dest = Path(t.destination)
-    first = _item_names(t)[0]
-    stem, dot, ext = first.name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = first.name, ""
-    numbered = (first.with_name(f"{stem} ({n}){dot}{ext}") for n in _NUMBERED)
-    return [p for p in numbered if p != dest and os.path.lexists(p)]
 
 
 def _began(checkpoint: dict[str, Any]) -> bool:

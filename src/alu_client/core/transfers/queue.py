@@ -1084,7 +1084,6 @@ class TransferQueue:
                     if t.direction == "download"
                     else None
                 ),
-                kept_for_another_item=lambda path: self.transfers.kept_for_another_item(tid, path),
             )
             result = self.jobs[t.direction](t, ctx)
         except Stopped as s:
