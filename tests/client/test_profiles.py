@@ -470,3 +470,14 @@ def test_a_profile_is_not_signed_into_as_an_account_differing_in_case(
     with pytest.raises(ProfileOfAnotherAccount):
         sign_in(profiles, secrets, member.url, "KTN", PASSWORD, name=p.name, allow_http=True)
     assert profiles.require(p.name).username == "ktn"
+
+
+def test_a_hub_that_says_no_identity_forgets_the_one_kept(profiles: Profiles) -> None:
+    """Signed in to a hub without an identity (an older one, or one moved back to an older
+    version): the identity kept of the profile's earlier hub goes. Kept, that hub's real move
+    once it was upgraded (an identity of its own) was refused as "another hub" (review of
+    diff35)."""
+    profiles.set_hub_id("ktn@hub", "a" * 32)
+    assert profiles.hub_id("ktn@hub") == "a" * 32
+    profiles.set_hub_id("ktn@hub", "")
+    assert profiles.hub_id("ktn@hub") == ""

@@ -226,10 +226,14 @@ class Profiles:
         return row[0] if row is not None and isinstance(row[0], str) else ""
 
     def set_hub_id(self, name: str, hub_id: str) -> None:
-        """Keep the identity of the hub profile ``name`` signed in to ('': nothing kept)."""
-        if hub_id:
-            with self.store.write() as conn:
+        """Keep the identity of the hub profile ``name`` signed in to; '' (a hub that says
+        none) forgets the one kept: that hub, upgraded later, gets an identity of its own,
+        and a real move of it was refused as "another hub" for the one kept before."""
+        with self.store.write() as conn:
+            if hub_id:
                 _set_setting(conn, HUB_ID_KEY + name, hub_id)
+            else:
+                conn.execute("DELETE FROM settings WHERE key = ?", (HUB_ID_KEY + name,))
 
     def remove(self, name: str) -> None:
         """Delete the profile row (its token is the caller's: ``sign_out`` first). When it was
