@@ -4237,12 +4237,12 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>&amp;تطبيق على كل الملفات</translation>
     </message>
     <message>
-        <source>Copy the dateline, language, place, priority and restrictions to all files</source>
-        <translation>نسخ مكان الخبر واللغة والمنطقة والأولوية والقيود إلى كل الملفات</translation>
-    </message>
-    <message>
         <source>&amp;Upload</source>
         <translation>&amp;رفع</translation>
+    </message>
+    <message>
+        <source>Send to the hub</source>
+        <translation>إرسال إلى المركز</translation>
     </message>
     <message>
         <source>&amp;Remove from the list</source>
@@ -4261,12 +4261,38 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>تعذّرت قراءة ما أُفلت هنا ({reason}).</translation>
     </message>
     <message>
+        <source>The details you typed for {name} before ALU Desk closed are back.</source>
+        <translation>عادت التفاصيل التي أدخلتها لـ⁨{name}⁩ قبل إغلاق ALU Desk.</translation>
+    </message>
+    <message numerus="yes">
+        <source>The details you typed before ALU Desk closed are back for %Ln files.</source>
+        <translation>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملفات (%Ln).</numerusform>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملف.</numerusform>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملفين.</numerusform>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملفات (%Ln).</numerusform>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملفات (%Ln).</numerusform>
+            <numerusform>عادت التفاصيل التي أدخلتها قبل إغلاق ALU Desk للملفات (%Ln).</numerusform>
+        </translation>
+    </message>
+    <message>
         <source>{name} is still being read; try again in a moment.</source>
         <translation>ما زالت قراءة {name} جارية؛ حاول مرة أخرى بعد لحظة.</translation>
     </message>
     <message>
         <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
         <translation>تغيّر {name} منذ قراءته (هل ما زال نسخه جاريًا؟)؛ تجري قراءته من جديد.</translation>
+    </message>
+    <message numerus="yes">
+        <source>The hub would refuse %Ln files: {names}. Remove them from the list.</source>
+        <translation>
+            <numerusform>سيرفض المركز الملفات (%Ln): ⁨{names}⁩. أزِلها من القائمة.</numerusform>
+            <numerusform>سيرفض المركز الملف: ⁨{names}⁩. أزِله من القائمة.</numerusform>
+            <numerusform>سيرفض المركز الملفين: ⁨{names}⁩. أزِلهما من القائمة.</numerusform>
+            <numerusform>سيرفض المركز الملفات (%Ln): ⁨{names}⁩. أزِلها من القائمة.</numerusform>
+            <numerusform>سيرفض المركز الملفات (%Ln): ⁨{names}⁩. أزِلها من القائمة.</numerusform>
+            <numerusform>سيرفض المركز الملفات (%Ln): ⁨{names}⁩. أزِلها من القائمة.</numerusform>
+        </translation>
     </message>
     <message>
         <source>Check {name}: {problem}</source>
@@ -4279,6 +4305,57 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Preparing…</source>
         <translation>جارٍ التجهيز…</translation>
+    </message>
+    <message>
+        <source>Nothing was sent: these files were sent already.</source>
+        <translation>لم يُرسَل شيء: هذه الملفات أُرسلت من قبل.</translation>
+    </message>
+    <message>
+        <source>Nothing was sent: this file was sent already.</source>
+        <translation>لم يُرسَل شيء: هذا الملف أُرسل من قبل.</translation>
+    </message>
+    <message>
+        <source>{name} was already sent from this workstation on {when} as “{title}”.</source>
+        <translation>أُرسل ⁨{name}⁩ من محطة العمل هذه في ⁨{when}⁩ بعنوان «⁨{title}⁩».</translation>
+    </message>
+    <message>
+        <source>{name} is already being sent from this workstation as “{title}” (see Transfers).</source>
+        <translation>يجري إرسال ⁨{name}⁩ من محطة العمل هذه بعنوان «⁨{title}⁩» (انظر عمليات النقل).</translation>
+    </message>
+    <message>
+        <source>{name} holds the same footage as {other}, above it.</source>
+        <translation>يحوي ⁨{name}⁩ اللقطات نفسها التي في ⁨{other}⁩ أعلاه.</translation>
+    </message>
+    <message>
+        <source>Upload</source>
+        <translation>رفع</translation>
+    </message>
+    <message numerus="yes">
+        <source>Send %Ln files again? Each would make another item in every feed.</source>
+        <translation>
+            <numerusform>أتعيد إرسال الملفات (%Ln)؟ سيصنع كل منها مادة أخرى في كل موجز.</numerusform>
+            <numerusform>أتعيد إرسال الملف؟ سيصنع مادة أخرى في كل موجز.</numerusform>
+            <numerusform>أتعيد إرسال الملفين؟ سيصنع كل منهما مادة أخرى في كل موجز.</numerusform>
+            <numerusform>أتعيد إرسال الملفات (%Ln)؟ سيصنع كل منها مادة أخرى في كل موجز.</numerusform>
+            <numerusform>أتعيد إرسال الملفات (%Ln)؟ سيصنع كل منها مادة أخرى في كل موجز.</numerusform>
+            <numerusform>أتعيد إرسال الملفات (%Ln)؟ سيصنع كل منها مادة أخرى في كل موجز.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Send this file again? It would make another item in every feed.</source>
+        <translation>أتعيد إرسال هذا الملف؟ سيصنع مادة أخرى في كل موجز.</translation>
+    </message>
+    <message>
+        <source>&amp;Send again</source>
+        <translation>إعادة ال&amp;إرسال</translation>
+    </message>
+    <message>
+        <source>&amp;Leave them out</source>
+        <translation>ا&amp;ستبعدها</translation>
+    </message>
+    <message>
+        <source>&amp;Leave it out</source>
+        <translation>ا&amp;ستبعده</translation>
     </message>
     <message>
         <source>Adding to the queue…</source>
@@ -4295,6 +4372,29 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>{name}: {problem}</source>
         <translation>{name}: {problem}</translation>
+    </message>
+    <message>
+        <source>Discard the details you typed for {name}?</source>
+        <translation>أتتجاهل التفاصيل التي أدخلتها لـ⁨{name}⁩؟</translation>
+    </message>
+    <message numerus="yes">
+        <source>Discard the details you typed for %Ln files?</source>
+        <translation>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملفات (%Ln)؟</numerusform>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملف؟</numerusform>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملفين؟</numerusform>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملفات (%Ln)؟</numerusform>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملفات (%Ln)؟</numerusform>
+            <numerusform>أتتجاهل التفاصيل التي أدخلتها للملفات (%Ln)؟</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>&amp;Discard</source>
+        <translation>&amp;تجاهل</translation>
+    </message>
+    <message>
+        <source>&amp;Keep editing</source>
+        <translation>م&amp;تابعة التحرير</translation>
     </message>
     <message>
         <source>Could not queue the upload — {problems}</source>
@@ -4325,6 +4425,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
         <translation>{problem} سيرفضه المركز: أزِله من القائمة.</translation>
+    </message>
+    <message>
+        <source>Copy the dateline, language, category, region, country, priority and restrictions to all files</source>
+        <translation>نسخ المكان والتاريخ واللغة والباب والمنطقة والبلد والأولوية والقيود إلى كل الملفات</translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it.</source>

@@ -107,10 +107,38 @@
         </translation>
     </message>
     <message numerus="yes">
+        <source>The details you typed before ALU Desk closed are back for %Ln files.</source>
+        <translation>
+            <numerusform>The details you typed before ALU Desk closed are back for %Ln file.</numerusform>
+            <numerusform>The details you typed before ALU Desk closed are back for %Ln files.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
         <source>The shared fields now read the same for all %Ln files.</source>
         <translation>
             <numerusform>The shared fields now read the same for %Ln file.</numerusform>
             <numerusform>The shared fields now read the same for all %Ln files.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The hub would refuse %Ln files: {names}. Remove them from the list.</source>
+        <translation>
+            <numerusform>The hub would refuse %Ln file: {names}. Remove it from the list.</numerusform>
+            <numerusform>The hub would refuse %Ln files: {names}. Remove them from the list.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Send %Ln files again? Each would make another item in every feed.</source>
+        <translation>
+            <numerusform>Send %Ln file again? It would make another item in every feed.</numerusform>
+            <numerusform>Send %Ln files again? Each would make another item in every feed.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Discard the details you typed for %Ln files?</source>
+        <translation>
+            <numerusform>Discard the details you typed for %Ln file?</numerusform>
+            <numerusform>Discard the details you typed for %Ln files?</numerusform>
         </translation>
     </message>
 </context>

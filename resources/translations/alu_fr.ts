@@ -4193,12 +4193,12 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>&amp;Appliquer à tous les fichiers</translation>
     </message>
     <message>
-        <source>Copy the dateline, language, place, priority and restrictions to all files</source>
-        <translation>Reporter la dateline, la langue, le lieu, la priorité et les restrictions sur tous les fichiers</translation>
-    </message>
-    <message>
         <source>&amp;Upload</source>
         <translation>&amp;Envoyer</translation>
+    </message>
+    <message>
+        <source>Send to the hub</source>
+        <translation>Envoyer au hub</translation>
     </message>
     <message>
         <source>&amp;Remove from the list</source>
@@ -4217,12 +4217,30 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Impossible de lire ce qui a été déposé ({reason}).</translation>
     </message>
     <message>
+        <source>The details you typed for {name} before ALU Desk closed are back.</source>
+        <translation>Les détails saisis pour {name} avant la fermeture d’ALU Desk ont été restaurés.</translation>
+    </message>
+    <message numerus="yes">
+        <source>The details you typed before ALU Desk closed are back for %Ln files.</source>
+        <translation>
+            <numerusform>Les détails saisis avant la fermeture d’ALU Desk ont été restaurés pour %Ln fichier.</numerusform>
+            <numerusform>Les détails saisis avant la fermeture d’ALU Desk ont été restaurés pour %Ln fichiers.</numerusform>
+        </translation>
+    </message>
+    <message>
         <source>{name} is still being read; try again in a moment.</source>
         <translation>{name} est encore en cours de lecture ; réessayez dans un instant.</translation>
     </message>
     <message>
         <source>{name} changed since it was read (is it still being copied?); it is being read again.</source>
         <translation>{name} a changé depuis sa lecture (la copie est-elle encore en cours ?) ; il est relu.</translation>
+    </message>
+    <message numerus="yes">
+        <source>The hub would refuse %Ln files: {names}. Remove them from the list.</source>
+        <translation>
+            <numerusform>Le hub refuserait %Ln fichier : {names}. Retirez-le de la liste.</numerusform>
+            <numerusform>Le hub refuserait %Ln fichiers : {names}. Retirez-les de la liste.</numerusform>
+        </translation>
     </message>
     <message>
         <source>Check {name}: {problem}</source>
@@ -4235,6 +4253,53 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Preparing…</source>
         <translation>Préparation…</translation>
+    </message>
+    <message>
+        <source>Nothing was sent: these files were sent already.</source>
+        <translation>Rien n’a été envoyé : ces fichiers avaient déjà été envoyés.</translation>
+    </message>
+    <message>
+        <source>Nothing was sent: this file was sent already.</source>
+        <translation>Rien n’a été envoyé : ce fichier avait déjà été envoyé.</translation>
+    </message>
+    <message>
+        <source>{name} was already sent from this workstation on {when} as “{title}”.</source>
+        <translation>{name} a déjà été envoyé depuis ce poste le {when} sous le titre « {title} ».</translation>
+    </message>
+    <message>
+        <source>{name} is already being sent from this workstation as “{title}” (see Transfers).</source>
+        <translation>{name} est déjà en cours d’envoi depuis ce poste sous le titre « {title} » (voir Transferts).</translation>
+    </message>
+    <message>
+        <source>{name} holds the same footage as {other}, above it.</source>
+        <translation>{name} contient les mêmes images que {other}, plus haut.</translation>
+    </message>
+    <message>
+        <source>Upload</source>
+        <translation>Envoi</translation>
+    </message>
+    <message numerus="yes">
+        <source>Send %Ln files again? Each would make another item in every feed.</source>
+        <translation>
+            <numerusform>Envoyer de nouveau %Ln fichier ? Il ferait un autre sujet dans chaque fil.</numerusform>
+            <numerusform>Envoyer de nouveau %Ln fichiers ? Chacun ferait un autre sujet dans chaque fil.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Send this file again? It would make another item in every feed.</source>
+        <translation>Envoyer de nouveau ce fichier ? Il ferait un autre sujet dans chaque fil.</translation>
+    </message>
+    <message>
+        <source>&amp;Send again</source>
+        <translation>&amp;Envoyer de nouveau</translation>
+    </message>
+    <message>
+        <source>&amp;Leave them out</source>
+        <translation>&amp;Les laisser de côté</translation>
+    </message>
+    <message>
+        <source>&amp;Leave it out</source>
+        <translation>&amp;Le laisser de côté</translation>
     </message>
     <message>
         <source>Adding to the queue…</source>
@@ -4251,6 +4316,25 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>{name}: {problem}</source>
         <translation>{name} : {problem}</translation>
+    </message>
+    <message>
+        <source>Discard the details you typed for {name}?</source>
+        <translation>Abandonner les détails saisis pour {name} ?</translation>
+    </message>
+    <message numerus="yes">
+        <source>Discard the details you typed for %Ln files?</source>
+        <translation>
+            <numerusform>Abandonner les détails saisis pour %Ln fichier ?</numerusform>
+            <numerusform>Abandonner les détails saisis pour %Ln fichiers ?</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>&amp;Discard</source>
+        <translation>&amp;Abandonner</translation>
+    </message>
+    <message>
+        <source>&amp;Keep editing</source>
+        <translation>&amp;Continuer la saisie</translation>
     </message>
     <message>
         <source>Could not queue the upload — {problems}</source>
@@ -4273,6 +4357,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>{problem} The hub would refuse it: remove it from the list.</source>
         <translation>{problem} Le hub le refuserait : retirez-le de la liste.</translation>
+    </message>
+    <message>
+        <source>Copy the dateline, language, category, region, country, priority and restrictions to all files</source>
+        <translation>Reporter le lieu et la date, la langue, la rubrique, la région, le pays, la priorité et les restrictions sur tous les fichiers</translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it.</source>

@@ -367,7 +367,10 @@ class UploadDialog(QDialog):
             self.setWindowTitle(self.tr("Upload %Ln files", "", count))
         self.files_view.setAccessibleName(self.tr("Files to upload"))
         self.apply_all.setText(self.tr("&Apply to all files"))
-        tip = self.tr("Copy the dateline, language, place, priority and restrictions to all files")
+        tip = self.tr(
+            "Copy the dateline, language, category, region, country, priority and restrictions to "
+            "all files"
+        )
         self.apply_all.setToolTip(tip)
         self.upload_button.setText(self.tr("&Upload"))
         self.upload_button.setToolTip(
