@@ -33,25 +33,10 @@ from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.upload import UploadDialog
 from alu_client.ui.views.upload_files import file_stamp
 from tests.gui.test_app_shell import SimplePanels, build_window
-from tests.gui.test_upload_dialog import PASSWORD, engine, open_dialog, retype, uploads
+from tests.gui.test_upload_dialog import desk as desk  # (the fixture)
+from tests.gui.test_upload_dialog import engine, open_dialog, retype, uploads
+from tests.gui.test_upload_dialog import tasks as tasks  # (the fixture)
 from tests.support.livehub import LiveHub
-
-
-@pytest.fixture
-def desk(live_hub: LiveHub, tmp_path: Path) -> Iterator[Services]:
-    """A workstation signed in to the live hub as member ``ktn`` (Kenya), engine running."""
-    live_hub.member("ktn", PASSWORD, country="KE")
-    services = live_hub.workstation(tmp_path / "desk", "ktn", PASSWORD)
-    services.start_engine(hot_folders=False, rules=False)
-    yield services
-    services.stop()
-
-
-@pytest.fixture
-def tasks(qapp: QApplication) -> Iterator[TaskRunner]:
-    runner = TaskRunner()
-    yield runner
-    runner.wait_for_done()
 
 
 @pytest.fixture
