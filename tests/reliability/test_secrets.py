@@ -1,7 +1,7 @@
 """Secrets never land on disk or in logs (issue 6).
 
 A member signs in, downloads, uploads, has transfers fail (a 503, a connection reset mid-body, a
-401) and retry through the fault proxy, syncs the history and signs out — with the app's own
+403) and retry through the fault proxy, syncs the history and signs out — with the app's own
 logging set up (``alu_client.app.setup_logging``, its rotating file in the log folder) at DEBUG.
 Then every log file, the SQLite database (every table, and the bytes of the file and of its
 ``-wal``), the settings and the whole data folder (data, cache, logs, downloads) are searched for
@@ -235,11 +235,12 @@ def transfers(
     assert t.attempts >= 2, t
     proxy.wait_for_event("reset_after 30000 down")
 
-    # The hub refuses one (401): it fails for good, its message kept in the queue.
+    # The hub refuses one (403: this newsroom may not have it): it fails for good, its message
+    # kept in the queue. (A 401 is the session's end now: the queue waits for a new sign-in.)
     proxy.inject_http_response(
-        401,
+        403,
         {"Content-Type": "application/json"},
-        b'{"error": {"code": "unauthorized", "message": "Sign in again."}}',
+        b'{"error": {"code": "forbidden", "message": "Not for your newsroom."}}',
         match=lambda h: f"/items/{refused_id}/renditions/".encode() in h,
     )
     refused = queue.wait_for(services.download(refused_id), timeout=60)
