@@ -46,19 +46,36 @@ class UploadDrafts:
     ) -> None:
         """Keep ``values`` (field name to text) typed for the file at ``path`` as it is now
         (``stamp``: its size and mtime_ns); older drafts of any file are dropped meanwhile."""
+        self.save_all([(path, stamp, values)], now)
+
+    def save_all(
+        self, drafts: Iterable[tuple[Path, Stamp, Mapping[str, str]]], now: float | None = None
+    ) -> None:
+        """``save`` for several files in one transaction (the form's batch, every second of
+        typing), the drafts too old dropped once."""
         now = time.time() if now is None else now
-        draft = {
-            "path": str(path),
-            "size": stamp[0],
-            "mtime_ns": stamp[1],
-            "saved_at": now,
-            "values": {str(k): str(v) for k, v in values.items()},
-        }
+        rows = [
+            (
+                _key(self.profile, path),
+                json.dumps(
+                    {
+                        "path": str(path),
+                        "size": stamp[0],
+                        "mtime_ns": stamp[1],
+                        "saved_at": now,
+                        "values": {str(k): str(v) for k, v in values.items()},
+                    }
+                ),
+            )
+            for path, stamp, values in drafts
+        ]
+        if not rows:
+            return
         with self.store.write() as c:
-            c.execute(
+            c.executemany(
                 "INSERT INTO settings (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (_key(self.profile, path), json.dumps(draft)),
+                rows,
             )
             c.execute(
                 "DELETE FROM settings WHERE substr(key, 1, ?) = ? AND (NOT json_valid(value)"

@@ -600,10 +600,8 @@ class UploadDialog(QDialog):
         ]
 
         def save() -> None:
-            for path, stamp, values in kept:
-                stamp = stamp or file_stamp(path)
-                if stamp is not None:
-                    drafts.save(path, stamp, values)
+            stamped = [(path, stamp or file_stamp(path), values) for path, stamp, values in kept]
+            drafts.save_all((p, st, v) for p, st, v in stamped if st is not None)
 
         self.draft_writer.run(save, None, _logged)
 
