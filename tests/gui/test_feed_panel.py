@@ -432,9 +432,11 @@ def test_filters_cut_in_a_narrow_window_end_with_an_ellipsis(
     boxes = feed.filters.findChildren(QComboBox)
     assert len(boxes) == 5
     for language in ("fr", "ar"):
+        before = feed.filters.language.currentText()  # (English, then French: wait for each)
         install_translators(qapp, language)
-        qtbot.waitUntil(lambda: feed.filters.language.currentText() != "All languages")
+        qtbot.waitUntil(lambda: feed.filters.language.currentText() != before)  # noqa: B023
         feed.resize(feed.minimumSizeHint().width(), 600)
+        qtbot.waitUntil(lambda: feed.width() == feed.minimumSizeHint().width())
         qtbot.wait(50)
         too_long = [
             box
