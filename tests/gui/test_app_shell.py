@@ -1063,9 +1063,38 @@ def test_the_app_stopped_by_sigterm_or_sighup_quits_in_order(tmp_path: Path, sig
         if app.poll() is None:
             app.kill()
             app.communicate()
-    assert app.returncode == 0, err
+    crash = home / "logs" / "crash.log"
+    assert app.returncode == 0, (err, crash.read_text(encoding="utf-8") if crash.exists() else "")
     assert "tab=" in window_ini.read_text(encoding="utf-8")
     assert f"{signame} received: quitting" in log.read_text(encoding="utf-8")
+    assert crash.read_text(encoding="utf-8") == ""
+
+
+def test_a_crash_in_native_code_leaves_every_threads_stack_in_crash_log(tmp_path: Path) -> None:
+    # a segfault in Qt or FFmpeg left nothing: no traceback, no log line, only status -11
+    script = (
+        "import faulthandler, sys, threading\n"
+        "from pathlib import Path\n"
+        "from alu_client.app import setup_logging\n"
+        "setup_logging(Path(sys.argv[1]))\n"
+        "threading.Thread(target=threading.Event().wait, name='alu-ui-task', daemon=True)"
+        ".start()\n"
+        "faulthandler._sigsegv()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("PYTHONFAULTHANDLER", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "logs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    crash = (tmp_path / "logs" / "crash.log").read_text(encoding="utf-8")
+    assert "Segmentation fault" in crash
+    assert "Current thread 0x" in crash and "\nThread 0x" in crash  # the worker's too
+    assert "<string>" in crash  # where: the script's line
 
 
 def test_without_a_keyring_the_user_chooses_and_is_never_skipped(

@@ -102,3 +102,58 @@ def test_two_workers_run_two_calls_at_once(qtbot: Any) -> None:
     qtbot.waitUntil(lambda: len(got) == 2)
     assert sorted(got) == [1, 2]
     assert runner.wait_for_done(1000)
+
+
+def test_at_the_end_queued_calls_are_dropped_and_the_running_one_is_waited_for(
+    qtbot: Any,
+) -> None:
+    # at the app's end, a thumbnail loader still decoding while the interpreter destroyed the
+    # QApplication: a segfault (-11) once in CI. ``close_all`` waits for what runs, drops the rest
+    from alu_client.ui.tasks import close_all
+
+    thumbnails = TaskRunner(max_threads=1)
+    release = threading.Event()
+    running = threading.Event()
+    ran: list[str] = []
+    delivered: list[str] = []
+
+    def decode() -> str:
+        running.set()
+        release.wait(5)
+        ran.append("decode")
+        return "decode"
+
+    thumbnails.run(decode, delivered.append)
+    for name in ("second", "third"):
+        thumbnails.run(lambda name=name: ran.append(name) or name, delivered.append)
+    assert running.wait(5)
+    threading.Timer(0.3, release.set).start()  # the decode ends while close_all waits
+    try:
+        assert close_all(5.0)
+        assert ran == ["decode"]  # waited for; the two queued ones never ran
+        thumbnails.run(lambda: ran.append("late"))  # closed: not run
+        assert thumbnails.wait_for_done(5000)
+        assert ran == ["decode"]
+        qtbot.wait(50)
+        assert delivered == []  # closed: nothing wakes the GUI thread to hand outcomes back
+        later = TaskRunner()  # a runner made afterwards (the next test) opens them again
+        later.run(lambda: ran.append("later"))
+        qtbot.waitUntil(lambda: "later" in ran)
+    finally:
+        release.set()
+
+
+def test_at_the_end_a_call_that_does_not_finish_in_time_is_said(qtbot: Any) -> None:
+    from alu_client.ui.tasks import close_all
+
+    runner = TaskRunner()
+    release = threading.Event()
+    started = threading.Event()
+    runner.run(lambda: started.set() or release.wait(10))
+    assert started.wait(5)
+    try:
+        assert close_all(0.2) is False
+    finally:
+        release.set()
+        TaskRunner()  # (opens the runners again for the next tests)
+    assert runner.wait_for_done(5000)

@@ -24,6 +24,13 @@ intermittent segfault in the GUI tests). So:
 
 The workers are plain Python threads (daemons: a stuck call cannot hold the app open at exit),
 started on demand and ended after a minute idle.
+
+At the app's end, ``close_all`` runs after the window's shutdown and before the QApplication
+goes: the calls queued and not started are dropped, the ones running are waited for, and no
+worker pokes the mailbox any more. Without it a thumbnail loader could still be decoding an
+image (Qt's image plugins) while the interpreter's end destroyed the QApplication: the demo
+app stopped by SIGTERM right after its window came up exited with a segfault (status -11)
+once in a CI run.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ import itertools
 import logging
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
@@ -54,6 +62,8 @@ def _log_error(error: BaseException) -> None:
 
 _outbox_lock = threading.Lock()
 _outbox: list[Callable[[], None]] = []
+#: set by ``close_all``: queued calls are dropped, nothing wakes the GUI thread any more
+_closed = threading.Event()
 
 
 class _Mailbox(QObject):
@@ -102,9 +112,9 @@ def post_to_gui(call: Callable[[], None]) -> None:
     over inside ``call``): what ``call`` holds is released on the GUI thread."""
     mailbox = _mailbox
     with _outbox_lock:
-        _outbox.append(call)
+        _outbox.append(call)  # (after ``close_all``: freed with the module, on the GUI thread)
         del call
-    if mailbox is None:
+    if mailbox is None or _closed.is_set():
         return
     with contextlib.suppress(RuntimeError):  # the application is gone: nobody to tell
         mailbox.poke.emit()
@@ -127,6 +137,9 @@ class _Job:
 class _Workers:
     """Up to ``size`` threads serving one queue in order; no reference to the runner."""
 
+    #: every set of workers, for ``close_all``
+    everyone: ClassVar[weakref.WeakSet[_Workers]] = weakref.WeakSet()
+
     def __init__(self, size: int, name: str) -> None:
         self.size = size
         self.name = name
@@ -137,6 +150,7 @@ class _Workers:
         self._threads = 0
         self._idle = 0
         self._unfinished = 0
+        _Workers.everyone.add(self)
 
     def submit(self, job: _Job, deliver: Callable[[_Job], None]) -> None:
         with self._lock:  # a worker timing out idle checks the queue under this lock too
@@ -178,6 +192,10 @@ class _Workers:
     def _run(job: _Job, deliver: Callable[[_Job], None]) -> None:
         fn = job.fn
         assert fn is not None
+        if _closed.is_set():  # the app is ending: not started, handed back unrun
+            del fn
+            post_to_gui(lambda: deliver(job))
+            return
         try:
             job.outcome = (True, fn())
         except Exception as e:  # handed to the GUI thread, never lost in a worker
@@ -185,6 +203,22 @@ class _Workers:
         del fn
         # the job (holding the call and the outcome) goes back whole: freed on the GUI thread
         post_to_gui(lambda: deliver(job))
+
+
+def close_all(seconds: float = 5.0) -> bool:
+    """At the app's end, on the GUI thread, after the window's shutdown and before the
+    QApplication is destroyed: every runner's queued calls are dropped (their callbacks never
+    run), the calls running are waited for, up to ``seconds`` in all. False if one still runs
+    (a hub request that has not timed out): it finishes or is frozen with the interpreter,
+    and its outcome wakes nobody.
+
+    A runner made afterwards opens them again (tests run the app's end more than once)."""
+    _closed.set()
+    deadline = time.monotonic() + seconds
+    done = True
+    for workers in list(_Workers.everyone):
+        done = workers.wait(max(0.0, deadline - time.monotonic())) and done
+    return done
 
 
 def _deliver(runner_ref: weakref.ref[TaskRunner], job: _Job) -> None:
@@ -208,6 +242,7 @@ class TaskRunner(QObject):
     def __init__(self, parent: QObject | None = None, *, max_threads: int = 1) -> None:
         super().__init__(parent)
         install_mailbox()
+        _closed.clear()  # (a runner after ``close_all``: the app goes on, in a test)
         self._workers = _Workers(max_threads, "alu-ui-task")
         self._callbacks: dict[
             int, tuple[Callable[[Any], None], Callable[[BaseException], None]]
