@@ -26,6 +26,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QTimer, Si
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from alu_client.core.credentials import MemorySecrets
+from alu_client.core.hub import normalize_url
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.store import Store
@@ -140,10 +141,21 @@ class DemoHub:
 
 
 def sign_in_demo(paths: Paths, url: str, secrets: MemorySecrets) -> Profile:
-    """Sign the demo client in as the demo member (plain HTTP on loopback is expected)."""
+    """Sign the demo client in as the demo member (plain HTTP on loopback is expected).
+
+    The demo's hub is on another port when its own was taken (another demo running): its
+    profile moves there, as "same hub, new address" does (its library's files and links
+    follow; the hub's identity is checked), instead of a new profile with an empty library."""
     store = Store(paths.db_path)
     try:
-        return sign_in(Profiles(store), secrets, url, *DEMO_USER, allow_http=True)
+        profiles = Profiles(store)
+        url = normalize_url(url)
+        name = None
+        if profiles.find(url, DEMO_USER[0]) is None:
+            earlier = [p for p in profiles.list() if p.username == DEMO_USER[0]]
+            if len(earlier) == 1:
+                name = earlier[0].name
+        return sign_in(profiles, secrets, url, *DEMO_USER, allow_http=True, name=name)
     finally:
         store.close()
 
