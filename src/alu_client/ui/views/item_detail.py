@@ -57,10 +57,10 @@ def preferred_file(li: LibraryItem, first: str = "broadcast") -> LibraryFile | N
     return present[0] if present else None
 
 
-#: what the Library learnt of a present file beyond its record (``ItemDetail.notes``): the
-#: player could not open it; its bytes were then found to be the ones verified
+# what the Library learnt of a present file beyond its record (``ItemDetail.notes``): the
+# player could not open it; its bytes were then found to be the ones verified
 UNPLAYABLE, INTACT = "unplayable", "intact"
-#: a file as recorded: its path and when it was verified (downloaded again: another key)
+# a file as recorded: its path and when it was verified (downloaded again: another key)
 FileKey = tuple[Path, float]
 
 
@@ -90,8 +90,8 @@ class ItemDetail(QWidget):
         self.show_file = show_file
         self.member = member
         self.item: LibraryItem | None = None
-        #: path → UNPLAYABLE or INTACT: what the Library learnt of a present file (it says so
-        #: instead of the probe's details, which were of the file as it was)
+        # path → UNPLAYABLE or INTACT: what the Library learnt of a present file (it says so
+        # instead of the probe's details, which were of the file as it was)
         self.notes: dict[FileKey, str] = {}
         self.title = QLabel(self)
         self.title.setObjectName("detail-title")
