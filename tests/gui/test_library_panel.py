@@ -161,8 +161,12 @@ class UrlCatcher(QObject):
 
 def test_copy_to_never_overwrites_and_show_in_folder(
     qtbot: Any, feed: FeedPanel, library: LibraryPanel, desk: Services, pushes: dict[str, str],
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    from alu_client.ui import reveal
+
+    # no file manager to select the file in (as without a session bus): the folder opened
+    monkeypatch.setattr(reveal, "show_items_dbus", lambda _path, _parent: False)
     download_from_feed(qtbot, feed, pushes["en"])
     qtbot.waitUntil(lambda: shown_ids(library) == [pushes["en"]], timeout=30_000)
     select(qtbot, library, 0)
@@ -195,7 +199,8 @@ def test_copy_to_never_overwrites_and_show_in_folder(
     catcher = UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")  # type: ignore[arg-type]
     try:
-        library.show_folder_action.trigger()
+        library.show_folder_action.trigger()  # (the folder looked at off the GUI thread)
+        qtbot.waitUntil(lambda: bool(catcher.urls), timeout=10_000)
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert [Path(u.toLocalFile()) for u in catcher.urls] == [source.path.parent]
@@ -463,15 +468,13 @@ def test_a_file_deleted_by_hand_is_shown_missing_and_can_be_downloaded_again(
     assert state.data() == "Missing"
     # the card tells a screen reader what its badge shows (it read the title alone)
     card = library.model.index(0, COL_THUMB)
-    assert (
-        card.data(Qt.ItemDataRole.AccessibleTextRole)
-        == f"{card.data(Qt.ItemDataRole.ToolTipRole)}, Missing"
-    )
+    assert card.data(Qt.ItemDataRole.AccessibleTextRole) == "Floods in the north, Missing"
     assert "file missing" in library.detail.values["renditions"].text()
     assert "on this workstation" not in library.detail.values["renditions"].text()
-    assert library.detail.values["file"].isHidden()  # no codec, length or size of a file gone
+    # no codec, length or size of a file gone: its name, and why
+    assert "file missing: the file is not there any more" in library.detail.values["file"].text()
     qtbot.waitUntil(library.download_action.isEnabled)
-    assert not library.show_folder_action.isEnabled()
+    assert library.show_folder_action.isEnabled()  # (its folder is there)
     assert not library.copy_action.isEnabled()
     assert not library.delete_action.isEnabled()
     assert library.loaded_path is None
@@ -524,7 +527,7 @@ def test_a_file_that_could_not_be_examined_says_why(qtbot: Any, tmp_path: Path) 
     detail.set_item(item_with(reason))
     said = detail.values["file"].text()
     assert "not examined yet" not in said
-    assert "could not be examined" in said and reason in said and "download it again" in said
+    assert "could not be examined" in said and reason in said and "Download again" in said
     detail.set_item(item_with(""))
     assert "not examined yet" in detail.values["file"].text()  # the worker has not been yet
 

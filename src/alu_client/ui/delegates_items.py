@@ -573,7 +573,7 @@ def _column_texts(column: int) -> list[str]:
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
     if column == _STATE_COLUMN:
-        return model_texts("New", "Queued", "Downloaded", "Missing")
+        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing")
     return []
 
 

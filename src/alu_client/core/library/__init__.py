@@ -16,6 +16,8 @@ Probe data and thumbnails are made by ``core.media.MediaWorker`` on its own thre
 """
 
 from .files import (
+    DAMAGED,
+    INTACT,
     CheckReport,
     LibraryError,
     LibraryFile,
@@ -29,6 +31,8 @@ from .search import MatchCount, Page, Query
 from .text import fts_query, normalize
 
 __all__ = [
+    "DAMAGED",
+    "INTACT",
     "CheckReport",
     "Library",
     "LibraryError",

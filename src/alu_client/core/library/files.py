@@ -25,6 +25,7 @@ checked by their size alone, as they were.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import stat
@@ -214,7 +215,8 @@ def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
     if not stat.S_ISREG(st.st_mode):
         return "something else than a file is at its place"
     if st.st_size != size:
-        return f"its size changed from {size:,} to {st.st_size:,} bytes since it was verified"
+        # plain integers: the app shows them in the user's digits
+        return f"its size changed from {size} to {st.st_size} bytes since it was verified"
     if not same_time(mtime_ns, st.st_mtime_ns):
         return REWRITTEN
     return ""
@@ -250,6 +252,12 @@ class RetentionReport:
     kept: list[MissingFile] = field(default_factory=list)
 
 
+#: why a file of the recorded size and time is not the one verified: its bytes are others (its
+#: sha256 differs: damaged in place by a disk or a copy tool). Set by ``verify_file`` only; a
+#: check of the disk (size and time) never makes such a file present again: only a new download
+DAMAGED = "its content is not the one verified (its checksum differs): the file is damaged"
+
+
 #: a row's state changes only if it is as it was read: not re-recorded (path, time) meanwhile
 _SET_STATE = (
     "UPDATE library_files SET state = ?, reason = ?, checked_at = ?"
@@ -283,7 +291,8 @@ def check_files(
             return CheckReport()
         only = f" AND item_id IN ({', '.join('?' * len(ids))})"
     rows = store.query(
-        "SELECT id, item_id, rendition, path, size, state, verified_at, mtime_ns"  # noqa: S608
+        "SELECT id, item_id, rendition, path, size, state, reason, verified_at,"  # noqa: S608
+        " mtime_ns"
         f" FROM library_files WHERE profile = ? AND state IN ('present', 'missing'){only}"
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
         (profile, *ids, -1 if limit is None else limit),
@@ -296,6 +305,11 @@ def check_files(
             else DAMAGED_RECORD,
         )
         for row in rows
+    ]
+    # a file found damaged stays so: its size and time are the ones verified, its bytes not
+    looked = [
+        (row, DAMAGED if row["state"] == MISSING and row["reason"] == DAMAGED else reason)
+        for row, reason in looked
     ]
     missing: list[MissingFile] = []
     restored = 0
@@ -316,6 +330,61 @@ def check_files(
 
 def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
     return MissingFile(row["item_id"], row["rendition"], Path(row["path"]), reason)
+
+
+# --- checking the bytes ---------------------------------------------------------------------------
+
+INTACT = "intact"
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(
+    store: Store,
+    profile: str,
+    item_id: str,
+    rendition: str,
+    *,
+    remove_damaged: bool = False,
+    now: float | None = None,
+) -> str:
+    """Read a present file whole and compare its sha256 with the one verified at its download
+    (a file the player or the media worker could not open: damaged in place, same size and
+    time, or simply of a kind this workstation cannot play). Returns ``INTACT``, or why it is
+    not the file verified; then the record is missing with that reason (``DAMAGED`` for other
+    bytes), so it can be downloaded again. ``remove_damaged``: a damaged file that is still
+    the one ALU Desk wrote (its size and time) is deleted, and the new download takes its
+    name. Raises LibraryError when there is no such file record. Slow on a large file: never
+    on the GUI thread."""
+    now = time.time() if now is None else now
+    row = store.query_one(
+        "SELECT id, item_id, rendition, path, size, state, sha256, verified_at, mtime_ns"
+        " FROM library_files WHERE profile = ? AND item_id = ? AND rendition = ?",
+        (profile, item_id, rendition),
+    )
+    if row is None or row["state"] == REMOVED:
+        raise LibraryError(f"The library has no {rendition} file of item {item_id}.")
+    known = _recorded(row)
+    path = Path(row["path"])
+    reason = _look(path, known[0], known[2]) if known is not None else DAMAGED_RECORD
+    if not reason:
+        try:
+            same = _sha256_of(path) == str(row["sha256"]).lower()
+        except OSError as e:
+            reason = f"it cannot be reached ({e.strerror or type(e).__name__})"
+        else:
+            reason = "" if same else DAMAGED
+    if reason == DAMAGED and remove_damaged and known is not None:
+        delete_recorded(path, known[0], known[2])  # (only the file written: size and time)
+    with store.write() as conn:
+        conn.execute(_SET_STATE, (MISSING if reason else PRESENT, reason, now, *_guard(row)))
+    return reason or INTACT
 
 
 # --- deleting ------------------------------------------------------------------------------------

@@ -100,5 +100,11 @@ class Library:
             self.store, self.profile, max_age_days, max_total_bytes, now=now
         )
 
+    def verify_file(self, item_id: str, rendition: str, *, remove_damaged: bool = False) -> str:
+        """Compare a file's bytes with the ones verified: see ``files.verify_file``."""
+        return _files.verify_file(
+            self.store, self.profile, item_id, rendition, remove_damaged=remove_damaged
+        )
+
     def remove_file(self, item_id: str, rendition: str) -> int:
         return _files.remove_file(self.store, self.profile, item_id, rendition)

@@ -51,6 +51,8 @@ from ..delegates_items import (
     sent_by,
     thumbnail_path,
 )
+from ..file_reasons import reason_text
+from ..formats import isolated
 from ..tasks import TaskRunner
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
@@ -59,7 +61,8 @@ from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 COLUMN_COUNT = 10
 
 # item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
-STATES = ("downloaded", "queued", "paused", "failed", "missing", "new", "seen")
+# ("proxy": only the low-resolution proxy is here, the broadcast file missing or never fetched)
+STATES = ("downloaded", "proxy", "queued", "paused", "failed", "missing", "new", "seen")
 # beyond this many new items at once (a long offline spell), the list starts over instead
 _NEWER_CAP = 5000
 # beyond this many items changed at once (a check of many files, a sync of read marks), the
@@ -90,12 +93,25 @@ def item_state(li: LibraryItem, transfer: str | None) -> str:
     """The State column's state; ``transfer`` is the item's download state as
     ``_download_states`` gives it ("queued", "paused", "failed" or None)."""
     if li.downloaded:
-        return "downloaded"
+        if _broadcast_here(li):
+            return "downloaded"
+        # the proxy alone: said so (it was "Downloaded", as a full download), unless the
+        # broadcast file is on its way
+        return transfer if transfer is not None else "proxy"
     if transfer is not None:
         return transfer
     if any(f.state == "missing" for f in li.files):
         return "missing"
     return "new" if not li.read else "seen"
+
+
+def _broadcast_here(li: LibraryItem) -> bool:
+    """Whether the item's broadcast file is here (or the item has no broadcast rendition: its
+    one file is all there is)."""
+    f = li.file("broadcast")
+    if f is not None and f.present:
+        return True
+    return not any(r.name == "broadcast" for r in li.item.renditions)
 
 
 def _download_states(library: Library) -> dict[str, str]:
@@ -364,12 +380,35 @@ class ItemsModel(QAbstractTableModel):
     def _tooltip(self, li: LibraryItem, col: int) -> str | None:
         if col == COL_PUBLISHED:
             return local_time(li.item.published_at, QLocale.FormatType.LongFormat)
-        if col in (COL_TITLE, COL_THUMB):
-            return li.title
+        if col in (COL_TITLE, COL_THUMB, COL_STATE):
+            # why a file is not usable (the record's reason), on the card and the State cell
+            why = self._files_tip(li)
+            if col == COL_STATE:
+                return why or None
+            return f"{li.title}\n{why}" if why else li.title
         if col == COL_SENDER:  # (a long name is cut in the cell)
             #: the tooltip of the Sent by column: "Sent by: You (Kenya TV)"
             return self.tr("Sent by: {sender}").format(sender=sent_by(li.item, self.library.member))
         return None
+
+    def _files_tip(self, li: LibraryItem) -> str:
+        """Why the item's files recorded missing are not usable, and whether only its proxy
+        is here: "Broadcast file 001.mp4: its size changed from … since it was verified"."""
+        names = {"broadcast": self._texts["broadcast"], "proxy": self._texts["proxy_file"]}
+        lines = [
+            #: why a file of an item is not usable: "Broadcast file 001.mp4: its size changed
+            #: from 147,653 to 73,826 bytes since it was verified"
+            self.tr("{rendition} file {name}: {reason}").format(
+                rendition=names.get(f.rendition, f.rendition),
+                name=isolated(f.path.name),
+                reason=reason_text(f.reason) if f.reason else self._texts["missing"],
+            )
+            for f in li.files
+            if f.state == "missing"
+        ]
+        if li.downloaded and not _broadcast_here(li):
+            lines.append(self.tr("Only the low-resolution proxy is on this workstation."))
+        return "\n".join(lines)
 
     # --- reading the store (one read at a time) ---------------------------------------------
 
@@ -695,6 +734,11 @@ class ItemsModel(QAbstractTableModel):
             "paused": self.tr("Paused"),
             "failed": self.tr("Failed"),
             "downloaded": self.tr("Downloaded"),
+            #: an item of which only the low-resolution proxy file is on this workstation
+            "proxy": self.tr("Proxy only"),
+            #: the kinds of file of an item, in "Broadcast file 001.mp4: …"
+            "broadcast": self.tr("Broadcast"),
+            "proxy_file": self.tr("Proxy"),
             "missing": self.tr("Missing"),
             "seen": "",
         }

@@ -11,6 +11,7 @@ one (each text's first strong letter decides, as a word processor does).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QLocale, Qt
 from PySide6.QtGui import QFont
@@ -28,6 +29,7 @@ from alu_client.core.library import LibraryFile, LibraryItem
 
 from .. import formats
 from ..delegates_items import clip_length, language_name, local_time, priority_name, sent_by
+from ..file_reasons import gone, reason_text
 from ..widgets.label import SelectableLabel
 from ..widgets.text_direction import align_to_text, text_direction
 
@@ -55,6 +57,24 @@ def preferred_file(li: LibraryItem, first: str = "broadcast") -> LibraryFile | N
     return present[0] if present else None
 
 
+# what the Library learnt of a present file beyond its record (``ItemDetail.notes``): the
+# player could not open it; its bytes were then found to be the ones verified
+UNPLAYABLE, INTACT = "unplayable", "intact"
+# a file as recorded: its path and when it was verified (downloaded again: another key)
+FileKey = tuple[Path, float]
+
+
+def file_key(f: LibraryFile) -> FileKey:
+    return f.path, f.verified_at
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop (a reason from elsewhere may have none)."""
+    text = text.strip()
+    ended = text.rstrip(")]”»\"'")[-1:] in (".", "!", "?", "؟", "。")
+    return text if not text or ended else f"{text}."
+
+
 def _when(value: dt.datetime | None) -> str:
     return local_time(value) if value is not None else ""
 
@@ -70,6 +90,9 @@ class ItemDetail(QWidget):
         self.show_file = show_file
         self.member = member
         self.item: LibraryItem | None = None
+        # path → UNPLAYABLE or INTACT: what the Library learnt of a present file (it says so
+        # instead of the probe's details, which were of the file as it was)
+        self.notes: dict[FileKey, str] = {}
         self.title = QLabel(self)
         self.title.setObjectName("detail-title")
         # any member's texts reach every member: shown as typed, never read as markup (Qt takes
@@ -193,8 +216,11 @@ class ItemDetail(QWidget):
             f = li.file(r.name)
             if f is not None and f.present:
                 parts.append(self.tr("on this workstation"))
-            elif f is not None and f.state == "missing":
+            elif f is not None and f.state == "missing" and gone(f.reason):
                 parts.append(self.tr("file missing"))
+            elif f is not None and f.state == "missing":
+                #: a file still on the disk, but not the one downloaded and verified
+                parts.append(self.tr("file changed"))
             #: a rendition and what is known of it: "Broadcast: 160 kB, 640×360"
             line = self.tr("{rendition}: {details}")
             #: between the details of a rendition: "160 kB, 640×360, on this workstation"
@@ -202,17 +228,54 @@ class ItemDetail(QWidget):
             lines.append(line.format(rendition=names.get(r.name, r.name), details=details))
         return "\n".join(lines) or self.tr("None")
 
+    def _missing(self, li: LibraryItem) -> list[str]:
+        """Why each of the item's files recorded missing is not usable, in the user's words:
+        "001.mp4 — file changed: its size changed from … since it was verified"."""
+        lines = []
+        for f in li.files:
+            if f.state != "missing":
+                continue
+            what = self.tr("file missing") if gone(f.reason) else self.tr("file changed")
+            #: a file the library records missing, and why: "001.mp4 — file changed: its
+            #: size changed from 147,653 to 73,826 bytes since it was verified"
+            line = self.tr("{name} — {what}: {reason}") if f.reason else self.tr("{name} — {what}")
+            lines.append(
+                line.format(
+                    name=formats.isolated(f.path.name), what=what, reason=reason_text(f.reason)
+                )
+            )
+        return lines
+
     def _file(self, li: LibraryItem) -> str:
-        """What the local file holds (the broadcast one first), from the media worker's probe."""
+        """What the local file holds (the broadcast one first), from the media worker's probe;
+        why the item's files recorded missing are not usable."""
+        missing = self._missing(li)
         f = preferred_file(li)
         if f is None:
-            return ""
+            return "\n".join(missing)
+        text = self._present(f)
+        return "\n".join([*missing, text]) if missing else text
+
+    def _present(self, f: LibraryFile) -> str:
+        name = formats.isolated(f.path.name)
+        note = self.notes.get(file_key(f))
+        if note == UNPLAYABLE:
+            return self.tr(
+                "{name} seems damaged: it could not be played. Download again (Ctrl+D) checks "
+                "it and, if it is damaged, replaces it with a verified copy."
+            ).format(name=name)
+        if note == INTACT:
+            return self.tr(
+                "{name} is the file that was downloaded and verified (its checksum matches), "
+                "but it cannot be played here: Open file opens it with this workstation's own "
+                "player."
+            ).format(name=name)
         p = f.probe
         if not p and f.probe_error:  # the media worker's reason (it is not tried again)
             return self.tr(
-                "{name} could not be examined: {reason} If the copy was cut short, download it "
-                "again (Ctrl+D)."
-            ).format(name=formats.isolated(f.path.name), reason=formats.isolated(f.probe_error))
+                "{name} could not be examined: {reason} It may be damaged: Download again "
+                "(Ctrl+D) checks it and, if it is, replaces it with a verified copy."
+            ).format(name=name, reason=formats.isolated(_sentence(f.probe_error)))
         if not p:
             return self.tr("{name} — not examined yet").format(name=formats.isolated(f.path.name))
         video = " ".join(

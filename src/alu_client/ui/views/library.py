@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QDir, QEvent, QItemSelection, QLocale, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtCore import QDir, QEvent, QItemSelection, QLocale, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -52,11 +52,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.library import CheckReport, LibraryFile, LibraryItem, Query
+from alu_client.core.library import INTACT, CheckReport, LibraryFile, LibraryItem, Query
 from alu_client.core.safe_names import unique_path
 from alu_client.core.services import AlreadyDownloaded, Services
 
-from .. import engine_text, formats
+from .. import engine_text, formats, reveal
 from ..a11y import say
 from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
@@ -64,7 +64,7 @@ from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
 from ..tasks import TaskRunner
-from . import on_open, tip_with_keys
+from . import item_detail, on_open, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
 
@@ -77,6 +77,22 @@ _CHECK_AT_MOST = 100
 def missing_renditions(li: LibraryItem) -> list[str]:
     """The renditions of ``li`` whose file is recorded missing (deleted or moved by hand)."""
     return [f.rendition for f in li.files if f.state == "missing"]
+
+
+def shown_file(li: LibraryItem) -> LibraryFile | None:
+    """The file Show in folder points at: the one here, else one recorded missing (a file cut
+    short or written over is still in its folder; else the folder is opened)."""
+    return preferred_file(li) or next((f for f in li.files if f.state == "missing"), None)
+
+
+@dataclass
+class Redownload:
+    """What Download again did: the items queued, those whose file proved intact (the
+    ones verified: nothing to fetch), and the failures (title, error)."""
+
+    queued: list[str] = field(default_factory=list)
+    intact: list[tuple[str, item_detail.FileKey]] = field(default_factory=list)
+    failed: list[tuple[str, BaseException]] = field(default_factory=list)
 
 
 T = TypeVar("T")
@@ -192,10 +208,16 @@ class LibraryPanel(QWidget):
         self.model = ItemsModel(services.library, self, page_size=page_size)
         self.filters = FilterBar(self)
         self.loaded_path: Path | None = None
+        self._loaded_key: item_detail.FileKey | None = None  # the file loaded, as recorded
         self._first = "broadcast"  # the rendition a selected item plays
         self._copy_cancel: threading.Event | None = None
         self._copy_tasks = TaskRunner(self)
         self._check_when_loaded = False  # shown before its rows were read: look once they are
+        # files here that the player could not open: suspect (damaged?), to be checked and
+        # downloaded again (Download again); those then found intact (the bytes verified)
+        # (by path and verification time: a file downloaded again is another)
+        self._unplayable: set[item_detail.FileKey] = set()
+        self._intact: set[item_detail.FileKey] = set()
 
         self.grid = item_grid(self.model, self, "library-grid")
         self.table = item_table(self.model, self, "library-table")
@@ -227,6 +249,7 @@ class LibraryPanel(QWidget):
             # not while a title is being typed there (its letters find it)
             self.player.add_key_scope(self.views)
             self.player.add_key_scope(self.detail)
+            self.player.error_occurred.connect(self._player_failed)
 
         self.grid_action = QAction(self)
         self.list_action = QAction(self)
@@ -238,6 +261,7 @@ class LibraryPanel(QWidget):
         self.grid_action.triggered.connect(lambda: self.set_mode("grid"))
         self.list_action.triggered.connect(lambda: self.set_mode("list"))
         self.show_folder_action = QAction(self)
+        self.open_file_action = QAction(self)
         self.copy_action = QAction(self)
         self.delete_action = QAction(self)
         self.download_action = QAction(self)
@@ -248,6 +272,7 @@ class LibraryPanel(QWidget):
             (self.grid_action, QKeySequence("Ctrl+Shift+G")),
             (self.list_action, QKeySequence("Ctrl+Shift+L")),
             (self.show_folder_action, QKeySequence("Ctrl+Shift+O")),
+            (self.open_file_action, QKeySequence("Ctrl+Shift+Return")),
             (self.copy_action, QKeySequence("Ctrl+Shift+C")),
             (self.delete_action, QKeySequence(QKeySequence.StandardKey.Delete)),
             (self.download_action, QKeySequence("Ctrl+D")),  # as in the Feed
@@ -260,10 +285,12 @@ class LibraryPanel(QWidget):
         for view in (self.grid, self.table):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
             view.addActions(
-                [self.show_folder_action, self.copy_action, self.delete_action,
-                 self.download_action, separator, self.grid_action, self.list_action]
+                [self.show_folder_action, self.open_file_action, self.copy_action,
+                 self.delete_action, self.download_action, separator, self.grid_action,
+                 self.list_action]
             )  # fmt: skip
         self.show_folder_action.triggered.connect(self.show_in_folder)
+        self.open_file_action.triggered.connect(self.open_file)
         self.copy_action.triggered.connect(self.ask_copy_to)
         self.delete_action.triggered.connect(self.delete_selected)
         self.download_action.triggered.connect(self.download_again)
@@ -272,7 +299,13 @@ class LibraryPanel(QWidget):
         self.toolbar.addActions([self.grid_action, self.list_action])
         self.toolbar.addSeparator()
         self.toolbar.addActions(
-            [self.show_folder_action, self.copy_action, self.delete_action, self.download_action]
+            [
+                self.show_folder_action,
+                self.open_file_action,
+                self.copy_action,
+                self.delete_action,
+                self.download_action,
+            ]
         )
 
         self.copy_progress = QProgressBar(self)
@@ -369,10 +402,44 @@ class LibraryPanel(QWidget):
     def _update_actions(self) -> None:
         items = self.selected_items()
         have_files = any(preferred_file(li) for li in items)
-        self.show_folder_action.setEnabled(len(items) == 1 and have_files)
+        one = items[0] if len(items) == 1 else None
+        # a file recorded missing may still be in its folder (cut short, written over): shown
+        self.show_folder_action.setEnabled(one is not None and shown_file(one) is not None)
+        self.open_file_action.setEnabled(one is not None and preferred_file(one) is not None)
         self.copy_action.setEnabled(have_files and self._copy_cancel is None)
         self.delete_action.setEnabled(have_files)
-        self.download_action.setEnabled(any(missing_renditions(li) for li in items))
+        self.download_action.setEnabled(
+            any(missing_renditions(li) or self._suspect(li) for li in items)
+        )
+
+    def _suspect(self, li: LibraryItem) -> LibraryFile | None:
+        """The item's file here that may be damaged: the player could not open it, or the
+        media worker could not examine it (not yet found intact by Download again)."""
+        f = preferred_file(li)
+        if f is None or item_detail.file_key(f) in self._intact:
+            return None
+        unplayable = item_detail.file_key(f) in self._unplayable
+        return f if unplayable or (f.probe_error and not f.probe) else None
+
+    def _player_failed(self, _message: str) -> None:
+        """The player could not open the file loaded: it is gone (the disk check records it
+        missing), or it is here and may be damaged (the detail says so; Download again)."""
+        key = self._loaded_key
+        li = self.current_item()
+        if li is not None:
+            self._check_files([li.id])  # gone, cut short: recorded missing
+        if key is None or key in self._intact:
+            return
+
+        def here(is_file: bool) -> None:
+            if is_file and key == self._loaded_key:
+                self._unplayable.add(key)
+                self.detail.notes[key] = item_detail.UNPLAYABLE
+                if self.detail.item is not None:
+                    self.detail.set_item(self.detail.item)
+                self._update_actions()
+
+        self._run(key[0].is_file, here)  # (off the GUI thread: a share may be slow)
 
     # --- the files on disk --------------------------------------------------------------------
 
@@ -407,12 +474,13 @@ class LibraryPanel(QWidget):
     def _load(self, f: LibraryFile) -> None:
         if self.player is not None and f.path != self.loaded_path:
             self.loaded_path = f.path
+            self._loaded_key = item_detail.file_key(f)
             self.player.load(f.path, (f.probe or {}).get("fps") or None)
 
     def _unload(self) -> None:
         if self.player is not None and self.loaded_path is not None:
             self.player.clear()
-            self.loaded_path = None
+            self.loaded_path = self._loaded_key = None
 
     def play_current(self) -> None:
         li = self.current_item()
@@ -453,10 +521,41 @@ class LibraryPanel(QWidget):
     # --- commands -----------------------------------------------------------------------------
 
     def show_in_folder(self) -> None:
+        """Open the file's folder with the file selected where the system allows it (a file
+        recorded missing too: one cut short or written over is there); a folder gone is said."""
+        li = self.current_item()
+        f = shown_file(li) if li is not None else None
+        if f is None:
+            return
+        path = f.path
+
+        def look() -> tuple[bool, bool]:  # (off the GUI thread: a share may be slow)
+            return path.is_file(), path.parent.is_dir()
+
+        def looked(found: tuple[bool, bool]) -> None:
+            is_file, has_folder = found
+            if not has_folder:
+                self.command_failed.emit(
+                    self.tr("The folder {folder} is not there any more.").format(
+                        folder=formats.isolated(QDir.toNativeSeparators(str(path.parent)))
+                    )
+                )
+                return
+            reveal.reveal(path, self, exists=is_file)
+
+        self._run(look, looked, self._failure_handler())
+
+    def open_file(self) -> None:
+        """Open the selected item's file with the system's own application for it (its
+        player, an editor)."""
         li = self.current_item()
         f = preferred_file(li) if li is not None else None
-        if f is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(f.path.parent)))
+        if f is not None and not reveal.open_file(f.path):
+            self.command_failed.emit(
+                self.tr("No application of this workstation opened {name}.").format(
+                    name=formats.isolated(f.path.name)
+                )
+            )
 
     def ask_copy_to(self) -> None:
         """Ask for a folder (without blocking), then copy the selected files there."""
@@ -471,9 +570,12 @@ class LibraryPanel(QWidget):
         dialog.open()
 
     def copy_selected_to(self, folder: Path) -> None:
-        sources = [f.path for li in self.selected_items() if (f := preferred_file(li))]
+        files = [f for li in self.selected_items() if (f := preferred_file(li))]
+        sources = [f.path for f in files]
         if not sources or self._copy_cancel is not None:
             return
+        # the proxy of an item whose broadcast file is not here: said so when copied
+        proxies = {f.path for f in files if f.rendition == "proxy"}
         cancel = self._copy_cancel = threading.Event()
         self.message.hide()
         self._show_copying(True)
@@ -483,7 +585,7 @@ class LibraryPanel(QWidget):
 
         def done(outcome: CopyOutcome) -> None:
             self._copy_ended()
-            self._say_copied(outcome, folder)
+            self._say_copied(outcome, folder, proxies)
             self.copied.emit(outcome.made)
 
         def failed(error: BaseException) -> None:
@@ -501,16 +603,31 @@ class LibraryPanel(QWidget):
 
         self._copy_tasks.run(lambda: copy_files(sources, folder, progress, cancel), done, failed)
 
-    def _say_copied(self, outcome: CopyOutcome, folder: Path) -> None:
+    def _say_copied(
+        self, outcome: CopyOutcome, folder: Path, proxies: set[Path] | None = None
+    ) -> None:
         where = formats.isolated(QDir.toNativeSeparators(str(folder)))
         made, failed = len(outcome.made), len(outcome.failed)
+        failed_sources = {src for src, _error in outcome.failed}
+        copied_proxies = sorted(p.name for p in (proxies or set()) - failed_sources)
+        proxy_note = (
+            " "
+            + self.tr(
+                "%Ln files are the low-resolution proxy, their broadcast file not being on this "
+                "workstation: {names}",
+                "",
+                len(copied_proxies),
+            ).format(names=", ".join(formats.isolated(n) for n in copied_proxies))
+            if copied_proxies
+            else ""
+        )
         reasons = "; ".join(
             f"{formats.isolated(src.name)} ({os_error_text(error)})"
             for src, error in outcome.failed
         )
         if not failed:
             text = self.tr("Copied %Ln files to {folder}", "", made).format(folder=where)
-            say(self.message, text)
+            say(self.message, text + proxy_note)
         elif not made:
             self.command_failed.emit(
                 self.tr("Could not copy to {folder}: {error}").format(folder=where, error=reasons)
@@ -524,6 +641,7 @@ class LibraryPanel(QWidget):
                     folder=where,
                     failed=reasons,
                 )
+                + proxy_note
             )
 
     def _say_stopped(self, outcome: CopyOutcome, folder: Path, total: int) -> None:
@@ -573,8 +691,9 @@ class LibraryPanel(QWidget):
             box.setText(self.tr("Delete the local file of “{title}”?").format(title=items[0].title))
         else:
             box.setText(self.tr("Delete the local files of %Ln items?", "", len(items)))
+        # the item leaves the Library tab (it has no file here any more); the Feed keeps it
         box.setInformativeText(
-            self.tr("The items stay in the library and can be downloaded again.")
+            self.tr("The items stay in the Feed and can be downloaded again there.", "", len(items))
         )
         yes = box.addButton(self.tr("Delete file"), QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirm-delete-yes")
@@ -593,37 +712,72 @@ class LibraryPanel(QWidget):
         box.open()
 
     def download_again(self) -> None:
-        """Queue again the missing files of the selected items (off the GUI thread)."""
+        """Queue again the missing files of the selected items, and those of their files here
+        that may be damaged (the player or the media worker could not open them): such a file
+        is read whole first and its checksum compared with the one verified; damaged, it is
+        deleted and downloaded again (verified, as every download), intact, it stays and the
+        panel says so. All of it off the GUI thread."""
         items = self.selected_items()
         wanted = [(li.id, li.title, r) for li in items for r in missing_renditions(li)]
-        if not wanted:
+        suspects = [(li.id, li.title, f) for li in items if (f := self._suspect(li)) is not None]
+        if not wanted and not suspects:
             return
-        download = self.services.download
+        if self.loaded_path in {f.path for _i, _t, f in suspects}:
+            self._unload()  # let go of the file: it may be deleted (Windows would refuse)
+        library, download = self.services.library, self.services.download
 
-        def work() -> list[tuple[str, BaseException]]:
-            failed: list[tuple[str, BaseException]] = []
-            for item_id, title, rendition in wanted:
+        def work() -> Redownload:
+            out = Redownload()
+            todo = list(wanted)
+            for item_id, title, f in suspects:
+                try:
+                    if library.verify_file(item_id, f.rendition, remove_damaged=True) == INTACT:
+                        out.intact.append((title, item_detail.file_key(f)))
+                        continue
+                except Exception as e:  # each on its own: one failure stops no other
+                    out.failed.append((title, e))
+                    continue
+                todo.append((item_id, title, f.rendition))
+            for item_id, title, rendition in todo:
                 try:
                     download(item_id, rendition)
                 except AlreadyDownloaded:  # put back meanwhile: nothing to fetch
-                    pass
-                except Exception as e:  # each on its own: one failure stops no other
-                    failed.append((title, e))
-            return failed
+                    continue
+                except Exception as e:
+                    out.failed.append((title, e))
+                    continue
+                out.queued.append(item_id)
+            return out
 
-        def done(failed: list[tuple[str, BaseException]]) -> None:
-            if failed:
-                self.command_failed.emit(
-                    "\n".join(
-                        self.tr("Could not download “{title}”: {error}").format(
-                            title=title, error=engine_text.error_shown(error)
-                        )
-                        for title, error in failed
-                    )
+        def done(out: Redownload) -> None:
+            for _title, key in out.intact:
+                self._intact.add(key)
+                self._unplayable.discard(key)
+                self.detail.notes[key] = item_detail.INTACT
+            problems = [
+                self.tr("Could not download “{title}”: {error}").format(
+                    title=title, error=engine_text.error_shown(error)
                 )
+                for title, error in out.failed
+            ]
+            problems += [
+                self.tr(
+                    "“{title}”: {name} is the file that was downloaded and verified (its "
+                    "checksum matches); it was not downloaded again. Open file opens it with "
+                    "this workstation's own player."
+                ).format(title=title, name=formats.isolated(key[0].name))
+                for title, key in out.intact
+            ]
+            if problems:
+                self.command_failed.emit("\n".join(problems))
             else:
                 self.message.hide()
-            self.bridge.notify_library_changed(item_id for item_id, _title, _r in wanted)
+            ids = [item_id for item_id, _t, _r in wanted] + [i for i, _t, _f in suspects]
+            self.bridge.notify_library_changed(ids)
+            li = self.current_item()
+            if li is not None:
+                self.detail.set_item(li)
+            self._update_actions()
 
         self._run(work, done, self._failure_handler())
 
@@ -685,7 +839,9 @@ class LibraryPanel(QWidget):
         self.list_action.setText(self.tr("&List"))
         self.list_action.setToolTip(self.tr("Show a table"))
         self.show_folder_action.setText(self.tr("Show in &folder"))
-        self.show_folder_action.setToolTip(self.tr("Open the folder that holds the file"))
+        self.show_folder_action.setToolTip(
+            self.tr("Open the folder that holds the file, with the file selected")
+        )
         self.copy_action.setText(self.tr("&Copy to…"))
         self.copy_action.setToolTip(self.tr("Copy the selected files to another folder"))
         self.delete_action.setText(self.tr("&Delete local file"))
@@ -694,12 +850,20 @@ class LibraryPanel(QWidget):
         )
         self.download_action.setText(self.tr("Download &again"))
         self.download_action.setToolTip(
-            self.tr("Download again the files of the selected items that are missing")
+            self.tr(
+                "Download again the files of the selected items that are missing or damaged "
+                "(a file that cannot be played is checked first)"
+            )
+        )
+        self.open_file_action.setText(self.tr("&Open file"))
+        self.open_file_action.setToolTip(
+            self.tr("Open the file with this workstation's own player or editor")
         )
         for a in (
             self.grid_action,
             self.list_action,
             self.show_folder_action,
+            self.open_file_action,
             self.copy_action,
             self.delete_action,
             self.download_action,
