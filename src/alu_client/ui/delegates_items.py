@@ -12,6 +12,7 @@ stand out.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,8 +20,12 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QByteArray,
     QCoreApplication,
+    QDataStream,
     QDateTime,
+    QEvent,
+    QIODevice,
     QLocale,
     QModelIndex,
     QObject,
@@ -71,6 +76,13 @@ _Index = QModelIndex | QPersistentModelIndex
 _SENDER_COLUMN = 4
 _PRIORITY_COLUMN = 7
 _STATE_COLUMN = 9
+_TITLE_COLUMN = 1
+# the title column keeps this many average characters while other columns can give way: slug
+# and dateline first (free text, cut anyway) down to 9, then Sent by and Language (read when
+# cut, whole in the tooltip) down to 6. Length, priority, time and state stay whole (Arabic's
+# "عاجل جدًا", Flash, cut read "عاجل …", Urgent): past that, the title has less.
+_TITLE_MIN_EM = 28
+_GIVING_WAY = (((2, 3), 9), ((_SENDER_COLUMN, 5), 6))
 
 
 def language_name(code: str) -> str:
@@ -538,14 +550,27 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
     view.verticalHeader().hide()
     view.verticalHeader().setDefaultSectionSize(THUMB_SIZE.height() // 2 + 6)
     header = view.horizontalHeader()
-    # the title takes the room the others leave: the State column stays in sight
+    # the title takes the room the others leave (and they give way to keep it readable): the
+    # State column stays in sight
     header.setStretchLastSection(False)
-    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-    em = view.fontMetrics().averageCharWidth()
-    for column, width in ((0, THUMB_SIZE.width() // 2 + 8), (2, 14 * em), (3, 16 * em)):
-        header.resizeSection(column, width)
+    header.setSectionResizeMode(_TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
+    header.resizeSection(0, THUMB_SIZE.width() // 2 + 8)
     _ColumnFitter(view).fit()
     return view
+
+
+def save_columns(view: QTableView) -> QByteArray:
+    """The widths of an ``item_table``'s columns, as the user left them (for the next start:
+    ``restore_columns``)."""
+    fitter = view.findChild(_ColumnFitter)
+    return fitter.save_state() if fitter is not None else QByteArray()
+
+
+def restore_columns(view: QTableView, state: QByteArray) -> bool:
+    """Puts back what ``save_columns`` saved; False (nothing changed) for a state that is not
+    one, or one of a table with other columns."""
+    fitter = view.findChild(_ColumnFitter)
+    return fitter is not None and fitter.restore_state(state)
 
 
 def _column_texts(column: int) -> list[str]:
@@ -581,19 +606,45 @@ class _ColumnFitter(QObject):
     """Sizes an item table's columns (fixed widths, not ResizeToContents, which measures the
     rows again at every change): the short values' columns to their longest text in the
     current language and font (in bold, as flash rows are), again when the headers are
-    translated."""
+    translated; slug and dateline to a few words. The title (the stretch column) keeps at
+    least ``_TITLE_MIN_EM``: in a narrow table the columns the user has not sized give way
+    (``give_way``), their texts cut with "…"; the fixed widths left the title 43 px ("Tee…")
+    at 1366×768. A column the user sized keeps that width (``save_state``/``restore_state``
+    keep it for the next start)."""
+
+    _STATE_VERSION = 1
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
         self.view = view
+        self.header = view.horizontalHeader()
+        self.preferred: dict[int, int] = {}  # column -> width wanted when there is room
+        self.user_widths: dict[int, int] = {}  # column -> width the user dragged it to
+        self._fitting = False
         view.model().headerDataChanged.connect(self._headers_changed)
+        self.header.sectionResized.connect(self._section_resized)
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.give_way()
+        return False
 
     def _headers_changed(self, orientation: Qt.Orientation, _first: int, _last: int) -> None:
         if orientation == Qt.Orientation.Horizontal:
             self.fit()
 
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if self._fitting or column == _TITLE_COLUMN:  # ours, or Qt's for the stretch column
+            return
+        self.user_widths[column] = new  # a drag, a double-click on the edge
+        self.give_way()  # the others make room for it (the title keeps its minimum)
+
+    def _em(self) -> int:
+        return max(1, self.view.fontMetrics().averageCharWidth())
+
     def fit(self) -> None:
-        view, header = self.view, self.view.horizontalHeader()
+        view, header = self.view, self.header
         model = view.model()
         bold = QFont(view.font())
         bold.setBold(True)
@@ -602,12 +653,91 @@ class _ColumnFitter(QObject):
         style = view.style()
         cell_pad = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
         head_pad = 2 * style.pixelMetric(QStyle.PixelMetric.PM_HeaderMargin, None, header)
-        em = view.fontMetrics().averageCharWidth()
+        em = self._em()
+        self.preferred = {2: 14 * em, 3: 16 * em}  # slug, dateline: free text, cut anyway
         for column in range(_SENDER_COLUMN, model.columnCount()):
             title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
             widths = [heads.horizontalAdvance(title) + head_pad]
             widths += [cells.horizontalAdvance(t) + cell_pad for t in _column_texts(column)]
-            header.resizeSection(column, max(widths) + em)
+            self.preferred[column] = max(widths) + em
+        self.give_way()
+
+    def give_way(self) -> None:
+        """Each column the user has not sized at its preferred width when the title keeps
+        ``_TITLE_MIN_EM`` beside them; else those of ``_GIVING_WAY`` give way, a stage at a
+        time, each column of a stage in proportion to what it can give above its floor."""
+        header = self.header
+        shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
+        auto = [c for c in shown if c in self.preferred and c not in self.user_widths]
+        fixed = sum(header.sectionSize(c) for c in shown if c not in auto and c != _TITLE_COLUMN)
+        em = self._em()
+        room = self.view.viewport().width() - _TITLE_MIN_EM * em - fixed
+        widths = {c: self.preferred[c] for c in auto}
+        over = sum(widths.values()) - room
+        for columns, floor_em in _GIVING_WAY:
+            stage = [c for c in columns if c in widths]
+            floors = {c: min(widths[c], floor_em * em) for c in stage}
+            can_give = sum(widths[c] - floors[c] for c in stage)
+            if over <= 0 or can_give <= 0:
+                continue
+            share = min(1.0, over / can_give)
+            for c in stage:
+                given = math.ceil((widths[c] - floors[c]) * share)
+                widths[c] = max(floors[c], widths[c] - given)
+                over -= given
+        self._fitting = True
+        try:
+            for c, width in widths.items():
+                if header.sectionSize(c) != width:
+                    header.resizeSection(c, width)
+        finally:
+            self._fitting = False
+
+    def save_state(self) -> QByteArray:
+        """The header's own state and the widths the user gave (a column at the width this
+        fitter chose follows the language and the room next time too)."""
+        data = QByteArray()
+        out = QDataStream(data, QIODevice.OpenModeFlag.WriteOnly)
+        out.writeInt32(self._STATE_VERSION)
+        out.writeInt32(self.header.count())
+        out << self.header.saveState()
+        out.writeInt32(len(self.user_widths))
+        for column, width in sorted(self.user_widths.items()):
+            out.writeInt32(column)
+            out.writeInt32(width)
+        return data
+
+    def restore_state(self, state: QByteArray) -> bool:
+        if state.isEmpty():
+            return False
+        inp = QDataStream(state)
+        if inp.readInt32() != self._STATE_VERSION or inp.readInt32() != self.header.count():
+            return False  # another version's, or the columns changed since: the defaults
+        header_state = QByteArray()
+        inp >> header_state
+        count = inp.readInt32()
+        if not 0 <= count <= self.header.count():
+            return False
+        user: dict[int, int] = {}
+        for _ in range(count):
+            column, width = inp.readInt32(), inp.readInt32()
+            if column != _TITLE_COLUMN and 0 <= column < self.header.count() and width > 0:
+                user[column] = width
+        if inp.status() != QDataStream.Status.Ok:
+            return False
+        self._fitting = True
+        try:
+            self.header.restoreState(header_state)
+            # as item_table made it, whatever the state said
+            self.header.setStretchLastSection(False)
+            self.header.setSectionResizeMode(_TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
+            for column, width in user.items():
+                self.header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+        self.user_widths = user
+        self.give_way()
+        return True
 
 
 def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:
@@ -641,6 +771,8 @@ __all__ = [
     "local_time",
     "priority_name",
     "relative_time",
+    "restore_columns",
+    "save_columns",
     "sender_name",
     "sent_by",
     "thumbnail_path",

@@ -497,6 +497,9 @@ class MainWindow(QMainWindow):
         mode = getattr(self.library, "mode", None)
         if isinstance(mode, str):
             s.setValue("library_mode", mode)
+        save_layout = getattr(self.library, "save_layout", None)
+        if callable(save_layout):  # its splitters and column widths
+            save_layout(s)
         s.sync()
 
     def _restore_geometry(self) -> None:
@@ -515,6 +518,9 @@ class MainWindow(QMainWindow):
         set_mode = getattr(self.library, "set_mode", None)
         if mode in ("grid", "list") and callable(set_mode):
             set_mode(str(mode))
+        restore_layout = getattr(self.library, "restore_layout", None)
+        if callable(restore_layout):
+            restore_layout(s)
 
 
 def _hub_name(services: Services) -> str:

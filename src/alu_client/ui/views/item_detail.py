@@ -118,6 +118,10 @@ class ItemDetail(QWidget):
             self.labels[key], self.values[key] = label, value
             self.form.addRow(label, value)
         self.restrictions = self.values["restrictions"]
+        # restrictions can be a paragraph a reviewer must read right: laid out by its own
+        # text's direction, every line of an Arabic one flush right in the English app too
+        # (its last line sat at the left edge); the other values stay in the app's direction
+        self.restrictions.own_direction = True
         self.restrictions.setStyleSheet(
             'QLabel[restricted="true"] { background: #fff3cd; color: #7a4b00;'
             " border: 1px solid #e0a800; border-radius: 3px; padding: 2px 4px; font-weight: bold; }"

@@ -35,7 +35,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QDir, QEvent, QItemSelection, QLocale, QObject, Qt, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QDir,
+    QEvent,
+    QItemSelection,
+    QLocale,
+    QObject,
+    QSettings,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,7 +69,7 @@ from alu_client.core.services import AlreadyDownloaded, Services
 from .. import engine_text, formats, reveal
 from ..a11y import say
 from ..bridge import CoreBridge
-from ..delegates_items import item_grid, item_table
+from ..delegates_items import item_grid, item_table, restore_columns, save_columns
 from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
@@ -234,10 +244,18 @@ class LibraryPanel(QWidget):
         self.detail.setObjectName("library-detail")
         self.player = _load_player(self)
         self.side = QSplitter(Qt.Orientation.Vertical, self)
+        self.side.setObjectName("library-side")
         if self.player is not None:
             self.side.addWidget(self.player)
         self.side.addWidget(self.detail)
+        if self.player is not None:
+            # half of the side for the picture, half for the detail (it scrolls): left to the
+            # size hints the detail took nearly all of it, a 164×92 picture at 1366×768
+            self.side.setStretchFactor(0, 1)
+            self.side.setStretchFactor(1, 1)
+            self.side.setSizes([1, 1])
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("library-splitter")
         self.splitter.addWidget(self.views)
         self.splitter.addWidget(self.side)
         self.splitter.setStretchFactor(0, 3)
@@ -358,6 +376,23 @@ class LibraryPanel(QWidget):
     def mode(self) -> str:
         """``grid`` or ``list``: what ``set_mode`` chose (the window keeps it for next time)."""
         return "grid" if self.views.currentWidget() is self.grid else "list"
+
+    def save_layout(self, store: QSettings) -> None:
+        """The splitters' positions and the list's column widths, for the next start (the
+        window keeps them with its own: ``restore_layout``)."""
+        store.setValue("library/splitter", self.splitter.saveState())
+        store.setValue("library/side", self.side.saveState())
+        store.setValue("library/list_columns", save_columns(self.table))
+
+    def restore_layout(self, store: QSettings) -> None:
+        """What ``save_layout`` kept; the defaults for what it did not (or cannot be read)."""
+        for key, splitter in (("library/splitter", self.splitter), ("library/side", self.side)):
+            state = store.value(key)
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                splitter.restoreState(state)
+        columns = store.value("library/list_columns")
+        if isinstance(columns, QByteArray):
+            restore_columns(self.table, columns)
 
     @property
     def current_view(self) -> QAbstractItemView:

@@ -27,16 +27,22 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from ..formats import without_marks
+from .text_direction import text_direction
 
 _QT_CONTEXT = "QWidgetTextControl"  # Qt's own words for a text's context menu (qtbase)
 
 
 class SelectableLabel(QLabel):
-    """``SelectableLabel(parent=None)``: plain text, wrapped, selectable with the mouse, each
-    paragraph in the label's layout direction (see the module)."""
+    """``SelectableLabel(parent=None, *, own_direction=False)``: plain text, wrapped, selectable
+    with the mouse, each paragraph in the label's layout direction (see the module), or with
+    ``own_direction`` in the direction of the text's first strong letter."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, own_direction: bool = False) -> None:
         super().__init__(parent)
+        # a paragraph of free text (an item's restrictions): laid out in its own direction and
+        # flush with its start, as the script is (an Arabic one wrapped over lines in the
+        # English app ended with a line at the left edge)
+        self.own_direction = own_direction
         # any member's texts may come here: shown as typed, never read as markup
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(True)
@@ -54,9 +60,12 @@ class SelectableLabel(QLabel):
         doc = self.document()
         if doc is None:
             return
+        direction = self.layoutDirection()
+        if self.own_direction:
+            direction = text_direction(self.text(), direction)
         option = QTextOption(doc.defaultTextOption())
-        if option.textDirection() != self.layoutDirection():
-            option.setTextDirection(self.layoutDirection())
+        if option.textDirection() != direction:
+            option.setTextDirection(direction)
             doc.setDefaultTextOption(option)
             self.updateGeometry()
             self.update()
