@@ -1776,6 +1776,11 @@
         <translation>الملف مفقود</translation>
     </message>
     <message>
+        <source>file changed</source>
+        <extracomment>a file still on the disk, but not the one downloaded and verified</extracomment>
+        <translation>تغيّر الملف</translation>
+    </message>
+    <message>
         <source>{rendition}: {details}</source>
         <extracomment>a rendition and what is known of it: &quot;Broadcast: 160 kB, 640×360&quot;</extracomment>
         <translation>{rendition}: {details}</translation>
@@ -1786,8 +1791,25 @@
         <translation>، </translation>
     </message>
     <message>
-        <source>{name} could not be examined: {reason} If the copy was cut short, download it again (Ctrl+D).</source>
-        <translation>تعذّر فحص {name}: {reason} إن كانت النسخة قد انقطعت، فنزّله من جديد (Ctrl+D).</translation>
+        <source>{name} — {what}: {reason}</source>
+        <extracomment>a file the library records missing, and why: &quot;001.mp4 — file changed: its size changed from 147,653 to 73,826 bytes since it was verified&quot;</extracomment>
+        <translation>⁨{name}⁩ — {what}: {reason}</translation>
+    </message>
+    <message>
+        <source>{name} — {what}</source>
+        <translation>⁨{name}⁩ — {what}</translation>
+    </message>
+    <message>
+        <source>{name} seems damaged: it could not be played. Download again (Ctrl+D) checks it and, if it is damaged, replaces it with a verified copy.</source>
+        <translation>يبدو أن ⁨{name}⁩ تالف: تعذّر تشغيله. «إعادة التنزيل» (Ctrl+D) تفحصه، وإن كان تالفًا تستبدله بنسخة متحقَّق منها.</translation>
+    </message>
+    <message>
+        <source>{name} is the file that was downloaded and verified (its checksum matches), but it cannot be played here: Open file opens it with this workstation&apos;s own player.</source>
+        <translation>⁨{name}⁩ هو الملف الذي نُزِّل وتُحقِّق منه (مجموع التحقق مطابق)، لكن لا يمكن تشغيله هنا: «فتح الملف» يفتحه بمشغّل هذا الحاسوب.</translation>
+    </message>
+    <message>
+        <source>{name} could not be examined: {reason} It may be damaged: Download again (Ctrl+D) checks it and, if it is, replaces it with a verified copy.</source>
+        <translation>تعذّر فحص ⁨{name}⁩: {reason} قد يكون تالفًا: «إعادة التنزيل» (Ctrl+D) تفحصه، وإن كان تالفًا تستبدله بنسخة متحقَّق منها.</translation>
     </message>
     <message>
         <source>{name} — not examined yet</source>
@@ -1954,6 +1976,15 @@
         <translation>المرسل: {sender}</translation>
     </message>
     <message>
+        <source>{rendition} file {name}: {reason}</source>
+        <extracomment>why a file of an item is not usable: &quot;Broadcast file 001.mp4: its size changed from 147,653 to 73,826 bytes since it was verified&quot;</extracomment>
+        <translation>ملف {rendition} ⁨{name}⁩: {reason}</translation>
+    </message>
+    <message>
+        <source>Only the low-resolution proxy is on this workstation.</source>
+        <translation>لا توجد على هذا الحاسوب إلا نسخة المعاينة منخفضة الدقة.</translation>
+    </message>
+    <message>
         <source>Could not read the library: {error}</source>
         <translation>تعذّرت قراءة المكتبة: {error}</translation>
     </message>
@@ -2031,6 +2062,20 @@
         <translation>منزَّلة</translation>
     </message>
     <message>
+        <source>Proxy only</source>
+        <extracomment>an item of which only the low-resolution proxy file is on this workstation</extracomment>
+        <translation>المعاينة فقط</translation>
+    </message>
+    <message>
+        <source>Broadcast</source>
+        <extracomment>the kinds of file of an item, in &quot;Broadcast file 001.mp4: …&quot;</extracomment>
+        <translation>البث</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>المعاينة</translation>
+    </message>
+    <message>
         <source>Missing</source>
         <translation>مفقودة</translation>
     </message>
@@ -2059,6 +2104,45 @@
     </message>
 </context>
 <context>
+    <name>LibraryFileReason</name>
+    <message>
+        <source>the file is not there any more (moved or deleted outside ALU Desk)</source>
+        <translation>لم يعد الملف موجودًا (نُقل أو حُذف خارج ALU Desk)</translation>
+    </message>
+    <message>
+        <source>its folder is not there any more</source>
+        <translation>لم يعد مجلده موجودًا</translation>
+    </message>
+    <message>
+        <source>its folder cannot be read (permission denied)</source>
+        <translation>تتعذّر قراءة مجلده (الإذن مرفوض)</translation>
+    </message>
+    <message>
+        <source>it cannot be reached (%1)</source>
+        <translation>يتعذّر الوصول إليه (%1)</translation>
+    </message>
+    <message>
+        <source>something else than a file is at its place</source>
+        <translation>يوجد في مكانه شيء آخر غير ملف</translation>
+    </message>
+    <message>
+        <source>its size changed from %1 to %2 bytes since it was verified</source>
+        <translation>تغيّر حجمه من %1 إلى %2 بايت منذ التحقق منه</translation>
+    </message>
+    <message>
+        <source>it was replaced or modified since it was downloaded (by another workstation sharing the folder, or by another program)</source>
+        <translation>استُبدل أو عُدِّل منذ تنزيله (من حاسوب آخر يشارك المجلد، أو من برنامج آخر)</translation>
+    </message>
+    <message>
+        <source>its content is not the one verified (its checksum differs): the file is damaged</source>
+        <translation>محتواه ليس المحتوى الذي تُحقِّق منه (مجموع التحقق مختلف): الملف تالف</translation>
+    </message>
+    <message>
+        <source>its record in the library is damaged; download it again</source>
+        <translation>سجلّه في المكتبة تالف؛ نزّله من جديد</translation>
+    </message>
+</context>
+<context>
     <name>LibraryPanel</name>
     <message>
         <source>Copy to folder</source>
@@ -2071,6 +2155,17 @@
     <message>
         <source>Could not copy to {folder}: {error}</source>
         <translation>تعذّر النسخ إلى {folder}: {error}</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln files are the low-resolution proxy, their broadcast file not being on this workstation: {names}</source>
+        <translation>
+            <numerusform>لا ملفات هي نسخة معاينة منخفضة الدقة: {names}</numerusform>
+            <numerusform>ملف واحد هو نسخة المعاينة منخفضة الدقة، إذ ليس ملف البث على هذا الحاسوب: {names}</numerusform>
+            <numerusform>ملفان هما نسخة المعاينة منخفضة الدقة، إذ ليس ملفا البث على هذا الحاسوب: {names}</numerusform>
+            <numerusform>%Ln ملفات هي نسخ المعاينة منخفضة الدقة، إذ ليست ملفات البث على هذا الحاسوب: {names}</numerusform>
+            <numerusform>%Ln ملفًا هي نسخ المعاينة منخفضة الدقة، إذ ليست ملفات البث على هذا الحاسوب: {names}</numerusform>
+            <numerusform>%Ln ملف هي نسخ المعاينة منخفضة الدقة، إذ ليست ملفات البث على هذا الحاسوب: {names}</numerusform>
+        </translation>
     </message>
     <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
@@ -2094,6 +2189,14 @@
             <numerusform>تم نسخ %Ln ملفًا إلى {folder}</numerusform>
             <numerusform>تم نسخ %Ln ملف إلى {folder}</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>The folder {folder} is not there any more.</source>
+        <translation>لم يعد المجلد ⁨{folder}⁩ موجودًا.</translation>
+    </message>
+    <message>
+        <source>No application of this workstation opened {name}.</source>
+        <translation>لم يفتح أي تطبيق على هذا الحاسوب ⁨{name}⁩.</translation>
     </message>
     <message numerus="yes">
         <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
@@ -2128,9 +2231,16 @@
             <numerusform>حذف الملفات المحلية لـ %Ln مادة؟</numerusform>
         </translation>
     </message>
-    <message>
-        <source>The items stay in the library and can be downloaded again.</source>
-        <translation>تبقى المواد في المكتبة ويمكن تنزيلها مجددًا.</translation>
+    <message numerus="yes">
+        <source>The %Ln items stay in the Feed and can be downloaded again there.</source>
+        <translation>
+            <numerusform>لا عناصر.</numerusform>
+            <numerusform>يبقى العنصر في الموجز ويمكن تنزيله منه من جديد.</numerusform>
+            <numerusform>يبقى العنصران في الموجز ويمكن تنزيلهما منه من جديد.</numerusform>
+            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+        </translation>
     </message>
     <message>
         <source>Delete file</source>
@@ -2143,6 +2253,10 @@
     <message>
         <source>Could not download “{title}”: {error}</source>
         <translation>تعذّر تنزيل «{title}»: {error}</translation>
+    </message>
+    <message>
+        <source>“{title}”: {name} is the file that was downloaded and verified (its checksum matches); it was not downloaded again. Open file opens it with this workstation&apos;s own player.</source>
+        <translation>«⁨{title}⁩»: ⁨{name}⁩ هو الملف الذي نُزِّل وتُحقِّق منه (مجموع التحقق مطابق)؛ لم يُنزَّل من جديد. «فتح الملف» يفتحه بمشغّل هذا الحاسوب.</translation>
     </message>
     <message>
         <source>Some files were not deleted: {reasons}</source>
@@ -2173,8 +2287,20 @@
         <translation>الإظهار في الم&amp;جلد</translation>
     </message>
     <message>
-        <source>Open the folder that holds the file</source>
-        <translation>فتح المجلد الذي يحتوي على الملف</translation>
+        <source>Open the folder that holds the file, with the file selected</source>
+        <translation>فتح المجلد الذي يحتوي الملف، مع تحديد الملف</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing or damaged (a file that cannot be played is checked first)</source>
+        <translation>إعادة تنزيل ملفات العناصر المحددة المفقودة أو التالفة (يُفحص أولًا الملف الذي يتعذّر تشغيله)</translation>
+    </message>
+    <message>
+        <source>&amp;Open file</source>
+        <translation>&amp;فتح الملف</translation>
+    </message>
+    <message>
+        <source>Open the file with this workstation&apos;s own player or editor</source>
+        <translation>فتح الملف بمشغّل هذا الحاسوب أو محرّره</translation>
     </message>
     <message>
         <source>&amp;Copy to…</source>
@@ -2195,10 +2321,6 @@
     <message>
         <source>Download &amp;again</source>
         <translation>&amp;إعادة التنزيل</translation>
-    </message>
-    <message>
-        <source>Download again the files of the selected items that are missing</source>
-        <translation>إعادة تنزيل الملفات المفقودة للمواد المحددة</translation>
     </message>
     <message>
         <source>Stop copying</source>

@@ -59,6 +59,13 @@
 <context>
     <name>LibraryPanel</name>
     <message numerus="yes">
+        <source>%Ln files are the low-resolution proxy, their broadcast file not being on this workstation: {names}</source>
+        <translation>
+            <numerusform>%Ln file is the low-resolution proxy, its broadcast file not being on this workstation: {names}</numerusform>
+            <numerusform>%Ln files are the low-resolution proxy, their broadcast file not being on this workstation: {names}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
         <source>Copied %Ln files to {folder}</source>
         <translation>
             <numerusform>Copied %Ln file to {folder}</numerusform>
@@ -84,6 +91,13 @@
         <translation>
             <numerusform>Delete the local file of %Ln item?</numerusform>
             <numerusform>Delete the local files of %Ln items?</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>The %Ln items stay in the Feed and can be downloaded again there.</source>
+        <translation>
+            <numerusform>The item stays in the Feed and can be downloaded again there.</numerusform>
+            <numerusform>The %Ln items stay in the Feed and can be downloaded again there.</numerusform>
         </translation>
     </message>
 </context>

@@ -1756,6 +1756,11 @@
         <translation>fichier introuvable</translation>
     </message>
     <message>
+        <source>file changed</source>
+        <extracomment>a file still on the disk, but not the one downloaded and verified</extracomment>
+        <translation>fichier modifié</translation>
+    </message>
+    <message>
         <source>{rendition}: {details}</source>
         <extracomment>a rendition and what is known of it: &quot;Broadcast: 160 kB, 640×360&quot;</extracomment>
         <translation>{rendition} : {details}</translation>
@@ -1766,8 +1771,25 @@
         <translation>, </translation>
     </message>
     <message>
-        <source>{name} could not be examined: {reason} If the copy was cut short, download it again (Ctrl+D).</source>
-        <translation>{name} n’a pas pu être examiné : {reason} Si la copie a été interrompue, téléchargez-le à nouveau (Ctrl+D).</translation>
+        <source>{name} — {what}: {reason}</source>
+        <extracomment>a file the library records missing, and why: &quot;001.mp4 — file changed: its size changed from 147,653 to 73,826 bytes since it was verified&quot;</extracomment>
+        <translation>{name} — {what} : {reason}</translation>
+    </message>
+    <message>
+        <source>{name} — {what}</source>
+        <translation>{name} — {what}</translation>
+    </message>
+    <message>
+        <source>{name} seems damaged: it could not be played. Download again (Ctrl+D) checks it and, if it is damaged, replaces it with a verified copy.</source>
+        <translation>{name} semble endommagé : il n’a pas pu être lu. Télécharger à nouveau (Ctrl+D) le vérifie et, s’il est endommagé, le remplace par une copie vérifiée.</translation>
+    </message>
+    <message>
+        <source>{name} is the file that was downloaded and verified (its checksum matches), but it cannot be played here: Open file opens it with this workstation&apos;s own player.</source>
+        <translation>{name} est le fichier téléchargé et vérifié (sa somme de contrôle correspond), mais il ne peut pas être lu ici : Ouvrir le fichier l’ouvre avec le lecteur de ce poste.</translation>
+    </message>
+    <message>
+        <source>{name} could not be examined: {reason} It may be damaged: Download again (Ctrl+D) checks it and, if it is, replaces it with a verified copy.</source>
+        <translation>{name} n’a pas pu être examiné : {reason} Il est peut-être endommagé : Télécharger à nouveau (Ctrl+D) le vérifie et, s’il l’est, le remplace par une copie vérifiée.</translation>
     </message>
     <message>
         <source>{name} — not examined yet</source>
@@ -1930,6 +1952,15 @@
         <translation>Envoyé par&#x202f;: {sender}</translation>
     </message>
     <message>
+        <source>{rendition} file {name}: {reason}</source>
+        <extracomment>why a file of an item is not usable: &quot;Broadcast file 001.mp4: its size changed from 147,653 to 73,826 bytes since it was verified&quot;</extracomment>
+        <translation>Fichier {rendition} {name} : {reason}</translation>
+    </message>
+    <message>
+        <source>Only the low-resolution proxy is on this workstation.</source>
+        <translation>Seul le proxy basse résolution est sur ce poste.</translation>
+    </message>
+    <message>
         <source>Could not read the library: {error}</source>
         <translation>Impossible de lire la médiathèque : {error}</translation>
     </message>
@@ -2007,6 +2038,20 @@
         <translation>Téléchargé</translation>
     </message>
     <message>
+        <source>Proxy only</source>
+        <extracomment>an item of which only the low-resolution proxy file is on this workstation</extracomment>
+        <translation>Proxy seul</translation>
+    </message>
+    <message>
+        <source>Broadcast</source>
+        <extracomment>the kinds of file of an item, in &quot;Broadcast file 001.mp4: …&quot;</extracomment>
+        <translation>de diffusion</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>proxy</translation>
+    </message>
+    <message>
         <source>Missing</source>
         <translation>Introuvable</translation>
     </message>
@@ -2035,6 +2080,45 @@
     </message>
 </context>
 <context>
+    <name>LibraryFileReason</name>
+    <message>
+        <source>the file is not there any more (moved or deleted outside ALU Desk)</source>
+        <translation>le fichier n’est plus là (déplacé ou supprimé en dehors d’ALU Desk)</translation>
+    </message>
+    <message>
+        <source>its folder is not there any more</source>
+        <translation>son dossier n’est plus là</translation>
+    </message>
+    <message>
+        <source>its folder cannot be read (permission denied)</source>
+        <translation>son dossier ne peut pas être lu (permission refusée)</translation>
+    </message>
+    <message>
+        <source>it cannot be reached (%1)</source>
+        <translation>il est inaccessible (%1)</translation>
+    </message>
+    <message>
+        <source>something else than a file is at its place</source>
+        <translation>autre chose qu’un fichier est à sa place</translation>
+    </message>
+    <message>
+        <source>its size changed from %1 to %2 bytes since it was verified</source>
+        <translation>sa taille est passée de %1 à %2 octets depuis sa vérification</translation>
+    </message>
+    <message>
+        <source>it was replaced or modified since it was downloaded (by another workstation sharing the folder, or by another program)</source>
+        <translation>il a été remplacé ou modifié depuis son téléchargement (par un autre poste qui partage le dossier, ou par un autre programme)</translation>
+    </message>
+    <message>
+        <source>its content is not the one verified (its checksum differs): the file is damaged</source>
+        <translation>son contenu n’est pas celui qui a été vérifié (sa somme de contrôle diffère) : le fichier est endommagé</translation>
+    </message>
+    <message>
+        <source>its record in the library is damaged; download it again</source>
+        <translation>son enregistrement dans la bibliothèque est endommagé ; téléchargez-le à nouveau</translation>
+    </message>
+</context>
+<context>
     <name>LibraryPanel</name>
     <message>
         <source>Copy to folder</source>
@@ -2047,6 +2131,13 @@
     <message>
         <source>Could not copy to {folder}: {error}</source>
         <translation>Impossible de copier dans {folder} : {error}</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln files are the low-resolution proxy, their broadcast file not being on this workstation: {names}</source>
+        <translation>
+            <numerusform>%Ln fichier est le proxy basse résolution, son fichier de diffusion n’étant pas sur ce poste : {names}</numerusform>
+            <numerusform>%Ln fichiers sont le proxy basse résolution, leur fichier de diffusion n’étant pas sur ce poste : {names}</numerusform>
+        </translation>
     </message>
     <message>
         <source>Copy stopped: nothing was copied to {folder}</source>
@@ -2066,6 +2157,14 @@
             <numerusform>%Ln fichier copié dans {folder}</numerusform>
             <numerusform>%Ln fichiers copiés dans {folder}</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>The folder {folder} is not there any more.</source>
+        <translation>Le dossier {folder} n’est plus là.</translation>
+    </message>
+    <message>
+        <source>No application of this workstation opened {name}.</source>
+        <translation>Aucune application de ce poste n’a ouvert {name}.</translation>
     </message>
     <message numerus="yes">
         <source>Copied %Ln of {total} files to {folder}; not copied: {failed}</source>
@@ -2088,9 +2187,12 @@
             <numerusform>Supprimer les fichiers locaux de %Ln sujets ?</numerusform>
         </translation>
     </message>
-    <message>
-        <source>The items stay in the library and can be downloaded again.</source>
-        <translation>Les sujets restent dans la médiathèque et pourront être téléchargés à nouveau.</translation>
+    <message numerus="yes">
+        <source>The %Ln items stay in the Feed and can be downloaded again there.</source>
+        <translation>
+            <numerusform>L’élément reste dans le Fil et peut y être téléchargé à nouveau.</numerusform>
+            <numerusform>Les %Ln éléments restent dans le Fil et peuvent y être téléchargés à nouveau.</numerusform>
+        </translation>
     </message>
     <message>
         <source>Delete file</source>
@@ -2103,6 +2205,10 @@
     <message>
         <source>Could not download “{title}”: {error}</source>
         <translation>Impossible de télécharger « {title} » : {error}</translation>
+    </message>
+    <message>
+        <source>“{title}”: {name} is the file that was downloaded and verified (its checksum matches); it was not downloaded again. Open file opens it with this workstation&apos;s own player.</source>
+        <translation>«&#xa0;{title}&#xa0;» : {name} est le fichier téléchargé et vérifié (sa somme de contrôle correspond) ; il n’a pas été téléchargé à nouveau. Ouvrir le fichier l’ouvre avec le lecteur de ce poste.</translation>
     </message>
     <message>
         <source>Some files were not deleted: {reasons}</source>
@@ -2133,8 +2239,20 @@
         <translation>Afficher dans le &amp;dossier</translation>
     </message>
     <message>
-        <source>Open the folder that holds the file</source>
-        <translation>Ouvrir le dossier qui contient le fichier</translation>
+        <source>Open the folder that holds the file, with the file selected</source>
+        <translation>Ouvrir le dossier qui contient le fichier, le fichier sélectionné</translation>
+    </message>
+    <message>
+        <source>Download again the files of the selected items that are missing or damaged (a file that cannot be played is checked first)</source>
+        <translation>Télécharger à nouveau les fichiers manquants ou endommagés des éléments sélectionnés (un fichier illisible est d’abord vérifié)</translation>
+    </message>
+    <message>
+        <source>&amp;Open file</source>
+        <translation>&amp;Ouvrir le fichier</translation>
+    </message>
+    <message>
+        <source>Open the file with this workstation&apos;s own player or editor</source>
+        <translation>Ouvrir le fichier avec le lecteur ou l’éditeur de ce poste</translation>
     </message>
     <message>
         <source>&amp;Copy to…</source>
@@ -2155,10 +2273,6 @@
     <message>
         <source>Download &amp;again</source>
         <translation>&amp;Télécharger à nouveau</translation>
-    </message>
-    <message>
-        <source>Download again the files of the selected items that are missing</source>
-        <translation>Télécharger à nouveau les fichiers manquants des sujets sélectionnés</translation>
     </message>
     <message>
         <source>Stop copying</source>
@@ -4238,8 +4352,8 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message numerus="yes">
         <source>The hub would refuse %Ln files: {names}. Remove them from the list.</source>
         <translation>
-            <numerusform>Le hub refuserait %Ln fichier : {names}. Retirez-le de la liste.</numerusform>
-            <numerusform>Le hub refuserait %Ln fichiers : {names}. Retirez-les de la liste.</numerusform>
+            <numerusform>Le hub refuserait %Ln fichier&#x202f;: {names}. Retirez-le de la liste.</numerusform>
+            <numerusform>Le hub refuserait %Ln fichiers&#x202f;: {names}. Retirez-les de la liste.</numerusform>
         </translation>
     </message>
     <message>
@@ -4256,19 +4370,19 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>Nothing was sent: these files were sent already.</source>
-        <translation>Rien n’a été envoyé : ces fichiers avaient déjà été envoyés.</translation>
+        <translation>Rien n’a été envoyé&#x202f;: ces fichiers avaient déjà été envoyés.</translation>
     </message>
     <message>
         <source>Nothing was sent: this file was sent already.</source>
-        <translation>Rien n’a été envoyé : ce fichier avait déjà été envoyé.</translation>
+        <translation>Rien n’a été envoyé&#x202f;: ce fichier avait déjà été envoyé.</translation>
     </message>
     <message>
         <source>{name} was already sent from this workstation on {when} as “{title}”.</source>
-        <translation>{name} a déjà été envoyé depuis ce poste le {when} sous le titre « {title} ».</translation>
+        <translation>{name} a déjà été envoyé depuis ce poste le {when} sous le titre «&#xa0;{title}&#xa0;».</translation>
     </message>
     <message>
         <source>{name} is already being sent from this workstation as “{title}” (see Transfers).</source>
-        <translation>{name} est déjà en cours d’envoi depuis ce poste sous le titre « {title} » (voir Transferts).</translation>
+        <translation>{name} est déjà en cours d’envoi depuis ce poste sous le titre «&#xa0;{title}&#xa0;» (voir Transferts).</translation>
     </message>
     <message>
         <source>{name} holds the same footage as {other}, above it.</source>
@@ -4281,13 +4395,13 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message numerus="yes">
         <source>Send %Ln files again? Each would make another item in every feed.</source>
         <translation>
-            <numerusform>Envoyer de nouveau %Ln fichier ? Il ferait un autre sujet dans chaque fil.</numerusform>
-            <numerusform>Envoyer de nouveau %Ln fichiers ? Chacun ferait un autre sujet dans chaque fil.</numerusform>
+            <numerusform>Envoyer de nouveau %Ln fichier&#x202f;? Il ferait un autre sujet dans chaque fil.</numerusform>
+            <numerusform>Envoyer de nouveau %Ln fichiers&#x202f;? Chacun ferait un autre sujet dans chaque fil.</numerusform>
         </translation>
     </message>
     <message>
         <source>Send this file again? It would make another item in every feed.</source>
-        <translation>Envoyer de nouveau ce fichier ? Il ferait un autre sujet dans chaque fil.</translation>
+        <translation>Envoyer de nouveau ce fichier&#x202f;? Il ferait un autre sujet dans chaque fil.</translation>
     </message>
     <message>
         <source>&amp;Send again</source>
@@ -4319,13 +4433,13 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     </message>
     <message>
         <source>Discard the details you typed for {name}?</source>
-        <translation>Abandonner les détails saisis pour {name} ?</translation>
+        <translation>Abandonner les détails saisis pour {name}&#x202f;?</translation>
     </message>
     <message numerus="yes">
         <source>Discard the details you typed for %Ln files?</source>
         <translation>
-            <numerusform>Abandonner les détails saisis pour %Ln fichier ?</numerusform>
-            <numerusform>Abandonner les détails saisis pour %Ln fichiers ?</numerusform>
+            <numerusform>Abandonner les détails saisis pour %Ln fichier&#x202f;?</numerusform>
+            <numerusform>Abandonner les détails saisis pour %Ln fichiers&#x202f;?</numerusform>
         </translation>
     </message>
     <message>

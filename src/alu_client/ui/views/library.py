@@ -728,7 +728,9 @@ class LibraryPanel(QWidget):
             box.setText(self.tr("Delete the local files of %Ln items?", "", len(items)))
         # the item leaves the Library tab (it has no file here any more); the Feed keeps it
         box.setInformativeText(
-            self.tr("The items stay in the Feed and can be downloaded again there.", "", len(items))
+            self.tr(
+                "The %Ln items stay in the Feed and can be downloaded again there.", "", len(items)
+            )
         )
         yes = box.addButton(self.tr("Delete file"), QMessageBox.ButtonRole.DestructiveRole)
         yes.setObjectName("confirm-delete-yes")
