@@ -329,7 +329,11 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     library.activateWindow()
     select(qtbot, library, 0)  # a click on the thumbnail: the grid has the focus, not the player
     qtbot.waitUntil(
-        lambda: player.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadedMedia,
+        # open: loaded, then buffered once paused on its first frame
+        lambda: (
+            player.player.mediaStatus()
+            in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia)
+        ),
         timeout=10_000,
     )
 
@@ -412,7 +416,11 @@ def test_a_title_typed_in_the_grid_or_the_list_finds_the_item(
     library.activateWindow()
     select(qtbot, library, shown_ids(library).index(pushes["en"]))  # the grid has the focus
     qtbot.waitUntil(
-        lambda: player.player.mediaStatus() == QMediaPlayer.MediaStatus.LoadedMedia,
+        # open: loaded, then buffered once paused on its first frame
+        lambda: (
+            player.player.mediaStatus()
+            in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia)
+        ),
         timeout=10_000,
     )
     qtbot.waitUntil(lambda: library.isActiveWindow() and library.grid.hasFocus())

@@ -220,6 +220,8 @@ class LibraryPanel(QWidget):
         self.loaded_path: Path | None = None
         self._loaded_key: item_detail.FileKey | None = None  # the file loaded, as recorded
         self._first = "broadcast"  # the rendition a selected item plays
+        self._loaded_first = "broadcast"  # the one asked for the file loaded (a preview: proxy)
+        self._loaded_item = ""  # the item whose file is loaded
         self._copy_cancel: threading.Event | None = None
         self._copy_tasks = TaskRunner(self)
         self._check_when_loaded = False  # shown before its rows were read: look once they are
@@ -416,7 +418,7 @@ class LibraryPanel(QWidget):
         self._update_actions()
         f = preferred_file(li, self._first) if li is not None else None
         if f is not None:
-            self._load(f)
+            self._load(f, self._first)
         elif li is not None:  # its file is missing: nothing of another item stays on screen
             self._unload()
         self._check_files([item.id for item in self.selected_items()])
@@ -427,8 +429,8 @@ class LibraryPanel(QWidget):
             self.detail.set_item(li)
         elif li is None and self.detail.item is not None and not self.detail.item.downloaded:
             self.detail.set_item(None)
-        if li is not None and self.loaded_path is not None and preferred_file(li) is None:
-            self._unload()  # the file it played was found missing
+        if li is not None:
+            self._follow(li)
         self._update_actions()
         if self._check_when_loaded and self.model.rowCount():
             self._check_when_loaded = False
@@ -506,11 +508,34 @@ class LibraryPanel(QWidget):
 
     # --- the player ---------------------------------------------------------------------------
 
-    def _load(self, f: LibraryFile) -> None:
+    def _load(self, f: LibraryFile, first: str = "broadcast", position: int = 0) -> None:
+        """Load ``f`` (asked for as rendition ``first``) paused on its frame at ``position``."""
+        self._loaded_first = first
         if self.player is not None and f.path != self.loaded_path:
-            self.loaded_path = f.path
+            self.loaded_path, self._loaded_item = f.path, f.item_id
             self._loaded_key = item_detail.file_key(f)
-            self.player.load(f.path, (f.probe or {}).get("fps") or None)
+            fps = (f.probe or {}).get("fps") or None
+            self.player.load(f.path, fps, f.rendition, position)
+
+    def _follow(self, li: LibraryItem) -> None:
+        """Keep the player on the file the selected item has now, once its files were looked
+        at on disk: the proxy when the broadcast file it had is found missing, the broadcast
+        file when it is back, a file put back when there was none, nothing when none is left.
+        The player stayed on a file the detail no longer described (or on the error of a file
+        gone, Play greyed out), or empty until the item was selected again. A clip playing
+        goes on, in the other file, from where it was."""
+        if self.player is None:
+            return
+        f = preferred_file(li, self._loaded_first)
+        if f is None:
+            self._unload()  # the file it played was found missing
+        elif f.path != self.loaded_path:
+            same = self.loaded_path is not None and self._loaded_item == li.id
+            playing = same and self.player.is_playing()
+            position = self.player.player.position() if same else 0
+            self._load(f, self._loaded_first, position)
+            if playing:
+                self.player.play()
 
     def _unload(self) -> None:
         if self.player is not None and self.loaded_path is not None:
@@ -550,7 +575,7 @@ class LibraryPanel(QWidget):
     def _play(self, li: LibraryItem, first: str) -> None:
         f = preferred_file(li, first)
         if f is not None and self.player is not None:
-            self._load(f)
+            self._load(f, first)
             self.player.play()
 
     # --- commands -----------------------------------------------------------------------------

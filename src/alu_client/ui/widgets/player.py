@@ -13,6 +13,13 @@ plays or pauses, comma and full stop step one frame back or forward, M mutes. A 
 control bar that has the focus takes Space and Enter itself, as any button: they press it. A
 list or grid in a key scope keeps these keys for its type-ahead search while a title is being
 typed there, and a capital M or F (Shift) always: it starts a search for a title.
+
+A file just loaded shows its first frame, paused and silent (the picture area stayed blank
+until Play). The control bar says which rendition it plays ("Broadcast", "Proxy"; the file's
+name in its tooltip): the detail beside it may describe another file of the item. The clip
+pauses when the picture goes out of sight (another tab, the window minimised or closed to the
+tray), as media players in tabbed apps do: a clip went on playing, sound and all, from a window
+nobody could see; Play starts it again.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
+from PySide6.QtGui import QAction, QHideEvent, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaMetaData, QMediaPlayer, QtAudio
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtQml import QQmlComponent, QQmlEngine
@@ -221,7 +228,8 @@ class _TypeAhead(QObject):
 
 
 class PlayerWidget(QWidget):
-    """``PlayerWidget(parent=None)``: ``load(path, fps=None)``, ``play()``, ``pause()``,
+    """``PlayerWidget(parent=None)``: ``load(path, fps=None, rendition="", position=0)``,
+    ``play()``, ``pause()``,
     ``stop()``, ``toggle()``, ``step(frames)``, ``set_full_screen(on)``, ``clear()`` (lets go
     of the file: call it before deleting or moving the file), ``add_key_scope(widget)`` (the
     keys act from there too).
@@ -245,8 +253,14 @@ class PlayerWidget(QWidget):
         self.setObjectName("player")
         self._path: Path | None = None
         self._fps: float | None = None
-        # _play_when_loaded: play() came while the file was still opening
+        self._rendition = ""
+        # _play_when_loaded: play() came while the file was still opening; _first_frame: the
+        # file just loaded is to show its first frame (paused) once open, _opening: it is being
+        # opened (the file it replaces, stopped, said "loaded" first); _switching: the stage is
+        # going to or from full screen (it is hidden and shown again meanwhile)
         self._failed = self._full_screen = self._play_when_loaded = False
+        self._first_frame = self._opening = self._switching = False
+        self._start_at = 0  # where the file just loaded opens (ms)
 
         self.player = QMediaPlayer(self)
         self.audio_output = native_audio_output(self)
@@ -314,6 +328,11 @@ class PlayerWidget(QWidget):
         self.volume_slider.setMinimumWidth(VOLUME_MIN_WIDTH)
         self.volume_slider.setMaximumWidth(110)
         self._show_volume()
+        # which file plays: "Broadcast" or "Proxy" (the detail may describe the other one)
+        self.rendition_label = QLabel(self.stage)
+        self.rendition_label.setObjectName("player-rendition")
+        self.rendition_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.rendition_label.hide()
 
         # The control bar left to right in every language, as media players are (the seek
         # bar was mirrored in Arabic, its start at the right, while the frame-step arrows
@@ -328,6 +347,7 @@ class PlayerWidget(QWidget):
         bar.addWidget(self.position_label)
         bar.addWidget(self.seek_slider, 1)
         bar.addWidget(self.duration_label)
+        bar.addWidget(self.rendition_label)
         bar.addWidget(self.mute_button)
         bar.addWidget(self.volume_slider)
         bar.addWidget(self.full_screen_button)
@@ -400,29 +420,56 @@ class PlayerWidget(QWidget):
             fps = float(rate) if isinstance(rate, int | float) else None
         return 1000.0 / fps if fps and fps > 0 else FALLBACK_FRAME_MS
 
+    @property
+    def rendition(self) -> str:
+        """The rendition of the file loaded, as ``load`` was told ("" for none)."""
+        return self._rendition
+
     def is_full_screen(self) -> bool:
         return self._full_screen
 
-    def load(self, path: Path, fps: float | None = None) -> None:
-        """Open ``path`` paused at its start (``fps``: the probe's rate, for frame steps).
-        Problems come later, through ``error_occurred``."""
+    def is_playing(self) -> bool:
+        """Playing, or to play as soon as the file just loaded is open."""
+        return self.player.playbackState() == _State.PlayingState or self._play_when_loaded
+
+    def load(
+        self, path: Path, fps: float | None = None, rendition: str = "", position: int = 0
+    ) -> None:
+        """Open ``path`` paused on its frame at ``position`` ms, its start by default (``fps``:
+        the probe's rate, for frame steps; ``rendition``: "broadcast", "proxy", shown in the
+        bar). Problems come later, through ``error_occurred``."""
         self._path = Path(path)
         self._fps = fps
+        self._rendition = rendition
         self._failed = self._play_when_loaded = False
-        self.screen_stack.setCurrentWidget(self.video_widget)
+        self._first_frame, self._opening, self._start_at = True, False, max(0, position)
+        self._show_screen()
         self._reset_bar()
+        self._show_rendition()
         url = QUrl.fromLocalFile(str(self._path))
         if self.player.source() == url:  # the same again (say, restored on disk): open anew
             self.player.setSource(QUrl())
         self.player.setSource(url)
 
     def clear(self) -> None:
-        """Close the file (and leave full screen): nothing loaded."""
+        """Close the file (and leave full screen): nothing loaded, nothing said (a message about
+        the file closed stayed in the picture area: "cannot be played here" for the next item,
+        or for a file the user had just deleted)."""
         self.set_full_screen(False)
         self.stop()
+        self._first_frame = False
         self.player.setSource(QUrl())
         self._path = None
+        self._rendition = ""
+        self._failed = False
+        self._show_screen()
         self._reset_bar()
+        self._show_rendition()
+
+    def _show_screen(self) -> None:
+        """The picture in the picture area, no message."""
+        self.message_label.clear()
+        self.screen_stack.setCurrentWidget(self.video_widget)
 
     def _reset_bar(self) -> None:
         self._set_media_controls(False)
@@ -473,14 +520,18 @@ class PlayerWidget(QWidget):
             return
         self._full_screen = on
         stage = self.stage
-        if on:
-            stage.setWindowFlag(Qt.WindowType.Window, True)
-            stage.showFullScreen()
-            stage.activateWindow()
-        else:
-            stage.setWindowState(Qt.WindowState.WindowNoState)
-            stage.setWindowFlag(Qt.WindowType.Window, False)
-            stage.show()
+        self._switching = True  # the stage is hidden and shown again: not out of sight
+        try:
+            if on:
+                stage.setWindowFlag(Qt.WindowType.Window, True)
+                stage.showFullScreen()
+                stage.activateWindow()
+            else:
+                stage.setWindowState(Qt.WindowState.WindowNoState)
+                stage.setWindowFlag(Qt.WindowType.Window, False)
+                stage.show()
+        finally:
+            self._switching = False
         stage.setFocus()
         self._escape.setEnabled(on)
         self.full_screen_action.setChecked(on)
@@ -499,18 +550,32 @@ class PlayerWidget(QWidget):
 
     @Slot(QMediaPlayer.MediaStatus)
     def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        first_frame = False
         if status == _Status.LoadedMedia and not (self.player.hasVideo() or self.player.hasAudio()):
             # FFmpeg opens some text (subtitles) as media with nothing to see or hear
             self._fail(unplayable=True)
             status = _Status.InvalidMedia
         elif status == _Status.LoadedMedia and not self._failed:
             self._set_media_controls(True)
+            if self._first_frame and self._opening:  # just opened (not stopped: loaded too)
+                self._first_frame = self._opening = False
+                if self._start_at:
+                    self.player.setPosition(self._start_at)
+                first_frame = not self._play_when_loaded
             if self._play_when_loaded:
                 self._play_when_loaded = False
                 self.player.play()
         elif status in (_Status.NoMedia, _Status.InvalidMedia):
             self._set_media_controls(False)
+        elif status == _Status.LoadingMedia:
+            self._opening = self._first_frame
         self.media_status_changed.emit(status)
+        p = self.player
+        if first_frame and p.playbackState() == _State.StoppedState and self._playable():
+            # paused, its frame is decoded and drawn (stopped, the picture area stayed blank
+            # until Play), and nothing is heard; after the signal (which may have played it
+            # already, or closed it), so that "loaded" is told before "buffered"
+            p.pause()
 
     @Slot(QMediaPlayer.PlaybackState)
     def _on_state(self, state: QMediaPlayer.PlaybackState) -> None:
@@ -557,6 +622,7 @@ class PlayerWidget(QWidget):
         if self._failed:
             return
         self._failed = True
+        self._first_frame = False
         self._set_media_controls(False)
         # the disk is asked once, after a failure, only to choose the words
         if not unplayable and self._path is not None and not self._path.exists():
@@ -606,15 +672,56 @@ class PlayerWidget(QWidget):
             event.ignore()
             self.set_full_screen(False)
             return True
+        # the full-screen window minimised or hidden: its picture is out of sight
+        if (
+            watched is self.stage
+            and event.type() == QEvent.Type.Hide
+            and self._full_screen
+            and not self._switching
+        ):
+            self.pause()
         return super().eventFilter(watched, event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Out of sight (another tab, the window minimised or closed to the tray): pause; the
+        user plays again. In full screen the stage is a window of its own, still seen."""
+        if not self._full_screen:
+            self.pause()
+        super().hideEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self._retranslate()
         super().changeEvent(event)
 
+    def _show_rendition(self) -> None:
+        """Say which rendition is loaded: "Broadcast", "Proxy" (another name as it is)."""
+        label, r = self.rendition_label, self._rendition
+        if self._path is None or not r:
+            label.hide()
+            label.clear()
+            label.setToolTip("")
+            return
+        name = formats.isolated(self._path.name)
+        if r == "broadcast":
+            text = self.tr("Broadcast")
+            #: the tooltip of the player's "Broadcast" label: the file it plays
+            tip = self.tr("Playing the broadcast file {name}").format(name=name)
+        elif r == "proxy":
+            text = self.tr("Proxy")
+            #: the tooltip of the player's "Proxy" label: the small preview file it plays
+            tip = self.tr("Playing the proxy file {name}").format(name=name)
+        else:
+            text = r
+            tip = self.tr("Playing the file {name}").format(name=name)
+        label.setText(text)
+        label.setToolTip(tip)
+        label.setAccessibleName(tip)
+        label.show()
+
     def _retranslate(self) -> None:
         self._show_state(self.player.playbackState())
+        self._show_rendition()
         self.step_back_action.setText(self.tr("Previous frame"))
         self.step_back_action.setToolTip(self.tr("Previous frame (,)"))
         self.step_forward_action.setText(self.tr("Next frame"))
