@@ -2725,6 +2725,28 @@
         <translation>تشغيل (مسافة)</translation>
     </message>
     <message>
+        <source>Broadcast</source>
+        <translation>البث</translation>
+    </message>
+    <message>
+        <source>Playing the broadcast file {name}</source>
+        <extracomment>the tooltip of the player&apos;s &quot;Broadcast&quot; label: the file it plays</extracomment>
+        <translation>يُشغَّل ملف البث ⁨{name}⁩</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>المعاينة</translation>
+    </message>
+    <message>
+        <source>Playing the proxy file {name}</source>
+        <extracomment>the tooltip of the player&apos;s &quot;Proxy&quot; label: the small preview file it plays</extracomment>
+        <translation>يُشغَّل ملف المعاينة ⁨{name}⁩</translation>
+    </message>
+    <message>
+        <source>Playing the file {name}</source>
+        <translation>يُشغَّل الملف ⁨{name}⁩</translation>
+    </message>
+    <message>
         <source>Previous frame</source>
         <translation>الإطار السابق</translation>
     </message>

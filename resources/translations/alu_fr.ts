@@ -2677,6 +2677,28 @@
         <translation>Lire (Espace)</translation>
     </message>
     <message>
+        <source>Broadcast</source>
+        <translation>Diffusion</translation>
+    </message>
+    <message>
+        <source>Playing the broadcast file {name}</source>
+        <extracomment>the tooltip of the player&apos;s &quot;Broadcast&quot; label: the file it plays</extracomment>
+        <translation>Lecture du fichier de diffusion {name}</translation>
+    </message>
+    <message>
+        <source>Proxy</source>
+        <translation>Proxy</translation>
+    </message>
+    <message>
+        <source>Playing the proxy file {name}</source>
+        <extracomment>the tooltip of the player&apos;s &quot;Proxy&quot; label: the small preview file it plays</extracomment>
+        <translation>Lecture du fichier proxy {name}</translation>
+    </message>
+    <message>
+        <source>Playing the file {name}</source>
+        <translation>Lecture du fichier {name}</translation>
+    </message>
+    <message>
         <source>Previous frame</source>
         <translation>Image précédente</translation>
     </message>
