@@ -569,8 +569,8 @@ def test_cli_rules_add_keeps_a_relative_dest_absolute(
     """`--dest "Culture desk"` was kept relative: the files landed wherever the engine ran."""
     (tmp_path / "where-added").mkdir()
     monkeypatch.chdir(tmp_path / "where-added")
-    assert cli_main(["rules", "add", "culture", "--dest", "Culture desk"]) == 0
-    assert cli_main(["rules", "add", "home", "--dest", "~/news"]) == 0
+    assert cli_main(["rules", "add", "culture", "--all", "--dest", "Culture desk"]) == 0
+    assert cli_main(["rules", "add", "home", "--all", "--dest", "~/news"]) == 0
     monkeypatch.chdir(tmp_path)
     by_name = {r.name: r for r in cli_rules()}
     assert by_name["culture"].destination == str(tmp_path / "where-added" / "Culture desk")

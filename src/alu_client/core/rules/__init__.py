@@ -46,16 +46,27 @@ The engine does not talk to the queue itself: the service injects ``enqueue`` (w
 history records which rule fetched what).
 
 The package: ``conditions`` (text folding, ``Conditions``, ``matches``), ``store`` (``Rule``,
-``RuleStore``: the rules of a profile in the database), ``engine`` (``RuleEngine``, ``Match``,
-``item_from_row``, ``bump``).
+``RuleStore``: the rules of a profile in the database), ``merge`` (a copy of the rules edited
+while another program changed them, written back keeping both), ``engine`` (``RuleEngine``,
+``Match``, ``item_from_row``, ``bump``).
 """
 
 from __future__ import annotations
 
 import logging
 
-from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches, split_values
+from .conditions import (
+    CONDITION_FIELDS,
+    LANGUAGES,
+    Conditions,
+    RuleError,
+    fold,
+    language_code,
+    matches,
+    split_values,
+)
 from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
+from .merge import Conflict, Merged, RulesChanged, merge
 from .store import ACTIONS, Rule, RuleStore
 
 log = logging.getLogger(__name__)
@@ -63,17 +74,23 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ACTIONS",
     "CONDITION_FIELDS",
+    "LANGUAGES",
     "Conditions",
+    "Conflict",
     "Enqueue",
     "ItemLoader",
     "Match",
+    "Merged",
     "Rule",
     "RuleEngine",
     "RuleError",
     "RuleStore",
+    "RulesChanged",
     "bump",
     "fold",
     "item_from_row",
+    "language_code",
     "matches",
+    "merge",
     "split_values",
 ]

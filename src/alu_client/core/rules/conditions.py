@@ -23,6 +23,28 @@ class RuleError(ValueError):
     """A rule cannot be saved as given; ``str()`` says what to change."""
 
 
+#: the languages the hub's items are in (its publish form offers these): a rule's language
+#: condition holds these codes
+LANGUAGES = ("en", "fr", "ar")
+#: how a language may be typed (the code, the English, French or Arabic name, the ISO 639-2
+#: code), as ``fold`` makes it: "French", "français", "الفرنسية", "fra" are all fr
+_LANGUAGE_NAMES = {
+    "en": ("en", "english", "anglais", "eng", "إنجليزية", "إنجليزي", "إنكليزية", "إنكليزي"),
+    "fr": ("fr", "french", "français", "fra", "fre", "فرنسية", "فرنسي"),
+    "ar": ("ar", "arabic", "arabe", "ara", "عربية", "عربي"),
+}
+
+
+def language_code(value: str) -> str | None:
+    """The code of a language as a user may type it ("French", "Français", "العربية", "EN"),
+    or None when it is not one of ``LANGUAGES``."""
+    folded = " ".join(_WORD.findall(fold(value)))
+    for code, names in _LANGUAGE_NAMES.items():
+        if folded in {fold(n) for n in names}:
+            return code
+    return None
+
+
 # --- text folding ---------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
@@ -96,7 +118,9 @@ class Conditions:
             for v in split_values(texts):
                 if name in ("countries",):
                     v = v.upper()
-                elif name in ("languages", "priorities"):
+                elif name == "languages":
+                    v = language_code(v) or v.lower()
+                elif name == "priorities":
                     v = v.lower()
                 if v and v not in cleaned:
                     cleaned.append(v)
@@ -106,6 +130,11 @@ class Conditions:
         return conditions
 
     def check(self) -> None:
+        for lang in self.languages:
+            if lang not in LANGUAGES:
+                raise RuleError(
+                    f"A language is en (English), fr (French) or ar (Arabic), not {lang!r}."
+                )
         for p in self.priorities:
             if p not in PRIORITIES:
                 raise RuleError(f"A priority is flash, urgent or routine, not {p!r}.")
@@ -115,6 +144,12 @@ class Conditions:
         for w in self.words:
             if not _WORD.search(fold(w)):
                 raise RuleError(f"{w!r} has no letters or digits to look for.")
+
+    @property
+    def unknown_languages(self) -> tuple[str, ...]:
+        """The languages of a rule stored before they were checked ("xx", "german") that no
+        item has: a rule with one of them and no other language matches nothing."""
+        return tuple(v for v in self.languages if v not in LANGUAGES)
 
     @property
     def empty(self) -> bool:
@@ -130,6 +165,11 @@ class Conditions:
             values = data.get(f)
             if isinstance(values, list | tuple):
                 kw[f] = tuple(str(v) for v in values)
+        # a language stored by name before languages were checked ("french": it matched no
+        # item) is read as its code; one that is no language the hub uses stays as it is
+        # (``unknown_languages``): it must not turn into "any language"
+        langs = [language_code(v) or v for v in kw.get("languages", ())]
+        kw["languages"] = tuple(dict.fromkeys(langs))
         return cls(**kw)
 
 

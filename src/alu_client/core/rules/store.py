@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..store import Store
 from .conditions import Conditions, RuleError
+from .merge import FIELDS, Merged, RulesChanged, merge
 
 ACTIONS = ("broadcast", "proxy", "proxy_then_broadcast")
 
@@ -123,13 +125,15 @@ class RuleStore:
         destination: str | Path | None = None,
         enabled: bool | None = None,
     ) -> Rule:
-        """Change what is given, keep the rest."""
+        """Change what is given, keep the rest (the conditions kept are not checked again: a
+        rule stored before a check existed can still be renamed, moved or turned off)."""
         old = self.get(rule_id)
         new_name = _clean_name(name) if name is not None else old.name
         new_action = action if action is not None else old.action
         _check_action(new_action)
+        if conditions is not None:
+            conditions.check()
         conds = conditions if conditions is not None else old.conditions
-        conds.check()
         with self.store.write() as c:
             self._check_name_free(c, new_name, rule_id)
             c.execute(
@@ -180,13 +184,110 @@ class RuleStore:
         return self.all()
 
     def move(self, rule_id: int, index: int) -> list[Rule]:
-        """Move one rule to ``index`` (0 = tried first; past the end = last)."""
-        ids = [r.id for r in self.all()]
-        if rule_id not in ids:
-            raise RuleError(f"There is no rule #{rule_id}.")
-        ids.remove(rule_id)
-        ids.insert(max(0, index), rule_id)
-        return self.reorder(ids)
+        """Move one rule to ``index`` (0 = tried first; past the end = last), the others keeping
+        their order: read and written in one transaction, so a rule another program adds or
+        removes meanwhile is not in the way."""
+        with self.store.write() as c:
+            ids = [
+                int(r[0])
+                for r in c.execute(
+                    "SELECT id FROM rules WHERE profile = ? ORDER BY position, id",
+                    (self.profile,),
+                )
+            ]
+            if rule_id not in ids:
+                raise RuleError(f"There is no rule #{rule_id}.")
+            ids.remove(rule_id)
+            ids.insert(max(0, index), rule_id)
+            c.executemany(
+                "UPDATE rules SET position = ? WHERE id = ? AND profile = ?",
+                [(n + 1, rid, self.profile) for n, rid in enumerate(ids)],
+            )
+        return self.all()
+
+    def save_edits(
+        self, base: Sequence[Rule], mine: Sequence[Rule], *, check_only: bool = False
+    ) -> list[Rule]:
+        """Write what the user changed in a copy of the rules (``base`` as read, ``mine`` as
+        edited: see ``merge``) over what the store holds now, in one transaction. Raises
+        ``RulesChanged`` (nothing written) when another program changed them in a way that
+        clashes, RuleError when a changed rule is not valid. ``check_only``: only that."""
+        with self.store.write() as c:
+            rows = c.execute(
+                "SELECT * FROM rules WHERE profile = ? ORDER BY position, id", (self.profile,)
+            ).fetchall()
+            theirs = [Rule.from_row(r) for r in rows]
+            merged = merge(base, mine, theirs)
+            if merged.conflicts:
+                raise RulesChanged(merged, theirs)
+            now = {r.id: r for r in theirs}
+            for r in merged.rules:
+                old = now.get(r.id)
+                if old is None or _values(r) != _values(old):
+                    _clean_name(r.name)
+                    _check_action(r.action)
+                    if old is None or r.conditions != old.conditions:
+                        r.conditions.check()
+            if not check_only:
+                self._write(c, now, merged)
+        return self.all()
+
+    def _write(self, c: sqlite3.Connection, now: dict[int, Rule], merged: Merged) -> None:
+        kept = {r.id for r in merged.rules}
+        c.executemany(
+            "DELETE FROM rules WHERE id = ? AND profile = ?",
+            [(rid, self.profile) for rid in now if rid not in kept],
+        )
+        changed = [r for r in merged.rules if r.id in now and _values(r) != _values(now[r.id])]
+        # a name may pass from one rule to another: free every changed name first
+        c.executemany(
+            "UPDATE rules SET name = ? WHERE id = ? AND profile = ?",
+            [
+                (f"\x01renaming {r.id}", r.id, self.profile)
+                for r in changed
+                if r.name != now[r.id].name
+            ],
+        )
+        c.executemany(
+            "UPDATE rules SET name = ?, conditions = ?, action = ?, destination = ?,"
+            " enabled = ? WHERE id = ? AND profile = ?",
+            [
+                (
+                    _clean_name(r.name),
+                    json.dumps(r.conditions.to_json(), ensure_ascii=False),
+                    r.action,
+                    r.destination,
+                    int(r.enabled),
+                    r.id,
+                    self.profile,
+                )
+                for r in changed
+            ],
+        )
+        ids: list[int] = []
+        for n, r in enumerate(merged.rules):
+            if r.id > 0:
+                ids.append(r.id)
+                continue
+            cur = c.execute(
+                "INSERT INTO rules (profile, name, enabled, position, conditions, action,"
+                " destination, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.profile,
+                    _clean_name(r.name),
+                    int(r.enabled),
+                    n + 1,
+                    json.dumps(r.conditions.to_json(), ensure_ascii=False),
+                    r.action,
+                    r.destination,
+                    time.time(),
+                ),
+            )
+            ids.append(int(cur.lastrowid or 0))
+        c.executemany(
+            "UPDATE rules SET position = ? WHERE id = ? AND profile = ?",
+            [(n + 1, rid, self.profile) for n, rid in enumerate(ids)],
+        )
 
     def _check_name_free(self, c: sqlite3.Connection, name: str, rule_id: int | None) -> None:
         row = c.execute(
@@ -194,6 +295,10 @@ class RuleStore:
         ).fetchone()
         if row is not None and int(row[0]) != rule_id:
             raise RuleError(f"A rule named {name!r} already exists; pick another name.")
+
+
+def _values(rule: Rule) -> tuple[object, ...]:
+    return tuple(getattr(rule, f) for f in FIELDS)
 
 
 def _clean_name(name: str) -> str:

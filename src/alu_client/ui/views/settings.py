@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.rules import RuleError
+from alu_client.core.rules import RuleError, RulesChanged
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.watch import HotFolders, WatchError, WatchFile
@@ -225,6 +225,10 @@ class SettingsDialog(QDialog):
                 page.show_problem(error.code, error.detail)
                 self._show_page_error(page)
                 return
+        if isinstance(error, RulesChanged):
+            self.rules.show_changed(error)
+            self._show_page_error(self.rules)
+            return
         if isinstance(error, RuleError):
             self.rules.show_error(str(error))
             self._show_page_error(self.rules)

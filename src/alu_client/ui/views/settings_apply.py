@@ -2,8 +2,11 @@
 
 ``load(...)`` reads everything the pages show in one go (settings, rules, hot folders and
 their files, the profile); ``apply(...)`` first checks what needs the disk (the download folder,
-the CA bundle), raising ``Problem`` before anything is written, then writes every part and,
-when the engine runs, hands the new limits, schedule and caps to the queue at once.
+the CA bundle), raising ``Problem`` before anything is written, and whether the rules can be
+merged with what the store holds now (another program may have changed them while the dialog
+was open: ``RulesChanged`` before anything is written), then writes every part and, when the
+engine runs, hands the new limits, schedule and caps to the queue at once. The rules are
+written as a merge: only what the user changed on the page (``core.rules.merge``).
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ class Values:
     limit_up: float | None = None
     schedule_rules: list[ScheduleRule] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    #: the rules as read when the page was filled: what ``rules`` is compared with, so that
+    #: only the user's changes are written
+    rules_base: list[Rule] = field(default_factory=list)
     folders: list[FolderRow] = field(default_factory=list)
     proxy: str = ""
     #: the proxy's login (kept in the keyring): its user name; a new password, or "" to keep
@@ -107,6 +113,7 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     )
     if profile is not None:
         v.rules = RuleStore(services.store, profile.name).all()
+        v.rules_base = list(v.rules)
         v.proxy, v.ca_bundle, v.allow_http = profile.proxy, profile.ca_bundle, profile.allow_http
         kept = proxy_login.load(services.secrets, profile.secret_key)
         if kept is not None:
@@ -190,10 +197,13 @@ def apply(
     *,
     autostart_command: Sequence[str] | None = None,
 ) -> None:
-    """Check, then write. ``Problem`` (nothing written) or a core error (RuleError,
-    WatchError: what came before it is written) when something is wrong."""
+    """Check, then write. ``Problem`` or ``RulesChanged`` (nothing written) or a core error
+    (RuleError, WatchError: what came before it is written) when something is wrong."""
     check_download_dir(v.download_dir, settings.default_downloads)
     check_ca_bundle(v.ca_bundle)
+    profile = services.profiles.active()
+    if profile is not None:  # a rule changed elsewhere meanwhile: say so before writing
+        RuleStore(services.store, profile.name).save_edits(v.rules_base, v.rules, check_only=True)
     if v.start_at_login:
         try:
             autostart.check_installed(autostart_command)
@@ -220,9 +230,8 @@ def apply(
         queue.caps["upload"] = v.max_uploads
         queue.set_limits(v.limit_down, v.limit_up)
         queue.set_schedule(schedule)
-    profile = services.profiles.active()
     if profile is not None:
-        apply_rules(RuleStore(services.store, profile.name), v.rules)
+        apply_rules(RuleStore(services.store, profile.name), v.rules_base, v.rules)
         services.profiles.save(
             dataclasses.replace(
                 profile, proxy=v.proxy.strip(), ca_bundle=v.ca_bundle, allow_http=v.allow_http
@@ -249,37 +258,11 @@ def apply_proxy_login(secrets: Secrets, key: str, v: Values) -> None:
         raise Problem("proxy_login", "not_kept", str(e)) from None
 
 
-def apply_rules(store: RuleStore, rules: Sequence[Rule]) -> None:
-    """Make the store hold ``rules`` in this order (new ones have ids < 0)."""
-    wanted = {r.id for r in rules if r.id > 0}
-    before = {r.id: r for r in store.all()}
-    for rid in set(before) - wanted:
-        store.remove(rid)
-    # A name may pass from one rule to another: free every changed name first.
-    changed = [r for r in rules if r.id in before and r != before[r.id]]
-    for r in changed:
-        if r.name != before[r.id].name:
-            store.update(r.id, name=f"{r.name} #{r.id}")
-    for r in changed:
-        store.update(
-            r.id,
-            name=r.name,
-            conditions=r.conditions,
-            action=r.action,
-            destination=r.destination,
-            enabled=r.enabled,
-        )
-    order: list[int] = []
-    for r in rules:
-        if r.id > 0:
-            order.append(r.id)
-            continue
-        added = store.add(
-            r.name, r.conditions, action=r.action, destination=r.destination, enabled=r.enabled
-        )
-        order.append(added.id)
-    if order and [r.id for r in store.all()] != order:
-        store.reorder(order)
+def apply_rules(store: RuleStore, base: Sequence[Rule], rules: Sequence[Rule]) -> None:
+    """Write what the user changed from ``base`` to ``rules`` (new ones have ids < 0) over
+    what the store holds now: rules another program added, changed or removed meanwhile stay
+    as it left them (``RuleStore.save_edits``; ``RulesChanged`` when the changes clash)."""
+    store.save_edits(base, rules)
 
 
 def apply_folders(hot: HotFolders, folders: Sequence[FolderRow]) -> None:

@@ -24,7 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.rules import ACTIONS, Conditions, Rule, RuleError, split_values
+from alu_client.core.rules import (
+    ACTIONS,
+    LANGUAGES,
+    Conditions,
+    Rule,
+    RuleError,
+    RulesChanged,
+    split_values,
+)
 
 from ..delegates_items import language_name, priority_name
 from ..models.rules import COL_CONDITIONS, RulesModel
@@ -32,7 +40,7 @@ from . import new_table, select_row
 from .settings_apply import Loaded, Values
 from .settings_fields import ErrorLabel, PathField, focus_first_error
 
-LANGUAGE_CODES = ("en", "fr", "ar")
+LANGUAGE_CODES = LANGUAGES
 PRIORITY_CODES = ("flash", "urgent", "routine")
 
 
@@ -92,6 +100,10 @@ class RuleDialog(QDialog):
             self.tr("any (e.g. KE, SN)"),
         )
         self.languages = self._boxes("language", c.languages, form, self.tr("Languages:"))
+        self.languages_error = ErrorLabel(self, next(iter(self.languages.values())))
+        form.addRow("", self.languages_error)
+        for box in self.languages.values():
+            box.toggled.connect(self.languages_error.clear_message)
         self.priorities = self._boxes("priority", c.priorities, form, self.tr("Priorities:"))
         self.words, self.words_error = line(
             "words",
@@ -123,11 +135,18 @@ class RuleDialog(QDialog):
     def _boxes(
         self, name: str, chosen: tuple[str, ...], form: QFormLayout, label: str
     ) -> dict[str, QCheckBox]:
-        codes = LANGUAGE_CODES if name == "language" else PRIORITY_CODES
+        codes: tuple[str, ...] = LANGUAGE_CODES if name == "language" else PRIORITY_CODES
         # the Feed's words (one vocabulary: this dialog had its own, and Arabic's differed)
         texts = {
             code: (language_name if name == "language" else priority_name)(code) for code in codes
         }
+        if name == "language":
+            # a language stored before languages were checked ("xx"): shown ticked, so that
+            # the rule is not turned into "any language" by a form that left it out
+            for code in chosen:
+                if code not in codes:
+                    codes += (code,)
+                    texts[code] = self.tr("“{code}” (no item is in it)").format(code=code)
         row = QHBoxLayout()
         boxes: dict[str, QCheckBox] = {}
         for code in codes:
@@ -169,6 +188,15 @@ class RuleDialog(QDialog):
             self.countries_error,
             self.tr("Countries are two-letter codes separated by commas, like KE, SN."),
         )
+        unknown = [c for c, b in self.languages.items() if b.isChecked() and c not in LANGUAGES]
+        if unknown:
+            self.languages_error.show_message(
+                self.tr(
+                    "“{code}” is not a language of the hub's items: this rule takes no item. "
+                    "Untick it and tick English, French or Arabic (none ticked: any language)."
+                ).format(code=unknown[0])
+            )
+            ok = False
         for word in split_values(self.words.text()):
             if not self._check(
                 lambda w=word: Conditions.of(words=[w]),  # type: ignore[misc]
@@ -267,6 +295,8 @@ class RulesPage(QWidget):
         self.model.modelReset.connect(self._update_buttons)
         self.model.rowsMoved.connect(self._update_buttons)
         self.has_profile = False
+        # the rules as last read from the store: OK writes only the changes made since
+        self.base: list[Rule] = []
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -291,6 +321,7 @@ class RulesPage(QWidget):
     def load(self, loaded: Loaded) -> None:
         self.has_profile = loaded.profile is not None
         self.model.set_rules(loaded.values.rules)
+        self.base = list(loaded.values.rules_base)
         self.setEnabled(True)
         for w in (self.view, self.add_button):
             w.setEnabled(self.has_profile)
@@ -298,10 +329,37 @@ class RulesPage(QWidget):
 
     def collect(self, v: Values) -> bool:
         v.rules = self.model.rules()
+        v.rules_base = list(self.base)
         return True
 
     def show_error(self, message: str) -> None:
         self.message.show_message(message)
+
+    def show_changed(self, error: RulesChanged) -> None:
+        """Another program changed the rules while the dialog was open, clashing with the
+        user's changes (nothing was saved): the rules as they are now, with the user's other
+        changes, and what happened to the clashing ones."""
+        self.model.set_rules(error.merged.rules)
+        self.base = list(error.current)
+        lines = [
+            self.tr(
+                "The rules were changed by another program (such as alu rules in a terminal) "
+                "while Settings was open. Here they are again as they are now, with your "
+                "other changes; nothing was saved yet. Check them and press OK again."
+            )
+        ]
+        for c in error.merged.conflicts:
+            if c.reason == "removed":
+                text = self.tr("“{name}” was removed meanwhile: your changes to it are lost.")
+            elif c.reason == "changed":
+                text = self.tr(
+                    "“{name}” was changed meanwhile: it is shown as it is now; make your "
+                    "changes to it again."
+                )
+            else:
+                text = self.tr("A rule named “{name}” was added meanwhile: rename yours.")
+            lines.append(text.format(name=c.name))
+        self.message.show_message("\n".join(lines))
 
     # --- commands ---------------------------------------------------------------------------
 
