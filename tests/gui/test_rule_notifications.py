@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QPushButton
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.download_notices import DownloadDone, download_done
@@ -220,3 +221,111 @@ def test_the_proxy_row_is_named_as_such_and_shows_the_items_priority(
     transfers.set_priority(proxy, 2)
     model.set_transfers(transfers.all())
     assert shown(proxy, COL_PRIORITY) == "Routine"
+
+
+# --- removing a rule with downloads not finished (finding 11) ------------------------------------
+
+
+def test_removing_a_rule_asks_and_its_downloads_are_canceled_at_ok(
+    qtbot: Any, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its queued downloads ran on after it was removed, with no way to cancel them together."""
+    from alu_client.core.rules import RuleStore
+    from alu_client.core.settings import AppSettings
+    from alu_client.ui.views import settings_apply
+    from alu_client.ui.views.settings_rules import RulesPage
+
+    monkeypatch.setattr(settings_apply.autostart, "set_enabled", lambda *a, **k: None)
+    rule = RuleStore(services.store, PROFILE).add("smalldisk", Conditions(), action="proxy")
+    RuleStore(services.store, PROFILE).add("quiet", Conditions())
+    services.store_items([make_item("a", "A"), make_item("b", "B", seq=2)])
+    ids = [services._enqueue_rule(make_item(i, i), "broadcast", tmp_path, rule) for i in "ab"]
+    settings = AppSettings(services.store, services.paths.downloads_dir)
+    loaded = settings_apply.load(services, settings, None)
+    assert loaded.rule_downloads == {rule.id: ids}
+    page = RulesPage()
+    qtbot.addWidget(page)
+    page.load(loaded)
+    # a rule with none goes at once
+    page.view.selectRow(1)
+    page.remove_rule()
+    assert page.question is None and [r.name for r in page.model.rules()] == ["smalldisk"]
+    page.view.selectRow(0)
+    page.remove_rule()
+    box = page.question
+    assert box is not None
+    assert "has 2 downloads that have not finished" in box.text()
+    button = box.findChild(QPushButton, "rule-remove-cancel-downloads")
+    assert button is not None and button.text() == "Cancel its 2 downloads"
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    assert page.model.rules() == []
+    v = loaded.values
+    assert page.collect(v)
+    assert [r.id for r in v.cancel_downloads_of] == [rule.id]
+    settings_apply.apply(services, settings, None, v)
+    transfers = services.transfer_store()
+    assert [t.state for i in ids if (t := transfers.get(i))] == ["canceled", "canceled"]
+    assert RuleStore(services.store, PROFILE).all() == []
+
+
+def test_let_them_finish_leaves_the_downloads(
+    qtbot: Any, services: Services, tmp_path: Path
+) -> None:
+    from alu_client.core.rules import RuleStore
+    from alu_client.core.settings import AppSettings
+    from alu_client.ui.views import settings_apply
+    from alu_client.ui.views.settings_rules import RulesPage
+
+    rule = RuleStore(services.store, PROFILE).add("smalldisk", Conditions())
+    services.store_items([make_item("a", "A")])
+    services._enqueue_rule(make_item("a", "A"), "broadcast", tmp_path, rule)
+    loaded = settings_apply.load(
+        services, AppSettings(services.store, services.paths.downloads_dir), None
+    )
+    page = RulesPage()
+    qtbot.addWidget(page)
+    page.load(loaded)
+    page.view.selectRow(0)
+    page.remove_rule()
+    assert page.question is not None
+    button = page.question.findChild(QPushButton, "rule-remove-keep-downloads")
+    assert button is not None and button.text() == "Let them finish"
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    v = loaded.values
+    page.collect(v)
+    assert page.model.rules() == [] and v.cancel_downloads_of == []
+
+
+# --- history (findings 10, 11) ---------------------------------------------------------------------
+
+
+def test_history_names_the_proxy_and_a_removed_rule(qapp: Any) -> None:
+    """History listed "Burst item 0" twice, and named a rule that no longer existed."""
+    from alu_client.core.sync import HistoryEvent
+    from alu_client.ui.models.history import COL_ITEM, COL_RULE, HistoryModel
+
+    def event(n: int, rendition: str, rule: str, origin: str = "here") -> HistoryEvent:
+        return HistoryEvent(f"e{n}", PROFILE, "download_completed", "i1", rendition, 10,
+                            0.0, 100.0 - n, "vm", {"label": "Burst item 0", "rule": rule},
+                            n, origin, None, None)  # fmt: skip
+
+    model = HistoryModel()
+    model.set_events(
+        [event(1, "proxy", "all-news"), event(2, "broadcast", "smalldisk"),
+         event(3, "broadcast", "smalldisk", origin="hub")],
+        has_more=False,
+    )  # fmt: skip
+
+    def shown(row: int, col: int) -> str:
+        return str(model.index(row, col).data())
+
+    assert [shown(r, COL_ITEM) for r in range(2)] == ["Burst item 0 (proxy)", "Burst item 0"]
+    assert shown(1, COL_RULE) == "smalldisk"  # the rules not known yet: as it is
+    model.set_rules(frozenset({"all-news"}))
+    assert [shown(r, COL_RULE) for r in range(3)] == [
+        "all-news",
+        "smalldisk (rule removed)",
+        "smalldisk",  # another workstation's rule: not known here
+    ]

@@ -46,6 +46,7 @@ from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
 from .rules import Rule, RuleEngine, RuleStore
+from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
@@ -716,6 +717,26 @@ class Services:
             priority=clean.priority,
             extra={"profile": profile.name, "publish_wait": PUBLISH_WAIT, **(extra or {})},
         )
+
+    def cancel_rule_downloads(self, rule: Rule) -> list[int]:
+        """Cancel the downloads ``rule`` queued that have not finished (the user removed the
+        rule and chose so): the running engine stops an active one; each part file goes.
+        Returns their ids."""
+        profile = self.require_profile()
+        ids = rule_downloads(self.store, profile.name, rule)
+        if not ids:
+            return []
+        q = self.queue
+        made = q is None
+        if q is None:
+            q = self.make_queue()  # not started: it changes the rows and removes part files
+        try:
+            for tid in ids:
+                q.cancel(tid)
+        finally:
+            if made:
+                q.sessions.close()
+        return ids
 
     def evaluate_rules(self) -> None:
         """Run the auto-download rules over items not evaluated yet (once each)."""
