@@ -19,9 +19,9 @@ from alu_client.core.transfers.queue import Progress
 
 from . import engine_text, formats
 
-#: the items a balloon names one by one (then how many more)
+# the items a balloon names one by one (then how many more)
 SHOWN = 3
-#: the characters of an item's restrictions a balloon shows
+# the characters of an item's restrictions a balloon shows
 _RESTRICTIONS_SHOWN = 120
 
 
