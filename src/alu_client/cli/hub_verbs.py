@@ -27,8 +27,10 @@ from ..core.profiles import (
     sign_in,
     sign_out,
 )
+from ..core.rules import RuleStore
 from ..core.services import AlreadyDownloaded, Services
 from ..core.settings import AppSettings
+from ..core.sync import HistoryEvent
 from ..core.uploads import (
     FieldError,
     UploadFields,
@@ -491,16 +493,30 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.json:
             print_json([e.__dict__ for e in events])
             return 0
+        rules = {r.name for r in RuleStore(services.store, history.profile).all()}
         for e in events:
             when = _local_minute(e.ended_at or 0)
             label = one_line(str(e.detail.get("label") or e.item_id or ""))
+            if e.rendition and e.rendition != "broadcast":
+                label += f" ({one_line(e.rendition)})"
             pending = " (not sent yet)" if e.pending else ""
             device = one_line(e.device) or "-"  # (the hub's words for the other workstations')
             print(f"{when}  {one_line(e.type):20} {fmt_bytes(e.bytes):>9}  {device:15} "
-                  f"{label}{pending}")  # fmt: skip
+                  f"{label}{_rule_said(e, rules)}{pending}")  # fmt: skip
     finally:
         services.stop()
     return 0
+
+
+def _rule_said(e: HistoryEvent, rules: set[str]) -> str:
+    """The rule that fetched what ``e`` tells of, as the history's text line says it ("" when
+    none did); one of this workstation's no longer there is said to be removed (another
+    workstation's rules are not known here)."""
+    rule = e.detail.get("rule")
+    if not isinstance(rule, str) or not rule:
+        return ""
+    removed = ", removed" if e.origin == "here" and rule not in rules else ""
+    return f"  [rule {one_line(rule)}{removed}]"
 
 
 def register(sub: Any) -> None:

@@ -18,6 +18,7 @@ from ..core.library.files import DAMAGED_RECORD, REWRITTEN
 from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import CONDITION_FIELDS, Conditions, Rule, RuleError, RuleStore, split_values
+from ..core.rules.downloads import rule_downloads
 from ..core.services import Services
 from ..core.store.transfers import PRIORITIES, Transfer, TransferStore, profile_of
 from ..core.transfers.download import discard_part
@@ -517,6 +518,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         rules = RuleStore(services.store, services.require_profile().name)
+        if args.cancel_downloads and args.action != "remove":
+            raise CliError("--cancel-downloads goes with rules remove only.", 2)
         done: Rule | None = None
         what = ""
         try:
@@ -537,6 +540,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
                     rules.remove(rule.id)
                     what = "Removed"
                     done = rule
+                    _rule_removed(services, rule, cancel=args.cancel_downloads)
                 else:
                     done = rules.set_enabled(rule.id, args.action == "enable")
                     what = "Turned on" if done.enabled else "Turned off"
@@ -643,6 +647,36 @@ def _rules_move(rules: RuleStore, args: argparse.Namespace) -> Rule:
         index = max(0, here - 1) if args.up else here + 1
     rules.move(rule.id, index)
     return rules.get(rule.id)
+
+
+def _rule_removed(services: Services, rule: Rule, *, cancel: bool) -> None:
+    """What becomes of the downloads a removed rule queued that have not finished: canceled
+    (``--cancel-downloads``, as `alu queue cancel` does each), or said to go on, with their
+    ids. They ran on unsaid, and a rule removed because it took too much left its downloads
+    to cancel one by one, found by nothing."""
+    ids = rule_downloads(services.store, services.require_profile().name, rule)
+    if not ids:
+        return
+    if not cancel:
+        listed = ", ".join(map(str, ids))
+        print(
+            f"alu: rule {rule.name!r} is removed; {len(ids)} download(s) it queued are not "
+            f"finished and go on: {listed} (`alu queue cancel ID` cancels one; "
+            "`rules remove NAME --cancel-downloads` removes a rule with its downloads).",
+            file=sys.stderr,
+        )
+        return
+    lock = _idle_engine_lock(services)
+    try:
+        transfers = services.transfer_store()
+        for tid in ids:
+            # (downloads: nothing on a server to tell; a running engine stops an active one)
+            said = _command(transfers, tid, "cancel", engine_running=lock is None)
+            if said:
+                print(said)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 # --- hot folders -----------------------------------------------------------------------------
@@ -853,6 +887,11 @@ def register(sub: Any) -> None:
     p.add_argument("--to", type=int, metavar="N", help="move: to place N (1 = tried first)")
     p.add_argument("--up", action="store_true", help="move: one place up (tried sooner)")
     p.add_argument("--down", action="store_true", help="move: one place down")
+    p.add_argument(
+        "--cancel-downloads",
+        action="store_true",
+        help="remove: also cancel the rule's downloads not finished (else they go on)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rules)
 

@@ -46,6 +46,7 @@ from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
 from .rules import Rule, RuleEngine, RuleStore
+from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
 from .store import Store
@@ -72,6 +73,9 @@ PUBLISH_WAIT = 300.0
 SENT_OR_SENDING: Final = ("done", "queued", "active", "paused")
 #: a hub thumbnail larger than this is not one
 MAX_THUMBNAIL = 4 * 1024 * 1024
+#: the start of an item's usage restrictions kept with its download (said in the Transfers tab
+#: and the notification; the item's own record has them whole)
+RESTRICTIONS_KEPT = 500
 #: a hub thumbnail not shown for this long leaves the cache folder at the next engine start
 #: (fetched again if its row is shown again): ~11 KB an item, 60 items a day, were kept for
 #: good — a quarter of a gigabyte a year on the workstation's system disk
@@ -548,7 +552,14 @@ class Services:
         rule: str | None,
         queue: TransferQueue | None,
         profile: Profile,
+        *,
+        rule_id: int | None = None,
+        item_priority: str | None = None,
     ) -> int:
+        """``rule_id``: the rule's id (its downloads are found by it: ``rules.downloads``);
+        ``item_priority``: the item's own priority when it is queued at another (a rule's
+        proxy, one step higher): the Transfers tab shows the item's, the queue runs by the
+        other."""
         r = item.rendition(rendition)
         if r is None:
             raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")
@@ -589,6 +600,13 @@ class Services:
             extra["same_as"] = str(same)
         if rule:
             extra["rule"] = rule
+        if rule_id is not None:
+            extra["rule_id"] = rule_id
+        if item_priority is not None and item_priority != priority:
+            extra["item_priority"] = item_priority
+        if item.restrictions.strip():
+            # (said in the Transfers tab and the notification: what may not be aired, where)
+            extra["restrictions"] = item.restrictions.strip()[:RESTRICTIONS_KEPT]
         return q.add_download(
             r.url,
             dest,
@@ -700,6 +718,26 @@ class Services:
             extra={"profile": profile.name, "publish_wait": PUBLISH_WAIT, **(extra or {})},
         )
 
+    def cancel_rule_downloads(self, rule: Rule) -> list[int]:
+        """Cancel the downloads ``rule`` queued that have not finished (the user removed the
+        rule and chose so): the running engine stops an active one; each part file goes.
+        Returns their ids."""
+        profile = self.require_profile()
+        ids = rule_downloads(self.store, profile.name, rule)
+        if not ids:
+            return []
+        q = self.queue
+        made = q is None
+        if q is None:
+            q = self.make_queue()  # not started: it changes the rows and removes part files
+        try:
+            for tid in ids:
+                q.cancel(tid)
+        finally:
+            if made:
+                q.sessions.close()
+        return ids
+
     def evaluate_rules(self) -> None:
         """Run the auto-download rules over items not evaluated yet (once each)."""
         engine = self.rules
@@ -764,8 +802,20 @@ class Services:
     ) -> int | None:
         profile = self.require_profile()
         writable_folder(dest_dir or self.download_folder())
+        # ``item`` comes at the priority to queue at (a first proxy one step higher): the
+        # item's own, as the library has it, is the one shown
+        known = self.library.get(item.id)
+        own = known.item.priority if known is not None and not known.damaged else item.priority
         return self._enqueue_download(
-            item, rendition, dest_dir, item.priority, rule.name, self.queue, profile
+            item,
+            rendition,
+            dest_dir,
+            item.priority,
+            rule.name,
+            self.queue,
+            profile,
+            rule_id=rule.id,
+            item_priority=own,
         )
 
     def _enqueue_hot(self, path: Path, metadata: dict[str, str], folder: WatchFolder) -> int:

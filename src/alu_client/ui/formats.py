@@ -136,6 +136,18 @@ def frame_size(width: int, height: int) -> str:
     return f"{LRI}{loc.toString(int(width))}{LRM}×{LRM}{loc.toString(int(height))}{PDI}"
 
 
+def with_rendition(name: str, rendition: str | None) -> str:
+    """A download's name with its rendition when it is not the broadcast file: an item's
+    proxy and broadcast rows were two identical lines ("Floods in the north (proxy)")."""
+    if not rendition or rendition == "broadcast":
+        return name
+    if rendition == "proxy":
+        text = QCoreApplication.translate("Formats", "{name} (proxy)")
+    else:
+        text = QCoreApplication.translate("Formats", "{name} ({rendition})")
+    return text.format(name=name, rendition=rendition)
+
+
 def count_text(n: int) -> str:
     """A count of things in the language's digits: ``29``, ``٢٩`` (never ``str(n)``)."""
     return QLocale().toString(int(n))

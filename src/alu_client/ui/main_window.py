@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from alu_client import __version__
+from alu_client.core.download_notices import download_done
 from alu_client.core.hub import Item
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
@@ -38,6 +39,7 @@ from alu_client.core.transfers.queue import Progress
 
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
+from .download_notices import DownloadNotices
 from .formats import count_text, joined
 from .i18n import install_translators
 from .screen_fit import fit_to_screen
@@ -172,6 +174,9 @@ class MainWindow(QMainWindow):
         if services.profile is not None:
             self._update_timer.start()
 
+        # finished downloads: one balloon per item, items close together in one
+        self.download_notices = DownloadNotices(self)
+        self.download_notices.ready.connect(self._on_downloads_done)
         self.tray: Tray | None = None
         if tray_available():
             self.tray = Tray(self.windowIcon(), self)
@@ -383,8 +388,19 @@ class MainWindow(QMainWindow):
             self.tray.notify_pushes([i for i in items if not i.sent_by(member)])
 
     def _on_transfer_ended(self, p: Progress) -> None:
-        if self.notify and self.tray is not None:
-            self.tray.notify_transfer(p)
+        if not self.notify or self.tray is None:
+            return
+        if p.direction == "download" and p.state == "done":
+            # what it is of (its item, rule, restrictions, the item's other files): read off
+            # the GUI thread, told once per item (``download_notices``)
+            store, tid = self.services.store, p.id
+            self.tasks.run(lambda: download_done(store, tid), self.download_notices.add)
+            return
+        self.tray.notify_transfer(p)
+
+    def _on_downloads_done(self, done: list[Any]) -> None:
+        if self.notify and self.tray is not None and not self._shut_down:
+            self.tray.notify_downloads(done)
 
     def reload_preferences(self) -> None:
         settings = self.settings

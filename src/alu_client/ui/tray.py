@@ -13,10 +13,24 @@ from PySide6.QtCore import QEvent, QLocale, QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from alu_client.core.download_notices import DownloadDone
 from alu_client.core.hub import Item
 from alu_client.core.transfers.queue import Progress
 
 from . import engine_text, formats
+
+# the items a balloon names one by one (then how many more)
+SHOWN = 3
+# the characters of an item's restrictions a balloon shows
+_RESTRICTIONS_SHOWN = 120
+
+
+def _short(text: str) -> str:
+    """Restrictions on one line, the start of a long text."""
+    line = " ".join(text.split())
+    if len(line) > _RESTRICTIONS_SHOWN:
+        line = line[: _RESTRICTIONS_SHOWN - 1].rstrip() + "…"
+    return formats.isolated(line)
 
 
 def tray_available() -> bool:
@@ -91,8 +105,46 @@ class Tray(QObject):
             more = self.tr("%1 more flash or urgent items in the feed.")
             self.notify(self.tr("Feed"), more.replace("%1", QLocale().toString(len(hot) - 3)))
 
+    def notify_downloads(self, done: Sequence[DownloadDone]) -> None:
+        """Items whose downloads finished, in one balloon: the item's name (with its rendition
+        when it is not the broadcast file), the rule that fetched it, and its usage
+        restrictions, flagged (a warning balloon) — a rule downloads restricted items too."""
+        if not done:
+            return
+        lines: list[str] = []
+        if len(done) == 1:
+            title = self.tr("Download finished")
+            lines.append(formats.with_rendition(done[0].title, done[0].rendition))
+        else:
+            title = self.tr("%Ln items downloaded", "", len(done))
+            lines += [formats.with_rendition(d.title, d.rendition) for d in done[:SHOWN]]
+            if len(done) > SHOWN:
+                lines.append(self.tr("and %Ln more", "", len(done) - SHOWN))
+        rules = list(dict.fromkeys(d.rule for d in done if d.rule))
+        if len(rules) == 1:
+            lines.append(self.tr("Rule: %1").replace("%1", formats.isolated(rules[0])))
+        elif rules:
+            lines.append(
+                self.tr("Rules: %1").replace("%1", formats.joined(map(formats.isolated, rules)))
+            )
+        restricted = [d for d in done if d.restrictions]
+        for d in restricted[:SHOWN]:
+            if len(done) == 1:
+                line = self.tr("Usage restrictions: %1").replace("%1", _short(d.restrictions))
+            else:
+                line = self.tr("Usage restrictions on {title}: {restrictions}").format(
+                    title=formats.isolated(d.title), restrictions=_short(d.restrictions)
+                )
+            lines.append(line)
+        if len(restricted) > SHOWN:
+            lines.append(
+                self.tr("%Ln more items with usage restrictions", "", len(restricted) - SHOWN)
+            )
+        self.notify(title, "\n".join(lines), warning=bool(restricted))
+
     def notify_transfer(self, p: Progress) -> None:
-        """A transfer finished or failed."""
+        """A transfer finished or failed (a finished download is told by
+        ``notify_downloads``, one balloon per item or group of items)."""
         upload = p.direction == "upload"
         if p.state == "done":
             title = self.tr("Upload finished") if upload else self.tr("Download finished")

@@ -683,8 +683,14 @@ class TransferStore:
         )
 
     def set_priority(self, tid: int, priority: int) -> None:
+        """The user's priority: shown as it is from now on (a rule's proxy, queued a step
+        ahead of its item's priority, showed the item's until then: ``item_priority``)."""
         with self.store.write() as c:
-            c.execute("UPDATE transfers SET priority = ? WHERE id = ?", (priority, tid))
+            c.execute(
+                "UPDATE transfers SET priority = ?, options = CASE WHEN json_valid(options)"
+                " THEN json_remove(options, '$.item_priority') ELSE options END WHERE id = ?",
+                (priority, tid),
+            )
 
     def set_limit(self, tid: int, limit_bps: float | None) -> None:
         with self.store.write() as c:

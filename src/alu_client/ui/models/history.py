@@ -110,6 +110,9 @@ class HistoryModel(QAbstractTableModel):
         self._loading_more = False
         self._texts: dict[str, str] = {}
         self._headers: list[str] = []
+        # the names of the profile's rules now (None: not known): a rule named by this
+        # workstation's events and no longer there is said to be removed
+        self._rules: frozenset[str] | None = None
         self.retranslate()
 
     # --- texts ------------------------------------------------------------------------------
@@ -144,6 +147,16 @@ class HistoryModel(QAbstractTableModel):
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, COLUMN_COUNT - 1)
 
     # --- feeding ----------------------------------------------------------------------------
+
+    def set_rules(self, names: frozenset[str] | None) -> None:
+        """The names of the profile's rules as they are now (None: not known)."""
+        if names == self._rules:
+            return
+        self._rules = names
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, COL_RULE), self.index(len(self._rows) - 1, COL_RULE)
+            )
 
     @property
     def has_more(self) -> bool:
@@ -370,7 +383,8 @@ class HistoryModel(QAbstractTableModel):
         if col == COL_WHAT:
             return self.what(e)
         if col == COL_ITEM:
-            return self.label(e)
+            # an item's proxy and broadcast file were two identical rows
+            return formats.with_rendition(self.label(e), e.rendition)
         if col == COL_SIZE:
             return formats.size_text(e.bytes) if e.bytes else ""
         if col == COL_SPEED:
@@ -381,7 +395,12 @@ class HistoryModel(QAbstractTableModel):
             return self._texts["here"] if e.origin == "here" else e.device
         if col == COL_RULE:
             rule = e.detail.get("rule")
-            return rule if isinstance(rule, str) else ""
+            if not isinstance(rule, str):
+                return ""
+            if e.origin == "here" and self._rules is not None and rule and rule not in self._rules:
+                # (another workstation's rules are not known here: its events say the name)
+                return self.tr("{rule} (rule removed)").format(rule=rule)
+            return rule
         return self._texts[_state(e)]
 
     def _sort_key(self, e: HistoryEvent, col: int) -> Any:

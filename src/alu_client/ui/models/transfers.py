@@ -107,6 +107,16 @@ class TransferRow:
     phase: str = ""
     # the transfer's own speed limit (bytes per second), under the direction's
     limit_bps: float | None = None
+    # the rendition downloaded ("broadcast", "proxy"; "" for none): said in the name
+    rendition: str = ""
+    # the rule that queued it ("" when asked by hand)
+    rule: str = ""
+    # the item's usage restrictions ("" when it has none): flagged in the name
+    restrictions: str = ""
+    # the item's own priority when the queue runs it at another (a rule's proxy goes one step
+    # ahead of the item's broadcast files): the one shown ("" for none; a priority the user
+    # sets takes it away, ``TransferStore.set_priority``)
+    item_priority: str = ""
 
     @property
     def moving(self) -> bool:
@@ -121,7 +131,21 @@ class TransferRow:
 
     @property
     def priority_name(self) -> str:
+        """The priority shown: the item's, not the step a rule's proxy was queued ahead of it
+        (an urgent item's proxy showed "Flash"); one the user set since, as it is."""
+        if self.item_priority in PRIORITY_NAMES:
+            return self.item_priority
+        return self.queue_priority_name
+
+    @property
+    def queue_priority_name(self) -> str:
+        """The priority the queue runs the transfer at (its order)."""
         return PRIORITY_NAMES[max(0, min(2, self.priority))]
+
+    @property
+    def extras(self) -> tuple[str, str, str, str]:
+        """What the store tells of the transfer besides progress and its place."""
+        return self.rendition, self.rule, self.restrictions, self.item_priority
 
     @property
     def retrying(self) -> bool:
@@ -136,6 +160,7 @@ class TransferRow:
 
     @classmethod
     def from_transfer(cls, t: Transfer, rank: int) -> TransferRow:
+        rendition, rule, restrictions, own = _extras(t)
         return cls(
             id=t.id,
             direction=t.direction,
@@ -150,6 +175,10 @@ class TransferRow:
             created_at=t.created_at,
             finished_at=t.finished_at,
             limit_bps=t.limit_bps,
+            rendition=rendition,
+            rule=rule,
+            restrictions=restrictions,
+            item_priority=own,
         )
 
     def apply(self, p: Progress) -> tuple[int, int] | None:
@@ -171,6 +200,17 @@ class TransferRow:
         if last < 0:
             return (first, first) if first < COLUMN_COUNT else None
         return first, last
+
+
+def _extras(t: Transfer) -> tuple[str, str, str, str]:
+    """``TransferRow.extras`` of ``t``."""
+    rule, restrictions, own = (t.options.get(k) for k in ("rule", "restrictions", "item_priority"))
+    return (
+        t.rendition or "",
+        rule if isinstance(rule, str) else "",
+        restrictions.strip() if isinstance(restrictions, str) else "",
+        own if isinstance(own, str) else "",
+    )
 
 
 class TransfersModel(QAbstractTableModel):
@@ -296,6 +336,15 @@ class TransfersModel(QAbstractTableModel):
                     row.finished_at,
                 ) = meta
                 spans[r] = (COL_NAME, COL_PRIORITY)
+            extras = _extras(t)
+            if extras != row.extras:  # (a row first seen in progress: its name, its priority)
+                (
+                    row.rendition,
+                    row.rule,
+                    row.restrictions,
+                    row.item_priority,
+                ) = extras
+                spans[r] = (COL_NAME, max(spans.get(r, (0, COL_PRIORITY))[1], COL_PRIORITY))
             if t.limit_bps != row.limit_bps:  # its tooltip
                 row.limit_bps = t.limit_bps
                 spans[r] = (spans.get(r, (COL_SPEED,))[0], COL_SPEED)
@@ -452,13 +501,19 @@ class TransfersModel(QAbstractTableModel):
             return row.state
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_SPEED, COL_ETA, COL_SIZE):
             return _RIGHT
-        if role == Qt.ItemDataRole.FontRole and col == COL_PRIORITY and row.priority == 0:
+        if (
+            role == Qt.ItemDataRole.FontRole
+            and col == COL_PRIORITY
+            and row.priority_name == "flash"
+        ):
             return self._bold
         return None
 
     def _display(self, row: TransferRow, col: int) -> str:
         if col == COL_NAME:
-            return row.label
+            name = formats.with_rendition(row.label, row.rendition)
+            # restricted: flagged (a rule downloads such items too; the tooltip says what)
+            return f"⚠ {name}" if row.restrictions else name
         if col == COL_DIRECTION:
             return self._texts[row.direction]
         if col == COL_PRIORITY:
@@ -503,7 +558,16 @@ class TransfersModel(QAbstractTableModel):
         if col in (COL_ERROR, COL_STATE) and row.last_error:
             return engine_text.shown(row.last_error)
         if col == COL_NAME:
-            return row.label
+            lines = [formats.with_rendition(row.label, row.rendition)]
+            if row.rule:
+                lines.append(self.tr("Rule: %1").replace("%1", formats.isolated(row.rule)))
+            if row.restrictions:
+                lines.append(
+                    self.tr("Usage restrictions: %1").replace(
+                        "%1", formats.isolated(row.restrictions)
+                    )
+                )
+            return "\n".join(lines)
         if col == COL_SPEED and row.limit_bps:
             return self.tr("Limited to {rate}").format(rate=formats.speed_text(row.limit_bps))
         if col in (COL_SIZE, COL_PROGRESS) and row.size:

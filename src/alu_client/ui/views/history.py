@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import hub
+from ...core.rules import RuleStore
 from ...core.services import Services
 from ...core.sync import HistoryEvent
 from ..a11y import say
@@ -220,6 +221,15 @@ class HistoryPanel(QWidget):
             return
         self._refreshing = True
         services = self.services
+
+        def read_rules() -> frozenset[str] | None:
+            profile = services.profile
+            if profile is None:
+                return None
+            return frozenset(r.name for r in RuleStore(services.store, profile.name).all())
+
+        # the rules now: one removed is said so in the Rule column
+        self.tasks.run(read_rules, self.model.set_rules)
         if full or not self._profile:
             limit = min(_MAX_REFRESH, max(PAGE_SIZE, self.model.rowCount()))
 

@@ -23,6 +23,7 @@ from alu_client.core import proxy_login
 from alu_client.core.credentials import Secrets, SecretsError
 from alu_client.core.profiles import Profile
 from alu_client.core.rules import Rule, RuleStore
+from alu_client.core.rules.downloads import unfinished_downloads
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.transfers.schedule import Schedule, ScheduleRule
@@ -77,6 +78,8 @@ class Values:
     #: the rules as read when the page was filled: what ``rules`` is compared with, so that
     #: only the user's changes are written
     rules_base: list[Rule] = field(default_factory=list)
+    #: rules removed whose downloads not finished are canceled with them (the user chose so)
+    cancel_downloads_of: list[Rule] = field(default_factory=list)
     folders: list[FolderRow] = field(default_factory=list)
     proxy: str = ""
     #: the proxy's login (kept in the keyring): its user name; a new password, or "" to keep
@@ -94,6 +97,8 @@ class Loaded:
     profile: Profile | None
     #: whether a login entry exists now (it may differ from the setting)
     autostart_entry: bool = False
+    #: the downloads not finished that each rule queued, by rule id (removing one asks)
+    rule_downloads: dict[int, list[int]] = field(default_factory=dict)
 
 
 def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> Loaded:
@@ -124,7 +129,8 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     # ticked only while an entry starts the app (not one whose program is gone: a macOS copy
     # run from its disk image then ejected)
     v.start_at_login = v.start_at_login and entry
-    return Loaded(v, profile, entry)
+    downloads = unfinished_downloads(services.store, profile.name, v.rules) if profile else {}
+    return Loaded(v, profile, entry, downloads)
 
 
 def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
@@ -231,7 +237,12 @@ def apply(
         queue.set_limits(v.limit_down, v.limit_up)
         queue.set_schedule(schedule)
     if profile is not None:
-        apply_rules(RuleStore(services.store, profile.name), v.rules_base, v.rules)
+        store = RuleStore(services.store, profile.name)
+        apply_rules(store, v.rules_base, v.rules)
+        there = {r.id for r in store.all()}
+        for rule in v.cancel_downloads_of:
+            if rule.id not in there:
+                services.cancel_rule_downloads(rule)
         services.profiles.save(
             dataclasses.replace(
                 profile, proxy=v.proxy.strip(), ca_bundle=v.ca_bundle, allow_http=v.allow_http

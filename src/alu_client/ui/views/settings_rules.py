@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -34,6 +35,7 @@ from alu_client.core.rules import (
     split_values,
 )
 
+from .. import formats
 from ..delegates_items import language_name, priority_name
 from ..models.rules import COL_CONDITIONS, RulesModel
 from . import new_table, select_row
@@ -274,6 +276,10 @@ class RulesPage(QWidget):
         delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view)
         delete.activated.connect(self.remove_rule)
         self.dialog: RuleDialog | None = None
+        # removing a rule with downloads not finished asks what becomes of them
+        self.question: QMessageBox | None = None
+        self.downloads: dict[int, list[int]] = {}
+        self.cancel_with: dict[int, Rule] = {}
         buttons = QHBoxLayout()
         for b in (
             self.add_button,
@@ -322,6 +328,8 @@ class RulesPage(QWidget):
         self.has_profile = loaded.profile is not None
         self.model.set_rules(loaded.values.rules)
         self.base = list(loaded.values.rules_base)
+        self.downloads = dict(loaded.rule_downloads)
+        self.cancel_with = {}
         self.setEnabled(True)
         for w in (self.view, self.add_button):
             w.setEnabled(self.has_profile)
@@ -330,6 +338,8 @@ class RulesPage(QWidget):
     def collect(self, v: Values) -> bool:
         v.rules = self.model.rules()
         v.rules_base = list(self.base)
+        kept = {r.id for r in v.rules}
+        v.cancel_downloads_of = [r for rid, r in self.cancel_with.items() if rid not in kept]
         return True
 
     def show_error(self, message: str) -> None:
@@ -417,7 +427,52 @@ class RulesPage(QWidget):
 
     @Slot()
     def remove_rule(self) -> None:
+        """Remove the selected rule; one whose downloads have not all finished asks first
+        whether they are canceled with it (they ran on unsaid, to be canceled one by one)."""
         row = self.selected_row()
+        rule = self.model.rule_at(row)
+        if rule is None or self.question is not None:
+            return
+        pending = len(self.downloads.get(rule.id, ()))
+        if not pending:
+            self._remove(rule)
+            return
+        box = QMessageBox(self)
+        box.setObjectName("rule-remove-question")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Remove rule"))
+        box.setText(
+            self.tr(
+                "The rule %1 has %Ln downloads that have not finished. Cancel them with the "
+                "rule, or let them finish?",
+                "",
+                pending,
+            ).replace("%1", formats.isolated(rule.name))
+        )
+        cancel = box.addButton(
+            self.tr("Cancel its %Ln downloads", "", pending),
+            QMessageBox.ButtonRole.DestructiveRole,
+        )
+        cancel.setObjectName("rule-remove-cancel-downloads")
+        keep = box.addButton(self.tr("Let them finish"), QMessageBox.ButtonRole.AcceptRole)
+        keep.setObjectName("rule-remove-keep-downloads")
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered() -> None:
+            self.question = None
+            if box.clickedButton() is cancel:
+                self.cancel_with[rule.id] = rule  # (at OK, with the rule)
+            box.deleteLater()
+            self._remove(rule)
+
+        box.finished.connect(answered)
+        self.question = box
+        box.open()
+
+    def _remove(self, rule: Rule) -> None:
+        row = next((n for n, r in enumerate(self.model.rules()) if r.id == rule.id), -1)
         if row >= 0:
             self.model.remove(row)
             if self.model.rowCount():

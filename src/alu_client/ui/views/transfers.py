@@ -573,8 +573,10 @@ class TransfersPanel(QWidget):
         by priority first, and a routine one dropped above urgent ones stayed where it was,
         the drop accepted and nothing said."""
         target = self.model.row_for(before) if before is not None else None
-        priority = target.priority_name if target is not None else None
-        retag = {t for t in ids if (r := self.model.row_for(t)) and r.priority_name != priority}
+        priority = target.queue_priority_name if target is not None else None
+        retag = {
+            t for t in ids if (r := self.model.row_for(t)) and r.queue_priority_name != priority
+        }
         queue = self.queue
 
         def move(tid: int) -> None:
