@@ -5,6 +5,7 @@ whole words by default with a trailing ``*`` for a prefix, and saved rules read 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from alu_client.core.hub import Item
 from alu_client.core.library import Library, Query, normalize, upsert_items
-from alu_client.core.rules import Conditions, Rule, matches
+from alu_client.core.rules import Conditions, Rule, RuleError, RuleStore, matches
 from alu_client.core.store import Store
 
 PROFILE = "agency"
@@ -100,7 +101,6 @@ def test_the_library_search_finds_either_spelling_and_an_older_index_is_remade(
     assert found(library, "2026") == ["b"]
     store.close()
     # a library indexed with the folding before: its terms are made again when it is opened
-    from alu_client.core.store.schema import MIGRATIONS
 
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO items_fts (items_fts) VALUES ('delete-all')")
@@ -109,7 +109,7 @@ def test_the_library_search_finds_either_spelling_and_an_older_index_is_remade(
         " SELECT pk, ?, '', '', '', '' FROM items WHERE id = ?",
         [("la sœur du ministre", "a"), ("انتخابات ٢٠٢٦", "b")],
     )
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    conn.execute("PRAGMA user_version = 14")  # (15 remakes the index)
     conn.commit()
     conn.close()
     store = Store(path)
@@ -118,5 +118,97 @@ def test_the_library_search_finds_either_spelling_and_an_older_index_is_remade(
         assert found(library, "soeur") == ["a"]
         assert found(library, "sœur") == ["a"]
         assert found(library, "2026") == ["b"]
+    finally:
+        store.close()
+
+
+# --- whole words (the brief's 5) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "title", "found"),
+    [
+        # acronyms and short words: whole words
+        ("UN", "Une usine ferme à Dakar", False),
+        ("UN", "Floods under control", False),
+        ("UN", "UN envoy lands in Juba", True),
+        ("UN", "L'envoyé de l'UN, à Juba", True),
+        ("AU", "Les autorités annoncent un couvre-feu", False),
+        ("AU", "AU summit opens", True),
+        ("rain", "Rainfall records broken", False),
+        ("élection", "ELECTIONS in Kenya", False),
+        ("élection", "Une ÉLECTION contestée", True),
+        # a trailing * asks for a prefix, on the last word of a phrase
+        ("rain*", "Rainfall records broken", True),
+        ("rain*", "Training camp", False),
+        ("élection*", "ELECTIONS in Kenya", True),
+        ("état d'urgence", "État d’urgence décrété", True),
+        ("etat d urg*", "État d’urgence décrété", True),
+        ("etat d urg", "État d’urgence décrété", False),
+        # accents, case and Arabic folding are as before
+        ("anti-corruption", "Anti corruption drive", True),
+        ("انتخابات", "الانْتِخَابَات الرئاسية", True),
+        ("الانتخابات", "للانتخابات", True),
+        ("انتخاب", "الانتخابات", False),
+        ("انتخاب*", "الانتخابات", True),
+    ],
+)
+def test_words_are_whole_unless_they_end_with_a_star(words: str, title: str, found: bool) -> None:
+    assert finds(words, title) is found
+
+
+def test_a_star_alone_is_no_word() -> None:
+    with pytest.raises(RuleError, match="no letters or digits"):
+        Conditions.of(words="*")
+    assert Conditions.of(words="vote*, UN").words == ("vote*", "UN")
+
+
+def test_rules_saved_before_keep_their_meaning_but_acronyms_and_short_words_are_whole(
+    tmp_path: Path,
+) -> None:
+    """Migration 16: a saved word kept what it matched (as a prefix, now written with *),
+    except acronyms and words under four letters, which take fewer items, never more."""
+
+    path = tmp_path / "library.sqlite3"
+    store = Store(path)
+    rules = RuleStore(store, PROFILE)
+    old = rules.add("old", Conditions.of(categories="politics"))
+    store.close()
+    saved = {
+        "words": ["rain", "élection présidentielle", "UN", "au", "ECOWAS", "Kenya", "vote*"],
+        "categories": ["politics"],
+    }
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE rules SET conditions = ? WHERE id = ?",
+        (json.dumps(saved, ensure_ascii=False), old.id),
+    )
+    conn.execute("PRAGMA user_version = 15")  # (16 rewrites the saved words)
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        rule = RuleStore(store, PROFILE).get(old.id)
+        assert rule.conditions.words == (
+            "rain*",
+            "élection présidentielle*",
+            "UN",
+            "au",
+            "ECOWAS",
+            "Kenya*",
+            "vote*",
+        )
+        assert rule.conditions.categories == ("politics",)
+
+        def takes(title: str) -> bool:
+            return matches(rule, make_item(title=title, category="politics"))
+
+        assert takes("Rainfall records broken")  # as before
+        assert takes("Élection présidentielle: le vote")
+        assert takes("élection présidentielles")  # (the last word was a prefix)
+        assert takes("Kenyan voters")
+        assert takes("UN envoy")
+        assert not takes("Une usine ferme")  # took it before: fewer now
+        assert not takes("Les autorités")
     finally:
         store.close()

@@ -649,7 +649,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--words",
         action="append",
-        help="words or phrases in title, slug or script, separated by commas (any one of them)",
+        help="words or phrases in title, slug or script, separated by commas (any one of "
+        "them); whole words, a trailing * for a prefix (vote* finds voters)",
     )
     p.add_argument("--do", default="broadcast",
                    choices=["broadcast", "proxy", "proxy_then_broadcast"])  # fmt: skip

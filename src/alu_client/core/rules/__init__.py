@@ -2,8 +2,11 @@
 
 A rule has conditions on the item's fields and an action. An empty condition accepts anything;
 every non-empty condition must hold (values within one condition are alternatives). Words and
-phrases are looked for in the title, slug and script, whatever the case and accents, at the
-start of a word: "élection" finds "ELECTIONS" and "rain" finds "rainfall", but not "training".
+phrases are looked for in the title, slug and script, whatever the case and accents (œ is oe,
+٢٠٢٦ is 2026), as whole words: "élection" finds "ÉLECTION" but not "élections", "UN" not "une"
+or "under"; a ``*`` at the end asks for the words that begin so: "rain*" finds "rainfall", but
+not "training". (Rules saved before words were whole keep their meaning, written with the
+``*``, but for acronyms and words under four letters: store migration 16.)
 Arabic is folded the simple way (diacritics and tatweel dropped, the alef forms أ إ آ ٱ made ا,
 ى made ي, ة made ه) and the article (ال، وال، بال، لل, …) is taken off the words of the rule
 and of the item alike, as the library's search does: "انتخابات" and "الانتخابات" both find

@@ -375,4 +375,12 @@ MIGRATIONS: list[str] = [
         SELECT pk, alu_search_text(title), alu_search_text(slug), alu_search_text(dateline),
         alu_search_text(script), alu_search_text(shotlist) FROM items
     """,
+    # 16: a rule's words are whole words ("UN" took "une" and "under"), a trailing * asks for
+    # a prefix ("rain*" finds "rainfall"). The words of the rules saved before keep their
+    # meaning, written with the * (``rules.conditions.legacy_word``), except acronyms and
+    # words of fewer than four letters, which are whole from now on: they take fewer items,
+    # never more
+    """
+    UPDATE rules SET conditions = alu_rule_words(conditions) WHERE conditions LIKE '%"words"%'
+    """,
 ]

@@ -98,7 +98,13 @@ class RuleDialog(QDialog):
             self.tr("Words:"),
             self.tr("Words or phrases"),
             c.words,
-            self.tr("any (e.g. élection, vote)"),
+            self.tr("any (e.g. ONU, élection*)"),
+        )
+        self.words.setToolTip(
+            self.tr(
+                "Whole words, whatever the case and accents: UN does not find “une”. End a "
+                "word with * for the words that begin with it: vote* finds “voters”."
+            )
         )
         self.action = QComboBox(self)
         self.action.setObjectName("rule-action")
