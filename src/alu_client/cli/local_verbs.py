@@ -468,15 +468,22 @@ def cmd_rules(args: argparse.Namespace) -> int:
         except RuleError as e:
             raise CliError(str(e), 2) from None
         listed = rules.all()
+        # the rules whose items wait for their folder (a share away), as last evaluated
+        problems = {p.rule_id: p for p in services.rule_problems()}
         if args.json:
             print_json([{"name": r.name, "enabled": r.enabled, "action": r.action,
-                         "destination": r.destination, "conditions": r.conditions.to_json()}
+                         "destination": r.destination, "conditions": r.conditions.to_json(),
+                         "problem": problems[r.id].to_json() if r.id in problems else None}
                         for r in listed])  # fmt: skip
         elif args.action == "list":
             for r in listed:
                 state = "on " if r.enabled else "off"
                 cond = json.dumps(r.conditions.to_json(), ensure_ascii=False)
                 print(f"{state}  {r.name}: {r.action} → {r.destination or 'downloads'}  {cond}")
+                if r.id in problems:
+                    p = problems[r.id]
+                    print(f"     ! {p.error}; {p.waiting} item(s) wait for it, queued once "
+                          "it can be written")  # fmt: skip
     finally:
         services.stop()
     return 0

@@ -22,7 +22,9 @@ enqueues is decided by the rule's action:
   overtakes the broadcast files waiting in the queue), then the broadcast at the item's own.
 
 **Old items are not downloaded.** Items published more than ``max_age_hours`` (24 by default)
-before the evaluation are marked evaluated without any action: the first sign-in to a hub, or
+before they reached this workstation (``items.first_seen_at``, or the evaluation if sooner),
+on the hub's clock (``hub_clock_offset``: the hub's ``Date`` kept by the feed sync), are
+marked evaluated without any action: the first sign-in to a hub, or
 a workstation back after a week switched off, pulls the back catalogue into the feed and the
 library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
 what is new.
@@ -36,8 +38,9 @@ rules say: its footage is already where it was sent from.
 **An item whose downloads cannot be queued is not lost.** When a rule's folder cannot be made
 or written (a share not mounted or read-only, a plain file in the way), the item is left
 unevaluated and tried again at the next evaluation (new items from the feed, the next start)
-until the folder can be written; the reason is said in one line per rule, and the other items
-and rules go on.
+until the folder can be written, however long that takes (it was new when it arrived); the
+reason is said in one line per rule, and kept (``rule_problems``) for the app and `alu rules
+list`; the other items and rules go on.
 
 Crash safety: an item is marked evaluated (``items.rules_done``) right after its downloads are
 queued, in separate transactions. If the process dies between the two, the next evaluation
@@ -58,7 +61,17 @@ from __future__ import annotations
 import logging
 
 from .conditions import CONDITION_FIELDS, Conditions, RuleError, fold, matches, split_values
-from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
+from .engine import (
+    Enqueue,
+    ItemLoader,
+    Match,
+    RuleEngine,
+    RuleProblem,
+    bump,
+    hub_clock_offset,
+    item_from_row,
+    rule_problems,
+)
 from .store import ACTIONS, Rule, RuleStore
 
 log = logging.getLogger(__name__)
@@ -73,10 +86,13 @@ __all__ = [
     "Rule",
     "RuleEngine",
     "RuleError",
+    "RuleProblem",
     "RuleStore",
     "bump",
     "fold",
+    "hub_clock_offset",
     "item_from_row",
     "matches",
+    "rule_problems",
     "split_values",
 ]
