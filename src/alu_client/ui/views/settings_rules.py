@@ -296,7 +296,7 @@ class RulesPage(QWidget):
 
     def load(self, loaded: Loaded) -> None:
         self.has_profile = loaded.profile is not None
-        self.model.set_rules(loaded.values.rules)
+        self.model.set_rules(loaded.values.rules, loaded.values.rule_problems)
         self.setEnabled(True)
         for w in (self.view, self.add_button):
             w.setEnabled(self.has_profile)
