@@ -301,6 +301,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
             _, problem = _sync_feed(services)
             if problem:
                 print(f"alu: offline, showing the library: {one_line(problem)}", file=sys.stderr)
+            else:
+                _apply_rules(services, quiet=True)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
         print_items(page.items, args.json)
         if args.mark_read:
@@ -460,11 +462,31 @@ def cmd_sync(args: argparse.Namespace) -> int:
             pulled = history.pull()
         except hub.HubError as e:
             raise CliError(f"The history could not be synced: {e}") from None
-        services.evaluate_rules()
         print(f"{new} new items; {sent} history events sent, {pulled} received.")
+        _apply_rules(services)
     finally:
         services.stop()
     return 0
+
+
+def _apply_rules(services: Services, *, quiet: bool = False) -> None:
+    """The auto-download rules over the items just brought (`alu sync`, `alu feed`): their
+    downloads are queued here, fetched by the next engine (the app, `alu watch run`); an
+    engine running on this data folder applies them itself."""
+    matches = services.evaluate_rules_now()
+    if matches is None:
+        if not quiet:
+            print("The auto-download rules are applied by the engine running on this data folder.")
+        return
+    queued = sum(1 for m in matches if m.transfer_id is not None and not m.already)
+    if queued:
+        print(
+            f"The auto-download rules queued {queued} download(s); the app or `alu watch run` "
+            "fetches them.",
+            file=sys.stderr if quiet else sys.stdout,
+        )
+    for p in services.rule_problems():
+        print(f"alu: rule {p.rule!r}: {p.error}; {p.waiting} item(s) wait for it.", file=sys.stderr)
 
 
 def _local_minute(epoch: float) -> str:

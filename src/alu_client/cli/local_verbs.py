@@ -547,11 +547,21 @@ def cmd_rules(args: argparse.Namespace) -> int:
         except RuleError as e:
             raise CliError(str(e), 2) from None
         listed = rules.all()
+        # the rules whose items wait for their folder (a share away), as last evaluated
+        problems = {p.rule_id: p for p in services.rule_problems()}
         if args.json:
-            print_json([_rule_json(r, n) for n, r in enumerate(listed, 1)])
+            print_json([
+                {**_rule_json(r, n),
+                 "problem": problems[r.id].to_json() if r.id in problems else None}
+                for n, r in enumerate(listed, 1)
+            ])  # fmt: skip
         elif args.action == "list":
             for r in listed:
                 print(_describe(r, listed))
+                if r.id in problems:
+                    p = problems[r.id]
+                    print(f"     ! {p.error}; {p.waiting} item(s) wait for it, queued once "
+                          "it can be written")  # fmt: skip
         elif args.action == "remove" and done is not None:
             print(f"Removed rule {done.name!r}.")
         elif done is not None:
@@ -862,7 +872,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--words",
         action="append",
-        help="words or phrases in title, slug or script, separated by commas (any one of them)",
+        help="words or phrases in title, slug or script, separated by commas (any one of "
+        "them); whole words, a trailing * for a prefix (vote* finds voters)",
     )
     p.add_argument("--all", action="store_true",
                    help="add: a rule without conditions, for every new item; edit: drop every "

@@ -64,7 +64,7 @@ from .hub_types import (
     parse_rendition,
 )
 from .plain_text import one_line
-from .transfers.retry import retry_after_of
+from .transfers.retry import http_date, retry_after_of
 
 __all__ = [
     "API",
@@ -196,6 +196,10 @@ class HubClient:
             self.session.proxies = {"http": conn.proxy, "https": conn.proxy}
             self.session.trust_env = False
         self._lock = threading.Lock()
+        #: the hub's clock minus this workstation's (seconds), from the ``Date`` of its last
+        #: answer that had one (None: none yet): what "now" is on the hub, whatever the
+        #: workstation's clock says (the auto-download rules' "older than a day")
+        self.clock_offset: float | None = None
 
     def __repr__(self) -> str:
         return f"HubClient({self.url!r}, signed_in={self._token is not None})"
@@ -374,7 +378,7 @@ class HubClient:
                 raise AuthError("Not signed in to this hub; sign in first.")
             h.update(self.auth_headers())
         try:
-            return self.session.request(
+            resp = self.session.request(
                 method,
                 self.api + path,
                 headers=h,
@@ -383,6 +387,8 @@ class HubClient:
                 allow_redirects=False,
                 **kw,
             )
+            self._note_clock(resp)
+            return resp
         except requests.exceptions.SSLError:
             raise TlsError(
                 f"The hub's certificate at {self.url} could not be verified. If your network "
@@ -440,6 +446,13 @@ class HubClient:
             raise Unreachable(
                 f"The hub at {self.url} cannot be reached ({type(e).__name__})."
             ) from None
+
+    def _note_clock(self, resp: requests.Response) -> None:
+        """Keep the hub's clock offset from an answer's ``Date`` (whole seconds: the half
+        second it truncates is added back)."""
+        when = http_date(str(resp.headers.get("Date", "")))
+        if when is not None:
+            self.clock_offset = when.timestamp() + 0.5 - time.time()
 
     def _call(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> Any:
         resp = self._send(method, path, auth=auth, stream=True, **kw)

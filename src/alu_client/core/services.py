@@ -41,11 +41,11 @@ from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
 from .engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from .library import Library, record_file, upsert_items
-from .lockfile import EngineLock
+from .lockfile import EngineBusy, EngineLock
 from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
-from .rules import Rule, RuleEngine, RuleStore
+from .rules import Match, Rule, RuleEngine, RuleProblem, RuleStore, rule_problems
 from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
@@ -64,6 +64,11 @@ log = logging.getLogger(__name__)
 TOKEN_RECHECK_S = 10.0
 #: the hub back after an outage: waiting transfers go at once, and again this much later
 HUB_BACK_AGAIN_S: Final = 45.0
+
+#: a running engine evaluates the rules again this often (seconds), besides when new items
+#: come: a rule's folder back after an outage gets its waiting items, and items another
+#: process stored (`alu sync` beside the app) are evaluated
+RULES_RECHECK_S: Final = 60.0
 
 #: the states a transfer ends in (its history event, if any, is written then)
 _ENDED = frozenset({"done", "failed", "canceled"})
@@ -127,6 +132,8 @@ class CoreEvents:
         self.history_changed: list[Callable[[], None]] = []
         # the hub no longer has what this workstation saw of it: "feed" or "history"
         self.hub_went_back: list[Callable[[str], None]] = []
+        #: the rules whose items wait for their folder changed (list[RuleProblem]; [] none)
+        self.rules_problems: list[Callable[[list[RuleProblem]], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -160,6 +167,7 @@ class Services:
         self.media: MediaWorker | None = None
         self._lock: EngineLock | None = None
         self._rules_lock = threading.Lock()
+        self._problems_said: list[RuleProblem] = []
         self.events = CoreEvents()
 
     # --- the hub ------------------------------------------------------------------------------
@@ -278,7 +286,7 @@ class Services:
             self._client_or_none,
             SyncState(self.store, profile.name),
             self.store_items,
-            on_new=lambda _items: self.evaluate_rules(),
+            on_new=self._new_items,
             on_status=lambda status: self.events.emit(self.events.sync_status, status),
             **kw,
         )
@@ -379,6 +387,7 @@ class Services:
             self.rules = RuleEngine(
                 self.store, profile.name, self._enqueue_rule, member=profile.username
             )
+            threading.Thread(target=self._recheck_rules, name="alu-rules", daemon=True).start()
         if media:
             self.media = MediaWorker(self.store, self.paths)
             self.media.on_done = lambda _fid, item_id: self.events.emit(
@@ -738,20 +747,67 @@ class Services:
                 q.sessions.close()
         return ids
 
-    def evaluate_rules(self) -> None:
-        """Run the auto-download rules over items not evaluated yet (once each)."""
+    def evaluate_rules(self) -> list[Match]:
+        """Run the auto-download rules over items not evaluated yet (once each); returns
+        what they asked for. The rules whose items wait for their folder are told
+        (``events.rules_problems``) when they change."""
         engine = self.rules
         if engine is None:
-            return
+            return []
         with self._rules_lock:
             try:
                 matches = engine.evaluate_pending()
+                problems = rule_problems(self.store, engine.profile)
             except Exception:
                 log.exception("evaluating the auto-download rules failed")
-                return
+                return []
+            changed = problems != self._problems_said
+            self._problems_said = problems
         for m in matches:
             if m.transfer_id is not None and not m.already:
                 log.info("rule %r queued %s (%s)", m.rule.name, m.item.id, m.rendition)
+        if changed:
+            self.events.emit(self.events.rules_problems, problems)
+        return matches
+
+    def _new_items(self, _items: list[hub.Item]) -> None:
+        self.evaluate_rules()
+
+    def rule_problems(self) -> list[RuleProblem]:
+        """The active profile's rules whose items wait for their folder (any process's last
+        evaluation)."""
+        return rule_problems(self.store, self.profile.name) if self.profile else []
+
+    def evaluate_rules_now(self) -> list[Match] | None:
+        """For a command without an engine (`alu sync`, `alu feed`): evaluate the rules over
+        the new items, queueing their downloads for the next engine to fetch (`alu watch run`,
+        the app). None when an engine runs on this data folder: that one evaluates them (its
+        periodic look, ``RULES_RECHECK_S``), and two must not at once."""
+        if self.rules is not None:
+            return self.evaluate_rules()
+        profile = self.require_profile()
+        try:
+            lock = EngineLock(self.paths.engine_lock).acquire(say=False, profile=profile.name)
+        except EngineBusy:
+            return None
+        queue = self.make_queue()
+        try:
+
+            def enqueue(
+                item: hub.Item, rendition: str, dest: Path | None, rule: Rule
+            ) -> int | None:
+                return self._enqueue_rule(item, rendition, dest, rule, queue)
+
+            self.rules = RuleEngine(self.store, profile.name, enqueue, member=profile.username)
+            return self.evaluate_rules()
+        finally:
+            self.rules = None
+            lock.release()
+
+    def _recheck_rules(self) -> None:
+        """A running engine's rules, evaluated again every ``RULES_RECHECK_S`` (see there)."""
+        while not self._stopping.wait(RULES_RECHECK_S):
+            self.evaluate_rules()
 
     def fetch_hub_thumbnail(self, item_id: str) -> Path:
         """The hub's thumbnail of an item, kept in the cache folder (a worker's job: network).
@@ -798,7 +854,12 @@ class Services:
         return client.headers_for(t.source if t.direction == "download" else t.destination)
 
     def _enqueue_rule(
-        self, item: hub.Item, rendition: str, dest_dir: Path | None, rule: Rule
+        self,
+        item: hub.Item,
+        rendition: str,
+        dest_dir: Path | None,
+        rule: Rule,
+        queue: TransferQueue | None = None,
     ) -> int | None:
         profile = self.require_profile()
         writable_folder(dest_dir or self.download_folder())
@@ -812,7 +873,7 @@ class Services:
             dest_dir,
             item.priority,
             rule.name,
-            self.queue,
+            queue or self.queue,
             profile,
             rule_id=rule.id,
             item_priority=own,

@@ -21,6 +21,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.hub import Item
+from ..core.rules import RuleProblem
 from ..core.services import Services
 from ..core.sync import SyncStatus
 from .tasks import install_mailbox, post_to_gui
@@ -44,6 +45,8 @@ class CoreBridge(QObject):
     #: the hub no longer has what this workstation saw of it ("feed" or "history"): its feed
     #: and history are read again, this workstation's recent history sent again
     hub_went_back = Signal(str)
+    # the rules whose items wait for their folder changed (list[RuleProblem]; [] none)
+    rules_problems = Signal(list)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +82,17 @@ class CoreBridge(QObject):
 
         self._went_back = went_back
         events.hub_went_back.append(went_back)
+
+        def problems(found: list[RuleProblem]) -> None:  # (a core thread)
+            def on_gui() -> None:
+                bridge = me()
+                if bridge is not None and shiboken6.isValid(bridge):
+                    bridge.rules_problems.emit(list(found))
+
+            post_to_gui(on_gui)
+
+        self._problems = problems
+        events.rules_problems.append(problems)
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -98,6 +112,8 @@ class CoreBridge(QObject):
             events.history_changed.remove(on_history)
         if self._went_back in events.hub_went_back:
             events.hub_went_back.remove(self._went_back)
+        if self._problems in events.rules_problems:
+            events.rules_problems.remove(self._problems)
 
     # --- GUI thread ---------------------------------------------------------------------------
 

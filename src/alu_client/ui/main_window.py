@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
 from alu_client import __version__
 from alu_client.core.download_notices import download_done
 from alu_client.core.hub import Item
+from alu_client.core.rules import RuleProblem
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.queue import Progress
 
+from . import engine_text
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .download_notices import DownloadNotices
@@ -153,6 +155,9 @@ class MainWindow(QMainWindow):
         bridge.sync_status.connect(self._on_sync_status)
         bridge.hub_went_back.connect(self.status.hub_went_back)
         bridge.items_added.connect(self._on_items_added)
+        bridge.rules_problems.connect(self._on_rules_problems)
+        # (what the last evaluation found, before this window listened)
+        tasks.run(services.rule_problems, self.status.set_rule_problems)
 
         self.activity = TransferActivity(services.queue, self)
         self.activity.changed.connect(self._on_activity)
@@ -386,6 +391,21 @@ class MainWindow(QMainWindow):
             # the member's own uploads are no news to it (the Feed stores them read)
             member = self.services.library.member
             self.tray.notify_pushes([i for i in items if not i.sent_by(member)])
+
+    def _on_rules_problems(self, problems: list[RuleProblem]) -> None:
+        """A rule's folder cannot be written (a share away): shown in the status bar while so,
+        and told once in the tray when a rule newly has items waiting."""
+        told = {p.rule_id for p in self.status.rule_problems}
+        self.status.set_rule_problems(problems)
+        new = [p for p in problems if p.rule_id not in told]
+        if new and self.tray is not None:
+            p = new[0]
+            self.tray.notify(
+                self.tr("Rule “%1” cannot download").replace("%1", p.rule),
+                self.tr("%1; its items wait and are downloaded once the folder can be written.")
+                .replace("%1", engine_text.shown(p.error)),
+                warning=True,
+            )  # fmt: skip
 
     def _on_transfer_ended(self, p: Progress) -> None:
         if not self.notify or self.tray is None:

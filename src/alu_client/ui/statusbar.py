@@ -20,6 +20,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenuBar, QStatusBar, QStyle, QToolBar, QWidget
 
+from alu_client.core.rules import RuleProblem
 from alu_client.core.sync import OFFLINE, ONLINE, SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.base import PHASE_LIBRARY
 from alu_client.core.transfers.queue import Progress, TransferQueue
@@ -139,8 +140,14 @@ class StatusBar(QStatusBar):
         self.activity_label.setObjectName("statusActivity")
         self.limit = QLabel(self)
         self.limit.setObjectName("statusLimit")
+        # the auto-download rules whose items wait for their folder (hidden when none)
+        self.rules_label = QLabel(self)
+        self.rules_label.setObjectName("statusRules")
+        self.rules_label.hide()
+        self.rule_problems: list[RuleProblem] = []
         self.addWidget(self.connection)
         self.addWidget(self.hub, 1)
+        self.addPermanentWidget(self.rules_label)
         self.addPermanentWidget(self.activity_label)
         self.addPermanentWidget(self.limit)
         self.status: SyncStatus | None = None
@@ -179,6 +186,12 @@ class StatusBar(QStatusBar):
         )
 
     # --- inputs -------------------------------------------------------------------------------
+
+    def set_rule_problems(self, problems: list[RuleProblem]) -> None:
+        """The rules whose folder cannot be written, and how many items wait: shown until
+        it can (it was only in the log)."""
+        self.rule_problems = list(problems)
+        self._show_rules()
 
     def set_sync_status(self, status: SyncStatus | None) -> None:
         self.status = status
@@ -287,7 +300,31 @@ class StatusBar(QStatusBar):
         self.limit.setToolTip(tip)
         self.limit.setAccessibleName(text)
 
+    def _show_rules(self) -> None:
+        problems = self.rule_problems
+        self.rules_label.setVisible(bool(problems))
+        if not problems:
+            return
+        waiting = sum(p.waiting for p in problems)
+        if len(problems) == 1:
+            text = self.tr("⚠ Rule “%1”: %n item(s) waiting", "", waiting).replace(
+                "%1", problems[0].rule
+            )
+        else:
+            text = self.tr("⚠ Rules: %n item(s) waiting", "", waiting)
+        lines = [
+            self.tr("Rule “%1”: %2; %n item(s) waiting, downloaded once the folder can be "
+                    "written.", "", p.waiting)
+            .replace("%1", p.rule)
+            .replace("%2", engine_text.shown(p.error))
+            for p in problems
+        ]  # fmt: skip
+        self.rules_label.setText(text)
+        self.rules_label.setToolTip("\n".join(lines))
+        self.rules_label.setAccessibleName(text)
+
     def _retranslate(self) -> None:
+        self._show_rules()
         self._show_connection()
         self._show_hub()
         self._show_activity()

@@ -16,6 +16,11 @@ import unicodedata
 # Combining marks (U+0300–U+036F) left by NFKD: the accents of é, ç, ô… (FTS5's
 # remove_diacritics would fold Latin ones too; doing it here covers the query and the index alike).
 _COMBINING = re.compile(r"[\u0300-\u036F]+")
+# The ligatures NFKD leaves whole: French writes "sœur" and "soeur", "cœur" and "coeur" (and
+# "ex æquo", "ex aequo") for the same word.
+_LIGATURES = (("œ", "oe"), ("æ", "ae"))
+# Arabic-Indic (٠-٩) and Eastern Arabic-Indic, Persian and Urdu (۰-۹) digits: "٢٠٢٦" is 2026.
+_ARABIC_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
 # Arabic tashkeel/harakat (fathatan … sukun, maddah and hamza marks, subscript alef), the
 # superscript (dagger) alef and the tatweel. NFKD has already split أ إ آ (and ؤ ئ) into a
@@ -43,22 +48,31 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def normalize(text: str) -> str:
-    """Casefolded text without Latin diacritics, Arabic harakat or tatweel, with Arabic letter
-    forms folded (أ إ آ ٱ → ا, ة → ه, ى → ي) and the Arabic article and its proclitics (ال،
-    وال، بال، لل, …) taken off the words that carry them. Idempotent. (Plain str methods and
+    """Casefolded text without Latin diacritics, Arabic harakat or tatweel, with the ligatures
+    œ and æ written oe and ae, Arabic-Indic digits as 0-9, Arabic letter forms folded (أ إ آ ٱ
+    → ا, ة → ه, ى → ي) and the Arabic article and its proclitics (ال، وال، بال، لل, …) taken
+    off the words that carry them. Idempotent. (Plain str methods and
     simple regexes, not ``str.translate``: this runs over every script stored, 100,000s of
     them.) A change here needs the stored index rebuilt: a migration of the store does it."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     if folded.isascii():
         return folded
     folded = _COMBINING.sub("", folded)
+    for ligature, letters in _LIGATURES:
+        if ligature in folded:
+            folded = folded.replace(ligature, letters)
     if _ARABIC.search(folded):
+        folded = _ARABIC_DIGITS.sub(_digit, folded)
         folded = _ARABIC_MARKS.sub("", folded)
         for form, letter in _ARABIC_LETTERS:
             if form in folded:
                 folded = folded.replace(form, letter)
         return _ARTICLE.sub("", unicodedata.normalize("NFC", folded))
     return unicodedata.normalize("NFC", folded)
+
+
+def _digit(m: re.Match[str]) -> str:
+    return str(unicodedata.digit(m.group()))
 
 
 def words(text: str, *, strict: bool = False) -> list[str]:

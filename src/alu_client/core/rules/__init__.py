@@ -2,8 +2,11 @@
 
 A rule has conditions on the item's fields and an action. An empty condition accepts anything;
 every non-empty condition must hold (values within one condition are alternatives). Words and
-phrases are looked for in the title, slug and script, whatever the case and accents, at the
-start of a word: "élection" finds "ELECTIONS" and "rain" finds "rainfall", but not "training".
+phrases are looked for in the title, slug and script, whatever the case and accents (œ is oe,
+٢٠٢٦ is 2026), as whole words: "élection" finds "ÉLECTION" but not "élections", "UN" not "une"
+or "under"; a ``*`` at the end asks for the words that begin so: "rain*" finds "rainfall", but
+not "training". (Rules saved before words were whole keep their meaning, written with the
+``*``, but for acronyms and words under four letters: store migration 16.)
 Arabic is folded the simple way (diacritics and tatweel dropped, the alef forms أ إ آ ٱ made ا,
 ى made ي, ة made ه) and the article (ال، وال، بال، لل, …) is taken off the words of the rule
 and of the item alike, as the library's search does: "انتخابات" and "الانتخابات" both find
@@ -19,7 +22,9 @@ enqueues is decided by the rule's action:
   overtakes the broadcast files waiting in the queue), then the broadcast at the item's own.
 
 **Old items are not downloaded.** Items published more than ``max_age_hours`` (24 by default)
-before the evaluation are marked evaluated without any action: the first sign-in to a hub, or
+before they reached this workstation (``items.first_seen_at``, or the evaluation if sooner),
+on the hub's clock (``hub_clock_offset``: the hub's ``Date`` kept by the feed sync), are
+marked evaluated without any action: the first sign-in to a hub, or
 a workstation back after a week switched off, pulls the back catalogue into the feed and the
 library, and the rules must not turn that into hundreds of gigabytes of downloads. Rules act on
 what is new.
@@ -33,8 +38,9 @@ rules say: its footage is already where it was sent from.
 **An item whose downloads cannot be queued is not lost.** When a rule's folder cannot be made
 or written (a share not mounted or read-only, a plain file in the way), the item is left
 unevaluated and tried again at the next evaluation (new items from the feed, the next start)
-until the folder can be written; the reason is said in one line per rule, and the other items
-and rules go on.
+until the folder can be written, however long that takes (it was new when it arrived); the
+reason is said in one line per rule, and kept (``rule_problems``) for the app and `alu rules
+list`; the other items and rules go on.
 
 Crash safety: an item is marked evaluated (``items.rules_done``) right after its downloads are
 queued, in separate transactions. If the process dies between the two, the next evaluation
@@ -65,7 +71,17 @@ from .conditions import (
     matches,
     split_values,
 )
-from .engine import Enqueue, ItemLoader, Match, RuleEngine, bump, item_from_row
+from .engine import (
+    Enqueue,
+    ItemLoader,
+    Match,
+    RuleEngine,
+    RuleProblem,
+    bump,
+    hub_clock_offset,
+    item_from_row,
+    rule_problems,
+)
 from .merge import Conflict, Merged, RulesChanged, merge
 from .store import ACTIONS, Rule, RuleStore
 
@@ -84,13 +100,16 @@ __all__ = [
     "Rule",
     "RuleEngine",
     "RuleError",
+    "RuleProblem",
     "RuleStore",
     "RulesChanged",
     "bump",
     "fold",
+    "hub_clock_offset",
     "item_from_row",
     "language_code",
     "matches",
     "merge",
+    "rule_problems",
     "split_values",
 ]

@@ -4,6 +4,7 @@ article), ``Conditions`` and ``matches``. See the package's note for how words a
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -57,17 +58,62 @@ def fold(text: str) -> str:
     return normalize(text)
 
 
+#: what asks for a prefix: a ``*`` at the end of a rule's word or phrase ("vote*")
+PREFIX_MARK = "*"
+
+
 def _words(text: str) -> str:
-    """The folded words of ``text`` joined by single spaces, with a space in front."""
-    return " " + " ".join(_WORD.findall(fold(text)))
+    """The folded words of ``text`` joined by single spaces, with a space in front and after."""
+    return " " + " ".join(_WORD.findall(fold(text))) + " "
+
+
+def is_prefix(words: str) -> bool:
+    """A rule's word or phrase that asks for a prefix: it ends with ``*``."""
+    return words.rstrip().endswith(PREFIX_MARK)
 
 
 @functools.lru_cache(maxsize=1024)
 def _phrase(words: str) -> re.Pattern[str]:
-    """A word or phrase to look for in ``_words(text)``: at the start of a word, its last word
-    possibly longer ("vote" finds "voters"). The Arabic article is folded off both sides (see
-    ``normalize``): "الانتخابات" finds "للانتخابات" and "انتخابات", as a search does."""
-    return re.compile(" " + re.escape(" ".join(_WORD.findall(fold(words)))))
+    """A word or phrase to look for in ``_words(text)``: whole words ("UN" does not find "une"
+    or "under", "AU" not "autorités"), the last one possibly longer when it ends with ``*``
+    ("vote*" finds "voters"). The Arabic article is folded off both sides (see ``normalize``):
+    "الانتخابات" finds "للانتخابات" and "انتخابات", as a search does."""
+    end = "" if is_prefix(words) else " "
+    return re.compile(" " + re.escape(" ".join(_WORD.findall(fold(words)))) + end)
+
+
+#: a saved word of a rule made before words were whole (store migration 16) keeps its prefix
+#: when its last word has at least this many letters and it is not typed in capitals
+LEGACY_PREFIX_MIN = 4
+
+
+def legacy_word(words: str) -> str:
+    """A rule's word or phrase saved when every word was a prefix ("rain" found "rainfall"),
+    as it is written now: ``rain*``, keeping that meaning; but an acronym (typed in capitals:
+    "UN", "ECOWAS") or a last word of fewer than ``LEGACY_PREFIX_MIN`` letters ("un", "au") is
+    a whole word from now on, which takes fewer items, never more (it took "une", "under" and
+    "autorités")."""
+    found = _WORD.findall(fold(words))
+    if not found or is_prefix(words):
+        return words
+    letters = [c for c in words if c.isalpha()]
+    acronym = bool(letters) and all(c.isupper() for c in letters)
+    if acronym or len(found[-1]) < LEGACY_PREFIX_MIN:
+        return words
+    return words.rstrip() + PREFIX_MARK
+
+
+def legacy_conditions(text: str) -> str:
+    """A rule's saved conditions (JSON) with its words as ``legacy_word`` writes them; what
+    cannot be read is given back as it is (the rule says so when it is tried)."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return text
+    if not isinstance(data, dict) or not isinstance(data.get("words"), list):
+        return text
+    data["words"] = [legacy_word(w) if isinstance(w, str) else w for w in data["words"]]
+    return json.dumps(data, ensure_ascii=False)
 
 
 def split_values(texts: Iterable[str] | str) -> list[str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from ..hub import PRIORITIES, Item
 from ..library.items import item_from_row as library_item_from_row
 from ..store import Store
+from ..sync.state import SyncState
 from .conditions import matches
 from .store import Rule, RuleStore
 
@@ -25,6 +28,8 @@ log = logging.getLogger("alu_client.core.rules")  # the package's logger, as bef
 _TAKEN_STATES = ("queued", "active", "paused", "done")
 #: items read from the store at a time
 _PAGE = 500
+#: the ``sync_state`` key of a profile's rules that have items waiting (``rule_problems``)
+PROBLEMS_KEY = "rule_problems"
 
 
 # --- items as stored --------------------------------------------------------------------------
@@ -35,6 +40,20 @@ def _when(value: Any) -> dt.datetime | None:
         return None
     t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _reached(row: sqlite3.Row, now: dt.datetime, offset: float) -> dt.datetime:
+    """When the item reached this workstation on the hub's clock (``first_seen_at`` is this
+    workstation's), ``now`` at the latest: an item new when it arrived stays new while it
+    waits for a rule's folder that is away, or for an engine (`alu sync` stored it)."""
+    try:
+        first_seen = float(row["first_seen_at"])
+        if first_seen <= 0:  # (not a time a workstation wrote)
+            return now
+        reached = dt.datetime.fromtimestamp(first_seen + offset, dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+    return min(now, reached)
 
 
 def item_from_row(row: sqlite3.Row) -> Item:
@@ -86,6 +105,65 @@ class Match:
     retry: bool = False
 
 
+@dataclass(frozen=True)
+class RuleProblem:
+    """A rule that matched items it could not queue: its folder cannot be made or written (a
+    share not mounted or read-only). The items wait, unevaluated, and are queued once it can
+    (or evaluated again without it when the rule is removed or turned off)."""
+
+    rule_id: int
+    rule: str
+    folder: str
+    #: why, in one line (the system's words and the folder)
+    error: str
+    #: how many items wait for it
+    waiting: int
+    #: the first waiting item's title (or id)
+    first: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> RuleProblem | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(
+                rule_id=int(data["rule_id"]),
+                rule=str(data["rule"]),
+                folder=str(data.get("folder", "")),
+                error=str(data.get("error", "")),
+                waiting=int(data.get("waiting", 0)),
+                first=str(data.get("first", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def rule_problems(store: Store, profile: str) -> list[RuleProblem]:
+    """The rules of ``profile`` that have items waiting for their folder, as the last
+    evaluation found them (any process's: the app, `alu watch run`, `alu sync`)."""
+    try:
+        data = json.loads(SyncState(store, profile).get(PROBLEMS_KEY, "[]") or "[]")
+    except ValueError:
+        return []
+    found = [RuleProblem.from_json(d) for d in data] if isinstance(data, list) else []
+    return [p for p in found if p is not None]
+
+
+def hub_clock_offset(store: Store, profile: str) -> float:
+    """The hub's clock minus this workstation's (seconds): as the hub's ``Date`` last said
+    (kept by the feed sync); never measured, at least as far ahead as the newest item the hub
+    published (a clock behind is no reason to take the back catalogue for new)."""
+    measured = SyncState(store, profile).clock_offset
+    if measured is not None:
+        return measured
+    row = store.query_one("SELECT MAX(published_at) FROM items WHERE profile = ?", (profile,))
+    newest = _when(row[0]) if row is not None else None
+    return max(0.0, newest.timestamp() - time.time()) if newest is not None else 0.0
+
+
 class RuleEngine:
     """``member``: the profile's user name; the items it uploaded (from any of its
     workstations) are never downloaded back by a rule (see ``_own_upload``)."""
@@ -109,15 +187,19 @@ class RuleEngine:
     ) -> list[Match]:
         """Evaluate every item of the profile not evaluated yet, in seq order, once each.
 
-        Items published more than ``max_age_hours`` before ``now`` (None: no limit) are only
-        marked: see the package's note on old items."""
-        now = now or dt.datetime.now(dt.UTC)
+        Items published more than ``max_age_hours`` (None: no limit) before they reached this
+        workstation (``first_seen_at``), or before ``now``, whichever is sooner, are only
+        marked: see the package's note on old items. Both are the hub's time (``now`` given:
+        taken as such; else this workstation's clock corrected by ``hub_clock_offset``)."""
+        offset = hub_clock_offset(self.store, self.profile)
+        if now is None:
+            now = dt.datetime.fromtimestamp(time.time() + offset, dt.UTC)
         if now.tzinfo is None:
             now = now.replace(tzinfo=dt.UTC)
-        cutoff = now - dt.timedelta(hours=max_age_hours) if max_age_hours is not None else None
+        age = dt.timedelta(hours=max_age_hours) if max_age_hours is not None else None
         out: list[Match] = []
-        #: rule name → (why, the items it could not queue): said once per rule below
-        failed: dict[str, tuple[str, list[Item]]] = {}
+        #: rule id → (the rule, why, the items it could not queue): said once per rule below
+        failed: dict[int, tuple[Rule, str, list[Item]]] = {}
         with self._lock:
             self._broken.clear()
             rules = [r for r in self.rules.all() if r.enabled]
@@ -144,7 +226,7 @@ class RuleEngine:
                         log.exception("item %s cannot be read; rules skip it", row["id"])
                         quiet.append(pk)
                         continue
-                    if cutoff is not None and item.published_at < cutoff:
+                    if age is not None and item.published_at < _reached(row, now, offset) - age:
                         quiet.append(pk)
                         continue
                     if self._sent_from_here(item) or item.sent_by(self.member):
@@ -162,21 +244,39 @@ class RuleEngine:
                     if waiting:
                         # left unevaluated: tried again at the next evaluation (new items, the
                         # next start), when the folder can be written again
-                        failed.setdefault(rule.name, (waiting[0].error, []))[1].append(item)
+                        failed.setdefault(rule.id, (rule, waiting[0].error, []))[2].append(item)
                         continue
                     self._mark([pk])
                 self._mark(quiet)
-        for name, (error, items) in failed.items():
-            what = repr(items[0].title or items[0].id) + (
-                f" and {len(items) - 1} more" if len(items) > 1 else ""
-            )
+            problems = [
+                RuleProblem(
+                    rule.id,
+                    rule.name,
+                    str(rule.dest_dir or ""),
+                    error,
+                    len(items),
+                    items[0].title or items[0].id,
+                )
+                for rule, error, items in failed.values()
+            ]
+            self._keep_problems(problems)
+        for p in problems:
+            what = repr(p.first) + (f" and {p.waiting - 1} more" if p.waiting > 1 else "")
             log.error(
-                "rule %r: %s; %s not queued, tried again at the next evaluation",
-                name,
-                error,
+                "rule %r: %s; %s not queued, kept and tried again at the next evaluation",
+                p.rule,
+                p.error,
                 what,
             )
         return out
+
+    def _keep_problems(self, problems: list[RuleProblem]) -> None:
+        """Write the rules whose items wait where the app and `alu rules list` read them
+        (``rule_problems``), when they changed."""
+        if rule_problems(self.store, self.profile) == problems:
+            return
+        text = json.dumps([p.to_json() for p in problems], ensure_ascii=False)
+        SyncState(self.store, self.profile).set(PROBLEMS_KEY, text)
 
     def _first_match(self, rules: list[Rule], item: Item) -> Rule | None:
         """The first rule that matches ``item``; a rule that cannot be tried (a damaged

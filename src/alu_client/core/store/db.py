@@ -190,10 +190,18 @@ class Store:
         # what a step remaking the search index needs: the library's text folding, the one
         # its own writes use (imported here: the library is built on the store)
         from ..library.text import normalize
+        from ..rules.conditions import legacy_conditions
 
         with self._lock:
             self._conn.create_function(
                 "alu_search_text", 1, lambda value: normalize(str(value)), deterministic=True
+            )
+            # (a step rewriting the words of the rules saved before: ``legacy_conditions``)
+            self._conn.create_function(
+                "alu_rule_words",
+                1,
+                lambda value: legacy_conditions(str(value)),
+                deterministic=True,
             )
         with self.write(wait=UPDATE_WAIT_S) as conn:
             # read again under the write lock: another process may have updated it meanwhile

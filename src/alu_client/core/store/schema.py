@@ -367,4 +367,20 @@ MIGRATIONS: list[str] = [
         AND kind = 'member_upload' AND source_member <> ''
         AND source_member = (SELECT p.username FROM profiles AS p WHERE p.name = items.profile)
     """,
+    # 15: the search folds the ligatures œ and æ (sœur is soeur) and Arabic-Indic digits (٢٠٢٦
+    # is 2026): the index is made again from the items with the new folding, as in 6
+    """
+    INSERT INTO items_fts (items_fts) VALUES ('delete-all');
+    INSERT INTO items_fts (rowid, title, slug, dateline, script, shotlist)
+        SELECT pk, alu_search_text(title), alu_search_text(slug), alu_search_text(dateline),
+        alu_search_text(script), alu_search_text(shotlist) FROM items
+    """,
+    # 16: a rule's words are whole words ("UN" took "une" and "under"), a trailing * asks for
+    # a prefix ("rain*" finds "rainfall"). The words of the rules saved before keep their
+    # meaning, written with the * (``rules.conditions.legacy_word``), except acronyms and
+    # words of fewer than four letters, which are whole from now on: they take fewer items,
+    # never more
+    """
+    UPDATE rules SET conditions = alu_rule_words(conditions) WHERE conditions LIKE '%"words"%'
+    """,
 ]

@@ -64,6 +64,11 @@ QUICK_STREAM_S = 10.0
 #: failed streams in a row before polling takes over
 QUICK_STREAM_LIMIT = 3
 
+#: a measured clock offset that changed by less than this is not written again (seconds)
+CLOCK_KEEP_S = 5.0
+#: a workstation clock this far from the hub's is said in the log (as ``alu doctor`` does)
+CLOCK_SKEW_SAID_S = 120.0
+
 ClientProvider = Callable[[], HubClient | None]
 StoreItems = Callable[[list[Item]], list[Item]]
 
@@ -141,6 +146,7 @@ class FeedSync:
         self.skipped: dict[str, str] = {}
         self._wake = threading.Event()
         self._take_lock = threading.RLock()
+        self._skew_said = False
         #: told (on the sync thread) when the hub's feed no longer has where this workstation
         #: left it (restored from a backup, or another hub at this address): the app says so
         self.on_went_back: Callable[[], None] | None = None
@@ -201,7 +207,27 @@ class FeedSync:
             if not page.more or not (fresh or passed):
                 break
         self.state.touch()
+        self._keep_clock(client)
         return new
+
+    def _keep_clock(self, client: HubClient) -> None:
+        """Keep the hub's clock offset the client measured (the rules' "older than a day" is
+        the hub's day: a workstation clock a year behind downloaded the back catalogue, two
+        days ahead nothing); a large one is said once in the log."""
+        offset = getattr(client, "clock_offset", None)
+        if not isinstance(offset, float):
+            return
+        kept = self.state.clock_offset
+        if kept is None or abs(kept - offset) > CLOCK_KEEP_S:
+            self.state.set_clock_offset(offset)
+        if abs(offset) > CLOCK_SKEW_SAID_S and not self._skew_said:
+            self._skew_said = True
+            log.warning(
+                "the workstation's clock is %.1f hours %s the hub's; the auto-download rules "
+                "go by the hub's time (fix the clock: turn on automatic date and time)",
+                abs(offset) / 3600,
+                "behind" if offset > 0 else "ahead of",
+            )
 
     def _item_at(self, seq: int) -> str | None:
         """The id of the item the cursor was moved onto at ``seq`` (else, for a cursor moved

@@ -19,6 +19,8 @@ HISTORY_SEQ = "history_seq"
 LAST_CONTACT = "last_contact"
 ONLINE = "online"
 STATUS_REASON = "status_reason"
+#: the hub's clock minus this workstation's, in seconds, as last measured (``HubClient``)
+CLOCK_OFFSET = "hub_clock_offset"
 
 
 class SyncState:
@@ -149,6 +151,18 @@ class SyncState:
 
     def touch(self, when: float | None = None, conn: sqlite3.Connection | None = None) -> None:
         self.set(LAST_CONTACT, repr(time.time() if when is None else when), conn)
+
+    @property
+    def clock_offset(self) -> float | None:
+        """The hub's clock minus this workstation's (seconds) as last measured; None: never."""
+        value = self.get(CLOCK_OFFSET)
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def set_clock_offset(self, offset: float) -> None:
+        self.set(CLOCK_OFFSET, repr(round(offset, 1)))
 
     @property
     def online(self) -> bool:

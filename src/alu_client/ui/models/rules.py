@@ -14,9 +14,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from alu_client.core.rules import Rule
+from alu_client.core.rules import Rule, RuleProblem
 
-from .. import formats
+from .. import engine_text, formats
 from ..delegates_items import language_name, priority_name
 from . import OBJECT_ROLE, SORT_ROLE
 
@@ -39,11 +39,14 @@ class RulesModel(QAbstractTableModel):
         super().__init__(parent)
         self._rules: list[Rule] = []
         self._next_new = -1
+        # rule id → its items waiting for its folder (a share away), as last evaluated
+        self.problems: dict[int, RuleProblem] = {}
 
     # --- content ------------------------------------------------------------------------------
 
-    def set_rules(self, rules: Sequence[Rule]) -> None:
+    def set_rules(self, rules: Sequence[Rule], problems: Sequence[RuleProblem] = ()) -> None:
         self.beginResetModel()
+        self.problems = {p.rule_id: p for p in problems}
         self._rules = list(rules)
         self.endResetModel()
 
@@ -154,6 +157,14 @@ class RulesModel(QAbstractTableModel):
             if col == COL_ACTION:
                 return self.action_text(rule.action)
             if col == COL_DESTINATION:
+                problem = self.problems.get(rule.id)
+                if problem is not None:  # a share away: said on the rule, not only in a log
+                    text = self.tr("⚠ %1 — cannot be written; %n item(s) waiting", "",
+                                   problem.waiting)  # fmt: skip
+                    where = formats.isolated(rule.destination) or self.tr("Download folder")
+                    if role == Qt.ItemDataRole.ToolTipRole:
+                        return engine_text.shown(problem.error)
+                    return text.replace("%1", where)
                 if rule.destination:  # a path keeps its order in Arabic
                     return formats.isolated(rule.destination)
                 return self.tr("Download folder")

@@ -22,7 +22,7 @@ from pathlib import Path
 from alu_client.core import proxy_login
 from alu_client.core.credentials import Secrets, SecretsError
 from alu_client.core.profiles import Profile
-from alu_client.core.rules import Rule, RuleStore
+from alu_client.core.rules import Rule, RuleProblem, RuleStore, rule_problems
 from alu_client.core.rules.downloads import unfinished_downloads
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
@@ -80,6 +80,8 @@ class Values:
     rules_base: list[Rule] = field(default_factory=list)
     #: rules removed whose downloads not finished are canceled with them (the user chose so)
     cancel_downloads_of: list[Rule] = field(default_factory=list)
+    # the rules whose items wait for their folder (shown on their row; not saved)
+    rule_problems: list[RuleProblem] = field(default_factory=list)
     folders: list[FolderRow] = field(default_factory=list)
     proxy: str = ""
     #: the proxy's login (kept in the keyring): its user name; a new password, or "" to keep
@@ -119,6 +121,7 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     if profile is not None:
         v.rules = RuleStore(services.store, profile.name).all()
         v.rules_base = list(v.rules)
+        v.rule_problems = rule_problems(services.store, profile.name)
         v.proxy, v.ca_bundle, v.allow_http = profile.proxy, profile.ca_bundle, profile.allow_http
         kept = proxy_login.load(services.secrets, profile.secret_key)
         if kept is not None:

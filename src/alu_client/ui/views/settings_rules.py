@@ -112,7 +112,13 @@ class RuleDialog(QDialog):
             self.tr("Words:"),
             self.tr("Words or phrases"),
             c.words,
-            self.tr("any (e.g. élection, vote)"),
+            self.tr("any (e.g. ONU, élection*)"),
+        )
+        self.words.setToolTip(
+            self.tr(
+                "Whole words, whatever the case and accents: UN does not find “une”. End a "
+                "word with * for the words that begin with it: vote* finds “voters”."
+            )
         )
         self.action = QComboBox(self)
         self.action.setObjectName("rule-action")
@@ -326,7 +332,7 @@ class RulesPage(QWidget):
 
     def load(self, loaded: Loaded) -> None:
         self.has_profile = loaded.profile is not None
-        self.model.set_rules(loaded.values.rules)
+        self.model.set_rules(loaded.values.rules, loaded.values.rule_problems)
         self.base = list(loaded.values.rules_base)
         self.downloads = dict(loaded.rule_downloads)
         self.cancel_with = {}
