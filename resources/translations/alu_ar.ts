@@ -1332,6 +1332,14 @@
         <translation>، </translation>
     </message>
     <message>
+        <source>{name} (proxy)</source>
+        <translation>{name} (المعاينة)</translation>
+    </message>
+    <message>
+        <source>{name} ({rendition})</source>
+        <translation>{name} ({rendition})</translation>
+    </message>
+    <message>
         <source>{value} B</source>
         <translation>{value} بايت</translation>
     </message>
@@ -1508,6 +1516,10 @@
     <message>
         <source>From the hub</source>
         <translation>وارد من المركز</translation>
+    </message>
+    <message>
+        <source>{rule} (rule removed)</source>
+        <translation>{rule} (قاعدة محذوفة)</translation>
     </message>
 </context>
 <context>
@@ -2426,6 +2438,14 @@
         <translation>السجل</translation>
     </message>
     <message>
+        <source>Rule “%1” cannot download</source>
+        <translation>تتعذّر على القاعدة «%1» التنزيل</translation>
+    </message>
+    <message>
+        <source>%1; its items wait and are downloaded once the folder can be written.</source>
+        <translation>%1؛ تنتظر عناصرها وستُنزَّل حين تصبح الكتابة في المجلد ممكنة.</translation>
+    </message>
+    <message>
         <source>ALU Desk is still running</source>
         <translation>ما زال ALU Desk يعمل</translation>
     </message>
@@ -2927,8 +2947,12 @@
         <translation>كلمات أو عبارات</translation>
     </message>
     <message>
-        <source>any (e.g. élection, vote)</source>
-        <translation>أي كلمة (مثلاً انتخابات، تصويت)</translation>
+        <source>any (e.g. ONU, élection*)</source>
+        <translation>أي كلمة (مثلًا: ONU، انتخاب*)</translation>
+    </message>
+    <message>
+        <source>Whole words, whatever the case and accents: UN does not find “une”. End a word with * for the words that begin with it: vote* finds “voters”.</source>
+        <translation>كلمات كاملة، أيًّا كانت حالة الأحرف والتشكيل: UN لا تجد «une». أنهِ الكلمة بـ* لتشمل الكلمات التي تبدأ بها: انتخاب* تجد «انتخابات».</translation>
     </message>
     <message>
         <source>What to download</source>
@@ -2951,6 +2975,10 @@
         <translation>إ&amp;لى المجلد:</translation>
     </message>
     <message>
+        <source>“{code}” (no item is in it)</source>
+        <translation>«{code}» (لا عنصر بهذه اللغة)</translation>
+    </message>
+    <message>
         <source>Give the rule a name.</source>
         <translation>أعطِ القاعدة اسماً.</translation>
     </message>
@@ -2965,6 +2993,10 @@
     <message>
         <source>Countries are two-letter codes separated by commas, like KE, SN.</source>
         <translation>البلدان رموز من حرفين تفصل بينها فواصل، مثل KE, SN.</translation>
+    </message>
+    <message>
+        <source>“{code}” is not a language of the hub&apos;s items: this rule takes no item. Untick it and tick English, French or Arabic (none ticked: any language).</source>
+        <translation>«{code}» ليست لغة من لغات عناصر المركز: هذه القاعدة لا تأخذ أي عنصر. ألغِ تحديدها وحدّد الإنجليزية أو الفرنسية أو العربية (دون تحديد: أي لغة).</translation>
     </message>
     <message>
         <source>“{word}” has no letters or digits to look for.</source>
@@ -2992,6 +3024,17 @@
     <message>
         <source>Destination</source>
         <translation>الوجهة</translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %1 — cannot be written; %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ لا عناصر تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ عنصر واحد ينتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ عنصران ينتظران</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عناصر تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عنصرًا ينتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عنصر ينتظر</numerusform>
+        </translation>
     </message>
     <message>
         <source>Download folder</source>
@@ -3094,12 +3137,58 @@
         <translation>نقل لأ&amp;سفل</translation>
     </message>
     <message>
+        <source>The rules were changed by another program (such as alu rules in a terminal) while Settings was open. Here they are again as they are now, with your other changes; nothing was saved yet. Check them and press OK again.</source>
+        <translation>غيّر برنامج آخر القواعد (مثل alu rules في الطرفية) بينما كانت الإعدادات مفتوحة. ها هي كما هي الآن، مع تغييراتك الأخرى؛ لم يُحفظ شيء بعد. راجعها واضغط «موافق» من جديد.</translation>
+    </message>
+    <message>
+        <source>“{name}” was removed meanwhile: your changes to it are lost.</source>
+        <translation>حُذفت «{name}» في الأثناء: فُقدت تغييراتك عليها.</translation>
+    </message>
+    <message>
+        <source>“{name}” was changed meanwhile: it is shown as it is now; make your changes to it again.</source>
+        <translation>تغيّرت «{name}» في الأثناء: تظهر كما هي الآن؛ أعد إجراء تغييراتك عليها.</translation>
+    </message>
+    <message>
+        <source>A rule named “{name}” was added meanwhile: rename yours.</source>
+        <translation>أُضيفت في الأثناء قاعدة باسم «{name}»: غيّر اسم قاعدتك.</translation>
+    </message>
+    <message>
         <source>Turn &amp;off</source>
         <translation>ت&amp;عطيل</translation>
     </message>
     <message>
         <source>Turn o&amp;n</source>
         <translation>ت&amp;فعيل</translation>
+    </message>
+    <message>
+        <source>Remove rule</source>
+        <translation>حذف القاعدة</translation>
+    </message>
+    <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Cancel them with the rule, or let them finish?</source>
+        <translation>
+            <numerusform>ليس للقاعدة %1 تنزيلات لم تكتمل.</numerusform>
+            <numerusform>للقاعدة %1 تنزيل واحد لم يكتمل. أتلغيه مع القاعدة أم تدعه يكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 تنزيلان لم يكتملا. أتلغيهما مع القاعدة أم تدعهما يكتملان؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيلات لم تكتمل. أتلغيها مع القاعدة أم تدعها تكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيلًا لم تكتمل. أتلغيها مع القاعدة أم تدعها تكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيل لم تكتمل. أتلغيها مع القاعدة أم تدعها تكتمل؟</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Cancel its %Ln downloads</source>
+        <translation>
+            <numerusform>لا تنزيلات لإلغائها</numerusform>
+            <numerusform>ألغِ تنزيلها</numerusform>
+            <numerusform>ألغِ تنزيليها</numerusform>
+            <numerusform>ألغِ تنزيلاتها الـ%Ln</numerusform>
+            <numerusform>ألغِ تنزيلاتها الـ%Ln</numerusform>
+            <numerusform>ألغِ تنزيلاتها الـ%Ln</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Let them finish</source>
+        <translation>دعها تكتمل</translation>
     </message>
 </context>
 <context>
@@ -3788,6 +3877,39 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <source>%1 active, %2 queued</source>
         <translation>الجارية: %1، في الانتظار: %2</translation>
     </message>
+    <message numerus="yes">
+        <source>⚠ Rule “%1”: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ القاعدة «%1»: لا عناصر تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: عنصر واحد ينتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: عنصران ينتظران</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln عناصر تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln عنصرًا ينتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln عنصر ينتظر</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ Rules: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ القواعد: لا عناصر تنتظر</numerusform>
+            <numerusform>⚠ القواعد: عنصر واحد ينتظر</numerusform>
+            <numerusform>⚠ القواعد: عنصران ينتظران</numerusform>
+            <numerusform>⚠ القواعد: %Ln عناصر تنتظر</numerusform>
+            <numerusform>⚠ القواعد: %Ln عنصرًا ينتظر</numerusform>
+            <numerusform>⚠ القواعد: %Ln عنصر ينتظر</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</source>
+        <translation>
+            <numerusform>القاعدة «%1»: %2؛ لا عناصر تنتظر.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ عنصر واحد ينتظر، ويُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ عنصران ينتظران، ويُنزَّلان حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln عناصر تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln عنصرًا ينتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln عنصر ينتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>Connection: %1</source>
         <translation>الاتصال: %1</translation>
@@ -3938,6 +4060,14 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
 </context>
 <context>
     <name>TransfersModel</name>
+    <message>
+        <source>Rule: %1</source>
+        <translation>القاعدة: %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions: %1</source>
+        <translation>قيود الاستخدام: %1</translation>
+    </message>
     <message>
         <source>Limited to {rate}</source>
         <translation>محدود بـ {rate}</translation>
@@ -4290,6 +4420,55 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Download finished</source>
         <translation>اكتمل التنزيل</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln items downloaded</source>
+        <translation>
+            <numerusform>لم يُنزَّل أي عنصر</numerusform>
+            <numerusform>نُزِّل عنصر واحد</numerusform>
+            <numerusform>نُزِّل عنصران</numerusform>
+            <numerusform>نُزِّلت %Ln عناصر</numerusform>
+            <numerusform>نُزِّل %Ln عنصرًا</numerusform>
+            <numerusform>نُزِّل %Ln عنصر</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>ولا غيرها</numerusform>
+            <numerusform>وعنصر آخر</numerusform>
+            <numerusform>وعنصران آخران</numerusform>
+            <numerusform>و%Ln عناصر أخرى</numerusform>
+            <numerusform>و%Ln عنصرًا آخر</numerusform>
+            <numerusform>و%Ln عنصر آخر</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Rule: %1</source>
+        <translation>القاعدة: %1</translation>
+    </message>
+    <message>
+        <source>Rules: %1</source>
+        <translation>القواعد: %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions: %1</source>
+        <translation>قيود الاستخدام: %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions on {title}: {restrictions}</source>
+        <translation>قيود استخدام «{title}»: {restrictions}</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln more items with usage restrictions</source>
+        <translation>
+            <numerusform>لا عناصر أخرى ذات قيود استخدام</numerusform>
+            <numerusform>عنصر آخر ذو قيود استخدام</numerusform>
+            <numerusform>عنصران آخران ذوا قيود استخدام</numerusform>
+            <numerusform>%Ln عناصر أخرى ذات قيود استخدام</numerusform>
+            <numerusform>%Ln عنصرًا آخر ذا قيود استخدام</numerusform>
+            <numerusform>%Ln عنصر آخر ذي قيود استخدام</numerusform>
+        </translation>
     </message>
     <message>
         <source>Upload failed</source>

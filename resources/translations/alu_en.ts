@@ -102,12 +102,87 @@
     </message>
 </context>
 <context>
+    <name>RulesModel</name>
+    <message numerus="yes">
+        <source>⚠ %1 — cannot be written; %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ %1 — cannot be written; %Ln item waiting</numerusform>
+            <numerusform>⚠ %1 — cannot be written; %Ln items waiting</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>RulesPage</name>
+    <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Cancel them with the rule, or let them finish?</source>
+        <translation>
+            <numerusform>The rule %1 has %Ln download that has not finished. Cancel it with the rule, or let it finish?</numerusform>
+            <numerusform>The rule %1 has %Ln downloads that have not finished. Cancel them with the rule, or let them finish?</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Cancel its %Ln downloads</source>
+        <translation>
+            <numerusform>Cancel its download</numerusform>
+            <numerusform>Cancel its %Ln downloads</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>StatusBar</name>
+    <message numerus="yes">
+        <source>⚠ Rule “%1”: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ Rule “%1”: %Ln item waiting</numerusform>
+            <numerusform>⚠ Rule “%1”: %Ln items waiting</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ Rules: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ Rules: %Ln item waiting</numerusform>
+            <numerusform>⚠ Rules: %Ln items waiting</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</source>
+        <translation>
+            <numerusform>Rule “%1”: %2; %Ln item waiting, downloaded once the folder can be written.</numerusform>
+            <numerusform>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>TransfersPanel</name>
     <message numerus="yes">
         <source>Cancel %Ln transfers?</source>
         <translation>
             <numerusform>Cancel %Ln transfer?</numerusform>
             <numerusform>Cancel %Ln transfers?</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>Tray</name>
+    <message numerus="yes">
+        <source>%Ln items downloaded</source>
+        <translation>
+            <numerusform>%Ln item downloaded</numerusform>
+            <numerusform>%Ln items downloaded</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>and %Ln more</numerusform>
+            <numerusform>and %Ln more</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln more items with usage restrictions</source>
+        <translation>
+            <numerusform>%Ln more item with usage restrictions</numerusform>
+            <numerusform>%Ln more items with usage restrictions</numerusform>
         </translation>
     </message>
 </context>

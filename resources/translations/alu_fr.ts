@@ -1316,6 +1316,14 @@
         <translation> · </translation>
     </message>
     <message>
+        <source>{name} (proxy)</source>
+        <translation>{name} (proxy)</translation>
+    </message>
+    <message>
+        <source>{name} ({rendition})</source>
+        <translation>{name} ({rendition})</translation>
+    </message>
+    <message>
         <source>{value} B</source>
         <translation>{value} o</translation>
     </message>
@@ -1492,6 +1500,10 @@
     <message>
         <source>From the hub</source>
         <translation>Reçu du hub</translation>
+    </message>
+    <message>
+        <source>{rule} (rule removed)</source>
+        <translation>{rule} (règle supprimée)</translation>
     </message>
 </context>
 <context>
@@ -2378,6 +2390,14 @@
         <translation>Historique</translation>
     </message>
     <message>
+        <source>Rule “%1” cannot download</source>
+        <translation>La règle «&#xa0;%1&#xa0;» ne peut pas télécharger</translation>
+    </message>
+    <message>
+        <source>%1; its items wait and are downloaded once the folder can be written.</source>
+        <translation>%1 ; ses éléments attendent et seront téléchargés dès que le dossier pourra être écrit.</translation>
+    </message>
+    <message>
         <source>ALU Desk is still running</source>
         <translation>ALU Desk continue de tourner</translation>
     </message>
@@ -2879,8 +2899,12 @@
         <translation>Mots ou expressions</translation>
     </message>
     <message>
-        <source>any (e.g. élection, vote)</source>
-        <translation>tous (p. ex. élection, vote)</translation>
+        <source>any (e.g. ONU, élection*)</source>
+        <translation>tous (p. ex. ONU, élection*)</translation>
+    </message>
+    <message>
+        <source>Whole words, whatever the case and accents: UN does not find “une”. End a word with * for the words that begin with it: vote* finds “voters”.</source>
+        <translation>Des mots entiers, quelles que soient la casse et les accents : UN ne trouve pas «&#xa0;une&#xa0;». Terminez un mot par * pour les mots qui commencent ainsi : vote* trouve «&#xa0;votes&#xa0;».</translation>
     </message>
     <message>
         <source>What to download</source>
@@ -2903,6 +2927,10 @@
         <translation>&amp;Vers le dossier :</translation>
     </message>
     <message>
+        <source>“{code}” (no item is in it)</source>
+        <translation>«&#xa0;{code}&#xa0;» (aucun élément dans cette langue)</translation>
+    </message>
+    <message>
         <source>Give the rule a name.</source>
         <translation>Donnez un nom à la règle.</translation>
     </message>
@@ -2917,6 +2945,10 @@
     <message>
         <source>Countries are two-letter codes separated by commas, like KE, SN.</source>
         <translation>Les pays sont des codes de deux lettres séparés par des virgules, comme KE, SN.</translation>
+    </message>
+    <message>
+        <source>“{code}” is not a language of the hub&apos;s items: this rule takes no item. Untick it and tick English, French or Arabic (none ticked: any language).</source>
+        <translation>«&#xa0;{code}&#xa0;» n’est pas une langue des éléments du hub : cette règle ne prend aucun élément. Décochez-la et cochez anglais, français ou arabe (aucune cochée : toutes les langues).</translation>
     </message>
     <message>
         <source>“{word}” has no letters or digits to look for.</source>
@@ -2944,6 +2976,13 @@
     <message>
         <source>Destination</source>
         <translation>Destination</translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %1 — cannot be written; %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ %1 — écriture impossible ; %Ln élément en attente</numerusform>
+            <numerusform>⚠ %1 — écriture impossible ; %Ln éléments en attente</numerusform>
+        </translation>
     </message>
     <message>
         <source>Download folder</source>
@@ -3046,12 +3085,50 @@
         <translation>Descendre (&amp;b)</translation>
     </message>
     <message>
+        <source>The rules were changed by another program (such as alu rules in a terminal) while Settings was open. Here they are again as they are now, with your other changes; nothing was saved yet. Check them and press OK again.</source>
+        <translation>Les règles ont été modifiées par un autre programme (comme alu rules dans un terminal) pendant que les Réglages étaient ouverts. Les voici telles qu’elles sont maintenant, avec vos autres modifications ; rien n’a encore été enregistré. Vérifiez-les et appuyez de nouveau sur OK.</translation>
+    </message>
+    <message>
+        <source>“{name}” was removed meanwhile: your changes to it are lost.</source>
+        <translation>«&#xa0;{name}&#xa0;» a été supprimée entre-temps : vos modifications de cette règle sont perdues.</translation>
+    </message>
+    <message>
+        <source>“{name}” was changed meanwhile: it is shown as it is now; make your changes to it again.</source>
+        <translation>«&#xa0;{name}&#xa0;» a été modifiée entre-temps : elle est affichée telle qu’elle est maintenant ; refaites-y vos modifications.</translation>
+    </message>
+    <message>
+        <source>A rule named “{name}” was added meanwhile: rename yours.</source>
+        <translation>Une règle nommée «&#xa0;{name}&#xa0;» a été ajoutée entre-temps : renommez la vôtre.</translation>
+    </message>
+    <message>
         <source>Turn &amp;off</source>
         <translation>&amp;Désactiver</translation>
     </message>
     <message>
         <source>Turn o&amp;n</source>
         <translation>Act&amp;iver</translation>
+    </message>
+    <message>
+        <source>Remove rule</source>
+        <translation>Supprimer la règle</translation>
+    </message>
+    <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Cancel them with the rule, or let them finish?</source>
+        <translation>
+            <numerusform>La règle %1 a %Ln téléchargement qui n’est pas terminé. L’annuler avec la règle, ou le laisser finir ?</numerusform>
+            <numerusform>La règle %1 a %Ln téléchargements qui ne sont pas terminés. Les annuler avec la règle, ou les laisser finir ?</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Cancel its %Ln downloads</source>
+        <translation>
+            <numerusform>Annuler son téléchargement</numerusform>
+            <numerusform>Annuler ses %Ln téléchargements</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Let them finish</source>
+        <translation>Les laisser finir</translation>
     </message>
 </context>
 <context>
@@ -3740,6 +3817,27 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <source>%1 active, %2 queued</source>
         <translation>%1 en cours, %2 en attente</translation>
     </message>
+    <message numerus="yes">
+        <source>⚠ Rule “%1”: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln élément en attente</numerusform>
+            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln éléments en attente</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ Rules: %Ln items waiting</source>
+        <translation>
+            <numerusform>⚠ Règles : %Ln élément en attente</numerusform>
+            <numerusform>⚠ Règles : %Ln éléments en attente</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</source>
+        <translation>
+            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln élément en attente, téléchargé dès que le dossier pourra être écrit.</numerusform>
+            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln éléments en attente, téléchargés dès que le dossier pourra être écrit.</numerusform>
+        </translation>
+    </message>
     <message>
         <source>Connection: %1</source>
         <translation>Connexion : %1</translation>
@@ -3890,6 +3988,14 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
 </context>
 <context>
     <name>TransfersModel</name>
+    <message>
+        <source>Rule: %1</source>
+        <translation>Règle : %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions: %1</source>
+        <translation>Restrictions d’usage : %1</translation>
+    </message>
     <message>
         <source>Limited to {rate}</source>
         <translation>Limité à {rate}</translation>
@@ -4238,6 +4344,43 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Download finished</source>
         <translation>Téléchargement terminé</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln items downloaded</source>
+        <translation>
+            <numerusform>%Ln élément téléchargé</numerusform>
+            <numerusform>%Ln éléments téléchargés</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>et %Ln autre</numerusform>
+            <numerusform>et %Ln autres</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Rule: %1</source>
+        <translation>Règle : %1</translation>
+    </message>
+    <message>
+        <source>Rules: %1</source>
+        <translation>Règles : %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions: %1</source>
+        <translation>Restrictions d’usage : %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions on {title}: {restrictions}</source>
+        <translation>Restrictions d’usage de «&#xa0;{title}&#xa0;» : {restrictions}</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln more items with usage restrictions</source>
+        <translation>
+            <numerusform>%Ln autre élément avec des restrictions d’usage</numerusform>
+            <numerusform>%Ln autres éléments avec des restrictions d’usage</numerusform>
+        </translation>
     </message>
     <message>
         <source>Upload failed</source>

@@ -307,13 +307,13 @@ class StatusBar(QStatusBar):
             return
         waiting = sum(p.waiting for p in problems)
         if len(problems) == 1:
-            text = self.tr("⚠ Rule “%1”: %n item(s) waiting", "", waiting).replace(
+            text = self.tr("⚠ Rule “%1”: %Ln items waiting", "", waiting).replace(
                 "%1", problems[0].rule
             )
         else:
-            text = self.tr("⚠ Rules: %n item(s) waiting", "", waiting)
+            text = self.tr("⚠ Rules: %Ln items waiting", "", waiting)
         lines = [
-            self.tr("Rule “%1”: %2; %n item(s) waiting, downloaded once the folder can be "
+            self.tr("Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be "
                     "written.", "", p.waiting)
             .replace("%1", p.rule)
             .replace("%2", engine_text.shown(p.error))

@@ -159,7 +159,7 @@ class RulesModel(QAbstractTableModel):
             if col == COL_DESTINATION:
                 problem = self.problems.get(rule.id)
                 if problem is not None:  # a share away: said on the rule, not only in a log
-                    text = self.tr("⚠ %1 — cannot be written; %n item(s) waiting", "",
+                    text = self.tr("⚠ %1 — cannot be written; %Ln items waiting", "",
                                    problem.waiting)  # fmt: skip
                     where = formats.isolated(rule.destination) or self.tr("Download folder")
                     if role == Qt.ItemDataRole.ToolTipRole:
