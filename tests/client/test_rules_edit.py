@@ -204,6 +204,10 @@ def test_cli_edit_changes_what_is_given_and_keeps_the_place(
     # by #ID too; --dest "" is the download folder again
     assert alu(capsys, "edit", f"#{votes.id}", "--enable", "--dest", "")[0] == 0
     assert (by_name()["votes"].enabled, by_name()["votes"].destination) == (True, "")
+    # --dest '' alone, as the help says (it was "nothing to change")
+    assert alu(capsys, "edit", "c", "--dest", str(tmp_path / "c"))[0] == 0
+    assert alu(capsys, "edit", "c", "--dest", "")[0] == 0
+    assert by_name()["c"].destination == ""
 
 
 def test_cli_edit_refuses_what_would_be_a_surprise(

@@ -622,8 +622,8 @@ def _rules_edit(rules: RuleStore, args: argparse.Namespace) -> Rule:
         conditions = Conditions.of(**values)
     if args.enable and args.disable:
         raise CliError("--enable or --disable, not both.", 2)
-    changes = (conditions, args.rename, args.do, args.dest, args.enable, args.disable)
-    if all(not v for v in changes):
+    changes = (conditions, args.rename, args.do, args.enable, args.disable)
+    if all(not v for v in changes) and args.dest is None:  # (--dest '': the download folder)
         raise CliError(
             "rules edit: nothing to change; give conditions (--words …, --any FIELD, --all), "
             "--rename, --do, --dest, --enable or --disable.",
