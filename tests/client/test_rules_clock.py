@@ -16,10 +16,10 @@ import requests
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.hub import Connection, HubClient, Item
 from alu_client.core.library import upsert_items
-from alu_client.core.lockfile import EngineLock
+from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.paths import Paths
 from alu_client.core.profiles import Profile, Profiles
-from alu_client.core.rules import Conditions, Rule, RuleEngine, RuleStore, rule_problems
+from alu_client.core.rules import Conditions, Match, Rule, RuleEngine, RuleStore, rule_problems
 from alu_client.core.services import Services, writable_folder
 from alu_client.core.store import Store
 from alu_client.core.sync.state import SyncState
@@ -237,7 +237,7 @@ def test_sync_without_an_engine_queues_what_the_rules_match(
     RuleStore(services.store, PROFILE).add("skew", Conditions.of(words="skew election"))
     services.store_items([make_item("new", 1, hub_now(0) - dt.timedelta(hours=1))])
     found = services.evaluate_rules_now()
-    assert found is not None and [m.item.id for m in found] == ["new"]
+    assert [m.item.id for m in found] == ["new"]
     queued = services.transfer_store().all(("queued",))
     assert [(t.item_id, t.options.get("rule")) for t in queued] == [("new", "skew")]
     # the next engine does not queue it again
@@ -249,11 +249,43 @@ def test_sync_beside_a_running_engine_leaves_the_rules_to_it(services: Services)
     services.store_items([make_item("new", 1, hub_now(0))])
     running = EngineLock(services.paths.engine_lock).acquire()
     try:
-        assert services.evaluate_rules_now() is None
+        with pytest.raises(EngineBusy) as busy:
+            services.evaluate_rules_now()
+        assert not busy.value.one_shot  # an engine: it evaluates them itself
     finally:
         running.release()
     row = services.store.query_one("SELECT rules_done FROM items WHERE id = 'new'")
     assert row is not None and row[0] == 0  # left for that engine's evaluation
+
+
+def test_sync_beside_another_sync_or_a_one_shot_command_is_told_apart_from_an_engine(
+    services: Services,
+) -> None:
+    # review: a second `alu sync` (or one beside `alu get`) said "the engine running applies
+    # them"; nothing did. The lock an evaluation holds says it is a one-shot running no
+    # transfer, as `alu get`'s says its own
+    from alu_client.core.lockfile import holder
+
+    RuleStore(services.store, PROFILE).add("all", Conditions())
+    services.store_items([make_item("new", 1, hub_now(0))])
+    seen: list[object] = []
+    original = services.evaluate_rules
+
+    def look() -> list[Match]:
+        seen.append(holder(services.paths.engine_lock))
+        other = Services(services.paths, MemorySecrets())  # another `alu sync`
+        try:
+            with pytest.raises(EngineBusy) as busy:
+                other.evaluate_rules_now()
+        finally:
+            other.stop()
+        seen.append(busy.value.one_shot)
+        return original()
+
+    services.evaluate_rules = look  # type: ignore[method-assign]
+    services.evaluate_rules_now()
+    [who, one_shot] = seen
+    assert who is not None and who.only == frozenset() and one_shot is True
 
 
 def test_an_item_stored_by_sync_is_new_when_the_engine_comes_a_day_later(
@@ -275,8 +307,31 @@ def test_rules_list_names_a_rule_whose_items_wait(
     share.write_text("in the way")
     RuleStore(services.store, PROFILE).add("newsshare", Conditions(), destination=share / "n")
     services.store_items([make_item("story", 1, hub_now(0))])
-    assert services.evaluate_rules_now() is not None
+    services.evaluate_rules_now()
     [problem] = services.rule_problems()
     assert problem.waiting == 1
     state = json.loads(SyncState(services.store, PROFILE).get("rule_problems") or "[]")
     assert state[0]["rule"] == "newsshare"
+
+
+def test_alu_sync_says_the_rules_wait_when_a_one_shot_command_holds_the_folder(
+    services: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alu_client.cli.hub_verbs import _apply_rules
+
+    RuleStore(services.store, PROFILE).add("all", Conditions())
+    services.store_items([make_item("new", 1, hub_now(0))])
+    fetching = EngineLock(services.paths.engine_lock).acquire(frozenset({7}))  # `alu get`
+    try:
+        _apply_rules(services)
+    finally:
+        fetching.release()
+    said = capsys.readouterr()
+    assert "not applied now: another alu command" in said.err
+    assert "engine running" not in said.out + said.err
+    engine = EngineLock(services.paths.engine_lock).acquire()  # the app, `alu watch run`
+    try:
+        _apply_rules(services)
+    finally:
+        engine.release()
+    assert "applied by the engine running on this data folder" in capsys.readouterr().out

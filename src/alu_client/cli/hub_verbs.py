@@ -473,9 +473,17 @@ def _apply_rules(services: Services, *, quiet: bool = False) -> None:
     """The auto-download rules over the items just brought (`alu sync`, `alu feed`): their
     downloads are queued here, fetched by the next engine (the app, `alu watch run`); an
     engine running on this data folder applies them itself."""
-    matches = services.evaluate_rules_now()
-    if matches is None:
-        if not quiet:
+    try:
+        matches = services.evaluate_rules_now()
+    except EngineBusy as e:
+        if e.one_shot:  # (`alu get`, another `alu sync`: it applies no rule to these items)
+            print(
+                "The auto-download rules were not applied now: another alu command is working "
+                "on this data folder. The next `alu sync`, the app or `alu watch run` applies "
+                "them.",
+                file=sys.stderr,
+            )
+        elif not quiet:
             print("The auto-download rules are applied by the engine running on this data folder.")
         return
     queued = sum(1 for m in matches if m.transfer_id is not None and not m.already)

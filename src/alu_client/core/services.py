@@ -41,7 +41,7 @@ from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
 from .engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
 from .library import Library, record_file, upsert_items
-from .lockfile import EngineBusy, EngineLock
+from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
 from .profiles import Profile, Profiles, client_for
@@ -778,18 +778,18 @@ class Services:
         evaluation)."""
         return rule_problems(self.store, self.profile.name) if self.profile else []
 
-    def evaluate_rules_now(self) -> list[Match] | None:
+    def evaluate_rules_now(self) -> list[Match]:
         """For a command without an engine (`alu sync`, `alu feed`): evaluate the rules over
         the new items, queueing their downloads for the next engine to fetch (`alu watch run`,
-        the app). None when an engine runs on this data folder: that one evaluates them (its
-        periodic look, ``RULES_RECHECK_S``), and two must not at once."""
+        the app). EngineBusy when another process holds the data folder: an engine evaluates
+        them itself (its periodic look, ``RULES_RECHECK_S``); a one-shot command (`alu get`,
+        another `alu sync`: ``one_shot``) does not, and two must not at once. The lock says
+        what holds it: a one-shot running no transfer (an `alu sync` beside it was told "the
+        engine running applies them", and nothing did)."""
         if self.rules is not None:
             return self.evaluate_rules()
         profile = self.require_profile()
-        try:
-            lock = EngineLock(self.paths.engine_lock).acquire(say=False, profile=profile.name)
-        except EngineBusy:
-            return None
+        lock = EngineLock(self.paths.engine_lock).acquire(frozenset(), profile=profile.name)
         queue = self.make_queue()
         try:
 
