@@ -335,3 +335,33 @@ def test_alu_sync_says_the_rules_wait_when_a_one_shot_command_holds_the_folder(
     finally:
         engine.release()
     assert "applied by the engine running on this data folder" in capsys.readouterr().out
+
+
+def test_the_upgrade_does_not_queue_the_old_items_syncs_stored_without_rules(
+    tmp_path: Path,
+) -> None:
+    """Review: before migration 16 `alu sync` stored items and evaluated none. The day is now
+    measured from when an item arrived, so the first engine of this version queued every item
+    of days of syncing (ten of ten in the reviewer's library). Migration 17 marks those
+    published more than a day ago evaluated, as the engine before would have skipped them."""
+    path = tmp_path / "library.sqlite3"
+    store = Store(path)
+    RuleStore(store, PROFILE).add("all", Conditions())
+    days_ago = [make_item(f"old{n}", n, hub_now(-n * DAY - 3600)) for n in range(1, 4)]
+    recent = make_item("recent", 9, hub_now(-3600))
+    upsert_items(store, PROFILE, [*days_ago, recent])
+    with store.write() as conn:  # stored as each arrived, by a sync that ran no rule
+        for item in days_ago:
+            conn.execute(
+                "UPDATE items SET first_seen_at = ? WHERE id = ?",
+                (item.published_at.timestamp() + 60, item.id),
+            )
+        conn.execute("PRAGMA user_version = 16")
+    store.close()
+    store = Store(path)  # the new version's first start: migration 17
+    try:
+        recorder = Recorder(store, tmp_path)
+        RuleEngine(store, PROFILE, recorder).evaluate_pending()
+        assert recorder.calls == ["recent"]
+    finally:
+        store.close()

@@ -383,4 +383,13 @@ MIGRATIONS: list[str] = [
     """
     UPDATE rules SET conditions = alu_rule_words(conditions) WHERE conditions LIKE '%"words"%'
     """,
+    # 17: "older than a day" is now measured from when an item reached the workstation (it
+    # was from the evaluation). Items stored before and never evaluated — `alu sync` and `alu
+    # feed` ran no rule before 16 — would all be new to the first engine of this version: a
+    # workstation synced for days queued days of old items. Those published more than a day
+    # ago are marked evaluated, as the engine before would have skipped them
+    """
+    UPDATE items SET rules_done = 1
+        WHERE rules_done = 0 AND julianday(published_at) < julianday('now') - 1
+    """,
 ]
