@@ -175,7 +175,8 @@ def test_rules_saved_before_keep_their_meaning_but_acronyms_and_short_words_are_
     old = rules.add("old", Conditions.of(categories="politics"))
     store.close()
     saved = {
-        "words": ["rain", "élection présidentielle", "UN", "au", "ECOWAS", "Kenya", "vote*"],
+        "words": ["rain", "élection présidentielle", "UN", "au", "ECOWAS", "Kenya", "vote*",
+                  "نفط"],
         "categories": ["politics"],
     }
     conn = sqlite3.connect(path)
@@ -197,6 +198,7 @@ def test_rules_saved_before_keep_their_meaning_but_acronyms_and_short_words_are_
             "ECOWAS",
             "Kenya*",
             "vote*",
+            "نفط*",  # Arabic: no capitals, suffixes meant (النفطية): kept a prefix
         )
         assert rule.conditions.categories == ("politics",)
 

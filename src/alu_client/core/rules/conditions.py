@@ -98,9 +98,24 @@ def legacy_word(words: str) -> str:
         return words
     letters = [c for c in words if c.isalpha()]
     acronym = bool(letters) and all(c.isupper() for c in letters)
-    if acronym or len(found[-1]) < LEGACY_PREFIX_MIN:
+    # Arabic has no capitals, and its short words take suffixes a reader means (نفط finds
+    # النفطية): kept prefixes. The short words that took "une" and "under" were Latin.
+    arabic = any(_is_arabic(c) for c in letters)
+    if not arabic and (acronym or len(found[-1]) < LEGACY_PREFIX_MIN):
         return words
     return words.rstrip() + PREFIX_MARK
+
+
+def _is_arabic(c: str) -> bool:
+    """A letter of the Arabic script (its blocks, presentation forms included)."""
+    n = ord(c)
+    return (
+        0x0600 <= n <= 0x06FF
+        or 0x0750 <= n <= 0x077F
+        or 0x08A0 <= n <= 0x08FF
+        or 0xFB50 <= n <= 0xFDFF
+        or 0xFE70 <= n <= 0xFEFF
+    )
 
 
 def legacy_conditions(text: str) -> str:
