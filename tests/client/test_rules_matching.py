@@ -175,8 +175,7 @@ def test_rules_saved_before_keep_their_meaning_but_acronyms_and_short_words_are_
     old = rules.add("old", Conditions.of(categories="politics"))
     store.close()
     saved = {
-        "words": ["rain", "élection présidentielle", "UN", "au", "ECOWAS", "Kenya", "vote*",
-                  "نفط"],
+        "words": ["rain", "élection présidentielle", "UN", "au", "ECOWAS", "Kenya", "vote*", "نفط"],
         "categories": ["politics"],
     }
     conn = sqlite3.connect(path)
