@@ -298,6 +298,40 @@ def test_let_them_finish_leaves_the_downloads(
     assert page.model.rules() == [] and v.cancel_downloads_of == []
 
 
+def test_escape_on_the_question_keeps_the_rule(
+    qtbot: Any, services: Services, tmp_path: Path
+) -> None:
+    # review: the question asks what becomes of the downloads; Escape (or closing it) took
+    # "Let them finish" and removed the rule all the same
+    from PySide6.QtCore import Qt
+
+    from alu_client.core.rules import RuleStore
+    from alu_client.core.settings import AppSettings
+    from alu_client.ui.views import settings_apply
+    from alu_client.ui.views.settings_rules import RulesPage
+
+    rule = RuleStore(services.store, PROFILE).add("smalldisk", Conditions())
+    services.store_items([make_item("a", "A")])
+    services._enqueue_rule(make_item("a", "A"), "broadcast", tmp_path, rule)
+    loaded = settings_apply.load(
+        services, AppSettings(services.store, services.paths.downloads_dir), None
+    )
+    page = RulesPage()
+    qtbot.addWidget(page)
+    page.load(loaded)
+    page.show()
+    page.view.selectRow(0)
+    page.remove_rule()
+    box = page.question
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.question is None)
+    v = loaded.values
+    page.collect(v)
+    assert [r.name for r in page.model.rules()] == ["smalldisk"] and v.cancel_downloads_of == []
+
+
 # --- history (findings 10, 11) ---------------------------------------------------------------------
 
 

@@ -462,15 +462,21 @@ class RulesPage(QWidget):
         cancel.setObjectName("rule-remove-cancel-downloads")
         keep = box.addButton(self.tr("Let them finish"), QMessageBox.ButtonRole.AcceptRole)
         keep.setObjectName("rule-remove-keep-downloads")
+        # Escape, or the window closed: the rule stays (both answers remove it)
+        back = box.addButton(QMessageBox.StandardButton.Cancel)
+        back.setObjectName("rule-remove-back")
         box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
+        box.setEscapeButton(back)
         box.setWindowModality(Qt.WindowModality.WindowModal)
 
         def answered() -> None:
             self.question = None
-            if box.clickedButton() is cancel:
-                self.cancel_with[rule.id] = rule  # (at OK, with the rule)
+            clicked = box.clickedButton()
             box.deleteLater()
+            if clicked not in (cancel, keep):
+                return
+            if clicked is cancel:
+                self.cancel_with[rule.id] = rule  # (at OK, with the rule)
             self._remove(rule)
 
         box.finished.connect(answered)
