@@ -365,3 +365,25 @@ def test_the_upgrade_does_not_queue_the_old_items_syncs_stored_without_rules(
         assert recorder.calls == ["recent"]
     finally:
         store.close()
+
+
+def test_one_item_dated_a_year_ahead_does_not_make_every_other_item_old(
+    store: Store, tmp_path: Path
+) -> None:
+    """Review: with no Date heard yet, the hub's time was the newest item's; one item dated a
+    year ahead by mistake made the rest a year old, and no rule took any of them."""
+    RuleStore(store, PROFILE).add("skew", Conditions.of(words="skew election"))
+    now = hub_now(0)
+    upsert_items(
+        store,
+        PROFILE,
+        [
+            make_item("typo", 1, now + dt.timedelta(days=365)),
+            make_item("a", 2, now - dt.timedelta(hours=1)),
+            make_item("b", 3, now - dt.timedelta(hours=2)),
+            make_item("old", 4, now - dt.timedelta(hours=30)),
+        ],
+    )
+    recorder = Recorder(store, tmp_path)
+    RuleEngine(store, PROFILE, recorder).evaluate_pending()
+    assert sorted(recorder.calls) == ["a", "b", "typo"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 import sqlite3
@@ -152,6 +153,9 @@ def rule_problems(store: Store, profile: str) -> list[RuleProblem]:
     return [p for p in found if p is not None]
 
 
+_DAY = dt.timedelta(days=1)
+
+
 def hub_clock_offset(store: Store, profile: str) -> float:
     """The hub's clock minus this workstation's (seconds): as the hub's ``Date`` last said
     (kept by the feed sync); never measured, at least as far ahead as the newest item the hub
@@ -159,9 +163,21 @@ def hub_clock_offset(store: Store, profile: str) -> float:
     measured = SyncState(store, profile).clock_offset
     if measured is not None:
         return measured
-    row = store.query_one("SELECT MAX(published_at) FROM items WHERE profile = ?", (profile,))
-    newest = _when(row[0]) if row is not None else None
-    return max(0.0, newest.timestamp() - time.time()) if newest is not None else 0.0
+    # the newest item that has another within a day before it: one item dated ahead by
+    # mistake (a year out) made every other item a year old, and no rule took anything until
+    # the hub's Date was heard (a hub that publishes rarely: its newest, as before)
+    rows = store.query(
+        "SELECT published_at FROM items WHERE profile = ? ORDER BY published_at DESC LIMIT 5",
+        (profile,),
+    )
+    times = [t for row in rows if (t := _when(row[0])) is not None]
+    if not times:
+        return 0.0
+    newest = next(
+        (t for t, before in itertools.pairwise(times) if t - before <= _DAY),
+        times[0],
+    )
+    return max(0.0, newest.timestamp() - time.time())
 
 
 class RuleEngine:
