@@ -92,13 +92,113 @@ def test_a_file_damaged_in_place_is_found_by_its_checksum_and_stays_missing(
     assert path.exists()  # not asked to delete it
     lib.check_files(item_ids=["it000001"])
     assert lib.get("it000001").file("broadcast").state == "missing"  # type: ignore[union-attr]
-    # asked to delete it (Download again): the damaged copy goes, the record stays missing
-    # (as if found present again: only a new download does that)
-    with lib.store.write() as conn:
-        conn.execute("UPDATE library_files SET state = 'present', reason = ''")
-    assert lib.verify_file("it000001", "broadcast", remove_damaged=True) == DAMAGED
-    assert not path.exists()
+    # verify_file never deletes: Download again sets it aside only once it is found damaged
+    assert lib.verify_file("it000001", "broadcast") == DAMAGED
+    assert path.exists()
     assert lib.get("it000001").file("broadcast").state == "missing"  # type: ignore[union-attr]
+
+
+def test_a_damaged_file_is_set_aside_and_put_back_never_deleted_by_the_check(
+    desk: Services, tmp_path: Path
+) -> None:
+    """Download again deleted the damaged file before it knew a new copy could be fetched.
+    Now it is set aside under a name of its own (its name free for the new download: no
+    "NAME (2)"), and put back, still damaged, when the download is refused."""
+    lib = desk.library
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    damage_in_place(path)
+    bad = path.read_bytes()
+    assert lib.verify_file("it000001", "broadcast") == DAMAGED
+    aside = lib.set_aside_damaged("it000001", "broadcast")
+    assert aside is not None and aside[0] == path and not path.exists()
+    assert aside[1].parent == path.parent and aside[1].read_bytes() == bad
+    lib.check_files(item_ids=["it000001"])  # (the download looks at the disk first)
+    assert lib.put_back("it000001", "broadcast", *aside)
+    assert path.read_bytes() == bad and not aside[1].exists()
+    f = lib.get("it000001").file("broadcast")  # type: ignore[union-attr]
+    assert f is not None and (f.state, f.reason) == ("missing", DAMAGED)
+    lib.check_files(item_ids=["it000001"])  # same size and time: still damaged, not present
+    f = lib.get("it000001").file("broadcast")  # type: ignore[union-attr]
+    assert f is not None and (f.state, f.reason) == ("missing", DAMAGED)
+
+
+def test_a_damaged_file_without_a_recorded_time_is_never_set_aside(
+    desk: Services, tmp_path: Path
+) -> None:
+    """A record made before the time was kept: the size alone cannot tell the damaged file
+    from another workstation's good copy put at its name while it was read; it stays."""
+    lib = desk.library
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    with lib.store.write() as conn:
+        conn.execute("UPDATE library_files SET mtime_ns = NULL")
+    damage_in_place(path)
+    assert lib.verify_file("it000001", "broadcast") == DAMAGED
+    assert lib.set_aside_damaged("it000001", "broadcast") is None
+    assert path.exists()
+
+
+def test_a_file_replaced_while_it_was_read_is_not_called_damaged(
+    desk: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another workstation's verified copy renamed into place while this one read the file:
+    the bytes read were the old file's; the one there now is not damaged (another time)."""
+    from alu_client.core.library import files as files_mod
+
+    lib = desk.library
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    damage_in_place(path)
+    real = files_mod._sha256_of
+
+    def read_then_replaced(p: Path, stop: Any = None) -> Any:
+        out = real(p, stop)
+        new = p.with_name(p.name + ".part")
+        new.write_bytes(bytes([1]) * 1000)
+        st = p.stat()
+        os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+        os.replace(new, p)
+        return out
+
+    monkeypatch.setattr(files_mod, "_sha256_of", read_then_replaced)
+    reason = lib.verify_file("it000001", "broadcast")
+    assert reason != DAMAGED and reason != INTACT
+    assert lib.set_aside_damaged("it000001", "broadcast") is None
+    assert path.read_bytes() == bytes([1]) * 1000
+
+
+def test_damaged_clears_when_the_file_goes_or_is_put_back_right(
+    desk: Services, tmp_path: Path
+) -> None:
+    """A file once found damaged stayed "damaged" whatever happened to it."""
+    lib = desk.library
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    good = path.read_bytes()
+    st = path.stat()
+    damage_in_place(path)
+    assert lib.verify_file("it000001", "broadcast") == DAMAGED
+    path.unlink()
+    lib.check_files(item_ids=["it000001"])
+    f = lib.get("it000001").file("broadcast")  # type: ignore[union-attr]
+    assert f is not None and f.state == "missing" and f.reason != DAMAGED
+    assert "not there" in f.reason
+    path.write_bytes(good)  # a good copy put back (a backup keeps the time)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert lib.verify_file("it000001", "broadcast") == INTACT
+    assert lib.get("it000001").file("broadcast").present  # type: ignore[union-attr]
+
+
+def test_a_check_stops_between_two_reads(desk: Services, tmp_path: Path) -> None:
+    """At the app's end the check stops instead of reading on (2 GB on a share: minutes)."""
+    import threading
+
+    from alu_client.core.library import VerifyStopped
+
+    lib = desk.library
+    add_item(desk, tmp_path, 1)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(VerifyStopped):
+        lib.verify_file("it000001", "broadcast", stop=stop)
+    assert lib.get("it000001").file("broadcast").present  # type: ignore[union-attr]
 
 
 # --- 5. damaged in place: the Library says so, and downloads it again ------------------------
@@ -138,9 +238,12 @@ def test_a_file_damaged_in_place_is_said_damaged_and_downloaded_again(
         again = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
         return again is not None and again.present and again.verified_at != f.verified_at
 
+    qtbot.waitUntil(lambda: "was damaged" in library.message.text(), timeout=20_000)
+    assert "it was deleted" in library.message.text()
     qtbot.waitUntil(fetched_again, timeout=30_000)
     again = desk.library.get(pushes["en"]).file("broadcast")  # type: ignore[union-attr]
     assert again is not None and again.path == f.path  # the damaged copy gave up its name
+    assert [p.name for p in f.path.parent.iterdir() if "damaged" in p.name] == []
     assert hashlib.sha256(again.path.read_bytes()).hexdigest() == again.sha256
     assert again.path.read_bytes() == good
     state = library.model.index(0, COL_STATE)
@@ -160,9 +263,12 @@ def test_a_file_that_cannot_be_played_but_is_intact_is_said_so(
     library.player.error_occurred.emit("cannot")  # as the player does when it cannot open it
     qtbot.waitUntil(library.download_action.isEnabled)
     assert "seems damaged" in library.detail.values["file"].text()
-    with qtbot.waitSignal(library.command_failed, timeout=10_000) as said:
-        library.download_action.trigger()
-    assert "its checksum matches" in said.args[0] and "Open file" in said.args[0]
+    failures: list[str] = []
+    library.command_failed.connect(failures.append)
+    library.download_action.trigger()
+    qtbot.waitUntil(lambda: "its checksum matches" in library.message.text(), timeout=10_000)
+    assert "Open file" in library.message.text()
+    assert failures == []  # not a failure: the panel's own note
     assert path.exists()
     assert "cannot be played here" in library.detail.values["file"].text()
     assert not library.download_action.isEnabled()
@@ -267,6 +373,41 @@ def test_the_reason_is_said_in_the_users_words(qapp: QApplication, tmp_path: Pat
             f"sa taille est passée de {count_text(1000)} à {count_text(400)} octets depuis sa "
             "vérification"
         )
+    finally:
+        qapp.removeTranslator(translator)
+
+
+def test_the_reasons_a_delete_stores_are_said_in_the_users_words_and_not_missing(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    """Delete local file and retention store their own words for a file left in place: no
+    template matched them, so they stayed English, and the Library said "file missing" of a
+    file on the disk (with another size)."""
+    from alu_client.core.library.files import delete_recorded
+    from alu_client.ui.file_reasons import gone, reason_text
+    from alu_client.ui.formats import count_text
+
+    path = tmp_path / "a.mp4"
+    path.write_bytes(b"x" * 1500)
+    _outcome, _n, sized = delete_recorded(path, 1000)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _outcome, _n, other = delete_recorded(folder, 1000)
+    assert not gone(sized) and not gone(other)
+    translator = QTranslator()
+    assert translator.load(str(_catalogue(tmp_path, "LibraryFileReason", {
+        "its size changed from %1 to %2 bytes since it was downloaded":
+            "sa taille est passée de %1 à %2 octets depuis son téléchargement",
+        "something else than the downloaded file is at its place":
+            "autre chose que le fichier téléchargé est à sa place",
+    })))  # fmt: skip
+    qapp.installTranslator(translator)
+    try:
+        assert reason_text(sized) == (
+            f"sa taille est passée de {count_text(1000)} à {count_text(1500)} octets depuis son "
+            "téléchargement"
+        )
+        assert reason_text(other) == "autre chose que le fichier téléchargé est à sa place"
     finally:
         qapp.removeTranslator(translator)
 
@@ -411,3 +552,71 @@ def test_open_file_opens_it_with_the_systems_application(
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert [Path(u.toLocalFile()) for u in catcher.urls] == [path]
+
+
+# --- Download again when no new copy can be fetched; its check beside the commands ----------
+
+
+def test_download_again_keeps_the_damaged_file_when_nothing_can_be_queued(
+    qtbot: Any, library: LibraryPanel, desk: Services, tmp_path: Path
+) -> None:
+    """The download folder is a share that is away: Download again deleted the damaged file
+    (the only copy, perhaps mostly playable elsewhere) and then could not queue anything."""
+    from alu_client.core.settings import AppSettings
+
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    damage_in_place(path)
+    bad = path.read_bytes()
+    with desk.library.store.write() as conn:
+        conn.execute("UPDATE library_files SET probe = NULL, probe_error = 'Invalid data'")
+    share = tmp_path / "share"
+    share.mkdir()
+    AppSettings(desk.store, desk.paths.downloads_dir).download_dir = share
+    share.rmdir()  # away today
+    failures: list[str] = []
+    library.command_failed.connect(failures.append)
+    show(qtbot, library, 1)
+    qtbot.waitUntil(library.download_action.isEnabled)
+    library.download_action.trigger()
+    qtbot.waitUntil(lambda: bool(failures), timeout=20_000)
+    assert "Could not download" in failures[0]
+    assert path.read_bytes() == bad  # kept, at its place
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    f = desk.library.get("it000001").file("broadcast")  # type: ignore[union-attr]
+    assert f is not None and (f.state, f.reason) == ("missing", DAMAGED)
+
+
+def test_download_agains_check_does_not_hold_up_the_commands(
+    qtbot: Any, library: LibraryPanel, desk: Services, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The checksum ran on the commands' runner: a Pause given meanwhile waited behind a
+    2 GB read, and at Quit it was dropped. It runs on its own runner now, and stops at the
+    app's end (``stop_background``)."""
+    import threading
+
+    from alu_client.core.library import files as files_mod
+
+    path = add_item(desk, tmp_path, 1)["broadcast"]
+    with desk.library.store.write() as conn:
+        conn.execute("UPDATE library_files SET probe = NULL, probe_error = 'Invalid data'")
+    reading, release = threading.Event(), threading.Event()
+    real = files_mod._sha256_of
+
+    def slow(p: Path, stop: Any = None) -> Any:
+        reading.set()
+        while not release.is_set() and not (stop is not None and stop.is_set()):
+            release.wait(0.01)  # (a long read, polled as the real one is between reads)
+        return real(p, stop)
+
+    monkeypatch.setattr(files_mod, "_sha256_of", slow)
+    show(qtbot, library, 1)
+    qtbot.waitUntil(library.download_action.isEnabled)
+    library.download_action.trigger()
+    qtbot.waitUntil(reading.is_set, timeout=10_000)
+    ran: list[bool] = []
+    library.tasks.run(lambda: True, ran.append)  # a command (Pause) given meanwhile
+    qtbot.waitUntil(lambda: ran == [True], timeout=5_000)
+    library.stop_background()  # the app's end: the check stops, the file stays
+    assert library._verify_tasks.wait_for_done(5_000)
+    assert path.exists()
+    assert desk.library.get("it000001").file("broadcast").present  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
-"""Why the library records a file missing (``core.library.files``: the disk check's reasons, and
-``verify_file``'s), in the user's language.
+"""Why the library records a file missing (``core.library.files``: the disk check's reasons,
+``verify_file``'s, and those of a delete that left a file in place), in the user's language.
 
 The core words them in English, as sentence parts ("its size changed from 147653 to 73826
 bytes since it was verified"); each is a template here, its details (sizes, the system's
@@ -45,8 +45,18 @@ _CHANGED = (
     QT_TRANSLATE_NOOP(
         "LibraryFileReason", "its record in the library is damaged; download it again"
     ),
+    # (Delete local file's and retention's words for a file left in place: ``delete_recorded``)
+    QT_TRANSLATE_NOOP(
+        "LibraryFileReason", "something else than the downloaded file is at its place"
+    ),
+    QT_TRANSLATE_NOOP(
+        "LibraryFileReason", "its size changed from %1 to %2 bytes since it was downloaded"
+    ),
 )
-_COUNTS = {"its size changed from %1 to %2 bytes since it was verified"}
+_COUNTS = {
+    "its size changed from %1 to %2 bytes since it was verified",
+    "its size changed from %1 to %2 bytes since it was downloaded",
+}
 _PLACEHOLDER = re.compile(r"%(\d)")
 
 

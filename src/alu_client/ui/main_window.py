@@ -518,6 +518,9 @@ class MainWindow(QMainWindow):
         self.activity.detach()
         if self.tray is not None:
             self.tray.dispose()
+        stop_background = getattr(self.library, "stop_background", None)
+        if callable(stop_background):  # a file's check, a copy: not waited for
+            stop_background()
         self.tasks.wait_for_done()
         self.services.stop()
 

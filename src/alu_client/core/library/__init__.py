@@ -23,6 +23,7 @@ from .files import (
     LibraryFile,
     MissingFile,
     RetentionReport,
+    VerifyStopped,
     record_file,
 )
 from .items import LibraryItem, rebuild_fts, upsert_items
@@ -43,6 +44,7 @@ __all__ = [
     "Page",
     "Query",
     "RetentionReport",
+    "VerifyStopped",
     "fts_query",
     "normalize",
     "rebuild_fts",

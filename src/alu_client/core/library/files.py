@@ -25,10 +25,12 @@ checked by their size alone, as they were.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -306,9 +308,17 @@ def check_files(
         )
         for row in rows
     ]
-    # a file found damaged stays so: its size and time are the ones verified, its bytes not
+    # a file found damaged stays so while its size and time are the ones verified (its bytes
+    # not); one gone since, or put back (a backup, another workstation's copy: another time),
+    # gets the disk's own reason, and one of the recorded size and time again is checked by
+    # its bytes (``verify_file``), never made present by a look
     looked = [
-        (row, DAMAGED if row["state"] == MISSING and row["reason"] == DAMAGED else reason)
+        (
+            row,
+            DAMAGED
+            if row["state"] == MISSING and row["reason"] == DAMAGED and not reason
+            else reason,
+        )
         for row, reason in looked
     ]
     missing: list[MissingFile] = []
@@ -337,12 +347,30 @@ def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
 INTACT = "intact"
 
 
-def _sha256_of(path: Path) -> str:
+class VerifyStopped(LibraryError):
+    """A file's check was stopped (the app is ending): nothing was recorded."""
+
+
+def _sha256_of(path: Path, stop: threading.Event | None = None) -> tuple[str, os.stat_result]:
+    """The file's sha256, and what identified the file read (its ``fstat``, taken when it was
+    opened). ``stop`` set: VerifyStopped, between two reads."""
     h = hashlib.sha256()
     with path.open("rb") as f:
+        st = os.fstat(f.fileno())
         while chunk := f.read(1 << 20):
+            if stop is not None and stop.is_set():
+                raise VerifyStopped(f"The check of {path.name} was stopped.")
             h.update(chunk)
-    return h.hexdigest()
+    return h.hexdigest(), st
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+    )
 
 
 def verify_file(
@@ -351,16 +379,18 @@ def verify_file(
     item_id: str,
     rendition: str,
     *,
-    remove_damaged: bool = False,
+    stop: threading.Event | None = None,
     now: float | None = None,
 ) -> str:
-    """Read a present file whole and compare its sha256 with the one verified at its download
-    (a file the player or the media worker could not open: damaged in place, same size and
-    time, or simply of a kind this workstation cannot play). Returns ``INTACT``, or why it is
-    not the file verified; then the record is missing with that reason (``DAMAGED`` for other
-    bytes), so it can be downloaded again. ``remove_damaged``: a damaged file that is still
-    the one ALU Desk wrote (its size and time) is deleted, and the new download takes its
-    name. Raises LibraryError when there is no such file record. Slow on a large file: never
+    """Read a file whole and compare its sha256 with the one verified at its download (a
+    file the player or the media worker could not open: damaged in place, same size and
+    time, or simply of a kind this workstation cannot play). Returns ``INTACT`` (the record
+    is present: a damaged one put back right is so again), or why it is not the file
+    verified; then the record is missing with that reason (``DAMAGED`` for other bytes), so
+    it can be downloaded again. The file is never deleted here (``set_aside_damaged``). A file
+    replaced while it was read (another workstation's copy renamed into place) is not called
+    damaged: it is looked at again. ``stop`` (set at the app's end): VerifyStopped between two
+    reads. Raises LibraryError when there is no such file record. Slow on a large file: never
     on the GUI thread."""
     now = time.time() if now is None else now
     row = store.query_one(
@@ -373,18 +403,103 @@ def verify_file(
     known = _recorded(row)
     path = Path(row["path"])
     reason = _look(path, known[0], known[2]) if known is not None else DAMAGED_RECORD
-    if not reason:
+    if not reason and known is not None:
         try:
-            same = _sha256_of(path) == str(row["sha256"]).lower()
+            digest, read = _sha256_of(path, stop)
+            now_there = os.lstat(path)
+        except VerifyStopped:
+            raise
         except OSError as e:
             reason = f"it cannot be reached ({e.strerror or type(e).__name__})"
         else:
-            reason = "" if same else DAMAGED
-    if reason == DAMAGED and remove_damaged and known is not None:
-        delete_recorded(path, known[0], known[2])  # (only the file written: size and time)
+            if not _same_file(read, now_there):
+                reason = _look(path, known[0], known[2]) or REWRITTEN  # replaced meanwhile
+            else:
+                reason = "" if digest == str(row["sha256"]).lower() else DAMAGED
     with store.write() as conn:
         conn.execute(_SET_STATE, (MISSING if reason else PRESENT, reason, now, *_guard(row)))
     return reason or INTACT
+
+
+#: the name a damaged file is set aside under while its new download is queued
+ASIDE_SUFFIX = ".damaged"
+
+
+def set_aside_damaged(
+    store: Store, profile: str, item_id: str, rendition: str
+) -> tuple[Path, Path] | None:
+    """Rename a file ``verify_file`` found damaged to a name of its own beside it (``.NAME
+    .damaged``), so that its new download takes its name, not "NAME (2)": (where it was,
+    where it is now), or None when it stays where it is: its record is not DAMAGED, its
+    modification time was never recorded (the size alone cannot tell it from another
+    workstation's good copy on a shared folder), or the file there is not the one recorded
+    (another size or time: the record then says why). The caller deletes the set-aside copy
+    once the new download is queued (``drop_aside``), or puts it back (``put_back``)."""
+    row = store.query_one(
+        "SELECT id, item_id, rendition, path, size, state, reason, verified_at, mtime_ns"
+        " FROM library_files WHERE profile = ? AND item_id = ? AND rendition = ?",
+        (profile, item_id, rendition),
+    )
+    if row is None or row["state"] != MISSING or row["reason"] != DAMAGED:
+        return None
+    known = _recorded(row)
+    if known is None or known[2] is None:
+        return None
+    path = Path(row["path"])
+    reason = _look(path, known[0], known[2])
+    if not reason:
+        aside = _aside_name(path)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and same_time(known[2], st.st_mtime_ns):
+                os.rename(path, aside)
+                return path, aside
+            reason = REWRITTEN
+        except FileNotFoundError:
+            reason = _look(path, known[0], known[2])
+        except OSError:
+            return None  # (held open, a read-only share: it stays, the new copy takes a name)
+    if reason:
+        with store.write() as conn:
+            conn.execute(_SET_STATE, (MISSING, reason, time.time(), *_guard(row)))
+    return None
+
+
+def _aside_name(path: Path) -> Path:
+    for n in range(1, 1000):
+        number = "" if n == 1 else f".{n}"
+        aside = path.with_name(f".{path.name}{number}{ASIDE_SUFFIX}")
+        if not os.path.lexists(aside):
+            return aside
+    raise LibraryError(f"Too many damaged copies of {path.name} beside it.")
+
+
+def drop_aside(aside: Path) -> None:
+    """Delete a damaged file set aside (its new download is queued)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(aside)
+
+
+def put_back(
+    store: Store, profile: str, item_id: str, rendition: str, place: Path, aside: Path
+) -> bool:
+    """Put a damaged file set aside back at its place (its new download was refused), and
+    its record back to DAMAGED (a look in between saw it gone). False when something took
+    its place meanwhile: the set-aside copy stays, under its own name."""
+    if os.path.lexists(place):
+        return False
+    try:
+        os.rename(aside, place)
+    except OSError:
+        return False
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE library_files SET state = 'missing', reason = ?"
+            " WHERE profile = ? AND item_id = ? AND rendition = ? AND path = ?"
+            " AND state != 'removed'",
+            (DAMAGED, profile, item_id, rendition, str(place)),
+        )
+    return True
 
 
 # --- deleting ------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from ..store import Store
 from . import files as _files
@@ -100,11 +102,23 @@ class Library:
             self.store, self.profile, max_age_days, max_total_bytes, now=now
         )
 
-    def verify_file(self, item_id: str, rendition: str, *, remove_damaged: bool = False) -> str:
+    def verify_file(
+        self, item_id: str, rendition: str, *, stop: threading.Event | None = None
+    ) -> str:
         """Compare a file's bytes with the ones verified: see ``files.verify_file``."""
-        return _files.verify_file(
-            self.store, self.profile, item_id, rendition, remove_damaged=remove_damaged
-        )
+        return _files.verify_file(self.store, self.profile, item_id, rendition, stop=stop)
+
+    def set_aside_damaged(self, item_id: str, rendition: str) -> tuple[Path, Path] | None:
+        """See ``files.set_aside_damaged``."""
+        return _files.set_aside_damaged(self.store, self.profile, item_id, rendition)
+
+    def put_back(self, item_id: str, rendition: str, place: Path, aside: Path) -> bool:
+        """See ``files.put_back``."""
+        return _files.put_back(self.store, self.profile, item_id, rendition, place, aside)
+
+    @staticmethod
+    def drop_aside(aside: Path) -> None:
+        _files.drop_aside(aside)
 
     def remove_file(self, item_id: str, rendition: str) -> int:
         return _files.remove_file(self.store, self.profile, item_id, rendition)

@@ -62,7 +62,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.library import INTACT, CheckReport, LibraryFile, LibraryItem, Query
+from alu_client.core.library import (
+    INTACT,
+    CheckReport,
+    LibraryFile,
+    LibraryItem,
+    Query,
+    VerifyStopped,
+)
 from alu_client.core.safe_names import unique_path
 from alu_client.core.services import AlreadyDownloaded, Services
 
@@ -103,6 +110,8 @@ class Redownload:
     queued: list[str] = field(default_factory=list)
     intact: list[tuple[str, item_detail.FileKey]] = field(default_factory=list)
     failed: list[tuple[str, BaseException]] = field(default_factory=list)
+    #: (title, file name) of damaged files deleted once their new download was queued
+    replaced: list[tuple[str, str]] = field(default_factory=list)
 
 
 T = TypeVar("T")
@@ -224,6 +233,11 @@ class LibraryPanel(QWidget):
         self._loaded_item = ""  # the item whose file is loaded
         self._copy_cancel: threading.Event | None = None
         self._copy_tasks = TaskRunner(self)
+        # Download again's checksums: long reads, on a runner of their own (the commands'
+        # one keeps Pause and Cancel in order and must not wait behind them); stopped at the
+        # app's end (``stop_background``)
+        self._verify_tasks = TaskRunner(self)
+        self._verify_stop = threading.Event()
         self._check_when_loaded = False  # shown before its rows were read: look once they are
         # files here that the player could not open: suspect (damaged?), to be checked and
         # downloaded again (Download again); those then found intact (the bytes verified)
@@ -776,39 +790,57 @@ class LibraryPanel(QWidget):
     def download_again(self) -> None:
         """Queue again the missing files of the selected items, and those of their files here
         that may be damaged (the player or the media worker could not open them): such a file
-        is read whole first and its checksum compared with the one verified; damaged, it is
-        deleted and downloaded again (verified, as every download), intact, it stays and the
-        panel says so. All of it off the GUI thread."""
+        is read whole first (on a runner of its own: the commands' runner is not held up by a
+        2 GB read) and its checksum compared with the one verified. Damaged, it is set aside
+        under a name of its own beside it, its new download queued (verified, as every
+        download) at its name, and only then deleted; a download refused puts it back.
+        Intact, it stays and the panel says so. All of it off the GUI thread."""
         items = self.selected_items()
         wanted = [(li.id, li.title, r) for li in items for r in missing_renditions(li)]
         suspects = [(li.id, li.title, f) for li in items if (f := self._suspect(li)) is not None]
         if not wanted and not suspects:
             return
         if self.loaded_path in {f.path for _i, _t, f in suspects}:
-            self._unload()  # let go of the file: it may be deleted (Windows would refuse)
+            self._unload()  # let go of the file: it may be renamed (Windows would refuse)
         library, download = self.services.library, self.services.download
+        stop = self._verify_stop
+
+        def fetch(item_id: str, title: str, rendition: str, out: Redownload) -> bool:
+            try:
+                download(item_id, rendition)
+            except AlreadyDownloaded:  # put back meanwhile: nothing to fetch
+                return True
+            except Exception as e:
+                out.failed.append((title, e))
+                return False
+            out.queued.append(item_id)
+            return True
 
         def work() -> Redownload:
             out = Redownload()
-            todo = list(wanted)
+            for item_id, title, rendition in wanted:
+                fetch(item_id, title, rendition, out)
             for item_id, title, f in suspects:
                 try:
-                    if library.verify_file(item_id, f.rendition, remove_damaged=True) == INTACT:
+                    if library.verify_file(item_id, f.rendition, stop=stop) == INTACT:
                         out.intact.append((title, item_detail.file_key(f)))
                         continue
+                    aside = library.set_aside_damaged(item_id, f.rendition)
+                except VerifyStopped:
+                    return out  # the app is ending
                 except Exception as e:  # each on its own: one failure stops no other
                     out.failed.append((title, e))
                     continue
-                todo.append((item_id, title, f.rendition))
-            for item_id, title, rendition in todo:
-                try:
-                    download(item_id, rendition)
-                except AlreadyDownloaded:  # put back meanwhile: nothing to fetch
+                if not fetch(item_id, title, f.rendition, out):
+                    if aside is not None:
+                        library.put_back(item_id, f.rendition, *aside)
                     continue
-                except Exception as e:
-                    out.failed.append((title, e))
-                    continue
-                out.queued.append(item_id)
+                if aside is not None:
+                    try:
+                        library.drop_aside(aside[1])
+                    except OSError as e:
+                        log.warning("the damaged copy %s stays: %s", aside[1], e)
+                    out.replaced.append((title, f.path.name))
             return out
 
         def done(out: Redownload) -> None:
@@ -822,7 +854,14 @@ class LibraryPanel(QWidget):
                 )
                 for title, error in out.failed
             ]
-            problems += [
+            notes = [
+                self.tr(
+                    "“{title}”: {name} was damaged (its checksum differs); it was deleted and a "
+                    "verified copy is being downloaded in its place."
+                ).format(title=title, name=formats.isolated(name))
+                for title, name in out.replaced
+            ]
+            notes += [
                 self.tr(
                     "“{title}”: {name} is the file that was downloaded and verified (its "
                     "checksum matches); it was not downloaded again. Open file opens it with "
@@ -831,7 +870,9 @@ class LibraryPanel(QWidget):
                 for title, key in out.intact
             ]
             if problems:
-                self.command_failed.emit("\n".join(problems))
+                self.command_failed.emit("\n".join(problems + notes))
+            elif notes:
+                say(self.message, "\n".join(notes))  # not a failure: the panel's own note
             else:
                 self.message.hide()
             ids = [item_id for item_id, _t, _r in wanted] + [i for i, _t, _f in suspects]
@@ -841,7 +882,13 @@ class LibraryPanel(QWidget):
                 self.detail.set_item(li)
             self._update_actions()
 
-        self._run(work, done, self._failure_handler())
+        run_while_alive(self, self._verify_tasks, work, done, self._failure_handler())
+
+    def stop_background(self) -> None:
+        """At the app's end: a file's check (Download again) and a copy stop between two
+        reads, so that the app's end waits for neither."""
+        self._verify_stop.set()
+        self.cancel_copy()
 
     def _delete(self, targets: list[tuple[str, str, Path]]) -> None:
         if self.loaded_path in {p for _i, _r, p in targets}:
