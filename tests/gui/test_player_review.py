@@ -20,6 +20,7 @@ from alu_client.core.services import Services
 from alu_client.ui.formats import isolated
 from alu_client.ui.views.library import LibraryPanel
 from alu_client.ui.widgets.player import PlayerWidget
+from alu_hub.media.generate import generate_clip
 from tests.client.test_library import make_item, rendition
 from tests.gui import test_library_panel as library_tests
 
@@ -107,6 +108,49 @@ def test_full_screen_keeps_playing_and_pauses_when_minimised(
     player.stage.showMinimized()
     qtbot.waitUntil(lambda: player.player.playbackState() == State.PausedState)
     player.set_full_screen(False)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clip long enough to be still playing when the test looks (``clip`` lasts 1 s)."""
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    generate_clip(path, seconds=15.0, width=320, height=240, seed=3)
+    return path
+
+
+@pytest.mark.parametrize("away", ["another tab", "minimised", "closed to the tray"])
+def test_leaving_full_screen_into_a_player_out_of_sight_pauses(
+    qtbot: Any, tabs: tuple[QTabWidget, PlayerWidget], long_clip: Path, away: str
+) -> None:
+    """In full screen the user went back to the main window and chose another tab (or the main
+    window was minimised or closed to the tray), then pressed Escape: the picture went back
+    into a player no one sees, and the clip played on there, sound and all."""
+    top, player = tabs
+    load(qtbot, player, long_clip)
+    playing(qtbot, player)
+    player.set_full_screen(True)
+    if away == "another tab":
+        top.setCurrentIndex(1)
+    elif away == "minimised":
+        top.showMinimized()
+        qtbot.waitUntil(top.isMinimized)
+    else:
+        top.hide()
+    # the full-screen window is still seen: it plays on
+    assert player.player.playbackState() == State.PlayingState
+    player.set_full_screen(False)
+    assert player.player.playbackState() == State.PausedState
+    assert not player.is_full_screen()
+    # back in sight, the user plays again; leaving full screen in sight keeps playing
+    if away == "another tab":
+        top.setCurrentIndex(0)
+    else:
+        top.showNormal()
+        qtbot.waitExposed(top)
+    playing(qtbot, player)
+    player.set_full_screen(True)
+    player.set_full_screen(False)
+    assert player.player.playbackState() == State.PlayingState
 
 
 def test_a_file_loaded_shows_its_first_frame_paused_and_silent(

@@ -536,6 +536,11 @@ class PlayerWidget(QWidget):
         self._escape.setEnabled(on)
         self.full_screen_action.setChecked(on)
         self._retranslate()
+        # back home in a player out of sight meanwhile (another tab chosen, the main window
+        # minimised or closed to the tray while the full-screen window was seen): the hide was
+        # let pass then, so pause now
+        if not on and (not self.isVisible() or self.window().isMinimized()):
+            self.pause()
         self.full_screen_changed.emit(on)
 
     # ---- following the player -------------------------------------------------------------
@@ -684,7 +689,8 @@ class PlayerWidget(QWidget):
 
     def hideEvent(self, event: QHideEvent) -> None:
         """Out of sight (another tab, the window minimised or closed to the tray): pause; the
-        user plays again. In full screen the stage is a window of its own, still seen."""
+        user plays again. In full screen the stage is a window of its own, still seen; leaving
+        full screen into a player out of sight pauses then (``set_full_screen``)."""
         if not self._full_screen:
             self.pause()
         super().hideEvent(event)
