@@ -2153,6 +2153,14 @@
         <source>its record in the library is damaged; download it again</source>
         <translation>سجلّه في المكتبة تالف؛ نزّله من جديد</translation>
     </message>
+    <message>
+        <source>something else than the downloaded file is at its place</source>
+        <translation>يوجد في مكانه شيء غير الملف المُنزَّل</translation>
+    </message>
+    <message>
+        <source>its size changed from %1 to %2 bytes since it was downloaded</source>
+        <translation>تغيّر حجمه من %1 إلى %2 بايت منذ تنزيله</translation>
+    </message>
 </context>
 <context>
     <name>LibraryPanel</name>
@@ -2204,6 +2212,7 @@
     </message>
     <message>
         <source>The folder {folder} is not there any more.</source>
+        <extracomment>(title, file name) of damaged files deleted once their new download was queued</extracomment>
         <translation>لم يعد المجلد ⁨{folder}⁩ موجودًا.</translation>
     </message>
     <message>
@@ -2265,6 +2274,10 @@
     <message>
         <source>Could not download “{title}”: {error}</source>
         <translation>تعذّر تنزيل «{title}»: {error}</translation>
+    </message>
+    <message>
+        <source>“{title}”: {name} was damaged (its checksum differs); it was deleted and a verified copy is being downloaded in its place.</source>
+        <translation>«{title}»: كان ⁨{name}⁩ تالفًا (مجموع التحقق مختلف)؛ حُذف ويجري تنزيل نسخة متحقَّق منها مكانه.</translation>
     </message>
     <message>
         <source>“{title}”: {name} is the file that was downloaded and verified (its checksum matches); it was not downloaded again. Open file opens it with this workstation&apos;s own player.</source>

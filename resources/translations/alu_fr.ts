@@ -2129,6 +2129,14 @@
         <source>its record in the library is damaged; download it again</source>
         <translation>son enregistrement dans la bibliothèque est endommagé ; téléchargez-le à nouveau</translation>
     </message>
+    <message>
+        <source>something else than the downloaded file is at its place</source>
+        <translation>autre chose que le fichier téléchargé est à sa place</translation>
+    </message>
+    <message>
+        <source>its size changed from %1 to %2 bytes since it was downloaded</source>
+        <translation>sa taille est passée de %1 à %2 octets depuis son téléchargement</translation>
+    </message>
 </context>
 <context>
     <name>LibraryPanel</name>
@@ -2172,6 +2180,7 @@
     </message>
     <message>
         <source>The folder {folder} is not there any more.</source>
+        <extracomment>(title, file name) of damaged files deleted once their new download was queued</extracomment>
         <translation>Le dossier {folder} n’est plus là.</translation>
     </message>
     <message>
@@ -2217,6 +2226,10 @@
     <message>
         <source>Could not download “{title}”: {error}</source>
         <translation>Impossible de télécharger « {title} » : {error}</translation>
+    </message>
+    <message>
+        <source>“{title}”: {name} was damaged (its checksum differs); it was deleted and a verified copy is being downloaded in its place.</source>
+        <translation>« {title} » : {name} était endommagé (sa somme de contrôle diffère) ; il a été supprimé et une copie vérifiée est en cours de téléchargement à sa place.</translation>
     </message>
     <message>
         <source>“{title}”: {name} is the file that was downloaded and verified (its checksum matches); it was not downloaded again. Open file opens it with this workstation&apos;s own player.</source>
