@@ -45,6 +45,12 @@ def _session_database(config: pytest.Config) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     livehub.use_database(_session_database(config))
+    # (here, not in pyproject.toml, whose every change makes ./run set up .venv again)
+    config.addinivalue_line(
+        "markers",
+        "one_database: in a hub module run on both databases (tests/hub/conftest.py), a test "
+        "that touches neither: run once",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from . import __doc__ as hub_doc
-from . import signin
+from . import auth, signin
 from .api import router as api_router
 from .db import Database, as_utc
 from .errors import install_handlers
@@ -148,6 +148,7 @@ def housekeeping(hub: Hub) -> None:
 
 def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     hub = hub or build_hub(settings)
+    auth.prepare_sign_in()  # (once per process: before the first sign-in, not in it)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, FeedBroker]]:

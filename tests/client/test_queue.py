@@ -244,7 +244,8 @@ class SlowToStop(FakeJobs):
 def test_what_is_asked_last_while_a_pause_winds_down_wins(store: Store, second: str) -> None:
     # pause() then at once cancel() ended paused (the cancel lost: the part file and the server
     # upload kept); pause() then resume() (or pause_all/resume_all) ended paused too
-    jobs = SlowToStop(blocks=2000, block_time=0.005)
+    # ~2.5 s of blocks: the pauses and resumes below come within the first half second
+    jobs = SlowToStop(blocks=400, block_time=0.005)
     q = make_queue(store, jobs)
     tid = add(q, "a")
     q.start()
@@ -292,7 +293,7 @@ def test_pause_all_while_the_queue_starts_transfers_pauses_every_one(store: Stor
 
 
 def test_pause_all_and_resume_all(store: Store) -> None:
-    jobs = FakeJobs(blocks=300, block_time=0.01)
+    jobs = FakeJobs(blocks=100, block_time=0.01)  # ~1 s each, one at a time
     q = make_queue(store, jobs, max_downloads=1)
     ids = [add(q, n) for n in "abc"]
     q.start()

@@ -100,6 +100,7 @@ def test_an_answer_whose_body_never_ends_is_cut_by_a_pause_and_by_the_stall_time
             run(spec, c.ctx)
         checkpoint = c.checkpoint
     bends.trickle = frozenset({method})
+    bends.trickle_every = 0.25  # a piece well within the 1 s stall time below
     paused = new_ctx(stall_timeout=60)
     if method == "HEAD":
         paused.checkpoint.data = dict(checkpoint.data)
@@ -109,7 +110,7 @@ def test_an_answer_whose_body_never_ends_is_cut_by_a_pause_and_by_the_stall_time
         run(spec, paused.ctx)
     assert time.monotonic() - t0 < 4  # the pause came after 1 s
 
-    stalled = new_ctx(stall_timeout=2)
+    stalled = new_ctx(stall_timeout=1)  # tried 4 times (3 back-offs, 3.5 s): 1 s each
     if method == "HEAD":
         stalled.checkpoint.data = dict(checkpoint.data)
     t0 = time.monotonic()

@@ -44,8 +44,9 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 
 @pytest.fixture
-def tus_py(tmp_path: Path) -> Iterator[TusPy]:
-    with start_tus_py(tmp_path / "tus-py") as server:
+def tus_py(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[TusPy]:
+    # options for the server, when a test names some (indirect parametrization)
+    with start_tus_py(tmp_path / "tus-py", **getattr(request, "param", {})) as server:
         yield server
 
 
@@ -164,6 +165,8 @@ def test_a_reset_in_a_part_made_ahead_asks_the_server_where_it_stands(
     assert any(h.startswith(b"HEAD ") for h in heads)
 
 
+# tuspyserver's lock wait (30 s unless set) shortened: the same wait, without half a minute of it
+@pytest.mark.parametrize("tus_py", [{"lock_timeout": 5}], ids=["lock 5 s"], indirect=True)
 def test_a_stalled_chunk_waits_out_the_servers_lock_then_resumes(
     tus_py: TusPy, proxy: FaultProxy, new_ctx: Callable[..., Ctx], tmp_path: Path
 ) -> None:
@@ -185,8 +188,9 @@ def test_a_stalled_chunk_waits_out_the_servers_lock_then_resumes(
     assert tus_py.info(uid)["offset"] < size
     proxy.release_stalls()  # the stuck request ends at last, as when the server's TCP gives up
 
-    # tuspyserver waits for a file lock on its event loop, up to 30 s: until the PATCH that
-    # came after the stall gives up, it answers nothing at all. The queue backs off meanwhile;
+    # tuspyserver waits for a file lock on its event loop, up to its lock timeout (30 s
+    # unless set; 5 s here): until the PATCH that came after the stall gives up, it answers
+    # nothing at all. The queue backs off meanwhile;
     # here the next attempt waits for the server to answer again.
     wait_until(lambda: answers(f"{tus_py.endpoint}/{uid}"), 60, what="tuspyserver to answer")
     result, c, _ = run_until_done(spec, c.again())

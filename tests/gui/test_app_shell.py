@@ -836,7 +836,11 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 app = QCoreApplication([])
-start_at = float(sys.argv[2])
+if len(sys.argv) > 2:  # the moment to claim at, given
+    start_at = float(sys.argv[2])
+else:  # imported: the test then names the moment both launch at
+    print("READY", flush=True)
+    start_at = float(sys.stdin.readline())
 while time.time() < start_at:
     pass
 single = SingleInstance(instance_key(Path(sys.argv[1])))
@@ -906,17 +910,26 @@ def test_two_launches_at_the_same_moment_make_one_instance_the_other_raises_it(
     env["QT_QPA_PLATFORM"] = "offscreen"
     for run in range(12):
         folder = tmp_path / f"data-{run}"
-        start_at = f"{time.time() + 1.0}"
         launches = [
             subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH, str(folder), start_at],
+                [sys.executable, "-c", _LAUNCH, str(folder)],
                 env=env,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for _ in range(2)
         ]
+        # both ready (Qt imported, ~0.1 s), then both spin until the same moment just ahead:
+        # a fixed second ahead for the imports made this test 13 s of waiting
+        for p in launches:
+            assert p.stdout is not None and p.stdout.readline() == "READY\n", p.communicate()
+        start_at = f"{time.time() + 0.1}\n"
+        for p in launches:
+            assert p.stdin is not None
+            p.stdin.write(start_at)
+            p.stdin.flush()
         outs = sorted(p.communicate(timeout=60)[0].split() for p in launches)
         assert outs == [["FIRST", "HEARD"], ["RAISED"]], (run, outs)
 
@@ -997,7 +1010,8 @@ def test_the_demo_app_starts_shows_its_feed_and_quits(tmp_path: Path) -> None:
         "QT_QPA_PLATFORM": "offscreen",
         "ALU_DEMO_CLIP_SECONDS": "0.3",
         "ALU_DEMO_CLIP_SIZE": "160x96",
-        "ALU_CLIENT_EXIT_AFTER": "6",
+        # (the demo's items are in the library as the window shows: 2 s of it running is enough)
+        "ALU_CLIENT_EXIT_AFTER": "2",
         "PYTHONPATH": str(ROOT / "src"),
     }
     env.pop("ALU_CLIENT_HOME", None)

@@ -289,9 +289,12 @@ def test_priority_up_and_down(qtbot: Any, panel: TransfersPanel, queue: Transfer
     qtbot.waitUntil(lambda: shown_ids(panel) == [a, b])
 
 
-def test_pause_all_and_resume_all(qtbot: Any, panel: TransfersPanel, queue: TransferQueue) -> None:
+def test_pause_all_and_resume_all(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue, jobs: FakeJobs
+) -> None:
     # Ctrl+Shift+P / R are the main window's (they work on every tab: test_app_shell); the
     # panel's buttons carry no keys, or Qt would find two owners and run neither
+    jobs.blocks = 100  # ~1 s each: the pause comes as the first starts; the rest is the end
     assert panel.pause_all_action.shortcut().isEmpty()
     assert panel.resume_all_action.shortcut().isEmpty()
     ids = [add(queue, n) for n in ("A", "B", "C")]

@@ -2,7 +2,8 @@
 
 The modules in BOTH_DATABASES run on SQLite and on PostgreSQL in every default run (a
 representative set: the API, tus uploads, security and publishing), so that each run checks
-both without doubling its time; ``ALU_TEST_DATABASE=postgresql ./run pytest tests/hub
+both without doubling its time (a test there marked ``one_database`` touches no database,
+and runs once); ``ALU_TEST_DATABASE=postgresql ./run pytest tests/hub
 tests/client`` runs every hub test on PostgreSQL (tests/conftest.py).
 """
 
@@ -29,5 +30,11 @@ BOTH_DATABASES = {
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.module.__name__ in BOTH_DATABASES and hub_db_mode(metafunc.config) == "both":
+    if (
+        metafunc.module.__name__ in BOTH_DATABASES
+        and hub_db_mode(metafunc.config) == "both"
+        # a test of such a module that starts no hub and asks no database (the media pool's):
+        # the same on both, so once
+        and metafunc.definition.get_closest_marker("one_database") is None
+    ):
         metafunc.parametrize("hub_db", ["sqlite", "postgresql"], indirect=True)

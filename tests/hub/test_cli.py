@@ -38,6 +38,23 @@ def hub_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_no_alu_hub_command_pays_for_a_password_hash_at_its_start() -> None:
+    # the hash a made-up name is verified against was made as alu_hub.auth was imported: an
+    # Argon2 hash (~0.15 s) at the start of every command (member list, stats, publish…),
+    # and of every process of the tests that run one
+    code = (
+        "import argon2\n"
+        "made = []\n"
+        "real = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: made.append(1) or real(self, *a, **k)\n"
+        "import alu_hub.auth, alu_hub.cli, alu_hub.hub\n"
+        "print('HASHES', len(made))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["HASHES", "0"], r.stdout + r.stderr
+
+
 def test_member_add_publish_and_stats(tmp_path: Path, clip: Path) -> None:
     data = str(tmp_path / "hub")
     r = hub_cli(

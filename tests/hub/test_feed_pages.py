@@ -152,6 +152,7 @@ def test_the_page_needs_a_valid_token(live_hub: LiveHub) -> None:
     assert s.get(live_hub.api("/items"), params={"limit": 0}, timeout=10).status_code == 422
 
 
+@pytest.mark.one_database
 def test_cache_keeps_the_most_recently_used() -> None:
     from alu_hub.feed import ItemJsonCache
 
@@ -180,6 +181,7 @@ def pool() -> Iterator[MediaPool]:
     p.close()
 
 
+@pytest.mark.one_database
 def test_pool_runs_in_another_process_at_lower_priority(pool: MediaPool, clip: Path) -> None:
     info = pool.run(probe, clip)
     assert isinstance(info, MediaInfo) and info.video_codec == "h264"
@@ -187,6 +189,7 @@ def test_pool_runs_in_another_process_at_lower_priority(pool: MediaPool, clip: P
     assert pool.run(os.getpriority, os.PRIO_PROCESS, 0) == os.getpriority(os.PRIO_PROCESS, 0) + 5
 
 
+@pytest.mark.one_database
 def test_errors_come_back_as_themselves(pool: MediaPool, tmp_path: Path) -> None:
     bad = tmp_path / "notes.mp4"
     bad.write_bytes(b"not a video at all" * 100)
@@ -194,12 +197,14 @@ def test_errors_come_back_as_themselves(pool: MediaPool, tmp_path: Path) -> None
         pool.run(probe, bad)
 
 
+@pytest.mark.one_database
 def test_a_crashed_worker_fails_its_job_and_the_next_job_runs(pool: MediaPool, clip: Path) -> None:
     with pytest.raises(MediaError, match="could not be processed"):
         pool.run(_die)
     assert pool.run(probe, clip).video_codec == "h264"
 
 
+@pytest.mark.one_database
 def test_in_place_when_no_workers(clip: Path) -> None:
     p = MediaPool(0)
     assert p.run(_worker_pid, clip) == os.getpid()
@@ -222,6 +227,7 @@ def test_a_hub_with_media_workers_publishes_an_upload(tmp_path: Path, clip: Path
         shutil.rmtree(tmp_path / "hub", ignore_errors=True)
 
 
+@pytest.mark.one_database
 def test_the_base_url_is_put_in_as_json_text() -> None:
     from alu_hub.feed import with_base
 
@@ -231,6 +237,7 @@ def test_the_base_url_is_put_in_as_json_text() -> None:
     assert out["title"] == '"url":"/api/v1/items/'  # text inside a string is never touched
 
 
+@pytest.mark.one_database
 def test_jobs_broken_by_another_jobs_crash_are_tried_again(pool: MediaPool, clip: Path) -> None:
     results: list[object] = []
 
@@ -247,6 +254,7 @@ def test_jobs_broken_by_another_jobs_crash_are_tried_again(pool: MediaPool, clip
     assert results == ["h264"] * 3
 
 
+@pytest.mark.one_database
 def test_a_worker_outlives_a_stop_signal_to_its_group(pool: MediaPool, clip: Path) -> None:
     pid = pool.run(_worker_pid, clip)
     os.kill(pid, signal.SIGTERM)
@@ -255,6 +263,7 @@ def test_a_worker_outlives_a_stop_signal_to_its_group(pool: MediaPool, clip: Pat
     assert pool.run(_worker_pid, clip) == pid
 
 
+@pytest.mark.one_database
 def test_after_close_jobs_are_refused_as_a_stop(pool: MediaPool, clip: Path) -> None:
     assert pool.run(probe, clip).video_codec == "h264"
     pool.close()
@@ -262,6 +271,7 @@ def test_after_close_jobs_are_refused_as_a_stop(pool: MediaPool, clip: Path) -> 
         pool.run(probe, clip)
 
 
+@pytest.mark.one_database
 def test_workers_end_when_the_process_that_started_them_dies(tmp_path: Path) -> None:
     """A hub process killed (or ended without closing its pool) must not leave its media
     workers behind: they ignore stop signals, so nothing else would end them."""

@@ -154,6 +154,37 @@ def test_failed_sign_ins_are_limited_per_user_name_the_same_for_any_name(hubs: S
     assert ghost.encode() not in db_bytes
 
 
+def test_a_made_up_name_is_verified_against_a_hash_made_as_the_hub_started(
+    hubs: StartHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (made once per process, no longer at import): a made-up name costs a real verification
+    # (no enumeration by timing), and the first one no hash more (it would take twice as long)
+    from argon2 import PasswordHasher
+
+    from alu_hub import auth
+
+    auth._dummy_hash.cache_clear()  # as in a process that has served nothing yet
+    h = hubs("a")
+    made: list[str] = []
+    verified: list[str] = []
+    real_hash, real_verify = PasswordHasher.hash, PasswordHasher.verify
+
+    def record_hash(self: PasswordHasher, *args: Any, **kw: Any) -> str:
+        made.append("hash")
+        return real_hash(self, *args, **kw)
+
+    def record_verify(self: PasswordHasher, stored: str, password: str) -> bool:
+        verified.append(stored)
+        return real_verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "hash", record_hash)
+    monkeypatch.setattr(PasswordHasher, "verify", record_verify)
+    assert sign_in(h, "nobody-by-this-name", "a-guess").status_code == 401
+    assert made == []
+    assert len(verified) == 1 and verified[0].startswith("$argon2id$")
+    assert not auth._hasher.check_needs_rehash(verified[0])  # the cost of a member's hash
+
+
 def test_the_limit_lives_in_the_database_for_every_replica_and_ends_with_the_window(
     hubs: StartHub,
 ) -> None:

@@ -42,6 +42,9 @@ class Bends:
     #: answers to these methods never end: a chunked body of 6 bytes a second; for HEAD, whose
     #: answer has no body (RFC 9110 §9.3.2: no client reads one), a header field a second
     trickle: frozenset[str] = frozenset()
+    #: … a piece this often (seconds): well within the client's read timeout, so that only the
+    #: stall time (or a pause) can end the answer
+    trickle_every: float = 1.0
     #: Upload-Offset sent twice (the same value) in every answer that has one
     offset_twice: bool = False
     #: this many more header fields in every answer (http.client reads at most 100)
@@ -140,10 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = b"6\r\ndata:\n\r\n"
             self.close_connection = True
             with contextlib.suppress(OSError):
-                for _ in range(600):  # ten minutes, or until the client goes
+                every = self.server.bends.trickle_every
+                for _ in range(round(600 / every)):  # ten minutes, or until the client goes
                     self.wfile.write(piece)
                     self.wfile.flush()
-                    time.sleep(1)
+                    time.sleep(every)
             return
         self.send_header("Content-Length", "0")
         self.end_headers()

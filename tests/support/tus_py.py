@@ -33,6 +33,14 @@ def _serve(directory: str, options: dict[str, Any]) -> None:
     import uvicorn
     from fastapi import FastAPI
     from tuspyserver import create_tus_router
+    from tuspyserver.lock import acquire_upload_lock
+
+    # the server's own setting, which its router does not take: how long a request waits for an
+    # upload's file lock before its 503 (30 s unless said)
+    lock_timeout = options.pop("lock_timeout", None)
+    if lock_timeout is not None:
+        *others, _ = acquire_upload_lock.__wrapped__.__defaults__
+        acquire_upload_lock.__wrapped__.__defaults__ = (*others, float(lock_timeout))
 
     app = FastAPI()
     app.include_router(create_tus_router(prefix="files", files_dir=directory, **options))

@@ -1,7 +1,8 @@
 // The official tus Node.js server (@tus/server with @tus/file-store) on 127.0.0.1, for the
 // interoperability tests. Usage: node server.mjs DIRECTORY [OPTIONS_JSON]
 // OPTIONS_JSON may set maxSize (bytes), expirationMs (Upload-Expires on every upload) and
-// relativeLocation (Location headers without scheme and host). Prints "LISTENING <port>" once
+// relativeLocation (Location headers without scheme and host), keepAliveTimeoutMs (how long
+// an idle kept-alive connection stays open: Node.js's 5 s unless set). Prints "LISTENING <port>" once
 // it accepts connections; stops on SIGTERM.
 import { Server } from "@tus/server";
 import { FileStore } from "@tus/file-store";
@@ -20,4 +21,7 @@ const server = new Server({
 const listening = server.listen({ host: "127.0.0.1", port: 0 }, () => {
   console.log(`LISTENING ${listening.address().port}`);
 });
+if (options.keepAliveTimeoutMs !== undefined) {
+  listening.keepAliveTimeout = options.keepAliveTimeoutMs;
+}
 process.on("SIGTERM", () => process.exit(0));
