@@ -2212,7 +2212,6 @@
     </message>
     <message>
         <source>The folder {folder} is not there any more.</source>
-        <extracomment>(title, file name) of damaged files deleted once their new download was queued</extracomment>
         <translation>لم يعد المجلد ⁨{folder}⁩ موجودًا.</translation>
     </message>
     <message>

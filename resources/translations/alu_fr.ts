@@ -2180,7 +2180,6 @@
     </message>
     <message>
         <source>The folder {folder} is not there any more.</source>
-        <extracomment>(title, file name) of damaged files deleted once their new download was queued</extracomment>
         <translation>Le dossier {folder} n’est plus là.</translation>
     </message>
     <message>
@@ -2229,7 +2228,7 @@
     </message>
     <message>
         <source>“{title}”: {name} was damaged (its checksum differs); it was deleted and a verified copy is being downloaded in its place.</source>
-        <translation>« {title} » : {name} était endommagé (sa somme de contrôle diffère) ; il a été supprimé et une copie vérifiée est en cours de téléchargement à sa place.</translation>
+        <translation>«&#xa0;{title}&#xa0;» : {name} était endommagé (sa somme de contrôle diffère) ; il a été supprimé et une copie vérifiée est en cours de téléchargement à sa place.</translation>
     </message>
     <message>
         <source>“{title}”: {name} is the file that was downloaded and verified (its checksum matches); it was not downloaded again. Open file opens it with this workstation&apos;s own player.</source>

@@ -110,7 +110,7 @@ class Redownload:
     queued: list[str] = field(default_factory=list)
     intact: list[tuple[str, item_detail.FileKey]] = field(default_factory=list)
     failed: list[tuple[str, BaseException]] = field(default_factory=list)
-    #: (title, file name) of damaged files deleted once their new download was queued
+    # (title, file name) of damaged files deleted once their new download was queued
     replaced: list[tuple[str, str]] = field(default_factory=list)
 
 
