@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from alu_client.core.credentials import MemorySecrets
 from alu_client.core.download_notices import DownloadDone, download_done
@@ -269,42 +269,11 @@ def test_removing_a_rule_asks_and_its_downloads_are_canceled_at_ok(
     assert RuleStore(services.store, PROFILE).all() == []
 
 
-def test_let_them_finish_leaves_the_downloads(
+def asked_to_remove_a_rule_with_a_download(
     qtbot: Any, services: Services, tmp_path: Path
-) -> None:
-    from alu_client.core.rules import RuleStore
-    from alu_client.core.settings import AppSettings
-    from alu_client.ui.views import settings_apply
-    from alu_client.ui.views.settings_rules import RulesPage
-
-    rule = RuleStore(services.store, PROFILE).add("smalldisk", Conditions())
-    services.store_items([make_item("a", "A")])
-    services._enqueue_rule(make_item("a", "A"), "broadcast", tmp_path, rule)
-    loaded = settings_apply.load(
-        services, AppSettings(services.store, services.paths.downloads_dir), None
-    )
-    page = RulesPage()
-    qtbot.addWidget(page)
-    page.load(loaded)
-    page.view.selectRow(0)
-    page.remove_rule()
-    assert page.question is not None
-    button = page.question.findChild(QPushButton, "rule-remove-keep-downloads")
-    assert button is not None and button.text() == "Let them finish"
-    button.click()
-    qtbot.waitUntil(lambda: page.question is None)
-    v = loaded.values
-    page.collect(v)
-    assert page.model.rules() == [] and v.cancel_downloads_of == []
-
-
-def test_escape_on_the_question_keeps_the_rule(
-    qtbot: Any, services: Services, tmp_path: Path
-) -> None:
-    # review: the question asks what becomes of the downloads; Escape (or closing it) took
-    # "Let them finish" and removed the rule all the same
-    from PySide6.QtCore import Qt
-
+) -> tuple[Any, Any, QMessageBox]:
+    """Settings' rules page, a rule with one download not finished, its removal asked: the
+    page, the loaded values and the question."""
     from alu_client.core.rules import RuleStore
     from alu_client.core.settings import AppSettings
     from alu_client.ui.views import settings_apply
@@ -325,9 +294,31 @@ def test_escape_on_the_question_keeps_the_rule(
     box = page.question
     assert box is not None
     qtbot.waitUntil(box.isVisible)
+    return page, loaded.values, box
+
+
+def test_let_them_finish_leaves_the_downloads(
+    qtbot: Any, services: Services, tmp_path: Path
+) -> None:
+    page, v, box = asked_to_remove_a_rule_with_a_download(qtbot, services, tmp_path)
+    button = box.findChild(QPushButton, "rule-remove-keep-downloads")
+    assert button is not None and button.text() == "Let them finish"
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    page.collect(v)
+    assert page.model.rules() == [] and v.cancel_downloads_of == []
+
+
+def test_escape_on_the_question_keeps_the_rule(
+    qtbot: Any, services: Services, tmp_path: Path
+) -> None:
+    # review: the question asks what becomes of the downloads; Escape (or closing it) took
+    # "Let them finish" and removed the rule all the same
+    from PySide6.QtCore import Qt
+
+    page, v, box = asked_to_remove_a_rule_with_a_download(qtbot, services, tmp_path)
     qtbot.keyClick(box, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: page.question is None)
-    v = loaded.values
     page.collect(v)
     assert [r.name for r in page.model.rules()] == ["smalldisk"] and v.cancel_downloads_of == []
 
