@@ -30,7 +30,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection, Container
+from collections.abc import Callable, Collection, Container, Iterator
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urljoin
@@ -735,17 +735,23 @@ class Services:
         ids = rule_downloads(self.store, profile.name, rule)
         if not ids:
             return []
-        q = self.queue
-        made = q is None
-        if q is None:
-            q = self.make_queue()  # not started: it changes the rows and removes part files
-        try:
+        with self._queue_for_a_call() as q:  # (not started: it changes the rows, part files)
             for tid in ids:
                 q.cancel(tid)
-        finally:
-            if made:
-                q.sessions.close()
         return ids
+
+    @contextlib.contextmanager
+    def _queue_for_a_call(self) -> Iterator[TransferQueue]:
+        """The running engine's queue; without one, a queue made for the call (not started),
+        its HTTP sessions closed after it."""
+        if self.queue is not None:
+            yield self.queue
+            return
+        made = self.make_queue()
+        try:
+            yield made
+        finally:
+            made.sessions.close()
 
     def evaluate_rules(self) -> list[Match]:
         """Run the auto-download rules over items not evaluated yet (once each); returns
@@ -790,16 +796,16 @@ class Services:
             return self.evaluate_rules()
         profile = self.require_profile()
         lock = EngineLock(self.paths.engine_lock).acquire(frozenset(), profile=profile.name)
-        queue = self.make_queue()
         try:
+            with self._queue_for_a_call() as queue:
 
-            def enqueue(
-                item: hub.Item, rendition: str, dest: Path | None, rule: Rule
-            ) -> int | None:
-                return self._enqueue_rule(item, rendition, dest, rule, queue)
+                def enqueue(
+                    item: hub.Item, rendition: str, dest: Path | None, rule: Rule
+                ) -> int | None:
+                    return self._enqueue_rule(item, rendition, dest, rule, queue)
 
-            self.rules = RuleEngine(self.store, profile.name, enqueue, member=profile.username)
-            return self.evaluate_rules()
+                self.rules = RuleEngine(self.store, profile.name, enqueue, member=profile.username)
+                return self.evaluate_rules()
         finally:
             self.rules = None
             lock.release()
