@@ -78,7 +78,8 @@ class Values:
     #: the rules as read when the page was filled: what ``rules`` is compared with, so that
     #: only the user's changes are written
     rules_base: list[Rule] = field(default_factory=list)
-    #: rules removed whose downloads not finished are canceled with them (the user chose so)
+    #: rules removed or turned off whose downloads not finished are canceled with them (the
+    #: user chose so)
     cancel_downloads_of: list[Rule] = field(default_factory=list)
     # the rules whose items wait for their folder (shown on their row; not saved)
     rule_problems: list[RuleProblem] = field(default_factory=list)
@@ -99,7 +100,8 @@ class Loaded:
     profile: Profile | None
     #: whether a login entry exists now (it may differ from the setting)
     autostart_entry: bool = False
-    #: the downloads not finished that each rule queued, by rule id (removing one asks)
+    #: the downloads not finished that each rule queued, by rule id (removing one or turning
+    #: it off asks)
     rule_downloads: dict[int, list[int]] = field(default_factory=dict)
 
 
@@ -242,9 +244,9 @@ def apply(
     if profile is not None:
         store = RuleStore(services.store, profile.name)
         apply_rules(store, v.rules_base, v.rules)
-        there = {r.id for r in store.all()}
+        on = {r.id for r in store.all() if r.enabled}
         for rule in v.cancel_downloads_of:
-            if rule.id not in there:
+            if rule.id not in on:
                 services.cancel_rule_downloads(rule)
         services.profiles.save(
             dataclasses.replace(

@@ -282,7 +282,8 @@ class RulesPage(QWidget):
         delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view)
         delete.activated.connect(self.remove_rule)
         self.dialog: RuleDialog | None = None
-        # removing a rule with downloads not finished asks what becomes of them
+        # removing a rule with downloads not finished, or turning it off, asks what becomes
+        # of them
         self.question: QMessageBox | None = None
         self.downloads: dict[int, list[int]] = {}
         self.cancel_with: dict[int, Rule] = {}
@@ -344,8 +345,9 @@ class RulesPage(QWidget):
     def collect(self, v: Values) -> bool:
         v.rules = self.model.rules()
         v.rules_base = list(self.base)
-        kept = {r.id for r in v.rules}
-        v.cancel_downloads_of = [r for rid, r in self.cancel_with.items() if rid not in kept]
+        # (a rule turned off, then on again: its downloads are no longer canceled)
+        on = {r.id for r in v.rules if r.enabled}
+        v.cancel_downloads_of = [r for rid, r in self.cancel_with.items() if rid not in on]
         return True
 
     def show_error(self, message: str) -> None:
@@ -424,6 +426,15 @@ class RulesPage(QWidget):
             self.message.clear_message()
             if row < 0:
                 select_row(self.view, self.model.append(new))
+            elif rule is not None and rule.enabled and not new.enabled:
+                # "Rule on" unticked: asked as the Turn off button asks; the question's
+                # Cancel keeps the other changes, with the rule on
+                self._stop_rule(
+                    new,
+                    "off",
+                    lambda r: self.model.replace(row, r),
+                    lambda r: self.model.replace(row, dataclasses.replace(r, enabled=True)),
+                )
             else:
                 self.model.replace(row, new)
 
@@ -433,40 +444,66 @@ class RulesPage(QWidget):
 
     @Slot()
     def remove_rule(self) -> None:
-        """Remove the selected rule; one whose downloads have not all finished asks first
-        whether they are canceled with it (they ran on unsaid, to be canceled one by one)."""
-        row = self.selected_row()
-        rule = self.model.rule_at(row)
-        if rule is None or self.question is not None:
+        """Remove the selected rule, asking first what becomes of its downloads not finished."""
+        rule = self.model.rule_at(self.selected_row())
+        if rule is not None:
+            self._stop_rule(rule, "remove", self._remove)
+
+    def _stop_rule(
+        self,
+        rule: Rule,
+        step: str,
+        done: Callable[[Rule], None],
+        back: Callable[[Rule], None] | None = None,
+    ) -> None:
+        """Remove the rule or turn it off (``step`` "remove" or "off") by ``done``; one whose
+        downloads have not all finished asks first whether they are canceled with it (they
+        ran on unsaid, to be canceled one by one): canceled at OK, or let finish; the
+        question's Cancel (Escape, the window closed) leaves the rule as it was (calls
+        ``back`` when given)."""
+        if self.question is not None:
             return
         pending = len(self.downloads.get(rule.id, ()))
         if not pending:
-            self._remove(rule)
+            done(rule)
             return
+        name = formats.isolated(rule.name)
         box = QMessageBox(self)
-        box.setObjectName("rule-remove-question")
+        box.setObjectName(f"rule-{step}-question")
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Remove rule"))
-        box.setText(
-            self.tr(
-                "The rule %1 has %Ln downloads that have not finished. Cancel them with the "
-                "rule, or let them finish?",
-                "",
-                pending,
-            ).replace("%1", formats.isolated(rule.name))
-        )
+        if step == "remove":
+            box.setWindowTitle(self.tr("Remove rule"))
+            box.setText(
+                self.tr(
+                    "The rule %1 has %Ln downloads that have not finished. Cancel them with "
+                    "the rule, or let them finish?",
+                    "",
+                    pending,
+                ).replace("%1", name)
+            )
+        else:
+            box.setWindowTitle(self.tr("Turn off rule"))
+            box.setText(
+                self.tr(
+                    "The rule %1 has %Ln downloads that have not finished. Turning it off "
+                    "does not stop them: cancel them, or let them finish?",
+                    "",
+                    pending,
+                ).replace("%1", name)
+            )
+            box.setInformativeText(self.tr("Cancel leaves the rule on."))
         cancel = box.addButton(
             self.tr("Cancel its %Ln downloads", "", pending),
             QMessageBox.ButtonRole.DestructiveRole,
         )
-        cancel.setObjectName("rule-remove-cancel-downloads")
+        cancel.setObjectName(f"rule-{step}-cancel-downloads")
         keep = box.addButton(self.tr("Let them finish"), QMessageBox.ButtonRole.AcceptRole)
-        keep.setObjectName("rule-remove-keep-downloads")
-        # Escape, or the window closed: the rule stays (both answers remove it)
-        back = box.addButton(QMessageBox.StandardButton.Cancel)
-        back.setObjectName("rule-remove-back")
+        keep.setObjectName(f"rule-{step}-keep-downloads")
+        # Escape, or the window closed: the rule stays as it was (both answers change it)
+        stay = box.addButton(QMessageBox.StandardButton.Cancel)
+        stay.setObjectName(f"rule-{step}-back")
         box.setDefaultButton(keep)
-        box.setEscapeButton(back)
+        box.setEscapeButton(stay)
         box.setWindowModality(Qt.WindowModality.WindowModal)
 
         def answered() -> None:
@@ -474,10 +511,14 @@ class RulesPage(QWidget):
             clicked = box.clickedButton()
             box.deleteLater()
             if clicked not in (cancel, keep):
+                if back is not None:
+                    back(rule)
                 return
             if clicked is cancel:
-                self.cancel_with[rule.id] = rule  # (at OK, with the rule)
-            self._remove(rule)
+                self.cancel_with[rule.id] = rule  # (at OK, with the rule removed or off)
+            else:  # (an earlier "cancel" of a rule turned on again meanwhile no longer holds)
+                self.cancel_with.pop(rule.id, None)
+            done(rule)
 
         box.finished.connect(answered)
         self.question = box
@@ -497,7 +538,16 @@ class RulesPage(QWidget):
 
     @Slot()
     def toggle_rule(self) -> None:
-        row = self.selected_row()
-        rule = self.model.rule_at(row)
-        if rule is not None:
-            self.model.set_enabled(row, not rule.enabled)
+        """Turn the selected rule off, asking first as removing it does, or on again (which
+        changes nothing of the downloads it queued before)."""
+        rule = self.model.rule_at(self.selected_row())
+        if rule is None:
+            return
+        if rule.enabled:
+            self._stop_rule(rule, "off", lambda r: self._set_enabled(r, False))
+        elif self.question is None:
+            self._set_enabled(rule, True)
+
+    def _set_enabled(self, rule: Rule, enabled: bool) -> None:
+        row = next((n for n, r in enumerate(self.model.rules()) if r.id == rule.id), -1)
+        self.model.set_enabled(row, enabled)
