@@ -103,6 +103,8 @@ class Loaded:
     #: the downloads not finished that each rule queued, by rule id (removing one or turning
     #: it off asks)
     rule_downloads: dict[int, list[int]] = field(default_factory=dict)
+    #: the words of the rules saved before the update are whole words now: said once
+    rule_words_notice: bool = False
 
 
 def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> Loaded:
@@ -135,7 +137,12 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     # run from its disk image then ejected)
     v.start_at_login = v.start_at_login and entry
     downloads = unfinished_downloads(services.store, profile.name, v.rules) if profile else {}
-    return Loaded(v, profile, entry, downloads)
+    return Loaded(v, profile, entry, downloads, settings.rule_words_notice)
+
+
+def rule_words_notice_seen(settings: AppSettings) -> None:
+    """The notice of the rules' whole words was shown: never again."""
+    settings.rule_words_notice = False
 
 
 def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:

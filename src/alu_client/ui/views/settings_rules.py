@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -244,6 +244,11 @@ class RuleDialog(QDialog):
 
 
 class RulesPage(QWidget):
+    """Signals: ``words_notice_seen()``: the notice that saved rules' words are whole words
+    now was shown (once: it is not shown again)."""
+
+    words_notice_seen = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = RulesModel(self)
@@ -259,6 +264,12 @@ class RulesPage(QWidget):
         self.view.doubleClicked.connect(self._double_clicked)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
+        # after the update that made saved rules' words whole words (store migration 16)
+        self.words_notice = QLabel(self)
+        self.words_notice.setObjectName("rules-words-notice")
+        self.words_notice.setWordWrap(True)
+        self.words_notice.hide()
+        self.words_notice_said = False
         self.message = ErrorLabel(self)
         self.message.setObjectName("rules-message")
         self.add_button = QPushButton(self)
@@ -299,6 +310,7 @@ class RulesPage(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.words_notice)
         layout.addWidget(self.note)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
@@ -323,6 +335,14 @@ class RulesPage(QWidget):
             )
         else:
             self.note.setText(self.tr("Sign in to a hub to set up automatic downloads."))
+        self.words_notice.setText(
+            self.tr(
+                "Since this update, the words of your saved rules match whole words: UN no "
+                "longer finds “une”. A * at the end of a word finds the words that begin "
+                "with it: vote* finds “voters”. Your rules' words were rewritten to keep "
+                "what they found; check them."
+            )
+        )
         self.view.setAccessibleName(self.tr("Auto-download rules"))
         self.add_button.setText(self.tr("&Add…"))
         self.edit_button.setText(self.tr("&Edit…"))
@@ -337,10 +357,25 @@ class RulesPage(QWidget):
         self.base = list(loaded.values.rules_base)
         self.downloads = dict(loaded.rule_downloads)
         self.cancel_with = {}
+        # (kept in sight while this dialog is open, once said)
+        self.words_notice.setVisible(loaded.rule_words_notice and self.has_profile)
+        self._words_notice_shown()
         self.setEnabled(True)
         for w in (self.view, self.add_button):
             w.setEnabled(self.has_profile)
         self.retranslate()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._words_notice_shown()
+
+    def _words_notice_shown(self) -> None:
+        """The notice in sight (the page shown with it): said once, then never again."""
+        if self.words_notice_said or not self.words_notice.isVisibleTo(self):
+            return
+        if self.isVisible():
+            self.words_notice_said = True
+            self.words_notice_seen.emit()
 
     def collect(self, v: Values) -> bool:
         v.rules = self.model.rules()
