@@ -339,8 +339,9 @@ class RulesPage(QWidget):
             self.tr(
                 "Since this update, the words of your saved rules match whole words: UN no "
                 "longer finds “une”. A * at the end of a word finds the words that begin "
-                "with it: vote* finds “voters”. Your rules' words were rewritten to keep "
-                "what they found; check them."
+                "with it: vote* finds “voters”. Your saved words were given a * to find "
+                "what they found before, except acronyms and words of fewer than four "
+                "letters: check your rules."
             )
         )
         self.view.setAccessibleName(self.tr("Auto-download rules"))
