@@ -1,6 +1,7 @@
 """Removing a rule whose downloads have not finished (review "rules", findings 11 and 13):
 `alu rules remove NAME --cancel-downloads` cancels them, without it they are said to go on;
-`alu history` names the rule, and one removed since as such."""
+turning it off (`rules disable`, `rules edit --disable`) the same; `alu history` names the
+rule, and one removed since as such."""
 
 from __future__ import annotations
 
@@ -136,6 +137,55 @@ def test_removing_a_rule_without_the_option_says_its_downloads_go_on(
     assert f"{ids[0]}, {ids[1]}" in err and "--cancel-downloads" in err
     assert states(ids) == ["queued", "queued"]
     assert cli_main(["rules", "add", "x", "--cancel-downloads"]) == 2
+
+
+def test_turning_a_rule_off_can_cancel_its_downloads_not_finished(
+    home: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """A rule turned off because it took too much went on downloading what it had queued,
+    unsaid, and `rules disable` had no way to cancel that."""
+    rule, ids = queue_by_rule("smalldisk", ["a", "b", "c"], tmp_path)
+    _other, theirs = queue_by_rule("everything", ["e"], tmp_path)
+    capsys.readouterr()
+    assert cli_main(["rules", "disable", "smalldisk", "--cancel-downloads"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[:2] for line in out.splitlines()] == [
+        *(["canceled", str(tid)] for tid in ids),
+        ["Turned", "off"],
+    ]
+    assert states(ids) == ["canceled", "canceled", "canceled"]
+    assert states(theirs) == ["queued"]  # another rule's: untouched
+    store = Store(default_paths().db_path)
+    try:
+        assert [(r.id, r.enabled) for r in RuleStore(store, PROFILE).all()] == [
+            (rule.id, False),
+            (_other.id, True),
+        ]
+    finally:
+        store.close()
+
+
+def test_turning_a_rule_off_without_the_option_says_its_downloads_go_on(
+    home: Path, tmp_path: Path, capsys: Any
+) -> None:
+    _rule, ids = queue_by_rule("smalldisk", ["a", "b"], tmp_path)
+    capsys.readouterr()
+    assert cli_main(["rules", "disable", "smalldisk"]) == 0
+    err = capsys.readouterr().err
+    assert "rule 'smalldisk' is off; 2 download(s) it queued are not finished and go on" in err
+    assert f"{ids[0]}, {ids[1]}" in err
+    assert "`rules disable NAME --cancel-downloads` turns a rule off with its downloads" in err
+    assert states(ids) == ["queued", "queued"]
+    # turning it on again changes nothing of them, and takes no --cancel-downloads
+    assert cli_main(["rules", "enable", "smalldisk"]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli_main(["rules", "enable", "smalldisk", "--cancel-downloads"]) == 2
+    assert cli_main(["rules", "edit", "smalldisk", "--enable", "--cancel-downloads"]) == 2
+    assert states(ids) == ["queued", "queued"]
+    # rules edit --disable turns it off as rules disable does
+    capsys.readouterr()
+    assert cli_main(["rules", "edit", "smalldisk", "--disable", "--cancel-downloads"]) == 0
+    assert states(ids) == ["canceled", "canceled"]
 
 
 def test_a_rule_renamed_still_finds_its_downloads(home: Path, tmp_path: Path) -> None:

@@ -323,6 +323,174 @@ def test_escape_on_the_question_keeps_the_rule(
     assert [r.name for r in page.model.rules()] == ["smalldisk"] and v.cancel_downloads_of == []
 
 
+# --- turning a rule off with downloads not finished: asked as removing it is ------------------
+
+
+def rules_page_with_downloads(
+    qtbot: Any, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Any, Any, Rule, list[int]]:
+    """Settings' rules page shown: "smalldisk" (first) with two downloads not finished, "quiet"
+    with none; the page, the loaded values, the settings, smalldisk and its downloads."""
+    from alu_client.core.rules import RuleStore
+    from alu_client.core.settings import AppSettings
+    from alu_client.ui.views import settings_apply
+    from alu_client.ui.views.settings_rules import RulesPage
+
+    monkeypatch.setattr(settings_apply.autostart, "set_enabled", lambda *a, **k: None)
+    rule = RuleStore(services.store, PROFILE).add("smalldisk", Conditions(), action="proxy")
+    RuleStore(services.store, PROFILE).add("quiet", Conditions())
+    services.store_items([make_item("a", "A"), make_item("b", "B", seq=2)])
+    ids = [services._enqueue_rule(make_item(i, i), "broadcast", tmp_path, rule) for i in "ab"]
+    settings = AppSettings(services.store, services.paths.downloads_dir)
+    loaded = settings_apply.load(services, settings, None)
+    page = RulesPage()
+    qtbot.addWidget(page)
+    page.load(loaded)
+    page.show()
+    return page, loaded.values, settings, rule, [i for i in ids if i is not None]
+
+
+def asked(qtbot: Any, page: Any) -> QMessageBox:
+    box = page.question
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    return box  # type: ignore[no-any-return]
+
+
+def test_turning_a_rule_off_asks_and_its_downloads_are_canceled_at_ok(
+    qtbot: Any, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule turned off because it took too much went on downloading what it had queued,
+    with no way to cancel that together (removing it asked; turning it off did not)."""
+    from alu_client.core.rules import RuleStore
+    from alu_client.ui.views import settings_apply
+
+    page, v, settings, rule, ids = rules_page_with_downloads(qtbot, services, tmp_path, monkeypatch)
+    # a rule with none is turned off at once
+    page.view.selectRow(1)
+    page.toggle_button.click()
+    assert page.question is None and not page.model.rule_at(1).enabled
+    page.view.selectRow(0)
+    assert page.toggle_button.text() == "Turn &off"
+    page.toggle_button.click()
+    box = asked(qtbot, page)
+    assert box.windowTitle() == "Turn off rule"
+    assert "has 2 downloads that have not finished" in box.text()
+    assert "Turning it off does not stop them" in box.text()
+    assert box.informativeText() == "Cancel leaves the rule on."
+    assert page.model.rule_at(0).enabled  # (nothing changes before the answer)
+    button = box.findChild(QPushButton, "rule-off-cancel-downloads")
+    assert button is not None and button.text() == "Cancel its 2 downloads"
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    assert [r.enabled for r in page.model.rules()] == [False, False]
+    assert page.collect(v)
+    assert [r.id for r in v.cancel_downloads_of] == [rule.id]
+    settings_apply.apply(services, settings, None, v)
+    transfers = services.transfer_store()
+    assert [t.state for i in ids if (t := transfers.get(i))] == ["canceled", "canceled"]
+    # the rule stays, off
+    assert [(r.name, r.enabled) for r in RuleStore(services.store, PROFILE).all()] == [
+        ("smalldisk", False),
+        ("quiet", False),
+    ]
+
+
+@pytest.mark.parametrize("answer", ["keep", "escape"])
+def test_turning_off_let_them_finish_or_escape(
+    answer: str,
+    qtbot: Any,
+    services: Services,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "Let them finish" turns the rule off and leaves its downloads; Escape (the question's
+    Cancel) leaves the rule on."""
+    from PySide6.QtCore import Qt
+
+    page, v, _settings, _rule, _ids = rules_page_with_downloads(
+        qtbot, services, tmp_path, monkeypatch
+    )
+    page.view.selectRow(0)
+    page.toggle_rule()
+    box = asked(qtbot, page)
+    if answer == "keep":
+        button = box.findChild(QPushButton, "rule-off-keep-downloads")
+        assert button is not None and button.text() == "Let them finish"
+        button.click()
+    else:
+        qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.question is None)
+    page.collect(v)
+    assert page.model.rule_at(0).enabled is (answer == "escape")
+    assert v.cancel_downloads_of == []
+
+
+def test_turned_on_again_before_ok_its_downloads_go_on(
+    qtbot: Any, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turning a rule on asks nothing and changes nothing of its earlier downloads: turned off
+    with "Cancel its downloads" then on again before OK, none is canceled."""
+    from alu_client.ui.views import settings_apply
+
+    page, v, settings, _rule, ids = rules_page_with_downloads(
+        qtbot, services, tmp_path, monkeypatch
+    )
+    page.view.selectRow(0)
+    page.toggle_rule()
+    button = asked(qtbot, page).findChild(QPushButton, "rule-off-cancel-downloads")
+    assert button is not None
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    assert page.toggle_button.text() == "Turn o&n"
+    page.toggle_button.click()
+    assert page.question is None and page.model.rule_at(0).enabled
+    page.collect(v)
+    assert v.cancel_downloads_of == []
+    settings_apply.apply(services, settings, None, v)
+    transfers = services.transfer_store()
+    assert [t.state for i in ids if (t := transfers.get(i))] == ["queued", "queued"]
+
+
+def test_unticking_rule_on_in_the_edit_form_asks_too(
+    qtbot: Any, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form's "Rule on" turns the rule off as the button does; the question's Cancel
+    keeps the form's other changes, with the rule on."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    page, v, _settings, rule, _ids = rules_page_with_downloads(
+        qtbot, services, tmp_path, monkeypatch
+    )
+
+    def edit() -> None:
+        page.view.selectRow(0)
+        page.edit_rule()
+        dialog = page.dialog
+        assert dialog is not None
+        dialog.name.setText("tiny disk")
+        dialog.enabled.setChecked(False)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    edit()
+    box = asked(qtbot, page)
+    assert box.objectName() == "rule-off-question" and "tiny disk" in box.text()
+    qtbot.keyClick(box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.question is None)
+    first = page.model.rule_at(0)
+    assert (first.name, first.enabled) == ("tiny disk", True)
+    edit()
+    button = asked(qtbot, page).findChild(QPushButton, "rule-off-cancel-downloads")
+    assert button is not None
+    button.click()
+    qtbot.waitUntil(lambda: page.question is None)
+    first = page.model.rule_at(0)
+    assert (first.name, first.enabled) == ("tiny disk", False)
+    page.collect(v)
+    assert [r.id for r in v.cancel_downloads_of] == [rule.id]
+
+
 # --- history (findings 10, 11) ---------------------------------------------------------------------
 
 

@@ -518,8 +518,15 @@ def cmd_rules(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         rules = RuleStore(services.store, services.require_profile().name)
-        if args.cancel_downloads and args.action != "remove":
-            raise CliError("--cancel-downloads goes with rules remove only.", 2)
+        # removing a rule or turning it off (edit --disable too) asks what becomes of the
+        # downloads it queued that have not finished
+        stops = args.action in ("remove", "disable") or (args.action == "edit" and args.disable)
+        if args.cancel_downloads and not stops:
+            raise CliError(
+                "--cancel-downloads goes with rules remove, rules disable and rules edit "
+                "--disable only.",
+                2,
+            )
         done: Rule | None = None
         what = ""
         try:
@@ -540,10 +547,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
                     rules.remove(rule.id)
                     what = "Removed"
                     done = rule
-                    _rule_removed(services, rule, cancel=args.cancel_downloads)
                 else:
                     done = rules.set_enabled(rule.id, args.action == "enable")
                     what = "Turned on" if done.enabled else "Turned off"
+            if stops and done is not None:
+                _rule_stopped(services, done, args.action, cancel=args.cancel_downloads)
         except RuleError as e:
             raise CliError(str(e), 2) from None
         listed = rules.all()
@@ -659,20 +667,25 @@ def _rules_move(rules: RuleStore, args: argparse.Namespace) -> Rule:
     return rules.get(rule.id)
 
 
-def _rule_removed(services: Services, rule: Rule, *, cancel: bool) -> None:
-    """What becomes of the downloads a removed rule queued that have not finished: canceled
-    (``--cancel-downloads``, as `alu queue cancel` does each), or said to go on, with their
-    ids. They ran on unsaid, and a rule removed because it took too much left its downloads
-    to cancel one by one, found by nothing."""
+def _rule_stopped(services: Services, rule: Rule, action: str, *, cancel: bool) -> None:
+    """What becomes of the downloads a rule removed or turned off (``action``: remove, disable,
+    edit) queued that have not finished: canceled (``--cancel-downloads``, as `alu queue
+    cancel` does each), or said to go on, with their ids. They ran on unsaid, and a rule
+    removed or turned off because it took too much left its downloads to cancel one by one,
+    found by nothing. (Turning a rule on again changes nothing of them.)"""
     ids = rule_downloads(services.store, services.require_profile().name, rule)
     if not ids:
         return
     if not cancel:
         listed = ", ".join(map(str, ids))
+        if action == "remove":
+            done, again = "removed", "`rules remove NAME --cancel-downloads` removes a rule"
+        else:
+            done, again = "off", "`rules disable NAME --cancel-downloads` turns a rule off"
         print(
-            f"alu: rule {rule.name!r} is removed; {len(ids)} download(s) it queued are not "
-            f"finished and go on: {listed} (`alu queue cancel ID` cancels one; "
-            "`rules remove NAME --cancel-downloads` removes a rule with its downloads).",
+            f"alu: rule {rule.name!r} is {done}; {len(ids)} download(s) it queued are not "
+            f"finished and go on: {listed} (`alu queue cancel ID` cancels one; {again} with "
+            "its downloads).",
             file=sys.stderr,
         )
         return
@@ -901,7 +914,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--cancel-downloads",
         action="store_true",
-        help="remove: also cancel the rule's downloads not finished (else they go on)",
+        help="remove, disable (edit --disable): also cancel the rule's downloads not "
+        "finished (else they go on)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rules)

@@ -729,7 +729,8 @@ class Services:
 
     def cancel_rule_downloads(self, rule: Rule) -> list[int]:
         """Cancel the downloads ``rule`` queued that have not finished (the user removed the
-        rule and chose so): the running engine stops an active one; each part file goes.
+        rule or turned it off, and chose so): the running engine stops an active one; each
+        part file goes.
         Returns their ids."""
         profile = self.require_profile()
         ids = rule_downloads(self.store, profile.name, rule)

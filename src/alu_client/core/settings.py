@@ -73,6 +73,17 @@ class AppSettings:
         self.set("language", value)
 
     @property
+    def rule_words_notice(self) -> bool:
+        """Whether Settings › Auto-download is still to say that the words of the rules saved
+        before the update that made them whole words (store migration 16) match whole words
+        now, and a trailing * a prefix; set by that update, cleared once the notice is seen."""
+        return bool(self._typed("rule_words_notice", bool, False))
+
+    @rule_words_notice.setter
+    def rule_words_notice(self, value: bool) -> None:
+        self.set("rule_words_notice", bool(value))
+
+    @property
     def download_dir(self) -> Path:
         value = self._typed("download_dir", str, "")
         return Path(value) if value else self.default_downloads

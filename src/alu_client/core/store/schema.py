@@ -379,9 +379,12 @@ MIGRATIONS: list[str] = [
     # a prefix ("rain*" finds "rainfall"). The words of the rules saved before keep their
     # meaning, written with the * (``rules.conditions.legacy_word``), except acronyms and
     # words of fewer than four letters, which are whole from now on: they take fewer items,
-    # never more
+    # never more. With such rules, Settings › Auto-download says it once
+    # (``AppSettings.rule_words_notice``): it was only in the README
     """
-    UPDATE rules SET conditions = alu_rule_words(conditions) WHERE conditions LIKE '%"words"%'
+    UPDATE rules SET conditions = alu_rule_words(conditions) WHERE conditions LIKE '%"words"%';
+    INSERT OR IGNORE INTO settings (key, value) SELECT 'app.rule_words_notice', 'true'
+        WHERE EXISTS (SELECT 1 FROM rules WHERE conditions LIKE '%"words"%')
     """,
     # 17: "older than a day" is now measured from when an item reached the workstation (it
     # was from the evaluation). Items stored before and never evaluated — `alu sync` and `alu

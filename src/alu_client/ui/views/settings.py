@@ -106,6 +106,7 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.apply_and_close)
         self.buttons.rejected.connect(self.reject)
         self.hot_page.retry_requested.connect(self.retry_file)
+        self.rules.words_notice_seen.connect(self._rule_words_notice_seen)
         # The pages scroll in a screen too small for them (a laptop at 200 %: 683x384 logical
         # pixels; the Transfers page alone needed 399): OK and Cancel stay on the screen.
         scroll = QScrollArea(self)
@@ -249,6 +250,12 @@ class SettingsDialog(QDialog):
         said to a screen reader."""
         self.tabs.setCurrentWidget(page)
         focus_first_error(page)
+
+    @Slot()
+    def _rule_words_notice_seen(self) -> None:
+        settings = self.settings
+        # (not written, it is logged and the notice shows once more)
+        self.tasks.run(lambda: settings_apply.rule_words_notice_seen(settings))
 
     # --- hot folder files -------------------------------------------------------------------
 

@@ -78,7 +78,8 @@ class Values:
     #: the rules as read when the page was filled: what ``rules`` is compared with, so that
     #: only the user's changes are written
     rules_base: list[Rule] = field(default_factory=list)
-    #: rules removed whose downloads not finished are canceled with them (the user chose so)
+    #: rules removed or turned off whose downloads not finished are canceled with them (the
+    #: user chose so)
     cancel_downloads_of: list[Rule] = field(default_factory=list)
     # the rules whose items wait for their folder (shown on their row; not saved)
     rule_problems: list[RuleProblem] = field(default_factory=list)
@@ -99,8 +100,11 @@ class Loaded:
     profile: Profile | None
     #: whether a login entry exists now (it may differ from the setting)
     autostart_entry: bool = False
-    #: the downloads not finished that each rule queued, by rule id (removing one asks)
+    #: the downloads not finished that each rule queued, by rule id (removing one or turning
+    #: it off asks)
     rule_downloads: dict[int, list[int]] = field(default_factory=dict)
+    #: the words of the rules saved before the update are whole words now: said once
+    rule_words_notice: bool = False
 
 
 def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> Loaded:
@@ -133,7 +137,12 @@ def load(services: Services, settings: AppSettings, hot: HotFolders | None) -> L
     # run from its disk image then ejected)
     v.start_at_login = v.start_at_login and entry
     downloads = unfinished_downloads(services.store, profile.name, v.rules) if profile else {}
-    return Loaded(v, profile, entry, downloads)
+    return Loaded(v, profile, entry, downloads, settings.rule_words_notice)
+
+
+def rule_words_notice_seen(settings: AppSettings) -> None:
+    """The notice of the rules' whole words was shown: never again."""
+    settings.rule_words_notice = False
 
 
 def folder_row(hot: HotFolders, folder_id: int) -> FolderRow:
@@ -242,9 +251,9 @@ def apply(
     if profile is not None:
         store = RuleStore(services.store, profile.name)
         apply_rules(store, v.rules_base, v.rules)
-        there = {r.id for r in store.all()}
+        on = {r.id for r in store.all() if r.enabled}
         for rule in v.cancel_downloads_of:
-            if rule.id not in there:
+            if rule.id not in on:
                 services.cancel_rule_downloads(rule)
         services.profiles.save(
             dataclasses.replace(

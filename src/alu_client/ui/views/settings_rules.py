@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -244,6 +244,11 @@ class RuleDialog(QDialog):
 
 
 class RulesPage(QWidget):
+    """Signals: ``words_notice_seen()``: the notice that saved rules' words are whole words
+    now was shown (once: it is not shown again)."""
+
+    words_notice_seen = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = RulesModel(self)
@@ -259,6 +264,12 @@ class RulesPage(QWidget):
         self.view.doubleClicked.connect(self._double_clicked)
         self.note = QLabel(self)
         self.note.setWordWrap(True)
+        # after the update that made saved rules' words whole words (store migration 16)
+        self.words_notice = QLabel(self)
+        self.words_notice.setObjectName("rules-words-notice")
+        self.words_notice.setWordWrap(True)
+        self.words_notice.hide()
+        self.words_notice_said = False
         self.message = ErrorLabel(self)
         self.message.setObjectName("rules-message")
         self.add_button = QPushButton(self)
@@ -282,7 +293,8 @@ class RulesPage(QWidget):
         delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.view)
         delete.activated.connect(self.remove_rule)
         self.dialog: RuleDialog | None = None
-        # removing a rule with downloads not finished asks what becomes of them
+        # removing a rule with downloads not finished, or turning it off, asks what becomes
+        # of them
         self.question: QMessageBox | None = None
         self.downloads: dict[int, list[int]] = {}
         self.cancel_with: dict[int, Rule] = {}
@@ -298,6 +310,7 @@ class RulesPage(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.words_notice)
         layout.addWidget(self.note)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
@@ -322,6 +335,15 @@ class RulesPage(QWidget):
             )
         else:
             self.note.setText(self.tr("Sign in to a hub to set up automatic downloads."))
+        self.words_notice.setText(
+            self.tr(
+                "Since this update, the words of your saved rules match whole words: UN no "
+                "longer finds “une”. A * at the end of a word finds the words that begin "
+                "with it: vote* finds “voters”. Your saved words were given a * to find "
+                "what they found before, except acronyms and words of fewer than four "
+                "letters: check your rules."
+            )
+        )
         self.view.setAccessibleName(self.tr("Auto-download rules"))
         self.add_button.setText(self.tr("&Add…"))
         self.edit_button.setText(self.tr("&Edit…"))
@@ -336,16 +358,32 @@ class RulesPage(QWidget):
         self.base = list(loaded.values.rules_base)
         self.downloads = dict(loaded.rule_downloads)
         self.cancel_with = {}
+        # (kept in sight while this dialog is open, once said)
+        self.words_notice.setVisible(loaded.rule_words_notice and self.has_profile)
+        self._words_notice_shown()
         self.setEnabled(True)
         for w in (self.view, self.add_button):
             w.setEnabled(self.has_profile)
         self.retranslate()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._words_notice_shown()
+
+    def _words_notice_shown(self) -> None:
+        """The notice in sight (the page shown with it): said once, then never again."""
+        if self.words_notice_said or not self.words_notice.isVisibleTo(self):
+            return
+        if self.isVisible():
+            self.words_notice_said = True
+            self.words_notice_seen.emit()
+
     def collect(self, v: Values) -> bool:
         v.rules = self.model.rules()
         v.rules_base = list(self.base)
-        kept = {r.id for r in v.rules}
-        v.cancel_downloads_of = [r for rid, r in self.cancel_with.items() if rid not in kept]
+        # (a rule turned off, then on again: its downloads are no longer canceled)
+        on = {r.id for r in v.rules if r.enabled}
+        v.cancel_downloads_of = [r for rid, r in self.cancel_with.items() if rid not in on]
         return True
 
     def show_error(self, message: str) -> None:
@@ -424,6 +462,15 @@ class RulesPage(QWidget):
             self.message.clear_message()
             if row < 0:
                 select_row(self.view, self.model.append(new))
+            elif rule is not None and rule.enabled and not new.enabled:
+                # "Rule on" unticked: asked as the Turn off button asks; the question's
+                # Cancel keeps the other changes, with the rule on
+                self._stop_rule(
+                    new,
+                    "off",
+                    lambda r: self.model.replace(row, r),
+                    lambda r: self.model.replace(row, dataclasses.replace(r, enabled=True)),
+                )
             else:
                 self.model.replace(row, new)
 
@@ -433,40 +480,66 @@ class RulesPage(QWidget):
 
     @Slot()
     def remove_rule(self) -> None:
-        """Remove the selected rule; one whose downloads have not all finished asks first
-        whether they are canceled with it (they ran on unsaid, to be canceled one by one)."""
-        row = self.selected_row()
-        rule = self.model.rule_at(row)
-        if rule is None or self.question is not None:
+        """Remove the selected rule, asking first what becomes of its downloads not finished."""
+        rule = self.model.rule_at(self.selected_row())
+        if rule is not None:
+            self._stop_rule(rule, "remove", self._remove)
+
+    def _stop_rule(
+        self,
+        rule: Rule,
+        step: str,
+        done: Callable[[Rule], None],
+        back: Callable[[Rule], None] | None = None,
+    ) -> None:
+        """Remove the rule or turn it off (``step`` "remove" or "off") by ``done``; one whose
+        downloads have not all finished asks first whether they are canceled with it (they
+        ran on unsaid, to be canceled one by one): canceled at OK, or let finish; the
+        question's Cancel (Escape, the window closed) leaves the rule as it was (calls
+        ``back`` when given)."""
+        if self.question is not None:
             return
         pending = len(self.downloads.get(rule.id, ()))
         if not pending:
-            self._remove(rule)
+            done(rule)
             return
+        name = formats.isolated(rule.name)
         box = QMessageBox(self)
-        box.setObjectName("rule-remove-question")
+        box.setObjectName(f"rule-{step}-question")
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Remove rule"))
-        box.setText(
-            self.tr(
-                "The rule %1 has %Ln downloads that have not finished. Cancel them with the "
-                "rule, or let them finish?",
-                "",
-                pending,
-            ).replace("%1", formats.isolated(rule.name))
-        )
+        if step == "remove":
+            box.setWindowTitle(self.tr("Remove rule"))
+            box.setText(
+                self.tr(
+                    "The rule %1 has %Ln downloads that have not finished. Cancel them with "
+                    "the rule, or let them finish?",
+                    "",
+                    pending,
+                ).replace("%1", name)
+            )
+        else:
+            box.setWindowTitle(self.tr("Turn off rule"))
+            box.setText(
+                self.tr(
+                    "The rule %1 has %Ln downloads that have not finished. Turning it off "
+                    "does not stop them: cancel them, or let them finish?",
+                    "",
+                    pending,
+                ).replace("%1", name)
+            )
+            box.setInformativeText(self.tr("Cancel leaves the rule on."))
         cancel = box.addButton(
             self.tr("Cancel its %Ln downloads", "", pending),
             QMessageBox.ButtonRole.DestructiveRole,
         )
-        cancel.setObjectName("rule-remove-cancel-downloads")
+        cancel.setObjectName(f"rule-{step}-cancel-downloads")
         keep = box.addButton(self.tr("Let them finish"), QMessageBox.ButtonRole.AcceptRole)
-        keep.setObjectName("rule-remove-keep-downloads")
-        # Escape, or the window closed: the rule stays (both answers remove it)
-        back = box.addButton(QMessageBox.StandardButton.Cancel)
-        back.setObjectName("rule-remove-back")
+        keep.setObjectName(f"rule-{step}-keep-downloads")
+        # Escape, or the window closed: the rule stays as it was (both answers change it)
+        stay = box.addButton(QMessageBox.StandardButton.Cancel)
+        stay.setObjectName(f"rule-{step}-back")
         box.setDefaultButton(keep)
-        box.setEscapeButton(back)
+        box.setEscapeButton(stay)
         box.setWindowModality(Qt.WindowModality.WindowModal)
 
         def answered() -> None:
@@ -474,10 +547,14 @@ class RulesPage(QWidget):
             clicked = box.clickedButton()
             box.deleteLater()
             if clicked not in (cancel, keep):
+                if back is not None:
+                    back(rule)
                 return
             if clicked is cancel:
-                self.cancel_with[rule.id] = rule  # (at OK, with the rule)
-            self._remove(rule)
+                self.cancel_with[rule.id] = rule  # (at OK, with the rule removed or off)
+            else:  # (an earlier "cancel" of a rule turned on again meanwhile no longer holds)
+                self.cancel_with.pop(rule.id, None)
+            done(rule)
 
         box.finished.connect(answered)
         self.question = box
@@ -497,7 +574,16 @@ class RulesPage(QWidget):
 
     @Slot()
     def toggle_rule(self) -> None:
-        row = self.selected_row()
-        rule = self.model.rule_at(row)
-        if rule is not None:
-            self.model.set_enabled(row, not rule.enabled)
+        """Turn the selected rule off, asking first as removing it does, or on again (which
+        changes nothing of the downloads it queued before)."""
+        rule = self.model.rule_at(self.selected_row())
+        if rule is None:
+            return
+        if rule.enabled:
+            self._stop_rule(rule, "off", lambda r: self._set_enabled(r, False))
+        elif self.question is None:
+            self._set_enabled(rule, True)
+
+    def _set_enabled(self, rule: Rule, enabled: bool) -> None:
+        row = next((n for n, r in enumerate(self.model.rules()) if r.id == rule.id), -1)
+        self.model.set_enabled(row, enabled)
