@@ -20,12 +20,9 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
-    QByteArray,
     QCoreApplication,
-    QDataStream,
     QDateTime,
     QEvent,
-    QIODevice,
     QLocale,
     QModelIndex,
     QObject,
@@ -65,6 +62,7 @@ from alu_client.core.hub import Item
 from alu_client.core.library import LibraryItem
 
 from . import colors, formats
+from .layout_memory import ColumnMemory, remember_columns
 from .models import OBJECT_ROLE, STATE_ROLE
 from .tasks import TaskRunner
 from .views import copies_without_marks, new_table
@@ -555,22 +553,9 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
     header.setStretchLastSection(False)
     header.setSectionResizeMode(_TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
     header.resizeSection(0, THUMB_SIZE.width() // 2 + 8)
-    _ColumnFitter(view).fit()
+    # the title's width follows the window: never the user's to keep
+    _ColumnFitter(view, remember_columns(view, flexible=(_TITLE_COLUMN,))).fit()
     return view
-
-
-def save_columns(view: QTableView) -> QByteArray:
-    """The widths of an ``item_table``'s columns, as the user left them (for the next start:
-    ``restore_columns``)."""
-    fitter = view.findChild(_ColumnFitter)
-    return fitter.save_state() if fitter is not None else QByteArray()
-
-
-def restore_columns(view: QTableView, state: QByteArray) -> bool:
-    """Puts back what ``save_columns`` saved; False (nothing changed) for a state that is not
-    one, or one of a table with other columns."""
-    fitter = view.findChild(_ColumnFitter)
-    return fitter is not None and fitter.restore_state(state)
 
 
 def _column_texts(column: int) -> list[str]:
@@ -609,21 +594,25 @@ class _ColumnFitter(QObject):
     translated; slug and dateline to a few words. The title (the stretch column) keeps at
     least ``_TITLE_MIN_EM``: in a narrow table the columns the user has not sized give way
     (``give_way``), their texts cut with "…"; the fixed widths left the title 43 px ("Tee…")
-    at 1366×768. A column the user sized keeps that width (``save_state``/``restore_state``
-    keep it for the next start)."""
+    at 1366×768. A column the user sized keeps that width (its ``ColumnMemory`` knows which,
+    and keeps them for the next start)."""
 
-    _STATE_VERSION = 1
-
-    def __init__(self, view: QTableView) -> None:
+    def __init__(self, view: QTableView, memory: ColumnMemory) -> None:
         super().__init__(view)
         self.view = view
         self.header = view.horizontalHeader()
+        self.memory = memory
         self.preferred: dict[int, int] = {}  # column -> width wanted when there is room
-        self.user_widths: dict[int, int] = {}  # column -> width the user dragged it to
-        self._fitting = False
         view.model().headerDataChanged.connect(self._headers_changed)
-        self.header.sectionResized.connect(self._section_resized)
+        # the others make room for a column the user sized (the title keeps its minimum),
+        # and for those a restart gave back
+        memory.user_resized.connect(self.give_way)
+        memory.restored.connect(self.give_way)
         view.viewport().installEventFilter(self)
+
+    @property
+    def user_widths(self) -> dict[int, int]:
+        return self.memory.user_widths
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
@@ -633,12 +622,6 @@ class _ColumnFitter(QObject):
     def _headers_changed(self, orientation: Qt.Orientation, _first: int, _last: int) -> None:
         if orientation == Qt.Orientation.Horizontal:
             self.fit()
-
-    def _section_resized(self, column: int, _old: int, new: int) -> None:
-        if self._fitting or column == _TITLE_COLUMN:  # ours, or Qt's for the stretch column
-            return
-        self.user_widths[column] = new  # a drag, a double-click on the edge
-        self.give_way()  # the others make room for it (the title keeps its minimum)
 
     def _em(self) -> int:
         return max(1, self.view.fontMetrics().averageCharWidth())
@@ -685,59 +668,10 @@ class _ColumnFitter(QObject):
                 given = math.ceil((widths[c] - floors[c]) * share)
                 widths[c] = max(floors[c], widths[c] - given)
                 over -= given
-        self._fitting = True
-        try:
+        with self.memory.fitting():
             for c, width in widths.items():
                 if header.sectionSize(c) != width:
                     header.resizeSection(c, width)
-        finally:
-            self._fitting = False
-
-    def save_state(self) -> QByteArray:
-        """The header's own state and the widths the user gave (a column at the width this
-        fitter chose follows the language and the room next time too)."""
-        data = QByteArray()
-        out = QDataStream(data, QIODevice.OpenModeFlag.WriteOnly)
-        out.writeInt32(self._STATE_VERSION)
-        out.writeInt32(self.header.count())
-        out << self.header.saveState()
-        out.writeInt32(len(self.user_widths))
-        for column, width in sorted(self.user_widths.items()):
-            out.writeInt32(column)
-            out.writeInt32(width)
-        return data
-
-    def restore_state(self, state: QByteArray) -> bool:
-        if state.isEmpty():
-            return False
-        inp = QDataStream(state)
-        if inp.readInt32() != self._STATE_VERSION or inp.readInt32() != self.header.count():
-            return False  # another version's, or the columns changed since: the defaults
-        header_state = QByteArray()
-        inp >> header_state
-        count = inp.readInt32()
-        if not 0 <= count <= self.header.count():
-            return False
-        user: dict[int, int] = {}
-        for _ in range(count):
-            column, width = inp.readInt32(), inp.readInt32()
-            if column != _TITLE_COLUMN and 0 <= column < self.header.count() and width > 0:
-                user[column] = width
-        if inp.status() != QDataStream.Status.Ok:
-            return False
-        self._fitting = True
-        try:
-            self.header.restoreState(header_state)
-            # as item_table made it, whatever the state said
-            self.header.setStretchLastSection(False)
-            self.header.setSectionResizeMode(_TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
-            for column, width in user.items():
-                self.header.resizeSection(column, width)
-        finally:
-            self._fitting = False
-        self.user_widths = user
-        self.give_way()
-        return True
 
 
 def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:
@@ -771,8 +705,6 @@ __all__ = [
     "local_time",
     "priority_name",
     "relative_time",
-    "restore_columns",
-    "save_columns",
     "sender_name",
     "sent_by",
     "thumbnail_path",

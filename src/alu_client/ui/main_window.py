@@ -14,6 +14,7 @@ transfers go on; otherwise it shuts the engine down and asks the app to quit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from .composition import Panels, app_icon
 from .download_notices import DownloadNotices
 from .formats import count_text, joined
 from .i18n import install_translators
+from .layout_memory import Part, restore_parts, save_parts
 from .screen_fit import fit_to_screen
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
 from .tasks import TaskRunner
@@ -536,9 +538,8 @@ class MainWindow(QMainWindow):
         mode = getattr(self.library, "mode", None)
         if isinstance(mode, str):
             s.setValue("library_mode", mode)
-        save_layout = getattr(self.library, "save_layout", None)
-        if callable(save_layout):  # its splitters and column widths
-            save_layout(s)
+        for prefix, parts in self._layout_parts():  # splitters, column widths, sorts
+            save_parts(s, prefix, parts)
         s.sync()
 
     def _restore_geometry(self) -> None:
@@ -557,9 +558,24 @@ class MainWindow(QMainWindow):
         set_mode = getattr(self.library, "set_mode", None)
         if mode in ("grid", "list") and callable(set_mode):
             set_mode(str(mode))
-        restore_layout = getattr(self.library, "restore_layout", None)
-        if callable(restore_layout):
-            restore_layout(s)
+        for prefix, parts in self._layout_parts():
+            restore_parts(s, prefix, parts)
+
+    def _layout_parts(self) -> list[tuple[str, Mapping[str, Part]]]:
+        """Each tab's splitters and tables the user can size (``layout_parts()`` of the
+        panel; a panel without, such as one that could not be made, has none), under the
+        tab's key in window.ini."""
+        found = []
+        for prefix, panel in (
+            ("feed", self.feed),
+            ("transfers", self.transfers),
+            ("library", self.library),
+            ("history", self.history),
+        ):
+            layout_parts = getattr(panel, "layout_parts", None)
+            if callable(layout_parts):
+                found.append((prefix, layout_parts()))
+        return found
 
 
 def _hub_name(services: Services) -> str:

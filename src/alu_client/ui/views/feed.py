@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSplitter,
+    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -143,6 +144,7 @@ class FeedPanel(QWidget):
         self.command_failed.connect(self._show_failure)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("feed-splitter")
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
@@ -183,6 +185,11 @@ class FeedPanel(QWidget):
         self.apply_filters()
         self.load_facets()
         self.update_unread()
+
+    def layout_parts(self) -> dict[str, QSplitter | QTableView]:
+        """The splitter and the table whose sizes the window keeps for the next start
+        (``layout_memory``)."""
+        return {"splitter": self.splitter, "columns": self.view}
 
     # --- reading ------------------------------------------------------------------------------
 

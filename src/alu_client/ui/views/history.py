@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QStyle,
+    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ from ...core.services import Services
 from ...core.sync import HistoryEvent
 from ..a11y import say
 from ..bridge import CoreBridge
+from ..layout_memory import remember_columns
 from ..models import SORT_ROLE
 from ..models.history import (
     COL_DEVICE,
@@ -121,6 +123,8 @@ class HistoryPanel(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(COL_ITEM, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_DEVICE, QHeaderView.ResizeMode.ResizeToContents)
+        # the widths the user gives the other columns, and the sort, outlast a restart
+        self.columns = remember_columns(self.view, flexible=(COL_ITEM,))
 
         icon = self.style().standardIcon
         self.refresh_action = QAction(icon(QStyle.StandardPixmap.SP_BrowserReload), "", self)
@@ -178,12 +182,20 @@ class HistoryPanel(QWidget):
         self._show_pending()
         fm = self.view.fontMetrics()
         header = self.view.horizontalHeader()
-        for col in (COL_WHEN, COL_WHAT, COL_SENT):
-            words = [
-                *self.model.vocabulary(col),
-                self.model.headerData(col, Qt.Orientation.Horizontal),
-            ]
-            header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + 32)
+        with self.columns.fitting():  # but for those the user sized
+            for col in (COL_WHEN, COL_WHAT, COL_SENT):
+                if self.columns.is_user_sized(col):
+                    continue
+                words = [
+                    *self.model.vocabulary(col),
+                    self.model.headerData(col, Qt.Orientation.Horizontal),
+                ]
+                header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + 32)
+
+    def layout_parts(self) -> dict[str, QTableView]:
+        """The table whose column widths and sort the window keeps for the next start
+        (``layout_memory``)."""
+        return {"columns": self.view}
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -36,13 +36,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import (
-    QByteArray,
     QDir,
     QEvent,
     QItemSelection,
     QLocale,
     QObject,
-    QSettings,
     Qt,
     Signal,
 )
@@ -57,6 +55,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -76,7 +75,7 @@ from alu_client.core.services import AlreadyDownloaded, Services
 from .. import engine_text, formats, reveal
 from ..a11y import say
 from ..bridge import CoreBridge
-from ..delegates_items import item_grid, item_table, restore_columns, save_columns
+from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
@@ -393,22 +392,10 @@ class LibraryPanel(QWidget):
         """``grid`` or ``list``: what ``set_mode`` chose (the window keeps it for next time)."""
         return "grid" if self.views.currentWidget() is self.grid else "list"
 
-    def save_layout(self, store: QSettings) -> None:
-        """The splitters' positions and the list's column widths, for the next start (the
-        window keeps them with its own: ``restore_layout``)."""
-        store.setValue("library/splitter", self.splitter.saveState())
-        store.setValue("library/side", self.side.saveState())
-        store.setValue("library/list_columns", save_columns(self.table))
-
-    def restore_layout(self, store: QSettings) -> None:
-        """What ``save_layout`` kept; the defaults for what it did not (or cannot be read)."""
-        for key, splitter in (("library/splitter", self.splitter), ("library/side", self.side)):
-            state = store.value(key)
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                splitter.restoreState(state)
-        columns = store.value("library/list_columns")
-        if isinstance(columns, QByteArray):
-            restore_columns(self.table, columns)
+    def layout_parts(self) -> dict[str, QSplitter | QTableView]:
+        """The splitters and the list whose sizes the window keeps for the next start
+        (``layout_memory``; the keys are window.ini's)."""
+        return {"splitter": self.splitter, "side": self.side, "list_columns": self.table}
 
     @property
     def current_view(self) -> QAbstractItemView:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QStyle,
+    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -42,6 +43,7 @@ from alu_client.core.transfers.schedule import Schedule
 from .. import formats
 from ..a11y import say
 from ..delegates import ProgressDelegate
+from ..layout_memory import remember_columns
 from ..models import OBJECT_ROLE, STATE_ROLE
 from ..models.transfers import (
     COL_DIRECTION,
@@ -203,6 +205,9 @@ class TransfersPanel(QWidget):
         # the name and the last error share the room the other columns leave (_fit_reading)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_ERROR, QHeaderView.ResizeMode.Stretch)
+        # the widths the user gives the other columns, and the sort, outlast a restart
+        self.columns = remember_columns(self.view, flexible=(COL_NAME, COL_ERROR))
+        self.columns.restored.connect(self._fit_reading)
         self.view.viewport().installEventFilter(self)
         header.sortIndicatorChanged.connect(self._update_drag)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
@@ -321,17 +326,26 @@ class TransfersPanel(QWidget):
         self.model.retranslate()
         self._fit_columns()
 
+    def layout_parts(self) -> dict[str, QTableView]:
+        """The table whose column widths and sort the window keeps for the next start
+        (``layout_memory``)."""
+        return {"columns": self.view}
+
     def _fit_columns(self) -> None:
-        """Columns with a fixed vocabulary as wide as their longest word in this language."""
+        """Columns with a fixed vocabulary as wide as their longest word in this language
+        (but for those the user sized)."""
         header = self.view.horizontalHeader()
         fm = self.view.fontMetrics()
         room = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 24
-        for col in (COL_DIRECTION, COL_PRIORITY, COL_STATE):
-            words = [
-                *self.model.vocabulary(col),
-                self.model.headerData(col, Qt.Orientation.Horizontal),
-            ]
-            header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + room)
+        with self.columns.fitting():
+            for col in (COL_DIRECTION, COL_PRIORITY, COL_STATE):
+                if self.columns.is_user_sized(col):
+                    continue
+                words = [
+                    *self.model.vocabulary(col),
+                    self.model.headerData(col, Qt.Orientation.Horizontal),
+                ]
+                header.resizeSection(col, max(fm.horizontalAdvance(w) for w in words) + room)
         self._fit_reading()
 
     def _reading_minimums(self) -> tuple[int, int]:
