@@ -28,14 +28,14 @@ from .. import http
 #: address (``profiles.forget_replaced_hub``): the item was the old hub's, the new one never
 #: had it (an item id of the old hub is nothing, or another item, on the new one)
 HUB_REPLACED_DOWNLOAD = (
-    "This item was on the hub that was at this address before; the hub there now is another "
-    "one and does not have it. Nothing was deleted here: download the item again from the "
-    "feed if the new hub has it."
+    "This item was on the agency's previous hub at this address; the new hub there does not "
+    "have it. Nothing was deleted here: download the item again from the feed if the new hub "
+    "has it."
 )
 #: said in an upload's log when its hub was replaced: the upload the old hub had is no more
 HUB_REPLACED_UPLOAD = (
-    "The hub at this address was replaced by another one; the upload starts again from the "
-    "beginning on the new hub."
+    "The agency's hub at this address was replaced by a new one; the upload starts again "
+    "from the beginning on the new hub."
 )
 
 # --- errors ---------------------------------------------------------------------------------
