@@ -439,8 +439,9 @@ def sign_in(
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
             move = existing is not None and existing.url != url
-            guarded = (move or replaced) and moving is not None
-            with moving() if guarded and moving is not None else contextlib.nullcontext():
+            # (another hub at the address: the engine must not write back what changes too)
+            guard = moving() if moving is not None and (move or replaced) else None
+            with guard if guard is not None else contextlib.nullcontext():
                 if existing is not None and move:
                     # before the profile says the new address: a move that fails (a full
                     # disk) is made again by the next sign-in (it changes nothing twice)
