@@ -4,6 +4,7 @@ and an upload show with the right words and sizes, the list pages in as the user
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -286,6 +287,26 @@ def test_an_event_with_figures_no_transfer_has_is_shown_without_them(qapp: QAppl
         model.index(0, c).data(Qt.ItemDataRole.ToolTipRole)
     assert model.index(0, COL_SPEED).data(SORT_ROLE) == 0.0
     assert model.index(0, COL_DURATION).data(SORT_ROLE) == 1e300  # sorts last, as it is
+
+
+def test_an_event_kept_from_a_new_hub_at_the_address_says_so(qapp: QApplication) -> None:
+    """The hub replaced by another one at its address: this workstation's events not sent yet
+    were about the old hub's items and stay here (``forget_replaced_hub``); they were listed
+    "Sent" though no hub ever had them."""
+    model = HistoryModel()
+    kept = HistoryEvent(
+        id="e1", profile="p", type="download_completed", item_id="it1", rendition="broadcast",
+        bytes=7, started_at=None, ended_at=1_790_000_000.0, device="desk-1",
+        detail={"label": "Floods", "old_hub": "unsent"}, transfer_id=None, origin="here",
+        hub_seq=None, sent_at=1_790_000_100.0,
+    )  # fmt: skip
+    sent = dataclasses.replace(kept, id="e2", detail={"label": "Fire", "old_hub": "sent"})
+    model.set_events([kept, sent], has_more=False)
+    assert model.index(0, COL_SENT).data() == "Not sent: another hub now"
+    tip = model.index(0, COL_SENT).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Recorded for the hub that was at this address before.")
+    assert model.index(1, COL_SENT).data() == "Sent"  # (the old hub had it)
+    assert "Not sent: another hub now" in model.vocabulary(COL_SENT)
 
 
 # --- following a busy workstation: new events come in without a re-read or a reset -------------

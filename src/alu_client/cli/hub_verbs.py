@@ -4,11 +4,13 @@ history. Each works offline where it can (feed, history show what the library ha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import getpass
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..core.profiles import (
     Profile,
     ProfileNotFound,
     ProfileOfAnotherAccount,
+    ReplacedHub,
     sign_in,
     sign_out,
 )
@@ -78,6 +81,28 @@ def cmd_login(args: argparse.Namespace) -> int:
                     "(or stop alu watch run) on this workstation first, then sign in again."
                 ) from None
         new_url = hub.normalize_url(args.hub_url)
+
+        @contextlib.contextmanager
+        def guard() -> Iterator[None]:
+            # another hub at the profile's address (its state is made the new hub's): an
+            # engine at work on the queue would write back what changes under it
+            if held is not None:
+                yield
+                return
+            try:
+                lock = EngineLock(services.paths.engine_lock).acquire(say=False)
+            except EngineBusy:
+                raise CliError(
+                    f"The hub at {new_url} is another hub than the one this workstation knew "
+                    "there (its identity differs), and this workstation's queue must be made "
+                    "its own: close the app (or stop alu watch run) on this workstation "
+                    "first, then sign in again."
+                ) from None
+            try:
+                yield
+            finally:
+                lock.release()
+
         profile = sign_in(
             services.profiles,
             services.secrets,
@@ -90,6 +115,10 @@ def cmd_login(args: argparse.Namespace) -> int:
             allow_http=args.allow_http,
             allow_plain_secrets=args.accept_plain_secrets,
             proxy_login=login or "keep",
+            moving=guard,
+            on_replaced_hub=lambda kept, done: print(
+                replaced_hub_note(kept, done), file=sys.stderr
+            ),
             on_other_hub=lambda left: print(
                 f"alu: this is another hub (its identity differs): {new_url} is not the hub "
                 f"of profile {left.name} at {left.url}; signed in to it as another hub, and "
@@ -120,6 +149,19 @@ def cmd_login(args: argparse.Namespace) -> int:
     print(f"Signed in to {profile.url} as {who} (profile {profile.name}).")
     _moved_hub_note(profile, before)
     return 0
+
+
+def replaced_hub_note(profile: Profile, done: ReplacedHub) -> str:
+    """Said by `alu login` when the hub at the profile's address is another one now."""
+    return (
+        f"alu: the hub at {profile.url} is not the hub this workstation knew there (its "
+        "identity differs: rebuilt with a new database, or another hub). Its feed is read from "
+        f"the start; {done.downloads} download(s) not done yet ended (their items were on the "
+        f"hub before; download them again from the feed if the new hub has them); "
+        f"{done.uploads} upload(s) not done yet start again from the beginning on the new hub; "
+        f"{done.events} history event(s) not sent yet stay here and are not sent to it. The "
+        "files in the library stay."
+    )
 
 
 def _moved_hub_note(profile: Profile, before: list[Profile]) -> None:

@@ -30,6 +30,10 @@ from . import proxy_login as proxy_logins
 from .credentials import PlainTextNotAccepted, Secrets, SecretsError, plain_warning, secret_key
 from .store.db import Store
 from .store.rows import RowReader, warn_damaged
+from .store.transfers import TransferStore
+from .sync.history import OLD_HUB
+from .sync.state import SyncState
+from .transfers.base import HUB_REPLACED_DOWNLOAD, HUB_REPLACED_UPLOAD
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,23 @@ class ProfileNotFound(KeyError):
 
 #: the settings key (+ the profile's name) of the identity of the hub a profile signed in to
 HUB_ID_KEY = "hub_id:"
+
+
+#: the transfer option of a download ended because its hub was replaced (not tried again
+#: with the failed ones when a new sign-in comes: ``Services._failed_hub_transfers``)
+HUB_REPLACED_OPTION = "hub_replaced"
+
+
+@dataclass(frozen=True)
+class ReplacedHub:
+    """What ``forget_replaced_hub`` did to a profile's state bound to the hub before."""
+
+    #: downloads not done yet, ended (failed, with ``HUB_REPLACED_DOWNLOAD``)
+    downloads: int = 0
+    #: uploads not done yet, to start again from the beginning on the new hub
+    uploads: int = 0
+    #: this workstation's history events never sent, kept here and not sent to the new hub
+    events: int = 0
 
 
 class NotSignedIn(hub.AuthError):
@@ -319,6 +340,7 @@ def sign_in(
     moving: Callable[[], AbstractContextManager[object]] | None = None,
     on_retry: Callable[[int], None] | None = None,
     on_other_hub: Callable[[Profile], None] | None = None,
+    on_replaced_hub: Callable[[Profile, ReplacedHub], None] | None = None,
 ) -> Profile:
     """Sign in to a hub and keep the session: the token in ``secrets``, the rest as a profile
     (created, or updated when ``name`` — by default the one for this account on this hub —
@@ -334,7 +356,11 @@ def sign_in(
     to is not made: the hub there is another one, signed in to as a profile of its own (the
     one for this account there, or a new one), and ``on_other_hub`` is told of the profile
     left as it was (its queue waits for its own hub). A hub, or a profile, with no identity
-    known moves as the user said. ``HubError``
+    known moves as the user said. A profile signing in again at its own address to a hub
+    whose identity is not the one it signed in to is bound to the hub there now (the agency
+    rebuilt its hub with a new database, or put another one there): ``forget_replaced_hub``
+    runs, in ``moving`` too (the engine must not write back what it changes), and
+    ``on_replaced_hub`` is told what it did. ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
     otherwise; nothing is kept then."""
     if secrets.needs_consent and not allow_plain_secrets:
@@ -366,6 +392,7 @@ def sign_in(
         device=device or (existing.device if existing else "") or default_device_name(),
     )
     client = hub.HubClient(conn)
+    done: ReplacedHub | None = None
     try:
         answer = client.sign_in(username, password, on_retry=on_retry)
         member = answer.member
@@ -386,6 +413,17 @@ def sign_in(
                 # (none, as a rule: the dialog asks only when there is no profile there)
                 previous = secrets.get(existing.secret_key) if existing else None
                 kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
+        replaced = False
+        if existing is not None and existing.url == url:
+            known = profiles.hub_id(existing.name)
+            replaced = bool(known and answer.hub_id and known != answer.hub_id)
+            if replaced:
+                log.warning(
+                    "the hub at %s is another hub than profile %s signed in to (its identity "
+                    "differs): its state bound to the hub before is made the new hub's",
+                    url,
+                    existing.name,
+                )
         profile = Profile(
             name=name or (existing.name if existing else default_profile_name(url, username)),
             url=url,
@@ -401,7 +439,9 @@ def sign_in(
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
             move = existing is not None and existing.url != url
-            with moving() if move and moving is not None else contextlib.nullcontext():
+            # (another hub at the address: the engine must not write back what changes too)
+            guard = moving() if moving is not None and (move or replaced) else None
+            with guard if guard is not None else contextlib.nullcontext():
                 if existing is not None and move:
                     # before the profile says the new address: a move that fails (a full
                     # disk) is made again by the next sign-in (it changes nothing twice)
@@ -409,6 +449,9 @@ def sign_in(
                     log.info("profile %s moved to %s: %d stored addresses follow",
                              existing.name, url, moved)  # fmt: skip
                 saved = profiles.save(profile)
+                done = forget_replaced_hub(profiles.store, saved.name) if replaced else None
+                # (after it: one that fails keeps the old identity, and the next sign-in
+                # does it again)
                 profiles.set_hub_id(saved.name, answer.hub_id)
                 profiles.set_active(saved.name)
         except BaseException:
@@ -427,7 +470,78 @@ def sign_in(
             # The session this workstation had before: revoke it rather than let it linger.
             _revoke(existing, previous, kept)
     log.info("signed in to %s as %s (profile %s)", url, saved.username, saved.name)
+    if done is not None and on_replaced_hub is not None:
+        on_replaced_hub(saved, done)
     return saved
+
+
+def forget_replaced_hub(store: Store, name: str) -> ReplacedHub:
+    """The hub at profile ``name``'s address is another one now (its identity differs: the
+    agency rebuilt it with a new database): what the profile kept of the hub before is made
+    the new hub's, in one transaction. The sync cursors go back to the start (the new hub's
+    feed and history are read whole: its numbers are its own); the downloads not done yet
+    end failed, saying why (their items were the old hub's: an id of it is nothing, or
+    another item, on the new one); the uploads not done yet start again from the beginning
+    (the partial upload, at an address of the old hub, is gone), on the new hub; this
+    workstation's history events are kept here and never sent to the new hub (``OLD_HUB``:
+    those not sent are said so in the History tab). The library — its items, files and
+    history — stays as it is: nothing is deleted."""
+    downloads = uploads = 0
+    transfers = TransferStore(store)
+    now = time.time()
+    with store.write() as c:
+        SyncState(store, name).reset(c)
+        for tid, direction, options in c.execute(
+            "SELECT id, direction, options FROM transfers"
+            " WHERE state IN ('queued', 'active', 'paused', 'failed')"
+        ).fetchall():
+            try:
+                opts = json.loads(options)
+            except ValueError:
+                continue  # (a damaged row never runs)
+            if not isinstance(opts, dict) or opts.get("profile") != name:
+                continue
+            if direction == "download":
+                opts[HUB_REPLACED_OPTION] = True
+                c.execute(
+                    "UPDATE transfers SET state = 'failed', last_error = ?, options = ?,"
+                    " next_attempt_at = NULL, pause_reason = '', request = '',"
+                    " finished_at = ? WHERE id = ?",
+                    (HUB_REPLACED_DOWNLOAD, json.dumps(opts), now, tid),
+                )
+                transfers._log(c, tid, "failed", HUB_REPLACED_DOWNLOAD)
+                downloads += 1
+            else:
+                # the upload's address at the old hub goes with its checkpoint: the job
+                # creates a new upload at the hub's (same) uploads address
+                c.execute("UPDATE transfers SET bytes_done = 0 WHERE id = ?", (tid,))
+                transfers._drop_checkpoint(c, tid)
+                transfers._log(c, tid, "note", HUB_REPLACED_UPLOAD)
+                uploads += 1
+        key = f"$.{OLD_HUB}"
+        events = c.execute(
+            "SELECT count(*) FROM history WHERE profile = ? AND origin = 'here'"
+            " AND sent_at IS NULL AND json_valid(detail) AND json_extract(detail, ?) IS NULL",
+            (name, key),
+        ).fetchone()[0]
+        # (a damaged detail is left: such an event is never sent)
+        c.execute(
+            "UPDATE history SET detail = json_set(detail, ?,"
+            " CASE WHEN sent_at IS NULL THEN 'unsent' ELSE 'sent' END),"
+            " sent_at = COALESCE(sent_at, ?)"
+            " WHERE profile = ? AND origin = 'here' AND json_valid(detail)"
+            " AND json_extract(detail, ?) IS NULL",
+            (key, now, name, key),
+        )
+    log.info(
+        "profile %s: another hub at its address: %d download(s) ended, %d upload(s) to start "
+        "again, %d history event(s) kept here",
+        name,
+        downloads,
+        uploads,
+        events,
+    )
+    return ReplacedHub(downloads=downloads, uploads=uploads, events=int(events))
 
 
 def move_hub_urls(store: Store, name: str, old: str, new: str) -> int:

@@ -44,7 +44,7 @@ from .library import Library, record_file, upsert_items
 from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
-from .profiles import Profile, Profiles, client_for
+from .profiles import HUB_REPLACED_OPTION, Profile, Profiles, client_for
 from .rules import Match, Rule, RuleEngine, RuleProblem, RuleStore, rule_problems
 from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
@@ -245,12 +245,16 @@ class Services:
         return http.same_origin(t.destination if t.direction == "upload" else t.source, client.url)
 
     def _failed_hub_transfers(self) -> list[Transfer]:
-        """The failed transfers of the active profile's hub (none without an engine)."""
+        """The failed transfers of the active profile's hub (none without an engine); not the
+        downloads of a hub replaced since (``forget_replaced_hub``): the new one has not got
+        their items."""
         queue, profile = self.queue, self.profile
         if queue is None or profile is None:
             return []
         return [
-            t for t in queue.transfers.all(("failed",)) if t.options.get("profile") == profile.name
+            t
+            for t in queue.transfers.all(("failed",))
+            if t.options.get("profile") == profile.name and not t.options.get(HUB_REPLACED_OPTION)
         ]
 
     def _client_or_none(self) -> hub.HubClient | None:

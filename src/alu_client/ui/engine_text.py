@@ -262,6 +262,19 @@ _MARKED = (
         "EngineMessage",
         "The partial upload had expired at the hub; it started again from the beginning.",
     ),
+    # (a hub replaced by another one at its address: profiles.forget_replaced_hub; worded
+    # without "the hub", which a plain server's words would change)
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "This item was on the agency's previous hub at this address; the new hub there does "
+        "not have it. Nothing was deleted here: download the item again from the feed if the "
+        "new hub has it.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The agency's hub at this address was replaced by a new one; the upload starts again "
+        "from the beginning on the new hub.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The connection dropped just as the hub was joining the parts of the file, and this "

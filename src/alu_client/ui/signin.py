@@ -251,6 +251,20 @@ def other_hub_text(old: str, new: str) -> str:
     ).format(old=isolated(unbroken(old)), new=isolated(unbroken(new)))
 
 
+def replaced_hub_text(url: str) -> str:
+    """Said when the hub at the profile's own address is another one than it signed in to
+    (its identity differs): the state bound to the hub before was made the new hub's."""
+    return QCoreApplication.translate(
+        "SignInDialog",
+        "The hub at {url} is not the one this workstation knew there: it was rebuilt with a "
+        "new database, or another hub took its place. Its feed is read from the start. "
+        "Downloads not done yet were stopped, as their items were on the hub before (download "
+        "them again from the feed if the new hub has them); uploads not done yet start again "
+        "from the beginning on the new hub; history not sent yet stays on this workstation "
+        "only. The files in your library stay as they are.",
+    ).format(url=isolated(unbroken(url)))
+
+
 def placeholder_width(edit: QLineEdit) -> int:
     """The width ``edit`` needs to show its placeholder whole (Qt elides a longer one): its
     text, the edit's inner margins and frame, as ``QLineEdit.sizeHint`` counts them."""
@@ -323,7 +337,12 @@ def ask_insecure_file(message: str, parent: QWidget | None = None) -> bool:
 
 
 class MoveWhileBusy(RuntimeError):
-    """A move to the hub's new address while another process's engine holds the queue."""
+    """A move to the hub's new address while another process's engine holds the queue; or
+    (``replaced``) the queue to be made the new hub's, another hub at the profile's address."""
+
+    def __init__(self, *, replaced: bool = False) -> None:
+        super().__init__("another engine holds the queue")
+        self.replaced = replaced
 
 
 @dataclass(frozen=True)
@@ -372,6 +391,8 @@ class SignInDialog(QDialog):
         self.moving: Profile | None = None
         # (old address, new address) when the hub said to have moved proved another one
         self._other_hub: list[tuple[str, str]] = []
+        # the profile signed in at its own address to another hub than before (its url)
+        self._replaced_hub: list[str] = []
         self._gui_call.connect(self._run_gui_call, Qt.ConnectionType.QueuedConnection)
         self.secrets = secrets
         self.tasks = tasks or TaskRunner(self)
@@ -522,6 +543,7 @@ class SignInDialog(QDialog):
         self.moving = moving or None
         name = moving.name if moving else None
         self._other_hub.clear()
+        self._replaced_hub.clear()
         lock_path = self.engine_lock
 
         @contextlib.contextmanager
@@ -537,7 +559,8 @@ class SignInDialog(QDialog):
                 try:
                     held = EngineLock(lock_path).acquire(say=False)
                 except EngineBusy:
-                    raise MoveWhileBusy() from None
+                    # (entered with no move asked: another hub at the profile's address)
+                    raise MoveWhileBusy(replaced=name is None) from None
             try:
                 yield
             finally:
@@ -567,6 +590,7 @@ class SignInDialog(QDialog):
                 moving=move_guard,
                 on_retry=lambda _try: self._gui_call.emit(self._show_retrying),
                 on_other_hub=lambda left: self._other_hub.append((left.url, url)),
+                on_replaced_hub=lambda kept, _done: self._replaced_hub.append(kept.url),
             )
             if not remember and store is not secrets:
                 try:
@@ -585,6 +609,12 @@ class SignInDialog(QDialog):
             old, new = self._other_hub[0]
             QMessageBox.information(
                 self, self.tr("Another hub"), other_hub_text(old, hub.normalize_url(new))
+            )
+        if self._replaced_hub and not self.stopping:
+            QMessageBox.information(
+                self,
+                self.tr("Another hub at this address"),
+                replaced_hub_text(self._replaced_hub[0]),
             )
         self.signed_in.emit(result)
         self.accept()
@@ -685,6 +715,12 @@ class SignInDialog(QDialog):
 
     def message_for(self, error: BaseException) -> str:
         """What went wrong, in the newsroom's words."""
+        if isinstance(error, MoveWhileBusy) and error.replaced:
+            return self.tr(
+                "The hub at this address is another hub now, and this workstation's transfers "
+                "must be made its own, but another ALU Desk (or alu watch run) is at work on "
+                "them: close it, then sign in again."
+            )
         if isinstance(error, MoveWhileBusy):
             return self.tr(
                 "Another ALU Desk (or alu watch run) is at work on this workstation's "

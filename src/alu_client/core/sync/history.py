@@ -57,6 +57,12 @@ RESEND_AFTER_RESTORE_S = 30 * 86400.0
 #: the hub's, for all members: some 3,000 a day at the agency's size)
 REREAD_AFTER_RESTORE = 50_000
 
+#: the detail key of this workstation's events recorded for the hub a profile had before
+#: another hub replaced it at its address (``profiles.forget_replaced_hub``): "sent" (the old
+#: hub had it) or "unsent" (never sent, and not sent to the new hub: it never had the item).
+#: Neither is sent to the new hub, even when it says it went back (``_hub_went_back``)
+OLD_HUB = "old_hub"
+
 _OUTCOMES = {"done": "completed", "failed": "failed", "canceled": "canceled"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S*")
 
@@ -116,6 +122,12 @@ class HistoryEvent:
     def pending(self) -> bool:
         """Still in the outbox: recorded here, not yet accepted by the hub."""
         return self.origin == "here" and self.sent_at is None
+
+    @property
+    def kept_from_new_hub(self) -> bool:
+        """Recorded for the hub that was at the profile's address before another replaced it,
+        and never sent: kept here only (``OLD_HUB``)."""
+        return self.origin == "here" and self.detail.get(OLD_HUB) == "unsent"
 
     @property
     def refused(self) -> str:
@@ -569,6 +581,9 @@ class HistorySync:
                 " WHERE profile = ? AND origin = 'here' AND sent_at IS NOT NULL"
                 " AND (hub_seq IS NULL OR hub_seq > ? OR sent_at > ?)"
                 " AND (CASE WHEN json_valid(detail) THEN json_extract(detail, '$.hub_refused')"
+                " END) IS NULL"
+                # (the hub before this one at the address: none of its events go to this one)
+                " AND (CASE WHEN json_valid(detail) THEN json_extract(detail, '$.old_hub')"
                 " END) IS NULL",
                 (self.profile, last, time.time() - RESEND_AFTER_RESTORE_S),
             ).rowcount

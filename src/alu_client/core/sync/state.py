@@ -129,14 +129,18 @@ class SyncState:
         except ValueError:
             return 0
 
-    def reset(self) -> None:
-        """Forget the cursors (another hub behind the same profile): everything comes again,
-        and is stored once."""
-        with self.store.write() as c:
-            c.execute(
-                "DELETE FROM sync_state WHERE profile = ? AND key IN (?, ?)",
-                (self.profile, FEED_SEQ, HISTORY_SEQ),
-            )
+    def reset(self, conn: sqlite3.Connection | None = None) -> None:
+        """Forget the cursors and the items (events) they stood on (another hub behind the
+        same profile): everything comes again, and is stored once."""
+        if conn is None:
+            with self.store.write() as c:
+                self.reset(c)
+            return
+        keys = (FEED_SEQ, f"{FEED_SEQ}_at", HISTORY_SEQ, f"{HISTORY_SEQ}_at")
+        conn.execute(
+            "DELETE FROM sync_state WHERE profile = ? AND key IN (?, ?, ?, ?)",
+            (self.profile, *keys),
+        )
 
     # --- contact -------------------------------------------------------------------------------
 

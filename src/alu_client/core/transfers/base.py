@@ -22,6 +22,22 @@ import requests
 
 from .. import http
 
+# --- a hub replaced at its address ------------------------------------------------------------
+
+#: why a download not done yet ended when its hub was replaced by another one at the same
+#: address (``profiles.forget_replaced_hub``): the item was the old hub's, the new one never
+#: had it (an item id of the old hub is nothing, or another item, on the new one)
+HUB_REPLACED_DOWNLOAD = (
+    "This item was on the agency's previous hub at this address; the new hub there does not "
+    "have it. Nothing was deleted here: download the item again from the feed if the new hub "
+    "has it."
+)
+#: said in an upload's log when its hub was replaced: the upload the old hub had is no more
+HUB_REPLACED_UPLOAD = (
+    "The agency's hub at this address was replaced by a new one; the upload starts again "
+    "from the beginning on the new hub."
+)
+
 # --- errors ---------------------------------------------------------------------------------
 
 

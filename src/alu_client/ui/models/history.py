@@ -83,11 +83,14 @@ def _runs(kept: list[bool]) -> int:
 
 
 def _state(e: HistoryEvent) -> str:
-    """'here-pending', 'here-sent', 'here-refused' or 'hub': where the event stands."""
+    """'here-pending', 'here-sent', 'here-refused', 'here-old-hub' (never sent, recorded for
+    the hub replaced since by another at its address) or 'hub': where the event stands."""
     if e.origin != "here":
         return "hub"
     if e.refused:
         return "here-refused"
+    if e.kept_from_new_hub:
+        return "here-old-hub"
     return "here-pending" if e.pending else "here-sent"
 
 
@@ -140,6 +143,7 @@ class HistoryModel(QAbstractTableModel):
             "here-pending": self.tr("Waiting to be sent"),
             "here-sent": self.tr("Sent"),
             "here-refused": self.tr("Refused by the hub"),
+            "here-old-hub": self.tr("Not sent: another hub now"),
             "hub": self.tr("From the hub"),
         }
         if self._rows:
@@ -420,6 +424,11 @@ class HistoryModel(QAbstractTableModel):
             return engine_text.shown(error)
         if col == COL_SENT and e.refused:
             return e.refused
+        if col == COL_SENT and e.kept_from_new_hub:
+            return self.tr(
+                "Recorded for the hub that was at this address before. The hub there now is "
+                "another one, which never had the item: this event stays on this workstation."
+            )
         if col == COL_DEVICE and e.origin == "here" and e.device:
             return e.device
         if col == COL_ITEM:
@@ -432,7 +441,8 @@ class HistoryModel(QAbstractTableModel):
         if col == COL_WHAT:
             return [v for k, v in self._texts.items() if "_" in k]
         if col == COL_SENT:
-            return [self._texts[k] for k in ("here-pending", "here-sent", "here-refused", "hub")]
+            states = ("here-pending", "here-sent", "here-refused", "here-old-hub", "hub")
+            return [self._texts[k] for k in states]
         if col == COL_WHEN:  # wide digits, two-digit months and hours, morning and evening
             return [
                 QLocale().toString(
