@@ -410,6 +410,14 @@
         <translation>كان الإرسال الجزئي قد انتهت صلاحيته لدى المركز؛ فبدأ من جديد من البداية.</translation>
     </message>
     <message>
+        <source>This item was on the agency&apos;s previous hub at this address; the new hub there does not have it. Nothing was deleted here: download the item again from the feed if the new hub has it.</source>
+        <translation>كانت هذه المادة على المركز السابق للوكالة في هذا العنوان؛ والمركز الجديد فيه لا يملكها. لم يُحذف شيء هنا: نزّل المادة من جديد من الموجز إن كانت على المركز الجديد.</translation>
+    </message>
+    <message>
+        <source>The agency&apos;s hub at this address was replaced by a new one; the upload starts again from the beginning on the new hub.</source>
+        <translation>استُبدل مركز الوكالة في هذا العنوان بمركز جديد؛ يبدأ الإرسال من جديد من البداية على المركز الجديد.</translation>
+    </message>
+    <message>
         <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
         <translation>انقطع الاتصال بينما كان المركز يجمع أجزاء الملف، ولم يتمكن هذا الحاسوب من معرفة ما آل إليه؛ راجع الموجز قبل إضافة الملف من جديد.</translation>
     </message>
@@ -1514,12 +1522,20 @@
         <translation>رفضه المركز</translation>
     </message>
     <message>
+        <source>Not sent: another hub now</source>
+        <translation>لم يُرسل: المركز الآن مركز آخر</translation>
+    </message>
+    <message>
         <source>From the hub</source>
         <translation>وارد من المركز</translation>
     </message>
     <message>
         <source>{rule} (rule removed)</source>
         <translation>{rule} (قاعدة محذوفة)</translation>
+    </message>
+    <message>
+        <source>Recorded for the hub that was at this address before. The hub there now is another one, which never had the item: this event stays on this workstation.</source>
+        <translation>سُجّل للمركز الذي كان في هذا العنوان من قبل. المركز الموجود فيه الآن مركز آخر لم تكن لديه هذه المادة قط: يبقى هذا الحدث على محطة العمل هذه.</translation>
     </message>
 </context>
 <context>
@@ -3125,6 +3141,10 @@
         <translation>سجّل الدخول إلى مركز لإعداد التنزيل التلقائي.</translation>
     </message>
     <message>
+        <source>Since this update, the words of your saved rules match whole words: UN no longer finds “une”. A * at the end of a word finds the words that begin with it: vote* finds “voters”. Your saved words were given a * to find what they found before, except acronyms and words of fewer than four letters: check your rules.</source>
+        <translation>منذ هذا التحديث تطابق كلمات قواعدك المحفوظة كلمات كاملة: لم تعد UN تجد «une». وعلامة * في آخر الكلمة تجد الكلمات التي تبدأ بها: vote* تجد «voters». أُضيفت * إلى كلماتك المحفوظة لتجد ما كانت تجده من قبل، إلا الاختصارات والكلمات التي تقل عن أربعة أحرف: راجع قواعدك.</translation>
+    </message>
+    <message>
         <source>Auto-download rules</source>
         <translation>قواعد التنزيل التلقائي</translation>
     </message>
@@ -3186,6 +3206,25 @@
             <numerusform>للقاعدة %1 ‏%Ln تنزيلًا لم تكتمل. أتلغيها مع القاعدة أم تدعها تكتمل؟</numerusform>
             <numerusform>للقاعدة %1 ‏%Ln تنزيل لم تكتمل. أتلغيها مع القاعدة أم تدعها تكتمل؟</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>Turn off rule</source>
+        <translation>إيقاف القاعدة</translation>
+    </message>
+    <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Turning it off does not stop them: cancel them, or let them finish?</source>
+        <translation>
+            <numerusform>ليس للقاعدة %1 تنزيلات لم تكتمل.</numerusform>
+            <numerusform>للقاعدة %1 تنزيل واحد لم يكتمل. إيقافها لا يوقفه: أتلغيه أم تدعه يكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 تنزيلان لم يكتملا. إيقافها لا يوقفهما: أتلغيهما أم تدعهما يكتملان؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيلات لم تكتمل. إيقافها لا يوقفها: أتلغيها أم تدعها تكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيلًا لم تكتمل. إيقافها لا يوقفها: أتلغيها أم تدعها تكتمل؟</numerusform>
+            <numerusform>للقاعدة %1 ‏%Ln تنزيل لم تكتمل. إيقافها لا يوقفها: أتلغيها أم تدعها تكتمل؟</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cancel leaves the rule on.</source>
+        <translation>الإلغاء يُبقي القاعدة مفعّلة.</translation>
     </message>
     <message numerus="yes">
         <source>Cancel its %Ln downloads</source>
@@ -3492,12 +3531,24 @@
         <translation>هذا مركز آخر (هويته مختلفة): ⁨{new}⁩ ليس المركز الموجود على ⁨{old}⁩. أنت متصل به بوصفه مركزًا آخر؛ ولم يُرسَل إليه شيء من مكتبة محطة العمل هذه أو عمليات النقل أو السجل. تنتظر عمليات النقل الخاصة بـ⁨{old}⁩ حتى تسجّل الدخول إليه من جديد.</translation>
     </message>
     <message>
+        <source>The hub at {url} is not the one this workstation knew there: it was rebuilt with a new database, or another hub took its place. Its feed is read from the start. Downloads not done yet were stopped, as their items were on the hub before (download them again from the feed if the new hub has them); uploads not done yet start again from the beginning on the new hub; history not sent yet stays on this workstation only. The files in your library stay as they are.</source>
+        <translation>المركز في {url} ليس المركز الذي عرفته محطة العمل هذه هناك: أُعيد بناؤه بقاعدة بيانات جديدة، أو حلّ محله مركز آخر. يُقرأ موجزه من البداية. أُوقفت التنزيلات التي لم تكتمل لأن موادها كانت على المركز السابق (نزّلها من جديد من الموجز إن كانت على المركز الجديد)؛ والإرسالات التي لم تكتمل تبدأ من جديد من البداية على المركز الجديد؛ والسجل الذي لم يُرسل بعد يبقى على محطة العمل هذه وحدها. تبقى الملفات في مكتبتك كما هي.</translation>
+    </message>
+    <message>
+        <source>Another hub at this address</source>
+        <translation>مركز آخر في هذا العنوان</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
         <translation>استخدم عنوان https:// للمركز، أو اسمح باستخدام HTTP غير المشفّر.</translation>
     </message>
     <message>
         <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
         <translation>لم تُحفظ بيانات الدخول. ثبّت سلسلة مفاتيح للنظام، ثم سجّل الدخول مجددًا.</translation>
+    </message>
+    <message>
+        <source>The hub at this address is another hub now, and this workstation&apos;s transfers must be made its own, but another ALU Desk (or alu watch run) is at work on them: close it, then sign in again.</source>
+        <translation>المركز في هذا العنوان مركز آخر الآن، ويجب أن تُنقل إليه نقلات محطة العمل هذه، لكن نسخة أخرى من ALU Desk ‏(أو alu watch run) تعمل عليها: أغلقها ثم سجّل الدخول من جديد.</translation>
     </message>
     <message>
         <source>Another ALU Desk (or alu watch run) is at work on this workstation&apos;s transfers: close it, then sign in again to move to the new address.</source>

@@ -121,6 +121,13 @@
         </translation>
     </message>
     <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Turning it off does not stop them: cancel them, or let them finish?</source>
+        <translation>
+            <numerusform>The rule %1 has %Ln download that has not finished. Turning it off does not stop it: cancel it, or let it finish?</numerusform>
+            <numerusform>The rule %1 has %Ln downloads that have not finished. Turning it off does not stop them: cancel them, or let them finish?</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
         <source>Cancel its %Ln downloads</source>
         <translation>
             <numerusform>Cancel its download</numerusform>

@@ -410,6 +410,14 @@
         <translation>L’envoi partiel avait expiré sur le hub ; il a recommencé depuis le début.</translation>
     </message>
     <message>
+        <source>This item was on the agency&apos;s previous hub at this address; the new hub there does not have it. Nothing was deleted here: download the item again from the feed if the new hub has it.</source>
+        <translation>Cet élément était sur l’ancien hub de l’agence à cette adresse ; le nouveau hub ne l’a pas. Rien n’a été supprimé ici : téléchargez l’élément à nouveau depuis le fil si le nouveau hub l’a.</translation>
+    </message>
+    <message>
+        <source>The agency&apos;s hub at this address was replaced by a new one; the upload starts again from the beginning on the new hub.</source>
+        <translation>Le hub de l’agence à cette adresse a été remplacé par un nouveau ; l’envoi reprend depuis le début sur le nouveau hub.</translation>
+    </message>
+    <message>
         <source>The connection dropped just as the hub was joining the parts of the file, and this computer could not learn what became of it; check the feed before adding the file again.</source>
         <translation>La connexion a été perdue au moment où le hub assemblait les parties du fichier, et cet ordinateur n’a pas pu savoir ce qu’il en est advenu ; consultez le fil avant d’ajouter le fichier de nouveau.</translation>
     </message>
@@ -1498,12 +1506,20 @@
         <translation>Refusé par le hub</translation>
     </message>
     <message>
+        <source>Not sent: another hub now</source>
+        <translation>Non envoyé : autre hub désormais</translation>
+    </message>
+    <message>
         <source>From the hub</source>
         <translation>Reçu du hub</translation>
     </message>
     <message>
         <source>{rule} (rule removed)</source>
         <translation>{rule} (règle supprimée)</translation>
+    </message>
+    <message>
+        <source>Recorded for the hub that was at this address before. The hub there now is another one, which never had the item: this event stays on this workstation.</source>
+        <translation>Enregistré pour le hub qui était avant à cette adresse. Le hub qui s’y trouve maintenant est un autre, qui n’a jamais eu cet élément : cet événement reste sur ce poste.</translation>
     </message>
 </context>
 <context>
@@ -3073,6 +3089,10 @@
         <translation>Connectez-vous à un hub pour régler les téléchargements automatiques.</translation>
     </message>
     <message>
+        <source>Since this update, the words of your saved rules match whole words: UN no longer finds “une”. A * at the end of a word finds the words that begin with it: vote* finds “voters”. Your saved words were given a * to find what they found before, except acronyms and words of fewer than four letters: check your rules.</source>
+        <translation>Depuis cette mise à jour, les mots de vos règles enregistrées désignent des mots entiers : UN ne trouve plus « une ». Un * à la fin d’un mot trouve les mots qui commencent par lui : vote* trouve « voters ». Vos mots enregistrés ont reçu un * pour trouver ce qu’ils trouvaient avant, sauf les sigles et les mots de moins de quatre lettres : vérifiez vos règles.</translation>
+    </message>
+    <message>
         <source>Auto-download rules</source>
         <translation>Règles de téléchargement automatique</translation>
     </message>
@@ -3130,6 +3150,21 @@
             <numerusform>La règle %1 a %Ln téléchargement qui n’est pas terminé. L’annuler avec la règle, ou le laisser finir ?</numerusform>
             <numerusform>La règle %1 a %Ln téléchargements qui ne sont pas terminés. Les annuler avec la règle, ou les laisser finir ?</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>Turn off rule</source>
+        <translation>Désactiver la règle</translation>
+    </message>
+    <message numerus="yes">
+        <source>The rule %1 has %Ln downloads that have not finished. Turning it off does not stop them: cancel them, or let them finish?</source>
+        <translation>
+            <numerusform>La règle %1 a %Ln téléchargement qui n’est pas terminé. La désactiver ne l’arrête pas : l’annuler, ou le laisser finir ?</numerusform>
+            <numerusform>La règle %1 a %Ln téléchargements qui ne sont pas terminés. La désactiver ne les arrête pas : les annuler, ou les laisser finir ?</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Cancel leaves the rule on.</source>
+        <translation>Annuler laisse la règle active.</translation>
     </message>
     <message numerus="yes">
         <source>Cancel its %Ln downloads</source>
@@ -3432,12 +3467,24 @@
         <translation>C’est un autre hub (son identité diffère)&#x202f;: {new} n’est pas le hub de {old}. Vous y êtes connecté comme à un autre hub&#x202f;; rien de la médiathèque, des transferts ni de l’historique de ce poste n’y est allé. Les transferts pour {old} attendent que vous vous y reconnectiez.</translation>
     </message>
     <message>
+        <source>The hub at {url} is not the one this workstation knew there: it was rebuilt with a new database, or another hub took its place. Its feed is read from the start. Downloads not done yet were stopped, as their items were on the hub before (download them again from the feed if the new hub has them); uploads not done yet start again from the beginning on the new hub; history not sent yet stays on this workstation only. The files in your library stay as they are.</source>
+        <translation>Le hub à {url} n’est pas celui que ce poste y connaissait : il a été reconstruit avec une nouvelle base de données, ou un autre hub a pris sa place. Son fil est lu depuis le début. Les téléchargements pas encore terminés ont été arrêtés, car leurs éléments étaient sur l’ancien hub (téléchargez-les à nouveau depuis le fil si le nouveau hub les a) ; les envois pas encore terminés reprennent depuis le début sur le nouveau hub ; l’historique pas encore envoyé reste sur ce poste seulement. Les fichiers de votre médiathèque restent tels quels.</translation>
+    </message>
+    <message>
+        <source>Another hub at this address</source>
+        <translation>Un autre hub à cette adresse</translation>
+    </message>
+    <message>
         <source>Use the hub&apos;s https:// address, or allow plain HTTP.</source>
         <translation>Utilisez l&apos;adresse https:// du hub, ou autorisez le HTTP non chiffré.</translation>
     </message>
     <message>
         <source>The sign-in was not kept. Install a system keyring, then sign in again.</source>
         <translation>La connexion n&apos;a pas été conservée. Installez un trousseau de clés système, puis reconnectez-vous.</translation>
+    </message>
+    <message>
+        <source>The hub at this address is another hub now, and this workstation&apos;s transfers must be made its own, but another ALU Desk (or alu watch run) is at work on them: close it, then sign in again.</source>
+        <translation>Le hub à cette adresse est désormais un autre hub, et les transferts de ce poste doivent lui être rattachés, mais un autre ALU Desk (ou alu watch run) y travaille : fermez-le, puis reconnectez-vous.</translation>
     </message>
     <message>
         <source>Another ALU Desk (or alu watch run) is at work on this workstation&apos;s transfers: close it, then sign in again to move to the new address.</source>
