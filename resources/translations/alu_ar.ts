@@ -303,11 +303,11 @@
     </message>
     <message>
         <source>The hub sent a malformed item.</source>
-        <translation>أرسل المركز عنصرًا غير سليم.</translation>
+        <translation>أرسل المركز مادةً غير سليمة.</translation>
     </message>
     <message>
         <source>The hub sent a malformed item (field %1).</source>
-        <translation>أرسل المركز عنصرًا غير سليم (الحقل %1).</translation>
+        <translation>أرسل المركز مادةً غير سليمة (الحقل %1).</translation>
     </message>
     <message>
         <source>The hub sent a malformed member.</source>
@@ -2270,12 +2270,12 @@
     <message numerus="yes">
         <source>The %Ln items stay in the Feed and can be downloaded again there.</source>
         <translation>
-            <numerusform>لا عناصر.</numerusform>
-            <numerusform>يبقى العنصر في الموجز ويمكن تنزيله منه من جديد.</numerusform>
-            <numerusform>يبقى العنصران في الموجز ويمكن تنزيلهما منه من جديد.</numerusform>
-            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
-            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
-            <numerusform>تبقى هذه العناصر (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>لا مواد.</numerusform>
+            <numerusform>تبقى المادة في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>تبقى المادتان في الموجز ويمكن تنزيلهما منه من جديد.</numerusform>
+            <numerusform>تبقى هذه المواد (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>تبقى هذه المواد (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
+            <numerusform>تبقى هذه المواد (%Ln) في الموجز ويمكن تنزيلها منه من جديد.</numerusform>
         </translation>
     </message>
     <message>
@@ -2332,7 +2332,7 @@
     </message>
     <message>
         <source>Download again the files of the selected items that are missing or damaged (a file that cannot be played is checked first)</source>
-        <translation>إعادة تنزيل ملفات العناصر المحددة المفقودة أو التالفة (يُفحص أولًا الملف الذي يتعذّر تشغيله)</translation>
+        <translation>إعادة تنزيل ملفات المواد المحددة المفقودة أو التالفة (يُفحص أولًا الملف الذي يتعذّر تشغيله)</translation>
     </message>
     <message>
         <source>&amp;Open file</source>
@@ -2471,7 +2471,7 @@
     </message>
     <message>
         <source>%1; its items wait and are downloaded once the folder can be written.</source>
-        <translation>%1؛ تنتظر عناصرها وستُنزَّل حين تصبح الكتابة في المجلد ممكنة.</translation>
+        <translation>%1؛ تنتظر موادها وستُنزَّل حين تصبح الكتابة في المجلد ممكنة.</translation>
     </message>
     <message>
         <source>ALU Desk is still running</source>
@@ -3004,7 +3004,7 @@
     </message>
     <message>
         <source>“{code}” (no item is in it)</source>
-        <translation>«{code}» (لا عنصر بهذه اللغة)</translation>
+        <translation>«{code}» (لا مادة بهذه اللغة)</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>
@@ -3024,7 +3024,7 @@
     </message>
     <message>
         <source>“{code}” is not a language of the hub&apos;s items: this rule takes no item. Untick it and tick English, French or Arabic (none ticked: any language).</source>
-        <translation>«{code}» ليست لغة من لغات عناصر المركز: هذه القاعدة لا تأخذ أي عنصر. ألغِ تحديدها وحدّد الإنجليزية أو الفرنسية أو العربية (دون تحديد: أي لغة).</translation>
+        <translation>«{code}» ليست لغة من لغات مواد المركز: هذه القاعدة لا تأخذ أي مادة. ألغِ تحديدها وحدّد الإنجليزية أو الفرنسية أو العربية (دون تحديد: أي لغة).</translation>
     </message>
     <message>
         <source>“{word}” has no letters or digits to look for.</source>
@@ -3056,12 +3056,12 @@
     <message numerus="yes">
         <source>⚠ %1 — cannot be written; %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ لا عناصر تنتظر</numerusform>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ عنصر واحد ينتظر</numerusform>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ عنصران ينتظران</numerusform>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عناصر تنتظر</numerusform>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عنصرًا ينتظر</numerusform>
-            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln عنصر ينتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ لا مواد تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ مادة واحدة تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ مادتان تنتظران</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln مواد تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln مادةً تنتظر</numerusform>
+            <numerusform>⚠ %1 — تتعذّر الكتابة؛ %Ln مادة تنتظر</numerusform>
         </translation>
     </message>
     <message>
@@ -3943,34 +3943,34 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message numerus="yes">
         <source>⚠ Rule “%1”: %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ القاعدة «%1»: لا عناصر تنتظر</numerusform>
-            <numerusform>⚠ القاعدة «%1»: عنصر واحد ينتظر</numerusform>
-            <numerusform>⚠ القاعدة «%1»: عنصران ينتظران</numerusform>
-            <numerusform>⚠ القاعدة «%1»: %Ln عناصر تنتظر</numerusform>
-            <numerusform>⚠ القاعدة «%1»: %Ln عنصرًا ينتظر</numerusform>
-            <numerusform>⚠ القاعدة «%1»: %Ln عنصر ينتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: لا مواد تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: مادة واحدة تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: مادتان تنتظران</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln مواد تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln مادةً تنتظر</numerusform>
+            <numerusform>⚠ القاعدة «%1»: %Ln مادة تنتظر</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>⚠ Rules: %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ القواعد: لا عناصر تنتظر</numerusform>
-            <numerusform>⚠ القواعد: عنصر واحد ينتظر</numerusform>
-            <numerusform>⚠ القواعد: عنصران ينتظران</numerusform>
-            <numerusform>⚠ القواعد: %Ln عناصر تنتظر</numerusform>
-            <numerusform>⚠ القواعد: %Ln عنصرًا ينتظر</numerusform>
-            <numerusform>⚠ القواعد: %Ln عنصر ينتظر</numerusform>
+            <numerusform>⚠ القواعد: لا مواد تنتظر</numerusform>
+            <numerusform>⚠ القواعد: مادة واحدة تنتظر</numerusform>
+            <numerusform>⚠ القواعد: مادتان تنتظران</numerusform>
+            <numerusform>⚠ القواعد: %Ln مواد تنتظر</numerusform>
+            <numerusform>⚠ القواعد: %Ln مادةً تنتظر</numerusform>
+            <numerusform>⚠ القواعد: %Ln مادة تنتظر</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</source>
         <translation>
-            <numerusform>القاعدة «%1»: %2؛ لا عناصر تنتظر.</numerusform>
-            <numerusform>القاعدة «%1»: %2؛ عنصر واحد ينتظر، ويُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
-            <numerusform>القاعدة «%1»: %2؛ عنصران ينتظران، ويُنزَّلان حين تصبح الكتابة في المجلد ممكنة.</numerusform>
-            <numerusform>القاعدة «%1»: %2؛ %Ln عناصر تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
-            <numerusform>القاعدة «%1»: %2؛ %Ln عنصرًا ينتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
-            <numerusform>القاعدة «%1»: %2؛ %Ln عنصر ينتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ لا مواد تنتظر.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ مادة واحدة تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ مادتان تنتظران، وتُنزَّلان حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln مواد تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln مادةً تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
+            <numerusform>القاعدة «%1»: %2؛ %Ln مادة تنتظر، وتُنزَّل حين تصبح الكتابة في المجلد ممكنة.</numerusform>
         </translation>
     </message>
     <message>
@@ -4487,23 +4487,23 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message numerus="yes">
         <source>%Ln items downloaded</source>
         <translation>
-            <numerusform>لم يُنزَّل أي عنصر</numerusform>
-            <numerusform>نُزِّل عنصر واحد</numerusform>
-            <numerusform>نُزِّل عنصران</numerusform>
-            <numerusform>نُزِّلت %Ln عناصر</numerusform>
-            <numerusform>نُزِّل %Ln عنصرًا</numerusform>
-            <numerusform>نُزِّل %Ln عنصر</numerusform>
+            <numerusform>لم تُنزَّل أي مادة</numerusform>
+            <numerusform>نُزِّلت مادة واحدة</numerusform>
+            <numerusform>نُزِّلت مادتان</numerusform>
+            <numerusform>نُزِّلت %Ln مواد</numerusform>
+            <numerusform>نُزِّلت %Ln مادةً</numerusform>
+            <numerusform>نُزِّلت %Ln مادة</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>and %Ln more</source>
         <translation>
             <numerusform>ولا غيرها</numerusform>
-            <numerusform>وعنصر آخر</numerusform>
-            <numerusform>وعنصران آخران</numerusform>
-            <numerusform>و%Ln عناصر أخرى</numerusform>
-            <numerusform>و%Ln عنصرًا آخر</numerusform>
-            <numerusform>و%Ln عنصر آخر</numerusform>
+            <numerusform>ومادة أخرى</numerusform>
+            <numerusform>ومادتان أخريان</numerusform>
+            <numerusform>و%Ln مواد أخرى</numerusform>
+            <numerusform>و%Ln مادةً أخرى</numerusform>
+            <numerusform>و%Ln مادة أخرى</numerusform>
         </translation>
     </message>
     <message>
@@ -4525,12 +4525,12 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message numerus="yes">
         <source>%Ln more items with usage restrictions</source>
         <translation>
-            <numerusform>لا عناصر أخرى ذات قيود استخدام</numerusform>
-            <numerusform>عنصر آخر ذو قيود استخدام</numerusform>
-            <numerusform>عنصران آخران ذوا قيود استخدام</numerusform>
-            <numerusform>%Ln عناصر أخرى ذات قيود استخدام</numerusform>
-            <numerusform>%Ln عنصرًا آخر ذا قيود استخدام</numerusform>
-            <numerusform>%Ln عنصر آخر ذي قيود استخدام</numerusform>
+            <numerusform>لا مواد أخرى ذات قيود استخدام</numerusform>
+            <numerusform>مادة أخرى ذات قيود استخدام</numerusform>
+            <numerusform>مادتان أخريان ذواتا قيود استخدام</numerusform>
+            <numerusform>%Ln مواد أخرى ذات قيود استخدام</numerusform>
+            <numerusform>%Ln مادةً أخرى ذات قيود استخدام</numerusform>
+            <numerusform>%Ln مادة أخرى ذات قيود استخدام</numerusform>
         </translation>
     </message>
     <message>

@@ -303,11 +303,11 @@
     </message>
     <message>
         <source>The hub sent a malformed item.</source>
-        <translation>Le hub a envoyé un élément mal formé.</translation>
+        <translation>Le hub a envoyé un sujet mal formé.</translation>
     </message>
     <message>
         <source>The hub sent a malformed item (field %1).</source>
-        <translation>Le hub a envoyé un élément mal formé (champ %1).</translation>
+        <translation>Le hub a envoyé un sujet mal formé (champ %1).</translation>
     </message>
     <message>
         <source>The hub sent a malformed member.</source>
@@ -411,7 +411,7 @@
     </message>
     <message>
         <source>This item was on the agency&apos;s previous hub at this address; the new hub there does not have it. Nothing was deleted here: download the item again from the feed if the new hub has it.</source>
-        <translation>Cet élément était sur l’ancien hub de l’agence à cette adresse ; le nouveau hub ne l’a pas. Rien n’a été supprimé ici : téléchargez l’élément à nouveau depuis le fil si le nouveau hub l’a.</translation>
+        <translation>Ce sujet était sur l’ancien hub de l’agence à cette adresse ; le nouveau hub ne l’a pas. Rien n’a été supprimé ici : téléchargez le sujet à nouveau depuis le fil si le nouveau hub l’a.</translation>
     </message>
     <message>
         <source>The agency&apos;s hub at this address was replaced by a new one; the upload starts again from the beginning on the new hub.</source>
@@ -435,7 +435,7 @@
     </message>
     <message>
         <source>The hub does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
-        <translation>Le hub n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
+        <translation>Le hub n’accepte pas les textes du sujet : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
     </message>
     <message>
         <source>The hub refused the upload for this account: %1</source>
@@ -719,7 +719,7 @@
     </message>
     <message>
         <source>The server does not accept the item&apos;s texts: the script, shot list and restrictions are too long together. Shorten them and upload the file again.</source>
-        <translation>Le serveur n’accepte pas les textes de l’élément : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
+        <translation>Le serveur n’accepte pas les textes du sujet : le script, la liste des plans et les restrictions sont trop longs ensemble. Raccourcissez-les, puis envoyez de nouveau le fichier.</translation>
     </message>
     <message>
         <source>The server refused the upload for this account: %1</source>
@@ -1224,7 +1224,7 @@
     </message>
     <message>
         <source>Mark as read every item the filters and the search show</source>
-        <translation>Marquer comme lus tous les éléments affichés par les filtres et la recherche</translation>
+        <translation>Marquer comme lus tous les sujets affichés par les filtres et la recherche</translation>
     </message>
     <message>
         <source>Feed commands</source>
@@ -1519,7 +1519,7 @@
     </message>
     <message>
         <source>Recorded for the hub that was at this address before. The hub there now is another one, which never had the item: this event stays on this workstation.</source>
-        <translation>Enregistré pour le hub qui était avant à cette adresse. Le hub qui s’y trouve maintenant est un autre, qui n’a jamais eu cet élément : cet événement reste sur ce poste.</translation>
+        <translation>Enregistré pour le hub qui était avant à cette adresse. Le hub qui s’y trouve maintenant est un autre, qui n’a jamais eu ce sujet : cet événement reste sur ce poste.</translation>
     </message>
 </context>
 <context>
@@ -2226,8 +2226,8 @@
     <message numerus="yes">
         <source>The %Ln items stay in the Feed and can be downloaded again there.</source>
         <translation>
-            <numerusform>L’élément reste dans le Fil et peut y être téléchargé à nouveau.</numerusform>
-            <numerusform>Les %Ln éléments restent dans le Fil et peuvent y être téléchargés à nouveau.</numerusform>
+            <numerusform>Le sujet reste dans le Fil et peut y être téléchargé à nouveau.</numerusform>
+            <numerusform>Les %Ln sujets restent dans le Fil et peuvent y être téléchargés à nouveau.</numerusform>
         </translation>
     </message>
     <message>
@@ -2284,7 +2284,7 @@
     </message>
     <message>
         <source>Download again the files of the selected items that are missing or damaged (a file that cannot be played is checked first)</source>
-        <translation>Télécharger à nouveau les fichiers manquants ou endommagés des éléments sélectionnés (un fichier illisible est d’abord vérifié)</translation>
+        <translation>Télécharger à nouveau les fichiers manquants ou endommagés des sujets sélectionnés (un fichier illisible est d’abord vérifié)</translation>
     </message>
     <message>
         <source>&amp;Open file</source>
@@ -2423,7 +2423,7 @@
     </message>
     <message>
         <source>%1; its items wait and are downloaded once the folder can be written.</source>
-        <translation>%1 ; ses éléments attendent et seront téléchargés dès que le dossier pourra être écrit.</translation>
+        <translation>%1 ; ses sujets attendent et seront téléchargés dès que le dossier pourra être écrit.</translation>
     </message>
     <message>
         <source>ALU Desk is still running</source>
@@ -2956,7 +2956,7 @@
     </message>
     <message>
         <source>“{code}” (no item is in it)</source>
-        <translation>«&#xa0;{code}&#xa0;» (aucun élément dans cette langue)</translation>
+        <translation>«&#xa0;{code}&#xa0;» (aucun sujet dans cette langue)</translation>
     </message>
     <message>
         <source>Give the rule a name.</source>
@@ -2976,7 +2976,7 @@
     </message>
     <message>
         <source>“{code}” is not a language of the hub&apos;s items: this rule takes no item. Untick it and tick English, French or Arabic (none ticked: any language).</source>
-        <translation>«&#xa0;{code}&#xa0;» n’est pas une langue des éléments du hub : cette règle ne prend aucun élément. Décochez-la et cochez anglais, français ou arabe (aucune cochée : toutes les langues).</translation>
+        <translation>«&#xa0;{code}&#xa0;» n’est pas une langue des sujets du hub : cette règle ne prend aucun sujet. Décochez-la et cochez anglais, français ou arabe (aucune cochée : toutes les langues).</translation>
     </message>
     <message>
         <source>“{word}” has no letters or digits to look for.</source>
@@ -3008,8 +3008,8 @@
     <message numerus="yes">
         <source>⚠ %1 — cannot be written; %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ %1 — écriture impossible ; %Ln élément en attente</numerusform>
-            <numerusform>⚠ %1 — écriture impossible ; %Ln éléments en attente</numerusform>
+            <numerusform>⚠ %1 — écriture impossible ; %Ln sujet en attente</numerusform>
+            <numerusform>⚠ %1 — écriture impossible ; %Ln sujets en attente</numerusform>
         </translation>
     </message>
     <message>
@@ -3468,7 +3468,7 @@
     </message>
     <message>
         <source>The hub at {url} is not the one this workstation knew there: it was rebuilt with a new database, or another hub took its place. Its feed is read from the start. Downloads not done yet were stopped, as their items were on the hub before (download them again from the feed if the new hub has them); uploads not done yet start again from the beginning on the new hub; history not sent yet stays on this workstation only. The files in your library stay as they are.</source>
-        <translation>Le hub à {url} n’est pas celui que ce poste y connaissait : il a été reconstruit avec une nouvelle base de données, ou un autre hub a pris sa place. Son fil est lu depuis le début. Les téléchargements pas encore terminés ont été arrêtés, car leurs éléments étaient sur l’ancien hub (téléchargez-les à nouveau depuis le fil si le nouveau hub les a) ; les envois pas encore terminés reprennent depuis le début sur le nouveau hub ; l’historique pas encore envoyé reste sur ce poste seulement. Les fichiers de votre médiathèque restent tels quels.</translation>
+        <translation>Le hub à {url} n’est pas celui que ce poste y connaissait : il a été reconstruit avec une nouvelle base de données, ou un autre hub a pris sa place. Son fil est lu depuis le début. Les téléchargements pas encore terminés ont été arrêtés, car leurs sujets étaient sur l’ancien hub (téléchargez-les à nouveau depuis le fil si le nouveau hub les a) ; les envois pas encore terminés reprennent depuis le début sur le nouveau hub ; l’historique pas encore envoyé reste sur ce poste seulement. Les fichiers de votre médiathèque restent tels quels.</translation>
     </message>
     <message>
         <source>Another hub at this address</source>
@@ -3879,22 +3879,22 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message numerus="yes">
         <source>⚠ Rule “%1”: %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln élément en attente</numerusform>
-            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln éléments en attente</numerusform>
+            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln sujet en attente</numerusform>
+            <numerusform>⚠ Règle «&#xa0;%1&#xa0;» : %Ln sujets en attente</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>⚠ Rules: %Ln items waiting</source>
         <translation>
-            <numerusform>⚠ Règles : %Ln élément en attente</numerusform>
-            <numerusform>⚠ Règles : %Ln éléments en attente</numerusform>
+            <numerusform>⚠ Règles : %Ln sujet en attente</numerusform>
+            <numerusform>⚠ Règles : %Ln sujets en attente</numerusform>
         </translation>
     </message>
     <message numerus="yes">
         <source>Rule “%1”: %2; %Ln items waiting, downloaded once the folder can be written.</source>
         <translation>
-            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln élément en attente, téléchargé dès que le dossier pourra être écrit.</numerusform>
-            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln éléments en attente, téléchargés dès que le dossier pourra être écrit.</numerusform>
+            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln sujet en attente, téléchargé dès que le dossier pourra être écrit.</numerusform>
+            <numerusform>Règle «&#xa0;%1&#xa0;» : %2 ; %Ln sujets en attente, téléchargés dès que le dossier pourra être écrit.</numerusform>
         </translation>
     </message>
     <message>
@@ -4407,8 +4407,8 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message numerus="yes">
         <source>%Ln items downloaded</source>
         <translation>
-            <numerusform>%Ln élément téléchargé</numerusform>
-            <numerusform>%Ln éléments téléchargés</numerusform>
+            <numerusform>%Ln sujet téléchargé</numerusform>
+            <numerusform>%Ln sujets téléchargés</numerusform>
         </translation>
     </message>
     <message numerus="yes">
@@ -4437,8 +4437,8 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message numerus="yes">
         <source>%Ln more items with usage restrictions</source>
         <translation>
-            <numerusform>%Ln autre élément avec des restrictions d’usage</numerusform>
-            <numerusform>%Ln autres éléments avec des restrictions d’usage</numerusform>
+            <numerusform>%Ln autre sujet avec des restrictions d’usage</numerusform>
+            <numerusform>%Ln autres sujets avec des restrictions d’usage</numerusform>
         </translation>
     </message>
     <message>
