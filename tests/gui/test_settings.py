@@ -31,7 +31,7 @@ from alu_client.core.transfers.schedule import ScheduleRule
 from alu_client.ui import autostart
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.settings import SettingsDialog
-from alu_client.ui.views.settings_models import ScheduleModel
+from alu_client.ui.views.settings_models import ScheduleModel, week_days
 from alu_client.ui.views.settings_transfers import ScheduleRuleDialog
 from alu_client.ui.views.transfers import TransfersPanel
 from tests.gui.conftest import DARK, contrast
@@ -448,8 +448,10 @@ def test_a_bad_schedule_rate_keeps_the_period_form_open(
     click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
     assert period.isVisible()
     assert period.days_error.isVisible() and period.up.error.isVisible()
-    assert period.focusWidget() is period.days[0]  # the first error's field: the days
-    assert period.days[0].accessibleDescription() == "Tick at least one day."
+    # the first error's field: the days, at the first box of the row (the locale's first day)
+    first = period.days[week_days()[0]]
+    assert period.focusWidget() is first
+    assert first.accessibleDescription() == "Tick at least one day."
     assert "“lots” is not a speed" in period.up.edit.accessibleDescription()
     click(qtbot, period.days[6])
     type_into(qtbot, period.up.edit, "256k")

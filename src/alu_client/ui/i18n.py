@@ -86,6 +86,39 @@ def resolve_language(language: str) -> str:
     return "en"
 
 
+def formatting_locale_names() -> list[str]:
+    """The names of the locales the workstation writes numbers and dates with ("en_US.UTF-8").
+
+    On Linux and the BSDs these come from the environment as the C library reads it
+    (``LC_ALL``, else ``LC_NUMERIC`` / ``LC_TIME``, else ``LANG``), not from
+    ``QLocale.system().name()``: Qt names the system locale after ``LANGUAGE`` (the UI
+    languages), "fr_FR" under ``LANG=en_US.UTF-8 LANGUAGE=fr``, while its numbers and dates
+    still follow ``en_US``. Elsewhere (Windows, macOS) the system locale's name is the one of
+    its formats."""
+    if os.name != "posix" or sys.platform == "darwin":
+        return [QLocale.system().name()]
+    every = os.environ.get("LC_ALL", "")
+    if every:
+        return [every]
+    lang = os.environ.get("LANG", "")
+    return [os.environ.get(var, "") or lang for var in ("LC_NUMERIC", "LC_TIME")]
+
+
+def formatting_locale(code: str) -> QLocale:
+    """The locale the app writes numbers, dates and day names with when it speaks ``code``:
+    the workstation's own when it formats in that language (fr_SN, ar_MA keep their
+    territory's conventions), else that language's (``LANG=C`` or ``en_US`` with French
+    words wrote "1.5 Mbit/s", US dates and English day names)."""
+    language = QLocale(code).language()
+    names = formatting_locale_names()
+    if not all(QLocale(name).language() == language for name in names):
+        return QLocale(code)
+    system = QLocale.system()
+    # (the system locale named after another UI language, e.g. LANGUAGE=fr for an English
+    # app under LANG=en_US: its numbers are right, its language() would say French)
+    return system if system.language() == language else QLocale(names[0])
+
+
 def install_translators(app: QCoreApplication, language: str) -> str:
     """Install Qt's and our translations for ``language`` (a ``LANGUAGES`` value) in ``app``,
     replacing any installed before, and set the layout direction. Returns the language used.
@@ -96,10 +129,7 @@ def install_translators(app: QCoreApplication, language: str) -> str:
     for old in _installed:
         app.removeTranslator(old)
     _installed.clear()
-    system = QLocale.system()
-    # Numbers as the workstation writes them when it speaks that language (ar_MA, fr_SN…).
-    same = system.name().split("_")[0] == code
-    QLocale.setDefault(system if same else QLocale(code))
+    QLocale.setDefault(formatting_locale(code))
     catalogues = [(CATALOG, str(translations_dir()))]
     if code != "en":  # English: our plural forms alone
         qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)

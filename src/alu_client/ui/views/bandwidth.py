@@ -14,7 +14,7 @@ from alu_client.core.transfers.throttle import parse_rate
 
 from .. import formats
 from ..widgets.combo import ElidingComboBox
-from .settings_fields import rate_text, read_rate, too_slow
+from .settings_fields import byte_rate_text, rate_text, read_rate, too_slow
 
 # the quick limits offered, in bytes per second (None: unlimited)
 LIMIT_PRESETS: tuple[float | None, ...] = (
@@ -193,6 +193,11 @@ def rate_dialog(parent: QWidget, title: str, label: str, current: float | None) 
 def not_a_rate(text: str, error: ValueError | None = None) -> str:
     if isinstance(error, RateTooSlow):
         return too_slow(text)
+    # the examples as the app writes rates in the language: "3 Mbit/s", "400 ko/s" in French
     return QCoreApplication.translate(
-        "BandwidthLimitBox", "“{text}” is not a speed; write e.g. 3M or 400 KB/s."
-    ).format(text=text)
+        "BandwidthLimitBox", "“{text}” is not a speed; write e.g. {megabits} or {kilobytes}."
+    ).format(
+        text=text,
+        megabits=formats.isolated(rate_text(375_000)),
+        kilobytes=formats.isolated(byte_rate_text(400_000)),
+    )

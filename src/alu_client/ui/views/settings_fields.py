@@ -16,15 +16,49 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alu_client.core.transfers.rates import RateTooSlow
+from alu_client.core.transfers.rates import MIN_RATE_BPS, RateTooSlow
 from alu_client.core.transfers.throttle import parse_rate
 
 from .. import colors
 from ..a11y import announce
+from ..formats import isolated
 
 # the units ``formats.speed_text`` writes, as their templates name them, largest first
 _UNIT_TEMPLATES = ("{value} Gbit/s", "{value} Mbit/s", "{value} kbit/s", "{value} bit/s")
 _SCALES = (1e9, 1e6, 1e3, 1.0)
+# the sizes ``formats.size_text`` writes, whose units a rate in bytes takes ("Mo/s")
+_SIZE_TEMPLATES = ("{value} GB", "{value} MB", "{value} kB", "{value} B")
+
+
+def _number_text(value: float) -> str:
+    """A rate's number as the language writes it, without group separators, to six
+    significant digits (what ``read_rate`` reads back as the same value)."""
+    loc = QLocale()
+    loc.setNumberOptions(loc.numberOptions() | QLocale.NumberOption.OmitGroupSeparator)
+    return loc.toString(float(value), "g", 6)
+
+
+def _unit(template: str) -> str:
+    return QCoreApplication.translate("Formats", template).replace("{value}", "").strip()
+
+
+def _per_second() -> str:
+    """ "/s" as the language writes it after a unit: what follows the unit's slash in its
+    translated "Mbit/s" ("/ث" in Arabic)."""
+    bits = _unit("{value} Mbit/s")
+    return bits[bits.index("/") :] if "/" in bits else "/s"
+
+
+def _byte_units() -> dict[str, str]:
+    """The units of a rate in bytes as the app writes them in the user's language, to their
+    English spelling: "Mo/s" → "MB/s", "ميغابايت/ث" → "MB/s". Made of the size units the app
+    shows ("ميغابايت", "Mo") and the language's "per second", so that they are the app's own
+    words in every language it speaks."""
+    per_second = _per_second()
+    return {
+        _unit(template) + per_second: template.replace("{value} ", "") + "/s"
+        for template in _SIZE_TEMPLATES
+    }
 
 
 def rate_text(bps: float | None) -> str:
@@ -34,12 +68,19 @@ def rate_text(bps: float | None) -> str:
     if bps is None:
         return ""
     bits = bps * 8
-    loc = QLocale()
-    loc.setNumberOptions(loc.numberOptions() | QLocale.NumberOption.OmitGroupSeparator)
     for scale, template in zip(_SCALES, _UNIT_TEMPLATES, strict=True):
         if bits >= scale or scale == 1.0:
             unit = QCoreApplication.translate("Formats", template)
-            return unit.format(value=loc.toString(bits / scale, "g", 6))
+            return unit.format(value=_number_text(bits / scale))
+    raise AssertionError("unreachable")
+
+
+def byte_rate_text(bps: float) -> str:
+    """A rate in bytes per second in the user's language and units: ``1.5 MB/s``,
+    ``1,5 Mo/s``, ``١٫٥ ميغابايت/ث`` (the examples of the rate hints; ``read_rate`` reads it)."""
+    for scale, template in zip((1e9, 1e6, 1e3, 1.0), _SIZE_TEMPLATES, strict=True):
+        if bps >= scale or scale == 1.0:
+            return f"{_number_text(bps / scale)} {_unit(template)}{_per_second()}"
     raise AssertionError("unreachable")
 
 
@@ -52,43 +93,61 @@ _ARABIC_NUMBERS = str.maketrans(
         "\u066c": "",
     }
 )
+# a number (digits with a point, as the core reads them) and what follows it
+_NUMBER_AND_UNIT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(.*?)\s*")
 
 
 def read_rate(text: str) -> float | None:
     """Bytes per second from what was typed ('' = unlimited); ValueError when unreadable.
 
-    Read as the app writes speeds in the user's language too: "1,5 Mbit/s" in French and
-    "١٫٥ ميغابت/ث" in Arabic were refused as "not a speed" (the core reads ASCII digits, a
-    point and Latin units); QLocale may also have put a narrow space in our own."""
+    Read as the app writes speeds in the user's language too: "1,5 Mbit/s" and "2,5 Mo/s" in
+    French and "١٫٥ ميغابت/ث" or "٢ ميغابايت/ث" in Arabic were refused as "not a speed" (the
+    core reads ASCII digits, a point and Latin units); QLocale may also have put a narrow
+    space in our own. The decimal separator is the locale's (in English "1,5" stays
+    unreadable rather than fifteen)."""
     clean = text.replace("\u202f", " ").replace("\xa0", " ").translate(_ARABIC_NUMBERS)
-    if QLocale().decimalPoint() == ",":
-        clean = re.sub(r"(?<=\d),(?=\d)", ".", clean)
-    for template in _UNIT_TEMPLATES:
-        english = template.replace("{value}", "").strip()
-        shown = QCoreApplication.translate("Formats", template).replace("{value}", "").strip()
-        if shown and shown != english and shown in clean:
-            clean = clean.replace(shown, english)
+    point = QLocale().decimalPoint()
+    if point not in (".", "\u066b"):
+        clean = re.sub(rf"(?<=\d){re.escape(point)}(?=\d)", ".", clean)
     clean = clean.strip()
-    return parse_rate(clean) if clean else None
+    if not clean:
+        return None
+    match = _NUMBER_AND_UNIT.fullmatch(clean)
+    if match is not None:
+        # the app's own units in the user's language, to the English ones the core reads
+        units = {_unit(template): template.replace("{value} ", "") for template in _UNIT_TEMPLATES}
+        units.update(_byte_units())
+        typed = re.sub(r"\s*/\s*", "/", match[2])
+        english = units.get(typed, typed)
+        clean = f"{match[1]} {english}".strip()
+    return parse_rate(clean)
 
 
 def rate_error(text: str, error: ValueError | None = None) -> str:
     if isinstance(error, RateTooSlow):
         return too_slow(text)
+    # the examples are written as the app writes rates in the language: "2 Mbit/s",
+    # "500 kbit/s", "1,5 Mo/s" in French
     return QCoreApplication.translate(
         "SettingsFields",
-        "“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or "
-        "1.5 MB/s, or leave it empty for no limit.",
-    ).format(text=text)
+        "“{text}” is not a speed; write e.g. {megabits}, {kilobits} or {megabytes}, or leave "
+        "it empty for no limit.",
+    ).format(
+        text=text,
+        megabits=isolated(rate_text(250_000)),
+        kilobits=isolated(rate_text(62_500)),
+        megabytes=isolated(byte_rate_text(1_500_000)),
+    )
 
 
 def too_slow(text: str) -> str:
     """For a rate under the core's floor (``RateTooSlow``: under ``MIN_RATE_BPS``)."""
+    # {floor}: the slowest limit, written as the app writes rates: "8 kbit/s"
     return QCoreApplication.translate(
         "SettingsFields",
-        "“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty "
-        "for no limit.",
-    ).format(text=text)
+        "“{text}” is too slow to move a file; write at least {floor}, or leave it empty for "
+        "no limit.",
+    ).format(text=text, floor=isolated(rate_text(MIN_RATE_BPS)))
 
 
 class ErrorLabel(QLabel):
@@ -145,6 +204,21 @@ def focus_first_error(root: QWidget) -> bool:
     return True
 
 
+def grow_to_show(window: QWidget) -> None:
+    """Make ``window`` (a dialog) tall enough for its wrapped lines at its width, after an
+    error line appeared in it. A window's minimum size leaves out the height a word-wrapped
+    label needs at the width it gets: the period form's three-line French error was drawn on
+    one line's height, over the next row, its end cut off."""
+    layout = window.layout()
+    if layout is None:
+        return
+    layout.activate()
+    need = window.heightForWidth(window.width()) if layout.hasHeightForWidth() else -1
+    need = max(need, window.minimumSizeHint().height())
+    if need > window.height():
+        window.resize(window.width(), need)
+
+
 def focus_goes_to(field: QWidget, edit: QWidget) -> None:
     """Give a field made of several widgets the focus of its text box, so a label's mnemonic
     ("&Folder:", whose buddy is the field) reaches the box. A QLabel focuses its buddy only if
@@ -155,8 +229,9 @@ def focus_goes_to(field: QWidget, edit: QWidget) -> None:
 
 
 class RateField(QWidget):
-    """A limit in bytes per second: typed as ``2M``, ``500 kbit/s``, ``1.5 MB/s``; empty is
-    unlimited. ``value()`` raises ValueError (with the field's error shown by the caller)."""
+    """A limit in bytes per second: typed as ``2M``, ``500 kbit/s``, ``1.5 MB/s`` (or in the
+    language's digits and units: ``1,5 Mo/s``); empty is unlimited. ``value()`` raises
+    ValueError (with the field's error shown by the caller)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

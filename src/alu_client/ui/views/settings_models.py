@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTime,
 )
 from PySide6.QtWidgets import QApplication, QStyle
 
@@ -34,30 +35,47 @@ _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.
 T = TypeVar("T")
 
 
+def week_days(locale: QLocale | None = None) -> list[int]:
+    """The days of the week (0 = Monday) in the order the user's locale counts them, from its
+    first day: Monday in France, Saturday in Egypt, Sunday in the United States."""
+    first = (locale or QLocale()).firstDayOfWeek().value - 1
+    return [(first + i) % 7 for i in range(7)]
+
+
 def day_names(days: frozenset[int]) -> str:
-    """``Mon–Fri``, ``Sat, Sun`` in the user's language (0 = Monday)."""
+    """``Mon–Fri``, ``Sat and Sun`` in the user's language (0 = Monday), in the order of the
+    locale's week (an Egyptian Sunday to Thursday is one range, "الأحد–الخميس", not
+    "Monday–Thursday, Sunday") and joined as the locale joins a list (the Arabic list had a
+    Latin comma)."""
     locale = QLocale()
-    ordered = sorted(days)
 
     def name(d: int) -> str:
         return locale.dayName(d + 1, QLocale.FormatType.ShortFormat)
 
+    ordered = [d for d in week_days(locale) if d in days]
+    position = {d: i for i, d in enumerate(week_days(locale))}
     parts: list[str] = []
     i = 0
     while i < len(ordered):
         j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+        while j + 1 < len(ordered) and position[ordered[j + 1]] == position[ordered[j]] + 1:
             j += 1
         if j - i >= 2:
             parts.append(f"{name(ordered[i])}–{name(ordered[j])}")
         else:
             parts.extend(name(d) for d in ordered[i : j + 1])
         i = j + 1
-    return ", ".join(parts)
+    return locale.createSeparatedList(parts)
 
 
-def time_text(t: datetime.time) -> str:
-    return f"{t.hour:02d}:{t.minute:02d}"
+def time_text(t: datetime.time, *, end: bool = False) -> str:
+    """``07:00`` as the period dialog writes it, in the language's digits (the Arabic row said
+    "07:00" beside "١٠٠ كيلوبت/ث"); an ``end`` at midnight is ``24:00``."""
+    locale = QLocale()
+    if end and t == datetime.time(0):
+        zero = locale.zeroDigit()
+        return f"{locale.toString(24)}:{zero}{zero}"
+    return locale.toString(QTime(t.hour, t.minute), "HH:mm")
 
 
 class _ListModel(QAbstractTableModel, Generic[T]):
@@ -156,7 +174,7 @@ class ScheduleModel(_ListModel[ScheduleRule]):
         if column == COL_FROM:
             return time_text(item.start)
         if column == COL_TO:
-            return "24:00" if item.end == datetime.time(0) else time_text(item.end)
+            return time_text(item.end, end=True)
         if column in (COL_DOWN, COL_UP):
             bps = item.down_bps if column == COL_DOWN else item.up_bps
             return formats.speed_text(bps) if bps else self.tr("Unlimited")

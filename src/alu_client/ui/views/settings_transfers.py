@@ -35,10 +35,11 @@ from .settings_fields import (
     PathField,
     RateField,
     focus_first_error,
+    grow_to_show,
     rate_error,
     rate_text,
 )
-from .settings_models import COL_DAYS, ScheduleModel
+from .settings_models import COL_DAYS, ScheduleModel, week_days
 
 
 class ScheduleRuleDialog(QDialog):
@@ -50,16 +51,21 @@ class ScheduleRuleDialog(QDialog):
         self.setWindowTitle(self.tr("Bandwidth period"))
         self.result_rule: ScheduleRule | None = None
         locale = QLocale()
-        self.days: list[QCheckBox] = []
+        # a new period covers the locale's working days (Sunday to Thursday in Egypt)
+        working = {day.value - 1 for day in locale.weekdays()}
+        boxes: dict[int, QCheckBox] = {}
         day_row = QHBoxLayout()
-        for d in range(7):
+        # from the locale's first day (Saturday in Egypt), made in that order for the Tab key
+        for d in week_days(locale):
             box = QCheckBox(locale.dayName(d + 1, QLocale.FormatType.ShortFormat), self)
             box.setObjectName(f"schedule-day-{d}")
             box.setAccessibleName(locale.dayName(d + 1, QLocale.FormatType.LongFormat))
-            box.setChecked((rule is None and d < 5) or (rule is not None and d in rule.days))
+            box.setChecked(d in (working if rule is None else rule.days))
             day_row.addWidget(box)
-            self.days.append(box)
-        self.days_error = ErrorLabel(self, self.days[0])
+            boxes[d] = box
+        # self.days[d] is day d (0 = Monday), wherever the week starts
+        self.days = [boxes[d] for d in range(7)]
+        self.days_error = ErrorLabel(self, boxes[week_days(locale)[0]])
         self.start = QTimeEdit(self)
         self.start.setObjectName("schedule-from")
         self.start.setAccessibleName(self.tr("From"))
@@ -118,6 +124,7 @@ class ScheduleRuleDialog(QDialog):
                 field.error.show_message(rate_error(field.edit.text(), error))
                 ok = False
         if not ok:
+            grow_to_show(self)
             focus_first_error(self)
             return
         s, e = self.start.time(), self.end.time()
