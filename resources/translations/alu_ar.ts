@@ -32,8 +32,8 @@
         <translation>أقصى سرعة، مثلًا ⁦3M⁩ (ميغابت في الثانية) أو ⁦400 KB/s⁩:</translation>
     </message>
     <message>
-        <source>“{text}” is not a speed; write e.g. 3M or 400 KB/s.</source>
-        <translation>«{text}» ليست سرعة صالحة؛ اكتب مثلًا ⁦3M⁩ أو ⁦400 KB/s⁩.</translation>
+        <source>“{text}” is not a speed; write e.g. {megabits} or {kilobytes}.</source>
+        <translation>«{text}» ليست سرعة صالحة؛ اكتب مثلًا {megabits} أو {kilobytes}.</translation>
     </message>
 </context>
 <context>
@@ -3377,12 +3377,12 @@
 <context>
     <name>SettingsFields</name>
     <message>
-        <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <translation>«{text}» ليس سرعة؛ اكتب مثلاً ⁦2M⁩ (ميغابت في الثانية) أو ⁦500 kbit/s⁩ أو ⁦1.5 MB/s⁩، أو اتركه فارغاً لعدم التقييد.</translation>
+        <source>“{text}” is not a speed; write e.g. {megabits}, {kilobits} or {megabytes}, or leave it empty for no limit.</source>
+        <translation>«{text}» ليس سرعة؛ اكتب مثلاً {megabits} أو {kilobits} أو {megabytes}، أو اتركه فارغاً لعدم التقييد.</translation>
     </message>
     <message>
-        <source>“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty for no limit.</source>
-        <translation>«{text}» بطيء جدًا لنقل ملف؛ اكتب على الأقل ⁦8k⁩ (⁦8 kbit/s⁩)، أو اتركه فارغًا لعدم التقييد.</translation>
+        <source>“{text}” is too slow to move a file; write at least {floor}, or leave it empty for no limit.</source>
+        <translation>«{text}» بطيء جدًا لنقل ملف؛ اكتب على الأقل {floor}، أو اتركه فارغًا لعدم التقييد.</translation>
     </message>
 </context>
 <context>

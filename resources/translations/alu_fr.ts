@@ -32,8 +32,8 @@
         <translation>Débit maximal, par ex. 3M (mégabits par seconde) ou 400 Ko/s&#xa0;:</translation>
     </message>
     <message>
-        <source>“{text}” is not a speed; write e.g. 3M or 400 KB/s.</source>
-        <translation>«&#x202f;{text}&#x202f;» n’est pas un débit&#x202f;; écrivez par ex. 3M ou 400 Ko/s.</translation>
+        <source>“{text}” is not a speed; write e.g. {megabits} or {kilobytes}.</source>
+        <translation>« {text} » n’est pas un débit ; écrivez par ex. {megabits} ou {kilobytes}.</translation>
     </message>
 </context>
 <context>
@@ -3313,12 +3313,12 @@
 <context>
     <name>SettingsFields</name>
     <message>
-        <source>“{text}” is not a speed; write e.g. 2M (megabits per second), 500 kbit/s or 1.5 MB/s, or leave it empty for no limit.</source>
-        <translation>« {text} » n’est pas un débit ; écrivez p. ex. 2M (mégabits par seconde), 500 kbit/s ou 1.5 MB/s, ou laissez vide pour ne pas limiter.</translation>
+        <source>“{text}” is not a speed; write e.g. {megabits}, {kilobits} or {megabytes}, or leave it empty for no limit.</source>
+        <translation>« {text} » n’est pas un débit ; écrivez p. ex. {megabits}, {kilobits} ou {megabytes}, ou laissez vide pour ne pas limiter.</translation>
     </message>
     <message>
-        <source>“{text}” is too slow to move a file; write at least 8k (8 kbit/s), or leave it empty for no limit.</source>
-        <translation>« {text} » est trop lent pour transférer un fichier ; écrivez au moins 8k (8 kbit/s), ou laissez vide pour ne pas limiter.</translation>
+        <source>“{text}” is too slow to move a file; write at least {floor}, or leave it empty for no limit.</source>
+        <translation>« {text} » est trop lent pour transférer un fichier ; écrivez au moins {floor}, ou laissez vide pour ne pas limiter.</translation>
     </message>
 </context>
 <context>
