@@ -109,6 +109,8 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["--bogus"], "unrecognized arguments: --bogus; see alu --help"),
         (["fetch", "--bogus"], "unrecognized arguments: --bogus; see alu fetch --help"),
         (["put", "--bogus=1"], "unrecognized arguments: --bogus; see alu put --help"),
+        # "unrecognized arguments: -2M": the rate taken for an option
+        (["queue", "limit", "3", "-2M"], "can't read '-2M' as a rate"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:

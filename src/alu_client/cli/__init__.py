@@ -121,6 +121,8 @@ def _glued(argv: list[str]) -> list[str]:
     for arg in argv:
         if out and out[-1] in _NUMBER_OPTIONS and _negative(arg):
             out[-1] = f"{out[-1]}={arg}"
+        elif out[-3:-1] == ["queue", "limit"] and _negative(arg) and "--" not in out:
+            out += ["--", arg]  # `alu queue limit 3 -2M`: the rate, not an option
         else:
             out.append(arg)
     return out

@@ -241,12 +241,12 @@ def _limit(transfers: TransferStore, tid: int | None, value: str | None) -> str:
     a second, and it holds for the transfer's next runs."""
     if tid is None or value is None:
         raise CliError("queue limit needs a transfer id and a rate (e.g. alu queue limit 3 2M).", 2)
+    bps = parse_rate(value)  # (a rate it cannot read is the command's mistake, said first)
     t = transfers.get(tid)
     if t is None:
         raise CliError(f"There is no transfer {tid}.")
     if t.state not in ("queued", "active", "paused", "failed"):
         raise CliError(f"Transfer {tid} is {t.state}: it moves no more bytes.")
-    bps = parse_rate(value)
     transfers.set_limit(tid, bps)
     return (
         f"{tid} is limited to {format_rate(bps)} now"
