@@ -85,6 +85,32 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["queue", "pause", "two"], "invalid int value: 'two'; see alu queue --help"),
         (["fech", "http://127.0.0.1:9/x", "out"], "invalid choice: 'fech'"),
         ([], "required: command; see alu --help"),
+        # a cron line's -1 or 0 days deleted every downloaded file; nan and inf were taken
+        (["library", "clean", "--max-age-days", "-1"], "'-1': give a number of days above 0"),
+        (["library", "clean", "--max-age-days", "0"], "'0': give a number of days above 0"),
+        (["library", "clean", "--max-age-days", "nan"], "'nan' is not a number of days"),
+        (["library", "clean", "--max-age-days", "inf"], "'inf' is not a number of days"),
+        (["library", "clean", "--max-age-days", "-inf"], "'-inf' is not a number of days"),
+        # "expected one argument": argparse took -5G for an option
+        (["library", "clean", "--max-total", "-5G"], "--max-total '-5G' is too small"),
+        # the raw "Timeout value out of range", naming no option
+        (["doctor", "--timeout", "-1"], "--timeout: '-1': give a number of seconds above 0"),
+        (["doctor", "--timeout", "nan"], "'nan' is not a number of seconds"),
+        (["doctor", "--timeout", "1e300"], "give 600 seconds or fewer"),
+        # --limit 0 and -1 listed one item; 1000 was cut to 500 without a word
+        (["feed", "--limit", "0"], "--limit: '0': give 1 or more; see alu feed --help"),
+        (["feed", "--limit", "-1"], "'-1': give 1 or more"),
+        (["library", "search", "--limit", "-1"], "'-1': give 1 or more"),
+        (["library", "search", "--limit", "1000"], "'1000': give 500 or fewer"),
+        (["history", "--limit", "-5"], "'-5': give 1 or more; see alu history --help"),
+        # --seconds 0 ran for ever
+        (["watch", "run", "--seconds", "0"], "'0': give a number of seconds above 0"),
+        # "the following arguments are required", the unknown option never named
+        (["--bogus"], "unrecognized arguments: --bogus; see alu --help"),
+        (["fetch", "--bogus"], "unrecognized arguments: --bogus; see alu fetch --help"),
+        (["put", "--bogus=1"], "unrecognized arguments: --bogus; see alu put --help"),
+        # "unrecognized arguments: -2M": the rate taken for an option
+        (["queue", "limit", "3", "-2M"], "can't read '-2M' as a rate"),
     ],
 )
 def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -109,6 +135,38 @@ def test_every_verbs_parse_errors_are_one_line(tmp_path: Path) -> None:
         assert r.stderr.startswith("alu: ") and r.stderr.count("\n") == 1, (verb, r.stderr)
         assert r.stderr.endswith(f"; see alu {verb} --help\n"), (verb, r.stderr)
         assert "usage:" not in r.stderr and r.stdout == "", (verb, r.stderr)
+
+
+@pytest.mark.parametrize("verb", [["feed"], ["library"], ["history"]])
+def test_list_limits_say_their_default_and_maximum(tmp_path: Path, verb: list[str]) -> None:
+    r = run_alu(tmp_path / "home", *verb, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "(default 50, at most 500)" in " ".join(r.stdout.split()), r.stdout
+
+
+def test_doctors_timeout_says_its_range(tmp_path: Path) -> None:
+    r = run_alu(tmp_path / "home", "doctor", "--help")
+    assert "(default 10, at most 600)" in " ".join(r.stdout.split()), r.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="Linux's /dev/full is the full disk")
+def test_output_that_cannot_be_written_is_said_as_the_output(tmp_path: Path) -> None:
+    """`alu … > /dev/full` blamed the data folder ("Where that is the data folder, check
+    its permissions…"): the problem is standard output."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "alu_client.cli", "queue"],
+            env={**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "home")},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == (
+        "alu: the output cannot be written (No space left on device); check where standard "
+        "output goes (a full disk, a file that cannot be written).\n"
+    )
 
 
 def test_tus_put_help_says_the_chunk_size_the_engine_starts_with(tmp_path: Path) -> None:

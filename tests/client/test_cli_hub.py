@@ -542,3 +542,55 @@ def test_a_move_to_another_hub_is_not_made_and_said(live_hub: LiveHub, tmp_path:
     finally:
         other.server.stop()
         other.hub.db.dispose()
+
+
+def test_whoami_json_says_nobody_is_signed_in(tmp_path: Path) -> None:
+    """A monitoring script parses it in this case too: stdout was empty."""
+    r = alu(tmp_path / "desk", "whoami", "--json")
+    assert r.returncode == 1
+    said = json.loads(r.stdout)
+    assert said["signed_in"] is False and said["online"] is False
+    assert "sign in first" in said["error"]
+
+
+def test_listings_say_when_empty_and_when_cut(
+    live_hub: LiveHub, clip: Path, other_clip: Path, tmp_path: Path
+) -> None:
+    """`history`, `rules list` and `watch list` printed nothing when there was nothing (a
+    support person could not tell "none" from "did not run"); `--limit` cut a listing
+    without a word, which --json now says on stderr, its stdout still the list."""
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    assert ok(alu(home, "history", "--offline")) == "The history is empty.\n"
+    assert ok(alu(home, "rules", "list")) == "There are no auto-download rules.\n"
+    assert ok(alu(home, "watch", "list")) == "There are no hot folders.\n"
+    assert json.loads(ok(alu(home, "history", "--offline", "--json"))) == []
+    assert json.loads(ok(alu(home, "rules", "list", "--json"))) == []
+
+    first = live_hub.publish(clip, title="السودان: وصول اللقاحات", language="ar")
+    second = live_hub.publish(other_clip, title="Dakar votes")
+    r = alu(home, "feed", "--limit", "1", "--json")
+    assert [i["id"] for i in json.loads(ok(r))] == [second]
+    assert "alu: more items than the 1 listed; --limit N shows up to 500." in r.stderr
+    r = alu(home, "feed", "--offline", "--limit", "2")
+    assert ok(r).count("\n") == 2 and "more items" not in r.stderr
+    r = alu(home, "library", "search", "--limit", "1")
+    assert second in ok(r) and "more items match than the 1 listed" in r.stderr
+
+    for item_id in (first, second):
+        ok(alu(home, "get", item_id))
+    r = alu(home, "history", "--offline", "--limit", "1", "--json")
+    events = json.loads(ok(r))
+    assert len(events) == 1 and "alu: more events than the 1 listed" in r.stderr
+    r = alu(home, "history", "--offline", "--json")
+    assert "السودان: وصول اللقاحات" in ok(r)  # UTF-8, as feed --json, not \u escapes
+    assert "more events" not in r.stderr
+
+    # a cron line's `--max-age-days $DAYS` with -1 or 0 deleted every downloaded file
+    files = sorted((home / "downloads").iterdir())
+    assert len(files) == 2
+    for days in ("-1", "0", "nan"):
+        r = alu(home, "library", "clean", "--max-age-days", days)
+        assert r.returncode == 2 and "--max-age-days" in r.stderr, r.stderr
+    assert sorted((home / "downloads").iterdir()) == files

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import sys
-from typing import Final, NoReturn
+from typing import Final, NoReturn, TextIO
 
 from ..core.fstype import UnsuitableDataFolder
 from ..core.lockfile import EngineBusy
@@ -48,7 +48,23 @@ class _Parser(argparse.ArgumentParser):
     The verbs' parsers are of this class too (``add_subparsers`` makes them of the parent's)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"alu: {one_line(message)}; see {self.prog} --help\n")
+        raise _BadUsage(self, message)
+
+
+class _BadUsage(Exception):
+    """What a parser (``alu``'s or a verb's) found wrong: said by ``main`` in one line, which
+    may name an unknown option first (argparse said only "the following arguments are
+    required" for `alu fetch --bogus`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+    def say(self) -> int:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"alu: {one_line(self.message)}; see {self.parser.prog} --help\n")
+        return 2
 
 
 def build_parser(*, transfers_only: bool = False) -> argparse.ArgumentParser:
@@ -71,20 +87,68 @@ def build_parser(*, transfers_only: bool = False) -> argparse.ArgumentParser:
     return p
 
 
-#: options whose value may look like an option to argparse ("-2M"): read glued to them
-_RATE_OPTIONS = frozenset({"--limit", "--limit-down", "--limit-up"})
+#: options whose value is a number, a size or a rate, which may look like an option to
+#: argparse ("-2M", "-5G", "-inf"): read glued to them
+_NUMBER_OPTIONS = frozenset(
+    {
+        "--limit",
+        "--limit-down",
+        "--limit-up",
+        "--max-total",
+        "--max-age-days",
+        "--chunk-size",
+        "--segments",
+        "--parallel",
+        "--timeout",
+        "--seconds",
+        "--settle",
+        "--to",
+    }
+)
+
+
+def _negative(arg: str) -> bool:
+    """``arg`` reads as a negative number, size or rate ("-2M", "-5G", "-.5", "-inf")."""
+    rest = arg[1:2]
+    return arg[:1] == "-" and (rest.isdigit() or rest == "." or arg[1:4].lower() in ("inf", "nan"))
 
 
 def _glued(argv: list[str]) -> list[str]:
-    """``--limit -2M`` as ``--limit=-2M``: argparse took the rate for an option and said
-    "expected one argument"; glued, the rate says what is wrong with it."""
+    """``--limit -2M`` as ``--limit=-2M``: argparse took the value for an option and said
+    "expected one argument" (``--max-total -5G``); glued, the value says what is wrong with
+    it."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] in _RATE_OPTIONS and arg[:1] == "-" and arg[1:2].isdigit():
+        if out and out[-1] in _NUMBER_OPTIONS and _negative(arg):
             out[-1] = f"{out[-1]}={arg}"
+        elif out[-3:-1] == ["queue", "limit"] and _negative(arg) and "--" not in out:
+            out += ["--", arg]  # `alu queue limit 3 -2M`: the rate, not an option
         else:
             out.append(arg)
     return out
+
+
+def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The options on the command line that neither ``alu`` nor its verb knows (``--bogus``),
+    as argparse reads them: an option's unique start stands for it (``--sha``)."""
+    known = set(parser._option_string_actions)
+    verb = _verb(argv)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            known |= set(action.choices[verb]._option_string_actions)
+    unknown = []
+    for arg in argv:
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-" or _negative(arg):
+            continue
+        name = arg.partition("=")[0]
+        if name.startswith("--"):
+            if not any(option.startswith(name) for option in known):
+                unknown.append(name)
+        elif name[:2] not in known:
+            unknown.append(name)
+    return unknown
 
 
 def _verb(argv: list[str]) -> str | None:
@@ -114,9 +178,19 @@ def _said_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> int:
     argv = _glued(sys.argv[1:] if argv is None else argv)
     parser = build_parser(transfers_only=_verb(argv) in _TRANSFER_VERBS)
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
-        getattr(args, "verb_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
+            getattr(args, "verb_parser", parser).error(
+                f"unrecognized arguments: {' '.join(unknown)}"
+            )
+    except _BadUsage as e:
+        # `alu fetch --bogus`: argparse stops at the arguments missing, before it says which
+        # options it did not know; the unknown option is the likelier mistake, said first
+        strangers = _unknown_options(parser, argv)
+        if strangers and e.message.startswith("the following arguments are required"):
+            e.message = f"unrecognized arguments: {' '.join(strangers)}"
+        return e.say()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -125,9 +199,59 @@ def main(argv: list[str] | None = None) -> int:
     )
     # urllib3 names request paths and queries (upload URLs, signed links: secrets)
     quiet_libraries(*logging.getLogger().handlers)
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)  # (a TextIO in all the verbs ask of it)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+class OutputError(OSError):
+    """Standard output cannot be written (``alu feed > /dev/full``, a file on a full disk):
+    the command's output, not the data folder its OSError was blamed on."""
+
+
+class _Output:
+    """``sys.stdout`` as the verbs write to it, its write errors made ``OutputError`` (a
+    closed pipe stays BrokenPipeError: the reader's choice, said as such)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from e
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from e
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _drop_output() -> None:
+    """Standard output to nowhere: what is left in its buffer cannot be written, and must not
+    raise a second error (and status 120) when Python flushes it at exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         try:
-            return int(args.func(args))
+            status = int(args.func(args))
+            sys.stdout.flush()  # (its errors here, not at exit, where none can be said)
+            return status
         except Exception as e:
             if isinstance(e, CliError) or not isinstance(e, _said_errors()):
                 raise
@@ -140,9 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         print("alu: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `alu feed --json | head`: the reader has what it wanted
-        with contextlib.suppress(OSError):  # no second error when Python flushes at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_output()  # no second error when Python flushes at exit
         return 128 + 13  # as a shell reports SIGPIPE
+    except OutputError as e:  # `alu feed > /dev/full`: not the data folder
+        _drop_output()
+        _say(
+            f"the output cannot be written ({e.strerror or e}); check where standard output "
+            "goes (a full disk, a file that cannot be written)."
+        )
+        return 1
     except sqlite3.DatabaseError as e:  # the library file: unreadable, not a database, locked
         folder = default_paths().data_dir
         if disk_full(e, folder):
@@ -172,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _say(error: BaseException) -> None:
+def _say(error: BaseException | str) -> None:
     """The error's one line on stderr. It may quote a server (a hub's or a tus server's
     message, a redirect's address): what a terminal would obey in it (an ESC sequence, a CR
     and LF that forge a line of their own) is taken out here too, whatever the verb."""

@@ -31,7 +31,7 @@ from ..core.profiles import (
     sign_out,
 )
 from ..core.rules import RuleStore
-from ..core.services import AlreadyDownloaded, Services
+from ..core.services import AlreadyDownloaded, NoProfile, Services
 from ..core.settings import AppSettings
 from ..core.sync import HistoryEvent
 from ..core.uploads import (
@@ -48,6 +48,14 @@ from .common import (
     open_services,
     print_json,
     wait_for_transfer,
+)
+from .options import (
+    DEFAULT_LIMIT,
+    LIMIT_HELP,
+    MAX_TIMEOUT,
+    list_limit,
+    positive_number,
+    say_cut,
 )
 
 PRIORITY_MARK = {"flash": "FLASH ", "urgent": "URGENT", "routine": "      "}
@@ -211,7 +219,14 @@ def cmd_logout(args: argparse.Namespace) -> int:
 def cmd_whoami(args: argparse.Namespace) -> int:
     services = open_services()
     try:
-        profile = services.require_profile()
+        try:
+            profile = services.require_profile()
+        except NoProfile as e:
+            if not args.json:
+                raise
+            # a script reads JSON whoever is signed in, or nobody (it got an empty stdout)
+            print_json({"signed_in": False, "online": False, "error": str(e)})
+            raise CliError(str(e)) from None
         member = services.client().me()
     except hub.Unreachable as e:
         if args.json:  # a script reads JSON whatever the hub does
@@ -220,6 +235,7 @@ def cmd_whoami(args: argparse.Namespace) -> int:
                     "profile": profile.name,
                     "hub": profile.url,
                     "username": profile.username,
+                    "signed_in": True,
                     "online": False,
                     "error": str(e),
                 }
@@ -236,7 +252,13 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         services.stop()
     if args.json:
         print_json(
-            {"profile": profile.name, "hub": profile.url, "online": True, **member.to_json()}
+            {
+                "profile": profile.name,
+                "hub": profile.url,
+                "signed_in": True,
+                "online": True,
+                **member.to_json(),
+            }
         )
     else:
         name, user, role, country = map(
@@ -347,6 +369,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
                 _apply_rules(services, quiet=True)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
         print_items(page.items, args.json)
+        if page.older is not None:  # (the next page's cursor: more items than these)
+            say_cut(len(page.items), args.limit, "unread items" if args.new else "items")
         if args.mark_read:
             services.library.mark_read([li.id for li in page.items])
     finally:
@@ -561,9 +585,16 @@ def cmd_history(args: argparse.Namespace) -> int:
                 print(
                     f"alu: offline, showing what is here: {one_line(str(problem))}", file=sys.stderr
                 )
-        events = history.list(limit=args.limit)
+        events = history.list(limit=args.limit + 1)  # one more: to know whether more exist
+        cut = len(events) > args.limit
+        events = events[: args.limit]
         if args.json:
             print_json([e.__dict__ for e in events])
+        elif not events:
+            print("The history is empty.")  # (as `alu queue`: "none", not "did not run")
+        if cut:
+            say_cut(len(events), args.limit, "events")
+        if args.json:
             return 0
         rules = {r.name for r in RuleStore(services.store, history.profile).all()}
         for e in events:
@@ -620,13 +651,18 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_whoami)
 
     p = sub.add_parser("doctor", help="check hub, TLS, sign-in, keyring, clock, disk")
-    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument(
+        "--timeout",
+        type=positive_number("seconds", MAX_TIMEOUT),
+        default=10.0,
+        help=f"seconds each check waits for an answer (default 10, at most {MAX_TIMEOUT:g})",
+    )
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("feed", help="the hub's feed, newest first (synced first)")
     p.add_argument("--new", action="store_true", help="only items not read yet")
     p.add_argument("--mark-read", action="store_true", help="mark the listed items read")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true", help="do not contact the hub")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feed)
@@ -654,7 +690,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("history", help="what was downloaded and uploaded, from every workstation")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)

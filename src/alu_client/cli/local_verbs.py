@@ -35,6 +35,7 @@ from .common import (
     print_json,
 )
 from .hub_verbs import print_items
+from .options import DEFAULT_LIMIT, LIMIT_HELP, list_limit, positive_number, say_cut
 
 # --- queue -------------------------------------------------------------------------------------
 
@@ -240,12 +241,12 @@ def _limit(transfers: TransferStore, tid: int | None, value: str | None) -> str:
     a second, and it holds for the transfer's next runs."""
     if tid is None or value is None:
         raise CliError("queue limit needs a transfer id and a rate (e.g. alu queue limit 3 2M).", 2)
+    bps = parse_rate(value)  # (a rate it cannot read is the command's mistake, said first)
     t = transfers.get(tid)
     if t is None:
         raise CliError(f"There is no transfer {tid}.")
     if t.state not in ("queued", "active", "paused", "failed"):
         raise CliError(f"Transfer {tid} is {t.state}: it moves no more bytes.")
-    bps = parse_rate(value)
     transfers.set_limit(tid, bps)
     return (
         f"{tid} is limited to {format_rate(bps)} now"
@@ -401,6 +402,12 @@ def _missing_line(lib: Library, m: MissingFile) -> str:
 
 
 def cmd_library(args: argparse.Namespace) -> int:
+    total: int | None = None
+    if args.max_total:  # (refused before anything is opened, as the other options are)
+        try:
+            total = parse_size(args.max_total)
+        except CliError as e:  # ("'-5G' is too small": of which option)
+            raise CliError(f"--max-total {e}; give a size such as 500G.", 2) from None
     services = open_services()
     try:
         services.require_profile()
@@ -415,7 +422,6 @@ def cmd_library(args: argparse.Namespace) -> int:
         if args.action == "clean":
             if args.max_age_days is None and args.max_total is None:
                 raise CliError("library clean needs --max-age-days or --max-total.", 2)
-            total = parse_size(args.max_total) if args.max_total else None
             r = lib.apply_retention(args.max_age_days, total, now=time.time())
             print(f"{r.removed} files deleted, {fmt_bytes(r.freed_bytes)} freed "
                   f"(records kept); {len(r.kept)} left in place.")  # fmt: skip
@@ -430,6 +436,8 @@ def cmd_library(args: argparse.Namespace) -> int:
         )
         page = lib.search(query)
         print_items(page.items, args.json)
+        if page.older is not None:  # (the next page's cursor: more items match)
+            say_cut(len(page.items), args.limit, "items match")
     finally:
         services.stop()
     return 0
@@ -564,6 +572,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
                 for n, r in enumerate(listed, 1)
             ])  # fmt: skip
         elif args.action == "list":
+            if not listed:  # (as `alu queue`: "none", not "did not run")
+                print("There are no auto-download rules.")
             for r in listed:
                 print(_describe(r, listed))
                 if r.id in problems:
@@ -741,6 +751,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if idle is not None:
                 idle.release()
         when = "" if idle is None else " (when last watched)"
+        if not listed:  # (as `alu queue`: "none", not "did not run")
+            print("There are no hot folders.")
         for f in listed:
             files = folders.files(f.id)
             sent = sum(1 for x in files if x.state == "sent")
@@ -854,8 +866,12 @@ def register(sub: Any) -> None:
     p.add_argument("--category", action="append")
     p.add_argument("--priority", action="append")
     p.add_argument("--downloaded", action="store_true", help="only items with a file here")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--max-age-days", type=float, help="clean: delete files older than this")
+    p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
+    p.add_argument(
+        "--max-age-days",
+        type=positive_number("days"),
+        help="clean: delete files downloaded more than this many days ago (above 0)",
+    )
     p.add_argument("--max-total", help="clean: keep the library under this size, e.g. 500G")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_library)
@@ -926,7 +942,9 @@ def register(sub: Any) -> None:
     p.add_argument("--default", action="append", help="field=value for files without sidecar")
     p.add_argument("--sent-dir", default="sent", help="where sent files go (default: sent)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds a file must stay still")
-    p.add_argument("--seconds", type=float, help="run: stop after this long")
+    p.add_argument(
+        "--seconds", type=positive_number("seconds"), help="run: stop after this many seconds"
+    )
     p.add_argument("--limit-down", help="run: download limit, e.g. 2M")
     p.add_argument("--limit-up", help="run: upload limit")
     p.set_defaults(func=cmd_watch)
