@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
 from alu_client.cli.common import credentials_out_of
+from alu_client.cli.options import LIST_MAX, list_limit
 from alu_client.core.transfers.origins import PROBE_ENV
 from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
@@ -101,7 +102,6 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["feed", "--limit", "0"], "--limit: '0': give 1 or more; see alu feed --help"),
         (["feed", "--limit", "-1"], "'-1': give 1 or more"),
         (["library", "search", "--limit", "-1"], "'-1': give 1 or more"),
-        (["library", "search", "--limit", "1000"], "'1000': give 500 or fewer"),
         (["history", "--limit", "-5"], "'-5': give 1 or more; see alu history --help"),
         # --seconds 0 ran for ever
         (["watch", "run", "--seconds", "0"], "'0': give a number of seconds above 0"),
@@ -141,7 +141,14 @@ def test_every_verbs_parse_errors_are_one_line(tmp_path: Path) -> None:
 def test_list_limits_say_their_default_and_maximum(tmp_path: Path, verb: list[str]) -> None:
     r = run_alu(tmp_path / "home", *verb, "--help")
     assert r.returncode == 0, r.stderr
-    assert "(default 50, at most 500)" in " ".join(r.stdout.split()), r.stdout
+    assert "(default 50; at most 500 are listed)" in " ".join(r.stdout.split()), r.stdout
+
+
+def test_a_list_limit_above_the_most_lists_the_most() -> None:
+    """--limit 1000 was cut to 500 without a word: it still lists 500 (a script asking for
+    "all" keeps working), and ``say_cut`` says on stderr when more exist."""
+    assert list_limit("1000") == LIST_MAX == 500
+    assert list_limit("7") == 7
 
 
 def test_doctors_timeout_says_its_range(tmp_path: Path) -> None:
