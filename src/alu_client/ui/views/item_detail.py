@@ -282,22 +282,18 @@ class ItemDetail(QWidget):
             ).format(name=name, reason=formats.isolated(_sentence(f.probe_error)))
         if not p:
             return self.tr("{name} — not examined yet").format(name=formats.isolated(f.path.name))
-        video = " ".join(
-            x
-            for x in (
-                str(p.get("video_codec") or ""),
-                formats.frame_size(int(p["width"]), int(p["height"]))
-                if p.get("width") and p.get("height")
-                else "",
+        video: list[str] = []
+        if p.get("video_codec"):
+            video.append(str(p["video_codec"]))
+        if p.get("width") and p.get("height"):
+            video.append(formats.frame_size(int(p["width"]), int(p["height"])))
+        if p.get("fps"):
+            video.append(
                 self.tr("{fps} fps").format(fps=QLocale().toString(float(p["fps"]), "g", 4))
-                if p.get("fps")
-                else "",
             )
-            if x
-        )
-        audio = ""
+        sound: list[str] = []
         if p.get("audio_codec"):
-            sound = [str(p["audio_codec"])]
+            sound.append(str(p["audio_codec"]))
             channels = int(p.get("channels") or 0)
             if channels > 0:  # a count: Arabic says قناتان for two, French "1 canal"
                 #: the audio channels of a file: "1 channel", "2 channels"
@@ -306,15 +302,24 @@ class ItemDetail(QWidget):
             if rate > 0:
                 #: an audio sampling rate: "48,000 Hz"
                 sound.append(self.tr("{rate} Hz").format(rate=QLocale().toString(rate)))
-            audio = self.tr(", ").join(sound)
         lines = [
             formats.isolated(f.path.name),
-            self.tr("Video: {video}").format(video=video or self.tr("none")),
-            self.tr("Audio: {audio}").format(audio=audio or self.tr("none")),
+            self.tr("Video: {video}").format(video=self._parts(video) or self.tr("none")),
+            self.tr("Audio: {audio}").format(audio=self._parts(sound) or self.tr("none")),
             self.tr("Length: {length}").format(length=clip_length(p.get("duration"))),
             self.tr("Size: {size}").format(size=formats.size_text(f.size)),
         ]
         return "\n".join(lines)
+
+    def _parts(self, parts: list[str]) -> str:
+        """A file's details ("h264", "320×180", "25 fps") joined by the language's separator,
+        each in an isolate: in Arabic, "h264 320×180 25 إطار/ث" read as one left-to-right run
+        "h264 320×180 25" (Latin digits after a Latin codec are left to right), the 25 beside
+        "الفيديو:" and its unit at the far end beside h264. Isolated, each part keeps its
+        own order and the parts follow the sentence's: "h264، 320×180، 25 إطار/ث"."""
+        # the same separator as a rendition's details ("160 kB, 640×360") and lists
+        between = self.tr(", ")
+        return between.join(x if x.startswith(formats.LRI) else formats.isolated(x) for x in parts)
 
     def _retranslate(self) -> None:
         names = {
