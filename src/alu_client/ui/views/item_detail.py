@@ -3,9 +3,10 @@ You (Kenya TV)"), what was said about it (slug, dateline, times, place, priority
 script, shotlist, renditions and sizes) and, in the Library, what the local file holds (codec,
 resolution, length, audio).
 
-Script and shotlist keep their own writing direction whatever the app's language: an Arabic
-shotlist reads right to left in the English app, a French script left to right in the Arabic
-one (each text's first strong letter decides, as a word processor does).
+Script and shotlist keep their own writing direction whatever the app's language, paragraph by
+paragraph: an Arabic shotlist reads right to left in the English app, a French script left to
+right in the Arabic one, and a French quote inside an Arabic script left to right, flush left
+(each paragraph's first strong letter decides, as a word processor does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
-    QPlainTextEdit,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -31,7 +31,7 @@ from .. import formats
 from ..delegates_items import clip_length, language_name, local_time, priority_name, sent_by
 from ..file_reasons import gone, reason_text
 from ..widgets.label import SelectableLabel
-from ..widgets.text_direction import align_to_text, text_direction
+from ..widgets.text_direction import OwnDirectionEdit, text_direction
 
 _FIELDS = (
     "sender",
@@ -152,8 +152,8 @@ class ItemDetail(QWidget):
         self._retranslate()
         self.set_item(None)
 
-    def _text_box(self, name: str) -> QPlainTextEdit:
-        box = QPlainTextEdit(self)
+    def _text_box(self, name: str) -> OwnDirectionEdit:
+        box = OwnDirectionEdit(self)
         box.setObjectName(name)
         box.setReadOnly(True)
         box.setMinimumHeight(80)
@@ -204,11 +204,10 @@ class ItemDetail(QWidget):
         self._set_text(self.shotlist, it.shotlist)
 
     @staticmethod
-    def _set_text(box: QPlainTextEdit, text: str) -> None:
-        """``text`` laid out in its own direction and flush with its start (``align_to_text``:
-        an Arabic script at the right edge, in the Arabic app as in the English one)."""
+    def _set_text(box: OwnDirectionEdit, text: str) -> None:
+        """``text`` with each paragraph in its own direction and flush with its start: an
+        Arabic one at the right edge, in the Arabic app as in the English one."""
         box.setPlainText(text)
-        align_to_text(box)
 
     def _renditions(self, li: LibraryItem) -> str:
         names = {"broadcast": self.tr("Broadcast"), "proxy": self.tr("Proxy")}
