@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, QMimeData, Qt, QTime
 from PySide6.QtGui import QKeyEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -270,6 +270,22 @@ def test_typed_paragraphs_each_take_their_own_direction(
         qtbot.keyClick(box, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert box.toPlainText() == "وقال الحاكم\n12:30\nThe minister spoke in French."
     assert laid_out(box.document()) == ["rtl", "rtl", "ltr"]
+
+
+def test_a_script_pasted_from_a_web_page_comes_in_as_its_text(qtbot: Any, form: UploadForm) -> None:
+    """The editors are rich-text boxes now (their paragraphs' own directions): what is pasted
+    from a browser or a word processor comes in as plain text, without its markup or fonts,
+    and its paragraphs still take their own directions."""
+    mime = QMimeData()
+    mime.setHtml('<p dir="rtl"><b style="font-size:40pt">وقال الحاكم</b></p><p>Nairobi</p>')
+    mime.setText("وقال الحاكم\nNairobi")
+    QApplication.clipboard().setMimeData(mime)
+    form.script.setFocus()
+    qtbot.keyClick(form.script, Qt.Key.Key_V, CTRL)
+    assert form.value("script") == "وقال الحاكم\nNairobi"
+    html = form.script.toHtml()
+    assert "font-weight:700" not in html and "40pt" not in html  # no bold, no size
+    assert laid_out(form.script.document()) == ["rtl", "ltr"]
 
 
 # --- 2. the keyboard path --------------------------------------------------------------------
