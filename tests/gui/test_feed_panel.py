@@ -25,6 +25,7 @@ from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
 from tests.gui.conftest import DARK, contrast, press_shortcut
 from tests.gui.test_combo import fits, painted_label
+from tests.gui.test_upload_form_fields import laid_out
 from tests.support.livehub import LiveHub
 
 PASSWORD = "pw-feed-panel"
@@ -194,11 +195,9 @@ def test_arabic_shotlist_reads_right_to_left(
     click_row(qtbot, feed, 0)
     shotlist = feed.detail.shotlist
     assert shotlist.toPlainText() == ARABIC_SHOTLIST
-    option = shotlist.document().defaultTextOption()
-    assert option.textDirection() == Qt.LayoutDirection.RightToLeft
+    assert laid_out(shotlist.document()) == ["rtl", "rtl"]
     click_row(qtbot, feed, 1)
-    option = feed.detail.script.document().defaultTextOption()
-    assert option.textDirection() == Qt.LayoutDirection.LeftToRight
+    assert set(laid_out(feed.detail.script.document())) == {"ltr"}
 
 
 def test_download_queues_a_transfer_and_the_state_follows(

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QTabWidget,
+    QTextEdit,
     QWidget,
 )
 
@@ -44,6 +44,7 @@ from alu_client.ui.views.transfers import TransfersPanel
 from alu_client.ui.views.upload import collect_files
 from tests.gui.conftest import add
 from tests.gui.test_feed_model import make_item
+from tests.gui.test_upload_form_fields import MIXED_DIRECTIONS, MIXED_SCRIPT, laid_out
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
@@ -431,7 +432,7 @@ ENGLISH_SCRIPT = (
 
 def line_edges(box: QWidget) -> list[tuple[float, float]]:
     """The left and right edge of each line of the first paragraph of a text box."""
-    assert isinstance(box, QPlainTextEdit)
+    assert isinstance(box, QTextEdit)
     layout = box.document().firstBlock().layout()
     rects = [layout.lineAt(i).naturalTextRect() for i in range(layout.lineCount())]
     return [(r.left(), r.right()) for r in rects]
@@ -462,6 +463,35 @@ def test_a_script_is_flush_with_its_own_start(qtbot: Any, qapp: QApplication, la
     lefts, rights = [left for left, _r in edges], [r for _l, r in edges]
     assert max(lefts) - min(lefts) <= 2, edges
     assert rights[-1] < min(rights[:-1]) - 20, edges
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_each_paragraph_of_a_shown_script_reads_in_its_own_direction(
+    qtbot: Any, qapp: QApplication, lang: str
+) -> None:
+    """Review (i18n) finding 6, in the Feed's and the Library's detail: an Arabic script with
+    an English and a French line drew them right to left (".The minister spoke in French",
+    "Plan moyen du ministre .2"), flush right. Each paragraph of the script, the shot list
+    and the restrictions now has its own direction and is flush with its own start."""
+    install_translators(qapp, lang)
+    detail = ItemDetail()
+    qtbot.addWidget(detail)
+    detail.resize(460, 800)
+    detail.show()
+    latin_first = "\n".join(reversed(MIXED_SCRIPT.split("\n")))
+    restrictions = "لا يبث في السودان قبل الساعة 18:00.\nNo use in Sudan before 18:00 GMT."
+    item = make_item(
+        1, language="ar", script=MIXED_SCRIPT, shotlist=latin_first, restrictions=restrictions
+    )
+    detail.set_item(LibraryItem(item, 1, 0.0, None, True))
+    assert laid_out(detail.script.document()) == MIXED_DIRECTIONS
+    assert laid_out(detail.shotlist.document()) == list(reversed(MIXED_DIRECTIONS))
+    label = detail.restrictions.document()
+    assert label is not None
+    assert laid_out(label) == ["rtl", "ltr"]
+    # the same text again (the app's language changed, the item was refreshed): the same
+    detail.set_item(detail.item)
+    assert laid_out(detail.script.document()) == MIXED_DIRECTIONS
 
 
 # --- mnemonics: Alt+letter reaches one control -----------------------------------------------

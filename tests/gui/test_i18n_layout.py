@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTranslator
+import pytest
+from PySide6.QtCore import QCoreApplication, QLocale, Qt, QTranslator
 from PySide6.QtGui import QAction, QImage, QKeySequence, QTextDocument
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu
 
@@ -246,7 +247,9 @@ def detail_with_sound(qtbot: Any, tmp_path: Path, channels: int) -> ItemDetail:
 
 
 def audio_line(detail: ItemDetail) -> str:
-    return next(line for line in detail.values["file"].text().split("\n") if "aac" in line)
+    """The Audio line as it reads (without the isolates around its parts)."""
+    lines = detail.values["file"].text().split("\n")
+    return formats.without_marks(next(line for line in lines if "aac" in line))
 
 
 def test_a_clips_channels_are_a_count_with_plural_forms(
@@ -266,6 +269,67 @@ def test_a_clips_channels_are_a_count_with_plural_forms(
         assert "canal" not in audio_line(detail_with_sound(qtbot, tmp_path, 0))  # unknown
     finally:
         qapp.removeTranslator(stand_in)
+
+
+# --- the parts of the Video and Audio lines ---------------------------------------------------
+
+
+def file_line(detail: ItemDetail, has: str) -> str:
+    return next(line for line in detail.values["file"].text().split("\n") if has in line)
+
+
+def tr(source: str, n: int = -1) -> str:
+    return QCoreApplication.translate("ItemDetail", source, None, n)
+
+
+@pytest.mark.parametrize("lang", ["ar", "fr", "en"])
+def test_each_detail_of_a_clip_stays_whole_and_in_its_place(
+    qtbot: Any, qapp: QApplication, tmp_path: Path, lang: str
+) -> None:
+    """Review (i18n) finding 5: in Arabic with Latin digits (ar_MA, or LANG=C), the line
+    "الفيديو: h264 320×180 25 إطار/ث" (parts joined by spaces) drew "h264 320×180 25" as one
+    left-to-right run: the 25 sat beside "الفيديو:" and its unit at the far end beside h264.
+    Each part is now isolated and the parts joined by the language's separator, as in the
+    Audio line: every part drawn whole, in the sentence's order, in both directions."""
+    install_translators(qapp, lang)
+    if lang == "ar":
+        QLocale.setDefault(QLocale("ar_MA"))  # Arabic words, Latin digits (reset after)
+    loc = QLocale()
+    detail = detail_with_sound(qtbot, tmp_path, 2)
+    between = tr(", ")
+    fps = tr("{fps} fps").format(fps=loc.toString(25.0, "g", 4))
+    video = file_line(detail, "h264")
+    expected = between.join(
+        [formats.isolated("h264"), formats.frame_size(640, 360), formats.isolated(fps)]
+    )
+    assert video == tr("Video: {video}").format(video=expected)
+    audio = file_line(detail, "aac")
+    sound = [
+        "aac",
+        tr("%Ln channels", 2),
+        tr("{rate} Hz").format(rate=loc.toString(48_000)),
+    ]
+    assert audio == tr("Audio: {audio}").format(
+        audio=between.join(formats.isolated(x) for x in sound)
+    )
+    # drawn: each part after the one before it in the line's direction, the number of
+    # "25 fps" (25 إطار/ث) beside its own unit, nothing between them
+    rtl = lang == "ar"
+    for line, parts in ((video, ["h264", loc.toString(640), fps]), (audio, sound)):
+        starts = [line.index(part) for part in parts]
+        xs = [
+            drawn_at(line, at, len(part), rtl=rtl) for at, part in zip(starts, parts, strict=True)
+        ]
+        assert xs == sorted(xs, reverse=rtl), (line, xs)
+    number, unit = loc.toString(25.0, "g", 4), fps.replace(loc.toString(25.0, "g", 4), "").strip()
+    at = video.index(fps)
+    n_x = drawn_at(video, at + fps.index(number), len(number), rtl=rtl)
+    u_x = drawn_at(video, at + fps.index(unit), len(unit), rtl=rtl)
+    h_x = drawn_at(video, video.index("h264"), 4, rtl=rtl)
+    if rtl:  # read right to left: h264 …, then 25, then its unit, at the far left
+        assert h_x > n_x > u_x, (video, h_x, n_x, u_x)
+    else:
+        assert h_x < n_x < u_x, (video, h_x, n_x, u_x)
 
 
 # --- 9. the About box's heading -----------------------------------------------------------------

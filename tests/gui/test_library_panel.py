@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
+    QTextEdit,
 )
 
 from alu_client.core.services import Services
@@ -365,7 +365,7 @@ def test_player_keys_work_from_the_grid_the_list_and_the_detail(
     at = player.player.position()
     qtbot.keyClick(library.table, Qt.Key.Key_Period)
     qtbot.waitUntil(lambda: player.player.position() > at)
-    script = library.detail.findChild(QPlainTextEdit, "detail-script")
+    script = library.detail.findChild(QTextEdit, "detail-script")
     assert script is not None and script.isReadOnly()
     press(script, Qt.Key.Key_Space, state.PlayingState)
     press(script, Qt.Key.Key_Space, state.PausedState)

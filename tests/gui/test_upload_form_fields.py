@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTime
-from PySide6.QtGui import QKeyEvent, QPalette
+from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, QMimeData, Qt, QTime
+from PySide6.QtGui import QKeyEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QDateTimeEdit,
-    QPlainTextEdit,
     QScrollArea,
+    QTextEdit,
     QWidget,
 )
 
@@ -39,6 +39,15 @@ FRENCH_SCRIPT = (
     "Une cargaison de plus d'un million de doses de vaccins est arrivée à Port-Soudan.\n"
     "Elle sera répartie entre les centres de santé de plusieurs États."
 )
+# review (i18n) finding 6: an Arabic script quoting a French minister, with an English line and
+# a numbered French shot; each line in its own direction
+MIXED_SCRIPT = (
+    "أعلن الوزير عن خطة جديدة للتطعيم.\n"
+    "The minister spoke in French.\n"
+    "2. Plan moyen du ministre\n"
+    "وقال إن الحملة تبدأ غدا."
+)
+MIXED_DIRECTIONS = ["rtl", "ltr", "ltr", "rtl"]
 RTL, LTR = Qt.LayoutDirection.RightToLeft, Qt.LayoutDirection.LeftToRight
 CTRL, NO_MODIFIER = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.NoModifier
 
@@ -53,7 +62,7 @@ def form(qtbot: Any) -> UploadForm:
     return form
 
 
-def paragraphs(box: QPlainTextEdit) -> list[list[tuple[float, float]]]:
+def paragraphs(box: QTextEdit) -> list[list[tuple[float, float]]]:
     """The left and right edge of each line, paragraph by paragraph, as laid out."""
     QApplication.processEvents()
     out = []
@@ -66,7 +75,13 @@ def paragraphs(box: QPlainTextEdit) -> list[list[tuple[float, float]]]:
     return out
 
 
-def flush_right(box: QPlainTextEdit) -> bool:
+def first_direction(box: QTextEdit) -> Qt.LayoutDirection:
+    """The direction the box's first paragraph is laid out in."""
+    QApplication.processEvents()
+    return box.document().firstBlock().layout().textOption().textDirection()
+
+
+def flush_right(box: QTextEdit) -> bool:
     """Every line of every paragraph ends at the same right edge, and the short ones start
     away from the left one (not flush left, ragged right)."""
     lines = [line for par in paragraphs(box) for line in par]
@@ -74,10 +89,33 @@ def flush_right(box: QPlainTextEdit) -> bool:
     return max(rights) - min(rights) <= 2 and max(lefts) > min(lefts) + 20
 
 
-def flush_left(box: QPlainTextEdit) -> bool:
+def flush_left(box: QTextEdit) -> bool:
     lines = [line for par in paragraphs(box) for line in par]
     lefts, rights = [left for left, _r in lines], [right for _l, right in lines]
     return max(lefts) - min(lefts) <= 2 and max(rights) > min(rights) + 20
+
+
+def laid_out(document: QTextDocument) -> list[str]:
+    """How each paragraph is laid out: "rtl" (right to left, each line's text flush with the
+    right end of its line), "ltr" (left to right, flush left), or what else was found."""
+    QApplication.processEvents()
+    out = []
+    block = document.firstBlock()
+    while block.isValid():
+        layout = block.layout()
+        direction = layout.textOption().textDirection()
+        lines = [layout.lineAt(i) for i in range(layout.lineCount())]
+        # the text's edges, and its line's (the width it may take)
+        edges = [(line.naturalTextRect(), line.x(), line.x() + line.width()) for line in lines]
+        if direction == RTL and all(abs(r.right() - end) <= 3 for r, _s, end in edges):
+            out.append("rtl")
+        elif direction == LTR and all(abs(r.left() - start) <= 3 for r, start, _e in edges):
+            out.append("ltr")
+        else:
+            found = [(round(r.left()), round(r.right()), s, e) for r, s, e in edges]
+            out.append(f"{direction.name} {found}")
+        block = block.next()
+    return out
 
 
 def type_text(qtbot: Any, box: QWidget, text: str) -> None:
@@ -94,7 +132,7 @@ def type_text(qtbot: Any, box: QWidget, text: str) -> None:
                 QApplication.sendEvent(box, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, ch))
 
 
-def paste(qtbot: Any, box: QPlainTextEdit, text: str) -> None:
+def paste(qtbot: Any, box: QTextEdit, text: str) -> None:
     QApplication.clipboard().setText(text)
     box.setFocus()
     qtbot.keyClick(box, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
@@ -157,7 +195,7 @@ def test_each_file_shows_its_script_in_its_own_direction(qtbot: Any, form: Uploa
     assert flush_right(form.script) and flush_left(form.shotlist)
     form.load(french)
     assert flush_left(form.script)
-    assert form.shotlist.document().defaultTextOption().textDirection() == LTR
+    assert first_direction(form.shotlist) == LTR
     form.load(arabic)
     assert flush_right(form.script)
 
@@ -171,7 +209,7 @@ def test_the_arabic_app_keeps_its_own_layout(
     install_translators(qapp, "ar")
     qtbot.waitUntil(lambda: form.isRightToLeft())
     box = form.shotlist
-    assert box.document().defaultTextOption().textDirection() == RTL
+    assert first_direction(box) == RTL
     QApplication.processEvents()
     assert box.cursorRect().left() > box.viewport().width() // 2  # empty: the caret at the right
     paste(qtbot, box, FRENCH_SCRIPT)
@@ -180,11 +218,74 @@ def test_the_arabic_app_keeps_its_own_layout(
     assert flush_right(form.script), paragraphs(form.script)
     assert form.isRightToLeft() and form.title.isRightToLeft()  # the form itself is mirrored
     box.clear()
-    assert box.document().defaultTextOption().textDirection() == RTL
+    assert first_direction(box) == RTL
     install_translators(qapp, "en")
     qtbot.waitUntil(lambda: not form.isRightToLeft())
-    assert box.document().defaultTextOption().textDirection() == LTR
-    assert form.script.document().defaultTextOption().textDirection() == RTL  # still Arabic
+    assert first_direction(box) == LTR
+    assert first_direction(form.script) == RTL  # still Arabic
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar"])
+def test_each_paragraph_of_a_mixed_script_reads_in_its_own_direction(
+    qtbot: Any, qapp: QApplication, form: UploadForm, lang: str
+) -> None:
+    """Review (i18n) finding 6: the whole text took its first letter's direction, so the
+    English and French lines of an Arabic script were drawn right to left (".The minister
+    spoke in French", "Plan moyen du ministre .2"). Each paragraph now has its own direction
+    and sits flush with its own start, in every language of the app; pasted or loaded."""
+    install_translators(qapp, lang)
+    for box in (form.script, form.shotlist):
+        paste(qtbot, box, MIXED_SCRIPT)
+        assert box.toPlainText() == MIXED_SCRIPT
+        assert laid_out(box.document()) == MIXED_DIRECTIONS
+    assert form.value("script") == MIXED_SCRIPT
+    latin_first = "\n".join(reversed(MIXED_SCRIPT.split("\n")))
+    form.load(UploadEntry(Path("a.mp4"), {"script": latin_first, "shotlist": MIXED_SCRIPT}))
+    assert laid_out(form.script.document()) == list(reversed(MIXED_DIRECTIONS))
+    assert laid_out(form.shotlist.document()) == MIXED_DIRECTIONS
+
+
+def test_typed_paragraphs_each_take_their_own_direction(
+    qtbot: Any, qapp: QApplication, form: UploadForm
+) -> None:
+    """As typed: a new line under an Arabic one writes from the right until a letter says
+    otherwise (Qt made a paragraph without a letter left to right), a line of digits keeps
+    the one before it's, a Latin line goes left; undo and redo bring text and layout back
+    together, and Qt still makes one undo step of a word typed after its first letter."""
+    box = form.script
+    box.setFocus()
+    type_text(qtbot, box, "وقال الحاكم\n")
+    assert laid_out(box.document()) == ["rtl", "rtl"]
+    assert box.cursorRect().left() > box.viewport().width() // 2  # the caret at the right
+    type_text(qtbot, box, "12:30\nThe minister spoke in French.")
+    assert laid_out(box.document()) == ["rtl", "rtl", "ltr"]
+    steps = []
+    while box.document().isUndoAvailable():
+        qtbot.keyClick(box, Qt.Key.Key_Z, CTRL)
+        steps.append((box.toPlainText(), laid_out(box.document())))
+    assert steps[0] == ("وقال الحاكم\n12:30\nT", ["rtl", "rtl", "ltr"])  # "he minister…"
+    assert ("وقال الحاكم\n12:30\n", ["rtl", "rtl", "rtl"]) in steps
+    assert steps[-1] == ("", ["ltr"])
+    while box.document().isRedoAvailable():
+        qtbot.keyClick(box, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert box.toPlainText() == "وقال الحاكم\n12:30\nThe minister spoke in French."
+    assert laid_out(box.document()) == ["rtl", "rtl", "ltr"]
+
+
+def test_a_script_pasted_from_a_web_page_comes_in_as_its_text(qtbot: Any, form: UploadForm) -> None:
+    """The editors are rich-text boxes now (their paragraphs' own directions): what is pasted
+    from a browser or a word processor comes in as plain text, without its markup or fonts,
+    and its paragraphs still take their own directions."""
+    mime = QMimeData()
+    mime.setHtml('<p dir="rtl"><b style="font-size:40pt">وقال الحاكم</b></p><p>Nairobi</p>')
+    mime.setText("وقال الحاكم\nNairobi")
+    QApplication.clipboard().setMimeData(mime)
+    form.script.setFocus()
+    qtbot.keyClick(form.script, Qt.Key.Key_V, CTRL)
+    assert form.value("script") == "وقال الحاكم\nNairobi"
+    html = form.script.toHtml()
+    assert "font-weight:700" not in html and "40pt" not in html  # no bold, no size
+    assert laid_out(form.script.document()) == ["rtl", "ltr"]
 
 
 # --- 2. the keyboard path --------------------------------------------------------------------

@@ -3,9 +3,10 @@ You (Kenya TV)"), what was said about it (slug, dateline, times, place, priority
 script, shotlist, renditions and sizes) and, in the Library, what the local file holds (codec,
 resolution, length, audio).
 
-Script and shotlist keep their own writing direction whatever the app's language: an Arabic
-shotlist reads right to left in the English app, a French script left to right in the Arabic
-one (each text's first strong letter decides, as a word processor does).
+Script and shotlist keep their own writing direction whatever the app's language, paragraph by
+paragraph: an Arabic shotlist reads right to left in the English app, a French script left to
+right in the Arabic one, and a French quote inside an Arabic script left to right, flush left
+(each paragraph's first strong letter decides, as a word processor does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
-    QPlainTextEdit,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -31,7 +31,7 @@ from .. import formats
 from ..delegates_items import clip_length, language_name, local_time, priority_name, sent_by
 from ..file_reasons import gone, reason_text
 from ..widgets.label import SelectableLabel
-from ..widgets.text_direction import align_to_text, text_direction
+from ..widgets.text_direction import OwnDirectionEdit, text_direction
 
 _FIELDS = (
     "sender",
@@ -152,8 +152,8 @@ class ItemDetail(QWidget):
         self._retranslate()
         self.set_item(None)
 
-    def _text_box(self, name: str) -> QPlainTextEdit:
-        box = QPlainTextEdit(self)
+    def _text_box(self, name: str) -> OwnDirectionEdit:
+        box = OwnDirectionEdit(self)
         box.setObjectName(name)
         box.setReadOnly(True)
         box.setMinimumHeight(80)
@@ -204,11 +204,10 @@ class ItemDetail(QWidget):
         self._set_text(self.shotlist, it.shotlist)
 
     @staticmethod
-    def _set_text(box: QPlainTextEdit, text: str) -> None:
-        """``text`` laid out in its own direction and flush with its start (``align_to_text``:
-        an Arabic script at the right edge, in the Arabic app as in the English one)."""
+    def _set_text(box: OwnDirectionEdit, text: str) -> None:
+        """``text`` with each paragraph in its own direction and flush with its start: an
+        Arabic one at the right edge, in the Arabic app as in the English one."""
         box.setPlainText(text)
-        align_to_text(box)
 
     def _renditions(self, li: LibraryItem) -> str:
         names = {"broadcast": self.tr("Broadcast"), "proxy": self.tr("Proxy")}
@@ -282,22 +281,18 @@ class ItemDetail(QWidget):
             ).format(name=name, reason=formats.isolated(_sentence(f.probe_error)))
         if not p:
             return self.tr("{name} — not examined yet").format(name=formats.isolated(f.path.name))
-        video = " ".join(
-            x
-            for x in (
-                str(p.get("video_codec") or ""),
-                formats.frame_size(int(p["width"]), int(p["height"]))
-                if p.get("width") and p.get("height")
-                else "",
+        video: list[str] = []
+        if p.get("video_codec"):
+            video.append(str(p["video_codec"]))
+        if p.get("width") and p.get("height"):
+            video.append(formats.frame_size(int(p["width"]), int(p["height"])))
+        if p.get("fps"):
+            video.append(
                 self.tr("{fps} fps").format(fps=QLocale().toString(float(p["fps"]), "g", 4))
-                if p.get("fps")
-                else "",
             )
-            if x
-        )
-        audio = ""
+        sound: list[str] = []
         if p.get("audio_codec"):
-            sound = [str(p["audio_codec"])]
+            sound.append(str(p["audio_codec"]))
             channels = int(p.get("channels") or 0)
             if channels > 0:  # a count: Arabic says قناتان for two, French "1 canal"
                 #: the audio channels of a file: "1 channel", "2 channels"
@@ -306,15 +301,24 @@ class ItemDetail(QWidget):
             if rate > 0:
                 #: an audio sampling rate: "48,000 Hz"
                 sound.append(self.tr("{rate} Hz").format(rate=QLocale().toString(rate)))
-            audio = self.tr(", ").join(sound)
         lines = [
             formats.isolated(f.path.name),
-            self.tr("Video: {video}").format(video=video or self.tr("none")),
-            self.tr("Audio: {audio}").format(audio=audio or self.tr("none")),
+            self.tr("Video: {video}").format(video=self._parts(video) or self.tr("none")),
+            self.tr("Audio: {audio}").format(audio=self._parts(sound) or self.tr("none")),
             self.tr("Length: {length}").format(length=clip_length(p.get("duration"))),
             self.tr("Size: {size}").format(size=formats.size_text(f.size)),
         ]
         return "\n".join(lines)
+
+    def _parts(self, parts: list[str]) -> str:
+        """A file's details ("h264", "320×180", "25 fps") joined by the language's separator,
+        each in an isolate: in Arabic, "h264 320×180 25 إطار/ث" read as one left-to-right run
+        "h264 320×180 25" (Latin digits after a Latin codec are left to right), the 25 beside
+        "الفيديو:" and its unit at the far end beside h264. Isolated, each part keeps its
+        own order and the parts follow the sentence's: "h264، 320×180، 25 إطار/ث"."""
+        # the same separator as a rendition's details ("160 kB, 640×360") and lists
+        between = self.tr(", ")
+        return between.join(x if x.startswith(formats.LRI) else formats.isolated(x) for x in parts)
 
     def _retranslate(self) -> None:
         names = {

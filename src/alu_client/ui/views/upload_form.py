@@ -6,9 +6,10 @@ lists the entries (title, thumbnail, a warning when a field needs fixing). ``Upl
 one entry at a time; each field has its message line under it, shown by ``show_error`` with the
 ``FieldError.field`` name the core gives.
 
-Script and shot list are laid out in their own writing direction as they are typed or pasted
-(``widgets.text_direction``: an Arabic script at the right edge in the English app, as the
-Feed's detail pane shows it), and say their length once it nears the core's ``LONG_LIMIT``.
+Script and shot list are laid out paragraph by paragraph in their own writing direction as
+they are typed or pasted (``widgets.text_direction``: an Arabic paragraph at the right edge in
+the English app, a French quote in an Arabic script at the left, as the Feed's detail pane
+shows them), and say their length once it nears the core's ``LONG_LIMIT``.
 Tab leaves the recording date in one press (Qt's date-time edit took one per section: year,
 month, day, hour, minute); the arrow keys still move between its sections.
 """
@@ -43,7 +44,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QStyle,
     QVBoxLayout,
     QWidget,
@@ -415,7 +415,7 @@ class UploadForm(QWidget):
             return iso_text(self.recorded.dateTime()) if self.recorded_known.isChecked() else ""
         if isinstance(widget, QComboBox):
             return str(widget.currentData() or "")
-        if isinstance(widget, QPlainTextEdit):
+        if isinstance(widget, OwnDirectionEdit):
             return widget.toPlainText()
         assert isinstance(widget, QLineEdit)
         return widget.text()
@@ -451,7 +451,7 @@ class UploadForm(QWidget):
                 self.recorded.setDateTime(when)
         elif isinstance(widget, QComboBox):
             widget.setCurrentIndex(max(0, widget.findData(text)))
-        elif isinstance(widget, QPlainTextEdit):
+        elif isinstance(widget, OwnDirectionEdit):
             if widget.toPlainText() != text:
                 widget.setPlainText(text)
         else:

@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from ..formats import without_marks
-from .text_direction import text_direction
+from .text_direction import strong_direction
 
 _QT_CONTEXT = "QWidgetTextControl"  # Qt's own words for a text's context menu (qtbase)
 
@@ -35,13 +35,15 @@ _QT_CONTEXT = "QWidgetTextControl"  # Qt's own words for a text's context menu (
 class SelectableLabel(QLabel):
     """``SelectableLabel(parent=None, *, own_direction=False)``: plain text, wrapped, selectable
     with the mouse, each paragraph in the label's layout direction (see the module), or with
-    ``own_direction`` in the direction of the text's first strong letter."""
+    ``own_direction`` each paragraph in the direction of its own first strong letter, flush
+    with its start (a text without a letter: the label's)."""
 
     def __init__(self, parent: QWidget | None = None, *, own_direction: bool = False) -> None:
         super().__init__(parent)
-        # a paragraph of free text (an item's restrictions): laid out in its own direction and
-        # flush with its start, as the script is (an Arabic one wrapped over lines in the
-        # English app ended with a line at the left edge)
+        # free text (an item's restrictions): each paragraph laid out in its own direction and
+        # flush with its start, as the script's are (an Arabic one wrapped over lines in the
+        # English app ended with a line at the left edge; an English line under an Arabic one
+        # read ".No use in Sudan before 18:00 GMT")
         self.own_direction = own_direction
         # any member's texts may come here: shown as typed, never read as markup
         self.setTextFormat(Qt.TextFormat.PlainText)
@@ -61,8 +63,10 @@ class SelectableLabel(QLabel):
         if doc is None:
             return
         direction = self.layoutDirection()
-        if self.own_direction:
-            direction = text_direction(self.text(), direction)
+        if self.own_direction and strong_direction(self.text()) is not None:
+            # Qt gives each paragraph its first strong letter's direction (looking inside the
+            # isolates the app puts around each line) and aligns it with its start
+            direction = Qt.LayoutDirection.LayoutDirectionAuto
         option = QTextOption(doc.defaultTextOption())
         if option.textDirection() != direction:
             option.setTextDirection(direction)
