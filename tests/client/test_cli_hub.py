@@ -276,11 +276,26 @@ def test_an_unverified_certificate_names_the_flag_that_helps(
     r = alu(tmp_path / "desk", *login, stdin=PASSWORD + "\n")
     assert r.returncode == 1
     assert "could not be verified" in r.stderr
+    assert "(self-signed certificate)" in r.stderr  # OpenSSL's reason, said
     assert "Here: sign in again with --ca-bundle FILE." in r.stderr
     errors = [line for line in r.stderr.splitlines() if "WARNING" not in line]  # ALU_SECRETS's
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
     r = alu(tmp_path / "desk", *login, "--ca-bundle", str(cert), stdin=PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
+
+
+def test_an_https_address_answered_in_plain_http_is_said_as_such(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    """A hub's plain-HTTP port given as https://: no certificate is involved (it blamed one and
+    advised --ca-bundle)."""
+    live_hub.member("ktn", PASSWORD)
+    url = live_hub.url.replace("http://", "https://", 1)
+    r = alu(tmp_path / "desk", "login", url, "--user", "ktn", "--password-stdin",
+            stdin=PASSWORD + "\n")  # fmt: skip
+    assert r.returncode == 1
+    assert "did not answer in TLS (https)" in r.stderr and "port one for plain http" in r.stderr
+    assert "certificate" not in r.stderr and "--ca-bundle" not in r.stderr, r.stderr
 
 
 def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path: Path) -> None:

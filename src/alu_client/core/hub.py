@@ -46,6 +46,7 @@ from .hub_types import (
     Member,
     NoAnswer,
     NotFound,
+    NotTls,
     PlainHttpRefused,
     ProxyRefused,
     RemoteEvent,
@@ -86,6 +87,7 @@ __all__ = [
     "Member",
     "NoAnswer",
     "NotFound",
+    "NotTls",
     "PlainHttpRefused",
     "ProxyRefused",
     "RemoteEvent",
@@ -389,10 +391,28 @@ class HubClient:
             )
             self._note_clock(resp)
             return resp
-        except requests.exceptions.SSLError:
+        except requests.exceptions.SSLError as e:
+            if http.not_tls(e):
+                # a port for plain http (the hub's address is http://), or a network login
+                # page: no certificate is involved, and a CA bundle mends nothing
+                raise NotTls(
+                    f"The server at {self.url} did not answer in TLS (https): is its port one "
+                    "for plain http, or is a network login page in the way? Check the hub "
+                    "address."
+                ) from None
+            if not http.certificate_problem(e):
+                # a handshake cut on the way (a flaky link, a middlebox): worth another try
+                raise NoAnswer(
+                    f"The secure connection to the hub at {self.url} failed; check the network "
+                    "and the address.",
+                    sent=False,
+                ) from None
+            reason = http.certificate_reason(e)
             raise TlsError(
-                f"The hub's certificate at {self.url} could not be verified. If your network "
-                "uses its own certificate authority, set its CA bundle in the hub's profile."
+                f"The hub's certificate at {self.url} could not be verified ({reason}). If "
+                "your network uses its own certificate authority, set its CA bundle in the "
+                "hub's profile.",
+                reason=reason,
             ) from None
         except requests.exceptions.ProxyError as e:
             proxy = http.proxy_for(self.session, self.url)

@@ -662,8 +662,17 @@ _HUB_MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
-        "The hub's certificate at %1 could not be verified. If your network uses its own "
+        "The hub's certificate at %1 could not be verified (%2). If your network uses its own "
         "certificate authority, set its CA bundle in the hub's profile.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at %1 did not answer in TLS (https): is its port one for plain http, or is "
+        "a network login page in the way? Check the hub address.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The secure connection to the hub at %1 failed; check the network and the address.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
