@@ -10,8 +10,10 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -409,6 +411,49 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
     assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err
+
+
+class _NotHttp:
+    """A loopback port for another service: it reads the request and answers an SSH banner."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            # (a thread each: a connection opened ahead of its request must not hold the rest)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_fetch_from_a_port_that_does_not_speak_http_says_so_and_ends(tmp_path: Path) -> None:
+    # "The server could not be reached; trying again." for ever: the server was reached, and
+    # what it answered is no HTTP (a wrong port); no retry mends that, the address does
+    server = _NotHttp()
+    try:
+        url = f"http://127.0.0.1:{server.port}/x.bin"
+        r = run_alu(tmp_path / "home", "fetch", url, str(tmp_path / "out"))
+    finally:
+        server.close()
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        "alu: out: The server answered with something that is not HTTP: check the address (is "
+        "its port one for another service?)."
+    ), r.stderr
+    assert "could not be reached" not in r.stderr
 
 
 def test_a_library_that_cannot_be_read_is_one_clear_line(tmp_path: Path) -> None:

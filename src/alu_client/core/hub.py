@@ -23,7 +23,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPException, IncompleteRead, RemoteDisconnected
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -644,16 +644,7 @@ def _not_http(error: BaseException) -> bool:
     """True when a connection error is the server's doing: an answer http.client cannot take
     (no status line, more than 100 headers, a header line over 256 KiB), not a connection lost
     before any answer came."""
-    seen: set[int] = set()
-    e: BaseException | None = error
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, HTTPException):
-            return not isinstance(e, RemoteDisconnected | IncompleteRead)
-        # requests and urllib3 carry the cause in their arguments
-        inner = [a for a in e.args if isinstance(a, BaseException)]
-        e = inner[0] if inner else (e.__cause__ or e.__context__)
-    return False
+    return http.not_http(error)
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

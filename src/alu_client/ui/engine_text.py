@@ -460,6 +460,11 @@ _MARKED = (
         "http, or is a network login page in the way?",
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server answered with something that is not HTTP: check the address (is its port "
+        "one for another service?).",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage", "The network's proxy (%1) cannot be reached; check the proxy settings."
     ),
     QT_TRANSLATE_NOOP(
