@@ -989,3 +989,40 @@ def test_the_last_words_of_an_interrupted_verb_to_a_gone_terminal_do_not_raise(
     line.end()
     monkeypatch.setattr(sys, "stderr", GoneTerminal())
     _say(RuntimeError("Interrupted; run the same command again to resume."))
+
+
+def _on_terminal(home: Path, *args: str) -> tuple[int, str]:
+    from tests.support.terminal import run_on_terminal
+
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "COLUMNS": "100"}
+    return run_on_terminal([sys.executable, "-m", "alu_client.cli", *args], env)
+
+
+def test_tus_puts_url_is_a_line_of_its_own_on_a_terminal(tmp_path: Path) -> None:
+    # the URL was glued to the progress line ("…ETA 00:00:00http://…"), a blank line after it
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(512 * 1024))
+    with TinyTus() as server:
+        # (a limit: the upload lasts long enough for its progress to be drawn)
+        status, out = _on_terminal(
+            tmp_path / "home", "tus-put", server.endpoint, str(path), "--limit", "2M"
+        )
+    assert status == 0, out
+    assert "ETA" in out, out  # the progress was drawn
+    urls = [line for line in out.split("\n") if server.endpoint in line]
+    assert len(urls) == 1 and urls[0].startswith(server.endpoint), out
+    assert out.endswith(urls[0] + "\n"), repr(out[-200:])  # nothing drawn after it
+
+
+def test_fetchs_result_is_a_line_of_its_own_on_a_terminal(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    dest = tmp_path / "got.mxf"
+    status, out = _on_terminal(
+        tmp_path / "home", "fetch", f"{file_server.url}/files/source.mxf", str(dest),
+        "--limit", "80M",
+    )  # fmt: skip
+    assert status == 0, out
+    last = out.split("\n")[-2]
+    assert last.startswith(f"{dest} (") and last.endswith("size checked)"), repr(out[-300:])
+    assert out.endswith(last + "\n")

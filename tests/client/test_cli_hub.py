@@ -226,6 +226,31 @@ def test_get_prints_the_files_path_alone_on_stdout(
     assert paths[False].read_bytes() == clip.read_bytes()
 
 
+def test_get_and_put_draw_no_progress_after_their_result_on_a_terminal(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # the progress line was drawn again after the result ("…  100.0%  2.0 MB  done", no line
+    # end: the shell's prompt began on it)
+    from tests.support.terminal import run_on_terminal
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Lagos port", restrictions="No access Nigeria")
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"}
+    cli = [sys.executable, "-m", "alu_client.cli"]
+    status, out = run_on_terminal([*cli, "get", item_id], env)
+    assert status == 0, out
+    assert out.endswith("\nalu: usage restrictions: No access Nigeria\n"), repr(out[-300:])
+    own = tmp_path / "own.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=12)
+    put = ["put", str(own), "--title", "Floods", "--language", "en", "--country", "KE"]
+    status, out = run_on_terminal([*cli, *put], env)
+    assert status == 0, out
+    last = out.split("\n")[-2]
+    assert last.startswith("own.mp4: uploaded") and out.endswith(last + "\n"), repr(out[-300:])
+
+
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
     live_hub.member("ktn", PASSWORD)
     env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

@@ -92,8 +92,16 @@ def _run_one(
         max_uploads=1,
         headers_for=lambda t: headers if queue.only is not None and t.id in queue.only else {},
     )
+    line = ProgressLine(0)  # its transfer's id once known (find_or_add)
     if on_result is not None:
-        queue.on_result = on_result
+
+        def result(tid: int, result: dict[str, object]) -> None:
+            # the result (tus-put's URL) on a line of its own, not glued to the progress line
+            if tid == line.tid:
+                line.end()
+            on_result(tid, result)
+
+        queue.on_result = result
     # the workstation's saved limits and schedule (Settings); --limit replaces them in the
     # command's direction for this run
     apply_settings(
@@ -120,7 +128,7 @@ def _run_one(
         queue.transfers.clear_request(tid)
         queue.only = frozenset({tid}) | (queue.only or frozenset())
         lock.set_only(queue.only)
-        line = ProgressLine(tid)
+        line.tid = tid
         queue.add_listener(line)
         queue.on_note = line.note
         queue.start()
