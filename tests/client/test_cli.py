@@ -334,27 +334,57 @@ def test_credentials_in_the_url_are_sent_but_never_kept_or_logged(
     assert_kept_nowhere(home, b"w0rd", b"agence")
 
 
-def test_a_second_engine_on_the_same_folder_says_so(
+def test_a_second_fetch_on_the_same_folder_waits_for_the_first(
     tmp_path: Path, payload: Path, file_server: RunningHub
 ) -> None:
+    # it failed at once with exit status 1 (as a failed download does) where `alu get` waits
     home = tmp_path / "home"
+    err = tmp_path / "second.err"
     with FaultProxy(("127.0.0.1", file_server.port)) as proxy:
         proxy.rate_bps = 1_000_000
         first = alu(home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "a.mxf"))
         try:
             wait_until(lambda: proxy.bytes_down > 100_000, 30, what="the first fetch to run")
-            second = run_alu(
-                home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")
-            )
-            assert second.returncode == 1
-            # the holder is a command that ends by itself, not an app to close (it said
-            # "Another ALU Desk ... Close it first")
-            assert "Another alu command (process " in second.stderr, second.stderr
-            assert "Wait for it to end" in second.stderr and "Close it" not in second.stderr
+            with err.open("w") as stderr:
+                second = subprocess.Popen(
+                    [sys.executable, "-m", "alu_client.cli", "fetch",
+                     f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")],
+                    env={**os.environ, "ALU_CLIENT_HOME": str(home)},
+                    stdout=subprocess.PIPE, stderr=stderr, text=True,
+                )  # fmt: skip
+            wait_until(lambda: "starts when it ends" in err.read_text(), 30, what="it waits")
+            assert second.poll() is None  # waiting, not failed
         finally:
             first.terminate()
             first.communicate(timeout=30)
+        proxy.rate_bps = None
+        out, _ = second.communicate(timeout=120)
     assert first.returncode != 0  # interrupted: it says to run again to resume
+    said = err.read_text()
+    assert second.returncode == 0, said
+    assert out.strip().endswith("size checked)"), out
+    assert f"alu: another alu (process {first.pid}) is working on this data folder" in said
+    assert "alu: the data folder is free now; the transfer runs here." in said
+    assert (tmp_path / "b.mxf").read_bytes() == payload.read_bytes()
+
+
+def test_fetch_while_an_engine_runs_every_transfer_here_is_refused_with_its_own_status(
+    tmp_path: Path,
+) -> None:
+    # the app or `alu watch run` would take the transfer without the command's --header: not
+    # waited for (it runs for days), refused with a status a script can tell from a failure
+    from alu_client.core.lockfile import EngineLock
+    from alu_client.core.paths import default_paths
+
+    home = tmp_path / "home"
+    lock = EngineLock(default_paths({"ALU_CLIENT_HOME": str(home)}).ensure().engine_lock)
+    lock.acquire(only=None)  # as the app's engine holds it
+    try:
+        r = run_alu(home, "fetch", "http://127.0.0.1:9/x.bin", str(tmp_path / "x.bin"))
+    finally:
+        lock.release()
+    assert r.returncode == 75, r.stderr
+    assert "Another ALU Desk, or alu watch run" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize(
@@ -410,7 +440,12 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     assert down.count("GET") <= 2
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
-    assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err
+    # and that it stays queued (the app or `alu watch run` finished it without a word)
+    assert lines[1:] == [
+        "alu: Interrupted; run the same command again to resume. Transfer 1 stays queued: the "
+        "app or alu watch run may finish it (without this command's --header and --limit); "
+        "alu queue cancel 1 drops it."
+    ], err
 
 
 class _NotHttp:

@@ -58,14 +58,42 @@ def _check_address(url: str, verb: str, what: str) -> None:
     )
 
 
-def _open_engine() -> tuple[Store, EngineLock]:
+#: the exit status of `alu fetch` and `alu tus-put` when the app or `alu watch run` holds the
+#: data folder (EX_TEMPFAIL: a script may try again later); another `alu` command's transfer is
+#: waited for instead, as `alu get` waits
+BUSY_STATUS = 75
+
+
+def _open_engine(interrupted: Interrupted) -> tuple[Store, EngineLock]:
+    """The data folder's store and engine lock. While another `alu` command runs its own
+    transfer there, wait for it to end (as `alu get` and `alu put` do; Ctrl-C stops the wait).
+    The app or `alu watch run` runs all the transfers for as long as it runs: its engine would
+    take this one without the command's --header and --limit, so it is refused then, with
+    ``BUSY_STATUS``."""
     paths = default_paths().ensure()
-    try:
-        # this engine runs its own transfer only: said in the lock's file from the start, so
-        # that another `alu` waiting for a transfer here waits for the lock, not for this engine
-        lock = EngineLock(paths.engine_lock).acquire(only=frozenset(), wait=ENGINE_LOCK_WAIT)
-    except EngineBusy as e:
-        raise CliError(str(e)) from None
+    said = False
+    lock = EngineLock(paths.engine_lock)
+    while True:
+        try:
+            # this engine runs its own transfer only: said in the lock's file from the start,
+            # so that another `alu` waiting for a transfer here waits for the lock, not for
+            # this engine (polled when busy: each wait short, so Ctrl-C is heard)
+            lock.acquire(only=frozenset(), wait=0.2 if said else ENGINE_LOCK_WAIT)
+            break
+        except EngineBusy as e:
+            if not e.one_shot:
+                raise CliError(str(e), BUSY_STATUS) from None
+            if not said:
+                said = True
+                print(
+                    f"alu: another alu (process {e.pid or '?'}) is working on this data folder "
+                    "for its own transfer only; this one starts when it ends.",
+                    file=sys.stderr,
+                )
+        if interrupted.wait(0.3):
+            raise CliError("Interrupted; nothing was started.", interrupted.status)
+    if said:
+        print("alu: the data folder is free now; the transfer runs here.", file=sys.stderr)
     try:
         store = Store(paths.db_path)
     except SchemaTooNew as e:
@@ -82,7 +110,13 @@ def _run_one(
     direction: str,
     on_result: Callable[[int, dict[str, object]], None] | None = None,
 ) -> Transfer:
-    store, lock = _open_engine()
+    interrupted = Interrupted()
+    restore_signals = interrupted.catch()
+    try:
+        store, lock = _open_engine(interrupted)
+    except BaseException:
+        restore_signals()
+        raise
     # This command's headers (a token, a password) are for its own transfer alone, and it runs
     # that one only: others queued in the data folder (the app's, an earlier command's) are
     # left for the engine that has their credentials.
@@ -110,8 +144,6 @@ def _run_one(
         limit_down=limit if direction == "download" else SAVED,
         limit_up=limit if direction == "upload" else SAVED,
     )
-    interrupted = Interrupted()
-    restore_signals = interrupted.catch()
     try:
         # This process holds the engine lock: a transfer the store says is 'active' was left
         # so by an engine that died (kill -9, a crash). Put back in the queue now, as
@@ -143,7 +175,14 @@ def _run_one(
         queue.remove_listener(line)  # the stop below reports once more: not onto our last line
         line.end()
         if interrupted.is_set():
-            raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
+            # the transfer stays queued in the data folder: an engine that runs them all
+            # (the app, `alu watch run`) takes it, unless it is dropped
+            raise CliError(
+                f"Interrupted; run the same command again to resume. Transfer {tid} stays "
+                "queued: the app or alu watch run may finish it (without this command's "
+                f"--header and --limit); alu queue cancel {tid} drops it.",
+                interrupted.status,
+            )
         return t
     finally:
         queue.stop()
