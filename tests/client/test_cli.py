@@ -252,6 +252,30 @@ def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: P
     assert checked.stdout.strip().endswith("sha256 verified)")
 
 
+def test_fetch_warns_when_the_server_sent_a_web_page(tmp_path: Path) -> None:
+    # a network's sign-in page (or an error page with 200) saved as the clip, "size checked",
+    # exit 0 and not a word
+    page = b"<!DOCTYPE html>\n<html><body><h1>Welcome to Hotel WiFi</h1></body></html>\n"
+    app = FastAPI()
+
+    @app.get("/{name}")
+    def portal(name: str) -> Response:
+        return Response(page, media_type="text/html")
+
+    server = serve_in_thread(app)
+    try:
+        clip = run_alu(tmp_path / "home", "fetch", f"{server.url}/clip.mp4", str(tmp_path / "c"))
+        html = run_alu(tmp_path / "home", "fetch", f"{server.url}/i.html", f"{tmp_path}/")
+    finally:
+        server.stop()
+    assert clip.returncode == 0, clip.stderr  # kept: scripts that check the file decide
+    assert clip.stderr == (
+        "alu: c: the server sent a web page, not a file: check the address (a sign-in page of "
+        "the network?).\n"
+    )
+    assert html.returncode == 0 and html.stderr == "", html.stderr  # a page was asked for
+
+
 def test_a_commands_headers_go_to_its_own_transfer_only(tmp_path: Path, payload: Path) -> None:
     # `alu fetch` started the whole queue of its data folder, and gave every transfer it ran
     # the headers (a token, a password) given for its own URL

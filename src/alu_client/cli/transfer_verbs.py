@@ -327,7 +327,29 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     else:
         verified = "not checked: the server gave no size; pass --sha256 to check it"
     print(f"{dest} ({fmt_bytes(t.size or 0)}, {verified})")
+    if _web_page(dest):
+        # kept, exit 0 (as curl; a script's own check decides): but said, since a captive
+        # portal's or an error's page saved as clip.mp4 was "size checked" without a word
+        print(
+            f"alu: {dest.name}: the server sent a web page, not a file: check the address "
+            "(a sign-in page of the network?).",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _web_page(path: Path) -> bool:
+    """Whether the file at ``path`` is an HTML page (its first bytes say so), where the name
+    asked for is not one (.html, .htm)."""
+    if path.suffix.lower() in (".html", ".htm", ".xhtml"):
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def cmd_tus_put(args: argparse.Namespace) -> int:
