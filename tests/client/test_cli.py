@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -152,14 +153,18 @@ def test_a_file_name_that_is_not_text_is_refused_plainly(tmp_path: Path) -> None
     odd = tmp_path / os.fsdecode(b"journal_f\xe9vrier.mxf")  # Latin-1, from an old card
     odd.write_bytes(b"x" * 1000)
     home = tmp_path / "home"
-    for args in (
-        ["tus-put", "http://127.0.0.1:9/up/", str(odd)],
-        ["fetch", "http://127.0.0.1:9/x", str(tmp_path / os.fsdecode(b"f\xe9vrier.mxf"))],
+    for args, advice in (
+        (["tus-put", "http://127.0.0.1:9/up/", str(odd)], "Rename the file"),
+        # the file is not there yet: "Rename the file, then add it again" pointed nowhere
+        (
+            ["fetch", "http://127.0.0.1:9/x", str(tmp_path / os.fsdecode(b"f\xe9vrier.mxf"))],
+            "choose another name for DEST",
+        ),
     ):
         r = run_alu(home, *args)
         assert r.returncode == 2, r.stderr
         assert "f\ufffdvrier.mxf” in" in r.stderr and "is not valid text" in r.stderr
-        assert "Rename the file" in r.stderr
+        assert advice in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     listed = run_alu(home, "queue", "list", "--all", "--json")
     assert listed.returncode == 0 and listed.stdout.strip() == "[]"  # nothing was queued
@@ -1085,3 +1090,50 @@ def test_fetchs_result_is_a_line_of_its_own_on_a_terminal(
     last = out.split("\n")[-2]
     assert last.startswith(f"{dest} (") and last.endswith("size checked)"), repr(out[-300:])
     assert out.endswith(last + "\n")
+
+
+def test_tus_put_without_credentials_says_none_were_given(tmp_path: Path) -> None:
+    # "none was sent to the address it gave for the upload": read as credentials withheld
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(64 * 1024))
+    with TinyTus(Bends(auth="Bearer right")) as server:
+        r = run_alu(tmp_path / "home", "tus-put", server.endpoint, str(path))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == (
+        "alu: clip.mp4: the server asks for a sign-in, and no credentials were given: pass them "
+        "with --header 'Authorization: …' (or user:password@ in the endpoint)."
+    ), r.stderr
+
+
+def test_tus_put_to_a_static_web_server_speaks_of_no_account(tmp_path: Path) -> None:
+    # "The server refused the upload for this account: HTTP 403 Forbidden": a web server that
+    # takes no uploads, and no account anywhere
+    from tests.support.nginx import start_nginx
+
+    site = tmp_path / "site"
+    (site / "files").mkdir(parents=True)
+    block = f"""
+    server {{
+        listen 127.0.0.1:{{port}};
+        root {site};
+        autoindex off;
+    }}
+    """
+    nginx = start_nginx(
+        tmp_path / "nginx",
+        block,
+        lambda port: requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code > 0,
+    )
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(64 * 1024))
+    try:
+        r = run_alu(tmp_path / "home", "tus-put", f"{nginx.url}/files/", str(path))
+    finally:
+        nginx.stop()
+    assert r.returncode == 1
+    said = r.stderr.strip().splitlines()[-1]
+    assert said.startswith(
+        "alu: clip.mp4: The server refused the upload (is the address one for tus uploads? "
+        "Check it and the credentials given): "
+    ), r.stderr
+    assert "account" not in said and "hub" not in said.lower()

@@ -18,12 +18,13 @@ from ..core.engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_setting
 from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
-from ..core.safe_names import safe_filename
+from ..core.safe_names import safe_filename, shown
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
-from ..core.transfers.base import Tuning
+from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
 from ..core.transfers.queue import TransferQueue
+from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
 from ..core.transfers.upload.spec import MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
@@ -289,6 +290,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
+    try:
+        str(dest).encode("utf-8")
+    except UnicodeEncodeError:
+        # (the queue's own words, "Rename the file, then add it again", are for a file that
+        # exists; this one is to be made)
+        raise CliError(
+            f"The name of “{shown(dest.name)}” in {shown(dest.parent)} is not valid text: it "
+            "holds bytes no character set here can read; choose another name for DEST.",
+            2,
+        ) from None
     sha = args.sha256.lower() if args.sha256 else None
     if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
@@ -425,6 +436,16 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
 
     t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
+        if t.last_error == in_server_words(MSG_NO_SIGN_IN_SENT) and not any(
+            name.lower() == "authorization" for name in headers
+        ):
+            # "none was sent to the address it gave for the upload" read as if credentials
+            # given had been withheld: none were given at all
+            raise CliError(
+                f"{path.name}: the server asks for a sign-in, and no credentials were given: "
+                "pass them with --header 'Authorization: …' (or user:password@ in the "
+                "endpoint)."
+            )
         raise CliError(f"{path.name}: {not_done(t)}")
     # The upload URL is a secret: the queue never stores it once done; it was printed as the
     # queue handed it over (print_url).

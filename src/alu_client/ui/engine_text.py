@@ -506,6 +506,11 @@ _MARKED = (
         "The server refused access (HTTP %1). Check the credentials given, or ask whoever runs "
         "the server.",
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server refused the upload (is the address one for tus uploads? Check it and the "
+        "credentials given): %1",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The server could not join the parts yet; it will try again."
