@@ -5,11 +5,14 @@ sign out, and the clear message when no keyring exists."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +324,38 @@ def test_an_https_address_answered_in_plain_http_is_said_as_such(
     assert r.returncode == 1
     assert "did not answer in TLS (https)" in r.stderr and "port one for plain http" in r.stderr
     assert "certificate" not in r.stderr and "--ca-bundle" not in r.stderr, r.stderr
+
+
+class _Busy(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_login_to_a_server_that_fails_says_no_retry_it_does_not_make(tmp_path: Path) -> None:
+    # python's http.server answers a POST with 501: "busy or failing (HTTP 501); trying again
+    # later", and the command ended at once; no hub answers 501, and nothing tries again
+    quiet = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    for handler, said in (
+        (quiet, "does not take this request (HTTP 501), as a hub would; check the hub address."),
+        (_Busy, "is busy or failing (HTTP 503); try again later."),
+    ):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            r = alu(tmp_path / "desk", "login", url, "--user", "ktn", "--password-stdin",
+                    "--allow-http", stdin=PASSWORD + "\n")  # fmt: skip
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines()[-1].endswith(said), r.stderr
+        assert "trying again" not in r.stderr
 
 
 def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path: Path) -> None:

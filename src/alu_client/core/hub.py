@@ -530,6 +530,22 @@ class HubClient:
                 f"Too many failed sign-ins for this user or this network; try again {when}.",
                 status=status,
             )
+        if status == 501:
+            # "not implemented": a hub implements all it is asked; a web server that is none
+            # (python's http.server to a POST) answers so every time
+            raise BadResponse(
+                f"The server at {self.url} does not take this request (HTTP 501), as a hub "
+                "would; check the hub address.",
+                status=status,
+            )
+        if (status == 429 or status >= 500) and not auth:
+            # a sign-in is not tried again by itself (it said "trying again later", and the
+            # command ended)
+            raise ServerError(
+                f"The hub at {self.url} is busy or failing (HTTP {status}); try again later.",
+                status=status,
+                retry_after=_retry_after(resp),
+            )
         if status == 429 or status >= 500:
             raise ServerError(
                 f"The hub at {self.url} is busy or failing (HTTP {status}); trying again later.",

@@ -778,6 +778,14 @@ _HUB_MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The hub at %1 is busy or failing (HTTP %2); trying again later."
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub at %1 is busy or failing (HTTP %2); try again later."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at %1 does not take this request (HTTP 501), as a hub would; check the hub "
+        "address.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the request (HTTP %1)."),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The hub's live feed answered with something else than events."
