@@ -10,12 +10,15 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -215,14 +218,18 @@ def test_a_file_name_that_is_not_text_is_refused_plainly(tmp_path: Path) -> None
     odd = tmp_path / os.fsdecode(b"journal_f\xe9vrier.mxf")  # Latin-1, from an old card
     odd.write_bytes(b"x" * 1000)
     home = tmp_path / "home"
-    for args in (
-        ["tus-put", "http://127.0.0.1:9/up/", str(odd)],
-        ["fetch", "http://127.0.0.1:9/x", str(tmp_path / os.fsdecode(b"f\xe9vrier.mxf"))],
+    for args, advice in (
+        (["tus-put", "http://127.0.0.1:9/up/", str(odd)], "Rename the file"),
+        # the file is not there yet: "Rename the file, then add it again" pointed nowhere
+        (
+            ["fetch", "http://127.0.0.1:9/x", str(tmp_path / os.fsdecode(b"f\xe9vrier.mxf"))],
+            "choose another name for DEST",
+        ),
     ):
         r = run_alu(home, *args)
         assert r.returncode == 2, r.stderr
         assert "f\ufffdvrier.mxf” in" in r.stderr and "is not valid text" in r.stderr
-        assert "Rename the file" in r.stderr
+        assert advice in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     listed = run_alu(home, "queue", "list", "--all", "--json")
     assert listed.returncode == 0 and listed.stdout.strip() == "[]"  # nothing was queued
@@ -315,6 +322,30 @@ def test_fetch_says_when_nothing_could_check_the_file(tmp_path: Path, payload: P
     assert checked.stdout.strip().endswith("sha256 verified)")
 
 
+def test_fetch_warns_when_the_server_sent_a_web_page(tmp_path: Path) -> None:
+    # a network's sign-in page (or an error page with 200) saved as the clip, "size checked",
+    # exit 0 and not a word
+    page = b"<!DOCTYPE html>\n<html><body><h1>Welcome to Hotel WiFi</h1></body></html>\n"
+    app = FastAPI()
+
+    @app.get("/{name}")
+    def portal(name: str) -> Response:
+        return Response(page, media_type="text/html")
+
+    server = serve_in_thread(app)
+    try:
+        clip = run_alu(tmp_path / "home", "fetch", f"{server.url}/clip.mp4", str(tmp_path / "c"))
+        html = run_alu(tmp_path / "home", "fetch", f"{server.url}/i.html", f"{tmp_path}/")
+    finally:
+        server.stop()
+    assert clip.returncode == 0, clip.stderr  # kept: scripts that check the file decide
+    assert clip.stderr == (
+        "alu: c: the server sent a web page, not a file: check the address (a sign-in page of "
+        "the network?).\n"
+    )
+    assert html.returncode == 0 and html.stderr == "", html.stderr  # a page was asked for
+
+
 def test_a_commands_headers_go_to_its_own_transfer_only(tmp_path: Path, payload: Path) -> None:
     # `alu fetch` started the whole queue of its data folder, and gave every transfer it ran
     # the headers (a token, a password) given for its own URL
@@ -397,27 +428,57 @@ def test_credentials_in_the_url_are_sent_but_never_kept_or_logged(
     assert_kept_nowhere(home, b"w0rd", b"agence")
 
 
-def test_a_second_engine_on_the_same_folder_says_so(
+def test_a_second_fetch_on_the_same_folder_waits_for_the_first(
     tmp_path: Path, payload: Path, file_server: RunningHub
 ) -> None:
+    # it failed at once with exit status 1 (as a failed download does) where `alu get` waits
     home = tmp_path / "home"
+    err = tmp_path / "second.err"
     with FaultProxy(("127.0.0.1", file_server.port)) as proxy:
         proxy.rate_bps = 1_000_000
         first = alu(home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "a.mxf"))
         try:
             wait_until(lambda: proxy.bytes_down > 100_000, 30, what="the first fetch to run")
-            second = run_alu(
-                home, "fetch", f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")
-            )
-            assert second.returncode == 1
-            # the holder is a command that ends by itself, not an app to close (it said
-            # "Another ALU Desk ... Close it first")
-            assert "Another alu command (process " in second.stderr, second.stderr
-            assert "Wait for it to end" in second.stderr and "Close it" not in second.stderr
+            with err.open("w") as stderr:
+                second = subprocess.Popen(
+                    [sys.executable, "-m", "alu_client.cli", "fetch",
+                     f"{proxy.url}/files/source.mxf", str(tmp_path / "b.mxf")],
+                    env={**os.environ, "ALU_CLIENT_HOME": str(home)},
+                    stdout=subprocess.PIPE, stderr=stderr, text=True,
+                )  # fmt: skip
+            wait_until(lambda: "starts when it ends" in err.read_text(), 30, what="it waits")
+            assert second.poll() is None  # waiting, not failed
         finally:
             first.terminate()
             first.communicate(timeout=30)
+        proxy.rate_bps = None
+        out, _ = second.communicate(timeout=120)
     assert first.returncode != 0  # interrupted: it says to run again to resume
+    said = err.read_text()
+    assert second.returncode == 0, said
+    assert out.strip().endswith("size checked)"), out
+    assert f"alu: another alu (process {first.pid}) is working on this data folder" in said
+    assert "alu: the data folder is free now; the transfer runs here." in said
+    assert (tmp_path / "b.mxf").read_bytes() == payload.read_bytes()
+
+
+def test_fetch_while_an_engine_runs_every_transfer_here_is_refused_with_its_own_status(
+    tmp_path: Path,
+) -> None:
+    # the app or `alu watch run` would take the transfer without the command's --header: not
+    # waited for (it runs for days), refused with a status a script can tell from a failure
+    from alu_client.core.lockfile import EngineLock
+    from alu_client.core.paths import default_paths
+
+    home = tmp_path / "home"
+    lock = EngineLock(default_paths({"ALU_CLIENT_HOME": str(home)}).ensure().engine_lock)
+    lock.acquire(only=None)  # as the app's engine holds it
+    try:
+        r = run_alu(home, "fetch", "http://127.0.0.1:9/x.bin", str(tmp_path / "x.bin"))
+    finally:
+        lock.release()
+    assert r.returncode == 75, r.stderr
+    assert "Another ALU Desk, or alu watch run" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize(
@@ -473,7 +534,55 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     assert down.count("GET") <= 2
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
-    assert lines[1:] == ["alu: Interrupted; run the same command again to resume."], err
+    # and that it stays queued (the app or `alu watch run` finished it without a word)
+    assert lines[1:] == [
+        "alu: Interrupted; run the same command again to resume. Transfer 1 stays queued: the "
+        "app or alu watch run may finish it (without this command's --header and --limit); "
+        "alu queue cancel 1 drops it."
+    ], err
+
+
+class _NotHttp:
+    """A loopback port for another service: it reads the request and answers an SSH banner."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            # (a thread each: a connection opened ahead of its request must not hold the rest)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_fetch_from_a_port_that_does_not_speak_http_says_so_and_ends(tmp_path: Path) -> None:
+    # "The server could not be reached; trying again." for ever: the server was reached, and
+    # what it answered is no HTTP (a wrong port); no retry mends that, the address does
+    server = _NotHttp()
+    try:
+        url = f"http://127.0.0.1:{server.port}/x.bin"
+        r = run_alu(tmp_path / "home", "fetch", url, str(tmp_path / "out"))
+    finally:
+        server.close()
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        "alu: out: The server answered with something that is not HTTP: check the address (is "
+        "its port one for another service?)."
+    ), r.stderr
+    assert "could not be reached" not in r.stderr
 
 
 def test_a_library_that_cannot_be_read_is_one_clear_line(tmp_path: Path) -> None:
@@ -1009,3 +1118,87 @@ def test_the_last_words_of_an_interrupted_verb_to_a_gone_terminal_do_not_raise(
     line.end()
     monkeypatch.setattr(sys, "stderr", GoneTerminal())
     _say(RuntimeError("Interrupted; run the same command again to resume."))
+
+
+def _on_terminal(home: Path, *args: str) -> tuple[int, str]:
+    from tests.support.terminal import run_on_terminal
+
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "COLUMNS": "100"}
+    return run_on_terminal([sys.executable, "-m", "alu_client.cli", *args], env)
+
+
+def test_tus_puts_url_is_a_line_of_its_own_on_a_terminal(tmp_path: Path) -> None:
+    # the URL was glued to the progress line ("…ETA 00:00:00http://…"), a blank line after it
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(512 * 1024))
+    with TinyTus() as server:
+        # (a limit: the upload lasts long enough for its progress to be drawn)
+        status, out = _on_terminal(
+            tmp_path / "home", "tus-put", server.endpoint, str(path), "--limit", "2M"
+        )
+    assert status == 0, out
+    assert "ETA" in out, out  # the progress was drawn
+    urls = [line for line in out.split("\n") if server.endpoint in line]
+    assert len(urls) == 1 and urls[0].startswith(server.endpoint), out
+    assert out.endswith(urls[0] + "\n"), repr(out[-200:])  # nothing drawn after it
+
+
+def test_fetchs_result_is_a_line_of_its_own_on_a_terminal(
+    tmp_path: Path, payload: Path, file_server: RunningHub
+) -> None:
+    dest = tmp_path / "got.mxf"
+    status, out = _on_terminal(
+        tmp_path / "home", "fetch", f"{file_server.url}/files/source.mxf", str(dest),
+        "--limit", "80M",
+    )  # fmt: skip
+    assert status == 0, out
+    last = out.split("\n")[-2]
+    assert last.startswith(f"{dest} (") and last.endswith("size checked)"), repr(out[-300:])
+    assert out.endswith(last + "\n")
+
+
+def test_tus_put_without_credentials_says_none_were_given(tmp_path: Path) -> None:
+    # "none was sent to the address it gave for the upload": read as credentials withheld
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(64 * 1024))
+    with TinyTus(Bends(auth="Bearer right")) as server:
+        r = run_alu(tmp_path / "home", "tus-put", server.endpoint, str(path))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == (
+        "alu: clip.mp4: the server asks for a sign-in, and no credentials were given: pass them "
+        "with --header 'Authorization: …' (or user:password@ in the endpoint)."
+    ), r.stderr
+
+
+def test_tus_put_to_a_static_web_server_speaks_of_no_account(tmp_path: Path) -> None:
+    # "The server refused the upload for this account: HTTP 403 Forbidden": a web server that
+    # takes no uploads, and no account anywhere
+    from tests.support.nginx import start_nginx
+
+    site = tmp_path / "site"
+    (site / "files").mkdir(parents=True)
+    block = f"""
+    server {{
+        listen 127.0.0.1:{{port}};
+        root {site};
+        autoindex off;
+    }}
+    """
+    nginx = start_nginx(
+        tmp_path / "nginx",
+        block,
+        lambda port: requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code > 0,
+    )
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(os.urandom(64 * 1024))
+    try:
+        r = run_alu(tmp_path / "home", "tus-put", f"{nginx.url}/files/", str(path))
+    finally:
+        nginx.stop()
+    assert r.returncode == 1
+    said = r.stderr.strip().splitlines()[-1]
+    assert said.startswith(
+        "alu: clip.mp4: The server refused the upload (is the address one for tus uploads? "
+        "Check it and the credentials given): "
+    ), r.stderr
+    assert "account" not in said and "hub" not in said.lower()

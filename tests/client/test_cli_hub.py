@@ -5,11 +5,14 @@ sign out, and the clear message when no keyring exists."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +229,31 @@ def test_get_prints_the_files_path_alone_on_stdout(
     assert paths[False].read_bytes() == clip.read_bytes()
 
 
+def test_get_and_put_draw_no_progress_after_their_result_on_a_terminal(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # the progress line was drawn again after the result ("…  100.0%  2.0 MB  done", no line
+    # end: the shell's prompt began on it)
+    from tests.support.terminal import run_on_terminal
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Lagos port", restrictions="No access Nigeria")
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"}
+    cli = [sys.executable, "-m", "alu_client.cli"]
+    status, out = run_on_terminal([*cli, "get", item_id], env)
+    assert status == 0, out
+    assert out.endswith("\nalu: usage restrictions: No access Nigeria\n"), repr(out[-300:])
+    own = tmp_path / "own.mp4"
+    generate_clip(own, seconds=1.0, width=320, height=240, seed=12)
+    put = ["put", str(own), "--title", "Floods", "--language", "en", "--country", "KE"]
+    status, out = run_on_terminal([*cli, *put], env)
+    assert status == 0, out
+    last = out.split("\n")[-2]
+    assert last.startswith("own.mp4: uploaded") and out.endswith(last + "\n"), repr(out[-300:])
+
+
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
     live_hub.member("ktn", PASSWORD)
     env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
@@ -276,11 +304,58 @@ def test_an_unverified_certificate_names_the_flag_that_helps(
     r = alu(tmp_path / "desk", *login, stdin=PASSWORD + "\n")
     assert r.returncode == 1
     assert "could not be verified" in r.stderr
+    assert "(self-signed certificate)" in r.stderr  # OpenSSL's reason, said
     assert "Here: sign in again with --ca-bundle FILE." in r.stderr
     errors = [line for line in r.stderr.splitlines() if "WARNING" not in line]  # ALU_SECRETS's
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
     r = alu(tmp_path / "desk", *login, "--ca-bundle", str(cert), stdin=PASSWORD + "\n")
     assert r.returncode == 0, r.stderr
+
+
+def test_an_https_address_answered_in_plain_http_is_said_as_such(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    """A hub's plain-HTTP port given as https://: no certificate is involved (it blamed one and
+    advised --ca-bundle)."""
+    live_hub.member("ktn", PASSWORD)
+    url = live_hub.url.replace("http://", "https://", 1)
+    r = alu(tmp_path / "desk", "login", url, "--user", "ktn", "--password-stdin",
+            stdin=PASSWORD + "\n")  # fmt: skip
+    assert r.returncode == 1
+    assert "did not answer in TLS (https)" in r.stderr and "port one for plain http" in r.stderr
+    assert "certificate" not in r.stderr and "--ca-bundle" not in r.stderr, r.stderr
+
+
+class _Busy(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_login_to_a_server_that_fails_says_no_retry_it_does_not_make(tmp_path: Path) -> None:
+    # python's http.server answers a POST with 501: "busy or failing (HTTP 501); trying again
+    # later", and the command ended at once; no hub answers 501, and nothing tries again
+    quiet = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    for handler, said in (
+        (quiet, "does not take this request (HTTP 501), as a hub would; check the hub address."),
+        (_Busy, "is busy or failing (HTTP 503); try again later."),
+    ):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            r = alu(tmp_path / "desk", "login", url, "--user", "ktn", "--password-stdin",
+                    "--allow-http", stdin=PASSWORD + "\n")  # fmt: skip
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines()[-1].endswith(said), r.stderr
+        assert "trying again" not in r.stderr
 
 
 def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path: Path) -> None:

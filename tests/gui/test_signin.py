@@ -294,6 +294,40 @@ def test_an_unreachable_hub_is_said_plainly(qtbot: Any, dialog: SignInDialog) ->
     assert dialog.error.text().startswith("The hub could not be reached.")
 
 
+def test_an_https_address_on_a_plain_http_port_is_said_as_such(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub
+) -> None:
+    # it said the certificate could not be checked and pointed to a CA bundle
+    live_hub.member("ktn", PASSWORD)
+    fill(qtbot, dialog, live_hub.url.replace("http://", "https://", 1), "ktn", PASSWORD)
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+    assert dialog.error.text() == (
+        "The hub did not answer in TLS (https) at this address: is its port one for plain "
+        "http (then the address begins with http://), or is a network login page in the way? "
+        "Check the hub's address."
+    )
+
+
+def test_a_refused_certificate_gives_its_reason(
+    qtbot: Any, dialog: SignInDialog, live_hub: LiveHub, tmp_path: Path
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    ca = Authority(tmp_path / "ca")
+    tls = serve_tls(live_hub.server.app, *ca.issue(["127.0.0.1"]))  # no CA bundle given
+    try:
+        fill(qtbot, dialog, tls.url, "ktn", PASSWORD)
+        click_sign_in(qtbot, dialog)
+        qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=15_000)
+        assert dialog.error.text() == (
+            "The hub's security certificate was refused (unable to get local issuer "
+            "certificate). If your organisation uses its own certificate authority, choose its "
+            "CA bundle under Advanced."
+        )
+    finally:
+        tls.stop()
+
+
 RETRYING = "The hub has not answered yet; trying again…"
 
 

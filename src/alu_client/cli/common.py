@@ -168,6 +168,9 @@ class ProgressLine:
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last = ""
         self.last_problem = ""
+        #: ``end`` was called: the command's result follows, and no progress is drawn after it
+        #: (the queue's last report, as it stops, drew the line again under the result)
+        self.ended = False
         # notes come from the transfer's thread, progress from the queue's
         self._lock = threading.Lock()
 
@@ -189,6 +192,8 @@ class ProgressLine:
             self._show(batch)
 
     def _show(self, batch: list[Progress]) -> None:
+        if self.ended:
+            return
         for p in batch:
             if p.id != self.tid:
                 continue
@@ -228,9 +233,15 @@ class ProgressLine:
         return max(20, columns or shutil.get_terminal_size((80, 24)).columns)
 
     def end(self) -> None:
-        if self.enabled and self.last:
-            with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): nothing to end
-                self.stream.write("\n")
+        """The progress line ends here (once): what the command prints next starts a line of
+        its own, and nothing is drawn after it."""
+        with self._lock:
+            self.ended = True
+            if self.enabled and self.last:
+                self.last = ""
+                with contextlib.suppress(OSError):  # a terminal gone (SIGHUP): nothing to end
+                    self.stream.write("\n")
+                    self.stream.flush()
 
 
 def print_json(data: object) -> None:

@@ -18,12 +18,13 @@ from ..core.engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_setting
 from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
-from ..core.safe_names import safe_filename
+from ..core.safe_names import safe_filename, shown
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
-from ..core.transfers.base import Tuning
+from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
 from ..core.transfers.queue import TransferQueue
+from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
 from ..core.transfers.upload.spec import MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
@@ -58,14 +59,42 @@ def _check_address(url: str, verb: str, what: str) -> None:
     )
 
 
-def _open_engine() -> tuple[Store, EngineLock]:
+#: the exit status of `alu fetch` and `alu tus-put` when the app or `alu watch run` holds the
+#: data folder (EX_TEMPFAIL: a script may try again later); another `alu` command's transfer is
+#: waited for instead, as `alu get` waits
+BUSY_STATUS = 75
+
+
+def _open_engine(interrupted: Interrupted) -> tuple[Store, EngineLock]:
+    """The data folder's store and engine lock. While another `alu` command runs its own
+    transfer there, wait for it to end (as `alu get` and `alu put` do; Ctrl-C stops the wait).
+    The app or `alu watch run` runs all the transfers for as long as it runs: its engine would
+    take this one without the command's --header and --limit, so it is refused then, with
+    ``BUSY_STATUS``."""
     paths = default_paths().ensure()
-    try:
-        # this engine runs its own transfer only: said in the lock's file from the start, so
-        # that another `alu` waiting for a transfer here waits for the lock, not for this engine
-        lock = EngineLock(paths.engine_lock).acquire(only=frozenset(), wait=ENGINE_LOCK_WAIT)
-    except EngineBusy as e:
-        raise CliError(str(e)) from None
+    said = False
+    lock = EngineLock(paths.engine_lock)
+    while True:
+        try:
+            # this engine runs its own transfer only: said in the lock's file from the start,
+            # so that another `alu` waiting for a transfer here waits for the lock, not for
+            # this engine (polled when busy: each wait short, so Ctrl-C is heard)
+            lock.acquire(only=frozenset(), wait=0.2 if said else ENGINE_LOCK_WAIT)
+            break
+        except EngineBusy as e:
+            if not e.one_shot:
+                raise CliError(str(e), BUSY_STATUS) from None
+            if not said:
+                said = True
+                print(
+                    f"alu: another alu (process {e.pid or '?'}) is working on this data folder "
+                    "for its own transfer only; this one starts when it ends.",
+                    file=sys.stderr,
+                )
+        if interrupted.wait(0.3):
+            raise CliError("Interrupted; nothing was started.", interrupted.status)
+    if said:
+        print("alu: the data folder is free now; the transfer runs here.", file=sys.stderr)
     try:
         store = Store(paths.db_path)
     except SchemaTooNew as e:
@@ -82,7 +111,13 @@ def _run_one(
     direction: str,
     on_result: Callable[[int, dict[str, object]], None] | None = None,
 ) -> Transfer:
-    store, lock = _open_engine()
+    interrupted = Interrupted()
+    restore_signals = interrupted.catch()
+    try:
+        store, lock = _open_engine(interrupted)
+    except BaseException:
+        restore_signals()
+        raise
     # This command's headers (a token, a password) are for its own transfer alone, and it runs
     # that one only: others queued in the data folder (the app's, an earlier command's) are
     # left for the engine that has their credentials.
@@ -92,8 +127,16 @@ def _run_one(
         max_uploads=1,
         headers_for=lambda t: headers if queue.only is not None and t.id in queue.only else {},
     )
+    line = ProgressLine(0)  # its transfer's id once known (find_or_add)
     if on_result is not None:
-        queue.on_result = on_result
+
+        def result(tid: int, result: dict[str, object]) -> None:
+            # the result (tus-put's URL) on a line of its own, not glued to the progress line
+            if tid == line.tid:
+                line.end()
+            on_result(tid, result)
+
+        queue.on_result = result
     # the workstation's saved limits and schedule (Settings); --limit replaces them in the
     # command's direction for this run
     apply_settings(
@@ -102,8 +145,6 @@ def _run_one(
         limit_down=limit if direction == "download" else SAVED,
         limit_up=limit if direction == "upload" else SAVED,
     )
-    interrupted = Interrupted()
-    restore_signals = interrupted.catch()
     try:
         # This process holds the engine lock: a transfer the store says is 'active' was left
         # so by an engine that died (kill -9, a crash). Put back in the queue now, as
@@ -120,7 +161,7 @@ def _run_one(
         queue.transfers.clear_request(tid)
         queue.only = frozenset({tid}) | (queue.only or frozenset())
         lock.set_only(queue.only)
-        line = ProgressLine(tid)
+        line.tid = tid
         queue.add_listener(line)
         queue.on_note = line.note
         queue.start()
@@ -135,7 +176,14 @@ def _run_one(
         queue.remove_listener(line)  # the stop below reports once more: not onto our last line
         line.end()
         if interrupted.is_set():
-            raise CliError("Interrupted; run the same command again to resume.", interrupted.status)
+            # the transfer stays queued in the data folder: an engine that runs them all
+            # (the app, `alu watch run`) takes it, unless it is dropped
+            raise CliError(
+                f"Interrupted; run the same command again to resume. Transfer {tid} stays "
+                "queued: the app or alu watch run may finish it (without this command's "
+                f"--header and --limit); alu queue cancel {tid} drops it.",
+                interrupted.status,
+            )
         return t
     finally:
         queue.stop()
@@ -242,6 +290,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
+    try:
+        str(dest).encode("utf-8")
+    except UnicodeEncodeError:
+        # (the queue's own words, "Rename the file, then add it again", are for a file that
+        # exists; this one is to be made)
+        raise CliError(
+            f"The name of “{shown(dest.name)}” in {shown(dest.parent)} is not valid text: it "
+            "holds bytes no character set here can read; choose another name for DEST.",
+            2,
+        ) from None
     sha = args.sha256.lower() if args.sha256 else None
     if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         raise CliError("--sha256 takes 64 hexadecimal characters", 2)
@@ -280,7 +338,29 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     else:
         verified = "not checked: the server gave no size; pass --sha256 to check it"
     print(f"{dest} ({fmt_bytes(t.size or 0)}, {verified})")
+    if _web_page(dest):
+        # kept, exit 0 (as curl; a script's own check decides): but said, since a captive
+        # portal's or an error's page saved as clip.mp4 was "size checked" without a word
+        print(
+            f"alu: {dest.name}: the server sent a web page, not a file: check the address "
+            "(a sign-in page of the network?).",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _web_page(path: Path) -> bool:
+    """Whether the file at ``path`` is an HTML page (its first bytes say so), where the name
+    asked for is not one (.html, .htm)."""
+    if path.suffix.lower() in (".html", ".htm", ".xhtml"):
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def cmd_tus_put(args: argparse.Namespace) -> int:
@@ -356,6 +436,16 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
 
     t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
+        if t.last_error == in_server_words(MSG_NO_SIGN_IN_SENT) and not any(
+            name.lower() == "authorization" for name in headers
+        ):
+            # "none was sent to the address it gave for the upload" read as if credentials
+            # given had been withheld: none were given at all
+            raise CliError(
+                f"{path.name}: the server asks for a sign-in, and no credentials were given: "
+                "pass them with --header 'Authorization: …' (or user:password@ in the "
+                "endpoint)."
+            )
         raise CliError(f"{path.name}: {not_done(t)}")
     # The upload URL is a secret: the queue never stores it once done; it was printed as the
     # queue handed it over (print_url).

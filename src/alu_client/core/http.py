@@ -517,6 +517,32 @@ def headers_too_large(error: BaseException) -> bool:
     return False
 
 
+NOT_HTTP_MESSAGE = (
+    "The server answered with something that is not HTTP: check the address (is its port one "
+    "for another service?)."
+)
+
+
+def not_http(error: BaseException) -> bool:
+    """Whether ``error`` (a requests error, as raised) is an answer http.client cannot read
+    as HTTP at all (no status line: a port for another service, a broken middlebox), not a
+    connection lost before any answer came. The same address answers so every time."""
+    seen: set[int] = set()
+    todo: list[object] = [error]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, http.client.HTTPException) and not isinstance(
+            e, http.client.RemoteDisconnected | http.client.IncompleteRead
+        ):
+            return True
+        todo.extend([*e.args, e.__cause__, e.__context__])
+        todo.append(getattr(e, "reason", None))  # urllib3's MaxRetryError
+    return False
+
+
 # --- interim answers ---------------------------------------------------------------------------
 
 _MAX_INTERIM: Final = 20  # interim answers skipped before one request's final answer
@@ -680,7 +706,8 @@ def connection_failure(
     reason a retry does not mend by itself, and whether it is final: a refused certificate (the
     server's, or an https:// proxy's own), an
     https:// address answered in plain HTTP, an answer whose header section this app cannot
-    read, a proxy's refusal or a proxy out of reach (not final: it may come back); else None
+    read or that is no HTTP at all (a port for another service), a proxy's refusal or a proxy
+    out of reach (not final: it may come back); else None
     (a link that dropped: worth another try, in the caller's words)."""
     if proxy_certificate_problem(error):  # the proxy's, not the server's
         proxy = proxy_for(session, url) if session is not None else ""
@@ -691,6 +718,10 @@ def connection_failure(
         return NOT_TLS_MESSAGE, True
     if headers_too_large(error):
         return HEADERS_TOO_LARGE_MESSAGE, True
+    if not_http(error):
+        # final, as a 4xx is: a wrong port or another service does not heal by waiting, and
+        # "could not be reached; trying again" for ever named nothing to check
+        return NOT_HTTP_MESSAGE, True
     proxy = proxy_for(session, url) if session is not None else ""
     return tunnel_refusal(error, proxy, urlsplit(url).hostname or "the server")
 

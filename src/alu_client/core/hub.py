@@ -23,7 +23,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPException, IncompleteRead, RemoteDisconnected
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -46,6 +46,7 @@ from .hub_types import (
     Member,
     NoAnswer,
     NotFound,
+    NotTls,
     PlainHttpRefused,
     ProxyRefused,
     RemoteEvent,
@@ -86,6 +87,7 @@ __all__ = [
     "Member",
     "NoAnswer",
     "NotFound",
+    "NotTls",
     "PlainHttpRefused",
     "ProxyRefused",
     "RemoteEvent",
@@ -389,10 +391,28 @@ class HubClient:
             )
             self._note_clock(resp)
             return resp
-        except requests.exceptions.SSLError:
+        except requests.exceptions.SSLError as e:
+            if http.not_tls(e):
+                # a port for plain http (the hub's address is http://), or a network login
+                # page: no certificate is involved, and a CA bundle mends nothing
+                raise NotTls(
+                    f"The server at {self.url} did not answer in TLS (https): is its port one "
+                    "for plain http, or is a network login page in the way? Check the hub "
+                    "address."
+                ) from None
+            if not http.certificate_problem(e):
+                # a handshake cut on the way (a flaky link, a middlebox): worth another try
+                raise NoAnswer(
+                    f"The secure connection to the hub at {self.url} failed; check the network "
+                    "and the address.",
+                    sent=False,
+                ) from None
+            reason = http.certificate_reason(e)
             raise TlsError(
-                f"The hub's certificate at {self.url} could not be verified. If your network "
-                "uses its own certificate authority, set its CA bundle in the hub's profile."
+                f"The hub's certificate at {self.url} could not be verified ({reason}). If "
+                "your network uses its own certificate authority, set its CA bundle in the "
+                "hub's profile.",
+                reason=reason,
             ) from None
         except requests.exceptions.ProxyError as e:
             proxy = http.proxy_for(self.session, self.url)
@@ -510,6 +530,22 @@ class HubClient:
                 f"Too many failed sign-ins for this user or this network; try again {when}.",
                 status=status,
             )
+        if status == 501:
+            # "not implemented": a hub implements all it is asked; a web server that is none
+            # (python's http.server to a POST) answers so every time
+            raise BadResponse(
+                f"The server at {self.url} does not take this request (HTTP 501), as a hub "
+                "would; check the hub address.",
+                status=status,
+            )
+        if (status == 429 or status >= 500) and not auth:
+            # a sign-in is not tried again by itself (it said "trying again later", and the
+            # command ended)
+            raise ServerError(
+                f"The hub at {self.url} is busy or failing (HTTP {status}); try again later.",
+                status=status,
+                retry_after=_retry_after(resp),
+            )
         if status == 429 or status >= 500:
             raise ServerError(
                 f"The hub at {self.url} is busy or failing (HTTP {status}); trying again later.",
@@ -624,16 +660,7 @@ def _not_http(error: BaseException) -> bool:
     """True when a connection error is the server's doing: an answer http.client cannot take
     (no status line, more than 100 headers, a header line over 256 KiB), not a connection lost
     before any answer came."""
-    seen: set[int] = set()
-    e: BaseException | None = error
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, HTTPException):
-            return not isinstance(e, RemoteDisconnected | IncompleteRead)
-        # requests and urllib3 carry the cause in their arguments
-        inner = [a for a in e.args if isinstance(a, BaseException)]
-        e = inner[0] if inner else (e.__cause__ or e.__context__)
-    return False
+    return http.not_http(error)
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

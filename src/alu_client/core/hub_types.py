@@ -70,9 +70,12 @@ class TlsError(HubError):
     """A certificate refused: the hub's (``proxy`` None), or the https:// proxy's on the way
     to it (``proxy``: its address without credentials, "" if unknown)."""
 
-    def __init__(self, message: str, *, proxy: str | None = None) -> None:
+    def __init__(self, message: str, *, proxy: str | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.proxy = proxy
+        #: why, in OpenSSL's words ("self-signed certificate", "certificate has expired"), ""
+        #: when not known
+        self.reason = reason
 
 
 class AuthError(HubError):
@@ -101,6 +104,11 @@ class BadResponse(HubError):
     """The hub answered, but not with what the API promises (garbage, a proxy's page, …)."""
 
     transient = True
+
+
+class NotTls(BadResponse):
+    """An https:// hub address answered in plain HTTP (or not in TLS at all): its port is one
+    for http://, or a network login page is in the way. No certificate is involved."""
 
 
 class PlainHttpRefused(HubError):

@@ -460,6 +460,11 @@ _MARKED = (
         "http, or is a network login page in the way?",
     ),
     QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server answered with something that is not HTTP: check the address (is its port "
+        "one for another service?).",
+    ),
+    QT_TRANSLATE_NOOP(
         "EngineMessage", "The network's proxy (%1) cannot be reached; check the proxy settings."
     ),
     QT_TRANSLATE_NOOP(
@@ -500,6 +505,11 @@ _MARKED = (
         "EngineMessage",
         "The server refused access (HTTP %1). Check the credentials given, or ask whoever runs "
         "the server.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server refused the upload (is the address one for tus uploads? Check it and the "
+        "credentials given): %1",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server took none of the piece it was sent."),
     QT_TRANSLATE_NOOP(
@@ -662,8 +672,17 @@ _HUB_MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
-        "The hub's certificate at %1 could not be verified. If your network uses its own "
+        "The hub's certificate at %1 could not be verified (%2). If your network uses its own "
         "certificate authority, set its CA bundle in the hub's profile.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at %1 did not answer in TLS (https): is its port one for plain http, or is "
+        "a network login page in the way? Check the hub address.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The secure connection to the hub at %1 failed; check the network and the address.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -758,6 +777,14 @@ _HUB_MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The hub at %1 is busy or failing (HTTP %2); trying again later."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage", "The hub at %1 is busy or failing (HTTP %2); try again later."
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server at %1 does not take this request (HTTP 501), as a hub would; check the hub "
+        "address.",
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The hub refused the request (HTTP %1)."),
     QT_TRANSLATE_NOOP(

@@ -737,10 +737,22 @@ class SignInDialog(QDialog):
                 "system's certificate store, or choose a CA bundle under Advanced that holds "
                 "it and the hub's authority."
             ).format(proxy=proxy)
+        if isinstance(error, hub.TlsError) and error.reason:
+            # %1 is OpenSSL's reason, in English ("self-signed certificate")
+            return self.tr(
+                "The hub's security certificate was refused (%1). If your organisation uses "
+                "its own certificate authority, choose its CA bundle under Advanced."
+            ).replace("%1", error.reason)
         if isinstance(error, hub.TlsError):
             return self.tr(
                 "The hub's security certificate could not be checked. If your organisation "
                 "uses its own certificate authority, choose its CA bundle under Advanced."
+            )
+        if isinstance(error, hub.NotTls):
+            return self.tr(
+                "The hub did not answer in TLS (https) at this address: is its port one for "
+                "plain http (then the address begins with http://), or is a network login page "
+                "in the way? Check the hub's address."
             )
         if isinstance(error, hub.ProxyRefused):
             # "{proxy}" is " (address)", or nothing when the address is not known

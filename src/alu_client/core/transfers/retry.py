@@ -348,6 +348,12 @@ def _scrub(text: str) -> str:
 #: agency that has nothing to do with the server (``alu fetch --sha256`` of a file that is not
 #: the one expected: the checksum given may be the wrong one).
 _ANY_SERVER_WORDS = (
+    (  # upload.protocol's 403: no account is involved at a server that is no hub (a static
+        # web server's 403 to a POST is no tus server at all)
+        re.compile(r"\bThe hub refused the upload for this account: "),
+        "The server refused the upload (is the address one for tus uploads? Check it and the "
+        "credentials given): ",
+    ),
     (re.compile(r"\bonce the agency has made room\b"), "once the server has room again"),
     (  # download.protocol.MSG_NOT_THE_FILE
         re.compile(r"\bNothing was kept; tell the agency\."),
