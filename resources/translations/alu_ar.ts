@@ -594,6 +594,10 @@
         <translation>لم يُجب الخادم بـ TLS ‏(https) على هذا العنوان: هل منفذه خاص بـ http العادي، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟</translation>
     </message>
     <message>
+        <source>The server answered with something that is not HTTP: check the address (is its port one for another service?).</source>
+        <translation>ردّ الخادم بشيء ليس HTTP: تحقّق من العنوان (هل منفذه لخدمة أخرى؟).</translation>
+    </message>
+    <message>
         <source>The network&apos;s proxy (%1) cannot be reached; check the proxy settings.</source>
         <translation>تعذّر الوصول إلى وكيل الشبكة (%1)؛ تحقّق من إعدادات الوكيل.</translation>
     </message>
@@ -620,6 +624,10 @@
     <message>
         <source>The server refused access (HTTP %1). Check the credentials given, or ask whoever runs the server.</source>
         <translation>رفض الخادم الوصول (HTTP %1). تحقّق من بيانات الدخول المعطاة، أو اسأل من يدير الخادم.</translation>
+    </message>
+    <message>
+        <source>The server refused the upload (is the address one for tus uploads? Check it and the credentials given): %1</source>
+        <translation>رفض الخادم الإرسال (هل العنوان لإرسالات tus؟ تحقّق منه ومن بيانات الاعتماد المعطاة): %1</translation>
     </message>
     <message>
         <source>The server took none of the piece it was sent.</source>
@@ -798,8 +806,16 @@
         <translation>⁦%1⁩ يستخدم HTTP العادي: ستعبر كلمات المرور واللقطات الشبكة دون تشفير. استخدم عنوان ⁦https://⁩ الخاص بالمركز، أو اسمح بـ HTTP العادي لهذا المركز في ملف تعريفه إن أذن بذلك مسؤولك.</translation>
     </message>
     <message>
-        <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
-        <translation>تعذّر التحقق من شهادة المركز على العنوان ⁦%1⁩. إن كانت شبكتك تستخدم سلطة شهادات خاصة بها، فاضبط حزمة شهاداتها في ملف تعريف المركز.</translation>
+        <source>The hub&apos;s certificate at %1 could not be verified (%2). If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
+        <translation>تعذّر التحقق من شهادة المركز على العنوان ⁦%1⁩ (%2). إن كانت شبكتك تستخدم سلطة شهادات خاصة بها، فاضبط حزمة شهاداتها في ملف تعريف المركز.</translation>
+    </message>
+    <message>
+        <source>The server at %1 did not answer in TLS (https): is its port one for plain http, or is a network login page in the way? Check the hub address.</source>
+        <translation>لم يُجب الخادم على العنوان ⁦%1⁩ بـTLS ‏(https): هل منفذه لـhttp العادي، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحقّق من عنوان المركز.</translation>
+    </message>
+    <message>
+        <source>The secure connection to the hub at %1 failed; check the network and the address.</source>
+        <translation>فشل الاتصال الآمن بالمركز على العنوان ⁦%1⁩؛ تحقّق من الشبكة ومن العنوان.</translation>
     </message>
     <message>
         <source>The security certificate of the network&apos;s proxy (%1) could not be verified, so the hub at %2 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
@@ -900,6 +916,14 @@
     <message>
         <source>The hub at %1 is busy or failing (HTTP %2); trying again later.</source>
         <translation>المركز على العنوان ⁦%1⁩ مشغول أو متعطّل (HTTP %2)؛ ستُعاد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 is busy or failing (HTTP %2); try again later.</source>
+        <translation>المركز على العنوان ⁦%1⁩ مشغول أو متعطّل (HTTP %2)؛ أعد المحاولة لاحقًا.</translation>
+    </message>
+    <message>
+        <source>The server at %1 does not take this request (HTTP 501), as a hub would; check the hub address.</source>
+        <translation>الخادم على العنوان ⁦%1⁩ لا يقبل هذا الطلب (HTTP 501) كما يقبله المركز؛ تحقّق من عنوان المركز.</translation>
     </message>
     <message>
         <source>The hub refused the request (HTTP %1).</source>
@@ -3563,8 +3587,16 @@
         <translation>تعذّر التحقق من شهادة الأمان الخاصة بوكيل الشبكة{proxy}. إن كانت لمؤسستك جهة تصديق خاصة بها فأضفها إلى مخزن شهادات النظام، أو اختر في الإعدادات المتقدمة ملف شهادات (CA bundle) يحويها مع جهة تصديق المركز.</translation>
     </message>
     <message>
+        <source>The hub&apos;s security certificate was refused (%1). If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
+        <translation>رُفضت شهادة الأمان الخاصة بالمركز (%1). إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
         <translation>تعذّر التحقق من شهادة الأمان الخاصة بالمركز. إن كانت مؤسستك تستخدم جهة تصديق خاصة بها، فاختر ملف شهاداتها في الإعدادات المتقدمة.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in TLS (https) at this address: is its port one for plain http (then the address begins with http://), or is a network login page in the way? Check the hub&apos;s address.</source>
+        <translation>لم يُجب المركز بـTLS ‏(https) على هذا العنوان: هل منفذه لـhttp العادي (فيبدأ العنوان عندئذ بـ http://)، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحقّق من عنوان المركز.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>

@@ -33,7 +33,7 @@
     </message>
     <message>
         <source>“{text}” is not a speed; write e.g. {megabits} or {kilobytes}.</source>
-        <translation>« {text} » n’est pas un débit ; écrivez par ex. {megabits} ou {kilobytes}.</translation>
+        <translation>«&#x202f;{text}&#x202f;» n’est pas un débit&#x202f;; écrivez par ex. {megabits} ou {kilobytes}.</translation>
     </message>
 </context>
 <context>
@@ -594,6 +594,10 @@
         <translation>Le serveur n’a pas répondu en TLS (https) à cette adresse : son port est-il celui du http simple, ou une page de connexion au réseau est-elle en travers ?</translation>
     </message>
     <message>
+        <source>The server answered with something that is not HTTP: check the address (is its port one for another service?).</source>
+        <translation>Le serveur a répondu par autre chose que du HTTP : vérifiez l’adresse (son port est-il celui d’un autre service ?).</translation>
+    </message>
+    <message>
         <source>The network&apos;s proxy (%1) cannot be reached; check the proxy settings.</source>
         <translation>Le proxy du réseau (%1) est injoignable ; vérifiez les réglages du proxy.</translation>
     </message>
@@ -620,6 +624,10 @@
     <message>
         <source>The server refused access (HTTP %1). Check the credentials given, or ask whoever runs the server.</source>
         <translation>Le serveur a refusé l’accès (HTTP %1). Vérifiez les identifiants indiqués, ou demandez à qui gère le serveur.</translation>
+    </message>
+    <message>
+        <source>The server refused the upload (is the address one for tus uploads? Check it and the credentials given): %1</source>
+        <translation>Le serveur a refusé l’envoi (l’adresse est-elle celle d’envois tus ? Vérifiez-la, ainsi que les identifiants donnés) : %1</translation>
     </message>
     <message>
         <source>The server took none of the piece it was sent.</source>
@@ -798,8 +806,16 @@
         <translation>%1 est en HTTP simple&#xa0;: les mots de passe et les images traverseraient le réseau sans chiffrement. Utilisez l’adresse https:// du hub, ou autorisez le HTTP simple pour ce hub dans son profil si votre administrateur le permet.</translation>
     </message>
     <message>
-        <source>The hub&apos;s certificate at %1 could not be verified. If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
-        <translation>Le certificat du hub à l’adresse %1 n’a pas pu être vérifié. Si votre réseau utilise sa propre autorité de certification, indiquez son paquet de certificats dans le profil du hub.</translation>
+        <source>The hub&apos;s certificate at %1 could not be verified (%2). If your network uses its own certificate authority, set its CA bundle in the hub&apos;s profile.</source>
+        <translation>Le certificat du hub à l’adresse %1 n’a pas pu être vérifié (%2). Si votre réseau utilise sa propre autorité de certification, indiquez son paquet de certificats dans le profil du hub.</translation>
+    </message>
+    <message>
+        <source>The server at %1 did not answer in TLS (https): is its port one for plain http, or is a network login page in the way? Check the hub address.</source>
+        <translation>Le serveur à l’adresse %1 n’a pas répondu en TLS (https) : son port est-il celui du http simple, ou une page de connexion au réseau est-elle en travers ? Vérifiez l’adresse du hub.</translation>
+    </message>
+    <message>
+        <source>The secure connection to the hub at %1 failed; check the network and the address.</source>
+        <translation>La connexion sécurisée au hub à l’adresse %1 a échoué ; vérifiez le réseau et l’adresse.</translation>
     </message>
     <message>
         <source>The security certificate of the network&apos;s proxy (%1) could not be verified, so the hub at %2 was not reached. If your network uses its own certificate authority, add it to the system&apos;s certificate store, or set a CA bundle in the hub&apos;s profile that holds it and the hub&apos;s authority.</source>
@@ -900,6 +916,14 @@
     <message>
         <source>The hub at %1 is busy or failing (HTTP %2); trying again later.</source>
         <translation>Le hub à l’adresse %1 est occupé ou en panne (HTTP %2)&#x202f;; nouvel essai plus tard.</translation>
+    </message>
+    <message>
+        <source>The hub at %1 is busy or failing (HTTP %2); try again later.</source>
+        <translation>Le hub à l’adresse %1 est occupé ou en panne (HTTP %2) ; réessayez plus tard.</translation>
+    </message>
+    <message>
+        <source>The server at %1 does not take this request (HTTP 501), as a hub would; check the hub address.</source>
+        <translation>Le serveur à l’adresse %1 n’accepte pas cette demande (HTTP 501), comme le ferait un hub ; vérifiez l’adresse du hub.</translation>
     </message>
     <message>
         <source>The hub refused the request (HTTP %1).</source>
@@ -3499,8 +3523,16 @@
         <translation>Le certificat de sécurité du proxy du réseau{proxy} n’a pas pu être vérifié. Si votre organisation a sa propre autorité de certification, ajoutez-la au magasin de certificats du système, ou choisissez sous Avancé un paquet de certificats (CA bundle) qui la contient avec celle du hub.</translation>
     </message>
     <message>
+        <source>The hub&apos;s security certificate was refused (%1). If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
+        <translation>Le certificat de sécurité du hub a été refusé (%1). Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les réglages avancés.</translation>
+    </message>
+    <message>
         <source>The hub&apos;s security certificate could not be checked. If your organisation uses its own certificate authority, choose its CA bundle under Advanced.</source>
         <translation>Le certificat de sécurité du hub n’a pas pu être vérifié. Si votre organisation utilise sa propre autorité de certification, choisissez son fichier de certificats dans les réglages avancés.</translation>
+    </message>
+    <message>
+        <source>The hub did not answer in TLS (https) at this address: is its port one for plain http (then the address begins with http://), or is a network login page in the way? Check the hub&apos;s address.</source>
+        <translation>Le hub n’a pas répondu en TLS (https) à cette adresse : son port est-il celui du http simple (l’adresse commence alors par http://), ou une page de connexion au réseau est-elle en travers ? Vérifiez l’adresse du hub.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy{proxy} wants a user name and password, or did not take the ones given. Give them under Advanced, with the proxy&apos;s address (they are kept in the system keyring), or ask the network&apos;s administrator to let this computer through without one.</source>
