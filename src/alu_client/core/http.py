@@ -537,10 +537,19 @@ def not_http(error: BaseException) -> bool:
         if isinstance(e, http.client.HTTPException) and not isinstance(
             e, http.client.RemoteDisconnected | http.client.IncompleteRead
         ):
-            return True
+            return not _cut_status_line(e)
         todo.extend([*e.args, e.__cause__, e.__context__])
         todo.append(getattr(e, "reason", None))  # urllib3's MaxRetryError
     return False
+
+
+def _cut_status_line(error: http.client.HTTPException) -> bool:
+    """A status line that began as HTTP's and was cut (the link dropped inside it, "HTTP/1.1
+    2"): http.client says it "bad" as it says a port for another service; a retry mends it."""
+    if not isinstance(error, http.client.BadStatusLine):
+        return False
+    line = str(error.args[0] if error.args else "").strip()
+    return bool(line) and (line.startswith("HTTP/") or "HTTP/".startswith(line))
 
 
 # --- interim answers ---------------------------------------------------------------------------
