@@ -501,20 +501,11 @@ def headers_too_large(error: BaseException) -> bool:
     """Whether ``error`` (a requests error, as raised) comes from http.client refusing an
     answer's header section: more than 100 fields, or a line over 256 KiB. It is not a
     network failure: the same server answers so every time."""
-    seen: set[int] = set()
-    todo: list[object] = [error]
-    while todo:
-        e = todo.pop()
-        if not isinstance(e, BaseException) or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, http.client.LineTooLong) or (
-            isinstance(e, http.client.HTTPException) and str(e).startswith("got more than")
-        ):
-            return True
-        todo.extend([*e.args, e.__cause__, e.__context__])
-        todo.append(getattr(e, "reason", None))  # urllib3's MaxRetryError
-    return False
+    return any(
+        isinstance(e, http.client.LineTooLong)
+        or (isinstance(e, http.client.HTTPException) and str(e).startswith("got more than"))
+        for e in _everything_raised(error)
+    )
 
 
 NOT_HTTP_MESSAGE = (
@@ -527,6 +518,18 @@ def not_http(error: BaseException) -> bool:
     """Whether ``error`` (a requests error, as raised) is an answer http.client cannot read
     as HTTP at all (no status line: a port for another service, a broken middlebox), not a
     connection lost before any answer came. The same address answers so every time."""
+    for e in _everything_raised(error):
+        if isinstance(e, http.client.HTTPException) and not isinstance(
+            e, http.client.RemoteDisconnected | http.client.IncompleteRead
+        ):
+            return not _cut_status_line(e)
+    return False
+
+
+def _everything_raised(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception it carries — in its arguments, as its cause or context,
+    as urllib3's ``MaxRetryError.reason`` — each once, depth first (``_chain`` follows one
+    line only)."""
     seen: set[int] = set()
     todo: list[object] = [error]
     while todo:
@@ -534,13 +537,9 @@ def not_http(error: BaseException) -> bool:
         if not isinstance(e, BaseException) or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, http.client.HTTPException) and not isinstance(
-            e, http.client.RemoteDisconnected | http.client.IncompleteRead
-        ):
-            return not _cut_status_line(e)
+        yield e
         todo.extend([*e.args, e.__cause__, e.__context__])
         todo.append(getattr(e, "reason", None))  # urllib3's MaxRetryError
-    return False
 
 
 def _cut_status_line(error: http.client.HTTPException) -> bool:
