@@ -295,6 +295,29 @@ def test_a_token_a_full_disk_cannot_keep_is_revoked_and_the_kept_one_works(
     assert me_status(member, kept) == 200
 
 
+def test_signing_in_again_that_fails_keeps_the_sign_in_kept_before(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new token was written over the kept one, then the profile could not be saved (a
+    full disk): the cleanup forgot the token, and the session kept before stayed live on the
+    hub with no workstation holding it. It is put back; the new session is ended."""
+    first = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    kept = secrets.get(first.secret_key)
+    assert kept is not None
+
+    def full_disk(*_: object) -> Profile:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Profiles, "save", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    assert secrets.keys() == [first.secret_key]
+    assert secrets.get(first.secret_key) == kept
+    assert me_status(member, kept) == 200
+    assert tokens_on_hub(member) == 2
+    assert live_tokens(member) == 1
+
+
 def test_signing_in_again_replaces_and_revokes_the_old_token(
     member: LiveHub, profiles: Profiles, secrets: MemorySecrets
 ) -> None:

@@ -362,7 +362,8 @@ def sign_in(
     runs, in ``moving`` too (the engine must not write back what it changes), and
     ``on_replaced_hub`` is told what it did. ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
-    otherwise; nothing is kept then."""
+    otherwise; nothing is kept then: a session the hub opened is ended again, and the
+    profile's sign-in kept before, if any, stays as it was."""
     if secrets.needs_consent and not allow_plain_secrets:
         # Asked before the hub is contacted: no session is opened that could not be kept.
         raise PlainTextNotAccepted(plain_warning(secrets.name))
@@ -459,9 +460,13 @@ def sign_in(
         except BaseException:
             # Keep nothing half-done. The session the hub just opened is ended first: a store
             # that fails again below (no keyring at all, a full disk) must not leave a live
-            # token on the hub that no workstation holds. Then the token is forgotten.
+            # token on the hub that no workstation holds. Then the store is put back.
             _quietly_sign_out(client)
-            if stored is not None:
+            if stored is not None and existing is not None and stored == existing.secret_key:
+                # the sign-in this workstation had before stays (it was not revoked): it is
+                # put back, not forgotten while still live on the hub
+                _put_back(secrets, stored, previous, kept, allow_plain=allow_plain_secrets)
+            elif stored is not None:
                 _forget(secrets, stored)
                 _forget(secrets, proxy_logins.key_for(stored))
             raise
@@ -699,6 +704,31 @@ def _quietly_sign_out(client: hub.HubClient) -> None:
         log.warning("a sign-in that could not be kept was not ended on %s: %s", client.url, e)
     except Exception as e:
         log.warning("a sign-in that could not be kept was not ended on %s (%s)", client.url,
+                    type(e).__name__)  # fmt: skip
+
+
+def _put_back(
+    secrets: Secrets,
+    key: str,
+    token: str | None,
+    login: proxy_logins.ProxyLogin | None,
+    *,
+    allow_plain: bool,
+) -> None:
+    """Put a profile's kept sign-in (``token``, None: none) and proxy login back as they were
+    before a sign-in that failed; a store that fails is logged, not raised."""
+    if not token:
+        _forget(secrets, key)
+    else:
+        try:
+            secrets.set(key, token, allow_plain=allow_plain)
+        except Exception as e:
+            log.warning("could not put the sign-in kept before back in %s (%s)", secrets.name,
+                        type(e).__name__)  # fmt: skip
+    try:
+        proxy_logins.save(secrets, key, login, allow_plain=allow_plain)
+    except Exception as e:
+        log.warning("could not put the proxy login kept before back in %s (%s)", secrets.name,
                     type(e).__name__)  # fmt: skip
 
 
