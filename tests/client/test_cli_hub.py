@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from alu_hub.media import generate_clip
+from alu_hub.models import Token
 from tests.support.livehub import LiveHub, start_hub
 
 PASSWORD = "pw-cli-hub-1"
@@ -263,6 +265,10 @@ def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> 
     assert "keyring" in r.stderr.lower()
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) <= 3
+    # said before the hub is asked: each failed login left a live 30-day session on the hub,
+    # which `alu-hub member signout` counted as a workstation signed in (review)
+    with live_hub.hub.db.session() as s:
+        assert s.scalars(select(Token)).all() == []
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,80 @@ def test_a_token_that_cannot_be_kept_is_revoked_on_the_hub(
     assert tokens[0].revoked_at is not None  # the session the hub opened was closed again
 
 
+def live_tokens(h: LiveHub) -> int:
+    with h.hub.db.session() as s:
+        live = select(func.count()).select_from(Token).where(Token.revoked_at.is_(None))
+        return int(s.scalar(live) or 0)
+
+
+def test_a_token_no_keyring_can_keep_is_revoked_on_the_hub(
+    member: LiveHub, profiles: Profiles
+) -> None:
+    """`alu login` on a workstation with no keyring failed "No keyring is available…" but left
+    the hub's new 30-day session live (review): the CLI's stand-in store fails every call, its
+    delete too, and that failure skipped the sign-out that came after it."""
+    from alu_client.cli.common import CliError, _SecretsUnavailable
+
+    unavailable = _SecretsUnavailable("No keyring is available to keep your sign-in safe.")
+    for _ in range(3):
+        with pytest.raises(CliError, match="No keyring is available"):
+            sign_in(profiles, unavailable, member.url, "ktn", PASSWORD, allow_http=True)
+    assert profiles.list() == []
+    assert tokens_on_hub(member) == 3  # the hub gave a token each time …
+    assert live_tokens(member) == 0  # … and each was ended again
+
+
+def test_a_token_a_full_disk_cannot_keep_is_revoked_and_the_kept_one_works(
+    member: LiveHub, profiles: Profiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signing in again with the insecure file on a full disk: the new token cannot be
+    written, nor can the file be rewritten to forget it. That second failure hid the first and
+    the hub's new session stayed live; it is ended now, and the token kept before still works."""
+    import errno
+
+    from alu_client.core import durable
+    from alu_client.core.credentials import FileSecrets
+
+    secrets = FileSecrets(tmp_path / "secrets-NOT-SECURE.json")
+    first = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    kept = secrets.get(first.secret_key)
+    assert kept is not None
+
+    def full_disk(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(durable, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    assert tokens_on_hub(member) == 2
+    assert live_tokens(member) == 1
+    assert secrets.get(first.secret_key) == kept
+    assert me_status(member, kept) == 200
+
+
+def test_signing_in_again_that_fails_keeps_the_sign_in_kept_before(
+    member: LiveHub, profiles: Profiles, secrets: MemorySecrets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new token was written over the kept one, then the profile could not be saved (a
+    full disk): the cleanup forgot the token, and the session kept before stayed live on the
+    hub with no workstation holding it. It is put back; the new session is ended."""
+    first = sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    kept = secrets.get(first.secret_key)
+    assert kept is not None
+
+    def full_disk(*_: object) -> Profile:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Profiles, "save", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        sign_in(profiles, secrets, member.url, "ktn", PASSWORD, allow_http=True)
+    assert secrets.keys() == [first.secret_key]
+    assert secrets.get(first.secret_key) == kept
+    assert me_status(member, kept) == 200
+    assert tokens_on_hub(member) == 2
+    assert live_tokens(member) == 1
+
+
 def test_signing_in_again_replaces_and_revokes_the_old_token(
     member: LiveHub, profiles: Profiles, secrets: MemorySecrets
 ) -> None:

@@ -963,3 +963,50 @@ def test_a_failing_keyring_at_sign_in_says_to_untick_remember_me(
     with qtbot.waitSignal(d.signed_in, timeout=15_000):
         click_sign_in(qtbot, d)
     d.tasks.wait_for_done()
+
+
+def test_a_sign_in_the_workstation_cannot_keep_is_ended_on_the_hub(
+    qtbot: Any,
+    live_hub: LiveHub,
+    profiles: Profiles,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Signing in again with the sign-in kept in the insecure file, on a full disk: the new
+    token could not be written, nor the file rewritten to forget it, and that second failure
+    left the hub's new 30-day session live (review). It is ended; the session kept before
+    goes on working."""
+    import requests
+    from sqlalchemy import select
+
+    from alu_client.core import durable
+    from alu_client.core.credentials import FileSecrets
+    from alu_client.core.profiles import sign_in
+    from alu_hub.models import Token
+
+    live_hub.member("ktn", PASSWORD)
+    secrets = FileSecrets(tmp_path / "secrets-NOT-SECURE.json")
+    first = sign_in(profiles, secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    kept = secrets.get(first.secret_key)
+    assert kept is not None
+
+    def full_disk(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(durable, "fsync", full_disk)
+    d = SignInDialog(profiles, secrets)
+    qtbot.addWidget(d)
+    d.show()
+    allow_http(qtbot, d)
+    fill(qtbot, d, live_hub.url, "ktn", PASSWORD)
+    click_sign_in(qtbot, d)
+    qtbot.waitUntil(lambda: d.error.isVisible(), timeout=15_000)
+    d.tasks.wait_for_done()
+    assert d.result() != QDialog.DialogCode.Accepted
+    with live_hub.hub.db.session() as s:
+        tokens = list(s.scalars(select(Token)))
+    assert len(tokens) == 2  # the hub opened a second session …
+    assert [t.revoked_at is None for t in tokens].count(True) == 1  # … and it was ended
+    assert secrets.get(first.secret_key) == kept
+    r = requests.get(live_hub.api("/me"), headers={"Authorization": f"Bearer {kept}"}, timeout=10)
+    assert r.status_code == 200

@@ -283,6 +283,12 @@ class _SecretsUnavailable:
         raise CliError(self.message)
 
 
+def secrets_problem(secrets: Secrets) -> str | None:
+    """Why no token can be kept (no keyring could be opened), or None: `alu login` says it
+    before it asks the hub, so no session is opened that could not be kept."""
+    return secrets.message if isinstance(secrets, _SecretsUnavailable) else None
+
+
 def open_services(*, allow_plain: bool = False) -> Services:
     from ..core.credentials import SecretsError, open_secrets
     from ..core.services import Services

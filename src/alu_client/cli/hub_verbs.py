@@ -47,6 +47,7 @@ from .common import (
     not_done,
     open_services,
     print_json,
+    secrets_problem,
     wait_for_transfer,
 )
 from .options import (
@@ -76,6 +77,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     services = open_services(allow_plain=args.accept_plain_secrets)
     held: EngineLock | None = None
     try:
+        problem = secrets_problem(services.secrets)
+        if problem:  # said before the hub is asked: no session opened that cannot be kept
+            raise CliError(problem)
         before = services.profiles.list()
         moving = services.profiles.get(args.name) if args.name else None
         if moving is not None and moving.url != hub.normalize_url(args.hub_url):

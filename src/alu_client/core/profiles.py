@@ -362,7 +362,8 @@ def sign_in(
     runs, in ``moving`` too (the engine must not write back what it changes), and
     ``on_replaced_hub`` is told what it did. ``HubError``
     (``AuthError`` for a wrong password), ``PlainTextNotAccepted`` or ``SecretsError``
-    otherwise; nothing is kept then."""
+    otherwise; nothing is kept then: a session the hub opened is ended again, and the
+    profile's sign-in kept before, if any, stays as it was."""
     if secrets.needs_consent and not allow_plain_secrets:
         # Asked before the hub is contacted: no session is opened that could not be kept.
         raise PlainTextNotAccepted(plain_warning(secrets.name))
@@ -395,47 +396,49 @@ def sign_in(
     done: ReplacedHub | None = None
     try:
         answer = client.sign_in(username, password, on_retry=on_retry)
-        member = answer.member
-        if existing is not None and existing.url != url and name == existing.name:
-            known = profiles.hub_id(existing.name)
-            if known and answer.hub_id and known != answer.hub_id:
-                log.warning(
-                    "the hub at %s is not the hub of profile %s (its identity differs): "
-                    "signed in to it as another hub; the profile stays at %s",
-                    url,
-                    existing.name,
-                    existing.url,
-                )
-                if on_other_hub is not None:
-                    on_other_hub(existing)
-                name = None
-                existing = profiles.find(url, username)
-                # (none, as a rule: the dialog asks only when there is no profile there)
-                previous = secrets.get(existing.secret_key) if existing else None
-                kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
-        replaced = False
-        if existing is not None and existing.url == url:
-            known = profiles.hub_id(existing.name)
-            replaced = bool(known and answer.hub_id and known != answer.hub_id)
-            if replaced:
-                log.warning(
-                    "the hub at %s is another hub than profile %s signed in to (its identity "
-                    "differs): its state bound to the hub before is made the new hub's",
-                    url,
-                    existing.name,
-                )
-        profile = Profile(
-            name=name or (existing.name if existing else default_profile_name(url, username)),
-            url=url,
-            username=member.username or username,
-            device=conn.device,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            allow_http=allow_http,
-            member=member.to_json(),
-            created_at=existing.created_at if existing else time.time(),
-        )
+        stored: str | None = None  # the key the new token was written under
         try:
+            member = answer.member
+            if existing is not None and existing.url != url and name == existing.name:
+                known = profiles.hub_id(existing.name)
+                if known and answer.hub_id and known != answer.hub_id:
+                    log.warning(
+                        "the hub at %s is not the hub of profile %s (its identity differs): "
+                        "signed in to it as another hub; the profile stays at %s",
+                        url,
+                        existing.name,
+                        existing.url,
+                    )
+                    if on_other_hub is not None:
+                        on_other_hub(existing)
+                    name = None
+                    existing = profiles.find(url, username)
+                    # (none, as a rule: the dialog asks only when there is no profile there)
+                    previous = secrets.get(existing.secret_key) if existing else None
+                    kept = proxy_logins.load(secrets, existing.secret_key) if existing else None
+            replaced = False
+            if existing is not None and existing.url == url:
+                known = profiles.hub_id(existing.name)
+                replaced = bool(known and answer.hub_id and known != answer.hub_id)
+                if replaced:
+                    log.warning(
+                        "the hub at %s is another hub than profile %s signed in to (its identity "
+                        "differs): its state bound to the hub before is made the new hub's",
+                        url,
+                        existing.name,
+                    )
+            profile = Profile(
+                name=name or (existing.name if existing else default_profile_name(url, username)),
+                url=url,
+                username=member.username or username,
+                device=conn.device,
+                ca_bundle=ca_bundle,
+                proxy=proxy,
+                allow_http=allow_http,
+                member=member.to_json(),
+                created_at=existing.created_at if existing else time.time(),
+            )
+            stored = profile.secret_key  # (from here on the store may hold it)
             secrets.set(profile.secret_key, answer.token, allow_plain=allow_plain_secrets)
             proxy_logins.save(secrets, profile.secret_key, login, allow_plain=allow_plain_secrets)
             move = existing is not None and existing.url != url
@@ -455,10 +458,17 @@ def sign_in(
                 profiles.set_hub_id(saved.name, answer.hub_id)
                 profiles.set_active(saved.name)
         except BaseException:
-            # Keep nothing half-done: the hub session is closed and the token forgotten.
-            _forget(secrets, profile.secret_key)
-            _forget(secrets, proxy_logins.key_for(profile.secret_key))
+            # Keep nothing half-done. The session the hub just opened is ended first: a store
+            # that fails again below (no keyring at all, a full disk) must not leave a live
+            # token on the hub that no workstation holds. Then the store is put back.
             _quietly_sign_out(client)
+            if stored is not None and existing is not None and stored == existing.secret_key:
+                # the sign-in this workstation had before stays (it was not revoked): it is
+                # put back, not forgotten while still live on the hub
+                _put_back(secrets, stored, previous, kept, allow_plain=allow_plain_secrets)
+            elif stored is not None:
+                _forget(secrets, stored)
+                _forget(secrets, proxy_logins.key_for(stored))
             raise
     finally:
         client.close()
@@ -684,12 +694,52 @@ def _revoke(profile: Profile, token: str, login: proxy_logins.ProxyLogin | None)
 
 
 def _quietly_sign_out(client: hub.HubClient) -> None:
-    with contextlib.suppress(hub.HubError):
+    """End the session ``client`` holds, during a failed sign-in's cleanup: whatever fails is
+    logged (by its type only) and does not hide the error the sign-in failed with."""
+    try:
         client.sign_out()
+    except hub.AuthError:
+        pass  # revoked or expired already
+    except hub.HubError as e:
+        log.warning("a sign-in that could not be kept was not ended on %s: %s", client.url, e)
+    except Exception as e:
+        log.warning("a sign-in that could not be kept was not ended on %s (%s)", client.url,
+                    type(e).__name__)  # fmt: skip
+
+
+def _put_back(
+    secrets: Secrets,
+    key: str,
+    token: str | None,
+    login: proxy_logins.ProxyLogin | None,
+    *,
+    allow_plain: bool,
+) -> None:
+    """Put a profile's kept sign-in (``token``, None: none) and proxy login back as they were
+    before a sign-in that failed; a store that fails is logged, not raised."""
+    if not token:
+        _forget(secrets, key)
+    else:
+        try:
+            secrets.set(key, token, allow_plain=allow_plain)
+        except Exception as e:
+            log.warning("could not put the sign-in kept before back in %s (%s)", secrets.name,
+                        type(e).__name__)  # fmt: skip
+    try:
+        proxy_logins.save(secrets, key, login, allow_plain=allow_plain)
+    except Exception as e:
+        log.warning("could not put the proxy login kept before back in %s (%s)", secrets.name,
+                    type(e).__name__)  # fmt: skip
 
 
 def _forget(secrets: Secrets, key: str) -> None:
+    """Remove the token under ``key``; a store that fails is logged, not raised: a cleanup
+    goes on (the CLI's stand-in for a missing keyring fails every call, a full disk the
+    insecure file's rewrite)."""
     try:
         secrets.delete(key)
     except SecretsError as e:
         log.warning("could not remove an old sign-in from %s: %s", secrets.name, e)
+    except Exception as e:
+        log.warning("could not remove an old sign-in from %s (%s)", secrets.name,
+                    type(e).__name__)  # fmt: skip
