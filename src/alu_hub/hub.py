@@ -126,12 +126,14 @@ class DataFolderLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
+            alone = False
+        else:
+            alone = True
         try:
-            yield True
+            yield alone
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Let go of the folder (this process no longer uses it)."""
