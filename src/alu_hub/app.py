@@ -15,11 +15,11 @@ from sqlalchemy import func, select, update
 from . import __doc__ as hub_doc
 from . import auth, signin
 from .api import router as api_router
-from .db import Database, as_utc
+from .db import Database, SchemaTooOld, as_utc
 from .errors import install_handlers
 from .events import BROKER_STATE, FeedBroker
 from .head import HeadAsGet
-from .hub import Hub, clear_work_folder
+from .hub import DataFolderLock, Hub, clear_work_folder
 from .limits import BodyLimits
 from .models import Item, Upload, utcnow
 from .publish import OLD_FAILURE, RETRY_NOTE, complete_upload
@@ -31,13 +31,53 @@ from .web import router as web_router
 log = logging.getLogger(__name__)
 
 
-def build_hub(settings: Settings) -> Hub:
+def open_database(settings: Settings, *, upgrade: bool) -> Database:
+    """The hub's database, its schema brought to this code's (``Database.migrate``): a new one
+    is made; an existing one at an older schema is upgraded only with ``upgrade`` (``serve``,
+    the demo), else refused (``SchemaTooOld``), so that a newer version's chore never changes
+    the schema under an older hub still serving.
+
+    SQLite: no upgrade either while another process uses the data folder (its ``hub.lock``:
+    an older hub still serving, a chore at work), refused in the same way; the folder is held
+    exclusively while the upgrade runs. (Other engines: replicas may be on other machines, with
+    folders of their own; the procedure of docs/operations.md stops them all first.)"""
+    db = Database(settings.db_url)
+    try:
+        pending = db.pending_upgrade() if upgrade and db.engine.dialect.name == "sqlite" else None
+        if pending is None:
+            db.migrate(upgrade=upgrade)
+            return db
+        lock = DataFolderLock(settings.data_dir)
+        try:
+            with lock.alone() as alone:
+                if not alone:
+                    current, head = pending
+                    raise SchemaTooOld(
+                        f"The hub database is at schema {current}, older than this alu-hub "
+                        f"({head}), and another process is using {settings.data_dir} (an older "
+                        "hub still serving it, or an alu-hub command): stop it, back the "
+                        "database up (docs/operations.md), then start `alu-hub serve` again "
+                        "to upgrade it.",
+                        current,
+                        head,
+                    )
+                db.migrate()
+        finally:
+            lock.close()
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+def build_hub(settings: Settings, *, upgrade: bool = True) -> Hub:
+    """The hub's services on ``settings``; ``upgrade``: whether an existing database at an
+    older schema may be upgraded (``open_database``; False for the operator's chores)."""
     # the store first: a wrong ALU_HUB_STORAGE is refused before a database is made
     storage = build_storage(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_url)
-    db.migrate()
+    db = open_database(settings, upgrade=upgrade)
     hub = Hub(settings=settings, db=db, storage=storage)
     hub.on_upload_complete = lambda upload_id: complete_upload(hub, upload_id)
     return hub

@@ -254,7 +254,9 @@ def _hub(args: argparse.Namespace, *, create: bool = False, check_storage: bool 
     if elsewhere is not None:  # (member add too: it would record its set-up there)
         raise Refused(elsewhere, 2)
     _use_data_dir(settings)
-    hub = build_hub(settings)
+    # an existing database at an older schema is refused, not upgraded: only `serve` does that
+    # (a newer version's chore beside an older hub still serving changed the schema under it)
+    hub = build_hub(settings, upgrade=False)
     if check_storage:
         hub.storage.check()
     if missing is not None:
@@ -292,15 +294,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         build_storage(settings).check()
     _use_data_dir(settings)
     if workers > 1:
-        from .db import Database
+        from .app import open_database
         from .server import serve_workers
 
         # what the workers would each fail on, once and in one line before they start
-        db = Database(settings.db_url)
-        try:
-            db.migrate()
-        finally:
-            db.dispose()
+        open_database(settings, upgrade=True).dispose()
         _record_setup(settings)
         print(
             f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir}, "
@@ -834,7 +832,7 @@ def _one_line(e: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
     that is not the operator's to fix (a bug)."""
     from sqlalchemy.exc import DBAPIError
 
-    from .db import SchemaTooNew
+    from .db import SchemaTooNew, SchemaTooOld
 
     url = _database_url(args)
     if isinstance(e, Refused):
@@ -868,7 +866,8 @@ def _one_line(e: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
             "damaged, restore it from a backup.",
             1,
         )
-    if isinstance(e, SchemaTooNew | OSError):  # StorageError too; OSError: one line already
+    # StorageError too; OSError: one line already
+    if isinstance(e, SchemaTooNew | SchemaTooOld | OSError):
         return _without_password(" ".join(str(e).split()), url), 1
     return None
 

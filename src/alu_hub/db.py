@@ -1,9 +1,12 @@
 """Engine, sessions and schema migrations.
 
 The schema is owned by Alembic migrations in ``alu_hub/migrations`` (numbered, one per
-change); ``Database.migrate()`` brings any database up to the newest at start-up and refuses one
-newer than this code knows. On PostgreSQL, replicas starting together take turns at it (an
-advisory lock).
+change); ``Database.migrate()`` brings a database up to the newest when ``alu-hub serve``
+starts and refuses one newer than this code knows. Only a serving hub upgrades an existing
+database (``upgrade``): the operator's other commands, run by a newer version beside an older
+hub still serving (a cron job after a ``git pull``), refuse one at an older schema instead of
+changing it under that hub (which would then refuse to start again). On PostgreSQL, replicas
+starting together take turns at it (an advisory lock).
 """
 
 from __future__ import annotations
@@ -57,6 +60,27 @@ CHECKPOINT_S = 1.0
 
 class SchemaTooNew(RuntimeError):
     """The database was written by a newer hub; running would risk it."""
+
+
+class SchemaTooOld(RuntimeError):
+    """The database is at an older schema than this code, and may not be upgraded here: by a
+    command other than ``serve``, or while other processes use the hub (``app.open_database``)."""
+
+    def __init__(self, message: str, current: str, head: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.head = head
+
+
+def too_old(current: str, head: str) -> SchemaTooOld:
+    """The refusal of a command that does not upgrade (anything but ``serve``)."""
+    return SchemaTooOld(
+        f"The hub database is at schema {current}, older than this alu-hub ({head}): stop the "
+        "running hub, back it up (docs/operations.md), then start `alu-hub serve` once to "
+        "upgrade it.",
+        current,
+        head,
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -222,22 +246,46 @@ class Database:
         finally:
             conn.close()
 
-    def migrate(self) -> None:
-        with self._migration_lock():
-            self._migrate()
-
-    def _migrate(self) -> None:
-        cfg = self.alembic_config()
-        script = ScriptDirectory.from_config(cfg)
+    def _revisions(self) -> tuple[str | None, str, set[str]]:
+        """The database's schema revision (None: a new, empty database), this code's newest,
+        and every one this code knows."""
+        script = ScriptDirectory.from_config(self.alembic_config())
+        head = script.get_current_head()
+        assert head is not None
         known = {rev.revision for rev in script.walk_revisions()}
         with self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
+        return current, head, known
+
+    def pending_upgrade(self) -> tuple[str, str] | None:
+        """(the database's schema, this code's) when ``migrate`` would upgrade an existing
+        database; None for a new one, one already up to date, or one newer than this code."""
+        current, head, known = self._revisions()
+        if current is None or current == head or current not in known:
+            return None
+        return current, head
+
+    def migrate(self, *, upgrade: bool = True) -> None:
+        """Bring the schema to this code's: a new database is made whole; an existing one at
+        an older schema is upgraded (and that logged) only with ``upgrade``, else refused
+        (``SchemaTooOld``) with nothing changed. One newer than this code: ``SchemaTooNew``."""
+        with self._migration_lock():
+            self._migrate(upgrade)
+
+    def _migrate(self, upgrade: bool) -> None:
+        current, head, known = self._revisions()
         if current is not None and current not in known:
             raise SchemaTooNew(
                 f"The hub database is at schema {current}, newer than this hub knows; "
                 "upgrade alu-hub before running it on this database."
             )
-        command.upgrade(cfg, "head")
+        if current is not None and current != head:
+            if not upgrade:
+                raise too_old(current, head)
+            # (a warning: the demo's log, and an embedding app's, show no INFO of the hub)
+            log.warning("upgrading the hub database from %s to %s", current, head)
+        if current != head:  # (up to date: nothing written, not even a lock taken)
+            command.upgrade(self.alembic_config(), "head")
         self._ensure_rows()
 
     def _ensure_rows(self) -> None:

@@ -113,6 +113,28 @@ class DataFolderLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_SH)
 
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[bool]:
+        """Yields True, holding the folder exclusively for the block, when no other process
+        uses it; else False at once (no waiting). Lets go of it after the block."""
+        if sys.platform == "win32":
+            yield True
+            return
+        import fcntl
+
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            alone = False
+        else:
+            alone = True
+        try:
+            yield alone
+        finally:
+            if alone:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
     def close(self) -> None:
         """Let go of the folder (this process no longer uses it)."""
         if self._closer is not None:

@@ -208,11 +208,9 @@ def serve_workers(
     between requests lives there, see ``hub.DataFolderLock`` and the tus leases).
 
     The schema is brought up to date here, once, before the workers start together."""
-    from .db import Database
+    from .app import open_database
 
-    db = Database(settings.db_url)
-    db.migrate()
-    db.dispose()
+    open_database(settings, upgrade=True).dispose()
     os.environ["ALU_HUB_DATA"] = str(settings.data_dir)
     os.environ["ALU_HUB_DATABASE_URL"] = settings.database_url
     trusted = list(settings.trusted_proxies)

@@ -617,3 +617,145 @@ def test_replicas_starting_together_each_record_the_setup(tmp_path: Path) -> Non
     # readable by the operator's commands run as another account (a temporary file is 0600:
     # they took it for "never served", and checked nothing)
     assert (tmp_path / SETUP_FILE).stat().st_mode & 0o777 == 0o644
+
+
+# --- 6. a database at an older schema: only serve upgrades it -------------------------------------
+
+
+def at_schema(url: str, revision: str) -> None:
+    """The hub's database taken back to ``revision``, as an older alu-hub left it."""
+    from alembic import command
+
+    db = Database(url)
+    try:
+        command.downgrade(db.alembic_config(), revision)
+    finally:
+        db.dispose()
+
+
+def schema_of(url: str) -> str:
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+    finally:
+        db.dispose()
+
+
+def head_schema() -> str:
+    from alembic.script import ScriptDirectory
+
+    from alu_hub.db import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_chore_refuses_a_database_at_an_older_schema_and_changes_nothing(
+    tmp_path: Path, clip: Path, database: str
+) -> None:
+    """A newer alu-hub's chore beside an older hub still serving (the council's cron job after
+    a `git pull`): the schema was upgraded silently under that hub, which then refused to start
+    again ("newer than this hub knows")."""
+    data = tmp_path / "hub"
+    if database == "postgresql":
+        url = empty_postgres_database()
+        env = {"ALU_HUB_DATABASE_URL": url}
+    else:
+        url, env = f"sqlite:///{data / 'hub.sqlite3'}", {}
+    assert add_member(data, env).returncode == 0
+    at_schema(url, "0005")
+    before = (data / "hub.sqlite3").read_bytes() if database == "sqlite" else b""
+    line = (
+        f"alu-hub: The hub database is at schema 0005, older than this alu-hub ({head_schema()}): "
+        "stop the running hub, back it up (docs/operations.md), then start `alu-hub serve` once "
+        "to upgrade it."
+    )
+    for command in (
+        ["stats"],
+        ["stats", "--json"],
+        ["member", "list"],
+        ["member", "add", "nbs", "--country", "UG", "--password-stdin"],
+        ["member", "disable", "ktn"],
+        ["publish", str(clip), "--title", "X"],
+    ):
+        r = run(*command, "--data", str(data), env=env, stdin="pa55word\n")
+        assert r.returncode == 1, (command, r.stderr)
+        assert said(r) == [line], command
+        assert r.stdout == "", command
+        assert schema_of(url) == "0005", command
+    if database == "sqlite":
+        assert (data / "hub.sqlite3").read_bytes() == before
+    assert not (data / "storage" / "items").exists() or not any(
+        (data / "storage" / "items").iterdir()
+    )
+
+
+def test_serve_upgrades_an_older_database_and_says_so(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    url = f"sqlite:///{data / 'hub.sqlite3'}"
+    assert add_member(data).returncode == 0
+    at_schema(url, "0005")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALU_HUB_")}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "alu_hub.cli", "serve", "--data", str(data), "--port",
+             str(port)],
+            env=base, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, log.read_text()
+            with contextlib.suppress(requests.RequestException):
+                return requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).ok
+            return False
+
+        wait_until(up, timeout=90)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert f"upgrading the hub database from 0005 to {head_schema()}" in log.read_text()
+    assert schema_of(url) == head_schema()
+    listed = run("member", "list", "--data", str(data))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[0] == "ktn"
+
+
+def test_serve_does_not_upgrade_while_another_process_uses_the_folder(tmp_path: Path) -> None:
+    """SQLite: an older hub still serving the folder (or a chore at work) holds its hub.lock;
+    a newer serve started beside it upgraded the schema under it."""
+    from alu_hub.hub import DataFolderLock
+
+    data = tmp_path / "hub"
+    url = f"sqlite:///{data / 'hub.sqlite3'}"
+    assert add_member(data).returncode == 0
+    at_schema(url, "0005")
+    older = DataFolderLock(data)
+    older.share()  # as a serving hub (or a chore) holds it
+    try:
+        r = run("serve", "--data", str(data), "--port", str(free_port()))
+    finally:
+        older.close()
+    assert r.returncode == 1, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub database is at schema 0005, older than this alu-hub "
+        f"({head_schema()}), and another process is using {data} (an older hub still serving "
+        "it, or an alu-hub command): stop it, back the database up (docs/operations.md), then "
+        "start `alu-hub serve` again to upgrade it."
+    ]
+    assert schema_of(url) == "0005"
+    # the same with --workers (the supervisor upgrades before its workers start)
+    older = DataFolderLock(data)
+    older.share()
+    try:
+        r = run("serve", "--data", str(data), "--port", str(free_port()), "--workers", "2")
+    finally:
+        older.close()
+    assert r.returncode == 1, r.stderr
+    assert len(said(r)) == 1 and "another process is using" in said(r)[0]
+    assert schema_of(url) == "0005"
