@@ -347,12 +347,27 @@ def _check_free(host: str, port: int) -> None:
             raise Refused(f"the hub cannot listen on {host}:{port}: {e.strerror}.") from None
 
 
+def _check_password_source(args: argparse.Namespace) -> None:
+    """Refuse, before anything is made or changed, to ask for a password with no terminal to
+    ask it on: getpass then warned, read a piped first line with its echo, or died in a
+    termios/EOFError traceback (a script, ssh without -t, --password-stdin forgotten)."""
+    if args.password_stdin:
+        return
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise Refused("no terminal to ask the password: use --password-stdin", 2)
+
+
 def _read_password(args: argparse.Namespace) -> str:
+    _check_password_source(args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise Refused("no password was given; nothing was changed.", 2) from None
+        if password != again:
             raise SystemExit("alu-hub: the two passwords differ; nothing was changed.")
     if len(password) < 4:
         raise SystemExit("alu-hub: a password needs at least 4 characters.")
@@ -363,6 +378,11 @@ def _read_password(args: argparse.Namespace) -> str:
 #: tab, NUL, which PostgreSQL cannot store), bidi overrides (text that shows other than it
 #: reads), and lone surrogates (bytes that were not UTF-8 on the command line).
 _NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+#: The names a new member may be given (``member add``): ASCII letters and digits, '-', '_' and
+#: '.', beginning with a letter or digit.
+_NEW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _name_problem(what: str, value: str, limit: int) -> str | None:
@@ -402,12 +422,46 @@ def _member_problem(args: argparse.Namespace) -> str | None:
     )
     if problem is not None:
         return problem
+    if not _NEW_NAME.fullmatch(args.name):
+        # a name workstations type at sign-in, and scripts and reports show: no spaces, no
+        # slashes, no letters a keyboard elsewhere cannot type (members added before keep
+        # theirs)
+        return (
+            f"the name {args.name!r} can have only the letters a-z and A-Z, digits, '-', '_' "
+            "and '.', and begins with a letter or digit, e.g. ktn or kenya-tv."
+        )
     if not args.country and args.role == "member":
         # (it said "--country takes a two-letter code", as if one had been given)
         return "a member needs its country: add --country and its two-letter code, e.g. KE."
     if args.country and not re.fullmatch(r"[A-Za-z]{2}", args.country):
         return f"--country takes a two-letter code, e.g. KE, not {args.country[:40]!r}."
     return None
+
+
+def _hub_exists(args: argparse.Namespace) -> bool:
+    """Whether the settings name a hub, made by nothing (the checks ``_hub`` runs first)."""
+    settings = _settings(args)
+    _check_setup(settings)
+    _check_database_url(settings)
+    return _no_hub(settings) is None
+
+
+def _check_name_free(hub: Hub, name: str) -> None:
+    """Refuse a new member's name that is taken, or that differs from one only by case: sign-in
+    takes the name as typed, so "KTN" beside "ktn" was a second account, and ktn's password
+    typed as KTN was told it was wrong."""
+    from .models import Member
+
+    with hub.db.session() as s:
+        same = [n for n in s.scalars(select(Member.username)) if n.casefold() == name.casefold()]
+    if name in same:
+        raise SystemExit(f"alu-hub: a member named {name!r} exists already.")
+    if same:
+        raise Refused(
+            f"a member named {same[0]!r} exists already; a name that differs only by case "
+            "would be another account: choose another name.",
+            2,
+        )
 
 
 def cmd_member_add(args: argparse.Namespace) -> int:
@@ -417,11 +471,17 @@ def cmd_member_add(args: argparse.Namespace) -> int:
     problem = _member_problem(args)
     if problem is not None:
         return _refuse(problem)
-    hub = _hub(args, create=True)
-    with hub.db.session() as s:
-        if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():
-            raise SystemExit(f"alu-hub: a member named {args.name!r} exists already.")
+    _check_password_source(args)
+    hub: Hub | None = None
+    if _hub_exists(args):
+        hub = _hub(args)
+        _check_name_free(hub, args.name)  # before the password is asked for
+    # a new hub is made only once the input is good: a password refused (or no terminal to
+    # ask it on) left a new, empty hub behind
     password = _read_password(args)
+    if hub is None:
+        hub = _hub(args, create=True)
+        _check_name_free(hub, args.name)  # (another `member add` may have made it meanwhile)
     with hub.db.session() as s:
         s.add(
             Member(
@@ -477,8 +537,10 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     from .auth import hash_password
     from .models import Member, utcnow
 
-    hub = _hub(args)
     action = args.member_command
+    if action == "password":
+        _check_password_source(args)  # before the hub is opened
+    hub = _hub(args)
     password = _read_password(args) if action == "password" else ""
     with hub.db.session() as s:
         m = s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none()

@@ -617,3 +617,101 @@ def test_replicas_starting_together_each_record_the_setup(tmp_path: Path) -> Non
     # readable by the operator's commands run as another account (a temporary file is 0600:
     # they took it for "never served", and checked nothing)
     assert (tmp_path / SETUP_FILE).stat().st_mode & 0o777 == 0o644
+
+
+# --- 8. passwords with no terminal, member names ------------------------------------------------
+
+NO_TERMINAL = "alu-hub: no terminal to ask the password: use --password-stdin\n"
+
+
+def test_a_password_with_no_terminal_to_ask_it_on_is_one_line_and_makes_no_hub(
+    tmp_path: Path,
+) -> None:
+    """``member add`` / ``member password`` without --password-stdin in a script, a pipe or ssh
+    without -t: one line, exit 2 (it was getpass's warning, the piped line read as the
+    password with its echo, or a termios/EOFError traceback), and no new hub left behind."""
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    add = ["member", "add", "ktn", "--country", "KE", "--data", str(data)]
+    for stdin in ("pa55word\n", ""):  # the flag forgotten in a pipe; nothing on stdin
+        r = run(*add, env=env, stdin=stdin)
+        assert (r.returncode, r.stderr) == (2, NO_TERMINAL)
+        assert not data.exists()
+    # a password refused is refused before the hub is made too
+    r = run(*add, "--password-stdin", env=env, stdin="pw\n")
+    assert r.returncode == 1 and said(r) == ["alu-hub: a password needs at least 4 characters."]
+    assert not data.exists()
+    assert add_member(data, env).returncode == 0
+    r = run("member", "password", "ktn", "--data", str(data), env=env, stdin="new-pa55\n")
+    assert (r.returncode, r.stderr) == (2, NO_TERMINAL)
+    # the password is still the old one: a new one from stdin takes its place
+    r = run(
+        "member", "password", "ktn", "--password-stdin", "--data", str(data),
+        env=env, stdin="new-pa55\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+def _usernames(data: Path) -> list[str]:
+    from sqlalchemy import select
+
+    from alu_hub.models import Member
+    from tests.support.livehub import hub_database_url
+
+    db = Database(hub_database_url(data))
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(Member.username).order_by(Member.username)))
+    finally:
+        db.dispose()
+
+
+def test_a_new_member_name_is_plain_and_not_another_by_case(tmp_path: Path) -> None:
+    """``KTN`` beside ``ktn`` was a second account (sign-in takes the name as typed: ktn's
+    password typed as KTN was told it was wrong), and "Kenya TV / KBC" a name: refused, in one
+    line, exit 2; a member added before under such a name keeps working."""
+    from alu_hub.models import Member
+    from tests.support.livehub import hub_database_url
+
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    assert add_member(data, env).returncode == 0
+    db = Database(hub_database_url(data))
+    try:
+        with db.session() as s:  # as an older hub let it be added
+            s.add(Member(username="Old Name", display_name="Old", country="KE", role="member",
+                         password_hash="x"))  # fmt: skip
+    finally:
+        db.dispose()
+    plain = (
+        "can have only the letters a-z and A-Z, digits, '-', '_' and '.', and begins with a "
+        "letter or digit, e.g. ktn or kenya-tv."
+    )
+    for name, words in (
+        ("KTN", "a member named 'ktn' exists already; a name that differs only by case would "
+         "be another account: choose another name."),
+        ("OLD NAME", plain),
+        ("Kenya TV / KBC", plain),
+        ("bad name with spaces", plain),
+        ("télé-sénégal", plain),
+        (".ktn", plain),
+    ):  # fmt: skip
+        r = run(
+            "member", "add", name, "--country", "KE", "--password-stdin", "--data", str(data),
+            env=env, stdin="pa55word\n",
+        )  # fmt: skip
+        assert r.returncode == 2, (name, r.stderr)
+        assert said(r) == [
+            f"alu-hub: {words}" if words != plain else f"alu-hub: the name {name!r} {plain}"
+        ]
+    assert _usernames(data) == ["Old Name", "ktn"]
+    r = run(
+        "member", "password", "Old Name", "--password-stdin", "--data", str(data),
+        env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = run(
+        "member", "add", "Kenya-TV_2.0", "--country", "KE", "--password-stdin", "--data",
+        str(data), env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
