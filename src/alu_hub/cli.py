@@ -581,12 +581,20 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, option: str) -> str:
+    """The text of a ``publish`` file option: UTF-8, line ends as \\n (read in text mode), and
+    without the byte order mark Windows Notepad writes ("utf-8-sig"), which went to every
+    member as an invisible first character of the script."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise SystemExit(
             f"alu-hub: {path} is not UTF-8 text; save it as UTF-8 and publish again."
+        ) from None
+    except OSError as e:  # (it was a raw "[Errno 2] No such file or directory: …")
+        why = "there is no such file" if isinstance(e, FileNotFoundError) else e.strerror or e
+        raise Refused(
+            f"{option} {path} cannot be read ({why}): check the path. Nothing was published.", 2
         ) from None
 
 
@@ -608,11 +616,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "language": args.language,
             "priority": args.priority,
             "restrictions": (
-                _read_text(args.restrictions_file) if args.restrictions_file else args.restrictions
+                _read_text(args.restrictions_file, "--restrictions-file")
+                if args.restrictions_file
+                else args.restrictions
             ),
             "recorded_at": args.recorded_at,
-            "script": _read_text(args.script_file) if args.script_file else None,
-            "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
+            "script": _read_text(args.script_file, "--script-file") if args.script_file else None,
+            "shotlist": _read_text(args.shotlist_file, "--shotlist-file")
+            if args.shotlist_file
+            else None,
         }.items()
         if v is not None
     }
