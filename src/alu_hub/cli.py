@@ -501,9 +501,12 @@ def cmd_member_list(args: argparse.Namespace) -> int:
 
     hub = _hub(args)
     with hub.db.session() as s:
-        for m in s.scalars(select(Member).order_by(Member.username)):
-            off = "  (disabled)" if not m.active else ""
-            print(f"{m.username:<16} {m.role:<7} {m.country:<3} {m.display_name}{off}")
+        members = list(s.scalars(select(Member).order_by(Member.username)))
+    # as wide as the longest name (a name over 16 characters ran into the role)
+    wide = max([16, *(len(m.username) for m in members)])
+    for m in members:
+        off = "  (disabled)" if not m.active else ""
+        print(f"{m.username:<{wide}} {m.role:<7} {m.country:<3} {m.display_name}{off}")
     return 0
 
 
@@ -679,7 +682,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         to_date = f" (to date: the pledge counts {out.pledge_days} days)"
     # when: the figures of past days can still grow (downloads reported late)
     print(f"{when}{to_date}: {out.summary} (as of {as_of_text(out.as_of)})")
-    print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
+    # as wide as the longest name and a space (a longer one ran into the country: "…spacesKE")
+    wide = max([16, *(len(r.username) + 2 for r in out.members)])
+    print(
+        f"{'member':<{wide}}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}"
+        "  pledge"
+    )
     for r in out.members:
         # "3/4": days with an upload of the days it is judged on (those it was a member)
         days = f"{r.upload_days}/{r.pledge_days}"
@@ -687,7 +695,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         # why a member missed days: it cannot sign in (nor report its downloads)
         if r.disabled_since:
             pledge = f"{pledge:<8}disabled since {r.disabled_since:%Y-%m-%d}"
-        print(f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}")
+        print(
+            f"{r.username:<{wide}}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}"
+        )
     # after the table (a script reads it up to the blank line)
     late = late_note(out.downloads, out.downloads_reported_late)
     print("\n" + textwrap.fill(f"{late} {LATE_REPORTS}".strip(), width=96))

@@ -715,3 +715,34 @@ def test_a_new_member_name_is_plain_and_not_another_by_case(tmp_path: Path) -> N
         str(data), env=env, stdin="pa55word\n",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+
+
+def test_member_list_and_stats_columns_fit_the_longest_name(tmp_path: Path) -> None:
+    """A name longer than the column ran into the next one (``…spacesKE`` in ``stats``, the
+    role out of line in ``member list``)."""
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    assert add_member(data, env).returncode == 0
+    long = "kenya-broadcasting-corporation"
+    r = run(
+        "member", "add", long, "--country", "KE", "--password-stdin", "--data", str(data),
+        env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    listed = run("member", "list", "--data", str(data), env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [[long, "member", "KE"], ["ktn", "member", "KE"]]
+    assert len({line.index("member") for line in lines}) == 1  # one column
+    stats = run("stats", "--data", str(data), env=env)
+    assert stats.returncode == 0, stats.stderr
+    table = stats.stdout.split("\n\n")[0].splitlines()[1:]
+    assert [line.split()[:2] for line in table] == [
+        ["member", "country"],
+        [long, "KE"],
+        ["ktn", "KE"],
+    ]
+    assert (
+        len({line.index("country") if i == 0 else line.index("KE") for i, line in enumerate(table)})
+        == 1
+    )
