@@ -345,12 +345,27 @@ def _check_free(host: str, port: int) -> None:
             raise Refused(f"the hub cannot listen on {host}:{port}: {e.strerror}.") from None
 
 
+def _check_password_source(args: argparse.Namespace) -> None:
+    """Refuse, before anything is made or changed, to ask for a password with no terminal to
+    ask it on: getpass then warned, read a piped first line with its echo, or died in a
+    termios/EOFError traceback (a script, ssh without -t, --password-stdin forgotten)."""
+    if args.password_stdin:
+        return
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise Refused("no terminal to ask the password: use --password-stdin", 2)
+
+
 def _read_password(args: argparse.Namespace) -> str:
+    _check_password_source(args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise Refused("no password was given; nothing was changed.", 2) from None
+        if password != again:
             raise SystemExit("alu-hub: the two passwords differ; nothing was changed.")
     if len(password) < 4:
         raise SystemExit("alu-hub: a password needs at least 4 characters.")
@@ -361,6 +376,11 @@ def _read_password(args: argparse.Namespace) -> str:
 #: tab, NUL, which PostgreSQL cannot store), bidi overrides (text that shows other than it
 #: reads), and lone surrogates (bytes that were not UTF-8 on the command line).
 _NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+#: The names a new member may be given (``member add``): ASCII letters and digits, '-', '_' and
+#: '.', beginning with a letter or digit.
+_NEW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _name_problem(what: str, value: str, limit: int) -> str | None:
@@ -400,12 +420,46 @@ def _member_problem(args: argparse.Namespace) -> str | None:
     )
     if problem is not None:
         return problem
+    if not _NEW_NAME.fullmatch(args.name):
+        # a name workstations type at sign-in, and scripts and reports show: no spaces, no
+        # slashes, no letters a keyboard elsewhere cannot type (members added before keep
+        # theirs)
+        return (
+            f"the name {args.name!r} can have only the letters a-z and A-Z, digits, '-', '_' "
+            "and '.', and begins with a letter or digit, e.g. ktn or kenya-tv."
+        )
     if not args.country and args.role == "member":
         # (it said "--country takes a two-letter code", as if one had been given)
         return "a member needs its country: add --country and its two-letter code, e.g. KE."
     if args.country and not re.fullmatch(r"[A-Za-z]{2}", args.country):
         return f"--country takes a two-letter code, e.g. KE, not {args.country[:40]!r}."
     return None
+
+
+def _hub_exists(args: argparse.Namespace) -> bool:
+    """Whether the settings name a hub, made by nothing (the checks ``_hub`` runs first)."""
+    settings = _settings(args)
+    _check_setup(settings)
+    _check_database_url(settings)
+    return _no_hub(settings) is None
+
+
+def _check_name_free(hub: Hub, name: str) -> None:
+    """Refuse a new member's name that is taken, or that differs from one only by case: sign-in
+    takes the name as typed, so "KTN" beside "ktn" was a second account, and ktn's password
+    typed as KTN was told it was wrong."""
+    from .models import Member
+
+    with hub.db.session() as s:
+        same = [n for n in s.scalars(select(Member.username)) if n.casefold() == name.casefold()]
+    if name in same:
+        raise SystemExit(f"alu-hub: a member named {name!r} exists already.")
+    if same:
+        raise Refused(
+            f"a member named {same[0]!r} exists already; a name that differs only by case "
+            "would be another account: choose another name.",
+            2,
+        )
 
 
 def cmd_member_add(args: argparse.Namespace) -> int:
@@ -415,11 +469,17 @@ def cmd_member_add(args: argparse.Namespace) -> int:
     problem = _member_problem(args)
     if problem is not None:
         return _refuse(problem)
-    hub = _hub(args, create=True)
-    with hub.db.session() as s:
-        if s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none():
-            raise SystemExit(f"alu-hub: a member named {args.name!r} exists already.")
+    _check_password_source(args)
+    hub: Hub | None = None
+    if _hub_exists(args):
+        hub = _hub(args)
+        _check_name_free(hub, args.name)  # before the password is asked for
+    # a new hub is made only once the input is good: a password refused (or no terminal to
+    # ask it on) left a new, empty hub behind
     password = _read_password(args)
+    if hub is None:
+        hub = _hub(args, create=True)
+        _check_name_free(hub, args.name)  # (another `member add` may have made it meanwhile)
     with hub.db.session() as s:
         s.add(
             Member(
@@ -439,9 +499,12 @@ def cmd_member_list(args: argparse.Namespace) -> int:
 
     hub = _hub(args)
     with hub.db.session() as s:
-        for m in s.scalars(select(Member).order_by(Member.username)):
-            off = "  (disabled)" if not m.active else ""
-            print(f"{m.username:<16} {m.role:<7} {m.country:<3} {m.display_name}{off}")
+        members = list(s.scalars(select(Member).order_by(Member.username)))
+    # as wide as the longest name (a name over 16 characters ran into the role)
+    wide = max([16, *(len(m.username) for m in members)])
+    for m in members:
+        off = "  (disabled)" if not m.active else ""
+        print(f"{m.username:<{wide}} {m.role:<7} {m.country:<3} {m.display_name}{off}")
     return 0
 
 
@@ -475,8 +538,10 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     from .auth import hash_password
     from .models import Member, utcnow
 
-    hub = _hub(args)
     action = args.member_command
+    if action == "password":
+        _check_password_source(args)  # before the hub is opened
+    hub = _hub(args)
     password = _read_password(args) if action == "password" else ""
     with hub.db.session() as s:
         m = s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none()
@@ -517,12 +582,20 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, option: str) -> str:
+    """The text of a ``publish`` file option: UTF-8, line ends as \\n (read in text mode), and
+    without the byte order mark Windows Notepad writes ("utf-8-sig"), which went to every
+    member as an invisible first character of the script."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise SystemExit(
             f"alu-hub: {path} is not UTF-8 text; save it as UTF-8 and publish again."
+        ) from None
+    except OSError as e:  # (it was a raw "[Errno 2] No such file or directory: …")
+        why = "there is no such file" if isinstance(e, FileNotFoundError) else e.strerror or e
+        raise Refused(
+            f"{option} {path} cannot be read ({why}): check the path. Nothing was published.", 2
         ) from None
 
 
@@ -544,11 +617,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "language": args.language,
             "priority": args.priority,
             "restrictions": (
-                _read_text(args.restrictions_file) if args.restrictions_file else args.restrictions
+                _read_text(args.restrictions_file, "--restrictions-file")
+                if args.restrictions_file
+                else args.restrictions
             ),
             "recorded_at": args.recorded_at,
-            "script": _read_text(args.script_file) if args.script_file else None,
-            "shotlist": _read_text(args.shotlist_file) if args.shotlist_file else None,
+            "script": _read_text(args.script_file, "--script-file") if args.script_file else None,
+            "shotlist": _read_text(args.shotlist_file, "--shotlist-file")
+            if args.shotlist_file
+            else None,
         }.items()
         if v is not None
     }
@@ -603,7 +680,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         to_date = f" (to date: the pledge counts {out.pledge_days} days)"
     # when: the figures of past days can still grow (downloads reported late)
     print(f"{when}{to_date}: {out.summary} (as of {as_of_text(out.as_of)})")
-    print(f"{'member':<16}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}  pledge")
+    # as wide as the longest name and a space (a longer one ran into the country: "…spacesKE")
+    wide = max([16, *(len(r.username) + 2 for r in out.members)])
+    print(
+        f"{'member':<{wide}}{'country':<9}{'downloads':>10}{'uploads':>9}{'upload days':>13}"
+        "  pledge"
+    )
     for r in out.members:
         # "3/4": days with an upload of the days it is judged on (those it was a member)
         days = f"{r.upload_days}/{r.pledge_days}"
@@ -611,7 +693,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         # why a member missed days: it cannot sign in (nor report its downloads)
         if r.disabled_since:
             pledge = f"{pledge:<8}disabled since {r.disabled_since:%Y-%m-%d}"
-        print(f"{r.username:<16}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}")
+        print(
+            f"{r.username:<{wide}}{r.country:<9}{r.downloads:>10}{r.uploads:>9}{days:>13}  {pledge}"
+        )
     # after the table (a script reads it up to the blank line)
     late = late_note(out.downloads, out.downloads_reported_late)
     print("\n" + textwrap.fill(f"{late} {LATE_REPORTS}".strip(), width=96))

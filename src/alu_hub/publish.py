@@ -62,8 +62,11 @@ class PublishError(Exception):
 
 
 def clean_text(value: str, limit: int, *, multiline: bool = False) -> str:
-    """Metadata text as stored: NFC, no control or bidi-override characters, bounded."""
-    value = unicodedata.normalize("NFC", value)
+    """Metadata text as stored: NFC, no leading byte order mark, no control or bidi-override
+    characters, bounded."""
+    # a text pasted or read from a file saved with a BOM (Windows Notepad) began with U+FEFF,
+    # an invisible character that went on to every member's copy-paste and newsroom system
+    value = unicodedata.normalize("NFC", value).removeprefix("\ufeff")
     if not multiline:
         value = value.replace("\n", " ").replace("\r", " ").replace("\t", " ")
     value = _CONTROL.sub("", value).strip()

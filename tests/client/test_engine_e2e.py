@@ -248,8 +248,9 @@ def test_a_running_engine_takes_a_sign_in_made_by_another_process(
     old = desk.client().auth_headers()
     data = live_hub.tmp / "hub"
     changed = subprocess.run(
-        [sys.executable, "-m", "alu_hub.cli", "member", "password", "ktn", "--data", str(data)],
-        input="pw-new-12345\npw-new-12345\n", capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "alu_hub.cli", "member", "password", "ktn", "--password-stdin",
+         "--data", str(data)],
+        input="pw-new-12345\n", capture_output=True, text=True, timeout=60,
         env=hub_env(data),
     )  # fmt: skip
     assert changed.returncode == 0, changed.stderr

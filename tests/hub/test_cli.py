@@ -574,3 +574,55 @@ def test_serve_refuses_workers_below_one(tmp_path: Path, workers: str) -> None:
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"alu-hub: --workers must be at least 1, not {workers}."
     assert not data.exists()
+
+
+def test_publish_texts_saved_with_a_bom_lose_it(tmp_path: Path, clip: Path) -> None:
+    """A script, shot list or restrictions file saved by Windows Notepad (UTF-8 with a BOM, CRLF
+    line ends): the BOM is no text (it went to every member as an invisible U+FEFF first
+    character), as CR is not."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    files = {}
+    for option in ("script", "shotlist", "restrictions"):
+        files[option] = tmp_path / f"{option}.txt"
+        files[option].write_bytes("\ufeffاجتاحت الفيضانات\r\nسطر ثان\r\n".encode())
+    r = hub_cli(
+        "publish", str(clip), "--data", str(data), "--title", "BOM",
+        *(a for option, path in files.items() for a in (f"--{option}-file", str(path))),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Database(hub_settings(data).db_url).session() as s:
+        item = s.scalars(select(Item)).one()
+        assert item.script == item.shotlist == item.restrictions == "اجتاحت الفيضانات\nسطر ثان"
+
+
+def test_a_members_upload_texts_lose_a_leading_bom() -> None:
+    """The same for a member's upload (its tus metadata), by the same rules: one leading BOM
+    goes, text after it stays."""
+    fields = ItemFields.from_metadata(
+        {"title": "\ufeffFloods", "script": "\ufeffLine one\nLine\ufefftwo"},
+        default_title="clip",
+        country="KE",
+    )
+    assert (fields.title, fields.script) == ("Floods", "Line one\nLine\ufefftwo")
+
+
+def test_a_text_file_that_cannot_be_read_is_one_sentence(tmp_path: Path, clip: Path) -> None:
+    """A missing or unreadable --script-file (it was a raw "[Errno 2] No such file or
+    directory"): a sentence that says so, as the other publish refusals, exit 2."""
+    data = tmp_path / "hub"
+    build_hub(hub_settings(data)).db.dispose()
+    missing = tmp_path / "script.txt"
+    for option, path, why in (
+        ("--script-file", missing, "there is no such file"),
+        ("--shotlist-file", tmp_path, "Is a directory"),
+        ("--restrictions-file", missing, "there is no such file"),
+    ):
+        r = hub_cli("publish", str(clip), "--data", str(data), "--title", "X", option, str(path))
+        assert (r.returncode, r.stderr) == (
+            2,
+            f"alu-hub: {option} {path} cannot be read ({why}): check the path. "
+            "Nothing was published.\n",
+        )
+    with Database(hub_settings(data).db_url).session() as s:
+        assert s.scalar(select(func.count()).select_from(Item)) == 0

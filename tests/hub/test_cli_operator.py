@@ -759,3 +759,132 @@ def test_serve_does_not_upgrade_while_another_process_uses_the_folder(tmp_path: 
     assert r.returncode == 1, r.stderr
     assert len(said(r)) == 1 and "another process is using" in said(r)[0]
     assert schema_of(url) == "0005"
+
+
+# --- 8. passwords with no terminal, member names ------------------------------------------------
+
+NO_TERMINAL = "alu-hub: no terminal to ask the password: use --password-stdin\n"
+
+
+def test_a_password_with_no_terminal_to_ask_it_on_is_one_line_and_makes_no_hub(
+    tmp_path: Path,
+) -> None:
+    """``member add`` / ``member password`` without --password-stdin in a script, a pipe or ssh
+    without -t: one line, exit 2 (it was getpass's warning, the piped line read as the
+    password with its echo, or a termios/EOFError traceback), and no new hub left behind."""
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    add = ["member", "add", "ktn", "--country", "KE", "--data", str(data)]
+    for stdin in ("pa55word\n", ""):  # the flag forgotten in a pipe; nothing on stdin
+        r = run(*add, env=env, stdin=stdin)
+        assert (r.returncode, r.stderr) == (2, NO_TERMINAL)
+        assert not data.exists()
+    # a password refused is refused before the hub is made too
+    r = run(*add, "--password-stdin", env=env, stdin="pw\n")
+    assert r.returncode == 1 and said(r) == ["alu-hub: a password needs at least 4 characters."]
+    assert not data.exists()
+    assert add_member(data, env).returncode == 0
+    r = run("member", "password", "ktn", "--data", str(data), env=env, stdin="new-pa55\n")
+    assert (r.returncode, r.stderr) == (2, NO_TERMINAL)
+    # the password is still the old one: a new one from stdin takes its place
+    r = run(
+        "member", "password", "ktn", "--password-stdin", "--data", str(data),
+        env=env, stdin="new-pa55\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+def _usernames(data: Path) -> list[str]:
+    from sqlalchemy import select
+
+    from alu_hub.models import Member
+    from tests.support.livehub import hub_database_url
+
+    db = Database(hub_database_url(data))
+    try:
+        with db.session() as s:
+            return list(s.scalars(select(Member.username).order_by(Member.username)))
+    finally:
+        db.dispose()
+
+
+def test_a_new_member_name_is_plain_and_not_another_by_case(tmp_path: Path) -> None:
+    """``KTN`` beside ``ktn`` was a second account (sign-in takes the name as typed: ktn's
+    password typed as KTN was told it was wrong), and "Kenya TV / KBC" a name: refused, in one
+    line, exit 2; a member added before under such a name keeps working."""
+    from alu_hub.models import Member
+    from tests.support.livehub import hub_database_url
+
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    assert add_member(data, env).returncode == 0
+    db = Database(hub_database_url(data))
+    try:
+        with db.session() as s:  # as an older hub let it be added
+            s.add(Member(username="Old Name", display_name="Old", country="KE", role="member",
+                         password_hash="x"))  # fmt: skip
+    finally:
+        db.dispose()
+    plain = (
+        "can have only the letters a-z and A-Z, digits, '-', '_' and '.', and begins with a "
+        "letter or digit, e.g. ktn or kenya-tv."
+    )
+    for name, words in (
+        ("KTN", "a member named 'ktn' exists already; a name that differs only by case would "
+         "be another account: choose another name."),
+        ("OLD NAME", plain),
+        ("Kenya TV / KBC", plain),
+        ("bad name with spaces", plain),
+        ("télé-sénégal", plain),
+        (".ktn", plain),
+    ):  # fmt: skip
+        r = run(
+            "member", "add", name, "--country", "KE", "--password-stdin", "--data", str(data),
+            env=env, stdin="pa55word\n",
+        )  # fmt: skip
+        assert r.returncode == 2, (name, r.stderr)
+        assert said(r) == [
+            f"alu-hub: {words}" if words != plain else f"alu-hub: the name {name!r} {plain}"
+        ]
+    assert _usernames(data) == ["Old Name", "ktn"]
+    r = run(
+        "member", "password", "Old Name", "--password-stdin", "--data", str(data),
+        env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = run(
+        "member", "add", "Kenya-TV_2.0", "--country", "KE", "--password-stdin", "--data",
+        str(data), env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+def test_member_list_and_stats_columns_fit_the_longest_name(tmp_path: Path) -> None:
+    """A name longer than the column ran into the next one (``…spacesKE`` in ``stats``, the
+    role out of line in ``member list``)."""
+    data = tmp_path / "hub"
+    env = hub_env(data)
+    assert add_member(data, env).returncode == 0
+    long = "kenya-broadcasting-corporation"
+    r = run(
+        "member", "add", long, "--country", "KE", "--password-stdin", "--data", str(data),
+        env=env, stdin="pa55word\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    listed = run("member", "list", "--data", str(data), env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [[long, "member", "KE"], ["ktn", "member", "KE"]]
+    assert len({line.index("member") for line in lines}) == 1  # one column
+    stats = run("stats", "--data", str(data), env=env)
+    assert stats.returncode == 0, stats.stderr
+    table = stats.stdout.split("\n\n")[0].splitlines()[1:]
+    assert [line.split()[:2] for line in table] == [
+        ["member", "country"],
+        [long, "KE"],
+        ["ktn", "KE"],
+    ]
+    assert (
+        len({line.index("country") if i == 0 else line.index("KE") for i, line in enumerate(table)})
+        == 1
+    )
