@@ -919,7 +919,7 @@
     </message>
     <message>
         <source>The hub at %1 is busy or failing (HTTP %2); try again later.</source>
-        <translation>Le hub à l’adresse %1 est occupé ou en panne (HTTP %2) ; réessayez plus tard.</translation>
+        <translation>Le hub à l’adresse %1 est occupé ou en panne (HTTP %2)&#x202f;; réessayez plus tard.</translation>
     </message>
     <message>
         <source>The server at %1 does not take this request (HTTP 501), as a hub would; check the hub address.</source>
