@@ -100,14 +100,9 @@ class DataFolderLock:
             return
         import fcntl
 
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            alone = False
+        fd, alone = self._exclusive_at_once()
+        if not alone:
             fcntl.flock(fd, fcntl.LOCK_SH)
-        else:
-            alone = True
         try:
             yield alone
         finally:
@@ -122,18 +117,24 @@ class DataFolderLock:
             return
         import fcntl
 
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            alone = False
-        else:
-            alone = True
+        fd, alone = self._exclusive_at_once()
         try:
             yield alone
         finally:
             if alone:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _exclusive_at_once(self) -> tuple[int, bool]:
+        """The lock's file, and whether it is now held exclusively (no other process had it;
+        never waits). POSIX only."""
+        import fcntl
+
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fd, False
+        return fd, True
 
     def close(self) -> None:
         """Let go of the folder (this process no longer uses it)."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 
 from ..core.library.search import MAX_LIMIT
+from .common import positive_int
 
 #: how many items or events a listing shows unless ``--limit`` says otherwise
 DEFAULT_LIMIT = 50
@@ -28,13 +29,7 @@ def list_limit(text: str) -> int:
     """An argparse type: how many items a listing shows, 1 or more; above ``LIST_MAX``,
     ``LIST_MAX`` (a script asking for "all" with 1000 gets the most one listing shows, and
     ``say_cut`` says when more exist: refusing it would break the script for no gain)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
-    return min(value, LIST_MAX)
+    return min(positive_int(text), LIST_MAX)
 
 
 def positive_number(unit: str, most: float = math.inf) -> Callable[[str], float]:
