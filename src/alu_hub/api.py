@@ -22,6 +22,7 @@ from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member, member_for
+from .item_report import ItemReport, item_report
 from .models import (
     MAX_BIGINT,
     HistoryEvent,
@@ -630,3 +631,17 @@ def stats(
 def list_members(hub: HubDep, _agency: AgencyDep) -> list[MemberOut]:
     with hub.db.session() as s:
         return [member_out(m) for m in s.scalars(select(Member).order_by(Member.username))]
+
+
+@router.get("/stats/items/{item_id}", response_model=ItemReport, tags=["stats"])
+def item_downloads(item_id: str, hub: HubDep, _agency: AgencyDep) -> ItemReport:
+    """An item (seq, title, kind, sender, renditions) and who downloaded it, from the history
+    the workstations report: each member with a completed download (its first and last, the
+    item's renditions it completed, the names of its workstations), the members whose
+    downloads were all canceled or failed, and the enabled members with none known. Agency
+    staff only (403 ``agency_only`` for a member)."""
+    with hub.db.session() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            raise ApiError(404, "unknown_item", "There is no item with this id.")
+        return item_report(s, item)

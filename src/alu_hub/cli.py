@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import errno
 import getpass
 import json
@@ -646,27 +647,45 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def asked_period(
+    args: argparse.Namespace, now: dt.datetime, default: dt.timedelta | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The period of ``--from``/``--to`` (``add_period_options``), ``default`` long when there
+    is no ``--from`` (the statistics' 30 days); Refused (one line, exit status 2) when it is
+    not one."""
+    from .stats import DEFAULT_PERIOD, PeriodError, period
+
+    try:
+        return period(getattr(args, "from"), args.to, now, default or DEFAULT_PERIOD)
+    except PeriodError as e:
+        raise Refused(str(e), 2) from None
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from .models import utcnow
     from .stats import (
         LATE_REPORTS,
-        PeriodError,
         as_of_text,
         compute_stats,
         describe_period,
         late_note,
-        period,
         period_days,
     )
 
+    if args.csv and args.json:
+        return _refuse("--csv and --json cannot be used together: choose one.")
+    if args.output and not args.csv:
+        return _refuse("--output writes the CSV: give --csv with it.")
     now = utcnow()
-    try:
-        start, end = period(getattr(args, "from"), args.to, now)
-    except PeriodError as e:
-        return _refuse(str(e))
+    start, end = asked_period(args, now)
     hub = _hub(args)
     with hub.db.session() as s:
         out = compute_stats(s, start, end, now)
+    if args.csv:
+        from .cli_reports import write_stats_csv
+
+        write_stats_csv(out, start, end, now, args.output)
+        return 0
     if args.json:
         print(out.model_dump_json(by_alias=True, indent=2))
         return 0
@@ -769,6 +788,21 @@ def _check_demo_hub(settings: Settings) -> None:
         raise Refused(_not_for_the_demo(settings, why), 2)
 
 
+def add_period_options(parser: argparse.ArgumentParser, default_days: int) -> None:
+    """``--from`` and ``--to`` as ``stats`` takes them (``asked_period`` reads them)."""
+    parser.add_argument(
+        "--from",
+        help="first day, YYYY-MM-DD (UTC), or an ISO time with an offset, e.g. "
+        f"2026-12-02T00:00+03:00, to count that zone's days (default: the {default_days} days "
+        "that end with --to, --to included)",
+    )
+    parser.add_argument(
+        "--to",
+        help="last day, YYYY-MM-DD (UTC; included), or the ISO time with an offset the period "
+        "ends at, e.g. 2026-12-04T00:00+03:00 (default: today)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alu-hub", description="The ALU central hub.")
     common = argparse.ArgumentParser(add_help=False)
@@ -839,19 +873,17 @@ def build_parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=cmd_publish)
 
     st = sub.add_parser("stats", parents=[common], help="the council's figures")
-    st.add_argument(
-        "--from",
-        help="first day, YYYY-MM-DD (UTC), or an ISO time with an offset, e.g. "
-        "2026-12-02T00:00+03:00, to count that zone's days (default: the 30 days that end "
-        "with --to, --to included)",
-    )
-    st.add_argument(
-        "--to",
-        help="last day, YYYY-MM-DD (UTC; included), or the ISO time with an offset the period "
-        "ends at, e.g. 2026-12-04T00:00+03:00 (default: today)",
-    )
+    add_period_options(st, 30)
     st.add_argument("--json", action="store_true", help="the figures as the API's JSON")
+    st.add_argument(
+        "--csv", action="store_true", help="the figures as the monthly /stats.csv's columns"
+    )
+    st.add_argument("--output", metavar="FILE", help="write the CSV to FILE (default: stdout)")
     st.set_defaults(func=cmd_stats)
+
+    from .cli_reports import add_items_commands
+
+    add_items_commands(sub, common)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed demo content (if empty) and serve it"
@@ -969,4 +1001,9 @@ def _without_password(message: str, url: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m alu_hub.cli`: this file runs as __main__, and the command modules
+    # (cli_reports) import alu_hub.cli, another copy whose Refused this copy's main would not
+    # know (a traceback instead of one line): run that copy's main, as `alu-hub` does
+    from alu_hub.cli import main as installed_main
+
+    sys.exit(installed_main())

@@ -156,9 +156,15 @@ def describe_period(start: dt.datetime, end: dt.datetime) -> str:
     return text
 
 
-def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def period(
+    from_: str | None,
+    to: str | None,
+    now: dt.datetime,
+    default: dt.timedelta = DEFAULT_PERIOD,
+) -> tuple[dt.datetime, dt.datetime]:
     """The period ``[start, end)`` of ``from`` and ``to`` (each a date, taken whole, or an ISO
-    time; ``to`` defaults to today, taken whole, ``from`` to the midnight 30 days before ``to``),
+    time; ``to`` defaults to today, taken whole, ``from`` to the midnight ``default`` (30 days)
+    before ``to``),
     each in the offset it was given in (UTC for a date and a default; see ``period_days``);
     PeriodError when it is not one the statistics can cover: a value that is not a date, or
     outside the calendar, ``from`` not before ``to``, or longer than ten years."""
@@ -168,11 +174,11 @@ def period(from_: str | None, to: str | None, now: dt.datetime) -> tuple[dt.date
     else:
         try:
             # whole days: a period starting at the current time of day cut its first day
-            start = midnight(end - DEFAULT_PERIOD)
+            start = midnight(end - default)
         except OverflowError:
             raise PeriodError(
-                f"'to' {to!r} is too early: the 30 days before it are outside the calendar the "
-                "hub can count in."
+                f"'to' {to!r} is too early: the {default.days} days before it are outside the "
+                "calendar the hub can count in."
             ) from None
     if start >= end:
         raise PeriodError("'from' must be before 'to'.")

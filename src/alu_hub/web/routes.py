@@ -351,17 +351,30 @@ def _cell(text: str) -> str:
 
 
 def stats_csv_text(period: Period, st: StatsOut) -> str:
+    last_day = (period.end - dt.timedelta(days=1)).date()
+    return figures_csv_text(
+        st,
+        month=str(period.month),
+        first=period.start.date().isoformat(),
+        last=last_day.isoformat(),
+        days=period.days,
+    )
+
+
+def figures_csv_text(st: StatsOut, *, month: str, first: str, last: str, days: int) -> str:
+    """The CSV of ``st`` (``CSV_COLUMNS``): ``month``, ``first`` and ``last`` (the columns
+    ``month``, ``period_start``, ``period_end``) and ``days`` (``days_in_period``) on every
+    row; ``/stats.csv`` and ``alu-hub stats --csv`` write it (``csv_bytes``)."""
     out = io.StringIO()
     w = csv.writer(out)  # RFC 4180: quoted as needed, CRLF line ends
     w.writerow(CSV_COLUMNS)
-    last_day = (period.end - dt.timedelta(days=1)).date()
     as_of = f"{st.as_of.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"  # a spreadsheet reads it as a time
     for r in st.members:
         w.writerow(
             (
-                str(period.month),
-                period.start.date().isoformat(),
-                last_day.isoformat(),
+                month,
+                first,
+                last,
                 _cell(r.username),
                 _cell(r.display_name),
                 _cell(r.country),
@@ -369,7 +382,7 @@ def stats_csv_text(period: Period, st: StatsOut) -> str:
                 r.bytes_downloaded,
                 r.uploads,
                 r.upload_days,
-                period.days,
+                days,
                 r.pledge_days,
                 "not judged" if r.meets_pledge is None else "yes" if r.meets_pledge else "no",
                 "" if r.downloads_reported_late is None else r.downloads_reported_late,
@@ -396,6 +409,11 @@ def stats_csv(request: Request, hub: HubDep, month: MonthQuery = None) -> Respon
         st = month_figures(s, period, now).stats
     headers = _headers(None)
     headers["Content-Disposition"] = f'attachment; filename="alu-stats-{chosen}.csv"'
-    # A byte order mark, so that spreadsheets read the names as UTF-8 (Excel needs it).
-    body = "\ufeff" + stats_csv_text(period, st)
-    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+    body = csv_bytes(stats_csv_text(period, st))
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def csv_bytes(text: str) -> bytes:
+    """The CSV's bytes: UTF-8 after a byte order mark, so that spreadsheets read the names as
+    UTF-8 (Excel needs it)."""
+    return ("\ufeff" + text).encode("utf-8")
