@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from . import cli_items
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
 
@@ -601,7 +602,13 @@ def _read_text(path: str, option: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import ItemFields, PublishError, check_metadata, publish_file
+    from .publish import (
+        ItemFields,
+        PublishError,
+        check_metadata,
+        publish_file,
+        refuse_published_again,
+    )
 
     src = Path(args.file)
     if not src.is_file():
@@ -640,7 +647,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)
-        item = publish_file(hub, src, fields, kind="push", filename=src.name)
+        check, also = (None, None) if args.force else refuse_published_again(hub, args.file)
+        item = publish_file(
+            hub, src, fields, kind="push", filename=src.name, check=check, also=also
+        )
     except (PublishError, OSError) as e:
         raise SystemExit(f"alu-hub: {e}") from None
     print(f"Published {item.id} (seq {item.seq}): {item.title}")
@@ -870,7 +880,19 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--recorded-at", help="ISO date/time the footage was shot")
     pub.add_argument("--script-file", help="the script from a UTF-8 text file")
     pub.add_argument("--shotlist-file", help="the shot list from a UTF-8 text file")
+    pub.add_argument(
+        "--force", action="store_true", help="publish it even if its bytes are a live item"
+    )
     pub.set_defaults(func=cmd_publish)
+
+    from .cli_reports import add_item_report_commands  # (it imports this module)
+
+    items = sub.add_parser(
+        "items", help="what was published and who downloaded it; withdraw or correct an item"
+    )
+    isub = items.add_subparsers(dest="items_command", required=True)
+    add_item_report_commands(isub, common)
+    cli_items.add_change_commands(isub, common)
 
     st = sub.add_parser("stats", parents=[common], help="the council's figures")
     add_period_options(st, 30)
@@ -880,10 +902,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--output", metavar="FILE", help="write the CSV to FILE (default: stdout)")
     st.set_defaults(func=cmd_stats)
-
-    from .cli_reports import add_items_commands
-
-    add_items_commands(sub, common)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed demo content (if empty) and serve it"

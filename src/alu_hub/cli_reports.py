@@ -40,13 +40,6 @@ def _at_least_one(text: str) -> int:
     return n
 
 
-def add_items_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    """The ``items`` command group, with its report commands (``add_item_report_commands``)."""
-    items = sub.add_parser("items", help="what was published, and who downloaded it")
-    isub = items.add_subparsers(dest="items_command", required=True)
-    add_item_report_commands(isub, common)
-
-
 def add_item_report_commands(
     isub: argparse._SubParsersAction,  # type: ignore[type-arg]
     common: argparse.ArgumentParser,
@@ -126,7 +119,8 @@ def cmd_items_list(args: argparse.Namespace) -> int:
     for i in out.items:
         print(
             f"{i.seq:<{wide_seq}}{i.id:<34}{_minute(i.published_at):<18}{i.kind:<15}"
-            f"{i.sender:<{wide_sender}}{i.priority:<10}{i.downloaded_by:>9}  {_cut(i.title, room)}"
+            f"{i.sender:<{wide_sender}}{i.priority:<10}{i.downloaded_by:>9}  "
+            f"{_cut(_state(i.withdrawn_at, i.revision) + i.title, room)}"
         )
     if out.total > len(out.items):
         rest = out.total - len(out.items)
@@ -135,6 +129,13 @@ def cmd_items_list(args: argparse.Namespace) -> int:
             "narrow the period or raise --limit."
         )
     return 0
+
+
+def _state(withdrawn_at: dt.datetime | None, revision: int) -> str:
+    """The mark before a title in the listing: withdrawn, or corrected."""
+    if withdrawn_at is not None:
+        return "[WITHDRAWN] "
+    return "[corrected] " if revision > 1 else ""
 
 
 def cmd_items_show(args: argparse.Namespace) -> int:
@@ -176,6 +177,10 @@ def print_report(r: ItemReport) -> None:
         print(f"  slug:      {r.slug}")
     print(f"  kind:      {r.kind}, sent by {sender}, priority {r.priority}")
     print(f"  published: {_minute(r.published_at)} UTC")
+    if r.corrected_at is not None:
+        print(f"  corrected: {_minute(r.corrected_at)} UTC: {r.correction_note}")
+    if r.withdrawn_at is not None:
+        print(f"  WITHDRAWN: {_minute(r.withdrawn_at)} UTC: {r.withdrawn_reason}")
     for x in r.renditions:
         frame = f", {x.width}x{x.height}" if x.width and x.height else ""
         print(

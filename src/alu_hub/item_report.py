@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from . import changes
 from .models import HistoryEvent, Item, Member, utcnow
 from .stats import DOWNLOAD_EVENT
 
@@ -52,6 +53,10 @@ class ItemSummary(BaseModel):
     title: str
     #: how many members completed a download of it (any rendition, any time)
     downloaded_by: int
+    #: when the agency withdrew it (None: not withdrawn)
+    withdrawn_at: dt.datetime | None = None
+    #: how many times it was corrected or withdrawn (1: as published)
+    revision: int = 1
 
 
 class ItemListOut(BaseModel):
@@ -107,6 +112,11 @@ class ItemReport(BaseModel):
     sender_display_name: str
     priority: str
     published_at: dt.datetime
+    revision: int = 1
+    corrected_at: dt.datetime | None = None
+    correction_note: str = ""
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str = ""
     renditions: list[RenditionInfo]
     #: the members that completed a download of it, first first
     downloaded_by: list[MemberDownload]
@@ -125,11 +135,9 @@ def sender(item: Item) -> str:
 
 
 def find_item(s: Session, key: str) -> Item | None:
-    """The item of id ``key``, else of seq ``key`` (digits), else None."""
-    item = s.get(Item, key)
-    if item is None and key.isascii() and key.isdigit() and len(key) < 19:
-        item = s.scalar(select(Item).where(Item.seq == int(key)))
-    return item
+    """The item ``key`` names (its id, or its seq), else None: as ``items withdraw`` finds it."""
+    found = changes.find_item(s, key)
+    return s.get(Item, found) if found is not None else None
 
 
 def _downloaded_by(s: Session, item_ids: list[str]) -> dict[str, int]:
@@ -187,6 +195,8 @@ def list_items(
                     priority=i.priority,
                     title=i.title,
                     downloaded_by=counts.get(i.id, 0),
+                    withdrawn_at=i.withdrawn_at,
+                    revision=i.revision,
                 )
                 for i in items
             ],
@@ -275,6 +285,11 @@ def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemR
         sender_display_name=source.display_name if source else "",
         priority=item.priority,
         published_at=item.published_at,
+        revision=item.revision,
+        corrected_at=item.corrected_at,
+        correction_note=item.correction_note,
+        withdrawn_at=item.withdrawn_at,
+        withdrawn_reason=item.withdrawn_reason,
         renditions=[
             RenditionInfo(
                 name=r.name,
