@@ -525,7 +525,7 @@ class ItemCardDelegate(QStyledItemDelegate):
             corner.moveRight(picture.right() - 3)
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
-        alarm = state in ("missing", "failed")
+        alarm = state in ("missing", "failed", "withdrawn")
         painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
         painter.drawRoundedRect(corner, 3, 3)
         painter.setPen(QColor("white"))
@@ -583,7 +583,7 @@ def _column_texts(column: int) -> list[str]:
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
     if column == _STATE_COLUMN:
-        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing")
+        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing", "Corrected")
     return []
 
 

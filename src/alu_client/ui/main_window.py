@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(w, "")
         _connect(self.feed, "unread_changed", self.set_unread)
         _connect(self.feed, "preview_requested", self.show_item)
+        _connect(self.feed, "delete_files_requested", self._delete_withdrawn)
 
         self.actions_ = ShellActions(self)
         a = self.actions_
@@ -211,6 +212,13 @@ class MainWindow(QMainWindow):
         if callable(show):
             self.tabs.setCurrentWidget(self.library)
             show(item_id)
+
+    def _delete_withdrawn(self, li: object) -> None:
+        """A withdrawn item's files, asked from its banner in the Feed: the Library asks
+        first, and deletes them."""
+        ask = getattr(self.library, "ask_delete", None)
+        if callable(ask):
+            ask([li])
 
     # --- commands -------------------------------------------------------------------------------
 
