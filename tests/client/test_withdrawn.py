@@ -181,7 +181,10 @@ class ChangingHub:
             raise NotFound("There is no item with this id.", status=404)
         page = [(n, i) for n, i in self.changes if n > after][:limit]
         more = len([n for n, _i in self.changes if n > after]) > limit
-        return ChangePage([i for _n, i in page], next=page[-1][0] if page else after, more=more)
+        last = None if page else max((n for n, _i in self.changes), default=0)
+        return ChangePage(
+            [i for _n, i in page], next=page[-1][0] if page else after, more=more, last=last
+        )
 
 
 def _sync(store: Store, hub: ChangingHub, changed: list[Item]) -> FeedSync:
@@ -245,6 +248,20 @@ def test_a_hub_restored_from_a_backup_has_its_changes_read_again(store: Store) -
     sync.catch_up()
     li = Library(store, PROFILE).get(items[1].id)
     assert li is not None and li.item.withdrawn
+
+
+def test_changes_that_end_before_the_cursor_are_read_again(store: Store) -> None:
+    """The hub says where its changes end (``last``, on an empty page): one that ends before
+    the cursor was restored, and numbers its changes again from there."""
+    items = [make_item(n) for n in range(1, 4)]
+    hub = ChangingHub(items, [(9, withdrawn(items[0]))])
+    sync = _sync(store, hub, [])
+    sync.catch_up()
+    hub.changes = [(1, withdrawn(items[2]))]  # its feed as it was; its changes from 1 again
+    sync.catch_up()
+    li = Library(store, PROFILE).get(items[2].id)
+    assert li is not None and li.item.withdrawn
+    assert SyncState(store, PROFILE).changes_seq == 1
 
 
 # --- the transfer engine ------------------------------------------------------------------------

@@ -236,6 +236,8 @@ class ChangePage:
     next: int
     more: bool
     skipped: tuple[Skipped, ...] = ()
+    #: on a page with no items, the hub's newest change number (None: the hub does not say)
+    last: int | None = None
 
 
 @dataclass(frozen=True)
@@ -499,7 +501,13 @@ def parse_change_page(data: Any) -> ChangePage:
     """A page of the hub's changes; its malformed items that can be placed in ``skipped``."""
     r = _Reader(data, "changes page")
     items, skipped = _entries(r, parse_item, "item", 32)
-    return ChangePage(items, next=r.integer("next"), more=r.flag("more"), skipped=skipped)
+    return ChangePage(
+        items,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        skipped=skipped,
+        last=r.optional_integer("last"),
+    )
 
 
 def parse_history_page(data: Any) -> HistoryPage:

@@ -236,6 +236,7 @@ class FeedSync:
             return 0
         client = client or self.client()
         updated = 0
+        rewound = False
         while True:
             after = self.state.changes_seq
             try:
@@ -245,6 +246,13 @@ class FeedSync:
                     self._no_changes_said = True
                     log.info("the hub has no changes feed (older than withdrawals)")
                 return updated
+            if not page.items and page.last is not None and page.last < after and not rewound:
+                # the hub's changes end before our cursor: restored from a backup (or another
+                # hub): all read again (there are few; an item the same is not changed twice)
+                rewound = True
+                log.warning("the hub's changes end at %d, before %d: read again", page.last, after)
+                self.state.rewind_changes(0)
+                continue
             for s in page.skipped:
                 if s.id not in self.skipped:
                     log.warning("changes: skipped item %r (seq %d): %s", s.id, s.seq, s.reason)
