@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -16,7 +16,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import auth, feed, signin
+from . import auth, changes, feed, signin
 from .db import HUB_ID_KEY
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
@@ -33,7 +33,9 @@ from .models import (
     utcnow,
 )
 from .schemas import (
+    ChangePage,
     ClientInfo,
+    CorrectIn,
     HistoryBatchIn,
     HistoryBatchOut,
     HistoryEventOut,
@@ -45,6 +47,7 @@ from .schemas import (
     SessionIn,
     SessionOut,
     StatsOut,
+    WithdrawIn,
 )
 from .stats import PeriodError, compute_stats
 from .stats import period as stats_period
@@ -165,6 +168,80 @@ def _item(s: Session, item_id: str) -> Item:
     return item
 
 
+def _not_withdrawn(item: Item) -> None:
+    """A withdrawn item's files are served no more (links already handed out included)."""
+    if item.withdrawn_at is not None:
+        raise ApiError(410, "item_withdrawn", changes.withdrawn_message(item.withdrawn_reason))
+
+
+# (before /items/{item_id}, which would take "changes" for an id)
+@router.get("/items/changes", response_model=ChangePage, tags=["feed"])
+async def list_changes(
+    request: Request,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response:
+    """Items corrected or withdrawn after change number ``after``, in change order, each once
+    at its current state; ``next`` is the ``after`` of the next call. Start from 0."""
+    hub: Hub = request.app.state.hub
+    base = base_url(request)
+
+    def answer() -> bytes:
+        member_for(request, hub)
+        with hub.db.session() as s:
+            items, more = changes.page(s, after, limit)
+            last = None if items else changes.newest_change(s)
+        return page_body(items, after, more, base, last)
+
+    return Response(await run_in_threadpool(answer), media_type="application/json")
+
+
+def _change(do: Callable[[], changes.Changed], request: Request) -> Response:
+    try:
+        done = do()
+    except changes.ChangeError as e:
+        raise ApiError(e.status, e.code, e.message) from None
+    text = done.item.feed_json
+    assert text is not None
+    return Response(with_base(text.encode(), base_url(request)), media_type="application/json")
+
+
+@router.post(
+    "/items/{item_id}/withdraw",
+    response_model=ItemOut,
+    tags=["changes"],
+    responses={
+        403: {"description": "Agency staff only."},
+        409: {"description": "The item is withdrawn already (``already_withdrawn``)."},
+        422: {"description": "The reason is blank or too long."},
+    },
+)
+def withdraw_item(
+    item_id: str, body: WithdrawIn, request: Request, hub: HubDep, _agency: AgencyDep
+) -> Response:
+    """Withdraw the item for good (agency staff): it stays in the feed with ``withdrawn_at``
+    and the reason, its files are answered 410 ``item_withdrawn``, and it leaves the counts."""
+    return _change(lambda: changes.withdraw(hub, item_id, body.reason), request)
+
+
+@router.patch(
+    "/items/{item_id}",
+    response_model=ItemOut,
+    tags=["changes"],
+    responses={
+        403: {"description": "Agency staff only."},
+        409: {"description": "The item is withdrawn (``already_withdrawn``)."},
+        422: {"description": "No note, nothing to correct, or a field the hub cannot take."},
+    },
+)
+def correct_item(
+    item_id: str, body: CorrectIn, request: Request, hub: HubDep, _agency: AgencyDep
+) -> Response:
+    """Correct the fields given (agency staff), with ``note`` saying what was corrected."""
+    given = body.model_dump(exclude={"note"})
+    return _change(lambda: changes.correct(hub, item_id, given, body.note), request)
+
+
 @router.get("/items/{item_id}", response_model=ItemOut, tags=["feed"])
 def get_item(item_id: str, request: Request, hub: HubDep, _member: MemberDep) -> Response:
     """One item, as the feed gives it."""
@@ -239,8 +316,15 @@ def get_rendition(
         rend = (
             s.execute(
                 select(
-                    Rendition.storage_key, Rendition.sha256, Rendition.mime, Rendition.filename
-                ).where(Rendition.item_id == item_id, Rendition.name == name)
+                    Rendition.storage_key,
+                    Rendition.sha256,
+                    Rendition.mime,
+                    Rendition.filename,
+                    Item.withdrawn_at,
+                    Item.withdrawn_reason,
+                )
+                .join(Item, Item.id == Rendition.item_id)
+                .where(Rendition.item_id == item_id, Rendition.name == name)
             ).one_or_none()
             if len(item_id) <= 32
             else None
@@ -248,6 +332,8 @@ def get_rendition(
         if rend is None:
             _item(s, item_id)  # 404 unknown_item, or:
             raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
+    if rend.withdrawn_at is not None:
+        raise ApiError(410, "item_withdrawn", changes.withdrawn_message(rend.withdrawn_reason))
     return _serve(request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename)
 
 
@@ -264,6 +350,7 @@ def get_thumbnail(
     _reader(request, hub, m, exp, sig)
     with hub.db.session() as s:
         item = _item(s, item_id)
+        _not_withdrawn(item)
         key = item.thumbnail_key
     # The thumbnail belongs to an immutable item: its key names it for as long as it lives.
     return _serve(request, hub, key, auth.token_hash(key), "image/jpeg", None)
@@ -276,6 +363,7 @@ def rendition_link(
     """A short-lived URL for the rendition that needs no header (media players, other tools)."""
     with hub.db.session() as s:
         item = _item(s, item_id)
+        _not_withdrawn(item)
         if not any(r.name == name for r in item.renditions):
             raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
     path = f"/api/v1/items/{item_id}/renditions/{name}"
@@ -301,7 +389,9 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: ``event: item`` with the item as data and its seq as id, for every
-    item published after ``after`` (or ``Last-Event-ID`` on reconnect; default: from now)."""
+    item published after ``after`` (or ``Last-Event-ID`` on reconnect; default: from now);
+    ``event: change`` with ``{"change": N}`` (no id) when items were corrected or withdrawn
+    since the stream opened: read ``GET /items/changes``."""
     hub: Hub = request.app.state.hub
     await current_member(request, hub)
     if hub.broker.closing:
@@ -321,17 +411,26 @@ async def events(
     base = base_url(request)
     digest = auth.token_hash(bearer(request))
 
-    async def stream(cursor: int) -> AsyncIterator[str]:
+    changed = await run_in_threadpool(_change_counter, hub)
+
+    async def stream(cursor: int, changed: int) -> AsyncIterator[str]:
         yield "retry: 5000\n\n"
         while not hub.broker.closing:
             seen = hub.broker.generation  # before reading: a wake-up while reading counts
             try:
-                rows, more = await run_in_threadpool(_page_out, hub, cursor, base, digest)
+                rows, more, change = await run_in_threadpool(
+                    _page_out, hub, cursor, base, digest, changed
+                )
             except SignInEnded:
                 return
             for seq, data in rows:
                 cursor = seq
                 yield f"id: {seq}\nevent: item\ndata: {data}\n\n"
+            if change != changed:
+                # an item corrected or withdrawn: the workstation reads /items/changes (no id:
+                # Last-Event-ID stays the feed's seq)
+                changed = change
+                yield f'event: change\ndata: {{"change": {change}}}\n\n'
             if more:
                 continue
             if await request.is_disconnected():
@@ -343,7 +442,9 @@ async def events(
                 yield ": keep-alive\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(cursor), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(
+        stream(cursor, changed), media_type="text/event-stream", headers=headers
+    )
 
 
 #: How often a quiet event stream looks whether its sign-in still holds (through the token
@@ -403,18 +504,27 @@ def _max_seq(hub: Hub) -> int:
         return feed.newest_seq(s)
 
 
-def _page_out(hub: Hub, after: int, base: str, digest: str) -> tuple[list[tuple[int, str]], bool]:
-    """The stream's next items after ``after``. Before any goes out, the token (``digest``)
-    is read from the database, not the cache: no item reaches a sign-in ended a moment ago by
-    another process; raises ``SignInEnded`` then."""
+def _change_counter(hub: Hub) -> int:
+    with hub.db.session() as s:
+        return changes.change_counter(s)
+
+
+def _page_out(
+    hub: Hub, after: int, base: str, digest: str, changed: int
+) -> tuple[list[tuple[int, str]], bool, int]:
+    """The stream's next items after ``after``, and the changes' counter (``changed``: as the
+    stream saw it last). Before anything goes out, the token (``digest``) is read from the
+    database, not the cache: nothing reaches a sign-in ended a moment ago by another process;
+    raises ``SignInEnded`` then."""
     with hub.db.session() as s:
         items, more = page_json(s, hub.feed_cache, after, 100)
-        if items:
+        change = changes.change_counter(s)
+        if items or change != changed:
             try:
                 auth.token_by_hash(s, digest)
             except auth.TokenProblem:
                 raise SignInEnded() from None
-    return [(seq, with_base(text, base).decode()) for seq, text in items], more
+    return [(seq, with_base(text, base).decode()) for seq, text in items], more, change
 
 
 # --- history -------------------------------------------------------------------------------

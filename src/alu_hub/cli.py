@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from . import cli_items
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
 
@@ -600,7 +601,13 @@ def _read_text(path: str, option: str) -> str:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import ItemFields, PublishError, check_metadata, publish_file
+    from .publish import (
+        ItemFields,
+        PublishError,
+        check_metadata,
+        publish_file,
+        refuse_published_again,
+    )
 
     src = Path(args.file)
     if not src.is_file():
@@ -639,7 +646,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)
-        item = publish_file(hub, src, fields, kind="push", filename=src.name)
+        check, also = (None, None) if args.force else refuse_published_again(hub, args.file)
+        item = publish_file(
+            hub, src, fields, kind="push", filename=src.name, check=check, also=also
+        )
     except (PublishError, OSError) as e:
         raise SystemExit(f"alu-hub: {e}") from None
     print(f"Published {item.id} (seq {item.seq}): {item.title}")
@@ -836,7 +846,14 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--recorded-at", help="ISO date/time the footage was shot")
     pub.add_argument("--script-file", help="the script from a UTF-8 text file")
     pub.add_argument("--shotlist-file", help="the shot list from a UTF-8 text file")
+    pub.add_argument(
+        "--force", action="store_true", help="publish it even if its bytes are a live item"
+    )
     pub.set_defaults(func=cmd_publish)
+
+    items = sub.add_parser("items", help="the feed's items")
+    isub = items.add_subparsers(dest="items_command", required=True)
+    cli_items.add_change_commands(isub, common)
 
     st = sub.add_parser("stats", parents=[common], help="the council's figures")
     st.add_argument(
@@ -969,4 +986,7 @@ def _without_password(message: str, url: str) -> str:
 
 
 if __name__ == "__main__":
+    # ``python -m alu_hub.cli``: the command modules (``cli_items``) import this one by name,
+    # and must meet the same ``Refused`` that ``main`` catches, not a second copy
+    sys.modules.setdefault("alu_hub.cli", sys.modules[__name__])
     sys.exit(main())

@@ -290,8 +290,9 @@ class Database:
 
     def _ensure_rows(self) -> None:
         with self.session() as s:
-            if s.get(Counter, "item_seq") is None:
-                s.add(Counter(name="item_seq", value=0))
+            for counter in ("item_seq", "item_change_seq"):
+                if s.get(Counter, counter) is None:
+                    s.add(Counter(name=counter, value=0))
             if s.get(KeyValue, "link_key") is None:
                 s.add(KeyValue(key="link_key", value=secrets.token_hex(32)))
             if s.get(KeyValue, HUB_ID_KEY) is None:

@@ -1,14 +1,15 @@
-"""Wake the server-sent-event streams when the feed grows.
+"""Wake the server-sent-event streams when the feed grows or an item in it changes.
 
 Publishing happens on worker threads; the streams wait on the event loop. ``FeedBroker.notify``
 is safe from any thread. The streams read new items from the database by seq, so a wake-up
 only tells them to look.
 
 Items committed by other processes sharing the database (replicas behind one address,
-``alu-hub publish``) never call this process's ``notify``: while any stream waits, one task per
-process reads the feed counter (one row, by key) every ``FEED_POLL_S`` and wakes the streams
-when it moved. So an item reaches the streams of every replica within about a second; the
-keep-alive interval bounds anything missed besides.
+``alu-hub publish``, ``alu-hub items withdraw``) never call this process's ``notify``: while any
+stream waits, one task per process reads the feed's counters (two rows, by key) every
+``FEED_POLL_S`` and wakes the streams when they moved. So an item, or a change, reaches the
+streams of every replica within about a second; the keep-alive interval bounds anything missed
+besides.
 
 Every wake-up moves ``generation``. A stream notes it before it reads its page and waits with
 ``since=`` that value: a wake-up that came while it was reading (between its query and its wait)
@@ -22,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .db import Database
 from .models import Counter
@@ -38,9 +39,12 @@ BROKER_STATE = "alu_event_broker"
 
 
 def feed_counter(db: Database) -> int:
-    """The feed's seq counter: it moves in the transaction that publishes an item."""
+    """The feed's seq counter plus the changes' (``item_change_seq``): one or the other moves
+    in the transaction that publishes an item, or corrects or withdraws one."""
     with db.engine.connect() as conn:
-        value = conn.execute(select(Counter.value).where(Counter.name == "item_seq")).scalar()
+        value = conn.execute(
+            select(func.sum(Counter.value)).where(Counter.name.in_(("item_seq", "item_change_seq")))
+        ).scalar()
     return int(value or 0)
 
 

@@ -89,6 +89,12 @@ def item_json(fields: Any, source: MemberOut | None, renditions: Sequence[Any]) 
             "duration": fields.duration,
             "source_member": source,
             "thumbnail_url": f"{prefix}/thumbnail",
+            # (an item being published has no column defaults yet: revision 1, no change)
+            "revision": fields.revision or 1,
+            "corrected_at": _utc(fields.corrected_at),
+            "correction_note": fields.correction_note or "",
+            "withdrawn_at": _utc(fields.withdrawn_at),
+            "withdrawn_reason": fields.withdrawn_reason or "",
             "renditions": [
                 {
                     "name": x.name,

@@ -127,8 +127,10 @@ class Token(Base):
 
 
 class Item(Base):
-    """A news item in the feed: an agency push or a member's shared upload. Immutable once
-    published; it is inserted only when all its renditions are in storage."""
+    """A news item in the feed: an agency push or a member's shared upload. It is inserted only
+    when all its renditions are in storage. Its files never change; the agency may correct its
+    texts or withdraw it (``changes``): each change moves ``revision`` and takes the next
+    ``change_seq`` (the ``item_change_seq`` counter, as ``seq`` is taken from ``item_seq``)."""
 
     __tablename__ = "items"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -158,12 +160,25 @@ class Item(Base):
     #: The item as the feed serves it, URLs relative to the hub (``feed.item_json``); made in
     #: the publishing transaction. None for items published before migration 0004.
     feed_json: Mapped[str | None] = mapped_column(Text, default=None, deferred=True)
+    #: 1 when published, one more at each correction or withdrawal (migration 0008)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    corrected_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: what the agency said it corrected, the last time ("" when never corrected)
+    correction_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: set once: a withdrawn item is never served again (its files: 410), nor counted
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: the change number of its last change (``GET /items/changes``); None: never changed
+    change_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
     source_member: Mapped[Member | None] = relationship(lazy="joined")
     renditions: Mapped[list[Rendition]] = relationship(
         lazy="selectin", order_by="Rendition.id", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_items_published_at", "published_at"),)
+    __table_args__ = (
+        Index("ix_items_published_at", "published_at"),
+        Index("ix_items_change_seq", "change_seq", unique=True),
+    )
 
 
 class Rendition(Base):

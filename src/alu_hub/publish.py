@@ -459,6 +459,65 @@ def _same_recent_item(s: Session, item: Item) -> str | None:
     return None
 
 
+#: ``alu-hub publish`` of bytes that are already a live push (``file``, ``seq``, ``title``,
+#: ``date``)
+ALREADY_PUBLISHED = (
+    '{file} is already item {seq} "{title}" (published {date}); nothing was published. Use '
+    "--force to publish it again."
+)
+
+
+class AlreadyPublished(PublishError):
+    """A push of bytes that are already the broadcast file of an agency item not withdrawn."""
+
+
+def live_push(s: Session, sha256: str, publishing: str | None = None) -> Item | None:
+    """The first agency push, not withdrawn, whose broadcast file has the bytes ``sha256``
+    (``publishing``: the id of the item being published with them, which is not it)."""
+    return s.scalars(
+        select(Item)
+        .join(Rendition, Rendition.item_id == Item.id)
+        .where(
+            Rendition.name == "broadcast",
+            Rendition.sha256 == sha256,
+            Item.kind == "push",
+            Item.withdrawn_at.is_(None),
+            Item.id != (publishing or ""),
+        )
+        .order_by(Item.seq)
+        .limit(1)
+    ).first()
+
+
+def refuse_published_again(hub: Hub, file: str) -> tuple[Callable[[str], None], AlsoInTransaction]:
+    """``prepare``'s check and ``commit``'s ``also`` for a push that must not be bytes already
+    pushed (the same file published twice by mistake made a second item in every member's feed
+    and in the council's counts): refused before the proxy is made, and again where publishes
+    take turns (two at once)."""
+
+    def refusal(item: Item) -> AlreadyPublished:
+        title = item.title if len(item.title) <= _QUOTED_TITLE else item.title[:_QUOTED_TITLE]
+        return AlreadyPublished(
+            ALREADY_PUBLISHED.format(
+                file=file, seq=item.seq, title=title, date=f"{item.published_at:%Y-%m-%d}"
+            )
+        )
+
+    def check(sha256: str) -> None:
+        with hub.db.session() as s:
+            found = live_push(s, sha256)
+            if found is not None:
+                raise refusal(found)
+
+    def also(s: Session, item: Item) -> None:
+        sha = next((r.sha256 for r in item.renditions if r.name == "broadcast"), "")
+        found = live_push(s, sha, publishing=item.id)
+        if found is not None:
+            raise refusal(found)
+
+    return check, also
+
+
 #: a member upload of a file already on the network: the agency's item (``title``, ``date``)
 ON_NETWORK_AGENCY = (
     "This file is already on the network: it is the agency's “{title}” (published {date}). "

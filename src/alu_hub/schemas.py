@@ -62,6 +62,17 @@ class ItemOut(BaseModel):
     source_member: MemberOut | None
     thumbnail_url: str
     renditions: list[RenditionOut]
+    #: 1 when published, one more at each correction or withdrawal (absent from hubs before
+    #: them, and from items never changed that were published before them: 1)
+    revision: int = 1
+    #: when the agency last corrected the item (UTC); None when never
+    corrected_at: dt.datetime | None = None
+    #: what the agency corrected, in its words ("" when never corrected)
+    correction_note: str = ""
+    #: when the agency withdrew the item: do not use it; its files are no longer served (410)
+    withdrawn_at: dt.datetime | None = None
+    #: why ("" when not withdrawn)
+    withdrawn_reason: str = ""
 
 
 class ItemPage(BaseModel):
@@ -72,6 +83,40 @@ class ItemPage(BaseModel):
     #: on a page with no items, the seq of the newest item in the feed: a client whose
     #: ``after`` is past it holds numbers this hub no longer has (restored from a backup)
     last: int | None = None
+
+
+class ChangePage(BaseModel):
+    """Items corrected or withdrawn, each once at its current state, in change order."""
+
+    items: list[ItemOut]
+    #: pass as ``after`` for the next page; equals ``after`` when nothing new
+    next: int
+    more: bool
+    #: on a page with no items, the hub's newest change number: a client whose ``after`` is
+    #: past it holds numbers this hub no longer has (restored from a backup)
+    last: int | None = None
+
+
+#: bounds of a request's texts; the hub's own limits (``publish``) say more precisely
+_TEXT_MAX = 100_000
+
+
+class WithdrawIn(BaseModel):
+    #: why the item is withdrawn, shown to every member (required: not blank)
+    reason: str = Field(max_length=_TEXT_MAX)
+
+
+class CorrectIn(BaseModel):
+    """The fields to correct (those given), and what was corrected (``note``, required)."""
+
+    title: str | None = Field(default=None, max_length=_TEXT_MAX)
+    slug: str | None = Field(default=None, max_length=_TEXT_MAX)
+    dateline: str | None = Field(default=None, max_length=_TEXT_MAX)
+    restrictions: str | None = Field(default=None, max_length=_TEXT_MAX)
+    script: str | None = Field(default=None, max_length=_TEXT_MAX)
+    shotlist: str | None = Field(default=None, max_length=_TEXT_MAX)
+    priority: str | None = Field(default=None, max_length=_TEXT_MAX)
+    note: str = Field(max_length=_TEXT_MAX)
 
 
 class LinkOut(BaseModel):

@@ -32,6 +32,10 @@ from the day it joined (``Member.created_at``) to the day it was disabled
 listed for a period it was a member in (or had activity in); a period not begun yet has no day
 to judge (``pledge_days`` 0, ``meets_pledge`` None).
 
+An item the agency withdrew (``Item.withdrawn_at``) is no push, nor a member's upload (it was
+taken down, not shared), whenever it was withdrawn; the downloads of it that happened stay
+counted.
+
 Member figures are those of member accounts (role ``member``): agency staff's own uploads and
 downloads are not member activity, and the totals are the sums of the member rows.
 """
@@ -239,7 +243,12 @@ def compute_stats(
 
     in_items = (Item.published_at >= start) & (Item.published_at < end)
     pushes = (
-        s.scalar(select(func.count()).select_from(Item).where(in_items, Item.kind == "push")) or 0
+        s.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(in_items, Item.kind == "push", Item.withdrawn_at.is_(None))
+        )
+        or 0
     )
 
     # A member's uploads, each on the period's day its bytes arrived (computed here: a day of
@@ -254,6 +263,7 @@ def compute_stats(
             arrived < end,
             Item.kind == "member_upload",
             Item.source_member_id.is_not(None),
+            Item.withdrawn_at.is_(None),  # taken down: not shared
         )
     ):
         assert member_id is not None

@@ -21,6 +21,7 @@ BOTH_DATABASES = {
     "tests.hub.test_database",
     "tests.hub.test_feed_pages",
     "tests.hub.test_input_edges",
+    "tests.hub.test_item_changes",
     "tests.hub.test_security",
     "tests.hub.test_stats_figures",
     "tests.hub.test_stats_late",
