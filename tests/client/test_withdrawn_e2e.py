@@ -11,6 +11,7 @@ import pytest
 
 from alu_client.core.rules import Conditions, RuleStore
 from alu_client.core.withdrawn import WithdrawnItem
+from tests.client import test_cli_hub as cli
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -87,3 +88,33 @@ def test_the_agency_withdraws_an_item_being_downloaded(
     finally:
         first.stop()
         second.stop()
+
+
+def test_alu_feed_says_it_and_alu_get_refuses(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    live_hub.member("ktn", cli.PASSWORD)
+    live_hub.member("desk-chief", role="agency")
+    agency = live_hub.login("desk-chief")
+    gone = live_hub.publish(clip, "Floods in Kisumu")
+    fixed = live_hub.publish(clip, "Market fire", dateline="NAIROBI")
+    home = tmp_path / "home"
+    cli.login(home, live_hub)
+    assert {i["id"]: i["withdrawn_at"] for i in cli.feed(home)} == {gone: None, fixed: None}
+    r = agency.post(live_hub.api(f"/items/{gone}/withdraw"), json={"reason": REASON})
+    assert r.status_code == 200, r.text
+    note = "Dateline corrected: KISUMU"
+    r = agency.patch(live_hub.api(f"/items/{fixed}"), json={"dateline": "KISUMU", "note": note})
+    assert r.status_code == 200, r.text
+    listed = {i["id"]: i for i in cli.feed(home)}  # (synced first: the changes read)
+    assert listed[gone]["withdrawn_reason"] == REASON and listed[gone]["withdrawn_at"]
+    assert listed[gone]["revision"] == 2
+    assert listed[fixed]["correction_note"] == note and listed[fixed]["corrected_at"]
+    assert listed[fixed]["dateline"] == "KISUMU" and listed[fixed]["withdrawn_at"] is None
+    text = cli.ok(cli.alu(home, "feed", "--offline"))
+    assert "WITHDRAWN by the agency" in text and f"do not use: {REASON}" in text
+    assert f": {note}" in text and "Corrected " in text
+    r = cli.alu(home, "get", gone)
+    assert r.returncode == 1 and r.stdout == ""
+    assert "withdrawn by the agency" in r.stderr and REASON in r.stderr
+    assert len([line for line in r.stderr.splitlines() if "withdrawn" in line]) == 1

@@ -23,10 +23,11 @@ class WithdrawnItem(Exception):
 
     def __init__(self, item: Item) -> None:
         when = item.withdrawn_at.strftime("%Y-%m-%d %H:%M UTC") if item.withdrawn_at else ""
+        reason = " ".join(item.withdrawn_reason.split()) or "no reason given"
+        stop = "" if reason[-1] in ".!?؟" else "."
         super().__init__(
-            f"{item.title or item.id!r} was withdrawn by the agency ({when}): "
-            f"{item.withdrawn_reason or 'no reason given'}. Do not use it; nothing was "
-            "downloaded."
+            f"{item.title or item.id!r} was withdrawn by the agency ({when}): {reason}{stop} "
+            "Do not use it; nothing was downloaded."
         )
         self.item = item
 
