@@ -398,9 +398,10 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, items: list[Item]) -> None:
         if self.notify and self.tray is not None:
-            # the member's own uploads are no news to it (the Feed stores them read)
+            # the member's own uploads are no news to it (the Feed stores them read), nor an
+            # item the agency withdrew before it arrived here (its row says so)
             member = self.services.library.member
-            self.tray.notify_pushes([i for i in items if not i.sent_by(member)])
+            self.tray.notify_pushes([i for i in items if not i.sent_by(member) and not i.withdrawn])
 
     def _on_rules_problems(self, problems: list[RuleProblem]) -> None:
         """A rule's folder cannot be written (a share away): shown in the status bar while so,

@@ -78,8 +78,8 @@ class FeedPanel(QWidget):
     unread_changed = Signal(int)
     preview_requested = Signal(str)
     command_failed = Signal(str)
-    #: the user asked to delete a withdrawn item's files from its banner (a LibraryItem: the
-    #: main window has the Library ask first, and delete them)
+    # the user asked to delete a withdrawn item's files from its banner (a LibraryItem: the
+    # main window has the Library ask first, and delete them)
     delete_files_requested = Signal(object)
 
     def __init__(
