@@ -352,7 +352,7 @@ def get_thumbnail(
         item = _item(s, item_id)
         _not_withdrawn(item)
         key = item.thumbnail_key
-    # The thumbnail belongs to an immutable item: its key names it for as long as it lives.
+    # The thumbnail's file never changes (a correction changes texts only): its key names it.
     return _serve(request, hub, key, auth.token_hash(key), "image/jpeg", None)
 
 

@@ -1,12 +1,14 @@
 """Feed pages as JSON, made once per item.
 
-Items never change once published (nor do the members they name), and every workstation of
-every member reads the same items, page after page. So the JSON of an item is made once, in
-the transaction that publishes it (``items.feed_json``, through the same ``ItemOut`` model the
-API documents), with its URLs relative to the hub; a page is one indexed query for those texts,
-joined, with the request's base URL put in front of the URLs. Items published before that
-column existed are read with SQLAlchemy Core (loading a page of 100 through the ORM cost ~10 ms,
-Core ~2 ms), rendered, and kept in a bounded per-process cache. The answer is byte for byte what
+Items change seldom (the members they name never), and every workstation of every member reads
+the same items, page after page. So the JSON of an item is made in the transaction that
+publishes it and again in each one that corrects or withdraws it (``items.feed_json``, through
+the same ``ItemOut`` model the API documents: ``changes``), with its URLs relative to the hub; a
+page is one indexed query for those texts, joined, with the request's base URL put in front of
+the URLs. Items published before that column existed are read with SQLAlchemy Core (loading a
+page of 100 through the ORM cost ~10 ms, Core ~2 ms), rendered, and kept in a bounded
+per-process cache; only those: a change stores the item's JSON, so a changed item is never read
+from a cache another process filled before the change. The answer is byte for byte what
 ``ItemPage`` would produce.
 """
 

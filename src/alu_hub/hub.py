@@ -43,7 +43,7 @@ class Hub:
     folder_lock: DataFolderLock = field(init=False, repr=False, compare=False)
     #: Where probing, proxies and thumbnails run (``mediapool``).
     media: MediaPool = field(init=False, repr=False, compare=False)
-    #: The JSON of items already served (items never change): ``feed``.
+    #: The JSON of old items already served (those without ``feed_json``): ``feed``.
     feed_cache: ItemJsonCache = field(default_factory=ItemJsonCache, repr=False, compare=False)
     #: Tokens checked lately, and whom they sign in (``auth.TokenCache``).
     tokens: TokenCache = field(default_factory=TokenCache, repr=False, compare=False)

@@ -41,6 +41,11 @@ def too_large_response(code: str, message: str, status: int = 413) -> list[Messa
     ]
 
 
+#: A correction (``PATCH /api/v1/items/{id}``) may carry a script, a shot list and restrictions
+#: at their limit (20,000 characters each): in JSON's ``\uXXXX`` escapes, 6 bytes a character.
+CORRECTION_BODY_BYTES = 512 * 1024
+
+
 class BodyLimits:
     """See the module doc."""
 
@@ -56,6 +61,8 @@ class BodyLimits:
             return self.settings.max_signin_body_bytes
         if method == "POST" and path.rstrip("/") == "/api/v1/history":
             return self.settings.max_history_batch_bytes
+        if method == "PATCH" and path.startswith("/api/v1/items/"):
+            return CORRECTION_BODY_BYTES
         return self.settings.max_json_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -199,6 +199,13 @@ LATE_REPORTS = (
 )
 
 
+#: Said where the figures are explained (the statistics page): what a withdrawal does to them.
+WITHDRAWN_NOT_COUNTED = (
+    "Items the agency withdrew are counted neither as pushes nor as uploads; downloads of them "
+    "stay counted."
+)
+
+
 def as_of_text(when: dt.datetime) -> str:
     """When figures were computed, for people: ``2026-12-11 14:03 UTC``."""
     return f"{when.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"

@@ -24,6 +24,7 @@ from alu_hub.stats import compute_stats
 from tests.support.livehub import hub_database_url
 
 from .conftest import LiveHub
+from .test_stats_page import AGENCY, parse, web_session
 
 
 def _agency(live: LiveHub) -> requests.Session:
@@ -283,6 +284,14 @@ def test_withdrawn_pushes_and_uploads_leave_the_counts_downloads_stay(
         out = compute_stats(s, day, day + dt.timedelta(days=1))
     assert (out.pushes, out.uploads, out.uploading_members) == (1, 0, 0)
     assert out.summary.startswith("1 push, 2 downloads, 0 uploads")
+    # the page says so where its figures are explained
+    live_hub.member(*AGENCY, role="agency")
+    page = parse(web_session(live_hub).get(live_hub.url + "/stats", timeout=30).text)
+    assert (page.by_id["pushes"], page.by_id["uploads"]) == ("1", "0")
+    assert page.by_id["withdrawn"] == (
+        "Items the agency withdrew are counted neither as pushes nor as uploads; downloads of "
+        "them stay counted."
+    )
 
 
 def test_migration_0008_keeps_the_items_at_revision_one_and_goes_down_and_up(
@@ -327,3 +336,20 @@ def test_migration_0008_keeps_the_items_at_revision_one_and_goes_down_and_up(
             assert compare_metadata(ctx, Base.metadata) == []
     finally:
         db.dispose()
+
+
+def test_a_correction_takes_texts_at_their_limits(live_hub: LiveHub, clip: Path) -> None:
+    """A script, a shot list and restrictions of 20,000 Arabic characters each, as JSON
+    escapes them (6 bytes a character): past the 64 KiB of other calls' bodies."""
+    item_id = live_hub.publish(clip, title="Floods")
+    agency = _agency(live_hub)
+    text_ = "ع" * 20_000
+    body = {"script": text_, "shotlist": text_, "restrictions": text_, "note": "Arabic texts"}
+    r = agency.patch(
+        live_hub.api(f"/items/{item_id}"),
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["script"] == text_

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from ..schemas import MemberStats
-from ..stats import LATE_REPORTS, late_note
+from ..stats import LATE_REPORTS, WITHDRAWN_NOT_COUNTED, late_note
 from .charts import Row, Series, column_chart, row_chart
 from .figures import MONTH_NAMES, Figures, Month
 from .markup import Html, join, render
@@ -254,10 +254,11 @@ def stats(
     # when it is next online, so a past day (a closed month too) can still grow
     asof = render(
         '<p class="asof"><span id="as-of">{as_of}</span> {late}<span id="late-reports">'
-        "{late_reports}</span></p>",
+        '{late_reports}</span> <span id="withdrawn">{withdrawn}</span></p>',
         as_of=as_of(st.as_of),
         late=render('<span id="late">{t}</span> ', t=late) if late else Html(""),
         late_reports=LATE_REPORTS,
+        withdrawn=WITHDRAWN_NOT_COUNTED,
     )
     cats = [m.period.month.short for m in figures.months]
     last = len(figures.months) - 1
