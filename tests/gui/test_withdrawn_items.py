@@ -24,7 +24,7 @@ from alu_client.ui import colors, formats
 from alu_client.ui.delegates_items import local_time
 from alu_client.ui.i18n import install_translators
 from alu_client.ui.models import STATE_ROLE
-from alu_client.ui.models.items import COL_STATE, COL_TITLE, ItemsModel
+from alu_client.ui.models.items import COL_STATE, COL_THUMB, COL_TITLE, ItemsModel
 from alu_client.ui.views.feed import FeedPanel
 from alu_client.ui.views.item_detail import ItemDetail
 from alu_client.ui.views.library import LibraryPanel
@@ -167,6 +167,10 @@ def test_a_withdrawn_download_in_the_library_and_the_feed(
 
     qtbot.waitUntil(lambda: state_in(feed) == "Withdrawn — do not use", timeout=10_000)
     qtbot.waitUntil(lambda: state_in(library) == "Withdrawn — do not use", timeout=10_000)
+    # the Library's card: a badge in words on the picture, said to a screen reader too
+    card = library.model.index(0, COL_THUMB)
+    assert "Withdrawn — do not use" in card.data(Qt.ItemDataRole.AccessibleTextRole)
+    library.grid.viewport().grab()
     # the Feed cannot download it again
     feed_tests.click_row(qtbot, feed, feed_tests.shown_ids(feed).index(item_id))
     assert not feed.download_action.isEnabled() and not feed.download_proxy_action.isEnabled()

@@ -519,6 +519,9 @@ class ItemCardDelegate(QStyledItemDelegate):
         if not text:
             return
         fm = option.fontMetrics
+        # within the picture ("Withdrawn — do not use" in a large font: cut with "…", whole
+        # in the card's tooltip and its screen reader text)
+        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(1, picture.width() - 14))
         w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
         corner = QRect(picture.left() + 3, picture.bottom() - h - 3, w, h)
         if option.direction == Qt.LayoutDirection.RightToLeft:
