@@ -23,6 +23,7 @@ from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
 from ..core.store import NoRoomToUpdate, SchemaTooNew
 from ..core.store.transfers import Transfer, TransferStore, profile_of
+from ..core.transfers.base import WITHDRAWN_PREFIX
 from ..core.transfers.queue import Progress, TransferQueue
 
 if TYPE_CHECKING:  # (imported where used: `alu fetch` and `alu tus-put` start without them)
@@ -137,6 +138,8 @@ def not_done(t: Transfer) -> str:
     """Why a command's transfer ended without its file: a pause or cancel asked from elsewhere
     (`alu queue`, the app) said as such; a cancel said the last attempt's error before it
     ("the server is busy…; the upload will go on later"), which it will not."""
+    if t.state == "canceled" and t.last_error.startswith(WITHDRAWN_PREFIX):
+        return f"canceled: {one_line(t.last_error)}"  # (the agency withdrew the item)
     if t.state == "canceled":
         return "canceled (from alu queue or the app)."
     if t.state == "paused":

@@ -41,6 +41,7 @@ from ..core.uploads import (
     title_from_filename,
     video_problem,
 )
+from ..core.withdrawn import WithdrawnItem
 from .common import (
     CliError,
     fmt_bytes,
@@ -336,6 +337,12 @@ def _item_json(li: LibraryItem) -> dict[str, Any]:
         "script": it.script,
         "shotlist": it.shotlist,
         "read": li.read,
+        # what the agency did since it published it (a withdrawn item: do not use it)
+        "revision": it.revision,
+        "corrected_at": it.corrected_at.isoformat() if it.corrected_at else None,
+        "correction_note": it.correction_note,
+        "withdrawn_at": it.withdrawn_at.isoformat() if it.withdrawn_at else None,
+        "withdrawn_reason": it.withdrawn_reason,
         "files": [
             {"rendition": f.rendition, "path": str(f.path), "state": f.state} for f in li.files
         ],
@@ -357,6 +364,14 @@ def print_items(items: list[LibraryItem], as_json: bool) -> None:
             f"{have} {PRIORITY_MARK.get(it.priority, '')} {when}  {one_line(it.language):2}  "
             f"{one_line(it.id)}  {one_line(it.title)}"
         )
+        if it.withdrawn_at is not None:  # never left out either: it must not be used
+            at = it.withdrawn_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            print(
+                f"      WITHDRAWN by the agency {at}, do not use: {one_line(it.withdrawn_reason)}"
+            )
+        elif it.corrected_at is not None:
+            at = it.corrected_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            print(f"      Corrected {at}: {one_line(it.correction_note)}")
         if it.restrictions:  # what may not be aired, where: never left out of a listing
             print(f"      Restrictions: {one_line(it.restrictions)}")
 
@@ -407,6 +422,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             _say_path(e.path, "already downloaded; nothing was fetched")
             _say_restrictions(services, args.item_id)
             return 0
+        except WithdrawnItem as e:
+            raise CliError(str(e)) from None
         except hub.HubError as e:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)

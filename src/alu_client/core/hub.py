@@ -38,6 +38,7 @@ from .hub_types import (
     PRIORITIES,
     AuthError,
     BadResponse,
+    ChangePage,
     Forbidden,
     HistoryPage,
     HubError,
@@ -57,6 +58,7 @@ from .hub_types import (
     TlsError,
     Unreachable,
     _Reader,
+    parse_change_page,
     parse_history_page,
     parse_item,
     parse_item_page,
@@ -76,6 +78,7 @@ __all__ = [
     "SIGN_IN_PATIENCE_S",
     "AuthError",
     "BadResponse",
+    "ChangePage",
     "Connection",
     "EventStream",
     "Forbidden",
@@ -99,6 +102,7 @@ __all__ = [
     "Unreachable",
     "normalize_url",
     "origin",
+    "parse_change_page",
     "parse_history_page",
     "parse_item",
     "parse_item_page",
@@ -316,6 +320,12 @@ class HubClient:
 
     def items(self, after: int = 0, limit: int = 100) -> ItemPage:
         return parse_item_page(self._call("GET", "/items", params={"after": after, "limit": limit}))
+
+    def item_changes(self, after: int = 0, limit: int = 100) -> ChangePage:
+        """The items the agency corrected or withdrew after change number ``after``, each
+        once at its current state (``NotFound`` from a hub older than withdrawals)."""
+        data = self._call("GET", "/items/changes", params={"after": after, "limit": limit})
+        return parse_change_page(data)
 
     def answers(self) -> None:
         """Whether the hub itself answers, at once: a page of at most one item, waited for no
@@ -566,6 +576,9 @@ class EventStream:
         self.last_id: int | None = None
         self.retry_ms: int | None = None
         self._closed = False
+        #: called (on the reading thread) when the hub says items changed (an event named
+        #: ``change``: an item corrected or withdrawn): the changes are read then
+        self.on_change: Callable[[], None] | None = None
 
     def close(self) -> None:
         """End the stream, also from another thread. On Linux closing a socket does not wake a
@@ -595,6 +608,8 @@ class EventStream:
                         yield parse_item(_loads("\n".join(data)))
                         if last is not None and http.is_number(last):
                             self.last_id = int(last)
+                    elif event == "change" and self.on_change is not None:
+                        self.on_change()
                     event, data, size = "message", [], 0
                     continue
                 if line.startswith(":"):

@@ -173,6 +173,23 @@ class Item:
     source_name: str = ""
     #: the uploading account's role: "member", or "agency" for the agency's own staff
     source_role: str = ""
+    #: 1 at publish, one more at every correction or withdrawal (1 from a hub that does not say)
+    revision: int = 1
+    #: when the agency last corrected the item (None: never) and what it said it corrected
+    corrected_at: dt.datetime | None = None
+    correction_note: str = ""
+    #: when the agency withdrew the item (None: it stands) and why: its files are no longer
+    #: served, and it must not be used
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def corrected(self) -> bool:
+        return self.corrected_at is not None
 
     def rendition(self, name: str) -> Rendition | None:
         return next((r for r in self.renditions if r.name == name), None)
@@ -208,6 +225,19 @@ class ItemPage:
     last: int | None = None
     #: the page's malformed items whose seq and id could be read (not in ``items``)
     skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """A page of the hub's changes (items corrected or withdrawn), each at its current state;
+    ``next`` is the change number to ask after next time."""
+
+    items: list[Item]
+    next: int
+    more: bool
+    skipped: tuple[Skipped, ...] = ()
+    #: on a page with no items, the hub's newest change number (None: the hub does not say)
+    last: int | None = None
 
 
 @dataclass(frozen=True)
@@ -424,6 +454,12 @@ def parse_item(data: Any) -> Item:
         renditions=tuple(parse_rendition(x) for x in r.array("renditions")),
         source_name=source.display_name if source is not None else "",
         source_role=source.role if source is not None else "",
+        # (an older hub sends none of these: the item as published, standing)
+        revision=max(1, r.integer("revision")) if r.d.get("revision") is not None else 1,
+        corrected_at=r.when("corrected_at", optional=True, shown=True),
+        correction_note=r.text("correction_note", ""),
+        withdrawn_at=r.when("withdrawn_at", optional=True, shown=True),
+        withdrawn_reason=r.text("withdrawn_reason", ""),
     )
 
 
@@ -458,6 +494,19 @@ def parse_item_page(data: Any) -> ItemPage:
         more=r.flag("more"),
         last=r.optional_integer("last"),
         skipped=skipped,
+    )
+
+
+def parse_change_page(data: Any) -> ChangePage:
+    """A page of the hub's changes; its malformed items that can be placed in ``skipped``."""
+    r = _Reader(data, "changes page")
+    items, skipped = _entries(r, parse_item, "item", 32)
+    return ChangePage(
+        items,
+        next=r.integer("next"),
+        more=r.flag("more"),
+        skipped=skipped,
+        last=r.optional_integer("last"),
     )
 
 

@@ -40,7 +40,7 @@ import requests
 from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
 from .engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
-from .library import Library, record_file, upsert_items
+from .library import Library, record_file, update_items, upsert_items
 from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
@@ -57,6 +57,7 @@ from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
 from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
+from .withdrawn import WithdrawnItem, end_downloads
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +267,32 @@ class Services:
     def store_items(self, items: list[hub.Item]) -> list[hub.Item]:
         profile = self.require_profile()
         # the member's own uploads are stored read: its own footage is no news to it
-        new = upsert_items(self.store, profile.name, items, member=profile.username)
+        changed: list[hub.Item] = []
+        new = upsert_items(
+            self.store, profile.name, items, member=profile.username, changed=changed
+        )
         if new:
             self.events.emit(self.events.items_added, new)
+        if changed:
+            self._items_changed(changed)
         return new
+
+    def update_items(self, items: list[hub.Item]) -> list[hub.Item]:
+        """The hub's changes (items corrected or withdrawn), kept where the library has the
+        item; returns those updated."""
+        return update_items(self.store, self.require_profile().name, items)
+
+    def _items_changed(self, items: list[hub.Item]) -> None:
+        """Items the agency corrected or withdrew, updated in the library: a withdrawn one's
+        downloads end (``withdrawn.end_downloads``), and the UI shows their new state."""
+        profile = self.require_profile()
+        withdrawn = [i for i in items if i.withdrawn]
+        if withdrawn:
+            with self._queue_for_a_call() as q:
+                for item in withdrawn:
+                    end_downloads(q, item, profile.name)
+        for item in items:
+            self.events.emit(self.events.library_changed, item.id)
 
     def history(self) -> HistorySync:
         sync = HistorySync(
@@ -292,6 +315,8 @@ class Services:
             self.store_items,
             on_new=self._new_items,
             on_status=lambda status: self.events.emit(self.events.sync_status, status),
+            update_items=self.update_items,
+            on_changed=self._items_changed,
             **kw,
         )
         sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "feed")
@@ -514,6 +539,8 @@ class Services:
         by hand is recorded missing and downloaded again)."""
         profile = self.require_profile()
         known = self.library.get(item_id)
+        if known is not None and known.item.withdrawn:
+            raise WithdrawnItem(known.item)
         f = known.file(rendition) if known is not None else None
         if f is not None and f.state in ("present", "missing"):
             self.library.check_files(item_ids=[item_id])  # the record follows the disk
@@ -573,6 +600,8 @@ class Services:
         ``item_priority``: the item's own priority when it is queued at another (a rule's
         proxy, one step higher): the Transfers tab shows the item's, the queue runs by the
         other."""
+        if item.withdrawn:
+            raise WithdrawnItem(item)
         r = item.rendition(rendition)
         if r is None:
             raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")

@@ -519,13 +519,16 @@ class ItemCardDelegate(QStyledItemDelegate):
         if not text:
             return
         fm = option.fontMetrics
+        # within the picture ("Withdrawn — do not use" in a large font: cut with "…", whole
+        # in the card's tooltip and its screen reader text)
+        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(1, picture.width() - 14))
         w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
         corner = QRect(picture.left() + 3, picture.bottom() - h - 3, w, h)
         if option.direction == Qt.LayoutDirection.RightToLeft:
             corner.moveRight(picture.right() - 3)
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
-        alarm = state in ("missing", "failed")
+        alarm = state in ("missing", "failed", "withdrawn")
         painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
         painter.drawRoundedRect(corner, 3, 3)
         painter.setPen(QColor("white"))
@@ -583,7 +586,7 @@ def _column_texts(column: int) -> list[str]:
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
     if column == _STATE_COLUMN:
-        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing")
+        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing", "Corrected")
     return []
 
 

@@ -101,6 +101,8 @@ _MARKED = (
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The server could not send the file just now (HTTP %1); trying again."
     ),
+    # a download of an item the agency withdrew, canceled: %1 is the agency's reason
+    QT_TRANSLATE_NOOP("EngineMessage", "The agency withdrew this item: %1"),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
         "The server gave an unexpected answer (HTTP %1); check the address, or tell whoever "

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(w, "")
         _connect(self.feed, "unread_changed", self.set_unread)
         _connect(self.feed, "preview_requested", self.show_item)
+        _connect(self.feed, "delete_files_requested", self._delete_withdrawn)
 
         self.actions_ = ShellActions(self)
         a = self.actions_
@@ -211,6 +212,13 @@ class MainWindow(QMainWindow):
         if callable(show):
             self.tabs.setCurrentWidget(self.library)
             show(item_id)
+
+    def _delete_withdrawn(self, li: object) -> None:
+        """A withdrawn item's files, asked from its banner in the Feed: the Library asks
+        first, and deletes them."""
+        ask = getattr(self.library, "ask_delete", None)
+        if callable(ask):
+            ask([li])
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -390,9 +398,10 @@ class MainWindow(QMainWindow):
 
     def _on_items_added(self, items: list[Item]) -> None:
         if self.notify and self.tray is not None:
-            # the member's own uploads are no news to it (the Feed stores them read)
+            # the member's own uploads are no news to it (the Feed stores them read), nor an
+            # item the agency withdrew before it arrived here (its row says so)
             member = self.services.library.member
-            self.tray.notify_pushes([i for i in items if not i.sent_by(member)])
+            self.tray.notify_pushes([i for i in items if not i.sent_by(member) and not i.withdrawn])
 
     def _on_rules_problems(self, problems: list[RuleProblem]) -> None:
         """A rule's folder cannot be written (a share away): shown in the status bar while so,

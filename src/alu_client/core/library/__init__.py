@@ -26,7 +26,7 @@ from .files import (
     VerifyStopped,
     record_file,
 )
-from .items import LibraryItem, rebuild_fts, upsert_items
+from .items import LibraryItem, rebuild_fts, update_items, upsert_items
 from .library import Library
 from .search import MatchCount, Page, Query
 from .text import fts_query, normalize
@@ -49,5 +49,6 @@ __all__ = [
     "normalize",
     "rebuild_fts",
     "record_file",
+    "update_items",
     "upsert_items",
 ]

@@ -46,6 +46,11 @@ HUB_COLUMNS = (
     "renditions",
     "source_name",
     "source_role",
+    "revision",
+    "corrected_at",
+    "correction_note",
+    "withdrawn_at",
+    "withdrawn_reason",
 )
 #: the columns the search index holds, in ``items_fts`` order
 FTS_COLUMNS = ("title", "slug", "dateline", "script", "shotlist")
@@ -122,6 +127,11 @@ def _values(item: Item) -> tuple[Any, ...]:
         _renditions_json(item.renditions),
         item.source_name,
         item.source_role,
+        item.revision,
+        timestamp(item.corrected_at) if item.corrected_at is not None else None,
+        item.correction_note,
+        timestamp(item.withdrawn_at) if item.withdrawn_at is not None else None,
+        item.withdrawn_reason,
     )
 
 
@@ -136,23 +146,49 @@ def upsert_items(
     *,
     rules_done: bool = False,
     member: str = "",
+    changed: list[Item] | None = None,
 ) -> list[Item]:
     """Store a batch of items from ``profile``'s hub in one transaction; return the ones new
     to the library, in the order given.
 
     An item seen before is stored once, whatever arrives twice (in one batch or across
     batches); one the hub changed (same id, other fields) is updated and its search terms
-    replaced. ``rules_done`` marks new items as already considered by the auto-download rules
-    (an existing item keeps its mark: each item is evaluated once). ``member`` is the
-    profile's own user name: a new item it uploaded (from any of its workstations) is stored
-    read — the member's own footage is no news to it, nor counted unread."""
+    replaced (and put in ``changed``, when given). ``rules_done`` marks new items as already
+    considered by the auto-download rules (an existing item keeps its mark: each item is
+    evaluated once). ``member`` is the profile's own user name: a new item it uploaded (from
+    any of its workstations) is stored read — the member's own footage is no news to it, nor
+    counted unread."""
     new: list[Item] = []
     now = time.time()
     with store.write() as conn:
         for item in items:
-            if _upsert_one(conn, profile, item, now, rules_done, member):
+            done = _upsert_one(conn, profile, item, now, rules_done, member)
+            if done == _NEW:
                 new.append(item)
+            elif done == _CHANGED and changed is not None:
+                changed.append(item)
     return new
+
+
+def update_items(store: Store, profile: str, items: Iterable[Item]) -> list[Item]:
+    """The items the hub changed (corrected, withdrawn: its changes feed), updated where the
+    library has them, in one transaction; those it has not are left for the feed, which
+    brings them at their current state. Returns the items updated."""
+    changed: list[Item] = []
+    now = time.time()
+    with store.write() as conn:
+        for item in items:
+            if _upsert_one(conn, profile, item, now, False, "", insert=False) == _CHANGED:
+                changed.append(item)
+    return changed
+
+
+_NEW, _CHANGED, _SAME = "new", "changed", "same"
+
+
+def _revision(row: sqlite3.Row) -> int:
+    value = row["revision"]
+    return value if isinstance(value, int) else 1
 
 
 def _upsert_one(
@@ -162,17 +198,27 @@ def _upsert_one(
     now: float,
     rules_done: bool,
     member: str,
-) -> bool:
+    *,
+    insert: bool = True,
+) -> str:
     values = _values(item)
     old = conn.execute(_SELECT_OLD_SQL, (profile, item.id)).fetchone()
     row = dict(zip(HUB_COLUMNS, values, strict=True))
     if old is None:
+        if not insert:
+            return _SAME
         read_at = now if item.sent_by(member) else None
         cur = conn.execute(_INSERT_SQL, (profile, item.id, *values, now, read_at, int(rules_done)))
         conn.execute(_FTS_INSERT_SQL, (cur.lastrowid, *_fts_terms(row)))
-        return True
+        return _NEW
     if tuple(old)[1:] == values:
-        return False
+        return _SAME
+    if (old["withdrawn_at"] is not None and item.withdrawn_at is None) or _revision(
+        old
+    ) > item.revision:
+        # an older copy of the item (a feed page read before a correction, a hub restored
+        # from a backup) does not undo it; a withdrawn item is never usable again
+        return _SAME
     pk = old["pk"]
     old_terms = _fts_terms(dict(old))
     new_terms = _fts_terms(row)
@@ -180,7 +226,7 @@ def _upsert_one(
         conn.execute(_FTS_DELETE_SQL, (pk, *old_terms))
         conn.execute(_FTS_INSERT_SQL, (pk, *new_terms))
     conn.execute(_UPDATE_SQL, (*values, pk))
-    return False
+    return _CHANGED
 
 
 def rebuild_fts(store: Store) -> None:
@@ -282,6 +328,11 @@ def item_from_row(row: sqlite3.Row, files: Sequence[LibraryFile] = ()) -> Librar
         renditions=_renditions(r),
         source_name=r.text("source_name"),
         source_role=r.text("source_role"),
+        revision=max(1, r.integer("revision", 1)),
+        corrected_at=r.when_or_none("corrected_at"),
+        correction_note=r.text("correction_note"),
+        withdrawn_at=r.when_or_none("withdrawn_at"),
+        withdrawn_reason=r.text("withdrawn_reason"),
     )
     warn_damaged(
         "item",

@@ -242,6 +242,9 @@ class RuleEngine:
                         log.exception("item %s cannot be read; rules skip it", row["id"])
                         quiet.append(pk)
                         continue
+                    if item.withdrawn:  # the agency withdrew it: never downloaded
+                        quiet.append(pk)
+                        continue
                     if age is not None and item.published_at < _reached(row, now, offset) - age:
                         quiet.append(pk)
                         continue

@@ -395,4 +395,15 @@ MIGRATIONS: list[str] = [
     UPDATE items SET rules_done = 1
         WHERE rules_done = 0 AND julianday(published_at) < julianday('now') - 1
     """,
+    # 18: the agency corrects and withdraws items it published (the hub's ``revision``,
+    # ``corrected_at``, ``correction_note``, ``withdrawn_at``, ``withdrawn_reason``): kept with
+    # the item, so the Feed, the Library and `alu feed` say it, the rules and `alu get` leave a
+    # withdrawn item alone. Items stored before stand as published (revision 1)
+    """
+    ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE items ADD COLUMN corrected_at TEXT;
+    ALTER TABLE items ADD COLUMN correction_note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN withdrawn_at TEXT;
+    ALTER TABLE items ADD COLUMN withdrawn_reason TEXT NOT NULL DEFAULT ''
+    """,
 ]

@@ -481,9 +481,17 @@ class TransferStore:
             return True
 
     def set_state(
-        self, tid: int, state: str, *, only_from: tuple[str, ...], reason: str = ""
+        self,
+        tid: int,
+        state: str,
+        *,
+        only_from: tuple[str, ...],
+        reason: str = "",
+        error: str | None = None,
     ) -> bool:
-        """A user's command (pause, resume, cancel, retry): applies only from the given states."""
+        """A user's command (pause, resume, cancel, retry): applies only from the given states.
+        ``error``: what the transfer says from now on (why it was canceled: the agency withdrew
+        its item)."""
         with self.store.write() as c:
             cur = c.execute(
                 f"UPDATE transfers SET state = ?, pause_reason = ?, next_attempt_at = NULL"  # noqa: S608 - only "?" placeholders are joined in
@@ -491,19 +499,30 @@ class TransferStore:
                 (state, reason, tid, *only_from),
             )
             if cur.rowcount:
-                self._log(c, tid, state, reason)
+                if error is not None:
+                    c.execute("UPDATE transfers SET last_error = ? WHERE id = ?", (error, tid))
+                self._log(c, tid, state, error or reason)
                 if state in ENDED:
                     self._ended(c, tid)
             return cur.rowcount == 1
 
-    def request(self, tid: int, what: str) -> bool:
-        """Ask the engine that runs ``tid`` (maybe in another process) to pause or cancel it."""
-        assert what in ("pause", "cancel")
+    def request(self, tid: int, what: str, error: str | None = None) -> bool:
+        """Ask the engine that runs ``tid`` (maybe in another process) to pause or cancel it;
+        ``withdrawn``: to cancel it saying ``error`` (the agency withdrew its item)."""
+        assert what in ("pause", "cancel", "withdrawn")
         with self.store.write() as c:
-            cur = c.execute(
-                "UPDATE transfers SET request = ? WHERE id = ? AND state IN ('queued', 'active')",
-                (what, tid),
-            )
+            if error is not None:
+                cur = c.execute(
+                    "UPDATE transfers SET request = ?, last_error = ? WHERE id = ?"
+                    " AND state IN ('queued', 'active')",
+                    (what, error, tid),
+                )
+            else:
+                cur = c.execute(
+                    "UPDATE transfers SET request = ? WHERE id = ?"
+                    " AND state IN ('queued', 'active')",
+                    (what, tid),
+                )
             return cur.rowcount == 1
 
     def clear_request(self, tid: int, only: str | None = None) -> bool:

@@ -14,6 +14,10 @@ back (a proxy that buffers responses), which counts as a stream that failed, so 
 over after a few — the status stays "online" (it said "offline" every 37.5 s on a healthy hub
 behind such a proxy). One call that meets no answer while all is well is tried again before it
 is said.
+After the feed, ``FeedSync.read_changes`` pages ``GET /items/changes?after=<changes cursor>``
+(the items the agency corrected or withdrew, at their current state) and updates those the
+library has; the rest come with the feed. The stream's ``change`` event reads them at once. A
+hub without changes (older than withdrawals: 404) is asked again at the next round, said once.
 When the hub is down, slow or answers garbage, the status says "offline" with the reason and
 the loop backs off (about 1 s doubling to 5 min, jittered, never sooner than the hub's
 Retry-After); a refused session says "signed out" and waits to be woken after a new sign-in.
@@ -36,6 +40,7 @@ from ..hub import (
     Item,
     ItemPage,
     NoAnswer,
+    NotFound,
     ServerError,
     Skipped,
     Unreachable,
@@ -113,6 +118,8 @@ class FeedSync:
         *,
         on_new: Callable[[list[Item]], None] | None = None,
         on_status: Callable[[SyncStatus], None] | None = None,
+        update_items: StoreItems | None = None,
+        on_changed: Callable[[list[Item]], None] | None = None,
         page_size: int = 100,
         poll_interval: float = 60.0,
         sse_retry_interval: float = 600.0,
@@ -122,6 +129,12 @@ class FeedSync:
         self.state = state
         self.store_items = store_items
         self.on_new = on_new
+        #: updates the items of a changes page the library has; returns those it changed
+        self.update_items = update_items
+        #: gets the items a change updated (a withdrawal ends their downloads), on the sync
+        #: thread
+        self.on_changed = on_changed
+        self._no_changes_said = False
         self.status_listeners: list[Callable[[SyncStatus], None]] = []
         if on_status is not None:
             self.status_listeners.append(on_status)
@@ -194,8 +207,10 @@ class FeedSync:
                     after,
                     start,
                 )
-                with self._take_lock:
-                    self.state.rewind_feed(start)
+                with self._take_lock, self.state.store.write() as c:
+                    self.state.rewind_feed(start, c)
+                    # its changes are numbered again from the backup's too: all read again
+                    self.state.rewind_changes(0, c)
                 if self.on_went_back is not None:
                     self.on_went_back()
                 continue
@@ -206,9 +221,62 @@ class FeedSync:
             # An empty page that says "more" would loop for ever: the hub's seq must move.
             if not page.more or not (fresh or passed):
                 break
+        self.read_changes(client)
         self.state.touch()
         self._keep_clock(client)
         return new
+
+    def read_changes(self, client: HubClient | None = None) -> int:
+        """Read the hub's changes after the changes cursor, page by page, updating the items
+        the library has (each page stored, then the cursor moved: a crash in between brings
+        it again, and an item the same is not changed twice); returns how many were updated.
+        A hub that has no changes (404: older than withdrawals) is fine: nothing is said but
+        once in the log, and it is asked again next time. Raises HubError otherwise."""
+        if self.update_items is None:
+            return 0
+        client = client or self.client()
+        updated = 0
+        rewound = False
+        while True:
+            after = self.state.changes_seq
+            try:
+                page = client.item_changes(after=after, limit=self.page_size)
+            except NotFound:
+                if not self._no_changes_said:
+                    self._no_changes_said = True
+                    log.info("the hub has no changes feed (older than withdrawals)")
+                return updated
+            if not page.items and page.last is not None and page.last < after and not rewound:
+                # the hub's changes end before our cursor: restored from a backup (or another
+                # hub): all read again (there are few; an item the same is not changed twice)
+                rewound = True
+                log.warning("the hub's changes end at %d, before %d: read again", page.last, after)
+                self.state.rewind_changes(0)
+                continue
+            for s in page.skipped:
+                if s.id not in self.skipped:
+                    log.warning("changes: skipped item %r (seq %d): %s", s.id, s.seq, s.reason)
+                self.skipped[s.id] = s.reason
+            with self._take_lock:
+                changed = self.update_items(page.items) if page.items else []
+                self.state.advance_changes(page.next)
+            updated += len(changed)
+            if changed and self.on_changed is not None:
+                try:
+                    self.on_changed(changed)
+                except Exception:
+                    log.exception("handling changed items failed")
+            # (a page that says "more" and does not move on would loop for ever)
+            if not page.more or page.next <= after:
+                return updated
+
+    def _changes_said(self) -> None:
+        """The event stream said items changed: read the changes now (a failure is left to
+        the next round, which reads them too)."""
+        try:
+            self.read_changes()
+        except HubError as e:
+            log.info("changes: %s; read at the next round", e)
 
     def _keep_clock(self, client: HubClient) -> None:
         """Keep the hub's clock offset the client measured (the rules' "older than a day" is
@@ -375,6 +443,7 @@ class FeedSync:
             target=self._watch, args=(stream, stop, done), name="sync-feed-watch", daemon=True
         )
         watcher.start()
+        stream.on_change = self._changes_said
         self.live = True
         try:
             for item in stream:

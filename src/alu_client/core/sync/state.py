@@ -1,10 +1,11 @@
 """Where sync stands for one hub profile, kept in the ``sync_state`` table.
 
 Cursors are the hub's sequence numbers (``feed_seq`` for items, ``history_seq`` for history
-events), never times: workstation clocks are wrong, the hub's order is the truth. A cursor only
-moves forward, so an event that arrives late or twice can never take it back — except by
-``rewind_*``, when the hub itself says its numbers end before the cursor (restored from a
-backup: it numbers its next items and events again from there).
+events, ``changes_seq`` for items corrected or withdrawn), never times: workstation clocks are
+wrong, the hub's order is the truth. A cursor only moves forward, so an event that arrives late
+or twice can never take it back — except by ``rewind_*``, when the hub itself says its numbers
+end before the cursor (restored from a backup: it numbers its next items and events again from
+there).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ..store import Store
 
 FEED_SEQ = "feed_seq"
 HISTORY_SEQ = "history_seq"
+#: the hub's change number (items corrected or withdrawn) read up to: its own counter
+CHANGES_SEQ = "changes_seq"
 LAST_CONTACT = "last_contact"
 ONLINE = "online"
 STATUS_REASON = "status_reason"
@@ -85,6 +88,19 @@ class SyncState:
         return self._advance(FEED_SEQ, seq, conn)
 
     @property
+    def changes_seq(self) -> int:
+        """The hub's change number of the last item change read (0: none yet)."""
+        return self._cursor(CHANGES_SEQ)
+
+    def advance_changes(self, seq: int, conn: sqlite3.Connection | None = None) -> int:
+        return self._advance(CHANGES_SEQ, seq, conn)
+
+    def rewind_changes(self, seq: int = 0, conn: sqlite3.Connection | None = None) -> None:
+        """Read the hub's changes again from ``seq`` (a hub restored from a backup numbers
+        them again from there: every change is read again, there are few)."""
+        self._rewind(CHANGES_SEQ, seq, conn)
+
+    @property
     def history_seq(self) -> int:
         """The hub seq of the last history event pulled."""
         return self._cursor(HISTORY_SEQ)
@@ -136,9 +152,9 @@ class SyncState:
             with self.store.write() as c:
                 self.reset(c)
             return
-        keys = (FEED_SEQ, f"{FEED_SEQ}_at", HISTORY_SEQ, f"{HISTORY_SEQ}_at")
+        keys = (FEED_SEQ, f"{FEED_SEQ}_at", HISTORY_SEQ, f"{HISTORY_SEQ}_at", CHANGES_SEQ)
         conn.execute(
-            "DELETE FROM sync_state WHERE profile = ? AND key IN (?, ?, ?, ?)",
+            "DELETE FROM sync_state WHERE profile = ? AND key IN (?, ?, ?, ?, ?)",
             (self.profile, *keys),
         )
 

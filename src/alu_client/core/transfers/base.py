@@ -76,6 +76,23 @@ class PermanentError(TransferError):
     retryable = False
 
 
+#: what a download of an item the agency withdrew says, ``reason`` the agency's words: the hub
+#: no longer serves its files (HTTP 410 ``item_withdrawn``), and it is not tried again
+MSG_WITHDRAWN: Final = "The agency withdrew this item: {reason}"
+#: what such a message begins with (the hub's words of its 410 too: the reason follows)
+WITHDRAWN_PREFIX: Final = MSG_WITHDRAWN.partition("{")[0]
+
+
+class ItemWithdrawn(PermanentError):
+    """The hub refused a file because the agency withdrew its item: the download ends,
+    canceled with the agency's reason, and is never tried again."""
+
+
+def withdrawn_message(reason: str) -> str:
+    """``MSG_WITHDRAWN`` with the agency's reason (one line)."""
+    return MSG_WITHDRAWN.format(reason=" ".join(reason.split()) or "-")
+
+
 class SignInRefused(PermanentError):
     """The server refused the sign-in this request carried (HTTP 401 to a request sent with
     one): the session ended (it expired, was signed out, the password changed). A running

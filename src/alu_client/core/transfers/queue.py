@@ -57,6 +57,7 @@ from .base import (
     REFUSED_SIGN_IN,
     ChooseDestination,
     Control,
+    ItemWithdrawn,
     PermanentError,
     SessionPool,
     SignInRefused,
@@ -207,6 +208,8 @@ class _Live:
         self.problem = ""
         #: the sign-in it began with (its Authorization header), None without one
         self.authorization: str | None = None
+        #: canceled saying this (the agency withdrew its item), "" for a plain cancel
+        self.cancel_error = ""
 
     def remeasure(self) -> None:
         """Measure the speed anew, over the next second: a limit changed (the average of the
@@ -470,16 +473,19 @@ class TransferQueue:
 
     retry_now = resume
 
-    def cancel(self, tid: int) -> None:
+    def cancel(self, tid: int, error: str = "") -> None:
+        """Cancel ``tid``; ``error``: what it says from then on (why: the agency withdrew its
+        item), where a plain cancel says nothing."""
         with self._cv:  # see pause
             self._asked.discard(tid)
             live = self._live.get(tid)
             if live is not None:
+                live.cancel_error = error or live.cancel_error
                 live.control.stop("cancel")
                 self._wake(tid)
                 return
             canceled = self.transfers.set_state(
-                tid, "canceled", only_from=("queued", "paused", "failed")
+                tid, "canceled", only_from=("queued", "paused", "failed"), error=error or None
             )
         if canceled:
             t = self.transfers.get(tid)
@@ -487,6 +493,20 @@ class TransferQueue:
                 self._discard(t)
             self._swept = 0.0  # an upload's server side: at the scheduler's next pass
         self._wake(tid)
+
+    def cancel_withdrawn(self, tid: int, error: str) -> None:
+        """Cancel ``tid`` saying ``error`` (the agency withdrew its item): here when this
+        engine runs it or nothing does; else the engine of another process that runs it is
+        asked to (``request``)."""
+        t = self.transfers.get(tid)
+        if t is None:
+            return
+        with self._cv:
+            here = tid in self._live
+        if t.state == "active" and not here:
+            self.transfers.request(tid, "withdrawn", error)
+            return
+        self.cancel(tid, error)
 
     def retry_waiting(self, which: Callable[[Transfer], bool]) -> int:
         """The transfers of ``which`` that wait for a retry after a failure go now (the caller
@@ -1106,6 +1126,11 @@ class TransferQueue:
                 size=live.size,
                 pause_reason=reason,
                 keep_checkpoint=clean_up,
+                **(
+                    {"error": live.cancel_error}
+                    if state == "canceled" and live.cancel_error
+                    else {}
+                ),
             )
         except BaseException as e:  # every failure is recorded; none kills the engine
             if not self._hold_for_sign_in(t, live, e):
@@ -1149,6 +1174,12 @@ class TransferQueue:
         # (an attempt that threw its bytes away moved nothing on, see TransferError.wasted)
         wasted = isinstance(e, TransferError) and e.wasted
         failures = 1 if live.advanced and not wasted else t.failures + 1
+        if isinstance(e, ItemWithdrawn):
+            # the agency withdrew the item: canceled, its part file gone, never tried again
+            log.info("transfer %d canceled: %s", tid, e.message)
+            self._discard(t)
+            self._finish(t, live, "canceled", error=e.message, bytes_done=live.done, size=live.size)
+            return
         decision = self.policy.decide(e, failures)
         message = _words_for(t, user_message(e, will_retry=decision.state != "failed"))
         if decision.state == "failed":
@@ -1472,4 +1503,8 @@ class TransferQueue:
     def _take_requests(self) -> None:
         """Commands from other processes on the same data folder."""
         for tid, what in self.transfers.take_requests():
-            (self.pause if what == "pause" else self.cancel)(tid)
+            if what == "withdrawn":  # (its error was written with the request)
+                t = self.transfers.get(tid)
+                self.cancel(tid, t.last_error if t is not None else "")
+            else:
+                (self.pause if what == "pause" else self.cancel)(tid)

@@ -62,7 +62,10 @@ COLUMN_COUNT = 10
 
 # item states as the State column and filters name them (untranslated, ``STATE_ROLE``)
 # ("proxy": only the low-resolution proxy is here, the broadcast file missing or never fetched)
-STATES = ("downloaded", "proxy", "queued", "paused", "failed", "missing", "new", "seen")
+# ("withdrawn": the agency withdrew the item — do not use it — whatever is here of it)
+STATES = (
+    "withdrawn", "downloaded", "proxy", "queued", "paused", "failed", "missing", "new", "seen"
+)  # fmt: skip
 # beyond this many new items at once (a long offline spell), the list starts over instead
 _NEWER_CAP = 5000
 # beyond this many items changed at once (a check of many files, a sync of read marks), the
@@ -92,6 +95,8 @@ _TRANSFER_STATES = {"active": "queued", "queued": "queued", "paused": "paused", 
 def item_state(li: LibraryItem, transfer: str | None) -> str:
     """The State column's state; ``transfer`` is the item's download state as
     ``_download_states`` gives it ("queued", "paused", "failed" or None)."""
+    if li.item.withdrawn:
+        return "withdrawn"
     if li.downloaded:
         if _broadcast_here(li):
             return "downloaded"
@@ -187,6 +192,8 @@ class ItemsModel(QAbstractTableModel):
         self._started = False
         self._bold = QFont()
         self._bold.setBold(True)
+        self._struck = QFont()
+        self._struck.setStrikeOut(True)
         self._headers: list[str] = []
         self._texts: dict[str, str] = {}
         self._translate()
@@ -307,10 +314,14 @@ class ItemsModel(QAbstractTableModel):
             return self._sort_value(li, col)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
             return self.thumbnails.pixmap(thumbnail_path(li))
+        if role == Qt.ItemDataRole.FontRole and li.item.withdrawn and col == COL_TITLE:
+            return self._struck  # (the State column says it in words)
         if role == Qt.ItemDataRole.FontRole and li.item.priority == "flash":
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
             # readable on the application's palette as it is now (a dark one too)
+            if li.item.withdrawn:
+                return colors.on_view(colors.ERROR)
             if li.item.priority == "flash":
                 return colors.on_view(colors.FLASH)
             if li.item.priority == "urgent" and col == COL_PRIORITY:
@@ -350,7 +361,14 @@ class ItemsModel(QAbstractTableModel):
             return relative_time(it.published_at, dt.datetime.now(dt.UTC))
         if col == COL_STATE:
             state = self.state_of(li)
-            return "" if state == "seen" else self._texts[state]
+            text = "" if state == "seen" else self._texts[state]
+            if it.corrected and state != "withdrawn":
+                text = (
+                    self._texts["corrected_state"].format(state=text)
+                    if text
+                    else self._texts["corrected"]
+                )
+            return text
         return None
 
     def _card_text(self, li: LibraryItem) -> str:
@@ -363,6 +381,8 @@ class ItemsModel(QAbstractTableModel):
         state = self.state_of(li)
         if state not in ("downloaded", "seen"):
             parts.append(self._texts[state])
+        if li.item.corrected and state != "withdrawn":
+            parts.append(self._texts["corrected"])
         return ", ".join(parts)
 
     def _sort_value(self, li: LibraryItem, col: int) -> Any:
@@ -381,8 +401,9 @@ class ItemsModel(QAbstractTableModel):
         if col == COL_PUBLISHED:
             return local_time(li.item.published_at, QLocale.FormatType.LongFormat)
         if col in (COL_TITLE, COL_THUMB, COL_STATE):
-            # why a file is not usable (the record's reason), on the card and the State cell
-            why = self._files_tip(li)
+            # why a file is not usable (the record's reason), on the card and the State cell;
+            # what the agency changed (withdrawn, corrected: when and why) first
+            why = "\n".join(t for t in (self.change_text(li), self._files_tip(li)) if t)
             if col == COL_STATE:
                 return why or None
             return f"{li.title}\n{why}" if why else li.title
@@ -390,6 +411,21 @@ class ItemsModel(QAbstractTableModel):
             #: the tooltip of the Sent by column: "Sent by: You (Kenya TV)"
             return self.tr("Sent by: {sender}").format(sender=sent_by(li.item, self.library.member))
         return None
+
+    def change_text(self, li: LibraryItem) -> str:
+        """What the agency did to the item since it was published, in words: "Withdrawn by the
+        agency — do not use" with when and why, or when it was corrected and what; ""."""
+        it = li.item
+        if it.withdrawn_at is not None:
+            when = self._texts["withdrawn_when"].format(
+                date=local_time(it.withdrawn_at), reason=isolated(it.withdrawn_reason)
+            )
+            return f"{self._texts['withdrawn_long']}\n{when}"
+        if it.corrected_at is not None:
+            return self._texts["corrected_when"].format(
+                date=local_time(it.corrected_at), note=isolated(it.correction_note)
+            )
+        return ""
 
     def _files_tip(self, li: LibraryItem) -> str:
         """Why the item's files recorded missing are not usable, and whether only its proxy
@@ -741,6 +777,17 @@ class ItemsModel(QAbstractTableModel):
             "proxy_file": self.tr("Proxy"),
             "missing": self.tr("Missing"),
             "seen": "",
+            # the State of an item the agency withdrew (whatever is here of it)
+            "withdrawn": self.tr("Withdrawn — do not use"),
+            "withdrawn_long": self.tr("Withdrawn by the agency — do not use"),
+            # when and why the agency withdrew an item, in its own words
+            "withdrawn_when": self.tr("Withdrawn {date}: {reason}"),
+            # the State of an item the agency corrected after publishing it
+            "corrected": self.tr("Corrected"),
+            # a state and the mark of a correction: "Downloaded, corrected"
+            "corrected_state": self.tr("{state}, corrected"),
+            # when the agency corrected an item, and what, in its own words
+            "corrected_when": self.tr("Corrected {date}: {note}"),
         }
 
 

@@ -53,8 +53,11 @@ def preview_file_ready(li: LibraryItem) -> bool:
 
 
 def can_download(li: LibraryItem, rendition: str) -> bool:
-    """The item has that rendition and its file is not here (as the library last saw it)."""
+    """The item has that rendition and its file is not here (as the library last saw it), and
+    the agency has not withdrawn it."""
     f = li.file(rendition)
+    if li.item.withdrawn:
+        return False
     return li.item.rendition(rendition) is not None and (f is None or not f.present)
 
 
@@ -75,6 +78,9 @@ class FeedPanel(QWidget):
     unread_changed = Signal(int)
     preview_requested = Signal(str)
     command_failed = Signal(str)
+    # the user asked to delete a withdrawn item's files from its banner (a LibraryItem: the
+    # main window has the Library ask first, and delete them)
+    delete_files_requested = Signal(object)
 
     def __init__(
         self,
@@ -104,6 +110,7 @@ class FeedPanel(QWidget):
 
         self.detail = ItemDetail(self, member=services.library.member)
         self.detail.setObjectName("feed-detail")
+        self.detail.delete_files_requested.connect(self.delete_files_requested)
         self.download_action = QAction(self)
         self.download_proxy_action = QAction(self)
         self.preview_action = QAction(self)
@@ -311,9 +318,17 @@ class FeedPanel(QWidget):
         items = self.selected_items()
         if not items:
             return
-        without = [li for li in items if li.item.rendition(rendition) is None]
-        wanted = [(li.id, li.title) for li in items if li not in without]
-        problems: list[str] = []
+        withdrawn = [li for li in items if li.item.withdrawn]
+        without = [
+            li for li in items if li.item.rendition(rendition) is None and li not in withdrawn
+        ]
+        wanted = [(li.id, li.title) for li in items if li not in without and li not in withdrawn]
+        problems: list[str] = [
+            self.tr("“{title}” was withdrawn by the agency: it is not downloaded.").format(
+                title=li.title
+            )
+            for li in withdrawn
+        ]
         if without:
             names = {"broadcast": self.tr("broadcast"), "proxy": self.tr("proxy")}
             problems.append(

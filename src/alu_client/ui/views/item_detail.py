@@ -3,6 +3,11 @@ You (Kenya TV)"), what was said about it (slug, dateline, times, place, priority
 script, shotlist, renditions and sizes) and, in the Library, what the local file holds (codec,
 resolution, length, audio).
 
+An item the agency withdrew opens with a banner that says so in words ("Withdrawn by the
+agency — do not use"), when and why, and, when its files are on this workstation, a button that
+deletes them (the panel asks first: ``delete_files_requested``); one it corrected says when and
+what ("Corrected <date>: <note>").
+
 Script and shotlist keep their own writing direction whatever the app's language, paragraph by
 paragraph: an Arabic shotlist reads right to left in the English app, a French script left to
 right in the Arabic one, and a French quote inside an Arabic script left to right, flush left
@@ -14,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QLocale, Qt
+from PySide6.QtCore import QEvent, QLocale, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QLabel,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -79,9 +85,26 @@ def _when(value: dt.datetime | None) -> str:
     return local_time(value) if value is not None else ""
 
 
+# the withdrawal banner and the correction note: their own colours, dark text on a light
+# ground (7:1 and more on any palette), and words that say it (never the colour alone)
+_WITHDRAWN_STYLE = (
+    "QFrame#detail-withdrawn { background: #fdecea; border: 2px solid #b00020;"
+    " border-radius: 4px; } QFrame#detail-withdrawn QLabel { color: #5f0010; }"
+)
+_CORRECTED_STYLE = (
+    "QLabel#detail-corrected { background: #fff3cd; color: #5c3900; border: 1px solid #e0a800;"
+    " border-radius: 3px; padding: 2px 4px; }"
+)
+
+
 class ItemDetail(QWidget):
     """``ItemDetail(parent=None, *, show_file=False, member="")``; ``set_item(LibraryItem |
-    None)``. ``member`` is the profile's user name: its own uploads say "Sent by: You (…)"."""
+    None)``. ``member`` is the profile's user name: its own uploads say "Sent by: You (…)".
+
+    Signal: ``delete_files_requested(LibraryItem)``: the user asked to delete the files here
+    of the withdrawn item shown (the panel asks first)."""
+
+    delete_files_requested = Signal(object)
 
     def __init__(
         self, parent: QWidget | None = None, *, show_file: bool = False, member: str = ""
@@ -132,11 +155,14 @@ class ItemDetail(QWidget):
         self.shotlist_label.setBuddy(self.shotlist)
         self.placeholder = QLabel(self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._build_banner()
 
         body = QWidget(self)
         inner = QVBoxLayout(body)
         inner.addWidget(self.placeholder)
+        inner.addWidget(self.withdrawn)
         inner.addWidget(self.title)
+        inner.addWidget(self.corrected)
         inner.addLayout(self.form)
         inner.addWidget(self.script_label)
         inner.addWidget(self.script, 2)
@@ -151,6 +177,59 @@ class ItemDetail(QWidget):
         layout.addWidget(scroll)
         self._retranslate()
         self.set_item(None)
+
+    def _build_banner(self) -> None:
+        self.withdrawn = QFrame(self)
+        self.withdrawn.setObjectName("detail-withdrawn")
+        self.withdrawn.setStyleSheet(_WITHDRAWN_STYLE)
+        self.withdrawn_title = QLabel(self.withdrawn)
+        self.withdrawn_title.setObjectName("detail-withdrawn-title")
+        font = QFont(self.withdrawn_title.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.withdrawn_title.setFont(font)
+        self.withdrawn_title.setWordWrap(True)
+        self.withdrawn_reason = SelectableLabel(self.withdrawn)
+        self.withdrawn_reason.setObjectName("detail-withdrawn-reason")
+        self.delete_files = QPushButton(self.withdrawn)
+        self.delete_files.setObjectName("detail-delete-withdrawn")
+        self.delete_files.clicked.connect(self._delete_asked)
+        box = QVBoxLayout(self.withdrawn)
+        box.addWidget(self.withdrawn_title)
+        box.addWidget(self.withdrawn_reason)
+        box.addWidget(self.delete_files, 0, Qt.AlignmentFlag.AlignLeading)
+        self.corrected = SelectableLabel(self)
+        self.corrected.setObjectName("detail-corrected")
+        self.corrected.setStyleSheet(_CORRECTED_STYLE)
+
+    def _delete_asked(self) -> None:
+        if self.item is not None:
+            self.delete_files_requested.emit(self.item)
+
+    def _show_changes(self, li: LibraryItem | None) -> None:
+        """The withdrawal banner and the correction note of ``li`` (hidden when it has
+        none)."""
+        it = li.item if li is not None else None
+        withdrawn = it is not None and it.withdrawn_at is not None
+        self.withdrawn.setVisible(withdrawn)
+        if it is not None and it.withdrawn_at is not None:
+            heading = self.tr("Withdrawn by the agency — do not use")
+            why = self.tr("Withdrawn {date}: {reason}").format(
+                date=local_time(it.withdrawn_at), reason=formats.isolated(it.withdrawn_reason)
+            )
+            self.withdrawn_title.setText(heading)
+            self.withdrawn_reason.setText(why)
+            self.withdrawn.setAccessibleName(heading)
+            self.withdrawn.setAccessibleDescription(why)
+            self.delete_files.setVisible(li is not None and li.downloaded)
+        corrected = it is not None and it.corrected_at is not None
+        self.corrected.setVisible(corrected)
+        if it is not None and it.corrected_at is not None:
+            self.corrected.setText(
+                self.tr("Corrected {date}: {note}").format(
+                    date=local_time(it.corrected_at), note=formats.isolated(it.correction_note)
+                )
+            )
 
     def _text_box(self, name: str) -> OwnDirectionEdit:
         box = OwnDirectionEdit(self)
@@ -168,6 +247,7 @@ class ItemDetail(QWidget):
         for key in _FIELDS:
             self.labels[key].setVisible(shown)
             self.values[key].setVisible(shown)
+        self._show_changes(li)
         if li is None:
             return
         it = li.item
@@ -344,6 +424,10 @@ class ItemDetail(QWidget):
         self.script.setAccessibleName(self.tr("Script"))
         self.shotlist.setAccessibleName(self.tr("Shotlist"))
         self.placeholder.setText(self.tr("Select an item to see its details."))
+        self.delete_files.setText(self.tr("Delete its files on this workstation…"))
+        self.delete_files.setToolTip(
+            self.tr("Deletes the files of this withdrawn item from this workstation (asked first).")
+        )
         self.setAccessibleName(self.tr("Item details"))
 
     def changeEvent(self, event: QEvent) -> None:

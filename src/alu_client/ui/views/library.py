@@ -257,6 +257,7 @@ class LibraryPanel(QWidget):
 
         self.detail = ItemDetail(self, show_file=True, member=services.library.member)
         self.detail.setObjectName("library-detail")
+        self.detail.delete_files_requested.connect(lambda li: self.ask_delete([li]))
         self.player = _load_player(self)
         self.side = QSplitter(Qt.Orientation.Vertical, self)
         self.side.setObjectName("library-side")
@@ -447,7 +448,10 @@ class LibraryPanel(QWidget):
         self.copy_action.setEnabled(have_files and self._copy_cancel is None)
         self.delete_action.setEnabled(have_files)
         self.download_action.setEnabled(
-            any(missing_renditions(li) or self._suspect(li) for li in items)
+            any(
+                (missing_renditions(li) or self._suspect(li)) and not li.item.withdrawn
+                for li in items
+            )
         )
 
     def _suspect(self, li: LibraryItem) -> LibraryFile | None:
@@ -741,7 +745,12 @@ class LibraryPanel(QWidget):
 
     def delete_selected(self) -> None:
         """Ask first, then delete the selected items' local files (records kept)."""
-        items = [li for li in self.selected_items() if preferred_file(li)]
+        self.ask_delete(self.selected_items())
+
+    def ask_delete(self, chosen: list[LibraryItem]) -> None:
+        """Ask first, then delete the local files of ``chosen`` (records kept): the selected
+        items, or a withdrawn item's from its banner (here or in the Feed)."""
+        items = [li for li in chosen if preferred_file(li)]
         if not items:
             return
         box = QMessageBox(self)
@@ -782,7 +791,7 @@ class LibraryPanel(QWidget):
         under a name of its own beside it, its new download queued (verified, as every
         download) at its name, and only then deleted; a download refused puts it back.
         Intact, it stays and the panel says so. All of it off the GUI thread."""
-        items = self.selected_items()
+        items = [li for li in self.selected_items() if not li.item.withdrawn]
         wanted = [(li.id, li.title, r) for li in items for r in missing_renditions(li)]
         suspects = [(li.id, li.title, f) for li in items if (f := self._suspect(li)) is not None]
         if not wanted and not suspects:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import json
 from dataclasses import dataclass
 from typing import Final
 
@@ -11,7 +12,16 @@ import requests
 
 from ...http import is_number, origin, proxy_answer
 from ...oserrors import is_disk_full, is_passing, is_too_large
-from ..base import MSG_ACCESS_REFUSED, DiskFullError, PermanentError, RetryableError
+from ...plain_text import one_line
+from ..base import (
+    MSG_ACCESS_REFUSED,
+    WITHDRAWN_PREFIX,
+    DiskFullError,
+    ItemWithdrawn,
+    PermanentError,
+    RetryableError,
+    withdrawn_message,
+)
 from ..retry import retry_after_of
 
 # --- messages (plain words for newsroom staff; never a URL) ------------------------------------
@@ -224,6 +234,8 @@ def _check_status(resp: requests.Response) -> None:
         raise (RetryableError if code >= 500 else PermanentError)(said)
     if code in (401, 403):
         raise PermanentError(MSG_ACCESS_REFUSED.format(code=code))
+    if code == 410 and (reason := _withdrawn_reason(resp)) is not None:
+        raise ItemWithdrawn(withdrawn_message(reason))
     if code in (404, 410):
         raise PermanentError(MSG_GONE.format(code=code))
     later = _retry_after(resp)
@@ -238,6 +250,24 @@ def _check_status(resp: requests.Response) -> None:
             retry_after=later,
         )
     raise unexpected_answer(code)
+
+
+def _withdrawn_reason(resp: requests.Response) -> str | None:
+    """The agency's reason when ``resp`` is the hub's 410 for a withdrawn item (its JSON error
+    ``item_withdrawn``), else None. The hub's message is "The agency withdrew this item:
+    REASON"; one worded otherwise is taken whole as the reason."""
+    if "json" not in (resp.headers.get("Content-Type") or ""):
+        return None
+    try:
+        raw = resp.raw.read(_DRAIN_LIMIT, decode_content=True)
+        error = json.loads(raw)["error"]
+        code, message = error.get("code"), error.get("message")
+    except (ValueError, KeyError, TypeError, AttributeError, OSError, requests.RequestException):
+        return None
+    if code != "item_withdrawn":
+        return None
+    words = one_line(message)[:500] if isinstance(message, str) else ""
+    return words.removeprefix(WITHDRAWN_PREFIX).strip()
 
 
 def unexpected_answer(code: int) -> PermanentError:
