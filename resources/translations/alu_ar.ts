@@ -378,6 +378,10 @@
         <translation>أحال الخادم التنزيل إلى عنوان غير صالح.</translation>
     </message>
     <message>
+        <source>The agency withdrew this item: %1</source>
+        <translation>سحبت الوكالة هذه المادة: %1</translation>
+    </message>
+    <message>
         <source>The file is downloaded and checked, but another program (an antivirus, OneDrive, the search indexer?) keeps it open; it is put in place at the next try.</source>
         <translation>نُزّل الملف وتم التحقق منه، لكن برنامجًا آخر (مضاد فيروسات، OneDrive، مفهرس البحث؟) يبقيه مفتوحًا؛ يوضع في مكانه في المحاولة التالية.</translation>
     </message>
@@ -1215,6 +1219,10 @@
             <numerusform>%Ln مادة غير مقروءة</numerusform>
         </translation>
     </message>
+    <message>
+        <source>“{title}” was withdrawn by the agency: it is not downloaded.</source>
+        <translation>سحبت الوكالة المادة «{title}»: لن تُنزَّل.</translation>
+    </message>
     <message numerus="yes">
         <source>Already downloaded: “{title}” and %Ln more</source>
         <translation>
@@ -1808,6 +1816,18 @@
 <context>
     <name>ItemDetail</name>
     <message>
+        <source>Withdrawn by the agency — do not use</source>
+        <translation>سحبتها الوكالة — لا تستخدمها</translation>
+    </message>
+    <message>
+        <source>Withdrawn {date}: {reason}</source>
+        <translation>سُحبت في {date}: {reason}</translation>
+    </message>
+    <message>
+        <source>Corrected {date}: {note}</source>
+        <translation>صُحّحت في {date}: {note}</translation>
+    </message>
+    <message>
         <source>None</source>
         <translation>لا يوجد</translation>
     </message>
@@ -1974,6 +1994,14 @@
         <translation>اختر مادة لعرض تفاصيلها.</translation>
     </message>
     <message>
+        <source>Delete its files on this workstation…</source>
+        <translation>احذف ملفاتها من هذا الجهاز…</translation>
+    </message>
+    <message>
+        <source>Deletes the files of this withdrawn item from this workstation (asked first).</source>
+        <translation>يحذف ملفات هذه المادة المسحوبة من هذا الجهاز (بعد التأكيد).</translation>
+    </message>
+    <message>
         <source>Item details</source>
         <translation>تفاصيل المادة</translation>
     </message>
@@ -2080,6 +2108,30 @@
     <message>
         <source>Picture</source>
         <translation>الصورة</translation>
+    </message>
+    <message>
+        <source>Withdrawn — do not use</source>
+        <translation>مسحوبة — لا تستخدمها</translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency — do not use</source>
+        <translation>سحبتها الوكالة — لا تستخدمها</translation>
+    </message>
+    <message>
+        <source>Withdrawn {date}: {reason}</source>
+        <translation>سُحبت في {date}: {reason}</translation>
+    </message>
+    <message>
+        <source>Corrected</source>
+        <translation>مصحَّحة</translation>
+    </message>
+    <message>
+        <source>{state}, corrected</source>
+        <translation>{state}، مصحَّحة</translation>
+    </message>
+    <message>
+        <source>Corrected {date}: {note}</source>
+        <translation>صُحّحت في {date}: {note}</translation>
     </message>
     <message>
         <source>Flash</source>

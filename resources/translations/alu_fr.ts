@@ -378,6 +378,10 @@
         <translation>Le serveur a renvoyé le téléchargement vers une adresse qui n’est pas valide.</translation>
     </message>
     <message>
+        <source>The agency withdrew this item: %1</source>
+        <translation>L’agence a retiré ce sujet : %1</translation>
+    </message>
+    <message>
         <source>The file is downloaded and checked, but another program (an antivirus, OneDrive, the search indexer?) keeps it open; it is put in place at the next try.</source>
         <translation>Le fichier est téléchargé et vérifié, mais un autre programme (un antivirus, OneDrive, l’indexeur de recherche ?) le garde ouvert ; il sera mis en place au prochain essai.</translation>
     </message>
@@ -1211,6 +1215,10 @@
             <numerusform>%Ln non lus</numerusform>
         </translation>
     </message>
+    <message>
+        <source>“{title}” was withdrawn by the agency: it is not downloaded.</source>
+        <translation>« {title} » a été retiré par l’agence : il n’est pas téléchargé.</translation>
+    </message>
     <message numerus="yes">
         <source>Already downloaded: “{title}” and %Ln more</source>
         <translation>
@@ -1788,6 +1796,18 @@
 <context>
     <name>ItemDetail</name>
     <message>
+        <source>Withdrawn by the agency — do not use</source>
+        <translation>Retiré par l’agence — ne pas utiliser</translation>
+    </message>
+    <message>
+        <source>Withdrawn {date}: {reason}</source>
+        <translation>Retiré le {date} : {reason}</translation>
+    </message>
+    <message>
+        <source>Corrected {date}: {note}</source>
+        <translation>Corrigé le {date} : {note}</translation>
+    </message>
+    <message>
         <source>None</source>
         <translation>Aucune</translation>
     </message>
@@ -1950,6 +1970,14 @@
         <translation>Sélectionnez un sujet pour en voir le détail.</translation>
     </message>
     <message>
+        <source>Delete its files on this workstation…</source>
+        <translation>Supprimer ses fichiers sur ce poste…</translation>
+    </message>
+    <message>
+        <source>Deletes the files of this withdrawn item from this workstation (asked first).</source>
+        <translation>Supprime de ce poste les fichiers de ce sujet retiré (après confirmation).</translation>
+    </message>
+    <message>
         <source>Item details</source>
         <translation>Détail du sujet</translation>
     </message>
@@ -2056,6 +2084,30 @@
     <message>
         <source>Picture</source>
         <translation>Image</translation>
+    </message>
+    <message>
+        <source>Withdrawn — do not use</source>
+        <translation>Retiré — ne pas utiliser</translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency — do not use</source>
+        <translation>Retiré par l’agence — ne pas utiliser</translation>
+    </message>
+    <message>
+        <source>Withdrawn {date}: {reason}</source>
+        <translation>Retiré le {date} : {reason}</translation>
+    </message>
+    <message>
+        <source>Corrected</source>
+        <translation>Corrigé</translation>
+    </message>
+    <message>
+        <source>{state}, corrected</source>
+        <translation>{state}, corrigé</translation>
+    </message>
+    <message>
+        <source>Corrected {date}: {note}</source>
+        <translation>Corrigé le {date} : {note}</translation>
     </message>
     <message>
         <source>Flash</source>
