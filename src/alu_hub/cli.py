@@ -277,7 +277,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import build_hub, create_app
-    from .server import uvicorn_config
+    from .server import stop_by_sigterm_as_an_exit, uvicorn_config
     from .storage import build_storage
 
     settings = _settings(args)
@@ -311,6 +311,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _record_setup(settings)
     app = create_app(settings, hub)
     print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
+    stop_by_sigterm_as_an_exit()
     uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="info")).run()
     return 0
 
