@@ -531,7 +531,7 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     if action == "password":
         _check_password_source(args)  # before the hub is opened
     session = getattr(args, "session", None)
-    if session is not None and not session.isdigit():
+    if session is not None and not (session.isascii() and session.isdigit() and len(session) < 19):
         return _refuse(
             f"--session takes a sign-in's id (see alu-hub member sessions {args.name}), "
             f"not {session[:40]!r}."

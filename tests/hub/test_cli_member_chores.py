@@ -252,10 +252,11 @@ def test_sessions_are_listed_and_one_lost_workstation_signed_out(live_hub: LiveH
         f"ktn has no live sign-in {other_id} (see alu-hub member sessions ktn).",
     )
     assert me(live_hub, other) == 200
-    refused(
-        alu_hub(live_hub, "member", "signout", "ktn", "--session", "abc"),
-        "--session takes a sign-in's id (see alu-hub member sessions ktn), not 'abc'.",
-    )
+    for bad in ("abc", "²", "9" * 40):
+        refused(
+            alu_hub(live_hub, "member", "signout", "ktn", "--session", bad),
+            f"--session takes a sign-in's id (see alu-hub member sessions ktn), not {bad!r}.",
+        )
 
 
 def test_a_stats_page_session_is_not_a_workstation_sign_in(live_hub: LiveHub) -> None:
