@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from . import __doc__ as hub_doc
 from . import auth, signin
+from .accesslog import AccessAccount
 from .api import router as api_router
 from .db import Database, SchemaTooOld, as_utc
 from .errors import install_handlers
@@ -227,6 +228,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(BodyLimits, settings=hub.settings)
     # HEAD wherever GET is (health checks, link checkers), not 405
     app.add_middleware(HeadAsGet, router=app.router)
+    # outermost: the account a request was signed in as, for the access log (``accesslog``)
+    app.add_middleware(AccessAccount)
     app.include_router(api_router)
     app.include_router(tus_router())
     app.include_router(web_router)

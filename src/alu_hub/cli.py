@@ -16,15 +16,15 @@ import tempfile
 import textwrap
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
 
 import platformdirs
-from sqlalchemy import CursorResult, create_engine, delete, inspect, make_url, select, update
+from sqlalchemy import create_engine, delete, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from . import cli_items
+from .countries import country_problem
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
 
@@ -279,7 +279,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import build_hub, create_app
-    from .server import uvicorn_config
+    from .server import stop_by_sigterm_as_an_exit, uvicorn_config
     from .storage import build_storage
 
     settings = _settings(args)
@@ -313,6 +313,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _record_setup(settings)
     app = create_app(settings, hub)
     print(f"ALU hub on http://{args.host}:{args.port} (data: {settings.data_dir})", flush=True)
+    stop_by_sigterm_as_an_exit()
     uvicorn.Server(uvicorn_config(app, args.host, args.port, log_level="info")).run()
     return 0
 
@@ -401,20 +402,23 @@ def _name_problem(what: str, value: str, limit: int) -> str | None:
     return None
 
 
-def _member_problem(args: argparse.Namespace) -> str | None:
-    """Why ``member add`` cannot add this member as given, checked before anything is
-    changed, by the columns of models.Member, on every engine alike (SQLite would store a
-    name of any length, PostgreSQL fail on it)."""
+def _column_length(column: str) -> int:
+    """How many characters the column ``column`` of models.Member holds."""
     from sqlalchemy import String
 
     from .models import Member
 
-    def limit(column: str) -> int:
-        kind = Member.__table__.c[column].type
-        assert isinstance(kind, String)
-        assert kind.length is not None
-        return kind.length
+    kind = Member.__table__.c[column].type
+    assert isinstance(kind, String)
+    assert kind.length is not None
+    return kind.length
 
+
+def _member_problem(args: argparse.Namespace) -> str | None:
+    """Why ``member add`` cannot add this member as given, checked before anything is
+    changed, by the columns of models.Member, on every engine alike (SQLite would store a
+    name of any length, PostgreSQL fail on it)."""
+    limit = _column_length
     problem = _name_problem("name", args.name, limit("username")) or (
         _name_problem("display name", args.display_name, limit("display_name"))
         if args.display_name
@@ -433,8 +437,8 @@ def _member_problem(args: argparse.Namespace) -> str | None:
     if not args.country and args.role == "member":
         # (it said "--country takes a two-letter code", as if one had been given)
         return "a member needs its country: add --country and its two-letter code, e.g. KE."
-    if args.country and not re.fullmatch(r"[A-Za-z]{2}", args.country):
-        return f"--country takes a two-letter code, e.g. KE, not {args.country[:40]!r}."
+    if args.country:
+        return country_problem(args.country)
     return None
 
 
@@ -510,22 +514,6 @@ def cmd_member_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _end_signins(s: Session, member_id: int) -> int:
-    """Revoke every live sign-in token of the member (its workstations must sign in again;
-    serving processes see it within ``auth.TOKEN_CACHE_S``); how many there were. Those
-    expired already are no workstation's sign-in: neither revoked nor counted (an operator
-    reads the figure as how many workstations a stolen password still reached)."""
-    from .models import Token, utcnow
-
-    now = utcnow()
-    ended = s.execute(
-        update(Token)
-        .where(Token.member_id == member_id, Token.revoked_at.is_(None), Token.expires_at > now)
-        .values(revoked_at=now)
-    )
-    return int(cast(CursorResult[Any], ended).rowcount)
-
-
 def _forget_attempts(s: Session, username: str) -> None:
     """The user name's failed sign-ins no longer count (a lock-out is lifted)."""
     from .models import SignInAttempt
@@ -538,49 +526,111 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     """``member password|disable|enable|signout|unlock NAME``: what an operator does for a
     member who forgot a password, left, lost a workstation or locked the account by mistyping."""
     from .auth import hash_password
-    from .models import Member, utcnow
+    from .members import Ended, Refusal, end_signins, find
+    from .models import utcnow
 
     action = args.member_command
     if action == "password":
         _check_password_source(args)  # before the hub is opened
+    session = getattr(args, "session", None)
+    if session is not None and not (session.isascii() and session.isdigit() and len(session) < 19):
+        return _refuse(
+            f"--session takes a sign-in's id (see alu-hub member sessions {args.name}), "
+            f"not {session[:40]!r}."
+        )
     hub = _hub(args)
     password = _read_password(args) if action == "password" else ""
     with hub.db.session() as s:
-        m = s.execute(select(Member).where(Member.username == args.name)).scalar_one_or_none()
-        if m is None:
-            return _refuse(f"there is no member named {args.name!r} (see alu-hub member list).")
+        try:
+            m = find(s, args.name)
+        except Refusal as e:
+            return _refuse(str(e))
+        ended = Ended()
         if action == "password":
             m.password_hash = hash_password(password)
-            ended = _end_signins(s, m.id)
+            ended = end_signins(s, m.id)
             _forget_attempts(s, m.username)
             said = f"Changed the password of {m.username}"
         elif action == "disable":
             if m.active or m.disabled_at is None:  # (disabled again: it left on the first day)
                 m.disabled_at = utcnow()
             m.active = False
-            ended = _end_signins(s, m.id)
+            ended = end_signins(s, m.id)
             said = f"Disabled {m.username}: it can no longer sign in"
         elif action == "enable":
             m.active = True
             # a member again: the statistics judge it on every day since it joined (the hub
             # keeps no history of its days off)
             m.disabled_at = None
-            ended = 0
             _forget_attempts(s, m.username)
             said = f"Enabled {m.username}: it can sign in again"
+        elif action == "signout" and session is not None:
+            ended = end_signins(s, m.id, int(session))
+            if not ended:
+                return _refuse(
+                    f"{m.username} has no live sign-in {session} (see alu-hub member sessions "
+                    f"{m.username})."
+                )
+            said = f"Signed {m.username} out of sign-in {session}"
         elif action == "signout":
-            ended = _end_signins(s, m.id)
+            ended = end_signins(s, m.id)
             said = f"Signed {m.username} out"
         else:  # unlock
-            ended = 0
             _forget_attempts(s, m.username)
             said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
     if ended:
-        plural = "s" if ended != 1 else ""
-        said += f"; {ended} workstation sign-in{plural} ended"
+        said += f"; {ended.words()} ended"
         # (not for disable: a disabled account cannot sign in again, as it was told)
         said += "" if action == "disable" else " (they sign in again)"
     print(f"{said}.")
+    return 0
+
+
+def cmd_member_edit(args: argparse.Namespace) -> int:
+    """``member edit NAME [--display-name …] [--country CC]``: a typo mended, a broadcaster
+    that took a new name."""
+    from .members import Refusal, edit
+
+    if args.display_name is None and args.country is None:
+        return _refuse("nothing to change: give --display-name and/or --country.")
+    if args.display_name is not None:
+        problem = _name_problem("display name", args.display_name, _column_length("display_name"))
+        if problem is not None:
+            return _refuse(problem)
+    if args.country:
+        problem = country_problem(args.country)
+        if problem is not None:
+            return _refuse(problem)
+    hub = _hub(args)
+    try:
+        print(edit(hub, args.name, args.display_name, args.country))
+    except Refusal as e:
+        return _refuse(str(e))
+    return 0
+
+
+def cmd_member_remove(args: argparse.Namespace) -> int:
+    """``member remove NAME``: an account made by mistake, that never did anything."""
+    from .members import Refusal, remove
+
+    hub = _hub(args)
+    try:
+        print(remove(hub, args.name))
+    except Refusal as e:
+        return _refuse(str(e))
+    return 0
+
+
+def cmd_member_sessions(args: argparse.Namespace) -> int:
+    """``member sessions NAME [--json]``: the member's live sign-ins (``signout --session``)."""
+    from .members import Refusal, sessions_text, signins
+
+    hub = _hub(args)
+    try:
+        username, rows = signins(hub, args.name)
+    except Refusal as e:
+        return _refuse(str(e))
+    print(sessions_text(username, rows, args.json))
     return 0
 
 
@@ -644,6 +694,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         check_metadata(meta)
     except PublishError as e:
         return _refuse(f"{e} Nothing was published.")
+    if args.country and (unknown := country_problem(args.country.strip())) is not None:
+        return _refuse(f"{unknown} Nothing was published.")
     try:
         fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)
@@ -840,7 +892,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add", parents=[common], help="add a member (password from a prompt or stdin)"
     )
     add.add_argument("name")
-    add.add_argument("--country", default="", help="two-letter country code, e.g. KE")
+    add.add_argument("--country", default="", help="ISO 3166 two-letter country code, e.g. KE")
     add.add_argument("--display-name", default="")
     add.add_argument("--role", choices=["member", "agency"], default="member")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -851,7 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("password", "set a new password (prompt or stdin); ends its sign-ins, lifts a lock-out"),
         ("disable", "the account can no longer sign in; ends its sign-ins (its items stay)"),
         ("enable", "the account can sign in again"),
-        ("signout", "end every sign-in of the account (a lost or stolen workstation)"),
+        ("signout", "end the account's sign-ins, or one (--session): a lost workstation"),
         ("unlock", "lift a sign-in lock-out (too many wrong passwords)"),
     ):
         change = msub.add_parser(action, parents=[common], help=what)
@@ -860,7 +912,31 @@ def build_parser() -> argparse.ArgumentParser:
             change.add_argument(
                 "--password-stdin", action="store_true", help="read the password from stdin"
             )
+        if action == "signout":
+            change.add_argument(
+                "--session", metavar="ID", help="only this sign-in (see member sessions)"
+            )
         change.set_defaults(func=cmd_member_change)
+    edit = msub.add_parser(
+        "edit", parents=[common], help="change a member's display name or country"
+    )
+    edit.add_argument("name")
+    edit.add_argument("--display-name")
+    edit.add_argument("--country", help="ISO 3166 two-letter country code, e.g. KE")
+    edit.set_defaults(func=cmd_member_edit)
+    remove = msub.add_parser(
+        "remove",
+        parents=[common],
+        help="delete an account that did nothing (no items, uploads, history); else disable it",
+    )
+    remove.add_argument("name")
+    remove.set_defaults(func=cmd_member_remove)
+    sessions = msub.add_parser(
+        "sessions", parents=[common], help="list the account's live sign-ins"
+    )
+    sessions.add_argument("name")
+    sessions.add_argument("--json", action="store_true", help="as JSON")
+    sessions.set_defaults(func=cmd_member_sessions)
 
     pub = sub.add_parser("publish", parents=[common], help="push a video file to the feed")
     pub.add_argument("file")

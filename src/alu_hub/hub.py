@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from .accesslog import note_account
 from .auth import TokenCache, TokenProblem, token_by_hash, token_hash
 from .db import Database
 from .errors import ApiError, unauthorized
@@ -204,6 +205,7 @@ def member_for(request: Request, hub: Hub) -> Member:
     digest = token_hash(bearer(request))
     member = hub.tokens.member(digest)
     if member is not None:
+        note_account(request.scope, member.username)
         return member
     epoch = hub.tokens.epoch  # before the read: a sign-out meanwhile keeps it out of the cache
     with hub.db.session() as s:
@@ -215,6 +217,7 @@ def member_for(request: Request, hub: Hub) -> Member:
         expires_at = tok.expires_at
         s.expunge(member)
     hub.tokens.keep(digest, member, expires_at, epoch)
+    note_account(request.scope, member.username)
     return member
 
 
@@ -223,6 +226,7 @@ async def current_member(request: Request, hub: HubDep) -> Member:
     else on a worker thread (it reads the database)."""
     member = hub.tokens.member(token_hash(bearer(request)))
     if member is not None:
+        note_account(request.scope, member.username)
         return member
     return await run_in_threadpool(member_for, request, hub)
 

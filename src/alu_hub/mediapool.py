@@ -15,6 +15,7 @@ Only paths and small picklable results cross the process boundary; the bytes sta
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -155,14 +156,45 @@ class MediaPool:
         finally:
             alone.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
-        """Stop the workers: jobs waiting are dropped and their callers get MediaPoolClosed
-        (as do later ones); a job running is left to end in the background."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the workers: jobs waiting are dropped, and a job running is ended with its
+        worker; their callers get MediaPoolClosed (as do later ones), so the upload stays
+        ``processing`` and the next start publishes it (as when the hub is killed). Returns
+        once the workers and the pool's own thread have ended, its queues closed.
+
+        A pool left to end in the background still held its queues' semaphores when the
+        process ended by the SIGTERM uvicorn raises again once it has stopped serving, without
+        Python's exit handlers: multiprocessing's resource tracker then said "There appear to
+        be 5 leaked semaphore objects to clean up at shutdown" at every stop of a hub that had
+        published a member's upload (``server.stop_by_sigterm_as_an_exit``)."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _end_pool(pool, timeout)
+            del pool
+            # its queues are in reference cycles: released now, not at a collection that may
+            # never come before the process ends (a serving process of ``serve --workers``
+            # still ends by the SIGTERM uvicorn raises again, without exit handlers)
+            gc.collect()
+
+
+def _end_pool(pool: ProcessPoolExecutor, timeout: float) -> None:
+    """Shut ``pool`` down now: its workers ignore SIGTERM (``_start_worker``), so those still
+    alive after the stop is asked (one busy with a job) are killed; then its thread is joined,
+    which closes the pool's queues, and the semaphores are released with them."""
+    # (private, in CPython 3.11 to 3.13 alike; read before shutdown() drops them)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+    if manager is not None:
+        manager.join(timeout)
+    for process in processes:
+        process.join(timeout)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from alu_client.core.http import redact_query
 
+from .accesslog import AccountFilter, log_config
 from .errors import error_body
 from .events import BROKER_STATE, FeedBroker
 from .settings import LOOPBACK, Settings
@@ -44,6 +45,7 @@ class RedactSecrets(logging.Filter):
 
 
 _REDACT_SECRETS = RedactSecrets()
+_ACCOUNT = AccountFilter()
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -64,6 +66,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # (``alu-hub serve`` and its workers, the demo, the client's embedded hub), and a
         # logging config set later (uvicorn's, in each worker) keeps a logger's filters.
         self.access_logger.addFilter(_REDACT_SECRETS)  # once: addFilter skips one it has
+        self.access_logger.addFilter(_ACCOUNT)  # (the user name for ``accesslog``'s lines)
         super().connection_made(transport)
         self._in_head = True
         self._head_bytes = 0
@@ -154,6 +157,7 @@ def uvicorn_config(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=log_config(),
         http=_bounded_protocol(max_head),
         # Clients on 300 ms links keep connections between chunks; do not cut them too soon.
         timeout_keep_alive=75,
@@ -178,6 +182,21 @@ def app_from_env() -> FastAPI:
     logging.getLogger("botocore").setLevel(logging.WARNING)  # (as cli.main: credentials found)
     _stop_with_supervisor()
     return create_app(Settings.from_env())
+
+
+def stop_by_sigterm_as_an_exit() -> None:
+    """A SIGTERM that uvicorn raises again after its graceful stop (it does, so that the
+    process ends "by the signal") ends this process as a normal exit, status 0, instead of
+    the signal's default action: that one runs none of Python's exit handlers, and
+    multiprocessing's among them release the media pool's semaphores (its resource tracker
+    said "There appear to be 5 leaked semaphore objects to clean up at shutdown" at every stop
+    of a hub that had published a member's upload). Before uvicorn serves (start-up), a
+    SIGTERM ends the process the same way. Main thread only, as signal handlers are."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _stop_with_supervisor() -> None:
@@ -221,6 +240,7 @@ def serve_workers(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=log_config(),
         # the default head bound (settings.max_header_bytes has no variable of its own)
         http="alu_hub.server:BoundedHttpToolsProtocol",
         timeout_keep_alive=75,

@@ -18,8 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from .. import auth, signin
+from ..accesslog import note_account
 from ..errors import ApiError
 from ..hub import Hub, HubDep
+from ..members import STATS_PAGE_DEVICE
 from ..models import Member, utcnow
 from ..schemas import StatsOut
 from . import pages
@@ -118,6 +120,7 @@ def _signed_in(hub: Hub, request: Request) -> Member | None:
             return None
         member = tok.member
         s.expunge(member)
+    note_account(request.scope, member.username)
     return member
 
 
@@ -226,7 +229,7 @@ async def sign_in(request: Request, hub: HubDep) -> Response:
     agent = request.headers.get("user-agent", "")[:120]
     address = request.client.host if request.client else None
     result = await run_in_threadpool(
-        _check, hub, username, password, address, f"stats page · {agent}"
+        _check, hub, username, password, address, STATS_PAGE_DEVICE + agent
     )
     if result.outcome == "member":
         return _refuse_member()
