@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from . import cli_items
+from . import audit, cli_items
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
 
@@ -492,6 +492,7 @@ def cmd_member_add(args: argparse.Namespace) -> int:
                 password_hash=hash_password(password),
             )
         )
+        audit.record(s, audit.cli_actor(), "member_add", args.name, {"role": args.role})
     print(f"Added {args.role} {args.name}.")
     return 0
 
@@ -575,6 +576,8 @@ def cmd_member_change(args: argparse.Namespace) -> int:
             ended = 0
             _forget_attempts(s, m.username)
             said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
+        # (how many sign-ins it ended: never the password, nor its hash)
+        audit.record(s, audit.cli_actor(), f"member_{action}", m.username, {"signins_ended": ended})
     if ended:
         plural = "s" if ended != 1 else ""
         said += f"; {ended} workstation sign-in{plural} ended"
@@ -649,7 +652,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         hub = _hub(args, check_storage=True)
         check, also = (None, None) if args.force else refuse_published_again(hub, args.file)
         item = publish_file(
-            hub, src, fields, kind="push", filename=src.name, check=check, also=also
+            hub,
+            src,
+            fields,
+            kind="push",
+            filename=src.name,
+            check=check,
+            also=audit.recorded_publish(also, audit.cli_actor(), src.name, args.force),
         )
     except (PublishError, OSError) as e:
         raise SystemExit(f"alu-hub: {e}") from None
@@ -902,6 +911,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--output", metavar="FILE", help="write the CSV to FILE (default: stdout)")
     st.set_defaults(func=cmd_stats)
+
+    from .cli_audit import add_audit_command  # (it imports this module)
+
+    add_audit_command(sub, common)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed demo content (if empty) and serve it"
