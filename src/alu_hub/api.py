@@ -16,7 +16,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import auth, changes, feed, signin
+from . import audit, auth, changes, feed, signin
 from .db import HUB_ID_KEY
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
@@ -218,11 +218,12 @@ def _change(do: Callable[[], changes.Changed], request: Request) -> Response:
     },
 )
 def withdraw_item(
-    item_id: str, body: WithdrawIn, request: Request, hub: HubDep, _agency: AgencyDep
+    item_id: str, body: WithdrawIn, request: Request, hub: HubDep, agency: AgencyDep
 ) -> Response:
     """Withdraw the item for good (agency staff): it stays in the feed with ``withdrawn_at``
     and the reason, its files are answered 410 ``item_withdrawn``, and it leaves the counts."""
-    return _change(lambda: changes.withdraw(hub, item_id, body.reason), request)
+    actor = audit.api_actor(agency)
+    return _change(lambda: changes.withdraw(hub, item_id, body.reason, actor), request)
 
 
 @router.patch(
@@ -236,11 +237,12 @@ def withdraw_item(
     },
 )
 def correct_item(
-    item_id: str, body: CorrectIn, request: Request, hub: HubDep, _agency: AgencyDep
+    item_id: str, body: CorrectIn, request: Request, hub: HubDep, agency: AgencyDep
 ) -> Response:
     """Correct the fields given (agency staff), with ``note`` saying what was corrected."""
     given = body.model_dump(exclude={"note"})
-    return _change(lambda: changes.correct(hub, item_id, given, body.note), request)
+    actor = audit.api_actor(agency)
+    return _change(lambda: changes.correct(hub, item_id, given, body.note, actor), request)
 
 
 @router.get("/items/{item_id}", response_model=ItemOut, tags=["feed"])

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
+from . import audit
 from .feed import load_items_json
 from .hub import Hub
 from .models import Counter, Item, utcnow
@@ -141,20 +142,30 @@ def _reloaded(hub: Hub, item_id: str) -> Item:
         return item
 
 
-def withdraw(hub: Hub, item_id: str, reason: str) -> Changed:
-    """Withdraw the item for good, saying why (``reason``, shown to every member)."""
+def withdraw(hub: Hub, item_id: str, reason: str, actor: audit.Actor | None = None) -> Changed:
+    """Withdraw the item for good, saying why (``reason``, shown to every member); recorded in
+    the audit trail as done by ``actor``, in the same transaction."""
     reason = _text(reason, "reason", REASON_LIMIT)
     with hub.db.session() as s:
         item, change = _locked_item(hub, s, item_id)
         item.withdrawn_at = utcnow()
         item.withdrawn_reason = reason
         _finish(hub, s, item, change)
+        if actor is not None:
+            audit.record(s, actor, "item_withdraw", item.id, {"seq": item.seq, "reason": reason})
     log.info("withdrew item %s (change %d): %s", item_id, change, reason)
     return Changed(_reloaded(hub, item_id), ["withdrawn"])
 
 
-def correct(hub: Hub, item_id: str, given: Mapping[str, str | None], note: str) -> Changed:
-    """Correct the item's fields ``given`` (those not None), saying what (``note``). The texts
+def correct(
+    hub: Hub,
+    item_id: str,
+    given: Mapping[str, str | None],
+    note: str,
+    actor: audit.Actor | None = None,
+) -> Changed:
+    """Correct the item's fields ``given`` (those not None), saying what (``note``); recorded
+    in the audit trail as done by ``actor``, in the same transaction. The texts
     are taken as a publish takes them (cleaned; over their limit or a blank title refused);
     fields given that already say that are no change, and a correction of nothing is refused."""
     # line ends as a text file read by ``alu-hub publish`` has them (a Windows form's CRLF)
@@ -199,6 +210,14 @@ def correct(hub: Hub, item_id: str, given: Mapping[str, str | None], note: str) 
         item.corrected_at = utcnow()
         item.correction_note = note
         _finish(hub, s, item, change)
+        if actor is not None:
+            audit.record(
+                s,
+                actor,
+                "item_correct",
+                item.id,
+                {"seq": item.seq, "fields": changed, "note": note, "revision": item.revision},
+            )
     log.info("corrected item %s (change %d): %s", item_id, change, ", ".join(changed))
     return Changed(_reloaded(hub, item_id), changed)
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from . import cli_items
+from . import audit, cli_items
 from .countries import country_problem
 from .hub import Hub
 from .settings import Settings, SettingsError, env_int
@@ -496,6 +496,7 @@ def cmd_member_add(args: argparse.Namespace) -> int:
                 password_hash=hash_password(password),
             )
         )
+        audit.record(s, audit.cli_actor(), "member_add", args.name, {"role": args.role})
     print(f"Added {args.role} {args.name}.")
     return 0
 
@@ -578,6 +579,14 @@ def cmd_member_change(args: argparse.Namespace) -> int:
         else:  # unlock
             _forget_attempts(s, m.username)
             said = f"Lifted the sign-in lock-out of {m.username} (failed attempts forgotten)"
+        # (how many sign-ins it ended: never the password, nor its hash)
+        detail: dict[str, object] = {
+            "workstation_signins_ended": ended.workstations,
+            "stats_page_sessions_ended": ended.stats_pages,
+        }
+        if session is not None:
+            detail["session"] = int(session)
+        audit.record(s, audit.cli_actor(), f"member_{action}", m.username, detail)
     if ended:
         said += f"; {ended.words()} ended"
         # (not for disable: a disabled account cannot sign in again, as it was told)
@@ -603,7 +612,7 @@ def cmd_member_edit(args: argparse.Namespace) -> int:
             return _refuse(problem)
     hub = _hub(args)
     try:
-        print(edit(hub, args.name, args.display_name, args.country))
+        print(edit(hub, args.name, args.display_name, args.country, audit.cli_actor()))
     except Refusal as e:
         return _refuse(str(e))
     return 0
@@ -615,7 +624,7 @@ def cmd_member_remove(args: argparse.Namespace) -> int:
 
     hub = _hub(args)
     try:
-        print(remove(hub, args.name))
+        print(remove(hub, args.name, audit.cli_actor()))
     except Refusal as e:
         return _refuse(str(e))
     return 0
@@ -701,7 +710,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
         hub = _hub(args, check_storage=True)
         check, also = (None, None) if args.force else refuse_published_again(hub, args.file)
         item = publish_file(
-            hub, src, fields, kind="push", filename=src.name, check=check, also=also
+            hub,
+            src,
+            fields,
+            kind="push",
+            filename=src.name,
+            check=check,
+            also=audit.recorded_publish(also, audit.cli_actor(), src.name, args.force),
         )
     except (PublishError, OSError) as e:
         raise SystemExit(f"alu-hub: {e}") from None
@@ -978,6 +993,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--output", metavar="FILE", help="write the CSV to FILE (default: stdout)")
     st.set_defaults(func=cmd_stats)
+
+    from .cli_audit import add_audit_command  # (it imports this module)
+
+    add_audit_command(sub, common)
 
     demo = sub.add_parser(
         "demo", parents=[common], help="seed demo content (if empty) and serve it"

@@ -58,6 +58,7 @@ def _quoted(title: str) -> str:
 
 
 def cmd_items_withdraw(args: argparse.Namespace) -> int:
+    from .audit import cli_actor
     from .changes import ChangeError, withdraw
     from .cli import Refused, _hub
 
@@ -69,7 +70,7 @@ def cmd_items_withdraw(args: argparse.Namespace) -> int:
         )
     hub = _hub(args)
     try:
-        done = withdraw(hub, _item_id(hub, args.item), args.reason)
+        done = withdraw(hub, _item_id(hub, args.item), args.reason, cli_actor())
     except ChangeError as e:
         raise _refused(e) from None
     item = done.item
@@ -82,6 +83,7 @@ def cmd_items_withdraw(args: argparse.Namespace) -> int:
 
 
 def cmd_items_correct(args: argparse.Namespace) -> int:
+    from .audit import cli_actor
     from .changes import ChangeError, correct
     from .cli import Refused, _hub
 
@@ -114,7 +116,7 @@ def cmd_items_correct(args: argparse.Namespace) -> int:
         )
     hub = _hub(args)
     try:
-        done = correct(hub, _item_id(hub, args.item), given, args.note)
+        done = correct(hub, _item_id(hub, args.item), given, args.note, cli_actor())
     except ChangeError as e:
         raise _refused(e) from None
     item = done.item

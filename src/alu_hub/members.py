@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from . import audit
 from .hub import Hub
 from .models import HistoryEvent, Item, Member, SignInAttempt, Token, Upload, utcnow
 from .signin import user_key
@@ -101,13 +102,17 @@ def find(s: Session, name: str) -> Member:
 # --- edit ------------------------------------------------------------------------------------
 
 
-def edit(hub: Hub, name: str, display_name: str | None, country: str | None) -> str:
+def edit(
+    hub: Hub, name: str, display_name: str | None, country: str | None, actor: audit.Actor
+) -> str:
     """Change a member's display name and/or country (checked by the caller for their form,
-    here against the member's role); what was changed, in one line."""
+    here against the member's role); what was changed, in one line. Recorded for ``actor``."""
     with hub.db.session() as s:
         m = find(s, name)
         changes = []
+        detail: dict[str, object] = {}
         if display_name is not None and display_name != m.display_name:
+            detail["display_name"] = display_name
             changes.append(f"display name {display_name!r} (was {m.display_name!r})")
             m.display_name = display_name
         if country is not None:
@@ -118,19 +123,22 @@ def edit(hub: Hub, name: str, display_name: str | None, country: str | None) -> 
                     "two-letter code, e.g. KE)."
                 )
             if code != m.country:
+                detail["country"] = code
                 changes.append(f"country {code or '(none)'} (was {m.country or '(none)'})")
                 m.country = code
         if not changes:
             return f"Nothing to change: {m.username} has these already."
+        audit.record(s, actor, "member_edit", m.username, detail)
         return f"Changed {m.username}: {', '.join(changes)}."
 
 
 # --- remove ----------------------------------------------------------------------------------
 
 
-def remove(hub: Hub, name: str) -> str:
+def remove(hub: Hub, name: str, actor: audit.Actor) -> str:
     """Delete an account that never did anything (made by mistake, a typo in its name), with
-    its sign-ins; refused, with the way to go, for one that did."""
+    its sign-ins; refused, with the way to go, for one that did. Recorded for ``actor`` (the
+    record outlives the account)."""
     with hub.db.session() as s:
         m = find(s, name)
         items = s.scalar(select(func.count()).where(Item.source_member_id == m.id)) or 0
@@ -160,6 +168,13 @@ def remove(hub: Hub, name: str) -> str:
         s.execute(delete(SignInAttempt).where(SignInAttempt.key == user_key(m.username)))
         role, username = m.role, m.username
         s.delete(m)
+        audit.record(
+            s,
+            actor,
+            "member_remove",
+            username,
+            {"role": role, "workstation_signins_ended": ended.workstations},
+        )
     said = f"Removed {role} {username}"
     if ended:
         said += f"; {ended.words()} ended"

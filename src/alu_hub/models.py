@@ -291,3 +291,25 @@ class SignInAttempt(Base):
         Index("ix_signin_attempts_key_at", "key", "at"),
         Index("ix_signin_attempts_at", "at"),
     )
+
+
+class AuditRecord(Base):
+    """An action that changed the hub (``audit``): when (the hub's UTC clock), who (``actor``:
+    an operator's OS user and host for ``via`` "cli", an agency account's user name for
+    "api"), what (``action``, a short verb) to what (``target``: an item's id, a member's user
+    name), and ``detail``: a short JSON object (a reason, the fields corrected), never a
+    password, a token or a hash. Written in the action's own transaction."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    via: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_target_at", "target", "at"),
+    )

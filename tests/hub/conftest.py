@@ -18,6 +18,7 @@ __all__ = ["LiveHub", "sha256_of", "start_hub"]
 
 BOTH_DATABASES = {
     "tests.hub.test_api",
+    "tests.hub.test_audit",
     "tests.hub.test_database",
     "tests.hub.test_feed_pages",
     "tests.hub.test_input_edges",
