@@ -11,6 +11,7 @@ fault proxy that holds a download's body back while the agency withdraws its ite
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from alu_client.cli.withdrawn_notes import changes_lines
+from alu_client.core.sync import ChangesRead
 from tests.client import test_cli_hub as cli
+from tests.client.test_withdrawn import make_item
 from tests.support.faultproxy import FaultProxy
 from tests.support.livehub import LiveHub, sha256_of
 
@@ -157,3 +161,21 @@ def test_sync_names_the_items_withdrawn_and_corrected_and_the_downloads_canceled
     # said once: the next sync has nothing new to say
     again = cli.ok(cli.alu(home, "sync"))
     assert "withdrawn" not in again and "corrected" not in again
+
+
+def test_sync_lines_count_and_name_several_and_say_nothing_without_changes() -> None:
+    when = dt.datetime(2026, 12, 7, 7, 0, tzinfo=dt.UTC)
+    gone = [
+        make_item(1, title="Floods", withdrawn_at=when, withdrawn_reason="Legal\nproblem"),
+        make_item(2, title="", withdrawn_at=when, withdrawn_reason=""),
+    ]
+    fixed = [make_item(3, title="Fire", corrected_at=when, correction_note="Slug")]
+    assert changes_lines(ChangesRead()) == []
+    assert changes_lines(ChangesRead(gone, fixed, 3)) == [
+        f"2 items withdrawn by the agency: Floods (Legal problem), {gone[1].id} (-); "
+        "3 downloads canceled.",
+        "1 item corrected: Fire (Slug).",
+    ]
+    assert changes_lines(ChangesRead(gone[:1])) == [
+        "1 item withdrawn by the agency: Floods (Legal problem)."
+    ]
