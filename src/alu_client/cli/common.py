@@ -31,6 +31,11 @@ if TYPE_CHECKING:  # (imported where used: `alu fetch` and `alu tus-put` start w
     from ..core.services import Services
 
 
+#: `alu get`: the file was downloaded and verified, but the agency withdrew its item meanwhile
+#: (the file is kept; do not use it)
+WITHDRAWN_STATUS = 3
+
+
 class CliError(Exception):
     """A one-line message for the user; exit status 1 (2 for usage)."""
 

@@ -33,7 +33,7 @@ from ..core.profiles import (
 from ..core.rules import RuleStore
 from ..core.services import AlreadyDownloaded, NoProfile, Services
 from ..core.settings import AppSettings
-from ..core.sync import HistoryEvent
+from ..core.sync import ChangesRead, HistoryEvent
 from ..core.uploads import (
     FieldError,
     UploadFields,
@@ -58,6 +58,12 @@ from .options import (
     list_limit,
     positive_number,
     say_cut,
+)
+from .withdrawn_notes import (
+    changes_lines,
+    read_changes,
+    say_downloaded_but_withdrawn,
+    withdrawn_since,
 )
 
 PRIORITY_MARK = {"flash": "FLASH ", "urgent": "URGENT", "routine": "      "}
@@ -308,13 +314,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _sync_feed(services: Services) -> tuple[int, str]:
-    """Catch up with the hub's feed; (items new to the library, '' or why it could not)."""
+def _sync_feed(services: Services) -> tuple[int, str, ChangesRead]:
+    """Catch up with the hub's feed; (items new to the library, '' or why it could not,
+    what its changes did to the library)."""
+    feed = services.feed_sync()
     try:
         # (not two library counts: those stop at 10,000, and said "0 new items" past that)
-        return services.feed_sync().catch_up(), ""
+        return feed.catch_up(), "", feed.last_changes
     except hub.HubError as e:
-        return 0, str(e)
+        return 0, str(e), feed.last_changes
 
 
 def _item_json(li: LibraryItem) -> dict[str, Any]:
@@ -381,7 +389,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     try:
         services.require_profile()
         if not args.offline:
-            _, problem = _sync_feed(services)
+            _, problem, _ = _sync_feed(services)
             if problem:
                 print(f"alu: offline, showing the library: {one_line(problem)}", file=sys.stderr)
             else:
@@ -427,8 +435,13 @@ def cmd_get(args: argparse.Namespace) -> int:
         except hub.HubError as e:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
+        # a withdrawal while it ran: the library learns of it (`alu feed` says it)
+        read_changes(services)
         if t.state != "done":
             raise CliError(f"{t.label}: {not_done(t)}")
+        gone = withdrawn_since(services, args.item_id)
+        if gone is not None:
+            return say_downloaded_but_withdrawn(gone, Path(t.destination), t.size or 0)
         _say_path(Path(t.destination), f"{fmt_bytes(t.size or 0)}, sha256 verified")
         _say_restrictions(services, args.item_id)
     finally:
@@ -540,7 +553,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         services.require_profile()
-        new, problem = _sync_feed(services)
+        new, problem, changes = _sync_feed(services)
         if problem:
             raise CliError(f"The feed could not be synced: {problem}")
         history = services.history()
@@ -550,6 +563,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except hub.HubError as e:
             raise CliError(f"The history could not be synced: {e}") from None
         print(f"{new} new items; {sent} history events sent, {pulled} received.")
+        for line in changes_lines(changes):  # (the library's items the agency changed)
+            print(line)
         _apply_rules(services)
     finally:
         services.stop()

@@ -282,17 +282,20 @@ class Services:
         item; returns those updated."""
         return update_items(self.store, self.require_profile().name, items)
 
-    def _items_changed(self, items: list[hub.Item]) -> None:
+    def _items_changed(self, items: list[hub.Item]) -> list[int]:
         """Items the agency corrected or withdrew, updated in the library: a withdrawn one's
-        downloads end (``withdrawn.end_downloads``), and the UI shows their new state."""
+        downloads end (``withdrawn.end_downloads``), and the UI shows their new state.
+        Returns the ids of the downloads ended."""
         profile = self.require_profile()
         withdrawn = [i for i in items if i.withdrawn]
+        ended: list[int] = []
         if withdrawn:
             with self._queue_for_a_call() as q:
                 for item in withdrawn:
-                    end_downloads(q, item, profile.name)
+                    ended += end_downloads(q, item, profile.name)
         for item in items:
             self.events.emit(self.events.library_changed, item.id)
+        return ended
 
     def history(self) -> HistorySync:
         sync = HistorySync(

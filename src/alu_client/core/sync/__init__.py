@@ -3,11 +3,12 @@ outbox up, the member's events from its other workstations down. No Qt here.
 
 - ``state.SyncState``: cursors and flags per profile (the ``sync_state`` table)
 - ``history``: ``record_event``, ``transfer_outcome_hook``, ``HistorySync`` (push/pull/list)
-- ``feed.FeedSync``: catch-up by pages, the event stream or polling, status and backoff
+- ``feed.FeedSync``: catch-up by pages, the event stream or polling, status and backoff;
+  ``feed.ChangesRead``: what its last read of the hub's changes did
 - ``service.SyncService``: the two sync threads of a profile
 """
 
-from .feed import OFFLINE, ONLINE, SIGNED_OUT, FeedSync, SyncStatus
+from .feed import OFFLINE, ONLINE, SIGNED_OUT, ChangesRead, FeedSync, SyncStatus
 from .history import (
     HistoryEvent,
     HistorySync,
@@ -22,6 +23,7 @@ __all__ = [
     "OFFLINE",
     "ONLINE",
     "SIGNED_OUT",
+    "ChangesRead",
     "FeedSync",
     "HistoryEvent",
     "HistorySync",

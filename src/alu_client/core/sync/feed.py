@@ -92,6 +92,17 @@ class SyncStatus:
         return self.state == ONLINE
 
 
+@dataclass
+class ChangesRead:
+    """What one ``FeedSync.read_changes`` did (``FeedSync.last_changes``): the items of the
+    library it updated, withdrawn and corrected (at their new state), and how many downloads
+    ``on_changed`` ended because their item was withdrawn. `alu sync` says them."""
+
+    withdrawn: list[Item] = field(default_factory=list)
+    corrected: list[Item] = field(default_factory=list)
+    downloads_canceled: int = 0
+
+
 def _places(page: ItemPage) -> list[tuple[int, str]]:
     """(seq, id) of every item of ``page``, the malformed ones skipped too."""
     return [(i.seq, i.id) for i in page.items] + [(s.seq, s.id) for s in page.skipped]
@@ -119,7 +130,7 @@ class FeedSync:
         on_new: Callable[[list[Item]], None] | None = None,
         on_status: Callable[[SyncStatus], None] | None = None,
         update_items: StoreItems | None = None,
-        on_changed: Callable[[list[Item]], None] | None = None,
+        on_changed: Callable[[list[Item]], list[int] | None] | None = None,
         page_size: int = 100,
         poll_interval: float = 60.0,
         sse_retry_interval: float = 600.0,
@@ -132,8 +143,10 @@ class FeedSync:
         #: updates the items of a changes page the library has; returns those it changed
         self.update_items = update_items
         #: gets the items a change updated (a withdrawal ends their downloads), on the sync
-        #: thread
+        #: thread; may return the ids of the downloads it ended
         self.on_changed = on_changed
+        #: what the last ``read_changes`` did (a new one at each call)
+        self.last_changes = ChangesRead()
         self._no_changes_said = False
         self.status_listeners: list[Callable[[SyncStatus], None]] = []
         if on_status is not None:
@@ -237,6 +250,7 @@ class FeedSync:
         client = client or self.client()
         updated = 0
         rewound = False
+        report = self.last_changes = ChangesRead()
         while True:
             after = self.state.changes_seq
             try:
@@ -261,9 +275,12 @@ class FeedSync:
                 changed = self.update_items(page.items) if page.items else []
                 self.state.advance_changes(page.next)
             updated += len(changed)
+            for item in changed:
+                (report.withdrawn if item.withdrawn else report.corrected).append(item)
             if changed and self.on_changed is not None:
                 try:
-                    self.on_changed(changed)
+                    ended = self.on_changed(changed)
+                    report.downloads_canceled += len(ended or ())
                 except Exception:
                     log.exception("handling changed items failed")
             # (a page that says "more" and does not move on would loop for ever)
