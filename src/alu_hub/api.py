@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, auth, changes, feed, signin
 from .db import HUB_ID_KEY
+from .download_guard import ItemGuard, counter_value
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
@@ -267,12 +268,19 @@ def _reader(request: Request, hub: Hub, m: str | None, exp: str | None, sig: str
 
 
 def _serve(
-    request: Request, hub: Hub, key: str, etag_sha: str, mime: str, filename: str | None
+    request: Request,
+    hub: Hub,
+    key: str,
+    etag_sha: str,
+    mime: str,
+    filename: str | None,
+    keep_sending: Callable[[], Awaitable[bool]] | None = None,
 ) -> Response:
     """The file from local storage (Range, ETag, …), or, when the store is remote (S3), a 307
     to a short-lived URL of the store: the bytes never pass through the hub, and the client's
     own headers (Range, If-Range against the store's ETag) go to the store with the request it
-    repeats there. The token does not: clients drop credentials on a redirect to another origin."""
+    repeats there. The token does not: clients drop credentials on a redirect to another origin.
+    ``keep_sending``: ``files.file_response`` (a redirect cannot be taken back)."""
     try:
         url = hub.storage.download_url(
             key, head=request.method.upper() == "HEAD", filename=filename, mime=mime
@@ -293,7 +301,12 @@ def _serve(
         raise ApiError(500, "storage", "The file store is not reachable.")
     try:
         return file_response(
-            request, path, etag=strong_etag(etag_sha), media_type=mime, filename=filename
+            request,
+            path,
+            etag=strong_etag(etag_sha),
+            media_type=mime,
+            filename=filename,
+            keep_sending=keep_sending,
         )
     except FileNotFoundError:
         raise ApiError(
@@ -325,6 +338,7 @@ def get_rendition(
                     Rendition.filename,
                     Item.withdrawn_at,
                     Item.withdrawn_reason,
+                    counter_value(),  # (read with the item: not withdrawn as of this change)
                 )
                 .join(Item, Item.id == Rendition.item_id)
                 .where(Rendition.item_id == item_id, Rendition.name == name)
@@ -337,7 +351,11 @@ def get_rendition(
             raise ApiError(404, "unknown_rendition", f"This item has no {name!r} rendition.")
     if rend.withdrawn_at is not None:
         raise ApiError(410, "item_withdrawn", changes.withdrawn_message(rend.withdrawn_reason))
-    return _serve(request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename)
+    # sending stops soon after the item is withdrawn, by whichever process (``download_guard``)
+    guard = ItemGuard(hub.changes_watch, item_id, rend[-1])
+    return _serve(
+        request, hub, rend.storage_key, rend.sha256, rend.mime, rend.filename, guard.still_served
+    )
 
 
 @router.head("/items/{item_id}/thumbnail", tags=["files"], operation_id="head_thumbnail")

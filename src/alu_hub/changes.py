@@ -24,15 +24,37 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from . import audit
+from .countries import country_problem
 from .feed import load_items_json
 from .hub import Hub
 from .models import Counter, Item, utcnow
-from .publish import ItemFields, PublishError, _feed_json, check_metadata, clean_text
+from .publish import (
+    ItemFields,
+    PublishError,
+    _feed_json,
+    check_metadata,
+    clean_text,
+    parse_recorded_at,
+)
 
 log = logging.getLogger(__name__)
 
-#: The fields a correction may change (the item's files, kind, source and times never change).
-CORRECTABLE = ("title", "slug", "dateline", "restrictions", "script", "shotlist", "priority")
+#: The fields a correction may change (the item's files, kind, source, publication and times
+#: never change; ``recorded_at`` is when the footage was shot, as the agency says it).
+CORRECTABLE = (
+    "title",
+    "slug",
+    "dateline",
+    "restrictions",
+    "script",
+    "shotlist",
+    "priority",
+    "language",
+    "country",
+    "category",
+    "region",
+    "recorded_at",
+)
 #: Longest reason of a withdrawal and note of a correction (characters).
 REASON_LIMIT = 2000
 NOTE_LIMIT = 2000
@@ -167,7 +189,9 @@ def correct(
     """Correct the item's fields ``given`` (those not None), saying what (``note``); recorded
     in the audit trail as done by ``actor``, in the same transaction. The texts
     are taken as a publish takes them (cleaned; over their limit or a blank title refused);
-    fields given that already say that are no change, and a correction of nothing is refused."""
+    fields given that already say that are no change, and a correction of nothing is refused.
+    The country is an ISO 3166 code (as ``publish --country``); a blank country, category,
+    region or ``recorded_at`` clears it."""
     # line ends as a text file read by ``alu-hub publish`` has them (a Windows form's CRLF)
     values = {
         k: v.replace("\r\n", "\n").replace("\r", "\n")
@@ -183,15 +207,20 @@ def correct(
     note = _text(note, "note", NOTE_LIMIT)
     try:
         check_metadata(values)
+        recorded = values.get("recorded_at")
+        recorded_at = parse_recorded_at(recorded) if recorded and recorded.strip() else None
     except PublishError as e:
         raise ChangeError(422, "invalid_request", f"{e} Nothing was corrected.") from None
+    country = values.get("country", "").strip()
+    if country and (problem := country_problem(country, "country")) is not None:
+        raise ChangeError(422, "invalid_request", f"{problem} Nothing was corrected.")
     with hub.db.session() as s:
         item, change = _locked_item(hub, s, item_id)
         current = ItemFields(
             **{f.name: getattr(item, f.name) for f in fields(ItemFields)},
         )
         for name, value in values.items():
-            setattr(current, name, value)
+            setattr(current, name, recorded_at if name == "recorded_at" else value)
         try:
             current.validated()
         except PublishError as e:

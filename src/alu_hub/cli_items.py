@@ -8,8 +8,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-#: as ``publish.PRIORITIES`` (not imported: the parser is built at every command's start)
+#: as ``publish.PRIORITIES`` and ``LANGUAGES`` (not imported: the parser is built at every
+#: command's start)
 PRIORITIES = ("flash", "urgent", "routine")
+LANGUAGES = ("en", "fr", "ar")
 
 
 def _item_id(hub: Any, ref: str) -> str:
@@ -77,9 +79,22 @@ def cmd_items_withdraw(args: argparse.Namespace) -> int:
     print(
         f"Withdrew item {item.seq} ({item.id}) {_quoted(item.title)}: members' workstations "
         "stop its downloads and mark their copies at their next sync; its files are no "
-        "longer served."
+        f"longer served.{_upload_taken_down(item)}"
     )
     return 0
+
+
+def _upload_taken_down(item: Any) -> str:
+    """What the withdrawal of a member's upload does to its counts (statistics: a withdrawn
+    upload is no upload), said to the operator; "" for an agency push."""
+    member = item.source_member
+    if item.kind != "member_upload" or member is None:
+        return ""
+    day = (item.received_at or item.published_at).date()  # the upload's day (``stats``)
+    return (
+        f" It no longer counts as {member.username}'s upload (their pledge for {day:%Y-%m-%d} "
+        "may change)."
+    )
 
 
 def cmd_items_correct(args: argparse.Namespace) -> int:
@@ -107,11 +122,17 @@ def cmd_items_correct(args: argparse.Namespace) -> int:
             _read_text(args.shotlist_file, "--shotlist-file") if args.shotlist_file else None
         ),
         "priority": args.priority,
+        "language": args.language,
+        "country": args.country,
+        "category": args.category,
+        "region": args.region,
+        "recorded_at": args.recorded_at,
     }
     if all(v is None for v in given.values()):
         raise Refused(
             "Nothing to correct: give at least one of --title, --slug, --dateline, "
-            "--restrictions, --script-file, --shotlist-file, --priority.",
+            "--restrictions, --restrictions-file, --script-file, --shotlist-file, --priority, "
+            "--language, --country, --category, --region, --recorded-at.",
             2,
         )
     hub = _hub(args)
@@ -141,7 +162,7 @@ def add_change_commands(
     w.set_defaults(func=cmd_items_withdraw)
 
     c = items.add_parser(
-        "correct", parents=[common], help="correct an item's texts (members are told)"
+        "correct", parents=[common], help="correct an item's details (members are told)"
     )
     c.add_argument("item", metavar="ID_OR_SEQ", help="the item's id, or its number in the feed")
     c.add_argument("--title")
@@ -153,5 +174,10 @@ def add_change_commands(
     c.add_argument("--script-file", help="the script from a UTF-8 text file")
     c.add_argument("--shotlist-file", help="the shot list from a UTF-8 text file")
     c.add_argument("--priority", choices=list(PRIORITIES))
+    c.add_argument("--language", choices=list(LANGUAGES))
+    c.add_argument("--country", help='ISO 3166 two-letter code, e.g. KE ("" clears it)')
+    c.add_argument("--category")
+    c.add_argument("--region")
+    c.add_argument("--recorded-at", help='ISO date/time the footage was shot ("" clears it)')
     c.add_argument("--note", required=True, help="what was corrected (every member sees it)")
     c.set_defaults(func=cmd_items_correct)

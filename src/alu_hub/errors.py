@@ -162,6 +162,8 @@ def install_handlers(app: FastAPI) -> None:
             if e.get("type") == "string_unicode":  # pydantic: "unable to parse raw data as …"
                 msg = NOT_UNICODE
             msg = msg.removeprefix("Value error, ")  # a validator's own words
+            if e.get("type") == "extra_forbidden":  # (pydantic: "Extra inputs are not permitted")
+                msg = "this request has no such field (nothing was done)"
             parts.append(f"{where}: {msg}" if where else msg)
         return JSONResponse(error_body("invalid_request", "; ".join(parts)), 422)
 

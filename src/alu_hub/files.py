@@ -17,6 +17,10 @@ Choices a reader might not expect:
   worker thread. The server's flow control makes each send wait while the client is behind, so
   memory stays at a chunk or two per download whatever the file size. The file is closed when the
   body is sent, when the client goes away, or at once when no body is needed (HEAD, 304, 412, 416).
+* With ``keep_sending`` (a rendition: ``download_guard``), it is asked every ``CHECK_S`` while the
+  body goes out; on False the connection is ended at once without the remaining bytes (the
+  server's ``ABORT_EXTENSION``; elsewhere an error makes the server cut it): the client sees a
+  short body, and the request it makes to resume gets the answer of the moment (410).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -62,6 +67,12 @@ _RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
 # Beyond any file size; keeps int() away from absurdly long digit strings.
 _HUGE = 10**18
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char besides ALPHA / DIGIT
+
+#: How often ``keep_sending`` is asked while a body is sent (seconds).
+CHECK_S = 2.0
+#: The scope extension of the hub's server (``server.BoundedHttpToolsProtocol``): its
+#: ``"abort"`` ends the connection at once, dropping what is still buffered for the client.
+ABORT_EXTENSION = "alu.abort_connection"
 
 _Unsatisfiable = Literal["unsatisfiable"]
 _UNSATISFIABLE: _Unsatisfiable = "unsatisfiable"
@@ -100,6 +111,7 @@ def file_response(
     filename: str | None = None,
     last_modified: datetime | None = None,
     cache_control: str = IMMUTABLE,
+    keep_sending: Callable[[], Awaitable[bool]] | None = None,
 ) -> Response:
     """Answer a GET or HEAD for the file at ``path`` (see the module docstring).
 
@@ -173,7 +185,7 @@ def file_response(
 
         if is_head or length == 0:
             return _FileBodyResponse(status, raw, None, start, 0)
-        body = _FileBodyResponse(status, raw, opened, start, length)
+        body = _FileBodyResponse(status, raw, opened, start, length, keep_sending)
         file = None  # the response owns it now and closes it
         return body
     finally:
@@ -191,6 +203,7 @@ class _FileBodyResponse(Response):
         file: io.FileIO | None,
         start: int,
         length: int,
+        keep_sending: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         # Response.__init__ would render a body and add its own Content-Length: not wanted here.
         self.status_code = status_code
@@ -199,6 +212,7 @@ class _FileBodyResponse(Response):
         self._file = file
         self._start = start
         self._length = length
+        self._keep_sending = keep_sending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -211,17 +225,20 @@ class _FileBodyResponse(Response):
             )
             if self._file is None or self._length == 0:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-            elif not await self._stream_until_disconnect(self._file, receive, send):
-                return  # the client went away: nothing more to send, nor to run
+            elif not await self._stream_until_disconnect(self._file, scope, receive, send):
+                return  # the client went away, or was sent away: nothing more to send, nor to run
         finally:
             if self._file is not None:
                 self._file.close()
         if self.background is not None:
             await self.background()
 
-    async def _stream_until_disconnect(self, file: io.FileIO, receive: Receive, send: Send) -> bool:
-        """Send the body; False when the client disconnected first."""
-        finished = False
+    async def _stream_until_disconnect(
+        self, file: io.FileIO, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Send the body; False when the client disconnected first, or ``keep_sending`` said
+        to stop (then the connection is ended)."""
+        finished = stopped = False
         try:
             async with anyio.create_task_group() as tg:
 
@@ -230,7 +247,18 @@ class _FileBodyResponse(Response):
                         pass
                     tg.cancel_scope.cancel()
 
+                async def watch_keep_sending(keep_sending: Callable[[], Awaitable[bool]]) -> None:
+                    nonlocal stopped
+                    while True:
+                        await anyio.sleep(CHECK_S)
+                        if not await keep_sending():
+                            stopped = True
+                            tg.cancel_scope.cancel()
+                            return
+
                 tg.start_soon(watch_disconnect)
+                if self._keep_sending is not None:
+                    tg.start_soon(watch_keep_sending, self._keep_sending)
                 await self._send_body(file, send)
                 finished = True
                 tg.cancel_scope.cancel()
@@ -238,6 +266,8 @@ class _FileBodyResponse(Response):
             if len(group.exceptions) != 1:
                 raise
             raise group.exceptions[0] from None
+        if stopped and not finished:
+            await _end_connection(scope, receive)
         return finished
 
     async def _send_body(self, file: io.FileIO, send: Send) -> None:
@@ -251,6 +281,19 @@ class _FileBodyResponse(Response):
                 raise OSError(errno.EIO, f"file ended {remaining} bytes early", file.name)
             remaining -= len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+
+
+async def _end_connection(scope: Scope, receive: Receive) -> None:
+    """End the connection of a response whose body will not be sent in full: at once through
+    the server's ``ABORT_EXTENSION`` (then wait for the server to see it, so it neither sends
+    nor logs anything more), else by an error the server answers by cutting it."""
+    abort = scope.get("extensions", {}).get(ABORT_EXTENSION, {}).get("abort")
+    if abort is None:
+        raise ConnectionAbortedError(errno.ECONNABORTED, "the response was stopped")
+    abort()
+    with anyio.move_on_after(5):
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
 
 def _open_regular_file(path: Path) -> io.FileIO:

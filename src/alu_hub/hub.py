@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from .accesslog import note_account
 from .auth import TokenCache, TokenProblem, token_by_hash, token_hash
 from .db import Database
+from .download_guard import ChangeWatch
 from .errors import ApiError, unauthorized
 from .events import FeedBroker, feed_counter
 from .feed import ItemJsonCache
@@ -48,6 +49,8 @@ class Hub:
     feed_cache: ItemJsonCache = field(default_factory=ItemJsonCache, repr=False, compare=False)
     #: Tokens checked lately, and whom they sign in (``auth.TokenCache``).
     tokens: TokenCache = field(default_factory=TokenCache, repr=False, compare=False)
+    #: The changes' counter as this process's downloads read it (``download_guard``).
+    changes_watch: ChangeWatch = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.folder_lock = DataFolderLock(self.settings.data_dir)
@@ -55,6 +58,7 @@ class Hub:
         # Items published by other processes on the same database wake this one's streams too.
         db = self.db
         self.broker.watch(lambda: feed_counter(db))
+        self.changes_watch = ChangeWatch(db)
 
     def link_key(self) -> bytes:
         return self.db.link_key()

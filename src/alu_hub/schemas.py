@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 
 class SessionIn(BaseModel):
@@ -116,7 +116,17 @@ class CorrectIn(BaseModel):
     script: str | None = Field(default=None, max_length=_TEXT_MAX)
     shotlist: str | None = Field(default=None, max_length=_TEXT_MAX)
     priority: str | None = Field(default=None, max_length=_TEXT_MAX)
+    language: str | None = Field(default=None, max_length=_TEXT_MAX)
+    #: ISO 3166 two-letter code; "" clears it (as for category, region and recorded_at)
+    country: str | None = Field(default=None, max_length=_TEXT_MAX)
+    category: str | None = Field(default=None, max_length=_TEXT_MAX)
+    region: str | None = Field(default=None, max_length=_TEXT_MAX)
+    #: when the footage was shot: ISO 8601 date or date-time (UTC without a zone)
+    recorded_at: str | None = Field(default=None, max_length=_TEXT_MAX)
     note: str = Field(max_length=_TEXT_MAX)
+
+    #: a field the hub does not know (or cannot correct) is refused, not ignored
+    model_config = ConfigDict(extra="forbid")
 
 
 class LinkOut(BaseModel):

@@ -24,6 +24,7 @@ from alu_client.core.http import redact_query
 from .accesslog import AccountFilter, log_config
 from .errors import error_body
 from .events import BROKER_STATE, FeedBroker
+from .files import ABORT_EXTENSION
 from .settings import LOOPBACK, Settings
 
 
@@ -56,7 +57,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     that ends the head; a second pipelined request in the same read is counted from the next
     read on, so the bound holds within one read (256 KiB).
 
-    It also ends the app's event streams as soon as the server begins to stop (``shutdown``)."""
+    It also ends the app's event streams as soon as the server begins to stop (``shutdown``),
+    and lets a response end its connection at once (``files.ABORT_EXTENSION``: a rendition whose
+    item was withdrawn while it was being sent)."""
 
     max_head: int = 256 * 1024
 
@@ -71,6 +74,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._tail = b""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {ABORT_EXTENSION: {"abort": self._abort}}
+
+    def _abort(self) -> None:
+        """End the connection now, dropping what is buffered for the client."""
+        self.transport.abort()
 
     def on_headers_complete(self) -> None:
         self._in_head = False

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from alu_hub.models import Member
+from alu_hub.publish import ItemFields, publish_file
 from tests.support.livehub import hub_env
 
 from .conftest import LiveHub
@@ -103,7 +106,8 @@ def test_each_refusal_of_the_item_commands_is_one_line_and_changes_nothing(
             ("items", "correct", "1", "--note", "fixed"),
             2,
             "alu-hub: Nothing to correct: give at least one of --title, --slug, --dateline, "
-            "--restrictions, --script-file, --shotlist-file, --priority.",
+            "--restrictions, --restrictions-file, --script-file, --shotlist-file, --priority, "
+            "--language, --country, --category, --region, --recorded-at.",
         ),
         (
             ("items", "correct", "1", "--title", " Floods ", "--note", "fixed"),
@@ -129,6 +133,71 @@ def test_each_refusal_of_the_item_commands_is_one_line_and_changes_nothing(
         assert one_line(r).endswith(" UTC (Legal); a withdrawn item cannot be changed.")
     member = live_hub.login("ktn")
     assert member.get(live_hub.api("/items/changes"), timeout=10).json()["next"] == 1
+
+
+def test_the_operator_corrects_language_country_category_region_and_recorded_date(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    item_id = live_hub.publish(clip, title="Floods", country="KE", category="News")
+    member = live_hub.login("ktn")
+    r = hub_cli(
+        live_hub, "items", "correct", "1", "--language", "ar", "--country", "ug",
+        "--category", "Weather", "--region", "East Africa", "--recorded-at", "2026-11-20T08:30",
+        "--note", "Uganda, not Kenya",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        f"Corrected item 1 ({item_id}) “Floods”, revision 2: language, country, category, "
+        "region, recorded_at.\n"
+    )
+    got = member.get(live_hub.api(f"/items/{item_id}"), timeout=10).json()
+    assert (got["language"], got["country"], got["category"], got["region"]) == (
+        "ar",
+        "UG",
+        "Weather",
+        "East Africa",
+    )
+    assert dt.datetime.fromisoformat(got["recorded_at"]) == dt.datetime(
+        2026, 11, 20, 8, 30, tzinfo=dt.UTC
+    )
+    for args, line in (
+        (
+            ("--country", "XX"),
+            "alu-hub: country takes a country's ISO 3166 two-letter code, e.g. KE, not 'XX'. "
+            "Nothing was corrected.",
+        ),
+        (
+            ("--recorded-at", "yesterday"),
+            "alu-hub: recorded_at 'yesterday' is not a date (use 2026-11-22 or "
+            "2026-11-22T14:30). Nothing was corrected.",
+        ),
+    ):
+        r = hub_cli(live_hub, "items", "correct", "1", *args, "--note", "n")
+        assert (r.returncode, one_line(r)) == (2, line), args
+    assert member.get(live_hub.api(f"/items/{item_id}"), timeout=10).json()["revision"] == 2
+
+
+def test_withdrawing_a_member_s_upload_says_it_leaves_their_pledge(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    live_hub.member("ktn")
+    with live_hub.hub.db.session() as s:
+        ktn = s.scalars(select(Member).where(Member.username == "ktn")).one()
+        s.expunge(ktn)
+    upload = publish_file(
+        live_hub.hub, clip, ItemFields(title="Upload"), kind="member_upload", source_member=ktn
+    )
+    day = (upload.received_at or upload.published_at).date()
+    r = hub_cli(live_hub, "items", "withdraw", upload.id, "--reason", "Wrong footage")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith(
+        "its files are no longer served. It no longer counts as ktn's upload (their pledge "
+        f"for {day:%Y-%m-%d} may change).\n"
+    )
+    push = live_hub.publish(clip, title="Push")
+    r = hub_cli(live_hub, "items", "withdraw", push, "--reason", "Wrong footage")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("its files are no longer served.\n")
 
 
 def test_publishing_a_file_already_pushed_is_refused_unless_forced(

@@ -353,3 +353,59 @@ def test_a_correction_takes_texts_at_their_limits(live_hub: LiveHub, clip: Path)
     )
     assert r.status_code == 200, r.text[:300]
     assert r.json()["script"] == text_
+
+
+def test_a_correction_refuses_unknown_fields_and_corrects_the_item_s_details(
+    live_hub: LiveHub, clip: Path
+) -> None:
+    item_id = live_hub.publish(clip, title="Floods", country="KE", category="News")
+    agency = _agency(live_hub)
+    item = live_hub.api(f"/items/{item_id}")
+    status, code, message = _error(agency.patch(item, json={"genre": "x", "note": "n"}, timeout=10))
+    assert (status, code) == (422, "invalid_request")
+    assert message == "genre: this request has no such field (nothing was done)"
+    for body, words in (
+        ({"language": "de", "note": "n"}, "language must be one of en, fr, ar"),
+        ({"country": "Kenya", "note": "n"}, "country must be a two-letter code"),
+        ({"country": "XX", "note": "n"}, "ISO 3166 two-letter code, e.g. KE, not 'XX'"),
+        ({"category": "c" * 65, "note": "n"}, "The category is too long (65 characters"),
+        ({"recorded_at": "1850-01-01", "note": "n"}, "is not a date footage can be from"),
+        ({"title": "New", "language": "de", "note": "n"}, "language must be one of"),
+    ):
+        status, code, message = _error(agency.patch(item, json=body, timeout=10))
+        assert (status, code) == (422, "invalid_request") and words in message, (body, message)
+    assert agency.get(item, timeout=10).json()["revision"] == 1
+
+    r = agency.patch(item, json={"language": "ar", "note": "Arabic commentary"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert (r.json()["language"], r.json()["revision"]) == ("ar", 2)
+    r = agency.patch(
+        item,
+        json={
+            "country": "ug",
+            "category": "Weather",
+            "region": "East Africa",
+            "recorded_at": "2026-11-20T10:30+02:00",
+            "note": "Uganda, the day before",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["country"], got["category"], got["region"], got["revision"]) == (
+        "UG",
+        "Weather",
+        "East Africa",
+        3,
+    )
+    assert dt.datetime.fromisoformat(got["recorded_at"]) == dt.datetime(
+        2026, 11, 20, 8, 30, tzinfo=dt.UTC
+    )
+    changes = agency.get(live_hub.api("/items/changes"), timeout=10).json()["items"]
+    assert changes == [got]
+    # a blank country, region or recorded date clears it
+    r = agency.patch(
+        item, json={"country": "", "recorded_at": "", "note": "Place and date unknown"}, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["country"], r.json()["recorded_at"]) == ("", None)
