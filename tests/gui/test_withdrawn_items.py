@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
@@ -185,3 +186,107 @@ def test_a_withdrawn_download_in_the_library_and_the_feed(
     qtbot.mouseClick(box.findChild(QPushButton, "confirm-delete-yes"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not f.path.exists(), timeout=10_000)
     qtbot.waitUntil(lambda: library_tests.shown_ids(library) == [], timeout=10_000)
+
+
+# --- readable at a glance, in each language ------------------------------------------------------
+
+SHORT_WITHDRAWN = {"fr": "Retiré", "ar": "مسحوبة"}  # (until the lead translates the badge)
+
+
+def _stand_in(qapp: QApplication, language: str) -> Any:
+    from tests.gui.test_i18n_layout import with_stand_in
+
+    return with_stand_in(qapp, {("ItemsModel", "Withdrawn"): SHORT_WITHDRAWN.get(language)})
+
+
+def _state_texts(m: ItemsModel) -> list[str]:
+    """Every text the State column can show (the agency's warning; each state, alone and
+    marked corrected)."""
+    states = ["new", "queued", "paused", "failed", "downloaded", "proxy", "missing"]
+    texts = [m._texts[s] for s in states] + [m._texts["withdrawn"], m._texts["corrected"]]
+    return texts + [m._texts["corrected_state"].format(state=m._texts[s]) for s in states]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ar"])
+def test_the_state_is_whole_at_the_columns_default_width(
+    qtbot: Any, qapp: QApplication, model: ItemsModel, language: str
+) -> None:
+    """ "Downloaded, corrected" and the agency's warning were cut ("Downloaded…", "Withdrawn
+    …") at the State column's default width: it is as wide as its longest text."""
+    from PySide6.QtGui import QFont, QFontMetrics
+    from PySide6.QtWidgets import QStyle, QWidget
+
+    from alu_client.ui.delegates_items import item_table
+
+    install_translators(qapp, language)
+    model.retranslate()
+    try:
+        parent = QWidget()
+        qtbot.addWidget(parent)
+        parent.resize(1400, 600)
+        view = item_table(model, parent, "items")
+        view.resize(1400, 600)
+        parent.show()
+        qtbot.waitExposed(parent)
+        width = view.horizontalHeader().sectionSize(COL_STATE)
+        bold = QFont(view.font())
+        bold.setBold(True)  # (as flash rows are drawn)
+        fm = QFontMetrics(bold)
+        margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view)
+        room = width - 2 * (margin + 1)
+        texts = _state_texts(model)
+        assert ("Downloaded" in texts[-3]) == (language == "en")  # (the catalogue's words)
+        for text in texts:
+            assert fm.elidedText(text, Qt.TextElideMode.ElideRight, room) == text, (text, room)
+        parent.deleteLater()  # (before the model, which outlives it here)
+        qtbot.waitUntil(lambda: not shiboken6.isValid(view))
+    finally:
+        install_translators(qapp, "en")
+        model.retranslate()
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "ar"])
+def test_the_cards_badges_fit_beside_the_length_and_never_over_it(
+    qtbot: Any, qapp: QApplication, model: ItemsModel, language: str
+) -> None:
+    """The withdrawn badge was cut ("Withdrawn — do not u…") and drawn over the clip's length
+    (under it in French and Arabic); a corrected item had no mark on its card."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QApplication as App
+
+    from alu_client.ui.delegates_items import THUMB_SIZE, badge_places, clip_length, length_corner
+    from alu_client.ui.models import BADGES_ROLE
+
+    stand_in = _stand_in(qapp, language)
+    install_translators(qapp, language)
+    try:
+        model.retranslate()
+        fm = QFontMetrics(App.font())
+        direction = App.layoutDirection()
+        picture = QRect(6, 6, THUMB_SIZE.width(), THUMB_SIZE.height())
+        row = {model.item_at(r).seq: r for r in range(model.rowCount())}
+        gone = model.index(row[2], COL_THUMB).data(BADGES_ROLE)
+        fixed = model.index(row[3], COL_THUMB).data(BADGES_ROLE)
+        assert gone == [(SHORT_WITHDRAWN.get(language, "Withdrawn"), True)]
+        assert (model._texts["corrected"], False) in fixed  # the correction marked too
+        for length_s in (65.0, 2 * 3600 - 2):
+            length = clip_length(length_s)
+            avoid = length_corner(picture, fm, length, direction)
+            assert avoid is not None
+            for badges in (gone, fixed):
+                places = badge_places(picture, fm, [t for t, _ in badges], avoid, direction)
+                for (text, _), (rect, shown) in zip(badges, places, strict=True):
+                    assert shown == text  # whole
+                    assert not rect.intersects(avoid), (text, length)
+                    assert picture.contains(rect)
+                    assert rect.width() >= fm.horizontalAdvance(text) + 8
+                rects = [r for r, _ in places]
+                assert not any(a.intersects(b) for a in rects for b in rects if a is not b)
+        # the card's tooltip keeps the whole warning
+        tip = model.index(row[2], COL_THUMB).data(Qt.ItemDataRole.ToolTipRole)
+        assert model._texts["withdrawn_long"] in tip
+    finally:
+        qapp.removeTranslator(stand_in)
+        install_translators(qapp, "en")
+        model.retranslate()

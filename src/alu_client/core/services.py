@@ -40,7 +40,9 @@ import requests
 from . import http, hub, proxy_login
 from .credentials import Secrets, SecretsError
 from .engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_settings
+from .item_notices import ItemNotice, notices
 from .library import Library, record_file, update_items, upsert_items
+from .library.items import Before
 from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
@@ -135,6 +137,9 @@ class CoreEvents:
         self.hub_went_back: list[Callable[[str], None]] = []
         #: the rules whose items wait for their folder changed (list[RuleProblem]; [] none)
         self.rules_problems: list[Callable[[list[RuleProblem]], None]] = []
+        #: items this workstation has that the agency withdrew, or whose restrictions it
+        #: corrected (list[ItemNotice], never empty): the user is told
+        self.item_notices: list[Callable[[list[ItemNotice]], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -161,6 +166,8 @@ class Services:
             self.profile.name if self.profile else "",
             self.profile.username if self.profile else "",
         )
+        #: what the items just changed by the hub were (``_items_changed`` takes them)
+        self._before: dict[str, Before] = {}
         self.queue: TransferQueue | None = None
         self.sync: SyncService | None = None
         self.rules: RuleEngine | None = None
@@ -269,7 +276,12 @@ class Services:
         # the member's own uploads are stored read: its own footage is no news to it
         changed: list[hub.Item] = []
         new = upsert_items(
-            self.store, profile.name, items, member=profile.username, changed=changed
+            self.store,
+            profile.name,
+            items,
+            member=profile.username,
+            changed=changed,
+            before=self._before,
         )
         if new:
             self.events.emit(self.events.items_added, new)
@@ -280,21 +292,30 @@ class Services:
     def update_items(self, items: list[hub.Item]) -> list[hub.Item]:
         """The hub's changes (items corrected or withdrawn), kept where the library has the
         item; returns those updated."""
-        return update_items(self.store, self.require_profile().name, items)
+        return update_items(self.store, self.require_profile().name, items, self._before)
 
     def _items_changed(self, items: list[hub.Item]) -> list[int]:
         """Items the agency corrected or withdrew, updated in the library: a withdrawn one's
-        downloads end (``withdrawn.end_downloads``), and the UI shows their new state.
-        Returns the ids of the downloads ended."""
+        downloads end (``withdrawn.end_downloads``), the UI shows their new state, and the
+        user is told of those this workstation has (``item_notices``). Returns the ids of the
+        downloads ended."""
         profile = self.require_profile()
         withdrawn = [i for i in items if i.withdrawn]
         ended: list[int] = []
+        canceled: dict[str, int] = {}
         if withdrawn:
             with self._queue_for_a_call() as q:
                 for item in withdrawn:
-                    ended += end_downloads(q, item, profile.name)
+                    ids = end_downloads(q, item, profile.name)
+                    canceled[item.id] = len(ids)
+                    ended += ids
+        before = {i.id: self._before.pop(i.id) for i in items if i.id in self._before}
+        has_files = {i.id for i in items if self.library.files(i.id)}
+        told = notices(items, before, has_files, canceled)
         for item in items:
             self.events.emit(self.events.library_changed, item.id)
+        if told:
+            self.events.emit(self.events.item_notices, told)
         return ended
 
     def history(self) -> HistorySync:

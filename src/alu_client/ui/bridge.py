@@ -21,6 +21,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.hub import Item
+from ..core.item_notices import ItemNotice
 from ..core.rules import RuleProblem
 from ..core.services import Services
 from ..core.sync import SyncStatus
@@ -47,6 +48,9 @@ class CoreBridge(QObject):
     hub_went_back = Signal(str)
     # the rules whose items wait for their folder changed (list[RuleProblem]; [] none)
     rules_problems = Signal(list)
+    #: items this workstation has that the agency withdrew or whose restrictions it
+    #: corrected (list[ItemNotice]): the user is told
+    item_notices = Signal(list)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +97,17 @@ class CoreBridge(QObject):
 
         self._problems = problems
         events.rules_problems.append(problems)
+
+        def notices(found: list[ItemNotice]) -> None:  # (a core thread)
+            def on_gui() -> None:
+                bridge = me()
+                if bridge is not None and shiboken6.isValid(bridge):
+                    bridge.item_notices.emit(list(found))
+
+            post_to_gui(on_gui)
+
+        self._notices = notices
+        events.item_notices.append(notices)
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -114,6 +129,8 @@ class CoreBridge(QObject):
             events.hub_went_back.remove(self._went_back)
         if self._problems in events.rules_problems:
             events.rules_problems.remove(self._problems)
+        if self._notices in events.item_notices:
+            events.item_notices.remove(self._notices)
 
     # --- GUI thread ---------------------------------------------------------------------------
 

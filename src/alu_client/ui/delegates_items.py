@@ -63,7 +63,7 @@ from alu_client.core.library import LibraryItem
 
 from . import colors, formats
 from .layout_memory import ColumnMemory, remember_columns
-from .models import OBJECT_ROLE, STATE_ROLE
+from .models import BADGES_ROLE, OBJECT_ROLE
 from .tasks import TaskRunner
 from .views import copies_without_marks, new_table
 
@@ -466,12 +466,8 @@ class ItemCardDelegate(QStyledItemDelegate):
     ) -> None:
         """The clip's length in a corner of the picture; a coloured edge for flash/urgent."""
         length = clip_length(li.item.duration)
-        fm = option.fontMetrics
-        if length:
-            w, h = fm.horizontalAdvance(length) + 8, fm.height() + 2
-            corner = QRect(picture.right() - w - 3, picture.bottom() - h - 3, w, h)
-            if option.direction == Qt.LayoutDirection.RightToLeft:
-                corner.moveLeft(picture.left() + 3)
+        corner = length_corner(picture, option.fontMetrics, length, option.direction)
+        if corner is not None:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 170))
             painter.drawRoundedRect(corner, 3, 3)
@@ -510,30 +506,70 @@ class ItemCardDelegate(QStyledItemDelegate):
     def _state_badge(
         self, painter: QPainter, picture: QRect, index: _Index, option: QStyleOptionViewItem
     ) -> None:
-        """In the other bottom corner, the item's state when its file is not simply here:
-        missing (deleted by hand), queued, paused or failed (being downloaded again)."""
-        state = index.data(STATE_ROLE)
-        if state in (None, "downloaded"):
+        """In the other bottom corner, the item's state when its file is not simply here
+        (withdrawn, missing, queued, paused, failed) and whether the agency corrected it
+        (``BADGES_ROLE``), clear of the clip's length (``badge_places``)."""
+        badges = index.data(BADGES_ROLE)
+        if not badges:
             return
-        text = str(index.sibling(index.row(), _STATE_COLUMN).data() or "")
-        if not text:
-            return
+        li = index.data(OBJECT_ROLE)
+        length = clip_length(li.item.duration) if isinstance(li, LibraryItem) else ""
         fm = option.fontMetrics
-        # within the picture ("Withdrawn — do not use" in a large font: cut with "…", whole
-        # in the card's tooltip and its screen reader text)
-        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(1, picture.width() - 14))
-        w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
-        corner = QRect(picture.left() + 3, picture.bottom() - h - 3, w, h)
-        if option.direction == Qt.LayoutDirection.RightToLeft:
-            corner.moveRight(picture.right() - 3)
+        avoid = length_corner(picture, fm, length, option.direction)
+        texts = [str(text) for text, _alarm in badges]
+        places = badge_places(picture, fm, texts, avoid, option.direction)
         painter.save()
-        painter.setPen(Qt.PenStyle.NoPen)
-        alarm = state in ("missing", "failed", "withdrawn")
-        painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
-        painter.drawRoundedRect(corner, 3, 3)
-        painter.setPen(QColor("white"))
-        painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), text)
+        for (_text, alarm), (corner, text) in zip(badges, places, strict=True):
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(176, 0, 32, 220) if alarm else QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(corner, 3, 3)
+            painter.setPen(QColor("white"))
+            painter.drawText(corner, int(Qt.AlignmentFlag.AlignCenter), text)
         painter.restore()
+
+
+def length_corner(
+    picture: QRect, fm: QFontMetrics, length: str, direction: Qt.LayoutDirection
+) -> QRect | None:
+    """Where a card shows its clip's length: the bottom corner where lines end (None: no
+    length)."""
+    if not length:
+        return None
+    w, h = fm.horizontalAdvance(length) + 8, fm.height() + 2
+    corner = QRect(picture.right() - w - 3, picture.bottom() - h - 3, w, h)
+    if direction == Qt.LayoutDirection.RightToLeft:
+        corner.moveLeft(picture.left() + 3)
+    return corner
+
+
+def badge_places(
+    picture: QRect,
+    fm: QFontMetrics,
+    texts: list[str],
+    avoid: QRect | None,
+    direction: Qt.LayoutDirection,
+) -> list[tuple[QRect, str]]:
+    """Where a card's state badges go, and their texts: from the bottom corner where lines
+    start, one a row upwards; the bottom row beside the clip's length (``avoid``) when the
+    badge fits there, else the row above it. Never over the length; a text wider than the
+    picture is cut with "…" (whole in the card's tooltip)."""
+    h = fm.height() + 2
+    full = max(1, picture.width() - 6)
+    beside = full - (avoid.width() + 4 if avoid is not None else 0)
+    places: list[tuple[QRect, str]] = []
+    row = 0
+    for text in texts:
+        if row == 0 and fm.horizontalAdvance(text) + 8 > beside:
+            row = 1
+        room = beside if row == 0 else full
+        shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(1, room - 8))
+        w = min(room, fm.horizontalAdvance(shown) + 8)
+        corner = QRect(picture.left() + 3, picture.bottom() - 3 - h - row * (h + 2), w, h)
+        if direction == Qt.LayoutDirection.RightToLeft:
+            corner.moveRight(picture.right() - 3)
+        places.append((corner, shown))
+        row += 1
+    return places
 
 
 def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
@@ -586,7 +622,16 @@ def _column_texts(column: int) -> list[str]:
         days = (dt.datetime(2026, 10, 28, tzinfo=dt.UTC), dt.datetime(2026, 8, 28, tzinfo=dt.UTC))
         return texts + [relative_time(day, now) for day in days]
     if column == _STATE_COLUMN:
-        return model_texts("New", "Queued", "Downloaded", "Proxy only", "Missing", "Corrected")
+        # every state, the agency's warning, and each with the mark of a correction: the
+        # column was as wide as "Downloaded", and cut "Downloaded, corrected" and the warning
+        states = model_texts("New", "Queued", "Paused", "Failed", "Downloaded", "Proxy only")
+        states += model_texts("Missing")
+        (corrected,) = model_texts("{state}, corrected")
+        return [
+            *states,
+            *model_texts("Corrected", "Withdrawn — do not use"),
+            *(corrected.format(state=s) for s in states),
+        ]
     return []
 
 

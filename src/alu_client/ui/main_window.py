@@ -45,6 +45,7 @@ from .composition import Panels, app_icon
 from .download_notices import DownloadNotices
 from .formats import count_text, joined
 from .i18n import install_translators
+from .item_notices import ItemNoticeBoard
 from .layout_memory import Part, restore_parts, save_parts
 from .screen_fit import fit_to_screen
 from .statusbar import Activity, ShellActions, StatusBar, TransferActivity, newer_version
@@ -193,6 +194,12 @@ class MainWindow(QMainWindow):
             self.tray.resume_all_requested.connect(self.resume_all)
             self.tray.quit_requested.connect(self.confirm_quit)
             self.tray.show()
+        # what the agency withdrew or corrected of what this workstation has: told
+        self.item_notices = ItemNoticeBoard(self.status, self._notifying_tray, parent=self)
+        self.item_notices.changed.connect(self._title_tabs)
+        self.item_notices.open_requested.connect(lambda: self.tabs.setCurrentIndex(TAB_LIBRARY))
+        bridge.item_notices.connect(self.item_notices.add)
+        self.tabs.currentChanged.connect(self._tab_shown)
         self.member = profile.display_name if profile else ""
         self._retranslate()
         self._restore_geometry()
@@ -361,13 +368,26 @@ class MainWindow(QMainWindow):
         feed = self.tr("Feed")
         if self.unread:
             feed = self.tr("Feed (%1)").replace("%1", count_text(self.unread))
+        library = self.tr("Library")
+        notices = getattr(self, "item_notices", None)  # (not yet made at the first call)
+        if notices is not None and notices.unseen:
+            # withdrawals not seen yet: in words, not only in the status bar
+            library = self.tr("Library (⚠ %Ln withdrawn)", "", len(notices.unseen))
         for index, text in (
             (TAB_FEED, feed),
             (TAB_TRANSFERS, self.tr("Transfers")),
-            (TAB_LIBRARY, self.tr("Library")),
+            (TAB_LIBRARY, library),
             (TAB_HISTORY, self.tr("History")),
         ):
             self.tabs.setTabText(index, text)
+
+    def _tab_shown(self, index: int) -> None:
+        if index == TAB_LIBRARY and self.isVisible():
+            self.item_notices.seen()
+
+    def _notifying_tray(self) -> Tray | None:
+        """The tray, when balloons may be shown (the settings' notifications)."""
+        return self.tray if self.notify and not self._shut_down else None
 
     # --- what the core says ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from alu_client.core.download_notices import DownloadDone
 from alu_client.core.hub import Item
+from alu_client.core.item_notices import ItemNotice
 from alu_client.core.transfers.queue import Progress
 
 from . import engine_text, formats
@@ -141,6 +142,57 @@ class Tray(QObject):
                 self.tr("%Ln more items with usage restrictions", "", len(restricted) - SHOWN)
             )
         self.notify(title, "\n".join(lines), warning=bool(restricted))
+
+    def notify_withdrawn(self, notices: Sequence[ItemNotice]) -> None:
+        """Items this workstation has that the agency withdrew, in one warning balloon: the
+        item and the agency's reason (one), or how many and which (several)."""
+        if not notices:
+            return
+        if len(notices) == 1:
+            n = notices[0]
+            title = self.tr("Withdrawn by the agency: %1").replace(
+                "%1", formats.isolated(n.item.title or n.item.id)
+            )
+            lines = [_short(n.item.withdrawn_reason)] if n.item.withdrawn_reason.strip() else []
+            if n.canceled:
+                lines.append(self.tr("Its download was canceled."))
+            lines.append(self.tr("Do not use it; its files are marked in the Library."))
+        else:
+            title = self.tr("%Ln items withdrawn by the agency", "", len(notices))
+            lines = [
+                self.tr("{title}: {reason}").format(
+                    title=formats.isolated(n.item.title or n.item.id),
+                    reason=_short(n.item.withdrawn_reason),
+                )
+                for n in notices[:SHOWN]
+            ]
+            if len(notices) > SHOWN:
+                lines.append(self.tr("and %Ln more", "", len(notices) - SHOWN))
+            lines.append(self.tr("Do not use them; they are marked in the Library."))
+        self.notify(title, "\n".join(lines), warning=True)
+
+    def notify_corrected(self, notices: Sequence[ItemNotice]) -> None:
+        """Items this workstation has whose usage restrictions the agency corrected, in one
+        balloon (not a warning: the item is still usable, under its new restrictions)."""
+        if not notices:
+            return
+        if len(notices) == 1:
+            n = notices[0]
+            title = self.tr("Corrected by the agency: %1").replace(
+                "%1", formats.isolated(n.item.title or n.item.id)
+            )
+            restrictions = n.item.restrictions.strip()
+            lines = [
+                self.tr("Usage restrictions now: %1").replace("%1", _short(restrictions))
+                if restrictions
+                else self.tr("Usage restrictions lifted.")
+            ]
+        else:
+            title = self.tr("Usage restrictions of %Ln items corrected", "", len(notices))
+            lines = [formats.isolated(n.item.title or n.item.id) for n in notices[:SHOWN]]
+            if len(notices) > SHOWN:
+                lines.append(self.tr("and %Ln more", "", len(notices) - SHOWN))
+        self.notify(title, "\n".join(lines))
 
     def notify_transfer(self, p: Progress) -> None:
         """A transfer finished or failed (a finished download is told by

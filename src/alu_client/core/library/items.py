@@ -147,6 +147,7 @@ def upsert_items(
     rules_done: bool = False,
     member: str = "",
     changed: list[Item] | None = None,
+    before: dict[str, Before] | None = None,
 ) -> list[Item]:
     """Store a batch of items from ``profile``'s hub in one transaction; return the ones new
     to the library, in the order given.
@@ -157,12 +158,12 @@ def upsert_items(
     considered by the auto-download rules (an existing item keeps its mark: each item is
     evaluated once). ``member`` is the profile's own user name: a new item it uploaded (from
     any of its workstations) is stored read — the member's own footage is no news to it, nor
-    counted unread."""
+    counted unread. ``before`` gets what a changed item was (``Before``), by id."""
     new: list[Item] = []
     now = time.time()
     with store.write() as conn:
         for item in items:
-            done = _upsert_one(conn, profile, item, now, rules_done, member)
+            done = _upsert_one(conn, profile, item, now, rules_done, member, before=before)
             if done == _NEW:
                 new.append(item)
             elif done == _CHANGED and changed is not None:
@@ -170,20 +171,32 @@ def upsert_items(
     return new
 
 
-def update_items(store: Store, profile: str, items: Iterable[Item]) -> list[Item]:
+def update_items(
+    store: Store, profile: str, items: Iterable[Item], before: dict[str, Before] | None = None
+) -> list[Item]:
     """The items the hub changed (corrected, withdrawn: its changes feed), updated where the
     library has them, in one transaction; those it has not are left for the feed, which
-    brings them at their current state. Returns the items updated."""
+    brings them at their current state. Returns the items updated (``before`` gets what each
+    was, by id)."""
     changed: list[Item] = []
     now = time.time()
     with store.write() as conn:
         for item in items:
-            if _upsert_one(conn, profile, item, now, False, "", insert=False) == _CHANGED:
+            done = _upsert_one(conn, profile, item, now, False, "", insert=False, before=before)
+            if done == _CHANGED:
                 changed.append(item)
     return changed
 
 
 _NEW, _CHANGED, _SAME = "new", "changed", "same"
+
+
+@dataclass(frozen=True)
+class Before:
+    """What a changed item was: its usage restrictions, and whether it was withdrawn."""
+
+    restrictions: str
+    withdrawn: bool
 
 
 def _revision(row: sqlite3.Row) -> int:
@@ -200,6 +213,7 @@ def _upsert_one(
     member: str,
     *,
     insert: bool = True,
+    before: dict[str, Before] | None = None,
 ) -> str:
     values = _values(item)
     old = conn.execute(_SELECT_OLD_SQL, (profile, item.id)).fetchone()
@@ -226,6 +240,8 @@ def _upsert_one(
         conn.execute(_FTS_DELETE_SQL, (pk, *old_terms))
         conn.execute(_FTS_INSERT_SQL, (pk, *new_terms))
     conn.execute(_UPDATE_SQL, (*values, pk))
+    if before is not None:
+        before[item.id] = Before(old["restrictions"] or "", old["withdrawn_at"] is not None)
     return _CHANGED
 
 

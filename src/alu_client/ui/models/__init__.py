@@ -6,7 +6,8 @@ Roles shared by the models and the delegates that paint them:
 - ``OBJECT_ROLE``: the row's object (e.g. ``TransferRow``), whatever the column;
 - ``SORT_ROLE``: a plain value (number or text) the sort proxy compares;
 - ``FRACTION_ROLE``: 0.0–1.0 (or None when unknown) for the progress column;
-- ``STATE_ROLE``: the untranslated state name, for filters.
+- ``STATE_ROLE``: the untranslated state name, for filters;
+- ``BADGES_ROLE``: the badges of a Library card, ``[(text, alarm), …]``.
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ OBJECT_ROLE = _USER + 1
 SORT_ROLE = _USER + 2
 FRACTION_ROLE = _USER + 3
 STATE_ROLE = _USER + 4
+BADGES_ROLE = _USER + 5
 
-__all__ = ["FRACTION_ROLE", "OBJECT_ROLE", "SORT_ROLE", "STATE_ROLE"]
+__all__ = ["BADGES_ROLE", "FRACTION_ROLE", "OBJECT_ROLE", "SORT_ROLE", "STATE_ROLE"]

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
 )
 
 from alu_client.core.sync import HistoryEvent
+from alu_client.core.transfers.base import WITHDRAWN_PREFIX
 
 from .. import engine_text, formats
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
@@ -136,6 +137,8 @@ class HistoryModel(QAbstractTableModel):
             "download_completed": self.tr("Download completed"),
             "download_failed": self.tr("Download failed"),
             "download_canceled": self.tr("Download canceled"),
+            # a download canceled because the agency withdrew its item (the reason: tooltip)
+            "download_withdrawn": self.tr("Download canceled: withdrawn by the agency"),
             "upload_completed": self.tr("Upload completed"),
             "upload_failed": self.tr("Upload failed"),
             "upload_canceled": self.tr("Upload canceled"),
@@ -355,7 +358,16 @@ class HistoryModel(QAbstractTableModel):
         return None
 
     def what(self, e: HistoryEvent) -> str:
-        """``Download completed``, ``Upload failed``, … (an unknown type as it is named)."""
+        """``Download completed``, ``Upload failed``, … (an unknown type as it is named); a
+        download canceled because the agency withdrew its item says so (the reason, recorded
+        with it, in the tooltip)."""
+        error = e.detail.get("error")
+        if (
+            e.type == "download_canceled"
+            and isinstance(error, str)
+            and error.startswith(WITHDRAWN_PREFIX)
+        ):
+            return self._texts["download_withdrawn"]
         return self._texts.get(e.type) or e.type.replace("_", " ").capitalize()
 
     @staticmethod

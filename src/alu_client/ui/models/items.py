@@ -54,7 +54,7 @@ from ..delegates_items import (
 from ..file_reasons import reason_text
 from ..formats import isolated
 from ..tasks import TaskRunner
-from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+from . import BADGES_ROLE, OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
 (COL_THUMB, COL_TITLE, COL_SLUG, COL_DATELINE, COL_SENDER, COL_LANGUAGE, COL_DURATION,
  COL_PRIORITY, COL_PUBLISHED, COL_STATE) = range(10)  # fmt: skip
@@ -310,6 +310,8 @@ class ItemsModel(QAbstractTableModel):
             return li
         if role == STATE_ROLE:
             return self.state_of(li)
+        if role == BADGES_ROLE:
+            return self._badges(li)
         if role == SORT_ROLE:
             return self._sort_value(li, col)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
@@ -331,6 +333,12 @@ class ItemsModel(QAbstractTableModel):
             return self._tooltip(li, col)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_THUMB:
             return self._card_text(li)
+        if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_STATE:
+            # the cell's words whole, the agency's warning in full
+            state = self.state_of(li)
+            if state == "withdrawn":
+                return self._texts["withdrawn_long"]
+            return self._display(li, col)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_SENDER:
             # "You (Kenya TV)", "The agency": the cell's word said whole
             return sent_by(li.item, self.library.member)
@@ -384,6 +392,20 @@ class ItemsModel(QAbstractTableModel):
         if li.item.corrected and state != "withdrawn":
             parts.append(self._texts["corrected"])
         return ", ".join(parts)
+
+    def _badges(self, li: LibraryItem) -> list[tuple[str, bool]]:
+        """The badges of the item's Library card, ``(text, alarm)``: its state when its file is
+        not simply here (short: the whole warning is in the card's tooltip and screen reader
+        text), and "Corrected" when the agency corrected it."""
+        state = self.state_of(li)
+        badges: list[tuple[str, bool]] = []
+        if state == "withdrawn":
+            badges.append((self._texts["withdrawn_badge"], True))
+        elif state not in ("downloaded", "seen"):
+            badges.append((self._texts[state], state in ("missing", "failed")))
+        if li.item.corrected and state != "withdrawn":
+            badges.append((self._texts["corrected"], False))
+        return badges
 
     def _sort_value(self, li: LibraryItem, col: int) -> Any:
         it = li.item
@@ -780,6 +802,9 @@ class ItemsModel(QAbstractTableModel):
             # the State of an item the agency withdrew (whatever is here of it)
             "withdrawn": self.tr("Withdrawn — do not use"),
             "withdrawn_long": self.tr("Withdrawn by the agency — do not use"),
+            # the badge of a withdrawn item on its Library card, over its picture: short (the
+            # whole warning is in the card's tooltip)
+            "withdrawn_badge": self.tr("Withdrawn"),
             # when and why the agency withdrew an item, in its own words
             "withdrawn_when": self.tr("Withdrawn {date}: {reason}"),
             # the State of an item the agency corrected after publishing it
