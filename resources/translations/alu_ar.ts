@@ -1526,6 +1526,10 @@
         <translation>أُلغي التنزيل</translation>
     </message>
     <message>
+        <source>Download canceled: withdrawn by the agency</source>
+        <translation>أُلغي التنزيل: سحبت الوكالة المادة</translation>
+    </message>
+    <message>
         <source>Upload completed</source>
         <translation>اكتمل الرفع</translation>
     </message>
@@ -2022,6 +2026,62 @@
     </message>
 </context>
 <context>
+    <name>ItemNoticeBoard</name>
+    <message>
+        <source>Corrected by the agency: usage restrictions of “%1” changed.</source>
+        <translation>صحّحتها الوكالة: تغيّرت قيود استخدام «%1».</translation>
+    </message>
+    <message numerus="yes">
+        <source>Corrected by the agency: usage restrictions of %Ln items changed.</source>
+        <translation>
+            <numerusform>صحّحت الوكالة: لم تتغيّر قيود أي مادة.</numerusform>
+            <numerusform>صحّحت الوكالة: تغيّرت قيود استخدام مادة واحدة.</numerusform>
+            <numerusform>صحّحت الوكالة: تغيّرت قيود استخدام مادتين.</numerusform>
+            <numerusform>صحّحت الوكالة: تغيّرت قيود استخدام %Ln مواد.</numerusform>
+            <numerusform>صحّحت الوكالة: تغيّرت قيود استخدام %Ln مادةً.</numerusform>
+            <numerusform>صحّحت الوكالة: تغيّرت قيود استخدام %Ln مادة.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>⚠ Withdrawn: “%1”</source>
+        <translation>⚠ مسحوبة: «%1»</translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %Ln items withdrawn</source>
+        <translation>
+            <numerusform>⚠ لا مواد مسحوبة</numerusform>
+            <numerusform>⚠ مادة واحدة مسحوبة</numerusform>
+            <numerusform>⚠ مادتان مسحوبتان</numerusform>
+            <numerusform>⚠ %Ln مواد مسحوبة</numerusform>
+            <numerusform>⚠ %Ln مادةً مسحوبة</numerusform>
+            <numerusform>⚠ %Ln مادة مسحوبة</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency — do not use:</source>
+        <translation>سحبتها الوكالة — لا تستخدمها:</translation>
+    </message>
+    <message>
+        <source>{title}: {reason}</source>
+        <translation>{title}: {reason}</translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>ولا غيرها</numerusform>
+            <numerusform>ومادة أخرى</numerusform>
+            <numerusform>ومادتان أخريان</numerusform>
+            <numerusform>و%Ln مواد أخرى</numerusform>
+            <numerusform>و%Ln مادةً أخرى</numerusform>
+            <numerusform>و%Ln مادة أخرى</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Click to open the Library.</source>
+        <translation>انقر لفتح المكتبة.</translation>
+    </message>
+</context>
+<context>
     <name>ItemsModel</name>
     <message>
         <source>Agency</source>
@@ -2116,6 +2176,10 @@
     <message>
         <source>Withdrawn by the agency — do not use</source>
         <translation>سحبتها الوكالة — لا تستخدمها</translation>
+    </message>
+    <message>
+        <source>Withdrawn</source>
+        <translation>مسحوبة</translation>
     </message>
     <message>
         <source>Withdrawn {date}: {reason}</source>
@@ -2528,6 +2592,17 @@
     <message>
         <source>Feed (%1)</source>
         <translation>الموجز (%1)</translation>
+    </message>
+    <message numerus="yes">
+        <source>Library (⚠ %Ln withdrawn)</source>
+        <translation>
+            <numerusform>المكتبة (⚠ لا مسحوبات)</numerusform>
+            <numerusform>المكتبة (⚠ مادة مسحوبة)</numerusform>
+            <numerusform>المكتبة (⚠ مادتان مسحوبتان)</numerusform>
+            <numerusform>المكتبة (⚠ %Ln مواد مسحوبة)</numerusform>
+            <numerusform>المكتبة (⚠ %Ln مادةً مسحوبة)</numerusform>
+            <numerusform>المكتبة (⚠ %Ln مادة مسحوبة)</numerusform>
+        </translation>
     </message>
     <message>
         <source>Transfers</source>
@@ -4615,6 +4690,60 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
             <numerusform>%Ln مواد أخرى ذات قيود استخدام</numerusform>
             <numerusform>%Ln مادةً أخرى ذات قيود استخدام</numerusform>
             <numerusform>%Ln مادة أخرى ذات قيود استخدام</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency: %1</source>
+        <translation>سحبتها الوكالة: %1</translation>
+    </message>
+    <message>
+        <source>Its download was canceled.</source>
+        <translation>أُلغي تنزيلها.</translation>
+    </message>
+    <message>
+        <source>Do not use it; its files are marked in the Library.</source>
+        <translation>لا تستخدمها؛ ملفاتها معلَّمة في المكتبة.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln items withdrawn by the agency</source>
+        <translation>
+            <numerusform>لم تسحب الوكالة أي مادة</numerusform>
+            <numerusform>سحبت الوكالة مادة واحدة</numerusform>
+            <numerusform>سحبت الوكالة مادتين</numerusform>
+            <numerusform>سحبت الوكالة %Ln مواد</numerusform>
+            <numerusform>سحبت الوكالة %Ln مادةً</numerusform>
+            <numerusform>سحبت الوكالة %Ln مادة</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>{title}: {reason}</source>
+        <translation>{title}: {reason}</translation>
+    </message>
+    <message>
+        <source>Do not use them; they are marked in the Library.</source>
+        <translation>لا تستخدمها؛ إنها معلَّمة في المكتبة.</translation>
+    </message>
+    <message>
+        <source>Corrected by the agency: %1</source>
+        <translation>صحّحتها الوكالة: %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions now: %1</source>
+        <translation>قيود الاستخدام الآن: %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions lifted.</source>
+        <translation>رُفعت قيود الاستخدام.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Usage restrictions of %Ln items corrected</source>
+        <translation>
+            <numerusform>لم تُصحَّح قيود أي مادة</numerusform>
+            <numerusform>صُحّحت قيود استخدام مادة واحدة</numerusform>
+            <numerusform>صُحّحت قيود استخدام مادتين</numerusform>
+            <numerusform>صُحّحت قيود استخدام %Ln مواد</numerusform>
+            <numerusform>صُحّحت قيود استخدام %Ln مادةً</numerusform>
+            <numerusform>صُحّحت قيود استخدام %Ln مادة</numerusform>
         </translation>
     </message>
     <message>

@@ -57,6 +57,30 @@
     </message>
 </context>
 <context>
+    <name>ItemNoticeBoard</name>
+    <message numerus="yes">
+        <source>Corrected by the agency: usage restrictions of %Ln items changed.</source>
+        <translation>
+            <numerusform>Corrected by the agency: usage restrictions of %Ln item changed.</numerusform>
+            <numerusform>Corrected by the agency: usage restrictions of %Ln items changed.</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %Ln items withdrawn</source>
+        <translation>
+            <numerusform>⚠ %Ln item withdrawn</numerusform>
+            <numerusform>⚠ %Ln items withdrawn</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>and %Ln more</numerusform>
+            <numerusform>and %Ln more</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>LibraryPanel</name>
     <message numerus="yes">
         <source>%Ln files are the low-resolution proxy, their broadcast file not being on this workstation: {names}</source>
@@ -98,6 +122,16 @@
         <translation>
             <numerusform>The item stays in the Feed and can be downloaded again there.</numerusform>
             <numerusform>The %Ln items stay in the Feed and can be downloaded again there.</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message numerus="yes">
+        <source>Library (⚠ %Ln withdrawn)</source>
+        <translation>
+            <numerusform>Library (⚠ %Ln withdrawn)</numerusform>
+            <numerusform>Library (⚠ %Ln withdrawn)</numerusform>
         </translation>
     </message>
 </context>
@@ -190,6 +224,20 @@
         <translation>
             <numerusform>%Ln more item with usage restrictions</numerusform>
             <numerusform>%Ln more items with usage restrictions</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln items withdrawn by the agency</source>
+        <translation>
+            <numerusform>%Ln item withdrawn by the agency</numerusform>
+            <numerusform>%Ln items withdrawn by the agency</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>Usage restrictions of %Ln items corrected</source>
+        <translation>
+            <numerusform>Usage restrictions of %Ln item corrected</numerusform>
+            <numerusform>Usage restrictions of %Ln items corrected</numerusform>
         </translation>
     </message>
 </context>

@@ -1510,6 +1510,10 @@
         <translation>Téléchargement annulé</translation>
     </message>
     <message>
+        <source>Download canceled: withdrawn by the agency</source>
+        <translation>Téléchargement annulé : retiré par l’agence</translation>
+    </message>
+    <message>
         <source>Upload completed</source>
         <translation>Envoi terminé</translation>
     </message>
@@ -1998,6 +2002,50 @@
     </message>
 </context>
 <context>
+    <name>ItemNoticeBoard</name>
+    <message>
+        <source>Corrected by the agency: usage restrictions of “%1” changed.</source>
+        <translation>Corrigé par l’agence : les restrictions d’usage de « %1 » ont changé.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Corrected by the agency: usage restrictions of %Ln items changed.</source>
+        <translation>
+            <numerusform>Corrigé par l’agence : les restrictions d’usage de %Ln sujet ont changé.</numerusform>
+            <numerusform>Corrigé par l’agence : les restrictions d’usage de %Ln sujets ont changé.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>⚠ Withdrawn: “%1”</source>
+        <translation>⚠ Retiré : « %1 »</translation>
+    </message>
+    <message numerus="yes">
+        <source>⚠ %Ln items withdrawn</source>
+        <translation>
+            <numerusform>⚠ %Ln sujet retiré</numerusform>
+            <numerusform>⚠ %Ln sujets retirés</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency — do not use:</source>
+        <translation>Retiré par l’agence — ne pas utiliser :</translation>
+    </message>
+    <message>
+        <source>{title}: {reason}</source>
+        <translation>{title} : {reason}</translation>
+    </message>
+    <message numerus="yes">
+        <source>and %Ln more</source>
+        <translation>
+            <numerusform>et %Ln autre</numerusform>
+            <numerusform>et %Ln autres</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Click to open the Library.</source>
+        <translation>Cliquez pour ouvrir la Médiathèque.</translation>
+    </message>
+</context>
+<context>
     <name>ItemsModel</name>
     <message>
         <source>Agency</source>
@@ -2092,6 +2140,10 @@
     <message>
         <source>Withdrawn by the agency — do not use</source>
         <translation>Retiré par l’agence — ne pas utiliser</translation>
+    </message>
+    <message>
+        <source>Withdrawn</source>
+        <translation>Retiré</translation>
     </message>
     <message>
         <source>Withdrawn {date}: {reason}</source>
@@ -2480,6 +2532,13 @@
     <message>
         <source>Feed (%1)</source>
         <translation>Fil (%1)</translation>
+    </message>
+    <message numerus="yes">
+        <source>Library (⚠ %Ln withdrawn)</source>
+        <translation>
+            <numerusform>Médiathèque (⚠ %Ln retiré)</numerusform>
+            <numerusform>Médiathèque (⚠ %Ln retirés)</numerusform>
+        </translation>
     </message>
     <message>
         <source>Transfers</source>
@@ -4523,6 +4582,52 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>
             <numerusform>%Ln autre sujet avec des restrictions d’usage</numerusform>
             <numerusform>%Ln autres sujets avec des restrictions d’usage</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Withdrawn by the agency: %1</source>
+        <translation>Retiré par l’agence : %1</translation>
+    </message>
+    <message>
+        <source>Its download was canceled.</source>
+        <translation>Son téléchargement a été annulé.</translation>
+    </message>
+    <message>
+        <source>Do not use it; its files are marked in the Library.</source>
+        <translation>Ne l’utilisez pas ; ses fichiers sont signalés dans la Médiathèque.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln items withdrawn by the agency</source>
+        <translation>
+            <numerusform>%Ln sujet retiré par l’agence</numerusform>
+            <numerusform>%Ln sujets retirés par l’agence</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>{title}: {reason}</source>
+        <translation>{title} : {reason}</translation>
+    </message>
+    <message>
+        <source>Do not use them; they are marked in the Library.</source>
+        <translation>Ne les utilisez pas ; ils sont signalés dans la Médiathèque.</translation>
+    </message>
+    <message>
+        <source>Corrected by the agency: %1</source>
+        <translation>Corrigé par l’agence : %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions now: %1</source>
+        <translation>Restrictions d’usage désormais : %1</translation>
+    </message>
+    <message>
+        <source>Usage restrictions lifted.</source>
+        <translation>Restrictions d’usage levées.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Usage restrictions of %Ln items corrected</source>
+        <translation>
+            <numerusform>Restrictions d’usage de %Ln sujet corrigées</numerusform>
+            <numerusform>Restrictions d’usage de %Ln sujets corrigées</numerusform>
         </translation>
     </message>
     <message>
