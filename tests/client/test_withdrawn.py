@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from alu_client.core.hub import ChangePage, Item, ItemPage, NotFound, Rendition, parse_item
+from alu_client.core.hub import ChangePage, Item, ItemPage, NotFound, parse_item
 from alu_client.core.library import Library, update_items, upsert_items
 from alu_client.core.rules import Conditions, Rule, RuleEngine, RuleStore
 from alu_client.core.store import Store
@@ -27,6 +27,7 @@ from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.retry import Backoff, RetryPolicy
 from alu_client.core.withdrawn import WithdrawnItem
 from alu_hub.server import serve_in_thread
+from tests.client.test_library import make_item
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -34,37 +35,6 @@ PROFILE = "desk"
 BASE = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
 WITHDRAWN_AT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 REASON = "Wrong footage: the clip shows another town"
-
-
-def make_item(seq: int, **fields: Any) -> Item:
-    item_id = fields.pop("id", f"it{seq:06d}")
-    values: dict[str, Any] = {
-        "id": item_id,
-        "seq": seq,
-        "kind": "push",
-        "title": f"Item number {seq}",
-        "slug": f"ITEM-{seq}",
-        "dateline": "NAIROBI, Kenya",
-        "recorded_at": None,
-        "published_at": BASE + dt.timedelta(minutes=seq),
-        "category": "politics",
-        "region": "East Africa",
-        "country": "KE",
-        "language": "en",
-        "priority": "routine",
-        "restrictions": "",
-        "script": "",
-        "shotlist": "",
-        "duration": 65.0,
-        "source_member": "",
-        "thumbnail_url": "",
-        "renditions": (
-            Rendition("broadcast", f"http://hub/{item_id}", f"{item_id}.mp4", 1000, "0" * 64,
-                      "video/mp4", 1280, 720),
-        ),
-    }  # fmt: skip
-    values.update(fields)
-    return Item(**values)
 
 
 def withdrawn(item: Item, reason: str = REASON) -> Item:
