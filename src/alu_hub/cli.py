@@ -527,7 +527,7 @@ def cmd_member_change(args: argparse.Namespace) -> int:
     """``member password|disable|enable|signout|unlock NAME``: what an operator does for a
     member who forgot a password, left, lost a workstation or locked the account by mistyping."""
     from .auth import hash_password
-    from .members import Ended, Refusal, end_signins, find
+    from .members import Ended, Refusal, end_signins, find, no_agency_left
     from .models import utcnow
 
     action = args.member_command
@@ -587,11 +587,12 @@ def cmd_member_change(args: argparse.Namespace) -> int:
         if session is not None:
             detail["session"] = int(session)
         audit.record(s, audit.cli_actor(), f"member_{action}", m.username, detail)
+        alone = no_agency_left(s) if action == "disable" and m.role == "agency" else ""
     if ended:
         said += f"; {ended.words()} ended"
         # (not for disable: a disabled account cannot sign in again, as it was told)
         said += "" if action == "disable" else " (they sign in again)"
-    print(f"{said}.")
+    print(f"{said}.{alone}")
     return 0
 
 

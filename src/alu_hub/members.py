@@ -99,6 +99,19 @@ def find(s: Session, name: str) -> Member:
     return m
 
 
+def no_agency_left(s: Session) -> str:
+    """A sentence for the operator when no enabled agency account is left (else ""): nobody
+    can then withdraw or correct an item through the API, nor open the stats page."""
+    left = s.scalar(select(func.count()).where(Member.role == "agency", Member.active.is_(True)))
+    if left:
+        return ""
+    return (
+        " No enabled agency account is left: nobody can withdraw or correct an item through "
+        "the API nor open the stats page until one is added (alu-hub member add NAME --role "
+        "agency) or enabled."
+    )
+
+
 # --- edit ------------------------------------------------------------------------------------
 
 
@@ -175,10 +188,11 @@ def remove(hub: Hub, name: str, actor: audit.Actor) -> str:
             username,
             {"role": role, "workstation_signins_ended": ended.workstations},
         )
+        alone = no_agency_left(s) if role == "agency" else ""
     said = f"Removed {role} {username}"
     if ended:
         said += f"; {ended.words()} ended"
-    return said + "."
+    return said + "." + alone
 
 
 # --- sessions --------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ def test_a_withdrawal_of_what_the_workstation_has_is_told_and_stays_until_seen(
         assert HistoryModel().what(events[0]) == "Download canceled: withdrawn by the agency"
         assert label.text() == "⚠ 3 items withdrawn"
         assert window.tabs.tabText(TAB_LIBRARY) == "Library (⚠ 3 withdrawn)"
+        # said once, by the label: no message beside it that would stay once it is seen
+        assert "withdrawn" not in window.statusBar().currentMessage().lower()
 
         # seen: a click opens the Library; the marks go
         qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(2, 2))

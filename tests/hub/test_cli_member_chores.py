@@ -275,8 +275,31 @@ def test_a_stats_page_session_is_not_a_workstation_sign_in(live_hub: LiveHub) ->
     assert r.returncode == 0, r.stderr
     assert r.stdout == (
         "Disabled agency2: it can no longer sign in; 1 workstation sign-in and 1 stats-page "
-        "session ended.\n"
+        "session ended. No enabled agency account is left: nobody can withdraw or correct an "
+        "item through the API nor open the stats page until one is added (alu-hub member add "
+        "NAME --role agency) or enabled.\n"
     )
     assert me(live_hub, desk) in (401, 403)
     r = alu_hub(live_hub, "member", "sessions", "agency2")
     assert r.stdout == "agency2 has no live sign-in.\n", r.stderr
+
+
+def test_disabling_or_removing_the_last_agency_account_says_so(live_hub: LiveHub) -> None:
+    live_hub.member("desk", role="agency", country="")
+    live_hub.member("desk2", role="agency", country="")
+    # another agency account is left: nothing more to say
+    r = alu_hub(live_hub, "member", "remove", "desk2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Removed agency desk2.\n"
+    # the last one: the operator is told what nobody can do any more, and how to mend it
+    r = alu_hub(live_hub, "member", "disable", "desk")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "Disabled desk: it can no longer sign in. No enabled agency account is left: nobody "
+        "can withdraw or correct an item through the API nor open the stats page until one is "
+        "added (alu-hub member add NAME --role agency) or enabled.\n"
+    )
+    # a member's account is not the agency's: nothing said
+    live_hub.member("ktn")
+    r = alu_hub(live_hub, "member", "disable", "ktn")
+    assert r.stdout == "Disabled ktn: it can no longer sign in.\n"

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel
 
 from alu_client.core.item_notices import CORRECTED, WITHDRAWN, ItemNotice
 
+from .a11y import announce
 from .formats import isolated
 from .statusbar import StatusBar
 from .tray import Tray
@@ -102,7 +103,9 @@ class ItemNoticeBoard(QObject):
                 self.unseen[n.item.id] = n
             self._show()
             self.changed.emit()
-            self.status.say(self.label.text(), assertive=True)
+            # said to screen readers; drawn once, by the label (a message beside it stayed
+            # after the label went, as if something were still unseen)
+            announce(self.status, self.label.text(), assertive=True)
 
     def _show(self) -> None:
         unseen = list(self.unseen.values())
