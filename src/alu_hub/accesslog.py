@@ -1,5 +1,6 @@
 """The access log of ``alu-hub serve``: each request's line with its UTC time and the user name
-of the account it was signed in as ("-" when it was not), e.g.
+of the account it was signed in as (a signed download link: the member it was made for; "-"
+when neither), e.g.
 
     2026-12-07T06:31:35Z INFO:     127.0.0.1:43404 ktn "GET /api/v1/me HTTP/1.1" 200 OK
 

@@ -106,6 +106,15 @@ def test_serve_logs_time_and_account_and_stops_quietly_after_a_member_upload(
             ),
             timeout=120,
         )
+        # a signed link (a player's): no token, the member it was made for is in the log
+        item = requests.get(f"{url}/api/v1/items", headers=h, timeout=30).json()["items"][0]
+        name = item["renditions"][0]["name"]
+        link = requests.post(
+            f"{url}/api/v1/items/{item['id']}/renditions/{name}/link", headers=h, timeout=30
+        )
+        assert link.ok, link.text
+        signed = link.json()["url"]
+        assert requests.get(signed, headers={"Range": "bytes=0-9"}, timeout=30).status_code == 206
         me = requests.get(f"{url}/api/v1/me?token=s3cret-in-query", headers=h, timeout=30)
         assert me.ok
         requests.get(f"{url}/api/v1/me", timeout=30)  # not signed in: 401
@@ -123,6 +132,11 @@ def test_serve_logs_time_and_account_and_stops_quietly_after_a_member_upload(
     assert "resource_tracker" not in log and "leaked" not in log, log
     assert "Traceback" not in log, log
     assert token not in log and "s3cret-in-query" not in log, log
+    sig = signed.partition("sig=")[2]
+    assert sig and sig not in log, log
+    by_link = [line for line in log.splitlines() if f"/renditions/{name}?" in line]
+    assert len(by_link) == 1, log
+    assert re.search(r"127\.0\.0\.1:\d+ ktn \"GET /api/v1/items/", by_link[0]), by_link
     access = [line for line in log.splitlines() if '"GET /api/v1/me' in line]
     assert len(access) == 2, log
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
