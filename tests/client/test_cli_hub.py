@@ -675,3 +675,40 @@ def test_listings_say_when_empty_and_when_cut(
         r = alu(home, "library", "clean", "--max-age-days", days)
         assert r.returncode == 2 and "--max-age-days" in r.stderr, r.stderr
     assert sorted((home / "downloads").iterdir()) == files
+
+
+def test_get_takes_the_beginning_of_an_id(live_hub: LiveHub, clip: Path, tmp_path: Path) -> None:
+    # `alu feed` shows 32-character ids: typing them whole was the only way to get an item
+    from alu_client.core.library import upsert_items
+    from alu_client.core.paths import default_paths
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from tests.client.test_library import make_item
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Kampala traffic")
+    ok(alu(home, "feed"))  # the library learns of it
+    got = alu(home, "get", "--proxy", item_id[:8].upper())
+    assert got.returncode == 0, got.stderr
+    path = Path(got.stdout.strip())
+    assert path.is_file() and "sha256 verified" in got.stderr
+
+    store = Store(default_paths({"ALU_CLIENT_HOME": str(home)}).db_path)
+    try:
+        profile = Profiles(store).active()
+        assert profile is not None
+        twins = [make_item(n, id=f"feed{n:028d}") for n in (1, 2)]
+        upsert_items(store, profile.name, twins)
+    finally:
+        store.close()
+    # two ids begin so: nothing fetched, both named, and what to do
+    two = alu(home, "get", "feed0")
+    assert two.returncode == 2, two.stderr
+    assert f"'feed0' begins the ids of {twins[0].id}, {twins[1].id}: type more" in two.stderr
+    assert two.stdout == ""
+    # too short to be taken as a beginning: the hub judges it as an id (there is none)
+    short = alu(home, "get", item_id[:3])
+    assert short.returncode == 1 and short.stdout == ""
+    assert "There is no item with this id. `alu feed` shows the items' ids." in short.stderr

@@ -419,9 +419,35 @@ def _download_folder(folder: Path) -> Path:
     return folder
 
 
+#: The fewest characters of an id that ``alu get`` looks up as the beginning of one.
+SHORT_ID = 4
+
+
+def _item_id(services: Services, typed: str) -> str:
+    """The item ``typed`` names: its id, or (4 characters or more) the beginning of one id in
+    the library, as one types a short git commit; else ``typed`` itself, for the hub to judge.
+    CliError (exit status 2) when several ids begin with it."""
+    typed = typed.strip()
+    if len(typed) < SHORT_ID or services.library.get(typed) is not None:
+        return typed
+    found = services.library.ids_beginning(typed, limit=3)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        more = "" if len(found) < 3 else " and more"
+        raise CliError(
+            f"{one_line(typed)!r} begins the ids of {found[0]}, {found[1]}{more}: type more of "
+            "the id (`alu feed` shows them whole).",
+            2,
+        )
+    return typed
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     services = open_services()
     try:
+        services.require_profile()
+        args.item_id = _item_id(services, args.item_id)
         rendition = "proxy" if args.proxy else "broadcast"
         dest_dir = _download_folder(Path(args.dest).expanduser()) if args.dest else None
         try:
@@ -432,6 +458,9 @@ def cmd_get(args: argparse.Namespace) -> int:
             return 0
         except WithdrawnItem as e:
             raise CliError(str(e)) from None
+        except hub.NotFound as e:
+            known = services.library.get(args.item_id) is not None
+            raise CliError(str(e) if known else f"{e} `alu feed` shows the items' ids.") from None
         except hub.HubError as e:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
@@ -704,7 +733,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_feed)
 
     p = sub.add_parser("get", help="download an item's file, verified, into the library")
-    p.add_argument("item_id")
+    p.add_argument("item_id", help="the id `alu feed` shows, or its first characters (4 or more)")
     p.add_argument("--proxy", action="store_true", help="the small preview file")
     p.add_argument("--dest", help="folder (default: the download folder)")
     p.set_defaults(func=cmd_get)

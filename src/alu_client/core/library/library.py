@@ -36,6 +36,16 @@ class Library:
             return None
         return item_from_row(row, self.files(item_id))
 
+    def ids_beginning(self, prefix: str, limit: int = 10) -> list[str]:
+        """The ids of items that begin with ``prefix`` (any case), at most ``limit``: an id
+        typed short, as ``alu feed`` shows it in full (32 characters)."""
+        rows = self.store.query(
+            "SELECT id FROM items WHERE profile = ? AND lower(substr(id, 1, ?)) = ?"
+            " ORDER BY id LIMIT ?",
+            (self.profile, len(prefix), prefix.lower(), limit),
+        )
+        return [str(r[0]) for r in rows]
+
     def search(self, q: Query) -> Page:
         return _search.search(self.store, self.profile, q)
 
