@@ -728,11 +728,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def asked_period(
     args: argparse.Namespace, now: dt.datetime, default: dt.timedelta | None = None
 ) -> tuple[dt.datetime, dt.datetime]:
-    """The period of ``--from``/``--to`` (``add_period_options``), ``default`` long when there
-    is no ``--from`` (the statistics' 30 days); Refused (one line, exit status 2) when it is
+    """The period of ``--from``/``--to`` or ``--month`` (``add_period_options``; a month as the
+    statistics page counts it), ``default`` long when there is no ``--from`` (the statistics'
+    30 days); Refused (one line, exit status 2) when it is
     not one."""
     from .stats import DEFAULT_PERIOD, PeriodError, period
 
+    month = getattr(args, "month", None)
+    if month is not None:
+        if getattr(args, "from") or args.to:
+            raise Refused("--month is a whole period: give it without --from and --to.", 2)
+        from .web.figures import Month, Period
+
+        try:
+            p = Period.of(Month.parse(month), now)
+        except ValueError as e:
+            raise Refused(f"--month: {e}.", 2) from None
+        return p.start, p.end
     try:
         return period(getattr(args, "from"), args.to, now, default or DEFAULT_PERIOD)
     except PeriodError as e:
@@ -867,7 +879,8 @@ def _check_demo_hub(settings: Settings) -> None:
 
 
 def add_period_options(parser: argparse.ArgumentParser, default_days: int) -> None:
-    """``--from`` and ``--to`` as ``stats`` takes them (``asked_period`` reads them)."""
+    """``--from`` and ``--to`` as ``stats`` takes them, or ``--month`` (``asked_period`` reads
+    them)."""
     parser.add_argument(
         "--from",
         help="first day, YYYY-MM-DD (UTC), or an ISO time with an offset, e.g. "
@@ -878,6 +891,12 @@ def add_period_options(parser: argparse.ArgumentParser, default_days: int) -> No
         "--to",
         help="last day, YYYY-MM-DD (UTC; included), or the ISO time with an offset the period "
         "ends at, e.g. 2026-12-04T00:00+03:00 (default: today)",
+    )
+    parser.add_argument(
+        "--month",
+        metavar="YYYY-MM",
+        help="a calendar month (UTC), or its days so far: the statistics page's monthly period "
+        "(instead of --from and --to)",
     )
 
 

@@ -34,6 +34,8 @@ from .test_stats_page import insert_items, member_id, web_session
 pytestmark = pytest.mark.timeout(180)
 
 UTC = dt.UTC
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")  # fmt: skip
 AGENCY = ("chief", "chief-pw-1")
 
 
@@ -347,6 +349,40 @@ def test_stats_csv_is_the_monthly_csv_for_any_period(newsroom: Newsroom, tmp_pat
     assert table["ktn"][:3] == ["", first.isoformat(), today.isoformat()]
     assert table["ktn"][6] == "2" and table["rts"][6] == "1" and table["ortb"][6] == "0"
     assert table["ktn"][10] == "9"  # days_in_period
+
+
+def test_month_is_the_stats_pages_period(newsroom: Newsroom) -> None:
+    # the agency's report is monthly: --from/--to by hand, or a month column left empty
+    today = dt.datetime.now(UTC).date()
+    month = f"{today:%Y-%m}"
+    by_days = hub_cli(
+        "stats", "--data", newsroom.data, "--csv", "--from", f"{month}-01",
+        "--to", today.isoformat(),
+    )  # fmt: skip
+    by_month = hub_cli("stats", "--data", newsroom.data, "--csv", "--month", month)
+    assert by_month.returncode == 0, by_month.stderr
+    mine = rows_of(by_month.stdout.encode())
+    assert [r[:-1] for r in mine] == [r[:-1] for r in rows_of(by_days.stdout.encode())]
+    assert {r[0] for r in mine[1:]} == {month}
+    text = hub_cli("stats", "--data", newsroom.data, "--month", month)
+    assert text.returncode == 0 and text.stdout.startswith(f"{month}-01 "), text.stdout
+    # items list takes it too; audit as well (same options)
+    listed = hub_cli("items", "list", "--data", newsroom.data, "--month", month, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert newsroom.push in {i["id"] for i in json.loads(listed.stdout)["items"]}
+    assert hub_cli("audit", "--data", newsroom.data, "--month", month).returncode == 0
+
+    later = f"{today.year + 1}-{today.month:02d}"
+    for args, said in (
+        (("--month", "2026-13"), "alu-hub: --month: '2026-13' is not a month (YYYY-MM).\n"),
+        (("--month", later), f"alu-hub: --month: {MONTHS[today.month - 1]} {today.year + 1} "
+                              "has not begun yet.\n"),
+        (("--month", month, "--from", f"{month}-01"),
+         "alu-hub: --month is a whole period: give it without --from and --to.\n"),
+    ):  # fmt: skip
+        for verb in (("stats",), ("items", "list")):
+            out = hub_cli(*verb, "--data", newsroom.data, *args)
+            assert (out.returncode, out.stdout, out.stderr) == (2, "", said), (verb, args)
 
 
 def test_stats_csv_refuses_json_in_one_line(newsroom: Newsroom) -> None:
