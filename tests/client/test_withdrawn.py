@@ -331,3 +331,62 @@ def test_a_withdrawal_ends_the_downloads_and_refuses_new_ones(
         q.sessions.close()
     finally:
         services.stop()
+
+
+def test_a_correction_of_the_restrictions_reaches_the_items_downloads(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # they were kept with each download as queued: the Transfers tab and the notice at its
+    # end said the old ones ("No access Kenya") after the agency had changed them
+    from alu_client.core.download_notices import download_done
+
+    live_hub.member("ktn")
+    item_id = live_hub.publish(clip, "Floods in Kisumu", restrictions="No access Kenya")
+    services = live_hub.workstation(tmp_path / "ws", "ktn", "pw-1234")
+    try:
+        assert services.feed_sync().catch_up() == 1
+        q = services.make_queue()
+        waiting = services.download(item_id, "proxy")
+        q.pause(waiting)
+        told: list[list[int]] = []
+        services.events.transfers_changed.append(told.append)
+
+        def corrected(restrictions: str) -> Item:
+            known = services.library.get(item_id)
+            assert known is not None
+            return dataclasses.replace(
+                known.item,
+                revision=known.item.revision + 1,
+                corrected_at=WITHDRAWN_AT,
+                restrictions=restrictions,
+            )
+
+        def kept() -> object:
+            t = q.transfers.get(waiting)
+            assert t is not None and t.state == "paused"
+            return t.options.get("restrictions")
+
+        assert kept() == "No access Kenya"
+        fixed = corrected("No access Kenya, Uganda")
+        assert services.update_items([fixed]) == [fixed]
+        services._items_changed([fixed])
+        assert kept() == "No access Kenya, Uganda"
+        assert told == [[waiting]]
+        # the same again: nothing to change, nothing said
+        services._items_changed([fixed])
+        assert told == [[waiting]]
+        # none now: none said at its end
+        free = corrected("")
+        services.update_items([free])
+        services._items_changed([free])
+        assert kept() is None and told == [[waiting], [waiting]]
+        # the download ends: its notice says the item's restrictions as they are now
+        q.resume(waiting)
+        q.start()
+        assert q.wait_for(waiting, timeout=60).state == "done"
+        done = download_done(services.store, waiting)
+        assert done is not None and done.restrictions == ""
+        q.stop()
+        q.sessions.close()
+    finally:
+        services.stop()

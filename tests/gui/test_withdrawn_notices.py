@@ -213,3 +213,56 @@ def test_a_download_canceled_by_a_withdrawal_says_so_in_the_history(qtbot: Any) 
     assert model.what(event(None)) == "Download canceled"
     assert model.what(event("Canceled by the user")) == "Download canceled"
     assert "Download canceled: withdrawn by the agency" in model.vocabulary(COL_WHAT)
+
+
+class _RealTransfers(SimplePanels):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+
+    def transfers(self, parent: Any) -> Any:
+        from alu_client.ui.views.transfers import TransfersPanel
+
+        assert self.services.queue is not None
+        return TransfersPanel(self.services.queue, parent)
+
+
+def test_a_correction_of_the_restrictions_shows_on_the_items_transfers(
+    qtbot: Any, live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # its row kept saying the restrictions it was queued with ("⚠" and the tooltip)
+    from alu_client.ui.models.transfers import COL_NAME
+
+    item_id = live_hub.publish(clip, "Floods in Kisumu", restrictions="No access Kenya")
+    services = signed_in_services(live_hub, tmp_path / "desk")
+    assert services.feed_sync().catch_up() == 1
+    waiting = services.download(item_id, "broadcast")
+    q = services.make_queue()
+    q.pause(waiting)
+    q.sessions.close()
+    services.start_engine(media=False)
+    window = build_window(qtbot, services, _RealTransfers(services))
+    try:
+        model = window.transfers.model
+        qtbot.waitUntil(lambda: model.row_for(waiting) is not None, timeout=10_000)
+
+        def tip() -> str:
+            return str(
+                model.data(
+                    model.index(model.row_of(waiting), COL_NAME), Qt.ItemDataRole.ToolTipRole
+                )
+            )
+
+        assert "No access Kenya" in tip()
+        old = services.library.get(item_id)
+        assert old is not None
+        fixed = dataclasses.replace(
+            old.item,
+            revision=old.item.revision + 1,
+            corrected_at=CORRECTED_AT,
+            restrictions="No use in Kenya or Uganda",
+        )
+        _change(services, [fixed])
+        qtbot.waitUntil(lambda: "No use in Kenya or Uganda" in tip(), timeout=10_000)
+    finally:
+        window.shutdown()

@@ -140,6 +140,9 @@ class CoreEvents:
         #: items this workstation has that the agency withdrew, or whose restrictions it
         #: corrected (list[ItemNotice], never empty): the user is told
         self.item_notices: list[Callable[[list[ItemNotice]], None]] = []
+        #: transfers whose details changed outside the queue's progress (list[int] of ids):
+        #: an item's restrictions corrected; the Transfers tab reads them again
+        self.transfers_changed: list[Callable[[list[int]], None]] = []
 
     @staticmethod
     def emit(listeners: list[Callable[..., None]], *args: Any) -> None:
@@ -309,6 +312,16 @@ class Services:
                     ids = end_downloads(q, item, profile.name)
                     canceled[item.id] = len(ids)
                     ended += ids
+        # a correction of the restrictions reaches the item's downloads too (queued ones end
+        # with a notice that names them; the Transfers tab shows them)
+        retold = [
+            tid
+            for item in items
+            if not item.withdrawn
+            for tid in TransferStore(self.store).set_restrictions(
+                item.id, profile.name, item.restrictions.strip()[:RESTRICTIONS_KEPT]
+            )
+        ]
         before = {i.id: self._before.pop(i.id) for i in items if i.id in self._before}
         has_files = {i.id for i in items if self.library.files(i.id)}
         told = notices(items, before, has_files, canceled)
@@ -316,6 +329,8 @@ class Services:
             self.events.emit(self.events.library_changed, item.id)
         if told:
             self.events.emit(self.events.item_notices, told)
+        if retold:
+            self.events.emit(self.events.transfers_changed, retold)
         return ended
 
     def history(self) -> HistorySync:

@@ -51,6 +51,9 @@ class CoreBridge(QObject):
     #: items this workstation has that the agency withdrew or whose restrictions it
     #: corrected (list[ItemNotice]): the user is told
     item_notices = Signal(list)
+    #: transfers whose details changed outside the queue's progress (list[int]): an item's
+    #: restrictions corrected; the Transfers tab reads them again
+    transfers_changed = Signal(list)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +111,17 @@ class CoreBridge(QObject):
 
         self._notices = notices
         events.item_notices.append(notices)
+
+        def transfers(ids: list[int]) -> None:  # (a core thread)
+            def on_gui() -> None:
+                bridge = me()
+                if bridge is not None and shiboken6.isValid(bridge):
+                    bridge.transfers_changed.emit(list(ids))
+
+            post_to_gui(on_gui)
+
+        self._transfers = transfers
+        events.transfers_changed.append(transfers)
         # The sync may have started before this bridge listened, and it tells only changes:
         # start from its status now (a change after this arrives through the listener).
         sync = services.sync
@@ -131,6 +145,8 @@ class CoreBridge(QObject):
             events.rules_problems.remove(self._problems)
         if self._notices in events.item_notices:
             events.item_notices.remove(self._notices)
+        if self._transfers in events.transfers_changed:
+            events.transfers_changed.remove(self._transfers)
 
     # --- GUI thread ---------------------------------------------------------------------------
 

@@ -18,7 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QCoreApplication,
+    QEvent,
+    QSettings,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -199,6 +208,8 @@ class MainWindow(QMainWindow):
         self.item_notices.changed.connect(self._title_tabs)
         self.item_notices.open_requested.connect(lambda: self.tabs.setCurrentIndex(TAB_LIBRARY))
         bridge.item_notices.connect(self.item_notices.add)
+        # a correction of an item's restrictions: its transfers' rows say the new ones
+        bridge.transfers_changed.connect(self._transfers_changed)
         self.tabs.currentChanged.connect(self._tab_shown)
         self.member = profile.display_name if profile else ""
         self._retranslate()
@@ -380,6 +391,10 @@ class MainWindow(QMainWindow):
             (TAB_HISTORY, self.tr("History")),
         ):
             self.tabs.setTabText(index, text)
+
+    @Slot(list)
+    def _transfers_changed(self, _ids: list[int]) -> None:
+        _reload(self.transfers)
 
     def _tab_shown(self, index: int) -> None:
         if index == TAB_LIBRARY and self.isVisible():
@@ -622,6 +637,13 @@ def _local_urls(event: QDropEvent | QDragEnterEvent | Any) -> list[QUrl]:
     if mime is None or not mime.hasUrls():
         return []
     return [u for u in mime.urls() if u.isLocalFile()]
+
+
+def _reload(widget: QWidget) -> None:
+    """``widget.reload()`` when the panel has one (a panel that failed to build has not)."""
+    reload = getattr(widget, "reload", None)
+    if callable(reload):
+        reload()
 
 
 def _connect(widget: QWidget, signal_name: str, slot: Any) -> None:

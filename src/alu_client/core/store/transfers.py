@@ -450,6 +450,27 @@ class TransferStore:
             if state in ENDED:
                 self._ended(c, tid)
 
+    def set_restrictions(self, item_id: str, profile: str, restrictions: str) -> list[int]:
+        """``profile``'s downloads of an item (any state) take its usage restrictions as the
+        agency corrected them (``""``: none now): what the Transfers tab and the download's
+        notice say of it. Returns the ids of those that changed."""
+        with self.store.write() as c:
+            rows = c.execute(
+                "SELECT id FROM transfers WHERE direction = 'download' AND item_id = ?"  # noqa: S608 - a constant
+                f" AND {PROFILE_SQL} = ? AND json_valid(options)"
+                " AND COALESCE(json_extract(options, '$.restrictions'), '') IS NOT ?",
+                (item_id, profile, restrictions),
+            ).fetchall()
+            ids = [int(r[0]) for r in rows]
+            for tid in ids:
+                c.execute(
+                    "UPDATE transfers SET options = CASE WHEN ? = '' THEN"
+                    " json_remove(options, '$.restrictions')"
+                    " ELSE json_set(options, '$.restrictions', ?) END WHERE id = ?",
+                    (restrictions, restrictions, tid),
+                )
+            return ids
+
     def move_download(self, tid: int, destination: str, same_as: str | None) -> bool:
         """A running download writes another file from now on (``jobs``: another
         workstation's download stopped at its name, or left the item's own name free): its
