@@ -210,6 +210,19 @@ def test_a_signed_link_issued_again_resumes_the_same_download(tmp_path: Path) ->
     assert _Signed.ranges and _Signed.ranges[0].startswith("bytes=1048576-"), _Signed.ranges
 
 
+def _unsay(home: Path) -> None:
+    """The downloads' ends as unsaid: the record a kill just before the result line leaves."""
+    from alu_client.core.paths import default_paths
+    from alu_client.core.store import Store
+
+    store = Store(default_paths({"ALU_CLIENT_HOME": str(home)}).db_path)
+    try:
+        with store.write() as c:
+            c.execute("UPDATE transfers SET options = json_remove(options, '$.reported')")
+    finally:
+        store.close()
+
+
 def test_a_fetch_that_ended_before_it_could_say_so_ends_when_run_again(tmp_path: Path) -> None:
     # killed after the end was recorded and before it printed it, the rerun said "exists
     # already; nothing was downloaded" (exit 1) for ever: a script's `until alu fetch` never
@@ -222,6 +235,11 @@ def test_a_fetch_that_ended_before_it_could_say_so_ends_when_run_again(tmp_path:
     try:
         first = run_alu(home, "fetch", url, str(dest))
         assert first.returncode == 0, first.stderr
+        # its end said: a rerun does not pass the file off as fetched now (a daily script got
+        # exit 0 for yesterday's file, the server never asked)
+        said = run_alu(home, "fetch", url, str(dest))
+        assert said.returncode == 1 and "exists already" in said.stderr, said.stderr
+        _unsay(home)  # as a kill between the end's record and its line leaves it
         again = run_alu(home, "fetch", url.replace("sig=1", "sig=2"), str(dest))
         assert again.returncode == 0, again.stderr
         assert again.stdout == first.stdout

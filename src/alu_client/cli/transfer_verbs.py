@@ -110,7 +110,10 @@ def _run_one(
     *,
     direction: str,
     on_result: Callable[[int, dict[str, object]], None] | None = None,
+    on_end: Callable[[TransferQueue, Transfer], None] | None = None,
 ) -> Transfer:
+    """Run the transfer ``find_or_add`` finds or queues, alone, to its end; ``on_end`` is
+    given it then, with the queue still open (to say it, and record that it was said)."""
     interrupted = Interrupted()
     restore_signals = interrupted.catch()
     try:
@@ -184,6 +187,8 @@ def _run_one(
                 f"--header and --limit); alu queue cancel {tid} drops it.",
                 interrupted.status,
             )
+        if on_end is not None:
+            on_end(queue, t)
         return t
     finally:
         queue.stop()
@@ -227,11 +232,15 @@ def _done_before(queue: TransferQueue, url: str, dest: Path, sha: str | None) ->
     """The download of ``url`` to ``dest`` that an earlier run finished, when ``dest`` is still
     its file (the size and sha256 it recorded; ``sha``, if given, too): a run killed after the
     end was recorded, before it printed it, is not "exists already" for the rerun (a script's
-    `until alu fetch …` never ended)."""
+    `until alu fetch …` never ended). One whose run said its end is taken again only with
+    ``sha`` (the file is the one asked for): without one the server's file may have changed
+    since (a daily rundown), and "exists already" says that nothing was fetched."""
     where = _without_query(url)
     newest_first = sorted(queue.transfers.all(("done",), "download"), key=lambda t: -t.id)
     for t in newest_first:
         recorded = str(t.result.get("sha256") or "")
+        if t.options.get("reported") and t.destination == str(dest) and sha is None:
+            return None  # (the newest one for this file was said: no older one counts)
         if (
             t.destination != str(dest)
             or _without_query(t.source) != where
@@ -322,22 +331,31 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return queue.add_download(url, dest, sha256=sha, segments=args.segments, label=dest.name)
 
     results: dict[int, dict[str, object]] = {}
+
+    def say(queue: TransferQueue, t: Transfer) -> None:
+        if t.state != "done":
+            return  # (said below)
+        if t.sha256:  # this run's --sha256, or the one the interrupted run was given
+            verified = "sha256 verified"
+        elif results.get(t.id, {}).get("size_checked", True):
+            verified = "size checked"
+        else:
+            verified = "not checked: the server gave no size; pass --sha256 to check it"
+        print(f"{dest} ({fmt_bytes(t.size or 0)}, {verified})", flush=True)
+        # said: a later run finds the file as one that exists already (a kill before this
+        # line left it unsaid, and that run's rerun says it)
+        queue.transfers.mark_reported(t.id)
+
     t = _run_one(
         find_or_add,
         headers,
         limit,
         direction="download",
         on_result=lambda tid, result: results.__setitem__(tid, dict(result)),
+        on_end=say,
     )
     if t.state != "done":
         raise CliError(f"{dest.name}: {not_done(t)}")
-    if t.sha256:  # this run's --sha256, or the one the interrupted run was given
-        verified = "sha256 verified"
-    elif results.get(t.id, {}).get("size_checked", True):
-        verified = "size checked"
-    else:
-        verified = "not checked: the server gave no size; pass --sha256 to check it"
-    print(f"{dest} ({fmt_bytes(t.size or 0)}, {verified})")
     if _web_page(dest):
         # kept, exit 0 (as curl; a script's own check decides): but said, since a captive
         # portal's or an error's page saved as clip.mp4 was "size checked" without a word

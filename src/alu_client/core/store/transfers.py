@@ -761,6 +761,17 @@ class TransferStore:
             if cur.rowcount:
                 self._log(c, tid, "note", "expected sha256 changed by the user")
 
+    def mark_reported(self, tid: int) -> None:
+        """The command that ran transfer ``tid`` said its end (``alu fetch`` printed the file):
+        a later run finds the file as one that exists already, not as this run's, which a
+        kill before the print would have left unsaid."""
+        with self.store.write() as c:
+            c.execute(
+                "UPDATE transfers SET options = json_set(options, '$.reported', json('true'))"
+                " WHERE id = ? AND json_valid(options)",
+                (tid,),
+            )
+
     def canceled_with_checkpoint(self, direction: str) -> list[Transfer]:
         """Canceled transfers whose checkpoint is still here: canceled while not running (by
         the app, or by ``alu queue cancel`` in another process), what they left is not yet
