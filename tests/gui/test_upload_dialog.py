@@ -484,6 +484,12 @@ def test_files_the_hub_would_refuse_are_refused_before_anything_is_sent(
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         assert hashed == [] and uploads(desk) == []
         assert f"{formats.isolated('zero.mp4')} is empty" in dialog.message.text()
+        # a good file selected: the other's refusal is not shown under it (read as its own)
+        dialog.select(dialog.model.entries[0])
+        assert not dialog.message.isVisibleTo(dialog)
+        dialog.select(dialog.model.entries[1])  # the refused one again: said again
+        assert dialog.message.isVisibleTo(dialog)
+        assert f"{formats.isolated('zero.mp4')} is empty" in dialog.message.text()
         qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)

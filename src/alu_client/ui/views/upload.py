@@ -207,6 +207,8 @@ class UploadDialog(QDialog):
         # Upload was pressed before every file was read: pressed again once they are
         self._upload_pending = False
         self._current: UploadEntry | None = None
+        # the file whose refusal the message line says (None: it says something else)
+        self._said_for: UploadEntry | None = None
         # the file system's time of a file without a recording date: shown in the date
         # editor, not ticked (a copy's or an export's date is not when it was shot)
         self._guessed: dict[UploadEntry, dt.datetime] = {}
@@ -390,6 +392,7 @@ class UploadDialog(QDialog):
 
     def _say(self, text: str) -> None:
         say(self.message, text)
+        self._said_for = None
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -428,6 +431,10 @@ class UploadDialog(QDialog):
         entry = self.model.entries[indexes[0].row()]
         if entry is not self._current:
             self._current = entry
+            if self._said_for is not None and self._said_for is not entry:
+                # another file's refusal, read as this one's: it shows with that file again
+                say(self.message, "")
+                self._said_for = None
             self.form.load(entry)
             self._show_guess(entry)
             if entry.error:
@@ -657,6 +664,7 @@ class UploadDialog(QDialog):
         self.form.clear_errors()
         if entry.error_field == FILE_FIELD:
             self._say(entry.error)
+            self._said_for = entry
         else:
             self.form.show_error(entry.error_field, entry.error)
 
