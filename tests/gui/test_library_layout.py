@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
@@ -89,6 +89,8 @@ def test_the_title_column_keeps_room_in_a_narrow_list(
     assert widths[COL_TITLE] >= 28 * em(library) - 2, widths
     assert sum(widths) <= table.viewport().width() + 1, (widths, table.viewport().width())
     assert min(w for c, w in enumerate(widths) if c != COL_TITLE) >= 6 * em(library) - 1
+    # a header narrower than its word then ends with "…" (Qt cut it at both ends: "ent b")
+    assert table.horizontalHeader().textElideMode() == Qt.TextElideMode.ElideRight
     # priority and state stay whole (a Flash cut in Arabic reads Urgent)
     bold = QFont(table.font())
     bold.setBold(True)

@@ -207,14 +207,32 @@ def _state_texts(m: ItemsModel) -> list[str]:
     return texts + [m._texts["corrected_state"].format(state=m._texts[s]) for s in states]
 
 
+def _wrapped(font: Any, text: str, width: int) -> list[float]:
+    """The widths of the lines ``text`` takes in ``width`` px when wrapped at words, as an item
+    view draws a cell that wraps."""
+    from PySide6.QtGui import QTextLayout, QTextOption
+
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    layout.setTextOption(option)
+    layout.beginLayout()
+    lines = []
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(width)
+        lines.append(line.naturalTextWidth())
+    layout.endLayout()
+    return lines
+
+
 @pytest.mark.parametrize("language", ["en", "fr", "ar"])
 def test_the_state_is_whole_at_the_columns_default_width(
     qtbot: Any, qapp: QApplication, model: ItemsModel, language: str
 ) -> None:
     """ "Downloaded, corrected" and the agency's warning were cut ("Downloaded…", "Withdrawn
-    …") at the State column's default width: it is as wide as its longest text."""
+    …") at the State column's default width: each is whole, on two lines at most."""
     from PySide6.QtGui import QFont, QFontMetrics
-    from PySide6.QtWidgets import QStyle, QWidget
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem, QWidget
 
     from alu_client.ui.delegates_items import item_table
 
@@ -236,8 +254,16 @@ def test_the_state_is_whole_at_the_columns_default_width(
         room = width - 2 * (margin + 1)
         texts = _state_texts(model)
         assert ("Downloaded" in texts[-3]) == (language == "en")  # (the catalogue's words)
+        # whole, on one line or two of the row (the cell wraps: a column as wide as the
+        # longest text took the title's room at 1366 px, "Eight Africa…")
+        rows = view.verticalHeader().defaultSectionSize()
         for text in texts:
-            assert fm.elidedText(text, Qt.TextElideMode.ElideRight, room) == text, (text, room)
+            lines = _wrapped(bold, text, room)
+            assert len(lines) <= 2 and max(lines) <= room, (text, lines, room)
+            assert len(lines) * fm.lineSpacing() <= rows, (text, rows)
+        option = QStyleOptionViewItem()
+        view.itemDelegateForColumn(COL_STATE).initStyleOption(option, model.index(0, COL_STATE))
+        assert option.features & QStyleOptionViewItem.ViewItemFeature.WrapText
         parent.deleteLater()  # (before the model, which outlives it here)
         qtbot.waitUntil(lambda: not shiboken6.isValid(view))
     finally:

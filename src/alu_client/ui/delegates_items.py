@@ -16,6 +16,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -572,6 +573,27 @@ def badge_places(
     return places
 
 
+class _StateDelegate(QStyledItemDelegate):
+    """The State column's cells: a long state ("Downloaded, corrected", the agency's warning
+    "Withdrawn — do not use") takes two lines of its tall row, whole, rather than the room
+    of the title beside it (``_two_lines``)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: _Index) -> None:
+        super().initStyleOption(option, index)
+        option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
+
+
+def _two_lines(fm: QFontMetrics, text: str) -> int:
+    """The narrowest width that shows ``text`` whole on at most two lines broken at a space
+    (the State column's cells wrap: ``_StateDelegate``)."""
+    words = text.split(" ")
+    best = fm.horizontalAdvance(text)
+    for i in range(1, len(words)):
+        first, rest = " ".join(words[:i]), " ".join(words[i:])
+        best = min(best, max(fm.horizontalAdvance(first), fm.horizontalAdvance(rest)))
+    return best
+
+
 def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableView:
     """A table of items as the Feed and the Library list show them (the columns of
     ``ItemsModel``: picture, title, slug, dateline, sent by, language, length, priority,
@@ -580,6 +602,7 @@ def item_table(model: QAbstractItemModel, parent: QWidget, name: str) -> QTableV
     view.setObjectName(name)
     view.setModel(model)
     view.setItemDelegateForColumn(0, ThumbnailDelegate(view))
+    view.setItemDelegateForColumn(_STATE_COLUMN, _StateDelegate(view))
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
     view.setWordWrap(False)
@@ -689,7 +712,11 @@ class _ColumnFitter(QObject):
         for column in range(_SENDER_COLUMN, model.columnCount()):
             title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
             widths = [heads.horizontalAdvance(title) + head_pad]
-            widths += [cells.horizontalAdvance(t) + cell_pad for t in _column_texts(column)]
+            # (a state may take two lines: its tall row has room for them, the title not)
+            advance = (
+                partial(_two_lines, cells) if column == _STATE_COLUMN else cells.horizontalAdvance
+            )
+            widths += [advance(t) + cell_pad for t in _column_texts(column)]
             self.preferred[column] = max(widths) + em
         self.give_way()
 

@@ -55,6 +55,9 @@ class ColumnMemory(QObject):
         super().__init__(view)
         self.view = view
         self.header = view.horizontalHeader()
+        # a header narrower than its word ends it with "…": Qt's default cut it at both ends,
+        # centred ("ent b", "nguag") once the columns gave way to the title
+        self.header.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.flexible = frozenset(flexible)
         self.user_widths: dict[int, int] = {}  # column -> width the user gave it
         self._fitting = 0
