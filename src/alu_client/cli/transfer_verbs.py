@@ -26,7 +26,7 @@ from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
-from ..core.transfers.upload.spec import MAX_CHUNK, MIB, TARGET_CHUNK_S
+from ..core.transfers.upload.spec import FILE_CHANGED, MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
 from .common import (
     MAX_STREAMS,
@@ -453,6 +453,16 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
         printed.append(tid)
 
     t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
+    if t.state == "failed" and t.last_error in (FILE_CHANGED, in_server_words(FILE_CHANGED)):
+        # resumed, and found other bytes than it had sent (same size: nothing told before it
+        # ran): the command sends the file as it is now, as a rerun would (its find_or_add
+        # drops the failed upload on the server and adds the file again)
+        print(
+            f"alu: {path.name}: the file changed since its upload began; the old upload is "
+            "dropped and the file sent as it is now.",
+            file=sys.stderr,
+        )
+        t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
         if t.last_error == in_server_words(MSG_NO_SIGN_IN_SENT) and not any(
             name.lower() == "authorization" for name in headers
