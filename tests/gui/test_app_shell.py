@@ -540,11 +540,22 @@ def test_a_newer_version_on_the_hub_is_told_quietly_at_start(
     shell.window._update_timer.stop()
     shell.window.check_for_updates(quiet=True)
     qtbot.waitUntil(lambda: "99.0" in shell.window.status.currentMessage(), timeout=10_000)
-    assert shell.window.status.currentMessage() == (
+    whole = (
         f"ALU Desk 99.0 is available (this workstation has {__version__}). Ask your "
         "administrator or the agency for the installer."
     )
+    assert shell.window.status.said == whole
+    _shown_whole_or_cut(shell.window.status, whole)
     assert shown == []  # no dialog in the user's way
+
+
+def _shown_whole_or_cut(status: Any, whole: str) -> None:
+    """The status bar shows ``whole``, or its beginning and "…" with ``whole`` in its tooltip
+    when the bar has not the room (it ran into the speed counters, cut mid-word)."""
+    shown = status.currentMessage()
+    if shown != whole:
+        assert shown.endswith("…") and whole.startswith(shown[:-1]), shown
+        assert status.toolTip() == whole
 
 
 def test_versions_compare_as_numbers() -> None:
@@ -1779,8 +1790,39 @@ def test_a_hub_that_went_back_is_said_once_in_the_status_bar(qtbot: Any, plain: 
         plain.services.events.emit(plain.services.events.hub_went_back, kind)
     qtbot.waitUntil(lambda: bool(said), timeout=5_000)
     qtbot.wait(100)  # (the second news, posted after the first, is said no more)
-    assert said == [
+    whole = (
         "The hub no longer has what this workstation last saw of it (restored from a backup, "
         "or another hub at this address?): its feed and history are read again, and this "
         "workstation's recent history is sent to it again."
-    ]
+    )
+    assert len(said) == 1 and window.status.said == whole
+    _shown_whole_or_cut(window.status, whole)
+
+
+def test_a_status_message_leaves_the_connection_in_sight(
+    qtbot: Any, plain: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A correction's notice stayed for good, the bar's left side ("● Online", the hub's
+    name: Qt hides them under a message) out of sight, and ran cut mid-word into the speed
+    counters."""
+    from alu_client.ui import statusbar
+
+    monkeypatch.setattr(statusbar, "MESSAGE_MS", 400)
+    window = plain.window
+    window.resize(798, 600)
+    status = window.status
+    qtbot.waitUntil(lambda: status.connection.isVisible() and status.width() < 800)
+    title = "Eight African states sign a trade pact in Addis Ababa after two years of talks"
+    whole = f"Corrected by the agency: usage restrictions of “{title}” changed."
+    status.say(whole)
+    shown = status.currentMessage()
+    assert shown.endswith("…") and whole.startswith(shown[:-1]), shown
+    assert status.fontMetrics().horizontalAdvance(shown) < status.width() - status.limit.width()
+    assert status.toolTip() == whole and status.said == whole
+    assert not status.connection.isVisible()  # (Qt's: the message is drawn over it)
+    qtbot.waitUntil(lambda: status.currentMessage() == "", timeout=5_000)
+    assert status.connection.isVisible() and status.toolTip() == ""
+    # a short one is shown whole, with no tooltip
+    status.say("Checking the hub for new items…")
+    assert status.currentMessage() == "Checking the hub for new items…"
+    assert status.toolTip() == ""

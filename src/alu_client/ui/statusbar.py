@@ -30,6 +30,9 @@ from .a11y import announce
 from .formats import count_text, joined, speed_text, with_keys
 
 _ENDED = ("done", "failed")
+#: how long the app's own status-bar messages stay (``StatusBar.say``): long enough to read
+#: a line twice, short enough that the connection state comes back
+MESSAGE_MS = 15_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,10 @@ class StatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._permanent: list[QWidget] = []  # (before any is added: ``addPermanentWidget``)
+        #: the last of the app's own messages, whole (``say``)
+        self.said = ""
+        self.messageChanged.connect(self._message_changed)
         self.setObjectName("mainStatusBar")
         self.connection = QLabel(self)
         self.connection.setObjectName("statusConnection")
@@ -228,14 +235,39 @@ class StatusBar(QStatusBar):
         """``online``, ``offline``, ``signed_out`` or ``connecting`` (nothing heard yet)."""
         return self.status.state if self.status is not None else "connecting"
 
-    def say(self, text: str, timeout: int = 0, *, assertive: bool = False) -> None:
+    def say(self, text: str, timeout: int | None = None, *, assertive: bool = False) -> None:
         """Show one of the app's own messages ("Checking the hub…", an update, a command's
-        failure) for ``timeout`` ms (0: until the next) and have screen readers say it: it
-        was only ever drawn. Only these: the bar also shows the status tips of the actions
-        under the mouse or the menu's keyboard cursor, which a screen reader has just read
-        off the item itself (announcing every ``messageChanged`` said each one twice)."""
-        self.showMessage(text, timeout)
+        failure) for ``timeout`` ms (``MESSAGE_MS``) and have screen readers say it: it was
+        only ever drawn.
+        Only these: the bar also shows the status tips of the actions under the mouse or the
+        menu's keyboard cursor, which a screen reader has just read off the item itself
+        (announcing every ``messageChanged`` said each one twice).
+
+        A message hides the bar's left side (Qt's: the hub's name and "● Online"), so none
+        stays there for good (a correction's notice did, the connection out of sight); one
+        longer than the room left of the permanent widgets ends with "…" (it ran into the
+        speed counters, cut mid-word); screen readers get it whole."""
+        shown = self._fitted(text)
+        self.showMessage(shown, MESSAGE_MS if timeout is None else timeout)
+        self.said = text  # (whole: in the tooltip while it is cut)
+        self.setToolTip(text if shown != text else "")
         announce(self, text, assertive=assertive)
+
+    @Slot(str)
+    def _message_changed(self, message: str) -> None:
+        if message != self._fitted(self.said):
+            self.setToolTip("")  # (gone, or an action's status tip over it)
+
+    def _fitted(self, text: str) -> str:
+        right = sum(w.sizeHint().width() for w in self._permanent if w.isVisible())
+        room = self.width() - right - 8 * self.fontMetrics().averageCharWidth()
+        if room <= 0:
+            return text  # (not laid out yet)
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int | None = 0) -> None:
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch or 0)
 
     # --- painting -----------------------------------------------------------------------------
 
