@@ -294,6 +294,16 @@ def test_an_unreachable_hub_is_said_plainly(qtbot: Any, dialog: SignInDialog) ->
     assert dialog.error.text().startswith("The hub could not be reached.")
 
 
+def test_a_mistyped_address_is_said_to_be_none(qtbot: Any, dialog: SignInDialog) -> None:
+    # "htp:/127.0.0.1 8761" was tried as the host "htp": "The hub could not be reached."
+    fill(qtbot, dialog, "htp:/127.0.0.1 8761", "ktn", PASSWORD)
+    click_sign_in(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=30_000)
+    assert dialog.error.text() == (
+        "'htp:/127.0.0.1 8761' is not a hub address; it looks like https://hub.example.org"
+    )
+
+
 def test_an_https_address_on_a_plain_http_port_is_said_as_such(
     qtbot: Any, dialog: SignInDialog, live_hub: LiveHub
 ) -> None:

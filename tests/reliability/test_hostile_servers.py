@@ -786,6 +786,11 @@ def test_an_api_call_redirected_to_an_address_that_is_none_is_a_bad_answer(
         "https://hub.example.org:99999",
         "https://[::1",
         "https://hub example.org",
+        # mistyped: read as the host "htp" (an address "could not be reached")
+        "htp:/127.0.0.1 8761",
+        "htp:/127.0.0.1:8761",
+        "hub.example.org /api",
+        "hub.example.org:",
     ],
 )
 def test_a_hub_address_whose_server_is_not_certain_is_refused(url: str) -> None:

@@ -151,6 +151,10 @@ def normalize_url(url: str) -> str:
         parts = urlsplit(u)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(u)
+        # a mistyped scheme ("htp:/host") read as a host "htp" with no port, or a space in
+        # it: never an address that is only unreachable
+        if parts.netloc.endswith(":") or any(c.isspace() for c in u):
+            raise ValueError(u)
         path = parts.path.rstrip("/")
         if path.endswith(API):
             path = path[: -len(API)]
