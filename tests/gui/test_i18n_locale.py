@@ -252,8 +252,20 @@ def examples(message: str) -> list[str]:
 @pytest.mark.parametrize(
     ("lang", "megabytes", "typed"),
     [
-        ("en", "1.5 MB/s", {"2.5 MB/s": 2_500_000, "500 kB/s": 500_000}),
-        ("fr", "1,5 Mo/s", {"2,5 Mo/s": 2_500_000, "500 ko/s": 500_000, "1,5 Mbit/s": 187_500}),
+        # a number grouped as the language writes it ("1 500" in French) is read too
+        ("en", "1.5 MB/s", {"2.5 MB/s": 2_500_000, "500 kB/s": 500_000, "1,500 kB/s": 1_500_000}),
+        (
+            "fr",
+            "1,5 Mo/s",
+            {
+                "2,5 Mo/s": 2_500_000,
+                "500 ko/s": 500_000,
+                "1,5 Mbit/s": 187_500,
+                "1 500 kbit/s": 187_500,
+                "1\u202f500 kbit/s": 187_500,
+                "1 500,5 ko/s": 1_500_500,
+            },
+        ),
         (
             "ar",
             "١٫٥ ميغابايت/ث",
@@ -262,6 +274,7 @@ def examples(message: str) -> list[str]:
                 "٥٠٠ كيلوبايت/ث": 500_000,
                 "2 ميغابايت / ث": 2_000_000,
                 "٢٫٥ ميغابت/ث": 312_500,
+                "١٬٥٠٠ كيلوبايت/ث": 1_500_000,
             },
         ),
     ],
@@ -273,6 +286,9 @@ def test_rate_hints_use_the_languages_numbers_and_units_and_read_back(
     assert byte_rate_text(1_500_000) == megabytes
     for text, bps in typed.items():
         assert read_rate(text) == bps, text
+    if lang == "en":  # a comma with fewer than three digits after it is no grouping
+        with pytest.raises(ValueError, match="as a rate"):
+            read_rate("1,5 MB/s")
     message = rate_error("vite")
     assert megabytes in examples(message)
     hints = [message, not_a_rate("vite"), too_slow("1")]

@@ -105,7 +105,12 @@ def read_rate(text: str) -> float | None:
     core reads ASCII digits, a point and Latin units); QLocale may also have put a narrow
     space in our own. The decimal separator is the locale's (in English "1,5" stays
     unreadable rather than fifteen)."""
-    clean = text.replace("\u202f", " ").replace("\xa0", " ").translate(_ARABIC_NUMBERS)
+    clean = text.replace("\u202f", " ").replace("\xa0", " ")
+    # digits grouped as the language writes them ("1 500" in French, "1,500" in English,
+    # "١٬٥٠٠" in Arabic): a separator between a digit and three more is no decimal point
+    group = re.escape(QLocale().groupSeparator())
+    clean = re.sub(rf"(?<=\d)(?:{group}| |\u066c)(?=\d{{3}}(?!\d))", "", clean)
+    clean = clean.translate(_ARABIC_NUMBERS)
     point = QLocale().decimalPoint()
     if point not in (".", "\u066b"):
         clean = re.sub(rf"(?<=\d){re.escape(point)}(?=\d)", ".", clean)
