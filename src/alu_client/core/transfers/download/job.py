@@ -36,6 +36,7 @@ from .protocol import (
     _StartOver,
     unexpected_answer,
 )
+from .room import larger_than_disk
 from .spec import DownloadResult
 from .streams import _StreamJob
 from .verify import _VerifyJob
@@ -131,6 +132,7 @@ class _Job(_StreamJob, _VerifyJob):
             raise _disk_error(e) from e
         remove = ctx.control.on_stop(self._on_stop)
         try:
+            self._check_fits(spec.size)  # (the item's size: before a byte is asked for)
             self._download()
             return self._finish()
         except BaseException as e:
@@ -149,6 +151,14 @@ class _Job(_StreamJob, _VerifyJob):
             for resp in live:
                 self._close(resp)
             self._close_fd()
+
+    def _check_fits(self, size: int | None) -> None:
+        """A file of ``size`` bytes that the whole disk holding the folder could not hold
+        fails at once, for good, and its part file goes (it would only fill the disk)."""
+        error = larger_than_disk(self.spec.dest.name, size, self.spec.dest.parent)
+        if error is not None:
+            self.discard_part = True
+            raise error
 
     def _check_path_length(self) -> None:
         """Windows without long paths opens no path past MAX_PATH, and says ERROR_PATH_NOT_FOUND
@@ -328,6 +338,7 @@ class _Job(_StreamJob, _VerifyJob):
         if total != self.size and (total is not None or self.coding is not None):
             self.size = total
             self.ctx.progress(0, self._file_size())
+        self._check_fits(self.size)  # (the server's size: before a byte is written)
 
     def _file_size(self) -> int | None:
         """The size progress reports: the file's (the queue keeps it as the transfer's size
@@ -379,6 +390,7 @@ class _Job(_StreamJob, _VerifyJob):
             and self.size >= self.min_segmented
         )
         single = len(self.segments) == 1 and not can_segment
+        self._check_fits(self.size)
         self.resuming = True
         self.ctx.log.info(
             "download %s: resuming with %d of %d bytes",
