@@ -16,16 +16,18 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from alu_client.core.transfers import download as dl
-from alu_client.core.transfers.base import DiskFullError, PermanentError
+from alu_client.core.transfers.base import DiskFullError, PermanentError, RetryableError
 from alu_client.core.transfers.download import DownloadSpec, run
 from alu_client.core.transfers.download.room import size_words
 from tests.client.test_download import Job, assert_done, part_of
-from tests.client.test_download_odd_servers import Server, job, ranged, served
+from tests.client.test_download_odd_servers import Answer, Server, job, ranged, served
+from tests.support.waiting import wait_until
 
 __all__ = ["job", "served"]  # (fixtures)
 
@@ -195,3 +197,59 @@ def test_a_real_full_disk_waits_and_the_download_ends_once_room_is_made(
     filler.unlink()
     assert_done(run(spec, job.context()), dest, data)
     assert shutil.disk_usage(small_disk).total < 3 * MB
+
+
+# --- a part file another download is writing -------------------------------------------------
+
+
+def _held_answer(
+    data: bytes, release: threading.Event
+) -> Callable[[BaseHTTPRequestHandler], Answer]:
+    """The whole file in one answer: its first half, then the rest once ``release`` is set."""
+
+    def answer(h: BaseHTTPRequestHandler) -> Answer:
+        h.send_response(200)
+        h.send_header("ETag", '"v1"')
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[: len(data) // 2])
+        h.wfile.flush()
+        release.wait(30)
+        h.wfile.write(data[len(data) // 2 :])
+        h.wfile.flush()
+        h.close_connection = True
+        raise ConnectionAbortedError  # (all is sent: the handler ends quietly)
+
+    return answer
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the part file's lock is POSIX's flock")
+def test_a_second_download_to_a_name_another_is_writing_waits_then_finds_it_there(
+    served: Callable[..., Server], job: Job
+) -> None:
+    # `alu fetch URL same.bin` from two data folders: the second was refused for good, told to
+    # move away the part file the first was writing into at that very moment
+    data = random.Random(7).randbytes(2 * MB)
+    release = threading.Event()
+    server = served(_held_answer(data, release))
+    dest = job.tmp / "same.bin"
+    spec = DownloadSpec(f"{server.url}/same.bin", dest, segments=1)
+    first: list[object] = []
+    second = Job(tmp=job.tmp, tuning=job.tuning)  # another data folder's transfer
+    running = threading.Thread(target=lambda: first.append(run(spec, job.context())))
+    running.start()
+    try:
+        wait_until(lambda: part_of(dest).exists() and part_of(dest).stat().st_size > 0)
+        with pytest.raises(
+            RetryableError, match=re.escape("Another download is writing “same.bin.part”")
+        ):
+            run(spec, second.context())
+        assert len(server.seen) == 1  # the second asked for nothing
+    finally:
+        release.set()
+        running.join(30)
+    assert first and dest.read_bytes() == data
+    with pytest.raises(PermanentError, match=re.escape("“same.bin” is already there")):
+        run(spec, second.context())  # its next try ends: no loop
+    assert dest.read_bytes() == data
+    second.sessions.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -103,6 +104,8 @@ class _Job(_StreamJob, _VerifyJob):
         try:
             spec.dest.parent.mkdir(parents=True, exist_ok=True)
             self.part_existed = os.path.lexists(self.part)
+            if self.part_existed and self._part_busy():
+                raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
             if self.part_existed and not part_is_ours(self.part, ctx.checkpoint.load()):
                 raise PermanentError(MSG_PART_NOT_OURS.format(name=self.part.name))
             # a decoded copy a stopped run left (see decode.py): whatever this run does, it
@@ -151,6 +154,23 @@ class _Job(_StreamJob, _VerifyJob):
             for resp in live:
                 self._close(resp)
             self._close_fd()
+
+    def _part_busy(self) -> bool:
+        """Whether another download holds the part file there now (its lock, see ``_hold``):
+        asked before whose the file is, so that a download running from another data folder
+        is waited for, not said to be a file to move away. False when it cannot be told (not
+        a regular file, not ours to open): the checks that follow say what is wrong."""
+        flags = os.O_RDWR | _O_BINARY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.part, flags)  # (O_NONBLOCK: a FIFO put there does not hang)
+        except OSError:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and not _hold(fd, self.spec.dest.parent)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # (and with it the lock this look took)
 
     def _check_fits(self, size: int | None) -> None:
         """A file of ``size`` bytes that the whole disk holding the folder could not hold
