@@ -146,6 +146,14 @@
         <translation>الملف أكبر من أن يتسع له قرص مجلد التنزيل (أنظمة FAT32 وبعض أقراص USB لا تقبل ملفات أكبر من أربعة غيغابايت)؛ اختر مجلدًا على قرص آخر.</translation>
     </message>
     <message>
+        <source>“%1” (%2) is larger than the whole disk that holds its folder (%3 in all): no freeing of space can make room for it; choose a folder on another disk.</source>
+        <translation>«%1» (%2) أكبر من القرص الذي يحوي مجلده بأكمله (%3 في المجموع)؛ لن يفيد تحرير أي مساحة؛ اختر مجلدًا على قرص آخر.</translation>
+    </message>
+    <message>
+        <source>The disk is full: “%1” needs %2 more; the download will continue when that much space is freed.</source>
+        <translation>القرص ممتلئ: يحتاج «%1» إلى %2 إضافية؛ سيستمر التنزيل عند تحرير هذه المساحة.</translation>
+    </message>
+    <message>
         <source>The file could not be written to the disk (%1); trying again.</source>
         <translation>تعذّرت كتابة الملف على القرص (%1)؛ ستُعاد المحاولة.</translation>
     </message>

@@ -146,6 +146,14 @@
         <translation>Le fichier est trop gros pour le disque du dossier de téléchargement (FAT32 et certains disques USB n’acceptent pas de fichiers de plus de 4 Go) ; choisissez un dossier sur un autre disque.</translation>
     </message>
     <message>
+        <source>“%1” (%2) is larger than the whole disk that holds its folder (%3 in all): no freeing of space can make room for it; choose a folder on another disk.</source>
+        <translation>«&#xa0;%1&#xa0;» (%2) est plus gros que tout le disque qui contient son dossier (%3 en tout)&#xa0;: libérer de la place n’y changera rien&#x202f;; choisissez un dossier sur un autre disque.</translation>
+    </message>
+    <message>
+        <source>The disk is full: “%1” needs %2 more; the download will continue when that much space is freed.</source>
+        <translation>Le disque est plein&#xa0;: il faut encore %2 pour «&#xa0;%1&#xa0;»&#x202f;; le téléchargement reprendra quand cette place sera libérée.</translation>
+    </message>
+    <message>
         <source>The file could not be written to the disk (%1); trying again.</source>
         <translation>Le fichier n’a pas pu être écrit sur le disque (%1) ; nouvel essai.</translation>
     </message>

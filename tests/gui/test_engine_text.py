@@ -743,3 +743,26 @@ def test_ctrl_c_on_a_transfers_error_copies_it_without_the_marks(
     QGuiApplication.clipboard().clear()
     qtbot.keySequence(panel.view, QKeySequence.StandardKey.Copy)
     assert QGuiApplication.clipboard().text() == error
+
+
+def test_the_room_a_download_needs_is_said_in_the_users_language(qapp: QApplication) -> None:
+    """A file larger than the whole disk, and a full disk with the room the file still needs
+    (download/room.py): the first starts with its name in quotes, which the scan of the
+    engine's constants passes over (it looks for sentences starting with a capital)."""
+    from alu_client.core.transfers.download.room import MSG_DISK_FULL_NEEDS, MSG_LARGER_THAN_DISK
+
+    larger = MSG_LARGER_THAN_DISK.format(name="f.bin", size="53 MB", disk="20 MB")
+    needs = MSG_DISK_FULL_NEEDS.format(name="f.bin", more="30 MB")
+    install_translators(qapp, "fr")
+    try:
+        assert engine_text.shown(larger) == (
+            "«\u00a0f.bin\u00a0» (53 MB) est plus gros que tout le disque qui contient son "
+            "dossier (20 MB en tout)\u00a0: libérer de la place n’y changera rien\u202f; "
+            "choisissez un dossier sur un autre disque."
+        )
+        assert engine_text.shown(needs) == (
+            "Le disque est plein\u00a0: il faut encore 30 MB pour «\u00a0f.bin\u00a0»\u202f; "
+            "le téléchargement reprendra quand cette place sera libérée."
+        )
+    finally:
+        install_translators(qapp, "en")

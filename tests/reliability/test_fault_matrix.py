@@ -48,8 +48,9 @@ The table (``CELLS``; each row a test, expected end after the arrow)::
     download  hub-restart                     retried while down, resumed, byte-identical
     download  clock-day-off                   resumed (validators, not clocks), identical; the
                                               hub files the history event in its own time
-    download  disk-full                       waits with "disk full", resumes once there is
-                                              space, byte-identical
+    download  disk-full                       (a disk another file filled) waits, saying
+                                              "The disk is full: “NAME” needs 1 MB more",
+                                              resumes once there is space, byte-identical
     download  remote-file-changed             started over, the changed bytes never kept
                                               ("damaged"), identical once the file is right
     upload    reset, stall                    resumed at the hub's offset, published once
@@ -923,8 +924,12 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Callable[[str], None]]:
 
 @scenario("download", "disk-full")
 def download_disk_full(cell: Cell) -> None:
+    # a disk that can hold the file, but another file leaves only 128 KiB of it free (a disk
+    # smaller than the file fails at once: tests/client/test_download_disk_room.py)
     disk = cell.tmp / "small-disk"
-    resize = cell.stack.enter_context(small_tmpfs(disk, "128k"))
+    cell.stack.enter_context(small_tmpfs(disk, "1m"))
+    other = disk / "other.bin"
+    other.write_bytes(bytes(shutil.disk_usage(disk).free - 128 * 1024))
     rig = download_rig(cell, dest_dir=disk)
     rig.desk.queue.start()
 
@@ -934,13 +939,18 @@ def download_disk_full(cell: Cell) -> None:
 
     wait_until(waiting_for_space, 30, what="the transfer waiting for space")
     t = rig.desk.transfer(rig.tid)
-    assert t.last_error == dl.MSG_DISK_FULL
+    name = Path(t.destination).name
+    assert re.fullmatch(  # how much more room the file needs
+        f"The disk is full: “{re.escape(name)}” needs 1 MB more; the download will continue "
+        "when that much space is freed.",
+        t.last_error or "",
+    ), t.last_error
     assert not Path(t.destination).exists()
     kept = Path(t.destination + ".part").stat().st_size
     assert 0 < kept < len(rig.data)
-    resize("16m")  # space is back
+    other.unlink()  # space is back
     rig.desk.wait_end(rig.tid)
-    assert set(rig.desk.errors(rig.tid)) == {dl.MSG_DISK_FULL}
+    assert set(rig.desk.errors(rig.tid)) == {t.last_error}
     assert_downloaded(rig, restarted=False)
 
 

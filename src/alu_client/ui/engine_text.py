@@ -124,6 +124,18 @@ _MARKED = (
         "The file is too large for the download folder's disk (FAT32 and some USB disks hold "
         "files of at most 4 GB); choose a folder on another disk.",
     ),
+    # %1 the file's name, %2 its size, %3 the disk's ("53 MB", "4.8 GB")
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "“%1” (%2) is larger than the whole disk that holds its folder (%3 in all): no freeing "
+        "of space can make room for it; choose a folder on another disk.",
+    ),
+    # %1 the file's name, %2 the room it needs on top of what is free ("30 MB")
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The disk is full: “%1” needs %2 more; the download will continue when that much space "
+        "is freed.",
+    ),
     QT_TRANSLATE_NOOP(
         "EngineMessage", "The file could not be written to the disk (%1); trying again."
     ),

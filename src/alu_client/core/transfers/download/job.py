@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from .protocol import (
     _StartOver,
     unexpected_answer,
 )
+from .room import larger_than_disk
 from .spec import DownloadResult
 from .streams import _StreamJob
 from .verify import _VerifyJob
@@ -102,6 +104,8 @@ class _Job(_StreamJob, _VerifyJob):
         try:
             spec.dest.parent.mkdir(parents=True, exist_ok=True)
             self.part_existed = os.path.lexists(self.part)
+            if self.part_existed and self._part_busy():
+                raise RetryableError(MSG_PART_BUSY.format(name=self.part.name))
             if self.part_existed and not part_is_ours(self.part, ctx.checkpoint.load()):
                 raise PermanentError(MSG_PART_NOT_OURS.format(name=self.part.name))
             # a decoded copy a stopped run left (see decode.py): whatever this run does, it
@@ -131,6 +135,7 @@ class _Job(_StreamJob, _VerifyJob):
             raise _disk_error(e) from e
         remove = ctx.control.on_stop(self._on_stop)
         try:
+            self._check_fits(spec.size)  # (the item's size: before a byte is asked for)
             self._download()
             return self._finish()
         except BaseException as e:
@@ -149,6 +154,31 @@ class _Job(_StreamJob, _VerifyJob):
             for resp in live:
                 self._close(resp)
             self._close_fd()
+
+    def _part_busy(self) -> bool:
+        """Whether another download holds the part file there now (its lock, see ``_hold``):
+        asked before whose the file is, so that a download running from another data folder
+        is waited for, not said to be a file to move away. False when it cannot be told (not
+        a regular file, not ours to open): the checks that follow say what is wrong."""
+        flags = os.O_RDWR | _O_BINARY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.part, flags)  # (O_NONBLOCK: a FIFO put there does not hang)
+        except OSError:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and not _hold(fd, self.spec.dest.parent)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # (and with it the lock this look took)
+
+    def _check_fits(self, size: int | None) -> None:
+        """A file of ``size`` bytes that the whole disk holding the folder could not hold
+        fails at once, for good, and its part file goes (it would only fill the disk)."""
+        error = larger_than_disk(self.spec.dest.name, size, self.spec.dest.parent)
+        if error is not None:
+            self.discard_part = True
+            raise error
 
     def _check_path_length(self) -> None:
         """Windows without long paths opens no path past MAX_PATH, and says ERROR_PATH_NOT_FOUND
@@ -328,6 +358,7 @@ class _Job(_StreamJob, _VerifyJob):
         if total != self.size and (total is not None or self.coding is not None):
             self.size = total
             self.ctx.progress(0, self._file_size())
+        self._check_fits(self.size)  # (the server's size: before a byte is written)
 
     def _file_size(self) -> int | None:
         """The size progress reports: the file's (the queue keeps it as the transfer's size
@@ -379,6 +410,7 @@ class _Job(_StreamJob, _VerifyJob):
             and self.size >= self.min_segmented
         )
         single = len(self.segments) == 1 and not can_segment
+        self._check_fits(self.size)
         self.resuming = True
         self.ctx.log.info(
             "download %s: resuming with %d of %d bytes",

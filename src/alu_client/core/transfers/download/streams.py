@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from ..base import PermanentError, RetryableError, Stopped, redact_url
+from ..base import DiskFullError, PermanentError, RetryableError, Stopped, redact_url
 from .decode import DECODABLE
 from .fronthash import _FrontHashJob
 from .partfile import _read_at, _Segment
@@ -38,6 +38,7 @@ from .protocol import (
     _unsatisfied_total,
     unexpected_answer,
 )
+from .room import disk_full
 
 _MIN_DOUBLE_S = 0.25  # the end game doubles only ranges that need longer than this
 _ENDGAME_POLL_S = 0.1  # a stream with nothing to do looks again this often (and at writes)
@@ -582,7 +583,7 @@ class _StreamJob(_FrontHashJob):
             self.write_at(self.fd, data, front, self.io_lock)
             written = True
         except OSError as e:
-            raise _disk_error(e) from e
+            raise self._write_failed(e) from e
         finally:
             with self.cond:
                 self.inflight -= 1
@@ -597,6 +598,20 @@ class _StreamJob(_FrontHashJob):
             with contextlib.suppress(Exception):
                 loser.raw.shutdown()
         return skip + len(data), len(data)
+
+    def _write_failed(self, e: OSError) -> BaseException:
+        """What a write to the part file that failed with ``e`` says: a full disk, how much
+        more room the file needs, or that the whole disk is too small for it (the part file
+        then goes: it only fills the disk)."""
+        error = _disk_error(e)
+        if not isinstance(error, DiskFullError):
+            return error
+        with self.cond:
+            written = sum(s.done for s in self.segments)
+        said = disk_full(self.spec.dest.name, self.size, written, self.spec.dest.parent)
+        if isinstance(said, PermanentError):
+            self.discard_part = True
+        return said
 
     def _rehash_prefix(self, upto: int) -> None:
         """Feed the part file's first ``upto`` bytes to the running hash (a resumed stream)."""
