@@ -30,8 +30,8 @@ from .a11y import announce
 from .formats import count_text, joined, speed_text, with_keys
 
 _ENDED = ("done", "failed")
-#: how long the app's own status-bar messages stay (``StatusBar.say``): long enough to read
-#: a line twice, short enough that the connection state comes back
+# how long the app's own status-bar messages stay (``StatusBar.say``): long enough to read
+# a line twice, short enough that the connection state comes back
 MESSAGE_MS = 15_000
 
 
@@ -134,7 +134,7 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._permanent: list[QWidget] = []  # (before any is added: ``addPermanentWidget``)
-        #: the last of the app's own messages, whole (``say``)
+        # the last of the app's own messages, whole (``say``)
         self.said = ""
         self.messageChanged.connect(self._message_changed)
         self.setObjectName("mainStatusBar")
