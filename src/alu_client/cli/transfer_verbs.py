@@ -286,6 +286,17 @@ def _sent_before(
     return None
 
 
+def _check_folders(dest: Path) -> None:
+    """A CliError (status 2) when a folder on the way to ``dest`` is a file: the download
+    failed only once queued ("The file cannot be saved there (File exists)"), naming neither
+    the file nor the path, and left a failed transfer for input that never was one."""
+    for folder in dest.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise CliError(f"{shown(folder)} is a file, not a folder; choose another DEST.", 2)
+            return
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     _check_address(args.url, "fetch", "URL")
     headers = dict(parse_header(h) for h in args.header)
@@ -297,6 +308,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             # direction characters, no "..", no CON), "download" when nothing of it is left
             dest = dest / safe_filename(Path(unquote(urlsplit(url).path)).name)
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
+        _check_folders(dest)
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
     try:
