@@ -26,6 +26,7 @@ from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
+from ..core.transfers.upload.protocol import still_held
 from ..core.transfers.upload.spec import FILE_CHANGED, MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
 from .common import (
@@ -263,12 +264,14 @@ def _sent_before(
     endpoint: str,
     metadata: dict[str, str],
     still_wanted: Callable[[int], None],
-) -> tuple[Transfer, str] | None:
-    """The upload of ``path`` to ``endpoint`` that an earlier run finished, and the URL it
-    printed (kept a day: ``queue.KEEP_URL_S``), when the file is still the one it sent (its
-    size and sha256) and the metadata asked for are the ones it sent: a run killed after the
-    end was recorded (its URL printed or not; a script seeing exit status 137 runs it again)
-    is not sent twice."""
+    headers: dict[str, str],
+) -> tuple[Transfer, str, bool] | None:
+    """The upload of ``path`` to ``endpoint`` that an earlier run finished, the URL it printed
+    (kept a day: ``queue.KEEP_URL_S``) and whether the server said it still has it, when the
+    file is still the one it sent (its size and sha256) and the metadata asked for are the ones
+    it sent: a run killed after the end was recorded (its URL printed or not; a script seeing
+    exit status 137 runs it again) is not sent twice. One the server no longer has (404/410 to
+    a HEAD: wiped, expired) is sent again; when it cannot be asked, the URL is taken as is."""
     size = path.stat().st_size
     newest_first = sorted(queue.transfers.all(("done",), "upload"), key=lambda t: -t.id)
     for t in newest_first:
@@ -282,7 +285,15 @@ def _sent_before(
             continue
         if file_sha256(path, still_wanted) != t.sha256:
             return None  # the file changed since: it is sent anew
-        return t, url
+        held = still_held(queue.sessions.get(url), url, endpoint, headers)
+        if held is False:
+            print(
+                f"alu: {path.name}: sent by an earlier run of this command (transfer {t.id}), "
+                "but the server no longer has it; it is sent again as a new upload.",
+                file=sys.stderr,
+            )
+            return None
+        return t, url, held is True
     return None
 
 
@@ -433,11 +444,13 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
                 )
             queue.resume(t.id)
             return t.id
-        if t is None and (sent := _sent_before(queue, path, endpoint, metadata, still_wanted)):
-            done, url = sent
+        sent = _sent_before(queue, path, endpoint, metadata, still_wanted, headers)
+        if sent is not None:
+            done, url, checked = sent
+            unsure = "" if checked else " (whether the server still has it could not be checked)"
             print(
                 f"alu: {path.name}: sent already by an earlier run of this command (transfer "
-                f"{done.id}); not sent again. Its address:",
+                f"{done.id}); not sent again{unsure}. Its address:",
                 file=sys.stderr,
             )
             print_url(done.id, {"url": url})

@@ -370,6 +370,25 @@ def tus_headers_for(url: str, endpoint: str, auth: dict[str, str]) -> dict[str, 
     return {"Tus-Resumable": TUS_VERSION}
 
 
+def still_held(
+    session: requests.Session, url: str, endpoint: str, auth: dict[str, str]
+) -> bool | None:
+    """Whether the server still has the finished upload at ``url`` (one HEAD, with ``auth`` as
+    ``tus_headers_for`` gives it): False for a 404 or 410 (deleted, expired, a server wiped),
+    True for a 2xx, None when that could not be told (no answer, a proxy's, another status)."""
+    try:
+        r = session.head(
+            url, headers=tus_headers_for(url, endpoint, auth), timeout=10, allow_redirects=False
+        )
+    except requests.RequestException:
+        return None
+    if proxy_answer(r) is not None:
+        return None
+    if r.status_code in (404, 410):
+        return False
+    return True if r.ok else None
+
+
 def poll_outcome(
     url: str, ctx: TransferContext, timeout: float, endpoint: str
 ) -> tuple[str, str | None, str]:
