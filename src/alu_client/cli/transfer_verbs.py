@@ -22,7 +22,7 @@ from ..core.safe_names import safe_filename, shown
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
-from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
+from ..core.transfers.base import Tuning
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
@@ -41,6 +41,7 @@ from .common import (
     parse_size,
     stream_count,
 )
+from .transfer_words import credentials_words, interrupted_words
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +182,8 @@ def _run_one(
         line.end()
         if interrupted.is_set():
             # the transfer stays queued in the data folder: an engine that runs them all
-            # (the app, `alu watch run`) takes it, unless it is dropped
-            raise CliError(
-                f"Interrupted; run the same command again to resume. Transfer {tid} stays "
-                "queued: the app or alu watch run may finish it (without this command's "
-                f"--header and --limit); alu queue cancel {tid} drops it.",
-                interrupted.status,
-            )
+            # (the app, `alu watch run`, where there is a hub profile) takes it, unless dropped
+            raise CliError(interrupted_words(store, tid), interrupted.status)
         if on_end is not None:
             on_end(queue, t)
         return t
@@ -378,7 +374,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         on_end=say,
     )
     if t.state != "done":
-        raise CliError(f"{dest.name}: {not_done(t)}")
+        raise CliError(f"{dest.name}: {credentials_words(t.last_error, headers) or not_done(t)}")
     if _web_page(dest):
         # kept, exit 0 (as curl; a script's own check decides): but said, since a captive
         # portal's or an error's page saved as clip.mp4 was "size checked" without a word
@@ -489,17 +485,9 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
         )
         t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
-        if t.last_error == in_server_words(MSG_NO_SIGN_IN_SENT) and not any(
-            name.lower() == "authorization" for name in headers
-        ):
-            # "none was sent to the address it gave for the upload" read as if credentials
-            # given had been withheld: none were given at all
-            raise CliError(
-                f"{path.name}: the server asks for a sign-in, and no credentials were given: "
-                "pass them with --header 'Authorization: …' (or user:password@ in the "
-                "endpoint)."
-            )
-        raise CliError(f"{path.name}: {not_done(t)}")
+        # (a 401: "sign in again" is the app's, "none was sent to the address it gave for the
+        # upload" read as if credentials given had been withheld where none were given)
+        raise CliError(f"{path.name}: {credentials_words(t.last_error, headers) or not_done(t)}")
     # The upload URL is a secret: the queue never stores it once done; it was printed as the
     # queue handed it over (print_url).
     if t.id not in printed:  # cannot happen: an upload is done only through print_url
