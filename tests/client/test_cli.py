@@ -534,10 +534,10 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     assert down.count("GET") <= 2
     lines = err.strip().splitlines()
     assert lines[0] == "out: The server could not be reached; trying again.", err
-    # and that it stays queued (the app or `alu watch run` finished it without a word)
+    # and that it stays queued (the app or `alu watch run` finished it without a word; they
+    # are not named: no hub profile here, and `alu watch run` would not start)
     assert lines[1:] == [
-        "alu: Interrupted; run the same command again to resume. Transfer 1 stays queued: the "
-        "app or alu watch run may finish it (without this command's --header and --limit); "
+        "alu: Interrupted; run the same command again to resume. Transfer 1 stays queued; "
         "alu queue cancel 1 drops it."
     ], err
 
@@ -882,7 +882,7 @@ def test_tus_put_to_a_server_that_is_no_hub_speaks_of_the_server(tmp_path: Path)
             "--header", "Authorization: Bearer wrong",
         )  # fmt: skip
     assert r.returncode != 0
-    assert "The server did not accept this sign-in" in r.stderr, r.stderr
+    assert "The server did not accept the credentials given (HTTP 401)" in r.stderr, r.stderr
     assert "hub" not in r.stderr.lower(), r.stderr
 
 
@@ -1169,8 +1169,8 @@ def test_tus_put_without_credentials_says_none_were_given(tmp_path: Path) -> Non
         r = run_alu(tmp_path / "home", "tus-put", server.endpoint, str(path))
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == (
-        "alu: clip.mp4: the server asks for a sign-in, and no credentials were given: pass them "
-        "with --header 'Authorization: …' (or user:password@ in the endpoint)."
+        "alu: clip.mp4: The server asks for credentials (HTTP 401): pass them with --header "
+        "'Authorization: …' or user:password@ in the address."
     ), r.stderr
 
 

@@ -566,7 +566,8 @@ def test_a_clean_up_here_and_now_is_short_even_when_the_server_never_answers(
     ("status", "content_type", "body", "expired"),
     [
         (410, "application/json", b'{"detail": "Upload expired"}', True),  # tuspyserver
-        (410, "text/plain", b"The file for this url has expired", True),  # tus Node.js server
+        # the tus Node.js server's, for an expired upload and for one whose file went missing
+        (410, "text/plain", b"The file for this url no longer exists\n", False),
         (
             410,
             "application/json",
@@ -587,6 +588,26 @@ def test_the_words_of_a_410_tell_an_expired_upload(
     r.headers["Content-Type"] = content_type
     r._content = body
     assert _says_expired(r) is expired
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_404_or_410_after_the_expiry_an_earlier_answer_gave_is_an_expiry(status: int) -> None:
+    # the tus Node.js server's 410 for an expired upload has no Upload-Expires and no word of
+    # expiry: the upload was said "lost", though its creation's answer had said when it expires
+    from alu_client.core.transfers.upload.protocol import _says_expired, expiry_of
+
+    r = requests.Response()
+    r.status_code = status
+    r.headers["Content-Type"] = "text/plain"
+    r._content = b"The file for this url no longer exists\n"
+    created = requests.Response()
+    created.headers["Date"] = "Sun, 06 Nov 1994 08:49:37 GMT"  # its clock is not ours
+    created.headers["Upload-Expires"] = "Sun, 06 Nov 1994 08:49:40 GMT"
+    kept = expiry_of(created)
+    assert kept is not None and 2.5 < kept - time.time() <= 3  # 3 s on from now, here
+    assert _says_expired(r, kept) is False  # not yet
+    assert _says_expired(r, kept - 3) is True
+    assert _says_expired(r) is False  # nothing kept: lost
 
 
 def test_a_running_upload_canceled_is_canceled_at_once_when_the_delete_hangs(

@@ -22,10 +22,11 @@ from ..core.safe_names import safe_filename, shown
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
 from ..core.store.transfers import Transfer
-from ..core.transfers.base import MSG_NO_SIGN_IN_SENT, Tuning
+from ..core.transfers.base import Tuning
 from ..core.transfers.queue import TransferQueue
 from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
+from ..core.transfers.upload.protocol import still_held
 from ..core.transfers.upload.spec import FILE_CHANGED, MAX_CHUNK, MIB, TARGET_CHUNK_S
 from ..core.uploads import file_sha256
 from .common import (
@@ -40,6 +41,7 @@ from .common import (
     parse_size,
     stream_count,
 )
+from .transfer_words import credentials_words, interrupted_words
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +182,8 @@ def _run_one(
         line.end()
         if interrupted.is_set():
             # the transfer stays queued in the data folder: an engine that runs them all
-            # (the app, `alu watch run`) takes it, unless it is dropped
-            raise CliError(
-                f"Interrupted; run the same command again to resume. Transfer {tid} stays "
-                "queued: the app or alu watch run may finish it (without this command's "
-                f"--header and --limit); alu queue cancel {tid} drops it.",
-                interrupted.status,
-            )
+            # (the app, `alu watch run`, where there is a hub profile) takes it, unless dropped
+            raise CliError(interrupted_words(store, tid), interrupted.status)
         if on_end is not None:
             on_end(queue, t)
         return t
@@ -263,12 +260,14 @@ def _sent_before(
     endpoint: str,
     metadata: dict[str, str],
     still_wanted: Callable[[int], None],
-) -> tuple[Transfer, str] | None:
-    """The upload of ``path`` to ``endpoint`` that an earlier run finished, and the URL it
-    printed (kept a day: ``queue.KEEP_URL_S``), when the file is still the one it sent (its
-    size and sha256) and the metadata asked for are the ones it sent: a run killed after the
-    end was recorded (its URL printed or not; a script seeing exit status 137 runs it again)
-    is not sent twice."""
+    headers: dict[str, str],
+) -> tuple[Transfer, str, bool] | None:
+    """The upload of ``path`` to ``endpoint`` that an earlier run finished, the URL it printed
+    (kept a day: ``queue.KEEP_URL_S``) and whether the server said it still has it, when the
+    file is still the one it sent (its size and sha256) and the metadata asked for are the ones
+    it sent: a run killed after the end was recorded (its URL printed or not; a script seeing
+    exit status 137 runs it again) is not sent twice. One the server no longer has (404/410 to
+    a HEAD: wiped, expired) is sent again; when it cannot be asked, the URL is taken as is."""
     size = path.stat().st_size
     newest_first = sorted(queue.transfers.all(("done",), "upload"), key=lambda t: -t.id)
     for t in newest_first:
@@ -282,8 +281,27 @@ def _sent_before(
             continue
         if file_sha256(path, still_wanted) != t.sha256:
             return None  # the file changed since: it is sent anew
-        return t, url
+        held = still_held(queue.sessions.get(url), url, endpoint, headers)
+        if held is False:
+            print(
+                f"alu: {path.name}: sent by an earlier run of this command (transfer {t.id}), "
+                "but the server no longer has it; it is sent again as a new upload.",
+                file=sys.stderr,
+            )
+            return None
+        return t, url, held is True
     return None
+
+
+def _check_folders(dest: Path) -> None:
+    """A CliError (status 2) when a folder on the way to ``dest`` is a file: the download
+    failed only once queued ("The file cannot be saved there (File exists)"), naming neither
+    the file nor the path, and left a failed transfer for input that never was one."""
+    for folder in dest.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise CliError(f"{shown(folder)} is a file, not a folder; choose another DEST.", 2)
+            return
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -297,6 +315,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             # direction characters, no "..", no CON), "download" when nothing of it is left
             dest = dest / safe_filename(Path(unquote(urlsplit(url).path)).name)
         dest.exists()  # a name too long, a folder that cannot be looked in: said here
+        _check_folders(dest)
     except OSError as e:
         raise CliError(f"{dest}: {e.strerror or e}; choose another DEST.", 2) from None
     try:
@@ -355,7 +374,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         on_end=say,
     )
     if t.state != "done":
-        raise CliError(f"{dest.name}: {not_done(t)}")
+        raise CliError(f"{dest.name}: {credentials_words(t.last_error, headers) or not_done(t)}")
     if _web_page(dest):
         # kept, exit 0 (as curl; a script's own check decides): but said, since a captive
         # portal's or an error's page saved as clip.mp4 was "size checked" without a word
@@ -421,11 +440,13 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
                 )
             queue.resume(t.id)
             return t.id
-        if t is None and (sent := _sent_before(queue, path, endpoint, metadata, still_wanted)):
-            done, url = sent
+        sent = _sent_before(queue, path, endpoint, metadata, still_wanted, headers)
+        if sent is not None:
+            done, url, checked = sent
+            unsure = "" if checked else " (whether the server still has it could not be checked)"
             print(
                 f"alu: {path.name}: sent already by an earlier run of this command (transfer "
-                f"{done.id}); not sent again. Its address:",
+                f"{done.id}); not sent again{unsure}. Its address:",
                 file=sys.stderr,
             )
             print_url(done.id, {"url": url})
@@ -464,17 +485,9 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
         )
         t = _run_one(find_or_add, headers, limit, direction="upload", on_result=print_url)
     if t.state != "done":
-        if t.last_error == in_server_words(MSG_NO_SIGN_IN_SENT) and not any(
-            name.lower() == "authorization" for name in headers
-        ):
-            # "none was sent to the address it gave for the upload" read as if credentials
-            # given had been withheld: none were given at all
-            raise CliError(
-                f"{path.name}: the server asks for a sign-in, and no credentials were given: "
-                "pass them with --header 'Authorization: …' (or user:password@ in the "
-                "endpoint)."
-            )
-        raise CliError(f"{path.name}: {not_done(t)}")
+        # (a 401: "sign in again" is the app's, "none was sent to the address it gave for the
+        # upload" read as if credentials given had been withheld where none were given)
+        raise CliError(f"{path.name}: {credentials_words(t.last_error, headers) or not_done(t)}")
     # The upload URL is a secret: the queue never stores it once done; it was printed as the
     # queue handed it over (print_url).
     if t.id not in printed:  # cannot happen: an upload is done only through print_url

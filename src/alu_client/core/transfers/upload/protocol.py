@@ -129,12 +129,14 @@ def _int_header(r: requests.Response, name: str) -> int | None:
     return int(raw) if is_number(raw) else None
 
 
-def _says_expired(r: requests.Response) -> bool:
-    """A 404/410 for an upload that expired: a passed ``Upload-Expires``; or a 410 with one
-    (the hub's, whose clock the answer's Date may not follow) or in words of expiry
-    (tuspyserver's "Upload expired", the tus Node.js server's "The file for this url has
+def _says_expired(r: requests.Response, kept: float | None = None) -> bool:
+    """A 404/410 for an upload that expired: a passed ``Upload-Expires``, the answer's or
+    ``kept``, the one an earlier answer gave for it (``expiry_of``: the tus Node.js server's
+    410 for an expired upload says "The file for this url no longer exists", which it says too
+    of one whose file went missing, and gives no Upload-Expires); or a 410 with one (the hub's,
+    whose clock the answer's Date may not follow) or in words of expiry (tuspyserver's "Upload
     expired"; a HEAD's answer has no words)."""
-    if _expired(r):
+    if _expired(r) or (kept is not None and kept <= time.time()):
         return True
     if r.status_code != 410:
         return False
@@ -148,6 +150,16 @@ def _expired(r: requests.Response) -> bool:
         return False
     now = _http_date(r.headers.get("Date"))
     return expires <= (time.time() if now is None else now)
+
+
+def expiry_of(r: requests.Response) -> float | None:
+    """The answer's Upload-Expires on this computer's clock (as far from now as it is from the
+    answer's Date, when it has one: the server's clock may not be ours); None without one."""
+    expires = _http_date(r.headers.get("Upload-Expires"))
+    if expires is None:
+        return None
+    now = _http_date(r.headers.get("Date"))
+    return expires if now is None else time.time() + (expires - now)
 
 
 def _http_date(raw: str | None) -> float | None:
@@ -234,8 +246,11 @@ def _too_large(size: int, limit: int | None) -> PermanentError:
     )
 
 
-def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
-    """Nothing for 2xx; else the exception that says what to do about the answer."""
+def _raise_for(
+    r: requests.Response, *, creating: bool = False, expires: float | None = None
+) -> None:
+    """Nothing for 2xx; else the exception that says what to do about the answer (``expires``:
+    the upload's expiry as an earlier answer gave it, ``expiry_of``)."""
     code = r.status_code
     if 200 <= code < 300:
         return
@@ -259,7 +274,7 @@ def _raise_for(r: requests.Response, *, creating: bool = False) -> None:
             raise PermanentError(
                 "The hub has no upload service at this address; check the hub's address."
             )
-        raise _Lost(expired=_says_expired(r))
+        raise _Lost(expired=_says_expired(r, expires))
     if code == 408:  # the server tired of a slow body (nginx's client_body_timeout)
         raise _Resume(
             "The hub stopped waiting for the upload's bytes (HTTP 408); the upload goes on "
@@ -353,6 +368,25 @@ def tus_headers_for(url: str, endpoint: str, auth: dict[str, str]) -> dict[str, 
     if same_origin(url, endpoint):
         return {"Tus-Resumable": TUS_VERSION, **auth}
     return {"Tus-Resumable": TUS_VERSION}
+
+
+def still_held(
+    session: requests.Session, url: str, endpoint: str, auth: dict[str, str]
+) -> bool | None:
+    """Whether the server still has the finished upload at ``url`` (one HEAD, with ``auth`` as
+    ``tus_headers_for`` gives it): False for a 404 or 410 (deleted, expired, a server wiped),
+    True for a 2xx, None when that could not be told (no answer, a proxy's, another status)."""
+    try:
+        r = session.head(
+            url, headers=tus_headers_for(url, endpoint, auth), timeout=10, allow_redirects=False
+        )
+    except requests.RequestException:
+        return None
+    if proxy_answer(r) is not None:
+        return None
+    if r.status_code in (404, 410):
+        return False
+    return True if r.ok else None
 
 
 def poll_outcome(

@@ -112,6 +112,9 @@ class Fingerprinter(Fingerprint):
 
 # --- URL storage in the checkpoint --------------------------------------------------------------
 
+#: an upload's expiry moved by no more than this is not saved again (``set_expires``)
+EXPIRES_SLACK_S = 2.0
+
 _PART_KEY = re.compile(r"(?s)(.*)#part:([0-9]+)-([0-9]+)")
 
 
@@ -200,6 +203,7 @@ class StoreUrlStorage(Storage):
         with self._lock:
             if fp != self._data.get("fingerprint"):
                 return
+            self._forget_expiry(self._parts().get(rng) if rng else self._data.get("url"))
             if rng:
                 parts = self._parts()
                 if rng in parts:
@@ -214,6 +218,27 @@ class StoreUrlStorage(Storage):
             self._save()
 
     # the job's bookkeeping
+
+    def set_expires(self, url: str, at: float) -> None:
+        """When the upload at ``url`` expires, on this computer's clock (``protocol.expiry_of``
+        of an answer's Upload-Expires): a 404 or 410 after it is an expiry, not a loss, also in
+        a later run (the tus Node.js server's 410 says neither that nor the time). Saved when it
+        moves by more than a second or two (each answer's Date is rounded to the second)."""
+        with self._lock:
+            kept = self._data.get("expires")
+            kept = kept if isinstance(kept, dict) else {}
+            old = kept.get(url)
+            if isinstance(old, int | float) and abs(old - at) <= EXPIRES_SLACK_S:
+                return
+            kept[url] = round(at, 1)
+            self._data["expires"] = kept
+            self._save()
+
+    def expires(self, url: str | None) -> float | None:
+        with self._lock:
+            kept = self._data.get("expires")
+            at = kept.get(url) if isinstance(kept, dict) and url else None
+        return float(at) if isinstance(at, int | float) else None
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -311,7 +336,7 @@ class StoreUrlStorage(Storage):
         with self._lock:
             self._data["url"] = url
             self._data["complete"] = True
-            for name in ("parts", "finalizing", "final"):
+            for name in ("parts", "finalizing", "final", "expires"):
                 self._data.pop(name, None)
             self._save()
 
@@ -331,7 +356,7 @@ class StoreUrlStorage(Storage):
     def forget_urls(self) -> None:
         """Drop every URL but keep the file's record (so a changed file stays refused)."""
         with self._lock:
-            for name in ("url", "parts", "finalizing", "complete", "final"):
+            for name in ("url", "parts", "finalizing", "complete", "final", "expires"):
                 self._data.pop(name, None)
             self._save()
 
@@ -345,6 +370,11 @@ class StoreUrlStorage(Storage):
             self._data = {"fingerprint": fp}
             if self._record.get("fingerprint") == fp:
                 self._data.update(self._record)
+
+    def _forget_expiry(self, url: object) -> None:
+        kept = self._data.get("expires")
+        if isinstance(kept, dict) and isinstance(url, str):
+            kept.pop(url, None)
 
     def _parts(self) -> dict[str, str]:
         parts = self._data.get("parts")

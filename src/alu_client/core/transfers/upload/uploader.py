@@ -31,6 +31,7 @@ from .protocol import (
     _size_text,
     _too_large,
     _TooLarge,
+    expiry_of,
     upload_url,
 )
 from .services import _JobServices
@@ -156,12 +157,26 @@ class _TusUpload(Uploader):
         self.store_url = True
         self.url_storage = job.storage
         self.url = job.storage.get_item(key)
+        #: when the upload expires (this computer's clock), as the server's last answer said
+        self.expires = job.storage.expires(self.url)
 
     # tuspy's methods, with our transport
 
     def get_headers(self, url: str | None = None) -> dict[str, str]:
         """For ``url`` (default: the endpoint): credentials only on the endpoint's origin."""
         return self.job.tus_headers(url)
+
+    def set_url(self, url: str) -> None:
+        super().set_url(url)  # (stored: the expiry its creation's answer gave goes with it)
+        if self.expires is not None:
+            self.job.storage.set_expires(url, self.expires)
+
+    def _answered(self, r: requests.Response) -> None:
+        """A 2xx for the upload at ``self.url``: its Upload-Expires kept (``_raise_for``)."""
+        at = expiry_of(r)
+        if at is not None and self.url is not None:
+            self.expires = at
+            self.job.storage.set_expires(self.url, at)
 
     def get_file_size(self) -> int:
         return self.end - self.start
@@ -188,6 +203,7 @@ class _TusUpload(Uploader):
                 raise PermanentError(MSG_METADATA_TOO_LARGE)
             raise _too_large(self.job.size, None)
         _raise_for(r, creating=True)
+        self.expires = expiry_of(r)
         location = r.headers.get("Location")
         if not location:
             raise PermanentError("The hub did not say where to send the file; is it a tus server?")
@@ -205,7 +221,8 @@ class _TusUpload(Uploader):
             # tus 1.0: a server may answer 403 (as well as 404 or 410) for an upload it does
             # not hold; made again, at most once a run (a refusal then comes from the POST)
             raise _Lost()
-        _raise_for(r)
+        _raise_for(r, expires=self.expires)
+        self._answered(r)
         offset = _int_header(r, "Upload-Offset")
         if offset is None:
             raise _Resume("The hub's answer had no usable offset.")
@@ -275,7 +292,8 @@ class _TusUpload(Uploader):
             raise _TooLarge()
         if method == "PATCH" and job.refused_method(r, "PATCH"):
             raise _Resume("The network does not pass PATCH; the chunk goes again as POST.")
-        _raise_for(r)
+        _raise_for(r, expires=self.expires)
+        self._answered(r)
         new = _int_header(r, "Upload-Offset")
         if new is None or not start <= new <= start + length:
             raise _Resume("The hub's answer had an unexpected offset.")
@@ -490,6 +508,7 @@ class _TusUpload(Uploader):
             job._terminate([self.url])
         job.storage.remove_item(self.key)
         self.url = None
+        self.expires = None
         # what this run counted of this upload goes back: from its offset, or what the run
         # counted at its start when no HEAD told the offset (a part lost while the engine was
         # down was counted twice: 6.55 of 6.29 MB); the whole file's is its offset, set at once
