@@ -78,6 +78,8 @@ class TinyTus(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.seen: list[tuple[str, str, int]] = []  # method, path, status
         self.patch_bytes = 0  # of PATCH bodies received, whatever became of them
+        self.patch_lengths: list[int] = []  # each PATCH's Content-Length, in order
+        self.metadata: list[str] = []  # each creation's Upload-Metadata, as sent
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 
@@ -204,6 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         uid = uuid.uuid4().hex
         with self.server.lock:
+            self.server.metadata.append(self.headers.get("Upload-Metadata", ""))
             self.server.uploads[uid] = Upload(int(self.headers["Upload-Length"]))
         host = self.server.bends.location_host
         where = f"http://{host}:{self.server.server_address[1]}" if host else ""
@@ -238,6 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         offset = int(self.headers.get("Upload-Offset", "-1"))
         with self.server.lock:
             self.server.patch_bytes += len(body)
+            self.server.patch_lengths.append(n)
             if self.server.bends.patch_status is not None:
                 self._send(self.server.bends.patch_status)
                 return

@@ -27,7 +27,14 @@ from ..core.transfers.queue import TransferQueue
 from ..core.transfers.retry import in_server_words
 from ..core.transfers.throttle import parse_rate
 from ..core.transfers.upload.protocol import still_held
-from ..core.transfers.upload.spec import FILE_CHANGED, MAX_CHUNK, MIB, TARGET_CHUNK_S
+from ..core.transfers.upload.spec import (
+    FILE_CHANGED,
+    KIB,
+    MAX_CHUNK,
+    MIB,
+    MIN_CHOSEN_CHUNK,
+    TARGET_CHUNK_S,
+)
 from ..core.uploads import file_sha256
 from .common import (
     MAX_STREAMS,
@@ -38,10 +45,10 @@ from .common import (
     fmt_bytes,
     not_done,
     parse_header,
-    parse_size,
     stream_count,
 )
 from .transfer_words import credentials_words, interrupted_words
+from .tus_args import check_readable, chunk_size, metadata_item
 
 log = logging.getLogger(__name__)
 
@@ -404,16 +411,12 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
     path = Path(args.file).expanduser().absolute()
     if not path.is_file():
         raise CliError(f"{args.file} is not a file", 2)
+    check_readable(path, args.file)
     _check_address(args.endpoint, "tus-put", "endpoint")
     headers = dict(parse_header(h) for h in args.header)
     endpoint = credentials_out_of(args.endpoint, headers)
-    metadata: dict[str, str] = {}
-    for item in args.metadata:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"--metadata takes key=value, not {item!r}", 2)
-        metadata[key] = value
-    chunk = parse_size(args.chunk_size) if args.chunk_size else None
+    metadata: dict[str, str] = dict(args.metadata)  # (each checked by tus_args.metadata_item)
+    chunk: int | None = args.chunk_size
     limit: Limit = parse_rate(args.limit) if args.limit else SAVED
 
     def find_or_add(queue: TransferQueue, interrupted: Interrupted) -> int:
@@ -438,6 +441,8 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
                     f"`alu queue cancel {t.id}` and run this again.",
                     file=sys.stderr,
                 )
+            if chunk is not None:  # the one asked for now: the next run takes it
+                queue.transfers.set_chunk_size(t.id, chunk)
             queue.resume(t.id)
             return t.id
         sent = _sent_before(queue, path, endpoint, metadata, still_wanted, headers)
@@ -452,8 +457,14 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
             print_url(done.id, {"url": url})
             return done.id
         meta = {"filename": path.name, **metadata}
-        if "sha256" not in meta:
-            meta["sha256"] = file_sha256(path, still_wanted)
+        own = file_sha256(path, still_wanted)
+        if meta.setdefault("sha256", own) != own:
+            # a hub checking it refused the file only once all of it was sent
+            raise CliError(
+                f"{path.name}: the sha256= given is not this file's (its sha256 is {own}); "
+                "nothing was sent. Check that it is the right file, or leave sha256= out.",
+                2,
+            )
         return queue.add_upload(
             path,
             endpoint,
@@ -499,9 +510,10 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
 #: nothing is known of the link, then about TARGET_CHUNK_S of it each (the help said "adaptive
 #: from 16M", the first chunk before 2 MiB was chosen)
 _CHUNK_HELP = (
-    f"e.g. 8M (default: adapted to the link, about {TARGET_CHUNK_S:g} s of it each, up to "
-    f"{MAX_CHUNK // MIB}M; the first {Tuning.upload_first_chunk // MIB}M when nothing is known "
-    "of the link yet)"
+    f"e.g. 8M, at least {MIN_CHOSEN_CHUNK // KIB}K; run again with another, an upload under "
+    f"way goes on with it (default: adapted to the link, about {TARGET_CHUNK_S:g} s of it "
+    f"each, up to {MAX_CHUNK // MIB}M; the first {Tuning.upload_first_chunk // MIB}M when "
+    "nothing is known of the link yet)"
 )
 
 
@@ -522,14 +534,20 @@ def register(sub: Any) -> None:
     t = sub.add_parser("tus-put", help="upload a file to a tus 1.0 endpoint, resumable")
     t.add_argument("endpoint")
     t.add_argument("file")
-    t.add_argument("--chunk-size", help=_CHUNK_HELP)
+    t.add_argument("--chunk-size", type=chunk_size, help=_CHUNK_HELP)
     t.add_argument(
         "--parallel",
         type=stream_count,
         help="parts in parallel when the server has concatenation (default: 4 for files of "
         "64 MiB or more when the round trip is 20 ms or more, else 1)",
     )
-    t.add_argument("--metadata", action="append", default=[], help="key=value (repeatable)")
+    t.add_argument(
+        "--metadata",
+        action="append",
+        type=metadata_item,
+        default=[],
+        help="key=value (repeatable); the key in ASCII without spaces or commas",
+    )
     t.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     t.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s)")
     t.set_defaults(func=cmd_tus_put)

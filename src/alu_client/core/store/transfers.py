@@ -761,6 +761,20 @@ class TransferStore:
             if cur.rowcount:
                 self._log(c, tid, "note", "expected sha256 changed by the user")
 
+    def set_chunk_size(self, tid: int, chunk_size: int) -> None:
+        """Another fixed chunk size for an upload not running (``alu tus-put --chunk-size``
+        given again): each run sizes its chunks from this, so the next one takes it; what the
+        server holds stays (tus chunks may be of any size)."""
+        with self.store.write() as c:
+            cur = c.execute(
+                "UPDATE transfers SET options = json_set(options, '$.chunk_size', ?)"
+                " WHERE id = ? AND json_valid(options)"
+                " AND json_extract(options, '$.chunk_size') IS NOT ?",
+                (chunk_size, tid, chunk_size),
+            )
+            if cur.rowcount:
+                self._log(c, tid, "note", "chunk size changed by the user")
+
     def mark_reported(self, tid: int) -> None:
         """The command that ran transfer ``tid`` said its end (``alu fetch`` printed the file):
         a later run finds the file as one that exists already, not as this run's, which a

@@ -446,12 +446,18 @@ def _placed_file(dest: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | Non
 
 def _upload_spec(t: Transfer) -> upload.UploadSpec:
     from . import upload
+    from .upload.spec import MIN_CHOSEN_CHUNK
 
+    chunk = t.options.get("chunk_size")
+    if not isinstance(chunk, int) or chunk < MIN_CHOSEN_CHUNK:
+        # (`alu tus-put --chunk-size 1` was taken before there was a floor: one request per
+        # byte, for every later run of that upload) adapted to the link instead
+        chunk = None
     return upload.UploadSpec(
         path=Path(t.source),
         endpoint=t.destination,
         metadata=dict(t.options.get("metadata", {})),
-        chunk_size=t.options.get("chunk_size"),
+        chunk_size=chunk,
         parallel=t.options.get("parallel"),
     )
 

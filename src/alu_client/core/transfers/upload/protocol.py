@@ -23,7 +23,7 @@ from ..base import (
     redact_url,
 )
 from ..retry import http_date, retry_after_of
-from .spec import PART_FLOOR_MAX, TUS_VERSION
+from .spec import PART_FLOOR_MAX, TUS_VERSION, metadata_name_ok
 
 # --- internal outcomes of one request ------------------------------------------------------------
 
@@ -319,7 +319,7 @@ def _metadata_header(meta: Mapping[str, str]) -> str:
     """Upload-Metadata per the tus spec: ``key base64(utf-8 value)`` pairs, comma-separated."""
     pairs = []
     for key, value in meta.items():
-        if not key or not key.isascii() or any(c.isspace() or c == "," for c in key):
+        if not metadata_name_ok(key):
             raise PermanentError(f"The upload detail {key!r} has a name a hub cannot take.")
         encoded = base64.b64encode(value.encode("utf-8")).decode("ascii")
         pairs.append(f"{key} {encoded}" if value else key)

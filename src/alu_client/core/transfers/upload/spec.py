@@ -16,6 +16,10 @@ OFFSET_STREAM = "application/offset+octet-stream"
 MAX_BLOCK = 256 * KIB
 #: smallest block, when the link is so slow that a 256 KiB send would look like a stall
 MIN_BLOCK = 16 * KIB
+#: the smallest chunk size a user may choose (``alu tus-put --chunk-size``): each chunk is a
+#: request and a round trip, so 1 byte a chunk crawled at ~4 KB/s on loopback; one stored
+#: smaller (queued before there was a floor) is not used: the engine adapts instead
+MIN_CHOSEN_CHUNK = 64 * KIB
 #: a parallel upload's connection whose chunks go at less than this fraction of its siblings'
 #: is renewed at a chunk's end (see ``_JobServices.starved``); chunks shorter than
 #: ``JUDGE_MIN_S`` are not judged, siblings' figures older than ``SIBLINGS_RECENT_S`` not
@@ -107,6 +111,13 @@ class UploadResult:
     state: str
     item_id: str | None
     error: str
+
+
+def metadata_name_ok(key: str) -> bool:
+    """Whether ``key`` can name a tus Upload-Metadata pair: not empty, no space or comma
+    (tus 1.0: "The key MUST NOT contain spaces and commas and MUST NOT be empty", "SHOULD be
+    ASCII encoded"), and printable ASCII (a control character cannot go in a header)."""
+    return bool(key) and all(" " < c < "\x7f" and c != "," for c in key)
 
 
 def described(spec: UploadSpec) -> dict[str, str]:
