@@ -90,7 +90,8 @@ def record(
         if any(word in k.lower() for word in _SECRET_WORDS):
             raise ValueError(f"audit detail {k!r} may name a secret: it is never recorded")
     text = {
-        k: v[:DETAIL_TEXT_LIMIT] if isinstance(v, str) else v for k, v in sorted(detail.items())
+        k: _text(v)[:DETAIL_TEXT_LIMIT] if isinstance(v, str) else v
+        for k, v in sorted(detail.items())
     }
     s.add(
         AuditRecord(
@@ -102,6 +103,17 @@ def record(
             detail=json.dumps(text, ensure_ascii=False, separators=(",", ":")),
         )
     )
+
+
+def _text(value: str) -> str:
+    """``value`` as UTF-8 can hold it: a file name that is not UTF-8 (``os.fsdecode``'s
+    surrogates, "caf\udce9.mp4") with U+FFFD for its bytes, as its rendition's name is kept
+    (the database refused the record, and with it the publish)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
 
 
 def recorded_publish(

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
 from alu_client.core.library import LibraryItem
 from alu_client.ui.delegates_items import ItemCardDelegate, ThumbnailCache, item_table
 from alu_client.ui.formats import FSI, PDI
-from alu_client.ui.models import OBJECT_ROLE, STATE_ROLE
+from alu_client.ui.models import BADGES_ROLE, OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models.items import COL_PRIORITY, COL_STATE
 from alu_client.ui.views import new_table
 from tests.gui.conftest import contrast
@@ -129,6 +129,12 @@ def _paint_card(
     cell = QStandardItem()
     cell.setData(LibraryItem(item, 1, 0.0, None, True), OBJECT_ROLE)
     cell.setData(state[0], STATE_ROLE)
+    # the card's badges, as ``ItemsModel._badges`` gives them: the state when the file is not
+    # simply here (missing and failed in alarm colours)
+    shown_state = state[0] not in ("downloaded", "seen")
+    cell.setData(
+        [(state[1], state[0] in ("missing", "failed"))] if shown_state else [], BADGES_ROLE
+    )
     model.setItem(0, 0, cell)
     model.setItem(0, COL_PRIORITY, QStandardItem(priority[1]))
     model.setItem(0, COL_STATE, QStandardItem(state[1]))

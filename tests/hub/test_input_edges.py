@@ -29,7 +29,7 @@ from alu_hub import cli
 from alu_hub.app import build_hub
 from alu_hub.db import Database
 from alu_hub.hub import Hub
-from alu_hub.models import MAX_BIGINT, Member, Rendition
+from alu_hub.models import MAX_BIGINT, AuditRecord, Member, Rendition
 from tests.support.livehub import hub_database_url, hub_env, hub_settings
 
 from .conftest import LiveHub, start_hub
@@ -442,9 +442,12 @@ def test_publish_takes_a_file_whose_name_is_not_utf8(
     try:
         with db.session() as s:
             names = set(s.scalars(select(Rendition.filename)))
+            (detail,) = s.scalars(select(AuditRecord.detail))
     finally:
         db.dispose()
     assert names == {"caf\ufffd-fire.mp4", "caf\ufffd-fire.proxy.mp4"}
+    # its audit record names it so too (the database refused the record, and the publish)
+    assert json.loads(detail)["file"] == "caf\ufffd-fire.mp4"
 
 
 # --- 5. member names longer than their column ------------------------------------------------
