@@ -26,11 +26,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.support.waiting import end_process
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -389,6 +391,21 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     value = fn()
     return time.perf_counter() - t0, value
+
+
+def settled() -> None:
+    """Before a timed run: the dirty pages of the runs before it written out (``sync``,
+    not timed). A run that follows a 1 GiB write otherwise pays for its writeback: the
+    2026-12-07 pass of target 2 had the variant that ran right after tuspy's upload slower
+    in all its runs (1.07x) than the same code run next (1.80x)."""
+    os.sync()
+
+
+def rotated(variants: Sequence[T], i: int) -> list[T]:
+    """``variants`` in the order of pass ``i``: each starts one pass in turn, so that none is
+    always the one run first (after the warm-up) or right after a given other."""
+    k = i % len(variants) if variants else 0
+    return [*variants[k:], *variants[:k]]
 
 
 def _read_line(proc: subprocess.Popen[bytes], timeout: float, what: str, log: Path) -> str:

@@ -12,6 +12,11 @@ variant, 3; the median counts), ``ALU_BENCH_LINK_MB`` (linkem file, 100 MB),
 ``ALU_BENCH_LINK_REPEAT`` (1), ``ALU_BENCH_LINK_CC`` (TCP congestion control on the link, e.g.
 cubic; default: the kernel's), ``ALU_BENCH_RSS_MIB`` (each of the four transfers, 2048).
 ``ALU_BENCH_OUT=FILE`` appends every figure to FILE as JSON.
+
+The loopback ones run their variants in turn, ``ALU_BENCH_REPEAT`` passes, the order rotated from
+pass to pass, each timed run after a ``sync`` (not timed): a run is not charged for the writeback
+of the one before it. Start from dropped caches (``sync; echo 3 > /proc/sys/vm/drop_caches``, root):
+a page cache full of other files more than doubled the download's CPU (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -64,8 +69,10 @@ from tests.bench.helpers import (
     remove,
     report,
     require_root,
+    rotated,
     run_sampled,
     run_timed,
+    settled,
     sparse_file,
     spread,
     timed,
@@ -188,10 +195,12 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
         with nginx(work / "www", work / "nginx") as ng:
             url = ng.url("big.bin")
             run_timed(["curl", "-sS", "--fail", "-o", "/dev/null", url], timeout=300)  # warm-up
-            for i in range(repeat):
+
+            def run_curl_null(_i: int) -> None:
                 t, _ = run_timed(["curl", "-sS", "--fail", "-o", "/dev/null", url], timeout=300)
                 times["curl_null"].append(t)
 
+            def run_curl_file(_i: int) -> None:
                 f = out / "curl.bin"
                 c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
                 t_get, _ = run_timed(["curl", "-sS", "--fail", "-o", str(f), url], timeout=300)
@@ -206,16 +215,20 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
                 times["curl_verified"].append(t_get + t_sum)
                 remove(f)
 
-                for label, segments in (("ours_auto", None), ("ours_1", 1)):
+            def run_engine(label: str, segments: int | None) -> Callable[[int], None]:
+                def one(_i: int) -> None:
                     dest = out / f"{label}.bin"
                     c0 = cpu_seconds(resource.RUSAGE_SELF)
-                    t, result = timed(lambda d=dest, s=segments: fetch(url, d, sha, s))
+                    t, result = timed(lambda: fetch(url, dest, sha, segments))
                     cpu[label].append(cpu_seconds(resource.RUSAGE_SELF) - c0)
                     assert result.sha256 == sha and result.size == size
                     assert dest.stat().st_size == size
                     times[label].append(t)
                     remove(dest)
 
+                return one
+
+            def run_cli(i: int) -> None:
                 dest = out / "cli.bin"
                 c0 = cpu_seconds(resource.RUSAGE_CHILDREN)
                 t, _ = run_timed(
@@ -227,6 +240,18 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
                 assert dest.stat().st_size == size
                 times["ours_cli"].append(t)
                 remove(dest)
+
+            variants = [
+                run_curl_null,
+                run_curl_file,
+                run_engine("ours_auto", None),
+                run_engine("ours_1", 1),
+                run_cli,
+            ]
+            for i in range(repeat):
+                for variant in rotated(variants, i):
+                    settled()
+                    variant(i)
 
         def rate(key: str) -> float:
             return size / median(times[key]) / MB
@@ -320,26 +345,24 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         t_fp, _ = timed(lambda: upload.fingerprint(src, sha))
         times: dict[str, list[float]] = defaultdict(list)
         with tus_hub(work / "hub") as hub:
-            for i in range(repeat):
+
+            def run_tuspy(_i: int) -> None:
                 t, url = timed(lambda: tuspy(hub, src, sha))
                 t += hub.wait_received(url)
                 assert hub.upload_path(url).stat().st_size == size
                 times["tuspy"].append(t)
                 hub.drop(url)
 
-                for label, parallel, preference in (
-                    ("ours_default", None, upload.CHECKSUM_PREFERENCE),
-                    ("ours_1", 1, upload.CHECKSUM_PREFERENCE),
-                    ("ours_4", 4, upload.CHECKSUM_PREFERENCE),
-                    ("ours_1_sha1", 1, ("sha1",)),
-                    ("ours_1_nock", 1, ()),
-                ):
+            def run_ours(
+                label: str, parallel: int | None, preference: tuple[str, ...]
+            ) -> Callable[[int], None]:
+                def one(i: int) -> None:
                     # where the time goes: the same runs with sha1 (the choice before crc32)
                     # and without Upload-Checksum (as against a hub that does not offer it);
                     # patching the package's tuple reaches the job
                     with monkeypatch.context() as m:
                         m.setattr(upload, "CHECKSUM_PREFERENCE", preference)
-                        t_run, result = timed(lambda p=parallel: put(hub, src, sha, p))
+                        t_run, result = timed(lambda: put(hub, src, sha, parallel))
                     t_hub = hub.wait_received(result.url)  # a final upload: joined by the hub
                     landed = hub.upload_path(result.url)
                     assert landed.stat().st_size == size
@@ -348,6 +371,21 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                     times[label].append(t_run + t_hub)
                     times[label + "_run"].append(t_run)
                     hub.drop(result.url)
+
+                return one
+
+            variants = [
+                run_tuspy,
+                run_ours("ours_default", None, upload.CHECKSUM_PREFERENCE),
+                run_ours("ours_1", 1, upload.CHECKSUM_PREFERENCE),
+                run_ours("ours_4", 4, upload.CHECKSUM_PREFERENCE),
+                run_ours("ours_1_sha1", 1, ("sha1",)),
+                run_ours("ours_1_nock", 1, ()),
+            ]
+            for i in range(repeat):
+                for variant in rotated(variants, i):
+                    settled()
+                    variant(i)
 
         def rate(key: str) -> float:
             return size / median(times[key]) / MB

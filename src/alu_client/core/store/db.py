@@ -104,6 +104,23 @@ def _file_size(path: Path) -> int:
         return 0
 
 
+def _search_text(value: object) -> str:
+    """``alu_search_text`` of the steps remaking the search index. Imported at the first row
+    (the library is built on the store): a new data folder's steps have no row to fold, and
+    `alu fetch`'s first run there loaded the library and the rules for nothing (~30 ms)."""
+    from ..library.text import normalize
+
+    return normalize(str(value))
+
+
+def _rule_words(value: object) -> str:
+    """``alu_rule_words``: the words of a rule saved before, as this version writes them
+    (imported at the first row, as ``_search_text``)."""
+    from ..rules.conditions import legacy_conditions
+
+    return legacy_conditions(str(value))
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
@@ -187,22 +204,11 @@ class Store:
         newest = len(MIGRATIONS)
         if self.version == newest:
             return
-        # what a step remaking the search index needs: the library's text folding, the one
-        # its own writes use (imported here: the library is built on the store)
-        from ..library.text import normalize
-        from ..rules.conditions import legacy_conditions
-
         with self._lock:
-            self._conn.create_function(
-                "alu_search_text", 1, lambda value: normalize(str(value)), deterministic=True
-            )
-            # (a step rewriting the words of the rules saved before: ``legacy_conditions``)
-            self._conn.create_function(
-                "alu_rule_words",
-                1,
-                lambda value: legacy_conditions(str(value)),
-                deterministic=True,
-            )
+            # what a step remaking the search index needs: the library's text folding, the one
+            # its own writes use; and a step rewriting the words of the rules saved before
+            self._conn.create_function("alu_search_text", 1, _search_text, deterministic=True)
+            self._conn.create_function("alu_rule_words", 1, _rule_words, deterministic=True)
         with self.write(wait=UPDATE_WAIT_S) as conn:
             # read again under the write lock: another process may have updated it meanwhile
             self._refuse_newer()
