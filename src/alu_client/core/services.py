@@ -55,6 +55,7 @@ from .store import Store
 from .store.transfers import OutcomeHook, Transfer, TransferStore, profile_of
 from .sync import ONLINE, SIGNED_OUT, FeedSync, HistorySync, SyncService, SyncState, SyncStatus
 from .sync.history import transfer_outcome_hook
+from .sync.nudge import feed_nudger
 from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
 from .uploads import UploadFields, file_sha256
@@ -476,6 +477,7 @@ class Services:
                     service.push_soon()
 
             queue.add_listener(ended)
+            queue.add_listener(feed_nudger(service.feed))
         if self.hot_folders is not None:
             self.hot_folders.start()
         if profile is not None:
