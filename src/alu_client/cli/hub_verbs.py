@@ -59,6 +59,7 @@ from .options import (
     positive_number,
     say_cut,
 )
+from .sign_in_check import require_sign_in
 from .withdrawn_notes import (
     changes_lines,
     read_changes,
@@ -446,7 +447,7 @@ def _item_id(services: Services, typed: str) -> str:
 def cmd_get(args: argparse.Namespace) -> int:
     services = open_services()
     try:
-        services.require_profile()
+        require_sign_in(services, "nothing was downloaded")
         args.item_id = _item_id(services, args.item_id)
         rendition = "proxy" if args.proxy else "broadcast"
         dest_dir = _download_folder(Path(args.dest).expanduser()) if args.dest else None
@@ -514,7 +515,8 @@ def cmd_put(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         try:
-            services.require_profile()  # "sign in" first, before the fields and the hash
+            # "sign in" first, before the fields and the hash
+            require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
             clean = fields.validated()
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
