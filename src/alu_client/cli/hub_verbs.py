@@ -59,7 +59,7 @@ from .options import (
     positive_number,
     say_cut,
 )
-from .sign_in_check import require_sign_in
+from .sign_in_check import require_sign_in, sign_in_words
 from .withdrawn_notes import (
     changes_lines,
     read_changes,
@@ -447,7 +447,7 @@ def _item_id(services: Services, typed: str) -> str:
 def cmd_get(args: argparse.Namespace) -> int:
     services = open_services()
     try:
-        require_sign_in(services, "nothing was downloaded")
+        profile = require_sign_in(services, "nothing was downloaded")
         args.item_id = _item_id(services, args.item_id)
         rendition = "proxy" if args.proxy else "broadcast"
         dest_dir = _download_folder(Path(args.dest).expanduser()) if args.dest else None
@@ -468,7 +468,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         # a withdrawal while it ran: the library learns of it (`alu feed` says it)
         read_changes(services)
         if t.state != "done":
-            raise CliError(f"{t.label}: {not_done(t)}")
+            why = t.state == "failed" and sign_in_words(t.last_error, profile)
+            raise CliError(f"{t.label}: {why or not_done(t)}")
         gone = withdrawn_since(services, args.item_id)
         if gone is not None:
             return say_downloaded_but_withdrawn(gone, Path(t.destination), t.size or 0)
@@ -516,7 +517,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     try:
         try:
             # "sign in" first, before the fields and the hash
-            require_sign_in(services, "nothing was sent")
+            profile = require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
             clean = fields.validated()
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
@@ -553,7 +554,8 @@ def cmd_put(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
         if t.state != "done":
-            raise CliError(f"{path.name}: {not_done(t)}")
+            why = t.state == "failed" and sign_in_words(t.last_error, profile)
+            raise CliError(f"{path.name}: {why or not_done(t)}")
         item_id = t.result.get("item_id")
         if item_id:
             print(f"{path.name}: uploaded, published as item {item_id}")

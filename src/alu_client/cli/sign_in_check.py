@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..core.profiles import Profile
 from ..core.services import Services
+from ..core.transfers.base import MSG_ACCESS_REFUSED, MSG_SIGN_IN_REFUSED
 from .common import CliError
 
 
@@ -17,8 +18,27 @@ def require_sign_in(services: Services, nothing_done: str) -> Profile:
     profile = services.require_profile()
     if services.secrets.get(profile.secret_key):
         return profile
-    http = " --allow-http" if profile.allow_http else ""
     raise CliError(
         f"Not signed in to {profile.url} on this workstation (signed out); {nothing_done}. "
-        f"Sign in first: alu login {profile.url} --user {profile.username}{http}"
+        f"Sign in first: {_login(profile)}"
     )
+
+
+def _login(profile: Profile) -> str:
+    http = " --allow-http" if profile.allow_http else ""
+    return f"alu login {profile.url} --user {profile.username}{http}"
+
+
+def sign_in_words(error: str, profile: Profile) -> str | None:
+    """What `alu get` and `alu put` say of their hub transfer that ended on ``error`` (its
+    ``last_error``) when the hub refused its sign-in, naming the `alu login` to run; None for
+    any other error. A 401 to a download sent without a sign-in (signed out while it ran) said
+    the 403's words: "… or ask the agency whether your newsroom may download this item"."""
+    if error == MSG_ACCESS_REFUSED.format(code=401):
+        return (
+            "The hub asked for a sign-in (HTTP 401) and none was sent: this workstation was "
+            f"signed out. Sign in again ({_login(profile)}), then run this again."
+        )
+    if error == MSG_SIGN_IN_REFUSED:
+        return f"{error.removesuffix('.')} ({_login(profile)})."
+    return None
