@@ -51,6 +51,7 @@ from .common import (
     secrets_problem,
     wait_for_transfer,
 )
+from .dest_copy import copy_into
 from .options import (
     DEFAULT_LIMIT,
     LIMIT_HELP,
@@ -454,7 +455,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         try:
             tid = services.download(args.item_id, rendition, dest_dir=dest_dir)
         except AlreadyDownloaded as e:
-            _say_path(e.path, "already downloaded; nothing was fetched")
+            _say_already_downloaded(services, args.item_id, rendition, e.path, dest_dir)
             _say_restrictions(services, args.item_id)
             return 0
         except WithdrawnItem as e:
@@ -478,6 +479,23 @@ def cmd_get(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _say_already_downloaded(
+    services: Services, item_id: str, rendition: str, path: Path, dest_dir: Path | None
+) -> None:
+    """The library's file, or (``--dest DIR``) a checked copy of it in DIR: a script's
+    ``f=$(alu get ID --dest DIR)`` expects its file there."""
+    if dest_dir is None:
+        _say_path(path, "already downloaded; nothing was fetched")
+        return
+    li = services.library.get(item_id)
+    sha = next((r.sha256 for r in li.item.renditions if r.name == rendition), None) if li else None
+    copy, copied = copy_into(path, dest_dir, sha or None)
+    if copied:
+        _say_path(copy, f"copied from the library ({path}); nothing was downloaded")
+    else:
+        _say_path(copy, "already there; nothing was downloaded")
 
 
 def _say_path(path: Path, how: str) -> None:
