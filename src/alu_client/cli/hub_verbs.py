@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import getpass
 import os
 import sqlite3
@@ -61,6 +60,7 @@ from .options import (
     say_cut,
 )
 from .sign_in_check import require_sign_in, sign_in_words
+from .times import UTC_HELP, minute
 from .withdrawn_notes import (
     changes_lines,
     read_changes,
@@ -360,13 +360,13 @@ def _item_json(li: LibraryItem) -> dict[str, Any]:
     }
 
 
-def print_items(items: list[LibraryItem], as_json: bool) -> None:
+def print_items(items: list[LibraryItem], as_json: bool, *, utc: bool = False) -> None:
     if as_json:
         print_json([_item_json(li) for li in items])
         return
     for li in items:
         it = li.item
-        when = it.published_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        when = minute(it.published_at, utc)
         have = "✓" if li.downloaded else " "
         # the hub's words, on one line without what a terminal would obey (ESC sequences,
         # a CR and LF that forge an "alu:" line, direction overrides)
@@ -375,12 +375,12 @@ def print_items(items: list[LibraryItem], as_json: bool) -> None:
             f"{one_line(it.id)}  {one_line(it.title)}"
         )
         if it.withdrawn_at is not None:  # never left out either: it must not be used
-            at = it.withdrawn_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            at = minute(it.withdrawn_at, utc)
             print(
                 f"      WITHDRAWN by the agency {at}, do not use: {one_line(it.withdrawn_reason)}"
             )
         elif it.corrected_at is not None:
-            at = it.corrected_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            at = minute(it.corrected_at, utc)
             print(f"      Corrected {at}: {one_line(it.correction_note)}")
         if it.restrictions:  # what may not be aired, where: never left out of a listing
             print(f"      Restrictions: {one_line(it.restrictions)}")
@@ -397,7 +397,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
             else:
                 _apply_rules(services, quiet=True)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
-        print_items(page.items, args.json)
+        print_items(page.items, args.json, utc=args.utc)
         if page.older is not None:  # (the next page's cursor: more items than these)
             say_cut(len(page.items), args.limit, "unread items" if args.new else "items")
         if args.mark_read:
@@ -650,16 +650,6 @@ def _apply_rules(services: Services, *, quiet: bool = False) -> None:
         print(f"alu: rule {p.rule!r}: {p.error}; {p.waiting} item(s) wait for it.", file=sys.stderr)
 
 
-def _local_minute(epoch: float) -> str:
-    """``2026-10-05 14:01`` in this computer's zone; question marks for a time no date of
-    this zone can say (a hub's year 10000, kept by an older version: every `alu history`
-    ended "year 10000 is out of range")."""
-    try:
-        return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, OSError, ValueError):
-        return "????-??-?? ??:??"
-
-
 def cmd_history(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -685,7 +675,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             return 0
         rules = {r.name for r in RuleStore(services.store, history.profile).all()}
         for e in events:
-            when = _local_minute(e.ended_at or 0)
+            when = minute(e.ended_at or 0, args.utc)
             label = one_line(str(e.detail.get("label") or e.item_id or ""))
             if e.rendition and e.rendition != "broadcast":
                 label += f" ({one_line(e.rendition)})"
@@ -751,6 +741,7 @@ def register(sub: Any) -> None:
     p.add_argument("--mark-read", action="store_true", help="mark the listed items read")
     p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true", help="do not contact the hub")
+    p.add_argument("--utc", action="store_true", help=UTC_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feed)
 
@@ -779,5 +770,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("history", help="what was downloaded and uploaded, from every workstation")
     p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true")
+    p.add_argument("--utc", action="store_true", help=UTC_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
