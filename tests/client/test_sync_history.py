@@ -23,6 +23,7 @@ from alu_client.core.hub import (
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import TransferStore
 from alu_client.core.sync import HistorySync, SyncState, record_event, transfer_outcome_hook
+from alu_client.core.transfers.base import MSG_ACCESS_REFUSED, MSG_SIGN_IN_REFUSED
 from alu_hub.models import Item, Rendition
 from alu_hub.stats import compute_stats
 from tests.support.faultproxy import FaultProxy
@@ -444,6 +445,36 @@ def test_outcome_hook_records_real_transfer_ends(store: Store, hub: LiveHub) -> 
         stats = compute_stats(s, now - dt.timedelta(days=1), now + dt.timedelta(days=1))
     ktn = next(m for m in stats.members if m.username == "ktn")
     assert (ktn.downloads, ktn.bytes_downloaded) == (1, 5000)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MSG_SIGN_IN_REFUSED,  # the session ended (a 401 to the sign-in sent)
+        MSG_ACCESS_REFUSED.format(code=401),  # no sign-in sent (signed out)
+    ],
+)
+def test_a_transfer_failed_only_for_its_sign_in_is_no_history_event(
+    store: Store, hub: LiveHub, error: str
+) -> None:
+    # `alu get` after `alu logout`: a download_failed went to the hub, and the agency's
+    # `items show` listed the member "Tried, never completed" for a state of the workstation
+    transfers = TransferStore(store)
+    transfers.outcome_hooks.append(
+        transfer_outcome_hook(lambda t: t.options.get("profile"), device="desk-1")
+    )
+    ids = []
+    for last_error in (error, MSG_ACCESS_REFUSED.format(code=403)):
+        tid = transfers.add("download", "https://hub/api/v1/items/i1/renditions/broadcast",
+                            "/tmp/x.mp4", item_id="i1", options={"profile": "main"})  # fmt: skip
+        assert transfers.claim(tid)
+        transfers.finish(tid, "failed", error=last_error)
+        ids.append(tid)
+    history = HistorySync(store, "main", client_for(hub.url))
+    # the 403 (the agency's refusal) is the member's failed download: it stays one
+    assert [(e.transfer_id, e.type) for e in history.list(limit=10)] == [
+        (ids[1], "download_failed")
+    ]
 
 
 def test_a_broken_hook_never_keeps_a_transfer_from_ending(store: Store) -> None:

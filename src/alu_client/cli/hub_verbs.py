@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import getpass
 import os
 import sqlite3
@@ -51,6 +50,7 @@ from .common import (
     secrets_problem,
     wait_for_transfer,
 )
+from .dest_copy import copy_into
 from .options import (
     DEFAULT_LIMIT,
     LIMIT_HELP,
@@ -59,6 +59,8 @@ from .options import (
     positive_number,
     say_cut,
 )
+from .sign_in_check import require_sign_in, sign_in_words
+from .times import UTC_HELP, minute
 from .withdrawn_notes import (
     changes_lines,
     read_changes,
@@ -358,13 +360,13 @@ def _item_json(li: LibraryItem) -> dict[str, Any]:
     }
 
 
-def print_items(items: list[LibraryItem], as_json: bool) -> None:
+def print_items(items: list[LibraryItem], as_json: bool, *, utc: bool = False) -> None:
     if as_json:
         print_json([_item_json(li) for li in items])
         return
     for li in items:
         it = li.item
-        when = it.published_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        when = minute(it.published_at, utc)
         have = "✓" if li.downloaded else " "
         # the hub's words, on one line without what a terminal would obey (ESC sequences,
         # a CR and LF that forge an "alu:" line, direction overrides)
@@ -373,12 +375,12 @@ def print_items(items: list[LibraryItem], as_json: bool) -> None:
             f"{one_line(it.id)}  {one_line(it.title)}"
         )
         if it.withdrawn_at is not None:  # never left out either: it must not be used
-            at = it.withdrawn_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            at = minute(it.withdrawn_at, utc)
             print(
                 f"      WITHDRAWN by the agency {at}, do not use: {one_line(it.withdrawn_reason)}"
             )
         elif it.corrected_at is not None:
-            at = it.corrected_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            at = minute(it.corrected_at, utc)
             print(f"      Corrected {at}: {one_line(it.correction_note)}")
         if it.restrictions:  # what may not be aired, where: never left out of a listing
             print(f"      Restrictions: {one_line(it.restrictions)}")
@@ -395,7 +397,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
             else:
                 _apply_rules(services, quiet=True)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
-        print_items(page.items, args.json)
+        print_items(page.items, args.json, utc=args.utc)
         if page.older is not None:  # (the next page's cursor: more items than these)
             say_cut(len(page.items), args.limit, "unread items" if args.new else "items")
         if args.mark_read:
@@ -446,14 +448,14 @@ def _item_id(services: Services, typed: str) -> str:
 def cmd_get(args: argparse.Namespace) -> int:
     services = open_services()
     try:
-        services.require_profile()
+        profile = require_sign_in(services, "nothing was downloaded")
         args.item_id = _item_id(services, args.item_id)
         rendition = "proxy" if args.proxy else "broadcast"
         dest_dir = _download_folder(Path(args.dest).expanduser()) if args.dest else None
         try:
             tid = services.download(args.item_id, rendition, dest_dir=dest_dir)
         except AlreadyDownloaded as e:
-            _say_path(e.path, "already downloaded; nothing was fetched")
+            _say_already_downloaded(services, args.item_id, rendition, e.path, dest_dir)
             _say_restrictions(services, args.item_id)
             return 0
         except WithdrawnItem as e:
@@ -467,7 +469,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         # a withdrawal while it ran: the library learns of it (`alu feed` says it)
         read_changes(services)
         if t.state != "done":
-            raise CliError(f"{t.label}: {not_done(t)}")
+            why = t.state == "failed" and sign_in_words(t.last_error, profile)
+            raise CliError(f"{t.label}: {why or not_done(t)}")
         gone = withdrawn_since(services, args.item_id)
         if gone is not None:
             return say_downloaded_but_withdrawn(gone, Path(t.destination), t.size or 0)
@@ -476,6 +479,23 @@ def cmd_get(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _say_already_downloaded(
+    services: Services, item_id: str, rendition: str, path: Path, dest_dir: Path | None
+) -> None:
+    """The library's file, or (``--dest DIR``) a checked copy of it in DIR: a script's
+    ``f=$(alu get ID --dest DIR)`` expects its file there."""
+    if dest_dir is None:
+        _say_path(path, "already downloaded; nothing was fetched")
+        return
+    li = services.library.get(item_id)
+    sha = next((r.sha256 for r in li.item.renditions if r.name == rendition), None) if li else None
+    copy, copied = copy_into(path, dest_dir, sha or None)
+    if copied:
+        _say_path(copy, f"copied from the library ({path}); nothing was downloaded")
+    else:
+        _say_path(copy, "already there; nothing was downloaded")
 
 
 def _say_path(path: Path, how: str) -> None:
@@ -514,7 +534,8 @@ def cmd_put(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         try:
-            services.require_profile()  # "sign in" first, before the fields and the hash
+            # "sign in" first, before the fields and the hash
+            profile = require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
             clean = fields.validated()
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
@@ -551,7 +572,8 @@ def cmd_put(args: argparse.Namespace) -> int:
             raise CliError(str(e)) from None
         t = wait_for_transfer(services, tid)
         if t.state != "done":
-            raise CliError(f"{path.name}: {not_done(t)}")
+            why = t.state == "failed" and sign_in_words(t.last_error, profile)
+            raise CliError(f"{path.name}: {why or not_done(t)}")
         item_id = t.result.get("item_id")
         if item_id:
             print(f"{path.name}: uploaded, published as item {item_id}")
@@ -628,16 +650,6 @@ def _apply_rules(services: Services, *, quiet: bool = False) -> None:
         print(f"alu: rule {p.rule!r}: {p.error}; {p.waiting} item(s) wait for it.", file=sys.stderr)
 
 
-def _local_minute(epoch: float) -> str:
-    """``2026-10-05 14:01`` in this computer's zone; question marks for a time no date of
-    this zone can say (a hub's year 10000, kept by an older version: every `alu history`
-    ended "year 10000 is out of range")."""
-    try:
-        return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, OSError, ValueError):
-        return "????-??-?? ??:??"
-
-
 def cmd_history(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -663,7 +675,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             return 0
         rules = {r.name for r in RuleStore(services.store, history.profile).all()}
         for e in events:
-            when = _local_minute(e.ended_at or 0)
+            when = minute(e.ended_at or 0, args.utc)
             label = one_line(str(e.detail.get("label") or e.item_id or ""))
             if e.rendition and e.rendition != "broadcast":
                 label += f" ({one_line(e.rendition)})"
@@ -729,6 +741,7 @@ def register(sub: Any) -> None:
     p.add_argument("--mark-read", action="store_true", help="mark the listed items read")
     p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true", help="do not contact the hub")
+    p.add_argument("--utc", action="store_true", help=UTC_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feed)
 
@@ -757,5 +770,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("history", help="what was downloaded and uploaded, from every workstation")
     p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument("--offline", action="store_true")
+    p.add_argument("--utc", action="store_true", help=UTC_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)

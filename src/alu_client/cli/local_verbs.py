@@ -36,6 +36,7 @@ from .common import (
 )
 from .hub_verbs import print_items
 from .options import DEFAULT_LIMIT, LIMIT_HELP, list_limit, positive_number, say_cut
+from .times import UTC_HELP
 
 # --- queue -------------------------------------------------------------------------------------
 
@@ -435,7 +436,7 @@ def cmd_library(args: argparse.Namespace) -> int:
             limit=args.limit,
         )
         page = lib.search(query)
-        print_items(page.items, args.json)
+        print_items(page.items, args.json, utc=args.utc)
         if page.older is not None:  # (the next page's cursor: more items match)
             say_cut(len(page.items), args.limit, "items match")
     finally:
@@ -866,6 +867,7 @@ def register(sub: Any) -> None:
     p.add_argument("--category", action="append")
     p.add_argument("--priority", action="append")
     p.add_argument("--downloaded", action="store_true", help="only items with a file here")
+    p.add_argument("--utc", action="store_true", help=UTC_HELP)
     p.add_argument("--limit", type=list_limit, default=DEFAULT_LIMIT, help=LIMIT_HELP)
     p.add_argument(
         "--max-age-days",

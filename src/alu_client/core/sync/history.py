@@ -32,6 +32,7 @@ from ..hub import AuthError, HistoryPage, HubClient, HubError, RemoteEvent
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
 from ..store.transfers import OutcomeHook, Transfer
+from ..transfers.base import REFUSED_SIGN_IN
 from .state import HISTORY_SEQ, SyncState
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,11 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
     """(type, fields) of the event that records how ``t`` ended; None if it has not ended."""
     outcome = _OUTCOMES.get(t.state)
     if outcome is None or t.direction not in ("download", "upload"):
+        return None
+    if t.state == "failed" and t.last_error.startswith(REFUSED_SIGN_IN):
+        # signed out, or a session that ended: this workstation's state, not a download the
+        # member tried and the hub could not serve (the agency's report listed it "Tried,
+        # never completed"); the transfer stays failed here, tried again at the next sign-in
         return None
     ended = t.finished_at if t.finished_at is not None else time.time()
     started = t.started_at if t.started_at is not None else t.created_at
