@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from . import audit, auth, changes, feed, signin
 from .accesslog import note_account
 from .db import HUB_ID_KEY
+from .devicename import one_line
 from .download_guard import ItemGuard, counter_value
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
@@ -727,7 +728,7 @@ def get_history(
                 started_at=r.started_at,
                 ended_at=r.ended_at,
                 occurred_at=r.occurred_at,
-                device=r.device,
+                device=one_line(r.device),  # rows stored before names were cleaned
                 detail=r.detail,
             )
             for r in rows

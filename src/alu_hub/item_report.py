@@ -24,6 +24,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from . import changes
+from .devicename import one_line
 from .models import HistoryEvent, Item, Member, utcnow
 from .stats import DOWNLOAD_EVENT
 
@@ -251,7 +252,7 @@ def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemR
                     "first_download_at": min(times),
                     "last_download_at": max(times),
                     "renditions": sorted({r for _w, r, _d in events if r in names}),
-                    "devices": sorted({d for _w, _r, d in events if d}),
+                    "devices": sorted({one_line(d) for _w, _r, d in events if d}),
                     "unnamed_device": any(not d for _w, _r, d in events),
                 }
             )

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from .devicename import DEVICE_LIMIT, stored
+
 
 class SessionIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
@@ -190,7 +192,8 @@ class HistoryEventIn(BaseModel):
     bytes: int = Field(default=0, ge=0, le=1 << 50)
     started_at: UTCTime | None = None
     ended_at: UTCTime | None = None
-    device: str = Field(default="", max_length=200)
+    #: stored cleaned (devicename): the name is printed in the agency's reports
+    device: Annotated[str, AfterValidator(stored)] = Field(default="", max_length=DEVICE_LIMIT)
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
     @field_validator("detail")
