@@ -24,6 +24,7 @@ from .download_guard import ItemGuard, counter_value
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
+from .history_times import not_before_publication
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member, member_for
 from .item_report import ItemReport, item_report
 from .models import (
@@ -636,8 +637,9 @@ def _corrected(
 def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
     """Store a batch of the member's events; ids already stored are ignored (safe to resend).
     Event times are corrected by how far ``sent_at`` is from the hub's clock when that is more
-    than two minutes (less is the request's transit); a clock more than 100 years off is
-    refused (422 ``clock_off``)."""
+    than two minutes (less is the request's transit); a download's time is never before its
+    item's publication nor after the hub's now. A clock more than 100 years off is refused
+    (422 ``clock_off``)."""
     now = utcnow()
     # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
     sent = body.sent_at
@@ -685,6 +687,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
             )
     with hub.db.session() as s:
         _take_history_turn(s, member.id)
+        not_before_publication(s, rows)
         accepted = _insert_ignore(s, rows)
     return HistoryBatchOut(accepted=accepted, duplicates=len(body.events) - accepted)
 
