@@ -677,6 +677,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
                 "occurred_at": occurred,
                 "received_at": now,
                 "device": e.device,
+                "workstation": e.workstation,
                 "detail": e.detail,
             }
         )

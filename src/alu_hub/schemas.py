@@ -194,6 +194,9 @@ class HistoryEventIn(BaseModel):
     ended_at: UTCTime | None = None
     #: stored cleaned (devicename): the name is printed in the agency's reports
     device: Annotated[str, AfterValidator(stored)] = Field(default="", max_length=DEVICE_LIMIT)
+    #: the random id the workstation's data folder made once: workstations are counted by it
+    #: (two named alike are two); none from older clients, counted by ``device``
+    workstation: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
     @field_validator("detail")
