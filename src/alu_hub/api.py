@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from . import audit, auth, changes, feed, signin
 from .accesslog import note_account
 from .db import HUB_ID_KEY
+from .devicename import one_line
 from .download_guard import ItemGuard, counter_value
 from .errors import ApiError, unauthorized
 from .feed import page_body, page_json, with_base
 from .files import file_response, strong_etag
+from .history_times import not_before_publication
 from .hub import AgencyDep, Hub, HubDep, MemberDep, bearer, current_member, member_for
 from .item_report import ItemReport, item_report
 from .models import (
@@ -635,8 +637,9 @@ def _corrected(
 def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> HistoryBatchOut:
     """Store a batch of the member's events; ids already stored are ignored (safe to resend).
     Event times are corrected by how far ``sent_at`` is from the hub's clock when that is more
-    than two minutes (less is the request's transit); a clock more than 100 years off is
-    refused (422 ``clock_off``)."""
+    than two minutes (less is the request's transit); a download's time is never before its
+    item's publication nor after the hub's now. A clock more than 100 years off is refused
+    (422 ``clock_off``)."""
     now = utcnow()
     # Workstation clocks are wrong: shift event times by how far the sender's clock was off.
     sent = body.sent_at
@@ -674,6 +677,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
                 "occurred_at": occurred,
                 "received_at": now,
                 "device": e.device,
+                "workstation": e.workstation,
                 "detail": e.detail,
             }
         )
@@ -684,6 +688,7 @@ def post_history(body: HistoryBatchIn, hub: HubDep, member: MemberDep) -> Histor
             )
     with hub.db.session() as s:
         _take_history_turn(s, member.id)
+        not_before_publication(s, rows)
         accepted = _insert_ignore(s, rows)
     return HistoryBatchOut(accepted=accepted, duplicates=len(body.events) - accepted)
 
@@ -727,7 +732,7 @@ def get_history(
                 started_at=r.started_at,
                 ended_at=r.ended_at,
                 occurred_at=r.occurred_at,
-                device=r.device,
+                device=one_line(r.device),  # rows stored before names were cleaned
                 detail=r.detail,
             )
             for r in rows

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import devicename
 from .lru import Lru
 from .models import Member, Token, utcnow
 
@@ -79,7 +80,7 @@ def issue_token(s: Session, member: Member, device: str, ttl_s: int) -> tuple[st
     tok = Token(
         member_id=member.id,
         token_hash=token_hash(raw),
-        device=device[:200],
+        device=devicename.stored(device),
         expires_at=utcnow() + dt.timedelta(seconds=ttl_s),
     )
     s.add(tok)

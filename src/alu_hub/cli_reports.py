@@ -196,11 +196,11 @@ def print_report(r: ItemReport) -> None:
             "workstations"
         )
         for d in r.downloaded_by:
-            ws = str(len(d.devices))
+            ws = str(d.workstations)
             if d.devices:
                 ws += f" ({', '.join(d.devices)})"
             if d.unnamed_device:
-                ws = (ws + " and unnamed") if d.devices else "unnamed"
+                ws = (ws + " and unnamed") if d.workstations else "unnamed"
             print(
                 f"  {d.username:<{wide}}{d.country:<9}{_minute(d.first_download_at):<18}"
                 f"{', '.join(d.renditions) or '-':<20}{ws}"

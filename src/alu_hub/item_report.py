@@ -24,6 +24,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from . import changes
+from .devicename import one_line
 from .models import HistoryEvent, Item, Member, utcnow
 from .stats import DOWNLOAD_EVENT
 
@@ -87,8 +88,11 @@ class MemberDownload(MemberRef):
     renditions: list[str]
     #: the distinct workstation names its completed downloads came from
     devices: list[str]
-    #: some of its completed downloads came with no workstation name (an older workstation):
-    #: there may be more workstations than ``devices``
+    #: how many workstations: by the id each data folder makes once where the workstation sent
+    #: it (two named alike are two), by name for older clients' events
+    workstations: int = 0
+    #: some of its completed downloads came with neither a workstation id nor a name (an older
+    #: workstation): there may be more workstations than ``workstations``
     unnamed_device: bool
 
 
@@ -213,17 +217,27 @@ def _ref(m: Member) -> dict[str, object]:
     }
 
 
+def _workstations(events: list[tuple[str, str | None]]) -> int:
+    """How many workstations the (name, id) of a member's events came from: the distinct ids,
+    and the names of events without one (older clients) that no id'd event bears — the same
+    workstation before and after its client learnt to send its id is one."""
+    ids = {w for _d, w in events if w}
+    named = {d for d, w in events if w}
+    return len(ids) + len({d for d, w in events if not w and d and d not in named})
+
+
 def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemReport:
     """``item``, and which members downloaded it, tried to, and did not (``ItemReport``)."""
     names = {r.name for r in item.renditions}
-    done: dict[int, list[tuple[dt.datetime, str, str]]] = {}
+    done: dict[int, list[tuple[dt.datetime, str, str, str | None]]] = {}
     tried: dict[int, list[tuple[dt.datetime, str]]] = {}
-    for member_id, kind, rendition, device, when in s.execute(
+    for member_id, kind, rendition, device, workstation, when in s.execute(
         select(
             HistoryEvent.member_id,
             HistoryEvent.type,
             HistoryEvent.rendition,
             HistoryEvent.device,
+            HistoryEvent.workstation,
             HistoryEvent.occurred_at,
         )
         .join(Member, Member.id == HistoryEvent.member_id)
@@ -234,7 +248,7 @@ def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemR
         )
     ):
         if kind == DOWNLOAD_EVENT:
-            done.setdefault(member_id, []).append((when, rendition, device))
+            done.setdefault(member_id, []).append((when, rendition, device, workstation))
         else:
             tried.setdefault(member_id, []).append((when, NOT_COMPLETED[kind]))
     members = {
@@ -243,16 +257,17 @@ def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemR
     }
     downloaded = []
     for member_id, events in done.items():
-        times = [when for when, _r, _d in events]
+        times = [when for when, _r, _d, _w in events]
         downloaded.append(
             MemberDownload.model_validate(
                 {
                     **_ref(members[member_id]),
                     "first_download_at": min(times),
                     "last_download_at": max(times),
-                    "renditions": sorted({r for _w, r, _d in events if r in names}),
-                    "devices": sorted({d for _w, _r, d in events if d}),
-                    "unnamed_device": any(not d for _w, _r, d in events),
+                    "renditions": sorted({r for _t, r, _d, _w in events if r in names}),
+                    "devices": sorted({one_line(d) for _t, _r, d, _w in events if d}),
+                    "workstations": _workstations([(d, w) for _t, _r, d, w in events]),
+                    "unnamed_device": any(not (d or w) for _t, _r, d, w in events),
                 }
             )
         )

@@ -25,6 +25,7 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
+from .devicename import one_line, stored
 from .hub import Hub
 from .models import HistoryEvent, Item, Member, SignInAttempt, Token, Upload, utcnow
 from .signin import user_key
@@ -236,13 +237,14 @@ def signins(hub: Hub, name: str) -> tuple[str, list[SignIn]]:
                 last = s.scalar(
                     select(func.max(HistoryEvent.received_at)).where(
                         HistoryEvent.member_id == m.id,
-                        HistoryEvent.device == t.device,
+                        # a sign-in stored before names were cleaned: its events since are
+                        HistoryEvent.device.in_({t.device, stored(t.device)}),
                         HistoryEvent.received_at >= t.created_at,
                     )
                 )
             device = t.device.removeprefix(STATS_PAGE_DEVICE) if kind != "workstation" else t.device
             # as the workstation named itself: nothing that would steer the terminal
-            device = "".join(c if c.isprintable() else "?" for c in device)
+            device = one_line(device)
             out.append(SignIn(t.id, kind, device, t.created_at, last, t.expires_at))
         return m.username, out
 

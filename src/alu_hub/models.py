@@ -267,6 +267,8 @@ class HistoryEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column()
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     device: Mapped[str] = mapped_column(String(200), default="")
+    #: the random id of the data folder it came from (None: a client older than that)
+    workstation: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (

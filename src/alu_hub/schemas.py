@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from .devicename import DEVICE_LIMIT, stored
+
 
 class SessionIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
@@ -190,7 +192,11 @@ class HistoryEventIn(BaseModel):
     bytes: int = Field(default=0, ge=0, le=1 << 50)
     started_at: UTCTime | None = None
     ended_at: UTCTime | None = None
-    device: str = Field(default="", max_length=200)
+    #: stored cleaned (devicename): the name is printed in the agency's reports
+    device: Annotated[str, AfterValidator(stored)] = Field(default="", max_length=DEVICE_LIMIT)
+    #: the random id the workstation's data folder made once: workstations are counted by it
+    #: (two named alike are two); none from older clients, counted by ``device``
+    workstation: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
     @field_validator("detail")

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session, aliased
@@ -83,9 +84,19 @@ def _when(value: str, name: str, *, end: bool) -> dt.datetime:
             f"'{name}' {value[:40]!r} is outside the calendar the hub can count in."
         ) from None
     except ValueError:
+        if _LOST_PLUS.search(value):
+            raise PeriodError(
+                f"'{name}' {value[:40]!r} has a space where its offset's '+' was: in a URL a "
+                "'+' reads as a space; write it as %2B (for example "
+                f"{name}=2026-12-07T00:00:00%2B03:00)."
+            ) from None
         raise PeriodError(
             f"'{name}' {value[:40]!r} is not a date (YYYY-MM-DD) or ISO time."
         ) from None
+
+
+#: An ISO time whose offset's "+" became a space (URL decoding of a query left unencoded).
+_LOST_PLUS = re.compile(r"T[0-9:.,]+ [0-9]{2}(:?[0-9]{2})?$")
 
 
 def midnight(when: dt.datetime) -> dt.datetime:
@@ -172,9 +183,10 @@ def period(
     each in the offset it was given in (UTC for a date and a default; see ``period_days``);
     PeriodError when it is not one the statistics can cover: a value that is not a date, or
     outside the calendar, ``from`` not before ``to``, or longer than ten years."""
+    given = _when(from_, "from", end=False) if from_ else None  # the first one named wrong
     end = _when(to, "to", end=True) if to else end_of_today(now)
-    if from_:
-        start = _when(from_, "from", end=False)
+    if given is not None:
+        start = given
     else:
         try:
             # whole days: a period starting at the current time of day cut its first day

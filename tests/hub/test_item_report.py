@@ -25,7 +25,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from alu_hub.models import Member
+from alu_hub.models import Item, Member
 from tests.support.livehub import LiveHub, start_hub
 
 from .test_cli import hub_cli
@@ -103,6 +103,10 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Iterator[N
         now = dt.datetime.now(UTC)
         old = insert_items(hub, [("push", None, now - dt.timedelta(days=10))])[0]
         push = live.publish(clip, "Floods in the north", slug="KENYA-FLOODS", priority="urgent")
+        with hub.db.session() as s:  # an hour ago: the downloads below came after it
+            s.execute(
+                update(Item).where(Item.id == push).values(published_at=now - dt.timedelta(hours=1))
+            )
         upload = insert_items(hub, [("member_upload", member_id(hub, "ktn"), now)])[0]
         ktn, rts, ortb = live.login("ktn"), live.login("rts"), live.login("ortb")
         report(live, ktn, [("download_completed", "broadcast", "ktn-edit-1", "50")], push)

@@ -33,6 +33,7 @@ from ..store import Store
 from ..store.rows import RowReader, warn_damaged
 from ..store.transfers import OutcomeHook, Transfer
 from ..transfers.base import REFUSED_SIGN_IN
+from ..workstation import workstation_id
 from .state import HISTORY_SEQ, SyncState
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def _clock_set_since(row: sqlite3.Row, now: tuple[float, str, float | None]) -> 
 
 
 def _payload(
-    row: sqlite3.Row, now: tuple[float, str, float | None] | None = None
+    row: sqlite3.Row, now: tuple[float, str, float | None] | None = None, workstation: str = ""
 ) -> dict[str, Any]:
     try:
         detail = json.loads(row["detail"] or "{}")
@@ -365,6 +366,8 @@ def _payload(
         "started_at": _iso(started + shift if started is not None else None),
         "ended_at": _iso(ended + shift if ended is not None else None),
         "device": row["device"],
+        # the events of the outbox are this workstation's: the hub counts workstations by it
+        **({"workstation": workstation} if workstation else {}),
         "detail": detail if isinstance(detail, dict) else {},
     }
 
@@ -465,8 +468,10 @@ class HistorySync:
     def _send(self, client: HubClient, rows: _List[sqlite3.Row]) -> int:
         try:
             clock = clock_now()
+            here = workstation_id(self.store)
             client.post_history(
-                [_payload(r, clock) for r in rows], dt.datetime.fromtimestamp(clock[0], dt.UTC)
+                [_payload(r, clock, here) for r in rows],
+                dt.datetime.fromtimestamp(clock[0], dt.UTC),
             )
         except HubError as e:
             if e.status not in REFUSED_STATUSES or e.code in SENDER_CODES:

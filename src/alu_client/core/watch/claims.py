@@ -47,13 +47,13 @@ import os
 import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store import Store
 from ..store.transfers import TransferStore
+from ..workstation import workstation_id
 from .folders import TAKEN_OVER, WatchFile, WatchFolder
 from .messages import MSG_SENT_ELSEWHERE, MSG_TAKEN_OVER
 
@@ -66,8 +66,6 @@ CLAIMS_DIR = ".alu-claims"
 CLAIM_REFRESH = 60.0
 #: seconds a claim may stay unchanged, as another workstation sees it, before it is stale
 CLAIM_STALE = 600.0
-#: the ``settings`` key of this data folder's workstation id
-WORKSTATION_KEY = "watch.workstation_id"
 _CLAIM_SUFFIX = ".claim"
 _MAX_CLAIM = 64 * 1024
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -77,29 +75,6 @@ def claim_name(name: str) -> str:
     """The claim file's name for the hot folder's file ``name`` (any length, any script)."""
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:32] + _CLAIM_SUFFIX
-
-
-def workstation_id(store: Store) -> str:
-    """This data folder's workstation id: a random UUID made the first time, kept in the store
-    (two data folders on one machine are two workstations)."""
-    with store.write() as c:
-        c.execute(
-            "INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)",
-            (WORKSTATION_KEY, json.dumps(uuid.uuid4().hex)),
-        )
-        row = c.execute("SELECT value FROM settings WHERE key = ?", (WORKSTATION_KEY,)).fetchone()
-    try:
-        value = json.loads(row[0])
-    except (TypeError, ValueError):
-        value = None
-    if isinstance(value, str) and value:
-        return value
-    fresh = uuid.uuid4().hex  # (damaged: made again)
-    with store.write() as c:
-        c.execute(
-            "UPDATE settings SET value = ? WHERE key = ?", (json.dumps(fresh), WORKSTATION_KEY)
-        )
-    return fresh
 
 
 @dataclass(frozen=True)
