@@ -154,6 +154,15 @@ class CoreEvents:
                 log.exception("a core listener failed")
 
 
+def _asked_elsewhere(t: Transfer, dest_dir: Path | None) -> bool:
+    """Whether a download not running, ``t``, is asked for into another folder than its own
+    (``dest_dir``, an explicit --dest or "Download to…"; None: wherever it was going)."""
+    if dest_dir is None or t.state == "active":
+        return False
+    here = os.path.normcase(os.path.abspath(os.path.dirname(t.destination)))
+    return here != os.path.normcase(os.path.abspath(dest_dir))
+
+
 class Services:
     def __init__(self, paths: Paths, secrets: Secrets, *, store: Store | None = None) -> None:
         self.paths = paths.ensure()
@@ -647,11 +656,17 @@ class Services:
         if r is None:
             raise hub.NotFound(f"The item {item.title!r} has no {rendition} file.")
         q = queue or self.queue or self.make_queue()
+        elsewhere: Transfer | None = None
         for t in q.transfers.of_item(item.id, rendition, ("queued", "active", "paused", "failed")):
             if profile_of(t) != profile.name:
                 continue  # another member's (or hub's) on this workstation: not this one's
             if t.state == "failed" and (t.source, t.sha256, t.size) != (r.url, r.sha256, r.size):
                 continue  # the item's file changed since: a new transfer for the new one
+            if _asked_elsewhere(t, dest_dir):
+                # asked into another folder (`alu get --dest B` after one to A failed: A a
+                # disk too small, or gone): it goes there, not on to A, once the name is known
+                elsewhere = t
+                break
             if t.state in ("paused", "failed"):
                 # asked again: the user wants it now (it said nothing and stayed paused, or
                 # a second row began beside the failed one)
@@ -659,7 +674,9 @@ class Services:
             return t.id  # asked twice: the same transfer
         folder = dest_dir or self.download_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        taken = q.transfers.names_taken(("queued", "active", "paused"))
+        taken = q.transfers.names_taken(
+            ("queued", "active", "paused"), but=elsewhere.id if elsewhere is not None else None
+        )
         name = r.filename or f"{item.slug or item.title or item.id}.mp4"
         if rendition != "broadcast" and not names_already(name, rendition):
             # the broadcast's name would be taken ("c27 (2).mp4"); the hub's own proxy name
@@ -690,6 +707,10 @@ class Services:
         if item.restrictions.strip():
             # (said in the Transfers tab and the notification: what may not be aired, where)
             extra["restrictions"] = item.restrictions.strip()[:RESTRICTIONS_KEPT]
+        if elsewhere is not None:
+            if q.retarget_download(elsewhere.id, dest, same):
+                q.resume(elsewhere.id)
+            return elsewhere.id  # (started meanwhile: it goes on where it was going)
         return q.add_download(
             r.url,
             dest,

@@ -245,11 +245,12 @@ class TransferStore:
         )
         return [Transfer.from_row(r) for r in rows]
 
-    def names_taken(self, states: tuple[str, ...]) -> Container[str]:
+    def names_taken(self, states: tuple[str, ...], but: int | None = None) -> Container[str]:
         """The file names the transfers in these states write to (their destinations'), as a
         container asked one name at a time (a query each, not the table read and decoded for
-        every download queued)."""
-        return _NamesTaken(self.store, states)
+        every download queued); ``but``: a transfer whose name does not count (one that is
+        to take another)."""
+        return _NamesTaken(self.store, states, but)
 
     def runnable(
         self,
@@ -499,6 +500,35 @@ class TransferStore:
                 "UPDATE transfers SET destination = ?, options = ? WHERE id = ?",
                 (destination, json.dumps(options), tid),
             )
+            return True
+
+    def retarget_download(self, tid: int, destination: str, same_as: str | None) -> bool:
+        """A download not running (queued, paused or failed) asked for again into another
+        folder: it goes there, from its first byte (its checkpoint dropped, ``same_as`` the
+        new folder's), in one transaction; False when it runs or ended meanwhile."""
+        with self.store.write() as c:
+            row = c.execute(
+                "SELECT options FROM transfers WHERE id = ? AND direction = 'download'"
+                " AND state IN ('queued', 'paused', 'failed')",
+                (tid,),
+            ).fetchone()
+            if row is None:
+                return False
+            try:
+                options = json.loads(row[0]) if row[0] else {}
+            except (TypeError, ValueError):
+                options = {}
+            if not isinstance(options, dict):
+                options = {}
+            if same_as is None:
+                options.pop("same_as", None)
+            else:
+                options["same_as"] = same_as
+            c.execute(
+                "UPDATE transfers SET destination = ?, options = ?, bytes_done = 0 WHERE id = ?",
+                (destination, json.dumps(options), tid),
+            )
+            self._drop_checkpoint(c, tid)
             return True
 
     def set_state(
@@ -935,8 +965,8 @@ class _NamesTaken(Container[str]):
     destinations are read once, at the first question (their text only: no row is decoded),
     and folded in Python: SQLite's own case folding knows ASCII only."""
 
-    def __init__(self, store: Store, states: tuple[str, ...]) -> None:
-        self._store, self._states = store, states
+    def __init__(self, store: Store, states: tuple[str, ...], but: int | None = None) -> None:
+        self._store, self._states, self._but = store, states, -1 if but is None else but
         self._names: FoldedNames | None = None
 
     def __contains__(self, name: object) -> bool:
@@ -947,8 +977,8 @@ class _NamesTaken(Container[str]):
             row = self._store.query_one(
                 "SELECT group_concat(destination, char(0)) FROM transfers"  # noqa: S608 - only "?" placeholders
                 " WHERE direction = 'download'"  # (an upload's destination is a tus URL)
-                f" AND state IN ({','.join('?' * len(self._states))})",
-                self._states,
+                f" AND state IN ({','.join('?' * len(self._states))}) AND id != ?",
+                (*self._states, self._but),
             )
             joined = row[0] if row is not None and row[0] else ""
             self._names = FoldedNames(_file_name(d) for d in joined.split("\0") if d)

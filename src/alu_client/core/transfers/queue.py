@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..safe_names import check_text_path
 from ..store import Store
@@ -144,6 +144,10 @@ def _words_for(t: Transfer, message: str) -> str:
     CLI's verbs for any server (no hub profile: ``alu fetch``, ``alu tus-put``) speaks of
     "the server"."""
     return message if t.options.get("profile") else in_server_words(message)
+
+
+#: the states in which a download can be sent to another folder (``retarget_download``)
+_RETARGETABLE: Final = frozenset({"queued", "paused", "failed"})
 
 
 @dataclass(frozen=True)
@@ -472,6 +476,25 @@ class TransferQueue:
         self._wake(tid)
 
     retry_now = resume
+
+    def retarget_download(self, tid: int, dest: Path, same_as: Path | None) -> bool:
+        """A download not running (queued, paused or failed) asked for into another folder:
+        its part file goes (when it is its own; a disk no longer there has none) and it starts
+        again at ``dest``; False (nothing changed) when it runs or ended. Under the queue's
+        lock: never between a look for runnable transfers and the claim of one."""
+        with self._cv:
+            t = self.transfers.get(tid)
+            if t is None or t.direction != "download" or t.state not in _RETARGETABLE:
+                return False
+            if Path(t.destination) != dest:
+                from .download import discard_part
+
+                try:
+                    discard_part(Path(t.destination), self.transfers.load_checkpoint(tid))
+                except OSError as e:  # (left where it was: a disk gone read-only, …)
+                    log.info("transfer %d: its old part file was left: %s", tid, e.strerror)
+            same = None if same_as is None or same_as == dest else str(same_as)
+            return self.transfers.retarget_download(tid, str(dest), same)
 
     def cancel(self, tid: int, error: str = "") -> None:
         """Cancel ``tid``; ``error``: what it says from then on (why: the agency withdrew its
