@@ -229,6 +229,16 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whoami_profile(profile: Profile) -> dict[str, object]:
+    return {"profile": profile.name, "hub": profile.url, "username": profile.username}
+
+
+def _not_retried(message: str) -> str:
+    """A hub error's words for a verb that asks once: "trying again later" is the engine's
+    (it does), not `whoami`'s."""
+    return message.replace("; trying again later.", ".")
+
+
 def cmd_whoami(args: argparse.Namespace) -> int:
     services = open_services()
     try:
@@ -241,26 +251,28 @@ def cmd_whoami(args: argparse.Namespace) -> int:
             print_json({"signed_in": False, "online": False, "error": str(e)})
             raise CliError(str(e)) from None
         member = services.client().me()
-    except hub.Unreachable as e:
+    except hub.AuthError as e:
+        # the hub refused the sign-in kept here: as signed out (exit 1), said whose it was
+        if args.json:
+            print_json(
+                {**_whoami_profile(profile), "signed_in": False, "online": True, "error": str(e)}
+            )
+        raise CliError(str(e)) from None
+    except hub.HubError as e:
+        # unreachable, failing (5xx, 429), answering garbage: who is signed in stands, the
+        # hub is not there for now (only a dropped link was said so: a 500 printed an error
+        # alone, and --json printed nothing for a script to read)
+        said = _not_retried(str(e))
         if args.json:  # a script reads JSON whatever the hub does
             print_json(
-                {
-                    "profile": profile.name,
-                    "hub": profile.url,
-                    "username": profile.username,
-                    "signed_in": True,
-                    "online": False,
-                    "error": str(e),
-                }
+                {**_whoami_profile(profile), "signed_in": True, "online": False, "error": said}
             )
         else:
             print(
                 f"{profile.username} on {profile.url} (profile {profile.name}); "
-                f"offline: {one_line(str(e))}"
+                f"offline: {one_line(said)}"
             )
         return 0
-    except hub.HubError as e:
-        raise CliError(str(e)) from None
     finally:
         services.stop()
     if args.json:
