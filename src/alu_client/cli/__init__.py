@@ -31,6 +31,7 @@ from ..core.store import (
     disk_full_words,
     is_damage,
     not_damage_words,
+    read_only_folder,
 )
 from . import transfer_verbs as transfer_verbs
 from .common import CliError
@@ -277,6 +278,15 @@ def _run(args: argparse.Namespace) -> int:
         folder = default_paths().data_dir
         if disk_full(e, folder):
             print(f"alu: {disk_full_words(folder)}", file=sys.stderr)
+            return 1
+        if isinstance(e, sqlite3.OperationalError) and read_only_folder(folder):
+            # (SQLite says "unable to open database file"; `alu doctor` knew the cause)
+            print(
+                f"alu: the data folder {folder} is read-only (a disk or share mounted "
+                "read-only, or no permission to write): ALU Desk writes its library there. "
+                "Make it writable, or choose another data folder with ALU_CLIENT_HOME.",
+                file=sys.stderr,
+            )
             return 1
         if isinstance(e, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
             print(

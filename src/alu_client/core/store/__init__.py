@@ -2,7 +2,14 @@
 join it in later migrations. See ``db`` (connection, migrations) and ``transfers``."""
 
 from .db import NoRoomToUpdate, SchemaTooNew, Store, peek, steps_pending
-from .problems import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
+from .problems import (
+    damaged_words,
+    disk_full,
+    disk_full_words,
+    is_damage,
+    not_damage_words,
+    read_only_folder,
+)
 
 __all__ = [
     "NoRoomToUpdate",
@@ -14,5 +21,6 @@ __all__ = [
     "is_damage",
     "not_damage_words",
     "peek",
+    "read_only_folder",
     "steps_pending",
 ]

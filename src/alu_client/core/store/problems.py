@@ -8,6 +8,7 @@ history not yet sent."""
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -36,6 +37,19 @@ def disk_full_words(folder: Path) -> str:
         f"The disk that holds the data folder {folder} is full; free some space there and "
         "start again. The library is not damaged by it: nothing is lost."
     )
+
+
+def read_only_folder(folder: Path) -> bool:
+    """Whether ``folder`` (an existing one) cannot be written to: on a file system mounted
+    read-only, or without permission. SQLite says only "unable to open database file"."""
+    try:
+        if not folder.is_dir():
+            return False
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):  # (no statvfs on Windows: access() alone)
+        pass
+    return not os.access(folder, os.W_OK)
 
 
 #: SQLite's primary result codes for a file that is damaged or is not a database
