@@ -7,6 +7,7 @@ import itertools
 import random
 import re
 import socket
+import sqlite3
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from alu_client.core.transfers.base import (
     TransferError,
 )
 from alu_client.core.transfers.retry import (
+    MSG_DATA_DISK_FULL,
     Backoff,
     Decision,
     RetryPolicy,
@@ -337,3 +339,20 @@ def test_user_message_never_leaks_urls_or_tokens(error: BaseException, start: st
     text = user_message(error)
     assert text.startswith(start)
     assert_clean(text)
+
+
+def test_the_librarys_disk_full_is_said_as_the_data_folders() -> None:
+    # a checkpoint the library could not write (its disk full) said "The disk is full.", and
+    # the user looked at the download folder's disk, which had room
+    conn = sqlite3.connect(":memory:")
+    conn.execute("PRAGMA max_page_count = 2")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    with pytest.raises(sqlite3.OperationalError) as full:
+        for _ in range(100):
+            conn.execute("INSERT INTO t VALUES (zeroblob(4096))")
+    assert user_message(full.value) == MSG_DATA_DISK_FULL
+    assert "data folder" in MSG_DATA_DISK_FULL
+    enospc = OSError(errno.ENOSPC, "No space left on device", "/downloads/clip.mp4.part")
+    assert (
+        user_message(enospc) == "The disk is full. The transfer resumes when there is space again."
+    )

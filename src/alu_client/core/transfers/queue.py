@@ -69,7 +69,7 @@ from .base import (
 from .jobs import Cleanup, Job, download_job, upload_cleanup, upload_job
 from .origins import Down, answers, origin_of, out_of_reach, probe_backoff, probe_url
 from .rates import _normalize_rate
-from .retry import Backoff, RetryPolicy, in_server_words, user_message
+from .retry import MSG_DATA_DISK_FULL, Backoff, RetryPolicy, in_server_words, user_message
 from .throttle import Meter, RateLimiter, Schedule
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,7 @@ MSG_DAMAGED_ROW = (
 )
 #: an attempt ended and the library could not record it: the disk that holds the data folder
 #: is full (the listeners are told, the store cannot be: see ``TransferQueue._finish``)
-MSG_LIBRARY_FULL = (
-    "The disk that holds ALU Desk's data folder is full; the transfer goes on when there is "
-    "space there again."
-)
+MSG_LIBRARY_FULL = MSG_DATA_DISK_FULL
 #: ... the library could not be written for another reason (an I/O error)
 MSG_LIBRARY_UNWRITABLE = (
     "ALU Desk's library cannot be written; the transfer goes on when it can be written again."

@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Final
 
 import requests
 import urllib3.exceptions
@@ -167,6 +168,13 @@ def _is_network(error: BaseException) -> bool:
 
 #: SQLite's "database or disk is full" (the data folder's disk: the store cannot be written)
 _SQLITE_FULL = 13
+
+
+#: a transfer stopped because the library (on the data folder's disk) could not be written
+MSG_DATA_DISK_FULL: Final = (
+    "The disk that holds ALU Desk's data folder is full; the transfer goes on when there is "
+    "space there again."
+)
 
 
 def _is_disk_full(error: BaseException) -> bool:
@@ -396,6 +404,10 @@ def user_message(error: BaseException, *, will_retry: bool = True) -> str:
         else "the transfer has stopped; you can try it again from the list."
     )
     if _is_disk_full(error):
+        if isinstance(error, sqlite3.Error):
+            # the library's (its checkpoints): the download folder's disk may have room, and
+            # "The disk is full." left the user looking at that one
+            return MSG_DATA_DISK_FULL
         return "The disk is full. The transfer resumes when there is space again."
     if isinstance(error, requests.exceptions.SSLError):
         return (
