@@ -348,8 +348,7 @@ def test_the_librarys_disk_full_is_said_as_the_data_folders() -> None:
     conn.execute("PRAGMA max_page_count = 2")
     conn.execute("CREATE TABLE t (x BLOB)")
     with pytest.raises(sqlite3.OperationalError) as full:
-        for _ in range(100):
-            conn.execute("INSERT INTO t VALUES (zeroblob(4096))")
+        conn.execute("INSERT INTO t VALUES (zeroblob(65536))")
     assert user_message(full.value) == MSG_DATA_DISK_FULL
     assert "data folder" in MSG_DATA_DISK_FULL
     enospc = OSError(errno.ENOSPC, "No space left on device", "/downloads/clip.mp4.part")
