@@ -31,7 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tusclient.client import TusClient
 
 from alu_client.core.transfers import download, upload
 from alu_client.core.transfers.base import (
@@ -52,7 +51,6 @@ from tests.bench.helpers import (
     SUBPROCESS_PYTHONPATH,
     TUSPY_SCRIPT,
     Figure,
-    TusHub,
     check_measured,
     cpu_seconds,
     env_int,
@@ -124,26 +122,8 @@ def fetch(url: str, dest: Path, sha: str, segments: int | None) -> download.Down
         ctx.sessions.close()
 
 
-def put(hub: TusHub, path: Path, sha: str, parallel: int | None) -> upload.UploadResult:
-    ctx = context()
-    ctx.headers.update(hub.auth)
-    meta = {"filename": path.name, "sha256": sha}
-    try:
-        return upload.run(upload.UploadSpec(path, hub.endpoint, meta, parallel=parallel), ctx)
-    finally:
-        ctx.sessions.close()
-
-
-def tuspy(hub: TusHub, path: Path, sha: str) -> str:
-    client = TusClient(hub.endpoint, headers=dict(hub.auth))
-    uploader = client.uploader(
-        file_path=str(path),
-        chunk_size=8 * MIB,
-        metadata={"filename": path.name, "sha256": sha},
-    )
-    uploader.upload()
-    return str(uploader.url)
-
+#: one upload of target 2 in a process of its own
+UPLOAD_ONCE = Path(__file__).with_name("upload_once.py")
 
 #: the CLI's compiled modules (outside the tree), made once per run: see ``cli_env``
 _PYCACHE = Path(tempfile.gettempdir()) / "alu-bench-pycache"
@@ -169,6 +149,22 @@ def cli_env(home: Path) -> dict[str, str]:
 
 def alu(*args: str) -> list[str]:
     return [PYTHON, "-m", "alu_client.cli", *args]
+
+
+def in_turn(
+    bench: str,
+    variants: list[tuple[str, Callable[[int], None]]],
+    repeat: int,
+    times: dict[str, list[float]],
+) -> None:
+    """``repeat`` passes of every variant (each records its time under its key in ``times``),
+    the order rotated from pass to pass, each run after a ``sync``; every run's time is noted
+    in the order they ran, so that a slow pass (the first after dropping caches) shows."""
+    for i in range(repeat):
+        for key, variant in rotated(variants, i):
+            settled()
+            variant(i)
+            note(f"{bench}: pass {i + 1}: {key} {times[key][-1]:.2f} s")
 
 
 # --- 1: 1 GiB loopback download vs curl ----------------------------------------------------------
@@ -242,16 +238,13 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
                 remove(dest)
 
             variants = [
-                run_curl_null,
-                run_curl_file,
-                run_engine("ours_auto", None),
-                run_engine("ours_1", 1),
-                run_cli,
+                ("curl_null", run_curl_null),
+                ("curl_file", run_curl_file),
+                ("ours_auto", run_engine("ours_auto", None)),
+                ("ours_1", run_engine("ours_1", 1)),
+                ("ours_cli", run_cli),
             ]
-            for i in range(repeat):
-                for variant in rotated(variants, i):
-                    settled()
-                    variant(i)
+            in_turn(bench, variants, repeat, times)
 
         def rate(key: str) -> float:
             return size / median(times[key]) / MB
@@ -330,7 +323,7 @@ def test_loopback_download_vs_curl(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(1800)
-def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_upload_vs_tuspy(tmp_path: Path) -> None:
     size = env_int("ALU_BENCH_MIB", 1024) * MIB
     repeat = env_int("ALU_BENCH_REPEAT", 3)
     work = tmp_path / "work"
@@ -346,46 +339,50 @@ def test_loopback_upload_vs_tuspy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         times: dict[str, list[float]] = defaultdict(list)
         with tus_hub(work / "hub") as hub:
 
+            def upload_once(client: str) -> tuple[float, str]:
+                """One upload in a process of its own (``upload_once.py``): its seconds from
+                start to end there, and its URL."""
+                _, printed = run_timed(
+                    [PYTHON, str(UPLOAD_ONCE), client, hub.endpoint, hub.token, str(src), sha],
+                    timeout=600,
+                    env={**os.environ, "PYTHONPATH": SUBPROCESS_PYTHONPATH},
+                )
+                said = json.loads(printed.strip().splitlines()[-1])
+                return float(said["seconds"]), str(said["url"])
+
             def run_tuspy(_i: int) -> None:
-                t, url = timed(lambda: tuspy(hub, src, sha))
+                t, url = upload_once("tuspy")
                 t += hub.wait_received(url)
                 assert hub.upload_path(url).stat().st_size == size
                 times["tuspy"].append(t)
                 hub.drop(url)
 
-            def run_ours(
-                label: str, parallel: int | None, preference: tuple[str, ...]
-            ) -> Callable[[int], None]:
+            def run_ours(label: str, parallel: int | None, checksums: str) -> Callable[[int], None]:
                 def one(i: int) -> None:
                     # where the time goes: the same runs with sha1 (the choice before crc32)
-                    # and without Upload-Checksum (as against a hub that does not offer it);
-                    # patching the package's tuple reaches the job
-                    with monkeypatch.context() as m:
-                        m.setattr(upload, "CHECKSUM_PREFERENCE", preference)
-                        t_run, result = timed(lambda: put(hub, src, sha, parallel))
-                    t_hub = hub.wait_received(result.url)  # a final upload: joined by the hub
-                    landed = hub.upload_path(result.url)
+                    # and without Upload-Checksum (as against a hub that does not offer it)
+                    client = f"ours:{parallel or 'auto'}:{checksums}"
+                    t_run, url = upload_once(client)
+                    t_hub = hub.wait_received(url)  # a final upload: joined by the hub
+                    landed = hub.upload_path(url)
                     assert landed.stat().st_size == size
                     if i == 0:  # every byte right, once per variant (outside the timing)
                         assert file_sha256(landed) == sha
                     times[label].append(t_run + t_hub)
                     times[label + "_run"].append(t_run)
-                    hub.drop(result.url)
+                    hub.drop(url)
 
                 return one
 
             variants = [
-                run_tuspy,
-                run_ours("ours_default", None, upload.CHECKSUM_PREFERENCE),
-                run_ours("ours_1", 1, upload.CHECKSUM_PREFERENCE),
-                run_ours("ours_4", 4, upload.CHECKSUM_PREFERENCE),
-                run_ours("ours_1_sha1", 1, ("sha1",)),
-                run_ours("ours_1_nock", 1, ()),
+                ("tuspy", run_tuspy),
+                ("ours_default", run_ours("ours_default", None, "default")),
+                ("ours_1", run_ours("ours_1", 1, "default")),
+                ("ours_4", run_ours("ours_4", 4, "default")),
+                ("ours_1_sha1", run_ours("ours_1_sha1", 1, "sha1")),
+                ("ours_1_nock", run_ours("ours_1_nock", 1, "")),
             ]
-            for i in range(repeat):
-                for variant in rotated(variants, i):
-                    settled()
-                    variant(i)
+            in_turn(bench, variants, repeat, times)
 
         def rate(key: str) -> float:
             return size / median(times[key]) / MB
