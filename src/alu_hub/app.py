@@ -17,6 +17,7 @@ from . import __doc__ as hub_doc
 from . import auth, signin
 from .accesslog import AccessAccount
 from .api import router as api_router
+from .contract import install_contract
 from .db import Database, SchemaTooOld, as_utc
 from .errors import install_handlers
 from .events import BROKER_STATE, FeedBroker
@@ -224,6 +225,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     )
     app.state.hub = hub
     install_handlers(app)
+    install_contract(app)  # /openapi.json as the hub answers: its Error shape, tus' statuses
 
     # JSON bodies are bounded before they are read whole (tus bodies are streamed to disk).
     app.add_middleware(BodyLimits, settings=hub.settings)
