@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .allow import allowed_methods, not_allowed_message
+from .bodies import UNREADABLE_BODY, not_a_json_object, unreadable_json
 from .schemas import NOT_UNICODE
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,16 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(
                 error_body("malformed_json", "The request body is not valid JSON."), 400
             )
+        refused = not_a_json_object(request, errors)
+        if refused is not None:
+            return refused
         parts = []
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
@@ -183,6 +187,8 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 405:
             return method_not_allowed(request, exc)
+        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
+            return unreadable_json(exc)
         code = {404: "not_found"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":

@@ -132,3 +132,73 @@ def test_the_contract_gives_the_tus_routes_their_own_answers(live_hub: LiveHub) 
     assert "content" not in head and "Alu-Upload-State" in head["headers"]
     status = paths["/api/v1/uploads/{upload_id}"]["get"]["responses"]["200"]["content"]
     assert "state" in status["application/json"]["schema"]["properties"]
+
+
+# --- bodies that are not a JSON object ----------------------------------------------------------
+
+
+def refusal(r: requests.Response, status: int, code: str) -> str:
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    error = r.json()["error"]
+    assert error["code"] == code, error
+    return str(error["message"])
+
+
+def test_a_body_json_cannot_read_is_malformed_json_saying_why(live_hub: LiveHub) -> None:
+    """Not UTF-8, or nested past Python's parser: ``http_error`` "There was an error parsing
+    the body", where a truncated body was ``malformed_json``."""
+    ktn = live_hub.login("ktn")
+    json_type = {"Content-Type": "application/json"}
+    not_utf8 = b'{"username": "\xff", "password": "pw-1234", "device": "x"}'
+    deep = b"[" * 5000 + b"]" * 5000
+    for send, body, words in (
+        (requests.post, not_utf8, "not UTF-8"),
+        (requests.post, deep, "nested too deeply"),
+        (ktn.post, deep, "nested too deeply"),
+    ):
+        url = live_hub.api("/session" if send is requests.post else "/history")
+        message = refusal(
+            send(url, data=body, headers=json_type, timeout=10), 400, "malformed_json"
+        )
+        assert words in message, message
+    message = refusal(
+        requests.post(live_hub.api("/session"), data=b"{", headers=json_type, timeout=10),
+        400,
+        "malformed_json",
+    )
+    assert message == "The request body is not valid JSON."
+
+
+def test_a_body_not_sent_as_a_json_object_says_what_to_send(live_hub: LiveHub) -> None:
+    """pydantic's "Input should be a valid dictionary or object to extract fields from" was
+    all a third-party developer got. JSON as text/plain is refused (415), not read: a web page
+    may send text/plain to any site without asking it first."""
+    live_hub.member("ktn")
+    good = json.dumps({"username": "ktn", "password": "pw-1234", "device": "x"})
+    url = live_hub.api("/session")
+    what = "send the body as a JSON object with Content-Type: application/json"
+    for content_type, sent in (
+        ("text/plain", "Content-Type: text/plain"),
+        (None, "no Content-Type"),
+    ):
+        headers = {"Content-Type": content_type} if content_type else {}
+        r = requests.post(url, data=good, headers=headers, timeout=10)
+        message = refusal(r, 415, "unsupported_media_type")
+        assert sent in message and what in message, message
+        assert r.headers["Accept-Post"] == "application/json"
+    for body in ("[1, 2]", '"ktn"'):
+        r = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+        message = refusal(r, 422, "invalid_request")
+        assert "not an object" in message and what in message, message
+    r = requests.post(url, headers={"Content-Type": "application/json"}, timeout=10)
+    assert what in refusal(r, 422, "invalid_request")
+    # an agency correction (PATCH) says so in Accept-Patch
+    live_hub.member("chief", role="agency")
+    chief = live_hub.login("chief")
+    r = chief.patch(
+        live_hub.api("/items/abc"), data="{}", headers={"Content-Type": "text/plain"}, timeout=10
+    )
+    refusal(r, 415, "unsupported_media_type")
+    assert r.headers["Accept-Patch"] == "application/json"
+    # and JSON as it should be still signs in
+    assert requests.post(url, json=json.loads(good), timeout=10).status_code == 200
