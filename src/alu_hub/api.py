@@ -99,7 +99,7 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
             member = None
         else:
             if member is None:
-                raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
+                raise unauthorized("bad_credentials", "The user name or password is wrong.")
             raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
             out = SessionOut(
                 token=raw,

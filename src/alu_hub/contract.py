@@ -120,6 +120,8 @@ def _json_operation(method: str, path: str, op: dict[str, Any]) -> None:
             responses[status] = {**COMMON[status]}
             if said and said != "Validation Error":
                 responses[status]["description"] = said
+    if "401" in responses:  # (the sign-in's own 401 too: RFC 9110 §15.5.2)
+        responses["401"].setdefault("headers", COMMON["401"]["headers"])
     for status, answer in responses.items():
         if status == "default" or status[0] in "45":
             if method == "head":  # (a HEAD's answer has no body)

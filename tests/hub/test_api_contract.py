@@ -85,14 +85,13 @@ def test_the_contract_documents_the_errors_the_hub_sends(live_hub: LiveHub) -> N
     assert "HTTPValidationError" not in r.text and "ValidationError" not in r.text
     schemas = spec["components"]["schemas"]
     error_ref = {"$ref": "#/components/schemas/Error"}
-    unprotected = {("post", "/api/v1/session")}
     seen_422 = 0
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             responses = op["responses"]
             assert "default" in responses and "503" in responses, (method, path)
-            if (method, path) not in unprotected:
-                assert "WWW-Authenticate" in json.dumps(responses["401"]), (method, path)
+            # (the sign-in's 401 too: a wrong password)
+            assert "WWW-Authenticate" in json.dumps(responses["401"]), (method, path)
             for status, answer in responses.items():
                 if status != "default" and status < "400":
                     continue
@@ -202,3 +201,20 @@ def test_a_body_not_sent_as_a_json_object_says_what_to_send(live_hub: LiveHub) -
     assert r.headers["Accept-Patch"] == "application/json"
     # and JSON as it should be still signs in
     assert requests.post(url, json=json.loads(good), timeout=10).status_code == 200
+
+
+# --- the sign-in's 401 ------------------------------------------------------------------------
+
+
+def test_a_refused_sign_in_carries_the_same_challenge_as_every_401(live_hub: LiveHub) -> None:
+    """RFC 9110 §15.5.2: a 401 MUST carry ``WWW-Authenticate``; the sign-in's had none, unlike
+    every other 401 of the hub (the desktop client's reading of it: tests/client/
+    test_profiles.py::test_wrong_password_is_a_clear_error_and_keeps_nothing)."""
+    live_hub.member("ktn")
+    wrong = {"username": "ktn", "password": "not-it", "device": "x"}
+    r = requests.post(live_hub.api("/session"), json=wrong, timeout=10)
+    assert refusal(r, 401, "bad_credentials") == "The user name or password is wrong."
+    other = requests.get(live_hub.api("/me"), timeout=10)
+    assert other.status_code == 401
+    assert r.headers["WWW-Authenticate"] == other.headers["WWW-Authenticate"]
+    assert r.headers["WWW-Authenticate"] == 'Bearer realm="alu-hub"'
