@@ -60,6 +60,8 @@ from .storage import StorageError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
+#: the contract's 403 of a call for agency staff only (its body: ``contract.Error``)
+AGENCY_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Agency staff only."}}
 
 
 def member_out(m: Member) -> MemberOut:
@@ -97,7 +99,7 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
             member = None
         else:
             if member is None:
-                raise ApiError(401, "bad_credentials", "The user name or password is wrong.")
+                raise unauthorized("bad_credentials", "The user name or password is wrong.")
             raw, tok = auth.issue_token(s, member, body.device, hub.settings.token_ttl_s)
             out = SessionOut(
                 token=raw,
@@ -770,13 +772,15 @@ def stats(
     return out
 
 
-@router.get("/stats/members", response_model=list[MemberOut], tags=["stats"])
+@router.get("/stats/members", response_model=list[MemberOut], tags=["stats"], responses=AGENCY_ONLY)
 def list_members(hub: HubDep, _agency: AgencyDep) -> list[MemberOut]:
     with hub.db.session() as s:
         return [member_out(m) for m in s.scalars(select(Member).order_by(Member.username))]
 
 
-@router.get("/stats/items/{item_id}", response_model=ItemReport, tags=["stats"])
+@router.get(
+    "/stats/items/{item_id}", response_model=ItemReport, tags=["stats"], responses=AGENCY_ONLY
+)
 def item_downloads(item_id: str, hub: HubDep, _agency: AgencyDep) -> ItemReport:
     """An item (seq, title, kind, sender, renditions) and who downloaded it, from the history
     the workstations report: each member with a completed download (its first and last, the

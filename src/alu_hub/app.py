@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
+from starlette.routing import BaseRoute
 
 from . import __doc__ as hub_doc
 from . import auth, signin
 from .accesslog import AccessAccount
 from .api import router as api_router
+from .contract import install_contract
 from .db import Database, SchemaTooOld, as_utc
 from .errors import install_handlers
 from .events import BROKER_STATE, FeedBroker
@@ -223,6 +225,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     )
     app.state.hub = hub
     install_handlers(app)
+    install_contract(app)  # /openapi.json as the hub answers: its Error shape, tus' statuses
 
     # JSON bodies are bounded before they are read whole (tus bodies are streamed to disk).
     app.add_middleware(BodyLimits, settings=hub.settings)
@@ -230,9 +233,11 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet, router=app.router)
     # outermost: the account a request was signed in as, for the access log (``accesslog``)
     app.add_middleware(AccessAccount)
-    app.include_router(api_router)
-    app.include_router(tus_router())
-    app.include_router(web_router)
+    routes: list[BaseRoute] = []
+    for router in (api_router, tus_router(), web_router):
+        app.include_router(router)
+        routes += router.routes  # (included without a prefix: the paths they are served at)
+    app.state.allow_routes = routes  # what a 405's Allow lists (``errors.method_not_allowed``)
     return app
 
 

@@ -22,6 +22,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .allow import allowed_methods, not_allowed_message
+from .bodies import UNREADABLE_BODY, not_a_json_object, unreadable_json
 from .schemas import NOT_UNICODE
 
 log = logging.getLogger(__name__)
@@ -143,18 +145,32 @@ def outage_error(kind: Outage, message: str | None = None) -> ApiError:
     )
 
 
+def method_not_allowed(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """405 with every method of the resource in ``Allow`` (``allow.allowed_methods``), not
+    only the one route Starlette happened to try, and the same in words."""
+    allowed = allowed_methods(getattr(request.app.state, "allow_routes", ()), request.scope)
+    headers = {**(exc.headers or {})}
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
+    message = not_allowed_message(request.method, allowed)
+    return JSONResponse(error_body("method_not_allowed", message), 405, headers=headers)
+
+
 def install_handlers(app: FastAPI) -> None:
     async def api_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(
                 error_body("malformed_json", "The request body is not valid JSON."), 400
             )
+        refused = not_a_json_object(request, errors)
+        if refused is not None:
+            return refused
         parts = []
         for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
@@ -167,9 +183,13 @@ def install_handlers(app: FastAPI) -> None:
             parts.append(f"{where}: {msg}" if where else msg)
         return JSONResponse(error_body("invalid_request", "; ".join(parts)), 422)
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if exc.status_code == 405:
+            return method_not_allowed(request, exc)
+        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
+            return unreadable_json(exc)
+        code = {404: "not_found"}.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address."
