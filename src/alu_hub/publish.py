@@ -262,6 +262,11 @@ def prepare(
         raise PublishError(f"{e} Nothing was published.") from None
     if not info.video_codec:
         raise PublishError("The file has no video; nothing was published.")
+    if info.still:
+        raise PublishError(
+            f"The file is a still picture ({info.mime}), not a video; nothing was published."
+            " Send a video clip."
+        )
 
     item_id = uuid.uuid4().hex
     prefix = f"items/{item_id}"
