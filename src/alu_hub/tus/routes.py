@@ -171,12 +171,24 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
             )
         if complete:
             _start_complete(hub, upload_id)
-        # The upload exists whatever happened to its first bytes: answer 201 with the offset
-        # reached, and the client goes on from there with PATCH.
+        if got.outcome == "bad_checksum":  # tus checksum: 460; Location lets the client resume
+            raise _first_chunk_damaged(headers["Location"], got.end, expires)
+        # The upload exists whatever else happened to its first bytes: answer 201 with the
+        # offset reached, and the client goes on from there with PATCH.
         headers["Upload-Offset"] = str(got.end)
         if expires is not None:
             headers["Upload-Expires"] = http_date(expires)
     return Response(status_code=201, headers=headers)
+
+
+def _first_chunk_damaged(location: str, offset: int, expires: dt.datetime | None) -> ApiError:
+    return ApiError(
+        460,
+        "checksum_mismatch",
+        "The upload was created, but its first chunk does not match its Upload-Checksum and"
+        f" was discarded: send it again with PATCH at offset {offset} to the upload's Location.",
+        {**_store_headers(offset, expires), "Location": location},
+    )
 
 
 def _on_network(hub: Hub, sha256: str, member_id: int) -> OnNetwork | None:

@@ -1,0 +1,76 @@
+"""tus answers that say what the hub did: a damaged first chunk (460, with the upload's
+Location), a chunked body past the upload's end (413, none of it kept)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .test_tus import OFFSET_STREAM, Env, encode_meta, file_size, make_env
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def tus_env(tmp_path: Path) -> Iterator[Env]:
+    e, close = make_env(tmp_path)
+    yield e
+    close()
+
+
+def sha1_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
+def test_a_damaged_first_chunk_of_a_creation_with_upload_is_460_with_its_location(
+    tus_env: Env,
+) -> None:
+    data = bytes(range(256)) * 20  # 5,120 bytes
+    meta = encode_meta({"filename": "c.mp4", "sha256": hashlib.sha256(data).hexdigest()})
+    r = requests.post(
+        tus_env.base,
+        data=data[:100],
+        headers=tus_env.headers(
+            Upload_Length=str(len(data)), Upload_Metadata=meta, Content_Type=OFFSET_STREAM,
+            Upload_Checksum=f"sha1 {sha1_b64(b'no')}",
+        ),
+        timeout=10,
+    )  # fmt: skip
+    assert r.status_code == 460, r.text
+    assert r.json()["error"]["code"] == "checksum_mismatch"
+    assert "send it again with PATCH at offset 0" in r.json()["error"]["message"]
+    url = r.headers["Location"]
+    assert r.headers["Upload-Offset"] == "0" and "Upload-Expires" in r.headers
+    assert file_size(tus_env.path(url)) == 0 and tus_env.row(url).offset == 0
+    # the client resumes at the Location it was given
+    again = tus_env.patch(url, 0, data[:100], Upload_Checksum=f"sha1 {sha1_b64(data[:100])}")
+    assert again.status_code == 204 and again.headers["Upload-Offset"] == "100"
+
+
+def test_a_chunked_patch_past_the_upload_length_keeps_nothing_and_says_so(
+    tus_env: Env,
+) -> None:
+    data = b"a" * 5000
+    url = tus_env.create(data)
+    hdrs = tus_env.headers(Upload_Offset="0", Content_Type=OFFSET_STREAM)
+    r = requests.patch(url, data=iter([data[:3000]]), headers=hdrs, timeout=10)
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == "3000"
+    # the rest of the file and 500 bytes it grew by since the upload was created
+    hdrs["Upload-Offset"] = "3000"
+    r = requests.patch(url, data=iter([data[3000:], b"b" * 500]), headers=hdrs, timeout=10)
+    assert r.status_code == 413 and r.headers["Upload-Offset"] == "3000"
+    message = r.json()["error"]["message"]
+    assert "none of it was kept" in message and "from offset 3000" in message
+    row = tus_env.row(url)
+    assert (row.offset, row.state) == (3000, "receiving")
+    assert file_size(tus_env.path(url)) == 3000
+    assert tus_env.head(url).headers["Upload-Offset"] == "3000"
+    # what the answer said to do works
+    r = tus_env.patch(url, 3000, data[3000:])
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == "5000"
+    tus_env.wait_completed(url.rstrip("/").rsplit("/", 1)[-1])
