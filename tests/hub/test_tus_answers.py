@@ -1,17 +1,23 @@
 """tus answers that say what the hub did: a damaged first chunk (460, with the upload's
-Location), a chunked body past the upload's end (413, none of it kept)."""
+Location), a chunked body past the upload's end (413, none of it kept), a writer still
+sending left alone by a HEAD."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from .test_tus import OFFSET_STREAM, Env, encode_meta, file_size, make_env
+from alu_hub.tus import locks as tus_locks
+from tests.support.waiting import wait_until
+
+from .test_tus import OFFSET_STREAM, Env, RawPatch, encode_meta, file_size, make_env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,4 +79,43 @@ def test_a_chunked_patch_past_the_upload_length_keeps_nothing_and_says_so(
     # what the answer said to do works
     r = tus_env.patch(url, 3000, data[3000:])
     assert r.status_code == 204 and r.headers["Upload-Offset"] == "5000"
+    tus_env.wait_completed(url.rstrip("/").rsplit("/", 1)[-1])
+
+
+def test_a_head_or_a_second_patch_leaves_a_writer_that_is_still_sending_alone(
+    tus_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a writer whose client went away (silent for IDLE_S) is asked to stop; a HEAD
+    (a monitoring script) used to stop a healthy upload with 423 too."""
+    monkeypatch.setattr(tus_locks, "LOCK_WAIT_S", 1.0)  # (3 s in the field)
+    monkeypatch.setattr(tus_locks, "IDLE_S", 0.5)  # (2 s)
+    piece, pieces = 20_000, 150
+    data = os.urandom(piece * pieces)
+    url = tus_env.create(data)
+    raw = RawPatch(tus_env, url, 0, len(data))
+    finished = threading.Event()
+
+    def send_steadily() -> None:  # a piece every 30 ms: never idle for long
+        for i in range(pieces):
+            raw.send(data[i * piece : (i + 1) * piece])
+            if finished.wait(0.03):
+                return
+
+    sender = threading.Thread(target=send_steadily)
+    sender.start()
+    try:
+        wait_until(lambda: tus_env.row(url).lock_owner, what="the writer to take the upload")
+        head = tus_env.head(url)
+        assert head.status_code == 200
+        assert 0 <= int(head.headers["Upload-Offset"]) < len(data)
+        second = tus_env.patch(url, 0, data)
+        assert second.status_code == 423 and second.headers["Retry-After"] == "1"
+        assert sender.is_alive()  # the first writer went on sending all along
+        sender.join(30)
+        assert raw.read_head().startswith("HTTP/1.1 204")
+    finally:
+        finished.set()
+        sender.join(30)
+        raw.close()
+    assert tus_env.path(url).read_bytes() == data
     tus_env.wait_completed(url.rstrip("/").rsplit("/", 1)[-1])

@@ -129,7 +129,9 @@ async def _next_message(receive: Receive, lock: _UploadLock) -> Message | None:
     reader = asyncio.ensure_future(receive())
     lock.reader = reader
     try:
-        return await reader
+        message = await reader
+        lock.active_at = asyncio.get_running_loop().time()
+        return message
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if reader.cancelled() and lock.release_requested and not (task and task.cancelling()):

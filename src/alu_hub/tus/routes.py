@@ -226,6 +226,19 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
     return headers
 
 
+async def _head_of_receiving(hub: Hub, upload_id: str, member_id: int, up: Upload) -> Upload:
+    """The upload as a HEAD tells it. Taking the lock makes a writer whose client went away
+    (idle for IDLE_S) save and let go first; one still receiving bytes keeps on, and the HEAD
+    answers the offset stored so far (it only moves after an fsync)."""
+    try:
+        async with _hold(hub, upload_id) as hold:
+            return await hold.begin(member_id, lease=False)
+    except ApiError as e:
+        if e.status != 423:
+            raise
+        return up
+
+
 def _final_of(hub: Hub, upload_id: str, member_id: int) -> str | None:
     """The final upload that took partial ``upload_id`` of ``member_id`` (None: none did; a
     part that expired or was cancelled went into none, even if one was waiting for it)."""
@@ -253,9 +266,7 @@ async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> R
             e.headers[FINAL_HEADER] = _upload_url(request, final)
         raise
     if up.state == "receiving" and up.concat != "final":
-        # Taking the lock makes a writer whose client went away save and let go first.
-        async with _hold(hub, upload_id) as hold:
-            up = await hold.begin(member.id, lease=False)
+        up = await _head_of_receiving(hub, upload_id, member.id, up)
     headers = _upload_headers(request, up)
     if request.method.upper() == "HEAD":
         # the content a GET would send (RFC 9110 §8.6: a HEAD's Content-Length MUST NOT differ)
@@ -353,7 +364,7 @@ async def _delete(hub: Hub, member: Member, upload_id: str) -> Response:
             "This upload already has all its bytes and is being processed; it can no longer be "
             "cancelled.",
         )
-    async with _hold(hub, upload_id):  # a writer here stops first
+    async with _hold(hub, upload_id, force=True):  # a writer here stops first, even a live one
         done = await run_in_threadpool(_db_terminate, hub, upload_id)
     if not done:
         raise ApiError(
