@@ -358,12 +358,7 @@ def _patch_finished(up: Upload, client_offset: int, content_length: int | None) 
 async def _delete(hub: Hub, member: Member, upload_id: str) -> Response:
     up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
     if up.state not in ("receiving", "failed"):
-        raise ApiError(
-            409,
-            "upload_finished",
-            "This upload already has all its bytes and is being processed; it can no longer be "
-            "cancelled.",
-        )
+        raise _not_cancellable(up)
     async with _hold(hub, upload_id, force=True):  # a writer here stops first, even a live one
         done = await run_in_threadpool(_db_terminate, hub, upload_id)
     if not done:
@@ -371,6 +366,20 @@ async def _delete(hub: Hub, member: Member, upload_id: str) -> Response:
             409, "upload_finished", "This upload changed meanwhile; it was not cancelled."
         )
     return Response(status_code=204)
+
+
+def _not_cancellable(up: Upload) -> ApiError:
+    if up.state == "published" and up.item_id:
+        said = (
+            f"This upload was published as item {up.item_id}; it can no longer be cancelled."
+            " If the item must not be used, ask the agency to withdraw it."
+        )
+    else:
+        said = (
+            "This upload already has all its bytes and is being processed; it can no longer be "
+            "cancelled."
+        )
+    return ApiError(409, "upload_finished", said)
 
 
 def _status(up: Upload) -> JSONResponse:
