@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from alu_hub.tus import locks as tus_locks
+from alu_hub.tus import protocol as tus_protocol
 from tests.support.waiting import wait_until
 
 from .test_tus import OFFSET_STREAM, Env, RawPatch, encode_meta, file_size, make_env
@@ -119,3 +120,34 @@ def test_a_head_or_a_second_patch_leaves_a_writer_that_is_still_sending_alone(
         raw.close()
     assert tus_env.path(url).read_bytes() == data
     tus_env.wait_completed(url.rstrip("/").rsplit("/", 1)[-1])
+
+
+@pytest.mark.parametrize(
+    ("size", "said"),
+    [
+        (64 * 1024**3, "64 GiB"),
+        (500_000_000, "476.8 MiB"),
+        (104_857_600, "100 MiB"),
+        (100_000, "97.7 KiB"),
+        (500, "500 bytes"),
+        (3000 * 1024**3, "3,000 GiB"),
+    ],
+)
+def test_sizes_are_said_in_the_unit_they_are_in(size: int, said: str) -> None:
+    assert tus_protocol._size_text(size) == said
+
+
+def test_size_limits_in_413s_are_said_in_bytes_and_a_unit_people_read(tmp_path: Path) -> None:
+    e, close = make_env(tmp_path, max_upload_size=100_000, max_chunk_size=50_000)
+    try:
+        r = requests.post(e.base, headers=e.headers(Upload_Length="100001"), timeout=10)
+        assert r.status_code == 413 and r.json()["error"]["message"] == (
+            "The upload is larger than this hub accepts: the limit is 97.7 KiB (100000 bytes)."
+        )
+        url = e.create(b"x" * 60_000)
+        r = e.patch(url, 0, b"x" * 50_001)
+        assert r.status_code == 413 and r.json()["error"]["message"] == (
+            "A chunk may be at most 50000 bytes (48.8 KiB); send smaller chunks."
+        )
+    finally:
+        close()
