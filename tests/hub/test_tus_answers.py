@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from alu_hub.tus import locks as tus_locks
 from alu_hub.tus import protocol as tus_protocol
 from tests.support.waiting import wait_until
 
-from .test_tus import OFFSET_STREAM, Env, RawPatch, encode_meta, file_size, make_env
+from .test_tus import OFFSET_STREAM, Env, RawPatch, b64, encode_meta, file_size, make_env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -151,3 +153,41 @@ def test_size_limits_in_413s_are_said_in_bytes_and_a_unit_people_read(tmp_path: 
         )
     finally:
         close()
+
+
+def _metadata_of_length(n: int) -> str:
+    """A valid Upload-Metadata header of exactly ``n`` bytes, in the form the hub echoes."""
+    core = f"filename {b64('c.mp4')},sha256 {b64('0' * 64)},notes "
+    room = n - len(core) - 2  # what is left for the notes' base64 and ",<key>"
+    encoded = base64.b64encode(b"s" * (room * 3 // 4 - 3)).decode()
+    return core + encoded + "," + "p" * (n - len(core) - len(encoded) - 1)
+
+
+_STOCK_HEAD = """
+import http.client, sys
+from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+c.request("HEAD", u.path, headers={"Tus-Resumable": "1.0.0", "Authorization": sys.argv[2]})
+try:
+    r = c.getresponse()
+    print(r.status, len(r.getheader("Upload-Metadata")))
+except http.client.HTTPException as e:
+    print(type(e).__name__)
+"""
+
+
+def test_python_clients_resume_the_metadata_size_docs_operations_says(tus_env: Env) -> None:
+    """docs/operations.md: tuspy (Python's http.client, 64 KiB a header line, unless raised as
+    ALU Desk does) reads a HEAD back with 65,517 bytes of Upload-Metadata, not one more."""
+    said = []
+    for n in (65_517, 65_518):
+        meta = _metadata_of_length(n)
+        assert len(meta) == n
+        url = tus_env.create(b"x" * 10, Upload_Metadata=meta)
+        stock = subprocess.run(
+            [sys.executable, "-c", _STOCK_HEAD, url, f"Bearer {tus_env.token}"],
+            capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]},
+        )  # fmt: skip
+        said.append(stock.stdout.strip())
+    assert said == ["200 65517", "LineTooLong"]
