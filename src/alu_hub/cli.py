@@ -819,6 +819,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .server import uvicorn_config
 
     _check_port(args.port)
+    _check_free(args.host, args.port)  # before seeding and the banner: one line, exit 1
     if not args.data:
         args.data = str(default_data_dir() / "demo")
     # the demo seed makes its clips two at a time on threads: in place, no worker process

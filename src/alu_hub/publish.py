@@ -262,6 +262,11 @@ def prepare(
         raise PublishError(f"{e} Nothing was published.") from None
     if not info.video_codec:
         raise PublishError("The file has no video; nothing was published.")
+    if info.still:
+        raise PublishError(
+            f"The file is a still picture ({info.mime}), not a video; nothing was published."
+            " Send a video clip."
+        )
 
     item_id = uuid.uuid4().hex
     prefix = f"items/{item_id}"
@@ -585,12 +590,21 @@ def on_network(
     if other is None:
         return None
     title = other.title if len(other.title) <= _QUOTED_TITLE else other.title[:_QUOTED_TITLE] + "…"
-    date = other.published_at.strftime("%Y-%m-%d")
+    date = other.published_at.strftime("%Y-%m-%d") + _withdrawal(other)
     source = other.source_member if other.kind == "member_upload" else None
     if source is None:
         return OnNetwork(ON_NETWORK_AGENCY.format(title=title, date=date))
     name = source.display_name or source.username
     return OnNetwork(ON_NETWORK_MEMBER.format(title=title, member=name, date=date))
+
+
+def _withdrawal(item: Item) -> str:
+    """``; withdrawn DATE: REASON`` for a withdrawn item (a re-upload must not undo it), else
+    nothing: the member is told why the item it looks for says "do not use"."""
+    if item.withdrawn_at is None:
+        return ""
+    reason = " ".join(item.withdrawn_reason.split())[:_QUOTED_TITLE]
+    return f"; withdrawn {item.withdrawn_at:%Y-%m-%d}" + (f": {reason}" if reason else "")
 
 
 def _refuse_on_network(hub: Hub, member_id: int) -> Callable[[str], None]:

@@ -119,6 +119,7 @@ class Settings:
             max_upload_size=env_int("ALU_HUB_MAX_UPLOAD", 64 * GIB, least=1),
             # 0 (the default): no cap on a chunk but the upload's length
             max_chunk_size=env_int("ALU_HUB_MAX_CHUNK", 0, least=0) or None,
+            max_metadata_bytes=_metadata_limit(),
             signin_window_s=env_int("ALU_HUB_SIGNIN_WINDOW", 15 * 60, least=1),
             # (a limit of 0 turns that limit off, on purpose)
             signin_max_failures_per_user=env_int("ALU_HUB_SIGNIN_MAX_PER_USER", 10, least=0),
@@ -154,6 +155,20 @@ def env_int(name: str, default: int, *, least: int | None = None) -> int:
     if least is not None and number < least:
         raise SettingsError(f"{name} must be at least {least}, not {value!r}.")
     return number
+
+
+def _metadata_limit() -> int:
+    """``ALU_HUB_MAX_METADATA``: lowers the Upload-Metadata limit to what the members' own tus
+    clients can read back when they resume (docs/operations.md); it cannot be raised, the
+    request headers' room (``max_header_bytes``) is made for 192 KiB."""
+    default = Settings.max_metadata_bytes
+    limit = env_int("ALU_HUB_MAX_METADATA", default, least=KIB)
+    if limit > default:
+        raise SettingsError(
+            f"ALU_HUB_MAX_METADATA can lower the limit of {default} bytes, not raise it "
+            f"(not {limit})."
+        )
+    return limit
 
 
 def _proxies(value: str | None) -> tuple[str, ...]:

@@ -48,6 +48,15 @@ def test_the_refusal_after_the_last_byte_is_told_the_same() -> None:
     assert on_network("The file is empty; nothing was published.") is None
 
 
+def test_the_refusal_of_a_withdrawn_items_bytes_is_told_with_the_withdrawal() -> None:
+    withdrawn = AGENCY.replace("2026-12-06)", "2026-12-06; withdrawn 2026-12-07: Embargo (1))")
+    assert on_network(withdrawn) == withdrawn
+    r = _answer(422, {"error": {"code": "already_on_network", "message": withdrawn}})
+    with pytest.raises(PermanentError) as e:
+        _raise_for(r, creating=True)
+    assert str(e.value) == withdrawn
+
+
 def test_the_refusal_is_a_template_the_app_translates() -> None:
     from alu_client.ui import engine_text
 

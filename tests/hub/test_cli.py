@@ -558,6 +558,24 @@ def test_a_chunk_has_no_cap_unless_the_operator_sets_one(
         Settings.from_env(tmp_path)
 
 
+def test_the_metadata_limit_can_be_lowered_for_other_tus_clients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ALU_HUB_MAX_METADATA: unset, 192 KiB (ALU Desk's longest texts); lower, for members
+    whose tus clients cannot read such a HEAD back to resume (tuspy: 64 KiB a header line)."""
+    monkeypatch.delenv("ALU_HUB_MAX_METADATA", raising=False)
+    assert Settings.from_env(tmp_path).max_metadata_bytes == 196_608
+    monkeypatch.setenv("ALU_HUB_MAX_METADATA", "65517")
+    assert Settings.from_env(tmp_path).max_metadata_bytes == 65_517
+    for value, refusal in (
+        ("200000", "can lower the limit of 196608 bytes, not raise it"),
+        ("100", "must be at least 1024"),
+    ):
+        monkeypatch.setenv("ALU_HUB_MAX_METADATA", value)
+        with pytest.raises(SettingsError, match=refusal):
+            Settings.from_env(tmp_path)
+
+
 @pytest.mark.parametrize("workers", ["0", "-3"])
 def test_serve_refuses_workers_below_one(tmp_path: Path, workers: str) -> None:
     """As ALU_HUB_WORKERS=0 is (it served with one process without a word). --port 0: a

@@ -568,20 +568,25 @@ def test_publish_to_a_missing_bucket_is_one_line(tmp_path: Path, clip: Path, s3:
     ]
 
 
-def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(
+    tmp_path: Path, command: str
+) -> None:
+    """(``demo`` prepared its clips, printed its banner, then uvicorn's Errno 98, exit 3.)"""
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run("serve", "--data", str(tmp_path / "hub"), "--port", str(port))
+        r = run(command, "--data", str(tmp_path / "hub"), "--port", str(port))
     assert r.returncode == 1
     assert said(r) == [
         f"alu-hub: 127.0.0.1:{port} is in use by another program (another hub?): stop it, or "
         "serve on another --port."
     ]
-    assert "ALU hub on" not in r.stdout  # it did not say it was serving
+    assert "hub on" not in r.stdout  # it did not say it was serving
+    assert not (tmp_path / "hub").exists()  # nor seeded a demo
 
 
 def test_replicas_starting_together_each_record_the_setup(tmp_path: Path) -> None:

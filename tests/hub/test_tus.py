@@ -491,7 +491,7 @@ def test_413_upload_and_chunk_limits(env: Env) -> None:
     assert r.status_code == 413
     err = r.json()["error"]
     assert err["code"] == "upload_too_large"
-    assert "0.0625 GB" in err["message"]
+    assert "64 MiB (67108864 bytes)" in err["message"]
 
     data = os.urandom(MAX_CHUNK + 1)
     url = env.create(data)

@@ -39,6 +39,7 @@ class MediaInfo:
     audio_channels: int
     audio_rate: int
     bitrate: int  #: bits/s, 0 if unknown
+    still: bool = False  #: a still picture (JPEG, PNG, a one-frame stream), not a video
 
 
 # --------------------------------------------------------------------------- probing
@@ -104,7 +105,20 @@ def _describe(path: Path, container: InputContainer) -> MediaInfo:
         audio_channels=channels,
         audio_rate=rate_hz,
         bitrate=bitrate,
+        still=video is not None and _is_still(container_name, video.frames),
     )
+
+
+# FFmpeg's demuxers of pictures: "image2" (files by name), "image2pipe" and the
+# "<codec>_pipe" ones (jpeg_pipe, png_pipe, webp_pipe…), and the animated formats.
+_IMAGE_DEMUXERS = {"image2", "image2pipe", "gif", "apng", "webp"}
+
+
+def _is_still(container_name: str, frames: int) -> bool:
+    """Whether the picture stream is a photo or a drawing rather than moving pictures:
+    an image demuxer read it, or its header counts exactly one frame."""
+    image = container_name in _IMAGE_DEMUXERS or container_name.endswith("_pipe")
+    return image or frames == 1
 
 
 def _duration(container: InputContainer) -> float:

@@ -31,24 +31,28 @@ Locking (two writers must never interleave)
     In this process: one ``_UploadLock`` per upload id (per event loop), taken by PATCH, HEAD,
     DELETE and a creation-with-upload body. On links with outages the usual holder of a lock is
     a PATCH whose client has already gone away while the socket still looks open, so a
-    newcomer does not just queue: it sets the lock's ``release_requested`` flag and cancels the
-    holder's pending body read (the flag is also checked between reads). The holder then stops
+    newcomer does not just queue: once the holder has received nothing for ``IDLE_S`` (2 s;
+    at once for a DELETE) it sets the lock's ``release_requested`` flag and cancels the
+    holder's pending body read (the flag is also checked between reads). A holder still
+    receiving bytes is left alone: a HEAD answers the stored offset at its deadline, a PATCH
+    423. The holder then stops
     reading, fsyncs what it wrote, stores that offset and answers 423 ``upload_locked`` (with
     ``Upload-Offset`` and ``Retry-After: 1``) to whoever is still listening. The newcomer
     waits up to ``LOCK_WAIT_S`` (3 s) for the lock, else it answers 423 itself. So of two
-    PATCHes racing on one upload, one ends early with 423 (or, if it had finished, the other
-    gets 409) and the bytes never interleave; tus clients retry 423 and resume from HEAD.
+    PATCHes racing on one upload, the second gets 423 (or 409, if the first had finished or
+    went silent and stopped) and the bytes never interleave; tus clients retry 423 and
+    resume from HEAD.
     Between processes: the writer also holds a lease in the upload's row (``lock_owner`` =
     a random id per request, ``lock_expires_at`` = now + 30 s), taken with one conditional
     UPDATE (free, or expired) and renewed, again conditionally, every 10 s while bytes arrive
     and before any write that follows a stall; the new offset is stored only while the lease
     is still ours, and a writer that lost it stops without writing. A request in another
     process (a replica) that finds the lease held asks its writer to let go by marking the
-    lease (``lock_owner`` + ``!``); the writer looks for the mark every 0.5 s and then lets go
-    as above, so a client whose link died mid-PATCH on one replica resumes through another
-    within about a second. A HEAD waits for that too (up to ``LOCK_WAIT_S``, then answers the
-    stored offset: it only moves after an fsync). A lease past its expiry is free, so a writer
-    whose process died blocks its upload for at most 30 s.
+    lease (``lock_owner`` + ``!``); the writer looks for the mark every 0.5 s and, once idle
+    for ``IDLE_S``, lets go as above, so a client whose link died mid-PATCH on one replica
+    resumes through another within a few seconds. A HEAD waits for that too (up to
+    ``LOCK_WAIT_S``, then answers the stored offset: it only moves after an fsync). A lease
+    past its expiry is free, so a writer whose process died blocks its upload for at most 30 s.
 
 Completion
     When a plain or final upload has all its bytes its state becomes ``processing`` (committed)

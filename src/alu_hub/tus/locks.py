@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 #: How long a newcomer waits for an upload's lock before 423.
 LOCK_WAIT_S = 3.0
+#: A writer that has received no byte for this long is taken for one whose client went away
+#: (a link that died without a FIN): a newcomer's HEAD or PATCH asks it to let go. One still
+#: receiving bytes is left alone. Under LOCK_WAIT_S, so a dead writer always lets go in time.
+IDLE_S = 2.0
 
 
 # --- the per-upload lock ----------------------------------------------------------------------
@@ -49,6 +53,11 @@ class _UploadLock:
         self.reader: asyncio.Future[Message] | None = None
         self.freed = asyncio.Event()
         self.waiting = 0
+        #: when the holder took the lock or last received a part of its body (loop time)
+        self.active_at = 0.0
+
+    def idle_for(self) -> float:
+        return asyncio.get_running_loop().time() - self.active_at
 
     def ask_release(self) -> None:
         self.release_requested = True
@@ -69,7 +78,9 @@ def _lock_table() -> dict[str, _UploadLock]:
     return table
 
 
-async def _acquire(upload_id: str, owner: str, wait: float) -> _UploadLock:
+async def _acquire(upload_id: str, owner: str, wait: float, *, force: bool) -> _UploadLock:
+    """Take the upload's lock, asking its holder to let go: at once with ``force`` (DELETE),
+    else once it has received nothing for IDLE_S. 423 after ``wait`` seconds."""
     table = _lock_table()
     lock = table.get(upload_id)
     if lock is None:
@@ -79,16 +90,19 @@ async def _acquire(upload_id: str, owner: str, wait: float) -> _UploadLock:
     lock.waiting += 1
     try:
         while lock.holder is not None:
-            lock.ask_release()
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise _locked()
-            try:
+            idle = lock.idle_for()
+            if force or idle >= IDLE_S:
+                lock.ask_release()
+            else:  # a writer still receiving bytes: look again when it would be idle enough
+                remaining = min(remaining, IDLE_S - idle)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lock.freed.wait(), remaining)
-            except TimeoutError:
-                raise _locked() from None
         lock.holder = owner
         lock.release_requested = False
+        lock.active_at = loop.time()
         return lock
     finally:
         lock.waiting -= 1
@@ -179,6 +193,8 @@ class _Hold:
                 continue
             if state == "lost":
                 self.lost = True
+            elif self.lock.idle_for() < IDLE_S:
+                continue  # asked, but its client is still sending: ask again next time
             self.lock.ask_release()
             return
 
@@ -204,12 +220,13 @@ class _Hold:
 
 
 @asynccontextmanager
-async def _hold(hub: Hub, upload_id: str) -> AsyncIterator[_Hold]:
-    """Hold the upload's in-process lock (asking a holder to let go; 423 after LOCK_WAIT_S);
-    on exit, drop the database lease if ``begin`` took it and it was not stored yet."""
+async def _hold(hub: Hub, upload_id: str, *, force: bool = False) -> AsyncIterator[_Hold]:
+    """Hold the upload's in-process lock (asking a holder to let go: an idle one, or any with
+    ``force``; 423 after LOCK_WAIT_S); on exit, drop the database lease if ``begin`` took it
+    and it was not stored yet."""
     owner = secrets.token_hex(16)
     deadline = asyncio.get_running_loop().time() + LOCK_WAIT_S
-    lock = await _acquire(upload_id, owner, LOCK_WAIT_S)
+    lock = await _acquire(upload_id, owner, LOCK_WAIT_S, force=force)
     hold = _Hold(hub, upload_id, owner, lock, deadline)
     try:
         yield hold

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 
 from ..errors import ApiError
-from ..settings import GIB
+from ..settings import GIB, KIB, MIB
 
 try:
     # ISA-L's CRC-32: the same function as zlib's, 3-5x faster on CPUs with a carry-less
@@ -102,7 +102,12 @@ def _is_offset_stream(request: Request) -> bool:
 
 
 def _size_text(n: int) -> str:
-    return f"{n / GIB:.4g} GB"
+    """``n`` bytes for people, in the binary unit the number is in: "64 GiB", "476.8 MiB",
+    "48.8 KiB", "500 bytes" (never "0.4657 GB" or "9.313e-05 GB")."""
+    for unit, size in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if n >= size:
+            return f"{n / size:,.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
 
 
 def _too_large(limit: int) -> ApiError:

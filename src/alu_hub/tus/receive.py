@@ -129,7 +129,9 @@ async def _next_message(receive: Receive, lock: _UploadLock) -> Message | None:
     reader = asyncio.ensure_future(receive())
     lock.reader = reader
     try:
-        return await reader
+        message = await reader
+        lock.active_at = asyncio.get_running_loop().time()
+        return message
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if reader.cancelled() and lock.release_requested and not (task and task.cancelling()):
@@ -212,7 +214,9 @@ async def _receive_body(
                 await loop.run_in_executor(_IO, _fdatasync, writer.fd)
             except OSError:
                 return _Received(start, start, outcome)
-        if checksum is not None:
+        if outcome == "too_much":  # refused whole, as a body whose Content-Length is too long
+            await loop.run_in_executor(_IO, writer.rewind)
+        elif checksum is not None:
             assert writer.hasher is not None
             good = outcome == "complete" and hmac.compare_digest(
                 writer.hasher.digest(), checksum.digest
@@ -256,8 +260,8 @@ async def _write_and_store(
     got = await _receive_body(request, hold, _upload_path(hub, up.id), start, limit, checksum)
     if got.outcome == "lease_lost":
         return got, None, False
-    if checksum is not None and got.outcome != "complete":
-        # the chunk was discarded (460, or cut short): so is the Upload-Length that came with it
+    if got.outcome == "too_much" or (checksum is not None and got.outcome != "complete"):
+        # the chunk was discarded (413, 460, or cut short): so is the Upload-Length sent with it
         # (tus checksum: "the upload and its offset MUST NOT be updated"); else a retry that
         # corrects a deferred length would be refused, and an empty chunk could complete it
         length = up.length
@@ -307,7 +311,9 @@ def _body_problem(got: _Received, expires: dt.datetime | None) -> ApiError | Non
         return ApiError(
             413,
             "beyond_upload_length",
-            "The chunk goes beyond the upload's length or the largest chunk accepted.",
+            "The chunk goes past the upload's length (or is larger than this hub accepts in one"
+            f" request); none of it was kept. Send it again from offset {got.end}, ending at"
+            " the upload's length.",
             {**headers, "Connection": "close"},
         )
     if got.outcome == "disk_full":

@@ -171,12 +171,24 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
             )
         if complete:
             _start_complete(hub, upload_id)
-        # The upload exists whatever happened to its first bytes: answer 201 with the offset
-        # reached, and the client goes on from there with PATCH.
+        if got.outcome == "bad_checksum":  # tus checksum: 460; Location lets the client resume
+            raise _first_chunk_damaged(headers["Location"], got.end, expires)
+        # The upload exists whatever else happened to its first bytes: answer 201 with the
+        # offset reached, and the client goes on from there with PATCH.
         headers["Upload-Offset"] = str(got.end)
         if expires is not None:
             headers["Upload-Expires"] = http_date(expires)
     return Response(status_code=201, headers=headers)
+
+
+def _first_chunk_damaged(location: str, offset: int, expires: dt.datetime | None) -> ApiError:
+    return ApiError(
+        460,
+        "checksum_mismatch",
+        "The upload was created, but its first chunk does not match its Upload-Checksum and"
+        f" was discarded: send it again with PATCH at offset {offset} to the upload's Location.",
+        {**_store_headers(offset, expires), "Location": location},
+    )
 
 
 def _on_network(hub: Hub, sha256: str, member_id: int) -> OnNetwork | None:
@@ -214,6 +226,19 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
     return headers
 
 
+async def _head_of_receiving(hub: Hub, upload_id: str, member_id: int, up: Upload) -> Upload:
+    """The upload as a HEAD tells it. Taking the lock makes a writer whose client went away
+    (idle for IDLE_S) save and let go first; one still receiving bytes keeps on, and the HEAD
+    answers the offset stored so far (it only moves after an fsync)."""
+    try:
+        async with _hold(hub, upload_id) as hold:
+            return await hold.begin(member_id, lease=False)
+    except ApiError as e:
+        if e.status != 423:
+            raise
+        return up
+
+
 def _final_of(hub: Hub, upload_id: str, member_id: int) -> str | None:
     """The final upload that took partial ``upload_id`` of ``member_id`` (None: none did; a
     part that expired or was cancelled went into none, even if one was waiting for it)."""
@@ -241,9 +266,7 @@ async def _head(request: Request, hub: Hub, member: Member, upload_id: str) -> R
             e.headers[FINAL_HEADER] = _upload_url(request, final)
         raise
     if up.state == "receiving" and up.concat != "final":
-        # Taking the lock makes a writer whose client went away save and let go first.
-        async with _hold(hub, upload_id) as hold:
-            up = await hold.begin(member.id, lease=False)
+        up = await _head_of_receiving(hub, upload_id, member.id, up)
     headers = _upload_headers(request, up)
     if request.method.upper() == "HEAD":
         # the content a GET would send (RFC 9110 §8.6: a HEAD's Content-Length MUST NOT differ)
@@ -335,19 +358,28 @@ def _patch_finished(up: Upload, client_offset: int, content_length: int | None) 
 async def _delete(hub: Hub, member: Member, upload_id: str) -> Response:
     up = await run_in_threadpool(_db_owned, hub, upload_id, member.id)
     if up.state not in ("receiving", "failed"):
-        raise ApiError(
-            409,
-            "upload_finished",
-            "This upload already has all its bytes and is being processed; it can no longer be "
-            "cancelled.",
-        )
-    async with _hold(hub, upload_id):  # a writer here stops first
+        raise _not_cancellable(up)
+    async with _hold(hub, upload_id, force=True):  # a writer here stops first, even a live one
         done = await run_in_threadpool(_db_terminate, hub, upload_id)
     if not done:
         raise ApiError(
             409, "upload_finished", "This upload changed meanwhile; it was not cancelled."
         )
     return Response(status_code=204)
+
+
+def _not_cancellable(up: Upload) -> ApiError:
+    if up.state == "published" and up.item_id:
+        said = (
+            f"This upload was published as item {up.item_id}; it can no longer be cancelled."
+            " If the item must not be used, ask the agency to withdraw it."
+        )
+    else:
+        said = (
+            "This upload already has all its bytes and is being processed; it can no longer be "
+            "cancelled."
+        )
+    return ApiError(409, "upload_finished", said)
 
 
 def _status(up: Upload) -> JSONResponse:

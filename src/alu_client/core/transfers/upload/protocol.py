@@ -196,15 +196,18 @@ MSG_ON_NETWORK_MEMBER = (
     "This file is already on the network: it is “{title}”, sent by {member} (published "
     "{date}). It was not published again."
 )
+#: the date, and the withdrawal the hub adds for an item withdrawn since ("; withdrawn
+#: DATE: REASON"), which stays in the date's place, in the hub's words
+_DATE = r"(?P<date>\d{4}-\d{2}-\d{2}(?:; withdrawn \d{4}-\d{2}-\d{2}(?:: .+)?)?)"
 _ON_NETWORK = (
     re.compile(
         r"This file is already on the network: it is the agency's “(?P<title>.+)” "
-        r"\(published (?P<date>\d{4}-\d{2}-\d{2})\)\. It was not published again\.",
+        rf"\(published {_DATE}\)\. It was not published again\.",
         re.DOTALL,
     ),
     re.compile(
         r"This file is already on the network: it is “(?P<title>.+)”, sent by (?P<member>.+) "
-        r"\(published (?P<date>\d{4}-\d{2}-\d{2})\)\. It was not published again\.",
+        rf"\(published {_DATE}\)\. It was not published again\.",
         re.DOTALL,
     ),
 )
