@@ -484,21 +484,12 @@ class TransferStore:
                 " AND direction = 'download'",
                 (tid,),
             ).fetchone()
-            if row is None:
-                return False
-            try:
-                options = json.loads(row[0]) if row[0] else {}
-            except (TypeError, ValueError):
+            options = None if row is None else _with_same_as(row[0], same_as)
+            if options is None:
                 return False  # (a row damaged in the file never runs: not moved either)
-            if not isinstance(options, dict):
-                return False
-            if same_as is None:
-                options.pop("same_as", None)
-            else:
-                options["same_as"] = same_as
             c.execute(
                 "UPDATE transfers SET destination = ?, options = ? WHERE id = ?",
-                (destination, json.dumps(options), tid),
+                (destination, options, tid),
             )
             return True
 
@@ -512,21 +503,12 @@ class TransferStore:
                 " AND state IN ('queued', 'paused', 'failed')",
                 (tid,),
             ).fetchone()
-            if row is None:
-                return False
-            try:
-                options = json.loads(row[0]) if row[0] else {}
-            except (TypeError, ValueError):
-                options = {}
-            if not isinstance(options, dict):
-                options = {}
-            if same_as is None:
-                options.pop("same_as", None)
-            else:
-                options["same_as"] = same_as
+            options = None if row is None else _with_same_as(row[0], same_as)
+            if options is None:
+                return False  # (its options damaged in the file: whose it is unknown)
             c.execute(
                 "UPDATE transfers SET destination = ?, options = ?, bytes_done = 0 WHERE id = ?",
-                (destination, json.dumps(options), tid),
+                (destination, options, tid),
             )
             self._drop_checkpoint(c, tid)
             return True
@@ -942,6 +924,22 @@ class TransferStore:
             )
         else:
             cls._log(c, tid, "queued", error)
+
+
+def _with_same_as(options_text: str | None, same_as: str | None) -> str | None:
+    """A download's options (JSON) with ``same_as`` set (None: removed), or None when they
+    cannot be read (damaged in the file)."""
+    try:
+        options = json.loads(options_text) if options_text else {}
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(options, dict):
+        return None
+    if same_as is None:
+        options.pop("same_as", None)
+    else:
+        options["same_as"] = same_as
+    return json.dumps(options)
 
 
 class StoreCheckpoint:
