@@ -2668,6 +2668,10 @@
         <translation>لا يحتوي {name} على صورة ولا صوت.</translation>
     </message>
     <message>
+        <source>{name} is a still picture, not a video file.</source>
+        <translation>{name} صورة ثابتة، لا ملف فيديو.</translation>
+    </message>
+    <message>
         <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
         <translation>{name} غير مكتمل: يتوقف قبل نهاية الفيديو (هل انقطع النسخ قبل اكتماله؟).</translation>
     </message>

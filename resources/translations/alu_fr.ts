@@ -2604,6 +2604,10 @@
         <translation>{name} ne contient ni image ni son.</translation>
     </message>
     <message>
+        <source>{name} is a still picture, not a video file.</source>
+        <translation>{name} est une image fixe, pas un fichier vidéo.</translation>
+    </message>
+    <message>
         <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
         <translation>{name} est incomplet : il s’arrête avant la fin de sa vidéo (la copie a-t-elle été interrompue ?).</translation>
     </message>

@@ -230,3 +230,19 @@ def test_only_present_files_are_probed_and_stop_ends_the_thread(
     w.stop()
     assert not w._thread.is_alive()
     assert w.wait_idle(1)  # a stopped worker does not keep anyone waiting
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo-named-like-a.mp4"])
+def test_a_still_picture_is_not_a_video(clip: Path, tmp_path: Path, name: str) -> None:
+    # the hub refuses a still picture once it has every byte: a photo dragged onto the upload
+    # form or into a hot folder went whole, then failed
+    made = make_thumbnail(clip, tmp_path / ("still.png" if name.endswith(".png") else "still.jpg"))
+    photo = tmp_path / name
+    made.rename(photo)
+    with pytest.raises(MediaError) as refused:
+        probe(photo)
+    assert str(refused.value) == f"{name} is a still picture, not a video file."
+    from alu_client.core.uploads import video_problem
+
+    assert video_problem(photo) == f"{name} is a still picture, not a video file."
+    assert video_problem(clip) == ""  # (a clip still goes)

@@ -139,6 +139,17 @@ def _check_complete(path: Path, container: Any) -> None:
             )
 
 
+#: FFmpeg's demuxers of pictures: "image2" (files by name), "image2pipe" and the
+#: "<codec>_pipe" ones (jpeg_pipe, png_pipe, webp_pipe…), and the animated formats (the hub's)
+_IMAGE_DEMUXERS = frozenset({"image2", "image2pipe", "gif", "apng", "webp"})
+
+
+def _is_still(container_name: str, frames: int) -> bool:
+    """A photo or a drawing rather than moving pictures, as the hub judges it
+    (``alu_hub.media.probe``): an image demuxer read it, or its header counts one frame."""
+    return container_name in _IMAGE_DEMUXERS or container_name.endswith("_pipe") or frames == 1
+
+
 def probe(path: Path) -> Probe:
     """Describe ``path`` from its headers. Raises MediaError for a missing, empty, corrupt or
     non-media file."""
@@ -150,6 +161,9 @@ def probe(path: Path) -> Probe:
             raise MediaError(f"{path.name} has no picture or sound in it.")
         if video is not None and video.codec_context.width <= 0 and audio is None:
             raise MediaError(f"{path.name} is not a video file we can read (no picture size).")
+        if video is not None and _is_still(str(container.format.name), video.frames):
+            # (the hub refuses it once it has every byte: a photo dragged in went whole)
+            raise MediaError(f"{path.name} is a still picture, not a video file.")
         _check_complete(path, container)
         fps = 0.0
         if video is not None:
