@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alu_client.core.credentials import MemorySecrets
+from alu_client.core.credentials import INSECURE_FILE_NAME, FileSecrets, MemorySecrets
 from alu_client.core.library import upsert_items
 from alu_client.core.lockfile import holder
 from alu_client.core.paths import default_paths
@@ -72,6 +72,9 @@ def test_get_beside_the_app_of_another_member_waits_for_the_folder_not_for_the_a
         for name, user in ((ANN, "ann"), (BEN, "ben")):
             profiles.save(Profile(name, "https://hub.alu.africa", user))
         upsert_items(store, BEN, [make_item(1, id="it1")])
+        # Ben signed in on this workstation (`alu get` refuses a profile with no sign-in kept)
+        terminal = FileSecrets(paths.data_dir / INSECURE_FILE_NAME)
+        terminal.set(Profile(BEN, "https://hub.alu.africa", "ben").secret_key, "ben-token")
     finally:
         store.close()
     app = Services(paths, MemorySecrets())  # the app, Ann signed in
@@ -81,13 +84,15 @@ def test_get_beside_the_app_of_another_member_waits_for_the_folder_not_for_the_a
         said = holder(paths.engine_lock)  # what the app says in its lock file
         get = subprocess.Popen(
             [sys.executable, "-m", "alu_client.cli", "get", "it1"],
-            env={**os.environ, "ALU_CLIENT_HOME": str(home)},
+            env={**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         assert get.stderr is not None
         first = get.stderr.readline()
+        while "ALU_SECRETS" in first:  # (the plain-text file's warning)
+            first = get.stderr.readline()
         get.send_signal(signal.SIGINT)
         get.communicate(timeout=30)
     finally:
