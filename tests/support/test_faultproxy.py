@@ -581,14 +581,17 @@ def test_refuse_fails_requests_fast_and_refuse_false_restores(
 
 
 def test_an_unreachable_target_resets_the_client() -> None:
+    # the port stays bound, not listening, for the whole test (connections to it are refused):
+    # closed at once, it was once handed to the proxy itself, which then connected to itself
+    # ~10,000 times until the process ran out of files (EMFILE)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    with FaultProxy(("127.0.0.1", closed_port)) as proxy:
-        data, how = raw_exchange(proxy.port)
-        assert (data, how) == (b"", "reset")
-        assert proxy.wait_for_event("connect_failed") == "connect_failed conn 1: ECONNREFUSED"
-        assert proxy.live_connections == 0
+        with FaultProxy(("127.0.0.1", closed_port)) as proxy:
+            data, how = raw_exchange(proxy.port)
+            assert (data, how) == (b"", "reset")
+            assert proxy.wait_for_event("connect_failed") == "connect_failed conn 1: ECONNREFUSED"
+            assert proxy.live_connections == 0
 
 
 def test_reset_all_drops_live_connections(proxy: FaultProxy, session: requests.Session) -> None:
