@@ -186,9 +186,6 @@ def test_an_ended_session_holds_the_hubs_transfers_and_a_new_sign_in_lets_them_g
     items = [live_hub.publish(clip, title=f"Nairobi rain {n}") for n in range(3)]
     desk: Services = live_hub.workstation(tmp_path / "desk", "ktn", PASSWORD)
     try:
-        queue = desk.start_engine(
-            sync=False, rules=False, hot_folders=False, media=False, max_downloads=1
-        )
         desk.store_items([desk.client().item(item) for item in items])  # (the feed's)
         # the session ends on the hub (expired, signed out elsewhere)
         old = desk.client().auth_headers()
@@ -200,6 +197,12 @@ def test_an_ended_session_holds_the_hubs_transfers_and_a_new_sign_in_lets_them_g
         )
         downloads = [desk.download(item) for item in items]
         upload = desk.upload(other_clip, UploadFields(title="Our floods", language="en"))
+        # queued before the engine starts: its first pass starts a download and the upload
+        # together (queued while it ran, the upload was held unstarted when the download's
+        # refusal came first, on a loaded machine)
+        queue = desk.start_engine(
+            sync=False, rules=False, hot_folders=False, media=False, max_downloads=1
+        )
         wait_until(lambda: queue.waits_for_sign_in, timeout=30, what="a wait for the sign-in")
         wait_until(
             lambda: (t := queue.transfers.get(upload)) is not None and t.last_error,
