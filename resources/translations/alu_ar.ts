@@ -2672,6 +2672,10 @@
         <translation>{name} صورة ثابتة، لا ملف فيديو.</translation>
     </message>
     <message>
+        <source>{name} has sound but no picture: it is not a video file.</source>
+        <translation>{name} فيه صوت بلا صورة: ليس ملف فيديو.</translation>
+    </message>
+    <message>
         <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
         <translation>{name} غير مكتمل: يتوقف قبل نهاية الفيديو (هل انقطع النسخ قبل اكتماله؟).</translation>
     </message>

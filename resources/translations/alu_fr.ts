@@ -2608,6 +2608,10 @@
         <translation>{name} est une image fixe, pas un fichier vidéo.</translation>
     </message>
     <message>
+        <source>{name} has sound but no picture: it is not a video file.</source>
+        <translation>{name} contient du son mais pas d’image : ce n’est pas un fichier vidéo.</translation>
+    </message>
+    <message>
         <source>{name} is incomplete: it stops before the end of its video (was the copy cut short?).</source>
         <translation>{name} est incomplet : il s’arrête avant la fin de sa vidéo (la copie a-t-elle été interrompue ?).</translation>
     </message>

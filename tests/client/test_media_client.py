@@ -87,6 +87,23 @@ def test_anything_but_a_clip_is_a_plain_media_error(clip: Path, tmp_path: Path) 
     assert not (tmp_path / "t.jpg").exists()
 
 
+def test_sound_without_picture_is_described_but_not_sent(clip: Path, tmp_path: Path) -> None:
+    # the hub publishes videos only and said so once it had every byte: an hour of a
+    # reporter's voice-over dragged onto the upload form went whole over a slow link first
+    from alu_client.core.uploads import video_problem
+    from tests.support.media_files import sound_only
+
+    sound = sound_only(clip, tmp_path / "voice-over.m4a")
+    info = probe(sound)  # the library describes what it holds, as it is
+    assert (info.video_codec, info.audio_codec) == (None, "aac")
+    with pytest.raises(MediaError) as refused:
+        media.probe_video(sound)
+    said = "voice-over.m4a has sound but no picture: it is not a video file."
+    assert str(refused.value) == said
+    assert video_problem(sound) == said
+    assert media.probe_video(clip).video_codec == "h264"
+
+
 # --- the worker ----------------------------------------------------------------------------------
 
 

@@ -397,6 +397,23 @@ def test_a_real_drop_opens_the_form(
     qtbot.waitUntil(lambda: not d.isVisible())
 
 
+def test_sound_without_picture_is_refused_before_it_is_sent(
+    qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path, clip: Path
+) -> None:
+    # the hub publishes videos only: a reporter's voice-over went whole before it said so
+    from tests.support.media_files import sound_only
+
+    sound = sound_only(clip, tmp_path / "voice-over.m4a")
+    dialog = open_dialog(qtbot, desk, tasks, sound)
+    assert dialog.model.entries[0].probe is None  # refused at the file, as a photo is
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    assert not dialog.busy and dialog.isVisible() and uploads(desk) == []
+    assert dialog.message.text() == (
+        f"{formats.isolated('voice-over.m4a')} has sound but no picture: it is not a video "
+        "file. The hub would refuse it."
+    )
+
+
 def test_preparing_shows_progress_and_can_be_canceled(
     qtbot: Any, desk: Services, tasks: TaskRunner, tmp_path: Path
 ) -> None:

@@ -182,6 +182,16 @@ def probe(path: Path) -> Probe:
         )
 
 
+def probe_video(path: Path) -> Probe:
+    """``probe``, refusing as well what the hub will not publish as a video: a file with sound
+    and no picture (the hub says so once it has every byte; over a slow link an hour of sound
+    went whole first). For what is to be sent; the library's files are described as they are."""
+    info = probe(path)
+    if info.video_codec is None:
+        raise MediaError(f"{Path(path).name} has sound but no picture: it is not a video file.")
+    return info
+
+
 # --- thumbnails ----------------------------------------------------------------------------------
 
 

@@ -208,7 +208,7 @@ def video_problem(path: Path) -> str:
             )
         return ""
     try:
-        media.probe(path)
+        media.probe_video(path)
     except media.MediaError as e:
         return str(e)
     return ""

@@ -28,6 +28,7 @@ _MARKED = (
     QT_TRANSLATE_NOOP("MediaProblem", "{name} is not a video file we can read ({reason})."),
     QT_TRANSLATE_NOOP("MediaProblem", "{name} has no picture or sound in it."),
     QT_TRANSLATE_NOOP("MediaProblem", "{name} is a still picture, not a video file."),
+    QT_TRANSLATE_NOOP("MediaProblem", "{name} has sound but no picture: it is not a video file."),
     QT_TRANSLATE_NOOP(
         "MediaProblem",
         "{name} is incomplete: it stops before the end of its video (was the copy cut short?).",

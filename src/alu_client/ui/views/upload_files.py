@@ -258,7 +258,7 @@ def inspect_file(path: Path, thumbnail: Path) -> Inspection:
     stamp = file_stamp(path)
     recorded, file_time = _tagged_time(path), _file_time(path)
     try:
-        probe = media.probe(path)
+        probe = media.probe_video(path)
     except media.MediaError as e:
         return Inspection(None, str(e), None, recorded, stamp, file_time)
     image = None
