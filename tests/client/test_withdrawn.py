@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from alu_client.core.hub import ChangePage, Item, ItemPage, NotFound, parse_item
-from alu_client.core.library import Library, update_items, upsert_items
+from alu_client.core.library import Library, Query, update_items, upsert_items
 from alu_client.core.rules import Conditions, Rule, RuleEngine, RuleStore
 from alu_client.core.store import Store
 from alu_client.core.sync import FeedSync, SyncState
@@ -169,6 +169,25 @@ def _sync(store: Store, hub: ChangingHub, changed: list[Item]) -> FeedSync:
         on_changed=changed.extend,
         page_size=2,
     )
+
+
+def test_a_withdrawn_item_is_not_waiting_to_be_read(store: Store) -> None:
+    # "Feed (3)" with one of the three withdrawn sent the newsroom to an item nothing of
+    # which could be used; the member's own uploads are not counted either
+    lib = Library(store, PROFILE)
+    items = [make_item(i, published_at=BASE + dt.timedelta(minutes=i)) for i in range(1, 4)]
+    upsert_items(store, PROFILE, items)
+    assert lib.unread_count() == 3
+    update_items(store, PROFILE, [withdrawn(items[0])])  # withdrawn after it arrived
+    upsert_items(store, PROFILE, [withdrawn(make_item(4, published_at=BASE))])  # arrived so
+    assert lib.unread_count() == 2
+    unread = [li.id for li in lib.search(Query(unread=True)).items]
+    assert unread == [items[2].id, items[1].id]  # what `alu feed --new` and the filter list
+    seen = {li.id for li in lib.search(Query(unread=False)).items}
+    assert seen == {items[0].id, make_item(4).id}
+    assert lib.mark_all_read() == 2  # the two waiting, not the withdrawn ones
+    assert lib.unread_count() == 0
+    assert lib.mark_read([items[0].id], read=False) == 0  # (never waiting: it is not unread)
 
 
 def test_the_changes_feed_updates_the_library_after_the_feed(store: Store) -> None:

@@ -58,7 +58,8 @@ class Library:
 
     def unread_count(self) -> int:
         row = self.store.query_one(
-            "SELECT count(*) FROM items WHERE profile = ? AND read_at IS NULL", (self.profile,)
+            f"SELECT count(*) FROM items WHERE profile = ? AND {_search.UNREAD_SQL.format(t='')}",  # noqa: S608
+            (self.profile,),
         )
         return int(row[0]) if row is not None else 0
 
@@ -88,7 +89,8 @@ class Library:
             return _search.mark_read(self.store, self.profile, q, time.time())
         with self.store.write() as conn:
             cur = conn.execute(
-                "UPDATE items SET read_at = ? WHERE profile = ? AND read_at IS NULL",
+                "UPDATE items SET read_at = ? WHERE profile = ?"  # noqa: S608
+                f" AND {_search.UNREAD_SQL.format(t='')}",
                 (time.time(), self.profile),
             )
             return cur.rowcount

@@ -31,6 +31,10 @@ _HAD_FILE = (
     "i.id IN (SELECT item_id FROM library_files WHERE profile = ?"
     " AND state IN ('present', 'missing'))"
 )
+#: an item not read yet, in a WHERE clause (``t``: "i." or ""): one the agency withdrew is
+#: never waiting to be read (nothing in it can be used), counted in neither "Feed (N)" nor the
+#: unread count nor `alu feed --new`, as the member's own uploads are not
+UNREAD_SQL = "{t}read_at IS NULL AND {t}withdrawn_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,9 @@ def _where(profile: str, q: Query, strict: bool = False) -> tuple[str, list[Any]
         where.append(has if q.downloaded else f"NOT {has}")
         params.append(profile)
     if q.unread is not None:
-        where.append("i.read_at IS NULL" if q.unread else "i.read_at IS NOT NULL")
+        where.append(
+            UNREAD_SQL.format(t="i.") if q.unread else f"NOT ({UNREAD_SQL.format(t='i.')})"
+        )
     return " AND ".join(where), params
 
 
@@ -237,7 +243,7 @@ def mark_read(store: Store, profile: str, q: Query, now: float) -> int:
         try:
             with store.write() as conn:
                 cur = conn.execute(
-                    "UPDATE items SET read_at = ? WHERE read_at IS NULL AND pk IN"  # noqa: S608
+                    f"UPDATE items SET read_at = ? WHERE {UNREAD_SQL.format(t='')} AND pk IN"  # noqa: S608
                     f" (SELECT i.pk FROM items i WHERE {where})",
                     (now, *params),
                 )
