@@ -735,6 +735,7 @@ def get_history(
                 ended_at=r.ended_at,
                 occurred_at=r.occurred_at,
                 device=one_line(r.device),  # rows stored before names were cleaned
+                workstation=r.workstation,
                 detail=r.detail,
             )
             for r in rows

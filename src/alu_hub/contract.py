@@ -7,7 +7,10 @@ could parse none of them. Here every error answer refers to the ``Error`` schema
 each call can answer are listed (401 wherever a token is needed, 404 wherever an id is given,
 400/413/415 wherever a body is read, 503 everywhere, ``default`` for the rest), FastAPI's
 validation schemas are gone, and the tus routes say their real statuses and headers
-(``tus_contract``) instead of "200 application/json".
+(``tus_contract``) instead of "200 application/json". The file routes say the media types of
+their bytes, their 206/304/307/412/416 and the 410 of a withdrawn item (``_file_answers``);
+the token is the ``bearer`` security scheme, on every operation but the sign-in, with the
+signed link as the other way into the file routes (``SECURITY_SCHEMES``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,37 @@ JSON_ERROR = {"application/json": {"schema": {"$ref": REF}}}
 FASTAPI_SCHEMAS = ("HTTPValidationError", "ValidationError")
 #: the only call that needs no token (it is how one gets a token)
 SIGN_IN = ("post", "/api/v1/session")
+#: the schemes of ``components.securitySchemes``: the token, and the signed link that the file
+#: routes take instead (``api._reader``)
+BEARER, SIGNED_LINK = "bearer", "signedLink"
+SECURITY_SCHEMES: dict[str, Any] = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The `token` that `POST /api/v1/session` gives, sent as "
+        '`Authorization: Bearer <token>`; a 401 says `WWW-Authenticate: Bearer realm="alu-hub"`.',
+    },
+    SIGNED_LINK: {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sig",
+        "description": "A signed link from `POST /api/v1/items/{item_id}/renditions/{name}/link`"
+        " (its `m`, `exp` and `sig` query parameters, for one hour), for players that cannot "
+        "send a header; the file routes take it instead of the token.",
+    },
+}
+#: the routes that send a file's bytes (and take a signed link), by how their path ends, with
+#: the media types of their bytes: a rendition's is its ``mime`` (``media.probe``): the proxy's
+#: video/mp4, a broadcast file's its container's (video/quicktime, video/mxf…), a container
+#: with no video type (GXF) application/gxf, one no type is known for application/octet-stream
+FILES: dict[str, tuple[str, ...]] = {
+    "/renditions/{name}": ("video/mp4", "video/*", "application/gxf", "application/octet-stream"),
+    "/thumbnail": ("image/jpeg",),
+}
+#: the routes that answer 410 for a withdrawn item (its files, and a link to one)
+WITHDRAWN = ("/renditions/{name}", "/thumbnail", "/renditions/{name}/link")
+#: the server-sent events' route and its media type
+EVENTS = ("/api/v1/events", "text/event-stream")
 
 
 class ErrorDetail(BaseModel):
@@ -61,6 +95,11 @@ COMMON: dict[str, dict[str, Any]] = {
         "headers": {"WWW-Authenticate": _header('`Bearer realm="alu-hub"`')},
     },
     "404": {"description": "There is nothing with this id (`unknown_item`, `not_found`)."},
+    "410": {
+        "description": 'The agency withdrew the item (`item_withdrawn`, "The agency withdrew '
+        'this item: REASON"): its files are served no more, signed links included; a download '
+        "under way is cut short, and resuming it gets this."
+    },
     "413": {"description": "The body is larger than this call takes."},
     "415": {
         "description": "The body is not sent as `Content-Type: application/json` "
@@ -103,13 +142,64 @@ def corrected(spec: dict[str, Any]) -> dict[str, Any]:
     error = Error.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error.pop("$defs"))
     schemas["Error"] = error
+    spec["components"]["securitySchemes"] = SECURITY_SCHEMES
     for path, operations in spec.get("paths", {}).items():
         for method, op in operations.items():
             if path.startswith(TUS_PREFIX):
                 tus_operation(method, op, JSON_ERROR)
             else:
+                _file_answers(method, path, op)
                 _json_operation(method, path, op)
+            _security(method, path, op)
     return spec
+
+
+def _security(method: str, path: str, op: dict[str, Any]) -> None:
+    """The token on every operation but the sign-in (none: it is how one gets a token); the
+    file routes take a signed link instead."""
+    if (method, path) == SIGN_IN:
+        op.pop("security", None)
+        return
+    op["security"] = [{BEARER: []}]
+    if path.endswith(tuple(FILES)):
+        op["security"].append({SIGNED_LINK: []})
+
+
+def _binary(types: tuple[str, ...]) -> dict[str, Any]:
+    return {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
+
+
+def _file_answers(method: str, path: str, op: dict[str, Any]) -> None:
+    """A file route's real answers: its bytes in their media types (FastAPI said
+    ``application/json``), a range, not modified, the store's redirect, 412 and 416."""
+    if path == EVENTS[0]:
+        op["responses"]["200"]["content"] = {EVENTS[1]: {"schema": {"type": "string"}}}
+        return
+    types = next((t for end, t in FILES.items() if path.endswith(end)), None)
+    if types is None:
+        return
+    body = {} if method == "head" else {"content": _binary(types)}  # (a HEAD has no body)
+    validators = {"ETag": _header("A strong entity tag."), "Accept-Ranges": _header("`bytes`")}
+    op["responses"].update(
+        {
+            "200": {"description": "The whole file.", "headers": validators, **body},
+            "206": {
+                "description": "The byte range asked (one `Range`, `If-Range` honoured).",
+                "headers": {**validators, "Content-Range": _header("`bytes FIRST-LAST/SIZE`")},
+                **body,
+            },
+            "304": {"description": "Not modified (`If-None-Match`, `If-Modified-Since`)."},
+            "307": {
+                "description": "With S3 storage: the file is at the store's short-lived URL "
+                "(`Location`); ask there, with the same `Range` (no token is needed there).",
+                "headers": {"Location": _header("The store's URL for the file.")},
+            },
+            "412": {"description": "`If-Match` or `If-Unmodified-Since` does not hold."},
+            "416": {
+                "description": "The range is outside the file (`Content-Range: bytes */SIZE`).",
+            },
+        }
+    )
 
 
 def _json_operation(method: str, path: str, op: dict[str, Any]) -> None:
@@ -137,6 +227,8 @@ def _common(method: str, path: str, op: dict[str, Any]) -> list[str]:
         statuses.append("401")
     if "{" in path:
         statuses.append("404")
+    if path.endswith(WITHDRAWN):
+        statuses.append("410")
     if "requestBody" in op:
         statuses += ["400", "413", "415"]
     if "requestBody" in op or op.get("parameters"):

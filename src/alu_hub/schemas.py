@@ -229,6 +229,13 @@ class HistoryEventOut(BaseModel):
     ended_at: dt.datetime | None
     occurred_at: dt.datetime
     device: str
+    #: the workstation id the event was sent with (``HistoryEventIn.workstation``); None for
+    #: events of clients older than it
+    workstation: str | None = Field(
+        default=None,
+        description="The random id of the workstation (its data folder) that sent the event; "
+        "null for events from clients that sent none.",
+    )
     detail: dict[str, Any]
 
 

@@ -450,6 +450,26 @@ def test_history_is_idempotent_and_private(live_hub: LiveHub) -> None:
     assert again == mine["events"]
 
 
+def test_history_gives_back_the_workstation_each_event_came_from(live_hub: LiveHub) -> None:
+    """``POST /history`` stored each event's workstation id (hub migration 0010) and ``GET``
+    left it out: a member's other workstation could not tell its own events from another's
+    of the same host name. An event sent without one (an older client) reads null."""
+    ktn = live_hub.login("ktn")
+    sent = [_event(workstation="0f3a9c2e5b7d4e1f"), _event(), _event(workstation="desk_2-b")]
+    r = ktn.post(live_hub.api("/history"), json={"events": sent}, timeout=10)
+    assert r.json() == {"accepted": 3, "duplicates": 0}
+    got = ktn.get(live_hub.api("/history"), timeout=10).json()["events"]
+    assert [(e["id"], e["workstation"]) for e in got] == [
+        (sent[0]["id"], "0f3a9c2e5b7d4e1f"),
+        (sent[1]["id"], None),
+        (sent[2]["id"], "desk_2-b"),
+    ]
+    # the contract says so: an optional string, null allowed
+    spec = requests.get(live_hub.url + "/openapi.json", timeout=10).json()
+    field = spec["components"]["schemas"]["HistoryEventOut"]["properties"]["workstation"]
+    assert {"type": "string"} in field["anyOf"] and {"type": "null"} in field["anyOf"]
+
+
 def test_history_rejects_bad_events(live_hub: LiveHub) -> None:
     s = live_hub.login("ktn")
     r = s.post(live_hub.api("/history"), json={"events": [_event(id="../../x")]}, timeout=10)

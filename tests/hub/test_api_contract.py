@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -218,3 +219,95 @@ def test_a_refused_sign_in_carries_the_same_challenge_as_every_401(live_hub: Liv
     assert other.status_code == 401
     assert r.headers["WWW-Authenticate"] == other.headers["WWW-Authenticate"]
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="alu-hub"'
+
+
+# --- the contract against what the routes answer -------------------------------------------------
+
+
+def documented(spec: dict[str, Any], path: str, r: requests.Response) -> dict[str, Any]:
+    """The contract's answer for ``r`` (a request to ``path``, as the contract names it): its
+    status is listed as its own (not left to ``default``), and its body's media type too."""
+    method = (r.request.method or "").lower()
+    answer: dict[str, Any] | None = spec["paths"][path][method]["responses"].get(str(r.status_code))
+    assert answer is not None, (method, path, r.status_code, r.text[:200])
+    if method == "head" or not r.content:
+        assert "content" not in answer, (method, path, r.status_code)
+        return answer
+    media = r.headers["Content-Type"].split(";")[0].strip()
+    assert any(
+        key == media or (key.endswith("/*") and media.startswith(key[:-1]))
+        for key in answer["content"]
+    ), (method, path, r.status_code, media, list(answer["content"]))
+    return answer
+
+
+def test_the_contract_says_what_the_routes_really_answer(live_hub: LiveHub, clip: Path) -> None:
+    """``/openapi.json`` said a rendition's 200 was ``application/json`` (it is the video's
+    bytes), left the 410 of a withdrawn item to ``default``, and had no security scheme: a
+    generated client parsed a video as JSON and knew of no token."""
+    spec = requests.get(live_hub.url + "/openapi.json", timeout=10).json()
+    scheme = spec["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    # the token where the routes ask for it (their 401's challenge is its scheme), nowhere else
+    tus = {"Tus-Resumable": "1.0.0"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            url = live_hub.url + re.sub(r"\{[^}]+\}", "abc", path)
+            r = requests.request(method, url, headers=tus, timeout=10)
+            if (method, path) == ("post", "/api/v1/session"):
+                assert "security" not in op and r.status_code != 401, r.status_code
+                continue
+            assert {"bearer": []} in op["security"], (method, path)
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert r.headers["WWW-Authenticate"].split()[0].lower() == scheme["scheme"]
+
+    live_hub.member("chief", role="agency")
+    chief = live_hub.login("chief")
+    ktn = live_hub.login("ktn")
+    item_id = live_hub.publish(clip, title="Contract")
+    item = ktn.get(live_hub.api(f"/items/{item_id}"), timeout=10).json()
+    files = "/api/v1/items/{item_id}/renditions/{name}"
+    thumb = "/api/v1/items/{item_id}/thumbnail"
+    link = files + "/link"
+    for rendition in item["renditions"]:
+        url = rendition["url"]
+        whole = ktn.get(url, timeout=10)
+        assert whole.content == clip.read_bytes() or rendition["name"] != "broadcast"
+        assert "ETag" in documented(spec, files, whole)["headers"]
+        documented(spec, files, ktn.head(url, timeout=10))
+        documented(spec, files, ktn.get(url, headers={"Range": "bytes=0-99"}, timeout=10))
+        etag = whole.headers["ETag"]
+        documented(spec, files, ktn.get(url, headers={"If-None-Match": etag}, timeout=10))
+        documented(spec, files, ktn.get(url, headers={"If-Match": '"other"'}, timeout=10))
+        far = {"Range": f"bytes={len(whole.content) + 10}-"}
+        documented(spec, files, ktn.get(url, headers=far, timeout=10))
+    documented(spec, thumb, ktn.get(item["thumbnail_url"], timeout=10))
+    documented(spec, thumb, ktn.head(item["thumbnail_url"], timeout=10))
+    # a signed link is the other way in: its `sig` is the scheme's query parameter
+    link_scheme = spec["components"]["securitySchemes"]["signedLink"]
+    assert {"signedLink": []} in spec["paths"][files]["get"]["security"]
+    proxy_url = next(r["url"] for r in item["renditions"] if r["name"] == "proxy")
+    made = ktn.post(proxy_url + "/link", timeout=10)
+    documented(spec, link, made)
+    signed = made.json()["url"]
+    assert f"{link_scheme['name']}=" in signed.split("?", 1)[1]
+    documented(spec, files, requests.get(signed, timeout=10))
+    # the live events are an event stream
+    events = ktn.head(live_hub.api("/events"), timeout=10)
+    assert events.headers["Content-Type"].startswith("text/event-stream")
+    content = spec["paths"]["/api/v1/events"]["get"]["responses"]["200"]["content"]
+    assert list(content) == ["text/event-stream"]
+
+    # withdrawn: its files, their HEADs and a new link answer 410, each documented as such
+    r = chief.post(live_hub.api(f"/items/{item_id}/withdraw"), json={"reason": "Wrong clip"})
+    assert r.status_code == 200, r.text
+    for path, r in (
+        (files, ktn.get(proxy_url, timeout=10)),
+        (files, ktn.head(proxy_url, timeout=10)),
+        (files, requests.get(signed, timeout=10)),
+        (thumb, ktn.get(item["thumbnail_url"], timeout=10)),
+        (thumb, ktn.head(item["thumbnail_url"], timeout=10)),
+        (link, ktn.post(proxy_url + "/link", timeout=10)),
+    ):
+        assert r.status_code == 410, (path, r.status_code)
+        assert "withdrew" in documented(spec, path, r)["description"]

@@ -518,6 +518,26 @@ def test_sign_in_sets_a_strict_http_only_cookie(seeded: Seeded) -> None:
     assert cross.status_code == 403 and "Set-Cookie" not in cross.headers
 
 
+def test_a_wrong_password_is_a_401_with_a_challenge_and_the_form(seeded: Seeded) -> None:
+    """RFC 9110 §15.5.2: a 401 MUST carry ``WWW-Authenticate``; the form's had none. The page
+    signs in by form and cookie, so its challenge names them (not ``Basic``, for which a
+    browser would put its own password dialog over the page) and the body stays the form."""
+    wrong = requests.post(
+        seeded.live.url + "/stats/login",
+        data={"username": AGENCY[0], "password": "nope", "next": "/stats"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == (
+        'Cookie realm="alu-hub stats", form-action="/stats/login", cookie-name="alu_hub_stats"'
+    )
+    assert wrong.headers["Content-Type"] == "text/html; charset=utf-8"
+    page = parse(wrong.text)
+    assert page.scripts == 0 and 'action="/stats/login"' in wrong.text
+    assert "The user name or password is wrong." in wrong.text
+
+
 def test_a_member_gets_403_with_a_plain_message(seeded: Seeded) -> None:
     url = seeded.live.url
     r = requests.post(

@@ -40,6 +40,15 @@ MAX_FORM_BYTES = 16 * 1024
 #: only: the address goes into a Location header, which holds Latin-1 at most.
 _NEXT = re.compile(r"/stats(?:\.csv)?(?:\?month=[0-9]{4}-[0-9]{2})?")
 
+#: The challenge of the page's 401 (a wrong password on the form). RFC 9110 §15.5.2: a 401 MUST
+#: carry ``WWW-Authenticate``. The page signs in by form and cookie, which no registered scheme
+#: describes, and the API's ``Bearer`` would be untrue (the page reads no Authorization header).
+#: §11.1 lets a challenge name any scheme token, and the auth-param syntax of §11.2 carries the
+#: form's address and the cookie's name (as the "Cookie" scheme of draft-broyer-http-cookie-auth
+#: does). Browsers prompt only for the schemes they know (Basic, Digest, Negotiate…), so this
+#: one leaves the 401's HTML page, with its form and message, shown as it is.
+CHALLENGE = f'Cookie realm="alu-hub stats", form-action="/stats/login", cookie-name="{COOKIE}"'
+
 MEMBER_REFUSED = (
     "This account belongs to a member broadcaster. The statistics page is for agency staff; "
     "sign in with an agency account."
@@ -243,20 +252,28 @@ async def sign_in(request: Request, hub: HubDep) -> Response:
             r.headers["Retry-After"] = result.retry_after
         return r
     if result.outcome != "ok":
-        disabled = result.outcome == "disabled"
-        return _page(
-            lambda nonce: pages.sign_in(
-                nonce,
-                next_url=next_url,
-                username=username,
-                error="This account is disabled; ask the agency."
-                if disabled
-                else "The user name or password is wrong.",
-            ),
-            403 if disabled else 401,
-        )
+        return _refused_sign_in(result.outcome == "disabled", next_url, username)
     r = Response(status_code=303, headers={"Location": next_url, **_headers(None)})
     _set_cookie(r, request, result.token, result.ttl_s)
+    return r
+
+
+def _refused_sign_in(disabled: bool, next_url: str, username: str) -> Response:
+    """The form again, saying why: 403 for a disabled account (the password was right), else
+    401 with the page's challenge (``CHALLENGE``)."""
+    r = _page(
+        lambda nonce: pages.sign_in(
+            nonce,
+            next_url=next_url,
+            username=username,
+            error="This account is disabled; ask the agency."
+            if disabled
+            else "The user name or password is wrong.",
+        ),
+        403 if disabled else 401,
+    )
+    if not disabled:
+        r.headers["WWW-Authenticate"] = CHALLENGE
     return r
 
 
