@@ -95,6 +95,22 @@ def test_a_name_taken_in_another_case_or_form_is_taken(tmp_path: Path) -> None:
     )
 
 
+def test_a_name_that_is_another_downloads_part_file_is_taken(tmp_path: Path) -> None:
+    # a hub's file named "clip.mp4.part" and another's "clip.mp4" queued together (a rule):
+    # the second wrote its part file where the first one's whole file was to be, and failed
+    assert unique_path(tmp_path, "clip.mp4", taken={"clip.mp4.part"}) == tmp_path / "clip (2).mp4"
+    assert unique_path(tmp_path, "clip.mp4.part", taken={"clip.mp4"}) == (
+        tmp_path / "clip.mp4 (2).part"
+    )
+    assert unique_path(tmp_path, "CLIP.MP4.PART", taken={"clip.mp4"}) == (
+        tmp_path / "CLIP.MP4 (2).PART"
+    )
+    # names no download writes to stay free
+    assert unique_path(tmp_path, "clip.mp4.partial", taken={"clip.mp4"}) == (
+        tmp_path / "clip.mp4.partial"
+    )
+
+
 def test_inside_follows_symlinks(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -145,6 +145,18 @@ class FoldedNames(Container[str]):
         return isinstance(name, str) and name_key(name) in self._keys
 
 
+def _taken(candidate: str, taken: Container[str]) -> bool:
+    """Whether a queued download claims ``candidate``: as its name, or as the part file one of
+    them writes first — a hub's file named "clip.mp4.part" and another's "clip.mp4", queued
+    together, wrote into one file, and the first whole one failed ("appeared there
+    meanwhile")."""
+    if candidate in taken or candidate + PART_SUFFIX in taken:
+        return True
+    if candidate.lower().endswith(PART_SUFFIX):
+        return candidate[: -len(PART_SUFFIX)] in taken
+    return False
+
+
 def unique_path(folder: Path, name: str, taken: Container[str] | None = None) -> Path:
     """``folder/safe(name)``, or ``folder/stem (2).ext`` … when that exists (or is ``taken``,
     e.g. by a queued download that has not started): an existing file is never overwritten.
@@ -178,7 +190,11 @@ def unique_path(folder: Path, name: str, taken: Container[str] | None = None) ->
                 cut = stem
         candidate = cut + tail
         path = folder / candidate
-        if candidate in taken or path.exists() or path.with_name(candidate + ".part").exists():
+        if (
+            _taken(candidate, taken)
+            or path.exists()
+            or path.with_name(candidate + PART_SUFFIX).exists()
+        ):
             continue
         return path
     raise FileExistsError(f"Too many files named like {base!r} in {folder}")
