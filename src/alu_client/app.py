@@ -225,6 +225,11 @@ class Desk(QObject):
             install_translators(self.app, language)
             self._critical(startup_text("busy"), not_answering_text())
             return 1
+        except OSError as e:  # its lock file cannot be made: a read-only or full folder
+            language = self.args.language or saved_language(client_paths.db_path)
+            install_translators(self.app, language)
+            self._critical(startup_text("folders"), cannot_write_text(client_paths.data_dir, e))
+            return 1
         # answered from now on, whatever is on screen (the library update, the sign-in, the
         # window): connected only with the window, a second launch during a sign-in longer
         # than its 5 s wait said "does not answer"

@@ -127,6 +127,8 @@ class SingleInstance(QObject):
     def claim(self, message: str = RAISE) -> bool:
         deadline = time.monotonic() + _FIND_S
         while not self._lock.tryLock(0):
+            if (why := self._cannot_lock()) is not None:
+                raise why  # nobody holds it: the folder cannot be written (read-only, full)
             # another instance holds the folder; it listens as soon as it took the lock
             answer = self._tell_running(message)
             if answer == _ANSWERED:
@@ -174,6 +176,27 @@ class SingleInstance(QObject):
         self.server.close()
         if not self._listen():
             self._watch.stop()
+
+    def _cannot_lock(self) -> OSError | None:
+        """Why the lock file cannot be made, when that is why ``tryLock`` failed (not another
+        instance's lock): a read-only or full data folder was said as an app "already running
+        on this data folder but does not answer", after 5 s of asking nobody. Qt keeps no
+        errno: a file is made and written beside it, as the lock is, to find it."""
+        if self._lock.error() == QLockFile.LockError.LockFailedError:
+            return None
+        probe = self._lock_path.with_name(f".{self._lock_path.name}.{os.getpid()}.try")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"%d\n" % os.getpid())
+                os.fsync(fd)  # (a full disk may take the write and refuse it only here)
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except OSError as e:
+            return e
+        log.warning("the instance lock failed (%s) where a file can be made", self._lock.error())
+        return None
 
     def _held_by_alu_desk(self) -> bool:
         """Whether the lock's holder may be an ALU Desk: True unless its command line (Linux's

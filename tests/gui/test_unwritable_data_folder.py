@@ -1,0 +1,65 @@
+"""A data folder the app cannot write in (read-only, its disk full) is said as such at start:
+its single-instance lock file could not be made, and the app asked for 5 s after an instance
+that was not there, then said "ALU Desk is already running on this data folder but does not
+answer" — sending the newsroom looking for a frozen app."""
+
+from __future__ import annotations
+
+import errno
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from alu_client.ui.formats import isolated
+from alu_client.ui.i18n import install_translators
+from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
+
+#: a folder where nothing can be made, even by root (CI runs as root: modes do not stop it)
+UNWRITABLE = Path("/sys/kernel")
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not UNWRITABLE.is_dir(), reason="Linux's sysfs"
+)
+def test_a_lock_that_cannot_be_made_is_the_folders_error_not_another_instance() -> None:
+    single = SingleInstance(instance_key(UNWRITABLE), lock_dir=UNWRITABLE)
+    try:
+        with pytest.raises(OSError, match=r"instance\.lock") as raised:
+            single.claim()
+        assert not isinstance(raised.value, NotAnswering)
+        assert raised.value.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        assert single.server is None  # nothing listens: no instance was started
+    finally:
+        single.release()
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(errno.EROFS, "the disk is read-only"), (errno.ENOSPC, "is full. Free some space there")],
+)
+def test_the_app_says_the_folder_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str
+) -> None:
+    from alu_client import app as app_module
+
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path / "home"))
+    lock_error = OSError(code, "refused", str(tmp_path / "home" / "data" / "instance.lock"))
+
+    def cannot_lock(_self: SingleInstance, message: str = "") -> bool:
+        raise lock_error
+
+    monkeypatch.setattr(SingleInstance, "claim", cannot_lock)
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    try:
+        assert app_module.main(["--language", "en"]) == 1
+    finally:
+        install_translators(qapp, "en")
+    [(title, text)] = said
+    assert title == "ALU Desk cannot write its folders"
+    assert words in text and "does not answer" not in text
+    assert isolated(str(tmp_path / "home")) in text or str(tmp_path / "home") in text
