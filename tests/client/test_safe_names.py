@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -109,6 +110,16 @@ def test_a_name_that_is_another_downloads_part_file_is_taken(tmp_path: Path) -> 
     assert unique_path(tmp_path, "clip.mp4.partial", taken={"clip.mp4"}) == (
         tmp_path / "clip.mp4.partial"
     )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need a privilege there")
+def test_a_dangling_link_holds_its_name(tmp_path: Path) -> None:
+    # a link left behind by a moved library or a share away: the download failed with
+    # "choose another name", which neither `alu get` nor a rule can do
+    (tmp_path / "clip.mp4").symlink_to(tmp_path / "gone" / "moved.mp4")
+    assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (2).mp4"
+    (tmp_path / "clip (2).mp4.part").symlink_to(tmp_path / "gone" / "elsewhere.part")
+    assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (3).mp4"
 
 
 def test_inside_follows_symlinks(tmp_path: Path) -> None:

@@ -192,8 +192,10 @@ def unique_path(folder: Path, name: str, taken: Container[str] | None = None) ->
         path = folder / candidate
         if (
             _taken(candidate, taken)
-            or path.exists()
-            or path.with_name(candidate + PART_SUFFIX).exists()
+            # (lexists: a link left dangling — its library moved, a share away — holds the
+            # name as a file does; "exists" followed it and took the name for free)
+            or os.path.lexists(path)
+            or os.path.lexists(path.with_name(candidate + PART_SUFFIX))
         ):
             continue
         return path
