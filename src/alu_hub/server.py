@@ -9,6 +9,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import threading
@@ -34,13 +35,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+#: a tus upload's address: its id is a secret (with a token of the member, it appends to the
+#: upload or deletes it), kept to its first 8 characters as the hub's own log lines keep it
+_UPLOAD_ID = re.compile(r"(/api/v1/uploads/[^/?#\s]{8})[^/?#\s]+")
+
+
+def redact_target(target: str) -> str:
+    """An access line's request target without its secrets: query values (``redact_query``)
+    and all but the start of an upload's id."""
+    if "?" in target:
+        target = redact_query(target)
+    return _UPLOAD_ID.sub(r"\1…", target)
+
+
 class RedactSecrets(logging.Filter):
-    """Takes secrets out of uvicorn's access log lines (``redact_query`` on their arguments)."""
+    """Takes secrets out of uvicorn's access log lines (``redact_target`` on their
+    arguments)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(
-                redact_query(a) if isinstance(a, str) and "?" in a else a for a in record.args
+                redact_target(a) if isinstance(a, str) and a.startswith("/") else a
+                for a in record.args
             )
         return True
 

@@ -25,7 +25,7 @@ from alu_client.core.http import REDACTED, redact_query
 from alu_client.core.transfers.upload.protocol import _raise_for, _Resume
 from alu_hub import errors
 from alu_hub.auth import token_hash
-from tests.hub.test_tus import MIB, Env, make_env, upload_id
+from tests.hub.test_tus import MIB, Env, encode_meta, make_env, upload_id
 from tests.support.livehub import LiveHub
 from tests.support.waiting import wait_until
 
@@ -72,14 +72,12 @@ def fresh_outage_log() -> Iterator[None]:
 # --- the access log ---------------------------------------------------------------------------
 
 
-def test_a_signed_download_link_is_not_in_the_access_log(live_hub: LiveHub, clip: Path) -> None:
-    item_id = live_hub.publish(clip)
-    s = live_hub.login("ktn")
-    link = s.post(live_hub.api(f"/items/{item_id}/renditions/broadcast/link"), timeout=10).json()
-    sig = parse_qs(urlsplit(link["url"]).query)["sig"][0]
-    # Read as a filter after the hub's own (which it added at its first connection, above):
-    # a filter stays when a logging config is set again (uvicorn's, by a hub another test
-    # starts), where a handler added here went, and the line never came in the whole suite.
+@contextlib.contextmanager
+def access_lines() -> Iterator[list[str]]:
+    """The access log's lines written meanwhile. Read as a filter after the hub's own (which
+    it added at its first connection): a filter stays when a logging config is set again
+    (uvicorn's, by a hub another test starts), where a handler added here went, and the line
+    never came in the whole suite."""
     seen: list[str] = []
 
     def record(r: logging.LogRecord) -> bool:
@@ -91,22 +89,53 @@ def test_a_signed_download_link_is_not_in_the_access_log(live_hub: LiveHub, clip
     access.setLevel(logging.INFO)
     access.addFilter(record)
     try:
-        got = requests.get(link["url"], timeout=10)
-        assert got.status_code == 200
-
-        def logged() -> list[str]:
-            return [x for x in seen if "/renditions/broadcast" in x]
-
-        # (the server writes its line once the answer has gone: a moment after the client
-        # has it, longer on a busy machine)
-        wait_until(lambda: bool(logged()), 10, what="the access log's line")
+        yield seen
     finally:
         access.removeFilter(record)
         access.setLevel(level)
-    [line] = logged()
+
+
+def wait_for_lines(seen: list[str], part: str, count: int = 1) -> list[str]:
+    # (the server writes its line once the answer has gone: a moment after the client has
+    # it, longer on a busy machine)
+    def logged() -> list[str]:
+        return [x for x in seen if part in x]
+
+    wait_until(lambda: len(logged()) >= count, 10, what="the access log's lines")
+    return logged()
+
+
+def test_a_signed_download_link_is_not_in_the_access_log(live_hub: LiveHub, clip: Path) -> None:
+    item_id = live_hub.publish(clip)
+    s = live_hub.login("ktn")
+    link = s.post(live_hub.api(f"/items/{item_id}/renditions/broadcast/link"), timeout=10).json()
+    sig = parse_qs(urlsplit(link["url"]).query)["sig"][0]
+    with access_lines() as seen:
+        got = requests.get(link["url"], timeout=10)
+        assert got.status_code == 200
+        [line] = wait_for_lines(seen, "/renditions/broadcast")
     assert sig not in line
     assert f"sig={REDACTED}" in line and " 200" in line
     assert f"/api/v1/items/{item_id}/renditions/broadcast?m=" in line  # the rest stays
+
+
+def test_an_uploads_address_is_not_in_the_access_log(live_hub: LiveHub) -> None:
+    # with a token of the member, an upload's address appends to the upload or deletes it
+    s = live_hub.login("ktn")
+    meta = {"filename": "clip.mp4", "sha256": hashlib.sha256(b"abc").hexdigest()}
+    tus = {"Tus-Resumable": "1.0.0"}
+    with access_lines() as seen:
+        made = s.post(
+            live_hub.api("/uploads"),
+            headers={**tus, "Upload-Length": "3", "Upload-Metadata": encode_meta(meta)},
+            timeout=10,
+        )
+        assert made.status_code == 201, made.text
+        uid = upload_id(made.headers["Location"])
+        assert s.head(made.headers["Location"], headers=tus, timeout=10).status_code == 200
+        lines = wait_for_lines(seen, "/api/v1/uploads", 2)
+    assert len(uid) > 8 and all(uid not in line for line in lines)
+    assert any(f'"HEAD /api/v1/uploads/{uid[:8]}… HTTP/1.1" 200' in line for line in lines), lines
 
 
 def test_token_like_query_values_are_redacted_and_the_rest_kept() -> None:

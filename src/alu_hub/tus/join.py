@@ -286,7 +286,7 @@ def _join_parts(hub: Hub, final_id: str, part_ids: list[str]) -> None:
         )
         return
     except Exception as e:
-        log.exception("assembling upload %s failed", final_id)
+        log.exception("assembling upload %s failed", final_id[:8])
         _fail_join(
             hub, final_id, part_ids, f"Could not assemble the upload from its parts: {e}", dest
         )

@@ -205,7 +205,7 @@ async def _receive_body(
                 outages.report("disk_full", e)
                 outcome = "disk_full"
             else:
-                log.exception("writing upload %s failed", hold.upload_id)
+                log.exception("writing upload %s failed", hold.upload_id[:8])
                 outcome = "write_failed"
             while pending:
                 with contextlib.suppress(Exception):

@@ -426,7 +426,7 @@ def _run_complete(hub: Hub, upload_id: str) -> None:
     except MediaPoolClosed:  # the hub is stopping: the next start publishes it
         log.info("upload %s: left for the next start (the hub is stopping)", upload_id[:8])
     except Exception as e:
-        log.exception("processing upload %s failed", upload_id)
+        log.exception("processing upload %s failed", upload_id[:8])
         with contextlib.suppress(Exception):
             _mark_failed(hub, upload_id, "processing", f"Processing failed: {e}")
     finally:
