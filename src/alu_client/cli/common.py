@@ -72,6 +72,33 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
+def headers_given(given: list[str]) -> dict[str, str]:
+    """The ``--header`` options: each 'Name: value', or ``@FILE`` (``@-``: standard input) for
+    a file of them, one per line (blank lines and lines starting with # skipped), as curl reads
+    ``-H @FILE``: a credential on the command line is in ``ps`` for every local account while
+    the transfer runs, one in a file only for those who may read the file."""
+    headers: dict[str, str] = {}
+    for text in given:
+        lines = _header_file(text[1:]) if text.startswith("@") else [text]
+        headers.update(parse_header(line) for line in lines)
+    return headers
+
+
+def _header_file(name: str) -> list[str]:
+    try:
+        if name == "-":
+            content = sys.stdin.read()
+        else:
+            with open(name, encoding="utf-8") as f:
+                content = f.read()
+    except OSError as e:
+        raise CliError(f"--header @{name}: {e.strerror or e}", 2) from None
+    except UnicodeDecodeError:
+        raise CliError(f"--header @{name}: the file is not UTF-8 text", 2) from None
+    lines = [line.strip() for line in content.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def credentials_out_of(url: str, headers: dict[str, str]) -> str:
     """The URL without a ``user:password@`` in it; those go into an ``Authorization: Basic``
     header (unless one was given), which lives in memory only. The URL is kept in the queue's

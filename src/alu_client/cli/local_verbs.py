@@ -29,8 +29,8 @@ from .common import (
     CliError,
     Interrupted,
     fmt_bytes,
+    headers_given,
     open_services,
-    parse_header,
     parse_size,
     print_json,
 )
@@ -141,7 +141,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 raise CliError(f"There is no transfer {args.id}.")
             ids = [args.id]
 
-        given = dict(parse_header(h) for h in args.header)
+        given = headers_given(args.header)
         if given and action != "cancel":
             raise CliError("--header goes with cancel only (the credentials of an upload).", 2)
         if given and not idle:
@@ -855,8 +855,8 @@ def register(sub: Any) -> None:
         "--header",
         action="append",
         default=[],
-        help="cancel: 'Name: value' (repeatable), the credentials alu tus-put sent, for the "
-        "server to drop the upload",
+        help="cancel: 'Name: value' (repeatable) or @FILE, the credentials alu tus-put sent, "
+        "for the server to drop the upload",
     )
     p.set_defaults(func=cmd_queue)
 

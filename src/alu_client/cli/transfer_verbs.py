@@ -43,14 +43,19 @@ from .common import (
     ProgressLine,
     credentials_out_of,
     fmt_bytes,
+    headers_given,
     not_done,
-    parse_header,
     stream_count,
 )
 from .transfer_words import credentials_words, interrupted_words
 from .tus_args import check_readable, chunk_size, metadata_item
 
 log = logging.getLogger(__name__)
+
+HEADER_HELP = (
+    "'Name: value' (repeatable), or @FILE of them, one a line (@- reads standard input): "
+    "credentials on the command line are seen by every local account in ps"
+)
 
 
 def _check_address(url: str, verb: str, what: str) -> None:
@@ -313,7 +318,7 @@ def _check_folders(dest: Path) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     _check_address(args.url, "fetch", "URL")
-    headers = dict(parse_header(h) for h in args.header)
+    headers = headers_given(args.header)
     url = credentials_out_of(args.url, headers)
     dest = Path(args.dest).expanduser().absolute()
     try:
@@ -413,7 +418,7 @@ def cmd_tus_put(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file} is not a file", 2)
     check_readable(path, args.file)
     _check_address(args.endpoint, "tus-put", "endpoint")
-    headers = dict(parse_header(h) for h in args.header)
+    headers = headers_given(args.header)
     endpoint = credentials_out_of(args.endpoint, headers)
     metadata: dict[str, str] = dict(args.metadata)  # (each checked by tus_args.metadata_item)
     chunk: int | None = args.chunk_size
@@ -528,7 +533,12 @@ def register(sub: Any) -> None:
         help=f"parallel streams for large files (default 4, at most {MAX_STREAMS})",
     )
     f.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s) or 500KB (bytes/s)")
-    f.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    f.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        help=HEADER_HELP,
+    )
     f.set_defaults(func=cmd_fetch)
 
     t = sub.add_parser("tus-put", help="upload a file to a tus 1.0 endpoint, resumable")
@@ -548,6 +558,11 @@ def register(sub: Any) -> None:
         default=[],
         help="key=value (repeatable); the key in ASCII without spaces or commas",
     )
-    t.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    t.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        help=HEADER_HELP,
+    )
     t.add_argument("--limit", help="bandwidth limit, e.g. 2M (Mbit/s)")
     t.set_defaults(func=cmd_tus_put)
