@@ -377,6 +377,24 @@ def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path
     assert down["error"]
 
 
+def test_logout_while_the_hub_is_away_says_the_sign_in_lives_on_there(tmp_path: Path) -> None:
+    # "its session expires by itself" — in 30 days: someone handing over a workstation during
+    # an outage believed the sign-in ended, and any copy of the token still worked
+    hub = start_hub(tmp_path / "away")
+    try:
+        hub.member("ktn", PASSWORD)
+        home = tmp_path / "desk"
+        login(home, hub)
+    finally:
+        hub.server.stop()
+        hub.hub.db.dispose()
+    out = ok(alu(home, "logout"))
+    assert "Signed out here, but the hub could not be told" in out
+    assert "stays valid on the hub until it expires" in out
+    assert "alu-hub member signout ktn" in out
+    assert ok(alu(home, "logout")).strip() == "Not signed in here; nothing was signed out."
+
+
 def test_logout_of_a_profile_that_is_not_there_is_one_line(tmp_path: Path) -> None:
     r = alu(tmp_path / "desk", "logout", "--profile", "nope")
     assert r.returncode == 1

@@ -382,7 +382,7 @@ def test_sign_out_revokes_on_the_hub_and_forgets_the_token(
     assert profiles.get(profile.name) == profile  # the library's profile stays
     with pytest.raises(NotSignedIn, match="sign in again"):
         client_for(profile, secrets)
-    assert sign_out(profiles, secrets, profile.name) is False  # nothing left to revoke
+    assert sign_out(profiles, secrets, profile.name) is None  # nothing left to revoke
     with pytest.raises(ProfileNotFound):
         sign_out(profiles, secrets, "nobody")
 

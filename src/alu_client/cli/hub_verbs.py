@@ -212,6 +212,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     services = open_services()
     try:
         name = args.profile or services.require_profile().name
+        username = services.profiles.require(name).username
         confirmed = sign_out(services.profiles, services.secrets, name)
     except (hub.HubError, SecretsError) as e:
         raise CliError(str(e)) from None
@@ -221,12 +222,21 @@ def cmd_logout(args: argparse.Namespace) -> int:
         ) from None
     finally:
         services.stop()
-    print(
-        "Signed out."
-        if confirmed
-        else "Signed out here; the hub could not be told (its session expires by itself)."
-    )
+    print(_signed_out_words(confirmed, username))
     return 0
+
+
+def _signed_out_words(confirmed: bool | None, username: str) -> str:
+    if confirmed is None:
+        return "Not signed in here; nothing was signed out."
+    if confirmed:
+        return "Signed out."
+    # the token is forgotten here, so this workstation cannot tell the hub later
+    return (
+        "Signed out here, but the hub could not be told: that sign-in stays valid on the hub "
+        "until it expires (30 days after it was made, unless the agency set another time). To "
+        f"end it now, ask the agency to sign it out (alu-hub member signout {username})."
+    )
 
 
 def _whoami_profile(profile: Profile) -> dict[str, object]:

@@ -643,15 +643,17 @@ def move_hub_urls(store: Store, name: str, old: str, new: str) -> int:
     return changed
 
 
-def sign_out(profiles: Profiles, secrets: Secrets, name: str) -> bool:
+def sign_out(profiles: Profiles, secrets: Secrets, name: str) -> bool | None:
     """Sign out of the profile's hub. The token is forgotten locally in every case (offline
-    too); True when the hub confirmed it will not accept that token any more (or it already
-    did not), False when the hub could not be told. The profile row stays."""
+    too: kept for a later try, it would stay live on the hub for whoever uses this account
+    next); True when the hub confirmed it will not accept that token any more (or it already
+    did not), False when the hub could not be told, None when no sign-in was kept here. The
+    profile row stays."""
     profile = profiles.require(name)
     try:
         token = secrets.get(profile.secret_key)
         login = proxy_logins.load(secrets, profile.secret_key)
-        return _revoke(profile, token, login) if token else False
+        return _revoke(profile, token, login) if token else None
     finally:
         secrets.delete(profile.secret_key)
         log.info("signed out of %s (profile %s)", profile.url, profile.name)
