@@ -100,6 +100,11 @@ def test_a_members_day_on_the_command_line(live_hub: LiveHub, clip: Path, tmp_pa
         assert [i["id"] for i in found] == [item_id], words
         assert found[0]["files"][0]["state"] == "present"
     assert json.loads(ok(alu(home, "library", "search", "football", "--json"))) == []
+    # nothing found is said (it printed nothing, read as a command that did nothing)
+    none = ok(alu(home, "library", "search", "football"))
+    assert none == "No item in the library matches “football”.\n"
+    none = ok(alu(home, "library", "search", "dakar", "--language", "ar"))
+    assert none == "No item in the library matches “dakar” among the items so filtered.\n"
 
     # Upload a member item: it becomes an item the others see.
     own = tmp_path / "nairobi_floods.mp4"
@@ -375,6 +380,16 @@ def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path
     down = json.loads(ok(alu(home, "whoami", "--json")))
     assert down["online"] is False and down["username"] == "ktn" and down["hub"] == live_hub.url
     assert down["error"]
+
+
+def test_an_empty_feed_is_said(live_hub: LiveHub, tmp_path: Path) -> None:
+    # it printed nothing, exit 0: read as a command that did nothing
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    assert ok(alu(home, "feed")) == "The feed is empty.\n"
+    assert ok(alu(home, "feed", "--new")) == "No unread item.\n"
+    assert json.loads(ok(alu(home, "feed", "--json"))) == []
 
 
 def test_logout_while_the_hub_is_away_says_the_sign_in_lives_on_there(tmp_path: Path) -> None:

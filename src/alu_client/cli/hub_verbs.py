@@ -420,6 +420,8 @@ def cmd_feed(args: argparse.Namespace) -> int:
                 _apply_rules(services, quiet=True)
         page = services.library.search(Query(unread=True if args.new else None, limit=args.limit))
         print_items(page.items, args.json, utc=args.utc)
+        if not page.items and not args.json:  # (silence read as a command that did nothing)
+            print("No unread item." if args.new else "The feed is empty.")
         if page.older is not None:  # (the next page's cursor: more items than these)
             say_cut(len(page.items), args.limit, "unread items" if args.new else "items")
         if args.mark_read:

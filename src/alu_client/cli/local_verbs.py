@@ -402,6 +402,13 @@ def _missing_line(lib: Library, m: MissingFile) -> str:
     )
 
 
+def _no_match(query: Query) -> str:
+    filtered = query.languages or query.categories or query.priorities or query.downloaded
+    what = f" “{one_line(query.text)}”" if query.text.strip() else ""
+    among = " among the items so filtered" if filtered else ""
+    return f"No item in the library matches{what}{among}."
+
+
 def cmd_library(args: argparse.Namespace) -> int:
     total: int | None = None
     if args.max_total:  # (refused before anything is opened, as the other options are)
@@ -437,6 +444,8 @@ def cmd_library(args: argparse.Namespace) -> int:
         )
         page = lib.search(query)
         print_items(page.items, args.json, utc=args.utc)
+        if not page.items and not args.json:  # (silence read as a command that did nothing)
+            print(_no_match(query))
         if page.older is not None:  # (the next page's cursor: more items match)
             say_cut(len(page.items), args.limit, "items match")
     finally:
