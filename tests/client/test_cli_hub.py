@@ -234,6 +234,15 @@ def test_get_prints_the_files_path_alone_on_stdout(
         assert said[0].startswith(f"alu: {path.name}: ") and said[0].endswith(how), said
         assert said[1:] == ["alu: usage restrictions: No access Nigeria"], said
     assert paths[False].read_bytes() == clip.read_bytes()
+    # another data folder beside that download folder (made anew, or another workstation's
+    # on a shared folder): the file there is checked and taken, and said so ("2.0 MB,
+    # sha256 verified" read as a download)
+    other = tmp_path / "desk-2"
+    login(other, live_hub)
+    got = alu(other, "get", item_id, "--dest", str(home / "downloads"))
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == f"{paths[False]}\n"
+    assert "sha256 verified, already in the folder, nothing fetched" in got.stderr, got.stderr
 
 
 def test_get_and_put_draw_no_progress_after_their_result_on_a_terminal(

@@ -498,7 +498,12 @@ def cmd_get(args: argparse.Namespace) -> int:
         gone = withdrawn_since(services, args.item_id)
         if gone is not None:
             return say_downloaded_but_withdrawn(gone, Path(t.destination), t.size or 0)
-        _say_path(Path(t.destination), f"{fmt_bytes(t.size or 0)}, sha256 verified")
+        # a file of the item already in the folder (another workstation's on a shared folder,
+        # a data folder made anew beside its downloads) is taken as it is: said so, not as a
+        # download
+        found = "already in the folder, nothing fetched" if t.result.get("found_in_folder") else ""
+        checked = ", ".join(x for x in (fmt_bytes(t.size or 0), "sha256 verified", found) if x)
+        _say_path(Path(t.destination), checked)
         _say_restrictions(services, args.item_id)
     finally:
         services.stop()

@@ -269,6 +269,9 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
     if t.state == "done":
         moved = t.bytes_done or t.size or 0
     seconds = max(0.0, ended - started)
+    # a download that found the item's file already in the folder (checked, taken as it is):
+    # the member has it, but nothing came over the link — no speed (one of 75 MB/s was shown)
+    found = t.direction == "download" and t.result.get("found_in_folder") is True
     # The local side of a transfer is a path on this workstation: only its file name leaves it.
     # The other side is a URL (an upload URL is a secret): it never leaves at all.
     local = t.destination if t.direction == "download" else t.source
@@ -277,7 +280,8 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
         "label": t.label,
         "file": PurePath(local).name if local else None,
         "seconds": round(seconds, 3),
-        "avg_bps": round(moved / seconds, 1) if seconds > 0 and moved else None,
+        "avg_bps": round(moved / seconds, 1) if seconds > 0 and moved and not found else None,
+        "found_in_folder": found or None,
         "rule": t.options.get("rule"),
         "error": _safe_error(t.last_error) if t.last_error else None,
         "restarted": t.result.get("restarted") or None,
