@@ -3989,6 +3989,10 @@ Ask your administrator to give your account write access to this folder (or to f
         <translation>القرص الذي يحوي {folder} ممتلئ. أفرغ بعض المساحة هناك، ثم شغّل ALU Desk من جديد. لم تتضرر المكتبة بذلك: لم يُفقد شيء.</translation>
     </message>
     <message>
+        <source>The path of the data folder {folder} is too long for the library&apos;s database ({length} bytes; about {usable} can be used). Start ALU Desk with a data folder on a shorter path (--data DIR, or ALU_CLIENT_HOME=DIR), or move this one. Nothing in it was changed.</source>
+        <translation>مسار مجلد البيانات {folder} أطول مما تقبله قاعدة بيانات المكتبة ({length} بايت؛ الممكن نحو {usable}). شغّل ALU Desk بمجلد بيانات على مسار أقصر (‎--data DIR‎ أو ‎ALU_CLIENT_HOME=DIR‎)، أو انقل هذا المجلد. لم يُغيَّر فيه شيء.</translation>
+    </message>
+    <message>
         <source>The library {file} cannot be read now ({error}). Check its disk, then start ALU Desk again. Nothing says the file is damaged.</source>
         <translation>تتعذر قراءة المكتبة {file} الآن ({error}). تحقّق من قرصها، ثم شغّل ALU Desk من جديد. لا شيء يدل على أن الملف تالف.</translation>
     </message>

@@ -3909,6 +3909,10 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <translation>Le disque qui contient {folder} est plein. Libérez de la place sur ce disque, puis relancez ALU Desk. La médiathèque n’en est pas endommagée : rien n’est perdu.</translation>
     </message>
     <message>
+        <source>The path of the data folder {folder} is too long for the library&apos;s database ({length} bytes; about {usable} can be used). Start ALU Desk with a data folder on a shorter path (--data DIR, or ALU_CLIENT_HOME=DIR), or move this one. Nothing in it was changed.</source>
+        <translation>Le chemin du dossier de données {folder} est trop long pour la base de données de la médiathèque ({length} octets ; environ {usable} sont possibles). Démarrez ALU Desk avec un dossier de données au chemin plus court (--data DOSSIER, ou ALU_CLIENT_HOME=DOSSIER), ou déplacez celui-ci. Rien n’y a été changé.</translation>
+    </message>
+    <message>
         <source>The library {file} cannot be read now ({error}). Check its disk, then start ALU Desk again. Nothing says the file is damaged.</source>
         <translation>La médiathèque {file} ne peut pas être lue pour l’instant ({error}). Vérifiez son disque, puis relancez ALU Desk. Rien n’indique que le fichier soit endommagé.</translation>
     </message>

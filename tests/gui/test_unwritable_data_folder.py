@@ -63,3 +63,22 @@ def test_the_app_says_the_folder_cannot_be_written(
     assert title == "ALU Desk cannot write its folders"
     assert words in text and "does not answer" not in text
     assert isolated(str(tmp_path / "home")) in text or str(tmp_path / "home") in text
+
+
+def test_a_data_folder_on_a_path_too_long_is_said_so(tmp_path: Path) -> None:
+    # "The library … cannot be read now (unable to open database file). Check its disk": the
+    # path was too long for SQLite (about 490 bytes), which no disk check would find
+    import sqlite3
+
+    from alu_client.core.store.problems import USABLE_PATH
+    from alu_client.ui.signin import library_problem_text
+
+    db = tmp_path / ("x" * (USABLE_PATH - len(str(tmp_path)))) / "library.sqlite3"
+    text = library_problem_text(sqlite3.OperationalError("unable to open database file"), db)
+    length = len(str(db).encode())
+    assert text.startswith("The path of the data folder "), text
+    assert f"is too long for the library's database ({length} bytes; about {USABLE_PATH}" in text
+    short = library_problem_text(
+        sqlite3.OperationalError("unable to open database file"), tmp_path / "library.sqlite3"
+    )
+    assert short.startswith("The library ")  # (the disk's words, as before)

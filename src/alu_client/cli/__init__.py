@@ -31,6 +31,8 @@ from ..core.store import (
     disk_full_words,
     is_damage,
     not_damage_words,
+    path_too_long,
+    path_too_long_words,
     read_only_folder,
 )
 from . import transfer_verbs as transfer_verbs
@@ -287,6 +289,9 @@ def _run(args: argparse.Namespace) -> int:
                 "Make it writable, or choose another data folder with ALU_CLIENT_HOME.",
                 file=sys.stderr,
             )
+            return 1
+        if (length := path_too_long(default_paths().db_path, e)) is not None:
+            print(f"alu: {path_too_long_words(default_paths().db_path, length)}", file=sys.stderr)
             return 1
         if isinstance(e, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
             print(

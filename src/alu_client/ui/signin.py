@@ -59,7 +59,8 @@ from alu_client.core.lockfile import EngineBusy, EngineLock
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
-from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage
+from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage, path_too_long
+from alu_client.core.store.problems import USABLE_PATH
 
 from . import colors, engine_text
 from .a11y import announce
@@ -151,6 +152,14 @@ def library_problem_text(error: BaseException, db_path: Path) -> str:
             "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
             "again. The library is not damaged by it: nothing is lost.",
         ).format(folder=isolated(folder))
+    if (length := path_too_long(db_path, error)) is not None:
+        return QCoreApplication.translate(
+            "Startup",
+            "The path of the data folder {folder} is too long for the library's database "
+            "({length} bytes; about {usable} can be used). Start ALU Desk with a data folder on a "
+            "shorter path (--data DIR, or ALU_CLIENT_HOME=DIR), or move this one. Nothing in "
+            "it was changed.",
+        ).format(folder=isolated(folder), length=length, usable=USABLE_PATH)
     if isinstance(error, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
         return QCoreApplication.translate(
             "Startup",

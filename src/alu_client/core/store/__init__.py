@@ -8,6 +8,8 @@ from .problems import (
     disk_full_words,
     is_damage,
     not_damage_words,
+    path_too_long,
+    path_too_long_words,
     read_only_folder,
 )
 
@@ -20,6 +22,8 @@ __all__ = [
     "disk_full_words",
     "is_damage",
     "not_damage_words",
+    "path_too_long",
+    "path_too_long_words",
     "peek",
     "read_only_folder",
     "steps_pending",

@@ -52,6 +52,34 @@ def read_only_folder(folder: Path) -> bool:
     return not os.access(folder, os.W_OK)
 
 
+#: the longest path SQLite's file names take on Unix (``SQLITE_MAX_PATHNAME``), which holds
+#: for the library's side files too: ``-journal``, ``-wal`` and an update's copy
+#: (``.bak-vN.making-journal``), 23 bytes longer than the library's own name
+SQLITE_MAX_PATH = 512
+_LONGEST_SIDE_FILE = len(".bak-v999.making-journal")
+#: the longest path the library itself may have
+USABLE_PATH = SQLITE_MAX_PATH - _LONGEST_SIDE_FILE
+
+
+def path_too_long(db_path: Path, error: BaseException) -> int | None:
+    """The length in bytes of ``db_path`` when that is why SQLite could not open it or a
+    file beside it ("unable to open database file", as for a folder that is not there):
+    ALU_CLIENT_HOME on a deep share or a long, non-Latin folder name. None otherwise."""
+    if not isinstance(error, sqlite3.OperationalError) or "unable to open" not in str(error):
+        return None
+    length = len(os.fsencode(os.path.abspath(db_path)))
+    return length if length + _LONGEST_SIDE_FILE >= SQLITE_MAX_PATH else None
+
+
+def path_too_long_words(db_path: Path, length: int) -> str:
+    return (
+        f"the data folder's path is too long for the library's database ({length} bytes for "
+        f"{db_path.name}; SQLite takes about {USABLE_PATH}, its side "
+        "files included): choose a shorter data folder with ALU_CLIENT_HOME, or move this one "
+        "to a shorter path. Nothing in it was changed."
+    )
+
+
 #: SQLite's primary result codes for a file that is damaged or is not a database
 _DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 

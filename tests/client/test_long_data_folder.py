@@ -1,0 +1,53 @@
+"""A data folder on a path too long for SQLite (about 490 bytes with the library's side files:
+a deep share, long non-Latin folder names) is said as such, not as a library that "cannot be
+used now … check the folder and its disk" while `alu doctor` found it intact."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from alu_client.core.store import path_too_long
+from alu_client.core.store.problems import USABLE_PATH
+
+OPEN_FAILED = sqlite3.OperationalError("unable to open database file")
+
+
+def long_folder(base: Path, total: int) -> Path:
+    """A folder under ``base`` whose path is ``total`` bytes long (Arabic names: 2 bytes a
+    letter, as a newsroom's own folder names are)."""
+    folder = base
+    while len(os.fsencode(folder)) < total - 120:
+        folder = folder / ("نشرة" * 12)  # 96 bytes a name
+    folder = folder / ("x" * (total - len(os.fsencode(folder)) - 1))
+    assert len(os.fsencode(folder)) == total
+    return folder
+
+
+def test_a_path_too_long_is_named_with_its_length(tmp_path: Path) -> None:
+    home = long_folder(tmp_path, 500)
+    home.mkdir(parents=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", "queue", "list"],
+        env={**os.environ, "ALU_CLIENT_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    length = 500 + len("/data/library.sqlite3")
+    assert r.stderr.startswith(
+        f"alu: the data folder's path is too long for the library's database ({length} bytes"
+    ), r.stderr
+    assert "ALU_CLIENT_HOME" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_only_a_long_path_is_taken_for_the_cause(tmp_path: Path) -> None:
+    long_db = long_folder(tmp_path, USABLE_PATH + 1) / "library.sqlite3"
+    assert path_too_long(long_db, OPEN_FAILED) == len(os.fsencode(long_db))
+    short_db = tmp_path / "library.sqlite3"
+    assert path_too_long(short_db, OPEN_FAILED) is None  # (a folder gone, say)
+    assert path_too_long(long_db, sqlite3.OperationalError("database is locked")) is None
