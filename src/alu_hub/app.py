@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from starlette.routing import BaseRoute
 
+from alu_client.core.private import private_dir
+
 from . import __doc__ as hub_doc
 from . import auth, signin
 from .accesslog import AccessAccount
@@ -78,8 +80,8 @@ def build_hub(settings: Settings, *, upgrade: bool = True) -> Hub:
     older schema may be upgraded (``open_database``; False for the operator's chores)."""
     # the store first: a wrong ALU_HUB_STORAGE is refused before a database is made
     storage = build_storage(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir, tighten=False)  # (an existing one is the operator's)
+    private_dir(settings.uploads_dir)  # uploads under way: footage, perhaps embargoed
     db = open_database(settings, upgrade=upgrade)
     hub = Hub(settings=settings, db=db, storage=storage)
     hub.on_upload_complete = lambda upload_id: complete_upload(hub, upload_id)

@@ -23,6 +23,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from alu_client.core.private import private_dir
+
 from . import audit, cli_items
 from .countries import country_problem
 from .hub import Hub
@@ -228,7 +230,9 @@ def _use_data_dir(settings: Settings) -> None:
     if data.exists() and not data.is_dir():
         raise Refused(f"{data} is a file, not a folder: check --data.", 2)
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        # 0700 when made here: the database's key, the footage (docs/operations.md: its own
+        # account); an existing folder is the operator's, left as it is
+        private_dir(data, tighten=False)
         os.close(os.open(data / "hub.lock", os.O_RDWR | os.O_CREAT, 0o644))
     except OSError as e:
         raise Refused(

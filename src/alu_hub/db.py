@@ -27,9 +27,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select, text, update
+from sqlalchemy import Engine, create_engine, event, make_url, select, text, update
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
+
+from alu_client.core.private import new_private_file, private_files
 
 from .models import Counter, KeyValue
 
@@ -148,8 +150,21 @@ def json_dumps(value: Any) -> str:
         return json.dumps(_json_value(value), allow_nan=False)
 
 
+def _private_sqlite(url: str) -> None:
+    """The SQLite file 0600 before SQLite makes it with the umask (its -wal and -shm take its
+    mode), and one an earlier version made so made private: it holds the link-signing key and
+    the password hashes (``alu_client.core.private``; PostgreSQL's are its server's business)."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    db = Path(path)
+    new_private_file(db)
+    private_files(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite(url)
         # As many pooled connections as the server has threads that may want one at once
         # (anyio's thread pool: 40): with SQLAlchemy's default of 5 (+10 overflow), requests
         # under load queued for a connection, and overflow ones were opened and closed again

@@ -17,6 +17,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from alu_client.core.private import private_dir
+
 from .accesslog import note_account
 from .auth import TokenCache, TokenProblem, token_by_hash, token_hash
 from .db import Database
@@ -161,6 +163,14 @@ def _newest_mtime(path: Path) -> float:
             with contextlib.suppress(OSError):
                 newest = max(newest, sub.lstat().st_mtime)
     return newest
+
+
+def work_folder(settings: Settings) -> Path:
+    """``work/``, publishing's scratch space (footage before it is published: 0700, made again
+    after each start-up emptied it)."""
+    work = settings.data_dir / "work"
+    private_dir(work)
+    return work
 
 
 def clear_work_folder(work: Path, *, alone: bool) -> None:

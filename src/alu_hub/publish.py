@@ -28,7 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .feed import item_json, member_out
-from .hub import Hub
+from .hub import Hub, work_folder
 from .media import MediaError, probe
 from .mediapool import render
 from .models import Item, Member, Rendition, Upload, utcnow
@@ -270,7 +270,7 @@ def prepare(
 
     item_id = uuid.uuid4().hex
     prefix = f"items/{item_id}"
-    work = hub.settings.data_dir / "work" / item_id
+    work = work_folder(hub.settings) / item_id
     work.mkdir(parents=True, exist_ok=True)
     try:
         proxy_path, thumb_path = work / "proxy.mp4", work / "thumbnail.jpg"
@@ -704,7 +704,7 @@ def complete_upload(hub: Hub, upload_id: str) -> None:
     if member is None:
         _refuse_disabled(hub, upload_id)
         return
-    staging = hub.settings.data_dir / "work" / f"upload-{upload_id}"
+    staging = work_folder(hub.settings) / f"upload-{upload_id}"
     try:
         filename = meta.get("filename", "") or f"{upload_id}.mp4"
         fields_ = ItemFields.from_metadata(

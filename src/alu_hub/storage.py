@@ -21,6 +21,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from alu_client.core.private import private_dir
+
 from .settings import SettingsError
 
 if TYPE_CHECKING:
@@ -95,7 +97,9 @@ def _fsync_dir(path: Path) -> None:
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        # the footage: only the hub's account reads it (the data folder too, when made here)
+        private_dir(root.parent, tighten=False)
+        private_dir(root)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -2,6 +2,14 @@
 
 platformdirs for app name ``alu-client``; ``ALU_CLIENT_HOME=DIR`` puts everything under DIR
 (tests, portable installs, a second profile on one workstation).
+
+The data, cache and log folders are private (0700, ``core.private``): the library holds signed
+links, upload URLs, embargoed scripts and the history. Made so, and those an earlier version
+made with the umask tightened at start; under ``ALU_CLIENT_HOME`` existing ones only when DIR
+holds nothing but ALU Desk's folders: DIR may be a folder of the user's (their home, a shared
+disk) whose ``data`` or ``logs`` are theirs. DIR itself, and the downloads folder, keep the
+modes they have or the umask gives them: they are the user's (a colleague may read the
+footage). The library's own files are made private wherever they are (``store.db``).
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from pathlib import Path
 
 import platformdirs
 
+from .private import private_dir
+
 APP_NAME = "alu-client"
+#: what ALU Desk puts in the ``ALU_CLIENT_HOME`` folder
+HOME_FOLDERS = frozenset({"data", "cache", "logs", "downloads"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,8 @@ class Paths:
     cache_dir: Path
     log_dir: Path
     downloads_dir: Path
+    #: the ``ALU_CLIENT_HOME`` folder, None when the folders are the platform's (ours alone)
+    home: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -35,9 +49,21 @@ class Paths:
         return self.cache_dir / "thumbnails"
 
     def ensure(self) -> Paths:
+        tighten = self.home is None or _only_ours(self.home)
         for d in (self.data_dir, self.cache_dir, self.log_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d, tighten=tighten)
         return self
+
+
+def _only_ours(home: Path) -> bool:
+    """Whether the ``ALU_CLIENT_HOME`` folder holds nothing but what ALU Desk puts there (or
+    does not exist yet): then its data, cache and logs folders are surely ours."""
+    try:
+        return set(os.listdir(home)) <= HOME_FOLDERS
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def default_paths(env: dict[str, str] | None = None) -> Paths:
@@ -45,7 +71,7 @@ def default_paths(env: dict[str, str] | None = None) -> Paths:
     home = env.get("ALU_CLIENT_HOME")
     if home:
         root = Path(home).expanduser().resolve()
-        return Paths(root / "data", root / "cache", root / "logs", root / "downloads")
+        return Paths(root / "data", root / "cache", root / "logs", root / "downloads", root)
     videos = Path(platformdirs.user_videos_dir())
     return Paths(
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..durable import fsync_dir
 from ..fstype import refuse_network_folder
+from ..private import new_private_file, private_dir, private_files
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,16 @@ def _rule_words(value: object) -> str:
     return legacy_conditions(str(value))
 
 
+def _private_library(path: Path) -> None:
+    """The library 0600 before SQLite makes it (its -wal and -shm take its mode); one made by an
+    earlier version with the umask, its journals and its copies before updates, made so too.
+    Ours wherever they are, even in a folder of the user's."""
+    new_private_file(path)
+    journals = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+    private_files(journals)
+    private_files(path.parent.glob(f"{glob_escape(path.name)}.bak-v*"))
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
@@ -128,7 +139,8 @@ class Store:
             # WAL does not work over a network file system (SQLite's documentation): refused
             # before the file is made or touched (UnsuitableDataFolder)
             refuse_network_folder(self.path.parent)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent, tighten=False)  # (tightened by Paths.ensure if ours)
+            _private_library(self.path)
         self._conn = sqlite3.connect(
             str(path), timeout=30, isolation_level=None, check_same_thread=False
         )
@@ -267,6 +279,7 @@ class Store:
         Read through a connection of its own: SQLite copies nothing from a connection in a
         write transaction, and the update holds one (so nothing changes during the copy)."""
         assert self.path is not None
+        new_private_file(dest)  # a copy of the library: its secrets too
         source = sqlite3.connect(str(self.path), timeout=30)
         with contextlib.closing(source), contextlib.closing(sqlite3.connect(str(dest))) as target:
             source.backup(target)
