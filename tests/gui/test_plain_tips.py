@@ -7,27 +7,35 @@ hid the "Withdrawn by the agency — do not use" line after it."""
 from __future__ import annotations
 
 import dataclasses
+import html
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QTextDocument
 from PySide6.QtGui import Qt as GuiQt
-from PySide6.QtGui import QTextDocument
 
+from alu_client.core.item_notices import WITHDRAWN, ItemNotice
 from alu_client.core.library import Library, Query, upsert_items
-from alu_client.core.rules import Conditions, Rule
+from alu_client.core.rules import Conditions, Rule, RuleProblem
 from alu_client.core.store import Store
 from alu_client.core.sync import HistoryEvent
 from alu_client.ui import plain_text
+from alu_client.ui.formats import isolated
+from alu_client.ui.item_notices import ItemNoticeBoard
 from alu_client.ui.models.history import COL_ITEM, HistoryModel
 from alu_client.ui.models.items import COL_STATE, COL_TITLE, ItemsModel
 from alu_client.ui.models.rules import COL_DESTINATION, COL_NAME, RulesModel
 from alu_client.ui.models.transfers import COL_NAME as TRANSFER_NAME
 from alu_client.ui.models.transfers import TransfersModel
+from alu_client.ui.statusbar import StatusBar
+from alu_client.ui.tray import Tray
 from alu_client.ui.views.settings_apply import FolderRow
 from alu_client.ui.views.settings_models import COL_FOLDER, HotFoldersModel
 from alu_client.ui.views.upload_form import UploadEntry, UploadFilesModel
+from alu_client.ui.widgets.player import PlayerWidget
 from tests.client.test_withdrawn import make_item, withdrawn
 from tests.gui.test_transfers_model import transfer
 
@@ -49,6 +57,9 @@ def rendered(text: str) -> str:
 
 
 def loads_images(text: str) -> bool:
+    """Whether Qt would show a picture in a tooltip of ``text``."""
+    if not GuiQt.mightBeRichText(text):
+        return False
     doc = QTextDocument()
     doc.setHtml(text)
     return "<img" in doc.toHtml()
@@ -156,6 +167,77 @@ def test_a_hot_folders_tooltip_is_shown_as_typed() -> None:
 
 
 def test_an_upload_files_tooltip_is_shown_as_typed(tmp_path: Path) -> None:
-    path = tmp_path / "<b>clip</b>.mp4"
+    path = tmp_path / "<b>clip.mp4"
     model = UploadFilesModel([UploadEntry(path, {})])
     assert rendered(model.data(model.index(0), TIP)) == str(path)
+
+
+# --- widgets: the status bar, the withdrawals' label, the player, the tray ----------------------
+
+
+def test_the_status_bar_shows_a_rules_name_and_the_hubs_as_typed(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_rule_problems([RuleProblem(7, TITLE, "/srv/x", "<b>full</b>", 3, "Floods")])
+    tip = bar.rules_label.toolTip()
+    assert TITLE in rendered(tip) and "<b>full</b>" in rendered(tip)
+    assert not loads_images(tip)
+    bar.set_hub(TITLE)
+    for label in (bar.connection, bar.hub, bar.activity_label, bar.limit, bar.rules_label):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+
+
+def test_a_status_bar_message_cut_short_has_its_whole_text_as_typed(qtbot: Any) -> None:
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.resize(300, 30)
+    long = TITLE + " was downloaded to a folder with a rather long name" * 3
+    bar.say(long)
+    assert bar.currentMessage() != long  # (cut: the whole text in the tooltip)
+    assert rendered(bar.toolTip()) == long
+
+
+def test_the_withdrawals_label_shows_the_title_as_typed(qtbot: Any) -> None:
+    status = StatusBar()
+    qtbot.addWidget(status)
+    board = ItemNoticeBoard(status, lambda: None, gather_ms=10)
+    item = withdrawn(dataclasses.replace(make_item(1), title=TITLE))
+    board.add([ItemNotice(item, WITHDRAWN, canceled=0)])
+    qtbot.waitUntil(lambda: bool(board.unseen))
+    assert board.label.textFormat() == Qt.TextFormat.PlainText
+    tip = board.label.toolTip()
+    assert rendered(tip).startswith("Withdrawn by the agency — do not use:\n")
+    assert TITLE in rendered(tip) and not loads_images(tip)
+
+
+def test_the_players_rendition_tooltip_shows_the_file_name_as_typed(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    player = PlayerWidget()
+    qtbot.addWidget(player)
+    try:
+        player.load(tmp_path / "<b>clip.mp4", rendition="proxy")
+        tip = player.rendition_label.toolTip()
+        assert rendered(tip) == f"Playing the proxy file {isolated('<b>clip.mp4')}"
+    finally:
+        player.clear()
+
+
+def test_a_tray_balloons_body_is_sent_escaped_to_a_linux_notification_server(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tray = Tray(QIcon())
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(tray.icon, "showMessage", lambda t, m, *_: sent.append((t, m)))
+    try:
+        tray.notify("Withdrawn by the agency: Floods", f"{TITLE}\nDo not use it.")
+        assert tray.messages == [("Withdrawn by the agency: Floods", f"{TITLE}\nDo not use it.")]
+        assert sent == [
+            (
+                "Withdrawn by the agency: Floods",
+                html.escape(TITLE, quote=False) + "\nDo not use it.",
+            )
+        ]
+    finally:
+        tray.dispose()

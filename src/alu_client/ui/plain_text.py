@@ -42,11 +42,11 @@ def tip(text: str | None) -> str | None:
     return None if text is None else shown_as_typed(text)
 
 
-def notification_body(text: str, platform: str = sys.platform) -> str:
+def notification_body(text: str, platform: str | None = None) -> str:
     """``text`` as a tray notification's body: on Linux (and the BSDs) Qt hands it to the
     desktop's notification server as is, and the freedesktop protocol reads a body as markup
     (``<b>``, ``<img>``, ``&amp;``): escaped there; Windows and macOS show it as plain text."""
-    if platform.startswith(("win", "darwin")):
+    if (platform or sys.platform).startswith(("win", "darwin")):
         return text
     return html.escape(text, quote=False)
 
