@@ -16,12 +16,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QTextDocument
 from PySide6.QtGui import Qt as GuiQt
+from PySide6.QtWidgets import QPushButton
 
 from alu_client.core.item_notices import WITHDRAWN, ItemNotice
 from alu_client.core.library import Library, Query, upsert_items
 from alu_client.core.rules import Conditions, Rule, RuleProblem
 from alu_client.core.store import Store
 from alu_client.core.sync import HistoryEvent
+from alu_client.core.transfers.queue import TransferQueue
 from alu_client.ui import plain_text
 from alu_client.ui.formats import isolated
 from alu_client.ui.item_notices import ItemNoticeBoard
@@ -34,10 +36,12 @@ from alu_client.ui.statusbar import StatusBar
 from alu_client.ui.tray import Tray
 from alu_client.ui.views.settings_apply import FolderRow
 from alu_client.ui.views.settings_models import COL_FOLDER, HotFoldersModel
+from alu_client.ui.views.transfers import TransfersPanel
 from alu_client.ui.views.upload_form import UploadEntry, UploadFilesModel
 from alu_client.ui.widgets.player import PlayerWidget
 from tests.client.test_withdrawn import make_item, withdrawn
 from tests.gui.test_transfers_model import transfer
+from tests.gui.test_transfers_panel import click, confirm_box, select
 
 TITLE = (
     '<b style="color:green">CLEARED FOR BROADCAST</b>'
@@ -241,3 +245,21 @@ def test_a_tray_balloons_body_is_sent_escaped_to_a_linux_notification_server(
         ]
     finally:
         tray.dispose()
+
+
+# --- message boxes ------------------------------------------------------------------------------
+
+
+def test_the_cancel_question_names_the_transfer_as_typed(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    tid = queue.add_download("http://127.0.0.1:9/x", Path("/nonexistent/x"), label=TITLE)
+    panel.reload()
+    qtbot.waitUntil(lambda: panel.current_index_for(tid).isValid())
+    select(qtbot, panel, tid)
+    click(qtbot, panel, panel.cancel_action)
+    box = confirm_box(qtbot, panel)
+    assert rendered(box.text()) == f"Cancel “{isolated(TITLE)}”?"
+    assert not loads_images(box.text())
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-cancel-no"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.isVisible())
