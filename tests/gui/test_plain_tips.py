@@ -18,8 +18,10 @@ from PySide6.QtGui import QIcon, QTextDocument
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QPushButton
 
+from alu_client.core.credentials import MemorySecrets
 from alu_client.core.item_notices import WITHDRAWN, ItemNotice
 from alu_client.core.library import Library, Query, upsert_items
+from alu_client.core.profiles import Profiles
 from alu_client.core.rules import Conditions, Rule, RuleProblem
 from alu_client.core.store import Store
 from alu_client.core.sync import HistoryEvent
@@ -32,12 +34,14 @@ from alu_client.ui.models.items import COL_STATE, COL_TITLE, ItemsModel
 from alu_client.ui.models.rules import COL_DESTINATION, COL_NAME, RulesModel
 from alu_client.ui.models.transfers import COL_NAME as TRANSFER_NAME
 from alu_client.ui.models.transfers import TransfersModel
+from alu_client.ui.signin import SignInDialog
 from alu_client.ui.statusbar import StatusBar
 from alu_client.ui.tray import Tray
 from alu_client.ui.views.settings_apply import FolderRow
+from alu_client.ui.views.settings_general import NetworkPage
 from alu_client.ui.views.settings_models import COL_FOLDER, HotFoldersModel
 from alu_client.ui.views.transfers import TransfersPanel
-from alu_client.ui.views.upload_form import UploadEntry, UploadFilesModel
+from alu_client.ui.views.upload_form import UploadEntry, UploadFilesModel, UploadForm
 from alu_client.ui.widgets.player import PlayerWidget
 from tests.client.test_withdrawn import make_item, withdrawn
 from tests.gui.test_transfers_model import transfer
@@ -263,3 +267,32 @@ def test_the_cancel_question_names_the_transfer_as_typed(
     assert not loads_images(box.text())
     qtbot.mouseClick(box.findChild(QPushButton, "confirm-cancel-no"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not box.isVisible())
+
+
+# --- labels that Qt would read as markup (AutoText) --------------------------------------------
+
+
+def test_labels_that_show_hub_or_typed_text_show_it_as_typed(qtbot: Any, tmp_path: Path) -> None:
+    """The sign-in's notice (the hub's reason), Settings' hub profile, an upload field's
+    error (the hub's words): plain labels, so what they show is their text."""
+    reason = "<b>Signed out</b> by <i>the hub</i>"
+    store = Store(tmp_path / "library.sqlite3")
+    d = SignInDialog(Profiles(store), MemorySecrets(), notice=reason)
+    qtbot.addWidget(d)
+    network = NetworkPage()
+    qtbot.addWidget(network)
+    network._profile = TITLE
+    network._retranslate_profile()
+    form = UploadForm()
+    qtbot.addWidget(form)
+    name = next(iter(form.errors))
+    form.show_error(name, f"{TITLE} is not allowed")
+    for label, text in (
+        (d.notice, reason),
+        (network.profile_label, f"For the hub profile {TITLE}"),
+        (form.errors[name], f"{TITLE} is not allowed"),
+    ):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+        assert label.text() == text
+    d.tasks.wait_for_done()
+    store.close()

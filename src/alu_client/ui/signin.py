@@ -404,6 +404,7 @@ class SignInDialog(QDialog):
         self.notice_text = notice
 
         self.notice = QLabel(self)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's reason: as typed)
         self.notice.setWordWrap(True)
         self.notice.setVisible(bool(notice))
         self.url = QLineEdit(self)

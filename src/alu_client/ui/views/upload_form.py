@@ -288,6 +288,7 @@ class UploadForm(QWidget):
             widget.setObjectName(f"field-{name}")
             error = QLabel(self)
             error.setObjectName(f"error-{name}")
+            error.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's words may quote a value)
             error.setWordWrap(True)
             colors.tint(error, colors.ERROR)
             error.hide()
