@@ -52,6 +52,7 @@ from alu_client.core.store import (
     steps_pending,
 )
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
+from alu_client.ui import plain_text
 from alu_client.ui.signin import (
     ask_insecure_file,
     cannot_write_text,
@@ -603,7 +604,7 @@ class Desk(QObject):
 
     def _critical(self, title: str, text: str) -> None:
         print(f"alu-client: {title}: {text}", file=sys.stderr)
-        QMessageBox.critical(None, title, text)
+        QMessageBox.critical(None, title, plain_text.shown_as_typed(text))
 
 
 def reopens_on_activation() -> bool:
@@ -621,7 +622,7 @@ def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> 
     install_translators(app, language or "system")
     title, text = startup_text("folders"), cannot_write_text(folder, error)
     print(f"alu-client: {title}: {text} ({error})", file=sys.stderr)
-    QMessageBox.critical(None, title, text)
+    QMessageBox.critical(None, title, plain_text.shown_as_typed(text))
     return 1
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QMessageBox, QWidget
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 
+from . import plain_text
 from .bridge import CoreBridge
 from .i18n import resources_dir
 from .tasks import TaskRunner
@@ -155,4 +156,4 @@ class RealPanels:
     def _say_unavailable(self, parent: QWidget, what: str, error: BaseException) -> None:
         log.error("the %s dialog could not be opened", what, exc_info=error)
         self.failures[what] = error
-        QMessageBox.warning(parent, "ALU Desk", unavailable_text(error))
+        QMessageBox.warning(parent, "ALU Desk", plain_text.shown_as_typed(unavailable_text(error)))

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel
 
 from alu_client.core.item_notices import CORRECTED, WITHDRAWN, ItemNotice
 
+from . import plain_text
 from .a11y import announce
 from .formats import isolated
 from .statusbar import StatusBar
@@ -57,6 +58,7 @@ class ItemNoticeBoard(QObject):
         self._timer.timeout.connect(self._flush)
         self.label = QLabel(status)
         self.label.setObjectName("statusWithdrawn")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # (an item's title: as typed)
         self.label.setCursor(Qt.CursorShape.PointingHandCursor)
         self.label.installEventFilter(self)
         self.label.hide()
@@ -130,7 +132,7 @@ class ItemNoticeBoard(QObject):
             lines.append(self.tr("and %Ln more", "", len(unseen) - TIP_SHOWN))
         lines.append(self.tr("Click to open the Library."))
         self.label.setText(text)
-        self.label.setToolTip("\n".join(lines))
+        self.label.setToolTip(plain_text.shown_as_typed("\n".join(lines)))
         self.label.setAccessibleName(text)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -48,7 +48,7 @@ from alu_client.core.settings import AppSettings
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.queue import Progress
 
-from . import engine_text
+from . import engine_text, plain_text
 from .bridge import CoreBridge
 from .composition import Panels, app_icon
 from .download_notices import DownloadNotices
@@ -281,14 +281,13 @@ class MainWindow(QMainWindow):
                 refresh()
 
     def confirm_sign_out(self) -> None:
-        answer = QMessageBox.question(
-            self,
-            self.tr("Sign out"),
-            self.tr(
-                "Sign out of %1? Transfers stop until you sign in again; the library and "
-                "the queue stay on this workstation."
-            ).replace("%1", _hub_name(self.services)),
-        )
+        text = self.tr(
+            "Sign out of %1? Transfers stop until you sign in again; the library and "
+            "the queue stay on this workstation."
+        ).replace("%1", _hub_name(self.services))
+        # (the hub's name, its version, its words: as typed, here and below)
+        text = plain_text.shown_as_typed(text)
+        answer = QMessageBox.question(self, self.tr("Sign out"), text)
         if answer == QMessageBox.StandardButton.Yes:
             self.sign_out_requested.emit()
 
@@ -329,7 +328,9 @@ class MainWindow(QMainWindow):
         if quiet:
             self.status.say(text)
         else:
-            QMessageBox.information(self, self.tr("Check for updates"), text)
+            QMessageBox.information(
+                self, self.tr("Check for updates"), plain_text.shown_as_typed(text)
+            )
 
     def _update_failed(self, error: BaseException, quiet: bool = False) -> None:
         if quiet:  # offline at start is normal: the menu's check says why
@@ -340,7 +341,7 @@ class MainWindow(QMainWindow):
             "%1", str(error)
         )
         self.last_update_message = text
-        QMessageBox.warning(self, self.tr("Check for updates"), text)
+        QMessageBox.warning(self, self.tr("Check for updates"), plain_text.shown_as_typed(text))
 
     def _command_failed(self, error: BaseException) -> None:
         log.warning("command failed: %s", error)

@@ -62,7 +62,7 @@ from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.store import NoRoomToUpdate, disk_full, is_damage, path_too_long
 from alu_client.core.store.problems import USABLE_PATH
 
-from . import colors, engine_text
+from . import colors, engine_text, plain_text
 from .a11y import announce
 from .formats import isolated, size_text, unbroken
 from .os_text import os_error_text
@@ -413,6 +413,7 @@ class SignInDialog(QDialog):
         self.notice_text = notice
 
         self.notice = QLabel(self)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's reason: as typed)
         self.notice.setWordWrap(True)
         self.notice.setVisible(bool(notice))
         self.url = QLineEdit(self)
@@ -616,14 +617,13 @@ class SignInDialog(QDialog):
         self.result_ = result
         if self._other_hub and not self.stopping:
             old, new = self._other_hub[0]
-            QMessageBox.information(
-                self, self.tr("Another hub"), other_hub_text(old, hub.normalize_url(new))
-            )
+            text = other_hub_text(old, hub.normalize_url(new))
+            QMessageBox.information(self, self.tr("Another hub"), plain_text.shown_as_typed(text))
         if self._replaced_hub and not self.stopping:
             QMessageBox.information(
                 self,
                 self.tr("Another hub at this address"),
-                replaced_hub_text(self._replaced_hub[0]),
+                plain_text.shown_as_typed(replaced_hub_text(self._replaced_hub[0])),
             )
         self.signed_in.emit(result)
         self.accept()
@@ -676,7 +676,7 @@ class SignInDialog(QDialog):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             self.tr("Has the hub moved?"),
-            moved_question(origin.url, new),
+            plain_text.shown_as_typed(moved_question(origin.url, new)),
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -833,7 +833,9 @@ class SignInDialog(QDialog):
         answer = QMessageBox.question(
             self,
             self.tr("No secure keyring"),
-            self.tr("%1\n\nKeep the sign-in in plain text anyway?").replace("%1", warning),
+            plain_text.shown_as_typed(
+                self.tr("%1\n\nKeep the sign-in in plain text anyway?").replace("%1", warning)
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )

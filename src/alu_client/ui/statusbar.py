@@ -25,7 +25,7 @@ from alu_client.core.sync import OFFLINE, ONLINE, SIGNED_OUT, SyncStatus
 from alu_client.core.transfers.base import PHASE_LIBRARY
 from alu_client.core.transfers.queue import Progress, TransferQueue
 
-from . import engine_text
+from . import engine_text, plain_text
 from .a11y import announce
 from .formats import count_text, joined, speed_text, with_keys
 
@@ -152,6 +152,8 @@ class StatusBar(QStatusBar):
         self.rules_label.setObjectName("statusRules")
         self.rules_label.hide()
         self.rule_problems: list[RuleProblem] = []
+        for label in (self.connection, self.hub, self.activity_label, self.limit, self.rules_label):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's name, a rule's: as typed)
         self.addWidget(self.connection)
         self.addWidget(self.hub, 1)
         self.addPermanentWidget(self.rules_label)
@@ -250,7 +252,7 @@ class StatusBar(QStatusBar):
         shown = self._fitted(text)
         self.showMessage(shown, MESSAGE_MS if timeout is None else timeout)
         self.said = text  # (whole: in the tooltip while it is cut)
-        self.setToolTip(text if shown != text else "")
+        self.setToolTip(plain_text.shown_as_typed(text) if shown != text else "")
         announce(self, text, assertive=assertive)
 
     @Slot(str)
@@ -293,7 +295,7 @@ class StatusBar(QStatusBar):
             text = joined([text, self.tr("⚠ Library cannot be saved")])
             tip = f"{engine_text.shown(self.activity.problem)}\n{tip}"
         self.connection.setText(text)
-        self.connection.setToolTip(tip)
+        self.connection.setToolTip(plain_text.shown_as_typed(tip))
         signed_out = status is not None and status.state == SIGNED_OUT
         cursor = Qt.CursorShape.PointingHandCursor if signed_out else Qt.CursorShape.ArrowCursor
         self.connection.setCursor(cursor)
@@ -352,7 +354,7 @@ class StatusBar(QStatusBar):
             for p in problems
         ]  # fmt: skip
         self.rules_label.setText(text)
-        self.rules_label.setToolTip("\n".join(lines))
+        self.rules_label.setToolTip(plain_text.shown_as_typed("\n".join(lines)))
         self.rules_label.setAccessibleName(text)
 
     def _retranslate(self) -> None:

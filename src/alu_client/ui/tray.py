@@ -18,7 +18,7 @@ from alu_client.core.hub import Item
 from alu_client.core.item_notices import ItemNotice
 from alu_client.core.transfers.queue import Progress
 
-from . import engine_text, formats
+from . import engine_text, formats, plain_text
 
 # the items a balloon names one by one (then how many more)
 SHOWN = 3
@@ -92,7 +92,8 @@ class Tray(QObject):
             if warning
             else QSystemTrayIcon.MessageIcon.Information
         )
-        self.icon.showMessage(title, message, kind, 8000)
+        # (the body: markup for Linux notification servers; the title is plain everywhere)
+        self.icon.showMessage(title, plain_text.notification_body(message), kind, 8000)
 
     def notify_pushes(self, items: Sequence[Item]) -> None:
         """Flash and urgent pushes (three at most, then how many more)."""

@@ -38,7 +38,7 @@ from PySide6.QtCore import (
 from alu_client.core.sync import HistoryEvent
 from alu_client.core.transfers.base import WITHDRAWN_PREFIX
 
-from .. import engine_text, formats
+from .. import engine_text, formats, plain_text
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
 COL_WHEN = 0
@@ -352,7 +352,7 @@ class HistoryModel(QAbstractTableModel):
         if role == STATE_ROLE:
             return e.type
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(e, col)
+            return plain_text.tip(self._tooltip(e, col))
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMBERS:
             return _RIGHT
         return None

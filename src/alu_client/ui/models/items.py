@@ -39,7 +39,7 @@ from alu_client.core.library import Library, LibraryItem, Page, Query
 from alu_client.core.library.search import MAX_LIMIT
 from alu_client.core.store.transfers import PROFILE_SQL
 
-from .. import colors
+from .. import colors, plain_text
 from ..delegates_items import (
     THUMB_SIZE,
     ThumbnailCache,
@@ -330,7 +330,7 @@ class ItemsModel(QAbstractTableModel):
                 return colors.on_view(colors.URGENT)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(li, col)
+            return plain_text.tip(self._tooltip(li, col))
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_THUMB:
             return self._card_text(li)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_STATE:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from alu_client.core.rules import Rule, RuleProblem
 
-from .. import engine_text, formats
+from .. import engine_text, formats, plain_text
 from ..delegates_items import language_name, priority_name
 from . import OBJECT_ROLE, SORT_ROLE
 
@@ -147,29 +147,36 @@ class RulesModel(QAbstractTableModel):
             return Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked
         if role == SORT_ROLE:
             return index.row() if col != COL_ENABLED else int(rule.enabled)
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            if col == COL_NAME:
-                return rule.name
-            if col == COL_ENABLED:
-                return None if role == Qt.ItemDataRole.DisplayRole else self._enabled_tip(rule)
-            if col == COL_CONDITIONS:
-                return self.conditions_text(rule)
-            if col == COL_ACTION:
-                return self.action_text(rule.action)
-            if col == COL_DESTINATION:
-                problem = self.problems.get(rule.id)
-                if problem is not None:  # a share away: said on the rule, not only in a log
-                    text = self.tr("⚠ %1 — cannot be written; %Ln items waiting", "",
-                                   problem.waiting)  # fmt: skip
-                    where = formats.isolated(rule.destination) or self.tr("Download folder")
-                    if role == Qt.ItemDataRole.ToolTipRole:
-                        return engine_text.shown(problem.error)
-                    return text.replace("%1", where)
-                if rule.destination:  # a path keeps its order in Arabic
-                    return formats.isolated(rule.destination)
-                return self.tr("Download folder")
+        if role == Qt.ItemDataRole.ToolTipRole:  # names and paths, shown as typed
+            return plain_text.tip(self._text(rule, col, role))
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(rule, col, role)
         if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_ENABLED:
             return self._enabled_tip(rule)
+        return None
+
+    def _text(self, rule: Rule, col: int, role: int) -> str | None:
+        """The cell's text (``DisplayRole``) or its tooltip's (``ToolTipRole``)."""
+        if col == COL_NAME:
+            return rule.name
+        if col == COL_ENABLED:
+            return None if role == Qt.ItemDataRole.DisplayRole else self._enabled_tip(rule)
+        if col == COL_CONDITIONS:
+            return self.conditions_text(rule)
+        if col == COL_ACTION:
+            return self.action_text(rule.action)
+        if col == COL_DESTINATION:
+            problem = self.problems.get(rule.id)
+            if problem is not None:  # a share away: said on the rule, not only in a log
+                text = self.tr("⚠ %1 — cannot be written; %Ln items waiting", "",
+                               problem.waiting)  # fmt: skip
+                where = formats.isolated(rule.destination) or self.tr("Download folder")
+                if role == Qt.ItemDataRole.ToolTipRole:
+                    return engine_text.shown(problem.error)
+                return text.replace("%1", where)
+            if rule.destination:  # a path keeps its order in Arabic
+                return formats.isolated(rule.destination)
+            return self.tr("Download folder")
         return None
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:

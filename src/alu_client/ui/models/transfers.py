@@ -44,7 +44,7 @@ from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.base import PHASE_LIBRARY, PHASE_SIGN_IN, PHASE_VERIFYING
 from alu_client.core.transfers.queue import Progress
 
-from .. import engine_text, formats
+from .. import engine_text, formats, plain_text
 from . import FRACTION_ROLE, OBJECT_ROLE, SORT_ROLE, STATE_ROLE
 
 COL_NAME = 0
@@ -494,7 +494,7 @@ class TransfersModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_key(row, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, col)
+            return plain_text.tip(self._tooltip(row, col))
         if role == FRACTION_ROLE:
             return row.fraction if col == COL_PROGRESS else None
         if role == STATE_ROLE:

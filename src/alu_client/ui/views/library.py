@@ -72,7 +72,7 @@ from alu_client.core.library import (
 from alu_client.core.safe_names import unique_path
 from alu_client.core.services import AlreadyDownloaded, Services
 
-from .. import engine_text, formats, reveal
+from .. import engine_text, formats, plain_text, reveal
 from ..a11y import say
 from ..bridge import CoreBridge
 from ..delegates_items import item_grid, item_table
@@ -758,7 +758,8 @@ class LibraryPanel(QWidget):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.tr("Delete local files"))
         if len(items) == 1:
-            box.setText(self.tr("Delete the local file of “{title}”?").format(title=items[0].title))
+            text = self.tr("Delete the local file of “{title}”?").format(title=items[0].title)
+            box.setText(plain_text.shown_as_typed(text))  # (any member's title: as typed)
         else:
             box.setText(self.tr("Delete the local files of %Ln items?", "", len(items)))
         # the item leaves the Library tab (it has no file here any more); the Feed keeps it

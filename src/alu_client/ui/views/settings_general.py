@@ -84,6 +84,7 @@ class NetworkPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.profile_label = QLabel(self)
+        self.profile_label.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's name: as typed)
         self.profile_label.setWordWrap(True)
         self.proxy = QLineEdit(self)
         self.proxy.setObjectName("settings-proxy")

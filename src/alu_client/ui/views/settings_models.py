@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 from alu_client.core.transfers.schedule import ScheduleRule
 from alu_client.core.watch import SentElsewhere, WatchFile
 
-from .. import engine_text, formats
+from .. import engine_text, formats, plain_text
 from ..delegates_items import language_name, priority_name
 from ..models import OBJECT_ROLE, SORT_ROLE
 from .settings_apply import FolderRow
@@ -144,8 +144,10 @@ class _ListModel(QAbstractTableModel, Generic[T]):
             return item
         if role == SORT_ROLE:
             return index.row()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.text(item, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:  # folders, names: shown as typed
+            return plain_text.tip(self.text(item, index.column()))
         return self.other(item, index.column(), role)
 
     def text(self, item: T, column: int) -> str | None:
@@ -239,7 +241,7 @@ class HotFoldersModel(_ListModel[FolderRow]):
         if item is not None and item.problem and index.column() == COL_FOLDER:
             # a folder that cannot be watched now: marked, its problem as the tooltip
             if role == Qt.ItemDataRole.ToolTipRole:
-                return folder_problem_text(item.problem)
+                return plain_text.shown_as_typed(folder_problem_text(item.problem))
             if role == Qt.ItemDataRole.DecorationRole:
                 return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
             if role == Qt.ItemDataRole.AccessibleDescriptionRole:

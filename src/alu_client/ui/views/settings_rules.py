@@ -35,7 +35,7 @@ from alu_client.core.rules import (
     split_values,
 )
 
-from .. import formats
+from .. import formats, plain_text
 from ..delegates_items import language_name, priority_name
 from ..models.rules import COL_CONDITIONS, RulesModel
 from . import new_table, select_row
@@ -516,7 +516,7 @@ class RulesPage(QWidget):
                     "",
                     pending,
                 ).replace("%1", name)
-            )
+            )  # (set as typed below)
         else:
             box.setWindowTitle(self.tr("Turn off rule"))
             box.setText(
@@ -528,6 +528,7 @@ class RulesPage(QWidget):
                 ).replace("%1", name)
             )
             box.setInformativeText(self.tr("Cancel leaves the rule on."))
+        box.setText(plain_text.shown_as_typed(box.text()))  # (a rule's name: as typed)
         cancel = box.addButton(
             self.tr("Cancel its %Ln downloads", "", pending),
             QMessageBox.ButtonRole.DestructiveRole,

@@ -40,7 +40,7 @@ from alu_client.core.store.transfers import Transfer
 from alu_client.core.transfers.queue import TransferQueue
 from alu_client.core.transfers.schedule import Schedule
 
-from .. import formats
+from .. import formats, plain_text
 from ..a11y import say
 from ..delegates import ProgressDelegate
 from ..layout_memory import remember_columns
@@ -534,7 +534,8 @@ class TransfersPanel(QWidget):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.tr("Cancel transfers"))
         if len(rows) == 1:
-            box.setText(self.tr("Cancel “{name}”?").format(name=formats.isolated(rows[0].label)))
+            text = self.tr("Cancel “{name}”?").format(name=formats.isolated(rows[0].label))
+            box.setText(plain_text.shown_as_typed(text))  # (a title: as typed)
         else:
             box.setText(self.tr("Cancel %Ln transfers?", "", len(rows)))
         box.setInformativeText(self.tr("A canceled download loses the part already fetched."))

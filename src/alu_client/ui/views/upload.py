@@ -66,7 +66,7 @@ from ...core.store.transfers import Transfer
 from ...core.upload_drafts import UploadDrafts
 from ...core.uploads import LANGUAGES as ITEM_LANGUAGES
 from ...core.uploads import FieldError, UploadFields, title_from_filename
-from .. import formats
+from .. import formats, plain_text
 from ..a11y import say
 from ..delegates_items import local_time
 from ..os_text import os_error_text
@@ -116,7 +116,8 @@ def open_upload_for_urls(
         )
         if skipped:
             # what was left out and why (a file that cannot be read is not "no video")
-            box.setInformativeText(" ".join(skipped[:5]) + (" …" if len(skipped) > 5 else ""))
+            shown = " ".join(skipped[:5]) + (" …" if len(skipped) > 5 else "")
+            box.setInformativeText(plain_text.shown_as_typed(shown))  # (file names)
         box.setDetailedText("\n".join(skipped))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -127,11 +128,10 @@ def open_upload_for_urls(
         box = QMessageBox(parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(QCoreApplication.translate("Upload", "Upload"))
-        box.setText(
-            QCoreApplication.translate(
-                "Upload", "What was dropped could not be read ({reason})."
-            ).format(reason=os_error_text(error))
-        )
+        text = QCoreApplication.translate(
+            "Upload", "What was dropped could not be read ({reason})."
+        ).format(reason=os_error_text(error))
+        box.setText(plain_text.shown_as_typed(text))  # (a path in the reason)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -857,7 +857,9 @@ class UploadDialog(QDialog):
             )
         else:
             box.setText(self.tr("Send this file again? It would make another item in every feed."))
-        box.setInformativeText("\n".join(line for _entry, line in repeated))
+        box.setInformativeText(
+            plain_text.shown_as_typed("\n".join(line for _entry, line in repeated))
+        )
         again = box.addButton(self.tr("&Send again"), QMessageBox.ButtonRole.AcceptRole)
         leave = box.addButton(
             self.tr("&Leave them out") if many else self.tr("&Leave it out"),
@@ -1018,11 +1020,10 @@ class UploadDialog(QDialog):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.windowTitle())
         if len(typed) == 1:
-            box.setText(
-                self.tr("Discard the details you typed for {name}?").format(
-                    name=formats.isolated(typed[0].path.name)
-                )
+            text = self.tr("Discard the details you typed for {name}?").format(
+                name=formats.isolated(typed[0].path.name)
             )
+            box.setText(plain_text.shown_as_typed(text))
         else:
             box.setText(self.tr("Discard the details you typed for %Ln files?", "", len(typed)))
         discard = box.addButton(self.tr("&Discard"), QMessageBox.ButtonRole.DestructiveRole)

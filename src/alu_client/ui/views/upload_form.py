@@ -58,7 +58,7 @@ from ...core.uploads import (
     FieldError,
     long_text,
 )
-from .. import colors, formats
+from .. import colors, formats, plain_text
 from ..delegates_items import priority_name
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
@@ -149,7 +149,8 @@ class UploadFilesModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return entry.title
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{entry.path}\n{entry.error}" if entry.error else str(entry.path)
+            tip = f"{entry.path}\n{entry.error}" if entry.error else str(entry.path)
+            return plain_text.shown_as_typed(tip)  # (a file's name may look like markup)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icon(entry)
         if role == OBJECT_ROLE:
@@ -287,6 +288,7 @@ class UploadForm(QWidget):
             widget.setObjectName(f"field-{name}")
             error = QLabel(self)
             error.setObjectName(f"error-{name}")
+            error.setTextFormat(Qt.TextFormat.PlainText)  # (the hub's words may quote a value)
             error.setWordWrap(True)
             colors.tint(error, colors.ERROR)
             error.hide()

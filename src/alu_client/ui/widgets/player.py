@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import formats
+from .. import formats, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -721,7 +721,7 @@ class PlayerWidget(QWidget):
             text = r
             tip = self.tr("Playing the file {name}").format(name=name)
         label.setText(text)
-        label.setToolTip(tip)
+        label.setToolTip(plain_text.shown_as_typed(tip))  # (a file name: as typed)
         label.setAccessibleName(tip)
         label.show()
 
