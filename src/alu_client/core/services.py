@@ -181,6 +181,7 @@ class Services:
             self.store,
             self.profile.name if self.profile else "",
             self.profile.username if self.profile else "",
+            download_folder=lambda: AppSettings(self.store, self.paths.downloads_dir).download_dir,
         )
         #: what the items just changed by the hub were (``_items_changed`` takes them)
         self._before: dict[str, Before] = {}
