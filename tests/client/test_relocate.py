@@ -49,6 +49,16 @@ def test_paths_under_the_old_root_follow_and_paths_elsewhere_stay(tmp_path: Path
             " VALUES ('p', 'inside', 1, ?, 0), ('p', 'outside', 2, ?, 0)",
             (str(old / "rules" / "sport"), str(elsewhere)),
         )
+        # a hot folder inside, and a file it sent (not to be sent again from the new place)
+        c.execute(
+            "INSERT INTO watch_folders (id, profile, path, created_at) VALUES (1, 'p', ?, 0)",
+            (str(old / "hot"),),
+        )
+        c.execute(
+            "INSERT INTO watch_files (folder_id, path, size, mtime_ns, state, at)"
+            " VALUES (1, ?, 1, 1, 'sent', 0)",
+            (str(old / "hot" / "clip.mp4"),),
+        )
     ws = workstation_id(s.store)
     s.store.close()
     new.parent.mkdir()
@@ -56,6 +66,8 @@ def test_paths_under_the_old_root_follow_and_paths_elsewhere_stay(tmp_path: Path
 
     s = _open(new)
     assert s.relocated is not None and not s.relocated.copied
+    sent = s.store.query_one("SELECT path FROM watch_files")
+    assert sent is not None and sent[0] == str(new / "hot" / "clip.mp4")
     assert AppSettings(s.store, s.paths.downloads_dir).download_dir == new / "my clips"
     sources = [r[0] for r in s.store.query("SELECT source FROM transfers ORDER BY id")]
     assert sources == [str(new / "exports" / "clip.mp4"), str(elsewhere / "clip.mp4")]
