@@ -28,6 +28,7 @@ from ..core.transfers.queue import Progress, TransferQueue
 
 if TYPE_CHECKING:  # (imported where used: `alu fetch` and `alu tus-put` start without them)
     from ..core.credentials import Secrets
+    from ..core.relocate import Relocation
     from ..core.services import Services
 
 
@@ -334,9 +335,17 @@ def open_services(*, allow_plain: bool = False) -> Services:
     except SecretsError as e:
         secrets = _SecretsUnavailable(str(e))
     try:
-        return Services(paths, secrets)
+        services = Services(paths, secrets)
     except (SchemaTooNew, NoRoomToUpdate) as e:
         raise CliError(str(e)) from None
+    say_relocated(services.relocated)
+    return services
+
+
+def say_relocated(moved: Relocation | None) -> None:
+    """The data folder opened at another path than last time: said once, on stderr."""
+    if moved is not None:
+        print(f"alu: {moved.message()}", file=sys.stderr)
 
 
 class Interrupted(threading.Event):

@@ -18,6 +18,7 @@ from ..core.engine_settings import ENGINE_LOCK_WAIT, SAVED, Limit, apply_setting
 from ..core.http import valid_address
 from ..core.lockfile import EngineBusy, EngineLock
 from ..core.paths import default_paths
+from ..core.relocate import follow_move
 from ..core.safe_names import safe_filename, shown
 from ..core.settings import AppSettings
 from ..core.store import SchemaTooNew, Store
@@ -45,6 +46,7 @@ from .common import (
     fmt_bytes,
     headers_given,
     not_done,
+    say_relocated,
     stream_count,
 )
 from .transfer_words import credentials_words, interrupted_words
@@ -114,6 +116,7 @@ def _open_engine(interrupted: Interrupted) -> tuple[Store, EngineLock]:
     except SchemaTooNew as e:
         lock.release()
         raise CliError(str(e)) from None
+    say_relocated(follow_move(store, paths))
     return store, lock
 
 

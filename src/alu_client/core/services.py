@@ -47,6 +47,7 @@ from .lockfile import EngineLock
 from .media import MediaWorker
 from .paths import Paths
 from .profiles import HUB_REPLACED_OPTION, Profile, Profiles, client_for
+from .relocate import follow_move
 from .rules import Match, Rule, RuleEngine, RuleProblem, RuleStore, rule_problems
 from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
@@ -168,6 +169,8 @@ class Services:
         self.paths = paths.ensure()
         self.secrets = secrets
         self.store = store or Store(paths.db_path)
+        #: the data folder opened at another path than last time (said once by the CLI)
+        self.relocated = follow_move(self.store, self.paths)
         self.profiles = Profiles(self.store)
         self.profile: Profile | None = self.profiles.active()
         self._client: hub.HubClient | None = None
@@ -178,6 +181,7 @@ class Services:
             self.store,
             self.profile.name if self.profile else "",
             self.profile.username if self.profile else "",
+            download_folder=lambda: AppSettings(self.store, self.paths.downloads_dir).download_dir,
         )
         #: what the items just changed by the hub were (``_items_changed`` takes them)
         self._before: dict[str, Before] = {}

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..store import Store
 from ..store.rows import RowReader, warn_damaged
+from .refind import found_again
 
 PRESENT, MISSING, REMOVED = "present", "missing", "removed"
 
@@ -267,6 +268,13 @@ _SET_STATE = (
 )
 
 
+#: a file found again at another place (``refind``): present there
+_FOUND = (
+    "UPDATE library_files SET path = ?, mtime_ns = ?, state = 'present', reason = '',"
+    " checked_at = ? WHERE id = ? AND state = ? AND path = ? AND verified_at = ?"
+)
+
+
 def _guard(row: sqlite3.Row) -> tuple[Any, ...]:
     return (row["id"], row["state"], row["path"], row["verified_at"])
 
@@ -278,6 +286,7 @@ def check_files(
     *,
     now: float | None = None,
     item_ids: Sequence[str] | None = None,
+    download_dir: Path | None = None,
 ) -> CheckReport:
     """Stat the present and missing files of ``profile``, least recently checked first
     (``limit`` bounds how many: a rolling check over a large library; ``item_ids``: only the
@@ -285,7 +294,9 @@ def check_files(
     since (another modification time: ``REWRITTEN``) becomes missing with the reason: it is
     not the file verified, and retention, which deletes present files only, leaves it alone. A
     missing one found again at its place with its size (and its time) is present again; one of
-    another time stays missing (a share mounted again keeps its files' times)."""
+    another time stays missing (a share mounted again keeps its files' times). One gone from
+    its place is looked for at the same place in ``download_dir`` (the download folder renamed
+    and set anew), and taken back there when its bytes are the ones verified (``refind``)."""
     now = time.time() if now is None else now
     only, ids = "", list(dict.fromkeys(item_ids or ()))[:500]
     if item_ids is not None:
@@ -294,7 +305,7 @@ def check_files(
         only = f" AND item_id IN ({', '.join('?' * len(ids))})"
     rows = store.query(
         "SELECT id, item_id, rendition, path, size, state, reason, verified_at,"  # noqa: S608
-        " mtime_ns"
+        " mtime_ns, sha256"
         f" FROM library_files WHERE profile = ? AND state IN ('present', 'missing'){only}"
         " ORDER BY checked_at IS NOT NULL, checked_at, id LIMIT ?",
         (profile, *ids, -1 if limit is None else limit),
@@ -321,10 +332,20 @@ def check_files(
         )
         for row, reason in looked
     ]
+    found = {
+        row["id"]: there
+        for row, reason in looked
+        if reason and download_dir is not None and (there := found_again(row, download_dir))
+    }
     missing: list[MissingFile] = []
     restored = 0
     with store.write() as conn:
         for row, reason in looked:
+            if row["id"] in found:
+                path, mtime_ns = found[row["id"]]
+                cur = conn.execute(_FOUND, (str(path), mtime_ns, now, *_guard(row)))
+                restored += cur.rowcount
+                continue
             cur = conn.execute(
                 _SET_STATE,
                 (MISSING if reason else PRESENT, reason, now, *_guard(row)),

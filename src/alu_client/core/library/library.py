@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..store import Store
@@ -21,10 +21,19 @@ class Library:
     ``member`` is the profile's user name: the items it uploaded are its own (``Item.sent_by``;
     the Feed says "Sent by you")."""
 
-    def __init__(self, store: Store, profile: str, member: str = "") -> None:
+    def __init__(
+        self,
+        store: Store,
+        profile: str,
+        member: str = "",
+        *,
+        download_folder: Callable[[], Path] | None = None,
+    ) -> None:
         self.store = store
         self.profile = profile
         self.member = member
+        #: the download folder now set (where a file recorded under another one is looked for)
+        self.download_folder = download_folder
 
     # --- items -----------------------------------------------------------------------------
 
@@ -105,7 +114,10 @@ class Library:
     ) -> CheckReport:
         """Stat the files (all, ``limit`` of them, or those of ``item_ids``, at most 500
         items) and record which are missing or back: see ``files.check_files``."""
-        return _files.check_files(self.store, self.profile, limit, item_ids=item_ids)
+        folder = self.download_folder() if self.download_folder is not None else None
+        return _files.check_files(
+            self.store, self.profile, limit, item_ids=item_ids, download_dir=folder
+        )
 
     def apply_retention(
         self, max_age_days: float | None, max_total_bytes: int | None, *, now: float
