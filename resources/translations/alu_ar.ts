@@ -3989,6 +3989,10 @@ Ask your administrator to give your account write access to this folder (or to f
         <translation>القرص الذي يحوي {folder} ممتلئ. أفرغ بعض المساحة هناك، ثم شغّل ALU Desk من جديد. لم تتضرر المكتبة بذلك: لم يُفقد شيء.</translation>
     </message>
     <message>
+        <source>Another ALU Desk, or alu watch run (process {pid}), is at work on this data folder: the library must be updated for this version, which is not done under a running one. Quit it (or stop alu watch run), then start ALU Desk again; nothing was changed.</source>
+        <translation>ALU Desk آخر، أو alu watch run (العملية {pid})، يعمل على مجلد البيانات هذا: يجب تحديث المكتبة لهذا الإصدار، ولا يُحدَّث تحت نسخة عاملة. أغلقه (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد؛ لم يُغيَّر شيء.</translation>
+    </message>
+    <message>
         <source>The path of the data folder {folder} is too long for the library&apos;s database ({length} bytes; about {usable} can be used). Start ALU Desk with a data folder on a shorter path (--data DIR, or ALU_CLIENT_HOME=DIR), or move this one. Nothing in it was changed.</source>
         <translation>مسار مجلد البيانات {folder} أطول مما تقبله قاعدة بيانات المكتبة ({length} بايت؛ الممكن نحو {usable}). شغّل ALU Desk بمجلد بيانات على مسار أقصر (‎--data DIR‎ أو ‎ALU_CLIENT_HOME=DIR‎)، أو انقل هذا المجلد. لم يُغيَّر فيه شيء.</translation>
     </message>

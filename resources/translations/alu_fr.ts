@@ -3909,6 +3909,10 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <translation>Le disque qui contient {folder} est plein. Libérez de la place sur ce disque, puis relancez ALU Desk. La médiathèque n’en est pas endommagée : rien n’est perdu.</translation>
     </message>
     <message>
+        <source>Another ALU Desk, or alu watch run (process {pid}), is at work on this data folder: the library must be updated for this version, which is not done under a running one. Quit it (or stop alu watch run), then start ALU Desk again; nothing was changed.</source>
+        <translation>Un autre ALU Desk, ou alu watch run (processus {pid}), travaille sur ce dossier de données : la médiathèque doit être mise à jour pour cette version, ce qui ne se fait pas sous un ALU Desk en marche. Quittez-le (ou arrêtez alu watch run), puis relancez ALU Desk ; rien n’a été changé.</translation>
+    </message>
+    <message>
         <source>The path of the data folder {folder} is too long for the library&apos;s database ({length} bytes; about {usable} can be used). Start ALU Desk with a data folder on a shorter path (--data DIR, or ALU_CLIENT_HOME=DIR), or move this one. Nothing in it was changed.</source>
         <translation>Le chemin du dossier de données {folder} est trop long pour la base de données de la médiathèque ({length} octets ; environ {usable} sont possibles). Démarrez ALU Desk avec un dossier de données au chemin plus court (--data DOSSIER, ou ALU_CLIENT_HOME=DOSSIER), ou déplacez celui-ci. Rien n’y a été changé.</translation>
     </message>

@@ -82,3 +82,18 @@ def test_a_data_folder_on_a_path_too_long_is_said_so(tmp_path: Path) -> None:
         sqlite3.OperationalError("unable to open database file"), tmp_path / "library.sqlite3"
     )
     assert short.startswith("The library ")  # (the disk's words, as before)
+
+
+def test_an_update_under_another_running_engine_is_said_in_words(tmp_path: Path) -> None:
+    from alu_client.core.lockfile import FolderInUse
+    from alu_client.ui.signin import library_problem_text
+
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    try:
+        install_translators(qapp, "fr")
+        text = library_problem_text(FolderInUse("4242"), tmp_path / "library.sqlite3")
+    finally:
+        install_translators(qapp, "en")
+    assert text.startswith("Un autre ALU Desk, ou alu watch run (processus 4242)"), text
+    assert "rien n’a été changé" in text

@@ -19,7 +19,7 @@ import sys
 from typing import Final, NoReturn, TextIO
 
 from ..core.fstype import UnsuitableDataFolder
-from ..core.lockfile import EngineBusy
+from ..core.lockfile import EngineBusy, FolderInUse
 from ..core.logsafe import quiet_libraries
 from ..core.paths import default_paths
 from ..core.plain_text import one_line
@@ -171,6 +171,7 @@ def _said_errors() -> tuple[type[BaseException], ...]:
         HubError,
         SecretsError,
         EngineBusy,
+        FolderInUse,
         UnsuitableDataFolder,
         SchemaTooNew,
         NoRoomToUpdate,

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from ..core.http import split_userinfo
-from ..core.lockfile import EngineBusy, holder
+from ..core.lockfile import EngineBusy, FolderInUse, holder
 from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
 from ..core.store import NoRoomToUpdate, SchemaTooNew
@@ -336,7 +336,7 @@ def open_services(*, allow_plain: bool = False) -> Services:
         secrets = _SecretsUnavailable(str(e))
     try:
         services = Services(paths, secrets)
-    except (SchemaTooNew, NoRoomToUpdate) as e:
+    except (SchemaTooNew, NoRoomToUpdate, FolderInUse) as e:
         raise CliError(str(e)) from None
     say_relocated(services.relocated)
     return services

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -115,6 +116,75 @@ def busy(who: Holder) -> EngineBusy:
         "data folder. Close it first, or use ALU_CLIENT_HOME to pick another folder.",
         pid,
     )
+
+
+class FolderInUse(RuntimeError):
+    """A library update refused: another process (an older ALU Desk, `alu watch run`, an `alu`
+    command's transfer) works on the data folder; updated under it, that process went on
+    writing rows of the old format into the new one."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(
+            f"Another ALU Desk, or alu watch run (process {pid}), is at work on this data folder: "
+            "its library must be updated for this version, which is not done under a running "
+            "one. Quit it (or stop alu watch run), then start this again; nothing was changed."
+        )
+        self.pid = pid
+
+
+def refuse_if_in_use(folder: Path) -> None:
+    """``FolderInUse`` when another process holds ``folder``'s engine lock or its app's
+    single-instance lock (``instance.lock``: the app with no engine yet, at its sign-in)."""
+    who = _engine_holder(folder / ENGINE_LOCK)
+    if who is None:
+        who = _instance_holder(folder / INSTANCE_LOCK)
+    if who is not None:
+        raise FolderInUse(who)
+
+
+#: the engine's lock and the app's single-instance lock (Qt's ``QLockFile``) in a data folder
+ENGINE_LOCK = "engine.lock"
+INSTANCE_LOCK = "instance.lock"
+
+
+def _engine_holder(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return None
+    try:
+        _lock(f)  # taken: nobody holds it (closing drops it)
+    except OSError as e:
+        if e.errno in NO_LOCKS:
+            return None
+        who = _holder_of(f).pid
+        return None if who == str(os.getpid()) else who
+    finally:
+        f.close()
+    return None
+
+
+def _instance_holder(path: Path) -> str | None:
+    """The process id ``QLockFile`` wrote in ``path`` when that process is alive on this
+    machine and is not this one (Qt's file: the pid, the program's name, the host name)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    if len(lines) < 3 or not lines[0].strip().isdigit():
+        return None
+    pid = int(lines[0].strip())
+    if pid == os.getpid() or lines[2].strip() != socket.gethostname() or sys.platform == "win32":
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # left by a crash
+    except OSError:
+        pass  # (alive, another account's)
+    return str(pid)
 
 
 class EngineLock:

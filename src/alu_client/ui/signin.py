@@ -55,7 +55,7 @@ from alu_client.core.credentials import (
     SecretsError,
 )
 from alu_client.core.fstype import UnsuitableDataFolder
-from alu_client.core.lockfile import EngineBusy, EngineLock
+from alu_client.core.lockfile import EngineBusy, EngineLock, FolderInUse
 from alu_client.core.profiles import Profile, Profiles, sign_in
 from alu_client.core.proxy_login import ProxyLogin
 from alu_client.core.proxy_login import load as load_proxy_login
@@ -152,6 +152,14 @@ def library_problem_text(error: BaseException, db_path: Path) -> str:
             "The disk that holds {folder} is full. Free some space there, then start ALU Desk "
             "again. The library is not damaged by it: nothing is lost.",
         ).format(folder=isolated(folder))
+    if isinstance(error, FolderInUse):
+        return QCoreApplication.translate(
+            "Startup",
+            "Another ALU Desk, or alu watch run (process {pid}), is at work on this data "
+            "folder: the library must be updated for this version, which is not done under a "
+            "running one. Quit it (or stop alu watch run), then start ALU Desk again; nothing "
+            "was changed.",
+        ).format(pid=error.pid)
     if (length := path_too_long(db_path, error)) is not None:
         return QCoreApplication.translate(
             "Startup",

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..durable import fsync_dir
 from ..fstype import refuse_network_folder
+from ..lockfile import refuse_if_in_use
 from ..private import new_private_file, private_dir, private_files
 from .schema import MIGRATIONS
 
@@ -228,6 +229,9 @@ class Store:
             if current == newest:
                 return
             if current > 0 and self.path is not None:
+                # an older app or `alu watch run` at work there would go on writing rows of
+                # the old format into the new one (a new `alu` verb updated it under them)
+                refuse_if_in_use(self.path.parent)
                 self._backup_before_update(self.path, current)
             for number in range(current + 1, newest + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
