@@ -103,3 +103,23 @@ def test_this_processes_own_engine_does_not_stop_its_update(tmp_path: Path) -> N
     with EngineLock(tmp_path / "engine.lock"):
         Store(db).close()
     assert version(db) == len(MIGRATIONS)
+
+
+def test_an_alu_verb_says_it_updates_the_library(tmp_path: Path) -> None:
+    # silent for the 30 s a large library takes: read as a hang, and a Ctrl-C started it over
+    older_library(tmp_path / "data" / "library.sqlite3")
+
+    def queue_list() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "alu_client.cli", "queue", "list"],
+            env={**os.environ, "ALU_CLIENT_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    first = queue_list()
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith("alu: updating the library for this version (once;")
+    again = queue_list()
+    assert again.returncode == 0 and "updating the library" not in again.stderr

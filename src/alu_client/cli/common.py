@@ -21,7 +21,7 @@ from ..core.http import split_userinfo
 from ..core.lockfile import EngineBusy, FolderInUse, holder
 from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
-from ..core.store import NoRoomToUpdate, SchemaTooNew
+from ..core.store import NoRoomToUpdate, SchemaTooNew, steps_pending
 from ..core.store.transfers import Transfer, TransferStore, profile_of
 from ..core.transfers.base import WITHDRAWN_PREFIX
 from ..core.transfers.queue import Progress, TransferQueue
@@ -330,6 +330,15 @@ def open_services(*, allow_plain: bool = False) -> Services:
     from ..core.services import Services
 
     paths = default_paths().ensure()
+    if steps_pending(paths.db_path):
+        # a large library takes a while (30 s for 100,000 items): silence read as a hang, and
+        # a Ctrl-C started it over (the app says "Updating your library…" too)
+        print(
+            "alu: updating the library for this version (once; a large one takes a minute; a "
+            "copy of it is kept beside it)…",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         secrets: Secrets = open_secrets(paths, allow_plain=allow_plain)
     except SecretsError as e:
