@@ -391,6 +391,25 @@ def test_whoami_json_stays_json_when_the_hub_is_down(live_hub: LiveHub, tmp_path
     assert down["error"]
 
 
+def test_a_file_gone_from_the_library_is_marked_in_a_search(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # it was listed as an item never downloaded: a librarian looking for a clip they had was
+    # not told it was lost
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Kisumu floods")
+    path = Path(ok(alu(home, "get", item_id)).strip())
+    path.unlink()
+    ok(alu(home, "library", "check"))
+    found = ok(alu(home, "library", "search", "kisumu")).splitlines()
+    assert found[0].startswith("✗ ") and "Kisumu floods" in found[0], found
+    assert found[1].startswith(f"      Missing: {path} (") and found[1].endswith(
+        f"alu get {item_id} fetches it again"
+    ), found
+
+
 def test_an_empty_feed_is_said(live_hub: LiveHub, tmp_path: Path) -> None:
     # it printed nothing, exit 0: read as a command that did nothing
     live_hub.member("ktn", PASSWORD)

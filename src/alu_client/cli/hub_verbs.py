@@ -389,7 +389,8 @@ def print_items(items: list[LibraryItem], as_json: bool, *, utc: bool = False) -
     for li in items:
         it = li.item
         when = minute(it.published_at, utc)
-        have = "✓" if li.downloaded else " "
+        gone = [f for f in li.files if f.state == "missing"] if not li.downloaded else []
+        have = "✓" if li.downloaded else ("✗" if gone else " ")
         # the hub's words, on one line without what a terminal would obey (ESC sequences,
         # a CR and LF that forge an "alu:" line, direction overrides)
         print(
@@ -406,6 +407,12 @@ def print_items(items: list[LibraryItem], as_json: bool, *, utc: bool = False) -
             print(f"      Corrected {at}: {one_line(it.correction_note)}")
         if it.restrictions:  # what may not be aired, where: never left out of a listing
             print(f"      Restrictions: {one_line(it.restrictions)}")
+        for f in gone:  # it was here: a librarian looking for it is told it went, and why
+            print(
+                f"      Missing: {one_line(str(f.path))} ({one_line(f.reason)}); "
+                f"alu get {one_line(it.id)}{' --proxy' if f.rendition == 'proxy' else ''} "
+                "fetches it again"
+            )
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
