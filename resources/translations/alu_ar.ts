@@ -502,6 +502,10 @@
         <translation>الملف ⁨%1⁩ قيد الاستخدام من برنامج آخر (لا يزال قيد التصدير أو النسخ؟)؛ يتواصل الرفع عندما يصبح متاحًا.</translation>
     </message>
     <message>
+        <source>The file %1 was replaced by a link (a shortcut to a file elsewhere) after it was taken from the hot folder: links are not followed, so it was not uploaded. Put the file itself in the folder.</source>
+        <translation>استُبدل بالملف ⁨%1⁩ رابطٌ (اختصار إلى ملف في مكان آخر) بعد أخذه من المجلد المراقَب: لا تُتَّبع الروابط، لذا لم يُرفع. ضع الملف نفسه في المجلد.</translation>
+    </message>
+    <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
         <translation>رُفضت شهادة أمان الخادم (هل تاريخ الحاسوب صحيح، أم أن صفحة دخول إلى الشبكة تعترض الطريق؟ تحتاج الشبكة ذات سلطة الشهادات الخاصة إلى حزمة شهاداتها في ملف تعريف المركز).</translation>
     </message>
@@ -1152,6 +1156,10 @@
     <message>
         <source>Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, and are moved once it can be written.</source>
         <translation>يتعذّر نقل الملفات المرسَلة إلى مجلد «sent» ⁨%1⁩: ⁨%2⁩. تبقى في المجلد المراقَب، وتُنقل بمجرد أن تصبح الكتابة فيه ممكنة.</translation>
+    </message>
+    <message>
+        <source>%1 in the hot folder %2 is a link (a shortcut to a file elsewhere) or a special file: links are not followed, so it is not sent. Put the file itself in the folder.</source>
+        <translation>⁨%1⁩ في المجلد المراقَب ⁨%2⁩ رابطٌ (اختصار إلى ملف في مكان آخر) أو ملف خاص: لا تُتَّبع الروابط، لذا لا يُرسَل. ضع الملف نفسه في المجلد.</translation>
     </message>
     <message>
         <source>The name of “%1” in %2 is not valid text: it holds bytes no character set here can read. Rename the file, then add it again.</source>

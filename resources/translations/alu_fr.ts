@@ -502,6 +502,10 @@
         <translation>Le fichier %1 est utilisé par un autre programme (encore en cours d’export ou de copie ?) ; l’envoi reprendra dès qu’il sera libre.</translation>
     </message>
     <message>
+        <source>The file %1 was replaced by a link (a shortcut to a file elsewhere) after it was taken from the hot folder: links are not followed, so it was not uploaded. Put the file itself in the folder.</source>
+        <translation>Le fichier %1 a été remplacé par un lien (un raccourci vers un fichier situé ailleurs) après avoir été pris dans le dossier surveillé : les liens ne sont pas suivis, il n’a donc pas été envoyé. Placez le fichier lui-même dans le dossier.</translation>
+    </message>
+    <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
         <translation>Le certificat de sécurité du serveur a été refusé (la date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats dans le profil du hub).</translation>
     </message>
@@ -1152,6 +1156,10 @@
     <message>
         <source>Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, and are moved once it can be written.</source>
         <translation>Les fichiers envoyés ne peuvent pas être déplacés dans le dossier « sent » %1 : %2. Ils restent dans le dossier surveillé et y seront déplacés dès qu’il sera accessible en écriture.</translation>
+    </message>
+    <message>
+        <source>%1 in the hot folder %2 is a link (a shortcut to a file elsewhere) or a special file: links are not followed, so it is not sent. Put the file itself in the folder.</source>
+        <translation>%1 dans le dossier surveillé %2 est un lien (un raccourci vers un fichier situé ailleurs) ou un fichier spécial : les liens ne sont pas suivis, il n’est donc pas envoyé. Placez le fichier lui-même dans le dossier.</translation>
     </message>
     <message>
         <source>The name of “%1” in %2 is not valid text: it holds bytes no character set here can read. Rename the file, then add it again.</source>

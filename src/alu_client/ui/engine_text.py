@@ -351,6 +351,12 @@ _MARKED = (
         "The file %1 is in use by another program (still being exported or copied?); the "
         "upload goes on when it is free.",
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 was replaced by a link (a shortcut to a file elsewhere) after it was taken "
+        "from the hot folder: links are not followed, so it was not uploaded. Put the file "
+        "itself in the folder.",
+    ),
     # what any transfer connection can meet (core/http.py)
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -956,6 +962,13 @@ _WATCH_MARKED = (
         "EngineMessage",
         "Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, "
         "and are moved once it can be written.",
+    ),
+    # a link (symbolic link, junction) or a special file in a hot folder: %1 its name, %2 the
+    # hot folder
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 in the hot folder %2 is a link (a shortcut to a file elsewhere) or a special file: "
+        "links are not followed, so it is not sent. Put the file itself in the folder.",
     ),
     # a file whose name is no text (core/safe_names.py): %1 its name, %2 its folder
     QT_TRANSLATE_NOOP(
