@@ -378,6 +378,10 @@
         <translation>تغيّر الملف منذ بدء الإرسال؛ أضفه من جديد.</translation>
     </message>
     <message>
+        <source>The server sent an answer that is not valid HTTP: two different lengths (Content-Length) for one answer. It is not tried again; tell whoever runs the server.</source>
+        <translation>أرسل الخادم ردًّا ليس HTTP صالحًا: طولان مختلفان (Content-Length) لردّ واحد. لن يُعاد الطلب؛ أبلغ المسؤول عن الخادم.</translation>
+    </message>
+    <message>
         <source>The server has no file at this address (HTTP %1): it was removed, or the address is wrong.</source>
         <translation>لا يوجد لدى الخادم ملف على هذا العنوان (HTTP ⁨%1⁩): إمّا أنه حُذف، وإمّا أن العنوان خاطئ.</translation>
     </message>
@@ -584,6 +588,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى %1. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو alu login --proxy http://user:password@proxy:3128؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>لم يقبل وكيل الشبكة (⁦%1⁩) اسم المستخدم وكلمة المرور المُدخلَين له (HTTP 407) للوصول إلى ⁦%2⁩. تحقّق منهما حيث أُدخلا (وكيل الملف الشخصي، في إعدادات التطبيق أو عبر ⁦alu login --proxy⁩، أو إعداد الوكيل في النظام مثل ⁦HTTPS_PROXY⁩)، أو اسأل مسؤول الشبكة.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>لم يقبل وكيل الشبكة اسم المستخدم وكلمة المرور المُدخلَين له (HTTP 407) للوصول إلى ⁦%1⁩. تحقّق منهما حيث أُدخلا (وكيل الملف الشخصي، في إعدادات التطبيق أو عبر ⁦alu login --proxy⁩، أو إعداد الوكيل في النظام مثل ⁦HTTPS_PROXY⁩)، أو اسأل مسؤول الشبكة.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
@@ -848,6 +860,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach the hub at %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>يطلب وكيل الشبكة اسم مستخدم وكلمة مرور (HTTP 407) للوصول إلى المركز على العنوان ⁦%1⁩. أدخلهما مع وكيل الملف الشخصي (في إعدادات التطبيق، أو ⁦alu login --proxy http://user:password@proxy:3128⁩؛ يُحفظان في سلسلة المفاتيح) أو في إعداد الوكيل في النظام، أو اطلب من مسؤول الشبكة السماح لهذا الحاسوب بالمرور دونهما.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach the hub at %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>لم يقبل وكيل الشبكة (⁦%1⁩) اسم المستخدم وكلمة المرور المُدخلَين له (HTTP 407) للوصول إلى المركز على العنوان ⁦%2⁩. تحقّق منهما حيث أُدخلا (وكيل الملف الشخصي، في إعدادات التطبيق أو عبر ⁦alu login --proxy⁩، أو إعداد الوكيل في النظام مثل ⁦HTTPS_PROXY⁩)، أو اسأل مسؤول الشبكة.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach the hub at %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>لم يقبل وكيل الشبكة اسم المستخدم وكلمة المرور المُدخلَين له (HTTP 407) للوصول إلى المركز على العنوان ⁦%1⁩. تحقّق منهما حيث أُدخلا (وكيل الملف الشخصي، في إعدادات التطبيق أو عبر ⁦alu login --proxy⁩، أو إعداد الوكيل في النظام مثل ⁦HTTPS_PROXY⁩)، أو اسأل مسؤول الشبكة.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) refused the connection to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>

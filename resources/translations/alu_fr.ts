@@ -378,6 +378,10 @@
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
     <message>
+        <source>The server sent an answer that is not valid HTTP: two different lengths (Content-Length) for one answer. It is not tried again; tell whoever runs the server.</source>
+        <translation>Le serveur a envoyé une réponse qui n’est pas du HTTP valide : deux longueurs différentes (Content-Length) pour une même réponse. Elle n’est pas redemandée ; prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
         <source>The server has no file at this address (HTTP %1): it was removed, or the address is wrong.</source>
         <translation>Le serveur n’a aucun fichier à cette adresse (HTTP %1) : il a été supprimé, ou l’adresse est erronée.</translation>
     </message>
@@ -584,6 +588,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128 ; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau (%1) n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre %2. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre %1. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
@@ -848,6 +860,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach the hub at %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre le hub à l’adresse %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128&#x202f;; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach the hub at %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau (%1) n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre le hub à l’adresse %2. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach the hub at %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre le hub à l’adresse %1. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) refused the connection to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>

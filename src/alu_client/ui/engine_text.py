@@ -39,6 +39,11 @@ _MARKED = (
         "EngineMessage", "The server closed the connection before the end of the file; resuming."
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server could not be reached; trying again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server sent an answer that is not valid HTTP: two different lengths "
+        "(Content-Length) for one answer. It is not tried again; tell whoever runs the server.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server did not answer in time; trying again."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -451,6 +456,22 @@ _MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The network's proxy (%1) did not accept the user name and password given for it "
+        "(HTTP 407) to reach %2. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy did not accept the user name and password given for it (HTTP "
+        "407) to reach %1. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The network's proxy (%1) could not reach %2 (HTTP %3); trying again later.",
     ),
     QT_TRANSLATE_NOOP(
@@ -731,6 +752,22 @@ _HUB_MARKED = (
         "Give them with the profile's proxy (in the app's settings, or alu login --proxy "
         "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
         "setting, or ask the network's administrator to let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) did not accept the user name and password given for it "
+        "(HTTP 407) to reach the hub at %2. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy did not accept the user name and password given for it (HTTP "
+        "407) to reach the hub at %1. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
