@@ -378,6 +378,10 @@
         <translation>Le fichier a changé depuis le début de l’envoi ; ajoutez-le de nouveau.</translation>
     </message>
     <message>
+        <source>The server sent an answer that is not valid HTTP: two different lengths (Content-Length) for one answer. It is not tried again; tell whoever runs the server.</source>
+        <translation>Le serveur a envoyé une réponse qui n’est pas du HTTP valide : deux longueurs différentes (Content-Length) pour une même réponse. Elle n’est pas redemandée ; prévenez qui gère le serveur.</translation>
+    </message>
+    <message>
         <source>The server has no file at this address (HTTP %1): it was removed, or the address is wrong.</source>
         <translation>Le serveur n’a aucun fichier à cette adresse (HTTP %1) : il a été supprimé, ou l’adresse est erronée.</translation>
     </message>
@@ -502,6 +506,10 @@
         <translation>Le fichier %1 est utilisé par un autre programme (encore en cours d’export ou de copie ?) ; l’envoi reprendra dès qu’il sera libre.</translation>
     </message>
     <message>
+        <source>The file %1 was replaced by a link (a shortcut to a file elsewhere) after it was taken from the hot folder: links are not followed, so it was not uploaded. Put the file itself in the folder.</source>
+        <translation>Le fichier %1 a été remplacé par un lien (un raccourci vers un fichier situé ailleurs) après avoir été pris dans le dossier surveillé : les liens ne sont pas suivis, il n’a donc pas été envoyé. Placez le fichier lui-même dans le dossier.</translation>
+    </message>
+    <message>
         <source>The server&apos;s security certificate was refused (is the computer&apos;s date right, or is a network login page in the way? A network with its own certificate authority needs its CA bundle in the hub&apos;s profile).</source>
         <translation>Le certificat de sécurité du serveur a été refusé (la date de l’ordinateur est-elle juste, ou une page de connexion au réseau est-elle en travers ? Un réseau avec sa propre autorité de certification a besoin de son paquet de certificats dans le profil du hub).</translation>
     </message>
@@ -580,6 +588,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128 ; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau (%1) n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre %2. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre %1. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) could not reach %2 (HTTP %3); trying again later.</source>
@@ -844,6 +860,14 @@
     <message>
         <source>The network&apos;s proxy wants a user name and password (HTTP 407) to reach the hub at %1. Give them with the profile&apos;s proxy (in the app&apos;s settings, or alu login --proxy http://user:password@proxy:3128; kept in the keyring) or in the system&apos;s proxy setting, or ask the network&apos;s administrator to let this computer through without one.</source>
         <translation>Le proxy du réseau demande un nom d’utilisateur et un mot de passe (HTTP 407) pour atteindre le hub à l’adresse %1. Indiquez-les avec le proxy du profil (dans les réglages de l’application, ou alu login --proxy http://user:password@proxy:3128&#x202f;; gardés dans le trousseau) ou dans le réglage de proxy du système, ou demandez à l’administrateur du réseau de laisser passer cet ordinateur sans.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy (%1) did not accept the user name and password given for it (HTTP 407) to reach the hub at %2. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau (%1) n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre le hub à l’adresse %2. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
+    </message>
+    <message>
+        <source>The network&apos;s proxy did not accept the user name and password given for it (HTTP 407) to reach the hub at %1. Check them where they were given (the profile&apos;s proxy, in the app&apos;s settings or with alu login --proxy, or the system&apos;s proxy setting such as HTTPS_PROXY), or ask the network&apos;s administrator.</source>
+        <translation>Le proxy du réseau n’a pas accepté le nom d’utilisateur et le mot de passe indiqués pour lui (HTTP 407) pour atteindre le hub à l’adresse %1. Vérifiez-les là où ils ont été indiqués (le proxy du profil, dans les réglages de l’application ou avec alu login --proxy, ou le réglage de proxy du système, comme HTTPS_PROXY), ou demandez à l’administrateur du réseau.</translation>
     </message>
     <message>
         <source>The network&apos;s proxy (%1) refused the connection to %2 (HTTP %3); check the proxy settings, or ask the network&apos;s administrator to let this computer reach the hub.</source>
@@ -1152,6 +1176,10 @@
     <message>
         <source>Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, and are moved once it can be written.</source>
         <translation>Les fichiers envoyés ne peuvent pas être déplacés dans le dossier « sent » %1 : %2. Ils restent dans le dossier surveillé et y seront déplacés dès qu’il sera accessible en écriture.</translation>
+    </message>
+    <message>
+        <source>%1 in the hot folder %2 is a link (a shortcut to a file elsewhere) or a special file: links are not followed, so it is not sent. Put the file itself in the folder.</source>
+        <translation>%1 dans le dossier surveillé %2 est un lien (un raccourci vers un fichier situé ailleurs) ou un fichier spécial : les liens ne sont pas suivis, il n’est donc pas envoyé. Placez le fichier lui-même dans le dossier.</translation>
     </message>
     <message>
         <source>The name of “%1” in %2 is not valid text: it holds bytes no character set here can read. Rename the file, then add it again.</source>

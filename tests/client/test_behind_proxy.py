@@ -490,7 +490,10 @@ def test_a_wrong_proxy_password_is_named_not_the_hubs(
         wrong = squid.url.replace("http://", "http://desk:not-it@")
         code, out, err = login(tmp_path / "desk", url, {}, "--allow-http", "--proxy", wrong)
     assert code == 1, (out, err)
-    assert f"The network's proxy ({squid.url}) wants a user name and password" in err
+    assert (
+        f"The network's proxy ({squid.url}) did not accept the user name and password given for"
+        " it (HTTP 407)" in err
+    ), err
     assert "not-it" not in out + err
 
 

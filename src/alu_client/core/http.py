@@ -279,11 +279,47 @@ def proxy_named(proxy: str) -> str:
     return f"The network's proxy ({proxy})" if proxy else "The network's proxy"
 
 
-def proxy_password_message(who: str, server: str) -> str:
-    """A 407: ``who`` (the proxy) wants a user name and password to reach ``server``."""
+#: where a user name and password a proxy refused were given, to be checked there
+PROXY_CHECK_HINT = (
+    "Check them where they were given (the profile's proxy, in the app's settings or with alu "
+    "login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the network's "
+    "administrator."
+)
+
+
+def proxy_password_message(who: str, server: str, *, given: bool = False) -> str:
+    """A 407: ``who`` (the proxy) wants a user name and password to reach ``server``; or, when
+    some were ``given`` (the proxy's address held them), did not accept them."""
+    if given:
+        return (
+            f"{who} did not accept the user name and password given for it (HTTP 407) to reach"
+            f" {server}. " + PROXY_CHECK_HINT
+        )
     return (
         f"{who} wants a user name and password (HTTP 407) to reach {server}. "
         + PROXY_CREDENTIALS_HINT
+    )
+
+
+def proxy_login_sent(resp: requests.Response) -> bool:
+    """Whether the request ``resp`` answers went to its proxy with a user name and password
+    (requests puts the proxy address's login in the proxy's connection pool, not the
+    request)."""
+    pool = getattr(resp.raw, "_pool", None)
+    sent = {
+        **(getattr(pool, "proxy_headers", None) or {}),
+        **(getattr(resp.request, "headers", None) or {}),
+    }
+    return any(k.lower() == "proxy-authorization" for k in sent)
+
+
+def proxy_login_given(session: requests.Session, url: str) -> bool:
+    """Whether ``session`` sends requests for ``url`` through a proxy whose address holds a
+    user name (and password): a tunnel's 407 comes as an error, without the answer."""
+    chosen = _chosen_proxy(session, url)
+    return (
+        bool(chosen)
+        and split_userinfo(chosen if "://" in chosen else f"http://{chosen}")[1] is not None
     )
 
 
@@ -318,7 +354,7 @@ def proxy_answer(
     server = server or urlsplit(resp.url or "").hostname or "the server"
     who = proxy_named(proxy)
     if code == 407:
-        return proxy_password_message(who, server)
+        return proxy_password_message(who, server, given=proxy_login_sent(resp))
     if code >= 500:
         return f"{who} could not reach {server} (HTTP {code}); trying again later."
     return (
@@ -331,11 +367,7 @@ def proxy_for(session: requests.Session, url: str) -> str:
     """The proxy ``session`` sends requests for ``url`` through (its own proxies, else the
     system's unless ``url``'s host is in ``no_proxy``), as ``scheme://host:port`` without any
     user name or password; "" when it goes direct."""
-    proxies: dict[str, str] = {}
-    if session.trust_env:
-        proxies.update(requests.utils.get_environ_proxies(url))
-    proxies.update({k: v for k, v in session.proxies.items() if v})
-    chosen = requests.utils.select_proxy(url, proxies)
+    chosen = _chosen_proxy(session, url)
     if not chosen:
         return ""
     parts = urlsplit(chosen if "://" in chosen else f"http://{chosen}")
@@ -435,6 +467,15 @@ NOT_TLS_MESSAGE = (
 )
 
 
+def _chosen_proxy(session: requests.Session, url: str) -> str:
+    """The proxy address (as given: with any login) ``session`` uses for ``url``; "": none."""
+    proxies: dict[str, str] = {}
+    if session.trust_env:
+        proxies.update(requests.utils.get_environ_proxies(url))
+    proxies.update({k: v for k, v in session.proxies.items() if v})
+    return requests.utils.select_proxy(url, proxies) or ""
+
+
 def tunnel_status(error: BaseException) -> int | None:
     """The status a proxy refused a tunnel (CONNECT) with: requests' ``ProxyError`` says it
     only in its text ("Tunnel connection failed: 407 Proxy Authentication Required"); None
@@ -443,11 +484,14 @@ def tunnel_status(error: BaseException) -> int | None:
     return int(found[1]) if found else None
 
 
-def tunnel_refusal(error: BaseException, proxy: str, server: str) -> tuple[str, bool] | None:
+def tunnel_refusal(
+    error: BaseException, proxy: str, server: str, *, given: bool = False
+) -> tuple[str, bool] | None:
     """When ``error`` is a proxy's (requests' ``ProxyError``: its tunnel for an https://
     address refused, or the proxy out of reach), the sentence to show and whether it is final
     (a 407 or a refusal wants a person; a proxy down or its upstream failing may pass); else
-    None. ``proxy`` as ``proxy_for`` gives it, ``server`` the host the tunnel was for."""
+    None. ``proxy`` as ``proxy_for`` gives it, ``server`` the host the tunnel was for,
+    ``given``: whether the proxy was given a user name and password (``proxy_login_given``)."""
     if not isinstance(error, requests.exceptions.ProxyError):
         return None
     who = proxy_named(proxy)
@@ -455,7 +499,7 @@ def tunnel_refusal(error: BaseException, proxy: str, server: str) -> tuple[str, 
     if code is None:
         return f"{who} cannot be reached; check the proxy settings.", False
     if code == 407:
-        return proxy_password_message(who, server), True
+        return proxy_password_message(who, server, given=given), True
     if code >= 500:
         return f"{who} could not reach {server} (HTTP {code}); trying again later.", False
     return (
@@ -524,6 +568,23 @@ def not_http(error: BaseException) -> bool:
         ):
             return not _cut_status_line(e)
     return False
+
+
+CONFLICTING_LENGTHS_MESSAGE = (
+    "The server sent an answer that is not valid HTTP: two different lengths (Content-Length)"
+    " for one answer. It is not tried again; tell whoever runs the server."
+)
+
+
+def conflicting_lengths(error: BaseException) -> bool:
+    """Whether ``error`` (a requests error, as raised) is urllib3 refusing an answer with two
+    different Content-Length values: an unrecoverable framing error (RFC 9112 §6.3), a sign of
+    request smuggling, not a network failure."""
+    return any(
+        isinstance(e, urllib3.exceptions.InvalidHeader)
+        and str(e).startswith("Content-Length contained multiple unmatching values")
+        for e in _everything_raised(error)
+    )
 
 
 def _everything_raised(error: BaseException) -> Iterator[BaseException]:
@@ -714,9 +775,9 @@ def connection_failure(
     reason a retry does not mend by itself, and whether it is final: a refused certificate (the
     server's, or an https:// proxy's own), an
     https:// address answered in plain HTTP, an answer whose header section this app cannot
-    read or that is no HTTP at all (a port for another service), a proxy's refusal or a proxy
-    out of reach (not final: it may come back); else None
-    (a link that dropped: worth another try, in the caller's words)."""
+    read, that has two different lengths, or that is no HTTP at all (a port for another
+    service), a proxy's refusal or a proxy out of reach (not final: it may come back); else
+    None (a link that dropped: worth another try, in the caller's words)."""
     if proxy_certificate_problem(error):  # the proxy's, not the server's
         proxy = proxy_for(session, url) if session is not None else ""
         return proxy_certificate_message(error, proxy), True
@@ -726,12 +787,15 @@ def connection_failure(
         return NOT_TLS_MESSAGE, True
     if headers_too_large(error):
         return HEADERS_TOO_LARGE_MESSAGE, True
+    if conflicting_lengths(error):
+        return CONFLICTING_LENGTHS_MESSAGE, True
     if not_http(error):
         # final, as a 4xx is: a wrong port or another service does not heal by waiting, and
         # "could not be reached; trying again" for ever named nothing to check
         return NOT_HTTP_MESSAGE, True
     proxy = proxy_for(session, url) if session is not None else ""
-    return tunnel_refusal(error, proxy, urlsplit(url).hostname or "the server")
+    given = session is not None and proxy_login_given(session, url)
+    return tunnel_refusal(error, proxy, urlsplit(url).hostname or "the server", given=given)
 
 
 #: Query parameters whose values are secrets: a signed link's signature, tokens, and the

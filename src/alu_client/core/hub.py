@@ -452,7 +452,11 @@ class HubClient:
                 ) from None
             who = http.proxy_named(proxy)
             said = (
-                http.proxy_password_message(who, f"the hub at {self.url}")
+                http.proxy_password_message(
+                    who,
+                    f"the hub at {self.url}",
+                    given=http.proxy_login_given(self.session, self.url),
+                )
                 if status == 407
                 else f"{who} refused the connection to {self.url} (HTTP {status}); check the "
                 "proxy settings, or ask the network's administrator to let this computer reach "

@@ -39,6 +39,11 @@ _MARKED = (
         "EngineMessage", "The server closed the connection before the end of the file; resuming."
     ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server could not be reached; trying again."),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The server sent an answer that is not valid HTTP: two different lengths "
+        "(Content-Length) for one answer. It is not tried again; tell whoever runs the server.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The server did not answer in time; trying again."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -351,6 +356,12 @@ _MARKED = (
         "The file %1 is in use by another program (still being exported or copied?); the "
         "upload goes on when it is free.",
     ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The file %1 was replaced by a link (a shortcut to a file elsewhere) after it was taken "
+        "from the hot folder: links are not followed, so it was not uploaded. Put the file "
+        "itself in the folder.",
+    ),
     # what any transfer connection can meet (core/http.py)
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -442,6 +453,22 @@ _MARKED = (
         "with the profile's proxy (in the app's settings, or alu login --proxy "
         "http://user:password@proxy:3128; kept in the keyring) or in the system's proxy "
         "setting, or ask the network's administrator to let this computer through without one.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy (%1) did not accept the user name and password given for it "
+        "(HTTP 407) to reach %2. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy did not accept the user name and password given for it (HTTP "
+        "407) to reach %1. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
@@ -728,6 +755,22 @@ _HUB_MARKED = (
     ),
     QT_TRANSLATE_NOOP(
         "EngineMessage",
+        "The network's proxy (%1) did not accept the user name and password given for it "
+        "(HTTP 407) to reach the hub at %2. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The network's proxy did not accept the user name and password given for it (HTTP "
+        "407) to reach the hub at %1. "
+        "Check them where they were given (the profile's proxy, in the app's settings or with "
+        "alu login --proxy, or the system's proxy setting such as HTTPS_PROXY), or ask the "
+        "network's administrator.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
         "The network's proxy (%1) refused the connection to %2 (HTTP %3); check the proxy "
         "settings, or ask the network's administrator to let this computer reach the hub.",
     ),
@@ -956,6 +999,13 @@ _WATCH_MARKED = (
         "EngineMessage",
         "Files sent cannot be moved to the sent folder %1: %2. They stay in the hot folder, "
         "and are moved once it can be written.",
+    ),
+    # a link (symbolic link, junction) or a special file in a hot folder: %1 its name, %2 the
+    # hot folder
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "%1 in the hot folder %2 is a link (a shortcut to a file elsewhere) or a special file: "
+        "links are not followed, so it is not sent. Put the file itself in the folder.",
     ),
     # a file whose name is no text (core/safe_names.py): %1 its name, %2 its folder
     QT_TRANSLATE_NOOP(

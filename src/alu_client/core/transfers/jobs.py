@@ -459,6 +459,7 @@ def _upload_spec(t: Transfer) -> upload.UploadSpec:
         metadata=dict(t.options.get("metadata", {})),
         chunk_size=chunk,
         parallel=t.options.get("parallel"),
+        no_follow=bool(t.options.get("hot_folder")),
     )
 
 

@@ -103,6 +103,12 @@ MSG_FOLDER_IS_DOWNLOADS: Final = (
     " would be published again. Nothing is taken from it; choose another folder for the one or"
     " the other."
 )
+#: an entry that is a link (symbolic link, Windows junction) or a special file (a FIFO, a
+#: device): what it points to is not sent (``name``: the entry's, ``folder``: the hot folder)
+MSG_NOT_PLAIN: Final = (
+    "{name} in the hot folder {folder} is a link (a shortcut to a file elsewhere) or a special"
+    " file: links are not followed, so it is not sent. Put the file itself in the folder."
+)
 #: a sent file's move to the sent folder failed (``sent``: that folder)
 MSG_SENT_NOT_WRITABLE: Final = (
     "Files sent cannot be moved to the sent folder {sent}: {reason}. They stay in the hot"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..nofollow import is_link, is_plain, open_plain
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .claims import ClaimKeeper
@@ -30,6 +31,7 @@ from .messages import (
     MSG_FOLDER_MISSING,
     MSG_FOLDER_UNREADABLE,
     MSG_NOT_A_VIDEO,
+    MSG_NOT_PLAIN,
     MSG_NOT_QUEUED,
     MSG_NOT_TAKEN,
     MSG_SAME_CONTENT,
@@ -182,11 +184,11 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             if is_ignored(entry.name):
                 continue
             try:
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)  # (a link's own: never followed)
             except OSError:
                 continue
+            if stat.S_ISDIR(st.st_mode) and not is_link(st):
+                continue  # a folder (the sent folder): not looked into
             if getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2):
                 continue
             path = Path(entry.path)
@@ -194,6 +196,9 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
                 check_text_path(path)
             except NameNotText as e:  # no row can hold its name: the folder's problem says so
                 problems.append(str(e))
+                continue
+            if not is_plain(st):  # a link, a FIFO, a device: what it points to is not sent
+                problems.append(MSG_NOT_PLAIN.format(name=entry.name, folder=folder.path))
                 continue
             seen.add((folder.id, str(path)))
             try:
@@ -487,7 +492,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         file that grew since)."""
         h = hashlib.sha256()
         left = math.inf if size is None else size
-        with open(path, "rb") as f:
+        with open_plain(path) as f:  # (a link put in its place since the listing: not followed)
             while left > 0 and (block := f.read(int(min(_HASH_BLOCK, left)))):
                 h.update(block)
                 left -= len(block)
@@ -537,7 +542,8 @@ def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> di
         ) from e
     if has_sidecar:
         try:
-            data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+            with open_plain(sidecar) as f:  # (a link to a file elsewhere: not read)
+                data = json.loads(f.read().decode("utf-8-sig"))
         except OSError as e:
             raise _BadFile(
                 MSG_SIDECAR_UNREADABLE.format(sidecar=sidecar.name, reason=_reason(e))

@@ -20,6 +20,7 @@ from ...http import (
     proxy_answer,
     same_origin,
 )
+from ...nofollow import NotPlainFile, is_plain, open_plain
 from ...oserrors import is_in_use, is_passing
 from ..base import PermanentError, RetryableError, Stopped, TransferContext, metered
 from .checksums import DigestAhead, region_digests
@@ -33,6 +34,7 @@ from .spec import (
     MIN_BLOCK,
     MSG_FOLDER_AWAY,
     MSG_SOURCE_IN_USE,
+    MSG_SOURCE_LINK,
     RENEW_EVERY_S,
     SIBLINGS_RECENT_S,
     STARVED_RATIO,
@@ -345,7 +347,9 @@ class _JobServices:
 
     def open_source(self) -> io.BufferedReader:
         try:
-            return open(self.path, "rb")
+            return open_plain(self.path) if self.spec.no_follow else open(self.path, "rb")
+        except NotPlainFile:
+            self._link()
         except FileNotFoundError:
             self._gone()
         except PermissionError as e:
@@ -429,7 +433,12 @@ class _JobServices:
 
     def _stat(self) -> os.stat_result:
         try:
-            return os.stat(self.path)
+            if not self.spec.no_follow:
+                return os.stat(self.path)
+            st = os.lstat(self.path)
+            if not is_plain(st):
+                self._link()
+            return st
         except FileNotFoundError:
             self._gone()
         except PermissionError as e:
@@ -449,6 +458,9 @@ class _JobServices:
         raise PermanentError(
             f"The file {self.name} is no longer there (moved or deleted); it cannot be uploaded."
         ) from None
+
+    def _link(self) -> NoReturn:
+        raise PermanentError(MSG_SOURCE_LINK.format(name=self.name)) from None
 
     def _refused(self, e: OSError) -> NoReturn:
         """Refused: for good, unless Windows says why and it may pass (read as EACCES: another

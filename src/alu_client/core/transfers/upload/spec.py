@@ -70,6 +70,12 @@ MSG_SOURCE_IN_USE = (
     "The file {name} is in use by another program (still being exported or copied?); the "
     "upload goes on when it is free."
 )
+#: a hot folder's file replaced by a link (or a special file) after it was taken
+MSG_SOURCE_LINK = (
+    "The file {name} was replaced by a link (a shortcut to a file elsewhere) after it was"
+    " taken from the hot folder: links are not followed, so it was not uploaded. Put the file"
+    " itself in the folder."
+)
 LOST_NOTE = "The hub had lost the partial upload; it started again from the beginning."
 EXPIRED_NOTE = "The partial upload had expired at the hub; it started again from the beginning."
 LOST_TRACK = (
@@ -96,6 +102,9 @@ class UploadSpec:
     #: files of 64 MiB or more on a path whose round trip is at least
     #: ``tuning.parallel_upload_min_rtt``, else 1 (a resumed upload keeps its parts)
     parallel: int | None = None
+    #: a hot folder's file (a drop folder others may write): a link at ``path``, or a special
+    #: file, is not followed, also when put there after the file was taken (see ``nofollow``)
+    no_follow: bool = False
 
 
 @dataclass(frozen=True)
