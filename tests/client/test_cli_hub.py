@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -408,6 +409,24 @@ def test_a_file_gone_from_the_library_is_marked_in_a_search(
     assert found[1].startswith(f"      Missing: {path} (") and found[1].endswith(
         f"alu get {item_id} fetches it again"
     ), found
+
+
+def test_a_download_folder_unplugged_is_said_so_by_library_check(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # "moved or deleted outside ALU Desk. Put it back there, or download it again", for each
+    # file of a drive that was only unplugged
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    usb = tmp_path / "usb" / "ALU"
+    item_id = live_hub.publish(clip, title="Kisumu floods")
+    path = Path(ok(alu(home, "get", item_id, "--dest", str(usb))).strip())
+    shutil.rmtree(usb)
+    said = ok(alu(home, "library", "check"))
+    assert f"{path}: its folder is not there any more (a drive unplugged, or a share away?)" in said
+    assert "Plug it in or bring the share back, then run alu library check again" in said
+    assert "moved or deleted" not in said
 
 
 def test_an_empty_feed_is_said(live_hub: LiveHub, tmp_path: Path) -> None:

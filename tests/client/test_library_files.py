@@ -142,7 +142,8 @@ def test_moved_deleted_resized_or_unreachable_files_become_missing(
         "missing",
         "its size changed from 100 to 150 bytes since it was verified",
     )
-    assert got["it000005/broadcast"][0] == "missing"
+    # a drive unplugged: its folder is said gone, not the file "moved or deleted" by the user
+    assert got["it000005/broadcast"] == ("missing", "its folder is not there any more")
     assert got["it000006/broadcast"] == ("missing", "its folder is not there any more")
     assert got["it000007/broadcast"] == ("missing", "something else than a file is at its place")
     item = library.get("it000002")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.engine_settings import SAVED, Limit
 from ..core.library import Library, MissingFile, Query
-from ..core.library.files import DAMAGED_RECORD, REWRITTEN
+from ..core.library.files import DAMAGED_RECORD, FOLDER_GONE, REWRITTEN
 from ..core.lockfile import EngineBusy, EngineLock, Holder, holder
 from ..core.plain_text import one_line
 from ..core.rules import CONDITION_FIELDS, Conditions, Rule, RuleError, RuleStore, split_values
@@ -395,6 +395,12 @@ def _missing_line(lib: Library, m: MissingFile) -> str:
         return (
             f"missing: {what}: {one_line(str(m.path))}: {m.reason}. ALU Desk leaves that "
             f"file alone; to have the file it verified, download it again: {again}"
+        )
+    if m.reason == FOLDER_GONE:  # a drive unplugged, a share away: it comes back with them
+        return (
+            f"missing: {what}: {one_line(str(m.path))}: {m.reason} (a drive unplugged, or a "
+            "share away?). Plug it in or bring the share back, then run alu library check "
+            f"again; or download it again: {again}"
         )
     return (
         f"missing: {what}: {one_line(str(m.path))}: {m.reason}. "

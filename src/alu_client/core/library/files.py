@@ -201,6 +201,10 @@ def same_time(recorded: int | None, now: int) -> bool:
     return whole and abs(now - recorded) == _HOUR_NS
 
 
+#: the reason of a missing file whose folder is not there (a drive unplugged, a share away)
+FOLDER_GONE = "its folder is not there any more"
+
+
 def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
     """'' when ``path`` is a regular file of ``size`` bytes (and, when ``mtime_ns`` is known,
     of that modification time), else why not (a sentence part). Never raises: a vanished
@@ -208,9 +212,13 @@ def _look(path: Path, size: int, mtime_ns: int | None = None) -> str:
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        if not os.path.isdir(path.parent):
+            # its whole folder gone: a drive unplugged, a share away — not the user's doing
+            # to the file ("moved or deleted outside ALU Desk", 45 times over)
+            return FOLDER_GONE
         return "the file is not there any more (moved or deleted outside ALU Desk)"
     except NotADirectoryError:
-        return "its folder is not there any more"
+        return FOLDER_GONE
     except PermissionError:
         return "its folder cannot be read (permission denied)"
     except OSError as e:
