@@ -1467,6 +1467,25 @@ def test_a_momentary_fault_is_tried_again_later_and_later(
     assert [r.state for r in rows(hot, folder)] == ["uploading"]
 
 
+def test_a_file_taken_away_while_it_is_probed_is_no_error(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # another workstation watching the folder took it (or someone moved it) between the read
+    # and the probe: it was recorded as "X was not found. The hub would refuse it"
+    def probe(path: Path) -> str:
+        path.rename(hot_dir.parent / path.name)  # taken meanwhile
+        return f"{path.name} was not found."
+
+    hot.video_problem = probe
+    hot.add_folder(hot_dir, settle_seconds=0)
+    (hot_dir / "taken.mp4").write_bytes(os.urandom(1000))
+    for _ in range(3):
+        hot.scan_now()
+    assert uploads.count() == 0
+    errors = hot.store.query("SELECT path FROM watch_files WHERE state = 'error'")
+    assert [tuple(r) for r in errors] == []
+
+
 def test_an_error_that_cannot_be_recorded_does_not_end_the_scan(
     hot: HotFolders, uploads: Uploads, hot_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -401,6 +401,10 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
             return
         self._mem.candidates.pop(key, None)
         problem = self.video_problem(path) if self.video_problem is not None else ""
+        if problem and not os.path.lexists(path):
+            # gone since it was read: taken by another workstation watching the folder, or
+            # moved away — not a file the hub would refuse ("… was not found")
+            return
         if problem:  # said now, not by the hub once the whole file was sent
             why = MSG_NOT_A_VIDEO.format(problem=problem)
             written.append(self._record_error(folder, path, size, mtime, sha, why, side_sig))
