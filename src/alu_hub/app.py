@@ -30,7 +30,7 @@ from .models import Item, Upload, utcnow
 from .publish import OLD_FAILURE, RETRY_NOTE, complete_upload
 from .settings import Settings
 from .storage import build_storage
-from .tus import expire_uploads, republish_uploads, tus_router
+from .tus import drop_leases, expire_uploads, republish_uploads, tus_router
 from .web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,9 @@ def recover(hub: Hub) -> None:
                         "removed the files of an item that was never published: %s", item_id
                     )
             _retry_old_publish_failures(hub)
+            dropped = drop_leases(hub)
+            if dropped:
+                log.info("let go of %d uploads a hub process that ended was writing", dropped)
         _drop_spent_upload_files(hub)
     republish_uploads(hub, alone=alone)
     expired = expire_uploads(hub)

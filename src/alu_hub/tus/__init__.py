@@ -52,7 +52,11 @@ Locking (two writers must never interleave)
     for ``IDLE_S``, lets go as above, so a client whose link died mid-PATCH on one replica
     resumes through another within a few seconds. A HEAD waits for that too (up to
     ``LOCK_WAIT_S``, then answers the stored offset: it only moves after an fsync). A lease
-    past its expiry is free, so a writer whose process died blocks its upload for at most 30 s.
+    past its expiry is free, so a writer whose process died blocks its upload for at most 30 s;
+    and a hub starting with no other process on its data folder (``hub.DataFolderLock``: a
+    restart, an upgrade) drops every lease first (``drop_leases``): they are all a dead
+    process's, and a client resuming right after the restart is not kept waiting, then
+    refused with 423 while its chunk is on the way.
 
 Completion
     When a plain or final upload has all its bytes its state becomes ``processing`` (committed)
@@ -97,10 +101,11 @@ from __future__ import annotations
 from .join import republish_uploads
 from .protocol import TUS_VERSION, encode_metadata, http_date, parse_metadata
 from .routes import tus_router
-from .state import expire_uploads
+from .state import drop_leases, expire_uploads
 
 __all__ = [
     "TUS_VERSION",
+    "drop_leases",
     "encode_metadata",
     "expire_uploads",
     "http_date",

@@ -187,6 +187,20 @@ def _db_lease_state(hub: Hub, upload_id: str, owner: str) -> str:
     return "asked" if row.lock_owner == owner + RELEASE_MARK else "lost"
 
 
+def drop_leases(hub: Hub) -> int:
+    """Start-up with no other process on the data folder (``hub.DataFolderLock``): every lease
+    is a dead process's (a hub killed mid-PATCH, then restarted or upgraded), so all go at once;
+    else its client's resumed PATCH would wait for it, then get 423, for up to ``LEASE_S``.
+    Returns how many went."""
+    with hub.db.engine.begin() as conn:
+        dropped = conn.execute(
+            update(Upload)
+            .where(Upload.lock_owner != "")
+            .values(lock_owner="", lock_expires_at=None)
+        )
+        return _rowcount(dropped)
+
+
 def _db_drop_lease(hub: Hub, upload_id: str, owner: str) -> None:
     with hub.db.session() as s:
         s.execute(
