@@ -183,26 +183,76 @@ def test_a_resumed_patch_does_not_wait_for_the_lease_of_a_killed_hub(folder: Fol
     assert folder.lease(upload_id) == ""
 
 
-def test_a_hub_starting_beside_a_running_one_leaves_its_lease_alone(folder: Folder) -> None:
+def writing(folder: Folder, upload_id: str, at_least: int) -> str:
+    """Wait until a hub has written ``at_least`` bytes of the upload under its lease: its owner."""
+    owner: str = wait_until(
+        lambda: folder.bytes_on_disk(upload_id) >= at_least and folder.lease(upload_id),
+        30,
+        what="the hub to write the PATCH's bytes under its lease",
+    )
+    return owner
+
+
+def test_a_replica_goes_on_at_once_with_an_upload_a_killed_one_was_writing(
+    folder: Folder,
+) -> None:
     length = 4 * MIB
     data = os.urandom(length)
-    first = folder.serve()
-    headers = sign_in(first)
-    upload_id = create_part(first, headers, length)
-    sock = hanging_patch(first, headers, upload_id, data[:MIB], length)
+    killed, other = folder.serve(), folder.serve()
+    headers = sign_in(killed)
+    upload_id = create_part(killed, headers, length)
+    sock = hanging_patch(killed, headers, upload_id, data[: MIB + MIB // 2], length)
     try:
-        owner = wait_until(
-            lambda: folder.bytes_on_disk(upload_id) >= MIB // 2 and folder.lease(upload_id),
-            30,
-            what="the hub to write the PATCH's bytes under its lease",
-        )
-        folder.serve()  # a replica starting while the first one's PATCH is coming in
-        assert folder.lease(upload_id) == owner
-        # the first one's writer still holds the upload: the rest of its body goes in whole
+        writing(folder, upload_id, MIB)
+        killed.proc.kill()  # kill -9, mid-PATCH; the other replica runs on
+        killed.proc.wait(30)
+    finally:
+        sock.close()
+    url = f"{other.url}/api/v1/uploads/{upload_id}"
+    t0 = time.monotonic()
+    head = requests.head(url, headers=headers, timeout=30)
+    offset = int(head.headers["Upload-Offset"])
+    r = requests.patch(
+        url,
+        data=data[offset:],
+        headers={**headers, "Upload-Offset": str(offset), "Content-Type": OFFSET_STREAM},
+        timeout=60,
+    )
+    resumed = time.monotonic() - t0
+    assert r.status_code == 204, r.text  # not 423 after waiting for the dead lease
+    assert resumed < LOCK_WAIT_S
+    assert (folder.data / "uploads" / upload_id).read_bytes() == data
+    assert folder.lease(upload_id) == ""
+
+
+def test_a_hub_starting_beside_others_drops_only_the_leases_of_ended_ones(
+    folder: Folder,
+) -> None:
+    length = 4 * MIB
+    data = os.urandom(length)
+    killed, live = folder.serve(), folder.serve()
+    headers = sign_in(live)
+    dead_id, live_id = create_part(live, headers, length), create_part(live, headers, length)
+    dead_sock = hanging_patch(killed, headers, dead_id, data[:MIB], length)
+    sock = hanging_patch(live, headers, live_id, data[:MIB], length)
+    try:
+        dead_owner = writing(folder, dead_id, MIB // 2)
+        owner = writing(folder, live_id, MIB // 2)
+        killed.proc.kill()
+        killed.proc.wait(30)
+        dead_sock.close()
+        runs = folder.data / "runs"
+        assert {p.name for p in runs.iterdir()} == {dead_owner[:16], owner[:16]}
+        folder.serve()  # a replica starting while the live one's PATCH is coming in
+        assert folder.lease(dead_id) == ""
+        assert dead_owner[:16] not in {p.name for p in runs.iterdir()}
+        assert folder.lease(live_id) == owner
+        # the live writer still holds its upload: the rest of its body goes in whole
         sock.sendall(data[MIB:])
         status = sock.recv(65536).split(b"\r\n", 1)[0]
         assert status == b"HTTP/1.1 204 No Content", status
     finally:
+        dead_sock.close()
         sock.close()
-    assert (folder.data / "uploads" / upload_id).read_bytes() == data
-    assert folder.lease(upload_id) == ""
+    assert (folder.data / "uploads" / live_id).read_bytes() == data
+    assert folder.lease(live_id) == ""
