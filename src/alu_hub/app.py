@@ -30,7 +30,7 @@ from .models import Item, Upload, utcnow
 from .publish import OLD_FAILURE, RETRY_NOTE, complete_upload
 from .settings import Settings
 from .storage import build_storage
-from .tus import expire_uploads, republish_uploads, tus_router
+from .tus import drop_ended_leases, drop_leases, expire_uploads, republish_uploads, tus_router
 from .web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,21 @@ def recover(hub: Hub) -> None:
                     )
             _retry_old_publish_failures(hub)
         _drop_spent_upload_files(hub)
+        _drop_dead_leases(hub, alone=alone)
     republish_uploads(hub, alone=alone)
     expired = expire_uploads(hub)
     if expired:
         log.info("removed %d expired uploads", expired)
     signin.prune(hub.db, hub.settings)
+
+
+def _drop_dead_leases(hub: Hub, *, alone: bool) -> None:
+    """The upload leases of hub processes that ended go: all of them when no other process
+    uses the data folder, else those of the runs known to have ended (``runs``)."""
+    dropped = drop_leases(hub) if alone else 0
+    dropped += drop_ended_leases(hub)  # (which also forgets the runs that ended)
+    if dropped:
+        log.info("let go of %d uploads a hub process that ended was writing", dropped)
 
 
 def _retry_old_publish_failures(hub: Hub) -> None:
@@ -218,6 +228,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
                 await task
             await asyncio.to_thread(hub.media.close)
             hub.folder_lock.close()
+            hub.run.close()  # (its file stays: the next start-up forgets it, after its leases)
 
     app = FastAPI(
         title="ALU hub",

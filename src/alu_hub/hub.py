@@ -28,6 +28,7 @@ from .events import FeedBroker, feed_counter
 from .feed import ItemJsonCache
 from .mediapool import MediaPool
 from .models import Member
+from .runs import HubRun
 from .settings import Settings
 from .storage import Storage
 
@@ -45,6 +46,8 @@ class Hub:
     on_upload_complete: Callable[[str], None] = lambda _upload_id: None
     #: This process's hold on the data folder, taken at start-up (``DataFolderLock``).
     folder_lock: DataFolderLock = field(init=False, repr=False, compare=False)
+    #: This process's run, named in the upload leases it takes (``runs``).
+    run: HubRun = field(init=False, repr=False, compare=False)
     #: Where probing, proxies and thumbnails run (``mediapool``).
     media: MediaPool = field(init=False, repr=False, compare=False)
     #: The JSON of old items already served (those without ``feed_json``): ``feed``.
@@ -56,6 +59,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.folder_lock = DataFolderLock(self.settings.data_dir)
+        self.run = HubRun(self.settings.data_dir)
         self.media = MediaPool(self.settings.media_workers, nice=self.settings.media_nice)
         # Items published by other processes on the same database wake this one's streams too.
         db = self.db

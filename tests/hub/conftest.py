@@ -27,6 +27,7 @@ BOTH_DATABASES = {
     "tests.hub.test_stats_figures",
     "tests.hub.test_stats_late",
     "tests.hub.test_tus",
+    "tests.hub.test_tus_restart",
     "tests.hub.test_upload_publish",
 }
 

@@ -43,7 +43,8 @@ Locking (two writers must never interleave)
     went silent and stopped) and the bytes never interleave; tus clients retry 423 and
     resume from HEAD.
     Between processes: the writer also holds a lease in the upload's row (``lock_owner`` =
-    a random id per request, ``lock_expires_at`` = now + 30 s), taken with one conditional
+    ``<run>.<request>``: its hub process's run, see ``alu_hub.runs``, and a random id per
+    request; ``lock_expires_at`` = now + 30 s), taken with one conditional
     UPDATE (free, or expired) and renewed, again conditionally, every 10 s while bytes arrive
     and before any write that follows a stall; the new offset is stored only while the lease
     is still ours, and a writer that lost it stops without writing. A request in another
@@ -52,7 +53,16 @@ Locking (two writers must never interleave)
     for ``IDLE_S``, lets go as above, so a client whose link died mid-PATCH on one replica
     resumes through another within a few seconds. A HEAD waits for that too (up to
     ``LOCK_WAIT_S``, then answers the stored offset: it only moves after an fsync). A lease
-    past its expiry is free, so a writer whose process died blocks its upload for at most 30 s.
+    past its expiry is free; and a lease whose hub process died (killed mid-PATCH) is not
+    waited for, else the client resuming right after would wait ``LOCK_WAIT_S``, then get 423
+    while its chunk is on the way, for up to 30 s. A request that finds a lease in its way
+    drops it at once when its run's lock file (``<data>/runs/<run>``) is held by no process
+    (``state._drop_if_ended``), and a hub starting up drops the leases of the runs that ended
+    and forgets them (``drop_ended_leases``); starting with no other process on its data folder
+    (``hub.DataFolderLock``: a restart, an upgrade) it drops every lease (``drop_leases``):
+    they are all a dead process's, those taken by a hub version before runs too. Only a lease
+    of a run this folder does not know (another data folder, or Windows, with no OS locks)
+    still holds its upload until it runs out, 30 s at most.
 
 Completion
     When a plain or final upload has all its bytes its state becomes ``processing`` (committed)
@@ -97,10 +107,12 @@ from __future__ import annotations
 from .join import republish_uploads
 from .protocol import TUS_VERSION, encode_metadata, http_date, parse_metadata
 from .routes import tus_router
-from .state import expire_uploads
+from .state import drop_ended_leases, drop_leases, expire_uploads
 
 __all__ = [
     "TUS_VERSION",
+    "drop_ended_leases",
+    "drop_leases",
     "encode_metadata",
     "expire_uploads",
     "http_date",

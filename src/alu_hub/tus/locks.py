@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -224,7 +223,7 @@ async def _hold(hub: Hub, upload_id: str, *, force: bool = False) -> AsyncIterat
     """Hold the upload's in-process lock (asking a holder to let go: an idle one, or any with
     ``force``; 423 after LOCK_WAIT_S); on exit, drop the database lease if ``begin`` took it
     and it was not stored yet."""
-    owner = secrets.token_hex(16)
+    owner = hub.run.owner()
     deadline = asyncio.get_running_loop().time() + LOCK_WAIT_S
     lock = await _acquire(upload_id, owner, LOCK_WAIT_S, force=force)
     hold = _Hold(hub, upload_id, owner, lock, deadline)

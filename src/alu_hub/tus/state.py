@@ -20,6 +20,7 @@ from ..errors import ApiError
 from ..hub import Hub
 from ..mediapool import MediaPoolClosed
 from ..models import Upload, utcnow
+from ..runs import run_of
 from .protocol import _ID_RE, _bad, _too_large, http_date
 
 log = logging.getLogger(__name__)
@@ -118,15 +119,10 @@ def _db_begin(
     the caller looks again until the lease is free (see ``locks._Hold.begin``)."""
     now = utcnow()
     with hub.db.engine.begin() as conn:
-        leased = False
-        if lease:
-            taken = conn.execute(
-                update(Upload)
-                .where(Upload.id == upload_id, Upload.state == "receiving", _lease_free(now))
-                .values(lock_owner=owner, lock_expires_at=now + dt.timedelta(seconds=LEASE_S))
-            )
-            leased = taken.rowcount == 1
+        leased = lease and _take_lease(conn, upload_id, owner, now)
         up = _check_owned(_db_get(conn, upload_id), member_id)
+        if not leased and _held_elsewhere(up, now) and _drop_if_ended(conn, hub, up):
+            leased = lease and _take_lease(conn, upload_id, owner, now)
         if not leased and _held_elsewhere(up, now) and not up.lock_owner.endswith(RELEASE_MARK):
             conn.execute(
                 update(Upload)
@@ -136,6 +132,34 @@ def _db_begin(
         if up.state == "receiving" and up.concat != "final":
             up.offset = _reconcile(conn, hub, up, cut_tail=leased)
     return up, leased
+
+
+def _take_lease(conn: Connection, upload_id: str, owner: str, now: dt.datetime) -> bool:
+    """Take the upload's lease for ``owner`` if it is free (one conditional UPDATE)."""
+    taken = conn.execute(
+        update(Upload)
+        .where(Upload.id == upload_id, Upload.state == "receiving", _lease_free(now))
+        .values(lock_owner=owner, lock_expires_at=now + dt.timedelta(seconds=LEASE_S))
+    )
+    return taken.rowcount == 1
+
+
+def _drop_if_ended(conn: Connection, hub: Hub, up: Upload) -> bool:
+    """Drop ``up``'s lease (in the database and on ``up``) if the hub process that took it
+    has ended (``runs``: a replica killed mid-PATCH); True when it went."""
+    run = run_of(up.lock_owner)
+    if run is None or not hub.run.ended(run):
+        return False
+    dropped = conn.execute(
+        update(Upload)
+        .where(Upload.id == up.id, Upload.lock_owner == up.lock_owner)
+        .values(lock_owner="", lock_expires_at=None)
+    )
+    if dropped.rowcount != 1:  # changed meanwhile: look again
+        return False
+    log.info("upload %s: the hub process writing it ended; its lease is let go", up.id[:8])
+    up.lock_owner, up.lock_expires_at = "", None
+    return True
 
 
 def _reconcile(conn: Connection, hub: Hub, up: Upload, *, cut_tail: bool) -> int:
@@ -185,6 +209,35 @@ def _db_lease_state(hub: Hub, upload_id: str, owner: str) -> str:
     if row.lock_owner == owner:
         return "held"
     return "asked" if row.lock_owner == owner + RELEASE_MARK else "lost"
+
+
+def drop_leases(hub: Hub) -> int:
+    """Start-up with no other process on the data folder (``hub.DataFolderLock``): every lease
+    is a dead process's (a hub killed mid-PATCH, then restarted or upgraded), so all go at once;
+    else its client's resumed PATCH would wait for it, then get 423, for up to ``LEASE_S``.
+    Returns how many went."""
+    with hub.db.engine.begin() as conn:
+        dropped = conn.execute(
+            update(Upload)
+            .where(Upload.lock_owner != "")
+            .values(lock_owner="", lock_expires_at=None)
+        )
+        return _rowcount(dropped)
+
+
+def drop_ended_leases(hub: Hub) -> int:
+    """Start-up beside other processes: drop the leases of the hub processes on this data
+    folder that ended (``runs``), and forget those runs. Returns how many leases went."""
+    count = 0
+    for run in hub.run.ended_runs():
+        with hub.db.engine.begin() as conn:
+            dropped = conn.execute(
+                update(Upload)
+                .where(Upload.lock_owner.startswith(run + ".", autoescape=True))
+                .values(lock_owner="", lock_expires_at=None)
+            )
+            count += _rowcount(dropped)
+    return count
 
 
 def _db_drop_lease(hub: Hub, upload_id: str, owner: str) -> None:
