@@ -16,6 +16,7 @@ import pytest
 
 from alu_client.cli import main
 from alu_client.core.paths import Paths, default_paths
+from alu_client.core.private import private_files
 from alu_client.core.store import Store
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX modes (Windows: profile ACLs)")
@@ -151,3 +152,20 @@ def test_the_cli_makes_private_folders_and_still_works(
     paths = default_paths()
     assert mode(paths.data_dir) == 0o700
     assert mode(paths.db_path) == 0o600
+
+
+def test_only_our_own_files_are_tightened_never_what_a_link_names(tmp_path: Path) -> None:
+    # chmod follows links: a link at a journal's name made its target private instead (a
+    # library path reaching /dev/null left it 0600 for every program of the machine)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("someone else's", encoding="utf-8")
+    outside.chmod(0o644)
+    data = tmp_path / "home" / "data"
+    data.mkdir(parents=True)
+    (data / "library.sqlite3.bak-v3").symlink_to(outside)  # (a name SQLite never opens)
+    Store(data / "library.sqlite3").close()
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+    link = tmp_path / "link-to-outside"
+    link.symlink_to(outside)
+    private_files([link])
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644

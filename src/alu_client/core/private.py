@@ -66,12 +66,18 @@ def _take_from_others(path: Path) -> None:
     if os.name != "posix":
         return
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.lstat(path)
     except FileNotFoundError:
         return
     except OSError as e:
         log.warning("cannot look at the permissions of %s: %s", path, e.strerror or e)
         return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        # a link is followed by chmod: one planted at a journal's or a copy's name (or a
+        # library path that is /dev/null) made that file private instead — /dev/null 0600
+        # broke every other program of the machine. Only our own files and folders are tightened.
+        return
+    mode = stat.S_IMODE(st.st_mode)
     if mode & _OTHERS:
         _chmod(path, mode & ~_OTHERS)
 
