@@ -177,6 +177,25 @@ def test_the_worker_probes_and_thumbnails_on_its_own_thread(
     assert item_files[0].thumbnail == str(thumb)
 
 
+def test_the_worker_reads_each_file_s_headers_once(
+    store: Store, worker: MediaWorker, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thumbnail is made from the probe just made: each file was opened and its headers
+    read twice (a library of thousands probed at the app's start after `alu get`)."""
+    probed: list[Path] = []
+    real_probe = media.probe
+
+    def counted_probe(path: Path) -> media.Probe:
+        probed.append(Path(path))
+        return real_probe(path)
+
+    monkeypatch.setattr(media, "probe", counted_probe)
+    sha = record(store, "it1", clip)
+    assert worker.wait_idle(60)
+    assert file_row(store, "it1")["thumbnail"] == str(worker.thumbnails / f"{sha}.jpg")
+    assert probed == [clip]
+
+
 def test_the_worker_says_which_item_each_file_handled_is_of(
     store: Store, worker: MediaWorker, clip: Path, tmp_path: Path
 ) -> None:

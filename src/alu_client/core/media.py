@@ -266,14 +266,16 @@ def _jpeg(picture: Any) -> bytes:
     return data
 
 
-def make_thumbnail(path: Path, dest: Path, width: int = 320) -> Path:
+def make_thumbnail(path: Path, dest: Path, width: int = 320, *, info: Probe | None = None) -> Path:
     """Write a JPEG of the frame about 10 % into ``path`` (past the black or slate many clips
     start with) to ``dest``, ``width`` pixels wide in the picture's proportions. The file
-    appears at ``dest`` whole or not at all. Raises MediaError when there is no picture."""
+    appears at ``dest`` whole or not at all. Raises MediaError when there is no picture.
+    ``info``: ``path``'s probe when the caller has made it (the file is not read twice)."""
     from av.error import FFmpegError
 
     path, dest = Path(path), Path(dest)
-    info = probe(path)
+    if info is None:
+        info = probe(path)
     if info.video_codec is None:
         raise MediaError(f"{path.name} has no picture to make a thumbnail from.")
     try:
@@ -397,7 +399,7 @@ class MediaWorker:
                 dest = self.thumbnails / f"{sha256}.jpg"
                 try:
                     if not dest.exists():
-                        make_thumbnail(path, dest)
+                        make_thumbnail(path, dest, info=info)
                     thumbnail = str(dest)
                 except MediaError as e:
                     data["thumbnail_error"] = str(e)
