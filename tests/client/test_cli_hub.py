@@ -427,6 +427,10 @@ def test_a_download_folder_unplugged_is_said_so_by_library_check(
     assert f"{path}: its folder is not there any more (a drive unplugged, or a share away?)" in said
     assert "Plug it in or bring the share back, then run alu library check again" in said
     assert "moved or deleted" not in said
+    # checked again, the drive still away: still said (it was "0 missing")
+    again = ok(alu(home, "library", "check"))
+    assert f"{path}: its folder is not there any more" in again
+    assert again.endswith("1 files checked, 1 missing (1 of them already before), 0 found again.\n")
 
 
 def test_an_empty_feed_is_said(live_hub: LiveHub, tmp_path: Path) -> None:

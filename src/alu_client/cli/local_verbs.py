@@ -428,9 +428,17 @@ def cmd_library(args: argparse.Namespace) -> int:
         lib = services.library
         if args.action == "check":
             report = lib.check_files()
-            for m in report.missing:
+            # every file missing after the check, those found so before too: a second check
+            # with the drive still unplugged said "0 missing"
+            for m in [*report.missing, *report.still_missing]:
                 print(_missing_line(lib, m))
-            print(f"{report.checked} files checked, {len(report.missing)} missing, "
+            gone = len(report.missing) + len(report.still_missing)
+            before = (
+                f" ({len(report.still_missing)} of them already before)"
+                if report.still_missing
+                else ""
+            )
+            print(f"{report.checked} files checked, {gone} missing{before}, "
                   f"{report.restored} found again.")  # fmt: skip
             return 0
         if args.action == "clean":

@@ -249,6 +249,8 @@ class CheckReport:
     missing: list[MissingFile] = field(default_factory=list)
     #: missing files found again at their place with their size
     restored: int = 0
+    #: files missing before this check and still missing after it (a drive still unplugged)
+    still_missing: list[MissingFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,7 @@ def check_files(
         if reason and download_dir is not None and (there := found_again(row, download_dir))
     }
     missing: list[MissingFile] = []
+    still: list[MissingFile] = []
     restored = 0
     with store.write() as conn:
         for row, reason in looked:
@@ -362,9 +365,11 @@ def check_files(
                 continue  # re-recorded or removed while we looked
             if reason and row["state"] == PRESENT:
                 missing.append(_missing(row, reason))
-            elif not reason and row["state"] == MISSING:
+            elif reason:
+                still.append(_missing(row, reason))
+            elif row["state"] == MISSING:
                 restored += 1
-    return CheckReport(checked=len(looked), missing=missing, restored=restored)
+    return CheckReport(checked=len(looked), missing=missing, restored=restored, still_missing=still)
 
 
 def _missing(row: sqlite3.Row, reason: str) -> MissingFile:
