@@ -73,6 +73,7 @@ def test_no_update_while_another_process_holds_the_engine(tmp_path: Path) -> Non
             timeout=60,
         )
         assert r.returncode == 1 and "Quit it (or stop alu watch run)" in r.stderr, r.stderr
+        assert "updating the library" not in r.stderr  # (then "nothing was changed")
         assert "Traceback" not in r.stderr and version(db) == len(MIGRATIONS) - 1
     finally:
         holder.communicate(input="", timeout=30)

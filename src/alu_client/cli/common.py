@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from ..core.http import split_userinfo
-from ..core.lockfile import EngineBusy, FolderInUse, holder
+from ..core.lockfile import EngineBusy, FolderInUse, holder, refuse_if_in_use
 from ..core.paths import default_paths
 from ..core.plain_text import json_text, one_line
 from ..core.store import NoRoomToUpdate, SchemaTooNew, steps_pending
@@ -332,7 +332,12 @@ def open_services(*, allow_plain: bool = False) -> Services:
     paths = default_paths().ensure()
     if steps_pending(paths.db_path):
         # a large library takes a while (30 s for 100,000 items): silence read as a hang, and
-        # a Ctrl-C started it over (the app says "Updating your library…" too)
+        # a Ctrl-C started it over (the app says "Updating your library…" too). Not said of
+        # one the update will refuse (an older engine at work there): that says it itself
+        try:
+            refuse_if_in_use(paths.data_dir)
+        except FolderInUse as e:
+            raise CliError(str(e)) from None
         print(
             "alu: updating the library for this version (once; a large one takes a minute; a "
             "copy of it is kept beside it)…",

@@ -189,6 +189,10 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
                 continue
             if stat.S_ISDIR(st.st_mode) and not is_link(st):
                 continue  # a folder (the sent folder): not looked into
+            if is_link(st) and entry.is_dir(follow_symlinks=True):
+                # a link to a folder (the sent folder kept on an archive disk): nothing in it
+                # is sent, as for a folder — not a problem to put right (it was said so)
+                continue
             if getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 2):
                 continue
             path = Path(entry.path)
