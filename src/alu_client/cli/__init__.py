@@ -278,7 +278,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     except sqlite3.DatabaseError as e:  # the library file: unreadable, not a database, locked
-        folder = default_paths().data_dir
+        paths = default_paths()
+        folder, db_path = paths.data_dir, paths.db_path
         if disk_full(e, folder):
             print(f"alu: {disk_full_words(folder)}", file=sys.stderr)
             return 1
@@ -291,8 +292,8 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        if (length := path_too_long(default_paths().db_path, e)) is not None:
-            print(f"alu: {path_too_long_words(default_paths().db_path, length)}", file=sys.stderr)
+        if (length := path_too_long(db_path, e)) is not None:
+            print(f"alu: {path_too_long_words(db_path, length)}", file=sys.stderr)
             return 1
         if isinstance(e, sqlite3.OperationalError):  # locked, I/O: the disk, not the file
             print(
@@ -301,7 +302,6 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        db_path = default_paths().db_path
         words = damaged_words(db_path, e) if is_damage(e) else not_damage_words(db_path, e)
         print(f"alu: {words}", file=sys.stderr)
         return 1

@@ -333,11 +333,9 @@ def open_services(*, allow_plain: bool = False) -> Services:
     if steps_pending(paths.db_path):
         # a large library takes a while (30 s for 100,000 items): silence read as a hang, and
         # a Ctrl-C started it over (the app says "Updating your library…" too). Not said of
-        # one the update will refuse (an older engine at work there): that says it itself
-        try:
-            refuse_if_in_use(paths.data_dir)
-        except FolderInUse as e:
-            raise CliError(str(e)) from None
+        # one the update will refuse (an older engine at work there): that says it itself,
+        # in its one line (``FolderInUse`` is one of the errors the CLI says as they are)
+        refuse_if_in_use(paths.data_dir)
         print(
             "alu: updating the library for this version (once; a large one takes a minute; a "
             "copy of it is kept beside it)…",
