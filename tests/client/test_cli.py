@@ -10,10 +10,8 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from alu_hub.files import file_response
 from alu_hub.server import RunningHub, serve_in_thread
 from tests.client.test_crash import alu
 from tests.support.faultproxy import FaultProxy
+from tests.support.rawanswer import RawAnswer
 from tests.support.tinytus import Bends, TinyTus
 from tests.support.waiting import assert_kept_nowhere, wait_until
 
@@ -542,36 +541,10 @@ def test_off_a_terminal_a_waiting_transfer_says_why_once(tmp_path: Path) -> None
     ], err
 
 
-class _NotHttp:
-    """A loopback port for another service: it reads the request and answers an SSH banner."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            # (a thread each: a connection opened ahead of its request must not hold the rest)
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_fetch_from_a_port_that_does_not_speak_http_says_so_and_ends(tmp_path: Path) -> None:
     # "The server could not be reached; trying again." for ever: the server was reached, and
     # what it answered is no HTTP (a wrong port); no retry mends that, the address does
-    server = _NotHttp()
+    server = RawAnswer(b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n")  # a wrong port
     try:
         url = f"http://127.0.0.1:{server.port}/x.bin"
         r = run_alu(tmp_path / "home", "fetch", url, str(tmp_path / "out"))

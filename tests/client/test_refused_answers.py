@@ -5,8 +5,6 @@ been ("Give them with …")."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import requests
 
 from alu_client.core.http import CONFLICTING_LENGTHS_MESSAGE, connection_failure
 from tests.client.test_behind_proxy import alu, via
+from tests.support.rawanswer import RawAnswer
 from tests.support.squid import start_squid
 
 pytestmark = pytest.mark.timeout(240)
@@ -24,41 +23,15 @@ TWO_LENGTHS = (
 )
 
 
-class _TwoLengths:
-    """A loopback file server whose every answer has two different Content-Length values."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            # (a thread each: a connection opened ahead of its request must not hold the rest)
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            if conn.recv(65536):
-                conn.sendall(TWO_LENGTHS)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def two_lengths() -> object:
-    server = _TwoLengths()
+    server = RawAnswer(TWO_LENGTHS)
     yield server
     server.close()
 
 
 def test_an_answer_with_two_lengths_is_said_and_not_tried_again(
-    two_lengths: _TwoLengths, tmp_path: Path
+    two_lengths: RawAnswer, tmp_path: Path
 ) -> None:
     url = f"http://127.0.0.1:{two_lengths.port}/two.mp4"
     code, _, err = alu(tmp_path / "home", "fetch", url, str(tmp_path / "two.mp4"), env={})
@@ -71,7 +44,7 @@ def test_an_answer_with_two_lengths_is_said_and_not_tried_again(
     assert not (tmp_path / "two.mp4").exists()
 
 
-def test_an_upload_meeting_two_lengths_fails_for_good(two_lengths: _TwoLengths) -> None:
+def test_an_upload_meeting_two_lengths_fails_for_good(two_lengths: RawAnswer) -> None:
     # (uploads and downloads read a request's failure with the same words)
     url = f"http://127.0.0.1:{two_lengths.port}/uploads/"
     with requests.Session() as session:
