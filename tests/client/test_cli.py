@@ -1058,7 +1058,7 @@ def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
     # with a traceback instead of 129
     import argparse
 
-    from alu_client.cli import local_verbs
+    from alu_client.cli import watch_verbs
 
     class GoneTerminal(io.StringIO):
         def write(self, _text: str) -> int:
@@ -1070,7 +1070,7 @@ def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
 
     monkeypatch.setattr(sys, "stderr", GoneTerminal())
     args = argparse.Namespace(limit_down=None, limit_up=None, seconds=None)
-    status = local_verbs._run_engine(Engine(), args)  # type: ignore[arg-type]
+    status = watch_verbs._run_engine(Engine(), args)  # type: ignore[arg-type]
     monkeypatch.undo()
     assert status == 129
 

@@ -18,8 +18,13 @@ import pytest
 
 #: modules a transfer verb has no use for (the hub verbs' and the app's)
 NOT_FOR_TRANSFERS = (
-    "alu_client.cli.hub_verbs",
-    "alu_client.cli.local_verbs",
+    "alu_client.cli.account_verbs",
+    "alu_client.cli.item_verbs",
+    "alu_client.cli.item_lines",
+    "alu_client.cli.queue_verbs",
+    "alu_client.cli.library_verbs",
+    "alu_client.cli.rules_verbs",
+    "alu_client.cli.watch_verbs",
     "alu_client.core.hub",
     "alu_client.core.credentials",
     "alu_client.core.services",

@@ -451,7 +451,7 @@ def test_a_full_disk_is_not_called_a_damaged_library(
     monkeypatch.setenv("ALU_CLIENT_HOME", str(tmp_path))
     monkeypatch.setattr(problems.shutil, "disk_usage", lambda _p: usage(10**9, 10**9, 4096))
     monkeypatch.setattr(
-        "alu_client.cli.local_verbs.open_services",
+        "alu_client.cli.queue_verbs.open_services",
         lambda **_k: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")),
     )
     assert cli.main(["queue", "list"]) == 1

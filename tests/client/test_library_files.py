@@ -572,7 +572,7 @@ def test_a_downloads_end_records_its_files_time(tmp_path: Path) -> None:
 def test_the_cli_says_a_file_written_again_is_left_alone(
     store: Store, library: Library, tmp_path: Path
 ) -> None:
-    from alu_client.cli.local_verbs import _missing_line
+    from alu_client.cli.library_verbs import _missing_line
     from alu_client.core.library import MissingFile
 
     line = _missing_line(library, MissingFile("it000001", "proxy", tmp_path / "a.mp4", REWRITTEN))

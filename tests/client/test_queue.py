@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from alu_client.cli.local_verbs import _command
+from alu_client.cli.queue_verbs import transfer_command
 from alu_client.core.lockfile import EngineBusy, EngineLock, holder
 from alu_client.core.store import SchemaTooNew, Store
 from alu_client.core.store.transfers import (
@@ -522,8 +522,8 @@ def test_a_resume_withdraws_a_pause_asked_of_an_engine_that_died(store: Store) -
     q = make_queue(store, FakeJobs(blocks=2))
     tid = add(q, "a")
     transfers.claim(tid)  # active, and no engine: it was killed
-    assert _command(transfers, tid, "pause")  # a request, as the row says active
-    assert _command(transfers, tid, "resume")
+    assert transfer_command(transfers, tid, "pause")  # a request, as the row says active
+    assert transfer_command(transfers, tid, "resume")
     assert transfers.take_requests() == []
     q.start()
     try:
@@ -1786,7 +1786,7 @@ def test_an_error_that_is_not_damage_is_not_called_damage(
     conn.close()
     assert not is_damage(integrity.value)
     monkeypatch.setattr(
-        "alu_client.cli.local_verbs.open_services",
+        "alu_client.cli.queue_verbs.open_services",
         lambda **_k: (_ for _ in ()).throw(integrity.value),
     )
     assert cli.main(["queue", "list"]) == 1

@@ -317,7 +317,7 @@ def test_rules_list_names_a_rule_whose_items_wait(
 def test_alu_sync_says_the_rules_wait_when_a_one_shot_command_holds_the_folder(
     services: Services, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from alu_client.cli.hub_verbs import _apply_rules
+    from alu_client.cli.item_verbs import _apply_rules
 
     RuleStore(services.store, PROFILE).add("all", Conditions())
     services.store_items([make_item("new", 1, hub_now(0))])

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from tusclient import client as tus_client
 from tusclient.fingerprint.fingerprint import Fingerprint as TuspyFingerprint
 
-from alu_client.cli.local_verbs import _command
+from alu_client.cli.queue_verbs import transfer_command
 from alu_client.core.store import Store
 from alu_client.core.store.transfers import StoreCheckpoint, TransferStore
 from alu_client.core.transfers import upload as upload_module
@@ -1542,7 +1542,7 @@ def test_a_paused_upload_canceled_is_deleted_on_the_hub(
             queue.cancel(tid)
         else:
             queue.stop()
-            _command(TransferStore(store), tid, "cancel")  # what `alu queue cancel` does
+            transfer_command(TransferStore(store), tid, "cancel")  # what `alu queue cancel` does
             queue = TransferQueue(
                 store, headers_for=lambda _t: {"Authorization": f"Bearer {token}"}
             ).start()

@@ -78,10 +78,24 @@ def build_parser(*, transfers_only: bool = False) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     transfer_verbs.register(sub)
     if not transfers_only:
-        from . import hub_verbs, local_verbs
+        from . import (
+            account_verbs,
+            item_verbs,
+            library_verbs,
+            queue_verbs,
+            rules_verbs,
+            watch_verbs,
+        )
 
-        hub_verbs.register(sub)
-        local_verbs.register(sub)
+        for verbs in (
+            account_verbs,  # login, logout, whoami, doctor
+            item_verbs,  # feed, get, put, sync, history
+            queue_verbs,
+            library_verbs,
+            rules_verbs,
+            watch_verbs,
+        ):
+            verbs.register(sub)
     for verb in sub.choices.values():  # `alu fetch -v …` as well as `alu -v fetch …`
         verb.add_argument(
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as alu -v"

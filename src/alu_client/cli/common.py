@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
@@ -513,3 +514,8 @@ def _send_history(services: Services) -> None:
         services.history().push()
     except Exception as e:  # offline is normal here
         logging.getLogger(__name__).info("history not sent yet: %s", e)
+
+
+def absolute_folder(folder: str | None) -> str:
+    """A folder the user typed (or the current one), absolute, as stored and compared."""
+    return str(Path(folder or ".").expanduser().absolute())
