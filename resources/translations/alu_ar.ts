@@ -3985,6 +3985,10 @@ Keep the sign-in in plain text anyway?</source>
         <translation>جارٍ تسجيل الخروج…</translation>
     </message>
     <message>
+        <source>You are signed out on this workstation, but the hub could not be told: that sign-in stays valid on the hub until it expires (30 days after it was made, unless the agency set another time). To end it now, ask the agency to sign out {username}.</source>
+        <translation>تم تسجيل خروجك على محطة العمل هذه، لكن تعذّر إبلاغ المركز: يبقى تسجيل الدخول هذا صالحًا على المركز حتى انتهاء مدته (30 يومًا بعد إنشائه، ما لم تحدد الوكالة مدة أخرى). لإنهائه الآن، اطلب من الوكالة تسجيل خروج {username}.</translation>
+    </message>
+    <message>
         <source>ALU Desk is already running on this data folder but does not answer: it may be busy, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
         <translation>ALU Desk يعمل بالفعل على مجلد البيانات هذا لكنه لا يستجيب: ربما هو مشغول، أو توقف عن الاستجابة. انتقل إلى نافذته، أو أغلقه ثم شغّل ALU Desk من جديد.</translation>
     </message>

@@ -3905,6 +3905,10 @@ Conserver quand même la connexion en clair ?</translation>
         <translation>Déconnexion…</translation>
     </message>
     <message>
+        <source>You are signed out on this workstation, but the hub could not be told: that sign-in stays valid on the hub until it expires (30 days after it was made, unless the agency set another time). To end it now, ask the agency to sign out {username}.</source>
+        <translation>Vous êtes déconnecté sur ce poste, mais le hub n’a pas pu être prévenu : cette connexion reste valable sur le hub jusqu’à son expiration (30 jours après sa création, sauf si l’agence a fixé une autre durée). Pour y mettre fin maintenant, demandez à l’agence de déconnecter {username}.</translation>
+    </message>
+    <message>
         <source>ALU Desk is already running on this data folder but does not answer: it may be busy, or it has stopped responding. Switch to its window, or close it and start ALU Desk again.</source>
         <translation>ALU Desk est déjà ouvert sur ce dossier de données mais ne répond pas : il est peut-être occupé, ou il ne répond plus. Passez à sa fenêtre, ou fermez-le et relancez ALU Desk.</translation>
     </message>

@@ -57,6 +57,7 @@ from alu_client.ui.signin import (
     ask_insecure_file,
     cannot_write_text,
     engine_busy_text,
+    hub_not_told_text,
     library_problem_text,
     newer_library_text,
     not_answering_text,
@@ -472,18 +473,22 @@ class Desk(QObject):
         if window is None or services is None or services.profile is None:
             return
         name, secrets = services.profile.name, services.secrets
+        username = services.profile.username
         # the engine stops first, its transfers back in the queue where they were: running on
         # while the sign-in dialog was open, they met the sign-in revoked here and failed for
         # good (an upload too); they go on after the next sign-in
         window.shutdown()
         store = Store(services.paths.db_path)  # (the window's closed with its engine)
+        notice = ""
         try:  # the hub is told when it can be (a few seconds at most); the token goes anyway
             with self._not_cut_off("the sign-out"):
-                run_with_progress(
+                confirmed = run_with_progress(
                     lambda _r: sign_out(Profiles(store), secrets, name),
                     "ALU Desk",
                     startup_text("signing-out"),
                 )
+            if confirmed is False:  # said above the sign-in that follows, as `alu logout` does
+                notice = hub_not_told_text(username)
         except Exception as e:
             log.warning("sign-out: %s", e)
         finally:
@@ -491,7 +496,7 @@ class Desk(QObject):
         if self._stop_asked():  # during the sign-out, which finished first: no sign-in
             window.quit()
             return
-        self._restart(secrets, force=True)
+        self._restart(secrets, force=True, notice=notice)
 
     def sign_in_again(self) -> None:
         """File › Sign in… (signed out, the "session ended" dialog closed): the dialog again,

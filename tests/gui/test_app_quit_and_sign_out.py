@@ -26,7 +26,7 @@ from alu_client.core.store import Store
 from alu_client.core.uploads import UploadFields
 from alu_client.ui.single_instance import SingleInstance, instance_key
 from tests.gui.test_app_shell import PASSWORD, SimplePanels, build_window, make_paths
-from tests.support.livehub import LiveHub
+from tests.support.livehub import LiveHub, start_hub
 from tests.support.waiting import wait_until
 
 
@@ -160,6 +160,86 @@ def test_sign_out_stops_the_engine_before_the_sign_in_goes_and_the_upload_goes_o
         assert new is not None and new is not services and new.queue is not None
         done = new.queue.wait_for(tid, timeout=60)
         assert (done.state, done.last_error) == ("done", "")
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+
+
+def test_sign_out_with_the_hub_away_says_the_sign_in_lives_on_there(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `alu logout` said so, the app nothing: a member handing the workstation over during an
+    # outage believed the sign-in had ended, and any copy of its token worked for 30 days more
+    hub = start_hub(tmp_path / "away")
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    try:
+        hub.member("ktn", PASSWORD)
+        profile = sign_in(Profiles(store), secrets, hub.url, "ktn", PASSWORD, allow_http=True)
+        services = Services(paths, secrets, store=store)
+        qapp = QApplication.instance()
+        assert isinstance(qapp, QApplication)
+        desk = app_module.Desk(
+            qapp, paths, argparse.Namespace(demo=False, language=None, minimized=False)
+        )
+        desk.single = SingleInstance(instance_key(paths.data_dir), desk)
+        assert desk.single.claim()
+        try:
+            assert desk._launch(services, AppSettings(store, paths.downloads_dir)) is None
+            hub.server.stop()  # the hub goes away
+            asked: list[str] = []
+
+            def dialog(_store: Store, _secrets: Secrets, **kw: Any) -> None:
+                asked.append(kw.get("notice", ""))
+                return None  # the member closes the sign-in dialog
+
+            monkeypatch.setattr(desk, "_ensure_signed_in", dialog)
+            ended: list[int] = []  # (the app ends: not this test process's event loops)
+            monkeypatch.setattr(qapp, "exit", lambda code=0: ended.append(code))
+            desk.sign_out()  # File > Sign out, confirmed
+            assert len(asked) == 1 and ended == [0]
+            assert "the hub could not be told" in asked[0]
+            assert "stays valid on the hub until it expires" in asked[0]
+            assert "ask the agency to sign out ktn" in asked[0]
+            assert secrets.get(profile.secret_key) is None  # forgotten here all the same
+        finally:
+            desk.cleanup()
+            desk.deleteLater()
+    finally:
+        hub.server.stop()
+        hub.hub.db.dispose()
+
+
+def test_sign_out_the_hub_confirmed_asks_the_sign_in_with_no_notice(
+    qtbot: Any, live_hub: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_hub.member("ktn", PASSWORD)
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    sign_in(Profiles(store), secrets, live_hub.url, "ktn", PASSWORD, allow_http=True)
+    services = Services(paths, secrets, store=store)
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    desk = app_module.Desk(
+        qapp, paths, argparse.Namespace(demo=False, language=None, minimized=False)
+    )
+    desk.single = SingleInstance(instance_key(paths.data_dir), desk)
+    assert desk.single.claim()
+    try:
+        assert desk._launch(services, AppSettings(store, paths.downloads_dir)) is None
+        asked: list[str] = []
+
+        def dialog(_store: Store, _secrets: Secrets, **kw: Any) -> None:
+            asked.append(kw.get("notice", ""))
+            return None
+
+        monkeypatch.setattr(desk, "_ensure_signed_in", dialog)
+        ended: list[int] = []
+        monkeypatch.setattr(qapp, "exit", lambda code=0: ended.append(code))
+        desk.sign_out()
+        assert asked == [""] and ended == [0]
     finally:
         desk.cleanup()
         desk.deleteLater()

@@ -95,6 +95,18 @@ def startup_text(key: str) -> str:
     return texts[key]
 
 
+def hub_not_told_text(username: str) -> str:
+    """Signed out here with the hub away: the sign-in was forgotten on this workstation (kept
+    for a later try, it would be live for whoever uses the account next), so this workstation
+    cannot tell the hub later; the hub accepts it until it expires or the agency ends it."""
+    return QCoreApplication.translate(
+        "Startup",
+        "You are signed out on this workstation, but the hub could not be told: that sign-in "
+        "stays valid on the hub until it expires (30 days after it was made, unless the agency "
+        "set another time). To end it now, ask the agency to sign out {username}.",
+    ).format(username=username)
+
+
 def not_answering_text() -> str:
     """A second launch found the first one, which did not bring its window forward (it
     answers from the start, at its sign-in and library update too: it is frozen or busy)."""
