@@ -34,6 +34,7 @@ from alu_client.ui.models.items import COL_STATE, COL_TITLE, ItemsModel
 from alu_client.ui.models.rules import COL_DESTINATION, COL_NAME, RulesModel
 from alu_client.ui.models.transfers import COL_NAME as TRANSFER_NAME
 from alu_client.ui.models.transfers import TransfersModel
+from alu_client.ui.notify_markup import BodyFormat, NotificationFormat, body_for
 from alu_client.ui.signin import SignInDialog
 from alu_client.ui.statusbar import StatusBar
 from alu_client.ui.tray import Tray
@@ -98,12 +99,16 @@ def test_an_ordinary_tooltip_is_left_as_it_was() -> None:
 
 def test_a_notification_body_is_escaped_where_the_server_reads_markup() -> None:
     body = TITLE + "\nTom & Jerry"
-    assert plain_text.notification_body(body, "linux") == (
+    assert body_for(body, BodyFormat.MARKUP) == (
         '&lt;b style="color:green"&gt;CLEARED FOR BROADCAST&lt;/b&gt;&lt;img src="file:///usr/'
         'share/icons/hicolor/48x48/apps/x.png"&gt;&lt;!--\nTom &amp; Jerry'
     )
-    assert plain_text.notification_body(body, "win32") == body
-    assert plain_text.notification_body(body, "darwin") == body
+    assert body_for(body, BodyFormat.PLAIN) == body
+    # Qt's own balloon is a label: escaped inside a document only when it looks like markup
+    assert body_for("Tom & Jerry", BodyFormat.BALLOON) == "Tom & Jerry"
+    assert body_for(body, BodyFormat.BALLOON) == plain_text.shown_as_typed(body) != body
+    assert NotificationFormat(platform="win32").body(body) == body
+    assert NotificationFormat(platform="darwin").body(body) == body
 
 
 def test_an_items_title_tooltip_shows_the_title_and_the_withdrawal(

@@ -13,14 +13,13 @@ that followed it. ``shown_as_typed`` is what every such place is given instead:
   breaks (``white-space: pre-wrap``); a long line wraps at the width Qt gives rich tooltips
   (about 80 characters), never inside a word.
 
-A desktop notification's body (the tray's balloons) is markup for the freedesktop servers Qt
-talks to on Linux (KDE's, GNOME's, dunst…): ``notification_body`` escapes it there.
+A desktop notification's body (the tray's balloons) is read as markup by most freedesktop
+notification servers on Linux: ``notify_markup`` finds out how this desktop reads it.
 """
 
 from __future__ import annotations
 
 import html
-import sys
 
 from PySide6.QtGui import Qt as _GuiQt
 
@@ -42,13 +41,4 @@ def tip(text: str | None) -> str | None:
     return None if text is None else shown_as_typed(text)
 
 
-def notification_body(text: str, platform: str | None = None) -> str:
-    """``text`` as a tray notification's body: on Linux (and the BSDs) Qt hands it to the
-    desktop's notification server as is, and the freedesktop protocol reads a body as markup
-    (``<b>``, ``<img>``, ``&amp;``): escaped there; Windows and macOS show it as plain text."""
-    if (platform or sys.platform).startswith(("win", "darwin")):
-        return text
-    return html.escape(text, quote=False)
-
-
-__all__ = ["notification_body", "shown_as_typed", "tip"]
+__all__ = ["shown_as_typed", "tip"]

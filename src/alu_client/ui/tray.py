@@ -18,7 +18,8 @@ from alu_client.core.hub import Item
 from alu_client.core.item_notices import ItemNotice
 from alu_client.core.transfers.queue import Progress
 
-from . import engine_text, formats, plain_text
+from . import engine_text, formats
+from .notify_markup import NotificationFormat
 
 # the items a balloon names one by one (then how many more)
 SHOWN = 3
@@ -70,6 +71,7 @@ class Tray(QObject):
         self.icon.activated.connect(self._activated)
         self.state_text = ""
         self.messages: list[tuple[str, str]] = []  # what was notified (the newest last)
+        self.body_format = NotificationFormat(self)  # (asked of the desktop in the background)
         self.menu.installEventFilter(self)
         self.retranslate()
 
@@ -92,8 +94,8 @@ class Tray(QObject):
             if warning
             else QSystemTrayIcon.MessageIcon.Information
         )
-        # (the body: markup for Linux notification servers; the title is plain everywhere)
-        self.icon.showMessage(title, plain_text.notification_body(message), kind, 8000)
+        # (the body as this desktop reads it: markup, plain or a label; the title is plain)
+        self.icon.showMessage(title, self.body_format.body(message), kind, 8000)
 
     def notify_pushes(self, items: Sequence[Item]) -> None:
         """Flash and urgent pushes (three at most, then how many more)."""
