@@ -4053,6 +4053,14 @@ Ask your administrator to give your account write access to this folder (or to f
         <translation>نسخة أخرى من ALU Desk، أو alu watch run (العملية {pid})، تعمل بالفعل على عمليات النقل في محطة العمل هذه. أغلقها (أو أوقف alu watch run)، ثم شغّل ALU Desk من جديد.</translation>
     </message>
     <message>
+        <source>The data folder {folder} is an ALU hub&apos;s data folder: a workstation&apos;s library, downloads and logs do not go there, and nothing was written in it.
+
+Choose a folder of this workstation&apos;s own (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>مجلد البيانات {folder} هو مجلد بيانات مركز ALU: لا مكان فيه لمكتبة محطة العمل وتنزيلاتها وسجلاتها، ولم يُكتب فيه شيء.
+
+اختر مجلدًا خاصًا بمحطة العمل هذه (شغّل ALU Desk مع ‎--data DIR‎، أو اضبط ‎ALU_CLIENT_HOME=DIR‎)، ثم شغّله من جديد.</translation>
+    </message>
+    <message>
         <source>The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its library only on a local disk: on a share it can be damaged, the more so when two workstations use it.
 
 Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>

@@ -3973,6 +3973,14 @@ Demandez à votre administrateur de donner à votre compte le droit d’écrire 
         <translation>Un autre ALU Desk, ou alu watch run (processus {pid}), travaille déjà sur les transferts de ce poste. Fermez-le (ou arrêtez alu watch run), puis relancez ALU Desk.</translation>
     </message>
     <message>
+        <source>The data folder {folder} is an ALU hub&apos;s data folder: a workstation&apos;s library, downloads and logs do not go there, and nothing was written in it.
+
+Choose a folder of this workstation&apos;s own (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>
+        <translation>Le dossier de données {folder} est le dossier de données d’un hub ALU : la médiathèque, les téléchargements et les journaux d’un poste n’y ont pas leur place, et rien n’y a été écrit.
+
+Choisissez un dossier propre à ce poste (lancez ALU Desk avec --data DIR, ou réglez ALU_CLIENT_HOME=DIR), puis relancez-le.</translation>
+    </message>
+    <message>
         <source>The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its library only on a local disk: on a share it can be damaged, the more so when two workstations use it.
 
 Choose a data folder on this computer&apos;s disk (start ALU Desk with --data DIR, or set ALU_CLIENT_HOME=DIR), then start it again.</source>

@@ -631,6 +631,19 @@ def cannot_write_folders(paths: Paths, error: OSError, language: str | None) -> 
     return 1
 
 
+def unsuitable_home(error: UnsuitableDataFolder, language: str | None) -> int:
+    """The data folder given cannot be a workstation's (a hub's data folder): a dialog
+    naming it, exit 1, nothing written there."""
+    from alu_client.ui.i18n import install_translators
+
+    app = make_application()
+    install_translators(app, language or "system")
+    title, text = startup_text("folders"), unsuitable_folder_text(error)
+    print(f"alu-client: {title}: {text}", file=sys.stderr)
+    QMessageBox.critical(None, title, plain_text.shown_as_typed(text))
+    return 1
+
+
 def stop_signals() -> list[signal.Signals]:
     """The signals that ask the app to quit: Ctrl-C in a terminal (SIGINT), a logout or
     shutdown under systemd, ``systemctl --user stop`` or a plain ``kill`` (SIGTERM), and the
@@ -676,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(paths.log_dir)
     except OSError as e:  # a read-only or full home folder: say so, no traceback
         return cannot_write_folders(paths, e, args.language)
+    except UnsuitableDataFolder as e:  # an ALU hub's data folder
+        return unsuitable_home(e, args.language)
     log.info("ALU Desk %s starting (data %s)", __version__, paths.data_dir)
     from alu_client.ui.i18n import build_missing_translations
 

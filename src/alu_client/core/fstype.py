@@ -58,10 +58,18 @@ MAC_NETWORK_FSTYPES = frozenset({"nfs", "smbfs", "afpfs", "webdav", "cifs", "ftp
 
 class UnsuitableDataFolder(RuntimeError):
     """The data folder cannot hold the library: on a network file system (``why`` "network",
-    ``fstype`` its type) or on one that cannot lock files (``why`` "no-locks")."""
+    ``fstype`` its type), on one that cannot lock files (``why`` "no-locks"), or it is an ALU
+    hub's data folder (``why`` "hub": ALU_CLIENT_HOME set to the hub's --data by mistake)."""
 
     def __init__(self, folder: Path, why: str, fstype: str = "") -> None:
-        if why == "network":
+        if why == "hub":
+            message = (
+                f"The data folder {folder} is an ALU hub's data folder (it holds its "
+                "hub.sqlite3 or hub-setup.json): a workstation's library, downloads and logs "
+                "do not go there. Nothing was written in it. Choose a folder of the "
+                "workstation's own (ALU_CLIENT_HOME=DIR) and start again."
+            )
+        elif why == "network":
             message = (
                 f"The data folder {folder} is on a network share ({fstype}). ALU Desk keeps its "
                 "library only on a local disk: on a share it can be damaged (and two "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .fstype import UnsuitableDataFolder
 from .private import private_dir
 
 APP_NAME = "alu-client"
@@ -49,10 +50,28 @@ class Paths:
         return self.cache_dir / "thumbnails"
 
     def ensure(self) -> Paths:
+        """The data, cache and log folders made (private when surely ours). Raises
+        ``UnsuitableDataFolder`` ("hub") before anything is made when ``ALU_CLIENT_HOME`` is
+        an ALU hub's data folder: taken for a new, empty profile, it was filled silently and
+        the user saw an empty queue and library."""
+        if self.home is not None and _a_hubs_folder(self.home):
+            raise UnsuitableDataFolder(self.home, "hub")
         tighten = self.home is None or _only_ours(self.home)
         for d in (self.data_dir, self.cache_dir, self.log_dir):
             private_dir(d, tighten=tighten)
         return self
+
+
+#: what an ALU hub's data folder (``alu-hub … --data DIR``) holds
+HUB_MARKERS = ("hub.sqlite3", "hub-setup.json")
+
+
+def _a_hubs_folder(home: Path) -> bool:
+    """Whether the ``ALU_CLIENT_HOME`` folder is an ALU hub's data folder (and holds no
+    library of a workstation's: one made there before is left to work)."""
+    if (home / "data" / "library.sqlite3").exists():
+        return False
+    return any((home / name).is_file() for name in HUB_MARKERS)
 
 
 def _only_ours(home: Path) -> bool:

@@ -231,7 +231,15 @@ def engine_busy_text(error: EngineBusy) -> str:
 
 def unsuitable_folder_text(error: UnsuitableDataFolder) -> str:
     """The data folder is on a network share, or on a file system that cannot lock files:
-    the library is kept only on a local disk."""
+    the library is kept only on a local disk; or it is an ALU hub's data folder."""
+    if error.why == "hub":
+        return QCoreApplication.translate(
+            "Startup",
+            "The data folder {folder} is an ALU hub's data folder: a workstation's library, "
+            "downloads and logs do not go there, and nothing was written in it.\n\nChoose a "
+            "folder of this workstation's own (start ALU Desk with --data DIR, or set "
+            "ALU_CLIENT_HOME=DIR), then start it again.",
+        ).format(folder=isolated(str(error.folder)))
     if error.why == "network":
         return QCoreApplication.translate(
             "Startup",
