@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import sqlite3
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -737,8 +738,12 @@ class ItemsModel(QAbstractTableModel):
 
     def _clock_offset(self) -> float:
         """The hub's clock minus this workstation's (seconds), as the rules take it: the
-        items' ages are the hub's (a clock two days slow made every item "just now")."""
-        return hub_clock_offset(self.library.store, self.library.profile)
+        items' ages are the hub's (a clock two days slow made every item "just now"). A read
+        that fails (the library closed as the app quits) keeps the one known."""
+        try:
+            return hub_clock_offset(self.library.store, self.library.profile)
+        except sqlite3.Error:
+            return getattr(self, "hub_offset", 0.0)
 
     def _thumbnail_loaded(self, path: str) -> None:
         """Repaint the rows that show ``path`` (usually one), a ``dataChanged`` per run."""
