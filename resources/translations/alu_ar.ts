@@ -37,6 +37,62 @@
     </message>
 </context>
 <context>
+    <name>ClockWarning</name>
+    <message>
+        <source>⚠ Clock %1 ahead</source>
+        <translation>⚠ الساعة متقدمة (%1)</translation>
+    </message>
+    <message>
+        <source>This computer&apos;s clock is %1 ahead of the hub&apos;s: set it right in the system&apos;s date and time settings (turn on automatic date and time).</source>
+        <translation>ساعة هذا الحاسوب متقدمة على ساعة المركز (الفرق %1): اضبطها في إعدادات التاريخ والوقت في النظام (فعّل الضبط التلقائي للتاريخ والوقت).</translation>
+    </message>
+    <message>
+        <source>⚠ Clock %1 behind</source>
+        <translation>⚠ الساعة متأخرة (%1)</translation>
+    </message>
+    <message>
+        <source>This computer&apos;s clock is %1 behind the hub&apos;s: set it right in the system&apos;s date and time settings (turn on automatic date and time).</source>
+        <translation>ساعة هذا الحاسوب متأخرة عن ساعة المركز (الفرق %1): اضبطها في إعدادات التاريخ والوقت في النظام (فعّل الضبط التلقائي للتاريخ والوقت).</translation>
+    </message>
+    <message>
+        <source>Meanwhile the Feed&apos;s ages and the History&apos;s times go by the hub&apos;s clock.</source>
+        <translation>إلى ذلك الحين، تُحسب أعمار المواد في الموجز وأوقات السجل بساعة المركز.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln minutes</source>
+        <translation>
+            <numerusform>%Ln دقيقة</numerusform>
+            <numerusform>دقيقة واحدة</numerusform>
+            <numerusform>دقيقتان</numerusform>
+            <numerusform>%Ln دقائق</numerusform>
+            <numerusform>%Ln دقيقة</numerusform>
+            <numerusform>%Ln دقيقة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln hours</source>
+        <translation>
+            <numerusform>%Ln ساعة</numerusform>
+            <numerusform>ساعة واحدة</numerusform>
+            <numerusform>ساعتان</numerusform>
+            <numerusform>%Ln ساعات</numerusform>
+            <numerusform>%Ln ساعة</numerusform>
+            <numerusform>%Ln ساعة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln days</source>
+        <translation>
+            <numerusform>%Ln يوم</numerusform>
+            <numerusform>يوم واحد</numerusform>
+            <numerusform>يومان</numerusform>
+            <numerusform>%Ln أيام</numerusform>
+            <numerusform>%Ln يومًا</numerusform>
+            <numerusform>%Ln يوم</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>Demo</name>
     <message>
         <source>ALU Desk demo</source>

@@ -37,6 +37,50 @@
     </message>
 </context>
 <context>
+    <name>ClockWarning</name>
+    <message>
+        <source>⚠ Clock %1 ahead</source>
+        <translation>⚠ Horloge en avance de %1</translation>
+    </message>
+    <message>
+        <source>This computer&apos;s clock is %1 ahead of the hub&apos;s: set it right in the system&apos;s date and time settings (turn on automatic date and time).</source>
+        <translation>L’horloge de cet ordinateur avance de %1 sur celle du hub&#x202f;: remettez-la à l’heure dans les réglages de date et d’heure du système (activez la date et l’heure automatiques).</translation>
+    </message>
+    <message>
+        <source>⚠ Clock %1 behind</source>
+        <translation>⚠ Horloge en retard de %1</translation>
+    </message>
+    <message>
+        <source>This computer&apos;s clock is %1 behind the hub&apos;s: set it right in the system&apos;s date and time settings (turn on automatic date and time).</source>
+        <translation>L’horloge de cet ordinateur retarde de %1 sur celle du hub&#x202f;: remettez-la à l’heure dans les réglages de date et d’heure du système (activez la date et l’heure automatiques).</translation>
+    </message>
+    <message>
+        <source>Meanwhile the Feed&apos;s ages and the History&apos;s times go by the hub&apos;s clock.</source>
+        <translation>En attendant, l’âge des sujets du Fil et les heures de l’Historique suivent l’horloge du hub.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln minutes</source>
+        <translation>
+            <numerusform>%Ln minute</numerusform>
+            <numerusform>%Ln minutes</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln hours</source>
+        <translation>
+            <numerusform>%Ln heure</numerusform>
+            <numerusform>%Ln heures</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln days</source>
+        <translation>
+            <numerusform>%Ln jour</numerusform>
+            <numerusform>%Ln jours</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>Demo</name>
     <message>
         <source>ALU Desk demo</source>

@@ -50,6 +50,7 @@ from alu_client.core.transfers.queue import Progress
 
 from . import engine_text, plain_text
 from .bridge import CoreBridge
+from .clock_warning import ClockWarning
 from .composition import Panels, app_icon
 from .download_notices import DownloadNotices
 from .formats import count_text, joined
@@ -164,6 +165,13 @@ class MainWindow(QMainWindow):
         self.status.set_hub(_hub_name(services))
         self.status.set_sync_status(bridge.last_status)
         self.status.sign_in_requested.connect(self.sign_in_requested)
+        # this computer's clock off from the hub's: said in the window, not only in the log
+        self.clock: ClockWarning | None = None
+        if profile is not None:
+            self.clock = ClockWarning(services.store, profile.name, self.status)
+            self.status.addPermanentWidget(self.clock)
+            self.clock.first_said.connect(self.status.say)
+            self.clock.check()
         a.sign_in.setEnabled(self.status.state == SIGNED_OUT)
         bridge.sync_status.connect(self._on_sync_status)
         bridge.hub_went_back.connect(self.status.hub_went_back)
@@ -409,6 +417,8 @@ class MainWindow(QMainWindow):
 
     def _on_sync_status(self, status: SyncStatus) -> None:
         self.status.set_sync_status(status)
+        if self.clock is not None and not self._shut_down:
+            self.clock.check()  # (the answer that changed it told the hub's time)
         self.actions_.sign_in.setEnabled(status.state == SIGNED_OUT)
         self._tray_state()
 
@@ -561,6 +571,8 @@ class MainWindow(QMainWindow):
         self.hide()
         self._update_timer.stop()
         self._limits.stop()
+        if self.clock is not None:
+            self.clock.stop()
         self.bridge.detach()
         self.activity.detach()
         if self.tray is not None:

@@ -406,4 +406,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE items ADD COLUMN withdrawn_at TEXT;
     ALTER TABLE items ADD COLUMN withdrawn_reason TEXT NOT NULL DEFAULT ''
     """,
+    # 19: this workstation's events are listed on the hub's clock, as the agency's report
+    # counts them: ``hub_shift`` is how far the hub's time of the event is from the one this
+    # workstation's clock gave it (the kept clock offset when it was recorded, then the hub's
+    # own once the event comes back from it); ``ended_at`` stays this clock's, as it is sent.
+    # A clock a year behind listed its own downloads a year back. The member's history is read
+    # again from the start (once, as in 7) so that events sent before come back with the
+    # hub's time (each event is kept once, ``HistorySync._store_remote``): the profiles that
+    # sent events of their own only
+    """
+    ALTER TABLE history ADD COLUMN hub_shift REAL NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS ix_history_hub_time ON history (profile, ended_at + hub_shift);
+    DELETE FROM sync_state WHERE key IN ('history_seq', 'history_seq_at') AND profile IN (
+        SELECT DISTINCT profile FROM history WHERE origin = 'here' AND sent_at IS NOT NULL)
+    """,
 ]

@@ -34,7 +34,7 @@ from ..store.rows import RowReader, warn_damaged
 from ..store.transfers import OutcomeHook, Transfer
 from ..transfers.base import REFUSED_SIGN_IN
 from ..workstation import workstation_id
-from .state import HISTORY_SEQ, SyncState
+from .state import CLOCK_OFFSET, HISTORY_SEQ, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ ClientProvider = Callable[[], HubClient | None]
 #: sleep would move by the night. A clock far off (a dead battery: months, years) is set by
 #: more than a week; a week's sleep or less keeps the event where the clock put it
 CLOCK_SET_MIN_S = 7 * 86400.0
+#: the hub leaves the times of a batch sent by a clock this close to its own as they are
+#: (seconds; ``alu_hub.api.CLOCK_RIGHT_WITHIN``): this workstation's events are shifted as much
+CLOCK_RIGHT_WITHIN_S = 120.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _UPTIME = Path("/proc/uptime")
 
@@ -151,8 +154,10 @@ class HistoryEvent:
 
 
 def _read(row: sqlite3.Row) -> tuple[HistoryEvent, str]:
-    """The row as an event, and which of its fields could not be read ('' for none)."""
+    """The row as an event, and which of its fields could not be read ('' for none). Its
+    times are the hub's clock's, as the agency's report counts it (``hub_shift``)."""
     r = RowReader(row)
+    shift = row["hub_shift"] if isinstance(row["hub_shift"], float | int) else 0.0
     event = HistoryEvent(
         id=r.text("id"),
         profile=r.text("profile"),
@@ -160,8 +165,8 @@ def _read(row: sqlite3.Row) -> tuple[HistoryEvent, str]:
         item_id=r.text_or_none("item_id"),
         rendition=r.text("rendition"),
         bytes=r.integer("bytes", 0),
-        started_at=r.real_or_none("started_at"),
-        ended_at=r.real_or_none("ended_at"),
+        started_at=_shifted(r.real_or_none("started_at"), shift),
+        ended_at=_shifted(r.real_or_none("ended_at"), shift),
         device=r.text("device"),
         detail=r.json_object("detail"),
         transfer_id=r.integer_or_none("transfer_id"),
@@ -170,6 +175,10 @@ def _read(row: sqlite3.Row) -> tuple[HistoryEvent, str]:
         sent_at=r.real_or_none("sent_at"),
     )
     return event, r.damaged
+
+
+def _shifted(when: float | None, shift: float) -> float | None:
+    return None if when is None else when + shift
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -223,11 +232,14 @@ def record_event(
         raise ValueError(f"{type!r} is not a history event type (a-z and _, 3 to 32 characters)")
     event_id = str(uuid.uuid4())
     wall, boot, boot_clock = clock_now()
+    offset = conn.execute(
+        "SELECT value FROM sync_state WHERE profile = ? AND key = ?", (profile, CLOCK_OFFSET)
+    ).fetchone()
     ended = wall if ended_at is None else ended_at
     conn.execute(
         "INSERT INTO history (id, profile, type, item_id, rendition, bytes, started_at, ended_at,"
-        " device, detail, transfer_id, origin, boot, boot_clock)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'here', ?, ?)",
+        " device, detail, transfer_id, origin, boot, boot_clock, hub_shift)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'here', ?, ?, ?)",
         (
             event_id,
             profile,
@@ -243,9 +255,21 @@ def record_event(
             boot,
             # the boot clock when the event ended, on the wall clock's word of how long ago
             None if boot_clock is None else boot_clock - max(0.0, wall - ended),
+            hub_shift(offset[0] if offset is not None else None),
         ),
     )
     return event_id
+
+
+def hub_shift(offset: Any) -> float:
+    """How far the hub moves an event of this workstation's, by the kept clock offset (the
+    hub's clock minus this one's, as text; None: never measured): as the hub corrects it when
+    the event is sent, so the history lists it on the day the agency's report counts it."""
+    try:
+        seconds = float(offset)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if abs(seconds) > CLOCK_RIGHT_WITHIN_S else 0.0
 
 
 def _safe_error(message: str) -> str:
@@ -638,37 +662,46 @@ class HistorySync:
         if cur.rowcount:
             return 1
         # One of ours coming back: now we know the hub's order for it, and that the hub has it
-        # (a send whose answer was lost leaves it in the outbox until here).
-        # (Its times stay this workstation's: the hub's may be its own clock's, when that is off.)
+        # (a send whose answer was lost leaves it in the outbox until here), and the time the
+        # hub gave it (its report's): kept as a shift, the row's times stay this clock's (they
+        # are what is sent again to a hub restored from a backup, which corrects them again)
         c.execute(
-            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?)"
-            " WHERE id = ? AND profile = ?",
-            (e.seq, time.time(), e.id, self.profile),
+            "UPDATE history SET hub_seq = ?, sent_at = COALESCE(sent_at, ?),"
+            " hub_shift = CASE WHEN ? IS NULL OR ended_at IS NULL THEN hub_shift"
+            " ELSE round(? - ended_at, 3) END"
+            " WHERE id = ? AND profile = ? AND origin = 'here'",
+            (e.seq, time.time(), ended, ended, e.id, self.profile),
         )
         return 0
 
     # --- the list --------------------------------------------------------------------------------
 
     def list(self, limit: int = 100, before: str | None = None) -> _List[HistoryEvent]:
-        """Events of both origins, newest first (by end time, then as recorded here).
+        """Events of both origins, newest first (by end time on the hub's clock, then as
+        recorded here).
         ``before``: the id of the last event of the previous page."""
         sql = "SELECT * FROM history WHERE profile = ?"
         params: _List[Any] = [self.profile]
         if before is not None:
             row = self.store.query_one(
-                "SELECT rowid, ended_at FROM history WHERE id = ? AND profile = ?",
+                "SELECT rowid, ended_at + hub_shift AS at FROM history"
+                " WHERE id = ? AND profile = ?",
                 (before, self.profile),
             )
             if row is None:
                 return []
             # Descending order puts events without an end time last.
-            if row["ended_at"] is None:
+            if row["at"] is None:
                 sql += " AND ended_at IS NULL AND rowid < ?"
                 params.append(row["rowid"])
             else:
-                sql += " AND (ended_at < ? OR (ended_at = ? AND rowid < ?) OR ended_at IS NULL)"
-                params += [row["ended_at"], row["ended_at"], row["rowid"]]
-        sql += " ORDER BY ended_at DESC, rowid DESC LIMIT ?"
+                sql += (
+                    " AND (ended_at + hub_shift < ? OR (ended_at + hub_shift = ? AND rowid < ?)"
+                    " OR ended_at IS NULL)"
+                )
+                params += [row["at"], row["at"], row["rowid"]]
+        # (the hub's time: as the agency's report orders them, ``ix_history_hub_time``)
+        sql += " ORDER BY ended_at + hub_shift DESC, rowid DESC LIMIT ?"
         params.append(max(0, limit))
         return [HistoryEvent.from_row(r) for r in self.store.query(sql, params)]
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import sqlite3
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +39,7 @@ from PySide6.QtGui import QFont
 
 from alu_client.core.library import Library, LibraryItem, Page, Query
 from alu_client.core.library.search import MAX_LIMIT
+from alu_client.core.rules import hub_clock_offset
 from alu_client.core.store.transfers import PROFILE_SQL
 
 from .. import colors, plain_text
@@ -197,6 +200,7 @@ class ItemsModel(QAbstractTableModel):
         self._headers: list[str] = []
         self._texts: dict[str, str] = {}
         self._translate()
+        self.hub_offset = self._clock_offset()
         self._clock = QTimer(self)
         self._clock.setInterval(60_000)
         self._clock.timeout.connect(self._tick)
@@ -224,6 +228,7 @@ class ItemsModel(QAbstractTableModel):
 
     def add_newer(self) -> None:
         """New items reached the library: put those that match at the top."""
+        self.hub_offset = self._clock_offset()  # (the sync that brought them heard the hub)
         self._want("newer")
 
     def refresh(self) -> None:
@@ -366,7 +371,9 @@ class ItemsModel(QAbstractTableModel):
         if col == COL_PRIORITY:
             return self._texts.get(it.priority, it.priority)
         if col == COL_PUBLISHED:
-            return relative_time(it.published_at, dt.datetime.now(dt.UTC))
+            # on the hub's clock: a workstation 2 h fast read a fresh flash "2 h ago"
+            now = dt.datetime.fromtimestamp(time.time() + self.hub_offset, dt.UTC)
+            return relative_time(it.published_at, now)
         if col == COL_STATE:
             state = self.state_of(li)
             text = "" if state == "seen" else self._texts[state]
@@ -726,7 +733,17 @@ class ItemsModel(QAbstractTableModel):
 
     def _tick(self) -> None:
         """Each minute: "4 min ago" becomes "5 min ago"."""
+        self.hub_offset = self._clock_offset()
         self._emit_all(COL_PUBLISHED, COL_PUBLISHED)
+
+    def _clock_offset(self) -> float:
+        """The hub's clock minus this workstation's (seconds), as the rules take it: the
+        items' ages are the hub's (a clock two days slow made every item "just now"). A read
+        that fails (the library closed as the app quits) keeps the one known."""
+        try:
+            return hub_clock_offset(self.library.store, self.library.profile)
+        except sqlite3.Error:
+            return getattr(self, "hub_offset", 0.0)
 
     def _thumbnail_loaded(self, path: str) -> None:
         """Repaint the rows that show ``path`` (usually one), a ``dataChanged`` per run."""

@@ -201,7 +201,7 @@ class FeedPanel(QWidget):
     # --- reading ------------------------------------------------------------------------------
 
     def apply_filters(self) -> None:
-        self.model.set_query(self.filters.query())
+        self.model.set_query(self.filters.query(hub_offset=self.model.hub_offset))
 
     def load_facets(self) -> None:
         self.filters.load_choices(self.services.library, self.tasks)

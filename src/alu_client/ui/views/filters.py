@@ -9,6 +9,7 @@ Ctrl+F (the platform's Find key) focuses the search box while the bar's tab is s
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -152,9 +153,11 @@ class FilterBar(QWidget):
 
     # --- what the user asked ------------------------------------------------------------------
 
-    def query(self, base: Query | None = None) -> Query:
-        """``base`` narrowed by the bar (dates computed now: "24 h" moves with the clock)."""
+    def query(self, base: Query | None = None, *, hub_offset: float = 0.0) -> Query:
+        """``base`` narrowed by the bar (dates computed now: "24 h" moves with the clock, the
+        hub's: ``hub_offset`` is its clock minus this workstation's, in seconds)."""
         q = base or Query()
+        now = dt.datetime.fromtimestamp(time.time() + hub_offset).astimezone()
 
         def one(box: QComboBox) -> tuple[str, ...]:
             value = box.currentData()
@@ -167,7 +170,7 @@ class FilterBar(QWidget):
             categories=one(self.category),
             regions=one(self.region),
             priorities=one(self.priority),
-            published_from=date_from(str(self.dates.currentData() or "all")),
+            published_from=date_from(str(self.dates.currentData() or "all"), now),
         )
 
     def focus_search(self) -> None:

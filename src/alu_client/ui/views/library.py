@@ -380,7 +380,7 @@ class LibraryPanel(QWidget):
     # --- what is shown ------------------------------------------------------------------------
 
     def apply_filters(self) -> None:
-        self.model.set_query(self.filters.query(self.base_query))
+        self.model.set_query(self.filters.query(self.base_query, hub_offset=self.model.hub_offset))
 
     def set_mode(self, mode: str) -> None:
         """``grid`` (thumbnails) or ``list`` (a table); the selection stays."""
