@@ -406,4 +406,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE items ADD COLUMN withdrawn_at TEXT;
     ALTER TABLE items ADD COLUMN withdrawn_reason TEXT NOT NULL DEFAULT ''
     """,
+    # 19: how long a transfer ran, measured on the monotonic clock and summed over its runs
+    # (a pause, a retry, an engine stopped and started): its history event's duration and
+    # speed. They were the wall clock's finished_at - started_at, and a clock set during a
+    # download made "176 bit/s, 1 d 0 h" of 19 s. Transfers ended before keep their events
+    """
+    ALTER TABLE transfers ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0
+    """,
 ]
