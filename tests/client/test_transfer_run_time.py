@@ -89,10 +89,10 @@ def test_a_clock_set_during_a_download_changes_neither_its_duration_nor_its_spee
     assert event["type"] == "download_completed"
     assert event["detail"]["seconds"] == 19.0
     assert event["detail"]["avg_bps"] == 100_000.0
-    # it ended when the clock it ended by said, and not before it started
+    # it ended when the clock it ended by said, and began 19 s before on that clock (not
+    # after its end; not a day before, which the hub's correction of the clock kept)
     assert event["ended_at"] == T0 + 19.0 + wall_set_by
-    assert event["started_at"] <= event["ended_at"] - 19.0
-    assert event["started_at"] == min(T0, event["ended_at"] - 19.0)
+    assert event["started_at"] == event["ended_at"] - 19.0
 
 
 def test_the_duration_is_its_runs_summed_across_a_pause_and_an_engine_restart(
@@ -116,7 +116,9 @@ def test_the_duration_is_its_runs_summed_across_a_pause_and_an_engine_restart(
     event = the_event(store)
     assert event["detail"]["seconds"] == 19.0
     assert event["detail"]["avg_bps"] == 100_000.0
-    assert event["started_at"] <= event["ended_at"]
+    # its first start, before the clock was set back (two hours) past it
+    assert event["ended_at"] == T0 + 3_679.0 - 7_200.0
+    assert event["started_at"] == event["ended_at"] - 19.0
 
 
 def test_a_transfer_canceled_while_it_runs_counts_the_time_it_ran(
@@ -139,3 +141,19 @@ def test_a_transfer_that_never_ran_took_no_time(store: Store, clocks: Clocks) ->
     event = the_event(store)
     assert event["detail"]["seconds"] == 0.0 and "avg_bps" not in event["detail"]
     assert event["started_at"] <= event["ended_at"]
+
+
+def test_a_transfer_paused_an_hour_began_at_its_first_start(store: Store, clocks: Clocks) -> None:
+    transfers = engine(store)
+    tid = queued(transfers)
+    assert transfers.claim(tid)
+    clocks.run(9.0)
+    transfers.finish(tid, "paused", pause_reason="paused", bytes_done=900_000)
+    clocks.run(3_600.0)
+    assert transfers.set_state(tid, "queued", only_from=("paused",))
+    assert transfers.claim(tid)
+    clocks.run(10.0)
+    transfers.finish(tid, "done", bytes_done=SIZE, size=SIZE)
+    event = the_event(store)
+    assert event["detail"]["seconds"] == 19.0
+    assert (event["started_at"], event["ended_at"]) == (T0, T0 + 3_619.0)

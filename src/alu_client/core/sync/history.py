@@ -267,10 +267,11 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
     # how long it ran on the monotonic clock (its runs summed), never the wall clock's
     # difference: a clock set during a 19 s download made it a day, or nothing
     seconds = max(0.0, t.run_seconds)
-    started = t.started_at if t.started_at is not None else t.created_at
-    # a clock set back meanwhile: it began that long before it ended, on the clock it ended by
-    # (an event ended an hour before it started was listed so)
-    started = min(started, ended - seconds)
+    # Run in one go: it began that long before it ended, on the clock it ended by (a clock set
+    # meanwhile made it end before it began, or a day after). Paused, retried: its first
+    # start, unless a clock set back puts that after its end.
+    first = t.started_at if t.started_at is not None else t.created_at
+    started = ended - seconds if t.attempts == 1 and seconds > 0 else min(first, ended - seconds)
     moved = t.bytes_done
     if t.state == "done":
         moved = t.bytes_done or t.size or 0
