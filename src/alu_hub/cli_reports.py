@@ -176,6 +176,8 @@ def print_report(r: ItemReport) -> None:
     if r.slug:
         print(f"  slug:      {r.slug}")
     print(f"  kind:      {r.kind}, sent by {sender}, priority {r.priority}")
+    if r.recorded_at is not None:
+        print(f"  recorded:  {_minute(r.recorded_at)} UTC")
     print(f"  published: {_minute(r.published_at)} UTC")
     if r.corrected_at is not None:
         print(f"  corrected: {_minute(r.corrected_at)} UTC: {r.correction_note}")

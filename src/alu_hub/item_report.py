@@ -116,6 +116,8 @@ class ItemReport(BaseModel):
     sender_display_name: str
     priority: str
     published_at: dt.datetime
+    #: when the footage was shot, as the uploader or the agency said (None: not said)
+    recorded_at: dt.datetime | None = None
     revision: int = 1
     corrected_at: dt.datetime | None = None
     correction_note: str = ""
@@ -300,6 +302,7 @@ def item_report(s: Session, item: Item, now: dt.datetime | None = None) -> ItemR
         sender_display_name=source.display_name if source else "",
         priority=item.priority,
         published_at=item.published_at,
+        recorded_at=item.recorded_at,
         revision=item.revision,
         corrected_at=item.corrected_at,
         correction_note=item.correction_note,

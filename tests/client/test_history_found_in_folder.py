@@ -15,7 +15,7 @@ def download(result: dict[str, object], bytes_done: int) -> Transfer:
         size=2_000_000, bytes_done=bytes_done, sha256="a" * 64, item_id="x" * 32,
         rendition="broadcast", options={}, result=result, attempts=1, last_error="",
         next_attempt_at=None, pause_reason="", limit_bps=None, created_at=100.0,
-        started_at=100.0, finished_at=100.026,
+        started_at=100.0, finished_at=100.026, run_seconds=0.026,
     )  # fmt: skip
 
 

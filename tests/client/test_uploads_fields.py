@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,19 @@ from alu_client.core.uploads import FieldError, UploadFields, file_sha256, title
 from alu_hub.publish import ItemFields
 
 
-def test_valid_fields_make_metadata_the_hub_accepts(tmp_path: Path) -> None:
+@pytest.fixture
+def in_nairobi(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The workstation's local time is Nairobi's (UTC+3, no summer time)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("no TZ to set on this system")
+    monkeypatch.setenv("TZ", "Africa/Nairobi")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_valid_fields_make_metadata_the_hub_accepts(tmp_path: Path, in_nairobi: None) -> None:
     f = tmp_path / "clip.mp4"
     f.write_bytes(b"abc")
     fields = UploadFields.from_mapping(
@@ -24,7 +38,7 @@ def test_valid_fields_make_metadata_the_hub_accepts(tmp_path: Path) -> None:
     meta = fields.metadata(f, file_sha256(f))
     assert meta["title"] == "Floods in Nairobi"
     assert meta["language"] == "fr" and meta["country"] == "KE"
-    assert meta["recorded_at"] == "2026-11-22T10:00:00+00:00"
+    assert meta["recorded_at"] == "2026-11-22T10:00:00+03:00"
     assert meta["script"] == "Line one\nLine two"
     assert meta["filename"] == "clip.mp4"
     assert meta["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -62,6 +76,31 @@ def test_a_recording_date_is_taken_up_to_a_day_ahead() -> None:
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).isoformat()
     with pytest.raises(FieldError, match="in the future"):
         UploadFields.from_mapping({"title": "t", "recorded_at": later}).validated()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        # no offset: the workstation's local time, as the app's Upload form sends it
+        ("2026-12-07T20:30", "2026-12-07T20:30:00+03:00"),
+        ("2026-12-07", "2026-12-07T00:00:00+03:00"),
+        # an offset, or Z, is taken as given
+        ("2026-12-07T20:30Z", "2026-12-07T20:30:00+00:00"),
+        ("2026-12-07T20:30+01:00", "2026-12-07T20:30:00+01:00"),
+    ],
+)
+def test_a_recording_time_without_an_offset_is_the_workstations_local_time(
+    in_nairobi: None, typed: str, sent: str
+) -> None:
+    """`alu put --recorded-at 2026-12-07T20:30` in Nairobi was sent as 20:30 UTC (23:30 in
+    Nairobi, after it was published); the same text typed in the form went as 20:30+03:00."""
+    fields = UploadFields.from_mapping({"title": "t", "recorded_at": typed}).validated()
+    assert fields.recorded_at == sent
+    # the hub reads it as that moment
+    item = ItemFields.from_metadata(
+        {"recorded_at": fields.recorded_at}, default_title="x", country="KE"
+    )
+    assert item.recorded_at == dt.datetime.fromisoformat(sent)
 
 
 def test_title_from_file_name() -> None:

@@ -412,3 +412,26 @@ def test_a_member_upload_names_its_sender_and_does_not_chase_it(newsroom: Newsro
     text = hub_cli("items", "show", newsroom.upload, "--data", newsroom.data).stdout
     assert "sent by Kenya Television Network (ktn)" in text
     assert "Downloaded by 0 members" in text and "Not downloaded: 3 enabled members:" in text
+
+
+def test_items_show_says_when_the_footage_was_shot(capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator compares when it was shot with when it went out (an upload's recorded
+    time after its publication is a zone mistaken); not said when nobody said it."""
+    from alu_hub.cli_reports import print_report
+    from alu_hub.item_report import ItemReport
+
+    fields = {
+        "seq": 7, "id": "a" * 32, "title": "Floods", "slug": "", "kind": "member_upload",
+        "sender": "ktn", "sender_display_name": "", "priority": "routine",
+        "published_at": dt.datetime(2026, 12, 7, 17, 22, tzinfo=UTC), "renditions": [],
+        "downloaded_by": [], "not_completed": [], "not_downloaded": [],
+        "as_of": dt.datetime(2026, 12, 7, 18, 0, tzinfo=UTC),
+    }  # fmt: skip
+    shot = dt.datetime(2026, 12, 7, 20, 30, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    print_report(ItemReport(**fields, recorded_at=shot))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == ["  kind:      member_upload, sent by ktn, priority routine",
+                          "  recorded:  2026-12-07 17:30 UTC"]  # fmt: skip
+    assert lines[3] == "  published: 2026-12-07 17:22 UTC"
+    print_report(ItemReport(**fields))
+    assert "recorded:" not in capsys.readouterr().out

@@ -405,7 +405,11 @@ def register(sub: Any) -> None:
     p.add_argument("--language", help="en, fr or ar")
     p.add_argument("--country", help="two letters, e.g. KE")
     p.add_argument("--priority", help="flash, urgent or routine")
-    p.add_argument("--recorded-at", help="e.g. 2026-11-22T14:30")
+    p.add_argument(
+        "--recorded-at",
+        help="when it was shot, e.g. 2026-11-22T14:30: this workstation's local time,"
+        " unless an offset is given (2026-11-22T14:30+03:00, or Z for UTC)",
+    )
     p.add_argument("--script-file", help="UTF-8 text file with the script")
     p.add_argument("--shotlist-file", help="UTF-8 text file with the shot list")
     p.set_defaults(func=cmd_put)

@@ -134,7 +134,9 @@ class UploadFields:
                     "The recording date is not a date (use 2026-11-22 or 2026-11-22T14:30).",
                 ) from None
             if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
+                # this workstation's local time, as the app's Upload form sends it (the same
+                # 20:30 typed in the form and given to `alu put` was 3 h apart in Nairobi)
+                when = when.astimezone()
             # the hub takes 1900 to two days after its today: refused here, the form keeps
             # what was typed (refused by the hub, the upload failed after the form closed)
             if when < EARLIEST_RECORDING:

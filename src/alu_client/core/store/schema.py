@@ -420,4 +420,11 @@ MIGRATIONS: list[str] = [
     DELETE FROM sync_state WHERE key IN ('history_seq', 'history_seq_at') AND profile IN (
         SELECT DISTINCT profile FROM history WHERE origin = 'here' AND sent_at IS NOT NULL)
     """,
+    # 20: how long a transfer ran, measured on the monotonic clock and summed over its runs
+    # (a pause, a retry, an engine stopped and started): its history event's duration and
+    # speed. They were the wall clock's finished_at - started_at, and a clock set during a
+    # download made "176 bit/s, 1 d 0 h" of 19 s. Transfers ended before keep their events
+    """
+    ALTER TABLE transfers ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0
+    """,
 ]

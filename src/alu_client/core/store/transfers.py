@@ -65,6 +65,9 @@ class Transfer:
     request: str = ""
     #: failed attempts in a row without progress (the back-off's count)
     failures: int = 0
+    #: how long it ran, its runs summed, on the monotonic clock (not the wall clock's
+    #: ``finished_at - started_at``: a clock set meanwhile made a day of 19 s)
+    run_seconds: float = 0.0
     #: what of the row could not be read (a file edited or damaged on the disk): the fields
     #: named here hold stand-ins, and the queue fails the transfer instead of running it
     damaged: str = ""
@@ -116,6 +119,7 @@ _NUMBERS: dict[str, int | float | None] = {
     "created_at": 0.0,
     "started_at": None,
     "finished_at": None,
+    "run_seconds": 0.0,
 }
 _INTEGERS = frozenset({"size", "bytes_done", "attempts", "failures"})
 
@@ -145,6 +149,9 @@ class TransferStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.outcome_hooks: list[OutcomeHook] = []
+        #: the transfers this store claimed and that run: when each run began, on the
+        #: monotonic clock (``claim`` → ``finish``, which adds the run to ``run_seconds``)
+        self._runs: dict[int, float] = {}
 
     def _ended(self, c: sqlite3.Connection, tid: int) -> None:
         """Forget a download's signed query; run the outcome hooks. Each hook runs in a
@@ -378,7 +385,15 @@ class TransferStore:
             )
             if cur.rowcount:
                 self._log(c, tid, "started", "")
-            return cur.rowcount == 1
+        if cur.rowcount:
+            self._runs[tid] = time.monotonic()
+        return cur.rowcount == 1
+
+    def _ran(self, tid: int) -> float:
+        """Seconds ``tid`` has run since this store claimed it, on the monotonic clock (0: it
+        is not running here)."""
+        began = self._runs.get(tid)
+        return 0.0 if began is None else max(0.0, time.monotonic() - began)
 
     def finish(
         self,
@@ -401,12 +416,13 @@ class TransferStore:
         transfer keeps it (an upload's URLs, for the DELETE its engine sends next)."""
         assert state in STATES
         now = time.time()
+        ran = self._ran(tid)
         with self.store.write() as c:
             c.execute(
                 "UPDATE transfers SET state = ?, last_error = ?, next_attempt_at = ?,"
                 " pause_reason = ?, bytes_done = COALESCE(?, bytes_done), size = COALESCE(?, size),"
                 " result = COALESCE(?, result), finished_at = ?,"
-                " failures = COALESCE(?, failures) WHERE id = ?",
+                " failures = COALESCE(?, failures), run_seconds = run_seconds + ? WHERE id = ?",
                 (
                     state,
                     error,
@@ -417,6 +433,7 @@ class TransferStore:
                     json.dumps(result) if result is not None else None,
                     now if state in ("done", "failed", "canceled") else None,
                     failures,
+                    ran,
                     tid,
                 ),
             )
@@ -450,6 +467,7 @@ class TransferStore:
                 self._drop_checkpoint(c, tid)
             if state in ENDED:
                 self._ended(c, tid)
+        self._runs.pop(tid, None)  # (the run written: a write that failed is tried again)
 
     def set_restrictions(self, item_id: str, profile: str, restrictions: str) -> list[int]:
         """``profile``'s downloads of an item (any state) take its usage restrictions as the
@@ -525,11 +543,13 @@ class TransferStore:
         """A user's command (pause, resume, cancel, retry): applies only from the given states.
         ``error``: what the transfer says from now on (why it was canceled: the agency withdrew
         its item)."""
+        ran = self._ran(tid)
         with self.store.write() as c:
             cur = c.execute(
-                f"UPDATE transfers SET state = ?, pause_reason = ?, next_attempt_at = NULL"  # noqa: S608 - only "?" placeholders are joined in
+                "UPDATE transfers SET state = ?, pause_reason = ?, next_attempt_at = NULL,"  # noqa: S608 - only "?" placeholders are joined in
+                " run_seconds = run_seconds + CASE state WHEN 'active' THEN ? ELSE 0 END"
                 f" WHERE id = ? AND state IN ({','.join('?' * len(only_from))})",
-                (state, reason, tid, *only_from),
+                (state, reason, ran, tid, *only_from),
             )
             if cur.rowcount:
                 if error is not None:
@@ -537,7 +557,9 @@ class TransferStore:
                 self._log(c, tid, state, error or reason)
                 if state in ENDED:
                     self._ended(c, tid)
-            return cur.rowcount == 1
+        if cur.rowcount and state != "active":
+            self._runs.pop(tid, None)
+        return cur.rowcount == 1
 
     def request(self, tid: int, what: str, error: str | None = None) -> bool:
         """Ask the engine that runs ``tid`` (maybe in another process) to pause or cancel it;

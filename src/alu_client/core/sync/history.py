@@ -288,11 +288,17 @@ def event_for_transfer(t: Transfer) -> tuple[str, dict[str, Any]] | None:
         # never completed"); the transfer stays failed here, tried again at the next sign-in
         return None
     ended = t.finished_at if t.finished_at is not None else time.time()
-    started = t.started_at if t.started_at is not None else t.created_at
+    # how long it ran on the monotonic clock (its runs summed), never the wall clock's
+    # difference: a clock set during a 19 s download made it a day, or nothing
+    seconds = max(0.0, t.run_seconds)
+    # Run in one go: it began that long before it ended, on the clock it ended by (a clock set
+    # meanwhile made it end before it began, or a day after). Paused, retried: its first
+    # start, unless a clock set back puts that after its end.
+    first = t.started_at if t.started_at is not None else t.created_at
+    started = ended - seconds if t.attempts == 1 and seconds > 0 else min(first, ended - seconds)
     moved = t.bytes_done
     if t.state == "done":
         moved = t.bytes_done or t.size or 0
-    seconds = max(0.0, ended - started)
     # a download that found the item's file already in the folder (checked, taken as it is):
     # the member has it, but nothing came over the link — no speed (one of 75 MB/s was shown)
     found = t.direction == "download" and t.result.get("found_in_folder") is True
