@@ -3516,6 +3516,10 @@
         <translation>الرفع</translation>
     </message>
     <message>
+        <source>{time} next day</source>
+        <translation>{time} من اليوم التالي</translation>
+    </message>
+    <message>
         <source>Unlimited</source>
         <translation>بلا حد</translation>
     </message>
@@ -3565,6 +3569,10 @@
     <message>
         <source>Upload limit:</source>
         <translation>حد الرفع:</translation>
+    </message>
+    <message>
+        <source>From and To are the same: this period lasts a whole day, 24 hours.</source>
+        <translation>«من» و«إلى» متساويان: تستمر هذه الفترة يوماً كاملاً، ٢٤ ساعة.</translation>
     </message>
     <message>
         <source>A period that ends before it starts runs past midnight.</source>
@@ -4589,6 +4597,14 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Remove</source>
         <translation>حذف</translation>
+    </message>
+    <message>
+        <source>Move u&amp;p</source>
+        <translation>نقل لأ&amp;على</translation>
+    </message>
+    <message>
+        <source>Move do&amp;wn</source>
+        <translation>نقل لأ&amp;سفل</translation>
     </message>
     <message>
         <source>Choose a folder for the downloads.</source>

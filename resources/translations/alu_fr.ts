@@ -3424,6 +3424,10 @@
         <translation>Envoi</translation>
     </message>
     <message>
+        <source>{time} next day</source>
+        <translation>{time} le lendemain</translation>
+    </message>
+    <message>
         <source>Unlimited</source>
         <translation>Illimité</translation>
     </message>
@@ -3473,6 +3477,10 @@
     <message>
         <source>Upload limit:</source>
         <translation>Limite d’envoi :</translation>
+    </message>
+    <message>
+        <source>From and To are the same: this period lasts a whole day, 24 hours.</source>
+        <translation>«&#xa0;De&#xa0;» et «&#xa0;À&#xa0;» sont identiques&#xa0;: cette plage dure une journée entière, 24&#xa0;heures.</translation>
     </message>
     <message>
         <source>A period that ends before it starts runs past midnight.</source>
@@ -4485,6 +4493,14 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Remove</source>
         <translation>Supprimer</translation>
+    </message>
+    <message>
+        <source>Move u&amp;p</source>
+        <translation>Monter (&amp;h)</translation>
+    </message>
+    <message>
+        <source>Move do&amp;wn</source>
+        <translation>Descendre (&amp;b)</translation>
     </message>
     <message>
         <source>Choose a folder for the downloads.</source>

@@ -5,6 +5,9 @@ the auto-download rules' "older than a day": a workstation clock 2 h fast read a
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,3 +78,54 @@ def test_the_last_24_hours_are_the_hubs(qtbot: Any) -> None:
     since = bar.query(hub_offset=2 * 86400.0).published_from
     assert since is not None
     assert since.timestamp() == pytest.approx(time.time() + 86400.0, abs=60)
+
+
+# "Today" begins at the real local midnight, on daylight-saving change days too: the hub's
+# "now" comes with today's offset, and the night before had the other one. (UTC "now", the
+# day's real beginning in UTC.)
+DST_DAYS = [
+    ("Africa/Casablanca", "2025-02-23T12:00", "2025-02-22T23:00"),  # 03:00 → 02:00 (Ramadan)
+    ("Africa/Casablanca", "2025-04-06T12:00", "2025-04-06T00:00"),  # 02:00 → 03:00
+    ("Africa/Cairo", "2025-04-25T12:00", "2025-04-24T22:00"),  # 00:00 → 01:00: begins at 01:00
+    ("Africa/Cairo", "2025-10-30T22:30", "2025-10-30T22:00"),  # the first day after 24:00 → 23:00
+    ("Europe/London", "2025-03-30T12:00", "2025-03-30T00:00"),  # 01:00 → 02:00
+    ("Europe/London", "2025-10-26T12:00", "2025-10-25T23:00"),  # 02:00 → 01:00
+]
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("zone", "now", "begins"), DST_DAYS)
+def test_today_begins_at_the_real_local_midnight(zone: str, now: str, begins: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from alu_client.ui.views.filters import date_from
+
+    tz = ZoneInfo(zone)
+    # as the bar takes the hub's now: an aware time with the offset of that moment
+    hub_now = _utc(now).astimezone(tz)
+    hub_now = hub_now.replace(tzinfo=dt.timezone(hub_now.utcoffset() or dt.timedelta()))
+    start = date_from("today", hub_now, tz)
+    assert start is not None
+    assert start.astimezone(dt.UTC) == _utc(begins)
+    assert start.astimezone(tz).date() == hub_now.date()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="TZ names a zone on Unix only")
+def test_today_is_the_workstations_day_in_its_time_zone(tmp_path: Path) -> None:
+    # the bar's own path: no zone given, the workstation's (TZ, as the system sets it)
+    script = (
+        "import datetime as dt, sys\n"
+        "from alu_client.ui.views.filters import date_from\n"
+        "now = dt.datetime.fromisoformat(sys.argv[1]).replace(tzinfo=dt.UTC).astimezone()\n"
+        "print(date_from('today', now).astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M'))\n"
+    )
+    for zone, now, begins in DST_DAYS:
+        env = {**os.environ, "TZ": zone, "PYTHONPATH": os.pathsep.join(sys.path)}
+        out = subprocess.run(
+            [sys.executable, "-c", script, now],
+            env=env, capture_output=True, text=True, check=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert out.stdout.strip() == begins, zone

@@ -14,7 +14,7 @@ from typing import Any
 
 import certifi
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt, QTime
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractButton, QCheckBox, QDialog, QLineEdit, QWidget
 
@@ -27,7 +27,7 @@ from alu_client.core.proxy_login import load as load_proxy_login
 from alu_client.core.services import Services
 from alu_client.core.settings import AppSettings
 from alu_client.core.store import Store
-from alu_client.core.transfers.schedule import ScheduleRule
+from alu_client.core.transfers.schedule import Schedule, ScheduleRule
 from alu_client.ui import autostart
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.settings import SettingsDialog
@@ -461,6 +461,64 @@ def test_a_bad_schedule_rate_keeps_the_period_form_open(
     assert rule is not None and rule.days == frozenset({6}) and rule.up_bps == 32_000
 
 
+def test_periods_move_up_and_down_by_keyboard_and_the_order_is_the_engines(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    # Friday prayers unlimited, added after the weekdays' 2 Mbit/s: it never won
+    weekdays = ScheduleRule(range(5), datetime.time(7), datetime.time(19), 250_000, None)
+    prayers = ScheduleRule({4}, datetime.time(12), datetime.time(14), None, None)
+    settings.schedule = Schedule([weekdays, prayers])
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: page.schedule_model.rowCount() == 2)
+    assert not page.up_period.isEnabled() and not page.down_period.isEnabled()  # none selected
+    page.schedule_view.setFocus()
+    page.schedule_view.selectRow(1)
+    assert page.up_period.isEnabled() and not page.down_period.isEnabled()
+    qtbot.keyClick(page.schedule_view, Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: page.schedule_model.items() == [prayers, weekdays])
+    assert page._selected_period() == 0  # the moved period stays selected
+    assert not page.up_period.isEnabled() and page.down_period.isEnabled()
+    press_ok(qtbot, dialog)
+
+    schedule = settings.schedule
+    assert schedule is not None and schedule.rules == (prayers, weekdays)
+    friday_noon = datetime.datetime(2025, 5, 2, 13, 0)
+    assert schedule.limits_at(friday_noon) == (None, None)
+    assert schedule.limits_at(friday_noon - datetime.timedelta(days=1)) == (250_000, None)
+
+    again = open_dialog(qtbot, desk, settings, tasks)
+    p = again.transfers
+    qtbot.waitUntil(lambda: p.schedule_model.rowCount() == 2)
+    p.schedule_view.selectRow(0)
+    click(qtbot, p.down_period)
+    assert p.schedule_model.items() == [weekdays, prayers]
+
+
+def test_a_period_from_a_time_to_the_same_time_is_said_as_a_whole_day(
+    qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner
+) -> None:
+    dialog = open_dialog(qtbot, desk, settings, tasks)
+    page = dialog.transfers
+    dialog.tabs.setCurrentWidget(page)
+    click(qtbot, page.add_period)
+    qtbot.waitUntil(lambda: page.period_dialog is not None and page.period_dialog.isVisible())
+    period = page.period_dialog
+    assert period is not None
+    assert "runs past midnight" in period.span_note.text()
+    period.end.setTime(QTime(7, 0))
+    qtbot.waitUntil(lambda: "whole day" in period.span_note.text())
+    with qtbot.waitSignal(period.finished):
+        click(qtbot, period.buttons.button(period.buttons.StandardButton.Ok))
+    rule = page.schedule_model.item_at(0)
+    assert rule is not None and rule.start == rule.end == datetime.time(7)
+    # as the schedule reads it: 24 hours from Monday 07:00
+    schedule = Schedule([rule])
+    assert schedule.rule_at(datetime.datetime(2025, 5, 6, 6, 59)) is rule  # Tuesday morning
+    assert page.schedule_model.index(0, 2).data() == "07:00 next day"
+
+
 def test_a_missing_download_folder_is_refused_before_anything_is_written(
     qtbot: Any, desk: Services, settings: AppSettings, tasks: TaskRunner, tmp_path: Path
 ) -> None:
@@ -497,6 +555,9 @@ def test_schedule_model(qtmodeltester: Any) -> None:
         ]
     )
     qtmodeltester.check(model)
+    assert model.move(0, 1) == 1 and model.move(1, 5) == 1 and model.move(-1, 1) == -1
+    qtmodeltester.check(model)
+    model.move(1, -1)
     assert model.index(1, 2).data() == "24:00"
     assert model.index(0, 3).data() == "2 Mbit/s"
     assert model.index(0, 4).data() == "Unlimited"

@@ -58,16 +58,32 @@ def _ignore(_error: BaseException) -> None:
     """A read for a widget that is gone failed: nobody to tell."""
 
 
-def date_from(key: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    """The start of a date range: today (local midnight), the last 24 hours, 7 days; None: all."""
+def date_from(
+    key: str, now: dt.datetime | None = None, tz: dt.tzinfo | None = None
+) -> dt.datetime | None:
+    """The start of a date range: today (local midnight, see :func:`local_midnight`), the last
+    24 hours, 7 days; None: all."""
     now = now or dt.datetime.now().astimezone()
     if key == "today":
-        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return local_midnight(now, tz)
     if key == "24h":
         return now - dt.timedelta(hours=24)
     if key == "7d":
         return now - dt.timedelta(days=7)
     return None
+
+
+def local_midnight(now: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """The moment the day of ``now`` began in ``tz`` (the workstation's time zone by default).
+
+    Not ``now`` with its hours set to zero: ``now`` carries today's offset, and on a
+    daylight-saving change day the night had the other one (Europe/London's 30 March 2025
+    began at 00:00 GMT, not 00:00 BST). A midnight the clocks skip (Cairo went from 00:00 to
+    01:00 on 25 April 2025) is the first moment of the day, 01:00."""
+    day = now.astimezone(tz).date()
+    midnight = dt.datetime.combine(day, dt.time(0), tz)  # fold 0: the first of two midnights
+    # by the timestamp: a skipped midnight is read with the offset before the change
+    return dt.datetime.fromtimestamp(midnight.timestamp(), dt.UTC).astimezone(tz)
 
 
 @dataclass(frozen=True)
@@ -266,4 +282,4 @@ class FilterBar(QWidget):
         super().changeEvent(event)
 
 
-__all__ = ["DATE_RANGES", "FilterBar", "date_from", "run_while_alive"]
+__all__ = ["DATE_RANGES", "FilterBar", "date_from", "local_midnight", "run_while_alive"]

@@ -116,6 +116,18 @@ class _ListModel(QAbstractTableModel, Generic[T]):
             del self._items[row]
             self.endRemoveRows()
 
+    def move(self, row: int, delta: int) -> int:
+        """Move an item ``delta`` places (negative: up); returns its new row."""
+        target = max(0, min(len(self._items) - 1, row + delta))
+        if not 0 <= row < len(self._items) or target == row:
+            return row
+        # beginMoveRows counts the destination before the move: one more when moving down
+        dest = target + 1 if target > row else target
+        self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
+        self._items.insert(target, self._items.pop(row))
+        self.endMoveRows()
+        return target
+
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._items)
 
@@ -176,6 +188,9 @@ class ScheduleModel(_ListModel[ScheduleRule]):
         if column == COL_FROM:
             return time_text(item.start)
         if column == COL_TO:
+            if item.start == item.end and item.end != datetime.time(0):
+                # a whole day from its start (00:00 to 00:00 reads "24:00": the day itself)
+                return self.tr("{time} next day").format(time=time_text(item.end))
             return time_text(item.end, end=True)
         if column in (COL_DOWN, COL_UP):
             bps = item.down_bps if column == COL_DOWN else item.up_bps

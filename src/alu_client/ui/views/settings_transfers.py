@@ -104,10 +104,25 @@ class ScheduleRuleDialog(QDialog):
         form.addRow(self.tr("To:"), self.end)
         form.addRow(self.tr("Download limit:"), self.down)
         form.addRow(self.tr("Upload limit:"), self.up)
-        form.addRow(
-            QLabel(self.tr("A period that ends before it starts runs past midnight."), self)
-        )
+        self.span_note = QLabel(self)
+        self.span_note.setObjectName("schedule-span")
+        self.span_note.setWordWrap(True)
+        form.addRow(self.span_note)
         form.addRow(buttons)
+        for edit in (self.start, self.end):
+            edit.timeChanged.connect(self._say_span)
+        self._say_span()
+
+    @Slot()
+    def _say_span(self) -> None:
+        """What the two times make: a whole day when they are equal (as the schedule reads
+        them), else how a period that ends before it starts is read."""
+        s, e = self.start.time(), self.end.time()
+        if (s.hour(), s.minute()) == (e.hour(), e.minute()):
+            text = self.tr("From and To are the same: this period lasts a whole day, 24 hours.")
+        else:
+            text = self.tr("A period that ends before it starts runs past midnight.")
+        self.span_note.setText(text)
 
     @Slot()
     def _accept(self) -> None:
@@ -171,9 +186,24 @@ class TransfersPage(QWidget):
         self.edit_period_button.setObjectName("schedule-edit")
         self.remove_period = QPushButton(self)
         self.remove_period.setObjectName("schedule-remove")
+        # the order matters (the first period that covers a moment wins): moved by keyboard too
+        self.up_period = QPushButton(self)
+        self.up_period.setObjectName("schedule-up")
+        self.down_period = QPushButton(self)
+        self.down_period.setObjectName("schedule-down")
         self.add_period.clicked.connect(self.new_period)
         self.edit_period_button.clicked.connect(self.edit_period)
         self.remove_period.clicked.connect(self.remove_selected_period)
+        self.up_period.clicked.connect(lambda: self.move_period(-1))
+        self.down_period.clicked.connect(lambda: self.move_period(1))
+        self.schedule_view.selectionModel().selectionChanged.connect(self._update_moves)
+        for signal in (
+            self.schedule_model.rowsMoved,
+            self.schedule_model.rowsInserted,
+            self.schedule_model.rowsRemoved,
+            self.schedule_model.modelReset,
+        ):
+            signal.connect(self._update_moves)
         self.period_dialog: ScheduleRuleDialog | None = None
 
         self.labels = [QLabel(self) for _ in range(5)]
@@ -197,7 +227,13 @@ class TransfersPage(QWidget):
         form.addRow(self.labels[4], self.limit_up)
         self.schedule_box = QGroupBox(self)
         buttons = QHBoxLayout()
-        for b in (self.add_period, self.edit_period_button, self.remove_period):
+        for b in (
+            self.add_period,
+            self.edit_period_button,
+            self.remove_period,
+            self.up_period,
+            self.down_period,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.schedule_note = QLabel(self)
@@ -210,6 +246,7 @@ class TransfersPage(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.schedule_box, 1)
         self.retranslate()
+        self._update_moves()
 
     def retranslate(self) -> None:
         texts = (
@@ -248,6 +285,9 @@ class TransfersPage(QWidget):
         self.add_period.setText(self.tr("Add period…"))
         self.edit_period_button.setText(self.tr("Edit…"))
         self.remove_period.setText(self.tr("Remove"))
+        # (U is the uploads' key on this page)
+        self.up_period.setText(self.tr("Move u&p"))
+        self.down_period.setText(self.tr("Move do&wn"))
 
     def load(self, loaded: Loaded) -> None:
         v = loaded.values
@@ -327,3 +367,14 @@ class TransfersPage(QWidget):
         row = self._selected_period()
         if row >= 0:
             self.schedule_model.remove(row)
+
+    def move_period(self, delta: int) -> None:
+        """Move the selected period ``delta`` places (up: it wins sooner), kept selected."""
+        row = self._selected_period()
+        if row >= 0:
+            select_row(self.schedule_view, self.schedule_model.move(row, delta))
+
+    def _update_moves(self) -> None:
+        row = self._selected_period()
+        self.up_period.setEnabled(row > 0)
+        self.down_period.setEnabled(0 <= row < self.schedule_model.rowCount() - 1)
