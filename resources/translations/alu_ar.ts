@@ -3572,7 +3572,7 @@
     </message>
     <message>
         <source>From and To are the same: this period lasts a whole day, 24 hours.</source>
-        <translation>«من» و«إلى» متساويان: تستمر هذه الفترة يوماً كاملاً، ٢٤ ساعة.</translation>
+        <translation>«من» و«إلى» متساويان: تستمر هذه الفترة يوماً كاملاً، 24 ساعة.</translation>
     </message>
     <message>
         <source>A period that ends before it starts runs past midnight.</source>
