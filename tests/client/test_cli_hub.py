@@ -761,6 +761,30 @@ def test_listings_say_when_empty_and_when_cut(
     assert sorted((home / "downloads").iterdir()) == files
 
 
+def test_get_by_the_beginning_of_an_id_syncs_the_feed_first(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # right after `alu login` the library is empty: the beginning of an id was sent to the hub
+    # as an id (404 "There is no item with this id"), as README promises it is taken
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Kampala traffic")
+    got = alu(home, "get", "--proxy", item_id[:8])
+    assert got.returncode == 0, got.stderr
+    assert Path(got.stdout.strip()).is_file() and "sha256 verified" in got.stderr
+    # the hub not answering: said so, and what to do, not "no item with this id"
+    other = live_hub.publish(clip, title="Kampala traffic, later")
+    live_hub.server.stop()
+    offline = alu(home, "get", "--proxy", other[:8])
+    assert offline.returncode == 1 and offline.stdout == ""
+    assert (
+        f"alu: No item of the library has an id beginning with '{other[:8]}', and the feed "
+        "could not be synced to look for it:"
+    ) in offline.stderr
+    assert "Type the whole id, or try again when the hub answers." in offline.stderr
+
+
 def test_get_takes_the_beginning_of_an_id(live_hub: LiveHub, clip: Path, tmp_path: Path) -> None:
     # `alu feed` shows 32-character ids: typing them whole was the only way to get an item
     from alu_client.core.library import upsert_items

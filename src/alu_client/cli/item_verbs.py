@@ -100,16 +100,29 @@ def _download_folder(folder: Path) -> Path:
 
 #: The fewest characters of an id that ``alu get`` looks up as the beginning of one.
 SHORT_ID = 4
+#: the length of a whole id (the hub's, hex)
+WHOLE_ID = 32
 
 
 def _item_id(services: Services, typed: str) -> str:
     """The item ``typed`` names: its id, or (4 characters or more) the beginning of one id in
     the library, as one types a short git commit; else ``typed`` itself, for the hub to judge.
-    CliError (exit status 2) when several ids begin with it."""
+    A beginning no item of the library has is looked for again after a feed sync (as `alu feed`
+    does: right after `alu login` the library is empty). CliError (exit status 2) when several
+    ids begin with it; (1) when the feed could not be synced to look."""
     typed = typed.strip()
     if len(typed) < SHORT_ID or services.library.get(typed) is not None:
         return typed
     found = services.library.ids_beginning(typed, limit=3)
+    if not found and len(typed) < WHOLE_ID:
+        _, problem, _ = _sync_feed(services)
+        if problem:
+            raise CliError(
+                f"No item of the library has an id beginning with {one_line(typed)!r}, and the "
+                f"feed could not be synced to look for it: {one_line(problem)} Type the whole "
+                "id, or try again when the hub answers."
+            )
+        found = services.library.ids_beginning(typed, limit=3)
     if len(found) == 1:
         return found[0]
     if found:
