@@ -5,6 +5,7 @@ sign out, and the clear message when no keyring exists."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import http.server
@@ -759,6 +760,42 @@ def test_listings_say_when_empty_and_when_cut(
         r = alu(home, "library", "clean", "--max-age-days", days)
         assert r.returncode == 2 and "--max-age-days" in r.stderr, r.stderr
     assert sorted((home / "downloads").iterdir()) == files
+
+
+def test_put_checks_the_recording_date_on_the_hubs_clock(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # on the workstation's clock: today's footage refused "in the future … the camera's clock"
+    # on a clock two days slow; a clock a year fast queued a date the hub then refused
+    from alu_client.core.paths import default_paths
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from alu_client.core.sync import SyncState
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+
+    def kept_offset(days: int) -> None:  # as the feed sync keeps it
+        store = Store(default_paths({"ALU_CLIENT_HOME": str(home)}).db_path)
+        try:
+            profile = Profiles(store).active()
+            assert profile is not None
+            SyncState(store, profile.name).set_clock_offset(days * 86400.0)
+        finally:
+            store.close()
+
+    now = dt.datetime.now(dt.UTC)
+    kept_offset(-365)  # this clock a year fast: its "now" is a year ahead of the hub's
+    put = ["put", str(clip), "--title", "Clock a year fast", "--recorded-at"]
+    fast = alu(home, *put, now.strftime("%Y-%m-%dT%H:%M"))
+    assert fast.returncode == 2, fast.stderr
+    assert "The recording date is in the future (hub time " in fast.stderr
+    assert "this computer's clock is 365 days ahead of the hub's" in fast.stderr
+    assert "camera" not in fast.stderr
+    kept_offset(2)  # two days slow: footage shot now (by the hub's clock) is taken
+    slow = alu(home, *put, (now + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    assert slow.returncode == 0, slow.stderr
 
 
 def test_get_by_the_beginning_of_an_id_syncs_the_feed_first(

@@ -232,7 +232,8 @@ def cmd_put(args: argparse.Namespace) -> int:
             # "sign in" first, before the fields and the hash
             profile = require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
-            clean = fields.validated()
+            offset = services.clock_offset()  # (the recording date is checked on the hub's)
+            clean = fields.validated(offset)
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
             if problem:
                 raise CliError(f"{problem} The hub would refuse it; nothing was sent.", 2)
@@ -241,7 +242,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             # resumes; a second one would publish the file twice
             _cancel_superseded(services, path, digest)
             open_one = services.open_upload(path, digest)
-            sent = services.sent_upload(path, digest, clean.metadata(path, digest))
+            sent = services.sent_upload(path, digest, clean.metadata(path, digest, offset))
             if open_one is None and sent is not None:
                 print(
                     f"alu: {path.name}: sent already with these details by an earlier run "
@@ -254,7 +255,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             else:
                 tid = open_one.id
                 kept = open_one.options.get("metadata", {})
-                if kept != clean.metadata(path, digest):
+                if kept != clean.metadata(path, digest, offset):
                     print(
                         f"alu: {path.name}: the upload under way goes on with the details it was "
                         f"started with (they cannot change once it has begun); to send the new "

@@ -33,6 +33,7 @@ import urllib3
 
 from . import fstype, http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
+from .durations import duration_words
 from .fstype import UnsuitableDataFolder
 from .paths import Paths
 from .profiles import Profile
@@ -383,7 +384,7 @@ def clock_check(local: dt.datetime, hub_time: dt.datetime | None) -> Check:
         return Check(
             "clock",
             False,
-            f"The workstation clock says {says} UTC, {_duration(abs(offset))} {way} the "
+            f"The workstation clock says {says} UTC, {duration_words(abs(offset))} {way} the "
             "hub's: the hub refuses this workstation's history (what was downloaded here) "
             "until the clock is set right. Set the date (turn on automatic date and time), "
             "then run `alu sync`.",
@@ -391,22 +392,9 @@ def clock_check(local: dt.datetime, hub_time: dt.datetime | None) -> Check:
     return Check(
         "clock",
         None,
-        f"The workstation clock is {_duration(abs(offset))} {way} the hub's; history times are "
-        "corrected but fix the clock (turn on automatic date and time).",
+        f"The workstation clock is {duration_words(abs(offset))} {way} the hub's; history "
+        "times are corrected but fix the clock (turn on automatic date and time).",
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = round(seconds / 3600)
-    if hours < 48:
-        return f"{hours} h"
-    days = round(seconds / 86400)
-    if days < 730:
-        return f"{days} days"
-    return f"{round(days / 365.25)} years"
 
 
 # --- this workstation -------------------------------------------------------------------------
