@@ -798,6 +798,30 @@ def test_put_checks_the_recording_date_on_the_hubs_clock(
     assert slow.returncode == 0, slow.stderr
 
 
+def test_put_right_after_login_learns_the_hubs_clock_before_refusing_a_date(
+    live_hub: LiveHub, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no feed sync had kept the hub's clock yet: footage shot now, on a workstation two days
+    # slow, was refused as "in the future … the camera's clock"
+    import alu_hub.models
+    from tests.support.badservers import HubFront
+
+    two_days = dt.timedelta(days=2)
+    monkeypatch.setattr(alu_hub.models, "clock_offset", two_days)  # the hub two days ahead
+    front = HubFront(live_hub.server.port)
+    front.date_offset = two_days.total_seconds()
+    try:
+        live_hub.member("ktn", PASSWORD)
+        home = tmp_path / "desk"
+        ok(alu(home, "login", front.url, "--user", "ktn", "--password-stdin", "--allow-http",
+               stdin=PASSWORD + "\n"))  # fmt: skip
+        shot = (dt.datetime.now(dt.UTC) + two_days).strftime("%Y-%m-%dT%H:%M")
+        put = alu(home, "put", str(clip), "--title", "Shot now", "--recorded-at", shot)
+        assert put.returncode == 0, put.stderr
+    finally:
+        front.stop()
+
+
 def test_get_by_the_beginning_of_an_id_syncs_the_feed_first(
     live_hub: LiveHub, clip: Path, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from ..core.lockfile import EngineBusy
 from ..core.plain_text import one_line
 from ..core.rules import RuleStore
 from ..core.services import AlreadyDownloaded, Services
-from ..core.sync import ChangesRead, HistoryEvent
+from ..core.sync import ChangesRead, HistoryEvent, SyncState
 from ..core.uploads import (
     FieldError,
     UploadFields,
@@ -232,8 +232,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             # "sign in" first, before the fields and the hash
             profile = require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
-            offset = services.clock_offset()  # (the recording date is checked on the hub's)
-            clean = fields.validated(offset)
+            clean, offset = _checked_fields(services, fields)
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
             if problem:
                 raise CliError(f"{problem} The hub would refuse it; nothing was sent.", 2)
@@ -278,6 +277,22 @@ def cmd_put(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _checked_fields(services: Services, fields: UploadFields) -> tuple[UploadFields, float]:
+    """The fields cleaned, the recording date on the hub's clock, and that clock's offset. A
+    date refused before any feed sync kept the offset (`alu put` right after `alu login`, on a
+    clock two days slow) is checked again once a sync has heard the hub's clock."""
+    offset = services.clock_offset()
+    try:
+        return fields.validated(offset), offset
+    except FieldError as e:
+        state = SyncState(services.store, services.require_profile().name)
+        if e.field != "recorded_at" or state.clock_offset is not None:
+            raise
+    _sync_feed(services)  # (the hub not answering: refused as before)
+    offset = services.clock_offset()
+    return fields.validated(offset), offset
 
 
 def _cancel_superseded(services: Services, path: Path, digest: str) -> None:
