@@ -1210,6 +1210,14 @@
         <translation>تاريخ التسجيل في المستقبل؛ تحقّق منه (ومن ساعة الكاميرا).</translation>
     </message>
     <message>
+        <source>The recording date is in the future (hub time %1 UTC); this computer&apos;s clock is %2 ahead of the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>تاريخ التسجيل في المستقبل (وقت المركز %1 بالتوقيت العالمي)؛ ساعة هذا الحاسوب متقدمة على ساعة المركز بمقدار %2: تحقّق من التاريخ، واضبط الساعة في إعدادات التاريخ والوقت في النظام.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (hub time %1 UTC); this computer&apos;s clock is %2 behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>تاريخ التسجيل في المستقبل (وقت المركز %1 بالتوقيت العالمي)؛ ساعة هذا الحاسوب متأخرة عن ساعة المركز بمقدار %2: تحقّق من التاريخ، واضبط الساعة في إعدادات التاريخ والوقت في النظام.</translation>
+    </message>
+    <message>
         <source>The recording date is before 1900.</source>
         <translation>تاريخ التسجيل قبل عام 1900.</translation>
     </message>
@@ -5316,6 +5324,47 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>The priority must be flash, urgent or routine.</source>
         <translation>يجب أن تكون الأولوية: عاجل جدًا أو عاجل أو عادي.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} ahead of the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>تاريخ التسجيل في المستقبل (ساعة المركز تشير إلى {hub_now})؛ ساعة هذا الحاسوب متقدمة على ساعة المركز بمقدار {how_long}: تحقّق من التاريخ، واضبط الساعة في إعدادات التاريخ والوقت في النظام.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>تاريخ التسجيل في المستقبل (ساعة المركز تشير إلى {hub_now})؛ ساعة هذا الحاسوب متأخرة عن ساعة المركز بمقدار {how_long}: تحقّق من التاريخ، واضبط الساعة في إعدادات التاريخ والوقت في النظام.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln minutes</source>
+        <translation>
+            <numerusform>%Ln دقيقة</numerusform>
+            <numerusform>دقيقة واحدة</numerusform>
+            <numerusform>دقيقتان</numerusform>
+            <numerusform>%Ln دقائق</numerusform>
+            <numerusform>%Ln دقيقة</numerusform>
+            <numerusform>%Ln دقيقة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln hours</source>
+        <translation>
+            <numerusform>%Ln ساعة</numerusform>
+            <numerusform>ساعة واحدة</numerusform>
+            <numerusform>ساعتان</numerusform>
+            <numerusform>%Ln ساعات</numerusform>
+            <numerusform>%Ln ساعة</numerusform>
+            <numerusform>%Ln ساعة</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln days</source>
+        <translation>
+            <numerusform>%Ln يوم</numerusform>
+            <numerusform>يوم واحد</numerusform>
+            <numerusform>يومان</numerusform>
+            <numerusform>%Ln أيام</numerusform>
+            <numerusform>%Ln يومًا</numerusform>
+            <numerusform>%Ln يوم</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -1198,6 +1198,14 @@
         <translation>La date d’enregistrement est dans le futur ; vérifiez-la (et l’horloge de la caméra).</translation>
     </message>
     <message>
+        <source>The recording date is in the future (hub time %1 UTC); this computer&apos;s clock is %2 ahead of the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>La date d’enregistrement est dans le futur (heure du hub : %1 UTC) ; l’horloge de cet ordinateur avance de %2 sur celle du hub&#x202f;: vérifiez la date, et remettez l’horloge à l’heure dans les réglages de date et d’heure du système.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (hub time %1 UTC); this computer&apos;s clock is %2 behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>La date d’enregistrement est dans le futur (heure du hub : %1 UTC) ; l’horloge de cet ordinateur retarde de %2 sur celle du hub&#x202f;: vérifiez la date, et remettez l’horloge à l’heure dans les réglages de date et d’heure du système.</translation>
+    </message>
+    <message>
         <source>The recording date is before 1900.</source>
         <translation>La date d’enregistrement est antérieure à 1900.</translation>
     </message>
@@ -5160,6 +5168,35 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>The priority must be flash, urgent or routine.</source>
         <translation>La priorité doit être flash, urgent ou routine.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} ahead of the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>La date d’enregistrement est dans le futur (l’horloge du hub indique {hub_now}) ; l’horloge de cet ordinateur avance de {how_long} sur celle du hub&#x202f;: vérifiez la date, et remettez l’horloge à l’heure dans les réglages de date et d’heure du système.</translation>
+    </message>
+    <message>
+        <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
+        <translation>La date d’enregistrement est dans le futur (l’horloge du hub indique {hub_now}) ; l’horloge de cet ordinateur retarde de {how_long} sur celle du hub&#x202f;: vérifiez la date, et remettez l’horloge à l’heure dans les réglages de date et d’heure du système.</translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln minutes</source>
+        <translation>
+            <numerusform>%Ln minute</numerusform>
+            <numerusform>%Ln minutes</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln hours</source>
+        <translation>
+            <numerusform>%Ln heure</numerusform>
+            <numerusform>%Ln heures</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%Ln days</source>
+        <translation>
+            <numerusform>%Ln jour</numerusform>
+            <numerusform>%Ln jours</numerusform>
+        </translation>
     </message>
 </context>
 <context>

@@ -139,8 +139,16 @@ def parse_recorded_at(value: str) -> dt.datetime:
             f"recorded_at {value[:40]!r} is not a date (use 2026-11-22 or 2026-11-22T14:30)."
         ) from None
     when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    if not EARLIEST_RECORDING <= when <= utcnow() + RECORDED_AHEAD:
-        raise PublishError(f"recorded_at {value[:40]!r} is not a date footage can be from.")
+    if when < EARLIEST_RECORDING:
+        raise PublishError(f"recorded_at {value[:40]!r} is before 1900.")
+    now = utcnow()
+    if when > now + RECORDED_AHEAD:
+        # the hub's time said: a sender whose clock is off sees by how much
+        raise PublishError(
+            f"recorded_at {value[:40]!r} is in the future (hub time "
+            f"{now:%Y-%m-%d %H:%M} UTC); check the date, and the clock of the computer that "
+            "sent it."
+        )
     return when
 
 

@@ -5,6 +5,7 @@ sign out, and the clear message when no keyring exists."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import http.server
@@ -759,6 +760,90 @@ def test_listings_say_when_empty_and_when_cut(
         r = alu(home, "library", "clean", "--max-age-days", days)
         assert r.returncode == 2 and "--max-age-days" in r.stderr, r.stderr
     assert sorted((home / "downloads").iterdir()) == files
+
+
+def test_put_checks_the_recording_date_on_the_hubs_clock(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # on the workstation's clock: today's footage refused "in the future … the camera's clock"
+    # on a clock two days slow; a clock a year fast queued a date the hub then refused
+    from alu_client.core.paths import default_paths
+    from alu_client.core.profiles import Profiles
+    from alu_client.core.store import Store
+    from alu_client.core.sync import SyncState
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+
+    def kept_offset(days: int) -> None:  # as the feed sync keeps it
+        store = Store(default_paths({"ALU_CLIENT_HOME": str(home)}).db_path)
+        try:
+            profile = Profiles(store).active()
+            assert profile is not None
+            SyncState(store, profile.name).set_clock_offset(days * 86400.0)
+        finally:
+            store.close()
+
+    now = dt.datetime.now(dt.UTC)
+    kept_offset(-365)  # this clock a year fast: its "now" is a year ahead of the hub's
+    put = ["put", str(clip), "--title", "Clock a year fast", "--recorded-at"]
+    fast = alu(home, *put, now.strftime("%Y-%m-%dT%H:%M"))
+    assert fast.returncode == 2, fast.stderr
+    assert "The recording date is in the future (hub time " in fast.stderr
+    assert "this computer's clock is 365 days ahead of the hub's" in fast.stderr
+    assert "camera" not in fast.stderr
+    kept_offset(2)  # two days slow: footage shot now (by the hub's clock) is taken
+    slow = alu(home, *put, (now + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    assert slow.returncode == 0, slow.stderr
+
+
+def test_put_right_after_login_learns_the_hubs_clock_before_refusing_a_date(
+    live_hub: LiveHub, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no feed sync had kept the hub's clock yet: footage shot now, on a workstation two days
+    # slow, was refused as "in the future … the camera's clock"
+    import alu_hub.models
+    from tests.support.badservers import HubFront
+
+    two_days = dt.timedelta(days=2)
+    monkeypatch.setattr(alu_hub.models, "clock_offset", two_days)  # the hub two days ahead
+    front = HubFront(live_hub.server.port)
+    front.date_offset = two_days.total_seconds()
+    try:
+        live_hub.member("ktn", PASSWORD)
+        home = tmp_path / "desk"
+        ok(alu(home, "login", front.url, "--user", "ktn", "--password-stdin", "--allow-http",
+               stdin=PASSWORD + "\n"))  # fmt: skip
+        shot = (dt.datetime.now(dt.UTC) + two_days).strftime("%Y-%m-%dT%H:%M")
+        put = alu(home, "put", str(clip), "--title", "Shot now", "--recorded-at", shot)
+        assert put.returncode == 0, put.stderr
+    finally:
+        front.stop()
+
+
+def test_get_by_the_beginning_of_an_id_syncs_the_feed_first(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # right after `alu login` the library is empty: the beginning of an id was sent to the hub
+    # as an id (404 "There is no item with this id"), as README promises it is taken
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    item_id = live_hub.publish(clip, title="Kampala traffic")
+    got = alu(home, "get", "--proxy", item_id[:8])
+    assert got.returncode == 0, got.stderr
+    assert Path(got.stdout.strip()).is_file() and "sha256 verified" in got.stderr
+    # the hub not answering: said so, and what to do, not "no item with this id"
+    other = live_hub.publish(clip, title="Kampala traffic, later")
+    live_hub.server.stop()
+    offline = alu(home, "get", "--proxy", other[:8])
+    assert offline.returncode == 1 and offline.stdout == ""
+    assert (
+        f"alu: No item of the library has an id beginning with '{other[:8]}', and the feed "
+        "could not be synced to look for it:"
+    ) in offline.stderr
+    assert "Type the whole id, or try again when the hub answers." in offline.stderr
 
 
 def test_get_takes_the_beginning_of_an_id(live_hub: LiveHub, clip: Path, tmp_path: Path) -> None:

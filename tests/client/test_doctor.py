@@ -344,6 +344,24 @@ def test_clock_check_logic() -> None:
     assert "not checked" in unknown.message
 
 
+def test_clock_check_fails_past_the_hubs_limit() -> None:
+    # a typed year (2150): the hub refuses every history batch (422 clock_off), nothing is
+    # corrected, so doctor fails and says the date the clock shows
+    hub_time = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+    typed = clock_check(dt.datetime(2150, 1, 1, 12, 0, tzinfo=dt.UTC), hub_time)
+    assert typed.ok is False
+    assert typed.message.startswith(
+        "The workstation clock says 2150-01-01 12:00 UTC, 123 years ahead of the hub's: "
+        "the hub refuses this workstation's history"
+    )
+    assert "corrected" not in typed.message
+    # a clock that lost its battery (1970) is corrected: a warning, its offset in years
+    battery = clock_check(dt.datetime(1970, 1, 2, tzinfo=dt.UTC), hub_time)
+    assert battery.ok is None
+    assert battery.message.startswith("The workstation clock is 57 years behind the hub's;")
+    assert "2 years ahead" in clock_check(hub_time + dt.timedelta(days=800), hub_time).message
+
+
 def test_disk_check_thresholds(tmp_path: Path) -> None:
     assert disk_check("d", tmp_path, free=20 * GIB).ok is True
     low = disk_check("d", tmp_path, free=2 * GIB)

@@ -103,6 +103,37 @@ def test_a_recording_time_without_an_offset_is_the_workstations_local_time(
     assert item.recorded_at == dt.datetime.fromisoformat(sent)
 
 
+def test_a_recording_date_is_checked_on_the_hubs_clock() -> None:
+    # the workstation's clock was used: today's footage refused "in the future … the camera's
+    # clock" on a clock two days slow; on one a year fast the hub refused it once queued
+    day = 86400.0
+    now = dt.datetime.now(dt.UTC)
+    shot_now = {"title": "t", "recorded_at": (now + dt.timedelta(days=2)).isoformat()}
+    with pytest.raises(FieldError):
+        UploadFields.from_mapping(shot_now).validated()
+    assert UploadFields.from_mapping(shot_now).validated(clock_offset=2 * day).recorded_at
+    # a clock a year fast: its "now" is a year ahead of the hub's, and that is what is said
+    fast = {"title": "t", "recorded_at": now.isoformat()}
+    with pytest.raises(FieldError) as ahead:
+        UploadFields.from_mapping(fast).validated(clock_offset=-365 * day)
+    hub_now = (now - dt.timedelta(days=365)).strftime("%Y-%m-%d")
+    assert str(ahead.value).startswith(f"The recording date is in the future (hub time {hub_now} ")
+    assert str(ahead.value).endswith(
+        " UTC); this computer's clock is 365 days ahead of the hub's: check the date, and set "
+        "the clock right in the system's date and time settings."
+    )
+    assert (ahead.value.field, ahead.value.clock_offset) == ("recorded_at", -365 * day)
+    with pytest.raises(FieldError) as metadata:
+        UploadFields.from_mapping(fast).metadata(Path("c.mp4"), "a" * 64, -365 * day)
+    assert "365 days ahead of the hub's" in str(metadata.value)
+    # a clock a few minutes off: the camera is what to check, as before
+    later = {"title": "t", "recorded_at": (now + dt.timedelta(days=30)).isoformat()}
+    with pytest.raises(FieldError) as camera:
+        UploadFields.from_mapping(later).validated(clock_offset=-60.0)
+    assert str(camera.value) == uploads.MSG_RECORDED_AHEAD
+    assert camera.value.clock_offset is None
+
+
 def test_title_from_file_name() -> None:
     assert title_from_filename(Path("2026-11-22_nairobi-floods_v2.mp4")) == (
         "2026 11 22 nairobi floods v2"

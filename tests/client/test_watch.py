@@ -998,7 +998,9 @@ def test_a_file_that_cannot_be_handled_is_its_error_once_not_a_traceback_each_sc
 
     calls: list[Path] = []
 
-    def broken(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
+    def broken(
+        folder: WatchFolder, path: Path, sidecar: Path, sha256: str, clock_offset: float
+    ) -> dict[str, str]:
         calls.append(path)
         raise OSError(errno.EIO, "Input/output error")
 

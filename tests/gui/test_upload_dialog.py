@@ -236,6 +236,31 @@ def test_mistakes_are_shown_at_the_field_and_nothing_is_queued(
     assert uploads(desk) == []
 
 
+def test_the_recorded_date_goes_by_the_hubs_clock(
+    qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, monkeypatch: Any
+) -> None:
+    # the Recorded field was filled with this computer's "now": ticked on a clock a year
+    # fast, the hub refused the upload once the form had closed ("not a date footage can be
+    # from"), and the form blamed the camera's clock for a date it had filled in itself
+    year = 365 * 86400
+    monkeypatch.setattr(desk, "clock_offset", lambda: -float(year))  # (as the sync kept it)
+    dialog = open_dialog(qtbot, desk, tasks, footage)
+    form = dialog.form
+    assert not form.recorded_known.isChecked()
+    hub_now = QDateTime.currentDateTime().addSecs(-year)
+    assert abs(form.recorded.dateTime().secsTo(hub_now)) < 120
+    form.recorded_known.setChecked(True)
+    form.recorded.setDateTime(QDateTime.currentDateTime())  # this computer's own "now"
+    qtbot.mouseClick(dialog.upload_button, Qt.MouseButton.LeftButton)
+    said = form.shown_error("recorded_at")
+    assert said.startswith("The recording date is in the future (the hub's clock says ")
+    assert said.endswith(
+        "); this computer's clock is 365 days ahead of the hub's: check the date, and set the "
+        "clock right in the system's date and time settings."
+    )
+    assert dialog.isVisible() and uploads(desk) == []
+
+
 def test_a_fields_error_reads_on_a_dark_palette(
     qtbot: Any, desk: Services, tasks: TaskRunner, footage: Path, dark_palette: QPalette
 ) -> None:

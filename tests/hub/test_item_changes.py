@@ -369,7 +369,7 @@ def test_a_correction_refuses_unknown_fields_and_corrects_the_item_s_details(
         ({"country": "Kenya", "note": "n"}, "country must be a two-letter code"),
         ({"country": "XX", "note": "n"}, "ISO 3166 two-letter code, e.g. KE, not 'XX'"),
         ({"category": "c" * 65, "note": "n"}, "The category is too long (65 characters"),
-        ({"recorded_at": "1850-01-01", "note": "n"}, "is not a date footage can be from"),
+        ({"recorded_at": "1850-01-01", "note": "n"}, "recorded_at '1850-01-01' is before 1900."),
         ({"title": "New", "language": "de", "note": "n"}, "language must be one of"),
     ):
         status, code, message = _error(agency.patch(item, json=body, timeout=10))

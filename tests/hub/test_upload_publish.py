@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import pytest
 import requests
 from sqlalchemy import func, select
 from tusclient import client as tus
@@ -36,6 +37,27 @@ def uploader_for(live_hub: LiveHub, user: str, path: Path, **kw: Any) -> Any:
         live_hub.api("/uploads/"), headers={"Authorization": f"Bearer {live_hub.tokens[user]}"}
     )
     return c.uploader(file_path=str(path), chunk_size=16 * 1024, **kw)
+
+
+def test_a_recording_date_ahead_of_the_hubs_clock_is_refused_saying_the_hubs_time(
+    monkeypatch: Any,
+) -> None:
+    # an upload sent by a workstation a year fast: "is not a date footage can be from" left the
+    # member to guess that the computer's clock was wrong
+    import alu_hub.models
+    from alu_hub.publish import PublishError, parse_recorded_at
+
+    now = dt.datetime.now(dt.UTC)
+    monkeypatch.setattr(
+        alu_hub.models, "clock_offset", dt.datetime(2026, 12, 7, 17, 40, tzinfo=dt.UTC) - now
+    )
+    assert parse_recorded_at("2026-12-09T10:00") == dt.datetime(2026, 12, 9, 10, tzinfo=dt.UTC)
+    with pytest.raises(PublishError) as ahead:
+        parse_recorded_at("2027-12-07T17:36")
+    assert str(ahead.value) == (
+        "recorded_at '2027-12-07T17:36' is in the future (hub time 2026-12-07 17:40 UTC); "
+        "check the date, and the clock of the computer that sent it."
+    )
 
 
 def test_interrupted_upload_resumes_and_becomes_an_item(live_hub: LiveHub, clip: Path) -> None:

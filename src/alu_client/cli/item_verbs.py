@@ -15,7 +15,7 @@ from ..core.lockfile import EngineBusy
 from ..core.plain_text import one_line
 from ..core.rules import RuleStore
 from ..core.services import AlreadyDownloaded, Services
-from ..core.sync import ChangesRead, HistoryEvent
+from ..core.sync import ChangesRead, HistoryEvent, SyncState
 from ..core.uploads import (
     FieldError,
     UploadFields,
@@ -100,16 +100,29 @@ def _download_folder(folder: Path) -> Path:
 
 #: The fewest characters of an id that ``alu get`` looks up as the beginning of one.
 SHORT_ID = 4
+#: the length of a whole id (the hub's, hex)
+WHOLE_ID = 32
 
 
 def _item_id(services: Services, typed: str) -> str:
     """The item ``typed`` names: its id, or (4 characters or more) the beginning of one id in
     the library, as one types a short git commit; else ``typed`` itself, for the hub to judge.
-    CliError (exit status 2) when several ids begin with it."""
+    A beginning no item of the library has is looked for again after a feed sync (as `alu feed`
+    does: right after `alu login` the library is empty). CliError (exit status 2) when several
+    ids begin with it; (1) when the feed could not be synced to look."""
     typed = typed.strip()
     if len(typed) < SHORT_ID or services.library.get(typed) is not None:
         return typed
     found = services.library.ids_beginning(typed, limit=3)
+    if not found and len(typed) < WHOLE_ID:
+        _, problem, _ = _sync_feed(services)
+        if problem:
+            raise CliError(
+                f"No item of the library has an id beginning with {one_line(typed)!r}, and the "
+                f"feed could not be synced to look for it: {one_line(problem)} Type the whole "
+                "id, or try again when the hub answers."
+            )
+        found = services.library.ids_beginning(typed, limit=3)
     if len(found) == 1:
         return found[0]
     if found:
@@ -219,7 +232,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             # "sign in" first, before the fields and the hash
             profile = require_sign_in(services, "nothing was sent")
             fields = UploadFields.from_mapping(values)
-            clean = fields.validated()
+            clean, offset = _checked_fields(services, fields)
             problem = video_problem(path)  # (before the whole file is read, let alone sent)
             if problem:
                 raise CliError(f"{problem} The hub would refuse it; nothing was sent.", 2)
@@ -228,7 +241,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             # resumes; a second one would publish the file twice
             _cancel_superseded(services, path, digest)
             open_one = services.open_upload(path, digest)
-            sent = services.sent_upload(path, digest, clean.metadata(path, digest))
+            sent = services.sent_upload(path, digest, clean.metadata(path, digest, offset))
             if open_one is None and sent is not None:
                 print(
                     f"alu: {path.name}: sent already with these details by an earlier run "
@@ -241,7 +254,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             else:
                 tid = open_one.id
                 kept = open_one.options.get("metadata", {})
-                if kept != clean.metadata(path, digest):
+                if kept != clean.metadata(path, digest, offset):
                     print(
                         f"alu: {path.name}: the upload under way goes on with the details it was "
                         f"started with (they cannot change once it has begun); to send the new "
@@ -264,6 +277,22 @@ def cmd_put(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _checked_fields(services: Services, fields: UploadFields) -> tuple[UploadFields, float]:
+    """The fields cleaned, the recording date on the hub's clock, and that clock's offset. A
+    date refused before any feed sync kept the offset (`alu put` right after `alu login`, on a
+    clock two days slow) is checked again once a sync has heard the hub's clock."""
+    offset = services.clock_offset()
+    try:
+        return fields.validated(offset), offset
+    except FieldError as e:
+        state = SyncState(services.store, services.require_profile().name)
+        if e.field != "recorded_at" or state.clock_offset is not None:
+            raise
+    _sync_feed(services)  # (the hub not answering: refused as before)
+    offset = services.clock_offset()
+    return fields.validated(offset), offset
 
 
 def _cancel_superseded(services: Services, path: Path, digest: str) -> None:

@@ -33,6 +33,7 @@ import urllib3
 
 from . import fstype, http, hub, proxy_login
 from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
+from .durations import duration_words
 from .fstype import UnsuitableDataFolder
 from .paths import Paths
 from .profiles import Profile
@@ -45,6 +46,9 @@ MIB = 1024**2
 WARN_FREE = 5 * GIB
 FAIL_FREE = 500 * MIB
 CLOCK_TOLERANCE_S = 120.0
+#: a clock further off than this from the hub's is refused by the hub, not corrected: every
+#: history batch gets 422 ``clock_off`` (the hub's ``MAX_CLOCK_SKEW``, 100 years)
+HUB_REFUSES_CLOCK = dt.timedelta(days=36525)
 #: the most read of the hub's answer about the account (a few hundred bytes when it is one)
 MAX_ME = 64 * 1024
 
@@ -375,20 +379,22 @@ def clock_check(local: dt.datetime, hub_time: dt.datetime | None) -> Check:
     if abs(offset) <= CLOCK_TOLERANCE_S:
         return Check("clock", True, "The workstation's clock agrees with the hub's.")
     way = "ahead of" if offset > 0 else "behind"
+    if abs(offset) > HUB_REFUSES_CLOCK.total_seconds():
+        says = local.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        return Check(
+            "clock",
+            False,
+            f"The workstation clock says {says} UTC, {duration_words(abs(offset))} {way} the "
+            "hub's: the hub refuses this workstation's history (what was downloaded here) "
+            "until the clock is set right. Set the date (turn on automatic date and time), "
+            "then run `alu sync`.",
+        )
     return Check(
         "clock",
         None,
-        f"The workstation clock is {_duration(abs(offset))} {way} the hub's; history times are "
-        "corrected but fix the clock (turn on automatic date and time).",
+        f"The workstation clock is {duration_words(abs(offset))} {way} the hub's; history "
+        "times are corrected but fix the clock (turn on automatic date and time).",
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = round(seconds / 3600)
-    return f"{hours} h" if hours < 48 else f"{round(seconds / 86400)} days"
 
 
 # --- this workstation -------------------------------------------------------------------------

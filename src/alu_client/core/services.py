@@ -48,7 +48,15 @@ from .media import MediaWorker
 from .paths import Paths
 from .profiles import HUB_REPLACED_OPTION, Profile, Profiles, client_for
 from .relocate import follow_move
-from .rules import Match, Rule, RuleEngine, RuleProblem, RuleStore, rule_problems
+from .rules import (
+    Match,
+    Rule,
+    RuleEngine,
+    RuleProblem,
+    RuleStore,
+    hub_clock_offset,
+    rule_problems,
+)
 from .rules.downloads import rule_downloads
 from .safe_names import names_already, safe_filename, unique_path
 from .settings import AppSettings
@@ -201,6 +209,11 @@ class Services:
         if self.profile is None:
             raise NoProfile()
         return self.profile
+
+    def clock_offset(self) -> float:
+        """The hub's clock minus this workstation's (seconds), as the feed sync kept it
+        (``hub_clock_offset``): the recording date of an upload is checked on the hub's clock."""
+        return hub_clock_offset(self.store, self.require_profile().name)
 
     def client(self) -> hub.HubClient:
         """The signed-in client of the active profile (made once; NotSignedIn without token).
@@ -814,13 +827,14 @@ class Services:
     ) -> int:
         """Queue a member upload (fields checked first; FieldError says what to fix)."""
         profile = self.require_profile()
-        clean = fields.validated()
+        offset = self.clock_offset()
+        clean = fields.validated(offset)
         digest = sha256 or file_sha256(path)
         q = queue or self.queue or self.make_queue()
         return q.add_upload(
             path,
             self.client().uploads_url,
-            clean.metadata(path, digest),
+            clean.metadata(path, digest, offset),
             label=clean.title,
             priority=clean.priority,
             extra={"profile": profile.name, "publish_wait": PUBLISH_WAIT, **(extra or {})},

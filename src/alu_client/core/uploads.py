@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .durations import duration_words
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "fr", "ar")
@@ -42,6 +44,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u206
 EARLIEST_RECORDING = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 RECORDED_AHEAD = dt.timedelta(days=1)
 MSG_RECORDED_AHEAD = "The recording date is in the future; check it (and the camera's clock)."
+#: ... with this computer's clock off from the hub's by more than this (seconds, as the app's
+#: status bar says it): the date is measured on the hub's clock, and the clock is what to fix
+CLOCK_OFF_S = 5 * 60.0
+MSG_RECORDED_AHEAD_FAST_CLOCK = (
+    "The recording date is in the future (hub time {hub_now} UTC); this computer's clock is "
+    "{how_long} ahead of the hub's: check the date, and set the clock right in the system's "
+    "date and time settings."
+)
+MSG_RECORDED_AHEAD_SLOW_CLOCK = (
+    "The recording date is in the future (hub time {hub_now} UTC); this computer's clock is "
+    "{how_long} behind the hub's: check the date, and set the clock right in the system's "
+    "date and time settings."
+)
 MSG_RECORDED_TOO_EARLY = "The recording date is before 1900."
 
 
@@ -51,12 +66,21 @@ class FieldError(ValueError):
     digits."""
 
     def __init__(
-        self, field: str, message: str, *, length: int | None = None, limit: int | None = None
+        self,
+        field: str,
+        message: str,
+        *,
+        length: int | None = None,
+        limit: int | None = None,
+        clock_offset: float | None = None,
     ) -> None:
         super().__init__(message)
         self.field = field
         self.length = length
         self.limit = limit
+        #: a recording date in the future on the hub's clock, this computer's being off from it
+        #: (the hub's minus this one's, seconds): for the form to say so
+        self.clock_offset = clock_offset
 
 
 def long_text(value: str) -> str:
@@ -88,8 +112,10 @@ class UploadFields:
         kw.setdefault("title", "")
         return cls(**kw)
 
-    def validated(self) -> UploadFields:
-        """A cleaned copy, or FieldError saying what to fix."""
+    def validated(self, clock_offset: float = 0.0) -> UploadFields:
+        """A cleaned copy, or FieldError saying what to fix. ``clock_offset``: the hub's clock
+        minus this workstation's (seconds, ``hub_clock_offset``), the recording date being
+        checked on the hub's clock as the hub checks it."""
         out = UploadFields(**asdict(self))
         for name, limit in _LIMITS.items():
             value = " ".join(_CONTROL.sub("", getattr(out, name)).split())
@@ -141,8 +167,7 @@ class UploadFields:
             # what was typed (refused by the hub, the upload failed after the form closed)
             if when < EARLIEST_RECORDING:
                 raise FieldError("recorded_at", MSG_RECORDED_TOO_EARLY)
-            if when > dt.datetime.now(dt.UTC) + RECORDED_AHEAD:
-                raise FieldError("recorded_at", MSG_RECORDED_AHEAD)
+            _check_not_ahead(when, clock_offset)
             out.recorded_at = when.isoformat()
         return out
 
@@ -161,13 +186,28 @@ class UploadFields:
             MSG_TEXTS_TOO_LARGE.format(size=-(-size // 1024), limit=MAX_METADATA_BYTES // 1024),
         )
 
-    def metadata(self, path: Path, sha256: str) -> dict[str, str]:
+    def metadata(self, path: Path, sha256: str, clock_offset: float = 0.0) -> dict[str, str]:
         """tus Upload-Metadata for the hub: the fields, the file name and its sha256."""
-        clean = self.validated()
+        clean = self.validated(clock_offset)
         meta = {k: v for k, v in asdict(clean).items() if v}
         meta["filename"] = path.name
         meta["sha256"] = sha256
         return meta
+
+
+def _check_not_ahead(when: dt.datetime, clock_offset: float) -> None:
+    """FieldError when ``when`` is after the hub's today (this clock corrected by
+    ``clock_offset``) and a day: saying how far this clock is off when it is."""
+    hub_now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=clock_offset)
+    if when <= hub_now + RECORDED_AHEAD:
+        return
+    if abs(clock_offset) <= CLOCK_OFF_S:
+        raise FieldError("recorded_at", MSG_RECORDED_AHEAD)
+    text = MSG_RECORDED_AHEAD_SLOW_CLOCK if clock_offset > 0 else MSG_RECORDED_AHEAD_FAST_CLOCK
+    message = text.format(
+        hub_now=hub_now.strftime("%Y-%m-%d %H:%M"), how_long=duration_words(abs(clock_offset))
+    )
+    raise FieldError("recorded_at", message, clock_offset=clock_offset)
 
 
 def title_from_filename(path: Path) -> str:

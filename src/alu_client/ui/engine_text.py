@@ -975,6 +975,20 @@ _WATCH_MARKED = (
         "EngineMessage",
         "The recording date is in the future; check it (and the camera's clock).",
     ),
+    # ... on the hub's clock, this computer's being off from it: %1 is the hub's time (UTC),
+    # %2 how far this clock is off ("2 days")
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The recording date is in the future (hub time %1 UTC); this computer's clock is %2 "
+        "ahead of the hub's: check the date, and set the clock right in the system's date and "
+        "time settings.",
+    ),
+    QT_TRANSLATE_NOOP(
+        "EngineMessage",
+        "The recording date is in the future (hub time %1 UTC); this computer's clock is %2 "
+        "behind the hub's: check the date, and set the clock right in the system's date and "
+        "time settings.",
+    ),
     QT_TRANSLATE_NOOP("EngineMessage", "The recording date is before 1900."),
     QT_TRANSLATE_NOOP(
         "EngineMessage",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..nofollow import is_link, is_plain, open_plain
+from ..rules.engine import hub_clock_offset
 from ..safe_names import NameNotText, check_text_path
 from ..uploads import FieldError, UploadFields, title_from_filename
 from .claims import ClaimKeeper
@@ -88,6 +89,11 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
     _born: dict[int, float]
     _stop: threading.Event
     _next_due: float
+
+    def _clock_offset(self) -> float:
+        """The hub's clock minus this one's, as the feed sync kept it: a sidecar's recording
+        date is checked on the hub's clock, as the hub checks it."""
+        return hub_clock_offset(self.store, self.profile)
 
     # --- scanning -------------------------------------------------------------------------------
 
@@ -417,7 +423,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         if cut is not None and cut.sha256 != sha:  # sent, then it changed: what went was cut
             written.append(self._cut(cut, _changed_note(path)))
         try:
-            metadata = _metadata(folder, path, sidecar, sha)
+            metadata = _metadata(folder, path, sidecar, sha, self._clock_offset())
         except _BadFile as e:
             written.append(self._record_error(folder, path, size, mtime, sha, str(e), side_sig))
             return
@@ -537,7 +543,9 @@ def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
-def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> dict[str, str]:
+def _metadata(
+    folder: WatchFolder, path: Path, sidecar: Path, sha256: str, clock_offset: float
+) -> dict[str, str]:
     """Sidecar over the folder's defaults over the file name; raises _BadFile."""
     values: dict[str, object] = {"title": title_from_filename(path)}
     values.update(folder.defaults)
@@ -572,7 +580,7 @@ def _metadata(folder: WatchFolder, path: Path, sidecar: Path, sha256: str) -> di
             values[k] = v
             from_sidecar.add(k)
     try:
-        return UploadFields.from_mapping(values).metadata(path, sha256)
+        return UploadFields.from_mapping(values).metadata(path, sha256, clock_offset)
     except FieldError as e:
         said = (
             MSG_FIELD_FROM_SIDECAR

@@ -246,6 +246,7 @@ class UploadDialog(QDialog):
         side_layout.addWidget(self.remove_button)
 
         self.form = UploadForm(self)
+        self.form.set_clock_offset(self._clock_offset())
         self.form.edited.connect(self._edited)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -446,8 +447,12 @@ class UploadDialog(QDialog):
         guess = self._guessed.get(entry)
         if guess is None or entry.values.get("recorded_at"):
             return
+        shown = QDateTime.fromSecsSinceEpoch(int(guess.timestamp()))
+        hub_now = self.form.hub_now()
+        if shown > hub_now:  # written by this computer's clock, ahead of the hub's: its time
+            shown = min(shown.addSecs(round(self.form.clock_offset)), hub_now)
         blocker = QSignalBlocker(self.form.recorded)  # (shown, not typed: no "edited")
-        self.form.recorded.setDateTime(QDateTime.fromSecsSinceEpoch(int(guess.timestamp())))
+        self.form.recorded.setDateTime(shown)
         del blocker
 
     @Slot(str)
@@ -657,6 +662,10 @@ class UploadDialog(QDialog):
 
     # --- checking and sending ---------------------------------------------------------------
 
+    def _clock_offset(self) -> float:
+        """The hub's clock minus this computer's: dates are checked on the hub's."""
+        return self.services.clock_offset() if self.services.profile is not None else 0.0
+
     def fields_for(self, entry: UploadEntry) -> UploadFields:
         return UploadFields.from_mapping({k: entry.values.get(k, "") for k in FIELDS})
 
@@ -720,7 +729,7 @@ class UploadDialog(QDialog):
         out = []
         for entry in self.model.entries:
             try:
-                out.append((entry, self.fields_for(entry).validated()))
+                out.append((entry, self.fields_for(entry).validated(self._clock_offset())))
             except FieldError as e:
                 entry.error = self.form.message_for(e)
                 entry.error_field = e.field

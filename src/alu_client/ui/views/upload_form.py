@@ -238,7 +238,10 @@ class UploadForm(QWidget):
         lrm = formats.LRM
         self.recorded.setDisplayFormat(f"yyyy-{lrm}MM-{lrm}dd {lrm}HH:mm")
         self.recorded.setMinimumDate(QDate(1900, 1, 1))
-        self.recorded.setDateTime(QDateTime.currentDateTime())
+        # the hub's clock minus this computer's (seconds): "now" in the Recorded field is the
+        # hub's, as the date is checked (``set_clock_offset``)
+        self.clock_offset = 0.0
+        self.recorded.setDateTime(self.hub_now())
         self.recorded.setEnabled(False)
         self.recorded.installEventFilter(self)  # Tab leaves it (``eventFilter``)
         self.language = QComboBox(self)
@@ -402,6 +405,16 @@ class UploadForm(QWidget):
 
     # --- values -----------------------------------------------------------------------------
 
+    def hub_now(self) -> QDateTime:
+        return QDateTime.currentDateTime().addSecs(round(self.clock_offset))
+
+    def set_clock_offset(self, offset: float) -> None:
+        """The hub's clock minus this computer's: a Recorded field not ticked shows the hub's
+        now (the workstation's filled it in a year ahead on a clock a year fast)."""
+        self.clock_offset = offset
+        if not self.recorded_known.isChecked():
+            self.recorded.setDateTime(self.hub_now())
+
     def _recorded_toggled(self, on: bool) -> None:
         self.recorded.setEnabled(on)
         self._changed("recorded_at")
@@ -449,8 +462,7 @@ class UploadForm(QWidget):
         if name == "recorded_at":
             when = local_datetime(text) if text else None
             self.recorded_known.setChecked(when is not None)
-            if when is not None:
-                self.recorded.setDateTime(when)
+            self.recorded.setDateTime(when if when is not None else self.hub_now())
         elif isinstance(widget, QComboBox):
             widget.setCurrentIndex(max(0, widget.findData(text)))
         elif isinstance(widget, OwnDirectionEdit):
@@ -525,6 +537,8 @@ class UploadForm(QWidget):
                 size=QLocale().toString(int(sizes["size"])),
                 limit=QLocale().toString(int(sizes["limit"])),
             )
+        if error.clock_offset is not None:
+            return self._recorded_ahead(error.clock_offset)
         if text == MSG_RECORDED_AHEAD:
             return self.tr(
                 "The recording date is in the future; check it (and the camera's clock)."
@@ -539,6 +553,35 @@ class UploadForm(QWidget):
             "priority": self.tr("The priority must be flash, urgent or routine."),
         }
         return known.get(error.field, text)
+
+    def _recorded_ahead(self, offset: float) -> str:
+        """A recording date after the hub's today, this computer's clock being off from it."""
+        hub_now = QDateTime.currentDateTime().addSecs(round(offset))
+        if offset < 0:
+            text = self.tr(
+                "The recording date is in the future (the hub's clock says {hub_now}); this "
+                "computer's clock is {how_long} ahead of the hub's: check the date, and set the "
+                "clock right in the system's date and time settings."
+            )
+        else:
+            text = self.tr(
+                "The recording date is in the future (the hub's clock says {hub_now}); this "
+                "computer's clock is {how_long} behind the hub's: check the date, and set the "
+                "clock right in the system's date and time settings."
+            )
+        return text.format(
+            hub_now=formats.isolated(QLocale().toString(hub_now, QLocale.FormatType.ShortFormat)),
+            how_long=self._how_long(abs(offset)),
+        )
+
+    def _how_long(self, seconds: float) -> str:
+        minutes = round(seconds / 60)
+        if minutes < 120:
+            return self.tr("%Ln minutes", "", minutes)
+        hours = round(seconds / 3600)
+        if hours < 48:
+            return self.tr("%Ln hours", "", hours)
+        return self.tr("%Ln days", "", round(seconds / 86400))
 
     def show_error(self, name: str, message: str) -> None:
         label = self.errors.get(name)
