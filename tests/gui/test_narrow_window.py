@@ -11,8 +11,20 @@ import pytest
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
+from alu_client.core.services import Services
+from alu_client.ui.bridge import CoreBridge
+from alu_client.ui.models.items import COL_TITLE
 from alu_client.ui.statusbar import Activity, StatusBar
+from alu_client.ui.tasks import TaskRunner
+from alu_client.ui.views.feed import FeedPanel
+from tests.gui import test_feed_panel as feed_tests
 
+desk, bridge, tasks = feed_tests.desk, feed_tests.bridge, feed_tests.tasks
+
+# the Feed tab in a 1024x600 window (a 2048x1200 screen at 200 %, or 1024x600 at 100 %)
+TAB_1024 = (1020, 480)
+# slug, dateline, sent by, language: the text columns that give way
+TEXT_COLUMNS = (2, 3, 4, 5)
 HUB = "Radiodiffusion Télévision du Sénégal, rédaction centrale @ hub.rts.example.sn:8443"
 
 
@@ -51,3 +63,27 @@ def test_the_status_bar_gives_way_at_a_large_font(qtbot: Any, large_font: QFont)
     qtbot.waitUntil(lambda: bar.hub.width() >= bar.hub.sizeHint().width())
     assert bar.hub.shown() == HUB
     assert bar.hub.toolTip() == ""
+
+
+def title_and_text_columns(panel: FeedPanel) -> tuple[int, list[int]]:
+    header = panel.view.horizontalHeader()
+    return header.sectionSize(COL_TITLE), [header.sectionSize(c) for c in TEXT_COLUMNS]
+
+
+def test_at_a_large_font_the_title_stays_the_widest_text_column(
+    qtbot: Any, large_font: QFont, desk: Services, bridge: CoreBridge, tasks: TaskRunner
+) -> None:
+    """At 24 pt in 1024 px the Title column had 100 px beside slug and dateline at 144: "Eig…".
+    Where the other text columns at their floors leave the title less than they have, they
+    give way below them (down to the header's least width), the title keeping the larger
+    share."""
+    panel = FeedPanel(desk, bridge, tasks)
+    qtbot.addWidget(panel)
+    panel.resize(*TAB_1024)
+    panel.show()
+    qtbot.waitExposed(panel)
+    em = panel.view.fontMetrics().averageCharWidth()
+    # (below even Sent by's and Language's floor: the fixed columns alone fill the table)
+    qtbot.waitUntil(lambda: max(title_and_text_columns(panel)[1]) < 6 * em)
+    title, others = title_and_text_columns(panel)
+    assert title > max(others), (title, others)
