@@ -17,6 +17,7 @@ from alu_client.ui.models.items import COL_TITLE
 from alu_client.ui.statusbar import Activity, StatusBar
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
+from alu_client.ui.views.library import LibraryPanel
 from tests.gui import test_feed_panel as feed_tests
 
 desk, bridge, tasks = feed_tests.desk, feed_tests.bridge, feed_tests.tasks
@@ -65,9 +66,34 @@ def test_the_status_bar_gives_way_at_a_large_font(qtbot: Any, large_font: QFont)
     assert bar.hub.toolTip() == ""
 
 
-def title_and_text_columns(panel: FeedPanel) -> tuple[int, list[int]]:
-    header = panel.view.horizontalHeader()
+def title_and_text_columns(panel: FeedPanel | LibraryPanel) -> tuple[int, list[int]]:
+    header = (panel.view if isinstance(panel, FeedPanel) else panel.table).horizontalHeader()
     return header.sectionSize(COL_TITLE), [header.sectionSize(c) for c in TEXT_COLUMNS]
+
+
+def test_the_feeds_detail_gives_way_to_the_title_in_a_1024_window(
+    qtbot: Any, desk: Services, bridge: CoreBridge, tasks: TaskRunner
+) -> None:
+    """At 1024x600 (200 % on a 2048x1200 screen) the detail pane kept 374 px for "Select an
+    item…" and the Title column had 47 px ("Eig…"), less than the slug."""
+    panel = FeedPanel(desk, bridge, tasks)
+    qtbot.addWidget(panel)
+    panel.resize(*TAB_1024)
+    panel.show()
+    qtbot.waitExposed(panel)
+    em = panel.view.fontMetrics().averageCharWidth()
+    qtbot.waitUntil(lambda: title_and_text_columns(panel)[0] >= 28 * em - 2)
+    title, others = title_and_text_columns(panel)
+    assert title > max(others), (title, others)
+    detail = panel.splitter.sizes()[1]
+    assert detail >= panel.detail.minimumSizeHint().width()
+    assert detail < 0.3 * panel.splitter.width(), panel.splitter.sizes()
+    # a handle the user drags stays where they put it, until the window is resized again
+    panel.splitter.setSizes([500, sum(panel.splitter.sizes()) - 500])
+    QApplication.processEvents()  # (TableFirst acts on a 0 ms timer)
+    assert panel.splitter.sizes()[0] == 500
+    panel.resize(TAB_1024[0] - 10, TAB_1024[1])
+    qtbot.waitUntil(lambda: title_and_text_columns(panel)[0] >= 28 * em - 2)
 
 
 def test_at_a_large_font_the_title_stays_the_widest_text_column(
@@ -87,3 +113,23 @@ def test_at_a_large_font_the_title_stays_the_widest_text_column(
     qtbot.waitUntil(lambda: max(title_and_text_columns(panel)[1]) < 6 * em)
     title, others = title_and_text_columns(panel)
     assert title > max(others), (title, others)
+
+
+def test_the_librarys_side_gives_way_to_the_lists_title(
+    qtbot: Any, desk: Services, bridge: CoreBridge, tasks: TaskRunner
+) -> None:
+    """The Library's side pane kept 425 px in a 1024 px window (splitter [595, 425]) and its
+    list's title was cut below the slug; it gives way down to its minimum (the player's)
+    when the list is shown."""
+    panel = LibraryPanel(desk, bridge, tasks)
+    qtbot.addWidget(panel)
+    panel.resize(*TAB_1024)
+    panel.show()
+    qtbot.waitExposed(panel)
+    grid_sizes = panel.splitter.sizes()
+    panel.list_action.trigger()
+    qtbot.waitUntil(lambda: panel.splitter.sizes()[0] > grid_sizes[0])
+    title, others = title_and_text_columns(panel)
+    assert title > max(others), (title, others)
+    panel.model.tasks.wait_for_done()
+    panel.model.thumbnails.wait_for_done()
