@@ -743,10 +743,47 @@ class _ColumnFitter(QObject):
                 given = math.ceil((widths[c] - floors[c]) * share)
                 widths[c] = max(floors[c], widths[c] - given)
                 over -= given
+        if over > 0:  # (the splitter gave what it could: ``TableFirst``)
+            _title_first(widths, _TITLE_MIN_EM * em - over)
         with self.memory.fitting():
             for c, width in widths.items():
                 if header.sectionSize(c) != width:
                     header.resizeSection(c, width)
+
+    def wanted_width(self) -> int:
+        """The table's width at which the title keeps ``_TITLE_MIN_EM`` with the columns of
+        ``_GIVING_WAY`` at their floors (frame and scroll bar included)."""
+        header, em = self.header, self._em()
+        floors = {c: floor_em * em for columns, floor_em in _GIVING_WAY for c in columns}
+        width = self.view.width() - self.view.viewport().width() + _TITLE_MIN_EM * em
+        for c in range(header.count()):
+            if header.isSectionHidden(c) or c == _TITLE_COLUMN:
+                continue
+            if c in self.preferred and c not in self.user_widths:
+                width += min(self.preferred[c], floors.get(c, self.preferred[c]))
+            else:
+                width += header.sectionSize(c)
+        return width
+
+
+def _title_first(widths: dict[int, int], title: int) -> None:
+    """With the columns of ``_GIVING_WAY`` at their floors the title would keep ``title`` px
+    (3 characters at 24 pt, less than the slug): they share at most half of their room and the
+    title's, so that it stays the widest of them."""
+    giving = [c for columns, _floor in _GIVING_WAY for c in columns if c in widths]
+    held = sum(widths[c] for c in giving)
+    pool = max(0, title + held)
+    if not held or title >= pool // 2:
+        return
+    left = pool - pool // 2
+    for c in giving:
+        widths[c] = widths[c] * left // held
+
+
+def wanted_width(view: QTableView) -> int:
+    """``_ColumnFitter.wanted_width`` of an ``item_table`` (0 for another table)."""
+    fitter = view.findChild(_ColumnFitter)
+    return fitter.wanted_width() if fitter is not None else 0
 
 
 def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:
@@ -784,4 +821,5 @@ __all__ = [
     "sent_by",
     "thumbnail_path",
     "title_lines",
+    "wanted_width",
 ]

@@ -28,6 +28,7 @@ from alu_client.core.transfers.queue import Progress, TransferQueue
 from . import engine_text, plain_text
 from .a11y import announce
 from .formats import count_text, joined, speed_text, with_keys
+from .widgets.label import ElidingLabel
 
 _ENDED = ("done", "failed")
 # how long the app's own status-bar messages stay (``StatusBar.say``): long enough to read
@@ -141,9 +142,11 @@ class StatusBar(QStatusBar):
         self.connection = QLabel(self)
         self.connection.setObjectName("statusConnection")
         self.connection.installEventFilter(self)
-        self.hub = QLabel(self)
+        # these two give way in a narrow window or at a large font, cut with "…", whole in
+        # their tooltips: their whole texts made the window's minimum width (1355 px at 24 pt)
+        self.hub = ElidingLabel(self)
         self.hub.setObjectName("statusHub")
-        self.activity_label = QLabel(self)
+        self.activity_label = ElidingLabel(self)
         self.activity_label.setObjectName("statusActivity")
         self.limit = QLabel(self)
         self.limit.setObjectName("statusLimit")

@@ -41,6 +41,7 @@ from ..models.items import (
     COL_TITLE,
     ItemsModel,
 )
+from ..table_room import TableFirst
 from ..tasks import TaskRunner
 from . import on_open, select_row, tip_with_keys
 from .filters import FilterBar, run_while_alive
@@ -157,6 +158,7 @@ class FeedPanel(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([760, 440])
+        TableFirst(self.splitter, self.view)  # (the detail gives way before the title)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 6, 0)
         top.addWidget(self.toolbar, 1)

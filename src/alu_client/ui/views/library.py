@@ -79,6 +79,7 @@ from ..delegates_items import item_grid, item_table
 from ..models import OBJECT_ROLE
 from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
+from ..table_room import TableFirst
 from ..tasks import TaskRunner
 from . import item_detail, on_open, tip_with_keys
 from .filters import FilterBar, run_while_alive
@@ -277,6 +278,7 @@ class LibraryPanel(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setSizes([700, 500])
+        TableFirst(self.splitter, self.table)  # (the side gives way before the list's title)
         if self.player is not None:
             # the player's keys act from the grid, the list and the detail too (a clip just
             # clicked or previewed), not only from the player itself; in the grid and the list

@@ -11,22 +11,31 @@ app's language's), so an Arabic sentence is right to left whatever name it start
 English one left to right; the names inside keep their order in their isolates. What the user
 copies (Ctrl+C, the context menu's Copy) is the text without those isolates: a slug pasted into
 a rundown or an email carried invisible marks that broke exact matches.
+
+``ElidingLabel`` is a one-line label that gives way: narrower than its text, it ends it with
+"…" and shows it whole in its tooltip (the status bar's hub and counts: at a large font their
+whole texts set the window's minimum width, wider than the screen).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt
 from PySide6.QtGui import (
     QContextMenuEvent,
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
     QTextDocument,
     QTextOption,
 )
-from PySide6.QtWidgets import QLabel, QMenu, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QStyle, QWidget
 
 from ..formats import without_marks
+from ..plain_text import shown_as_typed
+from .combo import elided_text
 from .text_direction import strong_direction
 
 _QT_CONTEXT = "QWidgetTextControl"  # Qt's own words for a text's context menu (qtbase)
@@ -105,4 +114,63 @@ class SelectableLabel(QLabel):
             self._follow_layout_direction()
 
 
-__all__ = ["SelectableLabel"]
+class ElidingLabel(QLabel):
+    """A one-line plain-text label that can be narrower than its text (down to ``least``
+    average characters): it then ends with "…", whole in its tooltip. ``text()`` and the
+    accessible name stay whole."""
+
+    def __init__(self, parent: QWidget | None = None, *, least: int = 6) -> None:
+        super().__init__(parent)
+        self.least = least
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        least = self.least * self.fontMetrics().averageCharWidth()
+        return QSize(min(hint.width(), least), hint.height())
+
+    def shown(self) -> str:
+        """The text as drawn: whole, or cut with "…" to the label's width."""
+        room = self.contentsRect().width() - 2 * max(0, self.indent())
+        if self.fontMetrics().horizontalAdvance(self.text()) <= room:
+            return self.text()
+        return elided_text(self.text(), self.fontMetrics(), room)
+
+    def is_elided(self) -> bool:
+        return self.shown() != self.text()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._tell_whole()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._tell_whole()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._tell_whole()
+
+    def _tell_whole(self) -> None:
+        self.setToolTip(shown_as_typed(self.text()) if self.is_elided() else "")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if not self.is_elided():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        align = QStyle.visualAlignment(self.layoutDirection(), self.alignment())
+        self.style().drawItemText(
+            painter,
+            self.contentsRect(),
+            int(align.value),
+            self.palette(),
+            self.isEnabled(),
+            self.shown(),
+            self.foregroundRole(),
+        )
+        painter.end()
+
+
+__all__ = ["ElidingLabel", "SelectableLabel"]
