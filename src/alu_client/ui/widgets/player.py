@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 import shiboken6
 from PySide6.QtCore import (
@@ -42,6 +42,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QAction,
     QFocusEvent,
+    QGuiApplication,
     QHideEvent,
     QKeyEvent,
     QKeySequence,
@@ -280,7 +281,7 @@ class PlayerWidget(QWidget):
         self._failed = self._full_screen = self._play_when_loaded = False
         self._first_frame = self._opening = self._switching = False
         self._start_at = 0  # where the file just loaded opens (ms)
-        # the focus when full screen was entered; the widget it went back to on leaving
+        # the focus when full screen was entered; the last widget outside the stage to have it
         self._focus_before: QWidget | None = None
         self._focus_back: QWidget | None = None
 
@@ -291,6 +292,7 @@ class PlayerWidget(QWidget):
 
         self._build()
         self._connect()
+        cast(QApplication, QApplication.instance()).focusChanged.connect(self._focus_moved)
         self._follow_default_output()
         self._set_media_controls(False)
 
@@ -578,20 +580,19 @@ class PlayerWidget(QWidget):
     def _focus_after_switch(self, on: bool) -> None:
         """Full screen: the stage has the focus (its keys, Escape). Back: the widget that had
         it before (the grid where F was pressed), else the stage."""
-        self._focus_back = None
-        if on:
+        back, self._focus_before = self._focus_before, None
+        if on or not _can_focus(back):
             self.stage.setFocus()
             return
-        back, self._focus_before = self._focus_before, None
-        if _can_focus(back):
-            if not back.window().isMinimized():
-                back.window().activateWindow()
-            back.setFocus(Qt.FocusReason.OtherFocusReason)
-            # the picture's window, shown again, may take the focus as it is activated (then
-            # the stage has it, from its container): it goes back there once (eventFilter)
-            self._focus_back = back
-        else:
-            self.stage.setFocus()
+        if not back.window().isMinimized():
+            back.window().activateWindow()
+        back.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._focus_back = back
+
+    @Slot(QWidget, QWidget)
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if new is not None and new is not self.stage and not self.stage.isAncestorOf(new):
+            self._focus_back = new
 
     # ---- following the player -------------------------------------------------------------
 
@@ -740,11 +741,15 @@ class PlayerWidget(QWidget):
         return super().eventFilter(watched, event)
 
     def _focus_came(self, event: QEvent) -> None:
-        back, self._focus_back = self._focus_back, None
+        """The picture's own window activated (by the platform as it is shown: the tab shown,
+        back from full screen) hands the focus to the stage, through its container; it goes
+        back to where it was in the stage's window (a user's click or Tab is left alone)."""
+        back = self._focus_back
+        by_picture = QGuiApplication.focusWindow() not in (None, self.stage.window().windowHandle())
         activated = isinstance(event, QFocusEvent) and (
             event.reason() == Qt.FocusReason.ActiveWindowFocusReason
         )
-        if activated and _can_focus(back):
+        if by_picture and activated and _can_focus(back) and back.window() is self.stage.window():
             back.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def hideEvent(self, event: QHideEvent) -> None:
