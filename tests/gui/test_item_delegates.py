@@ -23,7 +23,12 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyleOptionViewItem, QTableView, QWidget
 
 from alu_client.core.library import LibraryItem
-from alu_client.ui.delegates_items import ItemCardDelegate, ThumbnailCache, item_table
+from alu_client.ui.delegates_items import (
+    ItemCardDelegate,
+    ThumbnailCache,
+    item_grid,
+    item_table,
+)
 from alu_client.ui.formats import FSI, PDI
 from alu_client.ui.models import BADGES_ROLE, OBJECT_ROLE, STATE_ROLE
 from alu_client.ui.models.items import COL_PRIORITY, COL_STATE
@@ -260,3 +265,41 @@ def test_the_thumbnails_of_the_latest_paint_load_first_and_few_wait(
     qtbot.waitUntil(lambda: "hub:old79" in loaded)
     assert isinstance(cache.pixmap("hub:new0"), QPixmap)
     assert cache.wait_for_done()
+
+
+@pytest.mark.parametrize("layout", [LTR, RTL], ids=["ltr", "rtl"])
+def test_the_grids_left_and_right_keys_go_the_way_its_cards_are_drawn(
+    qtbot: Any, layout: Qt.LayoutDirection
+) -> None:
+    # in Arabic the first card is drawn at the right, but Right went on to the second card
+    # (drawn at its left) and Left went back, stopping at the first: the reading direction
+    # was the wrong key
+    model = QStandardItemModel(4, 1)
+    for row in range(4):
+        cell = QStandardItem()
+        cell.setData(LibraryItem(make_item(row + 1), 1, 0.0, None, True), OBJECT_ROLE)
+        model.setItem(row, 0, cell)
+    host = QWidget()
+    host.setLayoutDirection(layout)
+    qtbot.addWidget(host)
+    grid = item_grid(model, host, "library-grid")
+    host.resize(1400, 500)
+    grid.resize(1400, 500)
+    host.show()
+    qtbot.waitExposed(host)
+    xs = [grid.visualRect(model.index(row, 0)).x() for row in range(4)]
+    assert xs == sorted(xs, reverse=layout == RTL) and len(set(xs)) == 4, xs  # one line
+    onward, back = (
+        (Qt.Key.Key_Left, Qt.Key.Key_Right)
+        if layout == RTL
+        else (
+            Qt.Key.Key_Right,
+            Qt.Key.Key_Left,
+        )
+    )
+    grid.setCurrentIndex(model.index(0, 0))
+    moves = []
+    for key in (onward, onward, back, back, back):
+        qtbot.keyClick(grid, key)
+        moves.append(grid.currentIndex().row())
+    assert moves == [1, 2, 1, 0, 0]

@@ -19,7 +19,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QTableView,
+    QTabWidget,
     QTextEdit,
+    QWidget,
 )
 
 from alu_client.core.services import Services
@@ -608,3 +612,60 @@ def test_an_items_texts_are_shown_as_typed_never_as_markup(qtbot: Any) -> None:
     shown = [w for w in detail.findChildren(QLabel) if any(v in w.text() for v in markup.values())]
     assert len(shown) >= 4, [w.text() for w in detail.findChildren(QLabel)]
     assert [w.text() for w in shown if w.textFormat() != Qt.TextFormat.PlainText] == []
+
+
+def tab_stops(start: QWidget) -> list[QWidget]:
+    """The widgets Tab reaches, in order, once round the chain from ``start``."""
+    stops, w = [], start.nextInFocusChain()
+    while w is not start:
+        policy = w.focusPolicy()
+        if policy & Qt.FocusPolicy.TabFocus == Qt.FocusPolicy.TabFocus and w.isVisible():
+            stops.append(w)
+        w = w.nextInFocusChain()
+    return stops
+
+
+def test_each_keyboard_stop_of_the_library_and_the_feed_has_a_name(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel
+) -> None:
+    # the detail panes' scroll areas and the player's stage were read as "scroll area", or as
+    # nothing
+    for panel in (feed, library):
+        stops = tab_stops(panel)
+        assert panel.detail.findChild(QScrollArea) in stops and len(stops) > 5
+        unnamed = [w for w in stops if panel.isAncestorOf(w) and not w.accessibleName()]
+        assert unnamed == [], [(type(w).__name__, w.objectName()) for w in unnamed]
+    assert library.detail.findChild(QScrollArea).accessibleName() == "Item details"
+    assert library.player is not None and library.player.stage.accessibleName() == "Player"
+
+
+def test_the_library_tab_puts_the_focus_on_its_grid(
+    qtbot: Any, desk: Services, bridge: CoreBridge, tasks: TaskRunner
+) -> None:
+    # Ctrl+3 from a table of another tab left the focus on the first stop of the Library (the
+    # picture's unnamed part): the grid's keys did nothing until many Tabs
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    other = QTableView()
+    tabs.addTab(other, "Feed")
+    library = LibraryPanel(desk, bridge, tasks)
+    tabs.addTab(library, "Library")
+    tabs.resize(1200, 700)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    tabs.activateWindow()
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus)
+    tabs.setCurrentWidget(library)
+    qtbot.waitUntil(library.grid.hasFocus)
+    # back to it later, the focus is where the user left it
+    search = library.filters.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    tabs.setCurrentWidget(other)
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus)
+    tabs.setCurrentWidget(library)
+    qtbot.waitUntil(search.hasFocus)
+    library.model.tasks.wait_for_done()
+    library.model.thumbnails.wait_for_done()

@@ -62,13 +62,8 @@ def load(qtbot: Any, w: PlayerWidget, path: Path) -> None:
 def focus(qtbot: Any, w: PlayerWidget) -> None:
     w.activateWindow()
     w.setFocus()
-    # the focus may land on the picture's window container, inside the stage
-    qtbot.waitUntil(
-        lambda: (
-            w.stage.isActiveWindow()
-            and (w.stage.hasFocus() or w.stage.isAncestorOf(QApplication.focusWidget()))
-        )
-    )
+    # on the stage, named, never on the picture's window container (no name, no keys)
+    qtbot.waitUntil(lambda: w.stage.isActiveWindow() and QApplication.focusWidget() is w.stage)
 
 
 def paused_at(qtbot: Any, w: PlayerWidget, ms: int) -> None:
@@ -299,8 +294,9 @@ def test_full_screen_and_escape(qtbot: Any, player: PlayerWidget, clip: Path) ->
     # F toggles both ways while the player has the focus; closing the window brings it back
     focus(qtbot, player)
     qtbot.keyClick(player.focusWidget(), Qt.Key.Key_F)
-    qtbot.waitUntil(lambda: stage.isFullScreen())
-    qtbot.keyClick(player.focusWidget(), Qt.Key.Key_F)
+    # the full-screen window has the focus on its stage (never on the picture's unnamed part)
+    qtbot.waitUntil(lambda: stage.isFullScreen() and QApplication.focusWidget() is stage)
+    qtbot.keyClick(stage, Qt.Key.Key_F)
     qtbot.waitUntil(lambda: not stage.isWindow())
     player.set_full_screen(True)
     stage.close()
@@ -508,6 +504,26 @@ def test_m_and_f_act_from_a_list_in_a_key_scope_while_no_title_is_typed(
     qtbot.wait(QApplication.keyboardInputInterval() + 100)
     qtbot.keyClick(clips, Qt.Key.Key_F)
     qtbot.waitUntil(w.is_full_screen)
+    w.clear()
+
+
+def test_leaving_full_screen_gives_the_focus_back_and_the_picture_never_has_it(
+    qtbot: Any, clip: Path
+) -> None:
+    """F pressed in the list (the Library's grid), then Escape: the focus was left on the
+    picture's window container, a part no screen reader names, where the list's keys did
+    nothing. In full screen the stage has it, named; back, the list has it again."""
+    page, clips, w = list_beside_player(qtbot, clip)
+    qtbot.keyClick(clips, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: w.stage.isFullScreen() and QApplication.focusWidget() is w.stage)
+    assert w.stage.accessibleName() == "Player"
+    qtbot.keyClick(w.stage, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not w.stage.isWindow() and w.video_widget.isVisible())
+    qtbot.waitUntil(lambda: page.isActiveWindow() and clips.hasFocus())
+    # the picture's own part, given the focus (as its window is activated), hands it on
+    container = w.video_widget.findChildren(QWidget)[0]
+    container.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+    assert QApplication.focusWidget() is w.stage
     w.clear()
 
 

@@ -786,9 +786,22 @@ def wanted_width(view: QTableView) -> int:
     return fitter.wanted_width() if fitter is not None else 0
 
 
+class _ItemGrid(QListView):
+    """Qt's icon mode draws a right-to-left grid mirrored (the first card at the right) but
+    moves its Left and Right keys as if it were not: here they go the way the cards are drawn."""
+
+    def moveCursor(
+        self, cursorAction: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier
+    ) -> QModelIndex:
+        move = QAbstractItemView.CursorAction
+        if self.isRightToLeft() and cursorAction in (move.MoveLeft, move.MoveRight):
+            cursorAction = move.MoveRight if cursorAction == move.MoveLeft else move.MoveLeft
+        return super().moveCursor(cursorAction, modifiers)
+
+
 def item_grid(model: QAbstractItemModel, parent: QWidget, name: str) -> QListView:
     """A grid of item cards (the Library's thumbnails) over column 0 of ``ItemsModel``."""
-    view = QListView(parent)
+    view = _ItemGrid(parent)
     view.setObjectName(name)
     view.setViewMode(QListView.ViewMode.IconMode)
     view.setResizeMode(QListView.ResizeMode.Adjust)

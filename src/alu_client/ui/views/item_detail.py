@@ -168,13 +168,16 @@ class ItemDetail(QWidget):
         inner.addWidget(self.script, 2)
         inner.addWidget(self.shotlist_label)
         inner.addWidget(self.shotlist, 1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
+        # a keyboard stop (its arrows and Page keys scroll what no key can reach: the labels),
+        # so it has the pane's name for a screen reader
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setObjectName("detail-scroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.addWidget(self.scroll_area)
         self._retranslate()
         self.set_item(None)
 
@@ -429,6 +432,7 @@ class ItemDetail(QWidget):
             self.tr("Deletes the files of this withdrawn item from this workstation (asked first).")
         )
         self.setAccessibleName(self.tr("Item details"))
+        self.scroll_area.setAccessibleName(self.accessibleName())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -42,11 +42,13 @@ from PySide6.QtCore import (
     QLocale,
     QObject,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -489,7 +491,16 @@ class LibraryPanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self.focusWidget() is None:  # the tab switch gives the focus to the first stop
+            QTimer.singleShot(0, self, self._focus_first_time)
         self._check_shown()
+
+    def _focus_first_time(self) -> None:
+        """The tab, shown for the first time with the focus moved into it (Ctrl+3 from a
+        table): the grid or the list, where its keys act, not the first stop (or the picture)."""
+        focus = QApplication.focusWidget()
+        if self.isVisible() and focus is not None and self.isAncestorOf(focus):
+            self.current_view.setFocus(Qt.FocusReason.TabFocusReason)
 
     def _check_shown(self) -> None:
         """Look at the files of the rows read so far (the first ones: what the tab shows)."""

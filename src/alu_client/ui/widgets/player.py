@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypeGuard, cast
 
+import shiboken6
 from PySide6.QtCore import (
     QElapsedTimer,
     QEvent,
@@ -37,7 +39,16 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QHideEvent, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QFocusEvent,
+    QGuiApplication,
+    QHideEvent,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QShortcut,
+)
 from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaMetaData, QMediaPlayer, QtAudio
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtQml import QQmlComponent, QQmlEngine
@@ -227,6 +238,15 @@ class _TypeAhead(QObject):
         )
 
 
+def _can_focus(widget: QWidget | None) -> TypeGuard[QWidget]:
+    return (
+        widget is not None
+        and shiboken6.isValid(widget)
+        and widget.isVisible()
+        and widget.isEnabled()
+    )
+
+
 class PlayerWidget(QWidget):
     """``PlayerWidget(parent=None)``: ``load(path, fps=None, rendition="", position=0)``,
     ``play()``, ``pause()``,
@@ -261,6 +281,9 @@ class PlayerWidget(QWidget):
         self._failed = self._full_screen = self._play_when_loaded = False
         self._first_frame = self._opening = self._switching = False
         self._start_at = 0  # where the file just loaded opens (ms)
+        # the focus when full screen was entered; the last widget outside the stage to have it
+        self._focus_before: QWidget | None = None
+        self._focus_back: QWidget | None = None
 
         self.player = QMediaPlayer(self)
         self.audio_output = native_audio_output(self)
@@ -269,6 +292,7 @@ class PlayerWidget(QWidget):
 
         self._build()
         self._connect()
+        cast(QApplication, QApplication.instance()).focusChanged.connect(self._focus_moved)
         self._follow_default_output()
         self._set_media_controls(False)
 
@@ -285,6 +309,11 @@ class PlayerWidget(QWidget):
         self.video_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.video_widget.setMinimumSize(PICTURE_MIN_WIDTH, PICTURE_MIN_HEIGHT)
         self.player.setVideoOutput(self.video_widget)
+        # the picture's window container takes the focus when its window is activated (as it
+        # comes back from full screen, as the tab it is on is shown): a part no screen reader
+        # names, which no key acts on; the stage, named, takes it instead
+        for part in self.video_widget.findChildren(QWidget):
+            part.setFocusProxy(self.stage)
         self.message_label = QLabel(self.stage)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message_label.setWordWrap(True)
@@ -523,6 +552,7 @@ class PlayerWidget(QWidget):
         self._switching = True  # the stage is hidden and shown again: not out of sight
         try:
             if on:
+                self._focus_before = self._focus_outside_stage()
                 stage.setWindowFlag(Qt.WindowType.Window, True)
                 stage.showFullScreen()
                 stage.activateWindow()
@@ -532,7 +562,7 @@ class PlayerWidget(QWidget):
                 stage.show()
         finally:
             self._switching = False
-        stage.setFocus()
+        self._focus_after_switch(on)
         self._escape.setEnabled(on)
         self.full_screen_action.setChecked(on)
         self._retranslate()
@@ -542,6 +572,27 @@ class PlayerWidget(QWidget):
         if not on and (not self.isVisible() or self.window().isMinimized()):
             self.pause()
         self.full_screen_changed.emit(on)
+
+    def _focus_outside_stage(self) -> QWidget | None:
+        focus = QApplication.focusWidget()
+        return None if focus is None or self.stage.isAncestorOf(focus) else focus
+
+    def _focus_after_switch(self, on: bool) -> None:
+        """Full screen: the stage has the focus (its keys, Escape). Back: the widget that had
+        it before (the grid where F was pressed), else the stage."""
+        back, self._focus_before = self._focus_before, None
+        if on or not _can_focus(back):
+            self.stage.setFocus()
+            return
+        if not back.window().isMinimized():
+            back.window().activateWindow()
+        back.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._focus_back = back
+
+    @Slot(QWidget, QWidget)
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if new is not None and new is not self.stage and not self.stage.isAncestorOf(new):
+            self._focus_back = new
 
     # ---- following the player -------------------------------------------------------------
 
@@ -672,6 +723,8 @@ class PlayerWidget(QWidget):
     # ---- Qt events ------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.stage and event.type() == QEvent.Type.FocusIn:
+            self._focus_came(event)
         # closing the full-screen window (window manager, Alt+F4) brings the stage back home
         if watched is self.stage and event.type() == QEvent.Type.Close and self._full_screen:
             event.ignore()
@@ -686,6 +739,18 @@ class PlayerWidget(QWidget):
         ):
             self.pause()
         return super().eventFilter(watched, event)
+
+    def _focus_came(self, event: QEvent) -> None:
+        """The picture's own window activated (by the platform as it is shown: the tab shown,
+        back from full screen) hands the focus to the stage, through its container; it goes
+        back to where it was in the stage's window (a user's click or Tab is left alone)."""
+        back = self._focus_back
+        by_picture = QGuiApplication.focusWindow() not in (None, self.stage.window().windowHandle())
+        activated = isinstance(event, QFocusEvent) and (
+            event.reason() == Qt.FocusReason.ActiveWindowFocusReason
+        )
+        if by_picture and activated and _can_focus(back) and back.window() is self.stage.window():
+            back.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def hideEvent(self, event: QHideEvent) -> None:
         """Out of sight (another tab, the window minimised or closed to the tray): pause; the
@@ -749,6 +814,7 @@ class PlayerWidget(QWidget):
         )
         self.video_widget.setAccessibleName(self.tr("Picture"))
         self.stage.setWindowTitle(self.tr("Player"))
+        self.stage.setAccessibleName(self.tr("Player"))
 
 
 __all__ = [
