@@ -4988,10 +4988,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>إرسال إلى المركز</translation>
     </message>
     <message>
-        <source>&amp;Remove from the list</source>
-        <translation type="vanished">&amp;إزالة من القائمة</translation>
-    </message>
-    <message>
         <source>Preparing the upload</source>
         <translation>تجهيز الرفع</translation>
     </message>

@@ -4860,10 +4860,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Envoyer au hub</translation>
     </message>
     <message>
-        <source>&amp;Remove from the list</source>
-        <translation type="vanished">&amp;Retirer de la liste</translation>
-    </message>
-    <message>
         <source>Preparing the upload</source>
         <translation>Préparation de l&apos;envoi</translation>
     </message>
