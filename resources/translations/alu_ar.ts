@@ -1344,7 +1344,7 @@
     </message>
     <message>
         <source>Download &amp;proxy</source>
-        <translation>تنزيل ملف الم&amp;عاينة</translation>
+        <translation>تنزيل م&amp;لف المعاينة</translation>
     </message>
     <message>
         <source>Download the small preview file of the selected items</source>
@@ -2654,6 +2654,14 @@
         <translation>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;الفيديو الإخباري بين وكالة اتحاد أفريقيا لينك والهيئات الإذاعية الأعضاء: الموجز، وعمليات النقل القابلة للاستئناف، والمكتبة، والسجل.&lt;/p&gt;</translation>
     </message>
     <message>
+        <source>Sign &amp;out</source>
+        <translation>تسجيل ال&amp;خروج</translation>
+    </message>
+    <message>
+        <source>&amp;Stay signed in</source>
+        <translation>ال&amp;بقاء متصلًا</translation>
+    </message>
+    <message>
         <source>ALU Desk %1 is available (this workstation has %2). Ask your administrator or the agency for the installer.</source>
         <translation>الإصدار %1 من ALU Desk متاح (على محطة العمل هذه الإصدار %2). اطلب برنامج التثبيت من المسؤول أو من الوكالة.</translation>
     </message>
@@ -3413,7 +3421,7 @@
     </message>
     <message>
         <source>&amp;Edit…</source>
-        <translation>ت&amp;عديل…</translation>
+        <translation>تع&amp;ديل…</translation>
     </message>
     <message>
         <source>&amp;Remove</source>
@@ -3445,7 +3453,7 @@
     </message>
     <message>
         <source>Turn &amp;off</source>
-        <translation>ت&amp;عطيل</translation>
+        <translation>تع&amp;طيل</translation>
     </message>
     <message>
         <source>Turn o&amp;n</source>
@@ -4977,7 +4985,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>&amp;Apply to all files</source>
-        <translation>&amp;تطبيق على كل الملفات</translation>
+        <translation>تطبيق على كل المل&amp;فات</translation>
     </message>
     <message>
         <source>&amp;Upload</source>
@@ -4986,10 +4994,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Send to the hub</source>
         <translation>إرسال إلى المركز</translation>
-    </message>
-    <message>
-        <source>&amp;Remove from the list</source>
-        <translation>&amp;إزالة من القائمة</translation>
     </message>
     <message>
         <source>Preparing the upload</source>
@@ -5137,7 +5141,7 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     </message>
     <message>
         <source>&amp;Keep editing</source>
-        <translation>م&amp;تابعة التحرير</translation>
+        <translation>متا&amp;بعة التحرير</translation>
     </message>
     <message>
         <source>Could not queue the upload — {problems}</source>
@@ -5172,6 +5176,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Copy the dateline, language, category, region, country, priority and restrictions to all files</source>
         <translation>نسخ المكان والتاريخ واللغة والباب والمنطقة والبلد والأولوية والقيود إلى كل الملفات</translation>
+    </message>
+    <message>
+        <source>Remo&amp;ve from the list</source>
+        <translation>&amp;إزالة من القائمة</translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it.</source>

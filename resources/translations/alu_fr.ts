@@ -2582,6 +2582,14 @@
         <translation>&lt;h3&gt;ALU Desk %1&lt;/h3&gt;&lt;p&gt;La vidéo d&apos;actualité entre l&apos;agence de l&apos;Africa Link Union et ses diffuseurs membres : le fil, les transferts reprenables, la médiathèque et l&apos;historique.&lt;/p&gt;</translation>
     </message>
     <message>
+        <source>Sign &amp;out</source>
+        <translation>Se &amp;déconnecter</translation>
+    </message>
+    <message>
+        <source>&amp;Stay signed in</source>
+        <translation>&amp;Rester connecté</translation>
+    </message>
+    <message>
         <source>ALU Desk %1 is available (this workstation has %2). Ask your administrator or the agency for the installer.</source>
         <translation>ALU Desk %1 est disponible (ce poste a la version %2). Demandez le programme d&apos;installation à votre administrateur ou à l&apos;agence.</translation>
     </message>
@@ -4860,10 +4868,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Envoyer au hub</translation>
     </message>
     <message>
-        <source>&amp;Remove from the list</source>
-        <translation>&amp;Retirer de la liste</translation>
-    </message>
-    <message>
         <source>Preparing the upload</source>
         <translation>Préparation de l&apos;envoi</translation>
     </message>
@@ -5020,6 +5024,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Copy the dateline, language, category, region, country, priority and restrictions to all files</source>
         <translation>Reporter le lieu et la date, la langue, la rubrique, la région, le pays, la priorité et les restrictions sur tous les fichiers</translation>
+    </message>
+    <message>
+        <source>Remo&amp;ve from the list</source>
+        <translation>Enle&amp;ver de la liste</translation>
     </message>
     <message>
         <source>{problem} The hub would refuse it.</source>

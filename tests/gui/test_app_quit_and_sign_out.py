@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from alu_client import app as app_module
 from alu_client.core import services as services_module
@@ -243,3 +245,47 @@ def test_sign_out_the_hub_confirmed_asks_the_sign_in_with_no_notice(
     finally:
         desk.cleanup()
         desk.deleteLater()
+
+
+@pytest.mark.parametrize(
+    ("key", "signed_out"),
+    [(Qt.Key.Key_Return, False), (Qt.Key.Key_Escape, False), (None, True)],
+    ids=["enter", "escape", "sign-out-button"],
+)
+def test_the_sign_out_question_keeps_the_transfers_unless_sign_out_is_pressed(
+    qtbot: Any, tmp_path: Path, key: Qt.Key | None, signed_out: bool
+) -> None:
+    # "Sign out?" had Yes/No, no default and the focus on Yes: Enter (to dismiss what looked
+    # like a notice) signed out and stopped every transfer
+    paths = make_paths(tmp_path / "desk")
+    secrets = MemorySecrets()
+    store = Store(paths.db_path)
+    Profiles(store).save(Profile("ktn@away", "http://127.0.0.1:9", "ktn", allow_http=True))
+    store.close()
+    services = Services(paths, secrets)
+    window = build_window(qtbot, services, SimplePanels())
+    requested: list[bool] = []
+    window.sign_out_requested.connect(lambda: requested.append(True))
+    seen: list[tuple[str, str, list[str]]] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            return
+        default, escape = box.defaultButton(), box.escapeButton()
+        texts = [b.text() for b in box.buttons()]
+        seen.append(
+            (default.text() if default else "", escape.text() if escape else "", sorted(texts))
+        )
+        if key is not None:
+            QTest.keyClick(box, key)
+        elif "Sign &out" in texts:
+            box.buttons()[texts.index("Sign &out")].click()
+        if box.isVisible():  # (the old question: closed, the test fails below)
+            box.done(0)
+
+    QTimer.singleShot(0, answer)
+    window.confirm_sign_out()  # File > Sign out…
+    assert seen == [("&Stay signed in", "&Stay signed in", ["&Stay signed in", "Sign &out"])]
+    assert requested == ([True] if signed_out else [])
+    services.stop()

@@ -295,8 +295,17 @@ class MainWindow(QMainWindow):
         ).replace("%1", _hub_name(self.services))
         # (the hub's name, its version, its words: as typed, here and below)
         text = plain_text.shown_as_typed(text)
-        answer = QMessageBox.question(self, self.tr("Sign out"), text)
-        if answer == QMessageBox.StandardButton.Yes:
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Sign out"), text, parent=self)
+        box.setObjectName("sign-out-question")
+        # The buttons say what they do; Enter and Escape keep the transfers going.
+        sign_out = box.addButton(self.tr("Sign &out"), QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton(self.tr("&Stay signed in"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is sign_out:
             self.sign_out_requested.emit()
 
     def about(self) -> None:

@@ -18,9 +18,6 @@ from PySide6.QtCore import QEvent, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFrame,
-    QScrollArea,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +37,7 @@ from .settings_fields import ErrorLabel, focus_first_error
 from .settings_general import GeneralPage, NetworkPage
 from .settings_hot import HotFoldersPage
 from .settings_rules import RulesPage
+from .settings_tabs import PageTabs
 from .settings_transfers import TransfersPage
 
 __all__ = ["SettingsDialog"]
@@ -80,6 +78,9 @@ class SettingsDialog(QDialog):
         self.current: Loaded | None = None
         self.busy = False
 
+        # The tab bar first: the pages' fields come after it in the tab order (created after it)
+        self.tabs = PageTabs(self)
+        self.tabs.setObjectName("settings-tabs")
         self.general = GeneralPage(self)
         self.transfers = TransfersPage(self)
         self.rules = RulesPage(self)
@@ -92,10 +93,8 @@ class SettingsDialog(QDialog):
             self.hot_page,
             self.network,
         ]
-        self.tabs = QTabWidget(self)
-        self.tabs.setObjectName("settings-tabs")
         for page in self.pages:
-            self.tabs.addTab(page, "")
+            self.tabs.add_page(page)
         self.message = ErrorLabel(self)
         self.message.setObjectName("settings-message")
         self.buttons = QDialogButtonBox(
@@ -107,18 +106,16 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.hot_page.retry_requested.connect(self.retry_file)
         self.rules.words_notice_seen.connect(self._rule_words_notice_seen)
-        # The pages scroll in a screen too small for them (a laptop at 200 %: 683x384 logical
-        # pixels; the Transfers page alone needed 399): OK and Cancel stay on the screen.
-        scroll = QScrollArea(self)
-        scroll.setObjectName("settings-scroll")
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.tabs)
         layout = QVBoxLayout(self)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
-        fit_to_screen(self, 760, 560)
+        # As wide as the widest page wants (a large font), up to the screen's width: a page
+        # scrolls sideways only on a screen narrower than that.
+        margins = layout.contentsMargins()
+        fit_to_screen(
+            self, max(760, self.tabs.widest_page() + margins.left() + margins.right()), 560
+        )
         self._retranslate()
         self.reload()
 
@@ -135,6 +132,7 @@ class SettingsDialog(QDialog):
         )
         for i, title in enumerate(titles):
             self.tabs.setTabText(i, title)
+            self.tabs.scroll_of(i).setAccessibleName(title)
         self.tabs.setAccessibleName(self.tr("Settings pages"))
 
     def changeEvent(self, event: QEvent) -> None:

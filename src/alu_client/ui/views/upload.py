@@ -379,7 +379,7 @@ class UploadDialog(QDialog):
         self.upload_button.setToolTip(
             formats.with_keys(self.tr("Send to the hub"), QKeySequence("Ctrl+Return"))
         )
-        self.remove_button.setText(self.tr("&Remove from the list"))
+        self.remove_button.setText(self.tr("Remo&ve from the list"))
         self.progress.setAccessibleName(self.tr("Preparing the upload"))
 
     def changeEvent(self, event: QEvent) -> None:
