@@ -1320,6 +1320,10 @@
         </translation>
     </message>
     <message>
+        <source>Select an item first.</source>
+        <translation>اختر مادة أولًا.</translation>
+    </message>
+    <message>
         <source>“{title}” was withdrawn by the agency: it is not downloaded.</source>
         <translation>سحبت الوكالة المادة «{title}»: لن تُنزَّل.</translation>
     </message>
@@ -4763,6 +4767,10 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Could not set the bandwidth limit: {error}</source>
         <translation>تعذّر ضبط حدّ السرعة: {error}</translation>
+    </message>
+    <message>
+        <source>Select a transfer first.</source>
+        <translation>اختر عملية نقل أولًا.</translation>
     </message>
 </context>
 <context>

@@ -1304,6 +1304,10 @@
         </translation>
     </message>
     <message>
+        <source>Select an item first.</source>
+        <translation>Sélectionnez d’abord un sujet.</translation>
+    </message>
+    <message>
         <source>“{title}” was withdrawn by the agency: it is not downloaded.</source>
         <translation>« {title} » a été retiré par l’agence : il n’est pas téléchargé.</translation>
     </message>
@@ -4655,6 +4659,10 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Could not set the bandwidth limit: {error}</source>
         <translation>Impossible de régler la limite de débit&#xa0;: {error}</translation>
+    </message>
+    <message>
+        <source>Select a transfer first.</source>
+        <translation>Sélectionnez d’abord un transfert.</translation>
     </message>
 </context>
 <context>

@@ -488,3 +488,31 @@ def test_hub_thumbnails_that_failed_in_an_outage_come_back_with_the_hub(
     assert asked == ["outage-item", "outage-item"]
     shown = cache.pixmap(path)
     assert shown is not None and not shown.isNull()
+
+
+def test_tab_into_the_table_selects_the_row_and_ctrl_d_without_one_says_so(
+    qtbot: Any, feed: FeedPanel, desk: Services, pushes: dict[str, str]
+) -> None:
+    # Tab put the focus frame on the newest row but selected nothing: Ctrl+D did nothing,
+    # and nothing said why
+    feed.window().activateWindow()
+    qtbot.waitUntil(feed.isActiveWindow)
+    search = feed.filters.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    assert feed.selected_items() == []
+    press_shortcut(qtbot, search, Qt.Key.Key_D)
+    qtbot.waitUntil(feed.message.isVisible)
+    assert feed.message.text() == "Select an item first."
+    for _ in range(12):  # past the filters, as a person tabs
+        focused = QApplication.focusWidget()
+        if focused is feed.view or focused is None:
+            break
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+    assert feed.view.hasFocus()
+    assert [li.id for li in feed.selected_items()] == [pushes["ar"]]
+    press_shortcut(qtbot, feed.view, Qt.Key.Key_D)
+    assert desk.queue is not None
+    qtbot.waitUntil(
+        lambda: [t.item_id for t in desk.queue.transfers.all(None, "download")] == [pushes["ar"]]
+    )

@@ -669,3 +669,25 @@ def test_the_library_tab_puts_the_focus_on_its_grid(
     qtbot.waitUntil(search.hasFocus)
     library.model.tasks.wait_for_done()
     library.model.thumbnails.wait_for_done()
+
+
+def test_after_a_delete_the_next_item_is_current_and_selected(
+    qtbot: Any, feed: FeedPanel, library: LibraryPanel, pushes: dict[str, str]
+) -> None:
+    # the selection was cleared and the focus frame left on a row: the next Delete did nothing
+    for key in ("fr", "en"):
+        download_from_feed(qtbot, feed, pushes[key])
+    qtbot.waitUntil(lambda: len(shown_ids(library)) == 2, timeout=30_000)
+    library.window().activateWindow()
+    qtbot.waitUntil(library.isActiveWindow)
+    library.grid.setFocus(Qt.FocusReason.ShortcutFocusReason)  # Ctrl+3
+    qtbot.waitUntil(library.grid.hasFocus)
+    first, second = shown_ids(library)
+    assert [li.id for li in library.selected_items()] == [first]
+    qtbot.keyClick(library.grid, Qt.Key.Key_Delete)
+    box = confirm_box(qtbot, library)
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-delete-yes"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: shown_ids(library) == [second], timeout=10_000)
+    assert [li.id for li in library.selected_items()] == [second]
+    assert library.grid.currentIndex().row() == 0
+    assert library.delete_action.isEnabled()

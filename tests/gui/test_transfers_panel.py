@@ -653,3 +653,27 @@ def test_the_name_and_the_last_error_keep_room_in_french_on_a_small_screen(
     assert header.sectionSize(COL_NAME) >= 20 * fm.averageCharWidth()
     assert header.sectionResizeMode(COL_NAME) == QHeaderView.ResizeMode.Stretch
     panel.tasks.wait_for_done()
+
+
+def test_the_keyboard_row_is_the_one_cancelled_and_delete_without_one_says_so(
+    qtbot: Any, panel: TransfersPanel, queue: TransferQueue
+) -> None:
+    # a tab switch put the focus frame on a row and selected nothing: Delete did nothing
+    ids = [add(queue, name) for name in ("LAGOS-PORT", "DAKAR-MARKET", "ACCRA-RAIN")]
+    start_holding(queue)
+    qtbot.waitUntil(lambda: sorted(shown_ids(panel)) == sorted(ids))
+    panel.window().activateWindow()
+    qtbot.waitUntil(panel.isActiveWindow)
+    panel.filter_box.setFocus()
+    qtbot.waitUntil(panel.filter_box.hasFocus)
+    qtbot.keyClick(panel.filter_box, Qt.Key.Key_Delete)
+    qtbot.waitUntil(panel.message.isVisible)
+    assert panel.message.text() == "Select a transfer first."
+    panel.view.setFocus(Qt.FocusReason.ShortcutFocusReason)  # Ctrl+2
+    qtbot.waitUntil(panel.view.hasFocus)
+    first = shown_ids(panel)[0]
+    assert [r.id for r in panel.selected_rows()] == [first]
+    qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
+    box = confirm_box(qtbot, panel)
+    qtbot.mouseClick(box.findChild(QPushButton, "confirm-cancel-yes"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state_of(panel, first) == "canceled", timeout=2000)

@@ -46,6 +46,7 @@ from ..tasks import TaskRunner
 from . import on_open, select_row, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail
+from .row_keys import follow_keyboard, keys_when_disabled
 
 
 def preview_file_ready(li: LibraryItem) -> bool:
@@ -108,6 +109,7 @@ class FeedPanel(QWidget):
 
         self.view = item_table(self.model, self, "feed-table")
         on_open(self.view, self._activated)  # double-click, Enter
+        follow_keyboard(self.view)  # the row the keyboard is on is the one Ctrl+D downloads
 
         self.detail = ItemDetail(self, member=services.library.member)
         self.detail.setObjectName("feed-detail")
@@ -136,7 +138,10 @@ class FeedPanel(QWidget):
              self.mark_all_read_action]
         )  # fmt: skip
         self.download_action.triggered.connect(lambda: self.download_selected("broadcast"))
-        self.download_proxy_action.triggered.connect(lambda: self.download_selected("proxy"))
+        self.download_proxy_action.triggered.connect(self._download_proxy)
+        # disabled (nothing selected, nothing to download), their keys say why
+        keys_when_disabled(self.download_action, self, self.download_selected)
+        keys_when_disabled(self.download_proxy_action, self, self._download_proxy)
         self.preview_action.triggered.connect(self.preview_selected)
         self.mark_all_read_action.triggered.connect(self.mark_all_read)
         self.toolbar = QToolBar(self)
@@ -316,9 +321,11 @@ class FeedPanel(QWidget):
     # --- commands -----------------------------------------------------------------------------
 
     def download_selected(self, rendition: str = "broadcast") -> None:
-        """Queue ``rendition`` of every selected item that has one (off the GUI thread)."""
+        """Queue ``rendition`` of every selected item that has one (off the GUI thread); says
+        what to do when nothing is selected."""
         items = self.selected_items()
         if not items:
+            self._show_message(self.tr("Select an item first."), error=False)
             return
         withdrawn = [li for li in items if li.item.withdrawn]
         without = [
@@ -373,6 +380,9 @@ class FeedPanel(QWidget):
             self._run(work, done, self._failure_handler())
         elif problems:
             self.command_failed.emit("\n".join(problems))
+
+    def _download_proxy(self) -> None:
+        self.download_selected("proxy")
 
     def preview_selected(self) -> None:
         items = self.selected_items()

@@ -86,6 +86,7 @@ from ..tasks import TaskRunner
 from . import item_detail, on_open, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
+from .row_keys import follow_keyboard
 
 log = logging.getLogger(__name__)
 PLAYER_MODULE = "alu_client.ui.widgets.player"
@@ -252,6 +253,8 @@ class LibraryPanel(QWidget):
         for view in (self.grid, self.table):
             view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
             on_open(view, lambda _index: self.play_current())  # double-click, Enter
+            # the keyboard's item is the selected one (after a delete: the next one); Shift+F10
+            follow_keyboard(view)
         self.selection = self.table.selectionModel()
         self.grid.setSelectionModel(self.selection)
         self.views = QStackedWidget(self)

@@ -60,6 +60,7 @@ from ..tasks import TaskRunner
 from ..widgets.combo import ElidingComboBox
 from . import new_table
 from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog
+from .row_keys import follow_keyboard, keys_when_disabled
 from .settings_fields import read_rate
 from .transfer_actions import TransferActions
 
@@ -215,6 +216,7 @@ class TransfersPanel(QWidget):
         self.view.setDropIndicatorShown(True)
         self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        follow_keyboard(self.view)  # the keyboard's row is the selected one; Shift+F10
 
         self.commands = c = TransferActions(self)
         c.pause.triggered.connect(self.pause_selected)
@@ -244,6 +246,11 @@ class TransfersPanel(QWidget):
             self.view.addActions(list(group))
         for group in c.groups():
             self.addActions(list(group))  # shortcuts anywhere in the panel (not the moves')
+        # the keys of a command that is disabled because nothing is selected say so
+        for a in (c.cancel, c.priority_up, c.priority_down):
+            keys_when_disabled(a, self, self._explain_nothing_selected)
+        for a in c.moves():
+            keys_when_disabled(a, self.view, self._explain_nothing_selected)
 
         self.filter_label = QLabel(self)
         self.filter_box = ElidingComboBox(self)  # cut in a narrow window: ends with …
@@ -731,6 +738,10 @@ class TransfersPanel(QWidget):
             return
         now = self.queue.limits_now()
         box.show_limits(now.download, now.upload, scheduled=now.by_rule)
+
+    def _explain_nothing_selected(self) -> None:
+        if not self.selected_rows():
+            say(self.message, self.tr("Select a transfer first."))
 
     @Slot(str)
     def _show_failure(self, text: str) -> None:
