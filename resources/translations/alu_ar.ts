@@ -2471,6 +2471,10 @@
         </translation>
     </message>
     <message>
+        <source>Select an item first.</source>
+        <translation>اختر مادة أولًا.</translation>
+    </message>
+    <message>
         <source>The folder {folder} is not there any more.</source>
         <translation>لم يعد المجلد ⁨{folder}⁩ موجودًا.</translation>
     </message>
@@ -4319,6 +4323,13 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>Transfers use all the bandwidth they can.</source>
         <translation>تستخدم عمليات النقل كل عرض النطاق المتاح.</translation>
+    </message>
+</context>
+<context>
+    <name>Toolbar</name>
+    <message>
+        <source>More commands</source>
+        <translation>مزيد من الأوامر</translation>
     </message>
 </context>
 <context>

@@ -2415,6 +2415,10 @@
         </translation>
     </message>
     <message>
+        <source>Select an item first.</source>
+        <translation>Sélectionnez d’abord un sujet.</translation>
+    </message>
+    <message>
         <source>The folder {folder} is not there any more.</source>
         <translation>Le dossier {folder} n’est plus là.</translation>
     </message>
@@ -4215,6 +4219,13 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>Transfers use all the bandwidth they can.</source>
         <translation>Les transferts utilisent tout le débit disponible.</translation>
+    </message>
+</context>
+<context>
+    <name>Toolbar</name>
+    <message>
+        <source>More commands</source>
+        <translation>Plus de commandes</translation>
     </message>
 </context>
 <context>

@@ -691,3 +691,31 @@ def test_after_a_delete_the_next_item_is_current_and_selected(
     assert [li.id for li in library.selected_items()] == [second]
     assert library.grid.currentIndex().row() == 0
     assert library.delete_action.isEnabled()
+
+
+def test_a_command_with_nothing_selected_says_to_select_an_item(
+    qtbot: Any, library: LibraryPanel
+) -> None:
+    # Ctrl+Shift+O, Ctrl+D, Delete with no item selected did nothing, and nothing said why
+    library.resize(1000, 600)
+    library.show()
+    qtbot.waitExposed(library)
+    library.activateWindow()
+    qtbot.waitUntil(library.isActiveWindow)
+    assert library.selected_items() == [] and not library.show_folder_action.isEnabled()
+    search = library.filters.search
+    search.setFocus()
+    qtbot.waitUntil(search.hasFocus)
+    qtbot.keyClick(
+        search,
+        Qt.Key.Key_O,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    qtbot.waitUntil(library.message.isVisible)
+    assert library.message.text() == "Select an item first."
+    library.message.hide()
+    library.views.currentWidget().setFocus()
+    qtbot.waitUntil(library.views.currentWidget().hasFocus)
+    qtbot.keyClick(library.views.currentWidget(), Qt.Key.Key_Delete)
+    qtbot.waitUntil(library.message.isVisible)
+    assert library.message.text() == "Select an item first."

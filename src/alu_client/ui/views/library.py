@@ -58,7 +58,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -83,10 +82,11 @@ from ..models.items import COL_THUMB, COL_TITLE, ItemsModel
 from ..os_text import os_error_text
 from ..table_room import TableFirst
 from ..tasks import TaskRunner
+from ..widgets.toolbar import Toolbar
 from . import item_detail, on_open, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail, preferred_file
-from .row_keys import follow_keyboard
+from .row_keys import follow_keyboard, keys_when_disabled
 
 log = logging.getLogger(__name__)
 PLAYER_MODULE = "alu_client.ui.widgets.player"
@@ -335,7 +335,12 @@ class LibraryPanel(QWidget):
         self.copy_action.triggered.connect(self.ask_copy_to)
         self.delete_action.triggered.connect(self.delete_selected)
         self.download_action.triggered.connect(self.download_again)
-        self.toolbar = QToolBar(self)
+        # (their keys with nothing selected say so: they did nothing, and nothing said why)
+        for a in (self.show_folder_action, self.open_file_action, self.copy_action):
+            keys_when_disabled(a, self, self._explain_nothing_selected)
+        keys_when_disabled(self.download_action, self, self._explain_nothing_selected)
+        keys_when_disabled(self.delete_action, self.views, self._explain_nothing_selected)
+        self.toolbar = Toolbar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.toolbar.addActions([self.grid_action, self.list_action])
         self.toolbar.addSeparator()
@@ -408,6 +413,10 @@ class LibraryPanel(QWidget):
     @property
     def current_view(self) -> QAbstractItemView:
         return self.grid if self.views.currentWidget() is self.grid else self.table
+
+    def _explain_nothing_selected(self) -> None:
+        if not self.selected_items():
+            say(self.message, self.tr("Select an item first."))
 
     def selected_items(self) -> list[LibraryItem]:
         rows = sorted({i.row() for i in self.selection.selectedIndexes()})
