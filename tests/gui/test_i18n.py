@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QTabWidget,
     QTextEdit,
+    QToolButton,
     QWidget,
 )
 
@@ -92,6 +93,8 @@ def test_language_changes_while_running(
     assert panel.model.headerData(COL_NAME, Qt.Orientation.Horizontal) == "Nom"
     assert panel.limit_box.itemText(0) == "Illimité"
     assert panel.filter_box.itemText(2) == "Terminés"
+    more = panel.toolbar.findChild(QToolButton, "qt_toolbar_ext_button")  # (its "»")
+    assert more is not None and more.accessibleName() == "Plus de commandes"
     assert formats.size_text(1_500_000) == "1,5 Mo"
     install_translators(qapp, "en")
     qtbot.waitUntil(lambda: panel.resume_action.text() == "Resume")

@@ -29,6 +29,7 @@ from . import engine_text, plain_text
 from .a11y import announce
 from .formats import count_text, joined, speed_text, with_keys
 from .widgets.label import ElidingLabel
+from .widgets.toolbar import Toolbar
 
 _ENDED = ("done", "failed")
 # how long the app's own status-bar messages stay (``StatusBar.say``): long enough to read
@@ -430,7 +431,7 @@ class ShellActions(QObject):
             self.menus[key] = menu
 
     def build_toolbar(self, parent: QWidget) -> QToolBar:
-        bar = QToolBar(parent)
+        bar = Toolbar(parent)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)

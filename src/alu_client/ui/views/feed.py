@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
     QTableView,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +42,7 @@ from ..models.items import (
 )
 from ..table_room import TableFirst
 from ..tasks import TaskRunner
+from ..widgets.toolbar import Toolbar
 from . import on_open, select_row, tip_with_keys
 from .filters import FilterBar, run_while_alive
 from .item_detail import ItemDetail
@@ -144,7 +144,7 @@ class FeedPanel(QWidget):
         keys_when_disabled(self.download_proxy_action, self, self._download_proxy)
         self.preview_action.triggered.connect(self.preview_selected)
         self.mark_all_read_action.triggered.connect(self.mark_all_read)
-        self.toolbar = QToolBar(self)
+        self.toolbar = Toolbar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.toolbar.addActions([self.download_action, self.download_proxy_action])
         self.toolbar.addSeparator()

@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QStyle,
     QTableView,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -62,6 +61,7 @@ from ..models.history import (
     HistoryModel,
 )
 from ..tasks import TaskRunner
+from ..widgets.toolbar import Toolbar
 from . import new_table
 
 # refresh by itself this often (ms): what this app's core does is told at once
@@ -134,7 +134,7 @@ class HistoryPanel(QWidget):
         self.sync_action.setObjectName("history-sync")
         self.sync_action.triggered.connect(self.sync_now)
         self.addActions([self.refresh_action, self.sync_action])
-        self.toolbar = QToolBar(self)
+        self.toolbar = Toolbar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addAction(self.refresh_action)
         self.toolbar.addAction(self.sync_action)

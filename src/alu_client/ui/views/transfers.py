@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStyle,
     QTableView,
-    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -58,6 +57,7 @@ from ..models.transfers import (
 )
 from ..tasks import TaskRunner
 from ..widgets.combo import ElidingComboBox
+from ..widgets.toolbar import Toolbar
 from . import new_table
 from .bandwidth import BandwidthLimitBox, not_a_rate, rate_dialog
 from .row_keys import follow_keyboard, keys_when_disabled
@@ -237,7 +237,7 @@ class TransfersPanel(QWidget):
         self.cancel_action, self.pause_all_action = c.cancel, c.pause_all
         self.priority_up_action, self.priority_down_action = c.priority_up, c.priority_down
         self.resume_all_action, self.limit_action = c.resume_all, c.limit
-        self.toolbar = QToolBar(self)
+        self.toolbar = Toolbar(self)
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for group in c.groups():
             self.toolbar.addActions(list(group))
