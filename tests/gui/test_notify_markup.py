@@ -29,6 +29,14 @@ pytestmark = pytest.mark.skipif(
 TITLE = "<b>CLEARED</b> Floods & rain"
 
 
+def _ends_with_this_process() -> None:
+    """In the child: SIGTERM when the process that started it dies (Linux's PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture
 def bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The address of a session bus of the test's own, in DBUS_SESSION_BUS_ADDRESS."""
@@ -43,6 +51,7 @@ def bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        preexec_fn=_ends_with_this_process,  # (a test process that crashes leaves no daemon)
     )
     try:
         assert process.stdout is not None
