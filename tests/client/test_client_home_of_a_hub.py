@@ -89,6 +89,9 @@ def test_the_app_says_it_in_a_dialog_and_writes_nothing(
         pytest.fail("the app started on a hub's data folder")
 
     monkeypatch.setattr(app_module, "Desk", started)
+    # (the app's garbage-collection guard would stay on this process's QApplication, with
+    # Python's collector off, for every test after this one)
+    monkeypatch.setattr("alu_client.ui.gc_guard.install_gc_guard", lambda app: None)
     monkeypatch.setenv("ALU_CLIENT_HOME", str(hub_folder))  # (main sets it from --data)
     before = sorted(p.name for p in hub_folder.iterdir())
     assert app_module.main(["--data", str(hub_folder), "--language", "en"]) == 1
