@@ -213,6 +213,10 @@ class Upload(Base):
     length: Mapped[int | None] = mapped_column(BigInteger, default=None)  # None: deferred
     offset: Mapped[int] = mapped_column(BigInteger, default=0)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``Upload-Metadata`` as the client sent it, which a HEAD gives back unchanged (tus core:
+    #: "as specified by the Client"); None for uploads created before migration 0011, whose
+    #: HEAD encodes ``meta`` again
+    meta_header: Mapped[str | None] = mapped_column(Text, default=None)
     #: tus concatenation: "" for a plain upload, "partial", or "final"
     concat: Mapped[str] = mapped_column(String(8), default="")
     #: for a final upload, the ids of its partial uploads in order

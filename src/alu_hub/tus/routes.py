@@ -99,7 +99,8 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
         raise _bad("bad_header", "Send either Upload-Length or Upload-Defer-Length, not both.")
     if length is not None and length > settings.max_upload_size:
         raise _too_large(settings.max_upload_size)
-    meta = parse_metadata(request.headers.get("upload-metadata", ""), settings.max_metadata_bytes)
+    meta_header = request.headers.get("upload-metadata", "").strip()
+    meta = parse_metadata(meta_header, settings.max_metadata_bytes)
     if kind != "partial":
         meta = _require_file_meta(meta)
         try:  # the item's fields, before any byte is sent (a partial upload has none)
@@ -114,7 +115,9 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
     upload_id = secrets.token_urlsafe(24)
 
     if kind == "final":
-        final = await run_in_threadpool(_db_create_final, hub, member.id, upload_id, part_ids, meta)
+        final = await run_in_threadpool(
+            _db_create_final, hub, member.id, upload_id, part_ids, meta, meta_header
+        )
         _start_assemble(hub, upload_id, part_ids)
         return Response(
             status_code=201,
@@ -147,6 +150,7 @@ async def _create(request: Request, hub: Hub, member: Member) -> Response:
         length=length,
         offset=0,
         meta=meta,
+        meta_header=meta_header or None,
         concat=kind,
         parts={},
         state="processing" if complete_now else "receiving",
@@ -206,8 +210,8 @@ def _upload_headers(request: Request, up: Upload) -> dict[str, str]:
         headers["Upload-Defer-Length"] = "1"
     else:
         headers["Upload-Length"] = str(up.length)
-    if up.meta:
-        headers["Upload-Metadata"] = encode_metadata(up.meta)
+    if up.meta:  # as the client sent it (tus core); encoded again for uploads made before 0011
+        headers["Upload-Metadata"] = up.meta_header or encode_metadata(up.meta)
     if up.state == "receiving":
         headers["Upload-Expires"] = http_date(up.expires_at)
     if up.concat == "partial":

@@ -292,7 +292,12 @@ def _db_create(hub: Hub, up: Upload) -> None:
 
 
 def _db_create_final(
-    hub: Hub, member_id: int, final_id: str, part_ids: list[str], meta: dict[str, str]
+    hub: Hub,
+    member_id: int,
+    final_id: str,
+    part_ids: list[str],
+    meta: dict[str, str],
+    meta_header: str = "",
 ) -> Upload:
     """Check the parts, claim them (each remembers the final upload in ``parts``) and add the
     final upload. Parts may still be receiving (``concatenation-unfinished``): the join
@@ -369,6 +374,7 @@ def _db_create_final(
             length=total,
             offset=0,
             meta=meta,
+            meta_header=meta_header or None,
             concat="final",
             parts={"ids": part_ids},
             state="receiving",
