@@ -58,6 +58,9 @@
         <source>Meanwhile the Feed&apos;s ages and the History&apos;s times go by the hub&apos;s clock.</source>
         <translation>إلى ذلك الحين، تُحسب أعمار المواد في الموجز وأوقات السجل بساعة المركز.</translation>
     </message>
+</context>
+<context>
+    <name>ClockWords</name>
     <message numerus="yes">
         <source>%Ln minutes</source>
         <translation>
@@ -5359,39 +5362,6 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
     <message>
         <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
         <translation>تاريخ التسجيل في المستقبل (ساعة المركز تشير إلى {hub_now})؛ ساعة هذا الحاسوب متأخرة عن ساعة المركز بمقدار {how_long}: تحقّق من التاريخ، واضبط الساعة في إعدادات التاريخ والوقت في النظام.</translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln minutes</source>
-        <translation>
-            <numerusform>%Ln دقيقة</numerusform>
-            <numerusform>دقيقة واحدة</numerusform>
-            <numerusform>دقيقتان</numerusform>
-            <numerusform>%Ln دقائق</numerusform>
-            <numerusform>%Ln دقيقة</numerusform>
-            <numerusform>%Ln دقيقة</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln hours</source>
-        <translation>
-            <numerusform>%Ln ساعة</numerusform>
-            <numerusform>ساعة واحدة</numerusform>
-            <numerusform>ساعتان</numerusform>
-            <numerusform>%Ln ساعات</numerusform>
-            <numerusform>%Ln ساعة</numerusform>
-            <numerusform>%Ln ساعة</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln days</source>
-        <translation>
-            <numerusform>%Ln يوم</numerusform>
-            <numerusform>يوم واحد</numerusform>
-            <numerusform>يومان</numerusform>
-            <numerusform>%Ln أيام</numerusform>
-            <numerusform>%Ln يومًا</numerusform>
-            <numerusform>%Ln يوم</numerusform>
-        </translation>
     </message>
 </context>
 <context>

@@ -2,7 +2,7 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en" sourcelanguage="en">
 <context>
-    <name>ClockWarning</name>
+    <name>ClockWords</name>
     <message numerus="yes">
         <source>%Ln minutes</source>
         <translation>
@@ -318,27 +318,6 @@
         <translation>
             <numerusform>This is too long: %Ln character, at most {limit}.</numerusform>
             <numerusform>This is too long: %Ln characters, at most {limit}.</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln minutes</source>
-        <translation>
-            <numerusform>%Ln minute</numerusform>
-            <numerusform>%Ln minutes</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln hours</source>
-        <translation>
-            <numerusform>%Ln hour</numerusform>
-            <numerusform>%Ln hours</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln days</source>
-        <translation>
-            <numerusform>%Ln day</numerusform>
-            <numerusform>%Ln days</numerusform>
         </translation>
     </message>
 </context>

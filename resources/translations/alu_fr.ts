@@ -58,6 +58,9 @@
         <source>Meanwhile the Feed&apos;s ages and the History&apos;s times go by the hub&apos;s clock.</source>
         <translation>En attendant, l’âge des sujets du Fil et les heures de l’Historique suivent l’horloge du hub.</translation>
     </message>
+</context>
+<context>
+    <name>ClockWords</name>
     <message numerus="yes">
         <source>%Ln minutes</source>
         <translation>
@@ -5203,27 +5206,6 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
     <message>
         <source>The recording date is in the future (the hub&apos;s clock says {hub_now}); this computer&apos;s clock is {how_long} behind the hub&apos;s: check the date, and set the clock right in the system&apos;s date and time settings.</source>
         <translation>La date d’enregistrement est dans le futur (l’horloge du hub indique {hub_now}) ; l’horloge de cet ordinateur retarde de {how_long} sur celle du hub&#x202f;: vérifiez la date, et remettez l’horloge à l’heure dans les réglages de date et d’heure du système.</translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln minutes</source>
-        <translation>
-            <numerusform>%Ln minute</numerusform>
-            <numerusform>%Ln minutes</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln hours</source>
-        <translation>
-            <numerusform>%Ln heure</numerusform>
-            <numerusform>%Ln heures</numerusform>
-        </translation>
-    </message>
-    <message numerus="yes">
-        <source>%Ln days</source>
-        <translation>
-            <numerusform>%Ln jour</numerusform>
-            <numerusform>%Ln jours</numerusform>
-        </translation>
     </message>
 </context>
 <context>

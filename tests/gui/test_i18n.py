@@ -180,6 +180,9 @@ def test_every_count_has_plural_forms_in_english_too() -> None:
          {2: "هل تريد إلغاء عمليتَي نقل؟", 3: "هل تريد إلغاء ٣ عمليات نقل؟",
           11: "هل تريد إلغاء ١١ عملية نقل؟", 100: "هل تريد إلغاء ١٠٠ عملية نقل؟"}),
         ("ar", "_Ago", "%Ln d ago", {1: "منذ يوم", 2: "منذ يومين", 6: "منذ ٦ أيام"}),
+        # how far the clock is off: the status bar and the upload form say it alike
+        ("fr", "ClockWords", "%Ln hours", {1: "1 heure", 2: "2 heures"}),
+        ("ar", "ClockWords", "%Ln days", {2: "يومان", 3: "٣ أيام", 11: "١١ يومًا"}),
     ],
 )  # fmt: skip
 def test_a_count_takes_the_languages_plural_form(

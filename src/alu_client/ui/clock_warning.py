@@ -9,7 +9,7 @@ saw a flash's time on the computer's own clock (the taskbar, a file's date) had 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
 from alu_client.core.store import Store
@@ -20,6 +20,21 @@ from alu_client.core.sync import SyncState
 CLOCK_WARN_S = 5 * 60.0
 # how often the kept offset is read again (ms): the sync measures it at each hub answer
 CHECK_MS = 60_000
+
+
+class ClockWords(QObject):
+    """How far a clock is off, in words ("2 hours"): the status bar's warning and the upload
+    form's refusal of a recording date say it alike. A QObject so that ``self.tr`` keeps the
+    plural forms (``pyside6-lupdate`` drops them from a module-level ``translate``)."""
+
+    def how_long(self, seconds: float) -> str:
+        minutes = round(seconds / 60)
+        if minutes < 120:
+            return self.tr("%Ln minutes", "", minutes)
+        hours = round(seconds / 3600)
+        if hours < 48:
+            return self.tr("%Ln hours", "", hours)
+        return self.tr("%Ln days", "", round(seconds / 86400))
 
 
 class ClockWarning(QLabel):
@@ -63,7 +78,7 @@ class ClockWarning(QLabel):
         self.setVisible(off)
         if offset is None or not off:
             return
-        how_long = self._how_long(abs(offset))
+        how_long = ClockWords().how_long(abs(offset))
         if offset < 0:  # the hub's clock behind this one's: this one is ahead
             text = self.tr("⚠ Clock %1 ahead")
             sentence = self.tr(
@@ -84,15 +99,6 @@ class ClockWarning(QLabel):
         self.setToolTip(tip)
         self.setAccessibleName(text.replace("%1", how_long))
         self.setAccessibleDescription(tip)
-
-    def _how_long(self, seconds: float) -> str:
-        minutes = round(seconds / 60)
-        if minutes < 120:
-            return self.tr("%Ln minutes", "", minutes)
-        hours = round(seconds / 3600)
-        if hours < 48:
-            return self.tr("%Ln hours", "", hours)
-        return self.tr("%Ln days", "", round(seconds / 86400))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:

@@ -59,6 +59,7 @@ from ...core.uploads import (
     long_text,
 )
 from .. import colors, formats, plain_text
+from ..clock_warning import ClockWords
 from ..delegates_items import priority_name
 from ..media_text import media_problem
 from ..models import OBJECT_ROLE
@@ -571,17 +572,8 @@ class UploadForm(QWidget):
             )
         return text.format(
             hub_now=formats.isolated(QLocale().toString(hub_now, QLocale.FormatType.ShortFormat)),
-            how_long=self._how_long(abs(offset)),
+            how_long=ClockWords().how_long(abs(offset)),
         )
-
-    def _how_long(self, seconds: float) -> str:
-        minutes = round(seconds / 60)
-        if minutes < 120:
-            return self.tr("%Ln minutes", "", minutes)
-        hours = round(seconds / 3600)
-        if hours < 48:
-            return self.tr("%Ln hours", "", hours)
-        return self.tr("%Ln days", "", round(seconds / 86400))
 
     def show_error(self, name: str, message: str) -> None:
         label = self.errors.get(name)
