@@ -23,6 +23,7 @@ from alu_client.ui.models import STATE_ROLE
 from alu_client.ui.models.items import COL_PRIORITY, COL_PUBLISHED, COL_STATE, COL_TITLE
 from alu_client.ui.tasks import TaskRunner
 from alu_client.ui.views.feed import FeedPanel
+from alu_client.ui.views.filters import FilterBar
 from tests.gui.conftest import DARK, contrast, press_shortcut
 from tests.gui.test_combo import fits, painted_label
 from tests.gui.test_upload_form_fields import laid_out
@@ -420,6 +421,28 @@ def test_a_narrow_window_keeps_room_to_type_a_search(
     qtbot.wait(50)
     em = feed.filters.search.fontMetrics().averageCharWidth()
     assert feed.filters.search.width() >= 16 * em
+
+
+def test_at_a_large_font_the_filters_fit_the_screen(qtbot: Any, qapp: QApplication) -> None:
+    # a desktop font of 24 pt: the search box's and filters' floors (56 characters) made the
+    # window 1069 px wide at least, more than a 1024 px screen (its right part out of sight)
+    normal = qapp.font()
+    big = QFont(normal)
+    big.setPointSize(24)
+    qapp.setFont(big)
+    try:
+        bar = FilterBar()
+        qtbot.addWidget(bar)
+        bar.show()
+        screen = bar.screen().availableGeometry().width()
+        em = bar.fontMetrics().averageCharWidth()
+        assert 56 * em > screen  # (those floors alone would not fit)
+        assert bar.minimumSizeHint().width() <= screen * 0.9
+        assert bar.search.minimumWidth() >= 2 * bar.language.minimumWidth() > 4 * em
+        bar.resize(bar.minimumSizeHint().width(), 60)
+        qtbot.waitUntil(lambda: bar.search.width() >= bar.search.minimumWidth())
+    finally:
+        qapp.setFont(normal)
 
 
 def test_filters_cut_in_a_narrow_window_end_with_an_ellipsis(

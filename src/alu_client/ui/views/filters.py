@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from alu_client.core.library import Library, Query
@@ -28,6 +28,11 @@ from ..widgets.combo import ElidingComboBox
 DATE_RANGES = ("all", "today", "24h", "7d")
 PRIORITY_KEYS = ("flash", "urgent", "routine")
 SEARCH_DELAY_MS = 250
+# the smallest widths of the search box and of each filter, in average characters of the font
+FLOOR_SEARCH = 16
+FLOOR_FILTER = 8
+# at most this part of the screen's width for those floors together (a large font)
+FLOORS_OF_SCREEN = 0.6
 T = TypeVar("T")
 
 
@@ -139,16 +144,10 @@ class FilterBar(QWidget):
         self._debounce.timeout.connect(self.changed)
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.search.returnPressed.connect(self._search_now)
-        # In a narrow window the filters give way before the search box (it kept 28 px, its
-        # clear button only, in French at 800 px): the box keeps room for a few words, the
-        # filters shrink from their whole choices down to a short start of them, which ends
-        # with "…" (the whole choice in the tooltip)
-        em = self.fontMetrics().averageCharWidth()
-        self.search.setMinimumWidth(16 * em)
         for box in self._boxes():
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            box.setMinimumWidth(8 * em)
             box.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self._set_floors()
         self.find_action = QAction(self)
         self.find_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
         self.find_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -163,6 +162,26 @@ class FilterBar(QWidget):
         for box in self._boxes():
             layout.addWidget(box)
         self._retranslate()
+
+    def _set_floors(self) -> None:
+        """In a narrow window the filters give way before the search box (it kept 28 px, its
+        clear button only, in French at 800 px): the box keeps room for a few words (16
+        characters), the filters shrink from their whole choices down to a short start of them
+        (8), which ends with "…" (the whole choice in the tooltip). At a large font those floors
+        (56 characters) made the window wider than a 1024 px screen (1069 px at 24 pt): there
+        they shrink so that together they take at most ``FLOORS_OF_SCREEN`` of its width."""
+        em = self.fontMetrics().averageCharWidth()
+        screen = self.screen()
+        if screen is not None:
+            room = int(screen.availableGeometry().width() * FLOORS_OF_SCREEN)
+            em = max(1, min(em, room // (FLOOR_SEARCH + FLOOR_FILTER * len(self._boxes()))))
+        self.search.setMinimumWidth(FLOOR_SEARCH * em)
+        for box in self._boxes():
+            box.setMinimumWidth(FLOOR_FILTER * em)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._set_floors()  # (the screen it shows on is known now)
+        super().showEvent(event)
 
     def _boxes(self) -> tuple[QComboBox, ...]:
         return (self.language, self.category, self.region, self.priority, self.dates)
@@ -279,6 +298,8 @@ class FilterBar(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self._retranslate()
+        elif event.type() == QEvent.Type.FontChange:
+            self._set_floors()
         super().changeEvent(event)
 
 
