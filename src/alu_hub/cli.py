@@ -38,6 +38,13 @@ def default_data_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_data_dir("alu-hub", appauthor=False))
 
 
+def demo_data_dir() -> Path:
+    """Where ``alu-hub demo`` keeps its hub without ``--data``: the user's own data folder,
+    never ``ALU_HUB_DATA`` — set for a real hub's commands, it put a demo hub with public
+    passwords inside the real one's folder (and its backups)."""
+    return Path(platformdirs.user_data_dir("alu-hub", appauthor=False)) / "demo"
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     data = Path(args.data).expanduser() if args.data else default_data_dir()
     base = Settings.from_env(data)
@@ -825,7 +832,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _check_port(args.port)
     _check_free(args.host, args.port)  # before seeding and the banner: one line, exit 1
     if not args.data:
-        args.data = str(default_data_dir() / "demo")
+        args.data = str(demo_data_dir())
     # the demo seed makes its clips two at a time on threads: in place, no worker process
     settings = replace(_settings(args), media_workers=0)
     _check_database_url(settings)

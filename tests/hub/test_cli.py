@@ -14,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, text
 
+from alu_hub import cli as hub_cli_module
 from alu_hub.app import build_hub, create_app
 from alu_hub.db import Database, SchemaTooNew
 from alu_hub.demo import DEMO_MARK, MEMBERS, NotADemoHub, claim_for_demo, ensure_member, seed_demo
@@ -370,6 +371,19 @@ def test_alu_hub_demo_refuses_a_real_hubs_folder_and_changes_nothing(
     assert folder() == before
     listed = hub_cli("member", "list", "--data", str(data)).stdout.splitlines()
     assert [line.split()[0] for line in listed] == ["ktn", "ops"]
+
+
+def test_alu_hub_demo_keeps_out_of_the_folder_alu_hub_data_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ALU_HUB_DATA`` set for a real hub's commands (a unit, the operator's profile), then
+    ``alu-hub demo``: the demo hub, with its public passwords, was made inside the real hub's
+    folder (``/srv/alu-hub/demo``, in its backups). It goes to the user's own data folder, as
+    README says (``~/.local/share/alu-hub/demo`` on Linux)."""
+    monkeypatch.setenv("ALU_HUB_DATA", str(tmp_path / "real"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert hub_cli_module.demo_data_dir() == tmp_path / "share" / "alu-hub" / "demo"
+    assert hub_cli_module.default_data_dir() == tmp_path / "real"  # (the other commands')
 
 
 def test_database_newer_than_the_hub_is_refused(tmp_path: Path) -> None:
