@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,25 @@ def test_a_library_file_that_is_no_longer_the_items_is_not_copied(tmp_path: Path
     assert list(playout.iterdir()) == []  # no temporary file left either
     library.write_bytes(b"the item's bytes")
     assert copy_into(library, playout, item_sha) == (playout / "lagos.mp4", True)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_the_copy_has_the_mode_a_download_gets(tmp_path: Path) -> None:
+    # the copy was 0600 (a temporary file's), a download 0644 under the usual umask: a copy
+    # into a shared playout folder could not be read by the colleagues and the playout server
+    library = tmp_path / "downloads" / "lagos.mp4"
+    library.parent.mkdir()
+    library.write_bytes(b"the item's bytes")
+    playout = tmp_path / "playout"
+    playout.mkdir()
+    old = os.umask(0o022)
+    try:
+        copy, copied = copy_into(library, playout, None)
+        os.umask(0o027)  # another umask, another mode: the umask's, not a fixed one
+        other = tmp_path / "other"
+        other.mkdir()
+        second, _ = copy_into(library, other, None)
+    finally:
+        os.umask(old)
+    assert copied and stat.S_IMODE(copy.stat().st_mode) == 0o644
+    assert stat.S_IMODE(second.stat().st_mode) == 0o640

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from ..core.durable import fsync, fsync_dir
@@ -33,8 +33,7 @@ def copy_into(library_file: Path, folder: Path, sha256: str | None) -> tuple[Pat
             f"{one_line(str(dest))} is already there and is another file; nothing was copied. "
             "Move it away, or choose another --dest."
         )
-    fd, name = tempfile.mkstemp(prefix=f".{library_file.name}.", suffix=".part", dir=folder)
-    tmp = Path(name)
+    fd, tmp = _new_temp(folder, library_file.name)
     try:
         with os.fdopen(fd, "wb") as out, open(library_file, "rb") as src:
             h = hashlib.sha256()
@@ -56,6 +55,20 @@ def copy_into(library_file: Path, folder: Path, sha256: str | None) -> tuple[Pat
         raise
     fsync_dir(folder)
     return dest, True
+
+
+def _new_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file in ``folder`` to write the copy into, with the mode the umask gives (0644 on
+    a default account), as a download's: ``tempfile.mkstemp`` made it 0600, so the copy in a
+    shared playout folder could not be read by colleagues."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.part"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def _name_without_overwriting(tmp: Path, dest: Path) -> None:
