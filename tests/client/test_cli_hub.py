@@ -877,7 +877,11 @@ def test_get_takes_the_beginning_of_an_id(live_hub: LiveHub, clip: Path, tmp_pat
     assert two.returncode == 2, two.stderr
     assert f"'feed0' begins the ids of {twins[0].id}, {twins[1].id}: type more" in two.stderr
     assert two.stdout == ""
-    # too short to be taken as a beginning: the hub judges it as an id (there is none)
+    # too short to be taken as a beginning: said so, with what to type (it was sent to the hub,
+    # which said "There is no item with this id", exit 1 — though many ids begin so)
     short = alu(home, "get", item_id[:3])
-    assert short.returncode == 1 and short.stdout == ""
-    assert "There is no item with this id. `alu feed` shows the items' ids." in short.stderr
+    assert short.returncode == 2 and short.stdout == ""
+    assert (
+        f"alu: {item_id[:3]!r} is too short to name an item: type its whole id or its first 4 "
+        "characters or more (`alu feed` shows the ids)."
+    ) in short.stderr

@@ -109,10 +109,17 @@ def _item_id(services: Services, typed: str) -> str:
     the library, as one types a short git commit; else ``typed`` itself, for the hub to judge.
     A beginning no item of the library has is looked for again after a feed sync (as `alu feed`
     does: right after `alu login` the library is empty). CliError (exit status 2) when several
-    ids begin with it; (1) when the feed could not be synced to look."""
+    ids begin with it or it is shorter than 4 characters; (1) when the feed could not be synced
+    to look."""
     typed = typed.strip()
-    if len(typed) < SHORT_ID or services.library.get(typed) is not None:
+    if services.library.get(typed) is not None:
         return typed
+    if len(typed) < SHORT_ID:  # ("a": the hub said "There is no item with this id", exit 1)
+        raise CliError(
+            f"{one_line(typed)!r} is too short to name an item: type its whole id or its first "
+            f"{SHORT_ID} characters or more (`alu feed` shows the ids).",
+            2,
+        )
     found = services.library.ids_beginning(typed, limit=3)
     if not found and len(typed) < WHOLE_ID:
         _, problem, _ = _sync_feed(services)
