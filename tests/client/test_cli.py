@@ -111,6 +111,12 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["--bogus"], "unrecognized arguments: --bogus; see alu --help"),
         (["fetch", "--bogus"], "unrecognized arguments: --bogus; see alu fetch --help"),
         (["put", "--bogus=1"], "unrecognized arguments: --bogus; see alu put --help"),
+        # before the verb, with a value: "argument command: invalid choice: 'x'"
+        (
+            ["--bogus", "x", "whoami"],
+            "unrecognized arguments: --bogus (a verb's options go "
+            "after it: alu VERB --option); see alu --help",
+        ),
         # "unrecognized arguments: -2M": the rate taken for an option
         (["queue", "limit", "3", "-2M"], "can't read '-2M' as a rate"),
     ],
@@ -123,6 +129,26 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, args: list[str], message:
     lines = r.stderr.strip().splitlines()
     # (argparse's own errors, --segments 0 among them, came after three lines of usage)
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_data_before_the_verb_names_the_data_folder(tmp_path: Path) -> None:
+    # README: "--data DIR / ALU_CLIENT_HOME=DIR"; `alu --data DIR whoami` said "invalid
+    # choice: 'DIR'" (only alu-client had --data). Relative, it is the caller's folder's.
+    (tmp_path / "work").mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", "--data", "desk", "queue", "list"],
+        env={**os.environ, "ALU_CLIENT_HOME": str(tmp_path / "other")},
+        cwd=tmp_path / "work", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "work" / "desk" / "data" / "library.sqlite3").is_file()
+    assert not (tmp_path / "other").exists()
+    # a transfer verb after it still gets the transfer verbs' parser (its own errors)
+    r = run_alu(tmp_path / "home", "--data", str(tmp_path / "desk"), "fetch")
+    assert r.returncode == 2
+    assert (
+        r.stderr == "alu: the following arguments are required: url, dest; see alu fetch --help\n"
+    )
 
 
 def test_every_verbs_parse_errors_are_one_line(tmp_path: Path) -> None:

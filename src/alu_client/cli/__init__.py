@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Final, NoReturn, TextIO
 
 from ..core.fstype import UnsuitableDataFolder
@@ -75,6 +76,12 @@ def build_parser(*, transfers_only: bool = False) -> argparse.ArgumentParser:
     line that names one of them)."""
     p = _Parser(prog="alu", description="ALU Desk on the command line.")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (no secrets)")
+    # as alu-client's: README's "--data DIR / ALU_CLIENT_HOME=DIR" ("invalid choice: '/tmp/x'")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="data folder (the same as ALU_CLIENT_HOME=DIR; before the verb)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     transfer_verbs.register(sub)
     if not transfers_only:
@@ -168,10 +175,38 @@ def _unknown_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[s
     return unknown
 
 
+def _leading_unknown(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The options before the verb that ``alu`` itself does not know (a verb's go after it)."""
+    known = set(parser._option_string_actions)
+    unknown = []
+    for arg in argv:
+        if not arg.startswith("-") or arg == "--":
+            break
+        name = arg.partition("=")[0]
+        if not (
+            name in known or (name.startswith("--") and any(o.startswith(name) for o in known))
+        ):
+            unknown.append(name)
+    return unknown
+
+
+def _leading_said(options: list[str]) -> str:
+    return (
+        f"unrecognized arguments: {' '.join(options)} (a verb's options go after it: "
+        "alu VERB --option)"
+    )
+
+
 def _verb(argv: list[str]) -> str | None:
-    """The verb a command line names: its first word that is not an option (``alu``'s own
-    are -v and -h, which take no value)."""
-    return next((arg for arg in argv if not arg.startswith("-")), None)
+    """The verb a command line names: its first word that is not an option or the value of
+    ``alu``'s ``--data`` (its -v and -h take no value)."""
+    words = iter(argv)
+    for arg in words:
+        if not arg.startswith("-"):
+            return arg
+        if len(arg) > 2 and "--data".startswith(arg):  # (argparse takes --dat for --data)
+            next(words, None)
+    return None
 
 
 def _said_errors() -> tuple[type[BaseException], ...]:
@@ -208,7 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         strangers = _unknown_options(parser, argv)
         if strangers and e.message.startswith("the following arguments are required"):
             e.message = f"unrecognized arguments: {' '.join(strangers)}"
+        # `alu --bogus x whoami`, `alu --data DIR whoami`: argparse took the option's value
+        # for the verb ("invalid choice: '/tmp/x'") and never named the option
+        leading = _leading_unknown(parser, argv)
+        if leading and e.message.startswith("argument command: invalid choice"):
+            e.message = _leading_said(leading)
         return e.say()
+    if args.data:
+        os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s"
