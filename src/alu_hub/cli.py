@@ -380,9 +380,9 @@ def _read_password(args: argparse.Namespace) -> str:
         except EOFError:  # Ctrl-D at the prompt
             raise Refused("no password was given; nothing was changed.", 2) from None
         if password != again:
-            raise SystemExit("alu-hub: the two passwords differ; nothing was changed.")
-    if len(password) < 4:
-        raise SystemExit("alu-hub: a password needs at least 4 characters.")
+            raise Refused("the two passwords differ; nothing was changed.", 2)
+    if len(password) < 4:  # (input it cannot take: exit 2, as a bad name or country; was 1)
+        raise Refused("a password needs at least 4 characters; nothing was changed.", 2)
     return password
 
 
@@ -708,6 +708,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
+    # the option's own words first, as member add's ("country must be a two-letter code like
+    # KE, not 'KENYA'" quoted what the operator had not typed)
+    if args.country and (unknown := country_problem(args.country.strip())) is not None:
+        return _refuse(f"{unknown} Nothing was published.")
     try:
         # strictly, as a member's upload is: a text over its limit, a country that is not a
         # two-letter code, refused (they were cut: a script of 25,000 characters stored as
@@ -715,8 +719,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
         check_metadata(meta)
     except PublishError as e:
         return _refuse(f"{e} Nothing was published.")
-    if args.country and (unknown := country_problem(args.country.strip())) is not None:
-        return _refuse(f"{unknown} Nothing was published.")
     try:
         fields = ItemFields.from_metadata(meta, default_title=src.stem, country="")
         hub = _hub(args, check_storage=True)

@@ -150,8 +150,15 @@ def test_publish_refuses_what_it_would_have_cut(tmp_path: Path, clip: Path) -> N
         ),
         (["--title", "A" * 600], "The title is too long (600 characters; at most 500)."),
         (["--slug", "S" * 201], "The slug is too long (201 characters; at most 200)."),
-        (["--country", "Nigeria"], "country must be a two-letter code like KE, not 'NIGERIA'."),
-        (["--country", "K1"], "country must be a two-letter code like KE, not 'K1'."),
+        # the words member add says, quoting what was typed (it said "… not 'NIGERIA'.")
+        (
+            ["--country", "Nigeria"],
+            "--country takes a country's ISO 3166 two-letter code, e.g. KE, not 'Nigeria'.",
+        ),
+        (
+            ["--country", "K1"],
+            "--country takes a country's ISO 3166 two-letter code, e.g. KE, not 'K1'.",
+        ),
     ):
         args = ["publish", str(clip), "--data", str(data), "--title", "Floods", *extra]
         r = hub_cli(*args)

@@ -784,9 +784,11 @@ def test_a_password_with_no_terminal_to_ask_it_on_is_one_line_and_makes_no_hub(
         r = run(*add, env=env, stdin=stdin)
         assert (r.returncode, r.stderr) == (2, NO_TERMINAL)
         assert not data.exists()
-    # a password refused is refused before the hub is made too
+    # a password refused is refused before the hub is made too; exit 2, as any input the
+    # command cannot take (it was 1, as for a hub that failed)
     r = run(*add, "--password-stdin", env=env, stdin="pw\n")
-    assert r.returncode == 1 and said(r) == ["alu-hub: a password needs at least 4 characters."]
+    assert r.returncode == 2
+    assert said(r) == ["alu-hub: a password needs at least 4 characters; nothing was changed."]
     assert not data.exists()
     assert add_member(data, env).returncode == 0
     r = run("member", "password", "ktn", "--data", str(data), env=env, stdin="new-pa55\n")
