@@ -92,7 +92,7 @@ def sign_in(body: SessionIn, request: Request, hub: HubDep) -> SessionOut:
     address = request.client.host if request.client else None
     attempt = signin.begin(hub.db, hub.settings, body.username, address)
     out: SessionOut | None = None
-    with hub.db.session() as s:
+    with auth.check_turn(), hub.db.session() as s:
         try:
             member = auth.check_credentials(s, body.username, body.password)
         except auth.AccountDisabled:

@@ -7,12 +7,16 @@ path, member and expiry, for tools that cannot send a header (a media player).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +28,22 @@ from .lru import Lru
 from .models import Member, Token, utcnow
 
 _hasher = PasswordHasher()
+
+#: At most this many Argon2 sign-in checks at once in one hub process; the others wait their
+#: turn before they take a database connection. Each check takes the hasher's memory_cost
+#: (64 MiB) and runs on one of the server's 40 worker threads: 31 members signing in at once
+#: peaked a hub at 1.4 GB, 60 wrong passwords (no account needed) at 1.8 GB. More at once
+#: does not make them faster than the cores can (each is 4 lanes already).
+CHECKS_AT_ONCE = max(2, min(4, (os.cpu_count() or 2) // 2))
+_check_turns = threading.BoundedSemaphore(CHECKS_AT_ONCE)
+
+
+@contextlib.contextmanager
+def check_turn() -> Iterator[None]:
+    """A turn to check a password (``check_credentials``): taken before the sign-in opens its
+    database session, so that the ones waiting hold no connection of the pool."""
+    with _check_turns:
+        yield
 
 
 @functools.cache
@@ -54,7 +74,7 @@ def check_credentials(s: Session, username: str, password: str) -> Member | None
     same time whichever part was wrong (no user enumeration by timing or by answer). Raises
     ``AccountDisabled`` when they match a disabled member: told its password was wrong, a
     member tried others until the sign-in limit locked it out (said only to who knows the
-    password)."""
+    password). Callers hold a ``check_turn()``."""
     member = s.execute(select(Member).where(Member.username == username)).scalar_one_or_none()
     stored = member.password_hash if member is not None else _dummy_hash()
     ok: bool

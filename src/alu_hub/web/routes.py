@@ -193,7 +193,7 @@ def _check(hub: Hub, username: str, password: str, address: str | None, device: 
         if e.status != 429:
             raise
         return _SignIn("too_many", retry_after=e.headers.get("Retry-After", ""))
-    with hub.db.session() as s:
+    with auth.check_turn(), hub.db.session() as s:
         try:
             member = auth.check_credentials(s, username, password)
         except auth.AccountDisabled:
