@@ -192,8 +192,13 @@ def _no_hub(settings: Settings) -> str | None:
     if url.get_backend_name() == "sqlite":
         if url.database and Path(url.database).is_file():
             return None
-        what = "no hub.sqlite3 there" if not settings.database_url else f"no {url.database}"
-        return f"No hub in {data} ({what}): is --data right? {_NEW_HUB}"
+        if settings.database_url:  # the operator's SQLite URL, not --data, names it
+            return (
+                f"No hub database at {url.database}: is ALU_HUB_DATABASE_URL (or "
+                "--database-url) right? `alu-hub serve` or `alu-hub member add` with it "
+                "creates one."
+            )
+        return f"No hub in {data} (no hub.sqlite3 there): is --data right? {_NEW_HUB}"
     engine = create_engine(settings.db_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -1123,7 +1128,15 @@ def _one_line(e: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
                 "ALU_HUB_DATABASE_URL (user, password, database name) and that the server runs.",
                 1,
             )
-        where = make_url(url).database if url else _settings(args).data_dir / "hub.sqlite3"
+        if url:  # a SQLite file the operator named: their URL, not --data, is to check
+            where = make_url(url).database
+            return (
+                f"The hub database {where} cannot be used ({reason}): check "
+                "ALU_HUB_DATABASE_URL (or --database-url) — its folder must exist and be "
+                "writable — or leave it unset for the database in the data folder.",
+                2 if where and not Path(where).parent.is_dir() else 1,
+            )
+        where = _settings(args).data_dir / "hub.sqlite3"
         return (
             f"The hub database {where} cannot be used ({reason}): is --data right? If it is "
             "damaged, restore it from a backup.",

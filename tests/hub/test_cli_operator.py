@@ -524,6 +524,23 @@ def test_a_database_the_hub_cannot_read_is_one_line(tmp_path: Path) -> None:
         f"alu-hub: The hub database {damaged / 'hub.sqlite3'} cannot be used (file is not a "
         "database): is --data right? If it is damaged, restore it from a backup."
     ]
+    # a SQLite URL of the operator's, in a folder that does not exist: their URL is named,
+    # not --data, and no backup is to restore (exit 2: input to fix)
+    missing = tmp_path / "no-such-folder" / "hub.db"
+    env = {"ALU_HUB_DATABASE_URL": f"sqlite:///{missing}"}
+    r = run("member", "list", "--data", str(damaged), env=env)
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: No hub database at {missing}: is ALU_HUB_DATABASE_URL (or --database-url) "
+        "right? `alu-hub serve` or `alu-hub member add` with it creates one."
+    ]
+    r = run("serve", "--data", str(damaged), "--port", "1", env=env)
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: The hub database {missing} cannot be used (unable to open database file): "
+        "check ALU_HUB_DATABASE_URL (or --database-url) — its folder must exist and be "
+        "writable — or leave it unset for the database in the data folder."
+    ]
 
 
 # --- 5. a store that cannot be used stops serve and publish ---------------------------------------
