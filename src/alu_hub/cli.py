@@ -1136,9 +1136,9 @@ def _one_line(e: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
                 "writable — or leave it unset for the database in the data folder.",
                 2 if where and not Path(where).parent.is_dir() else 1,
             )
-        where = _settings(args).data_dir / "hub.sqlite3"
+        in_folder = _settings(args).data_dir / "hub.sqlite3"
         return (
-            f"The hub database {where} cannot be used ({reason}): is --data right? If it is "
+            f"The hub database {in_folder} cannot be used ({reason}): is --data right? If it is "
             "damaged, restore it from a backup.",
             1,
         )
