@@ -666,9 +666,11 @@ def _read_text(path: str, option: str) -> str:
     member as an invisible first character of the script."""
     try:
         return Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SystemExit(
-            f"alu-hub: {path} is not UTF-8 text; save it as UTF-8 and publish again."
+    except UnicodeDecodeError:  # (exit 2 as the other refusals; it was 1)
+        raise Refused(
+            f"{option} {path} is not UTF-8 text: save it as UTF-8 and publish again. Nothing "
+            "was published.",
+            2,
         ) from None
     except OSError as e:  # (it was a raw "[Errno 2] No such file or directory: …")
         why = "there is no such file" if isinstance(e, FileNotFoundError) else e.strerror or e

@@ -205,9 +205,10 @@ def test_publish_takes_the_restrictions_from_a_file(tmp_path: Path, clip: Path) 
     )
     terms.write_bytes("Interdit au Sénégal".encode("latin-1"))
     r = hub_cli(*publish, "--restrictions-file", str(terms))
-    assert (r.returncode, r.stderr.strip()) == (
-        1,
-        f"alu-hub: {terms} is not UTF-8 text; save it as UTF-8 and publish again.",
+    assert (r.returncode, r.stderr.strip()) == (  # (exit 2, as the other refusals: was 1)
+        2,
+        f"alu-hub: --restrictions-file {terms} is not UTF-8 text: save it as UTF-8 and publish "
+        "again. Nothing was published.",
     )
     r = hub_cli(*publish, "--restrictions", "No access Kenya", "--restrictions-file", str(terms))
     assert r.returncode == 2 and "not allowed with argument" in r.stderr, r.stderr

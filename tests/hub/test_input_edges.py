@@ -427,7 +427,7 @@ def test_publish_refuses_text_that_is_not_utf8_in_one_line(
     r = hub_cli(
         tmp_path / "hub", "publish", str(video), "--title", "Fire", "--script-file", str(script)
     )
-    one_line_refusal(r, f"{script} is not UTF-8 text", status=1)
+    one_line_refusal(r, f"--script-file {script} is not UTF-8 text", status=2)
 
 
 def test_publish_takes_a_file_whose_name_is_not_utf8(
