@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from alu_hub.media import generate_clip
 from alu_hub.models import Token
 from tests.support.livehub import LiveHub, start_hub
+from tests.support.waiting import wait_until
 
 PASSWORD = "pw-cli-hub-1"
 
@@ -885,3 +887,87 @@ def test_get_takes_the_beginning_of_an_id(live_hub: LiveHub, clip: Path, tmp_pat
         f"alu: {item_id[:3]!r} is too short to name an item: type its whole id or its first 4 "
         "characters or more (`alu feed` shows the ids)."
     ) in short.stderr
+
+
+def _member_uploads(home: Path) -> list[str]:
+    return sorted(i["title"] for i in feed(home) if i["kind"] == "member_upload")
+
+
+def _watch_until_sent(home: Path, sent: Path) -> None:
+    """`alu watch run` until the hot folder has moved its file to ``sent``."""
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "alu_client.cli", "watch", "run"],
+        env={**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: sent.exists() or engine.poll() is not None, 60, interval=0.2,
+                   what=f"{sent.name} moved to sent/")  # fmt: skip
+    finally:
+        engine.send_signal(signal.SIGINT)
+        _out, err = engine.communicate(timeout=60)
+    assert sent.exists(), err
+
+
+def test_a_clip_put_from_a_hot_folder_is_not_sent_again_by_the_hot_folder(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # `alu put hot/c7.mp4`, then `alu watch run`: two items ("Put first" and "c7") of the
+    # same bytes, which crossed the link twice
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    ok(alu(home, "watch", "add", str(hot), "--default", "language=en", "--settle", "0.3"))
+    clip = hot / "c7.mp4"
+    generate_clip(clip, seconds=1.0, width=320, height=240, seed=71)
+    assert "published as item" in ok(alu(home, "put", str(clip), "--title", "Put first"))
+
+    _watch_until_sent(home, hot / "sent" / "c7.mp4")
+    assert _member_uploads(home) == ["Put first"]
+    assert "(1 sent, 0 errors)" in ok(alu(home, "watch", "list"))
+
+    # the other way: `put` of the clip the hot folder moved sends it, as asked, and says so
+    r = alu(home, "put", str(hot / "sent" / "c7.mp4"), "--title", "Put again")
+    assert "published as item" in ok(r)
+    assert "c7.mp4: the same content was already sent from this workstation as “Put first”" in (
+        r.stderr
+    )
+    assert _member_uploads(home) == ["Put again", "Put first"]
+
+
+def test_a_clip_put_while_watch_run_watches_its_folder_is_one_item(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # `alu put hot/c6.mp4` handing its job to the running `alu watch run`: items "Put by hand"
+    # and "c6" (the hot folder took the file once it settled, the put still on its way or sent)
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    ok(alu(home, "watch", "add", str(hot), "--default", "language=en", "--settle", "4"))
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "alu_client.cli", "watch", "run"],
+        env={**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert engine.stdout is not None and "engine running" in engine.stdout.readline()
+        clip = hot / "c6.mp4"
+        generate_clip(clip, seconds=1.0, width=320, height=240, seed=61)
+        r = alu(home, "put", str(clip), "--title", "Put by hand")
+        assert "published as item" in ok(r)
+        sent = hot / "sent" / "c6.mp4"
+        wait_until(lambda: sent.exists() or engine.poll() is not None, 60, interval=0.2,
+                   what="c6.mp4 moved to sent/")  # fmt: skip
+    finally:
+        engine.send_signal(signal.SIGINT)
+        _out, err = engine.communicate(timeout=60)
+    assert sent.exists(), err
+    assert len(_member_uploads(home)) == 1

@@ -358,6 +358,89 @@ def test_a_copy_of_a_file_whose_upload_fails_is_not_archived_as_already_sent(
     assert not (hot_dir / "sent").exists()
 
 
+def _put_by_hand(uploads: Uploads, path: Path, title: str, profile: str = PROFILE) -> int:
+    """An upload of ``path`` as `alu put` or the app's upload form queue it (no hot folder)."""
+    return uploads.queue.add_upload(
+        path,
+        ENDPOINT,
+        {"title": title, "sha256": sha(path)},
+        label=title,
+        extra={"profile": profile, "publish_wait": 60},
+    )
+
+
+def test_a_file_put_by_hand_before_is_moved_to_sent_as_already_sent(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    # `alu put hot/c7.mp4` and then the hot folder: the clip was published twice (two items)
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "c7.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    tid = _put_by_hand(uploads, clip, "Put first")
+    uploads.queue.transfers.finish(tid, "done", result={"state": "published"})
+
+    scan_until(hot, lambda: (hot_dir / "sent" / "c7.mp4").exists(), what="moved as sent")
+    assert uploads.count() == 0
+    [row] = rows(hot, folder)
+    assert row.state == "sent" and row.transfer_id is None
+    assert row.error == "Not uploaded again: the same content was already sent as “Put first”."
+
+
+def test_a_file_being_put_by_hand_waits_for_that_upload_and_is_not_moved_from_under_it(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path
+) -> None:
+    # `alu put` handing the job to the running `alu watch run`: items "Put by hand" and "c6"
+    folder = hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "c6.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    tid = _put_by_hand(uploads, clip, "Put by hand")
+    scan_times(hot, 5)  # queued, then active, then paused: its end decides
+    for state in ("active", "paused"):
+        assert uploads.queue.transfers.set_state(tid, state, only_from=("queued", "active"))
+        scan_times(hot, 3)
+    assert uploads.count() == 0 and rows(hot, folder) == [] and clip.exists()
+
+    uploads.queue.transfers.finish(tid, "done", result={"state": "published"})
+    scan_until(hot, lambda: (hot_dir / "sent" / "c6.mp4").exists(), what="moved as sent")
+    assert uploads.count() == 0
+    assert [r.state for r in rows(hot, folder)] == ["sent"]
+
+
+@pytest.mark.parametrize("end", ["failed", "canceled", "refused"])
+def test_a_file_whose_upload_by_hand_did_not_publish_it_is_sent_by_the_hot_folder(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, end: str
+) -> None:
+    hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "clip.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    tid = _put_by_hand(uploads, clip, "By hand")
+    scan_times(hot, 3)
+    assert uploads.count() == 0  # (on its way: waited for)
+    if end == "refused":  # the hub had the bytes and refused them (not a video, …)
+        uploads.queue.transfers.finish(tid, "done", result={"state": "failed", "error": "No."})
+    else:
+        uploads.queue.transfers.finish(tid, end, error="The hub was away.")
+    scan_until(hot, lambda: uploads.count() == 1, what="sent in its own right")
+    assert uploads.calls[0][0] == clip
+
+
+def test_an_upload_by_hand_of_another_profile_or_of_other_bytes_does_not_count(
+    hot: HotFolders, uploads: Uploads, hot_dir: Path, tmp_path: Path
+) -> None:
+    hot.add_folder(hot_dir, settle_seconds=0)
+    clip = hot_dir / "clip.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    elsewhere = tmp_path / "other.mp4"
+    elsewhere.write_bytes(os.urandom(20_000))
+    for tid in (
+        _put_by_hand(uploads, clip, "Another member's", profile="another"),
+        _put_by_hand(uploads, elsewhere, "Other bytes"),
+    ):
+        uploads.queue.transfers.finish(tid, "done", result={"state": "published"})
+    scan_until(hot, lambda: uploads.count() == 1, what="sent")
+    assert uploads.calls[0][0] == clip
+
+
 def test_temporary_hidden_and_sidecar_files_are_ignored(
     hot: HotFolders, uploads: Uploads, hot_dir: Path
 ) -> None:

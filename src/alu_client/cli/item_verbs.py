@@ -15,6 +15,7 @@ from ..core.lockfile import EngineBusy
 from ..core.plain_text import one_line
 from ..core.rules import RuleStore
 from ..core.services import AlreadyDownloaded, Services
+from ..core.store.transfers import Transfer
 from ..core.sync import ChangesRead, HistoryEvent, SyncState
 from ..core.uploads import (
     FieldError,
@@ -257,7 +258,10 @@ def cmd_put(args: argparse.Namespace) -> int:
                 )
                 tid = sent.id
             elif open_one is None:
+                before = _sent_from_here(services, digest)
                 tid = services.upload(path, fields, sha256=digest)
+                if before is not None:
+                    _say_sent_again(path, before, tid)
             else:
                 tid = open_one.id
                 kept = open_one.options.get("metadata", {})
@@ -284,6 +288,27 @@ def cmd_put(args: argparse.Namespace) -> int:
     finally:
         services.stop()
     return 0
+
+
+def _sent_from_here(services: Services, digest: str) -> Transfer | None:
+    """This profile's upload of the same bytes from this data folder under another path (a
+    hot folder's, another `put`, the upload form's), sent or on its way; not one the hub
+    refused. `put` sends as asked, but says so: that is a second item of the clip."""
+    for t in services.uploads_of_content([digest]).get(digest.lower(), []):
+        if not (t.state == "done" and t.result.get("state") == "failed"):
+            return t
+    return None
+
+
+def _say_sent_again(path: Path, before: Transfer, tid: int) -> None:
+    title = one_line(before.label or Path(before.source).name)
+    was = "was already sent" if before.state == "done" else "is already being sent"
+    print(
+        f"alu: {path.name}: the same content {was} from this workstation as “{title}” "
+        f"(transfer {before.id}); it is sent again as another item, as asked. If one item "
+        f"is enough: `alu queue cancel {tid}`.",
+        file=sys.stderr,
+    )
 
 
 def _checked_fields(services: Services, fields: UploadFields) -> tuple[UploadFields, float]:

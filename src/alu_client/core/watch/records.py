@@ -101,9 +101,9 @@ class _Memory:
     #: what the store kept of an earlier run was read (``FileRecords._restore``)
     restored: bool = False
     #: a file whose bytes are still being uploaded (from another file, or from this path at
-    #: another time) → (its signature then, that upload's row): looked at again when either
-    #: changes
-    behind: dict[tuple[int, str], tuple[tuple[int, int, _Sig | None], int]] = field(
+    #: another time; by a hot folder or by hand) → (its signature then, that upload: "watch"
+    #: and its row, or "transfer" and its id): looked at again when either changes
+    behind: dict[tuple[int, str], tuple[tuple[int, int, _Sig | None], tuple[str, int]]] = field(
         default_factory=dict
     )
 

@@ -45,6 +45,7 @@ from .messages import (
 )
 from .move import SENT_WATCH, SentMover
 from .records import FileRecords, _Candidate, _Retry, _Sig, _sig
+from .same import on_its_way, same_content
 
 log = logging.getLogger("alu_client.core.watch")  # the package's logger, as before the split
 
@@ -369,10 +370,7 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         sig = (size, mtime, side_sig)
         behind = self._mem.behind.get(key)
         if behind is not None:
-            earlier = self.store.query_one(
-                "SELECT state FROM watch_files WHERE id = ?", (behind[1],)
-            )
-            if behind[0] == sig and earlier is not None and earlier[0] == "uploading":
+            if behind[0] == sig and on_its_way(self.store, *behind[1]):
                 return  # its earlier version is still on its way (see below)
             del self._mem.behind[key]
         cand = self._mem.candidates.get(key)
@@ -427,31 +425,25 @@ class Scanner(FileRecords, SentMover, ClaimKeeper):
         except _BadFile as e:
             written.append(self._record_error(folder, path, size, mtime, sha, str(e), side_sig))
             return
-        dup = self.store.query_one(
-            "SELECT wf.id, wf.path, wf.folder_id, wf.state FROM watch_files wf"
-            " JOIN watch_folders f ON f.id = wf.folder_id"
-            " WHERE f.profile = ? AND wf.sha256 = ? AND wf.state IN ('uploading', 'sent')"
-            " ORDER BY wf.state = 'uploading' DESC, wf.id LIMIT 1",
-            (self.profile, sha),
-        )
-        if dup is not None and dup["state"] == "uploading":
+        # (a hot folder's upload of the bytes, or one by hand: `alu put`, the upload form)
+        dup = same_content(self.store, self.profile, sha)
+        if dup is not None and dup.on_its_way:
             # The same bytes are on their way: its upload decides. Sent, this is a copy of it;
             # failed, nothing was published and this file is not "already sent". And when it is
             # the file being uploaded, touched or copied again over itself (a new time, the same
             # bytes): not a duplicate to move out of the upload's way — moved to sent/, it was
             # never published; stopped by the change, this version goes as a new upload.
-            self._mem.behind[key] = (sig, int(dup["id"]))
+            self._mem.behind[key] = (sig, (dup.kind, dup.id))
             self._due(now + self.scan_interval)
             return
         if self._take_claim(folder, path, size, mtime) is not None:
             return  # another workstation took it meanwhile: it sends it
         if dup is not None:
-            first = Path(dup["path"]).name
-            note = MSG_SAME_CONTENT.format(first=first)
+            note = MSG_SAME_CONTENT.format(first=dup.first)
             fid = self._write_row(folder, path, size, mtime, sha, "sent", note, claim=False)
             if fid is not None:
                 written.append(fid)
-                log.info("hot folder: %s has the content of %s; not uploaded", path, dup["path"])
+                log.info("hot folder: %s has the content of %s; not uploaded", path, dup.where)
                 self._move_sent(folder, self._file(fid))
             return
         fid = self._write_row(folder, path, size, mtime, sha, "uploading", "", claim=True)
