@@ -31,11 +31,10 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from alu_client import __version__
 from alu_client.core.credentials import (
-    INSECURE_FILE_NAME,
-    FileSecrets,
     NoKeyring,
     Secrets,
     SecretsError,
+    accepted_plain_file,
     open_secrets,
 )
 from alu_client.core.fstype import UnsuitableDataFolder
@@ -321,13 +320,13 @@ class Desk(QObject):
         try:
             return open_secrets(self.paths)
         except NoKeyring as e:
-            insecure = self.paths.data_dir / INSECURE_FILE_NAME
-            if insecure.exists():  # accepted at an earlier start
+            earlier = accepted_plain_file(self.paths)
+            if earlier is not None:  # accepted at an earlier start (or by `alu login`)
                 log.warning("no keyring: using the insecure sign-in file accepted earlier")
-                return FileSecrets(insecure)
+                return earlier
             if ask_insecure_file(str(e)):
                 log.warning("no keyring: the user accepted an insecure sign-in file")
-                return FileSecrets(insecure)
+                return accepted_plain_file(self.paths, accept=True)
             return None
         except SecretsError as e:
             self._critical(startup_text("secrets"), str(e))

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -287,6 +288,23 @@ def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> 
     # which `alu-hub member signout` counted as a workstation signed in (review)
     with live_hub.hub.db.session() as s:
         assert s.scalars(select(Token)).all() == []
+    # what to do on a station without a desktop session, run by `alu` alone: the option it
+    # names (it named ALU_SECRETS=insecure-file, which README calls "for tests and demos",
+    # and --accept-plain-secrets was refused with no keyring at all)
+    assert "sign in with `alu login … --accept-plain-secrets`" in r.stderr
+    assert "ALU_SECRETS" not in r.stderr
+    r = alu(tmp_path / "desk", "login", live_hub.url, "--user", "ktn", "--password-stdin",
+            "--allow-http", "--accept-plain-secrets", stdin=PASSWORD + "\n", env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    kept = tmp_path / "desk" / "data" / "secrets-NOT-SECURE.json"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 or os.name != "posix"
+    assert PASSWORD not in kept.read_text()
+    # the next commands use it without the option, as the app does once it was accepted
+    who = alu(tmp_path / "desk", "whoami", env=env)
+    assert who.returncode == 0 and who.stdout.startswith("ktn "), who.stderr
+    doctor = alu(tmp_path / "desk", "doctor", env=env)
+    assert "FAIL  sign-in storage" not in doctor.stdout + doctor.stderr
+    assert "Sign-ins are kept in plain text" in doctor.stdout + doctor.stderr
 
 
 @pytest.mark.parametrize(

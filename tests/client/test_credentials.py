@@ -131,7 +131,7 @@ def test_no_keyring_is_a_clear_error(backend: object) -> None:
     assert "No keyring is available" in message
     # the installed app cannot use pip (it does not see the system's packages): its own choice
     assert "keyrings.alt" not in message and "pip install" not in message
-    assert "ALU Desk app asks" in message and "ALU_SECRETS=insecure-file" in message
+    assert "ALU Desk app asks" in message and "alu login … --accept-plain-secrets" in message
     if sys.platform.startswith("linux"):
         assert "GNOME Keyring" in message
         assert "KWallet" in message

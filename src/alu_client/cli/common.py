@@ -29,6 +29,7 @@ from ..core.transfers.queue import Progress, TransferQueue
 
 if TYPE_CHECKING:  # (imported where used: `alu fetch` and `alu tus-put` start without them)
     from ..core.credentials import Secrets
+    from ..core.paths import Paths
     from ..core.relocate import Relocation
     from ..core.services import Services
 
@@ -326,8 +327,20 @@ def secrets_problem(secrets: Secrets) -> str | None:
     return secrets.message if isinstance(secrets, _SecretsUnavailable) else None
 
 
+def _without_keyring(paths: Paths, allow_plain: bool, message: str) -> Secrets:
+    """No keyring at all (a station without a desktop session, run by `alu` alone): the
+    plain-text file the app offers in its place, once the user accepted it — now (`alu login
+    --accept-plain-secrets`) or before (that login, or the app's question). It was refused
+    whatever the option said, and only ALU_SECRETS=insecure-file, "for tests and demos", got
+    round it."""
+    from ..core.credentials import accepted_plain_file
+
+    accepted = accepted_plain_file(paths, accept=allow_plain)
+    return accepted if accepted is not None else _SecretsUnavailable(message)
+
+
 def open_services(*, allow_plain: bool = False) -> Services:
-    from ..core.credentials import SecretsError, open_secrets
+    from ..core.credentials import NoKeyring, SecretsError, open_secrets
     from ..core.services import Services
 
     paths = default_paths().ensure()
@@ -345,6 +358,8 @@ def open_services(*, allow_plain: bool = False) -> Services:
         )
     try:
         secrets: Secrets = open_secrets(paths, allow_plain=allow_plain)
+    except NoKeyring as e:
+        secrets = _without_keyring(paths, allow_plain, str(e))
     except SecretsError as e:
         secrets = _SecretsUnavailable(str(e))
     try:

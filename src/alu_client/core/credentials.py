@@ -137,9 +137,20 @@ def no_keyring_message() -> str:
         fix = "install a keyring supported by the Python keyring package, then sign in again"
     return (
         f"No keyring is available to keep your sign-in safe: {fix}. If you accept that the "
-        "token is kept in a plain-text file instead, say so when the ALU Desk app asks, or "
-        "set ALU_SECRETS=insecure-file for the alu command."
+        "token is kept in a plain-text file instead (readable by this user only: a station "
+        "without a desktop session, run by `alu` alone), say so when the ALU Desk app asks, or "
+        "sign in with `alu login … --accept-plain-secrets`."
     )
+
+
+def accepted_plain_file(paths: Paths, *, accept: bool = False) -> FileSecrets | None:
+    """Where there is no keyring at all: the plain-text file of tokens the user accepted in its
+    place — now (``accept``: `alu login --accept-plain-secrets`, the app's question) or before
+    (the file is there) — else None."""
+    path = paths.data_dir / INSECURE_FILE_NAME
+    if accept or path.exists():
+        return FileSecrets(path, "accepted: no keyring here")
+    return None
 
 
 # --- the OS keyring ---------------------------------------------------------------------------
@@ -292,16 +303,18 @@ class MemorySecrets:
 
 
 class FileSecrets:
-    """Tokens in a JSON file of mode 0600 — NOT secure; only with ``ALU_SECRETS=insecure-file``
-    (tests across processes, the demo). Choosing it through the variable is the consent."""
+    """Tokens in a JSON file of mode 0600 — NOT secure; with ``ALU_SECRETS=insecure-file``
+    (tests across processes, the demo: choosing it through the variable is the consent), or
+    where there is no keyring at all and the user accepted it (the app's question, `alu login
+    --accept-plain-secrets`)."""
 
     is_system = False
     plain_text = True
     needs_consent = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, why: str = "ALU_SECRETS=insecure-file") -> None:
         self.path = Path(path)
-        self.name = f"a plain-text file, NOT secure (ALU_SECRETS=insecure-file): {self.path}"
+        self.name = f"a plain-text file, NOT secure ({why}): {self.path}"
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

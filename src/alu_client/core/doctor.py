@@ -32,7 +32,7 @@ import requests
 import urllib3
 
 from . import fstype, http, hub, proxy_login
-from .credentials import NoKeyring, Secrets, SecretsError, open_secrets
+from .credentials import NoKeyring, Secrets, SecretsError, accepted_plain_file, open_secrets
 from .durations import duration_words
 from .fstype import UnsuitableDataFolder
 from .paths import Paths
@@ -406,7 +406,9 @@ def _secrets_check(paths: Paths, secrets: Secrets | None) -> tuple[Check, Secret
         try:
             secrets = open_secrets(paths)
         except NoKeyring as e:
-            return Check(name, False, str(e)), None
+            secrets = accepted_plain_file(paths)  # (the plain file accepted in its place)
+            if secrets is None:
+                return Check(name, False, str(e)), None
         except SecretsError as e:
             return Check(name, False, str(e)), None
     if secrets.is_system:
