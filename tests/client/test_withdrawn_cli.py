@@ -179,3 +179,22 @@ def test_sync_lines_count_and_name_several_and_say_nothing_without_changes() -> 
     assert changes_lines(ChangesRead(gone[:1])) == [
         "1 item withdrawn by the agency: Floods (Legal problem)."
     ]
+
+
+def test_a_day_of_corrections_is_one_short_line() -> None:
+    # 150 corrections were one line of 12,000 characters, every title and note
+    when = dt.datetime(2026, 12, 7, 7, 0, tzinfo=dt.UTC)
+    fixed = [
+        make_item(n, title=f"Title {n}", corrected_at=when, correction_note="Slug")
+        for n in range(150)
+    ]
+    (line,) = changes_lines(ChangesRead([], fixed))
+    assert line == (
+        "150 items corrected: Title 0 (Slug), Title 1 (Slug), Title 2 (Slug), Title 3 (Slug), "
+        "Title 4 (Slug) and 145 more (`alu feed` lists them)."
+    )
+    six = [make_item(n, title=f"T{n}", withdrawn_at=when, withdrawn_reason="R") for n in range(6)]
+    assert changes_lines(ChangesRead(six)) == [
+        "6 items withdrawn by the agency: T0 (R), T1 (R), T2 (R), T3 (R), T4 (R) and 1 more "
+        "(`alu feed` lists them)."
+    ]

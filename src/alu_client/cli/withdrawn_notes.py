@@ -53,10 +53,19 @@ def say_downloaded_but_withdrawn(item: Item, path: Path, size: int) -> int:
     return WITHDRAWN_STATUS
 
 
+#: the most items a line of `alu sync` names; the others are counted, `alu feed` lists them
+TITLES_NAMED = 5
+
+
 def _titles(items: list[Item], detail: str) -> str:
-    return ", ".join(
-        f"{one_line(i.title or i.id)} ({one_line(getattr(i, detail)) or '-'})" for i in items
+    """The first ``TITLES_NAMED`` items named, with their detail; the rest counted, and where
+    to see them (150 corrections were one line of 12,000 characters)."""
+    named = ", ".join(
+        f"{one_line(i.title or i.id)} ({one_line(getattr(i, detail)) or '-'})"
+        for i in items[:TITLES_NAMED]
     )
+    more = len(items) - TITLES_NAMED
+    return named if more <= 0 else f"{named} and {more} more (`alu feed` lists them)"
 
 
 def changes_lines(changes: ChangesRead) -> list[str]:
