@@ -45,6 +45,8 @@ def test_history_and_feed_times_say_their_zone_or_are_utc(
         assert first_time(utc) == at.strftime("%Y-%m-%d %H:%M UTC")
     found = ok(alu(home, "library", "search", "nile", "--utc", env=NAIROBI))
     assert first_time(found) == published.strftime("%Y-%m-%d %H:%M UTC")
+    # the words after an option: "unrecognized arguments: nile" (exit 2)
+    assert ok(alu(home, "library", "search", "--utc", "--downloaded", "nile", env=NAIROBI)) == found
     # machine-readable output is as it was (epoch seconds, ISO times with their offset)
     assert json.loads(ok(alu(home, "history", "--offline", "--json", "--utc")))[0] == event
 

@@ -233,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(transfers_only=_verb(argv) in _TRANSFER_VERBS)
     try:
         args, unknown = parser.parse_known_args(argv)
+        if unknown and isinstance(getattr(args, "text", None), list):
+            # `alu library search --downloaded avocado`: argparse gave the words after an
+            # option to no one ("unrecognized arguments: avocado"); they are the search's
+            words = [arg for arg in unknown if not arg.startswith("-")]
+            if words == unknown:
+                args.text += words
+                unknown = []
         if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
             getattr(args, "verb_parser", parser).error(
                 f"unrecognized arguments: {' '.join(unknown)}"
