@@ -225,8 +225,10 @@ def print_report(r: ItemReport) -> None:
     print()
     n = len(r.not_downloaded)
     print(f"Not downloaded: {n} enabled {'member' if n == 1 else 'members'}" + (":" if n else "."))
-    for m in r.not_downloaded:
-        print(f"  {m.username:<16}{m.country:<4}{m.display_name}".rstrip())
+    if r.not_downloaded:  # as wide as the longest name and a space, as member list's
+        wide = max(16, *(len(m.username) + 1 for m in r.not_downloaded))
+        for m in r.not_downloaded:
+            print(f"  {m.username:<{wide}}{m.country:<4}{m.display_name}".rstrip())
     print()
     print(textwrap.fill(ITEM_REPORTS, width=96))
 

@@ -435,3 +435,28 @@ def test_items_show_says_when_the_footage_was_shot(capsys: pytest.CaptureFixture
     assert lines[3] == "  published: 2026-12-07 17:22 UTC"
     print_report(ItemReport(**fields))
     assert "recorded:" not in capsys.readouterr().out
+
+
+def test_a_long_member_name_does_not_run_into_its_country(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "a-very-long-member-name-hereNG": names up to 64 characters are allowed
+    from alu_hub.cli_reports import print_report
+    from alu_hub.item_report import ItemReport, MemberRef
+
+    long = "a-very-long-member-name-here"
+    print_report(
+        ItemReport(
+            seq=7, id="a" * 32, title="Floods", slug="", kind="push", sender="agency",
+            sender_display_name="", priority="routine",
+            published_at=dt.datetime(2026, 12, 7, 17, 22, tzinfo=UTC), renditions=[],
+            downloaded_by=[], not_completed=[],
+            not_downloaded=[MemberRef(username=long, display_name="Long TV", country="NG"),
+                            MemberRef(username="ktn", display_name="KTN", country="KE")],
+            as_of=dt.datetime(2026, 12, 7, 18, 0, tzinfo=UTC),
+        )
+    )  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    wide = len(long) + 1
+    assert f"  {long:<{wide}}NG  Long TV" in lines
+    assert f"  {'ktn':<{wide}}KE  KTN" in lines
