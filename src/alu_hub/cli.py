@@ -872,8 +872,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _not_for_the_demo(settings: Settings, why: str) -> str:
+    # the database the operator named is what holds another hub, not the demo's own folder
+    # (which did not even exist)
+    what = (
+        f"The database {_safe_url(settings.db_url)} (ALU_HUB_DATABASE_URL or --database-url)"
+        if settings.database_url
+        else str(settings.data_dir)
+    )
     return (
-        f"{settings.data_dir} is not a hub `alu-hub demo` made ({why}): the demo adds accounts "
+        f"{what} is not a hub `alu-hub demo` made ({why}): the demo adds accounts "
         "with public passwords (demo/demo, agency/agency), so it runs only on a hub of its own. "
         "Nothing was changed. Leave out --data (and ALU_HUB_DATABASE_URL) for the demo's own "
         "folder, or name a new one."

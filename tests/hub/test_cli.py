@@ -377,6 +377,21 @@ def test_alu_hub_demo_refuses_a_real_hubs_folder_and_changes_nothing(
     assert "Nothing was changed" in demo.stderr and "Traceback" not in demo.stderr
     assert demo.stderr.count("\n") == 1
     assert folder() == before
+    # its database named by URL, the demo's own folder otherwise: the database is what is
+    # refused (it named the demo folder, which did not even exist)
+    env = hub_env(data)
+    env.setdefault("ALU_HUB_DATABASE_URL", f"sqlite:///{data / 'hub.sqlite3'}")
+    env["XDG_DATA_HOME"] = str(tmp_path / "share")
+    by_url = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "demo", "--port", str(free_port("127.0.0.1"))],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert by_url.returncode == 2, by_url.stdout + by_url.stderr
+    assert by_url.stderr.startswith("alu-hub: The database ")
+    assert "(ALU_HUB_DATABASE_URL or --database-url) is not a hub `alu-hub demo` made" in (
+        by_url.stderr
+    )
+    assert "share" not in by_url.stderr and folder() == before
     listed = hub_cli("member", "list", "--data", str(data)).stdout.splitlines()
     assert [line.split()[0] for line in listed] == ["ktn", "ops"]
 
