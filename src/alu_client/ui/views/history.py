@@ -26,7 +26,6 @@ from PySide6.QtCore import (
     QLocale,
     QPersistentModelIndex,
     QPoint,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -50,7 +49,6 @@ from ...core.sync import HistoryEvent
 from ..a11y import say
 from ..bridge import CoreBridge
 from ..layout_memory import remember_columns
-from ..models import SORT_ROLE
 from ..models.history import (
     COL_DEVICE,
     COL_ITEM,
@@ -60,6 +58,7 @@ from ..models.history import (
     PAGE_SIZE,
     HistoryModel,
 )
+from ..models.key_sort import KeySortProxy
 from ..tasks import TaskRunner
 from ..widgets.toolbar import Toolbar
 from . import new_table
@@ -106,10 +105,9 @@ class HistoryPanel(QWidget):
         self._profile = ""
 
         self.model = HistoryModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        # (a QSortFilterProxyModel called data() a million times to sort a year's history)
+        self.proxy = KeySortProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setDynamicSortFilter(True)
         self.view = new_table(self)
         self.view.setObjectName("history-table")
         self.view.setModel(self.proxy)
