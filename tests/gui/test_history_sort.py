@@ -191,3 +191,27 @@ def test_a_header_click_on_the_history_tab_reads_each_key_once(
     tasks.wait_for_done()
     panel.sync_tasks.wait_for_done()
     store.close()
+
+
+def test_many_rows_leaving_at_once_go_in_one_removal(sorted_pair: Any, qtbot: Any) -> None:
+    """A refresh keeps the newest events: the older ones, all over a sorted list, leave in one
+    removal (not hundreds), the selected row kept."""
+    model, proxy, _ = sorted_pair
+    events = [  # labels all different: the older rows lie between the newer ones
+        dataclasses.replace(e, detail={**e.detail, "label": f"x{n * 7919 % 400:03d}"})
+        for n, e in enumerate(_events(0, 400, seed=8))
+    ]
+    model.set_events(events, has_more=True)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.sortByColumn(COL_ITEM, DESC)
+    chosen = model.events()[3].id
+    view.selectRow(_order(proxy).index(chosen))
+    removals: list[int] = []
+    proxy.rowsRemoved.connect(lambda _p, first, last: removals.append(last - first + 1))
+    model.set_events(model.events()[:100], has_more=True)
+    assert removals == [300]
+    _same_sort(model, proxy, COL_ITEM, DESC, "removed")
+    selected = [i.data(OBJECT_ROLE).id for i in view.selectionModel().selectedRows()]
+    assert selected == [chosen]

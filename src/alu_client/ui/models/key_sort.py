@@ -6,7 +6,8 @@ rows (2–5 s of a frozen window for a header click). ``KeySortProxy`` asks the 
 the keys of every row (``sort_keys(column, first, last)``, plain Python values), sorts the row
 numbers by them (one ``list.sort``) and keeps them sorted as the model changes: rows inserted
 find their place by bisection (a large insert, a page, is placed by one sort again), rows
-removed leave, and a changed key moves its row. As with ``QSortFilterProxyModel``, the sort
+removed leave (many rows at once: moved together first, then one removal), and a changed key
+moves its row. As with ``QSortFilterProxyModel``, the sort
 is stable: rows of equal keys keep the order they had (a click on Item after one on Size: the
 items of one name by size), ascending or descending; a row inserted or changed goes after the
 rows of its key; column -1: the model's order.
@@ -148,6 +149,9 @@ class KeySortProxy(QAbstractProxyModel):
     def sort_column(self) -> int:
         return self._column
 
+    def sort_order(self) -> Qt.SortOrder:
+        return Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder
+
     def _before(self, a: int, b: int) -> bool:
         """Whether source row ``a``'s key goes before source row ``b``'s."""
         ka, kb = self._keys[a], self._keys[b]
@@ -197,7 +201,14 @@ class KeySortProxy(QAbstractProxyModel):
             return
         inv = self._inverse()
         rows = sorted(inv[s] for s in range(first, last + 1))
-        for a, b in reversed(_spans(rows)):
+        spans = _spans(rows)
+        if len(spans) > _FEW:  # (a refresh leaving the newest: rows all over) one removal
+            gone = set(rows)
+            kept = [s for p, s in enumerate(self._perm) if p not in gone]
+            moved = kept + [self._perm[p] for p in rows]
+            self._relayout(lambda: setattr(self, "_perm", moved))
+            spans = [(len(kept), len(moved) - 1)]
+        for a, b in reversed(spans):
             self.beginRemoveRows(QModelIndex(), a, b)
             del self._perm[a : b + 1]
             self._inv = None
