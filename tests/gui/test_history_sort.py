@@ -193,6 +193,36 @@ def test_a_header_click_on_the_history_tab_reads_each_key_once(
     store.close()
 
 
+def test_sorting_by_another_column_sorts_the_whole_history(qtbot: Any, tmp_path: Any) -> None:
+    """The list pages in newest first; sorted by Item, the events not loaded yet are read too
+    (at once): the first item by name is an old one, and a refresh keeps them all."""
+    from alu_client.core.store import Store
+    from alu_client.ui.models.history import PAGE_SIZE
+    from alu_client.ui.tasks import TaskRunner
+    from alu_client.ui.views.history import HistoryPanel
+    from tests.gui.test_history_panel import _Bridge, _Desk, _here
+
+    total = 2 * PAGE_SIZE + 50
+    store = Store(tmp_path / "whole.sqlite3")
+    for n in range(total):
+        _here(store, n, T0 - (total - n) * 60.0)  # "Here 0" the oldest
+    tasks = TaskRunner()
+    panel = HistoryPanel(_Desk(store), _Bridge(), tasks)  # type: ignore[arg-type]
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == PAGE_SIZE and not panel._refreshing)
+    panel.view.sortByColumn(COL_ITEM, ASC)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == total)
+    assert not panel.model.has_more
+    assert panel.proxy.index(0, COL_ITEM).data() == "Here 0"
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel._refreshing)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == total and not panel.model.has_more)
+    assert panel.proxy.index(0, COL_ITEM).data() == "Here 0"
+    tasks.wait_for_done()
+    panel.sync_tasks.wait_for_done()
+    store.close()
+
+
 def test_many_rows_leaving_at_once_go_in_one_removal(sorted_pair: Any, qtbot: Any) -> None:
     """A refresh keeps the newest events: the older ones, all over a sorted list, leave in one
     removal (not hundreds), the selected row kept."""
