@@ -1,20 +1,21 @@
 """The History tab: what this member downloaded and uploaded, on this workstation and others.
 
 The list comes from the local history (``services.history().list``), read off the GUI thread a
-page at a time (more as the view scrolls to the end). It follows by itself as the history
-changes (``CoreBridge.history_changed``: a download or an upload ending, events sent to the hub
-or pulled by the sync), after Sync now, and every minute (events another process wrote in the
-same data folder, `alu queue cancel`): it reads only what was stored since its last read and
-the outbox events sent since (``HistorySync.since``, ``sent_among``), each new event put in its
-place, so a busy workstation's list keeps its selection, sort and scroll position. The whole
-list is read again (``refresh``) at the start, when the outbox grew by more than the new events
-(a hub restored from a backup takes sent events back), when too many events came at once, and
-on Refresh, which in the app is F5 while this tab is shown: the main window owns F5 (its Sync
-now, which then refreshes this tab too), so Refresh carries no shortcut of its own (two owners
-of one key and Qt runs neither). "Sync now" sends the outbox to the hub and pulls the member's
-other workstations' events, on a thread of its own so a slow link never holds up the app's
-other commands; being offline is normal (the events wait), only other failures are told as
-problems.
+page at a time (more as the view scrolls to the end); sorted by a column other than When,
+newest first, the rest is read at once, so that a click on "Size" sorts the whole history. It
+follows by itself as the history changes (``CoreBridge.history_changed``: a download or an
+upload ending, events sent to the hub or pulled by the sync), after Sync now, and every minute
+(events another process wrote in the same data folder, `alu queue cancel`): it reads only what
+was stored since its last read and the outbox events sent since (``HistorySync.since``,
+``sent_among``), each new event put in its place, so a busy workstation's list keeps its
+selection, sort and scroll position. The whole list is read again (``refresh``) at the start,
+when the outbox grew by more than the new events (a hub restored from a backup takes sent
+events back), when too many events came at once, and on Refresh, which in the app is F5 while
+this tab is shown: the main window owns F5 (its Sync now, which then refreshes this tab too),
+so Refresh carries no shortcut of its own (two owners of one key and Qt runs neither). "Sync
+now" sends the outbox to the hub and pulls the member's other workstations' events, on a thread
+of its own so a slow link never holds up the app's other commands; being offline is normal (the
+events wait), only other failures are told as problems.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from collections.abc import Callable
 from PySide6.QtCore import (
     QEvent,
     QLocale,
+    QModelIndex,
     QPersistentModelIndex,
     QPoint,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -50,7 +51,6 @@ from ...core.sync import HistoryEvent
 from ..a11y import say
 from ..bridge import CoreBridge
 from ..layout_memory import remember_columns
-from ..models import SORT_ROLE
 from ..models.history import (
     COL_DEVICE,
     COL_ITEM,
@@ -60,6 +60,7 @@ from ..models.history import (
     PAGE_SIZE,
     HistoryModel,
 )
+from ..models.key_sort import KeySortProxy
 from ..tasks import TaskRunner
 from ..widgets.toolbar import Toolbar
 from . import new_table
@@ -72,6 +73,8 @@ REFRESH_INTERVAL_MS = 60_000
 _MAX_REFRESH = 5_000
 # more new events than this at once (a first sync): the newest are read again instead
 _MAX_NEW = 1_000
+# sorted otherwise than newest first, the rest of the history is read at once (up to this many)
+_REST = 1_000_000
 _AT_TOP = QAbstractItemView.ScrollHint.PositionAtTop
 
 
@@ -106,10 +109,9 @@ class HistoryPanel(QWidget):
         self._profile = ""
 
         self.model = HistoryModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        # (a QSortFilterProxyModel called data() a million times to sort a year's history)
+        self.proxy = KeySortProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setDynamicSortFilter(True)
         self.view = new_table(self)
         self.view.setObjectName("history-table")
         self.view.setModel(self.proxy)
@@ -125,6 +127,7 @@ class HistoryPanel(QWidget):
         header.setSectionResizeMode(COL_DEVICE, QHeaderView.ResizeMode.ResizeToContents)
         # the widths the user gives the other columns, and the sort, outlast a restart
         self.columns = remember_columns(self.view, flexible=(COL_ITEM,))
+        header.sortIndicatorChanged.connect(self._load_rest)
 
         icon = self.style().standardIcon
         self.refresh_action = QAction(icon(QStyle.StandardPixmap.SP_BrowserReload), "", self)
@@ -300,6 +303,23 @@ class HistoryPanel(QWidget):
         again, self._again = self._again, ""
         if again:
             self._read(full=again == "all")
+        else:
+            self._load_rest()
+
+    def _whole(self) -> bool:
+        """Sorted otherwise than the list (newest first): the sort is of the whole history."""
+        header = self.view.horizontalHeader()
+        return (header.sortIndicatorSection(), header.sortIndicatorOrder()) != (
+            COL_WHEN,
+            Qt.SortOrder.DescendingOrder,
+        )
+
+    @Slot()
+    def _load_rest(self) -> None:
+        """Sorted by another column (or the oldest first), read the events not loaded yet, all
+        at once (off the GUI thread): "Size" sorts the whole history, not its newest pages."""
+        if self._whole() and self.model.has_more:
+            self.model.fetchMore(QModelIndex())
 
     def _keep_place(self, change: Callable[[], None]) -> None:
         """Make ``change`` to the model, the rows in sight staying in sight: events inserted
@@ -320,16 +340,18 @@ class HistoryPanel(QWidget):
     @Slot(str)
     def _load_more(self, last_id: str) -> None:
         services = self.services
+        limit = _REST if self._whole() else PAGE_SIZE
 
         def read() -> list[HistoryEvent]:
-            return services.history().list(limit=PAGE_SIZE, before=last_id)
+            return services.history().list(limit=limit, before=last_id)
 
         def failed(error: BaseException) -> None:
             self.model.more_failed()
             self._say(self.tr("Could not read the history: {error}").format(error=error))
 
         def got(events: list[HistoryEvent]) -> None:
-            self.model.append_events(events, len(events) >= PAGE_SIZE, after=last_id)
+            self.model.append_events(events, len(events) >= limit, after=last_id)
+            self._load_rest()  # (sorted by another column while a page was read)
 
         self.tasks.run(read, got, failed)
 
