@@ -40,6 +40,7 @@ from alu_client.core.credentials import (
 from alu_client.core.fstype import UnsuitableDataFolder
 from alu_client.core.library import Query
 from alu_client.core.lockfile import EngineBusy
+from alu_client.core.logfile import enable_crash_log, file_log
 from alu_client.core.logsafe import quiet_libraries
 from alu_client.core.paths import Paths, default_paths
 from alu_client.core.profiles import Profiles, sign_out
@@ -88,52 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-class QuietFileHandler(logging.handlers.RotatingFileHandler):
-    """The log file, which fails quietly: on a full disk (the data folder's, where the log is)
-    every record printed "--- Logging error ---" and a traceback to stderr, two a second,
-    into the session's journal. A failure is said once, in one line; then nothing until a
-    record is written again."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.failing = False
-        self._failed_now = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # (under the handler's lock: ``Handler.handle`` holds it)
-        self._failed_now = False
-        super().emit(record)
-        if self.failing and not self._failed_now:
-            self.failing = False
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        self._failed_now = True
-        if self.failing or not logging.raiseExceptions:
-            self.failing = True
-            return
-        self.failing = True
-        error = sys.exc_info()[1]
-        # a logging handler never raises: the error would reach whoever logged (a worker
-        # thread, the progress loop) and end it. No stderr at all in the windowed builds
-        # (``sys.stderr`` is None there), a closed tty, an encoding error: nothing said
-        stream = sys.stderr
-        if stream is None:
-            return
-        with contextlib.suppress(Exception):
-            stream.write(
-                f"alu-client: the log file {self.baseFilename} cannot be written ({error}); "
-                "nothing more is said until it can\n"
-            )
-
-
 def setup_logging(log_dir: Path) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    handler = QuietFileHandler(
-        log_dir / "alu-client.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-    )
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-    )
+    handler = file_log(log_dir)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
     console.setFormatter(logging.Formatter("alu-client: %(levelname)s %(message)s"))
@@ -144,23 +101,6 @@ def setup_logging(log_dir: Path) -> None:
     # Request lines would carry URLs; never let a chatty library log headers or bodies.
     quiet_libraries(handler, console)
     enable_crash_log(log_dir)
-
-
-_crash_log: Any = None
-
-
-def enable_crash_log(log_dir: Path) -> None:
-    """A crash in native code (Qt, FFmpeg, a driver) kills the process with no Python
-    traceback and no log line. ``faulthandler`` then writes every thread's Python stack to
-    ``crash.log`` beside the log, for the report to the agency's support. It holds stacks
-    (file and function names), never values."""
-    import faulthandler
-
-    global _crash_log
-    if _crash_log is not None:
-        return
-    _crash_log = (log_dir / "crash.log").open("a", encoding="utf-8")  # (kept open)
-    faulthandler.enable(file=_crash_log, all_threads=True)
 
 
 def make_application() -> QApplication:

@@ -989,3 +989,24 @@ def test_a_clip_put_while_watch_run_watches_its_folder_is_one_item(
         _out, err = engine.communicate(timeout=60)
     assert sent.exists(), err
     assert len(_member_uploads(home)) == 1
+
+
+def test_watch_run_keeps_the_log_the_app_keeps(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # a station without a screen: `alu watch run` wrote no log (its problems went to stderr
+    # only, where a service manager may keep nothing), though README sends support to it
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    ok(alu(home, "rules", "add", "blocked", "--all", "--dest", str(a_file / "clips")))
+    live_hub.publish(clip, title="Floods in Kisumu")
+    ran = alu(home, "watch", "run", "--seconds", "4")
+    assert ran.returncode == 0, ran.stderr
+    said = "rule 'blocked': the folder"
+    assert said in ran.stderr  # (stderr says what it said before)
+    log = (home / "logs" / "alu-client.log").read_text(encoding="utf-8")
+    assert said in log and "ERROR" in log
+    assert (home / "logs" / "crash.log").exists()

@@ -1605,7 +1605,7 @@ def test_the_log_file_on_a_full_disk_says_so_once_not_a_traceback_per_record(
 ) -> None:
     # the log is on the data folder's disk: full, every record printed "--- Logging error ---"
     # and a traceback to stderr, two a second
-    from alu_client.app import QuietFileHandler
+    from alu_client.core.logfile import QuietFileHandler
 
     handler = QuietFileHandler(tmp_path / "alu-client.log", encoding="utf-8")
     full = [True]
@@ -1647,7 +1647,7 @@ def test_the_log_file_failing_without_stderr_does_not_raise_into_the_logger(
     # the windowed installer builds have no console: sys.stderr is None, and a failed rollover
     # (the next file cannot be made on a full disk) raised AttributeError into the thread that
     # logged (a transfer's worker, the progress loop), ending it
-    from alu_client.app import QuietFileHandler
+    from alu_client.core.logfile import QuietFileHandler
 
     handler = QuietFileHandler(tmp_path / "alu-client.log", maxBytes=1, encoding="utf-8")
 

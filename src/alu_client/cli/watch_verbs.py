@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 import time
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 from ..core.engine_settings import SAVED, Limit
 from ..core.lockfile import EngineBusy
+from ..core.logfile import enable_crash_log, file_log
+from ..core.logsafe import quiet_libraries
 from ..core.services import Services
 from ..core.transfers.throttle import parse_rate
 from ..core.watch import HotFolders, WatchError
@@ -97,12 +100,29 @@ def _rate_flag(text: str | None) -> Limit:
     return parse_rate(text) if text else SAVED
 
 
+def _log_to_file(services: Services) -> None:
+    """The engine's log in the log folder, as the app writes it (``alu-client.log``, INFO and
+    up): on a station without a screen it went to stderr only, where a service manager may
+    keep nothing, and README sends support to that log. Stderr says what it said before."""
+    log_dir = services.paths.log_dir
+    handler = file_log(log_dir, "alu")
+    root = logging.getLogger()
+    for existing in root.handlers:  # (stderr: WARNING, or INFO with -v, as before)
+        if existing.level == logging.NOTSET:
+            existing.setLevel(root.level)
+    root.setLevel(min(root.level, logging.INFO))
+    root.addHandler(handler)
+    quiet_libraries(handler)
+    enable_crash_log(log_dir)
+
+
 def _run_engine(services: Services, args: argparse.Namespace) -> int:
     """The whole engine in the foreground (a headless station): sync, rules, hot folders,
     transfers, until Ctrl+C, SIGTERM (a service manager's stop) or SIGHUP (the terminal
     closed), after which the engine is stopped (in cmd_watch): running transfers stop where
     they are, queued again, and resume at the next run. The exit status is a signal's usual
     one (130, 143, 129), as for the other verbs."""
+    _log_to_file(services)
     interrupted = Interrupted()
     restore_signals = interrupted.catch()
     try:
