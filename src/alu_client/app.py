@@ -625,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = default_paths()
     try:
         paths.ensure()
-        setup_logging(paths.log_dir)
+        if not paths.too_deep:  # (refused with its dialog below, nothing made in the folder)
+            setup_logging(paths.log_dir)
     except OSError as e:  # a read-only or full home folder: say so, no traceback
         return cannot_write_folders(paths, e, args.language)
     except UnsuitableDataFolder as e:  # an ALU hub's data folder

@@ -43,6 +43,10 @@ def test_a_path_too_long_is_named_with_its_length(tmp_path: Path) -> None:
         f"alu: the data folder's path is too long for the library's database ({length} bytes"
     ), r.stderr
     assert "ALU_CLIENT_HOME" in r.stderr and "Traceback" not in r.stderr
+    # "Nothing in it was changed": data/, cache/, logs/ and an empty library.sqlite3 were
+    # made there before the refusal (opened later as a new, empty library)
+    assert r.stderr.rstrip().endswith("Nothing in it was changed.")
+    assert list(home.iterdir()) == []
 
 
 def test_only_a_long_path_is_taken_for_the_cause(tmp_path: Path) -> None:

@@ -42,6 +42,14 @@ class Paths:
         return self.data_dir / "library.sqlite3"
 
     @property
+    def too_deep(self) -> bool:
+        """Whether the library's path is longer than SQLite takes (its side files included):
+        then nothing is made in the data folder, and opening the library says why."""
+        from .store.problems import library_too_deep
+
+        return library_too_deep(self.db_path)
+
+    @property
     def engine_lock(self) -> Path:
         return self.data_dir / "engine.lock"
 
@@ -50,12 +58,15 @@ class Paths:
         return self.cache_dir / "thumbnails"
 
     def ensure(self) -> Paths:
-        """The data, cache and log folders made (private when surely ours). Raises
+        """The data, cache and log folders made (private when surely ours), unless the data
+        folder is too deep for the library (``too_deep``). Raises
         ``UnsuitableDataFolder`` ("hub") before anything is made when ``ALU_CLIENT_HOME`` is
         an ALU hub's data folder: taken for a new, empty profile, it was filled silently and
         the user saw an empty queue and library."""
         if self.home is not None and _a_hubs_folder(self.home):
             raise UnsuitableDataFolder(self.home, "hub")
+        if self.too_deep:  # (refused at the library's opening, "nothing in it was changed":
+            return self  # its folders and an empty library.sqlite3 were made before)
         tighten = self.home is None or _only_ours(self.home)
         for d in (self.data_dir, self.cache_dir, self.log_dir):
             private_dir(d, tighten=tighten)

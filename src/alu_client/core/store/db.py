@@ -27,6 +27,7 @@ from ..durable import fsync_dir
 from ..fstype import refuse_network_folder
 from ..lockfile import refuse_if_in_use
 from ..private import new_private_file, private_dir, private_files
+from .problems import refuse_too_deep
 from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class Store:
             # WAL does not work over a network file system (SQLite's documentation): refused
             # before the file is made or touched (UnsuitableDataFolder)
             refuse_network_folder(self.path.parent)
+            refuse_too_deep(self.path)
             private_dir(self.path.parent, tighten=False)  # (tightened by Paths.ensure if ours)
             _private_library(self.path)
         self._conn = sqlite3.connect(

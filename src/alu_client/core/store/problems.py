@@ -61,6 +61,20 @@ _LONGEST_SIDE_FILE = len(".bak-v999.making-journal")
 USABLE_PATH = SQLITE_MAX_PATH - _LONGEST_SIDE_FILE
 
 
+def library_too_deep(db_path: Path) -> bool:
+    """Whether ``db_path`` is longer than SQLite takes for the library and its side files."""
+    return len(os.fsencode(os.path.abspath(db_path))) >= USABLE_PATH
+
+
+def refuse_too_deep(db_path: Path) -> None:
+    """Before anything is made: SQLite made the library file, then failed on its side files,
+    leaving a data folder and an empty ``library.sqlite3`` behind a refusal that said "nothing
+    in it was changed". Raised as SQLite says it (``path_too_long`` then names the cause).
+    A library already there is left to SQLite (one a little deeper works until an update)."""
+    if library_too_deep(db_path) and not db_path.exists():
+        raise sqlite3.OperationalError("unable to open database file (its path is too long)")
+
+
 def path_too_long(db_path: Path, error: BaseException) -> int | None:
     """The length in bytes of ``db_path`` when that is why SQLite could not open it or a
     file beside it ("unable to open database file", as for a folder that is not there):
