@@ -40,6 +40,7 @@ from alu_client.core.transfers.base import WITHDRAWN_PREFIX
 
 from .. import engine_text, formats, plain_text
 from . import OBJECT_ROLE, SORT_ROLE, STATE_ROLE
+from .key_sort import spans
 
 COL_WHEN = 0
 COL_WHAT = 1
@@ -65,17 +66,6 @@ def _order(e: HistoryEvent) -> tuple[int, float]:
     """The list's order, ascending: newest end time first, events without one last (as
     ``HistorySync.list``; among equal times the one stored last comes first)."""
     return (1, 0.0) if e.ended_at is None else (0, -e.ended_at)
-
-
-def _spans(rows: list[int]) -> list[tuple[int, int]]:
-    """``(first, last)`` of each run of consecutive rows in ``rows`` (ascending)."""
-    spans: list[tuple[int, int]] = []
-    for n in rows:
-        if spans and spans[-1][1] == n - 1:
-            spans[-1] = (spans[-1][0], n)
-        else:
-            spans.append((n, n))
-    return spans
 
 
 def _runs(kept: list[bool]) -> int:
@@ -201,7 +191,7 @@ class HistoryModel(QAbstractTableModel):
         self._has_more = has_more
         # the rows no longer among the newest: from the last up, so the positions stay right
         drop = [n for n, e in enumerate(self._rows) if e.id not in where]
-        for first, last in reversed(_spans(drop)):
+        for first, last in reversed(spans(drop)):
             self.beginRemoveRows(QModelIndex(), first, last)
             for e in self._rows[first : last + 1]:
                 self._ids.discard(e.id)

@@ -41,15 +41,15 @@ class KeyedModel(Protocol):
         ...
 
 
-def _spans(rows: Sequence[int]) -> list[tuple[int, int]]:
+def spans(rows: Sequence[int]) -> list[tuple[int, int]]:
     """``(first, last)`` of each run of consecutive numbers in ``rows`` (ascending)."""
-    spans: list[tuple[int, int]] = []
+    runs: list[tuple[int, int]] = []
     for n in rows:
-        if spans and spans[-1][1] == n - 1:
-            spans[-1] = (spans[-1][0], n)
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
         else:
-            spans.append((n, n))
-    return spans
+            runs.append((n, n))
+    return runs
 
 
 class KeySortProxy(QAbstractProxyModel):
@@ -201,14 +201,14 @@ class KeySortProxy(QAbstractProxyModel):
             return
         inv = self._inverse()
         rows = sorted(inv[s] for s in range(first, last + 1))
-        spans = _spans(rows)
-        if len(spans) > _FEW:  # (a refresh leaving the newest: rows all over) one removal
+        runs = spans(rows)
+        if len(runs) > _FEW:  # (a refresh leaving the newest: rows all over) one removal
             gone = set(rows)
             kept = [s for p, s in enumerate(self._perm) if p not in gone]
             moved = kept + [self._perm[p] for p in rows]
             self._relayout(lambda: setattr(self, "_perm", moved))
-            spans = [(len(kept), len(moved) - 1)]
-        for a, b in reversed(spans):
+            runs = [(len(kept), len(moved) - 1)]
+        for a, b in reversed(runs):
             self.beginRemoveRows(QModelIndex(), a, b)
             del self._perm[a : b + 1]
             self._inv = None
