@@ -911,6 +911,17 @@ def _member_uploads(home: Path) -> list[str]:
     return sorted(i["title"] for i in feed(home) if i["kind"] == "member_upload")
 
 
+def _desk_with_hot_folder(live_hub: LiveHub, tmp_path: Path, settle: str) -> tuple[Path, Path]:
+    """A member's data folder signed in, with a hot folder (language en): (home, hot)."""
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    ok(alu(home, "watch", "add", str(hot), "--default", "language=en", "--settle", settle))
+    return home, hot
+
+
 def _watch_until_sent(home: Path, sent: Path) -> None:
     """`alu watch run` until the hot folder has moved its file to ``sent``."""
     engine = subprocess.Popen(
@@ -934,12 +945,7 @@ def test_a_clip_put_from_a_hot_folder_is_not_sent_again_by_the_hot_folder(
 ) -> None:
     # `alu put hot/c7.mp4`, then `alu watch run`: two items ("Put first" and "c7") of the
     # same bytes, which crossed the link twice
-    live_hub.member("ktn", PASSWORD)
-    home = tmp_path / "desk"
-    login(home, live_hub)
-    hot = tmp_path / "hot"
-    hot.mkdir()
-    ok(alu(home, "watch", "add", str(hot), "--default", "language=en", "--settle", "0.3"))
+    home, hot = _desk_with_hot_folder(live_hub, tmp_path, settle="0.3")
     clip = hot / "c7.mp4"
     generate_clip(clip, seconds=1.0, width=320, height=240, seed=71)
     assert "published as item" in ok(alu(home, "put", str(clip), "--title", "Put first"))
@@ -962,12 +968,7 @@ def test_a_clip_put_while_watch_run_watches_its_folder_is_one_item(
 ) -> None:
     # `alu put hot/c6.mp4` handing its job to the running `alu watch run`: items "Put by hand"
     # and "c6" (the hot folder took the file once it settled, the put still on its way or sent)
-    live_hub.member("ktn", PASSWORD)
-    home = tmp_path / "desk"
-    login(home, live_hub)
-    hot = tmp_path / "hot"
-    hot.mkdir()
-    ok(alu(home, "watch", "add", str(hot), "--default", "language=en", "--settle", "4"))
+    home, hot = _desk_with_hot_folder(live_hub, tmp_path, settle="4")
     engine = subprocess.Popen(
         [sys.executable, "-m", "alu_client.cli", "watch", "run"],
         env={**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"},
