@@ -117,6 +117,17 @@ def run_alu(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "unrecognized arguments: --bogus (a verb's options go "
             "after it: alu VERB --option); see alu --help",
         ),
+        # before the verb, alone: it named `alu whoami --help`, which lists no --bogus
+        (
+            ["--bogus", "whoami"],
+            "unrecognized arguments: --bogus (a verb's options go after it: alu VERB "
+            "--option); see alu --help",
+        ),
+        # alu's --data after the verb (-v goes on either side; --data only before)
+        (
+            ["whoami", "--data", "d6"],
+            "--data goes before the verb: alu --data DIR whoami …; see alu --help",
+        ),
         # "unrecognized arguments: -2M": the rate taken for an option
         (["queue", "limit", "3", "-2M"], "can't read '-2M' as a rate"),
     ],

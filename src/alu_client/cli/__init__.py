@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.text += words
                 unknown = []
         if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
+            leading = _leading_unknown(parser, argv)
+            if leading:  # before the verb: `alu --help`'s place, not the verb's
+                parser.error(_leading_said(leading))
+            if any(len(arg) > 2 and "--data".startswith(arg.partition("=")[0]) for arg in unknown):
+                parser.error(  # (as -v, a natural mistake: but --data is alu's alone)
+                    f"--data goes before the verb: alu --data DIR {_verb(argv)} …"
+                )
             getattr(args, "verb_parser", parser).error(
                 f"unrecognized arguments: {' '.join(unknown)}"
             )
