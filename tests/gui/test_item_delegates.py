@@ -294,7 +294,7 @@ def test_hub_thumbnails_are_fetched_only_for_rows_that_stay_in_sight(
         in_sight = {f"hub:p{page}-{n}" for n in range(5)}
         for path in sorted(in_sight):
             assert cache.pixmap(path) is None
-        qtbot.wait(5)
+        qtbot.wait(cache.settle_ms // 6)  # (the pace of a catch-up's pages: 1 s in all)
     qtbot.waitUntil(lambda: len(loaded) == 5)  # the rows in sight at the end
     assert sorted(fetched) == [f"p19-{n}" for n in range(5)]
     assert isinstance(cache.pixmap("hub:p19-0"), QPixmap)

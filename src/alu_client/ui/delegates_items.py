@@ -262,8 +262,8 @@ class ThumbnailCache(QObject):
         self._queue_timer.timeout.connect(self._queue_asked)
         #: how long a hub thumbnail's row must stay in sight before it is fetched (0: at once)
         self.settle_ms = SETTLE_MS
-        #: hub thumbnails asked for once, waiting for ``_settle_timer``
-        self._unsettled: dict[str, None] = {}
+        #: hub thumbnails asked for, not yet ``settle_ms`` ago: when first (``time.monotonic``)
+        self._unsettled: dict[str, float] = {}
         #: told ``settled`` at the last round: asked for again, they are fetched
         self._settled: set[str] = set()
         self._settle_timer = QTimer(self)
@@ -311,15 +311,23 @@ class ThumbnailCache(QObject):
         it waits for the next ``settled``."""
         if not path.startswith(HUB_PREFIX) or self.settle_ms <= 0 or path in self._settled:
             return False
-        self._unsettled[path] = None
+        self._unsettled.setdefault(path, time.monotonic())
         if not self._settle_timer.isActive():
             self._settle_timer.start(self.settle_ms)
         return True
 
     def _settle(self) -> None:
-        """The rows of the thumbnails asked for a moment ago painted again: those in sight
-        ask again (``pixmap``), and are fetched; the others are forgotten."""
-        paths, self._unsettled = list(self._unsettled), {}
+        """The rows of the thumbnails first asked for ``settle_ms`` ago painted again: those
+        still in sight ask again (``pixmap``), and are fetched; the others are forgotten. (Not
+        those asked for since: the rows a catch-up had just put at the top were in sight at
+        each round, 924 of them in a year's.)"""
+        due_at = time.monotonic() - self.settle_ms / 1000
+        paths = [p for p, asked in self._unsettled.items() if asked <= due_at]
+        for path in paths:
+            del self._unsettled[path]
+        if self._unsettled:  # (the next when the first of them is due)
+            wait = min(self._unsettled.values()) - due_at
+            self._settle_timer.start(max(1, math.ceil(wait * 1000)))
         self._settled.clear()
         self._settled.update(paths)
         self._forget_timer.start(self.settle_ms)
