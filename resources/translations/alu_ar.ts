@@ -4215,8 +4215,16 @@ Install the newer ALU Desk again (ask your administrator for it), then start it.
         <translation>جارٍ الاتصال…</translation>
     </message>
     <message>
+        <source>Catching up with the feed: %1 items so far…</source>
+        <translation>جارٍ تحديث الموجز: %1 عنصرًا حتى الآن…</translation>
+    </message>
+    <message>
         <source>● Online</source>
         <translation>● متصل</translation>
+    </message>
+    <message>
+        <source>Connected to the hub; the feed&apos;s new items are being downloaded.</source>
+        <translation>متصل بالمركز؛ يجري تنزيل العناصر الجديدة في الموجز.</translation>
     </message>
     <message>
         <source>Connected to the hub; the feed is live.</source>

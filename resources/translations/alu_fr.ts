@@ -4123,8 +4123,16 @@ Installez de nouveau la version plus récente d’ALU Desk (demandez-la à votre
         <translation>Connexion…</translation>
     </message>
     <message>
+        <source>Catching up with the feed: %1 items so far…</source>
+        <translation>Mise à jour du fil : %1 éléments reçus jusqu’ici…</translation>
+    </message>
+    <message>
         <source>● Online</source>
         <translation>● En ligne</translation>
+    </message>
+    <message>
+        <source>Connected to the hub; the feed&apos;s new items are being downloaded.</source>
+        <translation>Connecté au hub ; les nouveaux éléments du fil sont en cours de téléchargement.</translation>
     </message>
     <message>
         <source>Connected to the hub; the feed is live.</source>

@@ -275,6 +275,78 @@ def test_get_and_put_draw_no_progress_after_their_result_on_a_terminal(
     assert last.startswith("own.mp4: uploaded") and out.endswith(last + "\n"), repr(out[-300:])
 
 
+#: ``alu`` with feed pages of 2 items (a catch-up of many pages with a handful of items)
+PAGES_OF_2 = (
+    "import sys\n"
+    "from alu_client.core.services import Services\n"
+    "made = Services.feed_sync\n"
+    "Services.feed_sync = lambda self, **kw: made(self, **{'page_size': 2, **kw})\n"
+    "from alu_client.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def test_a_long_catch_up_draws_its_progress_on_a_terminal_and_nothing_when_piped(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # a first `alu sync` on a year's feed: 335 pages, 15–21 s of a blank terminal
+    from tests.support.terminal import run_on_terminal
+
+    live_hub.member("ktn", PASSWORD)
+    for n in range(5):
+        live_hub.publish(clip, title=f"Item {n}")
+    cli = [sys.executable, "-c", PAGES_OF_2]
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"}
+    status, out = run_on_terminal([*cli, "sync"], env)
+    assert status == 0, out
+    drawn = "\rCatching up with the feed: 2 items so far…\rCatching up with the feed: 4 items"
+    assert drawn in out, repr(out)
+    wiped = "\r" + " " * len("Catching up with the feed: 4 items so far…") + "\r"
+    assert wiped + "5 new items;" in out, repr(out)  # (the result on a clean line)
+
+    piped = tmp_path / "piped"
+    login(piped, live_hub)
+    r = subprocess.run(
+        [*cli, "sync"], env={**env, "ALU_CLIENT_HOME": str(piped)}, capture_output=True,
+        text=True, timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("5 new items;"), r.stdout
+    assert "Catching up" not in r.stderr + r.stdout and "\r" not in r.stderr + r.stdout
+
+
+def test_a_catch_up_interrupted_on_a_terminal_ends_its_line_and_resumes_next_time(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    from tests.support.terminal import run_on_terminal
+
+    live_hub.member("ktn", PASSWORD)
+    for n in range(5):
+        live_hub.publish(clip, title=f"Item {n}")
+    ctrl_c_at_the_third_page = PAGES_OF_2.replace(
+        "from alu_client.cli import main\n",
+        "from alu_client.core.hub import HubClient\n"
+        "asked = HubClient.items\n"
+        "def items(self, *a, **kw):\n"
+        "    self.pages = getattr(self, 'pages', 0) + 1\n"
+        "    if self.pages == 3:\n"
+        "        raise KeyboardInterrupt\n"
+        "    return asked(self, *a, **kw)\n"
+        "HubClient.items = items\n"
+        "from alu_client.cli import main\n",
+    )
+    home = tmp_path / "desk"
+    login(home, live_hub)
+    env = {**os.environ, "ALU_CLIENT_HOME": str(home), "ALU_SECRETS": "insecure-file"}
+    status, out = run_on_terminal([sys.executable, "-c", ctrl_c_at_the_third_page, "sync"], env)
+    assert status == 130, out
+    wiped = "\r" + " " * len("Catching up with the feed: 4 items so far…") + "\r"
+    assert out.endswith(wiped + "alu: interrupted\n"), repr(out)
+    assert ok(alu(home, "sync")).startswith("1 new items;")  # (the 4 taken are kept)
+
+
 def test_no_keyring_gives_a_clear_message(live_hub: LiveHub, tmp_path: Path) -> None:
     live_hub.member("ktn", PASSWORD)
     env = {"ALU_SECRETS": "", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

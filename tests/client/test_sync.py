@@ -115,7 +115,8 @@ class Rig:
         return time.monotonic() - began
 
     def states(self) -> list[str]:
-        return [s.state for s in self.statuses]
+        """The states said, the progress of a catch-up of several pages left out."""
+        return [s.state for s in self.statuses if s.catching_up is None]
 
 
 def make_rig(
@@ -181,6 +182,50 @@ def test_catch_up_pages_in_seq_order(hub: LiveHub, clip: Path, tmp_path: Path) -
     # Nothing new: one page, nothing stored again.
     assert r.feed.catch_up() == 0
     assert set(r.shelf.writes.values()) == {1}
+
+
+class PausedAfterFirstPage(CountingClient):
+    """A real client whose feed pages after the first wait for the test (a year's catch-up
+    of 335 pages, held in the middle)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.go_on = threading.Event()
+        self.held = threading.Event()
+
+    def items(self, after: int = 0, limit: int = 100) -> ItemPage:
+        if self.pages:
+            self.held.set()
+            self.go_on.wait(10)
+        return super().items(after, limit)
+
+
+def test_online_with_its_progress_from_the_first_page_of_a_long_catch_up(
+    hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # A first catch-up of a year's feed said "offline — not in contact with the hub yet" for
+    # its 48 s, while the hub answered every page
+    for n in range(5):
+        hub.publish(clip, title=f"Item {n}")
+    client = PausedAfterFirstPage(Connection(hub.url, allow_http=True, device="desk-1"))
+    client.sign_in("ktn", PW)
+    r = make_rig(tmp_path, client, page_size=2)
+    assert r.feed.status.state == OFFLINE  # (never in contact: what it says before an answer)
+    r.start()
+    try:
+        wait_until(client.held.is_set, what="the second page asked")
+        assert r.feed.status.state == ONLINE
+        assert r.feed.status == SyncStatus(ONLINE, catching_up=2)
+        assert r.state.online  # (kept for the next start, once: not at every page)
+        client.go_on.set()
+        wait_until(lambda: len(r.shelf.items) == 5, what="the whole feed")
+        wait_until(lambda: r.feed.status.catching_up is None, what="the catch-up done")
+        assert r.feed.status.state == ONLINE
+        assert [s.catching_up for s in r.statuses] == [2, 4, None]
+    finally:
+        client.go_on.set()
+        r.halt()
+        r.store.close()
 
 
 def test_crash_between_store_and_cursor_stores_the_page_once(

@@ -354,6 +354,32 @@ def test_why_the_app_is_offline_is_told_in_the_users_language(
     assert bar.connection.toolTip() == "لم يتم الاتصال بالمركز بعد."
 
 
+def test_a_long_catch_up_is_online_with_its_progress_in_the_users_language(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    # a year's first catch-up said "○ Offline" for its 48 s, then "● Online" with no word of
+    # the 33,415 items coming meanwhile
+    from alu_client.core.sync import ONLINE, SyncStatus
+    from alu_client.ui.formats import count_text
+    from alu_client.ui.statusbar import StatusBar
+
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.set_sync_status(SyncStatus(ONLINE, catching_up=12400))
+    assert bar.connection.text() == "● Online · Catching up with the feed: 12,400 items so far…"
+    assert "being downloaded" in bar.connection.toolTip()
+    install_translators(qapp, "fr")
+    qtbot.waitUntil(lambda: "Mise à jour du fil" in bar.connection.text())
+    assert count_text(12400) in bar.connection.text()
+    install_translators(qapp, "ar")
+    qtbot.waitUntil(lambda: "جارٍ تحديث الموجز" in bar.connection.text())
+    assert count_text(12400) in bar.connection.text()
+    install_translators(qapp, "en")
+    bar.set_sync_status(SyncStatus(ONLINE))  # the catch-up done
+    assert bar.connection.text() == "● Online"
+    assert bar.connection.toolTip() == "Connected to the hub; the feed is live."
+
+
 # --- why Library → Delete left a file in place ------------------------------------------------
 
 

@@ -391,6 +391,20 @@ def test_a_thumbnail_that_arrives_repaints_its_row_without_looking_at_the_others
     assert looked == [] and len(seen) == 1
 
 
+def test_a_settled_hub_thumbnail_repaints_its_row_to_be_asked_for_again(
+    qtbot: Any, model: ItemsModel, library: Library
+) -> None:
+    # a hub thumbnail is fetched for a row that stays in sight: the cache's ``settled`` has the
+    # row painted again (in sight, it asks again); a row that flashed by is painted no more
+    upsert_items(library.store, PROFILE, [make_item(n, thumbnail_url=f"http://hub/t{n}.jpg") for n in (7, 300)])  # fmt: skip
+    load_everything(qtbot, model)
+    seen = changes(model.dataChanged)
+    row = model.row_of("it000300")
+    assert row is not None
+    model.thumbnails.settled.emit("hub:it000300")
+    assert seen == [(row, row, COL_THUMB, COL_THUMB, [int(Qt.ItemDataRole.DecorationRole)])]
+
+
 def test_a_thumbnail_follows_its_row_through_inserts_refreshes_and_downloads(
     qtbot: Any, model: ItemsModel, library: Library
 ) -> None:

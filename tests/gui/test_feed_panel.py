@@ -500,6 +500,8 @@ def test_hub_thumbnails_that_failed_in_an_outage_come_back_with_the_hub(
 
     cache.fetch = fetch
     path = f"{HUB_PREFIX}outage-item"
+    # its row stays in sight: painted again once settled, it asks again (and is fetched)
+    cache.settled.connect(lambda p: p == path and cache.pixmap(p))
     assert cache.pixmap(path) is None
     qtbot.waitUntil(lambda: cache.failed(path))
     bridge.sync_status.emit(SyncStatus("offline", "The hub cannot be reached."))

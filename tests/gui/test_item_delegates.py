@@ -247,6 +247,7 @@ def test_the_thumbnails_of_the_latest_paint_load_first_and_few_wait(
     cache = ThumbnailCache()
     cache.fetch = fetch
     cache.waiting_limit = 50
+    cache.settle_ms = 0  # (the order of the loads here; rows that stay in sight: below)
     loaded: list[str] = []
     cache.loaded.connect(loaded.append)
     for n in range(80):  # rows at the top while items kept coming
@@ -264,6 +265,44 @@ def test_the_thumbnails_of_the_latest_paint_load_first_and_few_wait(
     cache.pixmap("hub:old79")  # painted again: asked for again
     qtbot.waitUntil(lambda: "hub:old79" in loaded)
     assert isinstance(cache.pixmap("hub:new0"), QPixmap)
+    assert cache.wait_for_done()
+
+
+def test_hub_thumbnails_are_fetched_only_for_rows_that_stay_in_sight(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """A year's catch-up inserted each page at the top of the Feed: the ~5 rows in sight for a
+    moment each had their thumbnail fetched, 1,752 of them (20 MB) that nobody saw."""
+    image = tmp_path / "thumb.png"
+    dot = QImage(16, 9, QImage.Format.Format_RGB32)
+    dot.fill(Qt.GlobalColor.blue)
+    assert dot.save(str(image))
+    fetched: list[str] = []
+
+    def fetch(item_id: str) -> Path:  # a worker thread's
+        fetched.append(item_id)
+        return image
+
+    cache = ThumbnailCache()
+    cache.fetch = fetch
+    in_sight: set[str] = set()
+    # the view: a row told ``settled`` is painted again if it is in sight, and asks again
+    cache.settled.connect(lambda path: path in in_sight and cache.pixmap(path))
+    loaded: list[str] = []
+    cache.loaded.connect(loaded.append)
+    for page in range(20):  # pages inserted at the top, each row in sight for a moment
+        in_sight = {f"hub:p{page}-{n}" for n in range(5)}
+        for path in sorted(in_sight):
+            assert cache.pixmap(path) is None
+        qtbot.wait(cache.settle_ms // 6)  # (the pace of a catch-up's pages: 1 s in all)
+    qtbot.waitUntil(lambda: len(loaded) == 5)  # the rows in sight at the end
+    assert sorted(fetched) == [f"p19-{n}" for n in range(5)]
+    assert isinstance(cache.pixmap("hub:p19-0"), QPixmap)
+    qtbot.waitUntil(lambda: not cache._settled)  # (the last round's repaints done)
+    in_sight = {"hub:p3-0"}  # scrolled back to: fetched once it stays
+    assert cache.pixmap("hub:p3-0") is None
+    qtbot.waitUntil(lambda: len(loaded) == 6)
+    assert fetched[-1] == "p3-0" and len(fetched) == 6
     assert cache.wait_for_done()
 
 

@@ -25,6 +25,7 @@ from ..core.uploads import (
     video_problem,
 )
 from ..core.withdrawn import WithdrawnItem
+from .catch_up_line import CatchUpLine
 from .common import (
     CliError,
     fmt_bytes,
@@ -55,11 +56,14 @@ def _sync_feed(services: Services) -> tuple[int, str, ChangesRead]:
     """Catch up with the hub's feed; (items new to the library, '' or why it could not,
     what its changes did to the library)."""
     feed = services.feed_sync()
+    line = CatchUpLine()  # (a year's first catch-up: 335 pages, a blank terminal for 15 s)
     try:
         # (not two library counts: those stop at 10,000, and said "0 new items" past that)
-        return feed.catch_up(), "", feed.last_changes
+        return feed.catch_up(line), "", feed.last_changes
     except hub.HubError as e:
         return 0, str(e), feed.last_changes
+    finally:
+        line.end()  # (Ctrl-C too: "alu: interrupted" on a clean line; the next run resumes)
 
 
 def cmd_feed(args: argparse.Namespace) -> int:

@@ -281,6 +281,12 @@ class StatusBar(QStatusBar):
         status = self.status
         if status is None:
             text, tip = self.tr("Connecting…"), ""
+        elif status.state == ONLINE and status.catching_up is not None:
+            # (a year's feed is minutes of pages: "● Online" alone looked finished)
+            progress = self.tr("Catching up with the feed: %1 items so far…")
+            progress = progress.replace("%1", count_text(status.catching_up))
+            text = joined([self.tr("● Online"), progress])
+            tip = self.tr("Connected to the hub; the feed's new items are being downloaded.")
         elif status.state == ONLINE:
             text, tip = self.tr("● Online"), self.tr("Connected to the hub; the feed is live.")
         elif status.state == OFFLINE:

@@ -18,9 +18,12 @@ After the feed, ``FeedSync.read_changes`` pages ``GET /items/changes?after=<chan
 (the items the agency corrected or withdrew, at their current state) and updates those the
 library has; the rest come with the feed. The stream's ``change`` event reads them at once. A
 hub without changes (older than withdrawals: 404) is asked again at the next round, said once.
-When the hub is down, slow or answers garbage, the status says "offline" with the reason and
-the loop backs off (about 1 s doubling to 5 min, jittered, never sooner than the hub's
-Retry-After); a refused session says "signed out" and waits to be woken after a new sign-in.
+The status says "online" from the first page the hub answers, with the items received so far
+while a catch-up of several pages goes on (``SyncStatus.catching_up``: a year's feed is 335
+pages, and said "offline" until the last). When the hub is down, slow or answers garbage,
+the status says "offline" with the reason and the loop backs off (about 1 s doubling to
+5 min, jittered, never sooner than the hub's Retry-After); a refused session says "signed
+out" and waits to be woken after a new sign-in.
 Nothing half-read is stored: the client validates every answer before it reaches here.
 """
 
@@ -76,6 +79,8 @@ CLOCK_SKEW_SAID_S = 120.0
 
 ClientProvider = Callable[[], HubClient | None]
 StoreItems = Callable[[list[Item]], list[Item]]
+#: told after each page of a catch-up: the items received so far, whether more pages follow
+CatchUpProgress = Callable[[int, bool], None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class SyncStatus:
     state: str
     reason: str = ""
     at: float = field(default_factory=time.time, compare=False)
+    #: online, in a catch-up of more than one page: the items received so far (else None)
+    catching_up: int | None = None
 
     @property
     def online(self) -> bool:
@@ -185,9 +192,11 @@ class FeedSync:
             raise AuthError("Not signed in to this hub; sign in first.")
         return client
 
-    def catch_up(self) -> int:
+    def catch_up(self, progress: CatchUpProgress | None = None) -> int:
         """Fetch every item after the cursor, page by page; returns how many were new.
         Raises HubError when the hub cannot be used (the pages stored so far stay stored).
+        ``progress`` is told after each page answered (a year's feed is 335 pages: the app
+        says "online" from the first, and the CLI draws how far it is).
 
         The first page starts at the item the cursor stands on, when it is known here: the
         hub must still have that item there. A hub restored from a backup numbers its items
@@ -196,7 +205,7 @@ class FeedSync:
         ``REREAD_AFTER_RESTORE`` items are read again (those already here are not new). An
         empty page's ``last`` (the feed's end) tells it too when the item is not known here."""
         client = self.client()
-        new = 0
+        new = received = 0
         rewound = checked = False
         while True:
             after = self.state.feed_seq
@@ -231,8 +240,12 @@ class FeedSync:
             passed = [s for s in page.skipped if s.seq > after]
             if fresh or passed:
                 new += self._take(fresh, passed)
+            received += len(fresh) + len(passed)
             # An empty page that says "more" would loop for ever: the hub's seq must move.
-            if not page.more or not (fresh or passed):
+            more = page.more and bool(fresh or passed)
+            if progress is not None:
+                progress(received, more)
+            if not more:
                 break
         self.read_changes(client)
         self.state.touch()
@@ -370,7 +383,7 @@ class FeedSync:
                 self._wake.clear()
                 stream_off_until = 0.0
             try:
-                self.catch_up()
+                self.catch_up(self._catching_up(stop))
                 if stop.is_set():
                     break  # (an answer that came after the stop: see ended_after_stop)
                 failures = 0
@@ -432,6 +445,16 @@ class FeedSync:
                 log.exception("feed sync failed")
                 self._pause(self.backoff.delay(failures), stop)
         self.live = False
+
+    def _catching_up(self, stop: threading.Event) -> CatchUpProgress:
+        """The hub answered a page: "online" at once, with how far a catch-up of several
+        pages is (a year's feed said "offline" for the 48 s of its 335 pages)."""
+
+        def progress(received: int, more: bool) -> None:
+            if not stop.is_set():
+                self._set_status(ONLINE, catching_up=received if more else None)
+
+        return progress
 
     def _open_stream(self) -> EventStream | None:
         """The hub's event stream from the cursor, or None when it has none (polling then):
@@ -508,14 +531,16 @@ class FeedSync:
                 return
             self._wake.wait(min(remaining, TICK_S))
 
-    def _set_status(self, state: str, reason: str = "") -> None:
-        if (self.status.state, self.status.reason) == (state, reason):
+    def _set_status(self, state: str, reason: str = "", catching_up: int | None = None) -> None:
+        was = self.status
+        if (was.state, was.reason, was.catching_up) == (state, reason, catching_up):
             return
-        self.status = SyncStatus(state, reason)
-        try:
-            self.state.set_online(state == ONLINE, reason)
-        except Exception:
-            log.exception("saving the sync status failed")
+        self.status = SyncStatus(state, reason, catching_up=catching_up)
+        if (was.state, was.reason) != (state, reason):  # (not once per page of a catch-up)
+            try:
+                self.state.set_online(state == ONLINE, reason)
+            except Exception:
+                log.exception("saving the sync status failed")
         for listener in list(self.status_listeners):
             try:
                 listener(self.status)

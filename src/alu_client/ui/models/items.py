@@ -172,6 +172,7 @@ class ItemsModel(QAbstractTableModel):
         self.tasks = tasks or TaskRunner(self)
         self.thumbnails = thumbnails or ThumbnailCache(self)
         self.thumbnails.loaded.connect(self._thumbnail_loaded)
+        self.thumbnails.settled.connect(self._thumbnail_loaded)  # (painted again: in sight?)
         self._query = Query()
         self._rows: list[LibraryItem] = []
         # item id → key, the row being key - _row_base: rows put on top or at the end keep the
