@@ -1032,6 +1032,9 @@ def test_a_clip_put_from_a_hot_folder_is_not_sent_again_by_the_hot_folder(
     assert "c7.mp4: the same content was already sent from this workstation as “Put first”" in (
         r.stderr
     )
+    # what to do while it can still be done ("If one item is enough: `alu queue cancel 3`"
+    # was of no use once the put had ended)
+    assert "press Ctrl+C now and run `alu queue cancel " in r.stderr
     assert _member_uploads(home) == ["Put again", "Put first"]
 
 

@@ -310,7 +310,8 @@ def _say_sent_again(path: Path, before: Transfer, tid: int) -> None:
     print(
         f"alu: {path.name}: the same content {was} from this workstation as “{title}” "
         f"(transfer {before.id}); it is sent again as another item, as asked. If one item "
-        f"is enough: `alu queue cancel {tid}`.",
+        f"is enough, press Ctrl+C now and run `alu queue cancel {tid}` (once it is published, "
+        "only the agency can withdraw it).",
         file=sys.stderr,
     )
 
