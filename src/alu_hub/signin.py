@@ -67,7 +67,8 @@ def too_many(retry_after: int) -> ApiError:
     return ApiError(
         429,
         "too_many_sign_ins",
-        "Too many sign-ins failed for this account or from this place. Wait a few minutes "
+        "Too many sign-ins for this account or from this place, failed or at the same moment. "
+        "Wait a few minutes "
         "(Retry-After says how long), then try again with the right password.",
         {"Retry-After": str(retry_after)},
     )

@@ -244,7 +244,8 @@ async def sign_in(request: Request, hub: HubDep) -> Response:
         return _refuse_member()
     if result.outcome == "too_many":
         r = _bad_request(
-            "Too many sign-ins failed for this account or from this place. Wait a few minutes, "
+            "Too many sign-ins for this account or from this place, failed or at the same "
+            "moment. Wait a few minutes, "
             "then try again with the right password.",
             429,
         )
