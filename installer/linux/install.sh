@@ -10,7 +10,8 @@
 # from the current folder), the commands to $PREFIX/bin/alu-client (the app) and $PREFIX/bin/alu
 # (its command-line verbs: alu doctor …). Another program already called alu-client or alu there
 # is left alone: remove or rename it and run ./install.sh again to get ours. The menu entry and
-# icon go to the XDG data folder (${XDG_DATA_HOME:-~/.local/share}).
+# icon go to the XDG data folder (${XDG_DATA_HOME:-~/.local/share}). When this system lacks
+# libraries the app's window needs, it says which, and the apt install line that adds them.
 # Check the installation with: alu-client --self-test
 set -eu
 
@@ -111,6 +112,24 @@ link_command() {
   return 1
 }
 
+# The libraries Qt's xcb and wayland platform plugins need that this system lacks, one a line
+# (the app cannot open its window without them; alu-client --self-test checks the same).
+missing_libraries() {
+  command -v ldd >/dev/null 2>&1 || return 0
+  platforms="$app_dir/_internal/PySide6/Qt/plugins/platforms"
+  for plugin in "$platforms/libqxcb.so" "$platforms/libqwayland.so"; do
+    [ -f "$plugin" ] || continue
+    LD_LIBRARY_PATH="$app_dir/_internal" ldd "$plugin" 2>/dev/null |
+      sed -n 's/^[[:space:]]*\([^[:space:]]*\) => not found.*/\1/p'
+  done | sort -u
+}
+
+# Debian's package of each library named on stdin: libfoo.so.4 -> libfoo4, libfoo2.so.1 -> libfoo2-1.
+debian_packages() {
+  tr 'A-Z_' 'a-z-' | sed -e 's/^\(lib[^.]*[0-9]\)\.so\.\([0-9]*\).*/\1-\2/;t' \
+    -e 's/^\(lib[^.]*\)\.so\.\([0-9]*\).*/\1\2/' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
 refresh_menus() {
   command -v update-desktop-database >/dev/null 2>&1 &&
     update-desktop-database -q "$data/applications" 2>/dev/null || true
@@ -166,6 +185,12 @@ refresh_menus
 echo "ALU Desk installed in $app_dir"
 echo "Start it from the menu, or run: $program"
 if [ -n "$cli_ok" ]; then echo "Command line: $cli --help"; fi
+missing="$(missing_libraries)"
+if [ -n "$missing" ]; then
+  libs="$(printf '%s\n' "$missing" | tr '\n' ' ' | sed 's/ $//')"
+  echo "The app's window cannot open: this system lacks $libs."
+  echo "Install them with: sudo apt install $(printf '%s\n' "$missing" | debian_packages)"
+fi
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) echo "($prefix/bin is not on your PATH: use the full path above or add it.)" ;;

@@ -276,6 +276,35 @@ def test_uninstall_removes_only_links_that_are_ours(tmp_path: Path) -> None:
     assert not (bin_dir / "alu").is_symlink()
 
 
+# --- the desktop's libraries ------------------------------------------------------------------
+
+
+def test_missing_desktop_libraries_are_named_with_the_apt_line(tmp_path: Path) -> None:
+    """A Debian without libxcb-icccm4: installed without a word, then the window never opened."""
+    stage = fake_archive(tmp_path)
+    platforms = stage / "alu-client" / "_internal" / "PySide6" / "Qt" / "plugins" / "platforms"
+    platforms.mkdir(parents=True)
+    (platforms / "libqxcb.so").write_bytes(b"\x7fELF")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    ldd = tools / "ldd"  # as Debian's, for the bundle's library folder first
+    ldd.write_text(
+        '#!/bin/sh\ncase "$LD_LIBRARY_PATH" in */opt/alu-desk/_internal) ;; *) exit 1 ;; esac\n'
+        "printf '\\t%s => not found\\n' libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-icccm.so.4\n",
+        encoding="utf-8",
+    )
+    ldd.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    path = os.pathsep.join((str(tools), os.environ.get("PATH", "/usr/bin:/bin")))
+    done = run_install(stage, home, PATH=path)
+    assert (
+        "The app's window cannot open: this system lacks libxcb-icccm.so.4 libxcb-keysyms.so.1.\n"
+        "Install them with: sudo apt install libxcb-icccm4 libxcb-keysyms1\n"
+    ) in done.stdout
+    assert "cannot open" not in run_install(fake_archive(tmp_path / "b"), home, PATH=path).stdout
+
+
 # --- relative folders ----------------------------------------------------------------------------
 
 
