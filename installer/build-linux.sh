@@ -104,8 +104,9 @@ cat >"$stage/README.txt" <<EOF
 ALU Desk $version for Linux ($machine)
 
 Without root:  ./install.sh               (into ~/.local; ./install.sh --uninstall removes it)
+               ./install.sh --help        (the options: PREFIX=DIR ./install.sh installs elsewhere)
 Or run it in place:  ./alu-client/alu-client
-Check it:      alu-client --self-test     (offscreen, on a temporary demo hub; exit 0 = all passed)
+Check it:      alu-client --self-test     (on a temporary demo hub, and the desktop libraries; exit 0 = all passed)
 Command line:  alu --help                 (alu doctor checks hub, sign-in, keyring, clock, disk)
 
 Needs the X11 or Wayland libraries of any desktop (on a bare system:

@@ -4,16 +4,47 @@
 #   ./install.sh              install (or update) into ~/.local/opt/alu-desk, with a menu entry
 #   ./install.sh --uninstall  remove it, and its start at login (your data, downloads and
 #                             sign-in stay)
+#   ./install.sh --help       show this text
 #
-# The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local), the commands to
-# $PREFIX/bin/alu-client (the app) and $PREFIX/bin/alu (its command-line verbs: alu doctor …;
-# not when another program of that name is there), the menu entry and icon to the XDG data folder
-# (${XDG_DATA_HOME:-~/.local/share}). Check the installation with: alu-client --self-test
+# The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local; a relative one is taken
+# from the current folder), the commands to $PREFIX/bin/alu-client (the app) and $PREFIX/bin/alu
+# (its command-line verbs: alu doctor …). Another program already called alu-client or alu there
+# is left alone: remove or rename it and run ./install.sh again to get ours. The menu entry and
+# icon go to the XDG data folder (${XDG_DATA_HOME:-~/.local/share}). When this system lacks
+# libraries the app's window needs, it says which, and the apt install line that adds them.
+# Check the installation with: alu-client --self-test
 set -eu
 
+action=install
+for arg in "$@"; do
+  case "$arg" in
+    --uninstall) action=uninstall ;;
+    -h | --help)
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+      exit 0
+      ;;
+    *)
+      echo "install.sh: unknown option $arg (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
+# A relative path is taken from the current folder (links and the menu entry need a full one).
+absolute() {
+  case "$1" in
+    /*) printf '%s' "$1" ;;
+    *) printf '%s/%s' "$(pwd)" "${1#./}" ;;
+  esac
+}
+
 here="$(cd "$(dirname "$0")" && pwd)"
-prefix="${PREFIX:-$HOME/.local}"
-data="${XDG_DATA_HOME:-$HOME/.local/share}"
+prefix="$(absolute "${PREFIX:-$HOME/.local}")"
+# A relative XDG_DATA_HOME is ignored, as desktops do (the XDG Base Directory spec)
+case "${XDG_DATA_HOME:-}" in
+  /*) data="$XDG_DATA_HOME" ;;
+  *) data="$HOME/.local/share" ;;
+esac
 app_dir="$prefix/opt/alu-desk"
 bin="$prefix/bin/alu-client"
 cli="$prefix/bin/alu"
@@ -51,9 +82,52 @@ autostart_is_ours() {
   return 1
 }
 
-# $cli is a link to this install's program (not another program called alu).
-cli_is_ours() {
-  [ -L "$cli" ] && [ "$(readlink "$cli")" = "$app_dir/alu-client" ]
+# The command $1 in the bin folder is ours to replace: absent, a dangling link (an earlier
+# install moved or removed), or a link to an ALU Desk program (any …/opt/alu-desk/alu-client).
+link_is_replaceable() {
+  [ -e "$1" ] || [ -L "$1" ] || return 0
+  [ -L "$1" ] || return 1
+  [ -e "$1" ] || return 0
+  case "$(readlink "$1")" in */opt/alu-desk/alu-client) return 0 ;; esac
+  return 1
+}
+
+# The command $1 is ours to remove: a link to this install's program, or a dangling link to an
+# ALU Desk program. Another program, or another working install, is left alone.
+link_is_removable() {
+  [ -L "$1" ] || return 1
+  target="$(readlink "$1")"
+  [ "$target" = "$app_dir/alu-client" ] && return 0
+  case "$target" in */opt/alu-desk/alu-client) [ ! -e "$1" ] ;; *) return 1 ;; esac
+}
+
+# Links $1 to the app when it is ours; otherwise says what is there and how to get ours.
+link_command() {
+  if link_is_replaceable "$1"; then
+    ln -sf "$app_dir/alu-client" "$1"
+    return 0
+  fi
+  echo "($1 is another program and was left alone: to have ALU Desk's $(basename "$1") there," \
+    "remove or rename it, then run $here/install.sh again.)"
+  return 1
+}
+
+# The libraries Qt's xcb and wayland platform plugins need that this system lacks, one a line
+# (the app cannot open its window without them; alu-client --self-test checks the same).
+missing_libraries() {
+  command -v ldd >/dev/null 2>&1 || return 0
+  platforms="$app_dir/_internal/PySide6/Qt/plugins/platforms"
+  for plugin in "$platforms/libqxcb.so" "$platforms/libqwayland.so"; do
+    [ -f "$plugin" ] || continue
+    LD_LIBRARY_PATH="$app_dir/_internal" ldd "$plugin" 2>/dev/null |
+      sed -n 's/^[[:space:]]*\([^[:space:]]*\) => not found.*/\1/p'
+  done | sort -u
+}
+
+# Debian's package of each library named on stdin: libfoo.so.4 -> libfoo4, libfoo2.so.1 -> libfoo2-1.
+debian_packages() {
+  tr 'A-Z_' 'a-z-' | sed -e 's/^\(lib[^.]*[0-9]\)\.so\.\([0-9]*\).*/\1-\2/;t' \
+    -e 's/^\(lib[^.]*\)\.so\.\([0-9]*\).*/\1\2/' | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
 refresh_menus() {
@@ -63,10 +137,12 @@ refresh_menus() {
     gtk-update-icon-cache -q -t "$data/icons/hicolor" 2>/dev/null || true
 }
 
-if [ "${1:-}" = "--uninstall" ]; then
+if [ "$action" = uninstall ]; then
+  for command in "$bin" "$cli"; do
+    if link_is_removable "$command"; then rm -f "$command"; fi
+  done
   rm -rf "$app_dir"
-  rm -f "$bin" "$desktop" "$icon_png" "$icon_svg"
-  if cli_is_ours; then rm -f "$cli"; fi
+  rm -f "$desktop" "$icon_png" "$icon_svg"
   if autostart_is_ours; then
     rm -f "$autostart"
     echo "Removed the start at login ($autostart)."
@@ -88,18 +164,14 @@ rm -rf "$app_dir.new"
 cp -a "$here/alu-client" "$app_dir.new"
 rm -rf "$app_dir"
 mv "$app_dir.new" "$app_dir"
-ln -sf "$app_dir/alu-client" "$bin"
-if [ ! -e "$cli" ] && [ ! -L "$cli" ] || cli_is_ours; then
-  ln -sf "$app_dir/alu-client" "$cli"
-  cli_note=""
-else
-  cli_note="($cli is another program: the command-line verbs are not installed under that name.)"
-fi
+# The menu starts the program itself when alu-client in the bin folder is another program.
+if link_command "$bin"; then program="$bin"; else program="$app_dir/alu-client"; fi
+if link_command "$cli"; then cli_ok=1; else cli_ok=""; fi
 cp "$here/share/icons/alu-client-256.png" "$icon_png"
 cp "$here/share/icons/alu-client.svg" "$icon_svg"
 # The menu entry names the command by its full path: ~/.local/bin may not be on the PATH.
-exec_arg="$(desktop_exec_arg "$bin")"
-try_exec="$(desktop_string "$bin")"
+exec_arg="$(desktop_exec_arg "$program")"
+try_exec="$(desktop_string "$program")"
 while IFS= read -r line || [ -n "$line" ]; do
   case "$line" in
     Exec=alu-client*) printf 'Exec=%s%s\n' "$exec_arg" "${line#Exec=alu-client}" ;;
@@ -111,8 +183,14 @@ chmod 0644 "$desktop"
 refresh_menus
 
 echo "ALU Desk installed in $app_dir"
-echo "Start it from the menu, or run: $bin"
-if [ -z "$cli_note" ]; then echo "Command line: $cli --help"; else echo "$cli_note"; fi
+echo "Start it from the menu, or run: $program"
+if [ -n "$cli_ok" ]; then echo "Command line: $cli --help"; fi
+missing="$(missing_libraries)"
+if [ -n "$missing" ]; then
+  libs="$(printf '%s\n' "$missing" | tr '\n' ' ' | sed 's/ $//')"
+  echo "The app's window cannot open: this system lacks $libs."
+  echo "Install them with: sudo apt install $(printf '%s\n' "$missing" | debian_packages)"
+fi
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) echo "($prefix/bin is not on your PATH: use the full path above or add it.)" ;;

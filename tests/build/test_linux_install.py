@@ -94,19 +94,28 @@ def fake_archive(tmp_path: Path) -> Path:
     return stage
 
 
-def run_install(stage: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_install(
+    stage: Path,
+    home: Path,
+    *args: str,
+    check: bool = True,
+    cwd: Path | None = None,
+    **extra_env: str,
+) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "LANG": "C.UTF-8",
+        **extra_env,
     }
     return subprocess.run(
         ["sh", str(stage / "install.sh"), *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
 
 
@@ -169,6 +178,151 @@ def test_another_program_called_alu_is_left_alone(tmp_path: Path) -> None:
     assert "is another program" in done.stdout
     run_install(stage, home, "--uninstall")
     assert other.read_text(encoding="utf-8") == "#!/bin/sh\necho another alu\n"
+
+
+# --- options -----------------------------------------------------------------------------------
+
+
+def test_help_shows_the_usage_and_installs_nothing(tmp_path: Path) -> None:
+    """``--help`` installed the app (every option but --uninstall was ignored)."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install(stage, home, "--help")
+    assert "./install.sh --uninstall" in done.stdout
+    assert not done.stdout.startswith("#!")
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--uninstal", "-u", "uninstall"])
+def test_an_unknown_option_is_refused(tmp_path: Path, option: str) -> None:
+    """A mistyped ``--uninstal`` re-installed the app instead of removing it."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install(stage, home, option, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"install.sh: unknown option {option} (try --help)"
+    assert list(home.iterdir()) == []
+
+
+# --- the commands in the bin folder ------------------------------------------------------------
+
+OTHER = "#!/bin/sh\necho another program\n"
+
+
+def test_another_program_called_alu_client_is_left_alone(tmp_path: Path) -> None:
+    """``pip install --user`` leaves alu-client and alu in ~/.local/bin: alu was left alone,
+    alu-client overwritten, and --uninstall deleted it."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("alu-client", "alu"):
+        (bin_dir / name).write_text(OTHER, encoding="utf-8")
+    done = run_install(stage, home)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"
+    for name in ("alu-client", "alu"):
+        assert (bin_dir / name).read_text(encoding="utf-8") == OTHER
+        assert f"{bin_dir / name} is another program" in done.stdout
+    assert "remove or rename it, then run" in done.stdout
+    assert f"run: {program}" in done.stdout
+    assert start_from_menu(home, tmp_path) == ["started"]  # the menu starts ours
+    entry = desktop_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
+    assert entry["TryExec"] == str(program)
+
+    run_install(stage, home, "--uninstall")
+    for name in ("alu-client", "alu"):
+        assert (bin_dir / name).read_text(encoding="utf-8") == OTHER
+
+
+@pytest.mark.parametrize("name", ["alu-client", "alu"])
+def test_a_link_of_an_earlier_install_is_replaced(tmp_path: Path, name: str) -> None:
+    """A dangling alu from an install in a renamed home (or another PREFIX) was kept as
+    "another program"."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    program = home / ".local" / "opt" / "alu-desk" / "alu-client"
+    for i, old in enumerate(["/gone/.local/opt/alu-desk/alu-client", "/gone/elsewhere"]):
+        link = bin_dir / name
+        link.unlink(missing_ok=True)
+        link.symlink_to(old)
+        done = run_install(stage, home)
+        assert os.readlink(link) == str(program), i
+        assert "another program" not in done.stdout
+    live = tmp_path / "other" / "opt" / "alu-desk" / "alu-client"  # another prefix's install
+    live.parent.mkdir(parents=True)
+    live.write_text(OTHER, encoding="utf-8")
+    (bin_dir / name).unlink()
+    (bin_dir / name).symlink_to(live)
+    run_install(stage, home)
+    assert os.readlink(bin_dir / name) == str(program)
+
+
+def test_uninstall_removes_only_links_that_are_ours(tmp_path: Path) -> None:
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    live = tmp_path / "other" / "opt" / "alu-desk" / "alu-client"  # another prefix's install
+    live.parent.mkdir(parents=True)
+    live.write_text(OTHER, encoding="utf-8")
+    (bin_dir / "alu-client").symlink_to(live)
+    (bin_dir / "alu").symlink_to("/gone/.local/opt/alu-desk/alu-client")  # a leftover of ours
+    run_install(stage, home, "--uninstall")
+    assert os.readlink(bin_dir / "alu-client") == str(live)
+    assert not (bin_dir / "alu").is_symlink()
+
+
+# --- the desktop's libraries ------------------------------------------------------------------
+
+
+def test_missing_desktop_libraries_are_named_with_the_apt_line(tmp_path: Path) -> None:
+    """A Debian without libxcb-icccm4: installed without a word, then the window never opened."""
+    stage = fake_archive(tmp_path)
+    platforms = stage / "alu-client" / "_internal" / "PySide6" / "Qt" / "plugins" / "platforms"
+    platforms.mkdir(parents=True)
+    (platforms / "libqxcb.so").write_bytes(b"\x7fELF")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    ldd = tools / "ldd"  # as Debian's, for the bundle's library folder first
+    ldd.write_text(
+        '#!/bin/sh\ncase "$LD_LIBRARY_PATH" in */opt/alu-desk/_internal) ;; *) exit 1 ;; esac\n'
+        "printf '\\t%s => not found\\n' libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-icccm.so.4\n",
+        encoding="utf-8",
+    )
+    ldd.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    path = os.pathsep.join((str(tools), os.environ.get("PATH", "/usr/bin:/bin")))
+    done = run_install(stage, home, PATH=path)
+    assert (
+        "The app's window cannot open: this system lacks libxcb-icccm.so.4 libxcb-keysyms.so.1.\n"
+        "Install them with: sudo apt install libxcb-icccm4 libxcb-keysyms1\n"
+    ) in done.stdout
+    assert "cannot open" not in run_install(fake_archive(tmp_path / "b"), home, PATH=path).stdout
+
+
+# --- relative folders ----------------------------------------------------------------------------
+
+
+def test_a_relative_prefix_is_taken_from_the_current_folder(tmp_path: Path) -> None:
+    """``PREFIX=apps ./install.sh`` made links relative to apps/bin (dangling) and a menu
+    entry with ``Exec="apps/bin/alu-client"``, reported as installed."""
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install(stage, home, cwd=tmp_path, PREFIX="apps", XDG_DATA_HOME="share")
+    program = tmp_path / "apps" / "opt" / "alu-desk" / "alu-client"
+    assert f"installed in {program.parent}" in done.stdout
+    for name in ("alu-client", "alu"):
+        assert os.readlink(tmp_path / "apps" / "bin" / name) == str(program)
+    assert start_from_menu(home, tmp_path) == ["started"]  # the relative XDG_DATA_HOME ignored
+    assert not (tmp_path / "share").exists()
+    run_install(stage, home, "--uninstall", cwd=tmp_path, PREFIX="./apps")
+    assert not program.exists() and not (tmp_path / "apps" / "bin" / "alu").is_symlink()
 
 
 # --- start at login and the uninstall -----------------------------------------------------------

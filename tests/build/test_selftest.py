@@ -18,11 +18,13 @@ import pytest
 
 from alu_client import selftest
 from alu_client.selftest import CheckFailed, SelfTest, check_keyring, check_translations
+from alu_client.selftest.desktop import check_desktop
 from alu_client.ui.i18n import qt_tool, translations_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = (
     "platform",
+    "desktop",
     "translations",
     "keyring",
     "hub",
@@ -34,7 +36,22 @@ CHECKS = (
     "upload",
     "window",
 )
-NEED_HUB = CHECKS[4:]
+NEED_HUB = CHECKS[5:]
+
+
+def desktop_path(tmp_path: Path) -> str:
+    """The PATH, with an ``ldd`` that finds every library first when this machine lacks some
+    the xcb or wayland plugin needs (a machine without a desktop: CI installs them, .ci/run);
+    the desktop check itself is tested in test_selftest_desktop.py."""
+    try:
+        check_desktop()
+    except CheckFailed:
+        fake = tmp_path / "fake-ldd"
+        fake.mkdir(exist_ok=True)
+        (fake / "ldd").write_text("#!/bin/sh\n", encoding="utf-8")
+        (fake / "ldd").chmod(0o755)
+        return os.pathsep.join((str(fake), os.environ.get("PATH", "")))
+    return os.environ.get("PATH", "")
 
 
 def run_self_test(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +60,7 @@ def run_self_test(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str
     home.mkdir(exist_ok=True)
     full = {
         **os.environ,
+        "PATH": desktop_path(tmp_path),
         "QT_QPA_PLATFORM": "offscreen",
         "TMPDIR": str(tmp_path),
         "TMP": str(tmp_path),  # Windows
@@ -111,10 +129,10 @@ def test_the_self_test_passes_from_source_and_touches_no_profile(tmp_path: Path)
     assert "via tus, published as item" in lines["upload"][1]
     assert "in the feed" in lines["upload"][1]
     assert re.search(r"4 panels, the feed shows 31 items", lines["window"][1])
-    assert re.search(r"^self-test passed: 11 checks", out.splitlines()[-2], re.M), out
+    assert re.search(r"^self-test passed: 12 checks", out.splitlines()[-2], re.M), out
     # the report is kept for support; the run's own folders are gone; no profile was made
     report = selftest.report_paths(tmp_path)[0].read_text(encoding="utf-8")
-    assert report.splitlines()[1:12] == out.splitlines()[1:12]
+    assert report.splitlines()[1:13] == out.splitlines()[1:13]
     assert not list(tmp_path.glob("alu-selftest-*"))
     assert not (tmp_path / "home" / ".local" / "share" / "alu-client").exists()
     assert not (tmp_path / "home" / "Videos").exists()
@@ -128,9 +146,9 @@ def test_a_hub_that_does_not_answer_fails_the_self_test(tmp_path: Path) -> None:
     assert lines["hub"][0] == "FAILED" and "no hub answers" in lines["hub"][1]
     for name in NEED_HUB:
         assert lines[name][0] == "FAILED" and lines[name][1].startswith("not run: "), name
-    for name in ("platform", "translations"):
+    for name in ("platform", "desktop", "translations"):
         assert lines[name][0] == "ok"
-    assert "self-test FAILED: 8 of 11 checks failed" in done.stdout
+    assert "self-test FAILED: 8 of 12 checks failed" in done.stdout
     report, log_file = selftest.report_paths(tmp_path)
     assert log_file.parent == tmp_path and log_file.is_file()
     assert done.stdout.splitlines()[-1] == f"report saved to {report}; the log: {log_file}"

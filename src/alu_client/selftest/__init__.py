@@ -6,6 +6,9 @@ starts offscreen (``QT_QPA_PLATFORM=offscreen`` unless set), in a temporary data
 checks, each on one line of the report (``ok``, ``warning`` or ``FAILED`` and a figure):
 
 - platform: Qt starts, the image formats the app shows (JPEG, PNG, SVG) and its icon load;
+- desktop (Linux): the libraries of Qt's xcb and wayland platform plugins are on this system
+  (``ldd``), so the window can open outside offscreen; FAILED names the missing ones and the
+  ``apt install`` line; "not checked" when this Qt has no xcb plugin where PySide6 keeps it;
 - translations: the French and Arabic catalogues (``alu_fr.qm``, ``alu_ar.qm``) and Qt's own;
 - keyring: the keyring backends of this OS are in the build; which one this session offers
   (a plain-text one, or none, is a warning: the app then asks before keeping a sign-in);

@@ -41,6 +41,7 @@ from .basics import (
     seed_size,
     wait_until,
 )
+from .desktop import check_desktop
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class SelfTest:
     def run(self) -> int:
         started = time.monotonic()
         self.check("platform", check_platform)
+        self.check("desktop", check_desktop)
         self.check("translations", check_translations)
         self.check("keyring", check_keyring)
         self.check("hub", self.check_hub)
