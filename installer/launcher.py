@@ -63,6 +63,39 @@ def pin_archive(reader: Any, platform: str = sys.platform) -> str | None:
         return None
 
 
+def restore_library_path(
+    environ: Any, bundle: str | None, platform: str = sys.platform
+) -> str | None:
+    """Give the programs this process starts the library path the user had.
+
+    PyInstaller's bootloader puts the bundle's folder (``_internal``) first in
+    ``LD_LIBRARY_PATH`` (the original, if any, kept in ``LD_LIBRARY_PATH_ORIG``), and every
+    program the app then starts inherited it: Open and Show in folder (``xdg-open``, ``gio``,
+    the file manager, the video player), ``dbus-send`` — with the bundle's libraries of the build
+    machine before the system's (its libglib beside a newer system's libgio, its libstdc++ for a
+    newer file manager: "nothing happens" on a newer distribution). The loader read the variable
+    when this process started, so its own libraries are found as before; only children change.
+
+    Linux only (macOS: the bootloader unsets DYLD_LIBRARY_PATH; Windows: no such variable).
+    Returns the value children get ("" when none), or None when nothing was changed."""
+    if not platform.startswith("linux") or not bundle:
+        return None
+    if "LD_LIBRARY_PATH_ORIG" in environ:
+        original = environ.pop("LD_LIBRARY_PATH_ORIG")
+    else:  # (the user had none; or an older bootloader that kept no copy: ours taken out)
+        current = environ.get("LD_LIBRARY_PATH", "")
+        original = os.pathsep.join(
+            p
+            for p in current.split(os.pathsep)
+            if p and os.path.normpath(p) != os.path.normpath(bundle)
+        )
+    if original:
+        environ["LD_LIBRARY_PATH"] = original
+    else:
+        environ.pop("LD_LIBRARY_PATH", None)
+    return original
+
+
 def entry_point(argv0: str) -> str:
     """Which of the program's two commands was started: "cli" under the name ``alu`` (a link
     to the program), else "app" (the window)."""
@@ -81,6 +114,7 @@ def frozen_archive_reader() -> Any:
 if __name__ == "__main__":
     # first, before the app imports anything more from the archive
     pin_archive(frozen_archive_reader())
+    restore_library_path(os.environ, getattr(sys, "_MEIPASS", None))
 
     if entry_point(sys.argv[0] if sys.argv else "") == "cli":
         from alu_client.cli import main

@@ -216,3 +216,34 @@ def test_started_as_alu_client_it_is_the_app(tmp_path: Path) -> None:
     assert helped.returncode == 0, helped.stderr
     assert helped.stdout.startswith("usage: alu-client ")
     assert "--self-test" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # the bootloader's: the bundle first, the user's own kept aside
+        ({"LD_LIBRARY_PATH": "/opt/alu-desk/_internal:/opt/cuda/lib",
+          "LD_LIBRARY_PATH_ORIG": "/opt/cuda/lib"}, {"LD_LIBRARY_PATH": "/opt/cuda/lib"}),
+        # the user had none
+        ({"LD_LIBRARY_PATH": "/opt/alu-desk/_internal"}, {}),
+        # an older bootloader that kept no copy: only the bundle's folder taken out
+        ({"LD_LIBRARY_PATH": "/opt/alu-desk/_internal/:/usr/local/lib"},
+         {"LD_LIBRARY_PATH": "/usr/local/lib"}),
+    ],
+)  # fmt: skip
+def test_programs_the_app_starts_get_the_users_library_path(
+    before: dict[str, str], after: dict[str, str]
+) -> None:
+    # Open / Show in folder started xdg-open, gio, the file manager with the bundle's libraries
+    # (those of the build machine) before the system's: broken on a newer distribution
+    env = {"HOME": "/home/desk", **before}
+    load_launcher().restore_library_path(env, "/opt/alu-desk/_internal", platform="linux")
+    assert env == {"HOME": "/home/desk", **after}
+
+
+def test_the_library_path_is_left_alone_elsewhere() -> None:
+    launcher = load_launcher()
+    env = {"LD_LIBRARY_PATH": "/x/_internal"}
+    assert launcher.restore_library_path(env, "/x/_internal", platform="darwin") is None
+    assert launcher.restore_library_path(env, None, platform="linux") is None  # not frozen
+    assert env == {"LD_LIBRARY_PATH": "/x/_internal"}
