@@ -88,6 +88,10 @@ Description: ALU Desk, the Africa Link Union news exchange client
  The command-line verbs for support and scripts: alu --help (alu doctor …).
 EOF
 chmod -R u+rwX,go+rX,go-w "$pkg"
+# the files' sums, as Debian packages have them: `dpkg --verify alu-desk` (and debsums) find a
+# damaged or changed file under /opt/alu-desk; without them dpkg checked nothing
+(cd "$pkg" && find opt usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >"$pkg/DEBIAN/md5sums"
+chmod 0644 "$pkg/DEBIAN/md5sums"
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$pkg/usr/share/applications/alu-client.desktop"
 fi
@@ -103,7 +107,8 @@ install -m 0644 resources/icons/alu-client-256.png resources/icons/alu-client.sv
 cat >"$stage/README.txt" <<EOF
 ALU Desk $version for Linux ($machine)
 
-Without root:  ./install.sh               (into ~/.local; ./install.sh --uninstall removes it)
+Without root:  ./install.sh               (into ~/.local; ./install.sh --uninstall, or
+                ~/.local/opt/alu-desk/install.sh --uninstall, removes it)
                ./install.sh --help        (the options: PREFIX=DIR ./install.sh installs elsewhere)
 Or run it in place:  ./alu-client/alu-client
 Check it:      alu-client --self-test     (on a temporary demo hub, and the desktop libraries; exit 0 = all passed)
@@ -140,6 +145,8 @@ if ((self_test)); then
 
   step "self-test of the unpacked .deb (/opt/alu-desk/alu-client)"
   dpkg-deb -x "$deb" "$tmp/deb"
+  dpkg-deb -e "$deb" "$tmp/deb-control"
+  (cd "$tmp/deb" && md5sum --quiet -c "$tmp/deb-control/md5sums")
   "$tmp/deb/opt/alu-desk/alu-client" --self-test
   test "$(readlink "$tmp/deb/usr/bin/alu")" = /opt/alu-desk/alu-client
   ln -s "$tmp/deb/opt/alu-desk/alu-client" "$tmp/alu"

@@ -3,7 +3,7 @@
 #
 #   ./install.sh              install (or update) into ~/.local/opt/alu-desk, with a menu entry
 #   ./install.sh --uninstall  remove it, and its start at login (your data, downloads and
-#                             sign-in stay)
+#                             sign-in stay); ~/.local/opt/alu-desk/install.sh --uninstall too
 #   ./install.sh --help       show this text
 #
 # The app goes to $PREFIX/opt/alu-desk (PREFIX defaults to ~/.local; a relative one is taken
@@ -38,7 +38,8 @@ absolute() {
   esac
 }
 
-here="$(cd "$(dirname "$0")" && pwd)"
+# (CDPATH= : an exported CDPATH made cd print the folder, and the path was read twice)
+here="$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)"
 prefix="$(absolute "${PREFIX:-$HOME/.local}")"
 # A relative XDG_DATA_HOME is ignored, as desktops do (the XDG Base Directory spec)
 case "${XDG_DATA_HOME:-}" in
@@ -137,7 +138,15 @@ refresh_menus() {
     gtk-update-icon-cache -q -t "$data/icons/hicolor" 2>/dev/null || true
 }
 
+# The app's data folder, as the app finds it (an absolute XDG_DATA_HOME, else ~/.local/share).
+case "${XDG_DATA_HOME:-}" in
+  /*) app_data="$XDG_DATA_HOME/alu-client" ;;
+  *) app_data="$HOME/.local/share/alu-client" ;;
+esac
+
 if [ "$action" = uninstall ]; then
+  was_installed=""
+  [ -d "$app_dir" ] && was_installed=1
   for command in "$bin" "$cli"; do
     if link_is_removable "$command"; then rm -f "$command"; fi
   done
@@ -148,7 +157,12 @@ if [ "$action" = uninstall ]; then
     echo "Removed the start at login ($autostart)."
   fi
   refresh_menus
-  echo "ALU Desk removed. Your data (~/.local/share/alu-client) and downloads were kept."
+  if [ -z "$was_installed" ]; then  # (it said "removed" of an install that was not there)
+    echo "ALU Desk was not installed in $app_dir (another PREFIX?); its leftovers, if any," \
+      "were removed."
+    exit 0
+  fi
+  echo "ALU Desk removed. Your data ($app_data) and downloads were kept."
   exit 0
 fi
 
@@ -161,7 +175,35 @@ fi
 # (installer/launcher.py) and goes on reading its modules from the old one until restarted.
 mkdir -p "$prefix/opt" "$prefix/bin" "$data/applications" "$(dirname "$icon_png")" "$(dirname "$icon_svg")"
 rm -rf "$app_dir.new"
-cp -a "$here/alu-client" "$app_dir.new"
+# Room for the new copy first (the old one goes only once the new one is whole): a full disk
+# printed hundreds of cp errors and left a half copy filling it.
+need_kb="$(du -sk "$here/alu-client" | cut -f1)"
+free_kb="$(df -Pk "$prefix/opt" | awk 'NR == 2 { print $4 }')"
+if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
+  echo "install.sh: not installed: $prefix/opt has $((free_kb / 1024)) MB free, the app needs" \
+    "$((need_kb / 1024)) MB (beside the installed version, kept until the new one is whole)." >&2
+  exit 1
+fi
+errors="$(mktemp)"
+if ! cp -a "$here/alu-client" "$app_dir.new" 2>"$errors"; then
+  rm -rf "$app_dir.new"
+  echo "install.sh: not installed: the copy into $prefix/opt failed ($(head -n 1 "$errors"));" \
+    "the installed version, if any, was not changed." >&2
+  rm -f "$errors"
+  exit 1
+fi
+rm -f "$errors"
+# The program must run from there (a home mounted noexec on hardened workstations)
+if ! ran="$("$app_dir.new/alu-client" --version 2>&1)"; then
+  rm -rf "$app_dir.new"
+  echo "install.sh: not installed: the program does not run from $prefix/opt ($ran)." >&2
+  case "$ran" in
+    *"ermission denied"*) echo "Its file system is mounted noexec: install elsewhere," \
+      "PREFIX=/a/folder/where/programs/run $here/install.sh" >&2 ;;
+  esac
+  exit 1
+fi
+cp "$0" "$app_dir.new/install.sh" 2>/dev/null || cp "$here/install.sh" "$app_dir.new/install.sh"
 rm -rf "$app_dir"
 mv "$app_dir.new" "$app_dir"
 # The menu starts the program itself when alu-client in the bin folder is another program.
@@ -185,6 +227,7 @@ refresh_menus
 echo "ALU Desk installed in $app_dir"
 echo "Start it from the menu, or run: $program"
 if [ -n "$cli_ok" ]; then echo "Command line: $cli --help"; fi
+echo "To remove it: $app_dir/install.sh --uninstall"
 missing="$(missing_libraries)"
 if [ -n "$missing" ]; then
   libs="$(printf '%s\n' "$missing" | tr '\n' ' ' | sed 's/ $//')"

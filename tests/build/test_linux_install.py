@@ -89,7 +89,11 @@ def fake_archive(tmp_path: Path) -> Path:
     for icon in ("alu-client-256.png", "alu-client.svg"):
         shutil.copy(ROOT / "resources" / "icons" / icon, stage / "share" / "icons" / icon)
     app = stage / "alu-client" / "alu-client"
-    app.write_text('#!/bin/sh\nprintf "%s\\n" "started" "$@" > "$ALU_TEST_RAN"\n', encoding="utf-8")
+    app.write_text(
+        '#!/bin/sh\n[ "$1" = --version ] && { echo "ALU Desk 9.9.9"; exit 0; }\n'
+        'printf "%s\\n" "started" "$@" > "$ALU_TEST_RAN"\n',
+        encoding="utf-8",
+    )
     app.chmod(0o755)
     return stage
 
@@ -445,3 +449,83 @@ def test_the_menu_and_login_entries_validate(
     check_entry(home / ".local" / "share" / "applications" / "alu-client.desktop")
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     check_entry(login_entry(home, home / ".local" / "opt" / "alu-desk" / "alu-client"))
+
+
+# --- what install.sh says when it cannot, and how to remove it later ---------------------------
+
+
+def test_an_exported_cdpath_does_not_stop_the_install(tmp_path: Path) -> None:
+    # "run me from the unpacked ALU Desk archive (alu-client/ is missing)": cd printed the
+    # folder it found through CDPATH, and the path was read twice
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    r = subprocess.run(
+        ["sh", os.path.relpath(stage / "install.sh", tmp_path)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+             "CDPATH": f"{tmp_path}:."},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (home / ".local" / "opt" / "alu-desk" / "alu-client").is_file()
+
+
+def test_a_program_that_does_not_run_there_is_not_installed(tmp_path: Path) -> None:
+    # a home mounted noexec: "installed", then "Permission denied" from the menu and the PATH
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    run_install(stage, home)  # a version that runs, installed before
+    app = stage / "alu-client" / "alu-client"
+    app.write_text("#!/bin/sh\necho 'cannot execute: Permission denied' >&2\nexit 126\n")
+    r = run_install(stage, home, check=False)
+    assert r.returncode == 1 and "installed in" not in r.stdout
+    assert "not installed: the program does not run from" in r.stderr
+    assert "mounted noexec" in r.stderr and "PREFIX=" in r.stderr
+    opt = home / ".local" / "opt"
+    assert sorted(p.name for p in opt.iterdir()) == ["alu-desk"]  # no half copy left
+    assert "ALU Desk 9.9.9" in (opt / "alu-desk" / "alu-client").read_text()  # the old kept
+
+
+def test_uninstall_later_from_the_install_and_its_words(tmp_path: Path) -> None:
+    # the archive's install.sh was needed to uninstall; it said "removed" of nothing and named
+    # ~/.local/share/alu-client whatever XDG_DATA_HOME said
+    stage = fake_archive(tmp_path)
+    home = tmp_path / "home"
+    r = run_install(stage, home, "--uninstall")
+    assert "was not installed in" in r.stdout and "removed. Your data" not in r.stdout
+    r = run_install(stage, home)
+    kept = home / ".local" / "opt" / "alu-desk" / "install.sh"
+    assert f"To remove it: {kept} --uninstall" in r.stdout
+    shutil.rmtree(stage)  # the download deleted after installing
+    xdg = tmp_path / "xdg"
+    gone = subprocess.run(
+        ["sh", str(kept), "--uninstall"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+             "XDG_DATA_HOME": str(xdg)},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert f"ALU Desk removed. Your data ({xdg / 'alu-client'}) and downloads were kept." in (
+        gone.stdout
+    )
+    assert not (home / ".local" / "opt" / "alu-desk").exists()
+
+
+def test_no_room_for_the_new_copy_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    # a full disk: ~270 lines of cp errors, and a half copy left filling the disk
+    stage = fake_archive(tmp_path)
+    (stage / "alu-client" / "big").write_bytes(b"x" * 3 * 1024 * 1024)
+    home = tmp_path / "home"
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    df = tools / "df"
+    df.write_text(
+        "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+        "echo '/dev/vdb 100000 99000 1000 99% /home'\n"
+    )
+    df.chmod(0o755)
+    r = run_install(
+        stage, home, check=False, PATH=f"{tools}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    )
+    assert r.returncode == 1, r.stdout
+    assert r.stderr.count("\n") == 1 and "not installed: " in r.stderr and "0 MB free" in r.stderr
+    assert not (home / ".local" / "opt" / "alu-desk.new").exists()
+    assert not (home / ".local" / "opt" / "alu-desk").exists()
