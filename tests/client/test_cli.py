@@ -1106,6 +1106,8 @@ def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
             os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes as the engine starts
 
     monkeypatch.setattr(sys, "stderr", GoneTerminal())
+    # (its log file is another test's: here it would stay on this process's root logger)
+    monkeypatch.setattr(watch_verbs, "_log_to_file", lambda _services: None)
     args = argparse.Namespace(limit_down=None, limit_up=None, seconds=None)
     status = watch_verbs._run_engine(Engine(), args)  # type: ignore[arg-type]
     monkeypatch.undo()
