@@ -209,6 +209,19 @@ def _verb(argv: list[str]) -> str | None:
     return None
 
 
+def _search_words(leftovers: list[str]) -> list[str] | None:
+    """The words a search was given after its options (``--downloaded avocado``), all of them
+    after a ``--`` (``--downloaded -- -x``: argparse left the marker too); None when an
+    option it does not know is among them."""
+    before, after = leftovers, []
+    if "--" in leftovers:
+        at = leftovers.index("--")
+        before, after = leftovers[:at], leftovers[at + 1 :]
+    if any(arg.startswith("-") for arg in before):
+        return None
+    return before + after
+
+
 def _data_problem(data: str) -> str | None:
     """What is wrong with ``--data``'s folder before anything is opened: empty (a script's
     ``--data "$DIR"`` with DIR unset went to the default data folder, and signed-in profile), or
@@ -251,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown and isinstance(getattr(args, "text", None), list):
             # `alu library search --downloaded avocado`: argparse gave the words after an
             # option to no one ("unrecognized arguments: avocado"); they are the search's
-            words = [arg for arg in unknown if not arg.startswith("-")]
-            if words == unknown:
+            words = _search_words(unknown)
+            if words is not None:
                 args.text += words
                 unknown = []
         if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
