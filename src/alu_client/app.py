@@ -88,7 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="check this installation offscreen on a temporary demo hub, print a report",
     )
     p.add_argument("--version", action="version", version=f"ALU Desk {__version__}")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.data == "":  # (a launcher's --data "$DIR", DIR unset: the default folder, as alu's)
+        p.error("--data needs a folder (it was given empty): alu-client --data DIR")
+    return args
 
 
 def setup_logging(log_dir: Path) -> None:
@@ -631,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         from alu_client.selftest import run_self_test
 
         return run_self_test()
-    if args.data:
+    if args.data is not None:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
     paths = default_paths()
     try:

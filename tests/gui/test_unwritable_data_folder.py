@@ -125,3 +125,13 @@ def test_a_data_folder_too_deep_is_refused_before_anything_is_made(
     [(_title, text)] = said
     assert text.startswith("The path of the data folder ") and "is too long" in text, text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_data_folder_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # `alu-client --data ""` (a launcher's "$DIR" unset) opened the default data folder
+    from alu_client.app import parse_args
+
+    with pytest.raises(SystemExit) as ended:
+        parse_args(["--data", ""])
+    assert ended.value.code == 2
+    assert "--data needs a folder (it was given empty)" in capsys.readouterr().err
