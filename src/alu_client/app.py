@@ -21,6 +21,7 @@ import logging
 import logging.handlers
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +52,7 @@ from alu_client.core.store import (
     Store,
     steps_pending,
 )
+from alu_client.core.store.problems import refuse_too_deep
 from alu_client.core.sync import SIGNED_OUT, SyncStatus
 from alu_client.ui import plain_text
 from alu_client.ui.signin import (
@@ -86,7 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="check this installation offscreen on a temporary demo hub, print a report",
     )
     p.add_argument("--version", action="version", version=f"ALU Desk {__version__}")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.data == "":  # (a launcher's --data "$DIR", DIR unset: the default folder, as alu's)
+        p.error("--data needs a folder (it was given empty): alu-client --data DIR")
+    return args
 
 
 def setup_logging(log_dir: Path) -> None:
@@ -147,6 +152,21 @@ class Desk(QObject):
 
     # --- start ------------------------------------------------------------------------------
 
+    def _library_refused(self, e: Exception, db_path: Path) -> int:
+        """The library cannot be opened: said (in the language "Updating your library…" was
+        said in), exit 1."""
+        from alu_client.ui.i18n import install_translators
+
+        install_translators(self.app, self.args.language or saved_language(db_path))
+        if isinstance(e, SchemaTooNew):
+            text = newer_library_text(e.current, e.newest)
+        elif isinstance(e, UnsuitableDataFolder):  # a network share's
+            text = unsuitable_folder_text(e)
+        else:
+            text = library_problem_text(e, db_path)
+        self._critical(startup_text("library"), text)
+        return 1
+
     def start(self) -> int | None:
         """Everything before the event loop; an exit code when the app must not go on."""
         from alu_client.ui.demo import demo_client_paths
@@ -154,6 +174,10 @@ class Desk(QObject):
         from alu_client.ui.single_instance import NotAnswering, SingleInstance, instance_key
 
         client_paths = demo_client_paths(self.paths.data_dir) if self.args.demo else self.paths
+        try:  # before the instance lock: it made the data folder behind "nothing was changed"
+            refuse_too_deep(client_paths.db_path)
+        except sqlite3.OperationalError as e:
+            return self._library_refused(e, client_paths.db_path)
         self.single = SingleInstance(
             instance_key(client_paths.data_dir), self, lock_dir=client_paths.data_dir
         )
@@ -178,17 +202,7 @@ class Desk(QObject):
         try:
             store = self._open_store(client_paths.db_path)
         except Exception as e:  # a newer app's database, a broken file: say it, stop
-            # (in the language "Updating your library…" was said in)
-            language = self.args.language or saved_language(client_paths.db_path)
-            install_translators(self.app, language)
-            if isinstance(e, SchemaTooNew):
-                text = newer_library_text(e.current, e.newest)
-            elif isinstance(e, UnsuitableDataFolder):  # a network share's
-                text = unsuitable_folder_text(e)
-            else:
-                text = library_problem_text(e, client_paths.db_path)
-            self._critical(startup_text("library"), text)
-            return 1
+            return self._library_refused(e, client_paths.db_path)
         if self._stop_asked():  # during the library update, which finished first
             store.close()
             return 0
@@ -620,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         from alu_client.selftest import run_self_test
 
         return run_self_test()
-    if args.data:
+    if args.data is not None:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
     paths = default_paths()
     try:

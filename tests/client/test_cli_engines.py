@@ -338,3 +338,34 @@ def test_watch_run_stopped_by_sigterm_or_sighup_stops_its_engine(
         status, _out, err = finish(again)
     assert status == 130, err
     assert proxy.bytes_up - before < size  # resumed, not sent again from the start
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_run_logs_its_start_the_signal_and_its_stop(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    # its log said nothing of a run (a quiet one left no trace, a service's restarts and stops
+    # none), where the app's says "starting", the signal and the quit
+    from alu_client import __version__
+
+    live_hub.member("ktn", PASSWORD)
+    home = tmp_path / "desk"
+    login(home, live_hub.url)
+    engine = start(home, "watch", "run")
+    assert "engine running" in engine.stdout.readline()  # type: ignore[union-attr]
+    engine.send_signal(signal.SIGTERM)
+    status, _out, err = finish(engine)
+    assert status == 143, err
+    lines = [
+        line.split(" INFO ", 1)[1]
+        for line in (home / "logs" / "alu-client.log").read_text(encoding="utf-8").splitlines()
+        if " INFO " in line
+    ]
+    said = [
+        f"alu_client.cli.watch_verbs: ALU Desk {__version__}: alu watch run starting "
+        f"(data {home / 'data'})",
+        "alu_client.cli.watch_verbs: SIGTERM received: stopping the engine",
+        "alu_client.cli.watch_verbs: alu watch run stopped",
+    ]
+    assert [line.split(" ", 1)[1] for line in lines if "watch_verbs" in line] == said, lines
+    assert "watch_verbs" not in err  # (INFO: the log's, not stderr's)

@@ -52,7 +52,7 @@ def test_a_read_only_data_folder_is_said_read_only(
     assert said == (
         f"alu: the data folder {home} is read-only (a disk or share mounted read-only, or no "
         "permission to write): ALU Desk writes its library there. Make it writable, or choose "
-        "another data folder with ALU_CLIENT_HOME."
+        "another data folder with --data or ALU_CLIENT_HOME."
     )
 
 

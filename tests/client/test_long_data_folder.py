@@ -55,3 +55,26 @@ def test_only_a_long_path_is_taken_for_the_cause(tmp_path: Path) -> None:
     short_db = tmp_path / "library.sqlite3"
     assert path_too_long(short_db, OPEN_FAILED) is None  # (a folder gone, say)
     assert path_too_long(long_db, sqlite3.OperationalError("database is locked")) is None
+
+
+def test_doctor_fails_a_data_folder_too_deep_and_makes_nothing(tmp_path: Path) -> None:
+    # it said "ok data folder: … is writable" (made by its check) and "ok library: There is
+    # no library yet; it is created at first use", exit 0, while every verb refuses the folder
+    home = long_folder(tmp_path / "deep", 480)
+    r = subprocess.run(
+        [sys.executable, "-m", "alu_client.cli", "--data", str(home), "doctor", "--timeout", "1"],
+        env={**os.environ, "HOME": str(tmp_path / "fakehome")},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout
+    length = 480 + len("/data/library.sqlite3")
+    lines = r.stdout.splitlines()
+    assert (
+        "FAIL  data folder: the data folder's path is too long for the library's database "
+        f"({length} bytes for library.sqlite3; SQLite takes about {USABLE_PATH}, its side files "
+        "included): choose a shorter data folder with --data or ALU_CLIENT_HOME, or move this "
+        "one to a shorter path. Nothing in it was changed."
+    ) in lines
+    assert "FAIL  library: Not made: the data folder's path is too long for it (above)." in lines
+    assert "which cannot be opened (the checks below say why)." in r.stdout
+    assert not (tmp_path / "deep").exists()

@@ -198,3 +198,36 @@ def test_a_day_of_corrections_is_one_short_line() -> None:
         "6 items withdrawn by the agency: T0 (R), T1 (R), T2 (R), T3 (R), T4 (R) and 1 more "
         "(`alu feed` lists them)."
     ]
+
+
+def test_watch_run_logs_each_item_withdrawn_or_corrected(
+    live_hub: LiveHub, clip: Path, tmp_path: Path
+) -> None:
+    # the headless station said nothing, in its log or on stderr, and consumed the change: the
+    # `alu sync` after it had nothing to say either, so no one was told
+    live_hub.member("ktn", cli.PASSWORD)
+    live_hub.member("desk-chief", role="agency")
+    gone = live_hub.publish(clip, "Floods in Kisumu")
+    fixed = live_hub.publish(clip, "Market fire", dateline="NAIROBI")
+    home = tmp_path / "desk"
+    cli.login(home, live_hub)
+    cli.ok(cli.alu(home, "sync"))
+    withdraw(live_hub, gone)
+    note = "Dateline corrected: KISUMU"
+    agency = live_hub.login("desk-chief")
+    r = agency.patch(live_hub.api(f"/items/{fixed}"), json={"dateline": "KISUMU", "note": note})
+    assert r.status_code == 200, r.text
+
+    r = cli.alu(home, "watch", "run", "--seconds", "3")
+    assert r.returncode == 0, r.stderr
+    said = [
+        f"item withdrawn by the agency, do not use it: Floods in Kisumu ({REASON}), id {gone}",
+        f"item corrected by the agency: Market fire ({note}), id {fixed}",
+    ]
+    log_text = (home / "logs" / "alu-client.log").read_text(encoding="utf-8")
+    for words in said:
+        assert f"alu: WARNING: {words}" in r.stderr.splitlines(), r.stderr
+        assert f"WARNING sync-feed alu_client.core.withdrawn: {words}" in log_text, log_text
+    # said once, by the engine: the sync after has nothing new
+    again = cli.ok(cli.alu(home, "sync"))
+    assert "withdrawn" not in again and "corrected" not in again

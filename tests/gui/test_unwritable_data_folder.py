@@ -97,3 +97,41 @@ def test_an_update_under_another_running_engine_is_said_in_words(tmp_path: Path)
         install_translators(qapp, "en")
     assert text.startswith("Un autre ALU Desk, ou alu watch run (processus 4242)"), text
     assert "rien n’a été changé" in text
+
+
+def test_a_data_folder_too_deep_is_refused_before_anything_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # its dialog said "Nothing in it was changed" while the single-instance lock had made the
+    # data folder (and its parents) just before
+    import argparse
+
+    from alu_client import app as app_module
+    from alu_client.core.paths import default_paths
+    from tests.client.test_long_data_folder import long_folder
+
+    home = long_folder(tmp_path / "deep", 480)
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, title, text: said.append((title, text)))
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    paths = default_paths({"ALU_CLIENT_HOME": str(home)})
+    desk = app_module.Desk(qapp, paths, argparse.Namespace(demo=False, language="en"))
+    try:
+        assert desk.start() == 1
+    finally:
+        desk.cleanup()
+        desk.deleteLater()
+    [(_title, text)] = said
+    assert text.startswith("The path of the data folder ") and "is too long" in text, text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_data_folder_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # `alu-client --data ""` (a launcher's "$DIR" unset) opened the default data folder
+    from alu_client.app import parse_args
+
+    with pytest.raises(SystemExit) as ended:
+        parse_args(["--data", ""])
+    assert ended.value.code == 2
+    assert "--data needs a folder (it was given empty)" in capsys.readouterr().err

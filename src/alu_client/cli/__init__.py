@@ -209,6 +209,34 @@ def _verb(argv: list[str]) -> str | None:
     return None
 
 
+def _search_words(leftovers: list[str]) -> list[str] | None:
+    """The words a search was given after its options (``--downloaded avocado``), all of them
+    after a ``--`` (``--downloaded -- -x``: argparse left the marker too); None when an
+    option it does not know is among them."""
+    before, after = leftovers, []
+    if "--" in leftovers:
+        at = leftovers.index("--")
+        before, after = leftovers[:at], leftovers[at + 1 :]
+    if any(arg.startswith("-") for arg in before):
+        return None
+    return before + after
+
+
+def _data_problem(data: str) -> str | None:
+    """What is wrong with ``--data``'s folder before anything is opened: empty (a script's
+    ``--data "$DIR"`` with DIR unset went to the default data folder, and signed-in profile), or
+    a file where a folder is (an OSError later advised ALU_CLIENT_HOME)."""
+    if not data:
+        return "--data needs a folder (it was given empty): alu --data DIR VERB"
+    path = Path(data).expanduser().absolute()
+    for folder in (path, *path.parents):  # the first one there: a folder, or a file
+        if folder.exists() or folder.is_symlink():
+            if folder.is_dir():
+                return None
+            return f"--data names a file, not a folder ({folder}): give a folder (made if missing)"
+    return None
+
+
 def _said_errors() -> tuple[type[BaseException], ...]:
     """The errors said in their own one line (exit status 1), imported when one is raised:
     a transfer verb runs without the modules that define most of them."""
@@ -236,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown and isinstance(getattr(args, "text", None), list):
             # `alu library search --downloaded avocado`: argparse gave the words after an
             # option to no one ("unrecognized arguments: avocado"); they are the search's
-            words = [arg for arg in unknown if not arg.startswith("-")]
-            if words == unknown:
+            words = _search_words(unknown)
+            if words is not None:
                 args.text += words
                 unknown = []
         if unknown:  # (argparse said it as `alu`'s, and named `alu --help`, not the verb's)
@@ -251,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             getattr(args, "verb_parser", parser).error(
                 f"unrecognized arguments: {' '.join(unknown)}"
             )
+        if args.data is not None and (problem := _data_problem(args.data)):
+            parser.error(problem)
     except _BadUsage as e:
         # `alu fetch --bogus`: argparse stops at the arguments missing, before it says which
         # options it did not know; the unknown option is the likelier mistake, said first
@@ -263,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         if leading and e.message.startswith("argument command: invalid choice"):
             e.message = _leading_said(leading)
         return e.say()
-    if args.data:
+    if args.data is not None:
         os.environ["ALU_CLIENT_HOME"] = str(Path(args.data).expanduser().resolve())
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -358,7 +388,7 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 f"alu: the data folder {folder} is read-only (a disk or share mounted "
                 "read-only, or no permission to write): ALU Desk writes its library there. "
-                "Make it writable, or choose another data folder with ALU_CLIENT_HOME.",
+                "Make it writable, or choose another data folder with --data or ALU_CLIENT_HOME.",
                 file=sys.stderr,
             )
             return 1
@@ -379,7 +409,7 @@ def _run(args: argparse.Namespace) -> int:
         where = f" ({e.filename})" if e.filename else ""
         print(
             f"alu: {e.strerror or e}{where}. Where that is the data folder, check its "
-            "permissions and disk, or choose another with ALU_CLIENT_HOME.",
+            "permissions and disk, or choose another with --data or ALU_CLIENT_HOME.",
             file=sys.stderr,
         )
         return 1

@@ -282,7 +282,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if isinstance(e, CliError):  # intact, but not this version's
             checks = [Check(c.name, False, str(e)) if c.name == "library" else c for c in checks]
         # (not "sign in first": the profile is there, in the library that cannot be opened)
-        not_read = "Not checked: the hub's profile is kept in the library, which cannot be opened."
+        not_read = (
+            "Not checked: the hub's profile is kept in the library, which cannot be opened "
+            "(the checks below say why)."
+        )
         checks = [Check(c.name, None, not_read) if c.name == "hub" else c for c in checks]
     else:
         try:

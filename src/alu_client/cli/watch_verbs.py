@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core.engine_settings import SAVED, Limit
 from ..core.lockfile import EngineBusy
 from ..core.logfile import enable_crash_log, file_log
@@ -25,6 +27,8 @@ from .common import (
 )
 from .options import positive_number
 from .queue_verbs import idle_engine_lock
+
+log = logging.getLogger(__name__)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -82,6 +86,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 print(f"       sent elsewhere{when}: {other.note}")
     finally:
         services.stop()
+        if args.action == "run":  # (as the app's log: a service's restarts and stops)
+            log.info("alu watch run stopped")
     return 0
 
 
@@ -123,6 +129,7 @@ def _run_engine(services: Services, args: argparse.Namespace) -> int:
     they are, queued again, and resume at the next run. The exit status is a signal's usual
     one (130, 143, 129), as for the other verbs."""
     _log_to_file(services)
+    log.info("ALU Desk %s: alu watch run starting (data %s)", __version__, services.paths.data_dir)
     interrupted = Interrupted()
     restore_signals = interrupted.catch()
     try:
@@ -143,6 +150,7 @@ def _run_engine(services: Services, args: argparse.Namespace) -> int:
             if left <= 0:
                 return 0
             interrupted.wait(left)
+        log.info("%s received: stopping the engine", signal.Signals(interrupted.signum).name)
         # cmd_watch stops the engine (services.stop) on the way out; after SIGHUP the terminal
         # is gone and the write fails (EIO): the status, 129, still says what happened
         with contextlib.suppress(OSError):

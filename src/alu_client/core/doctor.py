@@ -38,7 +38,14 @@ from .fstype import UnsuitableDataFolder
 from .paths import Paths
 from .profiles import Profile
 from .services import MSG_DOWNLOAD_FOLDER_GONE
-from .store import damaged_words, disk_full, disk_full_words, is_damage, not_damage_words
+from .store import (
+    damaged_words,
+    disk_full,
+    disk_full_words,
+    is_damage,
+    not_damage_words,
+    path_too_long_words,
+)
 from .transfers.retry import http_date
 
 GIB = 1024**3
@@ -82,10 +89,22 @@ def run_checks(
     checks.append(store_check)
     checks.extend(download_checks(paths.downloads_dir, download_dir, rule_dirs))
     checks.append(disk_check("disk space (data folder)", paths.data_dir))
+    if paths.too_deep and not paths.db_path.exists():  # every verb refuses it: make nothing
+        return [*checks, *_too_deep_checks(paths.db_path)]
     checks.append(writable_check(paths.data_dir))
     checks.append(filesystem_check(paths.data_dir))
     checks.append(library_check(paths.db_path))
     return checks
+
+
+def _too_deep_checks(db_path: Path) -> list[Check]:
+    """The data folder too deep for the library: said as the verbs and the app refuse it (it
+    was "writable", made by this check, and its library "created at first use")."""
+    length = len(os.fsencode(os.path.abspath(db_path)))
+    return [
+        Check("data folder", False, path_too_long_words(db_path, length)),
+        Check("library", False, "Not made: the data folder's path is too long for it (above)."),
+    ]
 
 
 def download_checks(

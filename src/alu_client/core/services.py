@@ -69,7 +69,7 @@ from .transfers.base import SessionPool
 from .transfers.queue import Progress, TransferQueue
 from .uploads import UploadFields, file_sha256
 from .watch import HotFolders, WatchFolder
-from .withdrawn import WithdrawnItem, end_downloads
+from .withdrawn import WithdrawnItem, end_downloads, log_changed
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +324,10 @@ class Services:
         item; returns those updated."""
         return update_items(self.store, self.require_profile().name, items, self._before)
 
+    def _logged_changes(self, items: list[hub.Item]) -> list[int]:
+        log_changed(items)
+        return self._items_changed(items)
+
     def _items_changed(self, items: list[hub.Item]) -> list[int]:
         """Items the agency corrected or withdrew, updated in the library: a withdrawn one's
         downloads end (``withdrawn.end_downloads``), the UI shows their new state, and the
@@ -373,7 +377,9 @@ class Services:
     def _history_changed(self) -> None:
         self.events.emit(self.events.history_changed)
 
-    def feed_sync(self, **kw: Any) -> FeedSync:
+    def feed_sync(self, *, log_changes: bool = False, **kw: Any) -> FeedSync:
+        """The profile's feed sync; ``log_changes``: the engine's, which logs the items the
+        agency withdrew or corrected (`alu sync` prints them instead)."""
         profile = self.require_profile()
         sync = FeedSync(
             self._client_or_none,
@@ -382,7 +388,7 @@ class Services:
             on_new=self._new_items,
             on_status=lambda status: self.events.emit(self.events.sync_status, status),
             update_items=self.update_items,
-            on_changed=self._items_changed,
+            on_changed=self._logged_changes if log_changes else self._items_changed,
             **kw,
         )
         sync.on_went_back = lambda: self.events.emit(self.events.hub_went_back, "feed")
@@ -490,7 +496,7 @@ class Services:
             )
         queue.start()
         if profile is not None and sync:
-            service = self.sync = SyncService(self.feed_sync(), self.history())
+            service = self.sync = SyncService(self.feed_sync(log_changes=True), self.history())
             service.feed.status_listeners.append(
                 self._hub_back(queue, profile.name, self._stopping)
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from .hub import Item
+from .plain_text import one_line
 from .store.transfers import profile_of
 from .transfers.base import withdrawn_message
 from .transfers.queue import TransferQueue
@@ -45,3 +46,18 @@ def end_downloads(queue: TransferQueue, item: Item, profile: str) -> list[int]:
     if ended:
         log.info("item %s withdrawn by the agency: %d download(s) canceled", item.id, len(ended))
     return ended
+
+
+def log_changed(items: list[Item]) -> None:
+    """The engine's log (WARNING: on `alu watch run`'s stderr too) names each item of the
+    library the agency withdrew or corrected, as `alu sync` does: a station without a screen
+    said nothing of it, and the `alu sync` after had nothing left to say."""
+    for item in items:
+        title = one_line(item.title or item.id)
+        if item.withdrawn:
+            reason = one_line(item.withdrawn_reason) or "no reason given"
+            log.warning("item withdrawn by the agency, do not use it: %s (%s), id %s",
+                        title, reason, item.id)  # fmt: skip
+        else:
+            note = one_line(item.correction_note) or "-"
+            log.warning("item corrected by the agency: %s (%s), id %s", title, note, item.id)

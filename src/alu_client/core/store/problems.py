@@ -89,8 +89,8 @@ def path_too_long_words(db_path: Path, length: int) -> str:
     return (
         f"the data folder's path is too long for the library's database ({length} bytes for "
         f"{db_path.name}; SQLite takes about {USABLE_PATH}, its side "
-        "files included): choose a shorter data folder with ALU_CLIENT_HOME, or move this one "
-        "to a shorter path. Nothing in it was changed."
+        "files included): choose a shorter data folder with --data or ALU_CLIENT_HOME, or move "
+        "this one to a shorter path. Nothing in it was changed."
     )
 
 
