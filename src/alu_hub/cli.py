@@ -872,6 +872,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import AGENCY_USER, DEMO_USER, NotADemoHub, seed_demo
     from .server import uvicorn_config
 
+    if not args.data and _database_url(args):
+        # its database in the URL, its files in the user's demo folder: a feed of 404s
+        raise Refused(
+            "ALU_HUB_DATABASE_URL is set, but the demo keeps its database in its own folder "
+            f"({demo_data_dir()}): leave ALU_HUB_DATABASE_URL unset, or give --data DIR with "
+            "it. Nothing was made.",
+            2,
+        )
     _check_port(args.port)
     _check_free(args.host, args.port)  # before seeding and the banner: one line, exit 1
     if not args.data:
