@@ -182,6 +182,34 @@ def _check_database_url(settings: Settings) -> None:
             "SQLite in the data folder.",
             2,
         ) from None
+    problem = _sqlite_file_problem(settings.database_url)
+    if problem is not None:
+        raise Refused(problem, 2)
+
+
+def _sqlite_file_problem(database_url: str) -> str | None:
+    """Why the operator's SQLite URL names no database file, or None. ``sqlite://`` (and
+    ``sqlite:///``, ``:memory:``) is SQLAlchemy's in-memory database: a traceback (pool
+    arguments), or "No hub database at None"; a folder was exit 1 here, 2 there."""
+    if not database_url:
+        return None  # hub.sqlite3 in the data folder
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    fix = "or leave it unset for hub.sqlite3 in the data folder."
+    if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+        return (
+            f"ALU_HUB_DATABASE_URL (or --database-url) {database_url} names no database file "
+            "(SQLite would keep the hub in memory and lose it at exit): give the file's path, "
+            f"e.g. sqlite:////srv/alu-hub/hub.db, {fix}"
+        )
+    if Path(url.database).is_dir():
+        return (
+            f"ALU_HUB_DATABASE_URL (or --database-url) names the folder {url.database}, not a "
+            f"database file: give a file's path in it, e.g. "
+            f"sqlite:///{Path(url.database) / 'hub.db'}, {fix}"
+        )
+    return None
 
 
 def _no_hub(settings: Settings) -> str | None:
@@ -192,6 +220,12 @@ def _no_hub(settings: Settings) -> str | None:
     if url.get_backend_name() == "sqlite":
         if url.database and Path(url.database).is_file():
             return None
+        if settings.database_url and not Path(str(url.database)).parent.is_dir():
+            return (  # (serve and member add refuse it too: they make no folder for it)
+                f"No hub database at {url.database}, and its folder does not exist: is "
+                "ALU_HUB_DATABASE_URL (or --database-url) right? The folder must exist (and be "
+                "writable) for `alu-hub serve` or `alu-hub member add` to create the database."
+            )
         if settings.database_url:  # the operator's SQLite URL, not --data, names it
             return (
                 f"No hub database at {url.database}: is ALU_HUB_DATABASE_URL (or "
@@ -838,6 +872,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import AGENCY_USER, DEMO_USER, NotADemoHub, seed_demo
     from .server import uvicorn_config
 
+    if not args.data and _database_url(args):
+        # its database in the URL, its files in the user's demo folder: a feed of 404s
+        raise Refused(
+            "ALU_HUB_DATABASE_URL is set, but the demo keeps its database in its own folder "
+            f"({demo_data_dir()}): leave ALU_HUB_DATABASE_URL unset, or give --data DIR with "
+            "it. Nothing was made.",
+            2,
+        )
     _check_port(args.port)
     _check_free(args.host, args.port)  # before seeding and the banner: one line, exit 1
     if not args.data:

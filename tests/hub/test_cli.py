@@ -377,13 +377,14 @@ def test_alu_hub_demo_refuses_a_real_hubs_folder_and_changes_nothing(
     assert "Nothing was changed" in demo.stderr and "Traceback" not in demo.stderr
     assert demo.stderr.count("\n") == 1
     assert folder() == before
-    # its database named by URL, the demo's own folder otherwise: the database is what is
-    # refused (it named the demo folder, which did not even exist)
+    # its database named by URL, a new folder for the files: the database is what is refused
+    # (it named the new folder, which did not even exist)
     env = hub_env(data)
     env.setdefault("ALU_HUB_DATABASE_URL", f"sqlite:///{data / 'hub.sqlite3'}")
     env["XDG_DATA_HOME"] = str(tmp_path / "share")
     by_url = subprocess.run(
-        [sys.executable, "-m", "alu_hub.cli", "demo", "--port", str(free_port("127.0.0.1"))],
+        [sys.executable, "-m", "alu_hub.cli", "demo", "--data", str(tmp_path / "new"),
+         "--port", str(free_port("127.0.0.1"))],
         capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert by_url.returncode == 2, by_url.stdout + by_url.stderr
@@ -391,9 +392,33 @@ def test_alu_hub_demo_refuses_a_real_hubs_folder_and_changes_nothing(
     assert "(ALU_HUB_DATABASE_URL or --database-url) is not a hub `alu-hub demo` made" in (
         by_url.stderr
     )
-    assert "share" not in by_url.stderr and folder() == before
+    assert str(tmp_path / "new") not in by_url.stderr and folder() == before
+    assert not (tmp_path / "new").exists()
     listed = hub_cli("member", "list", "--data", str(data)).stdout.splitlines()
     assert [line.split()[0] for line in listed] == ["ktn", "ops"]
+
+
+def test_alu_hub_demo_with_a_database_url_and_no_data_is_refused(tmp_path: Path) -> None:
+    """``ALU_HUB_DATABASE_URL`` set, no ``--data``: the demo served that database (a demo hub's
+    of another folder) with the files looked for in the user's own demo folder, new and empty:
+    every item 404. Refused in one line, exit 2, nothing made (neither folder nor database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALU_HUB_")}
+    env.update(
+        ALU_HUB_DATABASE_URL=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        HOME=str(tmp_path / "home"),
+        XDG_DATA_HOME=str(tmp_path / "share"),
+    )
+    demo = subprocess.run(
+        [sys.executable, "-m", "alu_hub.cli", "demo", "--port", str(free_port("127.0.0.1"))],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert demo.returncode == 2, demo.stdout + demo.stderr
+    assert demo.stderr.splitlines() == [
+        "alu-hub: ALU_HUB_DATABASE_URL is set, but the demo keeps its database in its own "
+        f"folder ({tmp_path / 'share' / 'alu-hub' / 'demo'}): leave ALU_HUB_DATABASE_URL "
+        "unset, or give --data DIR with it. Nothing was made."
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_alu_hub_demo_keeps_out_of_the_folder_alu_hub_data_names(

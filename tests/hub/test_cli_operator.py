@@ -525,13 +525,25 @@ def test_a_database_the_hub_cannot_read_is_one_line(tmp_path: Path) -> None:
         "database): is --data right? If it is damaged, restore it from a backup."
     ]
     # a SQLite URL of the operator's, in a folder that does not exist: their URL is named,
-    # not --data, and no backup is to restore (exit 2: input to fix)
+    # not --data, and no backup is to restore (exit 2: input to fix); the folder must exist
+    # (serve and member add make none: "creates one" was then not true)
     missing = tmp_path / "no-such-folder" / "hub.db"
     env = {"ALU_HUB_DATABASE_URL": f"sqlite:///{missing}"}
     r = run("member", "list", "--data", str(damaged), env=env)
     assert r.returncode == 2, r.stderr
     assert said(r) == [
-        f"alu-hub: No hub database at {missing}: is ALU_HUB_DATABASE_URL (or --database-url) "
+        f"alu-hub: No hub database at {missing}, and its folder does not exist: is "
+        "ALU_HUB_DATABASE_URL (or --database-url) right? The folder must exist (and be "
+        "writable) for `alu-hub serve` or `alu-hub member add` to create the database."
+    ]
+    # in a folder that exists, the database is made by those
+    there = tmp_path / "hub.db"
+    r = run(
+        "member", "list", "--data", str(damaged), env={"ALU_HUB_DATABASE_URL": f"sqlite:///{there}"}
+    )
+    assert r.returncode == 2, r.stderr
+    assert said(r) == [
+        f"alu-hub: No hub database at {there}: is ALU_HUB_DATABASE_URL (or --database-url) "
         "right? `alu-hub serve` or `alu-hub member add` with it creates one."
     ]
     r = run("serve", "--data", str(damaged), "--port", "1", env=env)
@@ -541,6 +553,45 @@ def test_a_database_the_hub_cannot_read_is_one_line(tmp_path: Path) -> None:
         "check ALU_HUB_DATABASE_URL (or --database-url) — its folder must exist and be "
         "writable — or leave it unset for the database in the data folder."
     ]
+
+
+@pytest.mark.parametrize("form", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "folder"])
+def test_a_sqlite_url_naming_no_database_file_is_one_line_everywhere(
+    tmp_path: Path, form: str
+) -> None:
+    """``sqlite://`` is SQLAlchemy's in-memory database: serve and member add were a traceback
+    (pool arguments), member list "No hub database at None"; a URL naming a folder was exit 1
+    for member add, 2 for member list. Each command: one line, exit 2, nothing made."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    url = f"sqlite:///{folder}" if form == "folder" else form
+    data = tmp_path / "hub"
+    env = {"ALU_HUB_DATABASE_URL": url, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    if form == "folder":
+        expected = (
+            f"alu-hub: ALU_HUB_DATABASE_URL (or --database-url) names the folder {folder}, not a "
+            f"database file: give a file's path in it, e.g. sqlite:///{folder / 'hub.db'}, or "
+            "leave it unset for hub.sqlite3 in the data folder."
+        )
+    else:
+        expected = (
+            f"alu-hub: ALU_HUB_DATABASE_URL (or --database-url) {url} names no database file "
+            "(SQLite would keep the hub in memory and lose it at exit): give the file's path, "
+            "e.g. sqlite:////srv/alu-hub/hub.db, or leave it unset for hub.sqlite3 in the data "
+            "folder."
+        )
+    port = str(free_port())
+    for args in (
+        ("serve", "--port", port),
+        ("member", "add", "ktn", "--country", "KE", "--password-stdin"),
+        ("member", "list"),
+        ("demo", "--port", port),
+        ("stats",),
+    ):
+        r = run(*args, "--data", str(data), env=env, stdin="pa55word\n")
+        assert (r.returncode, said(r)) == (2, [expected]), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]
+    assert not any(folder.iterdir())
 
 
 # --- 5. a store that cannot be used stops serve and publish ---------------------------------------
