@@ -1102,6 +1102,8 @@ def test_watch_run_after_sighup_exits_129_though_its_terminal_is_gone(
             raise OSError(5, "Input/output error")
 
     class Engine:
+        paths = argparse.Namespace(data_dir="/nowhere/data")  # (named in its log's first line)
+
         def start_engine(self, **_limits: object) -> None:
             os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes as the engine starts
 
