@@ -244,6 +244,10 @@ class FeedSync:
             # An empty page that says "more" would loop for ever: the hub's seq must move.
             more = page.more and bool(fresh or passed)
             if progress is not None:
+                # the hub's clock first: "online" (progress) makes the window read the kept
+                # offset at once, and it was kept only after the last page (the status bar's
+                # "⚠ Clock 2 hours ahead" waited for its next minute's look)
+                self._keep_clock(client)
                 progress(received, more)
             if not more:
                 break
