@@ -150,11 +150,12 @@ def test_alu_feed_shows_a_title_without_what_a_terminal_obeys(
 def test_alu_says_a_hub_error_on_one_line(
     fake_hub: FakeHub, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake_hub.routes["/api/v1/items/x1"] = lambda h: h.send_json(
+    whole = "x1".ljust(32, "0")  # (a whole id: `alu get` refuses fewer than 4 characters)
+    fake_hub.routes[f"/api/v1/items/{whole}"] = lambda h: h.send_json(
         {"error": {"code": "forbidden", "message": EVIL}}, 403
     )
     capsys.readouterr()
-    assert cli.main(["get", "x1"]) == 1
+    assert cli.main(["get", whole]) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"alu: {SAID}"  # its own line: no "alu: your files …"
     assert obeyed(err) == ["\n"] * len(err.splitlines())
@@ -164,10 +165,11 @@ def test_a_failed_download_of_an_item_says_its_title_on_one_line(
     fake_hub: FakeHub, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # the transfer's label is the item's title: the error line and the queue's listing
-    fake_hub.add_item("it1", title=EVIL)
-    fake_hub.routes["/files/it1"] = lambda h: h.send(404, b"gone")
+    whole = "it1".ljust(32, "0")  # (a whole id: `alu get` refuses fewer than 4 characters)
+    fake_hub.add_item(whole, title=EVIL)
+    fake_hub.routes[f"/files/{whole}"] = lambda h: h.send(404, b"gone")
     capsys.readouterr()
-    assert cli.main(["get", "it1"]) == 1
+    assert cli.main(["get", whole]) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith(f"alu: {SAID}: ")
     assert obeyed(err) == ["\n"] * len(err.splitlines())
