@@ -197,6 +197,13 @@ def _leading_said(options: list[str]) -> str:
     )
 
 
+def _names_data(arg: str) -> bool:
+    """``arg`` is alu's ``--data`` (``--data=DIR`` too), or a start of it argparse takes for it
+    (``--dat``)."""
+    name = arg.partition("=")[0]
+    return len(name) > 2 and "--data".startswith(name)
+
+
 def _verb(argv: list[str]) -> str | None:
     """The verb a command line names: its first word that is not an option or the value of
     ``alu``'s ``--data`` (its -v and -h take no value)."""
@@ -204,7 +211,7 @@ def _verb(argv: list[str]) -> str | None:
     for arg in words:
         if not arg.startswith("-"):
             return arg
-        if len(arg) > 2 and "--data".startswith(arg):  # (argparse takes --dat for --data)
+        if _names_data(arg) and "=" not in arg:  # (its value is the next word)
             next(words, None)
     return None
 
@@ -272,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             leading = _leading_unknown(parser, argv)
             if leading:  # before the verb: `alu --help`'s place, not the verb's
                 parser.error(_leading_said(leading))
-            if any(len(arg) > 2 and "--data".startswith(arg.partition("=")[0]) for arg in unknown):
+            if any(_names_data(arg) for arg in unknown):
                 parser.error(  # (as -v, a natural mistake: but --data is alu's alone)
                     f"--data goes before the verb: alu --data DIR {_verb(argv)} …"
                 )
